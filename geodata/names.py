@@ -11,7 +11,7 @@ import csv
 import re
 import unicodedata
 from collections.abc import Iterable
-from importlib import resources
+from pathlib import Path
 
 __all__ = ["normalise_name", "NameMatcher", "london_name_matcher", "default_aliases"]
 
@@ -228,7 +228,7 @@ def default_aliases() -> list[tuple[str, str]]:
     -------
     list of (code, alias)
     """
-    text = resources.files("geodata").joinpath("data/area_aliases.csv").read_text("utf-8")
+    text = (Path(__file__).with_name("data") / "area_aliases.csv").read_text("utf-8")
     return [(row["code"], row["alias"]) for row in csv.DictReader(text.splitlines())]
 
 

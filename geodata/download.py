@@ -1,0 +1,117 @@
+"""Download the files named in a sources manifest into a data directory.
+
+Each file is fetched with :mod:`urllib`, written to a temporary file beside its target and
+moved into place with :func:`os.replace` only when complete (and, when the manifest gives
+a sha256, only when the checksum matches), so a failed download never leaves a
+half-written file behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from geodata.errors import DataFileError
+from geodata.sources import Manifest, SourceFile
+
+__all__ = ["download_sources", "source_url"]
+
+_CHUNK = 1 << 20
+
+
+def source_url(entry: SourceFile, base_url: str | None = None) -> str:
+    """The URL a manifest entry is fetched from.
+
+    Parameters
+    ----------
+    entry : SourceFile
+        A manifest entry.
+    base_url : str, optional
+        A mirror laid out like the data directory; when given the URL is
+        ``base_url + "/" + entry.path``, otherwise the entry's own ``url``.
+
+    Returns
+    -------
+    str
+    """
+    if base_url:
+        return base_url.rstrip("/") + "/" + entry.path.lstrip("/")
+    return entry.url
+
+
+def download_sources(
+    manifest: Manifest,
+    target_dir: str | Path,
+    *,
+    base_url: str | None = None,
+    timeout: float = 60,
+    opener: Callable[..., Any] | None = None,
+) -> list[Path]:
+    """Fetch every file of a manifest into ``target_dir``.
+
+    Parameters
+    ----------
+    manifest : Manifest
+        The files to fetch (see :func:`geodata.sources.load_manifest`).
+    target_dir : str or Path
+        Destination; each file goes to ``target_dir / entry.path`` (folders created).
+    base_url : str, optional
+        Fetch from a mirror laid out like the data directory instead of each entry's
+        ``url``.
+    timeout : float, default 60
+        Socket timeout in seconds per request.
+    opener : callable, optional
+        Replacement for :func:`urllib.request.urlopen`, called as
+        ``opener(url, timeout=timeout)`` and returning a file-like response.
+
+    Returns
+    -------
+    list of Path
+        The written files, in manifest order.
+
+    Raises
+    ------
+    DataFileError
+        Naming the URL, on an HTTP or network error or a checksum mismatch. Files fetched
+        before the failure are kept; the failing file is not written.
+    """
+    open_url = opener or urllib.request.urlopen
+    target = Path(target_dir)
+    written: list[Path] = []
+    for entry in manifest.files:
+        url = source_url(entry, base_url)
+        destination = target / entry.path
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
+        )
+        tmp = Path(tmp_name)
+        try:
+            digest = hashlib.sha256()
+            try:
+                with os.fdopen(fd, "wb") as out, open_url(url, timeout=timeout) as response:
+                    while chunk := response.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+            except urllib.error.HTTPError as exc:
+                raise DataFileError(
+                    f"Download failed: {url} answered HTTP {exc.code} {exc.reason}"
+                ) from exc
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                raise DataFileError(f"Download failed: {url} ({exc})") from exc
+            if entry.sha256 and digest.hexdigest().lower() != entry.sha256.lower():
+                raise DataFileError(
+                    f"Checksum mismatch for {url}: expected sha256 {entry.sha256}, "
+                    f"got {digest.hexdigest()}"
+                )
+            os.replace(tmp, destination)
+        finally:
+            tmp.unlink(missing_ok=True)
+        written.append(destination)
+    return written
