@@ -1,0 +1,52 @@
+# London Funded Services Directory. `make help` lists the targets.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+# The shared London data beside this checkout is used when present; otherwise `make run`
+# downloads the official releases into instance/geodata first.
+DIRECTORY_GEODATA_DIR ?= $(if $(wildcard ../shared/data/SOURCES.md),$(abspath ../shared/data),)
+export DIRECTORY_GEODATA_DIR
+
+.PHONY: help install run init test test-fast openapi bench lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/directory: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,postgres,dev]'
+	@touch $@
+
+install: $(BIN)/directory ## create the virtualenv and install the project
+
+init: install ## migrate the database and load the geography
+ifeq ($(strip $(DIRECTORY_GEODATA_DIR)),)
+	@echo "DIRECTORY_GEODATA_DIR is not set and ../shared/data is absent: downloading the official releases"
+	$(BIN)/directory geodata download --to instance/geodata
+	$(BIN)/directory init --from instance/geodata
+else
+	$(BIN)/directory init --from "$(DIRECTORY_GEODATA_DIR)"
+endif
+
+run: init ## install, initialise and serve on http://127.0.0.1:5000/
+	$(BIN)/directory serve
+
+test: install ## run the whole test suite (SQLite and a throwaway PostgreSQL)
+	$(BIN)/pytest
+
+test-fast: install ## the tests that do not walk every postcode
+	$(BIN)/pytest -m "not slow"
+
+openapi: install ## regenerate the committed OpenAPI document
+	$(BIN)/python scripts/write_openapi.py
+
+bench: install ## run the benchmarks (needs wrk for the HTTP ones)
+	$(BIN)/python scripts/bench_geodata.py
+	$(BIN)/python scripts/bench_api.py
+
+lint: install ## ruff
+	$(BIN)/ruff check directory geodata tests scripts
+
+clean: ## remove the virtualenv and the local database
+	rm -rf $(VENV) instance

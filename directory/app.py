@@ -1,0 +1,72 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
+from flask_cors import CORS
+
+from directory import http
+from directory.api import Api
+from directory.db import Database
+from directory.geography import GeographyCache
+from directory.resources import BLUEPRINTS
+from directory.settings import Settings
+from directory.web import AppState, close_session
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the Flask application for ``settings`` (from the environment when omitted)."""
+    settings = settings or Settings.from_env()
+    app = Flask("directory", instance_path=str(settings.instance_dir))
+    app.logger.setLevel(settings.log_level)
+    app.config.update(
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        API_TITLE="London Funded Services Directory",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/swagger-ui/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": (
+                    "What is funded in my patch: London's community-safety services tagged by "
+                    "ward, borough and Met Police Basic Command Unit. Errors are "
+                    "application/problem+json (RFC 9457) with a stable `code`."
+                ),
+                "license": {"name": "Data: Open Government Licence v3.0"},
+            },
+        },
+    )
+    db = Database(settings)
+    app.extensions["directory"] = AppState(
+        settings=settings, db=db, geography=GeographyCache(settings.data_version_ttl)
+    )
+    app.teardown_appcontext(close_session)
+
+    CORS(
+        app,
+        resources={r"/*": {"origins": "*"}},
+        expose_headers=["ETag", "Last-Modified", "Link", "Location"],
+        max_age=86400,
+    )
+    api = Api(app)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    http.register(app, max_age=settings.cache_max_age)
+
+    swagger_dir = swagger_ui_bundle.swagger_ui_path
+
+    @app.get("/swagger-ui/<path:filename>")
+    def swagger_ui_static(filename: str):  # type: ignore[no-untyped-def]
+        return send_from_directory(swagger_dir, filename)
+
+    logging.getLogger("directory").setLevel(settings.log_level)
+    return app

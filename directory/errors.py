@@ -1,0 +1,102 @@
+"""The one error root of the application.
+
+Domain code raises these; the web layer (``directory.http``) renders every one of them,
+and every HTTP error, as ``application/problem+json`` (RFC 9457). Nothing here imports
+Flask.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DirectoryError(Exception):
+    """Root of every error the application reports to a client.
+
+    Each subclass carries the HTTP status, a stable machine-readable ``code`` and a
+    title; instances carry a plain-English ``detail`` and optional extension members.
+    """
+
+    status: int = 500
+    code: str = "internal-error"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+    def to_problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"/problems/{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        body.update(self.extensions)
+        return body
+
+
+class InvalidInputError(DirectoryError):
+    status = 422
+    code = "invalid-input"
+    title = "The request has invalid values"
+
+
+class InvalidPostcodeError(InvalidInputError):
+    code = "invalid-postcode"
+    title = "Not a valid UK postcode"
+
+
+class InvalidCoordinatesError(InvalidInputError):
+    code = "invalid-coordinates"
+    title = "Coordinates out of range"
+
+
+class NotFoundError(DirectoryError):
+    status = 404
+    code = "not-found"
+    title = "Not found"
+
+
+class AreaNotFoundError(NotFoundError):
+    code = "area-not-found"
+    title = "No such area"
+
+
+class OutsideCoverageError(NotFoundError):
+    code = "outside-coverage"
+    title = "Outside London"
+
+
+class PostcodeNotFoundError(NotFoundError):
+    code = "postcode-not-found"
+    title = "Postcode not found"
+
+
+class PostcodeTerminatedError(NotFoundError):
+    code = "postcode-terminated"
+    title = "Postcode terminated"
+
+
+class OutcodeNotFoundError(NotFoundError):
+    code = "outcode-not-found"
+    title = "Outcode not found in London"
+
+
+class PayloadTooLargeError(DirectoryError):
+    status = 413
+    code = "too-many-items"
+    title = "Too many items in one request"
+
+
+class NotReadyError(DirectoryError):
+    status = 503
+    code = "not-ready"
+    title = "Service not ready"
+
+
+class GeodataNotLoadedError(NotReadyError):
+    code = "geodata-not-loaded"
+    title = "Geography data not loaded"

@@ -1,0 +1,112 @@
+"""Configuration: one frozen Settings object built from the environment.
+
+This module is the only reader of ``os.environ`` in the project. Every setting has the
+prefix ``DIRECTORY_``; see ``.env.example`` for the list with defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PREFIX = "DIRECTORY_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false, not {raw!r}")
+
+
+def _number(name: str, raw: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a number, not {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{PREFIX}{name} must not be negative")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the application can be configured with."""
+
+    database_url: str = ""
+    instance_dir: Path = DEFAULT_INSTANCE_DIR
+    geodata_dir: Path | None = None
+    geodata_base_url: str | None = None
+    log_level: str = "INFO"
+    #: seconds a worker trusts its cached copy of the data version before re-reading it
+    data_version_ttl: float = 5.0
+    #: Cache-Control max-age (seconds) on successful reads
+    cache_max_age: int = 300
+    #: points on the Thames resolve to the nearest borough within this many metres
+    river_tolerance_m: float = 400.0
+    #: a point this close (metres) to its borough's edge is flagged near_boundary
+    boundary_margin_m: float = 50.0
+    #: ward polygons are generalised (ONS BGC, ~20 m); a point this close to its ward's edge
+    #: is flagged generalised_boundary
+    ward_margin_m: float = 100.0
+    bulk_limit: int = 1000
+    testing: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            path = self.instance_dir / "directory.sqlite3"
+            object.__setattr__(self, "database_url", f"sqlite:///{path}")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (``os.environ`` when omitted)."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(PREFIX + name)
+            return value.strip() if value is not None and value.strip() != "" else None
+
+        kwargs: dict[str, object] = {}
+        if (url := get("DATABASE_URL")) is not None:
+            kwargs["database_url"] = url
+        if (path := get("INSTANCE_DIR")) is not None:
+            kwargs["instance_dir"] = Path(path).resolve()
+        if (path := get("GEODATA_DIR")) is not None:
+            kwargs["geodata_dir"] = Path(path).resolve()
+        if (url := get("GEODATA_BASE_URL")) is not None:
+            kwargs["geodata_base_url"] = url.rstrip("/")
+        if (level := get("LOG_LEVEL")) is not None:
+            if level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+                raise SettingsError(f"{PREFIX}LOG_LEVEL {level!r} is not a logging level")
+            kwargs["log_level"] = level.upper()
+        for name, kind in (
+            ("DATA_VERSION_TTL", float),
+            ("CACHE_MAX_AGE", int),
+            ("RIVER_TOLERANCE_M", float),
+            ("BOUNDARY_MARGIN_M", float),
+            ("WARD_MARGIN_M", float),
+            ("BULK_LIMIT", int),
+        ):
+            if (raw := get(name)) is not None:
+                kwargs[name.lower()] = _number(name, raw, kind)
+        if (raw := get("TESTING")) is not None:
+            kwargs["testing"] = _bool("TESTING", raw)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,77 @@
+"""Request-scoped access to the application's state, for the resources (web layer only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, current_app, g, request
+from sqlalchemy.orm import Session
+
+from directory import http
+from directory.db import Database
+from directory.geography import GeographyCache, GeographySnapshot
+from directory.repositories.geography import GeographyRepository
+from directory.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    geography: GeographyCache
+
+
+def state() -> AppState:
+    return current_app.extensions["directory"]  # type: ignore[no-any-return]
+
+
+def session() -> Session:
+    if "db_session" not in g:
+        g.db_session = state().db.sessions()
+    return g.db_session  # type: ignore[no-any-return]
+
+
+def close_session(_error: BaseException | None = None) -> None:
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()
+
+
+def geography_repo() -> GeographyRepository:
+    return GeographyRepository(session())
+
+
+def snapshot() -> GeographySnapshot:
+    snap = state().geography.get(geography_repo())
+    g.data_version = snap.version
+    return snap
+
+
+def wants_geojson(format: str | None) -> bool:
+    if format is not None:
+        return format == "geojson"
+    best = request.accept_mimetypes.best_match(
+        ["application/json", http.GEOJSON_MIMETYPE], default="application/json"
+    )
+    return best == http.GEOJSON_MIMETYPE
+
+
+def paged_response(body: dict[str, Any], page: int, per_page: int) -> Response:
+    """The page envelope as JSON, with RFC 8288 Link headers to first/prev/next/last."""
+    response = http.json_response(body)
+    args = request.args.to_dict(flat=False)
+
+    def url(number: int) -> str:
+        args["page"] = [str(number)]
+        args["per_page"] = [str(per_page)]
+        return f"{request.base_url}?{urlencode(args, doseq=True)}"
+
+    links = [f'<{url(1)}>; rel="first"', f'<{url(body["total_pages"])}>; rel="last"']
+    if page > 1:
+        links.append(f'<{url(min(page - 1, body["total_pages"]))}>; rel="prev"')
+    if page < body["total_pages"]:
+        links.append(f'<{url(page + 1)}>; rel="next"')
+    response.headers["Link"] = ", ".join(links)
+    return response
