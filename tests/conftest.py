@@ -1,0 +1,107 @@
+"""Fixtures shared by every test: the shared data, databases on SQLite and PostgreSQL,
+and applications over them with the real London geography loaded once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from directory import create_app
+from directory.db import Database
+from directory.loading import load_geography
+from directory.settings import Settings
+from tests.postgres import PostgresCluster
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_data_path() -> Path:
+    configured = os.environ.get("DIRECTORY_GEODATA_DIR")
+    path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
+    return path.resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    path = shared_data_path()
+    if not (path / "SOURCES.md").exists():
+        pytest.fail(
+            f"The shared London data is not at {path}. Set DIRECTORY_GEODATA_DIR to it "
+            "(the tests need the real files; they never skip for want of them)."
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+def _settings(tmp: Path, url: str | None, data_dir: Path) -> Settings:
+    return Settings(
+        database_url=url or "",
+        instance_dir=tmp,
+        geodata_dir=data_dir,
+        testing=True,
+        data_version_ttl=0.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def sqlite_geography(tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path) -> Path:
+    """A SQLite file, migrated and loaded with the real geography, made once per session."""
+    tmp = tmp_path_factory.mktemp("sqlite-template")
+    db = Database(_settings(tmp, None, shared_data_dir))
+    db.migrate()
+    load_geography(db, shared_data_dir)
+    db.dispose()
+    return tmp / "directory.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def postgres_geography(postgres: PostgresCluster, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PostgreSQL database, migrated and loaded with the real geography, once per session."""
+    url = postgres.create_database("geography")
+    db = Database(_settings(tmp_path_factory.mktemp("pg"), url, shared_data_dir))
+    db.migrate()
+    load_geography(db, shared_data_dir)
+    db.dispose()
+    return url
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def geo_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path) -> Settings:
+    """Settings of a database holding the real geography, on each backend (read-only use)."""
+    tmp = tmp_path_factory.mktemp(f"geo-{request.param}")
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_geography")
+        shutil.copy(template, tmp / "directory.sqlite3")
+        return _settings(tmp, None, shared_data_dir)
+    return _settings(tmp, request.getfixturevalue("postgres_geography"), shared_data_dir)
+
+
+@pytest.fixture(scope="session")
+def geo_app(geo_settings: Settings):  # type: ignore[no-untyped-def]
+    app = create_app(geo_settings)
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
+@pytest.fixture()
+def client(geo_app):  # type: ignore[no-untyped-def]
+    return geo_app.test_client()
+
+
+@pytest.fixture()
+def empty_settings(tmp_path: Path, shared_data_dir: Path) -> Settings:
+    """Settings of a fresh SQLite database with nothing in it."""
+    return _settings(tmp_path, None, shared_data_dir)

@@ -1,0 +1,64 @@
+"""GET /locate by WGS84 and British National Grid on the real data."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_locate_by_bng_matches_postcode_areas(client):
+    pc = client.get("/api/v1/postcodes/KT1 1EU").get_json()
+    body = client.get(f"/api/v1/locate?easting={pc['easting']}&northing={pc['northing']}").get_json()
+    assert body["borough"]["code"] == pc["borough"]["code"]
+    assert body["bcu"]["code"] == "bcu-south-west"
+    assert body["nearest_postcode"]["postcode"] == "KT1 1EU"
+    assert body["nearest_postcode"]["distance_m"] == pytest.approx(0.0, abs=0.01)
+    assert body["match"] == "point"
+
+
+def test_locate_by_lat_lon(client):
+    body = client.get("/api/v1/locate?lat=51.50101&lon=-0.141563").get_json()
+    assert body["borough"]["code"] == "E09000033"
+    assert set(body["flags"]) == {"near_boundary", "generalised_boundary", "on_river", "ward_approximate"}
+
+
+def test_point_on_the_thames_resolves_to_nearest_borough_flagged(client):
+    # mid-river between Westminster and Lambeth, by Westminster Bridge
+    body = client.get("/api/v1/locate?lat=51.5009&lon=-0.1223").get_json()
+    assert body["flags"]["on_river"] is True
+    assert body["borough"]["code"] in {"E09000033", "E09000022"}
+    assert 0 < body["distance_to_borough_m"] <= 400
+
+
+def test_city_point_has_city_police_note(client):
+    body = client.get("/api/v1/locate?lat=51.5156&lon=-0.0916").get_json()
+    assert body["borough"]["code"] == "E09000001"
+    assert body["bcu"] is None
+    assert body["police_force"]["code"] == "E23000034"
+
+
+@pytest.mark.parametrize("query", ["lat=53.48&lon=-2.24", "easting=383000&northing=398000"])
+def test_locate_outside_london_is_outside_coverage(client, query):
+    response = client.get(f"/api/v1/locate?{query}")
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "outside-coverage"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "lat=91&lon=0",
+        "lat=51.5&lon=181",
+        "easting=-1&northing=100",
+        "easting=800000&northing=100",
+        "lat=51.5",
+        "lat=51.5&lon=-0.1&easting=530000&northing=180000",
+        "",
+        "lat=abc&lon=0",
+        "lat=nan&lon=0",
+        "lat=inf&lon=0",
+    ],
+)
+def test_locate_bad_input_is_422(client, query):
+    response = client.get(f"/api/v1/locate?{query}")
+    assert response.status_code == 422, response.get_json()
+    assert response.mimetype == "application/problem+json"

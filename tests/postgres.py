@@ -1,0 +1,80 @@
+"""A throwaway PostgreSQL 15 cluster for the tests: initdb, start, drop, on 127.0.0.1.
+
+Never touches a system service. When run as root (CI), the cluster runs as the
+``postgres`` system user, because initdb refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("DIRECTORY_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+class PostgresCluster:
+    def __init__(self) -> None:
+        if not (PG_BIN / "initdb").exists():
+            raise RuntimeError(
+                f"PostgreSQL binaries not found in {PG_BIN}: install postgresql-15 "
+                "(.ci/run does) or set DIRECTORY_TEST_PG_BIN"
+            )
+        self.root = Path(tempfile.mkdtemp(prefix="directory-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self._user: str | None = "postgres" if os.geteuid() == 0 else None
+        if self._user:
+            record = pwd.getpwnam(self._user)
+            os.chown(self.root, record.pw_uid, record.pw_gid)
+
+    def _run(self, *args: str) -> None:
+        command = list(args)
+        if self._user:
+            command = ["runuser", "-u", self._user, "--", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def start(self) -> PostgresCluster:
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8")
+        self._run(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.root / "log"),
+            "-o", f"-h 127.0.0.1 -p {self.port} -k {self.root} -F -c fsync=off -c full_page_writes=off",
+            "start",
+        )
+        return self
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        try:
+            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        time.sleep(0.05)
