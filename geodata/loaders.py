@@ -1,0 +1,784 @@
+"""Read a London data directory into plain, validated structures.
+
+The data directory is laid out like ``shared/data`` (see ``geodata/data/sources.toml``
+for the files read). Nothing here is used on the request path: the app loads a
+:class:`GeographyBundle` once (at ingest), stores it, and answers from its own tables.
+pandas and pyogrio are imported inside the functions that need them, so importing
+:mod:`geodata` stays light and never pulls in geopandas.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from geodata.errors import DataFileError
+from geodata.index import AreaIndex
+from geodata.neighbours import ACROSS_WATER, TOUCHES, neighbours
+from geodata.postcodes import INCODE_PATTERN, OUTCODE_PATTERN
+from geodata.sources import Manifest, SourceFile, load_manifest
+
+__all__ = [
+    "AreaRecord",
+    "PostcodeRecord",
+    "BcuMembership",
+    "GeographyBundle",
+    "LONDON_CODE",
+    "CITY_OF_LONDON_CODE",
+    "BCU_MEMBERSHIP_PATH",
+    "read_bcu_membership",
+    "read_boroughs",
+    "read_wards",
+    "read_postcodes",
+    "read_terminated_postcodes",
+    "read_bundle",
+]
+
+LONDON_CODE = "E12000007"
+CITY_OF_LONDON_CODE = "E09000001"
+MET_PFA_CODE = "E23000001"
+CITY_PFA_CODE = "E23000034"
+MET_NAME = "Metropolitan Police Service"
+CITY_POLICE_NAME = "City of London Police"
+CITY_NOTE = (
+    "The City of London is policed by the City of London Police and belongs to no Met BCU."
+)
+BOROUGH_CODES = tuple(f"E090000{n:02d}" for n in range(1, 34))
+EXPECTED_WARDS = 704
+BCU_MEMBERSHIP_PATH = Path(__file__).with_name("data") / "bcu_membership.csv"
+
+_HINT = (
+    "Set DIRECTORY_GEODATA_DIR to a directory holding the shared London data, "
+    "or run `directory geodata download` to fetch the official releases."
+)
+_POSTCODE_REGEX = rf"(?:{OUTCODE_PATTERN}) ?{INCODE_PATTERN}"
+
+
+@dataclass(frozen=True)
+class AreaRecord:
+    """One area of the London hierarchy (region ⊃ BCU ⊃ borough ⊃ ward).
+
+    Attributes
+    ----------
+    code : str
+        GSS code (E12…, E09…, E05…) or, for a BCU, its stable id (``bcu-central-west``).
+    type : str
+        "region", "bcu", "borough" or "ward".
+    name : str
+        Display name.
+    parent_code : str or None
+        The containing area (a borough's BCU; the City of London's parent is the region).
+    geometry : shapely Polygon or MultiPolygon
+        Valid, EPSG:27700.
+    vintage : str
+        The boundary vintage it comes from.
+    attributes : dict
+        Type-specific facts (police force, BCU member boroughs, ...).
+    """
+
+    code: str
+    type: str
+    name: str
+    parent_code: str | None
+    geometry: BaseGeometry
+    vintage: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PostcodeRecord:
+    """One postcode with its grid reference and the areas it lies in.
+
+    Attributes
+    ----------
+    canonical, display, outcode : str
+        ``"SW1A1AA"``, ``"SW1A 1AA"``, ``"SW1A"``.
+    easting, northing : float
+        EPSG:27700 metres.
+    lat, lon : float
+        WGS84 degrees as published with the file.
+    borough_code, ward_code : str
+        GSS codes of the borough and the current (2022+) ward.
+    positional_quality : int
+        Code-Point Open quality (10 best) or, for NSPL rows, the ``osgrdind`` indicator.
+    status : str
+        "live" or "terminated".
+    introduced, terminated : str or None
+        "YYYY-MM" when known.
+    """
+
+    canonical: str
+    display: str
+    outcode: str
+    easting: float
+    northing: float
+    lat: float
+    lon: float
+    borough_code: str
+    ward_code: str
+    positional_quality: int
+    status: str
+    introduced: str | None
+    terminated: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BcuMembership:
+    """One row of ``geodata/data/bcu_membership.csv``."""
+
+    bcu_id: str
+    bcu_name: str
+    mps_code_unverified: str
+    borough_gss_code: str
+    borough_name: str
+    valid_from: str
+    valid_to: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class GeographyBundle:
+    """Everything the directory needs about London's geography, validated.
+
+    Attributes
+    ----------
+    areas : list of AreaRecord
+        Region, then BCUs, boroughs and wards.
+    neighbours : list of (str, str, str)
+        ``(a, b, relation)`` pairs with ``a < b`` for boroughs, BCUs and wards; relation
+        "touches" or "across_water".
+    postcodes : list of PostcodeRecord
+        Live postcodes, then terminated ones.
+    release : dict
+        ``label``, per-file provenance (``files``), ``vintages``, ``checksum`` (sha256
+        over the input files' bytes and the BCU table) and ``notes``.
+    """
+
+    areas: list[AreaRecord]
+    neighbours: list[tuple[str, str, str]]
+    postcodes: list[PostcodeRecord]
+    release: dict[str, Any]
+
+    def areas_of_type(self, area_type: str) -> list[AreaRecord]:
+        """Return the areas of one type, in bundle order."""
+        return [a for a in self.areas if a.type == area_type]
+
+
+# -- files --------------------------------------------------------------------------------
+def _data_dir(data_dir: str | Path) -> Path:
+    path = Path(data_dir)
+    if not path.is_dir():
+        raise DataFileError(f"Geography data directory not found: {path}. {_HINT}")
+    return path
+
+
+def _file(data_dir: str | Path, entry: SourceFile) -> Path:
+    path = _data_dir(data_dir) / entry.path
+    if not path.is_file():
+        raise DataFileError(f"Geography data file ({entry.key}) not found: {path}. {_HINT}")
+    return path
+
+
+def _manifest(manifest: Manifest | None) -> Manifest:
+    return manifest if manifest is not None else load_manifest()
+
+
+def _entry(manifest: Manifest, key: str) -> SourceFile:
+    try:
+        return manifest.file(key)
+    except KeyError:
+        raise DataFileError(f"The sources manifest has no entry {key!r}") from None
+
+
+def _read_layer(path: Path, layer: str | None, columns: list[str]) -> tuple[dict, np.ndarray]:
+    import pyogrio  # lazy: ingest only
+
+    try:
+        meta, _fids, wkb, field_data = pyogrio.raw.read(path, layer=layer)
+    except Exception as exc:  # pyogrio raises several DataSource/Layer error types
+        raise DataFileError(f"Cannot read {path} (layer {layer!r}): {exc}") from exc
+    names = list(meta["fields"])
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise DataFileError(f"{path} (layer {layer!r}) lacks columns {', '.join(missing)}")
+    crs = str(meta.get("crs") or "")
+    if crs.upper() != "EPSG:27700":
+        raise DataFileError(f"{path} (layer {layer!r}) is in {crs or 'an unknown CRS'}, "
+                            "expected EPSG:27700")
+    if wkb is None:
+        raise DataFileError(f"{path} (layer {layer!r}) has no geometries")
+    geoms = shapely.from_wkb(wkb)
+    data = {name: field_data[names.index(name)] for name in columns}
+    return data, geoms
+
+
+def _areal(geom: BaseGeometry | None, where: str) -> BaseGeometry:
+    if geom is None or geom.is_empty:
+        raise DataFileError(f"{where}: missing or empty geometry")
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+    if isinstance(geom, Polygon | MultiPolygon):
+        return geom
+    polygons = [
+        p for p in shapely.get_parts(geom) if isinstance(p, Polygon | MultiPolygon)
+    ]
+    parts = [q for p in polygons for q in shapely.get_parts(p)]
+    if not parts:
+        raise DataFileError(f"{where}: geometry has no polygon area")
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def _read_csv(path: Path, columns: Iterable[str]):
+    import pandas as pd  # lazy: ingest only
+
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except Exception as exc:  # pandas raises parser, unicode and OS errors
+        raise DataFileError(f"Cannot read {path} as CSV: {exc}") from exc
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataFileError(f"{path} lacks columns {', '.join(missing)}")
+    return frame
+
+
+def _yyyymm(value: str) -> str | None:
+    value = value.strip()
+    if len(value) == 6 and value.isdigit():
+        return f"{value[:4]}-{value[4:]}"
+    return None
+
+
+# -- BCUs ---------------------------------------------------------------------------------
+def read_bcu_membership(
+    path: str | Path | None = None, on: dt.date | None = None
+) -> list[BcuMembership]:
+    """Read the BCU membership table, keeping the rows in force on a date.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Defaults to the table shipped in ``geodata/data/bcu_membership.csv``.
+    on : datetime.date, optional
+        Keep rows with ``valid_from <= on`` and (blank ``valid_to`` or ``on <= valid_to``);
+        defaults to today.
+
+    Returns
+    -------
+    list of BcuMembership
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing or malformed, or a borough is in two BCUs at once.
+    """
+    path = Path(path) if path is not None else BCU_MEMBERSHIP_PATH
+    on = on or dt.date.today()
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise DataFileError(f"BCU membership table not readable: {path} ({exc})") from exc
+    result: list[BcuMembership] = []
+    seen: dict[str, str] = {}
+    for n, row in enumerate(rows, start=2):
+        try:
+            member = BcuMembership(
+                bcu_id=row["bcu_id"],
+                bcu_name=row["bcu_name"],
+                mps_code_unverified=row["mps_code_unverified"],
+                borough_gss_code=row["borough_gss_code"],
+                borough_name=row["borough_name"],
+                valid_from=row["valid_from"],
+                valid_to=row["valid_to"] or None,
+                source=row["source"],
+            )
+            start = dt.date.fromisoformat(member.valid_from)
+            end = dt.date.fromisoformat(member.valid_to) if member.valid_to else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataFileError(f"{path} line {n} is malformed: {exc}") from exc
+        if start <= on and (end is None or on <= end):
+            if member.borough_gss_code in seen:
+                raise DataFileError(
+                    f"{path}: borough {member.borough_gss_code} is in two BCUs on {on}"
+                )
+            seen[member.borough_gss_code] = member.bcu_id
+            result.append(member)
+    return result
+
+
+# -- boundaries ---------------------------------------------------------------------------
+def read_boroughs(
+    data_dir: str | Path,
+    manifest: Manifest | None = None,
+    membership: list[BcuMembership] | None = None,
+) -> list[AreaRecord]:
+    """Read the 33 London local authority districts.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        The data directory.
+    manifest : Manifest, optional
+        Defaults to the built-in manifest (entry ``boroughs``).
+    membership : list of BcuMembership, optional
+        Defaults to :func:`read_bcu_membership`; gives each borough its parent BCU.
+
+    Returns
+    -------
+    list of AreaRecord
+        Sorted by code. Parents are BCU ids; the City of London's parent is the region.
+
+    Raises
+    ------
+    DataFileError
+        Missing/unreadable file, or a borough without a BCU (other than the City).
+    """
+    entry = _entry(_manifest(manifest), "boroughs")
+    path = _file(data_dir, entry)
+    data, geoms = _read_layer(path, entry.layer, ["GSS_CODE", "NAME", "ONS_INNER"])
+    bcu_of = {m.borough_gss_code: m.bcu_id for m in (membership or read_bcu_membership())}
+    records = []
+    for code, name, inner, geom in zip(
+        data["GSS_CODE"], data["NAME"], data["ONS_INNER"], geoms, strict=True
+    ):
+        inner_london = str(inner).upper() in {"T", "TRUE", "1", "Y"}
+        if code == CITY_OF_LONDON_CODE:
+            parent, attributes = LONDON_CODE, {
+                "police_force": CITY_POLICE_NAME,
+                "pfa_code": CITY_PFA_CODE,
+                "bcu": None,
+                "inner_london": inner_london,
+                "note": CITY_NOTE,
+            }
+        else:
+            if code not in bcu_of:
+                raise DataFileError(f"{path}: borough {code} ({name}) is in no Met BCU")
+            parent, attributes = bcu_of[code], {
+                "police_force": MET_NAME,
+                "pfa_code": MET_PFA_CODE,
+                "bcu": bcu_of[code],
+                "inner_london": inner_london,
+            }
+        records.append(
+            AreaRecord(
+                code=str(code),
+                type="borough",
+                name=str(name),
+                parent_code=parent,
+                geometry=_areal(geom, f"{path}: borough {code}"),
+                vintage=entry.vintage,
+                attributes=attributes,
+            )
+        )
+    records.sort(key=lambda r: r.code)
+    return records
+
+
+def read_wards(data_dir: str | Path, manifest: Manifest | None = None) -> list[AreaRecord]:
+    """Read the London wards (ONS WD22, generalised) with current (WD25) names.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        The data directory.
+    manifest : Manifest, optional
+        Entries ``wards`` (boundaries) and ``ward_names`` (WD25 names).
+
+    Returns
+    -------
+    list of AreaRecord
+        Sorted by code; parent = the ward's borough (LAD22CD); attributes
+        ``{"generalised": True}``.
+
+    Raises
+    ------
+    DataFileError
+        Missing/unreadable files or missing columns.
+    """
+    manifest = _manifest(manifest)
+    entry = _entry(manifest, "wards")
+    path = _file(data_dir, entry)
+    data, geoms = _read_layer(path, entry.layer, ["WD22CD", "WD22NM", "LAD22CD"])
+    names_path = _file(data_dir, _entry(manifest, "ward_names"))
+    names = _read_csv(names_path, ["WD25CD", "WD25NM"])
+    current = dict(zip(names["WD25CD"], names["WD25NM"], strict=True))
+    records = [
+        AreaRecord(
+            code=str(code),
+            type="ward",
+            name=current.get(code) or str(name),
+            parent_code=str(lad),
+            geometry=_areal(geom, f"{path}: ward {code}"),
+            vintage=entry.vintage,
+            attributes={"generalised": True},
+        )
+        for code, name, lad, geom in zip(
+            data["WD22CD"], data["WD22NM"], data["LAD22CD"], geoms, strict=True
+        )
+    ]
+    records.sort(key=lambda r: r.code)
+    return records
+
+
+# -- postcodes ----------------------------------------------------------------------------
+_CODEPOINT_COLUMNS = [
+    "postcode", "outcode", "eastings", "northings", "latitude", "longitude",
+    "positional_quality", "laua_code", "ward_code",
+]
+_NSPL_COLUMNS = [
+    "pcds", "dointr", "doterm", "oseast1m", "osnrth1m", "osgrdind", "laua", "ward", "lat", "long",
+]
+
+
+def _floats(frame, column: str, path: Path) -> np.ndarray:
+    import pandas as pd
+
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    bad = int(np.isnan(values).sum())
+    if bad:
+        raise DataFileError(f"{path}: {bad} rows have a non-numeric {column!r}")
+    return values
+
+
+def _check_postcodes(frame, column: str, path: Path) -> None:
+    bad = ~frame[column].str.fullmatch(_POSTCODE_REGEX)
+    if bad.any():
+        sample = ", ".join(repr(v) for v in frame.loc[bad, column].head(3))
+        raise DataFileError(f"{path}: {int(bad.sum())} malformed postcodes (e.g. {sample})")
+
+
+def read_postcodes(
+    data_dir: str | Path, manifest: Manifest | None = None
+) -> list[PostcodeRecord]:
+    """Read every live London postcode (OS Code-Point Open).
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        The data directory.
+    manifest : Manifest, optional
+        Entry ``postcodes``.
+
+    Returns
+    -------
+    list of PostcodeRecord
+        In file order, status "live", ``introduced``/``terminated`` None.
+
+    Raises
+    ------
+    DataFileError
+        Missing file or columns, malformed postcodes or non-numeric coordinates.
+    """
+    entry = _entry(_manifest(manifest), "postcodes")
+    path = _file(data_dir, entry)
+    frame = _read_csv(path, _CODEPOINT_COLUMNS)
+    _check_postcodes(frame, "postcode", path)
+    display = frame["postcode"].str.upper()
+    canonical = display.str.replace(" ", "", regex=False)
+    display = canonical.str[:-3] + " " + canonical.str[-3:]
+    outcode = canonical.str[:-3]
+    e, n = _floats(frame, "eastings", path), _floats(frame, "northings", path)
+    lat, lon = _floats(frame, "latitude", path), _floats(frame, "longitude", path)
+    quality = _floats(frame, "positional_quality", path).astype(int)
+    return [
+        PostcodeRecord(c, d, o, ee, nn, la, lo, b, w, q, "live", None, None)
+        for c, d, o, ee, nn, la, lo, b, w, q in zip(
+            canonical.tolist(), display.tolist(), outcode.tolist(), e.tolist(), n.tolist(),
+            lat.tolist(), lon.tolist(), frame["laua_code"].tolist(),
+            frame["ward_code"].tolist(), quality.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def read_terminated_postcodes(
+    data_dir: str | Path, live: set[str], manifest: Manifest | None = None
+) -> list[PostcodeRecord]:
+    """Read terminated postcodes from the NSPL sample.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        The data directory.
+    live : set of str
+        Canonical live postcodes; a terminated NSPL row whose postcode is live again
+        (re-introduced) is skipped.
+    manifest : Manifest, optional
+        Entry ``nspl``.
+
+    Returns
+    -------
+    list of PostcodeRecord
+        Status "terminated"; ``ward_code`` is NSPL's ``ward`` (a **2021** ward code),
+        ``positional_quality`` the NSPL ``osgrdind``. Rows without a grid reference
+        (``osgrdind`` 9 or blank coordinates) are skipped.
+
+    Raises
+    ------
+    DataFileError
+        Missing file or columns, malformed postcodes.
+    """
+    entry = _entry(_manifest(manifest), "nspl")
+    path = _file(data_dir, entry)
+    frame = _read_csv(path, _NSPL_COLUMNS)
+    frame = frame[frame["doterm"].str.strip() != ""]
+    frame = frame[(frame["osgrdind"] != "9") & (frame["oseast1m"].str.strip() != "")]
+    _check_postcodes(frame, "pcds", path)
+    canonical = frame["pcds"].str.upper().str.replace(" ", "", regex=False)
+    keep = ~canonical.isin(live)
+    frame, canonical = frame[keep], canonical[keep]
+    e, n = _floats(frame, "oseast1m", path), _floats(frame, "osnrth1m", path)
+    lat, lon = _floats(frame, "lat", path), _floats(frame, "long", path)
+    quality = _floats(frame, "osgrdind", path).astype(int)
+    return [
+        PostcodeRecord(
+            c, f"{c[:-3]} {c[-3:]}", c[:-3], ee, nn, la, lo, b, w, q, "terminated",
+            _yyyymm(intro), _yyyymm(term),
+        )
+        for c, ee, nn, la, lo, b, w, q, intro, term in zip(
+            canonical.tolist(), e.tolist(), n.tolist(), lat.tolist(), lon.tolist(),
+            frame["laua"].tolist(), frame["ward"].tolist(), quality.tolist(),
+            frame["dointr"].tolist(), frame["doterm"].tolist(),
+            strict=True,
+        )
+    ]
+
+
+# -- the bundle ---------------------------------------------------------------------------
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _bcu_neighbours(
+    borough_pairs: list[tuple[str, str, str]], bcu_of: dict[str, str]
+) -> list[tuple[str, str, str]]:
+    relation: dict[tuple[str, str], str] = {}
+    for a, b, rel in borough_pairs:
+        x, y = bcu_of.get(a), bcu_of.get(b)
+        if x is None or y is None or x == y:
+            continue
+        key = (min(x, y), max(x, y))
+        if relation.get(key) != TOUCHES:
+            relation[key] = TOUCHES if rel == TOUCHES else ACROSS_WATER
+    return sorted((a, b, rel) for (a, b), rel in relation.items())
+
+
+def _current_wards_for_terminated(
+    terminated: list[PostcodeRecord], wards: list[AreaRecord], ward_index: AreaIndex
+) -> tuple[list[PostcodeRecord], int]:
+    """Give terminated postcodes a ward of the bundle's (2022+) ward set.
+
+    NSPL Nov 2021 carries 2021 ward codes, most of which were replaced in May 2022. The
+    replacement is the current ward covering the postcode's grid reference within the
+    postcode's own borough, else the nearest ward of that borough.
+    """
+    ward_codes = {w.code for w in wards}
+    parent = {w.code: w.parent_code for w in wards}
+    todo = [i for i, p in enumerate(terminated) if p.ward_code not in ward_codes]
+    if not todo:
+        return terminated, 0
+    xs = np.array([terminated[i].easting for i in todo])
+    ys = np.array([terminated[i].northing for i in todo])
+    found = ward_index.covering_many(xs, ys)
+    codes = ward_index.codes
+    by_borough: dict[str, list[AreaRecord]] = {}
+    for w in wards:
+        by_borough.setdefault(str(w.parent_code), []).append(w)
+    result = list(terminated)
+    for k, i in enumerate(todo):
+        record = terminated[i]
+        code = codes[found[k]] if found[k] >= 0 else None
+        if code is None or parent[code] != record.borough_code:
+            candidates = by_borough.get(record.borough_code, [])
+            if not candidates:
+                continue  # reported by validation
+            point = shapely.Point(record.easting, record.northing)
+            code = min(candidates, key=lambda w: w.geometry.distance(point)).code
+        result[i] = dataclasses.replace(record, ward_code=code)
+    return result, len(todo)
+
+
+def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> GeographyBundle:
+    """Read, join and validate the whole London geography.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        A directory laid out like ``shared/data``.
+    manifest : Manifest, optional
+        Defaults to the built-in ``geodata/data/sources.toml``.
+
+    Returns
+    -------
+    GeographyBundle
+        Region E12000007 (union of the boroughs), 12 BCUs (unions of their boroughs),
+        33 boroughs, 704 wards; neighbour pairs for boroughs, BCUs and wards; live and
+        terminated postcodes; release metadata with a checksum of the inputs.
+
+    Raises
+    ------
+    DataFileError
+        A missing directory or file, an unreadable file, or data that fails validation
+        (not exactly E09000001..E09000033, not 704 wards, postcodes whose borough or ward
+        is unknown; counts are reported).
+
+    Notes
+    -----
+    Terminated postcodes come from NSPL November 2021, whose ward codes are the 2021
+    wards; in the bundle their ``ward_code`` is replaced by the current ward covering
+    the grid reference (see ``release["notes"]``), so every postcode's ward is in the
+    bundle's ward set.
+    """
+    manifest = _manifest(manifest)
+    data_dir = _data_dir(data_dir)
+    paths = {f.key: _file(data_dir, f) for f in manifest.files}
+    membership = read_bcu_membership()
+
+    boroughs = read_boroughs(data_dir, manifest, membership)
+    borough_codes = [b.code for b in boroughs]
+    if tuple(borough_codes) != BOROUGH_CODES:
+        extra = sorted(set(borough_codes) - set(BOROUGH_CODES))
+        missing = sorted(set(BOROUGH_CODES) - set(borough_codes))
+        raise DataFileError(
+            f"{paths['boroughs']}: expected exactly the 33 boroughs E09000001..E09000033, "
+            f"got {len(borough_codes)} (missing {missing}, unexpected {extra})"
+        )
+    wards = read_wards(data_dir, manifest)
+    ward_codes = {w.code for w in wards}
+    if len(wards) != EXPECTED_WARDS or len(ward_codes) != len(wards):
+        raise DataFileError(
+            f"{paths['wards']}: expected {EXPECTED_WARDS} distinct wards, got {len(wards)} "
+            f"({len(ward_codes)} distinct codes)"
+        )
+    orphans = [w.code for w in wards if w.parent_code not in set(BOROUGH_CODES)]
+    if orphans:
+        raise DataFileError(
+            f"{paths['wards']}: {len(orphans)} wards have a borough outside the 33 "
+            f"(e.g. {orphans[:3]})"
+        )
+
+    # BCUs and the region, as unions of whole boroughs.
+    borough_geom = {b.code: b.geometry for b in boroughs}
+    bcu_members: dict[str, list[BcuMembership]] = {}
+    for m in membership:
+        bcu_members.setdefault(m.bcu_id, []).append(m)
+    unknown = [m.borough_gss_code for m in membership if m.borough_gss_code not in borough_geom]
+    if unknown:
+        raise DataFileError(f"{BCU_MEMBERSHIP_PATH}: unknown borough codes {unknown}")
+    bcus = []
+    for bcu_id, members in bcu_members.items():
+        codes = [m.borough_gss_code for m in members]
+        bcus.append(
+            AreaRecord(
+                code=bcu_id,
+                type="bcu",
+                name=members[0].bcu_name,
+                parent_code=LONDON_CODE,
+                geometry=_areal(
+                    shapely.union_all([borough_geom[c] for c in codes]), f"BCU {bcu_id}"
+                ),
+                vintage=members[0].valid_from,
+                attributes={
+                    "mps_code_unverified": members[0].mps_code_unverified,
+                    "police_force": MET_NAME,
+                    "borough_codes": codes,
+                    "valid_from": members[0].valid_from,
+                    "valid_to": members[0].valid_to,
+                },
+            )
+        )
+    region = AreaRecord(
+        code=LONDON_CODE,
+        type="region",
+        name="London",
+        parent_code=None,
+        geometry=_areal(shapely.union_all([b.geometry for b in boroughs]), "region London"),
+        vintage=boroughs[0].vintage,
+        attributes={},
+    )
+
+    borough_pairs = neighbours([b.code for b in boroughs], [b.geometry for b in boroughs])
+    ward_pairs = neighbours([w.code for w in wards], [w.geometry for w in wards])
+    bcu_of = {m.borough_gss_code: m.bcu_id for m in membership}
+    all_pairs = borough_pairs + _bcu_neighbours(borough_pairs, bcu_of) + ward_pairs
+
+    live = read_postcodes(data_dir, manifest)
+    terminated = read_terminated_postcodes(data_dir, {p.canonical for p in live}, manifest)
+    ward_index = AreaIndex([w.code for w in wards], [w.geometry for w in wards])
+    terminated, remapped = _current_wards_for_terminated(terminated, wards, ward_index)
+    postcodes = live + terminated
+
+    borough_set = set(BOROUGH_CODES)
+    bad_borough = sum(p.borough_code not in borough_set for p in postcodes)
+    bad_ward = sum(p.ward_code not in ward_codes for p in postcodes)
+    duplicates = len(postcodes) - len({p.canonical for p in postcodes})
+    if bad_borough or bad_ward or duplicates:
+        raise DataFileError(
+            f"Postcodes in {paths['postcodes']} / {paths['nspl']} fail validation: "
+            f"{bad_borough} with a borough outside the 33, {bad_ward} with a ward outside "
+            f"the {len(ward_codes)} wards, {duplicates} duplicates"
+        )
+
+    digest = hashlib.sha256()
+    files = {}
+    for entry in manifest.files:
+        file_sha = _sha256(paths[entry.key])
+        digest.update(f"{entry.key}:{entry.path}:{file_sha}\n".encode())
+        files[entry.key] = {
+            "path": entry.path,
+            "layer": entry.layer,
+            "release": entry.release,
+            "vintage": entry.vintage,
+            "licence": entry.licence,
+            "attribution": entry.attribution,
+            "url": entry.url,
+            "sha256": file_sha,
+        }
+    bcu_sha = _sha256(BCU_MEMBERSHIP_PATH)
+    digest.update(f"bcu_membership:{bcu_sha}\n".encode())
+    release = {
+        "label": manifest.release_label(),
+        "files": files,
+        "bcu_membership": {
+            "path": "geodata/data/bcu_membership.csv",
+            "sha256": bcu_sha,
+            "valid_from": sorted({m.valid_from for m in membership}),
+        },
+        "vintages": {
+            "boroughs": files["boroughs"]["vintage"],
+            "wards": files["wards"]["vintage"],
+            "ward_names": files["ward_names"]["vintage"],
+            "postcodes": files["postcodes"]["vintage"],
+            "terminated_postcodes": files["nspl"]["vintage"],
+            "bcus": ",".join(sorted({m.valid_from for m in membership})),
+        },
+        "checksum": digest.hexdigest(),
+        "counts": {
+            "boroughs": len(boroughs),
+            "bcus": len(bcus),
+            "wards": len(wards),
+            "live_postcodes": len(live),
+            "terminated_postcodes": len(terminated),
+        },
+        "notes": [
+            f"{remapped} terminated postcodes carried a 2021 ward code (NSPL Nov 2021); their "
+            "ward_code is the current ward covering their grid reference in their borough.",
+        ],
+    }
+    areas = [region, *bcus, *boroughs, *wards]
+    return GeographyBundle(areas=areas, neighbours=all_pairs, postcodes=postcodes, release=release)
