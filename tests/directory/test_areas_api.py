@@ -1,0 +1,118 @@
+"""GET /areas, /areas/{code} and /areas/{code}/boundary on the real data."""
+
+from __future__ import annotations
+
+import pytest
+import shapely
+from shapely.geometry import shape
+
+
+def test_list_boroughs_is_paged_with_envelope_and_links(client):
+    response = client.get("/api/v1/areas?type=borough&per_page=10&page=2")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["total_items"] == 33
+    assert body["total_pages"] == 4
+    assert body["page_number"] == 2
+    assert body["size"] == 10
+    assert (body["first_page"], body["last_page"], body["empty"]) == (False, False, False)
+    assert 'rel="next"' in response.headers["Link"] and 'rel="prev"' in response.headers["Link"]
+
+
+@pytest.mark.parametrize(
+    "q, code",
+    [
+        ("kingston", "E09000021"),
+        ("Kensington & Chelsea", "E09000020"),
+        ("Richmond", "E09000027"),
+        ("Royal Borough of Kingston upon Thames", "E09000021"),
+        ("hammersmith and fulham", "E09000013"),
+    ],
+)
+def test_area_names_match_tolerantly(client, q, code):
+    body = client.get("/api/v1/areas", query_string={"type": "borough", "q": q}).get_json()
+    assert body["contents"][0]["code"] == code
+
+
+def test_wards_of_a_borough(client):
+    body = client.get("/api/v1/areas?type=ward&parent=E09000021&per_page=1000").get_json()
+    assert body["total_items"] > 10
+    assert all(a["parent"]["code"] == "E09000021" for a in body["contents"])
+
+
+def test_boroughs_of_a_bcu(client):
+    body = client.get("/api/v1/areas?type=borough&parent=bcu-central-west").get_json()
+    assert {a["code"] for a in body["contents"]} == {"E09000013", "E09000020", "E09000033"}
+
+
+def test_there_are_twelve_bcus_and_704_wards(client):
+    assert client.get("/api/v1/areas?type=bcu").get_json()["total_items"] == 12
+    assert client.get("/api/v1/areas?type=ward").get_json()["total_items"] == 704
+
+
+def test_area_detail_has_parent_children_and_neighbours_across_the_thames(client):
+    body = client.get("/api/v1/areas/E09000030").get_json()
+    assert body["name"] == "Tower Hamlets"
+    assert body["parent"]["code"] == "bcu-central-east"
+    assert len(body["children"]) > 10
+    neighbours = {n["code"]: n["relation"] for n in body["neighbours"]}
+    assert neighbours["E09000012"] == "touches"  # Hackney
+    assert neighbours["E09000028"] == "across_water"  # Southwark
+    assert "E09000006" not in neighbours  # Bromley
+
+
+def test_area_codes_are_case_insensitive_and_unknown_is_404(client):
+    assert client.get("/api/v1/areas/e09000021").get_json()["code"] == "E09000021"
+    response = client.get("/api/v1/areas/kingston")
+    assert response.status_code == 404
+    body = response.get_json()
+    assert body["code"] == "area-not-found"
+    assert body["suggestions"][0]["code"] == "E09000021"
+
+
+def test_city_of_london_detail_says_no_bcu(client):
+    body = client.get("/api/v1/areas/E09000001").get_json()
+    assert body["parent"]["code"] == "E12000007"
+    assert body["bcu"] is None
+    assert body["police_force"]["name"] == "City of London Police"
+
+
+def test_boundary_is_wgs84_geojson_and_simplify_reduces_vertices(client):
+    exact = client.get("/api/v1/areas/E09000021/boundary")
+    assert exact.status_code == 200
+    assert exact.mimetype == "application/geo+json"
+    feature = exact.get_json()
+    geom = shape(feature["geometry"])
+    minx, miny, maxx, maxy = geom.bounds
+    assert -0.35 < minx < maxx < -0.2 and 51.3 < miny < maxy < 51.45
+    simple = shape(client.get("/api/v1/areas/E09000021/boundary?simplify=50").get_json()["geometry"])
+    assert shapely.get_num_coordinates(simple) < shapely.get_num_coordinates(geom)
+    assert simple.area == pytest.approx(geom.area, rel=0.02)
+
+
+@pytest.mark.parametrize("simplify", ["-1", "99999", "abc"])
+def test_bad_simplify_is_422(client, simplify):
+    response = client.get(f"/api/v1/areas/E09000021/boundary?simplify={simplify}")
+    assert response.status_code == 422
+
+
+def test_layer_as_geojson_feature_collection(client):
+    response = client.get("/api/v1/areas?type=bcu&format=geojson&simplify=100")
+    assert response.mimetype == "application/geo+json"
+    body = response.get_json()
+    assert body["type"] == "FeatureCollection"
+    assert len(body["features"]) == 12
+    negotiated = client.get("/api/v1/areas?type=bcu", headers={"Accept": "application/geo+json"})
+    assert negotiated.get_json()["type"] == "FeatureCollection"
+
+
+def test_unfiltered_geojson_layer_is_refused(client):
+    response = client.get("/api/v1/areas?format=geojson")
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("query", ["type=county", "page=0", "per_page=5000", "format=kml"])
+def test_bad_list_arguments_are_422(client, query):
+    response = client.get(f"/api/v1/areas?{query}")
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"

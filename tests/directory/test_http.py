@@ -1,0 +1,107 @@
+"""HTTP behaviour: problem+json everywhere, CORS, ETag/Last-Modified and 304s."""
+
+from __future__ import annotations
+
+
+def test_unknown_route_is_problem_json(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["code"] == "not-found"
+    assert body["instance"] == "/api/v1/nothing-here"
+
+
+def test_wrong_method_is_405_problem_with_allow(client):
+    response = client.delete("/api/v1/postcodes/KT1 1EU")
+    assert response.status_code == 405
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "method-not-allowed"
+    assert "GET" in response.headers["Allow"]
+
+
+def test_validation_errors_are_keyed_by_field(client):
+    body = client.get("/api/v1/areas?type=county").get_json()
+    assert body["code"] == "invalid-input"
+    assert "type" in body["errors"]
+
+
+def test_reads_allow_any_origin(client):
+    response = client.get("/api/v1/postcodes/KT1 1EU", headers={"Origin": "https://map.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "ETag" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_etag_and_last_modified_give_304(client):
+    first = client.get("/api/v1/areas/E09000021")
+    etag = first.headers["ETag"]
+    assert first.headers["Last-Modified"]
+    assert "max-age" in first.headers["Cache-Control"]
+    again = client.get("/api/v1/areas/E09000021", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    since = client.get("/api/v1/areas/E09000021", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert since.status_code == 304
+    other = client.get("/api/v1/areas/E09000020", headers={"If-None-Match": etag})
+    assert other.status_code == 200
+
+
+def test_errors_are_not_cached_as_successes(client):
+    response = client.get("/api/v1/postcodes/M1 1AE")
+    assert "ETag" not in response.headers
+
+
+def test_health_and_ready(client):
+    assert client.get("/health").get_json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    body = ready.get_json()
+    assert body["areas"]["borough"] == 33
+    assert body["postcodes"]["live"] == 180_792
+    assert body["data_release"]["label"]
+    assert "no-store" in ready.headers["Cache-Control"]
+
+
+def test_ready_is_503_before_init(empty_settings):
+    from directory import create_app
+
+    app = create_app(empty_settings)
+    response = app.test_client().get("/ready")
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "not-ready"
+
+
+def test_geography_endpoints_before_load_are_503_not_500(empty_settings):
+    from directory import create_app
+
+    app = create_app(empty_settings)
+    app.extensions["directory"].db.migrate()
+    response = app.test_client().get("/api/v1/postcodes/KT1 1EU")
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "geodata-not-loaded"
+
+
+def test_unexpected_errors_are_500_problem_without_trace(empty_settings):
+    from directory import create_app
+
+    app = create_app(empty_settings)
+
+    @app.get("/boom")
+    def boom():  # pragma: no cover - the route exists only to fail
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert response.mimetype == "application/problem+json"
+    assert "secret" not in response.get_data(as_text=True)
+
+
+def test_openapi_and_docs_are_served(client):
+    spec = client.get("/api/v1/openapi.json")
+    assert spec.status_code == 200
+    assert "/api/v1/postcodes/{postcode}" in spec.get_json()["paths"]
+    docs = client.get("/api/v1/docs")
+    assert docs.status_code == 200
+    assert b"/swagger-ui/" in docs.data
+    assert client.get("/swagger-ui/swagger-ui-bundle.js").status_code == 200
