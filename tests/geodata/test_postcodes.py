@@ -1,0 +1,87 @@
+import pytest
+
+from geodata.errors import GeodataError, InvalidPostcodeError
+from geodata.postcodes import Postcode, display_form, parse_outcode, parse_postcode
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical", "display", "outcode"),
+    [
+        ("SW1A 1AA", "SW1A1AA", "SW1A 1AA", "SW1A"),
+        (" sw1a  1aa ", "SW1A1AA", "SW1A 1AA", "SW1A"),
+        ("sw1a1aa", "SW1A1AA", "SW1A 1AA", "SW1A"),
+        ("\tSW1A\n1AA", "SW1A1AA", "SW1A 1AA", "SW1A"),
+        ("E1 6AN", "E16AN", "E1 6AN", "E1"),  # A9
+        ("N16 8DR", "N168DR", "N16 8DR", "N16"),  # A99
+        ("CR0 2RG", "CR02RG", "CR0 2RG", "CR0"),  # AA9
+        ("SE10 9NN", "SE109NN", "SE10 9NN", "SE10"),  # AA99
+        ("W1A 0AX", "W1A0AX", "W1A 0AX", "W1A"),  # A9A
+        ("EC1A 1BB", "EC1A1BB", "EC1A 1BB", "EC1A"),  # AA9A
+        ("gir 0aa", "GIR0AA", "GIR 0AA", "GIR"),
+    ],
+)
+def test_parse_valid(text, canonical, display, outcode):
+    parsed = parse_postcode(text)
+    assert parsed == Postcode(canonical, display, outcode, canonical[len(outcode) :])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "SW1A",  # outcode only
+        "1AA SW1",
+        "SW1A 1A",
+        "SW1A 1AAA",
+        "QW1A 1AA",  # Q not allowed first
+        "SI1 1AA",  # I not allowed second
+        "W1I 1AA",  # I not allowed third in A9A
+        "EC1Z 1AA",  # Z not allowed fourth in AA9A
+        "SW1A 1CA",  # C not allowed in the inward code
+        "SW1A 1AK",
+        "GIR 1AA",
+        "SW1A-1AA",
+        "SW1A 1AA" + " " * 20,  # too long
+        "S W 1 A 1 A A X X X X",
+    ],
+)
+def test_parse_invalid(text):
+    with pytest.raises(InvalidPostcodeError) as excinfo:
+        parse_postcode(text)
+    assert str(excinfo.value)
+
+
+@pytest.mark.parametrize("value", [None, 123, b"SW1A1AA", ["SW1A 1AA"]])
+def test_parse_rejects_non_text(value):
+    with pytest.raises(InvalidPostcodeError, match="must be text"):
+        parse_postcode(value)
+
+
+def test_invalid_postcode_error_is_a_value_error_and_geodata_error():
+    with pytest.raises(ValueError):
+        parse_postcode("nonsense")
+    assert issubclass(InvalidPostcodeError, GeodataError)
+
+
+def test_message_is_plain_english():
+    with pytest.raises(InvalidPostcodeError, match="not a valid UK postcode"):
+        parse_postcode("hello")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("sw1a", "SW1A"), (" e1 ", "E1"), ("cr0", "CR0"), ("GIR", "GIR")]
+)
+def test_parse_outcode(text, expected):
+    assert parse_outcode(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "SW1A 1AA", "1AB", "QQ1", "ABCDE", 5])
+def test_parse_outcode_invalid(text):
+    with pytest.raises(InvalidPostcodeError):
+        parse_outcode(text)
+
+
+def test_display_form():
+    assert display_form("SW1A1AA") == "SW1A 1AA"
+    assert display_form("e16an") == "E1 6AN"
