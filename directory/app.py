@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         resources={r"/*": {"origins": "*"}},
         expose_headers=["ETag", "Last-Modified", "Link", "Location"],
         max_age=86400,
+        send_wildcard=True,
     )
     api = Api(app)
     for blueprint in BLUEPRINTS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,9 +246,10 @@ def _outcode_boroughs(snap: GeographySnapshot, repo: GeographyRepository, outcod
 
 def _terminated_problem(snap: GeographySnapshot, row: Any) -> PostcodeTerminatedError:
     borough = snap.ref(row.borough_code)
-    ward = snap.ref(row.ward_code) or {"code": row.ward_code, "type": "ward", "note": "a ward code of an earlier boundary vintage"}
+    ward = snap.ref(row.ward_code)
     return PostcodeTerminatedError(
-        f"{row.display} was terminated in {row.terminated}; it is no longer a live postcode.",
+        f"{row.display} was terminated in {row.terminated}; it is no longer a live postcode. "
+        "last_known gives its last grid reference and the areas there (current wards).",
         postcode=row.display,
         terminated=row.terminated,
         last_known={
@@ -399,10 +400,26 @@ def point_from_query(
     return easting, northing, {"easting": easting, "northing": northing}
 
 
-def locate(
-    snap: GeographySnapshot, repo: GeographyRepository, settings: Settings, x: float, y: float
-) -> dict[str, Any]:
-    """The areas covering a point (EPSG:27700), with flags saying how sure we are."""
+@dataclass(frozen=True, slots=True)
+class PointAreas:
+    """Which areas a point falls in, and how sure we are."""
+
+    borough: str
+    ward: str | None
+    boroughs: list[str]
+    wards: list[str]
+    flags: dict[str, bool]
+    river_distance: float | None
+
+
+def resolve_point(snap: GeographySnapshot, settings: Settings, x: float, y: float) -> PointAreas:
+    """The borough and ward covering a point in EPSG:27700 (``covers`` semantics).
+
+    A point in no borough polygon (the boroughs exclude the Thames) resolves to the nearest
+    borough within ``settings.river_tolerance_m``, flagged ``on_river``; farther away it is
+    outside London. The ward comes from the generalised ward polygons and is flagged
+    ``generalised_boundary`` near a ward edge.
+    """
     flags = {
         "near_boundary": False,
         "generalised_boundary": False,
@@ -437,21 +454,28 @@ def locate(
             ward, x, y, settings.ward_margin_m
         )
     else:
-        near_ward = _nearest_ward_in(snap, borough, x, y)
-        ward = near_ward
+        ward = _nearest_ward_in(snap, borough, x, y)
         flags["ward_approximate"] = True
         flags["generalised_boundary"] = True
+    return PointAreas(borough, ward, boroughs, wards, flags, river_distance)
+
+
+def locate(
+    snap: GeographySnapshot, repo: GeographyRepository, settings: Settings, x: float, y: float
+) -> dict[str, Any]:
+    """The areas covering a point (EPSG:27700), the nearest postcode, and flags."""
+    found = resolve_point(snap, settings, x, y)
     answer: dict[str, Any] = {
         "easting": round(x, 1),
         "northing": round(y, 1),
-        **snap.hierarchy(borough, ward),
-        "also_in": [snap.areas[b].ref() for b in boroughs if b != borough]
-        + [snap.areas[w].ref() for w in wards if w != ward],
-        "flags": flags,
+        **snap.hierarchy(found.borough, found.ward),
+        "also_in": [snap.areas[b].ref() for b in found.boroughs if b != found.borough]
+        + [snap.areas[w].ref() for w in found.wards if w != found.ward],
+        "flags": found.flags,
         "match": "point",
     }
-    if river_distance is not None:
-        answer["distance_to_borough_m"] = river_distance
+    if found.river_distance is not None:
+        answer["distance_to_borough_m"] = found.river_distance
     nearest = repo.nearest_postcode(x, y, NEAREST_POSTCODE_MAX_M)
     answer["nearest_postcode"] = (
         None
@@ -598,11 +622,3 @@ def boundary_collection(
         "features": [boundary_feature(snap, c, simplify) for c in codes],
         "data_release": snap.release,
     }
-
-
-def geography_loaded(get_snapshot: Callable[[], GeographySnapshot]) -> dict[str, Any]:
-    snap = get_snapshot()
-    counts: dict[str, int] = defaultdict(int)
-    for a in snap.areas.values():
-        counts[a.type] += 1
-    return {"areas": dict(counts), "data_release": snap.release}

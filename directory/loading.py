@@ -89,6 +89,21 @@ def _postcode_rows(bundle: GeographyBundle):  # type: ignore[no-untyped-def]
         }
 
 
+def _public_release(release: dict[str, Any]) -> dict[str, Any]:
+    """What every answer says about the data it came from."""
+    files = release["files"]
+    return {
+        "postcodes": files["postcodes"]["release"],
+        "terminated_postcodes": files["nspl"]["release"],
+        "boundaries": {
+            "boroughs": files["boroughs"]["release"],
+            "wards": files["wards"]["release"],
+            "ward_vintage": release["vintages"]["wards"],
+            "bcu_membership_valid_from": release["vintages"]["bcus"],
+        },
+    }
+
+
 def load_geography(db: Database, data_dir: Path, *, force: bool = False) -> LoadReport:
     """Read the geography files in ``data_dir`` and swap them into the database.
 
@@ -115,7 +130,7 @@ def load_geography(db: Database, data_dir: Path, *, force: bool = False) -> Load
             dataset=DATASET,
             label=bundle.release["label"],
             checksum=checksum,
-            details={"public": bundle.release["public"], "files": bundle.release["files"]},
+            details={"public": _public_release(bundle.release), **bundle.release},
             at=datetime.now(UTC).replace(microsecond=0),
         )
         release_id = release.id

@@ -104,4 +104,5 @@ def test_openapi_and_docs_are_served(client):
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200
     assert b"/swagger-ui/" in docs.data
-    assert client.get("/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    with client.get("/swagger-ui/swagger-ui-bundle.js") as asset:
+        assert asset.status_code == 200

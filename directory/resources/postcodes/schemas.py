@@ -25,7 +25,7 @@ class PostcodeSchema(HierarchySchema):
 
 class BulkLookupSchema(Schema):
     postcodes = ma.fields.List(
-        ma.fields.Raw(),
+        ma.fields.Raw(allow_none=True),
         required=True,
         metadata={"description": "Up to 1,000 postcodes in any case and spacing"},
     )
