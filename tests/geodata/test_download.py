@@ -1,0 +1,109 @@
+"""download_sources against a local HTTP server serving the shared data directory."""
+
+import functools
+import hashlib
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from geodata.download import download_sources
+from geodata.errors import DataFileError
+from geodata.sources import Manifest, SourceFile, load_manifest
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - keep test output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def server_url(shared_data_dir):
+    handler = functools.partial(QuietHandler, directory=str(shared_data_dir))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def entry(path, sha256=None, key="f"):
+    return SourceFile(
+        key=key, path=path, release="r", vintage="v", licence="l", attribution="a",
+        url="https://example.invalid/", sha256=sha256,
+    )
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def leftovers(directory):
+    return [p for p in directory.rglob("*") if p.is_file()]
+
+
+def test_download_writes_identical_bytes(server_url, shared_data_dir, tmp_path):
+    manifest = load_manifest()
+    small = Manifest(files=[manifest.file("ward_names"), manifest.file("wards")])
+    written = download_sources(small, tmp_path, base_url=server_url)
+    assert written == [tmp_path / f.path for f in small.files]
+    for f in small.files:
+        assert (tmp_path / f.path).read_bytes() == (shared_data_dir / f.path).read_bytes()
+    assert sorted(leftovers(tmp_path)) == sorted(written)
+
+
+def test_checksum_verified(server_url, shared_data_dir, tmp_path):
+    path = "reference/met_bcus_boroughs.csv"
+    good = Manifest(files=[entry(path, sha256=sha(shared_data_dir / path).upper())])
+    assert download_sources(good, tmp_path, base_url=server_url) == [tmp_path / path]
+
+
+def test_404_raises_and_leaves_no_file(server_url, tmp_path):
+    manifest = Manifest(files=[entry("reference/does_not_exist.csv")])
+    with pytest.raises(DataFileError, match=r"does_not_exist\.csv.*404"):
+        download_sources(manifest, tmp_path, base_url=server_url)
+    assert leftovers(tmp_path) == []
+
+
+def test_checksum_mismatch_raises_and_leaves_no_file(server_url, tmp_path):
+    manifest = Manifest(files=[entry("reference/met_bcus_boroughs.csv", sha256="0" * 64)])
+    with pytest.raises(DataFileError, match="Checksum mismatch.*met_bcus_boroughs"):
+        download_sources(manifest, tmp_path, base_url=server_url)
+    assert leftovers(tmp_path) == []
+
+
+def test_failure_keeps_an_existing_file_intact(server_url, tmp_path):
+    target = tmp_path / "reference" / "met_bcus_boroughs.csv"
+    target.parent.mkdir()
+    target.write_text("old contents")
+    manifest = Manifest(files=[entry("reference/met_bcus_boroughs.csv", sha256="0" * 64)])
+    with pytest.raises(DataFileError):
+        download_sources(manifest, tmp_path, base_url=server_url)
+    assert target.read_text() == "old contents"
+    assert leftovers(tmp_path) == [target]
+
+
+def test_connection_error_names_url(tmp_path):
+    manifest = Manifest(files=[entry("x.csv")])
+    with pytest.raises(DataFileError, match=r"http://127\.0\.0\.1:9/x\.csv"):
+        download_sources(manifest, tmp_path, base_url="http://127.0.0.1:9", timeout=2)
+    assert leftovers(tmp_path) == []
+
+
+def test_custom_opener_uses_entry_url(tmp_path):
+    import io
+
+    seen = []
+
+    def opener(url, timeout):
+        seen.append((url, timeout))
+        return io.BytesIO(b"hello")
+
+    manifest = Manifest(files=[entry("a/b.txt")])
+    download_sources(manifest, tmp_path, opener=opener, timeout=5)
+    assert seen == [("https://example.invalid/", 5)]
+    assert (tmp_path / "a" / "b.txt").read_bytes() == b"hello"

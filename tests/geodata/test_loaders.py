@@ -1,0 +1,190 @@
+"""Loaders: the real London data (integration) and broken data directories."""
+
+import os
+from collections import Counter
+
+import pytest
+import shapely
+
+from geodata.errors import DataFileError
+from geodata.loaders import (
+    CITY_OF_LONDON_CODE,
+    LONDON_CODE,
+    read_bcu_membership,
+    read_bundle,
+    read_postcodes,
+    read_terminated_postcodes,
+)
+from geodata.sources import load_manifest
+
+
+# -- integration ---------------------------------------------------------------------------
+def test_bundle_counts(bundle):
+    counts = Counter(a.type for a in bundle.areas)
+    assert counts == {"region": 1, "bcu": 12, "borough": 33, "ward": 704}
+    statuses = Counter(p.status for p in bundle.postcodes)
+    assert statuses["live"] == 180_792
+    assert statuses["terminated"] > 0
+
+
+def test_bundle_codes_and_parents(bundle):
+    boroughs = bundle.areas_of_type("borough")
+    assert [b.code for b in boroughs] == [f"E090000{n:02d}" for n in range(1, 34)]
+    bcu_ids = {b.code for b in bundle.areas_of_type("bcu")}
+    for borough in boroughs:
+        if borough.code == CITY_OF_LONDON_CODE:
+            assert borough.parent_code == LONDON_CODE
+        else:
+            assert borough.parent_code in bcu_ids
+    borough_codes = {b.code for b in boroughs}
+    assert all(w.parent_code in borough_codes for w in bundle.areas_of_type("ward"))
+    (region,) = bundle.areas_of_type("region")
+    assert (region.code, region.name, region.parent_code) == (LONDON_CODE, "London", None)
+
+
+def test_city_of_london_has_no_bcu(bundle):
+    city = next(a for a in bundle.areas if a.code == CITY_OF_LONDON_CODE)
+    assert city.attributes["bcu"] is None
+    assert city.attributes["police_force"] == "City of London Police"
+    assert city.attributes["pfa_code"] == "E23000034"
+    assert "no Met BCU" in city.attributes["note"]
+    for bcu in bundle.areas_of_type("bcu"):
+        assert CITY_OF_LONDON_CODE not in bcu.attributes["borough_codes"]
+
+
+def test_bcu_geometry_is_union_of_members(bundle):
+    by_code = {a.code: a for a in bundle.areas}
+    central_west = by_code["bcu-central-west"]
+    assert central_west.name == "Central West"
+    assert central_west.attributes["borough_codes"] == ["E09000013", "E09000020", "E09000033"]
+    area = sum(by_code[c].geometry.area for c in central_west.attributes["borough_codes"])
+    assert central_west.geometry.area == pytest.approx(area, rel=1e-6)
+
+
+def test_geometries_are_valid_polygons(bundle):
+    for area in bundle.areas:
+        assert area.geometry.geom_type in {"Polygon", "MultiPolygon"}, area.code
+        assert area.geometry.is_valid, area.code
+
+
+def test_ward_names_are_current(bundle):
+    names = {a.code: a.name for a in bundle.areas_of_type("ward")}
+    assert names["E05009317"] == "Bethnal Green East"  # WD22 name was "Bethnal Green"
+
+
+def test_every_postcode_is_in_a_known_borough_and_ward(bundle):
+    codes = {a.code for a in bundle.areas}
+    assert all(p.borough_code in codes and p.ward_code in codes for p in bundle.postcodes)
+
+
+def test_terminated_records(bundle, shared_data_dir):
+    terminated = [p for p in bundle.postcodes if p.status == "terminated"]
+    assert all(p.terminated and len(p.terminated) == 7 for p in terminated)
+    live = {p.canonical for p in bundle.postcodes if p.status == "live"}
+    assert not live & {p.canonical for p in terminated}
+    raw = read_terminated_postcodes(shared_data_dir, live)
+    assert len(raw) == len(terminated)
+    sample = next(p for p in raw if p.canonical == "SM11AB")
+    assert (sample.introduced, sample.terminated, sample.ward_code) == (
+        "1999-12",
+        "2002-07",
+        "E05000564",  # NSPL's 2021 ward code, before the bundle maps it to a 2022 ward
+    )
+
+
+def test_neighbours_cover_three_layers(bundle):
+    kinds = Counter(
+        ("bcu" if a.startswith("bcu-") else a[:3]) for a, _b, _r in bundle.neighbours
+    )
+    assert set(kinds) == {"E09", "bcu", "E05"}
+    assert ("bcu-central-east", "bcu-south-east", "across_water") in bundle.neighbours
+    assert all(a < b for a, b, _ in bundle.neighbours)
+
+
+def test_release_metadata(bundle):
+    release = bundle.release
+    assert len(release["checksum"]) == 64
+    assert set(release["files"]) == {"boroughs", "wards", "ward_names", "postcodes", "nspl"}
+    assert release["vintages"]["postcodes"] == "2025-10"
+    assert "Code-Point" in release["label"]
+
+
+def test_read_postcodes_record(shared_data_dir):
+    records = read_postcodes(shared_data_dir)
+    assert len(records) == 180_792
+    first = records[0]
+    assert (first.canonical, first.display, first.outcode) == ("BR11AA", "BR1 1AA", "BR1")
+    assert (first.easting, first.northing, first.positional_quality) == (540291.0, 168873.0, 10)
+    assert first.status == "live" and first.terminated is None
+
+
+def test_bcu_membership_table():
+    rows = read_bcu_membership()
+    assert len({r.bcu_id for r in rows}) == 12
+    assert len(rows) == 32
+    assert CITY_OF_LONDON_CODE not in {r.borough_gss_code for r in rows}
+    assert {r.mps_code_unverified for r in rows} >= {"NA"}  # not read as missing
+
+
+# -- broken data directories --------------------------------------------------------------
+def linked_copy(shared_data_dir, tmp_path, skip=()):
+    """A data dir of symlinks to the real files (nothing copied), minus ``skip``."""
+    for entry in load_manifest().files:
+        if entry.key in skip:
+            continue
+        target = tmp_path / entry.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(shared_data_dir / entry.path, target)
+    return tmp_path
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(DataFileError, match="not found: .*nowhere.*DIRECTORY_GEODATA_DIR"):
+        read_bundle(tmp_path / "nowhere")
+
+
+def test_missing_file(shared_data_dir, tmp_path):
+    data_dir = linked_copy(shared_data_dir, tmp_path, skip={"wards"})
+    with pytest.raises(DataFileError, match=r"london_wards_2022_27700\.gpkg.*directory geodata"):
+        read_bundle(data_dir)
+
+
+def test_broken_geopackage(shared_data_dir, tmp_path):
+    data_dir = linked_copy(shared_data_dir, tmp_path, skip={"boroughs"})
+    (data_dir / "boundaries" / "london_boroughs_27700.gpkg").write_bytes(b"not a geopackage")
+    with pytest.raises(DataFileError, match=r"Cannot read .*london_boroughs_27700\.gpkg"):
+        read_bundle(data_dir)
+
+
+def test_postcode_file_with_missing_column(shared_data_dir, tmp_path):
+    data_dir = linked_copy(shared_data_dir, tmp_path, skip={"postcodes"})
+    path = data_dir / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv"
+    path.write_text("postcode,outcode\nSW1A 1AA,SW1A\n")
+    with pytest.raises(DataFileError, match="lacks columns eastings"):
+        read_postcodes(data_dir)
+
+
+def test_malformed_postcodes_reported(shared_data_dir, tmp_path):
+    data_dir = linked_copy(shared_data_dir, tmp_path, skip={"postcodes"})
+    path = data_dir / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv"
+    header = (
+        "postcode,outcode,eastings,northings,latitude,longitude,positional_quality,"
+        "laua_code,laua_name,ward_code,ward_name\n"
+    )
+    path.write_text(header + "NOT A CODE,X,1,2,3,4,10,E09000001,x,E05009288,y\n")
+    with pytest.raises(DataFileError, match="1 malformed postcodes"):
+        read_postcodes(data_dir)
+
+
+def test_postcode_outside_the_wards_fails_validation(shared_data_dir, tmp_path):
+    data_dir = linked_copy(shared_data_dir, tmp_path, skip={"postcodes"})
+    source = shared_data_dir / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv"
+    lines = source.read_text().splitlines(keepends=True)
+    lines.append("AB1 1AB,AB1,530000,180000,51.5,-0.12,10,E09000099,x,E05999999,y\n")
+    (data_dir / "postcodes" / source.name).write_text("".join(lines))
+    with pytest.raises(DataFileError, match="1 with a borough outside the 33, 1 with a ward"):
+        read_bundle(data_dir)
+
+
+def test_bundle_geometry_is_shapely(bundle):
+    assert isinstance(bundle.areas[0].geometry, shapely.geometry.base.BaseGeometry)

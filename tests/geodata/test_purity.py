@@ -1,0 +1,66 @@
+"""geodata stays a pure library: no Flask, SQLAlchemy or directory; geopandas lazily."""
+
+import ast
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import geodata
+
+PACKAGE_DIR = Path(geodata.__file__).parent
+FORBIDDEN_EVER = {"flask", "sqlalchemy", "directory"}
+FORBIDDEN_AT_IMPORT = FORBIDDEN_EVER | {"geopandas", "pyogrio"}
+
+
+def module_names():
+    return ["geodata"] + [
+        f"geodata.{m.name}" for m in pkgutil.iter_modules([str(PACKAGE_DIR)])
+    ]
+
+
+def test_importing_geodata_loads_no_web_db_or_heavy_geo_modules():
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {module_names()!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = {name.split(".")[0] for name in json.loads(out)}
+    assert not loaded & FORBIDDEN_AT_IMPORT
+
+
+def test_no_geodata_module_imports_flask_sqlalchemy_or_directory():
+    offenders = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [
+                f"{path.name}:{node.lineno} {n}" for n in names if n.split(".")[0] in FORBIDDEN_EVER
+            ]
+    assert offenders == []
+
+
+def test_geopandas_and_pyogrio_only_imported_inside_loader_functions():
+    offenders = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in tree.body:  # module level only
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [n for n in names if n.split(".")[0] in {"geopandas", "pyogrio"}]
+    assert offenders == []
