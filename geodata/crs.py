@@ -160,4 +160,6 @@ def is_valid_bng(easting: float, northing: float) -> bool:
         e, n = float(easting), float(northing)
     except (TypeError, ValueError):
         return False
-    return math.isfinite(e) and math.isfinite(n) and 0.0 <= e <= 700_000.0 and 0.0 <= n <= 1_300_000.0
+    return (
+        math.isfinite(e) and math.isfinite(n) and 0.0 <= e <= 700_000.0 and 0.0 <= n <= 1_300_000.0
+    )

@@ -51,9 +51,7 @@ MET_PFA_CODE = "E23000001"
 CITY_PFA_CODE = "E23000034"
 MET_NAME = "Metropolitan Police Service"
 CITY_POLICE_NAME = "City of London Police"
-CITY_NOTE = (
-    "The City of London is policed by the City of London Police and belongs to no Met BCU."
-)
+CITY_NOTE = "The City of London is policed by the City of London Police and belongs to no Met BCU."
 BOROUGH_CODES = tuple(f"E090000{n:02d}" for n in range(1, 34))
 EXPECTED_WARDS = 704
 BCU_MEMBERSHIP_PATH = Path(__file__).with_name("data") / "bcu_membership.csv"
@@ -214,8 +212,9 @@ def _read_layer(path: Path, layer: str | None, columns: list[str]) -> tuple[dict
         raise DataFileError(f"{path} (layer {layer!r}) lacks columns {', '.join(missing)}")
     crs = str(meta.get("crs") or "")
     if crs.upper() != "EPSG:27700":
-        raise DataFileError(f"{path} (layer {layer!r}) is in {crs or 'an unknown CRS'}, "
-                            "expected EPSG:27700")
+        raise DataFileError(
+            f"{path} (layer {layer!r}) is in {crs or 'an unknown CRS'}, expected EPSG:27700"
+        )
     if wkb is None:
         raise DataFileError(f"{path} (layer {layer!r}) has no geometries")
     geoms = shapely.from_wkb(wkb)
@@ -230,9 +229,7 @@ def _areal(geom: BaseGeometry | None, where: str) -> BaseGeometry:
         geom = shapely.make_valid(geom)
     if isinstance(geom, Polygon | MultiPolygon):
         return geom
-    polygons = [
-        p for p in shapely.get_parts(geom) if isinstance(p, Polygon | MultiPolygon)
-    ]
+    polygons = [p for p in shapely.get_parts(geom) if isinstance(p, Polygon | MultiPolygon)]
     parts = [q for p in polygons for q in shapely.get_parts(p)]
     if not parts:
         raise DataFileError(f"{where}: geometry has no polygon area")
@@ -354,22 +351,28 @@ def read_boroughs(
     ):
         inner_london = str(inner).upper() in {"T", "TRUE", "1", "Y"}
         if code == CITY_OF_LONDON_CODE:
-            parent, attributes = LONDON_CODE, {
-                "police_force": CITY_POLICE_NAME,
-                "pfa_code": CITY_PFA_CODE,
-                "bcu": None,
-                "inner_london": inner_london,
-                "note": CITY_NOTE,
-            }
+            parent, attributes = (
+                LONDON_CODE,
+                {
+                    "police_force": CITY_POLICE_NAME,
+                    "pfa_code": CITY_PFA_CODE,
+                    "bcu": None,
+                    "inner_london": inner_london,
+                    "note": CITY_NOTE,
+                },
+            )
         else:
             if code not in bcu_of:
                 raise DataFileError(f"{path}: borough {code} ({name}) is in no Met BCU")
-            parent, attributes = bcu_of[code], {
-                "police_force": MET_NAME,
-                "pfa_code": MET_PFA_CODE,
-                "bcu": bcu_of[code],
-                "inner_london": inner_london,
-            }
+            parent, attributes = (
+                bcu_of[code],
+                {
+                    "police_force": MET_NAME,
+                    "pfa_code": MET_PFA_CODE,
+                    "bcu": bcu_of[code],
+                    "inner_london": inner_london,
+                },
+            )
         records.append(
             AreaRecord(
                 code=str(code),
@@ -433,11 +436,27 @@ def read_wards(data_dir: str | Path, manifest: Manifest | None = None) -> list[A
 
 # -- postcodes ----------------------------------------------------------------------------
 _CODEPOINT_COLUMNS = [
-    "postcode", "outcode", "eastings", "northings", "latitude", "longitude",
-    "positional_quality", "laua_code", "ward_code",
+    "postcode",
+    "outcode",
+    "eastings",
+    "northings",
+    "latitude",
+    "longitude",
+    "positional_quality",
+    "laua_code",
+    "ward_code",
 ]
 _NSPL_COLUMNS = [
-    "pcds", "dointr", "doterm", "oseast1m", "osnrth1m", "osgrdind", "laua", "ward", "lat", "long",
+    "pcds",
+    "dointr",
+    "doterm",
+    "oseast1m",
+    "osnrth1m",
+    "osgrdind",
+    "laua",
+    "ward",
+    "lat",
+    "long",
 ]
 
 
@@ -458,9 +477,7 @@ def _check_postcodes(frame, column: str, path: Path) -> None:
         raise DataFileError(f"{path}: {int(bad.sum())} malformed postcodes (e.g. {sample})")
 
 
-def read_postcodes(
-    data_dir: str | Path, manifest: Manifest | None = None
-) -> list[PostcodeRecord]:
+def read_postcodes(data_dir: str | Path, manifest: Manifest | None = None) -> list[PostcodeRecord]:
     """Read every live London postcode (OS Code-Point Open).
 
     Parameters
@@ -494,9 +511,16 @@ def read_postcodes(
     return [
         PostcodeRecord(c, d, o, ee, nn, la, lo, b, w, q, "live", None, None)
         for c, d, o, ee, nn, la, lo, b, w, q in zip(
-            canonical.tolist(), display.tolist(), outcode.tolist(), e.tolist(), n.tolist(),
-            lat.tolist(), lon.tolist(), frame["laua_code"].tolist(),
-            frame["ward_code"].tolist(), quality.tolist(),
+            canonical.tolist(),
+            display.tolist(),
+            outcode.tolist(),
+            e.tolist(),
+            n.tolist(),
+            lat.tolist(),
+            lon.tolist(),
+            frame["laua_code"].tolist(),
+            frame["ward_code"].tolist(),
+            quality.tolist(),
             strict=True,
         )
     ]
@@ -543,13 +567,31 @@ def read_terminated_postcodes(
     quality = _floats(frame, "osgrdind", path).astype(int)
     return [
         PostcodeRecord(
-            c, f"{c[:-3]} {c[-3:]}", c[:-3], ee, nn, la, lo, b, w, q, "terminated",
-            _yyyymm(intro), _yyyymm(term),
+            c,
+            f"{c[:-3]} {c[-3:]}",
+            c[:-3],
+            ee,
+            nn,
+            la,
+            lo,
+            b,
+            w,
+            q,
+            "terminated",
+            _yyyymm(intro),
+            _yyyymm(term),
         )
         for c, ee, nn, la, lo, b, w, q, intro, term in zip(
-            canonical.tolist(), e.tolist(), n.tolist(), lat.tolist(), lon.tolist(),
-            frame["laua"].tolist(), frame["ward"].tolist(), quality.tolist(),
-            frame["dointr"].tolist(), frame["doterm"].tolist(),
+            canonical.tolist(),
+            e.tolist(),
+            n.tolist(),
+            lat.tolist(),
+            lon.tolist(),
+            frame["laua"].tolist(),
+            frame["ward"].tolist(),
+            quality.tolist(),
+            frame["dointr"].tolist(),
+            frame["doterm"].tolist(),
             strict=True,
         )
     ]

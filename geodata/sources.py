@@ -124,9 +124,7 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     for n, entry in enumerate(entries, start=1):
         missing = [k for k in _REQUIRED if not isinstance(entry.get(k), str) or not entry[k]]
         if missing:
-            raise DataFileError(
-                f"Manifest {where}: entry {n} is missing {', '.join(missing)}"
-            )
+            raise DataFileError(f"Manifest {where}: entry {n} is missing {', '.join(missing)}")
         key, rel = entry["key"], entry["path"]
         if key in seen:
             raise DataFileError(f"Manifest {where}: key {key!r} appears twice")

@@ -33,8 +33,14 @@ def server_url(shared_data_dir):
 
 def entry(path, sha256=None, key="f"):
     return SourceFile(
-        key=key, path=path, release="r", vintage="v", licence="l", attribution="a",
-        url="https://example.invalid/", sha256=sha256,
+        key=key,
+        path=path,
+        release="r",
+        vintage="v",
+        licence="l",
+        attribution="a",
+        url="https://example.invalid/",
+        sha256=sha256,
     )
 
 

@@ -126,6 +126,4 @@ def test_covering_many_agrees_with_covering(points):
         expected = index.codes.index(single[0]) if single else -1
         assert found == expected
         # covers semantics, checked against shapely directly
-        assert single == [
-            c for c in index.codes if index.geometry(c).covers(shapely.Point(x, y))
-        ]
+        assert single == [c for c in index.codes if index.geometry(c).covers(shapely.Point(x, y))]

@@ -93,9 +93,7 @@ def test_terminated_records(bundle, shared_data_dir):
 
 
 def test_neighbours_cover_three_layers(bundle):
-    kinds = Counter(
-        ("bcu" if a.startswith("bcu-") else a[:3]) for a, _b, _r in bundle.neighbours
-    )
+    kinds = Counter(("bcu" if a.startswith("bcu-") else a[:3]) for a, _b, _r in bundle.neighbours)
     assert set(kinds) == {"E09", "bcu", "E05"}
     assert ("bcu-central-east", "bcu-south-east", "across_water") in bundle.neighbours
     assert all(a < b for a, b, _ in bundle.neighbours)

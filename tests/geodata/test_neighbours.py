@@ -64,7 +64,9 @@ BROMLEY, BARNET = "E09000006", "E09000003"
 @pytest.fixture(scope="module")
 def borough_pairs(bundle):
     return {
-        (a, b): rel for a, b, rel in bundle.neighbours if a.startswith("E09") and b.startswith("E09")
+        (a, b): rel
+        for a, b, rel in bundle.neighbours
+        if a.startswith("E09") and b.startswith("E09")
     }
 
 

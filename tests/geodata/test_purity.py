@@ -15,9 +15,7 @@ FORBIDDEN_AT_IMPORT = FORBIDDEN_EVER | {"geopandas", "pyogrio"}
 
 
 def module_names():
-    return ["geodata"] + [
-        f"geodata.{m.name}" for m in pkgutil.iter_modules([str(PACKAGE_DIR)])
-    ]
+    return ["geodata"] + [f"geodata.{m.name}" for m in pkgutil.iter_modules([str(PACKAGE_DIR)])]
 
 
 def test_importing_geodata_loads_no_web_db_or_heavy_geo_modules():
@@ -28,7 +26,11 @@ def test_importing_geodata_loads_no_web_db_or_heavy_geo_modules():
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PACKAGE_DIR.parent,
     ).stdout
     loaded = {name.split(".")[0] for name in json.loads(out)}
     assert not loaded & FORBIDDEN_AT_IMPORT
