@@ -25,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geodata.errors import DataFileError
 from geodata.index import AreaIndex
+from geodata.names import default_aliases
 from geodata.neighbours import ACROSS_WATER, TOUCHES, neighbours
 from geodata.postcodes import INCODE_PATTERN, OUTCODE_PATTERN
 from geodata.sources import Manifest, SourceFile, load_manifest
@@ -655,6 +656,18 @@ def _current_wards_for_terminated(
     return result, len(todo)
 
 
+def _with_aliases(areas: list[AreaRecord]) -> list[AreaRecord]:
+    aliases: dict[str, list[str]] = {}
+    for code, alias in default_aliases():
+        aliases.setdefault(code, []).append(alias)
+    return [
+        dataclasses.replace(a, attributes={**a.attributes, "aliases": aliases[a.code]})
+        if a.code in aliases
+        else a
+        for a in areas
+    ]
+
+
 def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> GeographyBundle:
     """Read, join and validate the whole London geography.
 
@@ -670,7 +683,9 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
     GeographyBundle
         Region E12000007 (union of the boroughs), 12 BCUs (unions of their boroughs),
         33 boroughs, 704 wards; neighbour pairs for boroughs, BCUs and wards; live and
-        terminated postcodes; release metadata with a checksum of the inputs.
+        terminated postcodes; release metadata with a checksum of the inputs. Areas with
+        built-in aliases (``geodata/data/area_aliases.csv``, e.g. "City" for E09000001)
+        carry them as ``attributes["aliases"]``.
 
     Raises
     ------
@@ -822,5 +837,5 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
             "ward_code is the current ward covering their grid reference in their borough.",
         ],
     }
-    areas = [region, *bcus, *boroughs, *wards]
+    areas = _with_aliases([region, *bcus, *boroughs, *wards])
     return GeographyBundle(areas=areas, neighbours=all_pairs, postcodes=postcodes, release=release)

@@ -186,3 +186,10 @@ def test_postcode_outside_the_wards_fails_validation(shared_data_dir, tmp_path):
 
 def test_bundle_geometry_is_shapely(bundle):
     assert isinstance(bundle.areas[0].geometry, shapely.geometry.base.BaseGeometry)
+
+
+def test_built_in_aliases_are_attached(bundle):
+    by_code = {a.code: a for a in bundle.areas}
+    assert "City" in by_code[CITY_OF_LONDON_CODE].attributes["aliases"]
+    assert "Kingston" in by_code["E09000021"].attributes["aliases"]
+    assert "aliases" not in by_code["E09000030"].attributes
