@@ -39,7 +39,7 @@ test-fast: install ## the tests that do not walk every postcode
 	$(BIN)/pytest -m "not slow"
 
 openapi: install ## regenerate the committed OpenAPI document
-	$(BIN)/python scripts/write_openapi.py
+	$(BIN)/directory openapi write openapi/openapi.json
 
 bench: install ## run the benchmarks (needs wrk for the HTTP ones)
 	$(BIN)/python scripts/bench_geodata.py

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
 import marshmallow as ma
+from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
 from directory import http
@@ -32,6 +34,21 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         return http.http_exception_response(error)
+
+    def _register_responses(self) -> None:
+        """Document the shared error responses as application/problem+json.
+
+        flask-smorest registers them with the JSON content type; this is its own method
+        with the problem media type (the only override of a private hook here)."""
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -22,7 +22,7 @@ API_PREFIX = "/api/v1"
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask application for ``settings`` (from the environment when omitted)."""
     settings = settings or Settings.from_env()
-    app = Flask("directory", instance_path=str(settings.instance_dir))
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.logger.setLevel(settings.log_level)
     app.config.update(
         TESTING=settings.testing,

@@ -23,7 +23,9 @@ def health() -> Response:
 
 @blp.route("/ready")
 @blp.response(200, ReadySchema)
-@blp.alt_response(503, schema=ProblemSchema, description="Database unreachable or no data")
+@blp.alt_response(
+    503, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="Database unreachable or no data"
+)
 def ready() -> Response:
     """The database is reachable and the geography is loaded, naming the data release."""
     body: dict[str, Any] = status.readiness(geography_repo(), state().geography)

@@ -1,0 +1,86 @@
+"""Loading the geography: idempotent, recorded, and all-or-nothing."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from directory import loading
+from directory.db import Database
+from directory.models import Area, DataRelease, Postcode
+from directory.settings import Settings
+from geodata.errors import DataFileError
+from geodata.loaders import read_bundle
+
+
+@pytest.fixture()
+def loaded_db(sqlite_geography: Path, tmp_path: Path, shared_data_dir: Path) -> Database:
+    shutil.copy(sqlite_geography, tmp_path / "directory.sqlite3")
+    db = Database(Settings(instance_dir=tmp_path, geodata_dir=shared_data_dir))
+    yield db
+    db.dispose()
+
+
+def _counts(db: Database) -> tuple[int, int, int]:
+    with db.session() as s:
+        return (
+            s.scalar(select(func.count()).select_from(Area)),
+            s.scalar(select(func.count()).select_from(Postcode)),
+            s.scalar(select(func.count()).select_from(DataRelease)),
+        )
+
+
+def test_loading_the_same_files_again_changes_nothing(loaded_db, shared_data_dir):
+    before = _counts(loaded_db)
+    report = loading.load_geography(loaded_db, shared_data_dir)
+    assert report.loaded is False
+    assert _counts(loaded_db) == before
+
+
+def test_forced_reload_records_a_new_release(loaded_db, shared_data_dir):
+    areas, postcodes, releases = _counts(loaded_db)
+    report = loading.load_geography(loaded_db, shared_data_dir, force=True)
+    assert report.loaded is True
+    assert _counts(loaded_db) == (areas, postcodes, releases + 1)
+
+
+def test_release_records_files_vintages_and_checksum(loaded_db):
+    with loaded_db.session() as s:
+        release = s.scalars(select(DataRelease)).one()
+    assert len(release.checksum) == 64
+    assert release.details["public"]["postcodes"].startswith("OS Code-Point Open")
+    assert release.details["files"]["wards"]["path"].endswith("london_wards_2022_27700.gpkg")
+
+
+def test_failure_mid_load_leaves_previous_data_in_place(loaded_db, shared_data_dir, monkeypatch):
+    before = _counts(loaded_db)
+    bundle = read_bundle(shared_data_dir)
+    # a duplicate postcode makes the insert fail after the old rows were deleted
+    broken = replace(bundle, postcodes=[*bundle.postcodes, bundle.postcodes[0]])
+    broken.release["checksum"] = "0" * 64
+    monkeypatch.setattr(loading, "read_bundle", lambda _dir: broken)
+    with pytest.raises(IntegrityError):
+        loading.load_geography(loaded_db, shared_data_dir)
+    assert _counts(loaded_db) == before
+
+
+def test_broken_data_file_is_a_clear_error_and_changes_nothing(loaded_db, shared_data_dir, tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(shared_data_dir, copy, ignore=shutil.ignore_patterns("standards", "*lsoa*", "*2018*", "derived_*"))
+    (copy / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv").write_text("not,a,postcode,file\n1,2,3,4\n")
+    before = _counts(loaded_db)
+    with pytest.raises(DataFileError) as error:
+        loading.load_geography(loaded_db, copy)
+    assert "london_postcodes_codepoint_open_2025_10.csv" in str(error.value)
+    assert _counts(loaded_db) == before
+
+
+def test_missing_data_directory_is_a_clear_error(loaded_db, tmp_path):
+    with pytest.raises(DataFileError) as error:
+        loading.load_geography(loaded_db, tmp_path / "nowhere")
+    assert "DIRECTORY_GEODATA_DIR" in str(error.value)
