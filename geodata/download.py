@@ -100,6 +100,7 @@ def download_sources(
                         digest.update(chunk)
                         out.write(chunk)
             except urllib.error.HTTPError as exc:
+                exc.close()
                 raise DataFileError(
                     f"Download failed: {url} answered HTTP {exc.code} {exc.reason}"
                 ) from exc
