@@ -1,0 +1,246 @@
+"""Benchmark the API under gunicorn: GET /api/v1/postcodes/{pc} against GET /health.
+
+Makes a fresh SQLite database (``directory init --from DATA_DIR``, unless
+``--database-url`` names one already initialised), starts gunicorn with sync workers on a
+free local port, and drives it with ``wrk --latency``: a 2 s warm-up of each endpoint, then
+back to back a measured run of the trivial ``/health`` and one of the postcode lookup,
+which cycles through ``--sample`` distinct London postcodes (fixed seed), each wrk thread
+from its own offset. Any non-2xx response fails the run. Prints a markdown table with
+requests/s, p50 and p99 latency and the ratio of postcode to /health throughput (target
+>= 0.7); a missed target is reported, not an error.
+
+Both runs go through the same generated wrk Lua script (``/health`` as a one-path list), so
+the client-side cost per request, which matters when wrk shares the machine's cores with
+gunicorn, is the same for both.
+
+Usage::
+
+    .venv/bin/python scripts/bench_api.py [--duration 10] [--connections 16] [--threads 2]
+        [--workers 2] [--sample 20000] [--data-dir ../shared/data] [--database-url URL] [--json]
+
+Needs ``wrk`` on PATH (or ``$WRK``) and gunicorn in the venv. Exit status: 0 when the
+benchmark ran (whether or not the target is met), 1 on any error, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import random
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _benchlib import (  # noqa: E402
+    BenchError,
+    default_data_dir,
+    directory_env,
+    http_get,
+    init_database,
+    machine,
+    markdown_table,
+    run_wrk,
+    serve,
+    venv_tool,
+)
+
+POSTCODE_CSV = Path("postcodes") / "london_postcodes_codepoint_open_2025_10.csv"
+SEED = 20251125
+TARGET_RATIO = 0.7
+WARMUP_SECONDS = 2.0
+
+
+def sample_postcodes(data_dir: Path, k: int, seed: int = SEED) -> list[str]:
+    """``k`` distinct postcodes of the Code-Point Open CSV, drawn with a fixed seed."""
+    path = data_dir / POSTCODE_CSV
+    if not path.is_file():
+        raise BenchError(f"postcode file {path} not found (is --data-dir right?)")
+    with path.open(newline="", encoding="utf-8") as f:
+        postcodes = sorted(
+            {row["postcode"].strip() for row in csv.DictReader(f) if row.get("postcode")}
+        )
+    if k > len(postcodes):
+        raise BenchError(f"--sample {k} but {path.name} has only {len(postcodes)} postcodes")
+    return random.Random(seed).sample(postcodes, k)
+
+
+def postcode_path(postcode: str) -> str:
+    return "/api/v1/postcodes/" + urllib.parse.quote(postcode, safe="")
+
+
+def diagnose(base_url: str, paths: list[str], limit: int = 300) -> str:
+    """Which of the first ``limit`` paths do not answer 200 (for the error message)."""
+    bad = []
+    for path in paths[:limit]:
+        status, body = http_get(base_url + path)
+        if status != 200:
+            bad.append(f"  {status} {path}: {body[:200]!r}")
+    return "\n".join(bad[:10]) or f"  (the first {limit} paths all answer 200 one at a time)"
+
+
+def measure(
+    base_url: str, args: argparse.Namespace, postcode_paths: list[str]
+) -> dict[str, dict[str, Any]]:
+    endpoints = {"/health": ["/health"], "/api/v1/postcodes/{pc}": postcode_paths}
+    for name, paths in endpoints.items():
+        status, body = http_get(base_url + paths[0])
+        if status != 200:
+            raise BenchError(f"GET {paths[0]} answered {status}: {body[:300]!r}")
+        print(f"warm-up {name} ({WARMUP_SECONDS:g} s) ...", file=sys.stderr, flush=True)
+        run_wrk(base_url, paths, WARMUP_SECONDS, args.connections, args.threads)
+    results = {}
+    for name, paths in endpoints.items():
+        print(f"measuring {name} ({args.duration:g} s) ...", file=sys.stderr, flush=True)
+        try:
+            results[name] = run_wrk(base_url, paths, args.duration, args.connections, args.threads)
+        except BenchError as error:
+            raise BenchError(
+                f"{error}\nSample paths that fail:\n{diagnose(base_url, paths)}"
+            ) from None
+    return results
+
+
+def report(
+    args: argparse.Namespace, info: dict[str, Any], results: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    health = results["/health"]["rps"]
+    postcode = results["/api/v1/postcodes/{pc}"]["rps"]
+    if health <= 0:
+        raise BenchError("/health measured 0 requests/s")
+    ratio = postcode / health
+    met = ratio >= TARGET_RATIO
+    rows = [
+        (name, r["rps"], r["p50_ms"], r["p99_ms"], r["rps"] / health) for name, r in results.items()
+    ]
+    print(f"## API benchmark: postcode lookup vs /health ({info['date']})\n")
+    m = info["machine"]
+    print(
+        f"- machine: nproc {m['nproc']}, Python {m['python']}, {m['platform']}, {m['wrk']}, "
+        f"load average {m['loadavg_1m']} at start"
+    )
+    print(f"- command: `{info['command']}`")
+    print(
+        f"- server: gunicorn {info['gunicorn']}, {args.workers} sync workers, access log off; "
+        f"database {info['database']}"
+    )
+    print(
+        f"- load: wrk --latency -t{args.threads} -c{args.connections} -d{args.duration:g}s after a "
+        f"{WARMUP_SECONDS:g} s warm-up per endpoint; postcodes: {args.sample:,} distinct "
+        f"(seed {SEED}), round-robin, per-thread offset; every response 2xx"
+    )
+    print()
+    print(markdown_table(["endpoint", "requests/s", "p50 ms", "p99 ms", "ratio to /health"], rows))
+    print()
+    verdict = "target met" if met else "BELOW TARGET"
+    print(f"postcode_rps / health_rps = {ratio:.2f} (target >= {TARGET_RATIO}): {verdict}")
+    return {
+        **info,
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "seed": SEED,
+        "warmup_seconds": WARMUP_SECONDS,
+        "results": {
+            name: {k: v for k, v in r.items() if k != "output"} for name, r in results.items()
+        },
+        "ratio": ratio,
+        "target_ratio": TARGET_RATIO,
+        "target_met": met,
+    }
+
+
+def gunicorn_version() -> str:
+    done = subprocess.run(
+        [venv_tool("gunicorn"), "--version"], capture_output=True, text=True, check=False
+    )
+    return (done.stdout or done.stderr).strip().removeprefix("gunicorn (version ").rstrip(")")
+
+
+def positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        return value
+
+    return parse
+
+
+def run(args: argparse.Namespace) -> int:
+    info: dict[str, Any] = {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "gunicorn": gunicorn_version(),
+    }
+    data_dir = args.data_dir.resolve()
+    paths = [postcode_path(pc) for pc in sample_postcodes(data_dir, args.sample)]
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+        instance = Path(tmp)
+        if args.database_url:
+            env = directory_env(args.database_url, instance, data_dir)
+            info["database"] = "given by --database-url"
+        else:
+            env = directory_env(f"sqlite:///{instance / 'directory.sqlite3'}", instance, data_dir)
+            print(f"directory init --from {data_dir} ...", file=sys.stderr, flush=True)
+            seconds = init_database(env, data_dir)
+            info["database"] = f"fresh SQLite (directory init {seconds:.1f} s)"
+        started = time.perf_counter()
+        with serve(env, args.workers) as base_url:
+            print(
+                f"gunicorn ready at {base_url} in {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+            )
+            results = measure(base_url, args, paths)
+    summary = report(args, info, results)
+    if args.json:
+        print()
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="geography data directory (default: $DIRECTORY_GEODATA_DIR or ../shared/data)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="an already initialised database (default: a fresh SQLite file in a temp dir)",
+    )
+    parser.add_argument(
+        "--duration", type=positive(float), default=10.0, help="seconds per measured wrk run"
+    )
+    parser.add_argument("--connections", type=positive(int), default=16)
+    parser.add_argument("--threads", type=positive(int), default=2, help="wrk threads")
+    parser.add_argument("--workers", type=positive(int), default=2, help="gunicorn sync workers")
+    parser.add_argument(
+        "--sample", type=positive(int), default=20_000, help="distinct postcodes to cycle through"
+    )
+    parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so gunicorn is stopped on the way out either way.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return run(args)
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
