@@ -7,6 +7,7 @@ name index, held in memory per process and rebuilt when the data version changes
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import defaultdict
@@ -390,6 +391,13 @@ def point_from_query(
                 errors={"lat": ["-90..90"], "lon": ["-180..180"]},
             )
         x, y = crs.to_bng(lon, lat)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise OutsideCoverageError(
+                "The point is outside London (and outside the British National Grid); this "
+                "directory covers the 33 London boroughs only.",
+                lat=lat,
+                lon=lon,
+            )
         return float(x), float(y), {"lat": lat, "lon": lon}
     assert easting is not None and northing is not None
     if not crs.is_valid_bng(easting, northing):

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from directory.errors import DirectoryError
 
@@ -31,7 +31,7 @@ _CODES = {
 
 
 def json_response(body: Any, status: int = 200, mimetype: str = "application/json") -> Response:
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(body, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
     return Response(text, status=status, mimetype=mimetype)
 
 
@@ -115,7 +115,34 @@ def _cache_headers(response: Response, max_age: int) -> Response:
     return response.make_conditional(request)
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _check_json_body() -> None:
+    """Refuse bodies that Python's json would accept but JSON forbids (NaN, Infinity) or
+    that it cannot handle (huge integers, deep nesting), as a 400 problem, before any
+    view or validator parses them."""
+    if request.method in ("POST", "PUT", "PATCH") and request.is_json:
+        try:
+            json.loads(
+                request.get_data(cache=True),
+                parse_constant=_reject_constant,
+                parse_float=_finite_float,
+            )
+        except (ValueError, RecursionError) as error:
+            raise BadRequest(f"The body is not valid JSON: {type(error).__name__}.") from None
+
+
 def register(app: Flask, *, max_age: int) -> None:
+    app.before_request(_check_json_body)
     app.register_error_handler(DirectoryError, _directory_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.after_request(lambda response: _cache_headers(response, max_age))
