@@ -10,12 +10,12 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
-from geodata.errors import DataFileError
 
 from directory.app import create_app
 from directory.loading import load_geography
 from directory.settings import Settings, SettingsError
 from directory.web import state
+from geodata.errors import DataFileError
 
 NO_DATA_HELP = (
     "No geography data directory. Either set DIRECTORY_GEODATA_DIR (or pass --from) to a "
@@ -67,7 +67,9 @@ def migrate_command() -> None:
 
 
 @cli.command("init")
-@click.option("--from", "from_dir", type=click.Path(path_type=Path), help="Geography data directory")
+@click.option(
+    "--from", "from_dir", type=click.Path(path_type=Path), help="Geography data directory"
+)
 @click.option("--force", is_flag=True, help="Reload geography even if unchanged")
 @with_appcontext
 def init_command(from_dir: Path | None, force: bool) -> None:
@@ -83,7 +85,12 @@ def geodata_group() -> None:
 
 
 @geodata_group.command("load")
-@click.option("--from", "from_dir", type=click.Path(path_type=Path), help="Data directory (default DIRECTORY_GEODATA_DIR)")
+@click.option(
+    "--from",
+    "from_dir",
+    type=click.Path(path_type=Path),
+    help="Data directory (default DIRECTORY_GEODATA_DIR)",
+)
 @click.option("--force", is_flag=True, help="Reload even if the files are unchanged")
 @with_appcontext
 def geodata_load(from_dir: Path | None, force: bool) -> None:
@@ -92,8 +99,15 @@ def geodata_load(from_dir: Path | None, force: bool) -> None:
 
 
 @geodata_group.command("download")
-@click.option("--to", "to_dir", type=click.Path(path_type=Path), help="Target directory (default instance/geodata)")
-@click.option("--base-url", help="Fetch every file from this mirror instead of each file's official URL")
+@click.option(
+    "--to",
+    "to_dir",
+    type=click.Path(path_type=Path),
+    help="Target directory (default instance/geodata)",
+)
+@click.option(
+    "--base-url", help="Fetch every file from this mirror instead of each file's official URL"
+)
 @with_appcontext
 def geodata_download(to_dir: Path | None, base_url: str | None) -> None:
     """Download the data files named in the source manifest (atomic, checksum-verified)."""
@@ -103,10 +117,14 @@ def geodata_download(to_dir: Path | None, base_url: str | None) -> None:
     settings = state().settings
     target = to_dir or settings.instance_dir / "geodata"
     try:
-        paths = download_sources(load_manifest(), target, base_url=base_url or settings.geodata_base_url)
+        paths = download_sources(
+            load_manifest(), target, base_url=base_url or settings.geodata_base_url
+        )
     except DataFileError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Downloaded {len(paths)} files to {target}. Load them with: directory geodata load --from {target}")
+    click.echo(
+        f"Downloaded {len(paths)} files to {target}. Load them with: directory geodata load --from {target}"
+    )
 
 
 @cli.command("serve")
@@ -115,13 +133,24 @@ def geodata_download(to_dir: Path | None, base_url: str | None) -> None:
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve_command(host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn."""
-    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which(
+        "gunicorn"
+    )
     if gunicorn is None:
         raise click.ClickException("gunicorn is not installed: pip install gunicorn")
     click.echo(f"Serving on http://{host}:{port}/ (API docs: http://{host}:{port}/api/v1/docs)")
     os.execv(
         gunicorn,
-        [gunicorn, "--bind", f"{host}:{port}", "--workers", str(workers), "--access-logfile", "-", "directory:create_app()"],
+        [
+            gunicorn,
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "directory:create_app()",
+        ],
     )
 
 

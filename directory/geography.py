@@ -17,11 +17,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from geodata import crs
-from geodata.errors import InvalidPostcodeError as GeodataInvalidPostcode
-from geodata.index import AreaIndex
-from geodata.names import NameMatcher
-from geodata.postcodes import Postcode, parse_outcode, parse_postcode
 from shapely.geometry import mapping
 
 from directory.errors import (
@@ -38,6 +33,11 @@ from directory.errors import (
 )
 from directory.repositories.geography import DataVersion, GeographyRepository
 from directory.settings import Settings
+from geodata import crs
+from geodata.errors import InvalidPostcodeError as GeodataInvalidPostcode
+from geodata.index import AreaIndex
+from geodata.names import NameMatcher
+from geodata.postcodes import Postcode, parse_outcode, parse_postcode
 
 AREA_TYPES = ("region", "bcu", "borough", "ward")
 LONDON = "E12000007"
@@ -218,7 +218,9 @@ def _parse(text: Any) -> Postcode:
     try:
         return parse_postcode(text)
     except GeodataInvalidPostcode as error:
-        raise InvalidPostcodeError(str(error), postcode=text if isinstance(text, str) else None) from None
+        raise InvalidPostcodeError(
+            str(error), postcode=text if isinstance(text, str) else None
+        ) from None
 
 
 def _postcode_answer(snap: GeographySnapshot, row: Any, match: str = "postcode") -> dict[str, Any]:
@@ -240,7 +242,9 @@ def _postcode_answer(snap: GeographySnapshot, row: Any, match: str = "postcode")
     }
 
 
-def _outcode_boroughs(snap: GeographySnapshot, repo: GeographyRepository, outcode: str) -> list[dict[str, str]]:
+def _outcode_boroughs(
+    snap: GeographySnapshot, repo: GeographyRepository, outcode: str
+) -> list[dict[str, str]]:
     codes = sorted({r.borough_code for r in repo.outcode_areas(outcode)})
     return [snap.areas[c].ref() for c in codes if c in snap.areas]
 
@@ -286,7 +290,9 @@ def _missing_problem(
     )
 
 
-def lookup_postcode(snap: GeographySnapshot, repo: GeographyRepository, text: Any) -> dict[str, Any]:
+def lookup_postcode(
+    snap: GeographySnapshot, repo: GeographyRepository, text: Any
+) -> dict[str, Any]:
     """The areas of one postcode, or the problem that explains why there are none."""
     pc = _parse(text)
     row = repo.postcode(pc.canonical)
@@ -334,7 +340,9 @@ def lookup_outcode(snap: GeographySnapshot, repo: GeographyRepository, text: Any
     try:
         outcode = parse_outcode(text)
     except GeodataInvalidPostcode as error:
-        raise InvalidPostcodeError(str(error), outcode=text if isinstance(text, str) else None) from None
+        raise InvalidPostcodeError(
+            str(error), outcode=text if isinstance(text, str) else None
+        ) from None
     rows = repo.outcode_areas(outcode)
     if not rows:
         raise OutcodeNotFoundError(
@@ -378,7 +386,11 @@ def point_from_query(
     """Validate a WGS84 or British National Grid point; return it in EPSG:27700."""
     wgs = lat is not None or lon is not None
     bng = easting is not None or northing is not None
-    if wgs == bng or (wgs and (lat is None or lon is None)) or (bng and (easting is None or northing is None)):
+    if (
+        wgs == bng
+        or (wgs and (lat is None or lon is None))
+        or (bng and (easting is None or northing is None))
+    ):
         raise InvalidInputError(
             "Give either lat and lon (WGS84) or easting and northing (British National Grid).",
             errors={"query": ["lat+lon or easting+northing, not both, not a mix"]},
@@ -567,10 +579,13 @@ def area_detail(snap: GeographySnapshot, code: str) -> dict[str, Any]:
     body = area_summary(snap, code)
     body["children"] = [snap.areas[c].ref() for c in snap.children.get(code, [])]
     body["neighbours"] = [
-        {**snap.areas[n].ref(), "relation": relation} for n, relation in snap.neighbours.get(code, [])
+        {**snap.areas[n].ref(), "relation": relation}
+        for n, relation in snap.neighbours.get(code, [])
     ]
     if a.type == "borough":
-        body.update({k: v for k, v in snap.hierarchy(code, None).items() if k in ("bcu", "police_force")})
+        body.update(
+            {k: v for k, v in snap.hierarchy(code, None).items() if k in ("bcu", "police_force")}
+        )
     body["data_release"] = snap.release
     return body
 

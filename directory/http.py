@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
+import orjson
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.http import http_date
 
 from directory.errors import DirectoryError
 
@@ -16,6 +21,9 @@ log = logging.getLogger(__name__)
 PROBLEM_MIMETYPE = "application/problem+json"
 GEOJSON_MIMETYPE = "application/geo+json"
 UNCACHED_PATHS = frozenset({"/health", "/ready"})
+_CONDITIONAL_HEADERS = frozenset(
+    {"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
+)
 
 _CODES = {
     400: "bad-request",
@@ -31,8 +39,19 @@ _CODES = {
 
 
 def json_response(body: Any, status: int = 200, mimetype: str = "application/json") -> Response:
-    text = json.dumps(body, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-    return Response(text, status=status, mimetype=mimetype)
+    return Response(dumps(body), status=status, mimetype=mimetype)
+
+
+def dumps(body: Any) -> bytes:
+    """Compact UTF-8 JSON. orjson is several times faster than the standard library on the
+    per-request answers; text it cannot encode (a lone surrogate echoed from the query) falls
+    back to the standard library's escaped ASCII. (orjson writes a non-finite float as null;
+    inputs are checked to be finite before they reach an answer.)"""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        text = json.dumps(body, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+        return text.encode("ascii")
 
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -97,22 +116,32 @@ def _unexpected_error(error: Exception) -> Response:
     )
 
 
-def _cache_headers(response: Response, max_age: int) -> Response:
-    """ETag, Last-Modified and Cache-Control on successful reads; answer 304s."""
+def _cache_headers(response: Response, cache_control: str) -> Response:
+    """ETag, Last-Modified and Cache-Control on successful reads; answer 304s.
+
+    Headers are set as ready-made strings, and werkzeug's conditional machinery runs only
+    for requests that are conditional: this runs on every read, so it stays cheap."""
     if request.method not in ("GET", "HEAD"):
         return response
     if request.path in UNCACHED_PATHS:
-        response.cache_control.no_store = True
+        response.headers["Cache-Control"] = "no-store"
         return response
     if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
         return response
-    response.cache_control.public = True
-    response.cache_control.max_age = max_age
+    headers = response.headers
+    headers["Cache-Control"] = cache_control
     version = g.get("data_version")
     if version is not None:
-        response.last_modified = version.loaded_at
-    response.add_etag()
-    return response.make_conditional(request)
+        headers["Last-Modified"] = _http_date(version.loaded_at)
+    headers["ETag"] = '"' + hashlib.sha1(response.get_data()).hexdigest() + '"'
+    if _CONDITIONAL_HEADERS.intersection(request.headers.keys()):
+        return response.make_conditional(request)
+    return response
+
+
+@functools.lru_cache(maxsize=8)
+def _http_date(moment: datetime) -> str:
+    return http_date(moment)
 
 
 def _reject_constant(name: str) -> None:
@@ -145,4 +174,5 @@ def register(app: Flask, *, max_age: int) -> None:
     app.before_request(_check_json_body)
     app.register_error_handler(DirectoryError, _directory_error)
     app.register_error_handler(Exception, _unexpected_error)
-    app.after_request(lambda response: _cache_headers(response, max_age))
+    cache_control = f"public, max-age={max_age}"
+    app.after_request(lambda response: _cache_headers(response, cache_control))

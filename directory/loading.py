@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-from geodata.loaders import GeographyBundle, read_bundle
 
 from directory.db import Database
 from directory.repositories.geography import GeographyRepository, grid_cell
+from geodata.loaders import GeographyBundle, read_bundle
 
 log = logging.getLogger(__name__)
 DATASET = "geography"
@@ -124,7 +124,9 @@ def load_geography(db: Database, data_dir: Path, *, force: bool = False) -> Load
         repo = GeographyRepository(session)
         latest = repo.latest_release(DATASET)
         if latest is not None and latest.checksum == checksum and not force:
-            return LoadReport(False, checksum, latest.id, counts, time.perf_counter() - started, read_seconds)
+            return LoadReport(
+                False, checksum, latest.id, counts, time.perf_counter() - started, read_seconds
+            )
         repo.replace_geography(_area_rows(bundle), _neighbour_rows(bundle), _postcode_rows(bundle))
         release = repo.add_release(
             dataset=DATASET,

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, current_app, g, request
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from directory import http
@@ -33,14 +34,22 @@ def session() -> Session:
     return g.db_session  # type: ignore[no-any-return]
 
 
+def connection() -> Connection:
+    """A pooled Core connection for the request's reads: cheaper than an ORM session."""
+    if "db_connection" not in g:
+        g.db_connection = state().db.engine.connect()
+    return g.db_connection  # type: ignore[no-any-return]
+
+
 def close_session(_error: BaseException | None = None) -> None:
-    db_session = g.pop("db_session", None)
-    if db_session is not None:
-        db_session.close()
+    for name in ("db_session", "db_connection"):
+        handle = g.pop(name, None)
+        if handle is not None:
+            handle.close()
 
 
 def geography_repo() -> GeographyRepository:
-    return GeographyRepository(session())
+    return GeographyRepository(connection())
 
 
 def snapshot() -> GeographySnapshot:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.engine import Row
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.engine import Connection, Dialect, Row
 from sqlalchemy.orm import Session
 
 from directory.models import Area, AreaNeighbour, DataRelease, Postcode
@@ -55,12 +57,31 @@ _POSTCODE_COLUMNS = (
     Postcode.introduced,
     Postcode.terminated,
 )
+#: the hottest query of the API, compiled once per dialect (see ``postcode``)
+_POSTCODE_BY_CANONICAL = select(*_POSTCODE_COLUMNS).where(
+    Postcode.canonical == bindparam("canonical")
+)
+PostcodeRow = namedtuple("PostcodeRow", [column.key for column in _POSTCODE_COLUMNS])  # type: ignore[misc]
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled_postcode_lookup(dialect: Dialect) -> tuple[str, Callable[[str], Any]]:
+    """The lookup's SQL text for one dialect and a function building its parameters in the
+    driver's paramstyle (``?`` for sqlite3, ``%(name)s`` for psycopg)."""
+    compiled = _POSTCODE_BY_CANONICAL.compile(dialect=dialect)
+    if dialect.positional:
+        return compiled.string, lambda canonical: (canonical,)
+    return compiled.string, lambda canonical: {"canonical": canonical}
 
 
 class GeographyRepository:
-    """Reads and writes geography rows through one session."""
+    """Reads and writes geography rows.
 
-    def __init__(self, session: Session) -> None:
+    Reads are plain Core statements, so the repository works on a request's pooled
+    ``Connection`` (the web layer's cheap read path) as well as on a ``Session`` (loading,
+    which also adds ORM rows)."""
+
+    def __init__(self, session: Session | Connection) -> None:
         self.session = session
 
     # -- data releases ------------------------------------------------------------
@@ -70,9 +91,9 @@ class GeographyRepository:
         ).first()
         return DataVersion(row.id, row.loaded_at) if row else None
 
-    def latest_release(self, dataset: str) -> DataRelease | None:
-        return self.session.scalars(
-            select(DataRelease)
+    def latest_release(self, dataset: str) -> Row[Any] | None:
+        return self.session.execute(
+            select(DataRelease.__table__)
             .where(DataRelease.dataset == dataset)
             .order_by(DataRelease.id.desc())
             .limit(1)
@@ -117,10 +138,23 @@ class GeographyRepository:
         return {row[0]: row[1] for row in rows}
 
     # -- postcodes ----------------------------------------------------------------
-    def postcode(self, canonical: str) -> Row[Any] | None:
-        return self.session.execute(
-            select(*_POSTCODE_COLUMNS).where(Postcode.canonical == canonical)
-        ).first()
+    def postcode(self, canonical: str) -> PostcodeRow | None:
+        """One postcode's row, by primary key.
+
+        Runs on the pooled DB-API cursor with SQL compiled once per dialect: SQLAlchemy's
+        per-execution bookkeeping was most of the cost of this per-request lookup, and the
+        columns are plain strings and numbers that need no result processing."""
+        connection = (
+            self.session if isinstance(self.session, Connection) else self.session.connection()
+        )
+        sql, parameters = _compiled_postcode_lookup(connection.dialect)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, parameters(canonical))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return PostcodeRow(*row) if row is not None else None
 
     def postcodes(self, canonicals: Iterable[str]) -> dict[str, Row[Any]]:
         wanted = sorted(set(canonicals))
@@ -161,7 +195,9 @@ class GeographyRepository:
                 )
             ).all()
             if rows:
-                best = min(rows, key=lambda r: (r.easting - easting) ** 2 + (r.northing - northing) ** 2)
+                best = min(
+                    rows, key=lambda r: (r.easting - easting) ** 2 + (r.northing - northing) ** 2
+                )
                 distance = math.hypot(best.easting - easting, best.northing - northing)
                 # a point in a farther ring can be nearer than a corner of this one
                 if distance <= ring * CELL_METRES or ring >= max_ring:

@@ -9,7 +9,9 @@ from directory.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
 
 
 class AreaRefSchema(Schema):
-    code = ma.fields.String(metadata={"description": "GSS code, or a BCU id such as bcu-central-west"})
+    code = ma.fields.String(
+        metadata={"description": "GSS code, or a BCU id such as bcu-central-west"}
+    )
     name = ma.fields.String()
     type = ma.fields.String(metadata={"description": "region | bcu | borough | ward"})
 

@@ -25,11 +25,19 @@ blp = Blueprint("areas", __name__, url_prefix="/api/v1", description="Areas and 
 @blp.route("/areas")
 @blp.arguments(AreaListArgsSchema, location="query")
 @blp.response(200, AreaPageSchema)
-@blp.alt_response(200, schema=FeatureSchema, content_type=http.GEOJSON_MIMETYPE, description="With format=geojson or Accept: application/geo+json: a FeatureCollection", success=True)
+@blp.alt_response(
+    200,
+    schema=FeatureSchema,
+    content_type=http.GEOJSON_MIMETYPE,
+    description="With format=geojson or Accept: application/geo+json: a FeatureCollection",
+    success=True,
+)
 def list_areas(args: dict[str, Any]) -> Response:
     """Areas by `type`, `parent` and tolerant name `q`; `format=geojson` for a whole layer."""
     snap = snapshot()
-    codes = geography.list_areas(snap, type=args.get("type"), parent=args.get("parent"), q=args.get("q"))
+    codes = geography.list_areas(
+        snap, type=args.get("type"), parent=args.get("parent"), q=args.get("q")
+    )
     if wants_geojson(args.get("format")):
         if args.get("type") is None and args.get("parent") is None and args.get("q") is None:
             raise InvalidInputError(
@@ -43,14 +51,22 @@ def list_areas(args: dict[str, Any]) -> Response:
     page, per_page = args["page"], args["per_page"]
     chosen, total = page_of(codes, page, per_page)
     body = envelope(
-        [geography.area_summary(snap, c) for c in chosen], total_items=total, page=page, per_page=per_page
+        [geography.area_summary(snap, c) for c in chosen],
+        total_items=total,
+        page=page,
+        per_page=per_page,
     )
     return paged_response(body, page, per_page)
 
 
 @blp.route("/areas/<string:code>")
 @blp.response(200, AreaDetailSchema)
-@blp.alt_response(404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="area-not-found, with suggestions")
+@blp.alt_response(
+    404,
+    schema=ProblemSchema,
+    content_type=http.PROBLEM_MIMETYPE,
+    description="area-not-found, with suggestions",
+)
 def get_area(code: str) -> Response:
     """An area with its parent, children and same-type neighbours (across the Thames too)."""
     return http.json_response(geography.area_detail(snapshot(), code))
@@ -59,7 +75,9 @@ def get_area(code: str) -> Response:
 @blp.route("/areas/<string:code>/boundary")
 @blp.arguments(SimplifyArgsSchema, location="query")
 @blp.response(200, FeatureSchema, content_type=http.GEOJSON_MIMETYPE)
-@blp.alt_response(404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="area-not-found")
+@blp.alt_response(
+    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="area-not-found"
+)
 def get_boundary(args: dict[str, Any], code: str) -> Response:
     """The area's boundary as a GeoJSON Feature (WGS84); `simplify` in metres."""
     snap = snapshot()

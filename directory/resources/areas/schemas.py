@@ -40,7 +40,9 @@ class AreaSchema(AreaRefSchema):
     parent = ma.fields.Nested(AreaRefSchema, allow_none=True)
     vintage = ma.fields.String(metadata={"description": "Boundary vintage"})
     area_km2 = ma.fields.Float()
-    bbox = ma.fields.List(ma.fields.Float(), metadata={"description": "[minlon, minlat, maxlon, maxlat]"})
+    bbox = ma.fields.List(
+        ma.fields.Float(), metadata={"description": "[minlon, minlat, maxlon, maxlat]"}
+    )
 
 
 class AreaNeighbourSchema(AreaRefSchema):

@@ -24,7 +24,10 @@ def health() -> Response:
 @blp.route("/ready")
 @blp.response(200, ReadySchema)
 @blp.alt_response(
-    503, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="Database unreachable or no data"
+    503,
+    schema=ProblemSchema,
+    content_type=http.PROBLEM_MIMETYPE,
+    description="Database unreachable or no data",
 )
 def ready() -> Response:
     """The database is reachable and the geography is loaded, naming the data release."""

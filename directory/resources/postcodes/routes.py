@@ -24,7 +24,12 @@ PROBLEM = http.PROBLEM_MIMETYPE
 
 @blp.route("/postcodes/<string:postcode>")
 @blp.response(200, PostcodeSchema)
-@blp.alt_response(422, schema=ProblemSchema, content_type=PROBLEM, description="Malformed postcode (invalid-postcode)")
+@blp.alt_response(
+    422,
+    schema=ProblemSchema,
+    content_type=PROBLEM,
+    description="Malformed postcode (invalid-postcode)",
+)
 @blp.alt_response(
     404,
     schema=ProblemSchema,
@@ -42,7 +47,9 @@ def get_postcode(postcode: str) -> Response:
 @blp.route("/postcodes/lookup", methods=["POST"])
 @blp.arguments(BulkLookupSchema)
 @blp.response(200, BulkResultSchema)
-@blp.alt_response(413, schema=ProblemSchema, content_type=PROBLEM, description="More than 1,000 postcodes")
+@blp.alt_response(
+    413, schema=ProblemSchema, content_type=PROBLEM, description="More than 1,000 postcodes"
+)
 def lookup_postcodes(body: dict[str, Any]) -> Response:
     """Up to 1,000 postcodes: a result or a problem per item, in the order sent."""
     results = geography.lookup_postcodes(
