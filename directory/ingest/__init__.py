@@ -1,0 +1,1 @@
+"""Importing the directory: format readers → records → one all-or-nothing write."""

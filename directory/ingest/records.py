@@ -1,0 +1,205 @@
+"""What every import format is turned into: plain records, and the problems found on the way.
+
+The format readers (template, 360Giving, Open Referral) only produce these; ``apply`` compares
+them with the database and writes them all or nothing. Everything here is plain data: no
+Flask, no SQLAlchemy.
+
+Identity: every record carries a stable external reference (``ref``) chosen by its source
+(a 360Giving grant id, an org-id such as ``GB-CHC-1123456``, the template's ``service_ref``),
+and imports upsert by it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+#: organisation types (HSDS ``organization`` has no fixed list; these are the Committee's)
+ORGANISATION_TYPES = ("voluntary", "council", "nhs", "police", "education", "business", "other")
+#: service statuses, as Open Referral HSDS 3.0 defines them
+SERVICE_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
+#: 360Giving regrantType values (codelist), plus None for a direct grant
+REGRANT_TYPES = ("FRG010", "FRG020")
+
+
+@dataclass
+class OrganisationRecord:
+    ref: str
+    name: str
+    type: str | None = None  # one of ORGANISATION_TYPES
+    charity_number: str | None = None
+    company_number: str | None = None
+    size_band: str | None = None  # micro, small, medium, large, major (NCVO bands)
+    website: str | None = None
+    email: str | None = None
+    description: str | None = None
+    demo: bool = False  # anything invented to fill a gap is marked
+
+
+@dataclass
+class LocationRecord:
+    """A delivery site. ``postcode`` is canonical (no space); coordinates and areas are
+    filled in from the geography when the postcode is known."""
+
+    ref: str
+    name: str | None = None
+    address: str | None = None
+    postcode: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    demo: bool = False
+
+
+@dataclass
+class ServiceRecord:
+    ref: str
+    name: str
+    organisation_ref: str
+    description: str | None = None
+    status: str = "active"  # one of SERVICE_STATUSES
+    themes: list[str] = field(default_factory=list)  # theme ids from data/themes.csv
+    coverage: list[str] = field(default_factory=list)  # area codes: E12000007, bcu-…, E09…, E05…
+    locations: list[LocationRecord] = field(default_factory=list)
+    min_age: int | None = None
+    max_age: int | None = None
+    eligibility: str | None = None
+    referral: str | None = None  # who can refer: self, professional, police, school …
+    email: str | None = None
+    phone: str | None = None
+    website: str | None = None
+    last_verified: date | None = None
+    demo: bool = False
+
+
+@dataclass
+class GrantRecord:
+    ref: str
+    funder_ref: str  # an organisation ref (MOPAC is GB-GOR-PC390 in 360Giving)
+    recipient_ref: str  # an organisation ref
+    title: str | None = None
+    description: str | None = None
+    programme: str | None = None  # a programme id from data/programmes.csv, or free text
+    service_refs: list[str] = field(default_factory=list)
+    amount: Decimal | None = None  # pounds
+    currency: str = "GBP"
+    awarded: date | None = None
+    start: date | None = None
+    end: date | None = None
+    duration_months: int | None = None
+    financial_year: str | None = None  # "2021/22"
+    areas: list[str] = field(default_factory=list)  # beneficiary area codes
+    regrant_type: str | None = None  # FRG010 (regrant) / FRG020 (common-pot) or None
+    parent_ref: str | None = None  # the grant this money came through, if any
+    source_url: str | None = None
+    demo: bool = False
+
+
+@dataclass
+class OutcomeRecord:
+    service_ref: str
+    metric: str
+    period_start: date | None = None
+    period_end: date | None = None
+    value: Decimal | None = None
+    target: Decimal | None = None
+    unit: str | None = None
+    report_type: str | None = None  # interim, final
+    report_url: str | None = None
+    demo: bool = False
+
+
+@dataclass
+class ContactRecord:
+    """Who to talk to about an area: borough SPOC, SNB chair, BCU lead."""
+
+    area_code: str
+    role: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    demo: bool = False
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input. ``row`` is the spreadsheet row number (header = 1) or
+    the index of the record in a JSON file (from 1); ``column`` the column heading or JSON
+    field path."""
+
+    message: str
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+    severity: str = "error"  # error (blocks the import) or warning (reported only)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "message": self.message,
+            "severity": self.severity,
+        }
+
+
+@dataclass
+class Batch:
+    """Everything read from one source file."""
+
+    organisations: list[OrganisationRecord] = field(default_factory=list)
+    services: list[ServiceRecord] = field(default_factory=list)
+    grants: list[GrantRecord] = field(default_factory=list)
+    outcomes: list[OutcomeRecord] = field(default_factory=list)
+    contacts: list[ContactRecord] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def error(self, message: str, *, row: int | None = None, column: str | None = None, value: Any = None) -> None:
+        self.problems.append(Problem(message, row, column, _shown(value), "error"))
+
+    def warning(self, message: str, *, row: int | None = None, column: str | None = None, value: Any = None) -> None:
+        self.problems.append(Problem(message, row, column, _shown(value), "warning"))
+
+
+def _shown(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= 200 else text[:197] + "…"
+
+
+class Context(Protocol):
+    """What a format reader may ask of the geography and the taxonomy. Each method raises
+    ``ValueError`` with a plain-English message when the text cannot be resolved."""
+
+    def areas(self, text: str) -> list[str]:
+        """Area codes for free text: "Kingston", "RB Kingston upon Thames", "Kensington &
+        Chelsea", "E09000021", "Central West BCU", "pan-London", "London-wide", or a list
+        of those separated by ``;``, ``,``, ``|`` or new lines. London-wide is
+        ``E12000007``."""
+        ...
+
+    def area_code(self, code: str) -> str | None:
+        """The stored code for a GSS code / BCU id if it is a London area, else None (for
+        sources such as 360Giving that carry codes from anywhere in the UK)."""
+        ...
+
+    def themes(self, text: str) -> list[str]:
+        """Theme ids for free text ("knife crime; VAWG", "Domestic abuse")."""
+        ...
+
+    def programme(self, text: str) -> str:
+        """The programme id for a name or alias in data/programmes.csv ("LCPF", "London Crime
+        Prevention Fund - co-commissioning", "VRU", "Young Londoners Fund"); text that names
+        no known programme becomes a slug id of its own (never an error)."""
+        ...
+
+    def postcode(self, text: str) -> LocationRecord:
+        """A LocationRecord with canonical postcode and lat/lon for a London postcode (any
+        case and spacing). ``ref`` is left empty for the caller to fill."""
+        ...
