@@ -1,0 +1,691 @@
+"""Write a batch of records into the directory: all or nothing, with a change event for every
+create, update, withdrawal and restoration, and a record of the run.
+
+The plan is computed by comparing "state" dicts: the repository reads the directory into the
+same shape ``_service_state`` & co. build from records, so a re-import of the same file finds
+nothing to do. Upserts are by each record's stable ``ref``. In ``full`` mode a source's
+services and grants that it no longer lists are withdrawn (``withdrawn_at``), never deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from directory.db import Database
+from directory.errors import OutsideCoverageError
+from directory.geography import GeographySnapshot, resolve_point
+from directory.ingest import context as taxonomy
+from directory.ingest.context import GeographyContext, bng
+from directory.ingest.records import (
+    Batch,
+    GrantRecord,
+    LocationRecord,
+    OrganisationRecord,
+    Problem,
+    ServiceRecord,
+)
+from directory.models import (
+    Grant,
+    GrantArea,
+    GrantService,
+    Location,
+    Organisation,
+    Outcome,
+    PatchContact,
+    Service,
+    ServiceArea,
+    ServiceTheme,
+)
+from directory.repositories.directory import (
+    GRANT_FIELDS,
+    LOCATION_FIELDS,
+    ORGANISATION_FIELDS,
+    SERVICE_FIELDS,
+    DirectoryRepository,
+)
+from directory.repositories.geography import GeographyRepository, grid_cell
+from directory.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_STORED_PROBLEMS = 500
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    source: str  # the source's name: records it creates are owned by it
+    format: str
+    location: str  # path or URL, for the record of the run
+    checksum: str
+    mode: str = "incremental"  # or "full": withdraw what the source no longer lists
+    dry_run: bool = False
+
+
+@dataclass
+class ImportReport:
+    status: str  # succeeded | unchanged | failed | dry-run
+    run_id: int | None
+    counts: dict[str, dict[str, int]]
+    problems: list[Problem]
+    events: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "run_id": self.run_id,
+            "counts": self.counts,
+            "change_events": self.events,
+            "errors": sum(1 for p in self.problems if p.severity == "error"),
+            "warnings": sum(1 for p in self.problems if p.severity == "warning"),
+            "problems": [p.to_dict() for p in self.problems],
+            "seconds": round(self.seconds, 2),
+        }
+
+
+class _Rejected(Exception):
+    """The batch refers to things that do not exist: roll back and report."""
+
+
+class _DryRun(Exception):
+    """Roll back the planned changes of a dry run."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def import_batch(
+    db: Database,
+    snap: GeographySnapshot,
+    settings: Settings,
+    batch: Batch,
+    options: ImportOptions,
+    ctx: GeographyContext | None = None,
+) -> ImportReport:
+    """Apply ``batch`` in one transaction, or nothing at all if it has any error."""
+    started = now()
+    clock = datetime.now()
+    problems = list(batch.problems)
+    counts: dict[str, dict[str, int]] = {}
+    if batch.errors:
+        return _failed(db, options, started, clock, problems, counts)
+    writer: _Writer | None = None
+    try:
+        with db.session() as session:
+            repo = DirectoryRepository(session)
+            run_id = None if options.dry_run else repo.add_run(_run_row(options, started))
+            writer = _Writer(
+                repo, GeographyRepository(session), snap, settings, options, run_id, started, ctx
+            )
+            writer.apply(batch)
+            counts = writer.counts
+            if options.dry_run:
+                raise _DryRun
+            status = "succeeded" if writer.events_written else "unchanged"
+            if writer.events_written:
+                repo.add_data_release(
+                    label=f"import #{run_id} ({options.source})",
+                    checksum=options.checksum,
+                    details={"source": options.source, "counts": counts},
+                    at=started,
+                )
+            repo.finish_run(run_id, _finish_row(status, counts, problems, clock))  # type: ignore[arg-type]
+        return ImportReport(
+            status, run_id, counts, problems, writer.events_written, _elapsed(clock)
+        )
+    except _DryRun:
+        assert writer is not None
+        return ImportReport(
+            "dry-run", None, writer.counts, problems, writer.events_written, _elapsed(clock)
+        )
+    except _Rejected:
+        assert writer is not None
+        return _failed(db, options, started, clock, problems + writer.problems, writer.counts)
+
+
+def _failed(
+    db: Database,
+    options: ImportOptions,
+    started: datetime,
+    clock: datetime,
+    problems: list[Problem],
+    counts: dict[str, dict[str, int]],
+) -> ImportReport:
+    """Record the failed run (its own transaction: the directory itself is untouched)."""
+    run_id = None
+    if not options.dry_run:
+        with db.session() as session:
+            repo = DirectoryRepository(session)
+            run_id = repo.add_run(_run_row(options, started))
+            repo.finish_run(run_id, _finish_row("failed", counts, problems, clock))
+    return ImportReport("failed", run_id, counts, problems, 0, _elapsed(clock))
+
+
+def _run_row(options: ImportOptions, started: datetime) -> dict[str, Any]:
+    return {
+        "source": options.source,
+        "format": options.format,
+        "location": options.location,
+        "mode": options.mode,
+        "checksum": options.checksum,
+        "status": "running",
+        "started_at": started,
+        "counts": {},
+        "problems": [],
+    }
+
+
+def _finish_row(
+    status: str, counts: dict[str, Any], problems: list[Problem], clock: datetime
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "finished_at": now(),
+        "counts": counts,
+        "error_count": sum(1 for p in problems if p.severity == "error"),
+        "warning_count": sum(1 for p in problems if p.severity == "warning"),
+        "problems": [p.to_dict() for p in problems[:MAX_STORED_PROBLEMS]],
+    }
+
+
+def _elapsed(clock: datetime) -> float:
+    return (datetime.now() - clock).total_seconds()
+
+
+# -- record → state ------------------------------------------------------------------------
+def _organisation_state(rec: OrganisationRecord) -> dict[str, Any]:
+    return {f: getattr(rec, f) for f in ORGANISATION_FIELDS}
+
+
+def _location_state(rec: LocationRecord) -> dict[str, Any]:
+    state = {f: getattr(rec, f) for f in LOCATION_FIELDS}
+    for axis in ("lat", "lon"):
+        if state[axis] is not None:
+            state[axis] = round(float(state[axis]), 6)
+    return state
+
+
+def _service_state(rec: ServiceRecord) -> dict[str, Any]:
+    return {
+        "organisation": rec.organisation_ref,
+        **{f: getattr(rec, f) for f in SERVICE_FIELDS},
+        "themes": sorted(set(rec.themes)),
+        "coverage": sorted(set(rec.coverage)),
+        "locations": sorted(
+            (_location_state(loc) for loc in rec.locations), key=lambda s: s["ref"]
+        ),
+    }
+
+
+def pence(amount: Decimal | None) -> int | None:
+    return None if amount is None else int((amount * 100).to_integral_value())
+
+
+def _grant_state(rec: GrantRecord) -> dict[str, Any]:
+    values = {f: getattr(rec, f) for f in GRANT_FIELDS}
+    values["amount"] = pence(rec.amount)
+    return {
+        "funder": rec.funder_ref,
+        "recipient": rec.recipient_ref,
+        **values,
+        "services": sorted(set(rec.service_refs)),
+        "areas": sorted(set(rec.areas)),
+    }
+
+
+def _comparable(state: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in state.items() if k not in ("id", "source", "withdrawn_at")}
+    if "locations" in out:
+        out["locations"] = [{f: loc[f] for f in LOCATION_FIELDS} for loc in out["locations"]]
+    return out
+
+
+def _json(field_name: str, value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if field_name == "amount" and isinstance(value, int):
+        return f"{value / 100:.2f}"
+    return value
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+    return {
+        name: [_json(name, old.get(name)), _json(name, value)]
+        for name, value in new.items()
+        if old.get(name) != value
+    }
+
+
+@dataclass
+class _Writer:
+    repo: DirectoryRepository
+    geo: GeographyRepository
+    snap: GeographySnapshot
+    settings: Settings
+    options: ImportOptions
+    run_id: int | None
+    at: datetime
+    ctx: GeographyContext | None = None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    events_written: int = 0
+
+    def apply(self, batch: Batch) -> None:
+        self._taxonomy(batch)
+        org_ids = self._organisations(batch)
+        service_ids = self._services(batch, org_ids)
+        self._grants(batch, org_ids, service_ids)
+        self._outcomes(batch, service_ids)
+        self._contacts(batch)
+        if self.problems:
+            raise _Rejected
+        self.repo.add_events(self.events)
+        self.events_written = len(self.events)
+
+    def _count(self, entity: str, action: str, n: int = 1) -> None:
+        bucket = self.counts.setdefault(entity, {"created": 0, "updated": 0, "unchanged": 0})
+        bucket[action] = bucket.get(action, 0) + n
+
+    def _error(self, message: str, column: str | None = None, value: Any = None) -> None:
+        self.problems.append(Problem(message, None, column, None if value is None else str(value)))
+
+    def _event(
+        self, entity: str, entity_id: int, ref: str, action: str, name: str,
+        changes: dict[str, Any], areas: set[str],
+    ) -> None:  # fmt: skip
+        what = {
+            "created": "added",
+            "updated": "changed",
+            "withdrawn": "withdrawn",
+            "restored": "restored",
+        }[action]
+        detail = f": {', '.join(sorted(changes))}" if action == "updated" else ""
+        self.events.append(
+            {
+                "import_run_id": self.run_id,
+                "at": self.at,
+                "entity": entity,
+                "entity_id": entity_id,
+                "entity_ref": ref,
+                "action": action,
+                "changes": changes,
+                "summary": f"{entity.capitalize()} '{name}' {what}{detail}"[:500],
+                "areas": areas,
+            }
+        )
+
+    # -- taxonomy ----------------------------------------------------------------------------
+    def _taxonomy(self, batch: Batch) -> None:
+        self.repo.sync_themes(
+            [{"id": t.id, "name": t.name, "description": t.description} for t in taxonomy.themes()]
+        )
+        known = self.repo.programme_ids()
+        new: dict[str, dict[str, Any]] = {}
+        for p in taxonomy.programmes():
+            if p.id not in known:
+                new[p.id] = {
+                    "id": p.id,
+                    "name": p.name,
+                    "funder_ref": p.funder_ref,
+                    "description": p.description,
+                }
+        named = self.ctx.new_programmes if self.ctx is not None else {}
+        for grant in batch.grants:
+            pid = grant.programme
+            if pid and pid not in known and pid not in new:
+                new[pid] = {
+                    "id": pid,
+                    "name": named.get(pid, pid),
+                    "funder_ref": grant.funder_ref,
+                    "description": None,
+                }
+        self.repo.add_programmes(list(new.values()))
+
+    # -- organisations ------------------------------------------------------------------------
+    def _organisations(self, batch: Batch) -> dict[str, int]:
+        states = self.repo.organisation_states()
+        records = {rec.ref: rec for rec in batch.organisations}
+        inserts, updates = [], []
+        for ref, rec in records.items():
+            new = _organisation_state(rec)
+            old = states.get(ref)
+            if old is None:
+                inserts.append(
+                    {
+                        "ref": ref,
+                        **new,
+                        "source": self.options.source,
+                        "created_at": self.at,
+                        "updated_at": self.at,
+                    }
+                )
+                continue
+            changes = _diff(old, new)
+            if changes:
+                updates.append({"id": old["id"], **new, "updated_at": self.at})
+                self._count("organisations", "updated")
+                self._event("organisation", old["id"], ref, "updated", rec.name, changes, set())
+            else:
+                self._count("organisations", "unchanged")
+        ids = {ref: state["id"] for ref, state in states.items()}
+        created = self.repo.insert_returning_ids(Organisation, inserts)
+        ids.update(created)
+        for row in inserts:
+            self._count("organisations", "created")
+            self._event(
+                "organisation", created[row["ref"]], row["ref"], "created", row["name"], {}, set()
+            )
+        self.repo.update_rows(Organisation, updates)
+        return ids
+
+    # -- services -----------------------------------------------------------------------------
+    def _services(self, batch: Batch, org_ids: dict[str, int]) -> dict[str, int]:
+        states = self.repo.service_states()
+        records: dict[str, ServiceRecord] = {}
+        for rec in batch.services:
+            if rec.organisation_ref not in org_ids:
+                self._error(
+                    f"Service '{rec.ref}' names organisation '{rec.organisation_ref}', which is "
+                    "neither in this file nor in the directory.",
+                    "organisation",
+                    rec.organisation_ref,
+                )
+            records[rec.ref] = rec
+        inserts, updates, changed_refs = [], [], []
+        for ref, rec in records.items():
+            new = _service_state(rec)
+            old = states.get(ref)
+            columns = {f: new[f] for f in SERVICE_FIELDS}
+            columns["organisation_id"] = org_ids.get(rec.organisation_ref)
+            if old is None:
+                inserts.append(
+                    {
+                        "ref": ref,
+                        **columns,
+                        "source": self.options.source,
+                        "created_at": self.at,
+                        "updated_at": self.at,
+                    }
+                )
+                changed_refs.append(ref)
+                continue
+            changes = _diff(_comparable(old), new)
+            restored = old["withdrawn_at"] is not None
+            if changes or restored:
+                updates.append(
+                    {
+                        "id": old["id"],
+                        **columns,
+                        "source": self.options.source,
+                        "withdrawn_at": None,
+                        "updated_at": self.at,
+                    }
+                )
+                changed_refs.append(ref)
+                action = "restored" if restored else "updated"
+                self._count("services", action)
+                areas = _service_areas(old) | _service_areas(new)
+                self._event("service", old["id"], ref, action, rec.name, changes, areas)
+            else:
+                self._count("services", "unchanged")
+        ids = {ref: state["id"] for ref, state in states.items()}
+        created = self.repo.insert_returning_ids(Service, inserts)
+        ids.update(created)
+        self.repo.update_rows(Service, updates)
+        # children of new and changed services
+        touched = [ids[ref] for ref in changed_refs if ref in ids]
+        themes, areas, locations = [], [], []
+        for ref in changed_refs:
+            rec = records[ref]
+            sid = ids.get(ref)
+            if sid is None:
+                continue
+            themes += [{"service_id": sid, "theme_id": t} for t in sorted(set(rec.themes))]
+            areas += [{"service_id": sid, "area_code": c} for c in sorted(set(rec.coverage))]
+            for loc in rec.locations:
+                row = self._location_row(rec, loc)
+                if row is not None:
+                    locations.append({"service_id": sid, **row})
+        self.repo.replace_children(ServiceTheme, "service_id", touched, themes)
+        self.repo.replace_children(ServiceArea, "service_id", touched, areas)
+        self.repo.replace_children(Location, "service_id", touched, locations)
+        for row in inserts:
+            rec = records[row["ref"]]
+            self._count("services", "created")
+            state = _service_state(rec)
+            state["locations"] = [r for r in locations if r["service_id"] == created[row["ref"]]]
+            self._event(
+                "service",
+                created[row["ref"]],
+                row["ref"],
+                "created",
+                rec.name,
+                {},
+                _service_areas(state),
+            )
+        if self.options.mode == "full":
+            gone = [
+                (ref, s) for ref, s in states.items()
+                if ref not in records and s["source"] == self.options.source and s["withdrawn_at"] is None
+            ]  # fmt: skip
+            self.repo.set_withdrawn(Service, [s["id"] for _, s in gone], self.at)
+            for ref, s in gone:
+                self._count("services", "withdrawn")
+                self._event("service", s["id"], ref, "withdrawn", s["name"], {}, _service_areas(s))
+        return ids
+
+    def _location_row(self, service: ServiceRecord, loc: LocationRecord) -> dict[str, Any] | None:
+        state = _location_state(loc)
+        row: dict[str, Any] = {
+            **state,
+            "easting": None,
+            "northing": None,
+            "borough_code": None,
+            "ward_code": None,
+            "cell": None,
+        }
+        if loc.postcode:
+            found = self.geo.postcode(loc.postcode)
+            if found is not None:
+                row.update(
+                    easting=found.easting,
+                    northing=found.northing,
+                    borough_code=found.borough_code,
+                    ward_code=found.ward_code,
+                )
+                if row["lat"] is None:
+                    row["lat"], row["lon"] = found.lat, found.lon
+        if row["easting"] is None and row["lat"] is not None and row["lon"] is not None:
+            x, y = bng(row["lat"], row["lon"])
+            try:
+                areas = resolve_point(self.snap, self.settings, x, y)
+            except OutsideCoverageError:
+                self._error(
+                    f"Site '{loc.ref}' of service '{service.ref}' is outside London.",
+                    "location",
+                    f"{row['lat']},{row['lon']}",
+                )
+                return None
+            row.update(easting=x, northing=y, borough_code=areas.borough, ward_code=areas.ward)
+        if row["easting"] is not None:
+            row["cell"] = grid_cell(row["easting"], row["northing"])
+        return row
+
+    # -- grants -------------------------------------------------------------------------------
+    def _grants(self, batch: Batch, org_ids: dict[str, int], service_ids: dict[str, int]) -> None:
+        states = self.repo.grant_states()
+        records = {rec.ref: rec for rec in batch.grants}
+        for rec in records.values():
+            for role, ref in (("funder", rec.funder_ref), ("recipient", rec.recipient_ref)):
+                if ref not in org_ids:
+                    self._error(
+                        f"Grant '{rec.ref}' names {role} '{ref}', which is neither in this file nor in the directory.",
+                        role,
+                        ref,
+                    )
+            for ref in rec.service_refs:
+                if ref not in service_ids:
+                    self._error(
+                        f"Grant '{rec.ref}' funds service '{ref}', which is neither in this file nor in the directory.",
+                        "services",
+                        ref,
+                    )
+        inserts, updates, changed_refs = [], [], []
+        for ref, rec in records.items():
+            new = _grant_state(rec)
+            old = states.get(ref)
+            columns = {f: new[f] for f in GRANT_FIELDS if f not in ("programme", "amount")}
+            columns.update(
+                programme_id=new["programme"], amount_pence=new["amount"],
+                funder_id=org_ids.get(rec.funder_ref), recipient_id=org_ids.get(rec.recipient_ref),
+            )  # fmt: skip
+            name = rec.title or ref
+            if old is None:
+                inserts.append(
+                    {
+                        "ref": ref,
+                        **columns,
+                        "source": self.options.source,
+                        "created_at": self.at,
+                        "updated_at": self.at,
+                    }
+                )
+                changed_refs.append(ref)
+                continue
+            changes = _diff(_comparable(old), new)
+            restored = old["withdrawn_at"] is not None
+            if changes or restored:
+                updates.append(
+                    {
+                        "id": old["id"],
+                        **columns,
+                        "source": self.options.source,
+                        "withdrawn_at": None,
+                        "updated_at": self.at,
+                    }
+                )
+                changed_refs.append(ref)
+                action = "restored" if restored else "updated"
+                self._count("grants", action)
+                self._event(
+                    "grant",
+                    old["id"],
+                    ref,
+                    action,
+                    name,
+                    changes,
+                    set(old["areas"]) | set(new["areas"]),
+                )
+            else:
+                self._count("grants", "unchanged")
+        if self.problems:
+            return
+        ids = {ref: s["id"] for ref, s in states.items()}
+        created = self.repo.insert_returning_ids(Grant, inserts)
+        ids.update(created)
+        self.repo.update_rows(Grant, updates)
+        touched = [ids[ref] for ref in changed_refs]
+        links, areas = [], []
+        for ref in changed_refs:
+            rec = records[ref]
+            links += [
+                {"grant_id": ids[ref], "service_id": service_ids[s]}
+                for s in sorted(set(rec.service_refs))
+            ]
+            areas += [{"grant_id": ids[ref], "area_code": c} for c in sorted(set(rec.areas))]
+        self.repo.replace_children(GrantService, "grant_id", touched, links)
+        self.repo.replace_children(GrantArea, "grant_id", touched, areas)
+        for row in inserts:
+            rec = records[row["ref"]]
+            self._count("grants", "created")
+            self._event(
+                "grant",
+                created[row["ref"]],
+                row["ref"],
+                "created",
+                rec.title or row["ref"],
+                {},
+                set(rec.areas),
+            )
+        if self.options.mode == "full":
+            gone = [
+                (ref, s) for ref, s in states.items()
+                if ref not in records and s["source"] == self.options.source and s["withdrawn_at"] is None
+            ]  # fmt: skip
+            self.repo.set_withdrawn(Grant, [s["id"] for _, s in gone], self.at)
+            for ref, s in gone:
+                self._count("grants", "withdrawn")
+                self._event(
+                    "grant", s["id"], ref, "withdrawn", s["title"] or ref, {}, set(s["areas"])
+                )
+
+    # -- outcomes and contacts ------------------------------------------------------------------
+    def _outcomes(self, batch: Batch, service_ids: dict[str, int]) -> None:
+        existing = self.repo.outcome_keys()
+        inserts = []
+        for rec in batch.outcomes:
+            sid = service_ids.get(rec.service_ref)
+            if sid is None:
+                self._error(
+                    f"An outcome names service '{rec.service_ref}', which is neither in this file nor in the directory.",
+                    "service_ref",
+                    rec.service_ref,
+                )
+                continue
+            values = {
+                "value": None if rec.value is None else float(rec.value),
+                "target": None if rec.target is None else float(rec.target),
+                "unit": rec.unit, "report_type": rec.report_type, "report_url": rec.report_url, "demo": rec.demo,
+            }  # fmt: skip
+            old = existing.get((sid, rec.metric, rec.period_start, rec.period_end))
+            if old is None:
+                inserts.append(
+                    {
+                        "service_id": sid,
+                        "metric": rec.metric,
+                        "period_start": rec.period_start,
+                        "period_end": rec.period_end,
+                        **values,
+                    }
+                )
+                self._count("outcomes", "created")
+            elif any(old[k] != v for k, v in values.items()):
+                self.repo.update_rows(Outcome, [{"id": old["id"], **values}])
+                self._count("outcomes", "updated")
+            else:
+                self._count("outcomes", "unchanged")
+        self.repo.insert_rows(Outcome, inserts)
+
+    def _contacts(self, batch: Batch) -> None:
+        existing = self.repo.contact_keys()
+        inserts = []
+        for rec in batch.contacts:
+            values = {"name": rec.name, "email": rec.email, "phone": rec.phone, "demo": rec.demo}
+            old = existing.get((rec.area_code, rec.role))
+            if old is None:
+                inserts.append({"area_code": rec.area_code, "role": rec.role, **values})
+                self._count("contacts", "created")
+            elif any(old[k] != v for k, v in values.items()):
+                self.repo.update_rows(PatchContact, [{"id": old["id"], **values}])
+                self._count("contacts", "updated")
+            else:
+                self._count("contacts", "unchanged")
+        self.repo.insert_rows(PatchContact, inserts)
+
+
+def _service_areas(state: dict[str, Any]) -> set[str]:
+    areas = set(state.get("coverage", []))
+    for loc in state.get("locations", []):
+        areas.update(c for c in (loc.get("borough_code"), loc.get("ward_code")) if c)
+    return areas

@@ -1,0 +1,204 @@
+"""Resolving messy text against the loaded geography and the taxonomy, for the importers.
+
+Implements the ``Context`` protocol of ``directory.ingest.records``: every method raises
+``ValueError`` with a plain-English message the import report shows next to the cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from directory.geography import GeographySnapshot
+from directory.ingest.records import LocationRecord
+from directory.ingest.values import split_list
+from directory.repositories.geography import GeographyRepository
+from geodata import InvalidPostcodeError, parse_postcode
+from geodata.crs import to_bng
+from geodata.names import normalise_name
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+LONDON = "E12000007"
+#: phrases meaning "all of London" (compared after normalise_name)
+LONDON_WIDE = frozenset(
+    normalise_name(text)
+    for text in (
+        "pan-London",
+        "pan London",
+        "London-wide",
+        "London wide",
+        "Londonwide",
+        "all London",
+        "all of London",
+        "across London",
+        "all boroughs",
+        "all London boroughs",
+        "London",
+        "Greater London",
+        "GLA area",
+        "Met-wide",
+        "MPS-wide",
+    )
+)
+#: the order area types are tried in for a free-text name: wards only on an exact name
+_TYPES = ("region", "bcu", "borough")
+_BCU_WORDS = re.compile(r"\b(bcu|basic command unit|command unit)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TaxonomyEntry:
+    id: str
+    name: str
+    description: str
+    keys: tuple[str, ...]
+    funder_ref: str | None = None
+
+
+def _read_taxonomy(file: str) -> list[TaxonomyEntry]:
+    with (DATA_DIR / file).open(encoding="utf-8", newline="") as handle:
+        return [
+            TaxonomyEntry(
+                id=row["id"],
+                name=row["name"],
+                description=row["description"],
+                keys=tuple(
+                    {_key(row["id"]), _key(row["name"])}
+                    | {_key(a) for a in row["aliases"].split(";") if a.strip()}
+                ),
+                funder_ref=row.get("funder_ref") or None,
+            )
+            for row in csv.DictReader(handle)
+        ]
+
+
+@cache
+def themes() -> tuple[TaxonomyEntry, ...]:
+    """The theme taxonomy from directory/data/themes.csv."""
+    return tuple(_read_taxonomy("themes.csv"))
+
+
+@cache
+def programmes() -> tuple[TaxonomyEntry, ...]:
+    """The known funding programmes from directory/data/programmes.csv."""
+    return tuple(_read_taxonomy("programmes.csv"))
+
+
+def _key(text: str) -> str:
+    text = text.casefold().replace("&", " and ").replace("’", "'")
+    return " ".join(re.sub(r"[^a-z0-9']+", " ", text).replace("'", "").split())
+
+
+def slug(text: str) -> str:
+    return "-".join(_key(text).split())[:80] or "unnamed"
+
+
+class GeographyContext:
+    """Resolve areas, themes, programmes and postcodes for one import."""
+
+    def __init__(self, snap: GeographySnapshot, repo: GeographyRepository) -> None:
+        self.snap = snap
+        self.repo = repo
+        self._themes = {key: t.id for t in themes() for key in t.keys}
+        self._programmes = {key: p.id for p in programmes() for key in p.keys}
+        self._areas: dict[str, list[str]] = {}
+        #: programmes named in the input that programmes.csv does not know: id → name
+        self.new_programmes: dict[str, str] = {}
+
+    # -- areas ---------------------------------------------------------------------
+    def areas(self, text: str) -> list[str]:
+        if text in self._areas:
+            return list(self._areas[text])
+        codes: list[str] = []
+        unknown: list[str] = []
+        for item in split_list(text):
+            code = self._area(item)
+            if code is None:
+                unknown.append(item)
+            elif code not in codes:
+                codes.append(code)
+        if unknown:
+            raise ValueError(
+                f"{_quoted(unknown)} {'is not a London area' if len(unknown) == 1 else 'are not London areas'}"
+                ' we know: use a borough name ("Kingston", "Kensington & Chelsea"), a BCU '
+                '("Central West BCU"), a GSS code (E09000021) or "London-wide".'
+            )
+        if not codes:
+            raise ValueError("No area given.")
+        self._areas[text] = codes
+        return list(codes)
+
+    def _area(self, item: str) -> str | None:
+        direct = self.area_code(item)
+        if direct is not None:
+            return direct
+        key = normalise_name(item)
+        if key in LONDON_WIDE:
+            return LONDON
+        if _BCU_WORDS.search(item):
+            return self.snap.matcher.resolve(_BCU_WORDS.sub(" ", item), "bcu")
+        for area_type in _TYPES:
+            code = self.snap.matcher.resolve(item, area_type)
+            if code is not None:
+                return code
+        exact = [c for c, score in self.snap.matcher.match(item, "ward") if score == 100]
+        return exact[0] if len(exact) == 1 else None
+
+    def area_code(self, code: str) -> str | None:
+        text = code.strip()
+        for candidate in (text, text.upper(), text.lower()):
+            if candidate in self.snap.areas:
+                return candidate
+        return None
+
+    # -- taxonomy ------------------------------------------------------------------
+    def themes(self, text: str) -> list[str]:
+        found: list[str] = []
+        unknown: list[str] = []
+        for item in split_list(text):
+            theme = self._themes.get(_key(item))
+            if theme is None:
+                unknown.append(item)
+            elif theme not in found:
+                found.append(theme)
+        if unknown:
+            raise ValueError(
+                f"{_quoted(unknown)} {'is not a theme' if len(unknown) == 1 else 'are not themes'}"
+                ' of the directory; see GET /api/v1/themes (e.g. "Domestic abuse", '
+                '"Violence and knife crime", "Youth diversion").'
+            )
+        return found
+
+    def programme(self, text: str) -> str:
+        known = self._programmes.get(_key(text))
+        if known is not None:
+            return known
+        programme_id = slug(text)
+        self.new_programmes.setdefault(programme_id, " ".join(text.split())[:200])
+        return programme_id
+
+    # -- postcodes -------------------------------------------------------------------
+    def postcode(self, text: str) -> LocationRecord:
+        try:
+            pc = parse_postcode(text)
+        except InvalidPostcodeError:
+            raise ValueError(f"{text!r} is not a postcode.") from None
+        row = self.repo.postcode(pc.canonical)
+        if row is None:
+            raise ValueError(f"{pc.display} is not a London postcode we know.")
+        if row.status != "live":
+            raise ValueError(
+                f"{pc.display} was terminated in {row.terminated}; give the current one."
+            )
+        return LocationRecord(ref="", postcode=row.canonical, lat=row.lat, lon=row.lon)
+
+
+def _quoted(items: list[str]) -> str:
+    return ", ".join(f"'{i}'" for i in items)
+
+
+def bng(lat: float, lon: float) -> tuple[float, float]:
+    x, y = to_bng(lon, lat)
+    return float(x), float(y)
