@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -12,7 +13,16 @@ from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
 from directory.app import create_app
+from directory.errors import GeodataNotLoadedError
+from directory.geography import GeographySnapshot
+from directory.ingest.apply import ImportOptions, ImportReport, import_batch
+from directory.ingest.context import GeographyContext
+from directory.ingest.export import batch_from_database
+from directory.ingest.refresh import RefreshError, Source, refresh
+from directory.ingest.run import FORMATS, MODES, SourceError, run_import
+from directory.ingest.template import write_template
 from directory.loading import load_geography
+from directory.repositories.geography import GeographyRepository
 from directory.settings import Settings, SettingsError
 from directory.web import state
 from geodata.errors import DataFileError
@@ -125,6 +135,196 @@ def geodata_download(to_dir: Path | None, base_url: str | None) -> None:
     click.echo(
         f"Downloaded {len(paths)} files to {target}. Load them with: directory geodata load --from {target}"
     )
+
+
+def _snapshot() -> GeographySnapshot:
+    app_state = state()
+    try:
+        with app_state.db.engine.connect() as connection:
+            return app_state.geography.get(GeographyRepository(connection))
+    except GeodataNotLoadedError as error:
+        raise click.ClickException(f"{error.detail}") from None
+
+
+def _print_report(label: str, report: ImportReport, as_json: bool, limit: int = 50) -> None:
+    if as_json:
+        click.echo(json.dumps({"source": label, **report.to_dict()}, indent=2, default=str))
+        return
+    counts = "; ".join(
+        f"{entity}: " + ", ".join(f"{n} {action}" for action, n in actions.items() if n)
+        for entity, actions in report.counts.items()
+    )
+    run = f" (run #{report.run_id})" if report.run_id else ""
+    click.echo(
+        f"{label}: {report.status}{run} in {report.seconds:.1f} s. {counts or 'Nothing read.'}"
+    )
+    if report.status != "dry-run" and report.events:
+        click.echo(f"  {report.events} change events recorded.")
+    for problem in report.problems[:limit]:
+        where = ", ".join(
+            part for part in (
+                f"row {problem.row}" if problem.row is not None else "",
+                f"column {problem.column}" if problem.column else "",
+                f"value {problem.value!r}" if problem.value is not None else "",
+            ) if part
+        )  # fmt: skip
+        click.echo(f"  {problem.severity}: {where + ': ' if where else ''}{problem.message}")
+    if len(report.problems) > limit:
+        click.echo(
+            f"  … and {len(report.problems) - limit} more (see /api/v1/imports/{report.run_id})."
+        )
+    if report.status == "failed":
+        click.echo("  Nothing was written: an import with any error changes nothing.")
+
+
+@cli.command("import")
+@click.argument("location")
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), help="Detected from the file if omitted"
+)
+@click.option("--source", help="Name of the source (default: the file name)")
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="incremental",
+    show_default=True,
+    help="full: withdraw this source's records that the file no longer lists",
+)
+@click.option("--dry-run", is_flag=True, help="Check and report what would change; write nothing")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON")
+@with_appcontext
+def import_command(
+    location: str, fmt: str | None, source: str | None, mode: str, dry_run: bool, as_json: bool
+) -> None:
+    """Import a file or URL: the directory template (CSV/XLSX), 360Giving (JSON/CSV/XLSX) or
+    Open Referral HSDS 3.0 JSON. All or nothing: any error and nothing is written."""
+    app_state = state()
+    try:
+        report = run_import(
+            app_state.db, _snapshot(), app_state.settings, location,
+            fmt=fmt, source=source, mode=mode, dry_run=dry_run,
+        )  # fmt: skip
+    except SourceError as error:
+        raise click.ClickException(str(error)) from None
+    app_state.geography.invalidate()
+    _print_report(location, report, as_json)
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command("template")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["xlsx", "csv"]), help="Default: from the suffix"
+)
+def template_command(path: Path, fmt: str | None) -> None:
+    """Write a blank copy of the directory's spreadsheet template."""
+    write_template(path, format=_table_format(path, fmt))  # type: ignore[arg-type]
+    click.echo(
+        f"Wrote the blank template to {path}. Columns are explained in the README"
+        + (" and on the workbook's Columns sheet." if _table_format(path, fmt) == "xlsx" else ".")
+    )
+
+
+@cli.command("export")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["xlsx", "csv"]), help="Default: from the suffix"
+)
+@with_appcontext
+def export_command(path: Path, fmt: str | None) -> None:
+    """Write the directory's services out in the spreadsheet template (re-importable)."""
+    with state().db.session() as session:
+        batch = batch_from_database(session)
+    write_template(path, format=_table_format(path, fmt), batch=batch)  # type: ignore[arg-type]
+    click.echo(f"Wrote {len(batch.services)} services to {path}.")
+
+
+def _table_format(path: Path, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in ("csv", "xlsx"):
+        raise click.ClickException("Give a .csv or .xlsx file name, or --format.")
+    return suffix
+
+
+@cli.command("refresh")
+@click.option(
+    "--sources",
+    "sources_file",
+    type=click.Path(path_type=Path),
+    help="Sources file (TOML; default DIRECTORY_SOURCES_FILE)",
+)
+@click.option("--dry-run", is_flag=True, help="Check every source; write nothing")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def refresh_command(sources_file: Path | None, dry_run: bool, as_json: bool) -> None:
+    """Run every source of the sources file in order, under a lock. Exits 1 if any failed."""
+    app_state = state()
+    path = sources_file or app_state.settings.sources_file
+    if path is None:
+        raise click.ClickException("No sources file: pass --sources or set DIRECTORY_SOURCES_FILE.")
+    failed = []
+
+    def show(source: Source, report: ImportReport | None, error: str | None) -> None:
+        if report is None:
+            failed.append(source.name)
+            click.echo(f"{source.name}: failed: {error}")
+            return
+        if not report.ok:
+            failed.append(source.name)
+        _print_report(source.name, report, as_json)
+
+    try:
+        refresh(
+            app_state.db, _snapshot(), app_state.settings, path, dry_run=dry_run, on_report=show
+        )
+    except RefreshError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        app_state.geography.invalidate()
+    if failed:
+        click.echo(
+            f"Failed: {', '.join(failed)}. Their data is as it was before this refresh.", err=True
+        )
+        sys.exit(1)
+
+
+@cli.group("demo")
+def demo_group() -> None:
+    """The demo directory (real MOPAC decisions and 360Giving grants, Committee-named services)."""
+
+
+@demo_group.command("load")
+@click.option(
+    "--from",
+    "from_dir",
+    type=click.Path(path_type=Path),
+    help="Data directory (default DIRECTORY_GEODATA_DIR)",
+)
+@with_appcontext
+def demo_load(from_dir: Path | None) -> None:
+    """Load (or refresh) the demo directory. Idempotent."""
+    from directory.demo import build_demo
+
+    app_state = state()
+    data_dir = _data_dir(from_dir)
+    snap = _snapshot()
+    with app_state.db.engine.connect() as connection:
+        ctx = GeographyContext(snap, GeographyRepository(connection))
+        batches = build_demo(data_dir, ctx)
+    ok = True
+    for name, batch in batches:
+        options = ImportOptions(
+            source=name, format="demo", location=str(data_dir), checksum="demo", mode="full"
+        )
+        report = import_batch(app_state.db, snap, app_state.settings, batch, options, ctx)
+        _print_report(name, report, as_json=False, limit=5)
+        ok = ok and report.ok
+    app_state.geography.invalidate()
+    if not ok:
+        sys.exit(1)
 
 
 @cli.command("serve")

@@ -60,6 +60,26 @@ class NotFoundError(DirectoryError):
     title = "Not found"
 
 
+class ServiceNotFoundError(NotFoundError):
+    code = "service-not-found"
+    title = "No such service"
+
+
+class OrganisationNotFoundError(NotFoundError):
+    code = "organisation-not-found"
+    title = "No such organisation"
+
+
+class GrantNotFoundError(NotFoundError):
+    code = "grant-not-found"
+    title = "No such grant"
+
+
+class ImportNotFoundError(NotFoundError):
+    code = "import-not-found"
+    title = "No such import run"
+
+
 class AreaNotFoundError(NotFoundError):
     code = "area-not-found"
     title = "No such area"

@@ -60,6 +60,12 @@ class Settings:
     #: is flagged generalised_boundary
     ward_margin_m: float = 100.0
     bulk_limit: int = 1000
+    #: a service whose last_verified date is older than this many days is flagged stale
+    stale_after_days: int = 365
+    #: grants ending within this many days are "ending soon"
+    ending_soon_days: int = 90
+    #: the sources file ``directory refresh`` runs (TOML)
+    sources_file: Path | None = None
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -88,6 +94,8 @@ class Settings:
             kwargs["instance_dir"] = Path(path).resolve()
         if (path := get("GEODATA_DIR")) is not None:
             kwargs["geodata_dir"] = Path(path).resolve()
+        if (path := get("SOURCES_FILE")) is not None:
+            kwargs["sources_file"] = Path(path).resolve()
         if (url := get("GEODATA_BASE_URL")) is not None:
             kwargs["geodata_base_url"] = url.rstrip("/")
         if (level := get("LOG_LEVEL")) is not None:
@@ -101,6 +109,8 @@ class Settings:
             ("BOUNDARY_MARGIN_M", float),
             ("WARD_MARGIN_M", float),
             ("BULK_LIMIT", int),
+            ("STALE_AFTER_DAYS", int),
+            ("ENDING_SOON_DAYS", int),
         ):
             if (raw := get(name)) is not None:
                 kwargs[name.lower()] = _number(name, raw, kind)

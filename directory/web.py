@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from directory import http
 from directory.db import Database
 from directory.geography import GeographyCache, GeographySnapshot
+from directory.repositories.directory import CatalogueQueries
 from directory.repositories.geography import GeographyRepository
 from directory.settings import Settings
 
@@ -46,6 +48,15 @@ def close_session(_error: BaseException | None = None) -> None:
         handle = g.pop(name, None)
         if handle is not None:
             handle.close()
+
+
+def catalogue() -> CatalogueQueries:
+    return CatalogueQueries(connection())
+
+
+def today() -> date:
+    """Today in London's calendar terms (UTC date; grant dates have no time of day)."""
+    return datetime.now(UTC).date()
 
 
 def geography_repo() -> GeographyRepository:

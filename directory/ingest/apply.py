@@ -20,6 +20,7 @@ from directory.errors import OutsideCoverageError
 from directory.geography import GeographySnapshot, resolve_point
 from directory.ingest import context as taxonomy
 from directory.ingest.context import GeographyContext, bng
+from directory.ingest.values import financial_year_of
 from directory.ingest.records import (
     Batch,
     GrantRecord,
@@ -282,6 +283,9 @@ class _Writer:
     events_written: int = 0
 
     def apply(self, batch: Batch) -> None:
+        for grant in batch.grants:
+            if grant.financial_year is None and (grant.awarded or grant.start):
+                grant.financial_year = financial_year_of(grant.awarded or grant.start)  # type: ignore[arg-type]
         self._taxonomy(batch)
         org_ids = self._organisations(batch)
         service_ids = self._services(batch, org_ids)

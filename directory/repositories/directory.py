@@ -290,3 +290,328 @@ class DirectoryRepository:
             "change_events": count(ChangeEvent),
             "import_runs": count(ImportRun),
         }
+
+
+def _key_filter(model: Any, key: str) -> Any:
+    """Records are addressed by numeric id or by their source reference."""
+    return model.id == int(key) if key.isdigit() else model.ref == key
+
+
+class CatalogueQueries:
+    """Read-only queries behind the directory's endpoints (Core selects, plain rows)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.db = connection
+
+    # -- services ---------------------------------------------------------------------
+    def service_id(self, key: str) -> int | None:
+        return self.db.execute(select(Service.id).where(_key_filter(Service, key))).scalar()
+
+    def services_page(
+        self, *, status: str | None, themes: list[str], organisation_id: int | None,
+        include_withdrawn: bool, offset: int, limit: int,
+    ) -> tuple[list[Row[Any]], int]:  # fmt: skip
+        where: list[Any] = []
+        if status is not None:
+            where.append(Service.status == status)
+        if not include_withdrawn:
+            where.append(Service.withdrawn_at.is_(None))
+        if organisation_id is not None:
+            where.append(Service.organisation_id == organisation_id)
+        for theme in themes:
+            where.append(
+                Service.id.in_(
+                    select(ServiceTheme.service_id).where(ServiceTheme.theme_id == theme)
+                )
+            )
+        total = self.db.execute(
+            select(func.count()).select_from(Service).where(*where)
+        ).scalar_one()
+        rows = self.db.execute(
+            self._service_select()
+            .where(*where)
+            .order_by(Service.name, Service.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return rows, int(total)
+
+    def services(self, ids: Sequence[int]) -> list[Row[Any]]:
+        return self.db.execute(self._service_select().where(Service.id.in_(list(ids)))).all()
+
+    @staticmethod
+    def _service_select() -> Any:
+        return select(
+            Service.__table__,
+            Organisation.ref.label("organisation_ref"),
+            Organisation.name.label("organisation_name"),
+            Organisation.type.label("organisation_type"),
+        ).join(Organisation, Organisation.id == Service.organisation_id)
+
+    def themes_of(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = defaultdict(list)
+        for chunk in _chunks(list(ids)):
+            for sid, theme in self.db.execute(
+                select(ServiceTheme.service_id, ServiceTheme.theme_id)
+                .where(ServiceTheme.service_id.in_(chunk))
+                .order_by(ServiceTheme.theme_id)
+            ):
+                out[sid].append(theme)
+        return out
+
+    def coverage_of(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = defaultdict(list)
+        for chunk in _chunks(list(ids)):
+            for sid, code in self.db.execute(
+                select(ServiceArea.service_id, ServiceArea.area_code)
+                .where(ServiceArea.service_id.in_(chunk))
+                .order_by(ServiceArea.area_code)
+            ):
+                out[sid].append(code)
+        return out
+
+    def locations_of(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+        out: dict[int, list[Row[Any]]] = defaultdict(list)
+        for chunk in _chunks(list(ids)):
+            for row in self.db.execute(
+                select(Location.__table__)
+                .where(Location.service_id.in_(chunk))
+                .order_by(Location.ref)
+            ):
+                out[row.service_id].append(row)
+        return out
+
+    def grants_of(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+        out: dict[int, list[Row[Any]]] = defaultdict(list)
+        for chunk in _chunks(list(ids)):
+            for row in self.db.execute(
+                self._grant_select()
+                .add_columns(GrantService.service_id)
+                .join(GrantService, GrantService.grant_id == Grant.id)
+                .where(GrantService.service_id.in_(chunk), Grant.withdrawn_at.is_(None))
+                .order_by(Grant.start.desc(), Grant.id)
+            ):
+                out[row.service_id].append(row)
+        return out
+
+    def outcomes_of(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+        out: dict[int, list[Row[Any]]] = defaultdict(list)
+        for chunk in _chunks(list(ids)):
+            for row in self.db.execute(
+                select(Outcome.__table__).where(Outcome.service_id.in_(chunk))
+                .order_by(Outcome.period_start, Outcome.metric)
+            ):  # fmt: skip
+                out[row.service_id].append(row)
+        return out
+
+    def contacts_for(self, codes: Iterable[str]) -> list[Row[Any]]:
+        return self.db.execute(
+            select(PatchContact.__table__)
+            .where(PatchContact.area_code.in_(sorted(set(codes))))
+            .order_by(PatchContact.area_code, PatchContact.role)
+        ).all()
+
+    # -- organisations ---------------------------------------------------------------------
+    def organisation_id(self, key: str) -> int | None:
+        return self.db.execute(
+            select(Organisation.id).where(_key_filter(Organisation, key))
+        ).scalar()
+
+    def organisations_page(
+        self, *, q: str | None, type_: str | None, offset: int, limit: int
+    ) -> tuple[list[Row[Any]], int]:
+        where: list[Any] = []
+        if q:
+            where.append(func.lower(Organisation.name).contains(q.lower(), autoescape=True))
+        if type_:
+            where.append(Organisation.type == type_)
+        total = self.db.execute(
+            select(func.count()).select_from(Organisation).where(*where)
+        ).scalar_one()
+        rows = self.db.execute(
+            select(Organisation.__table__)
+            .where(*where)
+            .order_by(Organisation.name, Organisation.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return rows, int(total)
+
+    def organisation(self, org_id: int) -> Row[Any] | None:
+        return self.db.execute(
+            select(Organisation.__table__).where(Organisation.id == org_id)
+        ).first()
+
+    def service_ids_of_organisation(self, org_id: int) -> list[int]:
+        return list(
+            self.db.execute(
+                select(Service.id)
+                .where(Service.organisation_id == org_id, Service.withdrawn_at.is_(None))
+                .order_by(Service.name)
+            ).scalars()
+        )
+
+    # -- grants --------------------------------------------------------------------------
+    @staticmethod
+    def _grant_select() -> Any:
+        funder = Organisation.__table__.alias("funder")
+        recipient = Organisation.__table__.alias("recipient")
+        return (
+            select(
+                Grant.__table__,
+                funder.c.ref.label("funder_ref"),
+                funder.c.name.label("funder_name"),
+                recipient.c.ref.label("recipient_ref"),
+                recipient.c.name.label("recipient_name"),
+                Programme.name.label("programme_name"),
+            )
+            .join(funder, funder.c.id == Grant.funder_id)
+            .join(recipient, recipient.c.id == Grant.recipient_id)
+            .outerjoin(Programme, Programme.id == Grant.programme_id)
+        )
+
+    def grant_id(self, key: str) -> int | None:
+        return self.db.execute(select(Grant.id).where(_key_filter(Grant, key))).scalar()
+
+    def grants_page(
+        self, *, programme: str | None, organisation_id: int | None, area: str | None,
+        include_withdrawn: bool, offset: int, limit: int,
+    ) -> tuple[list[Row[Any]], int]:  # fmt: skip
+        where: list[Any] = []
+        if programme:
+            where.append(Grant.programme_id == programme)
+        if organisation_id is not None:
+            where.append(
+                (Grant.recipient_id == organisation_id) | (Grant.funder_id == organisation_id)
+            )
+        if area:
+            where.append(
+                Grant.id.in_(select(GrantArea.grant_id).where(GrantArea.area_code == area))
+            )
+        if not include_withdrawn:
+            where.append(Grant.withdrawn_at.is_(None))
+        total = self.db.execute(select(func.count()).select_from(Grant).where(*where)).scalar_one()
+        rows = self.db.execute(
+            self._grant_select()
+            .where(*where)
+            .order_by(Grant.awarded.desc(), Grant.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return rows, int(total)
+
+    def grant(self, grant_id: int) -> Row[Any] | None:
+        return self.db.execute(self._grant_select().where(Grant.id == grant_id)).first()
+
+    def grant_by_ref(self, ref: str) -> Row[Any] | None:
+        return self.db.execute(self._grant_select().where(Grant.ref == ref)).first()
+
+    def grant_children(self, ref: str) -> list[Row[Any]]:
+        return self.db.execute(
+            self._grant_select().where(Grant.parent_ref == ref).order_by(Grant.id)
+        ).all()
+
+    def grant_areas(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = defaultdict(list)
+        for chunk in _chunks(list(ids)):
+            for gid, code in self.db.execute(
+                select(GrantArea.grant_id, GrantArea.area_code)
+                .where(GrantArea.grant_id.in_(chunk))
+                .order_by(GrantArea.area_code)
+            ):
+                out[gid].append(code)
+        return out
+
+    def grant_services(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+        out: dict[int, list[Row[Any]]] = defaultdict(list)
+        for chunk in _chunks(list(ids)):
+            for row in self.db.execute(
+                select(GrantService.grant_id, Service.id, Service.ref, Service.name)
+                .join(Service, Service.id == GrantService.service_id)
+                .where(GrantService.grant_id.in_(chunk))
+                .order_by(Service.name)
+            ):
+                out[row.grant_id].append(row)
+        return out
+
+    # -- themes, imports, history, status ---------------------------------------------------
+    def themes(self) -> list[Row[Any]]:
+        counts = (
+            select(ServiceTheme.theme_id, func.count().label("services"))
+            .join(Service, Service.id == ServiceTheme.service_id)
+            .where(Service.withdrawn_at.is_(None))
+            .group_by(ServiceTheme.theme_id)
+            .subquery()
+        )
+        return self.db.execute(
+            select(Theme.__table__, func.coalesce(counts.c.services, 0).label("services"))
+            .outerjoin(counts, counts.c.theme_id == Theme.id)
+            .order_by(Theme.name)
+        ).all()
+
+    def imports_page(
+        self, *, source: str | None, offset: int, limit: int
+    ) -> tuple[list[Row[Any]], int]:
+        where = [ImportRun.source == source] if source else []
+        total = self.db.execute(
+            select(func.count()).select_from(ImportRun).where(*where)
+        ).scalar_one()
+        rows = self.db.execute(
+            select(ImportRun.__table__)
+            .where(*where)
+            .order_by(ImportRun.id.desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return rows, int(total)
+
+    def import_run(self, run_id: int) -> Row[Any] | None:
+        return self.db.execute(select(ImportRun.__table__).where(ImportRun.id == run_id)).first()
+
+    def last_runs(self) -> list[Row[Any]]:
+        latest = select(func.max(ImportRun.id)).group_by(ImportRun.source).scalar_subquery()
+        return self.db.execute(
+            select(ImportRun.__table__).where(ImportRun.id.in_(latest)).order_by(ImportRun.source)
+        ).all()
+
+    def events_page(
+        self, *, entity: str, entity_id: int, offset: int, limit: int
+    ) -> tuple[list[Row[Any]], int]:
+        where = [ChangeEvent.entity == entity, ChangeEvent.entity_id == entity_id]
+        total = self.db.execute(
+            select(func.count()).select_from(ChangeEvent).where(*where)
+        ).scalar_one()
+        rows = self.db.execute(
+            select(ChangeEvent.__table__)
+            .where(*where)
+            .order_by(ChangeEvent.id.desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return rows, int(total)
+
+    def event_areas(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = defaultdict(list)
+        for chunk in _chunks(list(ids)):
+            for eid, code in self.db.execute(
+                select(ChangeArea.event_id, ChangeArea.area_code)
+                .where(ChangeArea.event_id.in_(chunk))
+                .order_by(ChangeArea.area_code)
+            ):
+                out[eid].append(code)
+        return out
+
+    def stale_services(self, before: Any) -> int:
+        return int(
+            self.db.execute(
+                select(func.count())
+                .select_from(Service)
+                .where(
+                    Service.withdrawn_at.is_(None),
+                    (Service.last_verified.is_(None)) | (Service.last_verified < before),
+                )
+            ).scalar_one()
+        )
+
+    def counts(self) -> dict[str, int]:
+        return DirectoryRepository(self.db).counts()  # type: ignore[arg-type]

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from directory.resources.areas.routes import blp as areas
+from directory.resources.grants.routes import blp as grants
+from directory.resources.imports.routes import blp as imports
 from directory.resources.locate.routes import blp as locate
 from directory.resources.meta.routes import blp as meta
+from directory.resources.organisations.routes import blp as organisations
 from directory.resources.postcodes.routes import blp as postcodes
+from directory.resources.services.routes import blp as services
+from directory.resources.themes.routes import blp as themes
 
-BLUEPRINTS = [meta, postcodes, locate, areas]
+BLUEPRINTS = [meta, postcodes, locate, areas, services, organisations, grants, themes, imports]

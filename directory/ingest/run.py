@@ -1,0 +1,120 @@
+"""Run an import: fetch a file (path or URL), read it in its format, apply it.
+
+Formats: ``template`` (the directory's own spreadsheet, CSV or XLSX), ``360giving`` (a
+360Giving JSON package, or its flat CSV/XLSX) and ``hsds`` (Open Referral HSDS 3.0 JSON).
+Without ``--format`` the format is recognised from the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from directory.db import Database
+from directory.geography import GeographySnapshot
+from directory.ingest.apply import ImportOptions, ImportReport, import_batch
+from directory.ingest.context import GeographyContext
+from directory.ingest.giving360 import read_360giving_json, read_360giving_table
+from directory.ingest.hsds import read_hsds_json
+from directory.ingest.readers import ReadError, normalise_header, read_table
+from directory.ingest.records import Batch
+from directory.ingest.template import read_template
+from directory.repositories.geography import GeographyRepository
+from directory.settings import Settings
+
+FORMATS = ("template", "360giving", "hsds")
+MODES = ("incremental", "full")
+MAX_BYTES = 100 * 1024 * 1024
+FETCH_TIMEOUT_S = 60
+
+
+class SourceError(Exception):
+    """The source cannot be fetched at all (missing file, HTTP error, too big)."""
+
+
+def fetch(location: str, base_dir: Path | None = None) -> bytes:
+    """The bytes of a local path (relative to ``base_dir``) or an http(s) URL."""
+    if location.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(location, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310
+                data = response.read(MAX_BYTES + 1)
+        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            raise SourceError(f"Cannot download {location}: {error}") from None
+    else:
+        path = Path(location)
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
+        except OSError as error:
+            raise SourceError(f"Cannot read {path}: {error.strerror or error}") from None
+    if len(data) > MAX_BYTES:
+        raise SourceError(f"{location} is larger than {MAX_BYTES // 2**20} MB.")
+    return data
+
+
+def detect_format(data: bytes, name: str) -> str:
+    """Guess the format: JSON with "grants" is 360Giving, other JSON is HSDS; a spreadsheet
+    with 360Giving's "Identifier" and "Amount Awarded" columns is 360Giving, else template."""
+    suffix = Path(name).suffix.lower()
+    head = data[:4].lstrip(b"\xef\xbb\xbf").lstrip()
+    if suffix == ".json" or head[:1] in (b"{", b"["):
+        try:
+            parsed = json.loads(data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError):
+            return "hsds" if suffix != ".json" else "360giving"
+        return "360giving" if isinstance(parsed, dict) and "grants" in parsed else "hsds"
+    try:
+        keys = set(read_table(data, name=name).keys)
+    except ReadError:
+        return "template"
+    return "360giving" if {"identifier", "amount_awarded"} <= keys else "template"
+
+
+def read_source(data: bytes, name: str, fmt: str, ctx: GeographyContext) -> Batch:
+    """Read the bytes in ``fmt`` into a Batch; an unreadable file is one error in it."""
+    is_json = data[:4].lstrip(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
+    try:
+        if fmt == "hsds":
+            return read_hsds_json(data, ctx)
+        if fmt == "360giving":
+            return read_360giving_json(data, ctx) if is_json else read_360giving_table(data, ctx)
+        return read_template(read_table(data, name=name), ctx)
+    except ReadError as error:
+        batch = Batch()
+        batch.error(str(error))
+        return batch
+
+
+def run_import(
+    db: Database,
+    snap: GeographySnapshot,
+    settings: Settings,
+    location: str,
+    *,
+    fmt: str | None = None,
+    source: str | None = None,
+    mode: str = "incremental",
+    dry_run: bool = False,
+    base_dir: Path | None = None,
+) -> ImportReport:
+    """Fetch, read and apply one source. Raises SourceError when it cannot be fetched."""
+    data = fetch(location, base_dir)
+    name = location.rsplit("/", 1)[-1]
+    fmt = fmt or detect_format(data, name)
+    with db.engine.connect() as connection:
+        ctx = GeographyContext(snap, GeographyRepository(connection))
+        batch = read_source(data, name, fmt, ctx)
+    options = ImportOptions(
+        source=source or normalise_header(Path(name).stem).replace("_", "-") or "import",
+        format=fmt,
+        location=location,
+        checksum=hashlib.sha256(data).hexdigest(),
+        mode=mode,
+        dry_run=dry_run,
+    )
+    return import_batch(db, snap, settings, batch, options, ctx)
