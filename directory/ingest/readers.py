@@ -1,0 +1,470 @@
+"""Read a CSV or XLSX spreadsheet into rows keyed by normalised column headings, and write one.
+
+Reading does not interpret cells: strings come back as they were typed (only cells that are
+blank or all whitespace become None) and :mod:`directory.ingest.values` does the cleaning.
+Row numbers are the spreadsheet's own, so a problem can be reported as "row 7, column Amount"
+and found at once in Excel.
+
+Plain Python only: no Flask, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from directory.ingest.values import clean_text
+
+__all__ = [
+    "EXTRA",
+    "MAX_ROWS",
+    "ReadError",
+    "Row",
+    "Table",
+    "normalise_header",
+    "read_table",
+    "write_table",
+]
+
+#: the most data rows a file may hold
+MAX_ROWS = 200_000
+#: the key under which a row keeps cells found to the right of the last heading
+EXTRA = "_extra"
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 .xls, encrypted .xlsx
+_CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+_XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+_DELIMITERS = (",", ";", "\t")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ReadError(ValueError):
+    """The file cannot be read at all. The message is plain English, for the person who
+    uploaded it."""
+
+
+def normalise_header(text: Any) -> str:
+    """The key for a column heading: ``"Service Ref "`` → ``service_ref``, ``"Amount (£)"``
+    → ``amount``, ``"Start-date"`` → ``start_date``, ``"Areas & wards"`` →
+    ``areas_and_wards``. Case is folded, ``&`` becomes ``and`` and every run of other
+    characters that are not letters or digits becomes one ``_``."""
+    words = (clean_text(text) or "").casefold().replace("&", " and ")
+    return re.sub(r"[\W_]+", "_", words).strip("_")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One data row. ``number`` is the row number shown by the spreadsheet program (the
+    header row of a CSV is row 1). ``values`` has a key for every column; blank cells are
+    None. Non-blank cells to the right of the last heading are listed under ``"_extra"``."""
+
+    number: int
+    values: dict[str, Any]
+
+
+@dataclass
+class Table:
+    """A sheet of data: the headings as written (stripped), their keys, and the rows."""
+
+    columns: list[str]
+    keys: list[str]
+    rows: list[Row]
+    source: str
+    sheet: str | None = None
+
+    def column(self, key: str) -> str:
+        """The heading as written for a key (for messages); the key itself if unknown."""
+        try:
+            return self.columns[self.keys.index(key)]
+        except ValueError:
+            return key
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def read_table(
+    source: Path | bytes,
+    *,
+    format: str | None = None,
+    sheet: str | None = None,
+    name: str | None = None,
+) -> Table:
+    """Read a CSV or XLSX file (a path, or the uploaded bytes) into a :class:`Table`.
+
+    ``format`` is ``"csv"`` or ``"xlsx"``; without it the format comes from the suffix of
+    ``name`` or the path, and failing that from the content. ``sheet`` picks an XLSX sheet by
+    name (any case); the first sheet is read otherwise. ``name`` is the file name reported
+    as ``Table.source``. Raises :class:`ReadError` when the file cannot be read.
+    """
+    if isinstance(source, bytes | bytearray):
+        data = bytes(source)
+        label = name or "upload"
+    else:
+        path = Path(source)
+        label = name or path.name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ReadError(f"The file {label} does not exist") from None
+        except OSError as error:
+            raise ReadError(f"The file {label} cannot be opened: {error.strerror}") from None
+    kind = _format_of(data, format, label)
+    if kind == "xlsx":
+        return _read_xlsx(data, label, sheet)
+    return _read_csv(data, label)
+
+
+def _format_of(data: bytes, format: str | None, label: str) -> str:
+    if format is not None:
+        kind = format.lower().lstrip(".")
+        if kind not in ("csv", "xlsx"):
+            raise ReadError(f"The format {format!r} is not supported; use CSV or XLSX")
+        return kind
+    if data.startswith(_OLE_MAGIC):
+        raise ReadError(
+            "The file is an old-style Excel (.xls) workbook or is password-protected; "
+            "save it as .xlsx or CSV without a password"
+        )
+    if data.startswith(_ZIP_MAGIC):  # whatever its name says, a zip can only be a workbook
+        return "xlsx"
+    suffix = Path(label).suffix.lower()
+    if suffix in _XLSX_SUFFIXES:
+        return "xlsx"
+    if suffix == ".xls":
+        raise ReadError("The file is an old-style Excel (.xls) workbook; save it as .xlsx or CSV")
+    if suffix in _CSV_SUFFIXES:
+        return "csv"
+    if _looks_like_text(data):
+        return "csv"
+    raise ReadError("The file is not a CSV or XLSX spreadsheet")
+
+
+def _looks_like_text(data: bytes) -> bool:
+    sample = data[:4096]
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF8)):
+        return True
+    return b"\x00" not in sample
+
+
+def _decode(data: bytes) -> str:
+    """The text of a CSV file: UTF-8 (with or without BOM), UTF-16 with BOM, or
+    Windows-1252 (what Excel's plain "CSV" saves on a UK PC)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ReadError("The file's text is damaged; save it again as CSV UTF-8") from None
+    if b"\x00" in data:
+        raise ReadError("The file is not a CSV or XLSX spreadsheet")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ReadError("The file's text encoding is not recognised; save it from Excel as 'CSV UTF-8'")
+
+
+def _is_blank(cell: Any) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def _read_csv(data: bytes, label: str) -> Table:
+    text = _decode(data)
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    numbered = _numbered(reader, label)
+    return _build_table(numbered, label, None)
+
+
+def _numbered(reader: Iterable[list[str]], label: str) -> Iterator[tuple[int, Sequence[Any]]]:
+    """CSV records numbered as a spreadsheet program numbers them (a quoted cell that spans
+    lines is still one row); a malformed file becomes a ReadError."""
+    number = 0
+    iterator = iter(reader)
+    while True:
+        try:
+            cells = next(iterator)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise ReadError(
+                f"The file {label} is not valid CSV near row {number + 1}: {error}"
+            ) from None
+        number += 1
+        yield number, cells
+
+
+def _sniff_delimiter(text: str) -> str:
+    """``,``, ``;`` or tab: the one that splits the first rows into the most columns, the
+    same number on each row."""
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    if not lines:
+        return ","
+    best, best_score = ",", (False, 0.0, 0)
+    sample = "\n".join(lines)
+    for delimiter in _DELIMITERS:
+        try:
+            rows = list(csv.reader(io.StringIO(sample), delimiter=delimiter))
+        except csv.Error:
+            continue
+        rows = [row for row in rows if row]
+        if not rows:
+            continue
+        width = len(rows[0])
+        agreement = sum(len(row) == width for row in rows) / len(rows)
+        score = (width > 1, agreement, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _build_table(
+    numbered: Iterable[tuple[int, Sequence[Any]]], label: str, sheet: str | None
+) -> Table:
+    """Turn numbered rows of cells into a Table: the first non-blank row is the header."""
+    columns: list[str] = []
+    keys: list[str] = []
+    positions: list[int] = []  # the cell index of each heading
+    header_found = False
+    rows: list[Row] = []
+    for number, cells in numbered:
+        if all(_is_blank(cell) for cell in cells):
+            continue
+        if not header_found:
+            columns, keys, positions = _header(cells)
+            header_found = True
+            continue
+        if len(rows) >= MAX_ROWS:
+            raise ReadError(
+                f"The file has more than {MAX_ROWS:,} rows of data; split it into smaller files"
+            )
+        values: dict[str, Any] = {}
+        for key, position in zip(keys, positions, strict=True):
+            cell = cells[position] if position < len(cells) else None
+            values[key] = None if _is_blank(cell) else cell
+        used = set(positions)
+        extra = [
+            cell for index, cell in enumerate(cells) if index not in used and not _is_blank(cell)
+        ]
+        if extra:
+            values[EXTRA] = extra
+        rows.append(Row(number, values))
+    if not header_found:
+        raise ReadError(f"The file {label} has no header row (it is empty)")
+    return Table(columns=columns, keys=keys, rows=rows, source=label, sheet=sheet)
+
+
+def _header(cells: Sequence[Any]) -> tuple[list[str], list[str], list[int]]:
+    """Headings, keys and cell positions from the header row. Cells with no heading are
+    skipped (anything under them is kept as an extra); two headings with the same key are a
+    ReadError naming them."""
+    columns: list[str] = []
+    keys: list[str] = []
+    positions: list[int] = []
+    first_heading: dict[str, str] = {}
+    clashes: list[str] = []
+    for position, cell in enumerate(cells):
+        heading = clean_text(cell)
+        if heading is None:
+            continue
+        key = normalise_header(heading) or f"column_{position + 1}"
+        if key in first_heading:
+            clashes.append(
+                f"'{heading}'"
+                if heading == first_heading[key]
+                else f"'{first_heading[key]}' and '{heading}'"
+            )
+            continue
+        first_heading[key] = heading
+        columns.append(heading)
+        keys.append(key)
+        positions.append(position)
+    if clashes:
+        raise ReadError(
+            "The header row names the same column more than once: "
+            + ", ".join(clashes)
+            + "; give each column a different heading"
+        )
+    return columns, keys, positions
+
+
+def _read_xlsx(data: bytes, label: str, sheet: str | None) -> Table:
+    # openpyxl is imported here so that CSV-only callers do not pay for it
+    from openpyxl import load_workbook
+
+    with warnings.catch_warnings():
+        # openpyxl warns about features it drops (data validation, conditional formats,
+        # unknown extensions); none of them matter for reading values
+        warnings.simplefilter("ignore")
+        try:
+            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as error:  # zipfile, XML and openpyxl's own errors
+            raise ReadError(
+                f"The file {label} is not a readable XLSX workbook (it may be damaged); "
+                "open it in Excel and save it again"
+            ) from error
+        try:
+            worksheet = _pick_sheet(workbook.worksheets, sheet, label)
+            worksheet.reset_dimensions()  # do not trust the size the file claims
+            numbered = enumerate(worksheet.iter_rows(values_only=True), start=1)
+            try:
+                return _build_table(numbered, label, worksheet.title)
+            except ReadError:
+                raise
+            except Exception as error:  # damaged sheet XML
+                raise ReadError(
+                    f"The sheet '{worksheet.title}' in {label} cannot be read (it may be "
+                    "damaged); open it in Excel and save it again"
+                ) from error
+        finally:
+            workbook.close()
+
+
+def _pick_sheet(worksheets: list[Any], wanted: str | None, label: str) -> Any:
+    if not worksheets:
+        raise ReadError(f"The workbook {label} has no sheets of data")
+    if wanted is None:
+        return worksheets[0]
+    for worksheet in worksheets:
+        if worksheet.title.strip().casefold() == wanted.strip().casefold():
+            return worksheet
+    names = ", ".join(f"'{worksheet.title}'" for worksheet in worksheets)
+    raise ReadError(f"The sheet '{wanted}' does not exist; the workbook has: {names}")
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def write_table(
+    path: Path,
+    columns: list[str],
+    rows: list[list[Any]],
+    *,
+    format: str,
+    sheet: str = "Services",
+    notes: list[tuple[str, str]] | None = None,
+) -> None:
+    """Write a table as CSV or XLSX.
+
+    CSV is UTF-8 with a byte-order mark (so Excel shows £ and accents right) and ``\\r\\n``
+    line ends; dates are ISO ``yyyy-mm-dd``. XLSX has a bold, frozen header row, fitted
+    column widths, real dates and numbers, and (when ``notes`` are given) a second sheet
+    "Columns" explaining each heading. Text that a spreadsheet would run as a formula
+    (starting ``=``, ``+``, ``-``, ``@``, tab or carriage return) is made harmless: prefixed
+    with ``'`` in CSV, stored as plain text in XLSX. Lists are written as ``a; b``.
+    """
+    kind = format.lower().lstrip(".")
+    if kind == "csv":
+        _write_csv(Path(path), columns, rows)
+    elif kind == "xlsx":
+        _write_xlsx(Path(path), columns, rows, sheet, notes)
+    else:
+        raise ValueError(f"The format {format!r} is not supported; use csv or xlsx")
+
+
+def _neutralised(text: str) -> str:
+    """Text made safe to open in a spreadsheet: a leading ``'`` where it could be a formula."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        if value.time() == datetime.min.time() and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return _neutralised("; ".join(str(item) for item in value))
+    return _neutralised(str(value))
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[list[Any]]) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow([_csv_cell(column) for column in columns])
+        for row in rows:
+            writer.writerow([_csv_cell(value) for value in row])
+
+
+def _xlsx_cell(value: Any) -> Any:
+    """A value openpyxl writes as the right kind of cell (strings are handled apart)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return "; ".join(str(item) for item in value)
+    if value is None or isinstance(value, bool | int | float | date):
+        return value
+    return str(value)
+
+
+def _write_xlsx(
+    path: Path,
+    columns: list[str],
+    rows: list[list[Any]],
+    sheet: str,
+    notes: list[tuple[str, str]] | None,
+) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    worksheet = workbook.active
+    worksheet.title = sheet
+    _fill_sheet(worksheet, columns, rows)
+    if notes is not None:
+        _fill_sheet(workbook.create_sheet("Columns"), ["Heading", "Meaning"], notes)
+    workbook.save(path)
+
+
+def _fill_sheet(worksheet: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    widths = [len(str(column)) for column in columns]
+    bold = Font(bold=True)
+    for row_number, values in enumerate([columns, *rows], start=1):
+        for column_number, value in enumerate(values, start=1):
+            value = _xlsx_cell(value)
+            cell = worksheet.cell(row=row_number, column=column_number)
+            if isinstance(value, str):
+                value = ILLEGAL_CHARACTERS_RE.sub("", value)
+                cell.value = value
+                cell.data_type = "s"  # never a formula, whatever it starts with
+                if value.startswith(_FORMULA_STARTS):
+                    cell.quotePrefix = True  # Excel keeps it as text if the cell is edited
+            else:
+                cell.value = value
+                if isinstance(value, datetime):
+                    cell.number_format = "yyyy-mm-dd hh:mm"
+                elif isinstance(value, date):
+                    cell.number_format = "yyyy-mm-dd"
+            if row_number == 1:
+                cell.font = bold
+            if column_number > len(widths):
+                widths.append(0)
+            if row_number <= 1000:  # fit to the first rows; enough for a sensible width
+                shown = 10 if isinstance(value, date) else len(str(value or ""))
+                widths[column_number - 1] = max(widths[column_number - 1], shown)
+    for index, width in enumerate(widths, start=1):
+        worksheet.column_dimensions[get_column_letter(index)].width = min(max(width, 6), 60) + 2
+    worksheet.freeze_panes = "A2"

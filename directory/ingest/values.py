@@ -1,0 +1,603 @@
+"""Parsers for the messy values people type into spreadsheets.
+
+Every ``parse_*`` function accepts what ``csv`` and ``openpyxl`` hand over (``str``, ``int``,
+``float``, ``Decimal``, ``date``, ``datetime``) and either returns a clean Python value or raises
+``ValueError`` with a short plain-English message. The message is shown to a council officer
+next to the row and column it came from, so it names the bad value and says how to write it.
+Blank input is an error too: a caller that allows a blank checks :func:`clean_text` first.
+
+Plain Python only: no Flask, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from urllib.parse import urlsplit, urlunsplit
+
+#: what a spreadsheet cell can hold once ``csv`` or ``openpyxl`` has read it
+Cell = str | int | float | Decimal | date | datetime | None
+
+__all__ = [
+    "Cell",
+    "clean_text",
+    "excel_serial_date",
+    "financial_year_of",
+    "months_between",
+    "parse_age_range",
+    "parse_amount",
+    "parse_bool",
+    "parse_date",
+    "parse_email",
+    "parse_financial_year",
+    "parse_int",
+    "parse_url",
+    "split_list",
+]
+
+# characters that are invisible but break comparisons: BOM, zero-width space/joiners, word
+# joiner, soft hyphen
+_INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u2060\u00ad]")
+_LONGEST_SHOWN = 60
+
+
+# -- text ---------------------------------------------------------------------------------------
+
+
+def clean_text(value: Cell) -> str | None:
+    """The value as tidy text, or None when it is blank.
+
+    Removes byte-order marks and zero-width characters, turns every run of whitespace
+    (including non-breaking spaces and new lines) into one space and strips the ends. Whole
+    numbers that a spreadsheet stored as floats (``1123456.0``) come back without the ``.0``.
+    Dates become ISO text (``2021-04-01``; a datetime keeps its time unless it is midnight).
+    """
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        text = str(int(value))
+    elif isinstance(value, Decimal) and value.is_finite():
+        text = format(value, "f")
+    elif isinstance(value, datetime):
+        if value.time() == datetime.min.time() and value.tzinfo is None:
+            text = value.date().isoformat()
+        else:
+            text = value.isoformat(sep=" ")
+    elif isinstance(value, date):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    text = " ".join(_INVISIBLE.sub("", text).split())
+    return text or None
+
+
+def _shown(value: Cell) -> str:
+    """The value as quoted in an error message: cleaned, shortened, in single quotes."""
+    text = clean_text(value) or ""
+    if len(text) > _LONGEST_SHOWN:
+        text = text[: _LONGEST_SHOWN - 1] + "…"
+    return f"'{text}'"
+
+
+def _required_text(value: Cell, blank_message: str) -> str:
+    text = clean_text(value)
+    if text is None:
+        raise ValueError(blank_message)
+    return text
+
+
+# -- money --------------------------------------------------------------------------------------
+
+_AMOUNT_HINT = "write it like £45,000, 45k or 1.2m"
+_MULTIPLIERS = {
+    "": Decimal(1),
+    "k": Decimal(1_000),
+    "thousand": Decimal(1_000),
+    "m": Decimal(1_000_000),
+    "mn": Decimal(1_000_000),
+    "mil": Decimal(1_000_000),
+    "million": Decimal(1_000_000),
+    "bn": Decimal(1_000_000_000),
+    "b": Decimal(1_000_000_000),
+    "billion": Decimal(1_000_000_000),
+}
+_AMOUNT = re.compile(
+    r"""^(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?   # 1,200,000 or 45,000.50
+        |\d+(?:\.\d+)?                            # 1200000 or 1.2
+        |\.\d+)                                   # .5
+        \s*(?P<multiplier>k|thousand|mn|m|mil|million|bn|b|billion)?$""",
+    re.VERBOSE,
+)
+_OTHER_CURRENCY = re.compile(r"[$€¥₹]|\b(?:usd|eur|euros?|dollars?|yen)\b")
+_RANGE = re.compile(r"\d\s*(?:k|m|bn|thousand|million)?\s*(?:-|–|—|\bto\b)\s*(?:£|gbp)?\s*\d")
+#: the largest amount accepted (£1 trillion): far above any grant, small enough for Decimal
+_MOST_MONEY = Decimal(10) ** 12
+
+
+def parse_amount(value: Cell) -> Decimal:
+    """An amount of money in pounds, to the penny.
+
+    Accepts ``£1,200,000``, ``1.2m``, ``£45k``, ``45,000.50``, ``GBP 1000``, ``1000 GBP``,
+    ``£ 2,500``, ``1.5 million``, ``250 thousand``, ``£2bn`` and plain numbers. Rejects
+    negative amounts, other currencies and ranges such as ``10-20k``.
+    """
+    if isinstance(value, bool | date):
+        raise ValueError(f"{_shown(value)} is not an amount of money; {_AMOUNT_HINT}")
+    if isinstance(value, int | float | Decimal):
+        return _checked_amount(value, value)
+    text = _required_text(value, f"No amount given; {_AMOUNT_HINT}")
+    lowered = text.casefold()
+    if _OTHER_CURRENCY.search(lowered):
+        raise ValueError(
+            f"{_shown(text)} is not in pounds; give amounts in pounds sterling, like £45,000"
+        )
+    if _RANGE.search(lowered):
+        raise ValueError(f"{_shown(text)} is a range; give a single amount, {_AMOUNT_HINT}")
+    negative = False
+    body = lowered
+    if body.startswith("(") and body.endswith(")"):  # accountants' negative: (£500)
+        negative, body = True, body[1:-1].strip()
+    body = re.sub(r"^gbp|gbp$|\bpounds?$", "", body).strip()
+    if body.startswith("-"):
+        negative, body = True, body[1:].strip()
+    body = body.removeprefix("£").strip()
+    if body.startswith("-"):
+        negative, body = True, body[1:].strip()
+    match = _AMOUNT.match(body)
+    if match is None:
+        raise ValueError(f"{_shown(text)} is not an amount of money; {_AMOUNT_HINT}")
+    if negative:
+        raise ValueError(f"{_shown(text)} is negative; amounts must be £0 or more")
+    number = Decimal(match["number"].replace(",", ""))
+    return _checked_amount(number * _MULTIPLIERS[match["multiplier"] or ""], text)
+
+
+def _checked_amount(number: int | float | Decimal, shown: Cell) -> Decimal:
+    try:
+        amount = Decimal(str(number)) if isinstance(number, float) else Decimal(number)
+    except (InvalidOperation, ValueError):  # pragma: no cover - Decimal accepts all numbers
+        raise ValueError(f"{_shown(shown)} is not an amount of money; {_AMOUNT_HINT}") from None
+    if not amount.is_finite():
+        raise ValueError(f"{_shown(shown)} is not an amount of money; {_AMOUNT_HINT}")
+    if amount < 0:
+        raise ValueError(f"{_shown(shown)} is negative; amounts must be £0 or more")
+    if amount >= _MOST_MONEY:
+        raise ValueError(f"{_shown(shown)} is too large to be an amount of money in pounds")
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+# -- dates --------------------------------------------------------------------------------------
+
+_DATE_HINT = "write it like 01/04/2021, 1 April 2021 or 2021-04-01"
+_FIRST_YEAR, _LAST_YEAR = 1900, 2100
+_MONTHS = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_EXCEL_SERIALS = (20_000, 80_000)  # 1954-10-03 .. 2119-01-10: plausible dates only
+_ISO = re.compile(
+    r"^(?P<y>\d{4})[-/](?P<m>\d{1,2})[-/](?P<d>\d{1,2})"
+    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?$",
+    re.IGNORECASE,
+)
+_COMPACT_ISO = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$")
+_DAY_FIRST = re.compile(r"^(?P<d>\d{1,2})(?P<sep>[/.\-])(?P<m>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})$")
+_TRAILING_TIME = re.compile(r"\s+\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\.\d+)?\s*(?:[ap]\.?m\.?)?$")
+_SERIAL = re.compile(r"^\d+(?:\.\d+)?$")
+
+
+def parse_date(value: Cell) -> date:
+    """A calendar date.
+
+    Accepts date and datetime objects; ISO text (``2021-04-01``, ``2021-04-01T00:00:00Z``,
+    ``2021-04-01 00:00``, ``20210401``); UK day-first text (``01/04/2021``, ``1/4/21``,
+    ``1.4.2021``, ``01-04-2021``), always read day first; written dates (``1 April 2021``,
+    ``1st April 2021``, ``April 1, 2021``, ``01-Apr-21``); a month alone (``April 2021``,
+    ``Apr 2021``) meaning its first day; and Excel serial numbers between 20000 and 80000
+    (``44287`` is 2021-04-01). Two-digit years below 70 are 20xx, the rest 19xx. Only years
+    1900 to 2100 are accepted. A time of day, or a time zone, is ignored.
+    """
+    if isinstance(value, datetime):
+        return _checked_year(value.date(), value)
+    if isinstance(value, date):
+        return _checked_year(value, value)
+    if isinstance(value, bool):
+        raise ValueError(f"{_shown(value)} is not a date; {_DATE_HINT}")
+    if isinstance(value, int | float | Decimal):
+        return _from_serial(value, value)
+    text = _required_text(value, f"No date given; {_DATE_HINT}")
+    if re.fullmatch(r"\d{4}", text):
+        raise ValueError(f"{_shown(text)} is only a year; give the day and month too, {_DATE_HINT}")
+    if _SERIAL.match(text) and not _COMPACT_ISO.match(text):
+        return _from_serial(Decimal(text), text)
+    if match := _ISO.match(text) or _COMPACT_ISO.match(text):
+        return _make_date(int(match["y"]), int(match["m"]), int(match["d"]), text)
+    bare = _TRAILING_TIME.sub("", text)
+    if match := _DAY_FIRST.match(bare):
+        year = _full_year(match["y"])
+        return _make_date(year, int(match["m"]), int(match["d"]), text)
+    return _written_date(bare, text)
+
+
+def _from_serial(number: int | float | Decimal, shown: Cell) -> date:
+    """A date from an Excel serial number (1900 date system)."""
+    if isinstance(number, float | Decimal) and not math.isfinite(number):
+        raise ValueError(f"{_shown(shown)} is not a date; {_DATE_HINT}")
+    low, high = _EXCEL_SERIALS
+    if not low <= number <= high:
+        raise ValueError(
+            f"{_shown(shown)} is a number, not a date; {_DATE_HINT} "
+            f"(Excel date numbers between {low} and {high} are also understood)"
+        )
+    return _checked_year(excel_serial_date(int(number)), shown)
+
+
+def excel_serial_date(serial: int) -> date:
+    """The date an Excel serial number stands for in the 1900 date system.
+
+    Serial 1 is 1900-01-01. Excel believes 1900 was a leap year, so serial 60 is its
+    imaginary 1900-02-29 (read here as 1900-03-01) and every later serial is one day ahead.
+    """
+    if serial < 1:
+        raise ValueError(f"'{serial}' is not an Excel date number (they start at 1)")
+    if serial < 61:
+        return date(1899, 12, 31) + timedelta(days=serial)
+    return date(1899, 12, 30) + timedelta(days=serial)
+
+
+def _full_year(text: str) -> int:
+    year = int(text)
+    if len(text) == 2:
+        year += 2000 if year < 70 else 1900
+    return year
+
+
+def _make_date(year: int, month: int, day: int, shown: Cell) -> date:
+    if not 1 <= month <= 12:
+        raise ValueError(
+            f"{_shown(shown)} is not a date: there is no month {month} "
+            f"(dates are read day first, like 31/01/2021)"
+        )
+    if not _FIRST_YEAR <= year <= _LAST_YEAR:
+        raise ValueError(
+            f"{_shown(shown)} is not a date between {_FIRST_YEAR} and {_LAST_YEAR}; {_DATE_HINT}"
+        )
+    try:
+        return date(year, month, day)
+    except ValueError:
+        next_month = date(year + month // 12, month % 12 + 1, 1)
+        days = (next_month - date(year, month, 1)).days
+        raise ValueError(
+            f"{_shown(shown)} is not a real date: {_MONTHS[month - 1].title()} {year} "
+            f"has {days} days"
+        ) from None
+
+
+def _checked_year(result: date, shown: Cell) -> date:
+    if not _FIRST_YEAR <= result.year <= _LAST_YEAR:
+        raise ValueError(
+            f"{_shown(shown)} is not a date between {_FIRST_YEAR} and {_LAST_YEAR}; {_DATE_HINT}"
+        )
+    return result
+
+
+def _month_number(word: str) -> int | None:
+    if word == "sept":
+        return 9
+    for number, name in enumerate(_MONTHS, start=1):
+        if len(word) >= 3 and name.startswith(word):
+            return number
+    return None
+
+
+def _written_date(text: str, shown: Cell) -> date:
+    """A date written with its month as a word: ``1st April 2021``, ``April 1 2021``,
+    ``01-Apr-21``, ``April 2021``."""
+    words = re.findall(r"[a-z]+|\d+", text.casefold())
+    words = [w for w in words if w not in {"of", "the", "st", "nd", "rd", "th"}]
+    # drop weekday names ("Thursday 1 April 2021") and ordinal suffixes glued to numbers
+    words = [w for w in words if not any(day.startswith(w) and len(w) >= 3 for day in _WEEKDAYS)]
+    kinds = []
+    month = None
+    numbers: list[str] = []
+    for word in words:
+        if word.isdigit():
+            kinds.append("n")
+            numbers.append(word)
+        elif (number := _month_number(word)) is not None and month is None:
+            kinds.append("m")
+            month = number
+        else:
+            raise ValueError(f"{_shown(shown)} is not a date; {_DATE_HINT}")
+    pattern = "".join(kinds)
+    if month is None or pattern not in {"nmn", "mnn", "mn"}:
+        if month is not None and pattern in {"nm", "m"}:
+            raise ValueError(f"{_shown(shown)} has no year; {_DATE_HINT}")
+        raise ValueError(f"{_shown(shown)} is not a date; {_DATE_HINT}")
+    if pattern == "mn":  # "April 2021": the first of the month
+        day_text, year_text = "1", numbers[0]
+    else:
+        day_text, year_text = numbers
+    if len(year_text) not in (2, 4) or len(day_text) > 2:
+        raise ValueError(f"{_shown(shown)} is not a date; {_DATE_HINT}")
+    return _make_date(_full_year(year_text), month, int(day_text), shown)
+
+
+# -- numbers and yes/no -------------------------------------------------------------------------
+
+_INTEGER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?$")
+
+
+def parse_int(value: Cell) -> int:
+    """A whole number: ``12``, ``12.0``, ``" 1,200 "``. Rejects ``12.5`` and words."""
+    hint = "write it in figures, like 12 or 1,200"
+    if isinstance(value, bool | date):
+        raise ValueError(f"{_shown(value)} is not a whole number; {hint}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float | Decimal):
+        if not math.isfinite(value) or value != int(value):
+            raise ValueError(f"{_shown(value)} is not a whole number; {hint}")
+        return int(value)
+    text = _required_text(value, f"No number given; {hint}")
+    if not _INTEGER.match(text):
+        raise ValueError(f"{_shown(text)} is not a whole number; {hint}")
+    return int(text.replace(",", "").split(".")[0])
+
+
+_TRUE = {"yes", "y", "true", "t", "1", "x", "✓", "✔"}
+_FALSE = {"no", "n", "false", "f", "0"}
+
+
+def parse_bool(value: Cell) -> bool:
+    """Yes or no: ``yes``/``no``, ``y``/``n``, ``true``/``false``, ``1``/``0``, or ``x`` (a
+    ticked box) for yes; any case."""
+    hint = "write yes or no"
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal) and value in (0, 1):
+        return bool(value)
+    text = _required_text(value, f"No yes/no answer given; {hint}")
+    word = text.casefold()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(f"{_shown(text)} is not yes or no; {hint}")
+
+
+# -- ages ---------------------------------------------------------------------------------------
+
+_AGE_HINT = "write it like 11-25, 18+, under 18 or all ages"
+_OLDEST = 120
+_ALL_AGES = {"all", "all ages", "any", "any age", "everyone", "no age limit", "no limit"}
+_AGE_NOISE = re.compile(r"\b(?:aged|ages|age|years?|yrs?|year olds?|y/?o|olds?)\b")
+
+
+def parse_age_range(value: Cell) -> tuple[int | None, int | None]:
+    """The youngest and oldest ages served; None where there is no limit.
+
+    ``11-25``, ``11 to 25`` and ``11–25`` give (11, 25); ``18+`` and ``18 and over`` give
+    (18, None); ``over 18`` is read as in everyday use (``over-18s``), also (18, None);
+    ``under 18`` gives (None, 17); ``up to 25`` and ``25 and under`` give (None, 25);
+    ``all ages`` gives (None, None); ``16`` gives (16, 16). Ages above 120, or a youngest
+    age above the oldest, are rejected.
+    """
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        age = parse_int(value)
+        return _checked_ages(age, age, value)
+    text = _required_text(value, f"No ages given; {_AGE_HINT}")
+    words = text.casefold().replace("–", "-").replace("—", "-").replace("‑", "-")
+    if words in _ALL_AGES:
+        return None, None
+    words = _AGE_NOISE.sub(" ", words)
+    words = re.sub(r"(\d)\s*'?s\b", r"\1", words)  # "18s", "18's"
+    words = " ".join(words.split())
+    if words in _ALL_AGES:
+        return None, None
+    if m := re.fullmatch(r"(\d+) ?(?:-|to) ?(\d+)", words):
+        return _checked_ages(int(m[1]), int(m[2]), text)
+    if m := re.fullmatch(
+        r"(\d+) ?(?:\+|plus|and over|and above|or over|or older|and older)", words
+    ):
+        return _checked_ages(int(m[1]), None, text)
+    if m := re.fullmatch(r"(?:over|from) (\d+)", words):
+        return _checked_ages(int(m[1]), None, text)
+    if m := re.fullmatch(r"under (\d+)", words):
+        return _checked_ages(None, int(m[1]) - 1, text)
+    if m := re.fullmatch(r"(?:up to|upto|to) (\d+)|(\d+) (?:and under|or under|or younger)", words):
+        return _checked_ages(None, int(m[1] or m[2]), text)
+    if m := re.fullmatch(r"\d+", words):
+        return _checked_ages(int(words), int(words), text)
+    raise ValueError(f"{_shown(text)} is not an age range; {_AGE_HINT}")
+
+
+def _checked_ages(
+    youngest: int | None, oldest: int | None, shown: Cell
+) -> tuple[int | None, int | None]:
+    for age in (youngest, oldest):
+        if age is not None and not 0 <= age <= _OLDEST:
+            raise ValueError(f"{_shown(shown)} is not an age range: ages go from 0 to {_OLDEST}")
+    if youngest is not None and oldest is not None and youngest > oldest:
+        raise ValueError(
+            f"{_shown(shown)} is not an age range: the youngest age is above the oldest"
+        )
+    return youngest, oldest
+
+
+# -- lists --------------------------------------------------------------------------------------
+
+_LIST_SEPARATORS = re.compile(r"[;|,\n\r]+")
+
+
+def split_list(value: Cell) -> list[str]:
+    """The items of a list typed into one cell, separated by ``;``, ``|``, ``,`` or new lines.
+
+    Each item is cleaned (see :func:`clean_text`); blanks are dropped and repeats (ignoring
+    case) are kept once, in first-seen order. ``&`` and ``and`` do not separate items, so
+    ``Kensington & Chelsea`` stays whole. None or a blank cell gives an empty list.
+    """
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        text = clean_text(value)
+        return [text] if text else []
+    items: list[str] = []
+    seen: set[str] = set()
+    for part in _LIST_SEPARATORS.split(value):
+        item = clean_text(part)
+        if item and item.casefold() not in seen:
+            seen.add(item.casefold())
+            items.append(item)
+    return items
+
+
+# -- contact details ----------------------------------------------------------------------------
+
+_DOMAIN_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$")
+_LOCAL_PART = re.compile(r"^[^\s@<>()\[\]\\,;:\"]+$")
+
+
+def parse_email(value: Cell) -> str:
+    """An email address, lightly checked (one ``@``, a dot in the domain, no spaces), with
+    the domain lower-cased. A leading ``mailto:`` or surrounding ``<>`` is removed."""
+    hint = "write it like name@example.org"
+    text = _required_text(value, f"No email address given; {hint}")
+    address = text.removeprefix("mailto:").removeprefix("MAILTO:").strip()
+    if address.startswith("<") and address.endswith(">"):
+        address = address[1:-1].strip()
+    if " " in address:
+        raise ValueError(f"{_shown(text)} is not an email address: it has a space; {hint}")
+    if address.count("@") != 1:
+        raise ValueError(f"{_shown(text)} is not an email address: it needs one @; {hint}")
+    local, domain = address.split("@")
+    domain = domain.lower()
+    if not local or not _LOCAL_PART.match(local) or local.startswith(".") or ".." in local:
+        raise ValueError(
+            f"{_shown(text)} is not an email address: the part before @ is not valid; {hint}"
+        )
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+        raise ValueError(
+            f"{_shown(text)} is not an email address: the part after @ must be a domain "
+            f"with a dot, like example.org"
+        )
+    return f"{local}@{domain}"
+
+
+def parse_url(value: Cell) -> str:
+    """A web address (http or https). A bare ``www.example.org`` becomes
+    ``https://www.example.org``; the scheme and host are lower-cased. Rejects other schemes
+    (``javascript:``, ``mailto:``, ``ftp:``), spaces and addresses without a host."""
+    hint = "write it like https://www.example.org"
+    text = _required_text(value, f"No web address given; {hint}")
+    if " " in text:
+        raise ValueError(f"{_shown(text)} is not a web address: it has a space; {hint}")
+    url = text
+    if "://" in url:
+        scheme = url.split("://", 1)[0].casefold()
+        if scheme not in ("http", "https"):
+            raise ValueError(
+                f"{_shown(text)} is not a web address: only http and https links are allowed"
+            )
+    elif url.startswith("//"):
+        url = "https:" + url
+    elif re.match(r"^[a-z][a-z0-9+.\-]*:(?!\d)", url, re.IGNORECASE):
+        raise ValueError(
+            f"{_shown(text)} is not a web address: only http and https links are allowed"
+        )
+    else:
+        url = "https://" + url
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a bad port number
+    except ValueError:
+        raise ValueError(f"{_shown(text)} is not a web address; {hint}") from None
+    labels = host.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+        raise ValueError(
+            f"{_shown(text)} is not a web address: it needs a site name like example.org; {hint}"
+        )
+    return urlunsplit(
+        (parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, parts.fragment)
+    )
+
+
+# -- financial years and grant lengths ----------------------------------------------------------
+
+_FY_HINT = "write it like 2021/22"
+_FINANCIAL_YEAR = re.compile(r"^(\d{4}|\d{2})\s*[/\-–]\s*(\d{4}|\d{2})$")
+
+
+def parse_financial_year(value: Cell) -> str:
+    """A UK financial year as ``2021/22``, from ``2021/22``, ``2021-22``, ``2021/2022``,
+    ``FY2021/22``, ``FY 21/22`` or ``21/22``. A date gives the financial year it falls in.
+    The two years must be consecutive."""
+    if isinstance(value, date):
+        return financial_year_of(value)
+    text = _required_text(value, f"No financial year given; {_FY_HINT}")
+    body = re.sub(r"^(?:fy|f/y|financial year)\s*:?\s*", "", text.casefold())
+    match = _FINANCIAL_YEAR.match(body)
+    if match is None:
+        raise ValueError(f"{_shown(text)} is not a financial year; {_FY_HINT}")
+    first = _full_year(match[1])
+    second_text = match[2]
+    second = int(second_text)
+    follows = second == first + 1 if len(second_text) == 4 else second == (first + 1) % 100
+    if not follows:
+        raise ValueError(
+            f"{_shown(text)} is not a financial year: the second year must follow the first; "
+            f"{_FY_HINT}"
+        )
+    if not _FIRST_YEAR <= first < _LAST_YEAR:
+        raise ValueError(
+            f"{_shown(text)} is not a financial year between {_FIRST_YEAR} and {_LAST_YEAR}"
+        )
+    return f"{first}/{(first + 1) % 100:02d}"
+
+
+def financial_year_of(day: date) -> str:
+    """The UK financial year (1 April to 31 March) a date falls in: 2021-04-01 to
+    2022-03-31 is ``2021/22``."""
+    first = day.year if day.month >= 4 else day.year - 1
+    return f"{first}/{(first + 1) % 100:02d}"
+
+
+def _add_months(day: date, months: int) -> date:
+    """The same day of the month ``months`` later, kept within shorter months."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def months_between(start: date, end: date) -> int:
+    """How many whole months a grant from ``start`` to ``end`` (both days included) runs,
+    rounded to the nearest month and at least 1: 2021-04-01 to 2022-03-31 is 12 months,
+    2021-04-01 to 2021-04-30 is 1. Raises ValueError if ``end`` is before ``start``."""
+    if isinstance(start, datetime):
+        start = start.date()
+    if isinstance(end, datetime):
+        end = end.date()
+    if end < start:
+        raise ValueError(
+            f"The end date {end.isoformat()} is before the start date {start.isoformat()}"
+        )
+    after_end = end + timedelta(days=1)
+    months = (after_end.year - start.year) * 12 + after_end.month - start.month
+    while months > 0 and _add_months(start, months) > after_end:
+        months -= 1
+    reached = _add_months(start, months)
+    month_length = (_add_months(start, months + 1) - reached).days
+    if 2 * (after_end - reached).days >= month_length:
+        months += 1
+    return max(1, months)

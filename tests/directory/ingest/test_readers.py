@@ -1,0 +1,510 @@
+"""Reading real CSV and XLSX files into rows, and writing them back safely."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from directory.ingest.readers import (
+    MAX_ROWS,
+    ReadError,
+    Row,
+    Table,
+    normalise_header,
+    read_table,
+    write_table,
+)
+from directory.ingest.values import parse_amount, parse_date
+
+# -- normalise_header ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("heading", "key"),
+    [
+        ("Service Ref ", "service_ref"),
+        ("Amount (£)", "amount"),
+        ("Start-date", "start_date"),
+        ("\ufeffService ref", "service_ref"),
+        ("SERVICE  REF", "service_ref"),
+        ("Areas & wards", "areas_and_wards"),
+        ("Min. age", "min_age"),
+        ("  e-mail  ", "e_mail"),
+        ("Charity no.", "charity_no"),
+        ("__odd__name__", "odd_name"),
+        ("Café", "café"),
+        ("Straße", "strasse"),
+        (2021, "2021"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_normalise_header(heading: object, key: str) -> None:
+    assert normalise_header(heading) == key
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+
+
+def write_bytes(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_reads_a_windows_1252_csv_with_pound_signs_and_accents(tmp_path: Path) -> None:
+    text = 'Service ref,Name,Amount (£)\r\nS1,Café Rendezvous,"£1,200"\r\n'
+    path = write_bytes(tmp_path, "grants.csv", text.encode("cp1252"))
+    assert b"\xa3" in path.read_bytes()  # really Windows-1252, not UTF-8
+
+    table = read_table(path)
+
+    assert table.source == "grants.csv"
+    assert table.sheet is None
+    assert table.columns == ["Service ref", "Name", "Amount (£)"]
+    assert table.keys == ["service_ref", "name", "amount"]
+    assert table.rows == [
+        Row(2, {"service_ref": "S1", "name": "Café Rendezvous", "amount": "£1,200"})
+    ]
+    assert parse_amount(table.rows[0].values["amount"]) == Decimal("1200.00")
+
+
+def test_reads_a_utf8_csv_with_a_byte_order_mark(tmp_path: Path) -> None:
+    text = "Service Ref,Borough\nS1,Kensington & Chelsea\nS2,Hammersmith – Fulham\n"
+    path = write_bytes(tmp_path, "excel.csv", b"\xef\xbb\xbf" + text.encode("utf-8"))
+
+    table = read_table(path)
+
+    assert table.columns == ["Service Ref", "Borough"]  # no BOM left on the first heading
+    assert table.keys == ["service_ref", "borough"]
+    assert [row.values["borough"] for row in table.rows] == [
+        "Kensington & Chelsea",
+        "Hammersmith – Fulham",
+    ]
+
+
+def test_reads_utf8_without_bom_and_utf16_with_bom(tmp_path: Path) -> None:
+    text = "Ref\tName\r\nS1\tZoë’s Place\r\n"
+    utf8 = read_table(write_bytes(tmp_path, "a.csv", text.encode("utf-8")))
+    utf16 = read_table(write_bytes(tmp_path, "b.txt", text.encode("utf-16")))
+    for table in (utf8, utf16):
+        assert table.keys == ["ref", "name"]
+        assert table.rows[0].values == {"ref": "S1", "name": "Zoë’s Place"}
+
+
+def test_sniffs_a_semicolon_delimited_csv(tmp_path: Path) -> None:
+    text = 'Ref;Name;Amount\nS1;Youth, Sport & Arts;"1.200,50"\nS2;Mentoring;300\n'
+    table = read_table(write_bytes(tmp_path, "semi.csv", text.encode("utf-8")))
+    assert table.keys == ["ref", "name", "amount"]
+    assert table.rows[0].values == {
+        "ref": "S1",
+        "name": "Youth, Sport & Arts",
+        "amount": "1.200,50",
+    }
+    assert table.rows[1].values["amount"] == "300"
+
+
+def test_sniffs_a_tab_delimited_csv() -> None:
+    table = read_table(b"Ref\tName\nS1\tA, B and C\n", name="tabs.tsv")
+    assert table.rows[0].values == {"ref": "S1", "name": "A, B and C"}
+
+
+def test_skips_blank_rows_but_keeps_the_files_row_numbers(tmp_path: Path) -> None:
+    text = (
+        "\r\n"  # row 1: blank
+        ",,\r\n"  # row 2: only separators
+        "Ref,Name,Notes\r\n"  # row 3: the header
+        "S1,One,\r\n"  # row 4
+        ",  ,\r\n"  # row 5: blank (whitespace only)
+        'S2,"Two\r\nlines",x\r\n'  # row 6: one row, although the cell spans two lines
+        "\r\n"  # row 7
+        "S3,Three,\r\n"  # row 8
+    )
+    table = read_table(write_bytes(tmp_path, "gaps.csv", text.encode("utf-8")))
+    assert [row.number for row in table.rows] == [4, 6, 8]
+    assert table.rows[0].values == {"ref": "S1", "name": "One", "notes": None}
+    assert table.rows[1].values["name"] == "Two\r\nlines"  # raw: values.py cleans
+
+
+def test_cells_are_raw_strings_and_blanks_are_none() -> None:
+    table = read_table(b'Ref,Name,Amount\n S1 ,  ,"\xc2\xa31,200"\n', format="csv")
+    assert table.rows[0].values == {"ref": " S1 ", "name": None, "amount": "£1,200"}
+
+
+def test_short_rows_are_padded_and_extra_cells_kept_apart() -> None:
+    text = b"Ref,Name\nS1\nS2,Two,surprise,,more\nS3,Three,,\n"
+    table = read_table(text, name="x.csv")
+    assert table.rows[0].values == {"ref": "S1", "name": None}
+    assert table.rows[1].values == {"ref": "S2", "name": "Two", "_extra": ["surprise", "more"]}
+    assert table.rows[2].values == {"ref": "S3", "name": "Three"}  # empty extras are dropped
+
+
+def test_a_column_without_a_heading_is_not_a_column() -> None:
+    table = read_table(b"Ref,,Name,\nS1,stray,One,\n", name="x.csv")
+    assert table.columns == ["Ref", "Name"]
+    assert table.rows[0].values == {"ref": "S1", "name": "One", "_extra": ["stray"]}
+
+
+@pytest.mark.parametrize(
+    ("header", "named"),
+    [
+        ("Ref,Name,Ref", "'Ref'"),
+        ("Ref,Amount,Amount (£)", "'Amount' and 'Amount (£)'"),
+        ("Service ref,SERVICE REF ,Name", "'Service ref' and 'SERVICE REF'"),
+    ],
+)
+def test_duplicate_headings_are_an_error_naming_them(header: str, named: str) -> None:
+    with pytest.raises(ReadError) as caught:
+        read_table(f"{header}\n1,2,3\n".encode(), name="dupes.csv")
+    assert "more than once" in str(caught.value)
+    assert named in str(caught.value)
+
+
+@pytest.mark.parametrize("data", [b"", b"\r\n\r\n", b",,,\n , \n", b";;\n", b"\xef\xbb\xbf"])
+def test_a_file_without_a_header_row_is_an_error(data: bytes) -> None:
+    with pytest.raises(ReadError, match="has no header row"):
+        read_table(data, name="empty.csv")
+
+
+def test_a_header_only_file_has_no_rows() -> None:
+    table = read_table(b"Ref,Name\r\n", name="x.csv")
+    assert table.keys == ["ref", "name"]
+    assert table.rows == []
+
+
+def test_the_format_is_sniffed_from_content_without_a_name(tmp_path: Path) -> None:
+    assert read_table(b"Ref,Name\nS1,One\n").source == "upload"
+    assert read_table(b"Ref,Name\nS1,One\n").rows[0].values == {"ref": "S1", "name": "One"}
+    path = tmp_path / "export"  # no suffix
+    write_table(path, ["Ref"], [["S1"]], format="xlsx")
+    assert read_table(path).sheet == "Services"
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (b"\x00\x01\x02binary\x00", None, "not a CSV or XLSX spreadsheet"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "logo.png", "not a CSV or XLSX spreadsheet"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old.xls", "old-style Excel (.xls)"),
+        (b"whatever", "old.xls", "old-style Excel (.xls)"),
+        (b"Ref\n\x81\x8d\x8f\x90\x9d\n", "bad.csv", "encoding is not recognised"),
+    ],
+)
+def test_unreadable_files_are_read_errors(data: bytes, name: str | None, message: str) -> None:
+    with pytest.raises(ReadError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_table(data, name=name)
+
+
+def test_an_unknown_format_is_a_read_error() -> None:
+    with pytest.raises(ReadError, match="'ods' is not supported"):
+        read_table(b"Ref\n", format="ods")
+
+
+def test_a_missing_file_is_a_read_error(tmp_path: Path) -> None:
+    with pytest.raises(ReadError, match="nothing.csv does not exist"):
+        read_table(tmp_path / "nothing.csv")
+
+
+def test_a_malformed_csv_is_a_read_error() -> None:
+    huge = b'Ref,Notes\nS1,"' + b"x" * 200_000 + b'"\n'
+    with pytest.raises(ReadError, match="not valid CSV near row 2"):
+        read_table(huge, name="huge.csv")
+
+
+def test_more_than_the_row_limit_is_a_read_error() -> None:
+    data = b"Ref\n" + b"S\n" * (MAX_ROWS + 1)
+    with pytest.raises(ReadError, match="more than 200,000 rows"):
+        read_table(data, name="big.csv")
+    assert len(read_table(b"Ref\n" + b"S\n" * MAX_ROWS, name="ok.csv").rows) == MAX_ROWS
+
+
+# -- XLSX ---------------------------------------------------------------------------------------
+
+
+def make_workbook(path: Path) -> Path:
+    """A two-sheet workbook laid out the way officers make them: a title above the header
+    on the first sheet, a blank row, then the data; a tidy second sheet."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Grants"
+    sheet["A1"] = "MOPAC grants 2021/22"  # a title row above the header
+    sheet.append([])
+    sheet.append(["Grant ref", "Recipient"])
+    sheet.append(["G1", "Café Rendezvous"])
+    other = workbook.create_sheet("Services")
+    other.append(["Service ref", "Name"])
+    other.append(["S1", "Youth club"])
+    workbook.save(path)
+    return path
+
+
+def test_reads_the_first_sheet_of_a_real_workbook(tmp_path: Path) -> None:
+    table = read_table(make_workbook(tmp_path / "grants.xlsx"))
+
+    assert table.source == "grants.xlsx"
+    assert table.sheet == "Grants"
+    # the title in A1 is the first non-blank row, so it is taken for the header: officers
+    # are told to keep the header in row 1, and this shows why
+    assert table.columns == ["MOPAC grants 2021/22"]
+
+
+def test_reads_dates_serials_and_numbers_from_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "grants.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Grant ref", "Recipient", "Amount (£)", "Start date", "End date", "Charity no."])
+    sheet.append(["G1", "Café Rendezvous", 45000, datetime(2021, 4, 1), 44651, 1123456])
+    sheet.append([None] * 6)
+    sheet.append(["G2", "  Safer Streets ", 1.2e6, datetime(2021, 4, 1, 9, 30), "31/03/2022"])
+    sheet["H4"] = "stray"
+    workbook.save(path)
+
+    table = read_table(path)
+
+    assert table.keys == [
+        "grant_ref",
+        "recipient",
+        "amount",
+        "start_date",
+        "end_date",
+        "charity_no",
+    ]
+    assert [row.number for row in table.rows] == [2, 4]
+    first, second = (row.values for row in table.rows)
+    assert first["start_date"] == datetime(2021, 4, 1)
+    assert first["end_date"] == 44651  # a serial number as the cell holds it
+    assert parse_date(first["end_date"]) == date(2022, 3, 31)
+    assert first["amount"] == 45000
+    assert first["charity_no"] == 1123456
+    assert second["recipient"] == "  Safer Streets "  # raw
+    assert second["start_date"] == datetime(2021, 4, 1, 9, 30)
+    assert parse_date(second["start_date"]) == date(2021, 4, 1)
+    assert parse_date(second["end_date"]) == date(2022, 3, 31)
+    assert second["charity_no"] is None
+    assert second["_extra"] == ["stray"]
+
+
+def test_picks_a_sheet_by_name_in_any_case(tmp_path: Path) -> None:
+    path = make_workbook(tmp_path / "two.xlsx")
+    table = read_table(path, sheet="services")
+    assert table.sheet == "Services"
+    assert table.keys == ["service_ref", "name"]
+    assert table.rows == [Row(2, {"service_ref": "S1", "name": "Youth club"})]
+
+
+def test_a_missing_sheet_names_the_sheets_there_are(tmp_path: Path) -> None:
+    path = make_workbook(tmp_path / "two.xlsx")
+    with pytest.raises(ReadError) as caught:
+        read_table(path, sheet="Outcomes")
+    assert str(caught.value) == (
+        "The sheet 'Outcomes' does not exist; the workbook has: 'Grants', 'Services'"
+    )
+
+
+def test_keeps_true_row_numbers_when_the_header_is_not_in_row_one(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet["B3"] = "Ref"
+    sheet["C3"] = "Name"
+    sheet["B7"] = "S1"
+    sheet["C7"] = "One"
+    path = tmp_path / "offset.xlsx"
+    workbook.save(path)
+    table = read_table(path)
+    assert table.columns == ["Ref", "Name"]
+    assert table.rows == [Row(7, {"ref": "S1", "name": "One"})]
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (b"PK\x03\x04 this is not really a zip", "broken.xlsx"),
+        (b"not a zip at all", "broken.xlsx"),
+        (b"PK\x03\x04 truncated", None),
+    ],
+)
+def test_a_corrupt_workbook_is_a_read_error(tmp_path: Path, data: bytes, name: str | None) -> None:
+    with pytest.raises(ReadError, match="not a readable XLSX workbook"):
+        read_table(data, name=name)
+
+
+def test_a_zip_that_is_not_a_workbook_is_a_read_error(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    path = write_bytes(tmp_path, "fake.xlsx", buffer.getvalue())
+    with pytest.raises(ReadError, match="fake.xlsx is not a readable XLSX workbook"):
+        read_table(path)
+
+
+def test_a_workbook_named_csv_is_still_read_as_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "renamed.csv"
+    write_table(path, ["Ref"], [["S1"]], format="xlsx")
+    assert read_table(path).rows == [Row(2, {"ref": "S1"})]
+
+
+def test_a_truncated_workbook_is_a_read_error(tmp_path: Path) -> None:
+    path = tmp_path / "whole.xlsx"
+    write_table(path, ["Ref"], [["S1"]] * 50, format="xlsx")
+    data = path.read_bytes()
+    with pytest.raises(ReadError, match="not a readable XLSX workbook"):
+        read_table(data[: len(data) // 2], name="half.xlsx")
+
+
+# -- writing and reading back -------------------------------------------------------------------
+
+COLUMNS = ["Service ref", "Name", "Start date", "Amount (£)", "Notes", "Active", "Areas"]
+FORMULA = '=HYPERLINK("http://evil.example","Click me")'
+ROWS: list[list[object]] = [
+    ["S1", FORMULA, date(2021, 4, 1), Decimal("45000.50"), "+44 20 7983 4000", True, ["Camden"]],
+    ["S2", "Café £ – Zoë", datetime(2021, 4, 1, 9, 30), Decimal("1000"), "-5 at risk", False, []],
+    ["S3", "@mention", None, 12, "\tindented", None, ["Camden", "Kensington & Chelsea"]],
+]
+
+
+def test_csv_round_trip_neutralises_formulas(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    write_table(path, COLUMNS, ROWS, format="csv")
+
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfService ref,")  # BOM for Excel
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+
+    table = read_table(path)
+    assert table.columns == COLUMNS
+    first, second, third = (row.values for row in table.rows)
+    assert first["name"] == "'" + FORMULA  # a quote in front: Excel shows it as text
+    assert first["notes"] == "'+44 20 7983 4000"
+    assert second["notes"] == "'-5 at risk"
+    assert third["name"] == "'@mention"
+    assert third["notes"] == "'\tindented"
+    assert first["start_date"] == "2021-04-01"
+    assert parse_date(second["start_date"]) == date(2021, 4, 1)
+    assert first["amount"] == "45000.50"
+    assert parse_amount(second["amount"]) == Decimal("1000.00")
+    assert third["amount"] == "12"
+    assert (first["active"], second["active"], third["active"]) == ("yes", "no", None)
+    assert second["name"] == "Café £ – Zoë"
+    assert third["areas"] == "Camden; Kensington & Chelsea"
+    assert second["areas"] is None
+    assert [row.number for row in table.rows] == [2, 3, 4]
+
+
+def test_csv_written_is_what_csv_module_reads(tmp_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    write_table(path, ["A", "B"], [["1, 2", 'say "hi"']], format="csv")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        assert list(csv.reader(handle)) == [["A", "B"], ["1, 2", 'say "hi"']]
+
+
+def test_xlsx_round_trip_keeps_formulas_as_plain_text(tmp_path: Path) -> None:
+    path = tmp_path / "export.xlsx"
+    write_table(path, COLUMNS, ROWS, format="xlsx")
+
+    table = read_table(path)
+    assert table.sheet == "Services"
+    assert table.columns == COLUMNS
+    first, second, third = (row.values for row in table.rows)
+    assert first["name"] == FORMULA  # text, not the result of a formula (which would be None)
+    assert first["notes"] == "+44 20 7983 4000"
+    assert third["name"] == "@mention"
+    assert first["start_date"] == datetime(2021, 4, 1)  # a real date
+    assert second["start_date"] == datetime(2021, 4, 1, 9, 30)
+    assert first["amount"] == 45000.5  # a real number
+    assert second["amount"] == 1000
+    assert third["amount"] == 12
+    assert (first["active"], second["active"]) == (True, False)
+    assert third["areas"] == "Camden; Kensington & Chelsea"
+
+    # no formula anywhere in the file, and the cell is stored as a string
+    with zipfile.ZipFile(path) as archive:
+        sheets = [name for name in archive.namelist() if name.startswith("xl/worksheets/")]
+        assert sheets
+        for name in sheets:
+            assert b"<f>" not in archive.read(name) and b"<f " not in archive.read(name)
+    workbook = openpyxl.load_workbook(path)  # not data_only: formulas would show as "=..."
+    cell = workbook["Services"]["B2"]
+    assert cell.data_type == "s"
+    assert cell.value == FORMULA
+    assert cell.quotePrefix
+
+
+def test_xlsx_layout_header_widths_and_notes(tmp_path: Path) -> None:
+    path = tmp_path / "template.xlsx"
+    notes = [("Service ref", "Your own reference for the service"), ("Name", "What it is called")]
+    write_table(path, COLUMNS, ROWS, format="xlsx", sheet="Template", notes=notes)
+
+    workbook = openpyxl.load_workbook(path)
+    assert workbook.sheetnames == ["Template", "Columns"]
+    sheet = workbook["Template"]
+    assert sheet.freeze_panes == "A2"
+    assert all(cell.font.bold for cell in sheet[1])
+    assert not sheet["A2"].font.bold
+    assert sheet["C2"].is_date
+    widths = {letter: sheet.column_dimensions[letter].width for letter in "ABCDEFG"}
+    assert widths["B"] > widths["A"]  # the long formula text makes column B wider
+    assert all(8 <= width <= 62 for width in widths.values())
+
+    columns_sheet = workbook["Columns"]
+    assert [[cell.value for cell in row] for row in columns_sheet.iter_rows()] == [
+        ["Heading", "Meaning"],
+        ["Service ref", "Your own reference for the service"],
+        ["Name", "What it is called"],
+    ]
+    assert read_table(path, sheet="columns").keys == ["heading", "meaning"]
+
+
+def test_xlsx_without_notes_has_one_sheet(tmp_path: Path) -> None:
+    path = tmp_path / "plain.xlsx"
+    write_table(path, ["Ref"], [["S1"]], format="xlsx")
+    assert openpyxl.load_workbook(path).sheetnames == ["Services"]
+
+
+def test_xlsx_drops_characters_excel_cannot_store(tmp_path: Path) -> None:
+    path = tmp_path / "control.xlsx"
+    write_table(path, ["Ref", "Name"], [["S1", "bell\x07 and null\x00"]], format="xlsx")
+    assert read_table(path).rows[0].values["name"] == "bell and null"
+
+
+def test_write_table_rejects_an_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'ods' is not supported"):
+        write_table(tmp_path / "x.ods", ["Ref"], [], format="ods")
+
+
+def test_table_column_gives_the_heading_as_written() -> None:
+    table = Table(columns=["Amount (£)"], keys=["amount"], rows=[], source="x.csv")
+    assert table.column("amount") == "Amount (£)"
+    assert table.column("unknown") == "unknown"
+
+
+def test_openpyxl_warnings_do_not_escape_the_reader(tmp_path: Path) -> None:
+    """Excel's data-validation drop-downs make openpyxl warn while it reads the sheet; the
+    values are still read and (with warnings as errors in pytest) nothing escapes."""
+    plain = tmp_path / "plain.xlsx"
+    write_table(plain, ["Ref"], [["S1"]], format="xlsx")
+    extension = (
+        b'<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" '
+        b'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+        b'<x14:dataValidations count="0"/></ext></extLst></worksheet>'
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(buffer, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</worksheet>", extension)
+            target.writestr(name, data)
+    with pytest.warns(UserWarning, match="Data Validation"):  # the file really does warn
+        workbook = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()), read_only=True)
+        list(workbook.active.iter_rows(values_only=True))
+        workbook.close()
+
+    table = read_table(buffer.getvalue(), name="dropdowns.xlsx")
+    assert table.rows == [Row(2, {"ref": "S1"})]

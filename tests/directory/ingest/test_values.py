@@ -1,0 +1,606 @@
+"""The parsers for messy spreadsheet cells: what they accept, and what they say when they
+cannot read a value (the message is shown to a council officer)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from directory.ingest.values import (
+    clean_text,
+    excel_serial_date,
+    financial_year_of,
+    months_between,
+    parse_age_range,
+    parse_amount,
+    parse_bool,
+    parse_date,
+    parse_email,
+    parse_financial_year,
+    parse_int,
+    parse_url,
+    split_list,
+)
+
+# -- clean_text ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Youth  Club ", "Youth Club"),
+        ("\ufeffService name", "Service name"),
+        ("Safer\u00a0Streets", "Safer Streets"),
+        ("zero\u200bwidth\u200d", "zerowidth"),
+        ("line one\nline two\r\n\tthree", "line one line two three"),
+        (1123456.0, "1123456"),
+        (12.5, "12.5"),
+        (42, "42"),
+        (Decimal("45000.50"), "45000.50"),
+        (date(2021, 4, 1), "2021-04-01"),
+        (datetime(2021, 4, 1), "2021-04-01"),
+        (datetime(2021, 4, 1, 9, 30), "2021-04-01 09:30:00"),
+        ("Kensington & Chelsea", "Kensington & Chelsea"),
+    ],
+)
+def test_clean_text_tidies(raw: object, expected: str) -> None:
+    assert clean_text(raw) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw", [None, "", "   ", "\ufeff", "\u00a0\u200b", "\n\t"])
+def test_clean_text_blank_is_none(raw: str | None) -> None:
+    assert clean_text(raw) is None
+
+
+# -- parse_amount -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("£1,200,000", "1200000.00"),
+        ("1.2m", "1200000.00"),
+        ("£1.2M", "1200000.00"),
+        ("£45k", "45000.00"),
+        ("45K", "45000.00"),
+        ("45,000.50", "45000.50"),
+        ("GBP 1000", "1000.00"),
+        ("1000 GBP", "1000.00"),
+        ("gbp1000", "1000.00"),
+        ("£ 2,500", "2500.00"),
+        ("1.5 million", "1500000.00"),
+        ("250 thousand", "250000.00"),
+        ("£2bn", "2000000000.00"),
+        ("£0", "0.00"),
+        ("  £12.345 ", "12.35"),
+        ("£12.344", "12.34"),
+        ("1000 pounds", "1000.00"),
+        (".5", "0.50"),
+        (1200, "1200.00"),
+        (45000.5, "45000.50"),
+        (0.1 + 0.2, "0.30"),
+        (Decimal("99.999"), "100.00"),
+        (1123456.0, "1123456.00"),
+    ],
+)
+def test_parse_amount_accepts(raw: object, expected: str) -> None:
+    result = parse_amount(raw)  # type: ignore[arg-type]
+    assert isinstance(result, Decimal)
+    assert result == Decimal(expected)
+    assert result.as_tuple().exponent == -2  # always to the penny
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("£1,2x", "'£1,2x' is not an amount of money; write it like £45,000, 45k or 1.2m"),
+        ("lots", "'lots' is not an amount of money"),
+        ("1,20", "'1,20' is not an amount of money"),
+        ("1.2.3", "is not an amount of money"),
+        ("$100", "'$100' is not in pounds"),
+        ("€2,000", "'€2,000' is not in pounds"),
+        ("100 USD", "is not in pounds"),
+        ("10-20k", "'10-20k' is a range"),
+        ("£10k to £20k", "is a range"),
+        ("10–20k", "is a range"),
+        ("£1.2m-1.5m", "is a range"),
+        ("-£500", "'-£500' is negative"),
+        ("£-500", "is negative"),
+        ("(£500)", "is negative"),
+        (-5, "'-5' is negative"),
+        (Decimal("-0.01"), "is negative"),
+        (float("nan"), "'nan' is not an amount of money"),
+        (float("inf"), "is not an amount of money"),
+        (Decimal("NaN"), "is not an amount of money"),
+        ("", "No amount given"),
+        ("   ", "No amount given"),
+        (None, "No amount given"),
+        (True, "is not an amount of money"),
+        (date(2021, 4, 1), "is not an amount of money"),
+        ("1e300", "is not an amount of money"),
+        (1e300, "too large"),
+        ("£2000bn", "too large"),
+    ],
+)
+def test_parse_amount_rejects_with_a_helpful_message(raw: object, fragment: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_amount(raw)  # type: ignore[arg-type]
+    assert fragment in str(caught.value)
+
+
+def test_parse_amount_message_shortens_long_values() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_amount("x" * 500)
+    assert len(str(caught.value)) < 150
+    assert "…" in str(caught.value)
+
+
+# -- parse_date ---------------------------------------------------------------------------------
+
+APRIL_FIRST = date(2021, 4, 1)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2021-04-01",
+        "2021-4-1",
+        "2021-04-01T00:00:00",
+        "2021-04-01T00:00:00+00:00",
+        "2021-04-01T00:00:00Z",
+        "2021-04-01T23:59:59.123+01:00",
+        "2021-04-01 00:00",
+        "2021/04/01",
+        "20210401",
+        "01/04/2021",
+        "1/4/2021",
+        "1/4/21",
+        "01/04/21",
+        "1.4.2021",
+        "01.04.21",
+        "01-04-2021",
+        "01/04/2021 00:00",
+        "01/04/2021 09:30:00",
+        "1 April 2021",
+        "1st April 2021",
+        "1st of April 2021",
+        "01 Apr 2021",
+        "1 APRIL 2021",
+        "Thursday 1 April 2021",
+        "Thu, 1st April 2021",
+        "April 1 2021",
+        "April 1st, 2021",
+        "Apr 1, 2021",
+        "01-Apr-21",
+        "1-Apr-2021",
+        "Apr 2021",
+        "April 2021",
+        "april-21",
+        " \ufeff01/04/2021\u00a0",
+        44287,
+        44287.0,
+        44287.75,
+        Decimal("44287"),
+        "44287",
+        "44287.5",
+        APRIL_FIRST,
+        datetime(2021, 4, 1, 23, 59),
+        datetime(2021, 4, 1, tzinfo=UTC),
+    ],
+)
+def test_parse_date_accepts(raw: object) -> None:
+    assert parse_date(raw) == APRIL_FIRST  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("12/01/2022", date(2022, 1, 12)),  # day first, always
+        ("02/03/2021", date(2021, 3, 2)),
+        ("31/12/99", date(1999, 12, 31)),
+        ("1/1/69", date(2069, 1, 1)),
+        ("1/1/70", date(1970, 1, 1)),
+        ("29/02/2024", date(2024, 2, 29)),
+        ("Sept 2021", date(2021, 9, 1)),
+        ("sep 30 2021", date(2021, 9, 30)),
+        ("1 May 2021", date(2021, 5, 1)),
+        (20000, date(1954, 10, 3)),
+        (73415, date(2100, 12, 31)),
+        ("1/1/1900", date(1900, 1, 1)),
+        ("31/12/2100", date(2100, 12, 31)),
+    ],
+)
+def test_parse_date_values(raw: object, expected: date) -> None:
+    assert parse_date(raw) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("serial", "expected"),
+    [
+        (1, date(1900, 1, 1)),
+        (59, date(1900, 2, 28)),
+        (61, date(1900, 3, 1)),  # after Excel's imaginary 29 February 1900
+        (44287, date(2021, 4, 1)),
+        (45658, date(2025, 1, 1)),
+    ],
+)
+def test_excel_serial_date(serial: int, expected: date) -> None:
+    assert excel_serial_date(serial) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragments"),
+    [
+        ("13/25/2021", ["'13/25/2021'", "no month 25", "day first"]),
+        ("04/13/2021", ["'04/13/2021'", "no month 13", "day first"]),
+        ("31/02/2021", ["'31/02/2021' is not a real date", "February 2021 has 28 days"]),
+        ("29/02/2023", ["February 2023 has 28 days"]),
+        ("31/04/2021", ["April 2021 has 30 days"]),
+        ("2021-02-30", ["'2021-02-30' is not a real date"]),
+        ("1/1/1850", ["'1/1/1850'", "between 1900 and 2100"]),
+        ("1/1/2101", ["between 1900 and 2100"]),
+        (date(1850, 1, 1), ["between 1900 and 2100"]),
+        ("2021", ["'2021' is only a year"]),
+        ("1 April", ["'1 April' has no year"]),
+        ("next Tuesday", ["'next Tuesday' is not a date", "01/04/2021"]),
+        ("banana", ["'banana' is not a date"]),
+        ("1 Foo 2021", ["is not a date"]),
+        ("April May 2021", ["is not a date"]),
+        ("2021-04", ["is not a date"]),
+        ("1/4", ["is not a date"]),
+        ("1/4-2021", ["is not a date"]),
+        ("123 April 2021", ["is not a date"]),
+        (12, ["'12' is a number, not a date", "20000"]),
+        (100000, ["is a number, not a date"]),
+        (80000, ["between 1900 and 2100"]),
+        (float("nan"), ["is not a date"]),
+        (True, ["is not a date"]),
+        ("", ["No date given"]),
+        (None, ["No date given"]),
+    ],
+)
+def test_parse_date_rejects_with_a_helpful_message(raw: object, fragments: list[str]) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_date(raw)  # type: ignore[arg-type]
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+# -- parse_int / parse_bool ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("12", 12),
+        (12, 12),
+        (12.0, 12),
+        (Decimal("12.00"), 12),
+        (" 1,200 ", 1200),
+        ("1,200,000", 1200000),
+        ("12.0", 12),
+        ("-3", -3),
+        ("+7", 7),
+        ("0", 0),
+    ],
+)
+def test_parse_int_accepts(raw: object, expected: int) -> None:
+    result = parse_int(raw)  # type: ignore[arg-type]
+    assert result == expected
+    assert type(result) is int
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (12.5, "'12.5' is not a whole number"),
+        ("12.5", "'12.5' is not a whole number"),
+        ("twelve", "'twelve' is not a whole number; write it in figures"),
+        ("1,20", "is not a whole number"),
+        ("12a", "is not a whole number"),
+        (float("nan"), "is not a whole number"),
+        (float("inf"), "is not a whole number"),
+        (True, "is not a whole number"),
+        ("", "No number given"),
+        (None, "No number given"),
+    ],
+)
+def test_parse_int_rejects(raw: object, fragment: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_int(raw)  # type: ignore[arg-type]
+    assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("yes", True),
+        ("YES", True),
+        (" Yes ", True),
+        ("y", True),
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        ("x", True),
+        ("X", True),
+        (1, True),
+        (1.0, True),
+        (True, True),
+        ("no", False),
+        ("No", False),
+        ("n", False),
+        ("false", False),
+        ("FALSE", False),
+        ("0", False),
+        (0, False),
+        (False, False),
+    ],
+)
+def test_parse_bool(raw: object, expected: bool) -> None:
+    assert parse_bool(raw) is expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("maybe", "'maybe' is not yes or no"),
+        (2, "'2' is not yes or no"),
+        ("", "No yes/no answer given"),
+        (None, "No yes/no answer given"),
+    ],
+)
+def test_parse_bool_rejects(raw: object, fragment: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_bool(raw)  # type: ignore[arg-type]
+    assert fragment in str(caught.value)
+
+
+# -- parse_age_range ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("11-25", (11, 25)),
+        ("11 - 25", (11, 25)),
+        ("11 to 25", (11, 25)),
+        ("11–25", (11, 25)),
+        ("11—25", (11, 25)),
+        ("aged 11-25", (11, 25)),
+        ("11-25 years", (11, 25)),
+        ("11-25 year olds", (11, 25)),
+        ("Ages 11 to 25", (11, 25)),
+        ("18+", (18, None)),
+        ("18 +", (18, None)),
+        ("18 and over", (18, None)),
+        ("18 years and over", (18, None)),
+        ("over 18s", (18, None)),
+        ("under 18", (None, 17)),
+        ("Under 18s", (None, 17)),
+        ("up to 25", (None, 25)),
+        ("25 and under", (None, 25)),
+        ("all ages", (None, None)),
+        ("All Ages", (None, None)),
+        ("any age", (None, None)),
+        ("16", (16, 16)),
+        (16, (16, 16)),
+        (16.0, (16, 16)),
+        ("0-120", (0, 120)),
+    ],
+)
+def test_parse_age_range_accepts(raw: object, expected: tuple[int | None, int | None]) -> None:
+    assert parse_age_range(raw) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("25-11", "'25-11' is not an age range: the youngest age is above the oldest"),
+        ("130", "'130' is not an age range: ages go from 0 to 120"),
+        ("18-130", "ages go from 0 to 120"),
+        ("under 0", "ages go from 0 to 120"),
+        ("teenagers", "'teenagers' is not an age range; write it like 11-25"),
+        ("11-", "is not an age range"),
+        (16.5, "is not a whole number"),
+        ("", "No ages given"),
+        (None, "No ages given"),
+    ],
+)
+def test_parse_age_range_rejects(raw: object, fragment: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_age_range(raw)  # type: ignore[arg-type]
+    assert fragment in str(caught.value)
+
+
+# -- split_list ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Camden; Islington", ["Camden", "Islington"]),
+        ("Camden|Islington", ["Camden", "Islington"]),
+        ("Camden, Islington", ["Camden", "Islington"]),
+        ("Camden\nIslington\r\nHackney", ["Camden", "Islington", "Hackney"]),
+        (
+            "Kensington & Chelsea; Hammersmith and Fulham",
+            ["Kensington & Chelsea", "Hammersmith and Fulham"],
+        ),
+        ("Camden;; ;Camden; camden ;Islington", ["Camden", "Islington"]),
+        ("  knife\u00a0crime ;VAWG ", ["knife crime", "VAWG"]),
+        ("Solo", ["Solo"]),
+        ("", []),
+        (" ; , | ", []),
+        (None, []),
+        (1123456.0, ["1123456"]),
+    ],
+)
+def test_split_list(raw: object, expected: list[str]) -> None:
+    assert split_list(raw) == expected  # type: ignore[arg-type]
+
+
+# -- parse_email / parse_url --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("info@example.org", "info@example.org"),
+        (" Info@Example.ORG ", "Info@example.org"),
+        ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"),
+        ("mailto:hello@example.org", "hello@example.org"),
+        ("<hello@example.org>", "hello@example.org"),
+    ],
+)
+def test_parse_email_accepts(raw: str, expected: str) -> None:
+    assert parse_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("info at example.org", "'info at example.org' is not an email address: it has a space"),
+        ("info@@example.org", "it needs one @"),
+        ("a@b@example.org", "it needs one @"),
+        ("info.example.org", "it needs one @"),
+        ("info@example", "'info@example' is not an email address: the part after @"),
+        ("info@example.", "the part after @"),
+        ("info@.org", "the part after @"),
+        ("@example.org", "the part before @"),
+        ("in..fo@example.org", "the part before @"),
+        ("", "No email address given"),
+        (None, "No email address given"),
+    ],
+)
+def test_parse_email_rejects(raw: str | None, fragment: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_email(raw)
+    assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://www.example.org", "https://www.example.org"),
+        ("http://example.org/path?q=1#top", "http://example.org/path?q=1#top"),
+        ("www.example.org", "https://www.example.org"),
+        ("example.org/services/youth", "https://example.org/services/youth"),
+        ("HTTPS://WWW.Example.ORG/Path", "https://www.example.org/Path"),
+        ("//example.org", "https://example.org"),
+        ("example.org:8080/x", "https://example.org:8080/x"),
+        (" https://example.org/ ", "https://example.org/"),
+    ],
+)
+def test_parse_url_accepts(raw: str, expected: str) -> None:
+    assert parse_url(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("javascript:alert(1)", "only http and https"),
+        ("JavaScript:alert(1)", "only http and https"),
+        ("mailto:info@example.org", "only http and https"),
+        ("ftp://example.org", "only http and https"),
+        ("data:text/html,hi", "only http and https"),
+        ("https://exa mple.org", "'https://exa mple.org' is not a web address: it has a space"),
+        ("https://", "needs a site name"),
+        ("http:///path", "needs a site name"),
+        ("localhost", "needs a site name"),
+        ("https://example.org:99999", "is not a web address"),
+        ("", "No web address given"),
+        (None, "No web address given"),
+    ],
+)
+def test_parse_url_rejects(raw: str | None, fragment: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_url(raw)
+    assert fragment in str(caught.value)
+
+
+# -- financial years and grant lengths ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["2021/22", "2021-22", "2021/2022", "2021-2022", "FY2021/22", "FY 2021/22", "fy21/22",
+     "21/22", " 2021 / 22 ", "2021–22"],
+)  # fmt: skip
+def test_parse_financial_year_accepts(raw: str) -> None:
+    assert parse_financial_year(raw) == "2021/22"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1999/00", "1999/00"),
+        ("1999/2000", "1999/00"),
+        ("99/00", "1999/00"),
+        ("2009/10", "2009/10"),
+        (date(2022, 3, 31), "2021/22"),
+        (datetime(2022, 4, 1, 12), "2022/23"),
+    ],
+)
+def test_parse_financial_year_values(raw: object, expected: str) -> None:
+    assert parse_financial_year(raw) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("2021/23", "'2021/23' is not a financial year: the second year must follow the first"),
+        ("2021/2023", "the second year must follow the first"),
+        ("2022/21", "the second year must follow the first"),
+        ("2021", "'2021' is not a financial year; write it like 2021/22"),
+        (2021, "is not a financial year"),
+        ("last year", "is not a financial year"),
+        ("", "No financial year given"),
+    ],
+)
+def test_parse_financial_year_rejects(raw: object, fragment: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_financial_year(raw)  # type: ignore[arg-type]
+    assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (date(2021, 4, 1), "2021/22"),
+        (date(2021, 12, 31), "2021/22"),
+        (date(2022, 3, 31), "2021/22"),
+        (date(2022, 4, 1), "2022/23"),
+        (date(2000, 1, 1), "1999/00"),
+        (date(2099, 6, 1), "2099/00"),
+    ],
+)
+def test_financial_year_of(day: date, expected: str) -> None:
+    assert financial_year_of(day) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (date(2021, 4, 1), date(2022, 3, 31), 12),
+        (date(2021, 4, 1), date(2024, 3, 31), 36),
+        (date(2021, 4, 1), date(2021, 4, 30), 1),
+        (date(2021, 4, 1), date(2021, 4, 1), 1),  # one day is still at least a month
+        (date(2021, 4, 1), date(2022, 4, 1), 12),  # end written as the day after
+        (date(2021, 4, 1), date(2021, 9, 30), 6),
+        (date(2021, 4, 15), date(2022, 4, 14), 12),
+        (date(2021, 1, 31), date(2021, 2, 28), 1),
+        (date(2021, 4, 1), date(2021, 5, 10), 1),  # 1 month 10 days rounds down
+        (date(2021, 4, 1), date(2021, 5, 20), 2),  # 1 month 20 days rounds up
+        (date(2020, 2, 29), date(2021, 2, 28), 12),
+        (datetime(2021, 4, 1, 9), datetime(2022, 3, 31, 17), 12),
+    ],
+)
+def test_months_between(start: date, end: date, expected: int) -> None:
+    assert months_between(start, end) == expected
+
+
+def test_months_between_rejects_an_end_before_the_start() -> None:
+    with pytest.raises(ValueError, match="2021-03-31 is before the start date 2021-04-01"):
+        months_between(date(2021, 4, 1), date(2021, 3, 31))
