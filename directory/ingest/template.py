@@ -1,0 +1,1261 @@
+"""The directory's own spreadsheet template: one row per service.
+
+Each row is a service together with the organisation that delivers it, the areas it covers,
+one delivery site and, optionally, the grant that funds it. MOPAC officers fill it in every
+week, so reading is forgiving (other headings for the same column, any case, "£45k",
+"01/04/2021", "RB Kingston upon Thames", "kt1 1eu") and every problem is reported with its
+row, column and value, all of them at once.
+
+The columns are declared once, in ``COLUMNS``; the README table (``columns_markdown``), the
+XLSX "Columns" sheet and the blank template (``write_template``) are made from it.
+
+What the template does not hold: more than one site or grant per service (export those with
+the 360Giving / JSON exports; ``rows_from_batch`` writes the first site and the first grant of
+each service), outcomes, contacts, organisation size bands and emails, grant titles,
+descriptions, regrant types and source URLs, and organisations that neither deliver a
+service nor fund one. Site refs are always ``<service ref>#site``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from directory.ingest.readers import EXTRA, Row, Table, normalise_header, write_table
+from directory.ingest.records import (
+    ORGANISATION_TYPES,
+    SERVICE_STATUSES,
+    Batch,
+    Context,
+    GrantRecord,
+    LocationRecord,
+    OrganisationRecord,
+    ServiceRecord,
+)
+from directory.ingest.values import (
+    clean_text,
+    months_between,
+    parse_age_range,
+    parse_amount,
+    parse_bool,
+    parse_date,
+    parse_email,
+    parse_financial_year,
+    parse_int,
+    parse_url,
+)
+
+__all__ = [
+    "COLUMNS",
+    "MOPAC_NAME",
+    "MOPAC_REF",
+    "Column",
+    "columns_markdown",
+    "organisation_ref_for",
+    "read_template",
+    "rows_from_batch",
+    "write_template",
+]
+
+MOPAC_REF = "GB-GOR-PC390"
+MOPAC_NAME = "Mayor's Office for Policing and Crime"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the template. ``key`` is ``normalise_header(heading)``; ``aliases`` are
+    the keys of other headings accepted for the same column ("Provider" for "Organisation
+    name")."""
+
+    heading: str
+    key: str
+    required: bool
+    meaning: str
+    example: str
+    aliases: tuple[str, ...] = ()
+
+
+def _column(
+    heading: str,
+    meaning: str,
+    example: str,
+    *,
+    required: bool = False,
+    aliases: tuple[str, ...] = (),
+) -> Column:
+    key = normalise_header(heading)
+    keys = tuple(dict.fromkeys(normalise_header(a) for a in aliases))
+    return Column(heading, key, required, meaning, example, tuple(k for k in keys if k != key))
+
+
+COLUMNS: tuple[Column, ...] = (
+    _column(
+        "Service ref",
+        "A reference for the service that never changes, even when its name does. Choose it "
+        "the first time and keep it: the import updates the service with this ref.",
+        "SL-RESCUE-01",
+        required=True,
+        aliases=("Service ID", "Service reference", "Ref", "ID"),
+    ),
+    _column(
+        "Service name",
+        "What the service is called.",
+        "Rescue and Response",
+        required=True,
+        aliases=("Service", "Name", "Project", "Project name"),
+    ),
+    _column(
+        "Description",
+        "What the service does, in a sentence or two.",
+        "Support for young people caught up in county lines",
+        aliases=("Service description", "Summary", "About"),
+    ),
+    _column(
+        "Status",
+        'active, inactive, defunct or temporarily closed. Blank means active; "closed" '
+        "means defunct.",
+        "active",
+        aliases=("Service status",),
+    ),
+    _column(
+        "Themes",
+        "What the service tackles: one or more themes separated by ; (see GET /api/v1/themes).",
+        "Gangs and exploitation; Violence and knife crime",
+        aliases=("Theme", "Topics", "Categories", "Crime type"),
+    ),
+    _column(
+        "Organisation ref",
+        "The delivering organisation's org-id: GB-CHC- and the charity number, GB-COH- and the "
+        "company number. Blank: a ref is made from the Organisation name (org:st-giles-trust), "
+        "so spell the name the same way on every row.",
+        "GB-CHC-1123456",
+        aliases=(
+            "Organisation ID",
+            "Org ref",
+            "Org ID",
+            "Organization ref",
+            "Organization ID",
+            "Provider ref",
+            "Provider ID",
+        ),
+    ),
+    _column(
+        "Organisation name",
+        "Who delivers the service.",
+        "St Giles Trust",
+        required=True,
+        aliases=(
+            "Organisation",
+            "Organization",
+            "Organization name",
+            "Provider",
+            "Provider name",
+            "Delivered by",
+            "Delivery partner",
+            "Recipient",
+            "Recipient name",
+        ),
+    ),
+    _column(
+        "Organisation type",
+        'voluntary, council, nhs, police, education, business or other. "Charity", "VCS" '
+        'and "community" mean voluntary; "local authority" and "borough" mean council.',
+        "voluntary",
+        aliases=("Org type", "Organization type", "Provider type", "Sector"),
+    ),
+    _column(
+        "Charity number",
+        "The organisation's registered charity number, if it has one.",
+        "1123456",
+        aliases=("Registered charity number", "Charity no", "Charity reg no"),
+    ),
+    _column(
+        "Company number",
+        "The organisation's Companies House number, if it has one (leading zeros that a "
+        "spreadsheet dropped are put back).",
+        "04312517",
+        aliases=("Company no", "Companies House number", "Registered company number"),
+    ),
+    _column(
+        "Organisation website",
+        "The organisation's web site.",
+        "https://www.stgilestrust.org.uk",
+        aliases=("Org website", "Organization website", "Provider website"),
+    ),
+    _column(
+        "Coverage",
+        'The areas the service is for, separated by ;: boroughs ("Kingston", "RB Kingston '
+        'upon Thames"), BCUs ("Central West BCU"), wards, GSS codes (E09000021) or '
+        '"London-wide". May be blank only when the row has a Site postcode.',
+        "Kingston; Richmond",
+        required=True,
+        aliases=(
+            "Areas",
+            "Areas served",
+            "Area",
+            "Area served",
+            "Boroughs",
+            "Borough",
+            "Service area",
+            "Geography",
+            "Coverage area",
+        ),
+    ),
+    _column(
+        "Site name",
+        "The name of the place where the service is delivered (one site; more sites go in "
+        "the JSON import).",
+        "Kingston Youth Centre",
+        aliases=("Location name", "Venue", "Site"),
+    ),
+    _column(
+        "Site address",
+        "The street address of that site.",
+        "1 Market Place, Kingston upon Thames",
+        aliases=("Address", "Location address", "Venue address"),
+    ),
+    _column(
+        "Site postcode",
+        "The postcode of that site, in any case and spacing; it places the service on the map.",
+        "KT1 1EU",
+        aliases=("Postcode", "Post code", "Location postcode", "Venue postcode"),
+    ),
+    _column(
+        "Min age",
+        "The youngest age the service takes, in years.",
+        "11",
+        aliases=("Minimum age", "Age from", "Age min"),
+    ),
+    _column(
+        "Max age",
+        "The oldest age the service takes, in years.",
+        "25",
+        aliases=("Maximum age", "Age to", "Age max"),
+    ),
+    _column(
+        "Ages",
+        "The age range in one cell instead of Min age and Max age: 11-25, 18+, under 18.",
+        "11-25",
+        aliases=("Age range", "Age group", "Age", "Age groups"),
+    ),
+    _column(
+        "Eligibility",
+        "Who the service is for.",
+        "Young people at risk of exploitation",
+        aliases=("Eligibility criteria", "Who is it for", "Criteria"),
+    ),
+    _column(
+        "Who can refer",
+        "Who can refer someone to the service: self, professional, police, school …",
+        "self; professional",
+        aliases=("Referral", "Referrals", "Referral route", "Referral routes", "Referred by"),
+    ),
+    _column(
+        "Email",
+        "The service's contact email address.",
+        "rescue@example.org",
+        aliases=("Contact email", "E-mail", "Email address", "Service email"),
+    ),
+    _column(
+        "Phone",
+        "The service's contact telephone number.",
+        "020 7946 0000",
+        aliases=("Telephone", "Phone number", "Contact phone", "Tel", "Service phone"),
+    ),
+    _column(
+        "Website",
+        "The service's own web page.",
+        "https://example.org/rescue",
+        aliases=("Service website", "URL", "Web", "Web site"),
+    ),
+    _column(
+        "Last verified",
+        "The date someone last checked this row with the provider.",
+        "2024-03-31",
+        aliases=("Verified", "Date verified", "Last checked", "Checked", "Verified on"),
+    ),
+    _column(
+        "Grant ref",
+        "The grant's reference (its 360Giving id if it has one). Blank: made from the "
+        "Service ref (SL-RESCUE-01#grant). Give the same Grant ref on several rows when one "
+        "grant funds several services.",
+        "360G-MOPAC-LCPF-0042",
+        aliases=("Grant ID", "Grant reference", "Grant identifier", "Identifier"),
+    ),
+    _column(
+        "Funder",
+        "Who pays for the service: a name or an org-id. MOPAC is GB-GOR-PC390; both can be "
+        'given as "Name (org-id)". Needed whenever any other grant column is filled in.',
+        "MOPAC",
+        aliases=("Funded by", "Funder name", "Funding organisation", "Funding organization"),
+    ),
+    _column(
+        "Programme",
+        "The funding programme: LCPF, LCPF co-commissioning, VRU, Young Londoners Fund, or "
+        "any other name.",
+        "LCPF co-commissioning",
+        aliases=("Program", "Funding programme", "Funding program", "Fund", "Funding stream"),
+    ),
+    _column(
+        "Amount",
+        "The amount of the grant in pounds: 45000, £45,000, £45k, 1.2m.",
+        "£45,000",
+        aliases=("Amount awarded", "Grant amount", "Award amount", "Funding amount", "Value"),
+    ),
+    _column(
+        "Award date",
+        "The date the grant was awarded (2021-04-01 or 01/04/2021, day first).",
+        "2021-03-15",
+        aliases=("Awarded", "Award", "Date awarded", "Decision date", "Award date (planned)"),
+    ),
+    _column(
+        "Start date",
+        "The date the funded work starts.",
+        "2021-04-01",
+        aliases=("Start", "From", "Planned start date", "Grant start", "Grant start date"),
+    ),
+    _column(
+        "End date",
+        "The date the funded work ends (not before the Start date).",
+        "2025-03-31",
+        aliases=("End", "To", "Planned end date", "Grant end", "Grant end date"),
+    ),
+    _column(
+        "Duration (months)",
+        "How many months the grant runs for. Blank: worked out from the Start and End dates.",
+        "48",
+        aliases=("Duration", "Duration months", "Months", "Length (months)"),
+    ),
+    _column(
+        "Financial year",
+        "The financial year the money is for, April to March: 2021/22 (or 2021-22, FY21/22).",
+        "2021/22",
+        aliases=("FY", "Financial year (FY)", "Funding year", "Year"),
+    ),
+    _column(
+        "Beneficiary areas",
+        "Where the grant's money is meant to benefit, when that differs from Coverage (same "
+        "forms as Coverage). Blank: the Coverage.",
+        "Kingston",
+        aliases=("Beneficiary location", "Beneficiary area", "Grant areas"),
+    ),
+    _column(
+        "Paid through",
+        "When the money reached this service through another grant (MOPAC's LCPF grant to "
+        "Kingston SNB, passed on by the SNB): the Grant ref of that parent grant, or the name "
+        "of the organisation that passed it on when that organisation's grant is on another "
+        "row of this sheet. The Funder is still who pays this service. Blank: paid directly.",
+        "Kingston SNB",
+        aliases=("Parent grant", "Parent grant ref", "Via", "Regranted by", "Intermediary"),
+    ),
+    _column(
+        "Demo",
+        "yes if this row is made-up example data (it is shown with a DEMO label); blank or no "
+        "otherwise.",
+        "no",
+        aliases=("Demo data", "Is demo", "Example data"),
+    ),
+)
+
+_BY_HEADING = {c.heading: c for c in COLUMNS}
+HEADINGS = [c.heading for c in COLUMNS]
+
+# -- words -----------------------------------------------------------------------------
+
+
+def _key(text: str) -> str:
+    """Text compared loosely: case, accents, punctuation and spacing ignored."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = text.casefold().replace("&", " and ").replace("'", "")
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+def _slug(text: str) -> str:
+    return "-".join(_key(text).split())[:80] or "unnamed"
+
+
+def organisation_ref_for(name: str) -> str:
+    """The ref of an organisation known only by name: ``org:`` and a slug of the name."""
+    return "org:" + _slug(name)
+
+
+_STATUSES = {
+    "active": ("active", "open", "live", "running", "operating", "current", "ongoing", "yes"),
+    "inactive": ("inactive", "not active", "paused", "on hold", "suspended", "dormant"),
+    "defunct": (
+        "defunct",
+        "closed",
+        "ended",
+        "stopped",
+        "ceased",
+        "finished",
+        "discontinued",
+        "permanently closed",
+        "closed permanently",
+        "no longer running",
+    ),
+    "temporarily closed": (
+        "temporarily closed",
+        "closed temporarily",
+        "temp closed",
+        "temporary closure",
+        "temporarily suspended",
+        "temporarily unavailable",
+        "closed for now",
+    ),
+}
+_STATUS_WORDS = {_key(w): status for status, words in _STATUSES.items() for w in words}
+
+_ORG_TYPE_WORDS_BY_TYPE = {
+    "voluntary": (
+        "voluntary",
+        "voluntary sector",
+        "charity",
+        "charitable",
+        "registered charity",
+        "vcs",
+        "vcse",
+        "vcfs",
+        "community",
+        "community group",
+        "community organisation",
+        "community interest company",
+        "cic",
+        "social enterprise",
+        "third sector",
+        "not for profit",
+        "non profit",
+        "faith group",
+        "cio",
+        "trust",
+    ),
+    "council": (
+        "council",
+        "local authority",
+        "borough",
+        "borough council",
+        "london borough",
+        "la",
+        "local government",
+    ),
+    "nhs": ("nhs", "health", "nhs trust", "icb", "ccg", "health service", "hospital"),
+    "police": ("police", "met", "met police", "metropolitan police", "mps", "policing"),
+    "education": ("education", "school", "college", "university", "academy", "pru"),
+    "business": (
+        "business",
+        "company",
+        "private",
+        "private sector",
+        "commercial",
+        "ltd",
+        "limited",
+    ),
+    "other": ("other", "public body", "public sector", "government"),
+}
+_ORG_TYPE_WORDS = {_key(w): t for t, words in _ORG_TYPE_WORDS_BY_TYPE.items() for w in words}
+assert set(_STATUSES) == set(SERVICE_STATUSES)
+assert set(_ORG_TYPE_WORDS_BY_TYPE) == set(ORGANISATION_TYPES)
+
+#: funders known by name: loose key → (org-id, name)
+_KNOWN_FUNDERS = {
+    _key(text): (MOPAC_REF, MOPAC_NAME)
+    for text in (
+        "MOPAC",
+        "Mayor's Office for Policing and Crime",
+        "Mayor's Office for Policing & Crime",
+        "Mayor's Office for Policing and Crime (MOPAC)",
+        "MOPAC (Mayor's Office for Policing and Crime)",
+        "London MOPAC",
+        "GB-GOR-PC390",
+    )
+} | {
+    _key(text): ("GB-GLA", "Greater London Authority")
+    for text in ("GLA", "Greater London Authority", "Mayor of London", "GB-GLA")
+}
+_ORG_ID = re.compile(r"^[A-Z]{2}-[A-Z]{2,5}-\S+$")
+_NAME_AND_ID = re.compile(
+    r"^(?P<name>.*\S)\s*[(\[]\s*(?P<id>[A-Z]{2}-[A-Z]{2,5}-[^\s)\]]+)\s*[)\]]$"
+)
+
+
+def _funder(text: str) -> tuple[str, str, bool]:
+    """(ref, name, name_is_only_the_ref) for the Funder column's text."""
+    known = _KNOWN_FUNDERS.get(_key(text))
+    if known is not None:
+        return known[0], known[1], False
+    if text.startswith("org:") and " " not in text:
+        return text, text, True
+    match = _NAME_AND_ID.match(text)
+    if match:
+        return match["id"], match["name"], False
+    if _ORG_ID.match(text):
+        return text, text, True
+    return organisation_ref_for(text), text, False
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Layout:
+    """Which key of the table's rows holds each column."""
+
+    source: dict[str, str]  # column heading → row key
+    missing: set[str]  # headings of required columns the sheet lacks
+
+
+def _layout(table: Table, batch: Batch) -> _Layout:
+    keys = list(table.keys)
+    shown = {key: table.column(key) for key in keys}
+    claimed: set[str] = set()
+    source: dict[str, str] = {}
+    missing: set[str] = set()
+    for column in COLUMNS:
+        present = [k for k in (column.key, *column.aliases) if k in keys]
+        if present:
+            source[column.heading] = present[0]
+            for extra in present[1:]:
+                batch.warning(
+                    f"Column '{shown.get(extra, extra)}' is ignored: it means the same as "
+                    f"'{shown.get(present[0], present[0])}', which is also in the sheet.",
+                    column=shown.get(extra, extra),
+                )
+            claimed.update(present)
+        elif column.required:
+            missing.add(column.heading)
+            batch.error(
+                f"The sheet has no '{column.heading}' column, and it is needed.",
+                column=column.heading,
+            )
+    for key in keys:
+        if key not in claimed and key:
+            heading = shown.get(key, key)
+            batch.warning(
+                f"Column '{heading}' is not one of the template's columns, so it is ignored.",
+                column=heading,
+            )
+    return _Layout(source, missing)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+class _Cells:
+    """The cells of one row, read column by column; bad cells become batch errors."""
+
+    def __init__(self, row: Row, layout: _Layout, batch: Batch) -> None:
+        self.row = row
+        self.layout = layout
+        self.batch = batch
+
+    def raw(self, heading: str) -> Any:
+        key = self.layout.source.get(_BY_HEADING[heading].heading)
+        value = None if key is None else self.row.values.get(key)
+        if isinstance(value, str) and value.startswith(_NEUTRALISED):
+            value = value[1:]  # the ' that write_table put before text that looks like a formula
+        return value
+
+    def has(self, heading: str) -> bool:
+        return not _blank(self.raw(heading))
+
+    def error(self, heading: str, message: str, value: Any = ...) -> None:
+        shown = self.raw(heading) if value is ... else value
+        self.batch.error(message, row=self.row.number, column=heading, value=shown)
+
+    def text(self, heading: str, *, required: bool = False) -> str | None:
+        raw = self.raw(heading)
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)
+        text = None if _blank(raw) else clean_text(raw)
+        if text is None and required and heading not in self.layout.missing:
+            self.error(heading, f"{heading} is needed on every row.")
+        return text
+
+    def parse(self, heading: str, parser: Callable[[Any], Any]) -> Any:
+        raw = self.raw(heading)
+        if _blank(raw):
+            return None
+        try:
+            return parser(raw)
+        except ValueError as exc:
+            self.error(heading, str(exc))
+            return None
+
+    def resolve(self, heading: str, resolver: Callable[[str], Any]) -> Any:
+        """Text handed to a Context method."""
+        text = self.text(heading)
+        if text is None:
+            return None
+        try:
+            return resolver(text)
+        except ValueError as exc:
+            self.error(heading, str(exc))
+            return None
+
+
+@dataclass
+class _Funder:
+    ref: str
+    name: str
+    placeholder: bool  # the name is only the ref
+    from_name: bool  # the ref was made from the name
+
+
+@dataclass
+class _RowRead:
+    number: int
+    demo: bool
+    service: ServiceRecord | None = None
+    provider: OrganisationRecord | None = None
+    grant: GrantRecord | None = None
+    grant_given: set[str] = field(default_factory=set)  # GrantRecord fields given on the row
+    funder: _Funder | None = None
+    paid_through: str | None = None
+
+
+#: GrantRecord field → the column that gives it (for conflicts between rows)
+_GRANT_FIELDS = {
+    "funder_ref": "Funder",
+    "recipient_ref": "Organisation name",
+    "programme": "Programme",
+    "amount": "Amount",
+    "awarded": "Award date",
+    "start": "Start date",
+    "end": "End date",
+    "duration_months": "Duration (months)",
+    "financial_year": "Financial year",
+    "areas": "Beneficiary areas",
+}
+#: how write_table makes formula-like text harmless in a CSV: a leading '
+_NEUTRALISED = ("'=", "'+", "'-", "'@")
+_GRANT_COLUMNS = (
+    "Grant ref",
+    "Funder",
+    "Programme",
+    "Amount",
+    "Award date",
+    "Start date",
+    "End date",
+    "Duration (months)",
+    "Financial year",
+    "Beneficiary areas",
+    "Paid through",
+)
+
+
+def read_template(table: Table, ctx: Context) -> Batch:
+    """Records from a sheet laid out as the template (any column order; extra columns are
+    warned about; other accepted headings are in ``Column.aliases``). Every row is checked
+    and every problem reported; the batch is only fit to apply when it has no errors."""
+    batch = Batch()
+    layout = _layout(table, batch)
+    rows = []
+    for row in table.rows:
+        if row.values.get(EXTRA):
+            batch.warning(
+                "This row has values in cells with no heading; they are ignored.",
+                row=row.number,
+                value="; ".join(str(v) for v in row.values[EXTRA]),
+            )
+        if not all(_blank(v) for k, v in row.values.items() if k != EXTRA):
+            rows.append(row)
+    if not rows:
+        batch.warning("The sheet has no rows: there is nothing to import.")
+        return batch
+    read = [_read_row(_Cells(row, layout, batch), ctx) for row in rows]
+    _assemble(read, batch)
+    return batch
+
+
+def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
+    demo = bool(cells.parse("Demo", parse_bool))
+    out = _RowRead(cells.row.number, demo)
+
+    service_ref = cells.text("Service ref", required=True)
+    service_name = cells.text("Service name", required=True)
+    org_name = cells.text("Organisation name", required=True)
+
+    # organisation
+    org_ref = cells.text("Organisation ref")
+    if org_ref is not None and re.search(r"\s", org_ref):
+        cells.error(
+            "Organisation ref",
+            "An Organisation ref is an org-id with no spaces, such as GB-CHC-1123456; "
+            "leave it blank to use the Organisation name.",
+        )
+        org_ref = None
+    if org_ref is None and org_name is not None:
+        org_ref = organisation_ref_for(org_name)
+    org_type = _org_type(cells)
+    company = cells.text("Company number")
+    if company is not None and company.isdigit() and len(company) < 8:
+        company = company.zfill(8)
+    if org_ref is not None and org_name is not None:
+        out.provider = OrganisationRecord(
+            ref=org_ref,
+            name=org_name,
+            type=org_type,
+            charity_number=cells.text("Charity number"),
+            company_number=company,
+            website=cells.parse("Organisation website", parse_url),
+            demo=demo,
+        )
+    else:
+        cells.parse("Organisation website", parse_url)
+
+    # service
+    status = _status(cells)
+    themes = cells.resolve("Themes", ctx.themes) or []
+    coverage = cells.resolve("Coverage", ctx.areas) or []
+    location = _location(cells, ctx, service_ref, demo)
+    if (
+        not cells.has("Coverage")
+        and not cells.has("Site postcode")
+        and "Coverage" not in cells.layout.missing
+    ):
+        cells.error(
+            "Coverage",
+            "Say which areas the service covers (Coverage), or give a Site postcode: "
+            "without either it cannot be found by area.",
+        )
+    min_age, max_age = _ages(cells)
+    if service_ref is not None and service_name is not None and org_ref is not None:
+        out.service = ServiceRecord(
+            ref=service_ref,
+            name=service_name,
+            organisation_ref=org_ref,
+            description=cells.text("Description"),
+            status=status,
+            themes=themes,
+            coverage=coverage,
+            locations=[location] if location is not None else [],
+            min_age=min_age,
+            max_age=max_age,
+            eligibility=cells.text("Eligibility"),
+            referral=cells.text("Who can refer"),
+            email=cells.parse("Email", parse_email),
+            phone=_phone(cells),
+            website=cells.parse("Website", parse_url),
+            last_verified=cells.parse("Last verified", parse_date),
+            demo=demo,
+        )
+    else:
+        for heading, parser in (
+            ("Email", parse_email),
+            ("Website", parse_url),
+            ("Last verified", parse_date),
+        ):
+            cells.parse(heading, parser)
+
+    _grant(cells, ctx, out, service_ref, org_ref, coverage)
+    return out
+
+
+def _status(cells: _Cells) -> str:
+    text = cells.text("Status")
+    if text is None:
+        return "active"
+    status = _STATUS_WORDS.get(_key(text))
+    if status is None:
+        cells.error(
+            "Status",
+            f"'{text}' is not a status: use active, inactive, defunct or temporarily closed "
+            "(blank means active).",
+        )
+        return "active"
+    return status
+
+
+def _org_type(cells: _Cells) -> str | None:
+    text = cells.text("Organisation type")
+    if text is None:
+        return None
+    found = _ORG_TYPE_WORDS.get(_key(text))
+    if found is None:
+        cells.error(
+            "Organisation type",
+            f"'{text}' is not an organisation type: use voluntary, council, nhs, police, "
+            "education, business or other.",
+        )
+    return found
+
+
+def _phone(cells: _Cells) -> str | None:
+    raw = cells.raw("Phone")
+    text = cells.text("Phone")
+    if text is not None and isinstance(raw, int | float) and len(text) == 10 and text.isdigit():
+        return "0" + text  # a spreadsheet took 020… for a number and dropped the 0
+    return text
+
+
+def _location(
+    cells: _Cells, ctx: Context, service_ref: str | None, demo: bool
+) -> LocationRecord | None:
+    name = cells.text("Site name")
+    address = cells.text("Site address")
+    location = cells.resolve("Site postcode", ctx.postcode)
+    if location is None:
+        if cells.has("Site postcode") or (name is None and address is None):
+            return None
+        location = LocationRecord(ref="")
+    location.ref = f"{service_ref}#site" if service_ref else ""
+    location.name = name
+    location.address = address
+    location.demo = demo
+    return location
+
+
+def _ages(cells: _Cells) -> tuple[int | None, int | None]:
+    min_age = cells.parse("Min age", _age)
+    max_age = cells.parse("Max age", _age)
+    ages = cells.parse("Ages", parse_age_range)
+    if ages is not None:
+        low, high = ages
+        pairs = (("Min age", min_age, low), ("Max age", max_age, high))
+        clashes = [
+            f"{heading} is {given}"
+            for heading, given, from_range in pairs
+            if given is not None and from_range is not None and given != from_range
+        ]
+        if clashes:
+            cells.error(
+                "Ages",
+                f"Ages says {_range_text(low, high)} but {' and '.join(clashes)}: give the "
+                "ages once, either in Ages or in Min age and Max age.",
+            )
+        else:
+            min_age = min_age if min_age is not None else low
+            max_age = max_age if max_age is not None else high
+    if min_age is not None and max_age is not None and min_age > max_age:
+        cells.error(
+            "Min age",
+            f"Min age ({min_age}) is more than Max age ({max_age}).",
+        )
+    return min_age, max_age
+
+
+def _range_text(low: int | None, high: int | None) -> str:
+    if low is None:
+        return f"up to {high}"
+    if high is None:
+        return f"{low} and over"
+    return f"{low} to {high}"
+
+
+def _age(value: Any) -> int:
+    age = parse_int(value)
+    if not 0 <= age <= 120:
+        raise ValueError(f"{age} is not an age in years.")
+    return age
+
+
+def _grant(
+    cells: _Cells,
+    ctx: Context,
+    out: _RowRead,
+    service_ref: str | None,
+    org_ref: str | None,
+    coverage: list[str],
+) -> None:
+    given = [h for h in _GRANT_COLUMNS if cells.has(h)]
+    funder_text = cells.text("Funder")
+    grant_ref = cells.text("Grant ref")
+    programme = cells.resolve("Programme", ctx.programme)
+    amount = cells.parse("Amount", parse_amount)
+    awarded = cells.parse("Award date", parse_date)
+    start = cells.parse("Start date", parse_date)
+    end = cells.parse("End date", parse_date)
+    duration = cells.parse("Duration (months)", parse_int)
+    if duration is not None and duration < 0:
+        cells.error("Duration (months)", f"{duration} is not a number of months.")
+        duration = None
+    year = cells.parse("Financial year", parse_financial_year)
+    areas = cells.resolve("Beneficiary areas", ctx.areas)
+    paid_through = cells.text("Paid through")
+    if start is not None and end is not None:
+        if end < start:
+            cells.error(
+                "End date",
+                f"The End date ({end.isoformat()}) is before the Start date ({start.isoformat()}).",
+            )
+        elif duration is None and not cells.has("Duration (months)"):
+            duration = months_between(start, end)
+    if not given:
+        return
+    if funder_text is None:
+        others = ", ".join(h for h in given if h != "Funder")
+        what = "An Amount is" if "Amount" in given else f"Grant details ({others}) are"
+        cells.error(
+            "Funder",
+            f"{what} given but no Funder: say who pays for the service (e.g. MOPAC), or leave "
+            "the grant columns blank.",
+        )
+        return
+    ref, name, placeholder = _funder(funder_text)
+    out.funder = _Funder(ref, name, placeholder, from_name=ref == organisation_ref_for(name))
+    if service_ref is None or org_ref is None:
+        return
+    out.grant = GrantRecord(
+        ref=grant_ref or f"{service_ref}#grant",
+        funder_ref=ref,
+        recipient_ref=org_ref,
+        programme=programme,
+        service_refs=[service_ref],
+        amount=amount,
+        awarded=awarded,
+        start=start,
+        end=end,
+        duration_months=duration,
+        financial_year=year,
+        areas=list(areas) if areas is not None else list(coverage),
+        demo=out.demo,
+    )
+    out.grant_given = {
+        f for f, heading in _GRANT_FIELDS.items() if heading in given or f == "recipient_ref"
+    } | {"funder_ref"}
+    if duration is not None:
+        out.grant_given.add("duration_months")
+    out.paid_through = paid_through
+
+
+# -- putting the rows together ---------------------------------------------------------
+
+
+@dataclass
+class _OrgSeen:
+    record: OrganisationRecord
+    row: int
+    placeholder: bool
+    demo: bool  # every row that names it is demo
+
+
+@dataclass
+class _GrantSeen:
+    record: GrantRecord
+    row: int
+    given: set[str]
+    coverage: list[str]
+    paid_through: str | None
+    paid_through_row: int
+
+
+def _assemble(rows: list[_RowRead], batch: Batch) -> None:
+    services: dict[str, int] = {}  # loose service ref → row
+    orgs: dict[str, _OrgSeen] = {}
+    grants: dict[str, _GrantSeen] = {}
+    provider_by_name: dict[str, str] = {}
+    for row in rows:
+        if row.provider is not None:
+            provider_by_name.setdefault(_key(row.provider.name), row.provider.ref)
+
+    for row in rows:
+        if row.service is not None:
+            loose = row.service.ref.casefold()
+            if loose in services:
+                batch.error(
+                    f"Service ref '{row.service.ref}' is already used on row {services[loose]}:"
+                    " each service has one row and its own ref.",
+                    row=row.number,
+                    column="Service ref",
+                    value=row.service.ref,
+                )
+                continue
+            services[loose] = row.number
+        if row.provider is not None:
+            _add_org(orgs, row.provider, row.number, False, row.demo, "Organisation name", batch)
+        if row.funder is not None:
+            funder = row.funder
+            if funder.from_name and _key(funder.name) in provider_by_name:
+                funder.ref = provider_by_name[_key(funder.name)]
+                if row.grant is not None:
+                    row.grant.funder_ref = funder.ref
+            record = OrganisationRecord(ref=funder.ref, name=funder.name, demo=row.demo)
+            _add_org(orgs, record, row.number, funder.placeholder, row.demo, "Funder", batch)
+        if row.service is not None:
+            batch.services.append(row.service)
+        if row.grant is not None:
+            _add_grant(grants, row, batch)
+
+    for seen in orgs.values():
+        seen.record.demo = seen.demo
+        batch.organisations.append(seen.record)
+    for seen in grants.values():
+        if "areas" not in seen.given:
+            seen.record.areas = seen.coverage
+        if seen.paid_through is not None:
+            seen.record.parent_ref = _parent(seen, grants, orgs, batch)
+        batch.grants.append(seen.record)
+
+
+def _add_org(
+    orgs: dict[str, _OrgSeen],
+    record: OrganisationRecord,
+    row: int,
+    placeholder: bool,
+    demo: bool,
+    column: str,
+    batch: Batch,
+) -> None:
+    seen = orgs.get(record.ref)
+    if seen is None:
+        orgs[record.ref] = _OrgSeen(record, row, placeholder, demo)
+        return
+    seen.demo = seen.demo and demo
+    if not placeholder:
+        if seen.placeholder:
+            seen.record.name = record.name
+            seen.placeholder = False
+        elif _key(seen.record.name) != _key(record.name):
+            batch.error(
+                f"Organisation ref '{record.ref}' is called '{seen.record.name}' on row "
+                f"{seen.row} but '{record.name}' here: one organisation, one name.",
+                row=row,
+                column=column,
+                value=record.name,
+            )
+    for name, heading in (
+        ("type", "Organisation type"),
+        ("charity_number", "Charity number"),
+        ("company_number", "Company number"),
+        ("website", "Organisation website"),
+    ):
+        new, old = getattr(record, name), getattr(seen.record, name)
+        if new is None or new == old:
+            continue
+        if old is None:
+            setattr(seen.record, name, new)
+        else:
+            batch.warning(
+                f"{heading} for '{seen.record.name}' is '{old}' on row {seen.row} but '{new}' "
+                f"here; the first is kept.",
+                row=row,
+                column=heading,
+                value=new,
+            )
+
+
+def _add_grant(grants: dict[str, _GrantSeen], row: _RowRead, batch: Batch) -> None:
+    grant = row.grant
+    assert grant is not None
+    loose = grant.ref.casefold()
+    seen = grants.get(loose)
+    if seen is None:
+        grants[loose] = _GrantSeen(
+            grant,
+            row.number,
+            set(row.grant_given),
+            list(grant.areas),
+            row.paid_through,
+            row.number,
+        )
+        return
+    # the same grant funds another service: the rows must agree
+    for name in sorted(row.grant_given, key=list(_GRANT_FIELDS).index):
+        new = getattr(grant, name)
+        if name not in seen.given:
+            setattr(seen.record, name, new)
+            seen.given.add(name)
+        elif getattr(seen.record, name) != new:
+            heading = _GRANT_FIELDS[name]
+            batch.error(
+                f"Grant ref '{grant.ref}' has {heading} {_shown(getattr(seen.record, name))} on "
+                f"row {seen.row} but {_shown(new)} here: a grant funding several services must "
+                f"be the same on each of their rows (or blank after the first).",
+                row=row.number,
+                column=heading,
+                value=_shown(new),
+            )
+    if row.paid_through is not None:
+        if seen.paid_through is None:
+            seen.paid_through, seen.paid_through_row = row.paid_through, row.number
+        elif _key(seen.paid_through) != _key(row.paid_through):
+            batch.error(
+                f"Grant ref '{grant.ref}' is paid through '{seen.paid_through}' on row "
+                f"{seen.paid_through_row} but '{row.paid_through}' here.",
+                row=row.number,
+                column="Paid through",
+                value=row.paid_through,
+            )
+    for code in grant.areas if "areas" not in row.grant_given else ():
+        if code not in seen.coverage:
+            seen.coverage.append(code)
+    refs = seen.record.service_refs
+    refs.extend(r for r in grant.service_refs if r not in refs)
+    seen.record.demo = seen.record.demo and grant.demo
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "'" + "; ".join(value) + "'"
+    if isinstance(value, date):
+        return value.isoformat()
+    return f"'{value}'"
+
+
+def _parent(
+    seen: _GrantSeen, grants: dict[str, _GrantSeen], orgs: dict[str, _OrgSeen], batch: Batch
+) -> str | None:
+    """The parent grant's ref for the Paid through text: a grant ref in the sheet, an
+    organisation in the sheet with exactly one grant, or else a ref of a grant already in the
+    directory (a ref has no spaces)."""
+    text = seen.paid_through
+    assert text is not None
+    own = seen.record.ref
+
+    def problem(message: str) -> None:
+        batch.error(message, row=seen.paid_through_row, column="Paid through", value=text)
+
+    by_ref = grants.get(text.casefold())
+    if by_ref is not None:
+        if by_ref.record.ref == own:
+            problem("A grant cannot be paid through itself.")
+            return None
+        return by_ref.record.ref
+    org_refs = {
+        ref
+        for ref, org in orgs.items()
+        if ref.casefold() == text.casefold() or _key(org.record.name) == _key(text)
+    }
+    if org_refs:
+        theirs = [
+            g.record.ref
+            for g in grants.values()
+            if g.record.recipient_ref in org_refs and g.record.ref != own
+        ]
+        if len(theirs) == 1:
+            return theirs[0]
+        if theirs:
+            problem(
+                f"'{text}' receives several grants in this sheet ({', '.join(theirs)}): give "
+                "the Grant ref of the one this money came through."
+            )
+        else:
+            problem(
+                f"'{text}' has no grant in this sheet: give the Grant ref of the grant it "
+                "passed on to this service."
+            )
+        return None
+    if re.search(r"\s", text):
+        problem(
+            f"'{text}' is neither a Grant ref nor an organisation with a grant in this sheet: "
+            "give the Grant ref of the grant the money came through."
+        )
+        return None
+    return text  # a grant already in the directory; the import checks it is there
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def rows_from_batch(batch: Batch) -> tuple[list[str], list[list[Any]]]:
+    """The template's headings and one row per service of the batch: its organisation, its
+    first site and its first grant. What the template cannot hold (other sites and grants,
+    outcomes, contacts …) is left out; the 360Giving and JSON exports carry it."""
+    orgs = {o.ref: o for o in batch.organisations}
+    rows: list[list[Any]] = []
+    for service in batch.services:
+        org = orgs.get(service.organisation_ref)
+        site = service.locations[0] if service.locations else None
+        grant = next((g for g in batch.grants if service.ref in g.service_refs), None)
+        cells: dict[str, Any] = {
+            "Service ref": service.ref,
+            "Service name": service.name,
+            "Description": service.description,
+            "Status": service.status,
+            "Themes": service.themes,
+            "Organisation ref": service.organisation_ref,
+            "Organisation name": org.name if org else None,
+            "Organisation type": org.type if org else None,
+            "Charity number": org.charity_number if org else None,
+            "Company number": org.company_number if org else None,
+            "Organisation website": org.website if org else None,
+            "Coverage": service.coverage,
+            "Site name": site.name if site else None,
+            "Site address": site.address if site else None,
+            "Site postcode": site.postcode if site else None,
+            "Min age": service.min_age,
+            "Max age": service.max_age,
+            "Eligibility": service.eligibility,
+            "Who can refer": service.referral,
+            "Email": service.email,
+            "Phone": service.phone,
+            "Website": service.website,
+            "Last verified": service.last_verified,
+            "Demo": service.demo,
+        }
+        if grant is not None:
+            cells.update(
+                {
+                    "Grant ref": grant.ref,
+                    "Funder": _funder_text(grant.funder_ref, orgs.get(grant.funder_ref)),
+                    "Programme": grant.programme,
+                    "Amount": grant.amount,
+                    "Award date": grant.awarded,
+                    "Start date": grant.start,
+                    "End date": grant.end,
+                    "Duration (months)": grant.duration_months,
+                    "Financial year": grant.financial_year,
+                    "Beneficiary areas": grant.areas,
+                    "Paid through": grant.parent_ref,
+                }
+            )
+        rows.append([_cell(cells.get(h)) for h in HEADINGS])
+    return list(HEADINGS), rows
+
+
+def _funder_text(ref: str, org: OrganisationRecord | None) -> str:
+    """Text for the Funder column that reads back as ``ref`` (and the organisation's name)."""
+    if org is None or org.name == ref:
+        return ref
+    if _funder(org.name)[:2] == (ref, org.name):
+        return org.name
+    if ref.startswith("org:"):
+        return ref
+    return f"{org.name} ({ref})"
+
+
+def _cell(value: Any) -> Any:
+    """A cell for write_table: dates, numbers and amounts stay typed (real dates and numbers
+    in XLSX), lists become "a; b", yes/no stays words."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "; ".join(value) or None
+    return value
+
+
+def write_template(
+    path: Path, *, format: Literal["csv", "xlsx"], batch: Batch | None = None
+) -> None:
+    """The template at ``path``: headings only, or one row per service of ``batch``. The XLSX
+    has a "Columns" sheet saying what each column means, with an example."""
+    headings, rows = rows_from_batch(batch) if batch is not None else (list(HEADINGS), [])
+    write_table(Path(path), headings, rows, format=format, sheet="Services", notes=_notes())
+
+
+def _notes() -> list[tuple[str, str]]:
+    return [
+        (c.heading, f"{'Required. ' if c.required else ''}{c.meaning} Example: {c.example}")
+        for c in COLUMNS
+    ]
+
+
+def columns_markdown() -> str:
+    """The columns as a markdown table, for the README."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| Column | Required | Meaning | Example |", "|---|---|---|---|"]
+    for c in COLUMNS:
+        lines.append(
+            f"| {cell(c.heading)} | {'yes' if c.required else ''} | {cell(c.meaning)} "
+            f"| `{cell(c.example)}` |"
+        )
+    return "\n".join(lines) + "\n"

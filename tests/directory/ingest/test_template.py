@@ -1,0 +1,946 @@
+"""The directory's own spreadsheet template: forgiving reading of what officers type, one
+clear problem per bad cell (with its row and column), and a lossless round trip."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from directory.ingest.readers import Table, normalise_header, read_table, write_table
+from directory.ingest.records import Batch, GrantRecord, LocationRecord, Problem
+from directory.ingest.template import (
+    COLUMNS,
+    MOPAC_NAME,
+    MOPAC_REF,
+    columns_markdown,
+    read_template,
+    rows_from_batch,
+    write_template,
+)
+
+KINGSTON, RICHMOND, LONDON, CENTRAL_WEST = "E09000021", "E09000027", "E12000007", "bcu-cw"
+HEADINGS = [c.heading for c in COLUMNS]
+
+
+def _key(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.casefold().replace("&", " and ")).split())
+
+
+class FakeContext:
+    """Enough of ``records.Context`` for the template: two boroughs, London, one BCU, a few
+    themes and postcodes. Codes and ids are accepted as well as names (as the real one
+    does), which the round trip needs."""
+
+    AREAS = {
+        "kingston": KINGSTON,
+        "rb kingston upon thames": KINGSTON,
+        "royal borough of kingston upon thames": KINGSTON,
+        "richmond": RICHMOND,
+        "richmond upon thames": RICHMOND,
+        "pan london": LONDON,
+        "london wide": LONDON,
+        "central west bcu": CENTRAL_WEST,
+    }
+    THEMES = {
+        "knife crime": "violence-knife-crime",
+        "violence knife crime": "violence-knife-crime",
+        "vawg": "vawg",
+        "domestic abuse": "domestic-abuse",
+        "gangs": "gangs-exploitation",
+        "gangs exploitation": "gangs-exploitation",
+    }
+    PROGRAMMES = {
+        "lcpf": "lcpf-direct",
+        "lcpf direct": "lcpf-direct",
+        "lcpf cc": "lcpf-cc",
+        "lcpf co commissioning": "lcpf-cc",
+        "vru": "vru",
+    }
+    POSTCODES = {"KT11EU": (51.4101, -0.3007), "TW91DN": (51.4613, -0.3037)}
+
+    def areas(self, text: str) -> list[str]:
+        found: list[str] = []
+        for item in re.split(r"[;,|\n]+", text):
+            if not item.strip():
+                continue
+            code = self.area_code(item) or self.AREAS.get(_key(item))
+            if code is None:
+                raise ValueError(f"'{item.strip()}' is not a London area we know.")
+            if code not in found:
+                found.append(code)
+        if not found:
+            raise ValueError("No area given.")
+        return found
+
+    def area_code(self, code: str) -> str | None:
+        text = code.strip()
+        return text if text in (KINGSTON, RICHMOND, LONDON, CENTRAL_WEST) else None
+
+    def themes(self, text: str) -> list[str]:
+        found: list[str] = []
+        for item in re.split(r"[;,|\n]+", text):
+            theme = self.THEMES.get(_key(item))
+            if theme is None:
+                raise ValueError(f"'{item.strip()}' is not a theme of the directory.")
+            found.append(theme)
+        return found
+
+    def programme(self, text: str) -> str:
+        return self.PROGRAMMES.get(_key(text)) or "-".join(_key(text).split())
+
+    def postcode(self, text: str) -> LocationRecord:
+        key = "".join(text.split()).upper()
+        if key not in self.POSTCODES:
+            raise ValueError(f"'{text}' is not a London postcode we know.")
+        lat, lon = self.POSTCODES[key]
+        return LocationRecord(ref="", postcode=key, lat=lat, lon=lon)
+
+
+CTX = FakeContext()
+
+BASE = {
+    "Service ref": "SL-RESCUE-01",
+    "Service name": "Rescue and Response",
+    "Organisation name": "St Giles Trust",
+    "Coverage": "Kingston",
+}
+
+
+def csv_bytes(rows: list[dict[str, Any]], *, encoding: str = "utf-8", headings=None) -> bytes:
+    headings = headings or list(dict.fromkeys(k for r in rows for k in r))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(headings)
+    for row in rows:
+        writer.writerow(["" if row.get(h) is None else row.get(h) for h in headings])
+    return out.getvalue().encode(encoding)
+
+
+def sheet(*rows: dict[str, Any], headings: list[str] | None = None) -> Table:
+    return read_table(csv_bytes(list(rows), headings=headings), format="csv")
+
+
+def read(*rows: dict[str, Any], headings: list[str] | None = None) -> Batch:
+    return read_template(sheet(*rows, headings=headings), CTX)
+
+
+def errors(batch: Batch) -> list[Problem]:
+    return batch.errors
+
+
+def warnings_of(batch: Batch) -> list[Problem]:
+    return [p for p in batch.problems if p.severity == "warning"]
+
+
+def where(batch: Batch) -> set[tuple[int | None, str | None]]:
+    return {(p.row, p.column) for p in batch.errors}
+
+
+def only_error(batch: Batch) -> Problem:
+    assert len(batch.errors) == 1, batch.problems
+    return batch.errors[0]
+
+
+# -- the column spec ---------------------------------------------------------------------------
+
+
+def test_column_keys_are_the_normalised_headings_and_no_two_columns_share_a_key():
+    assert [c.key for c in COLUMNS] == [normalise_header(c.heading) for c in COLUMNS]
+    every = [k for c in COLUMNS for k in (c.key, *c.aliases)]
+    assert len(every) == len(set(every))
+    assert all(c.meaning and c.example for c in COLUMNS)
+    assert [c.heading for c in COLUMNS if c.required] == [
+        "Service ref",
+        "Service name",
+        "Organisation name",
+        "Coverage",
+    ]
+
+
+def test_columns_markdown_is_a_table_of_every_column():
+    text = columns_markdown()
+    lines = text.strip().splitlines()
+    assert lines[0] == "| Column | Required | Meaning | Example |"
+    assert len(lines) == 2 + len(COLUMNS)
+    assert lines[2].startswith("| Service ref | yes | ")
+    assert "`SL-RESCUE-01`" in lines[2]
+    for column, line in zip(COLUMNS, lines[2:], strict=True):
+        assert line.startswith(f"| {column.heading} |")
+        assert line.count(" | ") == 3  # no stray pipes inside a cell
+
+
+# -- blank template --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_blank_template_has_exactly_the_headings(tmp_path: Path, fmt: str):
+    path = tmp_path / f"template.{fmt}"
+    write_template(path, format=fmt)
+    table = read_table(path)
+    assert table.columns == HEADINGS
+    assert table.rows == []
+    batch = read_template(table, CTX)
+    assert batch.errors == []
+    assert [p.message for p in batch.problems] == [
+        "The sheet has no rows: there is nothing to import."
+    ]
+
+
+def test_blank_xlsx_explains_every_column_in_a_columns_sheet(tmp_path: Path):
+    path = tmp_path / "template.xlsx"
+    write_template(path, format="xlsx")
+    book = load_workbook(path)
+    assert book.sheetnames == ["Services", "Columns"]
+    notes = list(book["Columns"].iter_rows(values_only=True))
+    assert notes[0] == ("Heading", "Meaning")
+    assert [n[0] for n in notes[1:]] == HEADINGS
+    for column, (_, meaning) in zip(COLUMNS, notes[1:], strict=True):
+        assert column.meaning in meaning
+        assert meaning.endswith(f"Example: {column.example}")
+        assert meaning.startswith("Required. ") == column.required
+
+
+# -- messy input ---------------------------------------------------------------------------------
+
+MESSY = {
+    "SERVICE REF ": "SL-RESCUE-01",
+    "Service Name": "Rescue and Response – Kingston",
+    "Status": "Active",
+    "Themes": "knife crime; Gangs",
+    "Provider": "Café Project",
+    "Org type": "Charity",
+    "Areas served": "RB Kingston upon Thames; Richmond",
+    "Postcode": "kt1 1eu",
+    "Ages": "11-25",
+    "Funder": "MOPAC",
+    "Programme": "LCPF",
+    "Amount (£)": "£45k",
+    "Award date": "44287",
+    "Start date": "01/04/2021",
+    "End date": "31/03/2022",
+    "FY": "2021-22",
+    "Demo": "no",
+}
+
+
+def check_messy(batch: Batch) -> None:
+    assert batch.problems == []
+    [service] = batch.services
+    assert service.ref == "SL-RESCUE-01"
+    assert service.name == "Rescue and Response – Kingston"
+    assert service.status == "active"
+    assert service.themes == ["violence-knife-crime", "gangs-exploitation"]
+    assert service.organisation_ref == "org:cafe-project"
+    assert service.coverage == [KINGSTON, RICHMOND]
+    assert (service.min_age, service.max_age) == (11, 25)
+    [site] = service.locations
+    assert site == LocationRecord(
+        ref="SL-RESCUE-01#site", postcode="KT11EU", lat=51.4101, lon=-0.3007
+    )
+    [grant] = batch.grants
+    assert grant.ref == "SL-RESCUE-01#grant"
+    assert grant.funder_ref == MOPAC_REF
+    assert grant.recipient_ref == "org:cafe-project"
+    assert grant.programme == "lcpf-direct"
+    assert grant.amount == Decimal("45000")
+    assert grant.awarded == date(2021, 4, 1)  # Excel serial 44287
+    assert (grant.start, grant.end) == (date(2021, 4, 1), date(2022, 3, 31))
+    assert grant.duration_months == 12
+    assert grant.financial_year == "2021/22"
+    assert grant.areas == [KINGSTON, RICHMOND]  # the coverage
+    assert grant.service_refs == ["SL-RESCUE-01"]
+    assert [(o.ref, o.name, o.type) for o in batch.organisations] == [
+        ("org:cafe-project", "Café Project", "voluntary"),
+        (MOPAC_REF, MOPAC_NAME, None),
+    ]
+
+
+def test_cp1252_csv_with_other_headings_and_messy_values(tmp_path: Path):
+    path = tmp_path / "from-excel.csv"
+    path.write_bytes(csv_bytes([MESSY], encoding="cp1252"))
+    assert b"\xa345k" in path.read_bytes()  # a real Windows-1252 pound sign
+    check_messy(read_template(read_table(path), CTX))
+
+
+def test_utf8_csv_with_a_byte_order_mark(tmp_path: Path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + csv_bytes([MESSY]))
+    check_messy(read_template(read_table(path), CTX))
+
+
+def test_xlsx_with_typed_cells(tmp_path: Path):
+    path = tmp_path / "typed.xlsx"
+    row = {
+        **BASE,
+        "Charity number": 1123456,
+        "Company number": 4312517,  # Excel dropped the leading zero
+        "Phone": 2079460000,  # and here too
+        "Min age": 11.0,
+        "Max age": 25,
+        "Last verified": datetime(2024, 3, 31),
+        "Funder": "Mayor's Office for Policing and Crime",
+        "Amount": 45000.5,
+        "Start date": date(2021, 4, 1),
+        "End date": datetime(2023, 3, 31),
+        "Duration (months)": 24.0,
+        "Demo": "Y",
+    }
+    write_table(path, list(row), [list(row.values())], format="xlsx")
+    batch = read_template(read_table(path), CTX)
+    assert batch.problems == []
+    [service] = batch.services
+    assert (service.min_age, service.max_age) == (11, 25)
+    assert service.phone == "02079460000"
+    assert service.last_verified == date(2024, 3, 31)
+    assert service.demo is True
+    org = batch.organisations[0]
+    assert (org.charity_number, org.company_number, org.demo) == ("1123456", "04312517", True)
+    [grant] = batch.grants
+    assert grant.amount == Decimal("45000.50")
+    assert (grant.start, grant.end, grant.duration_months) == (
+        date(2021, 4, 1),
+        date(2023, 3, 31),
+        24,
+    )
+    assert grant.funder_ref == MOPAC_REF and grant.demo is True
+    assert batch.organisations[1].demo is True  # MOPAC is named only by demo rows here
+
+
+def test_blank_rows_are_skipped_and_row_numbers_are_the_spreadsheets(tmp_path: Path):
+    table = sheet(BASE, {}, {**BASE, "Service ref": "B", "Amount": "lots", "Funder": "MOPAC"})
+    batch = read_template(table, CTX)
+    assert len(batch.services) == 2
+    assert where(batch) == {(4, "Amount")}
+
+
+# -- defaults and what is worked out ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "status"),
+    [
+        (None, "active"),
+        ("Active", "active"),
+        ("INACTIVE", "inactive"),
+        ("Closed", "defunct"),
+        ("defunct", "defunct"),
+        ("closed temporarily", "temporarily closed"),
+        ("Temporarily-Closed", "temporarily closed"),
+    ],
+)
+def test_status_words(typed: str | None, status: str):
+    batch = read({**BASE, "Status": typed})
+    assert batch.errors == []
+    assert batch.services[0].status == status
+
+
+@pytest.mark.parametrize(
+    ("typed", "kind"),
+    [
+        ("voluntary", "voluntary"),
+        ("Charity", "voluntary"),
+        ("VCS", "voluntary"),
+        ("community", "voluntary"),
+        ("Local Authority", "council"),
+        ("borough", "council"),
+        ("NHS", "nhs"),
+        ("Metropolitan Police", "police"),
+        ("school", "education"),
+        ("business", "business"),
+        ("other", "other"),
+    ],
+)
+def test_organisation_type_words(typed: str, kind: str):
+    batch = read({**BASE, "Organisation type": typed})
+    assert batch.errors == []
+    assert batch.organisations[0].type == kind
+
+
+def test_organisation_ref_is_given_or_made_from_the_name():
+    batch = read(
+        BASE,
+        {**BASE, "Service ref": "B", "Organisation name": "st. giles  trust"},
+        {
+            **BASE,
+            "Service ref": "C",
+            "Organisation ref": "GB-CHC-1087304",
+            "Organisation name": "Redthread",
+        },
+    )
+    assert batch.errors == []
+    assert [s.organisation_ref for s in batch.services] == [
+        "org:st-giles-trust",
+        "org:st-giles-trust",
+        "GB-CHC-1087304",
+    ]
+    # one record per ref; the first spelling of a name is kept
+    assert [(o.ref, o.name) for o in batch.organisations] == [
+        ("org:st-giles-trust", "St Giles Trust"),
+        ("GB-CHC-1087304", "Redthread"),
+    ]
+
+
+def test_organisation_details_are_merged_across_rows():
+    batch = read(
+        {**BASE, "Organisation type": "charity"},
+        {**BASE, "Service ref": "B", "Charity number": "1087304", "Organisation type": "council"},
+    )
+    assert batch.errors == []
+    [org] = batch.organisations
+    assert (org.type, org.charity_number) == ("voluntary", "1087304")
+    [warning] = warnings_of(batch)
+    assert (warning.row, warning.column, warning.value) == (3, "Organisation type", "council")
+
+
+@pytest.mark.parametrize(
+    ("typed", "ref", "name"),
+    [
+        ("MOPAC", MOPAC_REF, MOPAC_NAME),
+        ("mopac", MOPAC_REF, MOPAC_NAME),
+        ("Mayor’s Office for Policing and Crime", MOPAC_REF, MOPAC_NAME),
+        ("Mayor's Office for Policing & Crime (MOPAC)", MOPAC_REF, MOPAC_NAME),
+        ("GB-GOR-PC390", MOPAC_REF, MOPAC_NAME),
+        ("GB-CHC-1035628", "GB-CHC-1035628", "GB-CHC-1035628"),
+        ("City Bridge Trust (GB-CHC-1035628)", "GB-CHC-1035628", "City Bridge Trust"),
+        ("Kingston SNB", "org:kingston-snb", "Kingston SNB"),
+    ],
+)
+def test_funder_by_name_or_org_id(typed: str, ref: str, name: str):
+    batch = read({**BASE, "Funder": typed, "Amount": "1000"})
+    assert batch.errors == []
+    assert batch.grants[0].funder_ref == ref
+    assert (batch.organisations[1].ref, batch.organisations[1].name) == (ref, name)
+
+
+def test_funder_by_org_id_takes_the_name_from_another_row():
+    batch = read(
+        {**BASE, "Funder": "GB-CHC-1035628", "Amount": "1000"},
+        {
+            **BASE,
+            "Service ref": "B",
+            "Organisation ref": "GB-CHC-1035628",
+            "Organisation name": "City Bridge Trust",
+        },
+    )
+    assert batch.errors == []
+    assert [(o.ref, o.name) for o in batch.organisations] == [
+        ("org:st-giles-trust", "St Giles Trust"),
+        ("GB-CHC-1035628", "City Bridge Trust"),
+    ]
+
+
+def test_funder_named_like_a_provider_in_the_sheet_is_that_provider():
+    batch = read(
+        {**BASE, "Organisation ref": "GB-CHC-1111111", "Organisation name": "Kingston SNB"},
+        {**BASE, "Service ref": "B", "Funder": "kingston snb", "Amount": "5k"},
+    )
+    assert batch.errors == []
+    assert batch.grants[0].funder_ref == "GB-CHC-1111111"
+    assert [o.ref for o in batch.organisations] == ["GB-CHC-1111111", "org:st-giles-trust"]
+
+
+def test_grant_ref_duration_and_areas_are_worked_out_when_blank():
+    batch = read(
+        {**BASE, "Funder": "MOPAC", "Start date": "2021-04-01", "End date": "2025-03-31"},
+        {
+            **BASE,
+            "Service ref": "B",
+            "Grant ref": "360G-MOPAC-1",
+            "Funder": "MOPAC",
+            "Start date": "2021-04-01",
+            "End date": "2025-03-31",
+            "Duration (months)": "36",
+            "Beneficiary areas": "pan-London",
+        },
+    )
+    assert batch.errors == []
+    first, second = batch.grants
+    assert (first.ref, first.duration_months, first.areas) == ("SL-RESCUE-01#grant", 48, [KINGSTON])
+    assert (second.ref, second.duration_months, second.areas) == ("360G-MOPAC-1", 36, [LONDON])
+    assert len(batch.organisations) == 2  # St Giles once, MOPAC once
+
+
+def test_one_grant_funding_several_services():
+    grant = {"Grant ref": "G-1", "Funder": "MOPAC", "Amount": "£100,000"}
+    batch = read(
+        {**BASE, **grant},
+        {
+            **BASE,
+            "Service ref": "B",
+            "Coverage": "Richmond",
+            "Grant ref": "G-1",
+            "Funder": "MOPAC",
+        },  # blank amount: the first row's stands
+    )
+    assert batch.errors == []
+    [g] = batch.grants
+    assert g.service_refs == ["SL-RESCUE-01", "B"]
+    assert g.amount == Decimal("100000")
+    assert g.areas == [KINGSTON, RICHMOND]
+
+
+def test_one_grant_with_different_amounts_is_an_error():
+    batch = read(
+        {**BASE, "Grant ref": "G-1", "Funder": "MOPAC", "Amount": "£100,000"},
+        {**BASE, "Service ref": "B", "Grant ref": "G-1", "Funder": "MOPAC", "Amount": "90k"},
+    )
+    problem = only_error(batch)
+    assert (problem.row, problem.column) == (3, "Amount")
+    assert "row 2" in problem.message
+
+
+def test_paid_through_a_grant_ref_or_the_intermediarys_grant():
+    snb = {
+        "Service ref": "KSNB-01",
+        "Service name": "Kingston SNB co-commissioning",
+        "Organisation name": "Kingston SNB",
+        "Coverage": "Kingston",
+        "Grant ref": "360G-MOPAC-LCPF-7",
+        "Funder": "MOPAC",
+        "Amount": "£200k",
+    }
+    batch = read(
+        snb,
+        {**BASE, "Funder": "Kingston SNB", "Amount": "£20k", "Paid through": "Kingston SNB"},
+        {**BASE, "Service ref": "B", "Funder": "Kingston SNB", "Paid through": "360g-mopac-lcpf-7"},
+        {**BASE, "Service ref": "C", "Funder": "MOPAC", "Paid through": "360G-OLDER-GRANT"},
+    )
+    assert batch.errors == []
+    assert [(g.ref, g.parent_ref) for g in batch.grants] == [
+        ("360G-MOPAC-LCPF-7", None),
+        ("SL-RESCUE-01#grant", "360G-MOPAC-LCPF-7"),
+        ("B#grant", "360G-MOPAC-LCPF-7"),
+        ("C#grant", "360G-OLDER-GRANT"),  # in the directory already; the import checks it
+    ]
+    # Kingston SNB is one organisation: recipient of one grant, funder of two
+    assert [o.ref for o in batch.organisations].count("org:kingston-snb") == 1
+
+
+def test_paid_through_problems():
+    batch = read(
+        {**BASE, "Funder": "MOPAC", "Paid through": "Kingston SNB"},
+        {**BASE, "Service ref": "B", "Funder": "MOPAC", "Paid through": "B#grant"},
+        {**BASE, "Service ref": "C", "Funder": "MOPAC", "Paid through": "St Giles Trust"},
+        {**BASE, "Service ref": "D", "Funder": "MOPAC"},
+    )
+    assert where(batch) == {(2, "Paid through"), (3, "Paid through"), (4, "Paid through")}
+    by_row = {p.row: p.message for p in batch.errors}
+    assert "neither a Grant ref nor an organisation" in by_row[2]
+    assert "cannot be paid through itself" in by_row[3]
+    assert "several grants" in by_row[4] and "D#grant" in by_row[4]
+
+
+def test_a_site_postcode_without_coverage_is_enough():
+    batch = read(
+        {**BASE, "Coverage": None, "Site name": "Youth Centre", "Site postcode": "TW9 1DN"}
+    )
+    assert batch.errors == []
+    [service] = batch.services
+    assert service.coverage == []
+    assert service.locations == [
+        LocationRecord("SL-RESCUE-01#site", "Youth Centre", None, "TW91DN", 51.4613, -0.3037)
+    ]
+
+
+def test_a_site_without_a_postcode_is_kept():
+    batch = read({**BASE, "Site address": "1 Market Place"})
+    assert batch.errors == []
+    assert batch.services[0].locations == [
+        LocationRecord("SL-RESCUE-01#site", address="1 Market Place")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cells", "ages"),
+    [
+        ({"Ages": "18+"}, (18, None)),
+        ({"Ages": "under 18"}, (None, 17)),
+        ({"Ages": "11-25", "Min age": "11"}, (11, 25)),
+        ({"Min age": "10", "Max age": "10"}, (10, 10)),
+        ({"Ages": "18+", "Max age": "25"}, (18, 25)),
+    ],
+)
+def test_ages(cells: dict[str, str], ages: tuple[int | None, int | None]):
+    batch = read({**BASE, **cells})
+    assert batch.errors == []
+    assert (batch.services[0].min_age, batch.services[0].max_age) == ages
+
+
+def test_demo_marks_every_record_from_the_row():
+    batch = read(
+        {**BASE, "Demo": "yes", "Funder": "MOPAC", "Site postcode": "KT1 1EU"},
+        {
+            **BASE,
+            "Service ref": "B",
+            "Organisation name": "Redthread",
+            "Funder": "MOPAC",
+            "Demo": "no",
+        },
+    )
+    assert batch.errors == []
+    assert [s.demo for s in batch.services] == [True, False]
+    assert batch.services[0].locations[0].demo is True
+    assert [g.demo for g in batch.grants] == [True, False]
+    assert {o.name: o.demo for o in batch.organisations} == {
+        "St Giles Trust": True,
+        MOPAC_NAME: False,
+        "Redthread": False,
+    }
+
+
+# -- problems -----------------------------------------------------------------------------------
+
+
+def test_empty_sheet_is_a_warning_not_an_error():
+    data = b"Service ref,Service name,Organisation name,Coverage\r\n,,,\r\n"
+    batch = read_template(read_table(data, format="csv"), CTX)
+    assert batch.errors == []
+    [warning] = batch.problems
+    assert "no rows" in warning.message and warning.severity == "warning"
+
+
+def test_missing_required_columns_are_one_error_each():
+    batch = read({"Service name": "A", "Organisation name": "B", "Site postcode": "KT1 1EU"})
+    assert [(p.row, p.column) for p in batch.errors] == [(None, "Service ref"), (None, "Coverage")]
+    assert batch.services == []  # nothing without a service ref, but no per-row noise
+
+
+def test_unknown_and_doubled_columns_are_warnings():
+    batch = read(
+        {**BASE, "Favourite colour": "blue", "Postcode": "KT1 1EU", "Site postcode": "TW9 1DN"}
+    )
+    assert batch.errors == []
+    assert {(p.row, p.column) for p in warnings_of(batch)} == {
+        (None, "Favourite colour"),
+        (None, "Postcode"),
+    }
+    assert batch.services[0].locations[0].postcode == "TW91DN"  # the template's heading wins
+
+
+def test_cells_beyond_the_headings_are_a_warning():
+    data = b"Service ref,Service name,Organisation name,Coverage\r\nA,B,C,Kingston,stray\r\n"
+    batch = read_template(read_table(data, format="csv"), CTX)
+    assert batch.errors == []
+    [warning] = batch.problems
+    assert (warning.row, warning.value) == (2, "stray")
+
+
+def test_blank_required_cells():
+    batch = read(
+        {
+            "Service ref": " ",
+            "Service name": None,
+            "Organisation name": "",
+            "Coverage": None,
+            "Description": "half filled in",
+        }
+    )
+    assert where(batch) == {
+        (2, "Service ref"),
+        (2, "Service name"),
+        (2, "Organisation name"),
+        (2, "Coverage"),
+    }
+    assert batch.services == [] and batch.organisations == []
+
+
+def test_every_bad_cell_of_every_row_is_reported():
+    batch = read(
+        {
+            **BASE,
+            "Status": "maybe",
+            "Organisation type": "spaceship",
+            "Themes": "knitting",
+            "Email": "nobody@",
+            "Website": "javascript:alert(1)",
+            "Min age": "ten",
+        },
+        {
+            **BASE,
+            "Service ref": "B",
+            "Coverage": "Atlantis",
+            "Site postcode": "ZZ9 9ZZ",
+            "Organisation website": "not a site",
+            "Last verified": "32/13/2021",
+            "Demo": "perhaps",
+        },
+        {
+            **BASE,
+            "Service ref": "C",
+            "Funder": "MOPAC",
+            "Amount": "lots",
+            "Start date": "someday",
+            "Duration (months)": "a year",
+            "Financial year": "2021/23",
+            "Beneficiary areas": "Narnia",
+            "Ages": "young",
+            "Phone": "020 7946 0000",
+        },
+    )
+    got = {(p.row, p.column, p.value) for p in batch.errors}
+    assert got == {
+        (2, "Status", "maybe"),
+        (2, "Organisation type", "spaceship"),
+        (2, "Themes", "knitting"),
+        (2, "Email", "nobody@"),
+        (2, "Website", "javascript:alert(1)"),
+        (2, "Min age", "ten"),
+        (3, "Coverage", "Atlantis"),
+        (3, "Site postcode", "ZZ9 9ZZ"),
+        (3, "Organisation website", "not a site"),
+        (3, "Last verified", "32/13/2021"),
+        (3, "Demo", "perhaps"),
+        (4, "Amount", "lots"),
+        (4, "Start date", "someday"),
+        (4, "Duration (months)", "a year"),
+        (4, "Financial year", "2021/23"),
+        (4, "Beneficiary areas", "Narnia"),
+        (4, "Ages", "young"),
+    }
+    messages = {p.column: p.message for p in batch.errors}
+    assert messages["Coverage"] == "'Atlantis' is not a London area we know."
+    assert "active, inactive, defunct or temporarily closed" in messages["Status"]
+    assert "voluntary, council" in messages["Organisation type"]
+    assert all(p.message for p in batch.errors)
+
+
+def test_the_same_service_ref_twice_names_the_first_row():
+    batch = read(BASE, {**BASE, "Service ref": "OTHER"}, {**BASE, "Service ref": "sl-rescue-01"})
+    problem = only_error(batch)
+    assert (problem.row, problem.column, problem.value) == (4, "Service ref", "sl-rescue-01")
+    assert "row 2" in problem.message
+    assert [s.ref for s in batch.services] == ["SL-RESCUE-01", "OTHER"]
+
+
+def test_one_organisation_ref_with_two_names():
+    batch = read(
+        {**BASE, "Organisation ref": "GB-CHC-1", "Organisation name": "Redthread"},
+        {
+            **BASE,
+            "Service ref": "B",
+            "Organisation ref": "GB-CHC-1",
+            "Organisation name": "Red Thread Youth",
+        },
+    )
+    problem = only_error(batch)
+    assert (problem.row, problem.column, problem.value) == (
+        3,
+        "Organisation name",
+        "Red Thread Youth",
+    )
+    assert "row 2" in problem.message and "Redthread" in problem.message
+
+
+def test_a_funder_org_id_with_another_name_than_its_provider_row():
+    batch = read(
+        {**BASE, "Organisation ref": "GB-CHC-1", "Organisation name": "Redthread"},
+        {**BASE, "Service ref": "B", "Funder": "Other Trust (GB-CHC-1)"},
+    )
+    problem = only_error(batch)
+    assert (problem.row, problem.column) == (3, "Funder")
+
+
+def test_an_organisation_ref_with_spaces():
+    batch = read({**BASE, "Organisation ref": "St Giles Trust"})
+    assert where(batch) == {(2, "Organisation ref")}
+
+
+def test_end_before_start():
+    batch = read({**BASE, "Funder": "MOPAC", "Start date": "01/04/2022", "End date": "31/03/2022"})
+    problem = only_error(batch)
+    assert (problem.row, problem.column, problem.value) == (2, "End date", "31/03/2022")
+    assert "before the Start date (2022-04-01)" in problem.message
+    assert batch.grants[0].duration_months is None
+
+
+def test_min_age_above_max_age():
+    problem = only_error(read({**BASE, "Min age": "25", "Max age": "11"}))
+    assert (problem.row, problem.column) == (2, "Min age")
+    assert "25" in problem.message and "11" in problem.message
+
+
+def test_ages_that_disagree_with_min_and_max():
+    problem = only_error(read({**BASE, "Ages": "11-25", "Min age": "10"}))
+    assert (problem.row, problem.column, problem.value) == (2, "Ages", "11-25")
+    assert "Min age is 10" in problem.message
+
+
+def test_amount_without_a_funder():
+    batch = read({**BASE, "Amount": "£45k"})
+    problem = only_error(batch)
+    assert (problem.row, problem.column) == (2, "Funder")
+    assert "Amount" in problem.message and "MOPAC" in problem.message
+    assert batch.grants == []
+
+
+def test_other_grant_details_without_a_funder():
+    problem = only_error(read({**BASE, "Programme": "VRU", "Start date": "2021-04-01"}))
+    assert (problem.row, problem.column) == (2, "Funder")
+    assert "Programme, Start date" in problem.message
+
+
+def test_no_coverage_and_no_site():
+    problem = only_error(read({**BASE, "Coverage": None, "Site name": "Hall"}))
+    assert (problem.row, problem.column) == (2, "Coverage")
+    assert "Site postcode" in problem.message
+
+
+# -- round trip -----------------------------------------------------------------------------
+
+
+def canonical(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with the template's own headings (the messy ones are aliases)."""
+    by_key = {k: c.heading for c in COLUMNS for k in (c.key, *c.aliases)}
+    return {by_key[normalise_header(k)]: v for k, v in row.items()}
+
+
+def messy_batch() -> Batch:
+    snb = {
+        "Service ref": "KSNB-01",
+        "Service name": "Kingston SNB co-commissioning",
+        "Organisation name": "Kingston SNB",
+        "Organisation type": "council",
+        "Coverage": "Kingston",
+        "Grant ref": "360G-MOPAC-LCPF-7",
+        "Funder": "MOPAC",
+        "Programme": "LCPF co-commissioning",
+        "Amount": "£1.2m",
+        "Award date": "44287",
+        "Start date": "01/04/2021",
+        "End date": "31/03/2025",
+        "Financial year": "2021/22",
+    }
+    batch = read(
+        {
+            **canonical(MESSY),
+            "Description": '=HYPERLINK("http://evil.example")',
+            "Eligibility": "@everyone under 25",
+            "Phone": "+44 20 7946 0000",
+            "Email": "Rescue@Example.ORG",
+            "Website": "www.example.org/rescue",
+            "Charity number": "1123456",
+            "Company number": "4312517",
+            "Organisation website": "example.org",
+            "Last verified": "1 March 2024",
+            "Site name": "Youth Centre",
+            "Site address": "1 Market Place",
+            "Who can refer": "self; professional",
+            "Paid through": "Kingston SNB",
+            "Funder": "Kingston SNB",
+            "Grant ref": "-G-1",
+            "Demo": "yes",
+        },
+        snb,
+        {
+            **BASE,
+            "Service ref": "SHARED-2",
+            "Coverage": "Central West BCU; Richmond",
+            "Grant ref": "360G-CBT-9",
+            "Funder": "City Bridge Trust (GB-CHC-1035628)",
+            "Amount": "12,500.50",
+            "Status": "closed temporarily",
+            "Ages": "under 18",
+        },
+        {
+            **BASE,
+            "Service ref": "SHARED-3",
+            "Coverage": "pan-London",
+            "Grant ref": "360G-CBT-9",
+            "Funder": "City Bridge Trust (GB-CHC-1035628)",
+        },
+        {
+            **BASE,
+            "Service ref": "ID-ONLY",
+            "Funder": "GB-CHC-7777777",
+            "Amount": "0",
+            "Paid through": "360G-OLDER-GRANT",
+            "Organisation ref": "GB-COH-01234567",
+        },
+        {**BASE, "Service ref": "NO-GRANT", "Coverage": None, "Site postcode": "TW91DN"},
+    )
+    assert batch.errors == [], batch.errors
+    return batch
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_round_trip(tmp_path: Path, fmt: str):
+    original = messy_batch()
+    path = tmp_path / f"export.{fmt}"
+    write_template(path, format=fmt, batch=original)
+    table = read_table(path)
+    assert table.columns == HEADINGS
+    again = read_template(table, CTX)
+    assert again.problems == []
+    assert again.organisations == original.organisations
+    assert again.services == original.services
+    assert again.grants == original.grants
+    # and once more, from the re-read batch: a fixed point
+    assert rows_from_batch(again) == rows_from_batch(original)
+
+
+def test_rows_from_batch_writes_one_row_per_service():
+    headings, rows = rows_from_batch(messy_batch())
+    assert headings == HEADINGS
+    assert [r[0] for r in rows] == [
+        "SL-RESCUE-01",
+        "KSNB-01",
+        "SHARED-2",
+        "SHARED-3",
+        "ID-ONLY",
+        "NO-GRANT",
+    ]
+    cell = dict(zip(headings, rows[0], strict=True))
+    assert cell["Funder"] == "Kingston SNB"
+    assert cell["Paid through"] == "360G-MOPAC-LCPF-7"
+    assert cell["Amount"] == Decimal("45000")
+    assert cell["Coverage"] == f"{KINGSTON}; {RICHMOND}"
+    assert cell["Demo"] == "yes"
+    cbt = dict(zip(headings, rows[2], strict=True))
+    assert cbt["Funder"] == "City Bridge Trust (GB-CHC-1035628)"
+
+
+def test_a_service_with_several_grants_exports_its_first():
+    batch = read({**BASE, "Funder": "MOPAC", "Amount": "10k"})
+    first = batch.grants[0]
+    batch.grants.append(
+        GrantRecord(
+            ref="G-2",
+            funder_ref=MOPAC_REF,
+            recipient_ref=first.recipient_ref,
+            service_refs=list(first.service_refs),
+            amount=Decimal(5),
+        )
+    )
+    _, rows = rows_from_batch(batch)
+    assert len(rows) == 1
+    assert dict(zip(HEADINGS, rows[0], strict=True))["Grant ref"] == "SL-RESCUE-01#grant"
+
+
+def test_formula_looking_text_stays_text(tmp_path: Path):
+    batch = messy_batch()
+    xlsx, csv_path = tmp_path / "out.xlsx", tmp_path / "out.csv"
+    write_template(xlsx, format="xlsx", batch=batch)
+    write_template(csv_path, format="csv", batch=batch)
+    sheet_ = load_workbook(xlsx)["Services"]  # not data_only: a formula would show as one
+    cells = {c.value: c for row in sheet_.iter_rows() for c in row if isinstance(c.value, str)}
+    for text in (
+        '=HYPERLINK("http://evil.example")',
+        "@everyone under 25",
+        "-G-1",
+        "+44 20 7946 0000",
+    ):
+        assert cells[text].data_type == "s"
+    raw = csv_path.read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in raw and "'-G-1" in raw
+    again = read_template(read_table(csv_path), CTX)
+    assert again.services[0].description == '=HYPERLINK("http://evil.example")'
+    assert again.services[0].phone == "+44 20 7946 0000"
+    assert again.grants[0].ref == "-G-1"
