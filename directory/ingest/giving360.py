@@ -1,0 +1,869 @@
+"""Read grants published to the 360Giving Data Standard: the JSON package and the flat
+spreadsheet (CSV or XLSX with the standard's column titles).
+
+Both forms go through one mapping (``_GrantReader.grant``): a spreadsheet row is first
+turned into the same nested dict a JSON grant is, while problems keep the spreadsheet's
+column titles.
+
+Mapping decisions:
+
+* A grant becomes a ``GrantRecord``; its funder and recipient become ``OrganisationRecord``s
+  (one per distinct org-id, fields merged across grants). 360Giving grants fund
+  organisations, not named services, so no ``ServiceRecord`` is invented and
+  ``service_refs`` stays empty.
+* Grants to individuals (``recipientIndividual``) are not imported: an error.
+* Areas: every code is passed through ``Context.area_code``; codes outside London (and codes
+  from ward vintages the geography does not hold) are dropped silently. The beneficiary
+  location is preferred: codes from ``beneficiaryLocation`` (``geoCode``, or ``name``
+  through ``Context.areas`` when there is no code) and GrantNav's ``locationLookup``
+  entries derived from it. Only when those give no London area are the recipient's own
+  codes used (GrantNav's ``recipientDistrictGeoCode`` / ``recipientWardNameGeoCode``,
+  found in ``additional_data`` or, in GrantNav's flattened output, on the grant itself).
+  A grant left with no London area at all gets a warning.
+* Parent grants: the standard has no field linking a grant to the grant its money came
+  through (``regrantType`` marks the regrant itself; ``relatedActivity`` links
+  sibling grants of one project). We read our extension key ``parentGrant`` (a grant id
+  string, or an object with ``id``), column "Parent Grant" in a spreadsheet.
+* ``regrantType`` must be a code from the standard's Regrant Type codelist (FRG010–FRG070).
+* Amounts are pounds: grants in another currency are errors.
+* Contact details of organisations and the grant's web address are not worth refusing a
+  file for: a bad one is a warning and is left out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import fields
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from directory.ingest.readers import ReadError, normalise_header, read_table
+from directory.ingest.records import Batch, Context, GrantRecord, OrganisationRecord
+from directory.ingest.values import (
+    clean_text,
+    financial_year_of,
+    months_between,
+    parse_amount,
+    parse_date,
+    parse_email,
+    parse_int,
+    parse_url,
+)
+
+#: the 360Giving Regrant Type codelist (codelists/regrantType.csv)
+REGRANT_TYPE_CODES = ("FRG010", "FRG020", "FRG030", "FRG040", "FRG050", "FRG060", "FRG070")
+#: our extension key naming the grant this grant's money came through
+PARENT_GRANT_KEY = "parentGrant"
+
+MAX_REF = 200  # identifiers longer than this are refused
+MAX_NAME = 500  # names and titles are cut to this, with a warning
+MAX_TEXT = 20_000  # descriptions likewise
+
+_NCVO_BANDS = ("micro", "small", "medium", "large", "major")
+
+Column = Callable[[str], str]
+
+
+# -- shared helpers (also used by the Open Referral reader) ---------------------------------
+#: what ``load_json`` returns for a file it could not read
+UNREADABLE: Any = object()
+
+
+def load_json(data: bytes | str, batch: Batch) -> Any:
+    """Parse JSON from an upload; on failure record one error and return ``UNREADABLE``."""
+    if isinstance(data, bytes | bytearray):
+        try:
+            text = bytes(data).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            batch.error(
+                f"The file is not UTF-8 text (byte {exc.start} cannot be read): save it as "
+                "UTF-8 JSON."
+            )
+            return UNREADABLE
+    else:
+        text = data.removeprefix("\ufeff")
+    if not text.strip():
+        batch.error("The file is empty.")
+        return UNREADABLE
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not a number JSON allows")
+
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=no_constants)
+    except json.JSONDecodeError as exc:
+        batch.error(
+            f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        )
+    except ValueError as exc:
+        batch.error(f"The file is not valid JSON: {exc}.")
+    except RecursionError:
+        batch.error("The file is not valid JSON: it is nested too deeply.")
+    return UNREADABLE
+
+
+def blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def as_text(value: Any) -> str | None:
+    """Text from a JSON or spreadsheet scalar; None when blank. Whole numbers lose their
+    ".0" (spreadsheets store charity numbers as numbers)."""
+    if blank(value):
+        return None
+    if isinstance(value, bool | dict | list):
+        kind = "true/false" if isinstance(value, bool) else "a list or object"
+        raise ValueError(f"Expected text here, found {kind}.")
+    if isinstance(value, float | Decimal) and _whole(value):
+        value = int(value)
+    try:
+        return clean_text(str(value))
+    except ValueError:
+        return None
+
+
+def _whole(value: float | Decimal) -> bool:
+    try:
+        return value == int(value) and abs(value) < 10**18
+    except (ValueError, OverflowError, ArithmeticError):
+        return False
+
+
+def objects(value: Any) -> list[Any]:
+    """A JSON array of objects, tolerating a single object in its place."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return value
+    raise ValueError("Expected a list of objects here.")
+
+
+def merge_organisation(orgs: dict[str, OrganisationRecord], org: OrganisationRecord) -> None:
+    """Add ``org``, or fill the gaps of the record already held for its ref."""
+    held = orgs.get(org.ref)
+    if held is None:
+        orgs[org.ref] = org
+        return
+    for f in fields(OrganisationRecord):
+        if getattr(held, f.name) is None and getattr(org, f.name) is not None:
+            setattr(held, f.name, getattr(org, f.name))
+
+
+_POLICE = re.compile(r"\bpolic(e|ing)\b", re.IGNORECASE)
+
+
+def guess_organisation_type(
+    ref: str, name: str | None = None, charity_number: str | None = None
+) -> str | None:
+    """One of records.ORGANISATION_TYPES from an org-id (org-id.guide prefixes), charity
+    number and name; None when nothing says."""
+    key = ref.upper()
+    if key.startswith("GB-GOR-PC390"):  # the Mayor's Office for Policing and Crime
+        return "police"
+    if key.startswith("GB-NHS-"):
+        return "nhs"
+    if key.startswith(("GB-LAE-", "GB-LAS-", "GB-LANI-", "GB-UKLA-")):
+        return "council"
+    if key.startswith(("GB-CHC-", "GB-SC-", "GB-NIC-")) or charity_number:
+        return "voluntary"
+    if key.startswith(("GB-EDU-", "GB-UKPRN-")):
+        return "education"
+    if name and _POLICE.search(name):
+        return "police"
+    return None
+
+
+class RowProblems:
+    """Problems for one record: knows its row and how to name a field path as a column."""
+
+    def __init__(self, batch: Batch, row: int, column: Column) -> None:
+        self.batch = batch
+        self.row = row
+        self.column = column
+        self.failed = False
+
+    def error(self, path: str, message: str, value: Any = None) -> None:
+        self.failed = True
+        self.batch.error(message, row=self.row, column=self.column(path), value=_shown(value))
+
+    def warning(self, path: str, message: str, value: Any = None) -> None:
+        self.batch.warning(message, row=self.row, column=self.column(path), value=_shown(value))
+
+    def parse(
+        self,
+        path: str,
+        value: Any,
+        parser: Callable[[Any], Any],
+        *,
+        missing: str | None = None,
+        warn: bool = False,
+    ) -> Any:
+        """``parser(value)``, or None after recording the ValueError (a warning if ``warn``).
+        A blank value is None, and an error if ``missing`` (its message) is given."""
+        if blank(value):
+            if missing:
+                self.error(path, missing)
+            return None
+        try:
+            return parser(value)
+        except ValueError as exc:
+            (self.warning if warn else self.error)(path, str(exc), value)
+            return None
+
+    def text(
+        self, path: str, value: Any, limit: int = MAX_NAME, *, missing: str | None = None
+    ) -> str | None:
+        text = self.parse(path, value, as_text, missing=missing)
+        if text is None:
+            return None
+        if len(text) > limit:
+            self.warning(path, f"Cut to {limit} characters (it was {len(text)}).", text)
+            text = text[: limit - 1] + "…"
+        return text
+
+    def ref(self, path: str, value: Any, *, missing: str | None = None) -> str | None:
+        text = self.parse(path, value, as_text, missing=missing)
+        if text is None:
+            return None
+        if len(text) > MAX_REF or "\n" in text:
+            self.error(
+                path, f"An identifier must be one line of at most {MAX_REF} characters.", text
+            )
+            return None
+        return text
+
+    def objects(self, path: str, value: Any) -> list[tuple[str, dict[str, Any]]]:
+        """(path, object) for each object of a JSON array; errors for anything else."""
+        try:
+            items = objects(value)
+        except ValueError as exc:
+            self.error(path, str(exc), value)
+            return []
+        found = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                found.append((f"{path}[{i}]", item))
+            elif not blank(item):
+                self.error(f"{path}[{i}]", "Expected an object here.", item)
+        return found
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        try:
+            return json.dumps(value, default=str)[:200]
+        except (TypeError, ValueError, RecursionError):
+            return type(value).__name__
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# -- the grant mapping ----------------------------------------------------------------------
+class _GrantReader:
+    def __init__(self, ctx: Context, batch: Batch) -> None:
+        self.ctx = ctx
+        self.batch = batch
+        self.orgs: dict[str, OrganisationRecord] = {}
+        self.seen: dict[str, int] = {}
+
+    def finish(self) -> Batch:
+        self.batch.organisations.extend(self.orgs.values())
+        return self.batch
+
+    def grant(self, raw: Any, row: int, column: Column) -> None:
+        p = RowProblems(self.batch, row, column)
+        if not isinstance(raw, dict):
+            p.error("", "Each grant must be a JSON object.", raw)
+            return
+        ref = p.ref("id", raw.get("id"), missing="The grant has no identifier (id).")
+        if ref is not None and ref in self.seen:
+            p.error(
+                "id", f"Grant {ref} appears more than once (first at row {self.seen[ref]}).", ref
+            )
+            return
+        if ref is not None:
+            self.seen[ref] = row
+
+        orgs: list[OrganisationRecord] = []
+        before = len(self.batch.problems)
+        funders = p.objects("fundingOrganization", raw.get("fundingOrganization"))
+        funder_ref = None
+        if not funders and len(self.batch.problems) == before:
+            p.error("fundingOrganization[0].id", "The grant has no funding organisation.")
+        elif funders:
+            if len(funders) > 1:
+                p.warning("fundingOrganization", "Only the first funding organisation is recorded.")
+            funder = self._organisation(p, *funders[0], role="funding", additional=None)
+            if funder is not None:
+                orgs.append(funder)
+                funder_ref = funder.ref
+
+        recipient_ref = None
+        if not blank(raw.get("recipientIndividual")) and raw.get("recipientIndividual") != {}:
+            p.error("recipientIndividual", "Grants to individuals are not imported.")
+        else:
+            before = len(self.batch.problems)
+            recipients = p.objects("recipientOrganization", raw.get("recipientOrganization"))
+            if not recipients and len(self.batch.problems) == before:
+                p.error("recipientOrganization[0].id", "The grant has no recipient organisation.")
+            elif recipients:
+                if len(recipients) > 1:
+                    p.warning(
+                        "recipientOrganization",
+                        "Only the first recipient organisation is recorded.",
+                    )
+                additional = raw.get("additional_data")
+                recipient = self._organisation(
+                    p,
+                    *recipients[0],
+                    role="recipient",
+                    additional=additional if isinstance(additional, dict) else None,
+                )
+                if recipient is not None:
+                    orgs.append(recipient)
+                    recipient_ref = recipient.ref
+
+        amount = p.parse(
+            "amountAwarded",
+            raw.get("amountAwarded"),
+            _amount,
+            missing="The grant has no amount awarded (amountAwarded).",
+        )
+        currency = p.parse("currency", raw.get("currency"), _currency) or "GBP"
+        awarded = p.parse(
+            "awardDate",
+            raw.get("awardDate"),
+            parse_date,
+            missing="The grant has no award date (awardDate).",
+        )
+
+        start = end = duration = None
+        planned = p.objects("plannedDates", raw.get("plannedDates"))
+        if planned:
+            path, dates = planned[0]
+            start = p.parse(f"{path}.startDate", dates.get("startDate"), parse_date)
+            end = p.parse(f"{path}.endDate", dates.get("endDate"), parse_date)
+            duration = p.parse(f"{path}.duration", dates.get("duration"), _months)
+            if start and end and end < start:  # publishers' placeholders, e.g. 2000-12-31
+                p.warning(
+                    f"{path}.endDate",
+                    f"The end date is before the start date ({start:%d/%m/%Y}): it is left out.",
+                    dates.get("endDate"),
+                )
+                end = None
+            elif duration is None and start and end:
+                duration = months_between(start, end)
+
+        programme = None
+        programmes = p.objects("grantProgramme", raw.get("grantProgramme"))
+        if programmes:
+            path, prog = programmes[0]
+            key = "title" if not blank(prog.get("title")) else "code"
+            name = p.text(f"{path}.{key}", prog.get(key))
+            if name:
+                try:
+                    programme = self.ctx.programme(name)
+                except ValueError as exc:
+                    p.warning(f"{path}.{key}", str(exc), name)
+
+        regrant = p.parse("regrantType", raw.get("regrantType"), _regrant_type)
+        parent = self._parent(p, raw.get(PARENT_GRANT_KEY))
+        if parent is not None and parent == ref:
+            p.error(PARENT_GRANT_KEY, "A grant cannot be its own parent grant.", parent)
+
+        source_url = None
+        for key in ("url", "dataSource"):
+            source_url = p.parse(key, raw.get(key), parse_url, warn=True)
+            if source_url:
+                break
+
+        areas = self._areas(p, raw)
+        title = p.text("title", raw.get("title"))
+        description = p.text("description", raw.get("description"), MAX_TEXT)
+
+        if p.failed or ref is None or funder_ref is None or recipient_ref is None:
+            return
+        for org in orgs:
+            merge_organisation(self.orgs, org)
+        self.batch.grants.append(
+            GrantRecord(
+                ref=ref,
+                funder_ref=funder_ref,
+                recipient_ref=recipient_ref,
+                title=title,
+                description=description,
+                programme=programme,
+                amount=amount,
+                currency=currency,
+                awarded=awarded,
+                start=start,
+                end=end,
+                duration_months=duration,
+                financial_year=financial_year_of(awarded) if awarded else None,
+                areas=areas,
+                regrant_type=regrant,
+                parent_ref=parent,
+                source_url=source_url,
+            )
+        )
+
+    def _organisation(
+        self,
+        p: RowProblems,
+        path: str,
+        org: dict[str, Any],
+        *,
+        role: str,
+        additional: dict[str, Any] | None,
+    ) -> OrganisationRecord | None:
+        ref = p.ref(
+            f"{path}.id", org.get("id"), missing=f"The {role} organisation has no identifier."
+        )
+        name = p.text(f"{path}.name", org.get("name"))
+        charity = p.text(f"{path}.charityNumber", org.get("charityNumber"), 40)
+        company = p.text(f"{path}.companyNumber", org.get("companyNumber"), 40)
+        website = p.parse(f"{path}.url", org.get("url"), parse_url, warn=True)
+        email = p.parse(f"{path}.email", org.get("email"), parse_email, warn=True)
+        description = p.text(f"{path}.description", org.get("description"), MAX_TEXT)
+        if ref is None:
+            return None
+        charity = charity or _number_in(ref, ("GB-CHC-", "GB-SC-", "GB-NIC-"))
+        company = company or _number_in(ref, ("GB-COH-",))
+        if name is None:
+            p.warning(
+                f"{path}.name", f"The {role} organisation has no name: its identifier is used."
+            )
+            name = ref
+        return OrganisationRecord(
+            ref=ref,
+            name=name,
+            type=guess_organisation_type(ref, name, charity),
+            charity_number=charity,
+            company_number=company,
+            size_band=_size_band(additional) if additional is not None else None,
+            website=website,
+            email=email,
+            description=description,
+        )
+
+    def _parent(self, p: RowProblems, value: Any) -> str | None:
+        if isinstance(value, dict):
+            return p.ref(f"{PARENT_GRANT_KEY}.id", value.get("id"))
+        return p.ref(PARENT_GRANT_KEY, value)
+
+    # -- areas --------------------------------------------------------------------------
+    def _areas(self, p: RowProblems, raw: dict[str, Any]) -> list[str]:
+        additional = raw.get("additional_data")
+        additional = additional if isinstance(additional, dict) else {}
+        lookups = [
+            x for x in objects_or_none(additional.get("locationLookup")) if isinstance(x, dict)
+        ]
+        any_code = False
+
+        beneficiary: list[str] = []
+        for path, loc in p.objects("beneficiaryLocation", raw.get("beneficiaryLocation")):
+            code = p.text(f"{path}.geoCode", loc.get("geoCode"), 40)
+            if code:
+                any_code = True
+                self._add(beneficiary, code)
+                continue
+            name = p.text(f"{path}.name", loc.get("name"))
+            if name:
+                any_code = True
+                try:
+                    _extend(beneficiary, self.ctx.areas(name))
+                except ValueError as exc:
+                    p.warning(f"{path}.name", f"Beneficiary location not used: {exc}", name)
+        for look in lookups:
+            if look.get("source") == "beneficiaryLocation":
+                any_code = True
+                for code in _lookup_codes(look):
+                    self._add(beneficiary, code)
+        if beneficiary:
+            return beneficiary
+
+        recipient: list[str] = []
+        for key in ("recipientDistrictGeoCode", "recipientWardNameGeoCode"):
+            for where in (additional, raw):
+                code = where.get(key)
+                if isinstance(code, str) and code.strip():
+                    any_code = True
+                    self._add(recipient, code.strip())
+        for look in lookups:
+            if look.get("source") != "beneficiaryLocation":
+                any_code = True
+                for code in _lookup_codes(look):
+                    self._add(recipient, code)
+        if not recipient:
+            p.warning(
+                "beneficiaryLocation",
+                "No London area found for this grant: its location codes are outside London or "
+                "from boundaries we do not hold."
+                if any_code
+                else "No London area found for this grant: it has no beneficiary location.",
+            )
+        return recipient
+
+    def _add(self, codes: list[str], code: str) -> None:
+        try:
+            found = self.ctx.area_code(code)
+        except ValueError:
+            found = None
+        if found is not None and found not in codes:
+            codes.append(found)
+
+
+def _number_in(ref: str, prefixes: tuple[str, ...]) -> str | None:
+    """The register number in an org-id (``GB-CHC-1123456`` → ``1123456``)."""
+    for prefix in prefixes:
+        if ref.upper().startswith(prefix) and len(ref) > len(prefix):
+            return ref[len(prefix) :]
+    return None
+
+
+def objects_or_none(value: Any) -> list[Any]:
+    try:
+        return objects(value)
+    except ValueError:
+        return []
+
+
+def _lookup_codes(look: dict[str, Any]) -> Iterable[str]:
+    """Codes from a GrantNav ``locationLookup`` entry: the area itself unless it is a small
+    statistical area, and its local authority district."""
+    if look.get("areatype") not in ("lsoa", "msoa", "oa", "postcode") and isinstance(
+        look.get("areacode"), str
+    ):
+        yield look["areacode"]
+    for key in ("ladcd_active", "ladcd"):
+        if isinstance(look.get(key), str):
+            yield look[key]
+
+
+def _extend(codes: list[str], more: Iterable[str]) -> None:
+    for code in more:
+        if code not in codes:
+            codes.append(code)
+
+
+def _amount(value: Any) -> Decimal:
+    return parse_amount(value)  # rejects negative amounts, other currencies, true/false
+
+
+def _months(value: Any) -> int:
+    months = parse_int(value)
+    if months < 0:
+        raise ValueError(f"'{months}' is negative; a duration is a number of months")
+    return months
+
+
+def _currency(value: Any) -> str:
+    code = (as_text(value) or "").upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError("A currency must be a three-letter ISO 4217 code such as GBP.")
+    if code != "GBP":
+        raise ValueError(f"Only grants in pounds (GBP) can be imported; this one is in {code}.")
+    return code
+
+
+def _regrant_type(value: Any) -> str:
+    code = (as_text(value) or "").upper()
+    if code not in REGRANT_TYPE_CODES:
+        raise ValueError(
+            "Not a 360Giving Regrant Type code: use one of " + ", ".join(REGRANT_TYPE_CODES) + "."
+        )
+    return code
+
+
+def _size_band(additional: dict[str, Any]) -> str | None:
+    """An NCVO size band from GrantNav's additional data: an explicit band, or the latest
+    income of the recipient's registered charity."""
+    for key in ("recipientOrganizationSizeBand", "sizeBand"):
+        band = additional.get(key)
+        if isinstance(band, str) and band.strip().lower() in _NCVO_BANDS:
+            return band.strip().lower()
+    for info in objects_or_none(additional.get("recipientOrgInfos")):
+        income = info.get("latestIncome") if isinstance(info, dict) else None
+        if (
+            isinstance(income, int | float | Decimal)
+            and not isinstance(income, bool)
+            and income >= 0
+        ):
+            for limit, band in (
+                (10_000, "micro"),
+                (100_000, "small"),
+                (1_000_000, "medium"),
+                (10_000_000, "large"),
+            ):
+                if income < limit:
+                    return band
+            return "major"
+    return None
+
+
+# -- the JSON package -------------------------------------------------------------------------
+def read_360giving_json(data: bytes | str, ctx: Context) -> Batch:
+    """Read a 360Giving JSON package (``{"grants": [...]}``; a bare list of grants is
+    accepted too). Problems name the grant's index (``row``, from 1) and its JSON path
+    (``grants[0].amountAwarded`` for row 1)."""
+    batch = Batch()
+    package = load_json(data, batch)
+    if package is UNREADABLE:
+        return batch
+    if isinstance(package, dict) and "grants" in package:
+        grants, prefix = package["grants"], "grants"
+        if not isinstance(grants, list):
+            batch.error('"grants" must be a list of grants.', column="grants")
+            return batch
+    elif isinstance(package, list):
+        grants, prefix = package, ""
+    else:
+        batch.error(
+            'Not a 360Giving JSON package: expected an object with a "grants" list (or a list '
+            f"of grants), found {_kind(package)}."
+        )
+        return batch
+    if not grants:
+        batch.error("The file contains no grants.")
+        return batch
+    reader = _GrantReader(ctx, batch)
+    for index, grant in enumerate(grants):
+        base = f"{prefix}[{index}]"
+        reader.grant(grant, index + 1, lambda path, base=base: f"{base}.{path}" if path else base)
+    return reader.finish()
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return 'an object without a "grants" list'
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return "a number"
+
+
+# -- the flat spreadsheet ---------------------------------------------------------------------
+_ORG = (
+    ("id", "Identifier"),
+    ("name", "Name"),
+    ("charityNumber", "Charity Number"),
+    ("companyNumber", "Company Number"),
+    ("streetAddress", "Street Address"),
+    ("addressLocality", "City"),
+    ("addressRegion", "County"),
+    ("addressCountry", "Country"),
+    ("postalCode", "Postal Code"),
+    ("description", "Description"),
+    ("url", "Web Address"),
+    ("email", "Email"),
+    ("department", "Department"),
+    ("organisationType", "Organisation Type"),
+)
+_LOCATION = (
+    ("id", "Identifier"),
+    ("name", "Name"),
+    ("countryCode", "Country Code"),
+    ("latitude", "Latitude"),
+    ("longitude", "Longitude"),
+    ("geoCode", "Geographic Code"),
+    ("geoCodeType", "Geographic Code Type"),
+    ("description", "Description"),
+)
+_EVENT = (
+    ("startDate", "Start Date"),
+    ("endDate", "End Date"),
+    ("duration", "Duration (months)"),
+    ("title", "Title"),
+    ("description", "Description"),
+)
+_PROGRAMME = (("code", "Code"), ("title", "Title"), ("url", "URL"), ("description", "Description"))
+_PERSON = (("id", "Identifier"), ("name", "Name"))
+#: (JSON key, column title, is an array, fields)
+_OBJECTS = (
+    ("recipientOrganization", "Recipient Org", True, _ORG),
+    ("fundingOrganization", "Funding Org", True, _ORG),
+    ("beneficiaryLocation", "Beneficiary Location", True, _LOCATION),
+    ("plannedDates", "Planned Dates", True, _EVENT),
+    ("grantProgramme", "Grant Programme", True, _PROGRAMME),
+    ("recipientIndividual", "Recipient Ind", False, _PERSON),
+)
+#: (JSON path, column title): top-level fields; later titles for a path are aliases
+_SCALARS = (
+    ("id", "Identifier"),
+    ("title", "Title"),
+    ("description", "Description"),
+    ("currency", "Currency"),
+    ("amountAwarded", "Amount Awarded"),
+    ("awardDate", "Award Date"),
+    ("url", "URL"),
+    ("dataSource", "Data Source"),
+    ("regrantType", "For Regrant Type"),
+    ("regrantType", "Regrant Type"),
+    (PARENT_GRANT_KEY, "Parent Grant"),
+    ("dateModified", "Last Modified"),
+    ("fromOpenCall", "From An Open Call?"),
+    ("locationScope", "Location Scope"),
+    # GrantNav's CSV export
+    ("additional_data.recipientDistrictGeoCode", "Recipient District Geographical Code"),
+    ("additional_data.recipientWardNameGeoCode", "Recipient Ward Geographical Code"),
+)
+_REQUIRED_COLUMNS = (
+    "Identifier",
+    "Amount Awarded",
+    "Award Date",
+    "Funding Org:Identifier",
+    "Recipient Org:Identifier",
+)
+
+
+class _Columns:
+    """Normalised spreadsheet heading → JSON path, and JSON path → column title."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, str] = {}
+        self.titles: dict[str, str] = {}
+        self.numbered: list[tuple[re.Pattern[str], str, str, dict[str, tuple[str, str]]]] = []
+        for path, title in _SCALARS:
+            self.paths.setdefault(normalise_header(title), path)
+            self.titles.setdefault(path, title)
+        for key, title, is_array, field_titles in _OBJECTS:
+            self.titles[key] = title
+            by_field: dict[str, tuple[str, str]] = {}
+            for field_key, field_title in field_titles:
+                path = f"{key}[0].{field_key}" if is_array else f"{key}.{field_key}"
+                self.paths.setdefault(normalise_header(f"{title}:{field_title}"), path)
+                self.titles.setdefault(path, f"{title}:{field_title}")
+                by_field[normalise_header(field_title)] = (field_key, field_title)
+            if is_array:
+                pattern = re.compile(rf"^{re.escape(normalise_header(title))}_(\d+)_(.+)$")
+                self.numbered.append((pattern, key, title, by_field))
+
+    def path(self, heading: str) -> tuple[str, str] | None:
+        """(JSON path, column title) for a normalised heading, or None if we do not read it."""
+        if heading in self.paths:
+            path = self.paths[heading]
+            return path, self.titles[path]
+        for pattern, key, title, by_field in self.numbered:
+            match = pattern.match(heading)
+            if match and match.group(2) in by_field:
+                index = int(match.group(1))
+                if index > 99:
+                    return None
+                field_key, field_title = by_field[match.group(2)]
+                return f"{key}[{index}].{field_key}", f"{title}:{index}:{field_title}"
+        return None
+
+
+_COLUMNS: _Columns | None = None
+
+
+def _columns() -> _Columns:
+    global _COLUMNS
+    if _COLUMNS is None:
+        _COLUMNS = _Columns()
+    return _COLUMNS
+
+
+_STEP = re.compile(r"([A-Za-z_]+)(?:\[(\d+)\])?")
+
+
+def _put(target: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at a path such as ``beneficiaryLocation[1].geoCode``."""
+    steps = path.split(".")
+    node: Any = target
+    for n, step in enumerate(steps):
+        match = _STEP.fullmatch(step)
+        assert match is not None
+        key, index = match.group(1), match.group(2)
+        last = n == len(steps) - 1
+        if index is None:
+            if last:
+                node[key] = value
+            else:
+                node = node.setdefault(key, {})
+        else:
+            items = node.setdefault(key, [])
+            while len(items) <= int(index):
+                items.append({})
+            node = items[int(index)]
+    return None
+
+
+def read_360giving_table(source: Path | bytes, ctx: Context, *, format: str | None = None) -> Batch:
+    """Read a 360Giving flat spreadsheet (CSV or XLSX, the standard's column titles such as
+    "Amount Awarded" and "Recipient Org:Identifier"; numbered columns such as
+    "Beneficiary Location:1:Geographic Code" add further locations). In a workbook the
+    "grants" sheet is read when there is one. Problems name the spreadsheet row and the
+    column title."""
+    batch = Batch()
+    try:
+        table = _read(source, format)
+    except ReadError as exc:
+        batch.error(str(exc))
+        return batch
+    columns = _columns()
+    headings = {key: columns.path(key) for key in table.keys}
+    present = set(headings)
+    missing = [t for t in _REQUIRED_COLUMNS if normalise_header(t) not in present]
+    if (
+        "Recipient Org:Identifier" in missing
+        and normalise_header("Recipient Ind:Identifier") in present
+    ):
+        missing.remove("Recipient Org:Identifier")
+    if missing:
+        batch.error(
+            "The spreadsheet has no "
+            + ", ".join(f'"{m}"' for m in missing)
+            + " column: use the 360Giving column titles."
+        )
+        return batch
+    if not table.rows:
+        batch.error("The spreadsheet contains no grants.")
+        return batch
+    reader = _GrantReader(ctx, batch)
+    for row in table.rows:
+        grant: dict[str, Any] = {}
+        titles: dict[str, str] = {}
+        for key, value in row.values.items():
+            mapped = headings.get(key)
+            if mapped is None or blank(value):
+                continue
+            path, _title = mapped
+            _put(grant, path, value.strip() if isinstance(value, str) else value)
+            titles[path] = table.column(key)
+        if not grant:
+            continue
+
+        def column(path: str, titles: dict[str, str] = titles) -> str:
+            return titles.get(path) or columns.titles.get(path) or path
+
+        reader.grant(grant, row.number, column)
+    return reader.finish()
+
+
+def _read(source: Path | bytes, format: str | None) -> Any:
+    """The grants sheet of a workbook when there is one, else the first sheet / the CSV."""
+    is_workbook = (
+        (format or "").lower() in ("xlsx", "xlsm")
+        or (isinstance(source, bytes | bytearray) and bytes(source[:2]) == b"PK")
+        or (isinstance(source, Path) and source.suffix.lower() in (".xlsx", ".xlsm"))
+    )
+    if is_workbook:
+        try:
+            return read_table(source, format=format, sheet="grants")
+        except ReadError:
+            pass
+    return read_table(source, format=format)

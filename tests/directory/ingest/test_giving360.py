@@ -1,0 +1,497 @@
+"""The 360Giving readers: the real GrantNav extract, the flat CSV/XLSX form, hostile input."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook
+
+from directory.ingest.giving360 import read_360giving_json, read_360giving_table
+from directory.ingest.records import Batch
+from tests.conftest import shared_data_path
+from tests.directory.ingest.fakes import KINGSTON, LONDON, TOWER_HAMLETS, FakeContext
+
+GRANTS_FILE = (
+    shared_data_path() / "grants" / "grantnav_fixture_grants_london_recipients_360giving.json"
+)
+
+
+@pytest.fixture(scope="module")
+def raw() -> bytes:
+    return GRANTS_FILE.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def grants(raw: bytes) -> list[dict[str, Any]]:
+    return json.loads(raw, parse_float=Decimal)["grants"]
+
+
+@pytest.fixture(scope="module")
+def batch(raw: bytes) -> Batch:
+    return read_360giving_json(raw, FakeContext())
+
+
+def grant(**changes: Any) -> dict[str, Any]:
+    """A small valid grant, with changes (a value of None removes the key)."""
+    base: dict[str, Any] = {
+        "id": "360G-test-1",
+        "title": "Youth mentoring",
+        "description": "Mentoring for young people at risk of exploitation",
+        "currency": "GBP",
+        "amountAwarded": 45000,
+        "awardDate": "2021-06-01",
+        "plannedDates": [{"startDate": "2021-07-01", "endDate": "2022-06-30"}],
+        "recipientOrganization": [
+            {"id": "GB-CHC-1111111", "name": "Kingston Youth Trust", "url": "www.kyt.org.uk"}
+        ],
+        "fundingOrganization": [
+            {"id": "GB-GOR-PC390", "name": "Mayor's Office for Policing and Crime"}
+        ],
+        "grantProgramme": [{"title": "London Crime Prevention Fund"}],
+        "beneficiaryLocation": [{"geoCode": KINGSTON, "geoCodeType": "LAD"}],
+    }
+    for key, value in changes.items():
+        if value is None:
+            base.pop(key, None)
+        else:
+            base[key] = value
+    return base
+
+
+def read(*items: Any) -> Batch:
+    return read_360giving_json(json.dumps({"grants": list(items)}).encode(), FakeContext())
+
+
+def only_error(batch: Batch):
+    assert len(batch.errors) == 1, batch.problems
+    return batch.errors[0]
+
+
+# -- the real file -----------------------------------------------------------------------------
+def test_real_file_reads_without_errors(batch: Batch, grants: list[dict[str, Any]]) -> None:
+    assert batch.errors == []
+    assert len(batch.grants) == len(grants) == 841
+    assert [g.ref for g in batch.grants] == [g["id"] for g in grants]
+    assert batch.services == []
+    assert all(g.service_refs == [] for g in batch.grants)
+
+
+def test_real_file_every_grant_has_london_areas_or_a_warning(batch: Batch) -> None:
+    ctx = FakeContext()
+    warned = {p.row for p in batch.problems if "No London area" in p.message}
+    for row, record in enumerate(batch.grants, start=1):
+        assert record.areas or row in warned, record.ref
+        assert all(ctx.area_code(code) == code for code in record.areas)
+        assert not (record.areas and row in warned)
+    assert sum(1 for g in batch.grants if g.areas) >= 180
+
+
+def test_real_file_old_ward_codes_dropped_but_borough_kept(batch: Batch) -> None:
+    wolfson = next(g for g in batch.grants if g.ref == "360G-wolfson-19750")
+    # recipientDistrictGeoCode E09000030 and a 2014 ward still current in 2025; the
+    # locationLookup derived from the (absent) beneficiary location is outside London
+    assert wolfson.areas == [TOWER_HAMLETS, "E05009327"]
+    orpington = next(g for g in batch.grants if g.ref == "360G-wolfson-19754")
+    assert orpington.areas == ["E09000006"]  # Bromley; ward E05000122 predates 2022, dropped
+
+
+def test_real_file_amounts_total(batch: Batch, grants: list[dict[str, Any]]) -> None:
+    expected = sum(Decimal(str(g["amountAwarded"])) for g in grants)
+    assert sum(g.amount for g in batch.grants) == expected
+    assert all(g.currency == "GBP" for g in batch.grants)
+
+
+def test_real_file_dates_read_day_first(batch: Batch, grants: list[dict[str, Any]]) -> None:
+    uk = [(g["id"], g["awardDate"]) for g in grants if "/" in g["awardDate"]]
+    assert uk, "the fixture has UK-style dates"
+    by_ref = {g.ref: g for g in batch.grants}
+    for ref, text in uk:
+        day, month, year = (int(part) for part in text.split("/"))
+        assert by_ref[ref].awarded == date(year, month, day)
+    wolfson = by_ref["360G-wolfson-19750"]
+    assert wolfson.awarded == date(2014, 6, 5)
+    assert wolfson.financial_year == "2014/15"
+
+
+def test_real_file_planned_dates_and_programmes(batch: Batch) -> None:
+    enfield = next(g for g in batch.grants if g.ref == "360G-LBFEW-104108")
+    assert (enfield.start, enfield.end, enfield.duration_months) == (
+        date(2013, 10, 1),
+        date(2015, 10, 1),
+        24,
+    )
+    assert enfield.awarded == date(2013, 8, 28)
+    assert enfield.financial_year == "2013/14"
+    assert enfield.programme == "xa8-community"
+    # a placeholder end date before the start is a warning and is left out
+    locality = next(g for g in batch.grants if g.ref == "360G-ptc-gr-02264")
+    assert locality.start == date(2017, 12, 21) and locality.end is None
+    assert any(p.column == "grants[754].plannedDates[0].endDate" for p in batch.problems)
+
+
+def test_real_file_organisations_deduplicated(batch: Batch, grants: list[dict[str, Any]]) -> None:
+    refs = [o.ref for o in batch.organisations]
+    assert len(refs) == len(set(refs))
+    expected = {g["fundingOrganization"][0]["id"] for g in grants} | {
+        g["recipientOrganization"][0]["id"] for g in grants
+    }
+    assert set(refs) == expected
+    orgs = {o.ref: o for o in batch.organisations}
+    lloyds = orgs["GB-CHC-327114"]
+    assert lloyds.type == "voluntary" and lloyds.charity_number == "327114"
+    enfield = orgs["GB-CHC-1068861"]
+    assert enfield.name == "Enfield Mencap"
+    assert enfield.website == "https://www.enfieldmencap.org.uk"
+    for g in batch.grants:
+        assert g.funder_ref in orgs and g.recipient_ref in orgs
+
+
+def test_real_file_bad_websites_are_warnings(batch: Batch) -> None:
+    web = [p for p in batch.problems if p.column and p.column.endswith(".url")]
+    assert web and all(p.severity == "warning" for p in web)
+
+
+# -- hostile JSON ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"{not json",
+        b"",
+        b"   ",
+        b'"a string"',
+        b"42",
+        b"null",
+        b'{"foo": []}',
+        b'{"grants": {"id": "x"}}',
+        b'{"grants": []}',
+        b"\xff\xfe\x00garbage",
+        b'{"grants": [{"amountAwarded": NaN}]}',
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+)
+def test_unreadable_packages_give_one_error(data: bytes) -> None:
+    batch = read_360giving_json(data, FakeContext())
+    assert len(batch.problems) == 1 and batch.problems[0].severity == "error"
+    assert batch.grants == [] and batch.organisations == []
+
+
+def test_bom_and_top_level_list_accepted() -> None:
+    data = b"\xef\xbb\xbf" + json.dumps([grant()]).encode()
+    batch = read_360giving_json(data, FakeContext())
+    assert batch.errors == []
+    assert len(batch.grants) == 1
+    assert only_error(read_360giving_json(b"\xef\xbb\xbf[1]", FakeContext())).column == "[0]"
+
+
+def test_small_grant_mapping() -> None:
+    batch = read(grant(regrantType="FRG010", parentGrant="360G-test-0", dataSource="x.org/data"))
+    assert batch.problems == []
+    (record,) = batch.grants
+    assert record.ref == "360G-test-1"
+    assert record.funder_ref == "GB-GOR-PC390" and record.recipient_ref == "GB-CHC-1111111"
+    assert record.amount == Decimal("45000.00")
+    assert record.awarded == date(2021, 6, 1) and record.financial_year == "2021/22"
+    assert record.duration_months == 12
+    assert record.programme == "london-crime-prevention-fund"
+    assert record.areas == [KINGSTON]
+    assert record.regrant_type == "FRG010"
+    assert record.parent_ref == "360G-test-0"
+    assert record.source_url == "https://x.org/data"
+    orgs = {o.ref: o for o in batch.organisations}
+    assert orgs["GB-GOR-PC390"].type == "police"
+    assert orgs["GB-CHC-1111111"].type == "voluntary"
+    assert orgs["GB-CHC-1111111"].website == "https://www.kyt.org.uk"
+
+
+def test_parent_grant_as_object_and_self_parent() -> None:
+    assert read(grant(parentGrant={"id": "360G-p"})).grants[0].parent_ref == "360G-p"
+    error = only_error(read(grant(parentGrant="360G-test-1")))
+    assert error.column == "grants[0].parentGrant"
+
+
+def test_missing_required_fields() -> None:
+    for key, column in [
+        ("id", "grants[0].id"),
+        ("amountAwarded", "grants[0].amountAwarded"),
+        ("awardDate", "grants[0].awardDate"),
+        ("fundingOrganization", "grants[0].fundingOrganization[0].id"),
+        ("recipientOrganization", "grants[0].recipientOrganization[0].id"),
+    ]:
+        batch = read(grant(**{key: None}))
+        error = only_error(batch)
+        assert (error.row, error.column) == (1, column), key
+        assert batch.grants == [] and batch.organisations == []
+
+
+@pytest.mark.parametrize("amount", [-500, "-£500", "lots", "£10-20k", True, {"value": 1}, "$500"])
+def test_bad_amounts(amount: Any) -> None:
+    error = only_error(read(grant(amountAwarded=amount)))
+    assert error.column == "grants[0].amountAwarded" and error.row == 1
+
+
+def test_amount_strings_and_decimals() -> None:
+    assert read(grant(amountAwarded="£1.2m")).grants[0].amount == Decimal("1200000.00")
+    data = b'{"grants": [' + json.dumps(grant()).encode().replace(b"45000", b"3239.34") + b"]}"
+    assert read_360giving_json(data, FakeContext()).grants[0].amount == Decimal("3239.34")
+
+
+def test_us_style_date_is_an_error() -> None:
+    error = only_error(read(grant(awardDate="13/25/2020")))
+    assert error.column == "grants[0].awardDate"
+    assert error.value == "13/25/2020"
+    assert "month 25" in error.message
+
+
+def test_duplicate_ids_error_on_the_second() -> None:
+    batch = read(grant(), grant(title="again"), grant(id="360G-test-2"))
+    error = only_error(batch)
+    assert (error.row, error.column) == (2, "grants[1].id")
+    assert [g.ref for g in batch.grants] == ["360G-test-1", "360G-test-2"]
+    assert batch.grants[0].title == "Youth mentoring"
+
+
+def test_grants_to_individuals_are_not_imported() -> None:
+    batch = read(grant(recipientOrganization=None, recipientIndividual={"id": "p1", "name": "A"}))
+    error = only_error(batch)
+    assert "individuals" in error.message and error.column == "grants[0].recipientIndividual"
+    assert batch.grants == []
+
+
+def test_other_hostile_values() -> None:
+    assert only_error(read(5)).column == "grants[0]"
+    assert "GBP" in only_error(read(grant(currency="USD"))).message
+    assert only_error(read(grant(regrantType="FRG999"))).column == "grants[0].regrantType"
+    assert only_error(read(grant(title={"a": 1}))).column == "grants[0].title"
+    assert only_error(read(grant(fundingOrganization="GB-GOR-PC390"))).column == (
+        "grants[0].fundingOrganization"
+    )
+    error = only_error(read(grant(plannedDates=[{"startDate": "2021-07-01", "duration": 2.5}])))
+    assert error.column == "grants[0].plannedDates[0].duration"
+
+
+def test_huge_strings() -> None:
+    batch = read(grant(title="x" * 1_000_000, description="y" * 1_000_000))
+    assert batch.errors == []
+    (record,) = batch.grants
+    assert len(record.title) <= 500 and len(record.description) <= 20_000
+    assert all(len(p.value or "") <= 200 for p in batch.problems)
+    error = only_error(read(grant(id="z" * 100_000)))
+    assert error.column == "grants[0].id" and len(error.value) <= 200
+
+
+def test_areas_from_names_non_london_codes_and_recipient_fallback() -> None:
+    # a borough name where there is no code; a name we cannot place is a warning
+    batch = read(grant(beneficiaryLocation=[{"name": "Kingston"}, {"name": "Narnia"}]))
+    assert batch.errors == [] and batch.grants[0].areas == [KINGSTON]
+    assert [p.column for p in batch.problems] == ["grants[0].beneficiaryLocation[1].name"]
+    # codes outside London are dropped silently; with nothing left, a warning
+    batch = read(grant(beneficiaryLocation=[{"geoCode": "E08000003"}]))
+    assert batch.grants[0].areas == []
+    assert [p.severity for p in batch.problems] == ["warning"]
+    assert "outside London" in batch.problems[0].message
+    # a London beneficiary location wins over the recipient's own district
+    both = grant(
+        additional_data={"recipientDistrictGeoCode": TOWER_HAMLETS},
+        beneficiaryLocation=[{"geoCode": "e09000021"}],
+    )
+    assert read(both).grants[0].areas == [KINGSTON]
+    # without a beneficiary location the recipient's codes are used (also flattened)
+    flat = grant(beneficiaryLocation=None, recipientDistrictGeoCode=TOWER_HAMLETS)
+    assert read(flat).grants[0].areas == [TOWER_HAMLETS]
+    london = grant(beneficiaryLocation=[{"geoCode": LONDON}])
+    assert read(london).grants[0].areas == [LONDON]
+
+
+def test_size_band_from_additional_data() -> None:
+    batch = read(grant(additional_data={"recipientOrgInfos": [{"latestIncome": 250_000}]}))
+    orgs = {o.ref: o for o in batch.organisations}
+    assert orgs["GB-CHC-1111111"].size_band == "medium"
+    assert orgs["GB-GOR-PC390"].size_band is None
+
+
+def test_organisation_fields_merged_across_grants() -> None:
+    first = grant()
+    second = grant(id="360G-test-2")
+    second["recipientOrganization"] = [
+        {"id": "GB-CHC-1111111", "name": "Other name", "companyNumber": "01234567"}
+    ]
+    batch = read(first, second)
+    (org,) = [o for o in batch.organisations if o.ref == "GB-CHC-1111111"]
+    assert org.name == "Kingston Youth Trust"
+    assert org.company_number == "01234567"
+
+
+# -- the flat spreadsheet ----------------------------------------------------------------------
+COLUMNS = [
+    ("Identifier", ("id",)),
+    ("Title", ("title",)),
+    ("Description", ("description",)),
+    ("Currency", ("currency",)),
+    ("Amount Awarded", ("amountAwarded",)),
+    ("Award Date", ("awardDate",)),
+    ("URL", ("url",)),
+    ("Planned Dates:Start Date", ("plannedDates", 0, "startDate")),
+    ("Planned Dates:End Date", ("plannedDates", 0, "endDate")),
+    ("Planned Dates:Duration (months)", ("plannedDates", 0, "duration")),
+    ("Recipient Org:Identifier", ("recipientOrganization", 0, "id")),
+    ("Recipient Org:Name", ("recipientOrganization", 0, "name")),
+    ("Recipient Org:Charity Number", ("recipientOrganization", 0, "charityNumber")),
+    ("Recipient Org:Company Number", ("recipientOrganization", 0, "companyNumber")),
+    ("Recipient Org:Postal Code", ("recipientOrganization", 0, "postalCode")),
+    ("Recipient Org:Web Address", ("recipientOrganization", 0, "url")),
+    ("Beneficiary Location:Geographic Code", ("beneficiaryLocation", 0, "geoCode")),
+    ("Beneficiary Location:Geographic Code Type", ("beneficiaryLocation", 0, "geoCodeType")),
+    ("Funding Org:Identifier", ("fundingOrganization", 0, "id")),
+    ("Funding Org:Name", ("fundingOrganization", 0, "name")),
+    ("Grant Programme:Title", ("grantProgramme", 0, "title")),
+    ("Data Source", ("dataSource",)),
+    ("For Regrant Type", ("regrantType",)),
+    ("Recipient District Geographical Code", ("recipientDistrictGeoCode",)),
+    ("Recipient Ward Geographical Code", ("recipientWardNameGeoCode",)),
+]
+SAMPLE_IDS = ["360G-wolfson-19750", "360G-LBFEW-104108", "360G-ptc-gr-01779", "360G-ptc-gr-02264"]
+
+
+def _cell(g: dict[str, Any], path: tuple[Any, ...]) -> Any:
+    node: Any = g
+    if path[0].startswith("recipient") and path[0].endswith("GeoCode"):
+        node = g.get("additional_data", g)  # GrantNav puts these in additional_data
+    for step in path:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _sample(grants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_id = {g["id"]: g for g in grants}
+    chosen = [copy.deepcopy(by_id[ref]) for ref in SAMPLE_IDS]
+    chosen[0]["title"] = "Grant to St Paul’s Way — café £"  # not ASCII, but in cp1252
+    for g in chosen:
+        g.get("additional_data", {}).pop("locationLookup", None)  # no flat form in GrantNav
+    return chosen
+
+
+def _json_batch(sample: list[dict[str, Any]]) -> Batch:
+    data = json.dumps({"grants": sample}, default=str).encode()
+    return read_360giving_json(data, FakeContext())
+
+
+def test_csv_in_cp1252_gives_the_same_records(grants: list[dict[str, Any]]) -> None:
+    sample = _sample(grants)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([title for title, _ in COLUMNS])
+    for g in sample:
+        writer.writerow(["" if (v := _cell(g, path)) is None else str(v) for _, path in COLUMNS])
+    data = out.getvalue().encode("cp1252")
+    batch = read_360giving_table(data, FakeContext())
+    expected = _json_batch(sample)
+    assert batch.errors == []
+    assert batch.grants == expected.grants
+    assert batch.organisations == expected.organisations
+    assert batch.grants[0].title == "Grant to St Paul’s Way — café £"
+    assert batch.grants[0].areas == [TOWER_HAMLETS, "E05009327"]
+    # problems name the spreadsheet row and the column heading
+    (warning,) = [p for p in batch.problems if p.row == 5]
+    assert warning.column == "Planned Dates:End Date"
+
+
+def test_xlsx_with_meta_sheet_gives_the_same_records(
+    grants: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    sample = _sample(grants)
+    workbook = Workbook()
+    meta = workbook.active
+    meta.title = "Meta"
+    meta.append(["Version", "1.4"])
+    sheet = workbook.create_sheet("grants")
+    sheet.append([title for title, _ in COLUMNS])
+    for g in sample:
+        row = []
+        for title, path in COLUMNS:
+            value = _cell(g, path)
+            if title == "Amount Awarded":
+                value = float(value)  # a number cell
+            elif "Date" in title and value and "T" in str(value):
+                value = datetime.fromisoformat(str(value)[:19])  # a date cell
+            elif title == "Recipient Org:Charity Number" and value:
+                value = int(value)  # Excel turns charity numbers into numbers
+            row.append(value)
+        sheet.append(row)
+    path = tmp_path / "grants.xlsx"
+    workbook.save(path)
+    batch = read_360giving_table(path, FakeContext())
+    expected = _json_batch(sample)
+    assert batch.errors == []
+    assert batch.grants == expected.grants
+    assert batch.organisations == expected.organisations
+    assert read_360giving_table(path.read_bytes(), FakeContext()).grants == expected.grants
+
+
+def _csv(rows: list[list[Any]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode()
+
+
+HEADER = [
+    "Identifier",
+    "Title",
+    "Amount Awarded",
+    "Award Date",
+    "Recipient Org:Identifier",
+    "Recipient Org:Name",
+    "Funding Org:Identifier",
+    "Funding Org:Name",
+    "Beneficiary Location:Name",
+    "Beneficiary Location:1:Geographic Code",
+    "Parent Grant",
+]
+ROW = ["G-1", "Mentoring", "£45,000", "01/06/2021", "GB-CHC-1", "Trust", "GB-GOR-PC390", "MOPAC"]
+
+
+def test_table_mapping_problems_and_numbered_columns() -> None:
+    data = _csv(
+        [
+            HEADER,
+            [*ROW, "Kingston", TOWER_HAMLETS, "G-0"],
+            ["G-2", "Bad", "lots", "13/25/2020", "GB-CHC-1", "Trust", "GB-GOR-PC390", "MOPAC",
+             "Narnia", "", ""],
+            [*ROW, "", "", ""],
+        ]
+    )  # fmt: skip
+    batch = read_360giving_table(data, FakeContext())
+    errors = [(p.row, p.column) for p in batch.errors]
+    assert errors == [(3, "Amount Awarded"), (3, "Award Date"), (4, "Identifier")]
+    warnings = [(p.row, p.column) for p in batch.problems if p.severity == "warning"]
+    assert (3, "Beneficiary Location:Name") in warnings
+    (record,) = batch.grants
+    assert record.amount == Decimal("45000.00") and record.awarded == date(2021, 6, 1)
+    assert record.areas == [KINGSTON, TOWER_HAMLETS]
+    assert record.parent_ref == "G-0"
+
+
+def test_table_missing_columns_and_unreadable_files() -> None:
+    error = only_error(read_360giving_table(_csv([["Title", "Amount"], ["a", "1"]]), FakeContext()))
+    assert "Identifier" in error.message and "Funding Org:Identifier" in error.message
+    assert only_error(read_360giving_table(b"PK\x03\x04broken", FakeContext()))
+    assert only_error(read_360giving_table(_csv([HEADER]), FakeContext()))
+    individual = _csv(
+        [
+            ["Identifier", "Amount Awarded", "Award Date", "Funding Org:Identifier",
+             "Recipient Ind:Identifier", "Recipient Ind:Name"],
+            ["G-1", "100", "2021-01-01", "GB-GOR-PC390", "IND-1", "Someone"],
+        ]
+    )  # fmt: skip
+    error = only_error(read_360giving_table(individual, FakeContext()))
+    assert (error.row, error.column) == (2, "Recipient Ind")

@@ -1,0 +1,318 @@
+"""The Open Referral HSDS 3.0 reader: a realistic two-service feed and hostile variants."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+
+from directory.ingest.hsds import read_hsds_json
+from directory.ingest.records import Batch, LocationRecord
+from tests.conftest import shared_data_path
+from tests.directory.ingest.fakes import KINGSTON, LONDON, TOWER_HAMLETS, FakeContext
+
+ORG = {
+    "id": "3f1c2a5e-0d6b-4b39-9d1e-6a1b2c3d4e5f",
+    "name": "Kingston Youth Trust",
+    "description": "Youth work in south-west London.",
+    "website": "www.kingstonyouthtrust.org.uk",
+    "email": "Hello@KingstonYouthTrust.org.uk",
+    "legal_status": "Registered charity",
+    "organization_identifiers": [
+        {"id": "oi-1", "identifier_scheme": "GB-CHC", "identifier": "1123456"},
+        {"id": "oi-2", "identifier_type": "Company number", "identifier": "07654321"},
+    ],
+}
+
+
+def services() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": "svc-mentoring",
+            "name": "Street Mentoring",
+            "description": "One-to-one mentoring for young people affected by knife crime.",
+            "url": "https://kingstonyouthtrust.org.uk/mentoring",
+            "email": "mentoring@kingstonyouthtrust.org.uk",
+            "status": "active",
+            "eligibility_description": "Young people aged 10 to 25 living in Kingston",
+            "minimum_age": 10,
+            "maximum_age": 25,
+            "assured_date": "2024-03-01",
+            "last_modified": "2024-05-01T10:30:45.123Z",
+            "organization": copy.deepcopy(ORG),
+            "phones": [{"id": "ph-1", "number": '"020 8123 4567"', "type": "voice"}],
+            "service_areas": [
+                {"id": "sa-1", "name": "Kingston"},
+                {
+                    "id": "sa-2",
+                    "name": "Tower Hamlets outreach",
+                    "uri": "http://statistics.data.gov.uk/id/statistical-geography/E09000030",
+                },
+            ],
+            "service_at_locations": [
+                {
+                    "id": "sal-1",
+                    "location": {
+                        "id": "loc-1",
+                        "location_type": "physical",
+                        "name": "Kingston Youth Centre",
+                        "latitude": 51.4105,
+                        "longitude": -0.3001,
+                        "addresses": [
+                            {
+                                "id": "addr-1",
+                                "address_1": "1 Wheatfield Way",
+                                "city": "Kingston upon Thames",
+                                "state_province": "Greater London",
+                                "postal_code": "kt1 1eu",
+                                "country": "GB",
+                                "address_type": "physical",
+                            }
+                        ],
+                    },
+                },
+                {
+                    "id": "sal-2",
+                    "location": {"id": "loc-online", "location_type": "virtual", "url": "x.org"},
+                },
+            ],
+            "attributes": [
+                {"id": "a-1", "taxonomy_term": {"id": "t-1", "name": "Knife crime", "code": "KC"}},
+                {"id": "a-2", "taxonomy_term": {"id": "t-2", "name": "Gangs"}},
+                {"id": "a-3", "taxonomy_term": {"id": "t-3", "name": "Basket weaving"}},
+            ],
+        },
+        {
+            "id": "svc-idva",
+            "name": "Independent Domestic Violence Advocacy",
+            "status": "Temporarily Closed",
+            "organization_id": ORG["id"],
+            "organization": {"id": ORG["id"], "name": "Kingston Youth Trust (KYT)"},
+            "last_modified": "2024-05-01T10:30:45Z",
+            "service_areas": [{"id": "sa-3", "name": "London-wide"}],
+            "service_at_locations": [
+                {
+                    "id": "sal-3",
+                    "location": {
+                        "id": "loc-2",
+                        "location_type": "physical",
+                        "name": "Advice hub",
+                        "addresses": [
+                            {
+                                "id": "addr-2",
+                                "address_1": "2 Unknown Road",
+                                "city": "London",
+                                "postal_code": "ZZ9 9ZZ",
+                                "country": "GB",
+                            }
+                        ],
+                    },
+                }
+            ],
+            "attributes": [
+                {
+                    "id": "a-4",
+                    "taxonomy_term": {"id": "t-4", "name": "DV", "code": "domestic abuse"},
+                }
+            ],
+        },
+    ]
+
+
+def read(document: Any) -> Batch:
+    return read_hsds_json(json.dumps(document).encode(), FakeContext())
+
+
+def only_error(batch: Batch):
+    assert len(batch.errors) == 1, batch.problems
+    return batch.errors[0]
+
+
+def test_two_service_sample() -> None:
+    batch = read(services())
+    assert batch.errors == []
+    first, second = batch.services
+    assert first.ref == "svc-mentoring" and first.name == "Street Mentoring"
+    assert first.organisation_ref == ORG["id"]
+    assert first.status == "active"
+    assert first.themes == ["violence-knife-crime", "gangs-exploitation"]
+    assert first.coverage == [KINGSTON, TOWER_HAMLETS]
+    assert first.locations == [
+        LocationRecord(
+            ref="loc-1",
+            name="Kingston Youth Centre",
+            address="1 Wheatfield Way, Kingston upon Thames",
+            postcode="KT11EU",
+            lat=51.4105,
+            lon=-0.3001,
+        )
+    ]
+    assert (first.min_age, first.max_age) == (10, 25)
+    assert first.eligibility == "Young people aged 10 to 25 living in Kingston"
+    assert first.phone == "020 8123 4567"
+    assert first.email == "mentoring@kingstonyouthtrust.org.uk"
+    assert first.website == "https://kingstonyouthtrust.org.uk/mentoring"
+    assert first.last_verified == date(2024, 3, 1)
+
+    assert second.status == "temporarily closed"
+    assert second.coverage == [LONDON]
+    assert second.themes == ["domestic-abuse"]  # the name does not match; the code does
+    assert second.last_verified == date(2024, 5, 1)
+    (hub,) = second.locations
+    assert (hub.address, hub.postcode, hub.lat) == ("2 Unknown Road, London", None, None)
+
+    (org,) = batch.organisations
+    assert org.name == "Kingston Youth Trust"
+    assert (org.charity_number, org.company_number) == ("1123456", "07654321")
+    assert org.type == "voluntary"
+    assert org.website == "https://www.kingstonyouthtrust.org.uk"
+    assert org.email == "Hello@kingstonyouthtrust.org.uk"
+
+    warnings = [(p.row, p.column) for p in batch.problems]
+    assert warnings == [
+        (1, "[0].attributes[2].taxonomy_term.name"),
+        (2, "[1].service_at_locations[0].location.addresses[0].postal_code"),
+    ]
+    assert all(p.severity == "warning" for p in batch.problems)
+
+
+def test_page_envelope_and_single_service() -> None:
+    page = {
+        "total_items": 2,
+        "total_pages": 1,
+        "page_number": 1,
+        "size": 2,
+        "first_page": True,
+        "last_page": True,
+        "empty": False,
+        "contents": services(),
+    }
+    batch = read(page)
+    assert batch.services == read(services()).services
+    assert [p.column for p in batch.problems][0] == "contents[0].attributes[2].taxonomy_term.name"
+    single = read(services()[0])
+    assert [s.ref for s in single.services] == ["svc-mentoring"]
+    assert single.problems[0].column == "attributes[2].taxonomy_term.name"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"{oops", b"", b"42", b'"x"', b"null", b'{"foo": 1}', b'{"contents": 5}', b"[]",
+     b"\xff\xfe\x00", b"[" * 50_000 + b"]" * 50_000],
+)  # fmt: skip
+def test_unreadable_documents_give_one_error(data: bytes) -> None:
+    batch = read_hsds_json(data, FakeContext())
+    assert len(batch.problems) == 1 and batch.problems[0].severity == "error"
+    assert batch.services == []
+
+
+def _variant(**changes: Any) -> list[dict[str, Any]]:
+    items = services()
+    for key, value in changes.items():
+        if value is None:
+            items[0].pop(key, None)
+        else:
+            items[0][key] = value
+    return items
+
+
+@pytest.mark.parametrize(
+    ("changes", "column"),
+    [
+        ({"id": None}, "[0].id"),
+        ({"id": "x" * 10_000}, "[0].id"),
+        ({"name": None}, "[0].name"),
+        ({"name": ["a list"]}, "[0].name"),
+        ({"status": "open"}, "[0].status"),
+        ({"minimum_age": "ten"}, "[0].minimum_age"),
+        ({"maximum_age": 200}, "[0].maximum_age"),
+        ({"minimum_age": 30}, "[0].maximum_age"),
+        ({"organization": None}, "[0].organization_id"),
+        ({"organization_id": "someone-else"}, "[0].organization_id"),
+        ({"organization": "Kingston Youth Trust"}, "[0].organization"),
+        ({"service_areas": [{"id": "sa", "name": "Narnia"}]}, "[0].service_areas[0].name"),
+        ({"service_areas": [{"id": "sa"}]}, "[0].service_areas[0]"),
+        ({"service_areas": "Kingston"}, "[0].service_areas"),
+        ({"service_at_locations": [{"id": "s", "location": 7}]},
+         "[0].service_at_locations[0].location"),
+    ],
+)  # fmt: skip
+def test_hostile_services_are_errors(changes: dict[str, Any], column: str) -> None:
+    batch = read(_variant(**changes))
+    error = only_error(batch)
+    assert (error.row, error.column) == (1, column)
+    assert [s.ref for s in batch.services] == ["svc-idva"]
+
+
+def test_duplicate_ids_and_non_objects() -> None:
+    items = services()
+    items.append(copy.deepcopy(items[0]))
+    items.append("not a service")
+    batch = read(items)
+    assert [(p.row, p.column) for p in batch.errors] == [(3, "[2].id"), (4, "[3]")]
+    assert [s.ref for s in batch.services] == ["svc-mentoring", "svc-idva"]
+
+
+def test_contact_details_and_dates_are_warnings() -> None:
+    batch = read(
+        _variant(
+            email="not an email",
+            url="javascript:alert(1)",
+            phones=[{"id": "p", "number": "call us"}],
+            assured_date="31/31/2024",
+            last_modified=None,
+        )
+    )
+    assert batch.errors == []
+    record = batch.services[0]
+    assert (record.email, record.website, record.phone, record.last_verified) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    columns = {p.column for p in batch.problems if p.severity == "warning"}
+    assert {"[0].email", "[0].url", "[0].phones[0].number", "[0].assured_date"} <= columns
+
+
+def test_bad_coordinates_are_ignored_and_missing_status_is_active() -> None:
+    items = _variant(status=None)
+    location = items[0]["service_at_locations"][0]["location"]
+    location["latitude"], location["longitude"] = 100, 101  # as in the HSDS example
+    batch = read(items)
+    assert batch.errors == []
+    record = batch.services[0]
+    assert record.status == "active"
+    assert (record.locations[0].lat, record.locations[0].lon) == (51.4101, -0.3007)  # postcode
+    columns = [p.column for p in batch.problems]
+    assert "[0].status" in columns and "[0].service_at_locations[0].location.latitude" in columns
+
+
+def test_organisation_by_id_only() -> None:
+    items = services()[1:]
+    del items[0]["organization"]
+    batch = read(items)
+    assert batch.errors == [] and batch.organisations == []
+    assert batch.services[0].organisation_ref == ORG["id"]
+
+
+def test_huge_strings_are_cut() -> None:
+    batch = read(_variant(name="n" * 1_000_000, description="d" * 1_000_000))
+    assert batch.errors == []
+    record = batch.services[0]
+    assert len(record.name) <= 500 and len(record.description) <= 20_000
+    assert all(len(p.value or "") <= 200 for p in batch.problems)
+
+
+def test_hsds_example_files_do_not_crash() -> None:
+    folder = shared_data_path() / "standards" / "openreferral" / "hsds-3.0" / "examples"
+    batch = read_hsds_json((folder / "service_full.json").read_bytes(), FakeContext())
+    # its service area is prose about "MyCity": an error, reported and not raised
+    assert [p.column for p in batch.errors] == ["service_areas[0].name"]
+    page = read_hsds_json((folder / "service_list.json").read_bytes(), FakeContext())
+    # the list endpoint's summary services carry no areas or locations: a warning only
+    assert page.errors == [] and [s.name for s in page.services] == ["Community Counselling"]
+    assert [p.column for p in page.problems] == ["contents[0].service_areas"]
