@@ -4,6 +4,7 @@ and applications over them with the real London geography loaded once per sessio
 from __future__ import annotations
 
 import os
+import itertools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,6 +88,41 @@ def geo_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         shutil.copy(template, tmp / "directory.sqlite3")
         return _settings(tmp, None, shared_data_dir)
     return _settings(tmp, request.getfixturevalue("postgres_geography"), shared_data_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres_directory_template(postgres: PostgresCluster, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database with the real geography that tests copy (CREATE DATABASE … TEMPLATE) and
+    write to; nothing else ever connects to it."""
+    url = postgres.create_database("directory_template")
+    db = Database(_settings(tmp_path_factory.mktemp("pgt"), url, shared_data_dir))
+    db.migrate()
+    load_geography(db, shared_data_dir)
+    db.dispose()
+    return "directory_template"
+
+
+_COPIES = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def writable_settings(request: pytest.FixtureRequest, tmp_path: Path, shared_data_dir: Path) -> Settings:
+    """Settings of a fresh database of this test's own, holding the real geography and an
+    empty directory, on each backend."""
+    if request.param == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_geography"), tmp_path / "directory.sqlite3")
+        return _settings(tmp_path, None, shared_data_dir)
+    template = request.getfixturevalue("postgres_directory_template")
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    url = cluster.create_database(f"test_{next(_COPIES)}", template=template)
+    return _settings(tmp_path, url, shared_data_dir)
+
+
+@pytest.fixture()
+def writable_app(writable_settings: Settings):  # type: ignore[no-untyped-def]
+    app = create_app(writable_settings)
+    yield app
+    app.extensions["directory"].db.dispose()
 
 
 @pytest.fixture(scope="session")

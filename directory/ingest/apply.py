@@ -406,6 +406,8 @@ class _Writer:
                     rec.organisation_ref,
                 )
             records[rec.ref] = rec
+        if self.problems:
+            raise _Rejected
         inserts, updates, changed_refs = [], [], []
         for ref, rec in records.items():
             new = _service_state(rec)
@@ -594,7 +596,7 @@ class _Writer:
             else:
                 self._count("grants", "unchanged")
         if self.problems:
-            return
+            raise _Rejected
         ids = {ref: s["id"] for ref, s in states.items()}
         created = self.repo.insert_returning_ids(Grant, inserts)
         ids.update(created)

@@ -118,9 +118,7 @@ class DirectoryRepository:
                     "ward_code": r.ward_code,
                 }
             )
-        org_refs = dict(
-            self.session.execute(select(Organisation.id, Organisation.ref)).tuples().all()
-        )
+        org_refs = dict(self.session.execute(select(Organisation.id, Organisation.ref)).all())
         states = {}
         for r in self.session.execute(select(Service.__table__)).all():
             states[r.ref] = {
@@ -136,10 +134,8 @@ class DirectoryRepository:
         return states
 
     def grant_states(self) -> dict[str, dict[str, Any]]:
-        org_refs = dict(
-            self.session.execute(select(Organisation.id, Organisation.ref)).tuples().all()
-        )
-        service_refs = dict(self.session.execute(select(Service.id, Service.ref)).tuples().all())
+        org_refs = dict(self.session.execute(select(Organisation.id, Organisation.ref)).all())
+        service_refs = dict(self.session.execute(select(Service.id, Service.ref)).all())
         services: dict[int, list[str]] = defaultdict(list)
         for grant_id, service_id in self.session.execute(
             select(GrantService.grant_id, GrantService.service_id)
@@ -171,7 +167,7 @@ class DirectoryRepository:
         ids: dict[str, int] = {}
         for chunk in _chunks(rows):
             result = self.session.execute(insert(model).returning(model.id, model.ref), list(chunk))  # type: ignore[attr-defined]
-            ids.update({ref: id_ for id_, ref in result.tuples()})
+            ids.update({ref: id_ for id_, ref in result})
         return ids
 
     def update_rows(self, model: type, rows: list[dict[str, Any]]) -> None:

@@ -1,0 +1,279 @@
+"""Importing the directory end to end, through the `directory` command, on SQLite and
+PostgreSQL: all-or-nothing, idempotent, change events, withdrawal, export round trip and
+refresh under a lock."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+
+from directory.cli import cli
+from directory.ingest.apply import ImportOptions, import_batch
+from directory.ingest.records import Batch, OrganisationRecord, ServiceRecord
+from directory.models import Base, ChangeEvent, Lock
+from directory.repositories.geography import GeographyRepository
+
+HEADER = (
+    "Service ref,Service name,Description,Status,Themes,Organisation name,Organisation type,"
+    "Coverage,Site name,Site postcode,Ages,Email,Website,Last verified,Funder,Programme,"
+    "Amount,Start date,End date\n"
+)
+OXYGEN = (
+    'OXY-KT-01,Oxygen knife crime programme,"Workshops in Kingston",Active,"knife crime; youth '
+    'diversion",Oxygen,charity,RB Kingston upon Thames,Oxygen hub,kt1 1eu,11-18,'
+    "hello@oxygen.example.org,www.oxygen.example.org,01/09/2026,Kingston SNB,SNB,£45k,"
+    "01/04/2025,31/03/2028\n"
+)
+RESCUE = (
+    'SL-RR-01,Rescue and Response,"Pan-London gang exit service",active,Gangs and exploitation,'
+    'Safer London,voluntary,pan-London,,,"under 25",,saferlondon.org.uk,44287,MOPAC,'
+    'LCPF co-commissioning,"£1,200,000",2021-04-01,2025-03-31\n'
+)
+BAD_AMOUNT = (
+    "BAD-01,Broken row,,active,Hate crime,Someone,voluntary,Hackney,,,,,,,MOPAC,VRU,£1.2x,,\n"
+)
+
+
+def write(tmp_path: Path, name: str, body: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(body.encode(encoding))
+    return path
+
+
+def run(app: Any, *args: str) -> Any:
+    return app.test_cli_runner().invoke(cli, list(args))
+
+
+def dump(app: Any, *, skip: tuple[str, ...] = ("import_run",)) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (except ``skip``), in primary-key order."""
+    db = app.extensions["directory"].db
+    out = {}
+    with db.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            if table.name in skip:
+                continue
+            order = list(table.primary_key.columns)
+            out[table.name] = [tuple(r) for r in connection.execute(select(table).order_by(*order))]
+    return out
+
+
+def events(app: Any) -> list[Any]:
+    with app.extensions["directory"].db.engine.connect() as connection:
+        return connection.execute(select(ChangeEvent.__table__).order_by(ChangeEvent.id)).all()
+
+
+def test_import_creates_and_a_reimport_changes_nothing(writable_app, tmp_path):
+    path = write(tmp_path, "services.csv", HEADER + OXYGEN + RESCUE)
+    first = run(writable_app, "import", str(path))
+    assert first.exit_code == 0, first.output
+    assert "succeeded" in first.output
+    created = events(writable_app)
+    assert {(e.entity, e.action) for e in created} >= {("service", "created"), ("grant", "created")}
+    before = dump(writable_app)
+    second = run(writable_app, "import", str(path))
+    assert second.exit_code == 0, second.output
+    assert "unchanged" in second.output
+    assert dump(writable_app) == before
+    assert len(events(writable_app)) == len(created)
+
+
+def test_messy_values_are_read_and_resolved(writable_app, tmp_path):
+    path = write(tmp_path, "services.csv", HEADER + OXYGEN + RESCUE, "cp1252")
+    result = run(writable_app, "import", str(path))
+    assert result.exit_code == 0, result.output
+    client = writable_app.test_client()
+    oxygen = client.get("/api/v1/services/OXY-KT-01").json
+    assert [a["code"] for a in oxygen["coverage"]] == ["E09000021"]
+    assert oxygen["themes"] == ["violence-knife-crime", "youth-diversion"]
+    assert oxygen["eligibility"]["min_age"] == 11 and oxygen["eligibility"]["max_age"] == 18
+    assert oxygen["locations"][0]["postcode"] == "KT1 1EU"
+    assert oxygen["locations"][0]["borough"]["code"] == "E09000021"
+    assert oxygen["contact"]["website"] == "https://www.oxygen.example.org"
+    (grant,) = oxygen["grants"]
+    assert grant["amount"] == 45000.0
+    assert grant["programme"]["id"] == "snb"
+    assert grant["start"] == "2025-04-01" and grant["financial_year"] == "2025/26"
+    rescue = client.get("/api/v1/services/SL-RR-01").json
+    assert rescue["coverage"][0]["code"] == "E12000007"
+    assert rescue["last_verified"] == "2021-04-01"  # Excel serial 44287
+    assert rescue["grants"][0]["amount"] == 1_200_000.0
+    assert rescue["grants"][0]["meets_3yr_target"] is True
+
+
+def test_dry_run_reports_and_writes_nothing(writable_app, tmp_path):
+    path = write(tmp_path, "services.csv", HEADER + OXYGEN)
+    before = dump(writable_app, skip=())
+    result = run(writable_app, "import", str(path), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "dry-run" in result.output and "services: 1 created" in result.output
+    assert dump(writable_app, skip=()) == before
+
+
+def test_an_import_with_any_error_writes_nothing_and_is_recorded(writable_app, tmp_path):
+    run(writable_app, "import", str(write(tmp_path, "a.csv", HEADER + RESCUE)))
+    before = dump(writable_app)
+    path = write(tmp_path, "b.csv", HEADER + OXYGEN + BAD_AMOUNT)
+    result = run(writable_app, "import", str(path))
+    assert result.exit_code == 1
+    assert "row 3" in result.output and "column Amount" in result.output and "£1.2x" in result.output
+    assert "Nothing was written" in result.output
+    assert dump(writable_app) == before
+    client = writable_app.test_client()
+    runs = client.get("/api/v1/imports").json["contents"]
+    assert runs[0]["status"] == "failed" and runs[0]["errors"] >= 1
+    detail = client.get(f"/api/v1/imports/{runs[0]['id']}").json
+    problem = next(p for p in detail["problems"] if p["severity"] == "error")
+    assert problem["row"] == 3 and problem["column"] == "Amount" and problem["value"] == "£1.2x"
+
+
+def test_references_to_missing_records_fail_the_whole_batch(writable_app):
+    state = writable_app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        snap = state.geography.get(GeographyRepository(connection))
+    before = dump(writable_app)
+    batch = Batch(
+        organisations=[OrganisationRecord(ref="org:a", name="A")],
+        services=[
+            ServiceRecord(ref="S1", name="Fine", organisation_ref="org:a", coverage=["E09000001"]),
+            ServiceRecord(ref="S2", name="Orphan", organisation_ref="org:missing", coverage=["E09000001"]),
+        ],
+    )
+    options = ImportOptions(source="t", format="test", location="memory", checksum="x")
+    report = import_batch(state.db, snap, state.settings, batch, options)
+    assert report.status == "failed"
+    assert any("org:missing" in p.message for p in report.problems)
+    assert dump(writable_app) == before
+
+
+def test_an_update_records_old_and_new_values_and_areas(writable_app, tmp_path):
+    run(writable_app, "import", str(write(tmp_path, "v1.csv", HEADER + OXYGEN)))
+    changed = OXYGEN.replace("Oxygen knife crime programme", "Oxygen youth programme").replace(
+        "£45k", "£50k"
+    )
+    result = run(writable_app, "import", str(write(tmp_path, "v1.csv", HEADER + changed)), "--source", "v1")
+    assert result.exit_code == 0, result.output
+    history = writable_app.test_client().get("/api/v1/services/OXY-KT-01/history").json
+    latest = history["contents"][0]
+    assert latest["action"] == "updated"
+    assert latest["changes"]["name"] == {
+        "old": "Oxygen knife crime programme",
+        "new": "Oxygen youth programme",
+    }
+    assert {a["code"] for a in latest["areas"]} >= {"E09000021"}
+    grant_events = [e for e in events(writable_app) if e.entity == "grant" and e.action == "updated"]
+    assert grant_events[-1].changes["amount"] == ["45000.00", "50000.00"]
+
+
+def test_full_mode_withdraws_what_a_source_stops_listing_and_restores_it(writable_app, tmp_path):
+    both = write(tmp_path, "weekly.csv", HEADER + OXYGEN + RESCUE)
+    assert run(writable_app, "import", str(both), "--mode", "full").exit_code == 0
+    one = write(tmp_path, "weekly.csv", HEADER + OXYGEN)
+    result = run(writable_app, "import", str(one), "--mode", "full")
+    assert result.exit_code == 0, result.output
+    assert "1 withdrawn" in result.output
+    client = writable_app.test_client()
+    listed = [s["ref"] for s in client.get("/api/v1/services").json["contents"]]
+    assert listed == ["OXY-KT-01"]
+    everything = client.get("/api/v1/services?include_withdrawn=true").json["contents"]
+    assert {s["ref"]: s["withdrawn"] for s in everything} == {"OXY-KT-01": False, "SL-RR-01": True}
+    withdrawn = client.get("/api/v1/services/SL-RR-01/history").json["contents"][0]
+    assert withdrawn["action"] == "withdrawn"
+    assert [a["code"] for a in withdrawn["areas"]] == ["E12000007"]
+    # an incremental import of another file never withdraws anything
+    other = write(tmp_path, "other.csv", HEADER + OXYGEN)
+    assert "withdrawn" not in run(writable_app, "import", str(other)).output
+    # listed again: restored
+    write(tmp_path, "weekly.csv", HEADER + OXYGEN + RESCUE)
+    result = run(writable_app, "import", str(both), "--mode", "full", "--source", "weekly")
+    assert "1 restored" in result.output
+    assert client.get("/api/v1/services/SL-RR-01").json["withdrawn"] is False
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_export_round_trip_makes_no_change_events(writable_app, tmp_path, suffix):
+    source = write(tmp_path, "directory.csv", HEADER + OXYGEN + RESCUE)
+    assert run(writable_app, "import", str(source), "--source", "directory").exit_code == 0
+    count = len(events(writable_app))
+    exported = tmp_path / f"export.{suffix}"
+    result = run(writable_app, "export", str(exported))
+    assert result.exit_code == 0, result.output
+    again = run(writable_app, "import", str(exported), "--source", "directory", "--mode", "full")
+    assert again.exit_code == 0, again.output
+    assert "unchanged" in again.output
+    assert len(events(writable_app)) == count
+
+
+def test_template_command_writes_the_blank_template(writable_app, tmp_path):
+    result = run(writable_app, "template", str(tmp_path / "blank.csv"))
+    assert result.exit_code == 0
+    first_line = (tmp_path / "blank.csv").read_text("utf-8-sig").splitlines()[0]
+    assert first_line.startswith("Service ref,Service name")
+
+
+def _sources(tmp_path: Path, entries: list[dict[str, str]]) -> Path:
+    lines = []
+    for entry in entries:
+        lines.append("[[source]]")
+        lines.extend(f"{k} = {json.dumps(v)}" for k, v in entry.items())
+    path = tmp_path / "sources.toml"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+def test_refresh_runs_every_source_and_a_failed_one_changes_nothing(writable_app, tmp_path):
+    write(tmp_path, "good.csv", HEADER + OXYGEN)
+    write(tmp_path, "bad.csv", HEADER + RESCUE + BAD_AMOUNT)
+    sources = _sources(
+        tmp_path,
+        [
+            {"name": "good", "path": "good.csv", "format": "template", "mode": "full"},
+            {"name": "bad", "path": "bad.csv", "mode": "full"},
+            {"name": "missing", "path": "nowhere.csv"},
+        ],
+    )
+    result = run(writable_app, "refresh", "--sources", str(sources))
+    assert result.exit_code == 1
+    assert "good: succeeded" in result.output and "bad: failed" in result.output
+    assert "missing: failed" in result.output
+    client = writable_app.test_client()
+    assert [s["ref"] for s in client.get("/api/v1/services").json["contents"]] == ["OXY-KT-01"]
+    status = client.get("/api/v1/status").json
+    assert {s["source"]: s["status"] for s in status["sources"]} == {"good": "succeeded", "bad": "failed"}
+    with writable_app.extensions["directory"].db.engine.connect() as connection:
+        assert connection.execute(select(Lock.__table__)).all() == []
+
+
+def test_a_second_refresh_refuses_while_one_holds_the_lock(writable_app, tmp_path):
+    write(tmp_path, "good.csv", HEADER + OXYGEN)
+    sources = _sources(tmp_path, [{"name": "good", "path": "good.csv"}])
+    db = writable_app.extensions["directory"].db
+    with db.session() as session:
+        session.execute(
+            insert(Lock), [{"name": "refresh", "holder": "elsewhere:1", "acquired_at": datetime(2026, 1, 1)}]
+        )
+    result = run(writable_app, "refresh", "--sources", str(sources))
+    assert result.exit_code == 1
+    assert "Another refresh is running (elsewhere:1" in result.output
+    assert writable_app.test_client().get("/api/v1/services").json["total_items"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[[source]]\nname = 'x'\n", "give exactly one of path or url"),
+        ("[[source]]\nname = 'x'\npath = 'a.csv'\nmode = 'sometimes'\n", "mode must be one of"),
+        ("not toml at all = = =", "not valid TOML"),
+        ("", "lists no [[source]] tables"),
+    ],
+)
+def test_refresh_explains_a_bad_sources_file(writable_app, tmp_path, body, message):
+    path = tmp_path / "sources.toml"
+    path.write_text(body, "utf-8")
+    result = run(writable_app, "refresh", "--sources", str(path))
+    assert result.exit_code != 0
+    assert message in result.output
