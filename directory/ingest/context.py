@@ -46,6 +46,7 @@ LONDON_WIDE = frozenset(
 #: the order area types are tried in for a free-text name: wards only on an exact name
 _TYPES = ("region", "bcu", "borough")
 _BCU_WORDS = re.compile(r"\b(bcu|basic command unit|command unit)\b", re.IGNORECASE)
+_AREA_WORD = re.compile(r"\barea\b", re.IGNORECASE)  # "East Area BCU" is the East BCU
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ class GeographyContext:
         if key in LONDON_WIDE:
             return LONDON
         if _BCU_WORDS.search(item):
-            return self.snap.matcher.resolve(_BCU_WORDS.sub(" ", item), "bcu")
+            name = _AREA_WORD.sub(" ", _BCU_WORDS.sub(" ", item))
+            return self.snap.matcher.resolve(name, "bcu")
         for area_type in _TYPES:
             code = self.snap.matcher.resolve(item, area_type)
             if code is not None:

@@ -1,0 +1,138 @@
+"""Benchmark the importer: a generated 10,000-service spreadsheet into a fresh database.
+
+Makes a fresh SQLite database (``directory init``), writes a generated template spreadsheet
+(``scripts/make_directory.py``: messy names, amounts and dates, real postcodes), then times
+in this process:
+
+1. the first import (every organisation, service, site and grant created);
+2. a no-change re-import of the same file (targets: first < 30 s, re-import < 10 s);
+3. a re-import after editing 1% of the rows (to show change events cost little).
+
+With ``--postgres`` the same runs against a throwaway PostgreSQL 15 cluster too (started as
+the tests start theirs).
+Prints a markdown table; exit status 1 if an import fails.
+
+Usage::
+
+    .venv/bin/python scripts/bench_import.py [--services 10000] [--format csv|xlsx]
+        [--postgres] [--data-dir ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _benchlib import BenchError, default_data_dir, directory_env, init_database, machine  # noqa: E402
+from make_directory import generate  # noqa: E402
+
+from directory import create_app  # noqa: E402
+from directory.ingest.readers import write_table  # noqa: E402
+from directory.ingest.run import run_import  # noqa: E402
+from directory.ingest.template import HEADINGS  # noqa: E402
+from directory.repositories.geography import GeographyRepository  # noqa: E402
+from directory.settings import Settings  # noqa: E402
+
+TARGET_FIRST_S = 30.0
+TARGET_NOCHANGE_S = 10.0
+
+
+def timed_import(app, path: Path) -> tuple[float, str, int]:  # type: ignore[no-untyped-def]
+    state = app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        snap = state.geography.get(GeographyRepository(connection))
+    started = time.perf_counter()
+    report = run_import(state.db, snap, state.settings, str(path), source="bench", mode="full")
+    seconds = time.perf_counter() - started
+    if not report.ok:
+        first = "; ".join(p.message for p in report.problems[:5])
+        raise BenchError(f"import failed: {first}")
+    state.geography.invalidate()
+    return seconds, report.status, report.events
+
+
+def run(
+    label: str, env: dict[str, str], data_dir: Path, path: Path, edited: Path
+) -> list[list[str]]:
+    init_database(env, data_dir)
+    settings = Settings.from_env(env)
+    app = create_app(settings)
+    rows = []
+    for step, file in (
+        ("first import", path),
+        ("no-change re-import", path),
+        ("1% of rows edited", edited),
+    ):
+        seconds, status, events = timed_import(app, file)
+        target = {"first import": TARGET_FIRST_S, "no-change re-import": TARGET_NOCHANGE_S}.get(
+            step
+        )
+        verdict = (
+            ""
+            if target is None
+            else ("meets" if seconds < target else "MISSES") + f" < {target:.0f} s"
+        )
+        rows.append([label, step, f"{seconds:.1f}", status, f"{events:,}", verdict])
+    app.extensions["directory"].db.dispose()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--services", type=int, default=10_000)
+    parser.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    parser.add_argument("--postgres", action="store_true", help="Also run on PostgreSQL 15")
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    args = parser.parse_args()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+            work = Path(tmp)
+            rows = generate(args.services, 1, args.data_dir)
+            path = work / f"directory.{args.format}"
+            write_table(path, list(HEADINGS), rows, format=args.format)
+            name_column = HEADINGS.index("Service name")
+            for row in rows[::100]:
+                row[name_column] = f"{row[name_column]} (renamed)"
+            edited = work / f"edited.{args.format}"
+            write_table(edited, list(HEADINGS), rows, format=args.format)
+            table = run(
+                "SQLite",
+                directory_env(f"sqlite:///{work / 'bench.sqlite3'}", work, args.data_dir),
+                args.data_dir,
+                path,
+                edited,
+            )
+            if args.postgres:
+                from tests.postgres import PostgresCluster
+
+                cluster = PostgresCluster().start()
+                try:
+                    url = cluster.create_database("bench_import")
+                    env = directory_env(url, work, args.data_dir)
+                    table += run("PostgreSQL", env, args.data_dir, path, edited)
+                finally:
+                    cluster.stop()
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"- machine: {machine()}")
+    print(
+        f"- file: {args.services:,} services, template {args.format.upper()}, generated by scripts/make_directory.py (seed 1)\n"
+    )
+    print("| database | run | seconds | status | change events | target |")
+    print("|---|---|---:|---|---:|---|")
+    for row in table:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
