@@ -1,0 +1,141 @@
+"""The directory's read endpoints on an imported directory, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from directory.cli import cli
+from tests.directory.test_import import HEADER, OXYGEN, RESCUE
+
+SNB_GRANT = (
+    "Service ref,Service name,Status,Themes,Organisation name,Coverage,Last verified,"
+    "Grant ref,Funder,Programme,Amount,Start date,End date,Paid through\n"
+    "SNB-KT,Kingston SNB small grants,active,Community safety,Kingston SNB,Kingston,2026-10-01,"
+    "SNB-KT-2025,MOPAC,SNB,£120k,2025-04-01,2026-03-31,\n"
+    "OXY-KT-02,Oxygen summer programme,active,knife crime,Oxygen,Kingston,2026-10-01,"
+    "OXY-KT-02-G,Kingston SNB,SNB,£20k,2025-06-01,2025-09-30,SNB-KT-2025\n"
+)
+
+
+@pytest.fixture()
+def directory_client(writable_app, tmp_path: Path):
+    path = tmp_path / "services.csv"
+    path.write_text(HEADER + OXYGEN + RESCUE, "utf-8")
+    result = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "main"])
+    assert result.exit_code == 0, result.output
+    chain = tmp_path / "snb.csv"
+    chain.write_text(SNB_GRANT, "utf-8")
+    result = writable_app.test_cli_runner().invoke(cli, ["import", str(chain), "--source", "snb"])
+    assert result.exit_code == 0, result.output
+    return writable_app.test_client()
+
+
+def test_services_list_is_a_paged_envelope_with_links(directory_client):
+    response = directory_client.get("/api/v1/services?per_page=2")
+    body = response.json
+    assert body["total_items"] == 4 and body["total_pages"] == 2 and body["size"] == 2
+    assert [s["name"] for s in body["contents"]] == sorted(s["name"] for s in body["contents"])
+    assert 'rel="next"' in response.headers["Link"]
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    etag = response.headers["ETag"]
+    again = directory_client.get("/api/v1/services?per_page=2", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+
+def test_services_filter_by_theme_status_and_organisation(directory_client):
+    knife = directory_client.get("/api/v1/services?theme=violence-knife-crime").json["contents"]
+    assert {s["ref"] for s in knife} == {"OXY-KT-01", "OXY-KT-02"}
+    both = directory_client.get(
+        "/api/v1/services?theme=violence-knife-crime&theme=youth-diversion"
+    ).json["contents"]
+    assert [s["ref"] for s in both] == ["OXY-KT-01"]
+    by_org = directory_client.get("/api/v1/services?organisation=org:oxygen").json
+    assert by_org["total_items"] == 2
+    missing = directory_client.get("/api/v1/services?organisation=nobody")
+    assert missing.status_code == 404 and missing.json["code"] == "organisation-not-found"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["status=open", "per_page=0", "per_page=100000", "page=-1", "include_withdrawn=perhaps"],
+)
+def test_bad_list_parameters_are_problems(directory_client, query):
+    response = directory_client.get(f"/api/v1/services?{query}")
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert response.json["code"] == "invalid-input"
+
+
+def test_service_detail_by_id_or_ref_and_not_found(directory_client):
+    by_ref = directory_client.get("/api/v1/services/SL-RR-01").json
+    by_id = directory_client.get(f"/api/v1/services/{by_ref['id']}").json
+    assert by_id == by_ref
+    assert by_ref["organisation"]["name"] == "Safer London"
+    assert by_ref["grants"][0]["programme"]["id"] == "lcpf-cc"
+    missing = directory_client.get("/api/v1/services/NOPE")
+    assert missing.status_code == 404
+    assert missing.json["code"] == "service-not-found"
+
+
+def test_grant_chain_shows_the_intermediary(directory_client):
+    child = directory_client.get("/api/v1/grants/OXY-KT-02-G").json
+    assert child["paid_through"] == "SNB-KT-2025"
+    assert child["chain"][0]["ref"] == "SNB-KT-2025"
+    assert child["chain"][0]["funder"] == "Mayor's Office for Policing and Crime"
+    parent = directory_client.get("/api/v1/grants/SNB-KT-2025").json
+    assert [g["ref"] for g in parent["regrants"]] == ["OXY-KT-02-G"]
+    assert child["duration_months"] == 4 and child["short_term"] is True
+
+
+def test_grants_filter_by_programme_and_area(directory_client):
+    snb = directory_client.get("/api/v1/grants?programme=snb").json
+    assert {g["ref"] for g in snb["contents"]} == {"SNB-KT-2025", "OXY-KT-02-G", "OXY-KT-01#grant"}
+    kingston = directory_client.get("/api/v1/grants?area=E09000021").json
+    assert all(
+        "E09000021" in [a["code"] for a in g["beneficiary_areas"]] for g in kingston["contents"]
+    )
+    assert kingston["total_items"] == 3
+
+
+def test_organisations_list_and_detail(directory_client):
+    listing = directory_client.get("/api/v1/organisations?q=oxy").json
+    assert [o["name"] for o in listing["contents"]] == ["Oxygen"]
+    detail = directory_client.get("/api/v1/organisations/org:oxygen").json
+    assert {s["ref"] for s in detail["services"]} == {"OXY-KT-01", "OXY-KT-02"}
+    assert len(detail["grants_received"]) == 2
+    mopac = directory_client.get("/api/v1/organisations/GB-GOR-PC390").json
+    assert {g["ref"] for g in mopac["grants_made"]} >= {"SNB-KT-2025", "SL-RR-01#grant"}
+
+
+def test_themes_count_listed_services(directory_client):
+    themes = {t["id"]: t for t in directory_client.get("/api/v1/themes").json["contents"]}
+    assert themes["violence-knife-crime"]["services"] == 2
+    assert themes["hate-crime"]["services"] == 0
+    assert len(themes) >= 14
+
+
+def test_status_and_imports(directory_client):
+    status = directory_client.get("/api/v1/status").json
+    assert status["counts"]["services"] == 4
+    # OXY-KT-01 verified 2026-09-01 and the SNB rows in 2026-10; Rescue and Response in 2021
+    assert status["stale_services"] == 1
+    assert {s["source"] for s in status["sources"]} == {"main", "snb"}
+    imports = directory_client.get("/api/v1/imports?source=snb").json
+    assert imports["total_items"] == 1 and imports["contents"][0]["status"] == "succeeded"
+    assert directory_client.get("/api/v1/imports/999999").json["code"] == "import-not-found"
+
+
+def test_data_version_moves_on_import_so_caches_revalidate(directory_client, writable_app, tmp_path):
+    first = directory_client.get("/api/v1/services/OXY-KT-01")
+    path = tmp_path / "more.csv"
+    path.write_text(HEADER + OXYGEN.replace("Workshops in Kingston", "Workshops"), "utf-8")
+    result = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "main"])
+    assert result.exit_code == 0 and "succeeded" in result.output, result.output
+    second = directory_client.get(
+        "/api/v1/services/OXY-KT-01", headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert second.status_code == 200
+    assert second.json["description"] == "Workshops"
+    assert second.headers["Last-Modified"] >= first.headers["Last-Modified"]
