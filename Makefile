@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DIRECTORY_GEODATA_DIR ?= $(if $(wildcard ../shared/data/SOURCES.md),$(abspath ../shared/data),)
 export DIRECTORY_GEODATA_DIR
 
-.PHONY: help install run init test test-fast openapi bench lint clean
+.PHONY: help install run init demo test test-fast openapi bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,7 +29,14 @@ else
 	$(BIN)/directory init --from "$(DIRECTORY_GEODATA_DIR)"
 endif
 
-run: init ## install, initialise and serve on http://127.0.0.1:5000/
+demo: init ## load the demo directory (real MOPAC decisions and 360Giving grants)
+ifeq ($(strip $(DIRECTORY_GEODATA_DIR)),)
+	@echo "The demo directory is built from the shared data files (grants/); set DIRECTORY_GEODATA_DIR to load it."
+else
+	$(BIN)/directory demo load --from "$(DIRECTORY_GEODATA_DIR)"
+endif
+
+run: demo ## install, initialise, load the demo directory and serve on http://127.0.0.1:5000/
 	$(BIN)/directory serve
 
 test: install ## run the whole test suite (SQLite and a throwaway PostgreSQL)
@@ -44,6 +51,7 @@ openapi: install ## regenerate the committed OpenAPI document
 bench: install ## run the benchmarks (needs wrk for the HTTP ones)
 	$(BIN)/python scripts/bench_geodata.py
 	$(BIN)/python scripts/bench_api.py
+	$(BIN)/python scripts/bench_import.py
 
 lint: install ## ruff
 	$(BIN)/ruff check directory geodata tests scripts
