@@ -170,7 +170,18 @@ def _check_json_body() -> None:
             raise BadRequest(f"The body is not valid JSON: {type(error).__name__}.") from None
 
 
+def _reject_nul() -> None:
+    """NUL characters are never meaningful in a path or query, and PostgreSQL cannot
+    compare text containing them: refuse them up front as a 400 problem."""
+    if "\x00" in request.path or (
+        request.query_string
+        and any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True))
+    ):
+        raise BadRequest("The path or query contains a NUL character.")
+
+
 def register(app: Flask, *, max_age: int) -> None:
+    app.before_request(_reject_nul)
     app.before_request(_check_json_body)
     app.register_error_handler(DirectoryError, _directory_error)
     app.register_error_handler(Exception, _unexpected_error)

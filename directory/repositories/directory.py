@@ -290,7 +290,9 @@ class DirectoryRepository:
 
 def _key_filter(model: Any, key: str) -> Any:
     """Records are addressed by numeric id or by their source reference."""
-    return model.id == int(key) if key.isdigit() else model.ref == key
+    if key.isascii() and key.isdigit() and len(key) <= 18:
+        return model.id == int(key)
+    return model.ref == key
 
 
 class CatalogueQueries:

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the geography endpoints on the real data, on both backends.
+"""Property-based fuzzing of the geography and directory endpoints on the real data, on both backends.
 
 The property throughout: no string or number sent to these endpoints produces a 5xx.
 Every 4xx is an RFC 9457 problem (``application/problem+json`` with ``status`` equal to
@@ -644,8 +644,21 @@ PATH_TEMPLATES = [
     "/api/v1/outcodes/{}",
     "/api/v1/areas/{}",
     "/api/v1/areas/{}/boundary",
+    "/api/v1/services/{}",
+    "/api/v1/services/{}/history",
+    "/api/v1/organisations/{}",
+    "/api/v1/grants/{}",
+    "/api/v1/imports/{}",
 ]
-QUERY_PATHS = ["/api/v1/locate", "/api/v1/areas", "/api/v1/areas/E09000033/boundary"]
+QUERY_PATHS = [
+    "/api/v1/locate",
+    "/api/v1/areas",
+    "/api/v1/areas/E09000033/boundary",
+    "/api/v1/services",
+    "/api/v1/organisations",
+    "/api/v1/grants",
+    "/api/v1/imports",
+]
 QUERY_KEYS = [
     "lat",
     "lon",
@@ -658,6 +671,13 @@ QUERY_KEYS = [
     "per_page",
     "format",
     "simplify",
+    "status",
+    "theme",
+    "organisation",
+    "include_withdrawn",
+    "programme",
+    "area",
+    "source",
 ]
 RAW_QUERY_BITS = [
     "%",
@@ -680,6 +700,8 @@ RAW_QUERY_BITS = [
 @example(template=PATH_TEMPLATES[0], raw=b"\xed\xa0\x80")  # UTF-8-encoded surrogate
 @example(template=PATH_TEMPLATES[2], raw=b"\xed\xa0\x80")
 @example(template=PATH_TEMPLATES[0], raw=b"\xff\xfe")
+@example(template="/api/v1/services/{}", raw=b"\x00")  # PostgreSQL cannot compare NUL
+@example(template="/api/v1/grants/{}", raw=b"99999999999999999999999")  # beyond BIGINT
 @FUZZ
 @given(template=st.sampled_from(PATH_TEMPLATES), raw=st.binary(max_size=64))
 def test_undecodable_bytes_in_paths_never_500(geo_app, template, raw):
@@ -696,6 +718,8 @@ query_value = either(
 
 
 @example(path="/api/v1/areas", pairs=[("q", "%ED%A0%80")])
+@example(path="/api/v1/organisations", pairs=[("q", "%00")])
+@example(path="/api/v1/grants", pairs=[("area", "a%00b")])
 @example(path="/api/v1/areas", pairs=[("parent", "%ED%A0%80")])
 @example(path="/api/v1/locate", pairs=[("lat", "%ED%A0%80"), ("lat", "1")])
 @FUZZ
