@@ -639,55 +639,56 @@ class _Writer:
     # -- outcomes and contacts ------------------------------------------------------------------
     def _outcomes(self, batch: Batch, service_ids: dict[str, int]) -> None:
         existing = self.repo.outcome_keys()
-        inserts = []
+        coverage = {rec.ref: set(rec.coverage) for rec in batch.services}
         for rec in batch.outcomes:
             sid = service_ids.get(rec.service_ref)
             if sid is None:
                 self._error(
-                    f"An outcome names service '{rec.service_ref}', which is neither in this file nor in the directory.",
-                    "service_ref",
-                    rec.service_ref,
-                )
+                    f"An outcome names service '{rec.service_ref}', which is neither in this "
+                    "file nor in the directory.", "service_ref", rec.service_ref,
+                )  # fmt: skip
                 continue
             values = {
                 "value": None if rec.value is None else float(rec.value),
                 "target": None if rec.target is None else float(rec.target),
-                "unit": rec.unit, "report_type": rec.report_type, "report_url": rec.report_url, "demo": rec.demo,
+                "unit": rec.unit, "report_type": rec.report_type, "report_url": rec.report_url,
+                "demo": rec.demo,
             }  # fmt: skip
-            old = existing.get((sid, rec.metric, rec.period_start, rec.period_end))
+            key = (sid, rec.metric, rec.period_start, rec.period_end)
+            ref = f"{rec.service_ref}: {rec.metric} {_json('', rec.period_start) or ''}".strip()
+            areas = coverage.get(rec.service_ref, set())
+            old = existing.get(key)
             if old is None:
-                inserts.append(
-                    {
-                        "service_id": sid,
-                        "metric": rec.metric,
-                        "period_start": rec.period_start,
-                        "period_end": rec.period_end,
-                        **values,
-                    }
+                row = dict(
+                    zip(("service_id", "metric", "period_start", "period_end"), key, strict=True)
                 )
+                new_id = self.repo.insert_returning_id(Outcome, {**row, **values})
                 self._count("outcomes", "created")
-            elif any(old[k] != v for k, v in values.items()):
+                self._event("outcome", new_id, ref, "created", rec.metric, {}, areas)
+            elif changes := _diff(old, values):
                 self.repo.update_rows(Outcome, [{"id": old["id"], **values}])
                 self._count("outcomes", "updated")
+                self._event("outcome", old["id"], ref, "updated", rec.metric, changes, areas)
             else:
                 self._count("outcomes", "unchanged")
-        self.repo.insert_rows(Outcome, inserts)
 
     def _contacts(self, batch: Batch) -> None:
         existing = self.repo.contact_keys()
-        inserts = []
         for rec in batch.contacts:
             values = {"name": rec.name, "email": rec.email, "phone": rec.phone, "demo": rec.demo}
+            ref = f"{rec.area_code}: {rec.role}"
             old = existing.get((rec.area_code, rec.role))
             if old is None:
-                inserts.append({"area_code": rec.area_code, "role": rec.role, **values})
+                row = {"area_code": rec.area_code, "role": rec.role, **values}
+                new_id = self.repo.insert_returning_id(PatchContact, row)
                 self._count("contacts", "created")
-            elif any(old[k] != v for k, v in values.items()):
+                self._event("contact", new_id, ref, "created", ref, {}, {rec.area_code})
+            elif changes := _diff(old, values):
                 self.repo.update_rows(PatchContact, [{"id": old["id"], **values}])
                 self._count("contacts", "updated")
+                self._event("contact", old["id"], ref, "updated", ref, changes, {rec.area_code})
             else:
                 self._count("contacts", "unchanged")
-        self.repo.insert_rows(PatchContact, inserts)
 
 
 def _service_areas(state: dict[str, Any]) -> set[str]:

@@ -170,6 +170,9 @@ class DirectoryRepository:
             ids.update({ref: id_ for id_, ref in result})
         return ids
 
+    def insert_returning_id(self, model: type, row: dict[str, Any]) -> int:
+        return int(self.session.execute(insert(model).returning(model.id), [row]).scalar_one())  # type: ignore[attr-defined]
+
     def update_rows(self, model: type, rows: list[dict[str, Any]]) -> None:
         """Update by primary key ``id`` (each row carries its id and the columns to set)."""
         for row in rows:
