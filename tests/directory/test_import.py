@@ -277,3 +277,32 @@ def test_refresh_explains_a_bad_sources_file(writable_app, tmp_path, body, messa
     result = run(writable_app, "refresh", "--sources", str(path))
     assert result.exit_code != 0
     assert message in result.output
+
+
+def test_the_real_360giving_file_imports_with_its_warnings(writable_app, shared_data_dir):
+    path = shared_data_dir / "grants" / "grantnav_fixture_grants_london_recipients_360giving.json"
+    expected = json.loads(path.read_text("utf-8"))["grants"]
+    result = run(writable_app, "import", str(path), "--json")
+    assert result.exit_code == 0, result.output[:2000]
+    report = json.loads(result.output)
+    assert report["status"] == "succeeded" and report["errors"] == 0 and report["warnings"] > 0
+    client = writable_app.test_client()
+    assert client.get("/api/v1/grants").json["total_items"] == len(expected)
+    sample = expected[0]
+    grant = client.get(f"/api/v1/grants/{sample['id']}").json
+    assert grant["amount"] == sample["amountAwarded"]
+    assert grant["funder"]["ref"] == sample["fundingOrganization"][0]["id"]
+
+
+def test_an_open_referral_hsds_file_imports(writable_app, tmp_path):
+    from tests.directory.ingest.test_hsds import services
+
+    path = tmp_path / "other-directory.json"
+    path.write_text(json.dumps({"contents": services()}), "utf-8")
+    result = run(writable_app, "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "services: 2 created" in result.output
+    mentoring = writable_app.test_client().get("/api/v1/services/svc-mentoring").json
+    assert {a["code"] for a in mentoring["coverage"]} == {"E09000021", "E09000030"}
+    assert mentoring["locations"][0]["ward"]["code"].startswith("E05")
+    assert "violence-knife-crime" in mentoring["themes"]
