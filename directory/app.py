@@ -6,6 +6,7 @@ import logging
 
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
+from flask_compress import Compress
 from flask_cors import CORS
 
 from directory import http
@@ -58,6 +59,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         max_age=86400,
         send_wildcard=True,
     )
+    # after_request hooks run last-registered first: compression is registered before the
+    # caching hook so that ETags are computed on the uncompressed body, then suffixed
+    app.config.update(
+        COMPRESS_ALGORITHM=["gzip"],
+        COMPRESS_MIN_SIZE=2048,
+        COMPRESS_MIMETYPES=http.COMPRESSIBLE,
+    )
+    Compress(app)
     api = Api(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 
 PROBLEM_MIMETYPE = "application/problem+json"
 GEOJSON_MIMETYPE = "application/geo+json"
+CSV_MIMETYPE = "text/csv"
+ATOM_MIMETYPE = "application/atom+xml"
+COMPRESSIBLE = [
+    "application/json", PROBLEM_MIMETYPE, GEOJSON_MIMETYPE, CSV_MIMETYPE, ATOM_MIMETYPE,
+    "text/html", "text/css", "application/javascript", "image/svg+xml",
+]  # fmt: skip
 UNCACHED_PATHS = frozenset({"/health", "/ready"})
 _CONDITIONAL_HEADERS = frozenset(
     {"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
@@ -133,7 +139,19 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     version = g.get("data_version")
     if version is not None:
         headers["Last-Modified"] = _http_date(version.loaded_at)
-    headers["ETag"] = '"' + hashlib.sha1(response.get_data()).hexdigest() + '"'
+    etag = hashlib.sha1(response.get_data()).hexdigest()
+    headers["ETag"] = f'"{etag}"'
+    if "If-None-Match" in request.headers:
+        # flask-compress suffixes the ETag of a compressed body (":gzip"); either form matches
+        sent = request.if_none_match
+        tags = {tag.split(":", 1)[0]: tag for tag in sent.as_set()}
+        if sent.star_tag or etag in tags:
+            not_modified = Response(status=304, headers=response.headers.copy())
+            not_modified.headers["ETag"] = f'"{tags.get(etag, etag)}"'
+            for name in ("Content-Length", "Content-Type"):
+                not_modified.headers.pop(name, None)
+            return not_modified
+        return response
     if _CONDITIONAL_HEADERS.intersection(request.headers.keys()):
         return response.make_conditional(request)
     return response

@@ -181,6 +181,9 @@ class Service(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    #: name, organisation, description and theme names, for text search (GIN-indexed as a
+    #: tsvector on PostgreSQL; matched with LIKE on SQLite)
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class ServiceTheme(Base):

@@ -279,6 +279,8 @@ class _Writer:
     ctx: GeographyContext | None = None
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    org_names: dict[str, str] = field(default_factory=dict)
+    renamed_orgs: set[str] = field(default_factory=set)
     events: list[dict[str, Any]] = field(default_factory=list)
     events_written: int = 0
 
@@ -382,6 +384,11 @@ class _Writer:
                 self._event("organisation", old["id"], ref, "updated", rec.name, changes, set())
             else:
                 self._count("organisations", "unchanged")
+        self.org_names = {ref: state["name"] for ref, state in states.items()}
+        self.org_names.update({ref: rec.name for ref, rec in records.items()})
+        self.renamed_orgs = {
+            ref for ref, rec in records.items() if ref in states and states[ref]["name"] != rec.name
+        }
         ids = {ref: state["id"] for ref, state in states.items()}
         created = self.repo.insert_returning_ids(Organisation, inserts)
         ids.update(created)
@@ -414,6 +421,9 @@ class _Writer:
             old = states.get(ref)
             columns = {f: new[f] for f in SERVICE_FIELDS}
             columns["organisation_id"] = org_ids.get(rec.organisation_ref)
+            columns["search_text"] = search_text(
+                rec.name, self.org_names.get(rec.organisation_ref), rec.description, rec.themes
+            )
             if old is None:
                 inserts.append(
                     {
@@ -445,6 +455,14 @@ class _Writer:
                 self._event("service", old["id"], ref, action, rec.name, changes, areas)
             else:
                 self._count("services", "unchanged")
+        # an organisation's new name must be findable in its unchanged services too
+        renamed = [
+            {"id": s["id"], "search_text": search_text(
+                s["name"], self.org_names.get(s["organisation"]), s["description"], s["themes"])}
+            for ref, s in states.items()
+            if s["organisation"] in self.renamed_orgs and ref not in changed_refs
+        ]  # fmt: skip
+        self.repo.update_rows(Service, renamed)
         ids = {ref: state["id"] for ref, state in states.items()}
         created = self.repo.insert_returning_ids(Service, inserts)
         ids.update(created)
@@ -689,6 +707,16 @@ class _Writer:
                 self._event("contact", old["id"], ref, "updated", ref, changes, {rec.area_code})
             else:
                 self._count("contacts", "unchanged")
+
+
+def search_text(
+    name: str, organisation: str | None, description: str | None, themes: list[str]
+) -> str:
+    """What text search looks in: the service's and organisation's names, the description
+    and the theme names (kept on the service row so one index covers it)."""
+    names = {t.id: t.name for t in taxonomy.themes()}
+    parts = [name, organisation or "", description or "", *(names.get(t, t) for t in themes)]
+    return " ".join(p for p in parts if p)
 
 
 def _service_areas(state: dict[str, Any]) -> set[str]:

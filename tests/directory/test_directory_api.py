@@ -139,3 +139,19 @@ def test_data_version_moves_on_import_so_caches_revalidate(directory_client, wri
     assert second.status_code == 200
     assert second.json["description"] == "Workshops"
     assert second.headers["Last-Modified"] >= first.headers["Last-Modified"]
+
+
+def test_large_lists_are_gzipped_and_revalidate_with_either_etag(directory_client):
+    url = "/api/v1/themes"
+    plain = directory_client.get(url)
+    zipped = directory_client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    assert len(zipped.data) < len(plain.data)
+    import gzip
+
+    assert gzip.decompress(zipped.data) == plain.data
+    for etag in (plain.headers["ETag"], zipped.headers["ETag"]):
+        again = directory_client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.data == b""
