@@ -13,6 +13,7 @@ from directory import http
 from directory.api import Api
 from directory.db import Database
 from directory.geography import GeographyCache
+from directory.patch import DirectoryCache
 from directory.resources import BLUEPRINTS
 from directory.settings import Settings
 from directory.web import AppState, close_session
@@ -48,7 +49,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     db = Database(settings)
     app.extensions["directory"] = AppState(
-        settings=settings, db=db, geography=GeographyCache(settings.data_version_ttl)
+        settings=settings,
+        db=db,
+        geography=GeographyCache(settings.data_version_ttl),
+        directory=DirectoryCache(),
     )
     app.teardown_appcontext(close_session)
 

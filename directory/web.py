@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from directory import http
 from directory.db import Database
 from directory.geography import GeographyCache, GeographySnapshot
+from directory.patch import DirectoryCache, DirectoryIndex
 from directory.repositories.directory import CatalogueQueries
 from directory.repositories.geography import GeographyRepository
 from directory.settings import Settings
@@ -24,6 +25,7 @@ class AppState:
     settings: Settings
     db: Database
     geography: GeographyCache
+    directory: DirectoryCache
 
 
 def state() -> AppState:
@@ -57,6 +59,12 @@ def catalogue() -> CatalogueQueries:
 def today() -> date:
     """Today in London's calendar terms (UTC date; grant dates have no time of day)."""
     return datetime.now(UTC).date()
+
+
+def directory_index(snap: GeographySnapshot) -> DirectoryIndex:
+    """The in-memory directory index for this data version and day."""
+    app_state = state()
+    return app_state.directory.get(catalogue(), snap, app_state.settings, today())
 
 
 def geography_repo() -> GeographyRepository:

@@ -616,3 +616,33 @@ class CatalogueQueries:
 
     def counts(self) -> dict[str, int]:
         return DirectoryRepository(self.db).counts()  # type: ignore[arg-type]
+
+    # -- the in-memory directory index (patch, partners) ---------------------------------------
+    def index_rows(self) -> dict[str, list[Row[Any]]]:
+        """Everything the in-memory directory index is built from, in a few full scans:
+        listed services with their organisation, themes, coverage, sites, live-or-not grants
+        (with the services they fund and their beneficiary areas) and patch contacts."""
+        listed = Service.withdrawn_at.is_(None)
+        return {
+            "services": self.db.execute(self._service_select().where(listed)).all(),
+            "themes": self.db.execute(
+                select(ServiceTheme.service_id, ServiceTheme.theme_id)
+                .join(Service, Service.id == ServiceTheme.service_id).where(listed)
+            ).all(),
+            "coverage": self.db.execute(
+                select(ServiceArea.service_id, ServiceArea.area_code)
+                .join(Service, Service.id == ServiceArea.service_id).where(listed)
+            ).all(),
+            "locations": self.db.execute(
+                select(Location.__table__).join(Service, Service.id == Location.service_id).where(listed)
+            ).all(),
+            "grants": self.db.execute(
+                self._grant_select().where(Grant.withdrawn_at.is_(None))
+            ).all(),
+            "grant_services": self.db.execute(
+                select(GrantService.grant_id, GrantService.service_id)
+            ).all(),
+            "grant_areas": self.db.execute(select(GrantArea.grant_id, GrantArea.area_code)).all(),
+            "contacts": self.db.execute(select(PatchContact.__table__)).all(),
+            "themes_taxonomy": self.db.execute(select(Theme.__table__)).all(),
+        }  # fmt: skip

@@ -8,8 +8,13 @@ from directory.resources.imports.routes import blp as imports
 from directory.resources.locate.routes import blp as locate
 from directory.resources.meta.routes import blp as meta
 from directory.resources.organisations.routes import blp as organisations
+from directory.resources.partners.routes import blp as partners
+from directory.resources.patch.routes import blp as patch
 from directory.resources.postcodes.routes import blp as postcodes
 from directory.resources.services.routes import blp as services
 from directory.resources.themes.routes import blp as themes
 
-BLUEPRINTS = [meta, postcodes, locate, areas, services, organisations, grants, themes, imports]
+BLUEPRINTS = [
+    meta, postcodes, locate, areas, patch, services, organisations, grants, partners, themes,
+    imports,
+]  # fmt: skip

@@ -1,0 +1,716 @@
+"""What is in my patch: the services that serve a place, why each is there, the money
+going into it and who to talk to; and partners for an organisation.
+
+The directory is small (thousands of services) and read-heavy, so it is held in memory as a
+``DirectoryIndex`` built once per data version and day (grant statuses depend on the date):
+coverage by area code, delivery sites by 250 m grid cell, organisations' profiles, grants by
+beneficiary area, contacts by area, and each service's answer already rendered. A patch
+request is then one postcode lookup in the database and dictionary work. No Flask here.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from directory import geography
+from directory.catalogue import area_ref, contact, grant_flags
+from directory.errors import AreaNotFoundError, InvalidInputError
+from directory.geography import LONDON, GeographySnapshot
+from directory.pagination import envelope
+from directory.repositories.directory import CatalogueQueries
+from directory.repositories.geography import (
+    CELL_METRES,
+    GeographyRepository,
+    cells_around,
+    grid_cell,
+)
+from directory.settings import Settings
+
+#: why a service is in a patch, strongest first (the sort order of the answer)
+RELATIONS = (
+    "site_nearby",  # a delivery site within the radius of the point
+    "site_in_area",  # a delivery site inside the area asked for
+    "serves_ward",  # its coverage names the patch's ward
+    "serves_part",  # its coverage names a ward (or borough) inside the area asked for
+    "serves_borough",
+    "serves_bcu",
+    "serves_london",
+)
+RANK = {relation: number for number, relation in enumerate(RELATIONS)}
+DEFAULT_RADIUS_M = 2000
+MAX_RADIUS_M = 10000
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    service_id: int
+    x: float
+    y: float
+    body: dict[str, Any]
+
+
+@dataclass(slots=True)
+class IndexedService:
+    id: int
+    name: str
+    status: str
+    organisation_id: int
+    themes: frozenset[str]
+    programmes: frozenset[str]
+    grants: list[Any]  # rows, for live_on filtering
+    text: str  # lower-case search text
+    body: dict[str, Any]  # the rendered answer (without relations)
+
+
+@dataclass(slots=True)
+class OrganisationProfile:
+    id: int
+    ref: str
+    name: str
+    type: str | None
+    themes: set[str] = field(default_factory=set)
+    boroughs: set[str] = field(default_factory=set)
+    london_wide: bool = False
+    sites: list[tuple[float, float]] = field(default_factory=list)
+    funders: dict[str, str] = field(default_factory=dict)  # ref → name
+    services: int = 0
+
+
+@dataclass
+class DirectoryIndex:
+    version: int
+    day: date
+    services: dict[int, IndexedService]
+    by_area: dict[str, list[int]]
+    cells: dict[int, list[Site]]
+    sites_by_area: dict[str, list[Site]]
+    grants_by_area: dict[str, list[Any]]
+    contacts_by_area: dict[str, list[dict[str, Any]]]
+    organisations: dict[int, OrganisationProfile]
+    organisation_refs: dict[str, int]
+
+    @classmethod
+    def build(
+        cls, q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date
+    ) -> DirectoryIndex:
+        rows = q.index_rows()
+        themes: dict[int, list[str]] = defaultdict(list)
+        for sid, theme in rows["themes"]:
+            themes[sid].append(theme)
+        coverage: dict[int, list[str]] = defaultdict(list)
+        by_area: dict[str, list[int]] = defaultdict(list)
+        for sid, code in rows["coverage"]:
+            coverage[sid].append(code)
+            by_area[code].append(sid)
+        grant_areas: dict[int, list[str]] = defaultdict(list)
+        for gid, code in rows["grant_areas"]:
+            grant_areas[gid].append(code)
+        grants = {g.id: g for g in rows["grants"]}
+        grants_of: dict[int, list[Any]] = defaultdict(list)
+        for gid, sid in rows["grant_services"]:
+            if gid in grants:
+                grants_of[sid].append(grants[gid])
+        grants_by_area: dict[str, list[Any]] = defaultdict(list)
+        for gid, codes in grant_areas.items():
+            if gid in grants:
+                for code in codes:
+                    grants_by_area[code].append(grants[gid])
+        contacts_by_area: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for c in sorted(rows["contacts"], key=lambda c: (c.area_code, c.role)):
+            contacts_by_area[c.area_code].append(contact(c, snap))
+        theme_names = {t.id: t.name for t in rows["themes_taxonomy"]}
+
+        cells: dict[int, list[Site]] = defaultdict(list)
+        sites_by_area: dict[str, list[Site]] = defaultdict(list)
+        sites_of: dict[int, list[Site]] = defaultdict(list)
+        for loc in rows["locations"]:
+            body = _site_body(loc, snap)
+            if loc.easting is None:
+                continue
+            site = Site(loc.service_id, loc.easting, loc.northing, body)
+            cells[grid_cell(loc.easting, loc.northing)].append(site)
+            sites_of[loc.service_id].append(site)
+            for code in (loc.ward_code, loc.borough_code):
+                if code:
+                    sites_by_area[code].append(site)
+
+        services: dict[int, IndexedService] = {}
+        organisations: dict[int, OrganisationProfile] = {}
+        for s in rows["services"]:
+            live = [
+                g for g in grants_of[s.id] if grant_flags(g, today, settings)["status"] != "ended"
+            ]
+            services[s.id] = IndexedService(
+                id=s.id,
+                name=s.name,
+                status=s.status,
+                organisation_id=s.organisation_id,
+                themes=frozenset(themes[s.id]),
+                programmes=frozenset(g.programme_id for g in live if g.programme_id),
+                grants=grants_of[s.id],
+                text=(s.search_text or s.name).casefold(),
+                body=_service_body(s, themes[s.id], theme_names, coverage[s.id], sites_of[s.id], live, snap, today, settings),
+            )  # fmt: skip
+            profile = organisations.get(s.organisation_id)
+            if profile is None:
+                profile = organisations[s.organisation_id] = OrganisationProfile(
+                    s.organisation_id, s.organisation_ref, s.organisation_name, s.organisation_type
+                )
+            profile.services += 1
+            profile.themes.update(themes[s.id])
+            for code in coverage[s.id]:
+                if code == LONDON:
+                    profile.london_wide = True
+                else:
+                    profile.boroughs.update(_boroughs_of(snap, code))
+            for site in sites_of[s.id]:
+                profile.sites.append((site.x, site.y))
+                borough = site.body["borough"]
+                if borough:
+                    profile.boroughs.add(borough["code"])
+        by_ref = {p.ref: p for p in organisations.values()}
+        for g in grants.values():
+            if (profile := by_ref.get(g.recipient_ref)) is not None:
+                profile.funders[g.funder_ref] = g.funder_name
+        return cls(
+            version=0,
+            day=today,
+            services=services,
+            by_area=dict(by_area),
+            cells=dict(cells),
+            sites_by_area=dict(sites_by_area),
+            grants_by_area=dict(grants_by_area),
+            contacts_by_area=dict(contacts_by_area),
+            organisations=organisations,
+            organisation_refs={p.ref: p.id for p in organisations.values()},
+        )
+
+
+def _boroughs_of(snap: GeographySnapshot, code: str) -> set[str]:
+    """The boroughs an area code stands for: itself, a ward's borough, a BCU's boroughs."""
+    area = snap.areas.get(code)
+    if area is None:
+        return set()
+    if area.type == "borough":
+        return {code}
+    if area.type == "ward":
+        return {area.parent_code} if area.parent_code else set()
+    if area.type == "bcu":
+        return set(snap.children.get(code, []))
+    return set()
+
+
+def _site_body(loc: Any, snap: GeographySnapshot) -> dict[str, Any]:
+    return {
+        "ref": loc.ref,
+        "name": loc.name,
+        "address": loc.address,
+        "postcode": None if loc.postcode is None else f"{loc.postcode[:-3]} {loc.postcode[-3:]}",
+        "lat": loc.lat,
+        "lon": loc.lon,
+        "ward": area_ref(snap, loc.ward_code) if loc.ward_code else None,
+        "borough": area_ref(snap, loc.borough_code) if loc.borough_code else None,
+        "demo": loc.demo,
+    }
+
+
+def _service_body(
+    s: Any, themes: list[str], theme_names: dict[str, str], coverage: list[str],
+    sites: list[Site], live: list[Any], snap: GeographySnapshot, today: date, settings: Settings,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "id": s.id,
+        "ref": s.ref,
+        "name": s.name,
+        "status": s.status,
+        "description": s.description,
+        "organisation": {
+            "id": s.organisation_id,
+            "ref": s.organisation_ref,
+            "name": s.organisation_name,
+            "type": s.organisation_type,
+        },
+        "themes": [{"id": t, "name": theme_names.get(t, t)} for t in sorted(themes)],
+        "coverage": [area_ref(snap, c) for c in sorted(coverage)],
+        "sites": [site.body for site in sites],
+        "live_grants": [
+            {
+                "id": g.id,
+                "ref": g.ref,
+                "funder": g.funder_name,
+                "programme": (
+                    {"id": g.programme_id, "name": g.programme_name} if g.programme_id else None
+                ),
+                "amount": None if g.amount_pence is None else g.amount_pence / 100,
+                "start": _iso(g.start),
+                "end": _iso(g.end),
+                **grant_flags(g, today, settings),
+            }
+            for g in sorted(live, key=lambda g: (g.end or date.max, g.id))
+        ],
+        "contact": {"email": s.email, "phone": s.phone, "website": s.website},
+        "eligibility": {"min_age": s.min_age, "max_age": s.max_age},
+        "last_verified": _iso(s.last_verified),
+        "demo": s.demo,
+        "url": f"/api/v1/services/{s.id}",
+    }
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+class DirectoryCache:
+    """The per-process index, rebuilt when the data version or the day changes."""
+
+    def __init__(self) -> None:
+        self._index: DirectoryIndex | None = None
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._index = None
+
+    def get(
+        self, q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date
+    ) -> DirectoryIndex:
+        index = self._index
+        if index is not None and index.version == snap.version.id and index.day == today:
+            return index
+        with self._lock:
+            index = self._index
+            if index is None or index.version != snap.version.id or index.day != today:
+                index = DirectoryIndex.build(q, snap, settings, today)
+                index.version = snap.version.id
+                self._index = index
+            return index
+
+
+# -- places ------------------------------------------------------------------------------------
+@dataclass
+class Place:
+    """Where a patch is: the geography answer, the codes each relation looks at, and a point
+    for nearby sites (postcode and point queries) or the areas whose sites count."""
+
+    geography: dict[str, Any]
+    coverage: dict[str, list[str]]  # relation → area codes
+    point: tuple[float, float] | None = None
+    site_areas: list[str] = field(default_factory=list)
+
+    @property
+    def codes(self) -> list[str]:
+        return [c for codes in self.coverage.values() for c in codes]
+
+
+def place_for_areas(
+    geography: dict[str, Any],
+    borough: str,
+    ward: str | None,
+    snap: GeographySnapshot,
+    point: tuple[float, float],
+) -> Place:
+    """A postcode or point: its ward, borough, BCU and London."""
+    bcu = snap.areas[borough].parent_code
+    coverage: dict[str, list[str]] = {
+        "serves_ward": [ward] if ward else [],
+        "serves_borough": [borough],
+    }
+    coverage["serves_bcu"] = [bcu] if bcu and bcu != LONDON else []
+    coverage["serves_london"] = [LONDON]
+    return Place(geography, coverage, point=point)
+
+
+def place_for_area(code: str, snap: GeographySnapshot) -> Place:
+    """An area asked for by code or name: it, its ancestors and the areas inside it."""
+    area = snap.areas[code]
+    ancestors: list[str] = []
+    parent = area.parent_code
+    while parent is not None:
+        ancestors.append(parent)
+        parent = snap.areas[parent].parent_code if parent in snap.areas else None
+    inside: list[str] = []
+    stack = list(snap.children.get(code, []))
+    while stack:
+        child = stack.pop()
+        inside.append(child)
+        stack.extend(snap.children.get(child, []))
+    by_type = {snap.areas[a].type: a for a in [code, *ancestors] if a in snap.areas}
+    coverage = {
+        "serves_ward": [by_type["ward"]] if "ward" in by_type else [],
+        "serves_part": sorted(inside),
+        "serves_borough": [by_type["borough"]] if "borough" in by_type else [],
+        "serves_bcu": [by_type["bcu"]] if "bcu" in by_type else [],
+        "serves_london": [LONDON],
+    }
+    geography = {
+        "area": area.ref(),
+        "ward": snap.ref(by_type.get("ward")),
+        "borough": snap.ref(by_type.get("borough")),
+        "bcu": snap.ref(by_type.get("bcu")),
+        "region": snap.ref(LONDON),
+        "match": "area",
+    }
+    if by_type.get("borough") == "E09000001":
+        geography["bcu_note"] = (
+            "The City of London is policed by the City of London Police and is in no Met BCU."
+        )
+    site_areas = [code] if area.type in ("ward", "borough") else [
+        c for c in inside if snap.areas[c].type == "borough"
+    ]  # fmt: skip
+    return Place(geography, coverage, site_areas=site_areas)
+
+
+# -- the patch -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PatchFilters:
+    themes: tuple[str, ...] = ()
+    programme: str | None = None
+    status: str | None = "active"  # None: any status
+    live_on: date | None = None
+    q: str | None = None
+    radius: float = DEFAULT_RADIUS_M
+
+    def check(self) -> None:
+        if not 0 < self.radius <= MAX_RADIUS_M:
+            raise InvalidInputError(
+                f"radius must be between 1 and {MAX_RADIUS_M} metres.",
+                errors={"radius": [f"1 to {MAX_RADIUS_M}"]},
+            )
+
+
+def _matches(service: IndexedService, filters: PatchFilters, words: list[str]) -> bool:
+    if filters.status is not None and service.status != filters.status:
+        return False
+    if filters.themes and not service.themes.issuperset(filters.themes):
+        return False
+    if filters.programme is not None and filters.programme not in service.programmes:
+        return False
+    if filters.live_on is not None and not any(
+        (g.start is None or g.start <= filters.live_on)
+        and (g.end is None or filters.live_on <= g.end)
+        for g in service.grants
+    ):
+        return False
+    return all(word in service.text for word in words)
+
+
+def relations(
+    index: DirectoryIndex, place: Place, radius: float, snap: GeographySnapshot
+) -> dict[int, list[dict[str, Any]]]:
+    """Service id → why it is in the patch (one entry per reason)."""
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if place.point is not None:
+        x, y = place.point
+        nearest: dict[int, tuple[float, Site]] = {}
+        for cell in cells_around(x, y, math.ceil(radius / CELL_METRES)):
+            for site in index.cells.get(cell, ()):
+                distance = math.hypot(site.x - x, site.y - y)
+                if distance <= radius and (
+                    site.service_id not in nearest or distance < nearest[site.service_id][0]
+                ):
+                    nearest[site.service_id] = (distance, site)
+        for sid, (distance, site) in nearest.items():
+            found[sid].append(
+                {"relation": "site_nearby", "distance_m": round(distance), "site": site.body}
+            )
+    for code in place.site_areas:
+        for site in index.sites_by_area.get(code, ()):
+            if not any(r["relation"] == "site_in_area" for r in found[site.service_id]):
+                found[site.service_id].append({"relation": "site_in_area", "site": site.body})
+    for relation, codes in place.coverage.items():
+        for code in codes:
+            for sid in index.by_area.get(code, ()):
+                found[sid].append({"relation": relation, "area": area_ref(snap, code)})
+    return found
+
+
+def _sort_key(index: DirectoryIndex, sid: int, reasons: list[dict[str, Any]]) -> tuple[Any, ...]:
+    best = min(RANK[r["relation"]] for r in reasons)
+    distance = min((r["distance_m"] for r in reasons if "distance_m" in r), default=math.inf)
+    return (best, distance, index.services[sid].name.casefold(), sid)
+
+
+def patch(
+    index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: PatchFilters,
+    today: date, *, page: int, per_page: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Every service that serves the place, labelled with why, plus funding and contacts."""
+    filters.check()
+    words = (filters.q or "").casefold().split()
+    found = {
+        sid: reasons
+        for sid, reasons in relations(index, place, filters.radius, snap).items()
+        if sid in index.services and _matches(index.services[sid], filters, words)
+    }
+    ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
+    counts = {r: 0 for r in RELATIONS}
+    for reasons in found.values():
+        for relation in {r["relation"] for r in reasons}:
+            counts[relation] += 1
+    chosen = ordered[(page - 1) * per_page : page * per_page]
+    contents = []
+    for sid in chosen:
+        reasons = sorted(found[sid], key=lambda r: (RANK[r["relation"]], r.get("distance_m", 0)))
+        distance = next((r["distance_m"] for r in reasons if "distance_m" in r), None)
+        contents.append({**index.services[sid].body, "relations": reasons, "distance_m": distance})
+    return {
+        **place.geography,
+        "filters": {
+            "theme": list(filters.themes),
+            "programme": filters.programme,
+            "status": filters.status or "any",
+            "live_on": _iso(filters.live_on),
+            "q": filters.q,
+            "radius_m": filters.radius if place.point is not None else None,
+        },  # fmt: skip
+        "counts": {"services": len(found), **counts},
+        "funding": funding_summary(index, place, filters.live_on or today),
+        "contacts": [c for code in place.codes for c in index.contacts_by_area.get(code, [])],
+        "services": envelope(contents, total_items=len(ordered), page=page, per_page=per_page),
+        "sort": "relation (site nearby, site in area, ward, part of area, borough, BCU, London), then distance, then name",
+    }
+
+
+def funding_summary(index: DirectoryIndex, place: Place, day: date) -> dict[str, Any]:
+    """Live awards whose beneficiary areas are in the patch, by programme and by scope.
+
+    Awards made for all of London or a whole BCU are reported at that scope, never divided
+    among boroughs; an award is counted once even if it names several of the patch's areas."""
+    seen: dict[int, tuple[Any, str]] = {}
+    for relation, codes in place.coverage.items():
+        scope = relation.removeprefix("serves_")
+        for code in codes:
+            for g in index.grants_by_area.get(code, ()):
+                live = (g.start is None or g.start <= day) and (g.end is None or day <= g.end)
+                if live and g.id not in seen:
+                    seen[g.id] = (g, scope)
+    programmes: dict[str, dict[str, Any]] = {}
+    for g, scope in seen.values():
+        key = g.programme_id or "none"
+        entry = programmes.setdefault(
+            key,
+            {
+                "programme": {"id": g.programme_id, "name": g.programme_name}
+                if g.programme_id
+                else None,
+                "awards": 0,
+                "amount": 0.0,
+                "by_scope": {},
+            },
+        )
+        entry["awards"] += 1
+        entry["amount"] += (g.amount_pence or 0) / 100
+        bucket = entry["by_scope"].setdefault(scope, {"awards": 0, "amount": 0.0})
+        bucket["awards"] += 1
+        bucket["amount"] += (g.amount_pence or 0) / 100
+    rows = sorted(
+        programmes.values(),
+        key=lambda e: (-e["amount"], e["programme"]["name"] if e["programme"] else ""),
+    )
+    return {
+        "live_on": day.isoformat(),
+        "awards": len(seen),
+        "amount": round(sum((g.amount_pence or 0) for g, _ in seen.values()) / 100, 2),
+        "by_programme": rows,
+        "rule": "Live awards whose beneficiary areas include the patch's ward, borough, BCU or "
+        "London (or, for an area, areas inside it). Pan-London and BCU-wide awards are shown "
+        "at their own scope (by_scope), in full, and are not apportioned to boroughs.",
+    }
+
+
+# -- partners ----------------------------------------------------------------------------------
+def partners(
+    index: DirectoryIndex, snap: GeographySnapshot, subject: OrganisationProfile,
+    *, page: int, per_page: int, themes: Iterable[str] = (),
+) -> dict[str, Any]:  # fmt: skip
+    """Organisations working on overlapping themes in the same or neighbouring boroughs
+    (neighbours across the Thames count), ranked, each with its reasons."""
+    wanted = set(themes) or subject.themes
+    near: dict[str, str] = {}
+    for borough in subject.boroughs:
+        for code, relation in snap.neighbours.get(borough, []):
+            if (
+                code not in subject.boroughs
+                and snap.areas.get(code)
+                and snap.areas[code].type == "borough"
+            ):
+                near.setdefault(code, relation)
+    ranked = []
+    for org in index.organisations.values():
+        if org.id == subject.id:
+            continue
+        shared = sorted(wanted & org.themes)
+        if not shared:
+            continue
+        same = sorted(subject.boroughs & org.boroughs)
+        neighbouring = sorted(set(near) & org.boroughs - set(same))
+        if not same and not neighbouring and not org.london_wide:
+            continue
+        reasons: list[dict[str, Any]] = [{"reason": "shared_themes", "themes": shared}]
+        score = 3 * len(shared)
+        if same:
+            reasons.append({"reason": "same_borough", "areas": [area_ref(snap, c) for c in same]})
+            score += 3
+        if neighbouring:
+            reasons.append({
+                "reason": "neighbouring_borough",
+                "areas": [{**area_ref(snap, c), "relation": near[c]} for c in neighbouring],
+            })  # fmt: skip
+            score += 2
+        if org.london_wide:
+            reasons.append({"reason": "london_wide"})
+            score += 1
+        distance = _closest(subject.sites, org.sites)
+        if distance is not None and distance <= 5000:
+            reasons.append({"reason": "sites_nearby", "distance_m": round(distance)})
+            score += 2 if distance <= 2000 else 1
+        funders = sorted(set(subject.funders) & set(org.funders))
+        if funders:
+            reasons.append(
+                {"reason": "shared_funders", "funders": [org.funders[f] for f in funders]}
+            )
+            score += len(funders)
+        ranked.append((score, org, reasons))
+    ranked.sort(key=lambda item: (-item[0], item[1].name.casefold(), item[1].id))
+    chosen = ranked[(page - 1) * per_page : page * per_page]
+    contents = [
+        {
+            "organisation": {"id": org.id, "ref": org.ref, "name": org.name, "type": org.type},
+            "score": score,
+            "reasons": reasons,
+            "services": org.services,
+            "url": f"/api/v1/organisations/{org.id}",
+        }
+        for score, org, reasons in chosen
+    ]
+    return {
+        "subject": {
+            "organisation": None
+            if subject.id < 0
+            else {"id": subject.id, "ref": subject.ref, "name": subject.name},
+            "themes": sorted(wanted),
+            "boroughs": [area_ref(snap, c) for c in sorted(subject.boroughs)],
+        },
+        "partners": envelope(contents, total_items=len(ranked), page=page, per_page=per_page),
+        "ranking": "3 per shared theme, +3 same borough, +2 neighbouring borough (touching or "
+        "across the Thames), +1 London-wide, +2 sites within 2 km (+1 within 5 km), +1 per "
+        "shared funder; then name",
+    }
+
+
+def _closest(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float | None:
+    if not a or not b:
+        return None
+    return min(math.hypot(x1 - x2, y1 - y2) for x1, y1 in a for x2, y2 in b)
+
+
+def subject_for_place(
+    borough: str, point: tuple[float, float] | None, themes: Iterable[str]
+) -> OrganisationProfile:
+    """A stand-in 'organisation' for a partners query by postcode and themes."""
+    profile = OrganisationProfile(-1, "", "", None, themes=set(themes), boroughs={borough})
+    if point is not None:
+        profile.sites.append(point)
+    return profile
+
+
+def resolve_place(
+    snap: GeographySnapshot, repo: GeographyRepository, settings: Settings, *,
+    postcode: str | None = None, lat: float | None = None, lon: float | None = None,
+    easting: float | None = None, northing: float | None = None, area: str | None = None,
+) -> Place:  # fmt: skip
+    """The patch asked for: exactly one of a postcode, a point or an area (code or name)."""
+    given = [
+        name for name, present in (
+            ("postcode", postcode is not None),
+            ("point", any(v is not None for v in (lat, lon, easting, northing))),
+            ("area", area is not None),
+        ) if present
+    ]  # fmt: skip
+    if len(given) != 1:
+        raise InvalidInputError(
+            "Give exactly one of postcode, lat and lon, easting and northing, or area.",
+            errors={"_query": [f"got {', '.join(given) or 'none'}"]},
+        )
+    if postcode is not None:
+        answer = geography.lookup_postcode(snap, repo, postcode)
+        point = (answer["easting"], answer["northing"])
+        ward = answer["ward"]["code"] if answer["ward"] else None
+        return place_for_areas(answer, answer["borough"]["code"], ward, snap, point)
+    if area is not None:
+        return place_for_area(_area_code(snap, area), snap)
+    x, y, _ = geography.point_from_query(lat=lat, lon=lon, easting=easting, northing=northing)
+    found = geography.resolve_point(snap, settings, x, y)
+    answer = {
+        "easting": round(x, 1),
+        "northing": round(y, 1),
+        **snap.hierarchy(found.borough, found.ward),
+        "flags": found.flags,
+        "match": "point",
+        "data_release": snap.release,
+    }
+    return place_for_areas(answer, found.borough, found.ward, snap, (x, y))
+
+
+def _area_code(snap: GeographySnapshot, text: str) -> str:
+    """An area code from a code or a name ("Kingston", "Central West BCU")."""
+    try:
+        return geography.resolve_area_code(snap, text)
+    except AreaNotFoundError:
+        code = snap.matcher.resolve(text)
+        if code is None:
+            raise
+        return code
+
+
+def patch_lookup(
+    index: DirectoryIndex, snap: GeographySnapshot, repo: GeographyRepository,
+    settings: Settings, texts: list[Any], filters: PatchFilters, *, detail: str,
+) -> dict[str, Any]:  # fmt: skip
+    """A caseload of postcodes: per postcode its patch and the matching services (ids and
+    counts, or full with ``detail="full"``), or its problem, in the order sent."""
+    filters.check()
+    words = (filters.q or "").casefold().split()
+    results = []
+    for item in geography.lookup_postcodes(snap, repo, texts, settings.bulk_limit):
+        if "result" not in item:
+            results.append(item)
+            continue
+        answer = item["result"]
+        ward = answer["ward"]["code"] if answer["ward"] else None
+        point = (answer["easting"], answer["northing"])
+        place = place_for_areas(answer, answer["borough"]["code"], ward, snap, point)
+        found = {
+            sid: reasons
+            for sid, reasons in relations(index, place, filters.radius, snap).items()
+            if sid in index.services and _matches(index.services[sid], filters, words)
+        }
+        ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
+        counts = {r: 0 for r in RELATIONS}
+        for reasons in found.values():
+            for relation in {r["relation"] for r in reasons}:
+                counts[relation] += 1
+        patch_answer: dict[str, Any] = {
+            "postcode": answer["postcode"],
+            "ward": answer["ward"],
+            "borough": answer["borough"],
+            "bcu": answer["bcu"],
+            "police_force": answer["police_force"],
+            "counts": {"services": len(found), **counts},
+        }
+        if detail == "full":
+            patch_answer["services"] = [
+                {**index.services[sid].body, "relations": [r["relation"] for r in found[sid]]}
+                for sid in ordered
+            ]
+        else:
+            patch_answer["service_ids"] = ordered
+        results.append({"query": item["query"], "result": patch_answer})
+    found_count = sum(1 for r in results if "result" in r)
+    return {"results": results, "found": found_count, "problems": len(results) - found_count}
