@@ -644,7 +644,7 @@ def resolve_place(
         ward = answer["ward"]["code"] if answer["ward"] else None
         return place_for_areas(answer, answer["borough"]["code"], ward, snap, point)
     if area is not None:
-        return place_for_area(_area_code(snap, area), snap)
+        return place_for_area(resolve_area(snap, area), snap)
     x, y, _ = geography.point_from_query(lat=lat, lon=lon, easting=easting, northing=northing)
     found = geography.resolve_point(snap, settings, x, y)
     answer = {
@@ -658,7 +658,7 @@ def resolve_place(
     return place_for_areas(answer, found.borough, found.ward, snap, (x, y))
 
 
-def _area_code(snap: GeographySnapshot, text: str) -> str:
+def resolve_area(snap: GeographySnapshot, text: str) -> str:
     """An area code from a code or a name ("Kingston", "Central West BCU")."""
     try:
         return geography.resolve_area_code(snap, text)
@@ -714,3 +714,19 @@ def patch_lookup(
         results.append({"query": item["query"], "result": patch_answer})
     found_count = sum(1 for r in results if "result" in r)
     return {"results": results, "found": found_count, "problems": len(results) - found_count}
+
+
+def area_scope(snap: GeographySnapshot, code: str) -> list[str]:
+    """The codes whose changes affect an area: it, the areas above it (a London-wide or
+    BCU-wide change reaches every borough in it) and the areas inside it."""
+    codes = [code]
+    parent = snap.areas[code].parent_code
+    while parent is not None and parent in snap.areas:
+        codes.append(parent)
+        parent = snap.areas[parent].parent_code
+    stack = list(snap.children.get(code, []))
+    while stack:
+        child = stack.pop()
+        codes.append(child)
+        stack.extend(snap.children.get(child, []))
+    return codes

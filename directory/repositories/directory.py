@@ -646,3 +646,67 @@ class CatalogueQueries:
             "contacts": self.db.execute(select(PatchContact.__table__)).all(),
             "themes_taxonomy": self.db.execute(select(Theme.__table__)).all(),
         }  # fmt: skip
+
+    # -- change feed -----------------------------------------------------------------------
+    def _event_filters(
+        self, *, since: Any, areas: list[str] | None, theme: str | None, entity: str | None
+    ) -> list[Any]:
+        where: list[Any] = []
+        if since is not None:
+            where.append(ChangeEvent.at >= since)
+        if entity is not None:
+            where.append(ChangeEvent.entity == entity)
+        if areas is not None:
+            where.append(
+                ChangeEvent.id.in_(
+                    select(ChangeArea.event_id).where(ChangeArea.area_code.in_(areas))
+                )
+            )
+        if theme is not None:
+            themed_services = select(ServiceTheme.service_id).where(ServiceTheme.theme_id == theme)
+            themed_grants = select(GrantService.grant_id).where(
+                GrantService.service_id.in_(themed_services)
+            )
+            themed_outcomes = select(Outcome.id).where(Outcome.service_id.in_(themed_services))
+            where.append(
+                ((ChangeEvent.entity == "service") & ChangeEvent.entity_id.in_(themed_services))
+                | ((ChangeEvent.entity == "grant") & ChangeEvent.entity_id.in_(themed_grants))
+                | ((ChangeEvent.entity == "outcome") & ChangeEvent.entity_id.in_(themed_outcomes))
+            )
+        return where
+
+    def events(
+        self, *, since: Any, areas: list[str] | None, theme: str | None, entity: str | None,
+        limit: int,
+    ) -> tuple[list[Row[Any]], int]:  # fmt: skip
+        """The newest ``limit`` change events matching, and how many match in all."""
+        where = self._event_filters(since=since, areas=areas, theme=theme, entity=entity)
+        total = self.db.execute(
+            select(func.count()).select_from(ChangeEvent).where(*where)
+        ).scalar_one()
+        rows = self.db.execute(
+            select(ChangeEvent.__table__)
+            .where(*where)
+            .order_by(ChangeEvent.at.desc(), ChangeEvent.id.desc())
+            .limit(limit)
+        ).all()
+        return rows, int(total)
+
+    def dated_grants(self, *, areas: list[str] | None, theme: str | None) -> list[Row[Any]]:
+        """Listed grants with dates, for the feed's started / ending / ended entries."""
+        where: list[Any] = [
+            Grant.withdrawn_at.is_(None),
+            (Grant.start.is_not(None)) | (Grant.end.is_not(None)),
+        ]
+        if areas is not None:
+            where.append(
+                Grant.id.in_(select(GrantArea.grant_id).where(GrantArea.area_code.in_(areas)))
+            )
+        if theme is not None:
+            themed = select(ServiceTheme.service_id).where(ServiceTheme.theme_id == theme)
+            where.append(
+                Grant.id.in_(
+                    select(GrantService.grant_id).where(GrantService.service_id.in_(themed))
+                )
+            )
+        return self.db.execute(self._grant_select().where(*where)).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from directory.resources.areas.routes import blp as areas
+from directory.resources.changes.routes import blp as changes
 from directory.resources.grants.routes import blp as grants
 from directory.resources.imports.routes import blp as imports
 from directory.resources.locate.routes import blp as locate
@@ -16,5 +17,5 @@ from directory.resources.themes.routes import blp as themes
 
 BLUEPRINTS = [
     meta, postcodes, locate, areas, patch, services, organisations, grants, partners, themes,
-    imports,
+    changes, imports,
 ]  # fmt: skip
