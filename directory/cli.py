@@ -18,7 +18,7 @@ from directory.geography import GeographySnapshot
 from directory.ingest.apply import ImportOptions, ImportReport, import_batch
 from directory.ingest.context import GeographyContext
 from directory.ingest.export import batch_from_database
-from directory.ingest.refresh import RefreshError, Source, refresh
+from directory.ingest.refresh import RefreshError, Source, refresh, write_lock
 from directory.ingest.run import FORMATS, MODES, SourceError, run_import
 from directory.ingest.template import write_template
 from directory.loading import load_geography
@@ -200,11 +200,12 @@ def import_command(
     Open Referral HSDS 3.0 JSON. All or nothing: any error and nothing is written."""
     app_state = state()
     try:
-        report = run_import(
-            app_state.db, _snapshot(), app_state.settings, location,
-            fmt=fmt, source=source, mode=mode, dry_run=dry_run,
-        )  # fmt: skip
-    except SourceError as error:
+        with write_lock(app_state.db):
+            report = run_import(
+                app_state.db, _snapshot(), app_state.settings, location,
+                fmt=fmt, source=source, mode=mode, dry_run=dry_run,
+            )  # fmt: skip
+    except (SourceError, RefreshError) as error:
         raise click.ClickException(str(error)) from None
     app_state.geography.invalidate()
     _print_report(location, report, as_json)
@@ -315,13 +316,17 @@ def demo_load(from_dir: Path | None) -> None:
         ctx = GeographyContext(snap, GeographyRepository(connection))
         batches = build_demo(data_dir, ctx)
     ok = True
-    for name, batch in batches:
-        options = ImportOptions(
-            source=name, format="demo", location=str(data_dir), checksum="demo", mode="full"
-        )
-        report = import_batch(app_state.db, snap, app_state.settings, batch, options, ctx)
-        _print_report(name, report, as_json=False, limit=5)
-        ok = ok and report.ok
+    try:
+        with write_lock(app_state.db):
+            for name, batch in batches:
+                options = ImportOptions(
+                    source=name, format="demo", location="demo", checksum="demo", mode="full"
+                )
+                report = import_batch(app_state.db, snap, app_state.settings, batch, options, ctx)
+                _print_report(name, report, as_json=False, limit=5)
+                ok = ok and report.ok
+    except RefreshError as error:
+        raise click.ClickException(str(error)) from None
     app_state.geography.invalidate()
     if not ok:
         sys.exit(1)

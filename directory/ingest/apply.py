@@ -128,6 +128,7 @@ def import_batch(
             )
             writer.apply(batch)
             counts = writer.counts
+            problems += writer.problems
             if options.dry_run:
                 raise _DryRun
             status = "succeeded" if writer.events_written else "unchanged"
@@ -149,7 +150,7 @@ def import_batch(
         )
     except _Rejected:
         assert writer is not None
-        return _failed(db, options, started, clock, problems + writer.problems, writer.counts)
+        return _failed(db, options, started, clock, problems + writer.problems, {})
 
 
 def _failed(
@@ -242,6 +243,12 @@ def _grant_state(rec: GrantRecord) -> dict[str, Any]:
     }
 
 
+def _kept(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Organisations and grants are shared between sources: a value a source leaves blank
+    keeps what another source recorded (a blank never erases)."""
+    return {k: (old.get(k) if v is None else v) for k, v in new.items()}
+
+
 def _comparable(state: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in state.items() if k not in ("id", "source", "withdrawn_at")}
     if "locations" in out:
@@ -285,6 +292,13 @@ class _Writer:
     events_written: int = 0
 
     def apply(self, batch: Batch) -> None:
+        if self.options.mode == "full" and not batch.services and not batch.grants:
+            self._error(
+                "A full import of a file with no services and no grants would withdraw "
+                f"everything source '{self.options.source}' has listed; refusing. Check the "
+                "file, or import it incrementally."
+            )
+            raise _Rejected
         for grant in batch.grants:
             if grant.financial_year is None and (grant.awarded or grant.start):
                 grant.financial_year = financial_year_of(grant.awarded or grant.start)  # type: ignore[arg-type]
@@ -294,10 +308,37 @@ class _Writer:
         self._grants(batch, org_ids, service_ids)
         self._outcomes(batch, service_ids)
         self._contacts(batch)
-        if self.problems:
+        if self._has_errors():
             raise _Rejected
         self.repo.add_events(self.events)
         self.events_written = len(self.events)
+
+    def _has_errors(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+    def _check_lengths(self, model: type, row: dict[str, Any], what: str, *, ref: str) -> None:
+        """Text longer than its column is an error here, not a database failure later."""
+        columns = model.__table__.columns  # type: ignore[attr-defined]
+        for name, value in row.items():
+            if not isinstance(value, str) or name not in columns:
+                continue
+            limit = getattr(columns[name].type, "length", None)
+            if limit is not None and len(value) > limit:
+                self._error(
+                    f"{what}: {name} is {len(value)} characters long; at most {limit} are kept.",
+                    name, value[:60] + "…",
+                )  # fmt: skip
+
+    def _claimed(self, entity: str, ref: str, owner: str) -> None:
+        if owner != self.options.source:
+            self.problems.append(
+                Problem(
+                    f"{entity} '{ref}' was last written by source '{owner}' and now by "
+                    f"'{self.options.source}': if both keep listing it with different details, "
+                    "each import will change it back.",
+                    severity="warning",
+                )
+            )
 
     def _count(self, entity: str, action: str, n: int = 1) -> None:
         bucket = self.counts.setdefault(entity, {"created": 0, "updated": 0, "unchanged": 0})
@@ -366,6 +407,10 @@ class _Writer:
         for ref, rec in records.items():
             new = _organisation_state(rec)
             old = states.get(ref)
+            if old is not None:
+                new = _kept(old, new)
+                new["demo"] = old["demo"] and new["demo"]  # real data can confirm a demo record
+            self._check_lengths(Organisation, new, f"Organisation '{ref}'", ref=ref)
             if old is None:
                 inserts.append(
                     {
@@ -380,10 +425,14 @@ class _Writer:
             changes = _diff(old, new)
             if changes:
                 updates.append({"id": old["id"], **new, "updated_at": self.at})
+                if old["source"] != self.options.source:
+                    updates[-1]["source"] = self.options.source
                 self._count("organisations", "updated")
                 self._event("organisation", old["id"], ref, "updated", rec.name, changes, set())
             else:
                 self._count("organisations", "unchanged")
+        if self._has_errors():
+            raise _Rejected
         self.org_names = {ref: state["name"] for ref, state in states.items()}
         self.org_names.update({ref: rec.name for ref, rec in records.items()})
         self.renamed_orgs = {
@@ -413,17 +462,29 @@ class _Writer:
                     rec.organisation_ref,
                 )
             records[rec.ref] = rec
-        if self.problems:
+        if self._has_errors():
             raise _Rejected
-        inserts, updates, changed_refs = [], [], []
+        inserts, updates, changed_refs, owned = [], [], [], []
+        location_rows: dict[str, list[dict[str, Any]]] = {}
         for ref, rec in records.items():
+            for loc in rec.locations:  # a site known only by postcode is placed at it
+                if loc.lat is None and loc.postcode and (pc := self.geo.postcode(loc.postcode)):
+                    loc.lat, loc.lon = pc.lat, pc.lon
             new = _service_state(rec)
             old = states.get(ref)
+            location_rows[ref] = [
+                row for loc in rec.locations if (row := self._location_row(rec, loc)) is not None
+            ]
             columns = {f: new[f] for f in SERVICE_FIELDS}
             columns["organisation_id"] = org_ids.get(rec.organisation_ref)
             columns["search_text"] = search_text(
                 rec.name, self.org_names.get(rec.organisation_ref), rec.description, rec.themes
             )
+            self._check_lengths(Service, {"ref": ref, **columns}, f"Service '{ref}'", ref=ref)
+            for row in location_rows[ref]:
+                self._check_lengths(
+                    Location, row, f"Site '{row['ref']}' of service '{ref}'", ref=ref
+                )
             if old is None:
                 inserts.append(
                     {
@@ -451,10 +512,18 @@ class _Writer:
                 changed_refs.append(ref)
                 action = "restored" if restored else "updated"
                 self._count("services", action)
-                areas = _service_areas(old) | _service_areas(new)
+                areas = _service_areas(old) | _service_areas(
+                    {**new, "locations": location_rows[ref]}
+                )
                 self._event("service", old["id"], ref, action, rec.name, changes, areas)
+                self._claimed("Service", ref, old["source"])
             else:
                 self._count("services", "unchanged")
+                if old["source"] != self.options.source:  # listed by this source now: it owns it
+                    owned.append({"id": old["id"], "source": self.options.source})
+        if self._has_errors():
+            raise _Rejected
+        self.repo.update_rows(Service, owned)
         # an organisation's new name must be findable in its unchanged services too
         renamed = [
             {"id": s["id"], "search_text": search_text(
@@ -477,10 +546,7 @@ class _Writer:
                 continue
             themes += [{"service_id": sid, "theme_id": t} for t in sorted(set(rec.themes))]
             areas += [{"service_id": sid, "area_code": c} for c in sorted(set(rec.coverage))]
-            for loc in rec.locations:
-                row = self._location_row(rec, loc)
-                if row is not None:
-                    locations.append({"service_id": sid, **row})
+            locations += [{"service_id": sid, **row} for row in location_rows[ref]]
         self.repo.replace_children(ServiceTheme, "service_id", touched, themes)
         self.repo.replace_children(ServiceArea, "service_id", touched, areas)
         self.repo.replace_children(Location, "service_id", touched, locations)
@@ -521,15 +587,22 @@ class _Writer:
         }
         if loc.postcode:
             found = self.geo.postcode(loc.postcode)
-            if found is not None:
+            # the postcode's own ward and borough, unless the source gave coordinates of
+            # its own elsewhere: then the point decides, so position and areas agree
+            at_postcode = row["lat"] is None or (
+                found is not None
+                and abs(row["lat"] - found.lat) < 1e-5
+                and abs(row["lon"] - found.lon) < 1e-5
+            )
+            if found is not None and at_postcode:
                 row.update(
                     easting=found.easting,
                     northing=found.northing,
                     borough_code=found.borough_code,
                     ward_code=found.ward_code,
+                    lat=found.lat,
+                    lon=found.lon,
                 )
-                if row["lat"] is None:
-                    row["lat"], row["lon"] = found.lat, found.lon
         if row["easting"] is None and row["lat"] is not None and row["lon"] is not None:
             x, y = bng(row["lat"], row["lon"])
             try:
@@ -565,16 +638,19 @@ class _Writer:
                         "services",
                         ref,
                     )
-        inserts, updates, changed_refs = [], [], []
+        inserts, updates, changed_refs, owned = [], [], [], []
         for ref, rec in records.items():
             new = _grant_state(rec)
             old = states.get(ref)
+            if old is not None:
+                new = _kept(old, new)
             columns = {f: new[f] for f in GRANT_FIELDS if f not in ("programme", "amount")}
             columns.update(
                 programme_id=new["programme"], amount_pence=new["amount"],
                 funder_id=org_ids.get(rec.funder_ref), recipient_id=org_ids.get(rec.recipient_ref),
             )  # fmt: skip
             name = rec.title or ref
+            self._check_lengths(Grant, {"ref": ref, **columns}, f"Grant '{ref}'", ref=ref)
             if old is None:
                 inserts.append(
                     {
@@ -613,8 +689,11 @@ class _Writer:
                 )
             else:
                 self._count("grants", "unchanged")
-        if self.problems:
+                if old["source"] != self.options.source:  # listed by this source now: it owns it
+                    owned.append({"id": old["id"], "source": self.options.source})
+        if self._has_errors():
             raise _Rejected
+        self.repo.update_rows(Grant, owned)
         ids = {ref: s["id"] for ref, s in states.items()}
         created = self.repo.insert_returning_ids(Grant, inserts)
         ids.update(created)

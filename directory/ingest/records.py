@@ -159,10 +159,14 @@ class Batch:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
 
-    def error(self, message: str, *, row: int | None = None, column: str | None = None, value: Any = None) -> None:
+    def error(
+        self, message: str, *, row: int | None = None, column: str | None = None, value: Any = None
+    ) -> None:
         self.problems.append(Problem(message, row, column, _shown(value), "error"))
 
-    def warning(self, message: str, *, row: int | None = None, column: str | None = None, value: Any = None) -> None:
+    def warning(
+        self, message: str, *, row: int | None = None, column: str | None = None, value: Any = None
+    ) -> None:
         self.problems.append(Problem(message, row, column, _shown(value), "warning"))
 
 

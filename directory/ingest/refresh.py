@@ -14,7 +14,10 @@ as it was and the others still run; the command exits non-zero if any failed.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 import socket
 import tomllib
 from collections.abc import Callable
@@ -28,7 +31,8 @@ from directory.ingest.run import FORMATS, MODES, SourceError, run_import
 from directory.repositories.directory import DirectoryRepository
 from directory.settings import Settings
 
-LOCK_NAME = "refresh"
+LOCK_NAME = "directory-write"  # held by refresh, import and demo load
+log = logging.getLogger(__name__)
 
 
 class RefreshError(Exception):
@@ -110,7 +114,7 @@ def acquire(db: Database, holder: str) -> None:
             if repo.acquire_lock(LOCK_NAME, holder, now()) is None:
                 return
     raise RefreshError(
-        f"Another refresh is running ({held.holder}, since {held.acquired_at:%Y-%m-%d %H:%M} UTC); "
+        f"Another import or refresh is running ({held.holder}, since {held.acquired_at:%Y-%m-%d %H:%M} UTC); "
         "not starting a second one."
     )
 
@@ -118,6 +122,17 @@ def acquire(db: Database, holder: str) -> None:
 def release(db: Database, holder: str) -> None:
     with db.session() as session:
         DirectoryRepository(session).release_lock(LOCK_NAME, holder)
+
+
+@contextmanager
+def write_lock(db: Database) -> Iterator[None]:
+    """Hold the directory's write lock (refuse with RefreshError if another writer has it)."""
+    holder = holder_id()
+    acquire(db, holder)
+    try:
+        yield
+    finally:
+        release(db, holder)
 
 
 def refresh(
@@ -144,6 +159,9 @@ def refresh(
                 result: tuple[Source, ImportReport | None, str | None] = (source, report, None)
             except SourceError as error:
                 result = (source, None, str(error))
+            except Exception as error:  # one broken source must not stop the others
+                log.exception("source %s failed", source.name)
+                result = (source, None, f"unexpected {type(error).__name__}: {error}"[:500])
             results.append(result)
             if on_report is not None:
                 on_report(*result)

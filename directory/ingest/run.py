@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -29,6 +30,19 @@ FORMATS = ("template", "360giving", "hsds")
 MODES = ("incremental", "full")
 MAX_BYTES = 100 * 1024 * 1024
 FETCH_TIMEOUT_S = 60
+MAX_SOURCE_NAME = 80
+
+
+def public_location(location: str) -> str:
+    """Where a run read from, as the API may show it: a URL without credentials or query
+    (which can carry tokens), a local file by its name only."""
+    if location.startswith(("http://", "https://")):
+        parts = urllib.parse.urlsplit(location)
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))[:1000]
+    return Path(location).name[:1000]
 
 
 class SourceError(Exception):
@@ -103,16 +117,19 @@ def run_import(
     base_dir: Path | None = None,
 ) -> ImportReport:
     """Fetch, read and apply one source. Raises SourceError when it cannot be fetched."""
+    if source is not None and not 0 < len(source.strip()) <= MAX_SOURCE_NAME:
+        raise SourceError(f"A source name must be 1 to {MAX_SOURCE_NAME} characters.")
     data = fetch(location, base_dir)
     name = location.rsplit("/", 1)[-1]
     fmt = fmt or detect_format(data, name)
     with db.engine.connect() as connection:
         ctx = GeographyContext(snap, GeographyRepository(connection))
         batch = read_source(data, name, fmt, ctx)
+    source = source or normalise_header(Path(name).stem).replace("_", "-")[:80] or "import"
     options = ImportOptions(
-        source=source or normalise_header(Path(name).stem).replace("_", "-") or "import",
+        source=source,
         format=fmt,
-        location=location,
+        location=public_location(location),
         checksum=hashlib.sha256(data).hexdigest(),
         mode=mode,
         dry_run=dry_run,

@@ -1162,7 +1162,16 @@ def rows_from_batch(batch: Batch) -> tuple[list[str], list[list[Any]]]:
     for service in batch.services:
         org = orgs.get(service.organisation_ref)
         site = service.locations[0] if service.locations else None
-        grant = next((g for g in batch.grants if service.ref in g.service_refs), None)
+        # a row's grant is paid to the row's organisation: grants paid to someone else (a
+        # council funding several providers' services) are left to the other exports
+        grant = next(
+            (
+                g
+                for g in batch.grants
+                if service.ref in g.service_refs and g.recipient_ref == service.organisation_ref
+            ),
+            None,
+        )
         cells: dict[str, Any] = {
             "Service ref": service.ref,
             "Service name": service.name,

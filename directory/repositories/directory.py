@@ -260,7 +260,10 @@ class DirectoryRepository:
                 )
             return None
         except IntegrityError:
-            return self.session.execute(select(Lock.__table__).where(Lock.name == name)).first()
+            held = self.session.execute(select(Lock.__table__).where(Lock.name == name)).first()
+            if held is None:  # released between the two statements: try once more
+                return self.acquire_lock(name, holder, at)
+            return held
 
     def release_lock(self, name: str, holder: str | None = None) -> int:
         statement = delete(Lock).where(Lock.name == name)
@@ -291,11 +294,11 @@ class DirectoryRepository:
         }
 
 
-def _key_filter(model: Any, key: str) -> Any:
-    """Records are addressed by numeric id or by their source reference."""
-    if key.isascii() and key.isdigit() and len(key) <= 18:
-        return model.id == int(key)
-    return model.ref == key
+MAX_ID = 2**31 - 1  # ids are INTEGER columns
+
+
+def _as_id(key: str) -> int | None:
+    return int(key) if key.isascii() and key.isdigit() and int(key) <= MAX_ID else None
 
 
 class CatalogueQueries:
@@ -305,8 +308,16 @@ class CatalogueQueries:
         self.db = connection
 
     # -- services ---------------------------------------------------------------------
+    def _find(self, model: Any, key: str) -> int | None:
+        """Records are addressed by their source's ref or by numeric id; a ref wins (a
+        source may use "2" as a ref)."""
+        found = self.db.execute(select(model.id).where(model.ref == key)).scalar()
+        if found is None and (number := _as_id(key)) is not None:
+            found = self.db.execute(select(model.id).where(model.id == number)).scalar()
+        return found  # type: ignore[no-any-return]
+
     def service_id(self, key: str) -> int | None:
-        return self.db.execute(select(Service.id).where(_key_filter(Service, key))).scalar()
+        return self._find(Service, key)
 
     def services_page(
         self, *, status: str | None, themes: list[str], organisation_id: int | None,
@@ -414,9 +425,7 @@ class CatalogueQueries:
 
     # -- organisations ---------------------------------------------------------------------
     def organisation_id(self, key: str) -> int | None:
-        return self.db.execute(
-            select(Organisation.id).where(_key_filter(Organisation, key))
-        ).scalar()
+        return self._find(Organisation, key)
 
     def organisations_page(
         self, *, q: str | None, type_: str | None, offset: int, limit: int
@@ -472,7 +481,7 @@ class CatalogueQueries:
         )
 
     def grant_id(self, key: str) -> int | None:
-        return self.db.execute(select(Grant.id).where(_key_filter(Grant, key))).scalar()
+        return self._find(Grant, key)
 
     def grants_page(
         self, *, programme: str | None, organisation_id: int | None, area: str | None,
@@ -495,7 +504,7 @@ class CatalogueQueries:
         rows = self.db.execute(
             self._grant_select()
             .where(*where)
-            .order_by(Grant.awarded.desc(), Grant.id)
+            .order_by(Grant.awarded.desc().nulls_last(), Grant.id)
             .offset(offset)
             .limit(limit)
         ).all()
@@ -567,6 +576,8 @@ class CatalogueQueries:
         return rows, int(total)
 
     def import_run(self, run_id: int) -> Row[Any] | None:
+        if run_id > MAX_ID:
+            return None
         return self.db.execute(select(ImportRun.__table__).where(ImportRun.id == run_id)).first()
 
     def last_runs(self) -> list[Row[Any]]:

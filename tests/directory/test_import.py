@@ -120,7 +120,9 @@ def test_an_import_with_any_error_writes_nothing_and_is_recorded(writable_app, t
     path = write(tmp_path, "b.csv", HEADER + OXYGEN + BAD_AMOUNT)
     result = run(writable_app, "import", str(path))
     assert result.exit_code == 1
-    assert "row 3" in result.output and "column Amount" in result.output and "£1.2x" in result.output
+    assert (
+        "row 3" in result.output and "column Amount" in result.output and "£1.2x" in result.output
+    )
     assert "Nothing was written" in result.output
     assert dump(writable_app) == before
     client = writable_app.test_client()
@@ -140,7 +142,9 @@ def test_references_to_missing_records_fail_the_whole_batch(writable_app):
         organisations=[OrganisationRecord(ref="org:a", name="A")],
         services=[
             ServiceRecord(ref="S1", name="Fine", organisation_ref="org:a", coverage=["E09000001"]),
-            ServiceRecord(ref="S2", name="Orphan", organisation_ref="org:missing", coverage=["E09000001"]),
+            ServiceRecord(
+                ref="S2", name="Orphan", organisation_ref="org:missing", coverage=["E09000001"]
+            ),
         ],
     )
     options = ImportOptions(source="t", format="test", location="memory", checksum="x")
@@ -155,7 +159,9 @@ def test_an_update_records_old_and_new_values_and_areas(writable_app, tmp_path):
     changed = OXYGEN.replace("Oxygen knife crime programme", "Oxygen youth programme").replace(
         "£45k", "£50k"
     )
-    result = run(writable_app, "import", str(write(tmp_path, "v1.csv", HEADER + changed)), "--source", "v1")
+    result = run(
+        writable_app, "import", str(write(tmp_path, "v1.csv", HEADER + changed)), "--source", "v1"
+    )
     assert result.exit_code == 0, result.output
     history = writable_app.test_client().get("/api/v1/services/OXY-KT-01/history").json
     latest = history["contents"][0]
@@ -165,7 +171,9 @@ def test_an_update_records_old_and_new_values_and_areas(writable_app, tmp_path):
         "new": "Oxygen youth programme",
     }
     assert {a["code"] for a in latest["areas"]} >= {"E09000021"}
-    grant_events = [e for e in events(writable_app) if e.entity == "grant" and e.action == "updated"]
+    grant_events = [
+        e for e in events(writable_app) if e.entity == "grant" and e.action == "updated"
+    ]
     assert grant_events[-1].changes["amount"] == ["45000.00", "50000.00"]
 
 
@@ -243,7 +251,10 @@ def test_refresh_runs_every_source_and_a_failed_one_changes_nothing(writable_app
     client = writable_app.test_client()
     assert [s["ref"] for s in client.get("/api/v1/services").json["contents"]] == ["OXY-KT-01"]
     status = client.get("/api/v1/status").json
-    assert {s["source"]: s["status"] for s in status["sources"]} == {"good": "succeeded", "bad": "failed"}
+    assert {s["source"]: s["status"] for s in status["sources"]} == {
+        "good": "succeeded",
+        "bad": "failed",
+    }
     with writable_app.extensions["directory"].db.engine.connect() as connection:
         assert connection.execute(select(Lock.__table__)).all() == []
 
@@ -254,12 +265,21 @@ def test_a_second_refresh_refuses_while_one_holds_the_lock(writable_app, tmp_pat
     db = writable_app.extensions["directory"].db
     with db.session() as session:
         session.execute(
-            insert(Lock), [{"name": "refresh", "holder": "elsewhere:1", "acquired_at": datetime(2026, 1, 1)}]
+            insert(Lock),
+            [
+                {
+                    "name": "directory-write",
+                    "holder": "elsewhere:1",
+                    "acquired_at": datetime(2026, 1, 1),
+                }
+            ],
         )
     result = run(writable_app, "refresh", "--sources", str(sources))
     assert result.exit_code == 1
-    assert "Another refresh is running (elsewhere:1" in result.output
+    assert "Another import or refresh is running (elsewhere:1" in result.output
     assert writable_app.test_client().get("/api/v1/services").json["total_items"] == 0
+    single = run(writable_app, "import", str(tmp_path / "good.csv"))
+    assert single.exit_code == 1 and "Another import or refresh is running" in single.output
 
 
 @pytest.mark.parametrize(
@@ -306,3 +326,112 @@ def test_an_open_referral_hsds_file_imports(writable_app, tmp_path):
     assert {a["code"] for a in mentoring["coverage"]} == {"E09000021", "E09000030"}
     assert mentoring["locations"][0]["ward"]["code"].startswith("E05")
     assert "violence-knife-crime" in mentoring["themes"]
+
+
+# -- regressions found in review -------------------------------------------------------------
+def _import_batch(app: Any, batch: Batch, source: str = "other", mode: str = "incremental") -> Any:
+    state = app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        snap = state.geography.get(GeographyRepository(connection))
+    options = ImportOptions(
+        source=source, format="test", location="memory", checksum="x", mode=mode
+    )
+    return import_batch(state.db, snap, state.settings, batch, options)
+
+
+def test_a_blank_in_one_source_never_erases_what_another_recorded(writable_app, tmp_path):
+    rich = Batch(organisations=[OrganisationRecord(
+        ref="org:oxygen", name="Oxygen", website="https://oxygen.example.org",
+        description="Youth charity", type="voluntary")])  # fmt: skip
+    assert _import_batch(writable_app, rich).status == "succeeded"
+    run(writable_app, "import", str(write(tmp_path, "t.csv", HEADER + OXYGEN)))
+    org = writable_app.test_client().get("/api/v1/organisations/org:oxygen").json
+    assert org["website"] == "https://oxygen.example.org"
+    assert org["description"] == "Youth charity"
+
+
+def test_text_longer_than_its_column_is_a_clean_problem(writable_app, tmp_path):
+    long_name = "X" * 350
+    path = write(
+        tmp_path, "long.csv", HEADER + OXYGEN.replace("Oxygen knife crime programme", long_name)
+    )
+    before = dump(writable_app)
+    result = run(writable_app, "import", str(path))
+    assert result.exit_code == 1
+    assert "name is 350 characters long; at most 300" in result.output
+    assert dump(writable_app) == before
+
+
+def test_huge_numeric_ids_are_not_found_not_errors(directory_app_with_oxygen):
+    client = directory_app_with_oxygen.test_client()
+    for url in ("/api/v1/services/2147483648", "/api/v1/grants/99999999999",
+                "/api/v1/organisations/2147483648", "/api/v1/imports/2147483648",
+                "/api/v1/services/2147483648/history"):  # fmt: skip
+        assert client.get(url).status_code == 404, url
+    assert client.get("/api/v1/services?organisation=2147483648").status_code == 404
+
+
+@pytest.fixture()
+def directory_app_with_oxygen(writable_app, tmp_path):
+    assert (
+        run(writable_app, "import", str(write(tmp_path, "o.csv", HEADER + OXYGEN))).exit_code == 0
+    )
+    return writable_app
+
+
+def test_a_full_import_with_no_rows_is_refused(directory_app_with_oxygen, tmp_path):
+    result = run(
+        directory_app_with_oxygen, "import", str(write(tmp_path, "o.csv", HEADER)), "--mode", "full"
+    )
+    assert result.exit_code == 1
+    assert "would withdraw everything" in result.output
+    assert directory_app_with_oxygen.test_client().get("/api/v1/services").json["total_items"] == 1
+
+
+def test_the_source_that_lists_a_record_last_owns_it(writable_app, tmp_path):
+    both = write(tmp_path, "both.csv", HEADER + OXYGEN + RESCUE)
+    assert run(writable_app, "import", str(both), "--source", "a", "--mode", "full").exit_code == 0
+    assert (
+        run(
+            writable_app, "import", str(write(tmp_path, "b.csv", HEADER + OXYGEN)), "--source", "b"
+        ).exit_code
+        == 0
+    )
+    rescue_only = write(tmp_path, "a2.csv", HEADER + RESCUE)
+    result = run(writable_app, "import", str(rescue_only), "--source", "a", "--mode", "full")
+    assert "withdrawn" not in result.output  # OXY-KT-01 now belongs to b
+    assert writable_app.test_client().get("/api/v1/services/OXY-KT-01").json["withdrawn"] is False
+
+
+def test_a_numeric_ref_wins_over_an_id(writable_app, tmp_path):
+    rows = OXYGEN.replace("OXY-KT-01", "2") + RESCUE.replace("SL-RR-01", "1")
+    assert run(writable_app, "import", str(write(tmp_path, "n.csv", HEADER + rows))).exit_code == 0
+    client = writable_app.test_client()
+    assert client.get("/api/v1/services/2").json["ref"] == "2"
+    assert client.get("/api/v1/services/1").json["ref"] == "1"
+
+
+def test_moving_a_site_reports_the_new_area(directory_app_with_oxygen, tmp_path):
+    moved = OXYGEN.replace("kt1 1eu", "BR1 1AA")
+    result = run(directory_app_with_oxygen, "import", str(write(tmp_path, "o.csv", HEADER + moved)))
+    assert result.exit_code == 0, result.output
+    latest = (
+        directory_app_with_oxygen.test_client()
+        .get("/api/v1/services/OXY-KT-01/history")
+        .json["contents"][0]
+    )
+    assert {"E09000021", "E09000006"} <= {
+        a["code"] for a in latest["areas"]
+    }  # Kingston and Bromley
+
+
+def test_the_demo_directory_exports_to_a_template_that_imports_cleanly(
+    writable_app, tmp_path, shared_data_dir
+):
+    assert run(writable_app, "demo", "load", "--from", str(shared_data_dir)).exit_code == 0
+    exported = tmp_path / "demo.xlsx"
+    assert run(writable_app, "export", str(exported)).exit_code == 0
+    result = run(writable_app, "import", str(exported), "--dry-run", "--json")
+    report = json.loads(result.output)
+    assert report["errors"] == 0, report["problems"][:5]
+    assert report["counts"]["services"]["created"] == 0

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Response
+from flask import Response, request
 
-from directory import catalogue, http
+from directory import catalogue, http, representations
 from directory.api import Blueprint, ProblemSchema
+from directory.repositories.search import SearchQueries
 from directory.resources.common import PageArgsSchema
 from directory.resources.services.schemas import (
     ChangePageSchema,
     ServiceDetailSchema,
+    ServiceFeatureCollectionSchema,
     ServiceListArgsSchema,
     ServicePageSchema,
 )
+from directory.search import SearchRequest, search_services
 from directory.web import catalogue as queries
-from directory.web import paged_response, snapshot, state, today
+from directory.web import connection, paged_response, snapshot, state, today
 
 blp = Blueprint("services", __name__, url_prefix="/api/v1", description="Funded services")
 NOT_FOUND = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
@@ -25,15 +29,115 @@ NOT_FOUND = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
 @blp.route("/services")
 @blp.arguments(ServiceListArgsSchema, location="query")
 @blp.response(200, ServicePageSchema)
+@blp.alt_response(
+    200,
+    schema=ServiceFeatureCollectionSchema,
+    content_type=http.GEOJSON_MIMETYPE,
+    description="With format=geojson or Accept: application/geo+json: a FeatureCollection",
+    success=True,
+)
+@blp.alt_response(
+    200,
+    schema={"type": "string"},
+    content_type=http.CSV_MIMETYPE,
+    description="With format=csv or Accept: text/csv: one row per service (an attachment)",
+    success=True,
+)
+@blp.alt_response(404, description="area-not-found, organisation-not-found", **NOT_FOUND)
 def list_services(args: dict[str, Any]) -> Response:
-    """Services in the directory, by name; withdrawn ones only with `include_withdrawn`."""
-    body = catalogue.list_services(
-        queries(), snapshot(), state().settings, today(),
-        status=args.get("status"), themes=args.get("theme", []),
-        organisation=args.get("organisation"), include_withdrawn=args["include_withdrawn"],
-        page=args["page"], per_page=args["per_page"],
+    """Search the services: text, themes, programme, status, organisation, area (code or
+    name), a point and radius, a box, grant dates, recent changes; sorted and paged. All
+    filters must hold. JSON (default), GeoJSON or CSV; withdrawn services only with
+    `include_withdrawn`."""
+    representation = _representation(args.get("format"))
+    page, per_page = args["page"], args["per_page"]
+    request_ = SearchRequest(
+        q=args.get("q"), themes=tuple(args.get("theme", [])), programme=args.get("programme"),
+        status=args.get("status"), organisation=args.get("organisation"),
+        include_withdrawn=args["include_withdrawn"], area=args.get("area"),
+        near=args.get("near"), radius=args.get("radius"), bbox=args.get("bbox"),
+        live_on=args.get("live_on"), funding_ends_within=args.get("funding_ends_within"),
+        updated_since=args.get("updated_since"), sort=args.get("sort"),
+        page=page, per_page=per_page,
     )  # fmt: skip
-    return paged_response(body, args["page"], args["per_page"])
+    result = search_services(
+        SearchQueries(connection()), queries(), snapshot(), state().settings, today(), request_,
+        representation=representation,
+    )  # fmt: skip
+    if representation == "json":
+        response = paged_response(result.envelope(), page, per_page)
+    elif representation == "geojson":
+        total_pages = result.envelope()["total_pages"]
+        links = [
+            {"href": url, "rel": rel, "type": http.GEOJSON_MIMETYPE, "title": title}
+            for rel, url, title in _page_links(page, per_page, total_pages, "geojson")
+        ]
+        links.append(
+            {"href": _page_url(page, per_page, "json"), "rel": "alternate",
+             "type": "application/json", "title": "This page as JSON"}
+        )  # fmt: skip
+        body = representations.feature_collection(
+            result.contents, result.sites, number_matched=result.features or 0, links=links,
+            url_prefix=SERVICE_PATH, near=result.near,
+        )  # fmt: skip
+        response = http.json_response(body, mimetype=http.GEOJSON_MIMETYPE)
+        response.headers["Link"] = _link_header(page, per_page, total_pages, "geojson")
+    else:
+        total_pages = result.envelope()["total_pages"]
+        text = representations.csv_text(
+            result.contents, result.sites, result.programmes,
+            url_prefix=request.host_url.rstrip("/") + SERVICE_PATH,
+            with_distance=result.near is not None, with_rank=args.get("q") is not None,
+        )  # fmt: skip
+        response = Response(text.encode("utf-8"), mimetype=http.CSV_MIMETYPE)
+        response.headers["Content-Disposition"] = 'attachment; filename="services.csv"'
+        response.headers["X-Total-Count"] = str(result.total)
+        response.headers["Link"] = _link_header(page, per_page, total_pages, "csv")
+    if args.get("format") is None:
+        response.vary.add("Accept")
+    return response
+
+
+SERVICE_PATH = "/api/v1/services/"
+_BY_ACCEPT = ["application/json", http.GEOJSON_MIMETYPE, http.CSV_MIMETYPE]
+
+
+def _representation(format_: str | None) -> str:
+    if format_ is not None:
+        return format_
+    best = request.accept_mimetypes.best_match(_BY_ACCEPT, default="application/json")
+    return {http.GEOJSON_MIMETYPE: "geojson", http.CSV_MIMETYPE: "csv"}.get(best, "json")
+
+
+def _page_url(number: int, per_page: int, format_: str) -> str:
+    args = request.args.to_dict(flat=False)
+    args.update(page=[str(number)], per_page=[str(per_page)], format=[format_])
+    return f"{request.base_url}?{urlencode(args, doseq=True)}"
+
+
+def _page_links(
+    page: int, per_page: int, total_pages: int, format_: str
+) -> list[tuple[str, str, str]]:
+    links = [
+        ("self", _page_url(page, per_page, format_), "This page"),
+        ("first", _page_url(1, per_page, format_), "First page"),
+        ("last", _page_url(total_pages, per_page, format_), "Last page"),
+    ]
+    if page > 1:
+        links.append(
+            ("prev", _page_url(min(page - 1, total_pages), per_page, format_), "Previous page")
+        )
+    if page < total_pages:
+        links.append(("next", _page_url(page + 1, per_page, format_), "Next page"))
+    return links
+
+
+def _link_header(page: int, per_page: int, total_pages: int, format_: str) -> str:
+    return ", ".join(
+        f'<{url}>; rel="{rel}"'
+        for rel, url, _ in _page_links(page, per_page, total_pages, format_)
+        if rel != "self"
+    )
 
 
 @blp.route("/services/<string:key>")
