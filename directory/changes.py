@@ -97,7 +97,12 @@ def changes(
         derived = _grant_entries(
             grants, today, ending_within, since, q.grant_areas([g.id for g in grants]), snap
         )
-    merged = sorted(stored + derived, key=lambda e: (e["at"], e["id"]), reverse=True)
+    # newest first; at the same second, stored events by their order of recording
+    merged = sorted(
+        stored + derived,
+        key=lambda e: (e["at"], e["id"].startswith("event-"), int(e["id"].split("-")[1])),
+        reverse=True,
+    )
     chosen = merged[(page - 1) * per_page : page * per_page]
     for entry in chosen:
         entry["at"] = entry["at"].isoformat() + "Z"

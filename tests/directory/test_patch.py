@@ -1,0 +1,200 @@
+"""What is in my patch, partners and the change feed, on SQLite and PostgreSQL, on a small
+directory whose every service is placed to test one relation."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import date, timedelta
+
+import pytest
+
+from directory.cli import cli
+
+TODAY = date.today()
+START = (TODAY - timedelta(days=200)).isoformat()
+END = (TODAY + timedelta(days=400)).isoformat()
+SOON = (TODAY + timedelta(days=30)).isoformat()
+HEADER = (
+    "Service ref,Service name,Description,Themes,Organisation name,Coverage,Site postcode,"
+    "Last verified,Funder,Programme,Amount,Start date,End date,Status\n"
+)
+ROWS = {
+    "LONDON": f"LONDON,London-wide helpline,,Victims and witnesses;knife crime,Pan London Trust,pan-London,,{TODAY},MOPAC,Victims services,£100k,{START},{END},active",
+    "BOROUGH": f"BOROUGH,Kingston knife crime workshops,Workshops in schools,knife crime,Oxygen,Kingston,KT1 1EU,{TODAY},Kingston SNB,SNB,£20k,{START},{SOON},active",
+    "WARD": f"WARD,Kingston Town detached youth work,,Youth diversion,Town Youth,E05013938,,{TODAY},,,,,,active",
+    "BCU": f"BCU,South West gang exit,,Gangs and exploitation,SW Partnership,South West BCU,,{TODAY},MOPAC,VRU,£50k,{START},{END},active",
+    "ELSEWHERE": f"ELSEWHERE,Hackney mentoring,,knife crime;mentoring,Hackney Mentors,Hackney,E8 1DY,{TODAY},,,,,,active",
+    "NEARBY": f"NEARBY,Richmond boxing club,,knife crime,Richmond Boxing,Richmond,KT1 1AE,{TODAY},,,,,,active",
+    "CLOSED": f"CLOSED,Closed Kingston service,,knife crime,Oxygen,Kingston,,{TODAY},,,,,,inactive",
+}
+
+
+@pytest.fixture()
+def patch_app(writable_app, tmp_path):
+    path = tmp_path / "patch.csv"
+    path.write_text(HEADER + "\n".join(ROWS.values()) + "\n", "utf-8")
+    result = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "t"])
+    assert result.exit_code == 0, result.output
+    return writable_app
+
+
+def refs(body):
+    return [s["ref"] for s in body["services"]["contents"]]
+
+
+def relations_of(body, ref):
+    service = next(s for s in body["services"]["contents"] if s["ref"] == ref)
+    return [r["relation"] for r in service["relations"]]
+
+
+def test_postcode_patch_labels_every_service_and_sorts_by_relation(patch_app):
+    body = patch_app.test_client().get("/api/v1/patch?postcode=kt11eu").json
+    assert body["borough"]["code"] == "E09000021" and body["bcu"]["code"] == "bcu-south-west"
+    assert body["ward"]["code"] == "E05013938" and body["match"] == "postcode"
+    assert refs(body) == ["BOROUGH", "NEARBY", "WARD", "BCU", "LONDON"]
+    assert relations_of(body, "BOROUGH") == ["site_nearby", "serves_borough"]
+    assert relations_of(body, "NEARBY") == ["site_nearby"]
+    assert relations_of(body, "WARD") == ["serves_ward"]
+    assert relations_of(body, "BCU") == ["serves_bcu"]
+    assert relations_of(body, "LONDON") == ["serves_london"]
+    nearby = body["services"]["contents"][1]
+    assert 0 < nearby["distance_m"] < 2000
+    assert body["counts"]["services"] == 5 and body["counts"]["site_nearby"] == 2
+    borough = body["services"]["contents"][0]
+    assert borough["organisation"]["name"] == "Oxygen"
+    (grant,) = borough["live_grants"]
+    assert grant["programme"]["id"] == "snb" and grant["ending_soon"] is True
+
+
+def test_patch_funding_and_contacts(patch_app):
+    body = patch_app.test_client().get("/api/v1/patch?postcode=KT1 1EU").json
+    funding = body["funding"]
+    by_programme = {p["programme"]["id"]: p for p in funding["by_programme"]}
+    assert by_programme["victims"]["by_scope"] == {"london": {"awards": 1, "amount": 100000.0}}
+    assert by_programme["vru"]["by_scope"] == {"bcu": {"awards": 1, "amount": 50000.0}}
+    assert by_programme["snb"]["by_scope"] == {"borough": {"awards": 1, "amount": 20000.0}}
+    assert funding["amount"] == 170000.0 and "not apportioned" in funding["rule"]
+
+
+def test_area_patch_by_name_and_bcu(patch_app):
+    client = patch_app.test_client()
+    kingston = client.get("/api/v1/patch?area=RB Kingston upon Thames").json
+    assert kingston["match"] == "area" and kingston["area"]["code"] == "E09000021"
+    assert set(refs(kingston)) == {"BOROUGH", "NEARBY", "WARD", "BCU", "LONDON"}
+    assert relations_of(kingston, "NEARBY") == ["site_in_area"]
+    assert relations_of(kingston, "WARD") == ["serves_part"]
+    bcu = client.get("/api/v1/patch?area=bcu-south-west").json
+    assert "ELSEWHERE" not in refs(bcu) and {"BOROUGH", "WARD", "BCU", "LONDON"} <= set(refs(bcu))
+    city = client.get("/api/v1/patch?area=City of London").json
+    assert city["bcu"] is None and "City of London Police" in city["bcu_note"]
+    assert refs(city) == ["LONDON"]
+
+
+def test_point_patch_and_radius(patch_app):
+    client = patch_app.test_client()
+    near = client.get("/api/v1/patch?lat=51.4077&lon=-0.3059&radius=50").json
+    assert near["match"] == "point" and "NEARBY" not in refs(near)
+    wide = client.get("/api/v1/patch?lat=51.4077&lon=-0.3059&radius=3000").json
+    assert "NEARBY" in refs(wide)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("theme=violence-knife-crime", ["BOROUGH", "NEARBY", "LONDON"]),
+        ("theme=violence-knife-crime&theme=victims-witnesses", ["LONDON"]),
+        ("programme=vru", ["BCU"]),
+        ("q=workshops schools", ["BOROUGH"]),
+        ("status=inactive", ["CLOSED"]),
+        (f"live_on={(TODAY + timedelta(days=100)).isoformat()}", ["BCU", "LONDON"]),
+    ],
+)
+def test_patch_filters(patch_app, query, expected):
+    body = patch_app.test_client().get(f"/api/v1/patch?postcode=KT1 1EU&{query}").json
+    assert refs(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("", 422, "invalid-input"),
+        ("postcode=KT1 1EU&area=Kingston", 422, "invalid-input"),
+        ("postcode=not a postcode", 422, "invalid-postcode"),
+        ("postcode=M1 1AE", 404, "outside-coverage"),
+        ("area=Atlantis", 404, "area-not-found"),
+        ("postcode=KT1 1EU&radius=50000", 422, "invalid-input"),
+        ("lat=51.5", 422, "invalid-input"),
+        ("postcode=KT1 1EU&status=sometimes", 422, "invalid-input"),
+    ],
+)
+def test_patch_problems(patch_app, query, status, code):
+    response = patch_app.test_client().get(f"/api/v1/patch?{query}")
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json" and response.json["code"] == code
+
+
+def test_patch_lookup_for_a_caseload(patch_app):
+    client = patch_app.test_client()
+    body = client.post(
+        "/api/v1/patch/lookup", json={"postcodes": ["KT1 1EU", "nonsense", "E8 1DY"]}
+    ).json
+    first, bad, hackney = body["results"]
+    assert first["result"]["service_ids"] and first["result"]["counts"]["services"] == 5
+    assert bad["problem"]["code"] == "invalid-postcode"
+    assert hackney["result"]["borough"]["code"] == "E09000012"
+    full = client.post(
+        "/api/v1/patch/lookup", json={"postcodes": ["KT1 1EU"], "detail": "full"}
+    ).json
+    assert [s["ref"] for s in full["results"][0]["result"]["services"]] == refs(
+        client.get("/api/v1/patch?postcode=KT1 1EU").json
+    )
+    too_many = client.post("/api/v1/patch/lookup", json={"postcodes": ["KT1 1EU"] * 1001})
+    assert too_many.status_code == 413
+
+
+def test_partners_share_themes_nearby(patch_app):
+    client = patch_app.test_client()
+    body = client.get("/api/v1/partners?organisation=org:oxygen").json
+    names = [p["organisation"]["name"] for p in body["partners"]["contents"]]
+    assert "Richmond Boxing" in names and "Pan London Trust" in names
+    assert "Hackney Mentors" not in names  # same theme, but neither near nor London-wide
+    richmond = next(
+        p for p in body["partners"]["contents"] if p["organisation"]["name"] == "Richmond Boxing"
+    )
+    reasons = {r["reason"] for r in richmond["reasons"]}
+    assert {"shared_themes", "same_borough", "sites_nearby"} <= reasons  # its site is in Kingston
+    by_postcode = client.get("/api/v1/partners?postcode=E8 1DY&theme=mentoring").json
+    assert [p["organisation"]["name"] for p in by_postcode["partners"]["contents"]] == [
+        "Hackney Mentors"
+    ]
+    assert client.get("/api/v1/partners?postcode=E8 1DY").status_code == 422
+    assert client.get("/api/v1/partners").status_code == 422
+
+
+def test_change_feed_by_area_and_atom(patch_app, tmp_path):
+    client = patch_app.test_client()
+    kingston = client.get("/api/v1/changes?area=Kingston&per_page=100").json
+    refs_seen = {e["entity_ref"] for e in kingston["contents"]}
+    assert {"BOROUGH", "WARD", "BCU", "LONDON"} <= refs_seen and "ELSEWHERE" not in refs_seen
+    actions = {e["action"] for e in kingston["contents"]}
+    assert {"created", "grant_started", "grant_ending"} <= actions
+    times = [e["at"] for e in kingston["contents"]]
+    assert times == sorted(times, reverse=True)
+    # a change after the first import shows up, with old and new values
+    path = tmp_path / "changed.csv"
+    path.write_text(
+        HEADER + ROWS["BOROUGH"].replace("Workshops in schools", "Workshops") + "\n", "utf-8"
+    )
+    patch_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "t"])
+    latest = client.get("/api/v1/changes?area=E05013938&entity=service").json["contents"][0]
+    assert latest["action"] == "updated"
+    assert latest["changes"]["description"] == {"old": "Workshops in schools", "new": "Workshops"}
+    feed = client.get("/api/v1/changes.atom?area=Kingston")
+    assert feed.mimetype == "application/atom+xml"
+    root = ET.fromstring(feed.data)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert "Kingston upon Thames" in root.find("a:title", ns).text
+    assert len(root.findall("a:entry", ns)) >= 5
+    themed = client.get("/api/v1/changes?theme=gangs-exploitation&entity=service").json
+    assert {e["entity_ref"] for e in themed["contents"]} == {"BCU"}
+    assert client.get("/api/v1/changes?area=Atlantis").status_code == 404
