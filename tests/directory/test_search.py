@@ -1,0 +1,463 @@
+"""Searching services (GET /api/v1/services): every filter, the area semantics, distance,
+boxes, grant dates, sort orders, GeoJSON, CSV and paging, on SQLite and PostgreSQL over a
+small directory imported with `directory import` (dates relative to today), plus ranking
+sanity over a generated 500-service directory."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import math
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from directory.cli import cli
+from directory.ingest.readers import write_table
+from directory.ingest.template import HEADINGS
+from directory.repositories.search import cell_ranges, parse_terms
+from directory.representations import neutralise
+
+TODAY = datetime.now(UTC).date()
+COLUMNS = [
+    "Service ref", "Service name", "Description", "Status", "Themes", "Organisation name",
+    "Organisation type", "Coverage", "Site name", "Site postcode", "Last verified",
+    "Grant ref", "Funder", "Programme", "Amount", "Start date", "End date",
+]  # fmt: skip
+KT1_1EU = (51.40772, -0.305917)  # Kingston Town ward, Kingston upon Thames
+KT1_1LF_M = 120.3  # metres from KT1 1EU (BNG 517819,168930 vs 517923,168994)
+KT2_5AA_M = math.hypot(518111 - 517923, 169670 - 168994)  # about 702 m
+
+
+def _d(days: int) -> str:
+    return (TODAY + timedelta(days=days)).isoformat()
+
+
+def rows() -> list[dict[str, str]]:
+    """The small directory. Every grant date is relative to today, so the tests keep their
+    meaning whatever day they run."""
+    return [
+        dict(ref="LDN-01", name="Pan-London helpline", desc="Advice line for victims",
+             themes="Victims and witnesses", org="Safer London", coverage="pan-London",
+             grant="G-LDN", programme="VRU", start="2024-04-01", end=_d(20)),
+        dict(ref="BCU-CW", name="Central West mentoring", desc="Mentoring in three boroughs",
+             themes="Mentoring", org="West Mentors", coverage="Central West BCU",
+             grant="G-CW", programme="LCPF", start="2020-01-01", end="2021-01-01"),
+        dict(ref="WARD-KT", name="Kingston Town ward patrol", desc="Street patrols",
+             themes="Community safety", org="Kingston Watch", coverage="E05013938"),
+        dict(ref="OXY-KT", name="Oxygen knife crime programme", desc="Workshops in Kingston",
+             themes="knife crime; youth diversion", org="Oxygen", coverage="Kingston",
+             site="Oxygen hub", postcode="kt1 1eu",
+             grant="G-OXY", programme="SNB", start="2025-04-01", end=_d(400)),
+        dict(ref="NEAR-KT", name="Canbury youth club", desc="Evening sessions",
+             themes="Youth diversion", org="Canbury Trust", coverage="Kingston",
+             site="Canbury hall", postcode="KT2 5AA",
+             grant="G-NEAR", programme="VRU", start=_d(10), end=_d(60)),
+        dict(ref="VISIT-01", name="=HYPERLINK(\"http://x\") outreach", desc="Visits Kingston",
+             themes="Hate crime", org="@Risk Youth", coverage="Hackney",
+             site="Kingston drop-in", postcode="KT1 1LF"),
+        dict(ref="HACK-01", name="Hackney outreach", desc="Knife crime outreach in Hackney",
+             themes="knife crime", org="Lantern Hackney", coverage="Hackney",
+             site="Hackney base", postcode="E8 1AA",
+             grant="G-HACK", programme="VRU", start=_d(-100), end=_d(200)),
+        dict(ref="CITY-01", name="City night service", desc="In the Square Mile",
+             themes="Community safety", org="City Help", coverage="E09000001",
+             site="City office", postcode="EC2V 7HH"),
+    ]  # fmt: skip
+
+
+def template_csv(path: Path, entries: list[dict[str, str]]) -> Path:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for e in entries:
+        writer.writerow([
+            e["ref"], e["name"], e.get("desc", ""), e.get("status", "active"), e["themes"],
+            e["org"], "charity", e["coverage"], e.get("site", ""), e.get("postcode", ""),
+            e.get("verified", "2026-01-01"), e.get("grant", ""),
+            "MOPAC" if e.get("grant") else "", e.get("programme", ""),
+            "£10k" if e.get("grant") else "", e.get("start", ""), e.get("end", ""),
+        ])  # fmt: skip
+    path.write_text(out.getvalue(), "utf-8")
+    return path
+
+
+def import_file(app: Any, path: Path, *extra: str) -> None:
+    result = app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "search", *extra])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture()
+def client(writable_app, tmp_path: Path):  # type: ignore[no-untyped-def]
+    import_file(writable_app, template_csv(tmp_path / "services.csv", rows()))
+    return writable_app.test_client()
+
+
+def refs(client: Any, query: str, *, ordered: bool = False) -> Any:
+    response = client.get(f"/api/v1/services?per_page=100&{query}")
+    assert response.status_code == 200, response.json
+    found = [s["ref"] for s in response.json["contents"]]
+    return found if ordered else set(found)
+
+
+def problem(client: Any, query: str, status: int = 422) -> dict[str, Any]:
+    response = client.get(f"/api/v1/services?{query}")
+    assert response.status_code == status, response.json
+    assert response.mimetype == "application/problem+json"
+    return response.json  # type: ignore[no-any-return]
+
+
+# -- text ------------------------------------------------------------------------------------
+def test_text_search_over_name_organisation_description_and_themes(client):
+    assert refs(client, "q=workshops") == {"OXY-KT"}  # description
+    assert refs(client, "q=canbury") == {"NEAR-KT"}  # name and organisation
+    assert refs(client, "q=lantern") == {"HACK-01"}  # organisation only
+    assert refs(client, "q=hate") == {"VISIT-01"}  # theme name only
+    assert refs(client, "q=knife") == {"OXY-KT", "HACK-01"}
+    assert refs(client, "q=knife%20hackney") == {"HACK-01"}  # every word
+    assert refs(client, "q=KNIFE%20-hackney") == {"OXY-KT"}  # any case, exclusion
+    assert refs(client, "q=nothing-like-this-anywhere") == set()
+    body = client.get("/api/v1/services?q=knife").json
+    assert all(isinstance(s["rank"], float) for s in body["contents"])
+    assert "distance_m" not in body["contents"][0]
+    # LIKE wildcards are literal text on SQLite; PostgreSQL ignores the punctuation
+    assert refs(client, "q=%25") == set() and refs(client, "q=_") == set()
+
+
+def test_text_search_ranks_and_sorts_by_relevance(client):
+    body = client.get("/api/v1/services?q=knife").json["contents"]
+    assert [s["ref"] for s in body][0] == "OXY-KT"  # in the name beats the description
+    assert body[0]["rank"] > body[1]["rank"]
+    by_name = refs(client, "q=knife&sort=name", ordered=True)
+    assert by_name == ["HACK-01", "OXY-KT"]
+
+
+def test_blank_text_is_invalid(client):
+    assert problem(client, "q=%20%20")["errors"] == {
+        "q": ["q must contain something to search for."]
+    }
+    assert "q" in problem(client, "q=")["errors"]
+
+
+# -- themes, status, organisation, programme, withdrawn -------------------------------------
+def test_classic_filters_still_work_and_combine(client):
+    assert refs(client, "theme=violence-knife-crime") == {"OXY-KT", "HACK-01"}
+    assert refs(client, "theme=violence-knife-crime&theme=youth-diversion") == {"OXY-KT"}
+    assert refs(client, "organisation=org:oxygen") == {"OXY-KT"}
+    assert problem(client, "organisation=nobody", 404)["code"] == "organisation-not-found"
+    assert refs(client, "status=inactive") == set()
+    assert refs(client, "programme=vru") == {"LDN-01", "NEAR-KT", "HACK-01"}
+    assert refs(client, "programme=vru&area=Kingston") == {"LDN-01", "NEAR-KT"}
+    assert refs(client, "programme=vru&q=hackney") == {"HACK-01"}
+    assert refs(client, "programme=no-such-programme") == set()
+
+
+def test_withdrawn_services_only_on_request(writable_app, tmp_path):
+    import_file(writable_app, template_csv(tmp_path / "a.csv", rows()))
+    import_file(writable_app, template_csv(tmp_path / "b.csv", rows()[1:]), "--mode", "full")
+    client = writable_app.test_client()
+    assert "LDN-01" not in refs(client, "q=helpline")
+    assert refs(client, "q=helpline&include_withdrawn=true") == {"LDN-01"}
+    listed = client.get("/api/v1/services?include_withdrawn=true&q=helpline").json["contents"]
+    assert listed[0]["withdrawn"] is True
+
+
+# -- areas -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("area", "expected"),
+    [
+        # a borough: London-wide, its ward's service, its own, a site in it; not the BCU of others
+        ("E09000021", {"LDN-01", "WARD-KT", "OXY-KT", "NEAR-KT", "VISIT-01"}),
+        ("kingston", {"LDN-01", "WARD-KT", "OXY-KT", "NEAR-KT", "VISIT-01"}),
+        ("e09000021", {"LDN-01", "WARD-KT", "OXY-KT", "NEAR-KT", "VISIT-01"}),
+        # the ward: the borough's services (ancestor), its own, a site in it
+        ("E05013938", {"LDN-01", "WARD-KT", "OXY-KT", "NEAR-KT", "VISIT-01"}),
+        # a sibling ward: not the other ward's service, not sites elsewhere in the borough
+        ("E05013930", {"LDN-01", "OXY-KT", "NEAR-KT"}),
+        # the BCU of Kingston: its boroughs' and wards' services and sites
+        ("bcu-south-west", {"LDN-01", "WARD-KT", "OXY-KT", "NEAR-KT", "VISIT-01"}),
+        # the Central West BCU service appears for its boroughs, not others
+        ("Westminster", {"LDN-01", "BCU-CW"}),
+        ("bcu-central-west", {"LDN-01", "BCU-CW"}),
+        ("E09000020", {"LDN-01", "BCU-CW"}),
+        ("Hackney", {"LDN-01", "VISIT-01", "HACK-01"}),
+        # the City of London: directly under London, in no BCU
+        ("E09000001", {"LDN-01", "CITY-01"}),
+        # London: everything
+        ("E12000007", {"LDN-01", "BCU-CW", "WARD-KT", "OXY-KT", "NEAR-KT", "VISIT-01",
+                       "HACK-01", "CITY-01"}),
+    ],
+)  # fmt: skip
+def test_area_matches_coverage_up_and_down_the_hierarchy_and_sites(client, area, expected):
+    assert refs(client, f"area={area}") == expected
+
+
+def test_a_ward_of_a_bcu_borough_gets_the_bcu_service(client):
+    ward = client.get("/api/v1/areas?type=ward&parent=E09000033&per_page=1").json["contents"][0]
+    assert refs(client, f"area={ward['code']}") == {"LDN-01", "BCU-CW"}
+
+
+def test_unknown_area_is_a_404_problem(client):
+    body = problem(client, "area=Atlantis", 404)
+    assert body["code"] == "area-not-found"
+    assert problem(client, "area=E09999999", 404)["code"] == "area-not-found"
+
+
+# -- near and bbox -----------------------------------------------------------------------------
+def test_near_filters_by_radius_and_sorts_by_distance(client):
+    lat, lon = KT1_1EU
+    body = client.get(f"/api/v1/services?near={lat},{lon}&radius=1000").json
+    assert [s["ref"] for s in body["contents"]] == ["OXY-KT", "VISIT-01", "NEAR-KT"]
+    distances = [s["distance_m"] for s in body["contents"]]
+    assert distances[0] < 5  # Code-Point grid references are to the metre
+    assert distances[1] == pytest.approx(KT1_1LF_M, abs=5)
+    assert distances[2] == pytest.approx(KT2_5AA_M, abs=5)
+    assert refs(client, f"near={lat},{lon}&radius=500") == {"OXY-KT", "VISIT-01"}
+    assert refs(client, f"near={lat},{lon}") == {"OXY-KT", "VISIT-01", "NEAR-KT"}  # 2 km
+    far = refs(client, f"near={lat},{lon}&radius=20000")
+    assert "HACK-01" not in far and "CITY-01" in far  # EC2V 7HH is about 19 km away
+    by_name = refs(client, f"near={lat},{lon}&radius=1000&sort=name", ordered=True)
+    assert by_name == ["VISIT-01", "NEAR-KT", "OXY-KT"]  # "=" sorts before letters
+    assert refs(client, f"near={lat},{lon}&q=canbury") == {"NEAR-KT"}
+
+
+def test_near_and_radius_are_validated(client):
+    assert "near" in problem(client, "near=51.4")["errors"]
+    assert "near" in problem(client, "near=abc,def")["errors"]
+    assert "near" in problem(client, "near=nan,0")["errors"]
+    assert "near" in problem(client, "near=-0.3,51.4")["errors"]  # lon,lat: outside London
+    assert "radius" in problem(client, "near=51.4,-0.3&radius=20001")["errors"]
+    assert "radius" in problem(client, "radius=100")["errors"]
+
+
+def test_bbox_finds_services_with_a_site_inside(client):
+    kingston = "-0.32,51.40,-0.29,51.42"
+    assert refs(client, f"bbox={kingston}") == {"OXY-KT", "VISIT-01", "NEAR-KT"}
+    tight = "-0.3065,51.4074,-0.3055,51.4080"  # around KT1 1EU only
+    assert refs(client, f"bbox={tight}") == {"OXY-KT"}
+    assert refs(client, "bbox=-0.07,51.54,-0.05,51.55") == {"HACK-01"}
+    assert refs(client, f"bbox={kingston}&q=oxygen") == {"OXY-KT"}
+    for bad in ("51.40,-0.32,51.42,-0.29", "-0.29,51.40,-0.32,51.42", "-0.9,51.1,0.5,51.9",
+                "1,2,3", "-0.3,51.4,x,51.5"):  # fmt: skip
+        assert "bbox" in problem(client, f"bbox={bad}")["errors"], bad
+
+
+def test_cell_ranges_cover_the_rectangle():
+    ranges = cell_ranges(517000, 168000, 518000, 169000)
+    assert len(ranges) == 5 and all(lo <= hi for lo, hi in ranges)
+    wide = cell_ranges(500000, 160000, 540000, 200000)
+    assert len(wide) == 1
+
+
+# -- grants and changes ------------------------------------------------------------------------
+def test_live_on_uses_grant_dates_with_open_ends(client):
+    assert refs(client, f"live_on={TODAY}") == {"LDN-01", "OXY-KT", "HACK-01"}
+    assert refs(client, f"live_on={_d(30)}") == {"OXY-KT", "NEAR-KT", "HACK-01"}
+    assert refs(client, "live_on=2020-06-01") == {"BCU-CW"}
+    assert refs(client, f"live_on={_d(30)}&programme=vru") == {"NEAR-KT", "HACK-01"}
+    assert "live_on" in problem(client, "live_on=2026-02-30")["errors"]
+
+
+def test_funding_ends_within_days(client):
+    assert refs(client, "funding_ends_within=30") == {"LDN-01"}
+    assert refs(client, "funding_ends_within=100") == {"LDN-01", "NEAR-KT"}
+    assert refs(client, "funding_ends_within=0") == set()
+    assert refs(client, "funding_ends_within=100&programme=snb") == set()
+    assert "funding_ends_within" in problem(client, "funding_ends_within=-1")["errors"]
+
+
+def test_updated_since(writable_app, tmp_path):
+    import_file(writable_app, template_csv(tmp_path / "a.csv", rows()))
+    client = writable_app.test_client()
+    everything = refs(client, "updated_since=2000-01-01")
+    assert len(everything) == 8
+    time.sleep(1.1)
+    cut = datetime.now(UTC).replace(microsecond=0)
+    time.sleep(1.1)
+    changed = rows()
+    changed[3]["desc"] = "Workshops in Kingston and Surbiton"
+    import_file(writable_app, template_csv(tmp_path / "b.csv", changed))
+    stamp = cut.isoformat().replace("+00:00", "Z")
+    assert refs(client, f"updated_since={stamp}") == {"OXY-KT"}
+    assert refs(client, f"updated_since={cut.date() + timedelta(days=2)}") == set()
+    assert refs(client, "updated_since=2000-01-01", ordered=False) == everything
+    assert refs(client, "sort=updated", ordered=True)[0] == "OXY-KT"
+    assert "updated_since" in problem(client, "updated_since=yesterday")["errors"]
+
+
+# -- sorting -----------------------------------------------------------------------------------
+def test_sort_orders_and_their_defaults(client):
+    names = [s["name"] for s in client.get("/api/v1/services?per_page=100").json["contents"]]
+    assert names == sorted(names)
+    by_end = refs(client, "sort=funding_end", ordered=True)
+    # ending soonest first among grants not yet ended; services without one after, by name
+    assert by_end[:4] == ["LDN-01", "NEAR-KT", "HACK-01", "OXY-KT"]
+    rest = [s["name"] for s in client.get("/api/v1/services?sort=funding_end").json["contents"][4:]]
+    assert rest == sorted(rest)
+
+
+def test_sorts_that_need_a_query_or_a_point_are_422(client):
+    assert problem(client, "sort=relevance")["errors"] == {
+        "sort": ["sort=relevance needs a text query q."]
+    }
+    assert problem(client, "sort=distance")["errors"] == {
+        "sort": ["sort=distance needs near=lat,lon."]
+    }
+    assert "sort" in problem(client, "sort=random")["errors"]
+
+
+# -- representations -------------------------------------------------------------------------
+def test_geojson_feature_collection(client):
+    response = client.get("/api/v1/services?format=geojson&area=Kingston&per_page=2")
+    assert response.status_code == 200
+    assert response.mimetype == "application/geo+json"
+    body = response.json
+    assert body["type"] == "FeatureCollection"
+    # Kingston: LDN-01 and WARD-KT have no site, the other three one each: five features
+    assert body["numberMatched"] == 5
+    assert body["numberReturned"] == len(body["features"]) == 2  # the first two by name
+    rels = {link["rel"]: link for link in body["links"]}
+    assert {"self", "first", "last", "next", "alternate"} <= set(rels)
+    assert "format=geojson" in rels["next"]["href"] and "page=2" in rels["next"]["href"]
+    assert rels["next"]["type"] == "application/geo+json"
+    for feature in body["features"]:
+        assert feature["type"] == "Feature" and set(feature) == {
+            "type",
+            "id",
+            "geometry",
+            "properties",
+        }
+        assert (
+            feature["properties"]["url"]
+            == f"/api/v1/services/{feature['properties']['service_id']}"
+        )
+    every = client.get(
+        "/api/v1/services?area=Kingston&per_page=100", headers={"Accept": "application/geo+json"}
+    )
+    assert every.mimetype == "application/geo+json"
+    features = {f["properties"]["ref"]: f for f in every.json["features"]}
+    oxygen = features["OXY-KT"]
+    assert oxygen["geometry"] == {"type": "Point", "coordinates": [-0.305917, 51.40772]}  # lon, lat
+    assert oxygen["properties"]["postcode"] == "KT1 1EU"
+    assert oxygen["properties"]["site"] == "Oxygen hub"
+    assert oxygen["properties"]["organisation"] == "Oxygen"
+    assert oxygen["properties"]["themes"] == ["violence-knife-crime", "youth-diversion"]
+    assert features["LDN-01"]["geometry"] is None
+    assert features["LDN-01"]["properties"]["coverage"] == ["E12000007"]
+    assert features["WARD-KT"]["properties"]["coverage"] == ["E05013938"]
+    lat, lon = KT1_1EU
+    near = client.get(f"/api/v1/services?format=geojson&near={lat},{lon}&radius=500").json
+    assert [f["properties"]["ref"] for f in near["features"]] == ["OXY-KT", "VISIT-01"]
+    assert near["features"][1]["properties"]["distance_m"] == pytest.approx(KT1_1LF_M, abs=5)
+
+
+def test_csv_download(client):
+    response = client.get("/api/v1/services?format=csv&per_page=100")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    table = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert table[0] == [
+        "id", "ref", "name", "organisation", "status", "themes", "coverage", "postcodes",
+        "live_programmes", "last_verified", "url",
+    ]  # fmt: skip
+    by_ref = {r[1]: dict(zip(table[0], r, strict=True)) for r in table[1:]}
+    assert len(by_ref) == 8
+    visit = by_ref["VISIT-01"]
+    assert visit["name"].startswith("'=HYPERLINK(")  # neutralised formula
+    assert visit["organisation"] == "'@Risk Youth"
+    assert visit["postcodes"] == "KT1 1LF"
+    oxygen = by_ref["OXY-KT"]
+    assert oxygen["themes"] == "violence-knife-crime; youth-diversion"
+    assert oxygen["coverage"] == "E09000021"
+    assert oxygen["live_programmes"] == "Safer Neighbourhood Board grants"
+    assert oxygen["url"].endswith(f"/api/v1/services/{oxygen['id']}")
+    assert by_ref["BCU-CW"]["live_programmes"] == ""  # its grant ended
+    lat, lon = KT1_1EU
+    near = client.get(f"/api/v1/services?format=csv&near={lat},{lon}&q=kingston")
+    header = next(csv.reader(io.StringIO(near.get_data(as_text=True))))
+    assert header[-2:] == ["distance_m", "rank"]
+    accepted = client.get("/api/v1/services", headers={"Accept": "text/csv"})
+    assert accepted.mimetype == "text/csv" and "Accept" in accepted.headers["Vary"]
+
+
+def test_csv_cells_are_neutralised():
+    for cell in ("=1+2", "+44 20", "-3", "@SUM(A1)", "\tx", "\rx"):
+        assert neutralise(cell) == "'" + cell
+    assert neutralise("plain") == "plain" and neutralise(None) == "" and neutralise(3) == "3"
+
+
+def test_pagination_envelope_and_links_with_filters(client):
+    response = client.get("/api/v1/services?area=Kingston&per_page=2&page=2&sort=name")
+    body = response.json
+    assert body["total_items"] == 5 and body["total_pages"] == 3 and body["page_number"] == 2
+    links = response.headers["Link"]
+    assert 'rel="next"' in links and 'rel="prev"' in links
+    assert "area=Kingston" in links and "sort=name" in links
+    csv_links = client.get("/api/v1/services?format=csv&per_page=2").headers["Link"]
+    assert "format=csv" in csv_links and 'rel="next"' in csv_links
+    assert problem(client, "per_page=1001")["errors"]["per_page"]
+    past = client.get("/api/v1/services?page=99").json
+    assert past["empty"] is True and past["total_items"] == 8
+
+
+def test_query_terms_for_the_sqlite_fallback():
+    terms = parse_terms('knife "youth club" -helpline or  ""')
+    assert [(t.text, t.exclude) for t in terms] == [
+        ("knife", False), ("youth club", False), ("helpline", True),
+    ]  # fmt: skip
+
+
+# -- a generated directory -----------------------------------------------------------------
+def _make_directory() -> Any:
+    path = Path(__file__).resolve().parents[2] / "scripts" / "make_directory.py"
+    spec = importlib.util.spec_from_file_location("make_directory", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ranking_and_filters_over_a_generated_directory(writable_app, tmp_path, shared_data_dir):
+    generated = _make_directory().generate(500, 7, shared_data_dir)
+    path = tmp_path / "generated.csv"
+    write_table(path, list(HEADINGS), generated, format="csv")
+    import_file(writable_app, path)
+    client = writable_app.test_client()
+    name_at = HEADINGS.index("Service name")
+    word = "Beacon"
+    with_word_in_name = {r[HEADINGS.index("Service ref")] for r in generated if word in r[name_at]}
+    assert with_word_in_name
+    body = client.get(f"/api/v1/services?q={word.lower()}&per_page=1000").json
+    found = [s["ref"] for s in body["contents"]]
+    assert with_word_in_name <= set(found)
+    # services named with the word rank above those only mentioning it elsewhere
+    ranks = [s["rank"] for s in body["contents"]]
+    assert ranks == sorted(ranks, reverse=True)
+    top = found[: len(with_word_in_name)]
+    assert set(top) == with_word_in_name
+    # totals agree with the pages, and paging is stable
+    total = body["total_items"]
+    seen = []
+    for page in range(1, math.ceil(total / 37) + 1):
+        seen += [s["ref"] for s in client.get(
+            f"/api/v1/services?q={word.lower()}&per_page=37&page={page}"
+        ).json["contents"]]  # fmt: skip
+    assert seen == found
+    # London-wide and BCU services appear in every borough of their area
+    westminster = refs(client, "area=Westminster")
+    kensington = refs(client, "area=E09000020")
+    assert westminster & kensington
+    london = client.get("/api/v1/services?area=London&per_page=1").json["total_items"]
+    assert london == client.get("/api/v1/services?per_page=1").json["total_items"]
+    # bbox over central London and near a point agree with each other on a site
+    lat, lon = 51.5074, -0.1278
+    near = client.get(f"/api/v1/services?near={lat},{lon}&radius=3000&per_page=1000").json
+    distances = [s["distance_m"] for s in near["contents"]]
+    assert distances == sorted(distances) and all(d <= 3000 for d in distances)
+    box = refs(client, "bbox=-0.2,51.45,-0.05,51.55")
+    assert {s["ref"] for s in near["contents"] if s["distance_m"] < 2500} <= box
