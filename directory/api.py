@@ -8,6 +8,8 @@ from typing import Any
 import flask_smorest
 import marshmallow as ma
 from flask_smorest.utils import prepare_response
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from directory import http
@@ -51,8 +53,31 @@ class Api(flask_smorest.Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
+class _Args(MultiDict):  # type: ignore[type-arg]
+    """Query arguments whose ``get`` of an absent key is cheap: werkzeug's raises and
+    catches a BadRequestKeyError, once for every field a schema declares and a request
+    leaves out."""
+
+    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:  # noqa: A002
+        if key not in self:
+            return default
+        return super().get(key, default, type)
+
+
+class _Parser(FlaskParser):
+    def load_querystring(self, req: Any, schema: ma.Schema) -> Any:
+        return self._makeproxy(_Args(req.args), schema)
+
+
 class Blueprint(flask_smorest.Blueprint):
-    """Blueprint with the project's defaults (kept for shared behaviour)."""
+    """Blueprint with the project's defaults."""
+
+    ARGUMENTS_PARSER = _Parser()
+
+    def arguments(self, schema: Any, **kwargs: Any) -> Any:
+        """As flask-smorest's, but a schema class is instantiated once here: webargs would
+        build a new instance (deep-copying every field) on every request."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
 
 
 class Schema(ma.Schema):

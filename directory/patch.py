@@ -94,6 +94,10 @@ class DirectoryIndex:
     contacts_by_area: dict[str, list[dict[str, Any]]]
     organisations: dict[int, OrganisationProfile]
     organisation_refs: dict[str, int]
+    #: funding summaries already worked out, by the patch's areas and day (bounded by the
+    #: number of distinct patches: wards, boroughs, BCUs)
+    funding_cache: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    site_count: int = 0
 
     @classmethod
     def build(
@@ -189,6 +193,7 @@ class DirectoryIndex:
             contacts_by_area=dict(contacts_by_area),
             organisations=organisations,
             organisation_refs={p.ref: p.id for p in organisations.values()},
+            site_count=sum(len(sites) for sites in cells.values()),
         )
 
 
@@ -408,12 +413,11 @@ def relations(
     if place.point is not None:
         x, y = place.point
         nearest: dict[int, tuple[float, Site]] = {}
-        for cell in cells_around(x, y, math.ceil(radius / CELL_METRES)):
-            for site in index.cells.get(cell, ()):
-                distance = math.hypot(site.x - x, site.y - y)
-                if distance <= radius and (
-                    site.service_id not in nearest or distance < nearest[site.service_id][0]
-                ):
+        for site in _sites_near(index, x, y, radius):
+            distance = math.hypot(site.x - x, site.y - y)
+            if distance <= radius:
+                best = nearest.get(site.service_id)
+                if best is None or distance < best[0]:
                     nearest[site.service_id] = (distance, site)
         for sid, (distance, site) in nearest.items():
             found[sid].append(
@@ -425,9 +429,22 @@ def relations(
                 found[site.service_id].append({"relation": "site_in_area", "site": site.body})
     for relation, codes in place.coverage.items():
         for code in codes:
-            for sid in index.by_area.get(code, ()):
-                found[sid].append({"relation": relation, "area": area_ref(snap, code)})
+            sids = index.by_area.get(code)
+            if sids:
+                reason = {"relation": relation, "area": area_ref(snap, code)}
+                for sid in sids:
+                    found[sid].append(reason)
     return found
+
+
+def _sites_near(index: DirectoryIndex, x: float, y: float, radius: float) -> Iterable[Site]:
+    """Candidate sites from the grid cells around a point (or all sites, when there are
+    fewer sites than cells to look in)."""
+    ring = math.ceil(radius / CELL_METRES)
+    if index.site_count <= (2 * ring + 1) ** 2:
+        return (site for sites in index.cells.values() for site in sites)
+    cells = index.cells
+    return (site for cell in cells_around(x, y, ring) for site in cells.get(cell, ()))
 
 
 def _sort_key(index: DirectoryIndex, sid: int, reasons: list[dict[str, Any]]) -> tuple[Any, ...]:
@@ -478,6 +495,14 @@ def patch(
 
 
 def funding_summary(index: DirectoryIndex, place: Place, day: date) -> dict[str, Any]:
+    key = (day, *((relation, *codes) for relation, codes in place.coverage.items()))
+    summary = index.funding_cache.get(key)
+    if summary is None:
+        summary = index.funding_cache[key] = _funding_summary(index, place, day)
+    return summary
+
+
+def _funding_summary(index: DirectoryIndex, place: Place, day: date) -> dict[str, Any]:
     """Live awards whose beneficiary areas are in the patch, by programme and by scope.
 
     Awards made for all of London or a whole BCU are reported at that scope, never divided

@@ -91,6 +91,20 @@ def init_database(env: Mapping[str, str], data_dir: Path) -> float:
     return time.perf_counter() - started
 
 
+def load_demo(env: Mapping[str, str], data_dir: Path) -> float:
+    """``directory demo load --from DATA_DIR`` in a subprocess; returns the seconds it took."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [venv_tool("directory"), "demo", "load", "--from", str(data_dir)],
+        env=dict(env), cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise BenchError(
+            f"`directory demo load` failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+        )
+    return time.perf_counter() - started
+
+
 def machine() -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(),
