@@ -28,6 +28,7 @@ from tests.conftest import shared_data_path
 
 PROBLEM = "application/problem+json"
 JSON_MIMETYPES = {"application/json", "application/geo+json"}
+OTHER_MIMETYPES = {"application/atom+xml", "text/csv"}
 MAX_POSTCODE_INPUT = 16  # geodata.postcodes.MAX_INPUT_LENGTH: longer input is rejected
 BULK_LIMIT = 1000
 
@@ -68,6 +69,8 @@ def check(response: Any, what: str) -> Any:
         assert body["code"], f"{what} -> empty problem code"
         return body
     if status == 200:
+        if response.mimetype in OTHER_MIMETYPES:  # the Atom feed and CSV lists
+            return None
         assert response.mimetype in JSON_MIMETYPES, f"{what} -> 200 as {response.mimetype}"
         return _strict_json(text)
     return None
@@ -658,6 +661,10 @@ QUERY_PATHS = [
     "/api/v1/organisations",
     "/api/v1/grants",
     "/api/v1/imports",
+    "/api/v1/patch",
+    "/api/v1/partners",
+    "/api/v1/changes",
+    "/api/v1/changes.atom",
 ]
 QUERY_KEYS = [
     "lat",
@@ -678,6 +685,15 @@ QUERY_KEYS = [
     "programme",
     "area",
     "source",
+    "postcode",
+    "radius",
+    "live_on",
+    "since",
+    "entity",
+    "ending_within",
+    "near",
+    "bbox",
+    "sort",
 ]
 RAW_QUERY_BITS = [
     "%",
@@ -720,6 +736,10 @@ query_value = either(
 @example(path="/api/v1/areas", pairs=[("q", "%ED%A0%80")])
 @example(path="/api/v1/organisations", pairs=[("q", "%00")])
 @example(path="/api/v1/grants", pairs=[("area", "a%00b")])
+@example(path="/api/v1/patch", pairs=[("postcode", "KT1%201EU"), ("radius", "nan")])
+@example(path="/api/v1/patch", pairs=[("area", "%ED%A0%80")])
+@example(path="/api/v1/changes", pairs=[("since", "9999-99-99")])
+@example(path="/api/v1/partners", pairs=[("organisation", "99999999999999999999")])
 @example(path="/api/v1/areas", pairs=[("parent", "%ED%A0%80")])
 @example(path="/api/v1/locate", pairs=[("lat", "%ED%A0%80"), ("lat", "1")])
 @FUZZ
@@ -738,3 +758,56 @@ def test_raw_and_repeated_query_parameters_never_500(geo_app, path, pairs):
     client = geo_app.test_client()
     query = "&".join(f"{k}={v}" for k, v in pairs)
     check(client.get(path, query_string=query), f"GET {path}?{query:.400}")
+
+
+@FUZZ
+@given(
+    place=st.one_of(
+        real_postcodes.map(lambda pc: {"postcode": pc}),
+        postcode_text.map(lambda pc: {"postcode": pc}),
+        any_text.map(lambda a: {"area": a}),
+        st.sampled_from(["Kingston", "bcu-central-west", "E12000007", "city"]).map(
+            lambda a: {"area": a}
+        ),
+        st.tuples(number_or_text, number_or_text).map(lambda p: {"lat": p[0], "lon": p[1]}),
+    ),
+    extra=st.dictionaries(
+        st.sampled_from(
+            ["theme", "programme", "status", "live_on", "q", "radius", "page", "per_page"]
+        ),
+        number_or_text,
+        max_size=4,
+    ),
+)
+def test_patch_never_500s(geo_app, place, extra):
+    client = geo_app.test_client()
+    query = {**place, **extra}
+    check(client.get("/api/v1/patch", query_string=query), f"GET /patch {query!r}")
+
+
+@FEW
+@given(
+    body=json_values,
+    postcodes=st.lists(st.one_of(real_postcodes, postcode_text, json_values), max_size=20),
+)
+def test_patch_lookup_never_500s(geo_app, body, postcodes):
+    client = geo_app.test_client()
+    check(client.post("/api/v1/patch/lookup", json=body), f"POST /patch/lookup {body!r:.200}")
+    sent = {"postcodes": postcodes, "detail": "full"}
+    check(client.post("/api/v1/patch/lookup", json=sent), f"POST /patch/lookup {sent!r:.200}")
+
+
+@FEW
+@given(
+    query=st.dictionaries(
+        st.sampled_from(
+            ["organisation", "postcode", "theme", "since", "area", "entity", "ending_within"]
+        ),
+        number_or_text,
+        max_size=4,
+    ),
+    path=st.sampled_from(["/api/v1/partners", "/api/v1/changes", "/api/v1/changes.atom"]),
+)
+def test_partners_and_changes_never_500(geo_app, path, query):
+    client = geo_app.test_client()
+    check(client.get(path, query_string=query), f"GET {path} {query!r}")
