@@ -198,3 +198,61 @@ def test_change_feed_by_area_and_atom(patch_app, tmp_path):
     themed = client.get("/api/v1/changes?theme=gangs-exploitation&entity=service").json
     assert {e["entity_ref"] for e in themed["contents"]} == {"BCU"}
     assert client.get("/api/v1/changes?area=Atlantis").status_code == 404
+
+
+# -- a generated, larger directory: every relation checked against the database ---------------
+def test_patch_relations_agree_with_the_database_on_a_generated_directory(
+    writable_app, tmp_path, shared_data_dir
+):
+    import math
+    import random
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from directory.ingest.readers import write_table
+    from directory.ingest.template import HEADINGS
+    from directory.models import Location, Service, ServiceArea
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from make_directory import generate, postcodes
+
+    path = tmp_path / "generated.csv"
+    write_table(path, list(HEADINGS), generate(400, 7, shared_data_dir), format="csv")
+    result = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "gen"])
+    assert result.exit_code == 0, result.output[-2000:]
+    db = writable_app.extensions["directory"].db
+    with db.engine.connect() as connection:
+        active = set(
+            connection.execute(select(Service.id).where(Service.status == "active")).scalars()
+        )
+        coverage = connection.execute(select(ServiceArea.service_id, ServiceArea.area_code)).all()
+        sites = connection.execute(
+            select(Location.service_id, Location.easting, Location.northing)
+        ).all()
+    client = writable_app.test_client()
+    for postcode in postcodes(shared_data_dir, 25, random.Random(3)):
+        body = client.get(
+            "/api/v1/patch", query_string={"postcode": postcode, "per_page": 1000}
+        ).json
+        place = {
+            "serves_ward": body["ward"]["code"] if body["ward"] else None,
+            "serves_borough": body["borough"]["code"],
+            "serves_bcu": body["bcu"]["code"] if body["bcu"] else None,
+            "serves_london": "E12000007",
+        }
+        expected: dict[int, set[str]] = {}
+        for sid, code in coverage:
+            for relation, wanted in place.items():
+                if code == wanted and sid in active:
+                    expected.setdefault(sid, set()).add(relation)
+        x, y = body["easting"], body["northing"]
+        for sid, e, n in sites:
+            if e is not None and sid in active and math.hypot(e - x, n - y) <= 2000:
+                expected.setdefault(sid, set()).add("site_nearby")
+        got = {
+            s["id"]: {r["relation"] for r in s["relations"]} for s in body["services"]["contents"]
+        }
+        assert got == expected, postcode
+        assert body["services"]["total_items"] == len(expected)
