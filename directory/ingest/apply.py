@@ -638,6 +638,18 @@ class _Writer:
                         "services",
                         ref,
                     )
+            if rec.parent_ref and rec.parent_ref not in records and rec.parent_ref not in states:
+                self.problems.append(
+                    Problem(
+                        f"Grant '{rec.ref}' is paid through grant '{rec.parent_ref}', which is "
+                        "not in the directory yet: the chain will show it as missing until a "
+                        "source lists it.",
+                        None,
+                        "parent_ref",
+                        rec.parent_ref,
+                        "warning",
+                    )  # fmt: skip
+                )
         inserts, updates, changed_refs, owned = [], [], [], []
         for ref, rec in records.items():
             new = _grant_state(rec)
