@@ -354,3 +354,43 @@ class Lock(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     acquired_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# -- need: recorded crime and population, for funding against need ----------------------------
+# Loaded by ``directory import FILE --format mps-crime|population`` (directory/funding.py), each
+# import recorded as an ImportRun with a DataRelease. Area codes carry no foreign key, as above.
+
+
+class CrimeCount(Base):
+    """Recorded offences in one borough, month and offence category (Met Police borough-level
+    crime, published monthly on the London Datastore). A later file replaces the months it
+    covers (the Met revises recent months)."""
+
+    __tablename__ = "crime_count"
+    __table_args__ = (
+        PrimaryKeyConstraint("area_code", "month", "major_category", "minor_category"),
+    )
+    area_code: Mapped[str] = mapped_column(String(40))
+    #: the first day of the month counted
+    month: Mapped[date] = mapped_column(Date, index=True)
+    major_category: Mapped[str] = mapped_column(String(120))
+    minor_category: Mapped[str] = mapped_column(String(160))
+    count: Mapped[int] = mapped_column(Integer)
+    #: the import run that last wrote this row
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"), index=True)
+
+
+class AreaPopulation(Base):
+    """An area's resident population estimate at a reference date (ONS mid-year estimates)."""
+
+    __tablename__ = "area_population"
+    __table_args__ = (PrimaryKeyConstraint("area_code", "reference_date"),)
+    area_code: Mapped[str] = mapped_column(String(40))
+    reference_date: Mapped[date] = mapped_column(Date)
+    all_ages: Mapped[int] = mapped_column(Integer)
+    aged_0_9: Mapped[int | None] = mapped_column(Integer)
+    aged_10_17: Mapped[int | None] = mapped_column(Integer)
+    aged_18_24: Mapped[int | None] = mapped_column(Integer)
+    aged_10_24: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(Text)
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"), index=True)
