@@ -360,61 +360,46 @@ class CatalogueQueries:
             Organisation.type.label("organisation_type"),
         ).join(Organisation, Organisation.id == Service.organisation_id)
 
-    def themes_of(self, ids: Sequence[int]) -> dict[int, list[str]]:
-        out: dict[int, list[str]] = defaultdict(list)
+    def _grouped(
+        self, key: Any, statement: Any, ids: Sequence[int], value: Any = None
+    ) -> dict[int, list[Any]]:
+        """Rows of ``statement`` for the ids (in chunks), grouped by the ``key`` column: the
+        whole rows, or the ``value`` column of each."""
+        out: dict[int, list[Any]] = defaultdict(list)
         for chunk in _chunks(list(ids)):
-            for sid, theme in self.db.execute(
-                select(ServiceTheme.service_id, ServiceTheme.theme_id)
-                .where(ServiceTheme.service_id.in_(chunk))
-                .order_by(ServiceTheme.theme_id)
-            ):
-                out[sid].append(theme)
+            for row in self.db.execute(statement.where(key.in_(chunk))):
+                out[getattr(row, key.key)].append(row if value is None else getattr(row, value.key))
         return out
+
+    def themes_of(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        statement = select(ServiceTheme.service_id, ServiceTheme.theme_id).order_by(
+            ServiceTheme.theme_id
+        )
+        return self._grouped(ServiceTheme.service_id, statement, ids, ServiceTheme.theme_id)
 
     def coverage_of(self, ids: Sequence[int]) -> dict[int, list[str]]:
-        out: dict[int, list[str]] = defaultdict(list)
-        for chunk in _chunks(list(ids)):
-            for sid, code in self.db.execute(
-                select(ServiceArea.service_id, ServiceArea.area_code)
-                .where(ServiceArea.service_id.in_(chunk))
-                .order_by(ServiceArea.area_code)
-            ):
-                out[sid].append(code)
-        return out
+        statement = select(ServiceArea.service_id, ServiceArea.area_code).order_by(
+            ServiceArea.area_code
+        )
+        return self._grouped(ServiceArea.service_id, statement, ids, ServiceArea.area_code)
 
     def locations_of(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
-        out: dict[int, list[Row[Any]]] = defaultdict(list)
-        for chunk in _chunks(list(ids)):
-            for row in self.db.execute(
-                select(Location.__table__)
-                .where(Location.service_id.in_(chunk))
-                .order_by(Location.ref)
-            ):
-                out[row.service_id].append(row)
-        return out
+        statement = select(Location.__table__).order_by(Location.ref)
+        return self._grouped(Location.service_id, statement, ids)
 
     def grants_of(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
-        out: dict[int, list[Row[Any]]] = defaultdict(list)
-        for chunk in _chunks(list(ids)):
-            for row in self.db.execute(
-                self._grant_select()
-                .add_columns(GrantService.service_id)
-                .join(GrantService, GrantService.grant_id == Grant.id)
-                .where(GrantService.service_id.in_(chunk), Grant.withdrawn_at.is_(None))
-                .order_by(Grant.start.desc(), Grant.id)
-            ):
-                out[row.service_id].append(row)
-        return out
+        statement = (
+            self._grant_select()
+            .add_columns(GrantService.service_id)
+            .join(GrantService, GrantService.grant_id == Grant.id)
+            .where(Grant.withdrawn_at.is_(None))
+            .order_by(Grant.start.desc(), Grant.id)
+        )
+        return self._grouped(GrantService.service_id, statement, ids)
 
     def outcomes_of(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
-        out: dict[int, list[Row[Any]]] = defaultdict(list)
-        for chunk in _chunks(list(ids)):
-            for row in self.db.execute(
-                select(Outcome.__table__).where(Outcome.service_id.in_(chunk))
-                .order_by(Outcome.period_start, Outcome.metric)
-            ):  # fmt: skip
-                out[row.service_id].append(row)
-        return out
+        statement = select(Outcome.__table__).order_by(Outcome.period_start, Outcome.metric)
+        return self._grouped(Outcome.service_id, statement, ids)
 
     def contacts_for(self, codes: Iterable[str]) -> list[Row[Any]]:
         return self.db.execute(
@@ -522,27 +507,16 @@ class CatalogueQueries:
         ).all()
 
     def grant_areas(self, ids: Sequence[int]) -> dict[int, list[str]]:
-        out: dict[int, list[str]] = defaultdict(list)
-        for chunk in _chunks(list(ids)):
-            for gid, code in self.db.execute(
-                select(GrantArea.grant_id, GrantArea.area_code)
-                .where(GrantArea.grant_id.in_(chunk))
-                .order_by(GrantArea.area_code)
-            ):
-                out[gid].append(code)
-        return out
+        statement = select(GrantArea.grant_id, GrantArea.area_code).order_by(GrantArea.area_code)
+        return self._grouped(GrantArea.grant_id, statement, ids, GrantArea.area_code)
 
     def grant_services(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
-        out: dict[int, list[Row[Any]]] = defaultdict(list)
-        for chunk in _chunks(list(ids)):
-            for row in self.db.execute(
-                select(GrantService.grant_id, Service.id, Service.ref, Service.name)
-                .join(Service, Service.id == GrantService.service_id)
-                .where(GrantService.grant_id.in_(chunk))
-                .order_by(Service.name)
-            ):
-                out[row.grant_id].append(row)
-        return out
+        statement = (
+            select(GrantService.grant_id, Service.id, Service.ref, Service.name)
+            .join(Service, Service.id == GrantService.service_id)
+            .order_by(Service.name)
+        )
+        return self._grouped(GrantService.grant_id, statement, ids)
 
     # -- themes, imports, history, status ---------------------------------------------------
     def themes(self) -> list[Row[Any]]:
@@ -603,15 +577,8 @@ class CatalogueQueries:
         return rows, int(total)
 
     def event_areas(self, ids: Sequence[int]) -> dict[int, list[str]]:
-        out: dict[int, list[str]] = defaultdict(list)
-        for chunk in _chunks(list(ids)):
-            for eid, code in self.db.execute(
-                select(ChangeArea.event_id, ChangeArea.area_code)
-                .where(ChangeArea.event_id.in_(chunk))
-                .order_by(ChangeArea.area_code)
-            ):
-                out[eid].append(code)
-        return out
+        statement = select(ChangeArea.event_id, ChangeArea.area_code).order_by(ChangeArea.area_code)
+        return self._grouped(ChangeArea.event_id, statement, ids, ChangeArea.area_code)
 
     def stale_services(self, before: Any) -> int:
         return int(
