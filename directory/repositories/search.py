@@ -5,10 +5,10 @@ match and its rank, distance to a point, sorting and the page, in one statement 
 The caller (``directory.search``) resolves names, areas and coordinates; this module only
 receives plain values (:class:`Filters`) and knows the two dialects:
 
-* **PostgreSQL** matches ``websearch_to_tsquery('english', q) @@ to_tsvector('english',
-  search_text)``, the exact expression of the GIN index ``ix_service_search`` (migration
-  0003), and ranks with ``ts_rank`` over that vector with the service name prepended at
-  weight A (so a word in the name counts ten times one elsewhere).
+* **PostgreSQL** matches ``websearch_to_tsquery('english', q) @@ search_vector`` and ranks
+  with ``ts_rank`` over it: a stored generated column (migration 0005) holding the service
+  name at weight A before ``search_text``, GIN-indexed, so neither the match nor the rank
+  rebuilds a vector per row (a word in the name counts ten times one elsewhere).
 * **SQLite** (the embedded fallback) has no text index: every term of ``q`` must occur in
   ``search_text`` (case-insensitive ``LIKE``, ASCII case folding, ``%`` and ``_`` escaped);
   ``-term`` excludes, ``"a phrase"`` matches as one piece, ``or`` is ignored. The rank is a
@@ -145,8 +145,10 @@ class SearchQueries:
 
     # -- building blocks ------------------------------------------------------------------
     def _tsvector(self) -> Any:
-        # must read exactly like the index expression of ix_service_search
-        return func.to_tsvector(literal_column("'english'"), Service.search_text)
+        # the stored, GIN-indexed generated column of migration 0005 (PostgreSQL only): the
+        # service name at weight A (1.0) before the search text (weight D, 0.1), so a word in
+        # the name counts ten times a word elsewhere, as on SQLite it counts 3×
+        return literal_column("service.search_vector")
 
     def _tsquery(self, text: str) -> Any:
         return func.websearch_to_tsquery(literal_column("'english'"), literal(text))
@@ -166,12 +168,7 @@ class SearchQueries:
 
     def _rank(self, text: str) -> Any:
         if self.postgres:
-            # the name again with weight A (1.0) before the whole text (weight D, 0.1): a
-            # word in the name counts ten times a word elsewhere, as on SQLite it counts 3×
-            name = func.setweight(
-                func.to_tsvector(literal_column("'english'"), Service.name), literal_column("'A'")
-            )
-            return func.ts_rank(name.op("||")(self._tsvector()), self._tsquery(text))
+            return func.ts_rank(self._tsvector(), self._tsquery(text))
         parts: list[Any] = []
         for term in parse_terms(text):
             if term.exclude:
