@@ -1,7 +1,9 @@
 """Run an import: fetch a file (path or URL), read it in its format, apply it.
 
 Formats: ``template`` (the directory's own spreadsheet, CSV or XLSX), ``360giving`` (a
-360Giving JSON package, or its flat CSV/XLSX) and ``hsds`` (Open Referral HSDS 3.0 JSON).
+360Giving JSON package, or its flat CSV/XLSX) and ``hsds`` (Open Referral HSDS 3.0 JSON);
+and the need figures ``mps-crime`` (Met Police borough-level crime) and ``population``
+(borough population estimates), read and written by ``directory.funding``.
 Without ``--format`` the format is recognised from the file.
 """
 
@@ -15,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from directory.db import Database
+from directory.funding import NEED_FORMATS, detect_need_format, import_need
 from directory.geography import GeographySnapshot
 from directory.ingest.apply import ImportOptions, ImportReport, import_batch
 from directory.ingest.context import GeographyContext
@@ -26,7 +29,7 @@ from directory.ingest.template import read_template
 from directory.repositories.geography import GeographyRepository
 from directory.settings import Settings
 
-FORMATS = ("template", "360giving", "hsds")
+FORMATS = ("template", "360giving", "hsds", "mps-crime", "population")
 MODES = ("incremental", "full")
 MAX_BYTES = 100 * 1024 * 1024
 FETCH_TIMEOUT_S = 60
@@ -86,6 +89,9 @@ def detect_format(data: bytes, name: str) -> str:
         keys = set(read_table(data, name=name).keys)
     except ReadError:
         return "template"
+    need = detect_need_format(sorted(keys))  # Met crime counts or population estimates
+    if need is not None:
+        return need
     return "360giving" if {"identifier", "amount_awarded"} <= keys else "template"
 
 
@@ -122,6 +128,13 @@ def run_import(
     data = fetch(location, base_dir)
     name = location.rsplit("/", 1)[-1]
     fmt = fmt or detect_format(data, name)
+    if fmt in NEED_FORMATS:  # not directory records: written by directory.funding
+        options = ImportOptions(
+            source=source or normalise_header(Path(name).stem).replace("_", "-")[:80] or fmt,
+            format=fmt, location=public_location(location),
+            checksum=hashlib.sha256(data).hexdigest(), mode=mode, dry_run=dry_run,
+        )  # fmt: skip
+        return import_need(db, snap, data, name, options)
     with db.engine.connect() as connection:
         ctx = GeographyContext(snap, GeographyRepository(connection))
         batch = read_source(data, name, fmt, ctx)
