@@ -16,6 +16,7 @@ from directory.geography import GeographyCache
 from directory.patch import DirectoryCache
 from directory.resources import BLUEPRINTS
 from directory.settings import Settings
+from directory.site import site
 from directory.web import AppState, close_session
 
 API_PREFIX = "/api/v1"
@@ -81,6 +82,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/swagger-ui/<path:filename>")
     def swagger_ui_static(filename: str):  # type: ignore[no-untyped-def]
         return send_from_directory(swagger_dir, filename)
+
+    # the public page at / and Leaflet from the XStatic-Leaflet package (directory/site)
+    app.register_blueprint(site)
 
     logging.getLogger("directory").setLevel(settings.log_level)
     return app

@@ -1,0 +1,771 @@
+/* What is funded in my patch? The public page over /api/v1 (no build step, no framework).
+ *
+ * Every figure shown is fetched from the API; nothing here is hard-coded data. Text from the
+ * API is only ever inserted as text nodes (never innerHTML). Leaflet (window.L) draws the
+ * map from the API's own GeoJSON; base-map tiles are off unless the reader asks for them. */
+(function () {
+  "use strict";
+
+  var API = "/api/v1";
+  var TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+  var money = new Intl.NumberFormat("en-GB", { style: "currency", currency: "GBP", maximumFractionDigits: 0 });
+  var number = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 1 });
+  var whole = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 0 });
+  var dateFmt = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+
+  var state = { token: 0, map: null, layers: [], tiles: null, tileLayer: null };
+
+  function $(id) { return document.getElementById(id); }
+
+  /* el("p", {class: "x"}, "text", child, …): build DOM; strings become text nodes. */
+  function el(tag, attrs) {
+    var node = tag.indexOf("svg:") === 0
+      ? document.createElementNS("http://www.w3.org/2000/svg", tag.slice(4))
+      : document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (name) {
+        var value = attrs[name];
+        if (value === null || value === undefined || value === false) return;
+        if (name === "text") node.textContent = value;
+        else node.setAttribute(name, value === true ? "" : String(value));
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) append(node, arguments[i]);
+    return node;
+  }
+  /* append(node, child, …): children may be nodes, strings, numbers, arrays or null. */
+  function append(node) {
+    for (var i = 1; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined || child === false) continue;
+      if (Array.isArray(child)) { child.forEach(function (c) { append(node, c); }); continue; }
+      node.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+
+  /* ---------- fetching ---------- */
+
+  function ApiProblem(status, body) {
+    this.status = status;
+    this.body = body || {};
+    this.message = (body && (body.detail || body.title)) || ("The server answered " + status + ".");
+  }
+
+  function getJSON(path) {
+    return fetch(API + path, { headers: { Accept: "application/json" } }).then(function (res) {
+      var type = res.headers.get("Content-Type") || "";
+      var body = type.indexOf("json") >= 0 ? res.json() : Promise.resolve(null);
+      return body.then(function (data) {
+        if (!res.ok) throw new ApiProblem(res.status, data);
+        return data;
+      });
+    }, function () {
+      throw new ApiProblem(0, { title: "No connection", detail: "The directory could not be reached. Check your connection and try again." });
+    });
+  }
+
+  /* An endpoint that may not exist yet (or may fail): null instead of an error. */
+  function getOptional(path) {
+    return getJSON(path).catch(function (problem) { return { unavailable: true, problem: problem }; });
+  }
+
+  function qs(params) {
+    return Object.keys(params).map(function (k) {
+      return encodeURIComponent(k) + "=" + encodeURIComponent(params[k]);
+    }).join("&");
+  }
+
+  /* ---------- formatting ---------- */
+
+  function fmtDate(text) {
+    if (!text) return "not recorded";
+    var d = new Date(text + "T00:00:00Z");
+    return isNaN(d) ? text : dateFmt.format(d);
+  }
+  function fmtMoney(x) { return x === null || x === undefined ? "not recorded" : money.format(x); }
+  function fmtMonths(m) { return m === null || m === undefined ? "unknown" : number.format(m) + (m === 1 ? " month" : " months"); }
+  function fmtDistance(m) { return m >= 1000 ? number.format(m / 1000) + " km" : whole.format(m) + " m"; }
+  function plural(n, one, many) { return whole.format(n) + " " + (n === 1 ? one : many); }
+  function humanise(key) { return String(key).replace(/_/g, " "); }
+  function areaName(a) { return a ? a.name : null; }
+
+  /* ---------- status and problems ---------- */
+
+  function say(text) { $("status").textContent = text; }
+  function showProblem(problem) {
+    var box = $("problem");
+    var body = problem.body || {};
+    clear(box);
+    append(box, el("p", { class: "problem-title", text: body.title || "Something went wrong" }));
+    append(box, el("p", { text: problem.message }));
+    if (body.outcode_boroughs && body.outcode_boroughs.length) {
+      append(box, el("p", { text: "Boroughs that postcode district touches: " + body.outcode_boroughs.map(areaName).join(", ") + "." }));
+    }
+    if (body.last_known && body.last_known.borough) {
+      append(box, el("p", { text: "It was last in " + [areaName(body.last_known.ward), areaName(body.last_known.borough)].filter(Boolean).join(", ") + "." }));
+    }
+    box.hidden = false;
+    say("");
+  }
+  function hideProblem() { $("problem").hidden = true; clear($("problem")); }
+
+  /* ---------- boroughs ---------- */
+
+  function loadBoroughs() {
+    var select = $("borough");
+    return getJSON("/areas?" + qs({ type: "borough", per_page: 100 })).then(function (page) {
+      clear(select);
+      append(select, el("option", { value: "", text: "Choose a borough" }));
+      page.contents.slice().sort(function (a, b) { return a.name.localeCompare(b.name); })
+        .forEach(function (area) { append(select, el("option", { value: area.code, text: area.name })); });
+      var wanted = new URLSearchParams(location.search).get("area");
+      if (wanted) select.value = wanted;
+    }).catch(function (problem) {
+      clear(select);
+      append(select, el("option", { value: "", text: "Boroughs unavailable" }));
+      showProblem(problem);
+    });
+  }
+
+  /* ---------- the map ---------- */
+
+  function ensureMap() {
+    if (!window.L) return null;
+    if (!state.map) {
+      state.map = window.L.map("map", { scrollWheelZoom: false, attributionControl: true });
+      state.map.attributionControl.setPrefix("");
+      state.map.attributionControl.addAttribution("Boundaries: ONS, GLA (OGL)");
+      state.map.setView([51.5074, -0.1278], 10);
+    } else {
+      state.map.invalidateSize();
+    }
+    return state.map;
+  }
+
+  function clearMap() {
+    state.layers.forEach(function (layer) { layer.remove(); });
+    state.layers = [];
+  }
+
+  function setTiles(on) {
+    var map = ensureMap();
+    if (!map) return;
+    if (on && !state.tileLayer) {
+      state.tileLayer = window.L.tileLayer(TILE_URL, {
+        maxZoom: 19,
+        attribution: "© OpenStreetMap contributors",
+      }).addTo(map);
+    } else if (!on && state.tileLayer) {
+      state.tileLayer.remove();
+      state.tileLayer = null;
+    }
+  }
+
+  function drawBoundary(feature, kind) {
+    var map = ensureMap();
+    if (!map || !feature) return null;
+    var layer = window.L.geoJSON(feature, {
+      style: kind === "main"
+        ? { color: "#1a3d7c", weight: 3, opacity: 1, fillColor: "#1a3d7c", fillOpacity: 0.08 }
+        : { color: "#444", weight: 2, opacity: 0.9, dashArray: "6 6", fill: false },
+      interactive: false,
+    }).addTo(map);
+    state.layers.push(layer);
+    return layer;
+  }
+
+  function drawPoints(you, sites) {
+    var map = ensureMap();
+    if (!map) return [];
+    var points = [];
+    if (you) {
+      var youMarker = window.L.marker([you.lat, you.lon], {
+        icon: window.L.divIcon({ className: "pin-you", html: "", iconSize: [18, 18] }),
+        title: "Your postcode " + you.label, alt: "Your postcode " + you.label, keyboard: true,
+      }).addTo(map).bindPopup(el("p", { text: "Your postcode " + you.label }));
+      state.layers.push(youMarker);
+      points.push([you.lat, you.lon]);
+    }
+    sites.forEach(function (site, i) {
+      var label = String(i + 1);
+      var text = label + ": " + site.site.name + " (" + site.service + ")";
+      var html = el("span", { text: label });
+      var marker = window.L.marker([site.site.lat, site.site.lon], {
+        icon: window.L.divIcon({ className: "pin-site", html: html, iconSize: [26, 26] }),
+        title: text, alt: text, keyboard: true,
+      }).addTo(map).bindPopup(el("div", null,
+        el("strong", { text: site.service }), el("br"),
+        site.site.name, site.site.postcode ? ", " + site.site.postcode : ""));
+      state.layers.push(marker);
+      if (site.near) points.push([site.site.lat, site.site.lon]);
+    });
+    return points;
+  }
+
+  function fitMap(layers, points) {
+    var map = ensureMap();
+    if (!map) return;
+    var bounds = null;
+    layers.forEach(function (layer) {
+      if (!layer) return;
+      var b = layer.getBounds();
+      if (b.isValid()) bounds = bounds ? bounds.extend(b) : window.L.latLngBounds(b.getSouthWest(), b.getNorthEast());
+    });
+    points.forEach(function (p) { bounds = bounds ? bounds.extend(p) : window.L.latLngBounds([p, p]); });
+    if (bounds) map.fitBounds(bounds, { padding: [12, 12], maxZoom: 15 });
+  }
+
+  /* ---------- the patch ---------- */
+
+  function relationText(rel) {
+    switch (rel.relation) {
+      case "site_nearby": return "has a delivery site " + fmtDistance(rel.distance_m) + " away";
+      case "site_in_area": return "has a delivery site in the area";
+      case "serves_ward": return "serves the ward" + (rel.area ? " (" + rel.area.name + ")" : "");
+      case "serves_part": return "serves part of the area" + (rel.area ? " (" + rel.area.name + ")" : "");
+      case "serves_borough": return "serves the borough" + (rel.area ? " (" + rel.area.name + ")" : "");
+      case "serves_bcu": return "serves the police BCU" + (rel.area ? " (" + rel.area.name + ")" : "");
+      case "serves_london": return "serves all of London";
+      default: return humanise(rel.relation);
+    }
+  }
+
+  function grantLine(g) {
+    var parts = [fmtMoney(g.amount)];
+    if (g.funder) parts.push("from " + (g.funder.name || g.funder));
+    if (g.programme) parts.push("(" + g.programme.name + ")");
+    parts.push(fmtDate(g.start) + " to " + fmtDate(g.end));
+    if (g.duration_months !== undefined && g.duration_months !== null) parts.push("– " + fmtMonths(g.duration_months) + " in all");
+    if (g.months_left !== undefined && g.months_left !== null) parts.push(", " + fmtMonths(g.months_left) + " left");
+    if (g.ending_soon) parts.push("– ending soon");
+    return parts.join(" ");
+  }
+
+  function renderFacts(patch, mode) {
+    var dl = clear($("patch-facts"));
+    function row(term, value) { append(dl, el("div", null, el("dt", { text: term }), el("dd", { text: value }))); }
+    if (mode === "postcode") row("Postcode", patch.postcode);
+    if (patch.area && mode === "area" && patch.area.type !== "borough") row("Area", patch.area.name + " (" + patch.area.type + ")");
+    if (patch.ward) row("Ward", patch.ward.name);
+    if (patch.borough) row("Borough", patch.borough.name);
+    var note = patch.bcu_note || (patch.police_force && patch.police_force.note);
+    if (patch.bcu) row("Police BCU", patch.bcu.name + " (Metropolitan Police)");
+    else if (note) row("Police", note);
+    var counts = patch.counts || {};
+    row("Services", plural(counts.services || 0, "service serves", "services serve") + " this patch");
+  }
+
+  function renderLinks(code, name) {
+    var links = clear($("patch-links"));
+    var atom = API + "/changes.atom?" + qs({ area: code });
+    $("feed-link").setAttribute("href", atom);
+    $("feed-link").textContent = "Change feed for " + name + " (Atom)";
+    append(links, "What changed in " + name + ": ",
+      el("a", { href: atom, text: "change feed (Atom)" }), " · ",
+      el("a", { href: API + "/changes?" + qs({ area: code }), text: "changes as JSON" }), " · ",
+      el("a", { href: API + "/docs", text: "API documentation" }));
+  }
+
+  function collectSites(services) {
+    var sites = [];
+    services.forEach(function (svc) {
+      var near = {};
+      (svc.relations || []).forEach(function (rel) {
+        if (rel.site && (rel.relation === "site_nearby" || rel.relation === "site_in_area")) near[rel.site.ref] = rel;
+      });
+      (svc.sites || []).forEach(function (site) {
+        if (typeof site.lat !== "number" || typeof site.lon !== "number") return;
+        sites.push({ site: site, service: svc.name, near: !!near[site.ref], relation: near[site.ref] });
+      });
+    });
+    return sites;
+  }
+
+  function renderSiteList(sites) {
+    var list = clear($("sites"));
+    if (!sites.length) {
+      append(list, el("li", { class: "none", text: "No delivery sites with a map position are recorded for these services." }));
+      return;
+    }
+    sites.forEach(function (s) {
+      var where = [s.site.name, s.site.postcode, s.site.ward && s.site.ward.name, s.site.borough && s.site.borough.name].filter(Boolean).join(", ");
+      var distance = s.relation && s.relation.distance_m !== undefined ? " – " + fmtDistance(s.relation.distance_m) + " away" : "";
+      append(list, el("li", null, el("strong", { text: s.service }), ": " + where + distance));
+    });
+  }
+
+  function renderServices(patch) {
+    var list = clear($("service-list"));
+    var services = patch.services.contents;
+    $("services-heading").textContent = "Services (" + whole.format(patch.services.total_items) + ")";
+    if (!services.length) {
+      append(list, el("li", { class: "none", text: "No funded service is recorded for this patch." }));
+      return;
+    }
+    services.forEach(function (svc) {
+      var detailId = "service-" + svc.id + "-detail";
+      var button = el("button", { type: "button", class: "expand", "aria-expanded": "false", "aria-controls": detailId, "data-service": svc.id },
+        el("span", { class: "when-closed", text: "Show funding history and outcomes" }),
+        el("span", { class: "when-open", text: "Hide funding history and outcomes" }),
+        el("span", { class: "visually-hidden", text: " for " + svc.name }));
+      var detail = el("div", { id: detailId, class: "detail", hidden: true });
+      var grants = svc.live_grants || [];
+      var themes = (svc.themes || []).map(function (t) { return el("li", { text: t.name || t }); });
+      append(list, el("li", { class: "service", "data-service": svc.id },
+        el("h3", { text: svc.name }),
+        svc.organisation ? el("p", { class: "org" }, "Run by ", el("strong", { text: svc.organisation.name })) : null,
+        el("p", { class: "why" }, "Why it is listed: " + (svc.relations || []).map(relationText).join("; ") + "."),
+        themes.length ? el("div", { class: "themes" }, el("span", { text: "Themes: " }), el("ul", { class: "tags" }, themes)) : null,
+        grants.length
+          ? el("div", { class: "grants" }, el("p", { text: "Live funding:" }), el("ul", null, grants.map(function (g) { return el("li", { class: "grant", text: grantLine(g) }); })))
+          : el("p", { class: "grants none", text: "No live grant recorded today (see the funding history)." }),
+        svc.stale ? el("p", { class: "note", text: "Not verified recently: check before referring." }) : null,
+        button, detail));
+      button.addEventListener("click", function () { toggleService(button, detail, svc); });
+    });
+  }
+
+  function toggleService(button, detail, svc) {
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    detail.hidden = !open;
+    if (!open || detail.getAttribute("data-loaded")) return;
+    detail.setAttribute("data-loaded", "loading");
+    append(clear(detail), el("p", { text: "Loading…" }));
+    getJSON("/services/" + encodeURIComponent(svc.id)).then(function (full) {
+      var outcomes = full.outcomes
+        ? Promise.resolve(full.outcomes)
+        : getJSON("/services/" + encodeURIComponent(svc.id) + "/outcomes").then(function (o) { return o.contents || o.outcomes || o; });
+      return outcomes.then(function (list) { renderServiceDetail(detail, full, list || []); });
+    }).catch(function (problem) {
+      detail.removeAttribute("data-loaded");
+      append(clear(detail), el("p", { class: "problem", text: "Could not load the details: " + problem.message }));
+    });
+  }
+
+  function renderServiceDetail(detail, full, outcomes) {
+    clear(detail);
+    detail.setAttribute("data-loaded", "yes");
+    if (full.description) append(detail, el("p", { class: "description", text: full.description }));
+    var contact = full.contact || {};
+    var ways = [];
+    if (contact.email) ways.push(el("a", { href: "mailto:" + contact.email, text: contact.email }));
+    if (contact.phone) ways.push(el("span", { text: contact.phone }));
+    if (contact.website) ways.push(el("a", { href: contact.website, rel: "noopener", text: contact.website }));
+    if (ways.length) append(detail, el("p", null, "Contact: ", ways.map(function (w, i) { return i ? [" · ", w] : w; })));
+    var grants = full.grants || [];
+    append(detail, el("h4", { text: "Funding" }));
+    if (!grants.length) append(detail, el("p", { text: "No grant recorded." }));
+    else {
+      append(detail, scrollTable(["Funder", "Programme", "Amount", "Dates", "Length", "Status"],
+        grants.map(function (g) {
+          return [g.funder ? g.funder.name : "not recorded", g.programme ? g.programme.name : "—",
+            { text: fmtMoney(g.amount), value: g.amount, numeric: true },
+            fmtDate(g.start) + " to " + fmtDate(g.end),
+            { text: fmtMonths(g.duration_months) + (g.meets_3yr_target ? " (3 years or more)" : g.short_term ? " (short term)" : ""), value: g.duration_months, numeric: true },
+            humanise(g.status || "")];
+        }), "Grants to " + full.name));
+    }
+    append(detail, el("h4", { text: "Outcomes" }));
+    if (!outcomes.length) append(detail, el("p", { class: "outcomes none", text: "No outcome recorded." }));
+    else {
+      append(detail, scrollTable(["Measure", "Period", "Achieved", "Target", "Target met?"],
+        outcomes.map(function (o) {
+          var unit = o.unit ? " " + o.unit : "";
+          return [o.metric, fmtDate(o.period_start) + " to " + fmtDate(o.period_end),
+            { text: o.value === null || o.value === undefined ? "—" : number.format(o.value) + unit, value: o.value, numeric: true },
+            { text: o.target === null || o.target === undefined ? "—" : number.format(o.target) + unit, value: o.target, numeric: true },
+            o.met_target === true ? "Yes" : o.met_target === false ? "No" : "—"];
+        }), "Outcomes of " + full.name, "outcomes"));
+      outcomes.forEach(function (o) {
+        if (o.report) append(detail, el("p", null, el("a", { href: o.report, rel: "noopener", text: "Evaluation report: " + o.metric })));
+      });
+    }
+    if (full.demo) append(detail, el("p", { class: "note", text: "Demo record: some details are illustrative." }));
+  }
+
+  /* ---------- tables and charts ---------- */
+
+  function cell(tag, content) {
+    if (content && typeof content === "object" && !content.nodeType) {
+      return el(tag, { class: content.numeric ? "num" : null, "data-value": content.value === undefined || content.value === null ? null : content.value, text: content.text });
+    }
+    return el(tag, { text: content });
+  }
+
+  function scrollTable(headers, rows, caption, cls) {
+    return el("div", { class: "table-wrap" }, el("table", { class: cls || null },
+      caption ? el("caption", { text: caption }) : null,
+      el("thead", null, el("tr", null, headers.map(function (h) { return el("th", { scope: "col", text: h }); }))),
+      el("tbody", null, rows.map(function (r) {
+        return el("tr", null, r.map(function (c, i) { return cell(i === 0 ? "th" : "td", c); }).map(function (node, i) {
+          if (i === 0) node.setAttribute("scope", "row");
+          return node;
+        }));
+      }))));
+  }
+
+  var chartCount = 0;
+
+  function shorten(text, max) {
+    text = String(text);
+    return text.length <= max ? text : text.slice(0, Math.max(1, max - 1)).trimEnd() + "…";
+  }
+
+  /* A horizontal bar chart in inline SVG, each bar labelled in text (name above, value at
+   * its end), so it reads without colour; rows may carry pattern: "hatch" to tell a
+   * comparison bar apart. Followed by the same figures as a table. */
+  function barChart(opts) {
+    var rows = opts.rows;
+    var id = "chart-" + (++chartCount);
+    var width = Math.max(260, Math.min(560, (opts.width || 320)));
+    var rowH = 42, top = 4;
+    var height = top + rows.length * rowH + 4;
+    var max = rows.reduce(function (m, r) { return Math.max(m, r.value || 0); }, 0) || 1;
+    var valueRoom = 110;
+    var svg = el("svg:svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height, role: "img", "aria-labelledby": id + "-t", class: "chart" },
+      el("svg:title", { id: id + "-t", text: opts.title + ": " + rows.map(function (r) { return r.label + " " + r.display; }).join("; ") }),
+      el("svg:defs", null, el("svg:pattern", { id: id + "-hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
+        el("svg:rect", { width: 6, height: 6, fill: "#fff" }),
+        el("svg:line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: "#1a3d7c", "stroke-width": 3 }))));
+    rows.forEach(function (r, i) {
+      var y = top + i * rowH;
+      var w = Math.max(2, ((r.value || 0) / max) * (width - valueRoom));
+      append(svg, el("svg:g", { class: "bar" },
+        el("svg:text", { x: 0, y: y + 13, class: "bar-label" },
+          el("svg:title", { text: r.label }), shorten(r.label, Math.floor(width / 7.4))),
+        el("svg:rect", { x: 0, y: y + 18, width: w, height: 16, fill: r.pattern === "hatch" ? "url(#" + id + "-hatch)" : "#1a3d7c", stroke: "#1a3d7c" }),
+        el("svg:text", { x: w + 6, y: y + 31, class: "bar-value", text: r.display })));
+    });
+    var table = scrollTable(opts.headers, rows.map(function (r) {
+      return [r.label, { text: r.display, value: r.value, numeric: true }].concat(r.extra || []);
+    }), opts.title, "data " + (opts.tableClass || ""));
+    return el("figure", { class: "figure", "data-chart": opts.key || null }, svg, table);
+  }
+
+  function panel(name) { return $("panel-" + name).querySelector(".body"); }
+  function unavailable(body, text, problem) {
+    append(clear(body), el("p", { class: "unavailable", text: text || "Funding figures unavailable." }));
+    if (problem && problem.status && problem.status !== 404) append(body, el("p", { class: "note", text: problem.message }));
+  }
+  function panelWidth(body) { return Math.floor(body.clientWidth || 320); }
+
+  function groupLabel(g) {
+    var k = g.key;
+    if (k && typeof k === "object") return k.name || k.id || k.code || JSON.stringify(k);
+    if (g.name) return g.name;
+    if (g.label) return g.label;
+    if (g.programme && g.programme.name) return g.programme.name;
+    return k === null || k === undefined || k === "" ? "not recorded" : String(k);
+  }
+
+  function noteFrom(data) {
+    if (!data) return null;
+    var notes = [];
+    ["rule", "note", "apportionment", "scope_note"].forEach(function (k) { if (typeof data[k] === "string") notes.push(data[k]); });
+    return notes.length ? el("p", { class: "note", text: notes.join(" ") }) : null;
+  }
+
+  function amountChart(body, key, title, groups, headerLabel) {
+    append(body, barChart({
+      key: key, title: title, width: panelWidth(body),
+      headers: [headerLabel, "Amount", "Awards"],
+      rows: groups.map(function (g) {
+        return { label: groupLabel(g), value: g.amount || 0, display: fmtMoney(g.amount), extra: [{ text: whole.format(g.awards || 0), value: g.awards || 0, numeric: true }] };
+      }),
+    }));
+  }
+
+  function renderProgramme(summary, patch) {
+    var body = clear(panel("programme"));
+    if (summary && !summary.unavailable) {
+      var groups = summary.groups || [];
+      var totals = summary.totals || {};
+      append(body, el("p", { class: "total", "data-total": totals.amount },
+        "All awards: ", el("strong", { text: fmtMoney(totals.amount) }), " in " + plural(totals.awards || 0, "award", "awards") + "."));
+      if (!groups.length) append(body, el("p", { text: "No award recorded." }));
+      else amountChart(body, "programme", "Funding by programme", groups, "Programme");
+      append(body, noteFrom(summary));
+      return;
+    }
+    // the funding summary is not there: the patch's live awards by programme
+    var funding = patch && patch.funding;
+    if (!funding || !funding.by_programme) { unavailable(body, "Funding figures unavailable.", summary && summary.problem); return; }
+    append(body, el("p", { class: "note", text: "Funding figures by programme over all years are unavailable; showing the live awards on " + fmtDate(funding.live_on) + "." }));
+    append(body, el("p", { class: "total", "data-total": funding.amount },
+      "Live awards: ", el("strong", { text: fmtMoney(funding.amount) }), " in " + plural(funding.awards || 0, "award", "awards") + "."));
+    if (funding.by_programme.length) {
+      amountChart(body, "programme", "Live funding by programme", funding.by_programme.map(function (p) {
+        return { key: p.programme, amount: p.amount, awards: p.awards };
+      }), "Programme");
+    }
+    if (funding.rule) append(body, el("p", { class: "note", text: funding.rule }));
+  }
+
+  function renderYear(summary) {
+    var body = clear(panel("year"));
+    if (!summary || summary.unavailable) { unavailable(body, "Funding figures by financial year unavailable.", summary && summary.problem); return; }
+    var groups = (summary.groups || []).slice().sort(function (a, b) { return String(groupLabel(a)).localeCompare(String(groupLabel(b))); });
+    if (!groups.length) { append(body, el("p", { text: "No award recorded." })); return; }
+    amountChart(body, "financial_year", "Funding by financial year", groups, "Financial year");
+    append(body, noteFrom(summary));
+  }
+
+  function renderNeed(need, borough) {
+    var body = clear(panel("need"));
+    if (!need || need.unavailable) { unavailable(body, "Funding figures against population and crime unavailable.", need && need.problem); return; }
+    var row = (need.rows || []).filter(function (r) { return r.area && r.area.code === borough.code; })[0];
+    var avg = need.london_average || {};
+    if (!row) { append(body, el("p", { text: "No figures for " + borough.name + "." })); return; }
+    [["per_1000_residents", "Funding per 1,000 residents"], ["per_1000_offences", "Funding per 1,000 recorded offences"]].forEach(function (m) {
+      var key = m[0];
+      if (row[key] === undefined && avg[key] === undefined) return;
+      var rows = [{ label: borough.name, value: row[key], display: row[key] === null || row[key] === undefined ? "not available" : fmtMoney(row[key]) }];
+      if (avg[key] !== undefined) rows.push({ label: "London average", value: avg[key], display: avg[key] === null ? "not available" : fmtMoney(avg[key]), pattern: "hatch" });
+      append(body, barChart({ key: key, title: m[1], width: panelWidth(body), headers: ["Area", m[1]], rows: rows }));
+    });
+    var facts = [];
+    Object.keys(row).forEach(function (k) {
+      if (/(^rank|_rank$|period$|_period|^residents$|^population$|^offences$)/.test(k) && (typeof row[k] === "string" || typeof row[k] === "number")) {
+        facts.push(el("li", { text: humanise(k) + ": " + (typeof row[k] === "number" ? whole.format(row[k]) : row[k]) }));
+      }
+    });
+    if (facts.length) append(body, el("ul", { class: "facts-list" }, facts));
+    append(body, noteFrom(need));
+  }
+
+  var BUCKETS = ["<12", "12–23", "24–35", "36+", "unknown"];
+  var BUCKET_LABELS = { "<12": "under 12 months", "12–23": "12 to 23 months", "24–35": "24 to 35 months", "36+": "36 months or more", "unknown": "length unknown" };
+
+  function monthsBuckets(grants) {
+    var counts = {};
+    BUCKETS.forEach(function (b) { counts[b] = 0; });
+    grants.forEach(function (g) {
+      var m = g.duration_months;
+      var b = m === null || m === undefined ? "unknown" : m < 12 ? "<12" : m < 24 ? "12–23" : m < 36 ? "24–35" : "36+";
+      counts[b] += 1;
+    });
+    return counts;
+  }
+
+  function median(values) {
+    if (!values.length) return null;
+    var v = values.slice().sort(function (a, b) { return a - b; });
+    var mid = Math.floor(v.length / 2);
+    return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  }
+
+  function liveGrants(patch) {
+    var seen = {}, out = [];
+    ((patch && patch.services && patch.services.contents) || []).forEach(function (svc) {
+      (svc.live_grants || []).forEach(function (g) {
+        if (seen[g.id]) return;
+        seen[g.id] = true;
+        out.push(Object.assign({ service: svc.name }, g));
+      });
+    });
+    return out;
+  }
+
+  function renderLengths(summary, patch) {
+    var body = clear(panel("length"));
+    var stats, source;
+    if (summary && !summary.unavailable && summary.totals && summary.totals.months_distribution) {
+      stats = summary.totals;
+      source = null;
+    } else {
+      var grants = liveGrants(patch);
+      if (!grants.length) { unavailable(body, "Funding figures unavailable: no live grant of the services listed to measure."); return; }
+      var months = grants.map(function (g) { return g.duration_months; }).filter(function (m) { return typeof m === "number"; });
+      stats = {
+        months_distribution: monthsBuckets(grants), median_months: median(months),
+        share_36_months_or_more: months.length ? months.filter(function (m) { return m >= 36; }).length / grants.length : null,
+        awards: grants.length,
+      };
+      source = "Funding summary unavailable: from the " + plural(grants.length, "live grant", "live grants") + " of the services listed.";
+    }
+    if (source) append(body, el("p", { class: "note", text: source }));
+    var share = stats.share_36_months_or_more;
+    append(body, el("p", { class: "total" }, "Median award length: ",
+      el("strong", { "data-value": stats.median_months, text: fmtMonths(stats.median_months) }), ". Awards of 3 years or more: ",
+      el("strong", { "data-value": share, text: share === null || share === undefined ? "unknown" : whole.format(share * 100) + "%" }), "."));
+    var dist = stats.months_distribution;
+    append(body, barChart({
+      key: "months", title: "Number of awards by length", width: panelWidth(body), headers: ["Length", "Awards"],
+      rows: BUCKETS.filter(function (b) { return dist[b] !== undefined; }).map(function (b) {
+        return { label: BUCKET_LABELS[b], value: dist[b], display: plural(dist[b], "award", "awards") };
+      }),
+    }));
+  }
+
+  function renderEnding(summary, patch) {
+    var body = clear(panel("ending"));
+    var ending = summary && !summary.unavailable && summary.totals && summary.totals.ending_within_90_days;
+    if (ending) {
+      append(body, el("p", { class: "total", "data-awards": ending.awards, "data-amount": ending.amount },
+        el("strong", { text: plural(ending.awards || 0, "award", "awards") }), " worth ",
+        el("strong", { text: fmtMoney(ending.amount || 0) }), " end within 90 days."));
+    }
+    var soon = liveGrants(patch).filter(function (g) { return g.ending_soon; });
+    if (!ending && !soon.length && !liveGrants(patch).length) { unavailable(body, "Funding figures unavailable."); return; }
+    if (soon.length) {
+      append(body, scrollTable(["Service", "Programme", "Amount", "Ends"], soon.map(function (g) {
+        return [g.service, g.programme ? g.programme.name : "—", { text: fmtMoney(g.amount), value: g.amount, numeric: true }, fmtDate(g.end)];
+      }), "Live grants of these services ending soon"));
+    } else {
+      append(body, el("p", { text: "None of the live grants of the services listed ends soon." }));
+    }
+  }
+
+  function renderThemes(patch) {
+    var body = clear(panel("theme"));
+    var counts = {};
+    var services = (patch && patch.services && patch.services.contents) || [];
+    services.forEach(function (svc) {
+      (svc.themes || []).forEach(function (t) {
+        var name = t.name || t;
+        counts[name] = (counts[name] || 0) + 1;
+      });
+    });
+    var names = Object.keys(counts).sort(function (a, b) { return counts[b] - counts[a] || a.localeCompare(b); });
+    if (!names.length) { append(body, el("p", { text: "No service recorded." })); return; }
+    append(body, barChart({
+      key: "themes", title: "Services by theme", width: panelWidth(body), headers: ["Theme", "Services"],
+      rows: names.map(function (n) { return { label: n, value: counts[n], display: plural(counts[n], "service", "services") }; }),
+    }));
+  }
+
+  function loadDashboard(borough, patch, token) {
+    $("dashboard-heading").textContent = "Borough dashboard: " + borough.name;
+    $("dashboard-note").textContent = "Funding and services for the whole borough of " + borough.name + ".";
+    ["programme", "year", "need", "length", "ending", "theme"].forEach(function (p) {
+      append(clear(panel(p)), el("p", { class: "loading", text: "Loading…" }));
+    });
+    var area = borough.code;
+    var boroughPatch = patch && patch.area && patch.area.code === area
+      ? Promise.resolve(patch)
+      : getJSON("/patch?" + qs({ area: area, per_page: 1000 })).catch(function () { return null; });
+    return Promise.all([
+      getOptional("/funding/summary?" + qs({ by: "programme", area: area })),
+      getOptional("/funding/summary?" + qs({ by: "financial_year", area: area })),
+      getOptional("/funding/need?" + qs({ level: "borough" })),
+      boroughPatch,
+    ]).then(function (r) {
+      if (token !== state.token) return;
+      renderProgramme(r[0], r[3]);
+      renderYear(r[1]);
+      renderNeed(r[2], borough);
+      renderLengths(r[0], r[3]);
+      renderEnding(r[0], r[3]);
+      renderThemes(r[3]);
+      $("dashboard").setAttribute("data-state", "ready");
+      if (window.performance && performance.mark) performance.mark("dashboard-drawn");
+    });
+  }
+
+  /* ---------- running a search ---------- */
+
+  function boundary(code) {
+    return getJSON("/areas/" + encodeURIComponent(code) + "/boundary?simplify=20").catch(function () { return null; });
+  }
+
+  function run(params, push) {
+    var token = ++state.token;
+    var results = $("results");
+    hideProblem();
+    results.setAttribute("data-state", "loading");
+    $("dashboard").removeAttribute("data-state");
+    var mode = params.postcode ? "postcode" : "area";
+    var query = mode === "postcode" ? { postcode: params.postcode } : { area: params.area };
+    say(mode === "postcode" ? "Looking up " + params.postcode + "…" : "Loading the borough…");
+    if (push) history.pushState(query, "", "?" + qs(query));
+    return getJSON("/patch?" + qs(Object.assign({ per_page: 1000 }, query))).then(function (patch) {
+      if (token !== state.token) return;
+      results.hidden = false;
+      var main = mode === "postcode" ? patch.ward || patch.borough : patch.area || patch.borough;
+      var mainName = main ? main.name : "this patch";
+      renderFacts(patch, mode);
+      renderLinks((main && main.code) || "", mainName);
+      renderServices(patch);
+      var sites = collectSites(patch.services.contents);
+      renderSiteList(sites);
+      document.title = mainName + " – What is funded in my patch?";
+      // boundaries: the ward (or the area asked for) and, around a ward, its borough
+      var codes = [main && main.code];
+      if (patch.borough && main && main.code !== patch.borough.code) codes.push(patch.borough.code);
+      var drawn = Promise.all(codes.filter(Boolean).map(boundary)).then(function (features) {
+        if (token !== state.token) return;
+        var map = ensureMap();
+        if (!map) { $("map").textContent = "The map library did not load; the sites are listed below."; }
+        clearMap();
+        var layers = features.map(function (f, i) { return drawBoundary(f, i === 0 ? "main" : "context"); });
+        var you = mode === "postcode" && typeof patch.lat === "number" ? { lat: patch.lat, lon: patch.lon, label: patch.postcode } : null;
+        var points = drawPoints(you, sites);
+        $("map-key").textContent = "Key: solid outline = " + (main ? main.name : "the area") +
+          (layers.length > 1 ? "; dashed outline = " + patch.borough.name : "") +
+          (you ? "; red square = your postcode (" + you.label + ")" : "") +
+          (sites.length ? "; numbered circles = delivery sites, listed below the map" : "; no delivery site to show") + ".";
+        fitMap(layers.slice(0, 1), points);
+        results.setAttribute("data-state", "ready");
+        if (window.performance && performance.mark) performance.mark("patch-drawn");
+      });
+      say((mode === "postcode" ? patch.postcode + ": " : "") + [patch.ward && patch.ward.name, patch.borough && patch.borough.name, patch.bcu ? patch.bcu.name + " BCU" : null].filter(Boolean).join(", ") +
+        ". " + plural(patch.services.total_items, "service serves", "services serve") + " this patch.");
+      var dash = patch.borough ? loadDashboard(patch.borough, patch, token) : Promise.resolve(hideDashboard());
+      return Promise.all([drawn, dash]);
+    }).catch(function (problem) {
+      if (token !== state.token) return;
+      results.hidden = true;
+      results.removeAttribute("data-state");
+      if (problem instanceof ApiProblem) showProblem(problem);
+      else showProblem(new ApiProblem(0, { title: "Something went wrong", detail: String(problem && problem.message || problem) }));
+    });
+  }
+
+  function hideDashboard() {
+    $("dashboard-heading").textContent = "Dashboard";
+    $("dashboard-note").textContent = "The dashboard is shown for a borough.";
+    ["programme", "year", "need", "length", "ending", "theme"].forEach(function (p) { clear(panel(p)); });
+  }
+
+  function fromLocation(push) {
+    var params = new URLSearchParams(location.search);
+    var postcode = (params.get("postcode") || "").trim();
+    var area = (params.get("area") || "").trim();
+    if (postcode) { $("postcode").value = postcode; return run({ postcode: postcode }, push); }
+    if (area) { return run({ area: area }, push); }
+    return null;
+  }
+
+  function start() {
+    $("postcode-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var value = $("postcode").value.trim();
+      if (!value) {
+        showProblem(new ApiProblem(0, { title: "Enter a postcode", detail: "Type a London postcode, for example KT1 1EU." }));
+        $("postcode").focus();
+        return;
+      }
+      run({ postcode: value }, true);
+    });
+    $("borough-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var code = $("borough").value;
+      if (!code) {
+        showProblem(new ApiProblem(0, { title: "Choose a borough", detail: "Pick a borough from the list, then choose Show borough." }));
+        $("borough").focus();
+        return;
+      }
+      run({ area: code }, true);
+    });
+    $("tiles").addEventListener("change", function (event) { setTiles(event.target.checked); });
+    window.addEventListener("popstate", function () { fromLocation(false); });
+    loadBoroughs();
+    fromLocation(false);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

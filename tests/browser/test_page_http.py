@@ -1,0 +1,85 @@
+"""The page's HTTP: HTML with a Content-Security-Policy and no inline script; its own files
+and Leaflet (from the XStatic-Leaflet package) gzipped, content-versioned and cached."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+import xstatic.pkg.leaflet as xstatic_leaflet
+
+from tests.browser.conftest import Server
+
+
+def fetch(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as res:
+            return res.status, {k.lower(): v for k, v in res.headers.items()}, res.read()
+    except urllib.error.HTTPError as error:
+        body = error.read()
+        error.close()
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, body
+
+
+def test_the_page_is_csp_friendly_and_revalidated(live_server: Server) -> None:
+    status, headers, body = fetch(live_server.url("/"))
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    html = body.decode()
+    assert headers["cache-control"] == "no-cache"
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    # no inline script or style, no inline event handler, nothing from another host
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+    assert "<style" not in html and not re.search(r"\son[a-z]+=", html)
+    for url in re.findall(r'(?:src|href)="([^"]+)"', html):
+        if not url.startswith("https://leafletjs.com"):  # a plain link, never fetched
+            assert url.startswith(("/", "#")), url
+    status, _, _ = fetch(live_server.url("/"), **{"If-None-Match": headers["etag"]})
+    assert status == 304
+
+
+def test_assets_are_versioned_gzipped_and_cached(live_server: Server) -> None:
+    _, _, body = fetch(live_server.url("/"))
+    assets = re.findall(r'(?:src|href)="(/(?:site|vendor)/[^"]+)"', body.decode())
+    assert len(assets) == 4
+    for path in assets:
+        status, headers, data = fetch(live_server.url(path), **{"Accept-Encoding": "gzip"})
+        assert status == 200, path
+        assert headers["cache-control"] == "public, max-age=31536000, immutable", path
+        assert headers["content-encoding"] == "gzip" and "Accept-Encoding" in headers["vary"]
+        assert len(gzip.decompress(data)) > len(data)
+        status, _, _ = fetch(live_server.url(path), **{"If-None-Match": headers["etag"]})
+        assert status == 304
+    plain = fetch(live_server.url("/site/app.js"))
+    assert plain[0] == 200 and plain[1]["cache-control"] == "public, max-age=300"
+    assert "content-encoding" not in plain[1]
+    assert plain[1]["content-type"].startswith("text/javascript")
+
+
+def test_leaflet_comes_from_the_installed_package(live_server: Server) -> None:
+    version = xstatic_leaflet.VERSION
+    _, _, served = fetch(live_server.url(f"/vendor/leaflet/{version}/leaflet.js"))
+    with open(f"{xstatic_leaflet.BASE_DIR}/leaflet.js", "rb") as installed:
+        assert served == installed.read()
+    status, headers, _ = fetch(live_server.url(f"/vendor/leaflet/{version}/images/marker-icon.png"))
+    assert status == 200 and headers["content-type"] == "image/png"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/vendor/leaflet/0.0.1/leaflet.js",
+        "/vendor/leaflet/{v}/../../../app.py",
+        "/site/index.html",
+        "/site/../__init__.py",
+        "/vendor/leaflet/{v}/leaflet-src.js.map",
+    ],
+)
+def test_nothing_else_is_served(live_server: Server, path: str) -> None:
+    status, headers, _ = fetch(live_server.url(path.format(v=xstatic_leaflet.VERSION)))
+    assert status == 404
+    assert headers["content-type"] == "application/problem+json"
