@@ -477,7 +477,8 @@ def funding_summary(
         "totals": totals.body(),
     }
     if not include_regrants:
-        left_out = [g for g in data.grants if g.regrant]
+        widened = Selection(sel.programme, sel.financial_year, sel.area, sel.live_on, True)
+        left_out = [g for g in select_grants(data, snap, widened) if g.regrant]
         answer["regrants_left_out"] = {
             "awards": len(left_out),
             "amount": _pounds(sum(g.amount_pence or 0 for g in left_out)),
@@ -673,7 +674,7 @@ def funding_need(
             "offences": data.crime.period() if data.crime else None,
             "funding": summary["filters"]["financial_year"] or "all financial years",
         },
-        "not_in_areas": {
+        "wider_awards": {
             "london_wide": {k: summary["london_wide"][k] for k in ("awards", "amount")},
             "unplaced": {k: summary["unplaced"][k] for k in ("awards", "amount")},
         },
@@ -683,12 +684,12 @@ def funding_need(
         "apportionment": summary["apportionment"],
     }
     if level == "borough":
-        answer["not_in_areas"]["bcu_wide"] = [
+        answer["wider_awards"]["bcu_wide"] = [
             {"area": b["area"], "awards": b["awards"], "amount": b["amount"]}
             for b in summary["bcu_wide"]
         ]
     else:
-        answer["not_in_areas"]["not_in_a_bcu"] = [
+        answer["wider_awards"]["not_in_a_bcu"] = [
             {"area": b["area"], "awards": b["awards"], "amount": b["amount"], "note": b["note"]}
             for b in summary["not_in_a_bcu"]
         ]
@@ -728,7 +729,7 @@ def _need_rule(level: str, basis: str) -> str:
         if basis == "apportioned_amount"
         else "London-wide"
         + (" and BCU-wide" if level == "borough" else "")
-        + " money is not included (see not_in_areas; apportion=population divides it by population)"  # noqa: E501
+        + " money is not included (see wider_awards; apportion=population divides it by population)"  # noqa: E501
     )
     return (
         f"amount: {where} (shared awards divided equally); {money}. per_1000_residents = "

@@ -78,7 +78,7 @@ class FundingQueries:
     # -- need ----------------------------------------------------------------------------
     def crime_months(self) -> list[date]:
         return list(
-            self.db.execute(select(distinct(CrimeCount.month)).order_by(CrimeCount.month))
+            self.db.execute(select(CrimeCount.month).distinct().order_by(CrimeCount.month))
             .scalars()
             .all()
         )
