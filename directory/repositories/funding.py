@@ -161,7 +161,7 @@ class FundingQueries:
         return out
 
     def theme_names(self) -> dict[str, str]:
-        return dict(self.db.execute(select(Theme.id, Theme.name)).tuples().all())
+        return {r.id: r.name for r in self.db.execute(select(Theme.id, Theme.name))}
 
 
 class NeedRepository:

@@ -1,0 +1,593 @@
+"""Funding transparency on SQLite and PostgreSQL: funding summaries, funding against need,
+programmes with their formulas, outcomes, and importing the Met crime and ONS population
+figures through `directory import`.
+
+The directory is written here from template rows whose amounts and dates the test
+controls; every expected figure is worked out by hand from those rows (see GRANTS)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from directory.cli import cli
+from directory.funding import formulas, load_reference_data
+from directory.ingest.apply import ImportOptions, import_batch
+from directory.ingest.records import Batch, OutcomeRecord
+from directory.ingest.template import HEADINGS
+from directory.models import AreaPopulation, CrimeCount, DataRelease, ImportRun
+from directory.repositories.geography import GeographyRepository
+from tests.conftest import shared_data_path
+from tests.directory.test_import import dump
+
+KINGSTON, KINGSTON_TOWN = "E09000021", "E05013938"
+LEWISHAM, CROYDON, CITY = "E09000023", "E09000008", "E09000001"
+SOUTH_WEST = "bcu-south-west"
+TODAY = datetime.now(UTC).date()
+SOON = TODAY + timedelta(days=30)  # within DIRECTORY_ENDING_SOON_DAYS (90)
+
+#: (service ref, coverage, programme, amount, start, end, financial year, paid through)
+#: months: A 12, B 36, C ≥ 36 (2022-04 to SOON), D 24, E 6, F unknown (no dates)
+GRANTS = [
+    ("A", KINGSTON, "LCPF", "£10,000", "2024-04-01", "2025-03-31", "2024/25", ""),
+    ("B", KINGSTON_TOWN, "SNB", "20000", "2022-04-01", "2025-03-31", "2022/23", ""),
+    ("C", SOUTH_WEST, "VRU", "£30k", "2022-04-01", SOON.isoformat(), "2022/23", ""),
+    ("D", "pan-London", "LCPF", "60,000", "2021-04-01", "2023-03-31", "2021/22", ""),
+    ("E", "Lewisham; Croydon", "VRU", "40000", "2024-04-01", "2024-09-30", "2024/25", ""),
+    ("F", CITY, "surge", "5000", "", "", "2020/21", ""),
+    ("G", KINGSTON, "SNB", "1000", "2024-04-01", "2025-03-31", "2024/25", "G-A"),  # a regrant
+]
+TOTAL = 10_000 + 20_000 + 30_000 + 60_000 + 40_000 + 5_000  # G is a regrant of A: left out
+
+DATA = shared_data_path()
+
+
+def run(app: Any, *args: str) -> Any:
+    return app.test_cli_runner().invoke(cli, list(args))
+
+
+def template_csv(rows: list[tuple[str, ...]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=HEADINGS)
+    writer.writeheader()
+    for ref, coverage, programme, amount, start, end, year, parent in rows:
+        writer.writerow({
+            "Service ref": f"SVC-{ref}", "Service name": f"Service {ref}",
+            "Organisation name": f"Organisation {ref}", "Coverage": coverage,
+            "Themes": "Youth diversion" if ref in "AC" else "Domestic abuse",
+            "Grant ref": f"G-{ref}", "Funder": "MOPAC", "Programme": programme,
+            "Amount": amount, "Start date": start, "End date": end, "Financial year": year,
+            "Paid through": parent,
+        })  # fmt: skip
+    return out.getvalue()
+
+
+@pytest.fixture()
+def app(writable_app, tmp_path):  # type: ignore[no-untyped-def]
+    path = tmp_path / "grants.csv"
+    path.write_text(template_csv(GRANTS), encoding="utf-8")
+    result = run(writable_app, "import", str(path))
+    assert result.exit_code == 0, result.output
+    return writable_app
+
+
+def get(app: Any, url: str) -> Any:
+    response = app.test_client().get(url)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+def by_code(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["area"]["code"]: r for r in rows}
+
+
+def population_file() -> dict[str, int]:
+    with (DATA / "reference" / "london_borough_population_2022.csv").open(encoding="utf-8") as f:
+        return {r["gss_code"]: int(r["population_all_ages"]) for r in csv.DictReader(f)}
+
+
+def offences_12m() -> dict[str, int]:
+    """The derived 12-month totals (Jul 2025 – Jun 2026) from shared/data, per borough."""
+    totals: Counter[str] = Counter()
+    path = DATA / "crime" / "derived_mps_borough_crime_12m_totals_2025-07_to_2026-06.csv"
+    with path.open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            if r["gss_code"]:
+                totals[r["gss_code"]] += int(r["offences_2025_07_to_2026_06"])
+    return dict(totals)
+
+
+def bcu_boroughs(name: str) -> list[str]:
+    with (DATA / "reference" / "met_bcus_boroughs.csv").open(encoding="utf-8") as f:
+        return [r["borough_gss_code"] for r in csv.DictReader(f) if r["bcu_name"] == name]
+
+
+def import_reference(app: Any) -> None:
+    for relative in ("reference/london_borough_population_2022.csv",
+                     "crime/mps_borough_level_crime_2024-07_to_2026-06.csv"):  # fmt: skip
+        result = run(app, "import", str(DATA / relative))
+        assert result.exit_code == 0, result.output
+
+
+# -- GET /funding/summary ----------------------------------------------------------------------
+def test_totals_lengths_and_ending_soon_are_hand_checked(app):
+    body = get(app, "/api/v1/funding/summary?by=programme")
+    totals = body["totals"]
+    assert totals["awards"] == 6 and totals["amount"] == TOTAL
+    # known lengths 6 (E), 12 (A), 24 (D), 36 (B), ≥ 36 (C); F has no dates
+    assert totals["median_months"] == 24
+    assert totals["length_distribution"] == {"<12": 1, "12–23": 1, "24–35": 1, "36+": 2, "unknown": 1}
+    assert totals["share_36_plus"] == pytest.approx(2 / 5)
+    assert totals["ending_soon"] == {"awards": 1, "amount": 30_000}  # C ends in 30 days
+    assert body["regrants_left_out"] == {"awards": 1, "amount": 1_000}
+    groups = [(g["programme"]["id"], g["awards"], g["amount"]) for g in body["groups"]]
+    assert groups == [("lcpf-direct", 2, 70_000), ("vru", 2, 70_000), ("snb", 1, 20_000), ("surge", 1, 5_000)]  # noqa: E501
+    lcpf = body["groups"][0]
+    assert lcpf["median_months"] == 18  # 12 and 24
+    assert lcpf["share_36_plus"] == 0
+    years = get(app, "/api/v1/funding/summary?by=financial_year")["groups"]
+    assert [(y["financial_year"], y["awards"], y["amount"]) for y in years] == [
+        ("2020/21", 1, 5_000), ("2021/22", 1, 60_000), ("2022/23", 2, 50_000), ("2024/25", 2, 50_000)  # noqa: E501
+    ]
+    orgs = get(app, "/api/v1/funding/summary?by=organisation")["groups"]
+    assert [o["organisation"]["name"] for o in orgs][:2] == ["Organisation D", "Organisation E"]
+    assert sum(o["amount"] for o in orgs) == TOTAL
+    with_regrants = get(app, "/api/v1/funding/summary?by=programme&include_regrants=true")
+    assert with_regrants["totals"]["awards"] == 7 and with_regrants["totals"]["amount"] == TOTAL + 1_000  # noqa: E501
+    assert "regrants_left_out" not in with_regrants
+
+
+def test_by_borough_keeps_london_wide_and_bcu_wide_money_apart(app):
+    body = get(app, "/api/v1/funding/summary?by=borough")
+    boroughs = by_code(body["boroughs"])
+    assert len(boroughs) == 33  # every borough, the City of London included
+    kingston = boroughs[KINGSTON]
+    assert (kingston["awards"], kingston["amount"]) == (2, 30_000)  # A, and B to its ward
+    assert kingston["median_months"] == 24 and kingston["share_36_plus"] == 0.5
+    for code in (LEWISHAM, CROYDON):  # E names both: divided equally
+        assert (boroughs[code]["awards"], boroughs[code]["amount"]) == (1, 20_000)
+        assert boroughs[code]["shared_awards"] == 1
+    assert boroughs[CITY]["amount"] == 5_000
+    assert boroughs[CITY]["length_distribution"]["unknown"] == 1
+    assert boroughs["E09000033"]["awards"] == 0  # Westminster: nothing
+    (bcu,) = body["bcu_wide"]
+    assert (bcu["area"]["code"], bcu["awards"], bcu["amount"]) == (SOUTH_WEST, 1, 30_000)
+    assert bcu["ending_soon"] == {"awards": 1, "amount": 30_000}
+    assert (body["london_wide"]["awards"], body["london_wide"]["amount"]) == (1, 60_000)
+    assert body["unplaced"]["awards"] == 0
+    placed = sum(b["amount"] for b in body["boroughs"]) + 30_000 + 60_000
+    assert placed == body["totals"]["amount"] == TOTAL
+    assert "not divided" in body["rule"] and body["apportionment"]["method"] == "none"
+    assert all("apportioned_amount" not in b for b in body["boroughs"])
+
+
+def test_by_ward_and_by_bcu(app):
+    wards = get(app, "/api/v1/funding/summary?by=ward")
+    assert [(w["area"]["code"], w["amount"]) for w in wards["wards"]] == [(KINGSTON_TOWN, 20_000)]
+    borough_wide = {b["area"]["code"]: b["amount"] for b in wards["borough_wide"]}
+    assert borough_wide == {KINGSTON: 10_000, LEWISHAM: 20_000, CROYDON: 20_000, CITY: 5_000}
+    assert wards["london_wide"]["amount"] == 60_000
+    bcus = get(app, "/api/v1/funding/summary?by=bcu")
+    rows = {b["area"]["code"]: b["amount"] for b in bcus["bcus"]}
+    assert len(rows) == 12
+    assert rows[SOUTH_WEST] == 60_000  # A + B + C
+    assert sorted(v for v in rows.values() if v) == [20_000, 20_000, 60_000]
+    (city,) = bcus["not_in_a_bcu"]
+    assert city["area"]["code"] == CITY and city["amount"] == 5_000 and "City of London Police" in city["note"]  # noqa: E501
+    assert "bcu_wide" not in bcus and bcus["london_wide"]["amount"] == 60_000
+
+
+@pytest.mark.parametrize(
+    ("query", "awards", "amount"),
+    [
+        ("programme=vru", 2, 70_000),
+        ("financial_year=2024-25", 2, 50_000),  # A and E, any spelling of the year
+        ("area=Kingston", 4, 120_000),  # A, B (its ward), C (its BCU), D (London)
+        (f"area={KINGSTON_TOWN}", 4, 120_000),  # the ward: itself, its borough, BCU, London
+        ("area=Lewisham", 2, 100_000),  # E in full (it names Lewisham) and D
+        ("live_on=2024-06-01", 5, 105_000),  # A, B, C, E and F (no dates: open)
+        ("area=Kingston&programme=lcpf-direct&live_on=2022-01-01", 1, 60_000),  # D only
+    ],
+)
+def test_filters_combine(app, query, awards, amount):
+    totals = get(app, f"/api/v1/funding/summary?by=borough&{query}")["totals"]
+    assert (totals["awards"], totals["amount"]) == (awards, amount)
+
+
+def test_area_filter_lists_the_area_and_shows_wider_money_apart(app):
+    body = get(app, "/api/v1/funding/summary?by=borough&area=Lewisham")
+    assert [b["area"]["code"] for b in body["boroughs"]] == [LEWISHAM]
+    assert body["boroughs"][0]["amount"] == 20_000  # Lewisham's half of E
+    assert body["london_wide"]["amount"] == 60_000
+    assert body["filters"]["area"]["code"] == LEWISHAM
+
+
+def test_apportion_by_population_states_the_rule_and_adds_up(app):
+    import_reference(app)
+    pop = population_file()
+    london = sum(pop.values())
+    assert london == 8_866_180
+    south_west = sum(pop[c] for c in bcu_boroughs("South West"))
+    body = get(app, "/api/v1/funding/summary?by=borough&apportion=population")
+    boroughs = by_code(body["boroughs"])
+    expected = 30_000 + 60_000 * pop[KINGSTON] / london + 30_000 * pop[KINGSTON] / south_west
+    assert boroughs[KINGSTON]["apportioned_amount"] == pytest.approx(expected, abs=0.01)
+    westminster = 60_000 * pop["E09000033"] / london
+    assert boroughs["E09000033"]["apportioned_amount"] == pytest.approx(westminster, abs=0.01)
+    assert boroughs[KINGSTON]["amount"] == 30_000  # the direct figure is unchanged
+    assert sum(b["apportioned_amount"] for b in body["boroughs"]) == pytest.approx(TOTAL, abs=1)
+    assert body["apportionment"]["method"] == "population"
+    assert "share of London's population" in body["apportionment"]["rule"]
+    assert body["apportionment"]["population"]["reference_date"] == "2022-06-30"
+    bcus = get(app, "/api/v1/funding/summary?by=bcu&apportion=population")
+    sw = by_code(bcus["bcus"])[SOUTH_WEST]
+    assert sw["apportioned_amount"] == pytest.approx(60_000 + 60_000 * south_west / london, abs=0.01)  # noqa: E501
+    city = bcus["not_in_a_bcu"][0]
+    assert city["apportioned_amount"] == pytest.approx(5_000 + 60_000 * pop[CITY] / london, abs=0.01)  # noqa: E501
+
+
+def test_apportion_without_population_says_so(app):
+    body = get(app, "/api/v1/funding/summary?by=borough&apportion=population")
+    assert body["apportionment"]["available"] is False
+    assert all(b["apportioned_amount"] is None for b in body["boroughs"])
+
+
+# -- GET /funding/need -------------------------------------------------------------------------
+def test_need_per_resident_and_per_offence_with_periods_and_ranks(app):
+    before = get(app, "/api/v1/funding/need")
+    assert before["areas"][0]["offences"] is None and before["notes"]
+    import_reference(app)
+    body = get(app, "/api/v1/funding/need?level=borough")
+    pop, offences = population_file(), offences_12m()
+    rows = by_code(body["areas"])
+    kingston = rows[KINGSTON]
+    assert kingston["amount"] == 30_000
+    assert kingston["population"] == pop[KINGSTON]
+    assert kingston["offences"] == offences[KINGSTON]
+    assert kingston["per_1000_residents"] == round(30_000 / pop[KINGSTON] * 1000, 2)
+    assert kingston["per_1000_offences"] == round(30_000 / offences[KINGSTON] * 1000, 2)
+    assert body["periods"]["offences"] == {"start": "2025-07", "end": "2026-06", "months": 12}
+    assert body["periods"]["population"]["reference_date"] == "2022-06-30"
+    # every borough's offences equal the derived 12-month totals in shared/data
+    assert {c: r["offences"] for c, r in rows.items() if r["offences"] is not None} == offences
+    assert rows[CITY]["offences"] is None and "City of London Police" in rows[CITY]["note"]
+    assert rows[CITY]["per_1000_residents"] == round(5_000 / pop[CITY] * 1000, 2)
+    in_boroughs = 30_000 + 20_000 + 20_000 + 5_000
+    london = body["london"]
+    assert london["amount"] == in_boroughs and london["population"] == 8_866_180
+    assert london["per_1000_residents"] == round(in_boroughs / 8_866_180 * 1000, 2)
+    assert london["per_1000_offences"] == round(70_000 / sum(offences.values()) * 1000, 2)
+    assert kingston["vs_london"]["per_1000_residents"] == pytest.approx(
+        kingston["per_1000_residents"] / london["per_1000_residents"], abs=0.001
+    )
+    # ranks: Kingston has the most money; Lewisham and Croydon share 2nd; the City 4th
+    assert kingston["rank"]["amount"] == 1
+    assert rows[LEWISHAM]["rank"]["amount"] == rows[CROYDON]["rank"]["amount"] == 2
+    assert rows[CITY]["rank"]["amount"] == 4
+    assert rows[CITY]["rank"]["per_1000_residents"] == 1  # £5,000 for 10,847 residents
+    assert rows[CITY]["rank"]["per_1000_offences"] is None
+    assert rows["E09000008"]["rank"]["population"] == 1  # Croydon is the most populous
+    wider = body["wider_awards"]
+    assert wider["london_wide"] == {"awards": 1, "amount": 60_000}
+    assert wider["bcu_wide"] == [{"area": {"code": SOUTH_WEST, "name": "South West", "type": "bcu"}, "awards": 1, "amount": 30_000}]  # noqa: E501
+    assert body["basis"] == "amount" and "not included" in body["rule"]
+
+
+def test_need_by_bcu_and_apportioned(app):
+    import_reference(app)
+    pop, offences = population_file(), offences_12m()
+    sw_codes = bcu_boroughs("South West")
+    body = get(app, "/api/v1/funding/need?level=bcu")
+    sw = by_code(body["areas"])[SOUTH_WEST]
+    assert len(body["areas"]) == 12
+    assert sw["amount"] == 60_000
+    assert sw["population"] == sum(pop[c] for c in sw_codes)
+    assert sw["offences"] == sum(offences[c] for c in sw_codes)
+    assert sw["per_1000_residents"] == round(60_000 / sw["population"] * 1000, 2)
+    assert body["wider_awards"]["not_in_a_bcu"][0]["amount"] == 5_000
+    apportioned = get(app, "/api/v1/funding/need?level=borough&apportion=population&programme=lcpf-direct")  # noqa: E501
+    assert apportioned["basis"] == "apportioned_amount"
+    kingston = by_code(apportioned["areas"])[KINGSTON]
+    expected = 10_000 + 60_000 * pop[KINGSTON] / 8_866_180  # A, and D's population share
+    assert kingston["apportioned_amount"] == pytest.approx(expected, abs=0.01)
+    assert kingston["per_1000_residents"] == round(kingston["apportioned_amount"] / pop[KINGSTON] * 1000, 2)  # noqa: E501
+
+
+# -- importing crime and population ----------------------------------------------------------
+def count(app: Any, model: type) -> int:
+    with app.extensions["directory"].db.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def test_the_real_crime_and_population_files_import_and_move_the_data_version(writable_app):
+    releases = count(writable_app, DataRelease)
+    crime = DATA / "crime" / "mps_borough_level_crime_2024-07_to_2026-06.csv"
+    result = run(writable_app, "import", str(crime))  # format detected
+    assert result.exit_code == 0, result.output
+    assert "32 boroughs" in result.output and "24 months" in result.output
+    assert "4 skipped" in result.output  # the Met's "Unknown" rows
+    with crime.open(encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["BOCU"] != "Unknown"]
+    assert count(writable_app, CrimeCount) == len(rows) * 24
+    population = DATA / "reference" / "london_borough_population_2022.csv"
+    result = run(writable_app, "import", str(population), "--json")
+    assert result.exit_code == 0, result.output
+    assert count(writable_app, AreaPopulation) == 33  # 32 boroughs and the City of London
+    assert count(writable_app, DataRelease) == releases + 2
+    with writable_app.extensions["directory"].db.engine.connect() as connection:
+        runs = connection.execute(select(ImportRun.format, ImportRun.status).order_by(ImportRun.id)).all()  # noqa: E501
+        london = connection.execute(select(func.sum(AreaPopulation.all_ages))).scalar_one()
+    assert [tuple(r) for r in runs] == [("mps-crime", "succeeded"), ("population", "succeeded")]
+    assert london == 8_866_180
+    again = run(writable_app, "import", str(crime))
+    assert again.exit_code == 0 and "unchanged" in again.output
+    assert count(writable_app, DataRelease) == releases + 2  # nothing changed: no new release
+    imports = get(writable_app, "/api/v1/imports")["contents"]
+    assert imports[0]["format"] == "mps-crime"
+
+
+def test_load_reference_data_imports_both_files_idempotently(writable_app):
+    state = writable_app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        snap = state.geography.get(GeographyRepository(connection))
+    first = load_reference_data(state.db, snap, state.settings, DATA)
+    assert [r.status for _, r in first] == ["succeeded", "succeeded"]
+    second = load_reference_data(state.db, snap, state.settings, DATA)
+    assert [r.status for _, r in second] == ["unchanged", "unchanged"]
+
+
+HISTORICAL = "MajorText,MinorText,BoroughName,202401,202402\n"
+
+
+def test_a_later_crime_file_replaces_the_months_it_covers(writable_app, tmp_path):
+    first = tmp_path / "crime.csv"
+    first.write_text(HISTORICAL + "BURGLARY,DOMESTIC BURGLARY,Kingston upon Thames,10,12\n"
+                     "ROBBERY,PERSONAL ROBBERY,RB Kingston upon Thames,1,2\n")  # fmt: skip
+    assert run(writable_app, "import", str(first), "--format", "mps-crime").exit_code == 0
+    revised = tmp_path / "crime2.csv"
+    revised.write_text("Group,SubGroup,BOCU,202402,202403\n"
+                       "BURGLARY,DOMESTIC BURGLARY,Kingston upon Thames,13,9\n")  # fmt: skip
+    result = run(writable_app, "import", str(revised), "--format", "mps-crime")
+    assert result.exit_code == 0, result.output
+    assert "1 created, 1 updated" in result.output and "1 deleted" in result.output
+    with writable_app.extensions["directory"].db.engine.connect() as connection:
+        rows = connection.execute(
+            select(CrimeCount.month, CrimeCount.minor_category, CrimeCount.count).order_by(
+                CrimeCount.month, CrimeCount.minor_category
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (date(2024, 1, 1), "DOMESTIC BURGLARY", 10), (date(2024, 1, 1), "PERSONAL ROBBERY", 1),
+        (date(2024, 2, 1), "DOMESTIC BURGLARY", 13), (date(2024, 3, 1), "DOMESTIC BURGLARY", 9),
+    ]  # fmt: skip
+    need = get(writable_app, "/api/v1/funding/need")
+    assert by_code(need["areas"])[KINGSTON]["offences"] == 10 + 1 + 13 + 9
+    assert need["periods"]["offences"] == {"start": "2024-01", "end": "2024-03", "months": 3}
+
+
+BAD_CRIME = (
+    "Group,SubGroup,BOCU,202407,202413\n"
+    "BURGLARY,DOMESTIC BURGLARY,Kingston upon Thames,10,12\n"
+)
+BAD_ROWS = (
+    "Group,SubGroup,BOCU,202407,202408\n"
+    "BURGLARY,DOMESTIC BURGLARY,Kingston upon Thames,10,12x\n"
+    "BURGLARY,DOMESTIC BURGLARY,Narnia,1,2\n"
+    "ROBBERY,PERSONAL ROBBERY,Hackney,-3,\n"
+    "BURGLARY,DOMESTIC BURGLARY,RB Kingston upon Thames,1,1\n"
+    "THEFT,OTHER THEFT,Unknown,4,4\n"
+)
+
+
+def test_bad_crime_files_are_rejected_with_rows_and_columns_and_change_nothing(writable_app, tmp_path):  # noqa: E501
+    good = DATA / "crime" / "mps_borough_level_crime_2024-07_to_2026-06.csv"
+    assert run(writable_app, "import", str(good)).exit_code == 0
+    before = dump(writable_app)
+    path = tmp_path / "bad.csv"
+    path.write_text(BAD_ROWS)
+    result = run(writable_app, "import", str(path), "--format", "mps-crime")
+    assert result.exit_code == 1 and "failed" in result.output
+    run_id = get(writable_app, "/api/v1/imports")["contents"][0]["id"]
+    problems = get(writable_app, f"/api/v1/imports/{run_id}")["problems"]
+    errors = {(p["row"], p["column"]) for p in problems if p["severity"] == "error"}
+    assert errors == {(2, "202408"), (3, "BOCU"), (4, "202407"), (4, "202408"), (5, "BOCU")}
+    assert dump(writable_app) == before
+    path.write_text(BAD_CRIME)
+    result = run(writable_app, "import", str(path), "--format", "mps-crime")
+    assert result.exit_code == 1 and "202413" in result.output
+    ward = tmp_path / "ward.csv"
+    ward.write_text("MajorText,MinorText,WardName,WardCode,LookUp_BoroughName,202307\n"
+                    "BURGLARY,X,Coombe Hill,E05013933,Kingston upon Thames,1\n")  # fmt: skip
+    result = run(writable_app, "import", str(ward), "--format", "mps-crime")
+    assert result.exit_code == 1 and "ward-level" in result.output
+    derived = DATA / "crime" / "derived_mps_borough_crime_12m_totals_2025-07_to_2026-06.csv"
+    result = run(writable_app, "import", str(derived), "--format", "mps-crime")
+    assert result.exit_code == 1 and "no month columns" in result.output
+    dry = run(writable_app, "import", str(good), "--dry-run")
+    assert dry.exit_code == 0 and "dry-run" in dry.output
+    assert dump(writable_app) == before
+
+
+def test_bad_population_files_are_rejected(writable_app, tmp_path):
+    path = tmp_path / "pop.csv"
+    path.write_text(
+        "gss_code,name,population_all_ages,population_aged_10_24,year\n"
+        "E09000021,Kingston upon Thames,170000,200000,2022\n"
+        "E09999999,Nowhere,100,,2022\n"
+        "E09000022,Lambeth,lots,,2022\n"
+        "E09000023,Lewisham,300000,,20x2\n"
+    )
+    before = dump(writable_app)
+    result = run(writable_app, "import", str(path), "--format", "population")
+    assert result.exit_code == 1
+    run_id = get(writable_app, "/api/v1/imports")["contents"][0]["id"]
+    problems = get(writable_app, f"/api/v1/imports/{run_id}")["problems"]
+    assert {(p["row"], p["column"]) for p in problems} == {
+        (2, "population_aged_10_24"), (3, "gss_code"), (4, "population_all_ages"), (5, "year"),
+    }  # fmt: skip
+    assert dump(writable_app) == before
+
+
+# -- programmes and formulas -------------------------------------------------------------------
+def test_programmes_list_and_formula_beside_allocations(app):
+    import_reference(app)
+    listed = get(app, "/api/v1/programmes?per_page=100")
+    programmes = {p["id"]: p for p in listed["contents"]}
+    assert {"lcpf-direct", "lcpf-cc", "vru", "ylf", "victims", "snb", "vawg", "surge"} <= set(programmes)  # noqa: E501
+    assert (programmes["lcpf-direct"]["awards"], programmes["lcpf-direct"]["amount"]) == (2, 70_000)
+    assert programmes["snb"]["amount"] == 20_000  # the regrant G is left out
+    assert programmes["lcpf-direct"]["formula_documented"] is True
+    assert listed["contents"][0]["amount"] >= listed["contents"][-1]["amount"]
+    body = get(app, "/api/v1/programmes/lcpf-direct")
+    formula = body["formula"]
+    assert formula["allocation"] == "formula"
+    assert all(i["weight"] == "unknown" for i in formula["inputs"])  # never invented
+    assert formula["sources"] and formula["unknown"]
+    allocations = body["allocations"]
+    assert allocations["london_wide"] == {"awards": 1, "amount": 60_000, "shared_awards": 0}
+    boroughs = by_code(allocations["boroughs"])
+    assert boroughs[KINGSTON]["amount"] == 10_000 and boroughs[KINGSTON]["share_of_borough_money"] == 1  # noqa: E501
+    assert boroughs[KINGSTON]["population_share"] == pytest.approx(population_file()[KINGSTON] / 8_866_180, abs=0.001)  # noqa: E501
+    offences = offences_12m()
+    assert boroughs[KINGSTON]["offences_share"] == pytest.approx(offences[KINGSTON] / sum(offences.values()), abs=0.0001)  # noqa: E501
+    years = {y["financial_year"]: y for y in allocations["by_financial_year"]}
+    assert set(years) == {"2021/22", "2024/25"}
+    assert years["2021/22"]["london_wide"]["amount"] == 60_000
+    assert [b["area"]["code"] for b in years["2024/25"]["boroughs"]] == [KINGSTON]
+    assert get(app, "/api/v1/programmes/ylf")["allocations"]["totals"]["awards"] == 0
+    missing = app.test_client().get("/api/v1/programmes/no-such-programme")
+    assert missing.status_code == 404 and missing.json["code"] == "programme-not-found"
+
+
+def test_every_documented_formula_is_a_known_programme_and_honest():
+    with (Path(__file__).resolve().parents[2] / "directory" / "data" / "programmes.csv").open() as f:  # noqa: E501
+        ids = {r["id"] for r in csv.DictReader(f)}
+    documented = formulas()
+    assert set(documented) == ids
+    for pid, formula in documented.items():
+        assert formula["allocation"] in ("formula", "competitive", "decision", "unknown"), pid
+        assert formula["status"] in ("known", "partly known", "not published", "not applicable"), pid  # noqa: E501
+        for item in formula.get("inputs", []):
+            assert isinstance(item["weight"], int | float) or item["weight"] == "unknown", pid
+
+
+# -- outcomes ----------------------------------------------------------------------------------
+def add_outcomes(app: Any) -> None:
+    state = app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        snap = state.geography.get(GeographyRepository(connection))
+    period = {"period_start": date(2024, 4, 1), "period_end": date(2025, 3, 31)}
+    batch = Batch(outcomes=[
+        OutcomeRecord("SVC-A", "young people supported", value=Decimal(40), target=Decimal(50),
+                      unit="people", report_type="final", report_url="https://example.org/a-eval", **period),  # noqa: E501
+        OutcomeRecord("SVC-A", "sessions delivered", value=Decimal(12), target=Decimal(10),
+                      unit="sessions", report_type="interim", **period),
+        OutcomeRecord("SVC-C", "mentoring hours", value=Decimal(200), target=Decimal(150),
+                      unit="hours", report_type="final", report_url="https://example.org/c-eval", **period),  # noqa: E501
+        OutcomeRecord("SVC-D", "referrals received", value=Decimal(100), unit="referrals", **period),  # noqa: E501
+    ])  # fmt: skip
+    options = ImportOptions(source="outcomes", format="test", location="memory", checksum="x")
+    assert import_batch(state.db, snap, state.settings, batch, options).status == "succeeded"
+
+
+def test_service_outcomes(app):
+    add_outcomes(app)
+    body = get(app, "/api/v1/services/SVC-A/outcomes")
+    assert body["service"]["ref"] == "SVC-A"
+    metrics = {o["metric"]: o for o in body["outcomes"]}
+    assert metrics["young people supported"]["met_target"] is False
+    assert metrics["sessions delivered"]["met_target"] is True
+    assert metrics["young people supported"]["report"] == {"type": "final", "url": "https://example.org/a-eval"}  # noqa: E501
+    assert metrics["sessions delivered"]["period"] == {"start": "2024-04-01", "end": "2025-03-31"}
+    assert body["counts"] == {"outcomes": 2, "with_target": 2, "met_target": 1, "not_met": 1, "share_met": 0.5}  # noqa: E501
+    assert get(app, "/api/v1/services/SVC-B/outcomes")["outcomes"] == []
+    missing = app.test_client().get("/api/v1/services/nope/outcomes")
+    assert missing.status_code == 404 and missing.json["code"] == "service-not-found"
+
+
+def test_outcome_summaries_by_borough_and_theme(app):
+    add_outcomes(app)
+    body = get(app, "/api/v1/outcomes/summary?by=borough")
+    assert (body["totals"]["outcomes"], body["totals"]["with_target"], body["totals"]["met_target"]) == (4, 3, 2)  # noqa: E501
+    (kingston,) = body["boroughs"]
+    assert kingston["area"]["code"] == KINGSTON
+    assert (kingston["outcomes"], kingston["met_target"], kingston["not_met"]) == (2, 1, 1)
+    assert [e["url"] for e in kingston["evaluations"]] == ["https://example.org/a-eval"]
+    assert {m["metric"]: m["targets"] for m in kingston["metrics"]} == {"sessions delivered": [10.0], "young people supported": [50.0]}  # noqa: E501
+    (sw,) = body["bcu_wide"]
+    assert sw["area"]["code"] == SOUTH_WEST and sw["met_target"] == 1
+    assert body["london_wide"]["outcomes"] == 1 and body["london_wide"]["with_target"] == 0
+    lewisham = get(app, "/api/v1/outcomes/summary?by=borough&area=Lewisham")
+    assert lewisham["totals"]["outcomes"] == 1  # only the London-wide service reaches it
+    themes = get(app, "/api/v1/outcomes/summary?by=theme&area=Kingston")
+    by_theme = {t["theme"]["id"]: t for t in themes["themes"]}
+    assert by_theme["youth-diversion"]["outcomes"] == 3  # A and C
+    assert by_theme["domestic-abuse"]["outcomes"] == 1  # D
+
+
+# -- hostile parameters --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/funding/summary",
+        "/api/v1/funding/summary?by=postcode",
+        "/api/v1/funding/summary?by=borough&live_on=2024-13-01",
+        "/api/v1/funding/summary?by=borough&live_on=yesterday",
+        "/api/v1/funding/summary?by=borough&financial_year=2021/23",
+        "/api/v1/funding/summary?by=borough&financial_year=" + "9" * 19,
+        "/api/v1/funding/summary?by=borough&financial_year=" + "x" * 500,
+        "/api/v1/funding/summary?by=borough&area=",
+        "/api/v1/funding/summary?by=borough&programme=" + "p" * 81,
+        "/api/v1/funding/summary?by=ward&apportion=population",
+        "/api/v1/funding/summary?by=programme&apportion=population",
+        "/api/v1/funding/summary?by=borough&apportion=everything",
+        "/api/v1/funding/summary?by=borough&include_regrants=perhaps",
+        "/api/v1/funding/need?level=ward",
+        "/api/v1/funding/need?financial_year=%F0%9F%92%B8",
+        "/api/v1/programmes?page=0",
+        "/api/v1/programmes?per_page=100000",
+        "/api/v1/outcomes/summary",
+        "/api/v1/outcomes/summary?by=organisation",
+    ],
+)
+def test_hostile_parameters_are_422_problems(app, url):
+    response = app.test_client().get(url)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert response.json["code"] == "invalid-input" and response.json["errors"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/funding/summary?by=borough&area=Narnia",
+        "/api/v1/funding/summary?by=borough&area=%00",
+        "/api/v1/outcomes/summary?by=borough&area=" + "%C3%A9" * 60,
+        "/api/v1/programmes/%E2%80%AE",
+        "/api/v1/programmes/" + "9" * 400,
+        "/api/v1/services/99999999999999999999/outcomes",
+        "/api/v1/funding/summary?by=borough&programme=%27%3B%20DROP%20TABLE%20grant%3B--",
+    ],
+)
+def test_odd_values_are_problems_or_empty_answers_never_500(app, url):
+    response = app.test_client().get(url)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    if response.status_code >= 400:
+        assert response.mimetype == "application/problem+json"
+
+
+def test_answers_carry_etags_that_move_with_an_import(app):
+    client = app.test_client()
+    first = client.get("/api/v1/funding/need")
+    assert first.headers["ETag"]
+    assert client.get("/api/v1/funding/need", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304  # noqa: E501
+    import_reference(app)
+    assert client.get("/api/v1/funding/need").headers["ETag"] != first.headers["ETag"]
