@@ -4,8 +4,10 @@ Expected names and figures are read from the API in each test, not written here.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -17,8 +19,17 @@ OUTSIDE = "M1 1AE"  # Manchester: well-formed, not London
 ALL = 1000
 
 
+def half_up(value: float, places: str = "1") -> Decimal:
+    """Rounded as the browser's Intl.NumberFormat rounds (half away from zero)."""
+    return Decimal(str(value)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
 def money(amount: float) -> str:
-    return f"£{amount:,.0f}"
+    return f"£{half_up(amount):,}"
+
+
+def decimal1(value: float) -> str:
+    return f"{half_up(value, '0.1'):f}".removesuffix(".0")
 
 
 def search_postcode(page: Any, server: Server, postcode: str) -> None:
@@ -121,67 +132,110 @@ def test_borough_dashboard_shows_the_api_figures(
     page.wait_for_selector("#borough option[value^=E09]", state="attached")
     options = page.eval_on_selector_all("#borough option[value^=E09]", "os => os.map(o => o.value)")
     assert sorted(options) == sorted(b["code"] for b in boroughs)
-    # the borough with the most live programmes, so that the charts have several bars
-    patches = {
-        b["code"]: live_server.json("/patch", area=b["code"], per_page=ALL) for b in boroughs
+    # the borough with the most programmes funding it, so that the charts have several bars
+    summaries = {
+        b["code"]: live_server.json("/funding/summary", by="programme", area=b["code"])
+        for b in boroughs
     }
-    code = max(patches, key=lambda c: (len(patches[c]["funding"]["by_programme"]), c))
+    code = max(summaries, key=lambda c: (len(summaries[c]["groups"]), c))
     borough = next(b for b in boroughs if b["code"] == code)
-    patch = patches[code]
+    summary = summaries[code]
+    years = live_server.json("/funding/summary", by="financial_year", area=code)
+    need = live_server.json("/funding/need", level="borough")
+    patch = live_server.json("/patch", area=code, per_page=ALL)
 
     pick_borough(page, borough["name"])
     assert page.inner_text("#dashboard-heading") == f"Borough dashboard: {borough['name']}"
     assert borough["name"] in page.inner_text("#patch-facts")
     assert parse_qs(urlparse(page.url).query) == {"area": [code]}
 
-    status, summary = live_server.api("/funding/summary", by="programme", area=code)
-    programme = page.locator("#panel-programme")
-    rows = table_rows(page, "#panel-programme table")
-    if status == 200:
-        expected = [(g["amount"], g["awards"]) for g in summary["groups"]]
-        assert money(summary["totals"]["amount"]) in programme.locator(".total").inner_text()
-    else:  # the funding summary is not there yet: live awards from the patch
-        assert status == 404
-        funding = patch["funding"]
-        expected = [(p["amount"], p["awards"]) for p in funding["by_programme"]]
-        assert [row[0] for row in rows] == [p["programme"]["name"] for p in funding["by_programme"]]
-        assert money(funding["amount"]) in programme.locator(".total").inner_text()
-    assert [(row[1], row[2]) for row in rows] == [(money(a), f"{n:,}") for a, n in expected]
-    values = page.eval_on_selector_all(
-        "#panel-programme tbody td.num:nth-child(2)", "cs => cs.map(c => Number(c.dataset.value))"
-    )
-    assert values == [a for a, _ in expected]
-    # one bar per row, each with its amount written beside it
-    bar_values = page.eval_on_selector_all(
-        "#panel-programme svg .bar-value", "ts => ts.map(t => t.textContent)"
-    )
-    assert bar_values == [money(a) for a, _ in expected]
+    # funding by programme and by financial year: every bar and table row, and the total
+    totals = summary["totals"]
+    assert money(totals["amount"]) in page.inner_text("#panel-programme .total")
+    for panel, answer, label in (
+        ("programme", summary, lambda g: g["programme"]["name"]),
+        ("year", years, lambda g: g["financial_year"] or "not recorded"),
+    ):
+        groups = answer["groups"]
+        if panel == "year":
+            groups = sorted(groups, key=label)
+        rows = table_rows(page, f"#panel-{panel} table")
+        assert rows == [[label(g), money(g["amount"]), f"{g['awards']:,}"] for g in groups]
+        bars = page.eval_on_selector_all(
+            f"#panel-{panel} svg .bar-value", "ts => ts.map(t => t.textContent)"
+        )
+        assert bars == [money(g["amount"]) for g in groups]
+        values = page.eval_on_selector_all(
+            f"#panel-{panel} tbody td.num:nth-child(2)",
+            "cs => cs.map(c => Number(c.dataset.value))",
+        )
+        assert values == [g["amount"] for g in groups]
 
-    year_status, years = live_server.api("/funding/summary", by="financial_year", area=code)
-    year_text = page.inner_text("#panel-year")
-    if year_status == 200:
-        for group in years["groups"]:
-            assert money(group["amount"]) in year_text
-    else:
-        assert "unavailable" in year_text
-
-    need_status, need = live_server.api("/funding/need", level="borough")
+    # against need: per 1,000 residents and per 1,000 offences, with the London average
+    row = next(r for r in need["areas"] if r["area"]["code"] == code)
     need_text = page.inner_text("#panel-need")
-    if need_status == 200:
-        row = next(r for r in need["rows"] if r["area"]["code"] == code)
-        for key in ("per_1000_residents", "per_1000_offences"):
-            if row.get(key) is not None:
-                assert money(row[key]) in need_text
-            if need["london_average"].get(key) is not None:
-                assert money(need["london_average"][key]) in need_text
-    else:
-        assert "unavailable" in need_text
+    assert money(row["amount"]) in page.inner_text("#panel-need .total")
+    for key in ("per_1000_residents", "per_1000_offences"):
+        assert row[key] is not None and need["london"][key] is not None
+        shown = table_rows(page, f"#panel-need figure[data-chart={key}] table")
+        assert shown == [
+            [borough["name"], money(row[key])],
+            ["London average (hatched)", money(need["london"][key])],
+        ]
+        compare = page.inner_text(f"#panel-need .compare[data-key={key}]")
+        assert f"{decimal1(row['vs_london'][key])} times the London average" in compare
+        assert (
+            f"of {sum(1 for r in need['areas'] if r['rank'][key] is not None)} boroughs" in compare
+        )
+    assert (
+        f"{need['periods']['offences']['start']} to {need['periods']['offences']['end']}"
+        in need_text
+    )
+
+    # award lengths and money ending soon, from the summary's totals
+    assert page.inner_text("#panel-length .median") == f"{decimal1(totals['median_months'])} months"
+    assert page.inner_text("#panel-length .share") == f"{half_up(totals['share_36_plus'] * 100)}%"
+    lengths = table_rows(page, "#panel-length table")
+    assert [int(r[1].split()[0]) for r in lengths] == list(totals["length_distribution"].values())
+    ending = page.locator("#panel-ending .total")
+    assert float(ending.get_attribute("data-awards")) == totals["ending_soon"]["awards"]
+    assert money(totals["ending_soon"]["amount"]) in ending.inner_text()
 
     # services by theme, counted from the borough's patch
     themes = Counter(t["name"] for s in patch["services"]["contents"] for t in s["themes"])
-    shown = {row[0]: row[1] for row in table_rows(page, "#panel-theme table")}
-    assert shown == {name: f"{n} service" + ("" if n == 1 else "s") for name, n in themes.items()}
+    shown_themes = {r[0]: r[1] for r in table_rows(page, "#panel-theme table")}
+    assert shown_themes == {
+        name: f"{n} service" + ("" if n == 1 else "s") for name, n in themes.items()
+    }
     page.screenshot(path=str(artifacts / "page-borough-dashboard.png"), full_page=True)
+
+
+def test_the_dashboard_degrades_when_the_funding_figures_are_missing(
+    page: Any, live_server: Server, artifacts: Path
+) -> None:
+    """With /funding/* answering 404, the page says so and falls back on the patch."""
+
+    def missing(route: Any) -> None:
+        route.fulfill(
+            status=404,
+            content_type="application/problem+json",
+            body=json.dumps({"title": "Not Found", "status": 404, "code": "not-found"}),
+        )
+
+    page.route("**/api/v1/funding/**", missing)
+    patch = live_server.json("/patch", postcode=POSTCODE, per_page=ALL)
+    search_postcode(page, live_server, POSTCODE)
+    assert "unavailable" in page.inner_text("#panel-year")
+    assert "unavailable" in page.inner_text("#panel-need")
+    borough = live_server.json("/patch", area=patch["borough"]["code"], per_page=ALL)
+    funding = borough["funding"]
+    assert money(funding["amount"]) in page.inner_text("#panel-programme .total")
+    rows = table_rows(page, "#panel-programme table")
+    assert rows == [
+        [p["programme"]["name"], money(p["amount"]), f"{p['awards']:,}"]
+        for p in funding["by_programme"]
+    ]
+    page.screenshot(path=str(artifacts / "page-dashboard-degraded.png"), full_page=True)
 
 
 def test_keyboard_only(page: Any, live_server: Server, artifacts: Path) -> None:

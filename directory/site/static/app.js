@@ -454,18 +454,37 @@
 
   function groupLabel(g) {
     var k = g.key;
-    if (k && typeof k === "object") return k.name || k.id || k.code || JSON.stringify(k);
-    if (g.name) return g.name;
-    if (g.label) return g.label;
     if (g.programme && g.programme.name) return g.programme.name;
+    if (g.financial_year) return g.financial_year;
+    if (g.area && g.area.name) return g.area.name;
+    if (g.organisation && g.organisation.name) return g.organisation.name;
+    if (k && typeof k === "object") return k.name || k.id || k.code || "not recorded";
+    if (g.name) return g.name;
     return k === null || k === undefined || k === "" ? "not recorded" : String(k);
   }
 
-  function noteFrom(data) {
+  /* The API's own words on how a figure was made (rule, apportionment, notes). */
+  function notesFrom(data) {
     if (!data) return null;
     var notes = [];
-    ["rule", "note", "apportionment", "scope_note"].forEach(function (k) { if (typeof data[k] === "string") notes.push(data[k]); });
-    return notes.length ? el("p", { class: "note", text: notes.join(" ") }) : null;
+    ["rule", "note", "ranking"].forEach(function (k) { if (typeof data[k] === "string") notes.push(data[k]); });
+    if (data.apportionment && typeof data.apportionment.rule === "string") notes.push(data.apportionment.rule);
+    if (Array.isArray(data.notes)) data.notes.forEach(function (n) { if (typeof n === "string") notes.push(n); });
+    if (!notes.length) return null;
+    return el("details", { class: "how" }, el("summary", { text: "How these figures are made" }),
+      notes.map(function (n) { return el("p", { class: "note", text: n }); }));
+  }
+
+  function stats(data) {
+    var t = (data && data.totals) || {};
+    return {
+      awards: t.awards, amount: t.amount, without_amount: t.awards_without_amount,
+      median_months: t.median_months,
+      distribution: t.length_distribution || t.months_distribution,
+      share_36: t.share_36_plus !== undefined ? t.share_36_plus : t.share_36_months_or_more,
+      ending: t.ending_soon || t.ending_within_90_days,
+      ending_days: (data && data.ending_soon_days) || 90,
+    };
   }
 
   function amountChart(body, key, title, groups, headerLabel) {
@@ -473,35 +492,39 @@
       key: key, title: title, width: panelWidth(body),
       headers: [headerLabel, "Amount", "Awards"],
       rows: groups.map(function (g) {
-        return { label: groupLabel(g), value: g.amount || 0, display: fmtMoney(g.amount), extra: [{ text: whole.format(g.awards || 0), value: g.awards || 0, numeric: true }] };
+        return { label: groupLabel(g), value: g.amount || 0, display: fmtMoney(g.amount || 0), extra: [{ text: whole.format(g.awards || 0), value: g.awards || 0, numeric: true }] };
       }),
     }));
+  }
+
+  function totalLine(body, s, what) {
+    append(body, el("p", { class: "total", "data-total": s.amount, "data-awards": s.awards },
+      what + ": ", el("strong", { text: fmtMoney(s.amount || 0) }), " in " + plural(s.awards || 0, "award", "awards") +
+      (s.without_amount ? " (" + plural(s.without_amount, "award has", "awards have") + " no amount recorded)" : "") + "."));
   }
 
   function renderProgramme(summary, patch) {
     var body = clear(panel("programme"));
     if (summary && !summary.unavailable) {
       var groups = summary.groups || [];
-      var totals = summary.totals || {};
-      append(body, el("p", { class: "total", "data-total": totals.amount },
-        "All awards: ", el("strong", { text: fmtMoney(totals.amount) }), " in " + plural(totals.awards || 0, "award", "awards") + "."));
+      var where = summary.filters && summary.filters.area ? summary.filters.area.name : "the area";
+      totalLine(body, stats(summary), "All awards reaching " + where + ", all years");
+      append(body, el("p", { class: "note", text: "Counts the borough's own and its wards' awards and, in full, the BCU-wide and London-wide awards that also reach it; the borough's own share is under Funding against need." }));
       if (!groups.length) append(body, el("p", { text: "No award recorded." }));
       else amountChart(body, "programme", "Funding by programme", groups, "Programme");
-      append(body, noteFrom(summary));
+      if (summary.regrants_left_out && summary.regrants_left_out.awards) {
+        append(body, el("p", { class: "note", text: "Not counted twice: " + plural(summary.regrants_left_out.awards, "regrant", "regrants") + " worth " + fmtMoney(summary.regrants_left_out.amount) + " paid on from these awards." }));
+      }
+      append(body, notesFrom(summary));
       return;
     }
     // the funding summary is not there: the patch's live awards by programme
     var funding = patch && patch.funding;
     if (!funding || !funding.by_programme) { unavailable(body, "Funding figures unavailable.", summary && summary.problem); return; }
     append(body, el("p", { class: "note", text: "Funding figures by programme over all years are unavailable; showing the live awards on " + fmtDate(funding.live_on) + "." }));
-    append(body, el("p", { class: "total", "data-total": funding.amount },
-      "Live awards: ", el("strong", { text: fmtMoney(funding.amount) }), " in " + plural(funding.awards || 0, "award", "awards") + "."));
-    if (funding.by_programme.length) {
-      amountChart(body, "programme", "Live funding by programme", funding.by_programme.map(function (p) {
-        return { key: p.programme, amount: p.amount, awards: p.awards };
-      }), "Programme");
-    }
-    if (funding.rule) append(body, el("p", { class: "note", text: funding.rule }));
+    totalLine(body, { amount: funding.amount, awards: funding.awards }, "Live awards");
+    if (funding.by_programme.length) amountChart(body, "programme", "Live funding by programme", funding.by_programme, "Programme");
+    append(body, notesFrom({ rule: funding.rule }));
   }
 
   function renderYear(summary) {
@@ -509,31 +532,50 @@
     if (!summary || summary.unavailable) { unavailable(body, "Funding figures by financial year unavailable.", summary && summary.problem); return; }
     var groups = (summary.groups || []).slice().sort(function (a, b) { return String(groupLabel(a)).localeCompare(String(groupLabel(b))); });
     if (!groups.length) { append(body, el("p", { text: "No award recorded." })); return; }
-    amountChart(body, "financial_year", "Funding by financial year", groups, "Financial year");
-    append(body, noteFrom(summary));
+    amountChart(body, "financial_year", "Funding by financial year (award start)", groups, "Financial year");
+    append(body, notesFrom(summary));
+  }
+
+  function ordinal(n) {
+    var s = ["th", "st", "nd", "rd"], v = n % 100;
+    return n + (s[(v - 20) % 10] || s[v] || s[0]);
   }
 
   function renderNeed(need, borough) {
     var body = clear(panel("need"));
     if (!need || need.unavailable) { unavailable(body, "Funding figures against population and crime unavailable.", need && need.problem); return; }
-    var row = (need.rows || []).filter(function (r) { return r.area && r.area.code === borough.code; })[0];
-    var avg = need.london_average || {};
+    var rows = need.areas || need.rows || [];
+    var row = rows.filter(function (r) { return r.area && r.area.code === borough.code; })[0];
+    var avg = need.london || need.london_average || {};
     if (!row) { append(body, el("p", { text: "No figures for " + borough.name + "." })); return; }
-    [["per_1000_residents", "Funding per 1,000 residents"], ["per_1000_offences", "Funding per 1,000 recorded offences"]].forEach(function (m) {
-      var key = m[0];
-      if (row[key] === undefined && avg[key] === undefined) return;
-      var rows = [{ label: borough.name, value: row[key], display: row[key] === null || row[key] === undefined ? "not available" : fmtMoney(row[key]) }];
-      if (avg[key] !== undefined) rows.push({ label: "London average", value: avg[key], display: avg[key] === null ? "not available" : fmtMoney(avg[key]), pattern: "hatch" });
-      append(body, barChart({ key: key, title: m[1], width: panelWidth(body), headers: ["Area", m[1]], rows: rows }));
+    var ranked = function (key) { return rows.filter(function (r) { return r.rank && r.rank[key] !== null && r.rank[key] !== undefined; }).length; };
+    append(body, el("p", { class: "total", "data-total": row.amount },
+      "Awards to " + borough.name + " and its wards: ", el("strong", { text: fmtMoney(row.amount || 0) }),
+      row.awards !== undefined ? " in " + plural(row.awards, "award", "awards") : "",
+      row.rank && row.rank.amount ? " (" + ordinal(row.rank.amount) + " of " + ranked("amount") + " boroughs)" : "", "."));
+    [["per_1000_residents", "Funding per 1,000 residents", "residents"], ["per_1000_offences", "Funding per 1,000 recorded offences", "offences"]].forEach(function (m) {
+      var key = m[0], mine = row[key], london = avg[key];
+      var fig = function (x) { return x === null || x === undefined ? "not available" : fmtMoney(x); };
+      append(body, barChart({
+        key: key, title: m[1], width: panelWidth(body), headers: ["Area", m[1]],
+        rows: [{ label: borough.name, value: mine, display: fig(mine) },
+               { label: "London average (hatched)", value: london, display: fig(london), pattern: "hatch" }],
+      }));
+      var words = [];
+      var ratio = row.vs_london && row.vs_london[key];
+      if (typeof ratio === "number") words.push(number.format(ratio) + " times the London average");
+      if (row.rank && row.rank[key]) words.push(ordinal(row.rank[key]) + " highest of " + ranked(key) + " boroughs");
+      if (mine === null || mine === undefined) words.push("no " + m[2] + " figure for " + borough.name);
+      if (words.length) append(body, el("p", { class: "compare", "data-key": key, text: borough.name + ": " + words.join("; ") + "." }));
     });
+    var periods = need.periods || {};
     var facts = [];
-    Object.keys(row).forEach(function (k) {
-      if (/(^rank|_rank$|period$|_period|^residents$|^population$|^offences$)/.test(k) && (typeof row[k] === "string" || typeof row[k] === "number")) {
-        facts.push(el("li", { text: humanise(k) + ": " + (typeof row[k] === "number" ? whole.format(row[k]) : row[k]) }));
-      }
-    });
-    if (facts.length) append(body, el("ul", { class: "facts-list" }, facts));
-    append(body, noteFrom(need));
+    if (periods.funding) facts.push("Funding: " + periods.funding + ".");
+    if (periods.population && periods.population.reference_date) facts.push("Population: mid-year estimate at " + fmtDate(periods.population.reference_date) + (row.population ? " (" + whole.format(row.population) + " residents)" : "") + ".");
+    if (periods.offences && periods.offences.start) facts.push("Recorded offences: " + periods.offences.start + " to " + periods.offences.end + (row.offences ? " (" + whole.format(row.offences) + " offences)" : "") + ".");
+    if (row.note) facts.push(row.note);
+    if (facts.length) append(body, el("ul", { class: "facts-list" }, facts.map(function (f) { return el("li", { text: f }); })));
+    append(body, notesFrom(need));
   }
 
   var BUCKETS = ["<12", "12–23", "24–35", "36+", "unknown"];
@@ -571,27 +613,21 @@
 
   function renderLengths(summary, patch) {
     var body = clear(panel("length"));
-    var stats, source;
-    if (summary && !summary.unavailable && summary.totals && summary.totals.months_distribution) {
-      stats = summary.totals;
-      source = null;
-    } else {
+    var s = summary && !summary.unavailable ? stats(summary) : null;
+    if (!s || !s.distribution) {
       var grants = liveGrants(patch);
       if (!grants.length) { unavailable(body, "Funding figures unavailable: no live grant of the services listed to measure."); return; }
       var months = grants.map(function (g) { return g.duration_months; }).filter(function (m) { return typeof m === "number"; });
-      stats = {
-        months_distribution: monthsBuckets(grants), median_months: median(months),
-        share_36_months_or_more: months.length ? months.filter(function (m) { return m >= 36; }).length / grants.length : null,
-        awards: grants.length,
-      };
-      source = "Funding summary unavailable: from the " + plural(grants.length, "live grant", "live grants") + " of the services listed.";
+      s = { distribution: monthsBuckets(grants), median_months: median(months),
+            share_36: months.length ? months.filter(function (m) { return m >= 36; }).length / months.length : null };
+      append(body, el("p", { class: "note", text: "Funding summary unavailable: from the " + plural(grants.length, "live grant", "live grants") + " of the services listed." }));
     }
-    if (source) append(body, el("p", { class: "note", text: source }));
-    var share = stats.share_36_months_or_more;
+    var share = s.share_36;
     append(body, el("p", { class: "total" }, "Median award length: ",
-      el("strong", { "data-value": stats.median_months, text: fmtMonths(stats.median_months) }), ". Awards of 3 years or more: ",
-      el("strong", { "data-value": share, text: share === null || share === undefined ? "unknown" : whole.format(share * 100) + "%" }), "."));
-    var dist = stats.months_distribution;
+      el("strong", { class: "median", "data-value": s.median_months, text: fmtMonths(s.median_months) }), ". Awards of 3 years or more: ",
+      el("strong", { class: "share", "data-value": share, text: share === null || share === undefined ? "unknown" : whole.format(share * 100) + "%" }),
+      " (the Committee asked for funding over 3 to 4 years)."));
+    var dist = s.distribution;
     append(body, barChart({
       key: "months", title: "Number of awards by length", width: panelWidth(body), headers: ["Length", "Awards"],
       rows: BUCKETS.filter(function (b) { return dist[b] !== undefined; }).map(function (b) {
@@ -602,20 +638,21 @@
 
   function renderEnding(summary, patch) {
     var body = clear(panel("ending"));
-    var ending = summary && !summary.unavailable && summary.totals && summary.totals.ending_within_90_days;
-    if (ending) {
-      append(body, el("p", { class: "total", "data-awards": ending.awards, "data-amount": ending.amount },
-        el("strong", { text: plural(ending.awards || 0, "award", "awards") }), " worth ",
-        el("strong", { text: fmtMoney(ending.amount || 0) }), " end within 90 days."));
+    var s = summary && !summary.unavailable ? stats(summary) : null;
+    if (s && s.ending) {
+      append(body, el("p", { class: "total", "data-awards": s.ending.awards, "data-amount": s.ending.amount },
+        el("strong", { text: plural(s.ending.awards || 0, "award", "awards") }), " worth ",
+        el("strong", { text: fmtMoney(s.ending.amount || 0) }), " end within " + whole.format(s.ending_days) + " days."));
     }
-    var soon = liveGrants(patch).filter(function (g) { return g.ending_soon; });
-    if (!ending && !soon.length && !liveGrants(patch).length) { unavailable(body, "Funding figures unavailable."); return; }
+    var live = liveGrants(patch);
+    var soon = live.filter(function (g) { return g.ending_soon; });
+    if (!(s && s.ending) && !live.length) { unavailable(body, "Funding figures unavailable."); return; }
     if (soon.length) {
       append(body, scrollTable(["Service", "Programme", "Amount", "Ends"], soon.map(function (g) {
         return [g.service, g.programme ? g.programme.name : "—", { text: fmtMoney(g.amount), value: g.amount, numeric: true }, fmtDate(g.end)];
-      }), "Live grants of these services ending soon"));
+      }), "Live grants of the borough's services ending soon"));
     } else {
-      append(body, el("p", { text: "None of the live grants of the services listed ends soon." }));
+      append(body, el("p", { text: live.length ? "None of the " + plural(live.length, "live grant", "live grants") + " of the borough's services ends soon." : "No live grant of the borough's services is recorded." }));
     }
   }
 
