@@ -124,7 +124,8 @@ def test_totals_lengths_and_ending_soon_are_hand_checked(app):
     assert totals["awards"] == 6 and totals["amount"] == TOTAL
     # known lengths 6 (E), 12 (A), 24 (D), 36 (B), ≥ 36 (C); F has no dates
     assert totals["median_months"] == 24
-    assert totals["length_distribution"] == {"<12": 1, "12–23": 1, "24–35": 1, "36+": 2, "unknown": 1}
+    buckets = {"<12": 1, "12–23": 1, "24–35": 1, "36+": 2, "unknown": 1}
+    assert totals["length_distribution"] == buckets
     assert totals["share_36_plus"] == pytest.approx(2 / 5)
     assert totals["ending_soon"] == {"awards": 1, "amount": 30_000}  # C ends in 30 days
     assert body["regrants_left_out"] == {"awards": 1, "amount": 1_000}

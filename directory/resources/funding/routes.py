@@ -12,10 +12,10 @@ from directory.api import Blueprint, ProblemSchema
 from directory.funding import FundingCache, FundingData
 from directory.repositories.funding import FundingQueries
 from directory.resources.funding.schemas import (
-    NeedArgsSchema,
-    NeedSchema,
-    SummaryArgsSchema,
-    SummarySchema,
+    FundingNeedArgsSchema,
+    FundingNeedSchema,
+    FundingSummaryArgsSchema,
+    FundingSummarySchema,
 )
 from directory.web import connection, snapshot, state, today
 
@@ -33,8 +33,8 @@ def funding_data() -> FundingData:
 
 
 @blp.route("/funding/summary")
-@blp.arguments(SummaryArgsSchema, location="query")
-@blp.response(200, SummarySchema)
+@blp.arguments(FundingSummaryArgsSchema, location="query")
+@blp.response(200, FundingSummarySchema)
 @blp.alt_response(404, description="area-not-found", **PROBLEM)
 def funding_summary(args: dict[str, Any]) -> Response:
     """Awards, money, award lengths (median, distribution, share of 36+ months) and money
@@ -54,8 +54,8 @@ def funding_summary(args: dict[str, Any]) -> Response:
 
 
 @blp.route("/funding/need")
-@blp.arguments(NeedArgsSchema, location="query")
-@blp.response(200, NeedSchema)
+@blp.arguments(FundingNeedArgsSchema, location="query")
+@blp.response(200, FundingNeedSchema)
 def funding_need(args: dict[str, Any]) -> Response:
     """Funding against need per borough or BCU: amount, population, recorded offences (Met
     Police, latest 12 loaded months), amount per 1,000 residents and per 1,000 offences, the

@@ -37,7 +37,7 @@ _REGRANTS = ma.fields.Boolean(
 )
 
 
-class SummaryArgsSchema(Schema):
+class FundingSummaryArgsSchema(Schema):
     by = ma.fields.String(
         required=True,
         validate=ma.validate.OneOf(SUMMARY_BY),
@@ -59,7 +59,7 @@ class SummaryArgsSchema(Schema):
     include_regrants = _REGRANTS
 
 
-class NeedArgsSchema(Schema):
+class FundingNeedArgsSchema(Schema):
     level = ma.fields.String(
         load_default="borough",
         validate=ma.validate.OneOf(NEED_LEVELS),
@@ -71,7 +71,7 @@ class NeedArgsSchema(Schema):
     include_regrants = _REGRANTS
 
 
-class LengthDistributionSchema(Schema):
+class AwardLengthsSchema(Schema):
     class Meta:
         ordered = True
         include = {
@@ -83,12 +83,12 @@ class LengthDistributionSchema(Schema):
         }
 
 
-class MoneySchema(Schema):
+class FundingMoneySchema(Schema):
     awards = ma.fields.Integer()
     amount = ma.fields.Float(metadata={"description": "Pounds"})
 
 
-class StatsSchema(Schema):
+class FundingStatsSchema(Schema):
     awards = ma.fields.Integer(metadata={"description": "Number of awards (an award shared between several groups counts in each)"})  # noqa: E501
     amount = ma.fields.Float(metadata={"description": "Pounds (a shared award's amount is divided equally between its groups)"})  # noqa: E501
     awards_without_amount = ma.fields.Integer(metadata={"description": "Awards whose amount is not recorded"})  # noqa: E501
@@ -96,18 +96,18 @@ class StatsSchema(Schema):
         allow_none=True,
         metadata={"description": "Median award length in months (duration, or worked out from start and end); null if none is known"},  # noqa: E501
     )
-    length_distribution = ma.fields.Nested(LengthDistributionSchema)
+    length_distribution = ma.fields.Nested(AwardLengthsSchema)
     share_36_plus = ma.fields.Float(
         allow_none=True,
         metadata={"description": "Share (0–1) of the awards of known length that run 36 months or more"},  # noqa: E501
     )
     ending_soon = ma.fields.Nested(
-        MoneySchema,
+        FundingMoneySchema,
         metadata={"description": "Awards (and their money) ending within DIRECTORY_ENDING_SOON_DAYS (default 90) days from today"},  # noqa: E501
     )
 
 
-class AreaStatsSchema(StatsSchema):
+class FundingAreaStatsSchema(FundingStatsSchema):
     area = ma.fields.Nested(AreaRefSchema)
     shared_awards = ma.fields.Integer(
         metadata={"description": "Of these awards, how many name several areas of this level and were divided equally"}  # noqa: E501
@@ -119,13 +119,13 @@ class AreaStatsSchema(StatsSchema):
     note = ma.fields.String(metadata={"description": "not_in_a_bcu: why the City of London has no BCU"})  # noqa: E501
 
 
-class GroupSchema(StatsSchema):
+class FundingGroupSchema(FundingStatsSchema):
     programme = ma.fields.Dict(allow_none=True, metadata={"description": "by=programme: {id, name}, null for awards with no programme"})  # noqa: E501
     financial_year = ma.fields.String(allow_none=True, metadata={"description": "by=financial_year: 2021/22, null when not recorded"})  # noqa: E501
     organisation = ma.fields.Dict(metadata={"description": "by=organisation: the recipient {ref, name}"})  # noqa: E501
 
 
-class ApportionmentSchema(Schema):
+class FundingApportionmentSchema(Schema):
     method = ma.fields.String(metadata={"description": "none | population"})
     available = ma.fields.Boolean(metadata={"description": "population: false if populations are not loaded for every borough"})  # noqa: E501
     rule = ma.fields.String(metadata={"description": "The rule applied, in words"})
@@ -133,48 +133,48 @@ class ApportionmentSchema(Schema):
     london_population = ma.fields.Integer()
 
 
-class SummarySchema(Schema):
+class FundingSummarySchema(Schema):
     by = ma.fields.String()
     filters = ma.fields.Dict(metadata={"description": "The filters applied (area resolved to {code, name, type})"})  # noqa: E501
     today = ma.fields.String(metadata={"description": "The day ending_soon is counted from"})
     ending_soon_days = ma.fields.Integer()
-    totals = ma.fields.Nested(StatsSchema, metadata={"description": "Every selected award once, in full"})  # noqa: E501
-    regrants_left_out = ma.fields.Nested(MoneySchema, metadata={"description": "Regrants not counted (absent with include_regrants=true)"})  # noqa: E501
+    totals = ma.fields.Nested(FundingStatsSchema, metadata={"description": "Every selected award once, in full"})  # noqa: E501
+    regrants_left_out = ma.fields.Nested(FundingMoneySchema, metadata={"description": "Regrants not counted (absent with include_regrants=true)"})  # noqa: E501
     groups = ma.fields.List(
-        ma.fields.Nested(GroupSchema),
+        ma.fields.Nested(FundingGroupSchema),
         metadata={"description": "by=programme, financial_year or organisation: one entry per group; programmes and organisations by amount (largest first), years in order"},  # noqa: E501
     )
     rule = ma.fields.String(metadata={"description": "by=borough, ward or bcu: how awards are placed"})  # noqa: E501
     boroughs = ma.fields.List(
-        ma.fields.Nested(AreaStatsSchema),
+        ma.fields.Nested(FundingAreaStatsSchema),
         metadata={"description": "by=borough: every borough in scope (all 33 without area), by name, with awards to the borough or its wards"},  # noqa: E501
     )
     wards = ma.fields.List(
-        ma.fields.Nested(AreaStatsSchema),
+        ma.fields.Nested(FundingAreaStatsSchema),
         metadata={"description": "by=ward: wards with awards made to the ward itself"},
     )
     bcus = ma.fields.List(
-        ma.fields.Nested(AreaStatsSchema),
+        ma.fields.Nested(FundingAreaStatsSchema),
         metadata={"description": "by=bcu: every BCU in scope, with awards to the BCU, its boroughs or their wards"},  # noqa: E501
     )
     borough_wide = ma.fields.List(
-        ma.fields.Nested(AreaStatsSchema),
+        ma.fields.Nested(FundingAreaStatsSchema),
         metadata={"description": "by=ward: awards to a whole borough, per borough (not divided among its wards)"},  # noqa: E501
     )
     bcu_wide = ma.fields.List(
-        ma.fields.Nested(AreaStatsSchema),
+        ma.fields.Nested(FundingAreaStatsSchema),
         metadata={"description": "by=borough or ward: awards to a whole BCU, per BCU (not divided among its boroughs)"},  # noqa: E501
     )
     not_in_a_bcu = ma.fields.List(
-        ma.fields.Nested(AreaStatsSchema),
+        ma.fields.Nested(FundingAreaStatsSchema),
         metadata={"description": "by=bcu: awards to the City of London, which is policed by the City of London Police and belongs to no Met BCU"},  # noqa: E501
     )
-    london_wide = ma.fields.Nested(StatsSchema, metadata={"description": "Awards for all of London (not divided among boroughs)"})  # noqa: E501
-    unplaced = ma.fields.Nested(StatsSchema, metadata={"description": "Awards with no London beneficiary area recorded"})  # noqa: E501
-    apportionment = ma.fields.Nested(ApportionmentSchema)
+    london_wide = ma.fields.Nested(FundingStatsSchema, metadata={"description": "Awards for all of London (not divided among boroughs)"})  # noqa: E501
+    unplaced = ma.fields.Nested(FundingStatsSchema, metadata={"description": "Awards with no London beneficiary area recorded"})  # noqa: E501
+    apportionment = ma.fields.Nested(FundingApportionmentSchema)
 
 
-class RanksSchema(Schema):
+class NeedRanksSchema(Schema):
     amount = ma.fields.Integer(allow_none=True)
     per_1000_residents = ma.fields.Integer(allow_none=True)
     per_1000_offences = ma.fields.Integer(allow_none=True)
@@ -192,11 +192,11 @@ class NeedAreaSchema(Schema):
     per_1000_residents = ma.fields.Float(allow_none=True, metadata={"description": "basis amount ÷ population × 1,000 (pounds)"})  # noqa: E501
     per_1000_offences = ma.fields.Float(allow_none=True, metadata={"description": "basis amount ÷ offences × 1,000 (pounds)"})  # noqa: E501
     vs_london = ma.fields.Dict(metadata={"description": "Each per-1,000 figure ÷ the London figure (1.0 = the London average)"})  # noqa: E501
-    rank = ma.fields.Nested(RanksSchema, metadata={"description": "Rank by each measure among the areas (1 = highest; ties share a rank; null when the figure is missing)"})  # noqa: E501
+    rank = ma.fields.Nested(NeedRanksSchema, metadata={"description": "Rank by each measure among the areas (1 = highest; ties share a rank; null when the figure is missing)"})  # noqa: E501
     note = ma.fields.String()
 
 
-class NeedSchema(Schema):
+class FundingNeedSchema(Schema):
     level = ma.fields.String()
     filters = ma.fields.Dict()
     basis = ma.fields.String(metadata={"description": "amount, or apportioned_amount with apportion=population: the money the per-1,000 figures use"})  # noqa: E501
@@ -206,5 +206,5 @@ class NeedSchema(Schema):
     wider_awards = ma.fields.Dict(metadata={"description": "Awards not in the rows' amount: london_wide, bcu_wide (level=borough) and not_in_a_bcu (level=bcu, the City of London) are in apportioned_amount by population share with apportion=population, otherwise in no row; unplaced (no London area) is in no row"})  # noqa: E501
     rule = ma.fields.String()
     ranking = ma.fields.String()
-    apportionment = ma.fields.Nested(ApportionmentSchema)
+    apportionment = ma.fields.Nested(FundingApportionmentSchema)
     notes = ma.fields.List(ma.fields.String(), metadata={"description": "Present when crime or population figures are not loaded"})  # noqa: E501

@@ -7,7 +7,7 @@ import marshmallow as ma
 from directory.api import Schema
 
 
-class OutcomeSchema(Schema):
+class ServiceOutcomeSchema(Schema):
     metric = ma.fields.String(metadata={"description": "What was measured"})
     period = ma.fields.Dict(metadata={"description": "start, end (ISO dates)"})
     value = ma.fields.Float(allow_none=True)
@@ -28,7 +28,7 @@ class OutcomeCountsSchema(Schema):
 
 class ServiceOutcomesSchema(Schema):
     service = ma.fields.Dict(metadata={"description": "id, ref, name, withdrawn, url"})
-    outcomes = ma.fields.List(ma.fields.Nested(OutcomeSchema), metadata={"description": "Newest period first"})  # noqa: E501
+    outcomes = ma.fields.List(ma.fields.Nested(ServiceOutcomeSchema), metadata={"description": "Newest period first"})  # noqa: E501
     counts = ma.fields.Nested(OutcomeCountsSchema)
     rule = ma.fields.String()
 

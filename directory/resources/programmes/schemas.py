@@ -39,14 +39,14 @@ class ProgrammePageSchema(PageSchema):
     contents = ma.fields.List(ma.fields.Nested(ProgrammeSummarySchema))
 
 
-class FormulaInputSchema(Schema):
+class ProgrammeFormulaInputSchema(Schema):
     name = ma.fields.String()
     weight = ma.fields.Raw(metadata={"description": "A number or share when published, otherwise \"unknown\""})  # noqa: E501
     source = ma.fields.String()
     url = ma.fields.String()
 
 
-class FormulaSchema(Schema):
+class ProgrammeFormulaSchema(Schema):
     name = ma.fields.String()
     allocation = ma.fields.String(metadata={"description": "formula | competitive | decision | unknown"})  # noqa: E501
     status = ma.fields.String(metadata={"description": "known | partly known | not published | not applicable"})  # noqa: E501
@@ -54,12 +54,12 @@ class FormulaSchema(Schema):
     known = ma.fields.List(ma.fields.String(), metadata={"description": "Facts with a public source"})  # noqa: E501
     unknown = ma.fields.List(ma.fields.String(), metadata={"description": "What could not be established (never estimated)"})  # noqa: E501
     notes = ma.fields.String()
-    inputs = ma.fields.List(ma.fields.Nested(FormulaInputSchema))
+    inputs = ma.fields.List(ma.fields.Nested(ProgrammeFormulaInputSchema))
     sources = ma.fields.List(ma.fields.Dict(), metadata={"description": "title, url"})
     documented_in = ma.fields.String()
 
 
-class AllocationsSchema(Schema):
+class ProgrammeAllocationsSchema(Schema):
     totals = ma.fields.Dict(metadata={"description": "Every award once: awards, amount, length statistics, ending soon"})  # noqa: E501
     london_wide = ma.fields.Dict(metadata={"description": "Awards for all of London: awards, amount"})  # noqa: E501
     bcu_wide = ma.fields.List(ma.fields.Dict(), metadata={"description": "Awards to a whole BCU, per BCU"})  # noqa: E501
@@ -76,8 +76,8 @@ class AllocationsSchema(Schema):
 
 class ProgrammeDetailSchema(Schema):
     programme = ma.fields.Dict(metadata={"description": "id, name, funder_ref, description"})
-    formula = ma.fields.Nested(FormulaSchema, allow_none=True, metadata={"description": "The documented allocation formula; null when none is recorded"})  # noqa: E501
-    allocations = ma.fields.Nested(AllocationsSchema)
+    formula = ma.fields.Nested(ProgrammeFormulaSchema, allow_none=True, metadata={"description": "The documented allocation formula; null when none is recorded"})  # noqa: E501
+    allocations = ma.fields.Nested(ProgrammeAllocationsSchema)
     rule = ma.fields.String(metadata={"description": "How awards are placed"})
     comparison = ma.fields.String()
     periods = ma.fields.Dict(metadata={"description": "Periods of the population and crime figures used for the shares"})  # noqa: E501
