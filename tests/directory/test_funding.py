@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from directory.cli import cli
@@ -592,3 +594,37 @@ def test_answers_carry_etags_that_move_with_an_import(app):
     assert client.get("/api/v1/funding/need", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304  # noqa: E501
     import_reference(app)
     assert client.get("/api/v1/funding/need").headers["ETag"] != first.headers["ETag"]
+
+
+# -- fuzzing: any text in any parameter is an answer or a problem, never a 500 ---------------------
+_ENDPOINTS = {
+    "/api/v1/funding/summary": ("by", "programme", "financial_year", "area", "live_on",
+                                "apportion", "include_regrants"),
+    "/api/v1/funding/need": ("level", "programme", "financial_year", "apportion",
+                             "include_regrants"),
+    "/api/v1/programmes": ("page", "per_page", "include_regrants"),
+    "/api/v1/outcomes/summary": ("by", "area"),
+}  # fmt: skip
+_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["borough", "bcu", "ward", "programme", "population", "2021/22", "Kingston",
+                     "E09000021", "bcu-south-west", "2024-06-01", "true", "0", "-1", "1e999",
+                     "NaN", "9" * 30, "' OR 1=1 --"]),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    endpoint=st.sampled_from(sorted(_ENDPOINTS)),
+    data=st.data(),
+)
+def test_fuzzed_parameters_never_500(geo_app, endpoint, data):
+    names = _ENDPOINTS[endpoint]
+    chosen = data.draw(st.dictionaries(st.sampled_from(names), _VALUES, max_size=len(names)))
+    if endpoint.endswith("summary") and "by" not in chosen and data.draw(st.booleans()):
+        chosen["by"] = data.draw(st.sampled_from(["borough", "bcu", "ward", "theme", "programme"]))
+    response = geo_app.test_client().get(endpoint, query_string=chosen)
+    assert response.status_code < 500, (chosen, response.get_data(as_text=True))
+    if response.status_code >= 400:
+        assert response.mimetype == "application/problem+json"
+        assert response.json["status"] == response.status_code and response.json["code"]
