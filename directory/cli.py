@@ -196,8 +196,9 @@ def _print_report(label: str, report: ImportReport, as_json: bool, limit: int = 
 def import_command(
     location: str, fmt: str | None, source: str | None, mode: str, dry_run: bool, as_json: bool
 ) -> None:
-    """Import a file or URL: the directory template (CSV/XLSX), 360Giving (JSON/CSV/XLSX) or
-    Open Referral HSDS 3.0 JSON. All or nothing: any error and nothing is written."""
+    """Import a file or URL: the directory template (CSV/XLSX), 360Giving (JSON/CSV/XLSX),
+    Open Referral HSDS 3.0 JSON, Met Police borough crime counts (mps-crime) or ONS
+    population estimates (population). All or nothing: any error and nothing is written."""
     app_state = state()
     try:
         with write_lock(app_state.db):
@@ -306,8 +307,10 @@ def demo_group() -> None:
 )
 @with_appcontext
 def demo_load(from_dir: Path | None) -> None:
-    """Load (or refresh) the demo directory. Idempotent."""
+    """Load (or refresh) the demo directory, and the crime and population figures the
+    funding-against-need answers use. Idempotent."""
     from directory.demo import build_demo
+    from directory.funding import load_reference_data
 
     app_state = state()
     data_dir = _data_dir(from_dir)
@@ -323,6 +326,12 @@ def demo_load(from_dir: Path | None) -> None:
                     source=name, format="demo", location="demo", checksum="demo", mode="full"
                 )
                 report = import_batch(app_state.db, snap, app_state.settings, batch, options, ctx)
+                _print_report(name, report, as_json=False, limit=5)
+                ok = ok and report.ok
+            # recorded crime and population, for funding against need
+            for name, report in load_reference_data(
+                app_state.db, snap, app_state.settings, data_dir
+            ):
                 _print_report(name, report, as_json=False, limit=5)
                 ok = ok and report.ok
     except RefreshError as error:
