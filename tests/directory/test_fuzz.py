@@ -652,6 +652,8 @@ PATH_TEMPLATES = [
     "/api/v1/organisations/{}",
     "/api/v1/grants/{}",
     "/api/v1/imports/{}",
+    "/api/v1/programmes/{}",
+    "/api/v1/services/{}/outcomes",
 ]
 QUERY_PATHS = [
     "/api/v1/locate",
@@ -665,6 +667,10 @@ QUERY_PATHS = [
     "/api/v1/partners",
     "/api/v1/changes",
     "/api/v1/changes.atom",
+    "/api/v1/funding/summary",
+    "/api/v1/funding/need",
+    "/api/v1/programmes",
+    "/api/v1/outcomes/summary",
 ]
 QUERY_KEYS = [
     "lat",
@@ -694,6 +700,11 @@ QUERY_KEYS = [
     "near",
     "bbox",
     "sort",
+    "by",
+    "level",
+    "financial_year",
+    "apportion",
+    "include_regrants",
 ]
 RAW_QUERY_BITS = [
     "%",
