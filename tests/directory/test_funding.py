@@ -132,19 +132,30 @@ def test_totals_lengths_and_ending_soon_are_hand_checked(app):
     assert totals["ending_soon"] == {"awards": 1, "amount": 30_000}  # C ends in 30 days
     assert body["regrants_left_out"] == {"awards": 1, "amount": 1_000}
     groups = [(g["programme"]["id"], g["awards"], g["amount"]) for g in body["groups"]]
-    assert groups == [("lcpf-direct", 2, 70_000), ("vru", 2, 70_000), ("snb", 1, 20_000), ("surge", 1, 5_000)]  # noqa: E501
+    assert groups == [
+        ("lcpf-direct", 2, 70_000),
+        ("vru", 2, 70_000),
+        ("snb", 1, 20_000),
+        ("surge", 1, 5_000),
+    ]  # noqa: E501
     lcpf = body["groups"][0]
     assert lcpf["median_months"] == 18  # 12 and 24
     assert lcpf["share_36_plus"] == 0
     years = get(app, "/api/v1/funding/summary?by=financial_year")["groups"]
     assert [(y["financial_year"], y["awards"], y["amount"]) for y in years] == [
-        ("2020/21", 1, 5_000), ("2021/22", 1, 60_000), ("2022/23", 2, 50_000), ("2024/25", 2, 50_000)  # noqa: E501
+        ("2020/21", 1, 5_000),
+        ("2021/22", 1, 60_000),
+        ("2022/23", 2, 50_000),
+        ("2024/25", 2, 50_000),  # noqa: E501
     ]
     orgs = get(app, "/api/v1/funding/summary?by=organisation")["groups"]
     assert [o["organisation"]["name"] for o in orgs][:2] == ["Organisation D", "Organisation E"]
     assert sum(o["amount"] for o in orgs) == TOTAL
     with_regrants = get(app, "/api/v1/funding/summary?by=programme&include_regrants=true")
-    assert with_regrants["totals"]["awards"] == 7 and with_regrants["totals"]["amount"] == TOTAL + 1_000  # noqa: E501
+    assert (
+        with_regrants["totals"]["awards"] == 7
+        and with_regrants["totals"]["amount"] == TOTAL + 1_000
+    )  # noqa: E501
     assert "regrants_left_out" not in with_regrants
 
 
@@ -184,7 +195,11 @@ def test_by_ward_and_by_bcu(app):
     assert rows[SOUTH_WEST] == 60_000  # A + B + C
     assert sorted(v for v in rows.values() if v) == [20_000, 20_000, 60_000]
     (city,) = bcus["not_in_a_bcu"]
-    assert city["area"]["code"] == CITY and city["amount"] == 5_000 and "City of London Police" in city["note"]  # noqa: E501
+    assert (
+        city["area"]["code"] == CITY
+        and city["amount"] == 5_000
+        and "City of London Police" in city["note"]
+    )  # noqa: E501
     assert "bcu_wide" not in bcus and bcus["london_wide"]["amount"] == 60_000
 
 
@@ -232,9 +247,13 @@ def test_apportion_by_population_states_the_rule_and_adds_up(app):
     assert body["apportionment"]["population"]["reference_date"] == "2022-06-30"
     bcus = get(app, "/api/v1/funding/summary?by=bcu&apportion=population")
     sw = by_code(bcus["bcus"])[SOUTH_WEST]
-    assert sw["apportioned_amount"] == pytest.approx(60_000 + 60_000 * south_west / london, abs=0.01)  # noqa: E501
+    assert sw["apportioned_amount"] == pytest.approx(
+        60_000 + 60_000 * south_west / london, abs=0.01
+    )  # noqa: E501
     city = bcus["not_in_a_bcu"][0]
-    assert city["apportioned_amount"] == pytest.approx(5_000 + 60_000 * pop[CITY] / london, abs=0.01)  # noqa: E501
+    assert city["apportioned_amount"] == pytest.approx(
+        5_000 + 60_000 * pop[CITY] / london, abs=0.01
+    )  # noqa: E501
 
 
 def test_apportion_without_population_says_so(app):
@@ -280,7 +299,13 @@ def test_need_per_resident_and_per_offence_with_periods_and_ranks(app):
     assert rows["E09000008"]["rank"]["population"] == 1  # Croydon is the most populous
     wider = body["wider_awards"]
     assert wider["london_wide"] == {"awards": 1, "amount": 60_000}
-    assert wider["bcu_wide"] == [{"area": {"code": SOUTH_WEST, "name": "South West", "type": "bcu"}, "awards": 1, "amount": 30_000}]  # noqa: E501
+    assert wider["bcu_wide"] == [
+        {
+            "area": {"code": SOUTH_WEST, "name": "South West", "type": "bcu"},
+            "awards": 1,
+            "amount": 30_000,
+        }
+    ]  # noqa: E501
     assert body["basis"] == "amount" and "not included" in body["rule"]
 
 
@@ -296,12 +321,16 @@ def test_need_by_bcu_and_apportioned(app):
     assert sw["offences"] == sum(offences[c] for c in sw_codes)
     assert sw["per_1000_residents"] == round(60_000 / sw["population"] * 1000, 2)
     assert body["wider_awards"]["not_in_a_bcu"][0]["amount"] == 5_000
-    apportioned = get(app, "/api/v1/funding/need?level=borough&apportion=population&programme=lcpf-direct")  # noqa: E501
+    apportioned = get(
+        app, "/api/v1/funding/need?level=borough&apportion=population&programme=lcpf-direct"
+    )  # noqa: E501
     assert apportioned["basis"] == "apportioned_amount"
     kingston = by_code(apportioned["areas"])[KINGSTON]
     expected = 10_000 + 60_000 * pop[KINGSTON] / 8_866_180  # A, and D's population share
     assert kingston["apportioned_amount"] == pytest.approx(expected, abs=0.01)
-    assert kingston["per_1000_residents"] == round(kingston["apportioned_amount"] / pop[KINGSTON] * 1000, 2)  # noqa: E501
+    assert kingston["per_1000_residents"] == round(
+        kingston["apportioned_amount"] / pop[KINGSTON] * 1000, 2
+    )  # noqa: E501
 
 
 # -- importing crime and population ----------------------------------------------------------
@@ -326,7 +355,9 @@ def test_the_real_crime_and_population_files_import_and_move_the_data_version(wr
     assert count(writable_app, AreaPopulation) == 33  # 32 boroughs and the City of London
     assert count(writable_app, DataRelease) == releases + 2
     with writable_app.extensions["directory"].db.engine.connect() as connection:
-        runs = connection.execute(select(ImportRun.format, ImportRun.status).order_by(ImportRun.id)).all()  # noqa: E501
+        runs = connection.execute(
+            select(ImportRun.format, ImportRun.status).order_by(ImportRun.id)
+        ).all()  # noqa: E501
         london = connection.execute(select(func.sum(AreaPopulation.all_ages))).scalar_one()
     assert [tuple(r) for r in runs] == [("mps-crime", "succeeded"), ("population", "succeeded")]
     assert london == 8_866_180
@@ -377,8 +408,7 @@ def test_a_later_crime_file_replaces_the_months_it_covers(writable_app, tmp_path
 
 
 BAD_CRIME = (
-    "Group,SubGroup,BOCU,202407,202413\n"
-    "BURGLARY,DOMESTIC BURGLARY,Kingston upon Thames,10,12\n"
+    "Group,SubGroup,BOCU,202407,202413\nBURGLARY,DOMESTIC BURGLARY,Kingston upon Thames,10,12\n"
 )
 BAD_ROWS = (
     "Group,SubGroup,BOCU,202407,202408\n"
@@ -390,7 +420,9 @@ BAD_ROWS = (
 )
 
 
-def test_bad_crime_files_are_rejected_with_rows_and_columns_and_change_nothing(writable_app, tmp_path):  # noqa: E501
+def test_bad_crime_files_are_rejected_with_rows_and_columns_and_change_nothing(
+    writable_app, tmp_path
+):  # noqa: E501
     good = DATA / "crime" / "mps_borough_level_crime_2024-07_to_2026-06.csv"
     assert run(writable_app, "import", str(good)).exit_code == 0
     before = dump(writable_app)
@@ -444,7 +476,9 @@ def test_programmes_list_and_formula_beside_allocations(app):
     import_reference(app)
     listed = get(app, "/api/v1/programmes?per_page=100")
     programmes = {p["id"]: p for p in listed["contents"]}
-    assert {"lcpf-direct", "lcpf-cc", "vru", "ylf", "victims", "snb", "vawg", "surge"} <= set(programmes)  # noqa: E501
+    assert {"lcpf-direct", "lcpf-cc", "vru", "ylf", "victims", "snb", "vawg", "surge"} <= set(
+        programmes
+    )  # noqa: E501
     assert (programmes["lcpf-direct"]["awards"], programmes["lcpf-direct"]["amount"]) == (2, 70_000)
     assert programmes["snb"]["amount"] == 20_000  # the regrant G is left out
     assert programmes["lcpf-direct"]["formula_documented"] is True
@@ -457,10 +491,16 @@ def test_programmes_list_and_formula_beside_allocations(app):
     allocations = body["allocations"]
     assert allocations["london_wide"] == {"awards": 1, "amount": 60_000, "shared_awards": 0}
     boroughs = by_code(allocations["boroughs"])
-    assert boroughs[KINGSTON]["amount"] == 10_000 and boroughs[KINGSTON]["share_of_borough_money"] == 1  # noqa: E501
-    assert boroughs[KINGSTON]["population_share"] == pytest.approx(population_file()[KINGSTON] / 8_866_180, abs=0.001)  # noqa: E501
+    assert (
+        boroughs[KINGSTON]["amount"] == 10_000 and boroughs[KINGSTON]["share_of_borough_money"] == 1
+    )  # noqa: E501
+    assert boroughs[KINGSTON]["population_share"] == pytest.approx(
+        population_file()[KINGSTON] / 8_866_180, abs=0.001
+    )  # noqa: E501
     offences = offences_12m()
-    assert boroughs[KINGSTON]["offences_share"] == pytest.approx(offences[KINGSTON] / sum(offences.values()), abs=0.0001)  # noqa: E501
+    assert boroughs[KINGSTON]["offences_share"] == pytest.approx(
+        offences[KINGSTON] / sum(offences.values()), abs=0.0001
+    )  # noqa: E501
     years = {y["financial_year"]: y for y in allocations["by_financial_year"]}
     assert set(years) == {"2021/22", "2024/25"}
     assert years["2021/22"]["london_wide"]["amount"] == 60_000
@@ -471,13 +511,17 @@ def test_programmes_list_and_formula_beside_allocations(app):
 
 
 def test_every_documented_formula_is_a_known_programme_and_honest():
-    with (Path(__file__).resolve().parents[2] / "directory" / "data" / "programmes.csv").open() as f:  # noqa: E501
+    with (
+        Path(__file__).resolve().parents[2] / "directory" / "data" / "programmes.csv"
+    ).open() as f:  # noqa: E501
         ids = {r["id"] for r in csv.DictReader(f)}
     documented = formulas()
     assert set(documented) == ids
     for pid, formula in documented.items():
         assert formula["allocation"] in ("formula", "competitive", "decision", "unknown"), pid
-        assert formula["status"] in ("known", "partly known", "not published", "not applicable"), pid  # noqa: E501
+        assert formula["status"] in ("known", "partly known", "not published", "not applicable"), (
+            pid
+        )  # noqa: E501
         for item in formula.get("inputs", []):
             assert isinstance(item["weight"], int | float) or item["weight"] == "unknown", pid
 
@@ -508,9 +552,18 @@ def test_service_outcomes(app):
     metrics = {o["metric"]: o for o in body["outcomes"]}
     assert metrics["young people supported"]["met_target"] is False
     assert metrics["sessions delivered"]["met_target"] is True
-    assert metrics["young people supported"]["report"] == {"type": "final", "url": "https://example.org/a-eval"}  # noqa: E501
+    assert metrics["young people supported"]["report"] == {
+        "type": "final",
+        "url": "https://example.org/a-eval",
+    }  # noqa: E501
     assert metrics["sessions delivered"]["period"] == {"start": "2024-04-01", "end": "2025-03-31"}
-    assert body["counts"] == {"outcomes": 2, "with_target": 2, "met_target": 1, "not_met": 1, "share_met": 0.5}  # noqa: E501
+    assert body["counts"] == {
+        "outcomes": 2,
+        "with_target": 2,
+        "met_target": 1,
+        "not_met": 1,
+        "share_met": 0.5,
+    }  # noqa: E501
     assert get(app, "/api/v1/services/SVC-B/outcomes")["outcomes"] == []
     missing = app.test_client().get("/api/v1/services/nope/outcomes")
     assert missing.status_code == 404 and missing.json["code"] == "service-not-found"
@@ -519,12 +572,19 @@ def test_service_outcomes(app):
 def test_outcome_summaries_by_borough_and_theme(app):
     add_outcomes(app)
     body = get(app, "/api/v1/outcomes/summary?by=borough")
-    assert (body["totals"]["outcomes"], body["totals"]["with_target"], body["totals"]["met_target"]) == (4, 3, 2)  # noqa: E501
+    assert (
+        body["totals"]["outcomes"],
+        body["totals"]["with_target"],
+        body["totals"]["met_target"],
+    ) == (4, 3, 2)  # noqa: E501
     (kingston,) = body["boroughs"]
     assert kingston["area"]["code"] == KINGSTON
     assert (kingston["outcomes"], kingston["met_target"], kingston["not_met"]) == (2, 1, 1)
     assert [e["url"] for e in kingston["evaluations"]] == ["https://example.org/a-eval"]
-    assert {m["metric"]: m["targets"] for m in kingston["metrics"]} == {"sessions delivered": [10.0], "young people supported": [50.0]}  # noqa: E501
+    assert {m["metric"]: m["targets"] for m in kingston["metrics"]} == {
+        "sessions delivered": [10.0],
+        "young people supported": [50.0],
+    }  # noqa: E501
     (sw,) = body["bcu_wide"]
     assert sw["area"]["code"] == SOUTH_WEST and sw["met_target"] == 1
     assert body["london_wide"]["outcomes"] == 1 and body["london_wide"]["with_target"] == 0
@@ -591,7 +651,12 @@ def test_answers_carry_etags_that_move_with_an_import(app):
     client = app.test_client()
     first = client.get("/api/v1/funding/need")
     assert first.headers["ETag"]
-    assert client.get("/api/v1/funding/need", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304  # noqa: E501
+    assert (
+        client.get(
+            "/api/v1/funding/need", headers={"If-None-Match": first.headers["ETag"]}
+        ).status_code
+        == 304
+    )  # noqa: E501
     import_reference(app)
     assert client.get("/api/v1/funding/need").headers["ETag"] != first.headers["ETag"]
 
@@ -628,3 +693,38 @@ def test_fuzzed_parameters_never_500(geo_app, endpoint, data):
     if response.status_code >= 400:
         assert response.mimetype == "application/problem+json"
         assert response.json["status"] == response.status_code and response.json["code"]
+
+
+# -- hand-checked against the demo data --------------------------------------------------------
+def test_demo_totals_match_the_published_mopac_decisions(writable_app, shared_data_dir):
+    """Figures checked by hand against grants/mopac_grant_decisions_curated.csv (PCD 1560,
+    Safer Streets Fund round 5: Lewisham £272,664 in 2023/24 and £230,328 in 2024/25,
+    Haringey £100,467.44 and £139,364.84, Croydon £82,500 and £165,000) and the demo's
+    MOPAC → Kingston SNB grant of £31,250 in 2023/24; Lewisham's mid-2022 population is
+    298,653 (reference/london_borough_population_2022.csv)."""
+    from directory.cli import cli
+
+    result = writable_app.test_cli_runner().invoke(
+        cli, ["demo", "load", "--from", str(shared_data_dir)]
+    )
+    assert result.exit_code == 0, result.output[-2000:]
+    client = writable_app.test_client()
+    by_fy = {
+        fy: {r["area"]["name"]: (r["awards"], r["amount"])
+             for r in client.get(f"/api/v1/funding/summary?by=borough&financial_year={fy}").json["boroughs"]
+             if r["amount"]}
+        for fy in ("2023-24", "2024-25")
+    }  # fmt: skip
+    assert by_fy["2023-24"] == {
+        "Croydon": (1, 82500.0), "Haringey": (1, 100467.44), "Lewisham": (1, 272664.0),
+        "Kingston upon Thames": (1, 31250.0),
+    }  # fmt: skip
+    assert by_fy["2024-25"] == {
+        "Croydon": (1, 165000.0),
+        "Haringey": (1, 139364.84),
+        "Lewisham": (1, 230328.0),
+    }
+    need = client.get("/api/v1/funding/need?level=borough&financial_year=2024-25").json
+    lewisham = next(a for a in need["areas"] if a["area"]["code"] == "E09000023")
+    assert lewisham["population"] == 298653
+    assert lewisham["per_1000_residents"] == pytest.approx(230328 / 298653 * 1000, abs=0.01)
