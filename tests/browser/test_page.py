@@ -183,7 +183,11 @@ def test_borough_dashboard_shows_the_api_figures(
             ["London average (hatched)", money(need["london"][key])],
         ]
         compare = page.inner_text(f"#panel-need .compare[data-key={key}]")
-        assert f"{decimal1(row['vs_london'][key])} times the London average" in compare
+        ratio = row["vs_london"][key]
+        if ratio >= 1:
+            assert f"{decimal1(ratio)} times the London average" in compare
+        else:
+            assert f"{half_up(ratio * 100)}% of the London average" in compare
         assert (
             f"of {sum(1 for r in need['areas'] if r['rank'][key] is not None)} boroughs" in compare
         )

@@ -563,7 +563,9 @@
       }));
       var words = [];
       var ratio = row.vs_london && row.vs_london[key];
-      if (typeof ratio === "number") words.push(number.format(ratio) + " times the London average");
+      if (typeof ratio === "number") {
+        words.push(ratio >= 1 ? number.format(ratio) + " times the London average" : whole.format(ratio * 100) + "% of the London average");
+      }
       if (row.rank && row.rank[key]) words.push(ordinal(row.rank[key]) + " highest of " + ranked(key) + " boroughs");
       if (mine === null || mine === undefined) words.push("no " + m[2] + " figure for " + borough.name);
       if (words.length) append(body, el("p", { class: "compare", "data-key": key, text: borough.name + ": " + words.join("; ") + "." }));
@@ -772,7 +774,7 @@
     var postcode = (params.get("postcode") || "").trim();
     var area = (params.get("area") || "").trim();
     if (postcode) { $("postcode").value = postcode; return run({ postcode: postcode }, push); }
-    if (area) { return run({ area: area }, push); }
+    if (area) { $("borough").value = area; return run({ area: area }, push); }
     return null;
   }
 
