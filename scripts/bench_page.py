@@ -1,7 +1,7 @@
 """Measure the public page (``/``) in headless Chromium: weight, requests and timings.
 
-Makes a fresh SQLite database (``directory init --from DATA_DIR``, ``directory demo load``
-and ``directory import`` of the Met's crime and ONS population figures, unless
+Makes a fresh SQLite database (``directory init --from DATA_DIR`` then ``directory demo
+load``, which also loads the Met's crime and ONS population figures, unless
 ``--database-url`` names one already loaded), serves the app with gunicorn
 (sync workers) on a free local port, and opens the page ``--runs`` times in Debian's
 Chromium (``/usr/bin/chromium``) driven by Playwright, each run in a fresh browser context
@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -50,14 +49,9 @@ from _benchlib import (  # noqa: E402
     machine,
     markdown_table,
     serve,
-    venv_tool,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
-NEED_FILES = (
-    ("crime/mps_borough_level_crime_2024-07_to_2026-06.csv", "mps-crime"),
-    ("reference/london_borough_population_2022.csv", "population"),
-)
 
 # the page's own timings, read in the browser
 PAGE_FIGURES = """() => {
@@ -223,17 +217,6 @@ def report(runs: list[dict[str, Any]], postcode: str) -> str:
     return f"{weights}\n\n{timings}\n\n{files}"
 
 
-def import_need_figures(env: dict[str, str], data_dir: Path) -> None:
-    """Met Police recorded crime and ONS population, for the dashboard's need figures."""
-    for path, fmt in NEED_FILES:
-        done = subprocess.run(
-            [venv_tool("directory"), "import", str(data_dir / path), "--format", fmt],
-            env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise BenchError(f"importing {path} failed:\n{done.stdout}{done.stderr}")
-
-
 def run(args: argparse.Namespace) -> int:
     if not CHROMIUM.exists():
         raise BenchError(f"{CHROMIUM} is missing: apt-get install -y chromium")
@@ -247,7 +230,6 @@ def run(args: argparse.Namespace) -> int:
         if not args.database_url:
             init_database(env, data_dir)
             load_demo(env, data_dir)
-            import_need_figures(env, data_dir)
         with serve(env, workers=args.workers) as base, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
             version = browser.version

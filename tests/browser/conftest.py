@@ -1,7 +1,7 @@
 """The public page in a real browser: Debian's headless Chromium (/usr/bin/chromium) driven
 by Playwright's sync API, against the app served on a free localhost port from a background
 thread, over a fresh SQLite database with the real geography, the demo directory and the
-need figures (Met Police recorded crime, ONS population) imported with `directory import`.
+need figures (Met Police recorded crime, ONS population) that `directory demo load` loads.
 
 Every page a test opens refuses (and records) any request to a host other than the local
 server, and fails the test on an uncaught script error or a Content-Security-Policy
@@ -30,8 +30,6 @@ from tests.conftest import REPO_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CRIME_FILE = "crime/mps_borough_level_crime_2024-07_to_2026-06.csv"
-POPULATION_FILE = "reference/london_borough_population_2022.csv"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -79,15 +77,9 @@ def live_server(
         data_version_ttl=0.0,
     )
     app = create_app(settings)
-    runner = app.test_cli_runner()
-    for args in (
-        ["demo", "load", "--from", str(shared_data_dir)],
-        # the need figures: Met Police recorded crime and ONS population, by borough
-        ["import", str(shared_data_dir / CRIME_FILE), "--format", "mps-crime"],
-        ["import", str(shared_data_dir / POPULATION_FILE), "--format", "population"],
-    ):
-        result = runner.invoke(cli, args)
-        assert result.exit_code == 0, (args, result.output)
+    # the demo directory, and the Met crime and ONS population figures for funding vs need
+    result = app.test_cli_runner().invoke(cli, ["demo", "load", "--from", str(shared_data_dir)])
+    assert result.exit_code == 0, result.output
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="page-server", daemon=True)
     thread.start()
