@@ -52,6 +52,8 @@ bench: install ## run the benchmarks (needs wrk for the HTTP ones)
 	$(BIN)/python scripts/bench_geodata.py
 	$(BIN)/python scripts/bench_api.py
 	$(BIN)/python scripts/bench_import.py
+	$(BIN)/python scripts/bench_search.py
+	$(BIN)/python scripts/bench_page.py
 
 lint: install ## ruff
 	$(BIN)/ruff check directory geodata tests scripts

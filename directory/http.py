@@ -6,7 +6,7 @@ import functools
 import hashlib
 import json
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -24,7 +24,7 @@ CSV_MIMETYPE = "text/csv"
 ATOM_MIMETYPE = "application/atom+xml"
 COMPRESSIBLE = [
     "application/json", PROBLEM_MIMETYPE, GEOJSON_MIMETYPE, CSV_MIMETYPE, ATOM_MIMETYPE,
-    "text/html", "text/css", "application/javascript", "image/svg+xml",
+    "text/html", "text/css", "application/javascript", "text/javascript", "image/svg+xml",
 ]  # fmt: skip
 UNCACHED_PATHS = frozenset({"/health", "/ready"})
 _CONDITIONAL_HEADERS = frozenset(
@@ -139,8 +139,7 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     version = g.get("data_version")
     if version is not None:
         headers["Last-Modified"] = _http_date(version.loaded_at)
-    etag = hashlib.sha1(response.get_data()).hexdigest()
-    headers["ETag"] = f'"{etag}"'
+    headers["ETag"] = f'"{(etag := _etag(response, version))}"'
     if "If-None-Match" in request.headers:
         # flask-compress suffixes the ETag of a compressed body (":gzip"); either form matches
         sent = request.if_none_match
@@ -155,6 +154,16 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     if _CONDITIONAL_HEADERS.intersection(request.headers.keys()):
         return response.make_conditional(request)
     return response
+
+
+def _etag(response: Response, version: Any) -> str:
+    """A read's answer is a function of the data version, the day (grant statuses), the URL
+    and the Accept header, so the ETag is derived from those rather than by hashing what may
+    be a large body; answers that did not read the data version hash their body."""
+    if version is None:
+        return hashlib.sha1(response.get_data()).hexdigest()
+    key = f"{version.id}|{date.today().isoformat()}|{request.full_path}|{request.headers.get('Accept', '')}"
+    return f"v{version.id}-" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 @functools.lru_cache(maxsize=8)
