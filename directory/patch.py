@@ -614,7 +614,14 @@ def partners(
         }
         for score, org, reasons in chosen
     ]
+    note = None
+    if not wanted:
+        note = (
+            "Nothing to match: the organisation has no listed services with themes. Ask by "
+            "postcode with one or more theme ids instead."
+        )
     return {
+        "note": note,
         "subject": {
             "organisation": None
             if subject.id < 0

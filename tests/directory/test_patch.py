@@ -256,3 +256,26 @@ def test_patch_relations_agree_with_the_database_on_a_generated_directory(
         }
         assert got == expected, postcode
         assert body["services"]["total_items"] == len(expected)
+
+
+def test_patch_and_partners_on_the_demo_directory(writable_app, shared_data_dir):
+    result = writable_app.test_cli_runner().invoke(
+        cli, ["demo", "load", "--from", str(shared_data_dir)]
+    )
+    assert result.exit_code == 0, result.output[-2000:]
+    client = writable_app.test_client()
+    body = client.get("/api/v1/patch?postcode=KT1 1EU").json
+    relations = {
+        s["ref"]: [r["relation"] for r in s["relations"]] for s in body["services"]["contents"]
+    }
+    assert (
+        relations["oxygen-kingston-knife-crime"][0] == "site_nearby"
+    )  # the Committee's Oxygen example
+    assert relations["rescue-and-response"] == ["serves_london"]
+    assert relations["lcpf-E09000021"] == ["serves_borough"]
+    assert body["contacts"] and all(c["demo"] for c in body["contacts"])
+    funder = client.get("/api/v1/partners?organisation=GB-GOR-PC390").json  # MOPAC runs no service
+    assert funder["subject"]["organisation"]["name"] == "Mayor's Office for Policing and Crime"
+    assert funder["partners"]["total_items"] == 0 and "no listed services" in funder["note"]
+    by_theme = client.get("/api/v1/partners?postcode=KT1 1EU&theme=violence-knife-crime").json
+    assert "Oxygen" in [p["organisation"]["name"] for p in by_theme["partners"]["contents"]]

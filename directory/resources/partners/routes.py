@@ -47,7 +47,10 @@ def get_partners(args: dict[str, Any]) -> Response:
             raise OrganisationNotFoundError(
                 f"No organisation has the id or ref {args['organisation']!r}."
             )
-        subject = index.organisations.get(org_id) or patch.OrganisationProfile(org_id, "", "", None)
+        subject = index.organisations.get(org_id)
+        if subject is None:  # an organisation with no listed services (a funder, say)
+            row = catalogue().organisation(org_id)
+            subject = patch.OrganisationProfile(org_id, row.ref, row.name, row.type)
     else:
         if not themes:
             raise InvalidInputError(
