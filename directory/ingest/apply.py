@@ -20,7 +20,6 @@ from directory.errors import OutsideCoverageError
 from directory.geography import GeographySnapshot, resolve_point
 from directory.ingest import context as taxonomy
 from directory.ingest.context import GeographyContext, bng
-from directory.ingest.values import financial_year_of
 from directory.ingest.records import (
     Batch,
     GrantRecord,
@@ -29,6 +28,7 @@ from directory.ingest.records import (
     Problem,
     ServiceRecord,
 )
+from directory.ingest.values import financial_year_of
 from directory.models import (
     Grant,
     GrantArea,
@@ -275,6 +275,16 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 @dataclass
+class _Plan:
+    """The rows one import will insert or update for an entity."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    changed_refs: list[str] = field(default_factory=list)
+    owned: list[dict[str, Any]] = field(default_factory=list)  # unchanged, new owner
+
+
+@dataclass
 class _Writer:
     repo: DirectoryRepository
     geo: GeographyRepository
@@ -312,6 +322,37 @@ class _Writer:
             raise _Rejected
         self.repo.add_events(self.events)
         self.events_written = len(self.events)
+
+    def _upsert(
+        self, plan: _Plan, entity: str, ref: str, name: str, old: dict[str, Any] | None,
+        new: dict[str, Any], columns: dict[str, Any], areas: set[str],
+    ) -> None:  # fmt: skip
+        """Plan the insert or update of one service or grant and record its change event
+        (an insert's event is recorded once it has an id)."""
+        if old is None:
+            plan.inserts.append(
+                {"ref": ref, **columns, "source": self.options.source,
+                 "created_at": self.at, "updated_at": self.at}
+            )  # fmt: skip
+            plan.changed_refs.append(ref)
+            return
+        changes = _diff(_comparable(old), new)
+        restored = old["withdrawn_at"] is not None
+        counted = f"{entity}s"
+        if changes or restored:
+            plan.updates.append(
+                {"id": old["id"], **columns, "source": self.options.source,
+                 "withdrawn_at": None, "updated_at": self.at}
+            )  # fmt: skip
+            plan.changed_refs.append(ref)
+            action = "restored" if restored else "updated"
+            self._count(counted, action)
+            self._event(entity, old["id"], ref, action, name, changes, areas)
+            self._claimed(entity.capitalize(), ref, old["source"])
+        else:
+            self._count(counted, "unchanged")
+            if old["source"] != self.options.source:  # listed by this source now: it owns it
+                plan.owned.append({"id": old["id"], "source": self.options.source})
 
     def _has_errors(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
@@ -464,7 +505,7 @@ class _Writer:
             records[rec.ref] = rec
         if self._has_errors():
             raise _Rejected
-        inserts, updates, changed_refs, owned = [], [], [], []
+        plan = _Plan()
         location_rows: dict[str, list[dict[str, Any]]] = {}
         for ref, rec in records.items():
             for loc in rec.locations:  # a site known only by postcode is placed at it
@@ -485,61 +526,29 @@ class _Writer:
                 self._check_lengths(
                     Location, row, f"Site '{row['ref']}' of service '{ref}'", ref=ref
                 )
-            if old is None:
-                inserts.append(
-                    {
-                        "ref": ref,
-                        **columns,
-                        "source": self.options.source,
-                        "created_at": self.at,
-                        "updated_at": self.at,
-                    }
-                )
-                changed_refs.append(ref)
-                continue
-            changes = _diff(_comparable(old), new)
-            restored = old["withdrawn_at"] is not None
-            if changes or restored:
-                updates.append(
-                    {
-                        "id": old["id"],
-                        **columns,
-                        "source": self.options.source,
-                        "withdrawn_at": None,
-                        "updated_at": self.at,
-                    }
-                )
-                changed_refs.append(ref)
-                action = "restored" if restored else "updated"
-                self._count("services", action)
-                areas = _service_areas(old) | _service_areas(
-                    {**new, "locations": location_rows[ref]}
-                )
-                self._event("service", old["id"], ref, action, rec.name, changes, areas)
-                self._claimed("Service", ref, old["source"])
-            else:
-                self._count("services", "unchanged")
-                if old["source"] != self.options.source:  # listed by this source now: it owns it
-                    owned.append({"id": old["id"], "source": self.options.source})
+            areas = _service_areas({**new, "locations": location_rows[ref]})
+            if old is not None:
+                areas |= _service_areas(old)
+            self._upsert(plan, "service", ref, rec.name, old, new, columns, areas)
         if self._has_errors():
             raise _Rejected
-        self.repo.update_rows(Service, owned)
+        self.repo.update_rows(Service, plan.owned)
         # an organisation's new name must be findable in its unchanged services too
         renamed = [
             {"id": s["id"], "search_text": search_text(
                 s["name"], self.org_names.get(s["organisation"]), s["description"], s["themes"])}
             for ref, s in states.items()
-            if s["organisation"] in self.renamed_orgs and ref not in changed_refs
+            if s["organisation"] in self.renamed_orgs and ref not in plan.changed_refs
         ]  # fmt: skip
         self.repo.update_rows(Service, renamed)
         ids = {ref: state["id"] for ref, state in states.items()}
-        created = self.repo.insert_returning_ids(Service, inserts)
+        created = self.repo.insert_returning_ids(Service, plan.inserts)
         ids.update(created)
-        self.repo.update_rows(Service, updates)
+        self.repo.update_rows(Service, plan.updates)
         # children of new and changed services
-        touched = [ids[ref] for ref in changed_refs if ref in ids]
+        touched = [ids[ref] for ref in plan.changed_refs if ref in ids]
         themes, areas, locations = [], [], []
-        for ref in changed_refs:
+        for ref in plan.changed_refs:
             rec = records[ref]
             sid = ids.get(ref)
             if sid is None:
@@ -550,7 +559,7 @@ class _Writer:
         self.repo.replace_children(ServiceTheme, "service_id", touched, themes)
         self.repo.replace_children(ServiceArea, "service_id", touched, areas)
         self.repo.replace_children(Location, "service_id", touched, locations)
-        for row in inserts:
+        for row in plan.inserts:
             rec = records[row["ref"]]
             self._count("services", "created")
             state = _service_state(rec)
@@ -650,7 +659,7 @@ class _Writer:
                         "warning",
                     )  # fmt: skip
                 )
-        inserts, updates, changed_refs, owned = [], [], [], []
+        plan = _Plan()
         for ref, rec in records.items():
             new = _grant_state(rec)
             old = states.get(ref)
@@ -663,56 +672,18 @@ class _Writer:
             )  # fmt: skip
             name = rec.title or ref
             self._check_lengths(Grant, {"ref": ref, **columns}, f"Grant '{ref}'", ref=ref)
-            if old is None:
-                inserts.append(
-                    {
-                        "ref": ref,
-                        **columns,
-                        "source": self.options.source,
-                        "created_at": self.at,
-                        "updated_at": self.at,
-                    }
-                )
-                changed_refs.append(ref)
-                continue
-            changes = _diff(_comparable(old), new)
-            restored = old["withdrawn_at"] is not None
-            if changes or restored:
-                updates.append(
-                    {
-                        "id": old["id"],
-                        **columns,
-                        "source": self.options.source,
-                        "withdrawn_at": None,
-                        "updated_at": self.at,
-                    }
-                )
-                changed_refs.append(ref)
-                action = "restored" if restored else "updated"
-                self._count("grants", action)
-                self._event(
-                    "grant",
-                    old["id"],
-                    ref,
-                    action,
-                    name,
-                    changes,
-                    set(old["areas"]) | set(new["areas"]),
-                )
-            else:
-                self._count("grants", "unchanged")
-                if old["source"] != self.options.source:  # listed by this source now: it owns it
-                    owned.append({"id": old["id"], "source": self.options.source})
+            areas = set(new["areas"]) | (set(old["areas"]) if old is not None else set())
+            self._upsert(plan, "grant", ref, name, old, new, columns, areas)
         if self._has_errors():
             raise _Rejected
-        self.repo.update_rows(Grant, owned)
+        self.repo.update_rows(Grant, plan.owned)
         ids = {ref: s["id"] for ref, s in states.items()}
-        created = self.repo.insert_returning_ids(Grant, inserts)
+        created = self.repo.insert_returning_ids(Grant, plan.inserts)
         ids.update(created)
-        self.repo.update_rows(Grant, updates)
-        touched = [ids[ref] for ref in changed_refs]
+        self.repo.update_rows(Grant, plan.updates)
+        touched = [ids[ref] for ref in plan.changed_refs]
         links, areas = [], []
-        for ref in changed_refs:
+        for ref in plan.changed_refs:
             rec = records[ref]
             links += [
                 {"grant_id": ids[ref], "service_id": service_ids[s]}
@@ -721,7 +692,7 @@ class _Writer:
             areas += [{"grant_id": ids[ref], "area_code": c} for c in sorted(set(rec.areas))]
         self.repo.replace_children(GrantService, "grant_id", touched, links)
         self.repo.replace_children(GrantArea, "grant_id", touched, areas)
-        for row in inserts:
+        for row in plan.inserts:
             rec = records[row["ref"]]
             self._count("grants", "created")
             self._event(
