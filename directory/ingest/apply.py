@@ -10,6 +10,7 @@ services and grants that it no longer lists are withdrawn (``withdrawn_at``), ne
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -354,6 +355,23 @@ class _Writer:
             if old["source"] != self.options.source:  # listed by this source now: it owns it
                 plan.owned.append({"id": old["id"], "source": self.options.source})
 
+    def _withdraw_unlisted(
+        self, model: type, entity: str, states: dict[str, dict[str, Any]],
+        records: dict[str, Any], areas: Callable[[dict[str, Any]], set[str]], name: str,
+    ) -> None:  # fmt: skip
+        """In full mode: withdraw what this source owns and no longer lists."""
+        if self.options.mode != "full":
+            return
+        gone = [
+            (ref, state) for ref, state in states.items()
+            if ref not in records and state["source"] == self.options.source
+            and state["withdrawn_at"] is None
+        ]  # fmt: skip
+        self.repo.set_withdrawn(model, [state["id"] for _, state in gone], self.at)
+        for ref, state in gone:
+            self._count(f"{entity}s", "withdrawn")
+            self._event(entity, state["id"], ref, "withdrawn", state[name] or ref, {}, areas(state))
+
     def _has_errors(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
 
@@ -573,15 +591,7 @@ class _Writer:
                 {},
                 _service_areas(state),
             )
-        if self.options.mode == "full":
-            gone = [
-                (ref, s) for ref, s in states.items()
-                if ref not in records and s["source"] == self.options.source and s["withdrawn_at"] is None
-            ]  # fmt: skip
-            self.repo.set_withdrawn(Service, [s["id"] for _, s in gone], self.at)
-            for ref, s in gone:
-                self._count("services", "withdrawn")
-                self._event("service", s["id"], ref, "withdrawn", s["name"], {}, _service_areas(s))
+        self._withdraw_unlisted(Service, "service", states, records, _service_areas, "name")
         return ids
 
     def _location_row(self, service: ServiceRecord, loc: LocationRecord) -> dict[str, Any] | None:
@@ -704,17 +714,7 @@ class _Writer:
                 {},
                 set(rec.areas),
             )
-        if self.options.mode == "full":
-            gone = [
-                (ref, s) for ref, s in states.items()
-                if ref not in records and s["source"] == self.options.source and s["withdrawn_at"] is None
-            ]  # fmt: skip
-            self.repo.set_withdrawn(Grant, [s["id"] for _, s in gone], self.at)
-            for ref, s in gone:
-                self._count("grants", "withdrawn")
-                self._event(
-                    "grant", s["id"], ref, "withdrawn", s["title"] or ref, {}, set(s["areas"])
-                )
+        self._withdraw_unlisted(Grant, "grant", states, records, lambda g: set(g["areas"]), "title")
 
     # -- outcomes and contacts ------------------------------------------------------------------
     def _outcomes(self, batch: Batch, service_ids: dict[str, int]) -> None:
