@@ -68,6 +68,12 @@ REFERENCE_FILES = (
     ("crime/mps_borough_level_crime_2024-07_to_2026-06.csv", "mps-crime", "mps-borough-crime"),
 )
 
+AREA_FILTER_RULE = (
+    "With area, the awards counted are those whose beneficiary areas are the area, an area "
+    "inside it or an area above it: London-wide and BCU-wide awards reaching the area are "
+    "counted in full, not as the area's share. For the area's own share see "
+    "/funding/summary?by=borough (london_wide and bcu_wide kept apart) or /funding/need."
+)
 PLACEMENT_RULE = (
     "Each award's beneficiary areas are reduced to the widest ones it names. London-wide "
     "awards are reported in london_wide and BCU-wide awards in bcu_wide, in full, not divided "
@@ -265,7 +271,11 @@ def _ancestors(snap: GeographySnapshot, code: str) -> list[str]:
 
 def _bcu_of(snap: GeographySnapshot, borough: str) -> str | None:
     parent = snap.areas[borough].parent_code
-    return parent if parent is not None and parent in snap.areas and snap.areas[parent].type == "bcu" else None  # noqa: E501
+    return (
+        parent
+        if parent is not None and parent in snap.areas and snap.areas[parent].type == "bcu"
+        else None
+    )  # noqa: E501
 
 
 # -- placement: which group an award's money belongs to -------------------------------------------
@@ -447,7 +457,10 @@ def _population_note(data: FundingData) -> dict[str, Any] | None:
         return None
     latest = max(p.reference_date for p in data.population.values())
     sources = sorted({p.source for p in data.population.values() if p.source})
-    return {"reference_date": latest.isoformat(), "source": sources[0] if len(sources) == 1 else sources or None}  # noqa: E501
+    return {
+        "reference_date": latest.isoformat(),
+        "source": sources[0] if len(sources) == 1 else sources or None,
+    }  # noqa: E501
 
 
 # -- GET /funding/summary ----------------------------------------------------------------------
@@ -460,7 +473,9 @@ def funding_summary(
     _check_choice("by", by, SUMMARY_BY)
     _check_choice("apportion", apportion, APPORTION)
     if apportion == "population" and by not in ("borough", "bcu"):
-        message = "apportion=population applies to by=borough or by=bcu (there are no ward populations)."  # noqa: E501
+        message = (
+            "apportion=population applies to by=borough or by=bcu (there are no ward populations)."  # noqa: E501
+        )
         raise InvalidInputError(message, errors={"apportion": [message]})
     sel = _selection(snap, programme=programme, financial_year_text=financial_year_text,
                      area=area, live_on=live_on, include_regrants=include_regrants)  # fmt: skip
@@ -485,6 +500,8 @@ def funding_summary(
         }
     if by in ("programme", "financial_year", "organisation"):
         answer["groups"] = _simple_groups(grants, flags, by)
+        if sel.area is not None:
+            answer["rule"] = AREA_FILTER_RULE
         return answer
     answer["rule"] = PLACEMENT_RULE
     answer.update(_area_groups(data, grants, flags, snap, by, sel.area, apportion))
@@ -511,7 +528,11 @@ def _simple_groups(grants: list[GrantFact], flags: dict[int, Any], by: str) -> l
         order = sorted(groups, key=lambda k: (k is None, k or ""))
     else:
         order = sorted(groups, key=lambda k: (-groups[k].pence, k is None, str(k)))
-    member = {"programme": "programme", "financial_year": "financial_year", "organisation": "organisation"}[by]  # noqa: E501
+    member = {
+        "programme": "programme",
+        "financial_year": "financial_year",
+        "organisation": "organisation",
+    }[by]  # noqa: E501
     return [{member: labels[k], **groups[k].body()} for k in order]
 
 
@@ -543,12 +564,17 @@ def _area_groups(
     if by == "ward":
         out["borough_wide"] = [
             {"area": area_ref(snap, c), **s.body(shared=True)}
-            for (k, c), s in sorted(groups.items(), key=lambda i: (snap.areas[i[0][1]].name if i[0][1] else "")) if k == "borough_wide" and c  # noqa: E501
+            for (k, c), s in sorted(
+                groups.items(), key=lambda i: snap.areas[i[0][1]].name if i[0][1] else ""
+            )
+            if k == "borough_wide" and c  # noqa: E501
         ]
     if by != "bcu":
         out["bcu_wide"] = [
             {"area": area_ref(snap, c), **s.body(shared=True)}
-            for c, s in sorted(bcu_wide.items(), key=lambda i: snap.areas[i[0]].name if i[0] else "")  # noqa: E501
+            for c, s in sorted(
+                bcu_wide.items(), key=lambda i: snap.areas[i[0]].name if i[0] else ""
+            )  # noqa: E501
             if c is not None
         ]
     else:
@@ -844,8 +870,14 @@ def programme_detail(
     allocations["by_financial_year"] = [
         {
             "financial_year": year,
-            **_allocations(data, snap, [g for g in grants if g.financial_year == year], today,
-                           settings, compact=True),
+            **_allocations(
+                data,
+                snap,
+                [g for g in grants if g.financial_year == year],
+                today,
+                settings,
+                compact=True,
+            ),
         }  # fmt: skip
         for year in years
     ]
@@ -880,7 +912,9 @@ def _allocations(
         return {"awards": s.awards, "amount": _pounds(s.pence), "shared_awards": s.shared}
 
     borough_codes = _codes_of_type(snap, "borough", None)
-    placed_pence = sum(groups[("borough", c)].pence for c in borough_codes if ("borough", c) in groups)  # noqa: E501
+    placed_pence = sum(
+        groups[("borough", c)].pence for c in borough_codes if ("borough", c) in groups
+    )  # noqa: E501
     crime_total = sum(data.crime.totals.values()) if data.crime else 0
     london_pop = _population_of(data, snap, LONDON)
     boroughs = []
@@ -893,9 +927,13 @@ def _allocations(
         if not compact:
             population = _population_of(data, snap, code)
             offences = data.crime.totals.get(code) if data.crime else None
-            row["share_of_borough_money"] = round(s.pence / placed_pence, 4) if placed_pence else None  # noqa: E501
+            row["share_of_borough_money"] = (
+                round(s.pence / placed_pence, 4) if placed_pence else None
+            )  # noqa: E501
             row["population_share"] = _ratio(population, london_pop) if population else None
-            row["offences_share"] = round(offences / crime_total, 4) if offences is not None and crime_total else None  # noqa: E501
+            row["offences_share"] = (
+                round(offences / crime_total, 4) if offences is not None and crime_total else None
+            )  # noqa: E501
         boroughs.append(row)
     bcus = [
         {"area": area_ref(snap, c), **brief(s)}
@@ -936,9 +974,13 @@ def service_outcomes(fq: FundingQueries, cq: CatalogueQueries, key: str) -> dict
         raise ServiceNotFoundError(f"No service has the id or ref {key!r}.")
     outcomes = [_outcome_body(r) for r in fq.outcomes_of(service.id)]
     return {
-        "service": {"id": service.id, "ref": service.ref, "name": service.name,
-                    "withdrawn": service.withdrawn_at is not None,
-                    "url": f"/api/v1/services/{service.id}"},  # fmt: skip
+        "service": {
+            "id": service.id,
+            "ref": service.ref,
+            "name": service.name,
+            "withdrawn": service.withdrawn_at is not None,
+            "url": f"/api/v1/services/{service.id}",
+        },  # fmt: skip
         "outcomes": outcomes,
         "counts": _outcome_counts(outcomes),
         "rule": "met_target: value ≥ target (null when either is missing). Outcomes are "
@@ -992,9 +1034,10 @@ def outcomes_summary(
             for (_, t), g in sorted(groups.items(), key=lambda i: (i[0][1] is None, i[0][1] or ""))
         ]
     else:
+
         def listed(kind: str) -> list[dict[str, Any]]:
             found = [(c, g) for (k, c), g in groups.items() if k == kind and c]
-            found.sort(key=lambda i: (snap.areas[i[0]].name if i[0] in snap.areas else i[0]))
+            found.sort(key=lambda i: snap.areas[i[0]].name if i[0] in snap.areas else i[0])
             return [{"area": area_ref(snap, c), **_outcome_group(g)} for c, g in found]
 
         answer["boroughs"] = listed("borough")
@@ -1046,9 +1089,12 @@ def _outcome_group(rows: list[Any]) -> dict[str, Any]:
         "services": len({r.service_id for r in rows}),
         **_outcome_counts(bodies),
         "metrics": [
-            {"metric": m, "unit": u,
-             "targets": sorted({b["target"] for b in bs if b["target"] is not None}),
-             **{k: v for k, v in _outcome_counts(bs).items() if k != "share_met"}}  # fmt: skip
+            {
+                "metric": m,
+                "unit": u,
+                "targets": sorted({b["target"] for b in bs if b["target"] is not None}),
+                **{k: v for k, v in _outcome_counts(bs).items() if k != "share_met"},
+            }  # fmt: skip
             for (m, u), bs in sorted(metrics.items(), key=lambda i: (i[0][0], i[0][1] or ""))
         ],
         "evaluations": list(evaluations.values()),
@@ -1079,7 +1125,11 @@ def import_need(
         table = read_table(data, name=name)
     except ReadError as error:
         return _record_failure(db, options, started, clock, [Problem(str(error))])
-    batch = read_mps_crime(table, snap) if options.format == "mps-crime" else read_population(table, snap)  # noqa: E501
+    batch = (
+        read_mps_crime(table, snap)
+        if options.format == "mps-crime"
+        else read_population(table, snap)
+    )  # noqa: E501
     problems = list(batch.problems)
     if batch.errors:
         return _record_failure(db, options, started, clock, problems)
@@ -1103,14 +1153,20 @@ def import_need(
             directory.add_data_release(
                 label=f"import #{run_id} ({options.source}, {options.format})",
                 checksum=options.checksum,
-                details={"source": options.source, "format": options.format, "counts": report_counts},  # noqa: E501
+                details={
+                    "source": options.source,
+                    "format": options.format,
+                    "counts": report_counts,
+                },  # noqa: E501
                 at=started,
             )
         directory.finish_run(run_id, _finish_row(status, report_counts, problems))
     return ImportReport(status, run_id, report_counts, problems, 0, _elapsed(clock))
 
 
-def _plan_crime(repo: NeedRepository, batch: CrimeBatch) -> tuple[dict[str, int], Callable[[int], None]]:  # noqa: E501
+def _plan_crime(
+    repo: NeedRepository, batch: CrimeBatch
+) -> tuple[dict[str, int], Callable[[int], None]]:  # noqa: E501
     existing = repo.crime_counts(batch.months)
     new = {(r.area_code, r.month, r.major_category, r.minor_category): r.count for r in batch.rows}
     counts = {
@@ -1122,6 +1178,7 @@ def _plan_crime(repo: NeedRepository, batch: CrimeBatch) -> tuple[dict[str, int]
         "months": len(batch.months),
         "boroughs": len({r.area_code for r in batch.rows}),
     }
+
     def write(run_id: int) -> None:
         rows = [
             {"area_code": k[0], "month": k[1], "major_category": k[2], "minor_category": k[3],
@@ -1133,13 +1190,14 @@ def _plan_crime(repo: NeedRepository, batch: CrimeBatch) -> tuple[dict[str, int]
     return counts, write
 
 
-def _plan_population(repo: NeedRepository, batch: PopulationBatch) -> tuple[dict[str, int], Callable[[int], None]]:  # noqa: E501
+def _plan_population(
+    repo: NeedRepository, batch: PopulationBatch
+) -> tuple[dict[str, int], Callable[[int], None]]:  # noqa: E501
     keys = [(r.area_code, r.reference_date) for r in batch.rows]
     existing = repo.populations(sorted({k[1] for k in keys}))
     fields = ("all_ages", "aged_0_9", "aged_10_17", "aged_18_24", "aged_10_24", "source")
-    new = {
-        (r.area_code, r.reference_date): {f: getattr(r, f) for f in fields} for r in batch.rows
-    }
+    new = {(r.area_code, r.reference_date): {f: getattr(r, f) for f in fields} for r in batch.rows}
+
     def same(key: tuple[str, date]) -> bool:
         old = existing.get(key)
         return old is not None and all(old[f] == new[key][f] for f in fields)

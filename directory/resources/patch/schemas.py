@@ -118,6 +118,10 @@ class PartnerArgsSchema(PageArgsSchema):
 
 
 class PartnersSchema(Schema):
+    note = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Why nothing can match (an organisation with no themed services)"},
+    )
     subject = ma.fields.Dict()
     partners = ma.fields.Dict(
         metadata={"description": "Page envelope of ranked organisations with reasons"}
