@@ -6,7 +6,7 @@ import functools
 import hashlib
 import json
 import logging
-from datetime import date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -162,7 +162,8 @@ def _etag(response: Response, version: Any) -> str:
     be a large body; answers that did not read the data version hash their body."""
     if version is None:
         return hashlib.sha1(response.get_data()).hexdigest()
-    key = f"{version.id}|{date.today().isoformat()}|{request.full_path}|{request.headers.get('Accept', '')}"
+    day = datetime.now(UTC).date().isoformat()
+    key = f"{version.id}|{day}|{request.full_path}|{request.headers.get('Accept', '')}"
     return f"v{version.id}-" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
