@@ -3,7 +3,7 @@ and status, as plain dicts ready to serialise. No Flask here."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from directory.errors import (
@@ -19,6 +19,13 @@ from directory.settings import Settings
 
 SHORT_TERM_MONTHS = 24
 THREE_YEAR_MONTHS = 36
+
+
+def _utc(moment: datetime) -> str:
+    """An ISO 8601 UTC time ending in Z, whether the column kept a time zone or not."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat() + "Z"
 
 
 def _iso(value: Any) -> Any:
@@ -432,7 +439,7 @@ def status(
 ) -> dict[str, Any]:
     return {
         "data_version": snap.version.id,
-        "data_loaded_at": snap.version.loaded_at.isoformat() + "Z",
+        "data_loaded_at": _utc(snap.version.loaded_at),
         "geography": snap.release,
         "counts": q.counts(),
         "stale_services": q.stale_services(today - timedelta(days=settings.stale_after_days)),

@@ -139,7 +139,7 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     headers.add("Vary", "Accept")  # lists answer as JSON, GeoJSON or CSV by Accept
     version = g.get("data_version")
     if version is not None:
-        headers["Last-Modified"] = _http_date(version.loaded_at)
+        headers["Last-Modified"] = _http_date(_last_modified(version.loaded_at))
     headers["ETag"] = f'"{(etag := _etag(response, version))}"'
     if "If-None-Match" in request.headers:
         # flask-compress suffixes the ETag of a compressed body (":gzip"); either form matches
@@ -157,11 +157,21 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     return response
 
 
+def _last_modified(loaded_at: datetime) -> datetime:
+    """The data version's load time, or today's midnight (UTC) if later: answers depend on
+    the day too (grant statuses, months left), so a cache revalidating with
+    If-Modified-Since alone must not keep yesterday's answer."""
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    aware = loaded_at if loaded_at.tzinfo else loaded_at.replace(tzinfo=UTC)
+    return max(aware, midnight)
+
+
 def _etag(response: Response, version: Any) -> str:
     """A read's answer is a function of the data version, the day (grant statuses), the URL
     and the Accept header, so the ETag is derived from those rather than by hashing what may
-    be a large body; answers that did not read the data version hash their body."""
-    if version is None:
+    be a large body; answers that did not read the data version, or that change without it
+    (import runs, status), hash their body."""
+    if version is None or g.get("etag_from_body"):
         return hashlib.sha1(response.get_data()).hexdigest()
     day = datetime.now(UTC).date().isoformat()
     key = f"{version.id}|{day}|{request.full_path}|{request.headers.get('Accept', '')}"

@@ -121,8 +121,10 @@ class DirectoryIndex:
             if gid in grants:
                 grants_of[sid].append(grants[gid])
         grants_by_area: dict[str, list[Any]] = defaultdict(list)
+        refs = {g.ref for g in grants.values()}
         for gid, codes in grant_areas.items():
-            if gid in grants:
+            # a regrant's money is already in the grant it came through (as /funding/summary)
+            if gid in grants and grants[gid].parent_ref not in refs:
                 for code in codes:
                     grants_by_area[code].append(grants[gid])
         contacts_by_area: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -290,9 +292,10 @@ class DirectoryCache:
             return index
         with self._lock:
             index = self._index
-            if index is None or index.version != snap.version.id or index.day != today:
+            version = snap.version.id  # read before the rows, so a newer import is not missed
+            if index is None or index.version != version or index.day != today:
                 index = DirectoryIndex.build(q, snap, settings, today)
-                index.version = snap.version.id
+                index.version = version
                 self._index = index
             return index
 
@@ -389,19 +392,22 @@ class PatchFilters:
             )
 
 
-def _matches(service: IndexedService, filters: PatchFilters, words: list[str]) -> bool:
+def _matches(service: IndexedService, filters: PatchFilters, words: list[str], today: date) -> bool:
     if filters.status is not None and service.status != filters.status:
         return False
     if filters.themes and not service.themes.issuperset(filters.themes):
         return False
-    if filters.programme is not None and filters.programme not in service.programmes:
-        return False
-    if filters.live_on is not None and not any(
-        (g.start is None or g.start <= filters.live_on)
-        and (g.end is None or filters.live_on <= g.end)
-        for g in service.grants
-    ):
-        return False
+    if filters.programme is not None or filters.live_on is not None:
+        # one grant must satisfy both: from the programme, and live on the day asked (today
+        # when only a programme is given)
+        day = filters.live_on or today
+        if not any(
+            (filters.programme is None or g.programme_id == filters.programme)
+            and (g.start is None or g.start <= day)
+            and (g.end is None or day <= g.end)
+            for g in service.grants
+        ):
+            return False
     return all(word in service.text for word in words)
 
 
@@ -463,7 +469,7 @@ def patch(
     found = {
         sid: reasons
         for sid, reasons in relations(index, place, filters.radius, snap).items()
-        if sid in index.services and _matches(index.services[sid], filters, words)
+        if sid in index.services and _matches(index.services[sid], filters, words, index.day)
     }
     ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
     counts = {r: 0 for r in RELATIONS}
@@ -721,7 +727,7 @@ def patch_lookup(
         found = {
             sid: reasons
             for sid, reasons in relations(index, place, filters.radius, snap).items()
-            if sid in index.services and _matches(index.services[sid], filters, words)
+            if sid in index.services and _matches(index.services[sid], filters, words, index.day)
         }
         ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
         counts = {r: 0 for r in RELATIONS}

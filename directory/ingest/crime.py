@@ -138,7 +138,9 @@ def read_mps_crime(table: Table, snap: GeographySnapshot) -> CrimeBatch:
     borough_key = _find(table, BOROUGH_KEYS)
     for key, role in ((major_key, "Group (or MajorText)"), (borough_key, "BOCU (or BoroughName)")):
         if key is None:
-            batch.error(f"The file has no {role} column; the header row has {', '.join(table.columns) or 'nothing'}.")  # noqa: E501
+            batch.error(
+                f"The file has no {role} column; the header row has {', '.join(table.columns) or 'nothing'}."
+            )  # noqa: E501
     months: list[tuple[str, date]] = []
     for key in table.keys:
         match = _MONTH.match(key)
@@ -214,7 +216,7 @@ def read_mps_crime(table: Table, snap: GeographySnapshot) -> CrimeBatch:
             batch.rows.append(CrimeRow(code, month, major.upper(), (minor or "").upper(), count))
     if batch.skipped_rows:
         batch.warning(
-            f"{batch.skipped_rows} rows for the Met's pseudo-areas (such as \"Unknown\") are "
+            f'{batch.skipped_rows} rows for the Met\'s pseudo-areas (such as "Unknown") are '
             "in no borough and were skipped."
         )
     if not table.rows:

@@ -142,9 +142,16 @@ def read_population(table: Table, snap: GeographySnapshot) -> PopulationBatch:
         seen[(code, when)] = row.number
         source = clean_text(values.get("source"))
         batch.rows.append(
-            PopulationRow(code, when, total, numbers["aged_0_9"], numbers["aged_10_17"],
-                          numbers["aged_18_24"], numbers["aged_10_24"],
-                          None if source is None else source[:2000])  # fmt: skip
+            PopulationRow(
+                code,
+                when,
+                total,
+                numbers["aged_0_9"],
+                numbers["aged_10_17"],
+                numbers["aged_18_24"],
+                numbers["aged_10_24"],
+                None if source is None else source[:2000],
+            )  # fmt: skip
         )
     if not table.rows:
         batch.error("The file has a header row but no rows.")

@@ -279,3 +279,58 @@ def test_patch_and_partners_on_the_demo_directory(writable_app, shared_data_dir)
     assert funder["partners"]["total_items"] == 0 and "no listed services" in funder["note"]
     by_theme = client.get("/api/v1/partners?postcode=KT1 1EU&theme=violence-knife-crime").json
     assert "Oxygen" in [p["organisation"]["name"] for p in by_theme["partners"]["contents"]]
+
+
+# -- regressions found in review ---------------------------------------------------------------
+def test_patch_programme_and_live_on_hold_for_the_same_grant(patch_app):
+    client = patch_app.test_client()
+    past = (TODAY - timedelta(days=100)).isoformat()  # the SNB grant of BOROUGH was live then
+    assert refs(
+        client.get(f"/api/v1/patch?postcode=KT1 1EU&programme=snb&live_on={past}").json
+    ) == ["BOROUGH"]
+    later = (TODAY + timedelta(days=100)).isoformat()  # ended by then
+    assert (
+        refs(client.get(f"/api/v1/patch?postcode=KT1 1EU&programme=snb&live_on={later}").json) == []
+    )
+
+
+def test_patch_funding_leaves_regrants_out_like_the_funding_summary(patch_app, tmp_path):
+    regrant = (
+        f"REGRANT,Kingston regrant project,,knife crime,Oxygen,Kingston,,{TODAY},Kingston SNB,SNB,"
+        f"£5k,{START},{END},active"
+    )
+    header = HEADER.strip() + ",Grant ref,Paid through\n"
+    rows = [ROWS["BOROUGH"] + ",SNB-GRANT,", regrant + ",CHILD-GRANT,SNB-GRANT"]
+    path = tmp_path / "regrant.csv"
+    path.write_text(header + "\n".join(rows) + "\n", "utf-8")
+    result = patch_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "r"])
+    assert result.exit_code == 0, result.output
+    client = patch_app.test_client()
+    patch_funding = client.get("/api/v1/patch?area=E09000021").json["funding"]
+    summary = client.get(
+        f"/api/v1/funding/summary?by=programme&area=E09000021&live_on={TODAY}"
+    ).json
+    assert patch_funding["amount"] == summary["totals"]["amount"]
+    assert patch_funding["awards"] == summary["totals"]["awards"]
+
+
+def test_change_feed_since_without_a_time_zone_is_utc(patch_app):
+    client = patch_app.test_client()
+    naive = client.get("/api/v1/changes?since=2000-01-01T00:00:00")
+    assert naive.status_code == 200
+    assert (
+        naive.json["total_items"]
+        == client.get("/api/v1/changes?since=2000-01-01T00:00:00Z").json["total_items"]
+    )
+
+
+def test_import_runs_and_status_revalidate_when_only_a_run_was_added(patch_app, tmp_path):
+    client = patch_app.test_client()
+    first = client.get("/api/v1/imports")
+    status = client.get("/api/v1/status")
+    assert status.json["data_loaded_at"].endswith("Z") and "+" not in status.json["data_loaded_at"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + ROWS["BOROUGH"].replace("£20k", "£2x") + "\n", "utf-8")
+    assert patch_app.test_cli_runner().invoke(cli, ["import", str(bad)]).exit_code == 1
+    again = client.get("/api/v1/imports", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200 and again.json["total_items"] == first.json["total_items"] + 1

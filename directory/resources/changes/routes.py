@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -9,7 +10,7 @@ import marshmallow as ma
 from flask import Response, request
 
 from directory import changes, http
-from directory.api import Blueprint, ProblemSchema, Schema
+from directory.api import Blueprint, ProblemSchema
 from directory.resources.common import PageArgsSchema, PageSchema
 from directory.web import catalogue, paged_response, snapshot, state, today
 
@@ -19,7 +20,7 @@ ENTITIES = ["service", "grant", "organisation", "outcome", "contact"]
 
 class ChangeArgsSchema(PageArgsSchema):
     since = ma.fields.AwareDateTime(
-        default_timezone=None,
+        default_timezone=dt.UTC,
         metadata={"description": "Only changes at or after this time (ISO 8601; UTC if no offset)"},
     )
     area = ma.fields.String(

@@ -11,7 +11,7 @@ from directory import catalogue, http
 from directory.api import Blueprint, ProblemSchema, Schema
 from directory.resources.common import PageArgsSchema, PageSchema
 from directory.web import catalogue as queries
-from directory.web import paged_response, snapshot, state, today
+from directory.web import etag_from_body, paged_response, snapshot, state, today
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1", description="Imports and status")
 
@@ -63,6 +63,7 @@ class StatusSchema(Schema):
 def list_imports(args: dict[str, Any]) -> Response:
     """Import runs, newest first."""
     snapshot()
+    etag_from_body()
     body = catalogue.list_imports(
         queries(), source=args.get("source"), page=args["page"], per_page=args["per_page"]
     )
@@ -77,6 +78,7 @@ def list_imports(args: dict[str, Any]) -> Response:
 def get_import(run_id: int) -> Response:
     """One import run with every problem it reported (row, column, value, message)."""
     snapshot()
+    etag_from_body()
     return http.json_response(catalogue.import_detail(queries(), run_id))
 
 
@@ -84,4 +86,5 @@ def get_import(run_id: int) -> Response:
 @blp.response(200, StatusSchema)
 def get_status() -> Response:
     """Data version, counts, stale services and the last run of every source."""
+    etag_from_body()
     return http.json_response(catalogue.status(queries(), snapshot(), state().settings, today()))

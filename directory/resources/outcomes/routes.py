@@ -16,7 +16,9 @@ from directory.resources.outcomes.schemas import (
 )
 from directory.web import catalogue, connection, snapshot
 
-blp = Blueprint("outcomes", __name__, url_prefix="/api/v1", description="Outcomes of funded services")  # noqa: E501
+blp = Blueprint(
+    "outcomes", __name__, url_prefix="/api/v1", description="Outcomes of funded services"
+)  # noqa: E501
 PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
 
 
@@ -27,7 +29,9 @@ def service_outcomes(key: str) -> Response:
     """A service's outcomes (by id or ref): metric, period, value, target, unit, whether the
     target was met, and the report or evaluation it comes from."""
     snapshot()  # the data version, for ETag and Last-Modified
-    return http.json_response(funding.service_outcomes(FundingQueries(connection()), catalogue(), key))  # noqa: E501
+    return http.json_response(
+        funding.service_outcomes(FundingQueries(connection()), catalogue(), key)
+    )  # noqa: E501
 
 
 @blp.route("/outcomes/summary")

@@ -11,14 +11,18 @@ from directory.resources.common import PageArgsSchema, PageSchema
 class ProgrammeListArgsSchema(PageArgsSchema):
     include_regrants = ma.fields.Boolean(
         load_default=False,
-        metadata={"description": "Count regrants (paid through another award the directory holds) too"},  # noqa: E501
+        metadata={
+            "description": "Count regrants (paid through another award the directory holds) too"
+        },  # noqa: E501
     )
 
 
 class ProgrammeDetailArgsSchema(Schema):
     include_regrants = ma.fields.Boolean(
         load_default=False,
-        metadata={"description": "Count regrants (paid through another award the directory holds) too"},  # noqa: E501
+        metadata={
+            "description": "Count regrants (paid through another award the directory holds) too"
+        },  # noqa: E501
     )
 
 
@@ -29,9 +33,16 @@ class ProgrammeSummarySchema(Schema):
     description = ma.fields.String(allow_none=True)
     awards = ma.fields.Integer(metadata={"description": "Listed awards of the programme"})
     amount = ma.fields.Float(metadata={"description": "Pounds, every award in full"})
-    financial_years = ma.fields.Dict(allow_none=True, metadata={"description": "first and last financial year with awards"})  # noqa: E501
-    allocation = ma.fields.String(allow_none=True, metadata={"description": "formula | competitive | decision | unknown (from formulas.toml)"})  # noqa: E501
-    formula_documented = ma.fields.Boolean(metadata={"description": "Whether directory/data/formulas.toml documents it"})  # noqa: E501
+    financial_years = ma.fields.Dict(
+        allow_none=True, metadata={"description": "first and last financial year with awards"}
+    )  # noqa: E501
+    allocation = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "formula | competitive | decision | unknown (from formulas.toml)"},
+    )  # noqa: E501
+    formula_documented = ma.fields.Boolean(
+        metadata={"description": "Whether directory/data/formulas.toml documents it"}
+    )  # noqa: E501
     url = ma.fields.String()
 
 
@@ -41,18 +52,29 @@ class ProgrammePageSchema(PageSchema):
 
 class ProgrammeFormulaInputSchema(Schema):
     name = ma.fields.String()
-    weight = ma.fields.Raw(metadata={"description": "A number or share when published, otherwise \"unknown\""})  # noqa: E501
+    weight = ma.fields.Raw(
+        metadata={"description": 'A number or share when published, otherwise "unknown"'}
+    )  # noqa: E501
     source = ma.fields.String()
     url = ma.fields.String()
 
 
 class ProgrammeFormulaSchema(Schema):
     name = ma.fields.String()
-    allocation = ma.fields.String(metadata={"description": "formula | competitive | decision | unknown"})  # noqa: E501
-    status = ma.fields.String(metadata={"description": "known | partly known | not published | not applicable"})  # noqa: E501
+    allocation = ma.fields.String(
+        metadata={"description": "formula | competitive | decision | unknown"}
+    )  # noqa: E501
+    status = ma.fields.String(
+        metadata={"description": "known | partly known | not published | not applicable"}
+    )  # noqa: E501
     description = ma.fields.String()
-    known = ma.fields.List(ma.fields.String(), metadata={"description": "Facts with a public source"})  # noqa: E501
-    unknown = ma.fields.List(ma.fields.String(), metadata={"description": "What could not be established (never estimated)"})  # noqa: E501
+    known = ma.fields.List(
+        ma.fields.String(), metadata={"description": "Facts with a public source"}
+    )  # noqa: E501
+    unknown = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "What could not be established (never estimated)"},
+    )  # noqa: E501
     notes = ma.fields.String()
     inputs = ma.fields.List(ma.fields.Nested(ProgrammeFormulaInputSchema))
     sources = ma.fields.List(ma.fields.Dict(), metadata={"description": "title, url"})
@@ -60,12 +82,20 @@ class ProgrammeFormulaSchema(Schema):
 
 
 class ProgrammeAllocationsSchema(Schema):
-    totals = ma.fields.Dict(metadata={"description": "Every award once: awards, amount, length statistics, ending soon"})  # noqa: E501
-    london_wide = ma.fields.Dict(metadata={"description": "Awards for all of London: awards, amount"})  # noqa: E501
-    bcu_wide = ma.fields.List(ma.fields.Dict(), metadata={"description": "Awards to a whole BCU, per BCU"})  # noqa: E501
+    totals = ma.fields.Dict(
+        metadata={"description": "Every award once: awards, amount, length statistics, ending soon"}
+    )  # noqa: E501
+    london_wide = ma.fields.Dict(
+        metadata={"description": "Awards for all of London: awards, amount"}
+    )  # noqa: E501
+    bcu_wide = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "Awards to a whole BCU, per BCU"}
+    )  # noqa: E501
     boroughs = ma.fields.List(
         ma.fields.Dict(),
-        metadata={"description": "Every borough: awards and amount to it or its wards (shared awards divided equally), share_of_borough_money, population_share, offences_share"},  # noqa: E501
+        metadata={
+            "description": "Every borough: awards and amount to it or its wards (shared awards divided equally), share_of_borough_money, population_share, offences_share"
+        },  # noqa: E501
     )
     unplaced = ma.fields.Dict(metadata={"description": "Awards with no London beneficiary area"})
     by_financial_year = ma.fields.List(
@@ -76,8 +106,14 @@ class ProgrammeAllocationsSchema(Schema):
 
 class ProgrammeDetailSchema(Schema):
     programme = ma.fields.Dict(metadata={"description": "id, name, funder_ref, description"})
-    formula = ma.fields.Nested(ProgrammeFormulaSchema, allow_none=True, metadata={"description": "The documented allocation formula; null when none is recorded"})  # noqa: E501
+    formula = ma.fields.Nested(
+        ProgrammeFormulaSchema,
+        allow_none=True,
+        metadata={"description": "The documented allocation formula; null when none is recorded"},
+    )  # noqa: E501
     allocations = ma.fields.Nested(ProgrammeAllocationsSchema)
     rule = ma.fields.String(metadata={"description": "How awards are placed"})
     comparison = ma.fields.String()
-    periods = ma.fields.Dict(metadata={"description": "Periods of the population and crime figures used for the shares"})  # noqa: E501
+    periods = ma.fields.Dict(
+        metadata={"description": "Periods of the population and crime figures used for the shares"}
+    )  # noqa: E501
