@@ -136,7 +136,7 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
         return response
     headers = response.headers
     headers["Cache-Control"] = cache_control
-    headers.add("Vary", "Accept")  # lists answer as JSON, GeoJSON or CSV by Accept
+    response.vary.add("Accept")  # lists answer as JSON, GeoJSON or CSV by Accept
     version = g.get("data_version")
     if version is not None:
         headers["Last-Modified"] = _http_date(_last_modified(version.loaded_at))

@@ -83,29 +83,65 @@ def etag_from_body() -> None:
     g.etag_from_body = True
 
 
-def wants_geojson(format: str | None) -> bool:
+_MIMETYPES = {
+    "json": "application/json",
+    "geojson": http.GEOJSON_MIMETYPE,
+    "csv": http.CSV_MIMETYPE,
+}
+
+
+def representation(format: str | None, offered: tuple[str, ...] = ("json", "geojson")) -> str:
+    """The representation asked for: ``format`` when given, else the best of ``offered``
+    by the Accept header (JSON by default)."""
     if format is not None:
-        return format == "geojson"
+        return format
     best = request.accept_mimetypes.best_match(
-        ["application/json", http.GEOJSON_MIMETYPE], default="application/json"
+        [_MIMETYPES[o] for o in offered], default="application/json"
     )
-    return best == http.GEOJSON_MIMETYPE
+    return next((o for o in offered if _MIMETYPES[o] == best), "json")
+
+
+def wants_geojson(format: str | None) -> bool:
+    return representation(format) == "geojson"
+
+
+def page_url(number: int, per_page: int, format: str | None = None) -> str:
+    """This request's URL for another page (and optionally another format)."""
+    args = request.args.to_dict(flat=False)
+    args.update(page=[str(number)], per_page=[str(per_page)])
+    if format is not None:
+        args["format"] = [format]
+    return f"{request.base_url}?{urlencode(args, doseq=True)}"
+
+
+def page_links(
+    page: int, per_page: int, total_pages: int, format: str | None = None
+) -> list[tuple[str, str, str]]:
+    """(rel, url, title) for self, first, last, prev and next (RFC 8288)."""
+    links = [
+        ("self", page_url(page, per_page, format), "This page"),
+        ("first", page_url(1, per_page, format), "First page"),
+        ("last", page_url(total_pages, per_page, format), "Last page"),
+    ]
+    if page > 1:
+        links.append(
+            ("prev", page_url(min(page - 1, total_pages), per_page, format), "Previous page")
+        )
+    if page < total_pages:
+        links.append(("next", page_url(page + 1, per_page, format), "Next page"))
+    return links
+
+
+def link_header(page: int, per_page: int, total_pages: int, format: str | None = None) -> str:
+    return ", ".join(
+        f'<{url}>; rel="{rel}"'
+        for rel, url, _ in page_links(page, per_page, total_pages, format)
+        if rel != "self"
+    )
 
 
 def paged_response(body: dict[str, Any], page: int, per_page: int) -> Response:
     """The page envelope as JSON, with RFC 8288 Link headers to first/prev/next/last."""
     response = http.json_response(body)
-    args = request.args.to_dict(flat=False)
-
-    def url(number: int) -> str:
-        args["page"] = [str(number)]
-        args["per_page"] = [str(per_page)]
-        return f"{request.base_url}?{urlencode(args, doseq=True)}"
-
-    links = [f'<{url(1)}>; rel="first"', f'<{url(body["total_pages"])}>; rel="last"']
-    if page > 1:
-        links.append(f'<{url(min(page - 1, body["total_pages"]))}>; rel="prev"')
-    if page < body["total_pages"]:
-        links.append(f'<{url(page + 1)}>; rel="next"')
-    response.headers["Link"] = ", ".join(links)
+    response.headers["Link"] = link_header(page, per_page, body["total_pages"])
     return response

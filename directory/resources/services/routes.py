@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Response, request
 
-from directory import catalogue, http, representations
+from directory import catalogue, http, representations, web
 from directory.api import Blueprint, ProblemSchema
 from directory.repositories.search import SearchQueries
 from directory.resources.common import PageArgsSchema
@@ -49,7 +48,7 @@ def list_services(args: dict[str, Any]) -> Response:
     name), a point and radius, a box, grant dates, recent changes; sorted and paged. All
     filters must hold. JSON (default), GeoJSON or CSV; withdrawn services only with
     `include_withdrawn`."""
-    representation = _representation(args.get("format"))
+    representation = web.representation(args.get("format"), ("json", "geojson", "csv"))
     page, per_page = args["page"], args["per_page"]
     request_ = SearchRequest(
         q=args.get("q"), themes=tuple(args.get("theme", [])), programme=args.get("programme"),
@@ -70,10 +69,10 @@ def list_services(args: dict[str, Any]) -> Response:
         total_pages = result.envelope()["total_pages"]
         links = [
             {"href": url, "rel": rel, "type": http.GEOJSON_MIMETYPE, "title": title}
-            for rel, url, title in _page_links(page, per_page, total_pages, "geojson")
+            for rel, url, title in web.page_links(page, per_page, total_pages, "geojson")
         ]
         links.append(
-            {"href": _page_url(page, per_page, "json"), "rel": "alternate",
+            {"href": web.page_url(page, per_page, "json"), "rel": "alternate",
              "type": "application/json", "title": "This page as JSON"}
         )  # fmt: skip
         body = representations.feature_collection(
@@ -81,7 +80,7 @@ def list_services(args: dict[str, Any]) -> Response:
             url_prefix=SERVICE_PATH, near=result.near,
         )  # fmt: skip
         response = http.json_response(body, mimetype=http.GEOJSON_MIMETYPE)
-        response.headers["Link"] = _link_header(page, per_page, total_pages, "geojson")
+        response.headers["Link"] = web.link_header(page, per_page, total_pages, "geojson")
     else:
         total_pages = result.envelope()["total_pages"]
         text = representations.csv_text(
@@ -92,52 +91,11 @@ def list_services(args: dict[str, Any]) -> Response:
         response = Response(text.encode("utf-8"), mimetype=http.CSV_MIMETYPE)
         response.headers["Content-Disposition"] = 'attachment; filename="services.csv"'
         response.headers["X-Total-Count"] = str(result.total)
-        response.headers["Link"] = _link_header(page, per_page, total_pages, "csv")
-    if args.get("format") is None:
-        response.vary.add("Accept")
+        response.headers["Link"] = web.link_header(page, per_page, total_pages, "csv")
     return response
 
 
 SERVICE_PATH = "/api/v1/services/"
-_BY_ACCEPT = ["application/json", http.GEOJSON_MIMETYPE, http.CSV_MIMETYPE]
-
-
-def _representation(format_: str | None) -> str:
-    if format_ is not None:
-        return format_
-    best = request.accept_mimetypes.best_match(_BY_ACCEPT, default="application/json")
-    return {http.GEOJSON_MIMETYPE: "geojson", http.CSV_MIMETYPE: "csv"}.get(best, "json")
-
-
-def _page_url(number: int, per_page: int, format_: str) -> str:
-    args = request.args.to_dict(flat=False)
-    args.update(page=[str(number)], per_page=[str(per_page)], format=[format_])
-    return f"{request.base_url}?{urlencode(args, doseq=True)}"
-
-
-def _page_links(
-    page: int, per_page: int, total_pages: int, format_: str
-) -> list[tuple[str, str, str]]:
-    links = [
-        ("self", _page_url(page, per_page, format_), "This page"),
-        ("first", _page_url(1, per_page, format_), "First page"),
-        ("last", _page_url(total_pages, per_page, format_), "Last page"),
-    ]
-    if page > 1:
-        links.append(
-            ("prev", _page_url(min(page - 1, total_pages), per_page, format_), "Previous page")
-        )
-    if page < total_pages:
-        links.append(("next", _page_url(page + 1, per_page, format_), "Next page"))
-    return links
-
-
-def _link_header(page: int, per_page: int, total_pages: int, format_: str) -> str:
-    return ", ".join(
-        f'<{url}>; rel="{rel}"'
-        for rel, url, _ in _page_links(page, per_page, total_pages, format_)
-        if rel != "self"
-    )
 
 
 @blp.route("/services/<string:key>")
