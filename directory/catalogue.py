@@ -28,7 +28,7 @@ def _utc(moment: datetime) -> str:
     return moment.isoformat() + "Z"
 
 
-def _iso(value: Any) -> Any:
+def iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
@@ -86,9 +86,9 @@ def grant_summary(
         ),
         "amount": None if row.amount_pence is None else row.amount_pence / 100,
         "currency": row.currency,
-        "awarded": _iso(row.awarded),
-        "start": _iso(row.start),
-        "end": _iso(row.end),
+        "awarded": iso(row.awarded),
+        "start": iso(row.start),
+        "end": iso(row.end),
         "financial_year": row.financial_year,
         **grant_flags(row, today, settings),
         "beneficiary_areas": [area_ref(snap, c) for c in areas],
@@ -121,7 +121,7 @@ def service_summary(
         },
         "themes": themes,
         "coverage": [area_ref(snap, c) for c in coverage],
-        "last_verified": _iso(row.last_verified),
+        "last_verified": iso(row.last_verified),
         "stale": _is_stale(row.last_verified, today, settings),
         "withdrawn": row.withdrawn_at is not None,
         "updated_at": row.updated_at.isoformat() + "Z",
@@ -146,8 +146,8 @@ def _location(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
 def _outcome(row: Any) -> dict[str, Any]:
     return {
         "metric": row.metric,
-        "period_start": _iso(row.period_start),
-        "period_end": _iso(row.period_end),
+        "period_start": iso(row.period_start),
+        "period_end": iso(row.period_end),
         "value": row.value,
         "target": row.target,
         "unit": row.unit,

@@ -20,6 +20,7 @@ from typing import Any
 
 from directory import geography
 from directory.catalogue import area_ref, contact, grant_flags
+from directory.catalogue import iso as _iso
 from directory.errors import AreaNotFoundError, InvalidInputError
 from directory.geography import LONDON, GeographySnapshot
 from directory.pagination import envelope
@@ -267,10 +268,6 @@ def _service_body(
         "demo": s.demo,
         "url": f"/api/v1/services/{s.id}",
     }
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
 
 
 class DirectoryCache:
@@ -768,3 +765,33 @@ def area_scope(snap: GeographySnapshot, code: str) -> list[str]:
         codes.append(child)
         stack.extend(snap.children.get(child, []))
     return codes
+
+
+@dataclass(frozen=True)
+class _SiteRow:
+    """A patch site in the shape directory.representations reads."""
+
+    id: str
+    name: str | None
+    postcode: str | None  # canonical
+    lat: float | None
+    lon: float | None
+    easting: None = None
+    northing: None = None
+
+
+def for_representations(
+    contents: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], dict[int, list[_SiteRow]], dict[int, list[str]]]:
+    """A patch page's services as the GeoJSON and CSV builders take them: summaries (theme
+    ids, relations kept), sites by service, live programmes by service."""
+    services, sites, programmes = [], {}, {}
+    for s in contents:
+        services.append({**s, "themes": [t["id"] for t in s["themes"]]})
+        sites[s["id"]] = [
+            _SiteRow(site["ref"], site["name"], (site["postcode"] or "").replace(" ", "") or None,
+                     site["lat"], site["lon"])
+            for site in s["sites"]
+        ]  # fmt: skip
+        programmes[s["id"]] = [g["programme"]["id"] for g in s["live_grants"] if g["programme"]]
+    return services, sites, programmes

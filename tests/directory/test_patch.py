@@ -334,3 +334,24 @@ def test_import_runs_and_status_revalidate_when_only_a_run_was_added(patch_app, 
     assert patch_app.test_cli_runner().invoke(cli, ["import", str(bad)]).exit_code == 1
     again = client.get("/api/v1/imports", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 200 and again.json["total_items"] == first.json["total_items"] + 1
+
+
+def test_patch_services_as_geojson_and_csv(patch_app):
+    client = patch_app.test_client()
+    json_refs = refs(client.get("/api/v1/patch?postcode=KT1 1EU").json)
+    geo = client.get("/api/v1/patch?postcode=KT1 1EU&format=geojson")
+    assert geo.mimetype == "application/geo+json" and geo.json["type"] == "FeatureCollection"
+    by_ref = {}
+    for feature in geo.json["features"]:
+        by_ref.setdefault(feature["properties"]["ref"], []).append(feature)
+    assert set(by_ref) == set(json_refs)
+    (site,) = by_ref["BOROUGH"]
+    lon, lat = site["geometry"]["coordinates"]
+    assert -0.6 < lon < 0.4 and 51.2 < lat < 51.8  # lon/lat order
+    assert by_ref["LONDON"][0]["geometry"] is None
+    assert by_ref["LONDON"][0]["properties"]["coverage"] == ["E12000007"]
+    csv_response = client.get("/api/v1/patch?postcode=KT1 1EU", headers={"Accept": "text/csv"})
+    assert csv_response.mimetype == "text/csv"
+    lines = csv_response.data.decode().splitlines()
+    assert lines[0].startswith("id,ref,name") and len(lines) == 1 + len(json_refs)
+    assert client.get("/api/v1/patch?postcode=KT1 1EU&format=xml").status_code == 422

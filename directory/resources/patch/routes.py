@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 
-from directory import http, patch
+from directory import http, patch, representations, web
 from directory.api import Blueprint, ProblemSchema
 from directory.resources.patch.schemas import (
     PatchArgsSchema,
@@ -17,6 +17,7 @@ from directory.resources.patch.schemas import (
 from directory.web import directory_index, geography_repo, snapshot, state, today
 
 blp = Blueprint("patch", __name__, url_prefix="/api/v1", description="What is in my patch")
+SERVICE_PATH = "/api/v1/services/"
 PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
 
 
@@ -34,6 +35,19 @@ def _filters(args: dict[str, Any]) -> patch.PatchFilters:
 @blp.route("/patch")
 @blp.arguments(PatchArgsSchema, location="query")
 @blp.response(200, PatchSchema)
+@blp.alt_response(
+    200,
+    content_type=http.GEOJSON_MIMETYPE,
+    success=True,
+    description="With format=geojson or Accept: application/geo+json: the page's "
+    "services as a FeatureCollection, one Feature per delivery site",
+)
+@blp.alt_response(
+    200,
+    content_type=http.CSV_MIMETYPE,
+    success=True,
+    description="With format=csv or Accept: text/csv: one row per service",
+)
 @blp.alt_response(422, description="invalid-input / invalid-postcode", **PROBLEM)
 @blp.alt_response(
     404, description="outside-coverage, postcode-not-found, area-not-found …", **PROBLEM
@@ -51,11 +65,34 @@ def get_patch(args: dict[str, Any]) -> Response:
         lat=args.get("lat"), lon=args.get("lon"), easting=args.get("easting"),
         northing=args.get("northing"), area=args.get("area"),
     )  # fmt: skip
+    page, per_page = args["page"], args["per_page"]
     body = patch.patch(
         directory_index(snap), snap, place, _filters(args), today(),
-        page=args["page"], per_page=args["per_page"],
+        page=page, per_page=per_page,
     )  # fmt: skip
-    return http.json_response(body)
+    kind = web.representation(args.get("format"), ("json", "geojson", "csv"))
+    if kind == "json":
+        return http.json_response(body)
+    envelope = body["services"]
+    services, sites, programmes = patch.for_representations(envelope["contents"])
+    if kind == "geojson":
+        links = [
+            {"href": url, "rel": rel, "type": http.GEOJSON_MIMETYPE, "title": title}
+            for rel, url, title in web.page_links(
+                page, per_page, envelope["total_pages"], "geojson"
+            )
+        ]
+        collection = representations.feature_collection(
+            services, sites, number_matched=envelope["total_items"], links=links,
+            url_prefix=SERVICE_PATH,
+        )  # fmt: skip
+        return http.json_response(collection, mimetype=http.GEOJSON_MIMETYPE)
+    text = representations.csv_text(
+        services, sites, programmes, url_prefix=request.host_url.rstrip("/") + SERVICE_PATH
+    )
+    response = Response(text.encode("utf-8"), mimetype=http.CSV_MIMETYPE)
+    response.headers["Content-Disposition"] = 'attachment; filename="patch.csv"'
+    return response
 
 
 @blp.route("/patch/lookup", methods=["POST"])

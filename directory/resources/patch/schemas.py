@@ -43,6 +43,13 @@ class PatchFilterSchema(Schema):
 
 
 class PatchArgsSchema(PatchFilterSchema, PageArgsSchema):
+    format = ma.fields.String(
+        validate=ma.validate.OneOf(["json", "geojson", "csv"]),
+        metadata={
+            "description": "geojson: the page's services as a FeatureCollection (one "
+            "Feature per delivery site); csv: one row per service. Also by Accept."
+        },
+    )
     postcode = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
     lat = ma.fields.Float(metadata={"description": "WGS84 latitude (with lon)"})
     lon = ma.fields.Float(metadata={"description": "WGS84 longitude (with lat)"})
