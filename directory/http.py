@@ -135,12 +135,14 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
         return response
     headers = response.headers
-    headers["Cache-Control"] = cache_control
+    if "Cache-Control" not in headers:  # a view may set its own (the page's static files)
+        headers["Cache-Control"] = cache_control
     response.vary.add("Accept")  # lists answer as JSON, GeoJSON or CSV by Accept
     version = g.get("data_version")
     if version is not None:
         headers["Last-Modified"] = _http_date(_last_modified(version.loaded_at))
-    headers["ETag"] = f'"{(etag := _etag(response, version))}"'
+    etag = response.get_etag()[0] or _etag(response, version)  # or the view's own
+    headers["ETag"] = f'"{etag}"'
     if "If-None-Match" in request.headers:
         # flask-compress suffixes the ETag of a compressed body (":gzip"); either form matches
         sent = request.if_none_match
@@ -148,7 +150,7 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
         if sent.star_tag or etag in tags:
             not_modified = Response(status=304, headers=response.headers.copy())
             not_modified.headers["ETag"] = f'"{tags.get(etag, etag)}"'
-            for name in ("Content-Length", "Content-Type"):
+            for name in ("Content-Length", "Content-Type", "Content-Encoding"):
                 not_modified.headers.pop(name, None)
             return not_modified
         return response

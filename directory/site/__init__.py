@@ -7,9 +7,8 @@ installed XStatic-Leaflet package (a declared dependency), never copied into the
 Static files are served from memory with a content hash: the page references them as
 ``/site/app.js?v=<hash>`` and ``/vendor/leaflet/<version>/leaflet.js``, which are cached for
 a year (``immutable``); any other request for them is cached for five minutes. Each file is
-gzipped once. These responses are marked ``direct_passthrough`` so that the API's
-data-version caching hook (``directory.http``), which would set ``max-age=300``, leaves the
-headers set here alone.
+gzipped once. The API's caching hook (``directory.http``) keeps the Cache-Control and ETag
+set here and answers conditional requests with 304s.
 """
 
 from __future__ import annotations
@@ -100,18 +99,11 @@ def _respond(data: Asset, cache_control: str) -> Response:
         "Vary": "Accept-Encoding",
         "X-Content-Type-Options": "nosniff",
     }
-    if (
-        etag in request.headers.get("If-None-Match", "")
-        or request.headers.get("If-None-Match") == "*"
-    ):
-        response = Response(status=304, headers=headers)
-    elif data.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+    if data.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
         response = Response(data.gzipped, mimetype=data.mimetype, headers=headers)
         response.headers["Content-Encoding"] = "gzip"
     else:
         response = Response(data.body, mimetype=data.mimetype, headers=headers)
-    # keep the API's data-version cache hook and the compressor off these headers
-    response.direct_passthrough = True
     return response
 
 
