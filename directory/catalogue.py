@@ -169,28 +169,6 @@ def contact(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
 
 
 # -- services --------------------------------------------------------------------------------
-def list_services(
-    q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, *,
-    status: str | None, themes: list[str], organisation: str | None,
-    include_withdrawn: bool, page: int, per_page: int,
-) -> dict[str, Any]:  # fmt: skip
-    org_id = None
-    if organisation is not None:
-        org_id = q.organisation_id(organisation)
-        if org_id is None:
-            raise OrganisationNotFoundError(f"No organisation has the id or ref {organisation!r}.")
-    rows, total = q.services_page(
-        status=status, themes=themes, organisation_id=org_id,
-        include_withdrawn=include_withdrawn, offset=(page - 1) * per_page, limit=per_page,
-    )  # fmt: skip
-    ids = [r.id for r in rows]
-    theme_map, coverage = q.themes_of(ids), q.coverage_of(ids)
-    contents = [
-        service_summary(r, theme_map[r.id], coverage[r.id], snap, today, settings) for r in rows
-    ]
-    return envelope(contents, total_items=total, page=page, per_page=per_page)
-
-
 def service_detail(
     q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, key: str
 ) -> dict[str, Any]:

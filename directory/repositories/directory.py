@@ -80,9 +80,6 @@ class DirectoryRepository:
         if rows:
             self.session.execute(insert(Programme), rows)
 
-    def update_programme(self, programme_id: str, values: dict[str, Any]) -> None:
-        self.session.execute(update(Programme).where(Programme.id == programme_id).values(**values))
-
     def programmes(self) -> dict[str, Row[Any]]:
         return {r.id: r for r in self.session.execute(select(Programme.__table__)).all()}
 
@@ -319,35 +316,6 @@ class CatalogueQueries:
     def service_id(self, key: str) -> int | None:
         return self._find(Service, key)
 
-    def services_page(
-        self, *, status: str | None, themes: list[str], organisation_id: int | None,
-        include_withdrawn: bool, offset: int, limit: int,
-    ) -> tuple[list[Row[Any]], int]:  # fmt: skip
-        where: list[Any] = []
-        if status is not None:
-            where.append(Service.status == status)
-        if not include_withdrawn:
-            where.append(Service.withdrawn_at.is_(None))
-        if organisation_id is not None:
-            where.append(Service.organisation_id == organisation_id)
-        for theme in themes:
-            where.append(
-                Service.id.in_(
-                    select(ServiceTheme.service_id).where(ServiceTheme.theme_id == theme)
-                )
-            )
-        total = self.db.execute(
-            select(func.count()).select_from(Service).where(*where)
-        ).scalar_one()
-        rows = self.db.execute(
-            self._service_select()
-            .where(*where)
-            .order_by(Service.name, Service.id)
-            .offset(offset)
-            .limit(limit)
-        ).all()
-        return rows, int(total)
-
     def services(self, ids: Sequence[int]) -> list[Row[Any]]:
         return self.db.execute(self._service_select().where(Service.id.in_(list(ids)))).all()
 
@@ -359,6 +327,14 @@ class CatalogueQueries:
             Organisation.name.label("organisation_name"),
             Organisation.type.label("organisation_type"),
         ).join(Organisation, Organisation.id == Service.organisation_id)
+
+    def _page(
+        self, model: Any, statement: Any, where: list[Any], offset: int, limit: int
+    ) -> tuple[list[Row[Any]], int]:
+        """One page of ``statement`` under the filters, and how many rows match in all."""
+        total = self.db.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+        rows = self.db.execute(statement.where(*where).offset(offset).limit(limit)).all()
+        return rows, int(total)
 
     def _grouped(
         self, key: Any, statement: Any, ids: Sequence[int], value: Any = None
@@ -420,17 +396,8 @@ class CatalogueQueries:
             where.append(func.lower(Organisation.name).contains(q.lower(), autoescape=True))
         if type_:
             where.append(Organisation.type == type_)
-        total = self.db.execute(
-            select(func.count()).select_from(Organisation).where(*where)
-        ).scalar_one()
-        rows = self.db.execute(
-            select(Organisation.__table__)
-            .where(*where)
-            .order_by(Organisation.name, Organisation.id)
-            .offset(offset)
-            .limit(limit)
-        ).all()
-        return rows, int(total)
+        statement = select(Organisation.__table__).order_by(Organisation.name, Organisation.id)
+        return self._page(Organisation, statement, where, offset, limit)
 
     def organisation(self, org_id: int) -> Row[Any] | None:
         return self.db.execute(
@@ -485,15 +452,8 @@ class CatalogueQueries:
             )
         if not include_withdrawn:
             where.append(Grant.withdrawn_at.is_(None))
-        total = self.db.execute(select(func.count()).select_from(Grant).where(*where)).scalar_one()
-        rows = self.db.execute(
-            self._grant_select()
-            .where(*where)
-            .order_by(Grant.awarded.desc().nulls_last(), Grant.id)
-            .offset(offset)
-            .limit(limit)
-        ).all()
-        return rows, int(total)
+        statement = self._grant_select().order_by(Grant.awarded.desc().nulls_last(), Grant.id)
+        return self._page(Grant, statement, where, offset, limit)
 
     def grant(self, grant_id: int) -> Row[Any] | None:
         return self.db.execute(self._grant_select().where(Grant.id == grant_id)).first()
@@ -537,17 +497,8 @@ class CatalogueQueries:
         self, *, source: str | None, offset: int, limit: int
     ) -> tuple[list[Row[Any]], int]:
         where = [ImportRun.source == source] if source else []
-        total = self.db.execute(
-            select(func.count()).select_from(ImportRun).where(*where)
-        ).scalar_one()
-        rows = self.db.execute(
-            select(ImportRun.__table__)
-            .where(*where)
-            .order_by(ImportRun.id.desc())
-            .offset(offset)
-            .limit(limit)
-        ).all()
-        return rows, int(total)
+        statement = select(ImportRun.__table__).order_by(ImportRun.id.desc())
+        return self._page(ImportRun, statement, where, offset, limit)
 
     def import_run(self, run_id: int) -> Row[Any] | None:
         if run_id > MAX_ID:
@@ -564,17 +515,8 @@ class CatalogueQueries:
         self, *, entity: str, entity_id: int, offset: int, limit: int
     ) -> tuple[list[Row[Any]], int]:
         where = [ChangeEvent.entity == entity, ChangeEvent.entity_id == entity_id]
-        total = self.db.execute(
-            select(func.count()).select_from(ChangeEvent).where(*where)
-        ).scalar_one()
-        rows = self.db.execute(
-            select(ChangeEvent.__table__)
-            .where(*where)
-            .order_by(ChangeEvent.id.desc())
-            .offset(offset)
-            .limit(limit)
-        ).all()
-        return rows, int(total)
+        statement = select(ChangeEvent.__table__).order_by(ChangeEvent.id.desc())
+        return self._page(ChangeEvent, statement, where, offset, limit)
 
     def event_areas(self, ids: Sequence[int]) -> dict[int, list[str]]:
         statement = select(ChangeArea.event_id, ChangeArea.area_code).order_by(ChangeArea.area_code)
@@ -659,16 +601,10 @@ class CatalogueQueries:
     ) -> tuple[list[Row[Any]], int]:  # fmt: skip
         """The newest ``limit`` change events matching, and how many match in all."""
         where = self._event_filters(since=since, areas=areas, theme=theme, entity=entity)
-        total = self.db.execute(
-            select(func.count()).select_from(ChangeEvent).where(*where)
-        ).scalar_one()
-        rows = self.db.execute(
-            select(ChangeEvent.__table__)
-            .where(*where)
-            .order_by(ChangeEvent.at.desc(), ChangeEvent.id.desc())
-            .limit(limit)
-        ).all()
-        return rows, int(total)
+        statement = select(ChangeEvent.__table__).order_by(
+            ChangeEvent.at.desc(), ChangeEvent.id.desc()
+        )
+        return self._page(ChangeEvent, statement, where, 0, limit)
 
     def dated_grants(self, *, areas: list[str] | None, theme: str | None) -> list[Row[Any]]:
         """Listed grants with dates, for the feed's started / ending / ended entries."""
