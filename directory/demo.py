@@ -37,7 +37,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from directory.ingest.context import slug
 from directory.ingest.context import themes as theme_taxonomy
 from directory.ingest.giving360 import read_360giving_json
 from directory.ingest.records import (
@@ -50,7 +49,7 @@ from directory.ingest.records import (
     OutcomeRecord,
     ServiceRecord,
 )
-from directory.ingest.values import financial_year_of, months_between, parse_financial_year
+from directory.ingest.values import financial_year_of, months_between, parse_financial_year, slug
 
 DEMO_SOURCES = ("demo-mopac-decisions", "demo-committee-services", "demo-360giving")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from directory.geography import GeographySnapshot
 from directory.ingest.records import LocationRecord
-from directory.ingest.values import split_list
+from directory.ingest.values import loose_key, slug, split_list
 from directory.repositories.geography import GeographyRepository
 from geodata import InvalidPostcodeError, parse_postcode
 from geodata.crs import to_bng
@@ -66,8 +66,8 @@ def _read_taxonomy(file: str) -> list[TaxonomyEntry]:
                 name=row["name"],
                 description=row["description"],
                 keys=tuple(
-                    {_key(row["id"]), _key(row["name"])}
-                    | {_key(a) for a in row["aliases"].split(";") if a.strip()}
+                    {loose_key(row["id"]), loose_key(row["name"])}
+                    | {loose_key(a) for a in row["aliases"].split(";") if a.strip()}
                 ),
                 funder_ref=row.get("funder_ref") or None,
             )
@@ -85,15 +85,6 @@ def themes() -> tuple[TaxonomyEntry, ...]:
 def programmes() -> tuple[TaxonomyEntry, ...]:
     """The known funding programmes from directory/data/programmes.csv."""
     return tuple(_read_taxonomy("programmes.csv"))
-
-
-def _key(text: str) -> str:
-    text = text.casefold().replace("&", " and ").replace("’", "'")
-    return " ".join(re.sub(r"[^a-z0-9']+", " ", text).replace("'", "").split())
-
-
-def slug(text: str) -> str:
-    return "-".join(_key(text).split())[:80] or "unnamed"
 
 
 class GeographyContext:
@@ -160,7 +151,7 @@ class GeographyContext:
         found: list[str] = []
         unknown: list[str] = []
         for item in split_list(text):
-            theme = self._themes.get(_key(item))
+            theme = self._themes.get(loose_key(item))
             if theme is None:
                 unknown.append(item)
             elif theme not in found:
@@ -174,7 +165,7 @@ class GeographyContext:
         return found
 
     def programme(self, text: str) -> str:
-        known = self._programmes.get(_key(text))
+        known = self._programmes.get(loose_key(text))
         if known is not None:
             return known
         programme_id = slug(text)

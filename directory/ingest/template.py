@@ -19,7 +19,6 @@ service nor fund one. Site refs are always ``<service ref>#site``.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,6 +38,7 @@ from directory.ingest.records import (
 )
 from directory.ingest.values import (
     clean_text,
+    loose_key,
     months_between,
     parse_age_range,
     parse_amount,
@@ -48,6 +48,7 @@ from directory.ingest.values import (
     parse_financial_year,
     parse_int,
     parse_url,
+    slug,
 )
 
 __all__ = [
@@ -368,20 +369,9 @@ HEADINGS = [c.heading for c in COLUMNS]
 # -- words -----------------------------------------------------------------------------
 
 
-def _key(text: str) -> str:
-    """Text compared loosely: case, accents, punctuation and spacing ignored."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    text = text.casefold().replace("&", " and ").replace("'", "")
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
-
-
-def _slug(text: str) -> str:
-    return "-".join(_key(text).split())[:80] or "unnamed"
-
-
 def organisation_ref_for(name: str) -> str:
     """The ref of an organisation known only by name: ``org:`` and a slug of the name."""
-    return "org:" + _slug(name)
+    return "org:" + slug(name)
 
 
 _STATUSES = {
@@ -409,7 +399,7 @@ _STATUSES = {
         "closed for now",
     ),
 }
-_STATUS_WORDS = {_key(w): status for status, words in _STATUSES.items() for w in words}
+_STATUS_WORDS = {loose_key(w): status for status, words in _STATUSES.items() for w in words}
 
 _ORG_TYPE_WORDS_BY_TYPE = {
     "voluntary": (
@@ -457,13 +447,13 @@ _ORG_TYPE_WORDS_BY_TYPE = {
     ),
     "other": ("other", "public body", "public sector", "government"),
 }
-_ORG_TYPE_WORDS = {_key(w): t for t, words in _ORG_TYPE_WORDS_BY_TYPE.items() for w in words}
+_ORG_TYPE_WORDS = {loose_key(w): t for t, words in _ORG_TYPE_WORDS_BY_TYPE.items() for w in words}
 assert set(_STATUSES) == set(SERVICE_STATUSES)
 assert set(_ORG_TYPE_WORDS_BY_TYPE) == set(ORGANISATION_TYPES)
 
 #: funders known by name: loose key → (org-id, name)
 _KNOWN_FUNDERS = {
-    _key(text): (MOPAC_REF, MOPAC_NAME)
+    loose_key(text): (MOPAC_REF, MOPAC_NAME)
     for text in (
         "MOPAC",
         "Mayor's Office for Policing and Crime",
@@ -474,7 +464,7 @@ _KNOWN_FUNDERS = {
         "GB-GOR-PC390",
     )
 } | {
-    _key(text): ("GB-GLA", "Greater London Authority")
+    loose_key(text): ("GB-GLA", "Greater London Authority")
     for text in ("GLA", "Greater London Authority", "Mayor of London", "GB-GLA")
 }
 _ORG_ID = re.compile(r"^[A-Z]{2}-[A-Z]{2,5}-\S+$")
@@ -485,7 +475,7 @@ _NAME_AND_ID = re.compile(
 
 def _funder(text: str) -> tuple[str, str, bool]:
     """(ref, name, name_is_only_the_ref) for the Funder column's text."""
-    known = _KNOWN_FUNDERS.get(_key(text))
+    known = _KNOWN_FUNDERS.get(loose_key(text))
     if known is not None:
         return known[0], known[1], False
     if text.startswith("org:") and " " not in text:
@@ -761,7 +751,7 @@ def _status(cells: _Cells) -> str:
     text = cells.text("Status")
     if text is None:
         return "active"
-    status = _STATUS_WORDS.get(_key(text))
+    status = _STATUS_WORDS.get(loose_key(text))
     if status is None:
         cells.error(
             "Status",
@@ -776,7 +766,7 @@ def _org_type(cells: _Cells) -> str | None:
     text = cells.text("Organisation type")
     if text is None:
         return None
-    found = _ORG_TYPE_WORDS.get(_key(text))
+    found = _ORG_TYPE_WORDS.get(loose_key(text))
     if found is None:
         cells.error(
             "Organisation type",
@@ -952,7 +942,7 @@ def _assemble(rows: list[_RowRead], batch: Batch) -> None:
     provider_by_name: dict[str, str] = {}
     for row in rows:
         if row.provider is not None:
-            provider_by_name.setdefault(_key(row.provider.name), row.provider.ref)
+            provider_by_name.setdefault(loose_key(row.provider.name), row.provider.ref)
 
     for row in rows:
         if row.service is not None:
@@ -971,8 +961,8 @@ def _assemble(rows: list[_RowRead], batch: Batch) -> None:
             _add_org(orgs, row.provider, row.number, False, row.demo, "Organisation name", batch)
         if row.funder is not None:
             funder = row.funder
-            if funder.from_name and _key(funder.name) in provider_by_name:
-                funder.ref = provider_by_name[_key(funder.name)]
+            if funder.from_name and loose_key(funder.name) in provider_by_name:
+                funder.ref = provider_by_name[loose_key(funder.name)]
                 if row.grant is not None:
                     row.grant.funder_ref = funder.ref
             record = OrganisationRecord(ref=funder.ref, name=funder.name, demo=row.demo)
@@ -1011,7 +1001,7 @@ def _add_org(
         if seen.placeholder:
             seen.record.name = record.name
             seen.placeholder = False
-        elif _key(seen.record.name) != _key(record.name):
+        elif loose_key(seen.record.name) != loose_key(record.name):
             batch.error(
                 f"Organisation ref '{record.ref}' is called '{seen.record.name}' on row "
                 f"{seen.row} but '{record.name}' here: one organisation, one name.",
@@ -1074,7 +1064,7 @@ def _add_grant(grants: dict[str, _GrantSeen], row: _RowRead, batch: Batch) -> No
     if row.paid_through is not None:
         if seen.paid_through is None:
             seen.paid_through, seen.paid_through_row = row.paid_through, row.number
-        elif _key(seen.paid_through) != _key(row.paid_through):
+        elif loose_key(seen.paid_through) != loose_key(row.paid_through):
             batch.error(
                 f"Grant ref '{grant.ref}' is paid through '{seen.paid_through}' on row "
                 f"{seen.paid_through_row} but '{row.paid_through}' here.",
@@ -1120,7 +1110,7 @@ def _parent(
     org_refs = {
         ref
         for ref, org in orgs.items()
-        if ref.casefold() == text.casefold() or _key(org.record.name) == _key(text)
+        if ref.casefold() == text.casefold() or loose_key(org.record.name) == loose_key(text)
     }
     if org_refs:
         theirs = [

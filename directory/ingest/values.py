@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from urllib.parse import urlsplit, urlunsplit
@@ -601,3 +602,16 @@ def months_between(start: date, end: date) -> int:
     if 2 * (after_end - reached).days >= month_length:
         months += 1
     return max(1, months)
+
+
+def loose_key(text: str) -> str:
+    """Text compared loosely: case, accents, apostrophes, punctuation and spacing ignored
+    ("Victims' & witnesses" → "victims and witnesses")."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = text.casefold().replace("&", " and ").replace("'", "")
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+def slug(text: str) -> str:
+    """A stable id made from text: "Safer London" → "safer-london" (at most 80 characters)."""
+    return "-".join(loose_key(text).split())[:80] or "unnamed"
