@@ -2,9 +2,12 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-# The shared London data beside this checkout is used when present; otherwise `make run`
-# downloads the official releases into instance/geodata first.
-DIRECTORY_GEODATA_DIR ?= $(if $(wildcard ../shared/data/SOURCES.md),$(abspath ../shared/data),)
+# The shared London data beside this checkout (or, for a clone made elsewhere, beside the
+# checkout it was cloned from) is used when present; otherwise `make run` downloads the
+# official releases into instance/geodata first.
+ORIGIN := $(shell git config --get remote.origin.url 2>/dev/null)
+SHARED_DATA := $(firstword $(wildcard ../shared/data/SOURCES.md $(ORIGIN)/../shared/data/SOURCES.md))
+DIRECTORY_GEODATA_DIR ?= $(if $(SHARED_DATA),$(abspath $(dir $(SHARED_DATA))),)
 export DIRECTORY_GEODATA_DIR
 
 .PHONY: help install run init demo test test-fast openapi bench lint clean
