@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from http import HTTPStatus
 from typing import Any
 
@@ -53,20 +54,27 @@ class Api(flask_smorest.Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
-class _Args(MultiDict):  # type: ignore[type-arg]
-    """Query arguments whose ``get`` of an absent key is cheap: werkzeug's raises and
-    catches a BadRequestKeyError, once for every field a schema declares and a request
-    leaves out."""
-
-    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:  # noqa: A002
-        if key not in self:
-            return default
-        return super().get(key, default, type)
-
-
 class _Parser(FlaskParser):
+    """webargs' Flask parser, with query strings loaded as plain dicts.
+
+    webargs wraps the query in a proxy that decides field by field, on every lookup,
+    whether a field takes repeated values; here that is decided once per schema and the
+    schema gets a dict of the arguments sent (a list for repeatable fields, else the first
+    value, as webargs does). Query parsing runs on every read, so it stays cheap."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._repeatable: weakref.WeakKeyDictionary[ma.Schema, frozenset[str]] = (
+            weakref.WeakKeyDictionary()
+        )
+
     def load_querystring(self, req: Any, schema: ma.Schema) -> Any:
-        return self._makeproxy(_Args(req.args), schema)
+        repeatable = self._repeatable.get(schema)
+        if repeatable is None:
+            repeatable = frozenset(self._makeproxy(MultiDict(), schema).multiple_keys)
+            self._repeatable[schema] = repeatable
+        args = req.args
+        return {key: args.getlist(key) if key in repeatable else args[key] for key in args}
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -78,6 +86,17 @@ class Blueprint(flask_smorest.Blueprint):
         """As flask-smorest's, but a schema class is instantiated once here: webargs would
         build a new instance (deep-copying every field) on every request."""
         return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+
+    def alt_response(self, *args: Any, **kwargs: Any) -> Any:
+        """As flask-smorest's, which only documents a response but also wraps the view in
+        one more call per request; here the documentation is attached to the view itself."""
+        document = super().alt_response(*args, **kwargs)
+
+        def decorator(func: Any) -> Any:
+            func._apidoc = document(func)._apidoc
+            return func
+
+        return decorator
 
 
 class Schema(ma.Schema):

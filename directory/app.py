@@ -17,7 +17,7 @@ from directory.patch import DirectoryCache
 from directory.resources import BLUEPRINTS
 from directory.settings import Settings
 from directory.site import site
-from directory.web import AppState, close_session
+from directory.web import AppState, end_request
 
 API_PREFIX = "/api/v1"
 
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         geography=GeographyCache(settings.data_version_ttl),
         directory=DirectoryCache(),
     )
-    app.teardown_appcontext(close_session)
+    app.teardown_appcontext(end_request)
 
     CORS(
         app,

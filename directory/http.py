@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,9 +28,10 @@ COMPRESSIBLE = [
     "text/html", "text/css", "application/javascript", "text/javascript", "image/svg+xml",
 ]  # fmt: skip
 UNCACHED_PATHS = frozenset({"/health", "/ready"})
-_CONDITIONAL_HEADERS = frozenset(
-    {"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
-)
+_CONDITIONAL_ENVIRON = frozenset(
+    {"HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE",
+     "HTTP_RANGE"}
+)  # fmt: skip
 
 _CODES = {
     400: "bad-request",
@@ -50,9 +52,15 @@ def json_response(body: Any, status: int = 200, mimetype: str = "application/jso
 
 def dumps(body: Any) -> bytes:
     """Compact UTF-8 JSON. orjson is several times faster than the standard library on the
-    per-request answers; text it cannot encode (a lone surrogate echoed from the query) falls
-    back to the standard library's escaped ASCII. (orjson writes a non-finite float as null;
-    inputs are checked to be finite before they reach an answer.)"""
+    per-request answers. Dicts keyed by something other than strings (counts by year) take
+    orjson's slower non-string-keys mode, only when met; text it cannot encode (a lone
+    surrogate echoed from the query) falls back to the standard library's escaped ASCII.
+    (orjson writes a non-finite float as null; inputs are checked to be finite before they
+    reach an answer.)"""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        pass
     try:
         return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:
@@ -125,9 +133,11 @@ def _unexpected_error(error: Exception) -> Response:
 def _cache_headers(response: Response, cache_control: str) -> Response:
     """ETag, Last-Modified and Cache-Control on successful reads; answer 304s.
 
-    Headers are set as ready-made strings, and werkzeug's conditional machinery runs only
-    for requests that are conditional: this runs on every read, so it stays cheap."""
-    if request.method not in ("GET", "HEAD"):
+    This runs on every read, so it stays cheap: headers are set as ready-made strings, the
+    request's conditional headers are looked up in the WSGI environ, and werkzeug's
+    conditional machinery runs only for requests that are conditional."""
+    environ = request.environ
+    if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
         return response
     if request.path in UNCACHED_PATHS:
         response.headers["Cache-Control"] = "no-store"
@@ -135,15 +145,33 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
         return response
     headers = response.headers
-    if "Cache-Control" not in headers:  # a view may set its own (the page's static files)
-        headers["Cache-Control"] = cache_control
-    response.vary.add("Accept")  # lists answer as JSON, GeoJSON or CSV by Accept
+    present = {name.lower() for name, _ in headers}  # one pass; each `in headers` is another
+    if "cache-control" not in present:  # a view may set its own (the page's static files)
+        headers.add("Cache-Control", cache_control)
+    # lists answer as JSON, GeoJSON or CSV by Accept
+    if "vary" in present:
+        response.vary.add("Accept")
+    else:
+        headers.add("Vary", "Accept")
     version = g.get("data_version")
     if version is not None:
-        headers["Last-Modified"] = _http_date(_last_modified(version.loaded_at))
-    etag = response.get_etag()[0] or _etag(response, version)  # or the view's own
-    headers["ETag"] = f'"{etag}"'
-    if "If-None-Match" in request.headers:
+        last_modified, day = _daily_stamp(version, int(time.time() // 86400))
+        if "last-modified" in present:
+            headers.set("Last-Modified", last_modified)
+        else:
+            headers.add("Last-Modified", last_modified)
+    etag = response.get_etag()[0] if "etag" in present else None  # a view's own
+    if etag is None:
+        if version is None or g.get("etag_from_body"):
+            # answers that did not read the data version, or that change without it
+            # (import runs, status), hash their body
+            etag = hashlib.sha1(response.get_data()).hexdigest()
+        else:
+            etag = _etag(version.id, day, environ)
+        headers.add("ETag", f'"{etag}"')
+    else:
+        headers.set("ETag", f'"{etag}"')
+    if "HTTP_IF_NONE_MATCH" in environ:
         # flask-compress suffixes the ETag of a compressed body (":gzip"); either form matches
         sent = request.if_none_match
         tags = {tag.split(":", 1)[0]: tag for tag in sent.as_set()}
@@ -154,35 +182,33 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
                 not_modified.headers.pop(name, None)
             return not_modified
         return response
-    if _CONDITIONAL_HEADERS.intersection(request.headers.keys()):
+    if any(name in environ for name in _CONDITIONAL_ENVIRON):
         return response.make_conditional(request)
     return response
 
 
-def _last_modified(loaded_at: datetime) -> datetime:
-    """The data version's load time, or today's midnight (UTC) if later: answers depend on
-    the day too (grant statuses, months left), so a cache revalidating with
+@functools.lru_cache(maxsize=8)
+def _daily_stamp(version: Any, day_number: int) -> tuple[str, str]:
+    """Last-Modified for the data version on a UTC day, and the day's ISO date.
+
+    Last-Modified is the version's load time, or the day's midnight if later: answers depend
+    on the day too (grant statuses, months left), so a cache revalidating with
     If-Modified-Since alone must not keep yesterday's answer."""
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    aware = loaded_at if loaded_at.tzinfo else loaded_at.replace(tzinfo=UTC)
-    return max(aware, midnight)
+    midnight = datetime.fromtimestamp(day_number * 86400, UTC)
+    loaded = version.loaded_at
+    aware = loaded if loaded.tzinfo else loaded.replace(tzinfo=UTC)
+    return http_date(max(aware, midnight)), midnight.date().isoformat()
 
 
-def _etag(response: Response, version: Any) -> str:
+def _etag(version_id: int, day: str, environ: dict[str, Any]) -> str:
     """A read's answer is a function of the data version, the day (grant statuses), the URL
     and the Accept header, so the ETag is derived from those rather than by hashing what may
-    be a large body; answers that did not read the data version, or that change without it
-    (import runs, status), hash their body."""
-    if version is None or g.get("etag_from_body"):
-        return hashlib.sha1(response.get_data()).hexdigest()
-    day = datetime.now(UTC).date().isoformat()
-    key = f"{version.id}|{day}|{request.full_path}|{request.headers.get('Accept', '')}"
-    return f"v{version.id}-" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
-
-
-@functools.lru_cache(maxsize=8)
-def _http_date(moment: datetime) -> str:
-    return http_date(moment)
+    be a large body."""
+    key = "|".join((
+        str(version_id), day, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
+        environ.get("HTTP_ACCEPT", ""),
+    ))  # fmt: skip
+    return f"v{version_id}-" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def _reject_constant(name: str) -> None:

@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, g, request
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from directory import http
 from directory.db import Database
@@ -32,24 +31,14 @@ def state() -> AppState:
     return current_app.extensions["directory"]  # type: ignore[no-any-return]
 
 
-def session() -> Session:
-    if "db_session" not in g:
-        g.db_session = state().db.sessions()
-    return g.db_session  # type: ignore[no-any-return]
-
-
 def connection() -> Connection:
-    """A pooled Core connection for the request's reads: cheaper than an ORM session."""
-    if "db_connection" not in g:
-        g.db_connection = state().db.engine.connect()
-    return g.db_connection  # type: ignore[no-any-return]
+    """The connection for the request's reads (the thread's kept one, see
+    :meth:`Database.read_connection`): cheaper than an ORM session or a pool checkout."""
+    return state().db.read_connection()
 
 
-def close_session(_error: BaseException | None = None) -> None:
-    for name in ("db_session", "db_connection"):
-        handle = g.pop(name, None)
-        if handle is not None:
-            handle.close()
+def end_request(_error: BaseException | None = None) -> None:
+    state().db.end_reads()
 
 
 def catalogue() -> CatalogueQueries:
@@ -95,6 +84,9 @@ def representation(format: str | None, offered: tuple[str, ...] = ("json", "geoj
     by the Accept header (JSON by default)."""
     if format is not None:
         return format
+    accept = request.environ.get("HTTP_ACCEPT")
+    if not accept or accept == "*/*":  # most requests: no preference, JSON
+        return "json"
     best = request.accept_mimetypes.best_match(
         [_MIMETYPES[o] for o in offered], default="application/json"
     )

@@ -1,0 +1,106 @@
+"""The web layer's kept read connection (Database.read_connection), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from directory import db as db_module
+from directory.db import Database
+from directory.settings import Settings
+
+COUNT = text("SELECT count(*) FROM data_release")
+
+
+def _add_release(db: Database, label: str) -> None:
+    with db.session() as session:
+        session.execute(
+            text(
+                "INSERT INTO data_release (dataset, label, checksum, details, loaded_at) "
+                "VALUES ('test', :label, 'x', '{}', CURRENT_TIMESTAMP)"
+            ),
+            {"label": label},
+        )
+
+
+@pytest.fixture()
+def db(writable_settings: Settings):  # type: ignore[no-untyped-def]
+    database = Database(writable_settings)
+    yield database
+    database.dispose()
+
+
+def test_a_thread_keeps_one_read_connection_across_requests(db):
+    first = db.read_connection()
+    db.end_reads()
+    assert db.read_connection() is first
+    others: list[object] = []
+    thread = threading.Thread(target=lambda: (others.append(db.read_connection()), db.end_reads()))
+    thread.start()
+    thread.join()
+    assert others and others[0] is not first
+
+
+def test_reads_see_what_a_writer_committed_after_they_began(db):
+    reads = db.read_connection()
+    before = reads.execute(COUNT).scalar_one()
+    _add_release(db, "one")
+    # same request, same connection: autocommit holds no snapshot between statements
+    assert reads.execute(COUNT).scalar_one() == before + 1
+    db.end_reads()
+    _add_release(db, "two")
+    assert db.read_connection().execute(COUNT).scalar_one() == before + 2
+
+
+def _holds_transaction(connection) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the database itself has a transaction open on this connection."""
+    dbapi = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite":
+        return bool(dbapi.in_transaction)
+    return dbapi.info.transaction_status.name != "IDLE"
+
+
+def test_reads_hold_no_transaction_between_statements_or_requests(db):
+    reads = db.read_connection()
+    reads.execute(COUNT).scalar_one()
+    assert not _holds_transaction(reads)  # an open one would pin a snapshot or lock
+    db.end_reads()
+    assert not _holds_transaction(db.read_connection())
+
+
+def test_an_error_leaves_nothing_open_for_the_next_request(db):
+    reads = db.read_connection()
+    with pytest.raises(Exception, match="no_such_table"):
+        reads.execute(text("SELECT * FROM no_such_table"))
+    db.end_reads()
+    assert not reads.in_transaction() and not _holds_transaction(reads)
+    assert db.read_connection().execute(COUNT).scalar_one() >= 0
+
+
+def test_an_invalidated_connection_is_replaced(db):
+    first = db.read_connection()
+    first.invalidate()
+    db.end_reads()
+    second = db.read_connection()
+    assert second is not first
+    assert second.execute(COUNT).scalar_one() >= 0
+
+
+def test_a_dead_connection_is_found_by_the_ping_after_idling(db, monkeypatch):
+    first = db.read_connection()
+    db.end_reads()
+    first.connection.dbapi_connection.close()  # the server went away, say
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", -1.0)
+    second = db.read_connection()
+    assert second is not first
+    assert second.execute(COUNT).scalar_one() >= 0
+
+
+def test_a_forked_child_does_not_use_its_parents_connection(db, monkeypatch):
+    first = db.read_connection()
+    db.end_reads()
+    parent = db_module.os.getpid()
+    monkeypatch.setattr(db_module.os, "getpid", lambda: parent + 1)
+    assert db.read_connection() is not first
