@@ -9,7 +9,7 @@ from flask import Flask, send_from_directory
 from flask_compress import Compress
 from flask_cors import CORS
 
-from directory import http
+from directory import heap, http
 from directory.api import Api
 from directory.db import Database
 from directory.geography import GeographyCache
@@ -49,11 +49,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         },
     )
     db = Database(settings)
+    # keep the collector off the long-lived caches once they are built (directory/heap.py)
+    settle = heap.settle if settings.freeze_heap else None
     app.extensions["directory"] = AppState(
         settings=settings,
         db=db,
-        geography=GeographyCache(settings.data_version_ttl),
-        directory=DirectoryCache(),
+        geography=GeographyCache(settings.data_version_ttl, on_rebuild=settle),
+        directory=DirectoryCache(on_rebuild=settle),
     )
     app.teardown_appcontext(end_request)
 

@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +80,7 @@ class GeographySnapshot:
     ward_index: AreaIndex
     matcher: NameMatcher
     _boundaries: dict[tuple[str, float], dict[str, Any]] = field(default_factory=dict)
+    _hierarchies: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -152,7 +153,16 @@ class GeographySnapshot:
         return self.areas[code].ref()
 
     def hierarchy(self, borough_code: str, ward_code: str | None) -> dict[str, Any]:
-        """Ward, borough, BCU (or the City of London note), region and police force."""
+        """Ward, borough, BCU (or the City of London note), region and police force.
+
+        Built once per (borough, ward) and shared: callers copy it, never change it."""
+        key = (borough_code, ward_code)
+        answer = self._hierarchies.get(key)
+        if answer is None:
+            answer = self._hierarchies[key] = self._hierarchy(borough_code, ward_code)
+        return answer
+
+    def _hierarchy(self, borough_code: str, ward_code: str | None) -> dict[str, Any]:
         borough = self.areas[borough_code]
         bcu_code = borough.parent_code if borough.parent_code != LONDON else None
         answer: dict[str, Any] = {
@@ -176,8 +186,9 @@ class GeographyCache:
     calls :meth:`invalidate`.
     """
 
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, on_rebuild: Callable[[], None] | None = None) -> None:
         self.ttl = ttl
+        self._on_rebuild = on_rebuild  # called after a new snapshot is built (heap.settle)
         self._snapshot: GeographySnapshot | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -209,6 +220,8 @@ class GeographyCache:
                     self._snapshot.version = version
                 else:
                     self._snapshot = GeographySnapshot.build(repo, version)
+                    if self._on_rebuild is not None:
+                        self._on_rebuild()
             self._checked = now
             return self._snapshot
 

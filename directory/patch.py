@@ -10,10 +10,11 @@ request is then one postcode lookup in the database and dictionary work. No Flas
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -67,6 +68,7 @@ class IndexedService:
     grants: list[Any]  # rows, for live_on filtering
     text: str  # lower-case search text
     body: dict[str, Any]  # the rendered answer (without relations)
+    sort_name: str = ""  # the name case-folded, for sorting
 
 
 @dataclass(slots=True)
@@ -98,6 +100,8 @@ class DirectoryIndex:
     #: funding summaries already worked out, by the patch's areas and day (bounded by the
     #: number of distinct patches: wards, boroughs, BCUs)
     funding_cache: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    #: "serves this area" reasons by (relation, area code), shared by every answer
+    area_reasons: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     site_count: int = 0
 
     @classmethod
@@ -162,6 +166,7 @@ class DirectoryIndex:
                 programmes=frozenset(g.programme_id for g in live if g.programme_id),
                 grants=grants_of[s.id],
                 text=(s.search_text or s.name).casefold(),
+                sort_name=s.name.casefold(),
                 body=_service_body(s, themes[s.id], theme_names, coverage[s.id], sites_of[s.id], live, snap, today, settings),
             )  # fmt: skip
             profile = organisations.get(s.organisation_id)
@@ -273,8 +278,9 @@ def _service_body(
 class DirectoryCache:
     """The per-process index, rebuilt when the data version or the day changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_rebuild: Callable[[], None] | None = None) -> None:
         self._index: DirectoryIndex | None = None
+        self._on_rebuild = on_rebuild  # called after a new index is built (heap.settle)
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
@@ -294,23 +300,50 @@ class DirectoryCache:
                 index = DirectoryIndex.build(q, snap, settings, today)
                 index.version = version
                 self._index = index
+                if self._on_rebuild is not None:
+                    self._on_rebuild()
             return index
 
 
 # -- places ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Coverage:
+    """The area codes each relation looks at, with the codes in order and a hashable key
+    (funding summaries are cached by it)."""
+
+    relations: dict[str, list[str]]  # relation → area codes
+    codes: tuple[str, ...]
+    key: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, relations: dict[str, list[str]]) -> Coverage:
+        return cls(
+            relations,
+            tuple(code for codes in relations.values() for code in codes),
+            tuple((relation, *codes) for relation, codes in relations.items()),
+        )
+
+
 @dataclass
 class Place:
     """Where a patch is: the geography answer, the codes each relation looks at, and a point
     for nearby sites (postcode and point queries) or the areas whose sites count."""
 
     geography: dict[str, Any]
-    coverage: dict[str, list[str]]  # relation → area codes
+    coverage: Coverage
     point: tuple[float, float] | None = None
     site_areas: list[str] = field(default_factory=list)
 
-    @property
-    def codes(self) -> list[str]:
-        return [c for codes in self.coverage.values() for c in codes]
+
+@functools.lru_cache(maxsize=4096)
+def _point_coverage(ward: str | None, borough: str, bcu: str | None) -> Coverage:
+    """A postcode's or point's coverage: one per ward, worked out once."""
+    return Coverage.of({
+        "serves_ward": [ward] if ward else [],
+        "serves_borough": [borough],
+        "serves_bcu": [bcu] if bcu and bcu != LONDON else [],
+        "serves_london": [LONDON],
+    })  # fmt: skip
 
 
 def place_for_areas(
@@ -321,14 +354,7 @@ def place_for_areas(
     point: tuple[float, float],
 ) -> Place:
     """A postcode or point: its ward, borough, BCU and London."""
-    bcu = snap.areas[borough].parent_code
-    coverage: dict[str, list[str]] = {
-        "serves_ward": [ward] if ward else [],
-        "serves_borough": [borough],
-    }
-    coverage["serves_bcu"] = [bcu] if bcu and bcu != LONDON else []
-    coverage["serves_london"] = [LONDON]
-    return Place(geography, coverage, point=point)
+    return Place(geography, _point_coverage(ward, borough, snap.areas[borough].parent_code), point)
 
 
 def place_for_area(code: str, snap: GeographySnapshot) -> Place:
@@ -346,13 +372,13 @@ def place_for_area(code: str, snap: GeographySnapshot) -> Place:
         inside.append(child)
         stack.extend(snap.children.get(child, []))
     by_type = {snap.areas[a].type: a for a in [code, *ancestors] if a in snap.areas}
-    coverage = {
+    coverage = Coverage.of({
         "serves_ward": [by_type["ward"]] if "ward" in by_type else [],
         "serves_part": sorted(inside),
         "serves_borough": [by_type["borough"]] if "borough" in by_type else [],
         "serves_bcu": [by_type["bcu"]] if "bcu" in by_type else [],
         "serves_london": [LONDON],
-    }
+    })  # fmt: skip
     geography = {
         "area": area.ref(),
         "ward": snap.ref(by_type.get("ward")),
@@ -430,11 +456,14 @@ def relations(
         for site in index.sites_by_area.get(code, ()):
             if not any(r["relation"] == "site_in_area" for r in found[site.service_id]):
                 found[site.service_id].append({"relation": "site_in_area", "site": site.body})
-    for relation, codes in place.coverage.items():
+    for relation, codes in place.coverage.relations.items():
         for code in codes:
             sids = index.by_area.get(code)
             if sids:
-                reason = {"relation": relation, "area": area_ref(snap, code)}
+                reason = index.area_reasons.get((relation, code))
+                if reason is None:  # the same for every patch: made once, never changed
+                    reason = {"relation": relation, "area": area_ref(snap, code)}
+                    index.area_reasons[relation, code] = reason
                 for sid in sids:
                     found[sid].append(reason)
     return found
@@ -451,9 +480,35 @@ def _sites_near(index: DirectoryIndex, x: float, y: float, radius: float) -> Ite
 
 
 def _sort_key(index: DirectoryIndex, sid: int, reasons: list[dict[str, Any]]) -> tuple[Any, ...]:
-    best = min(RANK[r["relation"]] for r in reasons)
-    distance = min((r["distance_m"] for r in reasons if "distance_m" in r), default=math.inf)
-    return (best, distance, index.services[sid].name.casefold(), sid)
+    best, distance = len(RELATIONS), math.inf
+    for reason in reasons:
+        rank = RANK[reason["relation"]]
+        if rank < best:
+            best = rank
+        if "distance_m" in reason and reason["distance_m"] < distance:
+            distance = reason["distance_m"]
+    return (best, distance, index.services[sid].sort_name, sid)
+
+
+def _matching(
+    index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: PatchFilters
+) -> tuple[dict[int, list[dict[str, Any]]], list[int], dict[str, int]]:
+    """The services in the place that pass the filters: their reasons, the documented order,
+    and the number per relation."""
+    filters.check()
+    words = (filters.q or "").casefold().split()
+    services = index.services
+    found = {
+        sid: reasons
+        for sid, reasons in relations(index, place, filters.radius, snap).items()
+        if sid in services and _matches(services[sid], filters, words, index.day)
+    }
+    ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
+    counts = dict.fromkeys(RELATIONS, 0)
+    for reasons in found.values():
+        for relation in {r["relation"] for r in reasons}:
+            counts[relation] += 1
+    return found, ordered, counts
 
 
 def patch(
@@ -461,18 +516,7 @@ def patch(
     today: date, *, page: int, per_page: int,
 ) -> dict[str, Any]:  # fmt: skip
     """Every service that serves the place, labelled with why, plus funding and contacts."""
-    filters.check()
-    words = (filters.q or "").casefold().split()
-    found = {
-        sid: reasons
-        for sid, reasons in relations(index, place, filters.radius, snap).items()
-        if sid in index.services and _matches(index.services[sid], filters, words, index.day)
-    }
-    ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
-    counts = {r: 0 for r in RELATIONS}
-    for reasons in found.values():
-        for relation in {r["relation"] for r in reasons}:
-            counts[relation] += 1
+    found, ordered, counts = _matching(index, snap, place, filters)
     chosen = ordered[(page - 1) * per_page : page * per_page]
     contents = []
     for sid in chosen:
@@ -491,14 +535,16 @@ def patch(
         },  # fmt: skip
         "counts": {"services": len(found), **counts},
         "funding": funding_summary(index, place, filters.live_on or today),
-        "contacts": [c for code in place.codes for c in index.contacts_by_area.get(code, [])],
+        "contacts": [
+            c for code in place.coverage.codes for c in index.contacts_by_area.get(code, ())
+        ],
         "services": envelope(contents, total_items=len(ordered), page=page, per_page=per_page),
         "sort": "relation (site nearby, site in area, ward, part of area, borough, BCU, London), then distance, then name",
     }
 
 
 def funding_summary(index: DirectoryIndex, place: Place, day: date) -> dict[str, Any]:
-    key = (day, *((relation, *codes) for relation, codes in place.coverage.items()))
+    key = (day, place.coverage.key)
     summary = index.funding_cache.get(key)
     if summary is None:
         summary = index.funding_cache[key] = _funding_summary(index, place, day)
@@ -511,7 +557,7 @@ def _funding_summary(index: DirectoryIndex, place: Place, day: date) -> dict[str
     Awards made for all of London or a whole BCU are reported at that scope, never divided
     among boroughs; an award is counted once even if it names several of the patch's areas."""
     seen: dict[int, tuple[Any, str]] = {}
-    for relation, codes in place.coverage.items():
+    for relation, codes in place.coverage.relations.items():
         scope = relation.removeprefix("serves_")
         for code in codes:
             for g in index.grants_by_area.get(code, ()):
@@ -711,7 +757,6 @@ def patch_lookup(
     """A caseload of postcodes: per postcode its patch and the matching services (ids and
     counts, or full with ``detail="full"``), or its problem, in the order sent."""
     filters.check()
-    words = (filters.q or "").casefold().split()
     results = []
     for item in geography.lookup_postcodes(snap, repo, texts, settings.bulk_limit):
         if "result" not in item:
@@ -721,16 +766,7 @@ def patch_lookup(
         ward = answer["ward"]["code"] if answer["ward"] else None
         point = (answer["easting"], answer["northing"])
         place = place_for_areas(answer, answer["borough"]["code"], ward, snap, point)
-        found = {
-            sid: reasons
-            for sid, reasons in relations(index, place, filters.radius, snap).items()
-            if sid in index.services and _matches(index.services[sid], filters, words, index.day)
-        }
-        ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
-        counts = {r: 0 for r in RELATIONS}
-        for reasons in found.values():
-            for relation in {r["relation"] for r in reasons}:
-                counts[relation] += 1
+        found, ordered, counts = _matching(index, snap, place, filters)
         patch_answer: dict[str, Any] = {
             "postcode": answer["postcode"],
             "ward": answer["ward"],

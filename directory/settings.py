@@ -66,6 +66,9 @@ class Settings:
     ending_soon_days: int = 90
     #: the sources file ``directory refresh`` runs (TOML)
     sources_file: Path | None = None
+    #: after rebuilding its in-memory caches a worker freezes its heap (gc.freeze), so the
+    #: garbage collections requests trigger skip them; the tests turn this off for speed
+    freeze_heap: bool = True
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -114,6 +117,8 @@ class Settings:
         ):
             if (raw := get(name)) is not None:
                 kwargs[name.lower()] = _number(name, raw, kind)
+        if (raw := get("FREEZE_HEAP")) is not None:
+            kwargs["freeze_heap"] = _bool("FREEZE_HEAP", raw)
         if (raw := get("TESTING")) is not None:
             kwargs["testing"] = _bool("TESTING", raw)
         return cls(**kwargs)  # type: ignore[arg-type]

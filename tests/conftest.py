@@ -51,6 +51,7 @@ def _settings(tmp: Path, url: str | None, data_dir: Path) -> Settings:
         geodata_dir=data_dir,
         testing=True,
         data_version_ttl=0.0,
+        freeze_heap=False,  # one full collection per cache rebuild: minutes over the suite
     )
 
 
