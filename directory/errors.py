@@ -120,3 +120,13 @@ class NotReadyError(DirectoryError):
 class GeodataNotLoadedError(NotReadyError):
     code = "geodata-not-loaded"
     title = "Geography data not loaded"
+
+
+class DatabaseNotInitialisedError(NotReadyError):
+    code = "database-not-initialised"
+    title = "Database not initialised"
+
+
+class DatabaseUnavailableError(NotReadyError):
+    code = "database-unavailable"
+    title = "Database unavailable"

@@ -12,10 +12,15 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, g, request
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.http import http_date
 
-from directory.errors import DirectoryError
+from directory.errors import (
+    DatabaseNotInitialisedError,
+    DatabaseUnavailableError,
+    DirectoryError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +118,25 @@ def http_exception_response(error: HTTPException) -> Response:
 
 def _directory_error(error: DirectoryError) -> Response:
     return problem_response(error.to_problem())
+
+
+def _database_error(error: DBAPIError) -> Response:
+    """A database with no tables yet, or one that cannot be reached, is a 503 saying what
+    to do; any other database error is unexpected (500, logged)."""
+    text = str(error.orig).lower()
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        problem: DirectoryError = DatabaseNotInitialisedError(
+            "The database has no tables yet. Run `directory init` (migrate, then load the "
+            "geography)."
+        )
+    elif isinstance(error, OperationalError):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        problem = DatabaseUnavailableError(
+            "The database could not be reached or is busy. Try again shortly."
+        )
+    else:
+        return _unexpected_error(error)
+    return problem_response(problem.to_problem(), {"Retry-After": "30"})
 
 
 def _unexpected_error(error: Exception) -> Response:
@@ -251,6 +275,7 @@ def register(app: Flask, *, max_age: int) -> None:
     app.before_request(_reject_nul)
     app.before_request(_check_json_body)
     app.register_error_handler(DirectoryError, _directory_error)
+    app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected_error)
     cache_control = f"public, max-age={max_age}"
     app.after_request(lambda response: _cache_headers(response, cache_control))

@@ -82,6 +82,25 @@ def test_geography_endpoints_before_load_are_503_not_500(empty_settings):
     assert response.get_json()["code"] == "geodata-not-loaded"
 
 
+def test_reads_before_migrations_are_503_naming_the_fix(empty_settings):
+    from directory import create_app
+
+    app = create_app(empty_settings)  # no `directory init`: not even the tables
+    client = app.test_client()
+    for path in (
+        "/api/v1/postcodes/KT1 1EU",
+        "/api/v1/patch?postcode=KT1 1EU",
+        "/api/v1/services",
+        "/api/v1/areas?type=borough",
+    ):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        assert response.mimetype == "application/problem+json"
+        body = response.get_json()
+        assert body["code"] == "database-not-initialised"
+        assert "directory init" in body["detail"]
+
+
 def test_unexpected_errors_are_500_problem_without_trace(empty_settings):
     from directory import create_app
 
