@@ -45,6 +45,17 @@ def source_url(entry: SourceFile, base_url: str | None = None) -> str:
     return entry.url
 
 
+def _is_web_page(response: Any, first_chunk: bytes) -> bool:
+    """Whether a response is an HTML page (a publication's landing page, a login or error
+    page) rather than a data file: by its Content-Type, else by its first bytes."""
+    headers = getattr(response, "headers", None)
+    content_type = headers.get("Content-Type", "") if headers is not None else ""
+    if content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+        return True
+    start = first_chunk[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith((b"<!doctype html", b"<html"))
+
+
 def download_sources(
     manifest: Manifest,
     target_dir: str | Path,
@@ -78,8 +89,9 @@ def download_sources(
     Raises
     ------
     DataFileError
-        Naming the URL, on an HTTP or network error or a checksum mismatch. Files fetched
-        before the failure are kept; the failing file is not written.
+        Naming the URL, on an HTTP or network error, a checksum mismatch, or a web page
+        (HTML) where a data file was expected. Files fetched before the failure are kept;
+        the failing file is not written.
     """
     open_url = opener or urllib.request.urlopen
     target = Path(target_dir)
@@ -96,7 +108,17 @@ def download_sources(
             digest = hashlib.sha256()
             try:
                 with os.fdopen(fd, "wb") as out, open_url(url, timeout=timeout) as response:
+                    first = True
                     while chunk := response.read(_CHUNK):
+                        if first and _is_web_page(response, chunk):
+                            raise DataFileError(
+                                f"Download failed: {url} answered with a web page, not the "
+                                f"data file {entry.path}. The address may be the "
+                                "publication's page: download the file from there and put it "
+                                f"at {destination}, or fetch from a mirror laid out like the "
+                                "data directory (--base-url, DIRECTORY_GEODATA_BASE_URL)."
+                            )
+                        first = False
                         digest.update(chunk)
                         out.write(chunk)
             except urllib.error.HTTPError as exc:

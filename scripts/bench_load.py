@@ -51,7 +51,9 @@ def main() -> None:
 
         cluster = PostgresCluster().start()
         try:
-            rows.append(("PostgreSQL 15", *measure(cluster.create_database("bench"), args.data_dir)))
+            rows.append(
+                ("PostgreSQL 15", *measure(cluster.create_database("bench"), args.data_dir))
+            )
         finally:
             cluster.stop()
     print("| backend | read files (s) | full load incl. read (s) | unchanged reload (s) |")

@@ -3,8 +3,8 @@ and applications over them with the real London geography loaded once per sessio
 
 from __future__ import annotations
 
-import os
 import itertools
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,7 +67,9 @@ def sqlite_geography(tmp_path_factory: pytest.TempPathFactory, shared_data_dir: 
 
 
 @pytest.fixture(scope="session")
-def postgres_geography(postgres: PostgresCluster, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+def postgres_geography(
+    postgres: PostgresCluster, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> str:
     """A PostgreSQL database, migrated and loaded with the real geography, once per session."""
     url = postgres.create_database("geography")
     db = Database(_settings(tmp_path_factory.mktemp("pg"), url, shared_data_dir))
@@ -81,7 +83,9 @@ def postgres_geography(postgres: PostgresCluster, shared_data_dir: Path, tmp_pat
     scope="session",
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
 )
-def geo_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path) -> Settings:
+def geo_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path
+) -> Settings:
     """Settings of a database holding the real geography, on each backend (read-only use)."""
     tmp = tmp_path_factory.mktemp(f"geo-{request.param}")
     if request.param == "sqlite":
@@ -92,7 +96,9 @@ def geo_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="session")
-def postgres_directory_template(postgres: PostgresCluster, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+def postgres_directory_template(
+    postgres: PostgresCluster, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> str:
     """A database with the real geography that tests copy (CREATE DATABASE … TEMPLATE) and
     write to; nothing else ever connects to it."""
     url = postgres.create_database("directory_template")
@@ -107,7 +113,9 @@ _COPIES = itertools.count(1)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def writable_settings(request: pytest.FixtureRequest, tmp_path: Path, shared_data_dir: Path) -> Settings:
+def writable_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, shared_data_dir: Path
+) -> Settings:
     """Settings of a fresh database of this test's own, holding the real geography and an
     empty directory, on each backend."""
     if request.param == "sqlite":

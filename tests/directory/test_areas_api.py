@@ -85,7 +85,9 @@ def test_boundary_is_wgs84_geojson_and_simplify_reduces_vertices(client):
     geom = shape(feature["geometry"])
     minx, miny, maxx, maxy = geom.bounds
     assert -0.35 < minx < maxx < -0.2 and 51.3 < miny < maxy < 51.45
-    simple = shape(client.get("/api/v1/areas/E09000021/boundary?simplify=50").get_json()["geometry"])
+    simple = shape(
+        client.get("/api/v1/areas/E09000021/boundary?simplify=50").get_json()["geometry"]
+    )
     assert shapely.get_num_coordinates(simple) < shapely.get_num_coordinates(geom)
     assert simple.area == pytest.approx(geom.area, rel=0.02)
 

@@ -25,7 +25,9 @@ def runner_for(tmp_path: Path):
 
 @pytest.fixture()
 def data_server(shared_data_dir: Path):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(shared_data_dir))
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(shared_data_dir)
+    )
     handler.log_message = lambda *args: None  # type: ignore[method-assign]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -53,7 +55,9 @@ def test_init_with_a_missing_directory_says_so(runner_for, tmp_path):
 def test_download_from_a_mirror_then_init_serves_postcodes(runner_for, data_server, tmp_path):
     app, runner = runner_for(None)
     target = tmp_path / "downloaded"
-    result = runner.invoke(cli, ["geodata", "download", "--to", str(target), "--base-url", data_server])
+    result = runner.invoke(
+        cli, ["geodata", "download", "--to", str(target), "--base-url", data_server]
+    )
     assert result.exit_code == 0, result.output
     assert (target / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv").exists()
     result = runner.invoke(cli, ["init", "--from", str(target)])
@@ -68,7 +72,15 @@ def test_download_from_a_mirror_then_init_serves_postcodes(runner_for, data_serv
 def test_download_of_a_missing_file_fails_clearly(runner_for, data_server, tmp_path):
     _app, runner = runner_for(None)
     result = runner.invoke(
-        cli, ["geodata", "download", "--to", str(tmp_path / "d"), "--base-url", data_server + "/nothing"]
+        cli,
+        [
+            "geodata",
+            "download",
+            "--to",
+            str(tmp_path / "d"),
+            "--base-url",
+            data_server + "/nothing",
+        ],
     )
     assert result.exit_code != 0
     assert "/nothing/" in result.output

@@ -127,7 +127,9 @@ def test_status_and_imports(directory_client):
     assert directory_client.get("/api/v1/imports/999999").json["code"] == "import-not-found"
 
 
-def test_data_version_moves_on_import_so_caches_revalidate(directory_client, writable_app, tmp_path):
+def test_data_version_moves_on_import_so_caches_revalidate(
+    directory_client, writable_app, tmp_path
+):
     first = directory_client.get("/api/v1/services/OXY-KT-01")
     path = tmp_path / "more.csv"
     path.write_text(HEADER + OXYGEN.replace("Workshops in Kingston", "Workshops"), "utf-8")
@@ -152,6 +154,8 @@ def test_large_lists_are_gzipped_and_revalidate_with_either_etag(directory_clien
 
     assert gzip.decompress(zipped.data) == plain.data
     for etag in (plain.headers["ETag"], zipped.headers["ETag"]):
-        again = directory_client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
+        again = directory_client.get(
+            url, headers={"Accept-Encoding": "gzip", "If-None-Match": etag}
+        )
         assert again.status_code == 304
         assert again.data == b""

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def source(shared_data_dir: Path) -> list[dict[str, str]]:
-    with open(shared_data_dir / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv", newline="") as f:
+    with open(
+        shared_data_dir / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv", newline=""
+    ) as f:
         return list(csv.DictReader(f))
 
 
@@ -63,5 +65,7 @@ def test_locate_at_every_postcode_agrees_with_its_borough(geo_app, source, capsy
             f"{sum(m[1].flags['on_river'] for m in misses)} misses on the river)"
         )
     assert agreement > 0.9995
-    unflagged = [pc for pc, found in misses if not (found.flags["on_river"] or found.flags["near_boundary"])]
+    unflagged = [
+        pc for pc, found in misses if not (found.flags["on_river"] or found.flags["near_boundary"])
+    ]
     assert unflagged == []

@@ -49,4 +49,3 @@ def test_the_setting_turns_it_off(geo_settings, unfrozen):
         assert gc.get_freeze_count() == 0
     finally:
         app.extensions["directory"].db.dispose()
-

@@ -40,7 +40,9 @@ def test_etag_and_last_modified_give_304(client):
     again = client.get("/api/v1/areas/E09000021", headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.data == b""
-    since = client.get("/api/v1/areas/E09000021", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    since = client.get(
+        "/api/v1/areas/E09000021", headers={"If-Modified-Since": first.headers["Last-Modified"]}
+    )
     assert since.status_code == 304
     other = client.get("/api/v1/areas/E09000020", headers={"If-None-Match": etag})
     assert other.status_code == 200

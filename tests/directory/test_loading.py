@@ -69,10 +69,18 @@ def test_failure_mid_load_leaves_previous_data_in_place(loaded_db, shared_data_d
     assert _counts(loaded_db) == before
 
 
-def test_broken_data_file_is_a_clear_error_and_changes_nothing(loaded_db, shared_data_dir, tmp_path):
+def test_broken_data_file_is_a_clear_error_and_changes_nothing(
+    loaded_db, shared_data_dir, tmp_path
+):
     copy = tmp_path / "data"
-    shutil.copytree(shared_data_dir, copy, ignore=shutil.ignore_patterns("standards", "*lsoa*", "*2018*", "derived_*"))
-    (copy / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv").write_text("not,a,postcode,file\n1,2,3,4\n")
+    shutil.copytree(
+        shared_data_dir,
+        copy,
+        ignore=shutil.ignore_patterns("standards", "*lsoa*", "*2018*", "derived_*"),
+    )
+    (copy / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv").write_text(
+        "not,a,postcode,file\n1,2,3,4\n"
+    )
     before = _counts(loaded_db)
     with pytest.raises(DataFileError) as error:
         loading.load_geography(loaded_db, copy)

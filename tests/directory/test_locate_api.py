@@ -7,7 +7,9 @@ import pytest
 
 def test_locate_by_bng_matches_postcode_areas(client):
     pc = client.get("/api/v1/postcodes/KT1 1EU").get_json()
-    body = client.get(f"/api/v1/locate?easting={pc['easting']}&northing={pc['northing']}").get_json()
+    body = client.get(
+        f"/api/v1/locate?easting={pc['easting']}&northing={pc['northing']}"
+    ).get_json()
     assert body["borough"]["code"] == pc["borough"]["code"]
     assert body["bcu"]["code"] == "bcu-south-west"
     assert body["nearest_postcode"]["postcode"] == "KT1 1EU"
@@ -18,7 +20,12 @@ def test_locate_by_bng_matches_postcode_areas(client):
 def test_locate_by_lat_lon(client):
     body = client.get("/api/v1/locate?lat=51.50101&lon=-0.141563").get_json()
     assert body["borough"]["code"] == "E09000033"
-    assert set(body["flags"]) == {"near_boundary", "generalised_boundary", "on_river", "ward_approximate"}
+    assert set(body["flags"]) == {
+        "near_boundary",
+        "generalised_boundary",
+        "on_river",
+        "ward_approximate",
+    }
 
 
 def test_point_on_the_thames_resolves_to_nearest_borough_flagged(client):

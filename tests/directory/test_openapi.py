@@ -27,4 +27,8 @@ def test_every_error_response_is_documented_as_problem_json(tmp_path):
                 continue
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")) and "content" in response:
-                    assert list(response["content"]) == ["application/problem+json"], (path, method, status)
+                    assert list(response["content"]) == ["application/problem+json"], (
+                        path,
+                        method,
+                        status,
+                    )

@@ -13,7 +13,9 @@ PROBLEM = "application/problem+json"
 @pytest.fixture(scope="module")
 def source_rows(shared_data_dir: Path) -> dict[str, dict[str, str]]:
     wanted = {"SW1A 1AA", "EC2V 7HH", "KT1 1EU", "E14 5AB"}
-    with open(shared_data_dir / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv", newline="") as f:
+    with open(
+        shared_data_dir / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv", newline=""
+    ) as f:
         return {r["postcode"]: r for r in csv.DictReader(f) if r["postcode"] in wanted}
 
 
@@ -50,7 +52,9 @@ def test_city_of_london_postcode_has_no_bcu_and_says_why(client, source_rows):
     assert "no Met Basic Command Unit" in body["police_force"]["note"]
 
 
-@pytest.mark.parametrize("sent", ["NOTAPOSTCODE", "12345", "SW1A 1A", "Q1 1AA", "SW1A-1AA", "ÅÅ1 1AA"])
+@pytest.mark.parametrize(
+    "sent", ["NOTAPOSTCODE", "12345", "SW1A 1A", "Q1 1AA", "SW1A-1AA", "ÅÅ1 1AA"]
+)
 def test_malformed_postcode_is_422_problem(client, sent):
     response = client.get(f"/api/v1/postcodes/{sent}")
     assert response.status_code == 422
@@ -86,7 +90,9 @@ def test_unknown_london_looking_postcode_names_outcode_boroughs(client):
     body = response.get_json()
     assert body["code"] == "postcode-not-found"
     assert body["outcode"] == "SW1A"
-    assert {"code": "E09000033", "name": "Westminster", "type": "borough"} in body["outcode_boroughs"]
+    assert {"code": "E09000033", "name": "Westminster", "type": "borough"} in body[
+        "outcode_boroughs"
+    ]
 
 
 def test_bulk_lookup_keeps_order_and_reports_per_item(client):
@@ -131,13 +137,17 @@ def test_bulk_lookup_bad_body_is_422_problem(client, payload):
 
 
 def test_bulk_lookup_non_json_body_is_a_problem(client):
-    response = client.post("/api/v1/postcodes/lookup", data="{not json", content_type="application/json")
+    response = client.post(
+        "/api/v1/postcodes/lookup", data="{not json", content_type="application/json"
+    )
     assert 400 <= response.status_code < 500
     assert response.mimetype == PROBLEM
 
 
 def test_outcode_lists_boroughs_wards_and_bcus(client, shared_data_dir):
-    with open(shared_data_dir / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv", newline="") as f:
+    with open(
+        shared_data_dir / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv", newline=""
+    ) as f:
         rows = [r for r in csv.DictReader(f) if r["outcode"] == "SE1"]
     body = client.get("/api/v1/outcodes/se1").get_json()
     assert body["outcode"] == "SE1"

@@ -113,3 +113,35 @@ def test_custom_opener_uses_entry_url(tmp_path):
     download_sources(manifest, tmp_path, opener=opener, timeout=5)
     assert seen == [("https://example.invalid/", 5)]
     assert (tmp_path / "a" / "b.txt").read_bytes() == b"hello"
+
+
+def test_a_web_page_instead_of_a_data_file_is_refused(tmp_path):
+    # an official address that is the publication's landing page, served as text/html
+    site = tmp_path / "site"
+    (site / "boundaries").mkdir(parents=True)
+    (site / "boundaries" / "boroughs.html").write_text("<p>Download the boundary files</p>")
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = tmp_path / "data"
+    try:
+        manifest = Manifest(files=[entry("boundaries/boroughs.html")])
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(DataFileError, match="web page, not the data file"):
+            download_sources(manifest, target, base_url=base)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert leftovers(target) == []
+
+
+def test_a_web_page_is_recognised_by_its_first_bytes_too(tmp_path):
+    import io
+
+    def opener(url, timeout):
+        return io.BytesIO(b"\n  <!DOCTYPE html>\n<html><body>Sign in</body></html>")
+
+    manifest = Manifest(files=[entry("postcodes/london.csv")])
+    with pytest.raises(DataFileError, match=r"put it at .*london\.csv"):
+        download_sources(manifest, tmp_path, opener=opener)
+    assert leftovers(tmp_path) == []
