@@ -198,11 +198,18 @@ class GeographyCache:
             self._snapshot = None
             self._checked = 0.0
 
-    def get(self, repo: GeographyRepository) -> GeographySnapshot:
-        now = time.monotonic()
+    def fresh(self) -> GeographySnapshot | None:
+        """The snapshot while it is still trusted (no database needed), else None."""
         snapshot = self._snapshot
-        if snapshot is not None and now - self._checked < self.ttl:
+        if snapshot is not None and time.monotonic() - self._checked < self.ttl:
             return snapshot
+        return None
+
+    def get(self, repo: GeographyRepository) -> GeographySnapshot:
+        snapshot = self.fresh()
+        if snapshot is not None:
+            return snapshot
+        now = time.monotonic()
         with self._lock:
             version = repo.data_version()
             if version is None:

@@ -46,6 +46,7 @@ RELATIONS = (
 )
 RANK = {relation: number for number, relation in enumerate(RELATIONS)}
 DEFAULT_RADIUS_M = 2000
+AREA_MATCHES_KEPT = 4096
 MAX_RADIUS_M = 10000
 
 
@@ -102,6 +103,9 @@ class DirectoryIndex:
     funding_cache: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     #: "serves this area" reasons by (relation, area code), shared by every answer
     area_reasons: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: the matches of a patch's areas by (areas, filters): the part of a patch shared by
+    #: every postcode in a ward (at most AREA_MATCHES_KEPT, then started afresh)
+    area_matches: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     site_count: int = 0
 
     @classmethod
@@ -287,16 +291,23 @@ class DirectoryCache:
         with self._lock:
             self._index = None
 
+    def current(self, version: int, today: date) -> DirectoryIndex | None:
+        """The index if it is for this data version and day (no database needed)."""
+        index = self._index
+        if index is not None and index.version == version and index.day == today:
+            return index
+        return None
+
     def get(
         self, q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date
     ) -> DirectoryIndex:
-        index = self._index
-        if index is not None and index.version == snap.version.id and index.day == today:
+        version = snap.version.id  # read before the rows, so a newer import is not missed
+        index = self.current(version, today)
+        if index is not None:
             return index
         with self._lock:
-            index = self._index
-            version = snap.version.id  # read before the rows, so a newer import is not missed
-            if index is None or index.version != version or index.day != today:
+            index = self.current(version, today)
+            if index is None:
                 index = DirectoryIndex.build(q, snap, settings, today)
                 index.version = version
                 self._index = index
@@ -434,24 +445,31 @@ def _matches(service: IndexedService, filters: PatchFilters, words: list[str], t
     return all(word in service.text for word in words)
 
 
-def relations(
-    index: DirectoryIndex, place: Place, radius: float, snap: GeographySnapshot
+def nearby_sites(index: DirectoryIndex, place: Place, radius: float) -> dict[int, dict[str, Any]]:
+    """Service id → its nearest delivery site within ``radius`` of the place's point, as a
+    ``site_nearby`` reason with the distance (nothing for a place without a point)."""
+    if place.point is None:
+        return {}
+    x, y = place.point
+    nearest: dict[int, tuple[float, Site]] = {}
+    for site in _sites_near(index, x, y, radius):
+        distance = math.hypot(site.x - x, site.y - y)
+        if distance <= radius:
+            best = nearest.get(site.service_id)
+            if best is None or distance < best[0]:
+                nearest[site.service_id] = (distance, site)
+    return {
+        sid: {"relation": "site_nearby", "distance_m": round(distance), "site": site.body}
+        for sid, (distance, site) in nearest.items()
+    }
+
+
+def area_relations(
+    index: DirectoryIndex, place: Place, snap: GeographySnapshot
 ) -> dict[int, list[dict[str, Any]]]:
-    """Service id → why it is in the patch (one entry per reason)."""
+    """Service id → why it is in the place's areas: a site inside the area asked for, or
+    coverage of its ward, parts, borough, BCU or London (one entry per reason)."""
     found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if place.point is not None:
-        x, y = place.point
-        nearest: dict[int, tuple[float, Site]] = {}
-        for site in _sites_near(index, x, y, radius):
-            distance = math.hypot(site.x - x, site.y - y)
-            if distance <= radius:
-                best = nearest.get(site.service_id)
-                if best is None or distance < best[0]:
-                    nearest[site.service_id] = (distance, site)
-        for sid, (distance, site) in nearest.items():
-            found[sid].append(
-                {"relation": "site_nearby", "distance_m": round(distance), "site": site.body}
-            )
     for code in place.site_areas:
         for site in index.sites_by_area.get(code, ()):
             if not any(r["relation"] == "site_in_area" for r in found[site.service_id]):
@@ -490,25 +508,58 @@ def _sort_key(index: DirectoryIndex, sid: int, reasons: list[dict[str, Any]]) ->
     return (best, distance, index.services[sid].sort_name, sid)
 
 
+@dataclass(frozen=True)
+class _Matches:
+    """The services in a patch that pass the filters: their reasons (lists shared with the
+    cache: read them, never change them), the documented order, the number per relation."""
+
+    found: dict[int, list[dict[str, Any]]]
+    ordered: list[int]
+    counts: dict[str, int]
+
+
 def _matching(
     index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: PatchFilters
-) -> tuple[dict[int, list[dict[str, Any]]], list[int], dict[str, int]]:
-    """The services in the place that pass the filters: their reasons, the documented order,
-    and the number per relation."""
+) -> _Matches:
+    """What is in the patch: the matches of its areas, the same for every postcode in a
+    ward and worked out once per area and filters, plus the sites near its point."""
     filters.check()
     words = (filters.q or "").casefold().split()
-    services = index.services
-    found = {
-        sid: reasons
-        for sid, reasons in relations(index, place, filters.radius, snap).items()
-        if sid in services and _matches(services[sid], filters, words, index.day)
+    key = (place.coverage.key, tuple(place.site_areas), filters.themes, filters.programme,
+           filters.status, filters.live_on, filters.q)  # fmt: skip
+    area = index.area_matches.get(key)
+    if area is None:
+        if len(index.area_matches) >= AREA_MATCHES_KEPT:
+            index.area_matches.clear()
+        area = index.area_matches[key] = _ordered(
+            index,
+            {
+                sid: reasons
+                for sid, reasons in area_relations(index, place, snap).items()
+                if sid in index.services
+                and _matches(index.services[sid], filters, words, index.day)
+            },
+        )
+    nearby = {
+        sid: reason
+        for sid, reason in nearby_sites(index, place, filters.radius).items()
+        if sid in index.services and _matches(index.services[sid], filters, words, index.day)
     }
-    ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
+    if not nearby:
+        return area
+    found = dict(area.found)
+    for sid, reason in nearby.items():
+        found[sid] = [reason, *found.get(sid, ())]
+    return _ordered(index, found)
+
+
+def _ordered(index: DirectoryIndex, found: dict[int, list[dict[str, Any]]]) -> _Matches:
     counts = dict.fromkeys(RELATIONS, 0)
     for reasons in found.values():
         for relation in {r["relation"] for r in reasons}:
             counts[relation] += 1
-    return found, ordered, counts
+    ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
+    return _Matches(found, ordered, counts)
 
 
 def patch(
@@ -516,7 +567,8 @@ def patch(
     today: date, *, page: int, per_page: int,
 ) -> dict[str, Any]:  # fmt: skip
     """Every service that serves the place, labelled with why, plus funding and contacts."""
-    found, ordered, counts = _matching(index, snap, place, filters)
+    matches = _matching(index, snap, place, filters)
+    found, ordered, counts = matches.found, matches.ordered, matches.counts
     chosen = ordered[(page - 1) * per_page : page * per_page]
     contents = []
     for sid in chosen:
@@ -766,7 +818,8 @@ def patch_lookup(
         ward = answer["ward"]["code"] if answer["ward"] else None
         point = (answer["easting"], answer["northing"])
         place = place_for_areas(answer, answer["borough"]["code"], ward, snap, point)
-        found, ordered, counts = _matching(index, snap, place, filters)
+        matches = _matching(index, snap, place, filters)
+        found, ordered, counts = matches.found, matches.ordered, matches.counts
         patch_answer: dict[str, Any] = {
             "postcode": answer["postcode"],
             "ward": answer["ward"],

@@ -52,8 +52,11 @@ def today() -> date:
 
 def directory_index(snap: GeographySnapshot) -> DirectoryIndex:
     """The in-memory directory index for this data version and day."""
-    app_state = state()
-    return app_state.directory.get(catalogue(), snap, app_state.settings, today())
+    app_state, day = state(), today()
+    index = app_state.directory.current(snap.version.id, day)
+    if index is None:
+        index = app_state.directory.get(catalogue(), snap, app_state.settings, day)
+    return index
 
 
 def geography_repo() -> GeographyRepository:
@@ -61,7 +64,8 @@ def geography_repo() -> GeographyRepository:
 
 
 def snapshot() -> GeographySnapshot:
-    snap = state().geography.get(geography_repo())
+    cache = state().geography
+    snap = cache.fresh() or cache.get(geography_repo())
     g.data_version = snap.version
     return snap
 
