@@ -516,6 +516,8 @@ class _Matches:
     found: dict[int, list[dict[str, Any]]]
     ordered: list[int]
     counts: dict[str, int]
+    #: services as the patch lists them, made when first listed (shared: never changed)
+    entries: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def _matching(
@@ -550,7 +552,10 @@ def _matching(
     found = dict(area.found)
     for sid, reason in nearby.items():
         found[sid] = [reason, *found.get(sid, ())]
-    return _ordered(index, found)
+    matches = _ordered(index, found)
+    # the services with no site nearby are listed as in the area's own answer
+    matches.entries.update((sid, e) for sid, e in area.entries.items() if sid not in nearby)
+    return matches
 
 
 def _ordered(index: DirectoryIndex, found: dict[int, list[dict[str, Any]]]) -> _Matches:
@@ -560,6 +565,13 @@ def _ordered(index: DirectoryIndex, found: dict[int, list[dict[str, Any]]]) -> _
             counts[relation] += 1
     ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
     return _Matches(found, ordered, counts)
+
+
+def _entry(service: IndexedService, reasons: list[dict[str, Any]]) -> dict[str, Any]:
+    """A service as a patch lists it: its answer, with why it is here, strongest first."""
+    reasons = sorted(reasons, key=lambda r: (RANK[r["relation"]], r.get("distance_m", 0)))
+    distance = next((r["distance_m"] for r in reasons if "distance_m" in r), None)
+    return {**service.body, "relations": reasons, "distance_m": distance}
 
 
 def patch(
@@ -572,9 +584,10 @@ def patch(
     chosen = ordered[(page - 1) * per_page : page * per_page]
     contents = []
     for sid in chosen:
-        reasons = sorted(found[sid], key=lambda r: (RANK[r["relation"]], r.get("distance_m", 0)))
-        distance = next((r["distance_m"] for r in reasons if "distance_m" in r), None)
-        contents.append({**index.services[sid].body, "relations": reasons, "distance_m": distance})
+        entry = matches.entries.get(sid)
+        if entry is None:
+            entry = matches.entries[sid] = _entry(index.services[sid], found[sid])
+        contents.append(entry)
     return {
         **place.geography,
         "filters": {
