@@ -48,40 +48,47 @@ class Database:
         # an in-memory SQLite database is one connection shared by the thread's sessions:
         # it cannot also be held open in autocommit mode for reads
         self.keeps_read_connections = not (settings.is_sqlite and ":memory:" in url)
-        self._reads = threading.local()
+        self._held = threading.local()  # the connection this thread's request reads on
+        #: kept read connections not in use, with when each was last used (newest last)
+        self._idle: list[tuple[Connection, float]] = []
+        self._pid = os.getpid()
 
     def read_connection(self) -> Connection:
-        """A connection for the web layer's reads: this thread's long-lived one.
+        """The connection the current request reads on, the same for the whole request.
 
-        Checking a pooled connection out and back in costs more than the postcode lookup it
-        serves, so each thread keeps one open, in autocommit mode: no transaction or
-        snapshot is held between statements, so every read sees what imports have
-        committed. It is pinged before use after a second idle (as ``pool_pre_ping``
-        would), replaced when an error has invalidated it, and never shared across a fork.
-        Call :meth:`end_reads` when the request ends."""
-        if not self.keeps_read_connections:
-            reads = self._reads
-            if getattr(reads, "connection", None) is None:
-                reads.connection = self.engine.connect()
-            return reads.connection  # type: ignore[no-any-return]
-        reads = self._reads
-        connection: Connection | None = getattr(reads, "connection", None)
-        now = time.monotonic()
+        Checking a pooled connection out and back in (SQLAlchemy's Connection, the pool's
+        bookkeeping, the reset on return) costs more than the postcode lookup it serves,
+        so read connections are kept open between requests, in autocommit mode: no
+        transaction or snapshot is held between statements, so every read sees what
+        imports have committed. A kept connection idle for over a second is pinged before
+        use (as ``pool_pre_ping`` would), one an error invalidated is replaced, and none is
+        used across a fork. Any thread may take one (a server may start a thread per
+        request); as many are kept as requests ran at once. Call :meth:`end_reads` when
+        the request ends."""
+        held = self._held
+        connection: Connection | None = getattr(held, "connection", None)
         if connection is not None:
-            if reads.pid != os.getpid():
-                # inherited across a fork: the parent's; closing it, or letting it be
-                # garbage-collected (which resets it), would talk on the parent's socket
-                _INHERITED.append(connection)
-                connection = reads.connection = None
-            elif connection.invalidated or connection.closed:
+            return connection
+        if not self.keeps_read_connections:
+            connection = held.connection = self.engine.connect()
+            return connection
+        if self._pid != os.getpid():
+            # inherited across a fork: the parent's; closing them, or letting them be
+            # garbage-collected (which resets them), would talk on the parent's sockets
+            _INHERITED.extend(c for c, _ in self._idle)
+            self._idle, self._pid = [], os.getpid()
+        while connection is None:
+            try:
+                connection, used = self._idle.pop()
+            except IndexError:
+                connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                break
+            if connection.invalidated or connection.closed:
                 connection.close()
-                connection = reads.connection = None
-            elif now - reads.used > PING_AFTER_IDLE_SECONDS and not self._alive(connection):
-                connection = reads.connection = None
-        if connection is None:
-            connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            reads.connection, reads.pid = connection, os.getpid()
-        reads.used = now
+                connection = None
+            elif time.monotonic() - used > PING_AFTER_IDLE_SECONDS and not self._alive(connection):
+                connection = None
+        held.connection = connection
         return connection
 
     @staticmethod
@@ -97,17 +104,20 @@ class Database:
             return False
 
     def end_reads(self) -> None:
-        """End the request's reads: roll back what an error left open, drop a connection an
-        error invalidated (and, without a kept connection, give it back to the pool)."""
-        reads = self._reads
-        connection: Connection | None = getattr(reads, "connection", None)
+        """End the request's reads: roll back what an error left open and keep the
+        connection for the next request, or drop it if an error invalidated it (without
+        kept connections, give it back to the pool)."""
+        held = self._held
+        connection: Connection | None = getattr(held, "connection", None)
         if connection is None:
             return
-        if not self.keeps_read_connections or connection.invalidated:
+        held.connection = None
+        if not self.keeps_read_connections or connection.invalidated or connection.closed:
             connection.close()
-            reads.connection = None
-        elif connection.in_transaction():
+            return
+        if connection.in_transaction():
             connection.rollback()
+        self._idle.append((connection, time.monotonic()))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -129,8 +139,8 @@ class Database:
             command.upgrade(config, "head")
 
     def dispose(self) -> None:
-        connection = getattr(self._reads, "connection", None)
-        if connection is not None:
+        self.end_reads()
+        idle, self._idle = self._idle, []
+        for connection, _ in idle:
             connection.close()
-            self._reads.connection = None
         self.engine.dispose()

@@ -32,7 +32,7 @@ def state() -> AppState:
 
 
 def connection() -> Connection:
-    """The connection for the request's reads (the thread's kept one, see
+    """The connection for the request's reads (one kept open between requests, see
     :meth:`Database.read_connection`): cheaper than an ORM session or a pool checkout."""
     return state().db.read_connection()
 

@@ -32,15 +32,31 @@ def db(writable_settings: Settings):  # type: ignore[no-untyped-def]
     database.dispose()
 
 
-def test_a_thread_keeps_one_read_connection_across_requests(db):
-    first = db.read_connection()
-    db.end_reads()
-    assert db.read_connection() is first
-    others: list[object] = []
-    thread = threading.Thread(target=lambda: (others.append(db.read_connection()), db.end_reads()))
+def _request_on_a_new_thread(db: Database) -> object:
+    """A request served on a thread of its own (as a thread-per-request server does)."""
+    used: list[object] = []
+    thread = threading.Thread(target=lambda: (used.append(db.read_connection()), db.end_reads()))
     thread.start()
     thread.join()
-    assert others and others[0] is not first
+    return used[0]
+
+
+def test_a_request_reads_on_one_connection_and_the_next_request_reuses_it(db):
+    first = db.read_connection()
+    assert db.read_connection() is first
+    db.end_reads()
+    assert db.read_connection() is first
+    db.end_reads()
+    # a thread per request (the development server): still one connection, not one each
+    assert {id(_request_on_a_new_thread(db)) for _ in range(5)} == {id(first)}
+
+
+def test_requests_at_the_same_time_read_on_their_own_connections(db):
+    first = db.read_connection()  # this request is still running...
+    second = _request_on_a_new_thread(db)  # ...while another one is served
+    assert second is not first
+    db.end_reads()
+    assert {id(_request_on_a_new_thread(db)) for _ in range(3)} <= {id(first), id(second)}
 
 
 def test_reads_see_what_a_writer_committed_after_they_began(db):
