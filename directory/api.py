@@ -80,8 +80,12 @@ class _QueryArguments:
             if field.required or field.load_default is not ma.missing
         )
         self.subsets: dict[frozenset[str], ma.Schema] = {}
+        # a pre_load hook may fill in fields that were not sent: such a schema stays whole
+        self.cuttable = not getattr(schema, "_hooks", {}).get("pre_load")
 
     def subset(self, sent: Any) -> ma.Schema:
+        if not self.cuttable:
+            return self.schema
         names = self.always.union(self.names[key] for key in sent if key in self.names)
         schema = self.subsets.get(names)
         if schema is None:
