@@ -27,7 +27,7 @@ from typing import Any
 
 from directory.geography import GeographySnapshot
 from directory.ingest.readers import EXTRA, Table
-from directory.ingest.records import Problem
+from directory.ingest.records import ProblemLog
 from directory.ingest.values import clean_text
 
 #: column keys (after readers.normalise_header) for each role, in either MPS layout
@@ -60,32 +60,12 @@ class CrimeRow:
 
 
 @dataclass
-class CrimeBatch:
+class CrimeBatch(ProblemLog):
     """What one MPS crime file holds: counts, and the problems found reading it."""
 
     rows: list[CrimeRow] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
     months: list[date] = field(default_factory=list)
     skipped_rows: int = 0
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    def error(self, message: str, *, row: int | None = None, column: str | None = None,
-              value: Any = None) -> None:  # fmt: skip
-        self.problems.append(Problem(message, row, column, _shown(value), "error"))
-
-    def warning(self, message: str, *, row: int | None = None, column: str | None = None,
-                value: Any = None) -> None:  # fmt: skip
-        self.problems.append(Problem(message, row, column, _shown(value), "warning"))
-
-
-def _shown(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text if len(text) <= 200 else text[:197] + "…"
 
 
 def looks_like_mps_crime(keys: list[str]) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 from directory.geography import GeographySnapshot
 from directory.ingest.crime import borough_resolver
 from directory.ingest.readers import Table
-from directory.ingest.records import Problem
+from directory.ingest.records import ProblemLog
 from directory.ingest.values import clean_text, parse_date
 
 CODE_KEYS = ("gss_code", "code", "area_code", "lad_code", "la_code", "borough_code")
@@ -47,21 +47,8 @@ class PopulationRow:
 
 
 @dataclass
-class PopulationBatch:
+class PopulationBatch(ProblemLog):
     rows: list[PopulationRow] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    def error(self, message: str, *, row: int | None = None, column: str | None = None,
-              value: Any = None) -> None:  # fmt: skip
-        shown = None if value is None else str(value)[:200]
-        self.problems.append(Problem(message, row, column, shown, "error"))
-
-    def warning(self, message: str, *, row: int | None = None, column: str | None = None) -> None:
-        self.problems.append(Problem(message, row, column, None, "warning"))
 
 
 def _find(table: Table, candidates: tuple[str, ...]) -> str | None:

@@ -145,14 +145,9 @@ class Problem:
 
 
 @dataclass
-class Batch:
-    """Everything read from one source file."""
+class ProblemLog:
+    """The problems found reading one source file, each with row, column and value."""
 
-    organisations: list[OrganisationRecord] = field(default_factory=list)
-    services: list[ServiceRecord] = field(default_factory=list)
-    grants: list[GrantRecord] = field(default_factory=list)
-    outcomes: list[OutcomeRecord] = field(default_factory=list)
-    contacts: list[ContactRecord] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -168,6 +163,17 @@ class Batch:
         self, message: str, *, row: int | None = None, column: str | None = None, value: Any = None
     ) -> None:
         self.problems.append(Problem(message, row, column, _shown(value), "warning"))
+
+
+@dataclass
+class Batch(ProblemLog):
+    """Everything read from one source file."""
+
+    organisations: list[OrganisationRecord] = field(default_factory=list)
+    services: list[ServiceRecord] = field(default_factory=list)
+    grants: list[GrantRecord] = field(default_factory=list)
+    outcomes: list[OutcomeRecord] = field(default_factory=list)
+    contacts: list[ContactRecord] = field(default_factory=list)
 
 
 def _shown(value: Any) -> str | None:
