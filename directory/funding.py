@@ -40,7 +40,15 @@ from directory.catalogue import area_ref, grant_flags
 from directory.db import Database
 from directory.errors import InvalidInputError, NotFoundError, ServiceNotFoundError
 from directory.geography import CITY_NOTE, LONDON, GeographySnapshot
-from directory.ingest.apply import ImportOptions, ImportReport, now
+from directory.ingest.apply import (
+    ImportOptions,
+    ImportReport,
+    elapsed,
+    finish_row,
+    now,
+    record_failure,
+    run_row,
+)
 from directory.ingest.context import programmes as known_programmes
 from directory.ingest.crime import CrimeBatch, looks_like_mps_crime, read_mps_crime
 from directory.ingest.population import PopulationBatch, looks_like_population, read_population
@@ -1119,12 +1127,12 @@ def import_need(
     months it covers; a population file the (area, reference date) pairs it lists. The same
     file again changes nothing (``unchanged``, no new release)."""
     started = now()
-    clock = _clock()
+    clock = datetime.now()
     batch: CrimeBatch | PopulationBatch
     try:
         table = read_table(data, name=name)
     except ReadError as error:
-        return _record_failure(db, options, started, clock, [Problem(str(error))])
+        return record_failure(db, options, started, clock, [Problem(str(error))], {})
     batch = (
         read_mps_crime(table, snap)
         if options.format == "mps-crime"
@@ -1132,7 +1140,7 @@ def import_need(
     )  # noqa: E501
     problems = list(batch.problems)
     if batch.errors:
-        return _record_failure(db, options, started, clock, problems)
+        return record_failure(db, options, started, clock, problems, {})
     with db.session() as session:
         repo = NeedRepository(session)
         if isinstance(batch, CrimeBatch):
@@ -1143,9 +1151,9 @@ def import_need(
         report_counts = {"crime_counts" if isinstance(batch, CrimeBatch) else "populations": counts}  # noqa: E501
         if options.dry_run:
             session.rollback()
-            return ImportReport("dry-run", None, report_counts, problems, 0, _elapsed(clock))
+            return ImportReport("dry-run", None, report_counts, problems, 0, elapsed(clock))
         directory = DirectoryRepository(session)
-        run_id = directory.add_run(_run_row(options, started))
+        run_id = directory.add_run(run_row(options, started))
         status = "unchanged"
         if changed:
             write(run_id)
@@ -1160,8 +1168,8 @@ def import_need(
                 },  # noqa: E501
                 at=started,
             )
-        directory.finish_run(run_id, _finish_row(status, report_counts, problems))
-    return ImportReport(status, run_id, report_counts, problems, 0, _elapsed(clock))
+        directory.finish_run(run_id, finish_row(status, report_counts, problems))
+    return ImportReport(status, run_id, report_counts, problems, 0, elapsed(clock))
 
 
 def _plan_crime(
@@ -1214,45 +1222,6 @@ def _plan_population(
         repo.replace_populations(keys, rows)
 
     return counts, write
-
-
-def _clock() -> datetime:
-    return datetime.now()
-
-
-def _elapsed(clock: datetime) -> float:
-    return (datetime.now() - clock).total_seconds()
-
-
-def _run_row(options: ImportOptions, started: Any) -> dict[str, Any]:
-    return {
-        "source": options.source, "format": options.format, "location": options.location,
-        "mode": options.mode, "checksum": options.checksum, "status": "running",
-        "started_at": started, "counts": {}, "problems": [],
-    }  # fmt: skip
-
-
-def _finish_row(status: str, counts: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
-    return {
-        "status": status,
-        "finished_at": now(),
-        "counts": counts,
-        "error_count": sum(1 for p in problems if p.severity == "error"),
-        "warning_count": sum(1 for p in problems if p.severity == "warning"),
-        "problems": [p.to_dict() for p in problems[:MAX_STORED_PROBLEMS]],
-    }
-
-
-def _record_failure(
-    db: Database, options: ImportOptions, started: Any, clock: Any, problems: list[Problem]
-) -> ImportReport:
-    run_id = None
-    if not options.dry_run:
-        with db.session() as session:
-            repo = DirectoryRepository(session)
-            run_id = repo.add_run(_run_row(options, started))
-            repo.finish_run(run_id, _finish_row("failed", {}, problems))
-    return ImportReport("failed", run_id, {}, problems, 0, _elapsed(clock))
 
 
 def load_reference_data(

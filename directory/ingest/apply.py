@@ -118,12 +118,12 @@ def import_batch(
     problems = list(batch.problems)
     counts: dict[str, dict[str, int]] = {}
     if batch.errors:
-        return _failed(db, options, started, clock, problems, counts)
+        return record_failure(db, options, started, clock, problems, counts)
     writer: _Writer | None = None
     try:
         with db.session() as session:
             repo = DirectoryRepository(session)
-            run_id = None if options.dry_run else repo.add_run(_run_row(options, started))
+            run_id = None if options.dry_run else repo.add_run(run_row(options, started))
             writer = _Writer(
                 repo, GeographyRepository(session), snap, settings, options, run_id, started, ctx
             )
@@ -140,21 +140,19 @@ def import_batch(
                     details={"source": options.source, "counts": counts},
                     at=started,
                 )
-            repo.finish_run(run_id, _finish_row(status, counts, problems, clock))  # type: ignore[arg-type]
-        return ImportReport(
-            status, run_id, counts, problems, writer.events_written, _elapsed(clock)
-        )
+            repo.finish_run(run_id, finish_row(status, counts, problems))  # type: ignore[arg-type]
+        return ImportReport(status, run_id, counts, problems, writer.events_written, elapsed(clock))
     except _DryRun:
         assert writer is not None
         return ImportReport(
-            "dry-run", None, writer.counts, problems, writer.events_written, _elapsed(clock)
+            "dry-run", None, writer.counts, problems, writer.events_written, elapsed(clock)
         )
     except _Rejected:
         assert writer is not None
-        return _failed(db, options, started, clock, problems + writer.problems, {})
+        return record_failure(db, options, started, clock, problems + writer.problems, {})
 
 
-def _failed(
+def record_failure(
     db: Database,
     options: ImportOptions,
     started: datetime,
@@ -167,12 +165,12 @@ def _failed(
     if not options.dry_run:
         with db.session() as session:
             repo = DirectoryRepository(session)
-            run_id = repo.add_run(_run_row(options, started))
-            repo.finish_run(run_id, _finish_row("failed", counts, problems, clock))
-    return ImportReport("failed", run_id, counts, problems, 0, _elapsed(clock))
+            run_id = repo.add_run(run_row(options, started))
+            repo.finish_run(run_id, finish_row("failed", counts, problems))
+    return ImportReport("failed", run_id, counts, problems, 0, elapsed(clock))
 
 
-def _run_row(options: ImportOptions, started: datetime) -> dict[str, Any]:
+def run_row(options: ImportOptions, started: datetime) -> dict[str, Any]:
     return {
         "source": options.source,
         "format": options.format,
@@ -186,9 +184,7 @@ def _run_row(options: ImportOptions, started: datetime) -> dict[str, Any]:
     }
 
 
-def _finish_row(
-    status: str, counts: dict[str, Any], problems: list[Problem], clock: datetime
-) -> dict[str, Any]:
+def finish_row(status: str, counts: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
     return {
         "status": status,
         "finished_at": now(),
@@ -199,7 +195,7 @@ def _finish_row(
     }
 
 
-def _elapsed(clock: datetime) -> float:
+def elapsed(clock: datetime) -> float:
     return (datetime.now() - clock).total_seconds()
 
 
