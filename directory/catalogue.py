@@ -129,7 +129,8 @@ def service_summary(
     }
 
 
-def _location(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
+def site_body(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
+    """A delivery site as every answer shows it."""
     return {
         "ref": row.ref,
         "name": row.name,
@@ -195,7 +196,7 @@ def service_detail(
             "who_can_refer": row.referral,
         },
         contact={"email": row.email, "phone": row.phone, "website": row.website},
-        locations=[_location(loc, snap) for loc in locations],
+        locations=[site_body(loc, snap) for loc in locations],
         grants=[grant_summary(g, grant_areas[g.id], snap, today, settings) for g in grants],
         outcomes=[_outcome(o) for o in q.outcomes_of([service_id])[service_id]],
         patch_contacts=[contact(c, snap) for c in q.contacts_for(boroughs)],

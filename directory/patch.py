@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from directory import geography
-from directory.catalogue import area_ref, contact, grant_flags
+from directory.catalogue import area_ref, contact, grant_flags, site_body
 from directory.catalogue import iso as _iso
 from directory.errors import AreaNotFoundError, InvalidInputError
 from directory.geography import LONDON, GeographySnapshot
@@ -145,7 +145,7 @@ class DirectoryIndex:
         sites_by_area: dict[str, list[Site]] = defaultdict(list)
         sites_of: dict[int, list[Site]] = defaultdict(list)
         for loc in rows["locations"]:
-            body = _site_body(loc, snap)
+            body = site_body(loc, snap)
             if loc.easting is None:
                 continue
             site = Site(loc.service_id, loc.easting, loc.northing, body)
@@ -221,20 +221,6 @@ def _boroughs_of(snap: GeographySnapshot, code: str) -> set[str]:
     if area.type == "bcu":
         return set(snap.children.get(code, []))
     return set()
-
-
-def _site_body(loc: Any, snap: GeographySnapshot) -> dict[str, Any]:
-    return {
-        "ref": loc.ref,
-        "name": loc.name,
-        "address": loc.address,
-        "postcode": None if loc.postcode is None else f"{loc.postcode[:-3]} {loc.postcode[-3:]}",
-        "lat": loc.lat,
-        "lon": loc.lon,
-        "ward": area_ref(snap, loc.ward_code) if loc.ward_code else None,
-        "borough": area_ref(snap, loc.borough_code) if loc.borough_code else None,
-        "demo": loc.demo,
-    }
 
 
 def _service_body(
