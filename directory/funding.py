@@ -283,7 +283,7 @@ def _bcu_of(snap: GeographySnapshot, borough: str) -> str | None:
         parent
         if parent is not None and parent in snap.areas and snap.areas[parent].type == "bcu"
         else None
-    )  # noqa: E501
+    )
 
 
 # -- placement: which group an award's money belongs to -------------------------------------------
@@ -468,7 +468,7 @@ def _population_note(data: FundingData) -> dict[str, Any] | None:
     return {
         "reference_date": latest.isoformat(),
         "source": sources[0] if len(sources) == 1 else sources or None,
-    }  # noqa: E501
+    }
 
 
 # -- GET /funding/summary ----------------------------------------------------------------------
@@ -482,7 +482,7 @@ def funding_summary(
     _check_choice("apportion", apportion, APPORTION)
     if apportion == "population" and by not in ("borough", "bcu"):
         message = (
-            "apportion=population applies to by=borough or by=bcu (there are no ward populations)."  # noqa: E501
+            "apportion=population applies to by=borough or by=bcu (there are no ward populations)."
         )
         raise InvalidInputError(message, errors={"apportion": [message]})
     sel = _selection(snap, programme=programme, financial_year_text=financial_year_text,
@@ -540,7 +540,7 @@ def _simple_groups(grants: list[GrantFact], flags: dict[int, Any], by: str) -> l
         "programme": "programme",
         "financial_year": "financial_year",
         "organisation": "organisation",
-    }[by]  # noqa: E501
+    }[by]
     return [{member: labels[k], **groups[k].body()} for k in order]
 
 
@@ -575,14 +575,14 @@ def _area_groups(
             for (k, c), s in sorted(
                 groups.items(), key=lambda i: snap.areas[i[0][1]].name if i[0][1] else ""
             )
-            if k == "borough_wide" and c  # noqa: E501
+            if k == "borough_wide" and c
         ]
     if by != "bcu":
         out["bcu_wide"] = [
             {"area": area_ref(snap, c), **s.body(shared=True)}
             for c, s in sorted(
                 bcu_wide.items(), key=lambda i: snap.areas[i[0]].name if i[0] else ""
-            )  # noqa: E501
+            )
             if c is not None
         ]
     else:
@@ -763,7 +763,7 @@ def _need_rule(level: str, basis: str) -> str:
         if basis == "apportioned_amount"
         else "London-wide"
         + (" and BCU-wide" if level == "borough" else "")
-        + " money is not included (see wider_awards; apportion=population divides it by population)"  # noqa: E501
+        + " money is not included (see wider_awards; apportion=population divides it by population)"
     )
     return (
         f"amount: {where} (shared awards divided equally); {money}. per_1000_residents = "
@@ -922,7 +922,7 @@ def _allocations(
     borough_codes = _codes_of_type(snap, "borough", None)
     placed_pence = sum(
         groups[("borough", c)].pence for c in borough_codes if ("borough", c) in groups
-    )  # noqa: E501
+    )
     crime_total = sum(data.crime.totals.values()) if data.crime else 0
     london_pop = _population_of(data, snap, LONDON)
     boroughs = []
@@ -937,11 +937,11 @@ def _allocations(
             offences = data.crime.totals.get(code) if data.crime else None
             row["share_of_borough_money"] = (
                 round(s.pence / placed_pence, 4) if placed_pence else None
-            )  # noqa: E501
+            )
             row["population_share"] = _ratio(population, london_pop) if population else None
             row["offences_share"] = (
                 round(offences / crime_total, 4) if offences is not None and crime_total else None
-            )  # noqa: E501
+            )
         boroughs.append(row)
     bcus = [
         {"area": area_ref(snap, c), **brief(s)}
@@ -1137,7 +1137,7 @@ def import_need(
         read_mps_crime(table, snap)
         if options.format == "mps-crime"
         else read_population(table, snap)
-    )  # noqa: E501
+    )
     problems = list(batch.problems)
     if batch.errors:
         return record_failure(db, options, started, clock, problems, {})
@@ -1148,7 +1148,7 @@ def import_need(
         else:
             counts, write = _plan_population(repo, batch)
         changed = any(counts.get(key) for key in ("created", "updated", "deleted"))
-        report_counts = {"crime_counts" if isinstance(batch, CrimeBatch) else "populations": counts}  # noqa: E501
+        report_counts = {"crime_counts" if isinstance(batch, CrimeBatch) else "populations": counts}
         if options.dry_run:
             session.rollback()
             return ImportReport("dry-run", None, report_counts, problems, 0, elapsed(clock))
@@ -1165,7 +1165,7 @@ def import_need(
                     "source": options.source,
                     "format": options.format,
                     "counts": report_counts,
-                },  # noqa: E501
+                },
                 at=started,
             )
         directory.finish_run(run_id, finish_row(status, report_counts, problems))
@@ -1174,7 +1174,7 @@ def import_need(
 
 def _plan_crime(
     repo: NeedRepository, batch: CrimeBatch
-) -> tuple[dict[str, int], Callable[[int], None]]:  # noqa: E501
+) -> tuple[dict[str, int], Callable[[int], None]]:
     existing = repo.crime_counts(batch.months)
     new = {(r.area_code, r.month, r.major_category, r.minor_category): r.count for r in batch.rows}
     counts = {
@@ -1200,7 +1200,7 @@ def _plan_crime(
 
 def _plan_population(
     repo: NeedRepository, batch: PopulationBatch
-) -> tuple[dict[str, int], Callable[[int], None]]:  # noqa: E501
+) -> tuple[dict[str, int], Callable[[int], None]]:
     keys = [(r.area_code, r.reference_date) for r in batch.rows]
     existing = repo.populations(sorted({k[1] for k in keys}))
     fields = ("all_ages", "aged_0_9", "aged_10_17", "aged_18_24", "aged_10_24", "source")

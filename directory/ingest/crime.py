@@ -120,7 +120,7 @@ def read_mps_crime(table: Table, snap: GeographySnapshot) -> CrimeBatch:
         if key is None:
             batch.error(
                 f"The file has no {role} column; the header row has {', '.join(table.columns) or 'nothing'}."
-            )  # noqa: E501
+            )
     months: list[tuple[str, date]] = []
     for key in table.keys:
         match = _MONTH.match(key)

@@ -137,7 +137,7 @@ def test_totals_lengths_and_ending_soon_are_hand_checked(app):
         ("vru", 2, 70_000),
         ("snb", 1, 20_000),
         ("surge", 1, 5_000),
-    ]  # noqa: E501
+    ]
     lcpf = body["groups"][0]
     assert lcpf["median_months"] == 18  # 12 and 24
     assert lcpf["share_36_plus"] == 0
@@ -146,7 +146,7 @@ def test_totals_lengths_and_ending_soon_are_hand_checked(app):
         ("2020/21", 1, 5_000),
         ("2021/22", 1, 60_000),
         ("2022/23", 2, 50_000),
-        ("2024/25", 2, 50_000),  # noqa: E501
+        ("2024/25", 2, 50_000),
     ]
     orgs = get(app, "/api/v1/funding/summary?by=organisation")["groups"]
     assert [o["organisation"]["name"] for o in orgs][:2] == ["Organisation D", "Organisation E"]
@@ -155,7 +155,7 @@ def test_totals_lengths_and_ending_soon_are_hand_checked(app):
     assert (
         with_regrants["totals"]["awards"] == 7
         and with_regrants["totals"]["amount"] == TOTAL + 1_000
-    )  # noqa: E501
+    )
     assert "regrants_left_out" not in with_regrants
 
 
@@ -199,7 +199,7 @@ def test_by_ward_and_by_bcu(app):
         city["area"]["code"] == CITY
         and city["amount"] == 5_000
         and "City of London Police" in city["note"]
-    )  # noqa: E501
+    )
     assert "bcu_wide" not in bcus and bcus["london_wide"]["amount"] == 60_000
 
 
@@ -249,11 +249,11 @@ def test_apportion_by_population_states_the_rule_and_adds_up(app):
     sw = by_code(bcus["bcus"])[SOUTH_WEST]
     assert sw["apportioned_amount"] == pytest.approx(
         60_000 + 60_000 * south_west / london, abs=0.01
-    )  # noqa: E501
+    )
     city = bcus["not_in_a_bcu"][0]
     assert city["apportioned_amount"] == pytest.approx(
         5_000 + 60_000 * pop[CITY] / london, abs=0.01
-    )  # noqa: E501
+    )
 
 
 def test_apportion_without_population_says_so(app):
@@ -305,7 +305,7 @@ def test_need_per_resident_and_per_offence_with_periods_and_ranks(app):
             "awards": 1,
             "amount": 30_000,
         }
-    ]  # noqa: E501
+    ]
     assert body["basis"] == "amount" and "not included" in body["rule"]
 
 
@@ -323,14 +323,14 @@ def test_need_by_bcu_and_apportioned(app):
     assert body["wider_awards"]["not_in_a_bcu"][0]["amount"] == 5_000
     apportioned = get(
         app, "/api/v1/funding/need?level=borough&apportion=population&programme=lcpf-direct"
-    )  # noqa: E501
+    )
     assert apportioned["basis"] == "apportioned_amount"
     kingston = by_code(apportioned["areas"])[KINGSTON]
     expected = 10_000 + 60_000 * pop[KINGSTON] / 8_866_180  # A, and D's population share
     assert kingston["apportioned_amount"] == pytest.approx(expected, abs=0.01)
     assert kingston["per_1000_residents"] == round(
         kingston["apportioned_amount"] / pop[KINGSTON] * 1000, 2
-    )  # noqa: E501
+    )
 
 
 # -- importing crime and population ----------------------------------------------------------
@@ -357,7 +357,7 @@ def test_the_real_crime_and_population_files_import_and_move_the_data_version(wr
     with writable_app.extensions["directory"].db.engine.connect() as connection:
         runs = connection.execute(
             select(ImportRun.format, ImportRun.status).order_by(ImportRun.id)
-        ).all()  # noqa: E501
+        ).all()
         london = connection.execute(select(func.sum(AreaPopulation.all_ages))).scalar_one()
     assert [tuple(r) for r in runs] == [("mps-crime", "succeeded"), ("population", "succeeded")]
     assert london == 8_866_180
@@ -422,7 +422,7 @@ BAD_ROWS = (
 
 def test_bad_crime_files_are_rejected_with_rows_and_columns_and_change_nothing(
     writable_app, tmp_path
-):  # noqa: E501
+):
     good = DATA / "crime" / "mps_borough_level_crime_2024-07_to_2026-06.csv"
     assert run(writable_app, "import", str(good)).exit_code == 0
     before = dump(writable_app)
@@ -478,7 +478,7 @@ def test_programmes_list_and_formula_beside_allocations(app):
     programmes = {p["id"]: p for p in listed["contents"]}
     assert {"lcpf-direct", "lcpf-cc", "vru", "ylf", "victims", "snb", "vawg", "surge"} <= set(
         programmes
-    )  # noqa: E501
+    )
     assert (programmes["lcpf-direct"]["awards"], programmes["lcpf-direct"]["amount"]) == (2, 70_000)
     assert programmes["snb"]["amount"] == 20_000  # the regrant G is left out
     assert programmes["lcpf-direct"]["formula_documented"] is True
@@ -493,14 +493,14 @@ def test_programmes_list_and_formula_beside_allocations(app):
     boroughs = by_code(allocations["boroughs"])
     assert (
         boroughs[KINGSTON]["amount"] == 10_000 and boroughs[KINGSTON]["share_of_borough_money"] == 1
-    )  # noqa: E501
+    )
     assert boroughs[KINGSTON]["population_share"] == pytest.approx(
         population_file()[KINGSTON] / 8_866_180, abs=0.001
-    )  # noqa: E501
+    )
     offences = offences_12m()
     assert boroughs[KINGSTON]["offences_share"] == pytest.approx(
         offences[KINGSTON] / sum(offences.values()), abs=0.0001
-    )  # noqa: E501
+    )
     years = {y["financial_year"]: y for y in allocations["by_financial_year"]}
     assert set(years) == {"2021/22", "2024/25"}
     assert years["2021/22"]["london_wide"]["amount"] == 60_000
@@ -513,7 +513,7 @@ def test_programmes_list_and_formula_beside_allocations(app):
 def test_every_documented_formula_is_a_known_programme_and_honest():
     with (
         Path(__file__).resolve().parents[2] / "directory" / "data" / "programmes.csv"
-    ).open() as f:  # noqa: E501
+    ).open() as f:
         ids = {r["id"] for r in csv.DictReader(f)}
     documented = formulas()
     assert set(documented) == ids
@@ -521,7 +521,7 @@ def test_every_documented_formula_is_a_known_programme_and_honest():
         assert formula["allocation"] in ("formula", "competitive", "decision", "unknown"), pid
         assert formula["status"] in ("known", "partly known", "not published", "not applicable"), (
             pid
-        )  # noqa: E501
+        )
         for item in formula.get("inputs", []):
             assert isinstance(item["weight"], int | float) or item["weight"] == "unknown", pid
 
@@ -534,12 +534,12 @@ def add_outcomes(app: Any) -> None:
     period = {"period_start": date(2024, 4, 1), "period_end": date(2025, 3, 31)}
     batch = Batch(outcomes=[
         OutcomeRecord("SVC-A", "young people supported", value=Decimal(40), target=Decimal(50),
-                      unit="people", report_type="final", report_url="https://example.org/a-eval", **period),  # noqa: E501
+                      unit="people", report_type="final", report_url="https://example.org/a-eval", **period),
         OutcomeRecord("SVC-A", "sessions delivered", value=Decimal(12), target=Decimal(10),
                       unit="sessions", report_type="interim", **period),
         OutcomeRecord("SVC-C", "mentoring hours", value=Decimal(200), target=Decimal(150),
-                      unit="hours", report_type="final", report_url="https://example.org/c-eval", **period),  # noqa: E501
-        OutcomeRecord("SVC-D", "referrals received", value=Decimal(100), unit="referrals", **period),  # noqa: E501
+                      unit="hours", report_type="final", report_url="https://example.org/c-eval", **period),
+        OutcomeRecord("SVC-D", "referrals received", value=Decimal(100), unit="referrals", **period),
     ])  # fmt: skip
     options = ImportOptions(source="outcomes", format="test", location="memory", checksum="x")
     assert import_batch(state.db, snap, state.settings, batch, options).status == "succeeded"
@@ -555,7 +555,7 @@ def test_service_outcomes(app):
     assert metrics["young people supported"]["report"] == {
         "type": "final",
         "url": "https://example.org/a-eval",
-    }  # noqa: E501
+    }
     assert metrics["sessions delivered"]["period"] == {"start": "2024-04-01", "end": "2025-03-31"}
     assert body["counts"] == {
         "outcomes": 2,
@@ -563,7 +563,7 @@ def test_service_outcomes(app):
         "met_target": 1,
         "not_met": 1,
         "share_met": 0.5,
-    }  # noqa: E501
+    }
     assert get(app, "/api/v1/services/SVC-B/outcomes")["outcomes"] == []
     missing = app.test_client().get("/api/v1/services/nope/outcomes")
     assert missing.status_code == 404 and missing.json["code"] == "service-not-found"
@@ -576,7 +576,7 @@ def test_outcome_summaries_by_borough_and_theme(app):
         body["totals"]["outcomes"],
         body["totals"]["with_target"],
         body["totals"]["met_target"],
-    ) == (4, 3, 2)  # noqa: E501
+    ) == (4, 3, 2)
     (kingston,) = body["boroughs"]
     assert kingston["area"]["code"] == KINGSTON
     assert (kingston["outcomes"], kingston["met_target"], kingston["not_met"]) == (2, 1, 1)
@@ -584,7 +584,7 @@ def test_outcome_summaries_by_borough_and_theme(app):
     assert {m["metric"]: m["targets"] for m in kingston["metrics"]} == {
         "sessions delivered": [10.0],
         "young people supported": [50.0],
-    }  # noqa: E501
+    }
     (sw,) = body["bcu_wide"]
     assert sw["area"]["code"] == SOUTH_WEST and sw["met_target"] == 1
     assert body["london_wide"]["outcomes"] == 1 and body["london_wide"]["with_target"] == 0
@@ -656,7 +656,7 @@ def test_answers_carry_etags_that_move_with_an_import(app):
             "/api/v1/funding/need", headers={"If-None-Match": first.headers["ETag"]}
         ).status_code
         == 304
-    )  # noqa: E501
+    )
     import_reference(app)
     assert client.get("/api/v1/funding/need").headers["ETag"] != first.headers["ETag"]
 

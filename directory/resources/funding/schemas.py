@@ -13,13 +13,13 @@ _PROGRAMME = ma.fields.String(
     validate=ma.validate.Length(min=1, max=80),
     metadata={
         "description": "Only awards of this programme id (lcpf-direct, vru, snb …; see /programmes)"
-    },  # noqa: E501
+    },
 )
 _FINANCIAL_YEAR = ma.fields.String(
     validate=ma.validate.Length(min=1, max=20),
     metadata={
         "description": "Only awards for this UK financial year: 2021/22 (or 2021-22, FY21/22)"
-    },  # noqa: E501
+    },
 )
 _APPORTION = ma.fields.String(
     load_default="none",
@@ -59,7 +59,7 @@ class FundingSummaryArgsSchema(Schema):
     live_on = ma.fields.Date(
         metadata={
             "description": "Only awards live that day (start ≤ day ≤ end; a missing date is open)"
-        }  # noqa: E501
+        }
     )
     apportion = _APPORTION
     include_regrants = _REGRANTS
@@ -86,10 +86,10 @@ class AwardLengthsSchema(Schema):
             "24–35": ma.fields.Integer(metadata={"description": "24 to 35 months"}),
             "36+": ma.fields.Integer(
                 metadata={"description": "36 months or more (the 3-year target)"}
-            ),  # noqa: E501
+            ),
             "unknown": ma.fields.Integer(
                 metadata={"description": "No duration, or no start and end date"}
-            ),  # noqa: E501
+            ),
         }
 
 
@@ -103,33 +103,33 @@ class FundingStatsSchema(Schema):
         metadata={
             "description": "Number of awards (an award shared between several groups counts in each)"
         }
-    )  # noqa: E501
+    )
     amount = ma.fields.Float(
         metadata={
             "description": "Pounds (a shared award's amount is divided equally between its groups)"
         }
-    )  # noqa: E501
+    )
     awards_without_amount = ma.fields.Integer(
         metadata={"description": "Awards whose amount is not recorded"}
-    )  # noqa: E501
+    )
     median_months = ma.fields.Float(
         allow_none=True,
         metadata={
             "description": "Median award length in months (duration, or worked out from start and end); null if none is known"
-        },  # noqa: E501
+        },
     )
     length_distribution = ma.fields.Nested(AwardLengthsSchema)
     share_36_plus = ma.fields.Float(
         allow_none=True,
         metadata={
             "description": "Share (0–1) of the awards of known length that run 36 months or more"
-        },  # noqa: E501
+        },
     )
     ending_soon = ma.fields.Nested(
         FundingMoneySchema,
         metadata={
             "description": "Awards (and their money) ending within DIRECTORY_ENDING_SOON_DAYS (default 90) days from today"
-        },  # noqa: E501
+        },
     )
 
 
@@ -138,31 +138,31 @@ class FundingAreaStatsSchema(FundingStatsSchema):
     shared_awards = ma.fields.Integer(
         metadata={
             "description": "Of these awards, how many name several areas of this level and were divided equally"
-        }  # noqa: E501
+        }
     )
     apportioned_amount = ma.fields.Float(
         allow_none=True,
         metadata={
             "description": "With apportion=population only: amount plus the population share of London-wide (and, for a borough, its BCU's BCU-wide) money; null if populations are not loaded"
-        },  # noqa: E501
+        },
     )
     note = ma.fields.String(
         metadata={"description": "not_in_a_bcu: why the City of London has no BCU"}
-    )  # noqa: E501
+    )
 
 
 class FundingGroupSchema(FundingStatsSchema):
     programme = ma.fields.Dict(
         allow_none=True,
         metadata={"description": "by=programme: {id, name}, null for awards with no programme"},
-    )  # noqa: E501
+    )
     financial_year = ma.fields.String(
         allow_none=True,
         metadata={"description": "by=financial_year: 2021/22, null when not recorded"},
-    )  # noqa: E501
+    )
     organisation = ma.fields.Dict(
         metadata={"description": "by=organisation: the recipient {ref, name}"}
-    )  # noqa: E501
+    )
 
 
 class FundingApportionmentSchema(Schema):
@@ -171,11 +171,11 @@ class FundingApportionmentSchema(Schema):
         metadata={
             "description": "population: false if populations are not loaded for every borough"
         }
-    )  # noqa: E501
+    )
     rule = ma.fields.String(metadata={"description": "The rule applied, in words"})
     population = ma.fields.Dict(
         metadata={"description": "The population estimates used: reference_date, source"}
-    )  # noqa: E501
+    )
     london_population = ma.fields.Integer()
 
 
@@ -183,30 +183,30 @@ class FundingSummarySchema(Schema):
     by = ma.fields.String()
     filters = ma.fields.Dict(
         metadata={"description": "The filters applied (area resolved to {code, name, type})"}
-    )  # noqa: E501
+    )
     today = ma.fields.String(metadata={"description": "The day ending_soon is counted from"})
     ending_soon_days = ma.fields.Integer()
     totals = ma.fields.Nested(
         FundingStatsSchema, metadata={"description": "Every selected award once, in full"}
-    )  # noqa: E501
+    )
     regrants_left_out = ma.fields.Nested(
         FundingMoneySchema,
         metadata={"description": "Regrants not counted (absent with include_regrants=true)"},
-    )  # noqa: E501
+    )
     groups = ma.fields.List(
         ma.fields.Nested(FundingGroupSchema),
         metadata={
             "description": "by=programme, financial_year or organisation: one entry per group; programmes and organisations by amount (largest first), years in order"
-        },  # noqa: E501
+        },
     )
     rule = ma.fields.String(
         metadata={"description": "by=borough, ward or bcu: how awards are placed"}
-    )  # noqa: E501
+    )
     boroughs = ma.fields.List(
         ma.fields.Nested(FundingAreaStatsSchema),
         metadata={
             "description": "by=borough: every borough in scope (all 33 without area), by name, with awards to the borough or its wards"
-        },  # noqa: E501
+        },
     )
     wards = ma.fields.List(
         ma.fields.Nested(FundingAreaStatsSchema),
@@ -216,34 +216,34 @@ class FundingSummarySchema(Schema):
         ma.fields.Nested(FundingAreaStatsSchema),
         metadata={
             "description": "by=bcu: every BCU in scope, with awards to the BCU, its boroughs or their wards"
-        },  # noqa: E501
+        },
     )
     borough_wide = ma.fields.List(
         ma.fields.Nested(FundingAreaStatsSchema),
         metadata={
             "description": "by=ward: awards to a whole borough, per borough (not divided among its wards)"
-        },  # noqa: E501
+        },
     )
     bcu_wide = ma.fields.List(
         ma.fields.Nested(FundingAreaStatsSchema),
         metadata={
             "description": "by=borough or ward: awards to a whole BCU, per BCU (not divided among its boroughs)"
-        },  # noqa: E501
+        },
     )
     not_in_a_bcu = ma.fields.List(
         ma.fields.Nested(FundingAreaStatsSchema),
         metadata={
             "description": "by=bcu: awards to the City of London, which is policed by the City of London Police and belongs to no Met BCU"
-        },  # noqa: E501
+        },
     )
     london_wide = ma.fields.Nested(
         FundingStatsSchema,
         metadata={"description": "Awards for all of London (not divided among boroughs)"},
-    )  # noqa: E501
+    )
     unplaced = ma.fields.Nested(
         FundingStatsSchema,
         metadata={"description": "Awards with no London beneficiary area recorded"},
-    )  # noqa: E501
+    )
     apportionment = ma.fields.Nested(FundingApportionmentSchema)
 
 
@@ -262,42 +262,42 @@ class NeedAreaSchema(Schema):
         metadata={
             "description": "Pounds awarded to the area (borough: the borough or its wards; BCU: the BCU, its boroughs or their wards); shared awards divided equally; London-wide and BCU-wide money not included"
         }
-    )  # noqa: E501
+    )
     apportioned_amount = ma.fields.Float(
         allow_none=True,
         metadata={
             "description": "With apportion=population: amount plus the population share of London-wide and BCU-wide money"
         },
-    )  # noqa: E501
+    )
     population = ma.fields.Integer(
         allow_none=True,
         metadata={
             "description": "Residents (latest loaded estimate; a BCU sums its boroughs); period in periods.population"
         },
-    )  # noqa: E501
+    )
     offences = ma.fields.Integer(
         allow_none=True,
         metadata={
             "description": "Recorded offences, all categories, in periods.offences (null for the City of London: not in Met figures)"
         },
-    )  # noqa: E501
+    )
     per_1000_residents = ma.fields.Float(
         allow_none=True, metadata={"description": "basis amount ÷ population × 1,000 (pounds)"}
-    )  # noqa: E501
+    )
     per_1000_offences = ma.fields.Float(
         allow_none=True, metadata={"description": "basis amount ÷ offences × 1,000 (pounds)"}
-    )  # noqa: E501
+    )
     vs_london = ma.fields.Dict(
         metadata={
             "description": "Each per-1,000 figure ÷ the London figure (1.0 = the London average)"
         }
-    )  # noqa: E501
+    )
     rank = ma.fields.Nested(
         NeedRanksSchema,
         metadata={
             "description": "Rank by each measure among the areas (1 = highest; ties share a rank; null when the figure is missing)"
         },
-    )  # noqa: E501
+    )
     note = ma.fields.String()
 
 
@@ -308,27 +308,27 @@ class FundingNeedSchema(Schema):
         metadata={
             "description": "amount, or apportioned_amount with apportion=population: the money the per-1,000 figures use"
         }
-    )  # noqa: E501
+    )
     areas = ma.fields.List(ma.fields.Nested(NeedAreaSchema))
     london = ma.fields.Dict(
         metadata={
             "description": "The London average: total basis amount, population and offences of the areas, and per-1,000 figures as total ÷ total (per_1000_offences over the areas with crime figures)"
         }
-    )  # noqa: E501
+    )
     periods = ma.fields.Dict(
         metadata={
             "description": "population: reference_date and source; offences: start and end month (YYYY-MM) and months; funding: the financial year asked for or all"
         }
-    )  # noqa: E501
+    )
     wider_awards = ma.fields.Dict(
         metadata={
             "description": "Awards not in the rows' amount: london_wide, bcu_wide (level=borough) and not_in_a_bcu (level=bcu, the City of London) are in apportioned_amount by population share with apportion=population, otherwise in no row; unplaced (no London area) is in no row"
         }
-    )  # noqa: E501
+    )
     rule = ma.fields.String()
     ranking = ma.fields.String()
     apportionment = ma.fields.Nested(FundingApportionmentSchema)
     notes = ma.fields.List(
         ma.fields.String(),
         metadata={"description": "Present when crime or population figures are not loaded"},
-    )  # noqa: E501
+    )

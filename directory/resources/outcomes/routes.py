@@ -18,7 +18,7 @@ from directory.web import catalogue, connection, snapshot
 
 blp = Blueprint(
     "outcomes", __name__, url_prefix="/api/v1", description="Outcomes of funded services"
-)  # noqa: E501
+)
 PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
 
 
@@ -31,7 +31,7 @@ def service_outcomes(key: str) -> Response:
     snapshot()  # the data version, for ETag and Last-Modified
     return http.json_response(
         funding.service_outcomes(FundingQueries(connection()), catalogue(), key)
-    )  # noqa: E501
+    )
 
 
 @blp.route("/outcomes/summary")

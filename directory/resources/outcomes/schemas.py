@@ -15,10 +15,10 @@ class ServiceOutcomeSchema(Schema):
     unit = ma.fields.String(allow_none=True)
     met_target = ma.fields.Boolean(
         allow_none=True, metadata={"description": "value ≥ target; null when either is missing"}
-    )  # noqa: E501
+    )
     report = ma.fields.Dict(
         metadata={"description": "type (interim | final) and url of the report or evaluation"}
-    )  # noqa: E501
+    )
     demo = ma.fields.Boolean(metadata={"description": "Illustrative demo data"})
 
 
@@ -26,19 +26,19 @@ class OutcomeCountsSchema(Schema):
     outcomes = ma.fields.Integer()
     with_target = ma.fields.Integer(
         metadata={"description": "Outcomes with both a value and a target"}
-    )  # noqa: E501
+    )
     met_target = ma.fields.Integer()
     not_met = ma.fields.Integer()
     share_met = ma.fields.Float(
         allow_none=True, metadata={"description": "met_target ÷ with_target"}
-    )  # noqa: E501
+    )
 
 
 class ServiceOutcomesSchema(Schema):
     service = ma.fields.Dict(metadata={"description": "id, ref, name, withdrawn, url"})
     outcomes = ma.fields.List(
         ma.fields.Nested(ServiceOutcomeSchema), metadata={"description": "Newest period first"}
-    )  # noqa: E501
+    )
     counts = ma.fields.Nested(OutcomeCountsSchema)
     rule = ma.fields.String()
 
@@ -47,13 +47,13 @@ class OutcomeSummaryArgsSchema(Schema):
     by = ma.fields.String(
         required=True,
         validate=ma.validate.OneOf(["borough", "theme"]),
-        metadata={"description": "Group outcomes by the boroughs the services serve, or by theme"},  # noqa: E501
+        metadata={"description": "Group outcomes by the boroughs the services serve, or by theme"},
     )
     area = ma.fields.String(
         validate=ma.validate.Length(min=1, max=120),
         metadata={
             "description": "Area code or name: services serving it, an area above it (London-wide, its BCU) or inside it, or with a site in it"
-        },  # noqa: E501
+        },
     )
 
 
@@ -62,18 +62,18 @@ class OutcomeGroupSchema(OutcomeCountsSchema):
     theme = ma.fields.Dict(
         allow_none=True,
         metadata={"description": "by=theme: {id, name}; null for services with no theme"},
-    )  # noqa: E501
+    )
     services = ma.fields.Integer(metadata={"description": "Services with outcomes in the group"})
     metrics = ma.fields.List(
         ma.fields.Dict(),
         metadata={
             "description": "What was measured: metric, unit, targets, outcomes, with_target, met_target, not_met"
         },
-    )  # noqa: E501
+    )
     evaluations = ma.fields.List(
         ma.fields.Dict(),
         metadata={"description": "Links to reports and evaluations: url, type, service, period"},
-    )  # noqa: E501
+    )
 
 
 class OutcomeSummarySchema(Schema):
@@ -82,21 +82,21 @@ class OutcomeSummarySchema(Schema):
     totals = ma.fields.Nested(OutcomeGroupSchema)
     themes = ma.fields.List(
         ma.fields.Nested(OutcomeGroupSchema), metadata={"description": "by=theme"}
-    )  # noqa: E501
+    )
     boroughs = ma.fields.List(
         ma.fields.Nested(OutcomeGroupSchema),
         metadata={
             "description": "by=borough: boroughs with outcomes of services serving them (or their wards) or with a site there"
         },
-    )  # noqa: E501
+    )
     bcu_wide = ma.fields.List(
         ma.fields.Nested(OutcomeGroupSchema),
         metadata={"description": "by=borough: services for a whole BCU, per BCU"},
-    )  # noqa: E501
+    )
     london_wide = ma.fields.Nested(
         OutcomeGroupSchema, metadata={"description": "by=borough: services for all of London"}
-    )  # noqa: E501
+    )
     unplaced = ma.fields.Nested(
         OutcomeGroupSchema, metadata={"description": "by=borough: services with no London area"}
-    )  # noqa: E501
+    )
     rule = ma.fields.String()

@@ -20,7 +20,7 @@ from directory.web import paged_response, snapshot, state, today
 
 blp = Blueprint(
     "programmes", __name__, url_prefix="/api/v1", description="Funding programmes and formulas"
-)  # noqa: E501
+)
 
 
 @blp.route("/programmes")

@@ -13,7 +13,7 @@ class ProgrammeListArgsSchema(PageArgsSchema):
         load_default=False,
         metadata={
             "description": "Count regrants (paid through another award the directory holds) too"
-        },  # noqa: E501
+        },
     )
 
 
@@ -22,7 +22,7 @@ class ProgrammeDetailArgsSchema(Schema):
         load_default=False,
         metadata={
             "description": "Count regrants (paid through another award the directory holds) too"
-        },  # noqa: E501
+        },
     )
 
 
@@ -35,14 +35,14 @@ class ProgrammeSummarySchema(Schema):
     amount = ma.fields.Float(metadata={"description": "Pounds, every award in full"})
     financial_years = ma.fields.Dict(
         allow_none=True, metadata={"description": "first and last financial year with awards"}
-    )  # noqa: E501
+    )
     allocation = ma.fields.String(
         allow_none=True,
         metadata={"description": "formula | competitive | decision | unknown (from formulas.toml)"},
-    )  # noqa: E501
+    )
     formula_documented = ma.fields.Boolean(
         metadata={"description": "Whether directory/data/formulas.toml documents it"}
-    )  # noqa: E501
+    )
     url = ma.fields.String()
 
 
@@ -54,7 +54,7 @@ class ProgrammeFormulaInputSchema(Schema):
     name = ma.fields.String()
     weight = ma.fields.Raw(
         metadata={"description": 'A number or share when published, otherwise "unknown"'}
-    )  # noqa: E501
+    )
     source = ma.fields.String()
     url = ma.fields.String()
 
@@ -63,18 +63,18 @@ class ProgrammeFormulaSchema(Schema):
     name = ma.fields.String()
     allocation = ma.fields.String(
         metadata={"description": "formula | competitive | decision | unknown"}
-    )  # noqa: E501
+    )
     status = ma.fields.String(
         metadata={"description": "known | partly known | not published | not applicable"}
-    )  # noqa: E501
+    )
     description = ma.fields.String()
     known = ma.fields.List(
         ma.fields.String(), metadata={"description": "Facts with a public source"}
-    )  # noqa: E501
+    )
     unknown = ma.fields.List(
         ma.fields.String(),
         metadata={"description": "What could not be established (never estimated)"},
-    )  # noqa: E501
+    )
     notes = ma.fields.String()
     inputs = ma.fields.List(ma.fields.Nested(ProgrammeFormulaInputSchema))
     sources = ma.fields.List(ma.fields.Dict(), metadata={"description": "title, url"})
@@ -84,18 +84,18 @@ class ProgrammeFormulaSchema(Schema):
 class ProgrammeAllocationsSchema(Schema):
     totals = ma.fields.Dict(
         metadata={"description": "Every award once: awards, amount, length statistics, ending soon"}
-    )  # noqa: E501
+    )
     london_wide = ma.fields.Dict(
         metadata={"description": "Awards for all of London: awards, amount"}
-    )  # noqa: E501
+    )
     bcu_wide = ma.fields.List(
         ma.fields.Dict(), metadata={"description": "Awards to a whole BCU, per BCU"}
-    )  # noqa: E501
+    )
     boroughs = ma.fields.List(
         ma.fields.Dict(),
         metadata={
             "description": "Every borough: awards and amount to it or its wards (shared awards divided equally), share_of_borough_money, population_share, offences_share"
-        },  # noqa: E501
+        },
     )
     unplaced = ma.fields.Dict(metadata={"description": "Awards with no London beneficiary area"})
     by_financial_year = ma.fields.List(
@@ -110,10 +110,10 @@ class ProgrammeDetailSchema(Schema):
         ProgrammeFormulaSchema,
         allow_none=True,
         metadata={"description": "The documented allocation formula; null when none is recorded"},
-    )  # noqa: E501
+    )
     allocations = ma.fields.Nested(ProgrammeAllocationsSchema)
     rule = ma.fields.String(metadata={"description": "How awards are placed"})
     comparison = ma.fields.String()
     periods = ma.fields.Dict(
         metadata={"description": "Periods of the population and crime figures used for the shares"}
-    )  # noqa: E501
+    )
