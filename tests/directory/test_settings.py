@@ -1,0 +1,43 @@
+"""Settings.from_env: every setting read from DIRECTORY_* and bad values refused clearly."""
+
+from __future__ import annotations
+
+import pytest
+
+from directory.settings import Settings, SettingsError
+
+
+def test_defaults_when_nothing_is_set():
+    settings = Settings.from_env({})
+    assert settings.freeze_heap is True
+    assert settings.data_version_ttl == 5.0
+    assert settings.is_sqlite
+
+
+def test_values_are_read_and_typed():
+    settings = Settings.from_env({
+        "DIRECTORY_FREEZE_HEAP": "false",
+        "DIRECTORY_DATA_VERSION_TTL": "0.5",
+        "DIRECTORY_BULK_LIMIT": "50",
+        "DIRECTORY_LOG_LEVEL": "debug",
+        "DIRECTORY_DATABASE_URL": "postgresql+psycopg://u@h/db",
+    })  # fmt: skip
+    assert settings.freeze_heap is False
+    assert settings.data_version_ttl == 0.5
+    assert settings.bulk_limit == 50
+    assert settings.log_level == "DEBUG"
+    assert not settings.is_sqlite
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("FREEZE_HEAP", "maybe", "DIRECTORY_FREEZE_HEAP must be true or false"),
+        ("BULK_LIMIT", "lots", "DIRECTORY_BULK_LIMIT must be a number"),
+        ("DATA_VERSION_TTL", "-1", "DIRECTORY_DATA_VERSION_TTL must not be negative"),
+        ("LOG_LEVEL", "loud", "is not a logging level"),
+    ],
+)
+def test_bad_values_are_refused_by_name(name, value, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({f"DIRECTORY_{name}": value})
