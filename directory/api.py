@@ -61,47 +61,67 @@ class _QueryArguments:
 
     As webargs does for the query string (a list for fields taking repeated values, else
     the first value; unknown parameters ignored; a 422 with the messages under "query"),
-    but with the per-field decisions made once per schema instead of on every lookup, and
-    with the schema cut down to the fields sent plus those with defaults or required:
-    marshmallow visits every declared field on every load, sent or not, so a request sending
-    one of fifteen documented parameters does not pay for the other fourteen. Validation
-    and messages are the schema's own."""
+    with the per-field decisions made once per schema instead of on every lookup.
 
-    #: field subsets kept (distinct combinations of parameters sent)
-    MAX_SUBSETS = 256
+    A schema with no hooks (no pre/post_load, no schema or field validators) is loaded field
+    by field: each parameter sent goes through its field's own ``deserialize`` (conversion,
+    validators and messages are the field's), the others take their load defaults or fail
+    as required; marshmallow's ``Schema.load`` does the same plus bookkeeping for hooks,
+    nesting and partial loads that such a schema does not use, at about three times the
+    cost on a request sending one of fifteen parameters. A schema with hooks is loaded by
+    ``Schema.load``."""
 
     def __init__(self, schema: ma.Schema) -> None:
         self.schema = schema
         self.repeatable = frozenset(MultiDictProxy(MultiDict(), schema).multiple_keys)
-        self.names = {field.data_key or name: name for name, field in schema.fields.items()}
-        self.always = frozenset(
-            name
-            for name, field in schema.fields.items()
-            if field.required or field.load_default is not ma.missing
+        self.fields = {field.data_key or name: field for name, field in schema.load_fields.items()}
+        self.attributes = {key: field.attribute or field.name for key, field in self.fields.items()}
+        self.lean = not any(getattr(schema, "_hooks", {}).values()) and not any(
+            "." in attribute for attribute in self.attributes.values()
         )
-        self.subsets: dict[frozenset[str], ma.Schema] = {}
-        # a pre_load hook may fill in fields that were not sent: such a schema stays whole
-        self.cuttable = not getattr(schema, "_hooks", {}).get("pre_load")
-
-    def subset(self, sent: Any) -> ma.Schema:
-        if not self.cuttable:
-            return self.schema
-        names = self.always.union(self.names[key] for key in sent if key in self.names)
-        schema = self.subsets.get(names)
-        if schema is None:
-            schema = type(self.schema)(only=names)
-            if len(self.subsets) < self.MAX_SUBSETS:
-                self.subsets[names] = schema
-        return schema
+        # parameters whose absence is decided per request (required, or a callable default)
+        self.unsent = {
+            key: field
+            for key, field in self.fields.items()
+            if field.required or callable(field.load_default)
+        }
+        self.defaults = {
+            self.attributes[key]: field.load_default
+            for key, field in self.fields.items()
+            if key not in self.unsent and field.load_default is not ma.missing
+        }
 
     def load(self, args: MultiDict) -> Any:  # type: ignore[type-arg]
         repeatable = self.repeatable
         data = {key: args.getlist(key) if key in repeatable else args[key] for key in args}
-        schema = self.subset(data)
-        try:
-            return schema.load(data, unknown=ma.EXCLUDE)
-        except ma.ValidationError as error:
-            abort(422, exc=error, messages={"query": error.messages}, schema=schema)
+        if not self.lean:
+            try:
+                return self.schema.load(data, unknown=ma.EXCLUDE)
+            except ma.ValidationError as error:
+                abort(422, exc=error, messages={"query": error.messages}, schema=self.schema)
+        result = dict(self.defaults)
+        errors: dict[str, Any] = {}
+        fields, attributes = self.fields, self.attributes
+        for key, value in data.items():
+            field = fields.get(key)
+            if field is not None:
+                try:
+                    result[attributes[key]] = field.deserialize(value, key, data)
+                except ma.ValidationError as error:
+                    errors[key] = error.messages
+        for key, field in self.unsent.items():
+            if key not in data:
+                try:
+                    value = field.deserialize(ma.missing, key, data)
+                except ma.ValidationError as error:
+                    errors[key] = error.messages
+                else:
+                    if value is not ma.missing:
+                        result[attributes[key]] = value
+        if errors:
+            error = ma.ValidationError(errors, data=data, valid_data=result)
+            abort(422, exc=error, messages={"query": errors}, schema=self.schema)
+        return result
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -123,6 +143,7 @@ class Blueprint(flask_smorest.Blueprint):
                 return func(*args, query.load(flask.request.args), **view_kwargs)
 
             view._apidoc = document(func)._apidoc  # type: ignore[attr-defined]
+            view.query_arguments = query  # type: ignore[attr-defined]
             return view
 
         return decorator

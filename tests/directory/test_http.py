@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 
 def test_unknown_route_is_problem_json(client):
     response = client.get("/api/v1/nothing-here")
@@ -177,3 +180,70 @@ def test_query_arguments_keep_webargs_semantics():
     assert bad.status_code == 422
     assert set(bad.get_json()["errors"]) == {"q", "page"}
     assert client.get("/near?near=51.5,-0.1").get_json() == {"lat": 51.5, "lon": -0.1}
+
+
+def _query_loaders(app):  # type: ignore[no-untyped-def]
+    return {
+        name: view.query_arguments
+        for name, view in app.view_functions.items()
+        if hasattr(view, "query_arguments")
+    }
+
+
+def _query_values(field) -> st.SearchStrategy[str]:  # type: ignore[no-untyped-def]
+    """Text a query parameter might carry: the field's own choices, numbers in and out of
+    range, dates, booleans and junk."""
+    choices = [
+        str(choice)
+        for validator in getattr(field, "validators", [])
+        for choice in getattr(validator, "choices", [])
+    ]
+    common = ["", "0", "1", "-3", "25", "1000001", "51.5", "-0.12", "1e309", "nan", "x",
+              "2026-11-26", "2026-02-30", "2026-11-26T10:00:00", "true", "no", "a" * 300]  # fmt: skip
+    return st.sampled_from(choices + common) | st.text(max_size=12)
+
+
+def test_lean_query_loading_matches_marshmallow(empty_settings):
+    """directory.api loads a hook-free query schema field by field instead of through
+    Schema.load: for every query schema of the app, on generated parameters (known, unknown,
+    repeated, valid and not), the values or the messages must be those of Schema.load."""
+    import marshmallow as ma
+    from werkzeug.datastructures import MultiDict
+    from werkzeug.exceptions import HTTPException
+
+    from directory import create_app
+
+    app = create_app(empty_settings)
+    loaders = _query_loaders(app)
+    lean = {name: loader for name, loader in loaders.items() if loader.lean}
+    assert "patch.get_patch" in lean and "services.list_services" in lean, sorted(loaders)
+
+    @st.composite
+    def queries(draw, loader):  # type: ignore[no-untyped-def]
+        keys = draw(st.lists(st.sampled_from([*loader.fields, "unknown"]), max_size=6))
+        pairs = []
+        for key in keys:
+            field = loader.fields.get(key)
+            inner = getattr(field, "inner", field)
+            values = _query_values(inner) if field is not None else st.text(max_size=5)
+            pairs.extend((key, v) for v in draw(st.lists(values, min_size=1, max_size=2)))
+        return MultiDict(pairs)
+
+    @settings(max_examples=60, deadline=None)
+    @given(data=st.data())
+    def check(data):  # type: ignore[no-untyped-def]
+        for name, loader in sorted(lean.items()):
+            args = data.draw(queries(loader), label=name)
+            sent = {k: args.getlist(k) if k in loader.repeatable else args[k] for k in args}
+            try:
+                expected = ("ok", loader.schema.load(sent, unknown=ma.EXCLUDE))
+            except ma.ValidationError as error:
+                expected = ("invalid", error.messages)
+            with app.test_request_context():
+                try:
+                    got = ("ok", loader.load(args))
+                except HTTPException as error:
+                    got = ("invalid", error.data["messages"]["query"])  # type: ignore[attr-defined]
+            assert got == expected, (name, args)
+
+    check()
