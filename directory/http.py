@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.http import http_date
 
+from directory import shared
 from directory.errors import (
     DatabaseNotInitialisedError,
     DatabaseUnavailableError,
@@ -61,15 +62,18 @@ def dumps(body: Any) -> bytes:
     orjson's slower non-string-keys mode, only when met; text it cannot encode (a lone
     surrogate echoed from the query) falls back to the standard library's escaped ASCII.
     (orjson writes a non-finite float as null; inputs are checked to be finite before they
-    reach an answer.)"""
+    reach an answer.) Parts kept between requests (:class:`directory.shared.Shared`) are
+    copied in as the JSON they were encoded to once."""
     try:
-        return orjson.dumps(body)
+        return orjson.dumps(body, default=shared.encode)
     except orjson.JSONEncodeError:
         pass
     try:
-        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(body, default=shared.plain, option=orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:
-        text = json.dumps(body, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(
+            body, ensure_ascii=True, separators=(",", ":"), allow_nan=False, default=shared.plain
+        )
         return text.encode("ascii")
 
 
@@ -163,7 +167,7 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     environ = request.environ
     if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
         return response
-    if request.path in UNCACHED_PATHS:
+    if environ.get("PATH_INFO") in UNCACHED_PATHS:
         response.headers["Cache-Control"] = "no-store"
         return response
     if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
@@ -177,7 +181,8 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
         response.vary.add("Accept")
     else:
         headers.add("Vary", "Accept")
-    version = g.get("data_version")
+    request_globals = g._get_current_object()  # one look-up of the context for both flags
+    version = getattr(request_globals, "data_version", None)
     if version is not None:
         last_modified, day = _daily_stamp(version, int(time.time() // 86400))
         if "last-modified" in present:
@@ -186,7 +191,7 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
             headers.add("Last-Modified", last_modified)
     etag = response.get_etag()[0] if "etag" in present else None  # a view's own
     if etag is None:
-        if version is None or g.get("etag_from_body"):
+        if version is None or getattr(request_globals, "etag_from_body", False):
             # answers that did not read the data version, or that change without it
             # (import runs, status), hash their body
             etag = hashlib.sha1(response.get_data()).hexdigest()
@@ -206,8 +211,9 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
                 not_modified.headers.pop(name, None)
             return not_modified
         return response
-    if any(name in environ for name in _CONDITIONAL_ENVIRON):
-        return response.make_conditional(request)
+    for name in _CONDITIONAL_ENVIRON:
+        if name in environ:
+            return response.make_conditional(request)
     return response
 
 

@@ -14,7 +14,7 @@ import functools
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -33,6 +33,7 @@ from directory.repositories.geography import (
     grid_cell,
 )
 from directory.settings import Settings
+from directory.shared import Shared
 
 #: why a service is in a patch, strongest first (the sort order of the answer)
 RELATIONS = (
@@ -100,7 +101,7 @@ class DirectoryIndex:
     organisation_refs: dict[str, int]
     #: funding summaries already worked out, by the patch's areas and day (bounded by the
     #: number of distinct patches: wards, boroughs, BCUs)
-    funding_cache: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    funding_cache: dict[tuple[Any, ...], Shared] = field(default_factory=dict)
     #: "serves this area" reasons by (relation, area code), shared by every answer
     area_reasons: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     #: the matches of a patch's areas by (areas, filters): the part of a patch shared by
@@ -503,7 +504,7 @@ class _Matches:
     ordered: list[int]
     counts: dict[str, int]
     #: services as the patch lists them, made when first listed (shared: never changed)
-    entries: dict[int, dict[str, Any]] = field(default_factory=dict)
+    entries: dict[int, Shared] = field(default_factory=dict)
 
 
 def _matching(
@@ -553,11 +554,11 @@ def _ordered(index: DirectoryIndex, found: dict[int, list[dict[str, Any]]]) -> _
     return _Matches(found, ordered, counts)
 
 
-def _entry(service: IndexedService, reasons: list[dict[str, Any]]) -> dict[str, Any]:
+def _entry(service: IndexedService, reasons: list[dict[str, Any]]) -> Shared:
     """A service as a patch lists it: its answer, with why it is here, strongest first."""
     reasons = sorted(reasons, key=lambda r: (RANK[r["relation"]], r.get("distance_m", 0)))
     distance = next((r["distance_m"] for r in reasons if "distance_m" in r), None)
-    return {**service.body, "relations": reasons, "distance_m": distance}
+    return Shared({**service.body, "relations": reasons, "distance_m": distance})
 
 
 def patch(
@@ -594,11 +595,11 @@ def patch(
     }
 
 
-def funding_summary(index: DirectoryIndex, place: Place, day: date) -> dict[str, Any]:
+def funding_summary(index: DirectoryIndex, place: Place, day: date) -> Shared:
     key = (day, place.coverage.key)
     summary = index.funding_cache.get(key)
     if summary is None:
-        summary = index.funding_cache[key] = _funding_summary(index, place, day)
+        summary = index.funding_cache[key] = Shared(_funding_summary(index, place, day))
     return summary
 
 
@@ -758,14 +759,13 @@ def resolve_place(
     easting: float | None = None, northing: float | None = None, area: str | None = None,
 ) -> Place:  # fmt: skip
     """The patch asked for: exactly one of a postcode, a point or an area (code or name)."""
-    given = [
-        name for name, present in (
-            ("postcode", postcode is not None),
-            ("point", any(v is not None for v in (lat, lon, easting, northing))),
-            ("area", area is not None),
-        ) if present
-    ]  # fmt: skip
-    if len(given) != 1:
+    by_point = lat is not None or lon is not None or easting is not None or northing is not None
+    if (postcode is not None) + by_point + (area is not None) != 1:
+        given = [
+            name for name, present in (
+                ("postcode", postcode is not None), ("point", by_point), ("area", area is not None),
+            ) if present
+        ]  # fmt: skip
         raise InvalidInputError(
             "Give exactly one of postcode, lat and lon, easting and northing, or area.",
             errors={"_query": [f"got {', '.join(given) or 'none'}"]},
@@ -869,7 +869,7 @@ class _SiteRow:
 
 
 def for_representations(
-    contents: list[dict[str, Any]],
+    contents: list[Mapping[str, Any]],
 ) -> tuple[list[dict[str, Any]], dict[int, list[_SiteRow]], dict[int, list[str]]]:
     """A patch page's services as the GeoJSON and CSV builders take them: summaries (theme
     ids, relations kept), sites by service, live programmes by service."""

@@ -50,13 +50,27 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def directory_index(snap: GeographySnapshot) -> DirectoryIndex:
-    """The in-memory directory index for this data version and day."""
+@dataclass(frozen=True, slots=True)
+class DirectoryReads:
+    """What a read of the in-memory directory needs, looked up once per request."""
+
+    settings: Settings
+    snap: GeographySnapshot
+    repo: GeographyRepository  # on the request's read connection
+    index: DirectoryIndex  # for the snapshot's data version and today
+    today: date
+
+
+def directory_reads() -> DirectoryReads:
+    """The settings, geography snapshot, geography repository, directory index and date of
+    this request (the hot views' one call into the application's state)."""
     app_state, day = state(), today()
+    snap = _snapshot(app_state)
     index = app_state.directory.current(snap.version.id, day)
     if index is None:
         index = app_state.directory.get(catalogue(), snap, app_state.settings, day)
-    return index
+    repo = GeographyRepository(app_state.db.read_connection())
+    return DirectoryReads(app_state.settings, snap, repo, index, day)
 
 
 def geography_repo() -> GeographyRepository:
@@ -64,8 +78,12 @@ def geography_repo() -> GeographyRepository:
 
 
 def snapshot() -> GeographySnapshot:
-    cache = state().geography
-    snap = cache.fresh() or cache.get(geography_repo())
+    return _snapshot(state())
+
+
+def _snapshot(app_state: AppState) -> GeographySnapshot:
+    cache = app_state.geography
+    snap = cache.fresh() or cache.get(GeographyRepository(app_state.db.read_connection()))
     g.data_version = snap.version
     return snap
 

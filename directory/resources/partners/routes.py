@@ -10,7 +10,7 @@ from directory import geography, http, patch
 from directory.api import Blueprint, ProblemSchema
 from directory.errors import InvalidInputError, OrganisationNotFoundError
 from directory.resources.patch.schemas import PartnerArgsSchema, PartnersSchema
-from directory.web import catalogue, directory_index, geography_repo, snapshot
+from directory.web import catalogue, directory_reads
 
 blp = Blueprint("partners", __name__, url_prefix="/api/v1", description="Partners nearby")
 
@@ -38,8 +38,8 @@ def get_partners(args: dict[str, Any]) -> Response:
             "Give either organisation, or postcode with theme.",
             errors={"organisation": ["or postcode"], "postcode": ["or organisation"]},
         )
-    snap = snapshot()
-    index = directory_index(snap)
+    reads = directory_reads()
+    snap, index = reads.snap, reads.index
     themes = args.get("theme", [])
     if args.get("organisation") is not None:
         org_id = catalogue().organisation_id(args["organisation"])
@@ -57,7 +57,7 @@ def get_partners(args: dict[str, Any]) -> Response:
                 "With postcode, say what the work is about: one or more theme ids.",
                 errors={"theme": ["required with postcode"]},
             )
-        answer = geography.lookup_postcode(snap, geography_repo(), args["postcode"])
+        answer = geography.lookup_postcode(snap, reads.repo, args["postcode"])
         point = (answer["easting"], answer["northing"])
         subject = patch.subject_for_place(answer["borough"]["code"], point, themes)
     body = patch.partners(

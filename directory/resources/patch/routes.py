@@ -14,7 +14,7 @@ from directory.resources.patch.schemas import (
     PatchLookupSchema,
     PatchSchema,
 )
-from directory.web import directory_index, geography_repo, snapshot, state, today
+from directory.web import directory_reads
 
 blp = Blueprint("patch", __name__, url_prefix="/api/v1", description="What is in my patch")
 SERVICE_PATH = "/api/v1/services/"
@@ -59,17 +59,16 @@ def get_patch(args: dict[str, Any]) -> Response:
 
     Give exactly one of `postcode`, `lat`+`lon`, `easting`+`northing` or `area`. Services are
     sorted by their strongest relation, then distance, then name."""
-    snap = snapshot()
+    reads = directory_reads()
     place = patch.resolve_place(
-        snap, geography_repo(), state().settings, postcode=args.get("postcode"),
+        reads.snap, reads.repo, reads.settings, postcode=args.get("postcode"),
         lat=args.get("lat"), lon=args.get("lon"), easting=args.get("easting"),
         northing=args.get("northing"), area=args.get("area"),
     )  # fmt: skip
     page, per_page = args["page"], args["per_page"]
     body = patch.patch(
-        directory_index(snap), snap, place, _filters(args), today(),
-        page=page, per_page=per_page,
-    )  # fmt: skip
+        reads.index, reads.snap, place, _filters(args), reads.today, page=page, per_page=per_page
+    )
     kind = web.representation(args.get("format"), ("json", "geojson", "csv"))
     if kind == "json":
         return http.json_response(body)
@@ -102,9 +101,9 @@ def get_patch(args: dict[str, Any]) -> Response:
 def lookup_patches(body: dict[str, Any]) -> Response:
     """Up to 1,000 postcodes: each one's patch and its matching services (ids and counts, or
     full with `detail=full`), or its problem, in the order sent."""
-    snap = snapshot()
+    reads = directory_reads()
     answer = patch.patch_lookup(
-        directory_index(snap), snap, geography_repo(), state().settings, body["postcodes"],
-        _filters(body), detail=body["detail"],
+        reads.index, reads.snap, reads.repo, reads.settings, body["postcodes"], _filters(body),
+        detail=body["detail"],
     )  # fmt: skip
     return http.json_response(answer)

@@ -1,0 +1,58 @@
+"""Parts of answers shared by many requests, encoded to JSON once.
+
+A patch answer is mostly parts that are the same for every postcode in a ward (each service
+as the patch lists it, the funding summary), worked out once and kept. Wrapped in
+:class:`Shared`, such a part also keeps its JSON: serialising an answer then copies those
+bytes (``orjson.Fragment``) instead of walking the same dicts again for every request. A
+Shared part is a read-only mapping, so code reading the answer (GeoJSON, CSV) is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import orjson
+
+
+class Shared(Mapping[str, Any]):
+    """A dict kept between requests and never changed, with its JSON made once, when first
+    asked for."""
+
+    __slots__ = ("_data", "_json")
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+        self._json: bytes | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Shared({self._data!r})"
+
+    def json(self) -> bytes:
+        encoded = self._json
+        if encoded is None:
+            encoded = self._json = orjson.dumps(self._data, default=encode)
+        return encoded
+
+
+def encode(value: Any) -> Any:
+    """orjson's ``default`` hook: a Shared part as its JSON, verbatim."""
+    if isinstance(value, Shared):
+        return orjson.Fragment(value.json())
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def plain(value: Any) -> Any:
+    """The standard library json's ``default`` hook: a Shared part as a dict."""
+    if isinstance(value, Shared):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
