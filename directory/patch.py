@@ -102,6 +102,8 @@ class DirectoryIndex:
     #: funding summaries already worked out, by the patch's areas and day (bounded by the
     #: number of distinct patches: wards, boroughs, BCUs)
     funding_cache: dict[tuple[Any, ...], Shared] = field(default_factory=dict)
+    #: patch contacts by the patch's areas (shared: never changed)
+    contacts_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
     #: "serves this area" reasons by (relation, area code), shared by every answer
     area_reasons: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     #: the matches of a patch's areas by (areas, filters): the part of a patch shared by
@@ -439,9 +441,12 @@ def nearby_sites(index: DirectoryIndex, place: Place, radius: float) -> dict[int
         return {}
     x, y = place.point
     nearest: dict[int, tuple[float, Site]] = {}
+    within = radius * radius
     for site in _sites_near(index, x, y, radius):
-        distance = math.hypot(site.x - x, site.y - y)
-        if distance <= radius:
+        dx, dy = site.x - x, site.y - y
+        squared = dx * dx + dy * dy
+        if squared <= within:
+            distance = math.sqrt(squared)
             best = nearest.get(site.service_id)
             if best is None or distance < best[0]:
                 nearest[site.service_id] = (distance, site)
@@ -498,7 +503,8 @@ def _sort_key(index: DirectoryIndex, sid: int, reasons: list[dict[str, Any]]) ->
 @dataclass(frozen=True)
 class _Matches:
     """The services in a patch that pass the filters: their reasons (lists shared with the
-    cache: read them, never change them), the documented order, the number per relation."""
+    cache: read them, never change them), the documented order, the number in all and per
+    relation (shared too)."""
 
     found: dict[int, list[dict[str, Any]]]
     ordered: list[int]
@@ -546,7 +552,7 @@ def _matching(
 
 
 def _ordered(index: DirectoryIndex, found: dict[int, list[dict[str, Any]]]) -> _Matches:
-    counts = dict.fromkeys(RELATIONS, 0)
+    counts = {"services": len(found), **dict.fromkeys(RELATIONS, 0)}
     for reasons in found.values():
         for relation in {r["relation"] for r in reasons}:
             counts[relation] += 1
@@ -577,22 +583,36 @@ def patch(
         contents.append(entry)
     return {
         **place.geography,
-        "filters": {
-            "theme": list(filters.themes),
-            "programme": filters.programme,
-            "status": filters.status or "any",
-            "live_on": _iso(filters.live_on),
-            "q": filters.q,
-            "radius_m": filters.radius if place.point is not None else None,
-        },  # fmt: skip
-        "counts": {"services": len(found), **counts},
+        "filters": _filters_answer(filters, place.point is not None),
+        "counts": counts,
         "funding": funding_summary(index, place, filters.live_on or today),
-        "contacts": [
-            c for code in place.coverage.codes for c in index.contacts_by_area.get(code, ())
-        ],
+        "contacts": patch_contacts(index, place.coverage),
         "services": envelope(contents, total_items=len(ordered), page=page, per_page=per_page),
         "sort": "relation (site nearby, site in area, ward, part of area, borough, BCU, London), then distance, then name",
     }
+
+
+@functools.lru_cache(maxsize=1024)
+def _filters_answer(filters: PatchFilters, by_point: bool) -> dict[str, Any]:
+    """The filters as the answer echoes them (shared: never changed)."""
+    return {
+        "theme": list(filters.themes),
+        "programme": filters.programme,
+        "status": filters.status or "any",
+        "live_on": _iso(filters.live_on),
+        "q": filters.q,
+        "radius_m": filters.radius if by_point else None,
+    }
+
+
+def patch_contacts(index: DirectoryIndex, coverage: Coverage) -> list[dict[str, Any]]:
+    """The contacts of a patch's areas (borough SPOC, SNB chair, BCU lead), once per areas."""
+    contacts = index.contacts_cache.get(coverage.key)
+    if contacts is None:
+        contacts = index.contacts_cache[coverage.key] = [
+            c for code in coverage.codes for c in index.contacts_by_area.get(code, ())
+        ]
+    return contacts
 
 
 def funding_summary(index: DirectoryIndex, place: Place, day: date) -> Shared:
@@ -825,7 +845,7 @@ def patch_lookup(
             "borough": answer["borough"],
             "bcu": answer["bcu"],
             "police_force": answer["police_force"],
-            "counts": {"services": len(found), **counts},
+            "counts": counts,
         }
         if detail == "full":
             patch_answer["services"] = [
