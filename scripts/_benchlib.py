@@ -105,6 +105,19 @@ def load_demo(env: Mapping[str, str], data_dir: Path) -> float:
     return time.perf_counter() - started
 
 
+@contextlib.contextmanager
+def throwaway_postgres(database: str) -> Iterator[str]:
+    """A database URL on a PostgreSQL 15 cluster started for the benchmark (the tests' own
+    throwaway cluster), stopped and removed afterwards."""
+    from tests.postgres import PostgresCluster
+
+    cluster = PostgresCluster().start()
+    try:
+        yield cluster.create_database(database)
+    finally:
+        cluster.stop()
+
+
 def machine() -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(),

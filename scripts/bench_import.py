@@ -29,7 +29,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _benchlib import BenchError, default_data_dir, directory_env, init_database, machine  # noqa: E402
+from _benchlib import (  # noqa: E402
+    BenchError,
+    default_data_dir,
+    directory_env,
+    init_database,
+    machine,
+    throwaway_postgres,
+)
 from make_directory import generate  # noqa: E402
 
 from directory import create_app  # noqa: E402
@@ -111,15 +118,9 @@ def main() -> int:
                 edited,
             )
             if args.postgres:
-                from tests.postgres import PostgresCluster
-
-                cluster = PostgresCluster().start()
-                try:
-                    url = cluster.create_database("bench_import")
+                with throwaway_postgres("bench_import") as url:
                     env = directory_env(url, work, args.data_dir)
                     table += run("PostgreSQL", env, args.data_dir, path, edited)
-                finally:
-                    cluster.stop()
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -47,6 +47,7 @@ from _benchlib import (  # noqa: E402
     machine,
     run_wrk,
     serve,
+    throwaway_postgres,
 )
 from make_directory import generate  # noqa: E402
 
@@ -220,15 +221,9 @@ def main() -> int:
             env = directory_env(f"sqlite:///{work / 'bench.sqlite3'}", work, args.data_dir)
             table = run("SQLite", env, args.data_dir, path, args.rounds, args.wrk)
             if args.postgres:
-                from tests.postgres import PostgresCluster
-
-                cluster = PostgresCluster().start()
-                try:
-                    url = cluster.create_database("bench_search")
+                with throwaway_postgres("bench_search") as url:
                     env = directory_env(url, work, args.data_dir)
                     table += run("PostgreSQL", env, args.data_dir, path, args.rounds, args.wrk)
-                finally:
-                    cluster.stop()
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
