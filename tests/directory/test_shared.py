@@ -1,0 +1,45 @@
+"""directory.shared: answer parts kept between requests, their JSON encoded once."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+
+from directory import http
+from directory.shared import Shared
+
+
+def test_a_shared_part_reads_as_the_dict_it_wraps():
+    data = {"id": 7, "themes": [{"id": "vawg"}], "distance_m": None}
+    part = Shared(data)
+    assert part == data and dict(part) == data
+    assert {**part, "extra": 1} == {**data, "extra": 1}
+    assert part["themes"][0]["id"] == "vawg" and len(part) == 3 and list(part) == list(data)
+    assert "Shared(" in repr(part)
+
+
+def test_answers_with_shared_parts_serialise_as_if_they_were_plain():
+    inner = Shared({"name": "Grant – £5k", "amount": 5000.5, "ok": True})
+    body = {"services": [Shared({"id": 1, "inner": inner}), {"id": 2}], "funding": inner}
+    expected = {"services": [{"id": 1, "inner": dict(inner)}, {"id": 2}], "funding": dict(inner)}
+    assert json.loads(http.dumps(body)) == expected
+    assert http.dumps(body) == orjson.dumps(expected)  # compact, byte for byte
+
+
+def test_the_json_is_encoded_once_and_reused():
+    part = Shared({"a": 1})
+    first = part.json()
+    assert part.json() is first
+    part._data["a"] = 2  # a Shared part is never changed; if it were, the JSON would not follow
+    assert json.loads(http.dumps({"p": part})) == {"p": {"a": 1}}
+
+
+def test_the_fallbacks_still_take_shared_parts():
+    # non-string keys (orjson's slower mode) and a lone surrogate (the standard library)
+    keyed = {"by_year": {2024: 1}, "part": Shared({"x": 1})}
+    assert json.loads(http.dumps(keyed)) == {"by_year": {"2024": 1}, "part": {"x": 1}}
+    echoed = {"q": "\ud800", "part": Shared({"x": 1})}
+    assert json.loads(http.dumps(echoed)) == {"q": "\ud800", "part": {"x": 1}}
+    inside = {"part": Shared({"name": "bad \udc80 text"})}
+    assert json.loads(http.dumps(inside)) == {"part": {"name": "bad \udc80 text"}}
