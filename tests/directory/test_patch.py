@@ -64,6 +64,11 @@ def test_postcode_patch_labels_every_service_and_sorts_by_relation(patch_app):
     assert borough["organisation"]["name"] == "Oxygen"
     (grant,) = borough["live_grants"]
     assert grant["programme"]["id"] == "snb" and grant["ending_soon"] is True
+    assert grant["amount"] == 20000.0 and (grant["start"], grant["end"]) == (START, SOON)
+    assert grant["months_left"] in (0, 1)  # ends in 30 days
+    (london_grant,) = body["services"]["contents"][-1]["live_grants"]
+    assert 12 <= london_grant["months_left"] <= 14 and london_grant["ending_soon"] is False
+    assert set(borough["contact"]) == {"email", "phone", "website"}
 
 
 def test_patch_funding_and_contacts(patch_app):
@@ -169,6 +174,27 @@ def test_partners_share_themes_nearby(patch_app):
     ]
     assert client.get("/api/v1/partners?postcode=E8 1DY").status_code == 422
     assert client.get("/api/v1/partners").status_code == 422
+
+
+def test_partners_name_the_funders_they_share(writable_app, tmp_path):
+    rows = [
+        f"A1,Kingston knife crime mentoring,,knife crime,Alpha Youth,Kingston,,{TODAY},MOPAC,VRU,£10k,{START},{END},active",
+        f"B1,Kingston knife crime outreach,,knife crime,Beta Project,Kingston,,{TODAY},MOPAC,VRU,£12k,{START},{END},active",
+        f"C1,Kingston knife crime sport,,knife crime,Gamma Club,Kingston,,{TODAY},Other Trust,,£5k,{START},{END},active",
+    ]
+    path = tmp_path / "funders.csv"
+    path.write_text(HEADER + "\n".join(rows) + "\n", "utf-8")
+    result = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "t"])
+    assert result.exit_code == 0, result.output
+    body = writable_app.test_client().get("/api/v1/partners?organisation=org:alpha-youth").json
+    by_name = {p["organisation"]["name"]: p for p in body["partners"]["contents"]}
+    assert set(by_name) == {"Beta Project", "Gamma Club"}
+    reasons = {r["reason"]: r for r in by_name["Beta Project"]["reasons"]}
+    assert reasons["shared_funders"]["funders"] == ["Mayor's Office for Policing and Crime"]
+    assert "shared_funders" not in {r["reason"] for r in by_name["Gamma Club"]["reasons"]}
+    # a shared funder ranks the partner higher, all else being equal
+    assert by_name["Beta Project"]["score"] == by_name["Gamma Club"]["score"] + 1
+    assert body["partners"]["contents"][0]["organisation"]["name"] == "Beta Project"
 
 
 def test_change_feed_by_area_and_atom(patch_app, tmp_path):
