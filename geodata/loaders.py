@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from geodata.index import AreaIndex
 from geodata.names import default_aliases
 from geodata.neighbours import ACROSS_WATER, TOUCHES, neighbours
 from geodata.postcodes import INCODE_PATTERN, OUTCODE_PATTERN
-from geodata.sources import Manifest, SourceFile, load_manifest
+from geodata.sources import GEOGRAPHY_KEYS, Manifest, SourceFile, manifest_for
 
 __all__ = [
     "AreaRecord",
@@ -54,12 +55,14 @@ MET_NAME = "Metropolitan Police Service"
 CITY_POLICE_NAME = "City of London Police"
 CITY_NOTE = "The City of London is policed by the City of London Police and belongs to no Met BCU."
 BOROUGH_CODES = tuple(f"E090000{n:02d}" for n in range(1, 34))
-EXPECTED_WARDS = 704
+#: London has had 704 wards (679 borough wards and the City's 25) since May 2022; a ward
+#: file outside these bounds is not a London cut
+WARD_COUNT_RANGE = (600, 800)
 BCU_MEMBERSHIP_PATH = Path(__file__).with_name("data") / "bcu_membership.csv"
 
 _HINT = (
-    "Set DIRECTORY_GEODATA_DIR to a directory holding the shared London data, "
-    "or run `directory geodata download` to fetch the official releases."
+    "Point --from or DIRECTORY_GEODATA_DIR at a directory holding the London data, or leave "
+    "both unset to use the snapshot packaged with the project."
 )
 _POSTCODE_REGEX = rf"(?:{OUTCODE_PATTERN}) ?{INCODE_PATTERN}"
 
@@ -189,8 +192,21 @@ def _file(data_dir: str | Path, entry: SourceFile) -> Path:
     return path
 
 
-def _manifest(manifest: Manifest | None) -> Manifest:
-    return manifest if manifest is not None else load_manifest()
+def _manifest(manifest: Manifest | None, data_dir: str | Path) -> Manifest:
+    return manifest if manifest is not None else manifest_for(data_dir)
+
+
+def _field(names: list[str], pattern: str, path: Path, layer: str | None) -> str:
+    """The one column whose name matches ``pattern`` (ONS names carry the vintage year:
+    WD22CD, WD25CD, LAD24CD …), case-insensitively."""
+    found = [n for n in names if re.fullmatch(pattern, n, flags=re.IGNORECASE)]
+    if len(found) != 1:
+        where = f"{path}" + (f" (layer {layer!r})" if layer else "")
+        raise DataFileError(
+            f"{where}: expected one column matching {pattern!r}, found "
+            f"{found or 'none'} among {', '.join(names)}"
+        )
+    return found[0]
 
 
 def _entry(manifest: Manifest, key: str) -> SourceFile:
@@ -200,7 +216,11 @@ def _entry(manifest: Manifest, key: str) -> SourceFile:
         raise DataFileError(f"The sources manifest has no entry {key!r}") from None
 
 
-def _read_layer(path: Path, layer: str | None, columns: list[str]) -> tuple[dict, np.ndarray]:
+def _read_layer(
+    path: Path, layer: str | None, columns: list[str], patterns: dict[str, str] | None = None
+) -> tuple[dict, np.ndarray]:
+    """Read a layer's geometries and columns; ``patterns`` maps a name the caller uses to
+    a regular expression the file's column must match (for vintage-suffixed names)."""
     import pyogrio  # lazy: ingest only
 
     try:
@@ -208,6 +228,7 @@ def _read_layer(path: Path, layer: str | None, columns: list[str]) -> tuple[dict
     except Exception as exc:  # pyogrio raises several DataSource/Layer error types
         raise DataFileError(f"Cannot read {path} (layer {layer!r}): {exc}") from exc
     names = list(meta["fields"])
+    renamed = {alias: _field(names, rx, path, layer) for alias, rx in (patterns or {}).items()}
     missing = [c for c in columns if c not in names]
     if missing:
         raise DataFileError(f"{path} (layer {layer!r}) lacks columns {', '.join(missing)}")
@@ -220,6 +241,7 @@ def _read_layer(path: Path, layer: str | None, columns: list[str]) -> tuple[dict
         raise DataFileError(f"{path} (layer {layer!r}) has no geometries")
     geoms = shapely.from_wkb(wkb)
     data = {name: field_data[names.index(name)] for name in columns}
+    data.update({alias: field_data[names.index(name)] for alias, name in renamed.items()})
     return data, geoms
 
 
@@ -342,7 +364,7 @@ def read_boroughs(
     DataFileError
         Missing/unreadable file, or a borough without a BCU (other than the City).
     """
-    entry = _entry(_manifest(manifest), "boroughs")
+    entry = _entry(_manifest(manifest, data_dir), "boroughs")
     path = _file(data_dir, entry)
     data, geoms = _read_layer(path, entry.layer, ["GSS_CODE", "NAME", "ONS_INNER"])
     bcu_of = {m.borough_gss_code: m.bcu_id for m in (membership or read_bcu_membership())}
@@ -390,7 +412,10 @@ def read_boroughs(
 
 
 def read_wards(data_dir: str | Path, manifest: Manifest | None = None) -> list[AreaRecord]:
-    """Read the London wards (ONS WD22, generalised) with current (WD25) names.
+    """Read the London wards (ONS WDyy, generalised) with their current names.
+
+    Column names carry the ONS vintage year (``WD22CD``, ``WD24NM``, ``LAD25CD`` …) and
+    are matched by pattern, so a newer ward release reads without a code change.
 
     Parameters
     ----------
@@ -410,13 +435,21 @@ def read_wards(data_dir: str | Path, manifest: Manifest | None = None) -> list[A
     DataFileError
         Missing/unreadable files or missing columns.
     """
-    manifest = _manifest(manifest)
+    manifest = _manifest(manifest, data_dir)
     entry = _entry(manifest, "wards")
     path = _file(data_dir, entry)
-    data, geoms = _read_layer(path, entry.layer, ["WD22CD", "WD22NM", "LAD22CD"])
+    data, geoms = _read_layer(
+        path,
+        entry.layer,
+        [],
+        {"WD22CD": r"WD\d{2}CD", "WD22NM": r"WD\d{2}NM", "LAD22CD": r"LAD\d{2}CD"},
+    )
     names_path = _file(data_dir, _entry(manifest, "ward_names"))
-    names = _read_csv(names_path, ["WD25CD", "WD25NM"])
-    current = dict(zip(names["WD25CD"], names["WD25NM"], strict=True))
+    names = _read_csv(names_path, [])
+    columns = list(names.columns)
+    code_column = _field(columns, r"WD\d{2}CD", names_path, None)
+    name_column = _field(columns, r"WD\d{2}NM", names_path, None)
+    current = dict(zip(names[code_column], names[name_column], strict=True))
     records = [
         AreaRecord(
             code=str(code),
@@ -498,7 +531,7 @@ def read_postcodes(data_dir: str | Path, manifest: Manifest | None = None) -> li
     DataFileError
         Missing file or columns, malformed postcodes or non-numeric coordinates.
     """
-    entry = _entry(_manifest(manifest), "postcodes")
+    entry = _entry(_manifest(manifest, data_dir), "postcodes")
     path = _file(data_dir, entry)
     frame = _read_csv(path, _CODEPOINT_COLUMNS)
     _check_postcodes(frame, "postcode", path)
@@ -554,7 +587,7 @@ def read_terminated_postcodes(
     DataFileError
         Missing file or columns, malformed postcodes.
     """
-    entry = _entry(_manifest(manifest), "nspl")
+    entry = _entry(_manifest(manifest, data_dir), "nspl")
     path = _file(data_dir, entry)
     frame = _read_csv(path, _NSPL_COLUMNS)
     frame = frame[frame["doterm"].str.strip() != ""]
@@ -656,6 +689,23 @@ def _current_wards_for_terminated(
     return result, len(todo)
 
 
+def _data_about(manifest: Manifest) -> dict[str, Any]:
+    """Which data the bundle was read from: a packaged snapshot, a refreshed release, or a
+    directory laid out like shared/data."""
+    about = manifest.about
+    if about.get("kind") and about.get("id"):
+        return {
+            "kind": str(about["kind"]),
+            "id": str(about["id"]),
+            "description": str(about.get("description", "")),
+        }
+    return {
+        "kind": "directory",
+        "id": None,
+        "description": "A data directory laid out like shared/data",
+    }
+
+
 def _with_aliases(areas: list[AreaRecord]) -> list[AreaRecord]:
     aliases: dict[str, list[str]] = {}
     for code, alias in default_aliases():
@@ -676,7 +726,8 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
     data_dir : str or Path
         A directory laid out like ``shared/data``.
     manifest : Manifest, optional
-        Defaults to the built-in ``geodata/data/sources.toml``.
+        Defaults to the directory's own ``manifest.json`` (a snapshot or a refreshed
+        release), else the built-in ``geodata/data/sources.toml``.
 
     Returns
     -------
@@ -691,8 +742,8 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
     ------
     DataFileError
         A missing directory or file, an unreadable file, or data that fails validation
-        (not exactly E09000001..E09000033, not 704 wards, postcodes whose borough or ward
-        is unknown; counts are reported).
+        (not exactly E09000001..E09000033, a ward count outside ``WARD_COUNT_RANGE``,
+        postcodes whose borough or ward is unknown; counts are reported).
 
     Notes
     -----
@@ -701,9 +752,10 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
     the grid reference (see ``release["notes"]``), so every postcode's ward is in the
     bundle's ward set.
     """
-    manifest = _manifest(manifest)
     data_dir = _data_dir(data_dir)
-    paths = {f.key: _file(data_dir, f) for f in manifest.files}
+    manifest = _manifest(manifest, data_dir)
+    geography = [_entry(manifest, key) for key in GEOGRAPHY_KEYS]
+    paths = {f.key: _file(data_dir, f) for f in geography}
     membership = read_bcu_membership()
 
     boroughs = read_boroughs(data_dir, manifest, membership)
@@ -717,9 +769,10 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
         )
     wards = read_wards(data_dir, manifest)
     ward_codes = {w.code for w in wards}
-    if len(wards) != EXPECTED_WARDS or len(ward_codes) != len(wards):
+    low, high = WARD_COUNT_RANGE
+    if not low <= len(wards) <= high or len(ward_codes) != len(wards):
         raise DataFileError(
-            f"{paths['wards']}: expected {EXPECTED_WARDS} distinct wards, got {len(wards)} "
+            f"{paths['wards']}: expected {low}–{high} distinct London wards, got {len(wards)} "
             f"({len(ward_codes)} distinct codes)"
         )
     orphans = [w.code for w in wards if w.parent_code not in set(BOROUGH_CODES)]
@@ -793,7 +846,7 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
 
     digest = hashlib.sha256()
     files = {}
-    for entry in manifest.files:
+    for entry in geography:
         file_sha = _sha256(paths[entry.key])
         digest.update(f"{entry.key}:{entry.path}:{file_sha}\n".encode())
         files[entry.key] = {
@@ -810,6 +863,7 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
     digest.update(f"bcu_membership:{bcu_sha}\n".encode())
     release = {
         "label": manifest.release_label(),
+        "data": _data_about(manifest),
         "files": files,
         "bcu_membership": {
             "path": "geodata/data/bcu_membership.csv",

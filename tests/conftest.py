@@ -1,5 +1,11 @@
-"""Fixtures shared by every test: the shared data, databases on SQLite and PostgreSQL,
-and applications over them with the real London geography loaded once per session."""
+"""Fixtures shared by every test: the London data, databases on SQLite and PostgreSQL,
+and applications over them with the real London geography loaded once per session.
+
+The London data is ``DIRECTORY_GEODATA_DIR`` when set, else the shared data folder beside
+the checkout (``../shared/data``) when there is one, else the snapshot packaged with the
+project, extracted once into ``.cache/snapshot/`` (a bare clone, no network). Every file
+the tests read from it is one the snapshot holds, at the same path.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -15,24 +22,43 @@ from directory import create_app
 from directory.db import Database
 from directory.loading import load_geography
 from directory.settings import Settings
+from geodata.snapshot import extract_snapshot
+from geodata.sources import MANIFEST_FILE, load_manifest
 from tests.postgres import PostgresCluster
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+#: where a bare clone's tests unpack the packaged snapshot (kept between runs)
+SNAPSHOT_CACHE = REPO_ROOT / ".cache" / "snapshot"
+#: small public files the tests read that are not London data (schemas, examples)
+VENDORED = REPO_ROOT / "tests" / "data"
 
 
+@cache
 def shared_data_path() -> Path:
+    """The London data directory the tests read (see the module's docstring)."""
     configured = os.environ.get("DIRECTORY_GEODATA_DIR")
-    path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
-    return path.resolve()
+    if configured:
+        return Path(configured).resolve()
+    if (SHARED_DATA / "SOURCES.md").is_file():
+        return SHARED_DATA.resolve()
+    return extract_snapshot(SNAPSHOT_CACHE)
+
+
+def data_origin() -> str:
+    """ "shared" or "snapshot": which London data the tests run on."""
+    return "snapshot" if (shared_data_path() / MANIFEST_FILE).is_file() else "shared"
 
 
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
     path = shared_data_path()
-    if not (path / "SOURCES.md").exists():
+    missing = [e.path for e in load_manifest().files if not (path / e.path).is_file()]
+    if missing:
         pytest.fail(
-            f"The shared London data is not at {path}. Set DIRECTORY_GEODATA_DIR to it "
-            "(the tests need the real files; they never skip for want of them)."
+            f"The London data at {path} lacks {', '.join(missing)}. Unset "
+            "DIRECTORY_GEODATA_DIR to run on the packaged snapshot (the tests need the real "
+            "files; they never skip for want of them)."
         )
     return path
 

@@ -11,7 +11,7 @@ import pytest
 
 from directory.ingest.hsds import read_hsds_json
 from directory.ingest.records import Batch, LocationRecord
-from tests.conftest import shared_data_path
+from tests.conftest import VENDORED
 from tests.directory.ingest.fakes import KINGSTON, LONDON, TOWER_HAMLETS, FakeContext
 
 ORG = {
@@ -308,7 +308,7 @@ def test_huge_strings_are_cut() -> None:
 
 
 def test_hsds_example_files_do_not_crash() -> None:
-    folder = shared_data_path() / "standards" / "openreferral" / "hsds-3.0" / "examples"
+    folder = VENDORED / "standards" / "openreferral" / "hsds-3.0" / "examples"
     batch = read_hsds_json((folder / "service_full.json").read_bytes(), FakeContext())
     # its service area is prose about "MyCity": an error, reported and not raised
     assert [p.column for p in batch.errors] == ["service_areas[0].name"]
