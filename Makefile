@@ -2,15 +2,17 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-# The shared London data beside this checkout (or, for a clone made elsewhere, beside the
-# checkout it was cloned from) is used when present; otherwise `make run` downloads the
-# official releases into instance/geodata first.
+PORT ?= 5000
+# The London data: DIRECTORY_GEODATA_DIR when set, else the shared data folder beside this
+# checkout (or, for a clone made elsewhere, beside the checkout it was cloned from) when
+# there is one, else the newest refreshed release under instance/data, else the snapshot
+# packaged with the project (no network needed).
 ORIGIN := $(shell git config --get remote.origin.url 2>/dev/null)
 SHARED_DATA := $(firstword $(wildcard ../shared/data/SOURCES.md $(ORIGIN)/../shared/data/SOURCES.md))
 DIRECTORY_GEODATA_DIR ?= $(if $(SHARED_DATA),$(abspath $(dir $(SHARED_DATA))),)
 export DIRECTORY_GEODATA_DIR
 
-.PHONY: help install run init demo test test-fast openapi bench lint clean
+.PHONY: help install run init demo test test-fast openapi bench lint snapshot clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,23 +26,13 @@ $(BIN)/directory: pyproject.toml
 install: $(BIN)/directory ## create the virtualenv and install the project
 
 init: install ## migrate the database and load the geography
-ifeq ($(strip $(DIRECTORY_GEODATA_DIR)),)
-	@echo "DIRECTORY_GEODATA_DIR is not set and ../shared/data is absent: downloading the official releases"
-	$(BIN)/directory geodata download --to instance/geodata
-	$(BIN)/directory init --from instance/geodata
-else
-	$(BIN)/directory init --from "$(DIRECTORY_GEODATA_DIR)"
-endif
+	$(BIN)/directory init
 
-demo: init ## load the demo directory (real MOPAC decisions and 360Giving grants)
-ifeq ($(strip $(DIRECTORY_GEODATA_DIR)),)
-	@echo "The demo directory is built from the shared data files (grants/); set DIRECTORY_GEODATA_DIR to load it."
-else
-	$(BIN)/directory demo load --from "$(DIRECTORY_GEODATA_DIR)"
-endif
+demo: init ## load the demo directory (real MOPAC decisions and 360Giving grants), crime and population
+	$(BIN)/directory demo load
 
-run: demo ## install, initialise, load the demo directory and serve on http://127.0.0.1:5000/
-	$(BIN)/directory serve
+run: demo ## install, initialise, load the demo directory and serve on http://127.0.0.1:$(PORT)/
+	$(BIN)/directory serve --port $(PORT)
 
 test: install ## run the whole test suite (SQLite and a throwaway PostgreSQL)
 	$(BIN)/pytest
@@ -58,8 +50,11 @@ bench: install ## run the benchmarks (needs wrk for the HTTP ones)
 	$(BIN)/python scripts/bench_search.py
 	$(BIN)/python scripts/bench_page.py
 
+snapshot: install ## rebuild the packaged London snapshot from DIRECTORY_GEODATA_DIR (or ../shared/data)
+	$(BIN)/python scripts/build_snapshot.py $(if $(DIRECTORY_GEODATA_DIR),--from "$(DIRECTORY_GEODATA_DIR)",)
+
 lint: install ## ruff
 	$(BIN)/ruff check directory geodata tests scripts
 
-clean: ## remove the virtualenv and the local database
-	rm -rf $(VENV) instance
+clean: ## remove the virtualenv, the local database and the unpacked data
+	rm -rf $(VENV) instance .cache

@@ -21,16 +21,16 @@ from directory.ingest.export import batch_from_database
 from directory.ingest.refresh import RefreshError, Source, refresh, write_lock
 from directory.ingest.run import FORMATS, MODES, SourceError, run_import
 from directory.ingest.template import write_template
-from directory.loading import load_geography
+from directory.loading import load_geography, resolve_data_dir
 from directory.repositories.geography import GeographyRepository
 from directory.settings import Settings, SettingsError
 from directory.web import state
 from geodata.errors import DataFileError
 
 NO_DATA_HELP = (
-    "No geography data directory. Either set DIRECTORY_GEODATA_DIR (or pass --from) to a "
-    "directory holding the London data files (on the project machines: ../shared/data), or "
-    "run `directory geodata download --to DIR` to fetch the official releases first."
+    "The London data is read from --from DIR, else DIRECTORY_GEODATA_DIR, else the newest "
+    "release refreshed from the official publishers (`directory geodata refresh`), else the "
+    "snapshot packaged with the project."
 )
 
 
@@ -51,12 +51,16 @@ def main() -> None:
 
 
 def _data_dir(given: Path | None) -> Path:
-    directory = given or state().settings.geodata_dir
-    if directory is None:
-        raise click.ClickException(NO_DATA_HELP)
-    if not directory.is_dir():
-        raise click.ClickException(f"{directory} is not a directory. {NO_DATA_HELP}")
-    return directory
+    try:
+        chosen = resolve_data_dir(state().settings, given)
+    except DataFileError as error:
+        raise click.ClickException(f"{error}\n{NO_DATA_HELP}") from None
+    if not chosen.path.is_dir():
+        raise click.ClickException(
+            f"{chosen.path} ({chosen.origin}) is not a directory. {NO_DATA_HELP}"
+        )
+    click.echo(f"London data: {chosen.describe()}", err=True)
+    return chosen.path
 
 
 def _load(directory: Path, force: bool) -> None:
@@ -116,16 +120,25 @@ def geodata_load(from_dir: Path | None, force: bool) -> None:
     help="Target directory (default instance/geodata)",
 )
 @click.option(
-    "--base-url", help="Fetch every file from this mirror instead of each file's official URL"
+    "--base-url",
+    help="The mirror to copy from, laid out like the data directory "
+    "(default DIRECTORY_GEODATA_BASE_URL)",
 )
 @with_appcontext
 def geodata_download(to_dir: Path | None, base_url: str | None) -> None:
-    """Download the data files named in the source manifest (atomic, checksum-verified)."""
+    """Copy a data directory from a mirror laid out like it (atomic, checksum-verified).
+    For the official publishers' newest releases use `directory geodata refresh`."""
     from geodata.download import download_sources
     from geodata.sources import load_manifest
 
     settings = state().settings
     target = to_dir or settings.instance_dir / "geodata"
+    if not (base_url or settings.geodata_base_url):
+        raise click.ClickException(
+            "Give --base-url (or DIRECTORY_GEODATA_BASE_URL): a mirror laid out like the data "
+            "directory. The official publishers are reached by `directory geodata refresh`; "
+            "without either, `directory init` uses the snapshot packaged with the project."
+        )
     try:
         paths = download_sources(
             load_manifest(), target, base_url=base_url or settings.geodata_base_url

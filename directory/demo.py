@@ -50,13 +50,12 @@ from directory.ingest.records import (
     ServiceRecord,
 )
 from directory.ingest.values import financial_year_of, months_between, parse_financial_year, slug
+from geodata.sources import data_file
 
 DEMO_SOURCES = ("demo-mopac-decisions", "demo-committee-services", "demo-360giving")
 
-DECISIONS_FILE = Path("grants") / "mopac_grant_decisions_curated.csv"
-GIVING360_FILE = Path("grants") / "grantnav_fixture_grants_london_recipients_360giving.json"
-POSTCODES_FILE = Path("postcodes") / "london_postcodes_codepoint_open_2025_10.csv"
-BCUS_FILE = Path("reference") / "met_bcus_boroughs.csv"
+#: the data directory's files the demo reads, by manifest key (geodata/data/sources.toml)
+DECISIONS, GIVING360, POSTCODES, BCUS = "mopac_decisions", "giving360", "postcodes", "bcus"
 
 LONDON = "E12000007"
 MOPAC_REF = "GB-GOR-PC390"
@@ -159,7 +158,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 def read_boroughs(data_dir: Path) -> list[Borough]:
     """The 33 London local authorities with their Met BCU, from reference/met_bcus_boroughs.csv."""
     boroughs = []
-    for row in _read_csv(data_dir / BCUS_FILE):
+    for row in _read_csv(data_file(data_dir, BCUS)):
         police = row["police_force"].strip()
         bcu = row["bcu_name"].strip() if police == "Metropolitan Police Service" else None
         boroughs.append(Borough(row["borough_gss_code"].strip(), row["borough_name"].strip(), bcu))
@@ -229,7 +228,7 @@ def pick_postcodes(data_dir: Path, wanted: dict[str, str]) -> dict[str, str]:
     the outcode has none."""
     best: dict[str, str] = {}
     fallback: dict[str, str] = {}
-    with (data_dir / POSTCODES_FILE).open(encoding="utf-8", newline="") as handle:
+    with data_file(data_dir, POSTCODES).open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             code = row["laua_code"]
             if code not in wanted or row["positional_quality"] != "10":
@@ -250,7 +249,7 @@ class _Decisions:
     ) -> None:  # fmt: skip
         self.ctx = ctx
         self.anchor = today.replace(day=1)
-        self.rows = _read_csv(data_dir / DECISIONS_FILE)
+        self.rows = _read_csv(data_file(data_dir, DECISIONS))
         self.boroughs = boroughs
         self.by_code = {b.code: b for b in boroughs}
         self.orgs_360 = orgs_360
@@ -892,10 +891,11 @@ def build_demo(
     data_dir: Path, ctx: Context, *, today: date | None = None
 ) -> list[tuple[str, Batch]]:
     """The demo sources, in load order: (source name, batch) for each of ``DEMO_SOURCES``.
-    ``data_dir`` is the shared data directory (grants/, postcodes/, reference/)."""
+    ``data_dir`` is a London data directory (the packaged snapshot, a refreshed release
+    or one laid out like shared/data); its files are found by manifest key."""
     data_dir = Path(data_dir)
     boroughs = read_boroughs(data_dir)
-    giving = read_360giving_json((data_dir / GIVING360_FILE).read_bytes(), ctx)
+    giving = read_360giving_json(data_file(data_dir, GIVING360).read_bytes(), ctx)
     orgs_360 = {org.ref: org for org in giving.organisations}
     today = today or date.today()
     decisions = _Decisions(data_dir, ctx, boroughs, orgs_360, today).build()

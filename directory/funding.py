@@ -60,6 +60,7 @@ from directory.patch import area_scope, resolve_area
 from directory.repositories.directory import CatalogueQueries, DirectoryRepository
 from directory.repositories.funding import FundingQueries, NeedRepository
 from directory.settings import Settings
+from geodata.sources import data_file
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 #: the import formats of the need figures (``directory import --format``)
@@ -71,9 +72,10 @@ LENGTH_BUCKETS = ("<12", "12–23", "24–35", "36+", "unknown")
 CRIME_MONTHS = 12
 MAX_STORED_PROBLEMS = 500
 #: the shared data files load_reference_data imports (relative to the data directory)
+#: the need figures of a data directory: (manifest key, import format, source name)
 REFERENCE_FILES = (
-    ("reference/london_borough_population_2022.csv", "population", "ons-population"),
-    ("crime/mps_borough_level_crime_2024-07_to_2026-06.csv", "mps-crime", "mps-borough-crime"),
+    ("population", "population", "ons-population"),
+    ("crime", "mps-crime", "mps-borough-crime"),
 )
 
 AREA_FILTER_RULE = (
@@ -1227,15 +1229,16 @@ def _plan_population(
 def load_reference_data(
     db: Database, snap: GeographySnapshot, settings: Settings, data_dir: Path
 ) -> list[tuple[str, ImportReport]]:
-    """Import the shared population and Met crime files (``REFERENCE_FILES``) through the
+    """Import a data directory's population and Met crime files (``REFERENCE_FILES``,
+    found by manifest key) through the
     same path as ``directory import`` (each recorded as an import run). Idempotent: a file
     already loaded is ``unchanged``. Call it under the write lock (``refresh.write_lock``),
     as ``directory demo load`` does for its sources. Returns (file, report) per file."""
     from directory.ingest.run import run_import
 
     reports = []
-    for relative, fmt, source in REFERENCE_FILES:
-        path = Path(data_dir) / relative
+    for key, fmt, source in REFERENCE_FILES:
+        path = data_file(data_dir, key)
         report = run_import(db, snap, settings, str(path), fmt=fmt, source=source)
-        reports.append((relative, report))
+        reports.append((path.relative_to(data_dir).as_posix(), report))
     return reports

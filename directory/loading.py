@@ -1,4 +1,11 @@
-"""Loading London's geography into the database: idempotent and all-or-nothing."""
+"""Where London's data comes from, and loading its geography into the database
+(idempotent and all-or-nothing).
+
+The data directory is chosen in this order (:func:`resolve_data_dir`): ``--from DIR``,
+``DIRECTORY_GEODATA_DIR``, the newest release refreshed from the official publishers
+under ``instance/data/releases/`` (``directory geodata refresh``), then the London
+snapshot packaged with the project (extracted once under ``instance/data/snapshot/``).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +20,91 @@ import shapely
 
 from directory.db import Database
 from directory.repositories.geography import GeographyRepository, grid_cell
+from directory.settings import Settings
 from geodata.loaders import GeographyBundle, read_bundle
+from geodata.snapshot import PACKAGED_SNAPSHOT, extract_snapshot, packaged_manifest
+from geodata.sources import MANIFEST_FILE
 
 log = logging.getLogger(__name__)
 DATASET = "geography"
+
+
+#: a refreshed release directory is complete (usable) once this marker is in it
+COMPLETE_MARKER = ".complete"
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """A London data directory and how it was chosen.
+
+    Attributes
+    ----------
+    path : Path
+        The directory (laid out like shared/data, or with its own manifest.json).
+    origin : str
+        "--from", "DIRECTORY_GEODATA_DIR", "refreshed release" or "packaged snapshot".
+    name : str
+        The release's or snapshot's id, or the directory path.
+    """
+
+    path: Path
+    origin: str
+    name: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.origin} {self.name}"
+            if self.name != str(self.path)
+            else f"{self.origin} ({self.path})"
+        )
+
+
+def data_root(settings: Settings) -> Path:
+    """Where the instance keeps data: ``releases/`` (refreshed) and ``snapshot/``."""
+    return settings.instance_dir / "data"
+
+
+def releases_dir(settings: Settings) -> Path:
+    return data_root(settings) / "releases"
+
+
+def newest_release(settings: Settings) -> Path | None:
+    """The newest complete refreshed release under the instance directory, if any.
+    Release directories are named by UTC time (``20261129T221500Z``), so the newest
+    sorts last; incomplete ones (no marker) are ignored."""
+    root = releases_dir(settings)
+    if not root.is_dir():
+        return None
+    complete = sorted(
+        p for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / COMPLETE_MARKER).is_file()
+        and (p / MANIFEST_FILE).is_file()
+    )  # fmt: skip
+    return complete[-1] if complete else None
+
+
+def resolve_data_dir(
+    settings: Settings, given: Path | None = None, *, snapshot: Path = PACKAGED_SNAPSHOT
+) -> DataDir:
+    """The data directory to use: ``given`` (``--from``), else ``DIRECTORY_GEODATA_DIR``,
+    else the newest refreshed release, else the packaged snapshot (extracted on first use,
+    every file checked against its sha256).
+
+    Raises
+    ------
+    geodata.errors.DataFileError
+        If the packaged snapshot is missing or corrupt (only reached when nothing else is
+        configured).
+    """
+    if given is not None:
+        return DataDir(Path(given), "--from", str(given))
+    if settings.geodata_dir is not None:
+        return DataDir(settings.geodata_dir, "DIRECTORY_GEODATA_DIR", str(settings.geodata_dir))
+    release = newest_release(settings)
+    if release is not None:
+        return DataDir(release, "refreshed release", release.name)
+    path = extract_snapshot(data_root(settings) / "snapshot", snapshot)
+    return DataDir(path, "packaged snapshot", str(packaged_manifest(snapshot).about["id"]))
 
 
 @dataclass(frozen=True)
@@ -93,6 +181,7 @@ def _public_release(release: dict[str, Any]) -> dict[str, Any]:
     """What every answer says about the data it came from."""
     files = release["files"]
     return {
+        "data": release.get("data"),
         "postcodes": files["postcodes"]["release"],
         "terminated_postcodes": files["nspl"]["release"],
         "boundaries": {

@@ -24,11 +24,32 @@ class PoliceForceSchema(Schema):
     )
 
 
+class DataOriginSchema(Schema):
+    kind = ma.fields.String(
+        metadata={
+            "description": "snapshot: the London snapshot packaged with the project; refresh: "
+            "a release fetched from the official publishers (directory geodata refresh); "
+            "directory: a data directory laid out like shared/data"
+        }
+    )
+    id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The snapshot's or release's id (e.g. london-78f0c0a01175)"},
+    )
+    description = ma.fields.String()
+
+
 class DataReleaseSchema(Schema):
     version = ma.fields.Integer(metadata={"description": "Data version (changes on every load)"})
     loaded_at = ma.fields.String()
     label = ma.fields.String()
+    data = ma.fields.Nested(
+        DataOriginSchema,
+        allow_none=True,
+        metadata={"description": "Which snapshot or release the geography was loaded from"},
+    )
     postcodes = ma.fields.String()
+    terminated_postcodes = ma.fields.String()
     boundaries = ma.fields.Dict()
 
 

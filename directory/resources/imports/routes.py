@@ -9,7 +9,7 @@ from flask import Response
 
 from directory import catalogue, http
 from directory.api import Blueprint, ProblemSchema, Schema
-from directory.resources.common import PageArgsSchema, PageSchema
+from directory.resources.common import DataReleaseSchema, PageArgsSchema, PageSchema
 from directory.web import catalogue as queries
 from directory.web import etag_from_body, paged_response, snapshot, state, today
 
@@ -48,7 +48,11 @@ class ImportPageSchema(PageSchema):
 class StatusSchema(Schema):
     data_version = ma.fields.Integer()
     data_loaded_at = ma.fields.String()
-    geography = ma.fields.Dict()
+    geography = ma.fields.Nested(
+        DataReleaseSchema,
+        metadata={"description": "The loaded geography: its release, and which snapshot or "
+                  "refreshed release it came from"},
+    )  # fmt: skip
     counts = ma.fields.Dict()
     stale_services = ma.fields.Integer()
     stale_after_days = ma.fields.Integer()
