@@ -6,7 +6,7 @@ with one ``except`` clause and map it to an answer in their own layer.
 
 from __future__ import annotations
 
-__all__ = ["GeodataError", "InvalidPostcodeError", "DataFileError"]
+__all__ = ["GeodataError", "InvalidPostcodeError", "DataFileError", "FetchError"]
 
 
 class GeodataError(Exception):
@@ -26,3 +26,26 @@ class DataFileError(GeodataError):
 
     The message names the file path (or URL) and what is wrong with it.
     """
+
+
+class FetchError(DataFileError):
+    """A download or an API answer is not what was expected; the message names the URL.
+
+    Raised by :mod:`geodata.fetch` for HTTP errors, timeouts, truncated or corrupt
+    downloads, web pages where data was expected, ArcGIS errors returned with HTTP 200,
+    and publisher files or answers whose layout no longer matches what the parser knows.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong, naming the URL and what was expected.
+    url : str, optional
+        The URL concerned.
+    status : int, optional
+        The HTTP status of the answer, when there was one.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.url = url
+        self.status = status

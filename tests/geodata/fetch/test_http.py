@@ -1,0 +1,250 @@
+"""geodata.fetch.http.Client against the local server: mirror, JSON, downloads, failures."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+
+import pytest
+
+from geodata.errors import DataFileError, FetchError
+from geodata.fetch import Client
+from tests.geodata.fetch.conftest import leftovers
+from tests.geodata.fetch.server import Reply, json_reply, redirect, sequence
+
+API = "https://api.example.org/v1/thing"
+FILE = "https://files.example.org/data/archive.zip"
+
+
+def a_zip(size: int = 200_000) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("Data/values.csv", bytes(range(256)) * (size // 256))
+    return buffer.getvalue()
+
+
+# -- the mirror ---------------------------------------------------------------------------
+def test_mirror_rewrites_absolute_urls_under_the_base_url():
+    client = Client(base_url="http://127.0.0.1:8123/")
+    try:
+        assert (
+            client.mirror("https://api.os.uk/downloads/v1/products/CodePointOpen")
+            == "http://127.0.0.1:8123/api.os.uk/downloads/v1/products/CodePointOpen"
+        )
+        assert (
+            client.mirror("https://h.example:8443/a/b?x=1&y=2")
+            == "http://127.0.0.1:8123/h.example:8443/a/b?x=1&y=2"
+        )
+        already = "http://127.0.0.1:8123/api.os.uk/x"
+        assert client.mirror(already) == already
+        assert client.mirror("/relative/path") == "/relative/path"
+        assert client.official(already) == "https://api.os.uk/x"
+        assert client.official("https://api.os.uk/x") == "https://api.os.uk/x"
+    finally:
+        client.close()
+
+
+def test_without_a_mirror_urls_are_fetched_as_given():
+    with Client() as client:
+        assert client.mirror(API) == API
+        assert client.official(API) == API
+
+
+def test_fetch_error_is_a_data_file_error_naming_the_url(client, server):
+    server.route(API, Reply(b"gone", status=404, content_type="text/plain"))
+    with pytest.raises(DataFileError) as info:
+        client.get_json(API)
+    assert isinstance(info.value, FetchError)
+    assert "/api.example.org/v1/thing" in str(info.value)
+    assert "404" in str(info.value)
+    assert info.value.status == 404
+
+
+# -- JSON and text --------------------------------------------------------------------------
+def test_get_json_decodes_and_passes_params(client, server):
+    server.route(API, lambda request: {"got": request.param("q")})
+    assert client.get_json(API, params={"q": 'title:"A B"'}) == {"got": 'title:"A B"'}
+
+
+def test_get_json_follows_a_redirect_to_an_official_url_through_the_mirror(client, server):
+    server.route(API, redirect("https://api.example.org/v2/thing", status=307))
+    server.route("https://api.example.org/v2/thing", {"version": 2})
+    assert client.get_json(API) == {"version": 2}
+    assert len(server.requests_to("https://api.example.org/v2/thing")) == 1
+
+
+def test_an_arcgis_error_with_http_200_is_a_fetch_error(client, server):
+    server.route(
+        API,
+        json_reply(
+            {
+                "error": {
+                    "code": 400,
+                    "message": "Invalid query parameters",
+                    "details": ["'where' bad"],
+                }
+            }
+        ),
+    )
+    with pytest.raises(FetchError, match=r"ArcGIS error: code 400, Invalid query parameters"):
+        client.get_json(API)
+
+
+def test_an_html_page_with_http_200_is_not_json(client, server):
+    page = b"<!DOCTYPE html><html><body>Service temporarily unavailable</body></html>"
+    server.route(API, Reply(page, content_type="text/html; charset=utf-8"))
+    with pytest.raises(FetchError, match="web page"):
+        client.get_json(API)
+    server.route(API, Reply(page, content_type="application/json"))  # lying Content-Type
+    with pytest.raises(FetchError, match="web page"):
+        client.get_json(API)
+
+
+def test_invalid_json_is_a_fetch_error(client, server):
+    server.route(API, Reply(b'{"truncated": ', content_type="application/json"))
+    with pytest.raises(FetchError, match="did not answer valid JSON"):
+        client.get_json(API)
+
+
+def test_get_text_decodes_utf8_with_bom(client, server):
+    server.route(API, Reply("\ufeffA,B\r\n1,é\r\n".encode(), content_type="text/csv"))
+    assert client.get_text(API) == "A,B\r\n1,é\r\n"
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_http_errors_name_the_status_and_url(client, server, status):
+    server.route(API, Reply(b"error", status=status, content_type="text/plain"))
+    with pytest.raises(FetchError, match=rf"api\.example\.org/v1/thing answered HTTP {status}"):
+        client.get_json(API)
+    # 5xx is retried (2 retries), 404 is not
+    assert len(server.requests_to(API)) == (3 if status == 500 else 1)
+
+
+def test_429_then_success_is_retried(client, server):
+    server.route(
+        API,
+        sequence(
+            Reply(
+                b"slow down", status=429, content_type="text/plain", headers={"Retry-After": "0"}
+            ),
+            Reply(b"busy", status=503, content_type="text/plain"),
+            json_reply({"ok": True}),
+        ),
+    )
+    assert client.get_json(API) == {"ok": True}
+    assert len(server.requests_to(API)) == 3
+
+
+def test_a_timeout_is_a_fetch_error(server):
+    server.route(API, Reply(b"{}", content_type="application/json", delay=1.5))
+    with (
+        Client(base_url=server.url, timeout=0.3, retries=0) as slow,
+        pytest.raises(FetchError, match="timed out"),
+    ):
+        slow.get_json(API)
+
+
+def test_a_connection_refused_is_a_fetch_error(tmp_path):
+    with Client(base_url="http://127.0.0.1:9", timeout=1, retries=0) as nowhere:
+        with pytest.raises(FetchError, match=r"GET http://127\.0\.0\.1:9/api\.example\.org"):
+            nowhere.get_json(API)
+        with pytest.raises(FetchError):
+            nowhere.download(FILE, tmp_path / "out" / "a.zip")
+    assert leftovers(tmp_path / "out") == []
+
+
+# -- downloads ------------------------------------------------------------------------------
+def test_download_follows_redirects_and_checks(client, server, tmp_path):
+    data = a_zip()
+    server.route("https://api.example.org/file?id=1", redirect(FILE, status=302))
+    server.route(FILE, Reply(data, content_type="application/zip"))
+    dest = tmp_path / "d" / "archive.zip"
+    got = client.download(
+        "https://api.example.org/file?id=1",
+        dest,
+        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        size=len(data),
+        kind="zip",
+    )
+    assert dest.read_bytes() == data
+    assert got.sha256 == hashlib.sha256(data).hexdigest()
+    assert got.size == len(data)
+    assert got.url.endswith("/files.example.org/data/archive.zip")
+    assert got.content_type == "application/zip"
+    assert [p.name for p in leftovers(tmp_path / "d")] == ["archive.zip"]
+
+
+def _fails(client, tmp_path, match, **kwargs):
+    dest = tmp_path / "d" / "archive.zip"
+    with pytest.raises(FetchError, match=match) as info:
+        client.download(FILE, dest, **kwargs)
+    assert "files.example.org/data/archive.zip" in str(info.value)
+    assert leftovers(tmp_path / "d") == []  # no file, no temporary file
+    return info.value
+
+
+def test_a_body_shorter_than_its_content_length_is_truncated(client, server, tmp_path):
+    data = a_zip()
+    server.route(FILE, Reply(data, content_type="application/zip", truncate_to=len(data) // 2))
+    _fails(client, tmp_path, "truncated", kind="zip")
+
+
+def test_a_cut_zip_with_a_matching_content_length_is_refused(client, server, tmp_path):
+    data = a_zip()[:-5000]
+    server.route(FILE, Reply(data, content_type="application/zip"))
+    _fails(client, tmp_path, "not a readable zip", kind="zip")
+
+
+def test_a_zip_with_a_damaged_member_is_refused(client, server, tmp_path):
+    data = bytearray(a_zip())
+    data[5000] ^= 0xFF  # inside the stored member: its CRC no longer matches
+    server.route(FILE, Reply(bytes(data), content_type="application/zip"))
+    _fails(client, tmp_path, "CRC|not a readable zip", kind="zip")
+
+
+def test_an_md5_mismatch_is_refused(client, server, tmp_path):
+    server.route(FILE, Reply(a_zip(), content_type="application/zip"))
+    _fails(client, tmp_path, "md5", md5="0" * 32)
+
+
+def test_a_size_mismatch_is_refused(client, server, tmp_path):
+    data = a_zip()
+    server.route(FILE, Reply(data, content_type="application/zip"))
+    _fails(client, tmp_path, "bytes, the publisher lists", size=len(data) + 1)
+
+
+def test_an_html_page_with_http_200_is_not_a_download(client, server, tmp_path):
+    page = b"<html><head><title>Sign in</title></head></html>"
+    server.route(FILE, Reply(page, content_type="text/html"))
+    _fails(client, tmp_path, "web page")
+    server.route(FILE, Reply(b"\n  <!doctype html><p>error", content_type="application/zip"))
+    _fails(client, tmp_path, "web page")
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_http_errors_leave_nothing(client, server, tmp_path, status):
+    server.route(FILE, Reply(b"nope", status=status, content_type="text/plain"))
+    assert _fails(client, tmp_path, f"HTTP {status}").status == status
+
+
+def test_a_download_that_times_out_leaves_nothing(server, tmp_path):
+    server.route(FILE, Reply(a_zip(), content_type="application/zip", delay=1.5))
+    with Client(base_url=server.url, timeout=0.3, retries=0) as slow:
+        _fails(slow, tmp_path, "timed out", kind="zip")
+
+
+def test_a_failed_download_keeps_the_previous_file(client, server, tmp_path):
+    dest = tmp_path / "d" / "archive.zip"
+    dest.parent.mkdir()
+    dest.write_bytes(b"good data")
+    server.route(FILE, Reply(a_zip()[:100], content_type="application/zip"))
+    with pytest.raises(FetchError):
+        client.download(FILE, dest, kind="zip")
+    assert dest.read_bytes() == b"good data"
+    assert leftovers(tmp_path / "d") == [dest]
+
+
+def test_get_prefix_reads_only_the_start(client, server):
+    server.route(FILE, Reply(b"A,B,202401\r\n" + b"x" * 500_000, content_type="text/csv"))
+    assert client.get_prefix(FILE, 10) == b"A,B,202401"
