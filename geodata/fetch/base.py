@@ -175,7 +175,8 @@ class Staging:
         """A fresh temporary path (not yet existing) to write ``relative`` to."""
         target = self.workdir / relative
         self._mkdir(target.parent)
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+        # keep the suffix: GDAL picks (and checks) a format by the file's extension
+        temp = target.with_name(f".{target.stem}.{secrets.token_hex(6)}.part{target.suffix}")
         self._pending.append((temp, target))
         return temp
 

@@ -17,6 +17,7 @@ redirects, so the tests (and a real mirror) need no other configuration.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -145,21 +146,24 @@ class Client:
         self.base_url = base_url.rstrip("/") if base_url else None
         self.timeout = timeout
         self.retries = retries
-        retry = Retry(
-            total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
-            other=0,
-            redirect=None,
-            allowed_methods=frozenset({"GET", "HEAD"}),
-            status_forcelist=RETRY_STATUSES,
-            backoff_factor=backoff_factor,
-            backoff_max=60,
-            retry_after_max=300,
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
+        options: dict[str, Any] = {
+            "total": retries,
+            "connect": retries,
+            "read": retries,
+            "status": retries,
+            "other": 0,
+            "redirect": None,
+            "allowed_methods": frozenset({"GET", "HEAD"}),
+            "status_forcelist": RETRY_STATUSES,
+            "backoff_factor": backoff_factor,
+            "backoff_max": 60,
+            "retry_after_max": 300,
+            "respect_retry_after_header": True,
+            "raise_on_status": False,
+        }
+        accepted = inspect.signature(Retry.__init__).parameters
+        # older urllib3 releases lack backoff_max / retry_after_max: leave those out
+        retry = Retry(**{k: v for k, v in options.items() if k in accepted})
         self._session = _MirrorSession(self.mirror)
         adapter = HTTPAdapter(max_retries=retry)
         self._session.mount("http://", adapter)

@@ -254,21 +254,23 @@ def _count_xlsx(path: Path, url: str) -> int:
     import zipfile
 
     from openpyxl import load_workbook  # lazy: only for spreadsheet publishers
+    from openpyxl.utils.exceptions import InvalidFileException
 
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise FetchError(f"{url}: not a readable XLSX workbook ({exc})", url=url) from exc
-    try:
-        sheets = {ws.title.strip().lower(): ws for ws in workbook.worksheets}
-        sheet = sheets.get("grants") or workbook.worksheets[0]
-        rows = sum(
-            1
-            for row in sheet.iter_rows(values_only=True)
-            if any(v is not None and str(v).strip() for v in row)
-        )
-    finally:
-        workbook.close()
+    with path.open("rb") as handle:  # a handle: openpyxl would check the file's extension
+        try:
+            workbook = load_workbook(handle, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+            raise FetchError(f"{url}: not a readable XLSX workbook ({exc})", url=url) from exc
+        try:
+            sheets = {ws.title.strip().lower(): ws for ws in workbook.worksheets}
+            sheet = sheets.get("grants") or workbook.worksheets[0]
+            rows = sum(
+                1
+                for row in sheet.iter_rows(values_only=True)
+                if any(v is not None and str(v).strip() for v in row)
+            )
+        finally:
+            workbook.close()
     return max(rows - 1, 0)
 
 

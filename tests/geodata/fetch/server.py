@@ -157,6 +157,11 @@ class FixtureServer:
         with self._lock:
             self._routes[mirror_path(url_or_path)] = answer
 
+    def answer_of(self, url_or_path: str) -> Route:
+        """The answer registered for a route (to wrap it in a test)."""
+        with self._lock:
+            return self._routes[mirror_path(url_or_path)]
+
     def reset(self) -> None:
         with self._lock:
             self._routes.clear()
