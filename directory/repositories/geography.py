@@ -128,6 +128,11 @@ class GeographyRepository:
             )
         ).all()
 
+    def area_names(self) -> dict[str, tuple[str, str]]:
+        """code → (type, name) of every area (no geometry)."""
+        rows = self.session.execute(select(Area.code, Area.type, Area.name)).all()
+        return {row.code: (row.type, row.name) for row in rows}
+
     def neighbours(self) -> Sequence[Row[Any]]:
         return self.session.execute(
             select(AreaNeighbour.code, AreaNeighbour.neighbour_code, AreaNeighbour.relation)
@@ -174,6 +179,13 @@ class GeographyRepository:
             .where(Postcode.outcode == outcode, Postcode.status == "live")
             .group_by(Postcode.borough_code, Postcode.ward_code)
         ).all()
+
+    def postcode_places(self) -> dict[str, tuple[str, str, str]]:
+        """canonical → (status, borough code, ward code) of every postcode."""
+        rows = self.session.execute(
+            select(Postcode.canonical, Postcode.status, Postcode.borough_code, Postcode.ward_code)
+        ).all()
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     def count_postcodes(self) -> dict[str, int]:
         rows = self.session.execute(

@@ -310,6 +310,7 @@ class CodePointOpen:
                     continue
                 if postcode.display in kept:
                     duplicates += 1
+                    problems.append(f"{member} line {n}: {postcode.display} listed twice")
                     continue
                 kept[postcode.display] = (
                     postcode.display,
@@ -320,10 +321,10 @@ class CodePointOpen:
                     district,
                     row[columns["ward"]].strip(),
                 )
-        if problems or duplicates:
+        if problems:
             raise FetchError(
-                f"{url}: {len(problems)} malformed London rows and {duplicates} duplicate "
-                f"postcodes (e.g. {'; '.join(problems[:3])})",
+                f"{url}: {len(problems) - duplicates} malformed London rows and {duplicates} "
+                f"duplicate postcodes (e.g. {'; '.join(problems[:3])})",
                 url=url,
             )
         districts = {r[5] for r in kept.values()}

@@ -143,7 +143,9 @@ def test_missing_directory(tmp_path):
 
 def test_missing_file(shared_data_dir, tmp_path):
     data_dir = linked_copy(shared_data_dir, tmp_path, skip={"wards"})
-    with pytest.raises(DataFileError, match=r"london_wards_2022_27700\.gpkg.*packaged with the project"):
+    with pytest.raises(
+        DataFileError, match=r"london_wards_2022_27700\.gpkg.*packaged with the project"
+    ):
         read_bundle(data_dir)
 
 

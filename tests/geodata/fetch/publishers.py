@@ -488,6 +488,13 @@ class SearchRouter:
 
 
 def search_router(server: FixtureServer) -> SearchRouter:
+    """The server's ArcGIS search route (one for NSPL and wards), made on first use."""
+    try:
+        existing = server.answer_of(ARCGIS_SEARCH)
+    except KeyError:
+        existing = None
+    if isinstance(existing, SearchRouter):
+        return existing
     router = SearchRouter()
     server.route(ARCGIS_SEARCH, router)
     return router
@@ -950,17 +957,18 @@ def grants_xlsx(grants: list[dict[str, Any]]) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "grants"
-    sheet.append(["Identifier", "Title", "Amount Awarded", "Award Date", "Recipient Org:Name"])
+    sheet.append(
+        ["Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date",
+         "Recipient Org:Identifier", "Recipient Org:Name", "Funding Org:Identifier",
+         "Funding Org:Name"]
+    )  # fmt: skip
     for g in grants:
+        recipient, funder = g["recipientOrganization"][0], g["fundingOrganization"][0]
         sheet.append(
-            [
-                g["id"],
-                g["title"],
-                g["amountAwarded"],
-                g["awardDate"],
-                g["recipientOrganization"][0]["name"],
-            ]
-        )
+            [g["id"], g["title"], g.get("description", ""), g.get("currency", "GBP"),
+             g["amountAwarded"], g["awardDate"], recipient["id"], recipient["name"],
+             funder["id"], funder["name"]]
+        )  # fmt: skip
     meta = workbook.create_sheet("meta")
     meta.append(["Schema version", "1.4"])
     buffer = io.BytesIO()

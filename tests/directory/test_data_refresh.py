@@ -1,0 +1,374 @@
+"""`directory geodata refresh` end to end, against a local server that answers as every
+publisher does (the fetchers' fixture server, tests/geodata/fetch): a dry run reports the
+real differences and writes nothing; a real run loads a release all-or-nothing, records it,
+finds nothing new the next time, and `directory init` uses it; a bad download or a release
+that fails its checks never replaces good data.
+
+The publishers serve the London data the database holds, changed on purpose: a full
+Code-Point Open release with two postcodes added, three gone, one moved ward and one moved
+borough; the ONS 2022 ward names (two of which the 2025 names changed); the Met crime file
+with one more month; 2023 population estimates; MOPAC's 360Giving file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from directory import create_app
+from directory.cli import cli
+from directory.loading import releases_dir, resolve_data_dir
+from directory.models import CrimeCount, DataRelease, Postcode
+from tests.geodata.fetch import publishers
+from tests.geodata.fetch.server import FixtureServer, Reply
+
+CODEPOINT = "postcodes/london_postcodes_codepoint_open_2025_10.csv"
+
+
+@dataclass(frozen=True)
+class Release:
+    """The publishers' new Code-Point release and the changes it carries."""
+
+    zip: bytes
+    added: list[str]
+    added_borough: str  # of added[0]
+    gone: list[str]
+    moved_ward: tuple[str, str]  # postcode, new ward
+    moved_borough: tuple[str, str, str]  # postcode, new borough, new ward
+
+
+def _codepoint_release(shared: Path, *, unknown_ward: bool = False) -> Release:
+    with (shared / CODEPOINT).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    by_code = {r["postcode"]: r for r in rows}
+    gone = ["SE1 7PB", "KT1 1EU", "E1 6AN"]
+    ward_of = {}
+    for r in rows:
+        ward_of.setdefault(r["laua_code"], set()).add(r["ward_code"])
+    # SW1A 1AA moves to another Westminster ward; BR1 1AA is given to Lewisham
+    moving = by_code["SW1A 1AA"]
+    other_ward = sorted(ward_of["E09000033"] - {moving["ward_code"]})[0]
+    lewisham_ward = sorted(ward_of["E09000023"])[0]
+    changed = {
+        "SW1A 1AA": {**moving, "ward_code": other_ward},
+        "BR1 1AA": {**by_code["BR1 1AA"], "laua_code": "E09000023", "ward_code": lewisham_ward},
+    }
+    if unknown_ward:
+        changed["SW1A 1AA"]["ward_code"] = "E05999999"
+    new = [
+        next(f"{out} {n}ZZ" for n in range(9, 0, -1) if f"{out} {n}ZZ" not in by_code)
+        for out in ("SE1", "KT1")
+    ]
+    added = [  # new postcodes beside real ones (made up)
+        {**by_code["SE1 7PB"], "postcode": new[0]},
+        {**by_code["KT1 1EU"], "postcode": new[1]},
+    ]
+    lines: dict[str, list[str]] = {}
+
+    def add(postcode: str, pqi: str, east: str, north: str, district: str, ward: str) -> None:
+        area = publishers.postcode_area(postcode).lower()
+        lines.setdefault(area, []).append(
+            f'"{publishers.codepoint_padded(postcode)}",{pqi},{east},{north},"E92000001",'
+            f'"E19000003","E18000007","E99999999","{district}","{ward}"'
+        )
+
+    for r in [*(changed.get(r["postcode"], r) for r in rows if r["postcode"] not in gone), *added]:
+        add(
+            r["postcode"],
+            r["positional_quality"],
+            r["eastings"],
+            r["northings"],
+            r["laua_code"],
+            r["ward_code"],
+        )
+    for made_up in publishers.NON_LONDON_CODEPOINT:
+        add(*made_up)
+    members = {
+        "Doc/Code-Point_Open_Column_Headers.csv": publishers.CODEPOINT_HEADERS.encode(),
+        "Doc/licence.txt": b"Contains OS data \xc2\xa9 Crown copyright and database right 2026\r\n",
+    }
+    for area, body in sorted(lines.items()):
+        members[f"Data/CSV/{area}.csv"] = ("\r\n".join(body) + "\r\n").encode()
+    return Release(
+        zip=publishers.zip_bytes(members),
+        added=[a["postcode"] for a in added],
+        added_borough=added[0]["laua_code"],
+        gone=gone,
+        moved_ward=("SW1A 1AA", other_ward),
+        moved_borough=("BR1 1AA", "E09000023", lewisham_ward),
+    )
+
+
+def _crime_with_a_new_month(shared: Path) -> bytes:
+    text = (shared / "crime" / "mps_borough_level_crime_2024-07_to_2026-06.csv").read_text(
+        "utf-8-sig"
+    )
+    rows = list(csv.reader(io.StringIO(text)))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([*rows[0], "202607"])
+    for row in rows[1:]:
+        writer.writerow([*row, row[-1]])  # July as June
+    return out.getvalue().encode()
+
+
+@pytest.fixture(scope="module")
+def fixtures(shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    grants = (
+        shared_data_dir / "grants" / "grantnav_fixture_grants_london_recipients_360giving.json"
+    ).read_bytes()
+    return {
+        "release": _codepoint_release(shared_data_dir),
+        "nspl": publishers.nspl_zip(publishers.build_nspl(shared_data_dir), "old"),
+        "wards": publishers.build_wards(shared_data_dir),
+        "boroughs": publishers.build_borough_zip(shared_data_dir, tmp_path_factory.mktemp("gla")),
+        "crime": _crime_with_a_new_month(shared_data_dir),
+        "population": publishers.read_csv(
+            shared_data_dir / "reference" / "london_borough_population_2022.csv"
+        ),
+        "grants": grants,
+        "workbook": publishers.grants_xlsx(json.loads(grants)["grants"][:37]),
+    }
+
+
+@pytest.fixture(scope="module")
+def publisher() -> Iterator[FixtureServer]:
+    server = FixtureServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def published(publisher: FixtureServer, fixtures: dict) -> FixtureServer:  # type: ignore[type-arg]
+    publisher.reset()
+    publishers.publish_codepoint(publisher, fixtures["release"].zip, version="2026-08")
+    publishers.publish_nspl(publisher, fixtures["nspl"])
+    publishers.publish_wards(publisher, fixtures["wards"])
+    publishers.publish_boroughs(publisher, fixtures["boroughs"])
+    publishers.publish_crime(publisher, fixtures["crime"], coverage_to="2026-07-31")
+    publishers.publish_population(publisher, fixtures["population"], date="2023")
+    publishers.publish_registry(publisher, fixtures["grants"], fixtures["workbook"])
+    return publisher
+
+
+def refresh(app, server: FixtureServer, *args: str):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner().invoke(
+        cli, ["geodata", "refresh", "--base-url", server.url, "--timeout", "20", *args]
+    )
+
+
+def _counts(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    db = app.extensions["directory"].db
+    with db.engine.connect() as connection:
+        return {
+            "postcodes": connection.execute(
+                select(func.count()).select_from(Postcode)
+            ).scalar_one(),
+            "releases": connection.execute(
+                select(func.count()).select_from(DataRelease)
+            ).scalar_one(),
+            "crime": connection.execute(select(func.count()).select_from(CrimeCount)).scalar_one(),
+        }
+
+
+def test_a_dry_run_reports_the_real_changes_and_writes_nothing(
+    writable_app, published, fixtures, shared_data_dir
+):
+    release: Release = fixtures["release"]
+    settings = writable_app.extensions["directory"].settings
+    crime = shared_data_dir / "crime" / "mps_borough_level_crime_2024-07_to_2026-06.csv"
+    loaded = writable_app.test_cli_runner().invoke(
+        cli, ["import", str(crime), "--format", "mps-crime", "--source", "mps-borough-crime"]
+    )
+    assert loaded.exit_code == 0, loaded.output
+    before = _counts(writable_app)
+    result = refresh(writable_app, published, "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    assert report["dry_run"] is True and report["loaded"] is False and report["release"] is None
+    assert {s["name"]: s["status"] for s in report["sources"]} == dict.fromkeys(
+        ["boroughs", "wards", "codepoint", "nspl", "crime", "population", "mopac-grants"], "new"
+    )
+    codepoint = next(s for s in report["sources"] if s["name"] == "codepoint")
+    assert codepoint["label"].endswith("2026-08") and codepoint["previous"] is None
+    changes = report["changes"]
+    postcodes = changes["postcodes"]
+    assert postcodes["added"] == 2 and sorted(postcodes["examples"]["added"]) == sorted(
+        release.added
+    )
+    assert postcodes["no_longer_live"] == 3 and sorted(
+        postcodes["examples"]["no_longer_live"]
+    ) == sorted(release.gone)
+    assert (postcodes["moved_ward"], postcodes["examples"]["moved_ward"]) == (1, ["SW1A 1AA"])
+    assert (postcodes["moved_borough"], postcodes["examples"]["moved_borough"]) == (1, ["BR1 1AA"])
+    assert postcodes["live_after"] == postcodes["live_before"] - 1
+    renamed = {a["code"]: (a["from"], a["to"]) for a in changes["areas"]["renamed"]}
+    assert renamed == {  # the ONS 2022 names of the two Tower Hamlets wards renamed since
+        "E05009317": ("Bethnal Green East", "Bethnal Green"),
+        "E05009331": ("Bethnal Green West", "St Peter's"),
+    }
+    assert changes["areas"]["added"] == [] and changes["areas"]["removed"] == []
+    assert changes["crime"]["months"]["new"] == ["2026-07"]
+    crime_counts = changes["crime"]["counts"]["crime_counts"]
+    assert crime_counts["created"] > 0 and crime_counts["updated"] == 0
+    assert changes["crime"]["months"]["last"] == "2026-07"
+    assert changes["population"]["counts"]["populations"]["created"] == 33
+    assert [g["counts"]["grants"]["created"] for g in changes["grants"]] == [841, 37]
+    # nothing written: no release, no state, the database as it was
+    assert _counts(writable_app) == before
+    root = releases_dir(settings)
+    assert not root.exists() or [p for p in root.iterdir()] == []
+    assert not (settings.instance_dir / "data" / "refresh.json").exists()
+
+
+def test_the_text_report_says_what_would_change(writable_app, published):
+    result = refresh(
+        writable_app, published, "--dry-run", "--source", "codepoint", "--source", "crime"
+    )
+    assert result.exit_code == 0, result.output
+    assert "codepoint: new (OS Code-Point Open 2026-08)" in result.output
+    assert "postcodes: 2 added, 3 no longer live, 1 moved ward, 1 moved borough" in result.output
+    assert "months 2024-07 to 2026-07" in result.output
+    assert result.output.rstrip().endswith("Dry run: nothing was written.")
+
+
+def test_a_refresh_loads_a_release_then_finds_nothing_new(writable_app, published, fixtures):
+    release: Release = fixtures["release"]
+    settings = writable_app.extensions["directory"].settings
+    client = writable_app.test_client()
+    assert client.get("/api/v1/postcodes/KT1 1EU").status_code == 200
+    crime_before = _counts(writable_app)["crime"]
+    result = refresh(writable_app, published, "--source", "codepoint", "--source", "crime")
+    assert result.exit_code == 0, result.output
+    assert "Loaded release" in result.output
+    (stamp,) = [p.name for p in releases_dir(settings).iterdir() if not p.name.startswith(".")]
+    home = releases_dir(settings) / stamp
+    assert (home / ".complete").is_file()
+    manifest = json.loads((home / "manifest.json").read_text())
+    assert manifest["about"]["kind"] == "refresh" and manifest["about"]["id"] == stamp
+    files = {f["key"]: f for f in manifest["files"]}
+    assert files["postcodes"]["path"] == "postcodes/codepoint_open_london.csv"
+    assert files["postcodes"]["rows"] == 180_792 - 3 + 2
+    assert files["crime"]["vintage"] == "2026-07"
+    assert files["wards"]["path"] == "boundaries/london_wards_2022_27700.gpkg"  # kept from the base
+    # the answers come from the new release
+    assert client.get("/api/v1/postcodes/KT1 1EU").status_code == 404
+    added = client.get(f"/api/v1/postcodes/{release.added[0]}").get_json()
+    assert (
+        added["borough"]["code"] == release.added_borough
+        and added["data_release"]["data"]["id"] == stamp
+    )
+    moved = client.get("/api/v1/postcodes/BR1 1AA").get_json()
+    assert (moved["borough"]["code"], moved["ward"]["code"]) == release.moved_borough[1:]
+    assert (
+        client.get("/api/v1/postcodes/SW1A 1AA").get_json()["ward"]["code"] == release.moved_ward[1]
+    )
+    assert _counts(writable_app)["crime"] > crime_before
+    status = client.get("/api/v1/status").get_json()
+    assert status["geography"]["data"] == {
+        "kind": "refresh",
+        "id": stamp,
+        "description": manifest["about"]["description"],
+    }
+    assert any(
+        s["source"] == "mps-borough-crime" and s["status"] == "succeeded" for s in status["sources"]
+    )
+    state = json.loads((settings.instance_dir / "data" / "refresh.json").read_text())
+    assert (
+        state["codepoint"]["version"]["version"] == "2026-08" and state["crime"]["release"] == stamp
+    )
+
+    again = refresh(writable_app, published, "--source", "codepoint", "--source", "crime", "--json")
+    assert again.exit_code == 0, again.output
+    report = json.loads(again.output[again.output.index("{") :])
+    assert [s["status"] for s in report["sources"]] == ["nothing new", "nothing new"]
+    assert report["loaded"] is False and report["release"] is None
+    assert len([p for p in releases_dir(settings).iterdir() if not p.name.startswith(".")]) == 1
+
+    # with no --from and no DIRECTORY_GEODATA_DIR, `directory init` uses the refreshed
+    # release (the same files: nothing to reload)
+    plain = settings.with_overrides(geodata_dir=None)
+    chosen = resolve_data_dir(plain)
+    assert (chosen.origin, chosen.name) == ("refreshed release", stamp)
+    app = create_app(plain)
+    try:
+        init = app.test_cli_runner().invoke(cli, ["init"])
+    finally:
+        app.extensions["directory"].db.dispose()
+    assert init.exit_code == 0 and f"refreshed release {stamp}" in init.output
+    assert "nothing changed" in init.output
+
+
+def test_a_bad_download_fails_its_source_and_never_replaces_good_data(
+    writable_app, published, fixtures
+):
+    settings = writable_app.extensions["directory"].settings
+    zipped = fixtures["release"].zip
+    target = publishers.OS_FILE_REDIRECT.format(version="2026-08")
+    published.route(
+        target, Reply(zipped, content_type="application/zip", truncate_to=len(zipped) // 2)
+    )
+    before = _counts(writable_app)
+    result = refresh(
+        writable_app, published, "--source", "codepoint", "--source", "population", "--json"
+    )
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    statuses = {s["name"]: s for s in report["sources"]}
+    assert statuses["codepoint"]["status"] == "failed"
+    assert "codepo_gb.zip" in statuses["codepoint"]["error"]
+    assert statuses["population"]["status"] == "loaded"
+    assert report["loaded"] is True
+    after = _counts(writable_app)
+    assert after["postcodes"] == before["postcodes"]  # the geography as it was
+    assert writable_app.test_client().get("/api/v1/postcodes/KT1 1EU").status_code == 200
+    home = releases_dir(settings) / report["release"]
+    files = {f["key"]: f for f in json.loads((home / "manifest.json").read_text())["files"]}
+    assert (
+        files["postcodes"]["path"] == CODEPOINT
+        and files["population"]["path"] == "reference/london_borough_population.csv"
+    )
+    state = json.loads((settings.instance_dir / "data" / "refresh.json").read_text())
+    assert "codepoint" not in state and "population" in state
+
+
+def test_a_release_that_fails_the_london_checks_is_rejected(
+    writable_app, published, shared_data_dir
+):
+    settings = writable_app.extensions["directory"].settings
+    broken = _codepoint_release(shared_data_dir, unknown_ward=True)
+    publishers.publish_codepoint(published, broken.zip, version="2026-11")
+    before = _counts(writable_app)
+    result = refresh(writable_app, published, "--source", "codepoint")
+    assert result.exit_code == 1, result.output
+    assert "codepoint: rejected" in result.output and "ward outside" in result.output
+    assert "Nothing was loaded" in result.output
+    assert _counts(writable_app) == before
+    root = releases_dir(settings)
+    assert not root.exists() or [p for p in root.iterdir()] == []
+
+
+def test_unknown_sources_and_unreachable_publishers_are_clear(writable_app, published):
+    result = refresh(writable_app, published, "--source", "postcodes.io")
+    assert result.exit_code != 0 and "Unknown source 'postcodes.io'" in result.output
+    closed = writable_app.test_cli_runner().invoke(
+        cli,
+        [
+            "geodata",
+            "refresh",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--timeout",
+            "2",
+            "--source",
+            "crime",
+        ],
+    )
+    assert closed.exit_code == 1 and "crime: failed" in closed.output
