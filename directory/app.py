@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
 from flask_compress import Compress
 from flask_cors import CORS
 
-from directory import heap, http
+from directory import heap, http, logs
 from directory.api import Api
 from directory.db import Database
 from directory.geography import GeographyCache
@@ -25,8 +23,10 @@ API_PREFIX = "/api/v1"
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask application for ``settings`` (from the environment when omitted)."""
     settings = settings or Settings.from_env()
+    logs.configure(settings)  # once per process; before Flask's logger looks for a handler
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.logger.setLevel(settings.log_level)
+    logs.register(app)  # one line per request, written after every other hook has run
     app.config.update(
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
@@ -87,6 +87,4 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     # the public page at / and Leaflet from the XStatic-Leaflet package (directory/site)
     app.register_blueprint(site)
-
-    logging.getLogger("directory").setLevel(settings.log_level)
     return app

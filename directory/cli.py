@@ -365,7 +365,12 @@ def serve_command(host: str, port: int, workers: int) -> None:
     )
     if gunicorn is None:
         raise click.ClickException("gunicorn is not installed: pip install gunicorn")
+    try:
+        log_level = Settings.from_env().log_level
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"Serving on http://{host}:{port}/ (API docs: http://{host}:{port}/api/v1/docs)")
+    # no gunicorn access log: the app writes one line per request itself (directory/logs.py)
     os.execv(
         gunicorn,
         [
@@ -374,8 +379,8 @@ def serve_command(host: str, port: int, workers: int) -> None:
             f"{host}:{port}",
             "--workers",
             str(workers),
-            "--access-logfile",
-            "-",
+            "--log-level",
+            log_level.lower(),
             "directory:create_app()",
         ],
     )

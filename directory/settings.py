@@ -14,6 +14,7 @@ from pathlib import Path
 PREFIX = "DIRECTORY_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -48,6 +49,8 @@ class Settings:
     geodata_dir: Path | None = None
     geodata_base_url: str | None = None
     log_level: str = "INFO"
+    #: "text" (human-readable lines) or "json" (one JSON object a line, for a log pipeline)
+    log_format: str = "text"
     #: seconds a worker trusts its cached copy of the data version before re-reading it
     data_version_ttl: float = 5.0
     #: Cache-Control max-age (seconds) on successful reads
@@ -105,6 +108,10 @@ class Settings:
             if level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
                 raise SettingsError(f"{PREFIX}LOG_LEVEL {level!r} is not a logging level")
             kwargs["log_level"] = level.upper()
+        if (fmt := get("LOG_FORMAT")) is not None:
+            if fmt.lower() not in LOG_FORMATS:
+                raise SettingsError(f"{PREFIX}LOG_FORMAT must be text or json, not {fmt!r}")
+            kwargs["log_format"] = fmt.lower()
         for name, kind in (
             ("DATA_VERSION_TTL", float),
             ("CACHE_MAX_AGE", int),

@@ -11,6 +11,7 @@ def test_defaults_when_nothing_is_set():
     settings = Settings.from_env({})
     assert settings.freeze_heap is True
     assert settings.data_version_ttl == 5.0
+    assert settings.log_format == "text"
     assert settings.is_sqlite
 
 
@@ -36,8 +37,17 @@ def test_values_are_read_and_typed():
         ("BULK_LIMIT", "lots", "DIRECTORY_BULK_LIMIT must be a number"),
         ("DATA_VERSION_TTL", "-1", "DIRECTORY_DATA_VERSION_TTL must not be negative"),
         ("LOG_LEVEL", "loud", "is not a logging level"),
+        ("LOG_FORMAT", "xml", "DIRECTORY_LOG_FORMAT must be text or json, not 'xml'"),
+        ("LOG_FORMAT", "logfmt", "DIRECTORY_LOG_FORMAT must be text or json"),
     ],
 )
 def test_bad_values_are_refused_by_name(name, value, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({f"DIRECTORY_{name}": value})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("json", "json"), ("JSON", "json"), (" Text ", "text"), ("", "text")]
+)
+def test_log_format_is_text_or_json_in_any_case(raw, expected):
+    assert Settings.from_env({"DIRECTORY_LOG_FORMAT": raw}).log_format == expected
