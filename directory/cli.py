@@ -150,6 +150,123 @@ def geodata_download(to_dir: Path | None, base_url: str | None) -> None:
     )
 
 
+@geodata_group.command("refresh")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="Refresh only this source (repeatable): boroughs, wards, codepoint, nspl, crime, "
+    "population, mopac-grants",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing")
+@click.option("--force", is_flag=True, help="Download and load even releases already loaded")
+@click.option(
+    "--base-url",
+    help="Fetch every publisher from this mirror (laid out as /<host>/<path>) "
+    "(default DIRECTORY_GEODATA_BASE_URL)",
+)
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON")
+@with_appcontext
+def geodata_refresh(
+    sources: tuple[str, ...],
+    dry_run: bool,
+    force: bool,
+    base_url: str | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Fetch the newest official releases (OS, ONS, London Datastore, Nomis, 360Giving),
+    cut them to London, check them, report what would change, and load them all-or-nothing.
+    Exits 1 if any source failed (its current data stays)."""
+    from directory.data_refresh import refresh_data
+    from geodata.fetch import Client
+
+    app_state = state()
+    client = Client(base_url=base_url or app_state.settings.geodata_base_url, timeout=timeout)
+    try:
+        report = refresh_data(
+            app_state.db, app_state.settings, _snapshot(), sources=list(sources) or None,
+            dry_run=dry_run, force=force, client=client,
+        )  # fmt: skip
+    except RefreshError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        app_state.geography.invalidate()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        _print_refresh(report)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _print_refresh(report) -> None:  # type: ignore[no-untyped-def]
+    base = report.base
+    click.echo(f"Current data: {base['kind']} {base['id'] or ''}".rstrip())
+    for source in report.sources:
+        line = f"  {source.name}: {source.status}"
+        if source.label:
+            line += f" ({source.label})"
+        if source.error:
+            line += f": {source.error}"
+        click.echo(line)
+        for f in source.files:
+            click.echo(f"      {f['path']}: {f['rows']:,} rows")
+    changes = report.changes
+    if "postcodes" in changes:
+        p = changes["postcodes"]
+        click.echo(
+            f"  postcodes: {p['added']:,} added, {p['no_longer_live']:,} no longer live, "
+            f"{p['moved_ward']:,} moved ward, {p['moved_borough']:,} moved borough "
+            f"({p['live_before']:,} live before, {p['live_after']:,} after)"
+        )
+        for kind, codes in p["examples"].items():
+            if codes:
+                click.echo(f"      {kind.replace('_', ' ')}: {', '.join(codes)}")
+    if "areas" in changes:
+        a = changes["areas"]
+        click.echo(
+            f"  areas: {len(a['added'])} added, {len(a['removed'])} removed, "
+            f"{len(a['renamed'])} renamed"
+        )
+        for item in a["renamed"][:10]:
+            click.echo(f"      {item['code']}: {item['from']} → {item['to']}")
+    for key in ("crime", "population"):
+        if key in changes:
+            entry = changes[key]
+            counts = "; ".join(
+                f"{what}: " + ", ".join(f"{n:,} {k}" for k, n in c.items() if n)
+                for what, c in entry["counts"].items()
+            )
+            click.echo(f"  {key}: {counts}")
+            if key == "crime":
+                months = entry["months"]
+                fresh = months["new"]
+                listed = (
+                    ", ".join(fresh)
+                    if len(fresh) <= 6
+                    else f"{len(fresh)} months, {fresh[0]} to {fresh[-1]}"
+                )
+                click.echo(
+                    f"      months {months['first']} to {months['last']}; new: {listed or 'none'}"
+                )
+    for entry in changes.get("grants", []):
+        counts = "; ".join(
+            f"{what}: " + ", ".join(f"{n:,} {k}" for k, n in c.items() if n)
+            for what, c in entry["counts"].items()
+        )
+        click.echo(f"  grants ({entry['file']}): {counts}")
+    if report.dry_run:
+        click.echo("Dry run: nothing was written.")
+    elif report.loaded:
+        click.echo(f"Loaded release {report.release} (instance/data/releases/{report.release}).")
+    elif not any(s.status == "new" for s in report.sources) and report.ok:
+        click.echo("Nothing new: the data is as the publishers have it.")
+    else:
+        click.echo("Nothing was loaded: the data is as it was.")
+
+
 def _snapshot() -> GeographySnapshot:
     app_state = state()
     try:

@@ -12,11 +12,8 @@ with one more month; 2023 population estimates; MOPAC's 360Giving file.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,110 +29,11 @@ from tests.geodata.fetch.server import FixtureServer, Reply
 CODEPOINT = "postcodes/london_postcodes_codepoint_open_2025_10.csv"
 
 
-@dataclass(frozen=True)
-class Release:
-    """The publishers' new Code-Point release and the changes it carries."""
-
-    zip: bytes
-    added: list[str]
-    added_borough: str  # of added[0]
-    gone: list[str]
-    moved_ward: tuple[str, str]  # postcode, new ward
-    moved_borough: tuple[str, str, str]  # postcode, new borough, new ward
-
-
-def _codepoint_release(shared: Path, *, unknown_ward: bool = False) -> Release:
-    with (shared / CODEPOINT).open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    by_code = {r["postcode"]: r for r in rows}
-    gone = ["SE1 7PB", "KT1 1EU", "E1 6AN"]
-    ward_of = {}
-    for r in rows:
-        ward_of.setdefault(r["laua_code"], set()).add(r["ward_code"])
-    # SW1A 1AA moves to another Westminster ward; BR1 1AA is given to Lewisham
-    moving = by_code["SW1A 1AA"]
-    other_ward = sorted(ward_of["E09000033"] - {moving["ward_code"]})[0]
-    lewisham_ward = sorted(ward_of["E09000023"])[0]
-    changed = {
-        "SW1A 1AA": {**moving, "ward_code": other_ward},
-        "BR1 1AA": {**by_code["BR1 1AA"], "laua_code": "E09000023", "ward_code": lewisham_ward},
-    }
-    if unknown_ward:
-        changed["SW1A 1AA"]["ward_code"] = "E05999999"
-    new = [
-        next(f"{out} {n}ZZ" for n in range(9, 0, -1) if f"{out} {n}ZZ" not in by_code)
-        for out in ("SE1", "KT1")
-    ]
-    added = [  # new postcodes beside real ones (made up)
-        {**by_code["SE1 7PB"], "postcode": new[0]},
-        {**by_code["KT1 1EU"], "postcode": new[1]},
-    ]
-    lines: dict[str, list[str]] = {}
-
-    def add(postcode: str, pqi: str, east: str, north: str, district: str, ward: str) -> None:
-        area = publishers.postcode_area(postcode).lower()
-        lines.setdefault(area, []).append(
-            f'"{publishers.codepoint_padded(postcode)}",{pqi},{east},{north},"E92000001",'
-            f'"E19000003","E18000007","E99999999","{district}","{ward}"'
-        )
-
-    for r in [*(changed.get(r["postcode"], r) for r in rows if r["postcode"] not in gone), *added]:
-        add(
-            r["postcode"],
-            r["positional_quality"],
-            r["eastings"],
-            r["northings"],
-            r["laua_code"],
-            r["ward_code"],
-        )
-    for made_up in publishers.NON_LONDON_CODEPOINT:
-        add(*made_up)
-    members = {
-        "Doc/Code-Point_Open_Column_Headers.csv": publishers.CODEPOINT_HEADERS.encode(),
-        "Doc/licence.txt": b"Contains OS data \xc2\xa9 Crown copyright and database right 2026\r\n",
-    }
-    for area, body in sorted(lines.items()):
-        members[f"Data/CSV/{area}.csv"] = ("\r\n".join(body) + "\r\n").encode()
-    return Release(
-        zip=publishers.zip_bytes(members),
-        added=[a["postcode"] for a in added],
-        added_borough=added[0]["laua_code"],
-        gone=gone,
-        moved_ward=("SW1A 1AA", other_ward),
-        moved_borough=("BR1 1AA", "E09000023", lewisham_ward),
-    )
-
-
-def _crime_with_a_new_month(shared: Path) -> bytes:
-    text = (shared / "crime" / "mps_borough_level_crime_2024-07_to_2026-06.csv").read_text(
-        "utf-8-sig"
-    )
-    rows = list(csv.reader(io.StringIO(text)))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([*rows[0], "202607"])
-    for row in rows[1:]:
-        writer.writerow([*row, row[-1]])  # July as June
-    return out.getvalue().encode()
-
-
 @pytest.fixture(scope="module")
-def fixtures(shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    grants = (
-        shared_data_dir / "grants" / "grantnav_fixture_grants_london_recipients_360giving.json"
-    ).read_bytes()
-    return {
-        "release": _codepoint_release(shared_data_dir),
-        "nspl": publishers.nspl_zip(publishers.build_nspl(shared_data_dir), "old"),
-        "wards": publishers.build_wards(shared_data_dir),
-        "boroughs": publishers.build_borough_zip(shared_data_dir, tmp_path_factory.mktemp("gla")),
-        "crime": _crime_with_a_new_month(shared_data_dir),
-        "population": publishers.read_csv(
-            shared_data_dir / "reference" / "london_borough_population_2022.csv"
-        ),
-        "grants": grants,
-        "workbook": publishers.grants_xlsx(json.loads(grants)["grants"][:37]),
-    }
+def london(
+    shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> publishers.LondonRelease:
+    return publishers.build_london_release(shared_data_dir, tmp_path_factory.mktemp("gla"))
 
 
 @pytest.fixture(scope="module")
@@ -146,15 +44,9 @@ def publisher() -> Iterator[FixtureServer]:
 
 
 @pytest.fixture()
-def published(publisher: FixtureServer, fixtures: dict) -> FixtureServer:  # type: ignore[type-arg]
+def published(publisher: FixtureServer, london: publishers.LondonRelease) -> FixtureServer:
     publisher.reset()
-    publishers.publish_codepoint(publisher, fixtures["release"].zip, version="2026-08")
-    publishers.publish_nspl(publisher, fixtures["nspl"])
-    publishers.publish_wards(publisher, fixtures["wards"])
-    publishers.publish_boroughs(publisher, fixtures["boroughs"])
-    publishers.publish_crime(publisher, fixtures["crime"], coverage_to="2026-07-31")
-    publishers.publish_population(publisher, fixtures["population"], date="2023")
-    publishers.publish_registry(publisher, fixtures["grants"], fixtures["workbook"])
+    publishers.publish_london_release(publisher, london)
     return publisher
 
 
@@ -179,9 +71,9 @@ def _counts(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 
 def test_a_dry_run_reports_the_real_changes_and_writes_nothing(
-    writable_app, published, fixtures, shared_data_dir
+    writable_app, published, london, shared_data_dir
 ):
-    release: Release = fixtures["release"]
+    release = london.codepoint
     settings = writable_app.extensions["directory"].settings
     crime = shared_data_dir / "crime" / "mps_borough_level_crime_2024-07_to_2026-06.csv"
     loaded = writable_app.test_cli_runner().invoke(
@@ -239,8 +131,8 @@ def test_the_text_report_says_what_would_change(writable_app, published):
     assert result.output.rstrip().endswith("Dry run: nothing was written.")
 
 
-def test_a_refresh_loads_a_release_then_finds_nothing_new(writable_app, published, fixtures):
-    release: Release = fixtures["release"]
+def test_a_refresh_loads_a_release_then_finds_nothing_new(writable_app, published, london):
+    release = london.codepoint
     settings = writable_app.extensions["directory"].settings
     client = writable_app.test_client()
     assert client.get("/api/v1/postcodes/KT1 1EU").status_code == 200
@@ -307,10 +199,10 @@ def test_a_refresh_loads_a_release_then_finds_nothing_new(writable_app, publishe
 
 
 def test_a_bad_download_fails_its_source_and_never_replaces_good_data(
-    writable_app, published, fixtures
+    writable_app, published, london
 ):
     settings = writable_app.extensions["directory"].settings
-    zipped = fixtures["release"].zip
+    zipped = london.codepoint.zip
     target = publishers.OS_FILE_REDIRECT.format(version="2026-08")
     published.route(
         target, Reply(zipped, content_type="application/zip", truncate_to=len(zipped) // 2)
@@ -343,7 +235,7 @@ def test_a_release_that_fails_the_london_checks_is_rejected(
     writable_app, published, shared_data_dir
 ):
     settings = writable_app.extensions["directory"].settings
-    broken = _codepoint_release(shared_data_dir, unknown_ward=True)
+    broken = publishers.build_codepoint_release(shared_data_dir, unknown_ward=True)
     publishers.publish_codepoint(published, broken.zip, version="2026-11")
     before = _counts(writable_app)
     result = refresh(writable_app, published, "--source", "codepoint")

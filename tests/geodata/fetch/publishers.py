@@ -1084,3 +1084,137 @@ def publish_registry(
 
 #: The 33 London codes, written out here rather than imported from the code under test.
 BOROUGH_CODES_EXPECTED = tuple(f"E09{n:06d}" for n in range(1, 34))
+
+
+# == a whole new London release (refresh end to end, scripts/serve_publishers.py) ============
+SHARED_CODEPOINT = "postcodes/london_postcodes_codepoint_open_2025_10.csv"
+
+
+@dataclass(frozen=True)
+class CodePointRelease:
+    """The publishers' new Code-Point release and the changes it carries."""
+
+    zip: bytes
+    added: list[str]
+    added_borough: str  # of added[0]
+    gone: list[str]
+    moved_ward: tuple[str, str]  # postcode, new ward
+    moved_borough: tuple[str, str, str]  # postcode, new borough, new ward
+
+
+def build_codepoint_release(shared: Path, *, unknown_ward: bool = False) -> CodePointRelease:
+    with (shared / SHARED_CODEPOINT).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    by_code = {r["postcode"]: r for r in rows}
+    gone = ["SE1 7PB", "KT1 1EU", "E1 6AN"]
+    ward_of = {}
+    for r in rows:
+        ward_of.setdefault(r["laua_code"], set()).add(r["ward_code"])
+    # SW1A 1AA moves to another Westminster ward; BR1 1AA is given to Lewisham
+    moving = by_code["SW1A 1AA"]
+    other_ward = sorted(ward_of["E09000033"] - {moving["ward_code"]})[0]
+    lewisham_ward = sorted(ward_of["E09000023"])[0]
+    changed = {
+        "SW1A 1AA": {**moving, "ward_code": other_ward},
+        "BR1 1AA": {**by_code["BR1 1AA"], "laua_code": "E09000023", "ward_code": lewisham_ward},
+    }
+    if unknown_ward:
+        changed["SW1A 1AA"]["ward_code"] = "E05999999"
+    new = [
+        next(f"{out} {n}ZZ" for n in range(9, 0, -1) if f"{out} {n}ZZ" not in by_code)
+        for out in ("SE1", "KT1")
+    ]
+    added = [  # new postcodes beside real ones (made up)
+        {**by_code["SE1 7PB"], "postcode": new[0]},
+        {**by_code["KT1 1EU"], "postcode": new[1]},
+    ]
+    lines: dict[str, list[str]] = {}
+
+    def add(postcode: str, pqi: str, east: str, north: str, district: str, ward: str) -> None:
+        area = postcode_area(postcode).lower()
+        lines.setdefault(area, []).append(
+            f'"{codepoint_padded(postcode)}",{pqi},{east},{north},"E92000001",'
+            f'"E19000003","E18000007","E99999999","{district}","{ward}"'
+        )
+
+    for r in [*(changed.get(r["postcode"], r) for r in rows if r["postcode"] not in gone), *added]:
+        add(
+            r["postcode"],
+            r["positional_quality"],
+            r["eastings"],
+            r["northings"],
+            r["laua_code"],
+            r["ward_code"],
+        )
+    for made_up in NON_LONDON_CODEPOINT:
+        add(*made_up)
+    members = {
+        "Doc/Code-Point_Open_Column_Headers.csv": CODEPOINT_HEADERS.encode(),
+        "Doc/licence.txt": b"Contains OS data \xc2\xa9 Crown copyright and database right 2026\r\n",
+    }
+    for area, body in sorted(lines.items()):
+        members[f"Data/CSV/{area}.csv"] = ("\r\n".join(body) + "\r\n").encode()
+    return CodePointRelease(
+        zip=zip_bytes(members),
+        added=[a["postcode"] for a in added],
+        added_borough=added[0]["laua_code"],
+        gone=gone,
+        moved_ward=("SW1A 1AA", other_ward),
+        moved_borough=("BR1 1AA", "E09000023", lewisham_ward),
+    )
+
+
+def crime_with_a_new_month(shared: Path) -> bytes:
+    text = (shared / "crime" / "mps_borough_level_crime_2024-07_to_2026-06.csv").read_text(
+        "utf-8-sig"
+    )
+    rows = list(csv.reader(io.StringIO(text)))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([*rows[0], "202607"])
+    for row in rows[1:]:
+        writer.writerow([*row, row[-1]])  # July as June
+    return out.getvalue().encode()
+
+
+@dataclass
+class LondonRelease:
+    """Every publisher's new release at once: the London data changed on purpose (see
+    :func:`build_codepoint_release`; the ONS 2022 ward names; one more crime month)."""
+
+    codepoint: CodePointRelease
+    nspl: bytes
+    wards: WardFixture
+    boroughs: bytes
+    crime: bytes
+    population: list[dict[str, str]]
+    grants: bytes
+    workbook: bytes
+
+
+def build_london_release(shared: Path, workdir: Path) -> LondonRelease:
+    grants = (
+        shared / "grants" / "grantnav_fixture_grants_london_recipients_360giving.json"
+    ).read_bytes()
+    return LondonRelease(
+        codepoint=build_codepoint_release(shared),
+        nspl=nspl_zip(build_nspl(shared), "old"),
+        wards=build_wards(shared),
+        boroughs=build_borough_zip(shared, workdir),
+        crime=crime_with_a_new_month(shared),
+        population=read_csv(shared / "reference" / "london_borough_population_2022.csv"),
+        grants=grants,
+        workbook=grants_xlsx(json.loads(grants)["grants"][:37]),
+    )
+
+
+def publish_london_release(server: FixtureServer, release: LondonRelease) -> None:
+    """Every publisher answering with the new release (Code-Point 2026-08, NSPL February
+    2026, wards, GLA boundaries, crime to July 2026, 2023 population, MOPAC's grants)."""
+    publish_codepoint(server, release.codepoint.zip, version="2026-08")
+    publish_nspl(server, release.nspl)
+    publish_wards(server, release.wards)
+    publish_boroughs(server, release.boroughs)
+    publish_crime(server, release.crime, coverage_to="2026-07-31")
+    publish_population(server, release.population, date="2023")
+    publish_registry(server, release.grants, release.workbook)

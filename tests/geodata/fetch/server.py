@@ -124,7 +124,8 @@ class _Server(ThreadingHTTPServer):
 class FixtureServer:
     """A threaded HTTP server on 127.0.0.1 with routes registered per test."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        self.port = port  # 0: any free port
         self._routes: dict[str, Route] = {}
         self._lock = threading.Lock()
         self.log: list[Request] = []
@@ -133,7 +134,7 @@ class FixtureServer:
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> FixtureServer:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", self.port), _Handler)
         self._server.owner = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
