@@ -58,7 +58,7 @@ from directory.progress import QUIET, Progress
 from directory.repositories.funding import FundingQueries
 from directory.repositories.geography import GeographyRepository
 from directory.settings import Settings
-from geodata.errors import GeodataError
+from geodata.errors import GeodataError, NotPublishedError
 from geodata.fetch import SOURCES, Client, FetchedFile, Found
 from geodata.loaders import GeographyBundle, read_bundle
 from geodata.sources import GEOGRAPHY_KEYS, Manifest, SourceFile, manifest_for, write_manifest_json
@@ -80,7 +80,7 @@ class SourceResult:
     """What happened to one source."""
 
     name: str
-    #: new | nothing new | failed | rejected | loaded | load failed
+    #: new | nothing new | not published | failed | rejected | loaded | load failed
     status: str
     label: str | None = None
     version: dict[str, Any] | None = None
@@ -379,6 +379,10 @@ def _fetch_new(
         progress.step(f"{name}: asking for the newest release")
         try:
             found = source.discover(client)
+        except NotPublishedError as error:  # nothing to fetch: not a failure
+            results[name] = SourceResult(name, "not published", previous=previous, error=str(error))
+            progress.note(f"{name}: not published: {error}")
+            continue
         except GeodataError as error:
             results[name] = SourceResult(name, "failed", previous=previous, error=str(error))
             progress.note(f"{name}: failed: {error}")

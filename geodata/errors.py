@@ -6,7 +6,13 @@ with one ``except`` clause and map it to an answer in their own layer.
 
 from __future__ import annotations
 
-__all__ = ["GeodataError", "InvalidPostcodeError", "DataFileError", "FetchError"]
+__all__ = [
+    "GeodataError",
+    "InvalidPostcodeError",
+    "DataFileError",
+    "FetchError",
+    "NotPublishedError",
+]
 
 
 class GeodataError(Exception):
@@ -49,3 +55,8 @@ class FetchError(DataFileError):
         super().__init__(message)
         self.url = url
         self.status = status
+
+
+class NotPublishedError(FetchError):
+    """The publisher publishes no such data (e.g. no 360Giving registry entry of MOPAC's):
+    there is nothing to fetch, which is not a fault of the download."""

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from geodata.errors import FetchError
+from geodata.errors import FetchError, NotPublishedError
 from geodata.fetch.base import FetchedFile, Found, Staging, file_sha256, scratch_dir
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class MopacGrants:
         """
         entries = _entries(client.get_json(REGISTRY_URL))
         if not entries:
-            raise FetchError(
+            raise NotPublishedError(
                 f"{REGISTRY_URL}: no dataset whose publisher is the {PUBLISHER} (MOPAC); "
                 "it may not publish to 360Giving, or may have withdrawn its data",
                 url=REGISTRY_URL,

@@ -264,3 +264,13 @@ def test_unknown_sources_and_unreachable_publishers_are_clear(writable_app, publ
         ],
     )
     assert closed.exit_code == 1 and "crime: failed" in closed.output
+
+
+def test_a_source_its_publisher_does_not_publish_is_not_a_failure(writable_app, published, london):
+    publishers.publish_registry(published, london.grants, london.workbook, with_mopac=False)
+    result = refresh(writable_app, published, "--source", "mopac-grants", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    (source,) = report["sources"]
+    assert source["status"] == "not published" and "Policing and Crime" in source["error"]
+    assert report["ok"] is True and report["loaded"] is False

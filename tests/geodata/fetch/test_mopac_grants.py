@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from geodata.errors import FetchError
+from geodata.errors import FetchError, NotPublishedError
 from geodata.fetch import SOURCES
 from geodata.fetch.mopac_grants import detect_format, is_mopac
 from tests.geodata.fetch import publishers
@@ -80,10 +80,11 @@ def test_fetch_downloads_each_file_as_published(
     assert server.requests_to(publishers.OTHER_XLSX_URL) == []  # other publishers untouched
 
 
-def test_no_mopac_entry_fails_saying_so(client, server, grants_package, grants_workbook):
+def test_no_mopac_entry_says_it_is_not_published(client, server, grants_package, grants_workbook):
     publishers.publish_registry(server, grants_package, grants_workbook, with_mopac=False)
     with pytest.raises(
-        FetchError, match="no dataset whose publisher is the Mayor's Office for Policing and Crime"
+        NotPublishedError,
+        match="no dataset whose publisher is the Mayor's Office for Policing and Crime",
     ):
         SOURCE.discover(client)
 
