@@ -6,7 +6,9 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
@@ -20,10 +22,12 @@ from directory.ingest.context import GeographyContext
 from directory.ingest.export import batch_from_database
 from directory.ingest.refresh import RefreshError, Source, refresh, write_lock
 from directory.ingest.run import FORMATS, MODES, SourceError, run_import
-from directory.ingest.template import write_template
-from directory.loading import load_geography, resolve_data_dir
+from directory.ingest.template import HEADINGS, write_template
+from directory.loading import DataDir, LoadReport, load_geography, resolve_data_dir
+from directory.progress import QUIET, Progress
 from directory.repositories.geography import GeographyRepository
 from directory.settings import Settings, SettingsError
+from directory.terminal import progress_for
 from directory.web import state
 from geodata.errors import DataFileError
 
@@ -50,7 +54,22 @@ def main() -> None:
     cli(prog_name="directory")
 
 
-def _data_dir(given: Path | None) -> Path:
+#: every command that reports something prints it as JSON on stdout with --json (and
+#: nothing else there); the human lines it prints otherwise are left out or go to stderr
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print the report as JSON on stdout"
+)
+#: long work shows its progress on stderr when it is a terminal, unless --quiet
+quiet_option = click.option(
+    "--quiet", "-q", is_flag=True, help="Show no progress (shown only when stderr is a terminal)"
+)
+
+
+def _print_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, default=str))
+
+
+def _data_dir(given: Path | None) -> DataDir:
     try:
         chosen = resolve_data_dir(state().settings, given)
     except DataFileError as error:
@@ -60,24 +79,43 @@ def _data_dir(given: Path | None) -> Path:
             f"{chosen.path} ({chosen.origin}) is not a directory. {NO_DATA_HELP}"
         )
     click.echo(f"London data: {chosen.describe()}", err=True)
-    return chosen.path
+    return chosen
 
 
-def _load(directory: Path, force: bool) -> None:
+def _data_dict(chosen: DataDir) -> dict[str, str]:
+    return {"origin": chosen.origin, "name": chosen.name, "path": str(chosen.path)}
+
+
+def _load(chosen: DataDir, force: bool, quiet: bool, as_json: bool) -> LoadReport:
     try:
-        report = load_geography(state().db, directory, force=force)
+        with progress_for(quiet) as progress:
+            report = load_geography(state().db, chosen.path, force=force, progress=progress)
     except DataFileError as error:
         raise click.ClickException(f"{error}\n{NO_DATA_HELP}") from None
-    state().geography.invalidate()
-    click.echo(report.describe())
+    finally:
+        state().geography.invalidate()
+    if not as_json:
+        click.echo(report.describe())
+    return report
+
+
+def _migrate(as_json: bool) -> dict[str, Any]:
+    app_state = state()
+    app_state.db.migrate()
+    url = _safe_url(app_state.settings.database_url)
+    if not as_json:
+        click.echo(f"Database at the newest schema: {url}")
+    return {"database_url": url, "schema_revision": app_state.db.schema_revision()}
 
 
 @cli.command("migrate")
+@json_option
 @with_appcontext
-def migrate_command() -> None:
+def migrate_command(as_json: bool) -> None:
     """Create or upgrade the database schema (Alembic)."""
-    state().db.migrate()
-    click.echo(f"Database at the newest schema: {_safe_url(state().settings.database_url)}")
+    database = _migrate(as_json)
+    if as_json:
+        _print_json(database)
 
 
 @cli.command("init")
@@ -85,12 +123,16 @@ def migrate_command() -> None:
     "--from", "from_dir", type=click.Path(path_type=Path), help="Geography data directory"
 )
 @click.option("--force", is_flag=True, help="Reload geography even if unchanged")
+@quiet_option
+@json_option
 @with_appcontext
-def init_command(from_dir: Path | None, force: bool) -> None:
+def init_command(from_dir: Path | None, force: bool, quiet: bool, as_json: bool) -> None:
     """Migrate the database and load the geography (idempotent)."""
-    state().db.migrate()
-    click.echo(f"Database at the newest schema: {_safe_url(state().settings.database_url)}")
-    _load(_data_dir(from_dir), force)
+    database = _migrate(as_json)
+    chosen = _data_dir(from_dir)
+    report = _load(chosen, force, quiet, as_json)
+    if as_json:
+        _print_json({**database, "data": _data_dict(chosen), "load": report.to_dict()})
 
 
 @cli.group("geodata")
@@ -106,10 +148,15 @@ def geodata_group() -> None:
     help="Data directory (default DIRECTORY_GEODATA_DIR)",
 )
 @click.option("--force", is_flag=True, help="Reload even if the files are unchanged")
+@quiet_option
+@json_option
 @with_appcontext
-def geodata_load(from_dir: Path | None, force: bool) -> None:
+def geodata_load(from_dir: Path | None, force: bool, quiet: bool, as_json: bool) -> None:
     """Load boundaries, BCU membership and postcodes in one transaction."""
-    _load(_data_dir(from_dir), force)
+    chosen = _data_dir(from_dir)
+    report = _load(chosen, force, quiet, as_json)
+    if as_json:
+        _print_json({"data": _data_dict(chosen), "load": report.to_dict()})
 
 
 @geodata_group.command("download")
@@ -124,8 +171,9 @@ def geodata_load(from_dir: Path | None, force: bool) -> None:
     help="The mirror to copy from, laid out like the data directory "
     "(default DIRECTORY_GEODATA_BASE_URL)",
 )
+@json_option
 @with_appcontext
-def geodata_download(to_dir: Path | None, base_url: str | None) -> None:
+def geodata_download(to_dir: Path | None, base_url: str | None, as_json: bool) -> None:
     """Copy a data directory from a mirror laid out like it (atomic, checksum-verified).
     For the official publishers' newest releases use `directory geodata refresh`."""
     from geodata.download import download_sources
@@ -139,12 +187,23 @@ def geodata_download(to_dir: Path | None, base_url: str | None) -> None:
             "directory. The official publishers are reached by `directory geodata refresh`; "
             "without either, `directory init` uses the snapshot packaged with the project."
         )
+    mirror = base_url or settings.geodata_base_url
     try:
-        paths = download_sources(
-            load_manifest(), target, base_url=base_url or settings.geodata_base_url
-        )
+        paths = download_sources(load_manifest(), target, base_url=mirror)
     except DataFileError as error:
         raise click.ClickException(str(error)) from None
+    if as_json:
+        _print_json(
+            {
+                "to": str(target),
+                "base_url": mirror,
+                "files": [
+                    {"path": p.relative_to(target).as_posix(), "bytes": p.stat().st_size}
+                    for p in paths
+                ],
+            }
+        )
+        return
     click.echo(
         f"Downloaded {len(paths)} files to {target}. Load them with: directory geodata load --from {target}"
     )
@@ -166,7 +225,8 @@ def geodata_download(to_dir: Path | None, base_url: str | None) -> None:
     "(default DIRECTORY_GEODATA_BASE_URL)",
 )
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON")
+@quiet_option
+@json_option
 @with_appcontext
 def geodata_refresh(
     sources: tuple[str, ...],
@@ -174,6 +234,7 @@ def geodata_refresh(
     force: bool,
     base_url: str | None,
     timeout: float,
+    quiet: bool,
     as_json: bool,
 ) -> None:
     """Fetch the newest official releases (OS, ONS, London Datastore, Nomis, 360Giving),
@@ -185,16 +246,17 @@ def geodata_refresh(
     app_state = state()
     client = Client(base_url=base_url or app_state.settings.geodata_base_url, timeout=timeout)
     try:
-        report = refresh_data(
-            app_state.db, app_state.settings, _snapshot(), sources=list(sources) or None,
-            dry_run=dry_run, force=force, client=client,
-        )  # fmt: skip
+        with progress_for(quiet) as progress:
+            report = refresh_data(
+                app_state.db, app_state.settings, _snapshot(), sources=list(sources) or None,
+                dry_run=dry_run, force=force, client=client, progress=progress,
+            )  # fmt: skip
     except RefreshError as error:
         raise click.ClickException(str(error)) from None
     finally:
         app_state.geography.invalidate()
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+        _print_json(report.to_dict())
     else:
         _print_refresh(report)
     if not report.ok:
@@ -276,9 +338,13 @@ def _snapshot() -> GeographySnapshot:
         raise click.ClickException(f"{error.detail}") from None
 
 
+def _report_dict(label: str, report: ImportReport) -> dict[str, Any]:
+    return {"source": label, **report.to_dict()}
+
+
 def _print_report(label: str, report: ImportReport, as_json: bool, limit: int = 50) -> None:
     if as_json:
-        click.echo(json.dumps({"source": label, **report.to_dict()}, indent=2, default=str))
+        _print_json(_report_dict(label, report))
         return
     counts = "; ".join(
         f"{entity}: " + ", ".join(f"{n} {action}" for action, n in actions.items() if n)
@@ -321,20 +387,27 @@ def _print_report(label: str, report: ImportReport, as_json: bool, limit: int = 
     help="full: withdraw this source's records that the file no longer lists",
 )
 @click.option("--dry-run", is_flag=True, help="Check and report what would change; write nothing")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON")
+@quiet_option
+@json_option
 @with_appcontext
 def import_command(
-    location: str, fmt: str | None, source: str | None, mode: str, dry_run: bool, as_json: bool
+    location: str,
+    fmt: str | None,
+    source: str | None,
+    mode: str,
+    dry_run: bool,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Import a file or URL: the directory template (CSV/XLSX), 360Giving (JSON/CSV/XLSX),
     Open Referral HSDS 3.0 JSON, Met Police borough crime counts (mps-crime) or ONS
     population estimates (population). All or nothing: any error and nothing is written."""
     app_state = state()
     try:
-        with write_lock(app_state.db):
+        with write_lock(app_state.db), progress_for(quiet) as progress:
             report = run_import(
                 app_state.db, _snapshot(), app_state.settings, location,
-                fmt=fmt, source=source, mode=mode, dry_run=dry_run,
+                fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress,
             )  # fmt: skip
     except (SourceError, RefreshError) as error:
         raise click.ClickException(str(error)) from None
@@ -349,12 +422,17 @@ def import_command(
 @click.option(
     "--format", "fmt", type=click.Choice(["xlsx", "csv"]), help="Default: from the suffix"
 )
-def template_command(path: Path, fmt: str | None) -> None:
+@json_option
+def template_command(path: Path, fmt: str | None, as_json: bool) -> None:
     """Write a blank copy of the directory's spreadsheet template."""
-    write_template(path, format=_table_format(path, fmt))  # type: ignore[arg-type]
+    table_format = _table_format(path, fmt)
+    write_template(path, format=table_format)  # type: ignore[arg-type]
+    if as_json:
+        _print_json({"path": str(path), "format": table_format, "columns": HEADINGS})
+        return
     click.echo(
         f"Wrote the blank template to {path}. Columns are explained in the README"
-        + (" and on the workbook's Columns sheet." if _table_format(path, fmt) == "xlsx" else ".")
+        + (" and on the workbook's Columns sheet." if table_format == "xlsx" else ".")
     )
 
 
@@ -363,12 +441,17 @@ def template_command(path: Path, fmt: str | None) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["xlsx", "csv"]), help="Default: from the suffix"
 )
+@json_option
 @with_appcontext
-def export_command(path: Path, fmt: str | None) -> None:
+def export_command(path: Path, fmt: str | None, as_json: bool) -> None:
     """Write the directory's services out in the spreadsheet template (re-importable)."""
+    table_format = _table_format(path, fmt)
     with state().db.session() as session:
         batch = batch_from_database(session)
-    write_template(path, format=_table_format(path, fmt), batch=batch)  # type: ignore[arg-type]
+    write_template(path, format=table_format, batch=batch)  # type: ignore[arg-type]
+    if as_json:
+        _print_json({"path": str(path), "format": table_format, "services": len(batch.services)})
+        return
     click.echo(f"Wrote {len(batch.services)} services to {path}.")
 
 
@@ -389,33 +472,47 @@ def _table_format(path: Path, fmt: str | None) -> str:
     help="Sources file (TOML; default DIRECTORY_SOURCES_FILE)",
 )
 @click.option("--dry-run", is_flag=True, help="Check every source; write nothing")
-@click.option("--json", "as_json", is_flag=True)
+@quiet_option
+@json_option
 @with_appcontext
-def refresh_command(sources_file: Path | None, dry_run: bool, as_json: bool) -> None:
+def refresh_command(sources_file: Path | None, dry_run: bool, quiet: bool, as_json: bool) -> None:
     """Run every source of the sources file in order, under a lock. Exits 1 if any failed."""
     app_state = state()
     path = sources_file or app_state.settings.sources_file
     if path is None:
         raise click.ClickException("No sources file: pass --sources or set DIRECTORY_SOURCES_FILE.")
     failed = []
+    documents: list[dict[str, Any]] = []
+    progress: Progress = QUIET
 
     def show(source: Source, report: ImportReport | None, error: str | None) -> None:
+        progress.done()  # the source's last step, then its report
         if report is None:
             failed.append(source.name)
-            click.echo(f"{source.name}: failed: {error}")
+            if as_json:
+                documents.append({"source": source.name, "status": "failed", "error": error})
+            else:
+                click.echo(f"{source.name}: failed: {error}")
             return
         if not report.ok:
             failed.append(source.name)
-        _print_report(source.name, report, as_json)
+        if as_json:
+            documents.append(_report_dict(source.name, report))
+        else:
+            _print_report(source.name, report, as_json=False)
 
     try:
-        refresh(
-            app_state.db, _snapshot(), app_state.settings, path, dry_run=dry_run, on_report=show
-        )
+        with progress_for(quiet) as progress:  # what show() finishes before each report
+            refresh(
+                app_state.db, _snapshot(), app_state.settings, path, dry_run=dry_run,
+                on_report=show, progress=progress,
+            )  # fmt: skip
     except RefreshError as error:
         raise click.ClickException(str(error)) from None
     finally:
         app_state.geography.invalidate()
+    if as_json:
+        _print_json({"sources": documents, "failed": failed, "ok": not failed})
     if failed:
         click.echo(
             f"Failed: {', '.join(failed)}. Their data is as it was before this refresh.", err=True
@@ -435,40 +532,62 @@ def demo_group() -> None:
     type=click.Path(path_type=Path),
     help="Data directory (default DIRECTORY_GEODATA_DIR)",
 )
+@quiet_option
+@json_option
 @with_appcontext
-def demo_load(from_dir: Path | None) -> None:
+def demo_load(from_dir: Path | None, quiet: bool, as_json: bool) -> None:
     """Load (or refresh) the demo directory, and the crime and population figures the
     funding-against-need answers use. Idempotent."""
+    app_state = state()
+    chosen = _data_dir(from_dir)
+    snap = _snapshot()
+    reports: list[tuple[str, ImportReport]] = []
+    try:
+        with write_lock(app_state.db), progress_for(quiet) as progress:
+            for name, report in _load_demo(chosen.path, snap, progress):
+                reports.append((name, report))
+                progress.done()  # the source's last step, then its report
+                if not as_json:
+                    _print_report(name, report, as_json=False, limit=5)
+    except RefreshError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        app_state.geography.invalidate()
+    if as_json:
+        _print_json(
+            {
+                "data": _data_dict(chosen),
+                "sources": [_report_dict(name, report) for name, report in reports],
+                "ok": all(report.ok for _name, report in reports),
+            }
+        )
+    if not all(report.ok for _name, report in reports):
+        sys.exit(1)
+
+
+def _load_demo(
+    data_dir: Path, snap: GeographySnapshot, progress: Progress
+) -> Iterator[tuple[str, ImportReport]]:
+    """The demo sources, then the recorded crime and population (for funding against need),
+    each imported in turn: yields (name, report)."""
     from directory.demo import build_demo
     from directory.funding import load_reference_data
 
     app_state = state()
-    data_dir = _data_dir(from_dir)
-    snap = _snapshot()
     with app_state.db.engine.connect() as connection:
         ctx = GeographyContext(snap, GeographyRepository(connection))
-        batches = build_demo(data_dir, ctx)
-    ok = True
-    try:
-        with write_lock(app_state.db):
-            for name, batch in batches:
-                options = ImportOptions(
-                    source=name, format="demo", location="demo", checksum="demo", mode="full"
-                )
-                report = import_batch(app_state.db, snap, app_state.settings, batch, options, ctx)
-                _print_report(name, report, as_json=False, limit=5)
-                ok = ok and report.ok
-            # recorded crime and population, for funding against need
-            for name, report in load_reference_data(
-                app_state.db, snap, app_state.settings, data_dir
-            ):
-                _print_report(name, report, as_json=False, limit=5)
-                ok = ok and report.ok
-    except RefreshError as error:
-        raise click.ClickException(str(error)) from None
-    app_state.geography.invalidate()
-    if not ok:
-        sys.exit(1)
+        batches = build_demo(data_dir, ctx, progress=progress)
+    for name, batch in batches:
+        options = ImportOptions(
+            source=name, format="demo", location="demo", checksum="demo", mode="full"
+        )
+        report = import_batch(
+            app_state.db, snap, app_state.settings, batch, options, ctx, progress=progress
+        )
+        yield name, report
+    yield from load_reference_data(
+        app_state.db, snap, app_state.settings, data_dir, progress=progress
+    )
 
 
 @cli.command("serve")

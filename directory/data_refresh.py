@@ -504,9 +504,9 @@ def _load(
         n for n, (_f, files, _w) in accepted.items() if any(f.key in GEOGRAPHY_KEYS for f in files)
     ]
     if geography and bundle is not None:
-        progress.step("loading the geography (one transaction)")
+        progress.note("loading the geography (one transaction)")
         try:
-            loaded = load_geography(db, target)
+            loaded = load_geography(db, target, progress=progress)
         except Exception as error:  # the transaction rolled back: nothing changed
             log.exception("loading refreshed geography failed")
             shutil.rmtree(target, ignore_errors=True)

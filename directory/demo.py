@@ -50,6 +50,7 @@ from directory.ingest.records import (
     ServiceRecord,
 )
 from directory.ingest.values import financial_year_of, months_between, parse_financial_year, slug
+from directory.progress import QUIET, Progress
 from geodata.sources import data_file
 
 DEMO_SOURCES = ("demo-mopac-decisions", "demo-committee-services", "demo-360giving")
@@ -888,16 +889,23 @@ class _Committee:
 
 # -- the demo ---------------------------------------------------------------------------------
 def build_demo(
-    data_dir: Path, ctx: Context, *, today: date | None = None
+    data_dir: Path, ctx: Context, *, today: date | None = None, progress: Progress = QUIET
 ) -> list[tuple[str, Batch]]:
     """The demo sources, in load order: (source name, batch) for each of ``DEMO_SOURCES``.
     ``data_dir`` is a London data directory (the packaged snapshot, a refreshed release
-    or one laid out like shared/data); its files are found by manifest key."""
+    or one laid out like shared/data); its files are found by manifest key. ``progress``
+    is told each source's step."""
     data_dir = Path(data_dir)
+    decisions_name, committee_name, giving_name = DEMO_SOURCES
+    progress.step("demo: reading the boroughs and BCUs")
     boroughs = read_boroughs(data_dir)
-    giving = read_360giving_json(data_file(data_dir, GIVING360).read_bytes(), ctx)
+    giving_file = data_file(data_dir, GIVING360)
+    progress.step(f"{giving_name}: reading {giving_file.name}")
+    giving = read_360giving_json(giving_file.read_bytes(), ctx)
     orgs_360 = {org.ref: org for org in giving.organisations}
     today = today or date.today()
+    progress.step(f"{decisions_name}: reading {data_file(data_dir, DECISIONS).name}")
     decisions = _Decisions(data_dir, ctx, boroughs, orgs_360, today).build()
+    progress.step(f"{committee_name}: building the Committee-named services")
     committee = _Committee(data_dir, ctx, boroughs, today).build()
     return list(zip(DEMO_SOURCES, (decisions, committee, giving), strict=True))

@@ -57,6 +57,7 @@ from directory.ingest.records import Problem
 from directory.ingest.values import parse_financial_year
 from directory.pagination import envelope
 from directory.patch import area_scope, resolve_area
+from directory.progress import QUIET, Progress
 from directory.repositories.directory import CatalogueQueries, DirectoryRepository
 from directory.repositories.funding import FundingQueries, NeedRepository
 from directory.settings import Settings
@@ -1122,12 +1123,19 @@ def detect_need_format(keys: list[str]) -> str | None:
 
 
 def import_need(
-    db: Database, snap: GeographySnapshot, data: bytes, name: str, options: ImportOptions
+    db: Database,
+    snap: GeographySnapshot,
+    data: bytes,
+    name: str,
+    options: ImportOptions,
+    *,
+    progress: Progress = QUIET,
 ) -> ImportReport:
     """Read an MPS crime or population file and write it all or nothing, recorded as an
     import run with a data release (so ETags and caches move). A crime file replaces the
     months it covers; a population file the (area, reference date) pairs it lists. The same
-    file again changes nothing (``unchanged``, no new release)."""
+    file again changes nothing (``unchanged``, no new release). ``progress`` is told the
+    comparison and the writing (its rows); the reading belongs to the caller's step."""
     started = now()
     clock = datetime.now()
     batch: CrimeBatch | PopulationBatch
@@ -1143,7 +1151,9 @@ def import_need(
     problems = list(batch.problems)
     if batch.errors:
         return record_failure(db, options, started, clock, problems, {})
+    what = "crime counts" if isinstance(batch, CrimeBatch) else "populations"
     with db.session() as session:
+        progress.step(f"{options.source}: comparing {what} with the database")
         repo = NeedRepository(session)
         if isinstance(batch, CrimeBatch):
             counts, write = _plan_crime(repo, batch)
@@ -1158,7 +1168,10 @@ def import_need(
         run_id = directory.add_run(run_row(options, started))
         status = "unchanged"
         if changed:
+            rows = sum(counts.get(key, 0) for key in ("created", "updated", "unchanged"))
+            progress.step(f"{options.source}: writing {what}", total=rows)
             write(run_id)
+            progress.advance(rows)
             status = "succeeded"
             directory.add_data_release(
                 label=f"import #{run_id} ({options.source}, {options.format})",
@@ -1227,7 +1240,12 @@ def _plan_population(
 
 
 def load_reference_data(
-    db: Database, snap: GeographySnapshot, settings: Settings, data_dir: Path
+    db: Database,
+    snap: GeographySnapshot,
+    settings: Settings,
+    data_dir: Path,
+    *,
+    progress: Progress = QUIET,
 ) -> list[tuple[str, ImportReport]]:
     """Import a data directory's population and Met crime files (``REFERENCE_FILES``,
     found by manifest key) through the
@@ -1239,6 +1257,8 @@ def load_reference_data(
     reports = []
     for key, fmt, source in REFERENCE_FILES:
         path = data_file(data_dir, key)
-        report = run_import(db, snap, settings, str(path), fmt=fmt, source=source)
+        report = run_import(
+            db, snap, settings, str(path), fmt=fmt, source=source, progress=progress
+        )
         reports.append((path.relative_to(data_dir).as_posix(), report))
     return reports

@@ -19,6 +19,7 @@ from typing import Any
 import shapely
 
 from directory.db import Database
+from directory.progress import QUIET, Progress
 from directory.repositories.geography import GeographyRepository, grid_cell
 from directory.settings import Settings
 from geodata.loaders import GeographyBundle, read_bundle
@@ -116,6 +117,16 @@ class LoadReport:
     seconds: float
     read_seconds: float
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "loaded": self.loaded,
+            "release_id": self.release_id,
+            "checksum": self.checksum,
+            "counts": {k.replace(" ", "_"): n for k, n in self.counts.items()},
+            "seconds": round(self.seconds, 2),
+            "read_seconds": round(self.read_seconds, 2),
+        }
+
     def describe(self) -> str:
         if not self.loaded:
             return f"Geography already loaded (checksum {self.checksum[:12]}); nothing changed."
@@ -193,15 +204,19 @@ def _public_release(release: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_geography(db: Database, data_dir: Path, *, force: bool = False) -> LoadReport:
+def load_geography(
+    db: Database, data_dir: Path, *, force: bool = False, progress: Progress = QUIET
+) -> LoadReport:
     """Read the geography files in ``data_dir`` and swap them into the database.
 
     The swap happens in one transaction: a failure at any point leaves the previously
     loaded geography in place. Loading files whose checksum equals the loaded release's
-    changes nothing unless ``force``.
+    changes nothing unless ``force``. ``progress`` is told each step (reading each file,
+    comparing the checksum, writing areas, writing postcodes batch by batch, recording the
+    release).
     """
     started = time.perf_counter()
-    bundle = read_bundle(data_dir)
+    bundle = read_bundle(data_dir, on_step=progress.step, on_rows=progress.advance)
     read_seconds = time.perf_counter() - started
     checksum = bundle.release["checksum"]
     counts = {
@@ -210,13 +225,23 @@ def load_geography(db: Database, data_dir: Path, *, force: bool = False) -> Load
         "postcodes": len(bundle.postcodes),
     }
     with db.session() as session:
+        progress.step("comparing the checksum with the loaded release")
         repo = GeographyRepository(session)
         latest = repo.latest_release(DATASET)
         if latest is not None and latest.checksum == checksum and not force:
+            progress.note(f"the same files are loaded already (release {latest.id})")
             return LoadReport(
                 False, checksum, latest.id, counts, time.perf_counter() - started, read_seconds
             )
-        repo.replace_geography(_area_rows(bundle), _neighbour_rows(bundle), _postcode_rows(bundle))
+        progress.step("removing the previous geography")
+        repo.delete_geography()
+        area_rows, neighbour_rows = _area_rows(bundle), _neighbour_rows(bundle)
+        progress.step("writing areas and neighbours", total=len(area_rows) + len(neighbour_rows))
+        repo.insert_areas(area_rows, neighbour_rows)
+        progress.advance(len(area_rows) + len(neighbour_rows))
+        progress.step("writing postcodes", total=len(bundle.postcodes))
+        repo.insert_postcodes(_postcode_rows(bundle), on_batch=progress.advance)
+        progress.step("recording the release")
         release = repo.add_release(
             dataset=DATASET,
             label=bundle.release["label"],

@@ -1,8 +1,8 @@
 """Progress of long work (loading the geography, imports, refreshes), for whoever watches.
 
 Use cases take a :class:`Progress` and call it as they go; they never know whether a
-terminal shows a progress bar (the CLI's rich implementation), a log records it, or nobody
-watches (this base class, which does nothing).
+terminal shows a progress bar (the CLI's, ``directory/terminal.py``, on rich), a log
+records it, or nobody watches (this base class, which does nothing).
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ class Progress:
         """``amount`` more rows of the current step are done."""
 
     def note(self, text: str) -> None:
-        """A line worth showing between steps (what was found, what was decided)."""
+        """A line worth showing between steps (what a step found, what was decided); it
+        ends the current step, so it reads after that step's own line."""
+
+    def done(self) -> None:
+        """The current step is over (a new step, or the end of the work, also ends it):
+        say so before showing something that comes after it, such as a report."""
 
 
 #: the progress of work nobody watches

@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -706,6 +706,10 @@ def _data_about(manifest: Manifest) -> dict[str, Any]:
     }
 
 
+def _ignore(_value: Any) -> None:
+    """The callback of work nobody watches."""
+
+
 def _with_aliases(areas: list[AreaRecord]) -> list[AreaRecord]:
     aliases: dict[str, list[str]] = {}
     for code, alias in default_aliases():
@@ -718,7 +722,13 @@ def _with_aliases(areas: list[AreaRecord]) -> list[AreaRecord]:
     ]
 
 
-def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> GeographyBundle:
+def read_bundle(
+    data_dir: str | Path,
+    manifest: Manifest | None = None,
+    *,
+    on_step: Callable[[str], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> GeographyBundle:
     """Read, join and validate the whole London geography.
 
     Parameters
@@ -728,6 +738,12 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
     manifest : Manifest, optional
         Defaults to the directory's own ``manifest.json`` (a snapshot or a refreshed
         release), else the built-in ``geodata/data/sources.toml``.
+    on_step : callable, optional
+        Called with a short label ("reading postcodes") as each part of the work begins,
+        for whoever shows progress.
+    on_rows : callable, optional
+        Called with the number of rows a part has read (postcodes, terminated postcodes)
+        once it has read them.
 
     Returns
     -------
@@ -752,12 +768,15 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
     the grid reference (see ``release["notes"]``), so every postcode's ward is in the
     bundle's ward set.
     """
+    step = on_step or _ignore
+    rows = on_rows or _ignore
     data_dir = _data_dir(data_dir)
     manifest = _manifest(manifest, data_dir)
     geography = [_entry(manifest, key) for key in GEOGRAPHY_KEYS]
     paths = {f.key: _file(data_dir, f) for f in geography}
     membership = read_bcu_membership()
 
+    step("reading borough boundaries")
     boroughs = read_boroughs(data_dir, manifest, membership)
     borough_codes = [b.code for b in boroughs]
     if tuple(borough_codes) != BOROUGH_CODES:
@@ -767,6 +786,7 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
             f"{paths['boroughs']}: expected exactly the 33 boroughs E09000001..E09000033, "
             f"got {len(borough_codes)} (missing {missing}, unexpected {extra})"
         )
+    step("reading ward boundaries")
     wards = read_wards(data_dir, manifest)
     ward_codes = {w.code for w in wards}
     low, high = WARD_COUNT_RANGE
@@ -783,6 +803,7 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
         )
 
     # BCUs and the region, as unions of whole boroughs.
+    step("building BCUs, the region and neighbours")
     borough_geom = {b.code: b.geometry for b in boroughs}
     bcu_members: dict[str, list[BcuMembership]] = {}
     for m in membership:
@@ -827,11 +848,17 @@ def read_bundle(data_dir: str | Path, manifest: Manifest | None = None) -> Geogr
     bcu_of = {m.borough_gss_code: m.bcu_id for m in membership}
     all_pairs = borough_pairs + _bcu_neighbours(borough_pairs, bcu_of) + ward_pairs
 
+    step("reading postcodes")
     live = read_postcodes(data_dir, manifest)
+    rows(len(live))
+    step("reading terminated postcodes")
     terminated = read_terminated_postcodes(data_dir, {p.canonical for p in live}, manifest)
     ward_index = AreaIndex([w.code for w in wards], [w.geometry for w in wards])
     terminated, remapped = _current_wards_for_terminated(terminated, wards, ward_index)
+    rows(len(terminated))
     postcodes = live + terminated
+
+    step("checking postcodes and checksumming the files")
 
     borough_set = set(BOROUGH_CODES)
     bad_borough = sum(p.borough_code not in borough_set for p in postcodes)

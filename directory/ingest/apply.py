@@ -42,6 +42,7 @@ from directory.models import (
     ServiceArea,
     ServiceTheme,
 )
+from directory.progress import QUIET, Progress
 from directory.repositories.directory import (
     GRANT_FIELDS,
     LOCATION_FIELDS,
@@ -111,8 +112,12 @@ def import_batch(
     batch: Batch,
     options: ImportOptions,
     ctx: GeographyContext | None = None,
+    *,
+    progress: Progress = QUIET,
 ) -> ImportReport:
-    """Apply ``batch`` in one transaction, or nothing at all if it has any error."""
+    """Apply ``batch`` in one transaction, or nothing at all if it has any error.
+    ``progress`` is told each entity's step (organisations, services, grants, outcomes and
+    contacts, change events), with its records as rows."""
     started = now()
     clock = datetime.now()
     problems = list(batch.problems)
@@ -125,8 +130,9 @@ def import_batch(
             repo = DirectoryRepository(session)
             run_id = None if options.dry_run else repo.add_run(run_row(options, started))
             writer = _Writer(
-                repo, GeographyRepository(session), snap, settings, options, run_id, started, ctx
-            )
+                repo, GeographyRepository(session), snap, settings, options, run_id, started, ctx,
+                progress=progress,
+            )  # fmt: skip
             writer.apply(batch)
             counts = writer.counts
             problems += writer.problems
@@ -291,6 +297,7 @@ class _Writer:
     run_id: int | None
     at: datetime
     ctx: GeographyContext | None = None
+    progress: Progress = QUIET
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     org_names: dict[str, str] = field(default_factory=dict)
@@ -317,8 +324,16 @@ class _Writer:
         self._contacts(batch)
         if self._has_errors():
             raise _Rejected
+        self._step("recording change events", len(self.events))
         self.repo.add_events(self.events)
+        self.progress.advance(len(self.events))
         self.events_written = len(self.events)
+
+    def _step(self, what: str, total: int) -> None:
+        """A step of this import, named after its source ("oxygen: writing services");
+        a dry run checks rather than writes."""
+        verb = "checking" if self.options.dry_run else "writing"
+        self.progress.step(f"{self.options.source}: {what.format(verb=verb)}", total=total)
 
     def _upsert(
         self, plan: _Plan, entity: str, ref: str, name: str, old: dict[str, Any] | None,
@@ -456,10 +471,12 @@ class _Writer:
 
     # -- organisations ------------------------------------------------------------------------
     def _organisations(self, batch: Batch) -> dict[str, int]:
-        states = self.repo.organisation_states()
         records = {rec.ref: rec for rec in batch.organisations}
+        self._step("{verb} organisations", len(records))
+        states = self.repo.organisation_states()
         inserts, updates = [], []
         for ref, rec in records.items():
+            self.progress.advance()
             new = _organisation_state(rec)
             old = states.get(ref)
             if old is not None:
@@ -506,6 +523,7 @@ class _Writer:
 
     # -- services -----------------------------------------------------------------------------
     def _services(self, batch: Batch, org_ids: dict[str, int]) -> dict[str, int]:
+        self._step("{verb} services", len({rec.ref for rec in batch.services}))
         states = self.repo.service_states()
         records: dict[str, ServiceRecord] = {}
         for rec in batch.services:
@@ -522,6 +540,7 @@ class _Writer:
         plan = _Plan()
         location_rows: dict[str, list[dict[str, Any]]] = {}
         for ref, rec in records.items():
+            self.progress.advance()
             for loc in rec.locations:  # a site known only by postcode is placed at it
                 if loc.lat is None and loc.postcode and (pc := self.geo.postcode(loc.postcode)):
                     loc.lat, loc.lon = pc.lat, pc.lon
@@ -562,6 +581,7 @@ class _Writer:
         # children of new and changed services
         touched = [ids[ref] for ref in plan.changed_refs if ref in ids]
         themes, areas, locations = [], [], []
+        sites: dict[int, list[dict[str, Any]]] = {}  # each service's rows of `locations`
         for ref in plan.changed_refs:
             rec = records[ref]
             sid = ids.get(ref)
@@ -569,7 +589,8 @@ class _Writer:
                 continue
             themes += [{"service_id": sid, "theme_id": t} for t in sorted(set(rec.themes))]
             areas += [{"service_id": sid, "area_code": c} for c in sorted(set(rec.coverage))]
-            locations += [{"service_id": sid, **row} for row in location_rows[ref]]
+            sites[sid] = [{"service_id": sid, **row} for row in location_rows[ref]]
+            locations += sites[sid]
         self.repo.replace_children(ServiceTheme, "service_id", touched, themes)
         self.repo.replace_children(ServiceArea, "service_id", touched, areas)
         self.repo.replace_children(Location, "service_id", touched, locations)
@@ -577,7 +598,7 @@ class _Writer:
             rec = records[row["ref"]]
             self._count("services", "created")
             state = _service_state(rec)
-            state["locations"] = [r for r in locations if r["service_id"] == created[row["ref"]]]
+            state["locations"] = sites.get(created[row["ref"]], [])
             self._event(
                 "service",
                 created[row["ref"]],
@@ -636,8 +657,9 @@ class _Writer:
 
     # -- grants -------------------------------------------------------------------------------
     def _grants(self, batch: Batch, org_ids: dict[str, int], service_ids: dict[str, int]) -> None:
-        states = self.repo.grant_states()
         records = {rec.ref: rec for rec in batch.grants}
+        self._step("{verb} grants", len(records))
+        states = self.repo.grant_states()
         for rec in records.values():
             for role, ref in (("funder", rec.funder_ref), ("recipient", rec.recipient_ref)):
                 if ref not in org_ids:
@@ -667,6 +689,7 @@ class _Writer:
                 )
         plan = _Plan()
         for ref, rec in records.items():
+            self.progress.advance()
             new = _grant_state(rec)
             old = states.get(ref)
             if old is not None:
@@ -714,9 +737,11 @@ class _Writer:
 
     # -- outcomes and contacts ------------------------------------------------------------------
     def _outcomes(self, batch: Batch, service_ids: dict[str, int]) -> None:
+        self._step("{verb} outcomes and contacts", len(batch.outcomes) + len(batch.contacts))
         existing = self.repo.outcome_keys()
         coverage = {rec.ref: set(rec.coverage) for rec in batch.services}
         for rec in batch.outcomes:
+            self.progress.advance()
             sid = service_ids.get(rec.service_ref)
             if sid is None:
                 self._error(
@@ -751,6 +776,7 @@ class _Writer:
     def _contacts(self, batch: Batch) -> None:
         existing = self.repo.contact_keys()
         for rec in batch.contacts:
+            self.progress.advance()
             values = {"name": rec.name, "email": rec.email, "phone": rec.phone, "demo": rec.demo}
             ref = f"{rec.area_code}: {rec.role}"
             old = existing.get((rec.area_code, rec.role))

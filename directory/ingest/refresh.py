@@ -27,6 +27,7 @@ from directory.db import Database
 from directory.geography import GeographySnapshot
 from directory.ingest.apply import ImportReport, now
 from directory.ingest.run import FORMATS, MODES, SourceError, run_import
+from directory.progress import QUIET, Progress
 from directory.repositories.directory import DirectoryRepository
 from directory.settings import Settings
 
@@ -142,8 +143,10 @@ def refresh(
     *,
     dry_run: bool = False,
     on_report: Callable[[Source, ImportReport | None, str | None], None] | None = None,
+    progress: Progress = QUIET,
 ) -> list[tuple[Source, ImportReport | None, str | None]]:
-    """Run every source in order; return (source, report or None, fetch error or None)."""
+    """Run every source in order; return (source, report or None, fetch error or None).
+    ``progress`` is told each source's steps (see :func:`run_import`)."""
     sources = read_sources(sources_file)
     holder = holder_id()
     acquire(db, holder)
@@ -154,6 +157,7 @@ def refresh(
                 report = run_import(
                     db, snap, settings, source.location, fmt=source.format, source=source.name,
                     mode=source.mode, dry_run=dry_run, base_dir=sources_file.parent,
+                    progress=progress,
                 )  # fmt: skip
                 result: tuple[Source, ImportReport | None, str | None] = (source, report, None)
             except SourceError as error:

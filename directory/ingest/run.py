@@ -26,6 +26,7 @@ from directory.ingest.hsds import read_hsds_json
 from directory.ingest.readers import ReadError, normalise_header, read_table
 from directory.ingest.records import Batch
 from directory.ingest.template import read_template
+from directory.progress import QUIET, Progress
 from directory.repositories.geography import GeographyRepository
 from directory.settings import Settings
 
@@ -95,15 +96,27 @@ def detect_format(data: bytes, name: str) -> str:
     return "360giving" if {"identifier", "amount_awarded"} <= keys else "template"
 
 
-def read_source(data: bytes, name: str, fmt: str, ctx: GeographyContext) -> Batch:
-    """Read the bytes in ``fmt`` into a Batch; an unreadable file is one error in it."""
+def read_source(
+    data: bytes,
+    name: str,
+    fmt: str,
+    ctx: GeographyContext,
+    *,
+    progress: Progress = QUIET,
+    label: str = "checking rows",
+) -> Batch:
+    """Read the bytes in ``fmt`` into a Batch; an unreadable file is one error in it.
+    A spreadsheet in the template is checked row by row: ``progress`` is told that step
+    (``label``) and its rows."""
     is_json = data[:4].lstrip(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
     try:
         if fmt == "hsds":
             return read_hsds_json(data, ctx)
         if fmt == "360giving":
             return read_360giving_json(data, ctx) if is_json else read_360giving_table(data, ctx)
-        return read_template(read_table(data, name=name), ctx)
+        table = read_table(data, name=name)
+        progress.step(label, total=len(table.rows))
+        return read_template(table, ctx, on_rows=progress.advance)
     except ReadError as error:
         batch = Batch()
         batch.error(str(error))
@@ -121,24 +134,35 @@ def run_import(
     mode: str = "incremental",
     dry_run: bool = False,
     base_dir: Path | None = None,
+    progress: Progress = QUIET,
 ) -> ImportReport:
-    """Fetch, read and apply one source. Raises SourceError when it cannot be fetched."""
+    """Fetch, read and apply one source. Raises SourceError when it cannot be fetched.
+    ``progress`` is told each step (downloading, reading, then :func:`import_batch`'s or
+    :func:`import_need`'s), each named after the source."""
     if source is not None and not 0 < len(source.strip()) <= MAX_SOURCE_NAME:
         raise SourceError(f"A source name must be 1 to {MAX_SOURCE_NAME} characters.")
-    data = fetch(location, base_dir)
     name = location.rsplit("/", 1)[-1]
+    from_name = normalise_header(Path(name).stem).replace("_", "-")[:80]
+    shown = source or from_name or name
+    remote = location.startswith(("http://", "https://"))
+    progress.step(f"{shown}: {'downloading' if remote else 'reading'} {name}")
+    data = fetch(location, base_dir)
+    if remote:
+        progress.step(f"{shown}: reading {name}")
     fmt = fmt or detect_format(data, name)
     if fmt in NEED_FORMATS:  # not directory records: written by directory.funding
         options = ImportOptions(
-            source=source or normalise_header(Path(name).stem).replace("_", "-")[:80] or fmt,
+            source=source or from_name or fmt,
             format=fmt, location=public_location(location),
             checksum=hashlib.sha256(data).hexdigest(), mode=mode, dry_run=dry_run,
         )  # fmt: skip
-        return import_need(db, snap, data, name, options)
+        return import_need(db, snap, data, name, options, progress=progress)
     with db.engine.connect() as connection:
         ctx = GeographyContext(snap, GeographyRepository(connection))
-        batch = read_source(data, name, fmt, ctx)
-    source = source or normalise_header(Path(name).stem).replace("_", "-")[:80] or "import"
+        batch = read_source(
+            data, name, fmt, ctx, progress=progress, label=f"{shown}: checking rows"
+        )
+    source = source or from_name or "import"
     options = ImportOptions(
         source=source,
         format=fmt,
@@ -147,4 +171,4 @@ def run_import(
         mode=mode,
         dry_run=dry_run,
     )
-    return import_batch(db, snap, settings, batch, options, ctx)
+    return import_batch(db, snap, settings, batch, options, ctx, progress=progress)

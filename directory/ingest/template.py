@@ -639,10 +639,15 @@ _GRANT_COLUMNS = (
 )
 
 
-def read_template(table: Table, ctx: Context) -> Batch:
+def read_template(
+    table: Table, ctx: Context, *, on_rows: Callable[[int], None] | None = None
+) -> Batch:
     """Records from a sheet laid out as the template (any column order; extra columns are
     warned about; other accepted headings are in ``Column.aliases``). Every row is checked
-    and every problem reported; the batch is only fit to apply when it has no errors."""
+    and every problem reported; the batch is only fit to apply when it has no errors.
+    ``on_rows``, if given, is told how many of the table's rows are done as they are (all
+    of them in the end, blank ones included), for whoever shows progress."""
+    done = on_rows or (lambda _n: None)
     batch = Batch()
     layout = _layout(table, batch)
     rows = []
@@ -655,10 +660,14 @@ def read_template(table: Table, ctx: Context) -> Batch:
             )
         if not all(_blank(v) for k, v in row.values.items() if k != EXTRA):
             rows.append(row)
+    done(len(table.rows) - len(rows))  # blank rows: nothing more to read
     if not rows:
         batch.warning("The sheet has no rows: there is nothing to import.")
         return batch
-    read = [_read_row(_Cells(row, layout, batch), ctx) for row in rows]
+    read = []
+    for row in rows:
+        read.append(_read_row(_Cells(row, layout, batch), ctx))
+        done(1)
     _assemble(read, batch)
     return batch
 

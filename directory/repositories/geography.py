@@ -19,6 +19,8 @@ from directory.models import Area, AreaNeighbour, DataRelease, Postcode
 #: side of the square grid cells postcodes are bucketed into for nearest-point lookups
 CELL_METRES = 250
 _CELL_ROW = 10_000  # more cells than British National Grid has rows of 250 m
+#: postcodes written per INSERT while loading the geography
+POSTCODE_BATCH = 20_000
 
 
 def grid_cell(easting: float, northing: float) -> int:
@@ -226,22 +228,48 @@ class GeographyRepository:
         postcodes: Iterable[dict[str, Any]],
     ) -> None:
         """Swap every geography row for new ones, inside the caller's transaction."""
+        self.delete_geography()
+        self.insert_areas(areas, neighbours)
+        self.insert_postcodes(postcodes)
+
+    def delete_geography(self) -> None:
+        """Delete every area, neighbour pair and postcode (inside the caller's transaction)."""
         self.session.execute(delete(AreaNeighbour))
         self.session.execute(delete(Postcode))
         # children before parents: wards, boroughs, BCUs, region
         for area_type in ("ward", "borough", "bcu", "region"):
             self.session.execute(delete(Area).where(Area.type == area_type))
+
+    def insert_areas(
+        self, areas: Iterable[dict[str, Any]], neighbours: Iterable[dict[str, Any]]
+    ) -> None:
         area_rows = sorted(areas, key=lambda a: _AREA_ORDER[a["type"]])
         self.session.execute(insert(Area), area_rows)
         self.session.execute(insert(AreaNeighbour), list(neighbours))
+
+    def insert_postcodes(
+        self,
+        postcodes: Iterable[dict[str, Any]],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        """Insert postcodes in batches of ``POSTCODE_BATCH``; ``on_batch`` is told the size
+        of each batch once it is written."""
         batch: list[dict[str, Any]] = []
         for row in postcodes:
             batch.append(row)
-            if len(batch) == 20_000:
-                self.session.execute(insert(Postcode), batch)
+            if len(batch) == POSTCODE_BATCH:
+                self._insert_postcode_batch(batch, on_batch)
                 batch = []
         if batch:
-            self.session.execute(insert(Postcode), batch)
+            self._insert_postcode_batch(batch, on_batch)
+
+    def _insert_postcode_batch(
+        self, batch: list[dict[str, Any]], on_batch: Callable[[int], None] | None
+    ) -> None:
+        self.session.execute(insert(Postcode), batch)
+        if on_batch is not None:
+            on_batch(len(batch))
 
 
 _AREA_ORDER = {"region": 0, "bcu": 1, "borough": 2, "ward": 3}

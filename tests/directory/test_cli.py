@@ -1,21 +1,28 @@
 """The `directory` command: init (and where its data comes from), geodata load/download,
-clear messages."""
+clear messages, and every reporting command's --json (one JSON document, alone on stdout)."""
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
+import re
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 
 from directory import create_app
-from directory.cli import cli
+from directory.cli import _safe_url, cli
+from directory.demo import DEMO_SOURCES
+from directory.ingest.template import HEADINGS
 from directory.loading import DataDir, releases_dir, resolve_data_dir
 from directory.settings import Settings
 from geodata.snapshot import packaged_manifest
+from geodata.sources import load_manifest
+from tests.directory.test_import import HEADER, OXYGEN, RESCUE
 
 
 @pytest.fixture()
@@ -126,3 +133,134 @@ def test_download_of_a_missing_file_fails_clearly(runner_for, data_server, tmp_p
     )
     assert result.exit_code != 0
     assert "/nothing/" in result.output
+
+
+# -- --json: every command that reports something; JSON alone on stdout -------------------------
+def _json(result) -> dict:  # type: ignore[no-untyped-def]
+    """The command's JSON report: exit 0 and nothing but one JSON document on stdout."""
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _head_revision(app) -> str:  # type: ignore[no-untyped-def]
+    db = app.extensions["directory"].db
+    return ScriptDirectory.from_config(db.alembic_config()).get_current_head()
+
+
+def test_migrate_json_says_the_schema_revision_and_the_database(runner_for, tmp_path):
+    app, runner = runner_for(None)
+    report = _json(runner.invoke(cli, ["migrate", "--json"]))
+    assert report == {
+        "database_url": f"sqlite:///{tmp_path / 'directory.sqlite3'}",
+        "schema_revision": _head_revision(app),
+    }
+    assert "Database at the newest schema" in runner.invoke(cli, ["migrate"]).stdout
+
+
+def test_the_database_url_is_reported_without_its_password():
+    shown = _safe_url("postgresql+psycopg://directory:s3cret@db.example/directory")
+    assert "s3cret" not in shown and shown.startswith("postgresql+psycopg://directory:***@")
+
+
+def test_init_and_geodata_load_json_report_the_data_and_the_load(
+    runner_for, tmp_path, sqlite_geography, shared_data_dir
+):
+    shutil.copy(sqlite_geography, tmp_path / "directory.sqlite3")
+    app, runner = runner_for(shared_data_dir)
+    result = runner.invoke(cli, ["init", "--json"])
+    report = _json(result)
+    assert "London data: DIRECTORY_GEODATA_DIR" in result.stderr  # on stderr, as without --json
+    data = {
+        "origin": "DIRECTORY_GEODATA_DIR",
+        "name": str(shared_data_dir),
+        "path": str(shared_data_dir),
+    }
+    assert report["data"] == data
+    assert report["schema_revision"] == _head_revision(app)
+    assert report["database_url"].endswith("directory.sqlite3")
+    load = report["load"]
+    assert load["loaded"] is False and load["release_id"] == 1
+    assert re.fullmatch(r"[0-9a-f]{64}", load["checksum"])
+    assert set(load["counts"]) == {"areas", "neighbour_pairs", "postcodes"}
+    assert load["counts"]["postcodes"] > 180_000 and load["seconds"] >= load["read_seconds"] > 0
+    again = _json(runner.invoke(cli, ["geodata", "load", "--json", "--quiet"]))
+    assert again == {"data": data, "load": {**again["load"], "checksum": load["checksum"]}}
+    assert again["load"]["counts"] == load["counts"] and again["load"]["loaded"] is False
+
+
+def test_geodata_download_json_lists_the_files_written(runner_for, data_server, tmp_path):
+    _app, runner = runner_for(None)
+    target = tmp_path / "downloaded"
+    report = _json(
+        runner.invoke(
+            cli, ["geodata", "download", "--to", str(target), "--base-url", data_server, "--json"]
+        )
+    )
+    assert report["to"] == str(target) and report["base_url"] == data_server
+    assert [f["path"] for f in report["files"]] == [e.path for e in load_manifest().files]
+    for f in report["files"]:
+        assert (target / f["path"]).stat().st_size == f["bytes"] > 0
+
+
+def test_template_and_export_json_say_what_was_written(writable_app, tmp_path):
+    runner = writable_app.test_cli_runner()
+    blank = tmp_path / "blank.xlsx"
+    report = _json(runner.invoke(cli, ["template", str(blank), "--json"]))
+    assert report == {"path": str(blank), "format": "xlsx", "columns": HEADINGS}
+    assert blank.is_file()
+    services = tmp_path / "services.csv"
+    services.write_text(HEADER + OXYGEN + RESCUE, "utf-8")
+    assert _json(runner.invoke(cli, ["import", str(services), "--json"]))["status"] == "succeeded"
+    exported = tmp_path / "export.csv"
+    report = _json(runner.invoke(cli, ["export", str(exported), "--format", "csv", "--json"]))
+    assert report == {"path": str(exported), "format": "csv", "services": 2}
+    assert "OXY-KT-01" in exported.read_text("utf-8")
+
+
+def test_demo_load_json_reports_every_source(writable_app, shared_data_dir):
+    result = writable_app.test_cli_runner().invoke(
+        cli, ["demo", "load", "--from", str(shared_data_dir), "--json"]
+    )
+    report = _json(result)
+    assert report["ok"] is True and report["data"]["origin"] == "--from"
+    assert [s["source"] for s in report["sources"]] == [
+        *DEMO_SOURCES,
+        "reference/london_borough_population_2022.csv",
+        "crime/mps_borough_level_crime_2024-07_to_2026-06.csv",
+    ]
+    assert all(s["status"] == "succeeded" and s["errors"] == 0 for s in report["sources"])
+    assert report["sources"][0]["counts"]["grants"]["created"] > 0
+    assert "London data: --from" in result.stderr
+
+
+def test_refresh_json_is_one_document_of_every_source(writable_app, tmp_path):
+    (tmp_path / "good.csv").write_text(HEADER + OXYGEN, "utf-8")
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[source]]\nname = "good"\npath = "good.csv"\n\n'
+        '[[source]]\nname = "missing"\npath = "nowhere.csv"\n',
+        "utf-8",
+    )
+    result = writable_app.test_cli_runner().invoke(
+        cli, ["refresh", "--sources", str(sources), "--json"]
+    )
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["failed"] == ["missing"]
+    good, missing = report["sources"]
+    assert good["source"] == "good" and good["status"] == "succeeded"
+    assert missing["source"] == "missing" and missing["status"] == "failed"
+    assert "nowhere.csv" in missing["error"]
+    assert "Failed: missing" in result.stderr
+
+
+def test_geodata_refresh_json_is_alone_on_stdout(writable_app):
+    result = writable_app.test_cli_runner().invoke(
+        cli,
+        ["geodata", "refresh", "--base-url", "http://127.0.0.1:9", "--timeout", "2",
+         "--source", "crime", "--json", "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 1  # the source failed: exit code as without --json
+    report = json.loads(result.stdout)
+    assert [(s["name"], s["status"]) for s in report["sources"]] == [("crime", "failed")]
+    assert report["loaded"] is False

@@ -63,7 +63,7 @@ def test_failure_mid_load_leaves_previous_data_in_place(loaded_db, shared_data_d
     # a duplicate postcode makes the insert fail after the old rows were deleted
     broken = replace(bundle, postcodes=[*bundle.postcodes, bundle.postcodes[0]])
     broken.release["checksum"] = "0" * 64
-    monkeypatch.setattr(loading, "read_bundle", lambda _dir: broken)
+    monkeypatch.setattr(loading, "read_bundle", lambda _dir, **_callbacks: broken)
     with pytest.raises(IntegrityError):
         loading.load_geography(loaded_db, shared_data_dir)
     assert _counts(loaded_db) == before
