@@ -103,6 +103,17 @@ class Found:
     url: str
     details: dict[str, Any] = field(default_factory=dict)
 
+    def file(
+        self, key: str, path: str, *, rows: int, sha256: str, url: str, **provenance: str
+    ) -> FetchedFile:
+        """A file written for this release, carrying the release's provenance (label,
+        vintage, licence, attribution) unless ``provenance`` overrides some of it."""
+        return FetchedFile(
+            key=key, path=path, rows=rows, sha256=sha256, url=url,
+            **{"release": self.label, "vintage": self.vintage, "licence": self.licence,
+               "attribution": self.attribution, **provenance},
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class FetchedFile:

@@ -120,19 +120,7 @@ class LondonBoroughs:
             target = staging.path(GPKG_PATH)
             write_gpkg(target, LAYER, geometries, fields)
             digest = file_sha256(target)
-        return [
-            FetchedFile(
-                key="boroughs",
-                path=GPKG_PATH,
-                rows=len(geometries),
-                sha256=digest,
-                release=found.label,
-                vintage=found.vintage,
-                licence=found.licence,
-                attribution=found.attribution,
-                url=url,
-            )
-        ]
+        return [found.file("boroughs", GPKG_PATH, rows=len(geometries), sha256=digest, url=url)]
 
 
 def _is_bng(crs: str | None) -> bool:

@@ -205,17 +205,14 @@ class CodePointOpen:
             count = write_csv(target, OUTPUT_HEADER, rows)
             digest = file_sha256(target)
         return [
-            FetchedFile(
-                key="postcodes",
-                path=OUTPUT_PATH,
+            found.file(
+                "postcodes",
+                OUTPUT_PATH,
                 rows=count,
                 sha256=digest,
-                release=found.label,
-                vintage=found.vintage,
-                licence=found.licence,
-                attribution=attribution,
                 url=url,
-            )
+                attribution=attribution,
+            )  # fmt: skip
         ]
 
     @staticmethod

@@ -182,19 +182,7 @@ class BoroughCrime:
             target = staging.path(OUTPUT_PATH)
             os.replace(raw, target)
             digest = file_sha256(target)
-        return [
-            FetchedFile(
-                key="crime",
-                path=OUTPUT_PATH,
-                rows=rows,
-                sha256=digest,
-                release=found.label,
-                vintage=found.vintage,
-                licence=found.licence,
-                attribution=found.attribution,
-                url=url,
-            )
-        ]
+        return [found.file("crime", OUTPUT_PATH, rows=rows, sha256=digest, url=url)]
 
 
 def _check_file(path: Path, url: str, expected_months: Any) -> int:

@@ -242,19 +242,7 @@ class NationalStatisticsPostcodeLookup:
             target = staging.path(OUTPUT_PATH)
             count = write_csv(target, OUTPUT_HEADER, rows)
             digest = file_sha256(target)
-        return [
-            FetchedFile(
-                key="nspl",
-                path=OUTPUT_PATH,
-                rows=count,
-                sha256=digest,
-                release=found.label,
-                vintage=found.vintage,
-                licence=found.licence,
-                attribution=found.attribution,
-                url=url,
-            )
-        ]
+        return [found.file("nspl", OUTPUT_PATH, rows=count, sha256=digest, url=url)]
 
 
 def _zip_tables(archive: zipfile.ZipFile, url: str) -> Iterator[tuple[str, IO[str]]]:

@@ -208,19 +208,7 @@ class MidYearPopulation:
             target = staging.path(OUTPUT_PATH)
             count = write_csv(target, OUTPUT_HEADER, rows)
             digest = file_sha256(target)
-        return [
-            FetchedFile(
-                key="population",
-                path=OUTPUT_PATH,
-                rows=count,
-                sha256=digest,
-                release=found.label,
-                vintage=found.vintage,
-                licence=found.licence,
-                attribution=found.attribution,
-                url=DATA_URL,
-            )
-        ]
+        return [found.file("population", OUTPUT_PATH, rows=count, sha256=digest, url=DATA_URL)]
 
 
 def _rows(text: str, found: Found) -> list[list[Any]]:

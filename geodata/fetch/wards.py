@@ -305,17 +305,9 @@ class WardBoundaries:
             names = staging.path(NAMES_PATH)
             write_csv(names, (wd, wd_name, lad, lad_name), rows)
             digests = (file_sha256(gpkg), file_sha256(names))
-        common = {
-            "rows": len(rows),
-            "release": found.label,
-            "vintage": found.vintage,
-            "licence": found.licence,
-            "attribution": found.attribution,
-            "url": query_url,
-        }
         return [
-            FetchedFile(key="wards", path=GPKG_PATH, sha256=digests[0], **common),
-            FetchedFile(key="ward_names", path=NAMES_PATH, sha256=digests[1], **common),
+            found.file("wards", GPKG_PATH, rows=len(rows), sha256=digests[0], url=query_url),
+            found.file("ward_names", NAMES_PATH, rows=len(rows), sha256=digests[1], url=query_url),
         ]
 
 
