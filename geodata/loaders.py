@@ -29,7 +29,7 @@ from geodata.index import AreaIndex
 from geodata.names import default_aliases
 from geodata.neighbours import ACROSS_WATER, TOUCHES, neighbours
 from geodata.postcodes import INCODE_PATTERN, OUTCODE_PATTERN
-from geodata.sources import GEOGRAPHY_KEYS, Manifest, SourceFile, manifest_for
+from geodata.sources import GEOGRAPHY_KEYS, Manifest, SourceFile, manifest_for, sha256_file
 
 __all__ = [
     "AreaRecord",
@@ -39,6 +39,7 @@ __all__ = [
     "LONDON_CODE",
     "CITY_OF_LONDON_CODE",
     "BCU_MEMBERSHIP_PATH",
+    "CODEPOINT_COLUMNS",
     "read_bcu_membership",
     "read_boroughs",
     "read_wards",
@@ -469,7 +470,8 @@ def read_wards(data_dir: str | Path, manifest: Manifest | None = None) -> list[A
 
 
 # -- postcodes ----------------------------------------------------------------------------
-_CODEPOINT_COLUMNS = [
+#: the columns read from a Code-Point Open postcode file (geodata.fetch.codepoint writes them)
+CODEPOINT_COLUMNS = (
     "postcode",
     "outcode",
     "eastings",
@@ -479,7 +481,7 @@ _CODEPOINT_COLUMNS = [
     "positional_quality",
     "laua_code",
     "ward_code",
-]
+)
 _NSPL_COLUMNS = [
     "pcds",
     "dointr",
@@ -533,7 +535,7 @@ def read_postcodes(data_dir: str | Path, manifest: Manifest | None = None) -> li
     """
     entry = _entry(_manifest(manifest, data_dir), "postcodes")
     path = _file(data_dir, entry)
-    frame = _read_csv(path, _CODEPOINT_COLUMNS)
+    frame = _read_csv(path, CODEPOINT_COLUMNS)
     _check_postcodes(frame, "postcode", path)
     display = frame["postcode"].str.upper()
     canonical = display.str.replace(" ", "", regex=False)
@@ -632,12 +634,6 @@ def read_terminated_postcodes(
 
 
 # -- the bundle ---------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _bcu_neighbours(
@@ -874,7 +870,7 @@ def read_bundle(
     digest = hashlib.sha256()
     files = {}
     for entry in geography:
-        file_sha = _sha256(paths[entry.key])
+        file_sha = sha256_file(paths[entry.key])
         digest.update(f"{entry.key}:{entry.path}:{file_sha}\n".encode())
         files[entry.key] = {
             "path": entry.path,
@@ -886,7 +882,7 @@ def read_bundle(
             "url": entry.url,
             "sha256": file_sha,
         }
-    bcu_sha = _sha256(BCU_MEMBERSHIP_PATH)
+    bcu_sha = sha256_file(BCU_MEMBERSHIP_PATH)
     digest.update(f"bcu_membership:{bcu_sha}\n".encode())
     release = {
         "label": manifest.release_label(),

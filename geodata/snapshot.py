@@ -35,6 +35,7 @@ from geodata.sources import (
     load_manifest,
     manifest_json,
     read_manifest_json,
+    sha256_file,
 )
 
 __all__ = [
@@ -52,15 +53,6 @@ PACKAGED_SNAPSHOT = Path(__file__).with_name("data") / "snapshot"
 #: xz at its strongest: the postcode file goes from 16.8 MB to 1.7 MB
 _PRESET = 9 | lzma.PRESET_EXTREME
 _COMPLETE = ".complete"
-
-
-def sha256_file(path: str | Path) -> str:
-    """The sha256 hex digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def count_rows(path: str | Path, layer: str | None = None) -> int:

@@ -13,6 +13,7 @@ one, else the built-in manifest.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,7 @@ __all__ = [
     "load_manifest",
     "manifest_for",
     "read_manifest_json",
+    "sha256_file",
     "write_manifest_json",
 ]
 
@@ -280,3 +282,12 @@ def data_file(data_dir: str | Path, key: str) -> Path:
     if not path.is_file():
         raise DataFileError(f"Data file ({key}) not found: {path}")
     return path
+
+
+def sha256_file(path: str | Path) -> str:
+    """The sha256 hex digest of a file's bytes (what manifests record)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import os
 import re
 import secrets
@@ -45,7 +44,6 @@ __all__ = [
     "Source",
     "Staging",
     "column_index",
-    "file_sha256",
     "multipolygon",
     "release_month",
     "scratch_dir",
@@ -262,15 +260,6 @@ def scratch_dir(workdir: str | Path) -> Iterator[Path]:
 
 
 # -- files ------------------------------------------------------------------------------
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Write a UTF-8 CSV (``\\n`` line ends, minimal quoting); return the data rows written."""
     count = 0

@@ -28,11 +28,11 @@ from geodata.fetch.base import (
     FetchedFile,
     Found,
     Staging,
-    file_sha256,
     multipolygon,
     scratch_dir,
     write_gpkg,
 )
+from geodata.sources import sha256_file
 
 if TYPE_CHECKING:
     from geodata.fetch.http import Client
@@ -119,7 +119,7 @@ class LondonBoroughs:
             fields, geometries = _read_boroughs(archive, url)
             target = staging.path(GPKG_PATH)
             write_gpkg(target, LAYER, geometries, fields)
-            digest = file_sha256(target)
+            digest = sha256_file(target)
         return [found.file("boroughs", GPKG_PATH, rows=len(geometries), sha256=digest, url=url)]
 
 

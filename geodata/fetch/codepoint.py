@@ -31,12 +31,13 @@ from geodata.fetch.base import (
     FetchedFile,
     Found,
     Staging,
-    file_sha256,
     scratch_dir,
     write_csv,
     year_of,
 )
+from geodata.loaders import CODEPOINT_COLUMNS
 from geodata.postcodes import parse_postcode
+from geodata.sources import sha256_file
 
 if TYPE_CHECKING:
     from geodata.fetch.http import Client
@@ -45,17 +46,7 @@ __all__ = ["CodePointOpen", "SOURCE", "PRODUCT_URL", "OUTPUT_PATH", "OUTPUT_HEAD
 
 PRODUCT_URL = "https://api.os.uk/downloads/v1/products/CodePointOpen"
 OUTPUT_PATH = "postcodes/codepoint_open_london.csv"
-OUTPUT_HEADER = (
-    "postcode",
-    "outcode",
-    "eastings",
-    "northings",
-    "latitude",
-    "longitude",
-    "positional_quality",
-    "laua_code",
-    "ward_code",
-)
+OUTPUT_HEADER = CODEPOINT_COLUMNS  # what geodata.loaders.read_postcodes reads
 LICENCE = "Open Government Licence v3.0 (OS OpenData)"
 #: Positional quality indicator of a postcode with no coordinates.
 NO_COORDINATES_PQI = "90"
@@ -203,7 +194,7 @@ class CodePointOpen:
                 rows = self._london_rows(archive, columns, url)
             target = staging.path(OUTPUT_PATH)
             count = write_csv(target, OUTPUT_HEADER, rows)
-            digest = file_sha256(target)
+            digest = sha256_file(target)
         return [
             found.file(
                 "postcodes",

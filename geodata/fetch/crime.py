@@ -30,9 +30,9 @@ from geodata.fetch.base import (
     Found,
     Staging,
     column_index,
-    file_sha256,
     scratch_dir,
 )
+from geodata.sources import sha256_file
 
 if TYPE_CHECKING:
     from geodata.fetch.http import Client
@@ -181,7 +181,7 @@ class BoroughCrime:
             rows = _check_file(raw, url, found.details.get("months"))
             target = staging.path(OUTPUT_PATH)
             os.replace(raw, target)
-            digest = file_sha256(target)
+            digest = sha256_file(target)
         return [found.file("crime", OUTPUT_PATH, rows=rows, sha256=digest, url=url)]
 
 

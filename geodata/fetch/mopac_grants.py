@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from geodata.errors import FetchError, NotPublishedError
-from geodata.fetch.base import FetchedFile, Found, Staging, file_sha256, scratch_dir
+from geodata.fetch.base import FetchedFile, Found, Staging, scratch_dir
+from geodata.sources import sha256_file
 
 if TYPE_CHECKING:
     from geodata.fetch.http import Client
@@ -212,7 +213,7 @@ class MopacGrants:
                         key=key,
                         path=relative,
                         rows=rows,
-                        sha256=file_sha256(target),
+                        sha256=sha256_file(target),
                         release=f"{spec['publisher']}: {spec['title'] or spec['identifier']}",
                         vintage=str(spec["modified"] or found.vintage),
                         licence=spec["licence"],

@@ -37,13 +37,13 @@ from geodata.fetch.base import (
     Found,
     Staging,
     column_index,
-    file_sha256,
     release_month,
     scratch_dir,
     write_csv,
     year_of,
 )
 from geodata.postcodes import parse_postcode
+from geodata.sources import sha256_file
 
 if TYPE_CHECKING:
     from geodata.fetch.http import Client
@@ -241,7 +241,7 @@ class NationalStatisticsPostcodeLookup:
                     rows = _london_rows([(url, text)], url)
             target = staging.path(OUTPUT_PATH)
             count = write_csv(target, OUTPUT_HEADER, rows)
-            digest = file_sha256(target)
+            digest = sha256_file(target)
         return [found.file("nspl", OUTPUT_PATH, rows=count, sha256=digest, url=url)]
 
 

@@ -27,9 +27,9 @@ from geodata.fetch.base import (
     Found,
     Staging,
     column_index,
-    file_sha256,
     write_csv,
 )
+from geodata.sources import sha256_file
 
 if TYPE_CHECKING:
     from geodata.fetch.http import Client
@@ -207,7 +207,7 @@ class MidYearPopulation:
         with Staging(workdir) as staging:
             target = staging.path(OUTPUT_PATH)
             count = write_csv(target, OUTPUT_HEADER, rows)
-            digest = file_sha256(target)
+            digest = sha256_file(target)
         return [found.file("population", OUTPUT_PATH, rows=count, sha256=digest, url=DATA_URL)]
 
 

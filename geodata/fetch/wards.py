@@ -32,12 +32,12 @@ from geodata.fetch.base import (
     FetchedFile,
     Found,
     Staging,
-    file_sha256,
     multipolygon,
     release_month,
     write_csv,
     write_gpkg,
 )
+from geodata.sources import sha256_file
 
 if TYPE_CHECKING:
     from geodata.fetch.http import Client
@@ -304,7 +304,7 @@ class WardBoundaries:
             )
             names = staging.path(NAMES_PATH)
             write_csv(names, (wd, wd_name, lad, lad_name), rows)
-            digests = (file_sha256(gpkg), file_sha256(names))
+            digests = (sha256_file(gpkg), sha256_file(names))
         return [
             found.file("wards", GPKG_PATH, rows=len(rows), sha256=digests[0], url=query_url),
             found.file("ward_names", NAMES_PATH, rows=len(rows), sha256=digests[1], url=query_url),
