@@ -27,6 +27,7 @@ from tests.geodata.fetch import publishers
 from tests.geodata.fetch.server import FixtureServer, Reply
 
 CODEPOINT = "postcodes/london_postcodes_codepoint_open_2025_10.csv"
+SQLITE_ONLY = pytest.mark.parametrize("writable_settings", ["sqlite"], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +121,7 @@ def test_a_dry_run_reports_the_real_changes_and_writes_nothing(
     assert not (settings.instance_dir / "data" / "refresh.json").exists()
 
 
+@SQLITE_ONLY  # the backend-specific work is covered by the dry run and the real run
 def test_the_text_report_says_what_would_change(writable_app, published):
     result = refresh(
         writable_app, published, "--dry-run", "--source", "codepoint", "--source", "crime"
@@ -231,6 +233,7 @@ def test_a_bad_download_fails_its_source_and_never_replaces_good_data(
     assert "codepoint" not in state and "population" in state
 
 
+@SQLITE_ONLY  # the backend-specific work is covered by the dry run and the real run
 def test_a_release_that_fails_the_london_checks_is_rejected(
     writable_app, published, shared_data_dir
 ):
@@ -247,6 +250,7 @@ def test_a_release_that_fails_the_london_checks_is_rejected(
     assert not root.exists() or [p for p in root.iterdir()] == []
 
 
+@SQLITE_ONLY  # the backend-specific work is covered by the dry run and the real run
 def test_unknown_sources_and_unreachable_publishers_are_clear(writable_app, published):
     result = refresh(writable_app, published, "--source", "postcodes.io")
     assert result.exit_code != 0 and "Unknown source 'postcodes.io'" in result.output
@@ -266,6 +270,7 @@ def test_unknown_sources_and_unreachable_publishers_are_clear(writable_app, publ
     assert closed.exit_code == 1 and "crime: failed" in closed.output
 
 
+@SQLITE_ONLY  # the backend-specific work is covered by the dry run and the real run
 def test_a_source_its_publisher_does_not_publish_is_not_a_failure(writable_app, published, london):
     publishers.publish_registry(published, london.grants, london.workbook, with_mopac=False)
     result = refresh(writable_app, published, "--source", "mopac-grants", "--json")
