@@ -27,7 +27,7 @@ from directory.ingest.records import Batch, OutcomeRecord
 from directory.ingest.template import HEADINGS
 from directory.models import AreaPopulation, CrimeCount, DataRelease, ImportRun
 from directory.repositories.geography import GeographyRepository
-from tests.conftest import shared_data_path
+from tests.conftest import VENDORED, shared_data_path
 from tests.directory.test_import import dump
 
 KINGSTON, KINGSTON_TOWN = "E09000021", "E05013938"
@@ -50,6 +50,7 @@ GRANTS = [
 TOTAL = 10_000 + 20_000 + 30_000 + 60_000 + 40_000 + 5_000  # G is a regrant of A: left out
 
 DATA = shared_data_path()
+DERIVED_12M = VENDORED / "london" / "derived_mps_borough_crime_12m_totals_2025-07_to_2026-06.csv"
 
 
 def run(app: Any, *args: str) -> Any:
@@ -97,9 +98,10 @@ def population_file() -> dict[str, int]:
 
 
 def offences_12m() -> dict[str, int]:
-    """The derived 12-month totals (Jul 2025 – Jun 2026) from shared/data, per borough."""
+    """The derived 12-month totals (Jul 2025 – Jun 2026) computed by shared/data's curators
+    (vendored in tests/data/london), per borough: an oracle independent of the app."""
     totals: Counter[str] = Counter()
-    path = DATA / "crime" / "derived_mps_borough_crime_12m_totals_2025-07_to_2026-06.csv"
+    path = DERIVED_12M
     with path.open(encoding="utf-8") as f:
         for r in csv.DictReader(f):
             if r["gss_code"]:
@@ -443,8 +445,7 @@ def test_bad_crime_files_are_rejected_with_rows_and_columns_and_change_nothing(
                     "BURGLARY,X,Coombe Hill,E05013933,Kingston upon Thames,1\n")  # fmt: skip
     result = run(writable_app, "import", str(ward), "--format", "mps-crime")
     assert result.exit_code == 1 and "ward-level" in result.output
-    derived = DATA / "crime" / "derived_mps_borough_crime_12m_totals_2025-07_to_2026-06.csv"
-    result = run(writable_app, "import", str(derived), "--format", "mps-crime")
+    result = run(writable_app, "import", str(DERIVED_12M), "--format", "mps-crime")
     assert result.exit_code == 1 and "no month columns" in result.output
     dry = run(writable_app, "import", str(good), "--dry-run")
     assert dry.exit_code == 0 and "dry-run" in dry.output

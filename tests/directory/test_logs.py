@@ -43,6 +43,7 @@ def restore_logging() -> Iterator[None]:
 
 
 def make_app(settings: Settings, log_format: str, **changes: Any) -> Flask:
+    changes.setdefault("log_level", "INFO")  # the other tests' settings log warnings only
     app = create_app(settings.with_overrides(log_format=log_format, **changes))
 
     @app.get("/boom")
