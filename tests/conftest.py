@@ -23,7 +23,7 @@ from directory.db import Database
 from directory.loading import load_geography
 from directory.settings import Settings
 from geodata.snapshot import extract_snapshot
-from geodata.sources import MANIFEST_FILE, load_manifest
+from geodata.sources import load_manifest
 from tests.postgres import PostgresCluster
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,11 +43,6 @@ def shared_data_path() -> Path:
     if (SHARED_DATA / "SOURCES.md").is_file():
         return SHARED_DATA.resolve()
     return extract_snapshot(SNAPSHOT_CACHE)
-
-
-def data_origin() -> str:
-    """ "shared" or "snapshot": which London data the tests run on."""
-    return "snapshot" if (shared_data_path() / MANIFEST_FILE).is_file() else "shared"
 
 
 @pytest.fixture(scope="session")
