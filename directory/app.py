@@ -7,15 +7,15 @@ from flask import Flask, send_from_directory
 from flask_compress import Compress
 from flask_cors import CORS
 
-from directory import heap, http, logs
-from directory.api import Api
-from directory.db import Database
-from directory.geography import GeographyCache
-from directory.patch import DirectoryCache
-from directory.resources import BLUEPRINTS
 from directory.settings import Settings
-from directory.site import site
-from directory.web import AppState, end_request
+from directory.store.db import Database
+from directory.usecases.geography import GeographyCache
+from directory.usecases.patch import DirectoryCache
+from directory.web import heap, http, logs
+from directory.web.api import Api
+from directory.web.resources import BLUEPRINTS
+from directory.web.site import site
+from directory.web.state import AppState, end_request
 
 API_PREFIX = "/api/v1"
 
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         },
     )
     db = Database(settings)
-    # keep the collector off the long-lived caches once they are built (directory/heap.py)
+    # keep the collector off the long-lived caches once they are built (directory/web/heap.py)
     settle = heap.settle if settings.freeze_heap else None
     app.extensions["directory"] = AppState(
         settings=settings,

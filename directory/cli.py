@@ -16,19 +16,19 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from directory.app import create_app
 from directory.errors import GeodataNotLoadedError
-from directory.geography import GeographySnapshot
 from directory.ingest.apply import ImportOptions, ImportReport, import_batch
 from directory.ingest.context import GeographyContext
 from directory.ingest.export import batch_from_database
 from directory.ingest.refresh import RefreshError, Source, refresh, write_lock
 from directory.ingest.run import FORMATS, MODES, SourceError, run_import
 from directory.ingest.template import HEADINGS, write_template
-from directory.loading import DataDir, LoadReport, load_geography, resolve_data_dir
 from directory.progress import QUIET, Progress
-from directory.repositories.geography import GeographyRepository
 from directory.settings import Settings, SettingsError
+from directory.store.loading import DataDir, LoadReport, load_geography, resolve_data_dir
+from directory.store.repositories.geography import GeographyRepository
 from directory.terminal import progress_for
-from directory.web import state
+from directory.usecases.geography import GeographySnapshot
+from directory.web.state import state
 from geodata.errors import DataFileError
 
 NO_DATA_HELP = (
@@ -240,7 +240,7 @@ def geodata_refresh(
     """Fetch the newest official releases (OS, ONS, London Datastore, Nomis, 360Giving),
     cut them to London, check them, report what would change, and load them all-or-nothing.
     Exits 1 if any source failed (its current data stays)."""
-    from directory.data_refresh import refresh_data
+    from directory.usecases.data_refresh import refresh_data
     from geodata.fetch import Client
 
     app_state = state()
@@ -571,7 +571,7 @@ def _load_demo(
     """The demo sources, then the recorded crime and population (for funding against need),
     each imported in turn: yields (name, report)."""
     from directory.demo import build_demo
-    from directory.funding import load_reference_data
+    from directory.usecases.funding import load_reference_data
 
     app_state = state()
     with app_state.db.engine.connect() as connection:
@@ -606,7 +606,7 @@ def serve_command(host: str, port: int, workers: int) -> None:
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Serving on http://{host}:{port}/ (API docs: http://{host}:{port}/api/v1/docs)")
-    # no gunicorn access log: the app writes one line per request itself (directory/logs.py)
+    # no gunicorn access log: the app writes one line per request itself (directory/web/logs.py)
     os.execv(
         gunicorn,
         [

@@ -1,6 +1,6 @@
 """The one error root of the application.
 
-Domain code raises these; the web layer (``directory.http``) renders every one of them,
+Domain code raises these; the web layer (``directory.web.http``) renders every one of them,
 and every HTTP error, as ``application/problem+json`` (RFC 9457). Nothing here imports
 Flask.
 """

@@ -43,8 +43,8 @@ from directory import create_app  # noqa: E402
 from directory.ingest.readers import write_table  # noqa: E402
 from directory.ingest.run import run_import  # noqa: E402
 from directory.ingest.template import HEADINGS  # noqa: E402
-from directory.repositories.geography import GeographyRepository  # noqa: E402
 from directory.settings import Settings  # noqa: E402
+from directory.store.repositories.geography import GeographyRepository  # noqa: E402
 
 TARGET_FIRST_S = 30.0
 TARGET_NOCHANGE_S = 10.0

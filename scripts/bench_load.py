@@ -19,9 +19,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from directory.db import Database  # noqa: E402
-from directory.loading import load_geography  # noqa: E402
 from directory.settings import Settings  # noqa: E402
+from directory.store.db import Database  # noqa: E402
+from directory.store.loading import load_geography  # noqa: E402
 
 
 def measure(url: str, data_dir: Path) -> tuple[float, float, float]:

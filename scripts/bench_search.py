@@ -55,8 +55,8 @@ from directory import create_app  # noqa: E402
 from directory.ingest.readers import write_table  # noqa: E402
 from directory.ingest.run import run_import  # noqa: E402
 from directory.ingest.template import HEADINGS  # noqa: E402
-from directory.repositories.geography import GeographyRepository  # noqa: E402
 from directory.settings import Settings  # noqa: E402
+from directory.store.repositories.geography import GeographyRepository  # noqa: E402
 
 TARGET_P95_MS = 50.0
 TARGETED = {"q", "bbox"}
@@ -157,7 +157,7 @@ def import_directory(app: Any, path: Path) -> float:
 def site_points(app: Any) -> list[tuple[float, float]]:
     from sqlalchemy import select
 
-    from directory.models import Location
+    from directory.store.models import Location
 
     with app.extensions["directory"].db.engine.connect() as connection:
         return [

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from directory import create_app
-from directory.db import Database
-from directory.loading import load_geography
 from directory.settings import Settings
+from directory.store.db import Database
+from directory.store.loading import load_geography
 from geodata.snapshot import extract_snapshot
 from geodata.sources import load_manifest
 from tests.postgres import PostgresCluster

@@ -16,9 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from directory.db import Database
 from directory.errors import OutsideCoverageError
-from directory.geography import GeographySnapshot, resolve_point
 from directory.ingest import context as taxonomy
 from directory.ingest.context import GeographyContext, bng
 from directory.ingest.records import (
@@ -30,7 +28,10 @@ from directory.ingest.records import (
     ServiceRecord,
 )
 from directory.ingest.values import financial_year_of
-from directory.models import (
+from directory.progress import QUIET, Progress
+from directory.settings import Settings
+from directory.store.db import Database
+from directory.store.models import (
     Grant,
     GrantArea,
     GrantService,
@@ -42,16 +43,15 @@ from directory.models import (
     ServiceArea,
     ServiceTheme,
 )
-from directory.progress import QUIET, Progress
-from directory.repositories.directory import (
+from directory.store.repositories.directory import (
     GRANT_FIELDS,
     LOCATION_FIELDS,
     ORGANISATION_FIELDS,
     SERVICE_FIELDS,
     DirectoryRepository,
 )
-from directory.repositories.geography import GeographyRepository, grid_cell
-from directory.settings import Settings
+from directory.store.repositories.geography import GeographyRepository, grid_cell
+from directory.usecases.geography import GeographySnapshot, resolve_point
 
 log = logging.getLogger(__name__)
 MAX_STORED_PROBLEMS = 500

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from directory.geography import GeographySnapshot
 from directory.ingest.records import LocationRecord
 from directory.ingest.values import loose_key, slug, split_list
-from directory.repositories.geography import GeographyRepository
+from directory.store.repositories.geography import GeographyRepository
+from directory.usecases.geography import GeographySnapshot
 from geodata import InvalidPostcodeError, parse_postcode
 from geodata.crs import to_bng
 from geodata.names import normalise_name

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from directory.geography import GeographySnapshot
 from directory.ingest.readers import EXTRA, Table
 from directory.ingest.records import ProblemLog
 from directory.ingest.values import clean_text
+from directory.usecases.geography import GeographySnapshot
 
 #: column keys (after readers.normalise_header) for each role, in either MPS layout
 MAJOR_KEYS = ("group", "majortext", "major_text", "major_category", "major")

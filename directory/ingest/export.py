@@ -13,7 +13,7 @@ from directory.ingest.records import (
     OrganisationRecord,
     ServiceRecord,
 )
-from directory.repositories.directory import DirectoryRepository
+from directory.store.repositories.directory import DirectoryRepository
 
 
 def batch_from_database(session: Session, *, include_withdrawn: bool = False) -> Batch:

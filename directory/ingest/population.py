@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from directory.geography import GeographySnapshot
 from directory.ingest.crime import borough_resolver
 from directory.ingest.readers import Table
 from directory.ingest.records import ProblemLog
 from directory.ingest.values import clean_text, parse_date
+from directory.usecases.geography import GeographySnapshot
 
 CODE_KEYS = ("gss_code", "code", "area_code", "lad_code", "la_code", "borough_code")
 NAME_KEYS = ("name", "borough", "borough_name", "area_name", "la_name")

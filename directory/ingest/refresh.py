@@ -23,13 +23,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from directory.db import Database
-from directory.geography import GeographySnapshot
 from directory.ingest.apply import ImportReport, now
 from directory.ingest.run import FORMATS, MODES, SourceError, run_import
 from directory.progress import QUIET, Progress
-from directory.repositories.directory import DirectoryRepository
 from directory.settings import Settings
+from directory.store.db import Database
+from directory.store.repositories.directory import DirectoryRepository
+from directory.usecases.geography import GeographySnapshot
 
 LOCK_NAME = "directory-write"  # held by refresh, import and demo load
 log = logging.getLogger(__name__)

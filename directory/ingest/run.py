@@ -3,7 +3,7 @@
 Formats: ``template`` (the directory's own spreadsheet, CSV or XLSX), ``360giving`` (a
 360Giving JSON package, or its flat CSV/XLSX) and ``hsds`` (Open Referral HSDS 3.0 JSON);
 and the need figures ``mps-crime`` (Met Police borough-level crime) and ``population``
-(borough population estimates), read and written by ``directory.funding``.
+(borough population estimates), read and written by ``directory.usecases.funding``.
 Without ``--format`` the format is recognised from the file.
 """
 
@@ -16,9 +16,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from directory.db import Database
-from directory.funding import NEED_FORMATS, detect_need_format, import_need
-from directory.geography import GeographySnapshot
 from directory.ingest.apply import ImportOptions, ImportReport, import_batch
 from directory.ingest.context import GeographyContext
 from directory.ingest.giving360 import read_360giving_json, read_360giving_table
@@ -27,8 +24,11 @@ from directory.ingest.readers import ReadError, normalise_header, read_table
 from directory.ingest.records import Batch
 from directory.ingest.template import read_template
 from directory.progress import QUIET, Progress
-from directory.repositories.geography import GeographyRepository
 from directory.settings import Settings
+from directory.store.db import Database
+from directory.store.repositories.geography import GeographyRepository
+from directory.usecases.funding import NEED_FORMATS, detect_need_format, import_need
+from directory.usecases.geography import GeographySnapshot
 
 FORMATS = ("template", "360giving", "hsds", "mps-crime", "population")
 MODES = ("incremental", "full")
@@ -150,7 +150,7 @@ def run_import(
     if remote:
         progress.step(f"{shown}: reading {name}")
     fmt = fmt or detect_format(data, name)
-    if fmt in NEED_FORMATS:  # not directory records: written by directory.funding
+    if fmt in NEED_FORMATS:  # not directory records: written by directory.usecases.funding
         options = ImportOptions(
             source=source or from_name or fmt,
             format=fmt, location=public_location(location),

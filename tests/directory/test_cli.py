@@ -18,8 +18,8 @@ from directory import create_app
 from directory.cli import _safe_url, cli
 from directory.demo import DEMO_SOURCES
 from directory.ingest.template import HEADINGS
-from directory.loading import DataDir, releases_dir, resolve_data_dir
 from directory.settings import Settings
+from directory.store.loading import DataDir, releases_dir, resolve_data_dir
 from geodata.snapshot import packaged_manifest
 from geodata.sources import load_manifest
 from tests.directory.test_import import HEADER, OXYGEN, RESCUE

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 
 from directory import create_app
 from directory.cli import cli
-from directory.loading import releases_dir, resolve_data_dir
-from directory.models import CrimeCount, DataRelease, Postcode
+from directory.store.loading import releases_dir, resolve_data_dir
+from directory.store.models import CrimeCount, DataRelease, Postcode
 from tests.geodata.fetch import publishers
 from tests.geodata.fetch.server import FixtureServer, Reply
 

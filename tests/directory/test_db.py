@@ -7,9 +7,9 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from directory import db as db_module
-from directory.db import Database
 from directory.settings import Settings
+from directory.store import db as db_module
+from directory.store.db import Database
 
 COUNT = text("SELECT count(*) FROM data_release")
 

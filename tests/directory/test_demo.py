@@ -14,7 +14,7 @@ from directory.demo import DEMO_SOURCES, build_demo
 from directory.ingest.apply import ImportOptions, import_batch
 from directory.ingest.context import GeographyContext
 from directory.ingest.records import Batch
-from directory.repositories.geography import GeographyRepository
+from directory.store.repositories.geography import GeographyRepository
 
 MOPAC = "GB-GOR-PC390"
 LONDON = "E12000007"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from directory.geography import resolve_point
+from directory.usecases.geography import resolve_point
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def test_every_postcode_resolves_to_its_borough_and_ward(client, source):
 
 
 def test_locate_at_every_postcode_agrees_with_its_borough(geo_app, source, capsys):
-    from directory.web import geography_repo, state
+    from directory.web.state import geography_repo, state
 
     with geo_app.app_context():
         snap = state().geography.get(geography_repo())

@@ -1,4 +1,4 @@
-"""Freezing the heap after the per-process caches are rebuilt (directory/heap.py)."""
+"""Freezing the heap after the per-process caches are rebuilt (directory/web/heap.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import weakref
 
 import pytest
 
-from directory import heap
 from directory.app import create_app
+from directory.web import heap
 
 
 @pytest.fixture()

@@ -133,12 +133,12 @@ def test_openapi_and_docs_are_served(client):
 
 
 def test_query_arguments_keep_webargs_semantics():
-    """directory.api loads query strings itself: repeated values, unknown parameters,
+    """directory.web.api loads query strings itself: repeated values, unknown parameters,
     defaults, messages under "query", and a schema whose pre_load fills in fields."""
     import marshmallow as ma
     from flask import Flask
 
-    from directory.api import Api, Blueprint
+    from directory.web.api import Api, Blueprint
 
     class Args(ma.Schema):
         theme = ma.fields.List(ma.fields.String())
@@ -204,7 +204,7 @@ def _query_values(field) -> st.SearchStrategy[str]:  # type: ignore[no-untyped-d
 
 
 def test_lean_query_loading_matches_marshmallow(empty_settings):
-    """directory.api loads a hook-free query schema field by field instead of through
+    """directory.web.api loads a hook-free query schema field by field instead of through
     Schema.load: for every query schema of the app, on generated parameters (known, unknown,
     repeated, valid and not), the values or the messages must be those of Schema.load."""
     import marshmallow as ma

@@ -15,8 +15,8 @@ from sqlalchemy import insert, select
 from directory.cli import cli
 from directory.ingest.apply import ImportOptions, import_batch
 from directory.ingest.records import Batch, OrganisationRecord, ServiceRecord
-from directory.models import Base, ChangeEvent, Lock
-from directory.repositories.geography import GeographyRepository
+from directory.store.models import Base, ChangeEvent, Lock
+from directory.store.repositories.geography import GeographyRepository
 
 HEADER = (
     "Service ref,Service name,Description,Status,Themes,Organisation name,Organisation type,"

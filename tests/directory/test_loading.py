@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from directory import loading
-from directory.db import Database
-from directory.models import Area, DataRelease, Postcode
 from directory.settings import Settings
+from directory.store import loading
+from directory.store.db import Database
+from directory.store.models import Area, DataRelease, Postcode
 from geodata.errors import DataFileError
 from geodata.loaders import read_bundle
 

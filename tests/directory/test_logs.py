@@ -1,4 +1,4 @@
-"""One log line per request, as text or JSON on stderr (directory/logs.py)."""
+"""One log line per request, as text or JSON on stderr (directory/web/logs.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from directory import logs
 from directory.app import create_app
 from directory.cli import cli
 from directory.settings import Settings
+from directory.web import logs
 
 FORMATS = ["text", "json"]
 POSTCODE = "/api/v1/postcodes/KT1%201EU"
@@ -172,7 +172,7 @@ def test_json_lines_parse_and_carry_every_field(geo_settings, apps, capsys):
     version = client.get("/api/v1/status").get_json()["data_version"]
     capsys.readouterr()
     client.get(POSTCODE + "?x=1")
-    logging.getLogger("directory.loading").info("an application record")
+    logging.getLogger("directory.store.loading").info("an application record")
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert len(lines) == 2
     request, other = lines
@@ -189,7 +189,10 @@ def test_json_lines_parse_and_carry_every_field(geo_settings, apps, capsys):
     assert isinstance(request["status"], int) and isinstance(request["bytes"], int)
     # the application's other records are JSON too, with the standard fields
     assert set(other) == {"time", "level", "logger", "message"}
-    assert (other["logger"], other["message"]) == ("directory.loading", "an application record")
+    assert (other["logger"], other["message"]) == (
+        "directory.store.loading",
+        "an application record",
+    )
 
 
 def test_text_lines_cannot_be_split_or_forged_by_the_path_or_query(app, capsys):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from directory.db import Database
-from directory.models import Base
+from directory.store.db import Database
+from directory.store.models import Base
 
 
 def test_migrations_match_the_models(empty_settings):

@@ -239,7 +239,7 @@ def test_patch_relations_agree_with_the_database_on_a_generated_directory(
 
     from directory.ingest.readers import write_table
     from directory.ingest.template import HEADINGS
-    from directory.models import Location, Service, ServiceArea
+    from directory.store.models import Location, Service, ServiceArea
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
     from make_directory import generate, postcodes

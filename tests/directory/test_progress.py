@@ -14,11 +14,11 @@ from rich.console import Console
 
 from directory import terminal
 from directory.cli import cli
-from directory.db import Database
 from directory.ingest.run import run_import
-from directory.loading import load_geography
 from directory.progress import QUIET, Progress
-from directory.repositories.geography import GeographyRepository
+from directory.store.db import Database
+from directory.store.loading import load_geography
+from directory.store.repositories.geography import GeographyRepository
 from directory.terminal import TerminalProgress, progress_for
 from tests.directory.test_import import HEADER, OXYGEN, RESCUE
 
@@ -133,7 +133,7 @@ def test_a_step_that_fails_is_marked_and_the_work_ends_cleanly():
 
 def test_lines_written_meanwhile_go_above_the_live_line_unwrapped(capsys):
     console = forced_console()
-    long_line = "INFO directory.loading: " + "x" * 200
+    long_line = "INFO directory.store.loading: " + "x" * 200
     with TerminalProgress(console) as progress:
         progress.step("writing postcodes", total=2)
         print(long_line, file=sys.stderr)

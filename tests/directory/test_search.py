@@ -19,8 +19,8 @@ import pytest
 from directory.cli import cli
 from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
-from directory.repositories.search import cell_ranges, parse_terms
-from directory.representations import neutralise
+from directory.store.repositories.search import cell_ranges, parse_terms
+from directory.web.representations import neutralise
 
 TODAY = datetime.now(UTC).date()
 COLUMNS = [

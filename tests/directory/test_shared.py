@@ -1,4 +1,4 @@
-"""directory.shared: answer parts kept between requests, their JSON encoded once."""
+"""directory.usecases.shared: answer parts kept between requests, their JSON encoded once."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import orjson
 
-from directory import http
-from directory.shared import Shared
+from directory.usecases.shared import Shared
+from directory.web import http
 
 
 def test_a_shared_part_reads_as_the_dict_it_wraps():

@@ -1,0 +1,255 @@
+"""Where London's data comes from, and loading its geography into the database
+(idempotent and all-or-nothing).
+
+The data directory is chosen in this order (:func:`resolve_data_dir`): ``--from DIR``,
+``DIRECTORY_GEODATA_DIR``, the newest release refreshed from the official publishers
+under ``instance/data/releases/`` (``directory geodata refresh``), then the London
+snapshot packaged with the project (extracted once under ``instance/data/snapshot/``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import shapely
+
+from directory.progress import QUIET, Progress
+from directory.settings import Settings
+from directory.store.db import Database
+from directory.store.repositories.geography import GeographyRepository, grid_cell
+from geodata.loaders import GeographyBundle, read_bundle
+from geodata.snapshot import PACKAGED_SNAPSHOT, extract_snapshot, packaged_manifest
+from geodata.sources import MANIFEST_FILE
+
+log = logging.getLogger(__name__)
+DATASET = "geography"
+
+
+#: a refreshed release directory is complete (usable) once this marker is in it
+COMPLETE_MARKER = ".complete"
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """A London data directory and how it was chosen.
+
+    Attributes
+    ----------
+    path : Path
+        The directory (laid out like shared/data, or with its own manifest.json).
+    origin : str
+        "--from", "DIRECTORY_GEODATA_DIR", "refreshed release" or "packaged snapshot".
+    name : str
+        The release's or snapshot's id, or the directory path.
+    """
+
+    path: Path
+    origin: str
+    name: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.origin} {self.name}"
+            if self.name != str(self.path)
+            else f"{self.origin} ({self.path})"
+        )
+
+
+def data_root(settings: Settings) -> Path:
+    """Where the instance keeps data: ``releases/`` (refreshed) and ``snapshot/``."""
+    return settings.instance_dir / "data"
+
+
+def releases_dir(settings: Settings) -> Path:
+    return data_root(settings) / "releases"
+
+
+def newest_release(settings: Settings) -> Path | None:
+    """The newest complete refreshed release under the instance directory, if any.
+    Release directories are named by UTC time (``20261129T221500Z``), so the newest
+    sorts last; incomplete ones (no marker) are ignored."""
+    root = releases_dir(settings)
+    if not root.is_dir():
+        return None
+    complete = sorted(
+        p for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / COMPLETE_MARKER).is_file()
+        and (p / MANIFEST_FILE).is_file()
+    )  # fmt: skip
+    return complete[-1] if complete else None
+
+
+def resolve_data_dir(
+    settings: Settings, given: Path | None = None, *, snapshot: Path = PACKAGED_SNAPSHOT
+) -> DataDir:
+    """The data directory to use: ``given`` (``--from``), else ``DIRECTORY_GEODATA_DIR``,
+    else the newest refreshed release, else the packaged snapshot (extracted on first use,
+    every file checked against its sha256).
+
+    Raises
+    ------
+    geodata.errors.DataFileError
+        If the packaged snapshot is missing or corrupt (only reached when nothing else is
+        configured).
+    """
+    if given is not None:
+        return DataDir(Path(given), "--from", str(given))
+    if settings.geodata_dir is not None:
+        return DataDir(settings.geodata_dir, "DIRECTORY_GEODATA_DIR", str(settings.geodata_dir))
+    release = newest_release(settings)
+    if release is not None:
+        return DataDir(release, "refreshed release", release.name)
+    path = extract_snapshot(data_root(settings) / "snapshot", snapshot)
+    return DataDir(path, "packaged snapshot", str(packaged_manifest(snapshot).about["id"]))
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    loaded: bool
+    checksum: str
+    release_id: int | None
+    counts: dict[str, int]
+    seconds: float
+    read_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "loaded": self.loaded,
+            "release_id": self.release_id,
+            "checksum": self.checksum,
+            "counts": {k.replace(" ", "_"): n for k, n in self.counts.items()},
+            "seconds": round(self.seconds, 2),
+            "read_seconds": round(self.read_seconds, 2),
+        }
+
+    def describe(self) -> str:
+        if not self.loaded:
+            return f"Geography already loaded (checksum {self.checksum[:12]}); nothing changed."
+        parts = ", ".join(f"{n:,} {k}" for k, n in self.counts.items())
+        return (
+            f"Loaded geography release {self.release_id}: {parts} "
+            f"in {self.seconds:.1f} s (reading files {self.read_seconds:.1f} s)."
+        )
+
+
+def _area_rows(bundle: GeographyBundle) -> list[dict[str, Any]]:
+    rows = []
+    for a in bundle.areas:
+        minx, miny, maxx, maxy = a.geometry.bounds
+        rows.append(
+            {
+                "code": a.code,
+                "type": a.type,
+                "name": a.name,
+                "parent_code": a.parent_code,
+                "vintage": a.vintage,
+                "attributes": dict(a.attributes),
+                "min_x": minx,
+                "min_y": miny,
+                "max_x": maxx,
+                "max_y": maxy,
+                "area_m2": float(a.geometry.area),
+                "geometry": shapely.to_wkb(a.geometry),
+            }
+        )
+    return rows
+
+
+def _neighbour_rows(bundle: GeographyBundle) -> list[dict[str, str]]:
+    rows = []
+    for a, b, relation in bundle.neighbours:
+        rows.append({"code": a, "neighbour_code": b, "relation": relation})
+        rows.append({"code": b, "neighbour_code": a, "relation": relation})
+    return rows
+
+
+def _postcode_rows(bundle: GeographyBundle):  # type: ignore[no-untyped-def]
+    for p in bundle.postcodes:
+        yield {
+            "canonical": p.canonical,
+            "display": p.display,
+            "outcode": p.outcode,
+            "status": p.status,
+            "easting": p.easting,
+            "northing": p.northing,
+            "lat": p.lat,
+            "lon": p.lon,
+            "borough_code": p.borough_code,
+            "ward_code": p.ward_code,
+            "positional_quality": p.positional_quality,
+            "introduced": p.introduced,
+            "terminated": p.terminated,
+            "cell": grid_cell(p.easting, p.northing),
+        }
+
+
+def _public_release(release: dict[str, Any]) -> dict[str, Any]:
+    """What every answer says about the data it came from."""
+    files = release["files"]
+    return {
+        "data": release.get("data"),
+        "postcodes": files["postcodes"]["release"],
+        "terminated_postcodes": files["nspl"]["release"],
+        "boundaries": {
+            "boroughs": files["boroughs"]["release"],
+            "wards": files["wards"]["release"],
+            "ward_vintage": release["vintages"]["wards"],
+            "bcu_membership_valid_from": release["vintages"]["bcus"],
+        },
+    }
+
+
+def load_geography(
+    db: Database, data_dir: Path, *, force: bool = False, progress: Progress = QUIET
+) -> LoadReport:
+    """Read the geography files in ``data_dir`` and swap them into the database.
+
+    The swap happens in one transaction: a failure at any point leaves the previously
+    loaded geography in place. Loading files whose checksum equals the loaded release's
+    changes nothing unless ``force``. ``progress`` is told each step (reading each file,
+    comparing the checksum, writing areas, writing postcodes batch by batch, recording the
+    release).
+    """
+    started = time.perf_counter()
+    bundle = read_bundle(data_dir, on_step=progress.step, on_rows=progress.advance)
+    read_seconds = time.perf_counter() - started
+    checksum = bundle.release["checksum"]
+    counts = {
+        "areas": len(bundle.areas),
+        "neighbour pairs": len(bundle.neighbours),
+        "postcodes": len(bundle.postcodes),
+    }
+    with db.session() as session:
+        progress.step("comparing the checksum with the loaded release")
+        repo = GeographyRepository(session)
+        latest = repo.latest_release(DATASET)
+        if latest is not None and latest.checksum == checksum and not force:
+            progress.note(f"the same files are loaded already (release {latest.id})")
+            return LoadReport(
+                False, checksum, latest.id, counts, time.perf_counter() - started, read_seconds
+            )
+        progress.step("removing the previous geography")
+        repo.delete_geography()
+        area_rows, neighbour_rows = _area_rows(bundle), _neighbour_rows(bundle)
+        progress.step("writing areas and neighbours", total=len(area_rows) + len(neighbour_rows))
+        repo.insert_areas(area_rows, neighbour_rows)
+        progress.advance(len(area_rows) + len(neighbour_rows))
+        progress.step("writing postcodes", total=len(bundle.postcodes))
+        repo.insert_postcodes(_postcode_rows(bundle), on_batch=progress.advance)
+        progress.step("recording the release")
+        release = repo.add_release(
+            dataset=DATASET,
+            label=bundle.release["label"],
+            checksum=checksum,
+            details={"public": _public_release(bundle.release), **bundle.release},
+            at=datetime.now(UTC).replace(microsecond=0),
+        )
+        release_id = release.id
+    seconds = time.perf_counter() - started
+    log.info("geography release %s loaded in %.1f s", release_id, seconds)
+    return LoadReport(True, checksum, release_id, counts, seconds, read_seconds)

@@ -1,0 +1,396 @@
+"""The database schema (SQLAlchemy 2 declarative models).
+
+Geography tables hold what ``directory geodata load`` writes; every committed data
+change is recorded in ``data_release``, whose newest row is the data version that ETags
+and Last-Modified headers derive from. Models never commit themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class DataRelease(Base):
+    """One committed change of loaded data (a geography load, later an import run)."""
+
+    __tablename__ = "data_release"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset: Mapped[str] = mapped_column(String(40), index=True)
+    label: Mapped[str] = mapped_column(Text)
+    checksum: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Area(Base):
+    """A region, Met BCU, borough or ward; geometry as WKB in EPSG:27700."""
+
+    __tablename__ = "area"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_code: Mapped[str | None] = mapped_column(
+        String(40), ForeignKey("area.code"), index=True, nullable=True
+    )
+    vintage: Mapped[str] = mapped_column(String(200))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    min_x: Mapped[float] = mapped_column(Float)
+    min_y: Mapped[float] = mapped_column(Float)
+    max_x: Mapped[float] = mapped_column(Float)
+    max_y: Mapped[float] = mapped_column(Float)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geometry: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AreaNeighbour(Base):
+    """Areas of the same type that touch, or face each other across open water."""
+
+    __tablename__ = "area_neighbour"
+
+    code: Mapped[str] = mapped_column(String(40), ForeignKey("area.code"), primary_key=True)
+    neighbour_code: Mapped[str] = mapped_column(
+        String(40), ForeignKey("area.code"), primary_key=True
+    )
+    relation: Mapped[str] = mapped_column(String(16))
+
+
+class Postcode(Base):
+    """A live postcode (OS Code-Point Open) or a terminated one (ONS NSPL)."""
+
+    __tablename__ = "postcode"
+
+    canonical: Mapped[str] = mapped_column(String(8), primary_key=True)
+    display: Mapped[str] = mapped_column(String(9))
+    outcode: Mapped[str] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(12))
+    easting: Mapped[float] = mapped_column(Float)
+    northing: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    borough_code: Mapped[str] = mapped_column(String(9))
+    ward_code: Mapped[str] = mapped_column(String(9))
+    positional_quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    introduced: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    terminated: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    #: grid cell key (see ``directory.store.repositories.geography.grid_cell``) for nearest lookups
+    cell: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_postcode_outcode", "outcode"),
+        Index("ix_postcode_cell", "cell"),
+    )
+
+
+# -- the directory ---------------------------------------------------------------------
+# Records are identified by a stable external ``ref`` from their source and upserted by it.
+# Nothing is deleted: a record a full-refresh source stops listing gets ``withdrawn_at``.
+# Area codes are stored as text without a foreign key: areas are replaced wholesale when a
+# new boundary vintage is loaded, and the directory must survive that.
+
+
+class Theme(Base):
+    """The controlled taxonomy (directory/data/themes.csv), synced on every import."""
+
+    __tablename__ = "theme"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class Programme(Base):
+    """A funding programme (directory/data/programmes.csv, plus any a source names)."""
+
+    __tablename__ = "programme"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    funder_ref: Mapped[str | None] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    formula: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    type: Mapped[str | None] = mapped_column(String(20))
+    charity_number: Mapped[str | None] = mapped_column(String(20))
+    company_number: Mapped[str | None] = mapped_column(String(20))
+    size_band: Mapped[str | None] = mapped_column(String(20))
+    website: Mapped[str | None] = mapped_column(String(500))
+    email: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Service(Base):
+    __tablename__ = "service"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    min_age: Mapped[int | None] = mapped_column(Integer)
+    max_age: Mapped[int | None] = mapped_column(Integer)
+    eligibility: Mapped[str | None] = mapped_column(Text)
+    referral: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(60))
+    website: Mapped[str | None] = mapped_column(String(500))
+    last_verified: Mapped[date | None] = mapped_column(Date)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(80), index=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    #: name, organisation, description and theme names, for text search (GIN-indexed as a
+    #: tsvector on PostgreSQL; matched with LIKE on SQLite)
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class ServiceTheme(Base):
+    __tablename__ = "service_theme"
+    __table_args__ = (PrimaryKeyConstraint("service_id", "theme_id"),)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    theme_id: Mapped[str] = mapped_column(ForeignKey("theme.id"), index=True)
+
+
+class ServiceArea(Base):
+    """Coverage: a service serves these areas (London, BCUs, boroughs or wards)."""
+
+    __tablename__ = "service_area"
+    __table_args__ = (PrimaryKeyConstraint("service_id", "area_code"),)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    area_code: Mapped[str] = mapped_column(String(40), index=True)
+
+
+class Location(Base):
+    """A delivery site, with its areas resolved through the geography when it was imported."""
+
+    __tablename__ = "location"
+    __table_args__ = (UniqueConstraint("service_id", "ref"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("service.id", ondelete="CASCADE"), index=True
+    )
+    ref: Mapped[str] = mapped_column(String(160))
+    name: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(Text)
+    postcode: Mapped[str | None] = mapped_column(String(8))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    easting: Mapped[float | None] = mapped_column(Float)
+    northing: Mapped[float | None] = mapped_column(Float)
+    borough_code: Mapped[str | None] = mapped_column(String(9), index=True)
+    ward_code: Mapped[str | None] = mapped_column(String(9), index=True)
+    cell: Mapped[int | None] = mapped_column(Integer, index=True)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Grant(Base):
+    """Funding: who gave how much to whom, for what, where, for how long, and through whom."""
+
+    __tablename__ = "grant"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(160), unique=True)
+    funder_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    programme_id: Mapped[str | None] = mapped_column(ForeignKey("programme.id"), index=True)
+    amount_pence: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    awarded: Mapped[date | None] = mapped_column(Date)
+    start: Mapped[date | None] = mapped_column(Date)
+    end: Mapped[date | None] = mapped_column(Date, index=True)
+    duration_months: Mapped[int | None] = mapped_column(Integer)
+    financial_year: Mapped[str | None] = mapped_column(String(7))
+    regrant_type: Mapped[str | None] = mapped_column(String(10))
+    parent_ref: Mapped[str | None] = mapped_column(String(160), index=True)
+    source_url: Mapped[str | None] = mapped_column(String(1000))
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(80), index=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class GrantService(Base):
+    __tablename__ = "grant_service"
+    __table_args__ = (PrimaryKeyConstraint("grant_id", "service_id"),)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grant.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("service.id", ondelete="CASCADE"), index=True
+    )
+
+
+class GrantArea(Base):
+    """Beneficiary areas of a grant (GSS codes / BCU ids)."""
+
+    __tablename__ = "grant_area"
+    __table_args__ = (PrimaryKeyConstraint("grant_id", "area_code"),)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grant.id", ondelete="CASCADE"))
+    area_code: Mapped[str] = mapped_column(String(40), index=True)
+
+
+class Outcome(Base):
+    __tablename__ = "outcome"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("service.id", ondelete="CASCADE"), index=True
+    )
+    metric: Mapped[str] = mapped_column(String(300))
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    value: Mapped[float | None] = mapped_column(Float)
+    target: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(60))
+    report_type: Mapped[str | None] = mapped_column(String(20))
+    report_url: Mapped[str | None] = mapped_column(String(1000))
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PatchContact(Base):
+    """Who to talk to about an area: borough SPOC, SNB chair, BCU lead."""
+
+    __tablename__ = "patch_contact"
+    __table_args__ = (UniqueConstraint("area_code", "role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area_code: Mapped[str] = mapped_column(String(40), index=True)
+    role: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(60))
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ImportRun(Base):
+    """One run of ``directory import`` (or one source of ``directory refresh``)."""
+
+    __tablename__ = "import_run"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(80), index=True)
+    format: Mapped[str] = mapped_column(String(20))
+    location: Mapped[str] = mapped_column(String(1000))
+    mode: Mapped[str] = mapped_column(String(12))  # full | incremental
+    checksum: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))  # succeeded | unchanged | failed
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    warning_count: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class ChangeEvent(Base):
+    """A create, update or withdrawal of a directory record, with old → new values."""
+
+    __tablename__ = "change_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    entity: Mapped[str] = mapped_column(String(20))  # service | grant | organisation
+    entity_id: Mapped[int] = mapped_column(Integer)
+    entity_ref: Mapped[str] = mapped_column(String(160))
+    action: Mapped[str] = mapped_column(String(12))  # created | updated | withdrawn | restored
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(String(500))
+
+    __table_args__ = (Index("ix_change_event_entity", "entity", "entity_id"),)
+
+
+class ChangeArea(Base):
+    """The area codes a change affects (old and new coverage, sites, beneficiary areas)."""
+
+    __tablename__ = "change_area"
+    __table_args__ = (PrimaryKeyConstraint("event_id", "area_code"),)
+    event_id: Mapped[int] = mapped_column(ForeignKey("change_event.id", ondelete="CASCADE"))
+    area_code: Mapped[str] = mapped_column(String(40), index=True)
+
+
+class Lock(Base):
+    """Advisory locks held across processes (``directory refresh``)."""
+
+    __tablename__ = "lock"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# -- need: recorded crime and population, for funding against need ----------------------------
+# Loaded by ``directory import FILE --format mps-crime|population`` (directory/usecases/funding.py), each
+# import recorded as an ImportRun with a DataRelease. Area codes carry no foreign key, as above.
+
+
+class CrimeCount(Base):
+    """Recorded offences in one borough, month and offence category (Met Police borough-level
+    crime, published monthly on the London Datastore). A later file replaces the months it
+    covers (the Met revises recent months)."""
+
+    __tablename__ = "crime_count"
+    __table_args__ = (
+        PrimaryKeyConstraint("area_code", "month", "major_category", "minor_category"),
+    )
+    area_code: Mapped[str] = mapped_column(String(40))
+    #: the first day of the month counted
+    month: Mapped[date] = mapped_column(Date, index=True)
+    major_category: Mapped[str] = mapped_column(String(120))
+    minor_category: Mapped[str] = mapped_column(String(160))
+    count: Mapped[int] = mapped_column(Integer)
+    #: the import run that last wrote this row
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"), index=True)
+
+
+class AreaPopulation(Base):
+    """An area's resident population estimate at a reference date (ONS mid-year estimates)."""
+
+    __tablename__ = "area_population"
+    __table_args__ = (PrimaryKeyConstraint("area_code", "reference_date"),)
+    area_code: Mapped[str] = mapped_column(String(40))
+    reference_date: Mapped[date] = mapped_column(Date)
+    all_ages: Mapped[int] = mapped_column(Integer)
+    aged_0_9: Mapped[int | None] = mapped_column(Integer)
+    aged_10_17: Mapped[int | None] = mapped_column(Integer)
+    aged_18_24: Mapped[int | None] = mapped_column(Integer)
+    aged_10_24: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(Text)
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"), index=True)

@@ -1,0 +1,626 @@
+"""SQL for the directory tables: organisations, services, grants, outcomes, contacts,
+import runs, change events and locks.
+
+Import support reads the whole directory as plain "state" dicts (the same shape the ingest
+layer builds from records, so the two compare with ``==``) and writes in bulk.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from directory.store.models import (
+    ChangeArea,
+    ChangeEvent,
+    DataRelease,
+    Grant,
+    GrantArea,
+    GrantService,
+    ImportRun,
+    Location,
+    Lock,
+    Organisation,
+    Outcome,
+    PatchContact,
+    Programme,
+    Service,
+    ServiceArea,
+    ServiceTheme,
+    Theme,
+)
+
+#: fields compared and written as-is, per entity (beside the related lists)
+ORGANISATION_FIELDS = (
+    "name", "type", "charity_number", "company_number", "size_band", "website", "email",
+    "description", "demo",
+)  # fmt: skip
+SERVICE_FIELDS = (
+    "name", "description", "status", "min_age", "max_age", "eligibility", "referral", "email",
+    "phone", "website", "last_verified", "demo",
+)  # fmt: skip
+GRANT_FIELDS = (
+    "title", "description", "programme", "amount", "currency", "awarded", "start", "end",
+    "duration_months", "financial_year", "regrant_type", "parent_ref", "source_url", "demo",
+)  # fmt: skip
+LOCATION_FIELDS = ("ref", "name", "address", "postcode", "lat", "lon", "demo")
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class DirectoryRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- taxonomy --------------------------------------------------------------------
+    def sync_themes(self, rows: list[dict[str, Any]]) -> None:
+        existing = {r.id: r for r in self.session.execute(select(Theme.__table__)).all()}
+        for row in rows:
+            old = existing.get(row["id"])
+            if old is None:
+                self.session.execute(insert(Theme), [row])
+            elif (old.name, old.description) != (row["name"], row["description"]):
+                self.session.execute(update(Theme).where(Theme.id == row["id"]).values(**row))
+
+    def programme_ids(self) -> set[str]:
+        return set(self.session.scalars(select(Programme.id)))
+
+    def add_programmes(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(Programme), rows)
+
+    def programmes(self) -> dict[str, Row[Any]]:
+        return {r.id: r for r in self.session.execute(select(Programme.__table__)).all()}
+
+    # -- state for imports -------------------------------------------------------------
+    def organisation_states(self) -> dict[str, dict[str, Any]]:
+        rows = self.session.execute(select(Organisation.__table__)).all()
+        return {
+            r.ref: {
+                "id": r.id,
+                "source": r.source,
+                **{f: getattr(r, f) for f in ORGANISATION_FIELDS},
+            }
+            for r in rows
+        }
+
+    def service_states(self) -> dict[str, dict[str, Any]]:
+        themes: dict[int, list[str]] = defaultdict(list)
+        for service_id, theme_id in self.session.execute(
+            select(ServiceTheme.service_id, ServiceTheme.theme_id)
+        ):
+            themes[service_id].append(theme_id)
+        areas: dict[int, list[str]] = defaultdict(list)
+        for service_id, code in self.session.execute(
+            select(ServiceArea.service_id, ServiceArea.area_code)
+        ):
+            areas[service_id].append(code)
+        locations: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for r in self.session.execute(select(Location.__table__)).all():
+            locations[r.service_id].append(
+                {
+                    **{f: getattr(r, f) for f in LOCATION_FIELDS},
+                    "borough_code": r.borough_code,
+                    "ward_code": r.ward_code,
+                }
+            )
+        org_refs = dict(self.session.execute(select(Organisation.id, Organisation.ref)).all())
+        states = {}
+        for r in self.session.execute(select(Service.__table__)).all():
+            states[r.ref] = {
+                "id": r.id,
+                "source": r.source,
+                "withdrawn_at": r.withdrawn_at,
+                "organisation": org_refs[r.organisation_id],
+                **{f: getattr(r, f) for f in SERVICE_FIELDS},
+                "themes": sorted(themes[r.id]),
+                "coverage": sorted(areas[r.id]),
+                "locations": sorted(locations[r.id], key=lambda loc: loc["ref"]),
+            }
+        return states
+
+    def grant_states(self) -> dict[str, dict[str, Any]]:
+        org_refs = dict(self.session.execute(select(Organisation.id, Organisation.ref)).all())
+        service_refs = dict(self.session.execute(select(Service.id, Service.ref)).all())
+        services: dict[int, list[str]] = defaultdict(list)
+        for grant_id, service_id in self.session.execute(
+            select(GrantService.grant_id, GrantService.service_id)
+        ):
+            services[grant_id].append(service_refs[service_id])
+        areas: dict[int, list[str]] = defaultdict(list)
+        for grant_id, code in self.session.execute(select(GrantArea.grant_id, GrantArea.area_code)):
+            areas[grant_id].append(code)
+        states = {}
+        for r in self.session.execute(select(Grant.__table__)).all():
+            values = {f: getattr(r, f) for f in GRANT_FIELDS if f not in ("programme", "amount")}
+            states[r.ref] = {
+                "id": r.id,
+                "source": r.source,
+                "withdrawn_at": r.withdrawn_at,
+                "funder": org_refs[r.funder_id],
+                "recipient": org_refs[r.recipient_id],
+                **values,
+                "programme": r.programme_id,
+                "amount": r.amount_pence,
+                "services": sorted(services[r.id]),
+                "areas": sorted(areas[r.id]),
+            }
+        return states
+
+    # -- writing organisations, services, grants ----------------------------------------
+    def insert_returning_ids(self, model: type, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Insert rows that have a unique ``ref``; return ref → new id."""
+        ids: dict[str, int] = {}
+        for chunk in _chunks(rows):
+            result = self.session.execute(insert(model).returning(model.id, model.ref), list(chunk))  # type: ignore[attr-defined]
+            ids.update({ref: id_ for id_, ref in result})
+        return ids
+
+    def insert_returning_id(self, model: type, row: dict[str, Any]) -> int:
+        return int(self.session.execute(insert(model).returning(model.id), [row]).scalar_one())  # type: ignore[attr-defined]
+
+    def update_rows(self, model: type, rows: list[dict[str, Any]]) -> None:
+        """Update by primary key ``id`` (each row carries its id and the columns to set)."""
+        for row in rows:
+            values = {k: v for k, v in row.items() if k != "id"}
+            self.session.execute(update(model).where(model.id == row["id"]).values(**values))  # type: ignore[attr-defined]
+
+    def replace_children(
+        self, model: type, key: str, ids: Sequence[int], rows: list[dict[str, Any]]
+    ) -> None:
+        """Delete the child rows of ``ids`` (by the ``key`` column) and insert ``rows``."""
+        column = getattr(model, key)
+        for chunk in _chunks(list(ids)):
+            self.session.execute(delete(model).where(column.in_(chunk)))
+        for chunk in _chunks(rows, 2000):
+            self.session.execute(insert(model), list(chunk))
+
+    def set_withdrawn(self, model: type, ids: Sequence[int], at: datetime | None) -> None:
+        for chunk in _chunks(list(ids)):
+            self.session.execute(
+                update(model)
+                .where(model.id.in_(chunk))
+                .values(withdrawn_at=at, updated_at=at or datetime.now())  # type: ignore[attr-defined]
+            )
+
+    def outcome_keys(self) -> dict[tuple[Any, ...], dict[str, Any]]:
+        rows = self.session.execute(select(Outcome.__table__)).all()
+        return {(r.service_id, r.metric, r.period_start, r.period_end): r._asdict() for r in rows}
+
+    def contact_keys(self) -> dict[tuple[str, str], dict[str, Any]]:
+        rows = self.session.execute(select(PatchContact.__table__)).all()
+        return {(r.area_code, r.role): r._asdict() for r in rows}
+
+    def insert_rows(self, model: type, rows: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(rows, 2000):
+            self.session.execute(insert(model), list(chunk))
+
+    # -- runs, events, versions -----------------------------------------------------------
+    def add_run(self, values: dict[str, Any]) -> int:
+        return int(
+            self.session.execute(insert(ImportRun).returning(ImportRun.id), [values]).scalar_one()
+        )
+
+    def finish_run(self, run_id: int, values: dict[str, Any]) -> None:
+        self.session.execute(update(ImportRun).where(ImportRun.id == run_id).values(**values))
+
+    def add_events(self, events: list[dict[str, Any]]) -> None:
+        """Insert change events (each with an ``areas`` list) and their area rows."""
+        area_rows: list[dict[str, Any]] = []
+        for chunk in _chunks(events):
+            values = [{k: v for k, v in e.items() if k != "areas"} for e in chunk]
+            ids = (
+                self.session.execute(insert(ChangeEvent).returning(ChangeEvent.id), values)
+                .scalars()
+                .all()
+            )
+            for event_id, event in zip(ids, chunk, strict=True):
+                area_rows.extend(
+                    {"event_id": event_id, "area_code": c} for c in sorted(set(event["areas"]))
+                )
+        self.insert_rows(ChangeArea, area_rows)
+
+    def add_data_release(
+        self, *, label: str, checksum: str, details: dict[str, Any], at: datetime
+    ) -> None:
+        self.session.execute(
+            insert(DataRelease),
+            [
+                {
+                    "dataset": "directory",
+                    "label": label,
+                    "checksum": checksum,
+                    "details": details,
+                    "loaded_at": at,
+                }
+            ],
+        )
+
+    # -- locks --------------------------------------------------------------------------
+    def acquire_lock(self, name: str, holder: str, at: datetime) -> Row[Any] | None:
+        """Take the named lock; return None on success or the row of whoever holds it."""
+        try:
+            with self.session.begin_nested():
+                self.session.execute(
+                    insert(Lock), [{"name": name, "holder": holder, "acquired_at": at}]
+                )
+            return None
+        except IntegrityError:
+            held = self.session.execute(select(Lock.__table__).where(Lock.name == name)).first()
+            if held is None:  # released between the two statements: try once more
+                return self.acquire_lock(name, holder, at)
+            return held
+
+    def release_lock(self, name: str, holder: str | None = None) -> int:
+        statement = delete(Lock).where(Lock.name == name)
+        if holder is not None:
+            statement = statement.where(Lock.holder == holder)
+        return self.session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+
+    # -- counts -------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        def count(model: type, *where: Any) -> int:
+            return int(
+                self.session.execute(
+                    select(func.count()).select_from(model).where(*where)
+                ).scalar_one()
+            )
+
+        return {
+            "organisations": count(Organisation),
+            "services": count(Service, Service.withdrawn_at.is_(None)),
+            "services_withdrawn": count(Service, Service.withdrawn_at.is_not(None)),
+            "grants": count(Grant, Grant.withdrawn_at.is_(None)),
+            "grants_withdrawn": count(Grant, Grant.withdrawn_at.is_not(None)),
+            "locations": count(Location),
+            "outcomes": count(Outcome),
+            "patch_contacts": count(PatchContact),
+            "change_events": count(ChangeEvent),
+            "import_runs": count(ImportRun),
+        }
+
+
+MAX_ID = 2**31 - 1  # ids are INTEGER columns
+
+
+def _as_id(key: str) -> int | None:
+    return int(key) if key.isascii() and key.isdigit() and int(key) <= MAX_ID else None
+
+
+class CatalogueQueries:
+    """Read-only queries behind the directory's endpoints (Core selects, plain rows)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.db = connection
+
+    # -- services ---------------------------------------------------------------------
+    def _find(self, model: Any, key: str) -> int | None:
+        """Records are addressed by their source's ref or by numeric id; a ref wins (a
+        source may use "2" as a ref)."""
+        found = self.db.execute(select(model.id).where(model.ref == key)).scalar()
+        if found is None and (number := _as_id(key)) is not None:
+            found = self.db.execute(select(model.id).where(model.id == number)).scalar()
+        return found  # type: ignore[no-any-return]
+
+    def service_id(self, key: str) -> int | None:
+        return self._find(Service, key)
+
+    def services(self, ids: Sequence[int]) -> list[Row[Any]]:
+        return self.db.execute(self._service_select().where(Service.id.in_(list(ids)))).all()
+
+    @staticmethod
+    def _service_select() -> Any:
+        return select(
+            Service.__table__,
+            Organisation.ref.label("organisation_ref"),
+            Organisation.name.label("organisation_name"),
+            Organisation.type.label("organisation_type"),
+        ).join(Organisation, Organisation.id == Service.organisation_id)
+
+    def _page(
+        self, model: Any, statement: Any, where: list[Any], offset: int, limit: int
+    ) -> tuple[list[Row[Any]], int]:
+        """One page of ``statement`` under the filters, and how many rows match in all."""
+        total = self.db.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+        rows = self.db.execute(statement.where(*where).offset(offset).limit(limit)).all()
+        return rows, int(total)
+
+    def _grouped(
+        self, key: Any, statement: Any, ids: Sequence[int], value: Any = None
+    ) -> dict[int, list[Any]]:
+        """Rows of ``statement`` for the ids (in chunks), grouped by the ``key`` column: the
+        whole rows, or the ``value`` column of each."""
+        out: dict[int, list[Any]] = defaultdict(list)
+        for chunk in _chunks(list(ids)):
+            for row in self.db.execute(statement.where(key.in_(chunk))):
+                out[getattr(row, key.key)].append(row if value is None else getattr(row, value.key))
+        return out
+
+    def themes_of(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        statement = select(ServiceTheme.service_id, ServiceTheme.theme_id).order_by(
+            ServiceTheme.theme_id
+        )
+        return self._grouped(ServiceTheme.service_id, statement, ids, ServiceTheme.theme_id)
+
+    def coverage_of(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        statement = select(ServiceArea.service_id, ServiceArea.area_code).order_by(
+            ServiceArea.area_code
+        )
+        return self._grouped(ServiceArea.service_id, statement, ids, ServiceArea.area_code)
+
+    def locations_of(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+        statement = select(Location.__table__).order_by(Location.ref)
+        return self._grouped(Location.service_id, statement, ids)
+
+    def grants_of(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+        statement = (
+            self._grant_select()
+            .add_columns(GrantService.service_id)
+            .join(GrantService, GrantService.grant_id == Grant.id)
+            .where(Grant.withdrawn_at.is_(None))
+            .order_by(Grant.start.desc(), Grant.id)
+        )
+        return self._grouped(GrantService.service_id, statement, ids)
+
+    def outcomes_of(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+        statement = select(Outcome.__table__).order_by(Outcome.period_start, Outcome.metric)
+        return self._grouped(Outcome.service_id, statement, ids)
+
+    def contacts_for(self, codes: Iterable[str]) -> list[Row[Any]]:
+        return self.db.execute(
+            select(PatchContact.__table__)
+            .where(PatchContact.area_code.in_(sorted(set(codes))))
+            .order_by(PatchContact.area_code, PatchContact.role)
+        ).all()
+
+    # -- organisations ---------------------------------------------------------------------
+    def organisation_id(self, key: str) -> int | None:
+        return self._find(Organisation, key)
+
+    def organisations_page(
+        self, *, q: str | None, type_: str | None, offset: int, limit: int
+    ) -> tuple[list[Row[Any]], int]:
+        where: list[Any] = []
+        if q:
+            where.append(func.lower(Organisation.name).contains(q.lower(), autoescape=True))
+        if type_:
+            where.append(Organisation.type == type_)
+        statement = select(Organisation.__table__).order_by(Organisation.name, Organisation.id)
+        return self._page(Organisation, statement, where, offset, limit)
+
+    def organisation(self, org_id: int) -> Row[Any] | None:
+        return self.db.execute(
+            select(Organisation.__table__).where(Organisation.id == org_id)
+        ).first()
+
+    def service_ids_of_organisation(self, org_id: int) -> list[int]:
+        return list(
+            self.db.execute(
+                select(Service.id)
+                .where(Service.organisation_id == org_id, Service.withdrawn_at.is_(None))
+                .order_by(Service.name)
+            ).scalars()
+        )
+
+    # -- grants --------------------------------------------------------------------------
+    @staticmethod
+    def _grant_select() -> Any:
+        funder = Organisation.__table__.alias("funder")
+        recipient = Organisation.__table__.alias("recipient")
+        return (
+            select(
+                Grant.__table__,
+                funder.c.ref.label("funder_ref"),
+                funder.c.name.label("funder_name"),
+                recipient.c.ref.label("recipient_ref"),
+                recipient.c.name.label("recipient_name"),
+                Programme.name.label("programme_name"),
+            )
+            .join(funder, funder.c.id == Grant.funder_id)
+            .join(recipient, recipient.c.id == Grant.recipient_id)
+            .outerjoin(Programme, Programme.id == Grant.programme_id)
+        )
+
+    def grant_id(self, key: str) -> int | None:
+        return self._find(Grant, key)
+
+    def grants_page(
+        self, *, programme: str | None, organisation_id: int | None, area: str | None,
+        include_withdrawn: bool, offset: int, limit: int,
+    ) -> tuple[list[Row[Any]], int]:  # fmt: skip
+        where: list[Any] = []
+        if programme:
+            where.append(Grant.programme_id == programme)
+        if organisation_id is not None:
+            where.append(
+                (Grant.recipient_id == organisation_id) | (Grant.funder_id == organisation_id)
+            )
+        if area:
+            where.append(
+                Grant.id.in_(select(GrantArea.grant_id).where(GrantArea.area_code == area))
+            )
+        if not include_withdrawn:
+            where.append(Grant.withdrawn_at.is_(None))
+        statement = self._grant_select().order_by(Grant.awarded.desc().nulls_last(), Grant.id)
+        return self._page(Grant, statement, where, offset, limit)
+
+    def grant(self, grant_id: int) -> Row[Any] | None:
+        return self.db.execute(self._grant_select().where(Grant.id == grant_id)).first()
+
+    def grant_by_ref(self, ref: str) -> Row[Any] | None:
+        return self.db.execute(self._grant_select().where(Grant.ref == ref)).first()
+
+    def grant_children(self, ref: str) -> list[Row[Any]]:
+        return self.db.execute(
+            self._grant_select().where(Grant.parent_ref == ref).order_by(Grant.id)
+        ).all()
+
+    def grant_areas(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        statement = select(GrantArea.grant_id, GrantArea.area_code).order_by(GrantArea.area_code)
+        return self._grouped(GrantArea.grant_id, statement, ids, GrantArea.area_code)
+
+    def grant_services(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+        statement = (
+            select(GrantService.grant_id, Service.id, Service.ref, Service.name)
+            .join(Service, Service.id == GrantService.service_id)
+            .order_by(Service.name)
+        )
+        return self._grouped(GrantService.grant_id, statement, ids)
+
+    # -- themes, imports, history, status ---------------------------------------------------
+    def themes(self) -> list[Row[Any]]:
+        counts = (
+            select(ServiceTheme.theme_id, func.count().label("services"))
+            .join(Service, Service.id == ServiceTheme.service_id)
+            .where(Service.withdrawn_at.is_(None))
+            .group_by(ServiceTheme.theme_id)
+            .subquery()
+        )
+        return self.db.execute(
+            select(Theme.__table__, func.coalesce(counts.c.services, 0).label("services"))
+            .outerjoin(counts, counts.c.theme_id == Theme.id)
+            .order_by(Theme.name)
+        ).all()
+
+    def imports_page(
+        self, *, source: str | None, offset: int, limit: int
+    ) -> tuple[list[Row[Any]], int]:
+        where = [ImportRun.source == source] if source else []
+        statement = select(ImportRun.__table__).order_by(ImportRun.id.desc())
+        return self._page(ImportRun, statement, where, offset, limit)
+
+    def import_run(self, run_id: int) -> Row[Any] | None:
+        if run_id > MAX_ID:
+            return None
+        return self.db.execute(select(ImportRun.__table__).where(ImportRun.id == run_id)).first()
+
+    def last_runs(self) -> list[Row[Any]]:
+        latest = select(func.max(ImportRun.id)).group_by(ImportRun.source).scalar_subquery()
+        return self.db.execute(
+            select(ImportRun.__table__).where(ImportRun.id.in_(latest)).order_by(ImportRun.source)
+        ).all()
+
+    def events_page(
+        self, *, entity: str, entity_id: int, offset: int, limit: int
+    ) -> tuple[list[Row[Any]], int]:
+        where = [ChangeEvent.entity == entity, ChangeEvent.entity_id == entity_id]
+        statement = select(ChangeEvent.__table__).order_by(ChangeEvent.id.desc())
+        return self._page(ChangeEvent, statement, where, offset, limit)
+
+    def event_areas(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        statement = select(ChangeArea.event_id, ChangeArea.area_code).order_by(ChangeArea.area_code)
+        return self._grouped(ChangeArea.event_id, statement, ids, ChangeArea.area_code)
+
+    def stale_services(self, before: Any) -> int:
+        return int(
+            self.db.execute(
+                select(func.count())
+                .select_from(Service)
+                .where(
+                    Service.withdrawn_at.is_(None),
+                    (Service.last_verified.is_(None)) | (Service.last_verified < before),
+                )
+            ).scalar_one()
+        )
+
+    def counts(self) -> dict[str, int]:
+        return DirectoryRepository(self.db).counts()  # type: ignore[arg-type]
+
+    # -- the in-memory directory index (patch, partners) ---------------------------------------
+    def index_rows(self) -> dict[str, list[Row[Any]]]:
+        """Everything the in-memory directory index is built from, in a few full scans:
+        listed services with their organisation, themes, coverage, sites, live-or-not grants
+        (with the services they fund and their beneficiary areas) and patch contacts."""
+        listed = Service.withdrawn_at.is_(None)
+        return {
+            "services": self.db.execute(self._service_select().where(listed)).all(),
+            "themes": self.db.execute(
+                select(ServiceTheme.service_id, ServiceTheme.theme_id)
+                .join(Service, Service.id == ServiceTheme.service_id).where(listed)
+            ).all(),
+            "coverage": self.db.execute(
+                select(ServiceArea.service_id, ServiceArea.area_code)
+                .join(Service, Service.id == ServiceArea.service_id).where(listed)
+            ).all(),
+            "locations": self.db.execute(
+                select(Location.__table__).join(Service, Service.id == Location.service_id).where(listed)
+            ).all(),
+            "grants": self.db.execute(
+                self._grant_select().where(Grant.withdrawn_at.is_(None))
+            ).all(),
+            "grant_services": self.db.execute(
+                select(GrantService.grant_id, GrantService.service_id)
+            ).all(),
+            "grant_areas": self.db.execute(select(GrantArea.grant_id, GrantArea.area_code)).all(),
+            "contacts": self.db.execute(select(PatchContact.__table__)).all(),
+            "themes_taxonomy": self.db.execute(select(Theme.__table__)).all(),
+        }  # fmt: skip
+
+    # -- change feed -----------------------------------------------------------------------
+    def _event_filters(
+        self, *, since: Any, areas: list[str] | None, theme: str | None, entity: str | None
+    ) -> list[Any]:
+        where: list[Any] = []
+        if since is not None:
+            where.append(ChangeEvent.at >= since)
+        if entity is not None:
+            where.append(ChangeEvent.entity == entity)
+        if areas is not None:
+            where.append(
+                ChangeEvent.id.in_(
+                    select(ChangeArea.event_id).where(ChangeArea.area_code.in_(areas))
+                )
+            )
+        if theme is not None:
+            themed_services = select(ServiceTheme.service_id).where(ServiceTheme.theme_id == theme)
+            themed_grants = select(GrantService.grant_id).where(
+                GrantService.service_id.in_(themed_services)
+            )
+            themed_outcomes = select(Outcome.id).where(Outcome.service_id.in_(themed_services))
+            where.append(
+                ((ChangeEvent.entity == "service") & ChangeEvent.entity_id.in_(themed_services))
+                | ((ChangeEvent.entity == "grant") & ChangeEvent.entity_id.in_(themed_grants))
+                | ((ChangeEvent.entity == "outcome") & ChangeEvent.entity_id.in_(themed_outcomes))
+            )
+        return where
+
+    def events(
+        self, *, since: Any, areas: list[str] | None, theme: str | None, entity: str | None,
+        limit: int,
+    ) -> tuple[list[Row[Any]], int]:  # fmt: skip
+        """The newest ``limit`` change events matching, and how many match in all."""
+        where = self._event_filters(since=since, areas=areas, theme=theme, entity=entity)
+        statement = select(ChangeEvent.__table__).order_by(
+            ChangeEvent.at.desc(), ChangeEvent.id.desc()
+        )
+        return self._page(ChangeEvent, statement, where, 0, limit)
+
+    def dated_grants(self, *, areas: list[str] | None, theme: str | None) -> list[Row[Any]]:
+        """Listed grants with dates, for the feed's started / ending / ended entries."""
+        where: list[Any] = [
+            Grant.withdrawn_at.is_(None),
+            (Grant.start.is_not(None)) | (Grant.end.is_not(None)),
+        ]
+        if areas is not None:
+            where.append(
+                Grant.id.in_(select(GrantArea.grant_id).where(GrantArea.area_code.in_(areas)))
+            )
+        if theme is not None:
+            themed = select(ServiceTheme.service_id).where(ServiceTheme.theme_id == theme)
+            where.append(
+                Grant.id.in_(
+                    select(GrantService.grant_id).where(GrantService.service_id.in_(themed))
+                )
+            )
+        return self.db.execute(self._grant_select().where(*where)).all()

@@ -1,0 +1,275 @@
+"""SQL for the geography tables: areas, neighbours, postcodes and data releases."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.engine import Connection, Dialect, Row
+from sqlalchemy.orm import Session
+
+from directory.store.models import Area, AreaNeighbour, DataRelease, Postcode
+
+#: side of the square grid cells postcodes are bucketed into for nearest-point lookups
+CELL_METRES = 250
+_CELL_ROW = 10_000  # more cells than British National Grid has rows of 250 m
+#: postcodes written per INSERT while loading the geography
+POSTCODE_BATCH = 20_000
+
+
+def grid_cell(easting: float, northing: float) -> int:
+    """The integer key of the grid cell holding a British National Grid point."""
+    return int(easting // CELL_METRES) * _CELL_ROW + int(northing // CELL_METRES)
+
+
+def cells_around(easting: float, northing: float, ring: int) -> list[int]:
+    """Keys of the cells within ``ring`` cells of the point's cell (a square)."""
+    cx, cy = int(easting // CELL_METRES), int(northing // CELL_METRES)
+    return [
+        (cx + dx) * _CELL_ROW + (cy + dy)
+        for dx in range(-ring, ring + 1)
+        for dy in range(-ring, ring + 1)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class DataVersion:
+    id: int
+    loaded_at: datetime
+
+
+_POSTCODE_COLUMNS = (
+    Postcode.canonical,
+    Postcode.display,
+    Postcode.outcode,
+    Postcode.status,
+    Postcode.easting,
+    Postcode.northing,
+    Postcode.lat,
+    Postcode.lon,
+    Postcode.borough_code,
+    Postcode.ward_code,
+    Postcode.positional_quality,
+    Postcode.introduced,
+    Postcode.terminated,
+)
+#: the hottest query of the API, compiled once per dialect (see ``postcode``)
+_POSTCODE_BY_CANONICAL = select(*_POSTCODE_COLUMNS).where(
+    Postcode.canonical == bindparam("canonical")
+)
+PostcodeRow = namedtuple("PostcodeRow", [column.key for column in _POSTCODE_COLUMNS])  # type: ignore[misc]
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled_postcode_lookup(dialect: Dialect) -> tuple[str, Callable[[str], Any]]:
+    """The lookup's SQL text for one dialect and a function building its parameters in the
+    driver's paramstyle (``?`` for sqlite3, ``%(name)s`` for psycopg)."""
+    compiled = _POSTCODE_BY_CANONICAL.compile(dialect=dialect)
+    if dialect.positional:
+        return compiled.string, lambda canonical: (canonical,)
+    return compiled.string, lambda canonical: {"canonical": canonical}
+
+
+class GeographyRepository:
+    """Reads and writes geography rows.
+
+    Reads are plain Core statements, so the repository works on a request's pooled
+    ``Connection`` (the web layer's cheap read path) as well as on a ``Session`` (loading,
+    which also adds ORM rows)."""
+
+    def __init__(self, session: Session | Connection) -> None:
+        self.session = session
+
+    # -- data releases ------------------------------------------------------------
+    def data_version(self) -> DataVersion | None:
+        row = self.session.execute(
+            select(DataRelease.id, DataRelease.loaded_at).order_by(DataRelease.id.desc()).limit(1)
+        ).first()
+        return DataVersion(row.id, row.loaded_at) if row else None
+
+    def latest_release(self, dataset: str) -> Row[Any] | None:
+        return self.session.execute(
+            select(DataRelease.__table__)
+            .where(DataRelease.dataset == dataset)
+            .order_by(DataRelease.id.desc())
+            .limit(1)
+        ).first()
+
+    def add_release(
+        self, *, dataset: str, label: str, checksum: str, details: dict[str, Any], at: datetime
+    ) -> DataRelease:
+        release = DataRelease(
+            dataset=dataset, label=label, checksum=checksum, details=details, loaded_at=at
+        )
+        self.session.add(release)
+        self.session.flush()
+        return release
+
+    # -- areas --------------------------------------------------------------------
+    def areas(self) -> Sequence[Row[Any]]:
+        return self.session.execute(
+            select(
+                Area.code,
+                Area.type,
+                Area.name,
+                Area.parent_code,
+                Area.vintage,
+                Area.attributes,
+                Area.min_x,
+                Area.min_y,
+                Area.max_x,
+                Area.max_y,
+                Area.area_m2,
+                Area.geometry,
+            )
+        ).all()
+
+    def area_names(self) -> dict[str, tuple[str, str]]:
+        """code → (type, name) of every area (no geometry)."""
+        rows = self.session.execute(select(Area.code, Area.type, Area.name)).all()
+        return {row.code: (row.type, row.name) for row in rows}
+
+    def neighbours(self) -> Sequence[Row[Any]]:
+        return self.session.execute(
+            select(AreaNeighbour.code, AreaNeighbour.neighbour_code, AreaNeighbour.relation)
+        ).all()
+
+    def count_areas(self) -> dict[str, int]:
+        rows = self.session.execute(select(Area.type, func.count()).group_by(Area.type)).all()
+        return {row[0]: row[1] for row in rows}
+
+    # -- postcodes ----------------------------------------------------------------
+    def postcode(self, canonical: str) -> PostcodeRow | None:
+        """One postcode's row, by primary key.
+
+        Runs on the pooled DB-API cursor with SQL compiled once per dialect: SQLAlchemy's
+        per-execution bookkeeping was most of the cost of this per-request lookup, and the
+        columns are plain strings and numbers that need no result processing."""
+        connection = (
+            self.session if isinstance(self.session, Connection) else self.session.connection()
+        )
+        sql, parameters = _compiled_postcode_lookup(connection.dialect)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, parameters(canonical))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return PostcodeRow(*row) if row is not None else None
+
+    def postcodes(self, canonicals: Iterable[str]) -> dict[str, Row[Any]]:
+        wanted = sorted(set(canonicals))
+        found: dict[str, Row[Any]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for row in self.session.execute(
+                select(*_POSTCODE_COLUMNS).where(Postcode.canonical.in_(chunk))
+            ):
+                found[row.canonical] = row
+        return found
+
+    def outcode_areas(self, outcode: str) -> Sequence[Row[Any]]:
+        """Per (borough, ward): how many live postcodes of the outcode fall there."""
+        return self.session.execute(
+            select(Postcode.borough_code, Postcode.ward_code, func.count().label("postcodes"))
+            .where(Postcode.outcode == outcode, Postcode.status == "live")
+            .group_by(Postcode.borough_code, Postcode.ward_code)
+        ).all()
+
+    def postcode_places(self) -> dict[str, tuple[str, str, str]]:
+        """canonical → (status, borough code, ward code) of every postcode."""
+        rows = self.session.execute(
+            select(Postcode.canonical, Postcode.status, Postcode.borough_code, Postcode.ward_code)
+        ).all()
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+    def count_postcodes(self) -> dict[str, int]:
+        rows = self.session.execute(
+            select(Postcode.status, func.count()).group_by(Postcode.status)
+        ).all()
+        return {row[0]: row[1] for row in rows}
+
+    def nearest_postcode(
+        self, easting: float, northing: float, max_distance: float
+    ) -> tuple[Row[Any], float] | None:
+        """The nearest live postcode within ``max_distance`` metres, by growing grid rings."""
+        max_ring = max(1, math.ceil(max_distance / CELL_METRES))
+        ring = 1
+        while True:
+            rows = self.session.execute(
+                select(*_POSTCODE_COLUMNS).where(
+                    Postcode.cell.in_(cells_around(easting, northing, ring)),
+                    Postcode.status == "live",
+                )
+            ).all()
+            if rows:
+                best = min(
+                    rows, key=lambda r: (r.easting - easting) ** 2 + (r.northing - northing) ** 2
+                )
+                distance = math.hypot(best.easting - easting, best.northing - northing)
+                # a point in a farther ring can be nearer than a corner of this one
+                if distance <= ring * CELL_METRES or ring >= max_ring:
+                    return (best, distance) if distance <= max_distance else None
+            if ring >= max_ring:
+                return None
+            ring = min(max_ring, ring * 2)
+
+    # -- writing ------------------------------------------------------------------
+    def replace_geography(
+        self,
+        areas: Iterable[dict[str, Any]],
+        neighbours: Iterable[dict[str, Any]],
+        postcodes: Iterable[dict[str, Any]],
+    ) -> None:
+        """Swap every geography row for new ones, inside the caller's transaction."""
+        self.delete_geography()
+        self.insert_areas(areas, neighbours)
+        self.insert_postcodes(postcodes)
+
+    def delete_geography(self) -> None:
+        """Delete every area, neighbour pair and postcode (inside the caller's transaction)."""
+        self.session.execute(delete(AreaNeighbour))
+        self.session.execute(delete(Postcode))
+        # children before parents: wards, boroughs, BCUs, region
+        for area_type in ("ward", "borough", "bcu", "region"):
+            self.session.execute(delete(Area).where(Area.type == area_type))
+
+    def insert_areas(
+        self, areas: Iterable[dict[str, Any]], neighbours: Iterable[dict[str, Any]]
+    ) -> None:
+        area_rows = sorted(areas, key=lambda a: _AREA_ORDER[a["type"]])
+        self.session.execute(insert(Area), area_rows)
+        self.session.execute(insert(AreaNeighbour), list(neighbours))
+
+    def insert_postcodes(
+        self,
+        postcodes: Iterable[dict[str, Any]],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        """Insert postcodes in batches of ``POSTCODE_BATCH``; ``on_batch`` is told the size
+        of each batch once it is written."""
+        batch: list[dict[str, Any]] = []
+        for row in postcodes:
+            batch.append(row)
+            if len(batch) == POSTCODE_BATCH:
+                self._insert_postcode_batch(batch, on_batch)
+                batch = []
+        if batch:
+            self._insert_postcode_batch(batch, on_batch)
+
+    def _insert_postcode_batch(
+        self, batch: list[dict[str, Any]], on_batch: Callable[[int], None] | None
+    ) -> None:
+        self.session.execute(insert(Postcode), batch)
+        if on_batch is not None:
+            on_batch(len(batch))
+
+
+_AREA_ORDER = {"region": 0, "bcu": 1, "borough": 2, "ward": 3}

@@ -1,0 +1,394 @@
+"""SQL for searching the directory's services (``GET /services``): every filter, the text
+match and its rank, distance to a point, sorting and the page, in one statement per answer
+(a count and a page), plus the extras the GeoJSON and CSV representations read.
+
+The caller (``directory.usecases.search``) resolves names, areas and coordinates; this module only
+receives plain values (:class:`Filters`) and knows the two dialects:
+
+* **PostgreSQL** matches ``websearch_to_tsquery('english', q) @@ search_vector`` and ranks
+  with ``ts_rank`` over it: a stored generated column (migration 0005) holding the service
+  name at weight A before ``search_text``, GIN-indexed, so neither the match nor the rank
+  rebuilds a vector per row (a word in the name counts ten times one elsewhere).
+* **SQLite** (the embedded fallback) has no text index: every term of ``q`` must occur in
+  ``search_text`` (case-insensitive ``LIKE``, ASCII case folding, ``%`` and ``_`` escaped);
+  ``-term`` excludes, ``"a phrase"`` matches as one piece, ``or`` is ignored. The rank is a
+  weighted count of where the terms occur: 3 for the service name, 1 for the organisation
+  name, 1 for the description (a term found only in theme names matches with rank 0).
+
+Spatial filters use the 250 m grid ``cell`` of each delivery site (indexed) to pick
+candidates, then the exact test: distance in British National Grid metres for ``near``,
+longitude/latitude for ``bbox``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, literal_column, not_, or_, select, union
+from sqlalchemy.engine import Connection, Row
+
+from directory.store.models import (
+    Grant,
+    GrantService,
+    Location,
+    Organisation,
+    Programme,
+    Service,
+    ServiceArea,
+    ServiceTheme,
+)
+from directory.store.repositories.geography import CELL_METRES, grid_cell
+
+SORTS = ("relevance", "distance", "name", "updated", "funding_end")
+#: more grid columns than this and the cell prefilter becomes one range over the strip
+_MAX_CELL_RANGES = 40
+_NAME_WEIGHT, _ORGANISATION_WEIGHT, _DESCRIPTION_WEIGHT = 3, 1, 1
+_TERMS = re.compile(r'(-?)"([^"]*)"|(-?)(\S+)')
+
+
+@dataclass(frozen=True)
+class AreaMatch:
+    """What ``area=`` matches: coverage with any of ``coverage_codes``, or a delivery site
+    in one of ``site_wards`` / ``site_boroughs``."""
+
+    coverage_codes: frozenset[str]
+    site_wards: frozenset[str] = frozenset()
+    site_boroughs: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Near:
+    """A point in British National Grid metres and a radius."""
+
+    easting: float
+    northing: float
+    radius: float
+
+
+@dataclass(frozen=True)
+class Box:
+    """A WGS84 box, and its envelope in British National Grid (for the cell prefilter)."""
+
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+    bng_envelope: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Filters:
+    text: str | None = None
+    themes: tuple[str, ...] = ()
+    status: str | None = None
+    organisation_id: int | None = None
+    include_withdrawn: bool = False
+    programme: str | None = None
+    live_on: date | None = None
+    ends_between: tuple[date, date] | None = None
+    updated_since: datetime | None = None
+    area: AreaMatch | None = None
+    near: Near | None = None
+    box: Box | None = None
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str
+    exclude: bool
+
+
+def parse_terms(text: str) -> list[Term]:
+    """The terms of a query for the SQLite fallback: words, ``"phrases"`` and ``-excluded``
+    ones; ``or`` (websearch syntax on PostgreSQL) is dropped, as are empty phrases."""
+    terms = []
+    for match in _TERMS.finditer(text):
+        if match.group(2) is not None:
+            body, exclude = " ".join(match.group(2).split()), match.group(1) == "-"
+        else:
+            body, exclude = match.group(4), match.group(3) == "-"
+            if body.lower() == "or":
+                continue
+            body = body.strip('"')
+        if body:
+            terms.append(Term(body, exclude))
+    return terms
+
+
+def cell_ranges(min_e: float, min_n: float, max_e: float, max_n: float) -> list[tuple[int, int]]:
+    """Ranges of grid-cell keys covering a BNG rectangle: one per column of cells (keys of a
+    column are consecutive), or a single range over the whole strip when it is wide."""
+    first, last = int(min_e // CELL_METRES), int(max_e // CELL_METRES)
+    if last - first + 1 > _MAX_CELL_RANGES:
+        return [(grid_cell(min_e, min_n), grid_cell(max_e, max_n))]
+    return [
+        (grid_cell(col * CELL_METRES, min_n), grid_cell(col * CELL_METRES, max_n))
+        for col in range(first, last + 1)
+    ]
+
+
+def _in_cells(ranges: Sequence[tuple[int, int]]) -> Any:
+    return or_(*(Location.cell.between(lo, hi) for lo, hi in ranges))
+
+
+class SearchQueries:
+    """The search's reads, on a request's Core connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.db = connection
+        self.postgres = connection.dialect.name == "postgresql"
+
+    # -- building blocks ------------------------------------------------------------------
+    def _tsvector(self) -> Any:
+        # the stored, GIN-indexed generated column of migration 0005 (PostgreSQL only): the
+        # service name at weight A (1.0) before the search text (weight D, 0.1), so a word in
+        # the name counts ten times a word elsewhere, as on SQLite it counts 3×
+        return literal_column("service.search_vector")
+
+    def _tsquery(self, text: str) -> Any:
+        return func.websearch_to_tsquery(literal_column("'english'"), literal(text))
+
+    def _text_match(self, text: str) -> Any:
+        if self.postgres:
+            return self._tsvector().op("@@")(self._tsquery(text))
+        conditions = []
+        for term in parse_terms(text):
+            found = Service.search_text.icontains(term.text, autoescape=True)
+            conditions.append(not_(found) if term.exclude else found)
+        # nothing to look for (only exclusions, or only "or"): match nothing, like PostgreSQL
+        # does for a query of stop words
+        if not any(not t.exclude for t in parse_terms(text)):
+            conditions.append(literal(False))
+        return and_(*conditions)
+
+    def _rank(self, text: str) -> Any:
+        if self.postgres:
+            return func.ts_rank(self._tsvector(), self._tsquery(text))
+        parts: list[Any] = []
+        for term in parse_terms(text):
+            if term.exclude:
+                continue
+            for column, weight in (
+                (Service.name, _NAME_WEIGHT),
+                (Organisation.name, _ORGANISATION_WEIGHT),
+                (Service.description, _DESCRIPTION_WEIGHT),
+            ):
+                parts.append(case((column.icontains(term.text, autoescape=True), weight), else_=0))
+        return sum(parts[1:], parts[0]) if parts else literal(0)
+
+    def _grant_exists(self, f: Filters) -> Any | None:
+        if f.programme is None and f.live_on is None and f.ends_between is None:
+            return None
+        where = [GrantService.service_id == Service.id, Grant.withdrawn_at.is_(None)]
+        if f.programme is not None:
+            where.append(Grant.programme_id == f.programme)
+        if f.live_on is not None:
+            where.append(or_(Grant.start.is_(None), Grant.start <= f.live_on))
+            where.append(or_(Grant.end.is_(None), Grant.end >= f.live_on))
+        if f.ends_between is not None:
+            where.append(Grant.end.between(*f.ends_between))
+        return (
+            select(literal(1))
+            .select_from(GrantService)
+            .join(Grant, Grant.id == GrantService.grant_id)
+            .where(*where)
+            .exists()
+        )
+
+    def _area_match(self, area: AreaMatch) -> Any:
+        parts: list[Any] = [
+            select(ServiceArea.service_id).where(
+                ServiceArea.area_code.in_(sorted(area.coverage_codes))
+            )
+        ]
+        if area.site_wards:
+            parts.append(
+                select(Location.service_id).where(Location.ward_code.in_(sorted(area.site_wards)))
+            )
+        if area.site_boroughs:
+            parts.append(
+                select(Location.service_id).where(
+                    Location.borough_code.in_(sorted(area.site_boroughs))
+                )
+            )
+        return Service.id.in_(union(*parts) if len(parts) > 1 else parts[0])
+
+    @staticmethod
+    def _distance2(near: Near) -> Any:
+        dx = Location.easting - near.easting
+        dy = Location.northing - near.northing
+        return dx * dx + dy * dy
+
+    def _near_subquery(self, near: Near) -> Any:
+        """Services with a site within the radius, and the squared distance of the nearest."""
+        r = near.radius
+        d2 = self._distance2(near)
+        ranges = cell_ranges(
+            near.easting - r, near.northing - r, near.easting + r, near.northing + r
+        )
+        return (
+            select(Location.service_id.label("service_id"), func.min(d2).label("d2"))
+            .where(_in_cells(ranges), Location.easting.is_not(None), d2 <= r * r)
+            .group_by(Location.service_id)
+            .subquery("near")
+        )
+
+    def _box_match(self, box: Box) -> Any:
+        return Service.id.in_(
+            select(Location.service_id).where(
+                _in_cells(cell_ranges(*box.bng_envelope)),
+                Location.lon.between(box.min_lon, box.max_lon),
+                Location.lat.between(box.min_lat, box.max_lat),
+            )
+        )
+
+    def _where(self, f: Filters) -> list[Any]:
+        where: list[Any] = []
+        if f.text is not None:
+            where.append(self._text_match(f.text))
+        if f.status is not None:
+            where.append(Service.status == f.status)
+        if not f.include_withdrawn:
+            where.append(Service.withdrawn_at.is_(None))
+        if f.organisation_id is not None:
+            where.append(Service.organisation_id == f.organisation_id)
+        for theme in f.themes:
+            where.append(
+                Service.id.in_(
+                    select(ServiceTheme.service_id).where(ServiceTheme.theme_id == theme)
+                )
+            )
+        if (grants := self._grant_exists(f)) is not None:
+            where.append(grants)
+        if f.updated_since is not None:
+            where.append(Service.updated_at >= f.updated_since)
+        if f.area is not None:
+            where.append(self._area_match(f.area))
+        if f.box is not None:
+            where.append(self._box_match(f.box))
+        return where
+
+    # -- the answer -----------------------------------------------------------------------
+    def search(
+        self, f: Filters, *, sort: str, today: date, offset: int, limit: int,
+        count_features: bool = False,
+    ) -> tuple[list[Row[Any]], int, int | None]:  # fmt: skip
+        """The page of matching services (summary columns, plus ``rank`` when there is text
+        and ``d2``, the squared distance in metres to the nearest site, with ``near``), the
+        number of matching services and, with ``count_features``, the number of GeoJSON
+        features they make (one per site, one for a service without sites)."""
+        where = self._where(f)
+        near = self._near_subquery(f.near) if f.near is not None else None
+
+        def joined(statement: Any) -> Any:
+            return (
+                statement.join(near, near.c.service_id == Service.id)
+                if near is not None
+                else statement
+            )
+
+        total = int(
+            self.db.execute(
+                joined(select(func.count()).select_from(Service)).where(*where)
+            ).scalar_one()
+        )
+        features = None
+        if count_features:
+            matched = joined(select(Service.id.label("id")).select_from(Service)).where(*where)
+            matched_sq = matched.subquery("matched")
+            features = int(
+                self.db.execute(
+                    select(func.count())
+                    .select_from(matched_sq)
+                    .outerjoin(Location, Location.service_id == matched_sq.c.id)
+                ).scalar_one()
+            )
+        if total == 0 or offset >= total:
+            return [], total, features
+
+        columns: list[Any] = [
+            Service.id, Service.ref, Service.name, Service.status, Service.organisation_id,
+            Service.last_verified, Service.withdrawn_at, Service.updated_at, Service.demo,
+            Organisation.ref.label("organisation_ref"),
+            Organisation.name.label("organisation_name"),
+        ]  # fmt: skip
+        rank = self._rank(f.text).label("rank") if f.text is not None else None
+        if rank is not None:
+            columns.append(rank)
+        if near is not None:
+            columns.append(near.c.d2)
+        statement = joined(
+            select(*columns)
+            .select_from(Service)
+            .join(Organisation, Organisation.id == Service.organisation_id)
+        ).where(*where)
+        statement = (
+            statement.order_by(*self._order(sort, rank, near, today)).offset(offset).limit(limit)
+        )
+        return list(self.db.execute(statement).all()), total, features
+
+    def _order(self, sort: str, rank: Any, near: Any, today: date) -> list[Any]:
+        tie = [Service.name, Service.id]
+        if sort == "relevance":
+            return [rank.desc(), *tie]
+        if sort == "distance":
+            return [near.c.d2, *tie]
+        if sort == "updated":
+            return [Service.updated_at.desc(), *tie]
+        if sort == "funding_end":
+            soonest = (
+                select(func.min(Grant.end))
+                .select_from(GrantService)
+                .join(Grant, Grant.id == GrantService.grant_id)
+                .where(
+                    GrantService.service_id == Service.id,
+                    Grant.withdrawn_at.is_(None),
+                    Grant.end >= today,
+                )
+                .scalar_subquery()
+            )
+            return [soonest.asc().nulls_last(), *tie]
+        return tie
+
+    # -- extras for the representations ----------------------------------------------------
+    def sites_of(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+        """Delivery sites of the services (what GeoJSON and CSV show), by service, in ref order."""
+        out: dict[int, list[Row[Any]]] = defaultdict(list)
+        if not ids:
+            return out
+        for row in self.db.execute(
+            select(
+                Location.id, Location.service_id, Location.ref, Location.name, Location.postcode,
+                Location.lat, Location.lon, Location.easting, Location.northing,
+            )
+            .where(Location.service_id.in_(list(ids)))
+            .order_by(Location.service_id, Location.ref)
+        ):  # fmt: skip
+            out[row.service_id].append(row)
+        return out
+
+    def live_programmes(self, ids: Sequence[int], day: date) -> dict[int, list[str]]:
+        """Names of the programmes of each service's non-withdrawn grants live on ``day``."""
+        out: dict[int, list[str]] = defaultdict(list)
+        if not ids:
+            return out
+        for service_id, name in self.db.execute(
+            select(GrantService.service_id, func.coalesce(Programme.name, Grant.programme_id))
+            .join(Grant, Grant.id == GrantService.grant_id)
+            .join(Programme, Programme.id == Grant.programme_id)
+            .where(
+                GrantService.service_id.in_(list(ids)),
+                Grant.withdrawn_at.is_(None),
+                or_(Grant.start.is_(None), Grant.start <= day),
+                or_(Grant.end.is_(None), Grant.end >= day),
+            )
+            .distinct()
+            .order_by(GrantService.service_id, func.coalesce(Programme.name, Grant.programme_id))
+        ):
+            out[service_id].append(name)
+        return out

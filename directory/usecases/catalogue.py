@@ -1,0 +1,427 @@
+"""The directory's read use cases: services, organisations, grants, themes, imports, history
+and status, as plain dicts ready to serialise. No Flask here."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from directory.errors import (
+    GrantNotFoundError,
+    ImportNotFoundError,
+    OrganisationNotFoundError,
+    ServiceNotFoundError,
+)
+from directory.settings import Settings
+from directory.store.repositories.directory import CatalogueQueries
+from directory.usecases.geography import GeographySnapshot
+from directory.usecases.pagination import envelope
+
+SHORT_TERM_MONTHS = 24
+THREE_YEAR_MONTHS = 36
+
+
+def _utc(moment: datetime) -> str:
+    """An ISO 8601 UTC time ending in Z, whether the column kept a time zone or not."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat() + "Z"
+
+
+def iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def area_ref(snap: GeographySnapshot, code: str) -> dict[str, Any]:
+    """An area as {code, name, type}; codes no longer in the loaded geography say so."""
+    area = snap.areas.get(code)
+    if area is None:
+        return {"code": code, "name": None, "type": None, "note": "not in the loaded boundaries"}
+    return area.ref()
+
+
+def _months_between(start: date, end: date) -> int:
+    return max(0, round((end - start).days / 30.4375))
+
+
+def grant_flags(row: Any, today: date, settings: Settings) -> dict[str, Any]:
+    """Duration flags and a status derived from the dates (never stored, so never stale)."""
+    months = row.duration_months
+    if months is None and row.start is not None and row.end is not None:
+        months = _months_between(row.start, row.end + timedelta(days=1))
+    soon = today + timedelta(days=settings.ending_soon_days)
+    if row.start is not None and row.start > today:
+        status = "planned"
+    elif row.end is not None and row.end < today:
+        status = "ended"
+    elif row.end is not None and row.end <= soon:
+        status = "ending soon"
+    elif row.start is not None or row.end is not None:
+        status = "live"
+    else:
+        status = "unknown"
+    return {
+        "duration_months": months,
+        "short_term": None if months is None else months < SHORT_TERM_MONTHS,
+        "meets_3yr_target": None if months is None else months >= THREE_YEAR_MONTHS,
+        "ending_soon": status == "ending soon",
+        "status": status,
+        "months_left": (
+            _months_between(today, row.end) if row.end is not None and row.end >= today else None
+        ),
+    }
+
+
+def grant_summary(
+    row: Any, areas: list[str], snap: GeographySnapshot, today: date, settings: Settings
+) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "ref": row.ref,
+        "title": row.title,
+        "funder": {"ref": row.funder_ref, "name": row.funder_name},
+        "recipient": {"ref": row.recipient_ref, "name": row.recipient_name},
+        "programme": (
+            {"id": row.programme_id, "name": row.programme_name} if row.programme_id else None
+        ),
+        "amount": None if row.amount_pence is None else row.amount_pence / 100,
+        "currency": row.currency,
+        "awarded": iso(row.awarded),
+        "start": iso(row.start),
+        "end": iso(row.end),
+        "financial_year": row.financial_year,
+        **grant_flags(row, today, settings),
+        "beneficiary_areas": [area_ref(snap, c) for c in areas],
+        "regrant_type": row.regrant_type,
+        "paid_through": row.parent_ref,
+        "withdrawn": row.withdrawn_at is not None,
+        "demo": row.demo,
+    }
+
+
+def _is_stale(last_verified: date | None, today: date, settings: Settings) -> bool:
+    return last_verified is None or last_verified < today - timedelta(
+        days=settings.stale_after_days
+    )
+
+
+def service_summary(
+    row: Any, themes: list[str], coverage: list[str], snap: GeographySnapshot,
+    today: date, settings: Settings,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "id": row.id,
+        "ref": row.ref,
+        "name": row.name,
+        "status": row.status,
+        "organisation": {
+            "id": row.organisation_id,
+            "ref": row.organisation_ref,
+            "name": row.organisation_name,
+        },
+        "themes": themes,
+        "coverage": [area_ref(snap, c) for c in coverage],
+        "last_verified": iso(row.last_verified),
+        "stale": _is_stale(row.last_verified, today, settings),
+        "withdrawn": row.withdrawn_at is not None,
+        "updated_at": row.updated_at.isoformat() + "Z",
+        "demo": row.demo,
+    }
+
+
+def site_body(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
+    """A delivery site as every answer shows it."""
+    return {
+        "ref": row.ref,
+        "name": row.name,
+        "address": row.address,
+        "postcode": None if row.postcode is None else f"{row.postcode[:-3]} {row.postcode[-3:]}",
+        "lat": row.lat,
+        "lon": row.lon,
+        "borough": area_ref(snap, row.borough_code) if row.borough_code else None,
+        "ward": area_ref(snap, row.ward_code) if row.ward_code else None,
+        "demo": row.demo,
+    }
+
+
+def _outcome(row: Any) -> dict[str, Any]:
+    return {
+        "metric": row.metric,
+        "period_start": iso(row.period_start),
+        "period_end": iso(row.period_end),
+        "value": row.value,
+        "target": row.target,
+        "unit": row.unit,
+        "met_target": None if row.value is None or row.target is None else row.value >= row.target,
+        "report": {"type": row.report_type, "url": row.report_url} if row.report_url else None,
+        "demo": row.demo,
+    }
+
+
+def contact(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
+    return {
+        "area": area_ref(snap, row.area_code),
+        "role": row.role,
+        "name": row.name,
+        "email": row.email,
+        "phone": row.phone,
+        "demo": row.demo,
+    }
+
+
+# -- services --------------------------------------------------------------------------------
+def service_detail(
+    q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, key: str
+) -> dict[str, Any]:
+    service_id = q.service_id(key)
+    if service_id is None:
+        raise ServiceNotFoundError(f"No service has the id or ref {key!r}.")
+    (row,) = q.services([service_id])
+    themes, coverage = (
+        q.themes_of([service_id])[service_id],
+        q.coverage_of([service_id])[service_id],
+    )
+    locations = q.locations_of([service_id])[service_id]
+    grants = q.grants_of([service_id])[service_id]
+    grant_areas = q.grant_areas([g.id for g in grants])
+    boroughs = {loc.borough_code for loc in locations if loc.borough_code} | set(coverage)
+    answer = service_summary(row, themes, coverage, snap, today, settings)
+    answer["organisation"]["type"] = row.organisation_type
+    answer.update(
+        description=row.description,
+        eligibility={
+            "min_age": row.min_age,
+            "max_age": row.max_age,
+            "description": row.eligibility,
+            "who_can_refer": row.referral,
+        },
+        contact={"email": row.email, "phone": row.phone, "website": row.website},
+        locations=[site_body(loc, snap) for loc in locations],
+        grants=[grant_summary(g, grant_areas[g.id], snap, today, settings) for g in grants],
+        outcomes=[_outcome(o) for o in q.outcomes_of([service_id])[service_id]],
+        patch_contacts=[contact(c, snap) for c in q.contacts_for(boroughs)],
+        created_at=row.created_at.isoformat() + "Z",
+        withdrawn_at=None if row.withdrawn_at is None else row.withdrawn_at.isoformat() + "Z",
+        source=row.source,
+    )
+    return answer
+
+
+def service_history(
+    q: CatalogueQueries, snap: GeographySnapshot, key: str, page: int, per_page: int
+) -> dict[str, Any]:
+    service_id = q.service_id(key)
+    if service_id is None:
+        raise ServiceNotFoundError(f"No service has the id or ref {key!r}.")
+    rows, total = q.events_page(
+        entity="service", entity_id=service_id, offset=(page - 1) * per_page, limit=per_page
+    )
+    areas = q.event_areas([r.id for r in rows])
+    return envelope(
+        [event(r, areas[r.id], snap) for r in rows], total_items=total, page=page, per_page=per_page
+    )
+
+
+def event(row: Any, areas: list[str], snap: GeographySnapshot) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "at": row.at.isoformat() + "Z",
+        "entity": row.entity,
+        "entity_id": row.entity_id,
+        "entity_ref": row.entity_ref,
+        "action": row.action,
+        "summary": row.summary,
+        "changes": {k: {"old": v[0], "new": v[1]} for k, v in row.changes.items()},
+        "areas": [area_ref(snap, c) for c in areas],
+        "import_run": row.import_run_id,
+    }
+
+
+# -- organisations -----------------------------------------------------------------------------
+def organisation_body(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "ref": row.ref,
+        "name": row.name,
+        "type": row.type,
+        "identifiers": {
+            "org_id": row.ref if not row.ref.startswith("org:") else None,
+            "charity_number": row.charity_number,
+            "company_number": row.company_number,
+        },
+        "size_band": row.size_band,
+        "website": row.website,
+        "email": row.email,
+        "description": row.description,
+        "demo": row.demo,
+    }
+
+
+def list_organisations(
+    q: CatalogueQueries, *, text: str | None, type_: str | None, page: int, per_page: int
+) -> dict[str, Any]:
+    rows, total = q.organisations_page(
+        q=text, type_=type_, offset=(page - 1) * per_page, limit=per_page
+    )
+    return envelope(
+        [organisation_body(r) for r in rows], total_items=total, page=page, per_page=per_page
+    )
+
+
+def organisation_detail(
+    q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, key: str
+) -> dict[str, Any]:
+    org_id = q.organisation_id(key)
+    row = None if org_id is None else q.organisation(org_id)
+    if row is None:
+        raise OrganisationNotFoundError(f"No organisation has the id or ref {key!r}.")
+    service_ids = q.service_ids_of_organisation(row.id)
+    services = q.services(service_ids)
+    themes, coverage = q.themes_of(service_ids), q.coverage_of(service_ids)
+    grants, _ = q.grants_page(
+        programme=None, organisation_id=row.id, area=None, include_withdrawn=False,
+        offset=0, limit=1000,
+    )  # fmt: skip
+    grant_areas = q.grant_areas([g.id for g in grants])
+    return {
+        **organisation_body(row),
+        "services": [
+            service_summary(s, themes[s.id], coverage[s.id], snap, today, settings)
+            for s in sorted(services, key=lambda s: s.name)
+        ],
+        "grants_received": [
+            grant_summary(g, grant_areas[g.id], snap, today, settings)
+            for g in grants
+            if g.recipient_id == row.id
+        ],
+        "grants_made": [
+            grant_summary(g, grant_areas[g.id], snap, today, settings)
+            for g in grants
+            if g.funder_id == row.id
+        ],
+    }
+
+
+# -- grants ------------------------------------------------------------------------------------
+def list_grants(
+    q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, *,
+    programme: str | None, organisation: str | None, area: str | None,
+    include_withdrawn: bool, page: int, per_page: int,
+) -> dict[str, Any]:  # fmt: skip
+    org_id = None
+    if organisation is not None:
+        org_id = q.organisation_id(organisation)
+        if org_id is None:
+            raise OrganisationNotFoundError(f"No organisation has the id or ref {organisation!r}.")
+    rows, total = q.grants_page(
+        programme=programme, organisation_id=org_id, area=area,
+        include_withdrawn=include_withdrawn, offset=(page - 1) * per_page, limit=per_page,
+    )  # fmt: skip
+    areas = q.grant_areas([r.id for r in rows])
+    return envelope(
+        [grant_summary(r, areas[r.id], snap, today, settings) for r in rows],
+        total_items=total, page=page, per_page=per_page,
+    )  # fmt: skip
+
+
+def grant_detail(
+    q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, key: str
+) -> dict[str, Any]:
+    grant_id = q.grant_id(key)
+    row = None if grant_id is None else q.grant(grant_id)
+    if row is None:
+        raise GrantNotFoundError(f"No grant has the id or ref {key!r}.")
+    answer = grant_summary(row, q.grant_areas([row.id])[row.id], snap, today, settings)
+    chain = []
+    parent_ref, seen = row.parent_ref, {row.ref}
+    while parent_ref and parent_ref not in seen and len(chain) < 10:
+        seen.add(parent_ref)
+        parent = q.grant_by_ref(parent_ref)
+        if parent is None:
+            chain.append({"ref": parent_ref, "note": "not in the directory"})
+            break
+        chain.append(
+            {"id": parent.id, "ref": parent.ref, "funder": parent.funder_name,
+             "recipient": parent.recipient_name, "title": parent.title}
+        )  # fmt: skip
+        parent_ref = parent.parent_ref
+    answer.update(
+        description=row.description,
+        services=[
+            {"id": s.id, "ref": s.ref, "name": s.name} for s in q.grant_services([row.id])[row.id]
+        ],
+        chain=chain,
+        regrants=[
+            {
+                "id": c.id,
+                "ref": c.ref,
+                "recipient": c.recipient_name,
+                "amount": None if c.amount_pence is None else c.amount_pence / 100,
+            }
+            for c in q.grant_children(row.ref)
+        ],
+        source_url=row.source_url,
+        source=row.source,
+    )
+    return answer
+
+
+# -- themes, imports, status -------------------------------------------------------------------
+def list_themes(q: CatalogueQueries) -> dict[str, Any]:
+    rows = q.themes()
+    contents = [
+        {"id": r.id, "name": r.name, "description": r.description, "services": r.services}
+        for r in rows
+    ]
+    return envelope(contents, total_items=len(contents), page=1, per_page=max(1, len(contents)))
+
+
+def import_body(row: Any, *, with_problems: bool) -> dict[str, Any]:
+    body = {
+        "id": row.id,
+        "source": row.source,
+        "format": row.format,
+        "location": row.location,
+        "mode": row.mode,
+        "checksum": row.checksum,
+        "status": row.status,
+        "started_at": row.started_at.isoformat() + "Z",
+        "finished_at": None if row.finished_at is None else row.finished_at.isoformat() + "Z",
+        "counts": row.counts,
+        "errors": row.error_count,
+        "warnings": row.warning_count,
+    }
+    if with_problems:
+        body["problems"] = row.problems
+    return body
+
+
+def list_imports(
+    q: CatalogueQueries, *, source: str | None, page: int, per_page: int
+) -> dict[str, Any]:
+    rows, total = q.imports_page(source=source, offset=(page - 1) * per_page, limit=per_page)
+    return envelope(
+        [import_body(r, with_problems=False) for r in rows],
+        total_items=total, page=page, per_page=per_page,
+    )  # fmt: skip
+
+
+def import_detail(q: CatalogueQueries, run_id: int) -> dict[str, Any]:
+    row = q.import_run(run_id)
+    if row is None:
+        raise ImportNotFoundError(f"No import run has the id {run_id}.")
+    return import_body(row, with_problems=True)
+
+
+def status(
+    q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date
+) -> dict[str, Any]:
+    return {
+        "data_version": snap.version.id,
+        "data_loaded_at": _utc(snap.version.loaded_at),
+        "geography": snap.release,
+        "counts": q.counts(),
+        "stale_services": q.stale_services(today - timedelta(days=settings.stale_after_days)),
+        "stale_after_days": settings.stale_after_days,
+        "sources": [import_body(r, with_problems=False) for r in q.last_runs()],
+    }

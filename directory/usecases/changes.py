@@ -1,0 +1,154 @@
+"""The change feed: what changed in a patch, newest first, as JSON or Atom.
+
+Two kinds of entry are merged: the change events every import records (service added,
+details changed, withdrawn, restored; the same for grants, organisations, outcomes and
+contacts), and entries derived from grant dates on the day of asking (grant started, grant
+ending within N days, grant ended), which no import records because nothing was imported.
+No Flask here.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from directory.store.repositories.directory import CatalogueQueries
+from directory.usecases.catalogue import area_ref
+from directory.usecases.geography import GeographySnapshot
+from directory.usecases.pagination import envelope
+from directory.usecases.patch import area_scope, resolve_area
+
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_LIMIT = 100
+
+
+def _at(day: date) -> datetime:
+    return datetime.combine(day, time())
+
+
+def _grant_entries(
+    rows: list[Any], today: date, ending_within: int, since: datetime | None, areas: dict[int, list[str]],
+    snap: GeographySnapshot,
+) -> list[dict[str, Any]]:  # fmt: skip
+    entries = []
+    for g in rows:
+        what = g.title or f"{g.funder_name} → {g.recipient_name}"
+        amount = "" if g.amount_pence is None else f" (£{g.amount_pence / 100:,.0f})"
+        base = {
+            "entity": "grant",
+            "entity_id": g.id,
+            "entity_ref": g.ref,
+            "changes": {},
+            "areas": [area_ref(snap, c) for c in areas.get(g.id, [])],
+            "import_run": None,
+            "url": f"/api/v1/grants/{g.id}",
+        }
+        if g.start is not None and g.start <= today:
+            entries.append({**base, "id": f"grant-{g.id}-started", "at": _at(g.start), "action": "grant_started",
+                            "summary": f"Grant started: {what}{amount}, {g.start.isoformat()}"})  # fmt: skip
+        if g.end is not None:
+            warn_from = g.end - timedelta(days=ending_within)
+            if warn_from <= today <= g.end:
+                entries.append({**base, "id": f"grant-{g.id}-ending", "at": _at(max(warn_from, g.start or warn_from)),
+                                "action": "grant_ending",
+                                "summary": f"Grant ending {g.end.isoformat()}: {what}{amount}"})  # fmt: skip
+            if g.end < today:
+                ended = g.end + timedelta(days=1)
+                entries.append({**base, "id": f"grant-{g.id}-ended", "at": _at(ended), "action": "grant_ended",
+                                "summary": f"Grant ended {g.end.isoformat()}: {what}{amount}"})  # fmt: skip
+    return [e for e in entries if since is None or e["at"] >= since]
+
+
+def changes(
+    q: CatalogueQueries, snap: GeographySnapshot, today: date, *, since: datetime | None,
+    area: str | None, theme: str | None, entity: str | None, ending_within: int,
+    page: int, per_page: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Change entries affecting the patch, newest first, paged with the envelope."""
+    if since is not None and since.tzinfo is not None:
+        since = since.astimezone(UTC).replace(tzinfo=None)
+    code = resolve_area(snap, area) if area is not None else None
+    codes = area_scope(snap, code) if code is not None else None
+    wanted = page * per_page
+    rows, stored_total = q.events(
+        since=since, areas=codes, theme=theme, entity=entity, limit=wanted
+    )
+    event_areas = q.event_areas([r.id for r in rows])
+    stored = [
+        {
+            "id": f"event-{r.id}",
+            "at": r.at,
+            "entity": r.entity,
+            "entity_id": r.entity_id,
+            "entity_ref": r.entity_ref,
+            "action": r.action,
+            "summary": r.summary,
+            "changes": {k: {"old": v[0], "new": v[1]} for k, v in r.changes.items()},
+            "areas": [area_ref(snap, c) for c in event_areas[r.id]],
+            "import_run": r.import_run_id,
+            "url": _url(r.entity, r.entity_id),
+        }
+        for r in rows
+    ]
+    derived: list[dict[str, Any]] = []
+    if entity in (None, "grant"):
+        grants = q.dated_grants(areas=codes, theme=theme)
+        derived = _grant_entries(
+            grants, today, ending_within, since, q.grant_areas([g.id for g in grants]), snap
+        )
+    # newest first; at the same second, stored events by their order of recording
+    merged = sorted(
+        stored + derived,
+        key=lambda e: (e["at"], e["id"].startswith("event-"), int(e["id"].split("-")[1])),
+        reverse=True,
+    )
+    chosen = merged[(page - 1) * per_page : page * per_page]
+    for entry in chosen:
+        entry["at"] = entry["at"].isoformat() + "Z"
+    body = envelope(chosen, total_items=stored_total + len(derived), page=page, per_page=per_page)
+    body["area"] = area_ref(snap, code) if code is not None else None
+    return body
+
+
+def _url(entity: str, entity_id: int) -> str | None:
+    path = {"service": "services", "grant": "grants", "organisation": "organisations"}.get(entity)
+    return f"/api/v1/{path}/{entity_id}" if path else None
+
+
+def atom(body: dict[str, Any], *, feed_url: str, base_url: str, title: str) -> bytes:
+    """An Atom 1.0 feed (RFC 4287) of change entries."""
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    entries = body["contents"]
+    updated = entries[0]["at"] if entries else datetime(2000, 1, 1).isoformat() + "Z"
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        if text is not None:
+            element.text = text
+        return element
+
+    sub(feed, "id", feed_url)
+    sub(feed, "title", title)
+    sub(feed, "updated", updated)
+    sub(feed, "link", rel="self", href=feed_url)
+    author = sub(feed, "author")
+    sub(author, "name", "London Funded Services Directory")
+    for entry in entries:
+        item = sub(feed, "entry")
+        sub(item, "id", f"{base_url}/api/v1/changes#{entry['id']}")
+        sub(item, "title", entry["summary"])
+        sub(item, "updated", entry["at"])
+        if entry.get("url"):
+            sub(item, "link", rel="alternate", href=base_url + entry["url"])
+        lines = [entry["summary"]]
+        lines += [
+            f"{name}: {change['old']} → {change['new']}"
+            for name, change in entry["changes"].items()
+        ]
+        if entry["areas"]:
+            lines.append("Areas: " + ", ".join(a["name"] or a["code"] for a in entry["areas"]))
+        sub(item, "content", "\n".join(str(line) for line in lines), type="text")
+        sub(item, "category", term=entry["action"])
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

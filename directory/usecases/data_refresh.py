@@ -1,0 +1,548 @@
+"""``directory geodata refresh``: the newest official releases, checked, then loaded
+all-or-nothing.
+
+For each source (:data:`geodata.fetch.SOURCES`: GLA borough boundaries, ONS wards, OS
+Code-Point Open, ONS NSPL, Met borough crime, ONS/Nomis population, MOPAC's 360Giving
+grants) the fetcher's *discover* step asks the publisher's machine interface what its
+newest release is. A release whose version equals the one recorded by the last refresh
+(``instance/data/refresh.json``) is "nothing new" and is not downloaded. New releases are
+downloaded into a staging folder, parsed from their national formats, cut to London by
+code and checked by the fetcher; a bad download or a failed check is reported and the
+current data stays.
+
+The candidate release is the current data directory (the newest refreshed release, else
+what ``directory init`` would use) with the fetched files in place of theirs and its own
+``manifest.json``. It is checked as a whole: the geography is read and validated by
+:func:`geodata.loaders.read_bundle`; the crime, population and grants files are read by
+their importers as dry runs. What would change is reported against what the database holds:
+postcodes added, terminated, moved ward or borough; areas added, removed or renamed; new
+crime months; population estimates and grants created or updated.
+
+A dry run stops there and writes nothing (no release, no state, no database change).
+A real run moves the release to ``instance/data/releases/<UTC time>/``, loads its geography
+in one transaction (recorded as a data release), imports the figures and grants (each all
+or nothing, recorded as import runs), then marks the release complete and records the
+versions; ``directory init`` then uses it (after ``--from`` and DIRECTORY_GEODATA_DIR). If
+the geography fails to load, the release is deleted and the database is as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from directory.ingest.refresh import RefreshError, write_lock
+from directory.ingest.run import SourceError, run_import
+from directory.progress import QUIET, Progress
+from directory.settings import Settings
+from directory.store.db import Database
+from directory.store.loading import (
+    COMPLETE_MARKER,
+    data_root,
+    load_geography,
+    newest_release,
+    releases_dir,
+    resolve_data_dir,
+)
+from directory.store.repositories.funding import FundingQueries
+from directory.store.repositories.geography import GeographyRepository
+from directory.usecases.geography import GeographySnapshot
+from geodata.errors import GeodataError, NotPublishedError
+from geodata.fetch import SOURCES, Client, FetchedFile, Found
+from geodata.loaders import GeographyBundle, read_bundle
+from geodata.sources import GEOGRAPHY_KEYS, Manifest, SourceFile, manifest_for, write_manifest_json
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "refresh.json"
+#: manifest keys of the grants files fetched from the 360Giving registry
+GRANTS_PREFIX = "mopac_grants:"
+#: the figures imported from a release: manifest key → (import format, source name)
+FIGURES = {
+    "crime": ("mps-crime", "mps-borough-crime"),
+    "population": ("population", "ons-population"),
+}
+
+
+@dataclass
+class SourceResult:
+    """What happened to one source."""
+
+    name: str
+    #: new | nothing new | not published | failed | rejected | loaded | load failed
+    status: str
+    label: str | None = None
+    version: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "status": self.status, "label": self.label,
+            "version": self.version, "previous": self.previous, "files": self.files,
+            "error": self.error,
+        }  # fmt: skip
+
+
+@dataclass
+class RefreshReport:
+    """The outcome of a refresh (or of a dry run)."""
+
+    dry_run: bool
+    base: dict[str, Any]
+    sources: list[SourceResult]
+    changes: dict[str, Any] = field(default_factory=dict)
+    release: str | None = None
+    loaded: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not any(s.status in ("failed", "rejected", "load failed") for s in self.sources)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "base": self.base,
+            "sources": [s.to_dict() for s in self.sources],
+            "changes": self.changes,
+            "release": self.release,
+            "loaded": self.loaded,
+            "ok": self.ok,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+# -- state: what the last refresh found -----------------------------------------------------
+def state_path(settings: Settings) -> Path:
+    return data_root(settings) / STATE_FILE
+
+
+def read_state(settings: Settings) -> dict[str, Any]:
+    """The versions the last refreshes loaded, per source (empty before the first)."""
+    try:
+        state = json.loads(state_path(settings).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise RefreshError(
+            f"{state_path(settings)} is unreadable ({error}); remove it to start afresh."
+        ) from None
+    return state if isinstance(state, dict) else {}
+
+
+def _write_state(settings: Settings, state: dict[str, Any]) -> None:
+    path = state_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# -- assembling a release --------------------------------------------------------------------
+def _place(source: Path, target: Path) -> None:
+    """Put ``source`` at ``target``: a hard link when the file system allows, else a copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _entry(found: Found, fetched: FetchedFile, description: str) -> SourceFile:
+    return SourceFile(
+        key=fetched.key, path=fetched.path, release=fetched.release or found.label,
+        vintage=fetched.vintage or found.vintage, licence=fetched.licence or found.licence,
+        attribution=fetched.attribution or found.attribution, url=fetched.url or found.url,
+        sha256=fetched.sha256, rows=fetched.rows if fetched.rows >= 0 else None,
+        source=f"{description} ({found.url})",
+    )  # fmt: skip
+
+
+def _assemble(
+    base_dir: Path,
+    base: Manifest,
+    fetched: dict[str, tuple[Found, list[FetchedFile], Path]],
+    target: Path,
+    about: dict[str, Any],
+) -> Manifest:
+    """Write the candidate release into ``target``: the base directory's files, with each
+    fetched file in place of the file of its key (new keys, such as grants files, added)."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    replaced: dict[str, SourceFile] = {}
+    for name, (found, files, workdir) in fetched.items():
+        for f in files:
+            _place(workdir / f.path, target / f.path)
+            replaced[f.key] = _entry(found, f, SOURCES[name].description)
+    entries: list[SourceFile] = []
+    for entry in base.files:
+        if entry.key in replaced:
+            entries.append(replaced.pop(entry.key))
+            continue
+        _place(base_dir / entry.path, target / entry.path)
+        entries.append(replace(entry, stored=None))
+    entries.extend(replaced.values())
+    paths = Counter(e.path for e in entries)
+    clash = [p for p, n in paths.items() if n > 1]
+    if clash:
+        raise RefreshError(f"Two files of the release would be written to {clash[0]}.")
+    manifest = Manifest(files=entries, label=base.label, about=about)
+    write_manifest_json(manifest, target)
+    return manifest
+
+
+# -- what would change ------------------------------------------------------------------------
+def _postcode_changes(
+    old: dict[str, tuple[str, str, str]], bundle: GeographyBundle
+) -> dict[str, Any]:
+    live_before = {c for c, (status, _b, _w) in old.items() if status == "live"}
+    live_now = {p.canonical: p for p in bundle.postcodes if p.status == "live"}
+    moved_ward, moved_borough = [], []
+    for canonical in live_before & live_now.keys():
+        _status, borough, ward = old[canonical]
+        record = live_now[canonical]
+        if record.borough_code != borough:
+            moved_borough.append(canonical)
+        elif record.ward_code != ward:
+            moved_ward.append(canonical)
+    added = sorted(live_now.keys() - live_before)
+    ended = sorted(live_before - live_now.keys())
+
+    def sample(codes: list[str]) -> list[str]:
+        return [f"{c[:-3]} {c[-3:]}" for c in sorted(codes)[:10]]
+
+    return {
+        "live_before": len(live_before), "live_after": len(live_now),
+        "added": len(added), "no_longer_live": len(ended),
+        "moved_ward": len(moved_ward), "moved_borough": len(moved_borough),
+        "examples": {"added": sample(added), "no_longer_live": sample(ended),
+                     "moved_ward": sample(moved_ward), "moved_borough": sample(moved_borough)},
+    }  # fmt: skip
+
+
+def _area_changes(old: dict[str, tuple[str, str]], bundle: GeographyBundle) -> dict[str, Any]:
+    new = {a.code: (a.type, a.name) for a in bundle.areas}
+    added = sorted(new.keys() - old.keys())
+    removed = sorted(old.keys() - new.keys())
+    renamed = sorted(c for c in new.keys() & old.keys() if new[c][1] != old[c][1])
+    return {
+        "added": [{"code": c, "type": new[c][0], "name": new[c][1]} for c in added],
+        "removed": [{"code": c, "type": old[c][0], "name": old[c][1]} for c in removed],
+        "renamed": [
+            {"code": c, "type": new[c][0], "from": old[c][1], "to": new[c][1]} for c in renamed
+        ],
+    }
+
+
+def _months(path: Path) -> list[str]:
+    """The YYYY-MM months of a Met crime file's month columns (YYYYMM)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    return sorted(
+        f"{h[:4]}-{h[4:]}" for h in (c.strip() for c in header) if re.fullmatch(r"\d{6}", h)
+    )
+
+
+def _grants_source(key: str) -> str:
+    return (
+        "mopac-360giving-" + re.sub(r"[^a-z0-9]+", "-", key[len(GRANTS_PREFIX) :].lower())
+    ).strip("-")[:80]
+
+
+def _imports(manifest: Manifest, fetched_keys: set[str]) -> list[tuple[str, str, str]]:
+    """(manifest key, format, source name) of the fetched files that are imported."""
+    jobs = [(key, *FIGURES[key]) for key in FIGURES if key in fetched_keys]
+    jobs += [(f.key, "360giving", _grants_source(f.key)) for f in manifest.files
+             if f.key.startswith(GRANTS_PREFIX) and f.key in fetched_keys]  # fmt: skip
+    return jobs
+
+
+# -- the refresh -------------------------------------------------------------------------------
+def refresh_data(
+    db: Database,
+    settings: Settings,
+    snap: GeographySnapshot,
+    *,
+    sources: list[str] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    client: Client | None = None,
+    progress: Progress = QUIET,
+    now: datetime | None = None,
+) -> RefreshReport:
+    """Refresh the London data from the official publishers (see the module docstring).
+
+    Parameters
+    ----------
+    sources : list of str, optional
+        Names of :data:`geodata.fetch.SOURCES` to refresh (default: all).
+    dry_run : bool
+        Report what would change; write nothing.
+    force : bool
+        Download and load a source even when its release is the one last loaded.
+    client : geodata.fetch.Client, optional
+        Default: a client of ``settings.geodata_base_url`` (a mirror) or the publishers.
+
+    Raises
+    ------
+    RefreshError
+        An unknown source name, or another import or refresh holding the write lock.
+    """
+    started = time.perf_counter()
+    names = sources or list(SOURCES)
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown:
+        raise RefreshError(f"Unknown source {unknown[0]!r}: the sources are {', '.join(SOURCES)}.")
+    release_path = newest_release(settings)
+    base_dir = release_path or resolve_data_dir(settings).path
+    base = manifest_for(base_dir)
+    base_about = {"kind": base.about.get("kind", "directory"), "id": base.about.get("id")}
+    state = read_state(settings)
+    client = client or Client(base_url=settings.geodata_base_url)
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    results: dict[str, SourceResult] = {}
+    report = RefreshReport(dry_run=dry_run, base=base_about, sources=[])
+    root = releases_dir(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".refresh-", dir=root))
+    try:
+        fetched = _fetch_new(names, state, client, staging, force, results, progress)
+        if not fetched:
+            return _finish(report, names, results, started)
+        about = {
+            "kind": "refresh", "id": stamp,
+            "description": "Refreshed from the official publishers: "
+            + "; ".join(f"{n} ({found.label})" for n, (found, _f, _w) in fetched.items()),
+            "based_on": base_about["id"],
+        }  # fmt: skip
+        candidate = staging / "release"
+        progress.step("checking the new release as a whole")
+        manifest, bundle = _checked(base_dir, base, fetched, candidate, about, results, progress)
+        report.changes = _changes(
+            db, settings, snap, manifest, bundle, candidate, fetched, results, progress
+        )
+        fetched_keys = {
+            f.key
+            for n, (_found, files, _w) in fetched.items()
+            if results[n].status == "new"
+            for f in files
+        }
+        if dry_run or not fetched_keys:
+            return _finish(report, names, results, started)
+        report.release = stamp
+        with write_lock(db):
+            _load(db, settings, snap, manifest, bundle, candidate, fetched, fetched_keys,
+                  base_dir, base, about, results, report, progress)  # fmt: skip
+        if report.loaded:
+            for name, (found, _files, _w) in fetched.items():
+                if results[name].status == "loaded":
+                    state[name] = {
+                        "version": found.version, "label": found.label,
+                        "loaded_at": stamp, "release": stamp,
+                    }  # fmt: skip
+            _write_state(settings, state)
+        return _finish(report, names, results, started)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _finish(
+    report: RefreshReport, names: list[str], results: dict[str, SourceResult], started: float
+) -> RefreshReport:
+    report.sources = [results[n] for n in names if n in results]
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _fetch_new(
+    names: list[str], state: dict[str, Any], client: Client, staging: Path, force: bool,
+    results: dict[str, SourceResult], progress: Progress,
+) -> dict[str, tuple[Found, list[FetchedFile], Path]]:  # fmt: skip
+    fetched: dict[str, tuple[Found, list[FetchedFile], Path]] = {}
+    for name in names:
+        source = SOURCES[name]
+        previous = (state.get(name) or {}).get("version")
+        progress.step(f"{name}: asking for the newest release")
+        try:
+            found = source.discover(client)
+        except NotPublishedError as error:  # nothing to fetch: not a failure
+            results[name] = SourceResult(name, "not published", previous=previous, error=str(error))
+            progress.note(f"{name}: not published: {error}")
+            continue
+        except GeodataError as error:
+            results[name] = SourceResult(name, "failed", previous=previous, error=str(error))
+            progress.note(f"{name}: failed: {error}")
+            continue
+        result = SourceResult(name, "new", found.label, found.version, previous)
+        results[name] = result
+        if found.version == previous and not force:
+            result.status = "nothing new"
+            progress.note(f"{name}: nothing new ({found.label})")
+            continue
+        progress.step(f"{name}: downloading {found.label}")
+        workdir = staging / "fetched" / name
+        workdir.mkdir(parents=True)
+        try:
+            files = source.fetch(client, found, workdir)
+        except GeodataError as error:
+            result.status, result.error = "failed", str(error)
+            progress.note(f"{name}: failed: {error}")
+            continue
+        result.files = [
+            {"key": f.key, "path": f.path, "rows": f.rows, "sha256": f.sha256} for f in files
+        ]
+        fetched[name] = (found, files, workdir)
+        progress.note(
+            f"{name}: {found.label}: " + ", ".join(f"{f.path} ({f.rows:,} rows)" for f in files)
+        )
+    return fetched
+
+
+def _checked(
+    base_dir: Path, base: Manifest, fetched: dict[str, tuple[Found, list[FetchedFile], Path]],
+    candidate: Path, about: dict[str, Any], results: dict[str, SourceResult], progress: Progress,
+) -> tuple[Manifest, GeographyBundle | None]:  # fmt: skip
+    """Assemble the candidate and read its geography as a whole; geography sources whose
+    files fail the whole-London checks are rejected and the candidate rebuilt without them."""
+    manifest = _assemble(base_dir, base, fetched, candidate, about)
+    geography = [
+        n for n, (_f, files, _w) in fetched.items() if any(f.key in GEOGRAPHY_KEYS for f in files)
+    ]
+    if not geography:
+        return manifest, None
+    try:
+        return manifest, read_bundle(candidate)
+    except GeodataError as error:
+        for name in geography:
+            results[name].status, results[name].error = (
+                "rejected",
+                f"the London geography fails its checks with it: {error}",
+            )
+            progress.note(f"{name}: rejected: {error}")
+            del fetched[name]
+        return _assemble(base_dir, base, fetched, candidate, about), None
+
+
+def _changes(
+    db: Database, settings: Settings, snap: GeographySnapshot, manifest: Manifest,
+    bundle: GeographyBundle | None, candidate: Path,
+    fetched: dict[str, tuple[Found, list[FetchedFile], Path]],
+    results: dict[str, SourceResult], progress: Progress,
+) -> dict[str, Any]:  # fmt: skip
+    """What loading the candidate would change, against the database; the figures and grants
+    are read by their importers as dry runs (a file they reject is rejected here)."""
+    changes: dict[str, Any] = {}
+    if bundle is not None:
+        progress.step("comparing postcodes and areas with the database")
+        with db.engine.connect() as connection:
+            repo = GeographyRepository(connection)
+            changes["postcodes"] = _postcode_changes(repo.postcode_places(), bundle)
+            changes["areas"] = _area_changes(repo.area_names(), bundle)
+    owner = {f.key: n for n, (_found, files, _w) in fetched.items() for f in files}
+    for key, fmt, source in _imports(manifest, set(owner)):
+        progress.step(f"{owner[key]}: reading {manifest.file(key).path} as a dry run")
+        path = candidate / manifest.file(key).path
+        message = ""
+        try:
+            dry = run_import(db, snap, settings, str(path), fmt=fmt, source=source, dry_run=True)
+        except SourceError as error:
+            dry, message = None, str(error)
+        if dry is None or not dry.ok:
+            name = owner[key]
+            errors = [p.message for p in (dry.problems if dry else []) if p.severity == "error"]
+            results[name].status = "rejected"
+            results[name].error = (
+                message
+                if dry is None
+                else f"{len(errors)} errors, e.g. {errors[0] if errors else '?'}"
+            )
+            continue
+        entry: dict[str, Any] = {"file": manifest.file(key).path, "counts": dry.counts}
+        if key == "crime":
+            with db.engine.connect() as connection:
+                loaded = {m.strftime("%Y-%m") for m in FundingQueries(connection).crime_months()}
+            months = _months(path)
+            entry["months"] = {"first": months[0] if months else None, "last": months[-1] if months else None,
+                               "new": [m for m in months if m not in loaded]}  # fmt: skip
+        if key.startswith(GRANTS_PREFIX):
+            changes.setdefault("grants", []).append(entry)
+        else:
+            changes[key] = entry
+    return changes
+
+
+def _load(
+    db: Database, settings: Settings, snap: GeographySnapshot, manifest: Manifest,
+    bundle: GeographyBundle | None, candidate: Path,
+    fetched: dict[str, tuple[Found, list[FetchedFile], Path]], fetched_keys: set[str],
+    base_dir: Path, base: Manifest, about: dict[str, Any],
+    results: dict[str, SourceResult], report: RefreshReport, progress: Progress,
+) -> None:  # fmt: skip
+    """Move the candidate into place, load it, and mark it complete (see the module doc)."""
+    accepted = {n: v for n, v in fetched.items() if results[n].status == "new"}
+    if len(accepted) != len(fetched):  # rebuild without the rejected sources' files
+        manifest = _assemble(base_dir, base, accepted, candidate, about)
+    target = releases_dir(settings) / str(about["id"])
+    if target.exists():
+        raise RefreshError(f"A release named {target.name} exists already; try again in a second.")
+    os.replace(candidate, target)
+    geography = [
+        n for n, (_f, files, _w) in accepted.items() if any(f.key in GEOGRAPHY_KEYS for f in files)
+    ]
+    if geography and bundle is not None:
+        progress.note("loading the geography (one transaction)")
+        try:
+            loaded = load_geography(db, target, progress=progress)
+        except Exception as error:  # the transaction rolled back: nothing changed
+            log.exception("loading refreshed geography failed")
+            shutil.rmtree(target, ignore_errors=True)
+            for name in geography:
+                results[name].status, results[name].error = (
+                    "load failed",
+                    f"{type(error).__name__}: {error}"[:500],
+                )
+            report.release = None
+            return
+        progress.note(loaded.describe())
+        for name in geography:
+            results[name].status = "loaded"
+    owner = {f.key: n for n, (_found, files, _w) in accepted.items() for f in files}
+    failed_keys: set[str] = set()
+    for key, fmt, source in _imports(manifest, set(owner) & fetched_keys):
+        progress.step(f"{owner[key]}: importing {manifest.file(key).path}")
+        message = ""
+        try:
+            done = run_import(
+                db, snap, settings, str(target / manifest.file(key).path), fmt=fmt, source=source
+            )
+        except SourceError as error:
+            done, message = None, str(error)
+        name = owner[key]
+        if done is None or not done.ok:
+            results[name].status = "load failed"
+            results[name].error = (
+                message if done is None else "the import failed; see /api/v1/imports"
+            )
+            failed_keys.add(key)
+        elif results[name].status != "load failed":
+            results[name].status = "loaded"
+    if failed_keys:  # the release lists the file it holds data for: the base's, not the failed one
+        keep = {n: v for n, v in accepted.items() if results[n].status == "loaded"}
+        shutil.rmtree(target)
+        manifest = _assemble(base_dir, base, keep, target, about)
+    (target / COMPLETE_MARKER).write_text(str(about["id"]) + "\n", encoding="utf-8")
+    report.loaded = True

@@ -1,0 +1,667 @@
+"""Geography use cases: postcodes, outcodes, points and areas.
+
+Plain functions over a :class:`GeographySnapshot` (the areas, their prepared polygons and
+name index, held in memory per process and rebuilt when the data version changes) and a
+:class:`GeographyRepository` (indexed SQL lookups). No Flask here.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import mapping
+
+from directory.errors import (
+    AreaNotFoundError,
+    GeodataNotLoadedError,
+    InvalidCoordinatesError,
+    InvalidInputError,
+    InvalidPostcodeError,
+    OutcodeNotFoundError,
+    OutsideCoverageError,
+    PayloadTooLargeError,
+    PostcodeNotFoundError,
+    PostcodeTerminatedError,
+)
+from directory.settings import Settings
+from directory.store.repositories.geography import DataVersion, GeographyRepository
+from geodata import crs
+from geodata.errors import InvalidPostcodeError as GeodataInvalidPostcode
+from geodata.index import AreaIndex
+from geodata.names import NameMatcher
+from geodata.postcodes import Postcode, parse_outcode, parse_postcode
+
+AREA_TYPES = ("region", "bcu", "borough", "ward")
+LONDON = "E12000007"
+MET = {"name": "Metropolitan Police Service", "code": "E23000001"}
+CITY_POLICE = {"name": "City of London Police", "code": "E23000034"}
+CITY_NOTE = (
+    "The City of London is policed by the City of London Police, not the Metropolitan "
+    "Police, and belongs to no Met Basic Command Unit."
+)
+NEAREST_POSTCODE_MAX_M = 1000.0
+MAX_SIMPLIFY_M = 5000.0
+
+
+@dataclass(frozen=True, slots=True)
+class AreaInfo:
+    code: str
+    type: str
+    name: str
+    parent_code: str | None
+    vintage: str
+    attributes: dict[str, Any]
+    bbox: tuple[float, float, float, float]
+    area_m2: float
+
+    def ref(self) -> dict[str, str]:
+        return {"code": self.code, "name": self.name, "type": self.type}
+
+
+@dataclass
+class GeographySnapshot:
+    """Everything about areas a request needs, built once per data version."""
+
+    version: DataVersion
+    release: dict[str, Any]
+    areas: dict[str, AreaInfo]
+    geometries: dict[str, Any]
+    children: dict[str, list[str]]
+    neighbours: dict[str, list[tuple[str, str]]]
+    borough_index: AreaIndex
+    ward_index: AreaIndex
+    matcher: NameMatcher
+    _boundaries: dict[tuple[str, float], dict[str, Any]] = field(default_factory=dict)
+    _hierarchies: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(cls, repo: GeographyRepository, version: DataVersion) -> GeographySnapshot:
+        release = repo.latest_release("geography")
+        rows = repo.areas()
+        if release is None or not rows:
+            raise GeodataNotLoadedError(
+                "No geography is loaded. Run `directory init` (or `directory geodata load`)."
+            )
+        areas: dict[str, AreaInfo] = {}
+        geometries = dict(
+            zip([r.code for r in rows], shapely.from_wkb([r.geometry for r in rows]), strict=True)
+        )
+        children: dict[str, list[str]] = defaultdict(list)
+        for r in rows:
+            areas[r.code] = AreaInfo(
+                code=r.code,
+                type=r.type,
+                name=r.name,
+                parent_code=r.parent_code,
+                vintage=r.vintage,
+                attributes=dict(r.attributes or {}),
+                bbox=(r.min_x, r.min_y, r.max_x, r.max_y),
+                area_m2=r.area_m2,
+            )
+            if r.parent_code:
+                children[r.parent_code].append(r.code)
+        for codes in children.values():
+            codes.sort(key=lambda c: areas[c].name)
+        neighbours: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for n in repo.neighbours():
+            neighbours[n.code].append((n.neighbour_code, n.relation))
+        for pairs in neighbours.values():
+            pairs.sort(key=lambda p: areas[p[0]].name)
+
+        def index(area_type: str) -> AreaIndex:
+            codes = sorted(c for c, a in areas.items() if a.type == area_type)
+            return AreaIndex(codes, [geometries[c] for c in codes])
+
+        matcher = NameMatcher((a.code, a.type, a.name) for a in areas.values())
+        for a in areas.values():
+            for alias in a.attributes.get("aliases", ()):
+                matcher.add_alias(a.code, alias)
+        details = dict(release.details or {})
+        return cls(
+            version=version,
+            release={
+                "version": version.id,
+                "loaded_at": release.loaded_at.isoformat(),
+                "label": release.label,
+                **details.get("public", {}),
+            },
+            areas=areas,
+            geometries=geometries,
+            children=dict(children),
+            neighbours=dict(neighbours),
+            borough_index=index("borough"),
+            ward_index=index("ward"),
+            matcher=matcher,
+        )
+
+    # -- helpers used by the use cases ----------------------------------------------
+    def area(self, code: str) -> AreaInfo:
+        return self.areas[code]
+
+    def ref(self, code: str | None) -> dict[str, str] | None:
+        if code is None or code not in self.areas:
+            return None
+        return self.areas[code].ref()
+
+    def hierarchy(self, borough_code: str, ward_code: str | None) -> dict[str, Any]:
+        """Ward, borough, BCU (or the City of London note), region and police force.
+
+        Built once per (borough, ward) and shared: callers copy it, never change it."""
+        key = (borough_code, ward_code)
+        answer = self._hierarchies.get(key)
+        if answer is None:
+            answer = self._hierarchies[key] = self._hierarchy(borough_code, ward_code)
+        return answer
+
+    def _hierarchy(self, borough_code: str, ward_code: str | None) -> dict[str, Any]:
+        borough = self.areas[borough_code]
+        bcu_code = borough.parent_code if borough.parent_code != LONDON else None
+        answer: dict[str, Any] = {
+            "ward": self.ref(ward_code),
+            "borough": borough.ref(),
+            "bcu": self.ref(bcu_code),
+            "region": self.ref(LONDON),
+        }
+        if bcu_code is None:
+            answer["police_force"] = {**CITY_POLICE, "note": CITY_NOTE}
+        else:
+            answer["police_force"] = dict(MET)
+        return answer
+
+
+class GeographyCache:
+    """The per-process snapshot, re-read when the data version changes.
+
+    A worker trusts its snapshot for ``ttl`` seconds before checking the version again,
+    so a load done by another process is seen within that time; a load in this process
+    calls :meth:`invalidate`.
+    """
+
+    def __init__(self, ttl: float, on_rebuild: Callable[[], None] | None = None) -> None:
+        self.ttl = ttl
+        self._on_rebuild = on_rebuild  # called after a new snapshot is built (heap.settle)
+        self._snapshot: GeographySnapshot | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._snapshot = None
+            self._checked = 0.0
+
+    def fresh(self) -> GeographySnapshot | None:
+        """The snapshot while it is still trusted (no database needed), else None."""
+        snapshot = self._snapshot
+        if snapshot is not None and time.monotonic() - self._checked < self.ttl:
+            return snapshot
+        return None
+
+    def get(self, repo: GeographyRepository) -> GeographySnapshot:
+        snapshot = self.fresh()
+        if snapshot is not None:
+            return snapshot
+        now = time.monotonic()
+        with self._lock:
+            version = repo.data_version()
+            if version is None:
+                raise GeodataNotLoadedError(
+                    "No data is loaded. Run `directory init` (or `directory geodata load`)."
+                )
+            if self._snapshot is None or self._snapshot.version.id != version.id:
+                release = repo.latest_release("geography")
+                if (
+                    self._snapshot is not None
+                    and release is not None
+                    and release.id == self._snapshot.release["version"]
+                ):
+                    # only non-geography data changed: keep the polygons, move the version
+                    self._snapshot.version = version
+                else:
+                    self._snapshot = GeographySnapshot.build(repo, version)
+                    if self._on_rebuild is not None:
+                        self._on_rebuild()
+            self._checked = now
+            return self._snapshot
+
+
+# -- postcodes -------------------------------------------------------------------------
+def _parse(text: Any) -> Postcode:
+    try:
+        return parse_postcode(text)
+    except GeodataInvalidPostcode as error:
+        raise InvalidPostcodeError(
+            str(error), postcode=text if isinstance(text, str) else None
+        ) from None
+
+
+def _postcode_answer(snap: GeographySnapshot, row: Any, match: str = "postcode") -> dict[str, Any]:
+    outcode, incode = row.display.split(" ")
+    return {
+        "postcode": row.display,
+        "canonical": row.canonical,
+        "outcode": outcode,
+        "incode": incode,
+        "status": row.status,
+        "lat": row.lat,
+        "lon": row.lon,
+        "easting": row.easting,
+        "northing": row.northing,
+        "positional_quality": row.positional_quality,
+        **snap.hierarchy(row.borough_code, row.ward_code),
+        "match": match,
+        "data_release": snap.release,
+    }
+
+
+def _outcode_boroughs(
+    snap: GeographySnapshot, repo: GeographyRepository, outcode: str
+) -> list[dict[str, str]]:
+    codes = sorted({r.borough_code for r in repo.outcode_areas(outcode)})
+    return [snap.areas[c].ref() for c in codes if c in snap.areas]
+
+
+def _terminated_problem(snap: GeographySnapshot, row: Any) -> PostcodeTerminatedError:
+    borough = snap.ref(row.borough_code)
+    ward = snap.ref(row.ward_code)
+    return PostcodeTerminatedError(
+        f"{row.display} was terminated in {row.terminated}; it is no longer a live postcode. "
+        "last_known gives its last grid reference and the areas there (current wards).",
+        postcode=row.display,
+        terminated=row.terminated,
+        last_known={
+            "lat": row.lat,
+            "lon": row.lon,
+            "easting": row.easting,
+            "northing": row.northing,
+            "borough": borough,
+            "ward": ward,
+        },
+        match="terminated_postcode",
+    )
+
+
+def _missing_problem(
+    snap: GeographySnapshot, repo: GeographyRepository, pc: Postcode
+) -> PostcodeNotFoundError | OutsideCoverageError:
+    boroughs = _outcode_boroughs(snap, repo, pc.outcode)
+    if not boroughs:
+        return OutsideCoverageError(
+            f"{pc.display} is a well-formed postcode but its outcode {pc.outcode} is not in "
+            "London; this directory covers the 33 London boroughs only.",
+            postcode=pc.display,
+        )
+    names = ", ".join(b["name"] for b in boroughs)
+    return PostcodeNotFoundError(
+        f"{pc.display} is not in the live London postcode data ({snap.release.get('postcodes', 'current release')}). "
+        f"It may be new, mistyped, or outside London; its outcode {pc.outcode} touches: {names}.",
+        postcode=pc.display,
+        outcode=pc.outcode,
+        outcode_boroughs=boroughs,
+        match="outcode",
+    )
+
+
+def lookup_postcode(
+    snap: GeographySnapshot, repo: GeographyRepository, text: Any
+) -> dict[str, Any]:
+    """The areas of one postcode, or the problem that explains why there are none."""
+    pc = _parse(text)
+    row = repo.postcode(pc.canonical)
+    if row is None:
+        raise _missing_problem(snap, repo, pc)
+    if row.status != "live":
+        raise _terminated_problem(snap, row)
+    return _postcode_answer(snap, row)
+
+
+def lookup_postcodes(
+    snap: GeographySnapshot, repo: GeographyRepository, texts: list[Any], limit: int
+) -> list[dict[str, Any]]:
+    """Bulk lookup: one result or one problem per input, in input order."""
+    if len(texts) > limit:
+        raise PayloadTooLargeError(
+            f"{len(texts)} postcodes sent; at most {limit} are allowed in one request.",
+            limit=limit,
+            received=len(texts),
+        )
+    parsed: list[Postcode | InvalidPostcodeError] = []
+    for text in texts:
+        try:
+            parsed.append(_parse(text))
+        except InvalidPostcodeError as error:
+            parsed.append(error)
+    rows = repo.postcodes(p.canonical for p in parsed if isinstance(p, Postcode))
+    results: list[dict[str, Any]] = []
+    for text, p in zip(texts, parsed, strict=True):
+        item: dict[str, Any] = {"query": text}
+        if isinstance(p, InvalidPostcodeError):
+            item["problem"] = p.to_problem()
+        elif (row := rows.get(p.canonical)) is None:
+            item["problem"] = _missing_problem(snap, repo, p).to_problem()
+        elif row.status != "live":
+            item["problem"] = _terminated_problem(snap, row).to_problem()
+        else:
+            item["result"] = _postcode_answer(snap, row)
+        results.append(item)
+    return results
+
+
+def lookup_outcode(snap: GeographySnapshot, repo: GeographyRepository, text: Any) -> dict[str, Any]:
+    """The boroughs, wards and BCUs an outcode's live postcodes fall in."""
+    try:
+        outcode = parse_outcode(text)
+    except GeodataInvalidPostcode as error:
+        raise InvalidPostcodeError(
+            str(error), outcode=text if isinstance(text, str) else None
+        ) from None
+    rows = repo.outcode_areas(outcode)
+    if not rows:
+        raise OutcodeNotFoundError(
+            f"No live London postcode has the outcode {outcode}; it is outside London or not in use.",
+            outcode=outcode,
+        )
+    boroughs: dict[str, int] = defaultdict(int)
+    wards: dict[str, int] = defaultdict(int)
+    for r in rows:
+        boroughs[r.borough_code] += r.postcodes
+        wards[r.ward_code] += r.postcodes
+    bcus: dict[str, int] = defaultdict(int)
+    for code, n in boroughs.items():
+        parent = snap.areas[code].parent_code
+        if parent and parent != LONDON:
+            bcus[parent] += n
+
+    def listed(counts: dict[str, int]) -> list[dict[str, Any]]:
+        return [
+            {**snap.areas[c].ref(), "postcodes": n}
+            for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            if c in snap.areas
+        ]
+
+    return {
+        "outcode": outcode,
+        "postcodes": sum(boroughs.values()),
+        "boroughs": listed(boroughs),
+        "wards": listed(wards),
+        "bcus": listed(bcus),
+        "outside_met": "E09000001" in boroughs,
+        "match": "outcode",
+        "data_release": snap.release,
+    }
+
+
+# -- points ----------------------------------------------------------------------------
+def point_from_query(
+    *, lat: float | None, lon: float | None, easting: float | None, northing: float | None
+) -> tuple[float, float, dict[str, float]]:
+    """Validate a WGS84 or British National Grid point; return it in EPSG:27700."""
+    wgs = lat is not None or lon is not None
+    bng = easting is not None or northing is not None
+    if (
+        wgs == bng
+        or (wgs and (lat is None or lon is None))
+        or (bng and (easting is None or northing is None))
+    ):
+        raise InvalidInputError(
+            "Give either lat and lon (WGS84) or easting and northing (British National Grid).",
+            errors={"query": ["lat+lon or easting+northing, not both, not a mix"]},
+        )
+    if wgs:
+        assert lat is not None and lon is not None
+        if not crs.is_valid_lonlat(lon, lat):
+            raise InvalidCoordinatesError(
+                "lat must be within -90..90 and lon within -180..180.",
+                errors={"lat": ["-90..90"], "lon": ["-180..180"]},
+            )
+        x, y = crs.to_bng(lon, lat)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise OutsideCoverageError(
+                "The point is outside London (and outside the British National Grid); this "
+                "directory covers the 33 London boroughs only.",
+                lat=lat,
+                lon=lon,
+            )
+        return float(x), float(y), {"lat": lat, "lon": lon}
+    assert easting is not None and northing is not None
+    if not crs.is_valid_bng(easting, northing):
+        raise InvalidCoordinatesError(
+            "easting must be within 0..700000 and northing within 0..1300000 (British National Grid).",
+            errors={"easting": ["0..700000"], "northing": ["0..1300000"]},
+        )
+    return easting, northing, {"easting": easting, "northing": northing}
+
+
+@dataclass(frozen=True, slots=True)
+class PointAreas:
+    """Which areas a point falls in, and how sure we are."""
+
+    borough: str
+    ward: str | None
+    boroughs: list[str]
+    wards: list[str]
+    flags: dict[str, bool]
+    river_distance: float | None
+
+
+def resolve_point(snap: GeographySnapshot, settings: Settings, x: float, y: float) -> PointAreas:
+    """The borough and ward covering a point in EPSG:27700 (``covers`` semantics).
+
+    A point in no borough polygon (the boroughs exclude the Thames) resolves to the nearest
+    borough within ``settings.river_tolerance_m``, flagged ``on_river``; farther away it is
+    outside London. The ward comes from the generalised ward polygons and is flagged
+    ``generalised_boundary`` near a ward edge.
+    """
+    flags = {
+        "near_boundary": False,
+        "generalised_boundary": False,
+        "on_river": False,
+        "ward_approximate": False,
+    }
+    boroughs = snap.borough_index.covering(x, y)
+    river_distance = None
+    if not boroughs:
+        near = snap.borough_index.nearest(x, y, settings.river_tolerance_m)
+        if near is None:
+            raise OutsideCoverageError(
+                "The point is outside London; this directory covers the 33 London boroughs only.",
+                easting=round(x, 1),
+                northing=round(y, 1),
+            )
+        boroughs = [near[0]]
+        river_distance = round(near[1], 1)
+        flags["on_river"] = True
+        flags["near_boundary"] = True
+    borough = boroughs[0]
+    if not flags["near_boundary"]:
+        flags["near_boundary"] = len(boroughs) > 1 or snap.borough_index.within_distance_of_edge(
+            borough, x, y, settings.boundary_margin_m
+        )
+    wards = [w for w in snap.ward_index.covering(x, y) if snap.areas[w].parent_code in boroughs]
+    ward: str | None
+    if wards:
+        ward = next((w for w in wards if snap.areas[w].parent_code == borough), wards[0])
+        borough = snap.areas[ward].parent_code or borough
+        flags["generalised_boundary"] = len(wards) > 1 or snap.ward_index.within_distance_of_edge(
+            ward, x, y, settings.ward_margin_m
+        )
+    else:
+        ward = _nearest_ward_in(snap, borough, x, y)
+        flags["ward_approximate"] = True
+        flags["generalised_boundary"] = True
+    return PointAreas(borough, ward, boroughs, wards, flags, river_distance)
+
+
+def locate(
+    snap: GeographySnapshot, repo: GeographyRepository, settings: Settings, x: float, y: float
+) -> dict[str, Any]:
+    """The areas covering a point (EPSG:27700), the nearest postcode, and flags."""
+    found = resolve_point(snap, settings, x, y)
+    answer: dict[str, Any] = {
+        "easting": round(x, 1),
+        "northing": round(y, 1),
+        **snap.hierarchy(found.borough, found.ward),
+        "also_in": [snap.areas[b].ref() for b in found.boroughs if b != found.borough]
+        + [snap.areas[w].ref() for w in found.wards if w != found.ward],
+        "flags": found.flags,
+        "match": "point",
+    }
+    if found.river_distance is not None:
+        answer["distance_to_borough_m"] = found.river_distance
+    nearest = repo.nearest_postcode(x, y, NEAREST_POSTCODE_MAX_M)
+    answer["nearest_postcode"] = (
+        None
+        if nearest is None
+        else {
+            "postcode": nearest[0].display,
+            "distance_m": round(nearest[1], 1),
+            "ward": snap.ref(nearest[0].ward_code),
+            "borough": snap.ref(nearest[0].borough_code),
+        }
+    )
+    answer["data_release"] = snap.release
+    return answer
+
+
+def _nearest_ward_in(snap: GeographySnapshot, borough: str, x: float, y: float) -> str | None:
+    point = shapely.Point(x, y)
+    candidates = snap.children.get(borough, [])
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: shapely.distance(snap.geometries[c], point))
+
+
+# -- areas -----------------------------------------------------------------------------
+def resolve_area_code(snap: GeographySnapshot, code: str) -> str:
+    """The stored code for ``code`` (GSS codes are case-insensitive), or AreaNotFoundError."""
+    for candidate in (code, code.strip().upper(), code.strip().lower()):
+        if candidate in snap.areas:
+            return candidate
+    suggestions = [snap.areas[c].ref() for c, _ in snap.matcher.match(code)[:5]]
+    raise AreaNotFoundError(
+        f"No area has the code {code!r}. Area codes are GSS codes (E09… boroughs, E05… wards, "
+        "E12000007 London) or BCU ids such as bcu-central-west.",
+        suggestions=suggestions,
+    )
+
+
+def area_summary(snap: GeographySnapshot, code: str) -> dict[str, Any]:
+    a = snap.areas[code]
+    body: dict[str, Any] = {
+        **a.ref(),
+        "parent": snap.ref(a.parent_code),
+        "vintage": a.vintage,
+        "area_km2": round(a.area_m2 / 1e6, 3),
+        "bbox": _wgs84_bbox(a.bbox),
+    }
+    body.update({k: v for k, v in a.attributes.items() if k != "aliases"})
+    return body
+
+
+def list_areas(
+    snap: GeographySnapshot, *, type: str | None, parent: str | None, q: str | None
+) -> list[str]:
+    """Codes of the areas matching the filters: by tolerant name match when ``q`` is given
+    (best first), else by type and name."""
+    parent_code = resolve_area_code(snap, parent) if parent else None
+    if q:
+        codes: Iterable[str] = [c for c, _ in snap.matcher.match(q, type)]
+    else:
+        codes = sorted(
+            (c for c, a in snap.areas.items() if type is None or a.type == type),
+            key=lambda c: (AREA_TYPES.index(snap.areas[c].type), snap.areas[c].name),
+        )
+    if parent_code is not None:
+        codes = [c for c in codes if _is_within(snap, c, parent_code)]
+    return list(codes)
+
+
+def _is_within(snap: GeographySnapshot, code: str, ancestor: str) -> bool:
+    current = snap.areas[code].parent_code
+    while current is not None:
+        if current == ancestor:
+            return True
+        current = snap.areas[current].parent_code
+    return False
+
+
+def area_detail(snap: GeographySnapshot, code: str) -> dict[str, Any]:
+    code = resolve_area_code(snap, code)
+    a = snap.areas[code]
+    body = area_summary(snap, code)
+    body["children"] = [snap.areas[c].ref() for c in snap.children.get(code, [])]
+    body["neighbours"] = [
+        {**snap.areas[n].ref(), "relation": relation}
+        for n, relation in snap.neighbours.get(code, [])
+    ]
+    if a.type == "borough":
+        body.update(
+            {k: v for k, v in snap.hierarchy(code, None).items() if k in ("bcu", "police_force")}
+        )
+    body["data_release"] = snap.release
+    return body
+
+
+def _wgs84_bbox(bbox: tuple[float, float, float, float]) -> list[float]:
+    lon0, lat0 = crs.to_wgs84(bbox[0], bbox[1])
+    lon1, lat1 = crs.to_wgs84(bbox[2], bbox[3])
+    return [round(float(v), 6) for v in (lon0, lat0, lon1, lat1)]
+
+
+def check_simplify(simplify: float | None) -> float:
+    if simplify is None:
+        return 0.0
+    if not 0 <= simplify <= MAX_SIMPLIFY_M:
+        raise InvalidInputError(
+            f"simplify is a tolerance in metres between 0 and {MAX_SIMPLIFY_M:g}.",
+            errors={"simplify": [f"0..{MAX_SIMPLIFY_M:g}"]},
+        )
+    return float(simplify)
+
+
+def boundary_feature(snap: GeographySnapshot, code: str, simplify: float = 0.0) -> dict[str, Any]:
+    """The area as a GeoJSON Feature in WGS84, simplified in metres (EPSG:27700) first."""
+    key = (code, simplify)
+    cached = snap._boundaries.get(key)
+    if cached is not None:
+        return cached
+    a = snap.areas[code]
+    geometry = snap.geometries[code]
+    if simplify > 0:
+        geometry = shapely.simplify(geometry, simplify, preserve_topology=True)
+    geometry = shapely.transform(crs.geometry_to_wgs84(geometry), lambda c: np.round(c, 6))
+    feature = {
+        "type": "Feature",
+        "id": code,
+        "geometry": mapping(geometry),
+        "properties": {
+            "code": code,
+            "name": a.name,
+            "type": a.type,
+            "parent_code": a.parent_code,
+            "vintage": a.vintage,
+            "simplify_m": simplify,
+        },
+    }
+    with snap._lock:
+        if len(snap._boundaries) < 20_000:
+            snap._boundaries[key] = feature
+    return feature
+
+
+def boundary_collection(
+    snap: GeographySnapshot, codes: list[str], simplify: float
+) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "features": [boundary_feature(snap, c, simplify) for c in codes],
+        "data_release": snap.release,
+    }

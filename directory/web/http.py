@@ -1,0 +1,287 @@
+"""HTTP plumbing shared by every resource: problem+json, JSON bodies and caching."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from flask import Flask, Response, g, request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.http import http_date
+
+from directory.errors import (
+    DatabaseNotInitialisedError,
+    DatabaseUnavailableError,
+    DirectoryError,
+)
+from directory.usecases import shared
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MIMETYPE = "application/problem+json"
+GEOJSON_MIMETYPE = "application/geo+json"
+CSV_MIMETYPE = "text/csv"
+ATOM_MIMETYPE = "application/atom+xml"
+COMPRESSIBLE = [
+    "application/json", PROBLEM_MIMETYPE, GEOJSON_MIMETYPE, CSV_MIMETYPE, ATOM_MIMETYPE,
+    "text/html", "text/css", "application/javascript", "text/javascript", "image/svg+xml",
+]  # fmt: skip
+UNCACHED_PATHS = frozenset({"/health", "/ready"})
+_CONDITIONAL_ENVIRON = frozenset(
+    {"HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE",
+     "HTTP_RANGE"}
+)  # fmt: skip
+
+_CODES = {
+    400: "bad-request",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "invalid-input",
+    429: "too-many-requests",
+    500: "internal-error",
+}
+
+
+def json_response(body: Any, status: int = 200, mimetype: str = "application/json") -> Response:
+    return Response(dumps(body), status=status, mimetype=mimetype)
+
+
+def dumps(body: Any) -> bytes:
+    """Compact UTF-8 JSON. orjson is several times faster than the standard library on the
+    per-request answers. Dicts keyed by something other than strings (counts by year) take
+    orjson's slower non-string-keys mode, only when met; text it cannot encode (a lone
+    surrogate echoed from the query) falls back to the standard library's escaped ASCII.
+    (orjson writes a non-finite float as null; inputs are checked to be finite before they
+    reach an answer.) Parts kept between requests (:class:`directory.usecases.shared.Shared`) are
+    copied in as the JSON they were encoded to once."""
+    try:
+        return orjson.dumps(body, default=shared.encode)
+    except orjson.JSONEncodeError:
+        pass
+    try:
+        return orjson.dumps(body, default=shared.plain, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        text = json.dumps(
+            body, ensure_ascii=True, separators=(",", ":"), allow_nan=False, default=shared.plain
+        )
+        return text.encode("ascii")
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    body.setdefault("instance", request.path)
+    response = json_response(body, status=body["status"], mimetype=PROBLEM_MIMETYPE)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _field_errors(messages: Any) -> dict[str, Any]:
+    """webargs reports errors per location ({"query": {"lat": [...]}}); flatten to fields."""
+    if not isinstance(messages, dict):
+        return {"_request": messages}
+    flat: dict[str, Any] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
+
+
+def http_exception_response(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": error.name,
+        "status": status,
+        "detail": data.get("message") or error.description or error.name,
+        "code": _CODES.get(status, f"http-{status}"),
+    }
+    if "messages" in data or "errors" in data:
+        body["errors"] = _field_errors(data.get("errors", data.get("messages")))
+        body["detail"] = "Some parameters are invalid: " + "; ".join(
+            f"{name}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+            for name, msgs in body["errors"].items()
+        )
+    headers = dict(data.get("headers") or {})
+    if status == 405 and (allow := getattr(error, "valid_methods", None)):
+        headers["Allow"] = ", ".join(allow)
+    return problem_response(body, headers)
+
+
+def _directory_error(error: DirectoryError) -> Response:
+    return problem_response(error.to_problem())
+
+
+def _database_error(error: DBAPIError) -> Response:
+    """A database with no tables yet, or one that cannot be reached, is a 503 saying what
+    to do; any other database error is unexpected (500, logged)."""
+    text = str(error.orig).lower()
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        problem: DirectoryError = DatabaseNotInitialisedError(
+            "The database has no tables yet. Run `directory init` (migrate, then load the "
+            "geography)."
+        )
+    elif isinstance(error, OperationalError):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        problem = DatabaseUnavailableError(
+            "The database could not be reached or is busy. Try again shortly."
+        )
+    else:
+        return _unexpected_error(error)
+    return problem_response(problem.to_problem(), {"Retry-After": "30"})
+
+
+def _unexpected_error(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return http_exception_response(error)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem_response(
+        {
+            "type": "about:blank",
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": "Something went wrong on our side; it has been logged.",
+            "code": "internal-error",
+        }
+    )
+
+
+def _cache_headers(response: Response, cache_control: str) -> Response:
+    """ETag, Last-Modified and Cache-Control on successful reads; answer 304s.
+
+    This runs on every read, so it stays cheap: headers are set as ready-made strings, the
+    request's conditional headers are looked up in the WSGI environ, and werkzeug's
+    conditional machinery runs only for requests that are conditional."""
+    environ = request.environ
+    if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+        return response
+    if environ.get("PATH_INFO") in UNCACHED_PATHS:
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
+        return response
+    headers = response.headers
+    present = {name.lower() for name, _ in headers}  # one pass; each `in headers` is another
+    if "cache-control" not in present:  # a view may set its own (the page's static files)
+        headers.add("Cache-Control", cache_control)
+    # lists answer as JSON, GeoJSON or CSV by Accept
+    if "vary" in present:
+        response.vary.add("Accept")
+    else:
+        headers.add("Vary", "Accept")
+    request_globals = g._get_current_object()  # one look-up of the context for both flags
+    version = getattr(request_globals, "data_version", None)
+    if version is not None:
+        last_modified, day = _daily_stamp(version, int(time.time() // 86400))
+        if "last-modified" in present:
+            headers.set("Last-Modified", last_modified)
+        else:
+            headers.add("Last-Modified", last_modified)
+    etag = response.get_etag()[0] if "etag" in present else None  # a view's own
+    if etag is None:
+        if version is None or getattr(request_globals, "etag_from_body", False):
+            # answers that did not read the data version, or that change without it
+            # (import runs, status), hash their body
+            etag = hashlib.sha1(response.get_data()).hexdigest()
+        else:
+            etag = _etag(version.id, day, environ)
+        headers.add("ETag", f'"{etag}"')
+    else:
+        headers.set("ETag", f'"{etag}"')
+    if "HTTP_IF_NONE_MATCH" in environ:
+        # flask-compress suffixes the ETag of a compressed body (":gzip"); either form matches
+        sent = request.if_none_match
+        tags = {tag.split(":", 1)[0]: tag for tag in sent.as_set()}
+        if sent.star_tag or etag in tags:
+            not_modified = Response(status=304, headers=response.headers.copy())
+            not_modified.headers["ETag"] = f'"{tags.get(etag, etag)}"'
+            for name in ("Content-Length", "Content-Type", "Content-Encoding"):
+                not_modified.headers.pop(name, None)
+            return not_modified
+        return response
+    for name in _CONDITIONAL_ENVIRON:
+        if name in environ:
+            return response.make_conditional(request)
+    return response
+
+
+@functools.lru_cache(maxsize=8)
+def _daily_stamp(version: Any, day_number: int) -> tuple[str, str]:
+    """Last-Modified for the data version on a UTC day, and the day's ISO date.
+
+    Last-Modified is the version's load time, or the day's midnight if later: answers depend
+    on the day too (grant statuses, months left), so a cache revalidating with
+    If-Modified-Since alone must not keep yesterday's answer."""
+    midnight = datetime.fromtimestamp(day_number * 86400, UTC)
+    loaded = version.loaded_at
+    aware = loaded if loaded.tzinfo else loaded.replace(tzinfo=UTC)
+    return http_date(max(aware, midnight)), midnight.date().isoformat()
+
+
+def _etag(version_id: int, day: str, environ: dict[str, Any]) -> str:
+    """A read's answer is a function of the data version, the day (grant statuses), the URL
+    and the Accept header, so the ETag is derived from those rather than by hashing what may
+    be a large body."""
+    key = "|".join((
+        str(version_id), day, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
+        environ.get("HTTP_ACCEPT", ""),
+    ))  # fmt: skip
+    return f"v{version_id}-" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _check_json_body() -> None:
+    """Refuse bodies that Python's json would accept but JSON forbids (NaN, Infinity) or
+    that it cannot handle (huge integers, deep nesting), as a 400 problem, before any
+    view or validator parses them."""
+    if request.method in ("POST", "PUT", "PATCH") and request.is_json:
+        try:
+            json.loads(
+                request.get_data(cache=True),
+                parse_constant=_reject_constant,
+                parse_float=_finite_float,
+            )
+        except (ValueError, RecursionError) as error:
+            raise BadRequest(f"The body is not valid JSON: {type(error).__name__}.") from None
+
+
+def _reject_nul() -> None:
+    """NUL characters are never meaningful in a path or query, and PostgreSQL cannot
+    compare text containing them: refuse them up front as a 400 problem. (The query is
+    looked at as sent, still percent-encoded: a NUL arrives there as %00.)"""
+    environ = request.environ
+    query = environ.get("QUERY_STRING", "")
+    if "\x00" in environ.get("PATH_INFO", "") or "%00" in query or "\x00" in query:
+        raise BadRequest("The path or query contains a NUL character.")
+
+
+def register(app: Flask, *, max_age: int) -> None:
+    app.before_request(_reject_nul)
+    app.before_request(_check_json_body)
+    app.register_error_handler(DirectoryError, _directory_error)
+    app.register_error_handler(DBAPIError, _database_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    cache_control = f"public, max-age={max_age}"
+    app.after_request(lambda response: _cache_headers(response, cache_control))

@@ -1,0 +1,87 @@
+"""Areas: region, Met BCUs, boroughs and wards, with their boundaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from directory.errors import InvalidInputError
+from directory.usecases import geography
+from directory.usecases.pagination import envelope, page_of
+from directory.web import http
+from directory.web.api import Blueprint, ProblemSchema
+from directory.web.resources.areas.schemas import (
+    AreaDetailSchema,
+    AreaListArgsSchema,
+    AreaPageSchema,
+    FeatureSchema,
+    SimplifyArgsSchema,
+)
+from directory.web.state import paged_response, snapshot, wants_geojson
+
+blp = Blueprint("areas", __name__, url_prefix="/api/v1", description="Areas and boundaries")
+
+
+@blp.route("/areas")
+@blp.arguments(AreaListArgsSchema, location="query")
+@blp.response(200, AreaPageSchema)
+@blp.alt_response(
+    200,
+    schema=FeatureSchema,
+    content_type=http.GEOJSON_MIMETYPE,
+    description="With format=geojson or Accept: application/geo+json: a FeatureCollection",
+    success=True,
+)
+def list_areas(args: dict[str, Any]) -> Response:
+    """Areas by `type`, `parent` and tolerant name `q`; `format=geojson` for a whole layer."""
+    snap = snapshot()
+    codes = geography.list_areas(
+        snap, type=args.get("type"), parent=args.get("parent"), q=args.get("q")
+    )
+    if wants_geojson(args.get("format")):
+        if args.get("type") is None and args.get("parent") is None and args.get("q") is None:
+            raise InvalidInputError(
+                "A GeoJSON layer needs a filter: give type (region, bcu, borough, ward), parent or q.",
+                errors={"type": ["required with format=geojson"]},
+            )
+        simplify = geography.check_simplify(args.get("simplify"))
+        return http.json_response(
+            geography.boundary_collection(snap, codes, simplify), mimetype=http.GEOJSON_MIMETYPE
+        )
+    page, per_page = args["page"], args["per_page"]
+    chosen, total = page_of(codes, page, per_page)
+    body = envelope(
+        [geography.area_summary(snap, c) for c in chosen],
+        total_items=total,
+        page=page,
+        per_page=per_page,
+    )
+    return paged_response(body, page, per_page)
+
+
+@blp.route("/areas/<string:code>")
+@blp.response(200, AreaDetailSchema)
+@blp.alt_response(
+    404,
+    schema=ProblemSchema,
+    content_type=http.PROBLEM_MIMETYPE,
+    description="area-not-found, with suggestions",
+)
+def get_area(code: str) -> Response:
+    """An area with its parent, children and same-type neighbours (across the Thames too)."""
+    return http.json_response(geography.area_detail(snapshot(), code))
+
+
+@blp.route("/areas/<string:code>/boundary")
+@blp.arguments(SimplifyArgsSchema, location="query")
+@blp.response(200, FeatureSchema, content_type=http.GEOJSON_MIMETYPE)
+@blp.alt_response(
+    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="area-not-found"
+)
+def get_boundary(args: dict[str, Any], code: str) -> Response:
+    """The area's boundary as a GeoJSON Feature (WGS84); `simplify` in metres."""
+    snap = snapshot()
+    code = geography.resolve_area_code(snap, code)
+    feature = geography.boundary_feature(snap, code, geography.check_simplify(args.get("simplify")))
+    return http.json_response(feature, mimetype=http.GEOJSON_MIMETYPE)

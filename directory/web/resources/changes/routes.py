@@ -1,0 +1,90 @@
+"""The change feed of a patch, as JSON and as an Atom feed to subscribe to."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+import marshmallow as ma
+from flask import Response, request
+
+from directory.usecases import changes
+from directory.web import http
+from directory.web.api import Blueprint, ProblemSchema
+from directory.web.resources.common import PageArgsSchema, PageSchema
+from directory.web.state import catalogue, paged_response, snapshot, state, today
+
+blp = Blueprint("changes", __name__, url_prefix="/api/v1", description="Change feed")
+ENTITIES = ["service", "grant", "organisation", "outcome", "contact"]
+
+
+class ChangeArgsSchema(PageArgsSchema):
+    since = ma.fields.AwareDateTime(
+        default_timezone=dt.UTC,
+        metadata={"description": "Only changes at or after this time (ISO 8601; UTC if no offset)"},
+    )
+    area = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={
+            "description": "Area code or name: changes touching it, the areas above it "
+            "(London-wide, its BCU) or the areas inside it"
+        },
+    )
+    theme = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=40), metadata={"description": "Theme id"}
+    )
+    entity = ma.fields.String(validate=ma.validate.OneOf(ENTITIES))
+    ending_within = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=730),
+        metadata={
+            "description": "Days before a grant's end that it is reported as ending (default DIRECTORY_ENDING_SOON_DAYS)"
+        },
+    )
+
+
+class ChangeFeedSchema(PageSchema):
+    contents = ma.fields.List(ma.fields.Dict())
+    area = ma.fields.Dict(allow_none=True)
+
+
+def _body(args: dict[str, Any], page: int, per_page: int) -> dict[str, Any]:
+    settings = state().settings
+    return changes.changes(
+        catalogue(), snapshot(), today(), since=args.get("since"), area=args.get("area"),
+        theme=args.get("theme"), entity=args.get("entity"),
+        ending_within=args.get("ending_within") or settings.ending_soon_days,
+        page=page, per_page=per_page,
+    )  # fmt: skip
+
+
+@blp.route("/changes")
+@blp.arguments(ChangeArgsSchema, location="query")
+@blp.response(200, ChangeFeedSchema)
+@blp.alt_response(
+    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="area-not-found"
+)
+def list_changes(args: dict[str, Any]) -> Response:
+    """What changed in a patch, newest first: services added, changed, withdrawn or restored
+    (with old → new values), grants started, ending within N days or ended, and the same for
+    organisations, outcomes and contacts."""
+    body = _body(args, args["page"], args["per_page"])
+    return paged_response(body, args["page"], args["per_page"])
+
+
+@blp.route("/changes.atom")
+@blp.arguments(ChangeArgsSchema, location="query")
+@blp.response(
+    200, content_type=http.ATOM_MIMETYPE, description="An Atom 1.0 feed of the newest 100 changes"
+)
+def atom_changes(args: dict[str, Any]) -> Response:
+    """The same changes as an Atom feed, for a SPOC to subscribe to (`?area=Kingston`)."""
+    body = _body(args, 1, changes.FEED_LIMIT)
+    query = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
+    feed_url = request.base_url + (f"?{urlencode(query)}" if query else "")
+    area = body["area"]["name"] if body["area"] else "London"
+    xml = changes.atom(
+        body, feed_url=feed_url, base_url=request.host_url.rstrip("/"),
+        title=f"Funded services changes: {area}",
+    )  # fmt: skip
+    return Response(xml, mimetype=http.ATOM_MIMETYPE)

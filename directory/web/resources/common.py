@@ -1,0 +1,84 @@
+"""Schemas shared by several resources."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from directory.usecases.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from directory.web.api import Schema
+
+
+class AreaRefSchema(Schema):
+    code = ma.fields.String(
+        metadata={"description": "GSS code, or a BCU id such as bcu-central-west"}
+    )
+    name = ma.fields.String()
+    type = ma.fields.String(metadata={"description": "region | bcu | borough | ward"})
+
+
+class PoliceForceSchema(Schema):
+    name = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "Police force area GSS code"})
+    note = ma.fields.String(
+        metadata={"description": "Present for the City of London, which no Met BCU covers"}
+    )
+
+
+class DataOriginSchema(Schema):
+    kind = ma.fields.String(
+        metadata={
+            "description": "snapshot: the London snapshot packaged with the project; refresh: "
+            "a release fetched from the official publishers (directory geodata refresh); "
+            "directory: a data directory laid out like shared/data"
+        }
+    )
+    id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The snapshot's or release's id (e.g. london-78f0c0a01175)"},
+    )
+    description = ma.fields.String()
+
+
+class DataReleaseSchema(Schema):
+    version = ma.fields.Integer(metadata={"description": "Data version (changes on every load)"})
+    loaded_at = ma.fields.String()
+    label = ma.fields.String()
+    data = ma.fields.Nested(
+        DataOriginSchema,
+        allow_none=True,
+        metadata={"description": "Which snapshot or release the geography was loaded from"},
+    )
+    postcodes = ma.fields.String()
+    terminated_postcodes = ma.fields.String()
+    boundaries = ma.fields.Dict()
+
+
+class HierarchySchema(Schema):
+    ward = ma.fields.Nested(AreaRefSchema, allow_none=True)
+    borough = ma.fields.Nested(AreaRefSchema)
+    bcu = ma.fields.Nested(
+        AreaRefSchema,
+        allow_none=True,
+        metadata={"description": "null for the City of London (City of London Police)"},
+    )
+    region = ma.fields.Nested(AreaRefSchema)
+    police_force = ma.fields.Nested(PoliceForceSchema)
+
+
+class PageArgsSchema(Schema):
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
+    per_page = ma.fields.Integer(
+        load_default=DEFAULT_PER_PAGE, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE)
+    )
+
+
+class PageSchema(Schema):
+    """The Open Referral page envelope."""
+
+    total_items = ma.fields.Integer()
+    total_pages = ma.fields.Integer()
+    page_number = ma.fields.Integer()
+    size = ma.fields.Integer()
+    first_page = ma.fields.Boolean()
+    last_page = ma.fields.Boolean()
+    empty = ma.fields.Boolean()

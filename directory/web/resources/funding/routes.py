@@ -1,0 +1,72 @@
+"""Funding transparency: summaries by area, programme, year or organisation, and funding
+against need (per resident and per recorded offence)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app
+
+from directory.store.repositories.funding import FundingQueries
+from directory.usecases import funding
+from directory.usecases.funding import FundingCache, FundingData
+from directory.web import http
+from directory.web.api import Blueprint, ProblemSchema
+from directory.web.resources.funding.schemas import (
+    FundingNeedArgsSchema,
+    FundingNeedSchema,
+    FundingSummaryArgsSchema,
+    FundingSummarySchema,
+)
+from directory.web.state import connection, snapshot, state, today
+
+blp = Blueprint(
+    "funding", __name__, url_prefix="/api/v1", description="Funding summaries, funding against need"
+)
+PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
+
+
+def funding_data() -> FundingData:
+    """The funding facts of the current data version (read once per version and process)."""
+    snap = snapshot()
+    cache = current_app.extensions.setdefault("funding", FundingCache())
+    return cache.get(snap.version, FundingQueries(connection()))  # type: ignore[no-any-return]
+
+
+@blp.route("/funding/summary")
+@blp.arguments(FundingSummaryArgsSchema, location="query")
+@blp.response(200, FundingSummarySchema)
+@blp.alt_response(404, description="area-not-found", **PROBLEM)
+def funding_summary(args: dict[str, Any]) -> Response:
+    """Awards, money, award lengths (median, distribution, share of 36+ months) and money
+    ending within 90 days, grouped `by` borough, BCU, ward, programme, financial year or
+    recipient organisation. London-wide and BCU-wide awards are reported as such
+    (`london_wide`, `bcu_wide`), never silently divided among boroughs; `apportion=population`
+    adds an `apportioned_amount` and states the rule."""
+    data = funding_data()
+    return http.json_response(
+        funding.funding_summary(
+            data, snapshot(), state().settings, today(), by=args["by"],
+            programme=args.get("programme"), financial_year_text=args.get("financial_year"),
+            area=args.get("area"), live_on=args.get("live_on"), apportion=args["apportion"],
+            include_regrants=args["include_regrants"],
+        )
+    )  # fmt: skip
+
+
+@blp.route("/funding/need")
+@blp.arguments(FundingNeedArgsSchema, location="query")
+@blp.response(200, FundingNeedSchema)
+def funding_need(args: dict[str, Any]) -> Response:
+    """Funding against need per borough or BCU: amount, population, recorded offences (Met
+    Police, latest 12 loaded months), amount per 1,000 residents and per 1,000 offences, the
+    London average and the rank of each area by each measure, with the period of every
+    figure."""
+    data = funding_data()
+    return http.json_response(
+        funding.funding_need(
+            data, snapshot(), state().settings, today(), level=args["level"],
+            programme=args.get("programme"), financial_year_text=args.get("financial_year"),
+            apportion=args["apportion"], include_regrants=args["include_regrants"],
+        )
+    )  # fmt: skip

@@ -1,0 +1,334 @@
+"""Funding summaries and funding against need: arguments and answers (documentation; the
+routes serialise the use cases' dicts directly)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from directory.usecases.funding import APPORTION, NEED_LEVELS, SUMMARY_BY
+from directory.web.api import Schema
+from directory.web.resources.common import AreaRefSchema
+
+_PROGRAMME = ma.fields.String(
+    validate=ma.validate.Length(min=1, max=80),
+    metadata={
+        "description": "Only awards of this programme id (lcpf-direct, vru, snb …; see /programmes)"
+    },
+)
+_FINANCIAL_YEAR = ma.fields.String(
+    validate=ma.validate.Length(min=1, max=20),
+    metadata={
+        "description": "Only awards for this UK financial year: 2021/22 (or 2021-22, FY21/22)"
+    },
+)
+_APPORTION = ma.fields.String(
+    load_default="none",
+    validate=ma.validate.OneOf(APPORTION),
+    metadata={
+        "description": "none (default): London-wide and BCU-wide money stays at its own scope. "
+        "population: also give each borough (or BCU) an apportioned_amount that divides "
+        "London-wide money by share of London's population and BCU-wide money by share of the "
+        "BCU's population (the rule is stated in the answer's apportionment member)"
+    },
+)
+_REGRANTS = ma.fields.Boolean(
+    load_default=False,
+    metadata={
+        "description": "Include regrants (awards paid through another award the directory "
+        "holds, e.g. MOPAC → SNB → charity); off by default because their money is already "
+        "counted in the award they came through"
+    },
+)
+
+
+class FundingSummaryArgsSchema(Schema):
+    by = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(SUMMARY_BY),
+        metadata={"description": "How to group the awards"},
+    )
+    programme = _PROGRAMME
+    financial_year = _FINANCIAL_YEAR
+    area = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={
+            "description": "Area code or name (Kingston, Central West BCU, E05013938): awards "
+            "whose beneficiary areas are the area, above it (London-wide, its BCU) or inside it"
+        },
+    )
+    live_on = ma.fields.Date(
+        metadata={
+            "description": "Only awards live that day (start ≤ day ≤ end; a missing date is open)"
+        }
+    )
+    apportion = _APPORTION
+    include_regrants = _REGRANTS
+
+
+class FundingNeedArgsSchema(Schema):
+    level = ma.fields.String(
+        load_default="borough",
+        validate=ma.validate.OneOf(NEED_LEVELS),
+        metadata={"description": "borough (33, with the City of London) or bcu (the 12 Met BCUs)"},
+    )
+    programme = _PROGRAMME
+    financial_year = _FINANCIAL_YEAR
+    apportion = _APPORTION
+    include_regrants = _REGRANTS
+
+
+class AwardLengthsSchema(Schema):
+    class Meta:
+        ordered = True
+        include = {
+            "<12": ma.fields.Integer(metadata={"description": "Awards shorter than 12 months"}),
+            "12–23": ma.fields.Integer(metadata={"description": "12 to 23 months"}),
+            "24–35": ma.fields.Integer(metadata={"description": "24 to 35 months"}),
+            "36+": ma.fields.Integer(
+                metadata={"description": "36 months or more (the 3-year target)"}
+            ),
+            "unknown": ma.fields.Integer(
+                metadata={"description": "No duration, or no start and end date"}
+            ),
+        }
+
+
+class FundingMoneySchema(Schema):
+    awards = ma.fields.Integer()
+    amount = ma.fields.Float(metadata={"description": "Pounds"})
+
+
+class FundingStatsSchema(Schema):
+    awards = ma.fields.Integer(
+        metadata={
+            "description": "Number of awards (an award shared between several groups counts in each)"
+        }
+    )
+    amount = ma.fields.Float(
+        metadata={
+            "description": "Pounds (a shared award's amount is divided equally between its groups)"
+        }
+    )
+    awards_without_amount = ma.fields.Integer(
+        metadata={"description": "Awards whose amount is not recorded"}
+    )
+    median_months = ma.fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Median award length in months (duration, or worked out from start and end); null if none is known"
+        },
+    )
+    length_distribution = ma.fields.Nested(AwardLengthsSchema)
+    share_36_plus = ma.fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Share (0–1) of the awards of known length that run 36 months or more"
+        },
+    )
+    ending_soon = ma.fields.Nested(
+        FundingMoneySchema,
+        metadata={
+            "description": "Awards (and their money) ending within DIRECTORY_ENDING_SOON_DAYS (default 90) days from today"
+        },
+    )
+
+
+class FundingAreaStatsSchema(FundingStatsSchema):
+    area = ma.fields.Nested(AreaRefSchema)
+    shared_awards = ma.fields.Integer(
+        metadata={
+            "description": "Of these awards, how many name several areas of this level and were divided equally"
+        }
+    )
+    apportioned_amount = ma.fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "With apportion=population only: amount plus the population share of London-wide (and, for a borough, its BCU's BCU-wide) money; null if populations are not loaded"
+        },
+    )
+    note = ma.fields.String(
+        metadata={"description": "not_in_a_bcu: why the City of London has no BCU"}
+    )
+
+
+class FundingGroupSchema(FundingStatsSchema):
+    programme = ma.fields.Dict(
+        allow_none=True,
+        metadata={"description": "by=programme: {id, name}, null for awards with no programme"},
+    )
+    financial_year = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "by=financial_year: 2021/22, null when not recorded"},
+    )
+    organisation = ma.fields.Dict(
+        metadata={"description": "by=organisation: the recipient {ref, name}"}
+    )
+
+
+class FundingApportionmentSchema(Schema):
+    method = ma.fields.String(metadata={"description": "none | population"})
+    available = ma.fields.Boolean(
+        metadata={
+            "description": "population: false if populations are not loaded for every borough"
+        }
+    )
+    rule = ma.fields.String(metadata={"description": "The rule applied, in words"})
+    population = ma.fields.Dict(
+        metadata={"description": "The population estimates used: reference_date, source"}
+    )
+    london_population = ma.fields.Integer()
+
+
+class FundingSummarySchema(Schema):
+    by = ma.fields.String()
+    filters = ma.fields.Dict(
+        metadata={"description": "The filters applied (area resolved to {code, name, type})"}
+    )
+    today = ma.fields.String(metadata={"description": "The day ending_soon is counted from"})
+    ending_soon_days = ma.fields.Integer()
+    totals = ma.fields.Nested(
+        FundingStatsSchema, metadata={"description": "Every selected award once, in full"}
+    )
+    regrants_left_out = ma.fields.Nested(
+        FundingMoneySchema,
+        metadata={"description": "Regrants not counted (absent with include_regrants=true)"},
+    )
+    groups = ma.fields.List(
+        ma.fields.Nested(FundingGroupSchema),
+        metadata={
+            "description": "by=programme, financial_year or organisation: one entry per group; programmes and organisations by amount (largest first), years in order"
+        },
+    )
+    rule = ma.fields.String(
+        metadata={"description": "by=borough, ward or bcu: how awards are placed"}
+    )
+    boroughs = ma.fields.List(
+        ma.fields.Nested(FundingAreaStatsSchema),
+        metadata={
+            "description": "by=borough: every borough in scope (all 33 without area), by name, with awards to the borough or its wards"
+        },
+    )
+    wards = ma.fields.List(
+        ma.fields.Nested(FundingAreaStatsSchema),
+        metadata={"description": "by=ward: wards with awards made to the ward itself"},
+    )
+    bcus = ma.fields.List(
+        ma.fields.Nested(FundingAreaStatsSchema),
+        metadata={
+            "description": "by=bcu: every BCU in scope, with awards to the BCU, its boroughs or their wards"
+        },
+    )
+    borough_wide = ma.fields.List(
+        ma.fields.Nested(FundingAreaStatsSchema),
+        metadata={
+            "description": "by=ward: awards to a whole borough, per borough (not divided among its wards)"
+        },
+    )
+    bcu_wide = ma.fields.List(
+        ma.fields.Nested(FundingAreaStatsSchema),
+        metadata={
+            "description": "by=borough or ward: awards to a whole BCU, per BCU (not divided among its boroughs)"
+        },
+    )
+    not_in_a_bcu = ma.fields.List(
+        ma.fields.Nested(FundingAreaStatsSchema),
+        metadata={
+            "description": "by=bcu: awards to the City of London, which is policed by the City of London Police and belongs to no Met BCU"
+        },
+    )
+    london_wide = ma.fields.Nested(
+        FundingStatsSchema,
+        metadata={"description": "Awards for all of London (not divided among boroughs)"},
+    )
+    unplaced = ma.fields.Nested(
+        FundingStatsSchema,
+        metadata={"description": "Awards with no London beneficiary area recorded"},
+    )
+    apportionment = ma.fields.Nested(FundingApportionmentSchema)
+
+
+class NeedRanksSchema(Schema):
+    amount = ma.fields.Integer(allow_none=True)
+    per_1000_residents = ma.fields.Integer(allow_none=True)
+    per_1000_offences = ma.fields.Integer(allow_none=True)
+    population = ma.fields.Integer(allow_none=True)
+    offences = ma.fields.Integer(allow_none=True)
+
+
+class NeedAreaSchema(Schema):
+    area = ma.fields.Nested(AreaRefSchema)
+    awards = ma.fields.Integer()
+    amount = ma.fields.Float(
+        metadata={
+            "description": "Pounds awarded to the area (borough: the borough or its wards; BCU: the BCU, its boroughs or their wards); shared awards divided equally; London-wide and BCU-wide money not included"
+        }
+    )
+    apportioned_amount = ma.fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "With apportion=population: amount plus the population share of London-wide and BCU-wide money"
+        },
+    )
+    population = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Residents (latest loaded estimate; a BCU sums its boroughs); period in periods.population"
+        },
+    )
+    offences = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Recorded offences, all categories, in periods.offences (null for the City of London: not in Met figures)"
+        },
+    )
+    per_1000_residents = ma.fields.Float(
+        allow_none=True, metadata={"description": "basis amount ÷ population × 1,000 (pounds)"}
+    )
+    per_1000_offences = ma.fields.Float(
+        allow_none=True, metadata={"description": "basis amount ÷ offences × 1,000 (pounds)"}
+    )
+    vs_london = ma.fields.Dict(
+        metadata={
+            "description": "Each per-1,000 figure ÷ the London figure (1.0 = the London average)"
+        }
+    )
+    rank = ma.fields.Nested(
+        NeedRanksSchema,
+        metadata={
+            "description": "Rank by each measure among the areas (1 = highest; ties share a rank; null when the figure is missing)"
+        },
+    )
+    note = ma.fields.String()
+
+
+class FundingNeedSchema(Schema):
+    level = ma.fields.String()
+    filters = ma.fields.Dict()
+    basis = ma.fields.String(
+        metadata={
+            "description": "amount, or apportioned_amount with apportion=population: the money the per-1,000 figures use"
+        }
+    )
+    areas = ma.fields.List(ma.fields.Nested(NeedAreaSchema))
+    london = ma.fields.Dict(
+        metadata={
+            "description": "The London average: total basis amount, population and offences of the areas, and per-1,000 figures as total ÷ total (per_1000_offences over the areas with crime figures)"
+        }
+    )
+    periods = ma.fields.Dict(
+        metadata={
+            "description": "population: reference_date and source; offences: start and end month (YYYY-MM) and months; funding: the financial year asked for or all"
+        }
+    )
+    wider_awards = ma.fields.Dict(
+        metadata={
+            "description": "Awards not in the rows' amount: london_wide, bcu_wide (level=borough) and not_in_a_bcu (level=bcu, the City of London) are in apportioned_amount by population share with apportion=population, otherwise in no row; unplaced (no London area) is in no row"
+        }
+    )
+    rule = ma.fields.String()
+    ranking = ma.fields.String()
+    apportionment = ma.fields.Nested(FundingApportionmentSchema)
+    notes = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "Present when crime or population figures are not loaded"},
+    )

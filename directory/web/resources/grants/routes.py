@@ -1,0 +1,46 @@
+"""Grants: who funded whom, how much, where, for how long and through whom."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from directory.usecases import catalogue
+from directory.web import http
+from directory.web.api import Blueprint, ProblemSchema
+from directory.web.resources.grants.schemas import (
+    GrantDetailSchema,
+    GrantListArgsSchema,
+    GrantPageSchema,
+)
+from directory.web.state import catalogue as queries
+from directory.web.state import paged_response, snapshot, state, today
+
+blp = Blueprint("grants", __name__, url_prefix="/api/v1", description="Grants (funding)")
+
+
+@blp.route("/grants")
+@blp.arguments(GrantListArgsSchema, location="query")
+@blp.response(200, GrantPageSchema)
+def list_grants(args: dict[str, Any]) -> Response:
+    """Grants, newest award first, with duration flags and a status derived from the dates."""
+    body = catalogue.list_grants(
+        queries(), snapshot(), state().settings, today(),
+        programme=args.get("programme"), organisation=args.get("organisation"),
+        area=args.get("area"), include_withdrawn=args["include_withdrawn"],
+        page=args["page"], per_page=args["per_page"],
+    )  # fmt: skip
+    return paged_response(body, args["page"], args["per_page"])
+
+
+@blp.route("/grants/<string:key>")
+@blp.response(200, GrantDetailSchema)
+@blp.alt_response(
+    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="grant-not-found"
+)
+def get_grant(key: str) -> Response:
+    """One grant (by id or ref) with the services it funds and its chain of intermediaries."""
+    return http.json_response(
+        catalogue.grant_detail(queries(), snapshot(), state().settings, today(), key)
+    )

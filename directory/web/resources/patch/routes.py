@@ -1,0 +1,111 @@
+"""What is in my patch: by postcode, point or area; and a caseload of postcodes at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+
+from directory.usecases import patch
+from directory.web import http, representations
+from directory.web import state as web
+from directory.web.api import Blueprint, ProblemSchema
+from directory.web.resources.patch.schemas import (
+    PatchArgsSchema,
+    PatchLookupResultSchema,
+    PatchLookupSchema,
+    PatchSchema,
+)
+from directory.web.state import directory_reads
+
+blp = Blueprint("patch", __name__, url_prefix="/api/v1", description="What is in my patch")
+SERVICE_PATH = "/api/v1/services/"
+PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
+
+
+def _filters(args: dict[str, Any]) -> patch.PatchFilters:
+    return patch.PatchFilters(
+        themes=tuple(args.get("theme", [])),
+        programme=args.get("programme"),
+        status=None if args["status"] == "any" else args["status"],
+        live_on=args.get("live_on"),
+        q=args.get("q"),
+        radius=args["radius"],
+    )
+
+
+@blp.route("/patch")
+@blp.arguments(PatchArgsSchema, location="query")
+@blp.response(200, PatchSchema)
+@blp.alt_response(
+    200,
+    content_type=http.GEOJSON_MIMETYPE,
+    success=True,
+    description="With format=geojson or Accept: application/geo+json: the page's "
+    "services as a FeatureCollection, one Feature per delivery site",
+)
+@blp.alt_response(
+    200,
+    content_type=http.CSV_MIMETYPE,
+    success=True,
+    description="With format=csv or Accept: text/csv: one row per service",
+)
+@blp.alt_response(422, description="invalid-input / invalid-postcode", **PROBLEM)
+@blp.alt_response(
+    404, description="outside-coverage, postcode-not-found, area-not-found …", **PROBLEM
+)
+def get_patch(args: dict[str, Any]) -> Response:
+    """Every service that serves a place, each with why it is here (a site nearby with its
+    distance, serves this ward / borough / BCU / all of London), its organisation, themes,
+    live grants and contact; the patch's funding by programme and its patch contacts.
+
+    Give exactly one of `postcode`, `lat`+`lon`, `easting`+`northing` or `area`. Services are
+    sorted by their strongest relation, then distance, then name."""
+    reads = directory_reads()
+    place = patch.resolve_place(
+        reads.snap, reads.repo, reads.settings, postcode=args.get("postcode"),
+        lat=args.get("lat"), lon=args.get("lon"), easting=args.get("easting"),
+        northing=args.get("northing"), area=args.get("area"),
+    )  # fmt: skip
+    page, per_page = args["page"], args["per_page"]
+    body = patch.patch(
+        reads.index, reads.snap, place, _filters(args), reads.today, page=page, per_page=per_page
+    )
+    kind = web.representation(args.get("format"), ("json", "geojson", "csv"))
+    if kind == "json":
+        return http.json_response(body)
+    envelope = body["services"]
+    services, sites, programmes = patch.for_representations(envelope["contents"])
+    if kind == "geojson":
+        links = [
+            {"href": url, "rel": rel, "type": http.GEOJSON_MIMETYPE, "title": title}
+            for rel, url, title in web.page_links(
+                page, per_page, envelope["total_pages"], "geojson"
+            )
+        ]
+        collection = representations.feature_collection(
+            services, sites, number_matched=envelope["total_items"], links=links,
+            url_prefix=SERVICE_PATH,
+        )  # fmt: skip
+        return http.json_response(collection, mimetype=http.GEOJSON_MIMETYPE)
+    text = representations.csv_text(
+        services, sites, programmes, url_prefix=request.host_url.rstrip("/") + SERVICE_PATH
+    )
+    response = Response(text.encode("utf-8"), mimetype=http.CSV_MIMETYPE)
+    response.headers["Content-Disposition"] = 'attachment; filename="patch.csv"'
+    return response
+
+
+@blp.route("/patch/lookup", methods=["POST"])
+@blp.arguments(PatchLookupSchema)
+@blp.response(200, PatchLookupResultSchema)
+@blp.alt_response(413, description="More than 1,000 postcodes", **PROBLEM)
+def lookup_patches(body: dict[str, Any]) -> Response:
+    """Up to 1,000 postcodes: each one's patch and its matching services (ids and counts, or
+    full with `detail=full`), or its problem, in the order sent."""
+    reads = directory_reads()
+    answer = patch.patch_lookup(
+        reads.index, reads.snap, reads.repo, reads.settings, body["postcodes"], _filters(body),
+        detail=body["detail"],
+    )  # fmt: skip
+    return http.json_response(answer)

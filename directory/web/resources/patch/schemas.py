@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from directory.ingest.records import SERVICE_STATUSES
+from directory.usecases.patch import DEFAULT_RADIUS_M, MAX_RADIUS_M
+from directory.web.api import Schema
+from directory.web.resources.common import PageArgsSchema, PageSchema
+
+
+class PatchFilterSchema(Schema):
+    theme = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
+        metadata={"description": "Theme id (repeatable; a service must have all)"},
+    )
+    programme = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=80),
+        metadata={"description": "Only services with a live grant from this programme (id)"},
+    )
+    status = ma.fields.String(
+        load_default="active",
+        validate=ma.validate.OneOf([*SERVICE_STATUSES, "any"]),
+        metadata={"description": "Service status; `any` for all (default active)"},
+    )
+    live_on = ma.fields.Date(
+        metadata={
+            "description": "Only services with a grant covering this date; also the date of the funding summary"
+        }
+    )
+    q = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={
+            "description": "Every word must appear in the service, organisation or theme names or the description"
+        },
+    )
+    radius = ma.fields.Float(
+        load_default=DEFAULT_RADIUS_M,
+        validate=ma.validate.Range(min=1, max=MAX_RADIUS_M),
+        metadata={
+            "description": f"Metres around a postcode or point for nearby sites (default {DEFAULT_RADIUS_M}, at most {MAX_RADIUS_M})"
+        },
+    )
+
+
+class PatchArgsSchema(PatchFilterSchema, PageArgsSchema):
+    format = ma.fields.String(
+        validate=ma.validate.OneOf(["json", "geojson", "csv"]),
+        metadata={
+            "description": "geojson: the page's services as a FeatureCollection (one "
+            "Feature per delivery site); csv: one row per service. Also by Accept."
+        },
+    )
+    postcode = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
+    lat = ma.fields.Float(metadata={"description": "WGS84 latitude (with lon)"})
+    lon = ma.fields.Float(metadata={"description": "WGS84 longitude (with lat)"})
+    easting = ma.fields.Float(metadata={"description": "British National Grid (with northing)"})
+    northing = ma.fields.Float(metadata={"description": "British National Grid (with easting)"})
+    area = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={
+            "description": 'An area code (E09…, E05…, bcu-…, E12000007) or name ("Kingston", "Central West BCU")'
+        },
+    )
+
+
+class PatchServicePageSchema(PageSchema):
+    contents = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={"description": "Services, each with `relations`: why it is in the patch"},
+    )
+
+
+class PatchSchema(Schema):
+    ward = ma.fields.Dict(allow_none=True)
+    borough = ma.fields.Dict(allow_none=True)
+    bcu = ma.fields.Dict(allow_none=True)
+    region = ma.fields.Dict()
+    police_force = ma.fields.Dict()
+    match = ma.fields.String(metadata={"description": "postcode | point | area"})
+    flags = ma.fields.Dict()
+    filters = ma.fields.Dict()
+    counts = ma.fields.Dict(metadata={"description": "Services in all, and per relation"})
+    funding = ma.fields.Dict(
+        metadata={"description": "Live awards into the patch by programme and scope"}
+    )
+    contacts = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "Patch contacts (SPOC, SNB chair, BCU lead)"}
+    )
+    services = ma.fields.Nested(PatchServicePageSchema)
+    sort = ma.fields.String()
+
+
+class PatchLookupSchema(PatchFilterSchema):
+    postcodes = ma.fields.List(
+        ma.fields.Raw(allow_none=True),
+        required=True,
+        metadata={"description": "Up to 1,000 postcodes (a SPOC's caseload)"},
+    )
+    detail = ma.fields.String(
+        load_default="ids",
+        validate=ma.validate.OneOf(["ids", "full"]),
+        metadata={"description": "ids: service ids and counts; full: the services themselves"},
+    )
+
+
+class PatchLookupResultSchema(Schema):
+    results = ma.fields.List(ma.fields.Dict())
+    found = ma.fields.Integer()
+    problems = ma.fields.Integer()
+
+
+class PartnerArgsSchema(PageArgsSchema):
+    organisation = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={"description": "Find partners for this organisation (id or ref)"},
+    )
+    postcode = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=40),
+        metadata={"description": "…or for work at this postcode (with theme)"},
+    )
+    theme = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
+        metadata={"description": "Themes to match (repeatable); required with postcode"},
+    )
+
+
+class PartnersSchema(Schema):
+    note = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Why nothing can match (an organisation with no themed services)"},
+    )
+    subject = ma.fields.Dict()
+    partners = ma.fields.Dict(
+        metadata={"description": "Page envelope of ranked organisations with reasons"}
+    )
+    ranking = ma.fields.String()

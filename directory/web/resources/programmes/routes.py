@@ -1,0 +1,56 @@
+"""Funding programmes: totals, and each programme's allocation formula beside its actual
+allocations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from directory.usecases import funding
+from directory.web import http
+from directory.web.api import Blueprint, ProblemSchema
+from directory.web.resources.funding.routes import funding_data
+from directory.web.resources.programmes.schemas import (
+    ProgrammeDetailArgsSchema,
+    ProgrammeDetailSchema,
+    ProgrammeListArgsSchema,
+    ProgrammePageSchema,
+)
+from directory.web.state import paged_response, snapshot, state, today
+
+blp = Blueprint(
+    "programmes", __name__, url_prefix="/api/v1", description="Funding programmes and formulas"
+)
+
+
+@blp.route("/programmes")
+@blp.arguments(ProgrammeListArgsSchema, location="query")
+@blp.response(200, ProgrammePageSchema)
+def list_programmes(args: dict[str, Any]) -> Response:
+    """Funding programmes with their number of awards and total amount, largest first, and
+    whether their allocation formula is documented."""
+    body = funding.list_programmes(
+        funding_data(), page=args["page"], per_page=args["per_page"],
+        include_regrants=args["include_regrants"],
+    )  # fmt: skip
+    return paged_response(body, args["page"], args["per_page"])
+
+
+@blp.route("/programmes/<string:programme_id>")
+@blp.arguments(ProgrammeDetailArgsSchema, location="query")
+@blp.response(200, ProgrammeDetailSchema)
+@blp.alt_response(
+    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="programme-not-found"
+)
+def get_programme(args: dict[str, Any], programme_id: str) -> Response:
+    """A programme's allocation formula (inputs, weights, sources; unknowns marked unknown)
+    beside its actual allocations: London-wide, per BCU and per borough, in all and per
+    financial year, with each borough's share of the money beside its share of population and
+    of recorded offences."""
+    return http.json_response(
+        funding.programme_detail(
+            funding_data(), snapshot(), state().settings, today(), programme_id,
+            include_regrants=args["include_regrants"],
+        )
+    )  # fmt: skip

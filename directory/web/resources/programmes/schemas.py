@@ -1,0 +1,119 @@
+"""Programmes and their allocation formulas: arguments and answers (documentation)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from directory.web.api import Schema
+from directory.web.resources.common import PageArgsSchema, PageSchema
+
+
+class ProgrammeListArgsSchema(PageArgsSchema):
+    include_regrants = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Count regrants (paid through another award the directory holds) too"
+        },
+    )
+
+
+class ProgrammeDetailArgsSchema(Schema):
+    include_regrants = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Count regrants (paid through another award the directory holds) too"
+        },
+    )
+
+
+class ProgrammeSummarySchema(Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+    funder_ref = ma.fields.String(allow_none=True, metadata={"description": "The funder's org-id"})
+    description = ma.fields.String(allow_none=True)
+    awards = ma.fields.Integer(metadata={"description": "Listed awards of the programme"})
+    amount = ma.fields.Float(metadata={"description": "Pounds, every award in full"})
+    financial_years = ma.fields.Dict(
+        allow_none=True, metadata={"description": "first and last financial year with awards"}
+    )
+    allocation = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "formula | competitive | decision | unknown (from formulas.toml)"},
+    )
+    formula_documented = ma.fields.Boolean(
+        metadata={"description": "Whether directory/data/formulas.toml documents it"}
+    )
+    url = ma.fields.String()
+
+
+class ProgrammePageSchema(PageSchema):
+    contents = ma.fields.List(ma.fields.Nested(ProgrammeSummarySchema))
+
+
+class ProgrammeFormulaInputSchema(Schema):
+    name = ma.fields.String()
+    weight = ma.fields.Raw(
+        metadata={"description": 'A number or share when published, otherwise "unknown"'}
+    )
+    source = ma.fields.String()
+    url = ma.fields.String()
+
+
+class ProgrammeFormulaSchema(Schema):
+    name = ma.fields.String()
+    allocation = ma.fields.String(
+        metadata={"description": "formula | competitive | decision | unknown"}
+    )
+    status = ma.fields.String(
+        metadata={"description": "known | partly known | not published | not applicable"}
+    )
+    description = ma.fields.String()
+    known = ma.fields.List(
+        ma.fields.String(), metadata={"description": "Facts with a public source"}
+    )
+    unknown = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "What could not be established (never estimated)"},
+    )
+    notes = ma.fields.String()
+    inputs = ma.fields.List(ma.fields.Nested(ProgrammeFormulaInputSchema))
+    sources = ma.fields.List(ma.fields.Dict(), metadata={"description": "title, url"})
+    documented_in = ma.fields.String()
+
+
+class ProgrammeAllocationsSchema(Schema):
+    totals = ma.fields.Dict(
+        metadata={"description": "Every award once: awards, amount, length statistics, ending soon"}
+    )
+    london_wide = ma.fields.Dict(
+        metadata={"description": "Awards for all of London: awards, amount"}
+    )
+    bcu_wide = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "Awards to a whole BCU, per BCU"}
+    )
+    boroughs = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "Every borough: awards and amount to it or its wards (shared awards divided equally), share_of_borough_money, population_share, offences_share"
+        },
+    )
+    unplaced = ma.fields.Dict(metadata={"description": "Awards with no London beneficiary area"})
+    by_financial_year = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={"description": "The same per financial year (boroughs with awards only)"},
+    )
+
+
+class ProgrammeDetailSchema(Schema):
+    programme = ma.fields.Dict(metadata={"description": "id, name, funder_ref, description"})
+    formula = ma.fields.Nested(
+        ProgrammeFormulaSchema,
+        allow_none=True,
+        metadata={"description": "The documented allocation formula; null when none is recorded"},
+    )
+    allocations = ma.fields.Nested(ProgrammeAllocationsSchema)
+    rule = ma.fields.String(metadata={"description": "How awards are placed"})
+    comparison = ma.fields.String()
+    periods = ma.fields.Dict(
+        metadata={"description": "Periods of the population and crime figures used for the shares"}
+    )

@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from directory.ingest.records import SERVICE_STATUSES
+from directory.store.repositories.search import SORTS
+from directory.usecases.search import DEFAULT_RADIUS_M, MAX_FUNDING_DAYS, MAX_RADIUS_M
+from directory.web.api import Schema
+from directory.web.resources.common import AreaRefSchema, PageArgsSchema, PageSchema
+
+
+class ServiceListArgsSchema(PageArgsSchema):
+    q = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={
+            "description": "Text search over the service name, organisation name, description "
+            "and theme names; results carry a `rank`. PostgreSQL: web-search syntax "
+            '(`youth mentoring`, `"knife crime"`, `-helpline`, `or`) with English stemming, '
+            "ranked by ts_rank with words in the service name weighted 10x. SQLite: every word "
+            '(or "phrase") must appear, `-word` excludes, case-insensitive; rank = 3 per word '
+            "in the name + 1 in the organisation name + 1 in the description."
+        },
+    )
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(SERVICE_STATUSES),
+        metadata={"description": "Only services with this status"},
+    )
+    theme = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
+        metadata={"description": "Theme id (repeatable; all must match). See /api/v1/themes"},
+    )
+    organisation = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={"description": "Organisation id or ref"},
+    )
+    programme = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=80),
+        metadata={
+            "description": "Programme id (e.g. `vru`, `snb`): services with a non-withdrawn "
+            "grant in it. With `live_on` / `funding_ends_within`, one grant must meet them all."
+        },
+    )
+    include_withdrawn = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also list services their source no longer lists"},
+    )
+    area = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={
+            "description": "Area code (any case: E12000007, bcu-…, E09…, E05…) or name "
+            "('Kingston', 'Central West BCU'). A service matches if its coverage is the area, "
+            "an area containing it (ward → borough → BCU → London; the City of London is "
+            "directly under London) or an area inside it, or if it has a delivery site in "
+            "the area. Unknown: 404 area-not-found."
+        },
+    )
+    near = ma.fields.String(
+        validate=ma.validate.Length(min=3, max=60),
+        metadata={
+            "description": "`lat,lon` (WGS84) in or around London: services with a delivery "
+            "site within `radius`; each carries `distance_m` to its nearest site (straight "
+            "line, British National Grid metres). Default sort: distance."
+        },
+    )
+    radius = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=MAX_RADIUS_M),
+        metadata={
+            "description": f"Metres around `near` (default {DEFAULT_RADIUS_M}, at most "
+            f"{MAX_RADIUS_M}); only with `near`"
+        },
+    )
+    bbox = ma.fields.String(
+        validate=ma.validate.Length(min=7, max=120),
+        metadata={
+            "description": "`minlon,minlat,maxlon,maxlat` (WGS84, longitude first) in or around "
+            "London, at most 1 degree each way: services with a delivery site inside"
+        },
+    )
+    live_on = ma.fields.Date(
+        metadata={
+            "description": "YYYY-MM-DD: services with a non-withdrawn grant covering that day "
+            "(a missing start or end date is open-ended)"
+        },
+    )
+    funding_ends_within = ma.fields.Integer(
+        validate=ma.validate.Range(min=0, max=MAX_FUNDING_DAYS),
+        metadata={
+            "description": "Days: services with a non-withdrawn grant ending between today and "
+            "today + days"
+        },
+    )
+    updated_since = ma.fields.String(
+        validate=ma.validate.Length(min=4, max=40),
+        metadata={
+            "description": "ISO 8601 date or date-time (UTC unless it says otherwise): services "
+            "changed at or after it"
+        },
+    )
+    sort = ma.fields.String(
+        validate=ma.validate.OneOf(SORTS),
+        metadata={
+            "description": "relevance (needs q; the default with q), distance (needs near; the "
+            "default with near and no q), name (the default otherwise), updated (newest change "
+            "first), funding_end (soonest end of a grant not yet ended first; none last). Ties: "
+            "name, then id. relevance without q or distance without near: 422."
+        },
+    )
+    format = ma.fields.String(
+        validate=ma.validate.OneOf(["json", "geojson", "csv"]),
+        metadata={
+            "description": "json (default), geojson (a FeatureCollection, one feature per "
+            "delivery site; also with Accept: application/geo+json) or csv (one row per "
+            "service; also with Accept: text/csv). Paging is the same for all three."
+        },
+    )
+
+
+class OrganisationRefSchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    name = ma.fields.String()
+    type = ma.fields.String(allow_none=True)
+
+
+class ServiceSummarySchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String(metadata={"description": "Stable reference from the source"})
+    name = ma.fields.String()
+    status = ma.fields.String()
+    organisation = ma.fields.Nested(OrganisationRefSchema)
+    themes = ma.fields.List(ma.fields.String())
+    coverage = ma.fields.List(ma.fields.Nested(AreaRefSchema))
+    last_verified = ma.fields.Date(allow_none=True)
+    stale = ma.fields.Boolean(
+        metadata={"description": "last_verified is missing or older than the stale age"}
+    )
+    withdrawn = ma.fields.Boolean()
+    updated_at = ma.fields.String()
+    demo = ma.fields.Boolean(metadata={"description": "Illustrative demo data, not a real record"})
+
+
+class ListedServiceSchema(ServiceSummarySchema):
+    distance_m = ma.fields.Float(
+        metadata={"description": "With near: metres to the service's nearest delivery site"}
+    )
+    rank = ma.fields.Float(metadata={"description": "With q: text relevance (higher is better)"})
+
+
+class ServicePageSchema(PageSchema):
+    contents = ma.fields.List(ma.fields.Nested(ListedServiceSchema))
+
+
+class ServiceFeatureCollectionSchema(Schema):
+    type = ma.fields.String(metadata={"description": "FeatureCollection"})
+    numberMatched = ma.fields.Integer(  # noqa: N815 (OGC API - Features member name)
+        metadata={"description": "Features of every matching service (one per site)"}
+    )
+    numberReturned = ma.fields.Integer(  # noqa: N815
+        metadata={"description": "Features in this response"}
+    )
+    links = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "self, first, prev, next, last, alternate"}
+    )
+    features = ma.fields.List(ma.fields.Dict())
+
+
+class ServiceDetailSchema(ServiceSummarySchema):
+    description = ma.fields.String(allow_none=True)
+    eligibility = ma.fields.Dict()
+    contact = ma.fields.Dict()
+    locations = ma.fields.List(ma.fields.Dict())
+    grants = ma.fields.List(ma.fields.Dict())
+    outcomes = ma.fields.List(ma.fields.Dict())
+    patch_contacts = ma.fields.List(ma.fields.Dict())
+    created_at = ma.fields.String()
+    withdrawn_at = ma.fields.String(allow_none=True)
+    source = ma.fields.String()
+
+
+class ChangeEventSchema(Schema):
+    id = ma.fields.Integer()
+    at = ma.fields.String()
+    entity = ma.fields.String()
+    entity_id = ma.fields.Integer()
+    entity_ref = ma.fields.String()
+    action = ma.fields.String(metadata={"description": "created | updated | withdrawn | restored"})
+    summary = ma.fields.String()
+    changes = ma.fields.Dict(metadata={"description": "field → {old, new}"})
+    areas = ma.fields.List(ma.fields.Nested(AreaRefSchema))
+    import_run = ma.fields.Integer(allow_none=True)
+
+
+class ChangePageSchema(PageSchema):
+    contents = ma.fields.List(ma.fields.Nested(ChangeEventSchema))

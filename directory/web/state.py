@@ -1,0 +1,161 @@
+"""Request-scoped access to the application's state, for the resources (web layer only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, current_app, g, request
+from sqlalchemy.engine import Connection
+
+from directory.settings import Settings
+from directory.store.db import Database
+from directory.store.repositories.directory import CatalogueQueries
+from directory.store.repositories.geography import GeographyRepository
+from directory.usecases.geography import GeographyCache, GeographySnapshot
+from directory.usecases.patch import DirectoryCache, DirectoryIndex
+from directory.web import http
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    geography: GeographyCache
+    directory: DirectoryCache
+
+
+def state() -> AppState:
+    return current_app.extensions["directory"]  # type: ignore[no-any-return]
+
+
+def connection() -> Connection:
+    """The connection for the request's reads (one kept open between requests, see
+    :meth:`Database.read_connection`): cheaper than an ORM session or a pool checkout."""
+    return state().db.read_connection()
+
+
+def end_request(_error: BaseException | None = None) -> None:
+    state().db.end_reads()
+
+
+def catalogue() -> CatalogueQueries:
+    return CatalogueQueries(connection())
+
+
+def today() -> date:
+    """Today in London's calendar terms (UTC date; grant dates have no time of day)."""
+    return datetime.now(UTC).date()
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryReads:
+    """What a read of the in-memory directory needs, looked up once per request."""
+
+    settings: Settings
+    snap: GeographySnapshot
+    repo: GeographyRepository  # on the request's read connection
+    index: DirectoryIndex  # for the snapshot's data version and today
+    today: date
+
+
+def directory_reads() -> DirectoryReads:
+    """The settings, geography snapshot, geography repository, directory index and date of
+    this request (the hot views' one call into the application's state)."""
+    app_state, day = state(), today()
+    snap = _snapshot(app_state)
+    index = app_state.directory.current(snap.version.id, day)
+    if index is None:
+        index = app_state.directory.get(catalogue(), snap, app_state.settings, day)
+    repo = GeographyRepository(app_state.db.read_connection())
+    return DirectoryReads(app_state.settings, snap, repo, index, day)
+
+
+def geography_repo() -> GeographyRepository:
+    return GeographyRepository(connection())
+
+
+def snapshot() -> GeographySnapshot:
+    return _snapshot(state())
+
+
+def _snapshot(app_state: AppState) -> GeographySnapshot:
+    cache = app_state.geography
+    snap = cache.fresh() or cache.get(GeographyRepository(app_state.db.read_connection()))
+    g.data_version = snap.version
+    return snap
+
+
+def etag_from_body() -> None:
+    """This answer can change without the data version moving (a failed import adds a
+    run but no data release): its ETag hashes the body instead."""
+    g.etag_from_body = True
+
+
+_MIMETYPES = {
+    "json": "application/json",
+    "geojson": http.GEOJSON_MIMETYPE,
+    "csv": http.CSV_MIMETYPE,
+}
+
+
+def representation(format: str | None, offered: tuple[str, ...] = ("json", "geojson")) -> str:
+    """The representation asked for: ``format`` when given, else the best of ``offered``
+    by the Accept header (JSON by default)."""
+    if format is not None:
+        return format
+    accept = request.environ.get("HTTP_ACCEPT")
+    if not accept or accept == "*/*":  # most requests: no preference, JSON
+        return "json"
+    best = request.accept_mimetypes.best_match(
+        [_MIMETYPES[o] for o in offered], default="application/json"
+    )
+    return next((o for o in offered if _MIMETYPES[o] == best), "json")
+
+
+def wants_geojson(format: str | None) -> bool:
+    return representation(format) == "geojson"
+
+
+def page_url(number: int, per_page: int, format: str | None = None) -> str:
+    """This request's URL for another page (and optionally another format)."""
+    args = request.args.to_dict(flat=False)
+    args.update(page=[str(number)], per_page=[str(per_page)])
+    if format is not None:
+        args["format"] = [format]
+    return f"{request.base_url}?{urlencode(args, doseq=True)}"
+
+
+def page_links(
+    page: int, per_page: int, total_pages: int, format: str | None = None
+) -> list[tuple[str, str, str]]:
+    """(rel, url, title) for self, first, last, prev and next (RFC 8288)."""
+    links = [
+        ("self", page_url(page, per_page, format), "This page"),
+        ("first", page_url(1, per_page, format), "First page"),
+        ("last", page_url(total_pages, per_page, format), "Last page"),
+    ]
+    if page > 1:
+        links.append(
+            ("prev", page_url(min(page - 1, total_pages), per_page, format), "Previous page")
+        )
+    if page < total_pages:
+        links.append(("next", page_url(page + 1, per_page, format), "Next page"))
+    return links
+
+
+def link_header(page: int, per_page: int, total_pages: int, format: str | None = None) -> str:
+    return ", ".join(
+        f'<{url}>; rel="{rel}"'
+        for rel, url, _ in page_links(page, per_page, total_pages, format)
+        if rel != "self"
+    )
+
+
+def paged_response(body: dict[str, Any], page: int, per_page: int) -> Response:
+    """The page envelope as JSON, with RFC 8288 Link headers to first/prev/next/last."""
+    response = http.json_response(body)
+    response.headers["Link"] = link_header(page, per_page, body["total_pages"])
+    return response
