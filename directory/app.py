@@ -9,6 +9,7 @@ from flask_cors import CORS
 
 from directory.settings import Settings
 from directory.store.db import Database
+from directory.usecases.facts import FactsCache
 from directory.usecases.geography import GeographyCache
 from directory.usecases.patch import DirectoryCache
 from directory.web import heap, http, logs
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings=settings,
         db=db,
         geography=GeographyCache(settings.data_version_ttl, on_rebuild=settle),
+        facts=FactsCache(),
         directory=DirectoryCache(on_rebuild=settle),
     )
     app.teardown_appcontext(end_request)

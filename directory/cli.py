@@ -571,7 +571,7 @@ def _load_demo(
     """The demo sources, then the recorded crime and population (for funding against need),
     each imported in turn: yields (name, report)."""
     from directory.demo import build_demo
-    from directory.usecases.funding import load_reference_data
+    from directory.ingest.run import load_reference_data
 
     app_state = state()
     with app_state.db.engine.connect() as connection:

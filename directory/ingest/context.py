@@ -10,8 +10,8 @@ import csv
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
+from directory.data import DATA_DIR
 from directory.ingest.records import LocationRecord
 from directory.ingest.values import loose_key, slug, split_list
 from directory.store.repositories.geography import GeographyRepository
@@ -20,7 +20,6 @@ from geodata import InvalidPostcodeError, parse_postcode
 from geodata.crs import to_bng
 from geodata.names import normalise_name
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LONDON = "E12000007"
 #: phrases meaning "all of London" (compared after normalise_name)
 LONDON_WIDE = frozenset(

@@ -20,6 +20,7 @@ from directory.ingest.apply import ImportOptions, ImportReport, import_batch
 from directory.ingest.context import GeographyContext
 from directory.ingest.giving360 import read_360giving_json, read_360giving_table
 from directory.ingest.hsds import read_hsds_json
+from directory.ingest.need import NEED_FORMATS, detect_need_format, import_need
 from directory.ingest.readers import ReadError, normalise_header, read_table
 from directory.ingest.records import Batch
 from directory.ingest.template import read_template
@@ -27,8 +28,8 @@ from directory.progress import QUIET, Progress
 from directory.settings import Settings
 from directory.store.db import Database
 from directory.store.repositories.geography import GeographyRepository
-from directory.usecases.funding import NEED_FORMATS, detect_need_format, import_need
 from directory.usecases.geography import GeographySnapshot
+from geodata.sources import data_file
 
 FORMATS = ("template", "360giving", "hsds", "mps-crime", "population")
 MODES = ("incremental", "full")
@@ -172,3 +173,33 @@ def run_import(
         dry_run=dry_run,
     )
     return import_batch(db, snap, settings, batch, options, ctx, progress=progress)
+
+
+#: the need figures of a data directory: (manifest key, import format, source name)
+REFERENCE_FILES = (
+    ("population", "population", "ons-population"),
+    ("crime", "mps-crime", "mps-borough-crime"),
+)
+
+
+def load_reference_data(
+    db: Database,
+    snap: GeographySnapshot,
+    settings: Settings,
+    data_dir: Path,
+    *,
+    progress: Progress = QUIET,
+) -> list[tuple[str, ImportReport]]:
+    """Import a data directory's population and Met crime files (``REFERENCE_FILES``,
+    found by manifest key) through the
+    same path as ``directory import`` (each recorded as an import run). Idempotent: a file
+    already loaded is ``unchanged``. Call it under the write lock (``refresh.write_lock``),
+    as ``directory demo load`` does for its sources. Returns (file, report) per file."""
+    reports = []
+    for key, fmt, source in REFERENCE_FILES:
+        path = data_file(data_dir, key)
+        report = run_import(
+            db, snap, settings, str(path), fmt=fmt, source=source, progress=progress
+        )
+        reports.append((path.relative_to(data_dir).as_posix(), report))
+    return reports

@@ -31,6 +31,7 @@ from directory.store.repositories.geography import (
 from directory.usecases import geography
 from directory.usecases.catalogue import area_ref, contact, grant_flags, site_body
 from directory.usecases.catalogue import iso as _iso
+from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.pagination import envelope
 from directory.usecases.shared import Shared
@@ -113,8 +114,11 @@ class DirectoryIndex:
 
     @classmethod
     def build(
-        cls, q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date
-    ) -> DirectoryIndex:
+        cls, q: CatalogueQueries, facts: FundingData, snap: GeographySnapshot,
+        settings: Settings, today: date,
+    ) -> DirectoryIndex:  # fmt: skip
+        """The index of the directory's listed services, with the grants of ``facts`` (the
+        data version's facts, shared with the funding answers)."""
         rows = q.index_rows()
         themes: dict[int, list[str]] = defaultdict(list)
         for sid, theme in rows["themes"]:
@@ -124,21 +128,15 @@ class DirectoryIndex:
         for sid, code in rows["coverage"]:
             coverage[sid].append(code)
             by_area[code].append(sid)
-        grant_areas: dict[int, list[str]] = defaultdict(list)
-        for gid, code in rows["grant_areas"]:
-            grant_areas[gid].append(code)
-        grants = {g.id: g for g in rows["grants"]}
-        grants_of: dict[int, list[Any]] = defaultdict(list)
-        for gid, sid in rows["grant_services"]:
-            if gid in grants:
-                grants_of[sid].append(grants[gid])
-        grants_by_area: dict[str, list[Any]] = defaultdict(list)
-        refs = {g.ref for g in grants.values()}
-        for gid, codes in grant_areas.items():
+        grants_of: dict[int, list[GrantFact]] = defaultdict(list)
+        grants_by_area: dict[str, list[GrantFact]] = defaultdict(list)
+        for g in facts.grants:
+            for sid in g.services:
+                grants_of[sid].append(g)
             # a regrant's money is already in the grant it came through (as /funding/summary)
-            if gid in grants and grants[gid].parent_ref not in refs:
-                for code in codes:
-                    grants_by_area[code].append(grants[gid])
+            if not g.regrant:
+                for code in g.areas:
+                    grants_by_area[code].append(g)
         contacts_by_area: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for c in sorted(rows["contacts"], key=lambda c: (c.area_code, c.role)):
             contacts_by_area[c.area_code].append(contact(c, snap))
@@ -194,7 +192,7 @@ class DirectoryIndex:
                 if borough:
                     profile.boroughs.add(borough["code"])
         by_ref = {p.ref: p for p in organisations.values()}
-        for g in grants.values():
+        for g in facts.grants:
             if (profile := by_ref.get(g.recipient_ref)) is not None:
                 profile.funders[g.funder_ref] = g.funder_name
         return cls(
@@ -288,8 +286,11 @@ class DirectoryCache:
         return None
 
     def get(
-        self, q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date
-    ) -> DirectoryIndex:
+        self, q: CatalogueQueries, facts: Callable[[], FundingData], snap: GeographySnapshot,
+        settings: Settings, today: date,
+    ) -> DirectoryIndex:  # fmt: skip
+        """The index for the snapshot's data version and ``today``, built (from the rows of
+        ``q`` and the facts ``facts()`` returns) when there is none."""
         version = snap.version.id  # read before the rows, so a newer import is not missed
         index = self.current(version, today)
         if index is not None:
@@ -297,7 +298,7 @@ class DirectoryCache:
         with self._lock:
             index = self.current(version, today)
             if index is None:
-                index = DirectoryIndex.build(q, snap, settings, today)
+                index = DirectoryIndex.build(q, facts(), snap, settings, today)
                 index.version = version
                 self._index = index
                 if self._on_rebuild is not None:

@@ -13,7 +13,9 @@ from sqlalchemy.engine import Connection
 from directory.settings import Settings
 from directory.store.db import Database
 from directory.store.repositories.directory import CatalogueQueries
+from directory.store.repositories.funding import FundingQueries
 from directory.store.repositories.geography import GeographyRepository
+from directory.usecases.facts import FactsCache, FundingData
 from directory.usecases.geography import GeographyCache, GeographySnapshot
 from directory.usecases.patch import DirectoryCache, DirectoryIndex
 from directory.web import http
@@ -24,7 +26,8 @@ class AppState:
     settings: Settings
     db: Database
     geography: GeographyCache
-    directory: DirectoryCache
+    facts: FactsCache  # grants, programmes, population, crime: per data version
+    directory: DirectoryCache  # the patch index: per data version and day
 
 
 def state() -> AppState:
@@ -68,9 +71,22 @@ def directory_reads() -> DirectoryReads:
     snap = _snapshot(app_state)
     index = app_state.directory.current(snap.version.id, day)
     if index is None:
-        index = app_state.directory.get(catalogue(), snap, app_state.settings, day)
+        index = app_state.directory.get(
+            catalogue(), lambda: _facts(app_state, snap), snap, app_state.settings, day
+        )
     repo = GeographyRepository(app_state.db.read_connection())
     return DirectoryReads(app_state.settings, snap, repo, index, day)
+
+
+def facts() -> FundingData:
+    """The facts of the current data version (read once per version and process), shared by
+    the funding answers and the patch index."""
+    app_state = state()
+    return _facts(app_state, _snapshot(app_state))
+
+
+def _facts(app_state: AppState, snap: GeographySnapshot) -> FundingData:
+    return app_state.facts.get(snap.version, FundingQueries(app_state.db.read_connection()))
 
 
 def geography_repo() -> GeographyRepository:

@@ -23,10 +23,11 @@ from sqlalchemy import func, select
 from directory.cli import cli
 from directory.ingest.apply import ImportOptions, import_batch
 from directory.ingest.records import Batch, OutcomeRecord
+from directory.ingest.run import load_reference_data
 from directory.ingest.template import HEADINGS
 from directory.store.models import AreaPopulation, CrimeCount, DataRelease, ImportRun
 from directory.store.repositories.geography import GeographyRepository
-from directory.usecases.funding import formulas, load_reference_data
+from directory.usecases.funding.programmes import formulas
 from tests.conftest import VENDORED, shared_data_path
 from tests.directory.test_import import dump
 

@@ -540,8 +540,9 @@ class CatalogueQueries:
     # -- the in-memory directory index (patch, partners) ---------------------------------------
     def index_rows(self) -> dict[str, list[Row[Any]]]:
         """Everything the in-memory directory index is built from, in a few full scans:
-        listed services with their organisation, themes, coverage, sites, live-or-not grants
-        (with the services they fund and their beneficiary areas) and patch contacts."""
+        listed services with their organisation, themes, coverage and sites, the patch
+        contacts and the themes (the grants come from the data version's facts,
+        :meth:`FundingQueries.grants`)."""
         listed = Service.withdrawn_at.is_(None)
         return {
             "services": self.db.execute(self._service_select().where(listed)).all(),
@@ -556,13 +557,6 @@ class CatalogueQueries:
             "locations": self.db.execute(
                 select(Location.__table__).join(Service, Service.id == Location.service_id).where(listed)
             ).all(),
-            "grants": self.db.execute(
-                self._grant_select().where(Grant.withdrawn_at.is_(None))
-            ).all(),
-            "grant_services": self.db.execute(
-                select(GrantService.grant_id, GrantService.service_id)
-            ).all(),
-            "grant_areas": self.db.execute(select(GrantArea.grant_id, GrantArea.area_code)).all(),
             "contacts": self.db.execute(select(PatchContact.__table__)).all(),
             "themes_taxonomy": self.db.execute(select(Theme.__table__)).all(),
         }  # fmt: skip

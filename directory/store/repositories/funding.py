@@ -17,6 +17,7 @@ from directory.store.models import (
     CrimeCount,
     Grant,
     GrantArea,
+    GrantService,
     Location,
     Organisation,
     Outcome,
@@ -56,6 +57,7 @@ class FundingQueries:
                 recipient.c.ref.label("recipient_ref"),
                 recipient.c.name.label("recipient_name"),
                 funder.c.ref.label("funder_ref"),
+                funder.c.name.label("funder_name"),
             )
             .join(recipient, recipient.c.id == Grant.recipient_id)
             .join(funder, funder.c.id == Grant.funder_id)
@@ -70,6 +72,14 @@ class FundingQueries:
             .join(Grant, Grant.id == GrantArea.grant_id)
             .where(Grant.withdrawn_at.is_(None))
             .order_by(GrantArea.grant_id, GrantArea.area_code)
+        ).all()
+
+    def grant_services(self) -> list[Row[Any]]:
+        return self.db.execute(
+            select(GrantService.grant_id, GrantService.service_id)
+            .join(Grant, Grant.id == GrantService.grant_id)
+            .where(Grant.withdrawn_at.is_(None))
+            .order_by(GrantService.grant_id, GrantService.service_id)
         ).all()
 
     def programmes(self) -> list[Row[Any]]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 
-from directory.store.repositories.funding import FundingQueries
-from directory.usecases import funding
-from directory.usecases.funding import FundingCache, FundingData
+from directory.usecases.funding import need, summary
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.resources.funding.schemas import (
@@ -18,19 +16,12 @@ from directory.web.resources.funding.schemas import (
     FundingSummaryArgsSchema,
     FundingSummarySchema,
 )
-from directory.web.state import connection, snapshot, state, today
+from directory.web.state import facts, snapshot, state, today
 
 blp = Blueprint(
     "funding", __name__, url_prefix="/api/v1", description="Funding summaries, funding against need"
 )
 PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
-
-
-def funding_data() -> FundingData:
-    """The funding facts of the current data version (read once per version and process)."""
-    snap = snapshot()
-    cache = current_app.extensions.setdefault("funding", FundingCache())
-    return cache.get(snap.version, FundingQueries(connection()))  # type: ignore[no-any-return]
 
 
 @blp.route("/funding/summary")
@@ -43,9 +34,9 @@ def funding_summary(args: dict[str, Any]) -> Response:
     recipient organisation. London-wide and BCU-wide awards are reported as such
     (`london_wide`, `bcu_wide`), never silently divided among boroughs; `apportion=population`
     adds an `apportioned_amount` and states the rule."""
-    data = funding_data()
+    data = facts()
     return http.json_response(
-        funding.funding_summary(
+        summary.funding_summary(
             data, snapshot(), state().settings, today(), by=args["by"],
             programme=args.get("programme"), financial_year_text=args.get("financial_year"),
             area=args.get("area"), live_on=args.get("live_on"), apportion=args["apportion"],
@@ -62,9 +53,9 @@ def funding_need(args: dict[str, Any]) -> Response:
     Police, latest 12 loaded months), amount per 1,000 residents and per 1,000 offences, the
     London average and the rank of each area by each measure, with the period of every
     figure."""
-    data = funding_data()
+    data = facts()
     return http.json_response(
-        funding.funding_need(
+        need.funding_need(
             data, snapshot(), state().settings, today(), level=args["level"],
             programme=args.get("programme"), financial_year_text=args.get("financial_year"),
             apportion=args["apportion"], include_regrants=args["include_regrants"],

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from directory.usecases.funding import APPORTION, NEED_LEVELS, SUMMARY_BY
+from directory.usecases.funding.need import NEED_LEVELS
+from directory.usecases.funding.summary import APPORTION, SUMMARY_BY
 from directory.web.api import Schema
 from directory.web.resources.common import AreaRefSchema
 

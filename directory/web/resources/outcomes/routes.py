@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response
 
 from directory.store.repositories.funding import FundingQueries
-from directory.usecases import funding
+from directory.usecases.funding import outcomes
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.resources.outcomes.schemas import (
@@ -31,7 +31,7 @@ def service_outcomes(key: str) -> Response:
     target was met, and the report or evaluation it comes from."""
     snapshot()  # the data version, for ETag and Last-Modified
     return http.json_response(
-        funding.service_outcomes(FundingQueries(connection()), catalogue(), key)
+        outcomes.service_outcomes(FundingQueries(connection()), catalogue(), key)
     )
 
 
@@ -43,7 +43,7 @@ def outcomes_summary(args: dict[str, Any]) -> Response:
     """What was measured, against what target, how many met it, with links to the reports
     and evaluations: per borough (London-wide and BCU-wide services apart) or per theme."""
     return http.json_response(
-        funding.outcomes_summary(
+        outcomes.outcomes_summary(
             FundingQueries(connection()), snapshot(), by=args["by"], area=args.get("area")
         )
     )

@@ -7,17 +7,16 @@ from typing import Any
 
 from flask import Response
 
-from directory.usecases import funding
+from directory.usecases.funding import programmes
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema
-from directory.web.resources.funding.routes import funding_data
 from directory.web.resources.programmes.schemas import (
     ProgrammeDetailArgsSchema,
     ProgrammeDetailSchema,
     ProgrammeListArgsSchema,
     ProgrammePageSchema,
 )
-from directory.web.state import paged_response, snapshot, state, today
+from directory.web.state import facts, paged_response, snapshot, state, today
 
 blp = Blueprint(
     "programmes", __name__, url_prefix="/api/v1", description="Funding programmes and formulas"
@@ -30,8 +29,8 @@ blp = Blueprint(
 def list_programmes(args: dict[str, Any]) -> Response:
     """Funding programmes with their number of awards and total amount, largest first, and
     whether their allocation formula is documented."""
-    body = funding.list_programmes(
-        funding_data(), page=args["page"], per_page=args["per_page"],
+    body = programmes.list_programmes(
+        facts(), page=args["page"], per_page=args["per_page"],
         include_regrants=args["include_regrants"],
     )  # fmt: skip
     return paged_response(body, args["page"], args["per_page"])
@@ -49,8 +48,8 @@ def get_programme(args: dict[str, Any], programme_id: str) -> Response:
     financial year, with each borough's share of the money beside its share of population and
     of recorded offences."""
     return http.json_response(
-        funding.programme_detail(
-            funding_data(), snapshot(), state().settings, today(), programme_id,
+        programmes.programme_detail(
+            facts(), snapshot(), state().settings, today(), programme_id,
             include_regrants=args["include_regrants"],
         )
     )  # fmt: skip

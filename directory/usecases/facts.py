@@ -1,0 +1,147 @@
+"""The facts the funding answers and the patch are computed from, read once per data
+version and shared by both: every listed grant (:class:`GrantFact`: its programme,
+recipient, funder, amount, dates, beneficiary areas, the services it funds, whether it is a
+regrant), the programmes, the latest population estimates and the last 12 months of Met
+crime counts. No Flask here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from directory.store.repositories.funding import FundingQueries
+
+CRIME_MONTHS = 12
+
+
+# -- the data, once per data version ------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class GrantFact:
+    id: int
+    ref: str
+    programme_id: str | None
+    programme_name: str | None
+    recipient_ref: str
+    recipient_name: str
+    funder_ref: str
+    funder_name: str
+    amount_pence: int | None
+    start: date | None
+    end: date | None
+    duration_months: int | None
+    financial_year: str | None
+    areas: tuple[str, ...]  # beneficiary area codes
+    services: tuple[int, ...]  # ids of the listed services it funds
+    #: paid through another award the directory holds (MOPAC → SNB → charity): its money is
+    #: already counted in that award, so totals leave it out
+    regrant: bool
+    demo: bool
+
+
+@dataclass(frozen=True)
+class CrimeFigures:
+    totals: dict[str, int]  # area code → offences in the period
+    months: dict[str, int]  # area code → months with figures in the period
+    first: date
+    last: date
+
+    def period(self) -> dict[str, Any]:
+        return {
+            "start": self.first.isoformat()[:7],
+            "end": self.last.isoformat()[:7],
+            "months": _month_index(self.last) - _month_index(self.first) + 1,
+        }
+
+
+@dataclass(frozen=True)
+class PopulationFigure:
+    value: int
+    reference_date: date
+    source: str | None
+
+
+@dataclass
+class FundingData:
+    """The facts of one data version. ``_placements`` is filled lazily by the funding
+    answers (where each award's money is placed, per level)."""
+
+    grants: list[GrantFact]
+    programmes: dict[str, Any]
+    population: dict[str, PopulationFigure]
+    crime: CrimeFigures | None
+    _placements: dict[tuple[int, str], list[tuple[str, str | None, float]]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def read(cls, q: FundingQueries) -> FundingData:
+        areas: dict[int, list[str]] = defaultdict(list)
+        for gid, code in q.grant_areas():
+            areas[gid].append(code)
+        services: dict[int, list[int]] = defaultdict(list)
+        for gid, sid in q.grant_services():
+            services[gid].append(sid)
+        rows = q.grants()
+        refs = {r.ref for r in rows}
+        grants = [
+            GrantFact(
+                id=r.id, ref=r.ref, programme_id=r.programme_id, programme_name=r.programme_name,
+                recipient_ref=r.recipient_ref, recipient_name=r.recipient_name,
+                funder_ref=r.funder_ref, funder_name=r.funder_name, amount_pence=r.amount_pence, start=r.start, end=r.end,
+                duration_months=r.duration_months, financial_year=r.financial_year,
+                areas=tuple(areas.get(r.id, ())), services=tuple(services.get(r.id, ())),
+                regrant=r.parent_ref is not None and r.parent_ref in refs and r.parent_ref != r.ref,
+                demo=bool(r.demo),
+            )
+            for r in rows
+        ]  # fmt: skip
+        population: dict[str, PopulationFigure] = {}
+        for p in q.populations():  # newest last: the latest estimate wins
+            population[p.area_code] = PopulationFigure(p.all_ages, p.reference_date, p.source)
+        crime = None
+        months = q.crime_months()
+        if months:
+            last = months[-1]
+            first = _add_months(last, -(CRIME_MONTHS - 1))
+            totals = q.crime_totals(first, last)
+            crime = CrimeFigures(
+                {r.area_code: int(r.offences) for r in totals},
+                {r.area_code: int(r.months) for r in totals},
+                max(first, months[0]),
+                last,
+            )
+        return cls(grants, {p.id: p for p in q.programmes()}, population, crime)
+
+
+class FactsCache:
+    """The FundingData of the current data version, for one application: read once, used by
+    the patch index and every funding answer."""
+
+    def __init__(self) -> None:
+        self._key: Any = None
+        self._data: FundingData | None = None
+        self._lock = threading.Lock()
+
+    def get(self, version: Any, q: FundingQueries) -> FundingData:
+        key = (version.id, version.loaded_at)
+        data = self._data
+        if data is not None and self._key == key:
+            return data
+        with self._lock:
+            if self._data is None or self._key != key:
+                self._data = FundingData.read(q)
+                self._key = key
+            return self._data
+
+
+def _month_index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _add_months(day: date, months: int) -> date:
+    year, month = divmod(_month_index(day) + months, 12)
+    return date(year, month + 1, 1)

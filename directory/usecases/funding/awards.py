@@ -1,0 +1,277 @@
+"""Which awards a funding answer counts and where each award's money is placed; the
+statistics of a group of awards; populations of areas. Shared by the funding summary, need
+and programme answers (see the package's docstring for the placement rules).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from directory.errors import InvalidInputError
+from directory.ingest.values import parse_financial_year
+from directory.usecases.catalogue import area_ref
+from directory.usecases.facts import FundingData, GrantFact
+from directory.usecases.geography import LONDON, GeographySnapshot
+from directory.usecases.patch import area_scope, resolve_area
+
+LENGTH_BUCKETS = ("<12", "12–23", "24–35", "36+", "unknown")
+
+PLACEMENT_RULE = (
+    "Each award's beneficiary areas are reduced to the widest ones it names. London-wide "
+    "awards are reported in london_wide and BCU-wide awards in bcu_wide, in full, not divided "
+    "among boroughs; awards to wards count for the ward (by=ward) or its borough. An award "
+    "naming several areas of the same level counts as an award in each and its amount is "
+    "divided equally between them (shared_awards), so amounts add up to the totals. Awards "
+    "with no London beneficiary area are in unplaced. Regrants (paid through another award "
+    "in the directory) are left out unless include_regrants=true: their money is already "
+    "counted in the award they came through."
+)
+
+
+def pounds(pence: float) -> float:
+    return round(pence / 100, 2)
+
+
+def rate(numerator: float | None, denominator: float | None, per: int = 1000) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator * per, 2)
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or not b:
+        return None
+    return round(a / b, 3)
+
+
+def is_live(g: Any, day: date) -> bool:
+    """Live on ``day``: started on or before it and not ended before it (a missing start or
+    end is open, as in the patch's funding summary)."""
+    return (g.start is None or g.start <= day) and (g.end is None or day <= g.end)
+
+
+def financial_year(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return parse_financial_year(text)
+    except ValueError as error:
+        raise InvalidInputError(str(error), errors={"financial_year": [str(error)]}) from None
+
+
+def check_choice(name: str, value: str, choices: Iterable[str]) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        message = f"Must be one of: {', '.join(choices)}."
+        raise InvalidInputError(f"{name}: {message}", errors={name: [message]})
+
+
+def area_code(snap: GeographySnapshot, text: str | None) -> str | None:
+    return None if text is None else resolve_area(snap, text)
+
+
+def ancestors(snap: GeographySnapshot, code: str) -> list[str]:
+    out = []
+    parent = snap.areas[code].parent_code
+    while parent is not None and parent in snap.areas:
+        out.append(parent)
+        parent = snap.areas[parent].parent_code
+    return out
+
+
+def bcu_of(snap: GeographySnapshot, borough: str) -> str | None:
+    parent = snap.areas[borough].parent_code
+    return (
+        parent
+        if parent is not None and parent in snap.areas and snap.areas[parent].type == "bcu"
+        else None
+    )
+
+
+# -- placement: which group an award's money belongs to -------------------------------------------
+#: kinds of place: "london", "bcu", "borough", "ward", "no_bcu" (the City at BCU level),
+#: "borough_wide" (a borough-wide award at ward level), "unplaced"
+Placement = list[tuple[str, str | None, float]]
+
+
+def placement(g: GrantFact, snap: GeographySnapshot, level: str) -> Placement:
+    """Where an award's money goes at ``level`` (borough, ward or bcu): (kind, code, share)."""
+    codes = {c for c in g.areas if c in snap.areas}
+    if not codes:
+        return [("unplaced", None, 1.0)]
+    if LONDON in codes:
+        return [("london", LONDON, 1.0)]
+    widest = [c for c in codes if not any(a in codes for a in ancestors(snap, c))]
+    units: list[tuple[str, str | None]] = []
+    for code in sorted(widest):
+        kind = snap.areas[code].type
+        if kind == "region":
+            unit: tuple[str, str | None] = ("london", code)
+        elif kind == "bcu":
+            unit = ("bcu", code)
+        elif level == "ward":
+            unit = ("ward", code) if kind == "ward" else ("borough_wide", code)
+        else:
+            borough = code if kind == "borough" else snap.areas[code].parent_code
+            if borough is None or borough not in snap.areas:
+                unit = ("unplaced", None)
+            elif level == "bcu":
+                bcu = bcu_of(snap, borough)
+                unit = ("bcu", bcu) if bcu is not None else ("no_bcu", borough)
+            else:
+                unit = ("borough", borough)
+        if unit not in units:
+            units.append(unit)
+    share = 1.0 / len(units)
+    return [(kind, code, share) for kind, code in units]
+
+
+def placed(data: FundingData, g: GrantFact, snap: GeographySnapshot, level: str) -> Placement:
+    key = (g.id, level)
+    found = data._placements.get(key)
+    if found is None:
+        found = data._placements[key] = placement(g, snap, level)
+    return found
+
+
+# -- statistics of a group of awards ------------------------------------------------------------
+@dataclass
+class Stats:
+    awards: int = 0
+    pence: float = 0.0
+    without_amount: int = 0
+    shared: int = 0
+    months: list[int | None] = field(default_factory=list)
+    soon_awards: int = 0
+    soon_pence: float = 0.0
+
+    def add(self, g: GrantFact, flags: dict[str, Any], share: float = 1.0) -> None:
+        self.awards += 1
+        if g.amount_pence is None:
+            self.without_amount += 1
+        else:
+            self.pence += g.amount_pence * share
+        if share < 1.0:
+            self.shared += 1
+        self.months.append(flags["duration_months"])
+        if flags["ending_soon"]:
+            self.soon_awards += 1
+            self.soon_pence += (g.amount_pence or 0) * share
+
+    def body(self, *, shared: bool = False) -> dict[str, Any]:
+        known = sorted(m for m in self.months if m is not None)
+        buckets = dict.fromkeys(LENGTH_BUCKETS, 0)
+        for m in self.months:
+            buckets[_bucket(m)] += 1
+        out: dict[str, Any] = {
+            "awards": self.awards,
+            "amount": pounds(self.pence),
+            "awards_without_amount": self.without_amount,
+            "median_months": statistics.median(known) if known else None,
+            "length_distribution": buckets,
+            "share_36_plus": round(buckets["36+"] / len(known), 4) if known else None,
+            "ending_soon": {"awards": self.soon_awards, "amount": pounds(self.soon_pence)},
+        }
+        if shared:
+            out["shared_awards"] = self.shared
+        return out
+
+
+def _bucket(months: int | None) -> str:
+    if months is None:
+        return "unknown"
+    if months < 12:
+        return "<12"
+    if months < 24:
+        return "12–23"
+    if months < 36:
+        return "24–35"
+    return "36+"
+
+
+# -- selection ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Selection:
+    programme: str | None = None
+    financial_year: str | None = None
+    area: str | None = None  # a resolved code
+    live_on: date | None = None
+    include_regrants: bool = False
+
+    def echo(self, snap: GeographySnapshot) -> dict[str, Any]:
+        return {
+            "programme": self.programme,
+            "financial_year": self.financial_year,
+            "area": area_ref(snap, self.area) if self.area else None,
+            "live_on": self.live_on.isoformat() if self.live_on else None,
+            "include_regrants": self.include_regrants,
+        }
+
+
+def select_grants(data: FundingData, snap: GeographySnapshot, sel: Selection) -> list[GrantFact]:
+    scope = set(area_scope(snap, sel.area)) if sel.area else None
+    return [
+        g
+        for g in data.grants
+        if (sel.include_regrants or not g.regrant)
+        and (sel.programme is None or g.programme_id == sel.programme)
+        and (sel.financial_year is None or g.financial_year == sel.financial_year)
+        and (scope is None or not scope.isdisjoint(g.areas))
+        and (sel.live_on is None or is_live(g, sel.live_on))
+    ]
+
+
+def selection(
+    snap: GeographySnapshot, *, programme: str | None, financial_year_text: str | None,
+    area: str | None, live_on: date | None, include_regrants: bool,
+) -> Selection:  # fmt: skip
+    return Selection(
+        programme=programme,
+        financial_year=financial_year(financial_year_text),
+        area=area_code(snap, area),
+        live_on=live_on,
+        include_regrants=include_regrants,
+    )
+
+
+def codes_of_type(snap: GeographySnapshot, kind: str, area: str | None) -> list[str]:
+    codes = [c for c, a in snap.areas.items() if a.type == kind]
+    if area is not None:
+        scope = set(area_scope(snap, area))
+        codes = [c for c in codes if c in scope]
+    return sorted(codes, key=lambda c: (snap.areas[c].name, c))
+
+
+def population_of(data: FundingData, snap: GeographySnapshot, code: str) -> int | None:
+    """An area's population: its own estimate, or for a BCU or London the sum over its
+    boroughs (None if any borough has none)."""
+    kind = snap.areas[code].type
+    if kind == "borough":
+        figure = data.population.get(code)
+        return figure.value if figure else None
+    boroughs = boroughs_in(snap, code)
+    values = [data.population.get(b) for b in boroughs]
+    if not boroughs or any(v is None for v in values):
+        return None
+    return sum(v.value for v in values if v is not None)
+
+
+def boroughs_in(snap: GeographySnapshot, code: str) -> list[str]:
+    if snap.areas[code].type == "borough":
+        return [code]
+    return [c for c in area_scope(snap, code) if snap.areas[c].type == "borough" and c != code]
+
+
+def population_note(data: FundingData) -> dict[str, Any] | None:
+    if not data.population:
+        return None
+    latest = max(p.reference_date for p in data.population.values())
+    sources = sorted({p.source for p in data.population.values() if p.source})
+    return {
+        "reference_date": latest.isoformat(),
+        "source": sources[0] if len(sources) == 1 else sources or None,
+    }

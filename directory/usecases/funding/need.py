@@ -1,0 +1,176 @@
+"""``GET /funding/need``: money per borough or BCU beside its population and recorded
+crime, with London's average and ranks.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from directory.settings import Settings
+from directory.usecases.facts import FundingData
+from directory.usecases.funding.awards import (
+    boroughs_in,
+    check_choice,
+    population_note,
+    population_of,
+    rate,
+    ratio,
+)
+from directory.usecases.funding.summary import funding_summary
+from directory.usecases.geography import CITY_NOTE, GeographySnapshot
+
+NEED_LEVELS = ("borough", "bcu")
+
+
+# -- GET /funding/need -------------------------------------------------------------------------
+def funding_need(
+    data: FundingData, snap: GeographySnapshot, settings: Settings, today: date, *,
+    level: str, programme: str | None = None, financial_year_text: str | None = None,
+    apportion: str = "none", include_regrants: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    check_choice("level", level, NEED_LEVELS)
+    summary = funding_summary(
+        data, snap, settings, today, by=level, programme=programme,
+        financial_year_text=financial_year_text, apportion=apportion,
+        include_regrants=include_regrants,
+    )  # fmt: skip
+    member = "boroughs" if level == "borough" else "bcus"
+    basis = "apportioned_amount" if apportion == "population" else "amount"
+    rows = []
+    for source in summary[member]:
+        code = source["area"]["code"]
+        population = population_of(data, snap, code)
+        offences, months = _offences_of(data, snap, code)
+        amount = source.get(basis)
+        row: dict[str, Any] = {
+            "area": source["area"],
+            "awards": source["awards"],
+            "amount": source["amount"],
+        }
+        if basis == "apportioned_amount":
+            row["apportioned_amount"] = amount
+        row.update(
+            population=population,
+            offences=offences,
+            per_1000_residents=rate(amount, population),
+            per_1000_offences=rate(amount, offences),
+        )
+        notes = []
+        if code == "E09000001":
+            notes.append(CITY_NOTE + " Met Police crime figures do not include it.")
+        if offences is not None and data.crime and months < data.crime.period()["months"]:
+            notes.append(f"Crime figures cover {months} of the period's months.")
+        if notes:
+            row["note"] = " ".join(notes)
+        rows.append(row)
+    with_pop = [r for r in rows if r["population"] is not None]
+    with_crime = [r for r in rows if r["offences"] is not None]
+    total_amount = sum(_amount(r, basis) for r in rows)
+    london_pop = sum(r["population"] for r in with_pop) if with_pop else None
+    london_offences = sum(r["offences"] for r in with_crime) if with_crime else None
+    average = {
+        "amount": round(total_amount, 2),
+        "population": london_pop,
+        "offences": london_offences,
+        "per_1000_residents": rate(sum(_amount(r, basis) for r in with_pop), london_pop),
+        "per_1000_offences": rate(sum(_amount(r, basis) for r in with_crime), london_offences),
+    }
+    for row in rows:
+        row["vs_london"] = {
+            "per_1000_residents": ratio(row["per_1000_residents"], average["per_1000_residents"]),
+            "per_1000_offences": ratio(row["per_1000_offences"], average["per_1000_offences"]),
+        }
+    _rank(rows, basis)
+    answer: dict[str, Any] = {
+        "level": level,
+        "filters": summary["filters"],
+        "basis": basis,
+        "areas": rows,
+        "london": average,
+        "periods": {
+            "population": population_note(data),
+            "offences": data.crime.period() if data.crime else None,
+            "funding": summary["filters"]["financial_year"] or "all financial years",
+        },
+        "wider_awards": {
+            "london_wide": {k: summary["london_wide"][k] for k in ("awards", "amount")},
+            "unplaced": {k: summary["unplaced"][k] for k in ("awards", "amount")},
+        },
+        "rule": _need_rule(level, basis),
+        "ranking": "rank 1 is the highest; equal values share a rank; areas without the figure "
+        "are not ranked (null).",
+        "apportionment": summary["apportionment"],
+    }
+    if level == "borough":
+        answer["wider_awards"]["bcu_wide"] = [
+            {"area": b["area"], "awards": b["awards"], "amount": b["amount"]}
+            for b in summary["bcu_wide"]
+        ]
+    else:
+        answer["wider_awards"]["not_in_a_bcu"] = [
+            {"area": b["area"], "awards": b["awards"], "amount": b["amount"], "note": b["note"]}
+            for b in summary["not_in_a_bcu"]
+        ]
+    if data.crime is None:
+        answer["notes"] = ["No crime figures are loaded: import the Met's borough-level crime "
+                           "file with `directory import FILE --format mps-crime`."]  # fmt: skip
+    if not data.population:
+        answer.setdefault("notes", []).append(
+            "No population figures are loaded: import them with "
+            "`directory import FILE --format population`."
+        )
+    return answer
+
+
+def _amount(row: dict[str, Any], basis: str) -> float:
+    return row.get(basis) or 0.0
+
+
+def _offences_of(data: FundingData, snap: GeographySnapshot, code: str) -> tuple[int | None, int]:
+    if data.crime is None:
+        return None, 0
+    boroughs = boroughs_in(snap, code)
+    found = [b for b in boroughs if b in data.crime.totals]
+    if not found:
+        return None, 0
+    return sum(data.crime.totals[b] for b in found), min(data.crime.months[b] for b in found)
+
+
+def _need_rule(level: str, basis: str) -> str:
+    where = (
+        "awards whose beneficiary areas are the borough or its wards"
+        if level == "borough"
+        else "awards whose beneficiary areas are the BCU, its boroughs or their wards"
+    )
+    money = (
+        "London-wide and BCU-wide money is apportioned by population share (see apportionment)"
+        if basis == "apportioned_amount"
+        else "London-wide"
+        + (" and BCU-wide" if level == "borough" else "")
+        + " money is not included (see wider_awards; apportion=population divides it by population)"
+    )
+    return (
+        f"amount: {where} (shared awards divided equally); {money}. per_1000_residents = "
+        f"{basis} ÷ population × 1,000; per_1000_offences = {basis} ÷ recorded offences in the "
+        "offences period × 1,000. Recorded offences are every category in the Met's "
+        "borough-level file over the latest 12 loaded months. The funding period (financial "
+        "year filter, or all years) and the population and crime periods differ: see periods."
+    )
+
+
+def _rank(rows: list[dict[str, Any]], basis: str) -> None:
+    measures = {
+        "amount": lambda r: r.get(basis),
+        "per_1000_residents": lambda r: r["per_1000_residents"],
+        "per_1000_offences": lambda r: r["per_1000_offences"],
+        "population": lambda r: r["population"],
+        "offences": lambda r: r["offences"],
+    }
+    for row in rows:
+        row["rank"] = {}
+    for name, value_of in measures.items():
+        values = sorted((v for r in rows if (v := value_of(r)) is not None), reverse=True)
+        for row in rows:
+            value = value_of(row)
+            row["rank"][name] = None if value is None else values.index(value) + 1

@@ -1,0 +1,214 @@
+"""``GET /funding/summary``: awards, money and award lengths grouped by area, programme,
+financial year or recipient.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from directory.errors import InvalidInputError
+from directory.settings import Settings
+from directory.usecases.catalogue import area_ref, grant_flags
+from directory.usecases.facts import FundingData, GrantFact
+from directory.usecases.funding.awards import (
+    PLACEMENT_RULE,
+    Selection,
+    Stats,
+    bcu_of,
+    check_choice,
+    codes_of_type,
+    placed,
+    population_note,
+    population_of,
+    pounds,
+    select_grants,
+    selection,
+)
+from directory.usecases.geography import CITY_NOTE, LONDON, GeographySnapshot
+
+SUMMARY_BY = ("borough", "bcu", "ward", "programme", "financial_year", "organisation")
+APPORTION = ("none", "population")
+
+AREA_FILTER_RULE = (
+    "With area, the awards counted are those whose beneficiary areas are the area, an area "
+    "inside it or an area above it: London-wide and BCU-wide awards reaching the area are "
+    "counted in full, not as the area's share. For the area's own share see "
+    "/funding/summary?by=borough (london_wide and bcu_wide kept apart) or /funding/need."
+)
+APPORTION_RULE = (
+    "apportioned_amount = the area's own amount + London-wide money × the area's share of "
+    "London's population + BCU-wide money × the borough's share of its BCU's population "
+    "(by=bcu: London-wide money × the BCU's share of London's population; the City of "
+    "London's share stays with the City, which is in no BCU). Populations are the latest "
+    "loaded estimates. This is an illustration of where pan-London and BCU-wide money might "
+    "be spent, not a record of where it was spent."
+)
+
+
+# -- GET /funding/summary ----------------------------------------------------------------------
+def funding_summary(
+    data: FundingData, snap: GeographySnapshot, settings: Settings, today: date, *,
+    by: str, programme: str | None = None, financial_year_text: str | None = None,
+    area: str | None = None, live_on: date | None = None, apportion: str = "none",
+    include_regrants: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    check_choice("by", by, SUMMARY_BY)
+    check_choice("apportion", apportion, APPORTION)
+    if apportion == "population" and by not in ("borough", "bcu"):
+        message = (
+            "apportion=population applies to by=borough or by=bcu (there are no ward populations)."
+        )
+        raise InvalidInputError(message, errors={"apportion": [message]})
+    sel = selection(snap, programme=programme, financial_year_text=financial_year_text,
+                     area=area, live_on=live_on, include_regrants=include_regrants)  # fmt: skip
+    grants = select_grants(data, snap, sel)
+    flags = {g.id: grant_flags(g, today, settings) for g in grants}
+    totals = Stats()
+    for g in grants:
+        totals.add(g, flags[g.id])
+    answer: dict[str, Any] = {
+        "by": by,
+        "filters": sel.echo(snap),
+        "today": today.isoformat(),
+        "ending_soon_days": settings.ending_soon_days,
+        "totals": totals.body(),
+    }
+    if not include_regrants:
+        widened = Selection(sel.programme, sel.financial_year, sel.area, sel.live_on, True)
+        left_out = [g for g in select_grants(data, snap, widened) if g.regrant]
+        answer["regrants_left_out"] = {
+            "awards": len(left_out),
+            "amount": pounds(sum(g.amount_pence or 0 for g in left_out)),
+        }
+    if by in ("programme", "financial_year", "organisation"):
+        answer["groups"] = _simple_groups(grants, flags, by)
+        if sel.area is not None:
+            answer["rule"] = AREA_FILTER_RULE
+        return answer
+    answer["rule"] = PLACEMENT_RULE
+    answer.update(_area_groups(data, grants, flags, snap, by, sel.area, apportion))
+    return answer
+
+
+def _simple_groups(grants: list[GrantFact], flags: dict[int, Any], by: str) -> list[dict[str, Any]]:
+    groups: dict[Any, Stats] = defaultdict(Stats)
+    labels: dict[Any, Any] = {}
+    for g in grants:
+        if by == "programme":
+            key: Any = g.programme_id
+            labels[key] = (
+                {"id": g.programme_id, "name": g.programme_name} if g.programme_id else None
+            )
+        elif by == "financial_year":
+            key = g.financial_year
+            labels[key] = g.financial_year
+        else:
+            key = g.recipient_ref
+            labels[key] = {"ref": g.recipient_ref, "name": g.recipient_name}
+        groups[key].add(g, flags[g.id])
+    if by == "financial_year":
+        order = sorted(groups, key=lambda k: (k is None, k or ""))
+    else:
+        order = sorted(groups, key=lambda k: (-groups[k].pence, k is None, str(k)))
+    member = {
+        "programme": "programme",
+        "financial_year": "financial_year",
+        "organisation": "organisation",
+    }[by]
+    return [{member: labels[k], **groups[k].body()} for k in order]
+
+
+def _area_groups(
+    data: FundingData, grants: list[GrantFact], flags: dict[int, Any], snap: GeographySnapshot,
+    by: str, area: str | None, apportion: str,
+) -> dict[str, Any]:  # fmt: skip
+    groups: dict[tuple[str, str | None], Stats] = defaultdict(Stats)
+    for g in grants:
+        for kind, code, share in placed(data, g, snap, by):
+            groups[(kind, code)].add(g, flags[g.id], share)
+    london = groups.get(("london", LONDON), Stats())
+    bcu_wide = {code: s for (kind, code), s in groups.items() if kind == "bcu" and by != "bcu"}
+    out: dict[str, Any] = {}
+    main_kind = {"borough": "borough", "ward": "ward", "bcu": "bcu"}[by]
+    if by == "ward":
+        codes = sorted(
+            (c for (k, c) in groups if k == "ward" and c is not None),
+            key=lambda c: (snap.areas[c].name, c),
+        )
+    else:
+        codes = codes_of_type(snap, main_kind, area)
+    rows = []
+    for code in codes:
+        stats = groups.get((main_kind, code), Stats())
+        rows.append({"area": area_ref(snap, code), **stats.body(shared=True)})
+    member = {"borough": "boroughs", "ward": "wards", "bcu": "bcus"}[by]
+    out[member] = rows
+    if by == "ward":
+        out["borough_wide"] = [
+            {"area": area_ref(snap, c), **s.body(shared=True)}
+            for (k, c), s in sorted(
+                groups.items(), key=lambda i: snap.areas[i[0][1]].name if i[0][1] else ""
+            )
+            if k == "borough_wide" and c
+        ]
+    if by != "bcu":
+        out["bcu_wide"] = [
+            {"area": area_ref(snap, c), **s.body(shared=True)}
+            for c, s in sorted(
+                bcu_wide.items(), key=lambda i: snap.areas[i[0]].name if i[0] else ""
+            )
+            if c is not None
+        ]
+    else:
+        out["not_in_a_bcu"] = [
+            {"area": area_ref(snap, c), "note": CITY_NOTE, **s.body(shared=True)}
+            for (k, c), s in groups.items() if k == "no_bcu" and c is not None
+        ]  # fmt: skip
+    out["london_wide"] = london.body()
+    out["unplaced"] = groups.get(("unplaced", None), Stats()).body()
+    out["apportionment"] = _apportion(data, snap, out, by, london, bcu_wide, apportion)
+    return out
+
+
+def _apportion(
+    data: FundingData, snap: GeographySnapshot, out: dict[str, Any], by: str, london: Stats,
+    bcu_wide: dict[str | None, Stats], apportion: str,
+) -> dict[str, Any]:  # fmt: skip
+    if apportion != "population":
+        return {
+            "method": "none",
+            "rule": "Nothing is apportioned: London-wide and BCU-wide money is reported at its "
+            "own scope only. Ask apportion=population (by=borough or by=bcu) to divide it by "
+            "population share.",
+        }
+    london_pop = population_of(data, snap, LONDON)
+    if london_pop is None:
+        for row in out.get("boroughs", out.get("bcus", [])):
+            row["apportioned_amount"] = None
+        return {
+            "method": "population",
+            "available": False,
+            "rule": "Population figures are not loaded for every borough, so nothing could be "
+            "apportioned: import them with `directory import FILE --format population`.",
+        }
+    rows = out["boroughs"] if by == "borough" else out["bcus"] + out["not_in_a_bcu"]
+    for row in rows:
+        code = row["area"]["code"]
+        pop = population_of(data, snap, code) or 0
+        pence = row["amount"] * 100 + london.pence * pop / london_pop
+        if by == "borough":
+            bcu = bcu_of(snap, code)
+            if bcu is not None and bcu in bcu_wide:
+                bcu_pop = population_of(data, snap, bcu)
+                if bcu_pop:
+                    pence += bcu_wide[bcu].pence * pop / bcu_pop
+        row["apportioned_amount"] = pounds(pence)
+    return {
+        "method": "population",
+        "available": True,
+        "rule": APPORTION_RULE,
+        "population": population_note(data),
+        "london_population": london_pop,
+    }
