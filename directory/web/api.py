@@ -69,7 +69,12 @@ class _QueryArguments:
     as required; marshmallow's ``Schema.load`` does the same plus bookkeeping for hooks,
     nesting and partial loads that such a schema does not use, at about three times the
     cost on a request sending one of fifteen parameters. A schema with hooks is loaded by
-    ``Schema.load``."""
+    ``Schema.load``.
+
+    Kept hand-written on a measurement, where a maintained library (webargs) does the same
+    job: the patch route measured 6× faster through this loader than through webargs'
+    layers (``scripts/bench_api.py``; README, "Measured figures"). A hypothesis test checks
+    its values and messages equal ``Schema.load``'s for every query schema of the app."""
 
     def __init__(self, schema: ma.Schema) -> None:
         self.schema = schema
