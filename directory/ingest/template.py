@@ -6,8 +6,13 @@ week, so reading is forgiving (other headings for the same column, any case, "£
 "01/04/2021", "RB Kingston upon Thames", "kt1 1eu") and every problem is reported with its
 row, column and value, all of them at once.
 
-The columns are declared once, in ``COLUMNS``; the README table (``columns_markdown``), the
-XLSX "Columns" sheet and the blank template (``write_template``) are made from it.
+The columns (heading, whether required, meaning, example, other headings accepted) are
+declared once, in ``template.toml`` beside this module, which ``load_columns`` reads into
+``COLUMNS`` on import, failing loudly on anything it does not expect; the README table
+(``columns_markdown``), the XLSX "Columns" sheet and the blank template (``write_template``)
+are made from it. How each column's cells are read stays here, in ``_read_row`` and the
+functions it calls, since columns are read together (Ages against Min age and Max age, the
+grant columns against the Funder …); ``_COLUMNS_READ`` lists the columns it reads.
 
 What the template does not hold: more than one site or grant per service (export those with
 the 360Giving / JSON exports; ``rows_from_batch`` writes the first site and the first grant of
@@ -19,7 +24,8 @@ service nor fund one. Site refs are always ``<service ref>#site``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -53,10 +59,13 @@ from directory.ingest.values import (
 
 __all__ = [
     "COLUMNS",
+    "COLUMNS_FILE",
     "MOPAC_NAME",
     "MOPAC_REF",
     "Column",
+    "ColumnsFileError",
     "columns_markdown",
+    "load_columns",
     "organisation_ref_for",
     "read_template",
     "rows_from_batch",
@@ -65,6 +74,10 @@ __all__ = [
 
 MOPAC_REF = "GB-GOR-PC390"
 MOPAC_NAME = "Mayor's Office for Policing and Crime"
+
+
+#: where the columns are declared
+COLUMNS_FILE = Path(__file__).with_name("template.toml")
 
 
 @dataclass(frozen=True)
@@ -81,287 +94,162 @@ class Column:
     aliases: tuple[str, ...] = ()
 
 
-def _column(
-    heading: str,
-    meaning: str,
-    example: str,
-    *,
-    required: bool = False,
-    aliases: tuple[str, ...] = (),
-) -> Column:
-    key = normalise_header(heading)
-    keys = tuple(dict.fromkeys(normalise_header(a) for a in aliases))
-    return Column(heading, key, required, meaning, example, tuple(k for k in keys if k != key))
+class ColumnsFileError(ValueError):
+    """``template.toml`` does not declare columns this module can use."""
 
 
-COLUMNS: tuple[Column, ...] = (
-    _column(
+#: the keys a [[column]] of template.toml may have, and their types
+_COLUMN_KEYS: dict[str, type] = {
+    "heading": str,
+    "required": bool,
+    "meaning": str,
+    "example": str,
+    "aliases": list,
+}
+_NEEDED_KEYS = ("heading", "meaning", "example")
+
+#: the columns the reading code below reads: template.toml declares exactly these (a column
+#: added there needs reading here, in _read_row, and writing, in rows_from_batch)
+_COLUMNS_READ = frozenset(
+    {
         "Service ref",
-        "A reference for the service that never changes, even when its name does. Choose it "
-        "the first time and keep it: the import updates the service with this ref.",
-        "SL-RESCUE-01",
-        required=True,
-        aliases=("Service ID", "Service reference", "Ref", "ID"),
-    ),
-    _column(
         "Service name",
-        "What the service is called.",
-        "Rescue and Response",
-        required=True,
-        aliases=("Service", "Name", "Project", "Project name"),
-    ),
-    _column(
         "Description",
-        "What the service does, in a sentence or two.",
-        "Support for young people caught up in county lines",
-        aliases=("Service description", "Summary", "About"),
-    ),
-    _column(
         "Status",
-        'active, inactive, defunct or temporarily closed. Blank means active; "closed" '
-        "means defunct.",
-        "active",
-        aliases=("Service status",),
-    ),
-    _column(
         "Themes",
-        "What the service tackles: one or more themes separated by ; (see GET /api/v1/themes).",
-        "Gangs and exploitation; Violence and knife crime",
-        aliases=("Theme", "Topics", "Categories", "Crime type"),
-    ),
-    _column(
         "Organisation ref",
-        "The delivering organisation's org-id: GB-CHC- and the charity number, GB-COH- and the "
-        "company number. Blank: a ref is made from the Organisation name (org:st-giles-trust), "
-        "so spell the name the same way on every row.",
-        "GB-CHC-1123456",
-        aliases=(
-            "Organisation ID",
-            "Org ref",
-            "Org ID",
-            "Organization ref",
-            "Organization ID",
-            "Provider ref",
-            "Provider ID",
-        ),
-    ),
-    _column(
         "Organisation name",
-        "Who delivers the service.",
-        "St Giles Trust",
-        required=True,
-        aliases=(
-            "Organisation",
-            "Organization",
-            "Organization name",
-            "Provider",
-            "Provider name",
-            "Delivered by",
-            "Delivery partner",
-            "Recipient",
-            "Recipient name",
-        ),
-    ),
-    _column(
         "Organisation type",
-        'voluntary, council, nhs, police, education, business or other. "Charity", "VCS" '
-        'and "community" mean voluntary; "local authority" and "borough" mean council.',
-        "voluntary",
-        aliases=("Org type", "Organization type", "Provider type", "Sector"),
-    ),
-    _column(
         "Charity number",
-        "The organisation's registered charity number, if it has one.",
-        "1123456",
-        aliases=("Registered charity number", "Charity no", "Charity reg no"),
-    ),
-    _column(
         "Company number",
-        "The organisation's Companies House number, if it has one (leading zeros that a "
-        "spreadsheet dropped are put back).",
-        "04312517",
-        aliases=("Company no", "Companies House number", "Registered company number"),
-    ),
-    _column(
         "Organisation website",
-        "The organisation's web site.",
-        "https://www.stgilestrust.org.uk",
-        aliases=("Org website", "Organization website", "Provider website"),
-    ),
-    _column(
         "Coverage",
-        'The areas the service is for, separated by ;: boroughs ("Kingston", "RB Kingston '
-        'upon Thames"), BCUs ("Central West BCU"), wards, GSS codes (E09000021) or '
-        '"London-wide". May be blank only when the row has a Site postcode.',
-        "Kingston; Richmond",
-        required=True,
-        aliases=(
-            "Areas",
-            "Areas served",
-            "Area",
-            "Area served",
-            "Boroughs",
-            "Borough",
-            "Service area",
-            "Geography",
-            "Coverage area",
-        ),
-    ),
-    _column(
         "Site name",
-        "The name of the place where the service is delivered (one site; more sites go in "
-        "the JSON import).",
-        "Kingston Youth Centre",
-        aliases=("Location name", "Venue", "Site"),
-    ),
-    _column(
         "Site address",
-        "The street address of that site.",
-        "1 Market Place, Kingston upon Thames",
-        aliases=("Address", "Location address", "Venue address"),
-    ),
-    _column(
         "Site postcode",
-        "The postcode of that site, in any case and spacing; it places the service on the map.",
-        "KT1 1EU",
-        aliases=("Postcode", "Post code", "Location postcode", "Venue postcode"),
-    ),
-    _column(
         "Min age",
-        "The youngest age the service takes, in years.",
-        "11",
-        aliases=("Minimum age", "Age from", "Age min"),
-    ),
-    _column(
         "Max age",
-        "The oldest age the service takes, in years.",
-        "25",
-        aliases=("Maximum age", "Age to", "Age max"),
-    ),
-    _column(
         "Ages",
-        "The age range in one cell instead of Min age and Max age: 11-25, 18+, under 18.",
-        "11-25",
-        aliases=("Age range", "Age group", "Age", "Age groups"),
-    ),
-    _column(
         "Eligibility",
-        "Who the service is for.",
-        "Young people at risk of exploitation",
-        aliases=("Eligibility criteria", "Who is it for", "Criteria"),
-    ),
-    _column(
         "Who can refer",
-        "Who can refer someone to the service: self, professional, police, school …",
-        "self; professional",
-        aliases=("Referral", "Referrals", "Referral route", "Referral routes", "Referred by"),
-    ),
-    _column(
         "Email",
-        "The service's contact email address.",
-        "rescue@example.org",
-        aliases=("Contact email", "E-mail", "Email address", "Service email"),
-    ),
-    _column(
         "Phone",
-        "The service's contact telephone number.",
-        "020 7946 0000",
-        aliases=("Telephone", "Phone number", "Contact phone", "Tel", "Service phone"),
-    ),
-    _column(
         "Website",
-        "The service's own web page.",
-        "https://example.org/rescue",
-        aliases=("Service website", "URL", "Web", "Web site"),
-    ),
-    _column(
         "Last verified",
-        "The date someone last checked this row with the provider.",
-        "2024-03-31",
-        aliases=("Verified", "Date verified", "Last checked", "Checked", "Verified on"),
-    ),
-    _column(
         "Grant ref",
-        "The grant's reference (its 360Giving id if it has one). Blank: made from the "
-        "Service ref (SL-RESCUE-01#grant). Give the same Grant ref on several rows when one "
-        "grant funds several services.",
-        "360G-MOPAC-LCPF-0042",
-        aliases=("Grant ID", "Grant reference", "Grant identifier", "Identifier"),
-    ),
-    _column(
         "Funder",
-        "Who pays for the service: a name or an org-id. MOPAC is GB-GOR-PC390; both can be "
-        'given as "Name (org-id)". Needed whenever any other grant column is filled in.',
-        "MOPAC",
-        aliases=("Funded by", "Funder name", "Funding organisation", "Funding organization"),
-    ),
-    _column(
         "Programme",
-        "The funding programme: LCPF, LCPF co-commissioning, VRU, Young Londoners Fund, or "
-        "any other name.",
-        "LCPF co-commissioning",
-        aliases=("Program", "Funding programme", "Funding program", "Fund", "Funding stream"),
-    ),
-    _column(
         "Amount",
-        "The amount of the grant in pounds: 45000, £45,000, £45k, 1.2m.",
-        "£45,000",
-        aliases=("Amount awarded", "Grant amount", "Award amount", "Funding amount", "Value"),
-    ),
-    _column(
         "Award date",
-        "The date the grant was awarded (2021-04-01 or 01/04/2021, day first).",
-        "2021-03-15",
-        aliases=("Awarded", "Award", "Date awarded", "Decision date", "Award date (planned)"),
-    ),
-    _column(
         "Start date",
-        "The date the funded work starts.",
-        "2021-04-01",
-        aliases=("Start", "From", "Planned start date", "Grant start", "Grant start date"),
-    ),
-    _column(
         "End date",
-        "The date the funded work ends (not before the Start date).",
-        "2025-03-31",
-        aliases=("End", "To", "Planned end date", "Grant end", "Grant end date"),
-    ),
-    _column(
         "Duration (months)",
-        "How many months the grant runs for. Blank: worked out from the Start and End dates.",
-        "48",
-        aliases=("Duration", "Duration months", "Months", "Length (months)"),
-    ),
-    _column(
         "Financial year",
-        "The financial year the money is for, April to March: 2021/22 (or 2021-22, FY21/22).",
-        "2021/22",
-        aliases=("FY", "Financial year (FY)", "Funding year", "Year"),
-    ),
-    _column(
         "Beneficiary areas",
-        "Where the grant's money is meant to benefit, when that differs from Coverage (same "
-        "forms as Coverage). Blank: the Coverage.",
-        "Kingston",
-        aliases=("Beneficiary location", "Beneficiary area", "Grant areas"),
-    ),
-    _column(
         "Paid through",
-        "When the money reached this service through another grant (MOPAC's LCPF grant to "
-        "Kingston SNB, passed on by the SNB): the Grant ref of that parent grant, or the name "
-        "of the organisation that passed it on when that organisation's grant is on another "
-        "row of this sheet. The Funder is still who pays this service. Blank: paid directly.",
-        "Kingston SNB",
-        aliases=("Parent grant", "Parent grant ref", "Via", "Regranted by", "Intermediary"),
-    ),
-    _column(
         "Demo",
-        "yes if this row is made-up example data (it is shown with a DEMO label); blank or no "
-        "otherwise.",
-        "no",
-        aliases=("Demo data", "Is demo", "Example data"),
-    ),
+    }
 )
+
+
+def load_columns(path: Path = COLUMNS_FILE) -> tuple[Column, ...]:
+    """The columns ``path`` declares, in its order. Raises ``ColumnsFileError``, naming the
+    file and the column, when the file is not TOML, a column has a key other than those of
+    ``_COLUMN_KEYS`` or lacks a heading, meaning or example, a value has the wrong type, a
+    heading is accepted for two columns (as a heading or an alias), or the columns are not
+    those the reading code reads."""
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ColumnsFileError(f"{path}: cannot read the template's columns: {error}") from error
+    entries = data.pop("column", [])
+    if data:
+        raise ColumnsFileError(
+            f"{path}: unknown key {_listed(data)}: the file holds only [[column]] tables"
+        )
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ColumnsFileError(f"{path}: 'column' must be [[column]] tables")
+    accepted: dict[str, tuple[str, str]] = {}  # key of a heading read → (column, as written)
+    columns = tuple(
+        _load_column(entry, f"{path}: column {number}", accepted)
+        for number, entry in enumerate(entries, start=1)
+    )
+    headings = {c.heading for c in columns}
+    if headings - _COLUMNS_READ:
+        raise ColumnsFileError(
+            f"{path}: template.py does not read {_listed(headings - _COLUMNS_READ)}: a new "
+            "column needs code to read and write it there (_read_row, rows_from_batch) and "
+            "its heading in _COLUMNS_READ"
+        )
+    if _COLUMNS_READ - headings:
+        raise ColumnsFileError(
+            f"{path}: there is no column {_listed(_COLUMNS_READ - headings)}, which "
+            "template.py reads (a heading renamed here is renamed there too)"
+        )
+    return columns
+
+
+def _load_column(entry: dict[str, Any], where: str, accepted: dict[str, tuple[str, str]]) -> Column:
+    """One [[column]] table; ``accepted`` collects the keys of the headings read so far."""
+    if isinstance(entry.get("heading"), str):
+        where += f" ({entry['heading']!r})"
+
+    def fail(problem: str) -> ColumnsFileError:
+        return ColumnsFileError(f"{where}: {problem}")
+
+    if set(entry) - set(_COLUMN_KEYS):
+        raise fail(
+            f"unknown key {_listed(set(entry) - set(_COLUMN_KEYS))}: a column's keys are "
+            f"{', '.join(_COLUMN_KEYS)}"
+        )
+    missing = [k for k in _NEEDED_KEYS if k not in entry]
+    if missing:
+        raise fail(f"missing key {_listed(missing)}: every column needs one")
+    for name, value in entry.items():
+        kind = _COLUMN_KEYS[name]
+        texts = [value] if kind is str else value if kind is list else []
+        if not isinstance(value, kind) or not all(isinstance(t, str) for t in texts):
+            what = {str: "text", bool: "true or false", list: "a list of texts"}[kind]
+            raise fail(f"{name} must be {what}, not {value!r}")
+        for text in texts:
+            if not text.strip():
+                raise fail(f"{name} has a blank text")
+            if "\n" in text:
+                raise fail(
+                    f"{name} has a line break: end each line of a long text with a space and "
+                    "a \\ so that the break is left out"
+                )
+    heading: str = entry["heading"]
+    keys = []
+    for number, text in enumerate((heading, *entry.get("aliases", ()))):
+        key = normalise_header(text)
+        if not key:
+            raise fail(f"{text!r} has no letters or digits to read a heading by")
+        if key in accepted:
+            column, earlier = accepted[key]
+            via = "" if earlier == column else f" (by its alias {earlier!r})"
+            raise fail(
+                f"duplicate {'alias' if number else 'column'}: {text!r} is already read as "
+                f"the column {column!r}{via}; headings are compared ignoring case, spaces "
+                "and punctuation"
+            )
+        accepted[key] = (heading, text)
+        keys.append(key)
+    return Column(
+        heading,
+        keys[0],
+        entry.get("required", False),
+        entry["meaning"],
+        entry["example"],
+        tuple(keys[1:]),
+    )
+
+
+def _listed(names: Iterable[str]) -> str:
+    return ", ".join(repr(n) for n in sorted(names))
+
+
+COLUMNS: tuple[Column, ...] = load_columns()
 
 _BY_HEADING = {c.heading: c for c in COLUMNS}
 HEADINGS = [c.heading for c in COLUMNS]
