@@ -151,6 +151,8 @@ def _format_of(data: bytes, format: str | None, label: str) -> str:
 
 
 def _looks_like_text(data: bytes) -> bool:
+    # kept hand-written: charset-normalizer's is_binary() calls b"\x00\x01\x02binary\x00" text,
+    # which test_readers requires to be refused as not a spreadsheet
     sample = data[:4096]
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF8)):
         return True
@@ -160,6 +162,14 @@ def _looks_like_text(data: bytes) -> bool:
 def _decode(data: bytes) -> str:
     """The text of a CSV file: UTF-8 (with or without BOM), UTF-16 with BOM, or
     Windows-1252 (what Excel's plain "CSV" saves on a UK PC)."""
+    # Kept hand-written rather than charset-normalizer (issue 12), on measurement: on 3,000
+    # generated sheets of UK text (accents, £, €, curly quotes) it read 36 valid UTF-8 files as
+    # Windows-1252 ("Amount (Â£)"; 48 with threshold=1.0) even limited to these three
+    # encodings, and refused 170 valid Windows-1252 files; with its defaults it misread 2,182
+    # of the Windows-1252 ones (as cp1250, mac_roman, ...). Strict UTF-8 first is decisive (text
+    # in any other encoding is almost never valid UTF-8), and Windows-1252 is the only other
+    # encoding a UK spreadsheet saves, so there is nothing left to detect.
+    # tests/directory/ingest/test_parsing_libraries.py keeps the two files it got wrong.
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16")

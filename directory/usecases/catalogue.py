@@ -12,6 +12,7 @@ from directory.errors import (
     OrganisationNotFoundError,
     ServiceNotFoundError,
 )
+from directory.ingest.values import average_months
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries
 from directory.usecases.geography import GeographySnapshot
@@ -40,15 +41,11 @@ def area_ref(snap: GeographySnapshot, code: str) -> dict[str, Any]:
     return area.ref()
 
 
-def _months_between(start: date, end: date) -> int:
-    return max(0, round((end - start).days / 30.4375))
-
-
 def grant_flags(row: Any, today: date, settings: Settings) -> dict[str, Any]:
     """Duration flags and a status derived from the dates (never stored, so never stale)."""
     months = row.duration_months
     if months is None and row.start is not None and row.end is not None:
-        months = _months_between(row.start, row.end + timedelta(days=1))
+        months = average_months(row.start, row.end + timedelta(days=1))
     soon = today + timedelta(days=settings.ending_soon_days)
     if row.start is not None and row.start > today:
         status = "planned"
@@ -67,7 +64,7 @@ def grant_flags(row: Any, today: date, settings: Settings) -> dict[str, Any]:
         "ending_soon": status == "ending soon",
         "status": status,
         "months_left": (
-            _months_between(today, row.end) if row.end is not None and row.end >= today else None
+            average_months(today, row.end) if row.end is not None and row.end >= today else None
         ),
     }
 
