@@ -36,6 +36,7 @@ Cell = str | int | float | Decimal | date | datetime | None
 
 __all__ = [
     "Cell",
+    "add_months",
     "average_months",
     "clean_text",
     "excel_serial_date",
@@ -50,6 +51,7 @@ __all__ = [
     "parse_int",
     "parse_url",
     "split_list",
+    "whole_months",
 ]
 
 # characters that are invisible but break comparisons: BOM, zero-width space/joiners, word
@@ -635,10 +637,17 @@ def financial_year_of(day: date) -> str:
     return f"{first}/{(first + 1) % 100:02d}"
 
 
-def _add_months(day: date, months: int) -> date:
-    """The same day of the month ``months`` later, kept within shorter months (31 January
-    plus one month is 28 or 29 February)."""
+def add_months(day: date, months: int) -> date:
+    """The same day of the month ``months`` later (or earlier, for a negative number), kept
+    within shorter months (31 January plus one month is 28 or 29 February)."""
     return day + relativedelta(months=months)
+
+
+def whole_months(start: date, end: date) -> int:
+    """The whole calendar months from ``start`` to ``end``: 2025-07-01 to 2026-06-01 is 11,
+    2025-07-15 to 2025-08-14 is 0."""
+    gap = relativedelta(end, start)
+    return gap.years * 12 + gap.months
 
 
 def months_between(start: date, end: date) -> int:

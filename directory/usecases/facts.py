@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from directory.ingest.values import add_months, whole_months
 from directory.store.repositories.funding import FundingQueries
 
 CRIME_MONTHS = 12
@@ -53,7 +54,7 @@ class CrimeFigures:
         return {
             "start": self.first.isoformat()[:7],
             "end": self.last.isoformat()[:7],
-            "months": _month_index(self.last) - _month_index(self.first) + 1,
+            "months": whole_months(self.first, self.last) + 1,
         }
 
 
@@ -106,7 +107,7 @@ class FundingData:
         months = q.crime_months()
         if months:
             last = months[-1]
-            first = _add_months(last, -(CRIME_MONTHS - 1))
+            first = add_months(last, -(CRIME_MONTHS - 1))  # crime months are first days
             totals = q.crime_totals(first, last)
             crime = CrimeFigures(
                 {r.area_code: int(r.offences) for r in totals},
@@ -136,12 +137,3 @@ class FactsCache:
                 self._data = FundingData.read(q)
                 self._key = key
             return self._data
-
-
-def _month_index(day: date) -> int:
-    return day.year * 12 + day.month - 1
-
-
-def _add_months(day: date, months: int) -> date:
-    year, month = divmod(_month_index(day) + months, 12)
-    return date(year, month + 1, 1)

@@ -11,11 +11,13 @@ import pytest
 
 from directory.ingest.readers import read_table
 from directory.ingest.values import (
+    add_months,
     average_months,
     excel_serial_date,
     months_between,
     parse_date,
     parse_email,
+    whole_months,
 )
 
 # -- written dates (dateutil) -------------------------------------------------------------------
@@ -97,6 +99,27 @@ def test_months_between_counts_calendar_months(start: date) -> None:
     for days in range(0, 800, 7):
         end = start + timedelta(days=days)
         assert months_between(start, end) == _calendar_months(start, end), end
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (date(2026, 6, 1), -11, date(2025, 7, 1)),  # the funding answers' 12 crime months
+        (date(2021, 1, 31), 1, date(2021, 2, 28)),
+        (date(2020, 3, 31), -1, date(2020, 2, 29)),
+        (date(2021, 12, 15), 1, date(2022, 1, 15)),
+    ],
+)
+def test_add_months_keeps_the_day_within_the_month(day: date, months: int, expected: date) -> None:
+    assert add_months(day, months) == expected
+    if day.day == 1:  # first days: whole_months counts back what add_months added
+        assert whole_months(min(day, expected), max(day, expected)) == abs(months)
+
+
+def test_whole_months_counts_only_whole_months() -> None:
+    assert whole_months(date(2025, 7, 1), date(2026, 6, 1)) == 11
+    assert whole_months(date(2025, 7, 15), date(2025, 8, 14)) == 0
+    assert whole_months(date(2025, 7, 15), date(2025, 8, 15)) == 1
 
 
 @pytest.mark.parametrize(
