@@ -108,6 +108,20 @@ _COLUMN_KEYS: dict[str, type] = {
 }
 _NEEDED_KEYS = ("heading", "meaning", "example")
 
+_GRANT_COLUMNS = (
+    "Grant ref",
+    "Funder",
+    "Programme",
+    "Amount",
+    "Award date",
+    "Start date",
+    "End date",
+    "Duration (months)",
+    "Financial year",
+    "Beneficiary areas",
+    "Paid through",
+)
+
 #: the columns the reading code below reads: template.toml declares exactly these (a column
 #: added there needs reading here, in _read_row, and writing, in rows_from_batch)
 _COLUMNS_READ = frozenset(
@@ -136,17 +150,7 @@ _COLUMNS_READ = frozenset(
         "Phone",
         "Website",
         "Last verified",
-        "Grant ref",
-        "Funder",
-        "Programme",
-        "Amount",
-        "Award date",
-        "Start date",
-        "End date",
-        "Duration (months)",
-        "Financial year",
-        "Beneficiary areas",
-        "Paid through",
+        *_GRANT_COLUMNS,
         "Demo",
     }
 )
@@ -512,19 +516,6 @@ _GRANT_FIELDS = {
 }
 #: how write_table makes formula-like text harmless in a CSV: a leading '
 _NEUTRALISED = ("'=", "'+", "'-", "'@")
-_GRANT_COLUMNS = (
-    "Grant ref",
-    "Funder",
-    "Programme",
-    "Amount",
-    "Award date",
-    "Start date",
-    "End date",
-    "Duration (months)",
-    "Financial year",
-    "Beneficiary areas",
-    "Paid through",
-)
 
 
 def read_template(
