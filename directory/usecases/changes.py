@@ -15,9 +15,8 @@ from typing import Any
 
 from directory.store.repositories.directory import CatalogueQueries
 from directory.usecases.catalogue import area_ref
-from directory.usecases.geography import GeographySnapshot
+from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope
-from directory.usecases.patch import area_scope, resolve_area
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_LIMIT = 100

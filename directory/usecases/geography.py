@@ -665,3 +665,30 @@ def boundary_collection(
         "features": [boundary_feature(snap, c, simplify) for c in codes],
         "data_release": snap.release,
     }
+
+
+def resolve_area(snap: GeographySnapshot, text: str) -> str:
+    """An area code from a code or a name ("Kingston", "Central West BCU")."""
+    try:
+        return resolve_area_code(snap, text)
+    except AreaNotFoundError:
+        code = snap.matcher.resolve(text)
+        if code is None:
+            raise
+        return code
+
+
+def area_scope(snap: GeographySnapshot, code: str) -> list[str]:
+    """The codes whose changes affect an area: it, the areas above it (a London-wide or
+    BCU-wide change reaches every borough in it) and the areas inside it."""
+    codes = [code]
+    parent = snap.areas[code].parent_code
+    while parent is not None and parent in snap.areas:
+        codes.append(parent)
+        parent = snap.areas[parent].parent_code
+    stack = list(snap.children.get(code, []))
+    while stack:
+        child = stack.pop()
+        codes.append(child)
+        stack.extend(snap.children.get(child, []))
+    return codes

@@ -15,8 +15,7 @@ from directory.errors import InvalidInputError
 from directory.ingest.values import parse_financial_year
 from directory.usecases.catalogue import area_ref
 from directory.usecases.facts import FundingData, GrantFact
-from directory.usecases.geography import LONDON, GeographySnapshot
-from directory.usecases.patch import area_scope, resolve_area
+from directory.usecases.geography import LONDON, GeographySnapshot, area_scope, resolve_area
 
 LENGTH_BUCKETS = ("<12", "12–23", "24–35", "36+", "unknown")
 

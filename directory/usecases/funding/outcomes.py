@@ -13,8 +13,7 @@ from directory.usecases.funding.awards import (
     area_code,
     check_choice,
 )
-from directory.usecases.geography import LONDON, GeographySnapshot
-from directory.usecases.patch import area_scope
+from directory.usecases.geography import LONDON, GeographySnapshot, area_scope
 
 
 # -- outcomes ---------------------------------------------------------------------------------

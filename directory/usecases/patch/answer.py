@@ -1,0 +1,378 @@
+"""The patch answer: the services that serve a place, why each is there (strongest first),
+the money going into it and who to talk to; and a caseload of postcodes at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from directory.errors import InvalidInputError
+from directory.settings import Settings
+from directory.store.repositories.geography import (
+    CELL_METRES,
+    GeographyRepository,
+    cells_around,
+)
+from directory.usecases import geography
+from directory.usecases.catalogue import area_ref
+from directory.usecases.catalogue import iso as _iso
+from directory.usecases.geography import GeographySnapshot
+from directory.usecases.pagination import envelope
+from directory.usecases.patch.index import (
+    AREA_MATCHES_KEPT,
+    DEFAULT_RADIUS_M,
+    MAX_RADIUS_M,
+    RANK,
+    RELATIONS,
+    DirectoryIndex,
+    IndexedService,
+    Site,
+)
+from directory.usecases.patch.places import Coverage, Place, place_for_areas
+from directory.usecases.shared import Shared
+
+
+@dataclass(frozen=True)
+class PatchFilters:
+    themes: tuple[str, ...] = ()
+    programme: str | None = None
+    status: str | None = "active"  # None: any status
+    live_on: date | None = None
+    q: str | None = None
+    radius: float = DEFAULT_RADIUS_M
+
+    def check(self) -> None:
+        if not 0 < self.radius <= MAX_RADIUS_M:
+            raise InvalidInputError(
+                f"radius must be between 1 and {MAX_RADIUS_M} metres.",
+                errors={"radius": [f"1 to {MAX_RADIUS_M}"]},
+            )
+
+
+def _matches(service: IndexedService, filters: PatchFilters, words: list[str], today: date) -> bool:
+    if filters.status is not None and service.status != filters.status:
+        return False
+    if filters.themes and not service.themes.issuperset(filters.themes):
+        return False
+    if filters.programme is not None or filters.live_on is not None:
+        # one grant must satisfy both: from the programme, and live on the day asked (today
+        # when only a programme is given)
+        day = filters.live_on or today
+        if not any(
+            (filters.programme is None or g.programme_id == filters.programme)
+            and (g.start is None or g.start <= day)
+            and (g.end is None or day <= g.end)
+            for g in service.grants
+        ):
+            return False
+    return all(word in service.text for word in words)
+
+
+def nearby_sites(index: DirectoryIndex, place: Place, radius: float) -> dict[int, dict[str, Any]]:
+    """Service id → its nearest delivery site within ``radius`` of the place's point, as a
+    ``site_nearby`` reason with the distance (nothing for a place without a point)."""
+    if place.point is None:
+        return {}
+    x, y = place.point
+    nearest: dict[int, tuple[float, Site]] = {}
+    within = radius * radius
+    for site in _sites_near(index, x, y, radius):
+        dx, dy = site.x - x, site.y - y
+        squared = dx * dx + dy * dy
+        if squared <= within:
+            distance = math.sqrt(squared)
+            best = nearest.get(site.service_id)
+            if best is None or distance < best[0]:
+                nearest[site.service_id] = (distance, site)
+    return {
+        sid: {"relation": "site_nearby", "distance_m": round(distance), "site": site.body}
+        for sid, (distance, site) in nearest.items()
+    }
+
+
+def area_relations(
+    index: DirectoryIndex, place: Place, snap: GeographySnapshot
+) -> dict[int, list[dict[str, Any]]]:
+    """Service id → why it is in the place's areas: a site inside the area asked for, or
+    coverage of its ward, parts, borough, BCU or London (one entry per reason)."""
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for code in place.site_areas:
+        for site in index.sites_by_area.get(code, ()):
+            if not any(r["relation"] == "site_in_area" for r in found[site.service_id]):
+                found[site.service_id].append({"relation": "site_in_area", "site": site.body})
+    for relation, codes in place.coverage.relations.items():
+        for code in codes:
+            sids = index.by_area.get(code)
+            if sids:
+                reason = index.area_reasons.get((relation, code))
+                if reason is None:  # the same for every patch: made once, never changed
+                    reason = {"relation": relation, "area": area_ref(snap, code)}
+                    index.area_reasons[relation, code] = reason
+                for sid in sids:
+                    found[sid].append(reason)
+    return found
+
+
+def _sites_near(index: DirectoryIndex, x: float, y: float, radius: float) -> Iterable[Site]:
+    """Candidate sites from the grid cells around a point (or all sites, when there are
+    fewer sites than cells to look in)."""
+    ring = math.ceil(radius / CELL_METRES)
+    if index.site_count <= (2 * ring + 1) ** 2:
+        return (site for sites in index.cells.values() for site in sites)
+    cells = index.cells
+    return (site for cell in cells_around(x, y, ring) for site in cells.get(cell, ()))
+
+
+def _sort_key(index: DirectoryIndex, sid: int, reasons: list[dict[str, Any]]) -> tuple[Any, ...]:
+    best, distance = len(RELATIONS), math.inf
+    for reason in reasons:
+        rank = RANK[reason["relation"]]
+        if rank < best:
+            best = rank
+        if "distance_m" in reason and reason["distance_m"] < distance:
+            distance = reason["distance_m"]
+    return (best, distance, index.services[sid].sort_name, sid)
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """The services in a patch that pass the filters: their reasons (lists shared with the
+    cache: read them, never change them), the documented order, the number in all and per
+    relation (shared too)."""
+
+    found: dict[int, list[dict[str, Any]]]
+    ordered: list[int]
+    counts: dict[str, int]
+    #: services as the patch lists them, made when first listed (shared: never changed)
+    entries: dict[int, Shared] = field(default_factory=dict)
+
+
+def _matching(
+    index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: PatchFilters
+) -> _Matches:
+    """What is in the patch: the matches of its areas, the same for every postcode in a
+    ward and worked out once per area and filters, plus the sites near its point."""
+    filters.check()
+    words = (filters.q or "").casefold().split()
+    key = (place.coverage.key, tuple(place.site_areas), filters.themes, filters.programme,
+           filters.status, filters.live_on, filters.q)  # fmt: skip
+    area = index.area_matches.get(key)
+    if area is None:
+        if len(index.area_matches) >= AREA_MATCHES_KEPT:
+            index.area_matches.clear()
+        area = index.area_matches[key] = _ordered(
+            index,
+            {
+                sid: reasons
+                for sid, reasons in area_relations(index, place, snap).items()
+                if sid in index.services
+                and _matches(index.services[sid], filters, words, index.day)
+            },
+        )
+    nearby = {
+        sid: reason
+        for sid, reason in nearby_sites(index, place, filters.radius).items()
+        if sid in index.services and _matches(index.services[sid], filters, words, index.day)
+    }
+    if not nearby:
+        return area
+    found = dict(area.found)
+    for sid, reason in nearby.items():
+        found[sid] = [reason, *found.get(sid, ())]
+    matches = _ordered(index, found)
+    # the services with no site nearby are listed as in the area's own answer
+    matches.entries.update((sid, e) for sid, e in area.entries.items() if sid not in nearby)
+    return matches
+
+
+def _ordered(index: DirectoryIndex, found: dict[int, list[dict[str, Any]]]) -> _Matches:
+    counts = {"services": len(found), **dict.fromkeys(RELATIONS, 0)}
+    for reasons in found.values():
+        for relation in {r["relation"] for r in reasons}:
+            counts[relation] += 1
+    ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
+    return _Matches(found, ordered, counts)
+
+
+def _entry(service: IndexedService, reasons: list[dict[str, Any]]) -> Shared:
+    """A service as a patch lists it: its answer, with why it is here, strongest first."""
+    reasons = sorted(reasons, key=lambda r: (RANK[r["relation"]], r.get("distance_m", 0)))
+    distance = next((r["distance_m"] for r in reasons if "distance_m" in r), None)
+    return Shared({**service.body, "relations": reasons, "distance_m": distance})
+
+
+def patch(
+    index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: PatchFilters,
+    today: date, *, page: int, per_page: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Every service that serves the place, labelled with why, plus funding and contacts."""
+    matches = _matching(index, snap, place, filters)
+    found, ordered, counts = matches.found, matches.ordered, matches.counts
+    chosen = ordered[(page - 1) * per_page : page * per_page]
+    contents = []
+    for sid in chosen:
+        entry = matches.entries.get(sid)
+        if entry is None:
+            entry = matches.entries[sid] = _entry(index.services[sid], found[sid])
+        contents.append(entry)
+    return {
+        **place.geography,
+        "filters": _filters_answer(filters, place.point is not None),
+        "counts": counts,
+        "funding": funding_summary(index, place, filters.live_on or today),
+        "contacts": patch_contacts(index, place.coverage),
+        "services": envelope(contents, total_items=len(ordered), page=page, per_page=per_page),
+        "sort": "relation (site nearby, site in area, ward, part of area, borough, BCU, London), then distance, then name",
+    }
+
+
+@functools.lru_cache(maxsize=1024)
+def _filters_answer(filters: PatchFilters, by_point: bool) -> dict[str, Any]:
+    """The filters as the answer echoes them (shared: never changed)."""
+    return {
+        "theme": list(filters.themes),
+        "programme": filters.programme,
+        "status": filters.status or "any",
+        "live_on": _iso(filters.live_on),
+        "q": filters.q,
+        "radius_m": filters.radius if by_point else None,
+    }
+
+
+def patch_contacts(index: DirectoryIndex, coverage: Coverage) -> list[dict[str, Any]]:
+    """The contacts of a patch's areas (borough SPOC, SNB chair, BCU lead), once per areas."""
+    contacts = index.contacts_cache.get(coverage.key)
+    if contacts is None:
+        contacts = index.contacts_cache[coverage.key] = [
+            c for code in coverage.codes for c in index.contacts_by_area.get(code, ())
+        ]
+    return contacts
+
+
+def funding_summary(index: DirectoryIndex, place: Place, day: date) -> Shared:
+    key = (day, place.coverage.key)
+    summary = index.funding_cache.get(key)
+    if summary is None:
+        summary = index.funding_cache[key] = Shared(_funding_summary(index, place, day))
+    return summary
+
+
+def _funding_summary(index: DirectoryIndex, place: Place, day: date) -> dict[str, Any]:
+    """Live awards whose beneficiary areas are in the patch, by programme and by scope.
+
+    Awards made for all of London or a whole BCU are reported at that scope, never divided
+    among boroughs; an award is counted once even if it names several of the patch's areas."""
+    seen: dict[int, tuple[Any, str]] = {}
+    for relation, codes in place.coverage.relations.items():
+        scope = relation.removeprefix("serves_")
+        for code in codes:
+            for g in index.grants_by_area.get(code, ()):
+                live = (g.start is None or g.start <= day) and (g.end is None or day <= g.end)
+                if live and g.id not in seen:
+                    seen[g.id] = (g, scope)
+    programmes: dict[str, dict[str, Any]] = {}
+    for g, scope in seen.values():
+        key = g.programme_id or "none"
+        entry = programmes.setdefault(
+            key,
+            {
+                "programme": {"id": g.programme_id, "name": g.programme_name}
+                if g.programme_id
+                else None,
+                "awards": 0,
+                "amount": 0.0,
+                "by_scope": {},
+            },
+        )
+        entry["awards"] += 1
+        entry["amount"] += (g.amount_pence or 0) / 100
+        bucket = entry["by_scope"].setdefault(scope, {"awards": 0, "amount": 0.0})
+        bucket["awards"] += 1
+        bucket["amount"] += (g.amount_pence or 0) / 100
+    rows = sorted(
+        programmes.values(),
+        key=lambda e: (-e["amount"], e["programme"]["name"] if e["programme"] else ""),
+    )
+    return {
+        "live_on": day.isoformat(),
+        "awards": len(seen),
+        "amount": round(sum((g.amount_pence or 0) for g, _ in seen.values()) / 100, 2),
+        "by_programme": rows,
+        "rule": "Live awards whose beneficiary areas include the patch's ward, borough, BCU or "
+        "London (or, for an area, areas inside it). Pan-London and BCU-wide awards are shown "
+        "at their own scope (by_scope), in full, and are not apportioned to boroughs.",
+    }
+
+
+def patch_lookup(
+    index: DirectoryIndex, snap: GeographySnapshot, repo: GeographyRepository,
+    settings: Settings, texts: list[Any], filters: PatchFilters, *, detail: str,
+) -> dict[str, Any]:  # fmt: skip
+    """A caseload of postcodes: per postcode its patch and the matching services (ids and
+    counts, or full with ``detail="full"``), or its problem, in the order sent."""
+    filters.check()
+    results = []
+    for item in geography.lookup_postcodes(snap, repo, texts, settings.bulk_limit):
+        if "result" not in item:
+            results.append(item)
+            continue
+        answer = item["result"]
+        ward = answer["ward"]["code"] if answer["ward"] else None
+        point = (answer["easting"], answer["northing"])
+        place = place_for_areas(answer, answer["borough"]["code"], ward, snap, point)
+        matches = _matching(index, snap, place, filters)
+        found, ordered, counts = matches.found, matches.ordered, matches.counts
+        patch_answer: dict[str, Any] = {
+            "postcode": answer["postcode"],
+            "ward": answer["ward"],
+            "borough": answer["borough"],
+            "bcu": answer["bcu"],
+            "police_force": answer["police_force"],
+            "counts": counts,
+        }
+        if detail == "full":
+            patch_answer["services"] = [
+                {**index.services[sid].body, "relations": [r["relation"] for r in found[sid]]}
+                for sid in ordered
+            ]
+        else:
+            patch_answer["service_ids"] = ordered
+        results.append({"query": item["query"], "result": patch_answer})
+    found_count = sum(1 for r in results if "result" in r)
+    return {"results": results, "found": found_count, "problems": len(results) - found_count}
+
+
+@dataclass(frozen=True)
+class _SiteRow:
+    """A patch site in the shape directory.web.representations reads."""
+
+    id: str
+    name: str | None
+    postcode: str | None  # canonical
+    lat: float | None
+    lon: float | None
+    easting: None = None
+    northing: None = None
+
+
+def for_representations(
+    contents: list[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], dict[int, list[_SiteRow]], dict[int, list[str]]]:
+    """A patch page's services as the GeoJSON and CSV builders take them: summaries (theme
+    ids, relations kept), sites by service, live programmes by service."""
+    services, sites, programmes = [], {}, {}
+    for s in contents:
+        services.append({**s, "themes": [t["id"] for t in s["themes"]]})
+        sites[s["id"]] = [
+            _SiteRow(site["ref"], site["name"], (site["postcode"] or "").replace(" ", "") or None,
+                     site["lat"], site["lon"])
+            for site in s["sites"]
+        ]  # fmt: skip
+        programmes[s["id"]] = [g["programme"]["id"] for g in s["live_grants"] if g["programme"]]
+    return services, sites, programmes

@@ -1,0 +1,294 @@
+"""The directory held in memory for patches: every listed service with its answer already
+rendered, coverage by area code, delivery sites by 250 m grid cell, organisations' profiles,
+grants by beneficiary area and contacts by area; built once per data version and day (grant
+statuses depend on the date) from the store's rows and the data version's facts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from directory.settings import Settings
+from directory.store.repositories.directory import CatalogueQueries
+from directory.store.repositories.geography import (
+    grid_cell,
+)
+from directory.usecases.catalogue import area_ref, contact, grant_flags, site_body
+from directory.usecases.catalogue import iso as _iso
+from directory.usecases.facts import FundingData, GrantFact
+from directory.usecases.geography import LONDON, GeographySnapshot
+from directory.usecases.shared import Shared
+
+#: why a service is in a patch, strongest first (the sort order of the answer)
+RELATIONS = (
+    "site_nearby",  # a delivery site within the radius of the point
+    "site_in_area",  # a delivery site inside the area asked for
+    "serves_ward",  # its coverage names the patch's ward
+    "serves_part",  # its coverage names a ward (or borough) inside the area asked for
+    "serves_borough",
+    "serves_bcu",
+    "serves_london",
+)
+RANK = {relation: number for number, relation in enumerate(RELATIONS)}
+DEFAULT_RADIUS_M = 2000
+AREA_MATCHES_KEPT = 4096
+MAX_RADIUS_M = 10000
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    service_id: int
+    x: float
+    y: float
+    body: dict[str, Any]
+
+
+@dataclass(slots=True)
+class IndexedService:
+    id: int
+    name: str
+    status: str
+    organisation_id: int
+    themes: frozenset[str]
+    programmes: frozenset[str]
+    grants: list[Any]  # rows, for live_on filtering
+    text: str  # lower-case search text
+    body: dict[str, Any]  # the rendered answer (without relations)
+    sort_name: str = ""  # the name case-folded, for sorting
+
+
+@dataclass(slots=True)
+class OrganisationProfile:
+    id: int
+    ref: str
+    name: str
+    type: str | None
+    themes: set[str] = field(default_factory=set)
+    boroughs: set[str] = field(default_factory=set)
+    london_wide: bool = False
+    sites: list[tuple[float, float]] = field(default_factory=list)
+    funders: dict[str, str] = field(default_factory=dict)  # ref → name
+    services: int = 0
+
+
+@dataclass
+class DirectoryIndex:
+    version: int
+    day: date
+    services: dict[int, IndexedService]
+    by_area: dict[str, list[int]]
+    cells: dict[int, list[Site]]
+    sites_by_area: dict[str, list[Site]]
+    grants_by_area: dict[str, list[Any]]
+    contacts_by_area: dict[str, list[dict[str, Any]]]
+    organisations: dict[int, OrganisationProfile]
+    organisation_refs: dict[str, int]
+    #: funding summaries already worked out, by the patch's areas and day (bounded by the
+    #: number of distinct patches: wards, boroughs, BCUs)
+    funding_cache: dict[tuple[Any, ...], Shared] = field(default_factory=dict)
+    #: patch contacts by the patch's areas (shared: never changed)
+    contacts_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
+    #: "serves this area" reasons by (relation, area code), shared by every answer
+    area_reasons: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: the matches of a patch's areas by (areas, filters): the part of a patch shared by
+    #: every postcode in a ward (at most AREA_MATCHES_KEPT, then started afresh)
+    area_matches: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    site_count: int = 0
+
+    @classmethod
+    def build(
+        cls, q: CatalogueQueries, facts: FundingData, snap: GeographySnapshot,
+        settings: Settings, today: date,
+    ) -> DirectoryIndex:  # fmt: skip
+        """The index of the directory's listed services, with the grants of ``facts`` (the
+        data version's facts, shared with the funding answers)."""
+        rows = q.index_rows()
+        themes: dict[int, list[str]] = defaultdict(list)
+        for sid, theme in rows["themes"]:
+            themes[sid].append(theme)
+        coverage: dict[int, list[str]] = defaultdict(list)
+        by_area: dict[str, list[int]] = defaultdict(list)
+        for sid, code in rows["coverage"]:
+            coverage[sid].append(code)
+            by_area[code].append(sid)
+        grants_of: dict[int, list[GrantFact]] = defaultdict(list)
+        grants_by_area: dict[str, list[GrantFact]] = defaultdict(list)
+        for g in facts.grants:
+            for sid in g.services:
+                grants_of[sid].append(g)
+            # a regrant's money is already in the grant it came through (as /funding/summary)
+            if not g.regrant:
+                for code in g.areas:
+                    grants_by_area[code].append(g)
+        contacts_by_area: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for c in sorted(rows["contacts"], key=lambda c: (c.area_code, c.role)):
+            contacts_by_area[c.area_code].append(contact(c, snap))
+        theme_names = {t.id: t.name for t in rows["themes_taxonomy"]}
+
+        cells: dict[int, list[Site]] = defaultdict(list)
+        sites_by_area: dict[str, list[Site]] = defaultdict(list)
+        sites_of: dict[int, list[Site]] = defaultdict(list)
+        for loc in rows["locations"]:
+            body = site_body(loc, snap)
+            if loc.easting is None:
+                continue
+            site = Site(loc.service_id, loc.easting, loc.northing, body)
+            cells[grid_cell(loc.easting, loc.northing)].append(site)
+            sites_of[loc.service_id].append(site)
+            for code in (loc.ward_code, loc.borough_code):
+                if code:
+                    sites_by_area[code].append(site)
+
+        services: dict[int, IndexedService] = {}
+        organisations: dict[int, OrganisationProfile] = {}
+        for s in rows["services"]:
+            live = [
+                g for g in grants_of[s.id] if grant_flags(g, today, settings)["status"] != "ended"
+            ]
+            services[s.id] = IndexedService(
+                id=s.id,
+                name=s.name,
+                status=s.status,
+                organisation_id=s.organisation_id,
+                themes=frozenset(themes[s.id]),
+                programmes=frozenset(g.programme_id for g in live if g.programme_id),
+                grants=grants_of[s.id],
+                text=(s.search_text or s.name).casefold(),
+                sort_name=s.name.casefold(),
+                body=_service_body(s, themes[s.id], theme_names, coverage[s.id], sites_of[s.id], live, snap, today, settings),
+            )  # fmt: skip
+            profile = organisations.get(s.organisation_id)
+            if profile is None:
+                profile = organisations[s.organisation_id] = OrganisationProfile(
+                    s.organisation_id, s.organisation_ref, s.organisation_name, s.organisation_type
+                )
+            profile.services += 1
+            profile.themes.update(themes[s.id])
+            for code in coverage[s.id]:
+                if code == LONDON:
+                    profile.london_wide = True
+                else:
+                    profile.boroughs.update(_boroughs_of(snap, code))
+            for site in sites_of[s.id]:
+                profile.sites.append((site.x, site.y))
+                borough = site.body["borough"]
+                if borough:
+                    profile.boroughs.add(borough["code"])
+        by_ref = {p.ref: p for p in organisations.values()}
+        for g in facts.grants:
+            if (profile := by_ref.get(g.recipient_ref)) is not None:
+                profile.funders[g.funder_ref] = g.funder_name
+        return cls(
+            version=0,
+            day=today,
+            services=services,
+            by_area=dict(by_area),
+            cells=dict(cells),
+            sites_by_area=dict(sites_by_area),
+            grants_by_area=dict(grants_by_area),
+            contacts_by_area=dict(contacts_by_area),
+            organisations=organisations,
+            organisation_refs={p.ref: p.id for p in organisations.values()},
+            site_count=sum(len(sites) for sites in cells.values()),
+        )
+
+
+def _boroughs_of(snap: GeographySnapshot, code: str) -> set[str]:
+    """The boroughs an area code stands for: itself, a ward's borough, a BCU's boroughs."""
+    area = snap.areas.get(code)
+    if area is None:
+        return set()
+    if area.type == "borough":
+        return {code}
+    if area.type == "ward":
+        return {area.parent_code} if area.parent_code else set()
+    if area.type == "bcu":
+        return set(snap.children.get(code, []))
+    return set()
+
+
+def _service_body(
+    s: Any, themes: list[str], theme_names: dict[str, str], coverage: list[str],
+    sites: list[Site], live: list[Any], snap: GeographySnapshot, today: date, settings: Settings,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "id": s.id,
+        "ref": s.ref,
+        "name": s.name,
+        "status": s.status,
+        "description": s.description,
+        "organisation": {
+            "id": s.organisation_id,
+            "ref": s.organisation_ref,
+            "name": s.organisation_name,
+            "type": s.organisation_type,
+        },
+        "themes": [{"id": t, "name": theme_names.get(t, t)} for t in sorted(themes)],
+        "coverage": [area_ref(snap, c) for c in sorted(coverage)],
+        "sites": [site.body for site in sites],
+        "live_grants": [
+            {
+                "id": g.id,
+                "ref": g.ref,
+                "funder": g.funder_name,
+                "programme": (
+                    {"id": g.programme_id, "name": g.programme_name} if g.programme_id else None
+                ),
+                "amount": None if g.amount_pence is None else g.amount_pence / 100,
+                "start": _iso(g.start),
+                "end": _iso(g.end),
+                **grant_flags(g, today, settings),
+            }
+            for g in sorted(live, key=lambda g: (g.end or date.max, g.id))
+        ],
+        "contact": {"email": s.email, "phone": s.phone, "website": s.website},
+        "eligibility": {"min_age": s.min_age, "max_age": s.max_age},
+        "last_verified": _iso(s.last_verified),
+        "demo": s.demo,
+        "url": f"/api/v1/services/{s.id}",
+    }
+
+
+class DirectoryCache:
+    """The per-process index, rebuilt when the data version or the day changes."""
+
+    def __init__(self, on_rebuild: Callable[[], None] | None = None) -> None:
+        self._index: DirectoryIndex | None = None
+        self._on_rebuild = on_rebuild  # called after a new index is built (heap.settle)
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._index = None
+
+    def current(self, version: int, today: date) -> DirectoryIndex | None:
+        """The index if it is for this data version and day (no database needed)."""
+        index = self._index
+        if index is not None and index.version == version and index.day == today:
+            return index
+        return None
+
+    def get(
+        self, q: CatalogueQueries, facts: Callable[[], FundingData], snap: GeographySnapshot,
+        settings: Settings, today: date,
+    ) -> DirectoryIndex:  # fmt: skip
+        """The index for the snapshot's data version and ``today``, built (from the rows of
+        ``q`` and the facts ``facts()`` returns) when there is none."""
+        version = snap.version.id  # read before the rows, so a newer import is not missed
+        index = self.current(version, today)
+        if index is not None:
+            return index
+        with self._lock:
+            index = self.current(version, today)
+            if index is None:
+                index = DirectoryIndex.build(q, facts(), snap, settings, today)
+                index.version = version
+                self._index = index
+                if self._on_rebuild is not None:
+                    self._on_rebuild()
+            return index
