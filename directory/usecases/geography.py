@@ -269,12 +269,60 @@ def _outcode_boroughs(
     return [snap.areas[c].ref() for c in codes if c in snap.areas]
 
 
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def month_words(yyyymm: str | None) -> str | None:
+    """The month "2002-07" as "July 2002" (in English whatever the locale); other text as
+    given, None as None."""
+    if not yyyymm:
+        return None
+    year, _, month = yyyymm.partition("-")
+    if year.isdigit() and month.isdigit() and 1 <= int(month) <= 12:
+        return f"{_MONTHS[int(month) - 1]} {year}"
+    return yyyymm
+
+
+def terminated_sentence(
+    display: str, terminated: str | None, ward: str | None, borough: str | None
+) -> str:
+    """What a person reads about a withdrawn postcode: "SM1 1AB was withdrawn in July 2002;
+    it was in Sutton Central ward, Sutton." (the borough alone when no ward is known)."""
+    when = month_words(terminated)
+    text = f"{display} was withdrawn in {when}" if when else f"{display} has been withdrawn"
+    if ward and borough:
+        return f"{text}; it was in {ward} ward, {borough}."
+    if borough:
+        return f"{text}; it was in {borough}."
+    return f"{text}."
+
+
 def _terminated_problem(snap: GeographySnapshot, row: Any) -> PostcodeTerminatedError:
     borough = snap.ref(row.borough_code)
     ward = snap.ref(row.ward_code)
+    sentence = terminated_sentence(
+        row.display,
+        row.terminated,
+        ward["name"] if ward else None,
+        borough["name"] if borough else None,
+    )
+    # NSPL's wards are of 2021: the ward named is today's ward where the postcode was
+    today = f"; {ward['name']} is today's ward at its last known location" if ward else ""
     return PostcodeTerminatedError(
-        f"{row.display} was terminated in {row.terminated}; it is no longer a live postcode. "
-        "last_known gives its last grid reference and the areas there (current wards).",
+        f"{sentence} It is no longer in use{today}.",
         postcode=row.display,
         terminated=row.terminated,
         last_known={

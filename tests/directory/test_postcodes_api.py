@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from directory.usecases.geography import month_words, terminated_sentence
+from tests.withdrawn import nspl_row, withdrawn
+
 PROBLEM = "application/problem+json"
 
 
@@ -82,6 +85,37 @@ def test_terminated_postcode_reports_when_and_last_known_areas(client):
     assert body["terminated"] == "2002-07"
     assert body["last_known"]["borough"]["code"] == "E09000029"
     assert body["last_known"]["ward"]["code"].startswith("E05")
+
+
+@pytest.mark.parametrize("which", [{"postcode": "SM1 1AB"}, {"area": "WC"}], ids=["SM", "WC"])
+def test_terminated_postcode_detail_speaks_to_a_person(client, shared_data_dir, which):
+    expected = withdrawn(shared_data_dir, nspl_row(shared_data_dir, **which))
+    for response in (
+        client.get(f"/api/v1/postcodes/{expected.postcode}"),
+        client.get("/api/v1/patch", query_string={"postcode": expected.postcode}),
+    ):
+        assert response.status_code == 404
+        body = response.get_json()
+        assert body["code"] == "postcode-terminated"
+        assert body["detail"] == (
+            f"{expected.sentence} It is no longer in use; {expected.ward_name} is today's "
+            "ward at its last known location."
+        )
+        assert body["last_known"]["ward"]["code"] == expected.ward_code
+        assert body["last_known"]["borough"]["code"] == expected.borough_code
+    bulk = client.post("/api/v1/postcodes/lookup", json={"postcodes": [expected.postcode]})
+    assert bulk.get_json()["results"][0]["problem"]["detail"] == body["detail"]
+
+
+def test_terminated_sentence_without_a_ward_or_a_month():
+    assert month_words("2002-07") == "July 2002"
+    assert month_words("1998-12") == "December 1998"
+    assert month_words("2002") == "2002"
+    assert month_words(None) is None
+    assert terminated_sentence("SM1 1AB", "2002-07", None, "Sutton") == (
+        "SM1 1AB was withdrawn in July 2002; it was in Sutton."
+    )
+    assert terminated_sentence("SM1 1AB", None, None, None) == "SM1 1AB has been withdrawn."
 
 
 def test_unknown_london_looking_postcode_names_outcode_boroughs(client):

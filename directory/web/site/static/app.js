@@ -12,6 +12,7 @@
   var number = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 1 });
   var whole = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 0 });
   var dateFmt = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+  var monthFmt = new Intl.DateTimeFormat("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
 
   var state = { token: 0, map: null, layers: [], tiles: null, tileLayer: null };
 
@@ -84,12 +85,19 @@
     var d = new Date(text + "T00:00:00Z");
     return isNaN(d) ? text : dateFmt.format(d);
   }
+  /* "2002-07" as "July 2002". */
+  function fmtMonth(text) {
+    var d = new Date(text + "-01T00:00:00Z");
+    return isNaN(d) ? text : monthFmt.format(d);
+  }
   function fmtMoney(x) { return x === null || x === undefined ? "not recorded" : money.format(x); }
   function fmtMonths(m) { return m === null || m === undefined ? "unknown" : number.format(m) + (m === 1 ? " month" : " months"); }
   function fmtDistance(m) { return m >= 1000 ? number.format(m / 1000) + " km" : whole.format(m) + " m"; }
   function plural(n, one, many) { return whole.format(n) + " " + (n === 1 ? one : many); }
   function humanise(key) { return String(key).replace(/_/g, " "); }
   function areaName(a) { return a ? a.name : null; }
+  /* A postcode as people type it ("  sw2   1rw ") as the API writes it ("SW2 1RW"). */
+  function tidyPostcode(text) { return String(text || "").replace(/\s+/g, " ").trim().toUpperCase(); }
 
   /* ---------- status and problems ---------- */
 
@@ -99,15 +107,26 @@
     var body = problem.body || {};
     clear(box);
     append(box, el("p", { class: "problem-title", text: body.title || "Something went wrong" }));
-    append(box, el("p", { text: problem.message }));
+    if (body.code === "postcode-terminated" && body.postcode) append(box, withdrawn(body));
+    else append(box, el("p", { text: problem.message }));
     if (body.outcode_boroughs && body.outcode_boroughs.length) {
       append(box, el("p", { text: "Boroughs that postcode district touches: " + body.outcode_boroughs.map(areaName).join(", ") + "." }));
     }
-    if (body.last_known && body.last_known.borough) {
-      append(box, el("p", { text: "It was last in " + [areaName(body.last_known.ward), areaName(body.last_known.borough)].filter(Boolean).join(", ") + "." }));
-    }
     box.hidden = false;
     say("");
+  }
+  /* A withdrawn postcode in plain words ("SM1 1AB was withdrawn in July 2002; it was in
+   * Sutton Central ward, Sutton."), with a link to the patch of that ward (or borough). */
+  function withdrawn(body) {
+    var last = body.last_known || {};
+    var ward = last.borough ? last.ward : null, borough = last.borough;
+    var text = body.postcode + (body.terminated ? " was withdrawn in " + fmtMonth(body.terminated) : " has been withdrawn");
+    if (ward) text += "; it was in " + ward.name + " ward, " + borough.name;
+    else if (borough) text += "; it was in " + borough.name;
+    var area = ward || borough;
+    return [el("p", { class: "withdrawn", text: text + "." }),
+      area ? el("p", null, el("a", { class: "area-link", href: "/?" + qs({ area: area.code }),
+        text: "Show the patch of " + (ward ? ward.name + " ward, " + borough.name : borough.name) })) : null];
   }
   function hideProblem() { $("problem").hidden = true; clear($("problem")); }
 
@@ -771,7 +790,7 @@
 
   function fromLocation(push) {
     var params = new URLSearchParams(location.search);
-    var postcode = (params.get("postcode") || "").trim();
+    var postcode = tidyPostcode(params.get("postcode"));
     var area = (params.get("area") || "").trim();
     if (postcode) { $("postcode").value = postcode; return run({ postcode: postcode }, push); }
     if (area) { $("borough").value = area; return run({ area: area }, push); }
@@ -781,12 +800,13 @@
   function start() {
     $("postcode-form").addEventListener("submit", function (event) {
       event.preventDefault();
-      var value = $("postcode").value.trim();
+      var value = tidyPostcode($("postcode").value);
       if (!value) {
         showProblem(new ApiProblem(0, { title: "Enter a postcode", detail: "Type a London postcode, for example KT1 1EU." }));
         $("postcode").focus();
         return;
       }
+      $("postcode").value = value;
       run({ postcode: value }, true);
     });
     $("borough-form").addEventListener("submit", function (event) {
