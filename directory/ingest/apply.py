@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,7 +27,7 @@ from directory.ingest.records import (
     Problem,
     ServiceRecord,
 )
-from directory.ingest.values import financial_year_of
+from directory.ingest.values import financial_year_of, loose_key
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
 from directory.store.db import Database
@@ -287,6 +287,49 @@ class _Plan:
     owned: list[dict[str, Any]] = field(default_factory=list)  # unchanged, new owner
 
 
+_MATCHED_BY = {
+    "identifier": "directory/data/organisations.csv lists it as another org-id of that "
+    "organisation",
+    "known name": "directory/data/organisations.csv knows that organisation by this name",
+    "name": "an organisation of exactly this name (ignoring case and punctuation) is already "
+    "held; if they are different organisations give this one a distinct name",
+}
+
+
+def match_organisations(
+    records: list[OrganisationRecord], held: dict[str, dict[str, Any]]
+) -> tuple[dict[str, OrganisationRecord], dict[str, tuple[str, str]]]:
+    """An import's organisations as the directory files them: by org-id (the ref), then by
+    the other identifiers and names of ``directory/data/organisations.csv``, then by an exact
+    normalised name already held (in ``held``, the stored states by ref, or earlier in this
+    import). Returns the records to write by ref and, for each ref matched to another, (the
+    ref it is, how it was matched): never a second MOPAC under another id or spelling."""
+    known = taxonomy.known_organisations()
+    by_name: dict[str, str] = {}
+    for ref, state in held.items():
+        by_name.setdefault(loose_key(state["name"]), ref)
+    out: dict[str, OrganisationRecord] = {}
+    same_as: dict[str, tuple[str, str]] = {}
+    for rec in records:
+        if rec.ref in held or rec.ref in out:
+            out[rec.ref] = rec  # the last record of a ref wins, as before
+            by_name.setdefault(loose_key(rec.name), rec.ref)
+            continue
+        match = known.ref_for(rec.ref, rec.name)
+        if match is None and (named := by_name.get(loose_key(rec.name))) not in (None, rec.ref):
+            match = (named, "name")  # type: ignore[assignment]
+        if match is None:
+            out[rec.ref] = rec
+            by_name.setdefault(loose_key(rec.name), rec.ref)
+            continue
+        target = match[0]
+        same_as[rec.ref] = match
+        if target not in held and target not in out:  # first seen here under its other id
+            out[target] = replace(rec, ref=target, name=known.names.get(target, rec.name))
+            by_name.setdefault(loose_key(out[target].name), target)
+    return out, same_as
+
+
 @dataclass
 class _Writer:
     repo: DirectoryRepository
@@ -471,9 +514,17 @@ class _Writer:
 
     # -- organisations ------------------------------------------------------------------------
     def _organisations(self, batch: Batch) -> dict[str, int]:
-        records = {rec.ref: rec for rec in batch.organisations}
-        self._step("{verb} organisations", len(records))
         states = self.repo.organisation_states()
+        records, same_as = match_organisations(batch.organisations, states)
+        # the services and grants name the organisation as it is held (so a re-import of the
+        # same file compares equal and changes nothing)
+        held = {ref: target for ref, (target, _how) in same_as.items()}
+        for service in batch.services:
+            service.organisation_ref = held.get(service.organisation_ref, service.organisation_ref)
+        for grant in batch.grants:
+            grant.funder_ref = held.get(grant.funder_ref, grant.funder_ref)
+            grant.recipient_ref = held.get(grant.recipient_ref, grant.recipient_ref)
+        self._step("{verb} organisations", len(records))
         inserts, updates = [], []
         for ref, rec in records.items():
             self.progress.advance()
@@ -519,6 +570,19 @@ class _Writer:
                 "organisation", created[row["ref"]], row["ref"], "created", row["name"], {}, set()
             )
         self.repo.update_rows(Organisation, updates)
+        for ref, (held, how) in same_as.items():
+            ids[ref] = ids[held]
+            self.org_names.setdefault(ref, self.org_names[held])
+            self._count("organisations", "matched")
+            self.problems.append(
+                Problem(
+                    f"Organisation '{ref}' is taken to be '{held}' "
+                    f"({self.org_names[held]}): {_MATCHED_BY[how]}.",
+                    column="organisation",
+                    value=ref,
+                    severity="warning",
+                )
+            )
         return ids
 
     # -- services -----------------------------------------------------------------------------

@@ -86,6 +86,48 @@ def programmes() -> tuple[TaxonomyEntry, ...]:
     return tuple(_read_taxonomy("programmes.csv"))
 
 
+@dataclass(frozen=True)
+class KnownOrganisations:
+    """directory/data/organisations.csv: organisations known under several org-ids or names."""
+
+    names: dict[str, str]  # ref → the name the directory files it under
+    by_identifier: dict[str, str]  # normalised org-id → ref
+    by_name: dict[str, str]  # loose_key(name) → ref
+
+    def ref_for(self, ref: str, name: str | None) -> tuple[str, str] | None:
+        """(the ref this organisation is filed under, how it was recognised) when the table
+        knows it under another org-id or name; None when it does not."""
+        known = self.by_identifier.get(org_id_key(ref))
+        if known is not None and known != ref:
+            return known, "identifier"
+        known = self.by_name.get(loose_key(name)) if name else None
+        if known is not None and known != ref:
+            return known, "known name"
+        return None
+
+
+def org_id_key(ref: str) -> str:
+    """An org-id compared loosely: case and spaces ignored (" gb-gor-pc390" is GB-GOR-PC390)."""
+    return "".join(ref.split()).upper()
+
+
+@cache
+def known_organisations() -> KnownOrganisations:
+    names: dict[str, str] = {}
+    by_identifier: dict[str, str] = {}
+    by_name: dict[str, str] = {}
+    with (DATA_DIR / "organisations.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            ref = row["ref"]
+            names[ref] = row["name"]
+            for identifier in [ref, *split_list(row["identifiers"])]:
+                by_identifier[org_id_key(identifier)] = ref
+            for name in [row["name"], *row["names"].split(";")]:
+                if name.strip():
+                    by_name[loose_key(name)] = ref
+    return KnownOrganisations(names, by_identifier, by_name)
+
+
 class GeographyContext:
     """Resolve areas, themes, programmes and postcodes for one import."""
 

@@ -31,6 +31,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+from directory.ingest.context import known_organisations, org_id_key
 from directory.ingest.readers import EXTRA, Row, Table, normalise_header, write_table
 from directory.ingest.records import (
     ORGANISATION_TYPES,
@@ -343,22 +344,6 @@ _ORG_TYPE_WORDS = {loose_key(w): t for t, words in _ORG_TYPE_WORDS_BY_TYPE.items
 assert set(_STATUSES) == set(SERVICE_STATUSES)
 assert set(_ORG_TYPE_WORDS_BY_TYPE) == set(ORGANISATION_TYPES)
 
-#: funders known by name: loose key → (org-id, name)
-_KNOWN_FUNDERS = {
-    loose_key(text): (MOPAC_REF, MOPAC_NAME)
-    for text in (
-        "MOPAC",
-        "Mayor's Office for Policing and Crime",
-        "Mayor's Office for Policing & Crime",
-        "Mayor's Office for Policing and Crime (MOPAC)",
-        "MOPAC (Mayor's Office for Policing and Crime)",
-        "London MOPAC",
-        "GB-GOR-PC390",
-    )
-} | {
-    loose_key(text): ("GB-GLA", "Greater London Authority")
-    for text in ("GLA", "Greater London Authority", "Mayor of London", "GB-GLA")
-}
 _ORG_ID = re.compile(r"^[A-Z]{2}-[A-Z]{2,5}-\S+$")
 _NAME_AND_ID = re.compile(
     r"^(?P<name>.*\S)\s*[(\[]\s*(?P<id>[A-Z]{2}-[A-Z]{2,5}-[^\s)\]]+)\s*[)\]]$"
@@ -367,9 +352,10 @@ _NAME_AND_ID = re.compile(
 
 def _funder(text: str) -> tuple[str, str, bool]:
     """(ref, name, name_is_only_the_ref) for the Funder column's text."""
-    known = _KNOWN_FUNDERS.get(loose_key(text))
-    if known is not None:
-        return known[0], known[1], False
+    known = known_organisations()  # directory/data/organisations.csv: MOPAC, the GLA …
+    ref = known.by_name.get(loose_key(text)) or known.by_identifier.get(org_id_key(text))
+    if ref is not None:
+        return ref, known.names[ref], False
     if text.startswith("org:") and " " not in text:
         return text, text, True
     match = _NAME_AND_ID.match(text)

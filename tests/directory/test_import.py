@@ -15,7 +15,8 @@ from sqlalchemy import insert, select
 from directory.cli import cli
 from directory.ingest.apply import ImportOptions, import_batch
 from directory.ingest.records import Batch, OrganisationRecord, ServiceRecord
-from directory.store.models import Base, ChangeEvent, Lock
+from directory.ingest.values import loose_key
+from directory.store.models import Base, ChangeEvent, Lock, Organisation
 from directory.store.repositories.geography import GeographyRepository
 
 HEADER = (
@@ -312,6 +313,69 @@ def test_the_real_360giving_file_imports_with_its_warnings(writable_app, shared_
     grant = client.get(f"/api/v1/grants/{sample['id']}").json
     assert grant["amount"] == sample["amountAwarded"]
     assert grant["funder"]["ref"] == sample["fundingOrganization"][0]["id"]
+
+
+def _giving(grant_id: str, funder: dict[str, str], recipient: dict[str, str]) -> dict[str, Any]:
+    from tests.directory.ingest.test_giving360 import grant
+
+    return grant(id=grant_id, fundingOrganization=[funder], recipientOrganization=[recipient])
+
+
+def test_an_organisation_under_another_id_or_spelling_is_the_one_held(writable_app, tmp_path):
+    """Matched by org-id, then directory/data/organisations.csv, then exact normalised name:
+    a 360Giving file naming MOPAC under another id or spelling never makes a second MOPAC,
+    and the report says which match was made."""
+    mopac = {"id": "GB-GOR-PC390", "name": "Mayor's Office for Policing and Crime"}
+    trust = {"id": "GB-CHC-1111111", "name": "Kingston Youth Trust"}
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps({"grants": [_giving("360G-a", mopac, trust)]}), "utf-8")
+    assert run(writable_app, "import", str(first), "--source", "a").exit_code == 0
+    variants = [
+        _giving("360G-b", {"id": "gb-gor-pc390 ", "name": "MOPAC"}, trust),  # case and spacing
+        _giving(
+            "360G-c",
+            {"id": "360G-london:mopac", "name": "Mayors Office for Policing & Crime"},
+            trust,
+        ),  # fmt: skip
+        _giving("360G-d", mopac, {"id": "GB-COH-09999999", "name": "Kingston youth trust."}),
+    ]
+    second = tmp_path / "second.json"
+    second.write_text(json.dumps({"grants": variants}), "utf-8")
+    result = run(writable_app, "import", str(second), "--source", "b", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    matched = {
+        p["value"]: p["message"] for p in report["problems"] if "is taken to be" in p["message"]
+    }
+    assert set(matched) == {"gb-gor-pc390", "360G-london:mopac", "GB-COH-09999999"}  # read trimmed
+    assert "another org-id" in matched["gb-gor-pc390"]
+    assert "knows that organisation by this name" in matched["360G-london:mopac"]
+    assert "exactly this name" in matched["GB-COH-09999999"]
+    assert report["counts"]["organisations"]["matched"] == 3
+    client = writable_app.test_client()
+    for grant_id in ("360G-a", "360G-b", "360G-c", "360G-d"):
+        grant = client.get(f"/api/v1/grants/{grant_id}").json
+        assert grant["funder"]["ref"] == "GB-GOR-PC390", grant_id
+        assert grant["recipient"]["ref"] == "GB-CHC-1111111", grant_id
+    with writable_app.extensions["directory"].db.engine.connect() as connection:
+        names = connection.execute(select(Organisation.name)).scalars().all()
+    assert len([n for n in names if "policing" in n.lower()]) == 1
+    assert len([n for n in names if "kingston youth trust" in n.lower()]) == 1
+    again = run(writable_app, "import", str(second), "--source", "b", "--json")
+    again_report = json.loads(again.output)
+    assert again_report["status"] == "unchanged", again_report["counts"]  # the same matches
+
+
+def test_organisations_csv_is_the_template_funders_table_too():
+    from directory.ingest.context import known_organisations
+    from directory.ingest.template import MOPAC_NAME, MOPAC_REF, _funder
+
+    known = known_organisations()
+    assert known.names[MOPAC_REF] == MOPAC_NAME
+    for text in ("MOPAC", "Mayor's Office for Policing & Crime", " gb-gor-pc390", "GLA"):
+        ref, name, _ = _funder(text)
+        assert (ref, name) == (known.by_name.get(loose_key(text)) or MOPAC_REF, known.names[ref])
+    assert _funder("Kingston SNB")[0] not in known.names
 
 
 def test_an_open_referral_hsds_file_imports(writable_app, tmp_path):
