@@ -351,6 +351,9 @@ def _print_report(label: str, report: ImportReport, as_json: bool, limit: int = 
         for entity, actions in report.counts.items()
     )
     run = f" (run #{report.run_id})" if report.run_id else ""
+    if report.status == "failed":  # rows may have been read: what matters is nothing was written
+        errors = sum(1 for p in report.problems if p.severity == "error")
+        counts = f"Nothing written: {errors} error{'s' if errors != 1 else ''}, listed below."
     click.echo(
         f"{label}: {report.status}{run} in {report.seconds:.1f} s. {counts or 'Nothing read.'}"
     )

@@ -154,6 +154,7 @@ def merge_organisation(orgs: dict[str, OrganisationRecord], org: OrganisationRec
             setattr(held, f.name, getattr(org, f.name))
 
 
+_LONDON_BOROUGH_CODE = re.compile(r"E09\d{6}")
 _POLICE = re.compile(r"\bpolic(e|ing)\b", re.IGNORECASE)
 
 
@@ -473,7 +474,7 @@ class _GrantReader:
             code = p.text(f"{path}.geoCode", loc.get("geoCode"), 40)
             if code:
                 any_code = True
-                self._add(beneficiary, code)
+                self._add(beneficiary, code, p, f"{path}.geoCode")
                 continue
             name = p.text(f"{path}.name", loc.get("name"))
             if name:
@@ -486,7 +487,7 @@ class _GrantReader:
             if look.get("source") == "beneficiaryLocation":
                 any_code = True
                 for code in _lookup_codes(look):
-                    self._add(beneficiary, code)
+                    self._add(beneficiary, code, p, "additional_data.locationLookup")
         if beneficiary:
             return beneficiary
 
@@ -496,12 +497,12 @@ class _GrantReader:
                 code = where.get(key)
                 if isinstance(code, str) and code.strip():
                     any_code = True
-                    self._add(recipient, code.strip())
+                    self._add(recipient, code.strip(), p, key)
         for look in lookups:
             if look.get("source") != "beneficiaryLocation":
                 any_code = True
                 for code in _lookup_codes(look):
-                    self._add(recipient, code)
+                    self._add(recipient, code, p, "additional_data.locationLookup")
         if not recipient:
             p.warning(
                 "beneficiaryLocation",
@@ -512,11 +513,19 @@ class _GrantReader:
             )
         return recipient
 
-    def _add(self, codes: list[str], code: str) -> None:
+    def _add(self, codes: list[str], code: str, p: RowProblems, path: str) -> None:
         try:
             found = self.ctx.area_code(code)
         except ValueError:
             found = None
+        if found is None and _LONDON_BOROUGH_CODE.fullmatch(code.strip().upper()):
+            # E09 is London's own series: an unknown one is a typing error, not somewhere else
+            p.error(
+                path,
+                f"{code} looks like a London borough code but there is no such borough: "
+                "London's 33 are E09000001 to E09000033.",
+                code,
+            )
         if found is not None and found not in codes:
             codes.append(found)
 

@@ -125,6 +125,9 @@ def test_an_import_with_any_error_writes_nothing_and_is_recorded(writable_app, t
         "row 3" in result.output and "column Amount" in result.output and "£1.2x" in result.output
     )
     assert "Nothing was written" in result.output
+    # two rows were read: the summary says nothing was written and why, never "Nothing read"
+    assert "Nothing read" not in result.output
+    assert "failed" in result.output and "Nothing written: 1 error, listed below." in result.output
     assert dump(writable_app) == before
     client = writable_app.test_client()
     runs = client.get("/api/v1/imports").json["contents"]

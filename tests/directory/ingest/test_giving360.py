@@ -495,3 +495,22 @@ def test_table_missing_columns_and_unreadable_files() -> None:
     )  # fmt: skip
     error = only_error(read_360giving_table(individual, FakeContext()))
     assert (error.row, error.column) == (2, "Recipient Ind")
+
+
+@pytest.mark.parametrize(
+    ("where", "column"),
+    [
+        ({"beneficiaryLocation": [{"geoCode": "E09999999", "geoCodeType": "LAD"}]},
+         "grants[0].beneficiaryLocation[0].geoCode"),
+        ({"beneficiaryLocation": None, "recipientDistrictGeoCode": "e09000099"},
+         "grants[0].recipientDistrictGeoCode"),
+    ],
+)  # fmt: skip
+def test_a_london_borough_code_that_does_not_exist_is_an_error(where, column) -> None:
+    """E09 is London's own series: an unknown E09 code is a typing error, not a place outside
+    London (which stays a warning)."""
+    problem = only_error(read(grant(**where)))
+    assert problem.column == column
+    assert "no such borough" in problem.message and "E09000001 to E09000033" in problem.message
+    outside = read(grant(beneficiaryLocation=[{"geoCode": "E08000003", "geoCodeType": "LAD"}]))
+    assert outside.errors == [] and any("No London area" in w.message for w in outside.problems)
