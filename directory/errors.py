@@ -75,6 +75,11 @@ class GrantNotFoundError(NotFoundError):
     title = "No such grant"
 
 
+class ProgrammeNotFoundError(NotFoundError):
+    code = "programme-not-found"
+    title = "No such programme"
+
+
 class ImportNotFoundError(NotFoundError):
     code = "import-not-found"
     title = "No such import run"

@@ -9,17 +9,29 @@ from typing import Any
 from directory.errors import (
     GrantNotFoundError,
     ImportNotFoundError,
+    InvalidInputError,
     OrganisationNotFoundError,
+    ProgrammeNotFoundError,
     ServiceNotFoundError,
 )
+from directory.ingest.context import programmes as known_programmes
 from directory.ingest.values import average_months
 from directory.settings import Settings
-from directory.store.repositories.directory import CatalogueQueries
-from directory.usecases.geography import GeographySnapshot
+from directory.store.repositories.directory import CatalogueQueries, GrantStatusDates
+from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope
 
 SHORT_TERM_MONTHS = 24
 THREE_YEAR_MONTHS = 36
+#: the statuses grant_flags derives from a grant's dates (GET /grants?status= takes them)
+GRANT_STATUSES = ("planned", "live", "ending soon", "ended", "unknown")
+#: which grants an area filter of GET /grants keeps: the same rule as /funding/summary's
+GRANT_AREA_RULE = (
+    "An area code or name (E09000022, Lambeth, E05… ward, 'Central West BCU', E12000007). "
+    "Grants are kept whose beneficiary areas are the area, an area inside it (a ward-level "
+    "grant is in its borough, BCU and London) or an area above it (London-wide and BCU-wide "
+    "grants reach every area in them), as /funding/summary's area filter counts them."
+)
 
 
 def _utc(moment: datetime) -> str:
@@ -275,10 +287,7 @@ def organisation_detail(
     service_ids = q.service_ids_of_organisation(row.id)
     services = q.services(service_ids)
     themes, coverage = q.themes_of(service_ids), q.coverage_of(service_ids)
-    grants, _ = q.grants_page(
-        programme=None, organisation_id=row.id, area=None, include_withdrawn=False,
-        offset=0, limit=1000,
-    )  # fmt: skip
+    grants, _ = q.grants_page(organisation_id=row.id, offset=0, limit=1000)
     grant_areas = q.grant_areas([g.id for g in grants])
     return {
         **organisation_body(row),
@@ -302,23 +311,64 @@ def organisation_detail(
 # -- grants ------------------------------------------------------------------------------------
 def list_grants(
     q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, *,
-    programme: str | None, organisation: str | None, area: str | None,
-    include_withdrawn: bool, page: int, per_page: int,
+    programme: str | None = None, organisation: str | None = None,
+    funder: str | None = None, recipient: str | None = None, area: str | None = None,
+    text: str | None = None, status: str | None = None, include_withdrawn: bool = False,
+    page: int, per_page: int,
 ) -> dict[str, Any]:  # fmt: skip
-    org_id = None
-    if organisation is not None:
-        org_id = q.organisation_id(organisation)
-        if org_id is None:
-            raise OrganisationNotFoundError(f"No organisation has the id or ref {organisation!r}.")
+    """One page of grants under the filters (every one given must hold). Organisations by
+    id or ref; an area by code or name, with the areas inside and above it (GRANT_AREA_RULE);
+    ``text`` word by word; ``status`` by the dates, as grant_flags derives it."""
+    if programme is not None and not _programme_known(q, programme):
+        raise ProgrammeNotFoundError(
+            f"No programme has the id {programme!r}; see GET /api/v1/programmes."
+        )
+    org_ids = {
+        name: _organisation(q, key)
+        for name, key in (
+            ("organisation", organisation), ("funder", funder), ("recipient", recipient)
+        )
+        if key is not None
+    }  # fmt: skip
+    words: list[str] = []
+    if text is not None:
+        words = text.lower().split()
+        if not words:
+            message = "q must contain something to search for."
+            raise InvalidInputError(message, errors={"q": [message]})
+    if status is not None and status not in GRANT_STATUSES:
+        message = f"status must be one of {', '.join(GRANT_STATUSES)}."
+        raise InvalidInputError(message, errors={"status": [message]})
+    areas = area_scope(snap, resolve_area(snap, area)) if area is not None else None
     rows, total = q.grants_page(
-        programme=programme, organisation_id=org_id, area=area,
+        programme=programme, organisation_id=org_ids.get("organisation"),
+        funder_id=org_ids.get("funder"), recipient_id=org_ids.get("recipient"),
+        areas=areas, words=words,
+        status=(
+            None if status is None else GrantStatusDates(
+                status, today, today + timedelta(days=settings.ending_soon_days)
+            )
+        ),
         include_withdrawn=include_withdrawn, offset=(page - 1) * per_page, limit=per_page,
     )  # fmt: skip
-    areas = q.grant_areas([r.id for r in rows])
+    grant_areas = q.grant_areas([r.id for r in rows])
     return envelope(
-        [grant_summary(r, areas[r.id], snap, today, settings) for r in rows],
+        [grant_summary(r, grant_areas[r.id], snap, today, settings) for r in rows],
         total_items=total, page=page, per_page=per_page,
     )  # fmt: skip
+
+
+def _organisation(q: CatalogueQueries, key: str) -> int:
+    org_id = q.organisation_id(key)
+    if org_id is None:
+        raise OrganisationNotFoundError(f"No organisation has the id or ref {key!r}.")
+    return org_id
+
+
+def _programme_known(q: CatalogueQueries, programme_id: str) -> bool:
+    """A programme the directory holds or directory/data/programmes.csv lists (the ids
+    GET /programmes/{id} answers for)."""
+    return programme_id in {p.id for p in known_programmes()} or q.programme_exists(programme_id)
 
 
 def grant_detail(

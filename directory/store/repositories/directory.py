@@ -8,11 +8,12 @@ layer builds from records, so the two compare with ``==``) and writes in bulk.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -298,6 +299,42 @@ def _as_id(key: str) -> int | None:
     return int(key) if key.isascii() and key.isdigit() and int(key) <= MAX_ID else None
 
 
+def _lower_contains(column: Any, word: str) -> Any:
+    """``column`` contains ``word`` (given in lower case), ignoring case; LIKE's % and _ in
+    the word are escaped. Works on SQLite and PostgreSQL alike."""
+    return func.lower(column).contains(word, autoescape=True)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantStatusDates:
+    """A derived grant status and the dates it depends on: ``soon`` is ``today`` plus the
+    ending-soon window."""
+
+    status: str
+    today: date
+    soon: date
+
+
+def _grant_status_clause(s: GrantStatusDates) -> Any:
+    """The grants whose status on ``s.today`` is ``s.status``, by their dates: the same rules
+    as directory.usecases.catalogue.grant_flags, in its order (planned, then ended, ending
+    soon, live; unknown without dates)."""
+    started = or_(Grant.start.is_(None), Grant.start <= s.today)
+    if s.status == "planned":
+        return Grant.start > s.today
+    if s.status == "ended":
+        return and_(started, Grant.end < s.today)
+    if s.status == "ending soon":
+        return and_(started, Grant.end >= s.today, Grant.end <= s.soon)
+    if s.status == "live":
+        return and_(
+            started, or_(and_(Grant.end.is_(None), Grant.start.is_not(None)), Grant.end > s.soon)
+        )
+    if s.status == "unknown":
+        return and_(Grant.start.is_(None), Grant.end.is_(None))
+    raise ValueError(f"not a grant status: {s.status!r}")
+
+
 class CatalogueQueries:
     """Read-only queries behind the directory's endpoints (Core selects, plain rows)."""
 
@@ -436,9 +473,16 @@ class CatalogueQueries:
         return self._find(Grant, key)
 
     def grants_page(
-        self, *, programme: str | None, organisation_id: int | None, area: str | None,
-        include_withdrawn: bool, offset: int, limit: int,
+        self, *, programme: str | None = None, organisation_id: int | None = None,
+        funder_id: int | None = None, recipient_id: int | None = None,
+        areas: Collection[str] | None = None, words: Sequence[str] = (),
+        status: GrantStatusDates | None = None, include_withdrawn: bool = False,
+        offset: int, limit: int,
     ) -> tuple[list[Row[Any]], int]:  # fmt: skip
+        """One page of grants, newest award first, under the filters (all of them): a
+        programme id; an organisation as funder or recipient; the funder; the recipient;
+        any of the beneficiary ``areas``; every one of ``words`` (lower case) in the title,
+        ref, funder's, recipient's or programme's name; a status by the dates."""
         where: list[Any] = []
         if programme:
             where.append(Grant.programme_id == programme)
@@ -446,14 +490,39 @@ class CatalogueQueries:
             where.append(
                 (Grant.recipient_id == organisation_id) | (Grant.funder_id == organisation_id)
             )
-        if area:
+        if funder_id is not None:
+            where.append(Grant.funder_id == funder_id)
+        if recipient_id is not None:
+            where.append(Grant.recipient_id == recipient_id)
+        if areas is not None:
             where.append(
-                Grant.id.in_(select(GrantArea.grant_id).where(GrantArea.area_code == area))
+                Grant.id.in_(
+                    select(GrantArea.grant_id).where(GrantArea.area_code.in_(sorted(set(areas))))
+                )
             )
+        for word in words:
+            named = select(Organisation.id).where(_lower_contains(Organisation.name, word))
+            where.append(
+                or_(
+                    _lower_contains(Grant.title, word),
+                    _lower_contains(Grant.ref, word),
+                    Grant.funder_id.in_(named),
+                    Grant.recipient_id.in_(named),
+                    Grant.programme_id.in_(
+                        select(Programme.id).where(_lower_contains(Programme.name, word))
+                    ),
+                )
+            )
+        if status is not None:
+            where.append(_grant_status_clause(status))
         if not include_withdrawn:
             where.append(Grant.withdrawn_at.is_(None))
         statement = self._grant_select().order_by(Grant.awarded.desc().nulls_last(), Grant.id)
         return self._page(Grant, statement, where, offset, limit)
+
+    def programme_exists(self, programme_id: str) -> bool:
+        found = self.db.execute(select(Programme.id).where(Programme.id == programme_id))
+        return found.first() is not None
 
     def grant(self, grant_id: int) -> Row[Any] | None:
         return self.db.execute(self._grant_select().where(Grant.id == grant_id)).first()

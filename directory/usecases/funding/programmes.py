@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from directory.data import DATA_DIR
-from directory.errors import NotFoundError
+from directory.errors import ProgrammeNotFoundError
 from directory.ingest.context import programmes as known_programmes
 from directory.settings import Settings
 from directory.usecases.catalogue import area_ref, grant_flags
@@ -28,11 +28,6 @@ from directory.usecases.funding.awards import (
 )
 from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.pagination import envelope
-
-
-class ProgrammeNotFoundError(NotFoundError):
-    code = "programme-not-found"
-    title = "No such programme"
 
 
 # -- programmes and their formulas -------------------------------------------------------------

@@ -23,13 +23,21 @@ blp = Blueprint("grants", __name__, url_prefix="/api/v1", description="Grants (f
 @blp.route("/grants")
 @blp.arguments(GrantListArgsSchema, location="query")
 @blp.response(200, GrantPageSchema)
+@blp.alt_response(
+    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
+    description="organisation-not-found, programme-not-found or area-not-found (with "
+    "suggestions)",
+)  # fmt: skip
 def list_grants(args: dict[str, Any]) -> Response:
-    """Grants, newest award first, with duration flags and a status derived from the dates."""
+    """Grants, newest award first, with duration flags and a status derived from the dates.
+
+    Every filter given narrows the list (AND)."""
     body = catalogue.list_grants(
         queries(), snapshot(), state().settings, today(),
         programme=args.get("programme"), organisation=args.get("organisation"),
-        area=args.get("area"), include_withdrawn=args["include_withdrawn"],
-        page=args["page"], per_page=args["per_page"],
+        funder=args.get("funder"), recipient=args.get("recipient"), area=args.get("area"),
+        text=args.get("q"), status=args.get("status"),
+        include_withdrawn=args["include_withdrawn"], page=args["page"], per_page=args["per_page"],
     )  # fmt: skip
     return paged_response(body, args["page"], args["per_page"])
 

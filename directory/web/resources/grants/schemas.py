@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from directory.usecases.catalogue import GRANT_AREA_RULE, GRANT_STATUSES
 from directory.web.api import Schema
 from directory.web.resources.common import AreaRefSchema, PageArgsSchema, PageSchema
 
@@ -9,15 +10,44 @@ from directory.web.resources.common import AreaRefSchema, PageArgsSchema, PageSc
 class GrantListArgsSchema(PageArgsSchema):
     programme = ma.fields.String(
         validate=ma.validate.Length(min=1, max=80),
-        metadata={"description": "Programme id, e.g. lcpf-direct, vru, ylf"},
+        metadata={
+            "description": "Programme id, e.g. lcpf-direct, vru, ylf (see /programmes); an "
+            "unknown id is a 404 programme-not-found problem"
+        },
     )
     organisation = ma.fields.String(
         validate=ma.validate.Length(min=1, max=120),
         metadata={"description": "Funder or recipient: organisation id or ref"},
     )
+    funder = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={
+            "description": "The funder: organisation id or ref (org-id such as GB-GOR-PC390); "
+            "an unknown one is a 404 organisation-not-found problem"
+        },
+    )
+    recipient = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={"description": "The recipient: organisation id or ref (org-id such as GB-CHC-…)"},
+    )
+    q = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={
+            "description": "Text: every word must appear (ignoring case) in the grant's "
+            "title or ref, or its funder's, recipient's or programme's name"
+        },
+    )
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(GRANT_STATUSES),
+        metadata={
+            "description": "Status on today's date, as each grant's status field derives it: "
+            "planned (starts after today), ended (ended before today), ending soon (ends "
+            "within the ending-soon window), live, unknown (no dates)"
+        },
+    )
     area = ma.fields.String(
-        validate=ma.validate.Length(min=1, max=40),
-        metadata={"description": "Beneficiary area code exactly as recorded"},
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={"description": GRANT_AREA_RULE},
     )
     include_withdrawn = ma.fields.Boolean(load_default=False)
 

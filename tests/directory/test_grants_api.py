@@ -1,0 +1,316 @@
+"""GET /grants filters on the demo directory (MOPAC decisions and ward-level 360Giving grants)
+plus a few grants dated around today, on SQLite and PostgreSQL. Expected answers are computed
+from the database and the loaded geography, not written down."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from directory.app import create_app
+from directory.cli import cli
+from directory.store.models import Grant, GrantArea, Organisation
+from tests.conftest import _settings
+
+_NAMES = itertools.count(1)
+LAMBETH = "E09000022"
+EDGE_HEADER = (
+    "Service ref,Service name,Status,Themes,Organisation name,Coverage,Last verified,"
+    "Grant ref,Funder,Programme,Amount,Start date,End date\n"
+)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _edge_rows(today: date, ward: str, bcu: str) -> str:
+    """Grants on each side of every status boundary of grant_flags (ending_soon_days = 90),
+    in Lambeth; and one to a single Lambeth ward and one to Lambeth's whole BCU."""
+    d = lambda days: (today + timedelta(days=days)).isoformat()  # noqa: E731
+    dated = {
+        "PLANNED": (d(1), d(400), "Lambeth"),
+        "STARTS-TODAY": (d(0), "", "Lambeth"),
+        "ENDED-YESTERDAY": (d(-400), d(-1), "Lambeth"),
+        "ENDS-TODAY": (d(-400), d(0), "Lambeth"),
+        "ENDS-IN-90": ("", d(90), "Lambeth"),
+        "ENDS-IN-91": ("", d(91), "Lambeth"),
+        "NO-DATES": ("", "", "Lambeth"),
+        "WARD": (d(-30), d(300), ward),
+        "BCU": (d(-30), d(300), bcu),
+    }
+    return EDGE_HEADER + "".join(
+        f"EDGE-{name},Edge {name.lower()} service,active,Community safety,Edge 100% charity,"
+        f"{area},2026-10-01,EDGE-{name}-G,MOPAC,VRU,£1k,{start},{end}\n"
+        for name, (start, end, area) in dated.items()
+    )
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def demo_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path
+) -> Iterator[Flask]:
+    """The demo directory (and the edge grants) loaded once per backend for this module."""
+    tmp = tmp_path_factory.mktemp("grants")
+    if request.param == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_geography"), tmp / "directory.sqlite3")
+        settings = _settings(tmp, None, shared_data_dir)
+    else:
+        template = request.getfixturevalue("postgres_directory_template")
+        cluster = request.getfixturevalue("postgres")
+        url = cluster.create_database(f"grants_api_{next(_NAMES)}", template=template)
+        settings = _settings(tmp, url, shared_data_dir)
+    app = create_app(settings)
+    runner = app.test_cli_runner()
+    result = runner.invoke(cli, ["demo", "load", "--from", str(shared_data_dir)])
+    assert result.exit_code == 0, result.output[-2000:]
+    edges = tmp / "edges.csv"
+    snap = _snapshot(app)
+    ward = min(c for c in snap.children[LAMBETH] if snap.areas[c].type == "ward")
+    edges.write_text(_edge_rows(_today(), ward, snap.areas[LAMBETH].parent_code), "utf-8")
+    result = runner.invoke(cli, ["import", str(edges), "--source", "edges"])
+    assert result.exit_code == 0, result.output[-2000:]
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
+def _snapshot(app: Flask) -> Any:
+    from directory.web.state import geography_repo, state
+
+    with app.app_context():
+        return state().geography.get(geography_repo())
+
+
+@pytest.fixture()
+def client(demo_app: Flask) -> Any:
+    return demo_app.test_client()
+
+
+def _db(app: Flask, statement: Any) -> list[Any]:
+    with app.extensions["directory"].db.engine.connect() as connection:
+        return list(connection.execute(statement))
+
+
+def _all(client: Any, query: str) -> tuple[list[dict[str, Any]], int]:
+    """Every grant a query lists, page by page, and the total_items it reported."""
+    items: list[dict[str, Any]] = []
+    for page in itertools.count(1):
+        response = client.get(f"/api/v1/grants?{query}&per_page=100&page={page}")
+        assert response.status_code == 200, response.json
+        body = response.json
+        items += body["contents"]
+        if page >= body["total_pages"]:
+            return items, body["total_items"]
+
+
+def _listed(app: Flask, *where: Any) -> set[str]:
+    """Refs of the listed (not withdrawn) grants matching ``where``, by a direct query."""
+    rows = _db(app, select(Grant.ref).where(Grant.withdrawn_at.is_(None), *where))
+    return {r.ref for r in rows}
+
+
+def _ids(items: list[dict[str, Any]]) -> set[str]:
+    return {g["ref"] for g in items}
+
+
+def test_funder_and_recipient_by_ref_or_id(client, demo_app):
+    mopac = _db(demo_app, select(Organisation).where(Organisation.ref == "GB-GOR-PC390"))[0]
+    expected = _listed(demo_app, Grant.funder_id == mopac.id)
+    assert len(expected) > 1
+    for key in (mopac.ref, str(mopac.id)):
+        items, total = _all(client, f"funder={key}")
+        assert total == len(items) == len(expected)
+        assert _ids(items) == expected
+        assert {g["funder"]["ref"] for g in items} == {mopac.ref}
+    # a recipient of several grants, from the 360Giving data
+    recipient_id, _ = max(
+        _db(demo_app, select(Grant.recipient_id, Grant.id).where(Grant.withdrawn_at.is_(None))),
+        key=lambda r: len(_listed(demo_app, Grant.recipient_id == r.recipient_id)),
+    )
+    recipient = _db(demo_app, select(Organisation).where(Organisation.id == recipient_id))[0]
+    expected = _listed(demo_app, Grant.recipient_id == recipient_id)
+    items, total = _all(client, f"recipient={recipient.ref}")
+    assert total == len(expected) and _ids(items) == expected
+    assert {g["recipient"]["ref"] for g in items} == {recipient.ref}
+    # funder and recipient together narrow (AND)
+    items, _ = _all(client, f"recipient={recipient.ref}&funder={mopac.ref}")
+    assert _ids(items) == _listed(
+        demo_app, Grant.recipient_id == recipient_id, Grant.funder_id == mopac.id
+    )
+
+
+@pytest.mark.parametrize("name", ["funder", "recipient", "organisation"])
+def test_unknown_organisation_is_the_same_problem_as_elsewhere(client, name):
+    response = client.get(f"/api/v1/grants?{name}=GB-CHC-0000000")
+    services = client.get("/api/v1/services?organisation=GB-CHC-0000000")
+    assert response.status_code == services.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.json["code"] == services.json["code"] == "organisation-not-found"
+
+
+def test_unknown_programme_is_a_problem_and_known_ones_filter(client, demo_app):
+    response = client.get("/api/v1/grants?programme=no-such-programme")
+    assert response.status_code == 404
+    assert response.json["code"] == "programme-not-found"
+    items, total = _all(client, "programme=vru")
+    assert total == len(items) > 0
+    assert _ids(items) == _listed(demo_app, Grant.programme_id == "vru")
+    # a programme of programmes.csv with or without grants is not an error
+    assert client.get("/api/v1/grants?programme=surge").status_code == 200
+
+
+def test_text_search_over_title_ref_names_and_programme(client, demo_app):
+    every, _ = _all(client, "include_withdrawn=false")
+
+    def matches(g: dict[str, Any], word: str) -> bool:
+        texts = [g["title"], g["ref"], g["funder"]["name"], g["recipient"]["name"]]
+        texts.append(g["programme"]["name"] if g["programme"] else None)
+        return any(word in (t or "").lower() for t in texts)
+
+    for q in ("lloyds", "SAFER streets", "edge", "100%", "violence reduction"):
+        words = q.lower().split()
+        expected = {g["ref"] for g in every if all(matches(g, w) for w in words)}
+        items, total = _all(client, f"q={q}")
+        assert total == len(expected) and _ids(items) == expected, q
+    # the recipient's name alone: MOPAC's edge grants all go to "Edge 100% charity"
+    assert _ids(_all(client, "q=edge 100%25 charity")[0]) == {
+        g["ref"] for g in every if g["ref"].startswith("EDGE-")
+    }
+    # LIKE wildcards are literal: no grant title or name has "_x%" in it
+    assert _all(client, "q=_x%25")[1] == 0
+    assert client.get("/api/v1/grants?q=%20%20").status_code == 422
+
+
+def test_status_filter_agrees_with_each_grant_status(client, demo_app):
+    every, total = _all(client, "include_withdrawn=false")
+    by_status: dict[str, set[str]] = {}
+    for g in every:
+        by_status.setdefault(g["status"], set()).add(g["ref"])
+    assert {"planned", "live", "ending soon", "ended", "unknown"} <= set(by_status)
+    counted = 0
+    for status in ("planned", "live", "ending soon", "ended", "unknown"):
+        items, n = _all(client, f"status={status}")
+        assert n == len(items) and _ids(items) == by_status[status], status
+        assert {g["status"] for g in items} == {status}
+        counted += n
+    assert counted == total
+    today = _today()
+    ended, _ = _all(client, "status=ended")
+    assert all(date.fromisoformat(g["end"]) < today for g in ended)
+    assert _ids(ended) == _listed(
+        demo_app, Grant.end < today, (Grant.start.is_(None)) | (Grant.start <= today)
+    )
+    edges = {
+        g["ref"]: g["status"] for s in ("planned", "live", "ending soon", "ended", "unknown")
+        for g in _all(client, f"status={s}&q=edge-")[0]
+    }  # fmt: skip
+    assert edges == {
+        "EDGE-PLANNED-G": "planned", "EDGE-STARTS-TODAY-G": "live",
+        "EDGE-ENDED-YESTERDAY-G": "ended", "EDGE-ENDS-TODAY-G": "ending soon",
+        "EDGE-ENDS-IN-90-G": "ending soon", "EDGE-ENDS-IN-91-G": "live",
+        "EDGE-NO-DATES-G": "unknown", "EDGE-WARD-G": "live", "EDGE-BCU-G": "live",
+    }  # fmt: skip
+    response = client.get("/api/v1/grants?status=finished")
+    assert response.status_code == 422
+    assert "status" in str(response.json)
+
+
+def _area_codes(app: Flask) -> dict[str, set[str]]:
+    areas: dict[str, set[str]] = {}
+    for r in _db(
+        app,
+        select(Grant.ref, GrantArea.area_code)
+        .join(GrantArea, GrantArea.grant_id == Grant.id)
+        .where(Grant.withdrawn_at.is_(None)),
+    ):
+        areas.setdefault(r.ref, set()).add(r.area_code)
+    return areas
+
+
+def _scope(snap: Any, code: str) -> tuple[set[str], set[str]]:
+    """The areas inside ``code`` (with it) and the areas above it, from the snapshot."""
+    inside, stack = {code}, list(snap.children.get(code, []))
+    while stack:
+        child = stack.pop()
+        inside.add(child)
+        stack.extend(snap.children.get(child, []))
+    above, parent = set(), snap.areas[code].parent_code
+    while parent is not None:
+        above.add(parent)
+        parent = snap.areas[parent].parent_code
+    return inside, above
+
+
+def _within(snap: Any, area: str, areas: dict[str, set[str]]) -> set[str]:
+    """The grants the area filter must give: beneficiary areas meeting the area, the areas
+    inside it or the areas above it."""
+    inside, above = _scope(snap, area)
+    return {r for r, codes in areas.items() if codes & (inside | above)}
+
+
+def test_area_by_code_or_name_takes_the_areas_inside_and_above(client, demo_app):
+    snap = _snapshot(demo_app)
+    areas = _area_codes(demo_app)
+    ward = next(iter(areas["EDGE-WARD-G"]))
+    bcu = next(iter(areas["EDGE-BCU-G"]))
+    assert snap.areas[ward].type == "ward" and snap.areas[ward].parent_code == LAMBETH
+    assert snap.areas[bcu].type == "bcu" and snap.areas[LAMBETH].parent_code == bcu
+    expected = _within(snap, LAMBETH, areas)
+    assert {"EDGE-WARD-G", "EDGE-BCU-G", "EDGE-PLANNED-G"} <= expected
+    assert any("E12000007" in areas[r] for r in expected), "London-wide grants reach Lambeth"
+    for key in (LAMBETH, LAMBETH.lower(), "Lambeth", "LAMBETH"):
+        items, total = _all(client, f"area={key}")
+        assert total == len(items) == len(expected), key
+        assert _ids(items) == expected, key
+    # the ward grant by its own ward, its BCU (by id or name) and London; the BCU-wide grant
+    # by the ward below it; neither by a borough outside the BCU
+    assert {"EDGE-WARD-G", "EDGE-BCU-G"} <= _ids(_all(client, f"area={ward}")[0])
+    assert _ids(_all(client, f"area={ward}")[0]) == _within(snap, ward, areas)
+    for key in (bcu, snap.areas[bcu].name, "E12000007", "London"):
+        assert "EDGE-WARD-G" in _ids(_all(client, f"area={key}")[0]), key
+    outside = next(
+        c for c, a in snap.areas.items()
+        if a.type == "borough" and a.parent_code != bcu and c != "E09000001"
+    )  # fmt: skip
+    assert not {"EDGE-WARD-G", "EDGE-BCU-G"} & _ids(_all(client, f"area={outside}")[0])
+    # the demo's 360Giving ward-level grants, by their boroughs' names and codes
+    for borough in {snap.areas[c].parent_code for cs in areas.values() for c in cs
+                    if c in snap.areas and snap.areas[c].type == "ward"}:  # fmt: skip
+        expected = _within(snap, borough, areas)
+        assert _ids(_all(client, f"area={borough}")[0]) == expected
+        assert _ids(_all(client, f"area={snap.areas[borough].name}")[0]) == expected
+    # Croydon by name is Croydon by code (names used to find nothing)
+    croydon = _ids(_all(client, "area=Croydon")[0])
+    assert croydon == _ids(_all(client, "area=E09000008")[0])
+    assert croydon == _within(snap, "E09000008", areas) != set()
+
+
+def test_unknown_area_is_area_not_found_with_suggestions(client):
+    for key in ("E09000099", "Nowhereville"):
+        response = client.get(f"/api/v1/grants?area={key}")
+        services = client.get(f"/api/v1/services?area={key}")
+        assert response.status_code == services.status_code == 404
+        assert response.json["code"] == services.json["code"] == "area-not-found"
+        assert response.json["suggestions"] == services.json["suggestions"]
+
+
+def test_filters_combine_and_paging_stays_consistent(client, demo_app):
+    query = "funder=GB-GOR-PC390&area=Lambeth&status=ending soon&programme=vru"
+    items, total = _all(client, query)
+    assert {g["funder"]["ref"] for g in items} == {"GB-GOR-PC390"}
+    assert {g["status"] for g in items} == {"ending soon"}
+    assert total == len(items) == len(_ids(items)) >= 2  # EDGE-ENDS-TODAY and -IN-90
+    first = client.get(f"/api/v1/grants?{query}&per_page=1&page=1").json
+    second = client.get(f"/api/v1/grants?{query}&per_page=1&page=2").json
+    assert first["total_items"] == second["total_items"] == total
+    assert first["contents"][0]["ref"] != second["contents"][0]["ref"]
