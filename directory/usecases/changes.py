@@ -17,6 +17,7 @@ from directory.store.repositories.directory import CatalogueQueries
 from directory.usecases.catalogue import area_ref
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope
+from directory.usecases.vocabulary import check_themes
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_LIMIT = 100
@@ -65,6 +66,8 @@ def changes(
     page: int, per_page: int,
 ) -> dict[str, Any]:  # fmt: skip
     """Change entries affecting the patch, newest first, paged with the envelope."""
+    if theme is not None:
+        check_themes([theme])
     if since is not None and since.tzinfo is not None:
         since = since.astimezone(UTC).replace(tzinfo=None)
     code = resolve_area(snap, area) if area is not None else None

@@ -37,6 +37,7 @@ from directory.store.repositories.search import SORTS, AreaMatch, Box, Filters, 
 from directory.usecases.catalogue import service_summary
 from directory.usecases.geography import GeographySnapshot, resolve_area_code
 from directory.usecases.pagination import envelope
+from directory.usecases.vocabulary import check_themes
 from geodata import crs
 
 DEFAULT_RADIUS_M = 2000
@@ -239,6 +240,7 @@ def filters(
             raise _invalid("q", "q must contain something to search for.")
     if req.radius is not None and req.near is None:
         raise _invalid("radius", "radius needs near=lat,lon.")
+    check_themes(req.themes)
     org_id = None
     if req.organisation is not None:
         org_id = catalogue.organisation_id(req.organisation)

@@ -381,3 +381,40 @@ def test_patch_services_as_geojson_and_csv(patch_app):
     lines = csv_response.data.decode().splitlines()
     assert lines[0].startswith("id,ref,name") and len(lines) == 1 + len(json_refs)
     assert client.get("/api/v1/patch?postcode=KT1 1EU&format=xml").status_code == 422
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/patch?postcode=KT1 1EU&theme={theme}",
+        "/api/v1/patch?area=Kingston&theme=violence-knife-crime&theme={theme}",
+        "POST /api/v1/patch/lookup",
+        "/api/v1/services?theme={theme}",
+        "/api/v1/partners?postcode=KT1 1EU&theme={theme}",
+        "/api/v1/changes?theme={theme}",
+    ],
+)
+def test_an_unknown_theme_is_a_problem_with_suggestions_not_an_empty_answer(patch_app, path):
+    """The id of "Violence against women and girls" is vawg: a client sending the name's words
+    learns so, with the closest themes, instead of getting nothing back."""
+    themes = {
+        t["id"]: t["name"] for t in patch_app.test_client().get("/api/v1/themes").json["contents"]
+    }
+    assert "violence-against-women-girls" not in themes
+
+    def get(theme: str):  # the caseload lookup is a POST: postcodes and filters in its body
+        client = patch_app.test_client()
+        if path.startswith("POST "):
+            return client.post(path[5:], json={"postcodes": ["KT1 1EU"], "theme": [theme]})
+        return client.get(path.format(theme=theme))
+
+    response = get("violence-against-women-girls")
+    assert response.status_code == 422, response.json
+    body = response.json
+    assert response.mimetype == "application/problem+json" and body["code"] == "invalid-input"
+    assert "violence-against-women-girls" in body["detail"]
+    assert body["errors"]["theme"] == ["No theme has the id 'violence-against-women-girls'."]
+    assert body["suggestions"][0] == {"id": "vawg", "name": themes["vawg"]}
+    assert all(s["id"] in themes for s in body["suggestions"])
+    known = get("vawg")
+    assert known.status_code == 200, known.json

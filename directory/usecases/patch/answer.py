@@ -36,6 +36,7 @@ from directory.usecases.patch.index import (
 )
 from directory.usecases.patch.places import Coverage, Place, place_for_areas
 from directory.usecases.shared import Shared
+from directory.usecases.vocabulary import check_themes
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class PatchFilters:
     radius: float = DEFAULT_RADIUS_M
 
     def check(self) -> None:
+        check_themes(self.themes)
         if not 0 < self.radius <= MAX_RADIUS_M:
             raise InvalidInputError(
                 f"radius must be between 1 and {MAX_RADIUS_M} metres.",

@@ -10,6 +10,7 @@ from directory.usecases.catalogue import area_ref
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.pagination import envelope
 from directory.usecases.patch.index import DirectoryIndex, OrganisationProfile
+from directory.usecases.vocabulary import check_themes
 
 
 def partners(
@@ -18,6 +19,7 @@ def partners(
 ) -> dict[str, Any]:  # fmt: skip
     """Organisations working on overlapping themes in the same or neighbouring boroughs
     (neighbours across the Thames count), ranked, each with its reasons."""
+    check_themes(themes)
     wanted = set(themes) or subject.themes
     near: dict[str, str] = {}
     for borough in subject.boroughs:
