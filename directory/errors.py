@@ -54,6 +54,15 @@ class InvalidCoordinatesError(InvalidInputError):
     title = "Coordinates out of range"
 
 
+class UnknownParameterError(DirectoryError):
+    """A query parameter the operation does not take (a misspelt filter would otherwise be
+    ignored, widening the answer without a word)."""
+
+    status = 400
+    code = "unknown-parameter"
+    title = "Unknown query parameter"
+
+
 class NotFoundError(DirectoryError):
     status = 404
     code = "not-found"

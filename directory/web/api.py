@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
+from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -15,7 +17,11 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
+from directory.errors import UnknownParameterError
 from directory.web import http
+
+#: the components response every operation that refuses unknown query parameters names
+UNKNOWN_PARAMETER = "UNKNOWN_PARAMETER"
 
 
 class ProblemSchema(ma.Schema):
@@ -51,17 +57,60 @@ class Api(flask_smorest.Api):
                 response["schema"] = self.ERROR_SCHEMA
             prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
             self.spec.components.response(status.name, response, lazy=True)
+        response = {
+            "description": "unknown-parameter: a query parameter this operation does not take; "
+            "`errors` names each one with the parameters the operation takes",
+            "schema": self.ERROR_SCHEMA,
+        }
+        prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
+        self.spec.components.response(UNKNOWN_PARAMETER, response, lazy=True)
         response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+def unknown_parameters(unknown: Iterable[str], accepted: Sequence[str]) -> UnknownParameterError:
+    """The 400 problem for query parameters an operation does not take: each one named in
+    ``errors`` with the closest accepted name, if any, and the parameters it does take."""
+    names = sorted(unknown)
+    if accepted:
+        takes = f"This operation takes: {', '.join(accepted)}."
+    else:
+        takes = "This operation takes no query parameters."
+
+    def message(name: str) -> list[str]:
+        close = difflib.get_close_matches(name, accepted, n=1) if len(name) <= 100 else []
+        return [f"Unknown parameter.{f' Did you mean {close[0]}?' if close else ''} {takes}"]
+
+    listed = ", ".join(names)
+    return UnknownParameterError(
+        f"Unknown query parameter{'s' if len(names) > 1 else ''}: {listed}. {takes}",
+        errors={name: message(name) for name in names},
+    )
+
+
+def _refuses_query_parameters(func: Any) -> Any:
+    """A view taking no query parameters that answers any sent with the 400 problem."""
+
+    @functools.wraps(func)
+    def view(*args: Any, **kwargs: Any) -> Any:
+        request = flask.request
+        if request.environ.get("QUERY_STRING") and request.args:
+            raise unknown_parameters(request.args.keys(), ())
+        return func(*args, **kwargs)
+
+    return view
 
 
 class _QueryArguments:
     """Loads one schema's query arguments: the hot path of every read, so kept lean.
 
     As webargs does for the query string (a list for fields taking repeated values, else
-    the first value; unknown parameters ignored; a 422 with the messages under "query"),
-    with the per-field decisions made once per schema instead of on every lookup.
+    the first value; a 422 with the messages under "query"), with the per-field decisions
+    made once per schema instead of on every lookup; except that a parameter the schema
+    does not declare is refused with a 400 ``unknown-parameter`` problem (webargs ignores
+    it), found as the difference of the keys sent and the set of declared ones. (A schema
+    whose ``pre_load`` reads a parameter declares it as a field too, so that it is taken.)
 
     A schema with no hooks (no pre/post_load, no schema or field validators) is loaded field
     by field: each parameter sent goes through its field's own ``deserialize`` (conversion,
@@ -81,6 +130,8 @@ class _QueryArguments:
         self.repeatable = frozenset(MultiDictProxy(MultiDict(), schema).multiple_keys)
         self.fields = {field.data_key or name: field for name, field in schema.load_fields.items()}
         self.attributes = {key: field.attribute or field.name for key, field in self.fields.items()}
+        self.known = frozenset(self.fields)
+        self.accepted = tuple(self.fields)
         self.lean = not any(getattr(schema, "_hooks", {}).values()) and not any(
             "." in attribute for attribute in self.attributes.values()
         )
@@ -97,6 +148,9 @@ class _QueryArguments:
         }
 
     def load(self, args: MultiDict) -> Any:  # type: ignore[type-arg]
+        unknown = args.keys() - self.known
+        if unknown:
+            raise unknown_parameters(unknown, self.accepted)
         repeatable = self.repeatable
         data = {key: args.getlist(key) if key in repeatable else args[key] for key in args}
         if not self.lean:
@@ -130,7 +184,38 @@ class _QueryArguments:
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """Blueprint with the project's defaults."""
+    """Blueprint with the project's defaults: every operation refuses query parameters it
+    does not take (400 ``unknown-parameter``) unless routed with ``ignore_query=True``."""
+
+    def route(
+        self,
+        rule: str,
+        *,
+        parameters: Any = None,
+        tags: Any = None,
+        ignore_query: bool = False,
+        **options: Any,
+    ) -> Any:
+        """As flask-smorest's; a view without query arguments is wrapped to refuse any
+        (with ``ignore_query``, it answers whatever is sent: the probes), and the refusal is
+        documented on every operation that makes it."""
+        register = super().route(rule, parameters=parameters, tags=tags, **options)
+
+        def decorator(func: Any) -> Any:
+            if ignore_query:
+                return register(func)
+            view = func if hasattr(func, "query_arguments") else _refuses_query_parameters(func)
+            # copied along the path changed: the documentation dicts hold schema instances
+            apidoc = dict(getattr(view, "_apidoc", {}))
+            response = dict(apidoc.get("response", {}))
+            responses = dict(response.get("responses", {}))
+            responses[400] = [*responses.get(400, []), UNKNOWN_PARAMETER]
+            response["responses"] = responses
+            apidoc["response"] = response
+            view._apidoc = apidoc
+            return register(view)
+
+        return decorator
 
     def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:
         """As flask-smorest's, with a schema class instantiated once here (webargs would
@@ -166,7 +251,17 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 class Schema(ma.Schema):
-    """Base schema: keep declared order, ignore nothing silently on input."""
+    """Base schema: keep declared order, ignore nothing silently on input (an unknown member
+    of a JSON body is a 422 naming it, with the members the schema takes)."""
 
     class Meta:
         ordered = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        accepted = [field.data_key or name for name, field in self.load_fields.items()]
+        if accepted:
+            self.error_messages = {
+                **self.error_messages,
+                "unknown": f"Unknown field. Accepted: {', '.join(accepted)}.",
+            }

@@ -133,11 +133,14 @@ def test_openapi_and_docs_are_served(client):
 
 
 def test_query_arguments_keep_webargs_semantics():
-    """directory.web.api loads query strings itself: repeated values, unknown parameters,
-    defaults, messages under "query", and a schema whose pre_load fills in fields."""
+    """directory.web.api loads query strings itself: repeated values, defaults, messages
+    under "query", and a schema whose pre_load fills in fields; unlike webargs, it refuses
+    an unknown parameter (400 unknown-parameter, issue 13), and so a parameter a pre_load
+    reads is declared as a field."""
     import marshmallow as ma
     from flask import Flask
 
+    from directory.web import http
     from directory.web.api import Api, Blueprint
 
     class Args(ma.Schema):
@@ -148,6 +151,7 @@ def test_query_arguments_keep_webargs_semantics():
     class Near(ma.Schema):
         lat = ma.fields.Float()
         lon = ma.fields.Float()
+        near = ma.fields.String(load_only=True)
 
         @ma.pre_load
         def split_near(self, data, **kwargs):  # type: ignore[no-untyped-def]
@@ -172,10 +176,16 @@ def test_query_arguments_keep_webargs_semantics():
         return parsed
 
     api.register_blueprint(blp)
+    http.register(app, max_age=60)  # renders the problems the app's own errors carry
     client = app.test_client()
-    assert client.get("/args?theme=a&theme=b&q=x&q=y&other=1").get_json() == {
+    assert client.get("/args?theme=a&theme=b&q=x&q=y").get_json() == {
         "theme": ["a", "b"], "q": "x", "page": 1,
     }  # fmt: skip
+    unknown = client.get("/args?theme=a&other=1&q=&Page=2")
+    assert unknown.status_code == 400
+    assert unknown.get_json()["code"] == "unknown-parameter"
+    assert set(unknown.get_json()["errors"]) == {"other", "Page"}
+    assert client.get("/near?near=51.5,-0.1&far=1").status_code == 400
     bad = client.get("/args?q=&page=two")
     assert bad.status_code == 422
     assert set(bad.get_json()["errors"]) == {"q", "page"}
@@ -206,12 +216,15 @@ def _query_values(field) -> st.SearchStrategy[str]:  # type: ignore[no-untyped-d
 def test_lean_query_loading_matches_marshmallow(empty_settings):
     """directory.web.api loads a hook-free query schema field by field instead of through
     Schema.load: for every query schema of the app, on generated parameters (known, unknown,
-    repeated, valid and not), the values or the messages must be those of Schema.load."""
+    repeated, valid and not), the values or the messages must be those of Schema.load; a
+    parameter the schema does not declare is refused, naming it (issue 13), before any
+    value is looked at."""
     import marshmallow as ma
     from werkzeug.datastructures import MultiDict
     from werkzeug.exceptions import HTTPException
 
     from directory import create_app
+    from directory.errors import UnknownParameterError
 
     app = create_app(empty_settings)
     loaders = _query_loaders(app)
@@ -235,15 +248,22 @@ def test_lean_query_loading_matches_marshmallow(empty_settings):
         for name, loader in sorted(lean.items()):
             args = data.draw(queries(loader), label=name)
             sent = {k: args.getlist(k) if k in loader.repeatable else args[k] for k in args}
-            try:
-                expected = ("ok", loader.schema.load(sent, unknown=ma.EXCLUDE))
-            except ma.ValidationError as error:
-                expected = ("invalid", error.messages)
+            declared = {f.data_key or n for n, f in loader.schema.load_fields.items()}
+            unknown = set(args) - declared
+            if unknown:
+                expected = ("unknown", unknown)
+            else:
+                try:
+                    expected = ("ok", loader.schema.load(sent, unknown=ma.RAISE))
+                except ma.ValidationError as error:
+                    expected = ("invalid", error.messages)
             with app.test_request_context():
                 try:
                     got = ("ok", loader.load(args))
                 except HTTPException as error:
                     got = ("invalid", error.data["messages"]["query"])  # type: ignore[attr-defined]
+                except UnknownParameterError as error:
+                    got = ("unknown", set(error.extensions["errors"]))
             assert got == expected, (name, args)
 
     check()

@@ -13,16 +13,18 @@ from directory.web.resources.meta.schemas import HealthSchema, ReadySchema, Root
 from directory.web.state import geography_repo, state
 
 blp = Blueprint("meta", __name__, description="Service health and entry points")
+# The probes answer whatever query they are sent (a monitor's cache-buster must not take the
+# service out of rotation); they take no input, so nothing sent can be silently ignored.
 
 
-@blp.route("/health")
+@blp.route("/health", ignore_query=True)
 @blp.response(200, HealthSchema)
 def health() -> Response:
     """The process is alive (touches nothing else)."""
     return http.json_response({"status": "ok"})
 
 
-@blp.route("/ready")
+@blp.route("/ready", ignore_query=True)
 @blp.response(200, ReadySchema)
 @blp.alt_response(
     503,
