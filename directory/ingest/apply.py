@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from directory.data.community_safety import classify
 from directory.errors import OutsideCoverageError
 from directory.ingest import context as taxonomy
 from directory.ingest.context import GeographyContext, bng
@@ -490,7 +491,8 @@ class _Writer:
         self.repo.sync_themes(
             [{"id": t.id, "name": t.name, "description": t.description} for t in taxonomy.themes()]
         )
-        known = self.repo.programme_ids()
+        held = self.repo.programme_classes()  # id → (name, funder_ref, community_safety)
+        known = set(held)
         new: dict[str, dict[str, Any]] = {}
         for p in taxonomy.programmes():
             if p.id not in known:
@@ -510,7 +512,16 @@ class _Writer:
                     "funder_ref": grant.funder_ref,
                     "description": None,
                 }
+        # programmes.csv's community_safety column, else the rule of community_safety.toml
+        # (name words, funder): new programmes are classified, held ones again (the files
+        # may have changed since)
+        for row in new.values():
+            row["community_safety"] = classify(row["id"], row["name"], row["funder_ref"])
         self.repo.add_programmes(list(new.values()))
+        self.repo.set_community_safety({
+            pid: flag for pid, (name, funder_ref, held_flag) in held.items()
+            if (flag := classify(pid, name, funder_ref)) != held_flag
+        })  # fmt: skip
 
     # -- organisations ------------------------------------------------------------------------
     def _organisations(self, batch: Batch) -> dict[str, int]:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -140,6 +141,8 @@ class Programme(Base):
     funder_ref: Mapped[str | None] = mapped_column(String(80))
     description: Mapped[str | None] = mapped_column(Text)
     formula: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: counted by default in the funding answers (directory/data/community_safety.py)
+    community_safety: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Organisation(Base):

@@ -1,8 +1,8 @@
 """The facts the funding answers and the patch are computed from, read once per data
 version and shared by both: every listed grant (:class:`GrantFact`: its programme,
 recipient, funder, amount, dates, beneficiary areas, the services it funds, whether it is a
-regrant), the programmes, the latest population estimates and the last 12 months of Met
-crime counts. No Flask here.
+regrant, whether it is community safety), the programmes, the latest population estimates
+and the last 12 months of Met crime counts. No Flask here.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from directory.data.community_safety import rule as community_safety_rule
 from directory.ingest.values import add_months, whole_months
 from directory.store.repositories.funding import FundingQueries
 
@@ -41,6 +42,10 @@ class GrantFact:
     #: already counted in that award, so totals leave it out
     regrant: bool
     demo: bool
+    #: counted by the funding answers by default: its programme is classified community
+    #: safety, or it has no programme and its funder is one of the rule's funders
+    #: (directory/data/community_safety.py)
+    community_safety: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,10 @@ class FundingData:
                 areas=tuple(areas.get(r.id, ())), services=tuple(services.get(r.id, ())),
                 regrant=r.parent_ref is not None and r.parent_ref in refs and r.parent_ref != r.ref,
                 demo=bool(r.demo),
+                community_safety=(
+                    bool(r.programme_community_safety) if r.programme_id is not None
+                    else community_safety_rule().funder_matches(r.funder_ref)
+                ),
             )
             for r in rows
         ]  # fmt: skip

@@ -74,8 +74,20 @@ class DirectoryRepository:
             elif (old.name, old.description) != (row["name"], row["description"]):
                 self.session.execute(update(Theme).where(Theme.id == row["id"]).values(**row))
 
-    def programme_ids(self) -> set[str]:
-        return set(self.session.scalars(select(Programme.id)))
+    def programme_classes(self) -> dict[str, tuple[str, str | None, bool]]:
+        """Programme id → (name, funder_ref, community_safety)."""
+        rows = self.session.execute(
+            select(Programme.id, Programme.name, Programme.funder_ref, Programme.community_safety)
+        ).all()
+        return {r.id: (r.name, r.funder_ref, bool(r.community_safety)) for r in rows}
+
+    def set_community_safety(self, flags: dict[str, bool]) -> None:
+        for flag in (True, False):
+            ids = [pid for pid, value in flags.items() if value is flag]
+            if ids:
+                self.session.execute(
+                    update(Programme).where(Programme.id.in_(ids)).values(community_safety=flag)
+                )
 
     def add_programmes(self, rows: list[dict[str, Any]]) -> None:
         if rows:

@@ -54,6 +54,7 @@ class FundingQueries:
                 Grant.end, Grant.duration_months, Grant.financial_year, Grant.parent_ref,
                 Grant.demo,
                 Programme.name.label("programme_name"),
+                Programme.community_safety.label("programme_community_safety"),
                 recipient.c.ref.label("recipient_ref"),
                 recipient.c.name.label("recipient_name"),
                 funder.c.ref.label("funder_ref"),

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from directory.data.community_safety import rule as community_safety_rule
 from directory.errors import InvalidInputError
 from directory.ingest.values import parse_financial_year
 from directory.usecases.catalogue import area_ref
@@ -29,6 +30,35 @@ PLACEMENT_RULE = (
     "in the directory) are left out unless include_regrants=true: their money is already "
     "counted in the award they came through."
 )
+
+
+def community_safety_rule_text() -> str:
+    funders = ", ".join(sorted(community_safety_rule().funders))
+    return (
+        "Only community-safety programmes are counted: those directory/data/programmes.csv "
+        "marks community_safety, and any other programme (named by an import) whose name has "
+        "one of the community-safety words of directory/data/community_safety.toml or whose "
+        f"funder is {funders}; a grant recorded with no programme is counted when its funder is "
+        f"{funders}. Other grants (arts, education, health …) are left out (other_programmes "
+        "says how many and how much); include_other_programmes=true counts them too."
+    )
+
+
+ALL_PROGRAMMES_RULE = (
+    "Every programme is counted (include_other_programmes=true), community safety or not; "
+    "each programme's community_safety is in /programmes."
+)
+
+
+def named_programme_rule(programme: str, community_safety: bool) -> str:
+    kind = (
+        "a community-safety programme" if community_safety else "not a community-safety programme"
+    )
+    return (
+        f"The programme asked for ({programme}, {kind}) is counted whatever its "
+        "classification; without a programme only community-safety programmes are counted "
+        "unless include_other_programmes=true."
+    )
 
 
 def pounds(pence: float) -> float:
@@ -200,6 +230,7 @@ class Selection:
     area: str | None = None  # a resolved code
     live_on: date | None = None
     include_regrants: bool = False
+    include_other_programmes: bool = False
 
     def echo(self, snap: GeographySnapshot) -> dict[str, Any]:
         return {
@@ -208,7 +239,13 @@ class Selection:
             "area": area_ref(snap, self.area) if self.area else None,
             "live_on": self.live_on.isoformat() if self.live_on else None,
             "include_regrants": self.include_regrants,
+            "include_other_programmes": self.include_other_programmes,
         }
+
+    @property
+    def all_programmes(self) -> bool:
+        """Every programme counts: asked for, or one programme is named."""
+        return self.include_other_programmes or self.programme is not None
 
 
 def select_grants(data: FundingData, snap: GeographySnapshot, sel: Selection) -> list[GrantFact]:
@@ -217,6 +254,7 @@ def select_grants(data: FundingData, snap: GeographySnapshot, sel: Selection) ->
         g
         for g in data.grants
         if (sel.include_regrants or not g.regrant)
+        and (sel.all_programmes or g.community_safety)
         and (sel.programme is None or g.programme_id == sel.programme)
         and (sel.financial_year is None or g.financial_year == sel.financial_year)
         and (scope is None or not scope.isdisjoint(g.areas))
@@ -227,6 +265,7 @@ def select_grants(data: FundingData, snap: GeographySnapshot, sel: Selection) ->
 def selection(
     snap: GeographySnapshot, *, programme: str | None, financial_year_text: str | None,
     area: str | None, live_on: date | None, include_regrants: bool,
+    include_other_programmes: bool = False,
 ) -> Selection:  # fmt: skip
     return Selection(
         programme=programme,
@@ -234,7 +273,30 @@ def selection(
         area=area_code(snap, area),
         live_on=live_on,
         include_regrants=include_regrants,
+        include_other_programmes=include_other_programmes,
     )
+
+
+def programmes_answer(data: FundingData, snap: GeographySnapshot, sel: Selection) -> dict[str, Any]:
+    """Which programmes an answer counts (the ``programmes`` member): ``counted``
+    (community_safety, all, or the programme named), the rule in words, and with the default
+    the other programmes' awards left out under the same filters."""
+    if sel.programme is not None:
+        row = data.programmes.get(sel.programme)
+        flag = bool(row is not None and row.community_safety)
+        return {"counted": "named", "rule": named_programme_rule(sel.programme, flag)}
+    if sel.include_other_programmes:
+        return {"counted": "all", "rule": ALL_PROGRAMMES_RULE}
+    widened = replace(sel, include_other_programmes=True)
+    other = [g for g in select_grants(data, snap, widened) if not g.community_safety]
+    return {
+        "counted": "community_safety",
+        "rule": community_safety_rule_text(),
+        "other_programmes": {
+            "awards": len(other),
+            "amount": pounds(sum(g.amount_pence or 0 for g in other)),
+        },
+    }
 
 
 def codes_of_type(snap: GeographySnapshot, kind: str, area: str | None) -> list[str]:

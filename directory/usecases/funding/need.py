@@ -27,13 +27,13 @@ NEED_LEVELS = ("borough", "bcu")
 def funding_need(
     data: FundingData, snap: GeographySnapshot, settings: Settings, today: date, *,
     level: str, programme: str | None = None, financial_year_text: str | None = None,
-    apportion: str = "none", include_regrants: bool = False,
+    apportion: str = "none", include_regrants: bool = False, include_other_programmes: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     check_choice("level", level, NEED_LEVELS)
     summary = funding_summary(
         data, snap, settings, today, by=level, programme=programme,
         financial_year_text=financial_year_text, apportion=apportion,
-        include_regrants=include_regrants,
+        include_regrants=include_regrants, include_other_programmes=include_other_programmes,
     )  # fmt: skip
     member = "boroughs" if level == "borough" else "bcus"
     basis = "apportioned_amount" if apportion == "population" else "amount"
@@ -97,6 +97,7 @@ def funding_need(
             "london_wide": {k: summary["london_wide"][k] for k in ("awards", "amount")},
             "unplaced": {k: summary["unplaced"][k] for k in ("awards", "amount")},
         },
+        "programmes": summary["programmes"],
         "rule": _need_rule(level, basis),
         "ranking": "rank 1 is the highest; equal values share a rank; areas without the figure "
         "are not ranked (null).",

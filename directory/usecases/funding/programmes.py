@@ -11,15 +11,19 @@ from functools import cache
 from typing import Any
 
 from directory.data import DATA_DIR
+from directory.data.community_safety import classify
 from directory.errors import ProgrammeNotFoundError
 from directory.ingest.context import programmes as known_programmes
 from directory.settings import Settings
 from directory.usecases.catalogue import area_ref, grant_flags
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.funding.awards import (
+    ALL_PROGRAMMES_RULE,
     PLACEMENT_RULE,
     Stats,
     codes_of_type,
+    community_safety_rule_text,
+    named_programme_rule,
     placed,
     population_note,
     population_of,
@@ -44,15 +48,21 @@ def _programme_info(data: FundingData, programme_id: str) -> dict[str, Any] | No
     known = {p.id: p for p in known_programmes()}
     if row is not None:
         return {"id": row.id, "name": row.name, "funder_ref": row.funder_ref,
-                "description": row.description, "stored_formula": row.formula}  # fmt: skip
+                "description": row.description, "community_safety": bool(row.community_safety),
+                "stored_formula": row.formula}  # fmt: skip
+    # not held yet (no import since it was added): classified as an import would
     if programme_id in known:
         p = known[programme_id]
         return {"id": p.id, "name": p.name, "funder_ref": p.funder_ref,
-                "description": p.description, "stored_formula": None}  # fmt: skip
+                "description": p.description,
+                "community_safety": classify(p.id, p.name, p.funder_ref),
+                "stored_formula": None}  # fmt: skip
     if programme_id in formulas():
         f = formulas()[programme_id]
-        return {"id": programme_id, "name": f.get("name", programme_id), "funder_ref": None,
-                "description": None, "stored_formula": None}  # fmt: skip
+        name = f.get("name", programme_id)
+        return {"id": programme_id, "name": name, "funder_ref": None, "description": None,
+                "community_safety": classify(programme_id, name, None),
+                "stored_formula": None}  # fmt: skip
     return None
 
 
@@ -66,19 +76,24 @@ def _formula_of(info: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def list_programmes(
-    data: FundingData, *, page: int, per_page: int, include_regrants: bool = False
-) -> dict[str, Any]:
+    data: FundingData, *, page: int, per_page: int, include_regrants: bool = False,
+    include_other_programmes: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     ids = set(data.programmes) | {p.id for p in known_programmes()} | set(formulas())
     stats: dict[str, list[GrantFact]] = defaultdict(list)
     for g in data.grants:
         if g.programme_id and (include_regrants or not g.regrant):
             stats[g.programme_id].append(g)
     items = []
+    others: list[str] = []
     for pid in ids:
         info = _programme_info(data, pid)
         if info is None:  # pragma: no cover - every id comes from one of the sources
             continue
         grants = stats.get(pid, [])
+        if not info["community_safety"] and not include_other_programmes:
+            others.append(pid)
+            continue
         years = sorted({g.financial_year for g in grants if g.financial_year})
         formula = formulas().get(pid)
         items.append({
@@ -86,6 +101,7 @@ def list_programmes(
             "name": info["name"],
             "funder_ref": info["funder_ref"],
             "description": info["description"],
+            "community_safety": info["community_safety"],
             "awards": len(grants),
             "amount": pounds(sum(g.amount_pence or 0 for g in grants)),
             "financial_years": {"first": years[0], "last": years[-1]} if years else None,
@@ -95,8 +111,22 @@ def list_programmes(
         })  # fmt: skip
     items.sort(key=lambda i: (-i["amount"], i["id"]))
     total = len(items)
-    return envelope(items[(page - 1) * per_page : page * per_page], total_items=total, page=page,
+    body = envelope(items[(page - 1) * per_page : page * per_page], total_items=total, page=page,
                     per_page=per_page)  # fmt: skip
+    if include_other_programmes:
+        body["programmes"] = {"counted": "all", "rule": ALL_PROGRAMMES_RULE}
+    else:
+        left_out = [g for pid in others for g in stats.get(pid, [])]
+        body["programmes"] = {
+            "counted": "community_safety",
+            "rule": community_safety_rule_text(),
+            "other_programmes": {
+                "programmes": len(others),
+                "awards": len(left_out),
+                "amount": pounds(sum(g.amount_pence or 0 for g in left_out)),
+            },
+        }
+    return body
 
 
 def programme_detail(
@@ -132,6 +162,10 @@ def programme_detail(
         "programme": {k: v for k, v in info.items() if k != "stored_formula"},
         "formula": _formula_of(info),
         "allocations": allocations,
+        "programmes": {
+            "counted": "named",
+            "rule": named_programme_rule(programme_id, info["community_safety"]),
+        },
         "rule": PLACEMENT_RULE,
         "comparison": "Each borough's share of the money placed in boroughs, beside its share "
         "of London's population and of recorded offences (latest loaded figures), so the "

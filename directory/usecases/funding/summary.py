@@ -5,6 +5,7 @@ financial year or recipient.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -14,7 +15,6 @@ from directory.usecases.catalogue import area_ref, grant_flags
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.funding.awards import (
     PLACEMENT_RULE,
-    Selection,
     Stats,
     bcu_of,
     check_choice,
@@ -23,6 +23,7 @@ from directory.usecases.funding.awards import (
     population_note,
     population_of,
     pounds,
+    programmes_answer,
     select_grants,
     selection,
 )
@@ -52,7 +53,7 @@ def funding_summary(
     data: FundingData, snap: GeographySnapshot, settings: Settings, today: date, *,
     by: str, programme: str | None = None, financial_year_text: str | None = None,
     area: str | None = None, live_on: date | None = None, apportion: str = "none",
-    include_regrants: bool = False,
+    include_regrants: bool = False, include_other_programmes: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     check_choice("by", by, SUMMARY_BY)
     check_choice("apportion", apportion, APPORTION)
@@ -62,7 +63,8 @@ def funding_summary(
         )
         raise InvalidInputError(message, errors={"apportion": [message]})
     sel = selection(snap, programme=programme, financial_year_text=financial_year_text,
-                     area=area, live_on=live_on, include_regrants=include_regrants)  # fmt: skip
+                     area=area, live_on=live_on, include_regrants=include_regrants,
+                     include_other_programmes=include_other_programmes)  # fmt: skip
     grants = select_grants(data, snap, sel)
     flags = {g.id: grant_flags(g, today, settings) for g in grants}
     totals = Stats()
@@ -74,9 +76,10 @@ def funding_summary(
         "today": today.isoformat(),
         "ending_soon_days": settings.ending_soon_days,
         "totals": totals.body(),
+        "programmes": programmes_answer(data, snap, sel),
     }
     if not include_regrants:
-        widened = Selection(sel.programme, sel.financial_year, sel.area, sel.live_on, True)
+        widened = replace(sel, include_regrants=True)
         left_out = [g for g in select_grants(data, snap, widened) if g.regrant]
         answer["regrants_left_out"] = {
             "awards": len(left_out),

@@ -22,6 +22,7 @@ from directory.store.repositories.geography import (
 from directory.usecases import geography
 from directory.usecases.catalogue import area_ref
 from directory.usecases.catalogue import iso as _iso
+from directory.usecases.funding.awards import ALL_PROGRAMMES_RULE, community_safety_rule_text
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.pagination import envelope
 from directory.usecases.patch.index import (
@@ -47,6 +48,8 @@ class PatchFilters:
     live_on: date | None = None
     q: str | None = None
     radius: float = DEFAULT_RADIUS_M
+    #: the funding summary counts every programme, not only community-safety ones
+    include_other_programmes: bool = False
 
     def check(self) -> None:
         check_themes(self.themes)
@@ -227,7 +230,9 @@ def patch(
         **place.geography,
         "filters": _filters_answer(filters, place.point is not None),
         "counts": counts,
-        "funding": funding_summary(index, place, filters.live_on or today),
+        "funding": funding_summary(
+            index, place, filters.live_on or today, filters.include_other_programmes
+        ),
         "contacts": patch_contacts(index, place.coverage),
         "services": envelope(contents, total_items=len(ordered), page=page, per_page=per_page),
         "sort": "relation (site nearby, site in area, ward, part of area, borough, BCU, London), then distance, then name",
@@ -244,6 +249,7 @@ def _filters_answer(filters: PatchFilters, by_point: bool) -> dict[str, Any]:
         "live_on": _iso(filters.live_on),
         "q": filters.q,
         "radius_m": filters.radius if by_point else None,
+        "include_other_programmes": filters.include_other_programmes,
     }
 
 
@@ -257,27 +263,40 @@ def patch_contacts(index: DirectoryIndex, coverage: Coverage) -> list[dict[str, 
     return contacts
 
 
-def funding_summary(index: DirectoryIndex, place: Place, day: date) -> Shared:
-    key = (day, place.coverage.key)
+def funding_summary(
+    index: DirectoryIndex, place: Place, day: date, all_programmes: bool = False
+) -> Shared:
+    key = (day, place.coverage.key, all_programmes)
     summary = index.funding_cache.get(key)
     if summary is None:
-        summary = index.funding_cache[key] = Shared(_funding_summary(index, place, day))
+        summary = index.funding_cache[key] = Shared(
+            _funding_summary(index, place, day, all_programmes)
+        )
     return summary
 
 
-def _funding_summary(index: DirectoryIndex, place: Place, day: date) -> dict[str, Any]:
-    """Live awards whose beneficiary areas are in the patch, by programme and by scope.
+def _funding_summary(
+    index: DirectoryIndex, place: Place, day: date, all_programmes: bool
+) -> dict[str, Any]:
+    """Live awards whose beneficiary areas are in the patch, by programme and by scope:
+    community-safety programmes only unless ``all_programmes`` (the others are counted in
+    ``programmes.other_programmes``).
 
     Awards made for all of London or a whole BCU are reported at that scope, never divided
     among boroughs; an award is counted once even if it names several of the patch's areas."""
     seen: dict[int, tuple[Any, str]] = {}
+    other: dict[int, Any] = {}
     for relation, codes in place.coverage.relations.items():
         scope = relation.removeprefix("serves_")
         for code in codes:
             for g in index.grants_by_area.get(code, ()):
                 live = (g.start is None or g.start <= day) and (g.end is None or day <= g.end)
-                if live and g.id not in seen:
+                if not live or g.id in seen:
+                    continue
+                if all_programmes or g.community_safety:
                     seen[g.id] = (g, scope)
+                else:
+                    other[g.id] = g
     programmes: dict[str, dict[str, Any]] = {}
     for g, scope in seen.values():
         key = g.programme_id or "none"
@@ -287,6 +306,7 @@ def _funding_summary(index: DirectoryIndex, place: Place, day: date) -> dict[str
                 "programme": {"id": g.programme_id, "name": g.programme_name}
                 if g.programme_id
                 else None,
+                "community_safety": g.community_safety,
                 "awards": 0,
                 "amount": 0.0,
                 "by_scope": {},
@@ -306,6 +326,18 @@ def _funding_summary(index: DirectoryIndex, place: Place, day: date) -> dict[str
         "awards": len(seen),
         "amount": round(sum((g.amount_pence or 0) for g, _ in seen.values()) / 100, 2),
         "by_programme": rows,
+        "programmes": (
+            {"counted": "all", "rule": ALL_PROGRAMMES_RULE}
+            if all_programmes
+            else {
+                "counted": "community_safety",
+                "rule": community_safety_rule_text(),
+                "other_programmes": {
+                    "awards": len(other),
+                    "amount": round(sum(g.amount_pence or 0 for g in other.values()) / 100, 2),
+                },
+            }
+        ),
         "rule": "Live awards whose beneficiary areas include the patch's ward, borough, BCU or "
         "London (or, for an area, areas inside it). Pan-London and BCU-wide awards are shown "
         "at their own scope (by_scope), in full, and are not apportioned to boroughs.",

@@ -8,6 +8,21 @@ from directory.usecases.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from directory.web.api import Schema
 
 
+def include_other_programmes_field() -> ma.fields.Boolean:
+    """``include_other_programmes``: the funding answers count community-safety programmes
+    only unless it is true (directory/data/community_safety.py)."""
+    return ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Count every programme. By default only community-safety "
+            "programmes are counted (programmes.csv's community_safety column; a programme an "
+            "import named by its name's words or its funder, see "
+            "directory/data/community_safety.toml); the answer's `programmes` member states "
+            "the rule applied and what was left out"
+        },
+    )
+
+
 class AreaRefSchema(Schema):
     code = ma.fields.String(
         metadata={"description": "GSS code, or a BCU id such as bcu-central-west"}

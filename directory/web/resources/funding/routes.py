@@ -41,6 +41,7 @@ def funding_summary(args: dict[str, Any]) -> Response:
             programme=args.get("programme"), financial_year_text=args.get("financial_year"),
             area=args.get("area"), live_on=args.get("live_on"), apportion=args["apportion"],
             include_regrants=args["include_regrants"],
+            include_other_programmes=args["include_other_programmes"],
         )
     )  # fmt: skip
 
@@ -59,5 +60,6 @@ def funding_need(args: dict[str, Any]) -> Response:
             data, snapshot(), state().settings, today(), level=args["level"],
             programme=args.get("programme"), financial_year_text=args.get("financial_year"),
             apportion=args["apportion"], include_regrants=args["include_regrants"],
+            include_other_programmes=args["include_other_programmes"],
         )
     )  # fmt: skip

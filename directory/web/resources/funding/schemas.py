@@ -8,7 +8,7 @@ import marshmallow as ma
 from directory.usecases.funding.need import NEED_LEVELS
 from directory.usecases.funding.summary import APPORTION, SUMMARY_BY
 from directory.web.api import Schema
-from directory.web.resources.common import AreaRefSchema
+from directory.web.resources.common import AreaRefSchema, include_other_programmes_field
 
 _PROGRAMME = ma.fields.String(
     validate=ma.validate.Length(min=1, max=80),
@@ -64,6 +64,7 @@ class FundingSummaryArgsSchema(Schema):
     )
     apportion = _APPORTION
     include_regrants = _REGRANTS
+    include_other_programmes = include_other_programmes_field()
 
 
 class FundingNeedArgsSchema(Schema):
@@ -76,6 +77,7 @@ class FundingNeedArgsSchema(Schema):
     financial_year = _FINANCIAL_YEAR
     apportion = _APPORTION
     include_regrants = _REGRANTS
+    include_other_programmes = include_other_programmes_field()
 
 
 class AwardLengthsSchema(Schema):
@@ -180,6 +182,23 @@ class FundingApportionmentSchema(Schema):
     london_population = ma.fields.Integer()
 
 
+class FundingProgrammesSchema(Schema):
+    counted = ma.fields.String(
+        metadata={
+            "description": "community_safety (the default), all (include_other_programmes=true) "
+            "or named (programme= names one, counted whatever its classification)"
+        }
+    )
+    rule = ma.fields.String(metadata={"description": "The rule applied, in words"})
+    other_programmes = ma.fields.Nested(
+        FundingMoneySchema,
+        metadata={
+            "description": "community_safety only: the awards of other programmes the same "
+            "filters would have counted (each award once, in full)"
+        },
+    )
+
+
 class FundingSummarySchema(Schema):
     by = ma.fields.String()
     filters = ma.fields.Dict(
@@ -189,6 +208,10 @@ class FundingSummarySchema(Schema):
     ending_soon_days = ma.fields.Integer()
     totals = ma.fields.Nested(
         FundingStatsSchema, metadata={"description": "Every selected award once, in full"}
+    )
+    programmes = ma.fields.Nested(
+        FundingProgrammesSchema,
+        metadata={"description": "Which programmes are counted"},
     )
     regrants_left_out = ma.fields.Nested(
         FundingMoneySchema,
@@ -325,6 +348,10 @@ class FundingNeedSchema(Schema):
         metadata={
             "description": "Awards not in the rows' amount: london_wide, bcu_wide (level=borough) and not_in_a_bcu (level=bcu, the City of London) are in apportioned_amount by population share with apportion=population, otherwise in no row; unplaced (no London area) is in no row"
         }
+    )
+    programmes = ma.fields.Nested(
+        FundingProgrammesSchema,
+        metadata={"description": "Which programmes are counted"},
     )
     rule = ma.fields.String()
     ranking = ma.fields.String()

@@ -31,6 +31,7 @@ def _filters(args: dict[str, Any]) -> patch.PatchFilters:
         live_on=args.get("live_on"),
         q=args.get("q"),
         radius=args["radius"],
+        include_other_programmes=args["include_other_programmes"],
     )
 
 

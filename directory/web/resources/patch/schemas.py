@@ -5,7 +5,11 @@ import marshmallow as ma
 from directory.ingest.records import SERVICE_STATUSES
 from directory.usecases.patch import DEFAULT_RADIUS_M, MAX_RADIUS_M
 from directory.web.api import Schema
-from directory.web.resources.common import PageArgsSchema, PageSchema
+from directory.web.resources.common import (
+    PageArgsSchema,
+    PageSchema,
+    include_other_programmes_field,
+)
 
 
 class PatchFilterSchema(Schema):
@@ -40,6 +44,7 @@ class PatchFilterSchema(Schema):
             "description": f"Metres around a postcode or point for nearby sites (default {DEFAULT_RADIUS_M}, at most {MAX_RADIUS_M})"
         },
     )
+    include_other_programmes = include_other_programmes_field()
 
 
 class PatchArgsSchema(PatchFilterSchema, PageArgsSchema):
@@ -81,7 +86,10 @@ class PatchSchema(Schema):
     filters = ma.fields.Dict()
     counts = ma.fields.Dict(metadata={"description": "Services in all, and per relation"})
     funding = ma.fields.Dict(
-        metadata={"description": "Live awards into the patch by programme and scope"}
+        metadata={
+            "description": "Live awards into the patch by programme and scope; community-safety "
+            "programmes only unless include_other_programmes=true (see its programmes member)"
+        }
     )
     contacts = ma.fields.List(
         ma.fields.Dict(), metadata={"description": "Patch contacts (SPOC, SNB chair, BCU lead)"}

@@ -32,6 +32,7 @@ def list_programmes(args: dict[str, Any]) -> Response:
     body = programmes.list_programmes(
         facts(), page=args["page"], per_page=args["per_page"],
         include_regrants=args["include_regrants"],
+        include_other_programmes=args["include_other_programmes"],
     )  # fmt: skip
     return paged_response(body, args["page"], args["per_page"])
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import marshmallow as ma
 
 from directory.web.api import Schema
-from directory.web.resources.common import PageArgsSchema, PageSchema
+from directory.web.resources.common import (
+    PageArgsSchema,
+    PageSchema,
+    include_other_programmes_field,
+)
 
 
 class ProgrammeListArgsSchema(PageArgsSchema):
@@ -15,6 +19,7 @@ class ProgrammeListArgsSchema(PageArgsSchema):
             "description": "Count regrants (paid through another award the directory holds) too"
         },
     )
+    include_other_programmes = include_other_programmes_field()
 
 
 class ProgrammeDetailArgsSchema(Schema):
@@ -31,6 +36,13 @@ class ProgrammeSummarySchema(Schema):
     name = ma.fields.String()
     funder_ref = ma.fields.String(allow_none=True, metadata={"description": "The funder's org-id"})
     description = ma.fields.String(allow_none=True)
+    community_safety = ma.fields.Boolean(
+        metadata={
+            "description": "Counted by default in the funding answers (programmes.csv's "
+            "column, or for a programme an import named the rule of "
+            "directory/data/community_safety.toml)"
+        }
+    )
     awards = ma.fields.Integer(metadata={"description": "Listed awards of the programme"})
     amount = ma.fields.Float(metadata={"description": "Pounds, every award in full"})
     financial_years = ma.fields.Dict(
@@ -48,6 +60,13 @@ class ProgrammeSummarySchema(Schema):
 
 class ProgrammePageSchema(PageSchema):
     contents = ma.fields.List(ma.fields.Nested(ProgrammeSummarySchema))
+    programmes = ma.fields.Dict(
+        metadata={
+            "description": "Which programmes are listed: counted (community_safety by default, "
+            "or all), the rule in words, and the other programmes left out (programmes, "
+            "awards, amount)"
+        }
+    )
 
 
 class ProgrammeFormulaInputSchema(Schema):
@@ -105,13 +124,21 @@ class ProgrammeAllocationsSchema(Schema):
 
 
 class ProgrammeDetailSchema(Schema):
-    programme = ma.fields.Dict(metadata={"description": "id, name, funder_ref, description"})
+    programme = ma.fields.Dict(
+        metadata={"description": "id, name, funder_ref, description, community_safety"}
+    )
     formula = ma.fields.Nested(
         ProgrammeFormulaSchema,
         allow_none=True,
         metadata={"description": "The documented allocation formula; null when none is recorded"},
     )
     allocations = ma.fields.Nested(ProgrammeAllocationsSchema)
+    programmes = ma.fields.Dict(
+        metadata={
+            "description": "counted: named (the programme asked for is counted whatever its "
+            "classification) and the rule in words"
+        }
+    )
     rule = ma.fields.String(metadata={"description": "How awards are placed"})
     comparison = ma.fields.String()
     periods = ma.fields.Dict(

@@ -695,6 +695,25 @@
     }));
   }
 
+  /* One line under the dashboard's heading: its funding panels count community-safety
+     programmes only (the API's default), and the other grants reaching the borough are
+     named with their money, from the same answer's programmes member. */
+  function renderScope(summary, borough) {
+    var line = $("dashboard-scope");
+    if (!line) {
+      line = el("p", { id: "dashboard-scope", class: "note" });
+      $("dashboard-note").insertAdjacentElement("afterend", line);
+    }
+    var scope = summary && !summary.unavailable ? summary.programmes : null;
+    if (!scope || scope.counted !== "community_safety") { line.textContent = ""; line.hidden = true; return; }
+    var other = scope.other_programmes || { awards: 0, amount: 0 };
+    line.hidden = false;
+    line.setAttribute("data-other-amount", other.amount);
+    line.setAttribute("data-other-awards", other.awards);
+    line.textContent = "Community-safety programmes only; other grants reaching " + borough.name + ": " +
+      fmtMoney(other.amount) + " in " + plural(other.awards, "award", "awards") + ", not counted here.";
+  }
+
   function loadDashboard(borough, patch, token) {
     $("dashboard-heading").textContent = "Borough dashboard: " + borough.name;
     $("dashboard-note").textContent = "Funding and services for the whole borough of " + borough.name + ".";
@@ -712,6 +731,7 @@
       boroughPatch,
     ]).then(function (r) {
       if (token !== state.token) return;
+      renderScope(r[0], borough);
       renderProgramme(r[0], r[3]);
       renderYear(r[1]);
       renderNeed(r[2], borough);
@@ -785,6 +805,7 @@
   function hideDashboard() {
     $("dashboard-heading").textContent = "Dashboard";
     $("dashboard-note").textContent = "The dashboard is shown for a borough.";
+    if ($("dashboard-scope")) { $("dashboard-scope").textContent = ""; $("dashboard-scope").hidden = true; }
     ["programme", "year", "need", "length", "ending", "theme"].forEach(function (p) { clear(panel(p)); });
   }
 
