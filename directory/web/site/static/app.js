@@ -96,6 +96,34 @@
   function plural(n, one, many) { return whole.format(n) + " " + (n === 1 ? one : many); }
   function humanise(key) { return String(key).replace(/_/g, " "); }
   function areaName(a) { return a ? a.name : null; }
+  /* "Kingston upon Thames", "South West BCU", "Canbury ward": an area as a reader names it. */
+  function areaLabel(a) {
+    if (!a) return null;
+    return a.type === "bcu" ? a.name + " BCU" : a.type === "ward" ? a.name + " ward" : a.name;
+  }
+  /* The visible "Demo" label of a record the API marks demo: true (text, not colour alone). */
+  function demoTag() {
+    for (var i = 0; i < arguments.length; i++) {
+      if (arguments[i] && arguments[i].demo === true) {
+        return el("span", { class: "demo-tag", title: "Demo record: illustrative, not real data", text: "Demo" });
+      }
+    }
+    return null;
+  }
+  function isDemo(record) { return !!(record && record.demo === true); }
+  /* Ways to reach someone, as links: e-mail (mailto:), phone (tel:), website (http(s) only). */
+  function contactLinks(c) {
+    var ways = [];
+    if (!c) return ways;
+    if (c.email) ways.push(el("span", { class: "way" }, "E-mail: ", el("a", { class: "email", href: "mailto:" + c.email, text: c.email })));
+    var dial = c.phone ? String(c.phone).replace(/[^\d+]/g, "") : "";
+    if (c.phone) ways.push(el("span", { class: "way" }, "Phone: ", dial ? el("a", { class: "phone", href: "tel:" + dial, text: c.phone }) : c.phone));
+    if (c.website) {
+      ways.push(el("span", { class: "way" }, "Website: ", /^https?:\/\//i.test(c.website)
+        ? el("a", { class: "website", href: c.website, rel: "noopener", text: c.website }) : c.website));
+    }
+    return ways;
+  }
   /* A postcode as people type it ("  sw2   1rw ") as the API writes it ("SW2 1RW"). */
   function tidyPostcode(text) { return String(text || "").replace(/\s+/g, " ").trim().toUpperCase(); }
 
@@ -209,13 +237,13 @@
     }
     sites.forEach(function (site, i) {
       var label = String(i + 1);
-      var text = label + ": " + site.site.name + " (" + site.service + ")";
+      var text = label + ": " + site.site.name + " (" + site.service + ")" + (site.demo ? " – Demo" : "");
       var html = el("span", { text: label });
       var marker = window.L.marker([site.site.lat, site.site.lon], {
-        icon: window.L.divIcon({ className: "pin-site", html: html, iconSize: [26, 26] }),
+        icon: window.L.divIcon({ className: "pin-site" + (site.demo ? " pin-demo" : ""), html: html, iconSize: [26, 26] }),
         title: text, alt: text, keyboard: true,
-      }).addTo(map).bindPopup(el("div", null,
-        el("strong", { text: site.service }), el("br"),
+      }).addTo(map).bindPopup(el("div", { class: "popup" },
+        el("strong", { text: site.service }), site.demo ? [" ", demoTag(site)] : null, el("br"),
         site.site.name, site.site.postcode ? ", " + site.site.postcode : ""));
       state.layers.push(marker);
       if (site.near) points.push([site.site.lat, site.site.lon]);
@@ -296,7 +324,7 @@
       });
       (svc.sites || []).forEach(function (site) {
         if (typeof site.lat !== "number" || typeof site.lon !== "number") return;
-        sites.push({ site: site, service: svc.name, near: !!near[site.ref], relation: near[site.ref] });
+        sites.push({ site: site, service: svc.name, near: !!near[site.ref], relation: near[site.ref], demo: isDemo(svc) || isDemo(site) });
       });
     });
     return sites;
@@ -311,7 +339,26 @@
     sites.forEach(function (s) {
       var where = [s.site.name, s.site.postcode, s.site.ward && s.site.ward.name, s.site.borough && s.site.borough.name].filter(Boolean).join(", ");
       var distance = s.relation && s.relation.distance_m !== undefined ? " – " + fmtDistance(s.relation.distance_m) + " away" : "";
-      append(list, el("li", null, el("strong", { text: s.service }), ": " + where + distance));
+      append(list, el("li", { "data-demo": s.demo ? "yes" : "no" }, el("strong", { text: s.service }), s.demo ? [" ", demoTag(s)] : null, ": " + where + distance));
+    });
+  }
+
+  /* "Who to talk to": the patch's contacts (borough SPOC, SNB chair, BCU lead) from /patch. */
+  function renderContacts(patch) {
+    var list = clear($("contact-list"));
+    var contacts = patch.contacts || [];
+    if (!contacts.length) {
+      append(list, el("li", { class: "none", text: "No contact is recorded for this patch." }));
+      return;
+    }
+    contacts.forEach(function (c) {
+      var ways = contactLinks({ email: c.email, phone: c.phone });
+      append(list, el("li", { class: "contact-card", "data-demo": isDemo(c) ? "yes" : "no" },
+        el("div", { class: "contact-head" }, el("h3", { class: "role", text: c.role || "Contact" }), demoTag(c)),
+        c.name ? el("p", { class: "name", text: c.name }) : null,
+        c.area ? el("p", { class: "area", text: "For " + areaLabel(c.area) }) : null,
+        ways.length ? el("ul", { class: "ways" }, ways.map(function (w) { return el("li", null, w); }))
+          : el("p", { class: "none", text: "No e-mail or phone recorded." })));
     });
   }
 
@@ -332,13 +379,17 @@
       var detail = el("div", { id: detailId, class: "detail", hidden: true });
       var grants = svc.live_grants || [];
       var themes = (svc.themes || []).map(function (t) { return el("li", { text: t.name || t }); });
-      append(list, el("li", { class: "service", "data-service": svc.id },
-        el("h3", { text: svc.name }),
-        svc.organisation ? el("p", { class: "org" }, "Run by ", el("strong", { text: svc.organisation.name })) : null,
+      var ways = contactLinks(svc.contact);
+      append(list, el("li", { class: "service", "data-service": svc.id, "data-demo": isDemo(svc) ? "yes" : "no" },
+        el("div", { class: "service-head" }, el("h3", { text: svc.name }), demoTag(svc)),
+        svc.organisation ? el("p", { class: "org" }, "Run by ", el("strong", { text: svc.organisation.name }), svc.organisation.demo ? [" ", demoTag(svc.organisation)] : null) : null,
+        ways.length
+          ? el("p", { class: "contact" }, "Contact: ", ways.map(function (w, i) { return i ? [" · ", w] : w; }))
+          : el("p", { class: "contact none", text: "No public contact recorded." }),
         el("p", { class: "why" }, "Why it is listed: " + (svc.relations || []).map(relationText).join("; ") + "."),
         themes.length ? el("div", { class: "themes" }, el("span", { text: "Themes: " }), el("ul", { class: "tags" }, themes)) : null,
         grants.length
-          ? el("div", { class: "grants" }, el("p", { text: "Live funding:" }), el("ul", null, grants.map(function (g) { return el("li", { class: "grant", text: grantLine(g) }); })))
+          ? el("div", { class: "grants" }, el("p", { text: "Live funding:" }), el("ul", null, grants.map(function (g) { return el("li", { class: "grant" }, grantLine(g), g.demo ? [" ", demoTag(g)] : null); })))
           : el("p", { class: "grants none", text: "No live grant recorded today (see the funding history)." }),
         svc.stale ? el("p", { class: "note", text: "Not verified recently: check before referring." }) : null,
         button, detail));
@@ -368,19 +419,14 @@
     clear(detail);
     detail.setAttribute("data-loaded", "yes");
     if (full.description) append(detail, el("p", { class: "description", text: full.description }));
-    var contact = full.contact || {};
-    var ways = [];
-    if (contact.email) ways.push(el("a", { href: "mailto:" + contact.email, text: contact.email }));
-    if (contact.phone) ways.push(el("span", { text: contact.phone }));
-    if (contact.website) ways.push(el("a", { href: contact.website, rel: "noopener", text: contact.website }));
-    if (ways.length) append(detail, el("p", null, "Contact: ", ways.map(function (w, i) { return i ? [" · ", w] : w; })));
     var grants = full.grants || [];
     append(detail, el("h4", { text: "Funding" }));
     if (!grants.length) append(detail, el("p", { text: "No grant recorded." }));
     else {
       append(detail, scrollTable(["Funder", "Programme", "Amount", "Dates", "Length", "Status"],
         grants.map(function (g) {
-          return [g.funder ? g.funder.name : "not recorded", g.programme ? g.programme.name : "—",
+          var funder = g.funder ? g.funder.name : "not recorded";
+          return [g.demo ? [funder, " ", demoTag(g)] : funder, g.programme ? g.programme.name : "—",
             { text: fmtMoney(g.amount), value: g.amount, numeric: true },
             fmtDate(g.start) + " to " + fmtDate(g.end),
             { text: fmtMonths(g.duration_months) + (g.meets_3yr_target ? " (3 years or more)" : g.short_term ? " (short term)" : ""), value: g.duration_months, numeric: true },
@@ -408,6 +454,7 @@
   /* ---------- tables and charts ---------- */
 
   function cell(tag, content) {
+    if (Array.isArray(content) || (content && content.nodeType)) return el(tag, null, content);
     if (content && typeof content === "object" && !content.nodeType) {
       return el(tag, { class: content.numeric ? "num" : null, "data-value": content.value === undefined || content.value === null ? null : content.value, text: content.text });
     }
@@ -626,7 +673,7 @@
       (svc.live_grants || []).forEach(function (g) {
         if (seen[g.id]) return;
         seen[g.id] = true;
-        out.push(Object.assign({ service: svc.name }, g));
+        out.push(Object.assign({ service: svc.name, serviceDemo: isDemo(svc) }, g));
       });
     });
     return out;
@@ -670,7 +717,8 @@
     if (!(s && s.ending) && !live.length) { unavailable(body, "Funding figures unavailable."); return; }
     if (soon.length) {
       append(body, scrollTable(["Service", "Programme", "Amount", "Ends"], soon.map(function (g) {
-        return [g.service, g.programme ? g.programme.name : "—", { text: fmtMoney(g.amount), value: g.amount, numeric: true }, fmtDate(g.end)];
+        var demo = g.serviceDemo || isDemo(g);
+        return [demo ? [g.service, " ", demoTag({ demo: true })] : g.service, g.programme ? g.programme.name : "—", { text: fmtMoney(g.amount), value: g.amount, numeric: true }, fmtDate(g.end)];
       }), "Live grants of the borough's services ending soon"));
     } else {
       append(body, el("p", { text: live.length ? "None of the " + plural(live.length, "live grant", "live grants") + " of the borough's services ends soon." : "No live grant of the borough's services is recorded." }));
@@ -766,6 +814,7 @@
       var mainName = main ? main.name : "this patch";
       renderFacts(patch, mode);
       renderLinks((main && main.code) || "", mainName);
+      renderContacts(patch);
       renderServices(patch);
       var sites = collectSites(patch.services.contents);
       renderSiteList(sites);
@@ -784,7 +833,8 @@
         $("map-key").textContent = "Key: solid outline = " + (main ? main.name : "the area") +
           (layers.length > 1 ? "; dashed outline = " + patch.borough.name : "") +
           (you ? "; red square = your postcode (" + you.label + ")" : "") +
-          (sites.length ? "; numbered circles = delivery sites, listed below the map" : "; no delivery site to show") + ".";
+          (sites.length ? "; numbered circles = delivery sites, listed below the map" : "; no delivery site to show") +
+          (sites.some(function (s) { return s.demo; }) ? "; a dashed circle is a demo record (its popup says Demo)" : "") + ".";
         fitMap(layers.slice(0, 1), points);
         results.setAttribute("data-state", "ready");
         if (window.performance && performance.mark) performance.mark("patch-drawn");
