@@ -445,7 +445,7 @@
             o.met_target === true ? "Yes" : o.met_target === false ? "No" : "—"];
         }), "Outcomes of " + full.name, "outcomes"));
       outcomes.forEach(function (o) {
-        if (o.report) append(detail, el("p", null, el("a", { href: o.report, rel: "noopener", text: "Evaluation report: " + o.metric })));
+        if (o.report && o.report.url && /^https?:\/\//i.test(o.report.url)) append(detail, el("p", null, el("a", { href: o.report.url, rel: "noopener", text: "Evaluation report: " + o.metric })));
       });
     }
     if (full.demo) append(detail, el("p", { class: "note", text: "Demo record: some details are illustrative." }));
