@@ -46,6 +46,7 @@ class GrantFact:
     #: safety, or it has no programme and its funder is one of the rule's funders
     #: (directory/data/community_safety.py)
     community_safety: bool = False
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class FundingData:
         refs = {r.ref for r in rows}
         grants = [
             GrantFact(
-                id=r.id, ref=r.ref, programme_id=r.programme_id, programme_name=r.programme_name,
+                id=r.id, ref=r.ref, title=r.title, programme_id=r.programme_id, programme_name=r.programme_name,
                 recipient_ref=r.recipient_ref, recipient_name=r.recipient_name,
                 funder_ref=r.funder_ref, funder_name=r.funder_name, amount_pence=r.amount_pence, start=r.start, end=r.end,
                 duration_months=r.duration_months, financial_year=r.financial_year,

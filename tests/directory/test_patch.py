@@ -418,3 +418,150 @@ def test_an_unknown_theme_is_a_problem_with_suggestions_not_an_empty_answer(patc
     assert all(s["id"] in themes for s in body["suggestions"])
     known = get("vawg")
     assert known.status_code == 200, known.json
+
+
+# -- the awards reaching a patch (issue 13) ----------------------------------------------------
+KINGSTON = "E09000021"
+KINGSTON_TOWN = "E05013938"  # KT1 1EU's ward
+
+
+def _day(days: int) -> str:
+    return (TODAY + timedelta(days=days)).isoformat()
+
+
+GIVING_HEADER = (
+    "Identifier,Title,Amount Awarded,Award Date,Recipient Org:Identifier,Recipient Org:Name,"
+    "Funding Org:Identifier,Funding Org:Name,Beneficiary Location:Geographic Code,"
+    "Planned Dates:Start Date,Planned Dates:End Date\n"
+)
+#: grants that fund no listed service: ref → (funder, area, start, end)
+GIVING = {
+    "G-WARD": ("GB-GOR-PC390", KINGSTON_TOWN, _day(-60), _day(300)),  # MOPAC: a ward project
+    "G-BOROUGH-RECENT": ("GB-GOR-PC390", KINGSTON, _day(-500), _day(-100)),  # ended lately
+    "G-BOROUGH-OLD": ("GB-GOR-PC390", KINGSTON, _day(-1200), _day(-400)),  # ended long ago
+    "G-PLANNED": ("GB-GOR-PC390", KINGSTON, _day(30), _day(400)),
+    "G-HACKNEY": ("GB-GOR-PC390", "E09000012", _day(-60), _day(300)),
+    "G-ARTS": ("GB-CHC-999", KINGSTON, _day(-60), _day(300)),  # not community safety
+}
+
+
+@pytest.fixture()
+def awards_app(patch_app, tmp_path):
+    rows = [
+        f"{ref},Project {ref},£12000,{start},GB-CHC-1{n},Recipient {n},{funder},"
+        f"{'MOPAC' if funder == 'GB-GOR-PC390' else 'Arts Trust'},{area},{start},{end}"
+        for n, (ref, (funder, area, start, end)) in enumerate(GIVING.items())
+    ]
+    path = tmp_path / "giving.csv"
+    path.write_text(GIVING_HEADER + "\n".join(rows) + "\n", "utf-8")
+    result = patch_app.test_cli_runner().invoke(
+        cli, ["import", str(path), "--format", "360giving", "--source", "giving"]
+    )
+    assert result.exit_code == 0, result.output
+    return patch_app
+
+
+def _expected_awards(app, client, area: str, *, all_programmes: bool = False) -> dict[str, str]:
+    """ref → scope of the awards a patch should list, computed independently: every grant
+    /grants?area= lists (all its pages), kept when started by today and not ended more than
+    12 months ago, when not paid through another grant, and (by default) when it is
+    community safety; its scope from its beneficiary areas in the database."""
+    from sqlalchemy import select
+
+    from directory.ingest.values import add_months
+    from directory.store.models import Grant, GrantArea
+
+    since = add_months(TODAY, -12)
+    items, page = [], 1
+    while True:
+        body = client.get(f"/api/v1/grants?area={area}&per_page=100&page={page}").json
+        items += body["contents"]
+        if page >= body["total_pages"]:
+            break
+        page += 1
+    programmes = client.get("/api/v1/programmes?include_other_programmes=true").json
+    safe_programmes = {p["id"] for p in programmes["contents"] if p["community_safety"]}
+    with app.extensions["directory"].db.engine.connect() as connection:
+        areas: dict[str, set[str]] = {}
+        for ref, code in connection.execute(
+            select(Grant.ref, GrantArea.area_code).join(GrantArea, GrantArea.grant_id == Grant.id)
+        ):
+            areas.setdefault(ref, set()).add(code)
+        parents = {
+            r.ref: r.parent_ref for r in connection.execute(select(Grant.ref, Grant.parent_ref))
+        }
+    expected = {}
+    for g in items:
+        if g["start"] and g["start"] > TODAY.isoformat():
+            continue
+        if g["end"] and g["end"] < since.isoformat():
+            continue
+        if parents[g["ref"]] in parents:  # a regrant, as in funding
+            continue
+        safe = (
+            g["programme"]["id"] in safe_programmes
+            if g["programme"]
+            else g["funder"]["ref"] == "GB-GOR-PC390"
+        )
+        if not (all_programmes or safe):
+            continue
+        codes = areas[g["ref"]]
+        expected[g["ref"]] = (
+            "ward" if KINGSTON_TOWN in codes else "borough" if KINGSTON in codes
+            else "london" if "E12000007" in codes else "bcu"
+        )  # fmt: skip
+    return expected
+
+
+def test_patch_lists_the_awards_reaching_it_even_when_they_fund_no_service(awards_app):
+    client = awards_app.test_client()
+    body = client.get("/api/v1/patch?postcode=KT1 1EU").json
+    awards = body["awards"]
+    by_ref = {a["ref"]: a for a in awards["contents"]}
+    assert by_ref["G-WARD"]["scope"] == "ward"
+    assert by_ref["G-WARD"]["funder"] == {"ref": "GB-GOR-PC390", "name": "MOPAC"}
+    assert by_ref["G-WARD"]["recipient"]["ref"] == "GB-CHC-10"
+    assert by_ref["G-WARD"]["status"] == "live" and by_ref["G-WARD"]["amount"] == 12000
+    assert by_ref["G-WARD"]["url"] == f"/api/v1/grants/{by_ref['G-WARD']['id']}"
+    assert by_ref["G-WARD"]["demo"] is False
+    assert by_ref["G-BOROUGH-RECENT"]["scope"] == "borough"
+    assert by_ref["G-BOROUGH-RECENT"]["status"] == "ended"
+    assert not {"G-BOROUGH-OLD", "G-PLANNED", "G-HACKNEY", "G-ARTS"} & set(by_ref)
+    assert awards["total"] == awards["listed"] == len(by_ref)
+    assert awards["all_url"] == f"/api/v1/grants?area={KINGSTON_TOWN}"
+    assert awards["programmes"]["counted"] == "community_safety"
+    assert awards["programmes"]["other_programmes"] == {"awards": 1}  # G-ARTS
+    assert "12 months" in awards["rule"] and "newest first" in awards["sort"]
+    starts = [a["start"] for a in awards["contents"]]
+    dated = [d for d in starts if d is not None]
+    assert dated == sorted(dated, reverse=True) and starts[: len(dated)] == dated
+    # the same list as computed from /grants?area= and the database
+    expected = _expected_awards(awards_app, client, KINGSTON_TOWN)
+    assert {a["ref"]: a["scope"] for a in awards["contents"]} == expected
+    detail = client.get(by_ref["G-WARD"]["url"]).json
+    assert detail["title"] == by_ref["G-WARD"]["title"] == "Project G-WARD"
+    # every programme on request; the borough's dashboard patch by area
+    everything = client.get("/api/v1/patch?postcode=KT1 1EU&include_other_programmes=true").json
+    assert "G-ARTS" in {a["ref"] for a in everything["awards"]["contents"]}
+    assert {a["ref"]: a["scope"] for a in everything["awards"]["contents"]} == _expected_awards(
+        awards_app, client, KINGSTON_TOWN, all_programmes=True
+    )
+    borough = client.get(f"/api/v1/patch?area={KINGSTON}").json["awards"]
+    scopes = {a["ref"]: a["scope"] for a in borough["contents"]}
+    assert scopes["G-WARD"] == "part" and scopes["G-BOROUGH-RECENT"] == "borough"
+    assert borough["all_url"] == f"/api/v1/grants?area={KINGSTON}"
+
+
+def test_patch_awards_follow_live_on_and_the_programme_filter(awards_app):
+    client = awards_app.test_client()
+    then = _day(-450)  # G-BOROUGH-OLD was live, G-WARD not yet started
+    refs_then = {
+        a["ref"]
+        for a in client.get(f"/api/v1/patch?postcode=KT1 1EU&live_on={then}").json["awards"][
+            "contents"
+        ]
+    }
+    assert "G-BOROUGH-OLD" in refs_then and "G-WARD" not in refs_then
+    snb = client.get("/api/v1/patch?postcode=KT1 1EU&programme=snb").json["awards"]
+    assert snb["programmes"] == {"counted": "programme", "programme": "snb"}
+    assert {a["programme"]["id"] for a in snb["contents"]} == {"snb"}

@@ -50,7 +50,7 @@ class FundingQueries:
         funder = Organisation.__table__.alias("funder")
         return self.db.execute(
             select(
-                Grant.id, Grant.ref, Grant.programme_id, Grant.amount_pence, Grant.start,
+                Grant.id, Grant.ref, Grant.title, Grant.programme_id, Grant.amount_pence, Grant.start,
                 Grant.end, Grant.duration_months, Grant.financial_year, Grant.parent_ref,
                 Grant.demo,
                 Programme.name.label("programme_name"),

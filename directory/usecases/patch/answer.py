@@ -7,12 +7,14 @@ from __future__ import annotations
 import functools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from directory.errors import InvalidInputError
+from directory.ingest.values import add_months
 from directory.settings import Settings
 from directory.store.repositories.geography import (
     CELL_METRES,
@@ -20,8 +22,9 @@ from directory.store.repositories.geography import (
     cells_around,
 )
 from directory.usecases import geography
-from directory.usecases.catalogue import area_ref
+from directory.usecases.catalogue import area_ref, grant_flags
 from directory.usecases.catalogue import iso as _iso
+from directory.usecases.facts import GrantFact
 from directory.usecases.funding.awards import ALL_PROGRAMMES_RULE, community_safety_rule_text
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.pagination import envelope
@@ -233,6 +236,7 @@ def patch(
         "funding": funding_summary(
             index, place, filters.live_on or today, filters.include_other_programmes
         ),
+        "awards": patch_awards(index, place, filters.live_on or today, filters),
         "contacts": patch_contacts(index, place.coverage),
         "services": envelope(contents, total_items=len(ordered), page=page, per_page=per_page),
         "sort": "relation (site nearby, site in area, ward, part of area, borough, BCU, London), then distance, then name",
@@ -275,6 +279,38 @@ def funding_summary(
     return summary
 
 
+def _reaching(
+    index: DirectoryIndex, place: Place, keep: Callable[[GrantFact], bool],
+    all_programmes: bool, programme: str | None = None,
+) -> tuple[dict[int, tuple[GrantFact, str]], dict[int, GrantFact]]:  # fmt: skip
+    """The awards whose beneficiary areas are in the patch and that ``keep`` accepts, each
+    once at the first scope it reaches the patch at (ward, part, borough, BCU, London):
+    grant id → (grant, scope) for those counted, and grant id → grant for the others (not
+    community safety, unless ``all_programmes``). With ``programme``, only that programme's
+    awards, counted whatever its class (as /funding/summary?programme=). Regrants are not
+    in ``grants_by_area`` (their money is in the award they came through)."""
+    seen: dict[int, tuple[GrantFact, str]] = {}
+    other: dict[int, GrantFact] = {}
+    for relation, codes in place.coverage.relations.items():
+        scope = relation.removeprefix("serves_")
+        for code in codes:
+            for g in index.grants_by_area.get(code, ()):
+                if g.id in seen or not keep(g):
+                    continue
+                if programme is not None:
+                    if g.programme_id == programme:
+                        seen[g.id] = (g, scope)
+                elif all_programmes or g.community_safety:
+                    seen[g.id] = (g, scope)
+                else:
+                    other[g.id] = g
+    return seen, other
+
+
+def _live_on(day: date) -> Callable[[GrantFact], bool]:
+    return lambda g: (g.start is None or g.start <= day) and (g.end is None or day <= g.end)
+
+
 def _funding_summary(
     index: DirectoryIndex, place: Place, day: date, all_programmes: bool
 ) -> dict[str, Any]:
@@ -284,19 +320,7 @@ def _funding_summary(
 
     Awards made for all of London or a whole BCU are reported at that scope, never divided
     among boroughs; an award is counted once even if it names several of the patch's areas."""
-    seen: dict[int, tuple[Any, str]] = {}
-    other: dict[int, Any] = {}
-    for relation, codes in place.coverage.relations.items():
-        scope = relation.removeprefix("serves_")
-        for code in codes:
-            for g in index.grants_by_area.get(code, ()):
-                live = (g.start is None or g.start <= day) and (g.end is None or day <= g.end)
-                if not live or g.id in seen:
-                    continue
-                if all_programmes or g.community_safety:
-                    seen[g.id] = (g, scope)
-                else:
-                    other[g.id] = g
+    seen, other = _reaching(index, place, _live_on(day), all_programmes)
     programmes: dict[str, dict[str, Any]] = {}
     for g, scope in seen.values():
         key = g.programme_id or "none"
@@ -341,6 +365,105 @@ def _funding_summary(
         "rule": "Live awards whose beneficiary areas include the patch's ward, borough, BCU or "
         "London (or, for an area, areas inside it). Pan-London and BCU-wide awards are shown "
         "at their own scope (by_scope), in full, and are not apportioned to boroughs.",
+    }
+
+
+#: the awards a patch lists (the rest through its ``all_url``)
+AWARDS_LISTED = 50
+#: an award that ended within this many months before the day is still listed
+AWARDS_RECENT_MONTHS = 12
+
+
+def patch_awards(index: DirectoryIndex, place: Place, day: date, filters: PatchFilters) -> Shared:
+    """The awards reaching the patch, live on ``day`` or ended within the last 12 months,
+    once per (areas, day, programme filters): kept in the index like the funding summary."""
+    all_programmes = filters.include_other_programmes
+    key = (day, place.coverage.key, all_programmes, filters.programme)
+    awards = index.awards_cache.get(key)
+    if awards is None:
+        if len(index.awards_cache) >= AREA_MATCHES_KEPT:
+            index.awards_cache.clear()
+        awards = index.awards_cache[key] = Shared(
+            _patch_awards(index, place, day, all_programmes, filters.programme)
+        )
+    return awards
+
+
+def _patch_awards(
+    index: DirectoryIndex, place: Place, day: date, all_programmes: bool, programme: str | None
+) -> dict[str, Any]:
+    since = add_months(day, -AWARDS_RECENT_MONTHS)
+
+    def keep(g: GrantFact) -> bool:  # started by the day, and not ended before ``since``
+        return (g.start is None or g.start <= day) and (g.end is None or g.end >= since)
+
+    seen, other = _reaching(index, place, keep, all_programmes, programme)
+    ordered = sorted(
+        seen.values(),
+        key=lambda gs: (
+            gs[0].start is None,
+            -(gs[0].start or day).toordinal(),
+            -(gs[0].end or day).toordinal(),
+            -gs[0].id,
+        ),
+    )
+    settings = index.settings or Settings()
+    contents = [
+        {
+            "id": g.id,
+            "ref": g.ref,
+            "title": g.title,
+            "funder": {"ref": g.funder_ref, "name": g.funder_name},
+            "recipient": {"ref": g.recipient_ref, "name": g.recipient_name},
+            "programme": (
+                {"id": g.programme_id, "name": g.programme_name} if g.programme_id else None
+            ),
+            "amount": None if g.amount_pence is None else g.amount_pence / 100,
+            "start": _iso(g.start),
+            "end": _iso(g.end),
+            "status": grant_flags(g, day, settings)["status"],
+            "scope": scope,
+            "community_safety": g.community_safety,
+            "demo": g.demo,
+            "url": f"/api/v1/grants/{g.id}",
+        }
+        for g, scope in ordered[:AWARDS_LISTED]
+    ]
+    relations = place.coverage.relations
+    code = next(
+        codes[0]
+        for relation in ("serves_ward", "serves_borough", "serves_bcu", "serves_london")
+        if (codes := relations.get(relation))
+    )
+    if programme is not None:
+        counted: dict[str, Any] = {"counted": "programme", "programme": programme}
+    elif all_programmes:
+        counted = {"counted": "all", "rule": ALL_PROGRAMMES_RULE}
+    else:
+        counted = {
+            "counted": "community_safety",
+            "rule": community_safety_rule_text(),
+            "other_programmes": {"awards": len(other)},
+        }
+    return {
+        "live_on": day.isoformat(),
+        "ended_since": since.isoformat(),
+        "total": len(seen),
+        "listed": len(contents),
+        "limit": AWARDS_LISTED,
+        "contents": contents,
+        "all_url": f"/api/v1/grants?{urlencode({'area': code})}",
+        "programmes": counted,
+        "rule": "Awards whose beneficiary areas include the patch's ward, borough, BCU or "
+        "London (or, for an area, areas inside it), started by live_on and live that day or "
+        f"ended within the {AWARDS_RECENT_MONTHS} months before it (from ended_since); planned "
+        "awards are left out, and so are regrants paid through an award the directory holds "
+        "(as in funding). Each is listed once, at the scope it reaches the patch at (ward, "
+        "part, borough, bcu, london), whether or not it funds a listed service. "
+        f"The first {AWARDS_LISTED} are listed; all_url lists every award reaching the area, "
+        "of any date and programme.",
+        "sort": "newest first: by start date (awards without one last), then end date, "
+        "latest first, then id",
     }
 
 

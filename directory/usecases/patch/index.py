@@ -91,6 +91,11 @@ class DirectoryIndex:
     #: funding summaries already worked out, by the patch's areas and day (bounded by the
     #: number of distinct patches: wards, boroughs, BCUs)
     funding_cache: dict[tuple[Any, ...], Shared] = field(default_factory=dict)
+    #: the awards reaching a patch, by its areas, day and programme filters (at most
+    #: AREA_MATCHES_KEPT, then started afresh)
+    awards_cache: dict[tuple[Any, ...], Shared] = field(default_factory=dict)
+    #: the settings it was built with (grant statuses: DIRECTORY_ENDING_SOON_DAYS)
+    settings: Settings | None = None
     #: patch contacts by the patch's areas (shared: never changed)
     contacts_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
     #: "serves this area" reasons by (relation, area code), shared by every answer
@@ -195,6 +200,7 @@ class DirectoryIndex:
             organisations=organisations,
             organisation_refs={p.ref: p.id for p in organisations.values()},
             site_count=sum(len(sites) for sites in cells.values()),
+            settings=settings,
         )
 
 

@@ -75,6 +75,62 @@ class PatchServicePageSchema(PageSchema):
     )
 
 
+class _RefNameSchema(Schema):
+    ref = ma.fields.String()
+    name = ma.fields.String()
+
+
+class _ProgrammeRefSchema(Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+
+
+class PatchAwardSchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    title = ma.fields.String(allow_none=True)
+    funder = ma.fields.Nested(_RefNameSchema)
+    recipient = ma.fields.Nested(_RefNameSchema)
+    programme = ma.fields.Nested(_ProgrammeRefSchema, allow_none=True)
+    amount = ma.fields.Float(allow_none=True, metadata={"description": "Pounds"})
+    start = ma.fields.Date(allow_none=True)
+    end = ma.fields.Date(allow_none=True)
+    status = ma.fields.String(
+        metadata={"description": "planned | live | ending soon | ended | unknown, on live_on"}
+    )
+    scope = ma.fields.String(
+        metadata={
+            "description": "Where it reaches the patch: ward | part | borough | bcu | london "
+            "(as funding.by_programme[].by_scope)"
+        }
+    )
+    community_safety = ma.fields.Boolean()
+    demo = ma.fields.Boolean()
+    url = ma.fields.String(metadata={"description": "/api/v1/grants/{id}"})
+
+
+class PatchAwardsSchema(Schema):
+    live_on = ma.fields.Date()
+    ended_since = ma.fields.Date(
+        metadata={"description": "Awards that ended on or after this day are listed"}
+    )
+    total = ma.fields.Integer(metadata={"description": "Awards reaching the patch in all"})
+    listed = ma.fields.Integer(metadata={"description": "Awards in contents (at most limit)"})
+    limit = ma.fields.Integer()
+    contents = ma.fields.List(ma.fields.Nested(PatchAwardSchema))
+    all_url = ma.fields.String(
+        metadata={"description": "/api/v1/grants?area=<code>: every award reaching the area"}
+    )
+    programmes = ma.fields.Dict(
+        metadata={
+            "description": "Which programmes are listed: counted (community_safety, all or "
+            "programme) and its rule"
+        }
+    )
+    rule = ma.fields.String()
+    sort = ma.fields.String()
+
+
 class PatchSchema(Schema):
     ward = ma.fields.Dict(allow_none=True)
     borough = ma.fields.Dict(allow_none=True)
@@ -90,6 +146,14 @@ class PatchSchema(Schema):
             "description": "Live awards into the patch by programme and scope; community-safety "
             "programmes only unless include_other_programmes=true (see its programmes member)"
         }
+    )
+    awards = ma.fields.Nested(
+        PatchAwardsSchema,
+        metadata={
+            "description": "The awards reaching the patch, live on live_on (default today) or "
+            "ended within the 12 months before, whether or not they fund a listed service; "
+            "newest first, the first 50 (all_url for the rest)"
+        },
     )
     contacts = ma.fields.List(
         ma.fields.Dict(), metadata={"description": "Patch contacts (SPOC, SNB chair, BCU lead)"}

@@ -743,6 +743,36 @@
     }));
   }
 
+  /* "Awards reaching <area>": the patch's awards (live, or ended within the last 12 months,
+     whether or not they fund a listed service) as a table, with the API's full list linked. */
+  function renderAwards(body, heading, awards, name) {
+    clear(body);
+    heading.textContent = "Awards reaching " + name;
+    if (!awards || !Array.isArray(awards.contents)) { unavailable(body, "Awards unavailable."); return; }
+    var list = awards.contents;
+    append(body, el("p", { class: "total", "data-total": awards.total },
+      el("strong", { text: plural(awards.total || 0, "award", "awards") }),
+      " live on " + fmtDate(awards.live_on) + " or ended since " + fmtDate(awards.ended_since) +
+      (awards.total > list.length ? "; the newest " + whole.format(list.length) + " are listed" : "") + "."));
+    if (list.length) {
+      var table = scrollTable(["Funder", "Recipient", "Programme", "Amount", "Dates"], list.map(function (g) {
+        var dates = fmtDate(g.start) + " to " + fmtDate(g.end) + " (" + g.status + ")";
+        return [g.demo ? [g.funder.name, " ", demoTag(g)] : g.funder.name, g.recipient.name,
+          g.programme ? g.programme.name : "—", { text: fmtMoney(g.amount), value: g.amount, numeric: true }, dates];
+      }), "Awards reaching " + name + ", newest first", "awards-table");
+      Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (tr, i) {
+        tr.setAttribute("data-ref", list[i].ref);
+        tr.setAttribute("data-demo", isDemo(list[i]) ? "yes" : "no");
+        tr.setAttribute("data-scope", list[i].scope);
+      });
+      append(body, table);
+    }
+    append(body, el("p", { class: "links" }, el("a", { class: "all-awards", href: awards.all_url, text: "Every award reaching " + name + " (API)" })));
+    if (awards.programmes && awards.programmes.counted === "community_safety") {
+      append(body, el("p", { class: "note", text: "Community-safety programmes only." }));
+    }
+  }
+
   /* One line under the dashboard's heading: its funding panels count community-safety
      programmes only (the API's default), and the other grants reaching the borough are
      named with their money, from the same answer's programmes member. */
@@ -765,7 +795,7 @@
   function loadDashboard(borough, patch, token) {
     $("dashboard-heading").textContent = "Borough dashboard: " + borough.name;
     $("dashboard-note").textContent = "Funding and services for the whole borough of " + borough.name + ".";
-    ["programme", "year", "need", "length", "ending", "theme"].forEach(function (p) {
+    ["programme", "year", "need", "length", "ending", "theme", "awards"].forEach(function (p) {
       append(clear(panel(p)), el("p", { class: "loading", text: "Loading…" }));
     });
     var area = borough.code;
@@ -786,6 +816,7 @@
       renderLengths(r[0], r[3]);
       renderEnding(r[0], r[3]);
       renderThemes(r[3]);
+      renderAwards(panel("awards"), $("h-awards"), r[3] && r[3].awards, borough.name);
       $("dashboard").setAttribute("data-state", "ready");
       if (window.performance && performance.mark) performance.mark("dashboard-drawn");
     });
@@ -816,6 +847,7 @@
       renderLinks((main && main.code) || "", mainName);
       renderContacts(patch);
       renderServices(patch);
+      renderAwards($("awards-body"), $("awards-heading"), patch.awards, mainName);
       var sites = collectSites(patch.services.contents);
       renderSiteList(sites);
       document.title = mainName + " – What is funded in my patch?";
@@ -855,8 +887,9 @@
   function hideDashboard() {
     $("dashboard-heading").textContent = "Dashboard";
     $("dashboard-note").textContent = "The dashboard is shown for a borough.";
+    $("h-awards").textContent = "Awards reaching the borough";
     if ($("dashboard-scope")) { $("dashboard-scope").textContent = ""; $("dashboard-scope").hidden = true; }
-    ["programme", "year", "need", "length", "ending", "theme"].forEach(function (p) { clear(panel(p)); });
+    ["programme", "year", "need", "length", "ending", "theme", "awards"].forEach(function (p) { clear(panel(p)); });
   }
 
   function fromLocation(push) {
