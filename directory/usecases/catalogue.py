@@ -319,7 +319,7 @@ def list_grants(
     """One page of grants under the filters (every one given must hold). Organisations by
     id or ref; an area by code or name, with the areas inside and above it (GRANT_AREA_RULE);
     ``text`` word by word; ``status`` by the dates, as grant_flags derives it."""
-    if programme is not None and not _programme_known(q, programme):
+    if programme is not None and not programme_known(q, programme):
         raise ProgrammeNotFoundError(
             f"No programme has the id {programme!r}; see GET /api/v1/programmes."
         )
@@ -365,7 +365,7 @@ def _organisation(q: CatalogueQueries, key: str) -> int:
     return org_id
 
 
-def _programme_known(q: CatalogueQueries, programme_id: str) -> bool:
+def programme_known(q: CatalogueQueries, programme_id: str) -> bool:
     """A programme the directory holds or directory/data/programmes.csv lists (the ids
     GET /programmes/{id} answers for)."""
     return programme_id in {p.id for p in known_programmes()} or q.programme_exists(programme_id)

@@ -30,11 +30,16 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
-from directory.errors import AreaNotFoundError, InvalidInputError, OrganisationNotFoundError
+from directory.errors import (
+    AreaNotFoundError,
+    InvalidInputError,
+    OrganisationNotFoundError,
+    ProgrammeNotFoundError,
+)
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.search import SORTS, AreaMatch, Box, Filters, Near, SearchQueries
-from directory.usecases.catalogue import service_summary
+from directory.usecases.catalogue import programme_known, service_summary
 from directory.usecases.geography import GeographySnapshot, resolve_area_code
 from directory.usecases.pagination import envelope
 from directory.usecases.vocabulary import check_themes
@@ -241,6 +246,10 @@ def filters(
     if req.radius is not None and req.near is None:
         raise _invalid("radius", "radius needs near=lat,lon.")
     check_themes(req.themes)
+    if req.programme is not None and not programme_known(catalogue, req.programme):
+        raise ProgrammeNotFoundError(
+            f"No programme has the id {req.programme!r}; see GET /api/v1/programmes."
+        )
     org_id = None
     if req.organisation is not None:
         org_id = catalogue.organisation_id(req.organisation)

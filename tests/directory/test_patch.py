@@ -565,3 +565,30 @@ def test_patch_awards_follow_live_on_and_the_programme_filter(awards_app):
     snb = client.get("/api/v1/patch?postcode=KT1 1EU&programme=snb").json["awards"]
     assert snb["programmes"] == {"counted": "programme", "programme": "snb"}
     assert {a["programme"]["id"] for a in snb["contents"]} == {"snb"}
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        ("GET", "/api/v1/services?programme={programme}", None),
+        ("GET", "/api/v1/patch?postcode=KT1 1EU&programme={programme}", None),
+        ("GET", "/api/v1/patch?area=Kingston&programme={programme}", None),
+        ("POST", "/api/v1/patch/lookup", {"postcodes": ["KT1 1EU"], "programme": "{programme}"}),
+    ],
+)
+def test_an_unknown_programme_is_a_problem_not_an_empty_answer(patch_app, request_):
+    """As on /grants: a programme id that is neither held nor in programmes.csv is a 404."""
+    method, url, body = request_
+    client = patch_app.test_client()
+    known = {p["id"] for p in client.get("/api/v1/programmes?per_page=100").json["contents"]}
+    assert "vru" in known and "violence-reduction" not in known
+
+    def call(programme: str):
+        data = None if body is None else {**body, "programme": programme}
+        return client.open(url.format(programme=programme), method=method, json=data)
+
+    response = call("violence-reduction")
+    assert response.status_code == 404, response.json
+    assert response.json["code"] == "programme-not-found"
+    assert "violence-reduction" in response.json["detail"]
+    assert call("vru").status_code == 200

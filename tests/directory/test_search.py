@@ -153,7 +153,9 @@ def test_classic_filters_still_work_and_combine(client):
     assert refs(client, "programme=vru") == {"LDN-01", "NEAR-KT", "HACK-01"}
     assert refs(client, "programme=vru&area=Kingston") == {"LDN-01", "NEAR-KT"}
     assert refs(client, "programme=vru&q=hackney") == {"HACK-01"}
-    assert refs(client, "programme=no-such-programme") == set()
+    # an unknown programme is a problem, not an empty answer (issue 13)
+    unknown = client.get("/api/v1/services?programme=no-such-programme")
+    assert unknown.status_code == 404 and unknown.json["code"] == "programme-not-found"
 
 
 def test_withdrawn_services_only_on_request(writable_app, tmp_path):

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from directory.errors import InvalidInputError
+from directory.errors import InvalidInputError, ProgrammeNotFoundError
 from directory.ingest.values import add_months
 from directory.settings import Settings
 from directory.store.repositories.geography import (
@@ -161,12 +161,22 @@ class _Matches:
     entries: dict[int, Shared] = field(default_factory=dict)
 
 
+def _check_programme(index: DirectoryIndex, filters: PatchFilters) -> None:
+    """An unknown programme id is a 404 problem, as on /grants and /services, not an empty
+    patch."""
+    if filters.programme is not None and filters.programme not in index.programme_ids:
+        raise ProgrammeNotFoundError(
+            f"No programme has the id {filters.programme!r}; see GET /api/v1/programmes."
+        )
+
+
 def _matching(
     index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: PatchFilters
 ) -> _Matches:
     """What is in the patch: the matches of its areas, the same for every postcode in a
     ward and worked out once per area and filters, plus the sites near its point."""
     filters.check()
+    _check_programme(index, filters)
     words = (filters.q or "").casefold().split()
     key = (place.coverage.key, tuple(place.site_areas), filters.themes, filters.programme,
            filters.status, filters.live_on, filters.q)  # fmt: skip
@@ -474,6 +484,7 @@ def patch_lookup(
     """A caseload of postcodes: per postcode its patch and the matching services (ids and
     counts, or full with ``detail="full"``), or its problem, in the order sent."""
     filters.check()
+    _check_programme(index, filters)
     results = []
     for item in geography.lookup_postcodes(snap, repo, texts, settings.bulk_limit):
         if "result" not in item:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from directory.ingest.context import programmes as known_programmes
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.geography import (
@@ -104,6 +105,8 @@ class DirectoryIndex:
     #: every postcode in a ward (at most AREA_MATCHES_KEPT, then started afresh)
     area_matches: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     site_count: int = 0
+    #: the programme ids a filter may name: those held and those programmes.csv lists
+    programme_ids: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -200,6 +203,7 @@ class DirectoryIndex:
             organisations=organisations,
             organisation_refs={p.ref: p.id for p in organisations.values()},
             site_count=sum(len(sites) for sites in cells.values()),
+            programme_ids=frozenset(facts.programmes) | {p.id for p in known_programmes()},
             settings=settings,
         )
 
