@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from directory.errors import UnknownParameterError
-from directory.web import http
+from directory.web import http, openapi
 
 #: the components response every operation that refuses unknown query parameters names
 UNKNOWN_PARAMETER = "UNKNOWN_PARAMETER"
@@ -39,9 +39,18 @@ class ProblemSchema(ma.Schema):
 
 
 class Api(flask_smorest.Api):
-    """The application's Api: renders every HTTP error as problem+json."""
+    """The application's Api: renders every HTTP error as problem+json; its document has
+    what :mod:`directory.web.openapi` adds (operationIds, headers, 304s, examples)."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app: flask.Flask | None = None, **kwargs: Any) -> None:
+        spec_kwargs = dict(kwargs.pop("spec_kwargs", None) or {})
+        spec_kwargs["extra_plugins"] = [
+            *spec_kwargs.get("extra_plugins", ()),
+            openapi.DocumentPlugin(),
+        ]
+        super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         return http.http_exception_response(error)
@@ -67,6 +76,11 @@ class Api(flask_smorest.Api):
         response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+    def _register_pagination_header(self) -> None:
+        """Nothing: flask-smorest's X-Pagination header is not used here (pages carry their
+        envelope and Link headers), and registering it would put its unused
+        PaginationMetadata schema in the document."""
 
 
 def unknown_parameters(unknown: Iterable[str], accepted: Sequence[str]) -> UnknownParameterError:
