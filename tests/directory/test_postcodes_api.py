@@ -196,3 +196,14 @@ def test_outcode_outside_london_is_404_and_malformed_is_422(client):
     response = client.get("/api/v1/outcodes/1234")
     assert response.status_code == 422
     assert response.get_json()["code"] == "invalid-postcode"
+
+
+def test_the_bulk_lookup_path_is_not_also_a_postcode(client):
+    # /postcodes/lookup is the bulk lookup only: a GET there is a 405 whose Allow names POST
+    # (it was the postcode "lookup", a 422, and Allow named GET too)
+    response = client.get("/api/v1/postcodes/lookup")
+    assert response.status_code == 405
+    assert response.mimetype == "application/problem+json"
+    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    assert client.get("/api/v1/postcodes/LOOKUP").status_code == 422  # a malformed postcode
+    assert client.get("/api/v1/postcodes/lookup1").status_code == 422
