@@ -4,9 +4,8 @@ An apispec plugin (:class:`DocumentPlugin`) runs on every operation as flask-smo
 registers it and adds:
 
 - its ``operationId`` and a short ``summary`` from :data:`OPERATIONS` (the docstring
-  flask-smorest took as the summary becomes the ``description``); an operation missing from
-  the table is an error when the application is built, so the ids stay stable and readable
-  (they are a generated client's method names);
+  flask-smorest took as the summary becomes the ``description``): stable, readable ids, a
+  generated client's method names (a test checks every route of the app is in the table);
 - the caching headers :mod:`directory.web.http` really sends on a 200 (``ETag``,
   ``Cache-Control``, ``Last-Modified``; ``Link`` on paged answers; ``X-Total-Count`` and
   ``Content-Disposition`` on CSV), the conditional request headers every read takes
@@ -21,6 +20,7 @@ registers it and adds:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +38,9 @@ class Operation:
     id: str
     #: a short summary (the docstring becomes the description)
     summary: str
-    #: answers a page with RFC 8288 Link headers to first/prev/next/last
-    paged: bool = False
+    #: answers a page with RFC 8288 Link headers to first/prev/next/last: True, or "json"
+    #: when only its JSON representation is a page
+    paged: bool | str = False
     #: the 200's description when it answers in several media types
     ok: str | None = None
 
@@ -59,7 +60,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/areas"): Operation(
         "listAreas",
         "List areas",
-        paged=True,
+        paged="json",
         ok="A page of areas as JSON (default); a whole layer as a GeoJSON FeatureCollection "
         "with `format=geojson` or `Accept: application/geo+json`",
     ),
@@ -143,6 +144,11 @@ HEADERS: dict[str, dict[str, Any]] = {
         "required": True,
         "schema": {"type": "string"},
     },
+    "LinkOnJson": {
+        "description": "On JSON: RFC 8288 links to the first, previous, next and last pages "
+        '(`rel="…"`)',
+        "schema": {"type": "string"},
+    },
     "TotalCount": {
         "description": "On CSV: how many services match (the CSV holds one page of them)",
         "schema": {"type": "integer"},
@@ -198,12 +204,7 @@ class DocumentPlugin(BasePlugin):
     ) -> None:
         for method, operation in (operations or {}).items():
             key = (method, path or "")
-            described = OPERATIONS.get(key)
-            if described is None:
-                raise LookupError(
-                    f"{method.upper()} {path} is not in directory.web.openapi.OPERATIONS: "
-                    "give it an operationId and a summary there"
-                )
+            described = OPERATIONS.get(key) or _derived(method, path or "")
             _describe(operation, described)
             ok = operation.get("responses", {}).get(200) or operation["responses"].get("200")
             if ok is None:
@@ -218,6 +219,21 @@ class DocumentPlugin(BasePlugin):
             if example is not None and "application/json" in ok.get("content", {}):
                 ok["content"]["application/json"]["example"] = example
             _document_headers(method, path or "", operation, ok, described)
+
+
+def _derived(method: str, path: str) -> Operation:
+    """An operation missing from the table (a test's own route): its id from the method and
+    path (``GET /api/v1/things/{key}`` → ``getThingsByKey``). Every route of the
+    application is in the table (a test checks)."""
+    words = [method.lower()]
+    for segment in path.strip("/").split("/"):
+        if segment in ("api", "v1") or not segment:
+            continue
+        if segment.startswith("{"):
+            words.append("By")
+            segment = segment.strip("{}")
+        words.extend(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", segment) if w)
+    return Operation("".join(words), f"{method.upper()} {path}")
 
 
 def _describe(operation: dict[str, Any], described: Operation) -> None:
@@ -242,7 +258,7 @@ def _document_headers(
     headers.update(ETag="ETag", **{"Cache-Control": "CacheControl"})
     headers["Last-Modified"] = "LastModified"
     if described.paged:
-        headers["Link"] = "Link"
+        headers["Link"] = "LinkOnJson" if described.paged == "json" else "Link"
     if http.CSV_MIMETYPE in ok.get("content", {}):
         headers["Content-Disposition"] = "ContentDisposition"
         if described.id == "listServices":
