@@ -6,8 +6,11 @@ import json
 import re
 from pathlib import Path
 
+from openapi_schema_validator import OAS30Validator
+
 from directory import create_app
 from directory.settings import Settings
+from directory.web import examples, openapi
 
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 
@@ -46,6 +49,14 @@ def test_every_operation_has_a_unique_readable_operation_id():
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)+", i) for i in ids), ids
     assert {"getPatch", "getPostcode", "listServices", "getFundingSummary"} <= set(ids)
+    # every operation is named in the table (none takes an id derived from its path)
+    listed = {
+        (method, path)
+        for path, operations in committed["paths"].items()
+        for method in operations
+        if method != "parameters"
+    }
+    assert listed == set(openapi.OPERATIONS)
 
 
 def test_every_read_documents_its_caching_headers_and_304(tmp_path):
@@ -92,3 +103,26 @@ def test_paged_reads_send_the_link_header_they_document(client):
     for path in ("/api/v1/themes", "/api/v1/areas/E09000022", "/api/v1/postcodes/SW1A1AA"):
         response = client.get(path)
         assert response.status_code == 200 and "Link" not in response.headers, path
+
+
+def test_the_examples_are_answers_their_schemas_describe():
+    committed = json.loads(COMMITTED.read_text())
+    assert set(examples.EXAMPLES) == set(examples.REQUESTS)
+    found = {}
+    for operations in committed["paths"].values():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            media = operation["responses"].get("200", {}).get("content", {})
+            if "example" in media.get("application/json", {}):
+                found[operation["operationId"]] = media["application/json"]
+    assert set(found) == set(examples.EXAMPLES)
+    for operation_id, media in found.items():
+        assert media["example"] == examples.EXAMPLES[operation_id]
+        # the schema resolved within the whole document (its $refs point into components)
+        schema = {**media["schema"], "components": committed["components"]}
+        errors = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in OAS30Validator(schema).iter_errors(media["example"])
+        ]
+        assert not errors, f"{operation_id}: " + "\n".join(errors[:20])
