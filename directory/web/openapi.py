@@ -13,7 +13,10 @@ registers it and adds:
   ``Cache-Control: no-store``;
 - the media types a route answers in without a schema in its decorators (GeoJSON and CSV
   on ``/patch``, Atom on ``/changes.atom``) and one description of the 200 naming them;
-- examples on the main answers, from :mod:`directory.web.examples` (real demo answers).
+- examples on the main answers, from :mod:`directory.web.examples` (real demo answers);
+
+and writes a schema that may be any value or null without a ``nullable`` OpenAPI 3.0 does
+not define there.
 
 :func:`spec_options` is the document's ``info`` and ``servers``.
 """
@@ -199,6 +202,14 @@ class DocumentPlugin(BasePlugin):
             spec.components.parameter(name, parameter["in"], parameter)
         spec.components.response("NotModified", NOT_MODIFIED)
 
+    def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> None:
+        """A schema with no ``type`` that may be null (a marshmallow ``Raw`` field with
+        ``allow_none``) is written without ``nullable``, which OpenAPI 3.0 defines only beside
+        a ``type`` (Spectral refuses it alone): with no type it allows null already, and
+        with typed alternatives (``oneOf``/``anyOf``) each of them takes the ``nullable``. A
+        nullable nested schema is ``{type: object, nullable: true, allOf: [{$ref}]}``."""
+        _drop_untyped_nullable(definition)
+
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
@@ -219,6 +230,33 @@ class DocumentPlugin(BasePlugin):
             if example is not None and "application/json" in ok.get("content", {}):
                 ok["content"]["application/json"]["example"] = example
             _document_headers(method, path or "", operation, ok, described)
+
+
+def _drop_untyped_nullable(schema: Any) -> None:
+    if isinstance(schema, dict):
+        alternatives = schema.get("anyOf")
+        if (
+            isinstance(alternatives, list)
+            and len(alternatives) == 2
+            and alternatives[0] == {"type": "object", "nullable": True}
+            and set(alternatives[1]) == {"$ref"}
+        ):
+            # apispec's nullable Nested field: "an object or null, or the schema", which a
+            # generated client reads as an untyped object; written as the schema or null
+            del schema["anyOf"]
+            schema.update(type="object", nullable=True, allOf=[alternatives[1]])
+        if schema.get("nullable") and "type" not in schema and "$ref" not in schema:
+            alternatives = schema.get("oneOf") or schema.get("anyOf") or []
+            if all("type" in alternative for alternative in alternatives):
+                # null is allowed by each typed alternative instead (by none if untyped)
+                del schema["nullable"]
+                for alternative in alternatives:
+                    alternative["nullable"] = True
+        for member in schema.values():
+            _drop_untyped_nullable(member)
+    elif isinstance(schema, list):
+        for item in schema:
+            _drop_untyped_nullable(item)
 
 
 def _derived(method: str, path: str) -> Operation:

@@ -27,7 +27,8 @@ ROUTES = [
     ("/api/v1/postcodes/KT1 1EU", ()),
     ("/api/v1/outcodes/KT1", ()),
     ("/api/v1/themes", ()),
-    ("/api/v1/", ()),
+    ("/api/v1", ()),
+    ("/api/v1/", ()),  # the root answers with a trailing slash too
 ]
 
 
