@@ -123,6 +123,22 @@ MEDIA_TYPES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     ("get", "/api/v1/changes.atom"): {http.ATOM_MIMETYPE: {"schema": {"type": "string"}}},
 }
 
+#: an example of each path parameter, by path: real keys of the demo directory (the API
+#: takes an id or a ref; refs stay the same from one load to the next)
+PATH_EXAMPLES: dict[str, dict[str, Any]] = {
+    "/api/v1/postcodes/{postcode}": {"postcode": "SW2 1RW"},
+    "/api/v1/outcodes/{outcode}": {"outcode": "SW2"},
+    "/api/v1/areas/{code}": {"code": "E09000022"},
+    "/api/v1/areas/{code}/boundary": {"code": "E09000022"},
+    "/api/v1/services/{key}": {"key": "london-victim-and-witness-service"},
+    "/api/v1/services/{key}/history": {"key": "london-victim-and-witness-service"},
+    "/api/v1/services/{key}/outcomes": {"key": "london-victim-and-witness-service"},
+    "/api/v1/organisations/{key}": {"key": "GB-GOR-PC390"},
+    "/api/v1/grants/{key}": {"key": "demo-rescue-and-response-2023-24"},
+    "/api/v1/imports/{run_id}": {"run_id": 1},
+    "/api/v1/programmes/{programme_id}": {"programme_id": "vru"},
+}
+
 HEADERS: dict[str, dict[str, Any]] = {
     "ETag": {
         "description": "The answer's entity tag: send it back in If-None-Match to get a 304 "
@@ -209,6 +225,23 @@ class DocumentPlugin(BasePlugin):
         with typed alternatives (``oneOf``/``anyOf``) each of them takes the ``nullable``. A
         nullable nested schema is ``{type: object, nullable: true, allOf: [{$ref}]}``."""
         _drop_untyped_nullable(definition)
+
+    def path_helper(
+        self,
+        path: str | None = None,
+        operations: dict[str, Any] | None = None,
+        parameters: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """An example on each path parameter (the Flask plugin has documented them)."""
+        rule = kwargs.get("rule")
+        if rule is None:
+            return
+        template = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for parameter in parameters or []:
+            example = PATH_EXAMPLES.get(template, {}).get(parameter.get("name"))
+            if parameter.get("in") == "path" and example is not None:
+                parameter["example"] = example
 
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any

@@ -121,3 +121,17 @@ def test_the_generated_client_reads_every_field_of_a_patch(generated, demo_app):
     services = patch.services
     assert services.total_items == body["services"]["total_items"] > 0
     assert [s.id for s in services.contents] == [s["id"] for s in body["services"]["contents"]]
+
+
+def test_the_documents_path_examples_are_real_keys_of_the_demo_directory(demo_app):
+    document = json.loads(DOCUMENT.read_text())
+    client = demo_app.test_client()
+    templated = [path for path in document["paths"] if "{" in path]
+    assert templated
+    for path in templated:
+        url = path
+        for parameter in document["paths"][path]["parameters"]:
+            assert "example" in parameter, (path, parameter["name"])
+            url = url.replace(f"{{{parameter['name']}}}", str(parameter["example"]))
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.get_data(as_text=True)[:500])

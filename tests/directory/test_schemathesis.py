@@ -82,4 +82,5 @@ def test_schemathesis_finds_nothing_over_the_served_document(served_demo, tmp_pa
     assert not run["errors"], output[-10000:]
     assert not run["failures"], output[-20000:]
     assert done.returncode == 0, output[-10000:]
+    print(f"schemathesis: {requests} requests, seed {seed}, {run['running_time']:.0f} s")
     assert requests >= MIN_REQUESTS, f"only {requests} requests (seed {seed})"
