@@ -73,8 +73,9 @@ class PopulationFigure:
 
 @dataclass
 class FundingData:
-    """The facts of one data version. ``_placements`` is filled lazily by the funding
-    answers (where each award's money is placed, per level)."""
+    """The facts of one data version. ``_placements`` and ``_widest`` are filled lazily by
+    the funding answers (where each award's money is placed, per level; the widest areas
+    each award names)."""
 
     grants: list[GrantFact]
     programmes: dict[str, Any]
@@ -83,6 +84,8 @@ class FundingData:
     _placements: dict[tuple[int, str], list[tuple[str, str | None, float]]] = field(
         default_factory=dict
     )
+    #: grant id → the widest London areas it names (filled lazily by the funding headline)
+    _widest: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, q: FundingQueries) -> FundingData:
