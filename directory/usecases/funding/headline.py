@@ -103,23 +103,32 @@ def scopes_present(snap: GeographySnapshot, area: str) -> tuple[str, ...]:
     )
 
 
-def units_at(snap: GeographySnapshot, code: str, level: str) -> set[str]:
+def units_at(
+    snap: GeographySnapshot, code: str, level: str,
+    cache: dict[tuple[str, str], frozenset[str]] | None = None,
+) -> frozenset[str]:  # fmt: skip
     """The areas of ``level`` that money for ``code`` is for: the area itself, the area of
     that level it is inside, or every area of that level inside it."""
+    if cache is not None and (hit := cache.get((code, level))) is not None:
+        return hit
     kind = snap.areas[code].type
     if kind == level:
-        return {code}
-    if LEVELS.index(kind) > LEVELS.index(level):  # a narrower area: the one above it
-        return {a for a in ancestors(snap, code) if snap.areas[a].type == level} or {code}
-    found: set[str] = set()
-    stack = list(snap.children.get(code, ()))
-    while stack:
-        child = stack.pop()
-        if snap.areas[child].type == level:
-            found.add(child)
-        else:
-            stack.extend(snap.children.get(child, ()))
-    return found
+        found = {code}
+    elif LEVELS.index(kind) > LEVELS.index(level):  # a narrower area: the one above it
+        found = {a for a in ancestors(snap, code) if snap.areas[a].type == level} or {code}
+    else:
+        found = set()
+        stack = list(snap.children.get(code, ()))
+        while stack:
+            child = stack.pop()
+            if snap.areas[child].type == level:
+                found.add(child)
+            else:
+                stack.extend(snap.children.get(child, ()))
+    out = frozenset(found)
+    if cache is not None:
+        cache[(code, level)] = out
+    return out
 
 
 @dataclass
@@ -195,7 +204,7 @@ def headline(
     groups = {s: _Scope() for s in present}
     for g in grants:
         kind, beyond = found[g.id]
-        groups[kind].add(g, beyond)
+        groups.setdefault(kind, _Scope()).add(g, beyond)
     if "shared" in groups and data is not None and level in LISTED_LEVELS:
         for g in grants:
             if found[g.id][0] == "shared":
@@ -213,8 +222,9 @@ def headline(
             "awards_without_amount": group.without_amount,
         }
         if name != "own":
+            units = data._units if data is not None else None
             wider = {u for code in (group.areas or _wider_area(snap, area, name))
-                     for u in units_at(snap, code, level)} | {area}  # fmt: skip
+                     for u in units_at(snap, code, level, units)} | {area}  # fmt: skip
             body["areas"] = _refs(snap, group.areas or _wider_area(snap, area, name))
             body["areas_sharing"] = len(wider)
             if level in LISTED_LEVELS and name != "london_wide":

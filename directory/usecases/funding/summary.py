@@ -143,7 +143,7 @@ def _simple_groups(
             labels[key] = {"ref": g.recipient_ref, "name": g.recipient_name}
         groups[key].add(g, flags[g.id])
         if found is not None:
-            cell = by_scope[key][found[g.id][0]]
+            cell = by_scope[key].setdefault(found[g.id][0], [0, 0.0])
             cell[0] += 1
             cell[1] += g.amount_pence or 0
     if by == "financial_year":

@@ -369,7 +369,7 @@ def _funding_summary(
         bucket = entry["by_scope"].setdefault(scope, {"awards": 0, "amount": 0.0})
         bucket["awards"] += 1
         bucket["amount"] += (g.amount_pence or 0) / 100
-        cell = entry["scopes"][found[g.id][0]]
+        cell = entry["scopes"].setdefault(found[g.id][0], {"awards": 0, "amount": 0.0})
         cell["awards"] += 1
         cell["amount"] += g.amount_pence or 0
     for entry in programmes.values():
