@@ -569,25 +569,130 @@
       (s.without_amount ? " (" + plural(s.without_amount, "award has", "awards have") + " no amount recorded)" : "") + "."));
   }
 
+  /* ---------- the headline: an area's own money apart from the wider money reaching it ---------- */
+
+  var WIDER = ["shared", "borough_wide", "bcu_wide", "london_wide"];
+  var SCOPE_SHORT = { shared: "shared", borough_wide: "borough-wide", bcu_wide: "BCU-wide", london_wide: "London-wide" };
+  var LEVEL_WORDS = { borough: ["borough", "boroughs"], bcu: ["BCU", "BCUs"], ward: ["ward", "wards"], region: ["region", "regions"] };
+
+  /* "BCU-wide awards reaching Lambeth (Central South BCU, shared by its 2 boroughs: Lambeth and Southwark)". */
+  function scopeLabel(scope, h) {
+    var s = h[scope], name = h.area.name, words = LEVEL_WORDS[h.area.type] || ["area", "areas"];
+    var others = (s.shared_with || []).map(areaName);
+    var sharing = plural(s.areas_sharing || 0, words[0], words[1]);
+    var wider = s.areas && s.areas[0] ? areaLabel(s.areas[0]) : null;
+    if (scope === "shared") {
+      var named = (s.areas || []).map(areaLabel);
+      return "Awards naming " + name + " with other areas" + (named.length ? " (" + named.join(", ") + ")" : "");
+    }
+    if (scope === "borough_wide") return "Borough-wide awards reaching " + name + " (" + wider + ", shared by its " + sharing + ")";
+    if (scope === "bcu_wide") {
+      return "BCU-wide awards reaching " + name + " (" + wider + ", shared by its " + sharing +
+        (others.length ? ": " + [name].concat(others).join(", ") : "") + ")";
+    }
+    return "London-wide awards reaching " + name + " (shared by London's " + sharing + ")";
+  }
+
+  function withoutAmount(s) {
+    return s.awards_without_amount ? "; " + plural(s.awards_without_amount, "has", "have") + " no amount recorded" : "";
+  }
+
+  /* The headline of /funding/summary?area= (or the patch's funding): the area's own awards
+     first, then each wider scope at its full amount, labelled with who shares it, never
+     added in. */
+  function renderHeadline(body, h, period) {
+    var name = h.area.name, own = h.own;
+    var box = el("div", { class: "headline", "data-area": h.area.code });
+    append(box, el("p", { class: "total own", "data-scope": "own", "data-total": own.amount, "data-awards": own.awards },
+      name + "'s own awards, " + period + ": ", el("strong", { text: fmtMoney(own.amount || 0) }),
+      " (" + plural(own.awards || 0, "award", "awards") + withoutAmount(own) + ")."));
+    var lines = el("ul", { class: "scopes" });
+    WIDER.forEach(function (scope) {
+      var s = h[scope];
+      if (!s || (scope === "shared" && !s.awards)) return;
+      var share = scope === "shared" && typeof s.equal_share === "number"
+        ? "; " + name + "'s equal share " + fmtMoney(s.equal_share) : "";
+      append(lines, el("li", { class: "scope", "data-scope": scope, "data-total": s.amount, "data-awards": s.awards },
+        scopeLabel(scope, h) + ": ", el("strong", { text: fmtMoney(s.amount || 0) }),
+        " (" + plural(s.awards || 0, "award", "awards") + ", in full" + share + withoutAmount(s) + ")."));
+    });
+    if (lines.childNodes.length) {
+      append(box, el("p", { class: "note" }, "Shared and wider awards reaching " + name + ", each at its own scope and full amount, not added into " + name + "'s own figure:"), lines);
+    }
+    if (h.apportionment && h.apportionment.available && typeof h.apportionment.amount === "number") {
+      append(box, el("p", { class: "note apportioned", "data-total": h.apportionment.amount },
+        "With the wider money divided by population share: " + fmtMoney(h.apportionment.amount) + "."));
+    }
+    append(body, box);
+  }
+
+  /* Charts by programme or year that never show wider money as the area's own: the area's own
+     awards, then the shared and wider awards reaching it, hatched, each labelled with its scope. */
+  function scopedCharts(body, key, groups, header, name, by) {
+    var own = groups.filter(function (g) { return g.scopes.own.awards; });
+    if (own.length) {
+      append(body, el("p", { class: "chart-title", text: name + "'s own awards by " + by }));
+      append(body, barChart({
+        key: key, title: name + "'s own awards by " + by, width: panelWidth(body),
+        headers: [header, "Amount", "Awards"],
+        rows: own.map(function (g) {
+          var s = g.scopes.own;
+          return { label: groupLabel(g), value: s.amount || 0, display: fmtMoney(s.amount || 0), extra: [{ text: whole.format(s.awards), value: s.awards, numeric: true }] };
+        }),
+      }));
+    } else {
+      append(body, el("p", { class: "none-own", text: "No award of " + name + "'s own recorded." }));
+    }
+    var wider = [];
+    groups.forEach(function (g) {
+      WIDER.forEach(function (scope) {
+        var s = g.scopes[scope];
+        if (s && s.awards) wider.push({ label: groupLabel(g) + " (" + SCOPE_SHORT[scope] + ")", value: s.amount || 0, display: fmtMoney(s.amount || 0), pattern: "hatch", extra: [{ text: whole.format(s.awards), value: s.awards, numeric: true }] });
+      });
+    });
+    if (wider.length) {
+      append(body, el("p", { class: "chart-title", text: "Shared and wider awards reaching " + name + " by " + by + ", in full (hatched: not " + name + "'s own)" }));
+      append(body, barChart({
+        key: key + "-wider", title: "Shared and wider awards reaching " + name + " by " + by + " (hatched: in full, not " + name + "'s own)",
+        width: panelWidth(body), headers: [header + " (scope)", "Amount", "Awards"], rows: wider,
+      }));
+    }
+  }
+
+  function regrantsNote(body, summary) {
+    if (summary.regrants_left_out && summary.regrants_left_out.awards) {
+      append(body, el("p", { class: "note", text: "Not counted twice: " + plural(summary.regrants_left_out.awards, "regrant", "regrants") + " worth " + fmtMoney(summary.regrants_left_out.amount) + " paid on from these awards." }));
+    }
+  }
+
   function renderProgramme(summary, patch) {
     var body = clear(panel("programme"));
     if (summary && !summary.unavailable) {
       var groups = summary.groups || [];
-      var where = summary.filters && summary.filters.area ? summary.filters.area.name : "the area";
-      totalLine(body, stats(summary), "All awards reaching " + where + ", all years");
-      append(body, el("p", { class: "note", text: "Counts the borough's own and its wards' awards and, in full, the BCU-wide and London-wide awards that also reach it; the borough's own share is under Funding against need." }));
-      if (!groups.length) append(body, el("p", { text: "No award recorded." }));
-      else amountChart(body, "programme", "Funding by programme", groups, "Programme");
-      if (summary.regrants_left_out && summary.regrants_left_out.awards) {
-        append(body, el("p", { class: "note", text: "Not counted twice: " + plural(summary.regrants_left_out.awards, "regrant", "regrants") + " worth " + fmtMoney(summary.regrants_left_out.amount) + " paid on from these awards." }));
+      var h = summary.headline;
+      if (h) {
+        renderHeadline(body, h, "all years");
+        if (!groups.length) append(body, el("p", { text: "No award recorded." }));
+        else scopedCharts(body, "programme", groups, "Programme", h.area.name, "programme");
+      } else {
+        totalLine(body, stats(summary), "All awards, all years");
+        if (!groups.length) append(body, el("p", { text: "No award recorded." }));
+        else amountChart(body, "programme", "Funding by programme", groups, "Programme");
       }
-      append(body, notesFrom(summary));
+      regrantsNote(body, summary);
+      append(body, notesFrom(h ? { rule: summary.rule, notes: [h.rule, h.apportionment && h.apportionment.rule] } : summary));
       return;
     }
     // the funding summary is not there: the patch's live awards by programme
     var funding = patch && patch.funding;
     if (!funding || !funding.by_programme) { unavailable(body, "Funding figures unavailable.", summary && summary.problem); return; }
     append(body, el("p", { class: "note", text: "Funding figures by programme over all years are unavailable; showing the live awards on " + fmtDate(funding.live_on) + "." }));
+    if (funding.headline) {
+      renderHeadline(body, funding.headline, "live on " + fmtDate(funding.live_on));
+      if (funding.by_programme.length) scopedCharts(body, "programme", funding.by_programme, "Programme", funding.headline.area.name, "programme (live)");
+      append(body, notesFrom({ rule: funding.rule, notes: [funding.headline.rule] }));
+      return;
+    }
     totalLine(body, { amount: funding.amount, awards: funding.awards }, "Live awards");
     if (funding.by_programme.length) amountChart(body, "programme", "Live funding by programme", funding.by_programme, "Programme");
     append(body, notesFrom({ rule: funding.rule }));
@@ -598,7 +703,8 @@
     if (!summary || summary.unavailable) { unavailable(body, "Funding figures by financial year unavailable.", summary && summary.problem); return; }
     var groups = (summary.groups || []).slice().sort(function (a, b) { return String(groupLabel(a)).localeCompare(String(groupLabel(b))); });
     if (!groups.length) { append(body, el("p", { text: "No award recorded." })); return; }
-    amountChart(body, "financial_year", "Funding by financial year (award start)", groups, "Financial year");
+    if (summary.headline) scopedCharts(body, "financial_year", groups, "Financial year", summary.headline.area.name, "financial year (award start)");
+    else amountChart(body, "financial_year", "Funding by financial year (award start)", groups, "Financial year");
     append(body, notesFrom(summary));
   }
 
@@ -710,7 +816,8 @@
     if (s && s.ending) {
       append(body, el("p", { class: "total", "data-awards": s.ending.awards, "data-amount": s.ending.amount },
         el("strong", { text: plural(s.ending.awards || 0, "award", "awards") }), " worth ",
-        el("strong", { text: fmtMoney(s.ending.amount || 0) }), " end within " + whole.format(s.ending_days) + " days."));
+        el("strong", { text: fmtMoney(s.ending.amount || 0) }), " end within " + whole.format(s.ending_days) + " days" +
+        (summary.headline ? " (every award reaching " + summary.headline.area.name + ", shared and wider ones in full)" : "") + "."));
     }
     var live = liveGrants(patch);
     var soon = live.filter(function (g) { return g.ending_soon; });
