@@ -621,8 +621,9 @@ class CatalogueQueries:
     # -- the in-memory directory index (patch, partners) ---------------------------------------
     def index_rows(self) -> dict[str, list[Row[Any]]]:
         """Everything the in-memory directory index is built from, in a few full scans:
-        listed services with their organisation, themes, coverage and sites, the patch
-        contacts and the themes (the grants come from the data version's facts,
+        listed services with their organisation, themes, coverage and sites, the public
+        contact and demo flag of the organisations running them, the patch contacts and the
+        themes (the grants come from the data version's facts,
         :meth:`FundingQueries.grants`)."""
         listed = Service.withdrawn_at.is_(None)
         return {
@@ -639,6 +640,10 @@ class CatalogueQueries:
                 select(Location.__table__).join(Service, Service.id == Location.service_id).where(listed)
             ).all(),
             "contacts": self.db.execute(select(PatchContact.__table__)).all(),
+            "organisations": self.db.execute(
+                select(Organisation.id, Organisation.demo, Organisation.email, Organisation.website)
+                .where(Organisation.id.in_(select(Service.organisation_id).where(listed)))
+            ).all(),
             "themes_taxonomy": self.db.execute(select(Theme.__table__)).all(),
         }  # fmt: skip
 
