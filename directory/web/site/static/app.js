@@ -448,7 +448,7 @@
       append(detail, scrollTable(["Measure", "Period", "Achieved", "Target", "Target met?"],
         outcomes.map(function (o) {
           var unit = o.unit ? " " + o.unit : "";
-          return [o.metric, fmtDate(o.period_start) + " to " + fmtDate(o.period_end),
+          return [o.demo ? [o.metric, " ", demoTag(o)] : o.metric, fmtDate(o.period_start) + " to " + fmtDate(o.period_end),
             { text: o.value === null || o.value === undefined ? "—" : number.format(o.value) + unit, value: o.value, numeric: true },
             { text: o.target === null || o.target === undefined ? "—" : number.format(o.target) + unit, value: o.target, numeric: true },
             o.met_target === true ? "Yes" : o.met_target === false ? "No" : "—"];
