@@ -129,6 +129,8 @@ def test_remove_takes_the_demo_out_recorded_and_idempotent(writable_app, shared_
     withdrawn = [e for e in feed["contents"] if e["import_run"] == done["run_id"]]
     assert "oxygen-kingston-knife-crime" in {e["entity_ref"] for e in withdrawn}
     assert all(e["action"] == "withdrawn" and e["changes"] == {} for e in withdrawn)
+    # a record taken out has no URL any more, in its removal's event and its earlier ones
+    assert all(e["url"] is None for e in feed["contents"])
     atom = client.get("/api/v1/changes.atom?area=E09000021").data.decode()
     assert "withdrawn: the demo directory was removed" in atom
 
@@ -196,6 +198,12 @@ def test_records_real_imports_list_or_refer_to_stay(writable_app, shared_data_di
         "oxygen-kingston-knife-crime", "kingston-youth-hub",
     }  # fmt: skip
     assert json.loads(run(writable_app, "demo", "remove", "--json").output)["status"] == "nothing"
+    # the change feed still links the records that stayed, and no longer the others
+    feed = client.get("/api/v1/changes?entity=service&per_page=100").json["contents"]
+    links = {e["entity_ref"]: e["url"] for e in feed if e["action"] != "withdrawn"}
+    kept = {s["ref"]: s["id"] for s in services["contents"]}
+    assert links["kingston-youth-hub"] == f"/api/v1/services/{kept['kingston-youth-hub']}"
+    assert all((url is not None) == (ref in kept) for ref, url in links.items())
 
 
 class FailOn(Progress):

@@ -730,6 +730,20 @@ class CatalogueQueries:
         statement = select(ChangeEvent.__table__).order_by(ChangeEvent.id.desc())
         return self._page(ChangeEvent, statement, where, offset, limit)
 
+    def existing_ids(self, wanted: dict[str, set[int]]) -> dict[str, set[int]]:
+        """Of the ids asked for per entity (service, grant, organisation), those still held
+        (``directory demo remove`` deletes records their change events name)."""
+        models = {"service": Service, "grant": Grant, "organisation": Organisation}
+        found: dict[str, set[int]] = {}
+        for entity, ids in wanted.items():
+            model = models[entity]
+            found[entity] = set()
+            for chunk in _chunks(sorted(ids)):
+                found[entity].update(
+                    self.db.execute(select(model.id).where(model.id.in_(chunk))).scalars()
+                )
+        return found
+
     def event_areas(self, ids: Sequence[int]) -> dict[int, list[str]]:
         statement = select(ChangeArea.event_id, ChangeArea.area_code).order_by(ChangeArea.area_code)
         return self._grouped(ChangeArea.event_id, statement, ids, ChangeArea.area_code)
