@@ -581,6 +581,11 @@ def demo_remove(dry_run: bool, quiet: bool, as_json: bool) -> None:
     from directory.demo.remove import remove_demo
 
     app_state = state()
+    if app_state.db.schema_revision() is None:
+        raise click.ClickException(
+            "The database has no tables yet: there is no demo directory to remove. Run "
+            "`directory init` first."
+        )
     try:
         with write_lock(app_state.db), progress_for(quiet) as progress:
             report = remove_demo(app_state.db, dry_run=dry_run, progress=progress)

@@ -235,3 +235,16 @@ def test_a_failure_half_way_leaves_everything_as_it_was(writable_app, shared_dat
     assert client.get("/api/v1/patch?postcode=KT1 1EU").json == patch
     report = remove_demo(db)
     assert report.status == "removed" and table_counts(writable_app)["service"] == 0
+
+
+def test_a_database_with_no_tables_is_told_so(empty_settings):
+    from directory import create_app
+
+    app = create_app(empty_settings)
+    try:
+        result = app.test_cli_runner().invoke(cli, ["demo", "remove"])
+    finally:
+        app.extensions["directory"].db.dispose()
+    assert result.exit_code == 1
+    assert "no tables yet" in result.output and "directory init" in result.output
+    assert "Traceback" not in result.output
