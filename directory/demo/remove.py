@@ -109,7 +109,9 @@ def _remove(
     progress: Progress,
 ) -> None:  # fmt: skip
     progress.step("demo: finding the demo records")
-    runs = repo.runs_of(DEMO_SOURCES)
+    # the demo's runs, and earlier removals': a removal's events name records it deleted,
+    # whose ids (SQLite reuses the highest) a later demo load may give its records again
+    runs = repo.runs_of((*DEMO_SOURCES, SOURCE))
     services = repo.services_of(DEMO_SOURCES)
     grants = repo.grants_of_sources(DEMO_SOURCES)
     service_ids = {s["id"] for s in services}

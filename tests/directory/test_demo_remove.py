@@ -154,9 +154,12 @@ def test_remove_takes_the_demo_out_recorded_and_idempotent(writable_app, shared_
     assert table_counts(writable_app) == after
     assert run(writable_app, "demo", "remove", "--quiet").output.startswith("Nothing to remove")
 
-    # and the demo can be loaded again
+    # and the demo can be loaded again, and taken out again
     load_demo(writable_app, shared_data_dir)
     assert demo_holdings(writable_app) == held
+    third = json.loads(run(writable_app, "demo", "remove", "--json").output)
+    assert third["removed"] == done["removed"]
+    assert table_counts(writable_app)["organisation"] == 0
 
 
 def test_records_real_imports_list_or_refer_to_stay(writable_app, shared_data_dir, tmp_path):
