@@ -272,6 +272,10 @@ class PartnersSchema(Schema):
     )
     subject = ma.fields.Dict()
     partners = ma.fields.Dict(
-        metadata={"description": "Page envelope of ranked organisations with reasons"}
+        metadata={
+            "description": "Page envelope of ranked organisations, each with its reasons, its public "
+            "contact (e-mail, phone, website) and demo (every listed service it runs is a demo "
+            "record, or the organisation is)"
+        }
     )
     ranking = ma.fields.String()

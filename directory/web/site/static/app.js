@@ -14,7 +14,8 @@
   var dateFmt = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
   var monthFmt = new Intl.DateTimeFormat("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
 
-  var state = { token: 0, map: null, layers: [], tiles: null, tileLayer: null };
+  var state = { token: 0, map: null, layers: [], tiles: null, tileLayer: null, patchKey: null,
+                partnersToken: 0, partnersKey: null, themes: {}, themesReady: null };
 
   function $(id) { return document.getElementById(id); }
 
@@ -124,24 +125,32 @@
     }
     return ways;
   }
-  /* A postcode as people type it ("  sw2   1rw ") as the API writes it ("SW2 1RW"). */
-  function tidyPostcode(text) { return String(text || "").replace(/\s+/g, " ").trim().toUpperCase(); }
+  /* A postcode as people type it ("  sw2   1rw ", "sw21rw") as the API writes it ("SW2 1RW"):
+   * one space, and one before the inward code (a digit and two letters) when none was typed. */
+  function tidyPostcode(text) {
+    var tidy = String(text || "").replace(/\s+/g, " ").trim().toUpperCase();
+    return /^[A-Z0-9]{2,4}\d[A-Z]{2}$/.test(tidy) ? tidy.slice(0, -3) + " " + tidy.slice(-3) : tidy;
+  }
 
   /* ---------- status and problems ---------- */
 
   function say(text) { $("status").textContent = text; }
   function showProblem(problem) {
-    var box = $("problem");
+    fillProblem($("problem"), problem);
+    say("");
+  }
+  /* A problem in plain words in an alert box: its title, its detail (a withdrawn postcode
+   * with a link to its area's patch) and the boroughs an unknown postcode's district touches. */
+  function fillProblem(box, problem) {
     var body = problem.body || {};
     clear(box);
     append(box, el("p", { class: "problem-title", text: body.title || "Something went wrong" }));
     if (body.code === "postcode-terminated" && body.postcode) append(box, withdrawn(body));
-    else append(box, el("p", { text: problem.message }));
+    else append(box, el("p", { class: "problem-detail", text: problem.message }));
     if (body.outcode_boroughs && body.outcode_boroughs.length) {
       append(box, el("p", { text: "Boroughs that postcode district touches: " + body.outcode_boroughs.map(areaName).join(", ") + "." }));
     }
     box.hidden = false;
-    say("");
   }
   /* A withdrawn postcode in plain words ("SM1 1AB was withdrawn in July 2002; it was in
    * Sutton Central ward, Sutton."), with a link to the patch of that ward (or borough). */
@@ -439,7 +448,7 @@
       append(detail, scrollTable(["Measure", "Period", "Achieved", "Target", "Target met?"],
         outcomes.map(function (o) {
           var unit = o.unit ? " " + o.unit : "";
-          return [o.metric, fmtDate(o.period_start) + " to " + fmtDate(o.period_end),
+          return [o.demo ? [o.metric, " ", demoTag(o)] : o.metric, fmtDate(o.period_start) + " to " + fmtDate(o.period_end),
             { text: o.value === null || o.value === undefined ? "—" : number.format(o.value) + unit, value: o.value, numeric: true },
             { text: o.target === null || o.target === undefined ? "—" : number.format(o.target) + unit, value: o.target, numeric: true },
             o.met_target === true ? "Yes" : o.met_target === false ? "No" : "—"];
@@ -944,7 +953,8 @@
     var mode = params.postcode ? "postcode" : "area";
     var query = mode === "postcode" ? { postcode: params.postcode } : { area: params.area };
     say(mode === "postcode" ? "Looking up " + params.postcode + "…" : "Loading the borough…");
-    if (push) history.pushState(query, "", "?" + qs(query));
+    state.patchKey = qs(query);
+    if (push) history.pushState(query, "", "?" + qs(query) + partnersHash());
     return getJSON("/patch?" + qs(Object.assign({ per_page: 1000 }, query))).then(function (patch) {
       if (token !== state.token) return;
       results.hidden = false;
@@ -1003,9 +1013,147 @@
     var params = new URLSearchParams(location.search);
     var postcode = tidyPostcode(params.get("postcode"));
     var area = (params.get("area") || "").trim();
+    var key = postcode ? qs({ postcode: postcode }) : area ? qs({ area: area }) : null;
+    if (!push && key !== null && key === state.patchKey) return null;  // the partners changed
     if (postcode) { $("postcode").value = postcode; return run({ postcode: postcode }, push); }
     if (area) { $("borough").value = area; return run({ area: area }, push); }
     return null;
+  }
+
+  /* ---------- finding partners ---------- */
+
+  /* The partners search is kept in the fragment, #partners?theme=<id>&postcode=<postcode>,
+   * beside the patch's ?postcode= or ?area=, so either can be linked and both come back. */
+  var PARTNERS_HASH = "#partners?";
+  var PARTNERS_PER_PAGE = 50;
+
+  function partnersHash() { return location.hash.indexOf(PARTNERS_HASH) === 0 ? location.hash : ""; }
+
+  function partnersFromHash() {
+    var hash = partnersHash();
+    if (!hash) return null;
+    var params = new URLSearchParams(hash.slice(PARTNERS_HASH.length));
+    var found = { theme: (params.get("theme") || "").trim(), postcode: tidyPostcode(params.get("postcode")) };
+    return found.theme || found.postcode ? found : null;
+  }
+
+  function sayPartners(text) { $("partners-status").textContent = text; }
+  function hidePartnersProblem() { $("partners-problem").hidden = true; clear($("partners-problem")); }
+  function showPartnersProblem(problem) {
+    fillProblem($("partners-problem"), problem);
+    sayPartners("");
+  }
+  function themeName(id) { return state.themes[id] || id; }
+
+  function loadThemes() {
+    var select = $("partner-theme");
+    state.themesReady = getJSON("/themes").then(function (page) {
+      clear(select);
+      append(select, el("option", { value: "", text: "Choose a theme" }));
+      page.contents.forEach(function (theme) {
+        state.themes[theme.id] = theme.name;
+        append(select, el("option", { value: theme.id, text: theme.name }));
+      });
+      var wanted = partnersFromHash();
+      if (wanted && wanted.theme) select.value = wanted.theme;
+    }).catch(function (problem) {
+      clear(select);
+      append(select, el("option", { value: "", text: "Themes unavailable" }));
+      showPartnersProblem(problem);
+    });
+    return state.themesReady;
+  }
+
+  /* Why an organisation is listed, in words. */
+  function reasonText(reason, postcode) {
+    switch (reason.reason) {
+      case "shared_themes": return "Themes in common: " + (reason.themes || []).map(themeName).join(", ");
+      case "same_borough": return "Works in the same borough: " + (reason.areas || []).map(areaName).join(", ");
+      case "neighbouring_borough": return "Works in a neighbouring borough: " + (reason.areas || []).map(function (a) {
+        return a.name + (a.relation === "across_water" ? " (across the Thames)" : "");
+      }).join(", ");
+      case "london_wide": return "Works across London";
+      case "sites_nearby": return "Has a delivery site " + fmtDistance(reason.distance_m) + (postcode ? " from " + postcode : " away");
+      case "shared_funders": return "Funded by the same funders: " + (reason.funders || []).join(", ");
+      default: return humanise(reason.reason);
+    }
+  }
+
+  function renderPartners(body, params) {
+    var list = clear($("partner-list"));
+    var more = clear($("partners-more"));
+    var page = body.partners;
+    var contents = page.contents || [];
+    var theme = themeName(params.theme);
+    var boroughs = ((body.subject && body.subject.boroughs) || []).map(areaName).join(", ");
+    var where = params.postcode + (boroughs ? " (" + boroughs + ")" : "");
+    $("partners-found").textContent = "Partners for " + theme + " near " + where;
+    list.hidden = !contents.length;
+    if (!contents.length) {
+      append(more, el("p", { class: "none", text: "No organisation in the directory works on " + theme + " in " +
+        (boroughs || "that borough") + ", a neighbouring borough or across London. Try another theme." }));
+      if (body.note) append(more, el("p", { class: "note", text: body.note }));
+    }
+    contents.forEach(function (partner, i) {
+      var org = partner.organisation;
+      var ways = contactLinks(partner.contact);
+      append(list, el("li", { class: "partner", "data-organisation": org.id, "data-rank": i + 1, "data-score": partner.score, "data-demo": isDemo(partner) ? "yes" : "no" },
+        el("div", { class: "partner-head" }, el("h4", { text: org.name }), demoTag(partner)),
+        el("p", { class: "kind", text: [org.type ? humanise(org.type).replace(/^./, function (c) { return c.toUpperCase(); }) : null,
+          plural(partner.services, "listed service", "listed services"), "score " + whole.format(partner.score)].filter(Boolean).join(" · ") }),
+        el("ul", { class: "reasons", "aria-label": "Why " + org.name + " is listed" }, (partner.reasons || []).map(function (r) {
+          return el("li", { class: "reason", "data-reason": r.reason, text: reasonText(r, params.postcode) });
+        })),
+        ways.length
+          ? el("p", { class: "contact" }, "Contact: ", ways.map(function (w, j) { return j ? [" · ", w] : w; }))
+          : el("p", { class: "contact none", text: "No public contact recorded." }),
+        el("p", { class: "links" }, el("a", { class: "organisation-link", href: partner.url, text: "Its services and grants (API)" }))));
+    });
+    if (page.total_items > contents.length) {
+      append(more, el("p", { class: "note", text: "The first " + whole.format(contents.length) + " of " + whole.format(page.total_items) + " are listed; " },
+        el("a", { href: API + "/partners?" + qs({ theme: params.theme, postcode: params.postcode, per_page: 100 }), text: "the full list (API)" }), "."));
+    }
+    if (contents.some(isDemo)) {
+      append(more, el("p", { class: "note", text: "Labelled Demo: every listed service the organisation runs is a demo record (illustrative), so the match is too." }));
+    }
+    append(more, notesFrom({ ranking: body.ranking }));
+    sayPartners(plural(page.total_items, "organisation", "organisations") + " found for " + theme + " near " + where + ".");
+  }
+
+  function runPartners(params, push) {
+    var token = ++state.partnersToken;
+    var results = $("partners-results");
+    state.partnersKey = qs(params);
+    hidePartnersProblem();
+    $("partners").setAttribute("data-state", "loading");
+    $("partner-postcode").value = params.postcode;
+    if (push) history.pushState(history.state, "", location.pathname + location.search + PARTNERS_HASH + qs(params));
+    return (state.themesReady || Promise.resolve()).then(function () {
+      if (token !== state.partnersToken) return null;
+      if (params.theme && state.themes[params.theme]) $("partner-theme").value = params.theme;
+      sayPartners("Looking for partners on " + themeName(params.theme) + " near " + params.postcode + "…");
+      return getJSON("/partners?" + qs({ theme: params.theme, postcode: params.postcode, per_page: PARTNERS_PER_PAGE })).then(function (body) {
+        if (token !== state.partnersToken) return;
+        renderPartners(body, params);
+        results.hidden = false;
+        $("partners").setAttribute("data-state", "ready");
+      });
+    }).catch(function (problem) {
+      if (token !== state.partnersToken) return;
+      results.hidden = true;
+      $("partners").setAttribute("data-state", "problem");
+      if (problem instanceof ApiProblem) showPartnersProblem(problem);
+      else showPartnersProblem(new ApiProblem(0, { title: "Something went wrong", detail: String(problem && problem.message || problem) }));
+    });
+  }
+
+  function partnersFromLocation(first) {
+    var params = partnersFromHash();
+    if (!params || qs(params) === state.partnersKey) return null;
+    if (first && !location.search) $("partners").scrollIntoView();
+    var canonical = PARTNERS_HASH + qs(params);  // a typed link's postcode as the page writes it
+    if (location.hash !== canonical) history.replaceState(history.state, "", location.pathname + location.search + canonical);
+    return runPartners(params, false);
   }
 
   function start() {
@@ -1030,10 +1178,29 @@
       }
       run({ area: code }, true);
     });
+    $("partners-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var theme = $("partner-theme").value;
+      var postcode = tidyPostcode($("partner-postcode").value);
+      $("partner-postcode").value = postcode;
+      if (!theme) {
+        showPartnersProblem(new ApiProblem(0, { title: "Choose a theme", detail: "Pick the theme of the work from the list, then choose Find partners." }));
+        $("partner-theme").focus();
+        return;
+      }
+      if (!postcode) {
+        showPartnersProblem(new ApiProblem(0, { title: "Enter a postcode", detail: "Type the London postcode where the work is, for example SW2 1RW." }));
+        $("partner-postcode").focus();
+        return;
+      }
+      runPartners({ theme: theme, postcode: postcode }, true);
+    });
     $("tiles").addEventListener("change", function (event) { setTiles(event.target.checked); });
-    window.addEventListener("popstate", function () { fromLocation(false); });
+    window.addEventListener("popstate", function () { fromLocation(false); partnersFromLocation(false); });
     loadBoroughs();
+    loadThemes();
     fromLocation(false);
+    partnersFromLocation(true);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
