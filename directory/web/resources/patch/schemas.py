@@ -10,6 +10,11 @@ from directory.web.resources.common import (
     PageSchema,
     include_other_programmes_field,
 )
+from directory.web.resources.funding.schemas import (
+    FundingHeadlineSchema,
+    FundingProgrammesSchema,
+    GroupScopesSchema,
+)
 
 
 class PatchFilterSchema(Schema):
@@ -131,6 +136,69 @@ class PatchAwardsSchema(Schema):
     sort = ma.fields.String()
 
 
+class PatchFundingMoneySchema(Schema):
+    awards = ma.fields.Integer()
+    amount = ma.fields.Float(metadata={"description": "Pounds, each award in full"})
+
+
+class PatchFundingScopesSchema(Schema):
+    ward = ma.fields.Nested(PatchFundingMoneySchema)
+    part = ma.fields.Nested(PatchFundingMoneySchema)
+    borough = ma.fields.Nested(PatchFundingMoneySchema)
+    bcu = ma.fields.Nested(PatchFundingMoneySchema)
+    london = ma.fields.Nested(PatchFundingMoneySchema)
+
+
+class PatchFundingProgrammeSchema(PatchFundingMoneySchema):
+    programme = ma.fields.Nested(
+        _ProgrammeRefSchema,
+        allow_none=True,
+        metadata={"description": "null for awards with no programme"},
+    )
+    community_safety = ma.fields.Boolean()
+    by_scope = ma.fields.Nested(
+        PatchFundingScopesSchema,
+        metadata={
+            "description": "By the scope each award first reaches the patch at (ward, part, "
+            "borough, bcu, london): present scopes only"
+        },
+    )
+    scopes = ma.fields.Nested(
+        GroupScopesSchema,
+        metadata={
+            "description": "By the award's scope at the patch's own area, as in headline "
+            "(own, shared, borough_wide, bcu_wide, london_wide), each award in full"
+        },
+    )
+
+
+class PatchFundingSchema(Schema):
+    live_on = ma.fields.Date()
+    awards = ma.fields.Integer(metadata={"description": "Live awards reaching the patch"})
+    amount = ma.fields.Float(
+        metadata={
+            "description": "Pounds, every live award reaching the patch in full (London-wide "
+            "and BCU-wide ones included): see headline for the patch's own"
+        }
+    )
+    headline = ma.fields.Nested(
+        FundingHeadlineSchema,
+        metadata={
+            "description": "The patch's own live awards (its ward, or the area asked for and "
+            "the areas inside it) apart from the shared and wider ones, as "
+            "/funding/summary?area= gives them"
+        },
+    )
+    by_programme = ma.fields.List(
+        ma.fields.Nested(PatchFundingProgrammeSchema),
+        metadata={"description": "Largest amount first"},
+    )
+    programmes = ma.fields.Nested(
+        FundingProgrammesSchema, metadata={"description": "Which programmes are counted"}
+    )
+    rule = ma.fields.String()
+
+
 class PatchSchema(Schema):
     ward = ma.fields.Dict(allow_none=True)
     borough = ma.fields.Dict(allow_none=True)
@@ -141,11 +209,12 @@ class PatchSchema(Schema):
     flags = ma.fields.Dict()
     filters = ma.fields.Dict()
     counts = ma.fields.Dict(metadata={"description": "Services in all, and per relation"})
-    funding = ma.fields.Dict(
+    funding = ma.fields.Nested(
+        PatchFundingSchema,
         metadata={
             "description": "Live awards into the patch by programme and scope; community-safety "
             "programmes only unless include_other_programmes=true (see its programmes member)"
-        }
+        },
     )
     awards = ma.fields.Nested(
         PatchAwardsSchema,
@@ -203,6 +272,10 @@ class PartnersSchema(Schema):
     )
     subject = ma.fields.Dict()
     partners = ma.fields.Dict(
-        metadata={"description": "Page envelope of ranked organisations with reasons"}
+        metadata={
+            "description": "Page envelope of ranked organisations, each with its reasons, its public "
+            "contact (e-mail, phone, website) and demo (every listed service it runs is a demo "
+            "record, or the organisation is)"
+        }
     )
     ranking = ma.fields.String()
