@@ -25,7 +25,7 @@ $(BIN)/directory: pyproject.toml
 
 install: $(BIN)/directory ## create the virtualenv and install the project
 
-# Spectral, the OpenAPI linter tests/directory/test_spectral.py runs (npm, Node.js >= 18),
+# Spectral, the OpenAPI linter tests/directory/test_spectral.py runs (npm; Node.js 18.18+ or 20.17+),
 # pinned by tools/spectral/package-lock.json
 SPECTRAL := tools/spectral/node_modules/.bin/spectral
 $(SPECTRAL): tools/spectral/package-lock.json

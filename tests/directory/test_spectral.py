@@ -25,7 +25,7 @@ def test_spectral_finds_no_errors_and_no_warnings():
     if not SPECTRAL.is_file():
         pytest.fail(
             f"Spectral is not installed at {SPECTRAL}: run `npm ci --prefix tools/spectral` "
-            "(Node.js 20; .ci/run does)"
+            "(Node.js 18.18+ or 20.17+; make test and .ci/run do)"
         )
     done = subprocess.run(
         [str(SPECTRAL), "lint", str(DOCUMENT), "--ruleset", str(RULESET), "--format", "json",
