@@ -8,6 +8,7 @@ resolving what a user typed: "Kingston", "Royal Borough of Kingston upon Thames"
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -196,6 +197,32 @@ class NameMatcher:
                 ranked.append((code, best))
         ranked.sort(key=lambda item: -item[1])  # stable: ties keep input order
         return ranked
+
+    def suggest(
+        self,
+        query: str,
+        type: str | None = None,
+        limit: int = 5,  # noqa: A002
+    ) -> list[str]:
+        """Codes of the areas a query may have meant, best first: those :meth:`match`
+        ranks, else those whose names or aliases are spelled closest to it ("Lambth" →
+        Lambeth, "Croydn" → Croydon; difflib's ratio of at least 0.75)."""
+        ranked = self.match(query, type)
+        if ranked:
+            return [code for code, _ in ranked[:limit]]
+        q = normalise_name(query) if isinstance(query, str) else ""
+        if not q:
+            return []
+        by_key: dict[str, str] = {}
+        for code, keys in self._keys.items():
+            if type is None or self._types[code] == type:
+                for key in keys:
+                    by_key.setdefault(key, code)
+        found: list[str] = []
+        for key in difflib.get_close_matches(q, list(by_key), n=limit * 3, cutoff=0.75):
+            if by_key[key] not in found:
+                found.append(by_key[key])
+        return found[:limit]
 
     def resolve(self, query: str, type: str | None = None) -> str | None:  # noqa: A002
         """Return the one area a query clearly means, or None.

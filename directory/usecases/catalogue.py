@@ -3,9 +3,12 @@ and status, as plain dicts ready to serialise. No Flask here."""
 
 from __future__ import annotations
 
+import difflib
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from directory.data import org_id_key
 from directory.errors import (
     GrantNotFoundError,
     ImportNotFoundError,
@@ -14,10 +17,12 @@ from directory.errors import (
     ProgrammeNotFoundError,
     ServiceNotFoundError,
 )
+from directory.ingest.context import known_organisations
 from directory.ingest.context import programmes as known_programmes
-from directory.ingest.values import average_months
+from directory.ingest.values import average_months, loose_key
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries, GrantStatusDates
+from directory.usecases import vocabulary
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope
 
@@ -283,7 +288,7 @@ def organisation_detail(
     org_id = q.organisation_id(key)
     row = None if org_id is None else q.organisation(org_id)
     if row is None:
-        raise OrganisationNotFoundError(f"No organisation has the id or ref {key!r}.")
+        raise unknown_organisation(q, key)
     service_ids = q.service_ids_of_organisation(row.id)
     services = q.services(service_ids)
     themes, coverage = q.themes_of(service_ids), q.coverage_of(service_ids)
@@ -320,9 +325,7 @@ def list_grants(
     id or ref; an area by code or name, with the areas inside and above it (GRANT_AREA_RULE);
     ``text`` word by word; ``status`` by the dates, as grant_flags derives it."""
     if programme is not None and not programme_known(q, programme):
-        raise ProgrammeNotFoundError(
-            f"No programme has the id {programme!r}; see GET /api/v1/programmes."
-        )
+        raise unknown_programme(q, programme)
     org_ids = {
         name: _organisation(q, key)
         for name, key in (
@@ -361,8 +364,49 @@ def list_grants(
 def _organisation(q: CatalogueQueries, key: str) -> int:
     org_id = q.organisation_id(key)
     if org_id is None:
-        raise OrganisationNotFoundError(f"No organisation has the id or ref {key!r}.")
+        raise unknown_organisation(q, key)
     return org_id
+
+
+#: how close a name must be spelled to be suggested (difflib's ratio)
+SUGGEST_CUTOFF = 0.5
+#: at most this many organisations are compared with a mistyped one (read by fragment)
+SUGGEST_CANDIDATES = 200
+
+
+def _closest(key: str, options: dict[str, list[str]], limit: int = 5) -> list[str]:
+    """The option ids whose texts (id, name) are spelled closest to ``key``, best first."""
+    wanted = key.casefold().strip()
+    scored = []
+    for option, texts in options.items():
+        best = max(difflib.SequenceMatcher(None, wanted, t.casefold()).ratio() for t in texts if t)
+        if best >= SUGGEST_CUTOFF:
+            scored.append((-best, option))
+    return [option for _, option in sorted(scored)[:limit]]
+
+
+def unknown_organisation(q: CatalogueQueries, key: str) -> OrganisationNotFoundError:
+    """The 404 for an organisation id or ref nobody holds, with the organisations it may
+    have meant: the one organisations.csv knows by that name or org-id, then those whose
+    name or ref shares a word's first letters, spelled closest."""
+    fragments = sorted({w[:4] for w in re.findall(r"\w{3,}", key.casefold())} - {"org"})
+    rows = q.organisations_containing(fragments, SUGGEST_CANDIDATES)
+    names = {r.ref: r.name for r in rows}
+    found = _closest(key, {r.ref: [r.ref, r.name] for r in rows})
+    known = known_organisations()  # organisations.csv: "MOPAC" is GB-GOR-PC390
+    alias = known.by_name.get(loose_key(key)) or known.by_identifier.get(org_id_key(key))
+    if alias is not None and alias not in found and q.organisation_id(alias) is not None:
+        found.insert(0, alias)
+        names[alias] = known.names[alias]
+    return OrganisationNotFoundError(
+        f"No organisation has the id or ref {key!r}; see GET /api/v1/organisations?q=.",
+        suggestions=[{"ref": ref, "name": names[ref]} for ref in found],
+    )
+
+
+def unknown_programme(q: CatalogueQueries, programme_id: str) -> ProgrammeNotFoundError:
+    """The 404 for a programme id nobody holds, with the programmes it may have meant."""
+    return vocabulary.unknown_programme(programme_id, {r.id: r.name for r in q.programme_names()})
 
 
 def programme_known(q: CatalogueQueries, programme_id: str) -> bool:

@@ -593,7 +593,7 @@ def resolve_area_code(snap: GeographySnapshot, code: str) -> str:
     for candidate in (code, code.strip().upper(), code.strip().lower()):
         if candidate in snap.areas:
             return candidate
-    suggestions = [snap.areas[c].ref() for c, _ in snap.matcher.match(code)[:5]]
+    suggestions = [snap.areas[c].ref() for c in snap.matcher.suggest(code)]
     raise AreaNotFoundError(
         f"No area has the code {code!r}. Area codes are GSS codes (E09… boroughs, E05… wards, "
         "E12000007 London) or BCU ids such as bcu-central-west.",
@@ -715,15 +715,28 @@ def boundary_collection(
     }
 
 
+#: the order names are resolved in when an area is not a code ("Kingston" is the borough,
+#: "Lambeth" the borough rather than the BCU named after it)
+NAME_ORDER = ("region", "borough", "bcu", "ward")
+
+
 def resolve_area(snap: GeographySnapshot, text: str) -> str:
-    """An area code from a code or a name ("Kingston", "Central West BCU")."""
+    """An area's code from a code (any case) or a name ("Kingston", "Central West BCU"); a
+    name is taken at the first type of NAME_ORDER it clearly names. AreaNotFoundError, with
+    the areas it may have meant (spelled closest) as suggestions, otherwise."""
     try:
         return resolve_area_code(snap, text)
-    except AreaNotFoundError:
-        code = snap.matcher.resolve(text)
-        if code is None:
-            raise
-        return code
+    except AreaNotFoundError as not_a_code:
+        for type_ in NAME_ORDER:
+            code = snap.matcher.resolve(text, type_)
+            if code is not None:
+                return code
+        raise AreaNotFoundError(
+            f"No area has the code or name {text!r}. Give a GSS code (E09… borough, E05… ward, "
+            "E12000007 London), a BCU id such as bcu-central-west, or a name such as "
+            "'Kingston' (see /api/v1/areas?q=).",
+            **not_a_code.extensions,
+        ) from None
 
 
 def area_scope(snap: GeographySnapshot, code: str) -> list[str]:

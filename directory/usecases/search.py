@@ -31,16 +31,18 @@ from typing import Any
 from sqlalchemy.engine import Row
 
 from directory.errors import (
-    AreaNotFoundError,
     InvalidInputError,
-    OrganisationNotFoundError,
-    ProgrammeNotFoundError,
 )
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.search import SORTS, AreaMatch, Box, Filters, Near, SearchQueries
-from directory.usecases.catalogue import programme_known, service_summary
-from directory.usecases.geography import GeographySnapshot, resolve_area_code
+from directory.usecases.catalogue import (
+    programme_known,
+    service_summary,
+    unknown_organisation,
+    unknown_programme,
+)
+from directory.usecases.geography import GeographySnapshot, resolve_area
 from directory.usecases.pagination import envelope
 from directory.usecases.vocabulary import check_themes
 from geodata import crs
@@ -51,8 +53,6 @@ MAX_FUNDING_DAYS = 3650
 #: (min lon, min lat, max lon, max lat): points and boxes must fall in this, around London
 LONDONISH = (-1.0, 51.0, 0.8, 52.0)
 MAX_BOX_SPAN_DEG = 1.0
-#: the order names are resolved in when ``area`` is not a code ("Kingston" is the borough)
-_NAME_ORDER = ("region", "borough", "bcu", "ward")
 
 
 @dataclass(frozen=True)
@@ -191,22 +191,6 @@ def _descendants(snap: GeographySnapshot, code: str) -> list[str]:
     return out
 
 
-def resolve_area(snap: GeographySnapshot, text: str) -> str:
-    """An area's code from a code (any case) or a name ("Kingston", "Central West BCU")."""
-    try:
-        return resolve_area_code(snap, text)
-    except AreaNotFoundError as not_a_code:
-        for type_ in _NAME_ORDER:
-            code = snap.matcher.resolve(text, type_)
-            if code is not None:
-                return code
-        raise AreaNotFoundError(
-            f"No area has the code or name {text!r}. Give a GSS code (E09… borough, E05… ward, "
-            "E12000007 London), a BCU id such as bcu-central-west, or a name such as 'Kingston'.",
-            **not_a_code.extensions,
-        ) from None
-
-
 def area_match(snap: GeographySnapshot, code: str) -> AreaMatch:
     """Coverage codes (the area, every area above it and every area inside it) and the wards
     or boroughs a delivery site must be in."""
@@ -247,16 +231,12 @@ def filters(
         raise _invalid("radius", "radius needs near=lat,lon.")
     check_themes(req.themes)
     if req.programme is not None and not programme_known(catalogue, req.programme):
-        raise ProgrammeNotFoundError(
-            f"No programme has the id {req.programme!r}; see GET /api/v1/programmes."
-        )
+        raise unknown_programme(catalogue, req.programme)
     org_id = None
     if req.organisation is not None:
         org_id = catalogue.organisation_id(req.organisation)
         if org_id is None:
-            raise OrganisationNotFoundError(
-                f"No organisation has the id or ref {req.organisation!r}."
-            )
+            raise unknown_organisation(catalogue, req.organisation)
     area_code = resolve_area(snap, req.area) if req.area is not None else None
     ends = None
     if req.funding_ends_within is not None:

@@ -8,8 +8,8 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-from directory.errors import InvalidInputError
-from directory.ingest.context import TaxonomyEntry, themes
+from directory.errors import InvalidInputError, ProgrammeNotFoundError
+from directory.ingest.context import TaxonomyEntry, programmes, themes
 from directory.ingest.values import loose_key
 
 
@@ -55,3 +55,17 @@ def suggestions(value: str, entries: Iterable[TaxonomyEntry], n: int = 3) -> lis
         )
         found = list(dict.fromkeys(by_key[key] for score, key in scored if score))
     return [{"id": e.id, "name": e.name} for e in found[:n]]
+
+
+def unknown_programme(value: str, held: dict[str, str | None]) -> ProgrammeNotFoundError:
+    """The 404 for a programme id that is neither held (``held``: id → name) nor listed in
+    programmes.csv, with the programmes closest to it as suggestions."""
+    entries = {e.id: e for e in programmes()}
+    for pid, name in held.items():
+        if pid not in entries:
+            keys = tuple({loose_key(pid), loose_key(name or pid)})
+            entries[pid] = TaxonomyEntry(pid, name or pid, "", keys)
+    return ProgrammeNotFoundError(
+        f"No programme has the id {value!r}; see GET /api/v1/programmes.",
+        suggestions=suggestions(value, entries.values()),
+    )

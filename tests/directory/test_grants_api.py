@@ -304,6 +304,56 @@ def test_unknown_area_is_area_not_found_with_suggestions(client):
         assert response.json["suggestions"] == services.json["suggestions"]
 
 
+@pytest.mark.parametrize(
+    ("path", "code", "suggested"),
+    [
+        # a mistyped area name: the areas spelled closest (names used to give no suggestion)
+        ("/api/v1/grants?area=Croydn", "area-not-found", ("code", "E09000008")),
+        ("/api/v1/services?area=Lambth", "area-not-found", ("code", "E09000022")),
+        ("/api/v1/patch?area=Lambth", "area-not-found", ("code", "E09000022")),
+        (
+            "/api/v1/funding/summary?by=programme&area=Lambth",
+            "area-not-found",
+            ("code", "E09000022"),
+        ),
+        # an organisation by a name organisations.csv knows, or a mistyped ref
+        ("/api/v1/grants?funder=MOPAC", "organisation-not-found", ("ref", "GB-GOR-PC390")),
+        (
+            "/api/v1/services?organisation=org:oxygn",
+            "organisation-not-found",
+            ("ref", "org:oxygen"),
+        ),
+        ("/api/v1/partners?organisation=Oxygen", "organisation-not-found", ("ref", "org:oxygen")),
+        ("/api/v1/organisations/org:oxygn", "organisation-not-found", ("ref", "org:oxygen")),
+        # a programme by part of its id
+        ("/api/v1/grants?programme=lcpf", "programme-not-found", ("id", "lcpf-direct")),
+        ("/api/v1/services?programme=lcpf", "programme-not-found", ("id", "lcpf-direct")),
+        ("/api/v1/programmes/lcpf", "programme-not-found", ("id", "lcpf-direct")),
+        (
+            "/api/v1/patch?postcode=SW2 1RW&programme=lcpf",
+            "programme-not-found",
+            ("id", "lcpf-direct"),
+        ),
+    ],
+)
+def test_an_unknown_area_organisation_or_programme_suggests_what_was_meant(
+    client, path, code, suggested
+):
+    response = client.get(path)
+    assert response.status_code == 404, response.json
+    assert response.json["code"] == code
+    key, value = suggested
+    assert value in [s[key] for s in response.json["suggestions"]], response.json
+    assert len(response.json["suggestions"]) <= 5
+    assert all(s.get("name") for s in response.json["suggestions"])
+
+
+def test_nothing_like_it_suggests_nothing(client):
+    for path in ("/api/v1/grants?funder=zzzz", "/api/v1/grants?area=xqzv"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json["suggestions"] == []
+
+
 def test_filters_combine_and_paging_stays_consistent(client, demo_app):
     query = "funder=GB-GOR-PC390&area=Lambeth&status=ending soon&programme=vru"
     items, total = _all(client, query)

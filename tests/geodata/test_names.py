@@ -93,3 +93,15 @@ def test_resolve_real_names(matcher, query, area_type, code):
 @pytest.mark.parametrize("query", ["Central", "Nowhere at all", "", "   "])
 def test_resolve_real_names_none(matcher, query):
     assert matcher.resolve(query) is None
+
+
+def test_suggest_ranks_matches_then_close_spellings():
+    matcher = NameMatcher(
+        [("B1", "borough", "Lambeth"), ("B2", "borough", "Lewisham"), ("B3", "borough", "Croydon")]
+    )
+    assert matcher.suggest("lam") == ["B1"]  # what match ranks comes first
+    assert matcher.suggest("Lambth") == ["B1"]  # a typo: the closest spelling
+    assert matcher.suggest("Croydn") == ["B3"]
+    assert matcher.suggest("Lambth", type="ward") == []
+    assert matcher.suggest("qqqq") == []
+    assert matcher.suggest("") == []

@@ -568,6 +568,27 @@ class CatalogueQueries:
     def organisation_id(self, key: str) -> int | None:
         return self._find(Organisation, key)
 
+    def organisations_containing(self, fragments: Sequence[str], limit: int) -> list[Row[Any]]:
+        """(ref, name) of at most ``limit`` organisations whose name or ref contains one of
+        ``fragments`` (lower case), by name: the candidates for a mistyped organisation."""
+        if not fragments:
+            return []
+        where = [
+            column.contains(f, autoescape=True)
+            for f in fragments
+            for column in (func.lower(Organisation.name), func.lower(Organisation.ref))
+        ]
+        statement = (
+            select(Organisation.ref, Organisation.name)
+            .where(or_(*where))
+            .order_by(Organisation.name, Organisation.id)
+            .limit(limit)
+        )
+        return list(self.db.execute(statement).all())
+
+    def programme_names(self) -> list[Row[Any]]:
+        return list(self.db.execute(select(Programme.id, Programme.name)).all())
+
     def organisations_page(
         self, *, q: str | None, type_: str | None, offset: int, limit: int
     ) -> tuple[list[Row[Any]], int]:

@@ -12,7 +12,6 @@ from typing import Any
 
 from directory.data import DATA_DIR
 from directory.data.community_safety import classify
-from directory.errors import ProgrammeNotFoundError
 from directory.ingest.context import programmes as known_programmes
 from directory.settings import Settings
 from directory.usecases.catalogue import area_ref, grant_flags
@@ -32,6 +31,7 @@ from directory.usecases.funding.awards import (
 )
 from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.pagination import envelope
+from directory.usecases.vocabulary import unknown_programme
 
 
 # -- programmes and their formulas -------------------------------------------------------------
@@ -135,9 +135,8 @@ def programme_detail(
 ) -> dict[str, Any]:  # fmt: skip
     info = _programme_info(data, programme_id)
     if info is None:
-        raise ProgrammeNotFoundError(
-            f"No programme has the id {programme_id!r}; see GET /api/v1/programmes."
-        )
+        held = {pid: row.name for pid, row in data.programmes.items()}
+        raise unknown_programme(programme_id, held)
     grants = [
         g for g in data.grants
         if g.programme_id == programme_id and (include_regrants or not g.regrant)

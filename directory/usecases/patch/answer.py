@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from directory.errors import InvalidInputError, ProgrammeNotFoundError
+from directory.errors import InvalidInputError
 from directory.ingest.values import add_months
 from directory.settings import Settings
 from directory.store.repositories.geography import (
@@ -41,7 +41,7 @@ from directory.usecases.patch.index import (
 )
 from directory.usecases.patch.places import Coverage, Place, place_for_areas
 from directory.usecases.shared import Shared
-from directory.usecases.vocabulary import check_themes
+from directory.usecases.vocabulary import check_themes, unknown_programme
 
 
 @dataclass(frozen=True)
@@ -166,9 +166,7 @@ def _check_programme(index: DirectoryIndex, filters: PatchFilters) -> None:
     """An unknown programme id is a 404 problem, as on /grants and /services, not an empty
     patch."""
     if filters.programme is not None and filters.programme not in index.programme_ids:
-        raise ProgrammeNotFoundError(
-            f"No programme has the id {filters.programme!r}; see GET /api/v1/programmes."
-        )
+        raise unknown_programme(filters.programme, dict.fromkeys(index.programme_ids))
 
 
 def _matching(

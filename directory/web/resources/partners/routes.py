@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import Response
 
-from directory.errors import InvalidInputError, OrganisationNotFoundError
+from directory.errors import InvalidInputError
 from directory.usecases import geography, patch
+from directory.usecases.catalogue import unknown_organisation
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.resources.patch.schemas import PartnerArgsSchema, PartnersSchema
@@ -45,9 +46,7 @@ def get_partners(args: dict[str, Any]) -> Response:
     if args.get("organisation") is not None:
         org_id = catalogue().organisation_id(args["organisation"])
         if org_id is None:
-            raise OrganisationNotFoundError(
-                f"No organisation has the id or ref {args['organisation']!r}."
-            )
+            raise unknown_organisation(catalogue(), args["organisation"])
         subject = index.organisations.get(org_id)
         if subject is None:  # an organisation with no listed services (a funder, say)
             row = catalogue().organisation(org_id)
