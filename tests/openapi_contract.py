@@ -20,6 +20,7 @@ Not checked: HEAD and OPTIONS, 3xx (no bodies), the document itself, and non-JSO
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 import zlib
@@ -33,10 +34,14 @@ from openapi_core import Config, OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
 from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException
 from werkzeug.test import TestResponse
 
 JSON_TYPES = frozenset({"application/json", "application/geo+json", "application/problem+json"})
 SPEC_PATH = "/api/v1/openapi.json"
+
+
+_DOTS = {".": "%2E", "..": "%2E%2E"}
 
 
 class ContractViolation(AssertionError):
@@ -61,6 +66,13 @@ class _Request(WerkzeugOpenAPIRequest):
     def body(self) -> bytes | None:
         return None
 
+    @property
+    def path(self) -> str:
+        """The path, with "." and ".." segments kept as segments (Flask routes them as
+        values, /areas/../boundary to an area ".."; openapi-core would resolve them)."""
+        segments = super().path.split("/")
+        return "/".join(_DOTS.get(segment, segment) for segment in segments)
+
 
 class Contract:
     """One served OpenAPI document: its operations and validators."""
@@ -83,6 +95,7 @@ class Contract:
         ]
         problem = {"$ref": "#/components/schemas/Problem", **document}
         self.problem = OAS30Validator(problem)
+        self.valid: set[tuple[str, str, int, str, str, bytes]] = set()
 
     def operation(self, path: str, method: str) -> tuple[str, dict[str, Any]] | None:
         for pattern, template in self.routes:
@@ -131,14 +144,22 @@ class Contract:
             )
         if not is_json:
             return
+        raw = _raw(response)
+        # an answer already found valid (the same body and header names on the other
+        # backend, a repeated request) is not validated again
+        names = ",".join(sorted({name.lower() for name, _ in response.headers}))
+        seen = (template, method, status, mimetype, names, hashlib.sha1(raw).digest())
+        if seen in self.valid:
+            return
         decoded = _Response(
-            data=_raw(response), status_code=status, content_type=mimetype,
+            data=raw, status_code=status, content_type=mimetype,
             headers=Headers(response.headers),
         )  # fmt: skip
         try:
             self.openapi.validate_response(_Request(request), decoded)
         except Exception as error:  # openapi-core's errors nest their causes
             raise ContractViolation(f"{where}: {_explain(error)}") from None
+        self.valid.add(seen)
 
 
 def _raw(response: TestResponse) -> bytes:
@@ -191,21 +212,31 @@ def contract_of(app: Flask) -> Contract | None:
     with no Api to nothing."""
     if app in _BY_APP:
         return _BY_APP[app]
-    served = FlaskClient(app).get(SPEC_PATH)
-    if served.status_code == 200:
-        text = served.get_data(as_text=True)
-    else:
-        apis = app.extensions.get("flask-smorest", {}).get("apis", {})
-        if not apis:
-            _BY_APP[app] = None
-            return None
-        (api,) = (entry["ext_obj"] for entry in apis.values())
-        text = json.dumps(api.spec.to_dict())
+    text = _served_document(app)
+    if text is None:
+        _BY_APP[app] = None
+        return None
     contract = _CONTRACTS.get(text)
     if contract is None:
         contract = _CONTRACTS[text] = Contract(json.loads(text))
     _BY_APP[app] = contract
     return contract
+
+
+def _served_document(app: Flask) -> str | None:
+    """The document at SPEC_PATH, from its view called directly (a request through the app
+    would be logged, and the tests count log lines); else the app's Api's document."""
+    try:
+        endpoint, values = app.url_map.bind("localhost").match(SPEC_PATH, "GET")
+    except HTTPException:
+        apis = app.extensions.get("flask-smorest", {}).get("apis", {})
+        if not apis:
+            return None
+        (api,) = (entry["ext_obj"] for entry in apis.values())
+        return json.dumps(api.spec.to_dict())
+    with app.test_request_context(SPEC_PATH):
+        served = app.make_response(app.view_functions[endpoint](**values))
+    return served.get_data(as_text=True)
 
 
 class ContractClient(FlaskClient):

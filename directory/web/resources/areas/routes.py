@@ -34,6 +34,12 @@ blp = Blueprint("areas", __name__, url_prefix="/api/v1", description="Areas and 
     description="With format=geojson or Accept: application/geo+json: a FeatureCollection",
     success=True,
 )
+@blp.alt_response(
+    404,
+    schema=ProblemSchema,
+    content_type=http.PROBLEM_MIMETYPE,
+    description="area-not-found: an unknown parent, with suggestions",
+)
 def list_areas(args: dict[str, Any]) -> Response:
     """Areas by `type`, `parent` and tolerant name `q`; `format=geojson` for a whole layer."""
     snap = snapshot()

@@ -96,6 +96,9 @@ def list_changes(args: dict[str, Any]) -> Response:
 @blp.response(
     200, content_type=http.ATOM_MIMETYPE, description="An Atom 1.0 feed of the newest 100 changes"
 )
+@blp.alt_response(
+    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="area-not-found"
+)
 def atom_changes(args: dict[str, Any]) -> Response:
     """The same changes as an Atom feed, for a SPOC to subscribe to (`?area=Kingston`)."""
     body = _body(args, 1, changes.FEED_LIMIT)
