@@ -2,8 +2,7 @@
 
 :class:`ContractClient` is the test client of every Flask app the tests make (conftest
 sets it as ``Flask.test_client_class``), so no test can bypass it. After each request it
-checks the response against the served document (``/api/v1/openapi.json``) with
-openapi-core:
+checks the response against the served document (``/api/v1/openapi.json``):
 
 * an operation's status must be one the operation lists (a 5xx may fall to ``default``:
   any operation can meet a database that is down); an undocumented 404 fails;
@@ -15,25 +14,28 @@ openapi-core:
 
 Not checked: HEAD and OPTIONS, 3xx (no bodies), the document itself, and non-JSON bodies
 (Atom, CSV, the page, Swagger UI) beyond their status and media type.
+
+Bodies are validated by jsonschema-rs (formats such as date checked), the schemas read as
+JSON Schema with OpenAPI 3.0's ``nullable`` turned into "or null". It was chosen over
+openapi-core, which checked the same, for speed: a 1,000-postcode bulk answer took 4.3 s
+there and 0.19 s here (the full walk sends 181 of them per backend), a London patch page
+0.28 s and 0.02 s.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import re
 import zlib
-from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import jsonschema_rs
 from flask import Flask
 from flask.testing import FlaskClient
-from openapi_core import Config, OpenAPI
-from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
-from openapi_schema_validator import OAS30Validator
-from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.test import TestResponse
 
@@ -41,50 +43,34 @@ JSON_TYPES = frozenset({"application/json", "application/geo+json", "application
 SPEC_PATH = "/api/v1/openapi.json"
 
 
-_DOTS = {".": "%2E", "..": "%2E%2E"}
-
-
 class ContractViolation(AssertionError):
     """A response the OpenAPI document does not describe."""
 
 
-@dataclass(frozen=True)
-class _Response:
-    """The response as openapi-core reads it (the body decoded if it was compressed)."""
-
-    data: bytes
-    status_code: int
-    content_type: str
-    headers: Headers
-
-
-class _Request(WerkzeugOpenAPIRequest):
-    """The request as openapi-core reads it to find the operation (its body, already
-    read by the app, is not needed to check the response)."""
-
-    @property
-    def body(self) -> bytes | None:
-        return None
-
-    @property
-    def path(self) -> str:
-        """The path, with "." and ".." segments kept as segments (Flask routes them as
-        values, /areas/../boundary to an area ".."; openapi-core would resolve them)."""
-        segments = super().path.split("/")
-        return "/".join(_DOTS.get(segment, segment) for segment in segments)
+def json_schema(node: Any) -> Any:
+    """An OpenAPI 3.0 schema as JSON Schema: ``nullable: true`` (OpenAPI's only keyword
+    that changes what validates) becomes "or null"; a member named nullable is kept."""
+    if isinstance(node, list):
+        return [json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {
+        key: json_schema(value)
+        for key, value in node.items()
+        if not (key == "nullable" and isinstance(value, bool))
+    }
+    if node.get("nullable") is True:
+        return {"anyOf": [converted, {"type": "null"}]}
+    return converted
 
 
 class Contract:
-    """One served OpenAPI document: its operations and validators."""
+    """One served OpenAPI document: its operations, and a validator per documented body
+    (jsonschema-rs, formats checked; built on first use)."""
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
-        # openapi-core reads application/json only: the problem and GeoJSON types are JSON too
-        config = Config(
-            extra_media_type_deserializers={"application/problem+json": json.loads,
-                                            "application/geo+json": json.loads}
-        )  # fmt: skip
-        self.openapi = OpenAPI.from_dict(document, config=config)
+        self.components = json_schema(document.get("components", {}))
         # literal paths before templated ones, so /postcodes/lookup is not /postcodes/{postcode}
         routes = []
         for template in document["paths"]:
@@ -93,9 +79,17 @@ class Contract:
         self.routes = [
             (pattern, template) for _, pattern, template in sorted(routes, key=lambda r: r[0])
         ]
-        problem = {"$ref": "#/components/schemas/Problem", **document}
-        self.problem = OAS30Validator(problem)
-        self.valid: set[tuple[str, str, int, str, str, bytes]] = set()
+        self.validators: dict[Any, Any] = {}
+        self.valid: set[tuple[Any, ...]] = set()
+
+    def validator(self, key: Any, schema: dict[str, Any]) -> Any:
+        validator = self.validators.get(key)
+        if validator is None:
+            root = {**json_schema(schema), "components": self.components}
+            validator = self.validators[key] = jsonschema_rs.validator_for(
+                root, validate_formats=True
+            )
+        return validator
 
     def operation(self, path: str, method: str) -> tuple[str, dict[str, Any]] | None:
         for pattern, template in self.routes:
@@ -119,9 +113,8 @@ class Contract:
             if is_json:
                 if status < 400:
                     raise ContractViolation(f"{where}: an undocumented operation answered")
-                errors = sorted(self.problem.iter_errors(_body(response)), key=str)
-                if errors:
-                    raise ContractViolation(f"{where}: not a Problem: {errors[0].message}")
+                problem = {"$ref": "#/components/schemas/Problem"}
+                self._validate(where, "Problem", problem, _raw(response), "not a Problem: ")
             return
         template, operation = found
         responses = operation["responses"]
@@ -144,21 +137,30 @@ class Contract:
             )
         if not is_json:
             return
-        raw = _raw(response)
-        # an answer already found valid (the same body and header names on the other
-        # backend, a repeated request) is not validated again
-        names = ",".join(sorted({name.lower() for name, _ in response.headers}))
-        seen = (template, method, status, mimetype, names, hashlib.sha1(raw).digest())
+        if content is None or "schema" not in content[mimetype]:
+            raise ContractViolation(f"{where}: the document gives this JSON body no schema")
+        key = (template, method, status, mimetype)
+        self._validate(where, key, content[mimetype]["schema"], _raw(response))
+
+    def _validate(
+        self, where: str, key: Any, schema: dict[str, Any], raw: bytes, prefix: str = ""
+    ) -> None:
+        # an answer already found valid (the same body on the other backend, a repeated
+        # request) is not validated again
+        seen = (key, hashlib.sha1(raw).digest())
         if seen in self.valid:
             return
-        decoded = _Response(
-            data=raw, status_code=status, content_type=mimetype,
-            headers=Headers(response.headers),
-        )  # fmt: skip
         try:
-            self.openapi.validate_response(_Request(request), decoded)
-        except Exception as error:  # openapi-core's errors nest their causes
-            raise ContractViolation(f"{where}: {_explain(error)}") from None
+            body = json.loads(raw)
+        except ValueError as error:
+            raise ContractViolation(f"{where}: {prefix}the body is not JSON: {error}") from None
+        errors = list(itertools.islice(self.validator(key, schema).iter_errors(body), 5))
+        if errors:
+            lines = [
+                f"  at /{'/'.join(map(str, error.instance_path))}: {error.message[:300]}"
+                for error in errors
+            ]
+            raise ContractViolation(f"{where}: {prefix}\n" + "\n".join(lines))
         self.valid.add(seen)
 
 
@@ -174,32 +176,6 @@ def _raw(response: TestResponse) -> bytes:
 
         return brotli.decompress(data)
     return data
-
-
-def _body(response: TestResponse) -> Any:
-    return json.loads(_raw(response))
-
-
-def _explain(error: BaseException) -> str:
-    """openapi-core's error with the schema errors under it (path in the body, message)."""
-    lines = [f"{type(error).__name__}: {str(error)[:200]}"]
-    seen: set[int] = set()
-    pending: list[BaseException] = [error]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        for detail in getattr(current, "schema_errors", ()) or ():
-            located = "/".join(map(str, detail.absolute_path)) or "(body)"
-            lines.append(f"  at {located}: {detail.message[:500]}")
-            for sub in (detail.context or [])[:6]:
-                located = "/".join(map(str, sub.absolute_path)) or "(body)"
-                lines.append(f"    - at {located}: {sub.message[:300]}")
-        for cause in (current.__cause__, current.__context__):
-            if cause is not None:
-                pending.append(cause)
-    return "\n".join(lines)
 
 
 _CONTRACTS: dict[str, Contract] = {}
