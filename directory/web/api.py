@@ -147,10 +147,12 @@ class Api(flask_smorest.Api):
     ERROR_SCHEMA = ProblemSchema
 
     def _init_spec(self, *args: Any, **kwargs: Any) -> None:
-        """As flask-smorest's, with the rule no text parameter may break documented: every
-        text query parameter and path segment has the pattern ``NO_NUL``."""
+        """As flask-smorest's, with the rule no text parameter may break documented (every
+        text query parameter and path segment has the pattern ``NO_NUL``), and a nullable
+        nested object exact (see :func:`_null_only`)."""
         super()._init_spec(*args, **kwargs)
         self.ma_plugin.converter.add_parameter_attribute_function(_text_without_nul)
+        self.ma_plugin.converter.add_attribute_function(_null_only)
         self.flask_plugin.register_converter(UnicodeConverter, _path_text_without_nul)
 
     def handle_http_exception(self, error: HTTPException) -> Any:
@@ -189,6 +191,17 @@ def _text_without_nul(self: Any, field: ma.fields.Field, ret: dict[str, Any]) ->
     target = schema.get("items", {}) if schema.get("type") == "array" else schema
     if target.get("type") == "string" and not {"enum", "format", "pattern"} & target.keys():
         target["pattern"] = NO_NUL
+    return {}
+
+
+def _null_only(self: Any, field: ma.fields.Field, ret: dict[str, Any]) -> dict[str, Any]:
+    """apispec writes a nullable nested object, in OpenAPI 3.0, as ``anyOf: [{$ref},
+    {type: object, nullable: true}]``, whose second branch takes any object at all; with
+    ``enum: [null]`` it takes null only (the form OpenAPI 3.0.3's clarification of
+    nullable gives), so the schema says exactly what is sent."""
+    for branch in ret.get("anyOf", ()):
+        if branch == {"type": "object", "nullable": True}:
+            branch["enum"] = [None]
     return {}
 
 

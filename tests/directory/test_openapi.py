@@ -75,6 +75,9 @@ def test_every_app_the_tests_make_checks_its_answers(tmp_path):
         ),
         # null where the schema does not allow it
         ("/api/v1/", b'{"name": null}', 200, "application/json", "null is not of type"),
+        # an object that is not the one a nullable member documents
+        ("/api/v1/postcodes/KT11EU", b'{"ward": {"ward": "Kingston Town"}}', 200,
+         "application/json", "/ward"),
         # a status the operation does not document
         ("/api/v1/themes", b'{"type": "about:blank", "status": 404}', 404,
          "application/problem+json", "not documented"),
