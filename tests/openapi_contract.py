@@ -154,7 +154,12 @@ class Contract:
             body = json.loads(raw)
         except ValueError as error:
             raise ContractViolation(f"{where}: {prefix}the body is not JSON: {error}") from None
-        errors = list(itertools.islice(self.validator(key, schema).iter_errors(body), 5))
+        validator = self.validator(key, schema)
+        try:
+            errors = list(itertools.islice(validator.iter_errors(body), 5))
+        except UnicodeEncodeError:  # a lone surrogate echoed (as \\ud800): not UTF-8 text
+            text = json.dumps(body, ensure_ascii=False).encode("utf-8", "replace")
+            errors = list(itertools.islice(validator.iter_errors(json.loads(text)), 5))
         if errors:
             lines = [
                 f"  at /{'/'.join(map(str, error.instance_path))}: {error.message[:300]}"
