@@ -25,6 +25,13 @@ $(BIN)/directory: pyproject.toml
 
 install: $(BIN)/directory ## create the virtualenv and install the project
 
+# Spectral, the OpenAPI linter tests/directory/test_spectral.py runs (npm; Node.js 18.18+ or 20.17+),
+# pinned by tools/spectral/package-lock.json
+SPECTRAL := tools/spectral/node_modules/.bin/spectral
+$(SPECTRAL): tools/spectral/package-lock.json
+	npm ci --prefix tools/spectral --prefer-offline --no-audit --no-fund --loglevel=error
+	@touch $@
+
 init: install ## migrate the database and load the geography
 	$(BIN)/directory init
 
@@ -34,10 +41,10 @@ demo: init ## load the demo directory (real MOPAC decisions and 360Giving grants
 run: demo ## install, initialise, load the demo directory and serve on http://127.0.0.1:$(PORT)/
 	$(BIN)/directory serve --port $(PORT)
 
-test: install ## run the whole test suite (SQLite and a throwaway PostgreSQL)
+test: install $(SPECTRAL) ## run the whole test suite (SQLite and a throwaway PostgreSQL)
 	$(BIN)/pytest
 
-test-fast: install ## the tests that do not walk every postcode
+test-fast: install $(SPECTRAL) ## the tests that do not walk every postcode
 	$(BIN)/pytest -m "not slow"
 
 openapi: install ## regenerate the committed OpenAPI document

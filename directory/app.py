@@ -12,7 +12,7 @@ from directory.store.db import Database
 from directory.usecases.facts import FactsCache
 from directory.usecases.geography import GeographyCache
 from directory.usecases.patch import DirectoryCache
-from directory.web import heap, http, logs
+from directory.web import heap, http, logs, openapi
 from directory.web.api import Api
 from directory.web.resources import BLUEPRINTS
 from directory.web.site import site
@@ -38,16 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/swagger-ui/",
-        API_SPEC_OPTIONS={
-            "info": {
-                "description": (
-                    "What is funded in my patch: London's community-safety services tagged by "
-                    "ward, borough and Met Police Basic Command Unit. Errors are "
-                    "application/problem+json (RFC 9457) with a stable `code`."
-                ),
-                "license": {"name": "Data: Open Government Licence v3.0"},
-            },
-        },
+        API_SPEC_OPTIONS=openapi.spec_options(settings.public_url),
     )
     db = Database(settings)
     # keep the collector off the long-lived caches once they are built (directory/web/heap.py)

@@ -568,6 +568,52 @@ def demo_load(from_dir: Path | None, quiet: bool, as_json: bool) -> None:
         sys.exit(1)
 
 
+@demo_group.command("remove")
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing")
+@quiet_option
+@json_option
+@with_appcontext
+def demo_remove(dry_run: bool, quiet: bool, as_json: bool) -> None:
+    """Take the demo directory out: its services, grants, outcomes, patch contacts, and the
+    organisations and programmes only it brought (records a real import has taken over or
+    refers to stay). All or nothing, recorded as an import run with change events.
+    Idempotent."""
+    from directory.demo.remove import remove_demo
+
+    app_state = state()
+    if app_state.db.schema_revision() is None:
+        raise click.ClickException(
+            "The database has no tables yet: there is no demo directory to remove. Run "
+            "`directory init` first."
+        )
+    try:
+        with write_lock(app_state.db), progress_for(quiet) as progress:
+            report = remove_demo(app_state.db, dry_run=dry_run, progress=progress)
+    except RefreshError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        app_state.geography.invalidate()
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    counts = ", ".join(f"{n} {name}" for name, n in report.counts.items() if n)
+    if report.status == "nothing":
+        click.echo("Nothing to remove: the directory holds no demo records.")
+    elif report.status == "dry-run":
+        click.echo(f"Would remove {counts} (a dry run: nothing was changed).")
+    else:
+        click.echo(
+            f"Removed the demo directory (run #{report.run_id}) in {report.seconds:.1f} s: "
+            f"{counts}. {report.events} change events recorded."
+        )
+    if report.status != "nothing":
+        kept = ", ".join(f"{n} {name}" for name, n in report.kept.items())
+        click.echo(
+            f"Kept: {kept} that real imports list or refer to; the recorded crime and "
+            "population figures (official data, for funding against need)."
+        )
+
+
 def _load_demo(
     data_dir: Path, snap: GeographySnapshot, progress: Progress
 ) -> Iterator[tuple[str, ImportReport]]:

@@ -67,6 +67,9 @@ class Settings:
     stale_after_days: int = 365
     #: grants ending within this many days are "ending soon"
     ending_soon_days: int = 90
+    #: the public base URL the API is served at (``https://…``), named as the OpenAPI
+    #: document's server; unset, the document's server is relative (``/``)
+    public_url: str | None = None
     #: the sources file ``directory refresh`` runs (TOML)
     sources_file: Path | None = None
     #: after rebuilding its in-memory caches a worker freezes its heap (gc.freeze), so the
@@ -104,6 +107,10 @@ class Settings:
             kwargs["sources_file"] = Path(path).resolve()
         if (url := get("GEODATA_BASE_URL")) is not None:
             kwargs["geodata_base_url"] = url.rstrip("/")
+        if (url := get("PUBLIC_URL")) is not None:
+            if not url.startswith(("http://", "https://")):
+                raise SettingsError(f"{PREFIX}PUBLIC_URL must start with http:// or https://")
+            kwargs["public_url"] = url.rstrip("/")
         if (level := get("LOG_LEVEL")) is not None:
             if level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
                 raise SettingsError(f"{PREFIX}LOG_LEVEL {level!r} is not a logging level")

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 
-from directory.data import DATA_DIR
+from directory.data import DATA_DIR, org_id_key
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -22,10 +22,6 @@ def _words(text: str) -> tuple[str, ...]:
     """Lower-cased words, punctuation and apostrophes dropped ("Victims'" → victims;
     "anti-social" → anti, social)."""
     return tuple(_WORD.findall(text.lower().replace("'", "").replace("’", "")))
-
-
-def _org_id(ref: str) -> str:
-    return "".join(ref.split()).upper()
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,7 @@ class CommunitySafetyRule:
         )
 
     def funder_matches(self, funder_ref: str | None) -> bool:
-        return funder_ref is not None and _org_id(funder_ref) in self.funders
+        return funder_ref is not None and org_id_key(funder_ref) in self.funders
 
     def classify(self, name: str | None, funder_ref: str | None) -> bool:
         """A programme programmes.csv does not list: by its name's words, or its funder."""
@@ -54,7 +50,7 @@ def rule() -> CommunitySafetyRule:
     with (DATA_DIR / "community_safety.toml").open("rb") as handle:
         data = tomllib.load(handle)
     phrases = tuple(p for p in (_words(w) for w in data["words"]) if p)
-    return CommunitySafetyRule(phrases, frozenset(_org_id(f) for f in data["funders"]))
+    return CommunitySafetyRule(phrases, frozenset(org_id_key(f) for f in data["funders"]))
 
 
 def parse_flag(value: str, where: str) -> bool:

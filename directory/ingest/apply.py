@@ -360,8 +360,10 @@ class _Writer:
         for grant in batch.grants:
             if grant.financial_year is None and (grant.awarded or grant.start):
                 grant.financial_year = financial_year_of(grant.awarded or grant.start)  # type: ignore[arg-type]
-        self._taxonomy(batch)
+        # organisations first: matching names a funder as it is held, so a programme this
+        # import brings names the held funder too (not the alias the file used)
         org_ids = self._organisations(batch)
+        self._taxonomy(batch)
         service_ids = self._services(batch, org_ids)
         self._grants(batch, org_ids, service_ids)
         self._outcomes(batch, service_ids)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from directory.data import DATA_DIR
+from directory.data import DATA_DIR, org_id_key
 from directory.ingest.records import LocationRecord
 from directory.ingest.values import loose_key, slug, split_list
 from directory.store.repositories.geography import GeographyRepository
@@ -104,11 +104,6 @@ class KnownOrganisations:
         if known is not None and known != ref:
             return known, "known name"
         return None
-
-
-def org_id_key(ref: str) -> str:
-    """An org-id compared loosely: case and spaces ignored (" gb-gor-pc390" is GB-GOR-PC390)."""
-    return "".join(ref.split()).upper()
 
 
 @cache

@@ -31,7 +31,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from directory.ingest.context import known_organisations, org_id_key
+from directory.data import org_id_key
+from directory.ingest.context import known_organisations
 from directory.ingest.readers import EXTRA, Row, Table, normalise_header, write_table
 from directory.ingest.records import (
     ORGANISATION_TYPES,

@@ -77,6 +77,11 @@ def changes(
         since=since, areas=codes, theme=theme, entity=entity, limit=wanted
     )
     event_areas = q.event_areas([r.id for r in rows])
+    named: dict[str, set[int]] = {entity: set() for entity in _PATHS}
+    for r in rows:
+        if r.entity in _PATHS:
+            named[r.entity].add(r.entity_id)
+    held = q.existing_ids(named)  # a record taken out (demo remove) has no URL any more
     stored = [
         {
             "id": f"event-{r.id}",
@@ -89,7 +94,7 @@ def changes(
             "changes": {k: {"old": v[0], "new": v[1]} for k, v in r.changes.items()},
             "areas": [area_ref(snap, c) for c in event_areas[r.id]],
             "import_run": r.import_run_id,
-            "url": _url(r.entity, r.entity_id),
+            "url": _url(r.entity, r.entity_id) if r.entity_id in held.get(r.entity, ()) else None,
         }
         for r in rows
     ]
@@ -113,8 +118,11 @@ def changes(
     return body
 
 
+_PATHS = {"service": "services", "grant": "grants", "organisation": "organisations"}
+
+
 def _url(entity: str, entity_id: int) -> str | None:
-    path = {"service": "services", "grant": "grants", "organisation": "organisations"}.get(entity)
+    path = _PATHS.get(entity)
     return f"/api/v1/{path}/{entity_id}" if path else None
 
 

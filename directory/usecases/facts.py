@@ -73,8 +73,9 @@ class PopulationFigure:
 
 @dataclass
 class FundingData:
-    """The facts of one data version. ``_placements`` is filled lazily by the funding
-    answers (where each award's money is placed, per level)."""
+    """The facts of one data version. ``_placements``, ``_widest`` and ``_units`` are filled
+    lazily by the funding answers (where each award's money is placed, per level; the
+    widest areas each award names; the areas of a level inside an area)."""
 
     grants: list[GrantFact]
     programmes: dict[str, Any]
@@ -83,6 +84,10 @@ class FundingData:
     _placements: dict[tuple[int, str], list[tuple[str, str | None, float]]] = field(
         default_factory=dict
     )
+    #: grant id → the widest London areas it names; (area, level) → the areas of that level
+    #: its money is for (filled lazily by the funding headline)
+    _widest: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    _units: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, q: FundingQueries) -> FundingData:

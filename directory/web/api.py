@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import UnicodeConverter
 
 from directory.errors import UnknownParameterError
-from directory.web import http
+from directory.web import http, openapi
 
 #: the components response every operation that refuses unknown query parameters names
 UNKNOWN_PARAMETER = "UNKNOWN_PARAMETER"
@@ -142,9 +142,18 @@ class ProblemSchema(ma.Schema):
 
 
 class Api(flask_smorest.Api):
-    """The application's Api: renders every HTTP error as problem+json."""
+    """The application's Api: renders every HTTP error as problem+json; its document has
+    what :mod:`directory.web.openapi` adds (operationIds, headers, 304s, examples)."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app: flask.Flask | None = None, **kwargs: Any) -> None:
+        spec_kwargs = dict(kwargs.pop("spec_kwargs", None) or {})
+        spec_kwargs["extra_plugins"] = [
+            *spec_kwargs.get("extra_plugins", ()),
+            openapi.DocumentPlugin(),
+        ]
+        super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
 
     def _init_spec(self, *args: Any, **kwargs: Any) -> None:
         """As flask-smorest's, with the rule no text parameter may break documented (every
@@ -183,6 +192,11 @@ class Api(flask_smorest.Api):
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
+    def _register_pagination_header(self) -> None:
+        """Nothing: flask-smorest's X-Pagination header is not used here (pages carry their
+        envelope and Link headers), and registering it would put its unused
+        PaginationMetadata schema in the document."""
+
 
 def _text_without_nul(self: Any, field: ma.fields.Field, ret: dict[str, Any]) -> dict[str, Any]:
     """A query parameter's schema: free text (no enum, format or pattern of its own; each
@@ -195,13 +209,18 @@ def _text_without_nul(self: Any, field: ma.fields.Field, ret: dict[str, Any]) ->
 
 
 def _null_only(self: Any, field: ma.fields.Field, ret: dict[str, Any]) -> dict[str, Any]:
-    """apispec writes a nullable nested object, in OpenAPI 3.0, as ``anyOf: [{$ref},
-    {type: object, nullable: true}]``, whose second branch takes any object at all; with
-    ``enum: [null]`` it takes null only (the form OpenAPI 3.0.3's clarification of
-    nullable gives), so the schema says exactly what is sent."""
-    for branch in ret.get("anyOf", ()):
-        if branch == {"type": "object", "nullable": True}:
-            branch["enum"] = [None]
+    """apispec writes a nullable nested object, in OpenAPI 3.0, as ``anyOf`` of the schema
+    and ``{type: object, nullable: true}``, whose second branch takes any object at all
+    (and directory.web.openapi rewrites only the first of its two orders); here both are
+    ``{type: object, nullable: true, allOf: [{$ref}]}``: that object or null, nothing
+    else, as the document writes it."""
+    alternatives = ret.get("anyOf")
+    untyped = {"type": "object", "nullable": True}
+    if isinstance(alternatives, list) and len(alternatives) == 2 and untyped in alternatives:
+        (schema,) = [alternative for alternative in alternatives if alternative != untyped]
+        if set(schema) == {"$ref"}:
+            del ret["anyOf"]
+            return {"type": "object", "nullable": True, "allOf": [schema]}
     return {}
 
 

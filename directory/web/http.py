@@ -201,9 +201,11 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     else:
         headers.set("ETag", f'"{etag}"')
     if "HTTP_IF_NONE_MATCH" in environ:
-        # flask-compress suffixes the ETag of a compressed body (":gzip"); either form matches
+        # flask-compress suffixes the ETag of a compressed body (":gzip"); either form matches.
+        # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x". An empty tag
+        # ("") is parsed as None and matches nothing.
         sent = request.if_none_match
-        tags = {tag.split(":", 1)[0]: tag for tag in sent.as_set()}
+        tags = {tag.split(":", 1)[0]: tag for tag in sent.as_set(include_weak=True) if tag}
         if sent.star_tag or etag in tags:
             not_modified = Response(status=304, headers=response.headers.copy())
             not_modified.headers["ETag"] = f'"{tags.get(etag, etag)}"'

@@ -32,6 +32,11 @@ def decimal1(value: float) -> str:
     return f"{half_up(value, '0.1'):f}".removesuffix(".0")
 
 
+def own_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The groups with awards of the area's own (the page's own chart, issue 13 §2)."""
+    return [g for g in groups if g["scopes"]["own"]["awards"]]
+
+
 def search_postcode(page: Any, server: Server, postcode: str) -> None:
     page.goto(server.url("/"))
     page.get_by_label("Postcode").fill(postcode)
@@ -115,7 +120,10 @@ def test_service_details_load_lazily_with_outcomes(
     assert button.get_attribute("aria-expanded") == "true"
 
     outcomes = table_rows(card.page, f".service[data-service='{oxygen['id']}'] table.outcomes")
-    assert [row[0] for row in outcomes] == [o["metric"] for o in detail["outcomes"]]
+    # a demo outcome's cell ends with its "Demo" label
+    assert [row[0].removesuffix("Demo").strip() for row in outcomes] == [
+        o["metric"] for o in detail["outcomes"]
+    ]
     text = card.inner_text()
     for grant in detail["grants"]:
         assert grant["funder"]["name"] in text
@@ -137,7 +145,7 @@ def test_borough_dashboard_shows_the_api_figures(
         b["code"]: live_server.json("/funding/summary", by="programme", area=b["code"])
         for b in boroughs
     }
-    code = max(summaries, key=lambda c: (len(summaries[c]["groups"]), c))
+    code = max(summaries, key=lambda c: (len(own_groups(summaries[c]["groups"])), c))
     borough = next(b for b in boroughs if b["code"] == code)
     summary = summaries[code]
     years = live_server.json("/funding/summary", by="financial_year", area=code)
@@ -149,27 +157,33 @@ def test_borough_dashboard_shows_the_api_figures(
     assert borough["name"] in page.inner_text("#patch-facts")
     assert parse_qs(urlparse(page.url).query) == {"area": [code]}
 
-    # funding by programme and by financial year: every bar and table row, and the total
+    # funding by programme and by financial year: the borough's own awards, every bar and
+    # table row, and its own total (the wider awards apart: test_page_headline.py)
     totals = summary["totals"]
-    assert money(totals["amount"]) in page.inner_text("#panel-programme .total")
-    for panel, answer, label in (
-        ("programme", summary, lambda g: g["programme"]["name"]),
-        ("year", years, lambda g: g["financial_year"] or "not recorded"),
+    assert money(summary["headline"]["own"]["amount"]) in page.inner_text("#panel-programme .total")
+    for panel, key, answer, label in (
+        ("programme", "programme", summary, lambda g: g["programme"]["name"]),
+        ("year", "financial_year", years, lambda g: g["financial_year"] or "not recorded"),
     ):
-        groups = answer["groups"]
+        groups = own_groups(answer["groups"])
         if panel == "year":
             groups = sorted(groups, key=label)
-        rows = table_rows(page, f"#panel-{panel} table")
-        assert rows == [[label(g), money(g["amount"]), f"{g['awards']:,}"] for g in groups]
+        own = [g["scopes"]["own"] for g in groups]
+        chart = f"#panel-{panel} figure[data-chart={key}]"
+        rows = table_rows(page, f"{chart} table")
+        assert rows == [
+            [label(g), money(o["amount"]), f"{o['awards']:,}"]
+            for g, o in zip(groups, own, strict=True)
+        ]
         bars = page.eval_on_selector_all(
-            f"#panel-{panel} svg .bar-value", "ts => ts.map(t => t.textContent)"
+            f"{chart} svg .bar-value", "ts => ts.map(t => t.textContent)"
         )
-        assert bars == [money(g["amount"]) for g in groups]
+        assert bars == [money(o["amount"]) for o in own]
         values = page.eval_on_selector_all(
-            f"#panel-{panel} tbody td.num:nth-child(2)",
+            f"{chart} tbody td.num:nth-child(2)",
             "cs => cs.map(c => Number(c.dataset.value))",
         )
-        assert values == [g["amount"] for g in groups]
+        assert values == [o["amount"] for o in own]
 
     # against need: per 1,000 residents and per 1,000 offences, with the London average
     row = next(r for r in need["areas"] if r["area"]["code"] == code)
@@ -233,11 +247,13 @@ def test_the_dashboard_degrades_when_the_funding_figures_are_missing(
     assert "unavailable" in page.inner_text("#panel-need")
     borough = live_server.json("/patch", area=patch["borough"]["code"], per_page=ALL)
     funding = borough["funding"]
-    assert money(funding["amount"]) in page.inner_text("#panel-programme .total")
-    rows = table_rows(page, "#panel-programme table")
+    own = funding["headline"]["own"]
+    assert money(own["amount"]) in page.inner_text("#panel-programme .total")
+    rows = table_rows(page, "#panel-programme figure[data-chart=programme] table")
     assert rows == [
-        [p["programme"]["name"], money(p["amount"]), f"{p['awards']:,}"]
-        for p in funding["by_programme"]
+        [p["programme"]["name"], money(o["amount"]), f"{o['awards']:,}"]
+        for p in own_groups(funding["by_programme"])
+        for o in [p["scopes"]["own"]]
     ]
     page.screenshot(path=str(artifacts / "page-dashboard-degraded.png"), full_page=True)
 

@@ -34,4 +34,5 @@ def test_the_dashboard_says_it_counts_community_safety_programmes_only(
     assert float(page.get_attribute("#dashboard-scope", "data-other-amount")) == other["amount"]
     panel = page.inner_text("#panel-programme")
     assert "Arts and Humanities" not in panel  # … and are not on the dashboard
-    assert money(default["totals"]["amount"]) in page.inner_text("#panel-programme .total")
+    own = default["headline"]["own"]["amount"]
+    assert money(own) in page.inner_text("#panel-programme .total")

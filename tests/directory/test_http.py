@@ -51,6 +51,15 @@ def test_etag_and_last_modified_give_304(client):
     assert other.status_code == 200
 
 
+def test_if_none_match_compares_weakly_and_ignores_empty_tags(client):
+    etag = client.get("/api/v1/areas/E09000021").headers["ETag"]
+    weak = client.get("/api/v1/areas/E09000021", headers={"If-None-Match": f"W/{etag}"})
+    assert weak.status_code == 304  # RFC 9110 13.1.2: If-None-Match uses weak comparison
+    for sent in ('""', '"", W/""', f'"", {etag}', "W/"):
+        response = client.get("/api/v1/areas/E09000021", headers={"If-None-Match": sent})
+        assert response.status_code == (304 if etag in sent else 200), sent
+
+
 def test_errors_are_not_cached_as_successes(client):
     response = client.get("/api/v1/postcodes/M1 1AE")
     assert "ETag" not in response.headers

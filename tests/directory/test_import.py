@@ -369,6 +369,25 @@ def test_an_organisation_under_another_id_or_spelling_is_the_one_held(writable_a
     assert again_report["status"] == "unchanged", again_report["counts"]  # the same matches
 
 
+def test_a_programme_new_with_an_aliased_funder_names_the_funder_held(writable_app, tmp_path):
+    """A 360Giving file that brings a new programme under an alias of MOPAC's org-id: the
+    programme's funder is the MOPAC held (GB-GOR-PC390), so it is classified by that funder
+    and listed under it, not under the alias."""
+    alias = {"id": "360G-london:mopac", "name": "Mayors Office for Policing & Crime"}
+    trust = {"id": "GB-CHC-1111111", "name": "Kingston Youth Trust"}
+    item = _giving("360G-new-programme", alias, trust)
+    item["grantProgramme"] = [{"title": "Quiet Streets Pilot"}]
+    path = tmp_path / "aliased.json"
+    path.write_text(json.dumps({"grants": [item]}), "utf-8")
+    result = run(writable_app, "import", str(path), "--source", "aliased", "--json")
+    assert result.exit_code == 0, result.output
+    client = writable_app.test_client()
+    programme = client.get("/api/v1/grants/360G-new-programme").json["programme"]
+    detail = client.get(f"/api/v1/programmes/{programme['id']}").json["programme"]
+    assert detail["funder_ref"] == "GB-GOR-PC390", detail
+    assert detail["community_safety"] is True  # MOPAC is a community-safety funder
+
+
 def test_organisations_csv_is_the_template_funders_table_too():
     from directory.ingest.context import known_organisations
     from directory.ingest.template import MOPAC_NAME, MOPAC_REF, _funder

@@ -197,6 +197,53 @@ def test_partners_name_the_funders_they_share(writable_app, tmp_path):
     assert body["partners"]["contents"][0]["organisation"]["name"] == "Beta Project"
 
 
+def test_partners_give_their_public_contact_and_say_when_they_rest_on_demo_records(
+    writable_app, tmp_path
+):
+    """A partner's contact is its organisation's e-mail and website, filled from its listed
+    services' contacts (those on the themes asked for first); it is demo when every listed
+    service it runs is a demo record."""
+    header = (
+        "Service ref,Service name,Themes,Organisation name,Organisation website,Coverage,"
+        "Email,Phone,Website,Last verified,Status,Demo\n"
+    )
+    rows = [
+        f"A1,Alpha knife crime mentoring,knife crime,Alpha Youth,https://alpha.example.org,Kingston,a1@alpha.example.org,020 7946 0001,,{TODAY},active,no",
+        f"B1,Beta knife crime outreach,knife crime,Beta Project,,Kingston,,,,{TODAY},active,yes",
+        f"B2,Beta mentoring,mentoring,Beta Project,,Kingston,b2@beta.example.org,020 7946 0002,https://beta.example.org/mentoring,{TODAY},active,yes",
+        f"B3,Beta knife crime clinic,knife crime,Beta Project,,Kingston,clinic@beta.example.org,,,{TODAY},active,yes",
+        f"G1,Gamma knife crime sport,knife crime,Gamma Club,,Kingston,,,,{TODAY},active,yes",
+        f"G2,Gamma youth club,youth diversion,Gamma Club,,Kingston,,,,{TODAY},active,no",
+    ]
+    path = tmp_path / "contacts.csv"
+    path.write_text(header + "\n".join(rows) + "\n", "utf-8")
+    result = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "t"])
+    assert result.exit_code == 0, result.output
+    client = writable_app.test_client()
+    body = client.get("/api/v1/partners?postcode=KT1 1EU&theme=violence-knife-crime").json
+    by_name = {p["organisation"]["name"]: p for p in body["partners"]["contents"]}
+    assert set(by_name) == {"Alpha Youth", "Beta Project", "Gamma Club"}
+    assert by_name["Alpha Youth"]["contact"] == {
+        "email": "a1@alpha.example.org", "phone": "020 7946 0001",
+        "website": "https://alpha.example.org",
+    }  # fmt: skip
+    # the knife-crime clinic's e-mail before the mentoring service's; the phone and website
+    # only the mentoring service gives
+    assert by_name["Beta Project"]["contact"] == {
+        "email": "clinic@beta.example.org", "phone": "020 7946 0002",
+        "website": "https://beta.example.org/mentoring",
+    }  # fmt: skip
+    assert by_name["Gamma Club"]["contact"] == {"email": None, "phone": None, "website": None}
+    assert by_name["Alpha Youth"]["demo"] is False
+    assert by_name["Beta Project"]["demo"] is True  # every service it runs is a demo record
+    assert by_name["Gamma Club"]["demo"] is False  # one of its services is real
+    # the same by organisation
+    beta = client.get("/api/v1/partners?organisation=org:alpha-youth").json
+    assert {p["organisation"]["name"]: p["demo"] for p in beta["partners"]["contents"]} == {
+        "Beta Project": True, "Gamma Club": False,
+    }  # fmt: skip
+
+
 def test_change_feed_by_area_and_atom(patch_app, tmp_path):
     client = patch_app.test_client()
     kingston = client.get("/api/v1/changes?area=Kingston&per_page=100").json

@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
+import werkzeug.test
+from flask import Response
 
 from directory.usecases.geography import month_words, terminated_sentence
 from tests.withdrawn import nspl_row, withdrawn
@@ -196,3 +198,17 @@ def test_outcode_outside_london_is_404_and_malformed_is_422(client):
     response = client.get("/api/v1/outcodes/1234")
     assert response.status_code == 422
     assert response.get_json()["code"] == "invalid-postcode"
+
+
+def test_the_bulk_lookup_path_is_not_also_a_postcode(geo_app):
+    # /postcodes/lookup is the bulk lookup only: a GET there is a 405 whose Allow names POST
+    # (it was the postcode "lookup", a 422, and Allow named GET too). A plain werkzeug client:
+    # no operation documents this GET, whose path looks like GET /postcodes/{postcode}'s
+    client = werkzeug.test.Client(geo_app, Response)
+    response = client.get("/api/v1/postcodes/lookup")
+    assert response.status_code == 405
+    assert response.mimetype == "application/problem+json"
+    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    assert client.get("/api/v1/postcodes/LOOKUP").status_code == 422  # a malformed postcode
+    assert client.get("/api/v1/postcodes/lookup1").status_code == 422
+    assert client.post("/api/v1/postcodes/lookup", json={"postcodes": []}).status_code == 200

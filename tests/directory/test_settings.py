@@ -22,12 +22,14 @@ def test_values_are_read_and_typed():
         "DIRECTORY_BULK_LIMIT": "50",
         "DIRECTORY_LOG_LEVEL": "debug",
         "DIRECTORY_DATABASE_URL": "postgresql+psycopg://u@h/db",
+        "DIRECTORY_PUBLIC_URL": "https://directory.example.org/",
     })  # fmt: skip
     assert settings.freeze_heap is False
     assert settings.data_version_ttl == 0.5
     assert settings.bulk_limit == 50
     assert settings.log_level == "DEBUG"
     assert not settings.is_sqlite
+    assert settings.public_url == "https://directory.example.org"
 
 
 @pytest.mark.parametrize(
@@ -39,6 +41,7 @@ def test_values_are_read_and_typed():
         ("LOG_LEVEL", "loud", "is not a logging level"),
         ("LOG_FORMAT", "xml", "DIRECTORY_LOG_FORMAT must be text or json, not 'xml'"),
         ("LOG_FORMAT", "logfmt", "DIRECTORY_LOG_FORMAT must be text or json"),
+        ("PUBLIC_URL", "directory.example.org", "DIRECTORY_PUBLIC_URL must start with http"),
     ],
 )
 def test_bad_values_are_refused_by_name(name, value, message):

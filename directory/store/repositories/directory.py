@@ -260,6 +260,137 @@ class DirectoryRepository:
             ],
         )
 
+    # -- taking a source's records out (``directory demo remove``) ---------------------------
+    def runs_of(self, sources: Collection[str]) -> list[int]:
+        """The ids of the import runs of these sources."""
+        return list(
+            self.session.execute(
+                select(ImportRun.id).where(ImportRun.source.in_(sources))
+            ).scalars()
+        )
+
+    def services_of(self, sources: Collection[str]) -> list[dict[str, Any]]:
+        """The services these sources own (last wrote), each with the areas its coverage and
+        sites name (for the change events of their removal)."""
+        rows = self.session.execute(
+            select(Service.id, Service.ref, Service.name, Service.withdrawn_at)
+            .where(Service.source.in_(sources)).order_by(Service.id)
+        ).all()  # fmt: skip
+        areas: dict[int, set[str]] = defaultdict(set)
+        ids = [r.id for r in rows]
+        for chunk in _chunks(ids):
+            for sid, code in self.session.execute(
+                select(ServiceArea.service_id, ServiceArea.area_code).where(
+                    ServiceArea.service_id.in_(chunk)
+                )
+            ):
+                areas[sid].add(code)
+            for loc in self.session.execute(
+                select(Location.service_id, Location.borough_code, Location.ward_code).where(
+                    Location.service_id.in_(chunk)
+                )
+            ):
+                areas[loc.service_id].update(c for c in (loc.borough_code, loc.ward_code) if c)
+        return [{**r._asdict(), "areas": areas[r.id]} for r in rows]
+
+    def grants_of_sources(self, sources: Collection[str]) -> list[dict[str, Any]]:
+        """The grants these sources own, each with its beneficiary areas."""
+        rows = self.session.execute(
+            select(Grant.id, Grant.ref, Grant.title, Grant.withdrawn_at)
+            .where(Grant.source.in_(sources)).order_by(Grant.id)
+        ).all()  # fmt: skip
+        areas: dict[int, set[str]] = defaultdict(set)
+        for chunk in _chunks([r.id for r in rows]):
+            for gid, code in self.session.execute(
+                select(GrantArea.grant_id, GrantArea.area_code).where(GrantArea.grant_id.in_(chunk))
+            ):
+                areas[gid].add(code)
+        return [{**r._asdict(), "areas": areas[r.id]} for r in rows]
+
+    def _made_only_by(self, entity: str, runs: Collection[int]) -> set[int]:
+        """The ids of the ``entity`` records a change event of ``runs`` created and no change
+        event of any other run (or of none) has touched since."""
+        made = select(ChangeEvent.entity_id).where(
+            ChangeEvent.entity == entity,
+            ChangeEvent.action == "created",
+            ChangeEvent.import_run_id.in_(runs),
+        )
+        others = select(ChangeEvent.entity_id).where(
+            ChangeEvent.entity == entity,
+            or_(ChangeEvent.import_run_id.is_(None), ChangeEvent.import_run_id.not_in(runs)),
+        )
+        return set(self.session.execute(made.except_(others)).scalars())
+
+    def outcomes_to_remove(
+        self, service_ids: Collection[int], runs: Collection[int]
+    ) -> list[dict[str, Any]]:
+        """The outcomes of these services, and those the runs made and nobody else touched
+        (of services that stay), each with its service's coverage."""
+        made = self._made_only_by("outcome", runs)
+        rows = self.session.execute(
+            select(Outcome.id, Outcome.service_id, Outcome.metric, Service.ref.label("service_ref"))
+            .join(Service, Service.id == Outcome.service_id).order_by(Outcome.id)
+        ).all()  # fmt: skip
+        chosen = [r for r in rows if r.service_id in service_ids or r.id in made]
+        coverage: dict[int, set[str]] = defaultdict(set)
+        for chunk in _chunks(sorted({r.service_id for r in chosen})):
+            for sid, code in self.session.execute(
+                select(ServiceArea.service_id, ServiceArea.area_code).where(
+                    ServiceArea.service_id.in_(chunk)
+                )
+            ):
+                coverage[sid].add(code)
+        return [{**r._asdict(), "areas": coverage[r.service_id]} for r in chosen]
+
+    def contacts_to_remove(self, runs: Collection[int]) -> list[dict[str, Any]]:
+        """The patch contacts the runs made and nobody else changed since."""
+        made = self._made_only_by("contact", runs)
+        rows = self.session.execute(
+            select(PatchContact.id, PatchContact.area_code, PatchContact.role).order_by(
+                PatchContact.id
+            )
+        ).all()
+        return [r._asdict() for r in rows if r.id in made]
+
+    def organisations_to_remove(
+        self, runs: Collection[int], service_ids: Collection[int], grant_ids: Collection[int]
+    ) -> list[dict[str, Any]]:
+        """The organisations the runs made and nobody else changed since, that no service
+        or grant staying in the directory names (as runner, funder or recipient)."""
+        made = self._made_only_by("organisation", runs)
+        named: set[int] = set()
+        for sid, org in self.session.execute(select(Service.id, Service.organisation_id)):
+            if sid not in service_ids:
+                named.add(org)
+        for gid, funder, recipient in self.session.execute(
+            select(Grant.id, Grant.funder_id, Grant.recipient_id)
+        ):
+            if gid not in grant_ids:
+                named.update((funder, recipient))
+        rows = self.session.execute(
+            select(Organisation.id, Organisation.ref, Organisation.name).order_by(Organisation.id)
+        ).all()
+        return [r._asdict() for r in rows if r.id in made and r.id not in named]
+
+    def orphan_programmes(self, keep: Collection[str], leaving: Collection[int]) -> list[str]:
+        """Programmes no grant names once the grants ``leaving`` are gone, other than
+        ``keep`` (directory/data/programmes.csv's)."""
+        named = {
+            programme
+            for gid, programme in self.session.execute(
+                select(Grant.id, Grant.programme_id).where(Grant.programme_id.is_not(None))
+            )
+            if gid not in leaving
+        }
+        held = self.session.execute(select(Programme.id).order_by(Programme.id)).scalars()
+        return [p for p in held if p not in named and p not in keep]
+
+    def delete_ids(self, model: type, ids: Sequence[Any], column: str = "id") -> None:
+        """Delete the rows of ``model`` whose ``column`` is one of ``ids``."""
+        key = getattr(model, column)
+        for chunk in _chunks(list(ids)):
+            self.session.execute(delete(model).where(key.in_(chunk)))
+
     # -- locks --------------------------------------------------------------------------
     def acquire_lock(self, name: str, holder: str, at: datetime) -> Row[Any] | None:
         """Take the named lock; return None on success or the row of whoever holds it."""
@@ -599,6 +730,20 @@ class CatalogueQueries:
         statement = select(ChangeEvent.__table__).order_by(ChangeEvent.id.desc())
         return self._page(ChangeEvent, statement, where, offset, limit)
 
+    def existing_ids(self, wanted: dict[str, set[int]]) -> dict[str, set[int]]:
+        """Of the ids asked for per entity (service, grant, organisation), those still held
+        (``directory demo remove`` deletes records their change events name)."""
+        models = {"service": Service, "grant": Grant, "organisation": Organisation}
+        found: dict[str, set[int]] = {}
+        for entity, ids in wanted.items():
+            model = models[entity]
+            found[entity] = set()
+            for chunk in _chunks(sorted(ids)):
+                found[entity].update(
+                    self.db.execute(select(model.id).where(model.id.in_(chunk))).scalars()
+                )
+        return found
+
     def event_areas(self, ids: Sequence[int]) -> dict[int, list[str]]:
         statement = select(ChangeArea.event_id, ChangeArea.area_code).order_by(ChangeArea.area_code)
         return self._grouped(ChangeArea.event_id, statement, ids, ChangeArea.area_code)
@@ -621,8 +766,9 @@ class CatalogueQueries:
     # -- the in-memory directory index (patch, partners) ---------------------------------------
     def index_rows(self) -> dict[str, list[Row[Any]]]:
         """Everything the in-memory directory index is built from, in a few full scans:
-        listed services with their organisation, themes, coverage and sites, the patch
-        contacts and the themes (the grants come from the data version's facts,
+        listed services with their organisation, themes, coverage and sites, the public
+        contact and demo flag of the organisations running them, the patch contacts and the
+        themes (the grants come from the data version's facts,
         :meth:`FundingQueries.grants`)."""
         listed = Service.withdrawn_at.is_(None)
         return {
@@ -639,6 +785,10 @@ class CatalogueQueries:
                 select(Location.__table__).join(Service, Service.id == Location.service_id).where(listed)
             ).all(),
             "contacts": self.db.execute(select(PatchContact.__table__)).all(),
+            "organisations": self.db.execute(
+                select(Organisation.id, Organisation.demo, Organisation.email, Organisation.website)
+                .where(Organisation.id.in_(select(Service.organisation_id).where(listed)))
+            ).all(),
             "themes_taxonomy": self.db.execute(select(Theme.__table__)).all(),
         }  # fmt: skip
 

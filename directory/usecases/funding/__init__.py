@@ -1,7 +1,9 @@
 """Funding transparency use cases, one module each: ``summary`` (funding summaries),
 ``need`` (funding against population and recorded crime), ``programmes`` (allocation
 formulas beside the actual allocations) and ``outcomes``; ``awards`` holds what they share
-(which awards count, where their money is placed, the statistics of a group). No Flask here.
+(which awards count, where their money is placed, the statistics of a group) and
+``headline`` an area's own awards apart from the shared and wider awards reaching it (used
+by the summary and the patch). No Flask here.
 
 Everything is answered from :class:`directory.usecases.facts.FundingData`, read once per data
 version and shared with the patch, so a request is dictionary work. The need figures
@@ -23,4 +25,12 @@ another area it also names adds nothing; an award naming London is London-wide).
 - an award with no London beneficiary area is ``unplaced``;
 - a regrant (an award paid through another award the directory holds, e.g. MOPAC → SNB →
   charity) is left out unless ``include_regrants``: its money is already in its parent.
+
+An area's headline
+------------------
+With an area, every award reaching it is counted once, in full, at one scope there: its
+``own`` (every area the award names is the area or inside it), ``shared`` (it names areas
+outside it too, none above it), ``borough_wide`` (a ward's borough), ``bcu_wide`` or
+``london_wide``; own is the figure to compare areas by, and the wider scopes are added in
+only by ``apportion=population`` (see :mod:`.headline`).
 """

@@ -27,16 +27,18 @@ from directory.usecases.funding.awards import (
     select_grants,
     selection,
 )
+from directory.usecases.funding.headline import Scopes, headline, scopes, scopes_present
 from directory.usecases.geography import CITY_NOTE, LONDON, GeographySnapshot
 
 SUMMARY_BY = ("borough", "bcu", "ward", "programme", "financial_year", "organisation")
 APPORTION = ("none", "population")
 
 AREA_FILTER_RULE = (
-    "With area, the awards counted are those whose beneficiary areas are the area, an area "
-    "inside it or an area above it: London-wide and BCU-wide awards reaching the area are "
-    "counted in full, not as the area's share. For the area's own share see "
-    "/funding/summary?by=borough (london_wide and bcu_wide kept apart) or /funding/need."
+    "With area, the awards counted in totals and groups are those whose beneficiary areas are "
+    "the area, an area inside it or an area above it: London-wide and BCU-wide awards "
+    "reaching the area are counted there in full, not as the area's share. headline keeps "
+    "the area's own awards apart from the wider ones (each group's scopes likewise): compare "
+    "areas by headline.own."
 )
 APPORTION_RULE = (
     "apportioned_amount = the area's own amount + London-wide money × the area's share of "
@@ -57,15 +59,12 @@ def funding_summary(
 ) -> dict[str, Any]:  # fmt: skip
     check_choice("by", by, SUMMARY_BY)
     check_choice("apportion", apportion, APPORTION)
-    if apportion == "population" and by not in ("borough", "bcu"):
-        message = (
-            "apportion=population applies to by=borough or by=bcu (there are no ward populations)."
-        )
-        raise InvalidInputError(message, errors={"apportion": [message]})
     sel = selection(snap, programme=programme, financial_year_text=financial_year_text,
                      area=area, live_on=live_on, include_regrants=include_regrants,
                      include_other_programmes=include_other_programmes)  # fmt: skip
+    _check_apportion(snap, by, sel.area, apportion)
     grants = select_grants(data, snap, sel)
+    found = scopes(grants, snap, sel.area, data._widest) if sel.area is not None else None
     flags = {g.id: grant_flags(g, today, settings) for g in grants}
     totals = Stats()
     for g in grants:
@@ -85,8 +84,11 @@ def funding_summary(
             "awards": len(left_out),
             "amount": pounds(sum(g.amount_pence or 0 for g in left_out)),
         }
+    if sel.area is not None and found is not None:  # found is None without an area
+        answer["headline"] = headline(snap, grants, sel.area, found, data=data, apportion=apportion)
     if by in ("programme", "financial_year", "organisation"):
-        answer["groups"] = _simple_groups(grants, flags, by)
+        present = scopes_present(snap, sel.area) if sel.area is not None else ()
+        answer["groups"] = _simple_groups(grants, flags, by, found, present)
         if sel.area is not None:
             answer["rule"] = AREA_FILTER_RULE
         return answer
@@ -95,32 +97,66 @@ def funding_summary(
     return answer
 
 
-def _simple_groups(grants: list[GrantFact], flags: dict[int, Any], by: str) -> list[dict[str, Any]]:
+def _check_apportion(snap: GeographySnapshot, by: str, area: str | None, apportion: str) -> None:
+    """apportion=population needs populations: by=borough or by=bcu, or the headline of a
+    borough, a BCU or London (there are no ward populations)."""
+    if apportion != "population" or by in ("borough", "bcu"):
+        return
+    if by != "ward" and area is not None and snap.areas[area].type != "ward":
+        return
+    message = (
+        "apportion=population applies to by=borough or by=bcu, or with area a borough, BCU "
+        "or London (its headline); there are no ward populations."
+    )
+    raise InvalidInputError(message, errors={"apportion": [message]})
+
+
+def _group_key(g: GrantFact, by: str) -> Any:
+    if by == "programme":
+        return g.programme_id
+    if by == "financial_year":
+        return g.financial_year
+    return g.recipient_ref
+
+
+def _simple_groups(
+    grants: list[GrantFact], flags: dict[int, Any], by: str,
+    found: Scopes | None = None, present: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The groups of by=programme, financial_year or organisation; with an area (``found``,
+    each award's scope there) each group's awards and money by scope, as in the headline,
+    so that a chart never shows wider money as the area's own."""
     groups: dict[Any, Stats] = defaultdict(Stats)
     labels: dict[Any, Any] = {}
+    by_scope: dict[Any, dict[str, list[float]]] = defaultdict(
+        lambda: {s: [0, 0.0] for s in present}
+    )
     for g in grants:
+        key = _group_key(g, by)
         if by == "programme":
-            key: Any = g.programme_id
             labels[key] = (
                 {"id": g.programme_id, "name": g.programme_name} if g.programme_id else None
             )
         elif by == "financial_year":
-            key = g.financial_year
             labels[key] = g.financial_year
         else:
-            key = g.recipient_ref
             labels[key] = {"ref": g.recipient_ref, "name": g.recipient_name}
         groups[key].add(g, flags[g.id])
+        if found is not None:
+            cell = by_scope[key].setdefault(found[g.id][0], [0, 0.0])
+            cell[0] += 1
+            cell[1] += g.amount_pence or 0
     if by == "financial_year":
         order = sorted(groups, key=lambda k: (k is None, k or ""))
     else:
         order = sorted(groups, key=lambda k: (-groups[k].pence, k is None, str(k)))
-    member = {
-        "programme": "programme",
-        "financial_year": "financial_year",
-        "organisation": "organisation",
-    }[by]
-    return [{member: labels[k], **groups[k].body()} for k in order]
+    out = [{by: labels[k], **groups[k].body()} for k in order]
+    if found is not None:
+        for k, group in zip(order, out, strict=True):
+            group["scopes"] = {
+                s: {"awards": int(n), "amount": pounds(p)} for s, (n, p) in by_scope[k].items()
+            }
+    return out
 
 
 def _area_groups(

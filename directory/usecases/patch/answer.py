@@ -26,6 +26,7 @@ from directory.usecases.catalogue import area_ref, grant_flags
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import GrantFact
 from directory.usecases.funding.awards import ALL_PROGRAMMES_RULE, community_safety_rule_text
+from directory.usecases.funding.headline import headline, scopes, scopes_present
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.pagination import envelope
 from directory.usecases.patch.index import (
@@ -244,7 +245,7 @@ def patch(
         "filters": _filters_answer(filters, place.point is not None),
         "counts": counts,
         "funding": funding_summary(
-            index, place, filters.live_on or today, filters.include_other_programmes
+            index, snap, place, filters.live_on or today, filters.include_other_programmes
         ),
         "awards": patch_awards(index, place, filters.live_on or today, filters),
         "contacts": patch_contacts(index, place.coverage),
@@ -278,15 +279,27 @@ def patch_contacts(index: DirectoryIndex, coverage: Coverage) -> list[dict[str, 
 
 
 def funding_summary(
-    index: DirectoryIndex, place: Place, day: date, all_programmes: bool = False
-) -> Shared:
+    index: DirectoryIndex, snap: GeographySnapshot, place: Place, day: date,
+    all_programmes: bool = False,
+) -> Shared:  # fmt: skip
     key = (day, place.coverage.key, all_programmes)
     summary = index.funding_cache.get(key)
     if summary is None:
         summary = index.funding_cache[key] = Shared(
-            _funding_summary(index, place, day, all_programmes)
+            _funding_summary(index, snap, place, day, all_programmes)
         )
     return summary
+
+
+def _patch_area(place: Place) -> str:
+    """The patch's own area: its ward (a postcode, a point or a ward asked for), else the
+    borough, BCU or London asked for."""
+    relations = place.coverage.relations
+    return next(
+        codes[0]
+        for relation in ("serves_ward", "serves_borough", "serves_bcu", "serves_london")
+        if (codes := relations.get(relation))
+    )
 
 
 def _reaching(
@@ -322,7 +335,7 @@ def _live_on(day: date) -> Callable[[GrantFact], bool]:
 
 
 def _funding_summary(
-    index: DirectoryIndex, place: Place, day: date, all_programmes: bool
+    index: DirectoryIndex, snap: GeographySnapshot, place: Place, day: date, all_programmes: bool
 ) -> dict[str, Any]:
     """Live awards whose beneficiary areas are in the patch, by programme and by scope:
     community-safety programmes only unless ``all_programmes`` (the others are counted in
@@ -331,6 +344,10 @@ def _funding_summary(
     Awards made for all of London or a whole BCU are reported at that scope, never divided
     among boroughs; an award is counted once even if it names several of the patch's areas."""
     seen, other = _reaching(index, place, _live_on(day), all_programmes)
+    grants = [g for g, _ in seen.values()]
+    area = _patch_area(place)
+    found = scopes(grants, snap, area, None)
+    present = scopes_present(snap, area)
     programmes: dict[str, dict[str, Any]] = {}
     for g, scope in seen.values():
         key = g.programme_id or "none"
@@ -344,6 +361,7 @@ def _funding_summary(
                 "awards": 0,
                 "amount": 0.0,
                 "by_scope": {},
+                "scopes": {s: {"awards": 0, "amount": 0.0} for s in present},
             },
         )
         entry["awards"] += 1
@@ -351,6 +369,12 @@ def _funding_summary(
         bucket = entry["by_scope"].setdefault(scope, {"awards": 0, "amount": 0.0})
         bucket["awards"] += 1
         bucket["amount"] += (g.amount_pence or 0) / 100
+        cell = entry["scopes"].setdefault(found[g.id][0], {"awards": 0, "amount": 0.0})
+        cell["awards"] += 1
+        cell["amount"] += g.amount_pence or 0
+    for entry in programmes.values():
+        for cell in entry["scopes"].values():
+            cell["amount"] = round(cell["amount"] / 100, 2)
     rows = sorted(
         programmes.values(),
         key=lambda e: (-e["amount"], e["programme"]["name"] if e["programme"] else ""),
@@ -359,6 +383,7 @@ def _funding_summary(
         "live_on": day.isoformat(),
         "awards": len(seen),
         "amount": round(sum((g.amount_pence or 0) for g, _ in seen.values()) / 100, 2),
+        "headline": headline(snap, grants, area, found),
         "by_programme": rows,
         "programmes": (
             {"counted": "all", "rule": ALL_PROGRAMMES_RULE}
@@ -373,8 +398,11 @@ def _funding_summary(
             }
         ),
         "rule": "Live awards whose beneficiary areas include the patch's ward, borough, BCU or "
-        "London (or, for an area, areas inside it). Pan-London and BCU-wide awards are shown "
-        "at their own scope (by_scope), in full, and are not apportioned to boroughs.",
+        "London (or, for an area, areas inside it); awards and amount count each once, in "
+        "full. Pan-London and BCU-wide awards are shown at their own scope (by_scope), in "
+        "full, and are not apportioned to boroughs. headline keeps the patch's own awards "
+        "(its ward, or the area asked for and the areas inside it) apart from the shared and "
+        "wider ones: compare patches by headline.own.",
     }
 
 
@@ -439,12 +467,7 @@ def _patch_awards(
         }
         for g, scope in ordered[:AWARDS_LISTED]
     ]
-    relations = place.coverage.relations
-    code = next(
-        codes[0]
-        for relation in ("serves_ward", "serves_borough", "serves_bcu", "serves_london")
-        if (codes := relations.get(relation))
-    )
+    code = _patch_area(place)
     if programme is not None:
         counted: dict[str, Any] = {"counted": "programme", "programme": programme}
     elif all_programmes:

@@ -75,6 +75,17 @@ class OrganisationProfile:
     sites: list[tuple[float, float]] = field(default_factory=list)
     funders: dict[str, str] = field(default_factory=dict)  # ref → name
     services: int = 0
+    #: the organisation record's own flag, and whether every listed service it runs is a
+    #: demo record (then the match rests on illustrative records only)
+    demo: bool = False
+    services_demo: bool = True
+    #: the organisation's public e-mail and website
+    email: str | None = None
+    website: str | None = None
+    #: its listed services' public contacts: (name case-folded, themes, contact), sorted
+    service_contacts: list[tuple[str, frozenset[str], dict[str, str | None]]] = field(
+        default_factory=list
+    )
 
 
 @dataclass
@@ -176,6 +187,12 @@ class DirectoryIndex:
                     s.organisation_id, s.organisation_ref, s.organisation_name, s.organisation_type
                 )
             profile.services += 1
+            profile.services_demo = profile.services_demo and bool(s.demo)
+            if s.email or s.phone or s.website:
+                profile.service_contacts.append((
+                    s.name.casefold(), frozenset(themes[s.id]),
+                    {"email": s.email, "phone": s.phone, "website": s.website},
+                ))  # fmt: skip
             profile.themes.update(themes[s.id])
             for code in coverage[s.id]:
                 if code == LONDON:
@@ -187,6 +204,15 @@ class DirectoryIndex:
                 borough = site.body["borough"]
                 if borough:
                     profile.boroughs.add(borough["code"])
+        for org in rows["organisations"]:
+            if (profile := organisations.get(org.id)) is not None:
+                profile.demo, profile.email, profile.website = (
+                    bool(org.demo),
+                    org.email,
+                    org.website,
+                )
+        for profile in organisations.values():
+            profile.service_contacts.sort(key=lambda item: item[0])
         by_ref = {p.ref: p for p in organisations.values()}
         for g in facts.grants:
             if (profile := by_ref.get(g.recipient_ref)) is not None:

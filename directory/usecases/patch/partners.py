@@ -74,6 +74,8 @@ def partners(
             "score": score,
             "reasons": reasons,
             "services": org.services,
+            "contact": _contact(org, wanted),
+            "demo": org.demo or org.services_demo,
             "url": f"/api/v1/organisations/{org.id}",
         }
         for score, org, reasons in chosen
@@ -98,6 +100,19 @@ def partners(
         "across the Thames), +1 London-wide, +2 sites within 2 km (+1 within 5 km), +1 per "
         "shared funder; then name",
     }
+
+
+def _contact(org: OrganisationProfile, themes: set[str]) -> dict[str, str | None]:
+    """The organisation's public contact: its own e-mail and website, each filled, where
+    the organisation record has none, from its listed services' public contacts (those
+    working on the themes asked for first, then by name); the phone is always a service's."""
+    contact: dict[str, str | None] = {"email": org.email, "phone": None, "website": org.website}
+    ordered = sorted(org.service_contacts, key=lambda item: (not item[1] & themes, item[0]))
+    for _name, _themes, ways in ordered:
+        for key, value in ways.items():
+            if contact[key] is None and value:
+                contact[key] = value
+    return contact
 
 
 def _closest(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float | None:

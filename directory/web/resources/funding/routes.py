@@ -33,7 +33,9 @@ def funding_summary(args: dict[str, Any]) -> Response:
     ending within 90 days, grouped `by` borough, BCU, ward, programme, financial year or
     recipient organisation. London-wide and BCU-wide awards are reported as such
     (`london_wide`, `bcu_wide`), never silently divided among boroughs; `apportion=population`
-    adds an `apportioned_amount` and states the rule."""
+    adds an `apportioned_amount` and states the rule. With `area`, `headline` keeps the area's
+    own awards apart from the shared, BCU-wide and London-wide awards reaching it (each in
+    full, at its own scope): compare areas by `headline.own`."""
     data = facts()
     return http.json_response(
         summary.funding_summary(

@@ -47,7 +47,8 @@ _APPORTION = ma.fields.String(
         "description": "none (default): London-wide and BCU-wide money stays at its own scope. "
         "population: also give each borough (or BCU) an apportioned_amount that divides "
         "London-wide money by share of London's population and BCU-wide money by share of the "
-        "BCU's population (the rule is stated in the answer's apportionment member)"
+        "BCU's population (the rule is stated in the answer's apportionment member); with "
+        "area a borough, BCU or London, the headline's apportionment likewise"
     },
 )
 _REGRANTS = ma.fields.Boolean(
@@ -118,7 +119,7 @@ class PopulationNoteSchema(Schema):
     source = ma.fields.Raw(
         metadata={
             "description": "The estimates' source, or their sources when several",
-            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
             "nullable": True,
         }
     )
@@ -204,6 +205,130 @@ class FundingAreaStatsSchema(FundingStatsSchema):
     )
 
 
+class HeadlineMoneySchema(Schema):
+    awards = ma.fields.Integer(metadata={"description": "Awards, each counted once"})
+    amount = ma.fields.Float(metadata={"description": "Pounds, each award in full"})
+    awards_without_amount = ma.fields.Integer(
+        metadata={"description": "Awards whose amount is not recorded"}
+    )
+    apportioned_amount = ma.fields.Float(
+        metadata={
+            "description": "With apportion=population (when populations are loaded): the "
+            "part of this scope's money counted for the area by apportionment.rule"
+        }
+    )
+
+
+class HeadlineWiderSchema(HeadlineMoneySchema):
+    areas = ma.fields.List(
+        ma.fields.Nested(AreaRefSchema),
+        metadata={
+            "description": "The areas these awards were made for beyond the area: its "
+            "borough, BCU or London for a wide scope; for shared, the other areas the awards "
+            "name"
+        },
+    )
+    areas_sharing = ma.fields.Integer(
+        metadata={
+            "description": "How many areas of the area's own level this money is for, the "
+            "area included (London-wide for a borough: 33)"
+        }
+    )
+    shared_with = ma.fields.List(
+        ma.fields.Nested(AreaRefSchema),
+        metadata={
+            "description": "A borough's or BCU's shared and bcu_wide scopes: the other "
+            "boroughs (BCUs) this money is for"
+        },
+    )
+    equal_share = ma.fields.Float(
+        metadata={
+            "description": "shared, for a borough or BCU: the area's part when each award is "
+            "divided equally between the areas of its level it names (as "
+            "/funding/summary?by=borough or by=bcu counts it)"
+        }
+    )
+
+
+class HeadlinePopulationSchema(Schema):
+    reference_date = ma.fields.Date(metadata={"description": "The latest estimate's date"})
+    sources = ma.fields.List(ma.fields.String())
+
+
+class HeadlineApportionmentSchema(Schema):
+    method = ma.fields.String(metadata={"description": "none | population"})
+    available = ma.fields.Boolean(
+        metadata={
+            "description": "Whether amount could be worked out (population: populations "
+            "loaded, and the area is a borough, BCU or London)"
+        }
+    )
+    amount = ma.fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Pounds: own + the apportioned parts of the wider scopes (null "
+            "unless apportion=population and available)"
+        },
+    )
+    rule = ma.fields.String(metadata={"description": "What is added, in words"})
+    population = ma.fields.Nested(
+        HeadlinePopulationSchema,
+        allow_none=True,
+        metadata={"description": "The population estimates used (null if none are loaded)"},
+    )
+
+
+class FundingHeadlineSchema(Schema):
+    area = ma.fields.Nested(AreaRefSchema)
+    own = ma.fields.Nested(
+        HeadlineMoneySchema,
+        metadata={
+            "description": "The area's own awards: every beneficiary area they name is the "
+            "area or inside it (a borough and its wards). The figure to compare areas by"
+        },
+    )
+    shared = ma.fields.Nested(
+        HeadlineWiderSchema,
+        metadata={
+            "description": "Awards naming the area (or an area inside it) and areas outside "
+            "it, none above it (several boroughs), in full; absent for London"
+        },
+    )
+    borough_wide = ma.fields.Nested(
+        HeadlineWiderSchema,
+        metadata={"description": "A ward: awards for its whole borough, in full"},
+    )
+    bcu_wide = ma.fields.Nested(
+        HeadlineWiderSchema,
+        metadata={
+            "description": "A borough or ward in a Met BCU: awards for the whole BCU, in full "
+            "(absent for the City of London, in no BCU)"
+        },
+    )
+    london_wide = ma.fields.Nested(
+        HeadlineWiderSchema,
+        metadata={"description": "Awards for all of London, in full; absent for London"},
+    )
+    reaching = ma.fields.Nested(
+        HeadlineMoneySchema,
+        metadata={
+            "description": "Every award reaching the area, once, in full: own + shared + the "
+            "wide scopes (the answer's totals)"
+        },
+    )
+    apportionment = ma.fields.Nested(HeadlineApportionmentSchema)
+    rule = ma.fields.String(metadata={"description": "What each scope counts, in words"})
+    note = ma.fields.String(metadata={"description": "The City of London: why it has no BCU"})
+
+
+class GroupScopesSchema(Schema):
+    own = ma.fields.Nested(FundingMoneySchema)
+    shared = ma.fields.Nested(FundingMoneySchema)
+    borough_wide = ma.fields.Nested(FundingMoneySchema)
+    bcu_wide = ma.fields.Nested(FundingMoneySchema)
+    london_wide = ma.fields.Nested(FundingMoneySchema)
+
+
 class FundingGroupSchema(FundingStatsSchema):
     programme = ma.fields.Nested(
         ProgrammeRefSchema,
@@ -216,6 +341,13 @@ class FundingGroupSchema(FundingStatsSchema):
     )
     organisation = ma.fields.Nested(
         RefNameSchema, metadata={"description": "by=organisation: the recipient {ref, name}"}
+    )
+    scopes = ma.fields.Nested(
+        GroupScopesSchema,
+        metadata={
+            "description": "With area: the group's awards and money by scope at the area, as "
+            "in headline (own, shared, borough_wide, bcu_wide, london_wide, each in full)"
+        },
     )
 
 
@@ -275,6 +407,14 @@ class FundingSummarySchema(Schema):
         ma.fields.Nested(FundingGroupSchema),
         metadata={
             "description": "by=programme, financial_year or organisation: one entry per group; programmes and organisations by amount (largest first), years in order"
+        },
+    )
+    headline = ma.fields.Nested(
+        FundingHeadlineSchema,
+        metadata={
+            "description": "With area: the area's own awards apart from the shared, "
+            "borough-, BCU- and London-wide awards reaching it, each at its own scope in full; "
+            "added into the area's figure only with apportion=population (its rule stated)"
         },
     )
     rule = ma.fields.String(

@@ -38,10 +38,11 @@ def ready() -> Response:
     return http.json_response(body)
 
 
-@blp.route("/api/v1/")
+@blp.route("/api/v1", strict_slashes=False)
 @blp.response(200, RootSchema)
 def root() -> Response:
-    """Entry point: names the API and where its OpenAPI description lives."""
+    """Entry point: names the API and where its OpenAPI description lives (at /api/v1 and
+    /api/v1/)."""
     return http.json_response(
         {
             "name": "London Funded Services Directory",

@@ -19,6 +19,11 @@ from directory.web.resources.common import (
     ThemeRefSchema,
     include_other_programmes_field,
 )
+from directory.web.resources.funding.schemas import (
+    FundingHeadlineSchema,
+    FundingProgrammesSchema,
+    GroupScopesSchema,
+)
 from directory.web.resources.postcodes.schemas import PostcodeSchema
 from directory.web.resources.services.schemas import OrganisationRefSchema
 
@@ -248,33 +253,66 @@ class PatchCountsSchema(Schema):
         }
 
 
-class PatchMoneySchema(Schema):
+class PatchFundingMoneySchema(Schema):
     awards = ma.fields.Integer()
-    amount = ma.fields.Float(metadata={"description": "Pounds"})
+    amount = ma.fields.Float(metadata={"description": "Pounds, each award in full"})
 
 
-class PatchScopesSchema(Schema):
-    class Meta:
-        ordered = True
-        include = {scope: ma.fields.Nested(PatchMoneySchema) for scope in SCOPES}
+class PatchFundingScopesSchema(Schema):
+    ward = ma.fields.Nested(PatchFundingMoneySchema)
+    part = ma.fields.Nested(PatchFundingMoneySchema)
+    borough = ma.fields.Nested(PatchFundingMoneySchema)
+    bcu = ma.fields.Nested(PatchFundingMoneySchema)
+    london = ma.fields.Nested(PatchFundingMoneySchema)
 
 
-class PatchProgrammeFundingSchema(Schema):
-    programme = ma.fields.Nested(ProgrammeRefSchema, allow_none=True)
+class PatchFundingProgrammeSchema(PatchFundingMoneySchema):
+    programme = ma.fields.Nested(
+        ProgrammeRefSchema,
+        allow_none=True,
+        metadata={"description": "null for awards with no programme"},
+    )
     community_safety = ma.fields.Boolean()
-    awards = ma.fields.Integer()
-    amount = ma.fields.Float(metadata={"description": "Pounds"})
     by_scope = ma.fields.Nested(
-        PatchScopesSchema, metadata={"description": "Where the awards reach the patch"}
+        PatchFundingScopesSchema,
+        metadata={
+            "description": "By the scope each award first reaches the patch at (ward, part, "
+            "borough, bcu, london): present scopes only"
+        },
+    )
+    scopes = ma.fields.Nested(
+        GroupScopesSchema,
+        metadata={
+            "description": "By the award's scope at the patch's own area, as in headline "
+            "(own, shared, borough_wide, bcu_wide, london_wide), each award in full"
+        },
     )
 
 
 class PatchFundingSchema(Schema):
     live_on = ma.fields.Date()
-    awards = ma.fields.Integer()
-    amount = ma.fields.Float(metadata={"description": "Pounds"})
-    by_programme = ma.fields.List(ma.fields.Nested(PatchProgrammeFundingSchema))
-    programmes = ma.fields.Nested(ProgrammesCountedSchema)
+    awards = ma.fields.Integer(metadata={"description": "Live awards reaching the patch"})
+    amount = ma.fields.Float(
+        metadata={
+            "description": "Pounds, every live award reaching the patch in full (London-wide "
+            "and BCU-wide ones included): see headline for the patch's own"
+        }
+    )
+    headline = ma.fields.Nested(
+        FundingHeadlineSchema,
+        metadata={
+            "description": "The patch's own live awards (its ward, or the area asked for and "
+            "the areas inside it) apart from the shared and wider ones, as "
+            "/funding/summary?area= gives them"
+        },
+    )
+    by_programme = ma.fields.List(
+        ma.fields.Nested(PatchFundingProgrammeSchema),
+        metadata={"description": "Largest amount first"},
+    )
+    programmes = ma.fields.Nested(
+        FundingProgrammesSchema, metadata={"description": "Which programmes are counted"}
+    )
     rule = ma.fields.String()
 
 
@@ -412,6 +450,16 @@ class PartnerSchema(Schema):
     score = ma.fields.Integer()
     reasons = ma.fields.List(ma.fields.Nested(PartnerReasonSchema))
     services = ma.fields.Integer(metadata={"description": "Its listed services"})
+    contact = ma.fields.Nested(
+        ServiceContactSchema,
+        metadata={
+            "description": "Its public contact: its own e-mail and website, else its listed "
+            "services' (those on the themes asked for first); the phone a service's"
+        },
+    )
+    demo = ma.fields.Boolean(
+        metadata={"description": "Every listed service it runs is a demo record, or it is"}
+    )
     url = ma.fields.String()
 
 
@@ -437,6 +485,10 @@ class PartnersSchema(Schema):
     subject = ma.fields.Nested(PartnerSubjectSchema)
     partners = ma.fields.Nested(
         PartnerPageSchema,
-        metadata={"description": "Page envelope of ranked organisations with reasons"},
+        metadata={
+            "description": "Page envelope of ranked organisations, each with its reasons, its public "
+            "contact (e-mail, phone, website) and demo (every listed service it runs is a demo "
+            "record, or the organisation is)"
+        },
     )
     ranking = ma.fields.String()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import UnicodeConverter
 
 from directory.usecases import geography
 from directory.web import http
@@ -23,7 +25,22 @@ blp = Blueprint(
 PROBLEM = http.PROBLEM_MIMETYPE
 
 
-@blp.route("/postcodes/<string:postcode>")
+class PostcodeConverter(UnicodeConverter):
+    """A postcode in a path: any segment but ``lookup``, so that /postcodes/lookup is only
+    the bulk lookup (POST; a GET there is a 405 whose Allow names POST) rather than also
+    the postcode "lookup" (its Allow named GET too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.regex = r"(?!lookup\Z)" + self.regex  # UnicodeConverter's: [^/]{1,}
+
+
+@blp.record_once
+def _register_converter(setup: BlueprintSetupState) -> None:
+    setup.app.url_map.converters["postcode"] = PostcodeConverter
+
+
+@blp.route("/postcodes/<postcode:postcode>")
 @blp.response(200, PostcodeSchema)
 @blp.alt_response(
     422,

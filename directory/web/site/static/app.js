@@ -14,7 +14,8 @@
   var dateFmt = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
   var monthFmt = new Intl.DateTimeFormat("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
 
-  var state = { token: 0, map: null, layers: [], tiles: null, tileLayer: null };
+  var state = { token: 0, map: null, layers: [], tiles: null, tileLayer: null, patchKey: null,
+                partnersToken: 0, partnersKey: null, themes: {}, themesReady: null };
 
   function $(id) { return document.getElementById(id); }
 
@@ -124,24 +125,32 @@
     }
     return ways;
   }
-  /* A postcode as people type it ("  sw2   1rw ") as the API writes it ("SW2 1RW"). */
-  function tidyPostcode(text) { return String(text || "").replace(/\s+/g, " ").trim().toUpperCase(); }
+  /* A postcode as people type it ("  sw2   1rw ", "sw21rw") as the API writes it ("SW2 1RW"):
+   * one space, and one before the inward code (a digit and two letters) when none was typed. */
+  function tidyPostcode(text) {
+    var tidy = String(text || "").replace(/\s+/g, " ").trim().toUpperCase();
+    return /^[A-Z0-9]{2,4}\d[A-Z]{2}$/.test(tidy) ? tidy.slice(0, -3) + " " + tidy.slice(-3) : tidy;
+  }
 
   /* ---------- status and problems ---------- */
 
   function say(text) { $("status").textContent = text; }
   function showProblem(problem) {
-    var box = $("problem");
+    fillProblem($("problem"), problem);
+    say("");
+  }
+  /* A problem in plain words in an alert box: its title, its detail (a withdrawn postcode
+   * with a link to its area's patch) and the boroughs an unknown postcode's district touches. */
+  function fillProblem(box, problem) {
     var body = problem.body || {};
     clear(box);
     append(box, el("p", { class: "problem-title", text: body.title || "Something went wrong" }));
     if (body.code === "postcode-terminated" && body.postcode) append(box, withdrawn(body));
-    else append(box, el("p", { text: problem.message }));
+    else append(box, el("p", { class: "problem-detail", text: problem.message }));
     if (body.outcode_boroughs && body.outcode_boroughs.length) {
       append(box, el("p", { text: "Boroughs that postcode district touches: " + body.outcode_boroughs.map(areaName).join(", ") + "." }));
     }
     box.hidden = false;
-    say("");
   }
   /* A withdrawn postcode in plain words ("SM1 1AB was withdrawn in July 2002; it was in
    * Sutton Central ward, Sutton."), with a link to the patch of that ward (or borough). */
@@ -439,7 +448,7 @@
       append(detail, scrollTable(["Measure", "Period", "Achieved", "Target", "Target met?"],
         outcomes.map(function (o) {
           var unit = o.unit ? " " + o.unit : "";
-          return [o.metric, fmtDate(o.period_start) + " to " + fmtDate(o.period_end),
+          return [o.demo ? [o.metric, " ", demoTag(o)] : o.metric, fmtDate(o.period_start) + " to " + fmtDate(o.period_end),
             { text: o.value === null || o.value === undefined ? "—" : number.format(o.value) + unit, value: o.value, numeric: true },
             { text: o.target === null || o.target === undefined ? "—" : number.format(o.target) + unit, value: o.target, numeric: true },
             o.met_target === true ? "Yes" : o.met_target === false ? "No" : "—"];
@@ -569,25 +578,130 @@
       (s.without_amount ? " (" + plural(s.without_amount, "award has", "awards have") + " no amount recorded)" : "") + "."));
   }
 
+  /* ---------- the headline: an area's own money apart from the wider money reaching it ---------- */
+
+  var WIDER = ["shared", "borough_wide", "bcu_wide", "london_wide"];
+  var SCOPE_SHORT = { shared: "shared", borough_wide: "borough-wide", bcu_wide: "BCU-wide", london_wide: "London-wide" };
+  var LEVEL_WORDS = { borough: ["borough", "boroughs"], bcu: ["BCU", "BCUs"], ward: ["ward", "wards"], region: ["region", "regions"] };
+
+  /* "BCU-wide awards reaching Lambeth (Central South BCU, shared by its 2 boroughs: Lambeth and Southwark)". */
+  function scopeLabel(scope, h) {
+    var s = h[scope], name = h.area.name, words = LEVEL_WORDS[h.area.type] || ["area", "areas"];
+    var others = (s.shared_with || []).map(areaName);
+    var sharing = plural(s.areas_sharing || 0, words[0], words[1]);
+    var wider = s.areas && s.areas[0] ? areaLabel(s.areas[0]) : null;
+    if (scope === "shared") {
+      var named = (s.areas || []).map(areaLabel);
+      return "Awards naming " + name + " with other areas" + (named.length ? " (" + named.join(", ") + ")" : "");
+    }
+    if (scope === "borough_wide") return "Borough-wide awards reaching " + name + " (" + wider + ", shared by its " + sharing + ")";
+    if (scope === "bcu_wide") {
+      return "BCU-wide awards reaching " + name + " (" + wider + ", shared by its " + sharing +
+        (others.length ? ": " + [name].concat(others).join(", ") : "") + ")";
+    }
+    return "London-wide awards reaching " + name + " (shared by London's " + sharing + ")";
+  }
+
+  function withoutAmount(s) {
+    return s.awards_without_amount ? "; " + plural(s.awards_without_amount, "has", "have") + " no amount recorded" : "";
+  }
+
+  /* The headline of /funding/summary?area= (or the patch's funding): the area's own awards
+     first, then each wider scope at its full amount, labelled with who shares it, never
+     added in. */
+  function renderHeadline(body, h, period) {
+    var name = h.area.name, own = h.own;
+    var box = el("div", { class: "headline", "data-area": h.area.code });
+    append(box, el("p", { class: "total own", "data-scope": "own", "data-total": own.amount, "data-awards": own.awards },
+      name + "'s own awards, " + period + ": ", el("strong", { text: fmtMoney(own.amount || 0) }),
+      " (" + plural(own.awards || 0, "award", "awards") + withoutAmount(own) + ")."));
+    var lines = el("ul", { class: "scopes" });
+    WIDER.forEach(function (scope) {
+      var s = h[scope];
+      if (!s || (scope === "shared" && !s.awards)) return;
+      var share = scope === "shared" && typeof s.equal_share === "number"
+        ? "; " + name + "'s equal share " + fmtMoney(s.equal_share) : "";
+      append(lines, el("li", { class: "scope", "data-scope": scope, "data-total": s.amount, "data-awards": s.awards },
+        scopeLabel(scope, h) + ": ", el("strong", { text: fmtMoney(s.amount || 0) }),
+        " (" + plural(s.awards || 0, "award", "awards") + ", in full" + share + withoutAmount(s) + ")."));
+    });
+    if (lines.childNodes.length) {
+      append(box, el("p", { class: "note" }, "Shared and wider awards reaching " + name + ", each at its own scope and full amount, not added into " + name + "'s own figure:"), lines);
+    }
+    if (h.apportionment && h.apportionment.available && typeof h.apportionment.amount === "number") {
+      append(box, el("p", { class: "note apportioned", "data-total": h.apportionment.amount },
+        "With the wider money divided by population share: " + fmtMoney(h.apportionment.amount) + "."));
+    }
+    append(body, box);
+  }
+
+  /* Charts by programme or year that never show wider money as the area's own: the area's own
+     awards, then the shared and wider awards reaching it, hatched, each labelled with its scope. */
+  function scopedCharts(body, key, groups, header, name, by) {
+    var own = groups.filter(function (g) { return g.scopes.own.awards; });
+    if (own.length) {
+      append(body, el("p", { class: "chart-title", text: name + "'s own awards by " + by }));
+      append(body, barChart({
+        key: key, title: name + "'s own awards by " + by, width: panelWidth(body),
+        headers: [header, "Amount", "Awards"],
+        rows: own.map(function (g) {
+          var s = g.scopes.own;
+          return { label: groupLabel(g), value: s.amount || 0, display: fmtMoney(s.amount || 0), extra: [{ text: whole.format(s.awards), value: s.awards, numeric: true }] };
+        }),
+      }));
+    } else {
+      append(body, el("p", { class: "none-own", text: "No award of " + name + "'s own recorded." }));
+    }
+    var wider = [];
+    groups.forEach(function (g) {
+      WIDER.forEach(function (scope) {
+        var s = g.scopes[scope];
+        if (s && s.awards) wider.push({ label: groupLabel(g) + " (" + SCOPE_SHORT[scope] + ")", value: s.amount || 0, display: fmtMoney(s.amount || 0), pattern: "hatch", extra: [{ text: whole.format(s.awards), value: s.awards, numeric: true }] });
+      });
+    });
+    if (wider.length) {
+      append(body, el("p", { class: "chart-title", text: "Shared and wider awards reaching " + name + " by " + by + ", in full (hatched: not " + name + "'s own)" }));
+      append(body, barChart({
+        key: key + "-wider", title: "Shared and wider awards reaching " + name + " by " + by + " (hatched: in full, not " + name + "'s own)",
+        width: panelWidth(body), headers: [header + " (scope)", "Amount", "Awards"], rows: wider,
+      }));
+    }
+  }
+
+  function regrantsNote(body, summary) {
+    if (summary.regrants_left_out && summary.regrants_left_out.awards) {
+      append(body, el("p", { class: "note", text: "Not counted twice: " + plural(summary.regrants_left_out.awards, "regrant", "regrants") + " worth " + fmtMoney(summary.regrants_left_out.amount) + " paid on from these awards." }));
+    }
+  }
+
   function renderProgramme(summary, patch) {
     var body = clear(panel("programme"));
     if (summary && !summary.unavailable) {
       var groups = summary.groups || [];
-      var where = summary.filters && summary.filters.area ? summary.filters.area.name : "the area";
-      totalLine(body, stats(summary), "All awards reaching " + where + ", all years");
-      append(body, el("p", { class: "note", text: "Counts the borough's own and its wards' awards and, in full, the BCU-wide and London-wide awards that also reach it; the borough's own share is under Funding against need." }));
-      if (!groups.length) append(body, el("p", { text: "No award recorded." }));
-      else amountChart(body, "programme", "Funding by programme", groups, "Programme");
-      if (summary.regrants_left_out && summary.regrants_left_out.awards) {
-        append(body, el("p", { class: "note", text: "Not counted twice: " + plural(summary.regrants_left_out.awards, "regrant", "regrants") + " worth " + fmtMoney(summary.regrants_left_out.amount) + " paid on from these awards." }));
+      var h = summary.headline;
+      if (h) {
+        renderHeadline(body, h, "all years");
+        if (!groups.length) append(body, el("p", { text: "No award recorded." }));
+        else scopedCharts(body, "programme", groups, "Programme", h.area.name, "programme");
+      } else {
+        totalLine(body, stats(summary), "All awards, all years");
+        if (!groups.length) append(body, el("p", { text: "No award recorded." }));
+        else amountChart(body, "programme", "Funding by programme", groups, "Programme");
       }
-      append(body, notesFrom(summary));
+      regrantsNote(body, summary);
+      append(body, notesFrom(h ? { rule: summary.rule, notes: [h.rule, h.apportionment && h.apportionment.rule] } : summary));
       return;
     }
     // the funding summary is not there: the patch's live awards by programme
     var funding = patch && patch.funding;
     if (!funding || !funding.by_programme) { unavailable(body, "Funding figures unavailable.", summary && summary.problem); return; }
     append(body, el("p", { class: "note", text: "Funding figures by programme over all years are unavailable; showing the live awards on " + fmtDate(funding.live_on) + "." }));
+    if (funding.headline) {
+      renderHeadline(body, funding.headline, "live on " + fmtDate(funding.live_on));
+      if (funding.by_programme.length) scopedCharts(body, "programme", funding.by_programme, "Programme", funding.headline.area.name, "programme (live)");
+      append(body, notesFrom({ rule: funding.rule, notes: [funding.headline.rule] }));
+      return;
+    }
     totalLine(body, { amount: funding.amount, awards: funding.awards }, "Live awards");
     if (funding.by_programme.length) amountChart(body, "programme", "Live funding by programme", funding.by_programme, "Programme");
     append(body, notesFrom({ rule: funding.rule }));
@@ -598,7 +712,8 @@
     if (!summary || summary.unavailable) { unavailable(body, "Funding figures by financial year unavailable.", summary && summary.problem); return; }
     var groups = (summary.groups || []).slice().sort(function (a, b) { return String(groupLabel(a)).localeCompare(String(groupLabel(b))); });
     if (!groups.length) { append(body, el("p", { text: "No award recorded." })); return; }
-    amountChart(body, "financial_year", "Funding by financial year (award start)", groups, "Financial year");
+    if (summary.headline) scopedCharts(body, "financial_year", groups, "Financial year", summary.headline.area.name, "financial year (award start)");
+    else amountChart(body, "financial_year", "Funding by financial year (award start)", groups, "Financial year");
     append(body, notesFrom(summary));
   }
 
@@ -710,7 +825,8 @@
     if (s && s.ending) {
       append(body, el("p", { class: "total", "data-awards": s.ending.awards, "data-amount": s.ending.amount },
         el("strong", { text: plural(s.ending.awards || 0, "award", "awards") }), " worth ",
-        el("strong", { text: fmtMoney(s.ending.amount || 0) }), " end within " + whole.format(s.ending_days) + " days."));
+        el("strong", { text: fmtMoney(s.ending.amount || 0) }), " end within " + whole.format(s.ending_days) + " days" +
+        (summary.headline ? " (every award reaching " + summary.headline.area.name + ", shared and wider ones in full)" : "") + "."));
     }
     var live = liveGrants(patch);
     var soon = live.filter(function (g) { return g.ending_soon; });
@@ -837,7 +953,8 @@
     var mode = params.postcode ? "postcode" : "area";
     var query = mode === "postcode" ? { postcode: params.postcode } : { area: params.area };
     say(mode === "postcode" ? "Looking up " + params.postcode + "…" : "Loading the borough…");
-    if (push) history.pushState(query, "", "?" + qs(query));
+    state.patchKey = qs(query);
+    if (push) history.pushState(query, "", "?" + qs(query) + partnersHash());
     return getJSON("/patch?" + qs(Object.assign({ per_page: 1000 }, query))).then(function (patch) {
       if (token !== state.token) return;
       results.hidden = false;
@@ -896,9 +1013,147 @@
     var params = new URLSearchParams(location.search);
     var postcode = tidyPostcode(params.get("postcode"));
     var area = (params.get("area") || "").trim();
+    var key = postcode ? qs({ postcode: postcode }) : area ? qs({ area: area }) : null;
+    if (!push && key !== null && key === state.patchKey) return null;  // the partners changed
     if (postcode) { $("postcode").value = postcode; return run({ postcode: postcode }, push); }
     if (area) { $("borough").value = area; return run({ area: area }, push); }
     return null;
+  }
+
+  /* ---------- finding partners ---------- */
+
+  /* The partners search is kept in the fragment, #partners?theme=<id>&postcode=<postcode>,
+   * beside the patch's ?postcode= or ?area=, so either can be linked and both come back. */
+  var PARTNERS_HASH = "#partners?";
+  var PARTNERS_PER_PAGE = 50;
+
+  function partnersHash() { return location.hash.indexOf(PARTNERS_HASH) === 0 ? location.hash : ""; }
+
+  function partnersFromHash() {
+    var hash = partnersHash();
+    if (!hash) return null;
+    var params = new URLSearchParams(hash.slice(PARTNERS_HASH.length));
+    var found = { theme: (params.get("theme") || "").trim(), postcode: tidyPostcode(params.get("postcode")) };
+    return found.theme || found.postcode ? found : null;
+  }
+
+  function sayPartners(text) { $("partners-status").textContent = text; }
+  function hidePartnersProblem() { $("partners-problem").hidden = true; clear($("partners-problem")); }
+  function showPartnersProblem(problem) {
+    fillProblem($("partners-problem"), problem);
+    sayPartners("");
+  }
+  function themeName(id) { return state.themes[id] || id; }
+
+  function loadThemes() {
+    var select = $("partner-theme");
+    state.themesReady = getJSON("/themes").then(function (page) {
+      clear(select);
+      append(select, el("option", { value: "", text: "Choose a theme" }));
+      page.contents.forEach(function (theme) {
+        state.themes[theme.id] = theme.name;
+        append(select, el("option", { value: theme.id, text: theme.name }));
+      });
+      var wanted = partnersFromHash();
+      if (wanted && wanted.theme) select.value = wanted.theme;
+    }).catch(function (problem) {
+      clear(select);
+      append(select, el("option", { value: "", text: "Themes unavailable" }));
+      showPartnersProblem(problem);
+    });
+    return state.themesReady;
+  }
+
+  /* Why an organisation is listed, in words. */
+  function reasonText(reason, postcode) {
+    switch (reason.reason) {
+      case "shared_themes": return "Themes in common: " + (reason.themes || []).map(themeName).join(", ");
+      case "same_borough": return "Works in the same borough: " + (reason.areas || []).map(areaName).join(", ");
+      case "neighbouring_borough": return "Works in a neighbouring borough: " + (reason.areas || []).map(function (a) {
+        return a.name + (a.relation === "across_water" ? " (across the Thames)" : "");
+      }).join(", ");
+      case "london_wide": return "Works across London";
+      case "sites_nearby": return "Has a delivery site " + fmtDistance(reason.distance_m) + (postcode ? " from " + postcode : " away");
+      case "shared_funders": return "Funded by the same funders: " + (reason.funders || []).join(", ");
+      default: return humanise(reason.reason);
+    }
+  }
+
+  function renderPartners(body, params) {
+    var list = clear($("partner-list"));
+    var more = clear($("partners-more"));
+    var page = body.partners;
+    var contents = page.contents || [];
+    var theme = themeName(params.theme);
+    var boroughs = ((body.subject && body.subject.boroughs) || []).map(areaName).join(", ");
+    var where = params.postcode + (boroughs ? " (" + boroughs + ")" : "");
+    $("partners-found").textContent = "Partners for " + theme + " near " + where;
+    list.hidden = !contents.length;
+    if (!contents.length) {
+      append(more, el("p", { class: "none", text: "No organisation in the directory works on " + theme + " in " +
+        (boroughs || "that borough") + ", a neighbouring borough or across London. Try another theme." }));
+      if (body.note) append(more, el("p", { class: "note", text: body.note }));
+    }
+    contents.forEach(function (partner, i) {
+      var org = partner.organisation;
+      var ways = contactLinks(partner.contact);
+      append(list, el("li", { class: "partner", "data-organisation": org.id, "data-rank": i + 1, "data-score": partner.score, "data-demo": isDemo(partner) ? "yes" : "no" },
+        el("div", { class: "partner-head" }, el("h4", { text: org.name }), demoTag(partner)),
+        el("p", { class: "kind", text: [org.type ? humanise(org.type).replace(/^./, function (c) { return c.toUpperCase(); }) : null,
+          plural(partner.services, "listed service", "listed services"), "score " + whole.format(partner.score)].filter(Boolean).join(" · ") }),
+        el("ul", { class: "reasons", "aria-label": "Why " + org.name + " is listed" }, (partner.reasons || []).map(function (r) {
+          return el("li", { class: "reason", "data-reason": r.reason, text: reasonText(r, params.postcode) });
+        })),
+        ways.length
+          ? el("p", { class: "contact" }, "Contact: ", ways.map(function (w, j) { return j ? [" · ", w] : w; }))
+          : el("p", { class: "contact none", text: "No public contact recorded." }),
+        el("p", { class: "links" }, el("a", { class: "organisation-link", href: partner.url, text: "Its services and grants (API)" }))));
+    });
+    if (page.total_items > contents.length) {
+      append(more, el("p", { class: "note", text: "The first " + whole.format(contents.length) + " of " + whole.format(page.total_items) + " are listed; " },
+        el("a", { href: API + "/partners?" + qs({ theme: params.theme, postcode: params.postcode, per_page: 100 }), text: "the full list (API)" }), "."));
+    }
+    if (contents.some(isDemo)) {
+      append(more, el("p", { class: "note", text: "Labelled Demo: every listed service the organisation runs is a demo record (illustrative), so the match is too." }));
+    }
+    append(more, notesFrom({ ranking: body.ranking }));
+    sayPartners(plural(page.total_items, "organisation", "organisations") + " found for " + theme + " near " + where + ".");
+  }
+
+  function runPartners(params, push) {
+    var token = ++state.partnersToken;
+    var results = $("partners-results");
+    state.partnersKey = qs(params);
+    hidePartnersProblem();
+    $("partners").setAttribute("data-state", "loading");
+    $("partner-postcode").value = params.postcode;
+    if (push) history.pushState(history.state, "", location.pathname + location.search + PARTNERS_HASH + qs(params));
+    return (state.themesReady || Promise.resolve()).then(function () {
+      if (token !== state.partnersToken) return null;
+      if (params.theme && state.themes[params.theme]) $("partner-theme").value = params.theme;
+      sayPartners("Looking for partners on " + themeName(params.theme) + " near " + params.postcode + "…");
+      return getJSON("/partners?" + qs({ theme: params.theme, postcode: params.postcode, per_page: PARTNERS_PER_PAGE })).then(function (body) {
+        if (token !== state.partnersToken) return;
+        renderPartners(body, params);
+        results.hidden = false;
+        $("partners").setAttribute("data-state", "ready");
+      });
+    }).catch(function (problem) {
+      if (token !== state.partnersToken) return;
+      results.hidden = true;
+      $("partners").setAttribute("data-state", "problem");
+      if (problem instanceof ApiProblem) showPartnersProblem(problem);
+      else showPartnersProblem(new ApiProblem(0, { title: "Something went wrong", detail: String(problem && problem.message || problem) }));
+    });
+  }
+
+  function partnersFromLocation(first) {
+    var params = partnersFromHash();
+    if (!params || qs(params) === state.partnersKey) return null;
+    if (first && !location.search) $("partners").scrollIntoView();
+    var canonical = PARTNERS_HASH + qs(params);  // a typed link's postcode as the page writes it
+    if (location.hash !== canonical) history.replaceState(history.state, "", location.pathname + location.search + canonical);
+    return runPartners(params, false);
   }
 
   function start() {
@@ -923,10 +1178,29 @@
       }
       run({ area: code }, true);
     });
+    $("partners-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var theme = $("partner-theme").value;
+      var postcode = tidyPostcode($("partner-postcode").value);
+      $("partner-postcode").value = postcode;
+      if (!theme) {
+        showPartnersProblem(new ApiProblem(0, { title: "Choose a theme", detail: "Pick the theme of the work from the list, then choose Find partners." }));
+        $("partner-theme").focus();
+        return;
+      }
+      if (!postcode) {
+        showPartnersProblem(new ApiProblem(0, { title: "Enter a postcode", detail: "Type the London postcode where the work is, for example SW2 1RW." }));
+        $("partner-postcode").focus();
+        return;
+      }
+      runPartners({ theme: theme, postcode: postcode }, true);
+    });
     $("tiles").addEventListener("change", function (event) { setTiles(event.target.checked); });
-    window.addEventListener("popstate", function () { fromLocation(false); });
+    window.addEventListener("popstate", function () { fromLocation(false); partnersFromLocation(false); });
     loadBoroughs();
+    loadThemes();
     fromLocation(false);
+    partnersFromLocation(true);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,367 @@
+"""What the OpenAPI document says beyond the routes' own decorators, in one place.
+
+An apispec plugin (:class:`DocumentPlugin`) runs on every operation as flask-smorest
+registers it and adds:
+
+- its ``operationId`` and a short ``summary`` from :data:`OPERATIONS` (the docstring
+  flask-smorest took as the summary becomes the ``description``): stable, readable ids, a
+  generated client's method names (a test checks every route of the app is in the table);
+- the caching headers :mod:`directory.web.http` really sends on a 200 (``ETag``,
+  ``Cache-Control``, ``Last-Modified``; ``Link`` on paged answers; ``X-Total-Count`` and
+  ``Content-Disposition`` on CSV), the conditional request headers every read takes
+  (``If-None-Match``, ``If-Modified-Since``) and its ``304 Not Modified``; the probes'
+  ``Cache-Control: no-store``;
+- the media types a route answers in without a schema in its decorators (GeoJSON and CSV
+  on ``/patch``, Atom on ``/changes.atom``) and one description of the 200 naming them;
+- examples on the main answers, from :mod:`directory.web.examples` (real demo answers);
+
+and writes a schema that may be any value or null without a ``nullable`` OpenAPI 3.0 does
+not define there.
+
+:func:`spec_options` is the document's ``info`` and ``servers``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from apispec import BasePlugin
+
+from directory.web import examples, http
+
+#: the probes: answered whatever is sent, never cached, never conditional
+PROBES = frozenset({"/health", "/ready"})
+
+
+@dataclass(frozen=True)
+class Operation:
+    #: the operationId: a generated client's method name (camelCase, stable)
+    id: str
+    #: a short summary (the docstring becomes the description)
+    summary: str
+    #: answers a page with RFC 8288 Link headers to first/prev/next/last: True, or "json"
+    #: when only its JSON representation is a page
+    paged: bool | str = False
+    #: the 200's description when it answers in several media types
+    ok: str | None = None
+
+
+_GEOJSON = "GeoJSON with `format=geojson` or `Accept: application/geo+json`"
+_CSV = "CSV (an attachment) with `format=csv` or `Accept: text/csv`"
+
+#: every documented operation, by (method, path)
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("get", "/health"): Operation("getHealth", "Liveness"),
+    ("get", "/ready"): Operation("getReadiness", "Readiness"),
+    ("get", "/api/v1"): Operation("getApiRoot", "The API's entry point"),
+    ("get", "/api/v1/postcodes/{postcode}"): Operation("getPostcode", "Look up a postcode"),
+    ("post", "/api/v1/postcodes/lookup"): Operation("lookupPostcodes", "Look up many postcodes"),
+    ("get", "/api/v1/outcodes/{outcode}"): Operation("getOutcode", "Look up an outcode"),
+    ("get", "/api/v1/locate"): Operation("locatePoint", "The areas of a point"),
+    ("get", "/api/v1/areas"): Operation(
+        "listAreas",
+        "List areas",
+        paged="json",
+        ok="A page of areas as JSON (default); a whole layer as a GeoJSON FeatureCollection "
+        "with `format=geojson` or `Accept: application/geo+json`",
+    ),
+    ("get", "/api/v1/areas/{code}"): Operation("getArea", "One area"),
+    ("get", "/api/v1/areas/{code}/boundary"): Operation("getAreaBoundary", "An area's boundary"),
+    ("get", "/api/v1/patch"): Operation(
+        "getPatch",
+        "What is in my patch",
+        ok=f"The patch as JSON (default); its page of services as {_GEOJSON}, or as {_CSV}",
+    ),
+    ("post", "/api/v1/patch/lookup"): Operation("lookupPatches", "The patches of many postcodes"),
+    ("get", "/api/v1/services"): Operation(
+        "listServices",
+        "Search the services",
+        paged=True,
+        ok=f"A page of services as JSON (default), as {_GEOJSON}, or as {_CSV}",
+    ),
+    ("get", "/api/v1/services/{key}"): Operation("getService", "One service"),
+    ("get", "/api/v1/services/{key}/history"): Operation(
+        "getServiceHistory", "A service's change history", paged=True
+    ),
+    ("get", "/api/v1/services/{key}/outcomes"): Operation(
+        "listServiceOutcomes", "A service's outcomes"
+    ),
+    ("get", "/api/v1/organisations"): Operation(
+        "listOrganisations", "List organisations", paged=True
+    ),
+    ("get", "/api/v1/organisations/{key}"): Operation("getOrganisation", "One organisation"),
+    ("get", "/api/v1/grants"): Operation("listGrants", "Search the grants", paged=True),
+    ("get", "/api/v1/grants/{key}"): Operation("getGrant", "One grant"),
+    ("get", "/api/v1/partners"): Operation("listPartners", "Partners near a place"),
+    ("get", "/api/v1/themes"): Operation("listThemes", "The theme taxonomy"),
+    ("get", "/api/v1/changes"): Operation("listChanges", "What changed", paged=True),
+    ("get", "/api/v1/changes.atom"): Operation(
+        "getChangesFeed", "What changed, as an Atom feed", ok="An Atom 1.0 feed"
+    ),
+    ("get", "/api/v1/imports"): Operation("listImports", "Import runs", paged=True),
+    ("get", "/api/v1/imports/{run_id}"): Operation("getImport", "One import run"),
+    ("get", "/api/v1/status"): Operation("getStatus", "The directory's status"),
+    ("get", "/api/v1/funding/summary"): Operation("getFundingSummary", "Funding summary"),
+    ("get", "/api/v1/funding/need"): Operation("getFundingNeed", "Funding against need"),
+    ("get", "/api/v1/programmes"): Operation("listProgrammes", "Funding programmes", paged=True),
+    ("get", "/api/v1/programmes/{programme_id}"): Operation(
+        "getProgramme", "One funding programme"
+    ),
+    ("get", "/api/v1/outcomes/summary"): Operation("getOutcomesSummary", "Outcomes summary"),
+}
+
+#: media types a route answers in that its decorators carry no schema for
+MEDIA_TYPES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("get", "/api/v1/patch"): {
+        http.GEOJSON_MIMETYPE: {
+            "schema": {"$ref": "#/components/schemas/ServiceFeatureCollection"}
+        },
+        http.CSV_MIMETYPE: {"schema": {"type": "string"}},
+    },
+    ("get", "/api/v1/changes.atom"): {http.ATOM_MIMETYPE: {"schema": {"type": "string"}}},
+}
+
+#: an example of each path parameter, by path: real keys of the demo directory (the API
+#: takes an id or a ref; refs stay the same from one load to the next)
+PATH_EXAMPLES: dict[str, dict[str, Any]] = {
+    "/api/v1/postcodes/{postcode}": {"postcode": "SW2 1RW"},
+    "/api/v1/outcodes/{outcode}": {"outcode": "SW2"},
+    "/api/v1/areas/{code}": {"code": "E09000022"},
+    "/api/v1/areas/{code}/boundary": {"code": "E09000022"},
+    "/api/v1/services/{key}": {"key": "london-victim-and-witness-service"},
+    "/api/v1/services/{key}/history": {"key": "london-victim-and-witness-service"},
+    "/api/v1/services/{key}/outcomes": {"key": "london-victim-and-witness-service"},
+    "/api/v1/organisations/{key}": {"key": "GB-GOR-PC390"},
+    "/api/v1/grants/{key}": {"key": "demo-rescue-and-response-2023-24"},
+    "/api/v1/imports/{run_id}": {"run_id": 1},
+    "/api/v1/programmes/{programme_id}": {"programme_id": "vru"},
+}
+
+HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": {
+        "description": "The answer's entity tag: send it back in If-None-Match to get a 304 "
+        "while the answer is unchanged (a compressed body's tag ends in `:gzip`; either "
+        "form matches)",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "CacheControl": {
+        "description": "`public, max-age=N` (N: DIRECTORY_CACHE_MAX_AGE seconds)",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "LastModified": {
+        "description": "When the data the answer was read from was loaded, or today's "
+        "midnight UTC if later (answers depend on the day); absent on answers that read no "
+        "loaded data",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'RFC 8288 links to the first, previous, next and last pages (`rel="…"`)',
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "LinkOnJson": {
+        "description": "On JSON: RFC 8288 links to the first, previous, next and last pages "
+        '(`rel="…"`)',
+        "schema": {"type": "string"},
+    },
+    "TotalCount": {
+        "description": "On CSV: how many services match (the CSV holds one page of them)",
+        "schema": {"type": "integer"},
+    },
+    "ContentDisposition": {
+        "description": "On CSV: an attachment with a file name",
+        "schema": {"type": "string"},
+    },
+    "NoStore": {
+        "description": "`no-store`: a probe's answer is never cached",
+        "required": True,
+        "schema": {"type": "string", "enum": ["no-store"]},
+    },
+}
+
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "IfNoneMatch": {
+        "name": "If-None-Match",
+        "in": "header",
+        "description": "ETags of answers held: a 304 with no body while the answer's ETag "
+        "is one of them (or `*`)",
+        "schema": {"type": "string"},
+    },
+    "IfModifiedSince": {
+        "name": "If-Modified-Since",
+        "in": "header",
+        "description": "An HTTP date: a 304 with no body if the answer is unchanged since "
+        "(when If-None-Match is not sent)",
+        "schema": {"type": "string"},
+    },
+}
+
+NOT_MODIFIED = {
+    "description": "Not Modified: the answer is the one held (If-None-Match or "
+    "If-Modified-Since); no body",
+    "headers": {"ETag": "ETag", "Cache-Control": "CacheControl", "Last-Modified": "LastModified"},
+}
+
+
+class DocumentPlugin(BasePlugin):
+    """Adds what :mod:`directory.web.openapi` describes to every operation."""
+
+    def init_spec(self, spec: Any) -> None:
+        super().init_spec(spec)
+        for name, header in HEADERS.items():
+            spec.components.header(name, header)
+        for name, parameter in PARAMETERS.items():
+            spec.components.parameter(name, parameter["in"], parameter)
+        spec.components.response("NotModified", NOT_MODIFIED)
+
+    def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> None:
+        """A schema with no ``type`` that may be null (a marshmallow ``Raw`` field with
+        ``allow_none``) is written without ``nullable``, which OpenAPI 3.0 defines only beside
+        a ``type`` (Spectral refuses it alone): with no type it allows null already, and
+        with typed alternatives (``oneOf``/``anyOf``) each of them takes the ``nullable``. A
+        nullable nested schema is ``{type: object, nullable: true, allOf: [{$ref}]}``."""
+        _drop_untyped_nullable(definition)
+
+    def path_helper(
+        self,
+        path: str | None = None,
+        operations: dict[str, Any] | None = None,
+        parameters: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """An example on each path parameter (the Flask plugin has documented them)."""
+        rule = kwargs.get("rule")
+        if rule is None:
+            return
+        template = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for parameter in parameters or []:
+            example = PATH_EXAMPLES.get(template, {}).get(parameter.get("name"))
+            if parameter.get("in") == "path" and example is not None:
+                parameter["example"] = example
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        for method, operation in (operations or {}).items():
+            key = (method, path or "")
+            described = OPERATIONS.get(key) or _derived(method, path or "")
+            _describe(operation, described)
+            ok = operation.get("responses", {}).get(200) or operation["responses"].get("200")
+            if ok is None:
+                continue
+            if key in MEDIA_TYPES:
+                content = ok.setdefault("content", {})
+                for media_type, entry in MEDIA_TYPES[key].items():
+                    content.setdefault(media_type, entry)
+            if described.ok:
+                ok["description"] = described.ok
+            example = examples.EXAMPLES.get(described.id)
+            if example is not None and "application/json" in ok.get("content", {}):
+                ok["content"]["application/json"]["example"] = example
+            _document_headers(method, path or "", operation, ok, described)
+
+
+def _drop_untyped_nullable(schema: Any) -> None:
+    if isinstance(schema, dict):
+        alternatives = schema.get("anyOf")
+        if (
+            isinstance(alternatives, list)
+            and len(alternatives) == 2
+            and alternatives[0] == {"type": "object", "nullable": True}
+            and set(alternatives[1]) == {"$ref"}
+        ):
+            # apispec's nullable Nested field: "an object or null, or the schema", which a
+            # generated client reads as an untyped object; written as the schema or null
+            del schema["anyOf"]
+            schema.update(type="object", nullable=True, allOf=[alternatives[1]])
+        if schema.get("nullable") and "type" not in schema and "$ref" not in schema:
+            alternatives = schema.get("oneOf") or schema.get("anyOf") or []
+            if all("type" in alternative for alternative in alternatives):
+                # null is allowed by each typed alternative instead (by none if untyped)
+                del schema["nullable"]
+                for alternative in alternatives:
+                    alternative["nullable"] = True
+        for member in schema.values():
+            _drop_untyped_nullable(member)
+    elif isinstance(schema, list):
+        for item in schema:
+            _drop_untyped_nullable(item)
+
+
+def _derived(method: str, path: str) -> Operation:
+    """An operation missing from the table (a test's own route): its id from the method and
+    path (``GET /api/v1/things/{key}`` → ``getThingsByKey``). Every route of the
+    application is in the table (a test checks)."""
+    words = [method.lower()]
+    for segment in path.strip("/").split("/"):
+        if segment in ("api", "v1") or not segment:
+            continue
+        if segment.startswith("{"):
+            words.append("By")
+            segment = segment.strip("{}")
+        words.extend(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", segment) if w)
+    return Operation("".join(words), f"{method.upper()} {path}")
+
+
+def _describe(operation: dict[str, Any], described: Operation) -> None:
+    """operationId and summary from the table; the docstring becomes the description."""
+    docstring = "\n\n".join(
+        part for part in (operation.get("summary"), operation.get("description")) if part
+    )
+    operation["operationId"] = described.id
+    operation["summary"] = described.summary
+    operation["description"] = docstring or described.summary
+
+
+def _document_headers(
+    method: str, path: str, operation: dict[str, Any], ok: dict[str, Any], described: Operation
+) -> None:
+    headers = ok.setdefault("headers", {})
+    if path in PROBES:
+        headers["Cache-Control"] = "NoStore"
+        return
+    if method != "get":
+        return
+    headers.update(ETag="ETag", **{"Cache-Control": "CacheControl"})
+    headers["Last-Modified"] = "LastModified"
+    if described.paged:
+        headers["Link"] = "LinkOnJson" if described.paged == "json" else "Link"
+    if http.CSV_MIMETYPE in ok.get("content", {}):
+        headers["Content-Disposition"] = "ContentDisposition"
+        if described.id == "listServices":
+            headers["X-Total-Count"] = "TotalCount"
+    operation.setdefault("parameters", []).extend(["IfNoneMatch", "IfModifiedSince"])
+    operation["responses"]["304"] = "NotModified"
+
+
+def spec_options(public_url: str | None) -> dict[str, Any]:
+    """The document's ``info`` (beyond title and version) and ``servers``: the public base
+    URL when configured (DIRECTORY_PUBLIC_URL), else relative to where the document is
+    served."""
+    contact: dict[str, str] = {"name": "London Funded Services Directory"}
+    if public_url:
+        contact["url"] = public_url
+    return {
+        "info": {
+            "description": (
+                "What is funded in my patch: London's community-safety services tagged by "
+                "ward, borough and Met Police Basic Command Unit. Errors are "
+                "application/problem+json (RFC 9457) with a stable `code`. Reads carry an "
+                "ETag, Cache-Control and (when read from the loaded data) Last-Modified, "
+                "and answer a conditional request (If-None-Match, If-Modified-Since) with "
+                "304 Not Modified while the answer is unchanged."
+            ),
+            "contact": contact,
+            "license": {"name": "Data: Open Government Licence v3.0"},
+        },
+        "servers": [
+            {
+                "url": public_url or "/",
+                "description": "This deployment" if public_url else "Where this document is served",
+            }
+        ],
+    }

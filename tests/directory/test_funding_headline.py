@@ -1,0 +1,370 @@
+"""The funding headline (issue 13 §2) on the demo directory, on SQLite and PostgreSQL: a
+borough's own awards apart from the shared, BCU-wide and London-wide awards that reach it.
+
+The demo directory's community-safety money is almost all London-wide LCPF decisions, so
+the old "all awards reaching Lambeth" figure was about the same for every borough. Three
+awards are added to the demo so that every scope has money: one to Lambeth's BCU, one
+shared by Lambeth and Croydon, one to a Lambeth ward. Expected figures are worked out here
+from the database's grant rows and area table, not from the application's facts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from directory.app import create_app
+from directory.cli import cli
+from directory.ingest.template import HEADINGS
+from directory.store.models import Area, AreaPopulation, Grant, GrantArea
+from tests.conftest import _settings
+
+LAMBETH, SOUTHWARK, CROYDON, HARINGEY = "E09000022", "E09000028", "E09000008", "E09000014"
+LONDON, CENTRAL_SOUTH, CITY = "E12000007", "bcu-central-south", "E09000001"
+TODAY = datetime.now(UTC).date()
+_NAMES = itertools.count(1)
+
+
+def _rows(ward: str) -> str:
+    """A BCU-wide, a shared and a ward award, live today (so the patch counts them too)."""
+    start, end = "2024-04-01", (TODAY + timedelta(days=400)).isoformat()
+    rows = [
+        ("BCU", CENTRAL_SOUTH, "VRU", "£40,000"),
+        ("SHARED", "Lambeth; Croydon", "LCPF", "£24,000"),
+        ("WARD", ward, "SNB", "£7,000"),
+    ]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=HEADINGS)
+    writer.writeheader()
+    for ref, coverage, programme, amount in rows:
+        writer.writerow({
+            "Service ref": f"HL-{ref}", "Service name": f"Headline {ref.lower()} service",
+            "Organisation name": f"Headline {ref.lower()} charity", "Coverage": coverage,
+            "Themes": "Youth diversion", "Grant ref": f"HL-{ref}-G", "Funder": "MOPAC",
+            "Programme": programme, "Amount": amount, "Start date": start, "End date": end,
+        })  # fmt: skip
+    return out.getvalue()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def demo_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path
+) -> Iterator[Flask]:
+    """The demo directory (with the population and crime figures it loads) and the three
+    awards above, once per backend for this module."""
+    tmp = tmp_path_factory.mktemp("headline")
+    if request.param == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_geography"), tmp / "directory.sqlite3")
+        settings = _settings(tmp, None, shared_data_dir)
+    else:
+        template = request.getfixturevalue("postgres_directory_template")
+        cluster = request.getfixturevalue("postgres")
+        url = cluster.create_database(f"headline_{next(_NAMES)}", template=template)
+        settings = _settings(tmp, url, shared_data_dir)
+    app = create_app(settings)
+    runner = app.test_cli_runner()
+    result = runner.invoke(cli, ["demo", "load", "--from", str(shared_data_dir)])
+    assert result.exit_code == 0, result.output[-2000:]
+    ward = min(
+        r.code
+        for r in _db(app, select(Area.code).where(Area.parent_code == LAMBETH, Area.type == "ward"))
+    )
+    path = tmp / "headline.csv"
+    path.write_text(_rows(ward), encoding="utf-8")
+    result = runner.invoke(cli, ["import", str(path), "--source", "headline-test"])
+    assert result.exit_code == 0, result.output[-2000:]
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
+@pytest.fixture()
+def client(demo_app: Flask) -> Any:
+    return demo_app.test_client()
+
+
+def _db(app: Flask, statement: Any) -> list[Any]:
+    with app.extensions["directory"].db.engine.connect() as connection:
+        return list(connection.execute(statement))
+
+
+def get(client: Any, url: str) -> Any:
+    response = client.get(url)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+# -- the oracle: every award of every programme, from the grant rows ------------------------
+@dataclass(frozen=True)
+class Award:
+    ref: str
+    pence: int
+    areas: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Oracle:
+    awards: list[Award]
+    parent: dict[str, str | None]
+    kind: dict[str, str]
+    population: dict[str, int]
+
+    def inside(self, code: str, area: str) -> bool:
+        while code is not None:
+            if code == area:
+                return True
+            code = self.parent.get(code)  # type: ignore[assignment]
+        return False
+
+    def scope(self, award: Award, borough: str) -> str | None:
+        """None if the award does not reach the borough."""
+        bcu = self.parent[borough]
+        if LONDON in award.areas:
+            return "london_wide"
+        if bcu in award.areas:
+            return "bcu_wide"
+        mine = {c for c in award.areas if self.inside(c, borough)}
+        if not mine:
+            return None
+        return "own" if mine == award.areas else "shared"
+
+    def by_scope(self, borough: str) -> dict[str, list[Award]]:
+        out: dict[str, list[Award]] = {"own": [], "shared": [], "bcu_wide": [], "london_wide": []}
+        for award in self.awards:
+            scope = self.scope(award, borough)
+            if scope is not None:
+                out[scope].append(award)
+        return out
+
+    def boroughs(self, award: Award) -> set[str]:
+        """The boroughs an award names, itself or through one of its wards."""
+        return {
+            code if self.kind[code] == "borough" else self.parent[code]  # type: ignore[misc]
+            for code in award.areas
+            if self.kind[code] in ("borough", "ward")
+        }
+
+
+@pytest.fixture(scope="module")
+def oracle(demo_app: Flask) -> Oracle:
+    """Listed awards that are not regrants (paid through an award the directory holds), with
+    their beneficiary areas, the area tree and the populations, read from the database."""
+    grants = _db(
+        demo_app,
+        select(Grant.id, Grant.ref, Grant.amount_pence, Grant.parent_ref).where(
+            Grant.withdrawn_at.is_(None)
+        ),
+    )
+    refs = {g.ref for g in grants}
+    areas: dict[int, set[str]] = {}
+    for row in _db(demo_app, select(GrantArea.grant_id, GrantArea.area_code)):
+        areas.setdefault(row.grant_id, set()).add(row.area_code)
+    awards = [
+        Award(g.ref, g.amount_pence or 0, frozenset(areas.get(g.id, ())))
+        for g in grants
+        if not (g.parent_ref and g.parent_ref in refs and g.parent_ref != g.ref)
+    ]
+    tree = _db(demo_app, select(Area.code, Area.parent_code, Area.type))
+    population: dict[str, int] = {}
+    for p in _db(
+        demo_app,
+        select(AreaPopulation.area_code, AreaPopulation.all_ages).order_by(
+            AreaPopulation.reference_date
+        ),
+    ):
+        population[p.area_code] = p.all_ages
+    return Oracle(
+        awards, {a.code: a.parent_code for a in tree}, {a.code: a.type for a in tree}, population
+    )
+
+
+def pounds(awards: list[Award]) -> float:
+    return sum(a.pence for a in awards) / 100
+
+
+ALL = "include_other_programmes=true"
+
+
+# -- the headline --------------------------------------------------------------------------
+def test_own_headlines_differ_between_boroughs_and_are_far_below_london_wide(client, oracle):
+    answers = {
+        code: get(client, f"/api/v1/funding/summary?by=programme&area={code}&{ALL}")
+        for code in (LAMBETH, HARINGEY)
+    }
+    for code, body in answers.items():
+        expected = oracle.by_scope(code)
+        head = body["headline"]
+        assert head["area"]["code"] == code
+        for scope, awards in expected.items():
+            assert head[scope]["awards"] == len(awards), (code, scope)
+            assert head[scope]["amount"] == pytest.approx(pounds(awards), abs=0.01), (code, scope)
+        # the old headline: every award reaching the borough, London-wide ones in full
+        assert body["totals"]["amount"] == pytest.approx(
+            sum(pounds(a) for a in expected.values()), abs=0.01
+        )
+        assert head["own"]["amount"] < head["london_wide"]["amount"] / 10
+        assert head["own"]["amount"] < body["totals"]["amount"] / 10
+    lambeth, haringey = (answers[c]["headline"] for c in (LAMBETH, HARINGEY))
+    assert lambeth["own"]["amount"] > 0 and haringey["own"]["amount"] > 0
+    assert lambeth["own"]["amount"] != haringey["own"]["amount"]
+    # the same London-wide money reaches both, shown at its own scope, shared by 33 boroughs
+    assert lambeth["london_wide"] == {**haringey["london_wide"]}
+    assert lambeth["london_wide"]["areas"] == [{"code": LONDON, "name": "London", "type": "region"}]
+    assert lambeth["london_wide"]["areas_sharing"] == 33
+    # Lambeth's BCU-wide award, shared with the BCU's other borough
+    assert (lambeth["bcu_wide"]["awards"], lambeth["bcu_wide"]["amount"]) == (1, 40_000)
+    assert [a["code"] for a in lambeth["bcu_wide"]["areas"]] == [CENTRAL_SOUTH]
+    bcu_boroughs = sorted(c for c, p in oracle.parent.items() if p == CENTRAL_SOUTH)
+    assert (
+        [a["code"] for a in lambeth["bcu_wide"]["shared_with"]]
+        == [c for c in bcu_boroughs if c != LAMBETH]
+        == [SOUTHWARK]
+    )
+    assert lambeth["bcu_wide"]["areas_sharing"] == len(bcu_boroughs)
+    # the award Lambeth shares with Croydon: in full, with Lambeth's equal half beside it
+    assert [a["code"] for a in lambeth["shared"]["shared_with"]] == [CROYDON]
+    assert lambeth["shared"]["equal_share"] == pytest.approx(
+        sum(a.pence / len(oracle.boroughs(a)) for a in oracle.by_scope(LAMBETH)["shared"]) / 100
+    )
+    assert "own" in lambeth["rule"] and "london_wide" in lambeth["rule"]
+    assert lambeth["apportionment"]["method"] == "none"
+    assert lambeth["apportionment"]["amount"] is None
+
+
+def test_the_scopes_add_up_to_the_old_reaching_total_for_every_borough(client):
+    boroughs = get(client, "/api/v1/funding/summary?by=borough")["boroughs"]
+    assert len(boroughs) == 33
+    rows = {b["area"]["code"]: b for b in boroughs}
+    for code, row in rows.items():
+        body = get(client, f"/api/v1/funding/summary?by=programme&area={code}")
+        head, totals = body["headline"], body["totals"]
+        scopes = [s for s in ("own", "shared", "bcu_wide", "london_wide") if s in head]
+        assert scopes == (
+            ["own", "shared", "london_wide"] if code == CITY else ["own", "shared", "bcu_wide", "london_wide"]
+        )  # fmt: skip
+        assert (
+            sum(head[s]["awards"] for s in scopes) == totals["awards"] == head["reaching"]["awards"]
+        )
+        assert sum(head[s]["amount"] for s in scopes) == pytest.approx(totals["amount"], abs=0.01)
+        assert head["reaching"]["amount"] == totals["amount"]
+        # the borough's row of by=borough: its own awards and its equal share of shared ones
+        assert head["own"]["amount"] + head["shared"]["equal_share"] == pytest.approx(
+            row["amount"], abs=0.01
+        )
+        # each programme's money by scope adds up to the programme's, and to the headline
+        for group in body["groups"]:
+            assert sum(v["amount"] for v in group["scopes"].values()) == pytest.approx(
+                group["amount"], abs=0.01
+            )
+            assert sum(v["awards"] for v in group["scopes"].values()) == group["awards"]
+        for scope in scopes:
+            assert sum(g["scopes"][scope]["amount"] for g in body["groups"]) == pytest.approx(
+                head[scope]["amount"], abs=0.01
+            )
+        if code == CITY:
+            assert "City of London Police" in head["note"]
+
+
+def test_apportion_by_population_gives_the_documented_shares(client, oracle):
+    pop = oracle.population
+    london = sum(v for c, v in pop.items() if oracle.kind[c] == "borough")
+    central_south = pop[LAMBETH] + pop[SOUTHWARK]
+    body = get(client, f"/api/v1/funding/summary?by=programme&area=Lambeth&apportion=population&{ALL}")  # fmt: skip
+    head = body["headline"]
+    expected = oracle.by_scope(LAMBETH)
+    parts = {
+        "own": pounds(expected["own"]),
+        "shared": sum(a.pence / len(oracle.boroughs(a)) for a in expected["shared"]) / 100,
+        "bcu_wide": pounds(expected["bcu_wide"]) * pop[LAMBETH] / central_south,
+        "london_wide": pounds(expected["london_wide"]) * pop[LAMBETH] / london,
+    }
+    for scope, amount in parts.items():
+        assert head[scope]["apportioned_amount"] == pytest.approx(amount, abs=0.01), scope
+        assert head[scope]["amount"] == pytest.approx(pounds(expected[scope]), abs=0.01)
+    apportionment = head["apportionment"]
+    assert apportionment["method"] == "population" and apportionment["available"] is True
+    assert apportionment["amount"] == pytest.approx(sum(parts.values()), abs=0.02)
+    assert "share of London's population" in apportionment["rule"]
+    assert "share of its BCU's population" in apportionment["rule"]
+    assert apportionment["population"]["reference_date"] == "2022-06-30"
+    # the same figure as the borough's apportioned_amount in by=borough
+    by_borough = get(client, f"/api/v1/funding/summary?by=borough&apportion=population&{ALL}")
+    row = next(b for b in by_borough["boroughs"] if b["area"]["code"] == LAMBETH)
+    assert row["apportioned_amount"] == pytest.approx(apportionment["amount"], abs=0.02)
+    # a BCU: its boroughs' awards are its own; London-wide money by its share of London
+    bcu = get(client, f"/api/v1/funding/summary?by=programme&area={CENTRAL_SOUTH}&apportion=population&{ALL}")["headline"]  # fmt: skip
+    by_bcu = get(client, f"/api/v1/funding/summary?by=bcu&apportion=population&{ALL}")
+    row = next(b for b in by_bcu["bcus"] if b["area"]["code"] == CENTRAL_SOUTH)
+    assert bcu["apportionment"]["amount"] == pytest.approx(row["apportioned_amount"], abs=0.02)
+    assert bcu["london_wide"]["apportioned_amount"] == pytest.approx(
+        pounds(expected["london_wide"]) * central_south / london, abs=0.01
+    )
+    assert "bcu_wide" not in bcu and bcu["london_wide"]["areas_sharing"] == 12
+
+
+def test_a_ward_headline_has_its_borough_wide_awards_and_no_apportionment(client, oracle):
+    ward = min(c for c, p in oracle.parent.items() if p == LAMBETH and oracle.kind[c] == "ward")
+    head = get(client, f"/api/v1/funding/summary?by=programme&area={ward}&{ALL}")["headline"]
+    assert (head["own"]["awards"], head["own"]["amount"]) == (1, 7_000)  # the ward award
+    # awards naming the whole of Lambeth (alone or with other areas), not its BCU or London
+    lambeth_wide = [
+        a for a in oracle.awards if LAMBETH in a.areas and not {LONDON, CENTRAL_SOUTH} & a.areas
+    ]
+    assert head["borough_wide"]["amount"] == pytest.approx(pounds(lambeth_wide), abs=0.01)
+    assert [a["code"] for a in head["borough_wide"]["areas"]] == [LAMBETH]
+    assert head["borough_wide"]["areas_sharing"] == sum(
+        1 for c, p in oracle.parent.items() if p == LAMBETH
+    )
+    assert "shared_with" not in head["london_wide"]
+    response = client.get(f"/api/v1/funding/summary?by=programme&area={ward}&apportion=population")
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert "no ward populations" in response.json["errors"]["apportion"][0]
+    for query in ("by=ward&area=Lambeth", "by=programme", "by=financial_year"):
+        response = client.get(f"/api/v1/funding/summary?{query}&apportion=population")
+        assert response.status_code == 422, query
+        assert response.mimetype == "application/problem+json"
+    # by=borough with a ward as area keeps working; the ward's headline says why not
+    head = get(client, f"/api/v1/funding/summary?by=borough&area={ward}&apportion=population")[
+        "headline"
+    ]
+    assert head["apportionment"]["available"] is False
+    assert "no ward populations" in head["apportionment"]["rule"]
+
+
+def test_no_area_no_headline(client):
+    body = get(client, "/api/v1/funding/summary?by=programme")
+    assert "headline" not in body and all("scopes" not in g for g in body["groups"])
+
+
+@pytest.mark.parametrize("query", ["area=Lambeth", "postcode=SW2 1RW", "area=Central South"])
+def test_the_patch_funding_has_the_same_headline_as_the_summary(client, query):
+    funding = get(client, f"/api/v1/patch?{query}&per_page=1")["funding"]
+    head = funding["headline"]
+    area = head["area"]["code"]
+    summary = get(
+        client, f"/api/v1/funding/summary?by=programme&area={area}&live_on={funding['live_on']}"
+    )["headline"]
+    for scope in ("own", "shared", "borough_wide", "bcu_wide", "london_wide", "reaching"):
+        assert (scope in head) == (scope in summary), scope
+        if scope in head:
+            for key in ("awards", "amount", "awards_without_amount"):
+                assert head[scope][key] == pytest.approx(summary[scope][key], abs=0.01), scope
+    assert head["reaching"]["amount"] == pytest.approx(funding["amount"], abs=0.01)
+    assert head["own"]["amount"] < funding["amount"]
+    for row in funding["by_programme"]:
+        assert sum(v["amount"] for v in row["scopes"].values()) == pytest.approx(
+            row["amount"], abs=0.01
+        )
+    if query.startswith("postcode"):
+        assert head["area"]["type"] == "ward" and "borough_wide" in head

@@ -1,0 +1,86 @@
+"""Schemathesis over the served OpenAPI document: the demo directory on SQLite behind a
+loopback server, every check (no server errors, responses, status codes, content types and
+headers as documented, schema-invalid requests refused and valid ones accepted, methods
+and Allow headers), bounded to a few minutes and at least 2,000 requests.
+
+The command line is `st run` as a person would run it against `make run`; its options that
+are not on the command line are in schemathesis.toml beside this file (with the reasons).
+The seed is fixed so a run is reproducible; SCHEMATHESIS_SEED picks another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from directory import create_app
+from directory.cli import cli
+from tests.conftest import _settings
+
+HERE = Path(__file__).resolve().parent
+CONFIG = HERE / "schemathesis.toml"
+MIN_REQUESTS = 2_000
+#: test cases per operation and phase: with 32 operations, about 2,500 requests
+MAX_EXAMPLES = 40
+
+
+@pytest.fixture(scope="module")
+def served_demo(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_geography: Path, shared_data_dir: Path
+) -> Iterator[str]:
+    """The demo directory on SQLite, served on a loopback port; yields the base URL."""
+    tmp = tmp_path_factory.mktemp("schemathesis")
+    shutil.copy(sqlite_geography, tmp / "directory.sqlite3")
+    app = create_app(_settings(tmp, None, shared_data_dir))
+    result = app.test_cli_runner().invoke(cli, ["demo", "load", "--from", str(shared_data_dir)])
+    assert result.exit_code == 0, result.output[-2000:]
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    app.extensions["directory"].db.dispose()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per request (thousands of them); the app logs its errors."""
+
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+def test_schemathesis_finds_nothing_over_the_served_document(served_demo, tmp_path):
+    st = shutil.which("st", path=os.path.dirname(sys.executable))
+    assert st, "schemathesis is not installed: pip install -e '.[test]'"
+    seed = os.environ.get("SCHEMATHESIS_SEED", "20261130")
+    reports = tmp_path / "reports"
+    command = [
+        st, "--config-file", str(CONFIG), "run", f"{served_demo}/api/v1/openapi.json",
+        "--checks", "all", "--max-examples", str(MAX_EXAMPLES), "--seed", seed,
+        "--workers", "2", "--request-timeout", "30", "--report", "json,har",
+        "--report-json-path", str(reports / "run.json"),
+        "--report-har-path", str(reports / "requests.har"), "--output-truncate", "true",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=900, cwd=tmp_path, check=False
+    )
+    output = done.stdout + done.stderr
+    run = json.loads((reports / "run.json").read_text())
+    requests = len(json.loads((reports / "requests.har").read_text())["log"]["entries"])
+    assert run["complete"] and run["stop_reason"] == "completed", output[-5000:]
+    assert run["operations"]["tested"] == run["operations"]["total"] > 0, run["operations"]
+    assert not run["errors"], output[-10000:]
+    assert not run["failures"], output[-20000:]
+    assert done.returncode == 0, output[-10000:]
+    print(f"schemathesis: {requests} requests, seed {seed}, {run['running_time']:.0f} s")
+    assert requests >= MIN_REQUESTS, f"only {requests} requests (seed {seed})"
