@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from directory import create_app
 from directory.settings import Settings
@@ -24,7 +25,11 @@ from directory.store.db import Database
 from directory.store.loading import load_geography
 from geodata.snapshot import extract_snapshot
 from geodata.sources import load_manifest
+from tests.openapi_contract import ContractClient
 from tests.postgres import PostgresCluster
+
+# every app's test client checks each response against the OpenAPI document the app serves
+Flask.test_client_class = ContractClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -11,21 +11,74 @@ from typing import Any
 import flask
 import flask_smorest
 import marshmallow as ma
+from flask_smorest.spec.plugins import unicodeconverter2paramschema
 from flask_smorest.utils import prepare_response
 from webargs.flaskparser import abort
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import UnicodeConverter
 
 from directory.errors import UnknownParameterError
 from directory.web import http, openapi
 
 #: the components response every operation that refuses unknown query parameters names
 UNKNOWN_PARAMETER = "UNKNOWN_PARAMETER"
+#: text without a NUL character: the pattern of every text parameter (http._reject_nul
+#: answers a NUL anywhere in the path or query with a 400)
+NO_NUL = r"^[^\u0000]*$"
+
+
+class AreaRefSchema(ma.Schema):
+    """An area named in an answer (or a problem): code, name and type."""
+
+    class Meta:
+        ordered = True
+
+    code = ma.fields.String(
+        metadata={"description": "GSS code, or a BCU id such as bcu-central-west"}
+    )
+    name = ma.fields.String(allow_none=True, metadata={"description": "null with note"})
+    type = ma.fields.String(
+        allow_none=True, metadata={"description": "region | bcu | borough | ward; null with note"}
+    )
+    note = ma.fields.String(
+        metadata={
+            "description": "Only for a code no longer in the loaded boundaries (an old record's "
+            "area): 'not in the loaded boundaries', with name and type null"
+        }
+    )
+
+
+class _SuggestionSchema(ma.Schema):
+    class Meta:
+        ordered = True
+
+    code = ma.fields.String(metadata={"description": "An area's code (area-not-found)"})
+    id = ma.fields.String(metadata={"description": "A theme's or programme's id (invalid-input)"})
+    name = ma.fields.String()
+    type = ma.fields.String(metadata={"description": "An area's type (area-not-found)"})
+
+
+class _LastKnownSchema(ma.Schema):
+    class Meta:
+        ordered = True
+
+    lat = ma.fields.Float(allow_none=True)
+    lon = ma.fields.Float(allow_none=True)
+    easting = ma.fields.Float(allow_none=True)
+    northing = ma.fields.Float(allow_none=True)
+    borough = ma.fields.Nested(AreaRefSchema, allow_none=True)
+    ward = ma.fields.Nested(AreaRefSchema, allow_none=True)
 
 
 class ProblemSchema(ma.Schema):
-    """An RFC 9457 problem; every error response has this shape."""
+    """An RFC 9457 problem; every error response has this shape: the standard members, the
+    stable ``code``, and the extension members some problems carry (each named with the
+    problems that send it)."""
+
+    class Meta:
+        ordered = True
 
     type = ma.fields.String(metadata={"description": "A URI reference naming the problem type"})
     title = ma.fields.String()
@@ -34,8 +87,58 @@ class ProblemSchema(ma.Schema):
     instance = ma.fields.String(metadata={"description": "The request path"})
     code = ma.fields.String(metadata={"description": "Stable machine-readable code"})
     errors = ma.fields.Dict(
-        metadata={"description": "For validation problems: messages keyed by field"}
+        keys=ma.fields.String(),
+        values=ma.fields.Raw(),
+        metadata={
+            "description": "invalid-input, unknown-parameter and other validation problems: "
+            "the messages keyed by parameter or member (a list of strings; for a JSON body's "
+            "items, the messages keyed by item index)"
+        },
     )
+    suggestions = ma.fields.List(
+        ma.fields.Nested(_SuggestionSchema),
+        metadata={
+            "description": "area-not-found: the closest areas (code, name, type); invalid-input "
+            "for an unknown theme or programme: the closest ids (id, name)"
+        },
+    )
+    postcode = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "invalid-postcode, outside-coverage, postcode-not-found, "
+            "postcode-terminated: the postcode (as sent when invalid; null if it was not text)"
+        },
+    )
+    outcode = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "postcode-not-found, outcode-not-found; invalid-postcode of an "
+            "outcode: the outcode (null if it was not text)"
+        },
+    )
+    outcode_boroughs = ma.fields.List(
+        ma.fields.Nested(AreaRefSchema),
+        metadata={"description": "postcode-not-found: the boroughs the outcode touches"},
+    )
+    terminated = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "postcode-terminated: the month it was withdrawn (YYYY-MM)"},
+    )
+    last_known = ma.fields.Nested(
+        _LastKnownSchema,
+        metadata={"description": "postcode-terminated: where it was, in today's areas"},
+    )
+    match = ma.fields.String(
+        metadata={"description": "postcode-not-found: outcode; postcode-terminated: "
+                  "terminated_postcode"}
+    )  # fmt: skip
+    lat = ma.fields.Float(metadata={"description": "outside-coverage of a point: as sent"})
+    lon = ma.fields.Float(metadata={"description": "outside-coverage of a point: as sent"})
+    easting = ma.fields.Float(metadata={"description": "outside-coverage of a point"})
+    northing = ma.fields.Float(metadata={"description": "outside-coverage of a point"})
+    limit = ma.fields.Integer(metadata={"description": "too-many-items: the most allowed"})
+    received = ma.fields.Integer(metadata={"description": "too-many-items: how many were sent"})
+    database = ma.fields.String(metadata={"description": "not-ready: ok when reachable"})
 
 
 class Api(flask_smorest.Api):
@@ -52,6 +155,15 @@ class Api(flask_smorest.Api):
         ]
         super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
 
+    def _init_spec(self, *args: Any, **kwargs: Any) -> None:
+        """As flask-smorest's, with the rule no text parameter may break documented (every
+        text query parameter and path segment has the pattern ``NO_NUL``), and a nullable
+        nested object exact (see :func:`_null_only`)."""
+        super()._init_spec(*args, **kwargs)
+        self.ma_plugin.converter.add_parameter_attribute_function(_text_without_nul)
+        self.ma_plugin.converter.add_attribute_function(_null_only)
+        self.flask_plugin.register_converter(UnicodeConverter, _path_text_without_nul)
+
     def handle_http_exception(self, error: HTTPException) -> Any:
         return http.http_exception_response(error)
 
@@ -67,8 +179,11 @@ class Api(flask_smorest.Api):
             prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
             self.spec.components.response(status.name, response, lazy=True)
         response = {
-            "description": "unknown-parameter: a query parameter this operation does not take; "
-            "`errors` names each one with the parameters the operation takes",
+            "description": "unknown-parameter: a query parameter this operation does not take "
+            "(`errors` names each one, with the closest name and the parameters the operation "
+            "takes); bad-request: a NUL character (%00) anywhere in the path or query, or a "
+            "JSON body that is not valid JSON (NaN, Infinity, an integer too large, nesting "
+            "too deep). A parameter that is not an array takes the first of repeated values.",
             "schema": self.ERROR_SCHEMA,
         }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
@@ -81,6 +196,36 @@ class Api(flask_smorest.Api):
         """Nothing: flask-smorest's X-Pagination header is not used here (pages carry their
         envelope and Link headers), and registering it would put its unused
         PaginationMetadata schema in the document."""
+
+
+def _text_without_nul(self: Any, field: ma.fields.Field, ret: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: free text (no enum, format or pattern of its own; each
+    item of a repeatable one) gets the pattern ``NO_NUL``."""
+    schema = ret.get("schema", {})
+    target = schema.get("items", {}) if schema.get("type") == "array" else schema
+    if target.get("type") == "string" and not {"enum", "format", "pattern"} & target.keys():
+        target["pattern"] = NO_NUL
+    return {}
+
+
+def _null_only(self: Any, field: ma.fields.Field, ret: dict[str, Any]) -> dict[str, Any]:
+    """apispec writes a nullable nested object, in OpenAPI 3.0, as ``anyOf`` of the schema
+    and ``{type: object, nullable: true}``, whose second branch takes any object at all
+    (and directory.web.openapi rewrites only the first of its two orders); here both are
+    ``{type: object, nullable: true, allOf: [{$ref}]}``: that object or null, nothing
+    else, as the document writes it."""
+    alternatives = ret.get("anyOf")
+    untyped = {"type": "object", "nullable": True}
+    if isinstance(alternatives, list) and len(alternatives) == 2 and untyped in alternatives:
+        (schema,) = [alternative for alternative in alternatives if alternative != untyped]
+        if set(schema) == {"$ref"}:
+            del ret["anyOf"]
+            return {"type": "object", "nullable": True, "allOf": [schema]}
+    return {}
+
+
+def _path_text_without_nul(converter: UnicodeConverter) -> dict[str, Any]:
+    return {**unicodeconverter2paramschema(converter), "pattern": NO_NUL}
 
 
 def unknown_parameters(unknown: Iterable[str], accepted: Sequence[str]) -> UnknownParameterError:

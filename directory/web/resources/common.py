@@ -5,7 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 
 from directory.usecases.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
-from directory.web.api import Schema
+from directory.web.api import AreaRefSchema, Schema
+
+__all__ = ["AreaRefSchema"]  # defined beside the problem schema, which names areas too
 
 
 def include_other_programmes_field() -> ma.fields.Boolean:
@@ -21,14 +23,6 @@ def include_other_programmes_field() -> ma.fields.Boolean:
             "the rule applied and what was left out"
         },
     )
-
-
-class AreaRefSchema(Schema):
-    code = ma.fields.String(
-        metadata={"description": "GSS code, or a BCU id such as bcu-central-west"}
-    )
-    name = ma.fields.String()
-    type = ma.fields.String(metadata={"description": "region | bcu | borough | ward"})
 
 
 class PoliceForceSchema(Schema):
@@ -54,6 +48,15 @@ class DataOriginSchema(Schema):
     description = ma.fields.String()
 
 
+class DataBoundariesSchema(Schema):
+    boroughs = ma.fields.String(metadata={"description": "The borough boundaries' release"})
+    wards = ma.fields.String(metadata={"description": "The ward boundaries' release"})
+    ward_vintage = ma.fields.String(metadata={"description": "The wards' vintage (e.g. 2022)"})
+    bcu_membership_valid_from = ma.fields.String(
+        metadata={"description": "The date the BCU membership applies from"}
+    )
+
+
 class DataReleaseSchema(Schema):
     version = ma.fields.Integer(metadata={"description": "Data version (changes on every load)"})
     loaded_at = ma.fields.String()
@@ -63,9 +66,14 @@ class DataReleaseSchema(Schema):
         allow_none=True,
         metadata={"description": "Which snapshot or release the geography was loaded from"},
     )
-    postcodes = ma.fields.String()
-    terminated_postcodes = ma.fields.String()
-    boundaries = ma.fields.Dict()
+    postcodes = ma.fields.String(
+        allow_none=True, metadata={"description": "The live postcodes' release (Code-Point Open)"}
+    )
+    terminated_postcodes = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The terminated postcodes' release (NSPL), a string"},
+    )
+    boundaries = ma.fields.Nested(DataBoundariesSchema)
 
 
 class HierarchySchema(Schema):
@@ -78,6 +86,80 @@ class HierarchySchema(Schema):
     )
     region = ma.fields.Nested(AreaRefSchema)
     police_force = ma.fields.Nested(PoliceForceSchema)
+
+
+class ThemeRefSchema(Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+
+
+class ProgrammeRefSchema(Schema):
+    id = ma.fields.String()
+    name = ma.fields.String(allow_none=True)
+
+
+class RefNameSchema(Schema):
+    ref = ma.fields.String(allow_none=True)
+    name = ma.fields.String(allow_none=True)
+
+
+class OtherProgrammesSchema(Schema):
+    awards = ma.fields.Integer()
+    amount = ma.fields.Float(metadata={"description": "Pounds"})
+    programmes = ma.fields.Integer(metadata={"description": "How many programmes (listings)"})
+
+
+class ProgrammesCountedSchema(Schema):
+    """Which programmes an answer counts (directory/data/community_safety.py)."""
+
+    counted = ma.fields.String(
+        metadata={
+            "description": "community_safety (the default), all (include_other_programmes=true) "
+            "or named (programme= names one, counted whatever its classification)"
+        }
+    )
+    rule = ma.fields.String(metadata={"description": "The rule applied, in words"})
+    programme = ma.fields.String(
+        metadata={"description": "The patch's awards with programme=: the programme id"}
+    )
+    other_programmes = ma.fields.Nested(
+        OtherProgrammesSchema,
+        metadata={
+            "description": "community_safety only: the awards of other programmes the same "
+            "filters would have counted"
+        },
+    )
+
+
+class SiteSchema(Schema):
+    """A delivery site."""
+
+    ref = ma.fields.String()
+    name = ma.fields.String(allow_none=True)
+    address = ma.fields.String(allow_none=True)
+    postcode = ma.fields.String(allow_none=True)
+    lat = ma.fields.Float(allow_none=True)
+    lon = ma.fields.Float(allow_none=True)
+    borough = ma.fields.Nested(AreaRefSchema, allow_none=True)
+    ward = ma.fields.Nested(AreaRefSchema, allow_none=True)
+    demo = ma.fields.Boolean()
+
+
+class ServiceContactSchema(Schema):
+    email = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True)
+    website = ma.fields.String(allow_none=True)
+
+
+class ContactSchema(Schema):
+    """A patch contact: a borough SPOC, SNB chair or BCU lead."""
+
+    area = ma.fields.Nested(AreaRefSchema)
+    role = ma.fields.String()
+    name = ma.fields.String(allow_none=True)
+    email = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True)
+    demo = ma.fields.Boolean()
 
 
 class PageArgsSchema(Schema):

@@ -15,6 +15,7 @@ from directory.web.resources.areas.schemas import (
     AreaDetailSchema,
     AreaListArgsSchema,
     AreaPageSchema,
+    BoundaryCollectionSchema,
     FeatureSchema,
     SimplifyArgsSchema,
 )
@@ -28,10 +29,16 @@ blp = Blueprint("areas", __name__, url_prefix="/api/v1", description="Areas and 
 @blp.response(200, AreaPageSchema)
 @blp.alt_response(
     200,
-    schema=FeatureSchema,
+    schema=BoundaryCollectionSchema,
     content_type=http.GEOJSON_MIMETYPE,
     description="With format=geojson or Accept: application/geo+json: a FeatureCollection",
     success=True,
+)
+@blp.alt_response(
+    404,
+    schema=ProblemSchema,
+    content_type=http.PROBLEM_MIMETYPE,
+    description="area-not-found: an unknown parent, with suggestions",
 )
 def list_areas(args: dict[str, Any]) -> Response:
     """Areas by `type`, `parent` and tolerant name `q`; `format=geojson` for a whole layer."""

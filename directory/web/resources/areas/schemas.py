@@ -9,7 +9,6 @@ from directory.web.resources.common import (
     DataReleaseSchema,
     PageArgsSchema,
     PageSchema,
-    PoliceForceSchema,
 )
 
 
@@ -37,11 +36,40 @@ class AreaListArgsSchema(PageArgsSchema, SimplifyArgsSchema):
 
 
 class AreaSchema(AreaRefSchema):
+    """An area; the members after bbox are the attributes some types carry."""
+
     parent = ma.fields.Nested(AreaRefSchema, allow_none=True)
     vintage = ma.fields.String(metadata={"description": "Boundary vintage"})
     area_km2 = ma.fields.Float()
     bbox = ma.fields.List(
         ma.fields.Float(), metadata={"description": "[minlon, minlat, maxlon, maxlat]"}
+    )
+    bcu = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "borough: its BCU's id (null for the City of London)"},
+    )
+    inner_london = ma.fields.Boolean(metadata={"description": "borough: Inner London (ONS)"})
+    pfa_code = ma.fields.String(
+        metadata={"description": "borough: the police force area's GSS code"}
+    )
+    police_force = ma.fields.String(
+        metadata={"description": "borough and bcu: the police force's name"}
+    )
+    note = ma.fields.String(metadata={"description": "borough: a note (the City of London)"})
+    borough_codes = ma.fields.List(
+        ma.fields.String(), metadata={"description": "bcu: the GSS codes of its boroughs"}
+    )
+    mps_code_unverified = ma.fields.String(
+        metadata={"description": "bcu: the Met's code for it, not verified with a publication"}
+    )
+    valid_from = ma.fields.String(
+        metadata={"description": "bcu: the date its membership applies from"}
+    )
+    valid_to = ma.fields.String(
+        allow_none=True, metadata={"description": "bcu: null while it applies"}
+    )
+    generalised = ma.fields.Boolean(
+        metadata={"description": "ward: its polygon is generalised (ONS BGC)"}
     )
 
 
@@ -52,8 +80,17 @@ class AreaNeighbourSchema(AreaRefSchema):
 class AreaDetailSchema(AreaSchema):
     children = ma.fields.List(ma.fields.Nested(AreaRefSchema))
     neighbours = ma.fields.List(ma.fields.Nested(AreaNeighbourSchema))
-    bcu = ma.fields.Nested(AreaRefSchema, allow_none=True)
-    police_force = ma.fields.Nested(PoliceForceSchema)
+    bcu = ma.fields.Nested(
+        AreaRefSchema,
+        allow_none=True,
+        metadata={"description": "borough: its BCU (null for the City of London)"},
+    )
+    police_force = ma.fields.Raw(
+        metadata={
+            "description": "borough: the police force (an object); bcu: its name (a string)",
+            "oneOf": [{"$ref": "#/components/schemas/PoliceForce"}, {"type": "string"}],
+        }
+    )
     data_release = ma.fields.Nested(DataReleaseSchema)
 
 
@@ -61,8 +98,35 @@ class AreaPageSchema(PageSchema):
     contents = ma.fields.List(ma.fields.Nested(AreaSchema))
 
 
-class FeatureSchema(Schema):
+class GeometrySchema(Schema):
+    """A GeoJSON geometry (RFC 7946), WGS84 longitude, latitude."""
+
+    type = ma.fields.String(
+        validate=ma.validate.OneOf(["Point", "Polygon", "MultiPolygon", "GeometryCollection"])
+    )
+    coordinates = ma.fields.List(
+        ma.fields.Raw(),
+        metadata={"description": "Positions [lon, lat], nested as the type says"},
+    )
+
+
+class BoundaryPropertiesSchema(Schema):
+    code = ma.fields.String()
+    name = ma.fields.String()
     type = ma.fields.String()
+    parent_code = ma.fields.String(allow_none=True)
+    vintage = ma.fields.String()
+    simplify_m = ma.fields.Float(metadata={"description": "The tolerance applied, metres"})
+
+
+class FeatureSchema(Schema):
+    type = ma.fields.String(metadata={"description": "Feature"})
     id = ma.fields.String()
-    geometry = ma.fields.Dict()
-    properties = ma.fields.Dict()
+    geometry = ma.fields.Nested(GeometrySchema)
+    properties = ma.fields.Nested(BoundaryPropertiesSchema)
+
+
+class BoundaryCollectionSchema(Schema):
+    type = ma.fields.String(metadata={"description": "FeatureCollection"})
+    features = ma.fields.List(ma.fields.Nested(FeatureSchema))
+    data_release = ma.fields.Nested(DataReleaseSchema)

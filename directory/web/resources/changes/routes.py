@@ -12,7 +12,8 @@ from flask import Response, request
 from directory.usecases import changes
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema
-from directory.web.resources.common import PageArgsSchema, PageSchema
+from directory.web.resources.common import AreaRefSchema, PageArgsSchema, PageSchema
+from directory.web.resources.services.schemas import ChangeEventSchema
 from directory.web.state import catalogue, paged_response, snapshot, state, today
 
 blp = Blueprint("changes", __name__, url_prefix="/api/v1", description="Change feed")
@@ -43,9 +44,27 @@ class ChangeArgsSchema(PageArgsSchema):
     )
 
 
+class FeedEntrySchema(ChangeEventSchema):
+    id = ma.fields.String(
+        metadata={
+            "description": "event-<id> for a recorded change; grant-<id>-started, "
+            "grant-<id>-ending or grant-<id>-ended for one derived from a grant's dates"
+        }
+    )
+    action = ma.fields.String(
+        metadata={
+            "description": "created | updated | withdrawn | restored, or grant_started | "
+            "grant_ending | grant_ended"
+        }
+    )
+    url = ma.fields.String(allow_none=True, metadata={"description": "The entity's URL"})
+
+
 class ChangeFeedSchema(PageSchema):
-    contents = ma.fields.List(ma.fields.Dict())
-    area = ma.fields.Dict(allow_none=True)
+    contents = ma.fields.List(ma.fields.Nested(FeedEntrySchema))
+    area = ma.fields.Nested(
+        AreaRefSchema, allow_none=True, metadata={"description": "The area asked for, if any"}
+    )
 
 
 def _body(args: dict[str, Any], page: int, per_page: int) -> dict[str, Any]:

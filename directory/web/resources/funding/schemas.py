@@ -8,7 +8,20 @@ import marshmallow as ma
 from directory.usecases.funding.need import NEED_LEVELS
 from directory.usecases.funding.summary import APPORTION, SUMMARY_BY
 from directory.web.api import Schema
-from directory.web.resources.common import AreaRefSchema, include_other_programmes_field
+from directory.web.resources.common import (
+    AreaRefSchema,
+    ProgrammeRefSchema,
+    RefNameSchema,
+    include_other_programmes_field,
+)
+
+#: the spellings of a financial year parse_financial_year (directory/ingest/values.py)
+#: reads: an optional FY / F/Y / "financial year" prefix, then two years of 2 or 4 digits
+#: joined by /, - or – (it also requires them to be consecutive, which a pattern cannot say)
+FINANCIAL_YEAR_PATTERN = (
+    r"^\s*(?:(?:[Ff][Yy]|[Ff]/[Yy]|[Ff][Ii][Nn][Aa][Nn][Cc][Ii][Aa][Ll] [Yy][Ee][Aa][Rr])"
+    r"\s*:?\s*)?(?:\d{4}|\d{2})\s*[/\-\u2013]\s*(?:\d{4}|\d{2})\s*$"
+)
 
 _PROGRAMME = ma.fields.String(
     validate=ma.validate.Length(min=1, max=80),
@@ -19,7 +32,12 @@ _PROGRAMME = ma.fields.String(
 _FINANCIAL_YEAR = ma.fields.String(
     validate=ma.validate.Length(min=1, max=20),
     metadata={
-        "description": "Only awards for this UK financial year: 2021/22 (or 2021-22, FY21/22)"
+        "description": "Only awards for this UK financial year (1 April to 31 March): 2021/22, "
+        "or 2021-22, 2021/2022, FY21/22, FY 2021/22, 21/22 (any case, optional spaces). The "
+        "two years must be consecutive and the first between 1900 and 2099; anything else is "
+        "a 422 invalid-input naming financial_year.",
+        "pattern": FINANCIAL_YEAR_PATTERN,
+        "example": "2021/22",
     },
 )
 _APPORTION = ma.fields.String(
@@ -79,6 +97,38 @@ class FundingNeedArgsSchema(Schema):
     apportion = _APPORTION
     include_regrants = _REGRANTS
     include_other_programmes = include_other_programmes_field()
+
+
+class FundingFiltersSchema(Schema):
+    """The filters an answer applied, as it echoes them."""
+
+    programme = ma.fields.String(allow_none=True)
+    financial_year = ma.fields.String(
+        allow_none=True, metadata={"description": "Normalised: 2021/22"}
+    )
+    area = ma.fields.Nested(
+        AreaRefSchema, allow_none=True, metadata={"description": "The area, resolved"}
+    )
+    live_on = ma.fields.Date(allow_none=True)
+    include_regrants = ma.fields.Boolean()
+    include_other_programmes = ma.fields.Boolean()
+
+
+class PopulationNoteSchema(Schema):
+    reference_date = ma.fields.Date(metadata={"description": "The latest estimate's date"})
+    source = ma.fields.Raw(
+        metadata={
+            "description": "The estimates' source, or their sources when several",
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "nullable": True,
+        }
+    )
+
+
+class CrimePeriodSchema(Schema):
+    start = ma.fields.String(metadata={"description": "First month, YYYY-MM"})
+    end = ma.fields.String(metadata={"description": "Last month, YYYY-MM"})
+    months = ma.fields.Integer()
 
 
 class AwardLengthsSchema(Schema):
@@ -280,7 +330,8 @@ class GroupScopesSchema(Schema):
 
 
 class FundingGroupSchema(FundingStatsSchema):
-    programme = ma.fields.Dict(
+    programme = ma.fields.Nested(
+        ProgrammeRefSchema,
         allow_none=True,
         metadata={"description": "by=programme: {id, name}, null for awards with no programme"},
     )
@@ -288,8 +339,8 @@ class FundingGroupSchema(FundingStatsSchema):
         allow_none=True,
         metadata={"description": "by=financial_year: 2021/22, null when not recorded"},
     )
-    organisation = ma.fields.Dict(
-        metadata={"description": "by=organisation: the recipient {ref, name}"}
+    organisation = ma.fields.Nested(
+        RefNameSchema, metadata={"description": "by=organisation: the recipient {ref, name}"}
     )
     scopes = ma.fields.Nested(
         GroupScopesSchema,
@@ -308,8 +359,10 @@ class FundingApportionmentSchema(Schema):
         }
     )
     rule = ma.fields.String(metadata={"description": "The rule applied, in words"})
-    population = ma.fields.Dict(
-        metadata={"description": "The population estimates used: reference_date, source"}
+    population = ma.fields.Nested(
+        PopulationNoteSchema,
+        allow_none=True,
+        metadata={"description": "The population estimates used: reference_date, source"},
     )
     london_population = ma.fields.Integer()
 
@@ -333,8 +386,9 @@ class FundingProgrammesSchema(Schema):
 
 class FundingSummarySchema(Schema):
     by = ma.fields.String()
-    filters = ma.fields.Dict(
-        metadata={"description": "The filters applied (area resolved to {code, name, type})"}
+    filters = ma.fields.Nested(
+        FundingFiltersSchema,
+        metadata={"description": "The filters applied (area resolved to {code, name, type})"},
     )
     today = ma.fields.String(metadata={"description": "The day ending_soon is counted from"})
     ending_soon_days = ma.fields.Integer()
@@ -419,6 +473,43 @@ class NeedRanksSchema(Schema):
     offences = ma.fields.Integer(allow_none=True)
 
 
+class VsLondonSchema(Schema):
+    per_1000_residents = ma.fields.Float(allow_none=True)
+    per_1000_offences = ma.fields.Float(allow_none=True)
+
+
+class NeedLondonSchema(Schema):
+    amount = ma.fields.Float(metadata={"description": "Pounds: the areas' basis amounts"})
+    population = ma.fields.Integer(allow_none=True)
+    offences = ma.fields.Integer(allow_none=True)
+    per_1000_residents = ma.fields.Float(allow_none=True)
+    per_1000_offences = ma.fields.Float(allow_none=True)
+
+
+class NeedPeriodsSchema(Schema):
+    population = ma.fields.Nested(PopulationNoteSchema, allow_none=True)
+    offences = ma.fields.Nested(CrimePeriodSchema, allow_none=True)
+    funding = ma.fields.String(
+        metadata={"description": "The financial year asked for, or 'all financial years'"}
+    )
+
+
+class WiderAreaSchema(FundingMoneySchema):
+    area = ma.fields.Nested(AreaRefSchema)
+    note = ma.fields.String()
+
+
+class WiderAwardsSchema(Schema):
+    london_wide = ma.fields.Nested(FundingMoneySchema)
+    unplaced = ma.fields.Nested(FundingMoneySchema)
+    bcu_wide = ma.fields.List(
+        ma.fields.Nested(WiderAreaSchema), metadata={"description": "level=borough"}
+    )
+    not_in_a_bcu = ma.fields.List(
+        ma.fields.Nested(WiderAreaSchema), metadata={"description": "level=bcu"}
+    )
+
+
 class NeedAreaSchema(Schema):
     area = ma.fields.Nested(AreaRefSchema)
     awards = ma.fields.Integer()
@@ -451,10 +542,11 @@ class NeedAreaSchema(Schema):
     per_1000_offences = ma.fields.Float(
         allow_none=True, metadata={"description": "basis amount ÷ offences × 1,000 (pounds)"}
     )
-    vs_london = ma.fields.Dict(
+    vs_london = ma.fields.Nested(
+        VsLondonSchema,
         metadata={
             "description": "Each per-1,000 figure ÷ the London figure (1.0 = the London average)"
-        }
+        },
     )
     rank = ma.fields.Nested(
         NeedRanksSchema,
@@ -467,27 +559,30 @@ class NeedAreaSchema(Schema):
 
 class FundingNeedSchema(Schema):
     level = ma.fields.String()
-    filters = ma.fields.Dict()
+    filters = ma.fields.Nested(FundingFiltersSchema)
     basis = ma.fields.String(
         metadata={
             "description": "amount, or apportioned_amount with apportion=population: the money the per-1,000 figures use"
         }
     )
     areas = ma.fields.List(ma.fields.Nested(NeedAreaSchema))
-    london = ma.fields.Dict(
+    london = ma.fields.Nested(
+        NeedLondonSchema,
         metadata={
             "description": "The London average: total basis amount, population and offences of the areas, and per-1,000 figures as total ÷ total (per_1000_offences over the areas with crime figures)"
-        }
+        },
     )
-    periods = ma.fields.Dict(
+    periods = ma.fields.Nested(
+        NeedPeriodsSchema,
         metadata={
             "description": "population: reference_date and source; offences: start and end month (YYYY-MM) and months; funding: the financial year asked for or all"
-        }
+        },
     )
-    wider_awards = ma.fields.Dict(
+    wider_awards = ma.fields.Nested(
+        WiderAwardsSchema,
         metadata={
             "description": "Awards not in the rows' amount: london_wide, bcu_wide (level=borough) and not_in_a_bcu (level=bcu, the City of London) are in apportioned_amount by population share with apportion=population, otherwise in no row; unplaced (no London area) is in no row"
-        }
+        },
     )
     programmes = ma.fields.Nested(
         FundingProgrammesSchema,

@@ -4,7 +4,13 @@ import marshmallow as ma
 
 from directory.usecases.catalogue import GRANT_AREA_RULE, GRANT_STATUSES
 from directory.web.api import Schema
-from directory.web.resources.common import AreaRefSchema, PageArgsSchema, PageSchema
+from directory.web.resources.common import (
+    AreaRefSchema,
+    PageArgsSchema,
+    PageSchema,
+    ProgrammeRefSchema,
+    RefNameSchema,
+)
 
 
 class GrantListArgsSchema(PageArgsSchema):
@@ -56,9 +62,11 @@ class GrantSchema(Schema):
     id = ma.fields.Integer()
     ref = ma.fields.String()
     title = ma.fields.String(allow_none=True)
-    funder = ma.fields.Dict()
-    recipient = ma.fields.Dict()
-    programme = ma.fields.Dict(allow_none=True)
+    funder = ma.fields.Nested(RefNameSchema, metadata={"description": "The funder: ref, name"})
+    recipient = ma.fields.Nested(
+        RefNameSchema, metadata={"description": "The recipient: ref, name"}
+    )
+    programme = ma.fields.Nested(ProgrammeRefSchema, allow_none=True)
     amount = ma.fields.Float(allow_none=True, metadata={"description": "Pounds"})
     currency = ma.fields.String()
     awarded = ma.fields.String(allow_none=True)
@@ -86,15 +94,41 @@ class GrantPageSchema(PageSchema):
     contents = ma.fields.List(ma.fields.Nested(GrantSchema))
 
 
+class GrantServiceSchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    name = ma.fields.String()
+
+
+class GrantChainLinkSchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    funder = ma.fields.String(allow_none=True, metadata={"description": "The funder's name"})
+    recipient = ma.fields.String(allow_none=True, metadata={"description": "The recipient's name"})
+    title = ma.fields.String(allow_none=True)
+    note = ma.fields.String(
+        metadata={"description": "Only for a ref the directory does not hold (then ref alone)"}
+    )
+
+
+class RegrantSchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    recipient = ma.fields.String(allow_none=True, metadata={"description": "The recipient's name"})
+    amount = ma.fields.Float(allow_none=True, metadata={"description": "Pounds"})
+
+
 class GrantDetailSchema(GrantSchema):
     description = ma.fields.String(allow_none=True)
-    services = ma.fields.List(ma.fields.Dict())
+    services = ma.fields.List(
+        ma.fields.Nested(GrantServiceSchema), metadata={"description": "Services it funds"}
+    )
     chain = ma.fields.List(
-        ma.fields.Dict(),
+        ma.fields.Nested(GrantChainLinkSchema),
         metadata={"description": "The grants the money passed through, nearest first"},
     )
     regrants = ma.fields.List(
-        ma.fields.Dict(), metadata={"description": "Grants paid on from this one"}
+        ma.fields.Nested(RegrantSchema), metadata={"description": "Grants paid on from this one"}
     )
     source_url = ma.fields.String(allow_none=True)
     source = ma.fields.String()

@@ -31,14 +31,30 @@ class ImportSchema(Schema):
     status = ma.fields.String(metadata={"description": "succeeded | unchanged | failed"})
     started_at = ma.fields.String()
     finished_at = ma.fields.String(allow_none=True)
-    counts = ma.fields.Dict()
+    counts = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer()),
+        metadata={
+            "description": "Per table written (services, grants …): created, updated, "
+            "unchanged and the like, counted"
+        },
+    )
     errors = ma.fields.Integer()
     warnings = ma.fields.Integer()
 
 
+class ImportProblemSchema(Schema):
+    row = ma.fields.Integer(allow_none=True)
+    column = ma.fields.String(allow_none=True)
+    value = ma.fields.String(allow_none=True)
+    message = ma.fields.String()
+    severity = ma.fields.String(metadata={"description": "error | warning"})
+
+
 class ImportDetailSchema(ImportSchema):
     problems = ma.fields.List(
-        ma.fields.Dict(), metadata={"description": "row, column, value, message, severity"}
+        ma.fields.Nested(ImportProblemSchema),
+        metadata={"description": "row, column, value, message, severity"},
     )
 
 
@@ -54,7 +70,11 @@ class StatusSchema(Schema):
         metadata={"description": "The loaded geography: its release, and which snapshot or "
                   "refreshed release it came from"},
     )  # fmt: skip
-    counts = ma.fields.Dict()
+    counts = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        metadata={"description": "Rows per table (services, grants, organisations …)"},
+    )
     stale_services = ma.fields.Integer()
     stale_after_days = ma.fields.Integer()
     sources = ma.fields.List(

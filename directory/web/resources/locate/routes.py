@@ -25,11 +25,17 @@ blp = Blueprint("locate", __name__, url_prefix="/api/v1", description="Point loo
     422,
     schema=ProblemSchema,
     content_type=http.PROBLEM_MIMETYPE,
-    description="Missing or out-of-range coordinates",
+    description="invalid-input: neither or both of the pairs (lat+lon, easting+northing), "
+    "or half of one; invalid-coordinates: lat outside -90..90, lon outside -180..180, "
+    "easting outside 0..700000 or northing outside 0..1300000",
 )
 def locate(args: dict[str, Any]) -> Response:
     """Ward, borough, BCU covering `?lat=&lon=` or `?easting=&northing=`, with the nearest
-    postcode and flags (`near_boundary`, `generalised_boundary`, `on_river`)."""
+    postcode and flags (`near_boundary`, `generalised_boundary`, `on_river`).
+
+    The place parameters are exclusive: exactly one pair, lat+lon (WGS84) or
+    easting+northing (British National Grid), both of its members and nothing of the other
+    (else 422 invalid-input). A point outside London is a 404 outside-coverage."""
     x, y, _ = geography.point_from_query(
         lat=args.get("lat"),
         lon=args.get("lon"),

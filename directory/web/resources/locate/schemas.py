@@ -5,12 +5,30 @@ import marshmallow as ma
 from directory.web.api import Schema
 from directory.web.resources.common import AreaRefSchema, DataReleaseSchema, HierarchySchema
 
+#: the rule the place parameters of /locate (and /patch's point) keep
+ONE_POINT = (
+    "Give either lat and lon, or easting and northing: both of one pair, and not both pairs "
+    "nor a mix (anything else is a 422 invalid-input)."
+)
+
 
 class LocateArgsSchema(Schema):
-    lat = ma.fields.Float(metadata={"description": "WGS84 latitude (with lon)"})
-    lon = ma.fields.Float(metadata={"description": "WGS84 longitude (with lat)"})
-    easting = ma.fields.Float(metadata={"description": "British National Grid (with northing)"})
-    northing = ma.fields.Float(metadata={"description": "British National Grid (with easting)"})
+    lat = ma.fields.Float(
+        metadata={"description": f"WGS84 latitude, -90 to 90 (with lon). {ONE_POINT}"}
+    )
+    lon = ma.fields.Float(
+        metadata={"description": f"WGS84 longitude, -180 to 180 (with lat). {ONE_POINT}"}
+    )
+    easting = ma.fields.Float(
+        metadata={
+            "description": f"British National Grid metres, 0 to 700000 (with northing). {ONE_POINT}"
+        }
+    )
+    northing = ma.fields.Float(
+        metadata={
+            "description": f"British National Grid metres, 0 to 1300000 (with easting). {ONE_POINT}"
+        }
+    )
 
 
 class LocateFlagsSchema(Schema):
@@ -34,8 +52,8 @@ class LocateFlagsSchema(Schema):
 class NearestPostcodeSchema(Schema):
     postcode = ma.fields.String()
     distance_m = ma.fields.Float()
-    ward = ma.fields.Nested(AreaRefSchema)
-    borough = ma.fields.Nested(AreaRefSchema)
+    ward = ma.fields.Nested(AreaRefSchema, allow_none=True)
+    borough = ma.fields.Nested(AreaRefSchema, allow_none=True)
 
 
 class LocateSchema(HierarchySchema):

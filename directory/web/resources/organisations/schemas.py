@@ -5,6 +5,8 @@ import marshmallow as ma
 from directory.ingest.records import ORGANISATION_TYPES
 from directory.web.api import Schema
 from directory.web.resources.common import PageArgsSchema, PageSchema
+from directory.web.resources.grants.schemas import GrantSchema
+from directory.web.resources.services.schemas import ServiceSummarySchema
 
 
 class OrganisationListArgsSchema(PageArgsSchema):
@@ -15,12 +17,18 @@ class OrganisationListArgsSchema(PageArgsSchema):
     type = ma.fields.String(validate=ma.validate.OneOf(ORGANISATION_TYPES))
 
 
+class IdentifiersSchema(Schema):
+    org_id = ma.fields.String(allow_none=True, metadata={"description": "null for org: refs"})
+    charity_number = ma.fields.String(allow_none=True)
+    company_number = ma.fields.String(allow_none=True)
+
+
 class OrganisationSchema(Schema):
     id = ma.fields.Integer()
     ref = ma.fields.String(metadata={"description": "org-id (GB-CHC-…) or a derived org: ref"})
     name = ma.fields.String()
     type = ma.fields.String(allow_none=True)
-    identifiers = ma.fields.Dict()
+    identifiers = ma.fields.Nested(IdentifiersSchema)
     size_band = ma.fields.String(allow_none=True)
     website = ma.fields.String(allow_none=True)
     email = ma.fields.String(allow_none=True)
@@ -33,6 +41,6 @@ class OrganisationPageSchema(PageSchema):
 
 
 class OrganisationDetailSchema(OrganisationSchema):
-    services = ma.fields.List(ma.fields.Dict())
-    grants_received = ma.fields.List(ma.fields.Dict())
-    grants_made = ma.fields.List(ma.fields.Dict())
+    services = ma.fields.List(ma.fields.Nested(ServiceSummarySchema))
+    grants_received = ma.fields.List(ma.fields.Nested(GrantSchema))
+    grants_made = ma.fields.List(ma.fields.Nested(GrantSchema))

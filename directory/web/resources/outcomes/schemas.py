@@ -5,19 +5,57 @@ from __future__ import annotations
 import marshmallow as ma
 
 from directory.web.api import Schema
+from directory.web.resources.common import AreaRefSchema, ThemeRefSchema
+from directory.web.resources.grants.schemas import GrantServiceSchema
+
+
+class PeriodSchema(Schema):
+    start = ma.fields.Date(allow_none=True)
+    end = ma.fields.Date(allow_none=True)
+
+
+class OutcomeReportSchema(Schema):
+    type = ma.fields.String(allow_none=True, metadata={"description": "interim | final"})
+    url = ma.fields.String(allow_none=True)
+
+
+class OutcomeServiceSchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    name = ma.fields.String()
+    withdrawn = ma.fields.Boolean()
+    url = ma.fields.String()
+
+
+class OutcomeMetricSchema(Schema):
+    metric = ma.fields.String()
+    unit = ma.fields.String(allow_none=True)
+    targets = ma.fields.List(ma.fields.Float(), metadata={"description": "The targets set"})
+    outcomes = ma.fields.Integer()
+    with_target = ma.fields.Integer()
+    met_target = ma.fields.Integer()
+    not_met = ma.fields.Integer()
+
+
+class EvaluationSchema(Schema):
+    url = ma.fields.String()
+    type = ma.fields.String(allow_none=True, metadata={"description": "interim | final"})
+    service = ma.fields.Nested(GrantServiceSchema)
+    period = ma.fields.Nested(PeriodSchema)
 
 
 class ServiceOutcomeSchema(Schema):
     metric = ma.fields.String(metadata={"description": "What was measured"})
-    period = ma.fields.Dict(metadata={"description": "start, end (ISO dates)"})
+    period = ma.fields.Nested(PeriodSchema, metadata={"description": "start, end (ISO dates)"})
     value = ma.fields.Float(allow_none=True)
     target = ma.fields.Float(allow_none=True)
     unit = ma.fields.String(allow_none=True)
     met_target = ma.fields.Boolean(
         allow_none=True, metadata={"description": "value ≥ target; null when either is missing"}
     )
-    report = ma.fields.Dict(
-        metadata={"description": "type (interim | final) and url of the report or evaluation"}
+    report = ma.fields.Nested(
+        OutcomeReportSchema,
+        metadata={"description": "type (interim | final) and url of the report or evaluation"},
     )
     demo = ma.fields.Boolean(metadata={"description": "Illustrative demo data"})
 
@@ -35,7 +73,7 @@ class OutcomeCountsSchema(Schema):
 
 
 class ServiceOutcomesSchema(Schema):
-    service = ma.fields.Dict(metadata={"description": "id, ref, name, withdrawn, url"})
+    service = ma.fields.Nested(OutcomeServiceSchema)
     outcomes = ma.fields.List(
         ma.fields.Nested(ServiceOutcomeSchema), metadata={"description": "Newest period first"}
     )
@@ -58,27 +96,30 @@ class OutcomeSummaryArgsSchema(Schema):
 
 
 class OutcomeGroupSchema(OutcomeCountsSchema):
-    area = ma.fields.Dict(metadata={"description": "by=borough: the area {code, name, type}"})
-    theme = ma.fields.Dict(
+    area = ma.fields.Nested(
+        AreaRefSchema, metadata={"description": "by=borough: the area {code, name, type}"}
+    )
+    theme = ma.fields.Nested(
+        ThemeRefSchema,
         allow_none=True,
         metadata={"description": "by=theme: {id, name}; null for services with no theme"},
     )
     services = ma.fields.Integer(metadata={"description": "Services with outcomes in the group"})
     metrics = ma.fields.List(
-        ma.fields.Dict(),
+        ma.fields.Nested(OutcomeMetricSchema),
         metadata={
             "description": "What was measured: metric, unit, targets, outcomes, with_target, met_target, not_met"
         },
     )
     evaluations = ma.fields.List(
-        ma.fields.Dict(),
+        ma.fields.Nested(EvaluationSchema),
         metadata={"description": "Links to reports and evaluations: url, type, service, period"},
     )
 
 
 class OutcomeSummarySchema(Schema):
     by = ma.fields.String()
-    area = ma.fields.Dict(allow_none=True)
+    area = ma.fields.Nested(AreaRefSchema, allow_none=True)
     totals = ma.fields.Nested(OutcomeGroupSchema)
     themes = ma.fields.List(
         ma.fields.Nested(OutcomeGroupSchema), metadata={"description": "by=theme"}

@@ -16,6 +16,7 @@ from directory.web.resources.patch.schemas import (
     PatchLookupSchema,
     PatchSchema,
 )
+from directory.web.resources.services.schemas import ServiceFeatureCollectionSchema
 from directory.web.state import directory_reads
 
 blp = Blueprint("patch", __name__, url_prefix="/api/v1", description="What is in my patch")
@@ -40,6 +41,7 @@ def _filters(args: dict[str, Any]) -> patch.PatchFilters:
 @blp.response(200, PatchSchema)
 @blp.alt_response(
     200,
+    schema=ServiceFeatureCollectionSchema,
     content_type=http.GEOJSON_MIMETYPE,
     success=True,
     description="With format=geojson or Accept: application/geo+json: the page's "
@@ -47,13 +49,22 @@ def _filters(args: dict[str, Any]) -> patch.PatchFilters:
 )
 @blp.alt_response(
     200,
+    schema={"type": "string"},
     content_type=http.CSV_MIMETYPE,
     success=True,
     description="With format=csv or Accept: text/csv: one row per service",
 )
-@blp.alt_response(422, description="invalid-input / invalid-postcode", **PROBLEM)
 @blp.alt_response(
-    404, description="outside-coverage, postcode-not-found, area-not-found …", **PROBLEM
+    422,
+    description="invalid-input: not exactly one place (postcode, lat+lon, easting+northing "
+    "or area), or an unknown theme; invalid-postcode; invalid-coordinates",
+    **PROBLEM,
+)
+@blp.alt_response(
+    404,
+    description="outside-coverage, postcode-not-found, postcode-terminated, area-not-found, "
+    "programme-not-found",
+    **PROBLEM,
 )
 def get_patch(args: dict[str, Any]) -> Response:
     """Every service that serves a place, each with why it is here (a site nearby with its
@@ -101,6 +112,8 @@ def get_patch(args: dict[str, Any]) -> Response:
 @blp.arguments(PatchLookupSchema)
 @blp.response(200, PatchLookupResultSchema)
 @blp.alt_response(413, description="More than 1,000 postcodes", **PROBLEM)
+@blp.alt_response(404, description="programme-not-found: an unknown programme id", **PROBLEM)
+@blp.alt_response(422, description="invalid-input (an unknown theme, say)", **PROBLEM)
 def lookup_patches(body: dict[str, Any]) -> Response:
     """Up to 1,000 postcodes: each one's patch and its matching services (ids and counts, or
     full with `detail=full`), or its problem, in the order sent."""

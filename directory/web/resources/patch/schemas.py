@@ -3,11 +3,20 @@ from __future__ import annotations
 import marshmallow as ma
 
 from directory.ingest.records import SERVICE_STATUSES
-from directory.usecases.patch import DEFAULT_RADIUS_M, MAX_RADIUS_M
-from directory.web.api import Schema
+from directory.usecases.patch import DEFAULT_RADIUS_M, MAX_RADIUS_M, RELATIONS
+from directory.web.api import ProblemSchema, Schema
 from directory.web.resources.common import (
+    AreaRefSchema,
+    ContactSchema,
     PageArgsSchema,
     PageSchema,
+    PoliceForceSchema,
+    ProgrammeRefSchema,
+    ProgrammesCountedSchema,
+    RefNameSchema,
+    ServiceContactSchema,
+    SiteSchema,
+    ThemeRefSchema,
     include_other_programmes_field,
 )
 from directory.web.resources.funding.schemas import (
@@ -15,6 +24,8 @@ from directory.web.resources.funding.schemas import (
     FundingProgrammesSchema,
     GroupScopesSchema,
 )
+from directory.web.resources.postcodes.schemas import PostcodeSchema
+from directory.web.resources.services.schemas import OrganisationRefSchema
 
 
 class PatchFilterSchema(Schema):
@@ -52,6 +63,13 @@ class PatchFilterSchema(Schema):
     include_other_programmes = include_other_programmes_field()
 
 
+#: the rule /patch's place parameters keep
+ONE_PLACE = (
+    "The place: exactly one of postcode, lat+lon, easting+northing or area (none, two, or "
+    "half a pair is a 422 invalid-input)."
+)
+
+
 class PatchArgsSchema(PatchFilterSchema, PageArgsSchema):
     format = ma.fields.String(
         validate=ma.validate.OneOf(["json", "geojson", "csv"]),
@@ -60,43 +78,110 @@ class PatchArgsSchema(PatchFilterSchema, PageArgsSchema):
             "Feature per delivery site); csv: one row per service. Also by Accept."
         },
     )
-    postcode = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
-    lat = ma.fields.Float(metadata={"description": "WGS84 latitude (with lon)"})
-    lon = ma.fields.Float(metadata={"description": "WGS84 longitude (with lat)"})
-    easting = ma.fields.Float(metadata={"description": "British National Grid (with northing)"})
-    northing = ma.fields.Float(metadata={"description": "British National Grid (with easting)"})
+    postcode = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=40), metadata={"description": f"{ONE_PLACE}"}
+    )
+    lat = ma.fields.Float(metadata={"description": f"WGS84 latitude (with lon). {ONE_PLACE}"})
+    lon = ma.fields.Float(metadata={"description": f"WGS84 longitude (with lat). {ONE_PLACE}"})
+    easting = ma.fields.Float(
+        metadata={"description": f"British National Grid (with northing). {ONE_PLACE}"}
+    )
+    northing = ma.fields.Float(
+        metadata={"description": f"British National Grid (with easting). {ONE_PLACE}"}
+    )
     area = ma.fields.String(
         validate=ma.validate.Length(min=1, max=120),
         metadata={
-            "description": 'An area code (E09…, E05…, bcu-…, E12000007) or name ("Kingston", "Central West BCU")'
+            "description": 'An area code (E09…, E05…, bcu-…, E12000007) or name ("Kingston", '
+            f'"Central West BCU"). {ONE_PLACE}'
         },
+    )
+
+
+#: where an award reaches a patch (funding.by_programme[].by_scope, awards[].scope)
+SCOPES = [r.removeprefix("serves_") for r in RELATIONS if r.startswith("serves_")]
+
+
+class PatchRelationSchema(Schema):
+    relation = ma.fields.String(
+        validate=ma.validate.OneOf(RELATIONS),
+        metadata={"description": "Why the service is in the patch"},
+    )
+    distance_m = ma.fields.Integer(metadata={"description": "site_nearby: metres to the site"})
+    site = ma.fields.Nested(
+        SiteSchema, metadata={"description": "site_nearby, site_in_area: the site"}
+    )
+    area = ma.fields.Nested(
+        AreaRefSchema, metadata={"description": "serves_*: the area of the patch it serves"}
+    )
+
+
+class PatchGrantSchema(Schema):
+    """A live grant of a listed service."""
+
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    funder = ma.fields.String(allow_none=True, metadata={"description": "The funder's name"})
+    programme = ma.fields.Nested(ProgrammeRefSchema, allow_none=True)
+    amount = ma.fields.Float(allow_none=True, metadata={"description": "Pounds"})
+    start = ma.fields.Date(allow_none=True)
+    end = ma.fields.Date(allow_none=True)
+    duration_months = ma.fields.Integer(allow_none=True)
+    short_term = ma.fields.Boolean(allow_none=True, metadata={"description": "< 24 months"})
+    meets_3yr_target = ma.fields.Boolean(allow_none=True, metadata={"description": ">= 36 months"})
+    ending_soon = ma.fields.Boolean()
+    status = ma.fields.String(
+        metadata={"description": "planned | live | ending soon | ended | unknown"}
+    )
+    months_left = ma.fields.Integer(allow_none=True)
+
+
+class AgesSchema(Schema):
+    min_age = ma.fields.Integer(allow_none=True)
+    max_age = ma.fields.Integer(allow_none=True)
+
+
+class PatchServiceSchema(Schema):
+    """A service as a patch lists it."""
+
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    name = ma.fields.String()
+    status = ma.fields.String()
+    description = ma.fields.String(allow_none=True)
+    organisation = ma.fields.Nested(OrganisationRefSchema)
+    themes = ma.fields.List(ma.fields.Nested(ThemeRefSchema))
+    coverage = ma.fields.List(ma.fields.Nested(AreaRefSchema))
+    sites = ma.fields.List(ma.fields.Nested(SiteSchema))
+    live_grants = ma.fields.List(ma.fields.Nested(PatchGrantSchema))
+    contact = ma.fields.Nested(ServiceContactSchema)
+    eligibility = ma.fields.Nested(AgesSchema)
+    last_verified = ma.fields.Date(allow_none=True)
+    demo = ma.fields.Boolean()
+    url = ma.fields.String(metadata={"description": "/api/v1/services/{id}"})
+    relations = ma.fields.List(
+        ma.fields.Nested(PatchRelationSchema),
+        metadata={"description": "Why it is here, strongest first"},
+    )
+    distance_m = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Metres to its nearest site nearby, if any"}
     )
 
 
 class PatchServicePageSchema(PageSchema):
     contents = ma.fields.List(
-        ma.fields.Dict(),
+        ma.fields.Nested(PatchServiceSchema),
         metadata={"description": "Services, each with `relations`: why it is in the patch"},
     )
-
-
-class _RefNameSchema(Schema):
-    ref = ma.fields.String()
-    name = ma.fields.String()
-
-
-class _ProgrammeRefSchema(Schema):
-    id = ma.fields.String()
-    name = ma.fields.String()
 
 
 class PatchAwardSchema(Schema):
     id = ma.fields.Integer()
     ref = ma.fields.String()
     title = ma.fields.String(allow_none=True)
-    funder = ma.fields.Nested(_RefNameSchema)
-    recipient = ma.fields.Nested(_RefNameSchema)
-    programme = ma.fields.Nested(_ProgrammeRefSchema, allow_none=True)
+    funder = ma.fields.Nested(RefNameSchema)
+    recipient = ma.fields.Nested(RefNameSchema)
+    programme = ma.fields.Nested(ProgrammeRefSchema, allow_none=True)
     amount = ma.fields.Float(allow_none=True, metadata={"description": "Pounds"})
     start = ma.fields.Date(allow_none=True)
     end = ma.fields.Date(allow_none=True)
@@ -126,14 +211,46 @@ class PatchAwardsSchema(Schema):
     all_url = ma.fields.String(
         metadata={"description": "/api/v1/grants?area=<code>: every award reaching the area"}
     )
-    programmes = ma.fields.Dict(
+    programmes = ma.fields.Nested(
+        ProgrammesCountedSchema,
         metadata={
             "description": "Which programmes are listed: counted (community_safety, all or "
-            "programme) and its rule"
-        }
+            "programme, with the programme id) and its rule"
+        },
     )
     rule = ma.fields.String()
     sort = ma.fields.String()
+
+
+class PatchFlagsSchema(Schema):
+    near_boundary = ma.fields.Boolean()
+    generalised_boundary = ma.fields.Boolean()
+    on_river = ma.fields.Boolean()
+    ward_approximate = ma.fields.Boolean()
+
+
+class PatchFiltersSchema(Schema):
+    theme = ma.fields.List(ma.fields.String())
+    programme = ma.fields.String(allow_none=True)
+    status = ma.fields.String()
+    live_on = ma.fields.Date(allow_none=True)
+    q = ma.fields.String(allow_none=True)
+    radius_m = ma.fields.Float(
+        allow_none=True, metadata={"description": "The radius used (null for an area)"}
+    )
+    include_other_programmes = ma.fields.Boolean()
+
+
+class PatchCountsSchema(Schema):
+    class Meta:
+        ordered = True
+        include = {
+            "services": ma.fields.Integer(metadata={"description": "Services in the patch"}),
+            **{
+                relation: ma.fields.Integer(metadata={"description": f"Services with {relation}"})
+                for relation in RELATIONS
+            },
+        }
 
 
 class PatchFundingMoneySchema(Schema):
@@ -151,7 +268,7 @@ class PatchFundingScopesSchema(Schema):
 
 class PatchFundingProgrammeSchema(PatchFundingMoneySchema):
     programme = ma.fields.Nested(
-        _ProgrammeRefSchema,
+        ProgrammeRefSchema,
         allow_none=True,
         metadata={"description": "null for awards with no programme"},
     )
@@ -199,16 +316,23 @@ class PatchFundingSchema(Schema):
     rule = ma.fields.String()
 
 
-class PatchSchema(Schema):
-    ward = ma.fields.Dict(allow_none=True)
-    borough = ma.fields.Dict(allow_none=True)
-    bcu = ma.fields.Dict(allow_none=True)
-    region = ma.fields.Dict()
-    police_force = ma.fields.Dict()
-    match = ma.fields.String(metadata={"description": "postcode | point | area"})
-    flags = ma.fields.Dict()
-    filters = ma.fields.Dict()
-    counts = ma.fields.Dict(metadata={"description": "Services in all, and per relation"})
+class PatchSchema(PostcodeSchema):
+    """The patch: where it is (the postcode's, point's or area's answer, whichever was
+    asked), then what is in it. A hot route: the view returns the use case's dict, this
+    documents it."""
+
+    area = ma.fields.Nested(AreaRefSchema, metadata={"description": "match=area: the area"})
+    borough = ma.fields.Nested(
+        AreaRefSchema, allow_none=True, metadata={"description": "null for an area above one"}
+    )
+    bcu_note = ma.fields.String(
+        metadata={"description": "match=area in the City of London: why there is no BCU"}
+    )
+    flags = ma.fields.Nested(PatchFlagsSchema, metadata={"description": "match=point"})
+    filters = ma.fields.Nested(PatchFiltersSchema)
+    counts = ma.fields.Nested(
+        PatchCountsSchema, metadata={"description": "Services in all, and per relation"}
+    )
     funding = ma.fields.Nested(
         PatchFundingSchema,
         metadata={
@@ -225,7 +349,8 @@ class PatchSchema(Schema):
         },
     )
     contacts = ma.fields.List(
-        ma.fields.Dict(), metadata={"description": "Patch contacts (SPOC, SNB chair, BCU lead)"}
+        ma.fields.Nested(ContactSchema),
+        metadata={"description": "Patch contacts (SPOC, SNB chair, BCU lead)"},
     )
     services = ma.fields.Nested(PatchServicePageSchema)
     sort = ma.fields.String()
@@ -244,10 +369,46 @@ class PatchLookupSchema(PatchFilterSchema):
     )
 
 
+class PatchLookupServiceSchema(PatchServiceSchema):
+    relations = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(RELATIONS)),
+        metadata={"description": "Why it is here (the relations only)"},
+    )
+
+    class Meta:
+        exclude = ("distance_m",)  # not sent in a lookup
+
+
+class PatchLookupPatchSchema(Schema):
+    postcode = ma.fields.String()
+    ward = ma.fields.Nested(AreaRefSchema, allow_none=True)
+    borough = ma.fields.Nested(AreaRefSchema)
+    bcu = ma.fields.Nested(AreaRefSchema, allow_none=True)
+    police_force = ma.fields.Nested(PoliceForceSchema)
+    counts = ma.fields.Nested(PatchCountsSchema)
+    service_ids = ma.fields.List(
+        ma.fields.Integer(), metadata={"description": "detail=ids: the services, in order"}
+    )
+    services = ma.fields.List(
+        ma.fields.Nested(PatchLookupServiceSchema),
+        metadata={"description": "detail=full: the services, in order"},
+    )
+
+
+class PatchLookupItemSchema(Schema):
+    query = ma.fields.Raw(allow_none=True, metadata={"description": "The item as sent"})
+    result = ma.fields.Nested(PatchLookupPatchSchema)
+    problem = ma.fields.Nested(ProblemSchema)
+
+
 class PatchLookupResultSchema(Schema):
-    results = ma.fields.List(ma.fields.Dict())
+    results = ma.fields.List(ma.fields.Nested(PatchLookupItemSchema))
     found = ma.fields.Integer()
     problems = ma.fields.Integer()
+
+
+class PartnerAreaSchema(AreaRefSchema):
+    relation = ma.fields.String(metadata={"description": "touches | across_water"})
 
 
 class PartnerArgsSchema(PageArgsSchema):
@@ -265,17 +426,69 @@ class PartnerArgsSchema(PageArgsSchema):
     )
 
 
+class PartnerReasonSchema(Schema):
+    reason = ma.fields.String(
+        metadata={
+            "description": "shared_themes | same_borough | neighbouring_borough | london_wide | "
+            "sites_nearby | shared_funders"
+        }
+    )
+    themes = ma.fields.List(ma.fields.String(), metadata={"description": "shared_themes"})
+    areas = ma.fields.List(
+        ma.fields.Nested(PartnerAreaSchema),
+        metadata={"description": "same_borough, neighbouring_borough (with relation)"},
+    )
+    distance_m = ma.fields.Integer(metadata={"description": "sites_nearby: closest sites"})
+    funders = ma.fields.List(
+        ma.fields.String(allow_none=True),
+        metadata={"description": "shared_funders: their names"},
+    )
+
+
+class PartnerSchema(Schema):
+    organisation = ma.fields.Nested(OrganisationRefSchema)
+    score = ma.fields.Integer()
+    reasons = ma.fields.List(ma.fields.Nested(PartnerReasonSchema))
+    services = ma.fields.Integer(metadata={"description": "Its listed services"})
+    contact = ma.fields.Nested(
+        ServiceContactSchema,
+        metadata={
+            "description": "Its public contact: its own e-mail and website, else its listed "
+            "services' (those on the themes asked for first); the phone a service's"
+        },
+    )
+    demo = ma.fields.Boolean(
+        metadata={"description": "Every listed service it runs is a demo record, or it is"}
+    )
+    url = ma.fields.String()
+
+
+class PartnerPageSchema(PageSchema):
+    contents = ma.fields.List(ma.fields.Nested(PartnerSchema))
+
+
+class PartnerSubjectSchema(Schema):
+    organisation = ma.fields.Nested(
+        OrganisationRefSchema,
+        allow_none=True,
+        metadata={"description": "null when asked by postcode and theme"},
+    )
+    themes = ma.fields.List(ma.fields.String())
+    boroughs = ma.fields.List(ma.fields.Nested(AreaRefSchema))
+
+
 class PartnersSchema(Schema):
     note = ma.fields.String(
         allow_none=True,
         metadata={"description": "Why nothing can match (an organisation with no themed services)"},
     )
-    subject = ma.fields.Dict()
-    partners = ma.fields.Dict(
+    subject = ma.fields.Nested(PartnerSubjectSchema)
+    partners = ma.fields.Nested(
+        PartnerPageSchema,
         metadata={
             "description": "Page envelope of ranked organisations, each with its reasons, its public "
             "contact (e-mail, phone, website) and demo (every listed service it runs is a demo "
             "record, or the organisation is)"
-        }
+        },
     )
     ranking = ma.fields.String()

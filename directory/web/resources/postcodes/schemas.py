@@ -32,7 +32,7 @@ class BulkLookupSchema(Schema):
 
 
 class BulkItemSchema(Schema):
-    query = ma.fields.Raw(metadata={"description": "The item as sent"})
+    query = ma.fields.Raw(allow_none=True, metadata={"description": "The item as sent"})
     result = ma.fields.Nested(PostcodeSchema)
     problem = ma.fields.Nested(ProblemSchema)
 

@@ -6,9 +6,16 @@ import marshmallow as ma
 
 from directory.web.api import Schema
 from directory.web.resources.common import (
+    AreaRefSchema,
     PageArgsSchema,
     PageSchema,
+    ProgrammesCountedSchema,
     include_other_programmes_field,
+)
+from directory.web.resources.funding.schemas import (
+    CrimePeriodSchema,
+    FundingStatsSchema,
+    PopulationNoteSchema,
 )
 
 
@@ -31,6 +38,11 @@ class ProgrammeDetailArgsSchema(Schema):
     )
 
 
+class FinancialYearsSchema(Schema):
+    first = ma.fields.String(metadata={"description": "e.g. 2021/22"})
+    last = ma.fields.String()
+
+
 class ProgrammeSummarySchema(Schema):
     id = ma.fields.String()
     name = ma.fields.String()
@@ -45,8 +57,10 @@ class ProgrammeSummarySchema(Schema):
     )
     awards = ma.fields.Integer(metadata={"description": "Listed awards of the programme"})
     amount = ma.fields.Float(metadata={"description": "Pounds, every award in full"})
-    financial_years = ma.fields.Dict(
-        allow_none=True, metadata={"description": "first and last financial year with awards"}
+    financial_years = ma.fields.Nested(
+        FinancialYearsSchema,
+        allow_none=True,
+        metadata={"description": "first and last financial year with awards"},
     )
     allocation = ma.fields.String(
         allow_none=True,
@@ -60,21 +74,30 @@ class ProgrammeSummarySchema(Schema):
 
 class ProgrammePageSchema(PageSchema):
     contents = ma.fields.List(ma.fields.Nested(ProgrammeSummarySchema))
-    programmes = ma.fields.Dict(
+    programmes = ma.fields.Nested(
+        ProgrammesCountedSchema,
         metadata={
             "description": "Which programmes are listed: counted (community_safety by default, "
             "or all), the rule in words, and the other programmes left out (programmes, "
             "awards, amount)"
-        }
+        },
     )
 
 
 class ProgrammeFormulaInputSchema(Schema):
     name = ma.fields.String()
     weight = ma.fields.Raw(
-        metadata={"description": 'A number or share when published, otherwise "unknown"'}
+        metadata={
+            "description": 'A number or share when published, otherwise "unknown"',
+            "oneOf": [{"type": "number"}, {"type": "string"}],
+        }
     )
     source = ma.fields.String()
+    url = ma.fields.String()
+
+
+class SourceSchema(Schema):
+    title = ma.fields.String()
     url = ma.fields.String()
 
 
@@ -96,36 +119,93 @@ class ProgrammeFormulaSchema(Schema):
     )
     notes = ma.fields.String()
     inputs = ma.fields.List(ma.fields.Nested(ProgrammeFormulaInputSchema))
-    sources = ma.fields.List(ma.fields.Dict(), metadata={"description": "title, url"})
+    sources = ma.fields.List(ma.fields.Nested(SourceSchema), metadata={"description": "title, url"})
     documented_in = ma.fields.String()
 
 
-class ProgrammeAllocationsSchema(Schema):
-    totals = ma.fields.Dict(
-        metadata={"description": "Every award once: awards, amount, length statistics, ending soon"}
+class ProgrammePeriodsSchema(Schema):
+    population = ma.fields.Nested(PopulationNoteSchema, allow_none=True)
+    offences = ma.fields.Nested(CrimePeriodSchema, allow_none=True)
+
+
+class AllocationMoneySchema(Schema):
+    awards = ma.fields.Integer()
+    amount = ma.fields.Float(metadata={"description": "Pounds"})
+    shared_awards = ma.fields.Integer(
+        metadata={"description": "Awards naming several boroughs, divided equally"}
     )
-    london_wide = ma.fields.Dict(
-        metadata={"description": "Awards for all of London: awards, amount"}
+
+
+class AllocationTotalsSchema(FundingStatsSchema):
+    """Every award once: the length statistics (by_financial_year: awards, amount and
+    shared_awards only)."""
+
+    shared_awards = ma.fields.Integer()
+
+
+class AllocationAreaSchema(AllocationMoneySchema):
+    area = ma.fields.Nested(AreaRefSchema)
+    share_of_borough_money = ma.fields.Float(
+        allow_none=True, metadata={"description": "Its share of the money placed in boroughs"}
+    )
+    population_share = ma.fields.Float(
+        allow_none=True, metadata={"description": "Its share of London's population"}
+    )
+    offences_share = ma.fields.Float(
+        allow_none=True, metadata={"description": "Its share of London's recorded offences"}
+    )
+
+
+class ProgrammeYearAllocationsSchema(Schema):
+    financial_year = ma.fields.String(allow_none=True)
+    totals = ma.fields.Nested(AllocationMoneySchema)
+    london_wide = ma.fields.Nested(AllocationMoneySchema)
+    bcu_wide = ma.fields.List(ma.fields.Nested(AllocationAreaSchema))
+    boroughs = ma.fields.List(ma.fields.Nested(AllocationAreaSchema))
+    unplaced = ma.fields.Nested(AllocationMoneySchema)
+
+
+class ProgrammeAllocationsSchema(Schema):
+    totals = ma.fields.Nested(
+        AllocationTotalsSchema,
+        metadata={
+            "description": "Every award once: awards, amount, length statistics, ending soon"
+        },
+    )
+    london_wide = ma.fields.Nested(
+        AllocationMoneySchema, metadata={"description": "Awards for all of London: awards, amount"}
     )
     bcu_wide = ma.fields.List(
-        ma.fields.Dict(), metadata={"description": "Awards to a whole BCU, per BCU"}
+        ma.fields.Nested(AllocationAreaSchema),
+        metadata={"description": "Awards to a whole BCU, per BCU"},
     )
     boroughs = ma.fields.List(
-        ma.fields.Dict(),
+        ma.fields.Nested(AllocationAreaSchema),
         metadata={
             "description": "Every borough: awards and amount to it or its wards (shared awards divided equally), share_of_borough_money, population_share, offences_share"
         },
     )
-    unplaced = ma.fields.Dict(metadata={"description": "Awards with no London beneficiary area"})
+    unplaced = ma.fields.Nested(
+        AllocationMoneySchema, metadata={"description": "Awards with no London beneficiary area"}
+    )
     by_financial_year = ma.fields.List(
-        ma.fields.Dict(),
+        ma.fields.Nested(ProgrammeYearAllocationsSchema),
         metadata={"description": "The same per financial year (boroughs with awards only)"},
     )
 
 
+class ProgrammeInfoSchema(Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+    funder_ref = ma.fields.String(allow_none=True)
+    description = ma.fields.String(allow_none=True)
+    community_safety = ma.fields.Boolean()
+
+
 class ProgrammeDetailSchema(Schema):
-    programme = ma.fields.Dict(
-        metadata={"description": "id, name, funder_ref, description, community_safety"}
+    programme = ma.fields.Nested(
+        ProgrammeInfoSchema,
+        metadata={"description": "id, name, funder_ref, description, community_safety"},
     )
     formula = ma.fields.Nested(
         ProgrammeFormulaSchema,
@@ -133,14 +213,16 @@ class ProgrammeDetailSchema(Schema):
         metadata={"description": "The documented allocation formula; null when none is recorded"},
     )
     allocations = ma.fields.Nested(ProgrammeAllocationsSchema)
-    programmes = ma.fields.Dict(
+    programmes = ma.fields.Nested(
+        ProgrammesCountedSchema,
         metadata={
             "description": "counted: named (the programme asked for is counted whatever its "
             "classification) and the rule in words"
-        }
+        },
     )
     rule = ma.fields.String(metadata={"description": "How awards are placed"})
     comparison = ma.fields.String()
-    periods = ma.fields.Dict(
-        metadata={"description": "Periods of the population and crime figures used for the shares"}
+    periods = ma.fields.Nested(
+        ProgrammePeriodsSchema,
+        metadata={"description": "Periods of the population and crime figures used for the shares"},
     )

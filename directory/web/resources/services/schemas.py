@@ -6,7 +6,15 @@ from directory.ingest.records import SERVICE_STATUSES
 from directory.store.repositories.search import SORTS
 from directory.usecases.search import DEFAULT_RADIUS_M, MAX_FUNDING_DAYS, MAX_RADIUS_M
 from directory.web.api import Schema
-from directory.web.resources.common import AreaRefSchema, PageArgsSchema, PageSchema
+from directory.web.resources.common import (
+    AreaRefSchema,
+    ContactSchema,
+    PageArgsSchema,
+    PageSchema,
+    ServiceContactSchema,
+    SiteSchema,
+)
+from directory.web.resources.grants.schemas import GrantSchema
 
 
 class ServiceListArgsSchema(PageArgsSchema):
@@ -150,6 +158,46 @@ class ServicePageSchema(PageSchema):
     contents = ma.fields.List(ma.fields.Nested(ListedServiceSchema))
 
 
+class LinkSchema(Schema):
+    href = ma.fields.String()
+    rel = ma.fields.String(metadata={"description": "self, first, prev, next, last, alternate"})
+    type = ma.fields.String()
+    title = ma.fields.String()
+
+
+class PointSchema(Schema):
+    type = ma.fields.String(metadata={"description": "Point"})
+    coordinates = ma.fields.List(ma.fields.Float(), metadata={"description": "[lon, lat]"})
+
+
+class ServiceFeaturePropertiesSchema(Schema):
+    service_id = ma.fields.Integer()
+    ref = ma.fields.String()
+    name = ma.fields.String()
+    organisation = ma.fields.String(metadata={"description": "The organisation's name"})
+    themes = ma.fields.List(ma.fields.String(), metadata={"description": "Theme ids"})
+    status = ma.fields.String()
+    site = ma.fields.String(allow_none=True, metadata={"description": "The site's name"})
+    postcode = ma.fields.String(allow_none=True)
+    coverage = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "A service with no site: the codes of the areas it serves"},
+    )
+    url = ma.fields.String()
+    distance_m = ma.fields.Float(metadata={"description": "With near: metres to the site"})
+
+
+class ServiceFeatureSchema(Schema):
+    type = ma.fields.String(metadata={"description": "Feature"})
+    id = ma.fields.String(metadata={"description": "<service id>-<site id>, or the service id"})
+    geometry = ma.fields.Nested(
+        PointSchema,
+        allow_none=True,
+        metadata={"description": "The site; null for a service with no located site"},
+    )
+    properties = ma.fields.Nested(ServiceFeaturePropertiesSchema)
+
+
 class ServiceFeatureCollectionSchema(Schema):
     type = ma.fields.String(metadata={"description": "FeatureCollection"})
     numberMatched = ma.fields.Integer(  # noqa: N815 (OGC API - Features member name)
@@ -159,22 +207,52 @@ class ServiceFeatureCollectionSchema(Schema):
         metadata={"description": "Features in this response"}
     )
     links = ma.fields.List(
-        ma.fields.Dict(), metadata={"description": "self, first, prev, next, last, alternate"}
+        ma.fields.Nested(LinkSchema),
+        metadata={"description": "self, first, prev, next, last, alternate"},
     )
-    features = ma.fields.List(ma.fields.Dict())
+    features = ma.fields.List(ma.fields.Nested(ServiceFeatureSchema))
+
+
+class EligibilitySchema(Schema):
+    min_age = ma.fields.Integer(allow_none=True)
+    max_age = ma.fields.Integer(allow_none=True)
+    description = ma.fields.String(allow_none=True)
+    who_can_refer = ma.fields.String(allow_none=True)
+
+
+class ReportSchema(Schema):
+    type = ma.fields.String(allow_none=True, metadata={"description": "interim | final"})
+    url = ma.fields.String()
+
+
+class ServiceDetailOutcomeSchema(Schema):
+    metric = ma.fields.String()
+    period_start = ma.fields.Date(allow_none=True)
+    period_end = ma.fields.Date(allow_none=True)
+    value = ma.fields.Float(allow_none=True)
+    target = ma.fields.Float(allow_none=True)
+    unit = ma.fields.String(allow_none=True)
+    met_target = ma.fields.Boolean(allow_none=True)
+    report = ma.fields.Nested(ReportSchema, allow_none=True)
+    demo = ma.fields.Boolean()
 
 
 class ServiceDetailSchema(ServiceSummarySchema):
     description = ma.fields.String(allow_none=True)
-    eligibility = ma.fields.Dict()
-    contact = ma.fields.Dict()
-    locations = ma.fields.List(ma.fields.Dict())
-    grants = ma.fields.List(ma.fields.Dict())
-    outcomes = ma.fields.List(ma.fields.Dict())
-    patch_contacts = ma.fields.List(ma.fields.Dict())
+    eligibility = ma.fields.Nested(EligibilitySchema)
+    contact = ma.fields.Nested(ServiceContactSchema)
+    locations = ma.fields.List(ma.fields.Nested(SiteSchema))
+    grants = ma.fields.List(ma.fields.Nested(GrantSchema))
+    outcomes = ma.fields.List(ma.fields.Nested(ServiceDetailOutcomeSchema))
+    patch_contacts = ma.fields.List(ma.fields.Nested(ContactSchema))
     created_at = ma.fields.String()
     withdrawn_at = ma.fields.String(allow_none=True)
     source = ma.fields.String()
+
+
+class ChangeSchema(Schema):
+    old = ma.fields.Raw(allow_none=True)
+    new = ma.fields.Raw(allow_none=True)
 
 
 class ChangeEventSchema(Schema):
@@ -185,7 +263,11 @@ class ChangeEventSchema(Schema):
     entity_ref = ma.fields.String()
     action = ma.fields.String(metadata={"description": "created | updated | withdrawn | restored"})
     summary = ma.fields.String()
-    changes = ma.fields.Dict(metadata={"description": "field → {old, new}"})
+    changes = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(ChangeSchema),
+        metadata={"description": "field → {old, new}"},
+    )
     areas = ma.fields.List(ma.fields.Nested(AreaRefSchema))
     import_run = ma.fields.Integer(allow_none=True)
 
