@@ -55,7 +55,14 @@ class _SuggestionSchema(ma.Schema):
         ordered = True
 
     code = ma.fields.String(metadata={"description": "An area's code (area-not-found)"})
-    id = ma.fields.String(metadata={"description": "A theme's or programme's id (invalid-input)"})
+    id = ma.fields.String(
+        metadata={
+            "description": "A theme's (invalid-input) or programme's (programme-not-found) id"
+        }
+    )
+    ref = ma.fields.String(
+        metadata={"description": "An organisation's ref (organisation-not-found)"}
+    )
     name = ma.fields.String()
     type = ma.fields.String(metadata={"description": "An area's type (area-not-found)"})
 
@@ -98,8 +105,10 @@ class ProblemSchema(ma.Schema):
     suggestions = ma.fields.List(
         ma.fields.Nested(_SuggestionSchema),
         metadata={
-            "description": "area-not-found: the closest areas (code, name, type); invalid-input "
-            "for an unknown theme or programme: the closest ids (id, name)"
+            "description": "What was probably meant, closest first (at most 5; empty when "
+            "nothing is close): area-not-found: areas (code, name, type); "
+            "organisation-not-found: organisations (ref, name); programme-not-found and "
+            "invalid-input for an unknown theme: ids (id, name)"
         },
     )
     postcode = ma.fields.String(
