@@ -139,6 +139,51 @@ def postgres_directory_template(
 _COPIES = itertools.count(1)
 
 
+def _load_demo(settings: Settings, data_dir: Path) -> None:
+    from directory.cli import cli
+
+    app = create_app(settings)
+    result = app.test_cli_runner().invoke(cli, ["demo", "load", "--from", str(data_dir)])
+    app.extensions["directory"].db.dispose()
+    assert result.exit_code == 0, result.output[-2000:]
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_geography: Path, shared_data_dir: Path
+) -> Path:
+    """A SQLite file holding the real geography and the demo directory (with the crime and
+    population figures `demo load` brings), made once per session; tests copy it."""
+    tmp = tmp_path_factory.mktemp("sqlite-demo")
+    shutil.copy(sqlite_geography, tmp / "directory.sqlite3")
+    _load_demo(_settings(tmp, None, shared_data_dir), shared_data_dir)
+    return tmp / "directory.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def postgres_demo_template(
+    postgres: PostgresCluster, postgres_directory_template: str, shared_data_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:  # fmt: skip
+    """The PostgreSQL twin of ``sqlite_demo``: a template database tests copy."""
+    url = postgres.create_database("demo_template", template=postgres_directory_template)
+    _load_demo(_settings(tmp_path_factory.mktemp("pgd"), url, shared_data_dir), shared_data_dir)
+    return "demo_template"
+
+
+def demo_copy(request: pytest.FixtureRequest, backend: str, tmp: Path) -> Settings:
+    """Settings of a fresh copy of the demo directory of its own on ``backend`` ("sqlite"
+    or "postgres"), for a fixture that writes more to it or a test that must not share."""
+    data_dir = request.getfixturevalue("shared_data_dir")
+    if backend == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_demo"), tmp / "directory.sqlite3")
+        return _settings(tmp, None, data_dir)
+    template = request.getfixturevalue("postgres_demo_template")
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    url = cluster.create_database(f"demo_{next(_COPIES)}", template=template)
+    return _settings(tmp, url, data_dir)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def writable_settings(
     request: pytest.FixtureRequest, tmp_path: Path, shared_data_dir: Path

@@ -24,7 +24,6 @@ import pytest
 from werkzeug.serving import make_server
 
 from directory import create_app
-from directory.cli import cli
 from directory.settings import Settings
 from tests.conftest import REPO_ROOT
 
@@ -65,10 +64,11 @@ class Server:
 
 @pytest.fixture(scope="session")
 def live_server(
-    sqlite_geography: Path, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    sqlite_demo: Path, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
+    # the demo directory, and the Met crime and ONS population figures for funding vs need
     tmp = tmp_path_factory.mktemp("browser")
-    shutil.copy(sqlite_geography, tmp / "directory.sqlite3")
+    shutil.copy(sqlite_demo, tmp / "directory.sqlite3")
     settings = Settings(
         database_url="",
         instance_dir=tmp,
@@ -77,9 +77,6 @@ def live_server(
         data_version_ttl=0.0,
     )
     app = create_app(settings)
-    # the demo directory, and the Met crime and ONS population figures for funding vs need
-    result = app.test_cli_runner().invoke(cli, ["demo", "load", "--from", str(shared_data_dir)])
-    assert result.exit_code == 0, result.output
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="page-server", daemon=True)
     thread.start()

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,12 +24,11 @@ from directory.app import create_app
 from directory.cli import cli
 from directory.ingest.template import HEADINGS
 from directory.store.models import Area, AreaPopulation, Grant, GrantArea
-from tests.conftest import _settings
+from tests.conftest import demo_copy
 
 LAMBETH, SOUTHWARK, CROYDON, HARINGEY = "E09000022", "E09000028", "E09000008", "E09000014"
 LONDON, CENTRAL_SOUTH, CITY = "E12000007", "bcu-central-south", "E09000001"
 TODAY = datetime.now(UTC).date()
-_NAMES = itertools.count(1)
 
 
 def _rows(ward: str) -> str:
@@ -60,23 +56,13 @@ def _rows(ward: str) -> str:
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def demo_app(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
     """The demo directory (with the population and crime figures it loads) and the three
     awards above, once per backend for this module."""
     tmp = tmp_path_factory.mktemp("headline")
-    if request.param == "sqlite":
-        shutil.copy(request.getfixturevalue("sqlite_geography"), tmp / "directory.sqlite3")
-        settings = _settings(tmp, None, shared_data_dir)
-    else:
-        template = request.getfixturevalue("postgres_directory_template")
-        cluster = request.getfixturevalue("postgres")
-        url = cluster.create_database(f"headline_{next(_NAMES)}", template=template)
-        settings = _settings(tmp, url, shared_data_dir)
-    app = create_app(settings)
+    app = create_app(demo_copy(request, request.param, tmp))
     runner = app.test_cli_runner()
-    result = runner.invoke(cli, ["demo", "load", "--from", str(shared_data_dir)])
-    assert result.exit_code == 0, result.output[-2000:]
     ward = min(
         r.code
         for r in _db(app, select(Area.code).where(Area.parent_code == LAMBETH, Area.type == "ward"))

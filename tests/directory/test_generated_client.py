@@ -9,7 +9,6 @@ import datetime as dt
 import enum
 import importlib
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,8 +21,7 @@ import pytest
 from flask import Flask
 
 from directory import create_app
-from directory.cli import cli
-from tests.conftest import _settings
+from tests.conftest import demo_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = REPO_ROOT / "openapi" / "openapi.json"
@@ -35,13 +33,9 @@ PACKAGE = "directory_api_client"
 
 @pytest.fixture(scope="module")
 def demo_app(
-    tmp_path_factory: pytest.TempPathFactory, sqlite_geography: Path, shared_data_dir: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
-    tmp = tmp_path_factory.mktemp("client-demo")
-    shutil.copy(sqlite_geography, tmp / "directory.sqlite3")
-    app = create_app(_settings(tmp, None, shared_data_dir))
-    result = app.test_cli_runner().invoke(cli, ["demo", "load", "--from", str(shared_data_dir)])
-    assert result.exit_code == 0, result.output[-2000:]
+    app = create_app(demo_copy(request, "sqlite", tmp_path_factory.mktemp("client-demo")))
     yield app
     app.extensions["directory"].db.dispose()
 

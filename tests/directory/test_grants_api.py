@@ -5,10 +5,8 @@ from the database and the loaded geography, not written down."""
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +16,8 @@ from sqlalchemy import select
 from directory.app import create_app
 from directory.cli import cli
 from directory.store.models import Grant, GrantArea, Organisation
-from tests.conftest import _settings
+from tests.conftest import demo_copy
 
-_NAMES = itertools.count(1)
 LAMBETH = "E09000022"
 EDGE_HEADER = (
     "Service ref,Service name,Status,Themes,Organisation name,Coverage,Last verified,"
@@ -58,22 +55,12 @@ def _edge_rows(today: date, ward: str, bcu: str) -> str:
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def demo_app(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
     """The demo directory (and the edge grants) loaded once per backend for this module."""
     tmp = tmp_path_factory.mktemp("grants")
-    if request.param == "sqlite":
-        shutil.copy(request.getfixturevalue("sqlite_geography"), tmp / "directory.sqlite3")
-        settings = _settings(tmp, None, shared_data_dir)
-    else:
-        template = request.getfixturevalue("postgres_directory_template")
-        cluster = request.getfixturevalue("postgres")
-        url = cluster.create_database(f"grants_api_{next(_NAMES)}", template=template)
-        settings = _settings(tmp, url, shared_data_dir)
-    app = create_app(settings)
+    app = create_app(demo_copy(request, request.param, tmp))
     runner = app.test_cli_runner()
-    result = runner.invoke(cli, ["demo", "load", "--from", str(shared_data_dir)])
-    assert result.exit_code == 0, result.output[-2000:]
     edges = tmp / "edges.csv"
     snap = _snapshot(app)
     ward = min(c for c in snap.children[LAMBETH] if snap.areas[c].type == "ward")

@@ -23,8 +23,7 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from directory import create_app
-from directory.cli import cli
-from tests.conftest import _settings
+from tests.conftest import demo_copy
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"
@@ -35,14 +34,10 @@ MAX_EXAMPLES = 40
 
 @pytest.fixture(scope="module")
 def served_demo(
-    tmp_path_factory: pytest.TempPathFactory, sqlite_geography: Path, shared_data_dir: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The demo directory on SQLite, served on a loopback port; yields the base URL."""
-    tmp = tmp_path_factory.mktemp("schemathesis")
-    shutil.copy(sqlite_geography, tmp / "directory.sqlite3")
-    app = create_app(_settings(tmp, None, shared_data_dir))
-    result = app.test_cli_runner().invoke(cli, ["demo", "load", "--from", str(shared_data_dir)])
-    assert result.exit_code == 0, result.output[-2000:]
+    app = create_app(demo_copy(request, "sqlite", tmp_path_factory.mktemp("schemathesis")))
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
