@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from directory.data.community_safety import classify
@@ -348,6 +349,7 @@ class _Writer:
     renamed_orgs: set[str] = field(default_factory=set)
     events: list[dict[str, Any]] = field(default_factory=list)
     events_written: int = 0
+    postcodes: dict[str, Any] = field(default_factory=dict)  # canonical → its row
 
     def apply(self, batch: Batch) -> None:
         if self.options.mode == "full" and not batch.services and not batch.grants:
@@ -434,11 +436,11 @@ class _Writer:
 
     def _check_lengths(self, model: type, row: dict[str, Any], what: str, *, ref: str) -> None:
         """Text longer than its column is an error here, not a database failure later."""
-        columns = model.__table__.columns  # type: ignore[attr-defined]
+        limits = _length_limits(model)
         for name, value in row.items():
-            if not isinstance(value, str) or name not in columns:
+            if not isinstance(value, str):
                 continue
-            limit = getattr(columns[name].type, "length", None)
+            limit = limits.get(name)
             if limit is not None and len(value) > limit:
                 self._error(
                     f"{what}: {name} is {len(value)} characters long; at most {limit} are kept.",
@@ -616,10 +618,14 @@ class _Writer:
             raise _Rejected
         plan = _Plan()
         location_rows: dict[str, list[dict[str, Any]]] = {}
+        # every site's postcode, read in a few queries rather than one or two a site
+        self.postcodes = self.geo.postcodes(
+            loc.postcode for rec in records.values() for loc in rec.locations if loc.postcode
+        )
         for ref, rec in records.items():
             self.progress.advance()
             for loc in rec.locations:  # a site known only by postcode is placed at it
-                if loc.lat is None and loc.postcode and (pc := self.geo.postcode(loc.postcode)):
+                if loc.lat is None and loc.postcode and (pc := self.postcodes.get(loc.postcode)):
                     loc.lat, loc.lon = pc.lat, pc.lon
             new = _service_state(rec)
             old = states.get(ref)
@@ -644,11 +650,12 @@ class _Writer:
             raise _Rejected
         self.repo.update_rows(Service, plan.owned)
         # an organisation's new name must be findable in its unchanged services too
+        changed = set(plan.changed_refs)
         renamed = [
             {"id": s["id"], "search_text": search_text(
                 s["name"], self.org_names.get(s["organisation"]), s["description"], s["themes"])}
             for ref, s in states.items()
-            if s["organisation"] in self.renamed_orgs and ref not in plan.changed_refs
+            if s["organisation"] in self.renamed_orgs and ref not in changed
         ]  # fmt: skip
         self.repo.update_rows(Service, renamed)
         ids = {ref: state["id"] for ref, state in states.items()}
@@ -699,7 +706,7 @@ class _Writer:
             "cell": None,
         }
         if loc.postcode:
-            found = self.geo.postcode(loc.postcode)
+            found = self.postcodes.get(loc.postcode)
             # the postcode's own ward and borough, unless the source gave coordinates of
             # its own elsewhere: then the point decides, so position and areas agree
             at_postcode = row["lat"] is None or (
@@ -878,6 +885,17 @@ def search_text(
     names = {t.id: t.name for t in taxonomy.themes()}
     parts = [name, organisation or "", description or "", *(names.get(t, t) for t in themes)]
     return " ".join(p for p in parts if p)
+
+
+@cache
+def _length_limits(model: type) -> dict[str, int]:
+    """Column name → the most characters it holds, for ``model``'s columns with a limit."""
+    columns = model.__table__.columns  # type: ignore[attr-defined]
+    return {
+        column.key: limit
+        for column in columns
+        if (limit := getattr(column.type, "length", None)) is not None
+    }
 
 
 def _service_areas(state: dict[str, Any]) -> set[str]:

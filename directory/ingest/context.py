@@ -132,6 +132,7 @@ class GeographyContext:
         self._themes = {key: t.id for t in themes() for key in t.keys}
         self._programmes = {key: p.id for p in programmes() for key in p.keys}
         self._areas: dict[str, list[str]] = {}
+        self._area_items: dict[str, str | None] = {}  # one item of a list → its code
         #: programmes named in the input that programmes.csv does not know: id → name
         self.new_programmes: dict[str, str] = {}
 
@@ -142,7 +143,10 @@ class GeographyContext:
         codes: list[str] = []
         unknown: list[str] = []
         for item in split_list(text):
-            code = self._area(item)
+            if item in self._area_items:
+                code = self._area_items[item]
+            else:
+                code = self._area_items[item] = self._area(item)
             if code is None:
                 unknown.append(item)
             elif code not in codes:

@@ -21,7 +21,7 @@ from directory.ingest.context import GeographyContext
 from directory.ingest.giving360 import read_360giving_json, read_360giving_table
 from directory.ingest.hsds import read_hsds_json
 from directory.ingest.need import NEED_FORMATS, detect_need_format, import_need
-from directory.ingest.readers import ReadError, normalise_header, read_table
+from directory.ingest.readers import ReadError, Table, normalise_header, read_table
 from directory.ingest.records import Batch
 from directory.ingest.template import read_template
 from directory.progress import QUIET, Progress
@@ -79,22 +79,29 @@ def fetch(location: str, base_dir: Path | None = None) -> bytes:
 def detect_format(data: bytes, name: str) -> str:
     """Guess the format: JSON with "grants" is 360Giving, other JSON is HSDS; a spreadsheet
     with 360Giving's "Identifier" and "Amount Awarded" columns is 360Giving, else template."""
+    return _sniff(data, name)[0]
+
+
+def _sniff(data: bytes, name: str) -> tuple[str, Table | None]:
+    """The format (as :func:`detect_format`) and the spreadsheet read to tell it, if one
+    was, so the template reader need not read the file a second time."""
     suffix = Path(name).suffix.lower()
     head = data[:4].lstrip(b"\xef\xbb\xbf").lstrip()
     if suffix == ".json" or head[:1] in (b"{", b"["):
         try:
             parsed = json.loads(data.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError):
-            return "hsds" if suffix != ".json" else "360giving"
-        return "360giving" if isinstance(parsed, dict) and "grants" in parsed else "hsds"
+            return ("hsds" if suffix != ".json" else "360giving"), None
+        return ("360giving" if isinstance(parsed, dict) and "grants" in parsed else "hsds"), None
     try:
-        keys = set(read_table(data, name=name).keys)
+        table = read_table(data, name=name)
     except ReadError:
-        return "template"
+        return "template", None
+    keys = set(table.keys)
     need = detect_need_format(sorted(keys))  # Met crime counts or population estimates
     if need is not None:
-        return need
-    return "360giving" if {"identifier", "amount_awarded"} <= keys else "template"
+        return need, table
+    return ("360giving" if {"identifier", "amount_awarded"} <= keys else "template"), table
 
 
 def read_source(
@@ -105,17 +112,20 @@ def read_source(
     *,
     progress: Progress = QUIET,
     label: str = "checking rows",
+    table: Table | None = None,
 ) -> Batch:
     """Read the bytes in ``fmt`` into a Batch; an unreadable file is one error in it.
     A spreadsheet in the template is checked row by row: ``progress`` is told that step
-    (``label``) and its rows."""
+    (``label``) and its rows. ``table``, if given, is the spreadsheet already read from
+    ``data``."""
     is_json = data[:4].lstrip(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
     try:
         if fmt == "hsds":
             return read_hsds_json(data, ctx)
         if fmt == "360giving":
             return read_360giving_json(data, ctx) if is_json else read_360giving_table(data, ctx)
-        table = read_table(data, name=name)
+        if table is None:
+            table = read_table(data, name=name)
         progress.step(label, total=len(table.rows))
         return read_template(table, ctx, on_rows=progress.advance)
     except ReadError as error:
@@ -150,7 +160,9 @@ def run_import(
     data = fetch(location, base_dir)
     if remote:
         progress.step(f"{shown}: reading {name}")
-    fmt = fmt or detect_format(data, name)
+    table = None
+    if fmt is None:
+        fmt, table = _sniff(data, name)
     if fmt in NEED_FORMATS:  # not directory records: written by directory.usecases.funding
         options = ImportOptions(
             source=source or from_name or fmt,
@@ -161,7 +173,7 @@ def run_import(
     with db.engine.connect() as connection:
         ctx = GeographyContext(snap, GeographyRepository(connection))
         batch = read_source(
-            data, name, fmt, ctx, progress=progress, label=f"{shown}: checking rows"
+            data, name, fmt, ctx, progress=progress, label=f"{shown}: checking rows", table=table
         )
     source = source or from_name or "import"
     options = ImportOptions(
