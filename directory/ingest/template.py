@@ -850,11 +850,13 @@ def _assemble(rows: list[_RowRead], batch: Batch) -> None:
     for seen in orgs.values():
         seen.record.demo = seen.demo
         batch.organisations.append(seen.record)
+    payers = _Payers(grants, orgs) if any(g.paid_through for g in grants.values()) else None
     for seen in grants.values():
         if "areas" not in seen.given:
             seen.record.areas = seen.coverage
         if seen.paid_through is not None:
-            seen.record.parent_ref = _parent(seen, grants, orgs, batch)
+            assert payers is not None
+            seen.record.parent_ref = _parent(seen, grants, payers, batch)
         batch.grants.append(seen.record)
 
 
@@ -963,8 +965,31 @@ def _shown(value: Any) -> str:
     return f"'{value}'"
 
 
+class _Payers:
+    """The sheet's organisations by ref and by name, and each one's grants, for reading
+    Paid through: looked up, not scanned, for every grant that names one."""
+
+    def __init__(self, grants: dict[str, _GrantSeen], orgs: dict[str, _OrgSeen]) -> None:
+        self.by_ref: dict[str, set[str]] = {}  # casefolded ref → refs
+        self.by_name: dict[str, set[str]] = {}  # loose name → refs
+        for ref, org in orgs.items():
+            self.by_ref.setdefault(ref.casefold(), set()).add(ref)
+            self.by_name.setdefault(loose_key(org.record.name), set()).add(ref)
+        self.grants_of: dict[str, list[tuple[int, str]]] = {}  # recipient → (place, ref)
+        for place, g in enumerate(grants.values()):
+            self.grants_of.setdefault(g.record.recipient_ref, []).append((place, g.record.ref))
+
+    def organisations(self, text: str) -> set[str]:
+        """Refs of the organisations whose ref (ignoring case) or name is ``text``."""
+        return self.by_ref.get(text.casefold(), set()) | self.by_name.get(loose_key(text), set())
+
+    def grants(self, refs: set[str]) -> list[str]:
+        """The grants these organisations receive, in the sheet's order."""
+        return [ref for _, ref in sorted(g for org in refs for g in self.grants_of.get(org, ()))]
+
+
 def _parent(
-    seen: _GrantSeen, grants: dict[str, _GrantSeen], orgs: dict[str, _OrgSeen], batch: Batch
+    seen: _GrantSeen, grants: dict[str, _GrantSeen], payers: _Payers, batch: Batch
 ) -> str | None:
     """The parent grant's ref for the Paid through text: a grant ref in the sheet, an
     organisation in the sheet with exactly one grant, or else a ref of a grant already in the
@@ -982,17 +1007,9 @@ def _parent(
             problem("A grant cannot be paid through itself.")
             return None
         return by_ref.record.ref
-    org_refs = {
-        ref
-        for ref, org in orgs.items()
-        if ref.casefold() == text.casefold() or loose_key(org.record.name) == loose_key(text)
-    }
+    org_refs = payers.organisations(text)
     if org_refs:
-        theirs = [
-            g.record.ref
-            for g in grants.values()
-            if g.record.recipient_ref in org_refs and g.record.ref != own
-        ]
+        theirs = [ref for ref in payers.grants(org_refs) if ref != own]
         if len(theirs) == 1:
             return theirs[0]
         if theirs:
