@@ -263,14 +263,21 @@ class DirectoryRepository:
         """Insert change events (each with an ``areas`` list) and their area rows."""
         area_rows: list[dict[str, Any]] = []
         table = ChangeEvent.__table__
-        # ids in the order of the rows given (on SQLite a statement a row, which is cheap
-        # through Core), so each event's areas go with it
-        returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        keyed = insert(table).returning(table.c.id, table.c.entity, table.c.entity_id)
+        in_order = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         for chunk in _chunks(events):
             values = _table_rows(
                 ChangeEvent, [{k: v for k, v in e.items() if k != "areas"} for e in chunk]
             )
-            ids = self.session.execute(returning, values).scalars().all()
+            # each event's id, so its areas go with it: by (entity, entity_id), one event
+            # each in an import, from a few multi-row statements (rows come back in no set
+            # order); else in the order given (on SQLite a statement a row)
+            keys = [(e["entity"], e["entity_id"]) for e in chunk]
+            if len(set(keys)) == len(keys):
+                found = {(r.entity, r.entity_id): r.id for r in self.session.execute(keyed, values)}
+                ids = [found[key] for key in keys]
+            else:
+                ids = self.session.execute(in_order, values).scalars().all()
             for event_id, event in zip(ids, chunk, strict=True):
                 area_rows.extend(
                     {"event_id": event_id, "area_code": c} for c in sorted(set(event["areas"]))
