@@ -204,7 +204,7 @@ def child_probe(warm_text: str, cold_text: str, rounds: int) -> dict[str, Any]:
         "/api/v1/services?area=E09000028",
         "/api/v1/grants?per_page=100",
         "/api/v1/organisations?per_page=100",
-        "/api/v1/funding/summary",
+        "/api/v1/funding/summary?by=borough",
         *("/api/v1/postcodes/" + pc.replace(" ", "%20") for pc in warm + cold),
     ):
         get(url)
@@ -372,9 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="Also print the results as JSON")
     args = parser.parse_args(argv)
     sizes = QUICK_SIZES if args.quick else args.sizes
-    warm, cold = probe_postcodes(args.data_dir, args.postcodes, 10)
     results: dict[str, list[dict[str, Any]]] = {}
     try:
+        warm, cold = probe_postcodes(args.data_dir, args.postcodes, 10)
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
             work = Path(tmp)
             for n in sizes:
