@@ -92,11 +92,13 @@ class Contract:
         return validator
 
     def operation(self, path: str, method: str) -> tuple[str, dict[str, Any]] | None:
+        """The operation the path and method name, routed as the app routes: the first
+        (most literal) path that matches decides, and a method it does not document is no
+        operation (GET /postcodes/lookup is the bulk lookup's 405, not a postcode)."""
         for pattern, template in self.routes:
             if pattern.match(path):
                 operation = self.document["paths"][template].get(method)
-                if operation is not None:
-                    return template, operation
+                return None if operation is None else (template, operation)
         return None
 
     def check(self, response: TestResponse) -> None:
