@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -22,7 +21,7 @@ from directory.store.repositories.geography import (
     cells_around,
 )
 from directory.usecases import geography
-from directory.usecases.catalogue import area_ref, grant_flags
+from directory.usecases.catalogue import grant_flags
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import GrantFact
 from directory.usecases.funding.awards import ALL_PROGRAMMES_RULE, community_safety_rule_text
@@ -33,12 +32,10 @@ from directory.usecases.patch.index import (
     AREA_MATCHES_KEPT,
     DEFAULT_RADIUS_M,
     MAX_RADIUS_M,
-    RANK,
-    RELATIONS,
     DirectoryIndex,
-    IndexedService,
     Site,
 )
+from directory.usecases.patch.matching import Matching, passes
 from directory.usecases.patch.places import Coverage, Place, place_for_areas
 from directory.usecases.shared import Shared
 from directory.usecases.vocabulary import check_themes, unknown_programme
@@ -64,25 +61,6 @@ class PatchFilters:
             )
 
 
-def _matches(service: IndexedService, filters: PatchFilters, words: list[str], today: date) -> bool:
-    if filters.status is not None and service.status != filters.status:
-        return False
-    if filters.themes and not service.themes.issuperset(filters.themes):
-        return False
-    if filters.programme is not None or filters.live_on is not None:
-        # one grant must satisfy both: from the programme, and live on the day asked (today
-        # when only a programme is given)
-        day = filters.live_on or today
-        if not any(
-            (filters.programme is None or g.programme_id == filters.programme)
-            and (g.start is None or g.start <= day)
-            and (g.end is None or day <= g.end)
-            for g in service.grants
-        ):
-            return False
-    return all(word in service.text for word in words)
-
-
 def nearby_sites(index: DirectoryIndex, place: Place, radius: float) -> dict[int, dict[str, Any]]:
     """Service id → its nearest delivery site within ``radius`` of the place's point, as a
     ``site_nearby`` reason with the distance (nothing for a place without a point)."""
@@ -105,29 +83,6 @@ def nearby_sites(index: DirectoryIndex, place: Place, radius: float) -> dict[int
     }
 
 
-def area_relations(
-    index: DirectoryIndex, place: Place, snap: GeographySnapshot
-) -> dict[int, list[dict[str, Any]]]:
-    """Service id → why it is in the place's areas: a site inside the area asked for, or
-    coverage of its ward, parts, borough, BCU or London (one entry per reason)."""
-    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for code in place.site_areas:
-        for site in index.sites_by_area.get(code, ()):
-            if not any(r["relation"] == "site_in_area" for r in found[site.service_id]):
-                found[site.service_id].append({"relation": "site_in_area", "site": site.body})
-    for relation, codes in place.coverage.relations.items():
-        for code in codes:
-            sids = index.by_area.get(code)
-            if sids:
-                reason = index.area_reasons.get((relation, code))
-                if reason is None:  # the same for every patch: made once, never changed
-                    reason = {"relation": relation, "area": area_ref(snap, code)}
-                    index.area_reasons[relation, code] = reason
-                for sid in sids:
-                    found[sid].append(reason)
-    return found
-
-
 def _sites_near(index: DirectoryIndex, x: float, y: float, radius: float) -> Iterable[Site]:
     """Candidate sites from the grid cells around a point (or all sites, when there are
     fewer sites than cells to look in)."""
@@ -136,30 +91,6 @@ def _sites_near(index: DirectoryIndex, x: float, y: float, radius: float) -> Ite
         return (site for sites in index.cells.values() for site in sites)
     cells = index.cells
     return (site for cell in cells_around(x, y, ring) for site in cells.get(cell, ()))
-
-
-def _sort_key(index: DirectoryIndex, sid: int, reasons: list[dict[str, Any]]) -> tuple[Any, ...]:
-    best, distance = len(RELATIONS), math.inf
-    for reason in reasons:
-        rank = RANK[reason["relation"]]
-        if rank < best:
-            best = rank
-        if "distance_m" in reason and reason["distance_m"] < distance:
-            distance = reason["distance_m"]
-    return (best, distance, index.services[sid].sort_name, sid)
-
-
-@dataclass(frozen=True)
-class _Matches:
-    """The services in a patch that pass the filters: their reasons (lists shared with the
-    cache: read them, never change them), the documented order, the number in all and per
-    relation (shared too)."""
-
-    found: dict[int, list[dict[str, Any]]]
-    ordered: list[int]
-    counts: dict[str, int]
-    #: services as the patch lists them, made when first listed (shared: never changed)
-    entries: dict[int, Shared] = field(default_factory=dict)
 
 
 def _check_programme(index: DirectoryIndex, filters: PatchFilters) -> None:
@@ -171,57 +102,19 @@ def _check_programme(index: DirectoryIndex, filters: PatchFilters) -> None:
 
 def _matching(
     index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: PatchFilters
-) -> _Matches:
-    """What is in the patch: the matches of its areas, the same for every postcode in a
-    ward and worked out once per area and filters, plus the sites near its point."""
+) -> Matching:
+    """What is in the patch: the lists of its areas that pass the filters (kept, shared by
+    every postcode in a ward), plus the sites near its point that pass them."""
     filters.check()
     _check_programme(index, filters)
     words = (filters.q or "").casefold().split()
-    key = (place.coverage.key, tuple(place.site_areas), filters.themes, filters.programme,
-           filters.status, filters.live_on, filters.q)  # fmt: skip
-    area = index.area_matches.get(key)
-    if area is None:
-        if len(index.area_matches) >= AREA_MATCHES_KEPT:
-            index.area_matches.clear()
-        area = index.area_matches[key] = _ordered(
-            index,
-            {
-                sid: reasons
-                for sid, reasons in area_relations(index, place, snap).items()
-                if sid in index.services
-                and _matches(index.services[sid], filters, words, index.day)
-            },
-        )
     nearby = {
         sid: reason
         for sid, reason in nearby_sites(index, place, filters.radius).items()
-        if sid in index.services and _matches(index.services[sid], filters, words, index.day)
+        if (service := index.services.get(sid)) is not None
+        and passes(service, filters, words, index.day)
     }
-    if not nearby:
-        return area
-    found = dict(area.found)
-    for sid, reason in nearby.items():
-        found[sid] = [reason, *found.get(sid, ())]
-    matches = _ordered(index, found)
-    # the services with no site nearby are listed as in the area's own answer
-    matches.entries.update((sid, e) for sid, e in area.entries.items() if sid not in nearby)
-    return matches
-
-
-def _ordered(index: DirectoryIndex, found: dict[int, list[dict[str, Any]]]) -> _Matches:
-    counts = {"services": len(found), **dict.fromkeys(RELATIONS, 0)}
-    for reasons in found.values():
-        for relation in {r["relation"] for r in reasons}:
-            counts[relation] += 1
-    ordered = sorted(found, key=lambda sid: _sort_key(index, sid, found[sid]))
-    return _Matches(found, ordered, counts)
-
-
-def _entry(service: IndexedService, reasons: list[dict[str, Any]]) -> Shared:
-    """A service as a patch lists it: its answer, with why it is here, strongest first."""
-    reasons = sorted(reasons, key=lambda r: (RANK[r["relation"]], r.get("distance_m", 0)))
-    distance = next((r["distance_m"] for r in reasons if "distance_m" in r), None)
-    return Shared({**service.body, "relations": reasons, "distance_m": distance})
+    return Matching(index, snap, place, filters, nearby)
 
 
 def patch(
@@ -230,14 +123,9 @@ def patch(
 ) -> dict[str, Any]:  # fmt: skip
     """Every service that serves the place, labelled with why, plus funding and contacts."""
     matches = _matching(index, snap, place, filters)
-    found, ordered, counts = matches.found, matches.ordered, matches.counts
-    chosen = ordered[(page - 1) * per_page : page * per_page]
-    contents = []
-    for sid in chosen:
-        entry = matches.entries.get(sid)
-        if entry is None:
-            entry = matches.entries[sid] = _entry(index.services[sid], found[sid])
-        contents.append(entry)
+    counts = matches.counts
+    chosen = matches.ordered((page - 1) * per_page, page * per_page)
+    contents = [matches.entry(sid) for sid in chosen]
     return {
         **place.geography,
         "filters": _filters_answer(filters, place.point is not None),
@@ -247,7 +135,9 @@ def patch(
         ),
         "awards": patch_awards(index, place, filters.live_on or today, filters),
         "contacts": patch_contacts(index, place.coverage),
-        "services": envelope(contents, total_items=len(ordered), page=page, per_page=per_page),
+        "services": envelope(
+            contents, total_items=counts["services"], page=page, per_page=per_page
+        ),
         "sort": "relation (site nearby, site in area, ward, part of area, borough, BCU, London), then distance, then name",
     }
 
@@ -516,7 +406,7 @@ def patch_lookup(
         point = (answer["easting"], answer["northing"])
         place = place_for_areas(answer, answer["borough"]["code"], ward, snap, point)
         matches = _matching(index, snap, place, filters)
-        found, ordered, counts = matches.found, matches.ordered, matches.counts
+        ordered, counts = matches.ordered(), matches.counts
         patch_answer: dict[str, Any] = {
             "postcode": answer["postcode"],
             "ward": answer["ward"],
@@ -527,7 +417,10 @@ def patch_lookup(
         }
         if detail == "full":
             patch_answer["services"] = [
-                {**index.services[sid].body, "relations": [r["relation"] for r in found[sid]]}
+                {
+                    **index.services[sid].body,
+                    "relations": [r["relation"] for r in matches.reasons(sid)],
+                }
                 for sid in ordered
             ]
         else:

@@ -93,9 +93,13 @@ class DirectoryIndex:
     version: int
     day: date
     services: dict[int, IndexedService]
+    #: service ids by the area codes their coverage names, in the patch's order
     by_area: dict[str, list[int]]
     cells: dict[int, list[Site]]
-    sites_by_area: dict[str, list[Site]]
+    #: the first site of each service inside an area (ward or borough), by area code
+    sites_in_area: dict[str, dict[int, Site]]
+    #: the services with a site inside an area, in the patch's order, by area code
+    site_ids_by_area: dict[str, list[int]]
     grants_by_area: dict[str, list[Any]]
     contacts_by_area: dict[str, list[dict[str, Any]]]
     organisations: dict[int, OrganisationProfile]
@@ -112,9 +116,16 @@ class DirectoryIndex:
     contacts_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
     #: "serves this area" reasons by (relation, area code), shared by every answer
     area_reasons: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    #: the matches of a patch's areas by (areas, filters): the part of a patch shared by
-    #: every postcode in a ward (at most AREA_MATCHES_KEPT, then started afresh)
-    area_matches: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: service id → its place in the patch's order (name case-folded, then id)
+    order: dict[int, int] = field(default_factory=dict)
+    #: an area's services that pass a patch's filters, by (site?, area code, filters), and
+    #: how many ids they hold together (bounded: matching.LIST_IDS_KEPT)
+    area_lists: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    area_list_ids: int = 0
+    #: a patch's counts by (areas, filters), sites nearby aside (at most AREA_MATCHES_KEPT)
+    area_counts: dict[tuple[Any, ...], dict[str, int]] = field(default_factory=dict)
+    #: services as a patch lists them, by (areas, service id) (bounded: matching.ENTRIES_KEPT)
+    patch_entries: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     site_count: int = 0
     #: the programme ids a filter may name: those held and those programmes.csv lists
     programme_ids: frozenset[str] = frozenset()
@@ -150,7 +161,7 @@ class DirectoryIndex:
         theme_names = {t.id: t.name for t in rows["themes_taxonomy"]}
 
         cells: dict[int, list[Site]] = defaultdict(list)
-        sites_by_area: dict[str, list[Site]] = defaultdict(list)
+        sites_in_area: dict[str, dict[int, Site]] = defaultdict(dict)
         sites_of: dict[int, list[Site]] = defaultdict(list)
         for loc in rows["locations"]:
             body = site_body(loc, snap)
@@ -161,7 +172,7 @@ class DirectoryIndex:
             sites_of[loc.service_id].append(site)
             for code in (loc.ward_code, loc.borough_code):
                 if code:
-                    sites_by_area[code].append(site)
+                    sites_in_area[code].setdefault(loc.service_id, site)
 
         services: dict[int, IndexedService] = {}
         organisations: dict[int, OrganisationProfile] = {}
@@ -213,6 +224,14 @@ class DirectoryIndex:
                 )
         for profile in organisations.values():
             profile.service_contacts.sort(key=lambda item: item[0])
+        order = {
+            sid: number
+            for number, sid in enumerate(
+                sorted(services, key=lambda sid: (services[sid].sort_name, sid))
+            )
+        }
+        for code, sids in by_area.items():
+            by_area[code] = sorted((sid for sid in sids if sid in order), key=order.__getitem__)
         by_ref = {p.ref: p for p in organisations.values()}
         for g in facts.grants:
             if (profile := by_ref.get(g.recipient_ref)) is not None:
@@ -223,7 +242,11 @@ class DirectoryIndex:
             services=services,
             by_area=dict(by_area),
             cells=dict(cells),
-            sites_by_area=dict(sites_by_area),
+            sites_in_area=dict(sites_in_area),
+            site_ids_by_area={
+                code: sorted((sid for sid in sites if sid in order), key=order.__getitem__)
+                for code, sites in sites_in_area.items()
+            },
             grants_by_area=dict(grants_by_area),
             contacts_by_area=dict(contacts_by_area),
             organisations=organisations,
@@ -231,6 +254,7 @@ class DirectoryIndex:
             site_count=sum(len(sites) for sites in cells.values()),
             programme_ids=frozenset(facts.programmes) | {p.id for p in known_programmes()},
             settings=settings,
+            order=order,
         )
 
 

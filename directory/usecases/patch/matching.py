@@ -1,0 +1,251 @@
+"""Which services are in a patch, in the documented order, at the cost of the page asked for.
+
+A patch is the union of a few sorted lists: the services covering each of its areas (ward,
+parts, borough, BCU, London) and those with a site inside the area asked for, each list
+filtered once per (area, filters) and kept; then the services with a site near the point,
+which come first. A page is a lazy k-way merge of those lists (``heapq.merge``) stopped at
+the page's end, so a patch in a directory of 100,000 services costs what its page costs,
+not what the ward's 13,000 London-, BCU- and borough-wide services cost. Counts are unions
+of the lists' sets, worked out once per (areas, filters).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from directory.usecases.catalogue import area_ref
+from directory.usecases.geography import GeographySnapshot
+from directory.usecases.patch.index import (
+    AREA_MATCHES_KEPT,
+    RANK,
+    RELATIONS,
+    DirectoryIndex,
+    IndexedService,
+)
+from directory.usecases.patch.places import Place
+from directory.usecases.shared import Shared
+
+#: the service ids kept in filtered area lists, all lists together (then started afresh)
+LIST_IDS_KEPT = 1_000_000
+#: services as a patch lists them, kept by (areas, service) (then started afresh)
+ENTRIES_KEPT = 10_000
+SITE = "site_in_area"
+
+
+@dataclass(frozen=True, slots=True)
+class AreaList:
+    """The services of one area (covering it, or with a site inside it) that pass one set of
+    filters: ids in the patch's order (name case-folded, then id) and as a set."""
+
+    ids: list[int]
+    members: frozenset[int]
+
+
+def filters_key(filters: Any) -> tuple[Any, ...]:
+    return (filters.themes, filters.programme, filters.status, filters.live_on, filters.q)
+
+
+def passes(service: IndexedService, filters: Any, words: list[str], today: date) -> bool:
+    """Whether a service passes a patch's filters (status, themes, programme, live on, q)."""
+    if filters.status is not None and service.status != filters.status:
+        return False
+    if filters.themes and not service.themes.issuperset(filters.themes):
+        return False
+    if filters.programme is not None or filters.live_on is not None:
+        # one grant must satisfy both: from the programme, and live on the day asked (today
+        # when only a programme is given)
+        day = filters.live_on or today
+        if not any(
+            (filters.programme is None or g.programme_id == filters.programme)
+            and (g.start is None or g.start <= day)
+            and (g.end is None or day <= g.end)
+            for g in service.grants
+        ):
+            return False
+    return all(word in service.text for word in words)
+
+
+def area_list(index: DirectoryIndex, kind: str, code: str, filters: Any) -> AreaList:
+    """The services of ``code`` (``kind`` SITE: with a site inside it; else covering it)
+    that pass ``filters``, made once per (area, filters) and kept."""
+    key = (kind == SITE, code, filters_key(filters))
+    found = index.area_lists.get(key)
+    if found is None:
+        base = index.site_ids_by_area if kind == SITE else index.by_area
+        words = (filters.q or "").casefold().split()
+        services, day = index.services, index.day
+        ids = [
+            sid for sid in base.get(code, ())
+            if (service := services.get(sid)) is not None and passes(service, filters, words, day)
+        ]  # fmt: skip
+        if index.area_list_ids + len(ids) > LIST_IDS_KEPT:
+            index.area_lists.clear()
+            index.area_list_ids = 0
+        found = index.area_lists[key] = AreaList(ids, frozenset(ids))
+        index.area_list_ids += len(ids)
+    return found
+
+
+def _union_size(lists: list[AreaList]) -> tuple[int, set[int], AreaList | None]:
+    """How many services the lists hold together, with the biggest list and the ids of the
+    others that are not in it."""
+    if not lists:
+        return 0, set(), None
+    biggest = max(lists, key=lambda found: len(found.ids))
+    extra: set[int] = set()
+    members = biggest.members
+    for found in lists:
+        if found is not biggest:
+            extra.update(sid for sid in found.ids if sid not in members)
+    return len(biggest.ids) + len(extra), extra, biggest
+
+
+class Matching:
+    """The services of a patch that pass its filters: counts, pages and why each is there."""
+
+    def __init__(
+        self, index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: Any,
+        nearby: dict[int, dict[str, Any]],
+    ) -> None:  # fmt: skip
+        self.index, self.snap, self.place, self.nearby = index, snap, place, nearby
+        self.place_key = (place.coverage.key, tuple(place.site_areas))
+        #: (rank, area code, relation, list): the place's lists, strongest relation first
+        self.lists: list[tuple[int, str, str, AreaList]] = [
+            (RANK[SITE], code, SITE, area_list(index, SITE, code, filters))
+            for code in place.site_areas
+        ]
+        for relation, codes in place.coverage.relations.items():
+            self.lists.extend(
+                (RANK[relation], code, relation, area_list(index, "coverage", code, filters))
+                for code in codes
+            )
+        self._area_counts = self._counts_of_areas(filters)
+        self._nearby_order: list[int] | None = None
+
+    # ------------------------------------------------------------------ counts
+
+    def _counts_of_areas(self, filters: Any) -> dict[str, int]:
+        key = (self.place_key, filters_key(filters))
+        counts = self.index.area_counts.get(key)
+        if counts is None:
+            counts = {"services": 0, **dict.fromkeys(RELATIONS, 0)}
+            for relation in RELATIONS:
+                counts[relation] = _union_size([f for _, _, r, f in self.lists if r == relation])[0]
+            counts["services"] = _union_size([f for *_, f in self.lists])[0]
+            if len(self.index.area_counts) >= AREA_MATCHES_KEPT:
+                self.index.area_counts.clear()
+            self.index.area_counts[key] = counts
+        return counts
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Services in all and per relation (each service once per relation it has)."""
+        if not self.nearby:
+            return self._area_counts
+        counts = dict(self._area_counts)
+        counts["site_nearby"] = len(self.nearby)
+        counts["services"] += sum(1 for sid in self.nearby if not self._in_areas(sid))
+        return counts
+
+    def _in_areas(self, sid: int) -> bool:
+        return any(sid in found.members for *_, found in self.lists)
+
+    # ------------------------------------------------------------------ order
+
+    def _nearby_ordered(self, end: int | None) -> list[int]:
+        """The services with a site nearby, nearest first (then name, then id): the first
+        ``end`` of them (all with None)."""
+        order = self.index.order
+        nearby = self.nearby
+        if end is not None and end < len(nearby):
+            return heapq.nsmallest(
+                end, nearby, key=lambda sid: (nearby[sid]["distance_m"], order[sid])
+            )
+        if self._nearby_order is None:
+            self._nearby_order = sorted(
+                nearby, key=lambda sid: (nearby[sid]["distance_m"], order[sid])
+            )
+        return self._nearby_order
+
+    def _areas_ordered(self) -> Iterator[int]:
+        """The services of the place's areas without a site nearby, in order: strongest
+        relation first, then name, then id; each once."""
+        order = self.index.order
+        streams = [_keyed(rank, found.ids, order) for rank, _, _, found in self.lists]
+        seen: set[int] = set()
+        nearby = self.nearby
+        for _, _, sid in heapq.merge(*streams):
+            if sid not in seen and sid not in nearby:
+                seen.add(sid)
+                yield sid
+
+    def ordered(self, start: int = 0, end: int | None = None) -> list[int]:
+        """The ids from position ``start`` to ``end`` (None: to the last) of the patch's
+        order: sites nearby, then the areas' services."""
+        near = self._nearby_ordered(end)
+        chosen = near[start:end]
+        if end is not None and end <= len(self.nearby):
+            return chosen
+        skip = max(0, start - len(self.nearby))
+        take = None if end is None else end - start - len(chosen)
+        rest = itertools.islice(self._areas_ordered(), skip, None if take is None else skip + take)
+        return [*chosen, *rest]
+
+    # ------------------------------------------------------------------ reasons
+
+    def reasons(self, sid: int) -> list[dict[str, Any]]:
+        """Why a listed service is in the patch: its nearby site, a site inside the area
+        asked for, and each area of the patch its coverage names."""
+        index, snap = self.index, self.snap
+        found: list[dict[str, Any]] = []
+        if sid in self.nearby:
+            found.append(self.nearby[sid])
+        in_area = False
+        for _, code, relation, area in self.lists:
+            if sid not in area.members:
+                continue
+            if relation == SITE:
+                if not in_area:
+                    in_area = True
+                    site = index.sites_in_area[code][sid]
+                    found.append({"relation": SITE, "site": site.body})
+                continue
+            reason = index.area_reasons.get((relation, code))
+            if reason is None:  # the same for every patch: made once, never changed
+                reason = index.area_reasons[relation, code] = {
+                    "relation": relation,
+                    "area": area_ref(snap, code),
+                }
+            found.append(reason)
+        return found
+
+    def entry(self, sid: int) -> Shared:
+        """A service as the patch lists it (kept by areas and service unless it has a site
+        nearby, whose distance is the point's own)."""
+        if sid in self.nearby:
+            return _entry(self.index.services[sid], self.reasons(sid))
+        key = (self.place_key, sid)
+        entries = self.index.patch_entries
+        entry = entries.get(key)
+        if entry is None:
+            if len(entries) >= ENTRIES_KEPT:
+                entries.clear()
+            entry = entries[key] = _entry(self.index.services[sid], self.reasons(sid))
+        return entry
+
+
+def _keyed(rank: int, ids: list[int], order: dict[int, int]) -> Iterator[tuple[int, int, int]]:
+    """A list's ids with their sort key: (relation's rank, place in the order, id)."""
+    return ((rank, order[sid], sid) for sid in ids)
+
+
+def _entry(service: IndexedService, reasons: list[dict[str, Any]]) -> Shared:
+    """A service as a patch lists it: its answer, with why it is here, strongest first."""
+    reasons = sorted(reasons, key=lambda r: (RANK[r["relation"]], r.get("distance_m", 0)))
+    distance = next((r["distance_m"] for r in reasons if "distance_m" in r), None)
+    return Shared({**service.body, "relations": reasons, "distance_m": distance})
