@@ -32,9 +32,28 @@ from make_directory import generate  # noqa: E402
 POSTCODES = Path("postcodes") / "london_postcodes_codepoint_open_2025_10.csv"
 
 
+#: coverage naming areas on one line (a ward and its borough, a borough and its BCU or
+#: London): awards a patch reaches through two of its areas, counted once
+OVERLAPPING = (
+    "Kingston; pan-London",
+    "South West BCU; Kingston upon Thames",
+    "E05013938; Kingston upon Thames",
+    "Southwark; Lambeth; pan-London",
+    "Central South BCU; pan-London",
+    "Westminster; Central West BCU",
+)
+
+
 def _import(app: Any, tmp: Path, data_dir: Path, n: int, seed: int) -> None:
     path = tmp / f"generated-{n}.csv"
-    write_table(path, list(HEADINGS), generate(n, seed, data_dir), format="csv")
+    rows = generate(n, seed, data_dir)
+    column = list(HEADINGS).index("Coverage")
+    funder, programme = list(HEADINGS).index("Funder"), list(HEADINGS).index("Programme")
+    for number, row in enumerate(rows[: 20 * len(OVERLAPPING)]):
+        row[column] = OVERLAPPING[number % len(OVERLAPPING)]
+        if number % 3 == 0:  # a funder and no programme: not community safety
+            row[funder], row[programme] = "Example Trust", ""
+    write_table(path, list(HEADINGS), rows, format="csv")
     result = app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "gen", "--quiet"])
     assert result.exit_code == 0, result.output
 
@@ -202,3 +221,45 @@ def test_every_page_of_the_patch_agrees_with_the_slow_way(generated_app, shared_
             theme="violence-knife-crime",
         )
     assert min(sizes) > 25  # every patch has pages beyond the first to compare
+
+
+def test_the_money_reaching_a_patch_is_the_same_summed_by_area_as_award_by_award(
+    generated_app, shared_data_dir
+):
+    """The funding summary and awards of a patch add each area above it from sums kept per
+    area, taking back the awards counted twice; the same answers worked out award by award
+    (compose=False) must agree for postcodes, areas of every level and every filter."""
+    from datetime import date
+
+    from directory.store.repositories.geography import GeographyRepository
+    from directory.usecases.patch import answer, place_for_area, resolve_place
+    from directory.web.state import snapshot
+
+    client = generated_app.test_client()
+    index = _index(generated_app)
+    state = generated_app.extensions["directory"]
+    with generated_app.test_request_context():
+        snap = snapshot()
+    places = [place_for_area(code, snap) for code in
+              ("E09000022", "bcu-central-south", "E12000007", "E05013938", "E09000001")]  # fmt: skip
+    with state.db.engine.connect() as connection:
+        repo = GeographyRepository(connection)
+        for pc in _postcodes(shared_data_dir, 30, seed=5):
+            places.append(resolve_place(snap, repo, state.settings, postcode=pc))
+    days = [date.today(), date(2023, 6, 1), date(2025, 4, 1)]
+    checked = 0
+    for place in places:
+        for day in days:
+            for everything in (False, True):
+                fast = answer._funding_summary(index, snap, place, day, everything)
+                slow = answer._funding_summary(index, snap, place, day, everything, compose=False)
+                assert fast == slow, (place.geography, day, everything)
+                for programme in (None, "vru"):
+                    fast = answer._patch_awards(index, place, day, everything, programme, snap)
+                    slow = answer._patch_awards(
+                        index, place, day, everything, programme, snap, compose=False
+                    )
+                    assert fast == slow, (place.geography, day, everything, programme)
+                    checked += fast["total"]
+    assert checked > 10_000  # the areas above the patches held awards to compose
+    assert client.get("/api/v1/patch?postcode=SE1+7PB").status_code == 200

@@ -132,7 +132,7 @@ def units_at(
 
 
 @dataclass
-class _Scope:
+class HeadlineGroup:
     awards: int = 0
     pence: float = 0.0
     without_amount: int = 0
@@ -140,13 +140,16 @@ class _Scope:
     equal_share: float = 0.0  # shared: the area's equal share (pence)
     apportioned: float = 0.0  # pence, with apportion=population
 
-    def add(self, g: GrantFact, beyond: tuple[str, ...]) -> None:
-        self.awards += 1
+    def add(self, g: GrantFact, beyond: tuple[str, ...], sign: int = 1) -> None:
+        """Count an award in (``sign`` -1: take back one counted twice; its areas stay,
+        named by the award counted)."""
+        self.awards += sign
         if g.amount_pence is None:
-            self.without_amount += 1
+            self.without_amount += sign
         else:
-            self.pence += g.amount_pence
-        self.areas.update(beyond)
+            self.pence += sign * g.amount_pence
+        if sign > 0:
+            self.areas.update(beyond)
 
 
 def _refs(snap: GeographySnapshot, codes: Iterable[str]) -> list[dict[str, Any]]:
@@ -201,10 +204,10 @@ def headline(
     info = snap.areas[area]
     level = info.type
     present = scopes_present(snap, area)
-    groups = {s: _Scope() for s in present}
+    groups = {s: HeadlineGroup() for s in present}
     for g in grants:
         kind, beyond = found[g.id]
-        groups.setdefault(kind, _Scope()).add(g, beyond)
+        groups.setdefault(kind, HeadlineGroup()).add(g, beyond)
     if "shared" in groups and data is not None and level in LISTED_LEVELS:
         for g in grants:
             if found[g.id][0] == "shared":
@@ -214,6 +217,26 @@ def headline(
                     if kind == level and code == area
                 )
     apportionment = _apportion(snap, grants, area, found, groups, data, apportion)
+    reaching = (
+        len(grants),
+        sum(g.amount_pence or 0 for g in grants),
+        sum(1 for g in grants if g.amount_pence is None),
+    )
+    return headline_answer(snap, area, groups, reaching, apportionment, data)
+
+
+def headline_answer(
+    snap: GeographySnapshot, area: str, groups: dict[str, HeadlineGroup],
+    reaching: tuple[int, float, int], apportionment: dict[str, Any] | None = None,
+    data: FundingData | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The headline from its groups (scope → sums) and the totals reaching the area
+    (awards, pence, awards without an amount); with no apportionment, none is made."""
+    info = snap.areas[area]
+    level = info.type
+    present = scopes_present(snap, area)
+    if apportionment is None:
+        apportionment = _apportion(snap, [], area, {}, groups, None, "none")
     answer: dict[str, Any] = {"area": info.ref()}
     for name, group in groups.items():
         body: dict[str, Any] = {
@@ -235,9 +258,9 @@ def headline(
             body["apportioned_amount"] = pounds(group.apportioned)
         answer[name] = body
     answer["reaching"] = {
-        "awards": len(grants),
-        "amount": pounds(sum(g.amount_pence or 0 for g in grants)),
-        "awards_without_amount": sum(1 for g in grants if g.amount_pence is None),
+        "awards": reaching[0],
+        "amount": pounds(reaching[1]),
+        "awards_without_amount": reaching[2],
     }
     answer["apportionment"] = apportionment
     answer["rule"] = headline_rule(snap, area, present)
@@ -256,7 +279,7 @@ def _wider_area(snap: GeographySnapshot, area: str, scope: str) -> set[str]:
 
 def _apportion(
     snap: GeographySnapshot, grants: list[GrantFact], area: str, found: Scopes,
-    groups: dict[str, _Scope], data: FundingData | None, apportion: str,
+    groups: dict[str, HeadlineGroup], data: FundingData | None, apportion: str,
 ) -> dict[str, Any]:  # fmt: skip
     name = snap.areas[area].name
     level = snap.areas[area].type

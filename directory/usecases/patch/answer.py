@@ -25,7 +25,7 @@ from directory.usecases.catalogue import grant_flags
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import GrantFact
 from directory.usecases.funding.awards import ALL_PROGRAMMES_RULE, community_safety_rule_text
-from directory.usecases.funding.headline import headline, scopes, scopes_present
+from directory.usecases.funding.headline import HeadlineGroup, headline_answer, scopes_present
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.pagination import envelope
 from directory.usecases.patch.index import (
@@ -36,6 +36,7 @@ from directory.usecases.patch.index import (
     Site,
 )
 from directory.usecases.patch.matching import Matching, passes
+from directory.usecases.patch.money import Classify, reaching
 from directory.usecases.patch.places import Coverage, Place, place_for_areas
 from directory.usecases.shared import Shared
 from directory.usecases.vocabulary import check_themes, unknown_programme
@@ -133,7 +134,7 @@ def patch(
         "funding": funding_summary(
             index, snap, place, filters.live_on or today, filters.include_other_programmes
         ),
-        "awards": patch_awards(index, place, filters.live_on or today, filters),
+        "awards": patch_awards(index, snap, place, filters.live_on or today, filters),
         "contacts": patch_contacts(index, place.coverage),
         "services": envelope(
             contents, total_items=counts["services"], page=page, per_page=per_page
@@ -190,32 +191,20 @@ def _patch_area(place: Place) -> str:
     )
 
 
-def _reaching(
-    index: DirectoryIndex, place: Place, keep: Callable[[GrantFact], bool],
-    all_programmes: bool, programme: str | None = None,
-) -> tuple[dict[int, tuple[GrantFact, str]], dict[int, GrantFact]]:  # fmt: skip
-    """The awards whose beneficiary areas are in the patch and that ``keep`` accepts, each
-    once at the first scope it reaches the patch at (ward, part, borough, BCU, London):
-    grant id → (grant, scope) for those counted, and grant id → grant for the others (not
-    community safety, unless ``all_programmes``). With ``programme``, only that programme's
-    awards, counted whatever its class (as /funding/summary?programme=). Regrants are not
-    in ``grants_by_area`` (their money is in the award they came through)."""
-    seen: dict[int, tuple[GrantFact, str]] = {}
-    other: dict[int, GrantFact] = {}
-    for relation, codes in place.coverage.relations.items():
-        scope = relation.removeprefix("serves_")
-        for code in codes:
-            for g in index.grants_by_area.get(code, ()):
-                if g.id in seen or not keep(g):
-                    continue
-                if programme is not None:
-                    if g.programme_id == programme:
-                        seen[g.id] = (g, scope)
-                elif all_programmes or g.community_safety:
-                    seen[g.id] = (g, scope)
-                else:
-                    other[g.id] = g
-    return seen, other
+def _by_id(g: GrantFact) -> int:
+    return g.id
+
+
+def _pounds(pence: int) -> float:
+    return round(pence / 100, 2)
+
+
+def _cells(cells: dict[str, list[int]], present: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Sums by scope as the answer shows them (the ``present`` scopes always, at zero)."""
+    out: dict[str, dict[str, Any]] = {s: {"awards": 0, "amount": 0.0} for s in present}
+    for name, (awards, pence) in cells.items():
+        out[name] = {"awards": awards, "amount": _pounds(pence)}
+    return out
 
 
 def _live_on(day: date) -> Callable[[GrantFact], bool]:
@@ -223,55 +212,44 @@ def _live_on(day: date) -> Callable[[GrantFact], bool]:
 
 
 def _funding_summary(
-    index: DirectoryIndex, snap: GeographySnapshot, place: Place, day: date, all_programmes: bool
-) -> dict[str, Any]:
+    index: DirectoryIndex, snap: GeographySnapshot, place: Place, day: date, all_programmes: bool,
+    *, compose: bool = True,
+) -> dict[str, Any]:  # fmt: skip
     """Live awards whose beneficiary areas are in the patch, by programme and by scope:
     community-safety programmes only unless ``all_programmes`` (the others are counted in
     ``programmes.other_programmes``).
 
     Awards made for all of London or a whole BCU are reported at that scope, never divided
     among boroughs; an award is counted once even if it names several of the patch's areas."""
-    seen, other = _reaching(index, place, _live_on(day), all_programmes)
-    grants = [g for g, _ in seen.values()]
     area = _patch_area(place)
-    found = scopes(grants, snap, area, None)
+    found = reaching(
+        index, snap, place.coverage.relations, area,
+        Classify(_live_on(day), all_programmes, None), ("funding", day, all_programmes),
+        _by_id, compose=compose,
+    )  # fmt: skip
+    sums = found.sums
     present = scopes_present(snap, area)
-    programmes: dict[str, dict[str, Any]] = {}
-    for g, scope in seen.values():
-        key = g.programme_id or "none"
-        entry = programmes.setdefault(
-            key,
-            {
-                "programme": {"id": g.programme_id, "name": g.programme_name}
-                if g.programme_id
-                else None,
-                "community_safety": g.community_safety,
-                "awards": 0,
-                "amount": 0.0,
-                "by_scope": {},
-                "scopes": {s: {"awards": 0, "amount": 0.0} for s in present},
-            },
-        )
-        entry["awards"] += 1
-        entry["amount"] += (g.amount_pence or 0) / 100
-        bucket = entry["by_scope"].setdefault(scope, {"awards": 0, "amount": 0.0})
-        bucket["awards"] += 1
-        bucket["amount"] += (g.amount_pence or 0) / 100
-        cell = entry["scopes"].setdefault(found[g.id][0], {"awards": 0, "amount": 0.0})
-        cell["awards"] += 1
-        cell["amount"] += g.amount_pence or 0
-    for entry in programmes.values():
-        for cell in entry["scopes"].values():
-            cell["amount"] = round(cell["amount"] / 100, 2)
     rows = sorted(
-        programmes.values(),
+        (
+            {
+                "programme": entry.programme,
+                "community_safety": entry.community_safety,
+                "awards": entry.awards,
+                "amount": _pounds(entry.pence),
+                "by_scope": _cells(entry.by_scope, ()),
+                "scopes": _cells(entry.scopes, present),
+            }
+            for entry in sums.programmes.values()
+        ),
         key=lambda e: (-e["amount"], e["programme"]["name"] if e["programme"] else ""),
     )
+    groups = {s: HeadlineGroup() for s in present} | sums.groups
+    reached = (found.total, sums.pence, sums.without_amount)
     return {
         "live_on": day.isoformat(),
-        "awards": len(seen),
-        "amount": round(sum((g.amount_pence or 0) for g, _ in seen.values()) / 100, 2),
-        "headline": headline(snap, grants, area, found),
+        "awards": found.total,
+        "amount": _pounds(sums.pence),
+        "headline": headline_answer(snap, area, groups, reached),
         "by_programme": rows,
         "programmes": (
             {"counted": "all", "rule": ALL_PROGRAMMES_RULE}
@@ -280,8 +258,8 @@ def _funding_summary(
                 "counted": "community_safety",
                 "rule": community_safety_rule_text(),
                 "other_programmes": {
-                    "awards": len(other),
-                    "amount": round(sum(g.amount_pence or 0 for g in other.values()) / 100, 2),
+                    "awards": found.other,
+                    "amount": _pounds(sums.other_pence),
                 },
             }
         ),
@@ -300,7 +278,9 @@ AWARDS_LISTED = 50
 AWARDS_RECENT_MONTHS = 12
 
 
-def patch_awards(index: DirectoryIndex, place: Place, day: date, filters: PatchFilters) -> Shared:
+def patch_awards(
+    index: DirectoryIndex, snap: GeographySnapshot, place: Place, day: date, filters: PatchFilters
+) -> Shared:
     """The awards reaching the patch, live on ``day`` or ended within the last 12 months,
     once per (areas, day, programme filters): kept in the index like the funding summary."""
     all_programmes = filters.include_other_programmes
@@ -310,29 +290,33 @@ def patch_awards(index: DirectoryIndex, place: Place, day: date, filters: PatchF
         if len(index.awards_cache) >= AREA_MATCHES_KEPT:
             index.awards_cache.clear()
         awards = index.awards_cache[key] = Shared(
-            _patch_awards(index, place, day, all_programmes, filters.programme)
+            _patch_awards(index, place, day, all_programmes, filters.programme, snap)
         )
     return awards
 
 
 def _patch_awards(
-    index: DirectoryIndex, place: Place, day: date, all_programmes: bool, programme: str | None
-) -> dict[str, Any]:
+    index: DirectoryIndex, place: Place, day: date, all_programmes: bool, programme: str | None,
+    snap: GeographySnapshot, *, compose: bool = True,
+) -> dict[str, Any]:  # fmt: skip
     since = add_months(day, -AWARDS_RECENT_MONTHS)
 
     def keep(g: GrantFact) -> bool:  # started by the day, and not ended before ``since``
         return (g.start is None or g.start <= day) and (g.end is None or g.end >= since)
 
-    seen, other = _reaching(index, place, keep, all_programmes, programme)
-    ordered = sorted(
-        seen.values(),
-        key=lambda gs: (
-            gs[0].start is None,
-            -(gs[0].start or day).toordinal(),
-            -(gs[0].end or day).toordinal(),
-            -gs[0].id,
-        ),
-    )
+    def order(g: GrantFact) -> tuple[Any, ...]:
+        return (
+            g.start is None,
+            -(g.start or day).toordinal(),
+            -(g.end or day).toordinal(),
+            -g.id,
+        )
+
+    found = reaching(
+        index, snap, place.coverage.relations, _patch_area(place),
+        Classify(keep, all_programmes, programme), ("awards", day, all_programmes, programme),
+        order, compose=compose,
+    )  # fmt: skip
     settings = index.settings or Settings()
     contents = [
         {
@@ -353,7 +337,7 @@ def _patch_awards(
             "demo": g.demo,
             "url": f"/api/v1/grants/{g.id}",
         }
-        for g, scope in ordered[:AWARDS_LISTED]
+        for g, scope in found.first(AWARDS_LISTED, order)
     ]
     code = _patch_area(place)
     if programme is not None:
@@ -364,12 +348,12 @@ def _patch_awards(
         counted = {
             "counted": "community_safety",
             "rule": community_safety_rule_text(),
-            "other_programmes": {"awards": len(other)},
+            "other_programmes": {"awards": found.other},
         }
     return {
         "live_on": day.isoformat(),
         "ended_since": since.isoformat(),
-        "total": len(seen),
+        "total": found.total,
         "listed": len(contents),
         "limit": AWARDS_LISTED,
         "contents": contents,

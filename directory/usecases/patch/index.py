@@ -124,6 +124,10 @@ class DirectoryIndex:
     area_list_ids: int = 0
     #: a patch's counts by (areas, filters), sites nearby aside (at most AREA_MATCHES_KEPT)
     area_counts: dict[tuple[Any, ...], dict[str, int]] = field(default_factory=dict)
+    #: the awards of an area above patches, by (area, scope, day and filters) (bounded:
+    #: money.SUMS_KEPT), and each award's widest areas
+    area_awards: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    widest: dict[int, tuple[str, ...]] = field(default_factory=dict)
     #: services as a patch lists them, by (areas, service id) (bounded: matching.ENTRIES_KEPT)
     patch_entries: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     site_count: int = 0
