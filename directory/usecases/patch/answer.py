@@ -35,7 +35,7 @@ from directory.usecases.patch.index import (
     DirectoryIndex,
     Site,
 )
-from directory.usecases.patch.matching import Matching, passes
+from directory.usecases.patch.matching import Matching, Nearby, passes
 from directory.usecases.patch.money import Classify, reaching
 from directory.usecases.patch.places import Coverage, Place, place_for_areas
 from directory.usecases.shared import Shared
@@ -62,9 +62,9 @@ class PatchFilters:
             )
 
 
-def nearby_sites(index: DirectoryIndex, place: Place, radius: float) -> dict[int, dict[str, Any]]:
-    """Service id → its nearest delivery site within ``radius`` of the place's point, as a
-    ``site_nearby`` reason with the distance (nothing for a place without a point)."""
+def nearby_sites(index: DirectoryIndex, place: Place, radius: float) -> dict[int, Nearby]:
+    """Service id → its nearest delivery site within ``radius`` of the place's point, with
+    the distance in whole metres (nothing for a place without a point)."""
     if place.point is None:
         return {}
     x, y = place.point
@@ -74,14 +74,10 @@ def nearby_sites(index: DirectoryIndex, place: Place, radius: float) -> dict[int
         dx, dy = site.x - x, site.y - y
         squared = dx * dx + dy * dy
         if squared <= within:
-            distance = math.sqrt(squared)
             best = nearest.get(site.service_id)
-            if best is None or distance < best[0]:
-                nearest[site.service_id] = (distance, site)
-    return {
-        sid: {"relation": "site_nearby", "distance_m": round(distance), "site": site.body}
-        for sid, (distance, site) in nearest.items()
-    }
+            if best is None or squared < best[0]:
+                nearest[site.service_id] = (squared, site)
+    return {sid: (round(math.sqrt(squared)), site) for sid, (squared, site) in nearest.items()}
 
 
 def _sites_near(index: DirectoryIndex, x: float, y: float, radius: float) -> Iterable[Site]:

@@ -26,6 +26,7 @@ from directory.usecases.patch.index import (
     RELATIONS,
     DirectoryIndex,
     IndexedService,
+    Site,
 )
 from directory.usecases.patch.places import Place
 from directory.usecases.shared import Shared
@@ -35,6 +36,8 @@ LIST_IDS_KEPT = 1_000_000
 #: services as a patch lists them, kept by (areas, service) (then started afresh)
 ENTRIES_KEPT = 10_000
 SITE = "site_in_area"
+#: a service's nearest site to a patch's point: (distance in whole metres, the site)
+Nearby = tuple[int, Site]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +113,7 @@ class Matching:
 
     def __init__(
         self, index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: Any,
-        nearby: dict[int, dict[str, Any]],
+        nearby: dict[int, Nearby],
     ) -> None:  # fmt: skip
         self.index, self.snap, self.place, self.nearby = index, snap, place, nearby
         self.place_key = (place.coverage.key, tuple(place.site_areas))
@@ -163,13 +166,9 @@ class Matching:
         order = self.index.order
         nearby = self.nearby
         if end is not None and end < len(nearby):
-            return heapq.nsmallest(
-                end, nearby, key=lambda sid: (nearby[sid]["distance_m"], order[sid])
-            )
+            return heapq.nsmallest(end, nearby, key=lambda sid: (nearby[sid][0], order[sid]))
         if self._nearby_order is None:
-            self._nearby_order = sorted(
-                nearby, key=lambda sid: (nearby[sid]["distance_m"], order[sid])
-            )
+            self._nearby_order = sorted(nearby, key=lambda sid: (nearby[sid][0], order[sid]))
         return self._nearby_order
 
     def _areas_ordered(self) -> Iterator[int]:
@@ -204,7 +203,8 @@ class Matching:
         index, snap = self.index, self.snap
         found: list[dict[str, Any]] = []
         if sid in self.nearby:
-            found.append(self.nearby[sid])
+            distance, site = self.nearby[sid]
+            found.append({"relation": "site_nearby", "distance_m": distance, "site": site.body})
         in_area = False
         for _, code, relation, area in self.lists:
             if sid not in area.members:
