@@ -99,13 +99,20 @@ class FundingData:
             services[gid].append(sid)
         rows = q.grants()
         refs = {r.ref for r in rows}
+        # one object per repeated value (names, dates, area tuples): 100,000 awards share a
+        # few hundred funders, programmes and areas
+        pool: dict[Any, Any] = {}
+        one = pool.setdefault
         grants = [
             GrantFact(
-                id=r.id, ref=r.ref, title=r.title, programme_id=r.programme_id, programme_name=r.programme_name,
-                recipient_ref=r.recipient_ref, recipient_name=r.recipient_name,
-                funder_ref=r.funder_ref, funder_name=r.funder_name, amount_pence=r.amount_pence, start=r.start, end=r.end,
-                duration_months=r.duration_months, financial_year=r.financial_year,
-                areas=tuple(areas.get(r.id, ())), services=tuple(services.get(r.id, ())),
+                id=r.id, ref=r.ref, title=r.title, programme_id=one(r.programme_id, r.programme_id),
+                programme_name=one(r.programme_name, r.programme_name),
+                recipient_ref=one(r.recipient_ref, r.recipient_ref),
+                recipient_name=one(r.recipient_name, r.recipient_name),
+                funder_ref=one(r.funder_ref, r.funder_ref), funder_name=one(r.funder_name, r.funder_name),
+                amount_pence=r.amount_pence, start=one(r.start, r.start), end=one(r.end, r.end),
+                duration_months=r.duration_months, financial_year=one(r.financial_year, r.financial_year),
+                areas=one(t := tuple(areas.get(r.id, ())), t), services=tuple(services.get(r.id, ())),
                 regrant=r.parent_ref is not None and r.parent_ref in refs and r.parent_ref != r.ref,
                 demo=bool(r.demo),
                 community_safety=(

@@ -8,7 +8,7 @@ layer builds from records, so the two compare with ``==``) and writes in bulk.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -53,6 +53,8 @@ GRANT_FIELDS = (
 )  # fmt: skip
 LOCATION_FIELDS = ("ref", "name", "address", "postcode", "lat", "lon", "demo")
 _CHUNK = 500
+#: rows fetched at a time when the index streams services and sites
+STREAM_BATCH = 2_000
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -825,15 +827,17 @@ class CatalogueQueries:
         return DirectoryRepository(self.db).counts()  # type: ignore[arg-type]
 
     # -- the in-memory directory index (patch, partners) ---------------------------------------
-    def index_rows(self) -> dict[str, list[Row[Any]]]:
+    def index_rows(self) -> dict[str, Iterable[Row[Any]]]:
         """Everything the in-memory directory index is built from, in a few full scans:
         listed services with their organisation, themes, coverage and sites, the public
         contact and demo flag of the organisations running them, the patch contacts and the
         themes (the grants come from the data version's facts,
-        :meth:`FundingQueries.grants`)."""
+        :meth:`FundingQueries.grants`). The services and sites, the big ones, are streamed
+        in batches when first iterated (read each once, one after the other): a worker
+        building the index of 100,000 services does not hold all their rows at once."""
         listed = Service.withdrawn_at.is_(None)
         return {
-            "services": self.db.execute(self._service_select().where(listed)).all(),
+            "services": self._stream(self._service_select().where(listed)),
             "themes": self.db.execute(
                 select(ServiceTheme.service_id, ServiceTheme.theme_id)
                 .join(Service, Service.id == ServiceTheme.service_id).where(listed)
@@ -842,9 +846,9 @@ class CatalogueQueries:
                 select(ServiceArea.service_id, ServiceArea.area_code)
                 .join(Service, Service.id == ServiceArea.service_id).where(listed)
             ).all(),
-            "locations": self.db.execute(
+            "locations": self._stream(
                 select(Location.__table__).join(Service, Service.id == Location.service_id).where(listed)
-            ).all(),
+            ),
             "contacts": self.db.execute(select(PatchContact.__table__)).all(),
             "organisations": self.db.execute(
                 select(Organisation.id, Organisation.demo, Organisation.email, Organisation.website)
@@ -852,6 +856,10 @@ class CatalogueQueries:
             ).all(),
             "themes_taxonomy": self.db.execute(select(Theme.__table__)).all(),
         }  # fmt: skip
+
+    def _stream(self, statement: Any) -> Iterator[Row[Any]]:
+        """The rows of ``statement``, fetched in batches once iterated."""
+        yield from self.db.execute(statement.execution_options(yield_per=STREAM_BATCH))
 
     # -- change feed -----------------------------------------------------------------------
     def _event_filters(

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import orjson
+
 from directory.ingest.context import programmes as known_programmes
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries
@@ -23,7 +25,7 @@ from directory.usecases.catalogue import area_ref, contact, grant_flags, site_bo
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.geography import LONDON, GeographySnapshot
-from directory.usecases.shared import Shared
+from directory.usecases.shared import Shared, compact
 
 #: why a service is in a patch, strongest first (the sort order of the answer)
 RELATIONS = (
@@ -59,8 +61,15 @@ class IndexedService:
     programmes: frozenset[str]
     grants: list[Any]  # rows, for live_on filtering
     text: str  # lower-case search text
-    body: dict[str, Any]  # the rendered answer (without relations)
+    #: the rendered answer (without relations) as JSON: a third of the memory of the dicts
+    #: (at 100,000 services, 90 MB instead of 550 MB per worker)
+    body_json: bytes
     sort_name: str = ""  # the name case-folded, for sorting
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The rendered answer (a new dict each time: the caller may change it)."""
+        return orjson.loads(self.body_json)
 
 
 @dataclass(slots=True)
@@ -82,8 +91,9 @@ class OrganisationProfile:
     #: the organisation's public e-mail and website
     email: str | None = None
     website: str | None = None
-    #: its listed services' public contacts: (name case-folded, themes, contact), sorted
-    service_contacts: list[tuple[str, frozenset[str], dict[str, str | None]]] = field(
+    #: its listed services' public contacts: (name case-folded, themes, (email, phone,
+    #: website)), sorted
+    service_contacts: list[tuple[str, frozenset[str], tuple[str | None, ...]]] = field(
         default_factory=list
     )
 
@@ -167,10 +177,21 @@ class DirectoryIndex:
         cells: dict[int, list[Site]] = defaultdict(list)
         sites_in_area: dict[str, dict[int, Site]] = defaultdict(dict)
         sites_of: dict[int, list[Site]] = defaultdict(list)
+        # the same objects for equal values (area refs, theme sets, statuses): at 100,000
+        # services a worker keeps one of each instead of one per service or site
+        pool: dict[Any, Any] = {}
+
+        def shared(value: Any) -> Any:
+            return pool.setdefault(value, value)
+
+        refs: dict[str, Any] = {}
         for loc in rows["locations"]:
-            body = site_body(loc, snap)
             if loc.easting is None:
                 continue
+            body = site_body(loc, snap)
+            for level in ("borough", "ward"):
+                if (ref := body[level]) is not None:
+                    body[level] = refs.setdefault(ref["code"], ref)
             site = Site(loc.service_id, loc.easting, loc.northing, body)
             cells[grid_cell(loc.easting, loc.northing)].append(site)
             sites_of[loc.service_id].append(site)
@@ -187,14 +208,14 @@ class DirectoryIndex:
             services[s.id] = IndexedService(
                 id=s.id,
                 name=s.name,
-                status=s.status,
+                status=shared(s.status),
                 organisation_id=s.organisation_id,
-                themes=frozenset(themes[s.id]),
-                programmes=frozenset(g.programme_id for g in live if g.programme_id),
+                themes=shared(frozenset(themes[s.id])),
+                programmes=shared(frozenset(g.programme_id for g in live if g.programme_id)),
                 grants=grants_of[s.id],
                 text=(s.search_text or s.name).casefold(),
                 sort_name=s.name.casefold(),
-                body=_service_body(s, themes[s.id], theme_names, coverage[s.id], sites_of[s.id], live, snap, today, settings),
+                body_json=compact(orjson.dumps(_service_body(s, themes[s.id], theme_names, coverage[s.id], sites_of[s.id], live, snap, today, settings))),
             )  # fmt: skip
             profile = organisations.get(s.organisation_id)
             if profile is None:
@@ -204,10 +225,10 @@ class DirectoryIndex:
             profile.services += 1
             profile.services_demo = profile.services_demo and bool(s.demo)
             if s.email or s.phone or s.website:
-                profile.service_contacts.append((
-                    s.name.casefold(), frozenset(themes[s.id]),
-                    {"email": s.email, "phone": s.phone, "website": s.website},
-                ))  # fmt: skip
+                service = services[s.id]
+                profile.service_contacts.append(
+                    (service.sort_name, service.themes, (s.email, s.phone, s.website))
+                )
             profile.themes.update(themes[s.id])
             for code in coverage[s.id]:
                 if code == LONDON:
