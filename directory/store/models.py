@@ -209,7 +209,12 @@ class Location(Base):
     """A delivery site, with its areas resolved through the geography when it was imported."""
 
     __tablename__ = "location"
-    __table_args__ = (UniqueConstraint("service_id", "ref"),)
+    __table_args__ = (
+        UniqueConstraint("service_id", "ref"),
+        # covering the spatial filters (grid cell first, then the exact tests of bbox and
+        # near), so a big bbox is read from the index alone (migration 0007)
+        Index("ix_location_cell_point", "cell", "lon", "lat", "easting", "northing", "service_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = mapped_column(
         ForeignKey("service.id", ondelete="CASCADE"), index=True
@@ -224,7 +229,7 @@ class Location(Base):
     northing: Mapped[float | None] = mapped_column(Float)
     borough_code: Mapped[str | None] = mapped_column(String(9), index=True)
     ward_code: Mapped[str | None] = mapped_column(String(9), index=True)
-    cell: Mapped[int | None] = mapped_column(Integer, index=True)
+    cell: Mapped[int | None] = mapped_column(Integer)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
