@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from directory.data import DATA_DIR, org_id_key
 from directory.ingest.records import LocationRecord
@@ -135,6 +137,8 @@ class GeographyContext:
         self._area_items: dict[str, str | None] = {}  # one item of a list → its code
         #: programmes named in the input that programmes.csv does not know: id → name
         self.new_programmes: dict[str, str] = {}
+        #: postcode rows read ahead (canonical → row, None: not in the file)
+        self._postcodes: dict[str, Any] = {}
 
     # -- areas ---------------------------------------------------------------------
     def areas(self, text: str) -> list[str]:
@@ -213,12 +217,28 @@ class GeographyContext:
         return programme_id
 
     # -- postcodes -------------------------------------------------------------------
+    def read_postcodes(self, texts: Iterable[str]) -> None:
+        """Read the rows of these postcodes ahead, a few hundred a statement (instead of
+        one statement per site); texts that are no postcode are left for ``postcode``."""
+        wanted = set()
+        for text in texts:
+            try:
+                wanted.add(parse_postcode(text).canonical)
+            except InvalidPostcodeError:
+                continue
+        wanted -= self._postcodes.keys()
+        found = self.repo.postcodes(wanted)
+        self._postcodes.update({canonical: found.get(canonical) for canonical in wanted})
+
     def postcode(self, text: str) -> LocationRecord:
         try:
             pc = parse_postcode(text)
         except InvalidPostcodeError:
             raise ValueError(f"{text!r} is not a postcode.") from None
-        row = self.repo.postcode(pc.canonical)
+        if pc.canonical in self._postcodes:
+            row = self._postcodes[pc.canonical]
+        else:
+            row = self.repo.postcode(pc.canonical)
         if row is None:
             raise ValueError(f"{pc.display} is not a London postcode we know.")
         if row.status != "live":

@@ -11,6 +11,7 @@ and imports upsert by it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -212,4 +213,9 @@ class Context(Protocol):
     def postcode(self, text: str) -> LocationRecord:
         """A LocationRecord with canonical postcode and lat/lon for a London postcode (any
         case and spacing). ``ref`` is left empty for the caller to fill."""
+        ...
+
+    def read_postcodes(self, texts: Iterable[str]) -> None:
+        """Read these postcodes ahead in a few statements (``postcode`` then answers them
+        without a statement each); texts that are no postcode are ignored here."""
         ...

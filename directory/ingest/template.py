@@ -530,6 +530,8 @@ def read_template(
     if not rows:
         batch.warning("The sheet has no rows: there is nothing to import.")
         return batch
+    sites = (_Cells(row, layout, batch).text("Site postcode") for row in rows)
+    ctx.read_postcodes(text for text in sites if text)
     read = []
     for row in rows:
         read.append(_read_row(_Cells(row, layout, batch), ctx))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -97,6 +98,10 @@ class FakeContext:
     def programme(self, text: str) -> str:
         self.programme_calls.append(text)
         return "-".join(_key(text).split())[:80] or "unnamed"
+
+    def read_postcodes(self, texts: Iterable[str]) -> None:
+        """Nothing to read ahead: the postcodes are in memory."""
+        list(texts)
 
     def postcode(self, text: str) -> LocationRecord:
         key = re.sub(r"\s+", "", text).upper()

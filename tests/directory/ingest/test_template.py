@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -95,6 +96,10 @@ class FakeContext:
 
     def programme(self, text: str) -> str:
         return self.PROGRAMMES.get(_key(text)) or "-".join(_key(text).split())
+
+    def read_postcodes(self, texts: Iterable[str]) -> None:
+        """Nothing to read ahead: the postcodes are in memory."""
+        list(texts)
 
     def postcode(self, text: str) -> LocationRecord:
         key = "".join(text.split()).upper()
