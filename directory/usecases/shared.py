@@ -44,6 +44,49 @@ class Shared(Mapping[str, Any]):
         return encoded
 
 
+class Extended(Shared):
+    """A Shared part made of another's JSON and a few more keys after its own: its JSON is
+    spliced together without decoding the first, its dict made only if someone reads it
+    (the patch lists each service as its kept answer plus why it is there)."""
+
+    __slots__ = ("_base", "_extra")
+
+    def __init__(self, base: bytes, extra: dict[str, Any]) -> None:
+        super().__init__({})
+        self._base, self._extra = base, extra
+        self._data = None  # type: ignore[assignment]
+
+    def _dict(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = {**orjson.loads(self._base), **self._extra}
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return f"Extended({self._dict()!r})"
+
+    def json(self) -> bytes:
+        encoded = self._json
+        if encoded is None:
+            extra = orjson.dumps(self._extra, default=encode)
+            if extra == b"{}":
+                encoded = self._base
+            elif self._base == b"{}":
+                encoded = compact(extra)
+            else:
+                encoded = b"".join((self._base[:-1], b",", extra[1:]))
+            self._json = encoded
+        return encoded
+
+
 def compact(encoded: bytes) -> bytes:
     """A copy of orjson's output at its own size: orjson's bytes keep the capacity of its
     write buffer (about 8 KB for a 1 KB answer), which adds up in what is kept."""

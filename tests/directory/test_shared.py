@@ -6,7 +6,7 @@ import json
 
 import orjson
 
-from directory.usecases.shared import Shared
+from directory.usecases.shared import Extended, Shared
 from directory.web import http
 
 
@@ -43,3 +43,17 @@ def test_the_fallbacks_still_take_shared_parts():
     assert json.loads(http.dumps(echoed)) == {"q": "\ud800", "part": {"x": 1}}
     inside = {"part": Shared({"name": "bad \udc80 text"})}
     assert json.loads(http.dumps(inside)) == {"part": {"name": "bad \udc80 text"}}
+
+
+def test_an_extended_part_is_its_base_and_extra_keys_spliced_byte_for_byte():
+    base = {"id": 7, "name": "Grant – £5k", "sites": [{"lat": 51.5}]}
+    extra = {"relations": [{"relation": "serves_ward", "area": Shared({"code": "E05"})}],
+             "distance_m": None}  # fmt: skip
+    part = Extended(orjson.dumps(base), extra)
+    plain = {**base, "relations": [{"relation": "serves_ward", "area": {"code": "E05"}}],
+             "distance_m": None}  # fmt: skip
+    assert http.dumps({"s": [part]}) == orjson.dumps({"s": [plain]})
+    assert dict(part) == {**base, **extra} and part["id"] == 7 and len(part) == 5
+    assert list(part) == ["id", "name", "sites", "relations", "distance_m"]
+    assert json.loads(http.dumps(Extended(b"{}", {"a": 1}))) == {"a": 1}
+    assert json.loads(http.dumps(Extended(orjson.dumps(base), {}))) == base

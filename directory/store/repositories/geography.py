@@ -38,6 +38,16 @@ def cells_around(easting: float, northing: float, ring: int) -> list[int]:
     ]
 
 
+def cell_columns(easting: float, northing: float, ring: int) -> list[tuple[int, int]]:
+    """The cells of ``cells_around`` as ranges of keys, one per column of the square
+    (first and last key, both included)."""
+    cx, cy = int(easting // CELL_METRES), int(northing // CELL_METRES)
+    return [
+        ((cx + dx) * _CELL_ROW + cy - ring, (cx + dx) * _CELL_ROW + cy + ring)
+        for dx in range(-ring, ring + 1)
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class DataVersion:
     id: int

@@ -5,20 +5,19 @@ the money going into it and who to talk to; and a caseload of postcodes at once.
 from __future__ import annotations
 
 import functools
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
+import numpy as np
+
 from directory.errors import InvalidInputError
 from directory.ingest.values import add_months
 from directory.settings import Settings
 from directory.store.repositories.geography import (
-    CELL_METRES,
     GeographyRepository,
-    cells_around,
 )
 from directory.usecases import geography
 from directory.usecases.catalogue import grant_flags
@@ -33,9 +32,8 @@ from directory.usecases.patch.index import (
     DEFAULT_RADIUS_M,
     MAX_RADIUS_M,
     DirectoryIndex,
-    Site,
 )
-from directory.usecases.patch.matching import Matching, Nearby, passes
+from directory.usecases.patch.matching import Matching, NearbySites, pass_mask, passes
 from directory.usecases.patch.money import Classify, reaching
 from directory.usecases.patch.places import Coverage, Place, place_for_areas
 from directory.usecases.shared import Shared
@@ -62,34 +60,6 @@ class PatchFilters:
             )
 
 
-def nearby_sites(index: DirectoryIndex, place: Place, radius: float) -> dict[int, Nearby]:
-    """Service id → its nearest delivery site within ``radius`` of the place's point, with
-    the distance in whole metres (nothing for a place without a point)."""
-    if place.point is None:
-        return {}
-    x, y = place.point
-    nearest: dict[int, tuple[float, Site]] = {}
-    within = radius * radius
-    for site in _sites_near(index, x, y, radius):
-        dx, dy = site.x - x, site.y - y
-        squared = dx * dx + dy * dy
-        if squared <= within:
-            best = nearest.get(site.service_id)
-            if best is None or squared < best[0]:
-                nearest[site.service_id] = (squared, site)
-    return {sid: (round(math.sqrt(squared)), site) for sid, (squared, site) in nearest.items()}
-
-
-def _sites_near(index: DirectoryIndex, x: float, y: float, radius: float) -> Iterable[Site]:
-    """Candidate sites from the grid cells around a point (or all sites, when there are
-    fewer sites than cells to look in)."""
-    ring = math.ceil(radius / CELL_METRES)
-    if index.site_count <= (2 * ring + 1) ** 2:
-        return (site for sites in index.cells.values() for site in sites)
-    cells = index.cells
-    return (site for cell in cells_around(x, y, ring) for site in cells.get(cell, ()))
-
-
 def _check_programme(index: DirectoryIndex, filters: PatchFilters) -> None:
     """An unknown programme id is a 404 problem, as on /grants and /services, not an empty
     patch."""
@@ -104,14 +74,29 @@ def _matching(
     every postcode in a ward), plus the sites near its point that pass them."""
     filters.check()
     _check_programme(index, filters)
-    words = (filters.q or "").casefold().split()
-    nearby = {
-        sid: reason
-        for sid, reason in nearby_sites(index, place, filters.radius).items()
-        if (service := index.services.get(sid)) is not None
-        and passes(service, filters, words, index.day)
-    }
-    return Matching(index, snap, place, filters, nearby)
+    return Matching(index, snap, place, filters, nearby_sites(index, place, filters))
+
+
+def nearby_sites(index: DirectoryIndex, place: Place, filters: PatchFilters) -> NearbySites:
+    """The services with a site within the radius of the place's point (none for a place
+    without one) that pass the filters, each with its nearest site."""
+    if place.point is None:
+        return NearbySites.none()
+    services, metres, at = index.grid.nearest(*place.point, filters.radius)
+    if not filters.q:
+        keep = pass_mask(index, filters)[services]
+        return NearbySites(index.grid, services[keep], metres[keep], at[keep])
+    words = filters.q.casefold().split()
+    known, day = index.services, index.day
+    keep = np.fromiter(
+        (
+            (service := known.get(sid)) is not None and passes(service, filters, words, day)
+            for sid in services.tolist()
+        ),
+        dtype=bool,
+        count=len(services),
+    )
+    return NearbySites(index.grid, services[keep], metres[keep], at[keep])
 
 
 def patch(

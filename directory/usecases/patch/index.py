@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 import orjson
 
 from directory.ingest.context import programmes as known_programmes
@@ -25,6 +26,7 @@ from directory.usecases.catalogue import area_ref, contact, grant_flags, site_bo
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.geography import LONDON, GeographySnapshot
+from directory.usecases.patch.grid import SiteGrid
 from directory.usecases.shared import Shared, compact
 
 #: why a service is in a patch, strongest first (the sort order of the answer)
@@ -141,6 +143,12 @@ class DirectoryIndex:
     #: services as a patch lists them, by (areas, service id) (bounded: matching.ENTRIES_KEPT)
     patch_entries: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     site_count: int = 0
+    #: the sites as arrays in grid-cell order, for the sites near a point
+    grid: SiteGrid = field(default_factory=lambda: SiteGrid([]))
+    #: service id → its place in the patch's order, as an array (-1: not listed)
+    order_array: Any = None
+    #: which service ids pass a patch's filters, by filters (bounded: matching.PASS_MASKS_KEPT)
+    pass_masks: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     #: the programme ids a filter may name: those held and those programmes.csv lists
     programme_ids: frozenset[str] = frozenset()
 
@@ -277,10 +285,21 @@ class DirectoryIndex:
             organisations=organisations,
             organisation_refs={p.ref: p.id for p in organisations.values()},
             site_count=sum(len(sites) for sites in cells.values()),
+            grid=SiteGrid([site for sites in cells.values() for site in sites]),
+            order_array=_order_array(order),
             programme_ids=frozenset(facts.programmes) | {p.id for p in known_programmes()},
             settings=settings,
             order=order,
         )
+
+
+def _order_array(order: dict[int, int]) -> np.ndarray:
+    array = np.full(max(order, default=0) + 1, -1, dtype=np.int64)
+    if order:
+        array[np.fromiter(order.keys(), dtype=np.int64)] = np.fromiter(
+            order.values(), dtype=np.int64
+        )
+    return array
 
 
 def _boroughs_of(snap: GeographySnapshot, code: str) -> set[str]:

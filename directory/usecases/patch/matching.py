@@ -18,35 +18,95 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
+
 from directory.usecases.catalogue import area_ref
 from directory.usecases.geography import GeographySnapshot
+from directory.usecases.patch.grid import SiteGrid
 from directory.usecases.patch.index import (
     AREA_MATCHES_KEPT,
     RANK,
     RELATIONS,
     DirectoryIndex,
     IndexedService,
-    Site,
 )
 from directory.usecases.patch.places import Place
-from directory.usecases.shared import Shared
+from directory.usecases.shared import Extended, Shared
 
 #: the service ids kept in filtered area lists, all lists together (then started afresh)
 LIST_IDS_KEPT = 1_000_000
 #: services as a patch lists them, kept by (areas, service) (then started afresh)
 ENTRIES_KEPT = 10_000
 SITE = "site_in_area"
-#: a service's nearest site to a patch's point: (distance in whole metres, the site)
-Nearby = tuple[int, Site]
 
 
-@dataclass(frozen=True, slots=True)
+class NearbySites:
+    """The services with a delivery site within the radius of a patch's point that pass its
+    filters, each with its nearest site (arrays from ``SiteGrid.nearest``, by service id)."""
+
+    def __init__(self, grid: SiteGrid | None, services: Any, metres: Any, at: Any) -> None:
+        empty = np.empty(0, dtype=np.int64)
+        self.grid = grid
+        self.services = empty if services is None else services
+        self._metres = empty if metres is None else metres
+        self._at = empty if at is None else at
+        self._set: set[int] | None = None
+
+    @classmethod
+    def none(cls) -> NearbySites:
+        return cls(None, None, None, None)
+
+    def __len__(self) -> int:
+        return len(self.services)
+
+    def __bool__(self) -> bool:
+        return len(self.services) > 0
+
+    def __contains__(self, sid: object) -> bool:
+        if self._set is None:
+            self._set = set(self.services.tolist())
+        return sid in self._set
+
+    def reason(self, sid: int) -> dict[str, Any]:
+        position = int(np.searchsorted(self.services, sid))
+        assert self.grid is not None and self.services[position] == sid
+        site = self.grid.sites[int(self._at[position])]
+        return {"relation": "site_nearby", "distance_m": int(self._metres[position]), "site": site.body}  # fmt: skip
+
+    def ordered(self, order: Any) -> list[int]:
+        """The ids nearest first, then in the patch's order (``order``: id → place)."""
+        if not len(self.services):
+            return []
+        chosen = np.lexsort((order[self.services], self._metres))
+        return self.services[chosen].tolist()
+
+
+#: an area list this long also keeps its members as a mask over service ids (counting a
+#: patch's thousand nearby services against London's list is then one array lookup)
+MASKED_FROM = 1_000
+
+
+@dataclass(slots=True)
 class AreaList:
     """The services of one area (covering it, or with a site inside it) that pass one set of
     filters: ids in the patch's order (name case-folded, then id) and as a set."""
 
     ids: list[int]
     members: frozenset[int]
+    mask: Any = None  # made when first needed (long lists only)
+
+    def contains(self, services: Any, size: int) -> Any:
+        """Which of ``services`` (an array of ids below ``size``) are in the list."""
+        if len(self.ids) < MASKED_FROM:
+            members = self.members
+            return np.fromiter(
+                (s in members for s in services.tolist()), dtype=bool, count=len(services)
+            )
+        if self.mask is None:
+            # counted against the lists' bound as the ids its bytes would hold
+            self.mask = np.zeros(size, dtype=bool)
+            self.mask[np.fromiter(self.ids, dtype=np.int64, count=len(self.ids))] = True
+        return self.mask[services]
 
 
 def filters_key(filters: Any) -> tuple[Any, ...]:
@@ -71,6 +131,26 @@ def passes(service: IndexedService, filters: Any, words: list[str], today: date)
         ):
             return False
     return all(word in service.text for word in words)
+
+
+#: masks of the services passing a patch's filters kept (filters without a text query)
+PASS_MASKS_KEPT = 32
+
+
+def pass_mask(index: DirectoryIndex, filters: Any) -> Any:
+    """Which service ids pass ``filters`` (a text query aside), as an array over ids, made
+    once per filters (the filters a map frontend sends are few)."""
+    key = filters_key(filters)
+    mask = index.pass_masks.get(key)
+    if mask is None:
+        mask = np.zeros(len(index.order_array), dtype=bool)
+        day = index.day
+        for sid, service in index.services.items():
+            mask[sid] = passes(service, filters, [], day)
+        if len(index.pass_masks) >= PASS_MASKS_KEPT:
+            index.pass_masks.clear()
+        index.pass_masks[key] = mask
+    return mask
 
 
 def area_list(index: DirectoryIndex, kind: str, code: str, filters: Any) -> AreaList:
@@ -113,7 +193,7 @@ class Matching:
 
     def __init__(
         self, index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: Any,
-        nearby: dict[int, Nearby],
+        nearby: NearbySites,
     ) -> None:  # fmt: skip
         self.index, self.snap, self.place, self.nearby = index, snap, place, nearby
         self.place_key = (place.coverage.key, tuple(place.site_areas))
@@ -152,24 +232,25 @@ class Matching:
             return self._area_counts
         counts = dict(self._area_counts)
         counts["site_nearby"] = len(self.nearby)
-        counts["services"] += sum(1 for sid in self.nearby if not self._in_areas(sid))
+        services = self.nearby.services
+        inside = np.zeros(len(services), dtype=bool)
+        size = len(self.index.order_array)
+        for *_, found in self.lists:
+            masked = found.mask is not None
+            inside |= found.contains(services, size)
+            if not masked and found.mask is not None:
+                self.index.area_list_ids += size // 40
+        counts["services"] += int(len(services) - inside.sum())
         return counts
-
-    def _in_areas(self, sid: int) -> bool:
-        return any(sid in found.members for *_, found in self.lists)
 
     # ------------------------------------------------------------------ order
 
     def _nearby_ordered(self, end: int | None) -> list[int]:
         """The services with a site nearby, nearest first (then name, then id): the first
         ``end`` of them (all with None)."""
-        order = self.index.order
-        nearby = self.nearby
-        if end is not None and end < len(nearby):
-            return heapq.nsmallest(end, nearby, key=lambda sid: (nearby[sid][0], order[sid]))
         if self._nearby_order is None:
-            self._nearby_order = sorted(nearby, key=lambda sid: (nearby[sid][0], order[sid]))
-        return self._nearby_order
+            self._nearby_order = self.nearby.ordered(self.index.order_array)
+        return self._nearby_order if end is None else self._nearby_order[:end]
 
     def _areas_ordered(self) -> Iterator[int]:
         """The services of the place's areas without a site nearby, in order: strongest
@@ -203,8 +284,7 @@ class Matching:
         index, snap = self.index, self.snap
         found: list[dict[str, Any]] = []
         if sid in self.nearby:
-            distance, site = self.nearby[sid]
-            found.append({"relation": "site_nearby", "distance_m": distance, "site": site.body})
+            found.append(self.nearby.reason(sid))
         in_area = False
         for _, code, relation, area in self.lists:
             if sid not in area.members:
@@ -248,4 +328,4 @@ def _entry(service: IndexedService, reasons: list[dict[str, Any]]) -> Shared:
     """A service as a patch lists it: its answer, with why it is here, strongest first."""
     reasons = sorted(reasons, key=lambda r: (RANK[r["relation"]], r.get("distance_m", 0)))
     distance = next((r["distance_m"] for r in reasons if "distance_m" in r), None)
-    return Shared({**service.body, "relations": reasons, "distance_m": distance})
+    return Extended(service.body_json, {"relations": reasons, "distance_m": distance})

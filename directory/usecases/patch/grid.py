@@ -1,0 +1,63 @@
+"""Delivery sites as arrays sorted by 250 m grid cell: the sites near a point are a few
+slices (one per column of cells), their distances one vector operation.
+
+At 100,000 services London has about 70,000 sites and a 2 km circle holds about a
+thousand: looping over them in Python was most of a warm patch's time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from directory.store.repositories.geography import CELL_METRES, cell_columns, grid_cell
+
+
+class SiteGrid:
+    """Sites (anything with ``service_id``, ``x`` and ``y``) in grid-cell order."""
+
+    def __init__(self, sites: Sequence[Any]) -> None:
+        keys = np.fromiter((grid_cell(s.x, s.y) for s in sites), dtype=np.int64, count=len(sites))
+        order = np.argsort(keys, kind="stable")  # a cell's sites in the order given
+        self.sites = [sites[i] for i in order]
+        self.cells = keys[order]
+        self.x = np.fromiter((s.x for s in self.sites), dtype=np.float64, count=len(sites))
+        self.y = np.fromiter((s.y for s in self.sites), dtype=np.float64, count=len(sites))
+        self.service = np.fromiter(
+            (s.service_id for s in self.sites), dtype=np.int64, count=len(sites)
+        )
+
+    def __len__(self) -> int:
+        return len(self.sites)
+
+    def nearest(self, x: float, y: float, radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """Each service with a site within ``radius`` metres of (x, y): (service ids,
+        distances in whole metres, positions of its nearest site in ``sites``), by service
+        id. Of a service's sites at the same distance, the first in grid order."""
+        ring = math.ceil(radius / CELL_METRES)
+        bounds = np.array(cell_columns(x, y, ring), dtype=np.int64)
+        starts = np.searchsorted(self.cells, bounds[:, 0], side="left")
+        ends = np.searchsorted(self.cells, bounds[:, 1], side="right")
+        spans = [
+            np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if b > a
+        ]
+        if not spans:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, empty
+        at = np.concatenate(spans)
+        dx, dy = self.x[at] - x, self.y[at] - y
+        squared = dx * dx + dy * dy
+        inside = squared <= radius * radius
+        at, squared = at[inside], squared[inside]
+        services = self.service[at]
+        # by service, then distance, then grid order (lexsort is stable): the first of each
+        # service is its nearest site
+        chosen = np.lexsort((squared, services))
+        services, squared, at = services[chosen], squared[chosen], at[chosen]
+        first = np.ones(len(services), dtype=bool)
+        first[1:] = services[1:] != services[:-1]
+        metres = np.rint(np.sqrt(squared[first])).astype(np.int64)
+        return services[first], metres, at[first]
