@@ -48,7 +48,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         db=db,
         geography=GeographyCache(settings.data_version_ttl, on_rebuild=settle),
         facts=FactsCache(),
-        directory=DirectoryCache(on_rebuild=settle),
+        directory=DirectoryCache(
+            on_rebuild=settle, background=settings.index_rebuild == "background"
+        ),
     )
     app.teardown_appcontext(end_request)
 

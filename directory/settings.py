@@ -75,6 +75,10 @@ class Settings:
     #: after rebuilding its in-memory caches a worker freezes its heap (gc.freeze), so the
     #: garbage collections requests trigger skip them; the tests turn this off for speed
     freeze_heap: bool = True
+    #: "background": after an import a worker answers from its previous directory index
+    #: while a thread builds the next (no request waits for it); "inline": the first request
+    #: after an import builds it and waits (the tests, which read their own writes at once)
+    index_rebuild: str = "background"
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -133,6 +137,12 @@ class Settings:
                 kwargs[name.lower()] = _number(name, raw, kind)
         if (raw := get("FREEZE_HEAP")) is not None:
             kwargs["freeze_heap"] = _bool("FREEZE_HEAP", raw)
+        if (mode := get("INDEX_REBUILD")) is not None:
+            if mode.lower() not in ("background", "inline"):
+                raise SettingsError(
+                    f"{PREFIX}INDEX_REBUILD must be background or inline, not {mode!r}"
+                )
+            kwargs["index_rebuild"] = mode.lower()
         if (raw := get("TESTING")) is not None:
             kwargs["testing"] = _bool("TESTING", raw)
         return cls(**kwargs)  # type: ignore[arg-type]

@@ -79,6 +79,7 @@ def _settings(tmp: Path, url: str | None, data_dir: Path) -> Settings:
         data_version_ttl=0.0,
         freeze_heap=False,  # one full collection per cache rebuild: minutes over the suite
         log_level="WARNING",  # a line per request costs ~10% of the suite; test_logs asks INFO
+        index_rebuild="inline",  # tests read their own imports at once (test_index_rebuild)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -71,11 +72,29 @@ def directory_reads() -> DirectoryReads:
     snap = _snapshot(app_state)
     index = app_state.directory.current(snap.version.id, day)
     if index is None:
-        index = app_state.directory.get(
-            catalogue(), lambda: _facts(app_state, snap), snap, app_state.settings, day
-        )
+        index = app_state.directory.get(snap.version.id, day, _index_builder(app_state, snap, day))
+        if index.version != snap.version.id:  # the previous index, while the next is built
+            g.data_version = index.data_version
     repo = GeographyRepository(app_state.db.read_connection())
     return DirectoryReads(app_state.settings, snap, repo, index, day)
+
+
+def _index_builder(
+    app_state: AppState, snap: GeographySnapshot, day: date
+) -> Callable[[], DirectoryIndex]:
+    """Builds the directory index on a connection of its own (a background build outlives
+    the request that started it)."""
+
+    def build() -> DirectoryIndex:
+        with app_state.db.engine.connect() as connection:
+            facts = app_state.facts.get(snap.version, FundingQueries(connection))
+            index = DirectoryIndex.build(
+                CatalogueQueries(connection), facts, snap, app_state.settings, day
+            )
+        index.data_version = snap.version
+        return index
+
+    return build
 
 
 def facts() -> FundingData:

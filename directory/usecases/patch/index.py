@@ -147,6 +147,8 @@ class DirectoryIndex:
     grid: SiteGrid = field(default_factory=lambda: SiteGrid([]))
     #: service id → its place in the patch's order, as an array (-1: not listed)
     order_array: Any = None
+    #: the data version it was built from (its id is ``version``), for the answers' ETags
+    data_version: Any = None
     #: which service ids pass a patch's filters, by filters (bounded: matching.PASS_MASKS_KEPT)
     pass_masks: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     #: the programme ids a filter may name: those held and those programmes.csv lists
@@ -359,12 +361,24 @@ def _service_body(
 
 
 class DirectoryCache:
-    """The per-process index, rebuilt when the data version or the day changes."""
+    """The per-process index, rebuilt when the data version or the day changes.
 
-    def __init__(self, on_rebuild: Callable[[], None] | None = None) -> None:
+    With ``background`` (the default for serving), a worker that already has an index keeps
+    answering from it while a thread builds the next one (20 s at 100,000 services), then
+    swaps it in: after an import no request waits for the rebuild, and the answers made
+    meanwhile say which data version they are from. Without an index yet, or without
+    ``background``, the request builds it."""
+
+    def __init__(
+        self, on_rebuild: Callable[[], None] | None = None, *, background: bool = False
+    ) -> None:
         self._index: DirectoryIndex | None = None
         self._on_rebuild = on_rebuild  # called after a new index is built (heap.settle)
         self._lock = threading.Lock()
+        self.background = background
+        self._building: threading.Thread | None = None
+        #: the last background build's failure (the next request starts another)
+        self.last_error: BaseException | None = None
 
     def invalidate(self) -> None:
         with self._lock:
@@ -377,22 +391,50 @@ class DirectoryCache:
             return index
         return None
 
-    def get(
-        self, q: CatalogueQueries, facts: Callable[[], FundingData], snap: GeographySnapshot,
-        settings: Settings, today: date,
-    ) -> DirectoryIndex:  # fmt: skip
-        """The index for the snapshot's data version and ``today``, built (from the rows of
-        ``q`` and the facts ``facts()`` returns) when there is none."""
-        version = snap.version.id  # read before the rows, so a newer import is not missed
+    def get(self, version: int, today: date, build: Callable[[], DirectoryIndex]) -> DirectoryIndex:  # fmt: skip
+        """The index for ``version`` and ``today``, made by ``build`` when there is none (read
+        the version before the rows, so a newer import is not missed); in the background,
+        the previous index meanwhile."""
         index = self.current(version, today)
         if index is not None:
             return index
+        previous = self._index
+        if self.background and previous is not None:
+            with self._lock:
+                if self._building is None or not self._building.is_alive():
+                    self._building = threading.Thread(
+                        target=self._build_in_background, args=(version, today, build),
+                        name="directory-index", daemon=True,
+                    )  # fmt: skip
+                    self._building.start()
+            return previous
         with self._lock:
             index = self.current(version, today)
             if index is None:
-                index = DirectoryIndex.build(q, facts(), snap, settings, today)
-                index.version = version
-                self._index = index
-                if self._on_rebuild is not None:
-                    self._on_rebuild()
+                index = self._install(version, build())
             return index
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a background build to finish (tests, and a worker shutting down)."""
+        building = self._building
+        if building is not None:
+            building.join(timeout)
+
+    def _build_in_background(self, version: int, today: date, build: Callable[[], DirectoryIndex]) -> None:  # fmt: skip
+        try:
+            index = build()
+        except Exception as exc:  # noqa: BLE001 - kept for the next request to retry
+            self.last_error = exc
+            return
+        with self._lock:
+            old = self._index
+            if old is None or (old.version, old.day) <= (version, today):
+                self._install(version, index)
+        self.last_error = None
+
+    def _install(self, version: int, index: DirectoryIndex) -> DirectoryIndex:
+        index.version = version
+        self._index = index
+        if self._on_rebuild is not None:
+            self._on_rebuild()
+        return index

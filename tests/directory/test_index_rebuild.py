@@ -1,0 +1,120 @@
+"""After an import no request waits for the directory index to be rebuilt (issue 14).
+
+Serving (``DIRECTORY_INDEX_REBUILD=background``, the default), a worker that has an index
+keeps answering from it while a thread builds the next one, and says so: the answer's ETag
+and Last-Modified are the previous data version's. At 100,000 services the build takes
+about 20 s, and before this every worker's first request after an import waited for it.
+The build is held on an event here, so the test does not depend on timing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+import pytest
+
+from directory import create_app
+from directory.cli import cli
+from directory.usecases.patch import DirectoryCache, DirectoryIndex
+
+HEADER = "Service ref,Service name,Themes,Organisation name,Coverage,Last verified,Status\n"
+DAY = date(2026, 11, 30)
+
+
+class _Index:
+    def __init__(self, name: str) -> None:
+        self.name, self.version, self.day = name, 0, DAY
+
+
+def test_the_previous_index_answers_while_the_next_is_built():
+    cache = DirectoryCache(background=True)
+    first = cache.get(1, DAY, lambda: _Index("first"))  # no index yet: built at once
+    assert first.name == "first" and first.version == 1
+    release = threading.Event()
+
+    def slow() -> _Index:
+        release.wait(10)
+        return _Index("second")
+
+    started = time.perf_counter()
+    assert cache.get(2, DAY, slow) is first  # not waiting for the build
+    assert cache.get(2, DAY, slow) is first  # one build at a time
+    assert time.perf_counter() - started < 1
+    release.set()
+    cache.wait(10)
+    second = cache.get(2, DAY, slow)
+    assert second.name == "second" and second.version == 2
+
+
+def test_a_failed_background_build_keeps_the_previous_index_and_is_tried_again():
+    cache = DirectoryCache(background=True)
+    first = cache.get(1, DAY, lambda: _Index("first"))
+
+    def broken() -> _Index:
+        raise RuntimeError("database went away")
+
+    assert cache.get(2, DAY, broken) is first
+    cache.wait(10)
+    assert isinstance(cache.last_error, RuntimeError)
+    assert cache.get(2, DAY, lambda: _Index("second")) is first  # a new build starts
+    cache.wait(10)
+    assert cache.get(2, DAY, broken).name == "second" and cache.last_error is None
+
+
+def test_inline_builds_in_the_request():
+    cache = DirectoryCache(background=False)
+    cache.get(1, DAY, lambda: _Index("first"))
+    assert cache.get(2, DAY, lambda: _Index("second")).name == "second"
+
+
+@pytest.fixture()
+def serving_app(writable_settings):
+    app = create_app(writable_settings.with_overrides(index_rebuild="background"))
+    yield app
+    app.extensions["directory"].directory.wait(30)
+    app.extensions["directory"].db.dispose()
+
+
+def _import(app, tmp_path, name, ref):
+    path = tmp_path / f"{ref}.csv"
+    path.write_text(HEADER + f"{ref},{name},Youth diversion,Org {ref},Kingston,2026-01-01,active\n")
+    result = app.test_cli_runner().invoke(cli, ["import", str(path), "--source", ref])
+    assert result.exit_code == 0, result.output
+
+
+def test_after_an_import_the_patch_answers_at_once_from_the_previous_index(
+    serving_app, tmp_path, monkeypatch
+):
+    client = serving_app.test_client()
+    _import(serving_app, tmp_path, "First Kingston service", "FIRST")
+    url = "/api/v1/patch?area=E09000021"
+    before = client.get(url)
+    assert [s["ref"] for s in before.json["services"]["contents"]] == ["FIRST"]
+
+    release = threading.Event()
+    build = DirectoryIndex.build
+
+    def held(*args, **kwargs):  # the background build waits until the test lets it go
+        assert threading.current_thread().name == "directory-index"
+        release.wait(30)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(DirectoryIndex, "build", held)
+    _import(serving_app, tmp_path, "Second Kingston service", "SECOND")
+    started = time.perf_counter()
+    during = client.get(url)
+    assert time.perf_counter() - started < 5  # the request did not wait for the build
+    assert during.status_code == 200
+    assert [s["ref"] for s in during.json["services"]["contents"]] == ["FIRST"]
+    # the answer is the previous data version's, and says so
+    assert during.headers["ETag"] == before.headers["ETag"]
+    assert during.headers["Last-Modified"] == before.headers["Last-Modified"]
+    assert client.get(url, headers={"If-None-Match": before.headers["ETag"]}).status_code == 304
+
+    release.set()
+    serving_app.extensions["directory"].directory.wait(30)
+    after = client.get(url)
+    assert sorted(s["ref"] for s in after.json["services"]["contents"]) == ["FIRST", "SECOND"]
+    assert after.headers["ETag"] != before.headers["ETag"]
