@@ -67,11 +67,16 @@ class NearbySites:
             self._set = set(self.services.tolist())
         return sid in self._set
 
-    def reason(self, sid: int) -> dict[str, Any]:
+    def where(self, sid: int) -> tuple[int, int]:
+        """(distance in whole metres, position of the site in the grid) of a service here."""
         position = int(np.searchsorted(self.services, sid))
-        assert self.grid is not None and self.services[position] == sid
-        site = self.grid.sites[int(self._at[position])]
-        return {"relation": "site_nearby", "distance_m": int(self._metres[position]), "site": site.body}  # fmt: skip
+        assert self.services[position] == sid
+        return int(self._metres[position]), int(self._at[position])
+
+    def reason(self, sid: int) -> dict[str, Any]:
+        metres, at = self.where(sid)
+        assert self.grid is not None
+        return {"relation": "site_nearby", "distance_m": metres, "site": self.grid.sites[at].body}
 
     def ordered(self, order: Any) -> list[int]:
         """The ids nearest first, then in the patch's order (``order``: id → place)."""
@@ -305,11 +310,11 @@ class Matching:
         return found
 
     def entry(self, sid: int) -> Shared:
-        """A service as the patch lists it (kept by areas and service unless it has a site
-        nearby, whose distance is the point's own)."""
+        """A service as the patch lists it, kept by areas and service (and, with a site
+        nearby, by the site and its distance: the same point asked again reuses it)."""
+        key: tuple[Any, ...] = (self.place_key, sid)
         if sid in self.nearby:
-            return _entry(self.index.services[sid], self.reasons(sid))
-        key = (self.place_key, sid)
+            key = (*key, *self.nearby.where(sid))
         entries = self.index.patch_entries
         entry = entries.get(key)
         if entry is None:
