@@ -149,6 +149,8 @@ def import_batch(
                     at=started,
                 )
             repo.finish_run(run_id, finish_row(status, counts, problems))  # type: ignore[arg-type]
+        if writer.events_written:
+            db.refresh_statistics()
         return ImportReport(status, run_id, counts, problems, writer.events_written, elapsed(clock))
     except _DryRun:
         assert writer is not None

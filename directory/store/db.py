@@ -126,6 +126,15 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    def refresh_statistics(self) -> None:
+        """Bring the query planner's statistics up to date after a big write (an import): a
+        PostgreSQL that has not analysed a freshly filled table plans a whole-London bbox as
+        a nested loop over 70,000 sites (700 ms at 100,000 services, 140 ms analysed);
+        SQLite's ``PRAGMA optimize`` analyses what needs it."""
+        statement = "ANALYZE" if self.engine.dialect.name == "postgresql" else "PRAGMA optimize"
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql(statement)
+
     def alembic_config(self) -> Config:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -83,6 +83,25 @@ def test_import_creates_and_a_reimport_changes_nothing(writable_app, tmp_path):
     assert len(events(writable_app)) == len(created)
 
 
+def test_an_import_leaves_the_planner_statistics_up_to_date(writable_app, tmp_path):
+    """On PostgreSQL a freshly filled table the planner has not analysed is planned as if
+    empty (a whole-London bbox at 100,000 services: 700 ms instead of 140 ms); the import
+    analyses what it wrote. On SQLite, PRAGMA optimize runs (no figure to check)."""
+    engine = writable_app.extensions["directory"].db.engine
+    path = write(tmp_path, "services.csv", HEADER + OXYGEN + RESCUE)
+    assert run(writable_app, "import", str(path)).exit_code == 0
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        analysed = dict(
+            connection.exec_driver_sql(
+                "SELECT relname, last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL "
+                "FROM pg_stat_user_tables WHERE relname IN ('service', 'location', 'grant')"
+            ).all()
+        )
+    assert analysed == {"service": True, "location": True, "grant": True}
+
+
 def test_messy_values_are_read_and_resolved(writable_app, tmp_path):
     path = write(tmp_path, "services.csv", HEADER + OXYGEN + RESCUE, "cp1252")
     result = run(writable_app, "import", str(path))
