@@ -75,6 +75,8 @@ def directory_reads() -> DirectoryReads:
         index = app_state.directory.get(snap.version.id, day, _index_builder(app_state, snap, day))
         if index.version != snap.version.id:  # the previous index, while the next is built
             g.data_version = index.data_version
+        if index.day != day:  # yesterday's (grant statuses): not today's ETag
+            etag_from_body()
     repo = GeographyRepository(app_state.db.read_connection())
     return DirectoryReads(app_state.settings, snap, repo, index, day)
 
@@ -87,6 +89,9 @@ def _index_builder(
 
     def build() -> DirectoryIndex:
         with app_state.db.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":  # one snapshot for every query
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            connection.begin()
             facts = app_state.facts.get(snap.version, FundingQueries(connection))
             index = DirectoryIndex.build(
                 CatalogueQueries(connection), facts, snap, app_state.settings, day

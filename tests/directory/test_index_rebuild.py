@@ -48,7 +48,9 @@ def test_the_previous_index_answers_while_the_next_is_built():
     assert second.name == "second" and second.version == 2
 
 
-def test_a_failed_background_build_keeps_the_previous_index_and_is_tried_again():
+def test_a_failed_background_build_is_logged_keeps_the_previous_index_and_is_tried_later(
+    caplog,
+):
     cache = DirectoryCache(background=True)
     first = cache.get(1, DAY, lambda: _Index("first"))
 
@@ -58,6 +60,12 @@ def test_a_failed_background_build_keeps_the_previous_index_and_is_tried_again()
     assert cache.get(2, DAY, broken) is first
     cache.wait(10)
     assert isinstance(cache.last_error, RuntimeError)
+    assert "building the directory index in the background failed" in caplog.text
+    built = []
+    assert cache.get(2, DAY, lambda: built.append(1) or _Index("x")) is first
+    cache.wait(10)
+    assert built == []  # not again at once: after DirectoryCache.RETRY_S
+    cache._retry_at = 0.0  # the delay over
     assert cache.get(2, DAY, lambda: _Index("second")) is first  # a new build starts
     cache.wait(10)
     assert cache.get(2, DAY, broken).name == "second" and cache.last_error is None
@@ -118,3 +126,32 @@ def test_after_an_import_the_patch_answers_at_once_from_the_previous_index(
     after = client.get(url)
     assert sorted(s["ref"] for s in after.json["services"]["contents"]) == ["FIRST", "SECOND"]
     assert after.headers["ETag"] != before.headers["ETag"]
+
+
+def test_after_midnight_yesterdays_index_is_not_served_under_todays_etag(
+    serving_app, tmp_path, monkeypatch
+):
+    from directory.web import state as web_state
+
+    client = serving_app.test_client()
+    _import(serving_app, tmp_path, "First Kingston service", "FIRST")
+    day = [date(2026, 11, 30)]
+    monkeypatch.setattr(web_state, "today", lambda: day[0])
+    url = "/api/v1/patch?area=E09000021"
+    assert client.get(url).status_code == 200  # the index for the 30th
+    release = threading.Event()
+    build = DirectoryIndex.build
+
+    def held(*args, **kwargs):
+        release.wait(30)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(DirectoryIndex, "build", held)
+    day[0] = date(2026, 12, 1)
+    stale = client.get(url)  # the 30th's index, while the 1st's is built
+    release.set()
+    serving_app.extensions["directory"].directory.wait(30)
+    fresh = client.get(url)
+    assert stale.status_code == fresh.status_code == 200
+    assert stale.headers["ETag"] != fresh.headers["ETag"]
+    assert client.get(url, headers={"If-None-Match": stale.headers["ETag"]}).status_code == 200

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, and_, delete, func, insert, or_, select, text, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,6 +54,8 @@ GRANT_FIELDS = (
 )  # fmt: skip
 LOCATION_FIELDS = ("ref", "name", "address", "postcode", "lat", "lon", "demo")
 _CHUNK = 500
+#: rows fetched at a time when the index streams services and sites
+STREAM_BATCH = 2_000
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -917,9 +919,15 @@ class CatalogueQueries:
         }  # fmt: skip
 
     def _stream(self, statement: Any) -> Iterator[Row[Any]]:
-        """The rows of ``statement``, made one at a time as they are iterated (a client-side
-        cursor: a server-side one needs a transaction, and the read connection has none)."""
-        yield from self.db.execute(statement)
+        """The rows of ``statement``, fetched a batch at a time as they are iterated: on a
+        connection in a transaction (PostgreSQL's server-side cursors need one) from a
+        server-side cursor, so neither libpq nor Python holds them all; else row by row
+        from a client-side cursor."""
+        db = self.db
+        if isinstance(db, Connection) and not db.in_transaction():
+            yield from db.execute(statement)
+            return
+        yield from db.execute(statement.execution_options(yield_per=STREAM_BATCH))
 
     # -- change feed -----------------------------------------------------------------------
     def _event_filters(

@@ -6,7 +6,9 @@ statuses depend on the date) from the store's rows and the data version's facts.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.patch.grid import SiteGrid
 from directory.usecases.shared import Shared, compact
+
+logger = logging.getLogger(__name__)
 
 #: why a service is in a patch, strongest first (the sort order of the answer)
 RELATIONS = (
@@ -287,7 +291,7 @@ class DirectoryIndex:
             organisations=organisations,
             organisation_refs={p.ref: p.id for p in organisations.values()},
             site_count=sum(len(sites) for sites in cells.values()),
-            grid=SiteGrid([site for sites in cells.values() for site in sites]),
+            grid=SiteGrid([s for sites in cells.values() for s in sites if s.service_id in order]),
             order_array=_order_array(order),
             programme_ids=frozenset(facts.programmes) | {p.id for p in known_programmes()},
             settings=settings,
@@ -369,6 +373,9 @@ class DirectoryCache:
     meanwhile say which data version they are from. Without an index yet, or without
     ``background``, the request builds it."""
 
+    #: seconds before a failed background build is tried again
+    RETRY_S = 30.0
+
     def __init__(
         self, on_rebuild: Callable[[], None] | None = None, *, background: bool = False
     ) -> None:
@@ -377,8 +384,9 @@ class DirectoryCache:
         self._lock = threading.Lock()
         self.background = background
         self._building: threading.Thread | None = None
-        #: the last background build's failure (the next request starts another)
+        #: the last background build's failure (logged; another is tried after RETRY_S)
         self.last_error: BaseException | None = None
+        self._retry_at = 0.0
 
     def invalidate(self) -> None:
         with self._lock:
@@ -401,7 +409,8 @@ class DirectoryCache:
         previous = self._index
         if self.background and previous is not None:
             with self._lock:
-                if self._building is None or not self._building.is_alive():
+                idle = self._building is None or not self._building.is_alive()
+                if idle and time.monotonic() >= self._retry_at:
                     self._building = threading.Thread(
                         target=self._build_in_background, args=(version, today, build),
                         name="directory-index", daemon=True,
@@ -423,8 +432,10 @@ class DirectoryCache:
     def _build_in_background(self, version: int, today: date, build: Callable[[], DirectoryIndex]) -> None:  # fmt: skip
         try:
             index = build()
-        except Exception as exc:  # noqa: BLE001 - kept for the next request to retry
+        except Exception as exc:  # noqa: BLE001 - the previous index serves; retried later
+            logger.exception("building the directory index in the background failed")
             self.last_error = exc
+            self._retry_at = time.monotonic() + self.RETRY_S
             return
         with self._lock:
             old = self._index

@@ -108,9 +108,9 @@ class AreaList:
                 (s in members for s in services.tolist()), dtype=bool, count=len(services)
             )
         if self.mask is None:
-            # counted against the lists' bound as the ids its bytes would hold
-            self.mask = np.zeros(size, dtype=bool)
-            self.mask[np.fromiter(self.ids, dtype=np.int64, count=len(self.ids))] = True
+            mask = np.zeros(size, dtype=bool)  # filled before another thread can see it
+            mask[np.fromiter(self.ids, dtype=np.int64, count=len(self.ids))] = True
+            self.mask = mask
         return self.mask[services]
 
 
