@@ -107,6 +107,7 @@ def patch(
     matches = _matching(index, snap, place, filters)
     counts = matches.counts
     chosen = matches.ordered((page - 1) * per_page, page * per_page)
+    matches.nearby.locate(chosen)
     contents = [matches.entry(sid) for sid in chosen]
     return {
         **place.geography,

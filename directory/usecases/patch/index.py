@@ -146,7 +146,6 @@ class DirectoryIndex:
     widest: dict[int, tuple[str, ...]] = field(default_factory=dict)
     #: services as a patch lists them, by (areas, service id) (bounded: matching.ENTRIES_KEPT)
     patch_entries: dict[tuple[Any, ...], Any] = field(default_factory=dict)
-    site_count: int = 0
     #: the sites as arrays in grid-cell order, for the sites near a point
     grid: SiteGrid = field(default_factory=lambda: SiteGrid([]))
     #: service id → its place in the patch's order, as an array (-1: not listed)
@@ -290,7 +289,6 @@ class DirectoryIndex:
             contacts_by_area=dict(contacts_by_area),
             organisations=organisations,
             organisation_refs={p.ref: p.id for p in organisations.values()},
-            site_count=sum(len(sites) for sites in cells.values()),
             grid=SiteGrid([s for sites in cells.values() for s in sites if s.service_id in order]),
             order_array=_order_array(order),
             programme_ids=frozenset(facts.programmes) | {p.id for p in known_programmes()},

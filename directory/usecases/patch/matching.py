@@ -51,6 +51,7 @@ class NearbySites:
         self._metres = empty if metres is None else metres
         self._at = empty if at is None else at
         self._set: set[int] | None = None
+        self._found: dict[int, tuple[int, int]] = {}  # sid → (metres, grid position)
 
     @classmethod
     def none(cls) -> NearbySites:
@@ -67,11 +68,21 @@ class NearbySites:
             self._set = set(self.services.tolist())
         return sid in self._set
 
+    def locate(self, sids: list[int]) -> None:
+        """Look up the services of a page at once (one vector search, not one a service)."""
+        wanted = [sid for sid in sids if sid in self and sid not in self._found]
+        if wanted:
+            positions = np.searchsorted(self.services, np.array(wanted, dtype=np.int64))
+            metres, at = self._metres[positions].tolist(), self._at[positions].tolist()
+            self._found.update(zip(wanted, zip(metres, at, strict=True), strict=True))
+
     def where(self, sid: int) -> tuple[int, int]:
         """(distance in whole metres, position of the site in the grid) of a service here."""
-        position = int(np.searchsorted(self.services, sid))
-        assert self.services[position] == sid
-        return int(self._metres[position]), int(self._at[position])
+        found = self._found.get(sid)
+        if found is None:
+            self.locate([sid])
+            found = self._found[sid]
+        return found
 
     def reason(self, sid: int) -> dict[str, Any]:
         metres, at = self.where(sid)
