@@ -10,13 +10,14 @@ No Flask here.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from directory.store.repositories.directory import CatalogueQueries
 from directory.usecases.catalogue import area_ref
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope
+from directory.usecases.search import utc_naive
 from directory.usecases.vocabulary import check_themes
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -68,8 +69,8 @@ def changes(
     """Change entries affecting the patch, newest first, paged with the envelope."""
     if theme is not None:
         check_themes([theme])
-    if since is not None and since.tzinfo is not None:
-        since = since.astimezone(UTC).replace(tzinfo=None)
+    if since is not None:
+        since = utc_naive(since, "since")
     code = resolve_area(snap, area) if area is not None else None
     codes = area_scope(snap, code) if code is not None else None
     wanted = page * per_page

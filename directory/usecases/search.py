@@ -168,9 +168,26 @@ def parse_updated_since(text: str) -> datetime:
             "updated_since must be an ISO 8601 date or date-time, e.g. 2026-01-31 or "
             "2026-01-31T09:00:00Z.",
         ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    return utc_naive(moment, "updated_since")
+
+
+#: the instants a query can name: Python's datetime range, read in UTC
+_FIRST, _LAST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+
+
+def utc_naive(moment: datetime, param: str) -> datetime:
+    """A query's date-time as the naive UTC time the database stores, or a 422 when the
+    instant falls outside years 1 to 9999 in UTC (0001-01-01T00:00:00+01:00 is in year 0)."""
+    if moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise _invalid(
+            param,
+            f"{param} must fall between {_FIRST.isoformat()} and {_LAST.isoformat()} "
+            "once read in UTC.",
+        ) from None
 
 
 def _ancestors(snap: GeographySnapshot, code: str) -> list[str]:

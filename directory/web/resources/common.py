@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import marshmallow as ma
 
 from directory.usecases.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from directory.web.api import AreaRefSchema, Schema
 
 __all__ = ["AreaRefSchema"]  # defined beside the problem schema, which names areas too
+
+
+#: the days a ``live_on`` may name: wide enough for any grant's dates, narrow enough that the
+#: arithmetic on them (three years back for recent awards, funding ending within N days)
+#: stays inside the calendar
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def live_on_field(description: str) -> ma.fields.Date:
+    """A ``live_on`` day (YYYY-MM-DD, 1900-01-01 to 2199-12-31; a 422 outside)."""
+    return ma.fields.Date(
+        validate=ma.validate.Range(min=FIRST_DAY, max=LAST_DAY),
+        metadata={"description": f"{description}. YYYY-MM-DD, {FIRST_DAY} to {LAST_DAY}"},
+    )
 
 
 def include_other_programmes_field() -> ma.fields.Boolean:

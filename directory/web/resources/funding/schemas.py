@@ -13,6 +13,7 @@ from directory.web.resources.common import (
     ProgrammeRefSchema,
     RefNameSchema,
     include_other_programmes_field,
+    live_on_field,
 )
 
 #: the spellings of a financial year parse_financial_year (directory/ingest/values.py)
@@ -76,11 +77,7 @@ class FundingSummaryArgsSchema(Schema):
             "whose beneficiary areas are the area, above it (London-wide, its BCU) or inside it"
         },
     )
-    live_on = ma.fields.Date(
-        metadata={
-            "description": "Only awards live that day (start ≤ day ≤ end; a missing date is open)"
-        }
-    )
+    live_on = live_on_field("Only awards live that day (start ≤ day ≤ end; a missing date is open)")
     apportion = _APPORTION
     include_regrants = _REGRANTS
     include_other_programmes = include_other_programmes_field()

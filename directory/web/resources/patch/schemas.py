@@ -18,6 +18,7 @@ from directory.web.resources.common import (
     SiteSchema,
     ThemeRefSchema,
     include_other_programmes_field,
+    live_on_field,
 )
 from directory.web.resources.funding.schemas import (
     FundingHeadlineSchema,
@@ -42,10 +43,8 @@ class PatchFilterSchema(Schema):
         validate=ma.validate.OneOf([*SERVICE_STATUSES, "any"]),
         metadata={"description": "Service status; `any` for all (default active)"},
     )
-    live_on = ma.fields.Date(
-        metadata={
-            "description": "Only services with a grant covering this date; also the date of the funding summary"
-        }
+    live_on = live_on_field(
+        "Only services with a grant covering this date; also the date of the funding summary"
     )
     q = ma.fields.String(
         validate=ma.validate.Length(min=1, max=200),

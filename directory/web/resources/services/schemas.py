@@ -13,6 +13,7 @@ from directory.web.resources.common import (
     PageSchema,
     ServiceContactSchema,
     SiteSchema,
+    live_on_field,
 )
 from directory.web.resources.grants.schemas import GrantSchema
 
@@ -84,11 +85,9 @@ class ServiceListArgsSchema(PageArgsSchema):
             "London, at most 1 degree each way: services with a delivery site inside"
         },
     )
-    live_on = ma.fields.Date(
-        metadata={
-            "description": "YYYY-MM-DD: services with a non-withdrawn grant covering that day "
-            "(a missing start or end date is open-ended)"
-        },
+    live_on = live_on_field(
+        "Services with a non-withdrawn grant covering that day (a missing start or end date "
+        "is open-ended)"
     )
     funding_ends_within = ma.fields.Integer(
         validate=ma.validate.Range(min=0, max=MAX_FUNDING_DAYS),
