@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import swagger_ui_bundle
-from flask import Flask, send_from_directory
+from flask import Flask
 from flask_compress import Compress
 from flask_cors import CORS
 
@@ -54,6 +53,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.teardown_appcontext(end_request)
 
+    # after_request hooks run last-registered first: these headers go on after flask-cors's
+    app.after_request(http.security_headers)
     CORS(
         app,
         resources={r"/*": {"origins": "*"}},
@@ -73,12 +74,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     http.register(app, max_age=settings.cache_max_age)
-
-    swagger_dir = swagger_ui_bundle.swagger_ui_path
-
-    @app.get("/swagger-ui/<path:filename>")
-    def swagger_ui_static(filename: str):  # type: ignore[no-untyped-def]
-        return send_from_directory(swagger_dir, filename)
 
     # the public page at / and Leaflet from the XStatic-Leaflet package (directory/site)
     app.register_blueprint(site)

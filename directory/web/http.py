@@ -279,6 +279,34 @@ def _reject_nul() -> None:
         raise BadRequest("The path or query contains a NUL character.")
 
 
+#: what a JSON, CSV or Atom answer may do once a browser has it: nothing (no scripts, no
+#: framing); the page at / and the API docs send their own
+DOCS_PATH = "/api/v1/docs"
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+#: Swagger UI (flask-smorest's page at /api/v1/docs): its files from /swagger-ui/, its one
+#: inline start-up script and inline styles, the document and "Try it out" from this origin
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+def security_headers(response: Response) -> Response:
+    """``nosniff`` and a Content-Security-Policy on every answer; a CORS preflight
+    advertises the methods the route answers (its ``Allow``), not every HTTP method.
+    Registered before flask-cors, so that it runs after it (app.py)."""
+    headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
+    if "Content-Security-Policy" not in headers:
+        docs = request.environ.get("PATH_INFO") == DOCS_PATH and response.mimetype == "text/html"
+        headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+    preflight = "Access-Control-Allow-Methods" in headers
+    if preflight and request.environ["REQUEST_METHOD"] == "OPTIONS" and "Allow" in headers:
+        headers["Access-Control-Allow-Methods"] = headers["Allow"]
+    return response
+
+
 def register(app: Flask, *, max_age: int) -> None:
     app.before_request(_reject_nul)
     app.before_request(_check_json_body)

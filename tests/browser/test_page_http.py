@@ -83,3 +83,21 @@ def test_nothing_else_is_served(live_server: Server, path: str) -> None:
     status, headers, _ = fetch(live_server.url(path.format(v=xstatic_leaflet.VERSION)))
     assert status == 404
     assert headers["content-type"] == "application/problem+json"
+
+
+def test_the_api_docs_work_under_their_content_security_policy(page, live_server: Server) -> None:  # type: ignore[no-untyped-def]
+    """Swagger UI at /api/v1/docs, with the CSP it is sent (its inline start-up script
+    allowed, nothing from another host, no framing), lists the operations and runs one:
+    the ``page`` fixture fails the test on any CSP violation or request elsewhere."""
+    page.goto(live_server.url("/api/v1/docs"))
+    csp = page.evaluate(
+        "() => fetch(location.href).then(r => r.headers.get('content-security-policy'))"
+    )
+    assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
+    operation = page.locator("#operations-postcodes-get_postcode, .opblock-get").first
+    operation.wait_for()
+    assert page.locator(".opblock").count() > 20
+    operation.click()
+    page.locator("button.try-out__btn").first.click()
+    page.locator("button.execute").first.click()
+    page.locator(".live-responses-table .response-col_status").first.wait_for()

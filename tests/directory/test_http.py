@@ -35,6 +35,46 @@ def test_reads_allow_any_origin(client):
     assert "ETag" in response.headers["Access-Control-Expose-Headers"]
 
 
+def test_a_preflight_offers_the_methods_the_route_answers(client):
+    """Not every HTTP method: a DELETE on an area answers 405, so it is not offered."""
+    origin = {"Origin": "https://map.example"}
+    for path, method, allowed in (
+        ("/api/v1/areas/E09000022", "GET", {"GET", "HEAD", "OPTIONS"}),
+        ("/api/v1/postcodes/lookup", "POST", {"POST", "OPTIONS"}),
+    ):
+        preflight = client.options(
+            path, headers={**origin, "Access-Control-Request-Method": method}
+        )
+        assert preflight.status_code == 200
+        offered = {m.strip() for m in preflight.headers["Access-Control-Allow-Methods"].split(",")}
+        assert offered == allowed == {m.strip() for m in preflight.headers["Allow"].split(",")}
+        for other in {"DELETE", "PATCH", "PUT"}:
+            assert client.open(path, method=other).status_code == 405
+
+
+def test_every_answer_says_nosniff_and_forbids_framing(client):
+    """JSON, GeoJSON, problems, the feed, CSV and the docs page: ``nosniff`` and a CSP
+    with ``frame-ancestors 'none'``; data answers may run nothing (``default-src 'none'``)."""
+    answers = {
+        "/api/v1/areas/E09000022": "application/json",
+        "/api/v1/areas/E09000022/boundary": "application/geo+json",
+        "/api/v1/nothing-here": "application/problem+json",
+        "/api/v1/changes.atom": "application/atom+xml",
+        "/api/v1/services?format=csv": "text/csv",
+        "/api/v1/openapi.json": "application/json",
+        "/api/v1/docs": "text/html",
+        "/": "text/html",
+    }
+    for path, mimetype in answers.items():
+        response = client.get(path)
+        assert response.mimetype == mimetype, path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        policy = response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and policy.startswith("default-src 'none'")
+        if mimetype != "text/html":
+            assert policy == "default-src 'none'; frame-ancestors 'none'", path
+
+
 def test_etag_and_last_modified_give_304(client):
     first = client.get("/api/v1/areas/E09000021")
     etag = first.headers["ETag"]

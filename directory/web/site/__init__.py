@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import swagger_ui_bundle
 import xstatic.pkg.leaflet as xstatic_leaflet
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
@@ -38,6 +39,12 @@ LEAFLET_FILES = frozenset(
     }
 )
 SITE_FILES = frozenset({"app.js", "app.css"})
+#: Swagger UI's files for the API docs (flask-smorest's page at /api/v1/docs loads these)
+SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path).resolve()
+SWAGGER_FILES = frozenset(
+    {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
+     "favicon-16x16.png", "favicon-32x32.png"}
+)  # fmt: skip
 
 LONG_CACHE = "public, max-age=31536000, immutable"
 SHORT_CACHE = "public, max-age=300"
@@ -138,6 +145,15 @@ def static_file(filename: str) -> Response:
     data = asset(STATIC_DIR / filename)
     versioned = request.args.get("v") == data.etag
     return _respond(data, LONG_CACHE if versioned else SHORT_CACHE)
+
+
+@site.get("/swagger-ui/<path:filename>")
+def swagger_ui(filename: str) -> Response:
+    """Swagger UI for /api/v1/docs, from the installed swagger-ui-bundle package, gzipped once
+    and served from memory like the page's own files."""
+    if filename not in SWAGGER_FILES:
+        abort(404)
+    return _respond(asset(SWAGGER_DIR / filename), SHORT_CACHE)
 
 
 @site.get("/vendor/leaflet/<version>/<path:filename>")
