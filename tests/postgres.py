@@ -52,6 +52,11 @@ class PostgresCluster:
             "UTF8",
             "--locale=C.UTF-8",
         )
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the server (again, after :meth:`halt`), on the same port and data."""
         self._run(
             str(PG_BIN / "pg_ctl"),
             "-D",
@@ -63,7 +68,11 @@ class PostgresCluster:
             f"-h 127.0.0.1 -p {self.port} -k {self.root} -F -c fsync=off -c full_page_writes=off",
             "start",
         )
-        return self
+
+    def halt(self, mode: str = "immediate") -> None:
+        """Stop the server as an outage would (``immediate``: every connection dropped at
+        once, no checkpoint), keeping its data for :meth:`resume`."""
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"

@@ -34,6 +34,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def driver_error(connection: Connection, error: Exception, statement: str) -> DBAPIError:
+    """A DB-API error raised on ``connection``'s raw cursor, as SQLAlchemy would have
+    raised it (``OperationalError`` for a lost server, …); a lost connection is invalidated
+    first, so that it is replaced rather than kept for the next request."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
+    if lost:
+        connection.invalidate(error)
+    return DBAPIError.instance(
+        statement, None, error, dialect.loaded_dbapi.Error, hide_parameters=True,
+        connection_invalidated=lost, dialect=dialect,
+    )  # fmt: skip
+
+
 class Database:
     """One engine and session factory for one settings object."""
 
@@ -117,7 +131,12 @@ class Database:
             connection.close()
             return
         if connection.in_transaction():
-            connection.rollback()
+            try:
+                connection.rollback()
+            except DBAPIError:  # the server went away: drop the connection, not the request
+                connection.invalidate()
+                connection.close()
+                return
         self._idle.append((connection, time.monotonic()))
 
     @contextmanager

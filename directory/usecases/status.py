@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from directory.errors import NotReadyError
+from directory.errors import GeodataNotLoadedError
 from directory.store.repositories.geography import GeographyRepository
 from directory.usecases.geography import GeographyCache
 
 
 def readiness(repo: GeographyRepository, cache: GeographyCache) -> dict[str, Any]:
-    try:
-        areas = repo.count_areas()
-        postcodes = repo.count_postcodes()
-    except SQLAlchemyError as error:
-        raise NotReadyError(
-            f"The database is not reachable or not migrated ({type(error).__name__}). "
-            "Run `directory init`."
-        ) from None
+    """Ready: the database answers and holds the geography. A database that cannot be
+    reached, or has no tables, raises as any read does (the web layer answers 503
+    ``database-unavailable`` or ``database-not-initialised``, as on every route)."""
+    areas = repo.count_areas()
+    postcodes = repo.count_postcodes()
     if not areas.get("borough") or not postcodes.get("live"):
-        raise NotReadyError(
+        raise GeodataNotLoadedError(
             "The database is reachable but no geography is loaded. Run `directory init`.",
             database="ok",
         )

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, g, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.http import http_date
 
@@ -120,8 +120,13 @@ def http_exception_response(error: HTTPException) -> Response:
     return problem_response(body, headers)
 
 
+#: how long a client should wait before asking again after a 503
+RETRY_AFTER_SECONDS = "30"
+
+
 def _directory_error(error: DirectoryError) -> Response:
-    return problem_response(error.to_problem())
+    retry = {"Retry-After": RETRY_AFTER_SECONDS} if error.status == 503 else None
+    return problem_response(error.to_problem(), retry)
 
 
 def _database_error(error: DBAPIError) -> Response:
@@ -133,14 +138,16 @@ def _database_error(error: DBAPIError) -> Response:
             "The database has no tables yet. Run `directory init` (migrate, then load the "
             "geography)."
         )
-    elif isinstance(error, OperationalError):
+    elif isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
+        # the server stopped, restarted or refused a connection, at checkout, on a kept
+        # read connection's ping or mid-query: the connection is replaced, the client waits
         log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
         problem = DatabaseUnavailableError(
             "The database could not be reached or is busy. Try again shortly."
         )
     else:
         return _unexpected_error(error)
-    return problem_response(problem.to_problem(), {"Retry-After": "30"})
+    return problem_response(problem.to_problem(), {"Retry-After": RETRY_AFTER_SECONDS})
 
 
 def _unexpected_error(error: Exception) -> Response:

@@ -123,7 +123,9 @@ def test_ready_is_503_before_init(empty_settings):
     response = app.test_client().get("/ready")
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
-    assert response.get_json()["code"] == "not-ready"
+    # the code every read answers before `directory init`, and when to ask again
+    assert response.get_json()["code"] == "database-not-initialised"
+    assert response.headers["Retry-After"] == "30"
 
 
 def test_geography_endpoints_before_load_are_503_not_500(empty_settings):

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.engine import Connection, Dialect, Row
 from sqlalchemy.orm import Session
 
+from directory.store.db import driver_error
 from directory.store.models import Area, AreaNeighbour, DataRelease, Postcode
 
 #: side of the square grid cells postcodes are bucketed into for nearest-point lookups
@@ -165,12 +166,15 @@ class GeographyRepository:
             self.session if isinstance(self.session, Connection) else self.session.connection()
         )
         sql, parameters = _compiled_postcode_lookup(connection.dialect)
-        cursor = connection.connection.cursor()
         try:
-            cursor.execute(sql, parameters(canonical))
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute(sql, parameters(canonical))
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise driver_error(connection, error, sql) from error
         return PostcodeRow(*row) if row is not None else None
 
     def postcodes(self, canonicals: Iterable[str]) -> dict[str, Row[Any]]:

@@ -1,0 +1,159 @@
+"""The directory as it runs in production, for tests that need a real server: ``directory
+serve`` (gunicorn, sync workers, the app's real 500/503 handlers: not ``testing``) in a
+child process on a free loopback port, and a load of plain HTTP/1.1 clients to hammer it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from directory.settings import Settings
+
+DIRECTORY = Path(sys.executable).with_name("directory")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def settings_env(settings: Settings, **more: str) -> dict[str, str]:
+    """The environment that makes a child process's ``Settings.from_env()`` equal ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIRECTORY_")}
+    env.update(
+        DIRECTORY_DATABASE_URL=settings.database_url,
+        DIRECTORY_INSTANCE_DIR=str(settings.instance_dir),
+        DIRECTORY_GEODATA_DIR=str(settings.geodata_dir),
+        DIRECTORY_LOG_LEVEL="WARNING",
+        DIRECTORY_DATA_VERSION_TTL="1",
+    )
+    env.update(more)
+    return env
+
+
+def get(base: str, path: str, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+@contextmanager
+def serve(env: dict[str, str], log: Path, *, workers: int = 2, port: int | None = None,
+          args: tuple[str, ...] = ()) -> Iterator[str]:  # fmt: skip
+    """``directory serve`` on a free port; yields its base URL once /health answers."""
+    port = port or free_port()
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [str(DIRECTORY), "serve", "--port", str(port), "--workers", str(workers), *args],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"directory serve exited: {log.read_text()[-3000:]}")
+            try:
+                if get(base, "/health", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"directory serve did not answer: {log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@dataclass
+class Answer:
+    at: float
+    path: str
+    status: int  # 0: no HTTP answer (connection refused, reset or timed out)
+    mimetype: str = ""
+    code: str = ""
+    retry_after: str | None = None
+
+
+@dataclass
+class Load:
+    """Clients asking ``paths`` in turn on keep-alive connections until stopped."""
+
+    base: str
+    paths: list[str]
+    clients: int = 4
+    answers: list[Answer] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __enter__(self) -> Load:
+        for i in range(self.clients):
+            thread = threading.Thread(target=self._run, args=(i,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def _run(self, offset: int) -> None:
+        import json
+
+        host, port = self.base.removeprefix("http://").split(":")
+        connection: http.client.HTTPConnection | None = None
+        i = offset
+        while not self._stop.is_set():
+            path = self.paths[i % len(self.paths)]
+            i += self.clients
+            if connection is None:
+                connection = http.client.HTTPConnection(host, int(port), timeout=10)
+            try:
+                connection.request("GET", path)
+                response = connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = None
+                self.answers.append(Answer(time.monotonic(), path, 0))
+                time.sleep(0.01)
+                continue
+            mimetype = (response.getheader("Content-Type") or "").split(";")[0]
+            code = ""
+            if mimetype == "application/problem+json":
+                code = json.loads(body).get("code", "")
+            self.answers.append(
+                Answer(time.monotonic(), path, response.status, mimetype, code,
+                       response.getheader("Retry-After"))
+            )  # fmt: skip
+            if response.getheader("Connection", "").lower() == "close":
+                connection.close()
+                connection = None
+
+    def since(self, moment: float) -> list[Answer]:
+        return [a for a in list(self.answers) if a.at >= moment]
