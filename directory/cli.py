@@ -28,6 +28,7 @@ from directory.store.loading import DataDir, LoadReport, load_geography, resolve
 from directory.store.repositories.geography import GeographyRepository
 from directory.terminal import progress_for
 from directory.usecases.geography import GeographySnapshot
+from directory.web.serving import GUNICORN_CONFIG, nginx_site
 from directory.web.state import state
 from geodata.errors import DataFileError
 
@@ -644,7 +645,9 @@ def _load_demo(
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve_command(host: str, port: int, workers: int) -> None:
-    """Serve the API with gunicorn."""
+    """Serve the API with gunicorn (sync workers; settings in
+    directory/web/serving/gunicorn.py). In production put nginx in front of it: see
+    `directory nginx-config`."""
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which(
         "gunicorn"
     )
@@ -660,6 +663,8 @@ def serve_command(host: str, port: int, workers: int) -> None:
         gunicorn,
         [
             gunicorn,
+            "--config",
+            GUNICORN_CONFIG,
             "--bind",
             f"{host}:{port}",
             "--workers",
@@ -669,6 +674,21 @@ def serve_command(host: str, port: int, workers: int) -> None:
             "directory:create_app()",
         ],
     )
+
+
+@cli.command("nginx-config")
+@click.option(
+    "--listen", default="80", show_default=True, help="nginx's listen (port or address:port)"
+)
+@click.option(
+    "--upstream", default="127.0.0.1:5000", show_default=True,
+    help="where `directory serve` listens (host:port or unix:/path)",
+)  # fmt: skip
+@click.option("--server-name", default="_", show_default=True)
+def nginx_config_command(listen: str, upstream: str, server_name: str) -> None:
+    """Print the nginx site that fronts `directory serve` in production: it holds slow and
+    idle clients, passes only whole requests on, and answers its own errors as problems."""
+    click.echo(nginx_site(listen, upstream, server_name), nl=False)
 
 
 def _safe_url(url: str) -> str:

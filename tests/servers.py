@@ -157,3 +157,58 @@ class Load:
 
     def since(self, moment: float) -> list[Answer]:
         return [a for a in list(self.answers) if a.at >= moment]
+
+
+NGINX = Path("/usr/sbin/nginx")
+
+
+@contextmanager
+def nginx(site: str, tmp: Path) -> Iterator[None]:
+    """nginx (Debian's, installed by .ci/run) running ``site`` (our `directory nginx-config`
+    output) in a main configuration of its own under ``tmp``: its pid, logs and temp files."""
+    if not NGINX.exists():
+        raise RuntimeError("nginx is not installed: apt-get install nginx (.ci/run does)")
+    tmp.mkdir(parents=True, exist_ok=True)
+    temps = "\n".join(
+        f"    {name}_temp_path {tmp / name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (tmp / "site.conf").write_text(site)
+    (tmp / "nginx.conf").write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {tmp / 'nginx.pid'};\n"
+        f"error_log {tmp / 'error.log'} warn;\nevents {{ worker_connections 1024; }}\n"
+        f"http {{\n    access_log off;\n{temps}\n    include {tmp / 'site.conf'};\n}}\n"
+    )
+    process = subprocess.Popen(
+        [str(NGINX), "-e", str(tmp / "error.log"), "-p", str(tmp), "-c", str(tmp / "nginx.conf")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        time.sleep(0.3)
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx exited: {(tmp / 'error.log').read_text()[-2000:]}")
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def raw(base: str, request: bytes, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as bytes on a new connection; the status, headers and body answered."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body

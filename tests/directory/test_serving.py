@@ -1,0 +1,149 @@
+"""The production set-up, as the README describes it: ``directory serve`` (gunicorn, two sync
+workers, its settings in directory/web/serving/gunicorn.py) behind Debian's nginx running
+the site ``directory nginx-config`` writes, on a copy of the demo directory.
+
+- Idle and slow clients: 50 connections that send half a request and wait, and 10 that
+  send nothing, do not stall the API: /health and a patch still answer in under 100 ms
+  through nginx (with gunicorn alone, two such connections held both workers for 30 s).
+- Every error is a problem: a request line over the limit, a NUL or 0xff byte in it, a
+  body too large, and gunicorn being down are ``application/problem+json``, from nginx and
+  from gunicorn alike; a long URL that real filters make (6 KB) reaches the app.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from directory.cli import cli
+from tests.conftest import demo_copy
+from tests.servers import free_port, get, nginx, raw, serve, settings_env
+
+PROBLEM = "application/problem+json"
+PATCH = "/api/v1/patch?postcode=SE1%207PB&per_page=10"
+
+
+def _site(listen: str, upstream: str) -> str:
+    result = CliRunner().invoke(cli, ["nginx-config", "--listen", listen, "--upstream", upstream])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """(nginx's base URL, gunicorn's base URL)."""
+    tmp = tmp_path_factory.mktemp("serving")
+    settings = demo_copy(request, "sqlite", tmp)
+    with serve(settings_env(settings), tmp / "serve.log", workers=2) as upstream:
+        port = free_port()
+        with nginx(_site(f"127.0.0.1:{port}", upstream.removeprefix("http://")), tmp / "nginx"):
+            front = f"http://127.0.0.1:{port}"
+            _warm(front)
+            yield front, upstream
+
+
+def _warm(base: str) -> None:
+    """Until three rounds of eight patches at once are all quick: each worker has built its
+    index (a worker's first patch builds it; the kernel picks which worker accepts, so
+    requests one at a time may all go to the same one)."""
+    deadline, quick_rounds = time.monotonic() + 120, 0
+
+    def timed(_: int) -> float:
+        start = time.perf_counter()
+        assert get(base, PATCH, timeout=60)[0] == 200
+        return time.perf_counter() - start
+
+    with ThreadPoolExecutor(8) as pool:
+        while quick_rounds < 3:
+            assert time.monotonic() < deadline, "the workers never warmed up"
+            slowest = max(pool.map(timed, range(8)))
+            quick_rounds = quick_rounds + 1 if slowest < 0.05 else 0
+
+
+def _timed(base: str, path: str) -> float:
+    start = time.perf_counter()
+    status, _, _ = get(base, path)
+    elapsed = time.perf_counter() - start
+    assert status == 200, path
+    return elapsed
+
+
+def test_fifty_idle_partial_connections_do_not_stall_the_api(stack: tuple[str, str]) -> None:
+    front, _ = stack
+    host, port = front.removeprefix("http://").split(":")
+    idle: list[socket.socket] = []
+    try:
+        for i in range(60):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            if i < 50:  # half a request: the request line and a header, never the blank line
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: directory\r\n")
+            idle.append(sock)
+        time.sleep(0.5)
+        for _ in range(5):
+            assert _timed(front, "/health") < 0.1
+            assert _timed(front, PATCH) < 0.1
+        # the half-sent requests are still waiting, not answered or dropped
+        for sock in idle[:50]:
+            sock.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                sock.recv(1)
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def _problem(status: int, headers: dict[str, str], body: bytes, expected: int) -> dict:
+    assert status == expected, (status, body[:300])
+    assert headers["content-type"].split(";")[0] == PROBLEM, headers
+    problem = json.loads(body)
+    assert problem["status"] == expected and problem["code"] and problem["detail"]
+    return problem
+
+
+@pytest.mark.parametrize("through", ["nginx", "gunicorn"])
+def test_long_and_malformed_request_lines_are_problems(stack: tuple[str, str], through: str) -> None:
+    base = stack[0] if through == "nginx" else stack[1]
+    end = b" HTTP/1.1\r\nHost: directory\r\nConnection: close\r\n\r\n"
+    # a long filter URL (6 KB of repeated theme filters) reaches the app: its own 422
+    long_url = "/api/v1/services?" + "&".join(["theme=no-such-theme"] * 300)
+    assert 6000 < len(long_url) < 8000
+    status, headers, body = raw(base, b"GET " + long_url.encode() + end)
+    assert _problem(status, headers, body, 422)["code"] == "invalid-input"
+    # over 8 KB: 414, as a problem
+    status, headers, body = raw(base, b"GET /api/v1/services?q=" + b"x" * 9000 + end)
+    assert _problem(status, headers, body, 414)["code"] == "uri-too-long"
+    # a NUL or a 0xff byte in the request line: 400, as a problem
+    for byte in (b"\x00", b"\xff"):
+        status, headers, body = raw(base, b"GET /api/v1/areas/E09" + byte + b"000022" + end)
+        assert _problem(status, headers, body, 400)["code"] == "bad-request"
+
+
+def test_a_body_over_the_limit_and_a_stopped_gunicorn_are_problems(
+    stack: tuple[str, str], tmp_path: Path
+) -> None:
+    front, _ = stack
+    body = b"[" + b'"SE1 7PB",' * 120_000 + b'"SE1 7PB"]'
+    request = (
+        b"POST /api/v1/postcodes/lookup HTTP/1.1\r\nHost: directory\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
+        + b"\r\n\r\n" + body
+    )  # fmt: skip
+    status, headers, answer = raw(front, request)
+    assert _problem(status, headers, answer, 413)["code"] == "payload-too-large"
+    # nginx in front of nothing (gunicorn stopped or restarting): 503 with Retry-After
+    port = free_port()
+    with nginx(_site(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}"), tmp_path / "nginx"):
+        status, headers, answer = raw(
+            f"http://127.0.0.1:{port}", b"GET /health HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"
+        )
+    assert _problem(status, headers, answer, 503)["code"] == "service-unavailable"
+    assert headers["retry-after"] == "10"
