@@ -13,10 +13,17 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import DBAPIError
 
 from directory.app import create_app
 from directory.errors import GeodataNotLoadedError
-from directory.ingest.apply import ImportOptions, ImportReport, import_batch
+from directory.ingest.apply import (
+    ImportOptions,
+    ImportReport,
+    WriteRefused,
+    database_reason,
+    import_batch,
+)
 from directory.ingest.context import GeographyContext
 from directory.ingest.export import batch_from_database
 from directory.ingest.refresh import RefreshError, Source, refresh, write_lock
@@ -413,8 +420,12 @@ def import_command(
                 app_state.db, _snapshot(), app_state.settings, location,
                 fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress,
             )  # fmt: skip
-    except (SourceError, RefreshError) as error:
+    except (SourceError, RefreshError, WriteRefused) as error:
         raise click.ClickException(str(error)) from None
+    except DBAPIError as error:  # taking or giving back the write lock
+        raise click.ClickException(
+            f"The database refused a write: {database_reason(error)}."
+        ) from None
     app_state.geography.invalidate()
     _print_report(location, report, as_json)
     if not report.ok:

@@ -17,6 +17,8 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from directory.data.community_safety import classify
 from directory.errors import OutsideCoverageError
 from directory.ingest import context as taxonomy
@@ -99,6 +101,16 @@ class _Rejected(Exception):
     """The batch refers to things that do not exist: roll back and report."""
 
 
+class WriteRefused(Exception):
+    """The database refused the import's writes (a full disk, a lost server): nothing was
+    written; the message says why and which failed run was recorded, if one could be."""
+
+
+def database_reason(error: DBAPIError) -> str:
+    """The driver's own words, first line only ("database or disk is full")."""
+    return (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
+
+
 class _DryRun(Exception):
     """Roll back the planned changes of a dry run."""
 
@@ -160,6 +172,18 @@ def import_batch(
     except _Rejected:
         assert writer is not None
         return record_failure(db, options, started, clock, problems + writer.problems, {})
+    except DBAPIError as error:  # the transaction rolled back: nothing of it was written
+        reason = database_reason(error)
+        refused = Problem(f"The database refused the import's writes: {reason}.")
+        try:
+            failed = record_failure(db, options, started, clock, [*problems, refused], {})
+        except DBAPIError:
+            recorded = "it could not be recorded as a run either"
+        else:
+            recorded = f"recorded as failed import run #{failed.run_id}"
+        raise WriteRefused(
+            f"The database refused the import ({reason}): nothing was written; {recorded}."
+        ) from None
 
 
 def record_failure(
