@@ -170,7 +170,8 @@ def nginx(site: str, tmp: Path) -> Iterator[None]:
         raise RuntimeError("nginx is not installed: apt-get install nginx (.ci/run does)")
     tmp.mkdir(parents=True, exist_ok=True)
     temps = "\n".join(
-        f"    {name}_temp_path {tmp / name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        f"    {name}_temp_path {tmp / name};"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     user = "user root;\n" if os.geteuid() == 0 else ""
     (tmp / "site.conf").write_text(site)

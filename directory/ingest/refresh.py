@@ -14,20 +14,26 @@ as it was and the others still run; the command exits non-zero if any failed.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
 import tomllib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import DBAPIError
 
 from directory.ingest.apply import ImportReport, now
 from directory.ingest.run import FORMATS, MODES, SourceError, run_import
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
 from directory.store.db import Database
+from directory.store.models import Lock
 from directory.store.repositories.directory import DirectoryRepository
 from directory.usecases.geography import GeographySnapshot
 
@@ -89,50 +95,92 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _holder_is_dead(holder: str) -> bool:
-    """A lock left by a process on this host that no longer exists can be taken over."""
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
+#: the PostgreSQL advisory lock key of the write lock ("LFSD", the project's initials)
+ADVISORY_KEY = 0x4C465344
+
+
+class _Held:
+    """What holds the write lock until :meth:`release`: on PostgreSQL a session advisory lock
+    on a connection of its own, on SQLite an exclusive ``flock`` of a file beside the
+    database. Either is let go by the database server or the kernel the moment its holder
+    dies (``kill -9``, a crashed container, a lost host), so no lock outlives its writer.
+    (A SQLite file is only ever shared by processes on one kernel: WAL mode needs shared
+    memory, so a lease with a heartbeat would add expiry waits and nothing else.)"""
+
+    def __init__(self, db: Database) -> None:
+        self.connection: Connection | None = None
+        self.file: IO[bytes] | None = None
+        self.held = True
+        url = db.engine.url
+        if url.get_backend_name() == "postgresql":
+            connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({ADVISORY_KEY})").scalar():
+                self.connection = connection
+            else:
+                connection.close()
+                self.held = False
+        elif url.database and url.database != ":memory:":  # (in memory: one process only)
+            handle = Path(url.database + ".lock").open("ab")  # noqa: SIM115 (held until release)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.file = handle
+            except BlockingIOError:
+                handle.close()
+                self.held = False
+
+    def release(self) -> None:
+        if self.connection is not None:
+            # a server that went away let go of the lock with the session
+            with suppress(DBAPIError):
+                self.connection.exec_driver_sql(f"SELECT pg_advisory_unlock({ADVISORY_KEY})")
+            self.connection.close()
+            self.connection = None
+        if self.file is not None:
+            fcntl.flock(self.file, fcntl.LOCK_UN)
+            self.file.close()
+            self.file = None
+
+
+def acquire(db: Database, holder: str) -> _Held:
+    """Take the write lock, or raise RefreshError naming who has it. The ``lock`` row says
+    who holds it and since when (for people); the database's own lock decides (a row a
+    killed writer left behind is simply replaced)."""
+    lock = _Held(db)
+    if not lock.held:
+        with db.session() as session:
+            row = session.execute(select(Lock.__table__).where(Lock.name == LOCK_NAME)).first()
+        who = f"{row.holder}, since {row.acquired_at:%Y-%m-%d %H:%M} UTC" if row else "starting"
+        raise RefreshError(
+            f"Another import or refresh is running ({who}); not starting a second one."
+        )
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+        with db.session() as session:
+            repo = DirectoryRepository(session)
+            repo.release_lock(LOCK_NAME)  # one a killed writer left: its lock went with it
+            repo.acquire_lock(LOCK_NAME, holder, now())
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
-def acquire(db: Database, holder: str) -> None:
-    with db.session() as session:
-        repo = DirectoryRepository(session)
-        held = repo.acquire_lock(LOCK_NAME, holder, now())
-        if held is None:
-            return
-        if _holder_is_dead(held.holder):
-            repo.release_lock(LOCK_NAME, held.holder)
-            if repo.acquire_lock(LOCK_NAME, holder, now()) is None:
-                return
-    raise RefreshError(
-        f"Another import or refresh is running ({held.holder}, since {held.acquired_at:%Y-%m-%d %H:%M} UTC); "
-        "not starting a second one."
-    )
-
-
-def release(db: Database, holder: str) -> None:
-    with db.session() as session:
-        DirectoryRepository(session).release_lock(LOCK_NAME, holder)
+def release(db: Database, holder: str, lock: _Held) -> None:
+    try:
+        with db.session() as session:
+            DirectoryRepository(session).release_lock(LOCK_NAME, holder)
+    finally:
+        lock.release()
 
 
 @contextmanager
-def write_lock(db: Database) -> Iterator[None]:
+def write_lock(db: Database, holder: str | None = None) -> Iterator[None]:
     """Hold the directory's write lock (refuse with RefreshError if another writer has it)."""
-    holder = holder_id()
-    acquire(db, holder)
+    holder = holder or holder_id()
+    lock = acquire(db, holder)
     try:
         yield
     finally:
-        release(db, holder)
+        release(db, holder, lock)
 
 
 def refresh(
@@ -149,7 +197,7 @@ def refresh(
     ``progress`` is told each source's steps (see :func:`run_import`)."""
     sources = read_sources(sources_file)
     holder = holder_id()
-    acquire(db, holder)
+    lock = acquire(db, holder)
     results: list[tuple[Source, ImportReport | None, str | None]] = []
     try:
         for source in sources:
@@ -169,5 +217,5 @@ def refresh(
             if on_report is not None:
                 on_report(*result)
     finally:
-        release(db, holder)
+        release(db, holder, lock)
     return results

@@ -5,12 +5,14 @@ refresh under a lock."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from directory.cli import cli
 from directory.ingest.apply import ImportOptions, import_batch
@@ -18,6 +20,7 @@ from directory.ingest.records import Batch, OrganisationRecord, ServiceRecord
 from directory.ingest.values import loose_key
 from directory.store.models import Base, ChangeEvent, Lock, Organisation
 from directory.store.repositories.geography import GeographyRepository
+from tests.servers import settings_env
 
 HEADER = (
     "Service ref,Service name,Description,Status,Themes,Organisation name,Organisation type,"
@@ -282,27 +285,53 @@ def test_refresh_runs_every_source_and_a_failed_one_changes_nothing(writable_app
         assert connection.execute(select(Lock.__table__)).all() == []
 
 
-def test_a_second_refresh_refuses_while_one_holds_the_lock(writable_app, tmp_path):
+HOLD_THE_LOCK = """
+import time
+from directory.ingest.refresh import write_lock
+from directory.settings import Settings
+from directory.store.db import Database
+
+with write_lock(Database(Settings.from_env()), holder="another-host:4242"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_writer_killed_on_another_host_does_not_block_the_next(writable_app, tmp_path):
+    """A writer on "another host" holds the lock: refresh and import refuse, naming it. Killed
+    with SIGKILL (no chance to clean up; its ``lock`` row stays behind), its lock goes with
+    it (PostgreSQL's advisory lock with its session, SQLite's flock with its process), and
+    the next import runs at once, on any host, without anyone deleting the row."""
     write(tmp_path, "good.csv", HEADER + OXYGEN)
     sources = _sources(tmp_path, [{"name": "good", "path": "good.csv"}])
+    env = settings_env(writable_app.extensions["directory"].settings)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = run(writable_app, "refresh", "--sources", str(sources))
+        assert result.exit_code == 1
+        assert "Another import or refresh is running (another-host:4242" in result.output
+        single = run(writable_app, "import", str(tmp_path / "good.csv"))
+        assert single.exit_code == 1 and "Another import or refresh is running" in single.output
+        assert writable_app.test_client().get("/api/v1/services").json["total_items"] == 0
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()  # type: ignore[union-attr]
     db = writable_app.extensions["directory"].db
-    with db.session() as session:
-        session.execute(
-            insert(Lock),
-            [
-                {
-                    "name": "directory-write",
-                    "holder": "elsewhere:1",
-                    "acquired_at": datetime(2026, 1, 1),
-                }
-            ],
-        )
-    result = run(writable_app, "refresh", "--sources", str(sources))
-    assert result.exit_code == 1
-    assert "Another import or refresh is running (elsewhere:1" in result.output
-    assert writable_app.test_client().get("/api/v1/services").json["total_items"] == 0
-    single = run(writable_app, "import", str(tmp_path / "good.csv"))
-    assert single.exit_code == 1 and "Another import or refresh is running" in single.output
+    with db.engine.connect() as connection:  # the killed writer's row is still there
+        assert [r.holder for r in connection.execute(select(Lock.__table__))] == [
+            "another-host:4242"
+        ]
+    deadline = time.monotonic() + 5
+    while (result := run(writable_app, "import", str(tmp_path / "good.csv"))).exit_code != 0:
+        assert time.monotonic() < deadline, result.output
+        time.sleep(0.1)
+    assert writable_app.test_client().get("/api/v1/services").json["total_items"] == 1
+    with db.engine.connect() as connection:
+        assert connection.execute(select(Lock.__table__)).all() == []
 
 
 @pytest.mark.parametrize(

@@ -110,7 +110,9 @@ def _problem(status: int, headers: dict[str, str], body: bytes, expected: int) -
 
 
 @pytest.mark.parametrize("through", ["nginx", "gunicorn"])
-def test_long_and_malformed_request_lines_are_problems(stack: tuple[str, str], through: str) -> None:
+def test_long_and_malformed_request_lines_are_problems(
+    stack: tuple[str, str], through: str
+) -> None:
     base = stack[0] if through == "nginx" else stack[1]
     end = b" HTTP/1.1\r\nHost: directory\r\nConnection: close\r\n\r\n"
     # a long filter URL (6 KB of repeated theme filters) reaches the app: its own 422
@@ -143,7 +145,8 @@ def test_a_body_over_the_limit_and_a_stopped_gunicorn_are_problems(
     port = free_port()
     with nginx(_site(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}"), tmp_path / "nginx"):
         status, headers, answer = raw(
-            f"http://127.0.0.1:{port}", b"GET /health HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"
+            f"http://127.0.0.1:{port}",
+            b"GET /health HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n",
         )
     assert _problem(status, headers, answer, 503)["code"] == "service-unavailable"
     assert headers["retry-after"] == "10"
