@@ -125,6 +125,11 @@ class PayloadTooLargeError(DirectoryError):
     title = "Too many items in one request"
 
 
+class AnswerTooLargeError(PayloadTooLargeError):
+    code = "answer-too-large"
+    title = "The answer would be too large"
+
+
 class NotReadyError(DirectoryError):
     status = 503
     code = "not-ready"

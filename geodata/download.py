@@ -23,6 +23,9 @@ from geodata.sources import Manifest, SourceFile
 __all__ = ["download_sources", "source_url"]
 
 _CHUNK = 1 << 20
+#: the largest file a download may be (the biggest official file, ONS's postcode directory,
+#: is about 250 MB zipped): a wrong or hostile address cannot fill the disk
+MAX_DOWNLOAD_BYTES = 1 << 30
 
 
 def source_url(entry: SourceFile, base_url: str | None = None) -> str:
@@ -63,6 +66,7 @@ def download_sources(
     base_url: str | None = None,
     timeout: float = 60,
     opener: Callable[..., Any] | None = None,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
 ) -> list[Path]:
     """Fetch every file of a manifest into ``target_dir``.
 
@@ -80,6 +84,8 @@ def download_sources(
     opener : callable, optional
         Replacement for :func:`urllib.request.urlopen`, called as
         ``opener(url, timeout=timeout)`` and returning a file-like response.
+    max_bytes : int, default MAX_DOWNLOAD_BYTES
+        A file longer than this is abandoned (nothing written) with a DataFileError.
 
     Returns
     -------
@@ -105,7 +111,7 @@ def download_sources(
         )
         tmp = Path(tmp_name)
         try:
-            digest = hashlib.sha256()
+            digest, size = hashlib.sha256(), 0
             try:
                 with os.fdopen(fd, "wb") as out, open_url(url, timeout=timeout) as response:
                     first = True
@@ -119,6 +125,13 @@ def download_sources(
                                 "data directory (--base-url, DIRECTORY_GEODATA_BASE_URL)."
                             )
                         first = False
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise DataFileError(
+                                f"Download failed: {url} is larger than "
+                                f"{max_bytes / 2**20:,.0f} MB, more than any data file "
+                                f"{entry.path} should be; nothing was written."
+                            )
                         digest.update(chunk)
                         out.write(chunk)
             except urllib.error.HTTPError as exc:

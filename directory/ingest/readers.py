@@ -15,6 +15,7 @@ import csv
 import io
 import re
 import warnings
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -259,6 +260,12 @@ def _build_table(
             raise ReadError(
                 f"The file has more than {MAX_ROWS:,} rows of data; split it into smaller files"
             )
+        for index, cell in enumerate(cells):
+            if isinstance(cell, str) and len(cell) > MAX_CELL_CHARS:
+                raise ReadError(
+                    f"Row {number}, cell {index + 1} of {label} holds {len(cell):,} characters, "
+                    f"more than a spreadsheet cell can ({MAX_CELL_CHARS:,})"
+                )
         values: dict[str, Any] = {}
         for key, position in zip(keys, positions, strict=True):
             cell = cells[position] if position < len(cells) else None
@@ -309,9 +316,36 @@ def _header(cells: Sequence[Any]) -> tuple[list[str], list[str], list[int]]:
     return columns, keys, positions
 
 
+#: the most an XLSX workbook may hold once unzipped (its parts' declared sizes, which
+#: zipfile holds each part to): a 300 KB file can otherwise unzip to a 400 MB cell. A
+#: 10,000-service template workbook (scripts/make_directory.py) unzips to 16 MB, so
+#: MAX_ROWS rows fit.
+MAX_XLSX_UNZIPPED = 384 * 1024 * 1024
+#: the longest text a cell may hold: Excel's own limit
+MAX_CELL_CHARS = 32_767
+
+
+def _check_unzipped_size(data: bytes, label: str) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unzipped = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ReadError(
+            f"The file {label} is not a readable XLSX workbook (it may be damaged); "
+            "open it in Excel and save it again"
+        ) from error
+    if unzipped > MAX_XLSX_UNZIPPED:
+        raise ReadError(
+            f"The workbook {label} unzips to {unzipped / 2**20:,.0f} MB, more than "
+            f"{MAX_XLSX_UNZIPPED // 2**20} MB; split it into smaller files"
+        )
+
+
 def _read_xlsx(data: bytes, label: str, sheet: str | None) -> Table:
     # openpyxl is imported here so that CSV-only callers do not pay for it
     from openpyxl import load_workbook
+
+    _check_unzipped_size(data, label)
 
     with warnings.catch_warnings():
         # openpyxl warns about features it drops (data validation, conditional formats,

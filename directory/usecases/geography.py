@@ -11,11 +11,12 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 import shapely
 from shapely.geometry import mapping
 
@@ -33,6 +34,7 @@ from directory.errors import (
 )
 from directory.settings import Settings
 from directory.store.repositories.geography import DataVersion, GeographyRepository
+from directory.usecases.shared import Extended, compact
 from geodata import crs
 from geodata.errors import InvalidPostcodeError as GeodataInvalidPostcode
 from geodata.index import AreaIndex
@@ -79,7 +81,8 @@ class GeographySnapshot:
     borough_index: AreaIndex
     ward_index: AreaIndex
     matcher: NameMatcher
-    _boundaries: dict[tuple[str, float], dict[str, Any]] = field(default_factory=dict)
+    _boundaries: dict[tuple[str, float], Extended] = field(default_factory=dict)
+    _boundary_bytes: int = 0
     _hierarchies: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -664,7 +667,17 @@ def _wgs84_bbox(bbox: tuple[float, float, float, float]) -> list[float]:
     return [round(float(v), 6) for v in (lon0, lat0, lon1, lat1)]
 
 
+#: the tolerances a boundary is simplified with (metres, a 1-2-5 ladder): a tolerance asked
+#: for is taken down to the step at or below it, so a boundary has at most this many
+#: versions to work out and keep, whatever values clients send
+SIMPLIFY_STEPS = (0.0, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+#: the boundaries kept, as JSON, by their bytes (the whole of London's areas, unsimplified,
+#: is about 25 MB); past it the kept ones are dropped and kept afresh
+BOUNDARY_BYTES_KEPT = 96 * 1024 * 1024
+
+
 def check_simplify(simplify: float | None) -> float:
+    """The tolerance applied for one asked for: the ladder's step at or below it."""
     if simplify is None:
         return 0.0
     if not 0 <= simplify <= MAX_SIMPLIFY_M:
@@ -672,11 +685,14 @@ def check_simplify(simplify: float | None) -> float:
             f"simplify is a tolerance in metres between 0 and {MAX_SIMPLIFY_M:g}.",
             errors={"simplify": [f"0..{MAX_SIMPLIFY_M:g}"]},
         )
-    return float(simplify)
+    return float(max(step for step in SIMPLIFY_STEPS if step <= simplify))
 
 
-def boundary_feature(snap: GeographySnapshot, code: str, simplify: float = 0.0) -> dict[str, Any]:
-    """The area as a GeoJSON Feature in WGS84, simplified in metres (EPSG:27700) first."""
+def boundary_feature(
+    snap: GeographySnapshot, code: str, simplify: float = 0.0
+) -> Mapping[str, Any]:
+    """The area as a GeoJSON Feature in WGS84, simplified in metres (EPSG:27700) first,
+    kept as its JSON (read as a mapping only if someone reads it)."""
     key = (code, simplify)
     cached = snap._boundaries.get(key)
     if cached is not None:
@@ -699,10 +715,16 @@ def boundary_feature(snap: GeographySnapshot, code: str, simplify: float = 0.0) 
             "simplify_m": simplify,
         },
     }
+    kept = Extended(compact(orjson.dumps(feature)), {})
+    size = len(kept.json())
     with snap._lock:
-        if len(snap._boundaries) < 20_000:
-            snap._boundaries[key] = feature
-    return feature
+        if snap._boundary_bytes + size > BOUNDARY_BYTES_KEPT:
+            snap._boundaries.clear()
+            snap._boundary_bytes = 0
+        if key not in snap._boundaries:
+            snap._boundaries[key] = kept
+            snap._boundary_bytes += size
+    return kept
 
 
 def boundary_collection(

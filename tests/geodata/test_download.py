@@ -145,3 +145,21 @@ def test_a_web_page_is_recognised_by_its_first_bytes_too(tmp_path):
     with pytest.raises(DataFileError, match=r"put it at .*london\.csv"):
         download_sources(manifest, tmp_path, opener=opener)
     assert leftovers(tmp_path) == []
+
+
+def test_a_download_larger_than_the_limit_is_abandoned(server_url, shared_data_dir, tmp_path):
+    """A wrong or hostile address cannot fill the disk: past max_bytes the download stops,
+    nothing is written, and an existing file is kept."""
+    path = "reference/met_bcus_boroughs.csv"
+    size = (shared_data_dir / path).stat().st_size
+    target = tmp_path / path
+    target.parent.mkdir()
+    target.write_text("old contents")
+    with pytest.raises(DataFileError, match=r"larger than .* MB.*nothing was written"):
+        download_sources(
+            Manifest(files=[entry(path)]), tmp_path, base_url=server_url, max_bytes=size - 1
+        )
+    assert leftovers(tmp_path) == [target] and target.read_text() == "old contents"
+    assert download_sources(
+        Manifest(files=[entry(path)]), tmp_path, base_url=server_url, max_bytes=size
+    ) == [target]

@@ -13,6 +13,8 @@ The names callers use are here.
 """
 
 from directory.usecases.patch.answer import (
+    LOOKUP_PER_POSTCODE,
+    LOOKUP_PER_POSTCODE_MAX,
     PatchFilters,
     for_representations,
     funding_summary,
@@ -32,6 +34,8 @@ from directory.usecases.patch.places import Place, place_for_area, place_for_are
 
 __all__ = [
     "DEFAULT_RADIUS_M",
+    "LOOKUP_PER_POSTCODE",
+    "LOOKUP_PER_POSTCODE_MAX",
     "MAX_RADIUS_M",
     "RELATIONS",
     "DirectoryCache",

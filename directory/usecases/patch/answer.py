@@ -5,6 +5,7 @@ the money going into it and who to talk to; and a caseload of postcodes at once.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -13,7 +14,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from directory.errors import InvalidInputError
+from directory.errors import AnswerTooLargeError, InvalidInputError
 from directory.ingest.values import add_months
 from directory.settings import Settings
 from directory.store.repositories.geography import (
@@ -36,7 +37,7 @@ from directory.usecases.patch.index import (
 from directory.usecases.patch.matching import Matching, NearbySites, pass_mask, passes
 from directory.usecases.patch.money import Classify, reaching
 from directory.usecases.patch.places import Coverage, Place, place_for_areas
-from directory.usecases.shared import Shared
+from directory.usecases.shared import Extended, Shared
 from directory.usecases.vocabulary import check_themes, unknown_programme
 
 
@@ -156,6 +157,8 @@ def funding_summary(
     key = (day, place.coverage.key, all_programmes)
     summary = index.funding_cache.get(key)
     if summary is None:
+        if len(index.funding_cache) >= AREA_MATCHES_KEPT:  # any live_on is a new key
+            index.funding_cache.clear()
         summary = index.funding_cache[key] = Shared(
             _funding_summary(index, snap, place, day, all_programmes)
         )
@@ -354,15 +357,26 @@ def _patch_awards(
     }
 
 
+#: the most a caseload lookup answers, in bytes of JSON (as the kept answers measure it):
+#: a request of a few KB must not make an answer of hundreds of MB as the directory grows
+LOOKUP_BYTES_MAX = 8 * 1024 * 1024
+#: services listed in full per postcode with detail=full, by default and at most
+LOOKUP_PER_POSTCODE, LOOKUP_PER_POSTCODE_MAX = 25, 100
+
+
 def patch_lookup(
     index: DirectoryIndex, snap: GeographySnapshot, repo: GeographyRepository,
     settings: Settings, texts: list[Any], filters: PatchFilters, *, detail: str,
+    per_postcode: int = LOOKUP_PER_POSTCODE,
 ) -> dict[str, Any]:  # fmt: skip
-    """A caseload of postcodes: per postcode its patch and the matching services (ids and
-    counts, or full with ``detail="full"``), or its problem, in the order sent."""
+    """A caseload of postcodes: per postcode its patch and the matching services (all their
+    ids, or the first ``per_postcode`` in full with ``detail="full"``; ``counts`` says how
+    many match), or its problem, in the order sent. An answer over LOOKUP_BYTES_MAX is
+    refused (413) rather than built."""
     filters.check()
     _check_programme(index, filters)
     results = []
+    size = 0
     for item in geography.lookup_postcodes(snap, repo, texts, settings.bulk_limit):
         if "result" not in item:
             results.append(item)
@@ -382,15 +396,25 @@ def patch_lookup(
             "counts": counts,
         }
         if detail == "full":
-            patch_answer["services"] = [
-                {
-                    **index.services[sid].body,
-                    "relations": [r["relation"] for r in matches.reasons(sid)],
-                }
-                for sid in ordered
+            listed = [
+                Extended(
+                    index.services[sid].body_json,
+                    {"relations": [r["relation"] for r in matches.reasons(sid)]},
+                )
+                for sid in itertools.islice(ordered, per_postcode)
             ]
+            patch_answer["services"] = listed
+            size += sum(len(entry.json()) for entry in listed)
         else:
             patch_answer["service_ids"] = ordered
+            size += 8 * len(ordered)
+        size += 600  # the postcode, its areas and counts
+        if size > LOOKUP_BYTES_MAX:
+            raise AnswerTooLargeError(
+                f"The answer would be over {LOOKUP_BYTES_MAX // 2**20} MB by postcode "
+                f"{len(results) + 1} of {len(texts)}: send fewer postcodes"
+                + (", a smaller per_page or detail=ids." if detail == "full" else ".")
+            )
         results.append({"query": item["query"], "result": patch_answer})
     found_count = sum(1 for r in results if "result" in r)
     return {"results": results, "found": found_count, "problems": len(results) - found_count}

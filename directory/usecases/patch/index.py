@@ -120,8 +120,8 @@ class DirectoryIndex:
     contacts_by_area: dict[str, list[dict[str, Any]]]
     organisations: dict[int, OrganisationProfile]
     organisation_refs: dict[str, int]
-    #: funding summaries already worked out, by the patch's areas and day (bounded by the
-    #: number of distinct patches: wards, boroughs, BCUs)
+    #: funding summaries already worked out, by the patch's areas and day (at most
+    #: AREA_MATCHES_KEPT, then started afresh: a client may send any live_on)
     funding_cache: dict[tuple[Any, ...], Shared] = field(default_factory=dict)
     #: the awards reaching a patch, by its areas, day and programme filters (at most
     #: AREA_MATCHES_KEPT, then started afresh)

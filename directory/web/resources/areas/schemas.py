@@ -15,7 +15,11 @@ from directory.web.resources.common import (
 class SimplifyArgsSchema(Schema):
     simplify = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=MAX_SIMPLIFY_M),
-        metadata={"description": "Simplification tolerance in metres (0 = exact)"},
+        metadata={
+            "description": "Simplification tolerance in metres (0 = exact), taken down to "
+            "the step at or below it of 0, 0.1, 0.2, 0.5, 1, 2, 5, … 1000, 2000, 5000 (the "
+            "answer's simplify_m says which)"
+        },
     )
 
 

@@ -111,7 +111,10 @@ def get_patch(args: dict[str, Any]) -> Response:
 @blp.route("/patch/lookup", methods=["POST"])
 @blp.arguments(PatchLookupSchema)
 @blp.response(200, PatchLookupResultSchema)
-@blp.alt_response(413, description="More than 1,000 postcodes", **PROBLEM)
+@blp.alt_response(
+    413, description="More than 1,000 postcodes, or an answer over 8 MB (answer-too-large)",
+    **PROBLEM,
+)  # fmt: skip
 @blp.alt_response(404, description="programme-not-found: an unknown programme id", **PROBLEM)
 @blp.alt_response(422, description="invalid-input (an unknown theme, say)", **PROBLEM)
 def lookup_patches(body: dict[str, Any]) -> Response:
@@ -120,6 +123,6 @@ def lookup_patches(body: dict[str, Any]) -> Response:
     reads = directory_reads()
     answer = patch.patch_lookup(
         reads.index, reads.snap, reads.repo, reads.settings, body["postcodes"], _filters(body),
-        detail=body["detail"],
+        detail=body["detail"], per_postcode=body["per_page"],
     )  # fmt: skip
     return http.json_response(answer)

@@ -3,7 +3,13 @@ from __future__ import annotations
 import marshmallow as ma
 
 from directory.ingest.records import SERVICE_STATUSES
-from directory.usecases.patch import DEFAULT_RADIUS_M, MAX_RADIUS_M, RELATIONS
+from directory.usecases.patch import (
+    DEFAULT_RADIUS_M,
+    LOOKUP_PER_POSTCODE,
+    LOOKUP_PER_POSTCODE_MAX,
+    MAX_RADIUS_M,
+    RELATIONS,
+)
 from directory.web.api import ProblemSchema, Schema
 from directory.web.resources.common import (
     AreaRefSchema,
@@ -366,6 +372,15 @@ class PatchLookupSchema(PatchFilterSchema):
         validate=ma.validate.OneOf(["ids", "full"]),
         metadata={"description": "ids: service ids and counts; full: the services themselves"},
     )
+    per_page = ma.fields.Integer(
+        load_default=LOOKUP_PER_POSTCODE,
+        validate=ma.validate.Range(min=1, max=LOOKUP_PER_POSTCODE_MAX),
+        metadata={
+            "description": "detail=full: the services listed in full per postcode, the first "
+            "in the patch's order (counts says how many match; GET /patch pages through "
+            "the rest). An answer over 8 MB is refused (413 answer-too-large)"
+        },
+    )
 
 
 class PatchLookupServiceSchema(PatchServiceSchema):
@@ -390,7 +405,7 @@ class PatchLookupPatchSchema(Schema):
     )
     services = ma.fields.List(
         ma.fields.Nested(PatchLookupServiceSchema),
-        metadata={"description": "detail=full: the services, in order"},
+        metadata={"description": "detail=full: the first per_page services, in order"},
     )
 
 
