@@ -26,8 +26,8 @@ from directory.ingest.apply import (
 )
 from directory.ingest.context import GeographyContext
 from directory.ingest.export import batch_from_database
-from directory.ingest.refresh import RefreshError, Source, refresh, write_lock
-from directory.ingest.run import FORMATS, MODES, SourceError, run_import
+from directory.ingest.refresh import LockHeldError, RefreshError, Source, refresh, write_lock
+from directory.ingest.run import FORMATS, MODES, SourceError, record_refused, run_import
 from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
 from directory.settings import Settings, SettingsError
@@ -53,7 +53,33 @@ def _create_app() -> Flask:
         raise click.ClickException(str(error)) from None
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+class _Commands(FlaskGroup):
+    """The command group: a database that cannot be used (it does not exist, its server is
+    down, its disk is full) is one line naming it and the cause, exit code 1, never a
+    traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as error:
+            raise click.ClickException(_database_problem(error)) from None
+
+
+def _database_problem(error: DBAPIError) -> str:
+    reason = database_reason(error)
+    try:
+        where = _safe_url(Settings.from_env().database_url)
+    except SettingsError:
+        where = "the database"
+    hint = ""
+    if "does not exist" in reason and "database" in reason:
+        hint = " Create it first (see the README's Deployment section), then run `directory init`."
+    elif "connect" in reason.lower() or "refused" in reason.lower():
+        hint = " Is the database server running, and DIRECTORY_DATABASE_URL right?"
+    return f"The database {where} cannot be used: {reason}.{hint}"
+
+
+@click.group(cls=_Commands, create_app=_create_app, add_version_option=False)
 def cli() -> None:
     """London Funded Services Directory: manage the database, data and server."""
 
@@ -420,6 +446,13 @@ def import_command(
                 app_state.db, _snapshot(), app_state.settings, location,
                 fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress,
             )  # fmt: skip
+    except LockHeldError as error:
+        if not dry_run:
+            run_id = record_refused(
+                app_state.db, location, fmt=fmt, source=source, mode=mode, reason=str(error)
+            )
+            raise click.ClickException(f"{error} (recorded as import run #{run_id})") from None
+        raise click.ClickException(str(error)) from None
     except (SourceError, RefreshError, WriteRefused) as error:
         raise click.ClickException(str(error)) from None
     except DBAPIError as error:  # taking or giving back the write lock

@@ -45,6 +45,10 @@ class RefreshError(Exception):
     """The sources file is wrong, or another refresh holds the lock."""
 
 
+class LockHeldError(RefreshError):
+    """Another import or refresh holds the write lock."""
+
+
 @dataclass(frozen=True)
 class Source:
     name: str
@@ -150,7 +154,7 @@ def acquire(db: Database, holder: str) -> _Held:
         with db.session() as session:
             row = session.execute(select(Lock.__table__).where(Lock.name == LOCK_NAME)).first()
         who = f"{row.holder}, since {row.acquired_at:%Y-%m-%d %H:%M} UTC" if row else "starting"
-        raise RefreshError(
+        raise LockHeldError(
             f"Another import or refresh is running ({who}); not starting a second one."
         )
     try:

@@ -16,17 +16,25 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from directory.ingest.apply import ImportOptions, ImportReport, import_batch
+from directory.ingest.apply import (
+    ImportOptions,
+    ImportReport,
+    finish_row,
+    import_batch,
+    now,
+    run_row,
+)
 from directory.ingest.context import GeographyContext
 from directory.ingest.giving360 import read_360giving_json, read_360giving_table
 from directory.ingest.hsds import read_hsds_json
 from directory.ingest.need import NEED_FORMATS, detect_need_format, import_need
 from directory.ingest.readers import ReadError, Table, normalise_header, read_table
-from directory.ingest.records import Batch
+from directory.ingest.records import Batch, Problem
 from directory.ingest.template import read_template
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
 from directory.store.db import Database
+from directory.store.repositories.directory import DirectoryRepository
 from directory.store.repositories.geography import GeographyRepository
 from directory.usecases.geography import GeographySnapshot
 from geodata.sources import data_file
@@ -185,6 +193,24 @@ def run_import(
         dry_run=dry_run,
     )
     return import_batch(db, snap, settings, batch, options, ctx, progress=progress)
+
+
+def record_refused(
+    db: Database, location: str, *, fmt: str | None, source: str | None, mode: str, reason: str
+) -> int:
+    """Record an import that did not start (another writer held the lock) as a run with
+    status ``refused``, so /imports shows it was asked for; returns its id."""
+    name = location.rsplit("/", 1)[-1]
+    options = ImportOptions(
+        source=(source or normalise_header(Path(name).stem).replace("_", "-")[:80] or "import"),
+        format=fmt or "unknown", location=public_location(location), checksum="", mode=mode,
+    )  # fmt: skip
+    now_ = now()
+    with db.session() as session:
+        repo = DirectoryRepository(session)
+        run_id = repo.add_run(run_row(options, now_))
+        repo.finish_run(run_id, finish_row("refused", {}, [Problem(reason)]))
+    return run_id
 
 
 #: the need figures of a data directory: (manifest key, import format, source name)

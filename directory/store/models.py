@@ -320,7 +320,7 @@ class ImportRun(Base):
     location: Mapped[str] = mapped_column(String(1000))
     mode: Mapped[str] = mapped_column(String(12))  # full | incremental
     checksum: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(12))  # succeeded | unchanged | failed
+    status: Mapped[str] = mapped_column(String(12))  # succeeded | unchanged | failed | refused
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON)

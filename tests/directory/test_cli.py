@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+from click.testing import CliRunner
 
 from directory import create_app
 from directory.cli import _safe_url, cli
@@ -264,3 +265,16 @@ def test_geodata_refresh_json_is_alone_on_stdout(writable_app):
     report = json.loads(result.stdout)
     assert [(s["name"], s["status"]) for s in report["sources"]] == [("crime", "failed")]
     assert report["loaded"] is False
+
+
+@pytest.mark.postgres
+def test_init_against_a_database_that_does_not_exist_is_one_line(postgres, tmp_path):
+    """No SQLAlchemy traceback: the database named, the driver's reason, what to do."""
+    env = {"DIRECTORY_DATABASE_URL": postgres.url("no_such_database"),
+           "DIRECTORY_INSTANCE_DIR": str(tmp_path)}  # fmt: skip
+    result = CliRunner().invoke(cli, ["init"], env=env)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    (line,) = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert 'database "no_such_database" does not exist' in line
+    assert "no_such_database" in line and "Create it first" in line

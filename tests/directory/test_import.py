@@ -316,6 +316,10 @@ def test_a_writer_killed_on_another_host_does_not_block_the_next(writable_app, t
         single = run(writable_app, "import", str(tmp_path / "good.csv"))
         assert single.exit_code == 1 and "Another import or refresh is running" in single.output
         assert writable_app.test_client().get("/api/v1/services").json["total_items"] == 0
+        # the refused import is on record, saying why
+        (refused,) = writable_app.test_client().get("/api/v1/imports").json["contents"]
+        assert refused["status"] == "refused" and refused["source"] == "good"
+        assert f"import run #{refused['id']}" in single.output
     finally:
         holder.kill()
         holder.wait()
@@ -569,3 +573,35 @@ def test_the_demo_directory_exports_to_a_template_that_imports_cleanly(
     report = json.loads(result.output)
     assert report["errors"] == 0, report["problems"][:5]
     assert report["counts"]["services"]["created"] == 0
+
+
+def test_an_import_from_a_url_reads_it_and_records_it_without_its_query(writable_app, tmp_path):
+    """URL imports as an officer runs them: over HTTP from a local server; the run's location
+    is shown without the query (which may carry a token); a missing file is one line; a
+    refresh source given by url = … reads the same way."""
+    import functools
+    import http.server
+    import threading
+
+    write(tmp_path, "good.csv", HEADER + OXYGEN)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        result = run(writable_app, "import", f"{base}/good.csv?token=s3cret", "--source", "web")
+        assert result.exit_code == 0, result.output
+        (recorded,) = writable_app.test_client().get("/api/v1/imports").json["contents"]
+        assert recorded["location"] == f"{base}/good.csv" and recorded["status"] == "succeeded"
+        missing = run(writable_app, "import", f"{base}/nowhere.csv")
+        assert missing.exit_code == 1 and "Traceback" not in missing.output
+        assert f"Cannot download {base}/nowhere.csv" in missing.output and "404" in missing.output
+        write(tmp_path, "more.csv", HEADER + RESCUE)
+        sources = _sources(tmp_path, [{"name": "web-more", "url": f"{base}/more.csv"}])
+        refreshed = run(writable_app, "refresh", "--sources", str(sources))
+        assert refreshed.exit_code == 0 and "web-more: succeeded" in refreshed.output
+    finally:
+        server.shutdown()
+        server.server_close()
+    refs = [s["ref"] for s in writable_app.test_client().get("/api/v1/services").json["contents"]]
+    assert sorted(refs) == ["OXY-KT-01", "SL-RR-01"]
