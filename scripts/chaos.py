@@ -9,8 +9,9 @@ and takes a few seconds to half a minute:
 - **outage**: ``directory serve`` (gunicorn, 2 workers) on PostgreSQL with the demo
   directory, 4 keep-alive clients over postcode, patch, area, services and /ready; the
   cluster stopped at once (``pg_ctl stop -m immediate``) for 2 s and started again; then a
-  ``-m fast`` restart. Counted: requests, 5xx other than 503, 503s, and the seconds from the
-  database being back to the last answer that was not a 200.
+  ``-m fast`` restart. Counted: requests, 5xx other than 503 (and connections dropped), 503s,
+  how long clients saw 503s, and the seconds from the database answering again (``pg_ctl
+  -w start`` returning) to the last answer that was not a 200 (0: none after).
 - **idle clients**: 50 connections that send half a request and 10 that send nothing, held
   open; then 20 requests each of /health and a patch, through nginx (the production set-up)
   and straight to gunicorn (which two such connections stall: reported as the time it took,
@@ -90,7 +91,11 @@ def outage(cluster: PostgresCluster, env: dict[str, str], tmp: Path) -> list[lis
             answers = load.since(start)
             counts = Counter(a.status for a in answers)
             other = sum(n for status, n in counts.items() if status >= 500 and status != 503)
-            note = "stopped 2 s (-m immediate)" if mode == "immediate" else "restart (-m fast)"
+            refused = [a.at for a in answers if a.status == 503]
+            span = f"; 503s for {refused[-1] - refused[0]:.1f} s" if refused else ""
+            note = (
+                "stopped 2 s (-m immediate)" if mode == "immediate" else "restart (-m fast)"
+            ) + span
             rows.append(["outage", "postgresql", len(answers), other + counts.get(0, 0),
                          counts.get(503, 0), round(recovery, 2), "", "", note])  # fmt: skip
     return rows
