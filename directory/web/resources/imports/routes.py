@@ -28,10 +28,12 @@ class ImportSchema(Schema):
     location = ma.fields.String()
     mode = ma.fields.String(metadata={"description": "full | incremental"})
     checksum = ma.fields.String(allow_none=True)
-    status = ma.fields.String(metadata={
+    status = ma.fields.String(
+        metadata={
             "description": "succeeded | unchanged | failed | refused (another import or "
             "refresh held the write lock: nothing was read)"
-        })
+        }
+    )
     started_at = ma.fields.String()
     finished_at = ma.fields.String(allow_none=True)
     counts = ma.fields.Dict(
