@@ -9,6 +9,7 @@ No Flask here.
 
 from __future__ import annotations
 
+import uuid
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -127,8 +128,27 @@ def _url(entity: str, entity_id: int) -> str | None:
     return f"/api/v1/{path}/{entity_id}" if path else None
 
 
-def atom(body: dict[str, Any], *, feed_url: str, base_url: str, title: str) -> bytes:
-    """An Atom 1.0 feed (RFC 4287) of change entries."""
+#: the namespace the feed's and entries' permanent ids are made in when no public URL is
+#: configured (uuid5 of the project's name)
+ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/london-funded-services-directory")
+
+
+def atom_id(name: str, public_url: str | None) -> str:
+    """A permanent id for the feed or an entry (RFC 4287 §4.2.6): never built from the
+    request's Host header, so the same change keeps its id however it is fetched. Under
+    the configured public URL when there is one, else a ``urn:uuid`` of the name."""
+    if public_url:
+        return f"{public_url}/api/v1/changes#{name}"
+    return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, name)}"
+
+
+def atom(
+    body: dict[str, Any], *, feed_url: str, base_url: str, title: str, feed_name: str,
+    public_url: str | None = None,
+) -> bytes:  # fmt: skip
+    """An Atom 1.0 feed (RFC 4287) of change entries. ``feed_url`` and ``base_url`` make the
+    links (where this copy was fetched); the ids come from ``feed_name``, each entry's id
+    and ``public_url`` only (:func:`atom_id`)."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     entries = body["contents"]
@@ -140,7 +160,7 @@ def atom(body: dict[str, Any], *, feed_url: str, base_url: str, title: str) -> b
             element.text = text
         return element
 
-    sub(feed, "id", feed_url)
+    sub(feed, "id", atom_id(feed_name, public_url))
     sub(feed, "title", title)
     sub(feed, "updated", updated)
     sub(feed, "link", rel="self", href=feed_url)
@@ -148,7 +168,7 @@ def atom(body: dict[str, Any], *, feed_url: str, base_url: str, title: str) -> b
     sub(author, "name", "London Funded Services Directory")
     for entry in entries:
         item = sub(feed, "entry")
-        sub(item, "id", f"{base_url}/api/v1/changes#{entry['id']}")
+        sub(item, "id", atom_id(entry["id"], public_url))
         sub(item, "title", entry["summary"])
         sub(item, "updated", entry["at"])
         if entry.get("url"):

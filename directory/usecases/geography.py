@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import orjson
 import shapely
 from shapely.geometry import mapping
@@ -699,9 +698,7 @@ def boundary_feature(
         return cached
     a = snap.areas[code]
     geometry = snap.geometries[code]
-    if simplify > 0:
-        geometry = shapely.simplify(geometry, simplify, preserve_topology=True)
-    geometry = shapely.transform(crs.geometry_to_wgs84(geometry), lambda c: np.round(c, 6))
+    geometry = geojson_geometry(geometry, simplify)
     feature = {
         "type": "Feature",
         "id": code,
@@ -725,6 +722,20 @@ def boundary_feature(
             snap._boundaries[key] = kept
             snap._boundary_bytes += size
     return kept
+
+
+def geojson_geometry(geometry: Any, simplify: float = 0.0) -> Any:
+    """A British National Grid area as RFC 7946 wants it: simplified in metres (``simplify``
+    > 0), in WGS84 on a 1e-6 degree grid (about 0.1 m), valid (simplification and the grid
+    can fold a narrow ward onto itself: it is repaired, not sent), and every exterior ring
+    counter-clockwise, holes clockwise (§3.1.6)."""
+    if simplify > 0:
+        geometry = shapely.simplify(geometry, simplify, preserve_topology=True)
+    geometry = crs.geometry_to_wgs84(geometry)
+    if not shapely.is_valid(geometry):
+        geometry = shapely.make_valid(geometry, method="structure", keep_collapsed=False)
+    geometry = shapely.set_precision(geometry, 1e-6)  # snap-rounds, and stays valid
+    return shapely.orient_polygons(geometry)
 
 
 def boundary_collection(

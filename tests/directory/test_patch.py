@@ -268,6 +268,18 @@ def test_change_feed_by_area_and_atom(patch_app, tmp_path):
     ns = {"a": "http://www.w3.org/2005/Atom"}
     assert "Kingston upon Thames" in root.find("a:title", ns).text
     assert len(root.findall("a:entry", ns)) >= 5
+    # ids are permanent: the same however the feed is fetched (never the Host header's)
+    elsewhere = ET.fromstring(
+        client.get("/api/v1/changes.atom?area=Kingston", base_url="http://attacker.example").data
+    )
+
+    def ids(feed_root):
+        return [e.text for e in feed_root.iter("{http://www.w3.org/2005/Atom}id")]
+
+    assert ids(elsewhere) == ids(root) and all(i.startswith("urn:uuid:") for i in ids(root))
+    assert len(set(ids(root))) == len(ids(root))
+    other_feed = ET.fromstring(client.get("/api/v1/changes.atom?area=Lambeth").data)
+    assert ids(other_feed)[0] != ids(root)[0]  # each feed its own id
     themed = client.get("/api/v1/changes?theme=gangs-exploitation&entity=service").json
     assert {e["entity_ref"] for e in themed["contents"]} == {"BCU"}
     assert client.get("/api/v1/changes?area=Atlantis").status_code == 404

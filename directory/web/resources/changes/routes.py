@@ -105,8 +105,10 @@ def atom_changes(args: dict[str, Any]) -> Response:
     query = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
     feed_url = request.base_url + (f"?{urlencode(query)}" if query else "")
     area = body["area"]["name"] if body["area"] else "London"
+    public_url = state().settings.public_url
     xml = changes.atom(
-        body, feed_url=feed_url, base_url=request.host_url.rstrip("/"),
-        title=f"Funded services changes: {area}",
+        body, feed_url=feed_url, base_url=public_url or request.host_url.rstrip("/"),
+        title=f"Funded services changes: {area}", public_url=public_url,
+        feed_name="feed?" + urlencode(sorted(query.items())),
     )  # fmt: skip
     return Response(xml, mimetype=http.ATOM_MIMETYPE)
