@@ -25,7 +25,8 @@ from directory.ingest.apply import (
     import_batch,
 )
 from directory.ingest.context import GeographyContext
-from directory.ingest.export import batch_from_database
+from directory.ingest.export import batch_from_database, giving360_from_database
+from directory.ingest.giving360_write import STANDARD_VERSION
 from directory.ingest.refresh import LockHeldError, RefreshError, Source, refresh, write_lock
 from directory.ingest.run import FORMATS, MODES, SourceError, record_refused, run_import
 from directory.ingest.template import HEADINGS, write_template
@@ -487,12 +488,17 @@ def template_command(path: Path, fmt: str | None, as_json: bool) -> None:
 @cli.command("export")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
-    "--format", "fmt", type=click.Choice(["xlsx", "csv"]), help="Default: from the suffix"
-)
+    "--format", "fmt", type=click.Choice(["xlsx", "csv", "360giving"]),
+    help="Default: from the suffix (.json: 360giving)",
+)  # fmt: skip
 @json_option
 @with_appcontext
 def export_command(path: Path, fmt: str | None, as_json: bool) -> None:
-    """Write the directory's services out in the spreadsheet template (re-importable)."""
+    """Write the directory's services out in the spreadsheet template (re-importable), or
+    its grants as a 360Giving JSON package (--format 360giving, or a .json name)."""
+    if fmt == "360giving" or (fmt is None and path.suffix.lower() == ".json"):
+        _export_360giving(path, as_json)
+        return
     table_format = _table_format(path, fmt)
     with state().db.session() as session:
         batch = batch_from_database(session)
@@ -501,6 +507,27 @@ def export_command(path: Path, fmt: str | None, as_json: bool) -> None:
         _print_json({"path": str(path), "format": table_format, "services": len(batch.services)})
         return
     click.echo(f"Wrote {len(batch.services)} services to {path}.")
+
+
+def _export_360giving(path: Path, as_json: bool) -> None:
+    snap = _snapshot()
+    areas = {code: (area.name, area.type) for code, area in snap.areas.items()}
+    with state().db.session() as session:
+        export = giving360_from_database(session, areas)
+    path.write_text(json.dumps(export.package, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    report = export.report()
+    if as_json:
+        _print_json({"path": str(path), "format": "360giving", **report})
+        return
+    click.echo(f"Wrote {report['grants']} grants to {path} (360Giving {STANDARD_VERSION}).")
+    if export.excluded:
+        click.echo(
+            f"Left out {len(export.excluded)} grants 360Giving cannot carry validly:", err=True
+        )
+        for item in export.excluded:
+            click.echo(f"  {item['id']}: {'; '.join(item['reasons'])}", err=True)
+    for item in export.notes:
+        click.echo(f"  note: {item['id']}: {'; '.join(item['notes'])}", err=True)
 
 
 def _table_format(path: Path, fmt: str | None) -> str:

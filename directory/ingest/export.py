@@ -1,11 +1,15 @@
-"""Read the directory back into records, for ``directory export`` (the template format)."""
+"""Read the directory back into records, for ``directory export`` (the template format, or
+360Giving JSON through ``giving360_write``)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from directory.ingest.giving360_write import Export360, write_360giving
 from directory.ingest.records import (
     Batch,
     GrantRecord,
@@ -72,3 +76,17 @@ def batch_from_database(session: Session, *, include_withdrawn: bool = False) ->
             )
         )
     return batch
+
+
+def giving360_from_database(
+    session: Session | Connection, areas: Mapping[str, tuple[str, str]], *,
+    refs: Collection[str] | None = None, include_withdrawn: bool = False,
+) -> Export360:  # fmt: skip
+    """The directory's grants (those of ``refs`` when given; withdrawn ones only with
+    ``include_withdrawn``) as a 360Giving package, and those left out."""
+    batch = batch_from_database(session, include_withdrawn=include_withdrawn)  # type: ignore[arg-type]
+    if refs is not None:
+        wanted = set(refs)
+        batch.grants = [g for g in batch.grants if g.ref in wanted]
+    programmes = {pid: row.name for pid, row in DirectoryRepository(session).programmes().items()}  # type: ignore[arg-type]
+    return write_360giving(batch, areas, programmes)

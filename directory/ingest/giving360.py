@@ -49,6 +49,7 @@ from directory.ingest.values import (
     parse_amount,
     parse_date,
     parse_email,
+    parse_financial_year,
     parse_int,
     parse_url,
 )
@@ -57,6 +58,9 @@ from directory.ingest.values import (
 REGRANT_TYPE_CODES = ("FRG010", "FRG020", "FRG030", "FRG040", "FRG050", "FRG060", "FRG070")
 #: our extension key naming the grant this grant's money came through
 PARENT_GRANT_KEY = "parentGrant"
+#: our extension key for the financial year the grant is counted in ("2016/17"), when it
+#: is not the award date's (a decision signed in March for the year starting in April)
+FINANCIAL_YEAR_KEY = "financialYear"
 
 MAX_REF = 200  # identifiers longer than this are refused
 MAX_NAME = 500  # names and titles are cut to this, with a warning
@@ -389,6 +393,9 @@ class _GrantReader:
         areas = self._areas(p, raw)
         title = p.text("title", raw.get("title"))
         description = p.text("description", raw.get("description"), MAX_TEXT)
+        year = None
+        if not blank(raw.get(FINANCIAL_YEAR_KEY)):
+            year = p.parse(FINANCIAL_YEAR_KEY, raw.get(FINANCIAL_YEAR_KEY), parse_financial_year)
 
         if p.failed or ref is None or funder_ref is None or recipient_ref is None:
             return
@@ -408,7 +415,7 @@ class _GrantReader:
                 start=start,
                 end=end,
                 duration_months=duration,
-                financial_year=financial_year_of(awarded) if awarded else None,
+                financial_year=year or (financial_year_of(awarded) if awarded else None),
                 areas=areas,
                 regrant_type=regrant,
                 parent_ref=parent,

@@ -324,6 +324,28 @@ def list_grants(
     """One page of grants under the filters (every one given must hold). Organisations by
     id or ref; an area by code or name, with the areas inside and above it (GRANT_AREA_RULE);
     ``text`` word by word; ``status`` by the dates, as grant_flags derives it."""
+    rows, total = q.grants_page(
+        **grant_filters(
+            q, snap, settings, today, programme=programme, organisation=organisation,
+            funder=funder, recipient=recipient, area=area, text=text, status=status,
+            include_withdrawn=include_withdrawn,
+        ),
+        offset=(page - 1) * per_page, limit=per_page,
+    )  # fmt: skip
+    grant_areas = q.grant_areas([r.id for r in rows])
+    return envelope(
+        [grant_summary(r, grant_areas[r.id], snap, today, settings) for r in rows],
+        total_items=total, page=page, per_page=per_page,
+    )  # fmt: skip
+
+
+def grant_filters(
+    q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, *,
+    programme: str | None = None, organisation: str | None = None,
+    funder: str | None = None, recipient: str | None = None, area: str | None = None,
+    text: str | None = None, status: str | None = None, include_withdrawn: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """The filters of GET /grants, checked and resolved, as ``grants_page`` takes them."""
     if programme is not None and not programme_known(q, programme):
         raise unknown_programme(q, programme)
     org_ids = {
@@ -343,22 +365,17 @@ def list_grants(
         message = f"status must be one of {', '.join(GRANT_STATUSES)}."
         raise InvalidInputError(message, errors={"status": [message]})
     areas = area_scope(snap, resolve_area(snap, area)) if area is not None else None
-    rows, total = q.grants_page(
-        programme=programme, organisation_id=org_ids.get("organisation"),
-        funder_id=org_ids.get("funder"), recipient_id=org_ids.get("recipient"),
-        areas=areas, words=words,
-        status=(
+    return {
+        "programme": programme, "organisation_id": org_ids.get("organisation"),
+        "funder_id": org_ids.get("funder"), "recipient_id": org_ids.get("recipient"),
+        "areas": areas, "words": words,
+        "status": (
             None if status is None else GrantStatusDates(
                 status, today, today + timedelta(days=settings.ending_soon_days)
             )
         ),
-        include_withdrawn=include_withdrawn, offset=(page - 1) * per_page, limit=per_page,
-    )  # fmt: skip
-    grant_areas = q.grant_areas([r.id for r in rows])
-    return envelope(
-        [grant_summary(r, grant_areas[r.id], snap, today, settings) for r in rows],
-        total_items=total, page=page, per_page=per_page,
-    )  # fmt: skip
+        "include_withdrawn": include_withdrawn,
+    }  # fmt: skip
 
 
 def _organisation(q: CatalogueQueries, key: str) -> int:

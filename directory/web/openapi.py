@@ -93,6 +93,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("get", "/api/v1/organisations/{key}"): Operation("getOrganisation", "One organisation"),
     ("get", "/api/v1/grants"): Operation("listGrants", "Search the grants", paged=True),
+    ("get", "/api/v1/grants.360giving.json"): Operation(
+        "getGrants360Giving", "The grants as a 360Giving package"
+    ),
     ("get", "/api/v1/grants/{key}"): Operation("getGrant", "One grant"),
     ("get", "/api/v1/partners"): Operation("listPartners", "Partners near a place"),
     ("get", "/api/v1/themes"): Operation("listThemes", "The theme taxonomy"),

@@ -612,7 +612,7 @@ class CatalogueQueries:
         ).join(Organisation, Organisation.id == Service.organisation_id)
 
     def _page(
-        self, model: Any, statement: Any, where: list[Any], offset: int, limit: int
+        self, model: Any, statement: Any, where: list[Any], offset: int, limit: int | None
     ) -> tuple[list[Row[Any]], int]:
         """One page of ``statement`` under the filters, and how many rows match in all."""
         total = self.db.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
@@ -744,9 +744,9 @@ class CatalogueQueries:
         funder_id: int | None = None, recipient_id: int | None = None,
         areas: Collection[str] | None = None, words: Sequence[str] = (),
         status: GrantStatusDates | None = None, include_withdrawn: bool = False,
-        offset: int, limit: int,
+        offset: int, limit: int | None,
     ) -> tuple[list[Row[Any]], int]:  # fmt: skip
-        """One page of grants, newest award first, under the filters (all of them): a
+        """One page of grants (all of them with ``limit`` None), newest award first, under the filters (all of them): a
         programme id; an organisation as funder or recipient; the funder; the recipient;
         any of the beneficiary ``areas``; every one of ``words`` (lower case) in the title,
         ref, funder's, recipient's or programme's name; a status by the dates."""

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Response
+from flask import Response, redirect, request, url_for
 
-from directory.usecases import catalogue
+from directory.usecases import catalogue, giving360
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.resources.grants.schemas import (
+    Giving360PackageSchema,
     GrantDetailSchema,
+    GrantFilterArgsSchema,
     GrantListArgsSchema,
     GrantPageSchema,
 )
 from directory.web.state import catalogue as queries
-from directory.web.state import paged_response, snapshot, state, today
+from directory.web.state import connection, paged_response, snapshot, state, today
 
 blp = Blueprint("grants", __name__, url_prefix="/api/v1", description="Grants (funding)")
+PAGING = frozenset({"page", "per_page", "format"})
 
 
 @blp.route("/grants")
@@ -28,10 +32,19 @@ blp = Blueprint("grants", __name__, url_prefix="/api/v1", description="Grants (f
     description="organisation-not-found, programme-not-found or area-not-found (with "
     "suggestions)",
 )  # fmt: skip
+@blp.alt_response(
+    307, description="format=360giving: to /api/v1/grants.360giving.json, the same filters",
+    headers={"Location": {"description": "The package's URL", "schema": {"type": "string"}}},
+)  # fmt: skip
 def list_grants(args: dict[str, Any]) -> Response:
     """Grants, newest award first, with duration flags and a status derived from the dates.
 
-    Every filter given narrows the list (AND)."""
+    Every filter given narrows the list (AND). `format=360giving` redirects to the same
+    grants as a 360Giving package."""
+    if args.get("format") == "360giving":
+        query = [(k, v) for k, v in request.args.items(multi=True) if k not in PAGING]
+        target = url_for("grants.grants_360giving") + (f"?{urlencode(query)}" if query else "")
+        return redirect(target, code=307)
     body = catalogue.list_grants(
         queries(), snapshot(), state().settings, today(),
         programme=args.get("programme"), organisation=args.get("organisation"),
@@ -40,6 +53,27 @@ def list_grants(args: dict[str, Any]) -> Response:
         include_withdrawn=args["include_withdrawn"], page=args["page"], per_page=args["per_page"],
     )  # fmt: skip
     return paged_response(body, args["page"], args["per_page"])
+
+
+@blp.route("/grants.360giving.json")
+@blp.arguments(GrantFilterArgsSchema, location="query")
+@blp.response(200, Giving360PackageSchema)
+@blp.alt_response(
+    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
+    description="organisation-not-found, programme-not-found or area-not-found",
+)  # fmt: skip
+def grants_360giving(args: dict[str, Any]) -> Response:
+    """Every grant the filters keep (those of GET /grants, without paging) as one 360Giving
+    Data Standard package (schema 1.4, valid against the standard's package schema), newest
+    award first. Grants 360Giving cannot carry validly are listed in `notPublished`."""
+    package = giving360.grants_package(
+        queries(), connection(), snapshot(), state().settings, today(),
+        programme=args.get("programme"), organisation=args.get("organisation"),
+        funder=args.get("funder"), recipient=args.get("recipient"), area=args.get("area"),
+        text=args.get("q"), status=args.get("status"),
+        include_withdrawn=args["include_withdrawn"],
+    )  # fmt: skip
+    return http.json_response(package)
 
 
 @blp.route("/grants/<string:key>")

@@ -13,7 +13,9 @@ from directory.web.resources.common import (
 )
 
 
-class GrantListArgsSchema(PageArgsSchema):
+class GrantFilterArgsSchema(Schema):
+    """GET /grants' filters (also the 360Giving package's, which has no paging)."""
+
     programme = ma.fields.String(
         validate=ma.validate.Length(min=1, max=80),
         metadata={
@@ -56,6 +58,42 @@ class GrantListArgsSchema(PageArgsSchema):
         metadata={"description": GRANT_AREA_RULE},
     )
     include_withdrawn = ma.fields.Boolean(load_default=False)
+
+
+class GrantListArgsSchema(PageArgsSchema, GrantFilterArgsSchema):
+    format = ma.fields.String(
+        validate=ma.validate.OneOf(["json", "360giving"]),
+        metadata={
+            "description": "json (default), or 360giving: a 307 redirect to "
+            "/api/v1/grants.360giving.json with the same filters (every grant they keep, "
+            "as one 360Giving package)"
+        },
+    )
+
+
+class NotPublishedSchema(Schema):
+    id = ma.fields.String(metadata={"description": "The grant's id (ref)"})
+    reasons = ma.fields.List(ma.fields.String())
+
+
+class Giving360PackageSchema(Schema):
+    """A 360Giving Data Standard package (schema 1.4); each grant as the standard's schema
+    describes it (https://standard.threesixtygiving.org/)."""
+
+    grants = ma.fields.List(ma.fields.Dict(), metadata={"description": "360Giving grants"})
+    version = ma.fields.String(metadata={"description": "The 360Giving schema version: 1.4"})
+    title = ma.fields.String()
+    description = ma.fields.String()
+    publisher = ma.fields.Dict()
+    issued = ma.fields.String()
+    modified = ma.fields.String()
+    notPublished = ma.fields.List(
+        ma.fields.Nested(NotPublishedSchema),
+        metadata={
+            "description": "Our extension: the grants the filters keep that 360Giving cannot "
+            "carry validly (no award date or no amount awarded: both required), with why"
+        },
+    )
 
 
 class GrantSchema(Schema):

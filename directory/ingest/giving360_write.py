@@ -1,0 +1,173 @@
+"""Write the directory's grants as a 360Giving Data Standard package (JSON, schema 1.4).
+
+The inverse of ``giving360.read_360giving_json``: what it reads back is what was written
+(the round trip is tested). Mapping decisions:
+
+* Each grant is one 360Giving grant: ``id`` our ref; funder and recipient as
+  ``fundingOrganization`` / ``recipientOrganization`` with their org-ids, names, charity and
+  company numbers, web address, email and description; ``grantProgramme`` our programme id
+  as ``code`` and its name as ``title``; ``plannedDates`` the start, end and duration in
+  months; ``beneficiaryLocation`` each beneficiary area with its GSS code and the
+  standard's geoCodeType (``WD`` ward, ``LONB`` London borough, ``RGN/GOR`` region); a Met
+  BCU, which has no GSS code, by its name and our id; ``regrantType``; ``url`` where the
+  grant was published; our extensions ``parentGrant``, the grant its money came through,
+  and ``financialYear``, the year the grant is counted in when it is not the award date's.
+* A grant the standard cannot carry validly is **left out and reported**, never faked:
+  one with no award date or no amount awarded (both required). A grant with no
+  description is written with its title as the description, and reported as such.
+* Services are not part of 360Giving: which services a grant funds stays in our API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from directory.ingest.giving360 import FINANCIAL_YEAR_KEY, PARENT_GRANT_KEY
+from directory.ingest.records import Batch, GrantRecord, OrganisationRecord
+from directory.ingest.values import financial_year_of
+
+#: the 360Giving schema version the package follows
+STANDARD_VERSION = "1.4"
+#: the standard's geoCodeType codelist code for each kind of area we hold
+GEO_CODE_TYPES = {"ward": "WD", "borough": "LONB", "region": "RGN/GOR"}
+
+
+@dataclass
+class Export360:
+    """A package and what could not go in it."""
+
+    package: dict[str, Any]
+    #: grants left out: {"id": ref, "reasons": [...]}
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+    #: grants written with something said about them: {"id": ref, "notes": [...]}
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "grants": len(self.package["grants"]),
+            "excluded": self.excluded,
+            "notes": self.notes,
+        }
+
+
+def write_360giving(
+    batch: Batch,
+    areas: Mapping[str, tuple[str, str]],
+    programmes: Mapping[str, str],
+    *,
+    title: str = "London Funded Services Directory: grants",
+    now: datetime | None = None,
+) -> Export360:
+    """The grants of ``batch`` as a 360Giving package. ``areas`` maps an area code to its
+    (name, type); ``programmes`` a programme id to its name."""
+    orgs = {org.ref: org for org in batch.organisations}
+    stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
+    out = Export360(
+        {
+            "grants": [],
+            "version": STANDARD_VERSION,
+            "title": title,
+            "description": "Grants held by the London Funded Services Directory, as its "
+            "API serves them (GET /api/v1/grants), in the 360Giving Data Standard.",
+            "publisher": {"name": "London Funded Services Directory"},
+            "issued": stamp,
+            "modified": stamp,
+        }
+    )
+    for grant in sorted(batch.grants, key=lambda g: g.ref):
+        reasons = []
+        if grant.awarded is None:
+            reasons.append("no award date (awardDate is required by 360Giving)")
+        if grant.amount is None:
+            reasons.append("no amount awarded (amountAwarded is required by 360Giving)")
+        if grant.funder_ref not in orgs or grant.recipient_ref not in orgs:
+            reasons.append("its funder or recipient organisation is not held")
+        if reasons:
+            out.excluded.append({"id": grant.ref, "reasons": reasons})
+            continue
+        notes: list[str] = []
+        out.package["grants"].append(_grant(grant, orgs, areas, programmes, notes))
+        if notes:
+            out.notes.append({"id": grant.ref, "notes": notes})
+    return out
+
+
+def _grant(
+    grant: GrantRecord, orgs: Mapping[str, OrganisationRecord],
+    areas: Mapping[str, tuple[str, str]], programmes: Mapping[str, str], notes: list[str],
+) -> dict[str, Any]:  # fmt: skip
+    assert grant.awarded is not None and grant.amount is not None
+    title = grant.title or f"Grant {grant.ref}"
+    if not grant.title:
+        notes.append("no title held: written as 'Grant <id>'")
+    description = grant.description
+    if not description:
+        description = title
+        notes.append("no description held: written as the title")
+    item: dict[str, Any] = {
+        "id": grant.ref,
+        "title": title,
+        "description": description,
+        "currency": grant.currency,
+        "amountAwarded": _number(grant.amount),
+        "awardDate": grant.awarded.isoformat(),
+        "recipientOrganization": [_organisation(orgs[grant.recipient_ref])],
+        "fundingOrganization": [_organisation(orgs[grant.funder_ref])],
+    }
+    planned = {
+        key: value
+        for key, value in (
+            ("startDate", grant.start.isoformat() if grant.start else None),
+            ("endDate", grant.end.isoformat() if grant.end else None),
+            ("duration", grant.duration_months),
+        )
+        if value is not None
+    }
+    if planned:
+        item["plannedDates"] = [planned]
+    if grant.programme:
+        item["grantProgramme"] = [
+            {"code": grant.programme, "title": programmes.get(grant.programme, grant.programme)}
+        ]
+    locations = [_location(code, areas) for code in grant.areas]
+    if locations:
+        item["beneficiaryLocation"] = locations
+    if grant.regrant_type:
+        item["regrantType"] = grant.regrant_type
+    if grant.source_url:
+        item["url"] = grant.source_url
+    if grant.parent_ref:
+        item[PARENT_GRANT_KEY] = grant.parent_ref
+    if grant.financial_year and grant.financial_year != financial_year_of(grant.awarded):
+        item[FINANCIAL_YEAR_KEY] = grant.financial_year
+    return item
+
+
+def _number(amount: Decimal) -> int | float:
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+def _organisation(org: OrganisationRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": org.ref, "name": org.name}
+    for key, value in (
+        ("charityNumber", org.charity_number),
+        ("companyNumber", org.company_number),
+        ("url", org.website),
+        ("email", org.email),
+        ("description", org.description),
+    ):
+        if value:
+            out[key] = value
+    return out
+
+
+def _location(code: str, areas: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    name, kind = areas.get(code, (code, ""))
+    location: dict[str, Any] = {"name": name, "geoCode": code, "countryCode": "GB"}
+    if kind in GEO_CODE_TYPES:
+        location["geoCodeType"] = GEO_CODE_TYPES[kind]
+    return location

@@ -1,0 +1,42 @@
+"""The grants as a 360Giving package: GET /api/v1/grants.360giving.json (and
+``/grants?format=360giving``, which redirects there), under the filters of GET /grants.
+
+The package is what ``directory export FILE.json`` writes (directory/ingest/giving360_write.py)
+for the grants the filters keep; the grants 360Giving cannot carry validly are listed in the
+package's ``notPublished`` member (our extension) with the reasons, never dropped unsaid.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection
+
+from directory.ingest.export import giving360_from_database
+from directory.settings import Settings
+from directory.store.repositories.directory import CatalogueQueries
+from directory.usecases.catalogue import grant_filters
+from directory.usecases.geography import GeographySnapshot
+
+#: our extension member listing the grants left out of a package, with why
+NOT_PUBLISHED_KEY = "notPublished"
+
+
+def grants_package(
+    q: CatalogueQueries, connection: Connection, snap: GeographySnapshot, settings: Settings,
+    today: date, **filters: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """Every grant the filters keep (no paging: 360Giving packages are whole files) as one
+    package, newest award first as /grants lists them."""
+    chosen = grant_filters(q, snap, settings, today, **filters)
+    rows, _total = q.grants_page(**chosen, offset=0, limit=None)
+    order = {row.ref: i for i, row in enumerate(rows)}
+    areas = {code: (area.name, area.type) for code, area in snap.areas.items()}
+    export = giving360_from_database(
+        connection, areas, refs=order, include_withdrawn=chosen["include_withdrawn"]
+    )
+    package = export.package
+    package["grants"].sort(key=lambda grant: order[grant["id"]])
+    package[NOT_PUBLISHED_KEY] = export.excluded
+    return package
