@@ -32,6 +32,7 @@ Mapping decisions:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -651,10 +652,65 @@ def read_360giving_json(data: bytes | str, ctx: Context) -> Batch:
         batch.error("The file contains no grants.")
         return batch
     reader = _GrantReader(ctx, batch)
+    checked = _SchemaCheck(batch)
     for index, grant in enumerate(grants):
         base = f"{prefix}[{index}]"
+        checked.grant(grant, index + 1, base)
         reader.grant(grant, index + 1, lambda path, base=base: f"{base}.{path}" if path else base)
+    checked.finish()
     return reader.finish()
+
+
+#: the standard's grant schema (1.4.3), shipped with the project (directory/data/README.md)
+GRANT_SCHEMA = (
+    Path(__file__).resolve().parent.parent
+    / "data"
+    / "standards"
+    / "360giving"
+    / "360-giving-schema.json"
+)
+#: at most this many schema warnings are listed for one file; the rest are counted
+MAX_SCHEMA_WARNINGS = 1000
+
+
+@functools.cache
+def _grant_validator() -> Any:
+    import jsonschema_rs
+
+    schema = json.loads(GRANT_SCHEMA.read_text("utf-8"))
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+
+class _SchemaCheck:
+    """Each grant of a JSON package checked against the 360Giving schema: what is not valid
+    (``fromOpenCall: "Y"``, a dd/mm/yyyy ``awardDate``, a ``dateModified`` that is no
+    date-time) is a warning naming the grant and its JSON path. It blocks nothing: what the
+    directory cannot read is an error of the reader's own."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch, self.count = batch, 0
+
+    def grant(self, grant: Any, row: int, base: str) -> None:
+        if not isinstance(grant, dict):
+            return
+        for error in _grant_validator().iter_errors(grant):
+            self.count += 1
+            if self.count > MAX_SCHEMA_WARNINGS:
+                continue
+            path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path)
+            instance = error.instance
+            self.batch.warning(
+                f"Not valid 360Giving (schema 1.4): {error.message}",
+                row=row, column=base + path,
+                value=instance if isinstance(instance, str | int | float) else None,
+            )  # fmt: skip
+
+    def finish(self) -> None:
+        if self.count > MAX_SCHEMA_WARNINGS:
+            self.batch.warning(
+                f"… and {self.count - MAX_SCHEMA_WARNINGS:,} more places not valid against the "
+                f"360Giving schema ({self.count:,} in all)."
+            )
 
 
 def _kind(value: Any) -> str:
