@@ -24,6 +24,7 @@ from directory.web import http, openapi
 
 #: the components response every operation that refuses unknown query parameters names
 UNKNOWN_PARAMETER = "UNKNOWN_PARAMETER"
+NOT_ACCEPTABLE = "NOT_ACCEPTABLE_REPRESENTATION"
 #: text without a NUL character: the pattern of every text parameter (http._reject_nul
 #: answers a NUL anywhere in the path or query with a 400)
 NO_NUL = r"^[^\u0000]*$"
@@ -101,6 +102,10 @@ class ProblemSchema(ma.Schema):
             "the messages keyed by parameter or member (a list of strings; for a JSON body's "
             "items, the messages keyed by item index)"
         },
+    )
+    available = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "not-acceptable: the media types the answer is available as"},
     )
     suggestions = ma.fields.List(
         ma.fields.Nested(_SuggestionSchema),
@@ -197,6 +202,14 @@ class Api(flask_smorest.Api):
         }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response(UNKNOWN_PARAMETER, response, lazy=True)
+        response = {
+            "description": "not-acceptable: the Accept header takes none of the media types "
+            "the answer is available as (`available` names them; application/json takes a "
+            "+json type such as GeoJSON; no header, or */*, takes anything)",
+            "schema": self.ERROR_SCHEMA,
+        }
+        prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
+        self.spec.components.response(NOT_ACCEPTABLE, response, lazy=True)
         response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
@@ -378,6 +391,7 @@ class Blueprint(flask_smorest.Blueprint):
             response = dict(apidoc.get("response", {}))
             responses = dict(response.get("responses", {}))
             responses[400] = [*responses.get(400, []), UNKNOWN_PARAMETER]
+            responses[406] = [*responses.get(406, []), NOT_ACCEPTABLE]
             response["responses"] = responses
             apidoc["response"] = response
             view._apidoc = apidoc

@@ -314,6 +314,38 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+def _acceptable(response: Response) -> Response:
+    """A 200 the request's ``Accept`` header takes none of is a 406 problem naming what the
+    resource is available as, not a silent answer in another type (RFC 9110 §12.5.1). A
+    ``+json`` type (GeoJSON, problems) is taken by ``application/json``; no header, or
+    ``*/*``, takes anything."""
+    environ = request.environ
+    accept = environ.get("HTTP_ACCEPT")
+    if (
+        not accept or "*/*" in accept or response.status_code != 200
+        or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
+        or environ.get("PATH_INFO") in UNCACHED_PATHS  # the probes answer whatever is asked
+    ):  # fmt: skip
+        return response
+    offered = response.mimetype or ""
+    accepted = request.accept_mimetypes
+    if accepted.quality(offered) > 0:
+        return response
+    if offered.endswith("+json") and accepted.quality("application/json") > 0:
+        return response
+    return problem_response(
+        {
+            "type": "about:blank",
+            "title": "Not Acceptable",
+            "status": 406,
+            "detail": f"This resource is available as {offered}; the Accept header "
+            f"({accept[:200]}) takes none of it.",
+            "code": "not-acceptable",
+            "available": [offered],
+        }
+    )
+
+
 def register(app: Flask, *, max_age: int) -> None:
     app.before_request(_reject_nul)
     app.before_request(_check_json_body)
@@ -322,3 +354,4 @@ def register(app: Flask, *, max_age: int) -> None:
     app.register_error_handler(Exception, _unexpected_error)
     cache_control = f"public, max-age={max_age}"
     app.after_request(lambda response: _cache_headers(response, cache_control))
+    app.after_request(_acceptable)  # before the caching hook (hooks run last-registered first)

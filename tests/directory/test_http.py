@@ -75,6 +75,37 @@ def test_every_answer_says_nosniff_and_forbids_framing(client):
             assert policy == "default-src 'none'; frame-ancestors 'none'", path
 
 
+def test_an_accept_header_that_takes_nothing_offered_is_406(client):
+    """Not a silent 200 of another type: the problem names what is available. A +json type
+    is taken by application/json; */* or no header takes anything; the probes answer any."""
+    for path, accept in (
+        ("/api/v1/areas/E09000022", "application/xml"),
+        ("/api/v1/areas/E09000022", "text/html"),
+        ("/api/v1/services", "application/xml"),
+        ("/api/v1/grants", "text/csv"),
+    ):
+        response = client.get(path, headers={"Accept": accept})
+        assert response.status_code == 406, (path, accept)
+        assert response.mimetype == "application/problem+json"
+        body = response.get_json()
+        assert body["code"] == "not-acceptable" and body["available"] == ["application/json"]
+    for path, accept, mimetype in (
+        ("/api/v1/areas/E09000022/boundary", "application/json", "application/geo+json"),
+        ("/api/v1/services", "text/csv", "text/csv"),
+        ("/api/v1/services", "application/geo+json", "application/geo+json"),
+        ("/api/v1/changes.atom", "application/atom+xml", "application/atom+xml"),
+        (
+            "/api/v1/areas/E09000022",
+            "text/html,application/xhtml+xml,*/*;q=0.8",
+            "application/json",
+        ),
+        ("/ready", "text/html", "application/json"),
+        ("/api/v1/areas/E09000022", "", "application/json"),
+    ):
+        response = client.get(path, headers={"Accept": accept} if accept else {})
+        assert response.status_code == 200 and response.mimetype == mimetype, (path, accept)
+
+
 def test_etag_and_last_modified_give_304(client):
     first = client.get("/api/v1/areas/E09000021")
     etag = first.headers["ETag"]
