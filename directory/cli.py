@@ -448,12 +448,15 @@ def import_command(
                 fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress,
             )  # fmt: skip
     except LockHeldError as error:
-        if not dry_run:
+        if dry_run:
+            raise click.ClickException(str(error)) from None
+        try:
             run_id = record_refused(
                 app_state.db, location, fmt=fmt, source=source, mode=mode, reason=str(error)
             )
-            raise click.ClickException(f"{error} (recorded as import run #{run_id})") from None
-        raise click.ClickException(str(error)) from None
+        except DBAPIError:  # SQLite: the other writer's transaction holds the file
+            raise click.ClickException(f"{error} (not recorded: the database is busy)") from None
+        raise click.ClickException(f"{error} (recorded as import run #{run_id})") from None
     except (SourceError, RefreshError, WriteRefused) as error:
         raise click.ClickException(str(error)) from None
     except DBAPIError as error:  # taking or giving back the write lock
@@ -512,7 +515,10 @@ def export_command(path: Path, fmt: str | None, as_json: bool) -> None:
 def _export_360giving(path: Path, as_json: bool) -> None:
     snap = _snapshot()
     areas = {code: (area.name, area.type) for code, area in snap.areas.items()}
-    with state().db.session() as session:
+    db = state().db
+    with db.session() as session:
+        if not db.settings.is_sqlite:  # one snapshot for all its reads (SQLite's transaction is)
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         export = giving360_from_database(session, areas)
     path.write_text(json.dumps(export.package, ensure_ascii=False, indent=1) + "\n", "utf-8")
     report = export.report()

@@ -161,9 +161,6 @@ def import_batch(
                     at=started,
                 )
             repo.finish_run(run_id, finish_row(status, counts, problems))  # type: ignore[arg-type]
-        if writer.events_written:
-            db.refresh_statistics()
-        return ImportReport(status, run_id, counts, problems, writer.events_written, elapsed(clock))
     except _DryRun:
         assert writer is not None
         return ImportReport(
@@ -184,6 +181,13 @@ def import_batch(
         raise WriteRefused(
             f"The database refused the import ({reason}): nothing was written; {recorded}."
         ) from None
+    # committed: the planner's statistics are a help, not part of the import
+    if writer.events_written:
+        try:
+            db.refresh_statistics()
+        except DBAPIError as error:
+            log.warning("import %s: statistics not refreshed: %s", options.source, error)
+    return ImportReport(status, run_id, counts, problems, writer.events_written, elapsed(clock))
 
 
 def record_failure(

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -20,16 +21,30 @@ from directory.ingest.records import (
 from directory.store.repositories.directory import DirectoryRepository
 
 
+def _organisation_record(ref: str, org: dict[str, Any]) -> OrganisationRecord:
+    return OrganisationRecord(
+        ref=ref, **{k: v for k, v in org.items() if k not in ("id", "source")}
+    )
+
+
+def _grant_record(ref: str, g: dict[str, Any]) -> GrantRecord:
+    skipped = ("id", "source", "withdrawn_at", "funder", "recipient", "services", "amount")
+    return GrantRecord(
+        ref=ref,
+        funder_ref=g["funder"],
+        recipient_ref=g["recipient"],
+        service_refs=g["services"],
+        amount=None if g["amount"] is None else Decimal(g["amount"]) / 100,
+        **{k: v for k, v in g.items() if k not in skipped},
+    )
+
+
 def batch_from_database(session: Session, *, include_withdrawn: bool = False) -> Batch:
     """Every organisation, and the listed services and grants, as records."""
     repo = DirectoryRepository(session)
     batch = Batch()
     for ref, org in sorted(repo.organisation_states().items()):
-        batch.organisations.append(
-            OrganisationRecord(
-                ref=ref, **{k: v for k, v in org.items() if k not in ("id", "source")}
-            )
-        )
+        batch.organisations.append(_organisation_record(ref, org))
     for ref, s in sorted(repo.service_states().items()):
         if s["withdrawn_at"] is not None and not include_withdrawn:
             continue
@@ -52,41 +67,25 @@ def batch_from_database(session: Session, *, include_withdrawn: bool = False) ->
     for ref, g in sorted(repo.grant_states().items()):
         if g["withdrawn_at"] is not None and not include_withdrawn:
             continue
-        batch.grants.append(
-            GrantRecord(
-                ref=ref,
-                funder_ref=g["funder"],
-                recipient_ref=g["recipient"],
-                service_refs=g["services"],
-                amount=None if g["amount"] is None else Decimal(g["amount"]) / 100,
-                **{
-                    k: v
-                    for k, v in g.items()
-                    if k
-                    not in (
-                        "id",
-                        "source",
-                        "withdrawn_at",
-                        "funder",
-                        "recipient",
-                        "services",
-                        "amount",
-                    )
-                },
-            )
-        )
+        batch.grants.append(_grant_record(ref, g))
     return batch
 
 
 def giving360_from_database(
     session: Session | Connection, areas: Mapping[str, tuple[str, str]], *,
-    refs: Collection[str] | None = None, include_withdrawn: bool = False,
+    grant_ids: Sequence[int] | None = None,
 ) -> Export360:  # fmt: skip
-    """The directory's grants (those of ``refs`` when given; withdrawn ones only with
-    ``include_withdrawn``) as a 360Giving package, and those left out."""
-    batch = batch_from_database(session, include_withdrawn=include_withdrawn)  # type: ignore[arg-type]
-    if refs is not None:
-        wanted = set(refs)
-        batch.grants = [g for g in batch.grants if g.ref in wanted]
-    programmes = {pid: row.name for pid, row in DirectoryRepository(session).programmes().items()}  # type: ignore[arg-type]
+    """The grants as a 360Giving package, and those left out: every grant not withdrawn,
+    or those of ``grant_ids`` (read by id with the organisations they name, nothing else)."""
+    repo = DirectoryRepository(session)  # type: ignore[arg-type]
+    if grant_ids is None:
+        batch = batch_from_database(session)  # type: ignore[arg-type]
+    else:
+        batch = Batch()
+        grants = repo.grant_states_of(grant_ids)
+        batch.grants = [_grant_record(ref, g) for ref, g in sorted(grants.items())]
+        named = {g["funder"] for g in grants.values()} | {g["recipient"] for g in grants.values()}
+        orgs = repo.organisation_states_of(named)
+        batch.organisations = [_organisation_record(ref, o) for ref, o in sorted(orgs.items())]
+    programmes = {pid: row.name for pid, row in repo.programmes().items()}
     return write_360giving(batch, areas, programmes)

@@ -699,8 +699,9 @@ class _SchemaCheck:
                 continue
             path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path)
             instance = error.instance
+            message = error.message if len(error.message) <= 200 else error.message[:199] + "…"
             self.batch.warning(
-                f"Not valid 360Giving (schema 1.4): {error.message}",
+                f"Not valid 360Giving (schema 1.4): {message}",
                 row=row, column=base + path,
                 value=instance if isinstance(instance, str | int | float) else None,
             )  # fmt: skip

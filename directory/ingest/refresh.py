@@ -118,6 +118,9 @@ class _Held:
         url = db.engine.url
         if url.get_backend_name() == "postgresql":
             connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            # the connection sits idle while the import works on another: a server-side idle
+            # timeout must not end it (and the lock with it). Behind PgBouncer, session mode.
+            connection.exec_driver_sql("SET idle_session_timeout = 0")
             if connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({ADVISORY_KEY})").scalar():
                 self.connection = connection
             else:

@@ -714,6 +714,8 @@ def boundary_feature(
     }
     kept = Extended(compact(orjson.dumps(feature)), {})
     size = len(kept.json())
+    if size > BOUNDARY_BYTES_KEPT:
+        return kept
     with snap._lock:
         if snap._boundary_bytes + size > BOUNDARY_BYTES_KEPT:
             snap._boundaries.clear()

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from directory.errors import AnswerTooLargeError
 from directory.ingest.export import giving360_from_database
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries
@@ -21,6 +22,8 @@ from directory.usecases.geography import GeographySnapshot
 
 #: our extension member listing the grants left out of a package, with why
 NOT_PUBLISHED_KEY = "notPublished"
+#: the most grants one package over HTTP holds (about 1 KB of JSON each); more is a 413
+MAX_PACKAGE_GRANTS = 10_000
 
 
 def grants_package(
@@ -30,13 +33,21 @@ def grants_package(
     """Every grant the filters keep (no paging: 360Giving packages are whole files) as one
     package, newest award first as /grants lists them."""
     chosen = grant_filters(q, snap, settings, today, **filters)
-    rows, _total = q.grants_page(**chosen, offset=0, limit=None)
+    rows, total = q.grants_page(**chosen, offset=0, limit=MAX_PACKAGE_GRANTS)
+    if total > MAX_PACKAGE_GRANTS:
+        raise AnswerTooLargeError(
+            f"The filters keep {total:,} grants; a package over HTTP holds at most "
+            f"{MAX_PACKAGE_GRANTS:,}: narrow them (funder, programme, area, status), or write "
+            "the whole directory with `directory export grants.json`."
+        )
     order = {row.ref: i for i, row in enumerate(rows)}
     areas = {code: (area.name, area.type) for code, area in snap.areas.items()}
-    export = giving360_from_database(
-        connection, areas, refs=order, include_withdrawn=chosen["include_withdrawn"]
-    )
+    export = giving360_from_database(connection, areas, grant_ids=[row.id for row in rows])
     package = export.package
     package["grants"].sort(key=lambda grant: order[grant["id"]])
-    package[NOT_PUBLISHED_KEY] = export.excluded
+    written = {grant["id"] for grant in package["grants"]} | {e["id"] for e in export.excluded}
+    gone = [ref for ref in order if ref not in written]  # removed meanwhile (demo remove)
+    package[NOT_PUBLISHED_KEY] = export.excluded + [
+        {"id": ref, "reasons": ["removed while the package was made: ask again"]} for ref in gone
+    ]
     return package

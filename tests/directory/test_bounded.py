@@ -52,11 +52,23 @@ def test_kept_boundaries_are_dropped_past_their_byte_budget(geo_app, monkeypatch
     with geo_app.test_request_context():
         snap = snapshot()
         directory_end_request()
-    monkeypatch.setattr(geography, "BOUNDARY_BYTES_KEPT", 3_000_000)  # ~ London twice
+    with snap._lock:  # start from nothing kept (the test before filled it)
+        snap._boundaries.clear()
+        snap._boundary_bytes = 0
     client = geo_app.test_client()
+    exact = len(client.get(f"/api/v1/areas/{LONDON}/boundary").data)
+    budget = exact * 3 // 2  # London unsimplified once and a half
+    monkeypatch.setattr(geography, "BOUNDARY_BYTES_KEPT", budget)
     for step in geography.SIMPLIFY_STEPS[:8]:
         assert client.get(f"/api/v1/areas/{LONDON}/boundary?simplify={step}").status_code == 200
-        assert snap._boundary_bytes <= 3_000_000
+        assert snap._boundary_bytes <= budget
+        assert (LONDON, float(step)) in snap._boundaries  # the newest is kept
+    kept = [key for key in snap._boundaries if key[0] == LONDON]
+    assert len(kept) < 8  # the older ones were dropped to stay within the budget
+    # one bigger than the whole budget is answered, not kept
+    monkeypatch.setattr(geography, "BOUNDARY_BYTES_KEPT", 1000)
+    assert client.get(f"/api/v1/areas/{LONDON}/boundary?simplify=5000").status_code == 200
+    assert (LONDON, 5000.0) not in snap._boundaries
 
 
 def test_funding_summaries_kept_for_any_live_on_are_bounded(geo_app, monkeypatch):

@@ -69,27 +69,35 @@ def test_two_servers_on_one_postgresql_serve_an_import_and_refresh_once(
         # within the TTL, plus the index rebuild in the background (a second or so)
         assert max(seen.values()) < TTL_S + 5, seen
 
-    # a refresh started on both hosts at once: one runs, the other refuses
+    # a refresh started on both hosts at once: one runs, the other refuses. The second
+    # starts once the first holds the lock (its row appears), so they overlap however
+    # loaded the machine is
     big = tmp_path / "big.csv"
-    big.write_text(_rows(1500), "utf-8")
+    big.write_text(_rows(3000), "utf-8")
     sources = tmp_path / "sources.toml"
     sources.write_text('[[source]]\nname = "big"\npath = "big.csv"\n', "utf-8")
-    both = [
-        subprocess.Popen(
-            [str(DIRECTORY), "refresh", "--sources", str(sources), "--quiet"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )  # fmt: skip
-        for _ in range(2)
-    ]
+    engine = create_engine(settings.database_url)
+
+    def refresh() -> subprocess.Popen[str]:
+        command = [str(DIRECTORY), "refresh", "--sources", str(sources), "--quiet"]
+        return subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    first = refresh()
+    deadline = time.monotonic() + 60
+    while True:
+        with engine.connect() as connection:
+            if connection.execute(text("SELECT count(*) FROM lock")).scalar_one():
+                break
+        assert first.poll() is None and time.monotonic() < deadline, "never took the lock"
+        time.sleep(0.05)
+    both = [first, refresh()]
     outputs = [process.communicate(timeout=300)[0] for process in both]
     codes = sorted(process.returncode for process in both)
     assert codes == [0, 1], outputs
     refused = next(o for p, o in zip(both, outputs, strict=True) if p.returncode == 1)
     assert "Another import or refresh is running" in refused, refused
-    engine = create_engine(settings.database_url)
     with engine.connect() as connection:
         runs = (
             connection.execute(text("SELECT status FROM import_run WHERE source = 'big'"))

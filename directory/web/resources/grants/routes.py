@@ -62,6 +62,10 @@ def list_grants(args: dict[str, Any]) -> Response:
     404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
     description="organisation-not-found, programme-not-found or area-not-found",
 )  # fmt: skip
+@blp.alt_response(
+    413, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
+    description="answer-too-large: the filters keep more than 10,000 grants",
+)  # fmt: skip
 def grants_360giving(args: dict[str, Any]) -> Response:
     """Every grant the filters keep (those of GET /grants, without paging) as one 360Giving
     Data Standard package (schema 1.4, valid against the standard's package schema), newest
