@@ -69,6 +69,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         COMPRESS_MIN_SIZE=2048,
         COMPRESS_MIMETYPES=http.COMPRESSIBLE,
     )
+    # registered before Compress so that it runs after it: ranges of the body as sent
+    app.after_request(http.byte_ranges)
     Compress(app)
     api = Api(app)
     for blueprint in BLUEPRINTS:

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from flask import Flask, Response, g, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestedRangeNotSatisfiable
 from werkzeug.http import http_date
 
 from directory.errors import (
@@ -297,6 +297,37 @@ DOCS_CSP = (
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
+
+
+def byte_ranges(response: Response) -> Response:
+    """Range requests on reads (RFC 9110 §14): ``Accept-Ranges: bytes`` on every successful
+    read, and a ``Range`` answered 206 with the part (416 when none of it exists), of the
+    representation as sent, gzip or not. GDAL's HTTP reader (QGIS, ogr2ogr, pyogrio) asks
+    for ranges and refuses a large GeoJSON layer from a server without them. Registered
+    before flask-compress, so that it runs after it (app.py)."""
+    environ = request.environ
+    if (
+        response.status_code != 200 or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
+        or response.is_streamed or response.direct_passthrough
+    ):  # fmt: skip
+        return response
+    response.headers["Accept-Ranges"] = "bytes"
+    if "HTTP_RANGE" in environ:
+        length = response.content_length
+        try:
+            response.make_conditional(request, accept_ranges=True, complete_length=length)
+        except RequestedRangeNotSatisfiable:
+            problem = problem_response(
+                {
+                    "type": "about:blank", "title": "Range Not Satisfiable", "status": 416,
+                    "detail": f"The answer is {length} bytes long; the range asked for is "
+                    "not in it.",
+                    "code": "range-not-satisfiable",
+                },
+                {"Content-Range": f"bytes */{length}", "Accept-Ranges": "bytes"},
+            )  # fmt: skip
+            return security_headers(problem)
+    return response
 
 
 def security_headers(response: Response) -> Response:

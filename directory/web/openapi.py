@@ -179,6 +179,16 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "On CSV: an attachment with a file name",
         "schema": {"type": "string"},
     },
+    "AcceptRanges": {
+        "description": "`bytes`: a Range request gets the part asked for (206), as GDAL's "
+        "HTTP reader asks",
+        "schema": {"type": "string", "enum": ["bytes"]},
+    },
+    "ContentRange": {
+        "description": "`bytes first-last/length`, of the answer as sent (gzip or not)",
+        "required": True,
+        "schema": {"type": "string"},
+    },
     "NoStore": {
         "description": "`no-store`: a probe's answer is never cached",
         "required": True,
@@ -187,6 +197,20 @@ HEADERS: dict[str, dict[str, Any]] = {
 }
 
 PARAMETERS: dict[str, dict[str, Any]] = {
+    "Range": {
+        "name": "Range",
+        "in": "header",
+        "description": "`bytes=first-last` (or `bytes=-n`): the part of the answer as sent, "
+        "206; a range not in it is a 416 problem",
+        "schema": {"type": "string"},
+    },
+    "IfRange": {
+        "name": "If-Range",
+        "in": "header",
+        "description": "An ETag: the part asked for only while the answer's ETag is this "
+        "one, else the whole answer (200)",
+        "schema": {"type": "string"},
+    },
     "IfNoneMatch": {
         "name": "If-None-Match",
         "in": "header",
@@ -210,6 +234,14 @@ NOT_MODIFIED = {
 }
 
 
+RANGE_NOT_SATISFIABLE = {
+    "description": "range-not-satisfiable: the range asked for is not in the answer "
+    "(Content-Range says its length)",
+    "headers": {"Content-Range": "ContentRange"},
+    "content": {http.PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
 class DocumentPlugin(BasePlugin):
     """Adds what :mod:`directory.web.openapi` describes to every operation."""
 
@@ -220,6 +252,7 @@ class DocumentPlugin(BasePlugin):
         for name, parameter in PARAMETERS.items():
             spec.components.parameter(name, parameter["in"], parameter)
         spec.components.response("NotModified", NOT_MODIFIED)
+        spec.components.response("RangeNotSatisfiable", RANGE_NOT_SATISFIABLE)
 
     def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> None:
         """A schema with no ``type`` that may be null (a marshmallow ``Raw`` field with
@@ -337,8 +370,21 @@ def _document_headers(
         headers["Content-Disposition"] = "ContentDisposition"
         if described.id == "listServices":
             headers["X-Total-Count"] = "TotalCount"
-    operation.setdefault("parameters", []).extend(["IfNoneMatch", "IfModifiedSince"])
+    headers["Accept-Ranges"] = "AcceptRanges"
+    operation.setdefault("parameters", []).extend(
+        ["IfNoneMatch", "IfModifiedSince", "Range", "IfRange"]
+    )
     operation["responses"]["304"] = "NotModified"
+    operation["responses"]["206"] = {
+        "description": "Partial Content: the part of the answer a Range asked for, of the "
+        "answer as sent (gzip or not)",
+        "headers": {"Content-Range": "ContentRange", "ETag": "ETag"},
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in ok.get("content", {})
+        },
+    }
+    operation["responses"]["416"] = "RangeNotSatisfiable"
 
 
 def spec_options(public_url: str | None) -> dict[str, Any]:

@@ -1,0 +1,74 @@
+"""Range requests (RFC 9110 §14) on reads, and GDAL reading our GeoJSON layers over HTTP.
+
+GDAL's HTTP reader (what QGIS, ogr2ogr and pyogrio use) sends HEAD, then asks for byte
+ranges, and refused our 0.4–1 MB boundary layers ("Range downloading not supported by this
+server!") while they were sent whole. Now every read says ``Accept-Ranges: bytes`` and
+answers a ``Range`` with 206 and the part, of the representation as sent (gzip or not), 416
+as a problem when the range is not in it, and ``If-Range`` with a stale tag gets the whole.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pyogrio
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+BOUNDARY = "/api/v1/areas/E12000007/boundary"
+
+
+@pytest.fixture()
+def served(geo_app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, geo_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_gdal_reads_the_geojson_layers_over_http(served: str, geo_app: Flask) -> None:
+    client = geo_app.test_client()
+    for path, kind in (
+        ("/api/v1/areas?type=borough&format=geojson&per_page=100", "borough"),
+        ("/api/v1/areas?type=ward&format=geojson&per_page=100&simplify=20", "ward"),
+        (BOUNDARY, "region"),
+    ):
+        frame = pyogrio.read_dataframe(served + path)
+        expected = client.get(path).get_json()
+        features = expected.get("features", [expected])
+        assert len(frame) == len(features) > 0, path
+        assert sorted(frame["code"]) == sorted(f["properties"]["code"] for f in features)
+        assert set(frame["type"]) == {kind} and frame.crs.to_epsg() == 4326
+        assert frame.geometry.is_valid.all()
+
+
+def test_ranges_of_the_answer_as_sent(geo_app: Flask) -> None:
+    client = geo_app.test_client()
+    whole = client.get(BOUNDARY)
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    body, etag = whole.data, whole.headers["ETag"]
+    part = client.get(BOUNDARY, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.data == body[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(body)}"
+    tail = client.get(BOUNDARY, headers={"Range": "bytes=-50"})
+    assert tail.status_code == 206 and tail.data == body[-50:]
+    # gzip: ranges of the gzip body (its own ETag, ":gzip")
+    zipped = client.get(BOUNDARY, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    zipped_part = client.get(BOUNDARY, headers={"Accept-Encoding": "gzip", "Range": "bytes=0-9"})
+    assert zipped_part.status_code == 206 and zipped_part.data == zipped.data[:10]
+    # If-Range: the part only for the current tag
+    assert client.get(BOUNDARY, headers={"Range": "bytes=0-9", "If-Range": etag}).status_code == 206
+    stale = client.get(BOUNDARY, headers={"Range": "bytes=0-9", "If-Range": '"v0-old"'})
+    assert stale.status_code == 200 and stale.data == body
+    # a range past the end: 416, a problem, saying how long the answer is
+    beyond = client.get(BOUNDARY, headers={"Range": f"bytes={len(body) + 10}-"})
+    assert beyond.status_code == 416 and beyond.mimetype == "application/problem+json"
+    assert beyond.headers["Content-Range"] == f"bytes */{len(body)}"
+    assert beyond.get_json()["code"] == "range-not-satisfiable"
