@@ -312,7 +312,9 @@ def byte_ranges(response: Response) -> Response:
     ):  # fmt: skip
         return response
     response.headers["Accept-Ranges"] = "bytes"
-    if "HTTP_RANGE" in environ:
+    # a Range header that does not parse, or in another unit, is ignored (RFC 9110 §14.2)
+    asked = request.range if "HTTP_RANGE" in environ else None
+    if asked is not None and asked.units == "bytes":
         length = response.content_length
         try:
             response.make_conditional(request, accept_ranges=True, complete_length=length)

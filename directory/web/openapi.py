@@ -197,20 +197,6 @@ HEADERS: dict[str, dict[str, Any]] = {
 }
 
 PARAMETERS: dict[str, dict[str, Any]] = {
-    "Range": {
-        "name": "Range",
-        "in": "header",
-        "description": "`bytes=first-last` (or `bytes=-n`): the part of the answer as sent, "
-        "206; a range not in it is a 416 problem",
-        "schema": {"type": "string"},
-    },
-    "IfRange": {
-        "name": "If-Range",
-        "in": "header",
-        "description": "An ETag: the part asked for only while the answer's ETag is this "
-        "one, else the whole answer (200)",
-        "schema": {"type": "string"},
-    },
     "IfNoneMatch": {
         "name": "If-None-Match",
         "in": "header",
@@ -371,13 +357,13 @@ def _document_headers(
         if described.id == "listServices":
             headers["X-Total-Count"] = "TotalCount"
     headers["Accept-Ranges"] = "AcceptRanges"
-    operation.setdefault("parameters", []).extend(
-        ["IfNoneMatch", "IfModifiedSince", "Range", "IfRange"]
-    )
+    operation.setdefault("parameters", []).extend(["IfNoneMatch", "IfModifiedSince"])
     operation["responses"]["304"] = "NotModified"
     operation["responses"]["206"] = {
-        "description": "Partial Content: the part of the answer a Range asked for, of the "
-        "answer as sent (gzip or not)",
+        "description": "Partial Content: the part of the answer a `Range: bytes=first-last` "
+        "(or `bytes=-n`) header asked for, of the answer as sent (gzip or not); with "
+        "`If-Range`, only while the answer's ETag is the one given (else the whole, 200). "
+        "A Range that does not parse is ignored; one not in the answer is a 416 problem.",
         "headers": {"Content-Range": "ContentRange", "ETag": "ETag"},
         "content": {
             media: {"schema": {"type": "string", "format": "binary"}}

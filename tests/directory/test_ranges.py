@@ -67,6 +67,10 @@ def test_ranges_of_the_answer_as_sent(geo_app: Flask) -> None:
     assert client.get(BOUNDARY, headers={"Range": "bytes=0-9", "If-Range": etag}).status_code == 206
     stale = client.get(BOUNDARY, headers={"Range": "bytes=0-9", "If-Range": '"v0-old"'})
     assert stale.status_code == 200 and stale.data == body
+    # a Range that does not parse is ignored (RFC 9110 §14.2): the whole answer
+    for garbled in ("", "bytes", "lines=0-9", "bytes=9-2"):
+        ignored = client.get(BOUNDARY, headers={"Range": garbled})
+        assert ignored.status_code == 200 and ignored.data == body, garbled
     # a range past the end: 416, a problem, saying how long the answer is
     beyond = client.get(BOUNDARY, headers={"Range": f"bytes={len(body) + 10}-"})
     assert beyond.status_code == 416 and beyond.mimetype == "application/problem+json"
