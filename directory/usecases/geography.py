@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -699,20 +699,47 @@ def boundary_feature(
     a = snap.areas[code]
     geometry = snap.geometries[code]
     geometry = geojson_geometry(geometry, simplify)
-    feature = {
-        "type": "Feature",
-        "id": code,
-        "geometry": mapping(geometry),
-        "properties": {
-            "code": code,
-            "name": a.name,
-            "type": a.type,
-            "parent_code": a.parent_code,
-            "vintage": a.vintage,
-            "simplify_m": simplify,
+    return _kept(
+        snap,
+        key,
+        {
+            "type": "Feature",
+            "id": code,
+            "geometry": mapping(geometry),
+            "properties": {
+                "code": code,
+                "name": a.name,
+                "type": a.type,
+                "parent_code": a.parent_code,
+                "vintage": a.vintage,
+                "simplify_m": simplify,
+            },
         },
-    }
-    kept = Extended(compact(orjson.dumps(feature)), {})
+    )
+
+
+def coverage_geometry(
+    snap: GeographySnapshot, codes: Sequence[str], simplify: float
+) -> Mapping[str, Any] | None:
+    """The union of the areas (known ones; None if none) as a GeoJSON geometry, as
+    :func:`geojson_geometry` makes it; kept with the boundaries."""
+    known = sorted(c for c in codes if c in snap.geometries)
+    if not known:
+        return None
+    key = ("+".join(known), simplify)
+    cached = snap._boundaries.get(key)
+    if cached is not None:
+        return cached
+    if len(known) == 1:
+        union = snap.geometries[known[0]]
+    else:
+        union = shapely.union_all([snap.geometries[c] for c in known])
+    return _kept(snap, key, mapping(geojson_geometry(union, simplify)))
+
+
+def _kept(snap: GeographySnapshot, key: tuple[str, float], value: Any) -> Extended:
+    """``value`` as its JSON, kept in the snapshot's boundaries up to their byte budget."""
+    kept = Extended(compact(orjson.dumps(value)), {})
     size = len(kept.json())
     if size > BOUNDARY_BYTES_KEPT:
         return kept

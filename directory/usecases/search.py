@@ -146,6 +146,11 @@ def parse_bbox(text: str) -> Box:
         raise _invalid("bbox", "bbox must be minlon,minlat,maxlon,maxlat with min < max.")
     if max_lon - min_lon > MAX_BOX_SPAN_DEG or max_lat - min_lat > MAX_BOX_SPAN_DEG:
         raise _invalid("bbox", f"bbox may span at most {MAX_BOX_SPAN_DEG:g} degree each way.")
+    return make_box(min_lon, min_lat, max_lon, max_lat)
+
+
+def make_box(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> Box:
+    """A checked WGS84 box with its padded British National Grid envelope."""
     # the BNG envelope of the box, from points along its edges (BNG is slightly rotated and
     # curved against lon/lat), padded by 50 m: a superset for the grid-cell prefilter
     steps = [i / 8 for i in range(9)]

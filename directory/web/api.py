@@ -306,8 +306,9 @@ class _QueryArguments:
     layers (``scripts/bench_api.py``; README, "Measured figures"). A hypothesis test checks
     its values and messages equal ``Schema.load``'s for every query schema of the app."""
 
-    def __init__(self, schema: ma.Schema) -> None:
+    def __init__(self, schema: ma.Schema, invalid_status: int = 422) -> None:
         self.schema = schema
+        self.invalid_status = invalid_status
         self.repeatable = frozenset(MultiDictProxy(MultiDict(), schema).multiple_keys)
         self.fields = {field.data_key or name: field for name, field in schema.load_fields.items()}
         self.attributes = {key: field.attribute or field.name for key, field in self.fields.items()}
@@ -338,7 +339,10 @@ class _QueryArguments:
             try:
                 return self.schema.load(data, unknown=ma.EXCLUDE)
             except ma.ValidationError as error:
-                abort(422, exc=error, messages={"query": error.messages}, schema=self.schema)
+                abort(
+                    self.invalid_status, exc=error, messages={"query": error.messages},
+                    schema=self.schema,
+                )  # fmt: skip
         result = dict(self.defaults)
         errors: dict[str, Any] = {}
         fields, attributes = self.fields, self.attributes
@@ -360,7 +364,7 @@ class _QueryArguments:
                         result[attributes[key]] = value
         if errors:
             error = ma.ValidationError(errors, data=data, valid_data=result)
-            abort(422, exc=error, messages={"query": errors}, schema=self.schema)
+            abort(self.invalid_status, exc=error, messages={"query": errors}, schema=self.schema)
         return result
 
 
@@ -399,15 +403,20 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:
+    def arguments(
+        self, schema: Any, *, location: str = "json", invalid_status: int = 422, **kwargs: Any
+    ) -> Any:
         """As flask-smorest's, with a schema class instantiated once here (webargs would
         build a new instance, deep-copying every field, on every request), and query
-        arguments loaded by :class:`_QueryArguments` rather than through webargs' layers."""
+        arguments loaded by :class:`_QueryArguments` rather than through webargs' layers;
+        ``invalid_status`` is the status of an invalid value (OGC API – Features wants 400)."""
         schema = schema() if isinstance(schema, type) else schema
-        document = super().arguments(schema, location=location, **kwargs)
+        document = super().arguments(
+            schema, location=location, error_status_code=invalid_status, **kwargs
+        )
         if location != "query" or kwargs or schema.many or schema.only is not None:
             return document
-        query = _QueryArguments(schema)
+        query = _QueryArguments(schema, invalid_status)
 
         def decorator(func: Any) -> Any:
             @functools.wraps(func)

@@ -103,6 +103,22 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/changes.atom"): Operation(
         "getChangesFeed", "What changed, as an Atom feed", ok="An Atom 1.0 feed"
     ),
+    ("get", "/api/v1/ogc"): Operation("getLandingPage", "OGC API – Features: landing page"),
+    ("get", "/api/v1/ogc/conformance"): Operation(
+        "getConformanceDeclaration", "OGC API – Features: conformance classes"
+    ),
+    ("get", "/api/v1/ogc/collections"): Operation(
+        "getCollections", "OGC API – Features: the collections"
+    ),
+    ("get", "/api/v1/ogc/collections/{collection_id}"): Operation(
+        "describeCollection", "OGC API – Features: one collection"
+    ),
+    ("get", "/api/v1/ogc/collections/{collection_id}/items"): Operation(
+        "getFeatures", "OGC API – Features: a page of features"
+    ),
+    ("get", "/api/v1/ogc/collections/{collection_id}/items/{feature_id}"): Operation(
+        "getFeature", "OGC API – Features: one feature"
+    ),
     ("get", "/api/v1/imports"): Operation("listImports", "Import runs", paged=True),
     ("get", "/api/v1/imports/{run_id}"): Operation("getImport", "One import run"),
     ("get", "/api/v1/status"): Operation("getStatus", "The directory's status"),

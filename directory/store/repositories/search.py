@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -90,11 +90,14 @@ class Filters:
     include_withdrawn: bool = False
     programme: str | None = None
     live_on: date | None = None
+    #: a grant live at some time in [start, end] (either end open: None)
+    live_during: tuple[date | None, date | None] | None = None
     ends_between: tuple[date, date] | None = None
     updated_since: datetime | None = None
     area: AreaMatch | None = None
     near: Near | None = None
     box: Box | None = None
+    service_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,10 @@ class SearchQueries:
         return sum(parts[1:], parts[0]) if parts else literal(0)
 
     def _grant_exists(self, f: Filters) -> Any | None:
-        if f.programme is None and f.live_on is None and f.ends_between is None:
+        if (
+            f.programme is None and f.live_on is None and f.live_during is None
+            and f.ends_between is None
+        ):  # fmt: skip
             return None
         where = [GrantService.service_id == Service.id, Grant.withdrawn_at.is_(None)]
         if f.programme is not None:
@@ -190,6 +196,12 @@ class SearchQueries:
         if f.live_on is not None:
             where.append(or_(Grant.start.is_(None), Grant.start <= f.live_on))
             where.append(or_(Grant.end.is_(None), Grant.end >= f.live_on))
+        if f.live_during is not None:
+            first, last = f.live_during
+            if last is not None:
+                where.append(or_(Grant.start.is_(None), Grant.start <= last))
+            if first is not None:
+                where.append(or_(Grant.end.is_(None), Grant.end >= first))
         if f.ends_between is not None:
             where.append(Grant.end.between(*f.ends_between))
         return (
@@ -238,17 +250,21 @@ class SearchQueries:
             .subquery("near")
         )
 
+    @staticmethod
+    def _site_in_box(box: Box) -> list[Any]:
+        return [
+            _in_cells(cell_ranges(*box.bng_envelope)),
+            Location.lon.between(box.min_lon, box.max_lon),
+            Location.lat.between(box.min_lat, box.max_lat),
+        ]
+
     def _box_match(self, box: Box) -> Any:
-        return Service.id.in_(
-            select(Location.service_id).where(
-                _in_cells(cell_ranges(*box.bng_envelope)),
-                Location.lon.between(box.min_lon, box.max_lon),
-                Location.lat.between(box.min_lat, box.max_lat),
-            )
-        )
+        return Service.id.in_(select(Location.service_id).where(*self._site_in_box(box)))
 
     def _where(self, f: Filters) -> list[Any]:
         where: list[Any] = []
+        if f.service_id is not None:
+            where.append(Service.id == f.service_id)
         if f.text is not None:
             where.append(self._text_match(f.text))
         if f.status is not None:
@@ -354,6 +370,44 @@ class SearchQueries:
             )
             return [soonest.asc().nulls_last(), *tie]
         return tie
+
+    def site_features(
+        self, f: Filters, *, offset: int, limit: int, site_id: int | None = None
+    ) -> tuple[list[Row[Any]], int]:
+        """A page of the delivery sites with a position whose service matches ``f`` (its
+        ``box`` applies to the site itself, not to the service's other sites), in site id
+        order, and how many there are: the rows of the OGC API ``sites`` collection."""
+        where = self._where(replace(f, box=None))
+        where += [Location.lon.is_not(None), Location.lat.is_not(None)]
+        if f.box is not None:
+            where += self._site_in_box(f.box)
+        if site_id is not None:
+            where.append(Location.id == site_id)
+        base = (
+            select(func.count())
+            .select_from(Location)
+            .join(Service, Service.id == Location.service_id)
+        )
+        total = int(self.db.execute(base.where(*where)).scalar_one())
+        if total == 0 or offset >= total:
+            return [], total
+        statement = (
+            select(
+                Location.id, Location.name, Location.address, Location.postcode, Location.lon,
+                Location.lat, Location.ward_code, Location.borough_code,
+                Service.id.label("service_id"), Service.ref.label("service_ref"),
+                Service.name.label("service_name"), Service.status,
+                Service.updated_at, Organisation.name.label("organisation_name"),
+            )
+            .select_from(Location)
+            .join(Service, Service.id == Location.service_id)
+            .join(Organisation, Organisation.id == Service.organisation_id)
+            .where(*where)
+            .order_by(Location.id)
+            .offset(offset)
+            .limit(limit)
+        )  # fmt: skip
+        return list(self.db.execute(statement).all()), total
 
     # -- extras for the representations ----------------------------------------------------
     def sites_of(self, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from directory.web.resources.areas.routes import blp as areas
 from directory.web.resources.changes.routes import blp as changes
+from directory.web.resources.features.routes import blp as features
 from directory.web.resources.funding.routes import blp as funding
 from directory.web.resources.grants.routes import blp as grants
 from directory.web.resources.imports.routes import blp as imports
@@ -20,5 +21,5 @@ from directory.web.resources.themes.routes import blp as themes
 
 BLUEPRINTS = [
     meta, postcodes, locate, areas, patch, services, organisations, grants, partners, themes,
-    changes, imports, funding, programmes, outcomes,
+    changes, imports, funding, programmes, outcomes, features,
 ]  # fmt: skip
