@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -355,7 +355,7 @@ def items(
         simplify = _simplify(req.simplify, 0.0)
         codes = _areas(snap, c, req)
         chosen = codes[offset : offset + limit]
-        features = [_area_feature(snap, code, simplify, base) for code in chosen]
+        features = [geography.boundary_feature(snap, code, simplify) for code in chosen]
         return _collection_of(
             features, len(codes), _page_links(url, req, offset, limit, len(codes))
         )
@@ -387,7 +387,7 @@ def item(
     if c.area_type is not None:
         area = snap.areas.get(feature_id)
         if area is not None and area.type == c.area_type:
-            feature = dict(_area_feature(snap, feature_id, _simplify(simplify, 0.0), base))
+            feature = dict(geography.boundary_feature(snap, feature_id, _simplify(simplify, 0.0)))
     elif feature_id.isdigit() and len(feature_id) < 12:
         if c.id == "sites":
             rows, _ = search.site_features(Filters(), offset=0, limit=1, site_id=int(feature_id))
@@ -454,12 +454,6 @@ def _areas_meeting(snap: GeographySnapshot, box: Box, codes: Sequence[str]) -> l
     shapely.prepare(polygon)
     hits = shapely.intersects(polygon, [snap.geometries[code] for code in near])
     return [code for code, hit in zip(near, hits, strict=True) if hit]
-
-
-def _area_feature(
-    snap: GeographySnapshot, code: str, simplify: float, base: str
-) -> Mapping[str, Any]:
-    return geography.boundary_feature(snap, code, simplify)
 
 
 # -- services and sites ----------------------------------------------------------------------

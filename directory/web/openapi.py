@@ -155,6 +155,12 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
     "/api/v1/organisations/{key}": {"key": "GB-GOR-PC390"},
     "/api/v1/grants/{key}": {"key": "demo-rescue-and-response-2023-24"},
     "/api/v1/imports/{run_id}": {"run_id": 1},
+    "/api/v1/ogc/collections/{collection_id}": {"collection_id": "wards"},
+    "/api/v1/ogc/collections/{collection_id}/items": {"collection_id": "sites"},
+    "/api/v1/ogc/collections/{collection_id}/items/{feature_id}": {
+        "collection_id": "boroughs",
+        "feature_id": "E09000022",
+    },
     "/api/v1/programmes/{programme_id}": {"programme_id": "vru"},
 }
 

@@ -46,7 +46,6 @@ class ItemsArgsSchema(ItemArgsSchema):
             "description": f"Features per page (default {DEFAULT_LIMIT}); above {MAX_LIMIT} "
             "is taken as the maximum",
             "minimum": 1,
-            "maximum": MAX_LIMIT,
             "default": DEFAULT_LIMIT,
         },
     )
