@@ -63,10 +63,29 @@ class UnknownParameterError(DirectoryError):
     title = "Unknown query parameter"
 
 
+class InvalidParameterError(DirectoryError):
+    """An invalid parameter value where a standard wants 400, not 422 (OGC API – Features,
+    Part 1: /req/core/query-param-invalid)."""
+
+    status = 400
+    code = "invalid-parameter"
+    title = "A query parameter has an invalid value"
+
+
 class NotFoundError(DirectoryError):
     status = 404
     code = "not-found"
     title = "Not found"
+
+
+class CollectionNotFoundError(NotFoundError):
+    code = "collection-not-found"
+    title = "No such collection"
+
+
+class FeatureNotFoundError(NotFoundError):
+    code = "feature-not-found"
+    title = "No such feature"
 
 
 class ServiceNotFoundError(NotFoundError):

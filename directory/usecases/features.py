@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 
 import shapely
 
-from directory.errors import DirectoryError, NotFoundError
+from directory.errors import CollectionNotFoundError, FeatureNotFoundError, InvalidParameterError
 from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.search import AreaMatch, Box, Filters, SearchQueries
 from directory.usecases import geography
@@ -55,24 +55,6 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
 #: the tolerance (metres) a service's coverage is simplified with unless ``simplify`` says
 COVERAGE_SIMPLIFY_M = 20.0
-
-
-class InvalidParameterError(DirectoryError):
-    """OGC API – Features answers an invalid parameter value with 400 (not 422)."""
-
-    status = 400
-    code = "invalid-parameter"
-    title = "A query parameter has an invalid value"
-
-
-class CollectionNotFoundError(NotFoundError):
-    code = "collection-not-found"
-    title = "No such collection"
-
-
-class FeatureNotFoundError(NotFoundError):
-    code = "feature-not-found"
-    title = "No such feature"
 
 
 @dataclass(frozen=True)
