@@ -148,6 +148,7 @@ class _ServiceReader:
             eligibility=p.text(
                 "eligibility_description", raw.get("eligibility_description"), MAX_TEXT
             ),
+            referral=p.text("application_process", raw.get("application_process"), MAX_TEXT),
             email=p.parse("email", raw.get("email"), parse_email, warn=True),
             phone=self._phone(p, raw.get("phones")),
             website=p.parse("url", raw.get("url"), parse_url, warn=True),

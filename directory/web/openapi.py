@@ -113,6 +113,37 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "getProgramme", "One funding programme"
     ),
     ("get", "/api/v1/outcomes/summary"): Operation("getOutcomesSummary", "Outcomes summary"),
+    ("get", "/api/v1/hsds"): Operation("getHsdsRoot", "Open Referral (HSDS 3.0 / ORUK) root"),
+    ("get", "/api/v1/hsds/services"): Operation("listHsdsServices", "HSDS services", paged=True),
+    ("get", "/api/v1/hsds/services/{service_id}"): Operation("getHsdsService", "One HSDS service"),
+    ("get", "/api/v1/hsds/service_at_locations"): Operation(
+        "listHsdsServiceAtLocations", "HSDS services at locations", paged=True
+    ),
+    ("get", "/api/v1/hsds/service_at_locations/{service_at_location_id}"): Operation(
+        "getHsdsServiceAtLocation", "One HSDS service at a location"
+    ),
+    ("get", "/api/v1/hsds/locations"): Operation("listHsdsLocations", "HSDS locations", paged=True),
+    ("get", "/api/v1/hsds/locations/{location_id}"): Operation(
+        "getHsdsLocation", "One HSDS location"
+    ),
+    ("get", "/api/v1/hsds/organizations"): Operation(
+        "listHsdsOrganizations", "HSDS organizations", paged=True
+    ),
+    ("get", "/api/v1/hsds/organizations/{organization_id}"): Operation(
+        "getHsdsOrganization", "One HSDS organization"
+    ),
+    ("get", "/api/v1/hsds/taxonomies"): Operation(
+        "listHsdsTaxonomies", "HSDS taxonomies", paged=True
+    ),
+    ("get", "/api/v1/hsds/taxonomies/{taxonomy_id}"): Operation(
+        "getHsdsTaxonomy", "One HSDS taxonomy"
+    ),
+    ("get", "/api/v1/hsds/taxonomy_terms"): Operation(
+        "listHsdsTaxonomyTerms", "HSDS taxonomy terms", paged=True
+    ),
+    ("get", "/api/v1/hsds/taxonomy_terms/{taxonomy_term_id}"): Operation(
+        "getHsdsTaxonomyTerm", "One HSDS taxonomy term"
+    ),
 }
 
 #: media types a route answers in that its decorators carry no schema for
