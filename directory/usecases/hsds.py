@@ -8,7 +8,7 @@ Mapping decisions:
 * **Ids** are UUIDs, stable from one import to the next: version 5 UUIDs in the project's
   namespace :data:`NAMESPACE` of our stable refs (a service's ref, an organisation's ref, a
   delivery site's service ref and ref, a theme's id; a nested object's from its parent's
-  and its own), or, for a service, organisation or site, the ref itself when it already is
+  HSDS id and its own key), or, for a service, organisation or site, the ref itself when it already is
   a UUID (a record imported from HSDS keeps the id it came with, so a re-export gives the
   same ids). :class:`HsdsIds` maps them back, built once per data version.
 * A **service** carries its name, description, url, email, status, ages, eligibility, who
@@ -31,6 +31,9 @@ Mapping decisions:
 * An **organisation** carries its name, description (``""`` when we hold none: ORUK
   requires the member), email, website, its type as ``legal_status``, and
   ``organization_identifiers``: its org-id (our ref), charity and company numbers.
+* What an HSDS import read that has no column of ours (``service.hsds_extras``:
+  schedules, languages, cost options, required documents, the source's funding and
+  contacts, fees and alert text) is served back in the full service, as read.
 * Optional members we have no value for are omitted, never null (ORUK).
 """
 
@@ -115,7 +118,9 @@ def location_uuid(service_ref: str, ref: str) -> str:
 
 
 def service_at_location_uuid(service_ref: str, location_ref: str) -> str:
-    return hsds_id("service_at_location", service_ref, location_ref)
+    return hsds_id(
+        "service_at_location", service_uuid(service_ref), location_uuid(service_ref, location_ref)
+    )
 
 
 TAXONOMY_ID = hsds_id("taxonomy", "themes")
@@ -288,7 +293,7 @@ def organization_body(row: Any) -> dict[str, Any]:
     org_uuid = organization_uuid(row.ref)
     identifiers = [
         {
-            "id": hsds_id("organization_identifier", row.ref, "org-id"),
+            "id": hsds_id("organization_identifier", org_uuid, "org-id"),
             "organization_id": org_uuid,
             "identifier_scheme": "org-id",
             "identifier_type": "Org-id (org-id.guide)",
@@ -298,7 +303,7 @@ def organization_body(row: Any) -> dict[str, Any]:
     if row.charity_number:
         identifiers.append(
             {
-                "id": hsds_id("organization_identifier", row.ref, "charity"),
+                "id": hsds_id("organization_identifier", org_uuid, "charity"),
                 "organization_id": org_uuid,
                 "identifier_scheme": "GB-CHC",
                 "identifier_type": "Charity number",
@@ -308,7 +313,7 @@ def organization_body(row: Any) -> dict[str, Any]:
     if row.company_number:
         identifiers.append(
             {
-                "id": hsds_id("organization_identifier", row.ref, "company"),
+                "id": hsds_id("organization_identifier", org_uuid, "company"),
                 "organization_id": org_uuid,
                 "identifier_scheme": "GB-COH",
                 "identifier_type": "Company number",
@@ -336,7 +341,7 @@ def _address(row: Any) -> dict[str, Any] | None:
         return None
     parts = [p.strip() for p in (row.address or "").split(",") if p.strip()]
     body = {
-        "id": hsds_id("address", row.service_ref, row.ref),
+        "id": hsds_id("address", location_uuid(row.service_ref, row.ref)),
         "location_id": location_uuid(row.service_ref, row.ref),
         "address_1": parts[0] if parts else "",
         "city": parts[-1] if len(parts) > 1 else "",
@@ -382,7 +387,10 @@ def service_at_location_body(row: Any, *, with_location: bool = True) -> dict[st
 def _service_area(snap: GeographySnapshot, service_ref: str, code: str) -> dict[str, Any]:
     area = snap.areas.get(code)
     name = area.name if area is not None else code
-    body: dict[str, Any] = {"id": hsds_id("service_area", service_ref, code), "name": name}
+    body: dict[str, Any] = {
+        "id": hsds_id("service_area", service_uuid(service_ref), code),
+        "name": name,
+    }
     if code[:1] in "EWSNK" and code[1:].isdigit() and len(code) == 9:
         body.update(extent=code, extent_type="gss_code", uri=_ONS_GSS + code)
         if area is not None:
@@ -418,7 +426,7 @@ def _funding(grant: Any, service_ref: str) -> dict[str, Any]:
         parts.append(f"awarded {grant.awarded.isoformat()}")
     parts.append(f"grant {grant.ref}")
     return {
-        "id": hsds_id("funding", grant.ref, service_ref),
+        "id": hsds_id("funding", grant.ref, service_uuid(service_ref)),
         "service_id": service_uuid(service_ref),
         "source": "; ".join(parts),
     }
@@ -427,7 +435,7 @@ def _funding(grant: Any, service_ref: str) -> dict[str, Any]:
 def _contact(row: Any, snap: GeographySnapshot, service_ref: str) -> dict[str, Any]:
     area = snap.areas.get(row.area_code)
     where = area.name if area is not None else row.area_code
-    key = (service_ref, row.area_code, row.role)
+    key = (service_uuid(service_ref), row.area_code, row.role)
     contact_id = hsds_id("contact", *key)
     body = _omit_empty(
         {
@@ -497,7 +505,7 @@ def _service_bodies(reads: Reads, ids: Sequence[int], *, full: bool) -> dict[int
         row = rows[i]
         body = _service_base(row, row.organisation_ref)
         if row.phone:
-            body["phones"] = [{"id": hsds_id("service_phone", row.ref), "service_id": body["id"],
+            body["phones"] = [{"id": hsds_id("service_phone", service_uuid(row.ref)), "service_id": body["id"],
                                "number": row.phone}]  # fmt: skip
         body["organization"] = organization_body(orgs[row.organisation_id])
         body["service_areas"] = [_service_area(reads.snap, row.ref, c) for c in coverage[i]]
@@ -505,7 +513,7 @@ def _service_bodies(reads: Reads, ids: Sequence[int], *, full: bool) -> dict[int
         body["service_at_locations"] = [service_at_location_body(s) for s in located]
         body["attributes"] = [
             {
-                "id": hsds_id("attribute", row.ref, t),
+                "id": hsds_id("attribute", body["id"], t),
                 "link_id": body["id"],
                 "link_type": "service",
                 "link_entity": "service",
@@ -520,8 +528,20 @@ def _service_bodies(reads: Reads, ids: Sequence[int], *, full: bool) -> dict[int
         body["contacts"] = [
             _contact(c, reads.snap, row.ref) for code in served for c in contacts.get(code, [])
         ]
+        _add_extras(body, row.hsds_extras)
         out[i] = body
     return out
+
+
+def _add_extras(body: dict[str, Any], extras: dict[str, Any] | None) -> None:
+    """What an HSDS import kept (service.hsds_extras) back in the service: text members
+    the body lacks, the lists as read, and funding and contacts after ours (one per id)."""
+    for key, value in (extras or {}).items():
+        if key in ("funding", "contacts"):
+            known = {item["id"] for item in body[key]}
+            body[key] = body[key] + [item for item in value if item.get("id") not in known]
+        elif key not in body:
+            body[key] = value
 
 
 def _list_organization(body: dict[str, Any]) -> dict[str, Any]:

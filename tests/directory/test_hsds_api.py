@@ -9,7 +9,9 @@ directory and on a generated one, on both databases:
 - bad input is a 4xx problem;
 - round trip: every service exported through the API and imported into an empty database
   with ``directory import --format hsds`` gives the same services, organisations,
-  locations, coverage and themes.
+  locations, coverage and themes, and the re-import serves the same HSDS services;
+- the importer keeps what it read (schedules, languages, cost options, funding,
+  contacts …) and serves it back.
 """
 
 from __future__ import annotations
@@ -506,6 +508,8 @@ def test_an_export_reimports_with_nothing_lost(
 ) -> None:
     client = demo_app.test_client()
     exported = walk(client, "/services", per_page=100, full="true")
+    some = sorted(api_refs(client))[0]  # services from other sources keep no HSDS extras
+    assert client.get(f"/api/v1/services/{some}").json["hsds_extras"] is None
     path = tmp_path / "hsds.json"
     path.write_text(json.dumps(exported), "utf-8")
     empty = create_app(writable_settings)
@@ -518,11 +522,71 @@ def test_an_export_reimports_with_nothing_lost(
         assert set(after) == set(before)
         for key, service in before.items():
             assert after[key] == service, key
-        # and the re-import answers the same HSDS services (ids kept: they are UUIDs now)
+        # and the re-import answers the same HSDS services: ids kept (they are UUIDs now),
+        # grants and patch contacts kept as the funding and contacts read
         again = walk(empty.test_client(), "/services", per_page=100, full="true")
-        assert [s["id"] for s in again] == [s["id"] for s in exported]
+        assert [_as_sent(s) for s in again] == [_as_sent(s) for s in exported]
     finally:
         empty.extensions["directory"].db.dispose()
+
+
+def _as_sent(service: dict[str, Any]) -> dict[str, Any]:
+    """A full service less what an import cannot keep: the time of our last change, and
+    our own refs of the organisation (its org-id) and of each site (its
+    external_identifier): the imported records' refs are their HSDS ids."""
+    org = service["organization"]
+    identifiers = [i for i in org["organization_identifiers"] if i["identifier_scheme"] != "org-id"]
+    sites = []
+    for site in service["service_at_locations"]:
+        location = {k: v for k, v in site["location"].items() if k != "external_identifier"}
+        sites.append({**site, "location": location})
+    return {
+        **{k: v for k, v in service.items() if k != "last_modified"},
+        "organization": {**org, "organization_identifiers": identifiers},
+        "service_at_locations": sites,
+    }
+
+
+def _example_service() -> dict[str, Any]:
+    """The standard's full service example, placed in Lambeth (its own areas and site are
+    in an imaginary city)."""
+    service = _load(HSDS / "examples" / "service_full.json")
+    service["service_areas"] = [{"id": str(uuid.UUID(int=99)), "name": "Lambeth"}]
+    service["service_at_locations"] = []
+    return service
+
+
+KEPT_LISTS = ("schedules", "languages", "cost_options", "required_documents", "funding")
+KEPT_TEXTS = (
+    "alternate_name", "fees", "fees_description", "accreditations", "alert", "wait_time",
+    "interpretation_services", "licenses", "application_process",
+)  # fmt: skip
+
+
+def test_the_importer_keeps_what_it_read(writable_app: Flask, tmp_path: Path) -> None:
+    """Schedules, languages, cost options, required documents, funding, contacts and the
+    text members with no column of ours are kept (service.hsds_extras, migration 0008) and
+    served back: in the HSDS service, valid, and in /api/v1/services/{id}."""
+    example = _example_service()
+    path = tmp_path / "example.json"
+    path.write_text(json.dumps([example]), "utf-8")
+    result = writable_app.test_cli_runner().invoke(
+        cli, ["import", str(path), "--format", "hsds", "--source", "example"]
+    )
+    assert result.exit_code == 0, result.output[-3000:]
+    client = writable_app.test_client()
+    served = get(client, f"/services/{example['id']}")
+    assert schema_errors("service", served) == []
+    for key in KEPT_LISTS + KEPT_TEXTS:
+        assert served[key] == example[key], key
+    assert [c["id"] for c in served["contacts"]] == [c["id"] for c in example["contacts"]]
+    for theirs, ours in zip(example["contacts"], served["contacts"], strict=True):
+        for key in ("name", "title", "department", "email"):
+            assert ours[key] == theirs[key]
+        assert [p["number"] for p in ours["phones"]] == [p["number"] for p in theirs["phones"]]
+    own = client.get(f"/api/v1/services/{example['id']}").json
+    assert own["hsds_extras"]["schedules"] == example["schedules"]
+    assert own["eligibility"]["who_can_refer"] == example["application_process"]
 
 
 # -- a generated directory -----------------------------------------------------------------------

@@ -16,8 +16,27 @@ def _id(description: str = "Stable id (UUID)") -> ma.fields.String:
     return ma.fields.String(required=True, metadata={"description": description, **_UUID})
 
 
+def _kept_id() -> ma.fields.String:
+    """The id of an object we make (a UUID) or one an HSDS import kept (as read)."""
+    return ma.fields.String(
+        required=True,
+        metadata={"description": "A UUID (ours), or the id an HSDS import read"},
+    )
+
+
 def _uuid(description: str) -> ma.fields.String:
     return ma.fields.String(metadata={"description": description, **_UUID})
+
+
+def _kept_text() -> ma.fields.String:
+    return ma.fields.String(metadata={"description": "As an HSDS import read it"})
+
+
+def _kept_objects(kind: str) -> ma.fields.List:
+    return ma.fields.List(
+        ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw()),
+        metadata={"description": f"HSDS {kind} objects, as an HSDS import read them"},
+    )
 
 
 class HsdsRootSchema(Schema):
@@ -31,10 +50,13 @@ class HsdsRootSchema(Schema):
 
 
 class HsdsPhoneSchema(Schema):
-    id = _id()
+    id = _kept_id()
     service_id = _uuid("The service whose phone it is")
-    contact_id = _uuid("The contact whose phone it is")
+    contact_id = ma.fields.String(metadata={"description": "The contact whose phone it is"})
     number = ma.fields.String(required=True)
+    extension = ma.fields.Raw(metadata={"description": "As an HSDS import read it"})
+    type = ma.fields.String(metadata={"description": "As an HSDS import read it"})
+    description = ma.fields.String(metadata={"description": "As an HSDS import read it"})
 
 
 class HsdsOrganizationIdentifierSchema(Schema):
@@ -149,18 +171,25 @@ class HsdsAttributeSchema(Schema):
 
 
 class HsdsFundingSchema(Schema):
-    id = _id()
-    service_id = _uuid("The service")
+    id = _kept_id()
+    service_id = ma.fields.String(metadata={"description": "The service"})
+    organization_id = ma.fields.String(
+        metadata={"description": "As an HSDS import read it (funding it kept)"}
+    )
     source = ma.fields.String(
         metadata={"description": "Funder; programme; title; amount; start to end; our grant ref"}
     )
 
 
 class HsdsContactSchema(Schema):
-    id = _id()
-    service_id = _uuid("The service")
+    id = _kept_id()
+    service_id = ma.fields.String(metadata={"description": "The service"})
+    organization_id = ma.fields.String(
+        metadata={"description": "As an HSDS import read it (contacts it kept)"}
+    )
     name = ma.fields.String()
     title = ma.fields.String(metadata={"description": "Role, and the area it covers"})
+    department = ma.fields.String(metadata={"description": "As an HSDS import read it"})
     email = ma.fields.String()
     phones = ma.fields.List(ma.fields.Nested(HsdsPhoneSchema))
 
@@ -192,12 +221,28 @@ class HsdsServiceSchema(HsdsServiceSummarySchema):
         ma.fields.Nested(HsdsAttributeSchema), metadata={"description": "Its themes"}
     )
     funding = ma.fields.List(
-        ma.fields.Nested(HsdsFundingSchema), metadata={"description": "Its grants"}
+        ma.fields.Nested(HsdsFundingSchema),
+        metadata={"description": "Its grants, then the funding an HSDS import kept"},
     )
     contacts = ma.fields.List(
         ma.fields.Nested(HsdsContactSchema),
-        metadata={"description": "The patch contacts of the areas it serves"},
+        metadata={
+            "description": "The patch contacts of the areas it serves, then those an HSDS "
+            "import kept"
+        },
     )
+    alternate_name = _kept_text()
+    fees = _kept_text()
+    fees_description = _kept_text()
+    accreditations = _kept_text()
+    alert = _kept_text()
+    wait_time = _kept_text()
+    interpretation_services = _kept_text()
+    licenses = _kept_text()
+    schedules = _kept_objects("schedule")
+    languages = _kept_objects("language")
+    cost_options = _kept_objects("cost_option")
+    required_documents = _kept_objects("required_document")
 
 
 class HsdsServicePageSchema(PageSchema):
