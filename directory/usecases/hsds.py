@@ -226,7 +226,9 @@ def _filters(reads: Reads, geo: GeographyRepository, q: ServiceQuery) -> tuple[F
     (``taxonomy_id``); a 4xx problem for what cannot match anything by construction."""
     text = None
     if q.search is not None:
-        text = " ".join(q.search.split()) or None
+        text = " ".join(q.search.split())
+        if not text:
+            raise _invalid("search", "search must contain something to search for.")
     themes: tuple[str, ...] = ()
     if q.taxonomy_term_id is not None:
         found = [

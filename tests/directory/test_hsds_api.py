@@ -426,6 +426,7 @@ def test_organization_and_term_search(demo_app: Flask) -> None:
 @pytest.mark.parametrize(
     ("query", "status", "code"),
     [
+        ({"search": "   "}, 422, "invalid-input"),
         ({"taxonomy_term_id": "nope"}, 422, "invalid-input"),
         ({"taxonomy_id": "nope"}, 422, "invalid-input"),
         ({"organization_id": str(uuid.UUID(int=1))}, 404, "organisation-not-found"),
