@@ -36,7 +36,7 @@ from directory.cli import cli
 from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
 from directory.store.repositories.directory import DirectoryRepository
-from directory.usecases.hsds import NAMESPACE, TAXONOMY_ID, service_uuid
+from directory.usecases.hsds import NAMESPACE, TAXONOMY_ID, hsds_id, service_uuid
 from geodata import crs
 from tests.conftest import demo_copy
 
@@ -290,6 +290,7 @@ def test_ids_derive_from_refs_only(demo_app: Flask) -> None:
     assert hsds_services(client) == uuids(refs)
     some = sorted(refs)[0]
     assert service_uuid(some) == str(uuid.uuid5(NAMESPACE, f"service:{some}"))
+    assert hsds_id("location", "a", "b") == str(uuid.uuid5(NAMESPACE, 'location:["a", "b"]'))
     # fixed forever: a consumer's stored ids must keep naming the same services
     assert (
         service_uuid("london-victim-and-witness-service") == "1d6348dd-3bbf-59ad-bd46-0d4d4d6707f7"
