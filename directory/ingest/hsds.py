@@ -24,10 +24,18 @@ Mapping decisions:
   kept without it.
 * Contact details (email, website, phone) and ``assured_date`` are worth a warning, not a
   refused file, when they are malformed: the bad value is left out.
+* What has no column of ours is kept as read in ``service.hsds_extras`` and served back
+  by the HSDS API (``/api/v1/hsds/services/{id}``) and in ``/api/v1/services/{id}``:
+  ``schedules``, ``languages``, ``cost_options``, ``required_documents``, ``funding`` and
+  ``contacts`` (each object with an ``id``; funding and contacts with their HSDS members
+  only), and the text of ``alternate_name``, ``fees``, ``fees_description``,
+  ``accreditations``, ``alert``, ``wait_time``, ``interpretation_services`` and
+  ``licenses``. ``application_process`` is who can refer.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -54,6 +62,24 @@ _GSS = re.compile(r"\b([EWSNK]\d{8})\b")
 _POLYGON_TYPES = ("geojson", "topojson", "kml", "wkt", "gml")
 _CHARITY_SCHEMES = ("GB-CHC", "GB-SC", "GB-NIC")
 _OLDEST = 120
+#: service members kept as read (service.hsds_extras) and served back by the HSDS API
+EXTRA_TEXTS = (
+    "alternate_name", "fees", "fees_description", "accreditations", "alert", "wait_time",
+    "interpretation_services", "licenses",
+)  # fmt: skip
+EXTRA_LISTS = (
+    "schedules", "languages", "cost_options", "required_documents", "funding", "contacts",
+)  # fmt: skip
+#: the members kept of objects the API lists beside its own (its grants, patch contacts)
+KEPT_MEMBERS = {
+    "funding": frozenset({"id", "organization_id", "service_id", "source"}),
+    "contacts": frozenset(
+        {"id", "organization_id", "service_id", "name", "title", "department", "email", "phones"}
+    ),
+}
+PHONE_MEMBERS = frozenset({"id", "contact_id", "number", "extension", "type", "description"})
+#: the most JSON one service's extras may take (characters)
+MAX_EXTRAS = 200_000
 
 
 def read_hsds_json(data: bytes | str, ctx: Context) -> Batch:
@@ -148,10 +174,12 @@ class _ServiceReader:
             eligibility=p.text(
                 "eligibility_description", raw.get("eligibility_description"), MAX_TEXT
             ),
+            referral=p.text("application_process", raw.get("application_process"), MAX_TEXT),
             email=p.parse("email", raw.get("email"), parse_email, warn=True),
             phone=self._phone(p, raw.get("phones")),
             website=p.parse("url", raw.get("url"), parse_url, warn=True),
             last_verified=last_verified,
+            hsds_extras=self._extras(p, raw),
         )
         if not record.coverage and not record.locations and not p.failed:
             p.warning(
@@ -364,6 +392,36 @@ class _ServiceReader:
             locations.append(record)
         return locations
 
+    def _extras(self, p: RowProblems, raw: dict[str, Any]) -> dict[str, Any] | None:
+        """What has no column of ours, kept as read: the text members of
+        :data:`EXTRA_TEXTS`, and the objects of :data:`EXTRA_LISTS` that have an ``id``
+        (funding and contacts with their HSDS members only, see :data:`KEPT_MEMBERS`)."""
+        extras: dict[str, Any] = {}
+        for key in EXTRA_TEXTS:
+            text = p.text(key, raw.get(key), MAX_TEXT)
+            if text is not None:
+                extras[key] = text
+        for key in EXTRA_LISTS:
+            kept = []
+            for path, item in p.objects(key, raw.get(key)):
+                if not isinstance(item.get("id"), str) or not item["id"].strip():
+                    p.warning(f"{path}.id", "An HSDS object without an id: it is not kept.")
+                    continue
+                kept.append(_members(key, item))
+            if kept:
+                extras[key] = kept
+        if not extras:
+            return None
+        size = len(json.dumps(extras))
+        if size > MAX_EXTRAS:
+            p.warning(
+                "",
+                f"The service's schedules, languages, cost options, funding and contacts take "
+                f"{size:,} characters of JSON; at most {MAX_EXTRAS:,} are kept: they are left out.",
+            )
+            return None
+        return extras
+
     def _phone(self, p: RowProblems, value: Any) -> str | None:
         for path, phone in p.objects("phones", value):
             number = p.text(f"{path}.number", phone.get("number"), 40)
@@ -376,6 +434,22 @@ class _ServiceReader:
                     return number
                 p.warning(f"{path}.number", "Not a phone number: it is left out.", number)
         return None
+
+
+def _members(key: str, item: dict[str, Any]) -> dict[str, Any]:
+    """An object as read, or for funding and contacts (which the API merges with its own)
+    with the HSDS 3.0 members the API documents only."""
+    members = KEPT_MEMBERS.get(key)
+    if members is None:
+        return item
+    kept = {k: v for k, v in item.items() if k in members and v is not None}
+    if key == "contacts" and isinstance(kept.get("phones"), list):
+        kept["phones"] = [
+            {k: v for k, v in phone.items() if k in PHONE_MEMBERS and v is not None}
+            for phone in kept["phones"]
+            if isinstance(phone, dict) and isinstance(phone.get("id"), str)
+        ]
+    return kept
 
 
 def _status(value: Any) -> str:

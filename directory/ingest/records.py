@@ -72,6 +72,8 @@ class ServiceRecord:
     website: str | None = None
     last_verified: date | None = None
     demo: bool = False
+    #: members of an Open Referral (HSDS) service with no field here, kept as read
+    hsds_extras: dict[str, Any] | None = None
 
 
 @dataclass

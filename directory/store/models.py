@@ -187,6 +187,10 @@ class Service(Base):
     #: name, organisation, description and theme names, for text search (GIN-indexed as a
     #: tsvector on PostgreSQL; matched with LIKE on SQLite)
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: what an Open Referral (HSDS 3.0) import read that has no column here: schedules,
+    #: languages, cost options, required documents, funding and contacts as published, and
+    #: text such as fees and alerts (directory/ingest/hsds.py; served back by the HSDS API)
+    hsds_extras: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ServiceTheme(Base):

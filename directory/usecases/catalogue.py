@@ -217,6 +217,7 @@ def service_detail(
         created_at=row.created_at.isoformat() + "Z",
         withdrawn_at=None if row.withdrawn_at is None else row.withdrawn_at.isoformat() + "Z",
         source=row.source,
+        hsds_extras=row.hsds_extras,
     )
     return answer
 

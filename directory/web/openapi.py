@@ -129,6 +129,37 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "getProgramme", "One funding programme"
     ),
     ("get", "/api/v1/outcomes/summary"): Operation("getOutcomesSummary", "Outcomes summary"),
+    ("get", "/api/v1/hsds"): Operation("getHsdsRoot", "Open Referral (HSDS 3.0 / ORUK) root"),
+    ("get", "/api/v1/hsds/services"): Operation("listHsdsServices", "HSDS services", paged=True),
+    ("get", "/api/v1/hsds/services/{service_id}"): Operation("getHsdsService", "One HSDS service"),
+    ("get", "/api/v1/hsds/service_at_locations"): Operation(
+        "listHsdsServiceAtLocations", "HSDS services at locations", paged=True
+    ),
+    ("get", "/api/v1/hsds/service_at_locations/{service_at_location_id}"): Operation(
+        "getHsdsServiceAtLocation", "One HSDS service at a location"
+    ),
+    ("get", "/api/v1/hsds/locations"): Operation("listHsdsLocations", "HSDS locations", paged=True),
+    ("get", "/api/v1/hsds/locations/{location_id}"): Operation(
+        "getHsdsLocation", "One HSDS location"
+    ),
+    ("get", "/api/v1/hsds/organizations"): Operation(
+        "listHsdsOrganizations", "HSDS organizations", paged=True
+    ),
+    ("get", "/api/v1/hsds/organizations/{organization_id}"): Operation(
+        "getHsdsOrganization", "One HSDS organization"
+    ),
+    ("get", "/api/v1/hsds/taxonomies"): Operation(
+        "listHsdsTaxonomies", "HSDS taxonomies", paged=True
+    ),
+    ("get", "/api/v1/hsds/taxonomies/{taxonomy_id}"): Operation(
+        "getHsdsTaxonomy", "One HSDS taxonomy"
+    ),
+    ("get", "/api/v1/hsds/taxonomy_terms"): Operation(
+        "listHsdsTaxonomyTerms", "HSDS taxonomy terms", paged=True
+    ),
+    ("get", "/api/v1/hsds/taxonomy_terms/{taxonomy_term_id}"): Operation(
+        "getHsdsTaxonomyTerm", "One HSDS taxonomy term"
+    ),
 }
 
 #: media types a route answers in that its decorators carry no schema for
@@ -162,6 +193,21 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
         "feature_id": "E09000022",
     },
     "/api/v1/programmes/{programme_id}": {"programme_id": "vru"},
+    # HSDS ids derive from refs (directory/usecases/hsds.py): the same on every load
+    "/api/v1/hsds/services/{service_id}": {"service_id": "1d6348dd-3bbf-59ad-bd46-0d4d4d6707f7"},
+    "/api/v1/hsds/organizations/{organization_id}": {
+        "organization_id": "6cfce774-abb1-5850-8fab-b3f80a994f0c"
+    },
+    "/api/v1/hsds/service_at_locations/{service_at_location_id}": {
+        "service_at_location_id": "89bf0c0b-8b26-5ee2-a0ca-726a29620ce0"
+    },
+    "/api/v1/hsds/locations/{location_id}": {"location_id": "de714f9a-d5a2-5b4a-a203-8bc3a3a782dd"},
+    "/api/v1/hsds/taxonomies/{taxonomy_id}": {
+        "taxonomy_id": "011b99d0-7fb5-5235-b85a-5381807b9120"
+    },
+    "/api/v1/hsds/taxonomy_terms/{taxonomy_term_id}": {
+        "taxonomy_term_id": "aa4eb8c9-674b-58b4-bcf5-22066c56be37"
+    },
 }
 
 HEADERS: dict[str, dict[str, Any]] = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -16,8 +16,10 @@ from directory.store.db import Database
 from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.funding import FundingQueries
 from directory.store.repositories.geography import GeographyRepository
+from directory.store.repositories.hsds import HsdsQueries
 from directory.usecases.facts import FactsCache, FundingData
 from directory.usecases.geography import GeographyCache, GeographySnapshot
+from directory.usecases.hsds import HsdsIdCache, HsdsIds, Reads
 from directory.usecases.patch import DirectoryCache, DirectoryIndex
 from directory.web import http
 
@@ -29,6 +31,7 @@ class AppState:
     geography: GeographyCache
     facts: FactsCache  # grants, programmes, population, crime: per data version
     directory: DirectoryCache  # the patch index: per data version and day
+    hsds_ids: HsdsIdCache = field(default_factory=HsdsIdCache)  # HSDS ids: per data version
 
 
 def state() -> AppState:
@@ -47,6 +50,17 @@ def end_request(_error: BaseException | None = None) -> None:
 
 def catalogue() -> CatalogueQueries:
     return CatalogueQueries(connection())
+
+
+def hsds_reads() -> tuple[Reads, GeographyRepository]:
+    """What the Open Referral (HSDS) views read through, and the geography repository (for
+    postcodes); the HSDS id index of the data version is built on first use."""
+    app_state = state()
+    snap = _snapshot(app_state)
+    repo = HsdsQueries(connection())
+    ids = app_state.hsds_ids.get(snap.version.id, lambda: HsdsIds.build(repo, snap.version.id))
+    reads = Reads(repo=repo, catalogue=CatalogueQueries(repo.db), snap=snap, ids=ids)
+    return reads, GeographyRepository(repo.db)
 
 
 def today() -> date:

@@ -46,7 +46,7 @@ ORGANISATION_FIELDS = (
 )  # fmt: skip
 SERVICE_FIELDS = (
     "name", "description", "status", "min_age", "max_age", "eligibility", "referral", "email",
-    "phone", "website", "last_verified", "demo",
+    "phone", "website", "last_verified", "demo", "hsds_extras",
 )  # fmt: skip
 GRANT_FIELDS = (
     "title", "description", "programme", "amount", "currency", "awarded", "start", "end",

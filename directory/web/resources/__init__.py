@@ -7,6 +7,7 @@ from directory.web.resources.changes.routes import blp as changes
 from directory.web.resources.features.routes import blp as features
 from directory.web.resources.funding.routes import blp as funding
 from directory.web.resources.grants.routes import blp as grants
+from directory.web.resources.hsds.routes import blp as hsds
 from directory.web.resources.imports.routes import blp as imports
 from directory.web.resources.locate.routes import blp as locate
 from directory.web.resources.meta.routes import blp as meta
@@ -21,5 +22,5 @@ from directory.web.resources.themes.routes import blp as themes
 
 BLUEPRINTS = [
     meta, postcodes, locate, areas, patch, services, organisations, grants, partners, themes,
-    changes, imports, funding, programmes, outcomes, features,
+    changes, imports, funding, programmes, outcomes, features, hsds,
 ]  # fmt: skip

@@ -247,6 +247,18 @@ class ServiceDetailSchema(ServiceSummarySchema):
     created_at = ma.fields.String()
     withdrawn_at = ma.fields.String(allow_none=True)
     source = ma.fields.String()
+    hsds_extras = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Raw(),
+        allow_none=True,
+        metadata={
+            "description": "What an Open Referral (HSDS) import read that has no member here, "
+            "as read: schedules, languages, cost_options, required_documents, funding and "
+            "contacts (lists of HSDS objects), and alternate_name, fees, fees_description, "
+            "accreditations, alert, wait_time, interpretation_services and licenses (text); "
+            "null for services from other sources"
+        },
+    )
 
 
 class ChangeSchema(Schema):

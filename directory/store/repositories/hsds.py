@@ -1,0 +1,179 @@
+"""SQL behind the Open Referral HSDS 3.0 API (``/api/v1/hsds``): pages of services,
+organisations, locations and service-at-locations under the HSDS filters, and the rows a
+page's objects are built from, read for the page's ids only (``IN (...)``, in chunks).
+
+The service filters are the search's (:class:`SearchQueries`, whose ``Filters`` this
+reuses), plus "has any theme" for ``taxonomy_id``. Pages are ordered by name, then id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Row
+
+from directory.store.models import Location, Organisation, Service, ServiceTheme
+from directory.store.repositories.search import Filters, Near, SearchQueries, cell_ranges
+
+_CHUNK = 500
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    ids = list(ids)
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+class HsdsQueries(SearchQueries):
+    """The HSDS API's reads, on a request's connection."""
+
+    def _service_where(self, f: Filters, any_theme: bool) -> list[Any]:
+        where = self._where(f)
+        if any_theme:
+            where.append(Service.id.in_(select(ServiceTheme.service_id)))
+        return where
+
+    def _near_clause(self, near: Near) -> Any:
+        """A delivery site within the radius (the grid cells first, then the distance)."""
+        r = near.radius
+        ranges = cell_ranges(
+            near.easting - r, near.northing - r, near.easting + r, near.northing + r
+        )
+        in_cells = or_(*(Location.cell.between(lo, hi) for lo, hi in ranges))
+        return (in_cells, Location.easting.is_not(None), self._distance2(near) <= r * r)
+
+    # -- pages ----------------------------------------------------------------------------
+    def service_page(
+        self, f: Filters, *, any_theme: bool, offset: int, limit: int
+    ) -> tuple[list[int], int]:
+        """The ids of one page of matching services (by name, then id) and how many match.
+        ``f.near`` keeps services with a delivery site within its radius."""
+        where = self._service_where(f, any_theme)
+        if f.near is not None:
+            where.append(
+                Service.id.in_(select(Location.service_id).where(*self._near_clause(f.near)))
+            )
+        total = self.db.execute(
+            select(func.count()).select_from(Service).where(*where)
+        ).scalar_one()
+        if not total or offset >= total:
+            return [], int(total)
+        ids = self.db.execute(
+            select(Service.id)
+            .where(*where)
+            .order_by(Service.name, Service.id)
+            .offset(offset)
+            .limit(limit)
+        ).scalars()
+        return list(ids), int(total)
+
+    def location_page(
+        self, f: Filters, *, any_theme: bool, offset: int, limit: int
+    ) -> tuple[list[Row[Any]], int]:
+        """One page of the delivery sites of matching services (by service name, then the
+        site's ref), with their service's ref, and how many there are. ``f.near`` keeps
+        the sites within its radius."""
+        where = [*self._service_where(f, any_theme), Location.service_id == Service.id]
+        if f.near is not None:
+            where.extend(self._near_clause(f.near))
+        total = self.db.execute(
+            select(func.count())
+            .select_from(Location)
+            .join(Service, Service.id == Location.service_id)
+            .where(*where)
+        ).scalar_one()
+        if not total or offset >= total:
+            return [], int(total)
+        rows = self.db.execute(
+            select(Location.__table__, Service.ref.label("service_ref"))
+            .join(Service, Service.id == Location.service_id)
+            .where(*where)
+            .order_by(Service.name, Service.id, Location.ref)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return list(rows), int(total)
+
+    def organisation_page(
+        self, *, text: str | None, offset: int, limit: int
+    ) -> tuple[list[Row[Any]], int]:
+        """Organisations that run or fund something listed (a service not withdrawn),
+        by name: those with a word-for-word ``text`` in the name or description."""
+        where: list[Any] = [
+            Organisation.id.in_(
+                select(Service.organisation_id).where(Service.withdrawn_at.is_(None))
+            )
+        ]
+        if text:
+            for word in text.split():
+                pattern = word.lower()
+                where.append(
+                    func.lower(Organisation.name).contains(pattern, autoescape=True)
+                    | func.lower(func.coalesce(Organisation.description, "")).contains(
+                        pattern, autoescape=True
+                    )
+                )
+        total = self.db.execute(
+            select(func.count()).select_from(Organisation).where(*where)
+        ).scalar_one()
+        rows = self.db.execute(
+            select(Organisation.__table__)
+            .where(*where)
+            .order_by(Organisation.name, Organisation.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return list(rows), int(total)
+
+    # -- the rows of a page ---------------------------------------------------------------
+    def organisations(self, ids: Sequence[int]) -> dict[int, Row[Any]]:
+        out: dict[int, Row[Any]] = {}
+        for chunk in _chunks(ids):
+            for row in self.db.execute(
+                select(Organisation.__table__).where(Organisation.id.in_(chunk))
+            ):
+                out[row.id] = row
+        return out
+
+    def locations(self, ids: Sequence[int]) -> list[Row[Any]]:
+        """Delivery sites by id, with their service's ref."""
+        out: list[Row[Any]] = []
+        for chunk in _chunks(ids):
+            out.extend(
+                self.db.execute(
+                    select(Location.__table__, Service.ref.label("service_ref"))
+                    .join(Service, Service.id == Location.service_id)
+                    .where(Location.id.in_(chunk))
+                ).all()
+            )
+        return out
+
+    def services_of_organisations(self, ids: Sequence[int]) -> dict[int, list[int]]:
+        """The listed (not withdrawn) services of each organisation, by name."""
+        out: dict[int, list[int]] = {}
+        for chunk in _chunks(ids):
+            for org_id, service_id in self.db.execute(
+                select(Service.organisation_id, Service.id)
+                .where(Service.organisation_id.in_(chunk), Service.withdrawn_at.is_(None))
+                .order_by(Service.name, Service.id)
+            ):
+                out.setdefault(org_id, []).append(service_id)
+        return out
+
+    # -- identifiers ----------------------------------------------------------------------
+    def identifier_rows(self) -> dict[str, list[Row[Any]]]:
+        """What the HSDS ids are made from, for the id index (read once per data version):
+        every service's and organisation's id and ref, every site's id, service ref and ref."""
+        return {
+            "service": list(self.db.execute(select(Service.id, Service.ref)).all()),
+            "organization": list(self.db.execute(select(Organisation.id, Organisation.ref)).all()),
+            "location": list(
+                self.db.execute(
+                    select(Location.id, Service.ref.label("service_ref"), Location.ref).join(
+                        Service, Service.id == Location.service_id
+                    )
+                ).all()
+            ),
+        }
