@@ -380,7 +380,14 @@ class SearchQueries:
         where = self._where(replace(f, box=None))
         where += [Location.lon.is_not(None), Location.lat.is_not(None)]
         if f.box is not None:
-            where += self._site_in_box(f.box)
+            box = f.box
+            if len(cell_ranges(*box.bng_envelope)) > 1:
+                where += self._site_in_box(box)
+            else:  # a box many cells wide: read in id order, not through one huge cell range
+                where += [
+                    Location.lon.between(box.min_lon, box.max_lon),
+                    Location.lat.between(box.min_lat, box.max_lat),
+                ]
         if site_id is not None:
             where.append(Location.id == site_id)
         base = (
