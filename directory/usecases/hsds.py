@@ -199,15 +199,33 @@ def _theme_terms() -> dict[str, dict[str, Any]]:
     }
 
 
+def _by_id(reads: Reads, kind: str, key: str) -> int | None:
+    """Our id of the HSDS record ``key`` of a kind (services, organizations, locations,
+    service_at_locations); None for an unknown id, and at once for text that is no UUID
+    (without building the index)."""
+    try:
+        canonical = str(uuid.UUID(key))
+    except ValueError:
+        return None
+    found: int | None = getattr(reads.ids, kind).get(canonical)
+    return found
+
+
 # -- the parts of a reading ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Reads:
-    """What a use case reads through: the HSDS queries, the catalogue's, the geography."""
+    """What a use case reads through: the HSDS queries, the catalogue's, the geography, and
+    the id index (``index`` builds or returns it: only a lookup by id needs it, so a page of
+    a list never waits for it)."""
 
     repo: HsdsQueries
     catalogue: CatalogueQueries
     snap: GeographySnapshot
-    ids: HsdsIds
+    index: Callable[[], HsdsIds]
+
+    @property
+    def ids(self) -> HsdsIds:
+        return self.index()
 
 
 @dataclass(frozen=True)
@@ -261,7 +279,7 @@ def _filters(reads: Reads, geo: GeographyRepository, q: ServiceQuery) -> tuple[F
         )
     org_id = None
     if q.organization_id is not None:
-        org_id = reads.ids.organizations.get(q.organization_id.lower())
+        org_id = _by_id(reads, "organizations", q.organization_id)
         if org_id is None:
             raise OrganisationNotFoundError(
                 f"No organization has the id {q.organization_id!r}: see /api/v1/hsds/organizations."
@@ -606,7 +624,7 @@ def list_services(reads: Reads, geo: GeographyRepository, q: ServiceQuery) -> di
 
 
 def get_service(reads: Reads, key: str) -> dict[str, Any]:
-    service_id = reads.ids.services.get(key.lower())
+    service_id = _by_id(reads, "services", key)
     found = _services(reads, [service_id], full=True) if service_id is not None else []
     if not found:
         raise ServiceNotFoundError(f"No service has the id {key!r}.")
@@ -630,8 +648,8 @@ def list_service_at_locations(
     return _page(contents, total, q.page, q.per_page)
 
 
-def _location_row(reads: Reads, index: dict[str, int], key: str, what: str) -> Any:
-    location_id = index.get(key.lower())
+def _location_row(reads: Reads, kind: str, key: str, what: str) -> Any:
+    location_id = _by_id(reads, kind, key)
     rows = reads.repo.locations([location_id]) if location_id is not None else []
     if not rows:
         raise NotFoundError(f"No {what} has the id {key!r}.")
@@ -639,7 +657,7 @@ def _location_row(reads: Reads, index: dict[str, int], key: str, what: str) -> A
 
 
 def get_service_at_location(reads: Reads, key: str) -> dict[str, Any]:
-    row = _location_row(reads, reads.ids.service_at_locations, key, "service_at_location")
+    row = _location_row(reads, "service_at_locations", key, "service_at_location")
     body = service_at_location_body(row)
     body["service"] = get_service(reads, body["service_id"])
     return body
@@ -654,7 +672,7 @@ def list_locations(reads: Reads, geo: GeographyRepository, q: ServiceQuery) -> d
 
 
 def get_location(reads: Reads, key: str) -> dict[str, Any]:
-    return location_body(_location_row(reads, reads.ids.locations, key, "location"))
+    return location_body(_location_row(reads, "locations", key, "location"))
 
 
 def list_organizations(
@@ -688,7 +706,7 @@ def _attach_services(reads: Reads, rows: Sequence[Any], bodies: list[dict[str, A
 
 
 def get_organization(reads: Reads, key: str) -> dict[str, Any]:
-    org_id = reads.ids.organizations.get(key.lower())
+    org_id = _by_id(reads, "organizations", key)
     rows = reads.repo.organisations([org_id]) if org_id is not None else {}
     if not rows:
         raise OrganisationNotFoundError(f"No organization has the id {key!r}.")

@@ -54,12 +54,15 @@ def catalogue() -> CatalogueQueries:
 
 def hsds_reads() -> tuple[Reads, GeographyRepository]:
     """What the Open Referral (HSDS) views read through, and the geography repository (for
-    postcodes); the HSDS id index of the data version is built on first use."""
+    postcodes); the HSDS id index of the data version is built on the first lookup by id."""
     app_state = state()
     snap = _snapshot(app_state)
     repo = HsdsQueries(connection())
-    ids = app_state.hsds_ids.get(snap.version.id, lambda: HsdsIds.build(repo, snap.version.id))
-    reads = Reads(repo=repo, catalogue=CatalogueQueries(repo.db), snap=snap, ids=ids)
+    version = snap.version.id
+    reads = Reads(
+        repo=repo, catalogue=CatalogueQueries(repo.db), snap=snap,
+        index=lambda: app_state.hsds_ids.get(version, lambda: HsdsIds.build(repo, version)),
+    )  # fmt: skip
     return reads, GeographyRepository(repo.db)
 
 
