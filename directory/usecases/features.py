@@ -468,6 +468,11 @@ def _by_coverage(snap: GeographySnapshot, f: Filters) -> Filters:
     if f.box is None:
         return f
     codes = _areas_meeting(snap, f.box, list(snap.areas))
+    if len(codes) == len(snap.areas):
+        # a box over all London (QGIS zoomed out): any service with coverage, without a
+        # list of every area (an area code no longer in the boundaries counts: it was in
+        # London too)
+        return replace(f, box=None, has_coverage=True)
     return replace(f, box=None, area=AreaMatch(frozenset(codes)))
 
 

@@ -321,6 +321,11 @@ def test_property_filters_and_datetime_select_what_our_own_api_selects(
         for f in _walk(client, "services", limit=50, datetime="../2012-01-01")[0]
     }
     assert opened < {s["ref"] for s in services}
+    # a box over all London (QGIS zoomed out): every service with coverage, every site
+    london = "-0.6,51.2,0.4,51.8"
+    got = {f["properties"]["ref"] for f in _walk(client, "services", limit=1000, bbox=london)[0]}
+    assert got == {s["ref"] for s in services if s["coverage"]} and got
+    assert _walk(client, "sites", bbox=london)[1] == _walk(client, "sites")[1] > 0
     # an unknown theme or organisation matches nothing (a property filter, not an error)
     for query in ({"theme": "no-such-theme"}, {"organisation": "org:nobody"}):
         assert _get(client, f"{OGC}/collections/services/items", **query)["numberMatched"] == 0

@@ -98,6 +98,8 @@ class Filters:
     near: Near | None = None
     box: Box | None = None
     service_id: int | None = None
+    #: only services with some coverage (what a box meeting every area asks)
+    has_coverage: bool = False
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,8 @@ class SearchQueries:
             where.append(Service.updated_at >= f.updated_since)
         if f.area is not None:
             where.append(self._area_match(f.area))
+        if f.has_coverage:
+            where.append(Service.id.in_(select(ServiceArea.service_id)))
         if f.box is not None:
             where.append(self._box_match(f.box))
         return where
