@@ -185,19 +185,58 @@ def demo_copy(request: pytest.FixtureRequest, backend: str, tmp: Path) -> Settin
     return _settings(tmp, url, data_dir)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def writable_settings(
-    request: pytest.FixtureRequest, tmp_path: Path, shared_data_dir: Path
-) -> Settings:
-    """Settings of a fresh database of this test's own, holding the real geography and an
-    empty directory, on each backend."""
-    if request.param == "sqlite":
-        shutil.copy(request.getfixturevalue("sqlite_geography"), tmp_path / "directory.sqlite3")
-        return _settings(tmp_path, None, shared_data_dir)
+def geography_copy(request: pytest.FixtureRequest, backend: str, tmp: Path) -> Settings:
+    """Settings of a fresh database of its own on ``backend`` ("sqlite" or "postgres"),
+    holding the real geography and an empty directory. A module-scoped fixture that fills
+    it once for tests that only read it uses this; a test that writes takes
+    ``writable_settings`` (a copy of its own)."""
+    data_dir = request.getfixturevalue("shared_data_dir")
+    if backend == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_geography"), tmp / "directory.sqlite3")
+        return _settings(tmp, None, data_dir)
     template = request.getfixturevalue("postgres_directory_template")
     cluster: PostgresCluster = request.getfixturevalue("postgres")
     url = cluster.create_database(f"test_{next(_COPIES)}", template=template)
-    return _settings(tmp_path, url, shared_data_dir)
+    return _settings(tmp, url, data_dir)
+
+
+#: the two backends, as the params of a fixture (the PostgreSQL one marked ``postgres``)
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _demo_app(request: pytest.FixtureRequest, backend: str) -> Iterator[Flask]:
+    tmp = request.getfixturevalue("tmp_path_factory").mktemp(f"demo-app-{backend}")
+    app = create_app(demo_copy(request, backend, tmp))
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """An app over a copy of the demo directory on SQLite, one for the whole session: the
+    tests and modules that only read the demo directory share it, and never write to it
+    (a writer takes ``demo_copy``, a copy of its own)."""
+    yield from _demo_app(request, "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_demo_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The PostgreSQL twin of ``sqlite_demo_app`` (read-only, shared by the session)."""
+    yield from _demo_app(request, "postgres")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def shared_demo_app(request: pytest.FixtureRequest) -> Flask:
+    """``sqlite_demo_app`` and ``postgres_demo_app`` in turn: the demo directory on each
+    backend, for tests that only read it."""
+    return request.getfixturevalue(f"{request.param}_demo_app")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=BACKENDS)
+def writable_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings of a fresh database of this test's own, holding the real geography and an
+    empty directory, on each backend."""
+    return geography_copy(request, request.param, tmp_path)
 
 
 @pytest.fixture()

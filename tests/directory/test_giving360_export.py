@@ -13,7 +13,6 @@ demo directory, on both databases:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ from directory.cli import cli
 from directory.ingest.giving360 import GRANT_SCHEMA
 from directory.store.models import Grant
 from directory.store.repositories.directory import DirectoryRepository
-from tests.conftest import demo_copy
 
 #: the standard's schemas as the project ships them (directory/data/README.md says whence)
 STANDARD = GRANT_SCHEMA.parent
@@ -54,15 +52,11 @@ def package_validator() -> jsonschema.Draft202012Validator:
     )
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def demo_app(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Flask]:
-    app = create_app(demo_copy(request, request.param, tmp_path_factory.mktemp("g360")))
-    yield app
-    app.extensions["directory"].db.dispose()
+@pytest.fixture(scope="module")
+def demo_app(shared_demo_app: Flask) -> Flask:
+    """The demo directory on each backend (the session's, shared: these tests only read it;
+    the round trip imports into a database of its own)."""
+    return shared_demo_app
 
 
 def _grants(app: Flask) -> dict[str, dict[str, Any]]:
