@@ -98,18 +98,25 @@ def serve(env: dict[str, str], log: Path, *, workers: int = 2, port: int | None 
 
 
 @contextmanager
-def wsgi_server(app: Any, **options: Any) -> Iterator[str]:
-    """``app`` served by werkzeug's threaded server on a free loopback port, from a daemon
-    thread in this process; yields its base URL. ``options`` go to ``make_server``."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, **options)
-    thread = threading.Thread(target=server.serve_forever, name="wsgi-server", daemon=True)
+def _serving(server: Any, name: str) -> Iterator[None]:
+    """``server`` (a socketserver) serving from a daemon thread until the block ends."""
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield
     finally:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@contextmanager
+def wsgi_server(app: Any, **options: Any) -> Iterator[str]:
+    """``app`` served by werkzeug's threaded server on a free loopback port, from a daemon
+    thread in this process; yields its base URL. ``options`` go to ``make_server``."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, **options)
+    with _serving(server, "wsgi-server"):
+        yield f"http://127.0.0.1:{server.server_port}"
 
 
 class _QuietFiles(http.server.SimpleHTTPRequestHandler):
@@ -123,14 +130,8 @@ def file_server(directory: Path) -> Iterator[str]:
     thread (no log lines); yields its base URL."""
     handler = functools.partial(_QuietFiles, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="file-server", daemon=True)
-    thread.start()
-    try:
+    with _serving(server, "file-server"):
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 @dataclass
