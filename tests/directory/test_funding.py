@@ -99,6 +99,18 @@ def read_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     shared.extensions["directory"].db.dispose()
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def reference_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """GRANTS and the real population and crime files, imported once per backend for the
+    module, shared by the tests that only read them."""
+    tmp = tmp_path_factory.mktemp("funding-reference")
+    shared = create_app(geography_copy(request, request.param, tmp))
+    import_grants(shared, tmp)
+    import_reference(shared)
+    yield shared
+    shared.extensions["directory"].db.dispose()
+
+
 def get(app: Any, url: str) -> Any:
     response = app.test_client().get(url)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -247,13 +259,12 @@ def test_area_filter_lists_the_area_and_shows_wider_money_apart(read_app):
     assert body["filters"]["area"]["code"] == LEWISHAM
 
 
-def test_apportion_by_population_states_the_rule_and_adds_up(app):
-    import_reference(app)
+def test_apportion_by_population_states_the_rule_and_adds_up(reference_app):
     pop = population_file()
     london = sum(pop.values())
     assert london == 8_866_180
     south_west = sum(pop[c] for c in bcu_boroughs("South West"))
-    body = get(app, "/api/v1/funding/summary?by=borough&apportion=population")
+    body = get(reference_app, "/api/v1/funding/summary?by=borough&apportion=population")
     boroughs = by_code(body["boroughs"])
     expected = 30_000 + 60_000 * pop[KINGSTON] / london + 30_000 * pop[KINGSTON] / south_west
     assert boroughs[KINGSTON]["apportioned_amount"] == pytest.approx(expected, abs=0.01)
@@ -264,7 +275,7 @@ def test_apportion_by_population_states_the_rule_and_adds_up(app):
     assert body["apportionment"]["method"] == "population"
     assert "share of London's population" in body["apportionment"]["rule"]
     assert body["apportionment"]["population"]["reference_date"] == "2022-06-30"
-    bcus = get(app, "/api/v1/funding/summary?by=bcu&apportion=population")
+    bcus = get(reference_app, "/api/v1/funding/summary?by=bcu&apportion=population")
     sw = by_code(bcus["bcus"])[SOUTH_WEST]
     assert sw["apportioned_amount"] == pytest.approx(
         60_000 + 60_000 * south_west / london, abs=0.01
@@ -282,11 +293,13 @@ def test_apportion_without_population_says_so(read_app):
 
 
 # -- GET /funding/need -------------------------------------------------------------------------
-def test_need_per_resident_and_per_offence_with_periods_and_ranks(app):
-    before = get(app, "/api/v1/funding/need")
+def test_need_without_crime_and_population_figures_says_so(read_app):
+    before = get(read_app, "/api/v1/funding/need")
     assert before["areas"][0]["offences"] is None and before["notes"]
-    import_reference(app)
-    body = get(app, "/api/v1/funding/need?level=borough")
+
+
+def test_need_per_resident_and_per_offence_with_periods_and_ranks(reference_app):
+    body = get(reference_app, "/api/v1/funding/need?level=borough")
     pop, offences = population_file(), offences_12m()
     rows = by_code(body["areas"])
     kingston = rows[KINGSTON]
@@ -328,11 +341,10 @@ def test_need_per_resident_and_per_offence_with_periods_and_ranks(app):
     assert body["basis"] == "amount" and "not included" in body["rule"]
 
 
-def test_need_by_bcu_and_apportioned(app):
-    import_reference(app)
+def test_need_by_bcu_and_apportioned(reference_app):
     pop, offences = population_file(), offences_12m()
     sw_codes = bcu_boroughs("South West")
-    body = get(app, "/api/v1/funding/need?level=bcu")
+    body = get(reference_app, "/api/v1/funding/need?level=bcu")
     sw = by_code(body["areas"])[SOUTH_WEST]
     assert len(body["areas"]) == 12
     assert sw["amount"] == 60_000
@@ -341,7 +353,8 @@ def test_need_by_bcu_and_apportioned(app):
     assert sw["per_1000_residents"] == round(60_000 / sw["population"] * 1000, 2)
     assert body["wider_awards"]["not_in_a_bcu"][0]["amount"] == 5_000
     apportioned = get(
-        app, "/api/v1/funding/need?level=borough&apportion=population&programme=lcpf-direct"
+        reference_app,
+        "/api/v1/funding/need?level=borough&apportion=population&programme=lcpf-direct",
     )
     assert apportioned["basis"] == "apportioned_amount"
     kingston = by_code(apportioned["areas"])[KINGSTON]
@@ -490,9 +503,8 @@ def test_bad_population_files_are_rejected(writable_app, tmp_path):
 
 
 # -- programmes and formulas -------------------------------------------------------------------
-def test_programmes_list_and_formula_beside_allocations(app):
-    import_reference(app)
-    listed = get(app, "/api/v1/programmes?per_page=100")
+def test_programmes_list_and_formula_beside_allocations(reference_app):
+    listed = get(reference_app, "/api/v1/programmes?per_page=100")
     programmes = {p["id"]: p for p in listed["contents"]}
     assert {"lcpf-direct", "lcpf-cc", "vru", "ylf", "victims", "snb", "vawg", "surge"} <= set(
         programmes
@@ -501,7 +513,7 @@ def test_programmes_list_and_formula_beside_allocations(app):
     assert programmes["snb"]["amount"] == 20_000  # the regrant G is left out
     assert programmes["lcpf-direct"]["formula_documented"] is True
     assert listed["contents"][0]["amount"] >= listed["contents"][-1]["amount"]
-    body = get(app, "/api/v1/programmes/lcpf-direct")
+    body = get(reference_app, "/api/v1/programmes/lcpf-direct")
     formula = body["formula"]
     assert formula["allocation"] == "formula"
     assert all(i["weight"] == "unknown" for i in formula["inputs"])  # never invented
@@ -523,8 +535,8 @@ def test_programmes_list_and_formula_beside_allocations(app):
     assert set(years) == {"2021/22", "2024/25"}
     assert years["2021/22"]["london_wide"]["amount"] == 60_000
     assert [b["area"]["code"] for b in years["2024/25"]["boroughs"]] == [KINGSTON]
-    assert get(app, "/api/v1/programmes/ylf")["allocations"]["totals"]["awards"] == 0
-    missing = app.test_client().get("/api/v1/programmes/no-such-programme")
+    assert get(reference_app, "/api/v1/programmes/ylf")["allocations"]["totals"]["awards"] == 0
+    missing = reference_app.test_client().get("/api/v1/programmes/no-such-programme")
     assert missing.status_code == 404 and missing.json["code"] == "programme-not-found"
 
 
