@@ -52,7 +52,7 @@ from scripts._benchlib import (  # noqa: E402
     venv_tool,
 )
 from tests.postgres import PostgresCluster  # noqa: E402
-from tests.servers import NGINX, Load, free_port, get, nginx, serve  # noqa: E402
+from tests.servers import NGINX, Load, free_port, get, nginx, serve, settled  # noqa: E402
 
 PATHS = [
     "/api/v1/postcodes/SE1%207PB", "/api/v1/patch?postcode=SE1%207PB&per_page=5",
@@ -65,15 +65,12 @@ HEADERS = ["scenario", "database", "requests", "5xx (not 503)", "503", "recovery
            "rows before", "rows after", "note"]  # fmt: skip
 
 
-def _settled(load: Load, since: float, quiet: float = 1.0, timeout: float = 30.0) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
-        answers = load.since(since)
-        last_bad = max((a.at for a in answers if a.status != 200), default=since)
-        if time.monotonic() - last_bad >= quiet and any(a.at > last_bad for a in answers):
-            return last_bad - since
-    return float("nan")
+def _recovery(load: Load, up: float) -> float:
+    """Seconds from ``up`` to the last answer that was not a 200 (NaN: no recovery)."""
+    try:
+        return settled(load, up) - up
+    except TimeoutError:
+        return float("nan")
 
 
 def outage(cluster: PostgresCluster, env: dict[str, str], tmp: Path) -> list[list[Any]]:
@@ -87,7 +84,7 @@ def outage(cluster: PostgresCluster, env: dict[str, str], tmp: Path) -> list[lis
                 time.sleep(2.0)
             cluster.resume()
             up = time.monotonic()
-            recovery = _settled(load, up)
+            recovery = _recovery(load, up)
             answers = load.since(start)
             counts = Counter(a.status for a in answers)
             other = sum(n for status, n in counts.items() if status >= 500 and status != 503)

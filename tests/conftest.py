@@ -95,16 +95,10 @@ def sqlite_geography(tmp_path_factory: pytest.TempPathFactory, shared_data_dir: 
 
 
 @pytest.fixture(scope="session")
-def postgres_geography(
-    postgres: PostgresCluster, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> str:
-    """A PostgreSQL database, migrated and loaded with the real geography, once per session."""
-    url = postgres.create_database("geography")
-    db = Database(_settings(tmp_path_factory.mktemp("pg"), url, shared_data_dir))
-    db.migrate()
-    load_geography(db, shared_data_dir)
-    db.dispose()
-    return url
+def postgres_geography(postgres: PostgresCluster, postgres_directory_template: str) -> str:
+    """A PostgreSQL database, migrated and loaded with the real geography, once per session:
+    a copy of ``postgres_directory_template`` (loading the geography again took ~25 s)."""
+    return postgres.create_database("geography", template=postgres_directory_template)
 
 
 @pytest.fixture(
@@ -172,32 +166,73 @@ def postgres_demo_template(
     return "demo_template"
 
 
-def demo_copy(request: pytest.FixtureRequest, backend: str, tmp: Path) -> Settings:
-    """Settings of a fresh copy of the demo directory of its own on ``backend`` ("sqlite"
-    or "postgres"), for a fixture that writes more to it or a test that must not share."""
+def _copy(
+    request: pytest.FixtureRequest, backend: str, tmp: Path, of: tuple[str, str], prefix: str
+) -> Settings:
+    """Settings of a fresh copy on ``backend`` of the SQLite file or PostgreSQL template
+    the session fixtures ``of`` (sqlite, postgres) make."""
     data_dir = request.getfixturevalue("shared_data_dir")
     if backend == "sqlite":
-        shutil.copy(request.getfixturevalue("sqlite_demo"), tmp / "directory.sqlite3")
+        shutil.copy(request.getfixturevalue(of[0]), tmp / "directory.sqlite3")
         return _settings(tmp, None, data_dir)
-    template = request.getfixturevalue("postgres_demo_template")
+    template = request.getfixturevalue(of[1])
     cluster: PostgresCluster = request.getfixturevalue("postgres")
-    url = cluster.create_database(f"demo_{next(_COPIES)}", template=template)
+    url = cluster.create_database(f"{prefix}_{next(_COPIES)}", template=template)
     return _settings(tmp, url, data_dir)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def writable_settings(
-    request: pytest.FixtureRequest, tmp_path: Path, shared_data_dir: Path
-) -> Settings:
+def demo_copy(request: pytest.FixtureRequest, backend: str, tmp: Path) -> Settings:
+    """Settings of a fresh copy of the demo directory of its own on ``backend`` ("sqlite"
+    or "postgres"), for a fixture that writes more to it or a test that must not share."""
+    return _copy(request, backend, tmp, ("sqlite_demo", "postgres_demo_template"), "demo")
+
+
+def geography_copy(request: pytest.FixtureRequest, backend: str, tmp: Path) -> Settings:
+    """Settings of a fresh database of its own on ``backend`` ("sqlite" or "postgres"),
+    holding the real geography and an empty directory. A module-scoped fixture that fills
+    it once for tests that only read it uses this; a test that writes takes
+    ``writable_settings`` (a copy of its own)."""
+    of = ("sqlite_geography", "postgres_directory_template")
+    return _copy(request, backend, tmp, of, "test")
+
+
+#: the two backends, as the params of a fixture (the PostgreSQL one marked ``postgres``)
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _demo_app(request: pytest.FixtureRequest, backend: str) -> Iterator[Flask]:
+    tmp = request.getfixturevalue("tmp_path_factory").mktemp(f"demo-app-{backend}")
+    app = create_app(demo_copy(request, backend, tmp))
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """An app over a copy of the demo directory on SQLite, one for the whole session: the
+    tests and modules that only read the demo directory share it, and never write to it
+    (a writer takes ``demo_copy``, a copy of its own)."""
+    yield from _demo_app(request, "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_demo_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The PostgreSQL twin of ``sqlite_demo_app`` (read-only, shared by the session)."""
+    yield from _demo_app(request, "postgres")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def shared_demo_app(request: pytest.FixtureRequest) -> Flask:
+    """``sqlite_demo_app`` and ``postgres_demo_app`` in turn: the demo directory on each
+    backend, for tests that only read it."""
+    return request.getfixturevalue(f"{request.param}_demo_app")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=BACKENDS)
+def writable_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings of a fresh database of this test's own, holding the real geography and an
     empty directory, on each backend."""
-    if request.param == "sqlite":
-        shutil.copy(request.getfixturevalue("sqlite_geography"), tmp_path / "directory.sqlite3")
-        return _settings(tmp_path, None, shared_data_dir)
-    template = request.getfixturevalue("postgres_directory_template")
-    cluster: PostgresCluster = request.getfixturevalue("postgres")
-    url = cluster.create_database(f"test_{next(_COPIES)}", template=template)
-    return _settings(tmp_path, url, shared_data_dir)
+    return geography_copy(request, request.param, tmp_path)
 
 
 @pytest.fixture()

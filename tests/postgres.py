@@ -85,7 +85,10 @@ class PostgresCluster:
             f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
         ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            copy = f' TEMPLATE "{template}"' if template else ""
+            # FILE_COPY: the template's files copied as they are, not written through the
+            # WAL as PostgreSQL 15's default (WAL_LOG) does: about half the time for the
+            # 40 MB geography, and a copy per test adds up
+            copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
             conn.execute(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 

@@ -1,11 +1,15 @@
 """The directory as it runs in production, for tests that need a real server: ``directory
 serve`` (gunicorn, sync workers, the app's real 500/503 handlers: not ``testing``) in a
-child process on a free loopback port, and a load of plain HTTP/1.1 clients to hammer it.
+child process on a free loopback port, and a load of plain HTTP/1.1 clients to hammer it;
+and, for tests that need a URL rather than a test client, an app or a folder of files
+served from a thread of the test process (``wsgi_server``, ``file_server``).
 """
 
 from __future__ import annotations
 
+import functools
 import http.client
+import http.server
 import os
 import signal
 import socket
@@ -13,10 +17,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
 
 from directory.settings import Settings
 
@@ -89,6 +97,43 @@ def serve(env: dict[str, str], log: Path, *, workers: int = 2, port: int | None 
                 process.wait()
 
 
+@contextmanager
+def _serving(server: Any, name: str) -> Iterator[None]:
+    """``server`` (a socketserver) serving from a daemon thread until the block ends."""
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@contextmanager
+def wsgi_server(app: Any, **options: Any) -> Iterator[str]:
+    """``app`` served by werkzeug's threaded server on a free loopback port, from a daemon
+    thread in this process; yields its base URL. ``options`` go to ``make_server``."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, **options)
+    with _serving(server, "wsgi-server"):
+        yield f"http://127.0.0.1:{server.server_port}"
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@contextmanager
+def file_server(directory: Path) -> Iterator[str]:
+    """The files under ``directory`` over plain HTTP on a free loopback port, from a daemon
+    thread (no log lines); yields its base URL."""
+    handler = functools.partial(_QuietFiles, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    with _serving(server, "file-server"):
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+
+
 @dataclass
 class Answer:
     at: float
@@ -157,6 +202,22 @@ class Load:
 
     def since(self, moment: float) -> list[Answer]:
         return [a for a in list(self.answers) if a.at >= moment]
+
+
+def settled(load: Load, since: float, quiet: float = 1.0, timeout: float = 30.0) -> float:
+    """Wait until ``quiet`` seconds of ``load``'s answers after ``since`` are all 200; return
+    when the last answer that was not a 200 came (``since`` if none). TimeoutError, with the
+    statuses seen, if that does not happen within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        answers = load.since(since)
+        last_bad = max((a.at for a in answers if a.status != 200), default=since)
+        if time.monotonic() - last_bad >= quiet and any(a.at > last_bad for a in answers):
+            return last_bad
+    raise TimeoutError(
+        f"no recovery within {timeout} s: {Counter(a.status for a in load.since(since))}"
+    )
 
 
 NGINX = Path("/usr/sbin/nginx")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from directory import create_app
 from directory.settings import Settings
 from tests.conftest import REPO_ROOT
+from tests.servers import wsgi_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -77,15 +76,10 @@ def live_server(
         data_version_ttl=0.0,
     )
     app = create_app(settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="page-server", daemon=True)
-    thread.start()
     try:
-        yield Server(f"http://127.0.0.1:{server.server_port}")
+        with wsgi_server(app) as base:
+            yield Server(base)
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
         app.extensions["directory"].db.dispose()
 
 

@@ -18,14 +18,12 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
-from directory import create_app
 from directory.ingest import readers
 from directory.ingest.readers import ReadError
 from directory.usecases import geography
 from directory.usecases.patch import answer
 from directory.web.state import directory_reads, snapshot
 from directory.web.state import end_request as directory_end_request
-from tests.conftest import demo_copy
 
 LONDON = "E12000007"
 
@@ -84,10 +82,9 @@ def test_funding_summaries_kept_for_any_live_on_are_bounded(geo_app, monkeypatch
 
 
 @pytest.fixture(scope="module")
-def demo_app(request, tmp_path_factory):
-    app = create_app(demo_copy(request, "sqlite", tmp_path_factory.mktemp("bounded")))
-    yield app
-    app.extensions["directory"].db.dispose()
+def demo_app(sqlite_demo_app):
+    """The demo directory on SQLite (the session's, shared: the test only reads it)."""
+    return sqlite_demo_app
 
 
 def test_a_caseload_answer_is_paged_and_bounded(demo_app, monkeypatch):

@@ -3,12 +3,9 @@ clear messages, and every reporting command's --json (one JSON document, alone o
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -24,6 +21,7 @@ from directory.store.loading import DataDir, releases_dir, resolve_data_dir
 from geodata.snapshot import packaged_manifest
 from geodata.sources import load_manifest
 from tests.directory.test_import import HEADER, OXYGEN, RESCUE
+from tests.servers import file_server
 
 
 @pytest.fixture()
@@ -37,16 +35,8 @@ def runner_for(tmp_path: Path):
 
 @pytest.fixture()
 def data_server(shared_data_dir: Path):
-    handler = functools.partial(
-        http.server.SimpleHTTPRequestHandler, directory=str(shared_data_dir)
-    )
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with file_server(shared_data_dir) as base:
+        yield base
 
 
 def test_init_with_nothing_configured_loads_the_packaged_snapshot(runner_for, tmp_path):

@@ -117,10 +117,11 @@ def pounds(pence: float) -> float:
 
 
 # -- the demo directory --------------------------------------------------------------------------
-@pytest.fixture()
-def demo(writable_app, shared_data_dir):  # type: ignore[no-untyped-def]
-    run(writable_app, "demo", "load", "--from", str(shared_data_dir))
-    return writable_app
+@pytest.fixture(scope="module")
+def demo(shared_demo_app):  # type: ignore[no-untyped-def]
+    """The demo directory (`demo load`) on each backend: the session's, shared, as these
+    tests only read it."""
+    return shared_demo_app
 
 
 def test_demo_figures_count_community_safety_programmes_unless_asked(demo):

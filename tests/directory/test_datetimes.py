@@ -11,7 +11,6 @@ arithmetic (three years back, N days on) stays inside the calendar for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from urllib.parse import quote
 
@@ -19,9 +18,6 @@ import pytest
 from flask import Flask
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from directory import create_app
-from tests.conftest import demo_copy
 
 PROBLEM = "application/problem+json"
 EDGES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -48,15 +44,10 @@ EDGE_MOMENTS = [
 ]
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def demo_app(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Flask]:
-    app = create_app(demo_copy(request, request.param, tmp_path_factory.mktemp("dates")))
-    yield app
-    app.extensions["directory"].db.dispose()
+@pytest.fixture(scope="module")
+def demo_app(shared_demo_app: Flask) -> Flask:
+    """The demo directory on each backend (the session's, shared: these tests only read)."""
+    return shared_demo_app
 
 
 def _in_utc_range(moment: datetime) -> bool:

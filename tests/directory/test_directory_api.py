@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from directory import create_app
 from directory.cli import cli
+from tests.conftest import BACKENDS, geography_copy
 from tests.directory.test_import import HEADER, OXYGEN, RESCUE
 
 SNB_GRANT = (
@@ -19,17 +21,31 @@ SNB_GRANT = (
 )
 
 
-@pytest.fixture()
-def directory_client(writable_app, tmp_path: Path):
-    path = tmp_path / "services.csv"
+def _import_directory(app, tmp: Path) -> None:
+    path = tmp / "services.csv"
     path.write_text(HEADER + OXYGEN + RESCUE, "utf-8")
-    result = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "main"])
+    result = app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "main"])
     assert result.exit_code == 0, result.output
-    chain = tmp_path / "snb.csv"
+    chain = tmp / "snb.csv"
     chain.write_text(SNB_GRANT, "utf-8")
-    result = writable_app.test_cli_runner().invoke(cli, ["import", str(chain), "--source", "snb"])
+    result = app.test_cli_runner().invoke(cli, ["import", str(chain), "--source", "snb"])
     assert result.exit_code == 0, result.output
-    return writable_app.test_client()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def directory_app(request, tmp_path_factory):
+    """The directory imported once per backend for the module, shared by the tests that
+    only read it (``directory_client``)."""
+    tmp = tmp_path_factory.mktemp("directory-api")
+    app = create_app(geography_copy(request, request.param, tmp))
+    _import_directory(app, tmp)
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
+@pytest.fixture()
+def directory_client(directory_app):
+    return directory_app.test_client()
 
 
 def test_services_list_is_a_paged_envelope_with_links(directory_client):
@@ -128,9 +144,9 @@ def test_status_and_imports(directory_client):
     assert directory_client.get("/api/v1/imports/999999").json["code"] == "import-not-found"
 
 
-def test_data_version_moves_on_import_so_caches_revalidate(
-    directory_client, writable_app, tmp_path
-):
+def test_data_version_moves_on_import_so_caches_revalidate(writable_app, tmp_path):
+    _import_directory(writable_app, tmp_path)  # a directory of its own: it imports more
+    directory_client = writable_app.test_client()
     first = directory_client.get("/api/v1/services/OXY-KT-01")
     path = tmp_path / "more.csv"
     path.write_text(HEADER + OXYGEN.replace("Workshops in Kingston", "Workshops"), "utf-8")

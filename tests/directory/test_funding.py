@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from directory import create_app
 from directory.cli import cli
 from directory.ingest.apply import ImportOptions, import_batch
 from directory.ingest.records import Batch, OutcomeRecord
@@ -28,7 +29,7 @@ from directory.ingest.template import HEADINGS
 from directory.store.models import AreaPopulation, CrimeCount, DataRelease, ImportRun
 from directory.store.repositories.geography import GeographyRepository
 from directory.usecases.funding.programmes import formulas
-from tests.conftest import VENDORED, shared_data_path
+from tests.conftest import BACKENDS, VENDORED, geography_copy, shared_data_path
 from tests.directory.test_import import dump
 
 KINGSTON, KINGSTON_TOWN = "E09000021", "E05013938"
@@ -74,13 +75,40 @@ def template_csv(rows: list[tuple[str, ...]]) -> str:
     return out.getvalue()
 
 
+def import_grants(app: Any, tmp: Path) -> None:
+    path = tmp / "grants.csv"
+    path.write_text(template_csv(GRANTS), encoding="utf-8")
+    result = run(app, "import", str(path))
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture()
 def app(writable_app, tmp_path):  # type: ignore[no-untyped-def]
-    path = tmp_path / "grants.csv"
-    path.write_text(template_csv(GRANTS), encoding="utf-8")
-    result = run(writable_app, "import", str(path))
-    assert result.exit_code == 0, result.output
+    """GRANTS in a database of this test's own: for tests that write more to it."""
+    import_grants(writable_app, tmp_path)
     return writable_app
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def read_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """GRANTS imported once per backend for the module, shared by the tests that only read."""
+    tmp = tmp_path_factory.mktemp("funding")
+    shared = create_app(geography_copy(request, request.param, tmp))
+    import_grants(shared, tmp)
+    yield shared
+    shared.extensions["directory"].db.dispose()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def reference_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """GRANTS and the real population and crime files, imported once per backend for the
+    module, shared by the tests that only read them."""
+    tmp = tmp_path_factory.mktemp("funding-reference")
+    shared = create_app(geography_copy(request, request.param, tmp))
+    import_grants(shared, tmp)
+    import_reference(shared)
+    yield shared
+    shared.extensions["directory"].db.dispose()
 
 
 def get(app: Any, url: str) -> Any:
@@ -123,8 +151,8 @@ def import_reference(app: Any) -> None:
 
 
 # -- GET /funding/summary ----------------------------------------------------------------------
-def test_totals_lengths_and_ending_soon_are_hand_checked(app):
-    body = get(app, "/api/v1/funding/summary?by=programme")
+def test_totals_lengths_and_ending_soon_are_hand_checked(read_app):
+    body = get(read_app, "/api/v1/funding/summary?by=programme")
     totals = body["totals"]
     assert totals["awards"] == 6 and totals["amount"] == TOTAL
     # known lengths 6 (E), 12 (A), 24 (D), 36 (B), ≥ 36 (C); F has no dates
@@ -144,17 +172,17 @@ def test_totals_lengths_and_ending_soon_are_hand_checked(app):
     lcpf = body["groups"][0]
     assert lcpf["median_months"] == 18  # 12 and 24
     assert lcpf["share_36_plus"] == 0
-    years = get(app, "/api/v1/funding/summary?by=financial_year")["groups"]
+    years = get(read_app, "/api/v1/funding/summary?by=financial_year")["groups"]
     assert [(y["financial_year"], y["awards"], y["amount"]) for y in years] == [
         ("2020/21", 1, 5_000),
         ("2021/22", 1, 60_000),
         ("2022/23", 2, 50_000),
         ("2024/25", 2, 50_000),
     ]
-    orgs = get(app, "/api/v1/funding/summary?by=organisation")["groups"]
+    orgs = get(read_app, "/api/v1/funding/summary?by=organisation")["groups"]
     assert [o["organisation"]["name"] for o in orgs][:2] == ["Organisation D", "Organisation E"]
     assert sum(o["amount"] for o in orgs) == TOTAL
-    with_regrants = get(app, "/api/v1/funding/summary?by=programme&include_regrants=true")
+    with_regrants = get(read_app, "/api/v1/funding/summary?by=programme&include_regrants=true")
     assert (
         with_regrants["totals"]["awards"] == 7
         and with_regrants["totals"]["amount"] == TOTAL + 1_000
@@ -162,8 +190,8 @@ def test_totals_lengths_and_ending_soon_are_hand_checked(app):
     assert "regrants_left_out" not in with_regrants
 
 
-def test_by_borough_keeps_london_wide_and_bcu_wide_money_apart(app):
-    body = get(app, "/api/v1/funding/summary?by=borough")
+def test_by_borough_keeps_london_wide_and_bcu_wide_money_apart(read_app):
+    body = get(read_app, "/api/v1/funding/summary?by=borough")
     boroughs = by_code(body["boroughs"])
     assert len(boroughs) == 33  # every borough, the City of London included
     kingston = boroughs[KINGSTON]
@@ -186,13 +214,13 @@ def test_by_borough_keeps_london_wide_and_bcu_wide_money_apart(app):
     assert all("apportioned_amount" not in b for b in body["boroughs"])
 
 
-def test_by_ward_and_by_bcu(app):
-    wards = get(app, "/api/v1/funding/summary?by=ward")
+def test_by_ward_and_by_bcu(read_app):
+    wards = get(read_app, "/api/v1/funding/summary?by=ward")
     assert [(w["area"]["code"], w["amount"]) for w in wards["wards"]] == [(KINGSTON_TOWN, 20_000)]
     borough_wide = {b["area"]["code"]: b["amount"] for b in wards["borough_wide"]}
     assert borough_wide == {KINGSTON: 10_000, LEWISHAM: 20_000, CROYDON: 20_000, CITY: 5_000}
     assert wards["london_wide"]["amount"] == 60_000
-    bcus = get(app, "/api/v1/funding/summary?by=bcu")
+    bcus = get(read_app, "/api/v1/funding/summary?by=bcu")
     rows = {b["area"]["code"]: b["amount"] for b in bcus["bcus"]}
     assert len(rows) == 12
     assert rows[SOUTH_WEST] == 60_000  # A + B + C
@@ -218,26 +246,25 @@ def test_by_ward_and_by_bcu(app):
         ("area=Kingston&programme=lcpf-direct&live_on=2022-01-01", 1, 60_000),  # D only
     ],
 )
-def test_filters_combine(app, query, awards, amount):
-    totals = get(app, f"/api/v1/funding/summary?by=borough&{query}")["totals"]
+def test_filters_combine(read_app, query, awards, amount):
+    totals = get(read_app, f"/api/v1/funding/summary?by=borough&{query}")["totals"]
     assert (totals["awards"], totals["amount"]) == (awards, amount)
 
 
-def test_area_filter_lists_the_area_and_shows_wider_money_apart(app):
-    body = get(app, "/api/v1/funding/summary?by=borough&area=Lewisham")
+def test_area_filter_lists_the_area_and_shows_wider_money_apart(read_app):
+    body = get(read_app, "/api/v1/funding/summary?by=borough&area=Lewisham")
     assert [b["area"]["code"] for b in body["boroughs"]] == [LEWISHAM]
     assert body["boroughs"][0]["amount"] == 20_000  # Lewisham's half of E
     assert body["london_wide"]["amount"] == 60_000
     assert body["filters"]["area"]["code"] == LEWISHAM
 
 
-def test_apportion_by_population_states_the_rule_and_adds_up(app):
-    import_reference(app)
+def test_apportion_by_population_states_the_rule_and_adds_up(reference_app):
     pop = population_file()
     london = sum(pop.values())
     assert london == 8_866_180
     south_west = sum(pop[c] for c in bcu_boroughs("South West"))
-    body = get(app, "/api/v1/funding/summary?by=borough&apportion=population")
+    body = get(reference_app, "/api/v1/funding/summary?by=borough&apportion=population")
     boroughs = by_code(body["boroughs"])
     expected = 30_000 + 60_000 * pop[KINGSTON] / london + 30_000 * pop[KINGSTON] / south_west
     assert boroughs[KINGSTON]["apportioned_amount"] == pytest.approx(expected, abs=0.01)
@@ -248,7 +275,7 @@ def test_apportion_by_population_states_the_rule_and_adds_up(app):
     assert body["apportionment"]["method"] == "population"
     assert "share of London's population" in body["apportionment"]["rule"]
     assert body["apportionment"]["population"]["reference_date"] == "2022-06-30"
-    bcus = get(app, "/api/v1/funding/summary?by=bcu&apportion=population")
+    bcus = get(reference_app, "/api/v1/funding/summary?by=bcu&apportion=population")
     sw = by_code(bcus["bcus"])[SOUTH_WEST]
     assert sw["apportioned_amount"] == pytest.approx(
         60_000 + 60_000 * south_west / london, abs=0.01
@@ -259,18 +286,20 @@ def test_apportion_by_population_states_the_rule_and_adds_up(app):
     )
 
 
-def test_apportion_without_population_says_so(app):
-    body = get(app, "/api/v1/funding/summary?by=borough&apportion=population")
+def test_apportion_without_population_says_so(read_app):
+    body = get(read_app, "/api/v1/funding/summary?by=borough&apportion=population")
     assert body["apportionment"]["available"] is False
     assert all(b["apportioned_amount"] is None for b in body["boroughs"])
 
 
 # -- GET /funding/need -------------------------------------------------------------------------
-def test_need_per_resident_and_per_offence_with_periods_and_ranks(app):
-    before = get(app, "/api/v1/funding/need")
+def test_need_without_crime_and_population_figures_says_so(read_app):
+    before = get(read_app, "/api/v1/funding/need")
     assert before["areas"][0]["offences"] is None and before["notes"]
-    import_reference(app)
-    body = get(app, "/api/v1/funding/need?level=borough")
+
+
+def test_need_per_resident_and_per_offence_with_periods_and_ranks(reference_app):
+    body = get(reference_app, "/api/v1/funding/need?level=borough")
     pop, offences = population_file(), offences_12m()
     rows = by_code(body["areas"])
     kingston = rows[KINGSTON]
@@ -312,11 +341,10 @@ def test_need_per_resident_and_per_offence_with_periods_and_ranks(app):
     assert body["basis"] == "amount" and "not included" in body["rule"]
 
 
-def test_need_by_bcu_and_apportioned(app):
-    import_reference(app)
+def test_need_by_bcu_and_apportioned(reference_app):
     pop, offences = population_file(), offences_12m()
     sw_codes = bcu_boroughs("South West")
-    body = get(app, "/api/v1/funding/need?level=bcu")
+    body = get(reference_app, "/api/v1/funding/need?level=bcu")
     sw = by_code(body["areas"])[SOUTH_WEST]
     assert len(body["areas"]) == 12
     assert sw["amount"] == 60_000
@@ -325,7 +353,8 @@ def test_need_by_bcu_and_apportioned(app):
     assert sw["per_1000_residents"] == round(60_000 / sw["population"] * 1000, 2)
     assert body["wider_awards"]["not_in_a_bcu"][0]["amount"] == 5_000
     apportioned = get(
-        app, "/api/v1/funding/need?level=borough&apportion=population&programme=lcpf-direct"
+        reference_app,
+        "/api/v1/funding/need?level=borough&apportion=population&programme=lcpf-direct",
     )
     assert apportioned["basis"] == "apportioned_amount"
     kingston = by_code(apportioned["areas"])[KINGSTON]
@@ -474,9 +503,8 @@ def test_bad_population_files_are_rejected(writable_app, tmp_path):
 
 
 # -- programmes and formulas -------------------------------------------------------------------
-def test_programmes_list_and_formula_beside_allocations(app):
-    import_reference(app)
-    listed = get(app, "/api/v1/programmes?per_page=100")
+def test_programmes_list_and_formula_beside_allocations(reference_app):
+    listed = get(reference_app, "/api/v1/programmes?per_page=100")
     programmes = {p["id"]: p for p in listed["contents"]}
     assert {"lcpf-direct", "lcpf-cc", "vru", "ylf", "victims", "snb", "vawg", "surge"} <= set(
         programmes
@@ -485,7 +513,7 @@ def test_programmes_list_and_formula_beside_allocations(app):
     assert programmes["snb"]["amount"] == 20_000  # the regrant G is left out
     assert programmes["lcpf-direct"]["formula_documented"] is True
     assert listed["contents"][0]["amount"] >= listed["contents"][-1]["amount"]
-    body = get(app, "/api/v1/programmes/lcpf-direct")
+    body = get(reference_app, "/api/v1/programmes/lcpf-direct")
     formula = body["formula"]
     assert formula["allocation"] == "formula"
     assert all(i["weight"] == "unknown" for i in formula["inputs"])  # never invented
@@ -507,8 +535,8 @@ def test_programmes_list_and_formula_beside_allocations(app):
     assert set(years) == {"2021/22", "2024/25"}
     assert years["2021/22"]["london_wide"]["amount"] == 60_000
     assert [b["area"]["code"] for b in years["2024/25"]["boroughs"]] == [KINGSTON]
-    assert get(app, "/api/v1/programmes/ylf")["allocations"]["totals"]["awards"] == 0
-    missing = app.test_client().get("/api/v1/programmes/no-such-programme")
+    assert get(reference_app, "/api/v1/programmes/ylf")["allocations"]["totals"]["awards"] == 0
+    missing = reference_app.test_client().get("/api/v1/programmes/no-such-programme")
     assert missing.status_code == 404 and missing.json["code"] == "programme-not-found"
 
 
@@ -623,8 +651,8 @@ def test_outcome_summaries_by_borough_and_theme(app):
         "/api/v1/outcomes/summary?by=organisation",
     ],
 )
-def test_hostile_parameters_are_422_problems(app, url):
-    response = app.test_client().get(url)
+def test_hostile_parameters_are_422_problems(read_app, url):
+    response = read_app.test_client().get(url)
     assert response.status_code == 422, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
     assert response.json["code"] == "invalid-input" and response.json["errors"]
@@ -642,8 +670,8 @@ def test_hostile_parameters_are_422_problems(app, url):
         "/api/v1/funding/summary?by=borough&programme=%27%3B%20DROP%20TABLE%20grant%3B--",
     ],
 )
-def test_odd_values_are_problems_or_empty_answers_never_500(app, url):
-    response = app.test_client().get(url)
+def test_odd_values_are_problems_or_empty_answers_never_500(read_app, url):
+    response = read_app.test_client().get(url)
     assert response.status_code < 500, response.get_data(as_text=True)
     if response.status_code >= 400:
         assert response.mimetype == "application/problem+json"

@@ -20,9 +20,6 @@ import httpx
 import pytest
 from flask import Flask
 
-from directory import create_app
-from tests.conftest import demo_copy
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = REPO_ROOT / "openapi" / "openapi.json"
 # no formatter run on the generated code; the Atom feed read as text (the generator has no
@@ -32,12 +29,9 @@ PACKAGE = "directory_api_client"
 
 
 @pytest.fixture(scope="module")
-def demo_app(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Flask]:
-    app = create_app(demo_copy(request, "sqlite", tmp_path_factory.mktemp("client-demo")))
-    yield app
-    app.extensions["directory"].db.dispose()
+def demo_app(sqlite_demo_app: Flask) -> Flask:
+    """The demo directory on SQLite (the session's, shared: these tests only read it)."""
+    return sqlite_demo_app
 
 
 @pytest.fixture(scope="module")

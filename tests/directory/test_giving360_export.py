@@ -13,7 +13,6 @@ demo directory, on both databases:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from directory.cli import cli
 from directory.ingest.giving360 import GRANT_SCHEMA
 from directory.store.models import Grant
 from directory.store.repositories.directory import DirectoryRepository
-from tests.conftest import demo_copy
+from tests.conftest import geography_copy
 
 #: the standard's schemas as the project ships them (directory/data/README.md says whence)
 STANDARD = GRANT_SCHEMA.parent
@@ -54,15 +53,11 @@ def package_validator() -> jsonschema.Draft202012Validator:
     )
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def demo_app(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Flask]:
-    app = create_app(demo_copy(request, request.param, tmp_path_factory.mktemp("g360")))
-    yield app
-    app.extensions["directory"].db.dispose()
+@pytest.fixture(scope="module")
+def demo_app(shared_demo_app: Flask) -> Flask:
+    """The demo directory on each backend (the session's, shared: these tests only read it;
+    the round trip imports into a database of its own)."""
+    return shared_demo_app
 
 
 def _grants(app: Flask) -> dict[str, dict[str, Any]]:
@@ -72,7 +67,7 @@ def _grants(app: Flask) -> dict[str, dict[str, Any]]:
 
 
 def test_the_export_validates_reports_what_it_leaves_out_and_round_trips(
-    demo_app: Flask, writable_settings: Any, tmp_path: Path
+    demo_app: Flask, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     path = tmp_path / "grants.json"
     result = demo_app.test_cli_runner().invoke(cli, ["export", str(path), "--json"])
@@ -95,8 +90,10 @@ def test_the_export_validates_reports_what_it_leaves_out_and_round_trips(
     assert exported == {r.ref for r in held} - unpublishable
     assert report["grants"] == len(exported)
 
-    # into an empty database: the same grants
-    empty = create_app(writable_settings)
+    # into an empty database on the same backend: the same grants
+    url = demo_app.extensions["directory"].settings.database_url
+    backend = "postgres" if url.startswith("postgresql") else "sqlite"
+    empty = create_app(geography_copy(request, backend, tmp_path))
     imported = empty.test_cli_runner().invoke(
         cli, ["import", str(path), "--format", "360giving", "--source", "export"]
     )

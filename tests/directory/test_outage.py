@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import demo_copy
 from tests.postgres import PostgresCluster
-from tests.servers import Answer, Load, serve, settings_env
+from tests.servers import Answer, Load, serve, settings_env, settled
 
 pytestmark = pytest.mark.postgres
 
@@ -51,21 +51,6 @@ def _paths(url: str) -> list[str]:
     return paths
 
 
-def _settled(load: Load, since: float, quiet: float = 1.0, timeout: float = 30.0) -> float:
-    """Wait until ``quiet`` seconds of answers after ``since`` are all 200; return when the
-    last answer that was not a 200 came (``since`` if none)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
-        answers = load.since(since)
-        last_bad = max((a.at for a in answers if a.status != 200), default=since)
-        if time.monotonic() - last_bad >= quiet and any(a.at > last_bad for a in answers):
-            return last_bad
-    raise AssertionError(
-        f"no recovery within {timeout} s: {Counter(a.status for a in load.since(since))}"
-    )
-
-
 def _route(path: str) -> str:
     return "ready" if path == "/ready" else path.split("?")[0].split("/")[3]
 
@@ -87,7 +72,7 @@ def test_postgresql_stopped_and_restarted_under_load_gives_503s_never_500s(
     ):
         time.sleep(1.0)
         warm = time.monotonic()
-        _settled(load, warm - 1.0, quiet=1.5)  # every route answered (the index built)
+        settled(load, warm - 1.0, quiet=1.5)  # every route answered (the index built)
 
         down = time.monotonic()
         postgres.halt("immediate")
@@ -95,13 +80,13 @@ def test_postgresql_stopped_and_restarted_under_load_gives_503s_never_500s(
         during = load.since(down)
         postgres.resume()
         up = time.monotonic()
-        first_recovery = _settled(load, up) - up
+        first_recovery = settled(load, up) - up
 
         restart = time.monotonic()
         postgres.halt("fast")
         postgres.resume()
         back = time.monotonic()
-        second_recovery = _settled(load, back) - back
+        second_recovery = settled(load, back) - back
         answers = list(load.answers)
 
     # nothing but 200s and 503 problems, before, during and after

@@ -8,7 +8,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from directory import create_app
 from directory.cli import cli
+from tests.conftest import BACKENDS, geography_copy
 
 TODAY = date.today()
 START = (TODAY - timedelta(days=200)).isoformat()
@@ -29,13 +31,28 @@ ROWS = {
 }
 
 
+def _import_rows(app, tmp):
+    path = tmp / "patch.csv"
+    path.write_text(HEADER + "\n".join(ROWS.values()) + "\n", "utf-8")
+    result = app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "t"])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture()
 def patch_app(writable_app, tmp_path):
-    path = tmp_path / "patch.csv"
-    path.write_text(HEADER + "\n".join(ROWS.values()) + "\n", "utf-8")
-    result = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "t"])
-    assert result.exit_code == 0, result.output
+    """ROWS in a database of this test's own: for tests that write more to it."""
+    _import_rows(writable_app, tmp_path)
     return writable_app
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def read_patch_app(request, tmp_path_factory):
+    """ROWS imported once per backend for the module, shared by the tests that only read."""
+    tmp = tmp_path_factory.mktemp("patch")
+    app = create_app(geography_copy(request, request.param, tmp))
+    _import_rows(app, tmp)
+    yield app
+    app.extensions["directory"].db.dispose()
 
 
 def refs(body):
@@ -47,8 +64,8 @@ def relations_of(body, ref):
     return [r["relation"] for r in service["relations"]]
 
 
-def test_postcode_patch_labels_every_service_and_sorts_by_relation(patch_app):
-    body = patch_app.test_client().get("/api/v1/patch?postcode=kt11eu").json
+def test_postcode_patch_labels_every_service_and_sorts_by_relation(read_patch_app):
+    body = read_patch_app.test_client().get("/api/v1/patch?postcode=kt11eu").json
     assert body["borough"]["code"] == "E09000021" and body["bcu"]["code"] == "bcu-south-west"
     assert body["ward"]["code"] == "E05013938" and body["match"] == "postcode"
     assert refs(body) == ["BOROUGH", "NEARBY", "WARD", "BCU", "LONDON"]
@@ -71,8 +88,8 @@ def test_postcode_patch_labels_every_service_and_sorts_by_relation(patch_app):
     assert set(borough["contact"]) == {"email", "phone", "website"}
 
 
-def test_patch_funding_and_contacts(patch_app):
-    body = patch_app.test_client().get("/api/v1/patch?postcode=KT1 1EU").json
+def test_patch_funding_and_contacts(read_patch_app):
+    body = read_patch_app.test_client().get("/api/v1/patch?postcode=KT1 1EU").json
     funding = body["funding"]
     by_programme = {p["programme"]["id"]: p for p in funding["by_programme"]}
     assert by_programme["victims"]["by_scope"] == {"london": {"awards": 1, "amount": 100000.0}}
@@ -81,8 +98,8 @@ def test_patch_funding_and_contacts(patch_app):
     assert funding["amount"] == 170000.0 and "not apportioned" in funding["rule"]
 
 
-def test_area_patch_by_name_and_bcu(patch_app):
-    client = patch_app.test_client()
+def test_area_patch_by_name_and_bcu(read_patch_app):
+    client = read_patch_app.test_client()
     kingston = client.get("/api/v1/patch?area=RB Kingston upon Thames").json
     assert kingston["match"] == "area" and kingston["area"]["code"] == "E09000021"
     assert set(refs(kingston)) == {"BOROUGH", "NEARBY", "WARD", "BCU", "LONDON"}
@@ -95,8 +112,8 @@ def test_area_patch_by_name_and_bcu(patch_app):
     assert refs(city) == ["LONDON"]
 
 
-def test_point_patch_and_radius(patch_app):
-    client = patch_app.test_client()
+def test_point_patch_and_radius(read_patch_app):
+    client = read_patch_app.test_client()
     near = client.get("/api/v1/patch?lat=51.4077&lon=-0.3059&radius=50").json
     assert near["match"] == "point" and "NEARBY" not in refs(near)
     wide = client.get("/api/v1/patch?lat=51.4077&lon=-0.3059&radius=3000").json
@@ -114,8 +131,8 @@ def test_point_patch_and_radius(patch_app):
         (f"live_on={(TODAY + timedelta(days=100)).isoformat()}", ["BCU", "LONDON"]),
     ],
 )
-def test_patch_filters(patch_app, query, expected):
-    body = patch_app.test_client().get(f"/api/v1/patch?postcode=KT1 1EU&{query}").json
+def test_patch_filters(read_patch_app, query, expected):
+    body = read_patch_app.test_client().get(f"/api/v1/patch?postcode=KT1 1EU&{query}").json
     assert refs(body) == expected
 
 
@@ -132,14 +149,14 @@ def test_patch_filters(patch_app, query, expected):
         ("postcode=KT1 1EU&status=sometimes", 422, "invalid-input"),
     ],
 )
-def test_patch_problems(patch_app, query, status, code):
-    response = patch_app.test_client().get(f"/api/v1/patch?{query}")
+def test_patch_problems(read_patch_app, query, status, code):
+    response = read_patch_app.test_client().get(f"/api/v1/patch?{query}")
     assert response.status_code == status
     assert response.mimetype == "application/problem+json" and response.json["code"] == code
 
 
-def test_patch_lookup_for_a_caseload(patch_app):
-    client = patch_app.test_client()
+def test_patch_lookup_for_a_caseload(read_patch_app):
+    client = read_patch_app.test_client()
     body = client.post(
         "/api/v1/patch/lookup", json={"postcodes": ["KT1 1EU", "nonsense", "E8 1DY"]}
     ).json
@@ -157,8 +174,8 @@ def test_patch_lookup_for_a_caseload(patch_app):
     assert too_many.status_code == 413
 
 
-def test_partners_share_themes_nearby(patch_app):
-    client = patch_app.test_client()
+def test_partners_share_themes_nearby(read_patch_app):
+    client = read_patch_app.test_client()
     body = client.get("/api/v1/partners?organisation=org:oxygen").json
     names = [p["organisation"]["name"] for p in body["partners"]["contents"]]
     assert "Richmond Boxing" in names and "Pan London Trust" in names
@@ -367,8 +384,8 @@ def test_patch_and_partners_on_the_demo_directory(writable_app, shared_data_dir)
 
 
 # -- regressions found in review ---------------------------------------------------------------
-def test_patch_programme_and_live_on_hold_for_the_same_grant(patch_app):
-    client = patch_app.test_client()
+def test_patch_programme_and_live_on_hold_for_the_same_grant(read_patch_app):
+    client = read_patch_app.test_client()
     past = (TODAY - timedelta(days=100)).isoformat()  # the SNB grant of BOROUGH was live then
     assert refs(
         client.get(f"/api/v1/patch?postcode=KT1 1EU&programme=snb&live_on={past}").json
@@ -399,8 +416,8 @@ def test_patch_funding_leaves_regrants_out_like_the_funding_summary(patch_app, t
     assert patch_funding["awards"] == summary["totals"]["awards"]
 
 
-def test_change_feed_since_without_a_time_zone_is_utc(patch_app):
-    client = patch_app.test_client()
+def test_change_feed_since_without_a_time_zone_is_utc(read_patch_app):
+    client = read_patch_app.test_client()
     naive = client.get("/api/v1/changes?since=2000-01-01T00:00:00")
     assert naive.status_code == 200
     assert (
@@ -421,8 +438,8 @@ def test_import_runs_and_status_revalidate_when_only_a_run_was_added(patch_app, 
     assert again.status_code == 200 and again.json["total_items"] == first.json["total_items"] + 1
 
 
-def test_patch_services_as_geojson_and_csv(patch_app):
-    client = patch_app.test_client()
+def test_patch_services_as_geojson_and_csv(read_patch_app):
+    client = read_patch_app.test_client()
     json_refs = refs(client.get("/api/v1/patch?postcode=KT1 1EU").json)
     geo = client.get("/api/v1/patch?postcode=KT1 1EU&format=geojson")
     assert geo.mimetype == "application/geo+json" and geo.json["type"] == "FeatureCollection"
@@ -453,16 +470,17 @@ def test_patch_services_as_geojson_and_csv(patch_app):
         "/api/v1/changes?theme={theme}",
     ],
 )
-def test_an_unknown_theme_is_a_problem_with_suggestions_not_an_empty_answer(patch_app, path):
+def test_an_unknown_theme_is_a_problem_with_suggestions_not_an_empty_answer(read_patch_app, path):
     """The id of "Violence against women and girls" is vawg: a client sending the name's words
     learns so, with the closest themes, instead of getting nothing back."""
     themes = {
-        t["id"]: t["name"] for t in patch_app.test_client().get("/api/v1/themes").json["contents"]
+        t["id"]: t["name"]
+        for t in read_patch_app.test_client().get("/api/v1/themes").json["contents"]
     }
     assert "violence-against-women-girls" not in themes
 
     def get(theme: str):  # the caseload lookup is a POST: postcodes and filters in its body
-        client = patch_app.test_client()
+        client = read_patch_app.test_client()
         if path.startswith("POST "):
             return client.post(path[5:], json={"postcodes": ["KT1 1EU"], "theme": [theme]})
         return client.get(path.format(theme=theme))
@@ -635,10 +653,10 @@ def test_patch_awards_follow_live_on_and_the_programme_filter(awards_app):
         ("POST", "/api/v1/patch/lookup", {"postcodes": ["KT1 1EU"], "programme": "{programme}"}),
     ],
 )
-def test_an_unknown_programme_is_a_problem_not_an_empty_answer(patch_app, request_):
+def test_an_unknown_programme_is_a_problem_not_an_empty_answer(read_patch_app, request_):
     """As on /grants: a programme id that is neither held nor in programmes.csv is a 404."""
     method, url, body = request_
-    client = patch_app.test_client()
+    client = read_patch_app.test_client()
     known = {p["id"] for p in client.get("/api/v1/programmes?per_page=100").json["contents"]}
     assert "vru" in known and "violence-reduction" not in known
 

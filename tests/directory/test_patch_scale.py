@@ -21,10 +21,12 @@ from typing import Any
 
 import pytest
 
+from directory import create_app
 from directory.cli import cli
 from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
 from directory.usecases.patch.index import RANK
+from tests.conftest import BACKENDS, geography_copy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from make_directory import generate  # noqa: E402
@@ -188,10 +190,15 @@ def _check(client: Any, index: Any, url: str, theme: str | None = None,
     return len(ordered)
 
 
-@pytest.fixture()
-def generated_app(writable_app, tmp_path, shared_data_dir):
-    _import(writable_app, tmp_path, shared_data_dir, 3_000, seed=14)
-    return writable_app
+@pytest.fixture(scope="module", params=BACKENDS)
+def generated_app(request, tmp_path_factory, shared_data_dir):
+    """The 3,000 generated services, imported once per backend for the module: both tests
+    only read them."""
+    tmp = tmp_path_factory.mktemp("patch-scale")
+    app = create_app(geography_copy(request, request.param, tmp))
+    _import(app, tmp, shared_data_dir, 3_000, seed=14)
+    yield app
+    app.extensions["directory"].db.dispose()
 
 
 def test_every_page_of_the_patch_agrees_with_the_slow_way(generated_app, shared_data_dir):

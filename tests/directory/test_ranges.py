@@ -9,27 +9,21 @@ as a problem when the range is not in it, and ``If-Range`` with a stale tag gets
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pyogrio
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
+
+from tests.servers import wsgi_server
 
 BOUNDARY = "/api/v1/areas/E12000007/boundary"
 
 
 @pytest.fixture()
 def served(geo_app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, geo_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with wsgi_server(geo_app) as base:
+        yield base
 
 
 def test_gdal_reads_the_geojson_layers_over_http(served: str, geo_app: Flask) -> None:

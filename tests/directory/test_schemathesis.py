@@ -15,15 +15,14 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
+from flask import Flask
+from werkzeug.serving import WSGIRequestHandler
 
-from directory import create_app
-from tests.conftest import demo_copy
+from tests.servers import wsgi_server
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"
@@ -33,18 +32,11 @@ MAX_EXAMPLES = 40
 
 
 @pytest.fixture(scope="module")
-def served_demo(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The demo directory on SQLite, served on a loopback port; yields the base URL."""
-    app = create_app(demo_copy(request, "sqlite", tmp_path_factory.mktemp("schemathesis")))
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    app.extensions["directory"].db.dispose()
+def served_demo(sqlite_demo_app: Flask) -> Iterator[str]:
+    """The demo directory on SQLite (the session's: every operation only reads), served on
+    a loopback port; yields the base URL."""
+    with wsgi_server(sqlite_demo_app, request_handler=_QuietHandler) as base:
+        yield base
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
+from directory import create_app
 from directory.cli import cli
 from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
 from directory.store.repositories.search import cell_ranges, parse_terms
 from directory.web.representations import neutralise
+from tests.conftest import BACKENDS, geography_copy
 
 TODAY = datetime.now(UTC).date()
 COLUMNS = [
@@ -91,10 +93,20 @@ def import_file(app: Any, path: Path, *extra: str) -> None:
     assert result.exit_code == 0, result.output
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def search_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The small directory, imported once per backend for the module: the tests that take
+    ``client`` only read it (those that import more take ``writable_app``)."""
+    tmp = tmp_path_factory.mktemp("search")
+    app = create_app(geography_copy(request, request.param, tmp))
+    import_file(app, template_csv(tmp / "services.csv", rows()))
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
 @pytest.fixture()
-def client(writable_app, tmp_path: Path):  # type: ignore[no-untyped-def]
-    import_file(writable_app, template_csv(tmp_path / "services.csv", rows()))
-    return writable_app.test_client()
+def client(search_app):  # type: ignore[no-untyped-def]
+    return search_app.test_client()
 
 
 def refs(client: Any, query: str, *, ordered: bool = False) -> Any:
