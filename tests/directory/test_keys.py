@@ -18,8 +18,10 @@ from werkzeug.test import encode_multipart
 
 from directory import create_app
 from directory.cli import cli
+from directory.errors import WrongRoleError
 from directory.ingest.refresh import write_lock
 from directory.store.models import ApiKey, Organisation
+from directory.usecases import keys
 from tests.conftest import _COPIES
 from tests.directory.test_import import BAD_AMOUNT, HEADER, OXYGEN, RESCUE, dump
 
@@ -73,6 +75,32 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert response.mimetype == "application/problem+json"
     assert response.json["code"] == code
     return response.json  # type: ignore[no-any-return]
+
+
+# -- the hash ------------------------------------------------------------------------------------
+
+
+def test_a_hash_is_checked_by_the_parameters_stored_with_it():
+    cheaper = keys.hash_secret("s3cret", n=2**10, r=4, p=1)
+    assert cheaper.startswith("scrypt$n=1024,r=4,p=1$")
+    assert keys.secret_matches("s3cret", cheaper)
+    assert not keys.secret_matches("s3cret!", cheaper)
+
+
+def test_the_same_secret_hashes_differently_each_time():
+    assert keys.hash_secret("s3cret", n=2**10) != keys.hash_secret("s3cret", n=2**10)
+
+
+@pytest.mark.parametrize("stored", ["", "plain", "scrypt$n=1024,r=8,p=1$!!$!!", "md5$x$y"])
+def test_a_stored_value_that_is_no_scrypt_hash_matches_nothing(stored):
+    assert not keys.secret_matches("s3cret", stored)
+
+
+def test_an_admin_may_do_what_any_role_may():
+    admin = keys.Principal(1, "ops", "admin", None)
+    assert keys.authorise(admin, "officer") is admin
+    with pytest.raises(WrongRoleError):
+        keys.authorise(keys.Principal(2, "org", "editor", 7), "officer")
 
 
 # -- directory keys ----------------------------------------------------------------------------
@@ -134,7 +162,7 @@ def test_an_editor_key_belongs_to_an_organisation(writable_app, tmp_path):
 def test_keys_commands_explain_what_is_wrong_in_one_line(writable_app, args, message):
     result = run(writable_app, "keys", *args)
     assert result.exit_code == 1
-    assert result.output.strip() == f"Error: {result.output.strip()[7:]}"
+    assert result.output.startswith("Error: ")
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert key_rows(writable_app) == []
 
