@@ -5,7 +5,9 @@ secret (``secrets.token_urlsafe``, 256 bits) proves it. The text is shown once, 
 key is made; the directory keeps the prefix and a salted scrypt hash of the secret with
 the hash's parameters (``scrypt$n=16384,r=8,p=1$<salt>$<hash>``, base64), so parameters
 can be raised later without breaking the keys already given out. Hashes are compared in
-constant time (``hmac.compare_digest``).
+constant time (``hmac.compare_digest``). The prefix is not a secret (``directory keys list``
+shows it): a request with an unknown prefix is answered without hashing anything, so that
+a flood of made-up keys costs no scrypt work; only a known prefix's secret is hashed.
 
 Roles: ``admin`` (everything), ``officer`` (MOPAC and borough staff: imports; later
 opportunities and moderation) and ``editor`` (one organisation's own records; later).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import shutil
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from directory.store.models import ApiKey, Organisation
 from directory.usecases import keys
 from tests.conftest import _COPIES
 from tests.directory.test_import import BAD_AMOUNT, HEADER, OXYGEN, RESCUE, dump
+from tests.directory.test_openapi import COMMITTED
 
 REALM = 'Bearer realm="directory"'
 #: rows that change on every authenticated request or run (last use, runs themselves)
@@ -378,3 +380,40 @@ def test_an_upload_without_a_file_is_a_422(writable_app, officer):
         headers={"Authorization": f"Bearer {officer}"},
     )  # fmt: skip
     assert "file" in assert_problem(response, 422, "invalid-input")["errors"]
+
+
+@pytest.fixture()
+def request_log(writable_settings) -> Any:  # type: ignore[no-untyped-def]
+    """An app logging every request (INFO); the process's log level put back after."""
+    level = logging.getLogger("directory").level
+    app = create_app(writable_settings.with_overrides(log_level="INFO"))
+    yield app
+    app.extensions["directory"].db.dispose()
+    logging.getLogger("directory").setLevel(level)
+
+
+def test_a_key_is_never_written_to_the_log(request_log, capsys):
+    made = make_key(request_log, "officer")
+    capsys.readouterr()
+    assert upload(request_log, HEADER + OXYGEN, key=made["key"]).status_code == 201
+    assert upload(request_log, HEADER + OXYGEN, key=made["key"] + "x").status_code == 401
+    logged = capsys.readouterr().err
+    assert "POST /api/v1/imports 201" in logged and "POST /api/v1/imports 401" in logged
+    assert made["key"].split("_", 2)[2] not in logged
+
+
+def test_the_openapi_document_names_the_bearer_scheme_on_writes_only():
+    document = json.loads(COMMITTED.read_text())
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    secured = {
+        (method, path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method != "parameters" and "security" in operation
+    }
+    assert secured == {("post", "/api/v1/imports")}
+    assert "security" not in document  # reads take no key
+    responses = document["paths"]["/api/v1/imports"]["post"]["responses"]
+    assert {"200", "201", "401", "403", "409", "413", "415", "422"} <= set(responses)
+    assert "WWW-Authenticate" in responses["401"]["headers"]
