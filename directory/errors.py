@@ -213,11 +213,6 @@ class PayloadTooLargeError(DirectoryError):
     title = "Too many items in one request"
 
 
-class UploadTooLargeError(PayloadTooLargeError):
-    code = "upload-too-large"
-    title = "The uploaded file is too large"
-
-
 class UnsupportedFileTypeError(DirectoryError):
     status = 415
     code = "unsupported-file-type"
