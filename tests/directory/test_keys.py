@@ -9,6 +9,7 @@ import json
 import logging
 import shutil
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from directory.errors import WrongRoleError
 from directory.ingest.refresh import write_lock
 from directory.store.models import ApiKey, Organisation
 from directory.usecases import keys
-from tests.conftest import _COPIES
+from tests.conftest import _COPIES, shared_data_path
 from tests.directory.test_import import BAD_AMOUNT, HEADER, OXYGEN, RESCUE, dump
 from tests.directory.test_openapi import COMMITTED
 
@@ -62,13 +63,17 @@ def upload(
     app: Flask, body: str | bytes, *, key: str | None = None, name: str = "services.csv",
     headers: dict[str, str] | None = None, **form: str,
 ) -> Any:  # fmt: skip
+    """POST the file (and form fields) as multipart/form-data. The form is encoded here, in
+    memory: the test client would spool one over 500 KB to a temporary file it never
+    closes."""
     data = body.encode() if isinstance(body, str) else body
     sent = dict(headers or {})
     if key is not None:
         sent["Authorization"] = f"Bearer {key}"
+    boundary, encoded = encode_multipart({"file": FileStorage(io.BytesIO(data), name), **form})
     return app.test_client().post(
-        "/api/v1/imports", data={"file": (io.BytesIO(data), name), **form}, headers=sent,
-        content_type="multipart/form-data",
+        "/api/v1/imports", data=encoded, headers=sent,
+        content_type=f"multipart/form-data; boundary={boundary}",
     )  # fmt: skip
 
 
@@ -308,6 +313,45 @@ def test_an_upload_imports_what_directory_import_imports(
     assert cli_run["actor"] is None and by_api.json["actor"] == "officer"
 
 
+def _hsds(_tmp_path: Path, _app: Flask) -> tuple[str, bytes]:
+    from tests.directory.ingest.test_hsds import services
+
+    return "other-directory.json", json.dumps({"contents": services()}).encode()
+
+
+def _giving(_tmp_path: Path, _app: Flask) -> tuple[str, bytes]:
+    path = (
+        shared_data_path() / "grants" / "grantnav_fixture_grants_london_recipients_360giving.json"
+    )
+    return path.name, path.read_bytes()
+
+
+def _xlsx(tmp_path: Path, app: Flask) -> tuple[str, bytes]:
+    csv = tmp_path / "services.csv"
+    csv.write_text(HEADER + OXYGEN)
+    assert run(app, "import", str(csv)).exit_code == 0
+    assert run(app, "export", str(tmp_path / "services.xlsx")).exit_code == 0
+    return "services.xlsx", (tmp_path / "services.xlsx").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("make", "format_", "entity"),
+    [
+        (_hsds, "hsds", "services"),
+        (_giving, "360giving", "grants"),
+        (_xlsx, "template", "services"),
+    ],
+)
+def test_each_kind_of_file_the_importer_reads_is_taken(
+    writable_app, officer, tmp_path, make, format_, entity
+):
+    name, data = make(tmp_path, writable_app)
+    response = upload(writable_app, data, key=officer, name=name, source="upload", dry_run="1")
+    assert response.status_code == 200, response.json
+    assert response.json["format"] == format_ and response.json["errors"] == 0
+    assert sum(response.json["counts"][entity].values()) > 0
+
+
 def test_a_refused_file_writes_nothing_and_says_why(writable_app, officer):
     before = dump(writable_app, skip=VOLATILE)
     response = upload(writable_app, HEADER + OXYGEN + BAD_AMOUNT, key=officer)
@@ -333,15 +377,8 @@ def test_an_upload_over_the_size_cap_is_a_413(writable_settings, tmp_path):
     app = create_app(writable_settings.with_overrides(max_upload_mb=1))
     try:
         key = make_key(app, "officer")["key"]
-        body = (HEADER + OXYGEN * (2**20 // len(OXYGEN) + 1)).encode()
-        # encoded here, in memory: the test client spools a large form to a temporary file
-        # that a request refused unread leaves open
-        boundary, form = encode_multipart({"file": FileStorage(io.BytesIO(body), "big.csv")})
-        response = app.test_client().post(
-            "/api/v1/imports", data=form, content_type=f"multipart/form-data; boundary={boundary}",
-            headers={"Authorization": f"Bearer {key}"},
-        )  # fmt: skip
-        assert_problem(response, 413, "payload-too-large")
+        body = HEADER + OXYGEN * (2**20 // len(OXYGEN) + 1)
+        assert_problem(upload(app, body, key=key), 413, "payload-too-large")
         assert app.test_client().get("/api/v1/imports").json["total_items"] == 0
     finally:
         app.extensions["directory"].db.dispose()
