@@ -16,7 +16,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.exc import DBAPIError
 
 from directory.app import create_app
-from directory.errors import GeodataNotLoadedError
+from directory.errors import GeodataNotLoadedError, KeyRequestError
 from directory.ingest.apply import (
     ImportOptions,
     ImportReport,
@@ -34,7 +34,9 @@ from directory.progress import QUIET, Progress
 from directory.settings import Settings, SettingsError
 from directory.store.loading import DataDir, LoadReport, load_geography, resolve_data_dir
 from directory.store.repositories.geography import GeographyRepository
+from directory.store.repositories.keys import KeyRepository
 from directory.terminal import progress_for
+from directory.usecases import keys
 from directory.usecases.geography import GeographySnapshot
 from directory.web.serving import GUNICORN_CONFIG, nginx_site
 from directory.web.state import state
@@ -467,6 +469,81 @@ def import_command(
     _print_report(location, report, as_json)
     if not report.ok:
         sys.exit(1)
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """API keys for the write routes: make, list and revoke them."""
+
+
+@keys_group.command("create")
+@click.option("--role", type=click.Choice(keys.ROLES), required=True)
+@click.option("--organisation", help="The organisation an editor writes for (ref or id)")
+@click.option("--name", help="Who or what holds it (recorded on what it writes)")
+@click.option(
+    "--expires", type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="YYYY-MM-DD: the first day (from 00:00 UTC) it no longer works",
+)  # fmt: skip
+@json_option
+@with_appcontext
+def keys_create(
+    role: str, organisation: str | None, name: str | None, expires: Any, as_json: bool
+) -> None:
+    """Make a key and print it, once: only a hash of its secret is kept."""
+    try:
+        with state().db.session() as session:
+            made = keys.create_key(
+                KeyRepository(session), role=role, organisation=organisation, name=name,
+                expires=expires.date() if expires else None,
+            )  # fmt: skip
+    except KeyRequestError as error:
+        raise click.ClickException(error.detail) from None
+    if as_json:
+        _print_json({"id": made.id, "name": made.name, "role": made.role, "key": made.text})
+        return
+    click.echo(f"Key #{made.id} ({made.name}, {made.role}) made. It is shown only this once:")
+    click.echo(made.text)
+
+
+@keys_group.command("list")
+@json_option
+@with_appcontext
+def keys_list(as_json: bool) -> None:
+    """Every key, without secrets: id, name, role, organisation, created, expires, revoked,
+    last used."""
+    with state().db.session() as session:
+        rows = keys.list_keys(KeyRepository(session))
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("No keys yet: make one with `directory keys create --role …`.")
+    for row in rows:
+        click.echo(
+            f"#{row['id']} {row['name']} ({row['role']}"
+            + (f", {row['organisation']}" if row["organisation"] else "")
+            + f") created {row['created_at']}"
+            + f", expires {row['expires_at'] or 'never'}"
+            + (f", REVOKED {row['revoked_at']}" if row["revoked_at"] else "")
+            + f", last used {row['last_used_at'] or 'never'}"
+        )
+
+
+@keys_group.command("revoke")
+@click.argument("key_id", type=int)
+@json_option
+@with_appcontext
+def keys_revoke(key_id: int, as_json: bool) -> None:
+    """Revoke a key at once (for good)."""
+    try:
+        with state().db.session() as session:
+            row = keys.revoke_key(KeyRepository(session), key_id)
+    except KeyRequestError as error:
+        raise click.ClickException(error.detail) from None
+    if as_json:
+        _print_json(row)
+        return
+    click.echo(f"Key #{row['id']} ({row['name']}) revoked at {row['revoked_at']}.")
 
 
 @cli.command("template")

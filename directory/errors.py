@@ -37,6 +37,10 @@ class DirectoryError(Exception):
         body.update(self.extensions)
         return body
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the problem (none by default)."""
+        return {}
+
 
 class InvalidInputError(DirectoryError):
     status = 422
@@ -70,6 +74,71 @@ class InvalidParameterError(DirectoryError):
     status = 400
     code = "invalid-parameter"
     title = "A query parameter has an invalid value"
+
+
+#: the protection space named in every WWW-Authenticate challenge (RFC 6750 §3)
+REALM = "directory"
+
+
+class AuthenticationError(DirectoryError):
+    """No usable API key (RFC 6750): 401 with a ``Bearer`` challenge. A request that sent
+    no bearer token at all is told only that one is needed; one that sent a bad token is
+    told ``error="invalid_token"`` too."""
+
+    status = 401
+    code = "missing-key"
+    title = "An API key is needed"
+    #: the RFC 6750 error code of the challenge (None: no token was sent)
+    challenge_error: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        challenge = f'Bearer realm="{REALM}"'
+        if self.challenge_error:
+            challenge += f', error="{self.challenge_error}"'
+        return {"WWW-Authenticate": challenge}
+
+
+class InvalidKeyError(AuthenticationError):
+    """A bearer token was sent that is not a key of this directory (malformed or unknown)."""
+
+    code = "invalid-key"
+    title = "The API key is not valid"
+    challenge_error = "invalid_token"
+
+
+class RevokedKeyError(InvalidKeyError):
+    code = "revoked-key"
+    title = "The API key has been revoked"
+
+
+class ExpiredKeyError(InvalidKeyError):
+    code = "expired-key"
+    title = "The API key has expired"
+
+
+class ForbiddenError(DirectoryError):
+    """A valid key whose role may not do this (RFC 6750 ``insufficient_scope``)."""
+
+    status = 403
+    code = "forbidden"
+    title = "This key may not do that"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": f'Bearer realm="{REALM}", error="insufficient_scope"'}
+
+
+class WrongRoleError(ForbiddenError):
+    code = "wrong-role"
+    title = "This key's role may not do that"
+
+
+class KeyRequestError(DirectoryError):
+    """A key cannot be made or changed as asked (``directory keys``): an editor without an
+    organisation, an unknown organisation, a date in the past, an unknown key id."""
+
+    status = 422
+    code = "invalid-key-request"
+    title = "The key cannot be made as asked"
 
 
 class NotFoundError(DirectoryError):
@@ -142,6 +211,29 @@ class PayloadTooLargeError(DirectoryError):
     status = 413
     code = "too-many-items"
     title = "Too many items in one request"
+
+
+class UnsupportedFileTypeError(DirectoryError):
+    status = 415
+    code = "unsupported-file-type"
+    title = "The importer does not read this type of file"
+
+
+class ImportFailedError(DirectoryError):
+    """An uploaded file the importer refused: any error and nothing was written; the
+    problems (row, column, value, message) and the failed run's id go with it."""
+
+    status = 422
+    code = "import-failed"
+    title = "The file was refused: nothing was written"
+
+
+class WriteLockedError(DirectoryError):
+    """Another import or refresh holds the directory's write lock."""
+
+    status = 409
+    code = "write-locked"
+    title = "Another import or refresh is running"
 
 
 class AnswerTooLargeError(PayloadTooLargeError):

@@ -67,6 +67,8 @@ class Settings:
     stale_after_days: int = 365
     #: grants ending within this many days are "ending soon"
     ending_soon_days: int = 90
+    #: the largest file ``POST /api/v1/imports`` takes, in MB (a bigger upload is a 413)
+    max_upload_mb: int = 20
     #: the public base URL the API is served at (``https://…``), named as the OpenAPI
     #: document's server; unset, the document's server is relative (``/``)
     public_url: str | None = None
@@ -132,6 +134,7 @@ class Settings:
             ("BULK_LIMIT", int),
             ("STALE_AFTER_DAYS", int),
             ("ENDING_SOON_DAYS", int),
+            ("MAX_UPLOAD_MB", int),
         ):
             if (raw := get(name)) is not None:
                 kwargs[name.lower()] = _number(name, raw, kind)

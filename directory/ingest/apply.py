@@ -69,6 +69,7 @@ class ImportOptions:
     checksum: str
     mode: str = "incremental"  # or "full": withdraw what the source no longer lists
     dry_run: bool = False
+    actor: str | None = None  # the API key's name, for a run asked for over the API
 
 
 @dataclass
@@ -219,6 +220,7 @@ def run_row(options: ImportOptions, started: datetime) -> dict[str, Any]:
         "started_at": started,
         "counts": {},
         "problems": [],
+        "actor": options.actor,
     }
 
 

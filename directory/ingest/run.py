@@ -168,14 +168,42 @@ def run_import(
     data = fetch(location, base_dir)
     if remote:
         progress.step(f"{shown}: reading {name}")
+    return import_data(
+        db, snap, settings, data, location,
+        fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress,
+    )  # fmt: skip
+
+
+def import_data(
+    db: Database,
+    snap: GeographySnapshot,
+    settings: Settings,
+    data: bytes,
+    location: str,
+    *,
+    fmt: str | None = None,
+    source: str | None = None,
+    mode: str = "incremental",
+    dry_run: bool = False,
+    actor: str | None = None,
+    progress: Progress = QUIET,
+) -> ImportReport:
+    """Read and apply the bytes of one source, fetched from ``location`` (a path, URL or an
+    uploaded file's name): :func:`run_import` after the fetch, and the API's upload.
+    ``actor`` (the API key's name) is recorded on the run."""
+    if source is not None and not 0 < len(source.strip()) <= MAX_SOURCE_NAME:
+        raise SourceError(f"A source name must be 1 to {MAX_SOURCE_NAME} characters.")
+    name = location.rsplit("/", 1)[-1]
+    from_name = normalise_header(Path(name).stem).replace("_", "-")[:80]
+    shown = source or from_name or name
     table = None
     if fmt is None:
         fmt, table = _sniff(data, name)
     if fmt in NEED_FORMATS:  # not directory records: written by directory.usecases.funding
         options = ImportOptions(
-            source=source or from_name or fmt,
+            source=source_name(location, source, fmt),
             format=fmt, location=public_location(location),
-            checksum=hashlib.sha256(data).hexdigest(), mode=mode, dry_run=dry_run,
+            checksum=hashlib.sha256(data).hexdigest(), mode=mode, dry_run=dry_run, actor=actor,
         )  # fmt: skip
         return import_need(db, snap, data, name, options, progress=progress)
     with db.engine.connect() as connection:
@@ -183,20 +211,35 @@ def run_import(
         batch = read_source(
             data, name, fmt, ctx, progress=progress, label=f"{shown}: checking rows", table=table
         )
-    source = source or from_name or "import"
     options = ImportOptions(
-        source=source,
+        source=source_name(location, source, fmt),
         format=fmt,
         location=public_location(location),
         checksum=hashlib.sha256(data).hexdigest(),
         mode=mode,
         dry_run=dry_run,
+        actor=actor,
     )
     return import_batch(db, snap, settings, batch, options, ctx, progress=progress)
 
 
+def source_name(location: str, source: str | None, fmt: str) -> str:
+    """The source a run is recorded under: the one given, else the file's name (without
+    its suffix, as a key: "MOPAC services.csv" is mopac-services), else the format's."""
+    name = location.rsplit("/", 1)[-1]
+    from_name = normalise_header(Path(name).stem).replace("_", "-")[:80]
+    return source or from_name or (fmt if fmt in NEED_FORMATS else "import")
+
+
 def record_refused(
-    db: Database, location: str, *, fmt: str | None, source: str | None, mode: str, reason: str
+    db: Database,
+    location: str,
+    *,
+    fmt: str | None,
+    source: str | None,
+    mode: str,
+    reason: str,
+    actor: str | None = None,
 ) -> int:
     """Record an import that did not start (another writer held the lock) as a run with
     status ``refused``, so /imports shows it was asked for; returns its id."""
@@ -204,6 +247,7 @@ def record_refused(
     options = ImportOptions(
         source=(source or normalise_header(Path(name).stem).replace("_", "-")[:80] or "import"),
         format=fmt or "unknown", location=public_location(location), checksum="", mode=mode,
+        actor=actor,
     )  # fmt: skip
     now_ = now()
     with db.session() as session:

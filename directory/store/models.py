@@ -331,6 +331,9 @@ class ImportRun(Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     warning_count: Mapped[int] = mapped_column(Integer, default=0)
     problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: who asked for it over the API: the API key's name (never its secret); null for runs
+    #: of the ``directory`` command
+    actor: Mapped[str | None] = mapped_column(String(120))
 
 
 class ChangeEvent(Base):
@@ -357,6 +360,27 @@ class ChangeArea(Base):
     __table_args__ = (PrimaryKeyConstraint("event_id", "area_code"),)
     event_id: Mapped[int] = mapped_column(ForeignKey("change_event.id", ondelete="CASCADE"))
     area_code: Mapped[str] = mapped_column(String(40), index=True)
+
+
+class ApiKey(Base):
+    """A key for the API's write routes (``directory keys``). The key's text
+    (``lfsd_<prefix>_<secret>``) is shown once, when it is made; only ``prefix`` (to find
+    the row) and a salted scrypt hash of the secret, with its parameters, are kept
+    (directory/usecases/keys.py)."""
+
+    __tablename__ = "api_key"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(12))  # admin | officer | editor
+    #: the organisation an editor's key may write for (required for editors, else null)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(24), unique=True)
+    #: ``scrypt$n=…,r=…,p=…$<salt>$<hash>`` (base64): the algorithm and its parameters with it
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Lock(Base):

@@ -499,6 +499,7 @@ def import_body(row: Any, *, with_problems: bool) -> dict[str, Any]:
         "counts": row.counts,
         "errors": row.error_count,
         "warnings": row.warning_count,
+        "actor": row.actor,
     }
     if with_problems:
         body["problems"] = row.problems

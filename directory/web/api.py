@@ -153,6 +153,21 @@ class ProblemSchema(ma.Schema):
     limit = ma.fields.Integer(metadata={"description": "too-many-items: the most allowed"})
     received = ma.fields.Integer(metadata={"description": "too-many-items: how many were sent"})
     database = ma.fields.String(metadata={"description": "not-ready: ok when reachable"})
+    import_run = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "import-failed, write-locked: the import run recorded"},
+    )
+    problems = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "import-failed: what the file has wrong (row, column, value, "
+            "message, severity), as the run lists them"
+        },
+    )
+    accepted = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "unsupported-file-type: the file name suffixes taken"},
+    )
 
 
 class Api(flask_smorest.Api):

@@ -41,6 +41,9 @@ _CONDITIONAL_ENVIRON = frozenset(
 
 _CODES = {
     400: "bad-request",
+    401: "missing-key",
+    403: "forbidden",
+    409: "conflict",
     404: "not-found",
     405: "method-not-allowed",
     406: "not-acceptable",
@@ -125,8 +128,10 @@ RETRY_AFTER_SECONDS = "30"
 
 
 def _directory_error(error: DirectoryError) -> Response:
-    retry = {"Retry-After": RETRY_AFTER_SECONDS} if error.status == 503 else None
-    return problem_response(error.to_problem(), retry)
+    headers = error.headers()
+    if error.status == 503:
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return problem_response(error.to_problem(), headers)
 
 
 def _database_error(error: DBAPIError) -> Response:

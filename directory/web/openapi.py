@@ -33,6 +33,18 @@ from directory.web import examples, http
 
 #: the probes: answered whatever is sent, never cached, never conditional
 PROBES = frozenset({"/health", "/ready"})
+#: the security scheme of the write routes (directory/web/auth.py)
+BEARER_SCHEME = "bearerAuth"
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    BEARER_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (`lfsd_<prefix>_<secret>`, made by `directory keys "
+        "create`) as `Authorization: Bearer <key>`. Only the write routes take one; reads "
+        "are open. Roles: admin (everything), officer (imports), editor (one organisation's "
+        "records, later).",
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "getFeature", "OGC API – Features: one feature"
     ),
     ("get", "/api/v1/imports"): Operation("listImports", "Import runs", paged=True),
+    ("post", "/api/v1/imports"): Operation("createImport", "Upload a file to import"),
     ("get", "/api/v1/imports/{run_id}"): Operation("getImport", "One import run"),
     ("get", "/api/v1/status"): Operation("getStatus", "The directory's status"),
     ("get", "/api/v1/funding/summary"): Operation("getFundingSummary", "Funding summary"),
@@ -257,6 +270,13 @@ HEADERS: dict[str, dict[str, Any]] = {
         "required": True,
         "schema": {"type": "string"},
     },
+    "WWWAuthenticate": {
+        "description": 'The challenge (RFC 6750): `Bearer realm="directory"`, with '
+        '`error="invalid_token"` when the key sent is bad, `error="insufficient_scope"` '
+        "when its role may not do this",
+        "required": True,
+        "schema": {"type": "string"},
+    },
     "NoStore": {
         "description": "`no-store`: a probe's answer is never cached",
         "required": True,
@@ -305,6 +325,8 @@ class DocumentPlugin(BasePlugin):
             spec.components.header(name, header)
         for name, parameter in PARAMETERS.items():
             spec.components.parameter(name, parameter["in"], parameter)
+        for name, scheme in SECURITY_SCHEMES.items():
+            spec.components.security_scheme(name, scheme)
         spec.components.response("NotModified", NOT_MODIFIED)
         spec.components.response("RangeNotSatisfiable", RANGE_NOT_SATISFIABLE)
 

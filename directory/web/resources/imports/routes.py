@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
+from flask import Response, request
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import UnsupportedMediaType
 
-from directory.usecases import catalogue
+from directory.errors import InvalidInputError
+from directory.ingest.run import FORMATS, MAX_SOURCE_NAME, MODES
+from directory.usecases import catalogue, uploads
+from directory.usecases.keys import Principal
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema, Schema
+from directory.web.auth import requires_key
 from directory.web.resources.common import DataReleaseSchema, PageArgsSchema, PageSchema
 from directory.web.state import catalogue as queries
 from directory.web.state import etag_from_body, paged_response, snapshot, state, today
@@ -46,6 +52,13 @@ class ImportSchema(Schema):
     )
     errors = ma.fields.Integer()
     warnings = ma.fields.Integer()
+    actor = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Who asked for the run over the API: the name of the API key "
+            "(never the key); null for runs of the `directory` command"
+        },
+    )
 
 
 class ImportProblemSchema(Schema):
@@ -60,6 +73,46 @@ class ImportDetailSchema(ImportSchema):
     problems = ma.fields.List(
         ma.fields.Nested(ImportProblemSchema),
         metadata={"description": "row, column, value, message, severity"},
+    )
+
+
+class ImportUploadSchema(Schema):
+    """The form of ``POST /api/v1/imports`` (multipart/form-data)."""
+
+    file = ma.fields.Raw(
+        required=True,
+        metadata={
+            "type": "string", "format": "binary",
+            "description": "The file: the directory template (.csv, .xlsx), 360Giving (.json, "
+            "or its flat .csv/.xlsx) or Open Referral HSDS 3.0 (.json)",
+        },
+    )  # fmt: skip
+    source = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=MAX_SOURCE_NAME),
+        metadata={"description": "The source's name, which owns the records it creates "
+                  "(default: from the file's name), as `directory import --source`"},
+    )  # fmt: skip
+    format = ma.fields.String(
+        validate=ma.validate.OneOf(FORMATS),
+        metadata={"description": "Recognised from the file if omitted"},
+    )
+    mode = ma.fields.String(
+        load_default="incremental",
+        validate=ma.validate.OneOf(MODES),
+        metadata={"description": "full: withdraw this source's records the file no longer lists"},
+    )
+    dry_run = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: check and report what would change; write nothing"},
+    )
+
+
+class ImportResultSchema(ImportDetailSchema):
+    id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "The run's id; null for a dry run"}
+    )
+    status = ma.fields.String(
+        metadata={"description": "succeeded | unchanged | dry-run (nothing was written)"}
     )
 
 
@@ -110,6 +163,76 @@ def get_import(run_id: int) -> Response:
     snapshot()
     etag_from_body()
     return http.json_response(catalogue.import_detail(queries(), run_id))
+
+
+@blp.route("/imports", methods=["POST"])
+@requires_key(blp, "officer")
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {"multipart/form-data": {"schema": ImportUploadSchema}},
+    }
+)
+@blp.response(201, ImportResultSchema, description="Imported: the run, as /imports/{run_id}")
+@blp.alt_response(
+    200, schema=ImportResultSchema, success=True,
+    description="A dry run: what the run would be (no id); nothing was written",
+)  # fmt: skip
+@blp.alt_response(
+    409, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
+    description="write-locked: another import or refresh is running (recorded as a refused "
+    "run, `import_run`, unless a dry run)",
+)  # fmt: skip
+@blp.alt_response(
+    413, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
+    description="payload-too-large: the upload is larger than DIRECTORY_MAX_UPLOAD_MB",
+)  # fmt: skip
+@blp.alt_response(
+    415, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
+    description="unsupported-file-type: not a .csv, .xlsx or .json file (`accepted`); "
+    "unsupported-media-type: the body is not multipart/form-data",
+)  # fmt: skip
+@blp.alt_response(
+    422, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
+    description="import-failed: the file has errors and nothing was written (`problems`: "
+    "row, column, value, message; `import_run`: the failed run); invalid-input: a form "
+    "field is invalid (`errors`)",
+)  # fmt: skip
+def create_import(principal: Principal) -> Response:
+    """Import a file as `directory import` does (officer or admin key): all or nothing,
+    under the directory's write lock, recorded as an import run naming the key (`actor`).
+    `dry_run=true` checks it and reports what would change without writing."""
+    app_state = state()
+    upload = _upload(app_state.settings.max_upload_mb)
+    body = uploads.import_upload(
+        app_state.db, snapshot(), app_state.settings, app_state.geography, upload, principal
+    )
+    return http.json_response(body, status=200 if upload.dry_run else 201)
+
+
+def _upload(max_mb: int) -> uploads.Upload:
+    """The multipart form, read under the upload cap (413 above it) and validated."""
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMediaType("Send the file as multipart/form-data, in the field `file`.")
+    request.max_content_length = max_mb * 2**20
+    form: dict[str, Any] = request.form.to_dict()
+    if "file" in request.files:
+        form["file"] = request.files["file"]
+    try:
+        args = ImportUploadSchema().load(form, unknown=ma.RAISE)
+    except ma.ValidationError as error:
+        raise InvalidInputError(
+            "The form is invalid: " + "; ".join(f"{k}: {' '.join(map(str, v))}"
+                                               for k, v in error.messages.items()),
+            errors=error.messages,
+        ) from None  # fmt: skip
+    file: FileStorage = args["file"]
+    if not isinstance(file, FileStorage):
+        raise InvalidInputError("`file` must be a file.", errors={"file": ["Not a file."]})
+    return uploads.Upload(
+        data=file.read(), filename=file.filename or "", format=args.get("format"),
+        source=args.get("source"), mode=args["mode"], dry_run=args["dry_run"],
+    )  # fmt: skip
 
 
 @blp.route("/status")
