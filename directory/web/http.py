@@ -317,6 +317,8 @@ def byte_ranges(response: Response) -> Response:
     ):  # fmt: skip
         return response
     response.headers["Accept-Ranges"] = "bytes"
+    if response.headers.get("Content-Encoding") == "gzip":
+        _timeless_gzip(response)
     # a Range header that does not parse, or in another unit, is ignored (RFC 9110 §14.2)
     asked = request.range if "HTTP_RANGE" in environ else None
     if asked is not None and asked.units == "bytes":
@@ -335,6 +337,16 @@ def byte_ranges(response: Response) -> Response:
             )  # fmt: skip
             return security_headers(problem)
     return response
+
+
+def _timeless_gzip(response: Response) -> None:
+    """Zero the gzip header's MTIME (RFC 1952 §2.3.1: 0, no time stamp), which gzip sets
+    to the second the body was compressed: the same representation is then the same bytes
+    at every request and in every worker, as its ETag says and as ranges of it must be (a
+    client joining parts fetched a second apart got a corrupt body)."""
+    body = response.get_data()
+    if body[:2] == b"\x1f\x8b" and body[4:8] != b"\0\0\0\0":
+        response.set_data(body[:4] + b"\0\0\0\0" + body[8:])
 
 
 def security_headers(response: Response) -> Response:
