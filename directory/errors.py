@@ -132,6 +132,14 @@ class WrongRoleError(ForbiddenError):
     title = "This key's role may not do that"
 
 
+class WrongOrganisationError(ForbiddenError):
+    """An editor's key (which belongs to one organisation) used on another organisation's
+    record: nothing is written."""
+
+    code = "wrong-organisation"
+    title = "This key may not change another organisation's records"
+
+
 class PreconditionRequiredError(DirectoryError):
     """A change to a record sent without ``If-Match`` (RFC 6585 §3): the client must say
     which version it read, so that it cannot overwrite a change it never saw."""
@@ -178,6 +186,21 @@ class FeatureNotFoundError(NotFoundError):
 class ServiceNotFoundError(NotFoundError):
     code = "service-not-found"
     title = "No such service"
+
+
+class SiteNotFoundError(NotFoundError):
+    code = "site-not-found"
+    title = "No such delivery site"
+
+
+class OutcomeNotFoundError(NotFoundError):
+    code = "outcome-not-found"
+    title = "No such outcome"
+
+
+class ContactNotFoundError(NotFoundError):
+    code = "contact-not-found"
+    title = "No such patch contact"
 
 
 class OrganisationNotFoundError(NotFoundError):
@@ -252,6 +275,29 @@ class WriteLockedError(DirectoryError):
     status = 409
     code = "write-locked"
     title = "Another import or refresh is running"
+
+
+class ConflictError(DirectoryError):
+    """The write clashes with what the directory holds."""
+
+    status = 409
+    code = "conflict"
+    title = "The change clashes with the directory"
+
+
+class DuplicateRefError(ConflictError):
+    """A record created with a ref (or a site, outcome or contact with a key) another
+    record already has."""
+
+    code = "duplicate-ref"
+    title = "Another record already has this ref"
+
+
+class WithdrawnError(ConflictError):
+    """A change to a withdrawn service that does not restore it."""
+
+    code = "service-withdrawn"
+    title = "The service is withdrawn"
 
 
 class AnswerTooLargeError(PayloadTooLargeError):

@@ -232,6 +232,7 @@ class Committee:
                     email=f"spoc@{slug(b.name)}.example.gov.uk",
                     phone=f"020 7946 0{i:03d}",  # Ofcom's range reserved for drama
                     demo=True,
+                    email_public=True,  # a role mailbox, not a person's
                 )
             )
         for c in self.data.contacts:
@@ -243,6 +244,7 @@ class Committee:
                     email=c.email,
                     phone=c.phone,
                     demo=True,
+                    email_public=True,  # role mailboxes (bcu-lead@…), not a person's
                 )
             )
 

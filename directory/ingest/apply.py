@@ -59,6 +59,8 @@ from directory.usecases.geography import GeographySnapshot, resolve_point
 
 log = logging.getLogger(__name__)
 MAX_STORED_PROBLEMS = 500
+#: what a change event records of an email address that may not be published
+PRIVATE = "(not published)"
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,12 @@ class ImportOptions:
     mode: str = "incremental"  # or "full": withdraw what the source no longer lists
     dry_run: bool = False
     actor: str | None = None  # the API key's name, for a run asked for over the API
+    #: an update leaves the record with the source that owns it (an API write corrects a
+    #: record; it does not take it over from the feed that lists it)
+    keep_owner: bool = False
+    #: a batch with errors is recorded as a failed run (an API write's errors are its
+    #: answer, a 422, and leave the database as it was)
+    record_failures: bool = True
 
 
 @dataclass
@@ -201,7 +209,7 @@ def record_failure(
 ) -> ImportReport:
     """Record the failed run (its own transaction: the directory itself is untouched)."""
     run_id = None
-    if not options.dry_run:
+    if not options.dry_run and options.record_failures:
         with db.session() as session:
             repo = DirectoryRepository(session)
             run_id = repo.add_run(run_row(options, started))
@@ -382,6 +390,13 @@ class _Writer:
     events: list[dict[str, Any]] = field(default_factory=list)
     events_written: int = 0
     postcodes: dict[str, Any] = field(default_factory=dict)  # canonical → its row
+    #: the services held before this batch, by id (as ``service_states`` reads them)
+    held_services: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def _held_areas(self, service_id: int) -> set[str]:
+        """The areas of a service held before this batch (none for one it creates)."""
+        state = self.held_services.get(service_id)
+        return set() if state is None else _service_areas(state)
 
     def apply(self, batch: Batch) -> None:
         if self.options.mode == "full" and not batch.services and not batch.grants:
@@ -431,19 +446,21 @@ class _Writer:
         changes = _diff(_comparable(old), new)
         restored = old["withdrawn_at"] is not None
         counted = f"{entity}s"
+        owner = old["source"] if self.options.keep_owner else self.options.source
         if changes or restored:
             plan.updates.append(
-                {"id": old["id"], **columns, "source": self.options.source,
+                {"id": old["id"], **columns, "source": owner,
                  "withdrawn_at": None, "updated_at": self.at}
             )  # fmt: skip
             plan.changed_refs.append(ref)
             action = "restored" if restored else "updated"
             self._count(counted, action)
             self._event(entity, old["id"], ref, action, name, changes, areas)
-            self._claimed(entity.capitalize(), ref, old["source"])
+            if not self.options.keep_owner:
+                self._claimed(entity.capitalize(), ref, old["source"])
         else:
             self._count(counted, "unchanged")
-            if old["source"] != self.options.source:  # listed by this source now: it owns it
+            if old["source"] != owner:  # listed by this source now: it owns it
                 plan.owned.append({"id": old["id"], "source": self.options.source})
 
     def _withdraw_unlisted(
@@ -506,6 +523,7 @@ class _Writer:
             "updated": "changed",
             "withdrawn": "withdrawn",
             "restored": "restored",
+            "deleted": "removed",
         }[action]
         detail = f": {', '.join(sorted(changes))}" if action == "updated" else ""
         self.events.append(
@@ -519,6 +537,7 @@ class _Writer:
                 "changes": changes,
                 "summary": f"{entity.capitalize()} '{name}' {what}{detail}"[:500],
                 "areas": areas,
+                "actor": self.options.actor,
             }
         )
 
@@ -636,6 +655,7 @@ class _Writer:
     def _services(self, batch: Batch, org_ids: dict[str, int]) -> dict[str, int]:
         self._step("{verb} services", len({rec.ref for rec in batch.services}))
         states = self.repo.service_states()
+        self.held_services = {state["id"]: {**state, "ref": ref} for ref, state in states.items()}
         records: dict[str, ServiceRecord] = {}
         for rec in batch.services:
             if rec.organisation_ref not in org_ids:
@@ -725,7 +745,24 @@ class _Writer:
                 _service_areas(state),
             )
         self._withdraw_unlisted(Service, "service", states, records, _service_areas, "name")
+        self._withdraw(batch.withdrawn_services, states)
         return ids
+
+    def _withdraw(self, refs: list[str], states: dict[str, dict[str, Any]]) -> None:
+        """Withdraw these services (a write over the API), as a full import withdraws what
+        its source no longer lists; a service already withdrawn is left as it is."""
+        for ref in refs:
+            state = states.get(ref)
+            if state is None:
+                self._error(f"There is no service '{ref}' to withdraw.", "ref", ref)
+                continue
+            if state["withdrawn_at"] is not None:
+                self._count("services", "unchanged")
+                continue
+            self.repo.set_withdrawn(Service, [state["id"]], self.at)
+            self._count("services", "withdrawn")
+            self._event("service", state["id"], ref, "withdrawn", state["name"], {},
+                        _service_areas(state))  # fmt: skip
 
     def _location_row(self, service: ServiceRecord, loc: LocationRecord) -> dict[str, Any] | None:
         state = _location_state(loc)
@@ -855,6 +892,7 @@ class _Writer:
     def _outcomes(self, batch: Batch, service_ids: dict[str, int]) -> None:
         self._step("{verb} outcomes and contacts", len(batch.outcomes) + len(batch.contacts))
         existing = self.repo.outcome_keys()
+        by_id = {old["id"]: old for old in existing.values()}
         coverage = {rec.ref: set(rec.coverage) for rec in batch.services}
         for rec in batch.outcomes:
             self.progress.advance()
@@ -873,8 +911,20 @@ class _Writer:
             }  # fmt: skip
             key = (sid, rec.metric, rec.period_start, rec.period_end)
             ref = f"{rec.service_ref}: {rec.metric} {_json('', rec.period_start) or ''}".strip()
-            areas = coverage.get(rec.service_ref, set())
-            old = existing.get(key)
+            areas = coverage.get(rec.service_ref) or self._held_areas(sid)
+            old = existing.get(key) if rec.id is None else by_id.get(rec.id)
+            if rec.id is not None:  # a stored outcome, whose metric and period may change
+                if old is None:
+                    self._error(f"There is no outcome {rec.id}.", "id", rec.id)
+                    continue
+                if (clash := existing.get(key)) is not None and clash["id"] != rec.id:
+                    self._error(
+                        f"Service '{rec.service_ref}' already has an outcome '{rec.metric}' "
+                        "for that period.", "metric", rec.metric,
+                    )  # fmt: skip
+                    continue
+                values.update(metric=rec.metric, period_start=rec.period_start,
+                              period_end=rec.period_end)  # fmt: skip
             if old is None:
                 row = dict(
                     zip(("service_id", "metric", "period_start", "period_end"), key, strict=True)
@@ -888,14 +938,37 @@ class _Writer:
                 self._event("outcome", old["id"], ref, "updated", rec.metric, changes, areas)
             else:
                 self._count("outcomes", "unchanged")
+        for outcome_id in batch.removed_outcomes:
+            old = by_id.get(outcome_id)
+            if old is None:
+                self._error(f"There is no outcome {outcome_id}.", "id", outcome_id)
+                continue
+            self.repo.delete_ids(Outcome, [outcome_id])
+            self._count("outcomes", "deleted")
+            name = old["metric"]
+            held = self.held_services.get(old["service_id"], {})
+            ref = f"{held.get('ref', old['service_id'])}: {name} {_json('', old['period_start']) or ''}"
+            self._event("outcome", outcome_id, ref.strip(), "deleted", name, {},
+                        self._held_areas(old["service_id"]))  # fmt: skip
 
     def _contacts(self, batch: Batch) -> None:
         existing = self.repo.contact_keys()
+        by_id = {old["id"]: old for old in existing.values()}
         for rec in batch.contacts:
             self.progress.advance()
-            values = {"name": rec.name, "email": rec.email, "phone": rec.phone, "demo": rec.demo}
+            values = {"name": rec.name, "email": rec.email, "phone": rec.phone, "demo": rec.demo,
+                      "email_public": rec.email_public}  # fmt: skip
             ref = f"{rec.area_code}: {rec.role}"
-            old = existing.get((rec.area_code, rec.role))
+            old = existing.get((rec.area_code, rec.role)) if rec.id is None else by_id.get(rec.id)
+            if rec.id is not None:  # a stored contact, whose area and role may change
+                if old is None:
+                    self._error(f"There is no contact {rec.id}.", "id", rec.id)
+                    continue
+                clash = existing.get((rec.area_code, rec.role))
+                if clash is not None and clash["id"] != rec.id:
+                    self._error(f"There is already a contact '{ref}'.", "role", rec.role)
+                    continue
+                values.update(area_code=rec.area_code, role=rec.role)
             if old is None:
                 row = {"area_code": rec.area_code, "role": rec.role, **values}
                 new_id = self.repo.insert_returning_id(PatchContact, row)
@@ -904,9 +977,23 @@ class _Writer:
             elif changes := _diff(old, values):
                 self.repo.update_rows(PatchContact, [{"id": old["id"], **values}])
                 self._count("contacts", "updated")
-                self._event("contact", old["id"], ref, "updated", ref, changes, {rec.area_code})
+                if "email" in changes:  # a private address never reaches the change feed
+                    shown = (old.get("email_public"), values["email_public"])
+                    changes["email"] = [v if public else (v and PRIVATE) for v, public in
+                                        zip(changes["email"], shown, strict=True)]  # fmt: skip
+                areas = {rec.area_code, old["area_code"]}
+                self._event("contact", old["id"], ref, "updated", ref, changes, areas)
             else:
                 self._count("contacts", "unchanged")
+        for contact_id in batch.removed_contacts:
+            old = by_id.get(contact_id)
+            if old is None:
+                self._error(f"There is no contact {contact_id}.", "id", contact_id)
+                continue
+            self.repo.delete_ids(PatchContact, [contact_id])
+            self._count("contacts", "deleted")
+            ref = f"{old['area_code']}: {old['role']}"
+            self._event("contact", contact_id, ref, "deleted", ref, {}, {old["area_code"]})
 
 
 def search_text(

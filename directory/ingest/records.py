@@ -111,6 +111,9 @@ class OutcomeRecord:
     report_type: str | None = None  # interim, final
     report_url: str | None = None
     demo: bool = False
+    #: the stored outcome this record is (an API write, which may change its metric or
+    #: period); None: the one with the same service, metric and period, if any
+    id: int | None = None
 
 
 @dataclass
@@ -123,6 +126,11 @@ class ContactRecord:
     email: str | None = None
     phone: str | None = None
     demo: bool = False
+    #: whether ``email`` may be published (a named person's address is personal data)
+    email_public: bool = False
+    #: the stored contact this record is (an API write, which may change its area or
+    #: role); None: the one with the same area and role, if any
+    id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +185,11 @@ class Batch(ProblemLog):
     grants: list[GrantRecord] = field(default_factory=list)
     outcomes: list[OutcomeRecord] = field(default_factory=list)
     contacts: list[ContactRecord] = field(default_factory=list)
+    #: what a write over the API takes out: services to withdraw (refs), outcomes and
+    #: patch contacts to delete (ids); no file format says these
+    withdrawn_services: list[str] = field(default_factory=list)
+    removed_outcomes: list[int] = field(default_factory=list)
+    removed_contacts: list[int] = field(default_factory=list)
 
 
 def _shown(value: Any) -> str | None:

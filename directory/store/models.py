@@ -312,6 +312,9 @@ class PatchContact(Base):
     email: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(60))
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: whether the email address may be published (a named person's address is personal
+    #: data): reads show ``email`` only when this is true (migration 0011)
+    email_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ImportRun(Base):
@@ -349,6 +352,9 @@ class ChangeEvent(Base):
     action: Mapped[str] = mapped_column(String(12))  # created | updated | withdrawn | restored
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
     summary: Mapped[str] = mapped_column(String(500))
+    #: who made it over the API: the API key's name (never its secret); null for changes
+    #: made by the ``directory`` command (migration 0011)
+    actor: Mapped[str | None] = mapped_column(String(120))
 
     __table_args__ = (Index("ix_change_event_entity", "entity", "entity_id"),)
 

@@ -10,12 +10,14 @@ from typing import Any
 
 from directory.data import org_id_key
 from directory.errors import (
+    ContactNotFoundError,
     GrantNotFoundError,
     ImportNotFoundError,
     InvalidInputError,
     OrganisationNotFoundError,
     ProgrammeNotFoundError,
     ServiceNotFoundError,
+    SiteNotFoundError,
 )
 from directory.ingest.context import known_organisations
 from directory.ingest.context import programmes as known_programmes
@@ -160,6 +162,7 @@ def site_body(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
 
 def _outcome(row: Any) -> dict[str, Any]:
     return {
+        "id": row.id,
         "metric": row.metric,
         "period_start": iso(row.period_start),
         "period_end": iso(row.period_end),
@@ -173,7 +176,9 @@ def _outcome(row: Any) -> dict[str, Any]:
 
 
 def contact(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
+    """A patch contact as reads show it (``row`` from a query that hides a private email)."""
     return {
+        "id": row.id,
         "area": area_ref(snap, row.area_code),
         "role": row.role,
         "name": row.name,
@@ -222,6 +227,50 @@ def service_detail(
     return answer
 
 
+def service_link(row: Any) -> dict[str, Any]:
+    """The service a site or outcome belongs to (``row``: id, ref, name, withdrawn_at)."""
+    return {
+        "id": row.id,
+        "ref": row.ref,
+        "name": row.name,
+        "withdrawn": row.withdrawn_at is not None,
+        "url": f"/api/v1/services/{row.id}",
+    }
+
+
+def site_detail(
+    q: CatalogueQueries, snap: GeographySnapshot, key: str, site_ref: str
+) -> dict[str, Any]:
+    """One delivery site of a service (by the site's ref), with the service it belongs to."""
+    service_id = q.service_id(key)
+    if service_id is None:
+        raise ServiceNotFoundError(f"No service has the id or ref {key!r}.")
+    row = q.location(service_id, site_ref)
+    if row is None:
+        raise SiteNotFoundError(f"Service {key!r} has no site {site_ref!r}.")
+    (service,) = q.services([service_id])
+    return {**site_body(row, snap), "service": service_link(service)}
+
+
+def contact_detail(q: CatalogueQueries, snap: GeographySnapshot, contact_id: int) -> dict[str, Any]:
+    row = q.contact(contact_id)
+    if row is None:
+        raise ContactNotFoundError(f"There is no patch contact {contact_id}.")
+    return contact(row, snap)
+
+
+def list_contacts(
+    q: CatalogueQueries, snap: GeographySnapshot, *, area: str | None, page: int, per_page: int
+) -> dict[str, Any]:
+    """Patch contacts (borough SPOCs, SNB chairs, BCU leads), of an area and the areas
+    inside it when ``area`` is given, by area and role."""
+    codes = area_scope(snap, resolve_area(snap, area)) if area is not None else None
+    rows, total = q.contacts_page(areas=codes, offset=(page - 1) * per_page, limit=per_page)
+    return envelope(
+        [contact(r, snap) for r in rows], total_items=total, page=page, per_page=per_page
+    )
+
+
 def service_history(
     q: CatalogueQueries, snap: GeographySnapshot, key: str, page: int, per_page: int
 ) -> dict[str, Any]:
@@ -249,6 +298,7 @@ def event(row: Any, areas: list[str], snap: GeographySnapshot) -> dict[str, Any]
         "changes": {k: {"old": v[0], "new": v[1]} for k, v in row.changes.items()},
         "areas": [area_ref(snap, c) for c in areas],
         "import_run": row.import_run_id,
+        "actor": row.actor,
     }
 
 

@@ -98,6 +98,40 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ok=f"A page of services as JSON (default), as {_GEOJSON}, or as {_CSV}",
     ),
     ("get", "/api/v1/services/{key}"): Operation("getService", "One service"),
+    ("post", "/api/v1/services"): Operation("createService", "Add a service"),
+    ("patch", "/api/v1/services/{key}"): Operation("updateService", "Change a service"),
+    ("delete", "/api/v1/services/{key}"): Operation("withdrawService", "Withdraw a service"),
+    ("get", "/api/v1/services/{key}/sites/{site_ref}"): Operation(
+        "getServiceSite", "One delivery site"
+    ),
+    ("post", "/api/v1/services/{key}/sites"): Operation("createServiceSite", "Add a delivery site"),
+    ("patch", "/api/v1/services/{key}/sites/{site_ref}"): Operation(
+        "updateServiceSite", "Change a delivery site"
+    ),
+    ("delete", "/api/v1/services/{key}/sites/{site_ref}"): Operation(
+        "deleteServiceSite", "Remove a delivery site"
+    ),
+    ("get", "/api/v1/services/{key}/outcomes/{outcome_id}"): Operation(
+        "getServiceOutcome", "One outcome of a service"
+    ),
+    ("post", "/api/v1/services/{key}/outcomes"): Operation(
+        "createServiceOutcome", "Add an outcome"
+    ),
+    ("patch", "/api/v1/services/{key}/outcomes/{outcome_id}"): Operation(
+        "updateServiceOutcome", "Change an outcome"
+    ),
+    ("delete", "/api/v1/services/{key}/outcomes/{outcome_id}"): Operation(
+        "deleteServiceOutcome", "Remove an outcome"
+    ),
+    ("get", "/api/v1/contacts"): Operation("listContacts", "Patch contacts", paged=True),
+    ("post", "/api/v1/contacts"): Operation("createContact", "Add a patch contact"),
+    ("get", "/api/v1/contacts/{contact_id}"): Operation("getContact", "One patch contact"),
+    ("patch", "/api/v1/contacts/{contact_id}"): Operation(
+        "updateContact", "Change a patch contact"
+    ),
+    ("delete", "/api/v1/contacts/{contact_id}"): Operation(
+        "deleteContact", "Remove a patch contact"
+    ),
     ("get", "/api/v1/services/{key}/history"): Operation(
         "getServiceHistory", "A service's change history", paged=True
     ),
@@ -200,6 +234,16 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
     "/api/v1/services/{key}": {"key": "london-victim-and-witness-service"},
     "/api/v1/services/{key}/history": {"key": "london-victim-and-witness-service"},
     "/api/v1/services/{key}/outcomes": {"key": "london-victim-and-witness-service"},
+    "/api/v1/services/{key}/sites": {"key": "oxygen-kingston-knife-crime"},
+    "/api/v1/services/{key}/sites/{site_ref}": {
+        "key": "oxygen-kingston-knife-crime",
+        "site_ref": "oxygen-kingston-site-1",
+    },
+    "/api/v1/services/{key}/outcomes/{outcome_id}": {
+        "key": "oxygen-kingston-knife-crime",
+        "outcome_id": 3,
+    },
+    "/api/v1/contacts/{contact_id}": {"contact_id": 1},
     "/api/v1/organisations/{key}": {"key": "GB-GOR-PC390"},
     "/api/v1/grants/{key}": {"key": "demo-rescue-and-response-2023-24"},
     "/api/v1/imports/{run_id}": {"run_id": 1},

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import JSON, and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -54,6 +54,12 @@ GRANT_FIELDS = (
 )  # fmt: skip
 LOCATION_FIELDS = ("ref", "name", "address", "postcode", "lat", "lon", "demo")
 _CHUNK = 500
+#: a patch contact as reads show it: its email only where the record says it may be
+#: published (a named person's address is personal data; migration 0011)
+PUBLIC_CONTACT = select(
+    *(c for c in PatchContact.__table__.c if c.key not in ("email", "email_public")),
+    case((PatchContact.email_public, PatchContact.email), else_=None).label("email"),
+)
 #: rows fetched at a time when the index streams services and sites
 STREAM_BATCH = 2_000
 
@@ -141,19 +147,28 @@ class DirectoryRepository:
             for r in rows
         }
 
-    def service_states(self) -> dict[str, dict[str, Any]]:
+    def service_states(self, ids: Collection[int] | None = None) -> dict[str, dict[str, Any]]:
+        """Every service (or those of ``ids``) as the importer compares them, by ref."""
+
+        def of(column: Any) -> list[Any]:
+            return [] if ids is None else [column.in_(sorted(ids))]
+
         themes: dict[int, list[str]] = defaultdict(list)
         for service_id, theme_id in self.session.execute(
-            select(ServiceTheme.service_id, ServiceTheme.theme_id)
+            select(ServiceTheme.service_id, ServiceTheme.theme_id).where(
+                *of(ServiceTheme.service_id)
+            )
         ):
             themes[service_id].append(theme_id)
         areas: dict[int, list[str]] = defaultdict(list)
         for service_id, code in self.session.execute(
-            select(ServiceArea.service_id, ServiceArea.area_code)
+            select(ServiceArea.service_id, ServiceArea.area_code).where(*of(ServiceArea.service_id))
         ):
             areas[service_id].append(code)
         locations: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for r in self.session.execute(select(Location.__table__)).all():
+        for r in self.session.execute(
+            select(Location.__table__).where(*of(Location.service_id))
+        ).all():
             locations[r.service_id].append(
                 {
                     **{f: getattr(r, f) for f in LOCATION_FIELDS},
@@ -163,9 +178,10 @@ class DirectoryRepository:
             )
         org_refs = dict(self.session.execute(select(Organisation.id, Organisation.ref)).all())
         states = {}
-        for r in self.session.execute(select(Service.__table__)).all():
+        for r in self.session.execute(select(Service.__table__).where(*of(Service.id))).all():
             states[r.ref] = {
                 "id": r.id,
+                "organisation_id": r.organisation_id,
                 "source": r.source,
                 "withdrawn_at": r.withdrawn_at,
                 "organisation": org_refs[r.organisation_id],
@@ -714,10 +730,39 @@ class CatalogueQueries:
 
     def contacts_for(self, codes: Iterable[str]) -> list[Row[Any]]:
         return self.db.execute(
-            select(PatchContact.__table__)
-            .where(PatchContact.area_code.in_(sorted(set(codes))))
-            .order_by(PatchContact.area_code, PatchContact.role)
+            PUBLIC_CONTACT.where(PatchContact.area_code.in_(sorted(set(codes)))).order_by(
+                PatchContact.area_code, PatchContact.role
+            )
         ).all()
+
+    def contact(self, contact_id: int) -> Row[Any] | None:
+        """One patch contact, as reads show it (a private email is None)."""
+        return self.db.execute(PUBLIC_CONTACT.where(PatchContact.id == contact_id)).first()
+
+    def contacts_page(
+        self, *, areas: list[str] | None, offset: int, limit: int
+    ) -> tuple[list[Row[Any]], int]:
+        """Patch contacts (as reads show them), by area and role, paged."""
+        where = [] if areas is None else [PatchContact.area_code.in_(areas)]
+        total = self.db.execute(select(func.count()).select_from(PatchContact).where(*where))
+        rows = self.db.execute(
+            PUBLIC_CONTACT.where(*where)
+            .order_by(PatchContact.area_code, PatchContact.role, PatchContact.id)
+            .offset(offset).limit(limit)
+        ).all()  # fmt: skip
+        return rows, int(total.scalar_one())
+
+    def outcome(self, service_id: int, outcome_id: int) -> Row[Any] | None:
+        return self.db.execute(
+            select(Outcome.__table__).where(
+                Outcome.id == outcome_id, Outcome.service_id == service_id
+            )
+        ).first()
+
+    def location(self, service_id: int, ref: str) -> Row[Any] | None:
+        return self.db.execute(
+            select(Location.__table__).where(Location.service_id == service_id, Location.ref == ref)
+        ).first()
 
     # -- organisations ---------------------------------------------------------------------
     def organisation_id(self, key: str) -> int | None:
@@ -962,7 +1007,7 @@ class CatalogueQueries:
             "locations": self._stream(
                 select(Location.__table__).join(Service, Service.id == Location.service_id).where(listed)
             ),
-            "contacts": self.db.execute(select(PatchContact.__table__)).all(),
+            "contacts": self.db.execute(PUBLIC_CONTACT).all(),
             "organisations": self.db.execute(
                 select(Organisation.id, Organisation.demo, Organisation.email, Organisation.website)
                 .where(Organisation.id.in_(select(Service.organisation_id).where(listed)))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from directory.errors import ServiceNotFoundError
+from directory.errors import OutcomeNotFoundError, ServiceNotFoundError
 from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.funding import FundingQueries
-from directory.usecases.catalogue import area_ref
+from directory.usecases.catalogue import area_ref, service_link
 from directory.usecases.funding.awards import (
     area_code,
     check_choice,
@@ -20,6 +20,7 @@ from directory.usecases.geography import LONDON, GeographySnapshot, area_scope
 def _outcome_body(row: Any) -> dict[str, Any]:
     met = None if row.value is None or row.target is None else row.value >= row.target
     return {
+        "id": row.id,
         "metric": row.metric,
         "period": {
             "start": row.period_start.isoformat() if row.period_start else None,
@@ -53,6 +54,20 @@ def service_outcomes(fq: FundingQueries, cq: CatalogueQueries, key: str) -> dict
         "rule": "met_target: value ≥ target (null when either is missing). Outcomes are "
         "reported by the provider or funder; report.type is interim or final.",
     }
+
+
+def service_outcome(
+    fq: FundingQueries, cq: CatalogueQueries, key: str, outcome_id: int
+) -> dict[str, Any]:
+    """One outcome of a service, with the service it belongs to."""
+    service_id = cq.service_id(key)
+    service = fq.service(service_id) if service_id is not None else None
+    if service is None:
+        raise ServiceNotFoundError(f"No service has the id or ref {key!r}.")
+    row = cq.outcome(service.id, outcome_id)
+    if row is None:
+        raise OutcomeNotFoundError(f"Service {key!r} has no outcome {outcome_id}.")
+    return {**_outcome_body(row), "service": service_link(service)}
 
 
 def _outcome_counts(outcomes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from directory.web.resources.areas.routes import blp as areas
 from directory.web.resources.changes.routes import blp as changes
+from directory.web.resources.contacts.routes import blp as contacts
 from directory.web.resources.features.routes import blp as features
 from directory.web.resources.funding.routes import blp as funding
 from directory.web.resources.grants.routes import blp as grants
@@ -22,5 +23,5 @@ from directory.web.resources.themes.routes import blp as themes
 
 BLUEPRINTS = [
     meta, postcodes, locate, areas, patch, services, organisations, grants, partners, themes,
-    changes, imports, funding, programmes, outcomes, features, hsds,
+    changes, imports, funding, programmes, outcomes, contacts, features, hsds,
 ]  # fmt: skip

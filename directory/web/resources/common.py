@@ -170,6 +170,9 @@ class ServiceContactSchema(Schema):
 class ContactSchema(Schema):
     """A patch contact: a borough SPOC, SNB chair or BCU lead."""
 
+    id = ma.fields.Integer(
+        metadata={"description": "The contact's id (for PATCH /api/v1/contacts/{id})"}
+    )
     area = ma.fields.Nested(AreaRefSchema)
     role = ma.fields.String()
     name = ma.fields.String(allow_none=True)

@@ -53,7 +53,7 @@ class FeedEntrySchema(ChangeEventSchema):
     )
     action = ma.fields.String(
         metadata={
-            "description": "created | updated | withdrawn | restored, or grant_started | "
+            "description": "created | updated | withdrawn | restored | deleted, or grant_started | "
             "grant_ending | grant_ended"
         }
     )

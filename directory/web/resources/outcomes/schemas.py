@@ -45,6 +45,9 @@ class EvaluationSchema(Schema):
 
 
 class ServiceOutcomeSchema(Schema):
+    id = ma.fields.Integer(
+        metadata={"description": "The outcome's id (for /services/{key}/outcomes/{outcome_id})"}
+    )
     metric = ma.fields.String(metadata={"description": "What was measured"})
     period = ma.fields.Nested(PeriodSchema, metadata={"description": "start, end (ISO dates)"})
     value = ma.fields.Float(allow_none=True)
@@ -141,3 +144,37 @@ class OutcomeSummarySchema(Schema):
         OutcomeGroupSchema, metadata={"description": "by=borough: services with no London area"}
     )
     rule = ma.fields.String()
+
+
+class OutcomeDetailSchema(ServiceOutcomeSchema):
+    """One outcome, with the service it belongs to."""
+
+    service = ma.fields.Nested(OutcomeServiceSchema)
+
+
+class OutcomePatchSchema(Schema):
+    """An outcome's fields as a change sends them: only those sent change (null clears)."""
+
+    metric = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=300), metadata={"description": "What was measured"}
+    )
+    period_start = ma.fields.Date(allow_none=True)
+    period_end = ma.fields.Date(allow_none=True)
+    value = ma.fields.Float(allow_none=True, metadata={"description": "What was achieved"})
+    target = ma.fields.Float(allow_none=True)
+    unit = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=60))
+    report_type = ma.fields.String(
+        allow_none=True, validate=ma.validate.OneOf(["interim", "final"]),
+        metadata={"description": "interim | final"},
+    )  # fmt: skip
+    report_url = ma.fields.String(
+        allow_none=True, validate=ma.validate.Length(max=1000),
+        metadata={"description": "The report or evaluation (http or https)"},
+    )  # fmt: skip
+
+
+class OutcomeCreateSchema(OutcomePatchSchema):
+    metric = ma.fields.String(
+        required=True, validate=ma.validate.Length(min=1, max=300),
+        metadata={"description": "What was measured"},
+    )  # fmt: skip

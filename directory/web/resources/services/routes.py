@@ -1,27 +1,43 @@
-"""Funded services: list, detail and history."""
+"""Funded services: list, detail and history; creating, changing and withdrawing them and
+their delivery sites (with an API key, directory/usecases/writes.py)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, request
 
 from directory.store.repositories.search import SearchQueries
-from directory.usecases import catalogue
+from directory.usecases import catalogue, writes
+from directory.usecases.keys import Principal
 from directory.usecases.search import SearchRequest, search_services
-from directory.web import http, representations
+from directory.web import http, preconditions, representations, writing
 from directory.web import state as web
 from directory.web.api import Blueprint, ProblemSchema
+from directory.web.auth import requires_key
 from directory.web.resources.common import PageArgsSchema
 from directory.web.resources.services.schemas import (
     ChangePageSchema,
+    ServiceCreateSchema,
     ServiceDetailSchema,
     ServiceFeatureCollectionSchema,
     ServiceListArgsSchema,
     ServicePageSchema,
+    ServicePatchSchema,
+    SiteCreateSchema,
+    SiteDetailSchema,
+    SitePatchSchema,
 )
 from directory.web.state import catalogue as queries
-from directory.web.state import connection, paged_response, snapshot, state, today
+from directory.web.state import (
+    connection,
+    etag_from_body,
+    paged_response,
+    snapshot,
+    state,
+    today,
+)
 
 blp = Blueprint("services", __name__, url_prefix="/api/v1", description="Funded services")
 NOT_FOUND = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
@@ -105,10 +121,152 @@ SERVICE_PATH = "/api/v1/services/"
 @blp.alt_response(404, description="service-not-found", **NOT_FOUND)
 def get_service(key: str) -> Response:
     """One service (by id or ref) with its organisation, coverage, sites, live grants,
-    outcomes and the patch contacts of the areas it serves."""
+    outcomes and the patch contacts of the areas it serves. Its strong ETag hashes the
+    body: the tag a change of it sends in `If-Match`."""
+    etag_from_body()
     return http.json_response(
         catalogue.service_detail(queries(), snapshot(), state().settings, today(), key)
     )
+
+
+def _service(key: str) -> writing.Render:
+    """The service as GET /services/{key} shows it, read fresh."""
+    return writing.fresh(
+        lambda q: catalogue.service_detail(q, snapshot(), state().settings, today(), key)
+    )
+
+
+def _site(key: str, site_ref: str) -> writing.Render:
+    return writing.fresh(lambda q: catalogue.site_detail(q, snapshot(), key, site_ref))
+
+
+def _json(schema: type) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+WRITERS = ("editor", "officer")
+
+
+@blp.route("/services", methods=["POST"])
+@requires_key(blp, *WRITERS)
+@blp.doc(requestBody=_json(ServiceCreateSchema))
+@blp.response(201, ServiceDetailSchema, description="Created: the service, as GET shows it")
+@writing.documented(blp, {
+    403: "wrong-role; wrong-organisation: an editor's key names another organisation",
+    404: "organisation-not-found",
+    409: "duplicate-ref: another service has this ref; write-locked: an import is running",
+    415: writing.UNSUPPORTED, 422: writing.INVALID,
+})  # fmt: skip
+def create_service(principal: Principal) -> Response:
+    """Add a service (an editor's key: for its own organisation; an officer's or admin's:
+    for the organisation named), checked as the template's rows are, with its sites."""
+    ref = writes.create_service(writing.writer(principal), writing.body(ServiceCreateSchema()))
+    return writing.answer(_service(ref), 201, location=SERVICE_PATH + ref)
+
+
+@blp.route("/services/<string:key>", methods=["PATCH"])
+@requires_key(blp, *WRITERS)
+@preconditions.documented(blp)
+@blp.doc(requestBody=_json(ServicePatchSchema))
+@blp.response(200, ServiceDetailSchema, description="Changed: the service, as GET shows it")
+@writing.documented(blp, {
+    403: "wrong-role; wrong-organisation: an editor's key and another organisation's service",
+    404: "service-not-found",
+    409: "service-withdrawn: send `withdrawn: false` to restore it; write-locked",
+    415: writing.UNSUPPORTED, 422: writing.INVALID,
+})  # fmt: skip
+def update_service(key: str, principal: Principal) -> Response:
+    """Change a service's fields (only those sent; null clears one), as a re-import of it
+    with those values would; `If-Match` with its ETag is required."""
+    render = _service(key)
+    writes.update_service(
+        writing.writer(principal), key, writing.body(ServicePatchSchema()), writing.guard(render)
+    )
+    return writing.answer(render)
+
+
+@blp.route("/services/<string:key>", methods=["DELETE"])
+@requires_key(blp, *WRITERS)
+@preconditions.documented(blp)
+@blp.response(200, ServiceDetailSchema, description="Withdrawn: the service, as GET shows it")
+@writing.documented(blp, {
+    403: "wrong-role; wrong-organisation: an editor's key and another organisation's service",
+    404: "service-not-found", 409: "write-locked",
+})  # fmt: skip
+def withdraw_service(key: str, principal: Principal) -> Response:
+    """Withdraw a service: it is kept (with `withdrawn_at` and its history) but no longer
+    listed, as an import withdraws what its source stops listing. PATCH with
+    `withdrawn: false` restores it."""
+    render = _service(key)
+    writes.withdraw_service(writing.writer(principal), key, writing.guard(render))
+    return writing.answer(render)
+
+
+@blp.route("/services/<string:key>/sites/<string:site_ref>")
+@blp.response(200, SiteDetailSchema)
+@blp.alt_response(404, description="service-not-found, site-not-found", **NOT_FOUND)
+def get_site(key: str, site_ref: str) -> Response:
+    """One delivery site of a service, by the site's ref (percent-encoded: `#` is `%23`),
+    with its ward and borough. Its strong ETag hashes the body (for `If-Match`)."""
+    etag_from_body()
+    return http.json_response(catalogue.site_detail(queries(), snapshot(), key, site_ref))
+
+
+@blp.route("/services/<string:key>/sites", methods=["POST"])
+@requires_key(blp, *WRITERS)
+@blp.doc(requestBody=_json(SiteCreateSchema))
+@blp.response(201, SiteDetailSchema, description="Added: the site, as GET shows it")
+@writing.documented(blp, {
+    403: "wrong-role; wrong-organisation: an editor's key and another organisation's service",
+    404: "service-not-found",
+    409: "duplicate-ref: the service has a site with this ref; write-locked",
+    415: writing.UNSUPPORTED, 422: writing.INVALID,
+})  # fmt: skip
+def create_site(key: str, principal: Principal) -> Response:
+    """Add a delivery site to a service: placed at its postcode (ward, borough) as an
+    import places it."""
+    ref, site_ref = writes.add_site(
+        writing.writer(principal), key, writing.body(SiteCreateSchema())
+    )
+    location = f"{SERVICE_PATH}{ref}/sites/{quote(site_ref, safe='')}"
+    return writing.answer(_site(ref, site_ref), 201, location=location)
+
+
+@blp.route("/services/<string:key>/sites/<string:site_ref>", methods=["PATCH"])
+@requires_key(blp, *WRITERS)
+@preconditions.documented(blp)
+@blp.doc(requestBody=_json(SitePatchSchema))
+@blp.response(200, SiteDetailSchema, description="Changed: the site, as GET shows it")
+@writing.documented(blp, {
+    403: "wrong-role; wrong-organisation: an editor's key and another organisation's service",
+    404: "service-not-found, site-not-found", 409: "write-locked",
+    415: writing.UNSUPPORTED, 422: writing.INVALID,
+})  # fmt: skip
+def update_site(key: str, site_ref: str, principal: Principal) -> Response:
+    """Change a delivery site (only the fields sent); a new postcode moves it there."""
+    render = _site(key, site_ref)
+    writes.update_site(
+        writing.writer(principal), key, site_ref, writing.body(SitePatchSchema()),
+        writing.guard(render),
+    )  # fmt: skip
+    return writing.answer(render)
+
+
+@blp.route("/services/<string:key>/sites/<string:site_ref>", methods=["DELETE"])
+@requires_key(blp, *WRITERS)
+@preconditions.documented(blp)
+@blp.response(204, description="Removed")
+@writing.documented(blp, {
+    403: "wrong-role; wrong-organisation: an editor's key and another organisation's service",
+    404: "service-not-found, site-not-found", 409: "write-locked",
+    422: "invalid-input: the service would have no coverage and no site with a postcode",
+})  # fmt: skip
+def delete_site(key: str, site_ref: str, principal: Principal) -> Response:
+    """Remove a delivery site from a service (recorded as a change of the service)."""
+    writes.remove_site(
+        writing.writer(principal), key, site_ref, writing.guard(_site(key, site_ref))
+    )
+    return Response(status=204)
 
 
 @blp.route("/services/<string:key>/history")

@@ -16,6 +16,7 @@ from directory.web.resources.common import (
     live_on_field,
 )
 from directory.web.resources.grants.schemas import GrantSchema
+from directory.web.resources.outcomes.schemas import OutcomeServiceSchema
 
 
 class ServiceListArgsSchema(PageArgsSchema):
@@ -225,6 +226,9 @@ class ReportSchema(Schema):
 
 
 class ServiceDetailOutcomeSchema(Schema):
+    id = ma.fields.Integer(
+        metadata={"description": "The outcome's id (for /services/{key}/outcomes/{outcome_id})"}
+    )
     metric = ma.fields.String()
     period_start = ma.fields.Date(allow_none=True)
     period_end = ma.fields.Date(allow_none=True)
@@ -272,7 +276,9 @@ class ChangeEventSchema(Schema):
     entity = ma.fields.String()
     entity_id = ma.fields.Integer()
     entity_ref = ma.fields.String()
-    action = ma.fields.String(metadata={"description": "created | updated | withdrawn | restored"})
+    action = ma.fields.String(
+        metadata={"description": "created | updated | withdrawn | restored | deleted"}
+    )
     summary = ma.fields.String()
     changes = ma.fields.Dict(
         keys=ma.fields.String(),
@@ -281,7 +287,122 @@ class ChangeEventSchema(Schema):
     )
     areas = ma.fields.List(ma.fields.Nested(AreaRefSchema))
     import_run = ma.fields.Integer(allow_none=True)
+    actor = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Who made the change over the API: the API key's name (never "
+            "the key); null for changes made by the `directory` command"
+        },
+    )
 
 
 class ChangePageSchema(PageSchema):
     contents = ma.fields.List(ma.fields.Nested(ChangeEventSchema))
+
+
+# -- writes ---------------------------------------------------------------------------------
+
+
+def _text(limit: int, description: str, **kwargs: object) -> ma.fields.String:
+    return ma.fields.String(
+        allow_none=True, validate=ma.validate.Length(max=limit),
+        metadata={"description": description}, **kwargs,
+    )  # fmt: skip
+
+
+class SitePatchSchema(Schema):
+    """A delivery site's fields: any of them (null clears one)."""
+
+    name = _text(300, "The site's name")
+    address = _text(2000, "Its address")
+    postcode = _text(
+        16, "A live London postcode: the site is placed at it (coordinates, ward and borough), "
+        "as an import places it",
+    )  # fmt: skip
+    lat = ma.fields.Float(
+        allow_none=True, validate=ma.validate.Range(min=-90, max=90),
+        metadata={"description": "WGS84 latitude, with lon, where the site is not at its "
+                  "postcode's point; must be in London"},
+    )  # fmt: skip
+    lon = ma.fields.Float(
+        allow_none=True, validate=ma.validate.Range(min=-180, max=180),
+        metadata={"description": "WGS84 longitude, with lat"},
+    )  # fmt: skip
+
+
+class SiteCreateSchema(SitePatchSchema):
+    """A new delivery site: a postcode, coordinates, a name or an address."""
+
+    ref = ma.fields.String(
+        validate=[ma.validate.Length(min=1, max=160), ma.validate.Regexp(r"^[^\s/]+$")],
+        metadata={"description": "The site's ref within the service (no spaces or /); "
+                  "default: `<service ref>#site-<n>`"},
+    )  # fmt: skip
+
+
+class ServicePatchSchema(Schema):
+    """A service's fields as a change sends them: only those sent change (null clears a
+    field); the same checks as the template's columns."""
+
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=300))
+    description = _text(20_000, "What the service does")
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(SERVICE_STATUSES),
+        metadata={"description": "active, inactive, defunct or temporarily closed (HSDS)"},
+    )
+    themes = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
+        validate=ma.validate.Length(max=50),
+        metadata={"description": "Theme ids or names (GET /api/v1/themes)"},
+    )
+    coverage = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
+        validate=ma.validate.Length(max=700),
+        metadata={"description": "The areas served: codes or names (London-wide, a BCU, a "
+                  "borough, a ward)"},
+    )  # fmt: skip
+    min_age = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=0, max=120))
+    max_age = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=0, max=120))
+    eligibility = _text(20_000, "Who the service is for")
+    who_can_refer = _text(20_000, "Who can refer: self, professionals, police, schools …")
+    email = _text(300, "The service's contact email (a team's mailbox: it is published)")
+    phone = _text(60, "The service's contact phone number")
+    website = _text(500, "The service's web address (http or https)")
+    last_verified = ma.fields.Date(
+        allow_none=True, metadata={"description": "When the details were last checked"}
+    )
+    withdrawn = ma.fields.Boolean(
+        metadata={"description": "false restores a withdrawn service (with any other "
+                  "change); true withdraws it, as DELETE does"},
+    )  # fmt: skip
+
+
+class ServiceCreateSchema(ServicePatchSchema):
+    """A new service: its name and where it is found (coverage, or a site with a postcode)
+    at least."""
+
+    class Meta:
+        exclude = ("withdrawn",)
+
+    ref = ma.fields.String(
+        validate=[ma.validate.Length(min=1, max=120), ma.validate.Regexp(r"^(?!\d+$)[^\s/]+$")],
+        metadata={"description": "The service's stable ref (no spaces or /, not all "
+                  "digits); default: made from its name"},
+    )  # fmt: skip
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
+    organisation = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=160),
+        metadata={"description": "The organisation running it (id or ref): required with an "
+                  "officer's or admin's key; an editor's key creates services for its own "
+                  "organisation only"},
+    )  # fmt: skip
+    sites = ma.fields.List(
+        ma.fields.Nested(SiteCreateSchema), validate=ma.validate.Length(max=200),
+        metadata={"description": "Its delivery sites"},
+    )  # fmt: skip
+
+
+class SiteDetailSchema(SiteSchema):
+    """A delivery site with the service it belongs to."""
+
+    service = ma.fields.Nested(OutcomeServiceSchema)
