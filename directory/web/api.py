@@ -168,6 +168,12 @@ class ProblemSchema(ma.Schema):
         ma.fields.String(),
         metadata={"description": "unsupported-file-type: the file name suffixes taken"},
     )
+    current_etag = ma.fields.String(
+        metadata={"description": "precondition-failed: the record's current ETag"}
+    )
+    ref = ma.fields.String(
+        metadata={"description": "duplicate-ref: the ref another record already has"}
+    )
 
 
 class Api(flask_smorest.Api):

@@ -1,0 +1,424 @@
+"""Writes over the API, on SQLite and PostgreSQL: services, delivery sites, outcomes and
+patch contacts; every write route with every role and scope (none → 401, a role that may
+not → 403, an editor of another organisation → 403, and nothing written), validation as
+the importer's (422 naming the fields, all or nothing), If-Match (428/412), the change
+events naming the key in /changes, the Atom feed and the history, the next read seeing
+the write, and private emails never read back.
+
+One demo directory per backend for the module, one key per role made once: the tests that
+write make records of their own (or change fields no other test reads), and a refusal is
+checked to leave the directory's tables exactly as they were."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from directory import create_app
+from directory.cli import cli
+from directory.store.models import Base
+from tests.conftest import BACKENDS, demo_copy
+
+OWN = "oxygen-kingston-knife-crime"  # the editor's organisation runs it
+OWN_SITE = "oxygen-kingston-site-1"
+OTHER = "rescue-and-response"  # another organisation's
+MOPAC = "GB-GOR-PC390"
+#: the directory's own tables (not the geography's, nor keys' last use and rate counters)
+TABLES = (
+    "organisation", "service", "service_theme", "service_area", "location", "grant",
+    "grant_service", "grant_area", "outcome", "patch_contact", "import_run", "change_event",
+    "change_area", "data_release", "programme", "theme", "lock",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
+    tmp = tmp_path_factory.mktemp(f"writes-{request.param}")
+    settings = demo_copy(request, request.param, tmp).with_overrides(
+        rate_limit_writes="100000/minute"
+    )
+    app = create_app(settings)
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
+def _key(app: Flask, role: str, *options: str) -> dict[str, str]:
+    result = app.test_cli_runner().invoke(
+        cli, ["keys", "create", "--role", role, "--name", f"{role} {' '.join(options)}".strip(),
+              *options, "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return {"Authorization": f"Bearer {json.loads(result.output)['key']}"}
+
+
+@pytest.fixture(scope="module")
+def keys(app: Flask) -> dict[str, dict[str, str]]:
+    """One key per role: admin, officer, an editor of OWN's organisation, an editor of
+    OTHER's."""
+    client = app.test_client()
+    own_org = client.get(f"/api/v1/services/{OWN}").json["organisation"]["ref"]
+    other_org = client.get(f"/api/v1/services/{OTHER}").json["organisation"]["ref"]
+    return {
+        "none": {},
+        "admin": _key(app, "admin"),
+        "officer": _key(app, "officer"),
+        "editor": _key(app, "editor", "--organisation", own_org),
+        "other-editor": _key(app, "editor", "--organisation", other_org),
+    }
+
+
+def dump(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the directory's tables, in primary-key order."""
+    out = {}
+    with app.extensions["directory"].db.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            if table.name in TABLES:
+                order = list(table.primary_key.columns)
+                rows = connection.execute(select(table).order_by(*order))
+                out[table.name] = [tuple(r) for r in rows]
+    return out
+
+
+def etag(app: Flask, path: str) -> str:
+    response = app.test_client().get(path)
+    assert response.status_code == 200, response.json
+    return response.headers["ETag"]
+
+
+def problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert response.json["code"] == code, response.json
+    return response.json  # type: ignore[no-any-return]
+
+
+def first_outcome(app: Flask, key: str) -> int:
+    return app.test_client().get(f"/api/v1/services/{key}/outcomes").json["outcomes"][0]["id"]  # type: ignore[no-any-return]
+
+
+def first_contact(app: Flask) -> int:
+    return app.test_client().get("/api/v1/contacts?area=E09000021").json["contents"][0]["id"]  # type: ignore[no-any-return]
+
+
+# -- every route × every wrong key: refused, nothing written ------------------------------------
+
+SERVICE = {"name": "Holiday club", "coverage": ["Kingston"]}
+SITE_PATH = f"/api/v1/services/{{service}}/sites/{quote(OWN_SITE)}"
+#: (method, path, body): the write routes, on the editor's own organisation's records
+ROUTES = {
+    "create-service": ("post", "/api/v1/services", SERVICE),
+    "update-service": ("patch", "/api/v1/services/{service}", {"description": "New"}),
+    "withdraw-service": ("delete", "/api/v1/services/{service}", None),
+    "create-site": ("post", "/api/v1/services/{service}/sites", {"postcode": "KT1 1EU"}),
+    "update-site": ("patch", SITE_PATH, {"name": "Hall"}),
+    "delete-site": ("delete", SITE_PATH, None),
+    "create-outcome": ("post", "/api/v1/services/{service}/outcomes", {"metric": "Reached"}),
+    "update-outcome": ("patch", "/api/v1/services/{service}/outcomes/{outcome}", {"value": 1}),
+    "delete-outcome": ("delete", "/api/v1/services/{service}/outcomes/{outcome}", None),
+    "create-contact": ("post", "/api/v1/contacts", {"area": "Kingston", "role": "Youth lead"}),
+    "update-contact": ("patch", "/api/v1/contacts/{contact}", {"phone": "020 7946 0999"}),
+    "delete-contact": ("delete", "/api/v1/contacts/{contact}", None),
+}
+CONTACT_ROUTES = ("create-contact", "update-contact", "delete-contact")
+SERVICE_ROUTES = tuple(r for r in ROUTES if r not in CONTACT_ROUTES)
+REFUSALS = (
+    [("none", route, 401, "missing-key") for route in ROUTES]
+    + [("editor", route, 403, "wrong-role") for route in CONTACT_ROUTES]
+    + [("other-editor", route, 403, "wrong-organisation") for route in SERVICE_ROUTES]
+)
+
+
+def send(app: Flask, route: str, headers: dict[str, str], **values: Any) -> Any:
+    method, path, body = ROUTES[route]
+    values = {"service": OWN, **values}
+    if "{outcome}" in path and "outcome" not in values:
+        values["outcome"] = first_outcome(app, values["service"])
+    if "{contact}" in path and "contact" not in values:
+        values["contact"] = first_contact(app)
+    if route == "create-service" and "organisation" not in values:
+        body = {**SERVICE, "organisation": app.test_client().get(
+            f"/api/v1/services/{OWN}").json["organisation"]["ref"]}  # fmt: skip
+    sent = {**headers, "If-Match": "*"} if method != "post" else dict(headers)
+    return getattr(app.test_client(), method)(path.format(**values), json=body, headers=sent)
+
+
+@pytest.mark.parametrize(("who", "route", "status", "code"), REFUSALS)
+def test_a_write_with_a_key_that_may_not_is_refused_and_writes_nothing(
+    app, keys, who, route, status, code
+):
+    before = dump(app)
+    response = send(app, route, keys[who])
+    body = problem(response, status, code)
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="directory"')
+    assert "lfsd_" not in json.dumps(body)
+    assert dump(app) == before
+
+
+def test_an_editor_creates_services_for_its_own_organisation_only(app, keys):
+    other_org = app.test_client().get(f"/api/v1/services/{OTHER}").json["organisation"]["ref"]
+    before = dump(app)
+    response = app.test_client().post(
+        "/api/v1/services", json={**SERVICE, "organisation": other_org}, headers=keys["editor"]
+    )
+    problem(response, 403, "wrong-organisation")
+    assert dump(app) == before
+
+
+# -- every route × every role that may: done -----------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["editor", "officer", "admin"])
+def test_every_write_route_works_for_a_role_that_may(app, keys, role):
+    client = app.test_client()
+    headers = keys[role]
+    body = {"name": f"Holiday club ({role})", "coverage": ["Kingston"],
+            "sites": [{"postcode": "KT1 1EU", "name": "Hall", "ref": "hall"}]}  # fmt: skip
+    if role != "editor":
+        body["organisation"] = str(client.get(f"/api/v1/services/{OWN}").json["organisation"]["id"])
+    created = client.post("/api/v1/services", json=body, headers=headers)
+    assert created.status_code == 201, created.json
+    service = created.json["ref"]
+    assert created.headers["Location"] == f"/api/v1/services/{service}"
+    assert created.json["locations"][0]["ward"]["code"] == "E05013938"  # KT1 1EU: Kingston Town
+    done = {"create-service": created.status_code}
+    site_path = f"/api/v1/services/{service}/sites/hall"
+    outcome = None
+    for route in SERVICE_ROUTES[1:]:
+        if route == "withdraw-service":
+            continue
+        if route in ("update-site", "delete-site"):
+            method, _, route_body = ROUTES[route]
+            response = getattr(client, method)(
+                site_path, json=route_body, headers={**headers, "If-Match": etag(app, site_path)}
+            )
+        elif route == "create-outcome":
+            response = send(app, route, headers, service=service)
+            outcome = response.json["id"]
+        else:
+            response = send(app, route, headers, service=service, outcome=outcome)
+        done[route] = response.status_code
+    done["withdraw-service"] = send(app, "withdraw-service", headers, service=service).status_code
+    if role != "editor":
+        response = send(app, "create-contact", headers, contact=None)
+        contact = response.json["id"]
+        done["create-contact"] = response.status_code
+        for route in ("update-contact", "delete-contact"):
+            done[route] = send(app, route, headers, contact=contact).status_code
+    expected = {
+        route: 201 if route.startswith("create") else 204 if route.startswith("delete") else 200
+        for route in (SERVICE_ROUTES if role == "editor" else ROUTES)
+    }
+    assert done == expected
+    withdrawn = client.get(f"/api/v1/services/{service}").json
+    assert withdrawn["withdrawn_at"] is not None
+    assert [s["ref"] for s in withdrawn["locations"]] == [f"{service}#site-2"]
+
+
+# -- If-Match -------------------------------------------------------------------------------
+
+
+def test_a_change_needs_the_current_etag(app, keys):
+    client = app.test_client()
+    path = f"/api/v1/services/{OWN}"
+    read = client.get(path)
+    tag = read.headers["ETag"]
+    assert not tag.startswith("W/")
+    problem(client.patch(path, json={"eligibility": "Young people"}, headers=keys["editor"]),
+            428, "precondition-required")  # fmt: skip
+    changed = client.patch(
+        path,
+        json={"eligibility": "Young people 11-25"},
+        headers={**keys["editor"], "If-Match": tag},
+    )
+    assert changed.status_code == 200, changed.json
+    new_tag = changed.headers["ETag"]
+    assert new_tag != tag and client.get(path).headers["ETag"] == new_tag
+    assert client.get(path).json["eligibility"]["description"] == "Young people 11-25"
+    before = dump(app)
+    stale = client.patch(
+        path, json={"eligibility": "Everyone"}, headers={**keys["editor"], "If-Match": tag}
+    )
+    assert problem(stale, 412, "precondition-failed")["current_etag"] == new_tag
+    assert dump(app) == before
+    anyway = client.patch(
+        path, json={"eligibility": "Everyone"}, headers={**keys["editor"], "If-Match": "*"}
+    )
+    assert anyway.status_code == 200 and anyway.json["eligibility"]["description"] == "Everyone"
+
+
+def test_sites_outcomes_and_contacts_send_strong_etags_of_their_body(app):
+    client = app.test_client()
+    for path in (
+        f"/api/v1/services/{OWN}/sites/{OWN_SITE}",
+        f"/api/v1/services/{OWN}/outcomes/{first_outcome(app, OWN)}",
+        f"/api/v1/contacts/{first_contact(app)}",
+    ):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.json)
+        assert response.headers["ETag"].strip('"') == hashlib.sha1(response.get_data()).hexdigest()
+
+
+# -- validation: the importer's, all or nothing ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "fields"),
+    [
+        ("post", "/api/v1/services", {"coverage": ["Kingston"]}, {"name"}),
+        ("post", "/api/v1/services", {"name": "X", "coverage": ["Atlantis"], "organisation": MOPAC},
+         {"coverage"}),
+        ("post", "/api/v1/services", {"name": "X", "organisation": MOPAC}, {"coverage"}),
+        ("post", "/api/v1/services", {"name": "X", "coverage": ["Kingston"], "colour": "red"},
+         {"colour"}),
+        ("patch", f"/api/v1/services/{OWN}",
+         {"email": "someone at example", "website": "javascript:alert(1)"}, {"email", "website"}),
+        ("patch", f"/api/v1/services/{OWN}", {"min_age": 30, "max_age": 12}, {"min_age"}),
+        ("patch", f"/api/v1/services/{OWN}", {"themes": ["Basket weaving"]}, {"themes"}),
+        ("patch", f"/api/v1/services/{OWN}", {"status": "open", "name": None}, {"status", "name"}),
+        ("post", f"/api/v1/services/{OWN}/sites", {"postcode": "SW1A 0ZZ"}, {"postcode"}),
+        # outside London: found by the importer itself, after the body's checks
+        ("post", f"/api/v1/services/{OWN}/sites", {"lat": 53.48, "lon": -2.24}, {"sites"}),
+        ("post", f"/api/v1/services/{OWN}/outcomes",
+         {"metric": "Reached", "period_start": "2025-04-01", "period_end": "2024-03-31"},
+         {"period_end"}),
+        ("post", "/api/v1/contacts", {"area": "Narnia", "role": "SPOC", "email": "x@"},
+         {"area", "email"}),
+    ],
+)  # fmt: skip
+def test_invalid_values_are_a_422_naming_the_fields_and_write_nothing(
+    app, keys, method, path, body, fields
+):
+    before = dump(app)
+    response = getattr(app.test_client(), method)(
+        path, json=body, headers={**keys["officer"], "If-Match": "*"}
+    )
+    assert set(problem(response, 422, "invalid-input")["errors"]) == fields
+    assert dump(app) == before
+
+
+def test_other_refusals_are_problems(app, keys):
+    client = app.test_client()
+    officer = {**keys["officer"], "If-Match": "*"}
+    before = dump(app)
+    problem(client.patch(f"/api/v1/services/{OWN}", data="description=x", headers=officer),
+            415, "unsupported-media-type")  # fmt: skip
+    problem(client.patch("/api/v1/services/no-such-service", json={}, headers=officer),
+            404, "service-not-found")  # fmt: skip
+    problem(client.patch(f"/api/v1/services/{OWN}/sites/nowhere", json={}, headers=officer),
+            404, "site-not-found")  # fmt: skip
+    problem(client.delete(f"/api/v1/services/{OWN}/outcomes/999999", headers=officer),
+            404, "outcome-not-found")  # fmt: skip
+    problem(client.delete("/api/v1/contacts/999999", headers=officer), 404, "contact-not-found")
+    problem(client.post("/api/v1/services", json={**SERVICE, "ref": OTHER, "organisation": MOPAC},
+                        headers=officer), 409, "duplicate-ref")  # fmt: skip
+    problem(client.post(f"/api/v1/services/{OWN}/sites", json={"ref": OWN_SITE, "name": "x"},
+                        headers=officer), 409, "duplicate-ref")  # fmt: skip
+    assert dump(app) == before
+
+
+# -- the audit trail ----------------------------------------------------------------------------
+
+
+def test_a_write_is_recorded_with_the_key_that_made_it(app, keys):
+    client = app.test_client()
+    path = f"/api/v1/services/{OWN}"
+    response = client.patch(
+        path, json={"phone": "020 7946 0555"},
+        headers={**keys["editor"], "If-Match": etag(app, path)},
+    )  # fmt: skip
+    assert response.status_code == 200, response.json
+    name = "editor --organisation " + response.json["organisation"]["ref"]
+    (event,) = [
+        e for e in client.get(f"{path}/history").json["contents"]
+        if e["changes"].get("phone", {}).get("new") == "020 7946 0555"
+    ]  # fmt: skip
+    assert event["actor"] == name and event["action"] == "updated"
+    run = client.get(f"/api/v1/imports/{event['import_run']}").json
+    assert (run["source"], run["format"], run["actor"]) == ("api", "api", name)
+    assert run["location"] == f"PATCH {path}"
+    feed = client.get("/api/v1/changes?area=E09000021&entity=service").json["contents"]
+    assert any(e["id"] == f"event-{event['id']}" and e["actor"] == name for e in feed)
+    atom = client.get("/api/v1/changes.atom?area=E09000021").get_data(as_text=True)
+    assert f"<author><name>{name}</name></author>" in atom
+    assert "lfsd_" not in atom + json.dumps(feed)
+    # the service stays with the source that lists it: a correction takes nothing over
+    assert response.json["source"] != "api"
+
+
+def test_a_write_is_read_at_once_by_every_answer(app, keys):
+    """The patch answer is built from the in-memory index of the data version: a write
+    makes a new data version, so the next patch answer already leaves a withdrawn
+    service out."""
+    client = app.test_client()
+    body = {"name": "Kingston late club", "coverage": ["Kingston"]}
+    created = client.post("/api/v1/services", json=body, headers=keys["editor"])
+    assert created.status_code == 201, created.json
+    ref = created.json["ref"]
+
+    def listed() -> bool:
+        patch = client.get("/api/v1/patch?postcode=KT1 1EU&per_page=100").json
+        in_patch = any(s["ref"] == ref for s in patch["services"]["contents"])
+        found = client.get("/api/v1/services?q=late club&area=Kingston").json["contents"]
+        assert in_patch == any(s["ref"] == ref for s in found)
+        return in_patch
+
+    assert listed()
+    tag = created.headers["ETag"]
+    gone = client.delete(f"/api/v1/services/{ref}", headers={**keys["editor"], "If-Match": tag})
+    assert gone.status_code == 200 and gone.json["withdrawn_at"] is not None
+    assert not listed()
+    back = client.patch(
+        f"/api/v1/services/{ref}", json={"withdrawn": False},
+        headers={**keys["editor"], "If-Match": gone.headers["ETag"]},
+    )  # fmt: skip
+    assert back.status_code == 200 and back.json["withdrawn_at"] is None
+    assert listed()
+    actions = [e["action"] for e in client.get(f"/api/v1/services/{ref}/history").json["contents"]]
+    assert actions == ["restored", "withdrawn", "created"]
+
+
+# -- personal data -------------------------------------------------------------------------------
+
+
+def test_a_private_email_is_never_read_back(app, keys):
+    client = app.test_client()
+    secret = "jo.bloggs.private@example.org"
+    created = client.post(
+        "/api/v1/contacts",
+        json={"area": "Kingston", "role": "Community lead", "name": "Jo Bloggs", "email": secret},
+        headers=keys["officer"],
+    )
+    assert created.status_code == 201, created.json
+    assert created.json["email"] is None and created.json["name"] == "Jo Bloggs"
+    path = created.headers["Location"]
+    changed = client.patch(
+        path, json={"email": "jo.other.private@example.org"},
+        headers={**keys["officer"], "If-Match": created.headers["ETag"]},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.json
+    reads = [
+        path, "/api/v1/contacts?area=Kingston", f"/api/v1/services/{OWN}",
+        "/api/v1/patch?postcode=KT1 1EU", "/api/v1/changes?area=Kingston",
+        "/api/v1/changes.atom?area=Kingston", "/api/v1/hsds/services?per_page=50",
+    ]  # fmt: skip
+    for read in reads:
+        text = client.get(read).get_data(as_text=True)
+        assert "private@example.org" not in text, read
+    patch = client.get("/api/v1/patch?postcode=KT1 1EU").get_data(as_text=True)
+    assert "Jo Bloggs" in patch
+    # the demo's role mailboxes, published before migration 0011, are still shown
+    assert "spoc@kingston-upon-thames.example.gov.uk" in patch
+    public = client.patch(
+        path, json={"email_public": True},
+        headers={**keys["officer"], "If-Match": changed.headers["ETag"]},
+    )  # fmt: skip
+    assert public.json["email"] == "jo.other.private@example.org"
