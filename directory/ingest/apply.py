@@ -78,6 +78,9 @@ class ImportOptions:
     #: a batch with errors is recorded as a failed run (an API write's errors are its
     #: answer, a 422, and leave the database as it was)
     record_failures: bool = True
+    #: bring the planner's statistics up to date after a write (a whole-database ANALYZE:
+    #: worth it after an import, not after one record)
+    refresh_statistics: bool = True
 
 
 @dataclass
@@ -191,7 +194,7 @@ def import_batch(
             f"The database refused the import ({reason}): nothing was written; {recorded}."
         ) from None
     # committed: the planner's statistics are a help, not part of the import
-    if writer.events_written:
+    if writer.events_written and options.refresh_statistics:
         try:
             db.refresh_statistics()
         except DBAPIError as error:
@@ -812,6 +815,8 @@ class _Writer:
     def _grants(self, batch: Batch, org_ids: dict[str, int], service_ids: dict[str, int]) -> None:
         records = {rec.ref: rec for rec in batch.grants}
         self._step("{verb} grants", len(records))
+        if not records and self.options.mode != "full":  # nothing to compare or withdraw
+            return
         states = self.repo.grant_states()
         for rec in records.values():
             for role, ref in (("funder", rec.funder_ref), ("recipient", rec.recipient_ref)):

@@ -80,6 +80,9 @@ class GeographySnapshot:
     borough_index: AreaIndex
     ward_index: AreaIndex
     matcher: NameMatcher
+    #: the id of the geography release the polygons came from (a directory import or write
+    #: moves the data version without it: the polygons are kept)
+    geography_release: int = 0
     _boundaries: dict[tuple[str, float], Extended] = field(default_factory=dict)
     _boundary_bytes: int = 0
     _hierarchies: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
@@ -143,6 +146,7 @@ class GeographySnapshot:
             borough_index=index("borough"),
             ward_index=index("ward"),
             matcher=matcher,
+            geography_release=release.id,
         )
 
     # -- helpers used by the use cases ----------------------------------------------
@@ -200,6 +204,12 @@ class GeographyCache:
             self._snapshot = None
             self._checked = 0.0
 
+    def expire(self) -> None:
+        """Check the data version at the next read (a write in this process added one):
+        the snapshot's polygons are kept unless the geography itself changed."""
+        with self._lock:
+            self._checked = 0.0
+
     def fresh(self) -> GeographySnapshot | None:
         """The snapshot while it is still trusted (no database needed), else None."""
         snapshot = self._snapshot
@@ -223,10 +233,11 @@ class GeographyCache:
                 if (
                     self._snapshot is not None
                     and release is not None
-                    and release.id == self._snapshot.release["version"]
+                    and release.id == self._snapshot.geography_release
                 ):
                     # only non-geography data changed: keep the polygons, move the version
                     self._snapshot.version = version
+                    self._snapshot.release = {**self._snapshot.release, "version": version.id}
                 else:
                     self._snapshot = GeographySnapshot.build(repo, version)
                     if self._on_rebuild is not None:

@@ -130,14 +130,14 @@ def _apply(writer: Writer, batch: Batch, ctx: GeographyContext) -> ImportReport:
     options = ImportOptions(
         source=SOURCE, format=SOURCE, location=writer.request[:1000],
         checksum=hashlib.sha256(writer.body).hexdigest(), actor=writer.principal.name,
-        keep_owner=True, record_failures=False,
+        keep_owner=True, record_failures=False, refresh_statistics=False,
     )  # fmt: skip
     try:
         report = import_batch(writer.db, writer.snap, writer.settings, batch, options, ctx)
     except WriteRefused as error:
         raise DatabaseUnavailableError(str(error)) from None
     finally:
-        writer.geography.invalidate()  # this worker reads the new data version at once
+        writer.geography.expire()  # this worker reads the new data version at once
     if report.status == "failed":
         raise _invalid([p for p in report.problems if p.severity == "error"])
     return report
