@@ -1156,6 +1156,127 @@
     return runPartners(params, false);
   }
 
+  /* ---------- correcting a listing (an editor's API key) ---------- */
+
+  /* The key lives in sessionStorage only: this tab, until it closes; never localStorage
+     or a cookie. It is sent only in the Authorization header of this page's requests. */
+  var KEY_STORE = "directory.apiKey";
+  var editing = { etag: null, service: null, loaded: null };
+  var EDIT_FIELDS = ["description", "email", "phone", "website"];
+
+  function storedKey() {
+    try { return window.sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { return ""; }
+  }
+  function storeKey(value) {
+    try {
+      if (value) window.sessionStorage.setItem(KEY_STORE, value);
+      else window.sessionStorage.removeItem(KEY_STORE);
+    } catch (e) { /* storage refused: the key is kept for this page view only */ }
+    editing.key = value;
+  }
+  function showKeyState() {
+    $("edit-key-status").textContent = editing.key
+      ? "A key is in use in this tab." : "No key in use.";
+  }
+  function editStatus(text) { $("edit-status").textContent = text; }
+  function editProblem(status, body) {
+    var box = clear($("edit-problem"));
+    var lead = {
+      401: "The key was not accepted.",
+      403: "This key may not change this service.",
+      404: "There is no such service.",
+      412: "Someone changed this service since you loaded it: load it again and redo your change.",
+      422: "Some values were not accepted.",
+      428: "Load the service before saving."
+    }[status] || ("The directory answered " + status + ".");
+    append(box, el("p", { text: lead }));
+    if (body && body.detail) append(box, el("p", { text: body.detail }));
+    if (body && body.errors) {
+      append(box, el("ul", null, Object.keys(body.errors).map(function (name) {
+        var messages = body.errors[name];
+        return el("li", { text: humanise(name) + ": " + (Array.isArray(messages) ? messages.join(" ") : JSON.stringify(messages)) });
+      })));
+    }
+    box.hidden = false;
+    editStatus("");
+  }
+  function clearEditProblem() { clear($("edit-problem")).hidden = true; }
+
+  function loadForEditing(key) {
+    clearEditProblem();
+    editStatus("Loading…");
+    return fetch(API + "/services/" + encodeURIComponent(key), {
+      headers: { Accept: "application/json" }, cache: "no-cache"
+    }).then(function (res) {
+      return res.json().then(function (body) {
+        if (!res.ok) { $("edit-form").hidden = true; editProblem(res.status, body); return; }
+        editing.etag = res.headers.get("ETag");
+        editing.service = body.ref;
+        editing.loaded = {
+          description: body.description || "", email: body.contact.email || "",
+          phone: body.contact.phone || "", website: body.contact.website || ""
+        };
+        $("edit-name").textContent = body.name + " (" + body.organisation.name + ")";
+        EDIT_FIELDS.forEach(function (name) { $("edit-" + name).value = editing.loaded[name]; });
+        $("edit-form").hidden = false;
+        editStatus("Loaded " + body.name + ". Change what is wrong, then choose Save changes.");
+      });
+    }, function () { editProblem(0, { detail: "The directory could not be reached." }); });
+  }
+
+  function saveEdits() {
+    clearEditProblem();
+    if (!editing.key) { editProblem(401, { detail: "Paste your API key above first." }); return null; }
+    var changes = {};
+    EDIT_FIELDS.forEach(function (name) {
+      var value = $("edit-" + name).value.trim();
+      if (value !== editing.loaded[name]) changes[name] = value === "" ? null : value;
+    });
+    if (!Object.keys(changes).length) { editStatus("Nothing changed."); return null; }
+    editStatus("Saving…");
+    return fetch(API + "/services/" + encodeURIComponent(editing.service), {
+      method: "PATCH",
+      headers: {
+        "Content-Type": "application/json", Accept: "application/json",
+        Authorization: "Bearer " + editing.key, "If-Match": editing.etag
+      },
+      body: JSON.stringify(changes)
+    }).then(function (res) {
+      return res.json().then(function (body) {
+        if (!res.ok) { editProblem(res.status, body); return; }
+        editing.etag = res.headers.get("ETag");
+        editing.loaded = {
+          description: body.description || "", email: body.contact.email || "",
+          phone: body.contact.phone || "", website: body.contact.website || ""
+        };
+        EDIT_FIELDS.forEach(function (name) { $("edit-" + name).value = editing.loaded[name]; });
+        editStatus("Saved: " + Object.keys(changes).map(humanise).join(", ") + " of " + body.name +
+                   " changed. The change is in its history and the change feed.");
+      });
+    }, function () { editProblem(0, { detail: "The directory could not be reached." }); });
+  }
+
+  function setupEditing() {
+    editing.key = storedKey();
+    showKeyState();
+    $("edit-key-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      storeKey($("edit-key").value.trim());
+      $("edit-key").value = "";
+      showKeyState();
+    });
+    $("edit-forget").addEventListener("click", function () { storeKey(""); showKeyState(); });
+    $("edit-load-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var key = $("edit-service").value.trim();
+      if (key) loadForEditing(key);
+    });
+    $("edit-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      saveEdits();
+    });
+  }
+
   function start() {
     $("postcode-form").addEventListener("submit", function (event) {
       event.preventDefault();
@@ -1197,6 +1318,7 @@
     });
     $("tiles").addEventListener("change", function (event) { setTiles(event.target.checked); });
     window.addEventListener("popstate", function () { fromLocation(false); partnersFromLocation(false); });
+    setupEditing();
     loadBoroughs();
     loadThemes();
     fromLocation(false);
