@@ -51,7 +51,8 @@ def batch_from_database(session: Session, *, include_withdrawn: bool = False) ->
         fields = {
             k: v
             for k, v in s.items()
-            if k not in ("id", "source", "withdrawn_at", "organisation", "locations")
+            if k
+            not in ("id", "organisation_id", "source", "withdrawn_at", "organisation", "locations")
         }
         locations = [
             LocationRecord(
