@@ -199,7 +199,8 @@ class _Checks:
             )
 
 
-def _context(db: Database, snap: GeographySnapshot, connection: Any) -> GeographyContext:
+def _context(snap: GeographySnapshot, connection: Any) -> GeographyContext:
+    """The importer's resolver of themes, areas and postcodes, on ``connection``."""
     return GeographyContext(snap, GeographyRepository(connection))
 
 
@@ -219,7 +220,8 @@ def _held_service(db: Database, key: str, principal: Principal) -> tuple[str, di
     return ref, state
 
 
-def _check_organisation(principal: Principal, organisation_id: int, what: str) -> None:
+def _check_organisation(principal: Principal, organisation_id: int | None, what: str) -> None:
+    """An editor's key changes its own organisation's records only."""
     if principal.role == "editor" and organisation_id != principal.organisation_id:
         raise WrongOrganisationError(
             f"This key ({principal.name}) is an editor's for another organisation: it may "
@@ -292,10 +294,9 @@ def create_service(writer: Writer, body: dict[str, Any]) -> str:
         organisation = body.get("organisation")
         if principal.role == "editor":
             assert principal.organisation_id is not None
-            if organisation is not None and q.organisation_id(str(organisation)) != (
-                principal.organisation_id
-            ):
-                _check_organisation(principal, -1, f"organisation '{organisation}'")
+            if organisation is not None:  # it may name its own organisation, no other
+                named = q.organisation_id(str(organisation))
+                _check_organisation(principal, named, f"organisation '{organisation}'")
             organisation_id = principal.organisation_id
         else:
             if organisation is None:
@@ -312,9 +313,9 @@ def create_service(writer: Writer, body: dict[str, Any]) -> str:
         row = q.organisation(organisation_id)
         assert row is not None
         ref = body.get("ref") or f"{slug(body['name'])[:100]}-{secrets.token_hex(3)}"
-        if q.service_id(ref) is not None and not ref.isdigit():
+        if q.service_id(ref) is not None:
             raise DuplicateRefError(f"Another service already has the ref {ref!r}.", ref=ref)
-        checks = _Checks(body, _context(writer.db, writer.snap, connection))
+        checks = _Checks(body, _context(writer.snap, connection))
         rec = _service_values(checks, ServiceRecord(ref=ref, name="", organisation_ref=row.ref))
         rec.locations = [
             _site(checks, rec, site, None, prefix=f"sites[{i}].")
@@ -344,11 +345,16 @@ def update_service(
                 "any other change)."
             )
         if body.get("withdrawn") is True:
+            if len(body) > 1:
+                raise InvalidInputError(
+                    'Send "withdrawn": true alone: a service is withdrawn as it stands.',
+                    errors={"withdrawn": ["Send it alone, or change the service first."]},
+                )
             if state["withdrawn_at"] is None:
                 _withdraw(writer, ref, state)
             return ref
         with writer.db.engine.connect() as connection:
-            checks = _Checks(body, _context(writer.db, writer.snap, connection))
+            checks = _Checks(body, _context(writer.snap, connection))
             rec = _service_values(checks, _record(ref, state))
             _placed(checks, rec)
             checks.raise_any()
@@ -369,7 +375,7 @@ def withdraw_service(writer: Writer, key: str, precondition: Precondition) -> st
 
 def _withdraw(writer: Writer, ref: str, state: dict[str, Any]) -> None:
     with writer.db.engine.connect() as connection:
-        ctx = _context(writer.db, writer.snap, connection)
+        ctx = _context(writer.snap, connection)
         _apply(writer, Batch(withdrawn_services=[ref]), ctx)
 
 
@@ -433,7 +439,7 @@ def add_site(writer: Writer, key: str, body: dict[str, Any]) -> tuple[str, str]:
                 f"Service '{ref}' already has a site {body['ref']!r}.", ref=body["ref"]
             )
         with writer.db.engine.connect() as connection:
-            checks = _Checks(body, _context(writer.db, writer.snap, connection))
+            checks = _Checks(body, _context(writer.snap, connection))
             site = _site(checks, rec, body, None)
             checks.raise_any()
             rec.locations.append(site)
@@ -450,7 +456,7 @@ def update_site(
         held = _site_of(rec, site_ref)
         precondition()
         with writer.db.engine.connect() as connection:
-            checks = _Checks(body, _context(writer.db, writer.snap, connection))
+            checks = _Checks(body, _context(writer.snap, connection))
             site = _site(checks, rec, body, held)
             checks.raise_any()
             rec.locations = [site if loc.ref == site_ref else loc for loc in rec.locations]
@@ -465,7 +471,7 @@ def remove_site(writer: Writer, key: str, site_ref: str, precondition: Precondit
         _site_of(rec, site_ref)
         precondition()
         with writer.db.engine.connect() as connection:
-            checks = _Checks({}, _context(writer.db, writer.snap, connection))
+            checks = _Checks({}, _context(writer.snap, connection))
             rec.locations = [loc for loc in rec.locations if loc.ref != site_ref]
             _placed(checks, rec)
             if checks.errors:
@@ -517,7 +523,7 @@ def add_outcome(writer: Writer, key: str, body: dict[str, Any]) -> tuple[str, in
     with _locked(writer.db):
         ref, state = _held_service(writer.db, key, writer.principal)
         with writer.db.engine.connect() as connection:
-            checks = _Checks(body, _context(writer.db, writer.snap, connection))
+            checks = _Checks(body, _context(writer.snap, connection))
             rec = _outcome_values(checks, OutcomeRecord(service_ref=ref, metric=""))
             checks.raise_any()
             q = CatalogueQueries(connection)
@@ -558,7 +564,7 @@ def update_outcome(
             demo=row.demo, id=row.id,
         )  # fmt: skip
         with writer.db.engine.connect() as connection:
-            checks = _Checks(body, _context(writer.db, writer.snap, connection))
+            checks = _Checks(body, _context(writer.snap, connection))
             rec = _outcome_values(checks, held)
             checks.raise_any()
             _apply(writer, Batch(outcomes=[rec]), checks.ctx)
@@ -570,7 +576,7 @@ def remove_outcome(writer: Writer, key: str, outcome_id: int, precondition: Prec
         ref, _state, _row = _held_outcome(writer, key, outcome_id)
         precondition()
         with writer.db.engine.connect() as connection:
-            ctx = _context(writer.db, writer.snap, connection)
+            ctx = _context(writer.snap, connection)
             _apply(writer, Batch(removed_outcomes=[outcome_id]), ctx)
     return ref
 
@@ -613,7 +619,7 @@ def add_contact(writer: Writer, body: dict[str, Any]) -> int:
     """Add a patch contact; returns its id. Its email is published only with
     ``email_public``."""
     with _locked(writer.db), writer.db.engine.connect() as connection:
-        checks = _Checks(body, _context(writer.db, writer.snap, connection))
+        checks = _Checks(body, _context(writer.snap, connection))
         rec = _contact_values(checks, ContactRecord(area_code="", role=""))
         checks.raise_any()
         with writer.db.session() as session:
@@ -639,7 +645,7 @@ def update_contact(
             phone=row["phone"], demo=row["demo"], email_public=row["email_public"], id=row["id"],
         )  # fmt: skip
         with writer.db.engine.connect() as connection:
-            checks = _Checks(body, _context(writer.db, writer.snap, connection))
+            checks = _Checks(body, _context(writer.snap, connection))
             rec = _contact_values(checks, held)
             checks.raise_any()
             _apply(writer, Batch(contacts=[rec]), checks.ctx)
@@ -650,5 +656,5 @@ def remove_contact(writer: Writer, contact_id: int, precondition: Precondition) 
         _held_contact(writer, contact_id)
         precondition()
         with writer.db.engine.connect() as connection:
-            ctx = _context(writer.db, writer.snap, connection)
+            ctx = _context(writer.snap, connection)
             _apply(writer, Batch(removed_contacts=[contact_id]), ctx)

@@ -373,7 +373,7 @@ class ServicePatchSchema(Schema):
     )
     withdrawn = ma.fields.Boolean(
         metadata={"description": "false restores a withdrawn service (with any other "
-                  "change); true withdraws it, as DELETE does"},
+                  "change); true (sent alone) withdraws it, as DELETE does"},
     )  # fmt: skip
 
 
