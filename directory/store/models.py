@@ -401,7 +401,9 @@ class ChangeEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
-    entity: Mapped[str] = mapped_column(String(20))  # service | grant | organisation | opportunity …
+    entity: Mapped[str] = mapped_column(
+        String(20)
+    )  # service | grant | organisation | opportunity …
     entity_id: Mapped[int] = mapped_column(Integer)
     entity_ref: Mapped[str] = mapped_column(String(160))
     action: Mapped[str] = mapped_column(String(12))  # created | updated | withdrawn | restored

@@ -201,9 +201,7 @@ MEDIA_TYPES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     },
     ("get", "/api/v1/changes.atom"): {http.ATOM_MIMETYPE: {"schema": {"type": "string"}}},
     ("get", "/api/v1/opportunities.atom"): {http.ATOM_MIMETYPE: {"schema": {"type": "string"}}},
-    ("get", "/api/v1/opportunities.ics"): {
-        http.CALENDAR_MIMETYPE: {"schema": {"type": "string"}}
-    },
+    ("get", "/api/v1/opportunities.ics"): {http.CALENDAR_MIMETYPE: {"schema": {"type": "string"}}},
 }
 
 #: an example of each path parameter, by path: real keys of the demo directory (the API

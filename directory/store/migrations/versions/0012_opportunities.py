@@ -70,7 +70,9 @@ def upgrade() -> None:
         sa.Column("opportunity_id", sa.Integer(), nullable=False),
         sa.Column("theme_id", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
-            ["opportunity_id"], ["opportunity.id"], ondelete="CASCADE",
+            ["opportunity_id"],
+            ["opportunity.id"],
+            ondelete="CASCADE",
             name=op.f("fk_opportunity_theme_opportunity_id_opportunity"),
         ),  # fmt: skip
         sa.ForeignKeyConstraint(
@@ -84,7 +86,9 @@ def upgrade() -> None:
         sa.Column("opportunity_id", sa.Integer(), nullable=False),
         sa.Column("area_code", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
-            ["opportunity_id"], ["opportunity.id"], ondelete="CASCADE",
+            ["opportunity_id"],
+            ["opportunity.id"],
+            ondelete="CASCADE",
             name=op.f("fk_opportunity_area_opportunity_id_opportunity"),
         ),  # fmt: skip
         sa.PrimaryKeyConstraint("opportunity_id", "area_code", name=op.f("pk_opportunity_area")),
