@@ -389,7 +389,7 @@ def test_create_by_role(write_app: Flask, keys: dict[str, str]) -> None:
     events = get_json(write_app, "/api/v1/changes?entity=opportunity&per_page=1000")["contents"]
     created = {e["entity_ref"]: e for e in events if e["action"] == "created"}
     assert created["r-admin"]["url"] == body["url"]
-    assert created["r-admin"]["summary"].startswith(f"Opportunity 'Round r-admin' added by ")
+    assert created["r-admin"]["summary"].startswith("Opportunity 'Round r-admin' added by ")
     assert {a["code"] for a in created["r-admin"]["areas"]} == {"E09000022"}
 
 
