@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import Flask
 from flask_compress import Compress
 from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from directory.settings import Settings
 from directory.store.db import Database
 from directory.usecases.facts import FactsCache
 from directory.usecases.geography import GeographyCache
 from directory.usecases.patch import DirectoryCache
-from directory.web import heap, http, logs, openapi
+from directory.web import heap, http, limits, logs, openapi
 from directory.web.api import Api
 from directory.web.resources import BLUEPRINTS
 from directory.web.site import site
@@ -76,6 +77,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     http.register(app, max_age=settings.cache_max_age)
+    limits.install(app, settings, db)  # the write and feedback routes' rate limits
+    if settings.trusted_proxies:
+        # the client's address and scheme from the proxy's X-Forwarded-For/-Proto
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     # the public page at / and Leaflet from the XStatic-Leaflet package (directory/site)
     app.register_blueprint(site)

@@ -132,6 +132,24 @@ class WrongRoleError(ForbiddenError):
     title = "This key's role may not do that"
 
 
+class PreconditionRequiredError(DirectoryError):
+    """A change to a record sent without ``If-Match`` (RFC 6585 §3): the client must say
+    which version it read, so that it cannot overwrite a change it never saw."""
+
+    status = 428
+    code = "precondition-required"
+    title = "If-Match is required"
+
+
+class PreconditionFailedError(DirectoryError):
+    """``If-Match`` names a version of the record that is no longer current (RFC 9110
+    §13.1.1): someone changed it since the client read it."""
+
+    status = 412
+    code = "precondition-failed"
+    title = "The record has changed since it was read"
+
+
 class KeyRequestError(DirectoryError):
     """A key cannot be made or changed as asked (``directory keys``): an editor without an
     organisation, an unknown organisation, a date in the past, an unknown key id."""

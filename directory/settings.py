@@ -17,6 +17,17 @@ DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
 LOG_FORMATS = ("text", "json")
 
 
+def check_limits(text: str) -> bool:
+    """Whether ``text`` is a list of rate limits the ``limits`` library reads
+    (``5/minute;100/day``)."""
+    from limits import parse_many
+
+    try:
+        return bool(parse_many(text))
+    except ValueError:
+        return False
+
+
 class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
 
@@ -83,6 +94,17 @@ class Settings:
     #: while a thread builds the next (no request waits for it); "inline": the first request
     #: after an import builds it and waits (the tests, which read their own writes at once)
     index_rebuild: str = "background"
+    #: where rate-limit counters are kept: "memory" (each worker its own), "database" (the
+    #: directory's database: shared by every worker and server) or a storage URI the
+    #: ``limits`` library knows (``redis://…``, ``memcached://…``)
+    rate_limit_storage: str = "memory"
+    #: requests with one API key (or, with none, from one address) to the write routes
+    rate_limit_writes: str = "60/minute;1000/hour"
+    #: feedback sent from one address (the public route, no key)
+    rate_limit_feedback: str = "5/minute;30/hour;100/day"
+    #: proxies in front of the app whose X-Forwarded-For/-Proto it trusts (nginx on the same
+    #: host: 1), so that a rate limit counts the client's address, not the proxy's
+    trusted_proxies: int = 0
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -138,6 +160,7 @@ class Settings:
             ("ENDING_SOON_DAYS", int),
             ("CLOSING_SOON_DAYS", int),
             ("MAX_UPLOAD_MB", int),
+            ("TRUSTED_PROXIES", int),
         ):
             if (raw := get(name)) is not None:
                 kwargs[name.lower()] = _number(name, raw, kind)
@@ -149,6 +172,20 @@ class Settings:
                     f"{PREFIX}INDEX_REBUILD must be background or inline, not {mode!r}"
                 )
             kwargs["index_rebuild"] = mode.lower()
+        if (raw := get("RATE_LIMIT_STORAGE")) is not None:
+            if raw.lower() not in ("memory", "database") and "://" not in raw:
+                raise SettingsError(
+                    f"{PREFIX}RATE_LIMIT_STORAGE must be memory, database or a storage URI "
+                    f"(redis://…), not {raw!r}"
+                )
+            kwargs["rate_limit_storage"] = raw if "://" in raw else raw.lower()
+        for name in ("RATE_LIMIT_WRITES", "RATE_LIMIT_FEEDBACK"):
+            if (raw := get(name)) is not None:
+                if not check_limits(raw):
+                    raise SettingsError(
+                        f"{PREFIX}{name} must be limits like 60/minute;1000/hour, not {raw!r}"
+                    )
+                kwargs[name.lower()] = raw
         if (raw := get("TESTING")) is not None:
             kwargs["testing"] = _bool("TESTING", raw)
         return cls(**kwargs)  # type: ignore[arg-type]

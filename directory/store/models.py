@@ -443,6 +443,17 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class RateLimit(Base):
+    """One rate-limit counter (``DIRECTORY_RATE_LIMIT_STORAGE=database``): how many requests
+    ``key`` (a limit and who it counts: a key's prefix or a client address) has made in the
+    window that ends at ``expires_at`` (seconds since the epoch)."""
+
+    __tablename__ = "rate_limit"
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
 class Lock(Base):
     """Advisory locks held across processes (``directory refresh``)."""
 

@@ -18,10 +18,18 @@ from flask import request
 from directory.store.repositories.keys import KeyRepository
 from directory.usecases import keys
 from directory.usecases.keys import Principal
-from directory.web import http
+from directory.web import http, limits
 from directory.web.api import ProblemSchema
 from directory.web.openapi import BEARER_SCHEME
 from directory.web.state import state
+
+#: the headers of an answer over a rate limit (directory/web/limits.py)
+RATE_LIMITED_HEADERS = {
+    "Retry-After": "RetryAfter",
+    "RateLimit-Limit": "RateLimitLimit",
+    "RateLimit-Remaining": "RateLimitRemaining",
+    "RateLimit-Reset": "RateLimitReset",
+}
 
 
 def principal(*roles: str) -> Principal:
@@ -41,6 +49,7 @@ def requires_key(blp: Any, *roles: str) -> Callable[[Any], Any]:
         def view(*args: Any, **kwargs: Any) -> Any:
             return func(*args, principal=principal(*roles), **kwargs)
 
+        limits.limited("writes")(view)
         documented = blp.doc(security=[{BEARER_SCHEME: []}])(view)
         documented = blp.alt_response(
             401, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
@@ -48,6 +57,12 @@ def requires_key(blp: Any, *roles: str) -> Callable[[Any], Any]:
             description="missing-key: no `Authorization: Bearer <key>` header (the challenge "
             "names no error); invalid-key, revoked-key, expired-key: the key sent is not one "
             'of this directory, or no longer works (`error="invalid_token"`)',
+        )(documented)  # fmt: skip
+        documented = blp.alt_response(
+            429, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
+            headers=RATE_LIMITED_HEADERS,
+            description="too-many-requests: over the write rate limit of this key (or, "
+            "without a key, of this address); `Retry-After` says when to ask again",
         )(documented)  # fmt: skip
         return blp.alt_response(
             403, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,

@@ -41,8 +41,12 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "scheme": "bearer",
         "description": "An API key (`lfsd_<prefix>_<secret>`, made by `directory keys "
         "create`) as `Authorization: Bearer <key>`. Only the write routes take one; reads "
-        "are open. Roles: admin (everything), officer (imports), editor (one organisation's "
-        "records, later).",
+        "are open. Roles: admin (everything); officer (MOPAC and borough staff: imports, "
+        "opportunities, moderation of feedback); editor (one organisation's services, sites, "
+        "contacts, outcomes and practice notes). Writes are rate-limited per key "
+        "(`DIRECTORY_RATE_LIMIT_WRITES`, default 60/minute;1000/hour): every answer of a "
+        "write route says the limit in `RateLimit-*` headers, and one over it is a 429 with "
+        "`Retry-After`.",
     }
 }
 
@@ -295,6 +299,23 @@ HEADERS: dict[str, dict[str, Any]] = {
         "when its role may not do this",
         "required": True,
         "schema": {"type": "string"},
+    },
+    "RateLimitLimit": {
+        "description": "Requests allowed in the current window of the route's rate limit",
+        "schema": {"type": "integer"},
+    },
+    "RateLimitRemaining": {
+        "description": "Requests left in the current window",
+        "schema": {"type": "integer"},
+    },
+    "RateLimitReset": {
+        "description": "Seconds until the current window ends",
+        "schema": {"type": "integer"},
+    },
+    "RetryAfter": {
+        "description": "Seconds to wait before asking again",
+        "required": True,
+        "schema": {"type": "integer"},
     },
     "NoStore": {
         "description": "`no-store`: a probe's answer is never cached",

@@ -6,7 +6,7 @@ the areas (London, BCUs, boroughs, wards) it funds work in. Its status is worked
 its dates when asked, never stored.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,139 @@
+"""Rate limits on the write routes (Flask-Limiter, directory/web/limits.py), on SQLite and
+PostgreSQL: the IETF RateLimit-* headers, 429 problems with Retry-After, counting per key,
+per address (behind a trusted proxy, the client's), in memory per worker or in the
+database shared by every worker; reads never limited."""
+
+from __future__ import annotations
+
+import pytest
+
+from directory import create_app
+from directory.settings import Settings, SettingsError
+from directory.store.ratelimit import DatabaseStorage
+from tests.directory.test_import import HEADER, OXYGEN
+from tests.directory.test_keys import assert_problem, make_key, upload
+
+
+@pytest.fixture()
+def apps(writable_settings):  # type: ignore[no-untyped-def]
+    """Make applications (workers) on this test's database with a write limit of 2 a
+    minute; each is disposed of at the end."""
+    made = []
+
+    def make(**overrides):  # type: ignore[no-untyped-def]
+        settings = writable_settings.with_overrides(
+            rate_limit_writes="2/minute", **{"rate_limit_storage": "database", **overrides}
+        )
+        app = create_app(settings)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["directory"].db.dispose()
+
+
+def dry_run(app, key=None, **headers):  # type: ignore[no-untyped-def]
+    return upload(app, HEADER + OXYGEN, key=key, dry_run="true", headers=headers)
+
+
+def test_writes_over_the_limit_are_429_problems_saying_when_to_retry(apps):
+    app = apps()
+    key = make_key(app, "officer")["key"]
+    first, second, third = (dry_run(app, key) for _ in range(3))
+    assert (first.status_code, second.status_code) == (200, 200), first.json
+    assert [r.headers["RateLimit-Limit"] for r in (first, second)] == ["2", "2"]
+    assert [r.headers["RateLimit-Remaining"] for r in (first, second)] == ["1", "0"]
+    assert 0 < int(first.headers["RateLimit-Reset"]) <= 60
+    problem = assert_problem(third, 429, "too-many-requests")
+    assert "2 per 1 minute" in problem["detail"]
+    assert 0 < int(third.headers["Retry-After"]) <= 60
+    assert third.headers["RateLimit-Remaining"] == "0"
+
+
+def test_each_key_is_counted_apart(apps):
+    app = apps()
+    one, other = (make_key(app, "officer")["key"] for _ in range(2))
+    for _ in range(2):
+        assert dry_run(app, one).status_code == 200
+    assert dry_run(app, one).status_code == 429
+    assert dry_run(app, other).status_code == 200
+
+
+def test_requests_without_a_usable_key_are_counted_by_address(apps):
+    app = apps()
+    key = make_key(app, "officer")["key"]
+    for _ in range(2):
+        assert_problem(dry_run(app), 401, "missing-key")
+    assert_problem(dry_run(app), 429, "too-many-requests")
+    assert dry_run(app, key).status_code == 200  # a key is counted on its own
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_counted(apps):
+    app = apps(trusted_proxies=1)
+    for _ in range(2):
+        assert dry_run(app, **{"X-Forwarded-For": "198.51.100.1"}).status_code == 401
+    assert dry_run(app, **{"X-Forwarded-For": "198.51.100.1"}).status_code == 429
+    assert dry_run(app, **{"X-Forwarded-For": "198.51.100.2"}).status_code == 401
+
+
+def test_counted_in_the_database_the_limit_holds_across_workers(apps):
+    one, two = apps(), apps()
+    key = make_key(one, "officer")["key"]
+    assert [dry_run(one, key).status_code, dry_run(two, key).status_code] == [200, 200]
+    assert dry_run(two, key).status_code == 429
+    assert dry_run(one, key).status_code == 429
+
+
+def test_counted_in_memory_each_worker_counts_its_own(apps):
+    one, two = apps(rate_limit_storage="memory"), apps(rate_limit_storage="memory")
+    key = make_key(one, "officer")["key"]
+    for _ in range(2):
+        assert dry_run(one, key).status_code == 200
+    assert dry_run(one, key).status_code == 429
+    assert dry_run(two, key).status_code == 200
+
+
+def test_reads_are_never_limited(apps):
+    app = apps()
+    client = app.test_client()
+    for _ in range(5):
+        response = client.get("/api/v1/imports")
+        assert response.status_code == 200
+        assert "RateLimit-Limit" not in response.headers
+
+
+def test_a_database_counter_restarts_when_its_window_ends(writable_settings):
+    app = create_app(writable_settings)
+    try:
+        storage = DatabaseStorage(engine=app.extensions["directory"].db.engine)
+        assert [storage.incr("k", 60) for _ in range(3)] == [1, 2, 3]
+        assert storage.get("k") == 3 and storage.get_expiry("k") > 0
+        assert storage.incr("gone", 0) == 1 and storage.get("gone") == 0
+        assert storage.incr("gone", 60) == 1  # a new window, not 2
+        storage.clear("k")
+        assert storage.get("k") == 0 and storage.check()
+    finally:
+        app.extensions["directory"].db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("RATE_LIMIT_WRITES", "lots", "RATE_LIMIT_WRITES must be limits"),
+        ("RATE_LIMIT_FEEDBACK", "5 a minute", "RATE_LIMIT_FEEDBACK must be limits"),
+        ("RATE_LIMIT_STORAGE", "disk", "RATE_LIMIT_STORAGE must be memory, database"),
+    ],
+)
+def test_bad_limit_settings_are_refused_by_name(name, value, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({f"DIRECTORY_{name}": value})
+
+
+def test_limit_settings_are_read():
+    settings = Settings.from_env(
+        {"DIRECTORY_RATE_LIMIT_WRITES": "10/second", "DIRECTORY_RATE_LIMIT_STORAGE": "Database",
+         "DIRECTORY_TRUSTED_PROXIES": "1"}
+    )  # fmt: skip
+    assert settings.rate_limit_writes == "10/second"
+    assert settings.rate_limit_storage == "database" and settings.trusted_proxies == 1
