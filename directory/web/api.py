@@ -168,6 +168,10 @@ class ProblemSchema(ma.Schema):
         ma.fields.String(),
         metadata={"description": "unsupported-file-type: the file name suffixes taken"},
     )
+    current_etag = ma.fields.String(
+        metadata={"description": "precondition-failed: the record's current ETag (GET it "
+                  "again to see what changed)"}
+    )  # fmt: skip
 
 
 class Api(flask_smorest.Api):

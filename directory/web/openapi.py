@@ -127,6 +127,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("post", "/api/v1/opportunities"): Operation("createOpportunity", "Add a funding opportunity"),
     ("get", "/api/v1/opportunities/{key}"): Operation("getOpportunity", "One funding opportunity"),
+    ("patch", "/api/v1/opportunities/{key}"): Operation(
+        "updateOpportunity", "Change a funding opportunity"
+    ),
+    ("delete", "/api/v1/opportunities/{key}"): Operation(
+        "withdrawOpportunity", "Withdraw a funding opportunity"
+    ),
     ("get", "/api/v1/opportunities.atom"): Operation(
         "getOpportunitiesFeed", "Funding opportunities, as an Atom feed", ok="An Atom 1.0 feed"
     ),

@@ -411,3 +411,82 @@ def test_create_refuses_bad_input(
     assert response.status_code == 422, response.get_json()
     assert field in str(response.get_json()["errors"])
     assert write_app.test_client().get("/api/v1/opportunities/bad-input").status_code == 404
+
+
+def send(app: Flask, method: str, url: str, key: str | None, etag: str | None = None,
+         body: Any = None) -> Any:  # fmt: skip
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    if etag is not None:
+        headers["If-Match"] = etag
+    return app.test_client().open(url, method=method, json=body, headers=headers)
+
+
+def test_change_and_withdraw(write_app: Flask, keys: dict[str, str]) -> None:
+    made = post(write_app, new_body("r-change"), keys["officer"]).get_json()
+    url = made["url"]
+    etag = write_app.test_client().get(url).headers["ETag"]
+    change = {
+        "title": "Round r-change, extended",
+        "areas": ["E12000007"],
+        "grant_length_months": {"max": 36},
+    }
+    for method, body in (("PATCH", change), ("DELETE", None)):
+        assert send(write_app, method, url, None, etag, body).status_code == 401
+        assert send(write_app, method, url, keys["editor"], etag, body).status_code == 403
+        response = send(write_app, method, url, keys["officer"], None, body)
+        assert (
+            response.status_code == 428 and response.get_json()["code"] == "precondition-required"
+        )
+        response = send(write_app, method, url, keys["officer"], '"stale"', body)
+        assert response.status_code == 412 and response.get_json()["current_etag"] == etag
+        assert (
+            send(
+                write_app, method, "/api/v1/opportunities/nope", keys["officer"], "*", body
+            ).status_code
+            == 404
+        )
+    assert (
+        send(write_app, "PATCH", url, keys["officer"], etag, {"areas": ["Narnia"]}).status_code
+        == 422
+    )
+    assert (
+        send(write_app, "PATCH", url, keys["officer"], etag, {"ref": "renamed"}).status_code == 422
+    )
+    response = send(write_app, "PATCH", url, keys["officer"], etag, change)
+    assert response.status_code == 200, response.get_json()
+    changed = response.get_json()
+    assert changed["title"] == change["title"] and changed["grant_length_months"] == {
+        "min": None,
+        "max": 36,
+    }
+    assert changed["areas"] == [{"code": "E12000007", "name": "London", "type": "region"}]
+    assert changed["amount_max"] == made["amount_max"]  # untouched members stay
+    assert (
+        send(write_app, "PATCH", url, keys["admin"], etag, change).status_code == 412
+    )  # stale now
+    fresh = write_app.test_client().get(url).headers["ETag"]
+    assert fresh != etag
+    assert "r-change" in refs(
+        get_json(write_app, "/api/v1/opportunities?postcode=KT1 1EU")["contents"]
+    )
+    assert send(write_app, "DELETE", url, keys["admin"], fresh).status_code == 204
+    gone = get_json(write_app, url)
+    assert gone["status"] == "withdrawn" and gone["withdrawn_at"] is not None
+    assert "r-change" not in refs(
+        get_json(write_app, f"/api/v1/opportunities?{ALL}&per_page=1000")["contents"]
+    )
+    assert "r-change" not in refs(
+        get_json(write_app, "/api/v1/patch?postcode=KT1 1EU")["opportunities"]["contents"]
+    )
+    events = get_json(write_app, "/api/v1/changes?entity=opportunity&per_page=1000")["contents"]
+    mine = [(e["action"], sorted(e["changes"])) for e in events if e["entity_ref"] == "r-change"]
+    assert mine == [
+        ("withdrawn", []),
+        ("updated", ["areas", "grant_months_max", "title"]),
+        ("created", []),
+    ]
+    updated = next(e for e in events if e["entity_ref"] == "r-change" and e["action"] == "updated")
+    assert updated["changes"]["title"] == {"old": "Round r-change", "new": change["title"]}
+    again = write_app.test_client().get(url).headers["ETag"]
+    response = send(write_app, "PATCH", url, keys["officer"], again, {"summary": "Back again"})
+    assert response.get_json()["status"] == "open"  # restored

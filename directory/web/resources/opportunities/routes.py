@@ -12,11 +12,12 @@ from directory.store.repositories.opportunities import OpportunityQueries
 from directory.usecases import opportunities
 from directory.usecases.geography import coverage_geometry
 from directory.usecases.keys import Principal
-from directory.web import http, representations
+from directory.web import http, preconditions, representations
 from directory.web import state as web
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.auth import requires_key
 from directory.web.resources.opportunities.schemas import (
+    OpportunityChangeSchema,
     OpportunityCreateSchema,
     OpportunityFeatureCollectionSchema,
     OpportunityFeedArgsSchema,
@@ -193,3 +194,64 @@ def create_opportunity(body: dict[str, Any], principal: Principal) -> Response:
     response = http.json_response(answer, status=201)
     response.headers["Location"] = answer["url"]
     return response
+
+
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": True,
+    "description": "The opportunity's ETag as last read (GET /opportunities/{key}): the "
+    "change is refused (412) if it has changed since; without it, 428",
+    "schema": {"type": "string"},
+}
+
+
+def _if_match(body: dict[str, Any]) -> None:
+    """The If-Match precondition against the opportunity as GET shows it."""
+    preconditions.require_match(lambda: http.dumps(body))
+
+
+@blp.route("/opportunities/<string:key>", methods=["PATCH"])
+@requires_key(blp, "officer")
+@blp.doc(parameters=[IF_MATCH])
+@blp.arguments(OpportunityChangeSchema)
+@blp.response(200, OpportunitySchema, description="Changed: the opportunity as GET shows it")
+@blp.alt_response(404, description="opportunity-not-found", **PROBLEM)
+@blp.alt_response(
+    412, description="precondition-failed: it has changed since (`current_etag`)", **PROBLEM
+)
+@blp.alt_response(428, description="precondition-required: no If-Match", **PROBLEM)
+@blp.alt_response(
+    422, description="invalid-input: a member is invalid (`errors` by member)", **PROBLEM
+)
+def update_opportunity(body: dict[str, Any], key: str, principal: Principal) -> Response:
+    """Change some of an opportunity's members (an officer's or admin's key), with
+    `If-Match` its current ETag. A withdrawn one changed is listed again. Recorded as a
+    change event naming the key, with old → new values."""
+    app_state = state()
+    answer = opportunities.update(
+        app_state.db, snapshot(), app_state.settings, principal, key, body, web.now(), _if_match
+    )
+    app_state.geography.invalidate()
+    return http.json_response(answer)
+
+
+@blp.route("/opportunities/<string:key>", methods=["DELETE"])
+@requires_key(blp, "officer")
+@blp.doc(parameters=[IF_MATCH])
+@blp.response(204, description="Withdrawn (or already withdrawn): it leaves lists and feeds")
+@blp.alt_response(404, description="opportunity-not-found", **PROBLEM)
+@blp.alt_response(
+    412, description="precondition-failed: it has changed since (`current_etag`)", **PROBLEM
+)
+@blp.alt_response(428, description="precondition-required: no If-Match", **PROBLEM)
+def withdraw_opportunity(key: str, principal: Principal) -> Response:
+    """Withdraw an opportunity (an officer's or admin's key), with `If-Match` its current
+    ETag: it leaves the lists, the feeds and the patch; GET still shows it (status
+    withdrawn), and a PATCH lists it again. Recorded as a change event naming the key."""
+    app_state = state()
+    opportunities.withdraw(
+        app_state.db, snapshot(), app_state.settings, principal, key, web.now(), _if_match
+    )
+    app_state.geography.invalidate()
+    return Response(status=204)
