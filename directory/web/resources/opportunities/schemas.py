@@ -209,10 +209,9 @@ def _text(limit: int | None = None, **kwargs: object) -> ma.fields.String:
     return ma.fields.String(validate=validate, **kwargs)  # type: ignore[arg-type]
 
 
-def _money(description: str) -> ma.fields.Decimal:
-    return ma.fields.Decimal(
-        allow_none=True, places=2, as_string=False,
-        validate=ma.validate.Range(min=0, max=10**12),
+def _money(description: str) -> ma.fields.Float:
+    return ma.fields.Float(
+        allow_none=True, validate=ma.validate.Range(min=0, max=10**12),
         metadata={"description": f"{description}, pounds"},
     )  # fmt: skip
 
