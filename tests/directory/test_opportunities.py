@@ -490,3 +490,96 @@ def test_change_and_withdraw(write_app: Flask, keys: dict[str, str]) -> None:
     again = write_app.test_client().get(url).headers["ETag"]
     response = send(write_app, "PATCH", url, keys["officer"], again, {"summary": "Back again"})
     assert response.get_json()["status"] == "open"  # restored
+
+
+# -- the template's Opportunities sheet ------------------------------------------------------
+def workbook(tmp_path: Any, rows: list[dict[str, Any]]) -> bytes:
+    """The blank template (`directory template`) with these rows on its Opportunities sheet."""
+    from openpyxl import load_workbook
+
+    from directory.ingest.opportunity_sheet import HEADINGS
+    from directory.ingest.template import write_template
+
+    path = tmp_path / "template.xlsx"
+    write_template(path, format="xlsx")
+    book = load_workbook(path)
+    sheet = book["Opportunities"]
+    assert [c.value for c in sheet[1]] == HEADINGS
+    for row in rows:
+        sheet.append([row.get(h) for h in HEADINGS])
+    book.save(path)
+    return path.read_bytes()
+
+
+def sheet_row(ref: str, **cells: Any) -> dict[str, Any]:
+    closes = date.today() + timedelta(days=40)
+    return {
+        "Opportunity ref": ref, "Title": f"Sheet round {ref}", "Funder": "MOPAC",
+        "Programme": "VRU", "Closes": f"{closes:%d/%m/%Y} 12:00", "Areas": "Lambeth; Southwark",
+        "Themes": "knife crime", "Amount max": "£50k", "Small org friendly": "yes",
+        "Small org rule": "Income under £250k", "Opens": datetime(2026, 1, 5, 9, 30),
+        **cells,
+    }  # fmt: skip
+
+
+def test_template_sheet_imports_all_or_nothing(
+    write_app: Flask, keys: dict[str, str], tmp_path: Any
+) -> None:
+    from tests.directory.test_keys import upload
+
+    bad = workbook(tmp_path, [
+        sheet_row("sheet-good"),
+        sheet_row("sheet-bad", Closes="soon", Areas="Narnia", Title=None),
+        sheet_row("sheet-good"),
+    ])  # fmt: skip
+    response = upload(write_app, bad, key=keys["officer"], name="rounds.xlsx")
+    assert response.status_code == 422
+    problems = {
+        (p["row"], p["column"]) for p in response.get_json()["problems"] if p["severity"] == "error"
+    }
+    assert {(3, "Closes"), (3, "Areas"), (3, "Title"), (4, "Opportunity ref")} <= problems
+    assert write_app.test_client().get("/api/v1/opportunities/sheet-good").status_code == 404
+    good = workbook(tmp_path, [sheet_row("sheet-good"), sheet_row("sheet-two", Demo="yes")])
+    response = upload(write_app, good, key=keys["officer"], name="rounds.xlsx")
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["counts"]["opportunities"]["created"] == 2
+    body = get_json(write_app, "/api/v1/opportunities/sheet-good")
+    assert body["funder"] == {
+        "ref": "GB-GOR-PC390",
+        "name": "Mayor's Office for Policing and Crime",
+    }
+    assert body["programme"]["id"] == "vru" and body["amount_max"] == 50000.0
+    assert [a["code"] for a in body["areas"]] == ["E09000022", "E09000028"]
+    assert body["closes_at"].endswith("T12:00:00+00:00") or body["closes_at"].endswith(
+        "T12:00:00+01:00"
+    )
+    assert body["opens_at"] == "2026-01-05T09:30:00+00:00"
+    assert get_json(write_app, "/api/v1/opportunities/sheet-two")["demo"] is True
+    again = upload(write_app, good, key=keys["officer"], name="rounds.xlsx")
+    assert again.get_json()["status"] == "unchanged"
+
+
+def test_calendar_across_the_clock_change(write_app: Flask, keys: dict[str, str]) -> None:
+    """Deadlines at noon London time either side of next spring's clock change: 12:00 GMT
+    and 12:00 BST (11:00 UTC), each DTSTART with TZID Europe/London."""
+    year = date.today().year + 1
+    change = max(date(year, 3, d) for d in range(25, 32) if date(year, 3, d).weekday() == 6)
+    for ref, day in (
+        ("clock-before", change - timedelta(days=1)),
+        ("clock-after", change + timedelta(days=1)),
+    ):
+        closes = datetime.combine(day, datetime.min.time().replace(hour=12))  # London, no offset
+        body = new_body(ref, closes_at=closes.isoformat(), areas=["E09000030"])
+        assert post(write_app, body, keys["officer"]).status_code == 201
+    cal = icalendar.Calendar.from_ical(
+        write_app.test_client().get("/api/v1/opportunities.ics?area=Tower Hamlets").data
+    )
+    events = {str(e["UID"]): e for e in cal.walk("VEVENT")}
+    before = events[f"clock-before-closes@{uc.UID_DOMAIN}"].decoded("DTSTART")
+    after = events[f"clock-after-closes@{uc.UID_DOMAIN}"].decoded("DTSTART")
+    assert (before.hour, after.hour) == (12, 12)
+    assert before.utcoffset() == timedelta(0) and after.utcoffset() == timedelta(hours=1)
+    assert after.astimezone(UTC).hour == 11
+    assert "DTSTART;TZID=Europe/London:" in cal.to_ical().decode()
+    listed = get_json(write_app, "/api/v1/opportunities/clock-after")
+    assert listed["closes_at"] == f"{change + timedelta(days=1)}T12:00:00+01:00"
