@@ -223,6 +223,11 @@ class ImportNotFoundError(NotFoundError):
     title = "No such import run"
 
 
+class OpportunityNotFoundError(NotFoundError):
+    code = "opportunity-not-found"
+    title = "No such funding opportunity"
+
+
 class AreaNotFoundError(NotFoundError):
     code = "area-not-found"
     title = "No such area"
@@ -267,6 +272,14 @@ class ImportFailedError(DirectoryError):
     status = 422
     code = "import-failed"
     title = "The file was refused: nothing was written"
+
+
+class OpportunityExistsError(DirectoryError):
+    """An opportunity is added under a ref another one already has."""
+
+    status = 409
+    code = "opportunity-exists"
+    title = "An opportunity with this ref exists already"
 
 
 class WriteLockedError(DirectoryError):

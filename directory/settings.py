@@ -78,6 +78,8 @@ class Settings:
     stale_after_days: int = 365
     #: grants ending within this many days are "ending soon"
     ending_soon_days: int = 90
+    #: an open funding opportunity closing within this many days is "closing soon"
+    closing_soon_days: int = 14
     #: the largest file ``POST /api/v1/imports`` takes, in MB (a bigger upload is a 413)
     max_upload_mb: int = 20
     #: the public base URL the API is served at (``https://…``), named as the OpenAPI
@@ -156,6 +158,7 @@ class Settings:
             ("BULK_LIMIT", int),
             ("STALE_AFTER_DAYS", int),
             ("ENDING_SOON_DAYS", int),
+            ("CLOSING_SOON_DAYS", int),
             ("MAX_UPLOAD_MB", int),
             ("TRUSTED_PROXIES", int),
         ):

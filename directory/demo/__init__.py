@@ -17,7 +17,8 @@ Three sources, loaded in this order (``DEMO_SOURCES``):
     (Safer London's Rescue and Response, Oxygen's knife-crime programme in Kingston funded
     through the Kingston Safer Neighbourhood Board, Victim Support's London Victim and
     Witness Service) and one illustrative service with a delivery site in each of the 12 Met
-    BCUs, with grants, outcomes and patch contacts. The organisations are real; every
+    BCUs, with grants, outcomes and patch contacts; and illustrative funding opportunities
+    (``data/opportunities.toml``, module ``opportunities``: dated from the load's week). The organisations are real; every
     invented detail (amounts, dates, sites, contacts, outcome figures) is marked ``demo``.
     The records are the data files ``data/services.toml``, ``borough_services.csv``,
     ``grants.csv``, ``outcomes.csv`` and ``contacts.csv`` (module ``committee``).
@@ -54,6 +55,7 @@ from directory.demo.common import (
 )
 from directory.demo.decisions import Decisions
 from directory.demo.loader import DemoData, DemoDataError, load_demo_data
+from directory.demo.opportunities import read_opportunities
 from directory.ingest.giving360 import read_360giving_json
 from directory.ingest.records import Batch, Context
 from directory.progress import QUIET, Progress
@@ -100,4 +102,5 @@ def build_demo(
     decisions = Decisions(data_dir, ctx, data, boroughs, orgs_360, today).build()
     progress.step(f"{committee_name}: building the Committee-named services")
     committee = Committee(data_dir, ctx, data, boroughs, today).build()
+    committee.opportunities = read_opportunities(data, today)
     return list(zip(DEMO_SOURCES, (decisions, committee, giving), strict=True))

@@ -49,11 +49,14 @@ from directory.store.models import (
     ServiceTheme,
 )
 from directory.store.repositories.directory import DirectoryRepository
+from directory.store.repositories.opportunities import OpportunityRepository
 
 #: the source the removal's import run is recorded under
 SOURCE = "demo"
 #: what the report counts, in order
-ENTITIES = ("services", "grants", "outcomes", "contacts", "organisations", "programmes")
+ENTITIES = (
+    "services", "grants", "outcomes", "contacts", "opportunities", "organisations", "programmes",
+)  # fmt: skip
 
 
 @dataclass
@@ -119,9 +122,12 @@ def _remove(
     outcomes = repo.outcomes_to_remove(service_ids, runs)
     contacts = repo.contacts_to_remove(runs)
     organisations = repo.organisations_to_remove(runs, service_ids, grant_ids)
+    opportunity_repo = OpportunityRepository(repo.session)
+    opportunities = opportunity_repo.of_sources(DEMO_SOURCES)
     report.counts.update(
         services=len(services), grants=len(grants), outcomes=len(outcomes),
-        contacts=len(contacts), organisations=len(organisations),
+        contacts=len(contacts), opportunities=len(opportunities),
+        organisations=len(organisations),
     )  # fmt: skip
     kept = repo.counts()
     report.kept = {
@@ -174,6 +180,15 @@ def _remove(
         repo.delete_ids(child, ids, "service_id")
     repo.delete_ids(Service, ids)
     progress.advance(len(services))
+
+    progress.step("demo: removing opportunities", total=len(opportunities))
+    ids = [o.id for o in opportunities]
+    opportunity_areas = opportunity_repo.areas_of(ids)
+    for o in opportunities:
+        event("opportunity", {"id": o.id}, o.ref, o.title, set(opportunity_areas.get(o.id, [])))
+    opportunity_repo.delete_ids(ids)
+    opportunity_repo.detach([o["id"] for o in organisations], programmes)
+    progress.advance(len(opportunities))
 
     progress.step("demo: removing organisations and programmes", total=len(organisations))
     for o in organisations:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from directory.data.community_safety import classify
 from directory.errors import OutsideCoverageError
 from directory.ingest import context as taxonomy
+from directory.ingest import opportunities
 from directory.ingest.context import GeographyContext, bng
 from directory.ingest.records import (
     Batch,
@@ -55,6 +56,7 @@ from directory.store.repositories.directory import (
     DirectoryRepository,
 )
 from directory.store.repositories.geography import GeographyRepository, grid_cell
+from directory.store.repositories.opportunities import OpportunityRepository
 from directory.usecases.geography import GeographySnapshot, resolve_point
 
 log = logging.getLogger(__name__)
@@ -402,7 +404,10 @@ class _Writer:
         return set() if state is None else _service_areas(state)
 
     def apply(self, batch: Batch) -> None:
-        if self.options.mode == "full" and not batch.services and not batch.grants:
+        if (
+            self.options.mode == "full"
+            and not batch.services and not batch.grants and not batch.opportunities
+        ):  # fmt: skip
             self._error(
                 "A full import of a file with no services and no grants would withdraw "
                 f"everything source '{self.options.source}' has listed; refusing. Check the "
@@ -420,6 +425,7 @@ class _Writer:
         self._grants(batch, org_ids, service_ids)
         self._outcomes(batch, service_ids)
         self._contacts(batch)
+        self._opportunities(batch, org_ids)
         if self._has_errors():
             raise _Rejected
         self._step("recording change events", len(self.events))
@@ -544,6 +550,9 @@ class _Writer:
             }
         )
 
+    def _opportunities(self, batch: Batch, org_ids: dict[str, int]) -> None:
+        _opportunities_step(self, batch, org_ids)
+
     # -- taxonomy ----------------------------------------------------------------------------
     def _taxonomy(self, batch: Batch) -> None:
         self.repo.sync_themes(
@@ -561,7 +570,7 @@ class _Writer:
                     "description": p.description,
                 }
         named = self.ctx.new_programmes if self.ctx is not None else {}
-        for grant in batch.grants:
+        for grant in [*batch.grants, *batch.opportunities]:
             pid = grant.programme
             if pid and pid not in known and pid not in new:
                 new[pid] = {
@@ -999,6 +1008,33 @@ class _Writer:
             self._count("contacts", "deleted")
             ref = f"{old['area_code']}: {old['role']}"
             self._event("contact", contact_id, ref, "deleted", ref, {}, {old["area_code"]})
+
+
+def _opportunities_step(writer: _Writer, batch: Batch, org_ids: dict[str, int]) -> None:
+    """The batch's funding opportunities (the template's "Opportunities" sheet, the demo's),
+    checked and written in the import's transaction (directory/ingest/opportunities.py)."""
+    records = batch.opportunities
+    if not records and writer.options.mode != "full":
+        return
+    writer._step("{verb} opportunities", len(records))
+    repo = OpportunityRepository(writer.repo.session)
+    themes, programmes = repo.known_themes(), repo.programme_ids()
+    for rec in records:
+        for problem in opportunities.check(
+            rec, themes=themes, areas=set(writer.snap.areas), programmes=programmes
+        ):
+            writer.problems.append(
+                replace(problem, message=f"Opportunity '{rec.ref}': {problem.message}")
+            )
+    if writer._has_errors():
+        raise _Rejected
+    written = opportunities.write(
+        repo, records, source=writer.options.source, at=writer.at, run_id=writer.run_id,
+        full=writer.options.mode == "full", org_ids=org_ids,
+    )  # fmt: skip
+    writer.counts["opportunities"] = written.counts
+    writer.events.extend(written.events)
+    writer.progress.advance(len(records))
 
 
 def search_text(

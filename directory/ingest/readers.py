@@ -375,6 +375,33 @@ def _read_xlsx(data: bytes, label: str, sheet: str | None) -> Table:
             workbook.close()
 
 
+def sheet_names(data: bytes, label: str) -> list[str]:
+    """The names of an XLSX workbook's sheets, case-folded and stripped."""
+    from openpyxl import load_workbook
+
+    _check_unzipped_size(data, label)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as error:
+            raise ReadError(f"The file {label} is not a readable XLSX workbook") from error
+        try:
+            return [w.title.strip().casefold() for w in workbook.worksheets]
+        finally:
+            workbook.close()
+
+
+def add_sheet(path: Path, sheet: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """Add a sheet (bold frozen header, as ``write_table`` writes) to an XLSX file."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path)
+    position = workbook.sheetnames.index("Columns") if "Columns" in workbook.sheetnames else None
+    _fill_sheet(workbook.create_sheet(sheet, position), columns, rows)
+    workbook.save(path)
+
+
 def _pick_sheet(worksheets: list[Any], wanted: str | None, label: str) -> Any:
     if not worksheets:
         raise ReadError(f"The workbook {label} has no sheets of data")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -133,6 +133,38 @@ class ContactRecord:
     id: int | None = None
 
 
+@dataclass
+class OpportunityRecord:
+    """A funding opportunity (bidding round). Times are timezone-aware (the template reads
+    them as Europe/London); amounts in pounds."""
+
+    ref: str
+    title: str
+    funder_name: str
+    closes_at: datetime
+    funder_ref: str | None = None  # the funder's organisation ref, when it is one held
+    programme: str | None = None  # a programme id
+    summary: str | None = None
+    eligibility: str | None = None
+    small_org_friendly: bool = False
+    small_org_rule: str | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    total_pot: Decimal | None = None
+    awards_expected: int | None = None
+    opens_at: datetime | None = None
+    decision_date: date | None = None
+    grant_months_min: int | None = None
+    grant_months_max: int | None = None
+    how_to_apply_url: str | None = None
+    contact_name: str | None = None
+    contact_email: str | None = None
+    contact_public: bool = False
+    themes: list[str] = field(default_factory=list)  # theme ids
+    areas: list[str] = field(default_factory=list)  # area codes
+    demo: bool = False
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input. ``row`` is the spreadsheet row number (header = 1) or
@@ -185,6 +217,7 @@ class Batch(ProblemLog):
     grants: list[GrantRecord] = field(default_factory=list)
     outcomes: list[OutcomeRecord] = field(default_factory=list)
     contacts: list[ContactRecord] = field(default_factory=list)
+    opportunities: list[OpportunityRecord] = field(default_factory=list)
     #: what a write over the API takes out: services to withdraw (refs), outcomes and
     #: patch contacts to delete (ids); no file format says these
     withdrawn_services: list[str] = field(default_factory=list)

@@ -28,8 +28,17 @@ from directory.ingest.context import GeographyContext
 from directory.ingest.giving360 import read_360giving_json, read_360giving_table
 from directory.ingest.hsds import read_hsds_json
 from directory.ingest.need import NEED_FORMATS, detect_need_format, import_need
-from directory.ingest.readers import ReadError, Table, normalise_header, read_table
+from directory.ingest.opportunity_sheet import SHEET as OPPORTUNITY_SHEET
+from directory.ingest.opportunity_sheet import add_opportunities
+from directory.ingest.readers import (
+    ReadError,
+    Table,
+    normalise_header,
+    read_table,
+    sheet_names,
+)
 from directory.ingest.records import Batch, Problem
+from directory.ingest.template import funder as template_funder
 from directory.ingest.template import read_template
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
@@ -135,7 +144,12 @@ def read_source(
         if table is None:
             table = read_table(data, name=name)
         progress.step(label, total=len(table.rows))
-        return read_template(table, ctx, on_rows=progress.advance)
+        batch = read_template(table, ctx, on_rows=progress.advance)
+        # a workbook: its "Opportunities" sheet too, if it has one
+        if data[:2] == b"PK" and OPPORTUNITY_SHEET.casefold() in sheet_names(data, name):
+            sheet = read_table(data, name=name, sheet=OPPORTUNITY_SHEET)
+            add_opportunities(sheet, ctx, batch, template_funder)
+        return batch
     except ReadError as error:
         batch = Batch()
         batch.error(str(error))

@@ -33,7 +33,14 @@ from typing import Any, Literal
 
 from directory.data import org_id_key
 from directory.ingest.context import known_organisations
-from directory.ingest.readers import EXTRA, Row, Table, normalise_header, write_table
+from directory.ingest.readers import (
+    EXTRA,
+    Row,
+    Table,
+    add_sheet,
+    normalise_header,
+    write_table,
+)
 from directory.ingest.records import (
     ORGANISATION_TYPES,
     SERVICE_STATUSES,
@@ -67,6 +74,7 @@ __all__ = [
     "Column",
     "ColumnsFileError",
     "columns_markdown",
+    "funder",
     "load_columns",
     "organisation_ref_for",
     "read_template",
@@ -349,6 +357,11 @@ _ORG_ID = re.compile(r"^[A-Z]{2}-[A-Z]{2,5}-\S+$")
 _NAME_AND_ID = re.compile(
     r"^(?P<name>.*\S)\s*[(\[]\s*(?P<id>[A-Z]{2}-[A-Z]{2,5}-[^\s)\]]+)\s*[)\]]$"
 )
+
+
+def funder(text: str) -> tuple[str, str, bool]:
+    """(ref, name, name_is_only_the_ref) for a Funder cell (also the Opportunities sheet's)."""
+    return _funder(text)
 
 
 def _funder(text: str) -> tuple[str, str, bool]:
@@ -1130,6 +1143,11 @@ def write_template(
     has a "Columns" sheet saying what each column means, with an example."""
     headings, rows = rows_from_batch(batch) if batch is not None else (list(HEADINGS), [])
     write_table(Path(path), headings, rows, format=format, sheet="Services", notes=_notes())
+    if format == "xlsx" and batch is None:  # the blank template: funding opportunities too
+        from directory.ingest.opportunity_sheet import HEADINGS as OPPORTUNITY_HEADINGS
+        from directory.ingest.opportunity_sheet import SHEET
+
+        add_sheet(Path(path), SHEET, list(OPPORTUNITY_HEADINGS), [])
 
 
 def _notes() -> list[tuple[str, str]]:

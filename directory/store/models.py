@@ -317,6 +317,64 @@ class PatchContact(Base):
     email_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
+class Opportunity(Base):
+    """A funding opportunity (a bidding round): who offers how much for what, where, and the
+    dates it opens and closes. Times are kept in UTC (naive, as every time here) and shown in
+    Europe/London; its status (upcoming, open, closing soon, closed) is worked out from them
+    when asked (directory/usecases/opportunities.py), never stored."""
+
+    __tablename__ = "opportunity"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    #: the funder: the organisation when it is held, and its name as published in any case
+    funder_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    funder_name: Mapped[str] = mapped_column(String(300))
+    programme_id: Mapped[str | None] = mapped_column(ForeignKey("programme.id"), index=True)
+    summary: Mapped[str | None] = mapped_column(Text)
+    eligibility: Mapped[str | None] = mapped_column(Text)
+    small_org_friendly: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: what makes it small-organisation friendly ("income under £250k, no match funding")
+    small_org_rule: Mapped[str | None] = mapped_column(Text)
+    amount_min_pence: Mapped[int | None] = mapped_column(BigInteger)
+    amount_max_pence: Mapped[int | None] = mapped_column(BigInteger)
+    total_pot_pence: Mapped[int | None] = mapped_column(BigInteger)
+    awards_expected: Mapped[int | None] = mapped_column(Integer)
+    #: UTC; null: open since it was published
+    opens_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: UTC: the deadline
+    closes_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    decision_date: Mapped[date | None] = mapped_column(Date)
+    grant_months_min: Mapped[int | None] = mapped_column(Integer)
+    grant_months_max: Mapped[int | None] = mapped_column(Integer)
+    how_to_apply_url: Mapped[str | None] = mapped_column(String(1000))
+    contact_name: Mapped[str | None] = mapped_column(String(300))
+    contact_email: Mapped[str | None] = mapped_column(String(300))
+    #: the contact is published only when this says so (people's details are personal data)
+    contact_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(80), index=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OpportunityTheme(Base):
+    __tablename__ = "opportunity_theme"
+    __table_args__ = (PrimaryKeyConstraint("opportunity_id", "theme_id"),)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunity.id", ondelete="CASCADE"))
+    theme_id: Mapped[str] = mapped_column(ForeignKey("theme.id"), index=True)
+
+
+class OpportunityArea(Base):
+    """Where an opportunity funds work: London, BCUs, boroughs or wards (codes, as coverage)."""
+
+    __tablename__ = "opportunity_area"
+    __table_args__ = (PrimaryKeyConstraint("opportunity_id", "area_code"),)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunity.id", ondelete="CASCADE"))
+    area_code: Mapped[str] = mapped_column(String(40), index=True)
+
+
 class ImportRun(Base):
     """One run of ``directory import`` (or one source of ``directory refresh``)."""
 
@@ -346,7 +404,9 @@ class ChangeEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
-    entity: Mapped[str] = mapped_column(String(20))  # service | grant | organisation
+    entity: Mapped[str] = mapped_column(
+        String(20)
+    )  # service | grant | organisation | opportunity …
     entity_id: Mapped[int] = mapped_column(Integer)
     entity_ref: Mapped[str] = mapped_column(String(160))
     action: Mapped[str] = mapped_column(String(12))  # created | updated | withdrawn | restored

@@ -122,7 +122,10 @@ def changes(
     return body
 
 
-_PATHS = {"service": "services", "grant": "grants", "organisation": "organisations"}
+_PATHS = {
+    "service": "services", "grant": "grants", "organisation": "organisations",
+    "opportunity": "opportunities",
+}  # fmt: skip
 
 
 def _url(entity: str, entity_id: int) -> str | None:

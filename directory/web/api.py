@@ -169,8 +169,9 @@ class ProblemSchema(ma.Schema):
         metadata={"description": "unsupported-file-type: the file name suffixes taken"},
     )
     current_etag = ma.fields.String(
-        metadata={"description": "precondition-failed: the record's current ETag"}
-    )
+        metadata={"description": "precondition-failed: the record's current ETag (GET it "
+                  "again to see what changed)"}
+    )  # fmt: skip
     ref = ma.fields.String(
         metadata={"description": "duplicate-ref: the ref another record already has"}
     )

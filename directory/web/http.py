@@ -29,8 +29,10 @@ PROBLEM_MIMETYPE = "application/problem+json"
 GEOJSON_MIMETYPE = "application/geo+json"
 CSV_MIMETYPE = "text/csv"
 ATOM_MIMETYPE = "application/atom+xml"
+CALENDAR_MIMETYPE = "text/calendar"
 COMPRESSIBLE = [
     "application/json", PROBLEM_MIMETYPE, GEOJSON_MIMETYPE, CSV_MIMETYPE, ATOM_MIMETYPE,
+    CALENDAR_MIMETYPE,
     "text/html", "text/css", "application/javascript", "text/javascript", "image/svg+xml",
 ]  # fmt: skip
 UNCACHED_PATHS = frozenset({"/health", "/ready"})

@@ -153,6 +153,28 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/changes.atom"): Operation(
         "getChangesFeed", "What changed, as an Atom feed", ok="An Atom 1.0 feed"
     ),
+    ("get", "/api/v1/opportunities"): Operation(
+        "listOpportunities",
+        "Funding opportunities",
+        paged=True,
+        ok=f"A page of opportunities as JSON (default), as {_GEOJSON}, or as {_CSV}",
+    ),
+    ("post", "/api/v1/opportunities"): Operation("createOpportunity", "Add a funding opportunity"),
+    ("get", "/api/v1/opportunities/{key}"): Operation("getOpportunity", "One funding opportunity"),
+    ("patch", "/api/v1/opportunities/{key}"): Operation(
+        "updateOpportunity", "Change a funding opportunity"
+    ),
+    ("delete", "/api/v1/opportunities/{key}"): Operation(
+        "withdrawOpportunity", "Withdraw a funding opportunity"
+    ),
+    ("get", "/api/v1/opportunities.atom"): Operation(
+        "getOpportunitiesFeed", "Funding opportunities, as an Atom feed", ok="An Atom 1.0 feed"
+    ),
+    ("get", "/api/v1/opportunities.ics"): Operation(
+        "getOpportunitiesCalendar",
+        "Funding deadlines, as an iCalendar feed",
+        ok="An iCalendar (RFC 5545) feed",
+    ),
     ("get", "/api/v1/ogc"): Operation("getLandingPage", "OGC API – Features: landing page"),
     ("get", "/api/v1/ogc/conformance"): Operation(
         "getConformanceDeclaration", "OGC API – Features: conformance classes"
@@ -222,6 +244,8 @@ MEDIA_TYPES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         http.CSV_MIMETYPE: {"schema": {"type": "string"}},
     },
     ("get", "/api/v1/changes.atom"): {http.ATOM_MIMETYPE: {"schema": {"type": "string"}}},
+    ("get", "/api/v1/opportunities.atom"): {http.ATOM_MIMETYPE: {"schema": {"type": "string"}}},
+    ("get", "/api/v1/opportunities.ics"): {http.CALENDAR_MIMETYPE: {"schema": {"type": "string"}}},
 }
 
 #: an example of each path parameter, by path: real keys of the demo directory (the API
@@ -247,6 +271,7 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
     "/api/v1/organisations/{key}": {"key": "GB-GOR-PC390"},
     "/api/v1/grants/{key}": {"key": "demo-rescue-and-response-2023-24"},
     "/api/v1/imports/{run_id}": {"run_id": 1},
+    "/api/v1/opportunities/{key}": {"key": "demo-vru-youth-violence-round"},
     "/api/v1/ogc/collections/{collection_id}": {"collection_id": "wards"},
     "/api/v1/ogc/collections/{collection_id}/items": {"collection_id": "sites"},
     "/api/v1/ogc/collections/{collection_id}/items/{feature_id}": {

@@ -159,3 +159,71 @@ def csv_text(
             row.append(s.get("rank"))
         writer.writerow([neutralise(v) for v in row])
     return out.getvalue()
+
+
+# -- funding opportunities ---------------------------------------------------------------------
+OPPORTUNITY_CSV_COLUMNS = (
+    "id", "ref", "title", "funder", "programme", "status", "time_left", "opens_at",
+    "closes_at", "decision_date", "amount_min", "amount_max", "total_pot", "awards_expected",
+    "grant_months_min", "grant_months_max", "small_org_friendly", "small_org_rule", "themes",
+    "areas", "how_to_apply_url", "url",
+)  # fmt: skip
+
+
+def opportunities_csv(items: Sequence[Mapping[str, Any]], *, url_prefix: str) -> str:
+    """Opportunities (as the JSON list gives them) as CSV text, one row each."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(OPPORTUNITY_CSV_COLUMNS)
+    for o in items:
+        months = o["grant_length_months"]
+        row = [
+            o["id"], o["ref"], o["title"], o["funder"]["name"],
+            o["programme"]["id"] if o["programme"] else "", o["status"], o["time_left"],
+            o["opens_at"] or "", o["closes_at"], o["decision_date"] or "", o["amount_min"],
+            o["amount_max"], o["total_pot"], o["awards_expected"], months["min"], months["max"],
+            "yes" if o["small_org_friendly"] else "no", o["small_org_rule"],
+            _joined(t["id"] for t in o["themes"]), _joined(a["code"] for a in o["areas"]),
+            o["how_to_apply_url"], f"{url_prefix}{o['id']}",
+        ]  # fmt: skip
+        writer.writerow([neutralise(v) for v in row])
+    return out.getvalue()
+
+
+def opportunities_feature_collection(
+    items: Sequence[Mapping[str, Any]], geometries: Sequence[Any], *, number_matched: int,
+    links: Sequence[Mapping[str, str]],
+) -> dict[str, Any]:  # fmt: skip
+    """A FeatureCollection of opportunities, each its areas' union as the geometry."""
+    features = [
+        {
+            "type": "Feature",
+            "id": str(o["id"]),
+            "geometry": geometry,
+            "properties": {
+                "opportunity_id": o["id"],
+                "ref": o["ref"],
+                "title": o["title"],
+                "funder": o["funder"]["name"],
+                "status": o["status"],
+                "time_left": o["time_left"],
+                "opens_at": o["opens_at"],
+                "closes_at": o["closes_at"],
+                "small_org_friendly": o["small_org_friendly"],
+                "amount_min": o["amount_min"],
+                "amount_max": o["amount_max"],
+                "themes": [t["id"] for t in o["themes"]],
+                "areas": [a["code"] for a in o["areas"]],
+                "how_to_apply_url": o["how_to_apply_url"],
+                "url": o["url"],
+            },  # fmt: skip
+        }
+        for o, geometry in zip(items, geometries, strict=True)
+    ]
+    return {
+        "type": "FeatureCollection",
+        "numberMatched": number_matched,
+        "numberReturned": len(features),
+        "links": [dict(link) for link in links],
+        "features": features,
+    }

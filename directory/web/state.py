@@ -71,6 +71,11 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+def now() -> datetime:
+    """This moment, aware, in UTC (opportunities' statuses depend on the time of day)."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class DirectoryReads:
     """What a read of the in-memory directory needs, looked up once per request."""

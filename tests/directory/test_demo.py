@@ -257,6 +257,16 @@ def test_demo_loads_and_reloads_unchanged(writable_app, shared_data_dir):
     again = load(TODAY)
     assert [r.status for r in again] == ["unchanged"] * 3
     assert [r.events for r in again] == [0, 0, 0]
+    assert committee["opportunities"]["created"] == 6
     # the recent dates are anchored on the month: later in the same month changes nothing
+    # but the funding opportunities, anchored on the week (every status shown all week)
+    monday = TODAY - timedelta(days=TODAY.weekday())
+    week = [monday + timedelta(days=n) for n in range(7)]
+    assert [r.status for r in load([d for d in week if d.month == TODAY.month][-1])] == [
+        "unchanged"
+    ] * 3
     later = load(TODAY.replace(day=1) + timedelta(days=27))
-    assert [r.status for r in later] == ["unchanged"] * 3
+    assert [later[0].status, later[2].status] == ["unchanged"] * 2
+    changed = {name: c for name, c in later[1].counts.items() if set(c) - {"unchanged"}
+               and any(n for k, n in c.items() if k != "unchanged")}  # fmt: skip
+    assert set(changed) <= {"opportunities"}

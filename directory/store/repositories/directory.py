@@ -29,6 +29,7 @@ from directory.store.models import (
     ImportRun,
     Location,
     Lock,
+    Opportunity,
     Organisation,
     Outcome,
     PatchContact,
@@ -954,7 +955,8 @@ class CatalogueQueries:
     def existing_ids(self, wanted: dict[str, set[int]]) -> dict[str, set[int]]:
         """Of the ids asked for per entity (service, grant, organisation), those still held
         (``directory demo remove`` deletes records their change events name)."""
-        models = {"service": Service, "grant": Grant, "organisation": Organisation}
+        models = {"service": Service, "grant": Grant, "organisation": Organisation,
+                  "opportunity": Opportunity}  # fmt: skip
         found: dict[str, set[int]] = {}
         for entity, ids in wanted.items():
             model = models[entity]

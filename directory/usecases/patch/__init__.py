@@ -18,6 +18,7 @@ from directory.usecases.patch.answer import (
     PatchFilters,
     for_representations,
     funding_summary,
+    opportunities_change_today,
     patch,
     patch_lookup,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "Place",
     "for_representations",
     "funding_summary",
+    "opportunities_change_today",
     "partners",
     "patch",
     "patch_lookup",

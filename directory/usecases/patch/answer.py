@@ -8,7 +8,7 @@ import functools
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +20,7 @@ from directory.settings import Settings
 from directory.store.repositories.geography import (
     GeographyRepository,
 )
-from directory.usecases import geography
+from directory.usecases import geography, opportunities
 from directory.usecases.catalogue import grant_flags
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import GrantFact
@@ -102,9 +102,11 @@ def nearby_sites(index: DirectoryIndex, place: Place, filters: PatchFilters) -> 
 
 def patch(
     index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: PatchFilters,
-    today: date, *, page: int, per_page: int,
+    today: date, *, page: int, per_page: int, now: datetime | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Every service that serves the place, labelled with why, plus funding and contacts."""
+    """Every service that serves the place, labelled with why, plus funding, contacts and
+    the funding opportunities open for it (at ``now``, default noon UTC of ``today``)."""
+    moment = now or datetime.combine(today, time(12), UTC)
     matches = _matching(index, snap, place, filters)
     counts = matches.counts
     chosen = matches.ordered((page - 1) * per_page, page * per_page)
@@ -119,11 +121,54 @@ def patch(
         ),
         "awards": patch_awards(index, snap, place, filters.live_on or today, filters),
         "contacts": patch_contacts(index, place.coverage),
+        "opportunities": opportunities.patch_opportunities(
+            opportunity_candidates(index, place),
+            moment,
+            _soon_days(index),
+            f"/api/v1/opportunities?{urlencode({'area': _patch_area(place)})}",
+        ),
         "services": envelope(
             contents, total_items=counts["services"], page=page, per_page=per_page
         ),
         "sort": "relation (site nearby, site in area, ward, part of area, borough, BCU, London), then distance, then name",
     }
+
+
+#: the patch's relations an opportunity's area may have, as the answer names them
+OPPORTUNITY_SCOPES = {
+    "serves_ward": "ward", "serves_part": "inside", "serves_borough": "borough",
+    "serves_bcu": "bcu", "serves_london": "london",
+}  # fmt: skip
+
+
+def _soon_days(index: DirectoryIndex) -> int:
+    return index.settings.closing_soon_days if index.settings is not None else 14
+
+
+def opportunity_candidates(index: DirectoryIndex, place: Place) -> list[dict[str, Any]]:
+    """The opportunities naming one of the patch's areas (each with the most local of them
+    as its ``scope``), soonest deadline first; kept per areas."""
+    key = place.coverage.key
+    found = index.opportunity_lists.get(key)
+    if found is None:
+        if len(index.opportunity_lists) >= AREA_MATCHES_KEPT:
+            index.opportunity_lists.clear()
+        seen: dict[int, dict[str, Any]] = {}
+        for relation, codes in place.coverage.relations.items():
+            scope = OPPORTUNITY_SCOPES.get(relation)
+            for code in codes if scope else ():
+                for candidate in index.opportunities_by_area.get(code, ()):
+                    if candidate["id"] not in seen:
+                        seen[candidate["id"]] = {**candidate, "scope": scope}
+        found = sorted(seen.values(), key=lambda c: (c["_closes"], c["id"]))
+        index.opportunity_lists[key] = found
+    return found
+
+
+def opportunities_change_today(index: DirectoryIndex, place: Place, now: datetime) -> bool:
+    """Whether the patch's opportunities change status during today (UTC): its answer may
+    then change within the day, so its ETag hashes the body rather than the day."""
+    return opportunities.changes_today(opportunity_candidates(index, place), now, _soon_days(index))
 
 
 @functools.lru_cache(maxsize=1024)

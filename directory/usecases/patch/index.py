@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -24,10 +24,12 @@ from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.geography import (
     grid_cell,
 )
+from directory.store.repositories.opportunities import OpportunityQueries
 from directory.usecases.catalogue import area_ref, contact, grant_flags, site_body
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.geography import LONDON, GeographySnapshot
+from directory.usecases.opportunities import patch_candidate
 from directory.usecases.patch.grid import SiteGrid
 from directory.usecases.shared import Shared, compact
 
@@ -156,6 +158,11 @@ class DirectoryIndex:
     pass_masks: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     #: the programme ids a filter may name: those held and those programmes.csv lists
     programme_ids: frozenset[str] = frozenset()
+    #: funding opportunities not closed when it was built, by the area codes they name (as
+    #: patch candidates, see usecases/opportunities.py), soonest deadline first
+    opportunities_by_area: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: a patch's candidate opportunities by its areas (at most AREA_MATCHES_KEPT)
+    opportunity_lists: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -294,7 +301,22 @@ class DirectoryIndex:
             programme_ids=frozenset(facts.programmes) | {p.id for p in known_programmes()},
             settings=settings,
             order=order,
+            opportunities_by_area=_opportunities_by_area(q, today),
         )
+
+
+def _opportunities_by_area(q: CatalogueQueries, today: date) -> dict[str, list[dict[str, Any]]]:
+    """The opportunities still open (or to open) at the start of ``today`` (UTC), less a day
+    for the clocks, by the area codes they name; their statuses are worked out per request."""
+    repo = OpportunityQueries(q.db)
+    rows = repo.current(datetime.combine(today, datetime.min.time()) - timedelta(days=1))
+    areas = repo.areas_of([r.id for r in rows])
+    by_area: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:  # soonest deadline first
+        candidate = patch_candidate(row, "")
+        for code in areas.get(row.id, ()):
+            by_area[code].append(candidate)
+    return dict(by_area)
 
 
 def _order_array(order: dict[int, int]) -> np.ndarray:

@@ -12,6 +12,7 @@ from directory.web.resources.hsds.routes import blp as hsds
 from directory.web.resources.imports.routes import blp as imports
 from directory.web.resources.locate.routes import blp as locate
 from directory.web.resources.meta.routes import blp as meta
+from directory.web.resources.opportunities.routes import blp as opportunities
 from directory.web.resources.organisations.routes import blp as organisations
 from directory.web.resources.outcomes.routes import blp as outcomes
 from directory.web.resources.partners.routes import blp as partners
@@ -23,5 +24,6 @@ from directory.web.resources.themes.routes import blp as themes
 
 BLUEPRINTS = [
     meta, postcodes, locate, areas, patch, services, organisations, grants, partners, themes,
-    changes, imports, funding, programmes, outcomes, contacts, features, hsds,
+    changes, imports, funding, programmes, outcomes, contacts, opportunities, features,
+    hsds,
 ]  # fmt: skip

@@ -203,7 +203,7 @@ def test_blank_xlsx_explains_every_column_in_a_columns_sheet(tmp_path: Path):
     path = tmp_path / "template.xlsx"
     write_template(path, format="xlsx")
     book = load_workbook(path)
-    assert book.sheetnames == ["Services", "Columns"]
+    assert book.sheetnames == ["Services", "Opportunities", "Columns"]
     notes = list(book["Columns"].iter_rows(values_only=True))
     assert notes[0] == ("Heading", "Meaning")
     assert [n[0] for n in notes[1:]] == HEADINGS

@@ -17,7 +17,7 @@ from directory.web.resources.services.schemas import ChangeEventSchema
 from directory.web.state import catalogue, paged_response, snapshot, state, today
 
 blp = Blueprint("changes", __name__, url_prefix="/api/v1", description="Change feed")
-ENTITIES = ["service", "grant", "organisation", "outcome", "contact"]
+ENTITIES = ["service", "grant", "organisation", "outcome", "contact", "opportunity"]
 
 
 class ChangeArgsSchema(PageArgsSchema):

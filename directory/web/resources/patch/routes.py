@@ -80,9 +80,13 @@ def get_patch(args: dict[str, Any]) -> Response:
         northing=args.get("northing"), area=args.get("area"),
     )  # fmt: skip
     page, per_page = args["page"], args["per_page"]
+    now = web.now()
     body = patch.patch(
-        reads.index, reads.snap, place, _filters(args), reads.today, page=page, per_page=per_page
-    )
+        reads.index, reads.snap, place, _filters(args), reads.today, page=page,
+        per_page=per_page, now=now,
+    )  # fmt: skip
+    if patch.opportunities_change_today(reads.index, place, now):
+        web.etag_from_body()  # an opportunity opens or closes today: the answer may change
     kind = web.representation(args.get("format"), ("json", "geojson", "csv"))
     if kind == "json":
         return http.json_response(body)

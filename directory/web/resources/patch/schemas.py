@@ -321,6 +321,44 @@ class PatchFundingSchema(Schema):
     rule = ma.fields.String()
 
 
+class PatchOpportunitySchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    title = ma.fields.String()
+    funder = ma.fields.String(metadata={"description": "The funder's name"})
+    scope = ma.fields.String(
+        metadata={"description": "The most local of the patch's areas it is for: ward, "
+                  "inside (an area inside the one asked for), borough, bcu or london"}
+    )  # fmt: skip
+    small_org_friendly = ma.fields.Boolean()
+    amount_min = ma.fields.Float(allow_none=True, metadata={"description": "Pounds"})
+    amount_max = ma.fields.Float(allow_none=True, metadata={"description": "Pounds"})
+    opens_at = ma.fields.String(allow_none=True, metadata={"description": "Europe/London"})
+    closes_at = ma.fields.String(metadata={"description": "The deadline, Europe/London"})
+    how_to_apply_url = ma.fields.String(allow_none=True)
+    url = ma.fields.String()
+    demo = ma.fields.Boolean()
+    status = ma.fields.String(metadata={"description": "open or closing_soon"})
+    days_left = ma.fields.Integer(metadata={"description": "Calendar days to the deadline"})
+    time_left = ma.fields.String(
+        metadata={"description": "closes in 5 days, closes today at 17:00 …"}
+    )
+
+
+class PatchOpportunitiesSchema(Schema):
+    total = ma.fields.Integer(metadata={"description": "Open opportunities for the patch"})
+    contents = ma.fields.List(
+        ma.fields.Nested(PatchOpportunitySchema),
+        metadata={"description": "The first 10, soonest deadline first"},
+    )
+    closing_soon_days = ma.fields.Integer(
+        metadata={"description": "closing_soon: closing within this many days"}
+    )
+    all_url = ma.fields.String(
+        metadata={"description": "Every opportunity for the patch's area (/opportunities)"}
+    )
+
+
 class PatchSchema(PostcodeSchema):
     """The patch: where it is (the postcode's, point's or area's answer, whichever was
     asked), then what is in it. A hot route: the view returns the use case's dict, this
@@ -357,6 +395,11 @@ class PatchSchema(PostcodeSchema):
         ma.fields.Nested(ContactSchema),
         metadata={"description": "Patch contacts (SPOC, SNB chair, BCU lead)"},
     )
+    opportunities = ma.fields.Nested(
+        PatchOpportunitiesSchema,
+        metadata={"description": "Funding opportunities open now (open or closing soon) for "
+                  "the patch's ward, borough, BCU or all of London, with the time left"},
+    )  # fmt: skip
     services = ma.fields.Nested(PatchServicePageSchema)
     sort = ma.fields.String()
 

@@ -371,6 +371,43 @@
     });
   }
 
+  /* "Funding opportunities open now": the patch's open bidding rounds with the time left,
+     and links to subscribe to the borough's (Atom, iCalendar). All text as textContent. */
+  var SCOPES = { ward: "this ward", inside: "an area inside it", borough: "the borough", bcu: "the BCU", london: "all of London" };
+  function awardRange(o) {
+    if (o.amount_max === null || o.amount_max === undefined) return null;
+    return o.amount_min !== null && o.amount_min !== undefined && o.amount_min !== o.amount_max
+      ? "£" + whole.format(o.amount_min) + " to £" + whole.format(o.amount_max)
+      : "Up to £" + whole.format(o.amount_max);
+  }
+  function renderOpportunities(patch) {
+    var list = clear($("opportunity-list"));
+    var found = patch.opportunities || { total: 0, contents: [] };
+    $("opportunities-heading").textContent = "Funding opportunities open now (" + whole.format(found.total) + ")";
+    if (!found.contents.length) {
+      append(list, el("li", { class: "none", text: "No funding opportunity is open for this patch now." }));
+    }
+    found.contents.forEach(function (o) {
+      var apply = /^https?:\/\//.test(o.how_to_apply_url || "") ? o.how_to_apply_url : null;
+      append(list, el("li", { class: "opportunity", "data-ref": o.ref, "data-status": o.status, "data-demo": isDemo(o) ? "yes" : "no" },
+        el("div", { class: "opportunity-head" }, el("h3", { text: o.title }), demoTag(o)),
+        el("p", { class: "time-left" + (o.status === "closing_soon" ? " soon" : ""), text: o.time_left.charAt(0).toUpperCase() + o.time_left.slice(1) }),
+        el("p", { class: "funder" }, "From ", el("strong", { text: o.funder }), ", for " + (SCOPES[o.scope] || o.scope)),
+        awardRange(o) ? el("p", { class: "amount", text: awardRange(o) }) : null,
+        o.small_org_friendly ? el("p", { class: "small-org", text: "Suits small organisations" }) : null,
+        el("p", { class: "apply" }, apply ? el("a", { href: apply, rel: "noopener", text: "How to apply" }) : null,
+          apply ? " · " : null, el("a", { href: o.url, text: "Details (JSON)" }))));
+    });
+    var links = clear($("opportunity-links"));
+    var area = patch.borough || patch.area;
+    if (!area) return;
+    var q = "?area=" + encodeURIComponent(area.code);
+    append(links, "Subscribe to " + area.name + "'s funding opportunities: ",
+      el("a", { id: "opportunities-atom", href: API + "/opportunities.atom" + q, text: "Atom feed" }), " · ",
+      el("a", { id: "opportunities-ics", href: API + "/opportunities.ics" + q, text: "Calendar of deadlines (.ics)" }), " · ",
+      el("a", { id: "opportunities-all", href: API + "/opportunities" + q, text: "All of them (JSON)" }));
+  }
+
   function renderServices(patch) {
     var list = clear($("service-list"));
     var services = patch.services.contents;
@@ -963,6 +1000,7 @@
       renderFacts(patch, mode);
       renderLinks((main && main.code) || "", mainName);
       renderContacts(patch);
+      renderOpportunities(patch);
       renderServices(patch);
       renderAwards($("awards-body"), $("awards-heading"), patch.awards, mainName);
       var sites = collectSites(patch.services.contents);

@@ -1,0 +1,585 @@
+"""Funding opportunities (bidding rounds), on SQLite and PostgreSQL: the list's filters each
+against a computation of our own from the full list, statuses and their boundaries, the
+iCalendar feed read back with icalendar (UIDs, Europe/London across a clock change), Atom,
+CSV, GeoJSON, the patch's open opportunities, the template's "Opportunities" sheet, and the
+officers' writes with every role, If-Match and bad input.
+
+Reads share the session's demo directory (``shared_demo_app``); writes share one copy of it
+per backend for the module (each test writes opportunities of its own refs)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from flask import Flask
+
+from directory import create_app
+from directory.usecases import opportunities as uc
+from directory.web import state as web_state
+from tests.conftest import BACKENDS, demo_copy
+from tests.directory.test_keys import make_key
+
+LONDON = ZoneInfo("Europe/London")
+ATOM = "{http://www.w3.org/2005/Atom}"
+ALL = "status=upcoming&status=open&status=closing_soon&status=closed"
+DEMO_REFS = {
+    "demo-vru-youth-violence-round": "open",
+    "demo-lcpf-co-commissioning-round": "closing_soon",
+    "demo-young-londoners-fund-round": "upcoming",
+    "demo-kingston-snb-small-grants": "open",
+    "demo-brixton-acre-lane-micro-grants": "open",
+    "demo-vawg-prevention-round": "closed",
+}
+
+
+def get_json(app: Flask, url: str) -> Any:
+    response = app.test_client().get(url)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_json()
+
+
+def everything(app: Flask) -> list[dict[str, Any]]:
+    return get_json(app, f"/api/v1/opportunities?{ALL}&per_page=1000")["contents"]  # type: ignore[no-any-return]
+
+
+def refs(items: list[dict[str, Any]]) -> list[str]:
+    return [o["ref"] for o in items]
+
+
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# -- statuses ------------------------------------------------------------------------------
+def test_status_boundaries() -> None:
+    opens, closes = datetime(2026, 3, 1, 9), datetime(2026, 3, 29, 11)  # naive UTC
+    at = lambda naive: naive.replace(tzinfo=UTC)  # noqa: E731
+    second = timedelta(seconds=1)
+    assert uc.status_of(opens, closes, at(opens - second), 14) == "upcoming"
+    assert uc.status_of(opens, closes, at(opens), 14) == "open"
+    assert uc.status_of(opens, closes, at(closes - timedelta(days=14) - second), 14) == "open"
+    assert uc.status_of(opens, closes, at(closes - timedelta(days=14)), 14) == "closing_soon"
+    assert uc.status_of(opens, closes, at(closes - second), 14) == "closing_soon"
+    assert uc.status_of(opens, closes, at(closes), 14) == "closed"
+    assert uc.status_of(None, closes, at(opens - timedelta(days=99)), 14) == "open"
+    # the days left are London calendar days: 29 March 2026 is the day the clocks go forward
+    late = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)  # 28 March, 23:30 GMT
+    assert uc.time_left(opens, closes, "closing_soon", late) == (1, "closes tomorrow at 12:00")
+    early = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # 29 March, 00:30 GMT
+    assert uc.time_left(opens, closes, "closing_soon", early) == (0, "closes today at 12:00")
+    assert uc.time_left(opens, closes, "closed", at(closes)) == (None, "closed on 29 March 2026")
+    assert uc.time_left(opens, closes, "upcoming", at(opens - timedelta(days=5))) == (
+        5, "opens in 5 days",
+    )  # fmt: skip
+
+
+def test_london_day_across_the_clock_change() -> None:
+    assert uc.london_day(date(2026, 3, 29)) == (datetime(2026, 3, 29), datetime(2026, 3, 29, 23))
+    assert uc.london_day(date(2026, 10, 25)) == (
+        datetime(2026, 10, 24, 23), datetime(2026, 10, 26, 0),
+    )  # fmt: skip
+
+
+# -- reads on the demo directory -----------------------------------------------------------
+def test_demo_statuses_and_the_default_list(shared_demo_app: Flask) -> None:
+    items = everything(shared_demo_app)
+    assert {o["ref"]: o["status"] for o in items} == DEMO_REFS
+    now = datetime.now(UTC)
+    for o in items:
+        opens = None if o["opens_at"] is None else moment(o["opens_at"])
+        closes = moment(o["closes_at"])
+        assert closes.utcoffset() == closes.astimezone(LONDON).utcoffset()  # London's offset
+        expected = (
+            "upcoming" if opens and opens > now else "closed" if closes <= now
+            else "closing_soon" if closes - now <= timedelta(days=14) else "open"
+        )  # fmt: skip
+        assert o["status"] == expected
+        assert (o["contact"] is not None) == (o["ref"] == "demo-lcpf-co-commissioning-round")
+    body = get_json(shared_demo_app, "/api/v1/opportunities")
+    assert refs(body["contents"]) == [o["ref"] for o in items if o["status"] != "closed"]
+    deadlines = [moment(o["closes_at"]) for o in body["contents"]]
+    assert deadlines == sorted(deadlines)
+    assert body["status"] == ["upcoming", "open", "closing_soon"]
+    assert body["closing_soon_days"] == 14
+    assert refs(everything(shared_demo_app))[-1] == "demo-vawg-prevention-round"  # closed last
+
+
+def _hierarchy(app: Flask, code: str) -> set[str]:
+    """The area, the areas above it: from the areas API (independently of the filter)."""
+    codes = {code}
+    while True:
+        parent = get_json(app, f"/api/v1/areas/{code}")["parent"]
+        if parent is None:
+            return codes
+        code = parent["code"]
+        codes.add(code)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["postcode=SW2 1RW", "postcode=KT1 1EU", "area=Lambeth", "area=E09000021",
+     "area=bcu-south-west", "area=E05014095", "area=E12000007"],
+)  # fmt: skip
+def test_place_filters(shared_demo_app: Flask, query: str) -> None:
+    items = everything(shared_demo_app)
+    name, value = query.split("=")
+    if name == "postcode":
+        answer = get_json(shared_demo_app, f"/api/v1/postcodes/{value}")
+        place = answer["ward"]["code"]
+    else:
+        place = get_json(shared_demo_app, f"/api/v1/areas?q={value}")["contents"][0]["code"] \
+            if not value.startswith(("E", "bcu")) else value  # fmt: skip
+    above = _hierarchy(shared_demo_app, place)
+    expected = [
+        o["ref"] for o in items
+        if any(a["code"] in above or place in _hierarchy(shared_demo_app, a["code"])
+               for a in o["areas"])
+    ]  # fmt: skip
+    body = get_json(shared_demo_app, f"/api/v1/opportunities?{ALL}&{query}")
+    assert refs(body["contents"]) == expected
+    assert body["place"]["area"]["code"] == place
+    assert expected  # London-wide ones match everywhere
+
+
+def test_theme_small_org_closes_within_open_on(shared_demo_app: Flask) -> None:
+    items = everything(shared_demo_app)
+    get = lambda q: refs(get_json(shared_demo_app, f"/api/v1/opportunities?{ALL}&{q}")["contents"])  # noqa: E731
+    themes = lambda o: {t["id"] for t in o["themes"]}  # noqa: E731
+    assert get("theme=youth-diversion") == [
+        o["ref"] for o in items if "youth-diversion" in themes(o)
+    ]
+    assert get("theme=youth-diversion&theme=mentoring") == [
+        o["ref"] for o in items if {"youth-diversion", "mentoring"} <= themes(o)
+    ]
+    assert get("small_org_friendly=true") == [o["ref"] for o in items if o["small_org_friendly"]]
+    assert get("small_org_friendly=false") == [
+        o["ref"] for o in items if not o["small_org_friendly"]
+    ]
+    now = datetime.now(UTC)
+    for days in (13, 25, 50):
+        assert get(f"closes_within={days}") == [
+            o["ref"] for o in items
+            if now < moment(o["closes_at"]) <= now + timedelta(days=days)
+        ]  # fmt: skip
+    for shift in (-30, -15, 0, 20, 55):
+        day = now.astimezone(LONDON).date() + timedelta(days=shift)
+        start = datetime.combine(day, datetime.min.time(), LONDON)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), LONDON)
+        assert get(f"open_on={day}") == [
+            o["ref"] for o in items
+            if (o["opens_at"] is None or moment(o["opens_at"]) < end)
+            and moment(o["closes_at"]) > start
+        ], day  # fmt: skip
+    for status in uc.STATUSES:
+        only = refs(get_json(shared_demo_app, f"/api/v1/opportunities?status={status}")["contents"])
+        assert only == [o["ref"] for o in items if o["status"] == status]
+
+
+def test_bad_input(shared_demo_app: Flask) -> None:
+    client = shared_demo_app.test_client()
+    for query, status in [
+        ("theme=nope", 422), ("status=soon", 422), ("area=Narnia", 404),
+        ("postcode=ZZ", 422), ("area=Lambeth&postcode=SW2 1RW", 422), ("closes_within=0", 422),
+        ("open_on=2026-02-30", 422), ("per_page=0", 422),
+    ]:  # fmt: skip
+        response = client.get(f"/api/v1/opportunities?{query}")
+        assert response.status_code == status, query
+        assert response.mimetype == "application/problem+json"
+    assert client.get("/api/v1/opportunities/nope").status_code == 404
+    assert client.get("/api/v1/opportunities/999999").status_code == 404
+
+
+def test_one_by_id_or_ref(shared_demo_app: Flask) -> None:
+    client = shared_demo_app.test_client()
+    by_ref = client.get("/api/v1/opportunities/demo-kingston-snb-small-grants")
+    body = by_ref.get_json()
+    by_id = client.get(f"/api/v1/opportunities/{body['id']}")
+    assert by_id.get_json() == body
+    assert by_ref.headers["ETag"] == by_id.headers["ETag"]
+    assert not by_ref.headers["ETag"].startswith("W/")
+    assert body["funder"] == {
+        "ref": "GB-GOR-PC390",
+        "name": "Mayor's Office for Policing and Crime",
+    }
+    assert body["areas"] == [
+        {"code": "E09000021", "name": "Kingston upon Thames", "type": "borough"}
+    ]
+    assert body["small_org_rule"].startswith("Groups with an annual income under £100,000")
+    assert body["grant_length_months"] == {"min": 6, "max": 12}
+    assert body["amount_max"] == 5000.0 and body["currency"] == "GBP"
+    again = client.get(
+        f"/api/v1/opportunities/{body['id']}", headers={"If-None-Match": by_ref.headers["ETag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_csv_and_geojson(shared_demo_app: Flask) -> None:
+    client = shared_demo_app.test_client()
+    items = get_json(shared_demo_app, f"/api/v1/opportunities?{ALL}")["contents"]
+    response = client.get(f"/api/v1/opportunities?{ALL}&format=csv")
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [r["ref"] for r in rows] == refs(items)
+    assert [r["status"] for r in rows] == [o["status"] for o in items]
+    assert rows[0]["areas"] == "; ".join(a["code"] for a in items[0]["areas"])
+    response = client.get(f"/api/v1/opportunities?{ALL}", headers={"Accept": "text/csv"})
+    assert response.mimetype == "text/csv"
+    collection = client.get(
+        f"/api/v1/opportunities?{ALL}", headers={"Accept": "application/geo+json"}
+    ).get_json()
+    assert collection["numberMatched"] == len(items) == len(collection["features"])
+    for feature, item in zip(collection["features"], items, strict=True):
+        assert feature["properties"]["ref"] == item["ref"]
+        assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+        lon, lat = _first_position(feature["geometry"])
+        assert -0.6 < lon < 0.4 and 51.2 < lat < 51.8  # London, lon/lat order
+    page = client.get("/api/v1/opportunities?format=geojson&per_page=1&page=2")
+    assert 'rel="next"' in page.headers["Link"] or 'rel="prev"' in page.headers["Link"]
+
+
+def _first_position(geometry: dict[str, Any]) -> tuple[float, float]:
+    coordinates: Any = geometry["coordinates"]
+    while isinstance(coordinates[0], list):
+        coordinates = coordinates[0]
+    return coordinates[0], coordinates[1]
+
+
+def test_atom_feed(shared_demo_app: Flask) -> None:
+    client = shared_demo_app.test_client()
+    response = client.get("/api/v1/opportunities.atom?area=Lambeth")
+    assert response.mimetype == "application/atom+xml"
+    feed = ET.fromstring(response.data)
+    expected = get_json(shared_demo_app, "/api/v1/opportunities?area=Lambeth")["contents"]
+    entries = feed.findall(f"{ATOM}entry")
+    titles = [e.findtext(f"{ATOM}title") for e in entries]
+    assert sorted(titles) == sorted(
+        f"{o['title']} ({o['funder']['name']}): {o['time_left']}" for o in expected
+    )
+    ids = [e.findtext(f"{ATOM}id") for e in entries]
+    assert all(i.startswith("urn:uuid:") for i in ids) and len(set(ids)) == len(ids)
+    other_host = client.get(
+        "/api/v1/opportunities.atom?area=Lambeth", base_url="https://example.org"
+    )
+    assert [
+        e.findtext(f"{ATOM}id") for e in ET.fromstring(other_host.data).findall(f"{ATOM}entry")
+    ] == ids
+    assert feed.findtext(f"{ATOM}title") == "Funding opportunities: Lambeth"
+
+
+def test_calendar_feed(shared_demo_app: Flask) -> None:
+    client = shared_demo_app.test_client()
+    response = client.get("/api/v1/opportunities.ics?area=E09000021")
+    assert response.mimetype == "text/calendar"
+    cal = icalendar.Calendar.from_ical(response.data)
+    items = get_json(shared_demo_app, f"/api/v1/opportunities?{ALL}&area=E09000021")["contents"]
+    events = {str(e["UID"]): e for e in cal.walk("VEVENT")}
+    expected = {f"{o['ref']}-closes@{uc.UID_DOMAIN}": o for o in items}
+    expected.update({f"{o['ref']}-opens@{uc.UID_DOMAIN}": o for o in items if o["opens_at"]})
+    assert set(events) == set(expected)
+    assert [tz["TZID"] for tz in cal.walk("VTIMEZONE")] == ["Europe/London"]
+    for uid, event in events.items():
+        start = event.decoded("DTSTART")
+        assert str(start.tzinfo) == "Europe/London"
+        assert event["DTSTART"].params["TZID"] == "Europe/London"
+        item = expected[uid]
+        wanted = item["closes_at"] if uid.endswith(f"-closes@{uc.UID_DOMAIN}") else item["opens_at"]
+        assert start == moment(wanted)
+        assert str(event["URL"]) == item["how_to_apply_url"]
+    assert client.get("/api/v1/opportunities.ics?area=E09000021").data == response.data
+
+
+def test_patch_lists_open_opportunities(shared_demo_app: Flask) -> None:
+    patch = get_json(shared_demo_app, "/api/v1/patch?postcode=SW2 1RW")
+    listed = get_json(shared_demo_app, "/api/v1/opportunities?postcode=SW2 1RW")["contents"]
+    answer = patch["opportunities"]
+    expected = [o for o in listed if o["status"] in ("open", "closing_soon")]
+    assert refs(answer["contents"]) == refs(expected)
+    assert answer["total"] == len(expected)
+    assert [o["time_left"] for o in answer["contents"]] == [o["time_left"] for o in expected]
+    scopes = {o["ref"]: o["scope"] for o in answer["contents"]}
+    assert scopes == {"demo-lcpf-co-commissioning-round": "borough",
+                      "demo-brixton-acre-lane-micro-grants": "ward"}  # fmt: skip
+    assert answer["all_url"] == "/api/v1/opportunities?area=E05014095"
+    borough = get_json(shared_demo_app, "/api/v1/patch?area=Kingston")["opportunities"]
+    in_kingston = get_json(shared_demo_app, "/api/v1/opportunities?area=Kingston")["contents"]
+    assert refs(borough["contents"]) == [
+        o["ref"] for o in in_kingston if o["status"] in ("open", "closing_soon")
+    ]
+    assert {o["scope"] for o in borough["contents"]} == {"borough", "bcu"}
+
+
+def test_statuses_at_another_time(shared_demo_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The status is the time of asking's: just before and at a deadline."""
+    item = next(
+        o for o in everything(shared_demo_app) if o["ref"] == "demo-kingston-snb-small-grants"
+    )
+    closes = moment(item["closes_at"]).astimezone(UTC)
+    url = "/api/v1/opportunities/demo-kingston-snb-small-grants"
+    monkeypatch.setattr(web_state, "now", lambda: closes - timedelta(seconds=1))
+    assert get_json(shared_demo_app, url)["status"] == "closing_soon"
+    assert get_json(shared_demo_app, url)["time_left"] == "closes today at 23:59"
+    monkeypatch.setattr(web_state, "now", lambda: closes)
+    assert get_json(shared_demo_app, url)["status"] == "closed"
+    assert "demo-kingston-snb-small-grants" not in refs(
+        get_json(shared_demo_app, "/api/v1/opportunities?area=Kingston")["contents"]
+    )
+
+
+# -- writes --------------------------------------------------------------------------------
+@pytest.fixture(scope="module", params=BACKENDS)
+def write_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """A copy of the demo directory of this module's own, per backend, for the writes."""
+    tmp = request.getfixturevalue("tmp_path_factory").mktemp(f"opportunities-{request.param}")
+    app = create_app(demo_copy(request, request.param, tmp))
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
+@pytest.fixture(scope="module")
+def keys(write_app: Flask) -> dict[str, str]:
+    return {
+        role: make_key(write_app, role, *(["--organisation", "GB-GOR-PC390"] if role == "editor" else []))["key"]
+        for role in ("admin", "officer", "editor")
+    }  # fmt: skip
+
+
+def new_body(ref: str, **extra: Any) -> dict[str, Any]:
+    closes = datetime.now(LONDON).replace(microsecond=0) + timedelta(days=30)
+    return {
+        "ref": ref, "title": f"Round {ref}", "funder": {"name": "MOPAC", "ref": "GB-GOR-PC390"},
+        "closes_at": closes.isoformat(), "areas": ["Lambeth"], "themes": ["vawg"],
+        "programme": "vawg", "amount_min": 1000, "amount_max": 5000,
+        "small_org_friendly": True, "small_org_rule": "Income under £250k",
+        "contact": {"name": "A Person", "email": "person@example.org"}, **extra,
+    }  # fmt: skip
+
+
+def post(app: Flask, body: Any, key: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return app.test_client().post("/api/v1/opportunities", json=body, headers=headers)
+
+
+def test_create_by_role(write_app: Flask, keys: dict[str, str]) -> None:
+    assert post(write_app, new_body("r-none"), None).status_code == 401
+    response = post(write_app, new_body("r-editor"), keys["editor"])
+    assert response.status_code == 403
+    assert response.get_json()["code"] == "wrong-role"
+    for role in ("officer", "admin"):
+        response = post(write_app, new_body(f"r-{role}"), keys[role])
+        assert response.status_code == 201, response.get_json()
+        body = response.get_json()
+        assert response.headers["Location"] == body["url"]
+        assert body["areas"] == [{"code": "E09000022", "name": "Lambeth", "type": "borough"}]
+        assert body["status"] == "open" and body["contact"] is None  # not published
+        assert body["funder"]["ref"] == "GB-GOR-PC390"
+        assert get_json(write_app, body["url"]) == body
+    assert post(write_app, new_body("r-officer"), keys["officer"]).status_code == 409
+    listed = get_json(write_app, "/api/v1/opportunities?postcode=SW2 1RW")["contents"]
+    assert {"r-officer", "r-admin"} <= set(refs(listed))
+    patch = get_json(write_app, "/api/v1/patch?postcode=SW2 1RW")["opportunities"]
+    assert {"r-officer", "r-admin"} <= set(refs(patch["contents"]))
+    events = get_json(write_app, "/api/v1/changes?entity=opportunity&per_page=1000")["contents"]
+    created = {e["entity_ref"]: e for e in events if e["action"] == "created"}
+    assert created["r-admin"]["url"] == body["url"]
+    assert created["r-admin"]["summary"].startswith("Opportunity 'Round r-admin' added by ")
+    assert {a["code"] for a in created["r-admin"]["areas"]} == {"E09000022"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"areas": ["Narnia"]}, "areas"), ({"themes": ["nope"]}, "themes"),
+        ({"programme": "nope"}, "programme"), ({"amount_min": 9000}, "amount_min"),
+        ({"opens_at": "2099-01-01T00:00:00Z"}, "opens_at"), ({"closes_at": "soon"}, "closes_at"),
+        ({"ref": "has space"}, "ref"), ({"colour": "red"}, "colour"),
+        ({"contact": {"email": "not-an-email"}}, "contact"), ({"amount_max": -1}, "amount_max"),
+        ({"areas": []}, "areas"),
+    ],
+)  # fmt: skip
+def test_create_refuses_bad_input(
+    write_app: Flask, keys: dict[str, str], change: dict[str, Any], field: str
+) -> None:
+    response = post(write_app, {**new_body("bad-input"), **change}, keys["officer"])
+    assert response.status_code == 422, response.get_json()
+    assert field in str(response.get_json()["errors"])
+    assert write_app.test_client().get("/api/v1/opportunities/bad-input").status_code == 404
+
+
+def send(app: Flask, method: str, url: str, key: str | None, etag: str | None = None,
+         body: Any = None) -> Any:  # fmt: skip
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    if etag is not None:
+        headers["If-Match"] = etag
+    return app.test_client().open(url, method=method, json=body, headers=headers)
+
+
+def test_change_and_withdraw(write_app: Flask, keys: dict[str, str]) -> None:
+    made = post(write_app, new_body("r-change"), keys["officer"]).get_json()
+    url = made["url"]
+    etag = write_app.test_client().get(url).headers["ETag"]
+    change = {
+        "title": "Round r-change, extended",
+        "areas": ["E12000007"],
+        "grant_length_months": {"max": 36},
+    }
+    for method, body in (("PATCH", change), ("DELETE", None)):
+        assert send(write_app, method, url, None, etag, body).status_code == 401
+        assert send(write_app, method, url, keys["editor"], etag, body).status_code == 403
+        response = send(write_app, method, url, keys["officer"], None, body)
+        assert (
+            response.status_code == 428 and response.get_json()["code"] == "precondition-required"
+        )
+        response = send(write_app, method, url, keys["officer"], '"stale"', body)
+        assert response.status_code == 412 and response.get_json()["current_etag"] == etag
+        assert (
+            send(
+                write_app, method, "/api/v1/opportunities/nope", keys["officer"], "*", body
+            ).status_code
+            == 404
+        )
+    assert (
+        send(write_app, "PATCH", url, keys["officer"], etag, {"areas": ["Narnia"]}).status_code
+        == 422
+    )
+    assert (
+        send(write_app, "PATCH", url, keys["officer"], etag, {"ref": "renamed"}).status_code == 422
+    )
+    response = send(write_app, "PATCH", url, keys["officer"], etag, change)
+    assert response.status_code == 200, response.get_json()
+    changed = response.get_json()
+    assert changed["title"] == change["title"] and changed["grant_length_months"] == {
+        "min": None,
+        "max": 36,
+    }
+    assert changed["areas"] == [{"code": "E12000007", "name": "London", "type": "region"}]
+    assert changed["amount_max"] == made["amount_max"]  # untouched members stay
+    assert (
+        send(write_app, "PATCH", url, keys["admin"], etag, change).status_code == 412
+    )  # stale now
+    fresh = write_app.test_client().get(url).headers["ETag"]
+    assert fresh != etag
+    assert "r-change" in refs(
+        get_json(write_app, "/api/v1/opportunities?postcode=KT1 1EU")["contents"]
+    )
+    assert send(write_app, "DELETE", url, keys["admin"], fresh).status_code == 204
+    gone = get_json(write_app, url)
+    assert gone["status"] == "withdrawn" and gone["withdrawn_at"] is not None
+    assert "r-change" not in refs(
+        get_json(write_app, f"/api/v1/opportunities?{ALL}&per_page=1000")["contents"]
+    )
+    assert "r-change" not in refs(
+        get_json(write_app, "/api/v1/patch?postcode=KT1 1EU")["opportunities"]["contents"]
+    )
+    events = get_json(write_app, "/api/v1/changes?entity=opportunity&per_page=1000")["contents"]
+    mine = [(e["action"], sorted(e["changes"])) for e in events if e["entity_ref"] == "r-change"]
+    assert mine == [
+        ("withdrawn", []),
+        ("updated", ["areas", "grant_months_max", "title"]),
+        ("created", []),
+    ]
+    updated = next(e for e in events if e["entity_ref"] == "r-change" and e["action"] == "updated")
+    assert updated["changes"]["title"] == {"old": "Round r-change", "new": change["title"]}
+    again = write_app.test_client().get(url).headers["ETag"]
+    response = send(write_app, "PATCH", url, keys["officer"], again, {"summary": "Back again"})
+    assert response.get_json()["status"] == "open"  # restored
+
+
+# -- the template's Opportunities sheet ------------------------------------------------------
+def workbook(tmp_path: Any, rows: list[dict[str, Any]]) -> bytes:
+    """The blank template (`directory template`) with these rows on its Opportunities sheet."""
+    from openpyxl import load_workbook
+
+    from directory.ingest.opportunity_sheet import HEADINGS
+    from directory.ingest.template import write_template
+
+    path = tmp_path / "template.xlsx"
+    write_template(path, format="xlsx")
+    book = load_workbook(path)
+    sheet = book["Opportunities"]
+    assert [c.value for c in sheet[1]] == HEADINGS
+    for row in rows:
+        sheet.append([row.get(h) for h in HEADINGS])
+    book.save(path)
+    return path.read_bytes()
+
+
+def sheet_row(ref: str, **cells: Any) -> dict[str, Any]:
+    closes = date.today() + timedelta(days=40)
+    return {
+        "Opportunity ref": ref, "Title": f"Sheet round {ref}", "Funder": "MOPAC",
+        "Programme": "VRU", "Closes": f"{closes:%d/%m/%Y} 12:00", "Areas": "Lambeth; Southwark",
+        "Themes": "knife crime", "Amount max": "£50k", "Small org friendly": "yes",
+        "Small org rule": "Income under £250k", "Opens": datetime(2026, 1, 5, 9, 30),
+        **cells,
+    }  # fmt: skip
+
+
+def test_template_sheet_imports_all_or_nothing(
+    write_app: Flask, keys: dict[str, str], tmp_path: Any
+) -> None:
+    from tests.directory.test_keys import upload
+
+    bad = workbook(tmp_path, [
+        sheet_row("sheet-good"),
+        sheet_row("sheet-bad", Closes="soon", Areas="Narnia", Title=None),
+        sheet_row("sheet-good"),
+    ])  # fmt: skip
+    response = upload(write_app, bad, key=keys["officer"], name="rounds.xlsx")
+    assert response.status_code == 422
+    problems = {
+        (p["row"], p["column"]) for p in response.get_json()["problems"] if p["severity"] == "error"
+    }
+    assert {(3, "Closes"), (3, "Areas"), (3, "Title"), (4, "Opportunity ref")} <= problems
+    assert write_app.test_client().get("/api/v1/opportunities/sheet-good").status_code == 404
+    good = workbook(tmp_path, [sheet_row("sheet-good"), sheet_row("sheet-two", Demo="yes")])
+    response = upload(write_app, good, key=keys["officer"], name="rounds.xlsx")
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["counts"]["opportunities"]["created"] == 2
+    body = get_json(write_app, "/api/v1/opportunities/sheet-good")
+    assert body["funder"] == {
+        "ref": "GB-GOR-PC390",
+        "name": "Mayor's Office for Policing and Crime",
+    }
+    assert body["programme"]["id"] == "vru" and body["amount_max"] == 50000.0
+    assert [a["code"] for a in body["areas"]] == ["E09000022", "E09000028"]
+    assert body["closes_at"].endswith("T12:00:00+00:00") or body["closes_at"].endswith(
+        "T12:00:00+01:00"
+    )
+    assert body["opens_at"] == "2026-01-05T09:30:00+00:00"
+    assert get_json(write_app, "/api/v1/opportunities/sheet-two")["demo"] is True
+    again = upload(write_app, good, key=keys["officer"], name="rounds.xlsx")
+    assert again.get_json()["status"] == "unchanged"
+
+
+def test_calendar_across_the_clock_change(write_app: Flask, keys: dict[str, str]) -> None:
+    """Deadlines at noon London time either side of next spring's clock change: 12:00 GMT
+    and 12:00 BST (11:00 UTC), each DTSTART with TZID Europe/London."""
+    year = date.today().year + 1
+    change = max(date(year, 3, d) for d in range(25, 32) if date(year, 3, d).weekday() == 6)
+    for ref, day in (
+        ("clock-before", change - timedelta(days=1)),
+        ("clock-after", change + timedelta(days=1)),
+    ):
+        closes = datetime.combine(day, datetime.min.time().replace(hour=12))  # London, no offset
+        body = new_body(ref, closes_at=closes.isoformat(), areas=["E09000030"])
+        assert post(write_app, body, keys["officer"]).status_code == 201
+    cal = icalendar.Calendar.from_ical(
+        write_app.test_client().get("/api/v1/opportunities.ics?area=Tower Hamlets").data
+    )
+    events = {str(e["UID"]): e for e in cal.walk("VEVENT")}
+    before = events[f"clock-before-closes@{uc.UID_DOMAIN}"].decoded("DTSTART")
+    after = events[f"clock-after-closes@{uc.UID_DOMAIN}"].decoded("DTSTART")
+    assert (before.hour, after.hour) == (12, 12)
+    assert before.utcoffset() == timedelta(0) and after.utcoffset() == timedelta(hours=1)
+    assert after.astimezone(UTC).hour == 11
+    assert "DTSTART;TZID=Europe/London:" in cal.to_ical().decode()
+    listed = get_json(write_app, "/api/v1/opportunities/clock-after")
+    assert listed["closes_at"] == f"{change + timedelta(days=1)}T12:00:00+01:00"
