@@ -4,6 +4,7 @@ changing and removing a service's outcomes (with an API key)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response
 
@@ -102,7 +103,7 @@ def create_outcome(key: str, principal: Principal) -> Response:
     )
     return writing.answer(
         _outcome(ref, outcome_id), 201,
-        location=f"/api/v1/services/{ref}/outcomes/{outcome_id}",
+        location=f"/api/v1/services/{quote(ref, safe='')}/outcomes/{outcome_id}",
     )  # fmt: skip
 
 

@@ -161,7 +161,7 @@ def create_service(principal: Principal) -> Response:
     """Add a service (an editor's key: for its own organisation; an officer's or admin's:
     for the organisation named), checked as the template's rows are, with its sites."""
     ref = writes.create_service(writing.writer(principal), writing.body(ServiceCreateSchema()))
-    return writing.answer(_service(ref), 201, location=SERVICE_PATH + ref)
+    return writing.answer(_service(ref), 201, location=SERVICE_PATH + quote(ref, safe=""))
 
 
 @blp.route("/services/<string:key>", methods=["PATCH"])
@@ -228,7 +228,7 @@ def create_site(key: str, principal: Principal) -> Response:
     ref, site_ref = writes.add_site(
         writing.writer(principal), key, writing.body(SiteCreateSchema())
     )
-    location = f"{SERVICE_PATH}{ref}/sites/{quote(site_ref, safe='')}"
+    location = f"{SERVICE_PATH}{quote(ref, safe='')}/sites/{quote(site_ref, safe='')}"
     return writing.answer(_site(ref, site_ref), 201, location=location)
 
 
