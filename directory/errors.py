@@ -132,6 +132,13 @@ class WrongRoleError(ForbiddenError):
     title = "This key's role may not do that"
 
 
+class WrongOrganisationError(ForbiddenError):
+    """An editor's key, about another organisation's record."""
+
+    code = "wrong-organisation"
+    title = "This key belongs to another organisation"
+
+
 class PreconditionRequiredError(DirectoryError):
     """A change to a record sent without ``If-Match`` (RFC 6585 §3): the client must say
     which version it read, so that it cannot overwrite a change it never saw."""
@@ -198,6 +205,16 @@ class ProgrammeNotFoundError(NotFoundError):
 class ImportNotFoundError(NotFoundError):
     code = "import-not-found"
     title = "No such import run"
+
+
+class FeedbackNotFoundError(NotFoundError):
+    code = "feedback-not-found"
+    title = "No such feedback"
+
+
+class PracticeNoteNotFoundError(NotFoundError):
+    code = "practice-note-not-found"
+    title = "No such practice note"
 
 
 class AreaNotFoundError(NotFoundError):

@@ -249,6 +249,7 @@ def event(row: Any, areas: list[str], snap: GeographySnapshot) -> dict[str, Any]
         "changes": {k: {"old": v[0], "new": v[1]} for k, v in row.changes.items()},
         "areas": [area_ref(snap, c) for c in areas],
         "import_run": row.import_run_id,
+        "actor": row.actor,
     }
 
 

@@ -153,6 +153,9 @@ class ProblemSchema(ma.Schema):
     limit = ma.fields.Integer(metadata={"description": "too-many-items: the most allowed"})
     received = ma.fields.Integer(metadata={"description": "too-many-items: how many were sent"})
     database = ma.fields.String(metadata={"description": "not-ready: ok when reachable"})
+    current_etag = ma.fields.String(
+        metadata={"description": "precondition-failed: the record's current ETag"}
+    )
     import_run = ma.fields.Integer(
         allow_none=True,
         metadata={"description": "import-failed, write-locked: the import run recorded"},

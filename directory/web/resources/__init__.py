@@ -5,6 +5,7 @@ from __future__ import annotations
 from directory.web.resources.areas.routes import blp as areas
 from directory.web.resources.changes.routes import blp as changes
 from directory.web.resources.features.routes import blp as features
+from directory.web.resources.feedback.routes import blp as feedback
 from directory.web.resources.funding.routes import blp as funding
 from directory.web.resources.grants.routes import blp as grants
 from directory.web.resources.hsds.routes import blp as hsds
@@ -22,5 +23,5 @@ from directory.web.resources.themes.routes import blp as themes
 
 BLUEPRINTS = [
     meta, postcodes, locate, areas, patch, services, organisations, grants, partners, themes,
-    changes, imports, funding, programmes, outcomes, features, hsds,
+    changes, imports, funding, programmes, outcomes, features, hsds, feedback,
 ]  # fmt: skip

@@ -40,7 +40,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["correction_run_id"], ["import_run.id"],
+            ["correction_run_id"],
+            ["import_run.id"],
             name=op.f("fk_feedback_correction_run_id_import_run"),
         ),  # fmt: skip
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback")),
@@ -63,23 +64,25 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["service_id"], ["service.id"],
-            name=op.f("fk_practice_note_service_id_service"), ondelete="CASCADE",
+            ["service_id"],
+            ["service.id"],
+            name=op.f("fk_practice_note_service_id_service"),
+            ondelete="CASCADE",
         ),  # fmt: skip
         sa.PrimaryKeyConstraint("id", name=op.f("pk_practice_note")),
     )
     op.create_index(op.f("ix_practice_note_service_id"), "practice_note", ["service_id"])
-    op.create_index(
-        op.f("ix_practice_note_organisation_id"), "practice_note", ["organisation_id"]
-    )
+    op.create_index(op.f("ix_practice_note_organisation_id"), "practice_note", ["organisation_id"])
     op.create_index(op.f("ix_practice_note_published_at"), "practice_note", ["published_at"])
     op.create_table(
         "practice_theme",
         sa.Column("note_id", sa.Integer(), nullable=False),
         sa.Column("theme_id", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
-            ["note_id"], ["practice_note.id"],
-            name=op.f("fk_practice_theme_note_id_practice_note"), ondelete="CASCADE",
+            ["note_id"],
+            ["practice_note.id"],
+            name=op.f("fk_practice_theme_note_id_practice_note"),
+            ondelete="CASCADE",
         ),  # fmt: skip
         sa.ForeignKeyConstraint(
             ["theme_id"], ["theme.id"], name=op.f("fk_practice_theme_theme_id_theme")
@@ -92,12 +95,16 @@ def upgrade() -> None:
         sa.Column("note_id", sa.Integer(), nullable=False),
         sa.Column("outcome_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["note_id"], ["practice_note.id"],
-            name=op.f("fk_practice_outcome_note_id_practice_note"), ondelete="CASCADE",
+            ["note_id"],
+            ["practice_note.id"],
+            name=op.f("fk_practice_outcome_note_id_practice_note"),
+            ondelete="CASCADE",
         ),  # fmt: skip
         sa.ForeignKeyConstraint(
-            ["outcome_id"], ["outcome.id"],
-            name=op.f("fk_practice_outcome_outcome_id_outcome"), ondelete="CASCADE",
+            ["outcome_id"],
+            ["outcome.id"],
+            name=op.f("fk_practice_outcome_outcome_id_outcome"),
+            ondelete="CASCADE",
         ),  # fmt: skip
         sa.PrimaryKeyConstraint("note_id", "outcome_id", name=op.f("pk_practice_outcome")),
     )

@@ -281,6 +281,13 @@ class ChangeEventSchema(Schema):
     )
     areas = ma.fields.List(ma.fields.Nested(AreaRefSchema))
     import_run = ma.fields.Integer(allow_none=True)
+    actor = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Who made the change over the API: the name of the API key (never "
+            "the key); null for imports of the `directory` command and derived entries"
+        },
+    )
 
 
 class ChangePageSchema(PageSchema):
