@@ -225,6 +225,7 @@ class ReportSchema(Schema):
 
 
 class ServiceDetailOutcomeSchema(Schema):
+    id = ma.fields.Integer(metadata={"description": "What a practice note cites it by"})
     metric = ma.fields.String()
     period_start = ma.fields.Date(allow_none=True)
     period_end = ma.fields.Date(allow_none=True)
@@ -234,6 +235,15 @@ class ServiceDetailOutcomeSchema(Schema):
     met_target = ma.fields.Boolean(allow_none=True)
     report = ma.fields.Nested(ReportSchema, allow_none=True)
     demo = ma.fields.Boolean()
+
+
+class PracticeNoteLinkSchema(Schema):
+    """A practice note as a service or a dashboard lists it."""
+
+    id = ma.fields.Integer()
+    title = ma.fields.String()
+    published_at = ma.fields.String()
+    url = ma.fields.String()
 
 
 class ServiceDetailSchema(ServiceSummarySchema):
@@ -257,6 +267,13 @@ class ServiceDetailSchema(ServiceSummarySchema):
             "contacts (lists of HSDS objects), and alternate_name, fees, fees_description, "
             "accreditations, alert, wait_time, interpretation_services and licenses (text); "
             "null for services from other sources"
+        },
+    )
+    practice_notes = ma.fields.List(
+        ma.fields.Nested(PracticeNoteLinkSchema),
+        metadata={
+            "description": "Its newest published practice notes (at most 5; all of them at "
+            "/api/v1/practice?service={id})"
         },
     )
 
