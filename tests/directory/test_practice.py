@@ -56,9 +56,7 @@ def world(app: Flask) -> dict[str, Any]:
     keys = {
         "admin": make_key(app, "admin", "--name", "Ops")["key"],
         "officer": make_key(app, "officer", "--name", "MOPAC officer")["key"],
-        "editor": make_key(app, "editor", "--organisation", own[3], "--name", "Own editor")[
-            "key"
-        ],
+        "editor": make_key(app, "editor", "--organisation", own[3], "--name", "Own editor")["key"],
         "other_editor": make_key(
             app, "editor", "--organisation", other[3], "--name", "Other editor"
         )["key"],
@@ -90,9 +88,7 @@ def get(app: Flask, note_id: int) -> Any:
 
 
 def public_ids(app: Flask, **query: Any) -> list[int]:
-    response = app.test_client().get(
-        "/api/v1/practice", query_string={"per_page": 100, **query}
-    )
+    response = app.test_client().get("/api/v1/practice", query_string={"per_page": 100, **query})
     assert response.status_code == 200, response.json
     assert response.json["total_items"] <= 100
     return [n["id"] for n in response.json["contents"]]
@@ -178,9 +174,7 @@ def test_changes_need_if_match_and_a_stale_one_is_refused(app, world, method):
     body = {"json": {"summary": "Later"}} if method == "patch" else {}
     assert_problem(send(url, headers=headers, **body), 428, "precondition-required")
     stale = get(app, note["id"]).headers["ETag"]
-    app.test_client().patch(
-        url, json={"title": "Moved on"}, headers={**headers, "If-Match": stale}
-    )
+    app.test_client().patch(url, json={"title": "Moved on"}, headers={**headers, "If-Match": stale})
     problem = assert_problem(
         send(url, headers={**headers, "If-Match": stale}, **body), 412, "precondition-failed"
     )
