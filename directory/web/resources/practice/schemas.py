@@ -106,8 +106,17 @@ class PracticeNoteChangeSchema(Schema):
     )
 
 
+class _IdOrRef(ma.fields.String):
+    """A record's ref, or its id (a whole number, also taken unquoted)."""
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs)  # type: ignore[no-any-return]
+
+
 class PracticeNoteNewSchema(PracticeNoteChangeSchema):
-    service = ma.fields.String(
+    service = _IdOrRef(
         required=True,
         validate=ma.validate.Length(min=1, max=120),
         metadata={"description": "The service (id or ref); an editor's own organisation's"},
