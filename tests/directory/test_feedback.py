@@ -181,7 +181,7 @@ def test_invalid_feedback_is_a_422_naming_the_field(app, world, body, field):
 def test_a_body_over_the_size_limit_is_a_413(app, world):
     response = app.test_client().post(
         f"/api/v1/services/{world['own'].id}/feedback",
-        data={"category": "other", "text": "y" * 40_000},
+        data={"category": "other", "text": "y" * 70_000},
     )
     assert_problem(response, 413, "payload-too-large")
 

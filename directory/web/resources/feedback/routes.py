@@ -31,8 +31,9 @@ from directory.web.state import connection, etag_from_body, paged_response, stat
 blp = Blueprint("feedback", __name__, url_prefix="/api/v1", description="Feedback")
 PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
 #: the largest body the public route reads (a 413 problem above it): the text's 4,000
-#: characters, escaped or percent-encoded, and the other fields
-MAX_BODY = 32 * 1024
+#: characters even when each is escaped (\uXXXX\uXXXX) or percent-encoded (12 bytes), and
+#: the other fields
+MAX_BODY = 64 * 1024
 #: moderation answers hold personal data: kept by no shared cache
 PRIVATE = "private, no-store"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

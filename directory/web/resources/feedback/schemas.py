@@ -11,6 +11,7 @@ from directory.web.resources.common import PageArgsSchema, PageSchema
 
 #: the honeypot: a field the page hides from people; a form that fills it is a robot's
 TRAP = "website"
+TRAP_LENGTH = 200
 
 
 class FeedbackFormSchema(Schema):
@@ -39,7 +40,7 @@ class FeedbackFormSchema(Schema):
     )
     website = ma.fields.String(
         allow_none=True,
-        validate=ma.validate.Length(max=MAX_TEXT),
+        validate=ma.validate.Length(max=TRAP_LENGTH),
         metadata={
             "description": "Leave empty. A field people never see on the page: feedback that "
             "fills it is answered as received and not kept (it is taken for a robot's)"
