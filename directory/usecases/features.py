@@ -326,7 +326,7 @@ def _collection_of(
 
 def items(
     snap: GeographySnapshot, search: SearchQueries, catalogue: CatalogueQueries,
-    base: str, collection_id: str, req: ItemsRequest,
+    base: str, collection_id: str, req: ItemsRequest, today: date,
 ) -> dict[str, Any]:  # fmt: skip
     """A page of a collection's features as a GeoJSON FeatureCollection."""
     c = _collection(collection_id)
@@ -350,7 +350,7 @@ def items(
     else:
         simplify = _simplify(req.simplify, COVERAGE_SIMPLIFY_M)
         rows, total, _ = search.search(
-            _by_coverage(snap, f), sort="name", today=date.today(), offset=offset, limit=limit
+            _by_coverage(snap, f), sort="name", today=today, offset=offset, limit=limit
         )
         features = _service_features(rows, catalogue, snap, simplify, base)
     return _collection_of(features, total, _page_links(url, req, offset, limit, total))
@@ -358,7 +358,8 @@ def items(
 
 def item(
     snap: GeographySnapshot, search: SearchQueries, catalogue: CatalogueQueries,
-    base: str, collection_id: str, feature_id: str, simplify: float | None = None,
+    base: str, collection_id: str, feature_id: str, today: date,
+    simplify: float | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """One feature of a collection, with links to itself and its collection."""
     c = _collection(collection_id)
@@ -376,7 +377,7 @@ def item(
             found = _site_features(rows, catalogue, base)
         else:
             rows, _, _ = search.search(
-                Filters(service_id=int(feature_id)), sort="name", today=date.today(),
+                Filters(service_id=int(feature_id)), sort="name", today=today,
                 offset=0, limit=1,
             )  # fmt: skip
             found = _service_features(

@@ -23,7 +23,7 @@ from directory.web.resources.features.schemas import (
     OgcFeatureSchema,
     OgcLandingSchema,
 )
-from directory.web.state import catalogue, connection, snapshot
+from directory.web.state import catalogue, connection, snapshot, today
 
 PREFIX = "/api/v1/ogc"
 blp = Blueprint(
@@ -110,7 +110,7 @@ def items(args: dict[str, Any], collection_id: str) -> Response:
         parent=args.get("parent"), simplify=args.get("simplify"),
     )  # fmt: skip
     body = features.items(
-        snapshot(), SearchQueries(connection()), catalogue(), _base(), collection_id, req
+        snapshot(), SearchQueries(connection()), catalogue(), _base(), collection_id, req, today()
     )
     return http.json_response(body, mimetype=http.GEOJSON_MIMETYPE)
 
@@ -123,6 +123,6 @@ def item(args: dict[str, Any], collection_id: str, feature_id: str) -> Response:
     """One feature: a site or service by id, an area by its code."""
     body = features.item(
         snapshot(), SearchQueries(connection()), catalogue(), _base(), collection_id,
-        feature_id, args.get("simplify"),
+        feature_id, today(), args.get("simplify"),
     )  # fmt: skip
     return http.json_response(body, mimetype=http.GEOJSON_MIMETYPE)
