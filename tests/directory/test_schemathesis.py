@@ -37,10 +37,14 @@ def served_demo(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A copy of the demo directory on SQLite of this module's own (the fuzzer sends public
-    feedback, which is stored; with a feedback rate limit it never reaches), served on a
-    loopback port; yields the base URL."""
+    feedback, which is stored), with rate limits it never reaches (thousands of requests
+    from one address; the 429s are tests/directory/test_rate_limits.py's and
+    test_feedback.py's), served on a loopback port; yields the base URL."""
     settings = demo_copy(request, "sqlite", tmp_path_factory.mktemp("schemathesis"))
-    app = create_app(settings.with_overrides(rate_limit_feedback="1000000/minute"))
+    unlimited = "1000000/minute"
+    app = create_app(
+        settings.with_overrides(rate_limit_feedback=unlimited, rate_limit_writes=unlimited)
+    )
     try:
         with wsgi_server(app, request_handler=_QuietHandler) as base:
             yield base
