@@ -132,6 +132,13 @@ class WrongRoleError(ForbiddenError):
     title = "This key's role may not do that"
 
 
+class WrongOrganisationError(ForbiddenError):
+    """An editor's key, about another organisation's record."""
+
+    code = "wrong-organisation"
+    title = "This key belongs to another organisation"
+
+
 class PreconditionRequiredError(DirectoryError):
     """A change to a record sent without ``If-Match`` (RFC 6585 §3): the client must say
     which version it read, so that it cannot overwrite a change it never saw."""
@@ -203,6 +210,16 @@ class ImportNotFoundError(NotFoundError):
 class OpportunityNotFoundError(NotFoundError):
     code = "opportunity-not-found"
     title = "No such funding opportunity"
+
+
+class FeedbackNotFoundError(NotFoundError):
+    code = "feedback-not-found"
+    title = "No such feedback"
+
+
+class PracticeNoteNotFoundError(NotFoundError):
+    code = "practice-note-not-found"
+    title = "No such practice note"
 
 
 class AreaNotFoundError(NotFoundError):

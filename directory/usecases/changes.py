@@ -44,6 +44,7 @@ def _grant_entries(
             "changes": {},
             "areas": [area_ref(snap, c) for c in areas.get(g.id, [])],
             "import_run": None,
+            "actor": None,
             "url": f"/api/v1/grants/{g.id}",
         }
         if g.start is not None and g.start <= today:
@@ -96,6 +97,7 @@ def changes(
             "changes": {k: {"old": v[0], "new": v[1]} for k, v in r.changes.items()},
             "areas": [area_ref(snap, c) for c in event_areas[r.id]],
             "import_run": r.import_run_id,
+            "actor": r.actor,
             "url": _url(r.entity, r.entity_id) if r.entity_id in held.get(r.entity, ()) else None,
         }
         for r in rows

@@ -88,7 +88,8 @@ PAGED = {
     "/api/v1/organisations", "/api/v1/grants", "/api/v1/changes", "/api/v1/imports",
     "/api/v1/programmes", "/api/v1/hsds/services", "/api/v1/hsds/service_at_locations",
     "/api/v1/hsds/locations", "/api/v1/hsds/organizations", "/api/v1/hsds/taxonomies",
-    "/api/v1/hsds/taxonomy_terms", "/api/v1/opportunities",
+    "/api/v1/hsds/taxonomy_terms", "/api/v1/opportunities", "/api/v1/feedback",
+    "/api/v1/practice",
 }  # fmt: skip
 
 

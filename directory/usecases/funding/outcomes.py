@@ -20,6 +20,7 @@ from directory.usecases.geography import LONDON, GeographySnapshot, area_scope
 def _outcome_body(row: Any) -> dict[str, Any]:
     met = None if row.value is None or row.target is None else row.value >= row.target
     return {
+        "id": row.id,
         "metric": row.metric,
         "period": {
             "start": row.period_start.isoformat() if row.period_start else None,

@@ -45,6 +45,7 @@ class EvaluationSchema(Schema):
 
 
 class ServiceOutcomeSchema(Schema):
+    id = ma.fields.Integer(metadata={"description": "What a practice note cites it by"})
     metric = ma.fields.String(metadata={"description": "What was measured"})
     period = ma.fields.Nested(PeriodSchema, metadata={"description": "start, end (ISO dates)"})
     value = ma.fields.Float(allow_none=True)

@@ -225,6 +225,7 @@ class ReportSchema(Schema):
 
 
 class ServiceDetailOutcomeSchema(Schema):
+    id = ma.fields.Integer(metadata={"description": "What a practice note cites it by"})
     metric = ma.fields.String()
     period_start = ma.fields.Date(allow_none=True)
     period_end = ma.fields.Date(allow_none=True)
@@ -234,6 +235,15 @@ class ServiceDetailOutcomeSchema(Schema):
     met_target = ma.fields.Boolean(allow_none=True)
     report = ma.fields.Nested(ReportSchema, allow_none=True)
     demo = ma.fields.Boolean()
+
+
+class PracticeNoteLinkSchema(Schema):
+    """A practice note as a service or a dashboard lists it."""
+
+    id = ma.fields.Integer()
+    title = ma.fields.String()
+    published_at = ma.fields.String()
+    url = ma.fields.String()
 
 
 class ServiceDetailSchema(ServiceSummarySchema):
@@ -259,6 +269,13 @@ class ServiceDetailSchema(ServiceSummarySchema):
             "null for services from other sources"
         },
     )
+    practice_notes = ma.fields.List(
+        ma.fields.Nested(PracticeNoteLinkSchema),
+        metadata={
+            "description": "Its newest published practice notes (at most 5; all of them at "
+            "/api/v1/practice?service={id})"
+        },
+    )
 
 
 class ChangeSchema(Schema):
@@ -281,6 +298,13 @@ class ChangeEventSchema(Schema):
     )
     areas = ma.fields.List(ma.fields.Nested(AreaRefSchema))
     import_run = ma.fields.Integer(allow_none=True)
+    actor = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Who made the change over the API: the name of the API key (never "
+            "the key); null for imports of the `directory` command and derived entries"
+        },
+    )
 
 
 class ChangePageSchema(PageSchema):
