@@ -1,7 +1,7 @@
 """Public feedback on the directory's records, and its moderation. No Flask here.
 
-Anyone may tell the directory something about a service ("this is out of date", "this
-service has closed", a question): :func:`send` keeps it for moderation and answers with a
+Anyone may tell the directory something about a service or a funding opportunity ("this
+is out of date", "this service has closed", a question): :func:`send` keeps it for moderation and answers with a
 receipt, never with the stored record. Nothing sent is ever published; its text is kept as
 sent (plain text: no HTML is rendered anywhere) and its contact email is personal data,
 shown only to the keys that moderate it.
@@ -13,8 +13,9 @@ the directory is: under the write lock, as a run naming the key (``actor``), wit
 event (old → new) in ``/changes`` and the service's history, and a new data version.
 
 A feedback's target is ``(kind, id)``; the kinds are :data:`KINDS` (with the table of each
-in :data:`directory.store.repositories.participation.TARGETS`): an opportunity is one more
-entry in each.
+in :data:`directory.store.repositories.participation.TARGETS`): a service or an
+opportunity. Feedback about an opportunity is moderated by officers (opportunities are
+theirs); it carries no correction.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from directory.errors import (
     FeedbackNotFoundError,
     InvalidInputError,
     NotFoundError,
+    OpportunityNotFoundError,
     ServiceNotFoundError,
     WriteLockedError,
     WrongOrganisationError,
@@ -43,9 +45,10 @@ from directory.usecases.geography import GeographyCache
 from directory.usecases.keys import Principal
 from directory.usecases.pagination import envelope
 
-#: what feedback may be about (an opportunity: add "opportunity" here and in TARGETS)
+#: what feedback may be about, and the path of each kind's records
 KINDS = tuple(TARGETS)
-assert set(KINDS) <= {"service", "opportunity"}
+PATHS = {"service": "services", "opportunity": "opportunities"}
+assert set(KINDS) == set(PATHS)
 CATEGORIES = ("out_of_date", "closed", "correction", "question", "other")
 STATUSES = ("new", "answered", "closed")
 #: the most characters of a feedback's text, and of an answer
@@ -58,7 +61,9 @@ CORRECTABLE = {
 }  # fmt: skip
 #: the run a correction is recorded as (an import run's source, format and mode)
 CORRECTION_SOURCE, CORRECTION_FORMAT = "api", "correction"
-_NOT_FOUND: dict[str, type[NotFoundError]] = {"service": ServiceNotFoundError}
+_NOT_FOUND: dict[str, type[NotFoundError]] = {
+    "service": ServiceNotFoundError, "opportunity": OpportunityNotFoundError,
+}  # fmt: skip
 
 
 def _invalid(field: str, message: str) -> InvalidInputError:
@@ -111,7 +116,7 @@ def _about(kind: str, row: Any) -> dict[str, Any]:
         "id": row.id,
         "ref": row.ref,
         "name": row.name,
-        "url": f"/api/v1/{kind}s/{row.id}",
+        "url": f"/api/v1/{PATHS[kind]}/{row.id}",
     }
 
 

@@ -171,6 +171,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("post", "/api/v1/services/{key}/feedback"): Operation(
         "sendServiceFeedback", "Tell us about a service"
     ),
+    ("post", "/api/v1/opportunities/{key}/feedback"): Operation(
+        "sendOpportunityFeedback", "Tell us about a funding opportunity"
+    ),
     ("get", "/api/v1/feedback"): Operation("listFeedback", "Feedback to moderate", paged=True),
     ("get", "/api/v1/feedback/{feedback_id}"): Operation("getFeedback", "One feedback"),
     ("patch", "/api/v1/feedback/{feedback_id}"): Operation(
@@ -246,6 +249,7 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
     "/api/v1/imports/{run_id}": {"run_id": 1},
     "/api/v1/opportunities/{key}": {"key": "demo-vru-youth-violence-round"},
     "/api/v1/services/{key}/feedback": {"key": "london-victim-and-witness-service"},
+    "/api/v1/opportunities/{key}/feedback": {"key": "demo-vru-youth-violence-round"},
     "/api/v1/feedback/{feedback_id}": {"feedback_id": 1},
     "/api/v1/practice/{note_id}": {"note_id": 1},
     "/api/v1/ogc/collections/{collection_id}": {"collection_id": "wards"},

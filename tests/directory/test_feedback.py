@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from directory import create_app
-from directory.store.models import Feedback, Organisation, Service
+from directory.store.models import Feedback, Opportunity, Organisation, Service
 from tests.conftest import BACKENDS, demo_copy
 from tests.directory.test_keys import assert_problem, make_key
 
@@ -372,3 +372,56 @@ def test_a_correction_that_changes_nothing_writes_nothing(app, world):
     response = _patch(app, world, item["id"], {"correction": {"status": service["status"]}})
     assert response.status_code == 200 and response.json["correction"] is None
     assert client.get("/api/v1/changes").json["total_items"] == before
+
+
+# -- feedback on a funding opportunity -----------------------------------------------------------
+
+
+def _opportunity(app: Flask) -> Any:
+    with _engine(app).connect() as connection:
+        return connection.execute(
+            select(Opportunity.id, Opportunity.ref, Opportunity.title).order_by(Opportunity.id)
+        ).first()
+
+
+def test_feedback_on_an_opportunity_is_kept_for_officers_only(app, world):
+    opportunity = _opportunity(app)
+    client = app.test_client()
+    text = "The apply link gives a 404."
+    body = {"category": "question", "text": text, "email": "sam@example.org"}
+    response = client.post(f"/api/v1/opportunities/{opportunity.ref}/feedback", json=body)
+    assert response.status_code == 202, response.json
+    assert response.json["about"] == {
+        "kind": "opportunity", "id": opportunity.id, "ref": opportunity.ref,
+        "name": opportunity.title, "url": f"/api/v1/opportunities/{opportunity.id}",
+    }  # fmt: skip
+    assert text not in response.get_data(as_text=True)
+    (found,) = listed(app, world["keys"]["officer"], opportunity=opportunity.ref)
+    assert found["text"] == text and found["email"] == "sam@example.org"
+    assert found["about"]["kind"] == "opportunity"
+    # an opportunity is officers' business: no editor sees or answers its feedback
+    for role in ("editor", "other_editor"):
+        assert found["id"] not in [f["id"] for f in listed(app, world["keys"][role], per_page=100)]
+        assert_problem(_get(app, world, found["id"], role), 403, "wrong-organisation")
+    answered = _patch(app, world, found["id"], {"answer": "Fixed, thank you."})
+    assert answered.status_code == 200 and answered.json["status"] == "answered"
+    # it carries no correction (that is of a service's own fields)
+    assert_problem(
+        _patch(app, world, found["id"], {"correction": {"phone": "020 7946 0000"}}), 422,
+        "invalid-input",
+    )  # fmt: skip
+
+
+def test_feedback_on_an_unknown_opportunity_is_a_404(app):
+    response = app.test_client().post(
+        "/api/v1/opportunities/no-such-round/feedback", json={"category": "other", "text": "x"}
+    )
+    assert_problem(response, 404, "opportunity-not-found")
+
+
+def test_the_list_takes_a_service_or_an_opportunity_not_both(app, world):
+    response = app.test_client().get(
+        "/api/v1/feedback", query_string={"service": world["own"].ref, "opportunity": "x"},
+        headers=auth(world["keys"]["officer"]),
+    )  # fmt: skip
+    assert_problem(response, 422, "invalid-input")

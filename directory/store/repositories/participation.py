@@ -1,7 +1,7 @@
 """SQL for participation: public feedback (moderated, never published) and practice notes.
 
 Feedback names its target as ``(kind, id)``: the kinds and the table each lives in are
-:data:`TARGETS` (a service now; an opportunity is one more entry). A corrected service is
+:data:`TARGETS` (a service or a funding opportunity). A corrected service is
 written here too (its own columns only), with the run, change event and data release the
 importer records, through :class:`~directory.store.repositories.directory.DirectoryRepository`.
 """
@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, null, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from directory.store.models import (
     Feedback,
     Location,
+    Opportunity,
     Organisation,
     Outcome,
     PracticeNote,
@@ -36,15 +37,19 @@ MAX_ID = 2**31 - 1  # ids are INTEGER columns
 
 @dataclass(frozen=True)
 class Target:
-    """A kind of record feedback may be about: its table, and its organisation column."""
+    """A kind of record feedback may be about: its table, its organisation column (whose
+    editors see the feedback; none: officers only) and its name column."""
 
     model: Any
     organisation: Any
+    name: Any
 
 
-#: what feedback may be about, by kind (an opportunity: one more line)
+#: what feedback may be about, by kind: services (their organisation's editors moderate it
+#: too) and funding opportunities (officers' records: officers only)
 TARGETS: dict[str, Target] = {
-    "service": Target(Service, Service.organisation_id),
+    "service": Target(Service, Service.organisation_id, Service.name),
+    "opportunity": Target(Opportunity, null(), Opportunity.title),
 }
 
 
@@ -65,7 +70,8 @@ class ParticipationRepository:
         found = TARGETS[kind]
         model = found.model
         columns = (
-            model.id, model.ref, model.name, found.organisation.label("organisation_id"),
+            model.id, model.ref, found.name.label("name"),
+            found.organisation.label("organisation_id"),
             model.withdrawn_at,
         )  # fmt: skip
         row = self.db.execute(select(*columns).where(model.ref == key)).first()
@@ -74,11 +80,14 @@ class ParticipationRepository:
         return row
 
     def target_names(self, kind: str, ids: Sequence[int]) -> dict[int, Row[Any]]:
-        model = TARGETS[kind].model
+        found = TARGETS[kind]
+        model = found.model
         if not ids:
             return {}
         rows = self.db.execute(
-            select(model.id, model.ref, model.name).where(model.id.in_(sorted(set(ids))))
+            select(model.id, model.ref, found.name.label("name")).where(
+                model.id.in_(sorted(set(ids)))
+            )
         ).all()
         return {r.id: r for r in rows}
 

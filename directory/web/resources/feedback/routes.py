@@ -39,47 +39,78 @@ PRIVATE = "private, no-store"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-@blp.route("/services/<string:key>/feedback", methods=["POST"])
-@limits.limited("feedback")
-@blp.doc(
-    security=[],
-    requestBody={
-        "required": True,
-        "content": {
-            "application/json": {"schema": FeedbackFormSchema},
-            "application/x-www-form-urlencoded": {"schema": FeedbackFormSchema},
-        },
-    },
-)
-@blp.response(
-    202, FeedbackReceiptSchema,
-    description="Received for moderation (a receipt; the feedback itself is never published)",
-)  # fmt: skip
-@blp.alt_response(404, description="service-not-found", **PROBLEM)
-@blp.alt_response(
-    413, description=f"payload-too-large: a body over {MAX_BODY // 1024} KB", **PROBLEM
-)
-@blp.alt_response(415, description="unsupported-media-type: not JSON or a form", **PROBLEM)
-@blp.alt_response(
-    422, description="invalid-input: a field is missing or invalid (`errors`)", **PROBLEM
-)
-@blp.alt_response(
-    429, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, headers=RATE_LIMITED_HEADERS,
-    description="too-many-requests: over the feedback rate limit of this address "
-    "(DIRECTORY_RATE_LIMIT_FEEDBACK, default 5/minute;30/hour;100/day); `Retry-After` says "
-    "when to send again",
-)  # fmt: skip
+def _public_feedback(kind: str, path: str) -> Any:
+    """The decorators of a public feedback route about ``kind`` records at ``path``."""
+
+    def decorator(view: Any) -> Any:
+        for apply in reversed((
+            blp.route(path, methods=["POST"]),
+            limits.limited("feedback"),
+            blp.doc(
+                security=[],
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": FeedbackFormSchema},
+                        "application/x-www-form-urlencoded": {"schema": FeedbackFormSchema},
+                    },
+                },
+            ),
+            blp.response(
+                202, FeedbackReceiptSchema,
+                description="Received for moderation (a receipt; the feedback itself is never "
+                "published)",
+            ),
+            blp.alt_response(404, description=f"{kind}-not-found", **PROBLEM),
+            blp.alt_response(
+                413, description=f"payload-too-large: a body over {MAX_BODY // 1024} KB",
+                **PROBLEM,
+            ),
+            blp.alt_response(
+                415, description="unsupported-media-type: not JSON or a form", **PROBLEM
+            ),
+            blp.alt_response(
+                422, description="invalid-input: a field is missing or invalid (`errors`)",
+                **PROBLEM,
+            ),
+            blp.alt_response(
+                429, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
+                headers=RATE_LIMITED_HEADERS,
+                description="too-many-requests: over the feedback rate limit of this address "
+                "(DIRECTORY_RATE_LIMIT_FEEDBACK, default 5/minute;30/hour;100/day); "
+                "`Retry-After` says when to send again",
+            ),
+        )):  # fmt: skip
+            view = apply(view)
+        return view
+
+    return decorator
+
+
+def _send(kind: str, key: str) -> Response:
+    form = _form()
+    body = feedback.send(
+        state().db, kind, key, category=form["category"], text=form["text"],
+        email=form.get("email"), trap=form.get(TRAP),
+    )  # fmt: skip
+    return http.json_response(body, status=202)
+
+
+@_public_feedback("service", "/services/<string:key>/feedback")
 def send_feedback(key: str) -> Response:
     """Tell the people who keep a service's listing something (no key needed): it is out
     of date, it has closed, a question. Sent as JSON or as a form; kept for moderation,
     never published, its text never rendered as HTML. The answer is a receipt. Rate-limited
     per address."""
-    form = _form()
-    body = feedback.send(
-        state().db, "service", key, category=form["category"], text=form["text"],
-        email=form.get("email"), trap=form.get(TRAP),
-    )  # fmt: skip
-    return http.json_response(body, status=202)
+    return _send("service", key)
+
+
+@_public_feedback("opportunity", "/opportunities/<string:key>/feedback")
+def send_opportunity_feedback(key: str) -> Response:
+    """Tell the officers who run a funding opportunity something (no key needed): a
+    question, a broken link, a date that looks wrong. As feedback on a service: kept for
+    moderation (by officers), never published; a receipt. Rate-limited per address."""
+    return _send("opportunity", key)
 
 
 def _form() -> dict[str, Any]:
@@ -128,7 +159,9 @@ def list_feedback(args: dict[str, Any], principal: Principal) -> Response:
     etag_from_body()
     body = feedback.list_feedback(
         ParticipationRepository(connection()), principal, status=args.get("status"),
-        kind=None, about=args.get("service"), page=args["page"], per_page=args["per_page"],
+        kind="opportunity" if "opportunity" in args else None,
+        about=args.get("opportunity", args.get("service")),
+        page=args["page"], per_page=args["per_page"],
     )  # fmt: skip
     return _private(paged_response(body, args["page"], args["per_page"]))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from directory.ingest.records import SERVICE_STATUSES
@@ -49,7 +51,7 @@ class FeedbackFormSchema(Schema):
 
 
 class FeedbackAboutSchema(Schema):
-    kind = ma.fields.String(metadata={"description": "service (opportunity to come)"})
+    kind = ma.fields.String(metadata={"description": "service | opportunity"})
     id = ma.fields.Integer()
     ref = ma.fields.String(allow_none=True)
     name = ma.fields.String(allow_none=True, metadata={"description": "null if since removed"})
@@ -116,6 +118,15 @@ class FeedbackListArgsSchema(PageArgsSchema):
         validate=ma.validate.Length(min=1, max=120),
         metadata={"description": "Only feedback about this service (id or ref)"},
     )
+    opportunity = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={"description": "Only feedback about this funding opportunity (id or ref)"},
+    )
+
+    @ma.validates_schema
+    def _one_target(self, data: dict[str, Any], **_: Any) -> None:
+        if "service" in data and "opportunity" in data:
+            raise ma.ValidationError("Give service or opportunity, not both.", "opportunity")
 
 
 class ServiceCorrectionSchema(Schema):
