@@ -133,11 +133,10 @@ class WrongRoleError(ForbiddenError):
 
 
 class WrongOrganisationError(ForbiddenError):
-    """An editor's key (which belongs to one organisation) used on another organisation's
-    record: nothing is written."""
+    """An editor's key, about another organisation's record."""
 
     code = "wrong-organisation"
-    title = "This key may not change another organisation's records"
+    title = "This key belongs to another organisation"
 
 
 class PreconditionRequiredError(DirectoryError):
@@ -226,6 +225,16 @@ class ImportNotFoundError(NotFoundError):
 class OpportunityNotFoundError(NotFoundError):
     code = "opportunity-not-found"
     title = "No such funding opportunity"
+
+
+class FeedbackNotFoundError(NotFoundError):
+    code = "feedback-not-found"
+    title = "No such feedback"
+
+
+class PracticeNoteNotFoundError(NotFoundError):
+    code = "practice-note-not-found"
+    title = "No such practice note"
 
 
 class AreaNotFoundError(NotFoundError):

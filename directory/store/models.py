@@ -507,3 +507,71 @@ class AreaPopulation(Base):
     aged_10_24: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str | None] = mapped_column(Text)
     import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"), index=True)
+
+
+# -- participation: public feedback and practice notes (issue 17 §3) ------------------------
+
+
+class Feedback(Base):
+    """Something a member of the public told the directory about a record ("this is out of
+    date", "this service has closed", a question), kept for moderation and never published.
+
+    The target is ``(target_kind, target_id)`` (a service; an opportunity later), without a
+    foreign key; ``organisation_id`` is the organisation running the target when it was sent,
+    so an editor's scope is one indexed column. ``email`` is personal data: only keyed
+    moderation reads ever show it."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_target", "target_kind", "target_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_kind: Mapped[str] = mapped_column(String(20))  # service (opportunity later)
+    target_id: Mapped[int] = mapped_column(Integer)
+    organisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    category: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(12), index=True)  # new | answered | closed
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(120))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: an accepted correction: the fields changed, old → new, and the run that wrote it
+    correction: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    correction_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PracticeNote(Base):
+    """What worked, published by a funded service's editor or an officer ("share what
+    works"): about one service, with its themes and the outcomes of that service it cites."""
+
+    __tablename__ = "practice_note"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("service.id", ondelete="CASCADE"), index=True
+    )
+    organisation_id: Mapped[int] = mapped_column(Integer, index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    evidence_url: Mapped[str | None] = mapped_column(String(1000))
+    author: Mapped[str] = mapped_column(String(120))  # the API key's name
+    published_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PracticeTheme(Base):
+    __tablename__ = "practice_theme"
+    __table_args__ = (PrimaryKeyConstraint("note_id", "theme_id"),)
+    note_id: Mapped[int] = mapped_column(ForeignKey("practice_note.id", ondelete="CASCADE"))
+    theme_id: Mapped[str] = mapped_column(ForeignKey("theme.id"), index=True)
+
+
+class PracticeOutcome(Base):
+    __tablename__ = "practice_outcome"
+    __table_args__ = (PrimaryKeyConstraint("note_id", "outcome_id"),)
+    note_id: Mapped[int] = mapped_column(ForeignKey("practice_note.id", ondelete="CASCADE"))
+    outcome_id: Mapped[int] = mapped_column(
+        ForeignKey("outcome.id", ondelete="CASCADE"), index=True
+    )

@@ -24,6 +24,7 @@ from directory.ingest.context import programmes as known_programmes
 from directory.ingest.values import average_months, loose_key
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries, GrantStatusDates
+from directory.store.repositories.participation import ParticipationRepository
 from directory.usecases import vocabulary
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope
@@ -223,8 +224,26 @@ def service_detail(
         withdrawn_at=None if row.withdrawn_at is None else row.withdrawn_at.isoformat() + "Z",
         source=row.source,
         hsds_extras=row.hsds_extras,
+        practice_notes=[
+            practice_link(r)
+            for r in ParticipationRepository(q.db).service_notes(service_id, PRACTICE_ON_SERVICE)
+        ],
     )
     return answer
+
+
+#: the most practice notes a service's answer lists (the newest; all at /practice?service=)
+PRACTICE_ON_SERVICE = 5
+
+
+def practice_link(row: Any) -> dict[str, Any]:
+    """A practice note as a service's answer or a dashboard lists it."""
+    return {
+        "id": row.id,
+        "title": row.title,
+        "published_at": row.published_at.isoformat() + "Z",
+        "url": f"/api/v1/practice/{row.id}",
+    }
 
 
 def service_link(row: Any) -> dict[str, Any]:

@@ -202,6 +202,26 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "getProgramme", "One funding programme"
     ),
     ("get", "/api/v1/outcomes/summary"): Operation("getOutcomesSummary", "Outcomes summary"),
+    ("post", "/api/v1/services/{key}/feedback"): Operation(
+        "sendServiceFeedback", "Tell us about a service"
+    ),
+    ("post", "/api/v1/opportunities/{key}/feedback"): Operation(
+        "sendOpportunityFeedback", "Tell us about a funding opportunity"
+    ),
+    ("get", "/api/v1/feedback"): Operation("listFeedback", "Feedback to moderate", paged=True),
+    ("get", "/api/v1/feedback/{feedback_id}"): Operation("getFeedback", "One feedback"),
+    ("patch", "/api/v1/feedback/{feedback_id}"): Operation(
+        "moderateFeedback", "Answer or close feedback, or accept its correction"
+    ),
+    ("get", "/api/v1/practice"): Operation("listPracticeNotes", "What worked", paged=True),
+    ("post", "/api/v1/practice"): Operation("createPracticeNote", "Publish a practice note"),
+    ("get", "/api/v1/practice/{note_id}"): Operation("getPracticeNote", "One practice note"),
+    ("patch", "/api/v1/practice/{note_id}"): Operation(
+        "updatePracticeNote", "Change a practice note"
+    ),
+    ("delete", "/api/v1/practice/{note_id}"): Operation(
+        "withdrawPracticeNote", "Withdraw a practice note"
+    ),
     ("get", "/api/v1/hsds"): Operation("getHsdsRoot", "Open Referral (HSDS 3.0 / ORUK) root"),
     ("get", "/api/v1/hsds/services"): Operation("listHsdsServices", "HSDS services", paged=True),
     ("get", "/api/v1/hsds/services/{service_id}"): Operation("getHsdsService", "One HSDS service"),
@@ -272,6 +292,10 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
     "/api/v1/grants/{key}": {"key": "demo-rescue-and-response-2023-24"},
     "/api/v1/imports/{run_id}": {"run_id": 1},
     "/api/v1/opportunities/{key}": {"key": "demo-vru-youth-violence-round"},
+    "/api/v1/services/{key}/feedback": {"key": "london-victim-and-witness-service"},
+    "/api/v1/opportunities/{key}/feedback": {"key": "demo-vru-youth-violence-round"},
+    "/api/v1/feedback/{feedback_id}": {"feedback_id": 1},
+    "/api/v1/practice/{note_id}": {"note_id": 1},
     "/api/v1/ogc/collections/{collection_id}": {"collection_id": "wards"},
     "/api/v1/ogc/collections/{collection_id}/items": {"collection_id": "sites"},
     "/api/v1/ogc/collections/{collection_id}/items/{feature_id}": {
@@ -305,7 +329,8 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
     },
     "CacheControl": {
-        "description": "`public, max-age=N` (N: DIRECTORY_CACHE_MAX_AGE seconds)",
+        "description": "`public, max-age=N` (N: DIRECTORY_CACHE_MAX_AGE seconds); "
+        "`private, no-store` on the reads that need a key (feedback: personal data)",
         "required": True,
         "schema": {"type": "string"},
     },

@@ -111,6 +111,11 @@ def test_the_generated_client_reads_every_field_of_a_patch(generated, demo_app):
     assert [s.id for s in services.contents] == [s["id"] for s in body["services"]["contents"]]
 
 
+#: paths whose records the demo directory has none of (practice notes are written over the
+#: API): their example is a key the first one written gets
+WITHOUT_DEMO_RECORDS = {"/api/v1/practice/{note_id}"}
+
+
 def test_the_documents_path_examples_are_real_keys_of_the_demo_directory(demo_app):
     document = json.loads(DOCUMENT.read_text())
     client = demo_app.test_client()
@@ -121,5 +126,11 @@ def test_the_documents_path_examples_are_real_keys_of_the_demo_directory(demo_ap
         for parameter in document["paths"][path]["parameters"]:
             assert "example" in parameter, (path, parameter["name"])
             url = url.replace(f"{{{parameter['name']}}}", str(parameter["example"]))
+        get = document["paths"][path].get("get")
+        if get is None or get.get("security"):
+            continue  # a write, or a read that needs a key: its example is checked by its tests
         response = client.get(url)
+        if path in WITHOUT_DEMO_RECORDS:
+            assert response.status_code == 404, url
+            continue
         assert response.status_code == 200, (url, response.get_data(as_text=True)[:500])

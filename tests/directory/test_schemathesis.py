@@ -19,24 +19,37 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from werkzeug.serving import WSGIRequestHandler
 
+from directory import create_app
+from tests.conftest import demo_copy
 from tests.servers import wsgi_server
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"
 MIN_REQUESTS = 2_000
-#: test cases per operation and phase: with 32 operations, about 2,500 requests
+#: test cases per operation and phase: with 41 operations, about 3,000 requests
 MAX_EXAMPLES = 40
 
 
 @pytest.fixture(scope="module")
-def served_demo(sqlite_demo_app: Flask) -> Iterator[str]:
-    """The demo directory on SQLite (the session's: every operation only reads), served on
-    a loopback port; yields the base URL."""
-    with wsgi_server(sqlite_demo_app, request_handler=_QuietHandler) as base:
-        yield base
+def served_demo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A copy of the demo directory on SQLite of this module's own (the fuzzer sends public
+    feedback, which is stored), with rate limits it never reaches (thousands of requests
+    from one address; the 429s are tests/directory/test_rate_limits.py's and
+    test_feedback.py's), served on a loopback port; yields the base URL."""
+    settings = demo_copy(request, "sqlite", tmp_path_factory.mktemp("schemathesis"))
+    unlimited = "1000000/minute"
+    app = create_app(
+        settings.with_overrides(rate_limit_feedback=unlimited, rate_limit_writes=unlimited)
+    )
+    try:
+        with wsgi_server(app, request_handler=_QuietHandler) as base:
+            yield base
+    finally:
+        app.extensions["directory"].db.dispose()
 
 
 class _QuietHandler(WSGIRequestHandler):

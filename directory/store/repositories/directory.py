@@ -949,8 +949,17 @@ class CatalogueQueries:
         self, *, entity: str, entity_id: int, offset: int, limit: int
     ) -> tuple[list[Row[Any]], int]:
         where = [ChangeEvent.entity == entity, ChangeEvent.entity_id == entity_id]
-        statement = select(ChangeEvent.__table__).order_by(ChangeEvent.id.desc())
+        statement = self._event_select().order_by(ChangeEvent.id.desc())
         return self._page(ChangeEvent, statement, where, offset, limit)
+
+    @staticmethod
+    def _event_select() -> Any:
+        """Change events with who made them over the API (the key's name): the event's
+        own ``actor`` (migration 0011), else that of the run it was recorded by."""
+        return select(
+            *(c for c in ChangeEvent.__table__.c if c.key != "actor"),
+            func.coalesce(ChangeEvent.actor, ImportRun.actor).label("actor"),
+        ).outerjoin(ImportRun, ImportRun.id == ChangeEvent.import_run_id)
 
     def existing_ids(self, wanted: dict[str, set[int]]) -> dict[str, set[int]]:
         """Of the ids asked for per entity (service, grant, organisation), those still held
@@ -1062,9 +1071,7 @@ class CatalogueQueries:
     ) -> tuple[list[Row[Any]], int]:  # fmt: skip
         """The newest ``limit`` change events matching, and how many match in all."""
         where = self._event_filters(since=since, areas=areas, theme=theme, entity=entity)
-        statement = select(ChangeEvent.__table__).order_by(
-            ChangeEvent.at.desc(), ChangeEvent.id.desc()
-        )
+        statement = self._event_select().order_by(ChangeEvent.at.desc(), ChangeEvent.id.desc())
         return self._page(ChangeEvent, statement, where, 0, limit)
 
     def dated_grants(self, *, areas: list[str] | None, theme: str | None) -> list[Row[Any]]:

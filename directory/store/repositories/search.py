@@ -61,6 +61,23 @@ class AreaMatch:
     site_boroughs: frozenset[str] = frozenset()
 
 
+def services_in_area(area: AreaMatch) -> Any:
+    """The ids of the services ``area=`` matches, as a subquery (also what a practice note's
+    area is: its service's, directory/store/repositories/participation.py)."""
+    parts: list[Any] = [
+        select(ServiceArea.service_id).where(ServiceArea.area_code.in_(sorted(area.coverage_codes)))
+    ]
+    if area.site_wards:
+        parts.append(
+            select(Location.service_id).where(Location.ward_code.in_(sorted(area.site_wards)))
+        )
+    if area.site_boroughs:
+        parts.append(
+            select(Location.service_id).where(Location.borough_code.in_(sorted(area.site_boroughs)))
+        )
+    return union(*parts) if len(parts) > 1 else parts[0]
+
+
 @dataclass(frozen=True)
 class Near:
     """A point in British National Grid metres and a radius."""
@@ -215,22 +232,7 @@ class SearchQueries:
         )
 
     def _area_match(self, area: AreaMatch) -> Any:
-        parts: list[Any] = [
-            select(ServiceArea.service_id).where(
-                ServiceArea.area_code.in_(sorted(area.coverage_codes))
-            )
-        ]
-        if area.site_wards:
-            parts.append(
-                select(Location.service_id).where(Location.ward_code.in_(sorted(area.site_wards)))
-            )
-        if area.site_boroughs:
-            parts.append(
-                select(Location.service_id).where(
-                    Location.borough_code.in_(sorted(area.site_boroughs))
-                )
-            )
-        return Service.id.in_(union(*parts) if len(parts) > 1 else parts[0])
+        return Service.id.in_(services_in_area(area))
 
     @staticmethod
     def _distance2(near: Near) -> Any:

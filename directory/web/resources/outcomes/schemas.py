@@ -46,8 +46,9 @@ class EvaluationSchema(Schema):
 
 class ServiceOutcomeSchema(Schema):
     id = ma.fields.Integer(
-        metadata={"description": "The outcome's id (for /services/{key}/outcomes/{outcome_id})"}
-    )
+        metadata={"description": "The outcome's id: /services/{key}/outcomes/{outcome_id}, "
+                  "and what a practice note cites it by"}
+    )  # fmt: skip
     metric = ma.fields.String(metadata={"description": "What was measured"})
     period = ma.fields.Nested(PeriodSchema, metadata={"description": "start, end (ISO dates)"})
     value = ma.fields.Float(allow_none=True)

@@ -121,9 +121,9 @@ SERVICE_PATH = "/api/v1/services/"
 @blp.alt_response(404, description="service-not-found", **NOT_FOUND)
 def get_service(key: str) -> Response:
     """One service (by id or ref) with its organisation, coverage, sites, live grants,
-    outcomes and the patch contacts of the areas it serves. Its strong ETag hashes the
-    body: the tag a change of it sends in `If-Match`."""
-    etag_from_body()
+    outcomes, the patch contacts of the areas it serves and its newest practice notes. Its
+    strong ETag hashes the body: the tag a change of it sends in `If-Match`."""
+    web.etag_from_body()  # practice notes are published without a new data version
     return http.json_response(
         catalogue.service_detail(queries(), snapshot(), state().settings, today(), key)
     )

@@ -227,8 +227,9 @@ class ReportSchema(Schema):
 
 class ServiceDetailOutcomeSchema(Schema):
     id = ma.fields.Integer(
-        metadata={"description": "The outcome's id (for /services/{key}/outcomes/{outcome_id})"}
-    )
+        metadata={"description": "The outcome's id: /services/{key}/outcomes/{outcome_id}, "
+                  "and what a practice note cites it by"}
+    )  # fmt: skip
     metric = ma.fields.String()
     period_start = ma.fields.Date(allow_none=True)
     period_end = ma.fields.Date(allow_none=True)
@@ -238,6 +239,15 @@ class ServiceDetailOutcomeSchema(Schema):
     met_target = ma.fields.Boolean(allow_none=True)
     report = ma.fields.Nested(ReportSchema, allow_none=True)
     demo = ma.fields.Boolean()
+
+
+class PracticeNoteLinkSchema(Schema):
+    """A practice note as a service or a dashboard lists it."""
+
+    id = ma.fields.Integer()
+    title = ma.fields.String()
+    published_at = ma.fields.String()
+    url = ma.fields.String()
 
 
 class ServiceDetailSchema(ServiceSummarySchema):
@@ -261,6 +271,13 @@ class ServiceDetailSchema(ServiceSummarySchema):
             "contacts (lists of HSDS objects), and alternate_name, fees, fees_description, "
             "accreditations, alert, wait_time, interpretation_services and licenses (text); "
             "null for services from other sources"
+        },
+    )
+    practice_notes = ma.fields.List(
+        ma.fields.Nested(PracticeNoteLinkSchema),
+        metadata={
+            "description": "Its newest published practice notes (at most 5; all of them at "
+            "/api/v1/practice?service={id})"
         },
     )
 
@@ -290,8 +307,8 @@ class ChangeEventSchema(Schema):
     actor = ma.fields.String(
         allow_none=True,
         metadata={
-            "description": "Who made the change over the API: the API key's name (never "
-            "the key); null for changes made by the `directory` command"
+            "description": "Who made the change over the API: the name of the API key (never "
+            "the key); null for imports of the `directory` command and derived entries"
         },
     )
 

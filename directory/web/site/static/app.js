@@ -495,6 +495,73 @@
       });
     }
     if (full.demo) append(detail, el("p", { class: "note", text: "Demo record: some details are illustrative." }));
+    var notes = full.practice_notes || [];
+    if (notes.length) {
+      append(detail, el("h4", { text: "What worked here" }));
+      append(detail, practiceList(notes, "service-practice"));
+    }
+    append(detail, feedbackForm(full));
+  }
+
+  /* A short list of practice notes (id, title, published_at, url), each a link to the note. */
+  function practiceList(notes, className) {
+    return el("ul", { class: "practice " + className }, notes.map(function (n) {
+      return el("li", { "data-note": n.id },
+        el("a", { href: API + "/practice/" + encodeURIComponent(n.id), text: n.title }),
+        n.published_at ? el("span", { class: "note", text: " (" + fmtDate(String(n.published_at).slice(0, 10)) + ")" }) : null);
+    }));
+  }
+
+  /* "Tell us": public feedback about a service (POST /services/{id}/feedback), kept for
+     moderation and never published. The "website" field is a honeypot people never see. */
+  var FEEDBACK_CATEGORIES = [["out_of_date", "Something here is out of date"], ["closed", "This service has closed"],
+    ["correction", "A correction"], ["question", "A question"], ["other", "Something else"]];
+
+  function feedbackForm(service) {
+    var id = "feedback-" + service.id;
+    var category = el("select", { id: id + "-category", name: "category", required: true },
+      FEEDBACK_CATEGORIES.map(function (c) { return el("option", { value: c[0], text: c[1] }); }));
+    var text = el("textarea", { id: id + "-text", name: "text", rows: 4, maxlength: 4000, required: true });
+    var email = el("input", { id: id + "-email", name: "email", type: "email", maxlength: 320, autocomplete: "email" });
+    var trap = el("input", { id: id + "-website", name: "website", type: "text", tabindex: "-1", autocomplete: "off" });
+    var result = el("div", { class: "feedback-result", role: "status", "aria-live": "polite" });
+    var button = el("button", { type: "submit", text: "Send" });
+    var form = el("form", { class: "feedback", "data-service": service.id, novalidate: true },
+      el("p", { class: "note", text: "Tell the people who keep this listing something: it is out of date, the service has closed, or a question. " +
+        "What you send is read by them and never published." }),
+      el("label", { for: id + "-category", text: "What is it about?" }), category,
+      el("label", { for: id + "-text", text: "Your message (up to 4,000 characters)" }), text,
+      el("label", { for: id + "-email", text: "Your e-mail, if you would like a reply (optional; never published)" }), email,
+      el("div", { class: "trap", "aria-hidden": "true" }, el("label", { for: id + "-website", text: "Leave this empty" }), trap),
+      button, result);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      clear(result);
+      button.disabled = true;
+      var body = { category: category.value, text: text.value, email: email.value || null, website: trap.value || null };
+      fetch(API + "/services/" + encodeURIComponent(service.id) + "/feedback", {
+        method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body),
+      }).then(function (res) {
+        return res.json().catch(function () { return null; }).then(function (data) {
+          if (!res.ok) throw new ApiProblem(res.status, data);
+          return data;
+        });
+      }, function () {
+        throw new ApiProblem(0, { title: "No connection", detail: "The directory could not be reached. Check your connection and try again." });
+      }).then(function (receipt) {
+        result.setAttribute("data-state", "sent");
+        append(result, el("p", { class: "sent", text: receipt.message }));
+        text.value = "";
+      }).catch(function (problem) {
+        result.setAttribute("data-state", "problem");
+        var errors = problem.body && problem.body.errors;
+        append(result, el("p", { class: "problem", text: "Not sent: " + problem.message }));
+        if (errors) append(result, el("ul", null, Object.keys(errors).map(function (k) {
+          return el("li", { text: k + ": " + [].concat(errors[k]).join(" ") });
+        })));
+      }).then(function () { button.disabled = false; });
+    });
+    return el("details", { class: "tell-us" }, el("summary", { text: "Tell us about this service" }), form);
   }
 
   /* ---------- tables and charts ---------- */
@@ -945,10 +1012,22 @@
       fmtMoney(other.amount) + " in " + plural(other.awards, "award", "awards") + ", not counted here.";
   }
 
+  /* Practice notes of services in the borough: the newest few, each a link to the note. */
+  function renderPractice(page, borough) {
+    var body = clear(panel("practice"));
+    if (!page || page.unavailable) { append(body, el("p", { class: "unavailable", text: "Practice notes unavailable." })); return; }
+    if (!page.contents.length) { append(body, el("p", { class: "none", text: "No practice note yet for services in " + borough.name + "." })); return; }
+    append(body, practiceList(page.contents.map(function (n) {
+      return { id: n.id, title: n.title + " – " + n.service.name, published_at: n.published_at };
+    }), "borough-practice"));
+    append(body, el("p", { class: "links" }, el("a", { href: API + "/practice?" + qs({ area: borough.code }),
+      text: plural(page.total_items, "practice note", "practice notes") + " in " + borough.name + " (API)" })));
+  }
+
   function loadDashboard(borough, patch, token) {
     $("dashboard-heading").textContent = "Borough dashboard: " + borough.name;
     $("dashboard-note").textContent = "Funding and services for the whole borough of " + borough.name + ".";
-    ["programme", "year", "need", "length", "ending", "theme", "awards"].forEach(function (p) {
+    ["programme", "year", "need", "length", "ending", "theme", "awards", "practice"].forEach(function (p) {
       append(clear(panel(p)), el("p", { class: "loading", text: "Loading…" }));
     });
     var area = borough.code;
@@ -960,6 +1039,7 @@
       getOptional("/funding/summary?" + qs({ by: "financial_year", area: area })),
       getOptional("/funding/need?" + qs({ level: "borough" })),
       boroughPatch,
+      getOptional("/practice?" + qs({ area: area, per_page: 5 })),
     ]).then(function (r) {
       if (token !== state.token) return;
       renderScope(r[0], borough);
@@ -970,6 +1050,7 @@
       renderEnding(r[0], r[3]);
       renderThemes(r[3]);
       renderAwards(panel("awards"), $("h-awards"), r[3] && r[3].awards, borough.name);
+      renderPractice(r[4], borough);
       $("dashboard").setAttribute("data-state", "ready");
       if (window.performance && performance.mark) performance.mark("dashboard-drawn");
     });
@@ -1044,7 +1125,7 @@
     $("dashboard-note").textContent = "The dashboard is shown for a borough.";
     $("h-awards").textContent = "Awards reaching the borough";
     if ($("dashboard-scope")) { $("dashboard-scope").textContent = ""; $("dashboard-scope").hidden = true; }
-    ["programme", "year", "need", "length", "ending", "theme", "awards"].forEach(function (p) { clear(panel(p)); });
+    ["programme", "year", "need", "length", "ending", "theme", "awards", "practice"].forEach(function (p) { clear(panel(p)); });
   }
 
   function fromLocation(push) {
