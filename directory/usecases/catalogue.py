@@ -293,12 +293,32 @@ def list_contacts(
 def service_history(
     q: CatalogueQueries, snap: GeographySnapshot, key: str, page: int, per_page: int
 ) -> dict[str, Any]:
+    """The service's change events, and its outcomes' (sites are part of the service's)."""
     service_id = q.service_id(key)
     if service_id is None:
         raise ServiceNotFoundError(f"No service has the id or ref {key!r}.")
-    rows, total = q.events_page(
-        entity="service", entity_id=service_id, offset=(page - 1) * per_page, limit=per_page
+    return history(
+        q, snap, "service", service_id, page, per_page, outcomes_of=q.service_ref(service_id)
     )
+
+
+def contact_history(
+    q: CatalogueQueries, snap: GeographySnapshot, contact_id: int, page: int, per_page: int
+) -> dict[str, Any]:
+    if q.contact(contact_id) is None:
+        raise ContactNotFoundError(f"There is no patch contact {contact_id}.")
+    return history(q, snap, "contact", contact_id, page, per_page)
+
+
+def history(
+    q: CatalogueQueries, snap: GeographySnapshot, entity: str, entity_id: int, page: int,
+    per_page: int, *, outcomes_of: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A record's change events, newest first, with old → new values and who made them."""
+    rows, total = q.events_page(
+        entity=entity, entity_id=entity_id, offset=(page - 1) * per_page, limit=per_page,
+        outcomes_of=outcomes_of,
+    )  # fmt: skip
     areas = q.event_areas([r.id for r in rows])
     return envelope(
         [event(r, areas[r.id], snap) for r in rows], total_items=total, page=page, per_page=per_page

@@ -38,14 +38,14 @@ from directory.ingest import opportunities as writer
 from directory.ingest.records import OpportunityRecord
 from directory.settings import Settings
 from directory.store.db import Database
-from directory.store.repositories.directory import DirectoryRepository
+from directory.store.repositories.directory import CatalogueQueries, DirectoryRepository
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.opportunities import (
     OpportunityFilter,
     OpportunityQueries,
     OpportunityRepository,
 )
-from directory.usecases import geography
+from directory.usecases import catalogue, geography
 from directory.usecases.catalogue import area_ref
 from directory.usecases.changes import ID_NAMESPACE
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
@@ -251,6 +251,14 @@ def list_opportunities(
     body["closing_soon_days"] = soon
     body["status_rule"] = STATUS_RULE.format(days=soon)
     return body
+
+
+def history(
+    q: OpportunityQueries, events: CatalogueQueries, snap: GeographySnapshot, key: str,
+    page: int, per_page: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Every recorded change to the opportunity (by id or ref), newest first."""
+    return catalogue.history(events, snap, "opportunity", find(q, key).id, page, per_page)
 
 
 def find(q: OpportunityQueries, key: str | int) -> Any:

@@ -135,6 +135,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/services/{key}/history"): Operation(
         "getServiceHistory", "A service's change history", paged=True
     ),
+    ("get", "/api/v1/opportunities/{key}/history"): Operation(
+        "getOpportunityHistory", "An opportunity's change history", paged=True
+    ),
+    ("get", "/api/v1/contacts/{contact_id}/history"): Operation(
+        "getContactHistory", "A patch contact's change history", paged=True
+    ),
     ("get", "/api/v1/services/{key}/outcomes"): Operation(
         "listServiceOutcomes", "A service's outcomes"
     ),
@@ -288,10 +294,12 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
         "outcome_id": 3,
     },
     "/api/v1/contacts/{contact_id}": {"contact_id": 1},
+    "/api/v1/contacts/{contact_id}/history": {"contact_id": 1},
     "/api/v1/organisations/{key}": {"key": "GB-GOR-PC390"},
     "/api/v1/grants/{key}": {"key": "demo-rescue-and-response-2023-24"},
     "/api/v1/imports/{run_id}": {"run_id": 1},
     "/api/v1/opportunities/{key}": {"key": "demo-vru-youth-violence-round"},
+    "/api/v1/opportunities/{key}/history": {"key": "demo-vru-youth-violence-round"},
     "/api/v1/services/{key}/feedback": {"key": "london-victim-and-witness-service"},
     "/api/v1/opportunities/{key}/feedback": {"key": "demo-vru-youth-violence-round"},
     "/api/v1/feedback/{feedback_id}": {"feedback_id": 1},

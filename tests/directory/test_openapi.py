@@ -85,6 +85,7 @@ def test_every_read_documents_its_caching_headers_and_304(tmp_path):
 
 PAGED = {
     "/api/v1/areas", "/api/v1/services", "/api/v1/services/{key}/history",
+    "/api/v1/opportunities/{key}/history", "/api/v1/contacts/{contact_id}/history",
     "/api/v1/organisations", "/api/v1/grants", "/api/v1/changes", "/api/v1/imports",
     "/api/v1/programmes", "/api/v1/hsds/services", "/api/v1/hsds/service_at_locations",
     "/api/v1/hsds/locations", "/api/v1/hsds/organizations", "/api/v1/hsds/taxonomies",

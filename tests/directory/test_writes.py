@@ -422,3 +422,56 @@ def test_a_private_email_is_never_read_back(app, keys):
         headers={**keys["officer"], "If-Match": changed.headers["ETag"]},
     )  # fmt: skip
     assert public.json["email"] == "jo.other.private@example.org"
+
+
+# -- each record's history -----------------------------------------------------------------------
+
+
+def test_a_services_history_holds_its_outcomes_and_a_contact_and_opportunity_theirs(app, keys):
+    client = app.test_client()
+    added = client.post(
+        f"/api/v1/services/{OWN}/outcomes",
+        json={"metric": "History check", "value": 3, "period_start": "2026-04-01",
+              "period_end": "2027-03-31"},
+        headers=keys["editor"],
+    )  # fmt: skip
+    assert added.status_code == 201, added.json
+    outcome_url = added.headers["Location"]
+    gone = client.delete(outcome_url, headers={**keys["editor"], "If-Match": added.headers["ETag"]})
+    assert gone.status_code in (200, 204), gone.get_data(as_text=True)
+    history = client.get(f"/api/v1/services/{OWN}/history?per_page=100").json["contents"]
+    mine = [e for e in history if e["entity"] == "outcome" and "History check" in e["entity_ref"]]
+    assert [e["action"] for e in mine] == ["deleted", "created"]
+    assert all(e["entity_ref"].startswith(f"{OWN}: ") for e in history if e["entity"] == "outcome")
+    assert {e["entity"] for e in history} <= {"service", "outcome"}
+    # another service's outcomes stay out of it (a ref that only begins the same does too)
+    other = client.get("/api/v1/services/oxygen-kingston/history?per_page=100")
+    assert other.status_code == 404 or all(
+        "History check" not in e["entity_ref"] for e in other.json["contents"]
+    )
+
+    contact = client.post(
+        "/api/v1/contacts", json={"area": "Kingston", "role": "History lead", "name": "A. Lead"},
+        headers=keys["officer"],
+    )  # fmt: skip
+    path = contact.headers["Location"]
+    client.patch(path, json={"name": "B. Lead"},
+                 headers={**keys["officer"], "If-Match": contact.headers["ETag"]})  # fmt: skip
+    events = client.get(f"{path}/history").json["contents"]
+    assert [e["action"] for e in events] == ["updated", "created"]
+    assert events[0]["changes"]["name"] == {"old": "A. Lead", "new": "B. Lead"}
+    assert events[0]["actor"] == "officer"
+    problem(client.get("/api/v1/contacts/999999/history"), 404, "contact-not-found")
+
+    opportunity = client.get("/api/v1/opportunities?per_page=1").json["contents"][0]
+    url = f"/api/v1/opportunities/{opportunity['ref']}"
+    changed = client.patch(
+        url, json={"title": opportunity["title"] + " (revised)"},
+        headers={**keys["officer"], "If-Match": etag(app, url)},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.json
+    (event, *_) = client.get(f"{url}/history").json["contents"]
+    assert event["entity"] == "opportunity" and event["actor"] == "officer"
+    assert event["changes"]["title"]["new"].endswith("(revised)")
+    problem(client.get("/api/v1/opportunities/no-such-round/history"), 404,
+            "opportunity-not-found")  # fmt: skip

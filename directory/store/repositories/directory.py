@@ -946,11 +946,23 @@ class CatalogueQueries:
         ).all()
 
     def events_page(
-        self, *, entity: str, entity_id: int, offset: int, limit: int
-    ) -> tuple[list[Row[Any]], int]:
-        where = [ChangeEvent.entity == entity, ChangeEvent.entity_id == entity_id]
+        self, *, entity: str, entity_id: int, offset: int, limit: int,
+        outcomes_of: str | None = None,
+    ) -> tuple[list[Row[Any]], int]:  # fmt: skip
+        """A record's change events, newest first; with ``outcomes_of`` (a service's ref),
+        the events of that service's outcomes too (their ``entity_ref`` is
+        ``"<service ref>: <metric> <period>"``, kept when the outcome itself is deleted)."""
+        mine = (ChangeEvent.entity == entity) & (ChangeEvent.entity_id == entity_id)
+        if outcomes_of is not None:
+            mine = mine | (
+                (ChangeEvent.entity == "outcome")
+                & ChangeEvent.entity_ref.startswith(f"{outcomes_of}: ", autoescape=True)
+            )
         statement = self._event_select().order_by(ChangeEvent.id.desc())
-        return self._page(ChangeEvent, statement, where, offset, limit)
+        return self._page(ChangeEvent, statement, [mine], offset, limit)
+
+    def service_ref(self, service_id: int) -> str | None:
+        return self.db.execute(select(Service.ref).where(Service.id == service_id)).scalar()
 
     @staticmethod
     def _event_select() -> Any:

@@ -13,13 +13,14 @@ from directory.usecases.keys import Principal
 from directory.web import http, preconditions, writing
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.auth import requires_key
-from directory.web.resources.common import ContactSchema
+from directory.web.resources.common import ContactSchema, PageArgsSchema
 from directory.web.resources.contacts.schemas import (
     ContactCreateSchema,
     ContactListArgsSchema,
     ContactPageSchema,
     ContactPatchSchema,
 )
+from directory.web.resources.services.schemas import ChangePageSchema
 from directory.web.state import catalogue as queries
 from directory.web.state import etag_from_body, paged_response, snapshot
 
@@ -49,6 +50,19 @@ def get_contact(contact_id: int) -> Response:
     """One patch contact. Its strong ETag hashes the body (for `If-Match`)."""
     etag_from_body()
     return http.json_response(catalogue.contact_detail(queries(), snapshot(), contact_id))
+
+
+@blp.route("/contacts/<int:contact_id>/history")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, ChangePageSchema)
+@blp.alt_response(404, description="contact-not-found", **PROBLEM)
+def contact_history(args: dict[str, Any], contact_id: int) -> Response:
+    """Every recorded change to the patch contact, newest first, with old → new values
+    (a private email shown as not published) and who made each."""
+    body = catalogue.contact_history(
+        queries(), snapshot(), contact_id, args["page"], args["per_page"]
+    )
+    return paged_response(body, args["page"], args["per_page"])
 
 
 def _contact(contact_id: int) -> writing.Render:

@@ -16,6 +16,7 @@ from directory.web import http, preconditions, representations
 from directory.web import state as web
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.auth import requires_key
+from directory.web.resources.common import PageArgsSchema
 from directory.web.resources.opportunities.schemas import (
     OpportunityChangeSchema,
     OpportunityCreateSchema,
@@ -25,6 +26,7 @@ from directory.web.resources.opportunities.schemas import (
     OpportunityPageSchema,
     OpportunitySchema,
 )
+from directory.web.resources.services.schemas import ChangePageSchema
 from directory.web.state import connection, etag_from_body, geography_repo, snapshot, state
 
 blp = Blueprint(
@@ -172,6 +174,19 @@ def get_opportunity(key: str) -> Response:
     return http.json_response(
         opportunities.detail(_queries(), snapshot(), state().settings, web.now(), key)
     )
+
+
+@blp.route("/opportunities/<string:key>/history")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, ChangePageSchema)
+@blp.alt_response(404, description="opportunity-not-found", **PROBLEM)
+def opportunity_history(args: dict[str, Any], key: str) -> Response:
+    """Every recorded change to the opportunity, newest first, with old → new values and
+    who made each (the key's name)."""
+    body = opportunities.history(
+        _queries(), web.catalogue(), snapshot(), key, args["page"], args["per_page"]
+    )
+    return web.paged_response(body, args["page"], args["per_page"])
 
 
 @blp.route("/opportunities", methods=["POST"])
