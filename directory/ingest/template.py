@@ -1141,30 +1141,39 @@ def write_template(
 ) -> None:
     """The template at ``path``: headings only, or one row per service of ``batch``. The XLSX
     has a "Columns" sheet saying what each column means, with an example."""
+    from directory.ingest import opportunity_sheet
+
     headings, rows = rows_from_batch(batch) if batch is not None else (list(HEADINGS), [])
-    write_table(Path(path), headings, rows, format=format, sheet="Services", notes=_notes())
-    if format == "xlsx" and batch is None:  # the blank template: funding opportunities too
-        from directory.ingest.opportunity_sheet import HEADINGS as OPPORTUNITY_HEADINGS
-        from directory.ingest.opportunity_sheet import SHEET
+    blank_workbook = format == "xlsx" and batch is None  # funding opportunities too
+    notes = _notes(COLUMNS)
+    if blank_workbook:
+        notes += [
+            ("", ""),
+            (f"{opportunity_sheet.SHEET} sheet", "One funding opportunity (bidding round) a "
+             "row, imported with the services, all or nothing. Times are London times."),
+            *_notes(opportunity_sheet.COLUMNS),
+        ]  # fmt: skip
+    write_table(Path(path), headings, rows, format=format, sheet="Services", notes=notes)
+    if blank_workbook:
+        add_sheet(Path(path), opportunity_sheet.SHEET, list(opportunity_sheet.HEADINGS), [])
 
-        add_sheet(Path(path), SHEET, list(OPPORTUNITY_HEADINGS), [])
 
-
-def _notes() -> list[tuple[str, str]]:
+def _notes(columns: Any) -> list[tuple[str, str]]:
     return [
         (c.heading, f"{'Required. ' if c.required else ''}{c.meaning} Example: {c.example}")
-        for c in COLUMNS
+        for c in columns
     ]
 
 
-def columns_markdown() -> str:
-    """The columns as a markdown table, for the README."""
+def columns_markdown(columns: Any = None) -> str:
+    """The columns (the Services sheet's unless others are given) as a markdown table, for
+    the README."""
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
     lines = ["| Column | Required | Meaning | Example |", "|---|---|---|---|"]
-    for c in COLUMNS:
+    for c in COLUMNS if columns is None else columns:
         lines.append(
             f"| {cell(c.heading)} | {'yes' if c.required else ''} | {cell(c.meaning)} "
             f"| `{cell(c.example)}` |"

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from directory.ingest.opportunity_sheet import COLUMNS as OPPORTUNITY_COLUMNS
+from directory.ingest.opportunity_sheet import HEADINGS as OPPORTUNITY_HEADINGS
 from directory.ingest.readers import Table, normalise_header, read_table, write_table
 from directory.ingest.records import Batch, GrantRecord, LocationRecord, Problem
 from directory.ingest.template import (
@@ -206,11 +208,24 @@ def test_blank_xlsx_explains_every_column_in_a_columns_sheet(tmp_path: Path):
     assert book.sheetnames == ["Services", "Opportunities", "Columns"]
     notes = list(book["Columns"].iter_rows(values_only=True))
     assert notes[0] == ("Heading", "Meaning")
-    assert [n[0] for n in notes[1:]] == HEADINGS
-    for column, (_, meaning) in zip(COLUMNS, notes[1:], strict=True):
+    services, rest = notes[1 : 1 + len(COLUMNS)], notes[1 + len(COLUMNS) :]
+    assert [n[0] for n in services] == HEADINGS
+    # then the Opportunities sheet's columns, under a line naming the sheet
+    assert rest[0] == (None, None) and rest[1][0] == "Opportunities sheet"
+    assert [n[0] for n in rest[2:]] == list(OPPORTUNITY_HEADINGS)
+    for column, (_, meaning) in [
+        *zip(COLUMNS, services, strict=True),
+        *zip(OPPORTUNITY_COLUMNS, rest[2:], strict=True),
+    ]:
         assert column.meaning in meaning
         assert meaning.endswith(f"Example: {column.example}")
         assert meaning.startswith("Required. ") == column.required
+
+
+def test_the_readme_lists_every_column_of_both_sheets():
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    assert columns_markdown() in readme
+    assert columns_markdown(OPPORTUNITY_COLUMNS) in readme
 
 
 # -- messy input ---------------------------------------------------------------------------------
