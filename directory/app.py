@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api = Api(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    api.share_document()
     http.register(app, max_age=settings.cache_max_age)
     limits.install(app, settings, db)  # the write and feedback routes' rate limits
     if settings.trusted_proxies:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import directory.demo
-from directory.demo import DemoDataError, build_demo, load_demo_data
+from directory.demo import DemoDataError, build_demo, load_demo_data, opportunities
 from directory.demo.loader import DATA, SCHEMAS
 from directory.ingest.context import GeographyContext
 from directory.store.repositories.geography import GeographyRepository
@@ -45,7 +45,9 @@ def test_the_packaged_files_load_and_every_file_is_read():
     data = load_demo_data()
     assert data.services and data.borough_services and data.grants and data.organisations
     files = {p.name for p in DATA.iterdir()} - {"README.md"}
-    assert files == {name for name in SCHEMAS if "." in name}
+    # the opportunities file is read, and checked, by directory/demo/opportunities.py
+    assert files == {name for name in SCHEMAS if "." in name} | {opportunities.FILE}
+    assert opportunities.read_opportunities(data, date(2026, 11, 30))
 
 
 def test_a_missing_column(data: Path):

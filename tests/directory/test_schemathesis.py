@@ -28,8 +28,9 @@ from tests.servers import wsgi_server
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"
 MIN_REQUESTS = 2_000
-#: test cases per operation and phase: with 41 operations, about 3,000 requests
-MAX_EXAMPLES = 40
+#: test cases per operation and phase: with 88 operations, about 3,700 requests (40 gave
+#: 9,800 requests and 140 s, most of CI's margin)
+MAX_EXAMPLES = 15
 
 
 @pytest.fixture(scope="module")
