@@ -67,6 +67,11 @@ def _text(messages: Any) -> str:
     return str(messages)
 
 
+def json_body(schema: type) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a write route taking ``schema`` as JSON."""
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
 def writer(principal: Principal) -> Writer:
     app_state = state()
     return Writer(

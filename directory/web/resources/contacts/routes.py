@@ -69,13 +69,9 @@ def _contact(contact_id: int) -> writing.Render:
     return writing.fresh(lambda q: catalogue.contact_detail(q, snapshot(), contact_id))
 
 
-def _json(schema: type) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
 @blp.route("/contacts", methods=["POST"])
 @requires_key(blp, *OFFICERS)
-@blp.doc(requestBody=_json(ContactCreateSchema))
+@blp.doc(requestBody=writing.json_body(ContactCreateSchema))
 @blp.response(201, ContactSchema, description="Added: the contact, as GET shows it")
 @writing.documented(blp, {
     409: "duplicate-ref: the area has a contact of this role; write-locked",
@@ -91,7 +87,7 @@ def create_contact(principal: Principal) -> Response:
 @blp.route("/contacts/<int:contact_id>", methods=["PATCH"])
 @requires_key(blp, *OFFICERS)
 @preconditions.documented(blp)
-@blp.doc(requestBody=_json(ContactPatchSchema))
+@blp.doc(requestBody=writing.json_body(ContactPatchSchema))
 @blp.response(200, ContactSchema, description="Changed: the contact, as GET shows it")
 @writing.documented(blp, {
     404: "contact-not-found",

@@ -211,16 +211,6 @@ def create_opportunity(body: dict[str, Any], principal: Principal) -> Response:
     return response
 
 
-IF_MATCH = {
-    "name": "If-Match",
-    "in": "header",
-    "required": True,
-    "description": "The opportunity's ETag as last read (GET /opportunities/{key}): the "
-    "change is refused (412) if it has changed since; without it, 428",
-    "schema": {"type": "string"},
-}
-
-
 def _if_match(body: dict[str, Any]) -> None:
     """The If-Match precondition against the opportunity as GET shows it."""
     preconditions.require_match(lambda: http.dumps(body))
@@ -228,14 +218,10 @@ def _if_match(body: dict[str, Any]) -> None:
 
 @blp.route("/opportunities/<string:key>", methods=["PATCH"])
 @requires_key(blp, "officer")
-@blp.doc(parameters=[IF_MATCH])
+@preconditions.documented(blp)
 @blp.arguments(OpportunityChangeSchema)
 @blp.response(200, OpportunitySchema, description="Changed: the opportunity as GET shows it")
 @blp.alt_response(404, description="opportunity-not-found", **PROBLEM)
-@blp.alt_response(
-    412, description="precondition-failed: it has changed since (`current_etag`)", **PROBLEM
-)
-@blp.alt_response(428, description="precondition-required: no If-Match", **PROBLEM)
 @blp.alt_response(
     422, description="invalid-input: a member is invalid (`errors` by member)", **PROBLEM
 )
@@ -253,13 +239,9 @@ def update_opportunity(body: dict[str, Any], key: str, principal: Principal) -> 
 
 @blp.route("/opportunities/<string:key>", methods=["DELETE"])
 @requires_key(blp, "officer")
-@blp.doc(parameters=[IF_MATCH])
+@preconditions.documented(blp)
 @blp.response(204, description="Withdrawn (or already withdrawn): it leaves lists and feeds")
 @blp.alt_response(404, description="opportunity-not-found", **PROBLEM)
-@blp.alt_response(
-    412, description="precondition-failed: it has changed since (`current_etag`)", **PROBLEM
-)
-@blp.alt_response(428, description="precondition-required: no If-Match", **PROBLEM)
 def withdraw_opportunity(key: str, principal: Principal) -> Response:
     """Withdraw an opportunity (an officer's or admin's key), with `If-Match` its current
     ETag: it leaves the lists, the feeds and the patch; GET still shows it (status

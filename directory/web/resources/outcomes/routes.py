@@ -79,17 +79,13 @@ def _outcome(key: str, outcome_id: int) -> writing.Render:
     return writing.fresh(read)
 
 
-def _json(schema: type) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
 WRITERS = ("editor", "officer")
 FORBIDDEN = "wrong-role; wrong-organisation: an editor's key and another organisation's service"
 
 
 @blp.route("/services/<string:key>/outcomes", methods=["POST"])
 @requires_key(blp, *WRITERS)
-@blp.doc(requestBody=_json(OutcomeCreateSchema))
+@blp.doc(requestBody=writing.json_body(OutcomeCreateSchema))
 @blp.response(201, OutcomeDetailSchema, description="Added: the outcome, as GET shows it")
 @writing.documented(blp, {
     403: FORBIDDEN, 404: "service-not-found",
@@ -110,7 +106,7 @@ def create_outcome(key: str, principal: Principal) -> Response:
 @blp.route("/services/<string:key>/outcomes/<int:outcome_id>", methods=["PATCH"])
 @requires_key(blp, *WRITERS)
 @preconditions.documented(blp)
-@blp.doc(requestBody=_json(OutcomePatchSchema))
+@blp.doc(requestBody=writing.json_body(OutcomePatchSchema))
 @blp.response(200, OutcomeDetailSchema, description="Changed: the outcome, as GET shows it")
 @writing.documented(blp, {
     403: FORBIDDEN, 404: "service-not-found, outcome-not-found", 409: "write-locked",

@@ -140,16 +140,12 @@ def _site(key: str, site_ref: str) -> writing.Render:
     return writing.fresh(lambda q: catalogue.site_detail(q, snapshot(), key, site_ref))
 
 
-def _json(schema: type) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
 WRITERS = ("editor", "officer")
 
 
 @blp.route("/services", methods=["POST"])
 @requires_key(blp, *WRITERS)
-@blp.doc(requestBody=_json(ServiceCreateSchema))
+@blp.doc(requestBody=writing.json_body(ServiceCreateSchema))
 @blp.response(201, ServiceDetailSchema, description="Created: the service, as GET shows it")
 @writing.documented(blp, {
     403: "wrong-role; wrong-organisation: an editor's key names another organisation",
@@ -167,7 +163,7 @@ def create_service(principal: Principal) -> Response:
 @blp.route("/services/<string:key>", methods=["PATCH"])
 @requires_key(blp, *WRITERS)
 @preconditions.documented(blp)
-@blp.doc(requestBody=_json(ServicePatchSchema))
+@blp.doc(requestBody=writing.json_body(ServicePatchSchema))
 @blp.response(200, ServiceDetailSchema, description="Changed: the service, as GET shows it")
 @writing.documented(blp, {
     403: "wrong-role; wrong-organisation: an editor's key and another organisation's service",
@@ -214,7 +210,7 @@ def get_site(key: str, site_ref: str) -> Response:
 
 @blp.route("/services/<string:key>/sites", methods=["POST"])
 @requires_key(blp, *WRITERS)
-@blp.doc(requestBody=_json(SiteCreateSchema))
+@blp.doc(requestBody=writing.json_body(SiteCreateSchema))
 @blp.response(201, SiteDetailSchema, description="Added: the site, as GET shows it")
 @writing.documented(blp, {
     403: "wrong-role; wrong-organisation: an editor's key and another organisation's service",
@@ -235,7 +231,7 @@ def create_site(key: str, principal: Principal) -> Response:
 @blp.route("/services/<string:key>/sites/<string:site_ref>", methods=["PATCH"])
 @requires_key(blp, *WRITERS)
 @preconditions.documented(blp)
-@blp.doc(requestBody=_json(SitePatchSchema))
+@blp.doc(requestBody=writing.json_body(SitePatchSchema))
 @blp.response(200, SiteDetailSchema, description="Changed: the site, as GET shows it")
 @writing.documented(blp, {
     403: "wrong-role; wrong-organisation: an editor's key and another organisation's service",
