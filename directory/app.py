@@ -46,7 +46,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["directory"] = AppState(
         settings=settings,
         db=db,
-        geography=GeographyCache(settings.data_version_ttl, on_rebuild=settle),
+        geography=GeographyCache(
+            settings.data_version_ttl, on_rebuild=settle, keep_postcodes=settings.keep_postcodes
+        ),
         facts=FactsCache(),
         directory=DirectoryCache(
             on_rebuild=settle, background=settings.index_rebuild == "background"

@@ -105,6 +105,10 @@ class Settings:
     #: proxies in front of the app whose X-Forwarded-For/-Proto it trusts (nginx on the same
     #: host: 1), so that a rate limit counts the client's address, not the proxy's
     trusted_proxies: int = 0
+    #: keep every postcode's row in each worker (about 9 MB for London) instead of asking the
+    #: database per lookup: "auto" (on for PostgreSQL, where the lookup is a round trip to
+    #: the server; off for SQLite, which answers in-process), "on" or "off"
+    postcodes_in_memory: str = "auto"
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -116,6 +120,13 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def keep_postcodes(self) -> bool:
+        """Whether workers keep every postcode's row in memory (``postcodes_in_memory``)."""
+        if self.postcodes_in_memory == "auto":
+            return not self.is_sqlite
+        return self.postcodes_in_memory == "on"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -172,6 +183,12 @@ class Settings:
                     f"{PREFIX}INDEX_REBUILD must be background or inline, not {mode!r}"
                 )
             kwargs["index_rebuild"] = mode.lower()
+        if (raw := get("POSTCODES_IN_MEMORY")) is not None:
+            if raw.lower() not in ("auto", "on", "off"):
+                raise SettingsError(
+                    f"{PREFIX}POSTCODES_IN_MEMORY must be auto, on or off, not {raw!r}"
+                )
+            kwargs["postcodes_in_memory"] = raw.lower()
         if (raw := get("RATE_LIMIT_STORAGE")) is not None:
             if raw.lower() not in ("memory", "database") and "://" not in raw:
                 raise SettingsError(

@@ -33,6 +33,7 @@ from directory.errors import (
 )
 from directory.settings import Settings
 from directory.store.repositories.geography import DataVersion, GeographyRepository
+from directory.usecases.postcode_table import PostcodeTable
 from directory.usecases.shared import Extended, compact
 from geodata import crs
 from geodata.errors import InvalidPostcodeError as GeodataInvalidPostcode
@@ -87,6 +88,10 @@ class GeographySnapshot:
     _boundary_bytes: int = 0
     _hierarchies: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: keep every postcode's row in the worker (``Settings.keep_postcodes``), read on first use
+    keep_postcodes: bool = False
+    _postcodes: PostcodeTable | None = None
+    _postcodes_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def build(cls, repo: GeographyRepository, version: DataVersion) -> GeographySnapshot:
@@ -150,6 +155,19 @@ class GeographySnapshot:
         )
 
     # -- helpers used by the use cases ----------------------------------------------
+    def postcode_table(self, repo: GeographyRepository) -> PostcodeTable | None:
+        """The postcodes kept in memory (read once, on the first lookup), or None when they
+        are looked up in the database."""
+        if not self.keep_postcodes:
+            return None
+        table = self._postcodes
+        if table is None:
+            with self._postcodes_lock:
+                if self._postcodes is None:
+                    self._postcodes = PostcodeTable(repo.every_postcode())
+                table = self._postcodes
+        return table
+
     def area(self, code: str) -> AreaInfo:
         return self.areas[code]
 
@@ -192,8 +210,12 @@ class GeographyCache:
     calls :meth:`invalidate`.
     """
 
-    def __init__(self, ttl: float, on_rebuild: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, ttl: float, on_rebuild: Callable[[], None] | None = None,
+        keep_postcodes: bool = False,
+    ) -> None:  # fmt: skip
         self.ttl = ttl
+        self.keep_postcodes = keep_postcodes
         self._on_rebuild = on_rebuild  # called after a new snapshot is built (heap.settle)
         self._snapshot: GeographySnapshot | None = None
         self._checked = 0.0
@@ -240,6 +262,7 @@ class GeographyCache:
                     self._snapshot.release = {**self._snapshot.release, "version": version.id}
                 else:
                     self._snapshot = GeographySnapshot.build(repo, version)
+                    self._snapshot.keep_postcodes = self.keep_postcodes
                     if self._on_rebuild is not None:
                         self._on_rebuild()
             self._checked = now
@@ -376,7 +399,8 @@ def lookup_postcode(
 ) -> dict[str, Any]:
     """The areas of one postcode, or the problem that explains why there are none."""
     pc = _parse(text)
-    row = repo.postcode(pc.canonical)
+    table = snap.postcode_table(repo)
+    row = repo.postcode(pc.canonical) if table is None else table.get(pc.canonical)
     if row is None:
         raise _missing_problem(snap, repo, pc)
     if row.status != "live":
@@ -400,7 +424,9 @@ def lookup_postcodes(
             parsed.append(_parse(text))
         except InvalidPostcodeError as error:
             parsed.append(error)
-    rows = repo.postcodes(p.canonical for p in parsed if isinstance(p, Postcode))
+    wanted = (p.canonical for p in parsed if isinstance(p, Postcode))
+    table = snap.postcode_table(repo)
+    rows = repo.postcodes(wanted) if table is None else table.rows(wanted)
     results: list[dict[str, Any]] = []
     for text, p in zip(texts, parsed, strict=True):
         item: dict[str, Any] = {"query": text}

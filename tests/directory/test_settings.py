@@ -42,6 +42,7 @@ def test_values_are_read_and_typed():
         ("LOG_FORMAT", "xml", "DIRECTORY_LOG_FORMAT must be text or json, not 'xml'"),
         ("LOG_FORMAT", "logfmt", "DIRECTORY_LOG_FORMAT must be text or json"),
         ("PUBLIC_URL", "directory.example.org", "DIRECTORY_PUBLIC_URL must start with http"),
+        ("POSTCODES_IN_MEMORY", "yes", "DIRECTORY_POSTCODES_IN_MEMORY must be auto, on or off"),
     ],
 )
 def test_bad_values_are_refused_by_name(name, value, message):
@@ -54,3 +55,20 @@ def test_bad_values_are_refused_by_name(name, value, message):
 )
 def test_log_format_is_text_or_json_in_any_case(raw, expected):
     assert Settings.from_env({"DIRECTORY_LOG_FORMAT": raw}).log_format == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "url", "kept"),
+    [
+        (None, "sqlite:///x.sqlite3", False),
+        (None, "postgresql+psycopg://u@h/db", True),
+        ("auto", "postgresql+psycopg://u@h/db", True),
+        ("ON", "sqlite:///x.sqlite3", True),
+        ("off", "postgresql+psycopg://u@h/db", False),
+    ],
+)
+def test_postcodes_are_kept_in_memory_on_postgresql_unless_told(raw, url, kept):
+    env = {"DIRECTORY_DATABASE_URL": url}
+    if raw is not None:
+        env["DIRECTORY_POSTCODES_IN_MEMORY"] = raw
+    assert Settings.from_env(env).keep_postcodes is kept

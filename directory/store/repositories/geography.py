@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -176,6 +176,21 @@ class GeographyRepository:
         except connection.dialect.loaded_dbapi.Error as error:
             raise driver_error(connection, error, sql) from error
         return PostcodeRow(*row) if row is not None else None
+
+    def every_postcode(self, chunk: int = 20_000) -> Iterator[Sequence[Row[Any]]]:
+        """Every postcode's row, ``chunk`` rows at a time by primary key (a request's
+        connection may be in autocommit, where PostgreSQL has no server-side cursor): what
+        a worker keeps in memory (``usecases.postcode_table``)."""
+        after: str | None = None
+        while True:
+            query = select(*_POSTCODE_COLUMNS).order_by(Postcode.canonical).limit(chunk)
+            if after is not None:
+                query = query.where(Postcode.canonical > after)
+            rows = self.session.execute(query).all()
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].canonical
 
     def postcodes(self, canonicals: Iterable[str]) -> dict[str, Row[Any]]:
         wanted = sorted(set(canonicals))

@@ -1,0 +1,92 @@
+"""Postcodes kept in the worker (``DIRECTORY_POSTCODES_IN_MEMORY``): every row the table
+gives back equals the database's, and every postcode answer is the same with it or without
+it, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from directory import create_app
+from directory.store.repositories.geography import GeographyRepository
+from directory.usecases.postcode_table import PostcodeTable
+
+
+@pytest.fixture(scope="module")
+def apps(shared_demo_app: Flask) -> Iterator[dict[str, Flask]]:
+    """Two more apps on the shared demo database: postcodes kept in memory, and not."""
+    settings = shared_demo_app.extensions["directory"].settings
+    made = {
+        mode: create_app(settings.with_overrides(postcodes_in_memory=mode))
+        for mode in ("on", "off")
+    }
+    yield made
+    for app in made.values():
+        app.extensions["directory"].db.dispose()
+
+
+@pytest.fixture(scope="module")
+def rows(shared_demo_app: Flask) -> list[Any]:
+    with shared_demo_app.extensions["directory"].db.engine.connect() as connection:
+        return [row for chunk in GeographyRepository(connection).every_postcode() for row in chunk]
+
+
+def test_the_table_gives_back_every_row_as_the_database_holds_it(shared_demo_app, rows):
+    table = PostcodeTable([rows[i : i + 7_000] for i in range(0, len(rows), 7_000)])
+    assert len(table) == len(rows) > 180_000
+    assert {r.status for r in rows} == {"live", "terminated"}
+    assert any(r.terminated is None for r in rows) and any(r.terminated for r in rows)
+    mismatched = [r for r in rows if table.get(r.canonical) != r]
+    assert mismatched == []
+    # and the streamed rows are the rows the per-request lookup reads
+    sample = random.Random(7).sample(rows, 300)
+    with shared_demo_app.extensions["directory"].db.engine.connect() as connection:
+        repo = GeographyRepository(connection)
+        assert [repo.postcode(r.canonical) for r in sample] == sample
+    for missing in ("ZZ99ZZ", "", "SE17PBSE17PB", "SÉ17PB", "A"):
+        assert table.get(missing) is None
+    assert table.nbytes < 60 * len(rows)  # compact: about 50 bytes a postcode
+
+
+def test_auto_keeps_them_on_postgresql_only(shared_demo_app):
+    settings = shared_demo_app.extensions["directory"].settings
+    state = shared_demo_app.extensions["directory"]
+    assert settings.keep_postcodes is (not settings.is_sqlite)
+    assert state.geography.keep_postcodes is settings.keep_postcodes
+
+
+def _sample(rows: list[Any]) -> list[str]:
+    chosen = random.Random(11)
+    live = [r.display for r in rows if r.status == "live"]
+    terminated = [r.display for r in rows if r.status == "terminated"]
+    return [*chosen.sample(live, 60), *chosen.sample(terminated, 20)]
+
+
+def test_every_answer_is_the_same_kept_or_not(apps, rows):
+    sent = _sample(rows)
+    odd = ["SE1 9ZZ", "ZZ99 9ZZ", "not a postcode", "se17pb", "SW1A 1AA "]
+    kept, asked = apps["on"].test_client(), apps["off"].test_client()
+    for postcode in [*sent, *odd]:
+        for url in (
+            f"/api/v1/postcodes/{postcode}",
+            f"/api/v1/patch?postcode={postcode}",
+            f"/api/v1/partners?postcode={postcode}",
+        ):
+            a, b = kept.get(url), asked.get(url)
+            assert (a.status_code, a.get_json()) == (b.status_code, b.get_json()), url
+    body = {"postcodes": [*sent, *odd]}
+    a = kept.post("/api/v1/postcodes/lookup", json=body)
+    b = asked.post("/api/v1/postcodes/lookup", json=body)
+    assert a.status_code == b.status_code == 200
+    assert a.get_json() == b.get_json()
+    assert a.get_json()["results"][-5]["problem"]["code"] == "postcode-not-found"
+    a = kept.post("/api/v1/patch/lookup", json=body)
+    b = asked.post("/api/v1/patch/lookup", json=body)
+    assert (a.status_code, a.get_json()) == (b.status_code, b.get_json())
+    # the app that keeps them did answer from its table
+    assert apps["on"].extensions["directory"].geography._snapshot._postcodes is not None
+    assert apps["off"].extensions["directory"].geography._snapshot._postcodes is None
