@@ -148,6 +148,12 @@ class DirectoryIndex:
     widest: dict[int, tuple[str, ...]] = field(default_factory=dict)
     #: services as a patch lists them, by (areas, service id) (bounded: matching.ENTRIES_KEPT)
     patch_entries: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: services with a site near a patch's point as listed, by (areas, service id, distance,
+    #: site) (bounded: matching.ENTRIES_KEPT; apart, so new points do not push out the above)
+    nearby_entries: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: why a service is in a patch by its areas alone, strongest first, by (areas, service
+    #: id) (bounded: matching.ENTRIES_KEPT)
+    area_relations: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
     #: the sites as arrays in grid-cell order, for the sites near a point
     grid: SiteGrid = field(default_factory=lambda: SiteGrid([]))
     #: service id → its place in the patch's order, as an array (-1: not listed)

@@ -110,14 +110,18 @@ class AreaList:
     ids: list[int]
     members: frozenset[int]
     mask: Any = None  # made when first needed (long lists only)
+    sorted_ids: Any = None  # made when first needed (short lists)
 
     def contains(self, services: Any, size: int) -> Any:
         """Which of ``services`` (an array of ids below ``size``) are in the list."""
         if len(self.ids) < MASKED_FROM:
-            members = self.members
-            return np.fromiter(
-                (s in members for s in services.tolist()), dtype=bool, count=len(services)
-            )
+            if not self.ids:
+                return np.zeros(len(services), dtype=bool)
+            if self.sorted_ids is None:
+                self.sorted_ids = np.sort(np.fromiter(self.ids, np.int64, len(self.ids)))
+            found = self.sorted_ids
+            at = np.minimum(np.searchsorted(found, services), len(found) - 1)
+            return found[at] == services
         if self.mask is None:
             mask = np.zeros(size, dtype=bool)  # filled before another thread can see it
             mask[np.fromiter(self.ids, dtype=np.int64, count=len(self.ids))] = True
@@ -295,12 +299,27 @@ class Matching:
     # ------------------------------------------------------------------ reasons
 
     def reasons(self, sid: int) -> list[dict[str, Any]]:
-        """Why a listed service is in the patch: its nearby site, a site inside the area
-        asked for, and each area of the patch its coverage names."""
+        """Why a listed service is in the patch, strongest first: its nearby site, a site
+        inside the area asked for, and each area of the patch its coverage names."""
+        if sid in self.nearby:
+            return [self.nearby.reason(sid), *self._area_relations(sid)]
+        return self._area_relations(sid)
+
+    def _area_relations(self, sid: int) -> list[dict[str, Any]]:
+        """Why a service is in the patch by its areas alone (a site inside the area asked
+        for, the areas its coverage names), strongest first; kept by (areas, service)."""
+        key = (self.place_key, sid)
+        kept = self.index.area_relations
+        found = kept.get(key)
+        if found is None:
+            if len(kept) >= ENTRIES_KEPT:
+                kept.clear()
+            found = kept[key] = sorted(self._area_reasons(sid), key=_strength)
+        return found
+
+    def _area_reasons(self, sid: int) -> list[dict[str, Any]]:
         index, snap = self.index, self.snap
         found: list[dict[str, Any]] = []
-        if sid in self.nearby:
-            found.append(self.nearby.reason(sid))
         in_area = False
         for _, code, relation, area in self.lists:
             if sid not in area.members:
@@ -323,25 +342,35 @@ class Matching:
     def entry(self, sid: int) -> Shared:
         """A service as the patch lists it, kept by areas and service (and, with a site
         nearby, by the site and its distance: the same point asked again reuses it)."""
-        key: tuple[Any, ...] = (self.place_key, sid)
+        body = self.index.services[sid].body_json
         if sid in self.nearby:
-            key = (*key, *self.nearby.where(sid))
+            metres, at = self.nearby.where(sid)
+            key: tuple[Any, ...] = (self.place_key, sid, metres, at)
+            entries = self.index.nearby_entries
+            entry = entries.get(key)
+            if entry is None:
+                if len(entries) >= ENTRIES_KEPT:
+                    entries.clear()
+                entry = entries[key] = Extended(
+                    body, {"relations": self.reasons(sid), "distance_m": metres}
+                )
+            return entry
+        key = (self.place_key, sid)
         entries = self.index.patch_entries
         entry = entries.get(key)
         if entry is None:
             if len(entries) >= ENTRIES_KEPT:
                 entries.clear()
-            entry = entries[key] = _entry(self.index.services[sid], self.reasons(sid))
+            entry = entries[key] = Extended(
+                body, {"relations": self._area_relations(sid), "distance_m": None}
+            )
         return entry
+
+
+def _strength(reason: dict[str, Any]) -> int:
+    return RANK[reason["relation"]]
 
 
 def _keyed(rank: int, ids: list[int], order: dict[int, int]) -> Iterator[tuple[int, int, int]]:
     """A list's ids with their sort key: (relation's rank, place in the order, id)."""
     return ((rank, order[sid], sid) for sid in ids)
-
-
-def _entry(service: IndexedService, reasons: list[dict[str, Any]]) -> Shared:
-    """A service as a patch lists it: its answer, with why it is here, strongest first."""
-    reasons = sorted(reasons, key=lambda r: (RANK[r["relation"]], r.get("distance_m", 0)))
-    distance = next((r["distance_m"] for r in reasons if "distance_m" in r), None)
-    return Extended(service.body_json, {"relations": reasons, "distance_m": distance})
