@@ -47,18 +47,24 @@ class Shared(Mapping[str, Any]):
 class Extended(Shared):
     """A Shared part made of another's JSON and a few more keys after its own: its JSON is
     spliced together without decoding the first, its dict made only if someone reads it
-    (the patch lists each service as its kept answer plus why it is there)."""
+    (the patch lists each service as its kept answer plus why it is there).
 
-    __slots__ = ("_base", "_extra")
+    Only the few keys' JSON is kept, not the spliced whole: a kept patch entry costs a few
+    hundred bytes beside the service's own answer rather than a second copy of it (a
+    splice is one copy of the bytes, made when the answer is written)."""
+
+    __slots__ = ("_base", "_extra", "_tail")
 
     def __init__(self, base: bytes, extra: dict[str, Any]) -> None:
         super().__init__({})
         self._base, self._extra = base, extra
+        self._tail: bytes | None = None  # the extra keys' JSON, once made
         self._data = None  # type: ignore[assignment]
 
     def _dict(self) -> dict[str, Any]:
         if self._data is None:
-            self._data = {**orjson.loads(self._base), **self._extra}
+            extra = self._extra if self._extra is not None else orjson.loads(self._tail or b"{}")
+            self._data = {**orjson.loads(self._base), **extra}
         return self._data
 
     def __getitem__(self, key: str) -> Any:
@@ -74,17 +80,15 @@ class Extended(Shared):
         return f"Extended({self._dict()!r})"
 
     def json(self) -> bytes:
-        encoded = self._json
-        if encoded is None:
-            extra = orjson.dumps(self._extra, default=encode)
-            if extra == b"{}":
-                encoded = self._base
-            elif self._base == b"{}":
-                encoded = compact(extra)
-            else:
-                encoded = b"".join((self._base[:-1], b",", extra[1:]))
-            self._json = encoded
-        return encoded
+        tail = self._tail
+        if tail is None:
+            tail = self._tail = compact(orjson.dumps(self._extra, default=encode))
+            self._extra = None  # type: ignore[assignment]  # read back from the JSON if asked
+        if tail == b"{}":
+            return self._base
+        if self._base == b"{}":
+            return tail
+        return b"".join((memoryview(self._base)[:-1], b",", memoryview(tail)[1:]))
 
 
 def compact(encoded: bytes) -> bytes:
