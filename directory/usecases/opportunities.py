@@ -26,8 +26,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import icalendar
-
 from directory.errors import (
     AreaNotFoundError,
     InvalidInputError,
@@ -390,6 +388,8 @@ def calendar(
     """An iCalendar (RFC 5545) feed a calendar app subscribes to: one event at each
     deadline and one at each opening, in Europe/London (its VTIMEZONE included), with
     UIDs made from the ref (the same event on every fetch, whoever serves it)."""
+    import icalendar  # here: its 80 modules (3 MB a worker) only where calendars are asked
+
     cal = icalendar.Calendar()
     cal.add("prodid", "-//London Funded Services Directory//Funding opportunities//EN")
     cal.add("version", "2.0")
