@@ -8,15 +8,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: a read connection idle for longer than this is pinged before use (as pool_pre_ping does)
@@ -155,6 +156,8 @@ class Database:
             connection.exec_driver_sql(statement)
 
     def alembic_config(self) -> Config:
+        from alembic.config import Config  # here: a worker never migrates (10 MB it need not hold)
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.set_main_option("sqlalchemy.url", self.settings.database_url.replace("%", "%%"))
@@ -162,6 +165,8 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
+        from alembic import command
+
         config = self.alembic_config()
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
@@ -169,6 +174,8 @@ class Database:
 
     def schema_revision(self) -> str | None:
         """The migration the schema is at (None before the first one)."""
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
