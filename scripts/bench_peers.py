@@ -61,6 +61,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +96,13 @@ OURS_ITEMS = "/api/v1/ogc/collections/sites/items"
 PEER_ITEMS = "/collections/{collection}/items"
 PEERS = {"gpkg": "pygeoapi GeoPackage", "geojson": "pygeoapi GeoJSON"}
 WARMUP_SECONDS = 2.0
+#: wrk's request timeout, for every contender: pygeoapi's GeoJSON provider reads and parses
+#: the whole file for each request (a worker's second or so at 10,000 services), so with 16
+#: connections on 2 workers a request waits several seconds in the queue: run_wrk's default
+#: of 5 s timed most of them out
+WRK_TIMEOUT = "30s"
 FIRST_REQUEST_TIMEOUT_S = 180.0
+DRAIN_TIMEOUT_S = 300.0
 CHECKED_BOXES = 8
 
 
@@ -396,37 +404,69 @@ def check_answers(ours: str, peer: str, boxes: Sequence[str]) -> dict[str, Any]:
     return checks
 
 
-def warm(base_url: str, paths: Sequence[str], args: argparse.Namespace) -> None:
-    for path in paths[: args.workers * 2]:
-        status, body = http_get(base_url + path, timeout=FIRST_REQUEST_TIMEOUT_S)
+@dataclass(frozen=True)
+class Contender:
+    """A server and what it is asked: ``paths`` under load, ``idle_path`` (a cheap page) to
+    know when it has caught up."""
+
+    base_url: str
+    paths: list[str]
+    idle_path: str
+
+
+def warm(c: Contender, args: argparse.Namespace) -> None:
+    for path in c.paths[: args.workers * 2]:
+        status, body = http_get(c.base_url + path, timeout=FIRST_REQUEST_TIMEOUT_S)
         if status != 200:
             raise BenchError(f"GET {path} answered {status}: {body[:300]!r}")
-    run_wrk(base_url, paths, WARMUP_SECONDS, args.connections, args.threads)
+    run_wrk(
+        c.base_url, c.paths, WARMUP_SECONDS, args.connections, args.threads, timeout=WRK_TIMEOUT
+    )
+    drain(c, args.workers)
+
+
+def drain(c: Contender, workers: int) -> float:
+    """Wait until the server has worked off the requests wrk left queued when it stopped.
+
+    gunicorn's sync workers go on serving the connections already accepted into the
+    listen backlog after wrk has gone (a second each for pygeoapi's GeoJSON provider at
+    10,000 services): left alone they would take the CPU from the next run, or hold up the
+    next run on the same server (pygeoapi serves both its collections). Twice as many cheap
+    requests as workers, sent at once, queue behind them; when all of them are answered the
+    backlog is gone. Returns the seconds it took."""
+    started = time.perf_counter()
+    url = c.base_url + c.idle_path
+    with ThreadPoolExecutor(workers * 2) as pool:
+        answers = list(
+            pool.map(lambda _: http_get(url, timeout=DRAIN_TIMEOUT_S), range(workers * 2))
+        )
+    for status, body in answers:
+        if status != 200:
+            raise BenchError(f"GET {url} answered {status}: {body[:300]!r}")
+    return time.perf_counter() - started
 
 
 def measure_http(
     ours: str, peer: str, boxes: Sequence[str], args: argparse.Namespace
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Per scenario, each contender's wrk results, one per round (interleaved)."""
-    scenarios = {
-        "1 km bbox": (boxes, "random 1 km boxes"),
-        "London bbox": ([LONDON_BBOX], "the whole-London box"),
-    }
+    """Per scenario, each contender's wrk results, one per round (interleaved, each round
+    starting one contender further on; after each run the server's backlog is drained)."""
+    scenarios = {"1 km bbox": boxes, "London bbox": [LONDON_BBOX]}
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for scenario, (bboxes, _title) in scenarios.items():
-        contenders: dict[str, tuple[str, list[str]]] = {
-            "ours": (ours, [ours_path(b) for b in bboxes])
-        }
+    for scenario, bboxes in scenarios.items():
+        contenders = {"ours": Contender(ours, [ours_path(b) for b in bboxes], "/health")}
         for collection in PEERS:
-            contenders[collection] = (peer, [peer_path(f"sites_{collection}", b) for b in bboxes])
-        for name, (base, paths) in contenders.items():
+            contenders[collection] = Contender(
+                peer, [peer_path(f"sites_{collection}", b) for b in bboxes], "/conformance?f=json"
+            )
+        for name, contender in contenders.items():
             print(f"warm-up {scenario}: {name} ...", file=sys.stderr, flush=True)
-            warm(base, paths, args)
+            warm(contender, args)
         names = list(contenders)
         results[scenario] = {name: [] for name in names}
         for number in range(args.rounds):
             for name in names[number % len(names) :] + names[: number % len(names)]:
-                base, paths = contenders[name]
+                c = contenders[name]
                 print(
                     f"round {number + 1}/{args.rounds}: {scenario}, {name} "
                     f"({args.duration:g} s) ...",
@@ -434,10 +474,12 @@ def measure_http(
                     flush=True,
                 )
                 result = run_wrk(
-                    base, paths, args.duration, args.connections, args.threads,
-                    count_status=False,
+                    c.base_url, c.paths, args.duration, args.connections, args.threads,
+                    count_status=False, timeout=WRK_TIMEOUT,
                 )  # fmt: skip
-                results[scenario][name].append({k: v for k, v in result.items() if k != "output"})
+                result = {k: v for k, v in result.items() if k != "output"}
+                result["drain_s"] = drain(c, args.workers)
+                results[scenario][name].append(result)
     return results
 
 
@@ -509,7 +551,7 @@ def measure_points(
         found = []
         for x, y in zip(xs, ys, strict=True):
             try:
-                found.append(resolve_point(snap, settings, x, y).ward)
+                found.append(resolve_point(snap, settings, x, y))
             except OutsideCoverageError:
                 found.append(None)
         answers["resolve"] = found
@@ -551,14 +593,14 @@ def measure_points(
             timings[name].append((time.perf_counter() - started) / n * 1e6)
     cur.close()
     conn.close()
-    return timings, agreement(answers, list(index.codes), xs, ys)
+    return timings, agreement(answers, snap, xs, ys)
 
 
 def agreement(
-    answers: dict[str, Any], codes: list[str], xs: list[float], ys: list[float]
+    answers: dict[str, Any], snap: Any, xs: list[float], ys: list[float]
 ) -> dict[str, Any]:
     """How often each method gives PostGIS's wards, point by point."""
-    n = len(xs)
+    n, codes, areas = len(xs), list(snap.ward_index.codes), snap.areas
     postgis = [sorted(w) for w in answers["postgis"]]
     covering = [sorted(w) for w in answers["covering"]]
     as_set = [sorted(answers["postgis_set"].get(i + 1, [])) for i in range(n)]
@@ -569,6 +611,13 @@ def agreement(
         sj.setdefault(int(i), []).append(code)
     sjoin = [sorted(sj.get(i, [])) for i in range(n)]
     differ = [i for i in range(n) if covering[i] != postgis[i]]
+    resolved = answers["resolve"]
+    no_ward = [i for i in range(n) if not postgis[i]]
+    other = [
+        i
+        for i in range(n)
+        if postgis[i] and (resolved[i] is None or resolved[i].ward not in postgis[i])
+    ]
     return {
         "points": n,
         "in_no_ward": sum(1 for w in postgis if not w),
@@ -581,10 +630,24 @@ def agreement(
         "set_query_equal": sum(1 for a, b in zip(as_set, postgis, strict=True) if a == b),
         "vectorised_equal": sum(1 for a, b in zip(vectorised, first, strict=True) if a == b),
         "sjoin_equal": sum(1 for a, b in zip(sjoin, postgis, strict=True) if a == b),
-        "resolve_point_in_postgis": sum(
-            1 for w, p in zip(answers["resolve"], postgis, strict=True) if w in p
-        ),
-        "resolve_point_approximate": sum(1 for p in postgis if not p),
+        "resolve_point_in_postgis": n - len(other) - len(no_ward),
+        "resolve_point_no_ward": len(no_ward),
+        # the generalised ward polygon covering the point is of another borough than the
+        # (full-resolution) borough polygon covering it: resolve_point keeps the borough and
+        # takes its nearest ward, flagged ward_approximate
+        "resolve_point_other_borough": len(other),
+        "resolve_point_differ": [
+            {
+                "easting": xs[i],
+                "northing": ys[i],
+                "postgis": postgis[i],
+                "postgis_borough": [areas[w].parent_code for w in postgis[i]],
+                "ours": resolved[i].ward if resolved[i] else None,
+                "ours_borough": resolved[i].borough if resolved[i] else None,
+                "flags": resolved[i].flags if resolved[i] else None,
+            }
+            for i in (no_ward + other)[:10]
+        ],  # fmt: skip
     }
 
 
@@ -685,13 +748,20 @@ def report_points(timings: dict[str, list[float]], agree: dict[str, Any]) -> dic
         f"{n:,} points ({agree['in_no_ward']} in no ward, {agree['on_a_shared_edge']} on a "
         f"shared edge); the set-based query {agree['set_query_equal']:,}, covering_many (first "
         f"ward) {agree['vectorised_equal']:,}, sjoin {agree['sjoin_equal']:,}; resolve_point's "
-        f"ward is one of PostGIS's for {agree['resolve_point_in_postgis']:,} (the other "
-        f"{n - agree['resolve_point_in_postgis']:,}: in no ward polygon, given the nearest ward "
-        "and flagged ward_approximate)"
+        f"ward is one of PostGIS's for {agree['resolve_point_in_postgis']:,}; of the others "
+        f"{agree['resolve_point_no_ward']} are in no ward polygon and "
+        f"{agree['resolve_point_other_borough']} in a (generalised) ward polygon of another "
+        "borough than the borough polygon covering them: resolve_point keeps the borough and "
+        "gives its nearest ward, flagged ward_approximate"
     )
     for d in agree["covering_differ"]:
         print(
             f"  - ({d['easting']:.0f}, {d['northing']:.0f}): ours {d['ours']}, PostGIS {d['postgis']}"
+        )
+    for d in agree["resolve_point_differ"]:
+        print(
+            f"  - ({d['easting']:.0f}, {d['northing']:.0f}): PostGIS {d['postgis']} (borough "
+            f"{d['postgis_borough']}), resolve_point {d['ours']} (borough {d['ours_borough']})"
         )
     return multiples
 
