@@ -833,7 +833,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 conninfo = url.replace("postgresql+psycopg://", "postgresql://")
                 info["wards"] = load_wards(conninfo, snap)
                 with __import__("psycopg").connect(conninfo) as conn:
-                    info["postgis"] = conn.execute("SELECT postgis_full_version()").fetchone()[0]  # type: ignore[index]
+                    info["postgis"] = conn.execute("SELECT postgis_lib_version()").fetchone()[0]  # type: ignore[index]
                     info["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
                 timings, agree = measure_points(conninfo, snap, state.settings, xs, ys, args.rounds)
             out["points"] = {"timings_us": timings, "agreement": agree}
@@ -874,7 +874,7 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> None:
             f"- point in ward: {args.points:,} postcode grid references (seed {SEED + 1}), "
             f"{info['wards']} ward polygons of the snapshot in EPSG:27700; PostgreSQL "
             f"{info['postgresql']} (throwaway cluster, fsync off), "
-            f"{info['postgis'].split(' ')[1].strip(chr(34))}, GiST index, psycopg over TCP "
+            f"PostGIS {info['postgis']}, GiST index, psycopg over TCP "
             f"on 127.0.0.1; ours in-process; {args.rounds} interleaved rounds, medians"
         )
         print()
