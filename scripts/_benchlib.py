@@ -178,16 +178,18 @@ def serve(
     startup_timeout: float = 60.0,
     stop_timeout: float = 10.0,
     extra_args: Sequence[str] = (),
+    gunicorn: str | None = None,
 ) -> Iterator[str]:
     """Run gunicorn (sync workers, no access log) on a free port; yield ``http://127.0.0.1:PORT``.
 
     Waits until ``ready_path`` answers 200. gunicorn is stopped on leaving the block,
-    whatever happens inside it (errors, KeyboardInterrupt)."""
+    whatever happens inside it (errors, KeyboardInterrupt). ``gunicorn`` names another
+    venv's gunicorn (another application, e.g. a peer benchmarked against this one)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
     cmd = [
-        venv_tool("gunicorn"),
+        gunicorn or venv_tool("gunicorn"),
         "--workers", str(workers),
         "--worker-class", "sync",
         "--bind", f"127.0.0.1:{port}",
