@@ -26,6 +26,7 @@ from directory.cli import cli
 from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
 from directory.usecases.patch.index import RANK
+from tests.bbox_pages import fast_and_sql
 from tests.conftest import BACKENDS, geography_copy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
@@ -278,32 +279,6 @@ KINGSTON_BBOX = "-0.33,51.38,-0.25,51.43"  # about 30 km²: big enough to build 
 SMALL_BBOXES = ("-0.13,51.50,-0.115,51.51", "-0.31,51.405,-0.295,51.415")  # about 1 km
 
 
-def _fast_and_sql(app: Any, url: str, *, fast: bool) -> Any:
-    """``url`` answered with the arrays and then by SQL alone (no arrays): the answers must
-    be equal; with ``fast``, the first must not have asked SQL for the page."""
-    from directory.store.repositories.search import SearchQueries
-
-    state = app.extensions["directory"]
-    client = app.test_client()
-    boxes, state.boxes = state.boxes, None
-    try:
-        slow = client.get(url)
-    finally:
-        state.boxes = boxes
-
-    def sql(*_args: Any, **_kwargs: Any) -> Any:
-        raise AssertionError(f"{url} was answered by SQL")
-
-    with pytest.MonkeyPatch.context() as patch:
-        if fast:
-            patch.setattr(SearchQueries, "search", sql)
-            patch.setattr(SearchQueries, "site_features", sql)
-        quick = client.get(url)
-    assert slow.status_code == quick.status_code == 200, (url, quick.data[:300])
-    assert quick.data == slow.data, url
-    return quick.json if quick.is_json else quick.data
-
-
 def _slow_way(app: Any, box: tuple[float, ...]) -> tuple[list[int], list[int]]:
     """The listed services with a site inside ``box`` in name order, and those sites by id,
     worked out in Python from every row."""
@@ -352,10 +327,10 @@ def test_big_and_small_bbox_pages_agree_with_sql_and_the_slow_way(generated_app)
     services, ogc = "/api/v1/services?", "/api/v1/ogc/collections/"
     # a small box before any big one: SQL answers (no arrays built for it)
     for box in SMALL_BBOXES:
-        _fast_and_sql(app, f"{services}bbox={box}&per_page=10", fast=False)
-        _fast_and_sql(app, f"{ogc}sites/items?bbox={box}&limit=10", fast=False)
+        fast_and_sql(app, f"{services}bbox={box}&per_page=10", fast=False)
+        fast_and_sql(app, f"{ogc}sites/items?bbox={box}&limit=10", fast=False)
     assert app.extensions["directory"].boxes._index is None
-    first = _fast_and_sql(app, f"{services}bbox={LONDON_BBOX}&per_page=100", fast=True)
+    first = fast_and_sql(app, f"{services}bbox={LONDON_BBOX}&per_page=100", fast=True)
     assert app.extensions["directory"].boxes._index is not None
     total = first["total_items"]
     assert total > 1500
@@ -379,15 +354,15 @@ def test_big_and_small_bbox_pages_agree_with_sql_and_the_slow_way(generated_app)
         f"bbox={KINGSTON_BBOX}&sort=updated&format=geojson",
         *(f"bbox={box}&per_page=10" for box in SMALL_BBOXES),
     ):
-        _fast_and_sql(app, services + query, fast=True)
+        fast_and_sql(app, services + query, fast=True)
     for query in (  # what the arrays do not hold: SQL, the same answers
         f"bbox={LONDON_BBOX}&q=youth&per_page=20",
         f"bbox={LONDON_BBOX}&sort=funding_end&per_page=20",
         f"bbox={LONDON_BBOX}&programme=vru&per_page=20",
         f"bbox={LONDON_BBOX}&area=E09000022",
     ):
-        _fast_and_sql(app, services + query, fast=False)
-    sites = _fast_and_sql(app, f"{ogc}sites/items?bbox={LONDON_BBOX}&limit=100", fast=True)
+        fast_and_sql(app, services + query, fast=False)
+    sites = fast_and_sql(app, f"{ogc}sites/items?bbox={LONDON_BBOX}&limit=100", fast=True)
     assert sites["numberMatched"] > 1500
     for query in (
         f"sites/items?bbox={LONDON_BBOX}&limit=100&offset=100",
@@ -407,8 +382,8 @@ def test_big_and_small_bbox_pages_agree_with_sql_and_the_slow_way(generated_app)
         f"services/items?organisation={organisation}",
         "services/items?limit=100&offset=1500",
     ):
-        _fast_and_sql(app, ogc + query, fast=True)
-    _fast_and_sql(app, f"{ogc}services/items?bbox={LONDON_BBOX}&datetime=2025-04-01/..", fast=False)
+        fast_and_sql(app, ogc + query, fast=True)
+    fast_and_sql(app, f"{ogc}services/items?bbox={LONDON_BBOX}&datetime=2025-04-01/..", fast=False)
     # the slow way: every row tested in Python
     for box in (LONDON_BBOX, KINGSTON_BBOX, SMALL_BBOXES[1]):
         expected_services, expected_sites = _slow_way(app, tuple(map(float, box.split(","))))
