@@ -350,7 +350,9 @@ def items(
     if f is None:  # a box outside London, or an organisation nobody holds
         return _collection_of([], 0, _page_links(url, req, offset, limit, 0))
     if c.id == "sites":
-        chosen = None if boxes is None else boxes_.site_page(boxes, search, f, offset=offset, limit=limit)  # fmt: skip
+        chosen = None
+        if boxes is not None:
+            chosen = boxes_.site_page(boxes, search, f, offset=offset, limit=limit)
         if chosen is not None:
             rows, total = search.site_features_by_ids(chosen[0]), chosen[1]
         else:

@@ -300,7 +300,7 @@ def search_services(
     f, area_code = filters(req, catalogue, snap, today)
     offset, geojson = (req.page - 1) * req.per_page, representation == "geojson"
     chosen = None
-    if boxes is not None and f.box is not None:  # a big box: chosen in memory
+    if boxes is not None and f.box is not None:  # in memory when the arrays can tell
         chosen = boxes_.service_page(
             boxes, repo, f, sort=sort, offset=offset, limit=req.per_page, count_features=geojson
         )
