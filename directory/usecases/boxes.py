@@ -14,16 +14,21 @@ database's on SQLite and PostgreSQL alike): a page is a mask, one fancy index an
 The arrays are built from the database once per data version (every change of the
 directory adds a data release, :mod:`directory.store.repositories.search`'s
 ``data_version_id``), read again at every request, so an answer is the SQL path's answer for
-the same data, never an older one. A box smaller than ``BIG_BOX_M2`` never builds them (SQL
-answers it as fast); once built for the current version they answer any box. Filters the
-arrays do not hold (text, a point, grants' programme and dates, ``updated_since``, an area
-matched by its sites) leave the answer to SQL.
+the same data, never an older one. While the arrays of the current version are not built,
+SQL answers (as fast for a small box) and a big box (``BIG_BOX_M2``) or a whole collection
+starts their build: in a thread of its own when serving (``DIRECTORY_INDEX_REBUILD=
+background``, the default: no request waits for it), else in the request. Once built they
+answer any box. Filters the arrays do not hold (text, a point, grants' programme and dates,
+``updated_since``, an area matched by its sites) leave the answer to SQL.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -37,6 +42,8 @@ BIG_BOX_M2 = 25e6
 #: the sorts a page can be chosen for in memory (those that do not depend on the request)
 SORTS = ("name", "updated")
 _NO_CELL = np.iinfo(np.int64).min
+
+logger = logging.getLogger(__name__)
 
 
 def supported(f: Filters) -> bool:
@@ -57,46 +64,53 @@ def big(box: Box | None) -> bool:
     return (e1 - e0) * (n1 - n0) >= BIG_BOX_M2
 
 
-def _ids(values: Iterable[Any], count: int | None = None) -> np.ndarray:
-    return np.fromiter(values, dtype=np.int64, count=-1 if count is None else count)
-
-
 class BoxIndex:
     """The sites and services of one data version as arrays."""
 
     def __init__(self, repo: SearchQueries, version: int | None) -> None:
         self.version = version
         sites = repo.box_sites()  # by id
-        n = len(sites)
-        self.site_id = _ids((s[0] for s in sites), n)
-        self.site_service = _ids((s[1] for s in sites), n)
-        self.lon = np.fromiter((s[2] for s in sites), dtype=np.float64, count=n)
-        self.lat = np.fromiter((s[3] for s in sites), dtype=np.float64, count=n)
-        cells = _ids((_NO_CELL if s[4] is None else s[4] for s in sites), n)
+        columns = list(zip(*sites, strict=True)) if sites else [(), (), (), (), ()]
+        self.site_id = np.array(columns[0], dtype=np.int64)
+        self.site_service = np.array(columns[1], dtype=np.int64)
+        self.lon = np.array(columns[2], dtype=np.float64)
+        self.lat = np.array(columns[3], dtype=np.float64)
+        cells = np.array([_NO_CELL if c is None else c for c in columns[4]], dtype=np.int64)
         self.by_cell = np.argsort(cells, kind="stable")
         self.cells = cells[self.by_cell]
         services = repo.box_services()  # in the order of sort=name
-        name_order = _ids((s[0] for s in services), len(services))
-        self.size = int(name_order.max()) + 1 if len(services) else 1
+        ids, listed, statuses, organisations = (
+            list(zip(*services, strict=True)) if services else [(), (), (), ()]
+        )
+        name_order = np.array(ids, dtype=np.int64)
+        self.size = int(name_order.max()) + 1 if len(name_order) else 1
         self.exists = np.zeros(self.size, dtype=bool)
         self.exists[name_order] = True
         self.listed = np.zeros(self.size, dtype=bool)
-        self.listed[name_order] = np.fromiter((bool(s[1]) for s in services), dtype=bool)
-        self.statuses: dict[str, int] = {}
+        self.listed[name_order] = np.array(listed, dtype=bool)
+        self.statuses = {status: number for number, status in enumerate(sorted(set(statuses)))}
         self.status = np.full(self.size, -1, dtype=np.int32)
-        self.status[name_order] = np.fromiter(
-            (self.statuses.setdefault(s[2], len(self.statuses)) for s in services),
-            dtype=np.int32, count=len(services),
-        )  # fmt: skip
+        self.status[name_order] = np.array(
+            list(map(self.statuses.__getitem__, statuses)), dtype=np.int32
+        )
         self.organisation = np.full(self.size, -1, dtype=np.int64)
-        self.organisation[name_order] = _ids((s[3] for s in services), len(services))
-        # a site of a service the services' read did not see (PostgreSQL reads each
-        # statement's own snapshot): not matched, rather than out of bounds
+        self.organisation[name_order] = np.array(organisations, dtype=np.int64)
+        # a site of a service the services' read did not see (another statement's snapshot
+        # on PostgreSQL): not matched, rather than out of bounds
         self.site_service[self.site_service >= self.size] = 0
         self.orders: dict[str, np.ndarray] = {"name": name_order}
-        #: what fewer requests need, read on first use (same data version: see ``get``)
-        self._lazy: dict[Any, np.ndarray] = {}
+        #: what fewer requests need, read on first use (of the same data version: a request
+        #: asks ``BoxIndexCache.get`` for the current version first)
+        self._lazy: dict[Any, Any] = {}
         self._lock = threading.Lock()
+
+    def warm(self, repo: SearchQueries) -> None:
+        """Read now what requests would read on first use (a background build does)."""
+        for sort in SORTS:
+            self.order(repo, sort)
+        self.feature_counts(repo)
+        self.covered(repo, None)
+        self.with_theme(repo, "")
 
     def _kept(self, key: Any, make: Callable[[], np.ndarray]) -> np.ndarray:
         found = self._lazy.get(key)
@@ -117,7 +131,9 @@ class BoxIndex:
         """Every service id in the order of ``sort``."""
         if sort in self.orders:
             return self.orders[sort]
-        return self._kept(("order", sort), lambda: _ids(repo.service_ids_sorted(sort)))
+        return self._kept(  # type: ignore[no-any-return]
+            ("order", sort), lambda: np.array(repo.service_ids_sorted(sort), dtype=np.int64)
+        )
 
     def feature_counts(self, repo: SearchQueries) -> np.ndarray:
         """By service id: the GeoJSON features it makes (one per site, one without)."""
@@ -125,46 +141,40 @@ class BoxIndex:
         def make() -> np.ndarray:
             counts = np.ones(self.size, dtype=np.int64)
             pairs = repo.site_counts()
-            ids = _ids((p[0] for p in pairs), len(pairs))
-            number = _ids((p[1] for p in pairs), len(pairs))
-            inside = ids < self.size
-            counts[ids[inside]] = np.maximum(number[inside], 1)
+            if pairs:
+                ids, numbers = (np.array(c, dtype=np.int64) for c in zip(*pairs, strict=True))
+                inside = ids < self.size
+                counts[ids[inside]] = np.maximum(numbers[inside], 1)
             return counts
 
         return self._kept("features", make)
 
-    def _coverage(self, repo: SearchQueries) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    def _pairs(self, key: str, read: Callable[[], list[tuple[int, str]]]) -> Any:
+        """(service ids, numbers of the codes, code → number) of (service id, code) rows."""
+
         def make() -> Any:
-            pairs = repo.coverage_pairs()
+            pairs = read()
             codes: dict[str, int] = {}
-            services = _ids((p[0] for p in pairs), len(pairs))
-            numbers = _ids((codes.setdefault(p[1], len(codes)) for p in pairs), len(pairs))
+            services = np.array([p[0] for p in pairs], dtype=np.int64)
+            numbers = np.array([codes.setdefault(p[1], len(codes)) for p in pairs], dtype=np.int64)
             return services, numbers, codes
 
-        return self._kept("coverage", make)  # type: ignore[return-value]
+        return self._kept(key, make)
 
     def covered(self, repo: SearchQueries, codes: frozenset[str] | None) -> np.ndarray:
         """By service id: whether its coverage names one of ``codes`` (None: any area)."""
-        services, numbers, known = self._coverage(repo)
+        services, numbers, known = self._pairs("coverage", repo.coverage_pairs)
         if codes is None:
-            return self._kept("covered", lambda: self._mask_of(services))
-        wanted = _ids(known[c] for c in codes if c in known)
+            return self._kept("covered", lambda: self._mask_of(services))  # type: ignore[no-any-return]
+        wanted = np.array([known[c] for c in codes if c in known], dtype=np.int64)
         return self._mask_of(services[np.isin(numbers, wanted)])
 
     def with_theme(self, repo: SearchQueries, theme: str) -> np.ndarray:
         """By service id: whether it has ``theme``."""
-
-        def pairs() -> Any:
-            rows = repo.theme_pairs()
-            themes: dict[str, int] = {}
-            services = _ids((r[0] for r in rows), len(rows))
-            numbers = _ids((themes.setdefault(r[1], len(themes)) for r in rows), len(rows))
-            return services, numbers, themes
-
-        services, numbers, themes = self._kept("themes", pairs)  # type: ignore[misc]
+        services, numbers, themes = self._pairs("themes", repo.theme_pairs)
         if theme not in themes:
             return np.zeros(self.size, dtype=bool)
-        return self._kept(
+        return self._kept(  # type: ignore[no-any-return]
             ("theme", theme), lambda: self._mask_of(services[numbers == themes[theme]])
         )
 
@@ -202,28 +212,82 @@ class BoxIndex:
 
 
 class BoxIndexCache:
-    """The process's :class:`BoxIndex`, for the newest data version asked about."""
+    """The process's :class:`BoxIndex`, for the newest data version asked about.
 
-    def __init__(self) -> None:
+    With ``background`` (the application's, as ``DIRECTORY_INDEX_REBUILD`` says for the
+    directory index), a request that finds no arrays of the current data version is answered
+    by SQL while a thread builds them through ``reader`` (a context manager giving
+    :class:`SearchQueries` on a connection of its own, all its reads in one snapshot): no
+    request waits for a build. Without, the request builds them (tests: the answers of the
+    arrays at once)."""
+
+    #: seconds before a failed background build is tried again
+    RETRY_S = 30.0
+
+    def __init__(
+        self,
+        reader: Callable[[], AbstractContextManager[SearchQueries]] | None = None,
+        *,
+        background: bool = False,
+    ) -> None:
         self._index: BoxIndex | None = None
         self._lock = threading.Lock()
+        self.reader = reader
+        self.background = background and reader is not None
+        self._building: threading.Thread | None = None
+        self._retry_at = 0.0
 
     def get(self, repo: SearchQueries, *, build: bool) -> BoxIndex | None:
-        """The arrays of the data version ``repo`` reads (its transaction's), built when
-        ``build`` and not built yet; else None (then SQL answers)."""
+        """The arrays of the current data version (read now, through ``repo``): built when
+        ``build`` and not built yet (in the background: None meanwhile); else None (then
+        SQL answers)."""
         version = repo.data_version_id()
         index = self._index
         if index is not None and index.version == version:
             return index
         if not build:
             return None
+        if self.background:
+            self._start(version)
+            return None
         with self._lock:
             index = self._index
             if index is None or index.version != version:
-                index = BoxIndex(repo, version)
-                if self._index is None or (version or 0) >= (self._index.version or 0):
-                    self._index = index
+                index = self._install(BoxIndex(repo, version))
         return index
+
+    def _install(self, index: BoxIndex) -> BoxIndex:
+        current = self._index
+        if current is None or (index.version or 0) >= (current.version or 0):
+            self._index = index
+        return index
+
+    def _start(self, version: int | None) -> None:
+        with self._lock:
+            busy = self._building is not None and self._building.is_alive()
+            if busy or time.monotonic() < self._retry_at:
+                return
+            self._building = threading.Thread(target=self._build, name="box-index", daemon=True)
+            self._building.start()
+
+    def _build(self) -> None:
+        assert self.reader is not None
+        try:
+            with self.reader() as repo:
+                index = BoxIndex(repo, repo.data_version_id())
+                index.warm(repo)
+        except Exception:  # noqa: BLE001 - SQL answers meanwhile; tried again later
+            logger.exception("building the box arrays in the background failed")
+            self._retry_at = time.monotonic() + self.RETRY_S
+            return
+        with self._lock:
+            self._install(index)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a background build to finish (benchmarks, tests)."""
+        building = self._building
+        if building is not None:
+            building.join(timeout)
 
 
 def service_page(

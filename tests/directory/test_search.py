@@ -540,6 +540,9 @@ def test_big_bbox_pages_follow_every_write(writable_app, tmp_path):
 
 
 def test_the_arrays_are_built_for_big_boxes_and_read_per_data_version():
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
     from directory.store.repositories.search import AreaMatch, Filters
     from directory.usecases import boxes
     from directory.usecases.search import make_box
@@ -567,6 +570,18 @@ def test_the_arrays_are_built_for_big_boxes_and_read_per_data_version():
         def box_services(self) -> list[Any]:
             return [(2, True, "active", 7), (1, False, "active", 7)]
 
+        def service_ids_sorted(self, sort: str) -> list[int]:
+            return [1, 2]
+
+        def site_counts(self) -> list[Any]:
+            return [(1, 1), (2, 1)]
+
+        def coverage_pairs(self) -> list[Any]:
+            return [(1, "E12000007")]
+
+        def theme_pairs(self) -> list[Any]:
+            return [(2, "mentoring")]
+
     repo, cache = Repo(), boxes.BoxIndexCache()
     assert cache.get(repo, build=False) is None  # type: ignore[arg-type]
     index = cache.get(repo, build=True)  # type: ignore[arg-type]
@@ -577,3 +592,19 @@ def test_the_arrays_are_built_for_big_boxes_and_read_per_data_version():
     repo.version = 2  # a write: read again, not answered from the old arrays
     assert cache.get(repo, build=False) is None  # type: ignore[arg-type]
     assert cache.get(repo, build=True) is not index and Repo.builds == 2  # type: ignore[arg-type]
+
+    # serving: SQL answers while a thread builds the arrays on a snapshot of its own
+    reads: list[int] = []
+
+    @contextmanager
+    def reader() -> Iterator[Any]:
+        reads.append(repo.version)
+        yield repo
+
+    background = boxes.BoxIndexCache(reader, background=True)
+    assert background.get(repo, build=True) is None  # type: ignore[arg-type]
+    background.wait(10)
+    built = background.get(repo, build=False)  # type: ignore[arg-type]
+    assert built is not None and built.version == 2 and reads == [2]
+    assert list(built.order(repo, "updated")) == [1, 2]  # read by the build, not the request  # type: ignore[arg-type]
+    assert list(built.with_theme(repo, "mentoring")) == [False, False, True]  # type: ignore[arg-type]

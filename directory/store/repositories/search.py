@@ -17,20 +17,24 @@ receives plain values (:class:`Filters`) and knows the two dialects:
 
 Spatial filters use the 250 m grid ``cell`` of each delivery site (indexed) to pick
 candidates, then the exact test: distance in British National Grid metres for ``near``,
-longitude/latitude for ``bbox``.
+longitude/latitude for ``bbox``. A big box is counted and paged in memory instead
+(``directory.usecases.boxes``): this module gives it the rows its arrays are built from
+(``box_sites``, ``box_services``, the sort orders, coverage and themes) and the page's rows
+by id.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, literal_column, not_, or_, select, union
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection, Engine, Row
 
 from directory.store.models import (
     DataRelease,
@@ -178,6 +182,18 @@ def _site_feature_columns() -> list[Any]:
         Service.name.label("service_name"), Service.status,
         Service.updated_at, Organisation.name.label("organisation_name"),
     ]  # fmt: skip
+
+
+@contextmanager
+def snapshot_reads(engine: Engine) -> Iterator[SearchQueries]:
+    """:class:`SearchQueries` on a connection of its own whose reads all see one snapshot
+    (PostgreSQL: REPEATABLE READ; SQLite: one read transaction), for a build of the box
+    arrays in the background."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            yield SearchQueries(connection)
 
 
 class SearchQueries:
