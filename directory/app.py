@@ -9,6 +9,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from directory.settings import Settings
 from directory.store.db import Database
+from directory.store.repositories.search import snapshot_reads
+from directory.usecases.boxes import BoxIndexCache
 from directory.usecases.facts import FactsCache
 from directory.usecases.geography import GeographyCache
 from directory.usecases.patch import DirectoryCache
@@ -52,6 +54,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         facts=FactsCache(),
         directory=DirectoryCache(
             on_rebuild=settle, background=settings.index_rebuild == "background"
+        ),
+        boxes=BoxIndexCache(
+            lambda: snapshot_reads(db.engine), background=settings.index_rebuild == "background"
         ),
     )
     app.teardown_appcontext(end_request)

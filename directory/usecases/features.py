@@ -36,6 +36,7 @@ import shapely
 from directory.errors import CollectionNotFoundError, FeatureNotFoundError, InvalidParameterError
 from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.search import AreaMatch, Box, Filters, SearchQueries
+from directory.usecases import boxes as boxes_
 from directory.usecases import geography
 from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.search import make_box
@@ -327,8 +328,12 @@ def _collection_of(
 def items(
     snap: GeographySnapshot, search: SearchQueries, catalogue: CatalogueQueries,
     base: str, collection_id: str, req: ItemsRequest, today: date,
+    boxes: boxes_.BoxIndexCache | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """A page of a collection's features as a GeoJSON FeatureCollection."""
+    """A page of a collection's features as a GeoJSON FeatureCollection. With ``boxes``, the
+    pages of ``sites`` and ``services`` are chosen in memory when the filters allow
+    (:mod:`directory.usecases.boxes`: the same answer, without counting and sorting every
+    match in SQL)."""
     c = _collection(collection_id)
     _check_filters(c, req)
     limit, offset = _limit(req.limit), _offset(req.offset)
@@ -345,13 +350,24 @@ def items(
     if f is None:  # a box outside London, or an organisation nobody holds
         return _collection_of([], 0, _page_links(url, req, offset, limit, 0))
     if c.id == "sites":
-        rows, total = search.site_features(f, offset=offset, limit=limit)
+        chosen = None
+        if boxes is not None:
+            chosen = boxes_.site_page(boxes, search, f, offset=offset, limit=limit)
+        if chosen is not None:
+            rows, total = search.site_features_by_ids(chosen[0]), chosen[1]
+        else:
+            rows, total = search.site_features(f, offset=offset, limit=limit)
         features = _site_features(rows, catalogue, base)
     else:
         simplify = _simplify(req.simplify, COVERAGE_SIMPLIFY_M)
-        rows, total, _ = search.search(
-            _by_coverage(snap, f), sort="name", today=today, offset=offset, limit=limit
-        )
+        f = _by_coverage(snap, f)
+        found = None
+        if boxes is not None:
+            found = boxes_.service_page(boxes, search, f, sort="name", offset=offset, limit=limit)
+        if found is not None:
+            rows, total = search.services_by_ids(found[0]), found[1]
+        else:
+            rows, total, _ = search.search(f, sort="name", today=today, offset=offset, limit=limit)
         features = _service_features(rows, catalogue, snap, simplify, base)
     return _collection_of(features, total, _page_links(url, req, offset, limit, total))
 

@@ -36,6 +36,7 @@ from directory.errors import (
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.search import SORTS, AreaMatch, Box, Filters, Near, SearchQueries
+from directory.usecases import boxes as boxes_
 from directory.usecases.catalogue import (
     programme_known,
     service_summary,
@@ -288,16 +289,29 @@ def filters(
 def search_services(
     repo: SearchQueries, catalogue: CatalogueQueries, snap: GeographySnapshot,
     settings: Settings, today: date, req: SearchRequest, *, representation: str = "json",
+    boxes: boxes_.BoxIndexCache | None = None,
 ) -> SearchResult:  # fmt: skip
     """One page of the services matching ``req``, sorted; ``representation`` (json, geojson,
     csv) says which extras to read: sites and the feature count for GeoJSON, sites and live
-    programmes for CSV."""
+    programmes for CSV. With ``boxes``, a page with a big ``bbox`` is chosen in memory
+    (:mod:`directory.usecases.boxes`: the same answer, without counting and sorting every
+    match in SQL)."""
     sort = _sort(req)
     f, area_code = filters(req, catalogue, snap, today)
-    rows, total, features = repo.search(
-        f, sort=sort, today=today, offset=(req.page - 1) * req.per_page, limit=req.per_page,
-        count_features=representation == "geojson",
-    )  # fmt: skip
+    offset, geojson = (req.page - 1) * req.per_page, representation == "geojson"
+    chosen = None
+    if boxes is not None and f.box is not None:  # in memory when the arrays can tell
+        chosen = boxes_.service_page(
+            boxes, repo, f, sort=sort, offset=offset, limit=req.per_page, count_features=geojson
+        )
+    if chosen is not None:
+        page_ids, total, features = chosen
+        rows = repo.services_by_ids(page_ids)
+    else:
+        rows, total, features = repo.search(
+            f, sort=sort, today=today, offset=offset, limit=req.per_page,
+            count_features=geojson,
+        )  # fmt: skip
     ids = [r.id for r in rows]
     themes, coverage = catalogue.themes_of(ids), catalogue.coverage_of(ids)
     contents = []

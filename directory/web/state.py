@@ -17,6 +17,7 @@ from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.funding import FundingQueries
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.hsds import HsdsQueries
+from directory.usecases.boxes import BoxIndexCache
 from directory.usecases.facts import FactsCache, FundingData
 from directory.usecases.geography import GeographyCache, GeographySnapshot
 from directory.usecases.hsds import HsdsIdCache, HsdsIds, Reads
@@ -32,6 +33,8 @@ class AppState:
     facts: FactsCache  # grants, programmes, population, crime: per data version
     directory: DirectoryCache  # the patch index: per data version and day
     hsds_ids: HsdsIdCache = field(default_factory=HsdsIdCache)  # HSDS ids: per data version
+    #: sites and services as arrays, for big spatial pages: per data version
+    boxes: BoxIndexCache = field(default_factory=BoxIndexCache)
 
 
 def state() -> AppState:

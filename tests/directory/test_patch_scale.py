@@ -26,6 +26,7 @@ from directory.cli import cli
 from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
 from directory.usecases.patch.index import RANK
+from tests.bbox_pages import fast_and_sql
 from tests.conftest import BACKENDS, geography_copy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
@@ -270,3 +271,124 @@ def test_the_money_reaching_a_patch_is_the_same_summed_by_area_as_award_by_award
                     checked += fast["total"]
     assert checked > 10_000  # the areas above the patches held awards to compose
     assert client.get("/api/v1/patch?postcode=SE1+7PB").status_code == 200
+
+
+# -- big spatial pages (directory/usecases/boxes.py) -------------------------------------------
+LONDON_BBOX = "-0.52,51.28,0.34,51.70"
+KINGSTON_BBOX = "-0.33,51.38,-0.25,51.43"  # about 30 km²: big enough to build the arrays
+SMALL_BBOXES = ("-0.13,51.50,-0.115,51.51", "-0.31,51.405,-0.295,51.415")  # about 1 km
+
+
+def _slow_way(app: Any, box: tuple[float, ...]) -> tuple[list[int], list[int]]:
+    """The listed services with a site inside ``box`` in name order, and those sites by id,
+    worked out in Python from every row."""
+    from sqlalchemy import select
+
+    from directory.store.models import Location, Service
+
+    min_lon, min_lat, max_lon, max_lat = box
+    with app.extensions["directory"].db.engine.connect() as connection:
+        services = connection.execute(
+            select(Service.id, Service.withdrawn_at).order_by(Service.name, Service.id)
+        ).all()
+        sites = connection.execute(
+            select(Location.id, Location.service_id, Location.lon, Location.lat)
+        ).all()
+    listed = {s.id for s in services if s.withdrawn_at is None}
+    inside = sorted(
+        s.id for s in sites
+        if s.lon is not None and s.lat is not None and s.service_id in listed
+        and min_lon <= s.lon <= max_lon and min_lat <= s.lat <= max_lat
+    )  # fmt: skip
+    with_site = {s.service_id for s in sites if s.id in set(inside)}
+    return [s.id for s in services if s.id in with_site], inside
+
+
+def _all_pages(client: Any, url: str, key: str, size: int) -> list[int]:
+    found: list[int] = []
+    for page in range(1, 100):
+        if key == "contents":
+            body = client.get(f"{url}&per_page={size}&page={page}").json
+        else:
+            body = client.get(f"{url}&limit={size}&offset={(page - 1) * size}").json
+        items = body[key]
+        found += [item["id"] for item in items]
+        if len(items) < size:
+            return found
+    raise AssertionError("too many pages")
+
+
+def test_big_and_small_bbox_pages_agree_with_sql_and_the_slow_way(generated_app):
+    """Pages of /services?bbox and of the OGC sites and services collections, chosen in
+    memory, equal SQL's answers (items, order, totals, numberMatched) and the slow way's,
+    for big and small boxes, several pages and offsets, sorts and filters."""
+    app, client = generated_app, generated_app.test_client()
+    app.extensions["directory"].boxes._index = None
+    services, ogc = "/api/v1/services?", "/api/v1/ogc/collections/"
+    # a small box before any big one: SQL answers (no arrays built for it)
+    for box in SMALL_BBOXES:
+        fast_and_sql(app, f"{services}bbox={box}&per_page=10", fast=False)
+        fast_and_sql(app, f"{ogc}sites/items?bbox={box}&limit=10", fast=False)
+    assert app.extensions["directory"].boxes._index is None
+    first = fast_and_sql(app, f"{services}bbox={LONDON_BBOX}&per_page=100", fast=True)
+    assert app.extensions["directory"].boxes._index is not None
+    total = first["total_items"]
+    assert total > 1500
+    organisation = first["contents"][0]["organisation"]["ref"]
+    last = -(-total // 100)
+    for query in (
+        *(f"bbox={LONDON_BBOX}&per_page=100&page={page}" for page in (2, last, last + 1)),
+        f"bbox={LONDON_BBOX}&per_page=7&page=3",
+        f"bbox={LONDON_BBOX}&sort=name&per_page=50&page=4",
+        f"bbox={LONDON_BBOX}&sort=updated&per_page=100",
+        f"bbox={LONDON_BBOX}&sort=updated&per_page=100&page=5",
+        f"bbox={LONDON_BBOX}&theme=violence-knife-crime&per_page=20&page=2",
+        f"bbox={LONDON_BBOX}&theme=violence-knife-crime&theme=youth-diversion",
+        f"bbox={LONDON_BBOX}&status=active&per_page=30",
+        f"bbox={LONDON_BBOX}&status=inactive",
+        f"bbox={LONDON_BBOX}&include_withdrawn=true&per_page=30&page=9",
+        f"bbox={LONDON_BBOX}&organisation={organisation}",
+        f"bbox={LONDON_BBOX}&format=geojson&per_page=100&page=3",
+        f"bbox={LONDON_BBOX}&format=csv&per_page=100&page=2",
+        f"bbox={KINGSTON_BBOX}&per_page=10&page=2",
+        f"bbox={KINGSTON_BBOX}&sort=updated&format=geojson",
+        *(f"bbox={box}&per_page=10" for box in SMALL_BBOXES),
+    ):
+        fast_and_sql(app, services + query, fast=True)
+    for query in (  # what the arrays do not hold: SQL, the same answers
+        f"bbox={LONDON_BBOX}&q=youth&per_page=20",
+        f"bbox={LONDON_BBOX}&sort=funding_end&per_page=20",
+        f"bbox={LONDON_BBOX}&programme=vru&per_page=20",
+        f"bbox={LONDON_BBOX}&area=E09000022",
+    ):
+        fast_and_sql(app, services + query, fast=False)
+    sites = fast_and_sql(app, f"{ogc}sites/items?bbox={LONDON_BBOX}&limit=100", fast=True)
+    assert sites["numberMatched"] > 1500
+    for query in (
+        f"sites/items?bbox={LONDON_BBOX}&limit=100&offset=100",
+        f"sites/items?bbox={LONDON_BBOX}&limit=100&offset={sites['numberMatched'] - 30}",
+        f"sites/items?bbox={LONDON_BBOX}&limit=10&offset=99999",
+        f"sites/items?bbox={LONDON_BBOX}",
+        f"sites/items?bbox={LONDON_BBOX}&theme=violence-knife-crime&limit=25&offset=25",
+        f"sites/items?bbox={LONDON_BBOX}&organisation={organisation}",
+        f"sites/items?bbox={KINGSTON_BBOX}&limit=20&offset=20",
+        "sites/items?limit=50&offset=1000",
+        *(f"sites/items?bbox={box}&limit=10" for box in SMALL_BBOXES),
+        f"services/items?bbox={LONDON_BBOX}&limit=100",
+        f"services/items?bbox={LONDON_BBOX}&limit=100&offset=2950",
+        f"services/items?bbox={LONDON_BBOX}&theme=violence-knife-crime&limit=20&offset=40",
+        f"services/items?bbox={KINGSTON_BBOX}&limit=50&offset=50",
+        f"services/items?bbox={SMALL_BBOXES[0]}&limit=50&offset=100",
+        f"services/items?organisation={organisation}",
+        "services/items?limit=100&offset=1500",
+    ):
+        fast_and_sql(app, ogc + query, fast=True)
+    fast_and_sql(app, f"{ogc}services/items?bbox={LONDON_BBOX}&datetime=2025-04-01/..", fast=False)
+    # the slow way: every row tested in Python
+    for box in (LONDON_BBOX, KINGSTON_BBOX, SMALL_BBOXES[1]):
+        expected_services, expected_sites = _slow_way(app, tuple(map(float, box.split(","))))
+        assert expected_sites, box
+        assert _all_pages(client, f"{services}bbox={box}", "contents", 1000) == expected_services
+        assert (
+            _all_pages(client, f"{ogc}sites/items?bbox={box}", "features", 1000) == expected_sites
+        )

@@ -22,6 +22,7 @@ from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
 from directory.store.repositories.search import cell_ranges, parse_terms
 from directory.web.representations import neutralise
+from tests.bbox_pages import fast_and_sql
 from tests.conftest import BACKENDS, geography_copy
 
 TODAY = datetime.now(UTC).date()
@@ -475,3 +476,135 @@ def test_ranking_and_filters_over_a_generated_directory(writable_app, tmp_path, 
     assert distances == sorted(distances) and all(d <= 3000 for d in distances)
     box = refs(client, "bbox=-0.2,51.45,-0.05,51.55")
     assert {s["ref"] for s in near["contents"] if s["distance_m"] < 2500} <= box
+
+
+# -- big boxes: pages chosen in memory (directory/usecases/boxes.py) ---------------------------
+LONDON_BBOX = "-0.52,51.28,0.34,51.70"
+
+
+def test_big_bbox_pages_follow_every_write(writable_app, tmp_path):
+    """The arrays behind big bbox pages are those of the data version each request reads:
+    services withdrawn, renamed or paused by an import show at once, as SQL answers."""
+    import_file(writable_app, template_csv(tmp_path / "a.csv", rows()))
+    boxes = writable_app.extensions["directory"].boxes
+    services, ogc = "/api/v1/services?", "/api/v1/ogc/collections/"
+    first = fast_and_sql(writable_app, f"{services}bbox={LONDON_BBOX}", fast=True)
+    assert first["total_items"] == 5
+    version = boxes._index.version
+    changed = [dict(r) for r in rows() if r["ref"] not in ("OXY-KT", "HACK-01")]
+    for r in changed:
+        if r["ref"] == "NEAR-KT":
+            r["name"] = "Aardvark youth club"
+        if r["ref"] == "CITY-01":
+            r["status"] = "inactive"
+    import_file(writable_app, template_csv(tmp_path / "b.csv", changed), "--mode", "full")
+    # sort=updated apart from sort=name (an import stamps every row alike): set before the
+    # arrays of this data version are built
+    from sqlalchemy import text
+
+    with writable_app.extensions["directory"].db.engine.begin() as connection:
+        for ref, moment in (
+            ("CITY-01", "2030-01-01 00:00:00"),
+            ("VISIT-01", "2020-01-01 00:00:00"),
+        ):
+            connection.execute(
+                text("UPDATE service SET updated_at = :at WHERE ref = :ref"),
+                {"at": datetime.fromisoformat(moment), "ref": ref},
+            )
+    newest = fast_and_sql(writable_app, f"{services}bbox={LONDON_BBOX}&sort=updated", fast=True)
+    assert [s["ref"] for s in newest["contents"]] == ["CITY-01", "NEAR-KT", "VISIT-01"]
+    after = fast_and_sql(writable_app, f"{services}bbox={LONDON_BBOX}", fast=True)
+    assert boxes._index.version > version
+    assert [s["ref"] for s in after["contents"]] == ["VISIT-01", "NEAR-KT", "CITY-01"]
+    for query in (
+        f"bbox={LONDON_BBOX}&include_withdrawn=true",
+        f"bbox={LONDON_BBOX}&include_withdrawn=true&per_page=2&page=2",
+        f"bbox={LONDON_BBOX}&status=inactive",
+        f"bbox={LONDON_BBOX}&status=active&sort=updated",
+        f"bbox={LONDON_BBOX}&include_withdrawn=true&sort=updated&format=geojson",
+        f"bbox={LONDON_BBOX}&theme=violence-knife-crime&include_withdrawn=true",
+        "bbox=-0.32,51.40,-0.29,51.42",  # Kingston, small: the arrays are current
+    ):
+        fast_and_sql(writable_app, services + query, fast=True)
+    for query in (
+        f"sites/items?bbox={LONDON_BBOX}",
+        f"sites/items?bbox={LONDON_BBOX}&limit=1&offset=2",
+        f"services/items?bbox={LONDON_BBOX}",
+        "services/items?bbox=-0.32,51.40,-0.29,51.42&limit=2&offset=1",
+    ):
+        fast_and_sql(writable_app, ogc + query, fast=True)
+    sites = writable_app.test_client().get(f"{ogc}sites/items?bbox={LONDON_BBOX}").json
+    assert sorted(f["properties"]["service_ref"] for f in sites["features"]) == [
+        "CITY-01", "NEAR-KT", "VISIT-01"
+    ]  # fmt: skip
+
+
+def test_the_arrays_are_built_for_big_boxes_and_read_per_data_version():
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from directory.store.repositories.search import AreaMatch, Filters
+    from directory.usecases import boxes
+    from directory.usecases.search import make_box
+
+    assert boxes.big(make_box(-0.52, 51.28, 0.34, 51.70))
+    assert boxes.big(None)  # a whole collection
+    assert not boxes.big(make_box(-0.13, 51.50, -0.115, 51.51))  # 1 km
+    assert boxes.supported(Filters(themes=("mentoring",), status="active", organisation_id=3))
+    assert boxes.supported(Filters(area=AreaMatch(frozenset({"E09000022"}))))
+    assert not boxes.supported(Filters(text="youth"))
+    assert not boxes.supported(Filters(programme="vru"))
+    assert not boxes.supported(Filters(area=AreaMatch(frozenset({"E09000022"}), frozenset(), frozenset({"E09000022"}))))  # fmt: skip
+
+    class Repo:
+        version = 1
+        builds = 0
+
+        def data_version_id(self) -> int:
+            return self.version
+
+        def box_sites(self) -> list[Any]:
+            Repo.builds += 1
+            return [(1, 2, -0.1, 51.5, 123), (2, 1, -0.2, 51.4, None)]
+
+        def box_services(self) -> list[Any]:
+            return [(2, True, "active", 7), (1, False, "active", 7)]
+
+        def service_ids_sorted(self, sort: str) -> list[int]:
+            return [1, 2]
+
+        def site_counts(self) -> list[Any]:
+            return [(1, 1), (2, 1)]
+
+        def coverage_pairs(self) -> list[Any]:
+            return [(1, "E12000007")]
+
+        def theme_pairs(self) -> list[Any]:
+            return [(2, "mentoring")]
+
+    repo, cache = Repo(), boxes.BoxIndexCache()
+    assert cache.get(repo, build=False) is None  # type: ignore[arg-type]
+    index = cache.get(repo, build=True)  # type: ignore[arg-type]
+    assert index is not None and Repo.builds == 1
+    assert cache.get(repo, build=False) is index  # type: ignore[arg-type]
+    assert list(index.order(repo, "name")) == [2, 1]  # type: ignore[arg-type]
+    assert list(index.services_matching(repo, Filters())) == [False, False, True]  # type: ignore[arg-type]
+    repo.version = 2  # a write: read again, not answered from the old arrays
+    assert cache.get(repo, build=False) is None  # type: ignore[arg-type]
+    assert cache.get(repo, build=True) is not index and Repo.builds == 2  # type: ignore[arg-type]
+
+    # serving: SQL answers while a thread builds the arrays on a snapshot of its own
+    reads: list[int] = []
+
+    @contextmanager
+    def reader() -> Iterator[Any]:
+        reads.append(repo.version)
+        yield repo
+
+    background = boxes.BoxIndexCache(reader, background=True)
+    assert background.get(repo, build=True) is None  # type: ignore[arg-type]
+    background.wait(10)
+    built = background.get(repo, build=False)  # type: ignore[arg-type]
+    assert built is not None and built.version == 2 and reads == [2]
+    assert list(built.order(repo, "updated")) == [1, 2]  # read by the build, not the request  # type: ignore[arg-type]
+    assert list(built.with_theme(repo, "mentoring")) == [False, False, True]  # type: ignore[arg-type]

@@ -17,22 +17,27 @@ receives plain values (:class:`Filters`) and knows the two dialects:
 
 Spatial filters use the 250 m grid ``cell`` of each delivery site (indexed) to pick
 candidates, then the exact test: distance in British National Grid metres for ``near``,
-longitude/latitude for ``bbox``.
+longitude/latitude for ``bbox``. A big box is counted and paged in memory instead
+(``directory.usecases.boxes``): this module gives it the rows its arrays are built from
+(``box_sites``, ``box_services``, the sort orders, coverage and themes) and the page's rows
+by id.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, literal_column, not_, or_, select, union
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection, Engine, Row
 
 from directory.store.models import (
+    DataRelease,
     Grant,
     GrantService,
     Location,
@@ -156,6 +161,39 @@ def cell_ranges(min_e: float, min_n: float, max_e: float, max_n: float) -> list[
 
 def _in_cells(ranges: Sequence[tuple[int, int]]) -> Any:
     return or_(*(Location.cell.between(lo, hi) for lo, hi in ranges))
+
+
+def _summary_columns() -> list[Any]:
+    """The columns of a service summary (a page of :meth:`SearchQueries.search`)."""
+    return [
+        Service.id, Service.ref, Service.name, Service.status, Service.organisation_id,
+        Service.last_verified, Service.withdrawn_at, Service.updated_at, Service.demo,
+        Organisation.ref.label("organisation_ref"),
+        Organisation.name.label("organisation_name"),
+    ]  # fmt: skip
+
+
+def _site_feature_columns() -> list[Any]:
+    """The columns of an OGC ``sites`` feature (:meth:`SearchQueries.site_features`)."""
+    return [
+        Location.id, Location.name, Location.address, Location.postcode, Location.lon,
+        Location.lat, Location.ward_code, Location.borough_code,
+        Service.id.label("service_id"), Service.ref.label("service_ref"),
+        Service.name.label("service_name"), Service.status,
+        Service.updated_at, Organisation.name.label("organisation_name"),
+    ]  # fmt: skip
+
+
+@contextmanager
+def snapshot_reads(engine: Engine) -> Iterator[SearchQueries]:
+    """:class:`SearchQueries` on a connection of its own whose reads all see one snapshot
+    (PostgreSQL: REPEATABLE READ; SQLite: one read transaction), for a build of the box
+    arrays in the background."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            yield SearchQueries(connection)
 
 
 class SearchQueries:
@@ -333,12 +371,7 @@ class SearchQueries:
         if total == 0 or offset >= total:
             return [], total, features
 
-        columns: list[Any] = [
-            Service.id, Service.ref, Service.name, Service.status, Service.organisation_id,
-            Service.last_verified, Service.withdrawn_at, Service.updated_at, Service.demo,
-            Organisation.ref.label("organisation_ref"),
-            Organisation.name.label("organisation_name"),
-        ]  # fmt: skip
+        columns = _summary_columns()
         rank = self._rank(f.text).label("rank") if f.text is not None else None
         if rank is not None:
             columns.append(rank)
@@ -353,6 +386,86 @@ class SearchQueries:
             statement.order_by(*self._order(sort, rank, near, today)).offset(offset).limit(limit)
         )
         return list(self.db.execute(statement).all()), total, features
+
+    # -- pages chosen in memory (directory.usecases.boxes) ---------------------------------
+    def data_version_id(self) -> int | None:
+        """The id of the newest data release: every change of the directory adds one."""
+        return self.db.execute(select(func.max(DataRelease.id))).scalar()
+
+    def _tuples(self, statement: Any) -> list[tuple[Any, ...]]:
+        # the driver's own tuples: at 100,000 rows, half the time of SQLAlchemy's Row objects
+        result = self.db.execute(statement)
+        try:
+            return list(result.cursor.fetchall())
+        finally:
+            result.close()
+
+    def box_sites(self) -> list[tuple[int, int, float, float, int | None]]:
+        """(id, service id, lon, lat, grid cell) of every site with a position, by id."""
+        return self._tuples(  # type: ignore[return-value]
+            select(Location.id, Location.service_id, Location.lon, Location.lat, Location.cell)
+            .where(Location.lon.is_not(None), Location.lat.is_not(None))
+            .order_by(Location.id)
+        )
+
+    def box_services(self) -> list[tuple[int, bool, str, int]]:
+        """(id, not withdrawn, status, organisation id) of every service, in the order of
+        ``sort=name`` (the database's own collation: name, then id)."""
+        return self._tuples(  # type: ignore[return-value]
+            select(
+                Service.id, Service.withdrawn_at.is_(None), Service.status,
+                Service.organisation_id,
+            ).order_by(*self._order("name", None, None, date.min))
+        )  # fmt: skip
+
+    def service_ids_sorted(self, sort: str) -> list[int]:
+        """Every service id in the order of ``sort`` (``name`` or ``updated``)."""
+        if sort not in ("name", "updated"):
+            raise ValueError(sort)
+        statement = select(Service.id).order_by(*self._order(sort, None, None, date.min))
+        return [row[0] for row in self._tuples(statement)]
+
+    def site_counts(self) -> list[tuple[int, int]]:
+        """(service id, its number of sites, with a position or not)."""
+        return self._tuples(  # type: ignore[return-value]
+            select(Location.service_id, func.count()).group_by(Location.service_id)
+        )
+
+    def coverage_pairs(self) -> list[tuple[int, str]]:
+        """(service id, area code) of every service's coverage."""
+        return self._tuples(select(ServiceArea.service_id, ServiceArea.area_code))  # type: ignore[return-value]
+
+    def theme_pairs(self) -> list[tuple[int, str]]:
+        """(service id, theme id) of every service's themes."""
+        return self._tuples(select(ServiceTheme.service_id, ServiceTheme.theme_id))  # type: ignore[return-value]
+
+    def services_by_ids(self, ids: Sequence[int]) -> list[Row[Any]]:
+        """The summary rows of :meth:`search` (no rank, no distance) of these services, in
+        the order given."""
+        if not ids:
+            return []
+        rows = self.db.execute(
+            select(*_summary_columns())
+            .select_from(Service)
+            .join(Organisation, Organisation.id == Service.organisation_id)
+            .where(Service.id.in_(list(ids)))
+        ).all()
+        by_id = {row.id: row for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def site_features_by_ids(self, ids: Sequence[int]) -> list[Row[Any]]:
+        """The rows of :meth:`site_features` of these sites, in the order given."""
+        if not ids:
+            return []
+        rows = self.db.execute(
+            select(*_site_feature_columns())
+            .select_from(Location)
+            .join(Service, Service.id == Location.service_id)
+            .join(Organisation, Organisation.id == Service.organisation_id)
+            .where(Location.id.in_(list(ids)))
+        ).all()
+        by_id = {row.id: row for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
 
     def _order(self, sort: str, rank: Any, near: Any, today: date) -> list[Any]:
         tie = [Service.name, Service.id]
@@ -405,13 +518,7 @@ class SearchQueries:
         if total == 0 or offset >= total:
             return [], total
         statement = (
-            select(
-                Location.id, Location.name, Location.address, Location.postcode, Location.lon,
-                Location.lat, Location.ward_code, Location.borough_code,
-                Service.id.label("service_id"), Service.ref.label("service_ref"),
-                Service.name.label("service_name"), Service.status,
-                Service.updated_at, Organisation.name.label("organisation_name"),
-            )
+            select(*_site_feature_columns())
             .select_from(Location)
             .join(Service, Service.id == Location.service_id)
             .join(Organisation, Organisation.id == Service.organisation_id)

@@ -23,7 +23,7 @@ from directory.web.resources.features.schemas import (
     OgcFeatureSchema,
     OgcLandingSchema,
 )
-from directory.web.state import catalogue, connection, snapshot, today
+from directory.web.state import catalogue, connection, snapshot, state, today
 
 PREFIX = "/api/v1/ogc"
 blp = Blueprint(
@@ -110,8 +110,9 @@ def items(args: dict[str, Any], collection_id: str) -> Response:
         parent=args.get("parent"), simplify=args.get("simplify"),
     )  # fmt: skip
     body = features.items(
-        snapshot(), SearchQueries(connection()), catalogue(), _base(), collection_id, req, today()
-    )
+        snapshot(), SearchQueries(connection()), catalogue(), _base(), collection_id, req,
+        today(), state().boxes,
+    )  # fmt: skip
     return http.json_response(body, mimetype=http.GEOJSON_MIMETYPE)
 
 

@@ -79,7 +79,7 @@ def list_services(args: dict[str, Any]) -> Response:
     )  # fmt: skip
     result = search_services(
         SearchQueries(connection()), queries(), snapshot(), state().settings, today(), request_,
-        representation=representation,
+        representation=representation, boxes=state().boxes,
     )  # fmt: skip
     if representation == "json":
         response = paged_response(result.envelope(), page, per_page)
