@@ -105,7 +105,7 @@ class Settings:
     #: proxies in front of the app whose X-Forwarded-For/-Proto it trusts (nginx on the same
     #: host: 1), so that a rate limit counts the client's address, not the proxy's
     trusted_proxies: int = 0
-    #: keep every postcode's row in each worker (about 9 MB for London) instead of asking the
+    #: keep every postcode's row in each worker (11 MB for London) instead of asking the
     #: database per lookup: "auto" (on for PostgreSQL, where the lookup is a round trip to
     #: the server; off for SQLite, which answers in-process), "on" or "off"
     postcodes_in_memory: str = "auto"

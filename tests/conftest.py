@@ -80,6 +80,9 @@ def _settings(tmp: Path, url: str | None, data_dir: Path) -> Settings:
         freeze_heap=False,  # one full collection per cache rebuild: minutes over the suite
         log_level="WARNING",  # a line per request costs ~10% of the suite; test_logs asks INFO
         index_rebuild="inline",  # tests read their own imports at once (test_index_rebuild)
+        # each app of its own would read all 188,000 postcodes on PostgreSQL (about a second);
+        # the shared demo apps keep them in memory as production does (auto)
+        postcodes_in_memory="off",
     )
 
 
@@ -202,7 +205,7 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 def _demo_app(request: pytest.FixtureRequest, backend: str) -> Iterator[Flask]:
     tmp = request.getfixturevalue("tmp_path_factory").mktemp(f"demo-app-{backend}")
-    app = create_app(demo_copy(request, backend, tmp))
+    app = create_app(demo_copy(request, backend, tmp).with_overrides(postcodes_in_memory="auto"))
     yield app
     app.extensions["directory"].db.dispose()
 

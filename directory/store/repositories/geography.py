@@ -177,20 +177,25 @@ class GeographyRepository:
             raise driver_error(connection, error, sql) from error
         return PostcodeRow(*row) if row is not None else None
 
-    def every_postcode(self, chunk: int = 20_000) -> Iterator[Sequence[Row[Any]]]:
-        """Every postcode's row, ``chunk`` rows at a time by primary key (a request's
-        connection may be in autocommit, where PostgreSQL has no server-side cursor): what
-        a worker keeps in memory (``usecases.postcode_table``)."""
+    def every_postcode(self, chunk: int = 5_000) -> Iterator[Sequence[tuple[Any, ...]]]:
+        """Every postcode's row (a tuple of ``PostcodeRow``'s fields), ``chunk`` rows at a
+        time by primary key (a request's connection may be in autocommit, where PostgreSQL
+        has no server-side cursor): what a worker keeps in memory
+        (``usecases.postcode_table``)."""
         after: str | None = None
         while True:
             query = select(*_POSTCODE_COLUMNS).order_by(Postcode.canonical).limit(chunk)
             if after is not None:
                 query = query.where(Postcode.canonical > after)
-            rows = self.session.execute(query).all()
+            result = self.session.execute(query)
+            try:  # the driver's own tuples: a third of the time of Row objects
+                rows = result.cursor.fetchall()  # type: ignore[attr-defined]
+            finally:
+                result.close()
             if not rows:
                 return
             yield rows
-            after = rows[-1].canonical
+            after = rows[-1][0]
 
     def postcodes(self, canonicals: Iterable[str]) -> dict[str, Row[Any]]:
         wanted = sorted(set(canonicals))

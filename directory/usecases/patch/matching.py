@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -38,6 +38,7 @@ LIST_IDS_KEPT = 1_000_000
 #: services as a patch lists them, kept by (areas, service) (then started afresh)
 ENTRIES_KEPT = 10_000
 SITE = "site_in_area"
+T = TypeVar("T")
 
 
 class NearbySites:
@@ -308,14 +309,10 @@ class Matching:
     def _area_relations(self, sid: int) -> list[dict[str, Any]]:
         """Why a service is in the patch by its areas alone (a site inside the area asked
         for, the areas its coverage names), strongest first; kept by (areas, service)."""
-        key = (self.place_key, sid)
-        kept = self.index.area_relations
-        found = kept.get(key)
-        if found is None:
-            if len(kept) >= ENTRIES_KEPT:
-                kept.clear()
-            found = kept[key] = sorted(self._area_reasons(sid), key=_strength)
-        return found
+        return _kept(
+            self.index.area_relations, (self.place_key, sid),
+            lambda: sorted(self._area_reasons(sid), key=_strength),
+        )  # fmt: skip
 
     def _area_reasons(self, sid: int) -> list[dict[str, Any]]:
         index, snap = self.index, self.snap
@@ -342,29 +339,27 @@ class Matching:
     def entry(self, sid: int) -> Shared:
         """A service as the patch lists it, kept by areas and service (and, with a site
         nearby, by the site and its distance: the same point asked again reuses it)."""
-        body = self.index.services[sid].body_json
         if sid in self.nearby:
             metres, at = self.nearby.where(sid)
             key: tuple[Any, ...] = (self.place_key, sid, metres, at)
-            entries = self.index.nearby_entries
-            entry = entries.get(key)
-            if entry is None:
-                if len(entries) >= ENTRIES_KEPT:
-                    entries.clear()
-                entry = entries[key] = Extended(
-                    body, {"relations": self.reasons(sid), "distance_m": metres}
-                )
-            return entry
-        key = (self.place_key, sid)
-        entries = self.index.patch_entries
-        entry = entries.get(key)
-        if entry is None:
-            if len(entries) >= ENTRIES_KEPT:
-                entries.clear()
-            entry = entries[key] = Extended(
-                body, {"relations": self._area_relations(sid), "distance_m": None}
-            )
-        return entry
+            return _kept(self.index.nearby_entries, key, lambda: self._entry(sid, metres))
+        return _kept(self.index.patch_entries, (self.place_key, sid), lambda: self._entry(sid))
+
+    def _entry(self, sid: int, metres: int | None = None) -> Shared:
+        """A service's answer with why it is in the patch, strongest first."""
+        relations = self.reasons(sid) if metres is not None else self._area_relations(sid)
+        body = self.index.services[sid].body_json
+        return Extended(body, {"relations": relations, "distance_m": metres})
+
+
+def _kept(entries: dict[Any, T], key: Any, make: Callable[[], T]) -> T:
+    """``entries[key]``, made when missing (all dropped once ENTRIES_KEPT are kept)."""
+    entry = entries.get(key)
+    if entry is None:
+        if len(entries) >= ENTRIES_KEPT:
+            entries.clear()
+        entry = entries[key] = make()
+    return entry
 
 
 def _strength(reason: dict[str, Any]) -> int:
