@@ -12,6 +12,7 @@ Standard library only (plus the project's own console scripts in the running ven
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -25,7 +26,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,33 @@ def default_data_dir() -> Path:
         if configured
         else (REPO_ROOT.parent / "shared" / "data").resolve()
     )
+
+
+def generated_directory(n: int, seed: int, data_dir: Path, cache: Path) -> Path:
+    """The template CSV of ``n`` services ``make_directory.py`` generates with ``seed``, made
+    once into ``cache`` and read from there after."""
+    from make_directory import write
+
+    path = cache / f"directory-{n}-seed{seed}.csv"
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        print(f"generating {n:,} services -> {path} ...", file=sys.stderr, flush=True)
+        partial = path.with_suffix(".part.csv")
+        write(partial, n, seed, data_dir)
+        partial.replace(path)
+    return path
+
+
+def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse type: a number of ``kind`` above zero."""
+
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        return value
+
+    return parse
 
 
 def directory_env(

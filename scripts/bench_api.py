@@ -65,6 +65,7 @@ from _benchlib import (  # noqa: E402
     load_demo,
     machine,
     markdown_table,
+    positive,
     run_wrk,
     serve,
     venv_tool,
@@ -233,16 +234,6 @@ def gunicorn_version() -> str:
         [venv_tool("gunicorn"), "--version"], capture_output=True, text=True, check=False
     )
     return (done.stdout or done.stderr).strip().removeprefix("gunicorn (version ").rstrip(")")
-
-
-def positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
-    def parse(text: str) -> int | float:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-        return value
-
-    return parse
 
 
 def run(args: argparse.Namespace) -> int:

@@ -74,10 +74,12 @@ from _benchlib import (  # noqa: E402
     BenchError,
     default_data_dir,
     directory_env,
+    generated_directory,
     http_get,
     init_database,
     machine,
     markdown_table,
+    positive,
     run_wrk,
     serve,
     throwaway_postgres,
@@ -107,20 +109,6 @@ CHECKED_BOXES = 8
 
 
 # --------------------------------------------------------------------------- the data
-
-
-def directory_csv(n: int, seed: int, data_dir: Path) -> Path:
-    """The generated template CSV of ``n`` services (made once, then read from the cache)."""
-    from make_directory import write
-
-    path = CACHE / f"directory-{n}-seed{seed}.csv"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        print(f"generating {n:,} services -> {path} ...", file=sys.stderr, flush=True)
-        partial = path.with_suffix(".part.csv")
-        write(partial, n, seed, data_dir)
-        partial.replace(path)
-    return path
 
 
 def import_directory(env: dict[str, str], path: Path) -> float:
@@ -769,16 +757,6 @@ def report_points(timings: dict[str, list[float]], agree: dict[str, Any]) -> dic
 # --------------------------------------------------------------------------- main
 
 
-def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
-    def parse(text: str) -> int | float:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-        return value
-
-    return parse
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from directory import create_app
     from directory.settings import Settings
@@ -793,7 +771,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
     out: dict[str, Any] = {"info": info}
-    path = directory_csv(args.services, args.seed, data_dir)
+    path = generated_directory(args.services, args.seed, data_dir, CACHE)
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
         work = Path(tmp)
         env = directory_env(f"sqlite:///{work / 'directory.sqlite3'}", work, data_dir)

@@ -57,6 +57,7 @@ from _benchlib import (  # noqa: E402
     BenchError,
     default_data_dir,
     directory_env,
+    generated_directory,
     init_database,
     machine,
     markdown_table,
@@ -80,20 +81,6 @@ TARGET_RSS_MB = 600.0
 
 
 # --------------------------------------------------------------------------- files
-
-
-def directory_file(n: int, seed: int, data_dir: Path) -> Path:
-    """The generated template CSV of ``n`` services (made once, then read from the cache)."""
-    from make_directory import write
-
-    path = CACHE / f"directory-{n}-seed{seed}.csv"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        print(f"generating {n:,} services -> {path} ...", file=sys.stderr, flush=True)
-        partial = path.with_suffix(".part.csv")
-        write(partial, n, seed, data_dir)
-        partial.replace(path)
-    return path
 
 
 def _postcode_rows(data_dir: Path) -> list[dict[str, str]]:
@@ -277,7 +264,7 @@ class Backend:
 def measure(
     backend: Backend, n: int, args: argparse.Namespace, warm: list[str], cold: list[str]
 ) -> dict[str, Any]:
-    path = directory_file(n, args.seed, args.data_dir)
+    path = generated_directory(n, args.seed, args.data_dir, CACHE)
     url = backend.fresh(n)
     env = backend.env(url)
     print(f"{backend.label} {n:,}: importing ...", file=sys.stderr, flush=True)
@@ -405,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
             work = Path(tmp)
             for n in sizes:
-                directory_file(n, args.seed, args.data_dir)
+                generated_directory(n, args.seed, args.data_dir, CACHE)
             (work / "sqlite").mkdir()
             backend = Backend("SQLite", work / "sqlite", args.data_dir)
             results["SQLite"] = [measure(backend, n, args, warm, cold) for n in sizes]
