@@ -498,10 +498,14 @@ class SearchQueries:
         order, and how many there are: the rows of the OGC API ``sites`` collection."""
         where = self._where(replace(f, box=None))
         where += [Location.lon.is_not(None), Location.lat.is_not(None)]
+        by_id: Any = Location.id
         if f.box is not None:
             box = f.box
             if len(cell_ranges(*box.bng_envelope)) > 1:
                 where += self._site_in_box(box)
+                # a narrow box's few sites are found by their cells and then sorted: ordered
+                # by the bare id, SQLite walked every site in id order (17 ms at 100,000)
+                by_id = Location.id + 0
             else:  # a box many cells wide: read in id order, not through one huge cell range
                 where += [
                     Location.lon.between(box.min_lon, box.max_lon),
@@ -523,7 +527,7 @@ class SearchQueries:
             .join(Service, Service.id == Location.service_id)
             .join(Organisation, Organisation.id == Service.organisation_id)
             .where(*where)
-            .order_by(Location.id)
+            .order_by(by_id)
             .offset(offset)
             .limit(limit)
         )  # fmt: skip
