@@ -439,33 +439,32 @@ class SearchQueries:
         """(service id, theme id) of every service's themes."""
         return self._tuples(select(ServiceTheme.service_id, ServiceTheme.theme_id))  # type: ignore[return-value]
 
+    def _in_order(self, statement: Any, key: Any, ids: Sequence[int]) -> list[Row[Any]]:
+        """The rows of ``statement`` whose ``key`` is one of ``ids``, in the order given."""
+        if not ids:
+            return []
+        by_id = {row.id: row for row in self.db.execute(statement.where(key.in_(list(ids))))}
+        return [by_id[i] for i in ids if i in by_id]
+
     def services_by_ids(self, ids: Sequence[int]) -> list[Row[Any]]:
         """The summary rows of :meth:`search` (no rank, no distance) of these services, in
         the order given."""
-        if not ids:
-            return []
-        rows = self.db.execute(
+        statement = (
             select(*_summary_columns())
             .select_from(Service)
             .join(Organisation, Organisation.id == Service.organisation_id)
-            .where(Service.id.in_(list(ids)))
-        ).all()
-        by_id = {row.id: row for row in rows}
-        return [by_id[i] for i in ids if i in by_id]
+        )
+        return self._in_order(statement, Service.id, ids)
 
     def site_features_by_ids(self, ids: Sequence[int]) -> list[Row[Any]]:
         """The rows of :meth:`site_features` of these sites, in the order given."""
-        if not ids:
-            return []
-        rows = self.db.execute(
+        statement = (
             select(*_site_feature_columns())
             .select_from(Location)
             .join(Service, Service.id == Location.service_id)
             .join(Organisation, Organisation.id == Service.organisation_id)
-            .where(Location.id.in_(list(ids)))
-        ).all()
-        by_id = {row.id: row for row in rows}
-        return [by_id[i] for i in ids if i in by_id]
+        )
+        return self._in_order(statement, Location.id, ids)
 
     def _order(self, sort: str, rank: Any, near: Any, today: date) -> list[Any]:
         tie = [Service.name, Service.id]
