@@ -26,6 +26,7 @@ from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries, GrantStatusDates
 from directory.store.repositories.participation import ParticipationRepository
 from directory.usecases import vocabulary
+from directory.usecases.funding.timing import timing_fields
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope
 
@@ -108,6 +109,7 @@ def grant_summary(
         "end": iso(row.end),
         "financial_year": row.financial_year,
         **grant_flags(row, today, settings),
+        **timing_fields(row.awarded, row.start, row.financial_year),
         "beneficiary_areas": [area_ref(snap, c) for c in areas],
         "regrant_type": row.regrant_type,
         "paid_through": row.parent_ref,

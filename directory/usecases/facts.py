@@ -47,6 +47,8 @@ class GrantFact:
     #: (directory/data/community_safety.py)
     community_safety: bool = False
     title: str | None = None
+    #: the award (decision) date, for the timeliness answers (funding/timing.py)
+    awarded: date | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ class FundingData:
                 duration_months=r.duration_months, financial_year=one(r.financial_year, r.financial_year),
                 areas=one(t := tuple(areas.get(r.id, ())), t), services=tuple(services.get(r.id, ())),
                 regrant=r.parent_ref is not None and r.parent_ref in refs and r.parent_ref != r.ref,
-                demo=bool(r.demo),
+                demo=bool(r.demo), awarded=one(r.awarded, r.awarded),
                 community_safety=(
                     bool(r.programme_community_safety) if r.programme_id is not None
                     else community_safety_rule().funder_matches(r.funder_ref)

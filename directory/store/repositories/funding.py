@@ -51,7 +51,7 @@ class FundingQueries:
         return self.db.execute(
             select(
                 Grant.id, Grant.ref, Grant.title, Grant.programme_id, Grant.amount_pence, Grant.start,
-                Grant.end, Grant.duration_months, Grant.financial_year, Grant.parent_ref,
+                Grant.end, Grant.awarded, Grant.duration_months, Grant.financial_year, Grant.parent_ref,
                 Grant.demo,
                 Programme.name.label("programme_name"),
                 Programme.community_safety.label("programme_community_safety"),

@@ -119,6 +119,21 @@ class GrantSchema(Schema):
         metadata={"description": "planned | live | ending soon | ended | unknown"}
     )
     months_left = ma.fields.Integer(allow_none=True)
+    decided_after_start_days = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The award date minus the first day of the period it funds (its "
+            "start, else 1 April of its financial year); negative or 0 = on time; null when "
+            "undated. GET /funding/timeliness states the rule"
+        },
+    )
+    late = ma.fields.Boolean(
+        allow_none=True, metadata={"description": "Decided after its period began"}
+    )
+    late_by_months = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "Whole calendar months from the period's start to the decision"},
+    )
     beneficiary_areas = ma.fields.List(ma.fields.Nested(AreaRefSchema))
     regrant_type = ma.fields.String(allow_none=True)
     paid_through = ma.fields.String(
