@@ -237,13 +237,19 @@ class BoxIndexCache:
         self._building: threading.Thread | None = None
         self._retry_at = 0.0
 
-    def get(self, repo: SearchQueries, *, build: bool) -> BoxIndex | None:
-        """The arrays of the current data version (read now, through ``repo``): built when
-        ``build`` and not built yet (in the background: None meanwhile); else None (then
-        SQL answers)."""
-        version = repo.data_version_id()
+    def get(
+        self, repo: SearchQueries, *, build: bool, version: int | None = None
+    ) -> BoxIndex | None:
+        """The arrays of the current data version: ``version`` when the caller knows it (the
+        request's geography snapshot, checked every DIRECTORY_DATA_VERSION_TTL seconds, as
+        the directory index is), else read now through ``repo``. Arrays of a newer version
+        than ``version`` serve too (a build that saw a later write; SQL would read it as
+        well). Built when ``build`` and not built yet (in the background: None meanwhile);
+        else None (then SQL answers)."""
+        if version is None:
+            version = repo.data_version_id()
         index = self._index
-        if index is not None and index.version == version:
+        if index is not None and (index.version or 0) >= (version or 0):
             return index
         if not build:
             return None
@@ -292,14 +298,14 @@ class BoxIndexCache:
 
 def service_page(
     cache: BoxIndexCache, repo: SearchQueries, f: Filters, *, sort: str, offset: int,
-    limit: int, count_features: bool = False,
+    limit: int, count_features: bool = False, version: int | None = None,
 ) -> tuple[list[int], int, int | None] | None:  # fmt: skip
     """The ids of a page of the services matching ``f`` in the order of ``sort``, how many
     match and (``count_features``) the GeoJSON features they make, as
     :meth:`SearchQueries.search` would answer; None when SQL must answer."""
     if sort not in SORTS or not supported(f):
         return None
-    index = cache.get(repo, build=big(f.box))
+    index = cache.get(repo, build=big(f.box), version=version)
     if index is None:
         return None
     mask = index.services_matching(repo, f)
@@ -313,14 +319,15 @@ def service_page(
 
 
 def site_page(
-    cache: BoxIndexCache, repo: SearchQueries, f: Filters, *, offset: int, limit: int
-) -> tuple[list[int], int] | None:
+    cache: BoxIndexCache, repo: SearchQueries, f: Filters, *, offset: int, limit: int,
+    version: int | None = None,
+) -> tuple[list[int], int] | None:  # fmt: skip
     """The ids of a page of the sites with a position whose service matches ``f`` (the box
     tested on the site itself), by id, and how many there are, as
     :meth:`SearchQueries.site_features` would answer; None when SQL must answer."""
     if not supported(f):
         return None
-    index = cache.get(repo, build=big(f.box))
+    index = cache.get(repo, build=big(f.box), version=version)
     if index is None:
         return None
     matching = index.services_matching(repo, f)[index.site_service]

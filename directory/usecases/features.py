@@ -352,7 +352,9 @@ def items(
     if c.id == "sites":
         chosen = None
         if boxes is not None:
-            chosen = boxes_.site_page(boxes, search, f, offset=offset, limit=limit)
+            chosen = boxes_.site_page(
+                boxes, search, f, offset=offset, limit=limit, version=snap.version.id
+            )
         if chosen is not None:
             rows, total = search.site_features_by_ids(chosen[0]), chosen[1]
         else:
@@ -363,7 +365,10 @@ def items(
         f = _by_coverage(snap, f)
         found = None
         if boxes is not None:
-            found = boxes_.service_page(boxes, search, f, sort="name", offset=offset, limit=limit)
+            found = boxes_.service_page(
+                boxes, search, f, sort="name", offset=offset, limit=limit,
+                version=snap.version.id,
+            )  # fmt: skip
         if found is not None:
             rows, total = search.services_by_ids(found[0]), found[1]
         else:

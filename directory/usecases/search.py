@@ -302,8 +302,9 @@ def search_services(
     chosen = None
     if boxes is not None and f.box is not None:  # in memory when the arrays can tell
         chosen = boxes_.service_page(
-            boxes, repo, f, sort=sort, offset=offset, limit=req.per_page, count_features=geojson
-        )
+            boxes, repo, f, sort=sort, offset=offset, limit=req.per_page,
+            count_features=geojson, version=snap.version.id,
+        )  # fmt: skip
     if chosen is not None:
         page_ids, total, features = chosen
         rows = repo.services_by_ids(page_ids)

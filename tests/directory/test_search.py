@@ -591,7 +591,15 @@ def test_the_arrays_are_built_for_big_boxes_and_read_per_data_version():
     assert list(index.services_matching(repo, Filters())) == [False, False, True]  # type: ignore[arg-type]
     repo.version = 2  # a write: read again, not answered from the old arrays
     assert cache.get(repo, build=False) is None  # type: ignore[arg-type]
-    assert cache.get(repo, build=True) is not index and Repo.builds == 2  # type: ignore[arg-type]
+    index = cache.get(repo, build=True)  # type: ignore[arg-type]
+    assert index is not None and Repo.builds == 2
+    # a request passes its snapshot's version: the database is not asked again, and arrays
+    # of a newer version serve an older snapshot (SQL would read the newer rows too)
+    repo.version = 99
+    assert cache.get(repo, build=False, version=2) is index  # type: ignore[arg-type]
+    assert cache.get(repo, build=False, version=1) is index  # type: ignore[arg-type]
+    assert cache.get(repo, build=False, version=3) is None  # type: ignore[arg-type]
+    repo.version = 2
 
     # serving: SQL answers while a thread builds the arrays on a snapshot of its own
     reads: list[int] = []
