@@ -109,6 +109,10 @@ class Settings:
     #: database per lookup: "auto" (on for PostgreSQL, where the lookup is a round trip to
     #: the server; off for SQLite, which answers in-process), "on" or "off"
     postcodes_in_memory: str = "auto"
+    #: the answers a worker's patch index keeps between requests (funding summaries, area
+    #: lists and counts, listed services…), in MB by an estimate of their bytes: past it they
+    #: are dropped and kept afresh
+    patch_cache_mb: int = 128
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -172,6 +176,7 @@ class Settings:
             ("CLOSING_SOON_DAYS", int),
             ("MAX_UPLOAD_MB", int),
             ("TRUSTED_PROXIES", int),
+            ("PATCH_CACHE_MB", int),
         ):
             if (raw := get(name)) is not None:
                 kwargs[name.lower()] = _number(name, raw, kind)

@@ -109,3 +109,42 @@ def plain(value: Any) -> Any:
     if isinstance(value, Shared):
         return dict(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class Kept(dict[Any, Any]):
+    """Answers kept between requests, bounded by an estimate of their bytes, not by their
+    number: when the next would take the total past ``limit``, every kept one is dropped and
+    keeping starts afresh (the kept boundaries' rule, usecases/geography.py). One bigger
+    than the whole limit is answered, not kept. The estimate is the caller's (a kept
+    answer's JSON, times what its dicts cost beside it; an array's bytes)."""
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.used = 0
+
+    def keep(self, key: Any, value: Any, size: int) -> Any:
+        """``value``, kept under ``key`` when it fits."""
+        if size > self.limit:
+            return value
+        if self.used + size > self.limit:
+            self.clear()
+        self[key] = value
+        self.used += size
+        return value
+
+    def clear(self) -> None:
+        super().clear()
+        self.used = 0
+
+
+#: what a kept dict costs beside its compact JSON (measured: a funding summary's dicts are
+#: about 3 times its JSON)
+DICT_PER_JSON_BYTE = 3
+
+
+def shared_size(part: Shared) -> int:
+    """The bytes a kept :class:`Shared` part holds: its JSON and its dicts."""
+    return (1 + DICT_PER_JSON_BYTE) * len(part.json())

@@ -22,6 +22,8 @@ from directory.ingest import readers
 from directory.ingest.readers import ReadError
 from directory.usecases import geography
 from directory.usecases.patch import answer
+from directory.usecases.patch.index import CACHE_SHARES
+from directory.usecases.shared import Kept, shared_size
 from directory.web.state import directory_reads, snapshot
 from directory.web.state import end_request as directory_end_request
 
@@ -69,16 +71,50 @@ def test_kept_boundaries_are_dropped_past_their_byte_budget(geo_app, monkeypatch
     assert (LONDON, 5000.0) not in snap._boundaries
 
 
-def test_funding_summaries_kept_for_any_live_on_are_bounded(geo_app, monkeypatch):
-    monkeypatch.setattr(answer, "AREA_MATCHES_KEPT", 16)
+def test_kept_answers_are_bounded_by_bytes():
+    kept = Kept(1000)
+    assert kept.keep("a", "A", 400) == "A" and kept.used == 400
+    kept.keep("b", "B", 500)
+    assert set(kept) == {"a", "b"} and kept.used == 900
+    kept.keep("c", "C", 200)  # past the limit: dropped, kept afresh
+    assert set(kept) == {"c"} and kept.used == 200
+    assert kept.keep("d", "D", 1001) == "D" and "d" not in kept  # bigger than the limit
+    kept.clear()
+    assert kept.used == 0 and not kept
+
+
+def test_funding_summaries_kept_for_any_live_on_are_bounded_by_bytes(geo_app):
     client = geo_app.test_client()
-    for day in range(1, 61):
-        url = f"/api/v1/patch?postcode=SE1%207PB&live_on=2030-{1 + day % 12:02d}-{1 + day % 28:02d}"
-        assert client.get(url).status_code == 200
+    assert client.get("/api/v1/patch?postcode=SE1%207PB").status_code == 200
     with geo_app.test_request_context():
         index = directory_reads().index
         directory_end_request()
-    assert 0 < len(index.funding_cache) <= 16
+    one = next(iter(index.funding_cache.values()))
+    budget = 16 * shared_size(one)  # about 16 summaries' worth
+    limits = {name: getattr(index, name).limit for name in CACHE_SHARES}
+    try:
+        index.funding_cache.clear()
+        index.funding_cache.limit = budget
+        for day in range(1, 61):
+            url = (
+                f"/api/v1/patch?postcode=SE1%207PB&live_on=2030-{1 + day % 12:02d}-"
+                f"{1 + day % 28:02d}"
+            )
+            assert client.get(url).status_code == 200
+            assert index.funding_cache.used <= budget
+        assert 8 <= len(index.funding_cache) <= 17
+        assert index.funding_cache.used == sum(shared_size(s) for s in index.funding_cache.values())
+        # every kept cache of the index within its share of the total, whatever was asked
+        index.bounded(64 * 1024)
+        for code in ("SE1 7PB", "KT1 1EU", "E1 6AN", "N1 9GU", "SW2 1RW", "W1A 1AA"):
+            for theme in ("", "&theme=youth-diversion", "&q=youth", "&status=any"):
+                assert client.get(f"/api/v1/patch?postcode={code}{theme}").status_code == 200
+        used = index.kept_bytes()
+        for name, share in CACHE_SHARES.items():
+            assert used[name] <= int(64 * 1024 * share), name
+    finally:
+        for name, limit in limits.items():
+            getattr(index, name).limit = limit
 
 
 @pytest.fixture(scope="module")

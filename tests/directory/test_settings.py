@@ -23,6 +23,7 @@ def test_values_are_read_and_typed():
         "DIRECTORY_LOG_LEVEL": "debug",
         "DIRECTORY_DATABASE_URL": "postgresql+psycopg://u@h/db",
         "DIRECTORY_PUBLIC_URL": "https://directory.example.org/",
+        "DIRECTORY_PATCH_CACHE_MB": "32",
     })  # fmt: skip
     assert settings.freeze_heap is False
     assert settings.data_version_ttl == 0.5
@@ -30,6 +31,7 @@ def test_values_are_read_and_typed():
     assert settings.log_level == "DEBUG"
     assert not settings.is_sqlite
     assert settings.public_url == "https://directory.example.org"
+    assert settings.patch_cache_mb == 32 and Settings.from_env({}).patch_cache_mb == 128
 
 
 @pytest.mark.parametrize(
@@ -42,6 +44,7 @@ def test_values_are_read_and_typed():
         ("LOG_FORMAT", "xml", "DIRECTORY_LOG_FORMAT must be text or json, not 'xml'"),
         ("LOG_FORMAT", "logfmt", "DIRECTORY_LOG_FORMAT must be text or json"),
         ("PUBLIC_URL", "directory.example.org", "DIRECTORY_PUBLIC_URL must start with http"),
+        ("PATCH_CACHE_MB", "lots", "DIRECTORY_PATCH_CACHE_MB must be a number"),
         ("POSTCODES_IN_MEMORY", "yes", "DIRECTORY_POSTCODES_IN_MEMORY must be auto, on or off"),
     ],
 )

@@ -29,15 +29,16 @@ from directory.usecases.funding.headline import HeadlineGroup, headline_answer, 
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.pagination import envelope
 from directory.usecases.patch.index import (
-    AREA_MATCHES_KEPT,
     DEFAULT_RADIUS_M,
+    KEPT_DICT,
+    KEPT_ENTRY,
     MAX_RADIUS_M,
     DirectoryIndex,
 )
 from directory.usecases.patch.matching import Matching, NearbySites, pass_mask, passes
 from directory.usecases.patch.money import Classify, reaching
 from directory.usecases.patch.places import Coverage, Place, place_for_areas
-from directory.usecases.shared import Extended, Shared
+from directory.usecases.shared import Extended, Shared, shared_size
 from directory.usecases.vocabulary import check_themes, unknown_programme
 
 
@@ -151,8 +152,6 @@ def opportunity_candidates(index: DirectoryIndex, place: Place) -> list[dict[str
     key = place.coverage.key
     found = index.opportunity_lists.get(key)
     if found is None:
-        if len(index.opportunity_lists) >= AREA_MATCHES_KEPT:
-            index.opportunity_lists.clear()
         seen: dict[int, dict[str, Any]] = {}
         for relation, codes in place.coverage.relations.items():
             scope = OPPORTUNITY_SCOPES.get(relation)
@@ -161,7 +160,7 @@ def opportunity_candidates(index: DirectoryIndex, place: Place) -> list[dict[str
                     if candidate["id"] not in seen:
                         seen[candidate["id"]] = {**candidate, "scope": scope}
         found = sorted(seen.values(), key=lambda c: (c["_closes"], c["id"]))
-        index.opportunity_lists[key] = found
+        index.opportunity_lists.keep(key, found, KEPT_ENTRY + KEPT_DICT * len(found))
     return found
 
 
@@ -202,11 +201,8 @@ def funding_summary(
     key = (day, place.coverage.key, all_programmes)
     summary = index.funding_cache.get(key)
     if summary is None:
-        if len(index.funding_cache) >= AREA_MATCHES_KEPT:  # any live_on is a new key
-            index.funding_cache.clear()
-        summary = index.funding_cache[key] = Shared(
-            _funding_summary(index, snap, place, day, all_programmes)
-        )
+        summary = Shared(_funding_summary(index, snap, place, day, all_programmes))
+        index.funding_cache.keep(key, summary, shared_size(summary))  # any live_on: a new key
     return summary
 
 
@@ -317,11 +313,8 @@ def patch_awards(
     key = (day, place.coverage.key, all_programmes, filters.programme)
     awards = index.awards_cache.get(key)
     if awards is None:
-        if len(index.awards_cache) >= AREA_MATCHES_KEPT:
-            index.awards_cache.clear()
-        awards = index.awards_cache[key] = Shared(
-            _patch_awards(index, place, day, all_programmes, filters.programme, snap)
-        )
+        awards = Shared(_patch_awards(index, place, day, all_programmes, filters.programme, snap))
+        index.awards_cache.keep(key, awards, shared_size(awards))
     return awards
 
 

@@ -31,7 +31,7 @@ from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.opportunities import patch_candidate
 from directory.usecases.patch.grid import SiteGrid
-from directory.usecases.shared import Shared, compact
+from directory.usecases.shared import Kept, compact
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,27 @@ RELATIONS = (
 )
 RANK = {relation: number for number, relation in enumerate(RELATIONS)}
 DEFAULT_RADIUS_M = 2000
-AREA_MATCHES_KEPT = 4096
+#: each kept cache's share of DIRECTORY_PATCH_CACHE_MB (the lists of services and the
+#: listed services are what grows with the directory)
+CACHE_SHARES = {
+    "area_lists": 0.25,
+    "patch_entries": 0.15,
+    "nearby_entries": 0.10,
+    "area_relations": 0.05,
+    "area_counts": 0.05,
+    "area_awards": 0.10,
+    "funding_cache": 0.10,
+    "awards_cache": 0.10,
+    "opportunity_lists": 0.05,
+    "pass_masks": 0.05,
+}
+#: the estimates of what a kept entry costs: its key, dict slot and own object; an id in a
+#: kept list (its slot, and its set's); a small dict (counts, an opportunity's copy)
+KEPT_ENTRY = 200
+KEPT_ID = 40
+KEPT_DICT = 700
+#: the total when no settings say (128 MB, DIRECTORY_PATCH_CACHE_MB's default)
+CACHE_BYTES_DEFAULT = 128 * 2**20
 MAX_RADIUS_M = 10000
 
 
@@ -106,6 +126,10 @@ class OrganisationProfile:
     )
 
 
+def _kept(name: str) -> Kept:
+    return Kept(int(CACHE_BYTES_DEFAULT * CACHE_SHARES[name]))
+
+
 @dataclass
 class DirectoryIndex:
     version: int
@@ -122,12 +146,12 @@ class DirectoryIndex:
     contacts_by_area: dict[str, list[dict[str, Any]]]
     organisations: dict[int, OrganisationProfile]
     organisation_refs: dict[str, int]
-    #: funding summaries already worked out, by the patch's areas and day (at most
-    #: AREA_MATCHES_KEPT, then started afresh: a client may send any live_on)
-    funding_cache: dict[tuple[Any, ...], Shared] = field(default_factory=dict)
-    #: the awards reaching a patch, by its areas, day and programme filters (at most
-    #: AREA_MATCHES_KEPT, then started afresh)
-    awards_cache: dict[tuple[Any, ...], Shared] = field(default_factory=dict)
+    #: funding summaries already worked out, by the patch's areas and day (a client may
+    #: send any live_on). This and every cache below marked "kept" is a :class:`Kept`,
+    #: bounded by bytes: its share of DIRECTORY_PATCH_CACHE_MB (CACHE_SHARES)
+    funding_cache: Kept = field(default_factory=lambda: _kept("funding_cache"))
+    #: the awards reaching a patch, by its areas, day and programme filters (kept)
+    awards_cache: Kept = field(default_factory=lambda: _kept("awards_cache"))
     #: the settings it was built with (grant statuses: DIRECTORY_ENDING_SOON_DAYS)
     settings: Settings | None = None
     #: patch contacts by the patch's areas (shared: never changed)
@@ -136,39 +160,37 @@ class DirectoryIndex:
     area_reasons: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     #: service id → its place in the patch's order (name case-folded, then id)
     order: dict[int, int] = field(default_factory=dict)
-    #: an area's services that pass a patch's filters, by (site?, area code, filters), and
-    #: how many ids they hold together (bounded: matching.LIST_IDS_KEPT)
-    area_lists: dict[tuple[Any, ...], Any] = field(default_factory=dict)
-    area_list_ids: int = 0
-    #: a patch's counts by (areas, filters), sites nearby aside (at most AREA_MATCHES_KEPT)
-    area_counts: dict[tuple[Any, ...], dict[str, int]] = field(default_factory=dict)
-    #: the awards of an area above patches, by (area, scope, day and filters) (bounded:
-    #: money.SUMS_KEPT), and each award's widest areas
-    area_awards: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: an area's services that pass a patch's filters, by (site?, area code, filters) (kept)
+    area_lists: Kept = field(default_factory=lambda: _kept("area_lists"))
+    #: a patch's counts by (areas, filters), sites nearby aside (kept)
+    area_counts: Kept = field(default_factory=lambda: _kept("area_counts"))
+    #: the awards of an area above patches, by (area, scope, day and filters) (kept), and
+    #: each award's widest areas
+    area_awards: Kept = field(default_factory=lambda: _kept("area_awards"))
     widest: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    #: services as a patch lists them, by (areas, service id) (bounded: matching.ENTRIES_KEPT)
-    patch_entries: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: services as a patch lists them, by (areas, service id) (kept)
+    patch_entries: Kept = field(default_factory=lambda: _kept("patch_entries"))
     #: services with a site near a patch's point as listed, by (areas, service id, distance,
-    #: site) (bounded: matching.ENTRIES_KEPT; apart, so new points do not push out the above)
-    nearby_entries: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: site) (kept apart, so new points do not push out the above)
+    nearby_entries: Kept = field(default_factory=lambda: _kept("nearby_entries"))
     #: why a service is in a patch by its areas alone, strongest first, by (areas, service
-    #: id) (bounded: matching.ENTRIES_KEPT)
-    area_relations: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
+    #: id) (kept)
+    area_relations: Kept = field(default_factory=lambda: _kept("area_relations"))
     #: the sites as arrays in grid-cell order, for the sites near a point
     grid: SiteGrid = field(default_factory=lambda: SiteGrid([]))
     #: service id → its place in the patch's order, as an array (-1: not listed)
     order_array: Any = None
     #: the data version it was built from (its id is ``version``), for the answers' ETags
     data_version: Any = None
-    #: which service ids pass a patch's filters, by filters (bounded: matching.PASS_MASKS_KEPT)
-    pass_masks: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: which service ids pass a patch's filters, by filters (kept)
+    pass_masks: Kept = field(default_factory=lambda: _kept("pass_masks"))
     #: the programme ids a filter may name: those held and those programmes.csv lists
     programme_ids: frozenset[str] = frozenset()
     #: funding opportunities not closed when it was built, by the area codes they name (as
     #: patch candidates, see usecases/opportunities.py), soonest deadline first
     opportunities_by_area: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    #: a patch's candidate opportunities by its areas (at most AREA_MATCHES_KEPT)
-    opportunity_lists: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
+    #: a patch's candidate opportunities by its areas (kept)
+    opportunity_lists: Kept = field(default_factory=lambda: _kept("opportunity_lists"))
 
     @classmethod
     def build(
@@ -308,7 +330,21 @@ class DirectoryIndex:
             settings=settings,
             order=order,
             opportunities_by_area=_opportunities_by_area(q, today),
-        )
+        ).bounded(settings.patch_cache_mb * 2**20)
+
+    def bounded(self, total_bytes: int) -> DirectoryIndex:
+        """Give each kept cache its share (CACHE_SHARES) of ``total_bytes`` (one holding
+        more is dropped)."""
+        for name, share in CACHE_SHARES.items():
+            kept = getattr(self, name)
+            kept.limit = int(total_bytes * share)
+            if kept.used > kept.limit:
+                kept.clear()
+        return self
+
+    def kept_bytes(self) -> dict[str, int]:
+        """The estimated bytes each kept cache holds now (the fault run and tests read it)."""
+        return {name: getattr(self, name).used for name in CACHE_SHARES}
 
 
 def _opportunities_by_area(q: CatalogueQueries, today: date) -> dict[str, list[dict[str, Any]]]:

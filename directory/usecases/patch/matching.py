@@ -24,19 +24,17 @@ from directory.usecases.catalogue import area_ref
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.patch.grid import SiteGrid
 from directory.usecases.patch.index import (
-    AREA_MATCHES_KEPT,
+    KEPT_DICT,
+    KEPT_ENTRY,
+    KEPT_ID,
     RANK,
     RELATIONS,
     DirectoryIndex,
     IndexedService,
 )
 from directory.usecases.patch.places import Place
-from directory.usecases.shared import Extended, Shared
+from directory.usecases.shared import Extended, Kept, Shared
 
-#: the service ids kept in filtered area lists, all lists together (then started afresh)
-LIST_IDS_KEPT = 1_000_000
-#: services as a patch lists them, kept by (areas, service) (then started afresh)
-ENTRIES_KEPT = 10_000
 SITE = "site_in_area"
 T = TypeVar("T")
 
@@ -154,10 +152,6 @@ def passes(service: IndexedService, filters: Any, words: list[str], today: date)
     return all(word in service.text for word in words)
 
 
-#: masks of the services passing a patch's filters kept (filters without a text query)
-PASS_MASKS_KEPT = 32
-
-
 def pass_mask(index: DirectoryIndex, filters: Any) -> Any:
     """Which service ids pass ``filters`` (a text query aside), as an array over ids, made
     once per filters (the filters a map frontend sends are few)."""
@@ -168,9 +162,7 @@ def pass_mask(index: DirectoryIndex, filters: Any) -> Any:
         day = index.day
         for sid, service in index.services.items():
             mask[sid] = passes(service, filters, [], day)
-        if len(index.pass_masks) >= PASS_MASKS_KEPT:
-            index.pass_masks.clear()
-        index.pass_masks[key] = mask
+        index.pass_masks.keep(key, mask, KEPT_ENTRY + mask.nbytes)
     return mask
 
 
@@ -187,11 +179,10 @@ def area_list(index: DirectoryIndex, kind: str, code: str, filters: Any) -> Area
             sid for sid in base.get(code, ())
             if (service := services.get(sid)) is not None and passes(service, filters, words, day)
         ]  # fmt: skip
-        if index.area_list_ids + len(ids) > LIST_IDS_KEPT:
-            index.area_lists.clear()
-            index.area_list_ids = 0
-        found = index.area_lists[key] = AreaList(ids, frozenset(ids))
-        index.area_list_ids += len(ids)
+        found = AreaList(ids, frozenset(ids))
+        # a long list makes its mask over every id when first asked (MASKED_FROM)
+        mask = len(index.order_array) if len(ids) >= MASKED_FROM else 8 * len(ids)
+        index.area_lists.keep(key, found, KEPT_ENTRY + KEPT_ID * len(ids) + mask)
     return found
 
 
@@ -241,9 +232,7 @@ class Matching:
             for relation in RELATIONS:
                 counts[relation] = _union_size([f for _, _, r, f in self.lists if r == relation])[0]
             counts["services"] = _union_size([f for *_, f in self.lists])[0]
-            if len(self.index.area_counts) >= AREA_MATCHES_KEPT:
-                self.index.area_counts.clear()
-            self.index.area_counts[key] = counts
+            self.index.area_counts.keep(key, counts, KEPT_ENTRY + KEPT_DICT)
         return counts
 
     @property
@@ -256,11 +245,8 @@ class Matching:
         services = self.nearby.services
         inside = np.zeros(len(services), dtype=bool)
         size = len(self.index.order_array)
-        for *_, found in self.lists:
-            masked = found.mask is not None
+        for *_, found in self.lists:  # a long list's mask: counted when it was kept
             inside |= found.contains(services, size)
-            if not masked and found.mask is not None:
-                self.index.area_list_ids += size // 40
         counts["services"] += int(len(services) - inside.sum())
         return counts
 
@@ -311,7 +297,7 @@ class Matching:
         for, the areas its coverage names), strongest first; kept by (areas, service)."""
         return _kept(
             self.index.area_relations, (self.place_key, sid),
-            lambda: sorted(self._area_reasons(sid), key=_strength),
+            lambda: sorted(self._area_reasons(sid), key=_strength), KEPT_ENTRY,
         )  # fmt: skip
 
     def _area_reasons(self, sid: int) -> list[dict[str, Any]]:
@@ -342,8 +328,15 @@ class Matching:
         if sid in self.nearby:
             metres, at = self.nearby.where(sid)
             key: tuple[Any, ...] = (self.place_key, sid, metres, at)
-            return _kept(self.index.nearby_entries, key, lambda: self._entry(sid, metres))
-        return _kept(self.index.patch_entries, (self.place_key, sid), lambda: self._entry(sid))
+            # its nearby reason is a dict of its own; the areas' reasons are shared
+            return _kept(
+                self.index.nearby_entries, key, lambda: self._entry(sid, metres),
+                KEPT_ENTRY + 2 * KEPT_DICT,
+            )  # fmt: skip
+        return _kept(
+            self.index.patch_entries, (self.place_key, sid), lambda: self._entry(sid),
+            KEPT_ENTRY + KEPT_DICT,
+        )  # fmt: skip
 
     def _entry(self, sid: int, metres: int | None = None) -> Shared:
         """A service's answer with why it is in the patch, strongest first."""
@@ -352,13 +345,12 @@ class Matching:
         return Extended(body, {"relations": relations, "distance_m": metres})
 
 
-def _kept(entries: dict[Any, T], key: Any, make: Callable[[], T]) -> T:
-    """``entries[key]``, made when missing (all dropped once ENTRIES_KEPT are kept)."""
+def _kept(entries: Kept, key: Any, make: Callable[[], T], size: int) -> T:
+    """``entries[key]``, made when missing and kept (``size``: its estimated bytes; the
+    service's own answer is the index's, shared, not counted again)."""
     entry = entries.get(key)
     if entry is None:
-        if len(entries) >= ENTRIES_KEPT:
-            entries.clear()
-        entry = entries[key] = make()
+        entry = entries.keep(key, make(), size)
     return entry
 
 

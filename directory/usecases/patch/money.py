@@ -23,9 +23,7 @@ from directory.usecases.facts import GrantFact
 from directory.usecases.funding.awards import ancestors
 from directory.usecases.funding.headline import WIDE, HeadlineGroup, scope_of, widest_areas
 from directory.usecases.geography import GeographySnapshot
-
-#: the sums of areas above patches kept (then started afresh)
-SUMS_KEPT = 4096
+from directory.usecases.patch.index import KEPT_DICT, KEPT_ENTRY, KEPT_ID
 
 Keep = Callable[[GrantFact], bool]
 
@@ -172,11 +170,10 @@ def area_awards(
                 other[g.id] = g
                 sums.add_other(g)
         counted.sort(key=order)
-        if len(index.area_awards) >= SUMS_KEPT:
-            index.area_awards.clear()
-        found = index.area_awards[cache_key] = AreaAwards(
-            counted, {g.id: g for g in counted}, other, sums
-        )
+        found = AreaAwards(counted, {g.id: g for g in counted}, other, sums)
+        # the awards are the facts' own; a list slot and two dict slots each, and the sums
+        size = KEPT_ENTRY + KEPT_DICT + KEPT_ID * (2 * len(counted) + len(other))
+        index.area_awards.keep(cache_key, found, size)
     return found
 
 
