@@ -203,6 +203,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/status"): Operation("getStatus", "The directory's status"),
     ("get", "/api/v1/funding/summary"): Operation("getFundingSummary", "Funding summary"),
     ("get", "/api/v1/funding/need"): Operation("getFundingNeed", "Funding against need"),
+    ("get", "/api/v1/funding/timeliness"): Operation(
+        "getFundingTimeliness", "Timeliness of funding decisions"
+    ),
     ("get", "/api/v1/programmes"): Operation("listProgrammes", "Funding programmes", paged=True),
     ("get", "/api/v1/programmes/{programme_id}"): Operation(
         "getProgramme", "One funding programme"

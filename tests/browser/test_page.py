@@ -228,6 +228,38 @@ def test_borough_dashboard_shows_the_api_figures(
     page.screenshot(path=str(artifacts / "page-borough-dashboard.png"), full_page=True)
 
 
+def test_the_dashboard_says_whether_the_money_was_on_time(page: Any, live_server: Server) -> None:
+    """'Was the money on time?': the late, dated and undated awards and each programme's row
+    as /funding/timeliness answers them, with the rule in words."""
+    answer = live_server.json("/funding/timeliness", by="programme", area="E09000021")
+    totals = answer["totals"]
+    page.goto(live_server.url("/"))
+    page.wait_for_selector("#borough option[value^=E09]", state="attached")
+    pick_borough(page, "Kingston upon Thames")
+    total = page.locator("#panel-timeliness .total")
+    assert [int(total.get_attribute(f"data-{k}")) for k in ("late", "dated", "undated")] == [
+        totals["late_awards"],
+        totals["dated_awards"],
+        totals["undated_awards"],
+    ]
+    assert f"{totals['late_awards']} of {totals['dated_awards']} dated awards" in total.inner_text()
+    assert f"{totals['undated_awards']} awards undated" in total.inner_text()
+    assert "decided after the period the award funds began" in page.inner_text(
+        "#panel-timeliness .rule-words"
+    )
+    assert table_rows(page, "#panel-timeliness table") == [
+        [
+            g["programme"]["name"] if g["programme"] else "not recorded",
+            str(g["late_awards"]),
+            str(g["dated_awards"]),
+            str(g["undated_awards"]),
+            "—" if g["worst_days"] is None else f"{g['worst_days']:,}",
+        ]
+        for g in answer["groups"]
+        if g["awards"]
+    ]
+
+
 def test_the_dashboard_degrades_when_the_funding_figures_are_missing(
     page: Any, live_server: Server, artifacts: Path
 ) -> None:

@@ -1,6 +1,7 @@
 """Funding transparency use cases, one module each: ``summary`` (funding summaries),
 ``need`` (funding against population and recorded crime), ``programmes`` (allocation
-formulas beside the actual allocations) and ``outcomes``; ``awards`` holds what they share
+formulas beside the actual allocations), ``outcomes`` and ``timeliness`` (awards decided
+after the period they fund began, by the one rule of ``timing``); ``awards`` holds what they share
 (which awards count, where their money is placed, the statistics of a group) and
 ``headline`` an area's own awards apart from the shared and wider awards reaching it (used
 by the summary and the patch). No Flask here.

@@ -1,5 +1,5 @@
-"""Funding transparency: summaries by area, programme, year or organisation, and funding
-against need (per resident and per recorded offence)."""
+"""Funding transparency: summaries by area, programme, year or organisation, funding
+against need (per resident and per recorded offence) and the timeliness of awards."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response
 
-from directory.usecases.funding import need, summary
+from directory.usecases.funding import need, summary, timeliness
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.resources.funding.schemas import (
@@ -15,6 +15,8 @@ from directory.web.resources.funding.schemas import (
     FundingNeedSchema,
     FundingSummaryArgsSchema,
     FundingSummarySchema,
+    FundingTimelinessArgsSchema,
+    FundingTimelinessSchema,
 )
 from directory.web.state import facts, snapshot, state, today
 
@@ -62,6 +64,26 @@ def funding_need(args: dict[str, Any]) -> Response:
             data, snapshot(), state().settings, today(), level=args["level"],
             programme=args.get("programme"), financial_year_text=args.get("financial_year"),
             apportion=args["apportion"], include_regrants=args["include_regrants"],
+            include_other_programmes=args["include_other_programmes"],
+        )
+    )  # fmt: skip
+
+
+@blp.route("/funding/timeliness")
+@blp.arguments(FundingTimelinessArgsSchema, location="query")
+@blp.response(200, FundingTimelinessSchema)
+@blp.alt_response(404, description="area-not-found", **PROBLEM)
+def funding_timeliness(args: dict[str, Any]) -> Response:
+    """Was the money decided on time? Per programme, borough, BCU or financial year: awards,
+    dated and undated awards (no award date: never counted as on time), late awards (decided
+    after the period they fund began) and their share, median and worst delay in days, the
+    money of the late and of all dated awards, and the worst award; the rule (`rule`) and
+    the period covered are in the answer. Awards counted and placed as /funding/summary."""
+    return http.json_response(
+        timeliness.funding_timeliness(
+            facts(), snapshot(), by=args["by"], programme=args.get("programme"),
+            financial_year_text=args.get("financial_year"), area=args.get("area"),
+            include_regrants=args["include_regrants"],
             include_other_programmes=args["include_other_programmes"],
         )
     )  # fmt: skip

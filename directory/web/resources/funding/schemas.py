@@ -7,6 +7,7 @@ import marshmallow as ma
 
 from directory.usecases.funding.need import NEED_LEVELS
 from directory.usecases.funding.summary import APPORTION, SUMMARY_BY
+from directory.usecases.funding.timeliness import TIMELINESS_BY
 from directory.web.api import Schema
 from directory.web.resources.common import (
     AreaRefSchema,
@@ -591,4 +592,162 @@ class FundingNeedSchema(Schema):
     notes = ma.fields.List(
         ma.fields.String(),
         metadata={"description": "Present when crime or population figures are not loaded"},
+    )
+
+
+class FundingTimelinessArgsSchema(Schema):
+    by = ma.fields.String(
+        load_default="programme",
+        validate=ma.validate.OneOf(TIMELINESS_BY),
+        metadata={"description": "How to group the awards (default programme)"},
+    )
+    programme = _PROGRAMME
+    financial_year = _FINANCIAL_YEAR
+    area = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={
+            "description": "Area code or name (Kingston, Central West BCU, E05013938): awards "
+            "whose beneficiary areas are the area, above it (London-wide, its BCU) or inside "
+            "it, as /funding/summary"
+        },
+    )
+    include_regrants = _REGRANTS
+    include_other_programmes = include_other_programmes_field()
+
+
+class WorstAwardSchema(Schema):
+    ref = ma.fields.String()
+    title = ma.fields.String(allow_none=True)
+    days = ma.fields.Integer(metadata={"description": "Its decided_after_start_days"})
+
+
+class TimelinessStatsSchema(Schema):
+    awards = ma.fields.Integer(
+        metadata={"description": "Awards counted (an award shared between groups in each)"}
+    )
+    dated_awards = ma.fields.Integer(
+        metadata={"description": "Awards with an award date and a period start"}
+    )
+    undated_awards = ma.fields.Integer(
+        metadata={
+            "description": "Awards with no award date (or no period start): never counted as on time"
+        }
+    )
+    late_awards = ma.fields.Integer(
+        metadata={"description": "Dated awards decided after their period began (days > 0)"}
+    )
+    share_late = ma.fields.Float(
+        allow_none=True,
+        metadata={"description": "late_awards ÷ dated_awards (0–1); null with no dated award"},
+    )
+    median_days = ma.fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Median decided_after_start_days of the dated awards (negative: on time)"
+        },
+    )
+    worst_days = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "The largest decided_after_start_days of the dated awards"},
+    )
+    median_late_days = ma.fields.Float(
+        allow_none=True,
+        metadata={"description": "Median decided_after_start_days of the late awards only"},
+    )
+    late_amount = ma.fields.Float(
+        metadata={
+            "description": "Pounds of the late awards (a shared award's amount divided equally)"
+        }
+    )
+    dated_amount = ma.fields.Float(metadata={"description": "Pounds of the dated awards"})
+    worst_award = ma.fields.Nested(
+        WorstAwardSchema,
+        allow_none=True,
+        metadata={"description": "The dated award decided latest after its period began"},
+    )
+
+
+class TimelinessGroupSchema(TimelinessStatsSchema):
+    programme = ma.fields.Nested(
+        ProgrammeRefSchema,
+        allow_none=True,
+        metadata={"description": "by=programme: {id, name}, null for awards with no programme"},
+    )
+    financial_year = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "by=financial_year: 2021/22, null when not recorded"},
+    )
+
+
+class TimelinessAreaSchema(TimelinessStatsSchema):
+    area = ma.fields.Nested(AreaRefSchema)
+    note = ma.fields.String(
+        metadata={"description": "not_in_a_bcu: why the City of London has no BCU"}
+    )
+
+
+class TimelinessPeriodSchema(Schema):
+    earliest_start = ma.fields.Date(
+        allow_none=True,
+        metadata={"description": "The earliest first day of a period the counted awards fund"},
+    )
+    latest_start = ma.fields.Date(
+        allow_none=True,
+        metadata={"description": "The latest first day of a period the counted awards fund"},
+    )
+
+
+class FundingTimelinessSchema(Schema):
+    by = ma.fields.String()
+    filters = ma.fields.Nested(FundingFiltersSchema)
+    rule = ma.fields.String(metadata={"description": "The lateness rule, in words"})
+    period = ma.fields.Nested(
+        TimelinessPeriodSchema, metadata={"description": "The data period the figures cover"}
+    )
+    totals = ma.fields.Nested(
+        TimelinessStatsSchema, metadata={"description": "Every selected award once, in full"}
+    )
+    programmes = ma.fields.Nested(
+        FundingProgrammesSchema, metadata={"description": "Which programmes are counted"}
+    )
+    regrants_left_out = ma.fields.Nested(
+        FundingMoneySchema,
+        metadata={"description": "Regrants not counted (absent with include_regrants=true)"},
+    )
+    groups = ma.fields.List(
+        ma.fields.Nested(TimelinessGroupSchema),
+        metadata={
+            "description": "by=programme (most late awards first) or financial_year (in order)"
+        },
+    )
+    placement_rule = ma.fields.String(
+        metadata={"description": "by=borough or bcu: how awards are placed"}
+    )
+    boroughs = ma.fields.List(
+        ma.fields.Nested(TimelinessAreaSchema),
+        metadata={"description": "by=borough: every borough in scope, by name"},
+    )
+    bcus = ma.fields.List(
+        ma.fields.Nested(TimelinessAreaSchema),
+        metadata={"description": "by=bcu: every BCU in scope, by name"},
+    )
+    bcu_wide = ma.fields.List(
+        ma.fields.Nested(TimelinessAreaSchema),
+        metadata={"description": "by=borough: awards to a whole BCU, per BCU (not divided)"},
+    )
+    not_in_a_bcu = ma.fields.List(
+        ma.fields.Nested(TimelinessAreaSchema),
+        metadata={"description": "by=bcu: awards to the City of London (in no Met BCU)"},
+    )
+    london_wide = ma.fields.Nested(
+        TimelinessStatsSchema,
+        metadata={"description": "by=borough or bcu: awards for all of London (not divided)"},
+    )
+    unplaced = ma.fields.Nested(
+        TimelinessStatsSchema,
+        metadata={"description": "by=borough or bcu: awards with no London beneficiary area"},
+    )
+    notes = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "What the figures cannot say (undated awards …)"},
     )

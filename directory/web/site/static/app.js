@@ -945,6 +945,31 @@
     }
   }
 
+  /* Was the money decided before the period it funds began? (/funding/timeliness: the
+   * rule in words, the undated awards counted apart, never as on time.) */
+  function renderTimeliness(data) {
+    var body = clear(panel("timeliness"));
+    if (!data || data.unavailable || !data.totals) { unavailable(body, "Timeliness figures unavailable.", data && data.problem); return; }
+    var t = data.totals;
+    append(body, el("p", { class: "total", "data-late": t.late_awards, "data-dated": t.dated_awards, "data-undated": t.undated_awards },
+      el("strong", { text: whole.format(t.late_awards) + " of " + plural(t.dated_awards, "dated award", "dated awards") }),
+      " decided late" + (t.late_awards ? " (" + fmtMoney(t.late_amount) + "; worst " + plural(t.worst_days, "day", "days") + " after its period began)" : "") +
+      "; " + plural(t.undated_awards, "award", "awards") + " undated (no decision date: not counted as on time)."));
+    append(body, el("p", { class: "note rule-words", text: "Late means decided after the period the award funds began (its start date, or 1 April of its financial year)." +
+      (data.period && data.period.earliest_start ? " Periods starting " + fmtDate(data.period.earliest_start) + " to " + fmtDate(data.period.latest_start) + "." : "") }));
+    var rows = (data.groups || []).filter(function (g) { return g.awards; });
+    if (rows.length) {
+      append(body, scrollTable(["Programme", "Late", "Dated", "Undated", "Worst (days)"], rows.map(function (g) {
+        return [groupLabel(g), { text: whole.format(g.late_awards), value: g.late_awards, numeric: true },
+          { text: whole.format(g.dated_awards), value: g.dated_awards, numeric: true },
+          { text: whole.format(g.undated_awards), value: g.undated_awards, numeric: true },
+          { text: g.worst_days === null ? "—" : whole.format(g.worst_days), value: g.worst_days, numeric: true }];
+      }), "Awards decided after their period began, by programme", "data timeliness"));
+    }
+    var how = notesFrom(data);
+    if (how) append(body, how);
+  }
+
   function renderThemes(patch) {
     var body = clear(panel("theme"));
     var counts = {};
@@ -1027,7 +1052,7 @@
   function loadDashboard(borough, patch, token) {
     $("dashboard-heading").textContent = "Borough dashboard: " + borough.name;
     $("dashboard-note").textContent = "Funding and services for the whole borough of " + borough.name + ".";
-    ["programme", "year", "need", "length", "ending", "theme", "awards", "practice"].forEach(function (p) {
+    ["programme", "year", "need", "length", "ending", "timeliness", "theme", "awards", "practice"].forEach(function (p) {
       append(clear(panel(p)), el("p", { class: "loading", text: "Loading…" }));
     });
     var area = borough.code;
@@ -1040,6 +1065,7 @@
       getOptional("/funding/need?" + qs({ level: "borough" })),
       boroughPatch,
       getOptional("/practice?" + qs({ area: area, per_page: 5 })),
+      getOptional("/funding/timeliness?" + qs({ by: "programme", area: area })),
     ]).then(function (r) {
       if (token !== state.token) return;
       renderScope(r[0], borough);
@@ -1048,6 +1074,7 @@
       renderNeed(r[2], borough);
       renderLengths(r[0], r[3]);
       renderEnding(r[0], r[3]);
+      renderTimeliness(r[5]);
       renderThemes(r[3]);
       renderAwards(panel("awards"), $("h-awards"), r[3] && r[3].awards, borough.name);
       renderPractice(r[4], borough);
@@ -1125,7 +1152,7 @@
     $("dashboard-note").textContent = "The dashboard is shown for a borough.";
     $("h-awards").textContent = "Awards reaching the borough";
     if ($("dashboard-scope")) { $("dashboard-scope").textContent = ""; $("dashboard-scope").hidden = true; }
-    ["programme", "year", "need", "length", "ending", "theme", "awards", "practice"].forEach(function (p) { clear(panel(p)); });
+    ["programme", "year", "need", "length", "ending", "timeliness", "theme", "awards", "practice"].forEach(function (p) { clear(panel(p)); });
   }
 
   function fromLocation(push) {
