@@ -238,8 +238,16 @@ def test_borough_dashboard_shows_the_api_figures(
             return money(x)
         return decimal1(x) if measure == "median_months" else f"{half_up(x * 100)}%"
 
+    members = len(comparison["similar_boroughs"])
+
+    def mean(m: dict[str, Any]) -> str:
+        counted = m["similar_counted"]
+        return fig(m["measure"], m["similar_mean"]) + (
+            f" ({counted} of {members})" if counted < members else ""
+        )
+
     assert [
-        [fig(m["measure"], m[k]) for k in ("borough", "similar_mean", "london")]
+        [fig(m["measure"], m["borough"]), mean(m), fig(m["measure"], m["london"])]
         + [f"{ordinal(m['rank'])} of {m['ranked']}" if m["rank"] else "–"]
         for m in comparison["measures"]
     ] == list(shown.values())

@@ -884,10 +884,13 @@
     var group = cmp.classification && cmp.classification.group;
     append(body, el("p", { class: "similar" }, "Similar boroughs" + (group ? " (" + group.name + ", " + group.code + ")" : "") + ": ",
       (cmp.similar_boroughs || []).map(function (a) { return a.name; }).join(", ") || "none", "."));
-    append(body, scrollTable(["Measure", borough.name, "Similar boroughs (mean)", "London", "Rank of 33"],
+    var members = (cmp.similar_boroughs || []).length;
+    append(body, scrollTable(["Measure", borough.name, "Similar boroughs (mean)", "London", "Rank"],
       cmp.measures.map(function (m) {
         var cellOf = function (x) { return { numeric: true, value: x, text: fig(m.measure, x) }; };
-        return [MEASURE_LABELS[m.measure] || m.measure, cellOf(m.borough), cellOf(m.similar_mean), cellOf(m.london),
+        var mean = cellOf(m.similar_mean);
+        if (m.similar_counted < members) mean.text += " (" + m.similar_counted + " of " + members + ")";
+        return [MEASURE_LABELS[m.measure] || m.measure, cellOf(m.borough), mean, cellOf(m.london),
           { numeric: true, value: m.rank, text: m.rank ? ordinal(m.rank) + " of " + m.ranked : "–" }];
       }), "How " + borough.name + " compares", "comparison-table"));
     var b = cmp.borough || {};
