@@ -90,6 +90,17 @@ def test_the_figures_agree_with_need_and_summary(shared_demo_app: Flask) -> None
         assert m["share_36_plus"]["borough"] == lengths[code]["share_36_plus"]
 
 
+def test_a_financial_year_is_applied_and_stated(shared_demo_app: Flask) -> None:
+    need = _get(shared_demo_app, "/api/v1/funding/need?financial_year=2024-25")
+    row = next(a for a in need["areas"] if a["area"]["code"] == "E09000014")
+    body = _get(shared_demo_app, URL.format("Haringey") + "?financial_year=FY24/25")
+    assert body["filters"]["financial_year"] == "2024/25" == body["periods"]["funding"]
+    m = _measures(body)
+    assert m["per_1000_residents"]["borough"] == row["per_1000_residents"]
+    assert m["per_1000_residents"]["london"] == need["london"]["per_1000_residents"]
+    assert all(x["period"].startswith("awards: 2024/25") for x in body["measures"])
+
+
 def test_a_borough_without_awards_answers_nulls_and_a_note(shared_demo_app: Flask) -> None:
     body = _get(shared_demo_app, URL.format("E09000003"))  # Barnet: no awards of its own
     m = _measures(body)
