@@ -85,6 +85,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("get", "/api/v1/areas/{code}"): Operation("getArea", "One area"),
     ("get", "/api/v1/areas/{code}/boundary"): Operation("getAreaBoundary", "An area's boundary"),
+    ("get", "/api/v1/areas/{code}/comparison"): Operation(
+        "getAreaComparison", "A borough beside its similar boroughs and London"
+    ),
     ("get", "/api/v1/patch"): Operation(
         "getPatch",
         "What is in my patch",
@@ -284,6 +287,7 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
     "/api/v1/outcodes/{outcode}": {"outcode": "SW2"},
     "/api/v1/areas/{code}": {"code": "E09000022"},
     "/api/v1/areas/{code}/boundary": {"code": "E09000022"},
+    "/api/v1/areas/{code}/comparison": {"code": "E09000008"},
     "/api/v1/services/{key}": {"key": "london-victim-and-witness-service"},
     "/api/v1/services/{key}/history": {"key": "london-victim-and-witness-service"},
     "/api/v1/services/{key}/outcomes": {"key": "london-victim-and-witness-service"},

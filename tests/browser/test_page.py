@@ -225,6 +225,33 @@ def test_borough_dashboard_shows_the_api_figures(
     assert shown_themes == {
         name: f"{n} service" + ("" if n == 1 else "s") for name, n in themes.items()
     }
+    # compared with similar boroughs: each measure's row as GET /areas/{code}/comparison
+    comparison = live_server.json(f"/areas/{code}/comparison")
+    similar = ", ".join(a["name"] for a in comparison["similar_boroughs"])
+    assert similar in page.inner_text("#panel-comparison .similar")
+    shown = {r[0]: r[1:] for r in table_rows(page, "#panel-comparison table")}
+
+    def fig(measure: str, x: float | None) -> str:
+        if x is None:
+            return "–"
+        if measure.startswith("per_1000"):
+            return money(x)
+        return decimal1(x) if measure == "median_months" else f"{half_up(x * 100)}%"
+
+    members = len(comparison["similar_boroughs"])
+
+    def mean(m: dict[str, Any]) -> str:
+        counted = m["similar_counted"]
+        return fig(m["measure"], m["similar_mean"]) + (
+            f" ({counted} of {members})" if counted < members else ""
+        )
+
+    assert [
+        [fig(m["measure"], m["borough"]), mean(m), fig(m["measure"], m["london"])]
+        + [f"{ordinal(m['rank'])} of {m['ranked']}" if m["rank"] else "–"]
+        for m in comparison["measures"]
+    ] == list(shown.values())
+    assert comparison["measures"][1]["period"] in page.inner_text("#panel-comparison")
     page.screenshot(path=str(artifacts / "page-borough-dashboard.png"), full_page=True)
 
 
@@ -258,6 +285,11 @@ def test_the_dashboard_says_whether_the_money_was_on_time(page: Any, live_server
         for g in answer["groups"]
         if g["awards"]
     ]
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def test_the_dashboard_degrades_when_the_funding_figures_are_missing(

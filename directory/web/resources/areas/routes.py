@@ -8,6 +8,7 @@ from flask import Response
 
 from directory.errors import InvalidInputError
 from directory.usecases import geography
+from directory.usecases.funding import comparison
 from directory.usecases.pagination import envelope, page_of
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema
@@ -16,10 +17,12 @@ from directory.web.resources.areas.schemas import (
     AreaListArgsSchema,
     AreaPageSchema,
     BoundaryCollectionSchema,
+    ComparisonArgsSchema,
+    ComparisonSchema,
     FeatureSchema,
     SimplifyArgsSchema,
 )
-from directory.web.state import paged_response, snapshot, wants_geojson
+from directory.web.state import facts, paged_response, snapshot, state, today, wants_geojson
 
 blp = Blueprint("areas", __name__, url_prefix="/api/v1", description="Areas and boundaries")
 
@@ -92,3 +95,30 @@ def get_boundary(args: dict[str, Any], code: str) -> Response:
     code = geography.resolve_area_code(snap, code)
     feature = geography.boundary_feature(snap, code, geography.check_simplify(args.get("simplify")))
     return http.json_response(feature, mimetype=http.GEOJSON_MIMETYPE)
+
+
+@blp.route("/areas/<string:code>/comparison")
+@blp.arguments(ComparisonArgsSchema, location="query")
+@blp.response(200, ComparisonSchema)
+@blp.alt_response(
+    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="area-not-found"
+)
+@blp.alt_response(
+    422,
+    schema=ProblemSchema,
+    content_type=http.PROBLEM_MIMETYPE,
+    description="invalid-input: not a borough (a ward, BCU or London), or a bad filter",
+)
+def get_comparison(args: dict[str, Any], code: str) -> Response:
+    """A borough beside the mean of its similar boroughs (ONS ITL2 2021 region, listed) and
+    the London average: money per 1,000 residents and per 1,000 offences (as /funding/need),
+    median award length, share of awards of 36 months or more, share of dated awards decided
+    late, with its rank among the 33; every measure states its rule and data period."""
+    return http.json_response(
+        comparison.borough_comparison(
+            facts(), snapshot(), state().settings, today(), code,
+            programme=args.get("programme"), financial_year_text=args.get("financial_year"),
+            include_regrants=args["include_regrants"],
+            include_other_programmes=args["include_other_programmes"],
+        )
+    )  # fmt: skip

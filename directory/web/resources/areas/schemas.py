@@ -9,6 +9,15 @@ from directory.web.resources.common import (
     DataReleaseSchema,
     PageArgsSchema,
     PageSchema,
+    include_other_programmes_field,
+)
+from directory.web.resources.funding.schemas import (
+    _FINANCIAL_YEAR,
+    _PROGRAMME,
+    _REGRANTS,
+    FundingFiltersSchema,
+    FundingProgrammesSchema,
+    NeedPeriodsSchema,
 )
 
 
@@ -134,3 +143,75 @@ class BoundaryCollectionSchema(Schema):
     type = ma.fields.String(metadata={"description": "FeatureCollection"})
     features = ma.fields.List(ma.fields.Nested(FeatureSchema))
     data_release = ma.fields.Nested(DataReleaseSchema)
+
+
+# -- GET /areas/{code}/comparison ---------------------------------------------------------------
+class ComparisonArgsSchema(Schema):
+    programme = _PROGRAMME
+    financial_year = _FINANCIAL_YEAR
+    include_regrants = _REGRANTS
+    include_other_programmes = include_other_programmes_field()
+
+
+class SimilarGroupSchema(Schema):
+    code = ma.fields.String(metadata={"description": "ITL2 code, e.g. TLI6"})
+    name = ma.fields.String(metadata={"description": "e.g. Outer London – South"})
+
+
+class ClassificationSchema(Schema):
+    name = ma.fields.String(metadata={"description": "Which classification groups the boroughs"})
+    source = ma.fields.String()
+    licence = ma.fields.String()
+    note = ma.fields.String(metadata={"description": "What the groups are, and are not"})
+    group = ma.fields.Nested(
+        SimilarGroupSchema,
+        allow_none=True,
+        metadata={"description": "The borough's group: ITL2 code (TLI6) and name"},
+    )
+
+
+class ComparisonBoroughSchema(Schema):
+    awards = ma.fields.Integer(metadata={"description": "The borough's own awards"})
+    amount = ma.fields.Float(metadata={"description": "Their money, £ (shared awards divided)"})
+    population = ma.fields.Integer(allow_none=True)
+    offences = ma.fields.Integer(allow_none=True)
+    awards_with_length = ma.fields.Integer()
+    dated_awards = ma.fields.Integer(metadata={"description": "Awards timing_rule can date"})
+    late_awards = ma.fields.Integer()
+
+
+class ComparisonMeasureSchema(Schema):
+    measure = ma.fields.String(
+        metadata={
+            "description": "per_1000_residents, per_1000_offences, median_months, "
+            "share_36_plus or late_share"
+        }
+    )
+    borough = ma.fields.Float(allow_none=True)
+    similar_mean = ma.fields.Float(
+        allow_none=True, metadata={"description": "Mean of the similar boroughs' figures"}
+    )
+    similar_counted = ma.fields.Integer(
+        metadata={"description": "How many similar boroughs had the figure"}
+    )
+    london = ma.fields.Float(allow_none=True)
+    rank = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Among London's boroughs, 1 the highest"}
+    )
+    ranked = ma.fields.Integer(metadata={"description": "How many boroughs had the figure"})
+    rule = ma.fields.String()
+    period = ma.fields.String(metadata={"description": "The data periods the figure uses"})
+
+
+class ComparisonSchema(Schema):
+    area = ma.fields.Nested(AreaRefSchema)
+    filters = ma.fields.Nested(FundingFiltersSchema)
+    classification = ma.fields.Nested(ClassificationSchema)
+    similar_boroughs = ma.fields.List(ma.fields.Nested(AreaRefSchema))
+    borough = ma.fields.Nested(ComparisonBoroughSchema)
+    measures = ma.fields.List(ma.fields.Nested(ComparisonMeasureSchema))
+    periods = ma.fields.Nested(NeedPeriodsSchema)
+    programmes = ma.fields.Nested(FundingProgrammesSchema)
+    rule = ma.fields.String()
+    timing_rule = ma.fields.String()
+    notes = ma.fields.List(ma.fields.String())

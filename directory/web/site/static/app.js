@@ -865,6 +865,48 @@
     append(body, notesFrom(need));
   }
 
+  var MEASURE_LABELS = {
+    per_1000_residents: "Funding per 1,000 residents", per_1000_offences: "Funding per 1,000 recorded offences",
+    median_months: "Median award length (months)", share_36_plus: "Share of awards of 36 months or more",
+    late_share: "Share of dated awards decided late",
+  };
+
+  /* The borough beside the mean of its similar boroughs and London (GET /areas/{code}/comparison). */
+  function renderComparison(cmp, borough) {
+    var body = clear(panel("comparison"));
+    if (!cmp || cmp.unavailable) { unavailable(body, "The comparison with similar boroughs is unavailable.", cmp && cmp.problem); return; }
+    var money = function (m) { return m === "per_1000_residents" || m === "per_1000_offences"; };
+    var fig = function (m, x) {
+      if (x === null || x === undefined) return "–";
+      if (money(m)) return fmtMoney(x);
+      return m === "median_months" ? number.format(x) : whole.format(x * 100) + "%";
+    };
+    var group = cmp.classification && cmp.classification.group;
+    append(body, el("p", { class: "similar" }, "Similar boroughs" + (group ? " (" + group.name + ", " + group.code + ")" : "") + ": ",
+      (cmp.similar_boroughs || []).map(function (a) { return a.name; }).join(", ") || "none", "."));
+    var members = (cmp.similar_boroughs || []).length;
+    append(body, scrollTable(["Measure", borough.name, "Similar boroughs (mean)", "London", "Rank"],
+      cmp.measures.map(function (m) {
+        var cellOf = function (x) { return { numeric: true, value: x, text: fig(m.measure, x) }; };
+        var mean = cellOf(m.similar_mean);
+        if (m.similar_counted < members) mean.text += " (" + m.similar_counted + " of " + members + ")";
+        return [MEASURE_LABELS[m.measure] || m.measure, cellOf(m.borough), mean, cellOf(m.london),
+          { numeric: true, value: m.rank, text: m.rank ? ordinal(m.rank) + " of " + m.ranked : "–" }];
+      }), "How " + borough.name + " compares", "comparison-table"));
+    var b = cmp.borough || {};
+    append(body, el("ul", { class: "facts-list" },
+      el("li", { text: borough.name + "'s own awards: " + plural(b.awards || 0, "award", "awards") + ", " + fmtMoney(b.amount || 0) +
+        "; " + plural(b.dated_awards || 0, "dated award", "dated awards") + ", " + whole.format(b.late_awards || 0) + " decided late." }),
+      cmp.measures.map(function (m) { return el("li", { text: (MEASURE_LABELS[m.measure] || m.measure) + " – " + m.period + "." }); })));
+    if (cmp.classification) append(body, el("p", { class: "note", text: cmp.classification.name + ". " + cmp.classification.note + " " + cmp.classification.licence + "." }));
+    var how = notesFrom(cmp);
+    if (how) {
+      cmp.measures.forEach(function (m) { append(how, el("p", { class: "note", text: (MEASURE_LABELS[m.measure] || m.measure) + ": " + m.rule })); });
+      append(how, el("p", { class: "note", text: cmp.timing_rule }));
+    }
+    append(body, how);
+  }
+
   var BUCKETS = ["<12", "12–23", "24–35", "36+", "unknown"];
   var BUCKET_LABELS = { "<12": "under 12 months", "12–23": "12 to 23 months", "24–35": "24 to 35 months", "36+": "36 months or more", "unknown": "length unknown" };
 
@@ -1052,7 +1094,7 @@
   function loadDashboard(borough, patch, token) {
     $("dashboard-heading").textContent = "Borough dashboard: " + borough.name;
     $("dashboard-note").textContent = "Funding and services for the whole borough of " + borough.name + ".";
-    ["programme", "year", "need", "length", "ending", "timeliness", "theme", "awards", "practice"].forEach(function (p) {
+    ["programme", "year", "need", "comparison", "length", "ending", "timeliness", "theme", "awards", "practice"].forEach(function (p) {
       append(clear(panel(p)), el("p", { class: "loading", text: "Loading…" }));
     });
     var area = borough.code;
@@ -1066,12 +1108,14 @@
       boroughPatch,
       getOptional("/practice?" + qs({ area: area, per_page: 5 })),
       getOptional("/funding/timeliness?" + qs({ by: "programme", area: area })),
+      getOptional("/areas/" + encodeURIComponent(area) + "/comparison"),
     ]).then(function (r) {
       if (token !== state.token) return;
       renderScope(r[0], borough);
       renderProgramme(r[0], r[3]);
       renderYear(r[1]);
       renderNeed(r[2], borough);
+      renderComparison(r[6], borough);
       renderLengths(r[0], r[3]);
       renderEnding(r[0], r[3]);
       renderTimeliness(r[5]);
@@ -1152,7 +1196,7 @@
     $("dashboard-note").textContent = "The dashboard is shown for a borough.";
     $("h-awards").textContent = "Awards reaching the borough";
     if ($("dashboard-scope")) { $("dashboard-scope").textContent = ""; $("dashboard-scope").hidden = true; }
-    ["programme", "year", "need", "length", "ending", "timeliness", "theme", "awards", "practice"].forEach(function (p) { clear(panel(p)); });
+    ["programme", "year", "need", "comparison", "length", "ending", "timeliness", "theme", "awards", "practice"].forEach(function (p) { clear(panel(p)); });
   }
 
   function fromLocation(push) {
