@@ -22,6 +22,7 @@ ROUTES = [
     ("/api/v1/grants?q=safety", ("funder", "recipient", "status")),
     ("/api/v1/areas?type=borough", ("type", "parent", "simplify")),
     ("/api/v1/funding/summary?by=programme", ("by", "programme", "area")),
+    ("/api/v1/programmes/surge/fairness?financial_year=2020/21", ("financial_year",)),
     ("/api/v1/changes?entity=service", ("since", "area", "page")),
     ("/api/v1/changes.atom?entity=service", ("since", "area")),
     ("/api/v1/postcodes/KT1 1EU", ()),
