@@ -207,6 +207,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/programmes/{programme_id}"): Operation(
         "getProgramme", "One funding programme"
     ),
+    ("get", "/api/v1/programmes/{programme_id}/fairness"): Operation(
+        "getProgrammeFairness", "Does a programme's money track recorded crime?"
+    ),
     ("get", "/api/v1/outcomes/summary"): Operation("getOutcomesSummary", "Outcomes summary"),
     ("post", "/api/v1/services/{key}/feedback"): Operation(
         "sendServiceFeedback", "Tell us about a service"
