@@ -314,6 +314,9 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
         "feature_id": "E09000022",
     },
     "/api/v1/programmes/{programme_id}": {"programme_id": "vru"},
+    "/api/v1/programmes/{programme_id}/fairness": {
+        "programme_id": "home-office-safer-streets-fund-round-5"
+    },
     # HSDS ids derive from refs (directory/usecases/hsds.py): the same on every load
     "/api/v1/hsds/services/{service_id}": {"service_id": "1d6348dd-3bbf-59ad-bd46-0d4d4d6707f7"},
     "/api/v1/hsds/organizations/{organization_id}": {
