@@ -1058,7 +1058,7 @@
         if (mine) {
           method = f.method;
           periods[y.offences.note] = true;
-          rows.push([f.programme.name, y.financial_year, { text: fmtMoney(mine.amount), value: mine.amount, numeric: true },
+          rows.push([el("a", { href: API + "/programmes/" + encodeURIComponent(f.programme.id) + "/fairness?" + qs({ financial_year: y.financial_year }), text: f.programme.name }), y.financial_year, { text: fmtMoney(mine.amount), value: mine.amount, numeric: true },
             { text: fmtShare(mine.money_share), value: mine.money_share, numeric: true },
             { text: fmtShare(mine.offences_share), value: mine.offences_share, numeric: true },
             { text: (mine.gap > 0 ? "+" : "") + fmtShare(mine.gap), value: mine.gap, numeric: true },
