@@ -1,8 +1,9 @@
 """The facts the funding answers and the patch are computed from, read once per data
 version and shared by both: every listed grant (:class:`GrantFact`: its programme,
 recipient, funder, amount, dates, beneficiary areas, the services it funds, whether it is a
-regrant, whether it is community safety), the programmes, the latest population estimates
-and the last 12 months of Met crime counts. No Flask here.
+regrant, whether it is community safety), the programmes, the latest population estimates,
+the last 12 months of Met crime counts and every loaded month's totals per area (for the
+12 months before a financial year, :meth:`FundingData.crime_window`). No Flask here.
 """
 
 from __future__ import annotations
@@ -90,6 +91,26 @@ class FundingData:
     #: its money is for (filled lazily by the funding headline)
     _widest: dict[int, tuple[str, ...]] = field(default_factory=dict)
     _units: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    #: month (first day) → area code → recorded offences that month, every loaded month
+    crime_by_month: dict[date, dict[str, int]] = field(default_factory=dict)
+    _crime_windows: dict[date, CrimeFigures | None] = field(default_factory=dict)
+
+    def crime_window(self, first: date) -> CrimeFigures | None:
+        """Recorded offences in the 12 months from ``first`` (a first day), when every one of
+        those months is loaded; otherwise None."""
+        if first not in self._crime_windows:
+            months = [add_months(first, n) for n in range(CRIME_MONTHS)]
+            figures = None
+            if all(m in self.crime_by_month for m in months):
+                totals: dict[str, int] = defaultdict(int)
+                counted: dict[str, int] = defaultdict(int)
+                for m in months:
+                    for code, offences in self.crime_by_month[m].items():
+                        totals[code] += offences
+                        counted[code] += 1
+                figures = CrimeFigures(dict(totals), dict(counted), months[0], months[-1])
+            self._crime_windows[first] = figures
+        return self._crime_windows[first]
 
     @classmethod
     def read(cls, q: FundingQueries) -> FundingData:
@@ -139,7 +160,13 @@ class FundingData:
                 max(first, months[0]),
                 last,
             )
-        return cls(grants, {p.id: p for p in q.programmes()}, population, crime)
+        by_month: dict[date, dict[str, int]] = defaultdict(dict)
+        for r in q.crime_month_totals():
+            by_month[r.month][r.area_code] = int(r.offences)
+        return cls(
+            grants, {p.id: p for p in q.programmes()}, population, crime,
+            crime_by_month=dict(by_month),
+        )  # fmt: skip
 
 
 class FactsCache:

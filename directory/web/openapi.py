@@ -213,6 +213,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/programmes/{programme_id}"): Operation(
         "getProgramme", "One funding programme"
     ),
+    ("get", "/api/v1/programmes/{programme_id}/fairness"): Operation(
+        "getProgrammeFairness", "Does a programme's money track recorded crime?"
+    ),
     ("get", "/api/v1/outcomes/summary"): Operation("getOutcomesSummary", "Outcomes summary"),
     ("post", "/api/v1/services/{key}/feedback"): Operation(
         "sendServiceFeedback", "Tell us about a service"
@@ -318,6 +321,9 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
         "feature_id": "E09000022",
     },
     "/api/v1/programmes/{programme_id}": {"programme_id": "vru"},
+    "/api/v1/programmes/{programme_id}/fairness": {
+        "programme_id": "home-office-safer-streets-fund-round-5"
+    },
     # HSDS ids derive from refs (directory/usecases/hsds.py): the same on every load
     "/api/v1/hsds/services/{service_id}": {"service_id": "1d6348dd-3bbf-59ad-bd46-0d4d4d6707f7"},
     "/api/v1/hsds/organizations/{organization_id}": {

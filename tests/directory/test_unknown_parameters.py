@@ -22,6 +22,7 @@ ROUTES = [
     ("/api/v1/grants?q=safety", ("funder", "recipient", "status")),
     ("/api/v1/areas?type=borough", ("type", "parent", "simplify")),
     ("/api/v1/funding/summary?by=programme", ("by", "programme", "area")),
+    ("/api/v1/programmes/surge/fairness?financial_year=2020/21", ("financial_year",)),
     ("/api/v1/changes?entity=service", ("since", "area", "page")),
     ("/api/v1/changes.atom?entity=service", ("since", "area")),
     ("/api/v1/postcodes/KT1 1EU", ()),
@@ -142,6 +143,7 @@ def test_the_pages_api_calls_send_only_parameters_the_api_takes(client):
         "/api/v1/funding/summary?by=programme&area=E09000021",
         "/api/v1/funding/summary?by=financial_year&area=E09000021",
         "/api/v1/funding/need?level=borough",
+        "/api/v1/programmes/surge/fairness?financial_year=2020/21",
         "/api/v1/themes",
         "/api/v1/partners?theme=youth-diversion&postcode=SW2 1RW&per_page=100",
     ]

@@ -106,6 +106,20 @@ class FundingQueries:
             .group_by(CrimeCount.area_code)
         ).all()
 
+    def crime_month_totals(self) -> list[Row[Any]]:
+        """Recorded offences per area and month (every category summed): a few rows per
+        borough and loaded month, read once per data version so that any 12-month window
+        is dictionary work."""
+        return self.db.execute(
+            select(
+                CrimeCount.month,
+                CrimeCount.area_code,
+                func.sum(CrimeCount.count).label("offences"),
+            )
+            .group_by(CrimeCount.month, CrimeCount.area_code)
+            .order_by(CrimeCount.month, CrimeCount.area_code)
+        ).all()
+
     def populations(self) -> list[Row[Any]]:
         """Every population estimate, newest reference date last."""
         return self.db.execute(

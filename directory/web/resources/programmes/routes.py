@@ -7,12 +7,14 @@ from typing import Any
 
 from flask import Response
 
-from directory.usecases.funding import programmes
+from directory.usecases.funding import fairness, programmes
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.resources.programmes.schemas import (
     ProgrammeDetailArgsSchema,
     ProgrammeDetailSchema,
+    ProgrammeFairnessArgsSchema,
+    ProgrammeFairnessSchema,
     ProgrammeListArgsSchema,
     ProgrammePageSchema,
 )
@@ -51,6 +53,26 @@ def get_programme(args: dict[str, Any], programme_id: str) -> Response:
     return http.json_response(
         programmes.programme_detail(
             facts(), snapshot(), state().settings, today(), programme_id,
+            include_regrants=args["include_regrants"],
+        )
+    )  # fmt: skip
+
+
+@blp.route("/programmes/<string:programme_id>/fairness")
+@blp.arguments(ProgrammeFairnessArgsSchema, location="query")
+@blp.response(200, ProgrammeFairnessSchema)
+@blp.alt_response(
+    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="programme-not-found"
+)
+def get_programme_fairness(args: dict[str, Any], programme_id: str) -> Response:
+    """Does the money track recorded crime? For each financial year with money placed in
+    boroughs: each borough's share of the money beside its share of recorded offences and of
+    population, Spearman's rank correlation of money and offences, the boroughs furthest below
+    and above their offence share, and the boroughs that got less than a neighbour in their
+    BCU despite more offences; the method and its limits in words."""
+    return http.json_response(
+        fairness.programme_fairness(
+            facts(), snapshot(), programme_id, financial_year_text=args.get("financial_year"),
             include_regrants=args["include_regrants"],
         )
     )  # fmt: skip

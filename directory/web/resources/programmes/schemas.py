@@ -13,6 +13,7 @@ from directory.web.resources.common import (
     include_other_programmes_field,
 )
 from directory.web.resources.funding.schemas import (
+    FINANCIAL_YEAR_PATTERN,
     CrimePeriodSchema,
     FundingStatsSchema,
     PopulationNoteSchema,
@@ -226,3 +227,171 @@ class ProgrammeDetailSchema(Schema):
         ProgrammePeriodsSchema,
         metadata={"description": "Periods of the population and crime figures used for the shares"},
     )
+
+
+# -- GET /programmes/{id}/fairness ----------------------------------------------------------------
+class ProgrammeFairnessArgsSchema(ProgrammeDetailArgsSchema):
+    financial_year = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=20),
+        metadata={
+            "description": "Only this UK financial year (1 April to 31 March): 2021/22, or "
+            "2021-22, 2021/2022, FY21/22, 21/22. Without it every year with borough-level "
+            "allocations; a year with none answers an empty years list and a note; anything "
+            "else is a 422 invalid-input naming financial_year.",
+            "pattern": FINANCIAL_YEAR_PATTERN,
+            "example": "2023/24",
+        },
+    )
+
+
+class FairnessFiltersSchema(Schema):
+    financial_year = ma.fields.String(allow_none=True, metadata={"description": "Normalised"})
+    include_regrants = ma.fields.Boolean()
+
+
+class FairnessMoneySchema(Schema):
+    boroughs = ma.fields.Float(metadata={"description": "Pounds placed in boroughs"})
+    compared = ma.fields.Float(
+        metadata={"description": "Pounds placed in the compared boroughs (with crime figures)"}
+    )
+    london_wide = ma.fields.Float(metadata={"description": "Pounds to all of London, not compared"})
+    bcu_wide = ma.fields.Float(metadata={"description": "Pounds to whole BCUs, not compared"})
+    unplaced = ma.fields.Float(metadata={"description": "Pounds with no London area"})
+    awards = ma.fields.Integer(metadata={"description": "Awards of the programme that year"})
+
+
+class FairnessOffencesSchema(Schema):
+    period = ma.fields.Nested(CrimePeriodSchema, allow_none=True)
+    basis = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "before_year: the 12 months before the year's 1 April; latest: those "
+            "months are not all loaded, so the latest 12 loaded months (a fallback)"
+        },
+    )
+    note = ma.fields.String()
+
+
+class FairnessRanksSchema(Schema):
+    money = ma.fields.Float(metadata={"description": "1 = most money; ties share their average"})
+    offences = ma.fields.Float(
+        metadata={"description": "1 = most offences; ties share their average"}
+    )
+
+
+class FairnessBoroughSchema(Schema):
+    area = ma.fields.Nested(AreaRefSchema)
+    bcu = ma.fields.Nested(AreaRefSchema, allow_none=True)
+    amount = ma.fields.Float(metadata={"description": "Pounds placed in the borough"})
+    offences = ma.fields.Integer(metadata={"description": "Recorded offences in the period"})
+    population = ma.fields.Integer(allow_none=True)
+    money_share = ma.fields.Float(
+        allow_none=True, metadata={"description": "Share of the compared boroughs' money"}
+    )
+    offences_share = ma.fields.Float(
+        allow_none=True, metadata={"description": "Share of the compared boroughs' offences"}
+    )
+    population_share = ma.fields.Float(
+        allow_none=True, metadata={"description": "Share of the compared boroughs' population"}
+    )
+    gap = ma.fields.Float(allow_none=True, metadata={"description": "money_share − offences_share"})
+    rank = ma.fields.Nested(FairnessRanksSchema)
+    london_offences_share = ma.fields.Float(
+        allow_none=True, metadata={"description": "Share of London's recorded offences"}
+    )
+    note = ma.fields.String()
+
+
+class FairnessBriefSchema(Schema):
+    area = ma.fields.Nested(AreaRefSchema)
+    amount = ma.fields.Float()
+    money_share = ma.fields.Float(allow_none=True)
+    offences_share = ma.fields.Float(allow_none=True)
+    gap = ma.fields.Float(allow_none=True)
+
+
+class FairnessNotComparedSchema(Schema):
+    area = ma.fields.Nested(AreaRefSchema)
+    amount = ma.fields.Float()
+    note = ma.fields.String()
+
+
+class FairnessCorrelationSchema(Schema):
+    spearman = ma.fields.Float(
+        allow_none=True,
+        metadata={"description": "Spearman's rank correlation of money and offences; null "
+                  "with fewer than 3 boroughs or no spread"},
+    )  # fmt: skip
+    n = ma.fields.Integer(metadata={"description": "Boroughs compared"})
+    note = ma.fields.String()
+
+
+class FairnessSideSchema(Schema):
+    area = ma.fields.Nested(AreaRefSchema)
+    amount = ma.fields.Float(metadata={"description": "Pounds (0 with no allocation)"})
+    offences = ma.fields.Integer()
+
+
+class FairnessPairSchema(Schema):
+    bcu = ma.fields.Nested(AreaRefSchema)
+    borough = ma.fields.Nested(
+        FairnessSideSchema, metadata={"description": "More offences, less money"}
+    )
+    neighbour = ma.fields.Nested(FairnessSideSchema)
+
+
+class FairnessYearSchema(Schema):
+    financial_year = ma.fields.String()
+    money = ma.fields.Nested(FairnessMoneySchema)
+    offences = ma.fields.Nested(
+        FairnessOffencesSchema, metadata={"description": "Which recorded offences were used"}
+    )
+    boroughs = ma.fields.List(
+        ma.fields.Nested(FairnessBoroughSchema),
+        metadata={"description": "The compared boroughs, by name"},
+    )
+    not_compared = ma.fields.List(
+        ma.fields.Nested(FairnessNotComparedSchema),
+        metadata={"description": "Boroughs with money but no Met crime figures (the City)"},
+    )
+    correlation = ma.fields.Nested(FairnessCorrelationSchema)
+    furthest_below = ma.fields.List(
+        ma.fields.Nested(FairnessBriefSchema),
+        metadata={"description": "Up to 3 boroughs most below their offence share"},
+    )
+    furthest_above = ma.fields.List(
+        ma.fields.Nested(FairnessBriefSchema),
+        metadata={"description": "Up to 3 boroughs most above their offence share"},
+    )
+    within_bcu = ma.fields.List(
+        ma.fields.Nested(FairnessPairSchema),
+        metadata={
+            "description": "Every borough with more offences than a neighbour in its BCU that "
+            "got less money than it (no allocation counts as 0)"
+        },
+    )
+
+
+class FairnessPeriodsSchema(Schema):
+    population = ma.fields.Nested(PopulationNoteSchema, allow_none=True)
+
+
+class FairnessProgrammeSchema(Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+
+
+class ProgrammeFairnessSchema(Schema):
+    programme = ma.fields.Nested(FairnessProgrammeSchema, metadata={"description": "id, name"})
+    filters = ma.fields.Nested(FairnessFiltersSchema)
+    years = ma.fields.List(
+        ma.fields.Nested(FairnessYearSchema),
+        metadata={"description": "Each financial year with money placed in boroughs"},
+    )
+    method = ma.fields.String(metadata={"description": "The method and its limits, in words"})
+    rule = ma.fields.String(metadata={"description": "How awards are placed"})
+    programmes = ma.fields.Nested(ProgrammesCountedSchema)
+    periods = ma.fields.Nested(
+        FairnessPeriodsSchema, metadata={"description": "The population estimates' date"}
+    )
+    notes = ma.fields.List(ma.fields.String())

@@ -1091,10 +1091,75 @@
       text: plural(page.total_items, "practice note", "practice notes") + " in " + borough.name + " (API)" })));
   }
 
+  /* Does the money track crime? The borough's share of each programme-year's money beside its
+   * share of recorded offences (among the boroughs the programme funded that year), and any
+   * pair in its BCU where a borough with more offences got less (/programmes/{id}/fairness). */
+  function loadFairness(summary, borough, token) {
+    var body = clear(panel("fairness"));
+    var section = $("panel-fairness");
+    section.removeAttribute("data-state");
+    var ids = ((summary && !summary.unavailable && summary.groups) || [])
+      .filter(function (g) { return g.programme && g.programme.id; })
+      .map(function (g) { return g.programme.id; }).slice(0, 12);
+    if (!ids.length) {
+      append(body, el("p", { text: "No programme reaches " + borough.name + "." }));
+      section.setAttribute("data-state", "ready");
+      return Promise.resolve();
+    }
+    append(body, el("p", { class: "loading", text: "Loading…" }));
+    return Promise.all(ids.map(function (id) {
+      return getOptional("/programmes/" + encodeURIComponent(id) + "/fairness");
+    })).then(function (answers) {
+      if (token !== state.token) return;
+      renderFairness(clear(body), answers.filter(function (a) { return a && !a.unavailable; }), borough);
+      section.setAttribute("data-state", "ready");
+    });
+  }
+
+  function renderFairness(body, answers, borough) {
+    var fmtShare = function (x) { return x === null || x === undefined ? "—" : number.format(x * 100) + "%"; };
+    var rows = [], pairs = [], periods = {}, method = null;
+    answers.forEach(function (f) {
+      (f.years || []).forEach(function (y) {
+        var mine = (y.boroughs || []).filter(function (b) { return b.area.code === borough.code; })[0];
+        if (mine) {
+          method = f.method;
+          periods[y.offences.note] = true;
+          rows.push([el("a", { href: API + "/programmes/" + encodeURIComponent(f.programme.id) + "/fairness?" + qs({ financial_year: y.financial_year }), text: f.programme.name }), y.financial_year, { text: fmtMoney(mine.amount), value: mine.amount, numeric: true },
+            { text: fmtShare(mine.money_share), value: mine.money_share, numeric: true },
+            { text: fmtShare(mine.offences_share), value: mine.offences_share, numeric: true },
+            { text: (mine.gap > 0 ? "+" : "") + fmtShare(mine.gap), value: mine.gap, numeric: true },
+            y.correlation.spearman === null ? "n/a (" + y.correlation.n + ")" : number.format(y.correlation.spearman) + " (" + y.correlation.n + ")"]);
+        }
+        (y.within_bcu || []).forEach(function (p) {
+          if (p.borough.area.code !== borough.code && p.neighbour.area.code !== borough.code) return;
+          method = f.method;
+          pairs.push(f.programme.name + " " + y.financial_year + ": " + p.borough.area.name + " (" + whole.format(p.borough.offences) +
+            " offences) got " + fmtMoney(p.borough.amount) + ", less than " + p.neighbour.area.name + " in " + areaLabel(p.bcu) + " (" +
+            whole.format(p.neighbour.offences) + " offences, " + fmtMoney(p.neighbour.amount) + ").");
+          periods[y.offences.note] = true;
+        });
+      });
+    });
+    if (!rows.length && !pairs.length) {
+      append(body, el("p", { text: "No programme-year placed money in " + borough.name + " beside other boroughs, and no borough in its BCU got less despite more offences." }));
+      return;
+    }
+    if (rows.length) {
+      append(body, scrollTable(["Programme", "Year", "Money", "Share of money", "Share of offences", "Gap", "Spearman (boroughs)"], rows,
+        borough.name + "'s share of each programme-year's money beside its share of recorded offences (among the boroughs funded that year)", "data fairness"));
+    }
+    if (pairs.length) {
+      append(body, el("h4", { text: "More offences, less money, within the BCU" }));
+      append(body, el("ul", { class: "facts-list fairness-pairs" }, pairs.map(function (t) { return el("li", { text: t }); })));
+    }
+    append(body, notesFrom({ rule: method, notes: Object.keys(periods) }));
+  }
+
   function loadDashboard(borough, patch, token) {
     $("dashboard-heading").textContent = "Borough dashboard: " + borough.name;
     $("dashboard-note").textContent = "Funding and services for the whole borough of " + borough.name + ".";
-    ["programme", "year", "need", "comparison", "length", "ending", "timeliness", "theme", "awards", "practice"].forEach(function (p) {
+    ["programme", "year", "need", "comparison", "length", "ending", "timeliness", "theme", "awards", "practice", "fairness"].forEach(function (p) {
       append(clear(panel(p)), el("p", { class: "loading", text: "Loading…" }));
     });
     var area = borough.code;
@@ -1122,6 +1187,7 @@
       renderThemes(r[3]);
       renderAwards(panel("awards"), $("h-awards"), r[3] && r[3].awards, borough.name);
       renderPractice(r[4], borough);
+      loadFairness(r[0], borough, token);
       $("dashboard").setAttribute("data-state", "ready");
       if (window.performance && performance.mark) performance.mark("dashboard-drawn");
     });
@@ -1196,7 +1262,7 @@
     $("dashboard-note").textContent = "The dashboard is shown for a borough.";
     $("h-awards").textContent = "Awards reaching the borough";
     if ($("dashboard-scope")) { $("dashboard-scope").textContent = ""; $("dashboard-scope").hidden = true; }
-    ["programme", "year", "need", "comparison", "length", "ending", "timeliness", "theme", "awards", "practice"].forEach(function (p) { clear(panel(p)); });
+    ["programme", "year", "need", "comparison", "length", "ending", "timeliness", "theme", "awards", "practice", "fairness"].forEach(function (p) { clear(panel(p)); });
   }
 
   function fromLocation(push) {
