@@ -88,6 +88,8 @@ class FundingData:
     #: its money is for (filled lazily by the funding headline)
     _widest: dict[int, tuple[str, ...]] = field(default_factory=dict)
     _units: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    #: service id → the day its funding ended (filled lazily by funding/followup.py)
+    _funding_ends: dict[int, date] | None = None
 
     @classmethod
     def read(cls, q: FundingQueries) -> FundingData:
