@@ -260,6 +260,7 @@ class Committee:
                     target=outcome.target,
                     unit=outcome.unit,
                     report_type=outcome.report_type,
+                    measured_on=outcome.measured_on,
                     demo=True,
                 )
             )

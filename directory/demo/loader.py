@@ -54,7 +54,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
                      "phone": "text?"},
     "outcomes.csv": {"service": "text", "metric": "text", "period_start": "date",
                      "period_end": "date", "value": "number", "target": "number?",
-                     "unit": "text?", "report_type": "text?"},
+                     "unit": "text?", "report_type": "text?", "measured_on": "date?"},
     "decisions.toml": {"funder": "text", "recipient": "table", "other_recipients": "table",
                        "organisation_types": "table", "programme": "table",
                        "borough_programmes": "table"},

@@ -921,7 +921,7 @@ class _Writer:
                 "value": None if rec.value is None else float(rec.value),
                 "target": None if rec.target is None else float(rec.target),
                 "unit": rec.unit, "report_type": rec.report_type, "report_url": rec.report_url,
-                "demo": rec.demo,
+                "measured_on": rec.measured_on, "demo": rec.demo,
             }  # fmt: skip
             key = (sid, rec.metric, rec.period_start, rec.period_end)
             ref = f"{rec.service_ref}: {rec.metric} {_json('', rec.period_start) or ''}".strip()

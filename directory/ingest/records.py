@@ -111,6 +111,8 @@ class OutcomeRecord:
     report_type: str | None = None  # interim, final
     report_url: str | None = None
     demo: bool = False
+    #: when it was measured (None: the answers take period_end)
+    measured_on: date | None = None
     #: the stored outcome this record is (an API write, which may change its metric or
     #: period); None: the one with the same service, metric and period, if any
     id: int | None = None

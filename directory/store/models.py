@@ -298,6 +298,9 @@ class Outcome(Base):
     report_type: Mapped[str | None] = mapped_column(String(20))
     report_url: Mapped[str | None] = mapped_column(String(1000))
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: when the figure was measured (None: taken as period_end); a measurement after the
+    #: service's funding ended is a follow-up (usecases/funding/followup.py)
+    measured_on: Mapped[date | None] = mapped_column(Date)
 
 
 class PatchContact(Base):

@@ -26,6 +26,14 @@ from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries, GrantStatusDates
 from directory.store.repositories.participation import ParticipationRepository
 from directory.usecases import vocabulary
+from directory.usecases.facts import FundingData
+from directory.usecases.funding.followup import (
+    MEASURED_RULE,
+    funding_ends,
+    measured,
+    measured_day,
+    months_after,
+)
 from directory.usecases.funding.timing import timing_fields
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope
@@ -163,12 +171,14 @@ def site_body(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
     }
 
 
-def _outcome(row: Any) -> dict[str, Any]:
+def _outcome(row: Any, funding_end: date | None) -> dict[str, Any]:
     return {
         "id": row.id,
         "metric": row.metric,
         "period_start": iso(row.period_start),
         "period_end": iso(row.period_end),
+        "measured": measured(row),
+        "after_funding_months": months_after(funding_end, measured_day(row)),
         "value": row.value,
         "target": row.target,
         "unit": row.unit,
@@ -193,11 +203,15 @@ def contact(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
 
 # -- services --------------------------------------------------------------------------------
 def service_detail(
-    q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, key: str
-) -> dict[str, Any]:
+    q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, key: str,
+    *, funding: FundingData,
+) -> dict[str, Any]:  # fmt: skip
+    """One service as GET /services/{key} shows it; ``funding`` (the data version's facts)
+    gives the day its funding ended, which its outcomes are measured against."""
     service_id = q.service_id(key)
     if service_id is None:
         raise ServiceNotFoundError(f"No service has the id or ref {key!r}.")
+    funding_end = funding_ends(funding).get(service_id)
     (row,) = q.services([service_id])
     themes, coverage = (
         q.themes_of([service_id])[service_id],
@@ -220,7 +234,9 @@ def service_detail(
         contact={"email": row.email, "phone": row.phone, "website": row.website},
         locations=[site_body(loc, snap) for loc in locations],
         grants=[grant_summary(g, grant_areas[g.id], snap, today, settings) for g in grants],
-        outcomes=[_outcome(o) for o in q.outcomes_of([service_id])[service_id]],
+        outcomes=[_outcome(o, funding_end) for o in q.outcomes_of([service_id])[service_id]],
+        funding_ended=iso(funding_end),
+        outcomes_rule=MEASURED_RULE,
         patch_contacts=[contact(c, snap) for c in q.contacts_for(boroughs)],
         created_at=row.created_at.isoformat() + "Z",
         withdrawn_at=None if row.withdrawn_at is None else row.withdrawn_at.isoformat() + "Z",

@@ -91,6 +91,8 @@ class FundingData:
     #: its money is for (filled lazily by the funding headline)
     _widest: dict[int, tuple[str, ...]] = field(default_factory=dict)
     _units: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    #: service id → the day its funding ended (filled lazily by funding/followup.py)
+    _funding_ends: dict[int, date] | None = None
     #: month (first day) → area code → recorded offences that month, every loaded month
     crime_by_month: dict[date, dict[str, int]] = field(default_factory=dict)
     _crime_windows: dict[date, CrimeFigures | None] = field(default_factory=dict)

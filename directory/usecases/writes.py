@@ -491,7 +491,7 @@ def _outcome_values(checks: _Checks, rec: OutcomeRecord) -> OutcomeRecord:
         values["metric"] = checks.text("metric")
         if values["metric"] is None:
             checks.error("metric", "Say what was measured.")
-    for name in ("period_start", "period_end"):
+    for name in ("period_start", "period_end", "measured_on"):
         if name in body:
             values[name] = body[name]
     for name in ("value", "target"):
@@ -506,6 +506,11 @@ def _outcome_values(checks: _Checks, rec: OutcomeRecord) -> OutcomeRecord:
     start, end = changed.period_start, changed.period_end
     if isinstance(start, date) and isinstance(end, date) and start > end:
         checks.error("period_end", f"The period ends ({end}) before it starts ({start}).")
+    measured = changed.measured_on
+    if isinstance(start, date) and isinstance(measured, date) and measured < start:
+        checks.error(
+            "measured_on", f"It was measured ({measured}) before its period starts ({start})."
+        )
     return changed
 
 
@@ -561,7 +566,7 @@ def update_outcome(
             value=None if row.value is None else Decimal(str(row.value)),
             target=None if row.target is None else Decimal(str(row.target)),
             unit=row.unit, report_type=row.report_type, report_url=row.report_url,
-            demo=row.demo, id=row.id,
+            measured_on=row.measured_on, demo=row.demo, id=row.id,
         )  # fmt: skip
         with writer.db.engine.connect() as connection:
             checks = _Checks(body, _context(writer.snap, connection))

@@ -124,6 +124,14 @@ def test_service_details_load_lazily_with_outcomes(
     assert [row[0].removesuffix("Demo").strip() for row in outcomes] == [
         o["metric"] for o in detail["outcomes"]
     ]
+    # the Measured column: the demo's follow-up was measured 6 months after Oxygen's funding
+    # ended (2024-03-31); the interim figures at their period's end, during funding
+    measured = {row[0].removesuffix("Demo").strip(): row[2] for row in outcomes}
+    assert measured["programme completers not re-offending"].endswith(
+        "6 months after funding ended"
+    )
+    assert measured["knife-crime workshops delivered"].endswith("(period end)")
+    assert "Funding ended" in card.locator("p.follow-up-rule").inner_text()
     text = card.inner_text()
     for grant in detail["grants"]:
         assert grant["funder"]["name"] in text

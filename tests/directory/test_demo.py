@@ -138,9 +138,17 @@ def test_committee_services_are_there(batches):
         by_name["Oxygen knife-crime programme for young people – Kingston"].ref,
     }
     for outcome in committee.outcomes:
-        assert outcome.report_type == "interim"
         assert outcome.period_start == date(2023, 4, 1) and outcome.period_end == date(2024, 3, 31)
         assert outcome.value is not None
+    # four interim figures measured at the period's end, and two illustrative follow-ups
+    # measured after the funding (2023/24) ended: 6 months (Oxygen) and 12 (Rescue and Response)
+    interim = [o for o in committee.outcomes if o.report_type == "interim"]
+    assert len(interim) == 4 and all(o.measured_on is None for o in interim)
+    assert sorted((o.service_ref, o.report_type, o.measured_on) for o in committee.outcomes
+                  if o not in interim) == [
+        ("oxygen-kingston-knife-crime", "final", date(2024, 9, 30)),
+        (rescue.ref, "final", date(2025, 3, 31)),
+    ]  # fmt: skip
 
 
 def test_mopac_decisions_are_all_there_with_their_published_amounts(batches, decisions_csv):
@@ -251,7 +259,7 @@ def test_demo_loads_and_reloads_unchanged(writable_app, shared_data_dir):
     assert decisions["grants"]["created"] == 31
     assert decisions["services"]["created"] == 32
     assert committee["contacts"]["created"] == contacts[0]
-    assert committee["outcomes"]["created"] == 4
+    assert committee["outcomes"]["created"] == 6  # outcomes.csv's rows
     assert giving["grants"]["created"] == 841
 
     again = load(TODAY)

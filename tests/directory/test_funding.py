@@ -607,8 +607,10 @@ def test_outcome_summaries_by_borough_and_theme(app):
         body["totals"]["with_target"],
         body["totals"]["met_target"],
     ) == (4, 3, 2)
-    (kingston,) = body["boroughs"]
-    assert kingston["area"]["code"] == KINGSTON
+    # Kingston has outcomes (A); Lewisham and Croydon only funding (E), listed for follow_up
+    assert [b["area"]["code"] for b in body["boroughs"]] == [CROYDON, KINGSTON, LEWISHAM]
+    kingston = by_code(body["boroughs"])[KINGSTON]
+    assert by_code(body["boroughs"])[LEWISHAM]["outcomes"] == 0
     assert (kingston["outcomes"], kingston["met_target"], kingston["not_met"]) == (2, 1, 1)
     assert [e["url"] for e in kingston["evaluations"]] == ["https://example.org/a-eval"]
     assert {m["metric"]: m["targets"] for m in kingston["metrics"]} == {

@@ -290,6 +290,9 @@ def test_sites_outcomes_and_contacts_send_strong_etags_of_their_body(app):
         ("post", f"/api/v1/services/{OWN}/outcomes",
          {"metric": "Reached", "period_start": "2025-04-01", "period_end": "2024-03-31"},
          {"period_end"}),
+        ("post", f"/api/v1/services/{OWN}/outcomes",
+         {"metric": "Reached", "period_start": "2025-04-01", "measured_on": "2025-03-31"},
+         {"measured_on"}),
         ("post", "/api/v1/contacts", {"area": "Narnia", "role": "SPOC", "email": "x@"},
          {"area", "email"}),
     ],
@@ -422,6 +425,34 @@ def test_a_private_email_is_never_read_back(app, keys):
         headers={**keys["officer"], "If-Match": changed.headers["ETag"]},
     )  # fmt: skip
     assert public.json["email"] == "jo.other.private@example.org"
+
+
+def test_an_outcome_is_written_with_when_it_was_measured(app, keys):
+    """measured_on round-trips; Oxygen's funding (the demo's 2023/24 regrant) ended on
+    2024-03-31, so 2025-09-30 is 18 months after (2024-04-01 to 2025-10-01); cleared, the
+    period's end (during funding) is taken."""
+    client = app.test_client()
+    added = client.post(
+        f"/api/v1/services/{OWN}/outcomes",
+        json={"metric": "Follow-up check", "value": 5, "period_start": "2023-04-01",
+              "period_end": "2024-03-31", "measured_on": "2025-09-30"},
+        headers=keys["editor"],
+    )  # fmt: skip
+    assert added.status_code == 201, added.json
+    assert added.json["measured"] == {"on": "2025-09-30", "basis": "measured_on"}
+    assert added.json["after_funding_months"] == 18
+    assert added.json["funding_ended"] == "2024-03-31"
+    url = added.headers["Location"]
+    cleared = client.patch(
+        url,
+        json={"measured_on": None},
+        headers={**keys["editor"], "If-Match": added.headers["ETag"]},
+    )
+    assert cleared.status_code == 200, cleared.json
+    assert cleared.json["measured"] == {"on": "2024-03-31", "basis": "period_end"}
+    assert cleared.json["after_funding_months"] is None
+    gone = client.delete(url, headers={**keys["editor"], "If-Match": cleared.headers["ETag"]})
+    assert gone.status_code == 204
 
 
 # -- each record's history -----------------------------------------------------------------------

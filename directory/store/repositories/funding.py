@@ -156,6 +156,17 @@ class FundingQueries:
             .order_by(Outcome.service_id, Outcome.period_start, Outcome.metric, Outcome.id)
         ).all()
 
+    def listed_services(self, ids: Sequence[int]) -> set[int]:
+        """Those of these services that are listed (not withdrawn)."""
+        out: set[int] = set()
+        for chunk in _chunks(sorted(set(ids))):
+            out.update(
+                self.db.execute(
+                    select(Service.id).where(Service.id.in_(chunk), Service.withdrawn_at.is_(None))
+                ).scalars()
+            )
+        return out
+
     def service_places(self, ids: Sequence[int]) -> dict[int, set[str]]:
         """The area codes each service serves (coverage) or has a site in (ward, borough)."""
         out: dict[int, set[str]] = defaultdict(set)

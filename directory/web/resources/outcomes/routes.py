@@ -24,7 +24,7 @@ from directory.web.resources.outcomes.schemas import (
     OutcomeSummarySchema,
     ServiceOutcomesSchema,
 )
-from directory.web.state import catalogue, connection, etag_from_body, snapshot
+from directory.web.state import catalogue, connection, etag_from_body, facts, snapshot, today
 
 blp = Blueprint(
     "outcomes", __name__, url_prefix="/api/v1", description="Outcomes of funded services"
@@ -37,10 +37,11 @@ PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
 @blp.alt_response(404, description="service-not-found", **PROBLEM)
 def service_outcomes(key: str) -> Response:
     """A service's outcomes (by id or ref): metric, period, value, target, unit, whether the
-    target was met, and the report or evaluation it comes from."""
+    target was met, the report or evaluation it comes from, when it was measured and how many
+    months after the service's funding ended."""
     snapshot()  # the data version, for ETag and Last-Modified
     return http.json_response(
-        outcomes.service_outcomes(FundingQueries(connection()), catalogue(), key)
+        outcomes.service_outcomes(FundingQueries(connection()), catalogue(), facts(), key)
     )
 
 
@@ -50,10 +51,17 @@ def service_outcomes(key: str) -> Response:
 @blp.alt_response(404, description="area-not-found", **PROBLEM)
 def outcomes_summary(args: dict[str, Any]) -> Response:
     """What was measured, against what target, how many met it, with links to the reports
-    and evaluations: per borough (London-wide and BCU-wide services apart) or per theme."""
+    and evaluations, and how many funded services were followed up 6 and 12 months after
+    their funding ended: per borough (London-wide and BCU-wide services apart) or per theme."""
+    snap = snapshot()
     return http.json_response(
         outcomes.outcomes_summary(
-            FundingQueries(connection()), snapshot(), by=args["by"], area=args.get("area")
+            FundingQueries(connection()),
+            snap,
+            facts(),
+            today(),
+            by=args["by"],
+            area=args.get("area"),
         )
     )
 
@@ -66,7 +74,9 @@ def get_outcome(key: str, outcome_id: int) -> Response:
     snapshot()
     etag_from_body()
     return http.json_response(
-        outcomes.service_outcome(FundingQueries(connection()), catalogue(), key, outcome_id)
+        outcomes.service_outcome(
+            FundingQueries(connection()), catalogue(), facts(), key, outcome_id
+        )
     )
 
 
@@ -74,7 +84,7 @@ def _outcome(key: str, outcome_id: int) -> writing.Render:
     """The outcome as GET shows it, read fresh."""
 
     def read(q: CatalogueQueries) -> dict[str, Any]:
-        return outcomes.service_outcome(FundingQueries(q.db), q, key, outcome_id)
+        return outcomes.service_outcome(FundingQueries(q.db), q, facts(), key, outcome_id)
 
     return writing.fresh(read)
 

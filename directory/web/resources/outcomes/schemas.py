@@ -19,6 +19,24 @@ class OutcomeReportSchema(Schema):
     url = ma.fields.String(allow_none=True)
 
 
+class MeasuredSchema(Schema):
+    on = ma.fields.Date(allow_none=True, metadata={"description": "The day it was measured"})
+    basis = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "measured_on (the date given) | period_end (none was given, so the "
+            "period's end is taken) | null (neither is known)"
+        },
+    )
+
+
+AFTER_FUNDING_MONTHS = (
+    "Whole months from the end of the service's funding (the latest end of the "
+    "community-safety awards listing it, regrants included) to when it was measured; null "
+    "when measured on or before that end or the service has no dated award"
+)
+
+
 class OutcomeServiceSchema(Schema):
     id = ma.fields.Integer()
     ref = ma.fields.String()
@@ -61,6 +79,12 @@ class ServiceOutcomeSchema(Schema):
         OutcomeReportSchema,
         metadata={"description": "type (interim | final) and url of the report or evaluation"},
     )
+    measured = ma.fields.Nested(
+        MeasuredSchema, metadata={"description": "When it was measured: {on, basis}"}
+    )
+    after_funding_months = ma.fields.Integer(
+        allow_none=True, metadata={"description": AFTER_FUNDING_MONTHS}
+    )
     demo = ma.fields.Boolean(metadata={"description": "Illustrative demo data"})
 
 
@@ -82,6 +106,13 @@ class ServiceOutcomesSchema(Schema):
         ma.fields.Nested(ServiceOutcomeSchema), metadata={"description": "Newest period first"}
     )
     counts = ma.fields.Nested(OutcomeCountsSchema)
+    funding_ended = ma.fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "The latest end of the community-safety awards listing the service "
+            "(regrants included); null when none has an end date"
+        },
+    )
     rule = ma.fields.String()
 
 
@@ -96,6 +127,49 @@ class OutcomeSummaryArgsSchema(Schema):
         metadata={
             "description": "Area code or name: services serving it, an area above it (London-wide, its BCU) or inside it, or with a site in it"
         },
+    )
+
+
+class FollowUpAfterSchema(Schema):
+    eligible = ma.fields.Integer(
+        metadata={"description": "Funded services whose funding ended at least this many "
+                  "months before today"}
+    )  # fmt: skip
+    followed_up = ma.fields.Integer(
+        metadata={"description": "Of those, services with any outcome measured this many "
+                  "months or more after their funding ended"}
+    )  # fmt: skip
+    not_followed_up = ma.fields.Integer(
+        metadata={"description": "eligible − followed_up: no follow-up after"}
+    )
+    share = ma.fields.Float(
+        allow_none=True, metadata={"description": "followed_up ÷ eligible; null when none"}
+    )
+
+
+class FollowUpSchema(Schema):
+    funded_services = ma.fields.Integer(
+        metadata={"description": "Listed services in the group with a dated community-safety "
+                  "award (regrants included)"}
+    )  # fmt: skip
+    funding_ended = ma.fields.Integer(
+        metadata={"description": "Of those, services whose funding ended before today"}
+    )
+    after_6_months = ma.fields.Nested(FollowUpAfterSchema)
+    after_12_months = ma.fields.Nested(FollowUpAfterSchema)
+
+
+class SpanSchema(Schema):
+    first = ma.fields.Date(allow_none=True)
+    last = ma.fields.Date(allow_none=True)
+
+
+class OutcomeSummaryPeriodSchema(Schema):
+    measured = ma.fields.Nested(
+        SpanSchema, metadata={"description": "When the outcomes counted were measured"}
+    )
+    funding_ends = ma.fields.Nested(
+        SpanSchema, metadata={"description": "When the funded services' funding ends or ended"}
     )
 
 
@@ -119,19 +193,29 @@ class OutcomeGroupSchema(OutcomeCountsSchema):
         ma.fields.Nested(EvaluationSchema),
         metadata={"description": "Links to reports and evaluations: url, type, service, period"},
     )
+    follow_up = ma.fields.Nested(
+        FollowUpSchema,
+        metadata={
+            "description": "Funded services followed up 6 and 12 months after their funding "
+            "ended (see follow_up_rule)"
+        },
+    )
 
 
 class OutcomeSummarySchema(Schema):
     by = ma.fields.String()
     area = ma.fields.Nested(AreaRefSchema, allow_none=True)
+    today = ma.fields.Date(metadata={"description": "The day follow_up is counted on"})
     totals = ma.fields.Nested(OutcomeGroupSchema)
+    period = ma.fields.Nested(OutcomeSummaryPeriodSchema)
+    follow_up_rule = ma.fields.String()
     themes = ma.fields.List(
         ma.fields.Nested(OutcomeGroupSchema), metadata={"description": "by=theme"}
     )
     boroughs = ma.fields.List(
         ma.fields.Nested(OutcomeGroupSchema),
         metadata={
-            "description": "by=borough: boroughs with outcomes of services serving them (or their wards) or with a site there"
+            "description": "by=borough: boroughs with outcomes or funding of services serving them (or their wards) or with a site there"
         },
     )
     bcu_wide = ma.fields.List(
@@ -151,6 +235,11 @@ class OutcomeDetailSchema(ServiceOutcomeSchema):
     """One outcome, with the service it belongs to."""
 
     service = ma.fields.Nested(OutcomeServiceSchema)
+    funding_ended = ma.fields.Date(
+        allow_none=True,
+        metadata={"description": "The latest end of the awards listing the service (see rule)"},
+    )
+    rule = ma.fields.String()
 
 
 class OutcomePatchSchema(Schema):
@@ -161,6 +250,14 @@ class OutcomePatchSchema(Schema):
     )
     period_start = ma.fields.Date(allow_none=True)
     period_end = ma.fields.Date(allow_none=True)
+    measured_on = ma.fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "When it was measured (not before period_start); when missing the "
+            "answers take period_end. A date after the service's funding ended makes it a "
+            "follow-up (after_funding_months)"
+        },
+    )
     value = ma.fields.Float(allow_none=True, metadata={"description": "What was achieved"})
     target = ma.fields.Float(allow_none=True)
     unit = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=60))

@@ -33,6 +33,7 @@ from directory.web.state import catalogue as queries
 from directory.web.state import (
     connection,
     etag_from_body,
+    facts,
     paged_response,
     snapshot,
     state,
@@ -125,14 +126,18 @@ def get_service(key: str) -> Response:
     strong ETag hashes the body: the tag a change of it sends in `If-Match`."""
     web.etag_from_body()  # practice notes are published without a new data version
     return http.json_response(
-        catalogue.service_detail(queries(), snapshot(), state().settings, today(), key)
+        catalogue.service_detail(
+            queries(), snapshot(), state().settings, today(), key, funding=facts()
+        )
     )
 
 
 def _service(key: str) -> writing.Render:
     """The service as GET /services/{key} shows it, read fresh."""
     return writing.fresh(
-        lambda q: catalogue.service_detail(q, snapshot(), state().settings, today(), key)
+        lambda q: catalogue.service_detail(
+            q, snapshot(), state().settings, today(), key, funding=facts()
+        )
     )
 
 

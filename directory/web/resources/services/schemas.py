@@ -16,7 +16,11 @@ from directory.web.resources.common import (
     live_on_field,
 )
 from directory.web.resources.grants.schemas import GrantSchema
-from directory.web.resources.outcomes.schemas import OutcomeServiceSchema
+from directory.web.resources.outcomes.schemas import (
+    AFTER_FUNDING_MONTHS,
+    MeasuredSchema,
+    OutcomeServiceSchema,
+)
 
 
 class ServiceListArgsSchema(PageArgsSchema):
@@ -238,6 +242,12 @@ class ServiceDetailOutcomeSchema(Schema):
     unit = ma.fields.String(allow_none=True)
     met_target = ma.fields.Boolean(allow_none=True)
     report = ma.fields.Nested(ReportSchema, allow_none=True)
+    measured = ma.fields.Nested(
+        MeasuredSchema, metadata={"description": "When it was measured: {on, basis}"}
+    )
+    after_funding_months = ma.fields.Integer(
+        allow_none=True, metadata={"description": AFTER_FUNDING_MONTHS}
+    )
     demo = ma.fields.Boolean()
 
 
@@ -257,6 +267,16 @@ class ServiceDetailSchema(ServiceSummarySchema):
     locations = ma.fields.List(ma.fields.Nested(SiteSchema))
     grants = ma.fields.List(ma.fields.Nested(GrantSchema))
     outcomes = ma.fields.List(ma.fields.Nested(ServiceDetailOutcomeSchema))
+    funding_ended = ma.fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "The latest end of the community-safety awards listing the service "
+            "(regrants included): its outcomes' after_funding_months count from it"
+        },
+    )
+    outcomes_rule = ma.fields.String(
+        metadata={"description": "How measured and after_funding_months are worked out"}
+    )
     patch_contacts = ma.fields.List(ma.fields.Nested(ContactSchema))
     created_at = ma.fields.String()
     withdrawn_at = ma.fields.String(allow_none=True)

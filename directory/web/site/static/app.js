@@ -461,6 +461,18 @@
     });
   }
 
+  /* When an outcome was measured, and how long after the service's funding ended:
+     "30 Sep 2024, 6 months after funding ended", "31 Mar 2024 (period end)". */
+  function measuredText(o) {
+    var m = o.measured || {};
+    if (!m.on) return "not recorded";
+    var text = fmtDate(m.on) + (m.basis === "period_end" ? " (period end)" : "");
+    if (o.after_funding_months !== null && o.after_funding_months !== undefined) {
+      text += ", " + fmtMonths(o.after_funding_months) + " after funding ended";
+    }
+    return text;
+  }
+
   function renderServiceDetail(detail, full, outcomes) {
     clear(detail);
     detail.setAttribute("data-loaded", "yes");
@@ -482,14 +494,17 @@
     append(detail, el("h4", { text: "Outcomes" }));
     if (!outcomes.length) append(detail, el("p", { class: "outcomes none", text: "No outcome recorded." }));
     else {
-      append(detail, scrollTable(["Measure", "Period", "Achieved", "Target", "Target met?"],
+      append(detail, scrollTable(["Measure", "Period", "Measured", "Achieved", "Target", "Target met?"],
         outcomes.map(function (o) {
           var unit = o.unit ? " " + o.unit : "";
           return [o.demo ? [o.metric, " ", demoTag(o)] : o.metric, fmtDate(o.period_start) + " to " + fmtDate(o.period_end),
+            measuredText(o),
             { text: o.value === null || o.value === undefined ? "—" : number.format(o.value) + unit, value: o.value, numeric: true },
             { text: o.target === null || o.target === undefined ? "—" : number.format(o.target) + unit, value: o.target, numeric: true },
             o.met_target === true ? "Yes" : o.met_target === false ? "No" : "—"];
         }), "Outcomes of " + full.name, "outcomes"));
+      if (full.funding_ended) append(detail, el("p", { class: "note follow-up-rule", text: "Funding ended " + fmtDate(full.funding_ended) +
+        " (the latest end of its community-safety awards). An outcome with no measurement date counts as measured at its period's end." }));
       outcomes.forEach(function (o) {
         if (o.report && o.report.url && /^https?:\/\//i.test(o.report.url)) append(detail, el("p", null, el("a", { href: o.report.url, rel: "noopener", text: "Evaluation report: " + o.metric })));
       });
