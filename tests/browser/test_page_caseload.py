@@ -55,7 +55,9 @@ def caseload(london: list[dict[str, str]]) -> tuple[list[str], list[list[str]]]:
     odd = [BLANK, MALFORMED, UNKNOWN, WITHDRAWN, OUTSIDE, "   "]
     rows = []
     for i in range(ROWS):
-        postcode = odd[i // 97 % 6] if i % 97 == 3 else messy(london[i % len(london)]["postcode"], i)
+        postcode = (
+            odd[i // 97 % 6] if i % 97 == 3 else messy(london[i % len(london)]["postcode"], i)
+        )
         rows.append([
             f"C{i:05d}",
             f'O\'Brien-{i:05d}, "Jo"',  # a comma and quotes
@@ -249,7 +251,10 @@ def test_an_xlsx_comes_back_the_same_workbook_with_the_columns_added(
     assert after["A1"].font.bold and after["E2"].value == "=D2*2"
     assert [c.value for c in after[1]][6:] == ADDED
     assert [[c.value for c in row] for row in back["Other"].iter_rows()] == [["untouched", 42]]
-    added = [[c.value if c.value is not None else "" for c in row[6:]] for row in after.iter_rows(min_row=2)]
+    added = [
+        [c.value if c.value is not None else "" for c in row[6:]]
+        for row in after.iter_rows(min_row=2)
+    ]
     first = expected_cells(live_server, tidy(picks[0]))
     assert added[0][:3] + [str(added[0][3])] + added[0][4:] == first
     assert isinstance(added[0][3], int)

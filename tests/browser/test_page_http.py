@@ -4,6 +4,7 @@ and Leaflet (from the XStatic-Leaflet package) gzipped, content-versioned and ca
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import urllib.error
 import urllib.request
@@ -11,6 +12,7 @@ import urllib.request
 import pytest
 import xstatic.pkg.leaflet as xstatic_leaflet
 
+from directory.web.site import FFLATE_DIR, FFLATE_VERSION
 from tests.browser.conftest import Server
 
 
@@ -36,7 +38,8 @@ def test_the_page_is_csp_friendly_and_revalidated(live_server: Server) -> None:
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
     assert "<style" not in html and not re.search(r"\son[a-z]+=", html)
     for url in re.findall(r'(?:src|href)="([^"]+)"', html):
-        if not url.startswith("https://leafletjs.com"):  # a plain link, never fetched
+        if not url.startswith(("https://leafletjs.com", "https://github.com/101arrowz/fflate")):
+            # those two are plain links (the credits), never fetched
             assert url.startswith(("/", "#", "data:")), url
     status, _, _ = fetch(live_server.url("/"), **{"If-None-Match": headers["etag"]})
     assert status == 304
@@ -46,6 +49,10 @@ def test_assets_are_versioned_gzipped_and_cached(live_server: Server) -> None:
     _, _, body = fetch(live_server.url("/"))
     assets = re.findall(r'(?:src|href)="(/(?:site|vendor)/[^"]+)"', body.decode())
     assert len(assets) == 4
+    # the caseload's script and fflate, loaded only when a reader chooses a file
+    lazy = re.findall(r'data-(?:caseload|zip)-js="(/(?:site|vendor)/[^"]+)"', body.decode())
+    assert len(lazy) == 2
+    assets += lazy
     for path in assets:
         status, headers, data = fetch(live_server.url(path), **{"Accept-Encoding": "gzip"})
         assert status == 200, path
@@ -69,9 +76,20 @@ def test_leaflet_comes_from_the_installed_package(live_server: Server) -> None:
     assert status == 200 and headers["content-type"] == "image/png"
 
 
+def test_fflate_is_the_vendored_file() -> None:
+    """What the page serves as fflate is the vendored file its SOURCE.md names (sha256)."""
+    vendored = FFLATE_DIR / "fflate.min.js"
+    source = (FFLATE_DIR / "SOURCE.md").read_text()
+    assert f"fflate {FFLATE_VERSION}" in source
+    assert f"sha256 `{hashlib.sha256(vendored.read_bytes()).hexdigest()}`" in source
+    assert (FFLATE_DIR / "LICENSE").read_text().startswith("MIT License")
+
+
 @pytest.mark.parametrize(
     "path",
     [
+        "/vendor/fflate/0.0.1/fflate.js",
+        "/vendor/fflate/{f}/LICENSE",
         "/vendor/leaflet/0.0.1/leaflet.js",
         "/vendor/leaflet/{v}/../../../app.py",
         "/site/index.html",
@@ -80,7 +98,8 @@ def test_leaflet_comes_from_the_installed_package(live_server: Server) -> None:
     ],
 )
 def test_nothing_else_is_served(live_server: Server, path: str) -> None:
-    status, headers, _ = fetch(live_server.url(path.format(v=xstatic_leaflet.VERSION)))
+    url = path.format(v=xstatic_leaflet.VERSION, f=FFLATE_VERSION)
+    status, headers, _ = fetch(live_server.url(url))
     assert status == 404
     assert headers["content-type"] == "application/problem+json"
 
