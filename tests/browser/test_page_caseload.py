@@ -261,3 +261,40 @@ def test_an_xlsx_comes_back_the_same_workbook_with_the_columns_added(
     assert added[1] == ["", "", "", "", "", "No postcode"]
     assert added[2][5] == live_server.api(f"/postcodes/{quote(OUTSIDE)}")[1]["title"]
     assert added[3][5] == live_server.api(f"/postcodes/{quote(MALFORMED)}")[1]["title"]
+
+
+def test_added_cells_that_look_like_formulas_are_written_as_text(
+    page: Any, live_server: Server, london: list[dict[str, str]]
+) -> None:
+    """The lookup's answer is edited on its way to the page so that names start with
+    = + - @; the CSV written back holds them behind an apostrophe, never as formulas."""
+    postcode = london[20]["postcode"]
+    names = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)"]
+
+    def edit(route: Any) -> None:
+        answer = route.fetch().json()
+        patch = answer["results"][0]["result"]
+        patch["ward"]["name"], patch["borough"]["name"] = names[0], names[1]
+        for service, name in zip(patch["services"], names[2:], strict=False):
+            service["name"] = name
+        route.fulfill(json=answer)
+
+    page.route("**/api/v1/patch/lookup", edit)
+    page.goto(live_server.url("/"))
+    choose(page, "one.csv", f"Name,Postcode\nA,{postcode}\n".encode(), "text/csv")
+    _, data = download(page)
+    back = list(csv.reader(io.StringIO(data.decode(), newline="")))
+    assert back[1][:4] == ["A", postcode, "'" + names[0], "'" + names[1]]
+    assert back[1][6].startswith("'-2; @SUM(A1)")  # the cell starts with -: one apostrophe
+
+
+def test_a_file_that_is_not_csv_or_xlsx_is_told_in_words(page: Any, live_server: Server) -> None:
+    page.goto(live_server.url("/"))
+    sent = lookups(page)
+    page.set_input_files(
+        "#caseload-file", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"x"}]
+    )
+    alert = page.locator("#caseload-problem")
+    alert.wait_for()
+    assert "Not a CSV or XLSX file" in alert.inner_text()
+    assert "notes.txt" in alert.inner_text() and sent == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+import tomllib
 import urllib.error
 import urllib.request
 
@@ -14,6 +15,7 @@ import xstatic.pkg.leaflet as xstatic_leaflet
 
 from directory.web.site import FFLATE_DIR, FFLATE_VERSION
 from tests.browser.conftest import Server
+from tests.conftest import REPO_ROOT
 
 
 def fetch(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
@@ -120,3 +122,15 @@ def test_the_api_docs_work_under_their_content_security_policy(page, live_server
     page.locator("button.try-out__btn").first.click()
     page.locator("button.execute").first.click()
     page.locator(".live-responses-table .response-col_status").first.wait_for()
+
+
+def test_the_pages_files_are_package_data() -> None:
+    """A pip-installed copy serves the page: its templates, own files and vendored fflate
+    are all matched by pyproject.toml's package-data globs (as setuptools reads them)."""
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["directory"]
+    package = REPO_ROOT / "directory"
+    shipped = {p for pattern in patterns for p in package.glob(pattern)}
+    site = package / "web" / "site"
+    files = [p for d in ("templates", "static", "vendor") for p in (site / d).rglob("*")]
+    assert [p for p in files if p.is_file() and p not in shipped] == []
