@@ -56,7 +56,9 @@ def caseload(london: list[dict[str, str]]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for i in range(ROWS):
         postcode = (
-            odd[i // 97 % 6] if i % 97 == 3 else messy(london[i % len(london)]["postcode"], i)
+            odd[i // 97 % 6]
+            if i % 97 == 3
+            else messy(london[i % len(london)]["postcode"], i + i // len(london))
         )
         rows.append([
             f"C{i:05d}",
