@@ -228,7 +228,7 @@ def test_an_xlsx_comes_back_the_same_workbook_with_the_columns_added(
     mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     phone.set_input_files("#caseload-file", files=[{"name": "list.xlsx", "mimeType": mime,
                                                      "buffer": buffer.getvalue()}])  # fmt: skip
-    select = phone.get_by_label("Which column holds the postcodes?")
+    select = phone.get_by_label("Column to look up")
     select.wait_for()
     assert "choose" in phone.inner_text("#caseload-status")
     select.select_option(label="B: Postcode")

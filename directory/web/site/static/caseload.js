@@ -280,9 +280,9 @@
 
   /* Every distinct postcode answered: batches of BATCH, IN_FLIGHT at a time; progress(done). */
   function lookupAll(postcodes, progress) {
-    var answers = {}, next = 0, done = 0;
+    var answers = {}, next = 0, done = 0, failed = false;
     function worker() {
-      if (next >= postcodes.length) return Promise.resolve();
+      if (failed || next >= postcodes.length) return Promise.resolve();
       var batch = postcodes.slice(next, next + BATCH);
       next += batch.length;
       return lookup(batch).then(function (body) {
@@ -290,6 +290,9 @@
         done += batch.length;
         progress(done);
         return worker();
+      }, function (error) {
+        failed = true;  // the other worker stops after its batch
+        throw error;
       });
     }
     var workers = [];
@@ -320,7 +323,7 @@
       box.hidden = false;
       say("");
     }
-    var current = null, link = null;
+    var current = null, link = null, runs = 0;
 
     function reset() {
       $("caseload-problem").hidden = true;
@@ -333,6 +336,7 @@
     }
 
     function open(file) {
+      var mine = ++runs;  // an answer still on its way for an earlier file is dropped
       reset();
       current = null;
       if (!/\.(csv|xlsx)$/i.test(file.name)) {
@@ -341,6 +345,7 @@
       }
       say("Reading " + file.name + "…");
       return file.arrayBuffer().then(function (buffer) {
+        if (mine !== runs) return;
         var table = /\.xlsx$/i.test(file.name) ? openXlsx(file, buffer) : openCsv(file, buffer);
         current = table;
         var matches = [];
@@ -362,15 +367,16 @@
 
     function run(table, index) {
       $("caseload-pick").hidden = true;
-      var started = Date.now();
+      var started = Date.now(), ticket = ++runs;
       var values = table.column(index).map(normalise);
       var distinct = [], seen = {};
       values.forEach(function (v) { if (v && !seen.hasOwnProperty(v)) { seen[v] = true; distinct.push(v); } });
       section.setAttribute("data-state", "busy");
       say("Looking up " + whole.format(distinct.length) + " postcodes from " + whole.format(table.rows) + " rows…");
       return lookupAll(distinct, function (done) {
-        say("Looking up postcodes: " + whole.format(done) + " of " + whole.format(distinct.length) + " answered…");
+        if (ticket === runs) say("Looking up postcodes: " + whole.format(done) + " of " + whole.format(distinct.length) + " answered…");
       }).then(function (answers) {
+        if (ticket !== runs) return;
         var added = values.map(function (v) { return addedCells(v ? answers[v] : null); });
         var blob = table.write(added);
         link = URL.createObjectURL(blob);
@@ -385,6 +391,7 @@
           page.plural(summary.wards.length, "ward", "wards") + ", " + whole.format(table.rows - summary.found) + " with a problem." +
           (table.encoding && table.encoding !== "UTF-8" ? " The file was read as " + table.encoding + " and is written back as UTF-8." : ""));
       }).catch(function (error) {
+        if (ticket !== runs) return;
         section.setAttribute("data-state", "failed");
         showProblem((error.body && error.body.title) || "The postcodes could not be looked up", error.message || String(error));
       });
