@@ -3,6 +3,8 @@
 Nothing here reads the database: the page is static HTML, CSS and JavaScript, and every
 figure it shows is fetched from ``/api/v1`` by ``static/app.js``. Leaflet is served from the
 installed XStatic-Leaflet package (a declared dependency), never copied into the repo.
+The caseload's script and fflate (vendored in ``vendor/fflate`` with its licence: no pip
+package carries it) are loaded by the page only when a reader chooses a file.
 
 Static files are served from memory with a content hash: the page references them as
 ``/site/app.js?v=<hash>`` and ``/vendor/leaflet/<version>/leaflet.js``, which are cached for
@@ -38,7 +40,10 @@ LEAFLET_FILES = frozenset(
         "images/marker-shadow.png",
     }
 )
-SITE_FILES = frozenset({"app.js", "app.css"})
+SITE_FILES = frozenset({"app.js", "app.css", "caseload.js"})
+#: fflate (zip), for the caseload's XLSX files: vendored unchanged from npm (see its SOURCE.md)
+FFLATE_DIR = Path(__file__).resolve().parent / "vendor" / "fflate"
+FFLATE_VERSION = "0.8.3"
 #: Swagger UI's files for the API docs (flask-smorest's page at /api/v1/docs loads these)
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path).resolve()
 SWAGGER_FILES = frozenset(
@@ -127,6 +132,8 @@ def index() -> Response:
         app_css=_static_url("app.css"),
         leaflet_js=url_for("site.leaflet", version=LEAFLET_VERSION, filename="leaflet.js"),
         leaflet_css=url_for("site.leaflet", version=LEAFLET_VERSION, filename="leaflet.css"),
+        caseload_js=_static_url("caseload.js"),
+        fflate_js=url_for("site.fflate", version=FFLATE_VERSION),
     ).encode()
     page = Asset(
         html, gzip.compress(html, 6, mtime=0), hashlib.sha1(html).hexdigest()[:16], "text/html"
@@ -162,3 +169,11 @@ def leaflet(version: str, filename: str) -> Response:
     if version != LEAFLET_VERSION or filename not in LEAFLET_FILES:
         abort(404)
     return _respond(asset(LEAFLET_DIR / filename), LONG_CACHE)
+
+
+@site.get("/vendor/fflate/<version>/fflate.js")
+def fflate(version: str) -> Response:
+    """fflate, vendored in ``vendor/fflate`` (the version is in the path)."""
+    if version != FFLATE_VERSION:
+        abort(404)
+    return _respond(asset(FFLATE_DIR / "fflate.min.js"), LONG_CACHE)

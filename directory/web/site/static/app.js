@@ -1548,6 +1548,52 @@
     });
   }
 
+  /* ---------- your caseload ---------- */
+
+  /* The caseload's code (caseload.js) and, for an XLSX, fflate are fetched only when a
+   * reader chooses a file: the page's first load does not carry them. */
+  var scripts = {};
+  function loadScript(src) {
+    if (!scripts[src]) {
+      scripts[src] = new Promise(function (resolve, reject) {
+        var script = el("script", { src: src });
+        script.addEventListener("load", resolve);
+        script.addEventListener("error", function () {
+          delete scripts[src];
+          script.remove();
+          reject(new ApiProblem(0, { title: "No connection", detail: "Part of this page could not be loaded. Check your connection and try again." }));
+        });
+        document.head.appendChild(script);
+      });
+    }
+    return scripts[src];
+  }
+
+  function setupCaseload() {
+    var section = $("caseload"), input = $("caseload-file"), drop = $("caseload-drop"), caseload = null;
+    function chosen(file) {
+      if (!file) return;
+      var needs = [loadScript(section.getAttribute("data-caseload-js"))];
+      if (/\.xlsx$/i.test(file.name)) needs.push(loadScript(section.getAttribute("data-zip-js")));
+      $("caseload-status").textContent = "Reading " + file.name + "…";
+      Promise.all(needs).then(function () {
+        caseload = caseload || window.DirectoryCaseload({ el: el, append: append, clear: clear, scrollTable: scrollTable, plural: plural, whole: whole });
+        return caseload.open(file);
+      }).catch(function (problem) {
+        fillProblem($("caseload-problem"), problem);
+        $("caseload-status").textContent = "";
+      });
+    }
+    input.addEventListener("change", function () { chosen(input.files[0]); });
+    drop.addEventListener("dragover", function (event) { event.preventDefault(); drop.classList.add("over"); });
+    drop.addEventListener("dragleave", function () { drop.classList.remove("over"); });
+    drop.addEventListener("drop", function (event) {
+      event.preventDefault();
+      drop.classList.remove("over");
+      chosen(event.dataTransfer && event.dataTransfer.files[0]);
+    });
+  }
+
   function start() {
     $("postcode-form").addEventListener("submit", function (event) {
       event.preventDefault();
@@ -1590,6 +1636,7 @@
     $("tiles").addEventListener("change", function (event) { setTiles(event.target.checked); });
     window.addEventListener("popstate", function () { fromLocation(false); partnersFromLocation(false); });
     setupEditing();
+    setupCaseload();
     loadBoroughs();
     loadThemes();
     fromLocation(false);
