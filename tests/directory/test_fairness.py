@@ -38,16 +38,13 @@ def get(app: Any, url: str) -> Any:
 
 
 def latest_offences() -> dict[str, int]:
-    """Each borough's offences, July 2025 to June 2026, from the derived totals file."""
-    totals: dict[str, int] = defaultdict(int)
-    path = (
-        shared_data_path() / "crime" / "derived_mps_borough_crime_12m_totals_2025-07_to_2026-06.csv"
-    )
+    """Each borough's offences, July 2025 to June 2026, summed here from the Met's monthly
+    file (in the packaged snapshot too) and keyed by the ONS code of the borough's name."""
+    path = shared_data_path() / "reference" / "london_borough_population_2022.csv"
     with path.open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row["gss_code"]:
-                totals[row["gss_code"]] += int(row["offences_2025_07_to_2026_06"])
-    return totals
+        codes = {row["name"]: row["gss_code"] for row in csv.DictReader(handle)}
+    by_name = offences_by_name("202507", "202606")
+    return {codes[name]: n for name, n in by_name.items() if name in codes}
 
 
 def offences_by_name(first: str, last: str) -> dict[str, int]:
