@@ -240,6 +240,8 @@ def extract_snapshot(
                 )
         shutil.copyfile(snapshot_dir / MANIFEST_FILE, work / MANIFEST_FILE)
         (work / _COMPLETE).write_text(snapshot_id + "\n", encoding="utf-8")
+        if (target / _COMPLETE).is_file():  # another process finished first: keep theirs
+            return target
         if target.exists():  # an incomplete earlier attempt
             shutil.rmtree(target)
         try:
