@@ -75,3 +75,134 @@ def test_the_dashboard_sets_the_money_beside_recorded_crime(page: Any, live_serv
         "less than Haringey in North BCU"
     ) in pairs
     assert "latest 12 loaded months" in page.text_content("#panel-fairness details")
+
+
+SSF = "home-office-safer-streets-fund-round-5"
+
+
+def programme_rows(page: Any) -> list[list[tuple[str, str | None]]]:
+    return page.eval_on_selector_all(
+        "#programme-fairness table tbody tr",
+        "rows => rows.map(r => Array.from(r.children).map("
+        "c => [c.textContent.trim(), c.getAttribute('data-value')]))",
+    )
+
+
+def assert_programme_year_shown(page: Any, year: dict[str, Any]) -> None:
+    """The section's table, correlation and pairs are the API's answer for that year."""
+    assert page.get_attribute("#programme-fairness", "data-year") == year["financial_year"]
+    rows = programme_rows(page)
+    assert [r[0][0] for r in rows] == [b["area"]["name"] for b in year["boroughs"]]
+    for shown, b in zip(rows, year["boroughs"], strict=True):
+        assert shown[1][0] == b["bcu"]["name"]
+        assert [float(c[1]) for c in shown[2:7]] == [
+            b["amount"],
+            b["money_share"],
+            b["offences_share"],
+            b["population_share"],
+            b["gap"],
+        ]
+        assert shown[2][0] == money(b["amount"])
+        assert int(shown[7][1]) == b["offences"]
+    rho = year["correlation"]["spearman"]
+    spearman = page.get_attribute("#programme-fairness .spearman", "data-spearman")
+    assert (float(spearman) if spearman else None) == rho
+    pairs = page.inner_text("#programme-fairness .fairness-pairs")
+    for pair in year["within_bcu"]:
+        assert (
+            f"{pair['borough']['area']['name']} ({pair['borough']['offences']:,} offences) got "
+            f"{money(pair['borough']['amount'])}, less than {pair['neighbour']['area']['name']} "
+            f"in {pair['bcu']['name']} BCU"
+        ) in pairs
+    if not year["within_bcu"]:
+        assert "In no BCU did a borough with more recorded offences get less" in pairs
+    # the rule and the offence period the figures were made on
+    page.click("#programme-fairness details summary")
+    how = page.inner_text("#programme-fairness details")
+    assert year["offences"]["note"] in how
+    assert "Spearman's rank correlation" in how
+
+
+def test_a_programme_section_shows_its_money_against_crime_year_by_year(
+    page: Any, live_server: Server
+) -> None:
+    """Issue 18 §2: the programme's own section, opened from a link, then another year."""
+    answer = live_server.json(f"/programmes/{SSF}/fairness")
+    years = {y["financial_year"]: y for y in answer["years"]}
+    assert list(years) == ["2023/24", "2024/25"]
+
+    page.goto(live_server.url(f"/#programme?id={SSF}&financial_year=2023%2F24"))
+    page.wait_for_selector("#programme[data-state=ready]")
+    assert page.inner_text("#programme-name") == "Home Office Safer Streets Fund Round 5"
+    options = page.eval_on_selector_all("#programme-year option", "os => os.map(o => o.value)")
+    assert options == list(years)
+    assert page.input_value("#programme-year") == "2023/24"
+    assert_programme_year_shown(page, years["2023/24"])
+    assert page.get_attribute("#programme-fairness .spearman", "data-spearman") == "-0.5"
+
+    page.select_option("#programme-year", "2024/25")
+    page.wait_for_selector("#programme-fairness[data-year='2024/25']")
+    assert_programme_year_shown(page, years["2024/25"])
+    assert page.evaluate("location.hash") == f"#programme?id={SSF}&financial_year=2024%2F25"
+
+
+def test_a_programme_is_chosen_from_the_list_and_its_latest_year_shown(
+    page: Any, live_server: Server
+) -> None:
+    programmes = live_server.json("/programmes", per_page=100)["contents"]
+    lcpf = next(p for p in programmes if p["id"] == "lcpf-direct")
+    answer = live_server.json("/programmes/lcpf-direct/fairness")
+
+    page.goto(live_server.url("/"))
+    page.wait_for_selector("#programme-select option[value='lcpf-direct']", state="attached")
+    names = page.eval_on_selector_all(
+        "#programme-select option", "os => os.slice(1).map(o => o.textContent)"
+    )
+    assert names == [p["name"] for p in programmes]
+    page.get_by_label("Programme", exact=True).select_option(label=lcpf["name"])
+    page.get_by_role("button", name="Show programme").click()
+    page.wait_for_selector("#programme[data-state=ready]")
+    assert page.evaluate("location.hash") == "#programme?id=lcpf-direct&financial_year="
+    assert_programme_year_shown(page, answer["years"][0])
+    facts = page.inner_text("#programme-facts")
+    assert f"{lcpf['awards']} awards, {money(lcpf['amount'])}" in facts
+    assert "formula published" in facts
+
+
+def test_a_programme_with_nothing_to_compare_says_why(page: Any, live_server: Server) -> None:
+    answer = live_server.json("/programmes/vru/fairness")
+    assert answer["years"] == []
+    page.goto(live_server.url("/#programme?id=vru"))
+    page.wait_for_selector("#programme[data-state=ready]")
+    assert page.is_disabled("#programme-year")
+    text = page.inner_text("#programme-fairness")
+    assert "There is no financial year to compare" in text
+    assert answer["notes"][0] in text
+    assert not page.query_selector("#programme-fairness table")
+
+
+def test_an_unknown_programme_is_a_problem_in_plain_words(page: Any, live_server: Server) -> None:
+    status, problem = live_server.api("/programmes/no-such-programme/fairness")
+    assert status == 404
+    page.goto(live_server.url("/#programme?id=no-such-programme"))
+    page.wait_for_selector("#programme[data-state=problem]")
+    assert page.is_visible("#programme-problem")
+    assert problem["title"] in page.inner_text("#programme-problem")
+    assert page.is_hidden("#programme-results")
+
+
+def test_the_dashboard_links_a_programme_year_to_its_section(
+    page: Any, live_server: Server
+) -> None:
+    answer = live_server.json(f"/programmes/{SSF}/fairness")
+    page.goto(live_server.url("/"))
+    pick_borough(page, "Haringey")
+    page.wait_for_selector("#panel-fairness[data-state=ready]")
+    link = page.locator(
+        "#panel-fairness tbody tr", has=page.locator("td", has_text="2024/25")
+    ).get_by_role("link", name="Home Office Safer Streets Fund Round 5")
+    link.click()
+    page.wait_for_selector("#programme[data-state=ready]")
+    assert page.evaluate("location.search") == "?area=E09000014"  # the patch stays
+    assert page.evaluate("document.activeElement.id") == "programme"  # the reader is taken there
+    assert_programme_year_shown(page, answer["years"][1])

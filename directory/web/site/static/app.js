@@ -15,7 +15,8 @@
   var monthFmt = new Intl.DateTimeFormat("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
 
   var state = { token: 0, map: null, layers: [], tiles: null, tileLayer: null, patchKey: null,
-                partnersToken: 0, partnersKey: null, themes: {}, themesReady: null };
+                partnersToken: 0, partnersKey: null, themes: {}, themesReady: null,
+                programmeToken: 0, programmeKey: null, programmes: {}, programmesReady: null, fairness: null };
 
   function $(id) { return document.getElementById(id); }
 
@@ -1131,8 +1132,17 @@
     });
   }
 
+  /* A within-BCU pair in words: the borough with more offences that got less. */
+  function pairText(p) {
+    return p.borough.area.name + " (" + whole.format(p.borough.offences) + " offences) got " + fmtMoney(p.borough.amount) +
+      ", less than " + p.neighbour.area.name + " in " + areaLabel(p.bcu) + " (" + whole.format(p.neighbour.offences) +
+      " offences, " + fmtMoney(p.neighbour.amount) + ").";
+  }
+  function fmtShare(x) { return x === null || x === undefined ? "—" : number.format(x * 100) + "%"; }
+  function fmtGap(x) { return (x > 0 ? "+" : "") + fmtShare(x); }
+  function fmtSpearman(c) { return c.spearman === null ? "n/a (" + c.n + ")" : number.format(c.spearman) + " (" + c.n + ")"; }
+
   function renderFairness(body, answers, borough) {
-    var fmtShare = function (x) { return x === null || x === undefined ? "—" : number.format(x * 100) + "%"; };
     var rows = [], pairs = [], periods = {}, method = null;
     answers.forEach(function (f) {
       (f.years || []).forEach(function (y) {
@@ -1140,18 +1150,15 @@
         if (mine) {
           method = f.method;
           periods[y.offences.note] = true;
-          rows.push([el("a", { href: API + "/programmes/" + encodeURIComponent(f.programme.id) + "/fairness?" + qs({ financial_year: y.financial_year }), text: f.programme.name }), y.financial_year, { text: fmtMoney(mine.amount), value: mine.amount, numeric: true },
+          rows.push([el("a", { class: "programme-link", href: location.pathname + location.search + PROGRAMME_HASH + qs({ id: f.programme.id, financial_year: y.financial_year }), text: f.programme.name }), y.financial_year, { text: fmtMoney(mine.amount), value: mine.amount, numeric: true },
             { text: fmtShare(mine.money_share), value: mine.money_share, numeric: true },
             { text: fmtShare(mine.offences_share), value: mine.offences_share, numeric: true },
-            { text: (mine.gap > 0 ? "+" : "") + fmtShare(mine.gap), value: mine.gap, numeric: true },
-            y.correlation.spearman === null ? "n/a (" + y.correlation.n + ")" : number.format(y.correlation.spearman) + " (" + y.correlation.n + ")"]);
+            { text: fmtGap(mine.gap), value: mine.gap, numeric: true }, fmtSpearman(y.correlation)]);
         }
         (y.within_bcu || []).forEach(function (p) {
           if (p.borough.area.code !== borough.code && p.neighbour.area.code !== borough.code) return;
           method = f.method;
-          pairs.push(f.programme.name + " " + y.financial_year + ": " + p.borough.area.name + " (" + whole.format(p.borough.offences) +
-            " offences) got " + fmtMoney(p.borough.amount) + ", less than " + p.neighbour.area.name + " in " + areaLabel(p.bcu) + " (" +
-            whole.format(p.neighbour.offences) + " offences, " + fmtMoney(p.neighbour.amount) + ").");
+          pairs.push(f.programme.name + " " + y.financial_year + ": " + pairText(p));
           periods[y.offences.note] = true;
         });
       });
@@ -1224,7 +1231,7 @@
     var query = mode === "postcode" ? { postcode: params.postcode } : { area: params.area };
     say(mode === "postcode" ? "Looking up " + params.postcode + "…" : "Loading the borough…");
     state.patchKey = qs(query);
-    if (push) history.pushState(query, "", "?" + qs(query) + partnersHash());
+    if (push) history.pushState(query, "", "?" + qs(query) + sectionHash());
     return getJSON("/patch?" + qs(Object.assign({ per_page: 1000 }, query))).then(function (patch) {
       if (token !== state.token) return;
       results.hidden = false;
@@ -1299,6 +1306,8 @@
   var PARTNERS_PER_PAGE = 50;
 
   function partnersHash() { return location.hash.indexOf(PARTNERS_HASH) === 0 ? location.hash : ""; }
+  /* The fragment of the partners search or the programme shown, kept when the patch changes. */
+  function sectionHash() { return partnersHash() || programmeHash(); }
 
   function partnersFromHash() {
     var hash = partnersHash();
@@ -1425,6 +1434,176 @@
     var canonical = PARTNERS_HASH + qs(params);  // a typed link's postcode as the page writes it
     if (location.hash !== canonical) history.replaceState(history.state, "", location.pathname + location.search + canonical);
     return runPartners(params, false);
+  }
+
+  /* ---------- one programme: where its money went, against recorded crime ---------- */
+
+  /* The programme shown is kept in the fragment, #programme?id=<id>&financial_year=<year>,
+   * like the partners search, so a programme-year can be linked (the dashboard does). */
+  var PROGRAMME_HASH = "#programme?";
+
+  function programmeHash() { return location.hash.indexOf(PROGRAMME_HASH) === 0 ? location.hash : ""; }
+
+  function programmeFromHash() {
+    var hash = programmeHash();
+    if (!hash) return null;
+    var params = new URLSearchParams(hash.slice(PROGRAMME_HASH.length));
+    var id = (params.get("id") || "").trim();
+    return id ? { id: id, financial_year: (params.get("financial_year") || "").trim() } : null;
+  }
+
+  function sayProgramme(text) { $("programme-status").textContent = text; }
+  function hideProgrammeProblem() { $("programme-problem").hidden = true; clear($("programme-problem")); }
+  function showProgrammeProblem(problem) { fillProblem($("programme-problem"), problem); sayProgramme(""); }
+
+  function loadProgrammes() {
+    var select = $("programme-select");
+    state.programmesReady = getJSON("/programmes?" + qs({ per_page: 100 })).then(function (page) {
+      clear(select);
+      append(select, el("option", { value: "", text: "Choose a programme" }));
+      page.contents.forEach(function (p) {
+        state.programmes[p.id] = p;
+        append(select, el("option", { value: p.id, text: p.name }));
+      });
+      var wanted = programmeFromHash();
+      if (wanted && state.programmes[wanted.id]) select.value = wanted.id;
+    }).catch(function (problem) {
+      clear(select);
+      append(select, el("option", { value: "", text: "Programmes unavailable" }));
+      showProgrammeProblem(problem);
+    });
+    return state.programmesReady;
+  }
+
+  function fillYears(answer, wanted) {
+    var select = clear($("programme-year"));
+    var years = answer.years || [];
+    select.disabled = !years.length;
+    if (!years.length) append(select, el("option", { value: "", text: "No year to compare" }));
+    years.forEach(function (y) { append(select, el("option", { value: y.financial_year, text: y.financial_year })); });
+    var chosen = years.filter(function (y) { return y.financial_year === wanted; })[0] || years[0] || null;
+    if (chosen) select.value = chosen.financial_year;
+    return chosen;
+  }
+
+  function renderProgrammeFacts(p, answer) {
+    $("programme-name").textContent = p ? p.name : answer.programme.name;
+    var dl = clear($("programme-facts"));
+    function row(term, value) { append(dl, el("div", null, el("dt", { text: term }), el("dd", { text: value }))); }
+    if (p) {
+      row("Awards", plural(p.awards || 0, "award", "awards") + ", " + fmtMoney(p.amount || 0));
+      if (p.financial_years && p.financial_years.first) {
+        row("Years", p.financial_years.first === p.financial_years.last ? p.financial_years.first : p.financial_years.first + " to " + p.financial_years.last);
+      }
+      if (p.allocation) row("Allocated by", humanise(p.allocation) + (p.formula_documented ? " (formula published)" : ""));
+    }
+    var id = encodeURIComponent(answer.programme.id);
+    append(clear($("programme-links")), "As data: ",
+      el("a", { href: API + "/programmes/" + id, text: "the programme (API)" }), " · ",
+      el("a", { href: API + "/programmes/" + id + "/fairness", text: "money against crime (API)" }), " · ",
+      el("a", { href: API + "/grants?" + qs({ programme: answer.programme.id }), text: "its grants (API)" }));
+  }
+
+  function placeList(title, cls, entries) {
+    if (!entries || !entries.length) return null;
+    return [el("h5", { text: title }), el("ul", { class: "facts-list " + cls }, entries.map(function (b) {
+      return el("li", { text: b.area.name + ": " + fmtShare(b.money_share) + " of the money (" + fmtMoney(b.amount) + "), " +
+        fmtShare(b.offences_share) + " of the offences, gap " + fmtGap(b.gap) + "." });
+    }))];
+  }
+
+  /* One programme-year: each borough's share of the money beside its share of offences and
+   * population, the rank correlation, the furthest below and above, and the within-BCU pairs. */
+  function renderProgrammeYear(body, answer, y) {
+    var section = $("programme-fairness");
+    if (!y) {
+      append(body, el("p", { class: "none", text: "There is no financial year to compare: " +
+        ((answer.notes && answer.notes[0]) || "the programme placed no money in boroughs with recorded-crime figures.") }));
+      append(body, notesFrom({ rule: answer.method }));
+      section.setAttribute("data-year", "");
+      return;
+    }
+    section.setAttribute("data-year", y.financial_year);
+    var m = y.money || {};
+    var elsewhere = [["London-wide", m.london_wide], ["BCU-wide", m.bcu_wide], ["not placed", m.unplaced]]
+      .filter(function (x) { return x[1] > 0; }).map(function (x) { return fmtMoney(x[1]) + " " + x[0]; });
+    append(body, el("p", { class: "total", text: y.financial_year + ": " + fmtMoney(m.compared) + " compared across " +
+      plural((y.boroughs || []).length, "borough", "boroughs") + " (" + plural(m.awards || 0, "award", "awards") + ")" +
+      (elsewhere.length ? "; also " + elsewhere.join(", ") + ", in no borough's figure." : ".") }));
+    append(body, el("p", { class: "spearman", "data-spearman": y.correlation.spearman === null ? "" : y.correlation.spearman,
+      text: "Rank correlation of money with offences (Spearman): " + fmtSpearman(y.correlation) + ". " + (y.correlation.note || "") }));
+    var rows = (y.boroughs || []).map(function (b) {
+      return [b.area.name, b.bcu ? b.bcu.name : "—", { text: fmtMoney(b.amount), value: b.amount, numeric: true },
+        { text: fmtShare(b.money_share), value: b.money_share, numeric: true },
+        { text: fmtShare(b.offences_share), value: b.offences_share, numeric: true },
+        { text: fmtShare(b.population_share), value: b.population_share, numeric: true },
+        { text: fmtGap(b.gap), value: b.gap, numeric: true },
+        { text: whole.format(b.offences), value: b.offences, numeric: true },
+        { text: number.format(b.rank.money) + " / " + number.format(b.rank.offences), value: b.rank.money, numeric: true }];
+    });
+    if (rows.length) {
+      append(body, scrollTable(["Borough", "BCU", "Money", "Share of money", "Share of offences", "Share of population", "Gap", "Offences", "Rank: money / offences"],
+        rows, "Each borough's share of " + y.financial_year + "'s money beside its share of recorded offences and of population (among the boroughs compared)", "data programme-fairness"));
+    }
+    append(body, placeList("Furthest below their share of offences", "fairness-below", y.furthest_below));
+    append(body, placeList("Furthest above their share of offences", "fairness-above", y.furthest_above));
+    append(body, el("h5", { text: "More offences, less money, within the BCU" }));
+    append(body, (y.within_bcu || []).length
+      ? el("ul", { class: "facts-list fairness-pairs" }, y.within_bcu.map(function (p) { return el("li", { text: pairText(p) }); }))
+      : el("p", { class: "none fairness-pairs", text: "In no BCU did a borough with more recorded offences get less money than a neighbour." }));
+    if ((y.not_compared || []).length) {
+      append(body, el("h5", { text: "Not compared" }));
+      append(body, el("ul", { class: "facts-list fairness-not-compared" }, y.not_compared.map(function (b) {
+        return el("li", { text: b.area.name + " (" + fmtMoney(b.amount) + "): " + b.note });
+      })));
+    }
+    append(body, notesFrom({ rule: answer.method, notes: [y.offences.note].concat(answer.notes || []) }));
+  }
+
+  function showProgrammeYear(year) {
+    var answer = state.fairness;
+    if (!answer) return;
+    var y = (answer.years || []).filter(function (x) { return x.financial_year === year; })[0] || null;
+    renderProgrammeYear(clear($("programme-fairness").querySelector(".body")), answer, y);
+  }
+
+  function runProgramme(params, push) {
+    var token = ++state.programmeToken;
+    state.programmeKey = qs(params);
+    hideProgrammeProblem();
+    $("programme").setAttribute("data-state", "loading");
+    if (push) history.pushState(history.state, "", location.pathname + location.search + PROGRAMME_HASH + qs(params));
+    return (state.programmesReady || Promise.resolve()).then(function () {
+      if (token !== state.programmeToken) return null;
+      var p = state.programmes[params.id] || null;
+      if (p) $("programme-select").value = params.id;
+      sayProgramme("Loading " + (p ? p.name : params.id) + "…");
+      return getJSON("/programmes/" + encodeURIComponent(params.id) + "/fairness").then(function (answer) {
+        if (token !== state.programmeToken) return;
+        state.fairness = answer;
+        renderProgrammeFacts(p, answer);
+        var y = fillYears(answer, params.financial_year);
+        renderProgrammeYear(clear($("programme-fairness").querySelector(".body")), answer, y);
+        $("programme-results").hidden = false;
+        $("programme").setAttribute("data-state", "ready");
+        sayProgramme((p ? p.name : answer.programme.name) + (y ? ": " + y.financial_year + " shown." : ": no year to compare."));
+      });
+    }).catch(function (problem) {
+      if (token !== state.programmeToken) return;
+      $("programme-results").hidden = true;
+      $("programme").setAttribute("data-state", "problem");
+      showProgrammeProblem(problem instanceof ApiProblem ? problem
+        : new ApiProblem(0, { title: "Something went wrong", detail: String(problem && problem.message || problem) }));
+    });
+  }
+
+  function programmeFromLocation(first) {
+    var params = programmeFromHash();
+    if (!params || qs(params) === state.programmeKey) return null;
+    if (first && !location.search) $("programme").scrollIntoView();
+    return runProgramme(params, false).then(function () {
+      if (!first) $("programme").focus();  // a link followed from the dashboard lands here
+    });
   }
 
   /* ---------- correcting a listing (an editor's API key) ---------- */
@@ -1633,14 +1812,35 @@
       }
       runPartners({ theme: theme, postcode: postcode }, true);
     });
+    $("programme-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var id = $("programme-select").value;
+      if (!id) {
+        showProgrammeProblem(new ApiProblem(0, { title: "Choose a programme", detail: "Pick a programme from the list, then choose Show programme." }));
+        $("programme-select").focus();
+        return;
+      }
+      var same = state.fairness && state.fairness.programme.id === id;
+      runProgramme({ id: id, financial_year: same ? $("programme-year").value : "" }, true);
+    });
+    $("programme-year").addEventListener("change", function (event) {
+      if (!state.fairness || state.fairness.programme.id !== $("programme-select").value) return;
+      var params = { id: state.fairness.programme.id, financial_year: event.target.value };
+      state.programmeKey = qs(params);
+      history.replaceState(history.state, "", location.pathname + location.search + PROGRAMME_HASH + qs(params));
+      showProgrammeYear(event.target.value);
+    });
     $("tiles").addEventListener("change", function (event) { setTiles(event.target.checked); });
-    window.addEventListener("popstate", function () { fromLocation(false); partnersFromLocation(false); });
+    window.addEventListener("popstate", function () { fromLocation(false); partnersFromLocation(false); programmeFromLocation(false); });
+    window.addEventListener("hashchange", function () { partnersFromLocation(false); programmeFromLocation(false); });
     setupEditing();
     setupCaseload();
     loadBoroughs();
     loadThemes();
+    loadProgrammes();
     fromLocation(false);
     partnersFromLocation(true);
+    programmeFromLocation(true);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
