@@ -41,11 +41,15 @@ demo: init ## load the demo directory (real MOPAC decisions and 360Giving grants
 run: demo ## install, initialise, load the demo directory and serve on http://127.0.0.1:$(PORT)/
 	$(BIN)/directory serve --port $(PORT)
 
+# the test files are spread over TEST_WORKERS processes (pytest-xdist; each starts its own
+# throwaway PostgreSQL cluster and holds ~1.3 GB, hence at most 4); TEST_WORKERS=0 runs them
+# in this one process
+TEST_WORKERS ?= auto --maxprocesses 4
 test: install $(SPECTRAL) ## run the whole test suite (SQLite and a throwaway PostgreSQL)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install $(SPECTRAL) ## the tests that do not walk every postcode
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 openapi: install ## regenerate the committed OpenAPI document
 	$(BIN)/directory openapi write openapi/openapi.json

@@ -144,6 +144,9 @@ def test_the_pages_api_calls_send_only_parameters_the_api_takes(client):
         "/api/v1/funding/summary?by=financial_year&area=E09000021",
         "/api/v1/funding/need?level=borough",
         "/api/v1/programmes/surge/fairness?financial_year=2020/21",
+        "/api/v1/programmes?per_page=100",
+        "/api/v1/programmes/surge/fairness",
+        "/api/v1/grants?programme=surge",
         "/api/v1/themes",
         "/api/v1/partners?theme=youth-diversion&postcode=SW2 1RW&per_page=100",
     ]

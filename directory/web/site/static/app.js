@@ -1150,7 +1150,7 @@
         if (mine) {
           method = f.method;
           periods[y.offences.note] = true;
-          rows.push([el("a", { class: "programme-link", href: location.pathname + location.search + PROGRAMME_HASH + qs({ id: f.programme.id, financial_year: y.financial_year }), text: f.programme.name }), y.financial_year, { text: fmtMoney(mine.amount), value: mine.amount, numeric: true },
+          rows.push([el("a", { class: "programme-link", href: location.pathname + location.search + programmeFragment({ id: f.programme.id, financial_year: y.financial_year }), text: f.programme.name }), y.financial_year, { text: fmtMoney(mine.amount), value: mine.amount, numeric: true },
             { text: fmtShare(mine.money_share), value: mine.money_share, numeric: true },
             { text: fmtShare(mine.offences_share), value: mine.offences_share, numeric: true },
             { text: fmtGap(mine.gap), value: mine.gap, numeric: true }, fmtSpearman(y.correlation)]);
@@ -1438,9 +1438,14 @@
 
   /* ---------- one programme: where its money went, against recorded crime ---------- */
 
-  /* The programme shown is kept in the fragment, #programme?id=<id>&financial_year=<year>,
+  /* The programme shown is kept in the fragment, #programme? followed by the id and financial_year,
    * like the partners search, so a programme-year can be linked (the dashboard does). */
   var PROGRAMME_HASH = "#programme?";
+
+  /* The page's own address of a programme-year (read only by this page, never the API). */
+  function programmeFragment(params) {
+    return PROGRAMME_HASH + new URLSearchParams({ id: params.id, financial_year: params.financial_year || "" }).toString();
+  }
 
   function programmeHash() { return location.hash.indexOf(PROGRAMME_HASH) === 0 ? location.hash : ""; }
 
@@ -1569,10 +1574,10 @@
 
   function runProgramme(params, push) {
     var token = ++state.programmeToken;
-    state.programmeKey = qs(params);
+    state.programmeKey = programmeFragment(params);
     hideProgrammeProblem();
     $("programme").setAttribute("data-state", "loading");
-    if (push) history.pushState(history.state, "", location.pathname + location.search + PROGRAMME_HASH + qs(params));
+    if (push) history.pushState(history.state, "", location.pathname + location.search + programmeFragment(params));
     return (state.programmesReady || Promise.resolve()).then(function () {
       if (token !== state.programmeToken) return null;
       var p = state.programmes[params.id] || null;
@@ -1599,7 +1604,7 @@
 
   function programmeFromLocation(first) {
     var params = programmeFromHash();
-    if (!params || qs(params) === state.programmeKey) return null;
+    if (!params || programmeFragment(params) === state.programmeKey) return null;
     if (first && !location.search) $("programme").scrollIntoView();
     return runProgramme(params, false).then(function () {
       if (!first) $("programme").focus();  // a link followed from the dashboard lands here
@@ -1826,8 +1831,8 @@
     $("programme-year").addEventListener("change", function (event) {
       if (!state.fairness || state.fairness.programme.id !== $("programme-select").value) return;
       var params = { id: state.fairness.programme.id, financial_year: event.target.value };
-      state.programmeKey = qs(params);
-      history.replaceState(history.state, "", location.pathname + location.search + PROGRAMME_HASH + qs(params));
+      state.programmeKey = programmeFragment(params);
+      history.replaceState(history.state, "", location.pathname + location.search + programmeFragment(params));
       showProgrammeYear(event.target.value);
     });
     $("tiles").addEventListener("change", function (event) { setTiles(event.target.checked); });
