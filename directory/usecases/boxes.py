@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from directory.store.repositories.search import Box, Filters, SearchQueries, cell_ranges
+from directory.usecases.shared import Kept
 
 #: a box (its padded British National Grid envelope) at least this big builds the arrays
 #: when they are not built for the current data version (25 km²: at 100,000 services about
@@ -62,6 +63,13 @@ def big(box: Box | None) -> bool:
         return True
     e0, n0, e1, n1 = box.bng_envelope
     return (e1 - e0) * (n1 - n0) >= BIG_BOX_M2
+
+
+#: the bytes of finished OGC site features a BoxIndex keeps (:attr:`BoxIndex.features`)
+FEATURES_KEPT_BYTES = 16 << 20
+#: what one kept site feature costs: its dicts and strings (measured: 100 features of the
+#: generated directory, ~2.2 KB each by tracemalloc, rounded up)
+FEATURE_BYTES = 2_500
 
 
 class BoxIndex:
@@ -103,6 +111,10 @@ class BoxIndex:
         #: asks ``BoxIndexCache.get`` for the current version first)
         self._lazy: dict[Any, Any] = {}
         self._lock = threading.Lock()
+        #: finished OGC site features of this data version, by (base URL, site id): a page
+        #: whose sites were made before is answered without reading them again; dropped
+        #: with the arrays when a newer version's are built
+        self.features = Kept(FEATURES_KEPT_BYTES)
 
     def warm(self, repo: SearchQueries) -> None:
         """Read now what requests would read on first use (a background build does)."""
@@ -321,10 +333,11 @@ def service_page(
 def site_page(
     cache: BoxIndexCache, repo: SearchQueries, f: Filters, *, offset: int, limit: int,
     version: int | None = None,
-) -> tuple[list[int], int] | None:  # fmt: skip
+) -> tuple[list[int], int, Kept] | None:  # fmt: skip
     """The ids of a page of the sites with a position whose service matches ``f`` (the box
     tested on the site itself), by id, and how many there are, as
-    :meth:`SearchQueries.site_features` would answer; None when SQL must answer."""
+    :meth:`SearchQueries.site_features` would answer, with the arrays' kept features
+    (:attr:`BoxIndex.features`); None when SQL must answer."""
     if not supported(f):
         return None
     index = cache.get(repo, build=big(f.box), version=version)
@@ -338,4 +351,8 @@ def site_page(
         inside[index.sites_in(f.box, cells=cells)] = True
         matching &= inside
     positions = np.flatnonzero(matching)
-    return index.site_id[positions[offset : offset + limit]].tolist(), int(positions.size)
+    return (
+        index.site_id[positions[offset : offset + limit]].tolist(),
+        int(positions.size),
+        index.features,
+    )

@@ -38,8 +38,10 @@ from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.search import AreaMatch, Box, Filters, SearchQueries
 from directory.usecases import boxes as boxes_
 from directory.usecases import geography
+from directory.usecases.boxes import FEATURE_BYTES
 from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.search import make_box
+from directory.usecases.shared import Kept
 from geodata import crs
 
 GEOJSON = "application/geo+json"
@@ -356,10 +358,11 @@ def items(
                 boxes, search, f, offset=offset, limit=limit, version=snap.version.id
             )
         if chosen is not None:
-            rows, total = search.site_features_by_ids(chosen[0]), chosen[1]
+            ids, total, kept = chosen
+            features = _kept_site_features(kept, ids, search, catalogue, base)
         else:
             rows, total = search.site_features(f, offset=offset, limit=limit)
-        features = _site_features(rows, catalogue, base)
+            features = _site_features(rows, catalogue, base)
     else:
         simplify = _simplify(req.simplify, COVERAGE_SIMPLIFY_M)
         f = _by_coverage(snap, f)
@@ -496,6 +499,21 @@ def _by_coverage(snap: GeographySnapshot, f: Filters) -> Filters:
         # London too)
         return replace(f, box=None, has_coverage=True)
     return replace(f, box=None, area=AreaMatch(frozenset(codes)))
+
+
+def _kept_site_features(
+    kept: Kept, ids: Sequence[int], search: SearchQueries, catalogue: CatalogueQueries,
+    base: str,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The features of these sites, in this order: those made before for this data version
+    from ``kept``, the rest read by id, made and kept (a site gone since the arrays were
+    built is left out, as :meth:`SearchQueries.site_features_by_ids` leaves it)."""
+    found = {i: kept.get((base, i)) for i in ids}
+    missing = [i for i, feature in found.items() if feature is None]
+    if missing:
+        for feature in _site_features(search.site_features_by_ids(missing), catalogue, base):
+            found[feature["id"]] = kept.keep((base, feature["id"]), feature, FEATURE_BYTES)
+    return [feature for feature in map(found.__getitem__, ids) if feature is not None]
 
 
 def _site_features(

@@ -491,6 +491,10 @@ def test_big_bbox_pages_follow_every_write(writable_app, tmp_path):
     first = fast_and_sql(writable_app, f"{services}bbox={LONDON_BBOX}", fast=True)
     assert first["total_items"] == 5
     version = boxes._index.version
+    # the OGC sites page made and kept once (BoxIndex.features), before the changes below
+    kept = writable_app.test_client().get(f"{ogc}sites/items?bbox={LONDON_BBOX}").json
+    assert "Aardvark youth club" not in {f["properties"]["service_name"] for f in kept["features"]}
+    assert boxes._index.features
     changed = [dict(r) for r in rows() if r["ref"] not in ("OXY-KT", "HACK-01")]
     for r in changed:
         if r["ref"] == "NEAR-KT":
@@ -537,6 +541,42 @@ def test_big_bbox_pages_follow_every_write(writable_app, tmp_path):
     assert sorted(f["properties"]["service_ref"] for f in sites["features"]) == [
         "CITY-01", "NEAR-KT", "VISIT-01"
     ]  # fmt: skip
+    renamed = next(f for f in sites["features"] if f["properties"]["service_ref"] == "NEAR-KT")
+    assert renamed["properties"]["service_name"] == "Aardvark youth club"  # not the kept one
+
+
+def test_a_big_bbox_page_asked_again_is_made_from_its_kept_features(writable_app, tmp_path):
+    """The OGC sites of a big box are read by id and made once per data version: asked
+    again, the page is the same bytes without reading a site; a page with sites not made
+    before reads only those."""
+    from directory.store.repositories.search import SearchQueries
+
+    import_file(writable_app, template_csv(tmp_path / "a.csv", rows()))
+    client = writable_app.test_client()
+    url = f"/api/v1/ogc/collections/sites/items?bbox={LONDON_BBOX}"
+    first = client.get(f"{url}&limit=1")
+    assert first.status_code == 200 and first.json["numberReturned"] == 1
+    read: list[list[int]] = []
+    by_ids = SearchQueries.site_features_by_ids
+
+    def counted(self: Any, ids: Any) -> Any:
+        read.append(list(ids))
+        return by_ids(self, ids)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SearchQueries, "site_features_by_ids", counted)
+        again = client.get(f"{url}&limit=1")
+        assert again.data == first.data and read == []
+        whole = client.get(url)
+    assert whole.json["numberReturned"] == whole.json["numberMatched"] > 1
+    assert whole.json["features"][0] == first.json["features"][0]
+    assert read == [[f["id"] for f in whole.json["features"][1:]]]  # only the new ones
+    boxes = writable_app.extensions["directory"].boxes
+    boxes_off, writable_app.extensions["directory"].boxes = boxes, None
+    try:
+        assert client.get(url).data == whole.data  # as SQL alone makes it
+    finally:
+        writable_app.extensions["directory"].boxes = boxes_off
 
 
 def test_the_arrays_are_built_for_big_boxes_and_read_per_data_version():
