@@ -69,9 +69,10 @@ def test_two_servers_on_one_postgresql_serve_an_import_and_refresh_once(
         # within the TTL, plus the index rebuild in the background (a second or so)
         assert max(seen.values()) < TTL_S + 5, seen
 
-    # a refresh started on both hosts at once: one runs, the other refuses. The second
-    # starts once the first holds the lock (its row appears), so they overlap however
-    # loaded the machine is
+    # a refresh started on both hosts at once: one runs, the other refuses. They overlap
+    # however fast the machine is: the test holds the service table, so the first, once it
+    # has the lock (its row appears), waits at its first read of the directory until the
+    # second has been refused
     big = tmp_path / "big.csv"
     big.write_text(_rows(3000), "utf-8")
     sources = tmp_path / "sources.toml"
@@ -84,16 +85,22 @@ def test_two_servers_on_one_postgresql_serve_an_import_and_refresh_once(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
 
-    first = refresh()
-    deadline = time.monotonic() + 60
-    while True:
-        with engine.connect() as connection:
-            if connection.execute(text("SELECT count(*) FROM lock")).scalar_one():
-                break
-        assert first.poll() is None and time.monotonic() < deadline, "never took the lock"
-        time.sleep(0.05)
-    both = [first, refresh()]
-    outputs = [process.communicate(timeout=300)[0] for process in both]
+    with engine.connect() as holding:
+        holding.execute(text("LOCK TABLE service IN ACCESS EXCLUSIVE MODE"))
+        first = refresh()
+        deadline = time.monotonic() + 60
+        while True:
+            with engine.connect() as connection:
+                if connection.execute(text("SELECT count(*) FROM lock")).scalar_one():
+                    break
+            assert first.poll() is None and time.monotonic() < deadline, "never took the lock"
+            time.sleep(0.05)
+        second = refresh()
+        second_output = second.communicate(timeout=300)[0]
+        assert first.poll() is None, "the first refresh did not wait for the service table"
+        holding.rollback()
+    both = [first, second]
+    outputs = [first.communicate(timeout=300)[0], second_output]
     codes = sorted(process.returncode for process in both)
     assert codes == [0, 1], outputs
     refused = next(o for p, o in zip(both, outputs, strict=True) if p.returncode == 1)
