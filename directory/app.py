@@ -56,7 +56,9 @@ def create_app(settings: Settings | None = None) -> Flask:
             on_rebuild=settle, background=settings.index_rebuild == "background"
         ),
         boxes=BoxIndexCache(
-            lambda: snapshot_reads(db.engine), background=settings.index_rebuild == "background"
+            lambda: snapshot_reads(db.engine),
+            background=settings.index_rebuild == "background",
+            features_bytes=settings.features_cache_mb << 20,
         ),
     )
     app.teardown_appcontext(end_request)

@@ -113,6 +113,10 @@ class Settings:
     #: lists and counts, listed services…), in MB by an estimate of their bytes: past it they
     #: are dropped and kept afresh
     patch_cache_mb: int = 128
+    #: the finished OGC site features a worker keeps per data version, in MB by an estimate
+    #: of their bytes (a page whose sites were made before is answered without reading
+    #: them); 0 keeps none
+    features_cache_mb: int = 16
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -177,6 +181,7 @@ class Settings:
             ("MAX_UPLOAD_MB", int),
             ("TRUSTED_PROXIES", int),
             ("PATCH_CACHE_MB", int),
+            ("FEATURES_CACHE_MB", int),
         ):
             if (raw := get(name)) is not None:
                 kwargs[name.lower()] = _number(name, raw, kind)

@@ -15,7 +15,10 @@ within each round because the machine's speed drifts from minute to minute:
    from its own offset) and (b) the whole-London bbox, both with ``limit=100``. Before
    measuring, both sides are asked the same boxes with ``limit=10000`` and must return the
    same feature ids (and the same first page of 100): the comparison is only fair if the
-   answers are equal. Per round: requests/s, p50, p99 and ours/peer (requests/s).
+   answers are equal. Per round: requests/s, p50, p99 and ours/peer (requests/s). Ours
+   runs twice: as configured by default, keeping the OGC site features it has made
+   (``DIRECTORY_FEATURES_CACHE_MB``, 16), and with nothing kept (``0``: every page's sites
+   read and made afresh, as pygeoapi does), on the same database.
 2. **Point in ward.** The ward polygons of the project's geography snapshot (EPSG:27700,
    the ones ``/api/v1/points`` resolves against) are loaded into PostGIS (PostgreSQL 15,
    a throwaway cluster as the tests start theirs) with a GiST index. ``--points`` real
@@ -97,6 +100,8 @@ PAGE = 100
 OURS_ITEMS = "/api/v1/ogc/collections/sites/items"
 PEER_ITEMS = "/collections/{collection}/items"
 PEERS = {"gpkg": "pygeoapi GeoPackage", "geojson": "pygeoapi GeoJSON"}
+#: ours again, keeping no finished features (every page's sites read and made afresh)
+NOTHING_KEPT = "ours_nothing_kept"
 WARMUP_SECONDS = 2.0
 #: wrk's request timeout, for every contender: pygeoapi's GeoJSON provider reads and parses
 #: the whole file for each request (a worker's second or so at 10,000 services), so with 16
@@ -435,14 +440,17 @@ def drain(c: Contender, workers: int) -> float:
 
 
 def measure_http(
-    ours: str, peer: str, boxes: Sequence[str], args: argparse.Namespace
+    ours: str, nothing_kept: str, peer: str, boxes: Sequence[str], args: argparse.Namespace
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Per scenario, each contender's wrk results, one per round (interleaved, each round
     starting one contender further on; after each run the server's backlog is drained)."""
     scenarios = {"1 km bbox": boxes, "London bbox": [LONDON_BBOX]}
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for scenario, bboxes in scenarios.items():
-        contenders = {"ours": Contender(ours, [ours_path(b) for b in bboxes], "/health")}
+        contenders = {
+            "ours": Contender(ours, [ours_path(b) for b in bboxes], "/health"),
+            NOTHING_KEPT: Contender(nothing_kept, [ours_path(b) for b in bboxes], "/health"),
+        }
         for collection in PEERS:
             contenders[collection] = Contender(
                 peer, [peer_path(f"sites_{collection}", b) for b in bboxes], "/conformance?f=json"
@@ -664,26 +672,44 @@ def _rounds(values: Sequence[float]) -> str:
 def report_http(
     results: dict[str, dict[str, list[dict[str, Any]]]], checks: dict[str, Any]
 ) -> dict[str, Any]:
-    labels = {"ours": "this project", **PEERS}
+    labels = {"ours": "this project", NOTHING_KEPT: "this project, nothing kept", **PEERS}
     rows = []
     ratios: dict[str, dict[str, list[float]]] = {}
+
+    def ratio_of(mine: list[dict[str, Any]], runs: list[dict[str, Any]]) -> list[float]:
+        return [o["rps"] / r["rps"] for o, r in zip(mine, runs, strict=True)]
+
+    def shown(ratio: list[float]) -> str:
+        return f"**{statistics.median(ratio):.2f}** ({_rounds(ratio)})"
+
     for scenario, by_name in results.items():
-        ours = by_name["ours"]
         for name, runs in by_name.items():
-            ratio = [o["rps"] / r["rps"] for o, r in zip(ours, runs, strict=True)]
+            ratio = ratio_of(by_name["ours"], runs)
             ratios.setdefault(scenario, {})[name] = ratio
+            peer = name in PEERS
+            if peer:
+                ratios[scenario][f"{NOTHING_KEPT}/{name}"] = ratio_of(by_name[NOTHING_KEPT], runs)
             rows.append((
                 scenario, labels[name],
                 f"{statistics.median(r['rps'] for r in runs):,.1f}",
                 f"{statistics.median(r['p50_ms'] for r in runs):,.1f}",
                 f"{statistics.median(r['p99_ms'] for r in runs):,.1f}",
-                "" if name == "ours" else f"**{statistics.median(ratio):.2f}** ({_rounds(ratio)})",
+                shown(ratio) if peer else "",
+                shown(ratios[scenario][f"{NOTHING_KEPT}/{name}"]) if peer else "",
             ))  # fmt: skip
     print(
         markdown_table(
-            ["bbox, limit 100", "server", "requests/s", "p50 ms", "p99 ms", "ours / peer (rounds)"],
+            [
+                "bbox, limit 100",
+                "server",
+                "requests/s",
+                "p50 ms",
+                "p99 ms",
+                "ours / peer (rounds)",
+                "ours, nothing kept / peer (rounds)",
+            ],
             rows,
-        )
+        )  # fmt: skip
     )
     print()
     for collection, label in PEERS.items():
@@ -795,13 +821,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             info["gunicorn_peer"] = version_of(venv / "bin" / "gunicorn", "--version")
             boxes = random_boxes(data_dir, args.boxes)
             with serve(env, args.workers) as ours, serve(
+                {**env, "DIRECTORY_FEATURES_CACHE_MB": "0"}, args.workers
+            ) as nothing_kept, serve(
                 peer_env, args.workers, app="pygeoapi.flask_app:APP",
                 ready_path="/conformance?f=json", gunicorn=str(venv / "bin" / "gunicorn"),
                 extra_args=["--config", str(peer_conf)],
             ) as peer:  # fmt: skip
                 print(f"ours at {ours}, pygeoapi at {peer}; checking answers ...", file=sys.stderr)
                 checks = check_answers(ours, peer, [*boxes[:CHECKED_BOXES], LONDON_BBOX])
-                http = measure_http(ours, peer, boxes, args)
+                http = measure_http(ours, nothing_kept, peer, boxes, args)
             out["http"] = {"checks": checks, "results": http}
         if not args.skip_postgis:
             with state.db.engine.connect() as connection:
@@ -835,7 +863,8 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> None:
         print(
             f"- pygeoapi {info['pygeoapi']} ({info['peer_python']}, {info['gunicorn_peer']}) "
             f"serving our {info['sites']:,} sites as GeoJSON ({info['geojson_mb']:.1f} MB) and "
-            f"GeoPackage; ours {info['gunicorn_ours']}; both {args.workers} sync workers"
+            f"GeoPackage; ours {info['gunicorn_ours']}, as configured by default and with "
+            f"DIRECTORY_FEATURES_CACHE_MB=0; all {args.workers} sync workers"
         )
         print(
             f"- load: wrk --latency -t{args.threads} -c{args.connections} -d{args.duration:g}s "

@@ -66,6 +66,7 @@ def big(box: Box | None) -> bool:
 
 
 #: the bytes of finished OGC site features a BoxIndex keeps (:attr:`BoxIndex.features`)
+#: when no settings say (DIRECTORY_FEATURES_CACHE_MB's default)
 FEATURES_KEPT_BYTES = 16 << 20
 #: what one kept site feature costs: its dicts and strings (measured: 100 features of the
 #: generated directory, ~2.2 KB each by tracemalloc, rounded up)
@@ -75,7 +76,9 @@ FEATURE_BYTES = 2_500
 class BoxIndex:
     """The sites and services of one data version as arrays."""
 
-    def __init__(self, repo: SearchQueries, version: int | None) -> None:
+    def __init__(
+        self, repo: SearchQueries, version: int | None, features_bytes: int = FEATURES_KEPT_BYTES
+    ) -> None:
         self.version = version
         sites = repo.box_sites()  # by id
         columns = list(zip(*sites, strict=True)) if sites else [(), (), (), (), ()]
@@ -114,7 +117,7 @@ class BoxIndex:
         #: finished OGC site features of this data version, by (base URL, site id): a page
         #: whose sites were made before is answered without reading them again; dropped
         #: with the arrays when a newer version's are built
-        self.features = Kept(FEATURES_KEPT_BYTES)
+        self.features = Kept(features_bytes)
 
     def warm(self, repo: SearchQueries) -> None:
         """Read now what requests would read on first use (a background build does)."""
@@ -241,8 +244,10 @@ class BoxIndexCache:
         reader: Callable[[], AbstractContextManager[SearchQueries]] | None = None,
         *,
         background: bool = False,
+        features_bytes: int = FEATURES_KEPT_BYTES,
     ) -> None:
         self._index: BoxIndex | None = None
+        self.features_bytes = features_bytes
         self._lock = threading.Lock()
         self.reader = reader
         self.background = background and reader is not None
@@ -271,7 +276,7 @@ class BoxIndexCache:
         with self._lock:
             index = self._index
             if index is None or index.version != version:
-                index = self._install(BoxIndex(repo, version))
+                index = self._install(BoxIndex(repo, version, self.features_bytes))
         return index
 
     def _install(self, index: BoxIndex) -> BoxIndex:
@@ -292,7 +297,7 @@ class BoxIndexCache:
         assert self.reader is not None
         try:
             with self.reader() as repo:
-                index = BoxIndex(repo, repo.data_version_id())
+                index = BoxIndex(repo, repo.data_version_id(), self.features_bytes)
                 index.warm(repo)
         except Exception:  # noqa: BLE001 - SQL answers meanwhile; tried again later
             logger.exception("building the box arrays in the background failed")

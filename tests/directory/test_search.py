@@ -550,6 +550,7 @@ def test_a_big_bbox_page_asked_again_is_made_from_its_kept_features(writable_app
     again, the page is the same bytes without reading a site; a page with sites not made
     before reads only those."""
     from directory.store.repositories.search import SearchQueries
+    from directory.usecases.boxes import BoxIndexCache
 
     import_file(writable_app, template_csv(tmp_path / "a.csv", rows()))
     client = writable_app.test_client()
@@ -575,6 +576,14 @@ def test_a_big_bbox_page_asked_again_is_made_from_its_kept_features(writable_app
     boxes_off, writable_app.extensions["directory"].boxes = boxes, None
     try:
         assert client.get(url).data == whole.data  # as SQL alone makes it
+        # with nothing kept (DIRECTORY_FEATURES_CACHE_MB=0), the arrays answer and every
+        # page reads its sites
+        writable_app.extensions["directory"].boxes = BoxIndexCache(features_bytes=0)
+        read.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(SearchQueries, "site_features_by_ids", counted)
+            assert client.get(url).data == client.get(url).data == whole.data
+        assert read == [[f["id"] for f in whole.json["features"]]] * 2
     finally:
         writable_app.extensions["directory"].boxes = boxes_off
 

@@ -24,6 +24,7 @@ def test_values_are_read_and_typed():
         "DIRECTORY_DATABASE_URL": "postgresql+psycopg://u@h/db",
         "DIRECTORY_PUBLIC_URL": "https://directory.example.org/",
         "DIRECTORY_PATCH_CACHE_MB": "32",
+        "DIRECTORY_FEATURES_CACHE_MB": "0",
     })  # fmt: skip
     assert settings.freeze_heap is False
     assert settings.data_version_ttl == 0.5
@@ -32,6 +33,7 @@ def test_values_are_read_and_typed():
     assert not settings.is_sqlite
     assert settings.public_url == "https://directory.example.org"
     assert settings.patch_cache_mb == 32 and Settings.from_env({}).patch_cache_mb == 128
+    assert settings.features_cache_mb == 0 and Settings.from_env({}).features_cache_mb == 16
 
 
 @pytest.mark.parametrize(
@@ -45,6 +47,7 @@ def test_values_are_read_and_typed():
         ("LOG_FORMAT", "logfmt", "DIRECTORY_LOG_FORMAT must be text or json"),
         ("PUBLIC_URL", "directory.example.org", "DIRECTORY_PUBLIC_URL must start with http"),
         ("PATCH_CACHE_MB", "lots", "DIRECTORY_PATCH_CACHE_MB must be a number"),
+        ("FEATURES_CACHE_MB", "-1", "DIRECTORY_FEATURES_CACHE_MB must not be negative"),
         ("POSTCODES_IN_MEMORY", "yes", "DIRECTORY_POSTCODES_IN_MEMORY must be auto, on or off"),
     ],
 )
