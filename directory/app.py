@@ -30,6 +30,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.logger.setLevel(settings.log_level)
     logs.register(app)  # one line per request, written after every other hook has run
+    if settings.freeze_heap and heap.can_trim():
+        # registered first, so it runs last: on the response as sent (directory/web/heap.py)
+        app.after_request(heap.Trimmer())
     app.config.update(
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             lambda: snapshot_reads(db.engine),
             background=settings.index_rebuild == "background",
             features_bytes=settings.features_cache_mb << 20,
+            on_rebuild=heap.trim if settings.freeze_heap else None,
         ),
     )
     app.teardown_appcontext(end_request)

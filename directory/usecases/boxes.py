@@ -245,9 +245,12 @@ class BoxIndexCache:
         *,
         background: bool = False,
         features_bytes: int = FEATURES_KEPT_BYTES,
+        on_rebuild: Callable[[], None] | None = None,
     ) -> None:
         self._index: BoxIndex | None = None
         self.features_bytes = features_bytes
+        #: called after arrays are built (heap.trim: the rows read are freed by then)
+        self._on_rebuild = on_rebuild
         self._lock = threading.Lock()
         self.reader = reader
         self.background = background and reader is not None
@@ -277,6 +280,8 @@ class BoxIndexCache:
             index = self._index
             if index is None or index.version != version:
                 index = self._install(BoxIndex(repo, version, self.features_bytes))
+                if self._on_rebuild is not None:
+                    self._on_rebuild()
         return index
 
     def _install(self, index: BoxIndex) -> BoxIndex:
@@ -305,6 +310,8 @@ class BoxIndexCache:
             return
         with self._lock:
             self._install(index)
+        if self._on_rebuild is not None:
+            self._on_rebuild()
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for a background build to finish (benchmarks, tests)."""

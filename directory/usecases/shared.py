@@ -55,16 +55,19 @@ class Extended(Shared):
 
     __slots__ = ("_base", "_extra", "_tail")
 
-    def __init__(self, base: bytes, extra: dict[str, Any]) -> None:
+    def __init__(self, base: bytes | tuple[bytes, ...], extra: dict[str, Any]) -> None:
         super().__init__({})
-        self._base, self._extra = base, extra
+        #: the first's JSON, whole or in parts to be joined (a service's answer, kept as
+        #: its own bytes and parts shared with other services: usecases/patch/index.py)
+        self._base = (base,) if isinstance(base, bytes) else base
+        self._extra = extra
         self._tail: bytes | None = None  # the extra keys' JSON, once made
         self._data = None  # type: ignore[assignment]
 
     def _dict(self) -> dict[str, Any]:
         if self._data is None:
             extra = self._extra if self._extra is not None else orjson.loads(self._tail or b"{}")
-            self._data = {**orjson.loads(self._base), **extra}
+            self._data = {**orjson.loads(b"".join(self._base)), **extra}
         return self._data
 
     def __getitem__(self, key: str) -> Any:
@@ -84,11 +87,12 @@ class Extended(Shared):
         if tail is None:
             tail = self._tail = compact(orjson.dumps(self._extra, default=encode))
             self._extra = None  # type: ignore[assignment]  # read back from the JSON if asked
+        parts = self._base
         if tail == b"{}":
-            return self._base
-        if self._base == b"{}":
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        if parts == (b"{}",):
             return tail
-        return b"".join((memoryview(self._base)[:-1], b",", memoryview(tail)[1:]))
+        return b"".join((*parts[:-1], memoryview(parts[-1])[:-1], b",", memoryview(tail)[1:]))
 
 
 def compact(encoded: bytes) -> bytes:

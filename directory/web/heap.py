@@ -8,6 +8,12 @@ moves everything alive into the collector's permanent generation (``gc.freeze``)
 collections skip: the patch answer got ~8% faster in-process. It then hands the C heap's
 free pages back to the system (glibc's ``malloc_trim``): a rebuild reads every row of the
 directory, and what it freed would otherwise stay in the worker's RSS.
+
+Requests free memory too (a page of 100 services reads and encodes a few MB), and glibc
+keeps the pages it freed amid live objects: at 100,000 services a worker's RSS grew by
+about 20 MB of such pages over a mixed warm-up. :class:`Trimmer` hands them back at most
+once every ``TRIM_INTERVAL_S`` seconds, after a response has been sent (about 1.5 ms for a
+600 MB worker: 0.15% of a busy worker's time).
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import time
 from collections.abc import Callable
+
+from flask import Response
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -30,10 +39,42 @@ def _malloc_trim() -> Callable[[int], int] | None:
 _TRIM = _malloc_trim()
 
 
+#: the least time between two hand-backs of the C heap's free pages (:class:`Trimmer`)
+TRIM_INTERVAL_S = 1.0
+
+
+def can_trim() -> bool:
+    """Whether the C library can hand its free pages back (glibc)."""
+    return _TRIM is not None
+
+
+def trim() -> None:
+    """Hand the C heap's free pages back to the system (glibc; elsewhere nothing)."""
+    if _TRIM is not None:
+        _TRIM(0)
+
+
+class Trimmer:
+    """An ``after_request`` hook: :func:`trim` once the response has been sent (when the
+    server closes it, so no client waits for it), if ``interval`` seconds have passed since
+    the last time."""
+
+    def __init__(self, interval: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.interval = TRIM_INTERVAL_S if interval is None else interval
+        self.clock = clock
+        self.last = clock()
+
+    def __call__(self, response: Response) -> Response:
+        now = self.clock()
+        if now - self.last >= self.interval:
+            self.last = now
+            response.call_on_close(trim)
+        return response
+
+
 def settle() -> None:
     """Call after rebuilding a long-lived cache (not on the request path)."""
     gc.unfreeze()  # what an earlier settle froze may now be garbage: let it be collected
     gc.collect()
     gc.freeze()
-    if _TRIM is not None:
-        _TRIM(0)
+    trim()

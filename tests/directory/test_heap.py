@@ -49,3 +49,61 @@ def test_the_setting_turns_it_off(geo_settings, unfrozen):
         assert gc.get_freeze_count() == 0
     finally:
         app.extensions["directory"].db.dispose()
+
+
+def test_the_trimmer_hands_the_heap_back_after_a_response_at_most_once_an_interval():
+    from flask import Response
+
+    now = [100.0]
+    trimmer = heap.Trimmer(interval=1.0, clock=lambda: now[0])
+    trimmed: list[float] = []
+
+    def respond() -> None:
+        before = len(trimmed)
+        response = trimmer(Response(b"{}"))
+        assert len(trimmed) == before  # never before the response has been sent
+        response.close()  # the server has sent it
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(heap, "trim", lambda: trimmed.append(now[0]))
+        respond()  # within the interval of its making: nothing
+        now[0] += 0.5
+        respond()
+        assert trimmed == []
+        now[0] += 0.6
+        respond()
+        respond()  # the same moment: once
+        assert trimmed == [101.1]
+        now[0] += 5
+        respond()
+    assert trimmed == [101.1, 106.1]
+
+
+def test_a_worker_trims_its_heap_after_responses_and_after_building_its_box_arrays(geo_settings):
+    calls: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(heap, "_TRIM", lambda pad: calls.append("trim") or 1)
+        patch.setattr(heap, "TRIM_INTERVAL_S", 0.0)
+        app = create_app(geo_settings.with_overrides(freeze_heap=True, index_rebuild="inline"))
+        try:
+            client = app.test_client()
+            calls.clear()
+            response = client.get("/health")
+            assert response.status_code == 200 and calls == []  # not before it is sent
+            response.close()
+            assert calls == ["trim"]
+            boxes = app.extensions["directory"].boxes
+            assert boxes._on_rebuild is heap.trim  # once its box arrays are built
+            patch.setattr(boxes, "_on_rebuild", lambda: calls.append("boxes built"))
+            whole = "/api/v1/services?bbox=-0.52,51.28,0.34,51.70"
+            assert client.get(whole).status_code == 200 and boxes._index is not None
+            assert calls.count("boxes built") == 1
+        finally:
+            app.extensions["directory"].db.dispose()
+        off = create_app(geo_settings.with_overrides(freeze_heap=False, index_rebuild="inline"))
+        try:
+            calls.clear()
+            off.test_client().get("/health").close()
+            assert calls == []
+        finally:
+            off.extensions["directory"].db.dispose()

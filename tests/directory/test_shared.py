@@ -57,3 +57,38 @@ def test_an_extended_part_is_its_base_and_extra_keys_spliced_byte_for_byte():
     assert list(part) == ["id", "name", "sites", "relations", "distance_m"]
     assert json.loads(http.dumps(Extended(b"{}", {"a": 1}))) == {"a": 1}
     assert json.loads(http.dumps(Extended(orjson.dumps(base), {}))) == base
+
+
+def test_an_extended_part_takes_its_base_in_parts_joined_as_one():
+    base = {"id": 7, "name": "Grant – £5k", "themes": [{"id": "vawg"}], "demo": False}
+    whole = orjson.dumps(base)
+    parts = (whole[:10], whole[10:25], whole[25:])
+    extra = {"relations": ["site_nearby"], "distance_m": 120}
+    plain = {**base, **extra}
+    assert Extended(parts, extra).json() == Extended(whole, extra).json() == orjson.dumps(plain)
+    assert dict(Extended(parts, extra)) == plain and Extended(parts, extra)["id"] == 7
+    assert Extended(parts, {}).json() == whole
+
+
+def test_a_services_answer_is_kept_in_parts_equal_ones_held_once():
+    from directory.usecases.patch.index import SHARED_KEYS, _body_parts
+
+    def body(sid: int, themes: list[str]) -> dict[str, object]:
+        return {
+            "id": sid, "ref": f"S{sid}", "name": f"Service {sid} – £5k",
+            "organisation": {"id": 3, "ref": "ORG", "name": "Org", "type": None},
+            "themes": [{"id": t, "name": t.title()} for t in themes],
+            "coverage": [{"code": "E09000021", "name": "Kingston upon Thames"}],
+            "sites": [], "contact": {"email": None}, "eligibility": {"min_age": None},
+            "last_verified": "2026-01-01", "demo": False, "url": f"/api/v1/services/{sid}",
+        }  # fmt: skip
+
+    pool: dict[object, object] = {}
+    one, two = body(1, ["vawg"]), body(2, ["youth"])
+    first, second = _body_parts(one, pool), _body_parts(two, pool)
+    assert orjson.loads(b"".join(first)) == one and orjson.loads(b"".join(second)) == two
+    assert len(first) == 1 + len(SHARED_KEYS)
+    assert first[1] is second[1] and first[3] is second[3] and first[4] is second[4]
+    assert first[2] != second[2] and first[0] != second[0]  # the themes, its own keys
+    spliced = Extended(first, {"relations": []}).json()
+    assert orjson.loads(spliced) == {**one, "relations": []}

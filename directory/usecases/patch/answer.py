@@ -436,7 +436,7 @@ def patch_lookup(
         if detail == "full":
             listed = [
                 Extended(
-                    index.services[sid].body_json,
+                    index.services[sid].body_parts,
                     {"relations": [r["relation"] for r in matches.reasons(sid)]},
                 )
                 for sid in itertools.islice(ordered, per_postcode)

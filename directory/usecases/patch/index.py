@@ -31,7 +31,7 @@ from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.opportunities import patch_candidate
 from directory.usecases.patch.grid import SiteGrid
-from directory.usecases.shared import Kept, compact
+from directory.usecases.shared import Kept
 
 logger = logging.getLogger(__name__)
 
@@ -82,17 +82,22 @@ class Site:
 @dataclass(slots=True)
 class IndexedService:
     id: int
-    name: str
     status: str
     organisation_id: int
     themes: frozenset[str]
     programmes: frozenset[str]
-    grants: list[Any]  # rows, for live_on filtering
+    grants: tuple[Any, ...]  # the awards it holds, for live_on filtering
     text: str  # lower-case search text
-    #: the rendered answer (without relations) as JSON: a third of the memory of the dicts
-    #: (at 100,000 services, 90 MB instead of 550 MB per worker)
-    body_json: bytes
+    #: the rendered answer (without relations) as JSON, in parts to be joined: its own
+    #: keys, then the parts many services share, each held once (:func:`_body_parts`). As
+    #: JSON a third of the memory of the dicts (at 100,000 services, 90 MB instead of 550
+    #: MB per worker); the shared parts take 25 MB more off
+    body_parts: tuple[bytes, ...]
     sort_name: str = ""  # the name case-folded, for sorting
+
+    @property
+    def body_json(self) -> bytes:
+        return b"".join(self.body_parts)
 
     @property
     def body(self) -> dict[str, Any]:
@@ -119,11 +124,9 @@ class OrganisationProfile:
     #: the organisation's public e-mail and website
     email: str | None = None
     website: str | None = None
-    #: its listed services' public contacts: (name case-folded, themes, (email, phone,
-    #: website)), sorted
-    service_contacts: list[tuple[str, frozenset[str], tuple[str | None, ...]]] = field(
-        default_factory=list
-    )
+    #: its listed services' public contacts: (name case-folded, themes, email, phone,
+    #: website), sorted (one tuple each: at 100,000 services a nested one cost 6 MB)
+    service_contacts: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def _kept(name: str) -> Kept:
@@ -158,8 +161,9 @@ class DirectoryIndex:
     contacts_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
     #: "serves this area" reasons by (relation, area code), shared by every answer
     area_reasons: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    #: service id → its place in the patch's order (name case-folded, then id)
-    order: dict[int, int] = field(default_factory=dict)
+    #: service id → its place in the patch's order (name case-folded, then id), as a list
+    #: over ids (-1: not listed; half the memory of a dict)
+    order: list[int] = field(default_factory=list)
     #: an area's services that pass a patch's filters, by (site?, area code, filters) (kept)
     area_lists: Kept = field(default_factory=lambda: _kept("area_lists"))
     #: a patch's counts by (areas, filters), sites nearby aside (kept)
@@ -250,20 +254,18 @@ class DirectoryIndex:
         services: dict[int, IndexedService] = {}
         organisations: dict[int, OrganisationProfile] = {}
         for s in rows["services"]:
-            live = [
-                g for g in grants_of[s.id] if grant_flags(g, today, settings)["status"] != "ended"
-            ]
+            held = tuple(grants_of.get(s.id, ()))  # () is one object: most hold none
+            live = [g for g in held if grant_flags(g, today, settings)["status"] != "ended"]
             services[s.id] = IndexedService(
                 id=s.id,
-                name=s.name,
                 status=shared(s.status),
                 organisation_id=s.organisation_id,
                 themes=shared(frozenset(themes[s.id])),
                 programmes=shared(frozenset(g.programme_id for g in live if g.programme_id)),
-                grants=grants_of[s.id],
+                grants=held,
                 text=(s.search_text or s.name).casefold(),
                 sort_name=s.name.casefold(),
-                body_json=compact(orjson.dumps(_service_body(s, themes[s.id], theme_names, coverage[s.id], sites_of[s.id], live, snap, today, settings))),
+                body_parts=_body_parts(_service_body(s, themes[s.id], theme_names, coverage[s.id], sites_of[s.id], live, snap, today, settings), pool),
             )  # fmt: skip
             profile = organisations.get(s.organisation_id)
             if profile is None:
@@ -275,7 +277,7 @@ class DirectoryIndex:
             if s.email or s.phone or s.website:
                 service = services[s.id]
                 profile.service_contacts.append(
-                    (service.sort_name, service.themes, (s.email, s.phone, s.website))
+                    (service.sort_name, service.themes, s.email, s.phone, s.website)
                 )
             profile.themes.update(themes[s.id])
             for code in coverage[s.id]:
@@ -325,10 +327,10 @@ class DirectoryIndex:
             organisations=organisations,
             organisation_refs={p.ref: p.id for p in organisations.values()},
             grid=SiteGrid([s for sites in cells.values() for s in sites if s.service_id in order]),
-            order_array=_order_array(order),
+            order_array=(order_array := _order_array(order)),
             programme_ids=frozenset(facts.programmes) | {p.id for p in known_programmes()},
             settings=settings,
-            order=order,
+            order=order_array.tolist(),
             opportunities_by_area=_opportunities_by_area(q, today),
         ).bounded(settings.patch_cache_mb * 2**20)
 
@@ -424,6 +426,27 @@ def _service_body(
         "demo": s.demo,
         "url": f"/api/v1/services/{s.id}",
     }
+
+
+#: the keys of a service's answer whose values many services share (an organisation runs
+#: several; 100,000 services have a few hundred sets of themes and of areas, and a few
+#: of ages, dates checked and demo flags), in groups, each group's JSON held once
+SHARED_KEYS = (("organisation",), ("themes",), ("coverage",), ("eligibility", "last_verified", "demo"))  # fmt: skip
+_SHARED = frozenset(key for group in SHARED_KEYS for key in group)
+
+
+def _body_parts(body: dict[str, Any], pool: dict[Any, Any]) -> tuple[bytes, ...]:
+    """A service's answer as JSON in parts which joined are the whole: its own keys, then
+    each group of SHARED_KEYS, the same bytes object as every other service's equal one
+    (``pool``). Its keys come in that order (JSON objects are unordered)."""
+    own = orjson.dumps({k: v for k, v in body.items() if k not in _SHARED})
+    parts = [own[:-1]]  # without its closing brace (a slice is a copy at its own size)
+    last = len(SHARED_KEYS) - 1
+    for number, group in enumerate(SHARED_KEYS):
+        encoded = orjson.dumps({k: body[k] for k in group})
+        piece = b"," + (encoded[1:] if number == last else encoded[1:-1])  # the last closes
+        parts.append(pool.setdefault(piece, piece))
+    return tuple(parts)
 
 
 class DirectoryCache:

@@ -341,7 +341,7 @@ class Matching:
     def _entry(self, sid: int, metres: int | None = None) -> Shared:
         """A service's answer with why it is in the patch, strongest first."""
         relations = self.reasons(sid) if metres is not None else self._area_relations(sid)
-        body = self.index.services[sid].body_json
+        body = self.index.services[sid].body_parts
         return Extended(body, {"relations": relations, "distance_m": metres})
 
 
@@ -358,6 +358,6 @@ def _strength(reason: dict[str, Any]) -> int:
     return RANK[reason["relation"]]
 
 
-def _keyed(rank: int, ids: list[int], order: dict[int, int]) -> Iterator[tuple[int, int, int]]:
+def _keyed(rank: int, ids: list[int], order: list[int]) -> Iterator[tuple[int, int, int]]:
     """A list's ids with their sort key: (relation's rank, place in the order, id)."""
     return ((rank, order[sid], sid) for sid in ids)

@@ -108,7 +108,7 @@ def _contact(org: OrganisationProfile, themes: set[str]) -> dict[str, str | None
     working on the themes asked for first, then by name); the phone is always a service's."""
     contact: dict[str, str | None] = {"email": org.email, "phone": None, "website": org.website}
     ordered = sorted(org.service_contacts, key=lambda item: (not item[1] & themes, item[0]))
-    for _name, _themes, ways in ordered:
+    for _name, _themes, *ways in ordered:
         for key, value in zip(("email", "phone", "website"), ways, strict=True):
             if contact[key] is None and value:
                 contact[key] = value
