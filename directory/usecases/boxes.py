@@ -170,8 +170,10 @@ class BoxIndex:
         def make() -> Any:
             pairs = read()
             codes: dict[str, int] = {}
-            services = np.array([p[0] for p in pairs], dtype=np.int64)
-            numbers = np.array([codes.setdefault(p[1], len(codes)) for p in pairs], dtype=np.int64)
+            # 32 bits: ids and code numbers are far below 2**31 (half the memory: 5 MB at
+            # 100,000 services)
+            services = np.array([p[0] for p in pairs], dtype=np.int32)
+            numbers = np.array([codes.setdefault(p[1], len(codes)) for p in pairs], dtype=np.int32)
             return services, numbers, codes
 
         return self._kept(key, make)
@@ -181,7 +183,7 @@ class BoxIndex:
         services, numbers, known = self._pairs("coverage", repo.coverage_pairs)
         if codes is None:
             return self._kept("covered", lambda: self._mask_of(services))  # type: ignore[no-any-return]
-        wanted = np.array([known[c] for c in codes if c in known], dtype=np.int64)
+        wanted = np.array([known[c] for c in codes if c in known], dtype=np.int32)
         return self._mask_of(services[np.isin(numbers, wanted)])
 
     def with_theme(self, repo: SearchQueries, theme: str) -> np.ndarray:

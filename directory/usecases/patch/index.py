@@ -111,8 +111,9 @@ class OrganisationProfile:
     ref: str
     name: str
     type: str | None
-    themes: set[str] = field(default_factory=set)
-    boroughs: set[str] = field(default_factory=set)
+    #: sets while the index is built, then frozen and shared
+    themes: set[str] | frozenset[str] = field(default_factory=set)
+    boroughs: set[str] | frozenset[str] = field(default_factory=set)
     london_wide: bool = False
     sites: list[tuple[float, float]] = field(default_factory=list)
     funders: dict[str, str] = field(default_factory=dict)  # ref → name
@@ -299,6 +300,10 @@ class DirectoryIndex:
                 )
         for profile in organisations.values():
             profile.service_contacts.sort(key=lambda item: item[0])
+            # read-only from here: one object for equal sets (at 100,000 services the
+            # 20,000 organisations' own sets held 27 MB)
+            profile.themes = shared(frozenset(profile.themes))
+            profile.boroughs = shared(frozenset(profile.boroughs))
         order = {
             sid: number
             for number, sid in enumerate(
