@@ -255,7 +255,7 @@ class DirectoryIndex:
         services: dict[int, IndexedService] = {}
         organisations: dict[int, OrganisationProfile] = {}
         for s in rows["services"]:
-            held = tuple(grants_of.get(s.id, ()))  # () is one object: most hold none
+            held = tuple(grants_of.get(s.id, ()))  # () is one object for all that hold none
             live = [g for g in held if grant_flags(g, today, settings)["status"] != "ended"]
             services[s.id] = IndexedService(
                 id=s.id,
@@ -312,6 +312,7 @@ class DirectoryIndex:
         }
         for code, sids in by_area.items():
             by_area[code] = sorted((sid for sid in sids if sid in order), key=order.__getitem__)
+        order_array = _order_array(order)
         by_ref = {p.ref: p for p in organisations.values()}
         for g in facts.grants:
             if (profile := by_ref.get(g.recipient_ref)) is not None:
@@ -332,7 +333,7 @@ class DirectoryIndex:
             organisations=organisations,
             organisation_refs={p.ref: p.id for p in organisations.values()},
             grid=SiteGrid([s for sites in cells.values() for s in sites if s.service_id in order]),
-            order_array=(order_array := _order_array(order)),
+            order_array=order_array,
             programme_ids=frozenset(facts.programmes) | {p.id for p in known_programmes()},
             settings=settings,
             order=order_array.tolist(),

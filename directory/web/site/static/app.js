@@ -166,7 +166,24 @@
       area ? el("p", null, el("a", { class: "area-link", href: "/?" + qs({ area: area.code }),
         text: "Show the patch of " + (ward ? ward.name + " ward, " + borough.name : borough.name) })) : null];
   }
-  function hideProblem() { $("problem").hidden = true; clear($("problem")); }
+  /* Hide an alert box (the page's own, "problem", unless another is named). */
+  function hideProblem(id) { var box = $(id || "problem"); box.hidden = true; clear(box); }
+
+  /* ---------- a section's state kept in the address's fragment ---------- */
+
+  /* The fragment if it starts with ``prefix`` (#partners?, #programme?), else "". */
+  function hashWith(prefix) { return location.hash.indexOf(prefix) === 0 ? location.hash : ""; }
+  /* The fragment's parameters after ``prefix``, or null when it is another's. */
+  function hashParams(prefix) {
+    var hash = hashWith(prefix);
+    return hash ? new URLSearchParams(hash.slice(prefix.length)) : null;
+  }
+  /* A select filled afresh: a first, empty option saying ``prompt``, then one per item. */
+  function fillSelect(select, prompt, items, value, text) {
+    clear(select);
+    append(select, el("option", { value: "", text: prompt }));
+    items.forEach(function (item) { append(select, el("option", { value: value(item), text: text(item) })); });
+  }
 
   /* ---------- boroughs ---------- */
 
@@ -1305,20 +1322,18 @@
   var PARTNERS_HASH = "#partners?";
   var PARTNERS_PER_PAGE = 50;
 
-  function partnersHash() { return location.hash.indexOf(PARTNERS_HASH) === 0 ? location.hash : ""; }
+  function partnersHash() { return hashWith(PARTNERS_HASH); }
   /* The fragment of the partners search or the programme shown, kept when the patch changes. */
   function sectionHash() { return partnersHash() || programmeHash(); }
 
   function partnersFromHash() {
-    var hash = partnersHash();
-    if (!hash) return null;
-    var params = new URLSearchParams(hash.slice(PARTNERS_HASH.length));
+    var params = hashParams(PARTNERS_HASH);
+    if (!params) return null;
     var found = { theme: (params.get("theme") || "").trim(), postcode: tidyPostcode(params.get("postcode")) };
     return found.theme || found.postcode ? found : null;
   }
 
   function sayPartners(text) { $("partners-status").textContent = text; }
-  function hidePartnersProblem() { $("partners-problem").hidden = true; clear($("partners-problem")); }
   function showPartnersProblem(problem) {
     fillProblem($("partners-problem"), problem);
     sayPartners("");
@@ -1328,12 +1343,8 @@
   function loadThemes() {
     var select = $("partner-theme");
     state.themesReady = getJSON("/themes").then(function (page) {
-      clear(select);
-      append(select, el("option", { value: "", text: "Choose a theme" }));
-      page.contents.forEach(function (theme) {
-        state.themes[theme.id] = theme.name;
-        append(select, el("option", { value: theme.id, text: theme.name }));
-      });
+      page.contents.forEach(function (theme) { state.themes[theme.id] = theme.name; });
+      fillSelect(select, "Choose a theme", page.contents, function (t) { return t.id; }, function (t) { return t.name; });
       var wanted = partnersFromHash();
       if (wanted && wanted.theme) select.value = wanted.theme;
     }).catch(function (problem) {
@@ -1404,7 +1415,7 @@
     var token = ++state.partnersToken;
     var results = $("partners-results");
     state.partnersKey = qs(params);
-    hidePartnersProblem();
+    hideProblem("partners-problem");
     $("partners").setAttribute("data-state", "loading");
     $("partner-postcode").value = params.postcode;
     if (push) history.pushState(history.state, "", location.pathname + location.search + PARTNERS_HASH + qs(params));
@@ -1447,29 +1458,23 @@
     return PROGRAMME_HASH + new URLSearchParams({ id: params.id, financial_year: params.financial_year || "" }).toString();
   }
 
-  function programmeHash() { return location.hash.indexOf(PROGRAMME_HASH) === 0 ? location.hash : ""; }
+  function programmeHash() { return hashWith(PROGRAMME_HASH); }
 
   function programmeFromHash() {
-    var hash = programmeHash();
-    if (!hash) return null;
-    var params = new URLSearchParams(hash.slice(PROGRAMME_HASH.length));
+    var params = hashParams(PROGRAMME_HASH);
+    if (!params) return null;
     var id = (params.get("id") || "").trim();
     return id ? { id: id, financial_year: (params.get("financial_year") || "").trim() } : null;
   }
 
   function sayProgramme(text) { $("programme-status").textContent = text; }
-  function hideProgrammeProblem() { $("programme-problem").hidden = true; clear($("programme-problem")); }
   function showProgrammeProblem(problem) { fillProblem($("programme-problem"), problem); sayProgramme(""); }
 
   function loadProgrammes() {
     var select = $("programme-select");
     state.programmesReady = getJSON("/programmes?" + qs({ per_page: 100 })).then(function (page) {
-      clear(select);
-      append(select, el("option", { value: "", text: "Choose a programme" }));
-      page.contents.forEach(function (p) {
-        state.programmes[p.id] = p;
-        append(select, el("option", { value: p.id, text: p.name }));
-      });
+      page.contents.forEach(function (p) { state.programmes[p.id] = p; });
+      fillSelect(select, "Choose a programme", page.contents, function (p) { return p.id; }, function (p) { return p.name; });
       var wanted = programmeFromHash();
       if (wanted && state.programmes[wanted.id]) select.value = wanted.id;
     }).catch(function (problem) {
@@ -1575,7 +1580,7 @@
   function runProgramme(params, push) {
     var token = ++state.programmeToken;
     state.programmeKey = programmeFragment(params);
-    hideProgrammeProblem();
+    hideProblem("programme-problem");
     $("programme").setAttribute("data-state", "loading");
     if (push) history.pushState(history.state, "", location.pathname + location.search + programmeFragment(params));
     return (state.programmesReady || Promise.resolve()).then(function () {
