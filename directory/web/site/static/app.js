@@ -169,6 +169,12 @@
   /* Hide an alert box (the page's own, "problem", unless another is named). */
   function hideProblem(id) { var box = $(id || "problem"); box.hidden = true; clear(box); }
 
+  /* A field left empty: say what it wants (in ``show``'s alert box) and go back to it. */
+  function askFor(show, id, title, detail) {
+    show(new ApiProblem(0, { title: title, detail: detail }));
+    $(id).focus();
+  }
+
   /* ---------- a section's state kept in the address's fragment ---------- */
 
   /* The fragment if it starts with ``prefix`` (#partners?, #programme?), else "". */
@@ -178,11 +184,12 @@
     var hash = hashWith(prefix);
     return hash ? new URLSearchParams(hash.slice(prefix.length)) : null;
   }
-  /* A select filled afresh: a first, empty option saying ``prompt``, then one per item. */
-  function fillSelect(select, prompt, items, value, text) {
+  /* A select filled afresh: a first, empty option saying ``prompt``, then one per item
+   * (its id as the value, its name as the text). */
+  function fillSelect(select, prompt, items) {
     clear(select);
     append(select, el("option", { value: "", text: prompt }));
-    items.forEach(function (item) { append(select, el("option", { value: value(item), text: text(item) })); });
+    items.forEach(function (item) { append(select, el("option", { value: item.id, text: item.name })); });
   }
 
   /* ---------- boroughs ---------- */
@@ -1344,12 +1351,11 @@
     var select = $("partner-theme");
     state.themesReady = getJSON("/themes").then(function (page) {
       page.contents.forEach(function (theme) { state.themes[theme.id] = theme.name; });
-      fillSelect(select, "Choose a theme", page.contents, function (t) { return t.id; }, function (t) { return t.name; });
+      fillSelect(select, "Choose a theme", page.contents);
       var wanted = partnersFromHash();
       if (wanted && wanted.theme) select.value = wanted.theme;
     }).catch(function (problem) {
-      clear(select);
-      append(select, el("option", { value: "", text: "Themes unavailable" }));
+      fillSelect(select, "Themes unavailable", []);
       showPartnersProblem(problem);
     });
     return state.themesReady;
@@ -1474,12 +1480,11 @@
     var select = $("programme-select");
     state.programmesReady = getJSON("/programmes?" + qs({ per_page: 100 })).then(function (page) {
       page.contents.forEach(function (p) { state.programmes[p.id] = p; });
-      fillSelect(select, "Choose a programme", page.contents, function (p) { return p.id; }, function (p) { return p.name; });
+      fillSelect(select, "Choose a programme", page.contents);
       var wanted = programmeFromHash();
       if (wanted && state.programmes[wanted.id]) select.value = wanted.id;
     }).catch(function (problem) {
-      clear(select);
-      append(select, el("option", { value: "", text: "Programmes unavailable" }));
+      fillSelect(select, "Programmes unavailable", []);
       showProgrammeProblem(problem);
     });
     return state.programmesReady;
@@ -1788,8 +1793,7 @@
       event.preventDefault();
       var value = tidyPostcode($("postcode").value);
       if (!value) {
-        showProblem(new ApiProblem(0, { title: "Enter a postcode", detail: "Type a London postcode, for example KT1 1EU." }));
-        $("postcode").focus();
+        askFor(showProblem, "postcode", "Enter a postcode", "Type a London postcode, for example KT1 1EU.");
         return;
       }
       $("postcode").value = value;
@@ -1799,8 +1803,7 @@
       event.preventDefault();
       var code = $("borough").value;
       if (!code) {
-        showProblem(new ApiProblem(0, { title: "Choose a borough", detail: "Pick a borough from the list, then choose Show borough." }));
-        $("borough").focus();
+        askFor(showProblem, "borough", "Choose a borough", "Pick a borough from the list, then choose Show borough.");
         return;
       }
       run({ area: code }, true);
@@ -1811,13 +1814,11 @@
       var postcode = tidyPostcode($("partner-postcode").value);
       $("partner-postcode").value = postcode;
       if (!theme) {
-        showPartnersProblem(new ApiProblem(0, { title: "Choose a theme", detail: "Pick the theme of the work from the list, then choose Find partners." }));
-        $("partner-theme").focus();
+        askFor(showPartnersProblem, "partner-theme", "Choose a theme", "Pick the theme of the work from the list, then choose Find partners.");
         return;
       }
       if (!postcode) {
-        showPartnersProblem(new ApiProblem(0, { title: "Enter a postcode", detail: "Type the London postcode where the work is, for example SW2 1RW." }));
-        $("partner-postcode").focus();
+        askFor(showPartnersProblem, "partner-postcode", "Enter a postcode", "Type the London postcode where the work is, for example SW2 1RW.");
         return;
       }
       runPartners({ theme: theme, postcode: postcode }, true);
@@ -1826,8 +1827,7 @@
       event.preventDefault();
       var id = $("programme-select").value;
       if (!id) {
-        showProgrammeProblem(new ApiProblem(0, { title: "Choose a programme", detail: "Pick a programme from the list, then choose Show programme." }));
-        $("programme-select").focus();
+        askFor(showProgrammeProblem, "programme-select", "Choose a programme", "Pick a programme from the list, then choose Show programme.");
         return;
       }
       var same = state.fairness && state.fairness.programme.id === id;
