@@ -17,25 +17,30 @@ import orjson
 
 class Shared(Mapping[str, Any]):
     """A dict kept between requests and never changed, with its JSON made once, when first
-    asked for."""
+    asked for. Kept by :func:`kept_json`, it holds its JSON alone: its dict is read back from
+    the JSON by whoever asks for it (the CSV and GeoJSON answers), not kept beside it."""
 
     __slots__ = ("_data", "_json")
 
     def __init__(self, data: dict[str, Any]) -> None:
-        self._data = data
+        self._data: dict[str, Any] | None = data
         self._json: bytes | None = None
 
+    def _dict(self) -> dict[str, Any]:
+        data = self._data
+        return orjson.loads(self._json) if data is None else data  # type: ignore[arg-type]
+
     def __getitem__(self, key: str) -> Any:
-        return self._data[key]
+        return self._dict()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
+        return iter(self._dict())
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._dict())
 
     def __repr__(self) -> str:
-        return f"Shared({self._data!r})"
+        return f"{type(self).__name__}({self._dict()!r})"
 
     def json(self) -> bytes:
         encoded = self._json
@@ -55,14 +60,17 @@ class Extended(Shared):
 
     __slots__ = ("_base", "_extra", "_tail")
 
-    def __init__(self, base: bytes | tuple[bytes, ...], extra: dict[str, Any]) -> None:
+    def __init__(
+        self, base: bytes | tuple[bytes, ...], extra: dict[str, Any] | None, tail: bytes | None = None
+    ) -> None:
         super().__init__({})
         #: the first's JSON, whole or in parts to be joined (a service's answer, kept as
         #: its own bytes and parts shared with other services: usecases/patch/index.py)
         self._base = (base,) if isinstance(base, bytes) else base
         self._extra = extra
-        self._tail: bytes | None = None  # the extra keys' JSON, once made
-        self._data = None  # type: ignore[assignment]
+        #: the extra keys' JSON (an object), once made, or as given when ``extra`` is None
+        self._tail = tail
+        self._data = None
 
     def _dict(self) -> dict[str, Any]:
         if self._data is None:
@@ -70,23 +78,11 @@ class Extended(Shared):
             self._data = {**orjson.loads(b"".join(self._base)), **extra}
         return self._data
 
-    def __getitem__(self, key: str) -> Any:
-        return self._dict()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._dict())
-
-    def __len__(self) -> int:
-        return len(self._dict())
-
-    def __repr__(self) -> str:
-        return f"Extended({self._dict()!r})"
-
     def json(self) -> bytes:
         tail = self._tail
         if tail is None:
             tail = self._tail = compact(orjson.dumps(self._extra, default=encode))
-            self._extra = None  # type: ignore[assignment]  # read back from the JSON if asked
+            self._extra = None  # read back from the JSON if asked
         parts = self._base
         if tail == b"{}":
             return parts[0] if len(parts) == 1 else b"".join(parts)
@@ -144,11 +140,13 @@ class Kept(dict[Any, Any]):
         self.used = 0
 
 
-#: what a kept dict costs beside its compact JSON (measured: a funding summary's dicts are
-#: about 3 times its JSON)
-DICT_PER_JSON_BYTE = 3
+#: what a part kept as its JSON costs beside the JSON's bytes (the objects holding them)
+KEPT_JSON_OVERHEAD = 150
 
 
-def shared_size(part: Shared) -> int:
-    """The bytes a kept :class:`Shared` part holds: its JSON and its dicts."""
-    return (1 + DICT_PER_JSON_BYTE) * len(part.json())
+def kept_json(part: Shared) -> int:
+    """Keep ``part`` as its JSON alone (its dicts let go: they cost about three times the
+    JSON) and return the bytes it then holds, for a :class:`Kept` cache's estimate."""
+    encoded = part.json()
+    part._data = None
+    return len(encoded) + KEPT_JSON_OVERHEAD

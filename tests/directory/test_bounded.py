@@ -23,7 +23,7 @@ from directory.ingest.readers import ReadError
 from directory.usecases import geography
 from directory.usecases.patch import answer
 from directory.usecases.patch.index import CACHE_SHARES
-from directory.usecases.shared import Kept, shared_size
+from directory.usecases.shared import KEPT_JSON_OVERHEAD, Kept
 from directory.web.state import directory_reads, snapshot
 from directory.web.state import end_request as directory_end_request
 
@@ -90,7 +90,7 @@ def test_funding_summaries_kept_for_any_live_on_are_bounded_by_bytes(geo_app):
         index = directory_reads().index
         directory_end_request()
     one = next(iter(index.funding_cache.values()))
-    budget = 16 * shared_size(one)  # about 16 summaries' worth
+    budget = 16 * (len(one.json()) + KEPT_JSON_OVERHEAD)  # about 16 summaries' worth
     limits = {name: getattr(index, name).limit for name in CACHE_SHARES}
     try:
         index.funding_cache.clear()
@@ -103,7 +103,9 @@ def test_funding_summaries_kept_for_any_live_on_are_bounded_by_bytes(geo_app):
             assert client.get(url).status_code == 200
             assert index.funding_cache.used <= budget
         assert 8 <= len(index.funding_cache) <= 17
-        assert index.funding_cache.used == sum(shared_size(s) for s in index.funding_cache.values())
+        assert index.funding_cache.used == sum(
+            len(s.json()) + KEPT_JSON_OVERHEAD for s in index.funding_cache.values()
+        )
         # every kept cache of the index within its share of the total, whatever was asked
         index.bounded(64 * 1024)
         for code in ("SE1 7PB", "KT1 1EU", "E1 6AN", "N1 9GU", "SW2 1RW", "W1A 1AA"):

@@ -6,7 +6,7 @@ import json
 
 import orjson
 
-from directory.usecases.shared import Extended, Shared
+from directory.usecases.shared import KEPT_JSON_OVERHEAD, Extended, Kept, Shared, kept_json
 from directory.web import http
 
 
@@ -33,6 +33,20 @@ def test_the_json_is_encoded_once_and_reused():
     assert part.json() is first
     part._data["a"] = 2  # a Shared part is never changed; if it were, the JSON would not follow
     assert json.loads(http.dumps({"p": part})) == {"p": {"a": 1}}
+
+
+def test_a_part_kept_as_its_json_lets_its_dicts_go_and_reads_the_same():
+    data = {"awards": 3, "contents": [{"id": 1, "title": "Grant – £5k"}], "limit": 50}
+    part = Shared(data)
+    size = kept_json(part)
+    assert size == len(orjson.dumps(data)) + KEPT_JSON_OVERHEAD
+    assert part._data is None  # only the bytes are held
+    assert part == data and part["contents"][0]["title"] == "Grant – £5k" and len(part) == 3
+    assert json.loads(http.dumps({"f": part})) == {"f": data}
+    kept = Kept(limit=2 * size)  # two fit, by the JSON's size rather than the dicts'
+    kept.keep("a", part, size)
+    kept.keep("b", Shared(dict(data)), kept_json(Shared(dict(data))))
+    assert set(kept) == {"a", "b"}
 
 
 def test_the_fallbacks_still_take_shared_parts():
@@ -68,6 +82,10 @@ def test_an_extended_part_takes_its_base_in_parts_joined_as_one():
     assert Extended(parts, extra).json() == Extended(whole, extra).json() == orjson.dumps(plain)
     assert dict(Extended(parts, extra)) == plain and Extended(parts, extra)["id"] == 7
     assert Extended(parts, {}).json() == whole
+    # the extra keys given as their JSON already
+    tail = orjson.dumps(extra)
+    assert Extended(parts, None, tail).json() == orjson.dumps(plain)
+    assert dict(Extended(parts, None, tail)) == plain
 
 
 def test_a_services_answer_is_kept_in_parts_equal_ones_held_once():

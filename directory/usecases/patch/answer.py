@@ -38,7 +38,7 @@ from directory.usecases.patch.index import (
 from directory.usecases.patch.matching import Matching, NearbySites, pass_mask, passes
 from directory.usecases.patch.money import Classify, reaching
 from directory.usecases.patch.places import Coverage, Place, place_for_areas
-from directory.usecases.shared import Extended, Shared, shared_size
+from directory.usecases.shared import Extended, Shared, kept_json
 from directory.usecases.vocabulary import check_themes, unknown_programme
 
 
@@ -202,7 +202,7 @@ def funding_summary(
     summary = index.funding_cache.get(key)
     if summary is None:
         summary = Shared(_funding_summary(index, snap, place, day, all_programmes))
-        index.funding_cache.keep(key, summary, shared_size(summary))  # any live_on: a new key
+        index.funding_cache.keep(key, summary, kept_json(summary))  # any live_on: a new key
     return summary
 
 
@@ -314,7 +314,7 @@ def patch_awards(
     awards = index.awards_cache.get(key)
     if awards is None:
         awards = Shared(_patch_awards(index, place, day, all_programmes, filters.programme, snap))
-        index.awards_cache.keep(key, awards, shared_size(awards))
+        index.awards_cache.keep(key, awards, kept_json(awards))
     return awards
 
 

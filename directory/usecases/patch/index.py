@@ -52,12 +52,11 @@ DEFAULT_RADIUS_M = 2000
 CACHE_SHARES = {
     "area_lists": 0.25,
     "patch_entries": 0.15,
-    "nearby_entries": 0.10,
     "area_relations": 0.05,
     "area_counts": 0.05,
     "area_awards": 0.10,
     "funding_cache": 0.10,
-    "awards_cache": 0.10,
+    "awards_cache": 0.20,
     "opportunity_lists": 0.05,
     "pass_masks": 0.05,
 }
@@ -175,9 +174,6 @@ class DirectoryIndex:
     widest: dict[int, tuple[str, ...]] = field(default_factory=dict)
     #: services as a patch lists them, by (areas, service id) (kept)
     patch_entries: Kept = field(default_factory=lambda: _kept("patch_entries"))
-    #: services with a site near a patch's point as listed, by (areas, service id, distance,
-    #: site) (kept apart, so new points do not push out the above)
-    nearby_entries: Kept = field(default_factory=lambda: _kept("nearby_entries"))
     #: why a service is in a patch by its areas alone, strongest first, by (areas, service
     #: id) (kept)
     area_relations: Kept = field(default_factory=lambda: _kept("area_relations"))

@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 import numpy as np
+import orjson
 
 from directory.usecases.catalogue import area_ref
 from directory.usecases.geography import GeographySnapshot
@@ -33,7 +34,7 @@ from directory.usecases.patch.index import (
     IndexedService,
 )
 from directory.usecases.patch.places import Place
-from directory.usecases.shared import Extended, Kept, Shared
+from directory.usecases.shared import Extended, Kept, Shared, encode
 
 SITE = "site_in_area"
 T = TypeVar("T")
@@ -323,26 +324,22 @@ class Matching:
         return found
 
     def entry(self, sid: int) -> Shared:
-        """A service as the patch lists it, kept by areas and service (and, with a site
-        nearby, by the site and its distance: the same point asked again reuses it)."""
+        """A service as the patch lists it: its kept answer and why it is in the patch,
+        strongest first. By its areas alone it is kept by (areas, service), the same for
+        every postcode of a ward; with a site nearby it is made afresh, its reasons written
+        to JSON at once (each point has its own distances: keeping them would only push
+        out what is shared)."""
+        body = self.index.services[sid].body_parts
         if sid in self.nearby:
-            metres, at = self.nearby.where(sid)
-            key: tuple[Any, ...] = (self.place_key, sid, metres, at)
-            # its nearby reason is a dict of its own; the areas' reasons are shared
-            return _kept(
-                self.index.nearby_entries, key, lambda: self._entry(sid, metres),
-                KEPT_ENTRY + 2 * KEPT_DICT,
-            )  # fmt: skip
+            metres, _at = self.nearby.where(sid)
+            relations = [self.nearby.reason(sid), *self._area_relations(sid)]
+            tail = orjson.dumps({"relations": relations, "distance_m": metres}, default=encode)
+            return Extended(body, None, tail)
         return _kept(
-            self.index.patch_entries, (self.place_key, sid), lambda: self._entry(sid),
+            self.index.patch_entries, (self.place_key, sid),
+            lambda: Extended(body, {"relations": self._area_relations(sid), "distance_m": None}),
             KEPT_ENTRY + KEPT_DICT,
         )  # fmt: skip
-
-    def _entry(self, sid: int, metres: int | None = None) -> Shared:
-        """A service's answer with why it is in the patch, strongest first."""
-        relations = self.reasons(sid) if metres is not None else self._area_relations(sid)
-        body = self.index.services[sid].body_parts
-        return Extended(body, {"relations": relations, "distance_m": metres})
 
 
 def _kept(entries: Kept, key: Any, make: Callable[[], T], size: int) -> T:
