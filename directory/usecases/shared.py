@@ -61,7 +61,10 @@ class Extended(Shared):
     __slots__ = ("_base", "_extra", "_tail")
 
     def __init__(
-        self, base: bytes | tuple[bytes, ...], extra: dict[str, Any] | None, tail: bytes | None = None
+        self,
+        base: bytes | tuple[bytes, ...],
+        extra: dict[str, Any] | None,
+        tail: bytes | None = None,
     ) -> None:
         super().__init__({})
         #: the first's JSON, whole or in parts to be joined (a service's answer, kept as
