@@ -40,14 +40,14 @@ class SiteGrid:
         ring = math.ceil(radius / CELL_METRES)
         bounds = np.array(cell_columns(x, y, ring), dtype=np.int64)
         starts = np.searchsorted(self.cells, bounds[:, 0], side="left")
-        ends = np.searchsorted(self.cells, bounds[:, 1], side="right")
-        spans = [
-            np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if b > a
-        ]
-        if not spans:
+        lengths = np.searchsorted(self.cells, bounds[:, 1], side="right") - starts
+        total = int(lengths.sum())
+        if not total:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, empty
-        at = np.concatenate(spans)
+        # the columns' slices as one array of positions: each column's start, then counting
+        # on (a few vector operations, not a Python loop over the columns)
+        at = np.arange(total) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
         dx, dy = self.x[at] - x, self.y[at] - y
         squared = dx * dx + dy * dy
         inside = squared <= radius * radius

@@ -89,11 +89,18 @@ class NearbySites:
         assert self.grid is not None
         return {"relation": "site_nearby", "distance_m": metres, "site": self.grid.sites[at].body}
 
-    def ordered(self, order: Any) -> list[int]:
-        """The ids nearest first, then in the patch's order (``order``: id → place)."""
+    def ordered(self, order: Any, end: int | None = None) -> list[int]:
+        """The ids nearest first, then in the patch's order (``order``: id → place): the
+        first ``end`` of them (all with None), without sorting the rest."""
         if not len(self.services):
             return []
-        chosen = np.lexsort((order[self.services], self._metres))
+        # (metres, place) as one number: a service's place is below 2**32, and unique
+        keys = (self._metres << 32) + order[self.services]
+        if end is not None and end < len(keys):
+            first = np.argpartition(keys, end - 1)[:end]
+            chosen = first[np.argsort(keys[first])]
+        else:
+            chosen = np.argsort(keys)
         return self.services[chosen].tolist()
 
 
@@ -256,9 +263,12 @@ class Matching:
     def _nearby_ordered(self, end: int | None) -> list[int]:
         """The services with a site nearby, nearest first (then name, then id): the first
         ``end`` of them (all with None)."""
-        if self._nearby_order is None:
-            self._nearby_order = self.nearby.ordered(self.index.order_array)
-        return self._nearby_order if end is None else self._nearby_order[:end]
+        if self._nearby_order is not None:
+            return self._nearby_order if end is None else self._nearby_order[:end]
+        found = self.nearby.ordered(self.index.order_array, end)
+        if end is None or len(found) < end:  # all of them
+            self._nearby_order = found
+        return found
 
     def _areas_ordered(self) -> Iterator[int]:
         """The services of the place's areas without a site nearby, in order: strongest
@@ -332,7 +342,7 @@ class Matching:
         body = self.index.services[sid].body_parts
         if sid in self.nearby:
             metres, _at = self.nearby.where(sid)
-            relations = [self.nearby.reason(sid), *self._area_relations(sid)]
+            relations = [self.nearby.reason(sid), *sorted(self._area_reasons(sid), key=_strength)]
             tail = orjson.dumps({"relations": relations, "distance_m": metres}, default=encode)
             return Extended(body, None, tail)
         return _kept(
