@@ -1,0 +1,77 @@
+"""The sites near a patch's point (SiteGrid.nearest) and their order (NearbySites.ordered),
+against the plain way: every site's distance, and a full sort."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from directory.usecases.patch.grid import SiteGrid
+from directory.usecases.patch.matching import NearbySites
+
+
+@dataclass(frozen=True)
+class _Site:
+    service_id: int
+    x: float
+    y: float
+
+
+def _sites(seed: int, services: int = 600) -> list[_Site]:
+    rng = random.Random(seed)
+    found = []
+    for sid in range(1, services + 1):
+        for _ in range(rng.choice((1, 1, 1, 2, 3))):  # some services have several sites
+            found.append(_Site(sid, rng.uniform(528_000, 534_000), rng.uniform(177_000, 183_000)))
+    # two sites of one service at the same distance from the centre, in different cells
+    found += [_Site(9999, 531_000 + 800, 180_000), _Site(9999, 531_000 - 800, 180_000)]
+    return found
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("radius", [1, 300, 2000])
+def test_the_sites_near_a_point_are_those_within_the_radius_each_service_at_its_nearest(
+    seed, radius
+):
+    sites = _sites(seed)
+    grid = SiteGrid(sites)
+    x, y = 531_000.0, 180_000.0
+    services, metres, at = grid.nearest(x, y, radius)
+    nearest: dict[int, float] = {}
+    for site in sites:
+        d = math.hypot(site.x - x, site.y - y)
+        if d <= radius:
+            nearest[site.service_id] = min(d, nearest.get(site.service_id, math.inf))
+    assert services.tolist() == sorted(nearest)
+    assert metres.tolist() == [round(nearest[sid]) for sid in sorted(nearest)]
+    for sid, position in zip(services.tolist(), at.tolist(), strict=True):
+        site = grid.sites[position]
+        assert site.service_id == sid
+        assert math.isclose(math.hypot(site.x - x, site.y - y), nearest[sid])
+    if radius == 2000:  # of two sites at the same distance, the first in grid order
+        position = at[services.tolist().index(9999)]
+        assert position == min(i for i, s in enumerate(grid.sites) if s.service_id == 9999)
+
+
+def test_a_point_with_no_site_near_it_finds_none():
+    grid = SiteGrid(_sites(1))
+    services, metres, at = grid.nearest(500_000.0, 150_000.0, 2000)
+    assert len(services) == len(metres) == len(at) == 0
+
+
+@pytest.mark.parametrize("end", [1, 7, 50, 599, 600, 10_000, None])
+def test_the_first_page_of_nearby_services_is_the_full_order_cut_short(end):
+    rng = np.random.default_rng(5)
+    services = np.arange(1, 601, dtype=np.int64)
+    metres = rng.integers(0, 40, len(services)).astype(np.int64)  # many ties of distance
+    order = np.full(700, -1, dtype=np.int64)
+    order[services] = rng.permutation(len(services))  # each service's place in the order
+    nearby = NearbySites(None, services, metres, np.zeros(len(services), dtype=np.int64))
+    expected = services[np.lexsort((order[services], metres))].tolist()  # metres, then place
+    got = nearby.ordered(order, end)
+    assert got == expected[:end]
+    assert NearbySites.none().ordered(order, end) == []
