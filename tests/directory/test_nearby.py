@@ -63,7 +63,7 @@ def test_a_point_with_no_site_near_it_finds_none():
     assert len(services) == len(metres) == len(at) == 0
 
 
-@pytest.mark.parametrize("end", [1, 7, 50, 599, 600, 10_000, None])
+@pytest.mark.parametrize("end", [1, 7, 50, 300, 599, 600, 10_000, None])
 def test_the_first_page_of_nearby_services_is_the_full_order_cut_short(end):
     rng = np.random.default_rng(5)
     services = np.arange(1, 601, dtype=np.int64)
