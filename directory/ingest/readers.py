@@ -16,7 +16,7 @@ import io
 import re
 import warnings
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -63,14 +63,45 @@ def normalise_header(text: Any) -> str:
     return re.sub(r"[\W_]+", "_", words).strip("_")
 
 
-@dataclass(frozen=True)
+class RowValues(Mapping[str, Any]):
+    """A row's cells by column key, read-only: the keys' positions are shared by every row
+    of a table and the cells are a tuple (a third of what a dict a row costs: 100 MB less
+    for a sheet of 100,000 rows of 36 columns)."""
+
+    __slots__ = ("_cells", "_index")
+
+    def __init__(self, index: dict[str, int], cells: tuple[Any, ...]) -> None:
+        self._index = index
+        self._cells = cells
+
+    def __getitem__(self, key: str) -> Any:
+        return self._cells[self._index[key]]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        position = self._index.get(key)
+        return default if position is None else self._cells[position]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """One data row. ``number`` is the row number shown by the spreadsheet program (the
     header row of a CSV is row 1). ``values`` has a key for every column; blank cells are
     None. Non-blank cells to the right of the last heading are listed under ``"_extra"``."""
 
     number: int
-    values: dict[str, Any]
+    values: Mapping[str, Any]
 
 
 @dataclass
@@ -255,6 +286,9 @@ def _build_table(
         if not header_found:
             columns, keys, positions = _header(cells)
             header_found = True
+            used = set(positions)
+            by_key = {key: n for n, key in enumerate(keys)}  # shared by every row
+            with_extra = {**by_key, EXTRA: len(keys)}
             continue
         if len(rows) >= MAX_ROWS:
             raise ReadError(
@@ -266,17 +300,17 @@ def _build_table(
                     f"Row {number}, cell {index + 1} of {label} holds {len(cell):,} characters, "
                     f"more than a spreadsheet cell can ({MAX_CELL_CHARS:,})"
                 )
-        values: dict[str, Any] = {}
-        for key, position in zip(keys, positions, strict=True):
-            cell = cells[position] if position < len(cells) else None
-            values[key] = None if _is_blank(cell) else cell
-        used = set(positions)
+        values = [
+            None if position >= len(cells) or _is_blank(cell := cells[position]) else cell
+            for position in positions
+        ]
         extra = [
             cell for index, cell in enumerate(cells) if index not in used and not _is_blank(cell)
         ]
         if extra:
-            values[EXTRA] = extra
-        rows.append(Row(number, values))
+            rows.append(Row(number, RowValues(with_extra, (*values, extra))))
+        else:
+            rows.append(Row(number, RowValues(by_key, tuple(values))))
     if not header_found:
         raise ReadError(f"The file {label} has no header row (it is empty)")
     return Table(columns=columns, keys=keys, rows=rows, source=label, sheet=sheet)

@@ -25,7 +25,7 @@ SERVICE_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
 REGRANT_TYPES = ("FRG010", "FRG020")
 
 
-@dataclass
+@dataclass(slots=True)
 class OrganisationRecord:
     ref: str
     name: str
@@ -39,7 +39,7 @@ class OrganisationRecord:
     demo: bool = False  # anything invented to fill a gap is marked
 
 
-@dataclass
+@dataclass(slots=True)
 class LocationRecord:
     """A delivery site. ``postcode`` is canonical (no space); coordinates and areas are
     filled in from the geography when the postcode is known."""
@@ -53,7 +53,7 @@ class LocationRecord:
     demo: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class ServiceRecord:
     ref: str
     name: str
@@ -76,7 +76,7 @@ class ServiceRecord:
     hsds_extras: dict[str, Any] | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class GrantRecord:
     ref: str
     funder_ref: str  # an organisation ref (MOPAC is GB-GOR-PC390 in 360Giving)
@@ -99,7 +99,7 @@ class GrantRecord:
     demo: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class OutcomeRecord:
     service_ref: str
     metric: str
@@ -118,7 +118,7 @@ class OutcomeRecord:
     id: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ContactRecord:
     """Who to talk to about an area: borough SPOC, SNB chair, BCU lead."""
 
@@ -135,7 +135,7 @@ class ContactRecord:
     id: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class OpportunityRecord:
     """A funding opportunity (bidding round). Times are timezone-aware (the template reads
     them as Europe/London); amounts in pounds."""
@@ -167,7 +167,7 @@ class OpportunityRecord:
     demo: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong with the input. ``row`` is the spreadsheet row number (header = 1) or
     the index of the record in a JSON file (from 1); ``column`` the column heading or JSON

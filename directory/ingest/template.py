@@ -481,7 +481,7 @@ class _Cells:
             return None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Funder:
     ref: str
     name: str
@@ -489,7 +489,7 @@ class _Funder:
     from_name: bool  # the ref was made from the name
 
 
-@dataclass
+@dataclass(slots=True)
 class _RowRead:
     number: int
     demo: bool
@@ -807,7 +807,7 @@ def _grant(
 # -- putting the rows together ---------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _OrgSeen:
     record: OrganisationRecord
     row: int
@@ -815,7 +815,7 @@ class _OrgSeen:
     demo: bool  # every row that names it is demo
 
 
-@dataclass
+@dataclass(slots=True)
 class _GrantSeen:
     record: GrantRecord
     row: int

@@ -508,3 +508,20 @@ def test_openpyxl_warnings_do_not_escape_the_reader(tmp_path: Path) -> None:
 
     table = read_table(buffer.getvalue(), name="dropdowns.xlsx")
     assert table.rows == [Row(2, {"ref": "S1"})]
+
+
+def test_rows_share_their_keys_and_read_as_plain_dicts(tmp_path):
+    path = tmp_path / "sheet.csv"
+    path.write_text("Service ref,Name,Amount\nS1,Youth club,\nS2,Boxing,£5k,spare\n", "utf-8")
+    first, second = read_table(path).rows
+    assert first.values == {"service_ref": "S1", "name": "Youth club", "amount": None}
+    assert second.values == {
+        "service_ref": "S2", "name": "Boxing", "amount": "£5k", "_extra": ["spare"]
+    }  # fmt: skip
+    assert first.values.get("name") == "Youth club" and first.values.get("_extra") is None
+    assert "_extra" not in first.values and "_extra" in second.values
+    assert list(first.values) == ["service_ref", "name", "amount"] and len(first.values) == 3
+    with pytest.raises(KeyError):
+        first.values["nope"]
+    with pytest.raises(TypeError):
+        first.values["name"] = "changed"  # type: ignore[index]
