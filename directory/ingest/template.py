@@ -23,10 +23,11 @@ service nor fund one. Site refs are always ``<service ref>#site``.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -496,7 +497,7 @@ class _RowRead:
     service: ServiceRecord | None = None
     provider: OrganisationRecord | None = None
     grant: GrantRecord | None = None
-    grant_given: set[str] = field(default_factory=set)  # GrantRecord fields given on the row
+    grant_given: frozenset[str] = frozenset()  # GrantRecord fields given on the row
     funder: _Funder | None = None
     paid_through: str | None = None
 
@@ -796,12 +797,18 @@ def _grant(
         areas=list(areas) if areas is not None else list(coverage),
         demo=out.demo,
     )
-    out.grant_given = {
-        f for f, heading in _GRANT_FIELDS.items() if heading in given or f == "recipient_ref"
-    } | {"funder_ref"}
-    if duration is not None:
-        out.grant_given.add("duration_months")
+    out.grant_given = _fields_given(tuple(given), duration is not None)
     out.paid_through = paid_through
+
+
+@functools.cache
+def _fields_given(headings: tuple[str, ...], duration: bool) -> frozenset[str]:
+    """The GrantRecord fields a row gives, from its grant columns given: one set shared by
+    every row giving the same columns (a set of its own a row was 46 MB at 100,000 rows)."""
+    fields = {f for f, heading in _GRANT_FIELDS.items() if heading in headings}
+    return frozenset(
+        {*fields, "recipient_ref", "funder_ref"} | ({"duration_months"} if duration else set())
+    )
 
 
 # -- putting the rows together ---------------------------------------------------------
