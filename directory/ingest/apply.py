@@ -61,6 +61,11 @@ from directory.usecases.geography import GeographySnapshot, resolve_point
 
 log = logging.getLogger(__name__)
 MAX_STORED_PROBLEMS = 500
+#: services checked, planned and written together: an import's rows to write are made a
+#: chunk at a time (its records are still read and checked whole first)
+SERVICES_A_CHUNK = 5_000
+#: change events written together, as they are recorded (they are 1 KB each as dicts)
+EVENTS_A_CHUNK = 5_000
 #: what a change event records of an email address that may not be published
 PRIVATE = "(not published)"
 
@@ -429,9 +434,15 @@ class _Writer:
         if self._has_errors():
             raise _Rejected
         self._step("recording change events", len(self.events))
-        self.repo.add_events(self.events)
         self.progress.advance(len(self.events))
-        self.events_written = len(self.events)
+        self._write_events()
+
+    def _write_events(self) -> None:
+        """Write the change events recorded so far and let them go (the transaction, rolled
+        back on any error, keeps the import all or nothing)."""
+        self.repo.add_events(self.events)
+        self.events_written += len(self.events)
+        self.events = []
 
     def _step(self, what: str, total: int) -> None:
         """A step of this import, named after its source ("oxygen: writing services");
@@ -549,6 +560,8 @@ class _Writer:
                 "actor": self.options.actor,
             }
         )
+        if len(self.events) % EVENTS_A_CHUNK == 0 and not self._has_errors():
+            self._write_events()
 
     def _opportunities(self, batch: Batch, org_ids: dict[str, int]) -> None:
         _opportunities_step(self, batch, org_ids)
@@ -680,12 +693,43 @@ class _Writer:
             records[rec.ref] = rec
         if self._has_errors():
             raise _Rejected
-        plan = _Plan()
-        location_rows: dict[str, list[dict[str, Any]]] = {}
         # every site's postcode, read in a few queries rather than one or two a site
         self.postcodes = self.geo.postcodes(
             loc.postcode for rec in records.values() for loc in rec.locations if loc.postcode
         )
+        ids = {ref: state["id"] for ref, state in states.items()}
+        changed: set[str] = set()
+        # a chunk at a time: its rows to write are made, written and let go before the
+        # next's (a whole 100,000-service file's at once were 120 MB more at the peak).
+        # Every chunk is checked; once one has an error nothing more is written, and the
+        # import is refused (and its transaction rolled back) after the last.
+        refs = list(records)
+        for start in range(0, len(refs), SERVICES_A_CHUNK):
+            chunk = {ref: records[ref] for ref in refs[start : start + SERVICES_A_CHUNK]}
+            self._services_chunk(chunk, states, org_ids, ids, changed)
+        if self._has_errors():
+            raise _Rejected
+        # an organisation's new name must be findable in its unchanged services too
+        renamed = [
+            {"id": s["id"], "search_text": search_text(
+                s["name"], self.org_names.get(s["organisation"]), s["description"], s["themes"])}
+            for ref, s in states.items()
+            if s["organisation"] in self.renamed_orgs and ref not in changed
+        ]  # fmt: skip
+        self.repo.update_rows(Service, renamed)
+        self._withdraw_unlisted(Service, "service", states, records, _service_areas, "name")
+        self._withdraw(batch.withdrawn_services, states)
+        return ids
+
+    def _services_chunk(
+        self, records: dict[str, ServiceRecord], states: dict[str, dict[str, Any]],
+        org_ids: dict[str, int], ids: dict[str, int], changed: set[str],
+    ) -> None:  # fmt: skip
+        """Check and plan some of the services, then (unless an error has been found, here
+        or before) write them with their themes, areas and sites: ``ids`` and ``changed``
+        (the refs inserted or updated) grow by them."""
+        plan = _Plan()
+        location_rows: dict[str, list[dict[str, Any]]] = {}
         for ref, rec in records.items():
             self.progress.advance()
             for loc in rec.locations:  # a site known only by postcode is placed at it
@@ -710,19 +754,10 @@ class _Writer:
             if old is not None:
                 areas |= _service_areas(old)
             self._upsert(plan, "service", ref, rec.name, old, new, columns, areas)
+        changed.update(plan.changed_refs)
         if self._has_errors():
-            raise _Rejected
+            return
         self.repo.update_rows(Service, plan.owned)
-        # an organisation's new name must be findable in its unchanged services too
-        changed = set(plan.changed_refs)
-        renamed = [
-            {"id": s["id"], "search_text": search_text(
-                s["name"], self.org_names.get(s["organisation"]), s["description"], s["themes"])}
-            for ref, s in states.items()
-            if s["organisation"] in self.renamed_orgs and ref not in changed
-        ]  # fmt: skip
-        self.repo.update_rows(Service, renamed)
-        ids = {ref: state["id"] for ref, state in states.items()}
         created = self.repo.insert_returning_ids(Service, plan.inserts)
         ids.update(created)
         self.repo.update_rows(Service, plan.updates)
@@ -756,9 +791,6 @@ class _Writer:
                 {},
                 _service_areas(state),
             )
-        self._withdraw_unlisted(Service, "service", states, records, _service_areas, "name")
-        self._withdraw(batch.withdrawn_services, states)
-        return ids
 
     def _withdraw(self, refs: list[str], states: dict[str, dict[str, Any]]) -> None:
         """Withdraw these services (a write over the API), as a full import withdraws what
@@ -854,6 +886,21 @@ class _Writer:
                         "warning",
                     )  # fmt: skip
                 )
+        ids = {ref: s["id"] for ref, s in states.items()}
+        refs = list(records)
+        for start in range(0, len(refs), SERVICES_A_CHUNK):  # as services are: a chunk at a time
+            chunk = {ref: records[ref] for ref in refs[start : start + SERVICES_A_CHUNK]}
+            self._grants_chunk(chunk, states, org_ids, service_ids, ids)
+        if self._has_errors():
+            raise _Rejected
+        self._withdraw_unlisted(Grant, "grant", states, records, lambda g: set(g["areas"]), "title")
+
+    def _grants_chunk(
+        self, records: dict[str, GrantRecord], states: dict[str, dict[str, Any]],
+        org_ids: dict[str, int], service_ids: dict[str, int], ids: dict[str, int],
+    ) -> None:  # fmt: skip
+        """Check and plan some of the grants, then (unless an error has been found) write
+        them with the services they fund and their areas (``ids`` grows by the new ones)."""
         plan = _Plan()
         for ref, rec in records.items():
             self.progress.advance()
@@ -871,9 +918,8 @@ class _Writer:
             areas = set(new["areas"]) | (set(old["areas"]) if old is not None else set())
             self._upsert(plan, "grant", ref, name, old, new, columns, areas)
         if self._has_errors():
-            raise _Rejected
+            return
         self.repo.update_rows(Grant, plan.owned)
-        ids = {ref: s["id"] for ref, s in states.items()}
         created = self.repo.insert_returning_ids(Grant, plan.inserts)
         ids.update(created)
         self.repo.update_rows(Grant, plan.updates)
@@ -900,7 +946,6 @@ class _Writer:
                 {},
                 set(rec.areas),
             )
-        self._withdraw_unlisted(Grant, "grant", states, records, lambda g: set(g["areas"]), "title")
 
     # -- outcomes and contacts ------------------------------------------------------------------
     def _outcomes(self, batch: Batch, service_ids: dict[str, int]) -> None:

@@ -605,3 +605,48 @@ def test_an_import_from_a_url_reads_it_and_records_it_without_its_query(writable
         server.server_close()
     refs = [s["ref"] for s in writable_app.test_client().get("/api/v1/services").json["contents"]]
     assert sorted(refs) == ["OXY-KT-01", "SL-RR-01"]
+
+
+def _oxygens(count: int, *, long_names: tuple[int, ...] = ()) -> str:
+    """``count`` services like OXYGEN, refs OXY-1…; those numbered in ``long_names`` have a
+    name longer than its column."""
+    rows = []
+    for n in range(1, count + 1):
+        name = "X" * 350 if n in long_names else f"Oxygen programme {n}"
+        rows.append(
+            OXYGEN.replace("OXY-KT-01", f"OXY-{n}").replace("Oxygen knife crime programme", name)
+        )
+    return HEADER + "".join(rows)
+
+
+def test_services_written_a_chunk_at_a_time_are_the_same_and_all_or_nothing(
+    writable_app, tmp_path, monkeypatch
+):
+    import directory.ingest.apply as apply
+
+    monkeypatch.setattr(apply, "SERVICES_A_CHUNK", 2)
+    monkeypatch.setattr(apply, "EVENTS_A_CHUNK", 3)
+    before = dump(writable_app)
+    # the first chunk is written, with its events; errors in the second and the last: both
+    # reported, and nothing of any chunk kept
+    bad = write(tmp_path, "bad.csv", _oxygens(5, long_names=(3, 5)))
+    result = run(writable_app, "import", str(bad))
+    assert result.exit_code == 1
+    assert "Service 'OXY-3': name is 350" in result.output
+    assert "Service 'OXY-5': name is 350" in result.output
+    assert dump(writable_app) == before
+    # five services in three chunks, their events in twos and threes: each created once,
+    # with its site, theme and event
+    good = write(tmp_path, "good.csv", _oxygens(5))
+    assert run(writable_app, "import", str(good)).exit_code == 0
+    created = [e for e in events(writable_app) if e.entity == "service"]
+    assert sorted(e.entity_ref for e in created) == [f"OXY-{n}" for n in range(1, 6)]
+    assert all(e.action == "created" for e in created)
+    tables = dump(writable_app)
+    assert len(tables["service"]) == 5 and len(tables["location"]) == 5
+    assert len({row[0] for row in tables["service_theme"]}) == 5
+    # the same file again, now in one chunk: nothing changes
+    monkeypatch.setattr(apply, "SERVICES_A_CHUNK", 5_000)
+    again = run(writable_app, "import", str(good))
+    assert again.exit_code == 0 and "unchanged" in again.output
+    assert dump(writable_app) == tables
