@@ -833,7 +833,7 @@ class _OrgSeen:
 class _GrantSeen:
     record: GrantRecord
     row: int
-    given: set[str]
+    given: frozenset[str]  # shared with the rows' until a later row adds to it
     coverage: list[str]
     paid_through: str | None
     paid_through_row: int
@@ -945,7 +945,7 @@ def _add_grant(grants: dict[str, _GrantSeen], row: _RowRead, batch: Batch) -> No
         grants[loose] = _GrantSeen(
             grant,
             row.number,
-            set(row.grant_given),
+            row.grant_given,
             list(grant.areas),
             row.paid_through,
             row.number,
@@ -956,7 +956,7 @@ def _add_grant(grants: dict[str, _GrantSeen], row: _RowRead, batch: Batch) -> No
         new = getattr(grant, name)
         if name not in seen.given:
             setattr(seen.record, name, new)
-            seen.given.add(name)
+            seen.given = seen.given | {name}
         elif getattr(seen.record, name) != new:
             heading = _GRANT_FIELDS[name]
             batch.error(
