@@ -342,6 +342,7 @@ class Matching:
         body = self.index.services[sid].body_parts
         if sid in self.nearby:
             metres, _at = self.nearby.where(sid)
+            # its areas' reasons made, not kept: a new point's nearby services seldom recur
             relations = [self.nearby.reason(sid), *sorted(self._area_reasons(sid), key=_strength)]
             tail = orjson.dumps({"relations": relations, "distance_m": metres}, default=encode)
             return Extended(body, None, tail)
