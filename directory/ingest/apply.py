@@ -693,10 +693,12 @@ class _Writer:
             records[rec.ref] = rec
         if self._has_errors():
             raise _Rejected
-        # every site's postcode, read in a few queries rather than one or two a site
-        self.postcodes = self.geo.postcodes(
-            loc.postcode for rec in records.values() for loc in rec.locations if loc.postcode
-        )
+        # every site's postcode: those the reader read ahead as they are (not a second copy
+        # of each row: 70,000 sites at 100k), the rest in a few queries
+        wanted = {loc.postcode for rec in records.values() for loc in rec.locations if loc.postcode}
+        read = self.ctx.postcodes_read() if self.ctx is not None else {}
+        self.postcodes = {pc: row for pc in wanted if (row := read.get(pc)) is not None}
+        self.postcodes.update(self.geo.postcodes(pc for pc in wanted if pc not in read))
         ids = {ref: state["id"] for ref, state in states.items()}
         changed: set[str] = set()
         # a chunk at a time: its rows to write are made, written and let go before the
@@ -952,7 +954,8 @@ class _Writer:
         self._step("{verb} outcomes and contacts", len(batch.outcomes) + len(batch.contacts))
         existing = self.repo.outcome_keys()
         by_id = {old["id"]: old for old in existing.values()}
-        coverage = {rec.ref: set(rec.coverage) for rec in batch.services}
+        named = {rec.service_ref for rec in batch.outcomes}
+        coverage = {rec.ref: set(rec.coverage) for rec in batch.services if rec.ref in named}
         for rec in batch.outcomes:
             self.progress.advance()
             sid = service_ids.get(rec.service_ref)

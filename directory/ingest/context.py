@@ -230,6 +230,10 @@ class GeographyContext:
         found = self.repo.postcodes(wanted)
         self._postcodes.update({canonical: found.get(canonical) for canonical in wanted})
 
+    def postcodes_read(self) -> dict[str, Any]:
+        """The rows read ahead so far, by canonical postcode (None: not a postcode held)."""
+        return self._postcodes
+
     def postcode(self, text: str) -> LocationRecord:
         try:
             pc = parse_postcode(text)

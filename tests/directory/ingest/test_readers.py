@@ -11,7 +11,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from directory.ingest import readers
 from directory.ingest.readers import (
     MAX_ROWS,
     ReadError,
@@ -525,3 +528,10 @@ def test_rows_share_their_keys_and_read_as_plain_dicts(tmp_path):
         first.values["nope"]
     with pytest.raises(TypeError):
         first.values["name"] = "changed"  # type: ignore[index]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "b", ",", '"', "\r", "\n", "£", " "]), max_size=60))
+def test_a_csv_is_split_into_lines_as_a_file_opened_with_no_newline_translation(text):
+    # what csv.reader is given: each line with its own ending, as io.StringIO(newline="")
+    assert list(readers._lines(text)) == list(io.StringIO(text, newline=""))
