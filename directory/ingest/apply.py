@@ -10,12 +10,12 @@ services and grants that it no longer lists are withdrawn (``withdrawn_at``), ne
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
@@ -60,6 +60,7 @@ from directory.store.repositories.opportunities import OpportunityRepository
 from directory.usecases.geography import GeographySnapshot, resolve_point
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_STORED_PROBLEMS = 500
 #: services checked, planned and written together: an import's rows to write are made a
 #: chunk at a time (its records are still read and checked whole first)
@@ -705,9 +706,7 @@ class _Writer:
         # next's (a whole 100,000-service file's at once were 120 MB more at the peak).
         # Every chunk is checked; once one has an error nothing more is written, and the
         # import is refused (and its transaction rolled back) after the last.
-        refs = list(records)
-        for start in range(0, len(refs), SERVICES_A_CHUNK):
-            chunk = {ref: records[ref] for ref in refs[start : start + SERVICES_A_CHUNK]}
+        for chunk in _in_chunks(records):
             self._services_chunk(chunk, states, org_ids, ids, changed)
         if self._has_errors():
             raise _Rejected
@@ -889,9 +888,7 @@ class _Writer:
                     )  # fmt: skip
                 )
         ids = {ref: s["id"] for ref, s in states.items()}
-        refs = list(records)
-        for start in range(0, len(refs), SERVICES_A_CHUNK):  # as services are: a chunk at a time
-            chunk = {ref: records[ref] for ref in refs[start : start + SERVICES_A_CHUNK]}
+        for chunk in _in_chunks(records):  # as services are: a chunk at a time
             self._grants_chunk(chunk, states, org_ids, service_ids, ids)
         if self._has_errors():
             raise _Rejected
@@ -1056,6 +1053,13 @@ class _Writer:
             self._count("contacts", "deleted")
             ref = f"{old['area_code']}: {old['role']}"
             self._event("contact", contact_id, ref, "deleted", ref, {}, {old["area_code"]})
+
+
+def _in_chunks(records: dict[str, T]) -> Iterator[dict[str, T]]:
+    """``records`` in order, ``SERVICES_A_CHUNK`` at a time."""
+    refs = list(records)
+    for start in range(0, len(refs), SERVICES_A_CHUNK):
+        yield {ref: records[ref] for ref in refs[start : start + SERVICES_A_CHUNK]}
 
 
 def _opportunities_step(writer: _Writer, batch: Batch, org_ids: dict[str, int]) -> None:

@@ -225,7 +225,6 @@ def import_data(
         batch = read_source(
             data, name, fmt, ctx, progress=progress, label=f"{shown}: checking rows", table=table
         )
-    table = None  # the rows are records now: let the sheet go before writing (100 MB at 100k)
     options = ImportOptions(
         source=source_name(location, source, fmt),
         format=fmt,
