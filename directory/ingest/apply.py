@@ -54,6 +54,7 @@ from directory.store.repositories.directory import (
     ORGANISATION_FIELDS,
     SERVICE_FIELDS,
     DirectoryRepository,
+    Held,
 )
 from directory.store.repositories.geography import GeographyRepository, grid_cell
 from directory.store.repositories.opportunities import OpportunityRepository
@@ -401,13 +402,19 @@ class _Writer:
     events: list[dict[str, Any]] = field(default_factory=list)
     events_written: int = 0
     postcodes: dict[str, Any] = field(default_factory=dict)  # canonical → its row
-    #: the services held before this batch, by id (as ``service_states`` reads them)
+    #: held services read for the outcomes step, by id (as ``service_states`` reads them)
     held_services: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def _held_areas(self, service_id: int) -> set[str]:
-        """The areas of a service held before this batch (none for one it creates)."""
+        """The areas of a held service read by :meth:`_read_held` (none for another)."""
         state = self.held_services.get(service_id)
         return set() if state is None else _service_areas(state)
+
+    def _read_held(self, ids: set[int]) -> None:
+        """Read these services' states into ``held_services`` (only those the outcomes
+        step names: a whole directory's states are 3 KB a service)."""
+        states = self.repo.service_states(ids - set(self.held_services))
+        self.held_services.update({s["id"]: {**s, "ref": ref} for ref, s in states.items()})
 
     def apply(self, batch: Batch) -> None:
         if (
@@ -485,21 +492,26 @@ class _Writer:
                 plan.owned.append({"id": old["id"], "source": self.options.source})
 
     def _withdraw_unlisted(
-        self, model: type, entity: str, states: dict[str, dict[str, Any]],
-        records: dict[str, Any], areas: Callable[[dict[str, Any]], set[str]], name: str,
+        self, model: type, entity: str, held: dict[str, Held], records: dict[str, Any],
+        areas: Callable[[dict[str, Any]], set[str]], name: str,
     ) -> None:  # fmt: skip
-        """In full mode: withdraw what this source owns and no longer lists."""
+        """In full mode: withdraw what this source owns and no longer lists (their states
+        read a chunk at a time, for their events)."""
         if self.options.mode != "full":
             return
         gone = [
-            (ref, state) for ref, state in states.items()
-            if ref not in records and state["source"] == self.options.source
-            and state["withdrawn_at"] is None
+            h.id for ref, h in held.items()
+            if ref not in records and h.source == self.options.source and not h.withdrawn
         ]  # fmt: skip
-        self.repo.set_withdrawn(model, [state["id"] for _, state in gone], self.at)
-        for ref, state in gone:
-            self._count(f"{entity}s", "withdrawn")
-            self._event(entity, state["id"], ref, "withdrawn", state[name] or ref, {}, areas(state))
+        read = self.repo.service_states if model is Service else self.repo.grant_states_of
+        for start in range(0, len(gone), SERVICES_A_CHUNK):
+            ids = gone[start : start + SERVICES_A_CHUNK]
+            self.repo.set_withdrawn(model, ids, self.at)
+            for ref, state in sorted(read(ids).items(), key=lambda item: item[1]["id"]):
+                self._count(f"{entity}s", "withdrawn")
+                self._event(
+                    entity, state["id"], ref, "withdrawn", state[name] or ref, {}, areas(state)
+                )
 
     def _has_errors(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
@@ -680,8 +692,7 @@ class _Writer:
     # -- services -----------------------------------------------------------------------------
     def _services(self, batch: Batch, org_ids: dict[str, int]) -> dict[str, int]:
         self._step("{verb} services", len({rec.ref for rec in batch.services}))
-        states = self.repo.service_states()
-        self.held_services = {state["id"]: {**state, "ref": ref} for ref, state in states.items()}
+        held = self.repo.held(Service)  # what each held service's state is read by
         records: dict[str, ServiceRecord] = {}
         for rec in batch.services:
             if rec.organisation_ref not in org_ids:
@@ -700,26 +711,34 @@ class _Writer:
         read = self.ctx.postcodes_read() if self.ctx is not None else {}
         self.postcodes = {pc: row for pc in wanted if (row := read.get(pc)) is not None}
         self.postcodes.update(self.geo.postcodes(pc for pc in wanted if pc not in read))
-        ids = {ref: state["id"] for ref, state in states.items()}
+        ids = {ref: h.id for ref, h in held.items()}
         changed: set[str] = set()
         # a chunk at a time: its rows to write are made, written and let go before the
         # next's (a whole 100,000-service file's at once were 120 MB more at the peak).
         # Every chunk is checked; once one has an error nothing more is written, and the
         # import is refused (and its transaction rolled back) after the last.
+        # and so are the held states they are compared with, read for the chunk's refs
         for chunk in _in_chunks(records):
+            states = self.repo.service_states([held[r].id for r in chunk if r in held])
             self._services_chunk(chunk, states, org_ids, ids, changed)
+            del states
         if self._has_errors():
             raise _Rejected
         # an organisation's new name must be findable in its unchanged services too
-        renamed = [
-            {"id": s["id"], "search_text": search_text(
-                s["name"], self.org_names.get(s["organisation"]), s["description"], s["themes"])}
-            for ref, s in states.items()
-            if s["organisation"] in self.renamed_orgs and ref not in changed
-        ]  # fmt: skip
-        self.repo.update_rows(Service, renamed)
-        self._withdraw_unlisted(Service, "service", states, records, _service_areas, "name")
-        self._withdraw(batch.withdrawn_services, states)
+        renamed_ids = {org_ids[ref] for ref in self.renamed_orgs if ref in org_ids}
+        unchanged = [
+            h.id for ref, h in held.items() if h.owner in renamed_ids and ref not in changed
+        ]
+        for start in range(0, len(unchanged), SERVICES_A_CHUNK):
+            states = self.repo.service_states(unchanged[start : start + SERVICES_A_CHUNK])
+            renamed = [
+                {"id": s["id"], "search_text": search_text(s["name"],
+                 self.org_names.get(s["organisation"]), s["description"], s["themes"])}
+                for s in states.values()
+            ]  # fmt: skip
+            self.repo.update_rows(Service, renamed)
+        self._withdraw_unlisted(Service, "service", held, records, _service_areas, "name")
+        self._withdraw(batch.withdrawn_services, held)
         return ids
 
     def _services_chunk(
@@ -793,9 +812,10 @@ class _Writer:
                 _service_areas(state),
             )
 
-    def _withdraw(self, refs: list[str], states: dict[str, dict[str, Any]]) -> None:
+    def _withdraw(self, refs: list[str], held: dict[str, Held]) -> None:
         """Withdraw these services (a write over the API), as a full import withdraws what
         its source no longer lists; a service already withdrawn is left as it is."""
+        states = self.repo.service_states([held[ref].id for ref in refs if ref in held])
         for ref in refs:
             state = states.get(ref)
             if state is None:
@@ -859,7 +879,7 @@ class _Writer:
         self._step("{verb} grants", len(records))
         if not records and self.options.mode != "full":  # nothing to compare or withdraw
             return
-        states = self.repo.grant_states()
+        held = self.repo.held(Grant)  # what each held grant's state is read by
         for rec in records.values():
             for role, ref in (("funder", rec.funder_ref), ("recipient", rec.recipient_ref)):
                 if ref not in org_ids:
@@ -875,7 +895,7 @@ class _Writer:
                         "services",
                         ref,
                     )
-            if rec.parent_ref and rec.parent_ref not in records and rec.parent_ref not in states:
+            if rec.parent_ref and rec.parent_ref not in records and rec.parent_ref not in held:
                 self.problems.append(
                     Problem(
                         f"Grant '{rec.ref}' is paid through grant '{rec.parent_ref}', which is "
@@ -887,12 +907,14 @@ class _Writer:
                         "warning",
                     )  # fmt: skip
                 )
-        ids = {ref: s["id"] for ref, s in states.items()}
+        ids = {ref: h.id for ref, h in held.items()}
         for chunk in _in_chunks(records):  # as services are: a chunk at a time
+            states = self.repo.grant_states_of([held[r].id for r in chunk if r in held])
             self._grants_chunk(chunk, states, org_ids, service_ids, ids)
+            del states
         if self._has_errors():
             raise _Rejected
-        self._withdraw_unlisted(Grant, "grant", states, records, lambda g: set(g["areas"]), "title")
+        self._withdraw_unlisted(Grant, "grant", held, records, lambda g: set(g["areas"]), "title")
 
     def _grants_chunk(
         self, records: dict[str, GrantRecord], states: dict[str, dict[str, Any]],
@@ -953,6 +975,10 @@ class _Writer:
         by_id = {old["id"]: old for old in existing.values()}
         named = {rec.service_ref for rec in batch.outcomes}
         coverage = {rec.ref: set(rec.coverage) for rec in batch.services if rec.ref in named}
+        # the areas (and refs) of the other services named, for their events
+        named_ids = {service_ids[r] for r in named if not coverage.get(r) and r in service_ids}
+        removed = (by_id[i]["service_id"] for i in batch.removed_outcomes if i in by_id)
+        self._read_held(named_ids | set(removed))
         for rec in batch.outcomes:
             self.progress.advance()
             sid = service_ids.get(rec.service_ref)

@@ -18,7 +18,7 @@ from directory.cli import cli
 from directory.ingest.apply import ImportOptions, import_batch
 from directory.ingest.records import Batch, OrganisationRecord, ServiceRecord
 from directory.ingest.values import loose_key
-from directory.store.models import Base, ChangeEvent, Lock, Organisation
+from directory.store.models import Base, ChangeArea, ChangeEvent, Lock, Organisation
 from directory.store.repositories.geography import GeographyRepository
 from tests.servers import settings_env
 
@@ -69,6 +69,15 @@ def dump(app: Any, *, skip: tuple[str, ...] = ("import_run",)) -> dict[str, list
 def events(app: Any) -> list[Any]:
     with app.extensions["directory"].db.engine.connect() as connection:
         return connection.execute(select(ChangeEvent.__table__).order_by(ChangeEvent.id)).all()
+
+
+def event_areas(app: Any) -> dict[int, set[str]]:
+    """Each change event's areas, by its id."""
+    out: dict[int, set[str]] = {}
+    with app.extensions["directory"].db.engine.connect() as connection:
+        for event_id, code in connection.execute(select(ChangeArea.event_id, ChangeArea.area_code)):
+            out.setdefault(event_id, set()).add(code)
+    return out
 
 
 def test_import_creates_and_a_reimport_changes_nothing(writable_app, tmp_path):
@@ -649,4 +658,64 @@ def test_services_written_a_chunk_at_a_time_are_the_same_and_all_or_nothing(
     monkeypatch.setattr(apply, "SERVICES_A_CHUNK", 5_000)
     again = run(writable_app, "import", str(good))
     assert again.exit_code == 0 and "unchanged" in again.output
+    assert dump(writable_app) == tables
+
+
+def test_a_full_reimport_compares_each_chunk_with_the_held_states_read_for_it(
+    writable_app, tmp_path, monkeypatch
+):
+    """The held services and grants are read a chunk at a time, for the refs of the chunk
+    (and those withdrawn, a chunk at a time): in chunks of two, a full re-import still
+    updates, creates and withdraws each service and grant once, with its areas, and the
+    organisation's new name is searchable in its services the import left unchanged."""
+    import directory.ingest.apply as apply
+    import directory.store.repositories.directory as repository
+
+    monkeypatch.setattr(apply, "SERVICES_A_CHUNK", 2)
+    monkeypatch.setattr(repository, "_CHUNK", 2)
+    head = "Service ref,Service name,Organisation ref,Organisation name,Coverage,Grant ref,Funder,Amount\n"
+
+    def sheet(name: str, services: dict[int, str], organisation: str) -> Path:
+        rows = [
+            f"S-{n},{title},GB-CHC-1,{organisation},{area},G-{n},MOPAC,£{n}k\n"
+            for n, title in services.items()
+            for area in ["Kingston" if n % 2 else "Hackney"]
+        ]
+        return write(tmp_path, name, head + "".join(rows))
+
+    first = sheet("first.csv", {n: f"Club {n}" for n in range(1, 6)}, "Alpha Trust")
+    assert run(writable_app, "import", str(first), "--source", "s").exit_code == 0
+    seen = len(events(writable_app))
+    second = sheet(
+        "second.csv", {1: "Brand new club", 2: "Club 2", 3: "Club 3", 6: "Club 6"}, "Beta Trust"
+    )
+    result = run(writable_app, "import", str(second), "--source", "s", "--mode", "full")
+    assert result.exit_code == 0, result.output
+    got = {(e.entity, e.entity_ref, e.action): e for e in events(writable_app)[seen:]}
+    assert sorted(got) == [
+        ("grant", "G-4", "withdrawn"),
+        ("grant", "G-5", "withdrawn"),
+        ("grant", "G-6", "created"),
+        ("organisation", "GB-CHC-1", "updated"),
+        ("service", "S-1", "updated"),
+        ("service", "S-4", "withdrawn"),
+        ("service", "S-5", "withdrawn"),
+        ("service", "S-6", "created"),
+    ]
+    assert set(got["service", "S-1", "updated"].changes) == {"name"}
+    areas = event_areas(writable_app)
+    assert areas[got["service", "S-4", "withdrawn"].id] == {"E09000012"}  # Hackney
+    assert areas[got["service", "S-5", "withdrawn"].id] == {"E09000021"}  # Kingston
+    assert areas[got["grant", "G-5", "withdrawn"].id] == {"E09000021"}
+    client = writable_app.test_client()
+    found = client.get("/api/v1/services?q=beta").json["contents"]
+    assert sorted(s["ref"] for s in found) == ["S-1", "S-2", "S-3", "S-6"]
+    listed = client.get("/api/v1/services?per_page=100").json["contents"]
+    assert sorted(s["ref"] for s in listed) == ["S-1", "S-2", "S-3", "S-6"]
+    # the same file in one chunk: nothing left to do
+    tables = dump(writable_app)
+    monkeypatch.setattr(apply, "SERVICES_A_CHUNK", 5_000)
+    monkeypatch.setattr(repository, "_CHUNK", 500)
+    again = run(writable_app, "import", str(second), "--source", "s", "--mode", "full")
+    assert again.exit_code == 0 and "unchanged" in again.output, again.output
     assert dump(writable_app) == tables

@@ -12,9 +12,9 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import JSON, and_, case, delete, func, insert, null, or_, select, text, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -61,6 +61,18 @@ PUBLIC_CONTACT = select(
     *(c for c in PatchContact.__table__.c if c.key not in ("email", "email_public")),
     case((PatchContact.email_public, PatchContact.email), else_=None).label("email"),
 )
+
+
+class Held(NamedTuple):
+    """A service or grant held in the directory, as an import sees those it does not list
+    (:meth:`DirectoryRepository.held`)."""
+
+    id: int
+    source: str
+    withdrawn: bool
+    owner: int | None  # a service's organisation id (None for a grant)
+
+
 #: rows fetched at a time when the index streams services and sites
 STREAM_BATCH = 2_000
 
@@ -149,10 +161,18 @@ class DirectoryRepository:
         }
 
     def service_states(self, ids: Collection[int] | None = None) -> dict[str, dict[str, Any]]:
-        """Every service (or those of ``ids``) as the importer compares them, by ref."""
+        """Every service (or those of ``ids``) as the importer compares them, by ref; ids
+        are read ``_CHUNK`` at a time."""
+        if ids is None:
+            return self._service_states(None)
+        states: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            states.update(self._service_states(chunk))
+        return states
 
+    def _service_states(self, ids: Sequence[int] | None) -> dict[str, dict[str, Any]]:
         def of(column: Any) -> list[Any]:
-            return [] if ids is None else [column.in_(sorted(ids))]
+            return [] if ids is None else [column.in_(ids)]
 
         themes: dict[int, list[str]] = defaultdict(list)
         for service_id, theme_id in self.session.execute(
@@ -177,21 +197,38 @@ class DirectoryRepository:
                     "ward_code": r.ward_code,
                 }
             )
-        org_refs = dict(self.session.execute(select(Organisation.id, Organisation.ref)).all())
         states = {}
-        for r in self.session.execute(select(Service.__table__).where(*of(Service.id))).all():
+        services = select(Service.__table__, Organisation.ref.label("organisation_ref")).join(
+            Organisation, Organisation.id == Service.organisation_id
+        )
+        for r in self.session.execute(services.where(*of(Service.id))).all():
             states[r.ref] = {
                 "id": r.id,
                 "organisation_id": r.organisation_id,
                 "source": r.source,
                 "withdrawn_at": r.withdrawn_at,
-                "organisation": org_refs[r.organisation_id],
+                "organisation": r.organisation_ref,
                 **{f: getattr(r, f) for f in SERVICE_FIELDS},
                 "themes": sorted(themes[r.id]),
                 "coverage": sorted(areas[r.id]),
                 "locations": sorted(locations[r.id], key=lambda loc: loc["ref"]),
             }
         return states
+
+    def held(self, model: type) -> dict[str, Held]:
+        """Every service or grant (``model``) by ref, with only what an import needs of
+        those it does not list (:class:`Held`): 200 bytes each, where a whole state
+        (:meth:`service_states`) is 3 KB."""
+        table = model.__table__  # type: ignore[attr-defined]
+        owner = table.c.organisation_id if model is Service else null()
+        sources: dict[str, str] = {}  # one copy of each source's name
+        rows = self.session.execute(
+            select(table.c.ref, table.c.id, table.c.source, table.c.withdrawn_at, owner)
+        )
+        return {
+            ref: Held(id_, sources.setdefault(source, source), withdrawn is not None, owner_id)
+            for ref, id_, source, withdrawn, owner_id in rows
+        }
 
     def grant_states(self) -> dict[str, dict[str, Any]]:
         org_refs = dict(self.session.execute(select(Organisation.id, Organisation.ref)).all())
