@@ -9,8 +9,9 @@ services and grants that it no longer lists are withdrawn (``withdrawn_at``), ne
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ from directory.ingest.records import (
     OrganisationRecord,
     Problem,
     ServiceRecord,
+    ServiceStream,
 )
 from directory.ingest.values import financial_year_of, loose_key
 from directory.progress import QUIET, Progress
@@ -402,6 +404,8 @@ class _Writer:
     events: list[dict[str, Any]] = field(default_factory=list)
     events_written: int = 0
     postcodes: dict[str, Any] = field(default_factory=dict)  # canonical → its row
+    #: an organisation ref of the batch → the ref it is held under, where they differ
+    held_orgs: dict[str, str] = field(default_factory=dict)
     #: held services read for the outcomes step, by id (as ``service_states`` reads them)
     held_services: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -492,7 +496,7 @@ class _Writer:
                 plan.owned.append({"id": old["id"], "source": self.options.source})
 
     def _withdraw_unlisted(
-        self, model: type, entity: str, held: dict[str, Held], records: dict[str, Any],
+        self, model: type, entity: str, held: dict[str, Held], records: Collection[str],
         areas: Callable[[dict[str, Any]], set[str]], name: str,
     ) -> None:  # fmt: skip
         """In full mode: withdraw what this source owns and no longer lists (their states
@@ -622,9 +626,7 @@ class _Writer:
         records, same_as = match_organisations(batch.organisations, states)
         # the services and grants name the organisation as it is held (so a re-import of the
         # same file compares equal and changes nothing)
-        held = {ref: target for ref, (target, _how) in same_as.items()}
-        for service in batch.services:
-            service.organisation_ref = held.get(service.organisation_ref, service.organisation_ref)
+        held = self.held_orgs = {ref: target for ref, (target, _how) in same_as.items()}
         for grant in batch.grants:
             grant.funder_ref = held.get(grant.funder_ref, grant.funder_ref)
             grant.recipient_ref = held.get(grant.recipient_ref, grant.recipient_ref)
@@ -691,34 +693,32 @@ class _Writer:
 
     # -- services -----------------------------------------------------------------------------
     def _services(self, batch: Batch, org_ids: dict[str, int]) -> dict[str, int]:
-        self._step("{verb} services", len({rec.ref for rec in batch.services}))
+        services = batch.services
+        unique = services if isinstance(services, ServiceStream) else {s.ref for s in services}
+        self._step("{verb} services", len(unique))
         held = self.repo.held(Service)  # what each held service's state is read by
-        records: dict[str, ServiceRecord] = {}
-        for rec in batch.services:
-            if rec.organisation_ref not in org_ids:
-                self._error(
-                    f"Service '{rec.ref}' names organisation '{rec.organisation_ref}', which is "
-                    "neither in this file nor in the directory.",
-                    "organisation",
-                    rec.organisation_ref,
-                )
-            records[rec.ref] = rec
-        if self._has_errors():
-            raise _Rejected
-        # every site's postcode: those the reader read ahead as they are (not a second copy
-        # of each row: 70,000 sites at 100k), the rest in a few queries
-        wanted = {loc.postcode for rec in records.values() for loc in rec.locations if loc.postcode}
-        read = self.ctx.postcodes_read() if self.ctx is not None else {}
-        self.postcodes = {pc: row for pc in wanted if (row := read.get(pc)) is not None}
-        self.postcodes.update(self.geo.postcodes(pc for pc in wanted if pc not in read))
         ids = {ref: h.id for ref, h in held.items()}
+        listed: set[str] = set()
         changed: set[str] = set()
-        # a chunk at a time: its rows to write are made, written and let go before the
-        # next's (a whole 100,000-service file's at once were 120 MB more at the peak).
-        # Every chunk is checked; once one has an error nothing more is written, and the
-        # import is refused (and its transaction rolled back) after the last.
-        # and so are the held states they are compared with, read for the chunk's refs
-        for chunk in _in_chunks(records):
+        # a chunk at a time: its records (a sheet's read again from the file), the held
+        # states they are compared with and its rows to write are made, written and let go
+        # before the next's (a whole 100,000-service file's at once were 400 MB more at the
+        # peak). Every chunk is checked; once one has an error nothing more is written, and
+        # the import is refused (and its transaction rolled back) after the last.
+        for chunk in _service_chunks(batch.services):
+            listed.update(chunk)
+            for rec in chunk.values():
+                rec.organisation_ref = self.held_orgs.get(
+                    rec.organisation_ref, rec.organisation_ref
+                )
+                if rec.organisation_ref not in org_ids:
+                    self._error(
+                        f"Service '{rec.ref}' names organisation '{rec.organisation_ref}', which"
+                        " is neither in this file nor in the directory.",
+                        "organisation",
+                        rec.organisation_ref,
+                    )
+            self._read_postcodes(chunk)
             states = self.repo.service_states([held[r].id for r in chunk if r in held])
             self._services_chunk(chunk, states, org_ids, ids, changed)
             del states
@@ -737,9 +737,17 @@ class _Writer:
                 for s in states.values()
             ]  # fmt: skip
             self.repo.update_rows(Service, renamed)
-        self._withdraw_unlisted(Service, "service", held, records, _service_areas, "name")
+        self._withdraw_unlisted(Service, "service", held, listed, _service_areas, "name")
         self._withdraw(batch.withdrawn_services, held)
         return ids
+
+    def _read_postcodes(self, records: dict[str, ServiceRecord]) -> None:
+        """The postcodes of these services' sites: those the reader read ahead as they
+        are (not a second copy of each row), the rest in a few queries."""
+        wanted = {loc.postcode for rec in records.values() for loc in rec.locations if loc.postcode}
+        read = self.ctx.postcodes_read() if self.ctx is not None else {}
+        self.postcodes = {pc: row for pc in wanted if (row := read.get(pc)) is not None}
+        self.postcodes.update(self.geo.postcodes(pc for pc in wanted if pc not in read))
 
     def _services_chunk(
         self, records: dict[str, ServiceRecord], states: dict[str, dict[str, Any]],
@@ -974,7 +982,11 @@ class _Writer:
         existing = self.repo.outcome_keys()
         by_id = {old["id"]: old for old in existing.values()}
         named = {rec.service_ref for rec in batch.outcomes}
-        coverage = {rec.ref: set(rec.coverage) for rec in batch.services if rec.ref in named}
+        coverage = {  # (a sheet has no outcomes: its services are not read again for them)
+            rec.ref: set(rec.coverage)
+            for rec in (batch.services if named else ())
+            if rec.ref in named
+        }
         # the areas (and refs) of the other services named, for their events
         named_ids = {service_ids[r] for r in named if not coverage.get(r) and r in service_ids}
         removed = (by_id[i]["service_id"] for i in batch.removed_outcomes if i in by_id)
@@ -1086,6 +1098,20 @@ def _in_chunks(records: dict[str, T]) -> Iterator[dict[str, T]]:
     refs = list(records)
     for start in range(0, len(refs), SERVICES_A_CHUNK):
         yield {ref: records[ref] for ref in refs[start : start + SERVICES_A_CHUNK]}
+
+
+def _service_chunks(
+    services: list[ServiceRecord] | ServiceStream,
+) -> Iterator[dict[str, ServiceRecord]]:
+    """The services by ref, ``SERVICES_A_CHUNK`` at a time: a list's whole first (a later
+    record of a ref replaces an earlier one, in its place), a stream's as it reads them
+    (each ref is there once)."""
+    if isinstance(services, list):
+        yield from _in_chunks({rec.ref: rec for rec in services})
+        return
+    records = iter(services)
+    while chunk := {rec.ref: rec for rec in itertools.islice(records, SERVICES_A_CHUNK)}:
+        yield chunk
 
 
 def _opportunities_step(writer: _Writer, batch: Batch, org_ids: dict[str, int]) -> None:

@@ -17,7 +17,7 @@ import itertools
 import re
 import warnings
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,8 +31,10 @@ __all__ = [
     "MAX_ROWS",
     "ReadError",
     "Row",
+    "Sheet",
     "Table",
     "normalise_header",
+    "read_sheet",
     "read_table",
     "write_table",
 ]
@@ -118,10 +120,48 @@ class Table:
 
     def column(self, key: str) -> str:
         """The heading as written for a key (for messages); the key itself if unknown."""
-        try:
-            return self.columns[self.keys.index(key)]
-        except ValueError:
-            return key
+        return _column(self.columns, self.keys, key)
+
+    def each_row(self) -> Iterator[Row]:
+        """The rows, as :meth:`Sheet.each_row` gives a sheet's."""
+        return iter(self.rows)
+
+
+def _column(columns: list[str], keys: list[str], key: str) -> str:
+    try:
+        return columns[keys.index(key)]
+    except ValueError:
+        return key
+
+
+#: numbered rows of cells as a file holds them, header and all: read from its bytes afresh
+#: each time it is called
+Cells = Callable[[], Generator[tuple[int, Sequence[Any]]]]
+
+
+@dataclass
+class Sheet:
+    """A sheet read as it is needed: its headings at once, its rows each time
+    :meth:`each_row` is called, from the file's bytes (none held in between). A 100,000-row
+    sheet held as a :class:`Table` is 170 MB; an import reads its rows twice instead."""
+
+    columns: list[str]
+    keys: list[str]
+    source: str
+    sheet: str | None
+    _cells: Cells
+    _positions: list[int]
+
+    def column(self, key: str) -> str:
+        """The heading as written for a key (for messages); the key itself if unknown."""
+        return _column(self.columns, self.keys, key)
+
+    def each_row(self) -> Iterator[Row]:
+        """The data rows, read again from the file; raises :class:`ReadError` where
+        :func:`read_table` would (too many rows, a cell too long, malformed CSV)."""
+        numbered = self._cells()
+        _header_row(numbered)
+        return _data_rows(numbered, self.keys, self._positions, self.source)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -157,6 +197,42 @@ def read_table(
     if kind == "xlsx":
         return _read_xlsx(data, label, sheet)
     return _read_csv(data, label)
+
+
+def read_sheet(
+    data: bytes, *, format: str | None = None, sheet: str | None = None, name: str | None = None
+) -> Sheet:
+    """:func:`read_table` without reading the rows: a :class:`Sheet` that reads them from
+    ``data`` each time they are asked for. Its headings are read now, so a file that cannot
+    be read, or has no header row, is a :class:`ReadError` here."""
+    label = name or "upload"
+    kind = _format_of(data, format, label)
+    if kind == "xlsx":
+        _check_unzipped_size(data, label)
+        titles: list[str] = []
+
+        def cells() -> Generator[tuple[int, Sequence[Any]]]:
+            return _xlsx_cells(data, label, sheet, titles)
+
+    else:
+        text = _decode(data)  # its encoding checked now; decoded again for each reading
+        delimiter = _sniff_delimiter("".join(itertools.islice(_lines(text), 50)))
+        del text
+
+        def cells() -> Generator[tuple[int, Sequence[Any]]]:
+            reader = csv.reader(_lines(_decode(data)), delimiter=delimiter)
+            return _numbered(reader, label)
+
+    first = cells()
+    try:
+        header = _header_row(first)
+    finally:
+        first.close()  # a workbook is closed at once, not when collected
+    if header is None:
+        raise ReadError(f"The file {label} has no header row (it is empty)")
+    columns, keys, positions = _header(header)
+    title = titles[0] if kind == "xlsx" else None
+    return Sheet(columns, keys, label, title, cells, positions)
 
 
 def _format_of(data: bytes, format: str | None, label: str) -> str:
@@ -242,7 +318,7 @@ def _lines(text: str) -> Iterator[str]:
     return (match.group() for match in _LINE.finditer(text))
 
 
-def _numbered(reader: Iterable[list[str]], label: str) -> Iterator[tuple[int, Sequence[Any]]]:
+def _numbered(reader: Iterable[list[str]], label: str) -> Generator[tuple[int, Sequence[Any]]]:
     """CSV records numbered as a spreadsheet program numbers them (a quoted cell that spans
     lines is still one row); a malformed file becomes a ReadError."""
     number = 0
@@ -288,25 +364,42 @@ def _build_table(
     numbered: Iterable[tuple[int, Sequence[Any]]], label: str, sheet: str | None
 ) -> Table:
     """Turn numbered rows of cells into a Table: the first non-blank row is the header."""
-    columns: list[str] = []
-    keys: list[str] = []
-    positions: list[int] = []  # the cell index of each heading
-    header_found = False
-    rows: list[Row] = []
+    numbered = iter(numbered)
+    header = _header_row(numbered)
+    if header is None:
+        raise ReadError(f"The file {label} has no header row (it is empty)")
+    columns, keys, positions = _header(header)
+    rows = list(_data_rows(numbered, keys, positions, label))
+    return Table(columns=columns, keys=keys, rows=rows, source=label, sheet=sheet)
+
+
+def _header_row(numbered: Iterator[tuple[int, Sequence[Any]]]) -> Sequence[Any] | None:
+    """The first row that is not blank (taken from ``numbered``), or None."""
+    for _number, cells in numbered:
+        if not all(_is_blank(cell) for cell in cells):
+            return cells
+    return None
+
+
+def _data_rows(
+    numbered: Iterator[tuple[int, Sequence[Any]]],
+    keys: list[str],
+    positions: list[int],  # the cell index of each heading
+    label: str,
+) -> Iterator[Row]:
+    """The rows after the header that are not blank, each with a value for every key."""
+    used = set(positions)
+    by_key = {key: n for n, key in enumerate(keys)}  # shared by every row
+    with_extra = {**by_key, EXTRA: len(keys)}
+    count = 0
     for number, cells in numbered:
         if all(_is_blank(cell) for cell in cells):
             continue
-        if not header_found:
-            columns, keys, positions = _header(cells)
-            header_found = True
-            used = set(positions)
-            by_key = {key: n for n, key in enumerate(keys)}  # shared by every row
-            with_extra = {**by_key, EXTRA: len(keys)}
-            continue
-        if len(rows) >= MAX_ROWS:
+        if count >= MAX_ROWS:
             raise ReadError(
                 f"The file has more than {MAX_ROWS:,} rows of data; split it into smaller files"
             )
+        count += 1
         for index, cell in enumerate(cells):
             if isinstance(cell, str) and len(cell) > MAX_CELL_CHARS:
                 raise ReadError(
@@ -321,12 +414,9 @@ def _build_table(
             cell for index, cell in enumerate(cells) if index not in used and not _is_blank(cell)
         ]
         if extra:
-            rows.append(Row(number, RowValues(with_extra, (*values, extra))))
+            yield Row(number, RowValues(with_extra, (*values, extra)))
         else:
-            rows.append(Row(number, RowValues(by_key, tuple(values))))
-    if not header_found:
-        raise ReadError(f"The file {label} has no header row (it is empty)")
-    return Table(columns=columns, keys=keys, rows=rows, source=label, sheet=sheet)
+            yield Row(number, RowValues(by_key, tuple(values)))
 
 
 def _header(cells: Sequence[Any]) -> tuple[list[str], list[str], list[int]]:
@@ -389,10 +479,24 @@ def _check_unzipped_size(data: bytes, label: str) -> None:
 
 
 def _read_xlsx(data: bytes, label: str, sheet: str | None) -> Table:
+    _check_unzipped_size(data, label)
+    titles: list[str] = []
+    numbered = _xlsx_cells(data, label, sheet, titles)
+    try:
+        table = _build_table(numbered, label, None)
+    finally:
+        numbered.close()
+    table.sheet = titles[0]
+    return table
+
+
+def _xlsx_cells(
+    data: bytes, label: str, sheet: str | None, titles: list[str]
+) -> Generator[tuple[int, Sequence[Any]]]:
+    """The numbered rows of cells of the sheet (the first, or ``sheet``) of a workbook
+    whose unzipped size has been checked; its title is put in ``titles`` once opened."""
     # openpyxl is imported here so that CSV-only callers do not pay for it
     from openpyxl import load_workbook
-
-    _check_unzipped_size(data, label)
 
     with warnings.catch_warnings():
         # openpyxl warns about features it drops (data validation, conditional formats,
@@ -407,12 +511,10 @@ def _read_xlsx(data: bytes, label: str, sheet: str | None) -> Table:
             ) from error
         try:
             worksheet = _pick_sheet(workbook.worksheets, sheet, label)
+            titles[:] = [worksheet.title]
             worksheet.reset_dimensions()  # do not trust the size the file claims
-            numbered = enumerate(worksheet.iter_rows(values_only=True), start=1)
             try:
-                return _build_table(numbered, label, worksheet.title)
-            except ReadError:
-                raise
+                yield from enumerate(worksheet.iter_rows(values_only=True), start=1)
             except Exception as error:  # damaged sheet XML
                 raise ReadError(
                     f"The sheet '{worksheet.title}' in {label} cannot be read (it may be "

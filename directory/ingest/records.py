@@ -11,7 +11,7 @@ and imports upsert by it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -210,12 +210,33 @@ class ProblemLog:
         self.problems.append(Problem(message, row, column, _shown(value), "warning"))
 
 
+class ServiceStream:
+    """Services made again each time they are iterated (from a sheet's rows, read from
+    its file once more) instead of held: a 100,000-row sheet's are 85 MB. Its length is
+    known from the first reading."""
+
+    def __init__(self, read: Callable[[], Iterator[ServiceRecord]], count: int) -> None:
+        self._read = read
+        self._count = count
+
+    def __iter__(self) -> Iterator[ServiceRecord]:
+        return self._read()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __repr__(self) -> str:
+        return f"ServiceStream({self._count} services)"
+
+
 @dataclass
 class Batch(ProblemLog):
     """Everything read from one source file."""
 
     organisations: list[OrganisationRecord] = field(default_factory=list)
-    services: list[ServiceRecord] = field(default_factory=list)
+    #: a list, or a sheet's services read again as they are written (whose refs are then
+    #: the only ones of their rows: a batch with errors is not applied)
+    services: list[ServiceRecord] | ServiceStream = field(default_factory=list)
     grants: list[GrantRecord] = field(default_factory=list)
     outcomes: list[OutcomeRecord] = field(default_factory=list)
     contacts: list[ContactRecord] = field(default_factory=list)

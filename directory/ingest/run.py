@@ -32,8 +32,9 @@ from directory.ingest.opportunity_sheet import SHEET as OPPORTUNITY_SHEET
 from directory.ingest.opportunity_sheet import add_opportunities
 from directory.ingest.readers import (
     ReadError,
-    Table,
+    Sheet,
     normalise_header,
+    read_sheet,
     read_table,
     sheet_names,
 )
@@ -99,9 +100,9 @@ def detect_format(data: bytes, name: str) -> str:
     return _sniff(data, name)[0]
 
 
-def _sniff(data: bytes, name: str) -> tuple[str, Table | None]:
-    """The format (as :func:`detect_format`) and the spreadsheet read to tell it, if one
-    was, so the template reader need not read the file a second time."""
+def _sniff(data: bytes, name: str) -> tuple[str, Sheet | None]:
+    """The format (as :func:`detect_format`) and the spreadsheet whose headings told it,
+    if one was, so the template reader need not read them a second time."""
     suffix = Path(name).suffix.lower()
     head = data[:4].lstrip(b"\xef\xbb\xbf").lstrip()
     if suffix == ".json" or head[:1] in (b"{", b"["):
@@ -111,7 +112,7 @@ def _sniff(data: bytes, name: str) -> tuple[str, Table | None]:
             return ("hsds" if suffix != ".json" else "360giving"), None
         return ("360giving" if isinstance(parsed, dict) and "grants" in parsed else "hsds"), None
     try:
-        table = read_table(data, name=name)
+        table = read_sheet(data, name=name)
     except ReadError:
         return "template", None
     keys = set(table.keys)
@@ -129,12 +130,13 @@ def read_source(
     *,
     progress: Progress = QUIET,
     label: str = "checking rows",
-    table: Table | None = None,
+    table: Sheet | None = None,
 ) -> Batch:
     """Read the bytes in ``fmt`` into a Batch; an unreadable file is one error in it.
     A spreadsheet in the template is checked row by row: ``progress`` is told that step
-    (``label``) and its rows. ``table``, if given, is the spreadsheet already read from
-    ``data``."""
+    (``label``) and its rows. ``table``, if given, is the spreadsheet's headings already
+    read from ``data``. A template's services are read again as they are written
+    (:func:`read_template`)."""
     is_json = data[:4].lstrip(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
     try:
         if fmt == "hsds":
@@ -142,9 +144,8 @@ def read_source(
         if fmt == "360giving":
             return read_360giving_json(data, ctx) if is_json else read_360giving_table(data, ctx)
         if table is None:
-            table = read_table(data, name=name)
-        progress.step(label, total=len(table.rows))
-        batch = read_template(table, ctx, on_rows=progress.advance)
+            table = read_sheet(data, name=name)
+        batch = read_template(table, ctx, progress=progress, label=label)
         # a workbook: its "Opportunities" sheet too, if it has one
         if data[:2] == b"PK" and OPPORTUNITY_SHEET.casefold() in sheet_names(data, name):
             sheet = read_table(data, name=name, sheet=OPPORTUNITY_SHEET)

@@ -24,9 +24,10 @@ service nor fund one. Site refs are always ``<service ref>#site``.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -37,6 +38,7 @@ from directory.ingest.context import known_organisations
 from directory.ingest.readers import (
     EXTRA,
     Row,
+    Sheet,
     Table,
     add_sheet,
     normalise_header,
@@ -50,7 +52,9 @@ from directory.ingest.records import (
     GrantRecord,
     LocationRecord,
     OrganisationRecord,
+    ProblemLog,
     ServiceRecord,
+    ServiceStream,
 )
 from directory.ingest.values import (
     clean_text,
@@ -66,6 +70,7 @@ from directory.ingest.values import (
     parse_url,
     slug,
 )
+from directory.progress import QUIET, Progress
 
 __all__ = [
     "COLUMNS",
@@ -392,7 +397,7 @@ class _Layout:
     missing: set[str]  # headings of required columns the sheet lacks
 
 
-def _layout(table: Table, batch: Batch) -> _Layout:
+def _layout(table: Table | Sheet, batch: Batch) -> _Layout:
     keys = list(table.keys)
     shown = {key: table.column(key) for key in keys}
     claimed: set[str] = set()
@@ -432,7 +437,7 @@ def _blank(value: Any) -> bool:
 class _Cells:
     """The cells of one row, read column by column; bad cells become batch errors."""
 
-    def __init__(self, row: Row, layout: _Layout, batch: Batch) -> None:
+    def __init__(self, row: Row, layout: _Layout, batch: ProblemLog) -> None:
         self.row = row
         self.layout = layout
         self.batch = batch
@@ -519,57 +524,90 @@ _GRANT_FIELDS = {
 _NEUTRALISED = ("'=", "'+", "'-", "'@")
 
 
+#: rows read together: their site postcodes looked up in one go
+ROWS_A_CHUNK = 5_000
+
+
 def read_template(
-    table: Table, ctx: Context, *, on_rows: Callable[[int], None] | None = None
+    table: Table | Sheet, ctx: Context, *, progress: Progress = QUIET, label: str = "checking rows"
 ) -> Batch:
     """Records from a sheet laid out as the template (any column order; extra columns are
     warned about; other accepted headings are in ``Column.aliases``). Every row is checked
     and every problem reported; the batch is only fit to apply when it has no errors.
-    ``on_rows``, if given, is told how many of the table's rows are done as they are (all
-    of them in the end, blank ones included), for whoever shows progress. The table's rows
-    are taken: it is left with none."""
-    done = on_rows or (lambda _n: None)
+    ``progress`` is told the step (``label``) and its rows as they are checked.
+
+    A :class:`Table`'s services are kept in the batch. A :class:`Sheet` is read without
+    holding its rows: once for who each organisation name is (a Funder may name a provider
+    of a later row), once to check every row, keeping only what rows must agree on (refs,
+    organisations, grants); ``batch.services`` is then a :class:`ServiceStream` that reads
+    the rows a third time, as the import writes them."""
     batch = Batch()
     layout = _layout(table, batch)
-    # the table's rows are taken, and each let go once read: a big sheet is not held beside
-    # its records (100 MB less at the peak of a 100,000-row import)
-    taken, table.rows = table.rows, []
-    rows: list[Row | None] = []
-    for row in taken:
-        if row.values.get(EXTRA):
-            batch.warning(
-                "This row has values in cells with no heading; they are ignored.",
-                row=row.number,
-                value="; ".join(str(v) for v in row.values[EXTRA]),
-            )
-        if not all(_blank(v) for k, v in row.values.items() if k != EXTRA):
-            rows.append(row)
-    done(len(taken) - len(rows))  # blank rows: nothing more to read
-    del taken
-    if not rows:
+    scratch = ProblemLog()  # what a reading only to look something up finds is not reported
+    providers: dict[str, str] = {}  # loose organisation name → the first row's ref for it
+    count = 0
+    for row in table.each_row():
+        count += 1
+        if _filled(row):
+            ref, name = _organisation_named(_Cells(row, layout, scratch))
+            if ref is not None and name is not None:
+                providers.setdefault(loose_key(name), ref)
+            scratch.problems.clear()
+    progress.step(label, total=count)
+    keep = isinstance(table, Table)
+    assembly = _Assembly(providers, keep)
+    extras, checked = ProblemLog(), ProblemLog()  # reported in that order, then assembly's
+    rows = table.each_row()
+    for chunk in iter(lambda: list(itertools.islice(rows, ROWS_A_CHUNK)), []):
+        for row in chunk:
+            if row.values.get(EXTRA):
+                extras.warning(
+                    "This row has values in cells with no heading; they are ignored.",
+                    row=row.number,
+                    value="; ".join(str(v) for v in row.values[EXTRA]),
+                )
+        filled = [row for row in chunk if _filled(row)]
+        progress.advance(len(chunk) - len(filled))  # blank rows: nothing more to read
+        sites = (_Cells(row, layout, scratch).text("Site postcode") for row in filled)
+        ctx.read_postcodes(text for text in sites if text)
+        for row in filled:
+            assembly.add(_read_row(_Cells(row, layout, checked), ctx))
+            progress.advance()
+    batch.problems += extras.problems
+    if not assembly.rows:
         batch.warning("The sheet has no rows: there is nothing to import.")
         return batch
-    sites = (_Cells(row, layout, batch).text("Site postcode") for row in rows if row)
-    ctx.read_postcodes(text for text in sites if text)
-    read = []
-    for number, row in enumerate(rows):
-        assert row is not None
-        read.append(_read_row(_Cells(row, layout, batch), ctx))
-        rows[number] = None
-        done(1)
-    _assemble(read, batch)
+    batch.problems += checked.problems
+    assembly.finish(batch)
+    if not keep:
+        assert isinstance(table, Sheet)
+        batch.services = ServiceStream(
+            functools.partial(_services_again, table, layout, ctx), assembly.services_read
+        )
     return batch
 
 
-def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
-    demo = bool(cells.parse("Demo", parse_bool))
-    out = _RowRead(cells.row.number, demo)
+def _filled(row: Row) -> bool:
+    """Whether a row has a value under a heading (a row of blanks is skipped)."""
+    return not all(_blank(v) for k, v in row.values.items() if k != EXTRA)
 
-    service_ref = cells.text("Service ref", required=True)
-    service_name = cells.text("Service name", required=True)
+
+def _services_again(table: Sheet, layout: _Layout, ctx: Context) -> Iterator[ServiceRecord]:
+    """The services of the sheet's rows, read again as :func:`read_template` read them
+    (their problems were reported then: the batch is only applied without errors, so every
+    ref is the only one of its row)."""
+    scratch = ProblemLog()
+    for row in table.each_row():
+        if _filled(row):
+            service = _read_row(_Cells(row, layout, scratch), ctx).service
+            scratch.problems.clear()
+            if service is not None:
+                yield service
+
+
+def _organisation_named(cells: _Cells) -> tuple[str | None, str | None]:
+    """(ref, name) of the row's organisation: the ref given, else made from the name."""
     org_name = cells.text("Organisation name", required=True)
-
-    # organisation
     org_ref = cells.text("Organisation ref")
     if org_ref is not None and re.search(r"\s", org_ref):
         cells.error(
@@ -580,6 +618,18 @@ def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
         org_ref = None
     if org_ref is None and org_name is not None:
         org_ref = organisation_ref_for(org_name)
+    return org_ref, org_name
+
+
+def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
+    demo = bool(cells.parse("Demo", parse_bool))
+    out = _RowRead(cells.row.number, demo)
+
+    service_ref = cells.text("Service ref", required=True)
+    service_name = cells.text("Service name", required=True)
+
+    # organisation
+    org_ref, org_name = _organisation_named(cells)
     org_type = _org_type(cells)
     company = cells.text("Company number")
     if company is not None and company.isdigit() and len(company) < 8:
@@ -839,54 +889,76 @@ class _GrantSeen:
     paid_through_row: int
 
 
-def _assemble(rows: list[_RowRead], batch: Batch) -> None:
-    services: dict[str, int] = {}  # loose service ref → row
-    orgs: dict[str, _OrgSeen] = {}
-    grants: dict[str, _GrantSeen] = {}
-    provider_by_name: dict[str, str] = {}
-    for row in rows:
-        if row.provider is not None:
-            provider_by_name.setdefault(loose_key(row.provider.name), row.provider.ref)
+class _Assembly:
+    """The rows put together one at a time, in the sheet's order: a service ref used on
+    two rows, an organisation or grant that rows disagree on are errors; the funder a row
+    names by a provider's name is that provider."""
 
-    for row in rows:
+    def __init__(self, provider_by_name: dict[str, str], keep: bool) -> None:
+        self.provider_by_name = provider_by_name
+        self.keep = keep  # the services themselves, or only how many
+        self.log = ProblemLog()
+        self.rows = 0
+        self.services: list[ServiceRecord] = []
+        self.services_read = 0
+        self.refs: dict[str, int] = {}  # loose service ref → row
+        self.orgs: dict[str, _OrgSeen] = {}
+        self.grants: dict[str, _GrantSeen] = {}
+
+    def add(self, row: _RowRead) -> None:
+        self.rows += 1
         if row.service is not None:
             loose = row.service.ref.casefold()
-            if loose in services:
-                batch.error(
-                    f"Service ref '{row.service.ref}' is already used on row {services[loose]}:"
+            if loose in self.refs:
+                self.log.error(
+                    f"Service ref '{row.service.ref}' is already used on row {self.refs[loose]}:"
                     " each service has one row and its own ref.",
                     row=row.number,
                     column="Service ref",
                     value=row.service.ref,
                 )
-                continue
-            services[loose] = row.number
+                return
+            self.refs[loose] = row.number
         if row.provider is not None:
-            _add_org(orgs, row.provider, row.number, False, row.demo, "Organisation name", batch)
+            _add_org(
+                self.orgs, row.provider, row.number, False, row.demo, "Organisation name", self.log
+            )
         if row.funder is not None:
             funder = row.funder
-            if funder.from_name and loose_key(funder.name) in provider_by_name:
-                funder.ref = provider_by_name[loose_key(funder.name)]
+            if funder.from_name and loose_key(funder.name) in self.provider_by_name:
+                funder.ref = self.provider_by_name[loose_key(funder.name)]
                 if row.grant is not None:
                     row.grant.funder_ref = funder.ref
             record = OrganisationRecord(ref=funder.ref, name=funder.name, demo=row.demo)
-            _add_org(orgs, record, row.number, funder.placeholder, row.demo, "Funder", batch)
+            _add_org(
+                self.orgs, record, row.number, funder.placeholder, row.demo, "Funder", self.log
+            )
         if row.service is not None:
-            batch.services.append(row.service)
+            self.services_read += 1
+            if self.keep:
+                self.services.append(row.service)
         if row.grant is not None:
-            _add_grant(grants, row, batch)
+            _add_grant(self.grants, row, self.log)
 
-    for seen in orgs.values():
-        seen.record.demo = seen.demo
-        batch.organisations.append(seen.record)
-    payers = _Payers(grants, orgs) if any(g.paid_through for g in grants.values()) else None
-    for seen in grants.values():
-        if "areas" not in seen.given:
-            seen.record.areas = seen.coverage
-        if seen.paid_through is not None:
-            assert payers is not None
-            seen.record.parent_ref = _parent(seen, grants, payers, batch)
-        batch.grants.append(seen.record)
+    def finish(self, batch: Batch) -> None:
+        """The organisations and grants (and kept services) into ``batch``, its problems
+        after the rows'."""
+        batch.services = self.services
+        for seen in self.orgs.values():
+            seen.record.demo = seen.demo
+            batch.organisations.append(seen.record)
+        grants = self.grants
+        payers = (
+            _Payers(grants, self.orgs) if any(g.paid_through for g in grants.values()) else None
+        )
+        for seen in grants.values():
+            if "areas" not in seen.given:
+                seen.record.areas = seen.coverage
+            if seen.paid_through is not None:
+                assert payers is not None
+                seen.record.parent_ref = _parent(seen, grants, payers, self.log)
+            batch.grants.append(seen.record)
+        batch.problems += self.log.problems
 
 
 def _add_org(
@@ -896,7 +968,7 @@ def _add_org(
     placeholder: bool,
     demo: bool,
     column: str,
-    batch: Batch,
+    batch: ProblemLog,
 ) -> None:
     seen = orgs.get(record.ref)
     if seen is None:
@@ -936,7 +1008,7 @@ def _add_org(
             )
 
 
-def _add_grant(grants: dict[str, _GrantSeen], row: _RowRead, batch: Batch) -> None:
+def _add_grant(grants: dict[str, _GrantSeen], row: _RowRead, batch: ProblemLog) -> None:
     grant = row.grant
     assert grant is not None
     loose = grant.ref.casefold()
@@ -1018,7 +1090,7 @@ class _Payers:
 
 
 def _parent(
-    seen: _GrantSeen, grants: dict[str, _GrantSeen], payers: _Payers, batch: Batch
+    seen: _GrantSeen, grants: dict[str, _GrantSeen], payers: _Payers, batch: ProblemLog
 ) -> str | None:
     """The parent grant's ref for the Paid through text: a grant ref in the sheet, an
     organisation in the sheet with exactly one grant, or else a ref of a grant already in the
