@@ -579,7 +579,7 @@ def read_template(
         return batch
     batch.problems += checked.problems
     assembly.finish(batch)
-    if not keep:
+    if not keep and assembly.services_read:
         assert isinstance(table, Sheet)
         batch.services = ServiceStream(
             functools.partial(_services_again, table, layout, ctx), assembly.services_read
@@ -594,14 +594,15 @@ def _filled(row: Row) -> bool:
 
 def _services_again(table: Sheet, layout: _Layout, ctx: Context) -> Iterator[ServiceRecord]:
     """The services of the sheet's rows, read again as :func:`read_template` read them
-    (their problems were reported then: the batch is only applied without errors, so every
-    ref is the only one of its row)."""
+    (their problems were reported then), a ref used again skipped as it was there."""
     scratch = ProblemLog()
+    seen: set[str] = set()
     for row in table.each_row():
         if _filled(row):
-            service = _read_row(_Cells(row, layout, scratch), ctx).service
+            service = _read_row(_Cells(row, layout, scratch), ctx, grant=False).service
             scratch.problems.clear()
-            if service is not None:
+            if service is not None and (loose := service.ref.casefold()) not in seen:
+                seen.add(loose)
                 yield service
 
 
@@ -621,7 +622,8 @@ def _organisation_named(cells: _Cells) -> tuple[str | None, str | None]:
     return org_ref, org_name
 
 
-def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
+def _read_row(cells: _Cells, ctx: Context, *, grant: bool = True) -> _RowRead:
+    """The records of one row (its grant too, unless ``grant`` is false: half the work)."""
     demo = bool(cells.parse("Demo", parse_bool))
     out = _RowRead(cells.row.number, demo)
 
@@ -691,7 +693,8 @@ def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
         ):
             cells.parse(heading, parser)
 
-    _grant(cells, ctx, out, service_ref, org_ref, coverage)
+    if grant:
+        _grant(cells, ctx, out, service_ref, org_ref, coverage)
     return out
 
 

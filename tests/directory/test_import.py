@@ -4,6 +4,7 @@ refresh under a lock."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -719,3 +720,55 @@ def test_a_full_reimport_compares_each_chunk_with_the_held_states_read_for_it(
     again = run(writable_app, "import", str(second), "--source", "s", "--mode", "full")
     assert again.exit_code == 0 and "unchanged" in again.output, again.output
     assert dump(writable_app) == tables
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_sheet_read_as_an_import_reads_it_gives_the_batch_read_whole(
+    writable_app, tmp_path, shared_data_dir, fmt
+):
+    """An import reads a template without holding its rows (a Sheet, read once for the
+    organisation names, once to check, and again for the services as they are written):
+    over a generated directory with rows that must be put together across the sheet (a
+    funder named as a later row's provider, a grant on two rows that disagree, a service
+    ref used twice), the batch is the one read from the whole table."""
+    from directory.ingest.context import GeographyContext
+    from directory.ingest.readers import read_sheet, read_table, write_table
+    from directory.ingest.records import ServiceStream
+    from directory.ingest.template import HEADINGS, read_template
+    from directory.store.repositories.geography import GeographyRepository
+
+    spec = importlib.util.spec_from_file_location(
+        "make_directory", Path(__file__).resolve().parents[2] / "scripts" / "make_directory.py"
+    )
+    assert spec is not None and spec.loader is not None
+    make_directory = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_directory)
+    rows = make_directory.generate(600, 5, shared_data_dir)
+    column = {heading: n for n, heading in enumerate(HEADINGS)}
+    rows[550][column["Organisation name"]] = "Later Provider Trust"
+    rows[550][column["Organisation ref"]] = "GB-CHC-7654321"
+    rows[3][column["Funder"]] = "Later Provider Trust"
+    for n in (10, 20):
+        rows[n][column["Grant ref"]] = "SHARED-1"
+    rows[20][column["Amount"]] = "£1"
+    rows.append(list(rows[7]))  # the same service ref again
+    path = tmp_path / f"generated.{fmt}"
+    write_table(path, list(HEADINGS), rows, format=fmt)
+
+    state = writable_app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        snap = state.geography.get(GeographyRepository(connection))
+        whole = read_template(
+            read_table(path), GeographyContext(snap, GeographyRepository(connection))
+        )
+        sheet = read_sheet(path.read_bytes(), name=path.name)
+        streamed = read_template(sheet, GeographyContext(snap, GeographyRepository(connection)))
+    assert isinstance(streamed.services, ServiceStream)
+    assert len(streamed.services) == len(whole.services) == 600
+    assert list(streamed.services) == whole.services
+    assert streamed.problems == whole.problems
+    assert {p.row for p in whole.errors} == {22, 602}  # the grant's second row, the ref again
+    funded = next(g for g in whole.grants if "GEN-00003" in g.service_refs)
+    assert funded.funder_ref == "GB-CHC-7654321"  # the later row's provider
+    assert streamed.organisations == whole.organisations
+    assert streamed.grants == whole.grants

@@ -26,6 +26,33 @@ from directory.ingest.readers import (
 )
 from directory.ingest.values import parse_amount, parse_date
 
+_WHOLE = read_table
+
+
+@pytest.fixture(autouse=True, params=["whole", "sheet"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file here is read both ways: whole (``read_table``), and as an import reads a
+    template (``read_sheet``, its rows read from the file each time they are asked for,
+    twice here, the same both times). Rows, errors and all must be the same."""
+    if request.param == "sheet":
+        monkeypatch.setitem(globals(), "read_table", _read_as_sheet)
+
+
+def _read_as_sheet(
+    source: Path | bytes, *, format: str | None = None, sheet: str | None = None,
+    name: str | None = None,
+) -> Table:  # fmt: skip
+    if not isinstance(source, bytes | bytearray):
+        path = Path(source)
+        if not path.is_file():  # the path's own errors: read_sheet is given bytes
+            return _WHOLE(path, format=format, sheet=sheet, name=name)
+        source, name = path.read_bytes(), name or path.name
+    streamed = readers.read_sheet(bytes(source), format=format, sheet=sheet, name=name)
+    rows = list(streamed.each_row())
+    assert list(streamed.each_row()) == rows
+    return Table(streamed.columns, streamed.keys, rows, streamed.source, streamed.sheet)
+
+
 # -- normalise_header ---------------------------------------------------------------------------
 
 

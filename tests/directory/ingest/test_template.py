@@ -17,8 +17,15 @@ from openpyxl import load_workbook
 
 from directory.ingest.opportunity_sheet import COLUMNS as OPPORTUNITY_COLUMNS
 from directory.ingest.opportunity_sheet import HEADINGS as OPPORTUNITY_HEADINGS
-from directory.ingest.readers import Table, normalise_header, read_table, write_table
-from directory.ingest.records import Batch, GrantRecord, LocationRecord, Problem
+from directory.ingest.readers import (
+    Sheet,
+    Table,
+    normalise_header,
+    read_sheet,
+    read_table,
+    write_table,
+)
+from directory.ingest.records import Batch, GrantRecord, LocationRecord, Problem, ServiceStream
 from directory.ingest.template import (
     COLUMNS,
     MOPAC_NAME,
@@ -131,12 +138,46 @@ def csv_bytes(rows: list[dict[str, Any]], *, encoding: str = "utf-8", headings=N
     return out.getvalue().encode(encoding)
 
 
-def sheet(*rows: dict[str, Any], headings: list[str] | None = None) -> Table:
-    return read_table(csv_bytes(list(rows), headings=headings), format="csv")
+@pytest.fixture(autouse=True, params=["table", "sheet"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here reads its sheets both ways: whole (a Table, whose services the batch
+    keeps) and as an import reads them (a Sheet, whose rows are read again for the
+    services): the batches must be the same."""
+    monkeypatch.setattr(_READING, "way", request.param)
+    return str(request.param)
+
+
+class _READING:
+    way = "table"
+
+
+def load(source: Path | bytes, *, format: str | None = None) -> Table | Sheet:
+    """The file as the test's way of reading has it (:func:`reading`)."""
+    if _READING.way == "table":
+        return read_table(source, format=format)
+    if isinstance(source, Path):
+        return read_sheet(source.read_bytes(), format=format, name=source.name)
+    return read_sheet(source, format=format)
+
+
+def template(table: Table | Sheet) -> Batch:
+    """``read_template`` of the table, its services a list (a Sheet's read again from the
+    file, as the import does)."""
+    batch = read_template(table, CTX)
+    if isinstance(table, Sheet) and batch.services:
+        assert isinstance(batch.services, ServiceStream)
+        first = list(batch.services)
+        assert list(batch.services) == first  # and again, the same
+        batch.services = first
+    return batch
+
+
+def sheet(*rows: dict[str, Any], headings: list[str] | None = None) -> Table | Sheet:
+    return load(csv_bytes(list(rows), headings=headings), format="csv")
 
 
 def read(*rows: dict[str, Any], headings: list[str] | None = None) -> Batch:
-    return read_template(sheet(*rows, headings=headings), CTX)
+    return template(sheet(*rows, headings=headings))
 
 
 def errors(batch: Batch) -> list[Problem]:
@@ -287,13 +328,13 @@ def test_cp1252_csv_with_other_headings_and_messy_values(tmp_path: Path):
     path = tmp_path / "from-excel.csv"
     path.write_bytes(csv_bytes([MESSY], encoding="cp1252"))
     assert b"\xa345k" in path.read_bytes()  # a real Windows-1252 pound sign
-    check_messy(read_template(read_table(path), CTX))
+    check_messy(template(load(path)))
 
 
 def test_utf8_csv_with_a_byte_order_mark(tmp_path: Path):
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbf" + csv_bytes([MESSY]))
-    check_messy(read_template(read_table(path), CTX))
+    check_messy(template(load(path)))
 
 
 def test_xlsx_with_typed_cells(tmp_path: Path):
@@ -314,7 +355,7 @@ def test_xlsx_with_typed_cells(tmp_path: Path):
         "Demo": "Y",
     }
     write_table(path, list(row), [list(row.values())], format="xlsx")
-    batch = read_template(read_table(path), CTX)
+    batch = template(load(path))
     assert batch.problems == []
     [service] = batch.services
     assert (service.min_age, service.max_age) == (11, 25)
@@ -336,7 +377,7 @@ def test_xlsx_with_typed_cells(tmp_path: Path):
 
 def test_blank_rows_are_skipped_and_row_numbers_are_the_spreadsheets(tmp_path: Path):
     table = sheet(BASE, {}, {**BASE, "Service ref": "B", "Amount": "lots", "Funder": "MOPAC"})
-    batch = read_template(table, CTX)
+    batch = template(table)
     assert len(batch.services) == 2
     assert where(batch) == {(4, "Amount")}
 
@@ -621,7 +662,7 @@ def test_demo_marks_every_record_from_the_row():
 
 def test_empty_sheet_is_a_warning_not_an_error():
     data = b"Service ref,Service name,Organisation name,Coverage\r\n,,,\r\n"
-    batch = read_template(read_table(data, format="csv"), CTX)
+    batch = template(load(data, format="csv"))
     assert batch.errors == []
     [warning] = batch.problems
     assert "no rows" in warning.message and warning.severity == "warning"
@@ -647,7 +688,7 @@ def test_unknown_and_doubled_columns_are_warnings():
 
 def test_cells_beyond_the_headings_are_a_warning():
     data = b"Service ref,Service name,Organisation name,Coverage\r\nA,B,C,Kingston,stray\r\n"
-    batch = read_template(read_table(data, format="csv"), CTX)
+    batch = template(load(data, format="csv"))
     assert batch.errors == []
     [warning] = batch.problems
     assert (warning.row, warning.value) == (2, "stray")
@@ -895,9 +936,9 @@ def test_round_trip(tmp_path: Path, fmt: str):
     original = messy_batch()
     path = tmp_path / f"export.{fmt}"
     write_template(path, format=fmt, batch=original)
-    table = read_table(path)
+    table = load(path)
     assert table.columns == HEADINGS
-    again = read_template(table, CTX)
+    again = template(table)
     assert again.problems == []
     assert again.organisations == original.organisations
     assert again.services == original.services
@@ -960,7 +1001,7 @@ def test_formula_looking_text_stays_text(tmp_path: Path):
         assert cells[text].data_type == "s"
     raw = csv_path.read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in raw and "'-G-1" in raw
-    again = read_template(read_table(csv_path), CTX)
+    again = template(load(csv_path))
     assert again.services[0].description == '=HYPERLINK("http://evil.example")'
     assert again.services[0].phone == "+44 20 7946 0000"
     assert again.grants[0].ref == "-G-1"
