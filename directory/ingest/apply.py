@@ -32,7 +32,7 @@ from directory.ingest.records import (
     OrganisationRecord,
     Problem,
     ServiceRecord,
-    ServiceStream,
+    ServiceSpool,
 )
 from directory.ingest.values import financial_year_of, loose_key
 from directory.progress import QUIET, Progress
@@ -694,13 +694,13 @@ class _Writer:
     # -- services -----------------------------------------------------------------------------
     def _services(self, batch: Batch, org_ids: dict[str, int]) -> dict[str, int]:
         services = batch.services
-        unique = services if isinstance(services, ServiceStream) else {s.ref for s in services}
+        unique = services if isinstance(services, ServiceSpool) else {s.ref for s in services}
         self._step("{verb} services", len(unique))
         held = self.repo.held(Service)  # what each held service's state is read by
         ids = {ref: h.id for ref, h in held.items()}
         listed: set[str] = set()
         changed: set[str] = set()
-        # a chunk at a time: its records (a sheet's read again from the file), the held
+        # a chunk at a time: its records (a sheet's read back from its spool), the held
         # states they are compared with and its rows to write are made, written and let go
         # before the next's (a whole 100,000-service file's at once were 400 MB more at the
         # peak). Every chunk is checked; once one has an error nothing more is written, and
@@ -1101,11 +1101,11 @@ def _in_chunks(records: dict[str, T]) -> Iterator[dict[str, T]]:
 
 
 def _service_chunks(
-    services: list[ServiceRecord] | ServiceStream,
+    services: list[ServiceRecord] | ServiceSpool,
 ) -> Iterator[dict[str, ServiceRecord]]:
     """The services by ref, ``SERVICES_A_CHUNK`` at a time: a list's whole first (a later
-    record of a ref replaces an earlier one, in its place), a stream's as it reads them
-    (each ref is there once)."""
+    record of a ref replaces an earlier one, in its place), a spool's as it reads them back
+    (each ref is there once: a sheet's reader refuses a ref used again)."""
     if isinstance(services, list):
         yield from _in_chunks({rec.ref: rec for rec in services})
         return

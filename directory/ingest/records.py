@@ -11,7 +11,12 @@ and imports upsert by it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import io
+import pickle
+import tempfile
+import weakref
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -210,23 +215,53 @@ class ProblemLog:
         self.problems.append(Problem(message, row, column, _shown(value), "warning"))
 
 
-class ServiceStream:
-    """Services made again each time they are iterated (from a sheet's rows, read from
-    its file once more) instead of held: a 100,000-row sheet's are 85 MB. Its length is
-    known from the first reading."""
+#: the compressed services a spool keeps in memory before it moves them to a temporary file
+SPOOL_IN_MEMORY = 4 * 2**20
+#: services pickled together in a spool
+SPOOL_CHUNK = 1_000
 
-    def __init__(self, read: Callable[[], Iterator[ServiceRecord]], count: int) -> None:
-        self._read = read
-        self._count = count
+
+class ServiceSpool:
+    """Services set aside as they are read (pickled and compressed, ``SPOOL_CHUNK`` at a
+    time, in a temporary file once more than ``SPOOL_IN_MEMORY``) and read back in their
+    order, a chunk at a time, as often as asked: a 100,000-row sheet's services are 85 MB
+    as objects, 8 MB here, on disk. A record read back is a copy: changing it changes
+    nothing here."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        self.close = weakref.finalize(self, self._file.close)  # at the latest when collected
+        self._chunks: list[tuple[int, int]] = []  # (offset, size) of each chunk in the file
+        self._pending: list[ServiceRecord] = []
+        self._count = 0
+
+    def append(self, record: ServiceRecord) -> None:
+        self._pending.append(record)
+        self._count += 1
+        if len(self._pending) >= SPOOL_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        blob = zlib.compress(pickle.dumps(self._pending, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        offset = self._file.seek(0, io.SEEK_END)
+        self._file.write(blob)
+        self._chunks.append((offset, len(blob)))
+        self._pending = []
 
     def __iter__(self) -> Iterator[ServiceRecord]:
-        return self._read()
+        self._flush()
+        for offset, size in list(self._chunks):
+            self._file.seek(offset)
+            chunk: list[ServiceRecord] = pickle.loads(zlib.decompress(self._file.read(size)))  # noqa: S301 (written by this object)
+            yield from chunk
 
     def __len__(self) -> int:
         return self._count
 
     def __repr__(self) -> str:
-        return f"ServiceStream({self._count} services)"
+        return f"ServiceSpool({self._count} services)"
 
 
 @dataclass
@@ -234,9 +269,8 @@ class Batch(ProblemLog):
     """Everything read from one source file."""
 
     organisations: list[OrganisationRecord] = field(default_factory=list)
-    #: a list, or a sheet's services read again as they are written (whose refs are then
-    #: the only ones of their rows: a batch with errors is not applied)
-    services: list[ServiceRecord] | ServiceStream = field(default_factory=list)
+    #: a list, or a sheet's services set aside in a spool as they were read
+    services: list[ServiceRecord] | ServiceSpool = field(default_factory=list)
     grants: list[GrantRecord] = field(default_factory=list)
     outcomes: list[OutcomeRecord] = field(default_factory=list)
     contacts: list[ContactRecord] = field(default_factory=list)

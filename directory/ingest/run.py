@@ -38,7 +38,7 @@ from directory.ingest.readers import (
     read_table,
     sheet_names,
 )
-from directory.ingest.records import Batch, Problem
+from directory.ingest.records import Batch, Problem, ServiceSpool
 from directory.ingest.template import funder as template_funder
 from directory.ingest.template import read_template
 from directory.progress import QUIET, Progress
@@ -235,7 +235,11 @@ def import_data(
         dry_run=dry_run,
         actor=actor,
     )
-    return import_batch(db, snap, settings, batch, options, ctx, progress=progress)
+    try:
+        return import_batch(db, snap, settings, batch, options, ctx, progress=progress)
+    finally:
+        if isinstance(batch.services, ServiceSpool):
+            batch.services.close()  # its temporary file
 
 
 def source_name(location: str, source: str | None, fmt: str) -> str:

@@ -27,7 +27,7 @@ import functools
 import itertools
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -54,7 +54,7 @@ from directory.ingest.records import (
     OrganisationRecord,
     ProblemLog,
     ServiceRecord,
-    ServiceStream,
+    ServiceSpool,
 )
 from directory.ingest.values import (
     clean_text,
@@ -538,9 +538,9 @@ def read_template(
 
     A :class:`Table`'s services are kept in the batch. A :class:`Sheet` is read without
     holding its rows: once for who each organisation name is (a Funder may name a provider
-    of a later row), once to check every row, keeping only what rows must agree on (refs,
-    organisations, grants); ``batch.services`` is then a :class:`ServiceStream` that reads
-    the rows a third time, as the import writes them."""
+    of a later row), then once to check every row, keeping only what rows must agree on
+    (refs, organisations, grants) and setting its services aside in a
+    :class:`ServiceSpool`, which the import reads back a chunk at a time."""
     batch = Batch()
     layout = _layout(table, batch)
     scratch = ProblemLog()  # what a reading only to look something up finds is not reported
@@ -579,31 +579,12 @@ def read_template(
         return batch
     batch.problems += checked.problems
     assembly.finish(batch)
-    if not keep and assembly.services_read:
-        assert isinstance(table, Sheet)
-        batch.services = ServiceStream(
-            functools.partial(_services_again, table, layout, ctx), assembly.services_read
-        )
     return batch
 
 
 def _filled(row: Row) -> bool:
     """Whether a row has a value under a heading (a row of blanks is skipped)."""
     return not all(_blank(v) for k, v in row.values.items() if k != EXTRA)
-
-
-def _services_again(table: Sheet, layout: _Layout, ctx: Context) -> Iterator[ServiceRecord]:
-    """The services of the sheet's rows, read again as :func:`read_template` read them
-    (their problems were reported then), a ref used again skipped as it was there."""
-    scratch = ProblemLog()
-    seen: set[str] = set()
-    for row in table.each_row():
-        if _filled(row):
-            service = _read_row(_Cells(row, layout, scratch), ctx, grant=False).service
-            scratch.problems.clear()
-            if service is not None and (loose := service.ref.casefold()) not in seen:
-                seen.add(loose)
-                yield service
 
 
 def _organisation_named(cells: _Cells) -> tuple[str | None, str | None]:
@@ -622,8 +603,7 @@ def _organisation_named(cells: _Cells) -> tuple[str | None, str | None]:
     return org_ref, org_name
 
 
-def _read_row(cells: _Cells, ctx: Context, *, grant: bool = True) -> _RowRead:
-    """The records of one row (its grant too, unless ``grant`` is false: half the work)."""
+def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
     demo = bool(cells.parse("Demo", parse_bool))
     out = _RowRead(cells.row.number, demo)
 
@@ -693,8 +673,7 @@ def _read_row(cells: _Cells, ctx: Context, *, grant: bool = True) -> _RowRead:
         ):
             cells.parse(heading, parser)
 
-    if grant:
-        _grant(cells, ctx, out, service_ref, org_ref, coverage)
+    _grant(cells, ctx, out, service_ref, org_ref, coverage)
     return out
 
 
@@ -899,11 +878,10 @@ class _Assembly:
 
     def __init__(self, provider_by_name: dict[str, str], keep: bool) -> None:
         self.provider_by_name = provider_by_name
-        self.keep = keep  # the services themselves, or only how many
         self.log = ProblemLog()
         self.rows = 0
-        self.services: list[ServiceRecord] = []
-        self.services_read = 0
+        # a sheet's set aside (none of its rows is held), a table's kept
+        self.services: list[ServiceRecord] | ServiceSpool = [] if keep else ServiceSpool()
         self.refs: dict[str, int] = {}  # loose service ref → row
         self.orgs: dict[str, _OrgSeen] = {}
         self.grants: dict[str, _GrantSeen] = {}
@@ -937,16 +915,14 @@ class _Assembly:
                 self.orgs, record, row.number, funder.placeholder, row.demo, "Funder", self.log
             )
         if row.service is not None:
-            self.services_read += 1
-            if self.keep:
-                self.services.append(row.service)
+            self.services.append(row.service)
         if row.grant is not None:
             _add_grant(self.grants, row, self.log)
 
     def finish(self, batch: Batch) -> None:
         """The organisations and grants (and kept services) into ``batch``, its problems
         after the rows'."""
-        batch.services = self.services
+        batch.services = self.services if len(self.services) else []
         for seen in self.orgs.values():
             seen.record.demo = seen.demo
             batch.organisations.append(seen.record)

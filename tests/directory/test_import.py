@@ -733,7 +733,7 @@ def test_a_sheet_read_as_an_import_reads_it_gives_the_batch_read_whole(
     ref used twice), the batch is the one read from the whole table."""
     from directory.ingest.context import GeographyContext
     from directory.ingest.readers import read_sheet, read_table, write_table
-    from directory.ingest.records import ServiceStream
+    from directory.ingest.records import ServiceSpool
     from directory.ingest.template import HEADINGS, read_template
     from directory.store.repositories.geography import GeographyRepository
 
@@ -763,7 +763,7 @@ def test_a_sheet_read_as_an_import_reads_it_gives_the_batch_read_whole(
         )
         sheet = read_sheet(path.read_bytes(), name=path.name)
         streamed = read_template(sheet, GeographyContext(snap, GeographyRepository(connection)))
-    assert isinstance(streamed.services, ServiceStream)
+    assert isinstance(streamed.services, ServiceSpool)
     assert len(streamed.services) == len(whole.services) == 600
     assert list(streamed.services) == whole.services
     assert streamed.problems == whole.problems

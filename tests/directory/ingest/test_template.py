@@ -25,7 +25,7 @@ from directory.ingest.readers import (
     read_table,
     write_table,
 )
-from directory.ingest.records import Batch, GrantRecord, LocationRecord, Problem, ServiceStream
+from directory.ingest.records import Batch, GrantRecord, LocationRecord, Problem, ServiceSpool
 from directory.ingest.template import (
     COLUMNS,
     MOPAC_NAME,
@@ -165,7 +165,7 @@ def template(table: Table | Sheet) -> Batch:
     file, as the import does)."""
     batch = read_template(table, CTX)
     if isinstance(table, Sheet) and batch.services:
-        assert isinstance(batch.services, ServiceStream)
+        assert isinstance(batch.services, ServiceSpool)
         first = list(batch.services)
         assert list(batch.services) == first  # and again, the same
         batch.services = first
