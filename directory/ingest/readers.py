@@ -193,10 +193,17 @@ def read_table(
             raise ReadError(f"The file {label} does not exist") from None
         except OSError as error:
             raise ReadError(f"The file {label} cannot be opened: {error.strerror}") from None
-    kind = _format_of(data, format, label)
-    if kind == "xlsx":
-        return _read_xlsx(data, label, sheet)
-    return _read_csv(data, label)
+    cells, title = _cells_of(data, format, sheet, label)
+    numbered = cells()
+    try:  # one reading: the header, then the rows
+        header = _header_row(numbered)
+        if header is None:
+            raise ReadError(f"The file {label} has no header row (it is empty)")
+        columns, keys, positions = _header(header)
+        rows = list(_data_rows(numbered, keys, positions, label))
+    finally:
+        numbered.close()  # a workbook is closed at once, not when collected
+    return Table(columns=columns, keys=keys, rows=rows, source=label, sheet=title())
 
 
 def read_sheet(
@@ -206,22 +213,7 @@ def read_sheet(
     ``data`` each time they are asked for. Its headings are read now, so a file that cannot
     be read, or has no header row, is a :class:`ReadError` here."""
     label = name or "upload"
-    kind = _format_of(data, format, label)
-    if kind == "xlsx":
-        _check_unzipped_size(data, label)
-        titles: list[str] = []
-
-        def cells() -> Generator[tuple[int, Sequence[Any]]]:
-            return _xlsx_cells(data, label, sheet, titles)
-
-    else:
-        encoding = _encoding(data)  # checked now, on the whole file
-        with _text(data, encoding) as head:
-            delimiter = _sniff_delimiter("".join(itertools.islice(head, 50)))
-
-        def cells() -> Generator[tuple[int, Sequence[Any]]]:
-            return _numbered(_text(data, encoding), label, delimiter)
-
+    cells, title = _cells_of(bytes(data), format, sheet, label)
     first = cells()
     try:
         header = _header_row(first)
@@ -230,8 +222,31 @@ def read_sheet(
     if header is None:
         raise ReadError(f"The file {label} has no header row (it is empty)")
     columns, keys, positions = _header(header)
-    title = titles[0] if kind == "xlsx" else None
-    return Sheet(columns, keys, label, title, cells, positions)
+    return Sheet(columns, keys, label, title(), cells, positions)
+
+
+def _cells_of(
+    data: bytes, format: str | None, sheet: str | None, label: str
+) -> tuple[Cells, Callable[[], str | None]]:
+    """How to read the file's numbered rows of cells afresh (as often as called), and its
+    sheet's title once they have been read (None for a CSV). What can be checked before
+    reading is checked here: the format, a workbook's unzipped size, a CSV's encoding."""
+    if _format_of(data, format, label) == "xlsx":
+        _check_unzipped_size(data, label)
+        titles: list[str] = []
+
+        def workbook() -> Generator[tuple[int, Sequence[Any]]]:
+            return _xlsx_cells(data, label, sheet, titles)
+
+        return workbook, lambda: titles[0] if titles else None
+    encoding = _encoding(data)  # checked now, on the whole file
+    with _text(data, encoding) as head:
+        delimiter = _sniff_delimiter("".join(itertools.islice(head, 50)))
+
+    def text() -> Generator[tuple[int, Sequence[Any]]]:
+        return _numbered(_text(data, encoding), label, delimiter)
+
+    return text, lambda: None
 
 
 def _format_of(data: bytes, format: str | None, label: str) -> str:
@@ -268,18 +283,10 @@ def _looks_like_text(data: bytes) -> bool:
     return b"\x00" not in sample
 
 
-def _decode(data: bytes) -> str:
-    """The text of a CSV file: UTF-8 (with or without BOM), UTF-16 with BOM, or
-    Windows-1252 (what Excel's plain "CSV" saves on a UK PC)."""
-    return _decoded(data)[1]
-
-
 def _encoding(data: bytes) -> str:
-    """The encoding :func:`_decode` reads ``data`` in (having checked it reads)."""
-    return _decoded(data)[0]
-
-
-def _decoded(data: bytes) -> tuple[str, str]:
+    """The encoding of a CSV file's text, checked on the whole of it: UTF-8 (with or
+    without BOM), UTF-16 with BOM, or Windows-1252 (what Excel's plain "CSV" saves on a
+    UK PC)."""
     # Kept hand-written rather than charset-normalizer (issue 12), on measurement: on 3,000
     # generated sheets of UK text (accents, £, €, curly quotes) it read 36 valid UTF-8 files as
     # Windows-1252 ("Amount (Â£)"; 48 with threshold=1.0) even limited to these three
@@ -290,14 +297,16 @@ def _decoded(data: bytes) -> tuple[str, str]:
     # tests/directory/ingest/test_parsing_libraries.py keeps the two files it got wrong.
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return "utf-16", data.decode("utf-16")
+            data.decode("utf-16")
+            return "utf-16"
         except UnicodeDecodeError:
             raise ReadError("The file's text is damaged; save it again as CSV UTF-8") from None
     if b"\x00" in data:
         raise ReadError("The file is not a CSV or XLSX spreadsheet")
     for encoding in ("utf-8-sig", "cp1252"):
         try:
-            return encoding, data.decode(encoding)
+            data.decode(encoding)
+            return encoding
         except UnicodeDecodeError:
             continue
     raise ReadError("The file's text encoding is not recognised; save it from Excel as 'CSV UTF-8'")
@@ -305,23 +314,6 @@ def _decoded(data: bytes) -> tuple[str, str]:
 
 def _is_blank(cell: Any) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
-
-
-def _read_csv(data: bytes, label: str) -> Table:
-    text = _decode(data)
-    delimiter = _sniff_delimiter("".join(itertools.islice(_lines(text), 50)))
-    return _build_table(_numbered(_lines(text), label, delimiter), label, None)
-
-
-#: a line and its ending (\n, \r\n or a lone \r), or the last line without one
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-
-
-def _lines(text: str) -> Iterator[str]:
-    """The lines of ``text`` with their endings untranslated, as a file opened with
-    ``newline=""`` gives them to ``csv.reader``, one at a time (``io.StringIO`` would copy
-    the whole text at 4 bytes a character: 130 MB more for a 32 MB sheet with a "£")."""
-    return (match.group() for match in _LINE.finditer(text))
 
 
 def _text(data: bytes, encoding: str) -> io.TextIOWrapper:
@@ -332,7 +324,7 @@ def _text(data: bytes, encoding: str) -> io.TextIOWrapper:
 
 
 def _numbered(
-    lines: Iterable[str] | io.TextIOWrapper, label: str, delimiter: str
+    lines: io.TextIOWrapper, label: str, delimiter: str
 ) -> Generator[tuple[int, Sequence[Any]]]:
     """CSV records numbered as a spreadsheet program numbers them (a quoted cell that spans
     lines is still one row); a malformed file becomes a ReadError."""
@@ -373,19 +365,6 @@ def _sniff_delimiter(text: str) -> str:
         if score > best_score:
             best, best_score = delimiter, score
     return best
-
-
-def _build_table(
-    numbered: Iterable[tuple[int, Sequence[Any]]], label: str, sheet: str | None
-) -> Table:
-    """Turn numbered rows of cells into a Table: the first non-blank row is the header."""
-    numbered = iter(numbered)
-    header = _header_row(numbered)
-    if header is None:
-        raise ReadError(f"The file {label} has no header row (it is empty)")
-    columns, keys, positions = _header(header)
-    rows = list(_data_rows(numbered, keys, positions, label))
-    return Table(columns=columns, keys=keys, rows=rows, source=label, sheet=sheet)
 
 
 def _header_row(numbered: Iterator[tuple[int, Sequence[Any]]]) -> Sequence[Any] | None:
@@ -491,18 +470,6 @@ def _check_unzipped_size(data: bytes, label: str) -> None:
             f"The workbook {label} unzips to {unzipped / 2**20:,.0f} MB, more than "
             f"{MAX_XLSX_UNZIPPED // 2**20} MB; split it into smaller files"
         )
-
-
-def _read_xlsx(data: bytes, label: str, sheet: str | None) -> Table:
-    _check_unzipped_size(data, label)
-    titles: list[str] = []
-    numbered = _xlsx_cells(data, label, sheet, titles)
-    try:
-        table = _build_table(numbered, label, None)
-    finally:
-        numbered.close()
-    table.sheet = titles[0]
-    return table
 
 
 def _xlsx_cells(

@@ -179,7 +179,7 @@ def test_parse_email_rejects_what_email_validator_rejects(raw: str, fragment: st
 
 def test_valid_utf8_is_read_as_utf8() -> None:
     # charset-normalizer, even limited to UTF-8, UTF-16 and Windows-1252, reads this file as
-    # Windows-1252 ("Amount (Â£)"): the reason readers._decode stays hand-written
+    # Windows-1252 ("Amount (Â£)"): the reason readers._encoding stays hand-written
     text = "Borough,Amount (£)\r\nEaling Hammersmith & Fulham,€5\r\n"
     table = read_table(text.encode("utf-8"), name="a.csv")
     assert table.columns == ["Borough", "Amount (£)"]
