@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from directory.usecases.shared import SharedList
+
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 1000
 
@@ -22,7 +24,8 @@ def envelope(
         "first_page": page == 1,
         "last_page": page >= total_pages,
         "empty": len(contents) == 0,
-        "contents": list(contents),
+        # a page already made as its JSON (the patch's) is kept as it is
+        "contents": contents if isinstance(contents, SharedList) else list(contents),
     }
 
 

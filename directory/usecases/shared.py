@@ -9,7 +9,7 @@ Shared part is a read-only mapping, so code reading the answer (GeoJSON, CSV) is
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -94,6 +94,45 @@ class Extended(Shared):
         return b"".join((*parts[:-1], memoryview(parts[-1])[:-1], b",", memoryview(tail)[1:]))
 
 
+class SharedList(Sequence[Any]):
+    """A list made as its JSON array at once (a patch's page of services, spliced from
+    each service's kept bytes): serialising the answer copies the array's bytes (one
+    ``orjson.Fragment``) instead of calling back for each item. Read as a sequence (the
+    GeoJSON and CSV answers, tests), its items are decoded from the JSON when first asked
+    for."""
+
+    __slots__ = ("_items", "_json", "_length")
+
+    def __init__(self, encoded: bytes, length: int) -> None:
+        self._json = encoded
+        self._length = length  # how many items the array holds (known without decoding)
+        self._items: list[Any] | None = None
+
+    def _list(self) -> list[Any]:
+        if self._items is None:
+            self._items = orjson.loads(self._json)
+        return self._items
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._list()[index]
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SharedList):
+            return self._list() == other._list()
+        return isinstance(other, list) and self._list() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._list()!r})"
+
+    def json(self) -> bytes:
+        return self._json
+
+
 def compact(encoded: bytes) -> bytes:
     """A copy of orjson's output at its own size: orjson's bytes keep the capacity of its
     write buffer (about 8 KB for a 1 KB answer), which adds up in what is kept."""
@@ -102,7 +141,7 @@ def compact(encoded: bytes) -> bytes:
 
 def encode(value: Any) -> Any:
     """orjson's ``default`` hook: a Shared part as its JSON, verbatim."""
-    if isinstance(value, Shared):
+    if isinstance(value, (Shared, SharedList)):
         return orjson.Fragment(value.json())
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
@@ -111,6 +150,8 @@ def plain(value: Any) -> Any:
     """The standard library json's ``default`` hook: a Shared part as a dict."""
     if isinstance(value, Shared):
         return dict(value)
+    if isinstance(value, SharedList):
+        return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

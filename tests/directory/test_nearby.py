@@ -75,3 +75,27 @@ def test_the_first_page_of_nearby_services_is_the_full_order_cut_short(end):
     got = nearby.ordered(order, end)
     assert got == expected[:end]
     assert NearbySites.none().ordered(order, end) == []
+
+
+def test_a_page_of_services_is_looked_up_at_once_and_membership_follows_the_arrays():
+    grid = SiteGrid(_sites(2))
+    services, metres, at = grid.nearest(531_000.0, 180_000.0, 700)
+    expected = dict(
+        zip(services.tolist(), zip(metres.tolist(), at.tolist(), strict=True), strict=True)
+    )
+    nearby = NearbySites(grid, services, metres, at)
+    page = [*services.tolist()[::7], 0, 598, 599, 600, 601, 10_000, *services.tolist()[:3]]
+    nearby.locate(page)
+    assert nearby._set is None  # no set of every nearby service made for a page
+    for sid in page:
+        assert (sid in nearby) == (sid in expected)
+        if sid in expected:
+            assert nearby.where(sid) == expected[sid]
+    # ids not looked up first, and every id against the set
+    assert all(sid in nearby for sid in expected) and nearby.members() == set(expected)
+    assert all(sid not in nearby for sid in range(601, 700)) and "x" not in nearby
+    with pytest.raises(KeyError):
+        nearby.where(10_000)
+    none = NearbySites.none()
+    none.locate([1, 2])
+    assert 1 not in none and not none.members()

@@ -360,6 +360,69 @@ def test_patch_relations_agree_with_the_database_on_a_generated_directory(
         assert body["services"]["total_items"] == len(expected)
 
 
+def test_a_patch_page_spliced_from_bytes_is_each_service_with_its_reasons_as_dicts(
+    writable_app, tmp_path, shared_data_dir
+):
+    """The page is written by splicing each service's kept JSON with its reasons' bytes;
+    read back, it is the service's answer plus ``relations`` (Matching.reasons, made as
+    dicts) and ``distance_m``, whatever the filters, page and radius, and asked again
+    (its areas' entries then kept) it is the same bytes."""
+    import random
+    import sys
+    from pathlib import Path
+
+    import orjson
+
+    from directory.ingest.readers import write_table
+    from directory.ingest.template import HEADINGS
+    from directory.usecases import patch
+    from directory.usecases.patch.answer import _matching
+    from directory.web.state import directory_reads
+    from directory.web.state import end_request as directory_end_request
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from make_directory import generate, postcodes
+
+    path = tmp_path / "generated.csv"
+    write_table(path, list(HEADINGS), generate(300, 11, shared_data_dir), format="csv")
+    result = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "gen"])
+    assert result.exit_code == 0, result.output[-2000:]
+    asked = [
+        (patch.PatchFilters(), 1, 50),
+        (patch.PatchFilters(radius=500), 2, 7),
+        (patch.PatchFilters(status=None, radius=3000), 3, 20),
+    ]
+    nearby_seen = areas_seen = 0
+    with writable_app.test_request_context():
+        reads = directory_reads()
+        index, snap = reads.index, reads.snap
+        for postcode in postcodes(shared_data_dir, 8, random.Random(5)):
+            place = patch.resolve_place(snap, reads.repo, reads.settings, postcode=postcode)
+            for filters, page, per_page in asked:
+                first, again = (
+                    patch.patch(
+                        index, snap, place, filters, reads.today, page=page, per_page=per_page
+                    )["services"]["contents"].json()
+                    for _ in range(2)
+                )
+                matches = _matching(index, snap, place, filters)
+                chosen = matches.ordered((page - 1) * per_page, page * per_page)
+                expected = []
+                for sid in chosen:
+                    near = sid in matches.nearby
+                    nearby_seen += near
+                    areas_seen += not near
+                    expected.append({
+                        **index.services[sid].body,
+                        "relations": matches.reasons(sid),
+                        "distance_m": matches.nearby.where(sid)[0] if near else None,
+                    })  # fmt: skip
+                assert orjson.loads(first) == expected, (postcode, filters, page)
+                assert again == first
+        directory_end_request()
+    assert nearby_seen > 20 and areas_seen > 20  # both kinds of entry were checked
+
+
 def test_patch_and_partners_on_the_demo_directory(writable_app, shared_data_dir):
     result = writable_app.test_cli_runner().invoke(
         cli, ["demo", "load", "--from", str(shared_data_dir)]

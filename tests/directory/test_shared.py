@@ -6,7 +6,15 @@ import json
 
 import orjson
 
-from directory.usecases.shared import KEPT_JSON_OVERHEAD, Extended, Kept, Shared, kept_json
+from directory.usecases.pagination import envelope
+from directory.usecases.shared import (
+    KEPT_JSON_OVERHEAD,
+    Extended,
+    Kept,
+    Shared,
+    SharedList,
+    kept_json,
+)
 from directory.web import http
 
 
@@ -110,3 +118,26 @@ def test_a_services_answer_is_kept_in_parts_equal_ones_held_once():
     assert first[2] != second[2] and first[0] != second[0]  # the themes, its own keys
     spliced = Extended(first, {"relations": []}).json()
     assert orjson.loads(spliced) == {**one, "relations": []}
+
+
+def test_a_list_made_as_its_json_is_written_verbatim_and_read_as_its_items():
+    items = [{"id": 1, "name": "Grant – £5k"}, {"id": 2, "relations": [{"relation": "ward"}]}]
+    encoded = orjson.dumps(items)
+    listed = SharedList(encoded, len(items))
+    assert len(listed) == 2 and listed._items is None  # its length known without decoding
+    page = envelope(listed, total_items=7, page=1, per_page=2)
+    assert page["contents"] is listed and page["size"] == 2 and not page["empty"]
+    assert listed._items is None
+    body = {"services": page, "counts": {"services": 7}}
+    assert http.dumps(body) == orjson.dumps({**body, "services": {**page, "contents": items}})
+    assert listed == items and listed[1]["relations"][0]["relation"] == "ward"
+    assert [item["id"] for item in listed] == [1, 2] and listed[-1] == items[-1]
+    assert listed == SharedList(encoded, 2) and listed != items[:1] and listed != "x"
+    assert "SharedList(" in repr(listed)
+    # the fallbacks take it too: non-string keys, and a lone surrogate echoed from a query
+    assert json.loads(http.dumps({"by_year": {2024: 1}, "page": listed})) == {
+        "by_year": {"2024": 1}, "page": items
+    }  # fmt: skip
+    assert json.loads(http.dumps({"q": "\ud800", "page": listed}))["page"] == items
+    empty = SharedList(b"[]", 0)
+    assert envelope(empty, total_items=0, page=1, per_page=50)["empty"] and list(empty) == []

@@ -5,7 +5,6 @@ the money going into it and who to talk to; and a caseload of postcodes at once.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -112,7 +111,7 @@ def patch(
     counts = matches.counts
     chosen = matches.ordered((page - 1) * per_page, page * per_page)
     matches.nearby.locate(chosen)
-    contents = [matches.entry(sid) for sid in chosen]
+    contents = matches.page(chosen)
     return {
         **place.geography,
         "filters": _filters_answer(filters, place.point is not None),
@@ -434,12 +433,14 @@ def patch_lookup(
             "counts": counts,
         }
         if detail == "full":
+            chosen = ordered[:per_postcode]
+            matches.nearby.locate(chosen)
             listed = [
                 Extended(
                     index.services[sid].body_parts,
                     {"relations": [r["relation"] for r in matches.reasons(sid)]},
                 )
-                for sid in itertools.islice(ordered, per_postcode)
+                for sid in chosen
             ]
             patch_answer["services"] = listed
             size += sum(len(entry.json()) for entry in listed)
