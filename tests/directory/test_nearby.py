@@ -21,23 +21,25 @@ class _Site:
     y: float
 
 
-def _sites(seed: int, services: int = 600) -> list[_Site]:
+def _sites(seed: int, services: int = 600, several: bool = True) -> list[_Site]:
     rng = random.Random(seed)
     found = []
     for sid in range(1, services + 1):
-        for _ in range(rng.choice((1, 1, 1, 2, 3))):  # some services have several sites
+        # some services have several sites (with ``several``; else one each)
+        for _ in range(rng.choice((1, 1, 1, 2, 3)) if several else 1):
             found.append(_Site(sid, rng.uniform(528_000, 534_000), rng.uniform(177_000, 183_000)))
-    # two sites of one service at the same distance from the centre, in different cells
-    found += [_Site(9999, 531_000 + 800, 180_000), _Site(9999, 531_000 - 800, 180_000)]
+    if several:  # two sites of one service at the same distance from the centre, two cells
+        found += [_Site(9999, 531_000 + 800, 180_000), _Site(9999, 531_000 - 800, 180_000)]
     return found
 
 
+@pytest.mark.parametrize("several", [True, False], ids=["several-sites", "one-site-each"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("radius", [1, 300, 2000])
 def test_the_sites_near_a_point_are_those_within_the_radius_each_service_at_its_nearest(
-    seed, radius
+    seed, radius, several
 ):
-    sites = _sites(seed)
+    sites = _sites(seed, several=several)
     grid = SiteGrid(sites)
     x, y = 531_000.0, 180_000.0
     services, metres, at = grid.nearest(x, y, radius)
@@ -52,7 +54,8 @@ def test_the_sites_near_a_point_are_those_within_the_radius_each_service_at_its_
         site = grid.sites[position]
         assert site.service_id == sid
         assert math.isclose(math.hypot(site.x - x, site.y - y), nearest[sid])
-    if radius == 2000:  # of two sites at the same distance, the first in grid order
+    assert grid.shared.any() == several  # the sort for services with several sites, or none
+    if radius == 2000 and several:  # of two sites at the same distance, the first in grid order
         position = at[services.tolist().index(9999)]
         assert position == min(i for i, s in enumerate(grid.sites) if s.service_id == 9999)
 

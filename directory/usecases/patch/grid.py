@@ -29,6 +29,10 @@ class SiteGrid:
         self.service = np.fromiter(
             (s.service_id for s in self.sites), dtype=np.int64, count=len(sites)
         )
+        #: whether a site's service has another site (most have one: for them a search
+        #: needs no sort to find each service's nearest)
+        ids, counts = np.unique(self.service, return_counts=True)
+        self.shared = np.isin(self.service, ids[counts > 1])
 
     def __len__(self) -> int:
         return len(self.sites)
@@ -53,11 +57,17 @@ class SiteGrid:
         inside = squared <= radius * radius
         at, squared = at[inside], squared[inside]
         services = self.service[at]
-        # by service, then distance, then grid order (lexsort is stable): the first of each
-        # service is its nearest site
-        chosen = np.lexsort((squared, services))
-        services, squared, at = services[chosen], squared[chosen], at[chosen]
-        first = np.ones(len(services), dtype=bool)
-        first[1:] = services[1:] != services[:-1]
-        metres = np.rint(np.sqrt(squared[first])).astype(np.int64)
-        return services[first], metres, at[first]
+        shared = self.shared[at]
+        if shared.any():
+            # a service with several sites here keeps its nearest: by service, then
+            # distance, then grid order (lexsort is stable), the first of each
+            several = np.flatnonzero(shared)
+            chosen = several[np.lexsort((squared[several], services[several]))]
+            first = np.ones(len(chosen), dtype=bool)
+            first[1:] = services[chosen][1:] != services[chosen][:-1]
+            keep = np.concatenate((np.flatnonzero(~shared), chosen[first]))
+            services, squared, at = services[keep], squared[keep], at[keep]
+        by_id = np.argsort(services)  # each service once now
+        services, squared, at = services[by_id], squared[by_id], at[by_id]
+        metres = np.rint(np.sqrt(squared)).astype(np.int64)
+        return services, metres, at
