@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from directory.usecases.patch import grid as grid_module
 from directory.usecases.patch.grid import SiteGrid
 from directory.usecases.patch.matching import NearbySites
 
@@ -33,11 +34,19 @@ def _sites(seed: int, services: int = 600, several: bool = True) -> list[_Site]:
     return found
 
 
+@pytest.fixture(params=["by-cells", "every-site"])
+def scan(request, monkeypatch):
+    """Both ways of finding the sites near a point: by the cells' slices (a big grid) and
+    by every site's distance (a small one)."""
+    monkeypatch.setattr(grid_module, "SCAN_ALL", 0 if request.param == "by-cells" else 10**9)
+    return request.param
+
+
 @pytest.mark.parametrize("several", [True, False], ids=["several-sites", "one-site-each"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("radius", [1, 300, 2000])
 def test_the_sites_near_a_point_are_those_within_the_radius_each_service_at_its_nearest(
-    seed, radius, several
+    seed, radius, several, scan
 ):
     sites = _sites(seed, several=several)
     grid = SiteGrid(sites)
@@ -60,10 +69,10 @@ def test_the_sites_near_a_point_are_those_within_the_radius_each_service_at_its_
         assert position == min(i for i, s in enumerate(grid.sites) if s.service_id == 9999)
 
 
-def test_a_point_with_no_site_near_it_finds_none():
-    grid = SiteGrid(_sites(1))
-    services, metres, at = grid.nearest(500_000.0, 150_000.0, 2000)
-    assert len(services) == len(metres) == len(at) == 0
+def test_a_point_with_no_site_near_it_finds_none(scan):
+    for sites in (_sites(1), []):
+        services, metres, at = SiteGrid(sites).nearest(500_000.0, 150_000.0, 2000)
+        assert len(services) == len(metres) == len(at) == 0
 
 
 @pytest.mark.parametrize("end", [1, 7, 50, 300, 599, 600, 10_000, None])
@@ -102,3 +111,13 @@ def test_a_page_of_services_is_looked_up_at_once_and_membership_follows_the_arra
     none = NearbySites.none()
     none.locate([1, 2])
     assert 1 not in none and not none.members()
+
+
+def test_one_grid_asked_with_several_radii_answers_each_as_a_fresh_grid(scan):
+    sites = _sites(4)
+    grid = SiteGrid(sites)
+    for radius in (2000, 100, 700, 2000, 5000, 250):
+        got = grid.nearest(531_100.0, 179_900.0, radius)
+        fresh = SiteGrid(sites).nearest(531_100.0, 179_900.0, radius)
+        assert all(a.tolist() == b.tolist() for a, b in zip(got, fresh, strict=True)), radius
+        assert len(got[0]) and max(got[1]) <= radius

@@ -15,6 +15,9 @@ import numpy as np
 
 from directory.store.repositories.geography import CELL_METRES, cell_columns, grid_cell
 
+#: a grid of this many sites or fewer is scanned whole for the sites near a point
+SCAN_ALL = 1024
+
 
 class SiteGrid:
     """Sites (anything with ``service_id``, ``x`` and ``y``) in grid-cell order."""
@@ -33,29 +36,47 @@ class SiteGrid:
         #: needs no sort to find each service's nearest)
         ids, counts = np.unique(self.service, return_counts=True)
         self.shared = np.isin(self.service, ids[counts > 1])
+        self._rings: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.sites)
+
+    def _columns(self, ring: int) -> np.ndarray:
+        """The first and last cell keys of each column of cells within ``ring`` of a point,
+        less the point's own cell key (the same for every point: kept per ring)."""
+        found = self._rings.get(ring)
+        if found is None:
+            centre = (ring + 1) * CELL_METRES  # a point far enough from the grid's edge
+            columns = np.array(cell_columns(centre, centre, ring), dtype=np.int64)
+            found = self._rings[ring] = columns - grid_cell(centre, centre)
+        return found
 
     def nearest(self, x: float, y: float, radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """Each service with a site within ``radius`` metres of (x, y): (service ids,
         distances in whole metres, positions of its nearest site in ``sites``), by service
         id. Of a service's sites at the same distance, the first in grid order."""
-        ring = math.ceil(radius / CELL_METRES)
-        bounds = np.array(cell_columns(x, y, ring), dtype=np.int64)
-        starts = np.searchsorted(self.cells, bounds[:, 0], side="left")
-        lengths = np.searchsorted(self.cells, bounds[:, 1], side="right") - starts
-        total = int(lengths.sum())
-        if not total:
+        if len(self.sites) <= SCAN_ALL:
+            # few sites (a borough's or London's directory today): every one's distance
+            # costs less than finding the cells' slices
+            dx, dy = self.x - x, self.y - y
+            squared = dx * dx + dy * dy
+            at = np.flatnonzero(squared <= radius * radius)
+            squared = squared[at]
+        else:
+            bounds = self._columns(math.ceil(radius / CELL_METRES)) + grid_cell(x, y)
+            starts = np.searchsorted(self.cells, bounds[:, 0], side="left")
+            lengths = np.searchsorted(self.cells, bounds[:, 1], side="right") - starts
+            total = int(lengths.sum())
+            # the columns' slices as one array of positions: each column's start, then
+            # counting on (a few vector operations, not a Python loop over the columns)
+            at = np.arange(total) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+            dx, dy = self.x[at] - x, self.y[at] - y
+            squared = dx * dx + dy * dy
+            inside = squared <= radius * radius
+            at, squared = at[inside], squared[inside]
+        if not len(at):
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, empty
-        # the columns' slices as one array of positions: each column's start, then counting
-        # on (a few vector operations, not a Python loop over the columns)
-        at = np.arange(total) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        dx, dy = self.x[at] - x, self.y[at] - y
-        squared = dx * dx + dy * dy
-        inside = squared <= radius * radius
-        at, squared = at[inside], squared[inside]
         services = self.service[at]
         shared = self.shared[at]
         if shared.any():
