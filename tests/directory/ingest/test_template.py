@@ -548,6 +548,49 @@ def test_one_grant_funding_several_services():
     assert g.areas == [KINGSTON, RICHMOND]
 
 
+def test_a_grant_s_given_areas_stay_as_given_when_its_later_rows_leave_them_blank():
+    grant = {"Grant ref": "G-1", "Funder": "MOPAC"}
+    batch = read(
+        {**BASE, **grant, "Beneficiary areas": "Kingston"},
+        {**BASE, **grant, "Service ref": "B", "Coverage": "Richmond"},
+        {**BASE, **grant, "Service ref": "C", "Coverage": "pan-London"},
+    )
+    assert batch.errors == []
+    [g] = batch.grants
+    assert g.areas == [KINGSTON] and g.service_refs == ["SL-RESCUE-01", "B", "C"]
+    # given on a later row instead: the row that gives them names them
+    batch = read(
+        {**BASE, **grant},
+        {
+            **BASE,
+            **grant,
+            "Service ref": "B",
+            "Coverage": "Richmond",
+            "Beneficiary areas": "Richmond",
+        },
+        {**BASE, **grant, "Service ref": "C", "Coverage": "pan-London"},
+    )
+    assert batch.errors == [] and batch.grants[0].areas == [RICHMOND]
+
+
+def test_equal_values_of_the_grants_are_held_once():
+    """The grants are kept until the last row is read: their equal amounts, dates, refs and
+    years are one object each, not a copy per row."""
+    grant = {
+        "Funder": "MOPAC", "Amount": "£10k", "Start date": "2024-04-01",
+        "End date": "31/03/2026", "Award date": "1 March 2024", "Financial year": "2024/25",
+        "Programme": "VRU",
+    }  # fmt: skip
+    batch = read(*({**BASE, **grant, "Service ref": f"S{n}"} for n in range(4)))
+    assert batch.errors == [] and len(batch.grants) == 4
+    first = batch.grants[0]
+    for other in batch.grants[1:]:
+        for name in ("funder_ref", "recipient_ref", "programme", "amount", "awarded", "start",
+                     "end", "financial_year"):  # fmt: skip
+            assert getattr(other, name) == getattr(first, name) is not None, name
+            assert getattr(other, name) is getattr(first, name), name
+
+
 def test_one_grant_with_different_amounts_is_an_error():
     batch = read(
         {**BASE, "Grant ref": "G-1", "Funder": "MOPAC", "Amount": "£100,000"},
