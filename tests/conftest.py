@@ -9,7 +9,6 @@ the tests read from it is one the snapshot holds, at the same path.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import os
 import shutil
@@ -68,18 +67,7 @@ def shared_data_dir() -> Path:
 def postgres() -> Iterator[PostgresCluster]:
     cluster = PostgresCluster().start()
     yield cluster
-    _close_databases_left_open()
     cluster.stop()
-
-
-def _close_databases_left_open() -> None:
-    """Dispose of every database still open when the session ends (an app a test made and
-    something still holds), before its server stops: otherwise its pooled PostgreSQL
-    connections are collected open at exit, and psycopg warns of each."""
-    gc.collect()
-    for found in gc.get_objects():
-        if isinstance(found, Database):
-            found.dispose()
 
 
 def _settings(tmp: Path, url: str | None, data_dir: Path) -> Settings:
