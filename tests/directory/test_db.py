@@ -120,3 +120,9 @@ def test_a_forked_child_does_not_use_its_parents_connection(db, monkeypatch):
     parent = db_module.os.getpid()
     monkeypatch.setattr(db_module.os, "getpid", lambda: parent + 1)
     assert db.read_connection() is not first
+    # kept referenced, never closed: a real child must not talk on its parent's socket
+    assert any(kept is first for kept in db_module._INHERITED)
+    assert not first.closed
+    # here the "parent" is this process: its connection is closed, not left to exit
+    db_module._INHERITED.remove(first)
+    first.close()
