@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -32,7 +32,7 @@ from directory.ingest.records import (
     OrganisationRecord,
     Problem,
     ServiceRecord,
-    ServiceSpool,
+    Spool,
 )
 from directory.ingest.values import financial_year_of, loose_key
 from directory.progress import QUIET, Progress
@@ -431,16 +431,13 @@ class _Writer:
                 "file, or import it incrementally."
             )
             raise _Rejected
-        for grant in batch.grants:
-            if grant.financial_year is None and (grant.awarded or grant.start):
-                grant.financial_year = financial_year_of(grant.awarded or grant.start)  # type: ignore[arg-type]
         # organisations first: matching names a funder as it is held, so a programme this
         # import brings names the held funder too (not the alias the file used)
         org_ids = self._organisations(batch)
         self._taxonomy(batch)
-        service_ids = self._services(batch, org_ids)
-        self._grants(batch, org_ids, service_ids)
-        self._outcomes(batch, service_ids)
+        self._services(batch, org_ids)
+        self._grants(batch, org_ids)
+        self._outcomes(batch)
         self._contacts(batch)
         self._opportunities(batch, org_ids)
         if self._has_errors():
@@ -600,7 +597,7 @@ class _Writer:
                     "description": p.description,
                 }
         named = self.ctx.new_programmes if self.ctx is not None else {}
-        for grant in [*batch.grants, *batch.opportunities]:
+        for grant in itertools.chain(self._grants_read(batch.grants), batch.opportunities):
             pid = grant.programme
             if pid and pid not in known and pid not in new:
                 new[pid] = {
@@ -626,10 +623,8 @@ class _Writer:
         records, same_as = match_organisations(batch.organisations, states)
         # the services and grants name the organisation as it is held (so a re-import of the
         # same file compares equal and changes nothing)
-        held = self.held_orgs = {ref: target for ref, (target, _how) in same_as.items()}
-        for grant in batch.grants:
-            grant.funder_ref = held.get(grant.funder_ref, grant.funder_ref)
-            grant.recipient_ref = held.get(grant.recipient_ref, grant.recipient_ref)
+        # (the grants' as they are read: _grants_read)
+        self.held_orgs = {ref: target for ref, (target, _how) in same_as.items()}
         self._step("{verb} organisations", len(records))
         inserts, updates = [], []
         for ref, rec in records.items():
@@ -692,12 +687,11 @@ class _Writer:
         return ids
 
     # -- services -----------------------------------------------------------------------------
-    def _services(self, batch: Batch, org_ids: dict[str, int]) -> dict[str, int]:
+    def _services(self, batch: Batch, org_ids: dict[str, int]) -> None:
         services = batch.services
-        unique = services if isinstance(services, ServiceSpool) else {s.ref for s in services}
+        unique = services if _spooled(services) else {s.ref for s in services}
         self._step("{verb} services", len(unique))
         held = self.repo.held(Service)  # what each held service's state is read by
-        ids = {ref: h.id for ref, h in held.items()}
         listed: set[str] = set()
         changed: set[str] = set()
         # a chunk at a time: its records (a sheet's read back from its spool), the held
@@ -705,7 +699,7 @@ class _Writer:
         # before the next's (a whole 100,000-service file's at once were 400 MB more at the
         # peak). Every chunk is checked; once one has an error nothing more is written, and
         # the import is refused (and its transaction rolled back) after the last.
-        for chunk in _service_chunks(batch.services):
+        for chunk in _record_chunks(batch.services, unique=_spooled(batch.services)):
             listed.update(chunk)
             for rec in chunk.values():
                 rec.organisation_ref = self.held_orgs.get(
@@ -720,6 +714,8 @@ class _Writer:
                     )
             self._read_postcodes(chunk)
             states = self.repo.service_states([held[r].id for r in chunk if r in held])
+            ids = {r: held[r].id for r in chunk if r in held}  # (the chunk's: ids by ref of
+            # the whole file were 8 MB at 100,000; what needs them later reads them back)
             self._services_chunk(chunk, states, org_ids, ids, changed)
             del states
         if self._has_errors():
@@ -739,7 +735,6 @@ class _Writer:
             self.repo.update_rows(Service, renamed)
         self._withdraw_unlisted(Service, "service", held, listed, _service_areas, "name")
         self._withdraw(batch.withdrawn_services, held)
-        return ids
 
     def _read_postcodes(self, records: dict[str, ServiceRecord]) -> None:
         """The postcodes of these services' sites: those the reader read ahead as they
@@ -882,12 +877,45 @@ class _Writer:
         return row
 
     # -- grants -------------------------------------------------------------------------------
-    def _grants(self, batch: Batch, org_ids: dict[str, int], service_ids: dict[str, int]) -> None:
-        records = {rec.ref: rec for rec in batch.grants}
-        self._step("{verb} grants", len(records))
-        if not records and self.options.mode != "full":  # nothing to compare or withdraw
+    def _grants_read(self, grants: list[GrantRecord] | Spool[GrantRecord]) -> Iterator[GrantRecord]:
+        """The grants as this import writes them (a spool's read back, each a copy, so each
+        reading makes them so again): the financial year from their dates when not given,
+        funder and recipient as the directory holds them (once organisations are matched)."""
+        held = self.held_orgs
+        for grant in grants:
+            if grant.financial_year is None and (grant.awarded or grant.start):
+                grant.financial_year = financial_year_of(grant.awarded or grant.start)  # type: ignore[arg-type]
+            grant.funder_ref = held.get(grant.funder_ref, grant.funder_ref)
+            grant.recipient_ref = held.get(grant.recipient_ref, grant.recipient_ref)
+            yield grant
+
+    def _grants(self, batch: Batch, org_ids: dict[str, int]) -> None:
+        # a chunk at a time, as services are: a sheet's grants read back from their spool
+        # (twice: once for their refs, a parent may be a later grant), each chunk checked,
+        # then written unless an error has been found; refused after the last if one has
+        listed = {rec.ref for rec in batch.grants}
+        self._step("{verb} grants", len(listed))
+        if not listed and self.options.mode != "full":  # nothing to compare or withdraw
             return
         held = self.repo.held(Grant)  # what each held grant's state is read by
+        for chunk in _record_chunks(self._grants_read(batch.grants), unique=_spooled(batch.grants)):
+            funded = (ref for rec in chunk.values() for ref in rec.service_refs)
+            service_ids = self.repo.ids_by_ref(Service, funded)  # held, or written above
+            self._check_grants(chunk, org_ids, service_ids, listed, held)
+            states = self.repo.grant_states_of([held[r].id for r in chunk if r in held])
+            ids = {r: held[r].id for r in chunk if r in held}
+            self._grants_chunk(chunk, states, org_ids, service_ids, ids)
+            del states
+        if self._has_errors():
+            raise _Rejected
+        self._withdraw_unlisted(Grant, "grant", held, listed, lambda g: set(g["areas"]), "title")
+
+    def _check_grants(
+        self, records: dict[str, GrantRecord], org_ids: dict[str, int],
+        service_ids: dict[str, int], listed: set[str], held: dict[str, Held],
+    ) -> None:  # fmt: skip
+        """Every organisation and service a grant names must be in the file or the
+        directory; a parent grant that is in neither is a warning."""
         for rec in records.values():
             for role, ref in (("funder", rec.funder_ref), ("recipient", rec.recipient_ref)):
                 if ref not in org_ids:
@@ -903,7 +931,7 @@ class _Writer:
                         "services",
                         ref,
                     )
-            if rec.parent_ref and rec.parent_ref not in records and rec.parent_ref not in held:
+            if rec.parent_ref and rec.parent_ref not in listed and rec.parent_ref not in held:
                 self.problems.append(
                     Problem(
                         f"Grant '{rec.ref}' is paid through grant '{rec.parent_ref}', which is "
@@ -915,14 +943,6 @@ class _Writer:
                         "warning",
                     )  # fmt: skip
                 )
-        ids = {ref: h.id for ref, h in held.items()}
-        for chunk in _in_chunks(records):  # as services are: a chunk at a time
-            states = self.repo.grant_states_of([held[r].id for r in chunk if r in held])
-            self._grants_chunk(chunk, states, org_ids, service_ids, ids)
-            del states
-        if self._has_errors():
-            raise _Rejected
-        self._withdraw_unlisted(Grant, "grant", held, records, lambda g: set(g["areas"]), "title")
 
     def _grants_chunk(
         self, records: dict[str, GrantRecord], states: dict[str, dict[str, Any]],
@@ -977,11 +997,12 @@ class _Writer:
             )
 
     # -- outcomes and contacts ------------------------------------------------------------------
-    def _outcomes(self, batch: Batch, service_ids: dict[str, int]) -> None:
+    def _outcomes(self, batch: Batch) -> None:
         self._step("{verb} outcomes and contacts", len(batch.outcomes) + len(batch.contacts))
         existing = self.repo.outcome_keys()
         by_id = {old["id"]: old for old in existing.values()}
         named = {rec.service_ref for rec in batch.outcomes}
+        service_ids = self.repo.ids_by_ref(Service, named)  # held, or written above
         coverage = {  # (a sheet has no outcomes: its services are not read again for them)
             rec.ref: set(rec.coverage)
             for rec in (batch.services if named else ())
@@ -1100,17 +1121,23 @@ def _in_chunks(records: dict[str, T]) -> Iterator[dict[str, T]]:
         yield {ref: records[ref] for ref in refs[start : start + SERVICES_A_CHUNK]}
 
 
-def _service_chunks(
-    services: list[ServiceRecord] | ServiceSpool,
-) -> Iterator[dict[str, ServiceRecord]]:
-    """The services by ref, ``SERVICES_A_CHUNK`` at a time: a list's whole first (a later
-    record of a ref replaces an earlier one, in its place), a spool's as it reads them back
-    (each ref is there once: a sheet's reader refuses a ref used again)."""
-    if isinstance(services, list):
-        yield from _in_chunks({rec.ref: rec for rec in services})
+def _spooled(records: list[Any] | Spool[Any]) -> bool:
+    """Whether these records were read back from a sheet's spool (where each ref is there
+    once: the sheet's reader refuses a service ref used again, and puts a grant's rows
+    together)."""
+    return isinstance(records, Spool)
+
+
+def _record_chunks(records: Iterable[Any], *, unique: bool) -> Iterator[dict[str, Any]]:
+    """The records (services or grants) by ref, ``SERVICES_A_CHUNK`` at a time: as they
+    are read when each ref is there once (``unique``: a spool's, read back a chunk at a
+    time), else a list's whole first (a later record of a ref replaces an earlier one, in
+    its place)."""
+    if not unique:
+        yield from _in_chunks({rec.ref: rec for rec in records})
         return
-    records = iter(services)
-    while chunk := {rec.ref: rec for rec in itertools.islice(records, SERVICES_A_CHUNK)}:
+    read = iter(records)
+    while chunk := {rec.ref: rec for rec in itertools.islice(read, SERVICES_A_CHUNK)}:
         yield chunk
 
 

@@ -219,19 +219,23 @@ class GeographyContext:
     # -- postcodes -------------------------------------------------------------------
     def read_postcodes(self, texts: Iterable[str]) -> None:
         """Read the rows of these postcodes ahead, a few hundred a statement (instead of
-        one statement per site); texts that are no postcode are left for ``postcode``."""
+        one statement per site); texts that are no postcode are left for ``postcode``.
+        Only these are kept (those of the rows being read: a sheet's are read a chunk of
+        rows at a time), not every one read before: a 100,000-row sheet names 70,000."""
         wanted = set()
         for text in texts:
             try:
                 wanted.add(parse_postcode(text).canonical)
             except InvalidPostcodeError:
                 continue
-        wanted -= self._postcodes.keys()
-        found = self.repo.postcodes(wanted)
-        self._postcodes.update({canonical: found.get(canonical) for canonical in wanted})
+        kept = {
+            canonical: self._postcodes[canonical] for canonical in wanted & self._postcodes.keys()
+        }
+        found = self.repo.postcodes(wanted - kept.keys())
+        self._postcodes = kept | {c: found.get(c) for c in wanted if c not in kept}
 
     def postcodes_read(self) -> dict[str, Any]:
-        """The rows read ahead so far, by canonical postcode (None: not a postcode held)."""
+        """The rows last read ahead, by canonical postcode (None: not a postcode held)."""
         return self._postcodes
 
     def postcode(self, text: str) -> LocationRecord:

@@ -20,7 +20,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
+
+R = TypeVar("R")
 
 #: organisation types (HSDS ``organization`` has no fixed list; these are the Committee's)
 ORGANISATION_TYPES = ("voluntary", "council", "nhs", "police", "education", "business", "other")
@@ -215,14 +217,14 @@ class ProblemLog:
         self.problems.append(Problem(message, row, column, _shown(value), "warning"))
 
 
-#: the compressed services a spool keeps in memory before it moves them to a temporary file
+#: the compressed records a spool keeps in memory before it moves them to a temporary file
 SPOOL_IN_MEMORY = 4 * 2**20
-#: services pickled together in a spool
+#: records pickled together in a spool
 SPOOL_CHUNK = 1_000
 
 
-class ServiceSpool:
-    """Services set aside as they are read (pickled and compressed, ``SPOOL_CHUNK`` at a
+class Spool(Generic[R]):
+    """Records set aside as they are read (pickled and compressed, ``SPOOL_CHUNK`` at a
     time, in a temporary file once more than ``SPOOL_IN_MEMORY``) and read back in their
     order, a chunk at a time, as often as asked: a 100,000-row sheet's services are 85 MB
     as objects, 8 MB here, on disk. A record read back is a copy: changing it changes
@@ -232,10 +234,10 @@ class ServiceSpool:
         self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
         self.close = weakref.finalize(self, self._file.close)  # at the latest when collected
         self._chunks: list[tuple[int, int]] = []  # (offset, size) of each chunk in the file
-        self._pending: list[ServiceRecord] = []
+        self._pending: list[R] = []
         self._count = 0
 
-    def append(self, record: ServiceRecord) -> None:
+    def append(self, record: R) -> None:
         self._pending.append(record)
         self._count += 1
         if len(self._pending) >= SPOOL_CHUNK:
@@ -250,18 +252,18 @@ class ServiceSpool:
         self._chunks.append((offset, len(blob)))
         self._pending = []
 
-    def __iter__(self) -> Iterator[ServiceRecord]:
+    def __iter__(self) -> Iterator[R]:
         self._flush()
         for offset, size in list(self._chunks):
             self._file.seek(offset)
-            chunk: list[ServiceRecord] = pickle.loads(zlib.decompress(self._file.read(size)))  # noqa: S301 (written by this object)
+            chunk: list[R] = pickle.loads(zlib.decompress(self._file.read(size)))  # noqa: S301 (written by this object)
             yield from chunk
 
     def __len__(self) -> int:
         return self._count
 
     def __repr__(self) -> str:
-        return f"ServiceSpool({self._count} services)"
+        return f"Spool({self._count} records)"
 
 
 @dataclass
@@ -270,8 +272,9 @@ class Batch(ProblemLog):
 
     organisations: list[OrganisationRecord] = field(default_factory=list)
     #: a list, or a sheet's services set aside in a spool as they were read
-    services: list[ServiceRecord] | ServiceSpool = field(default_factory=list)
-    grants: list[GrantRecord] = field(default_factory=list)
+    services: list[ServiceRecord] | Spool[ServiceRecord] = field(default_factory=list)
+    #: a list, or a sheet's grants set aside in a spool once every row was read
+    grants: list[GrantRecord] | Spool[GrantRecord] = field(default_factory=list)
     outcomes: list[OutcomeRecord] = field(default_factory=list)
     contacts: list[ContactRecord] = field(default_factory=list)
     opportunities: list[OpportunityRecord] = field(default_factory=list)

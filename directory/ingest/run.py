@@ -38,7 +38,7 @@ from directory.ingest.readers import (
     read_table,
     sheet_names,
 )
-from directory.ingest.records import Batch, Problem, ServiceSpool
+from directory.ingest.records import Batch, Problem, Spool
 from directory.ingest.template import funder as template_funder
 from directory.ingest.template import read_template
 from directory.progress import QUIET, Progress
@@ -238,8 +238,9 @@ def import_data(
     try:
         return import_batch(db, snap, settings, batch, options, ctx, progress=progress)
     finally:
-        if isinstance(batch.services, ServiceSpool):
-            batch.services.close()  # its temporary file
+        for spool in (batch.services, batch.grants):
+            if isinstance(spool, Spool):
+                spool.close()  # its temporary file
 
 
 def source_name(location: str, source: str | None, fmt: str) -> str:

@@ -54,7 +54,7 @@ from directory.ingest.records import (
     OrganisationRecord,
     ProblemLog,
     ServiceRecord,
-    ServiceSpool,
+    Spool,
 )
 from directory.ingest.values import (
     clean_text,
@@ -71,6 +71,7 @@ from directory.ingest.values import (
     slug,
 )
 from directory.progress import QUIET, Progress
+from directory.store.repositories.scratch import Ledger
 
 __all__ = [
     "COLUMNS",
@@ -536,11 +537,13 @@ def read_template(
     and every problem reported; the batch is only fit to apply when it has no errors.
     ``progress`` is told the step (``label``) and its rows as they are checked.
 
-    A :class:`Table`'s services are kept in the batch. A :class:`Sheet` is read without
-    holding its rows: once for who each organisation name is (a Funder may name a provider
-    of a later row), then once to check every row, keeping only what rows must agree on
-    (refs, organisations, grants) and setting its services aside in a
-    :class:`ServiceSpool`, which the import reads back a chunk at a time."""
+    A :class:`Table`'s services and grants are kept in the batch. A :class:`Sheet` is read
+    without holding its rows: once for who each organisation name is (a Funder may name a
+    provider of a later row), then once to check every row, setting its services aside in a
+    :class:`Spool` as they are read and its grants once every row is, which the import reads
+    back a chunk at a time. What rows must agree on across the sheet (the service refs used,
+    each grant so far) is kept in a :class:`Ledger` (a scratch database), not in memory;
+    the organisations are."""
     batch = Batch()
     layout = _layout(table, batch)
     scratch = ProblemLog()  # what a reading only to look something up finds is not reported
@@ -865,7 +868,7 @@ class _OrgSeen:
 class _GrantSeen:
     record: GrantRecord
     row: int
-    given: frozenset[str]  # shared with the rows' until a later row adds to it
+    given: frozenset[str]  # the fields given on its rows so far
     coverage: list[str]
     paid_through: str | None
     paid_through_row: int
@@ -881,28 +884,30 @@ class _Assembly:
         self.log = ProblemLog()
         self.rows = 0
         # a sheet's set aside (none of its rows is held), a table's kept
-        self.services: list[ServiceRecord] | ServiceSpool = [] if keep else ServiceSpool()
-        self.refs: dict[str, int] = {}  # loose service ref → row
+        self.keep = keep
+        self.services: list[ServiceRecord] | Spool[ServiceRecord] = [] if keep else Spool()
+        # what rows must agree on across the sheet, out of memory: at 100,000 rows these
+        # were 75 MB of objects kept to the last row (and the file's peak grew with them)
+        self.refs: Ledger[int] = Ledger()  # loose service ref → its row
+        self.grants: Ledger[_GrantSeen] = Ledger()  # loose grant ref → the grant so far
+        self.paid_through = False  # whether any row says Paid through
         self.orgs: dict[str, _OrgSeen] = {}
-        self.grants: dict[str, _GrantSeen] = {}
-        #: the grants' equal values, each held once (kept to the last row, a grant's amount,
-        #: dates, refs and year were each a copy: about 25 MB at 100,000 rows)
-        self.values: dict[Any, Any] = {}
 
     def add(self, row: _RowRead) -> None:
         self.rows += 1
         if row.service is not None:
             loose = row.service.ref.casefold()
-            if loose in self.refs:
+            first = self.refs.get(loose)
+            if first is not None:
                 self.log.error(
-                    f"Service ref '{row.service.ref}' is already used on row {self.refs[loose]}:"
+                    f"Service ref '{row.service.ref}' is already used on row {first}:"
                     " each service has one row and its own ref.",
                     row=row.number,
                     column="Service ref",
                     value=row.service.ref,
                 )
                 return
-            self.refs[loose] = row.number
+            self.refs.add(loose, row.number)
         if row.provider is not None:
             _add_org(
                 self.orgs, row.provider, row.number, False, row.demo, "Organisation name", self.log
@@ -920,28 +925,30 @@ class _Assembly:
         if row.service is not None:
             self.services.append(row.service)
         if row.grant is not None:
-            _share_values(row.grant, self.values)
+            self.paid_through = self.paid_through or row.paid_through is not None
             _add_grant(self.grants, row, self.log)
 
     def finish(self, batch: Batch) -> None:
         """The organisations and grants (and kept services) into ``batch``, its problems
-        after the rows'."""
+        after the rows'; the scratch database closed."""
         batch.services = self.services if len(self.services) else []
         for seen in self.orgs.values():
             seen.record.demo = seen.demo
             batch.organisations.append(seen.record)
         grants = self.grants
-        payers = (
-            _Payers(grants, self.orgs) if any(g.paid_through for g in grants.values()) else None
-        )
+        payers = _Payers(grants, self.orgs) if self.paid_through else None
+        found: list[GrantRecord] | Spool[GrantRecord] = [] if self.keep else Spool()
         for seen in grants.values():
             if "areas" not in seen.given:
                 seen.record.areas = seen.coverage
             if seen.paid_through is not None:
                 assert payers is not None
                 seen.record.parent_ref = _parent(seen, grants, payers, self.log)
-            batch.grants.append(seen.record)
+            found.append(seen.record)
+        batch.grants = found if len(found) else []
         batch.problems += self.log.problems
+        self.refs.close()
+        self.grants.close()
 
 
 def _add_org(
@@ -991,37 +998,24 @@ def _add_org(
             )
 
 
-#: a grant's fields whose values many grants share (strings, dates, amounts to the penny:
-#: equal values are interchangeable)
-_SHARED_GRANT_FIELDS = (
-    "funder_ref", "recipient_ref", "programme", "amount", "awarded", "start", "end",
-    "financial_year",
-)  # fmt: skip
-
-
-def _share_values(grant: GrantRecord, values: dict[Any, Any]) -> None:
-    """Each of the grant's values in ``_SHARED_GRANT_FIELDS`` as the first equal one seen."""
-    for name in _SHARED_GRANT_FIELDS:
-        value = getattr(grant, name)
-        if value is not None:
-            setattr(grant, name, values.setdefault(value, value))
-
-
-def _add_grant(grants: dict[str, _GrantSeen], row: _RowRead, batch: ProblemLog) -> None:
+def _add_grant(grants: Ledger[_GrantSeen], row: _RowRead, batch: ProblemLog) -> None:
     grant = row.grant
     assert grant is not None
     loose = grant.ref.casefold()
-    seen = grants.get(loose)
+    seen = grants.get(loose)  # a copy: put back below
     if seen is None:
-        grants[loose] = _GrantSeen(
-            grant,
-            row.number,
-            row.grant_given,
-            # the record's own list when its areas are the services' (the record takes the
-            # coverage at the end); a copy when given, which later rows must not change
-            list(grant.areas) if "areas" in row.grant_given else grant.areas,
-            row.paid_through,
-            row.number,
+        grants.add(
+            loose,
+            _GrantSeen(
+                grant,
+                row.number,
+                row.grant_given,
+                # the record's own list when its areas are the services' (the record takes
+                # the coverage at the end); a copy when given, which later rows must not change
+                list(grant.areas) if "areas" in row.grant_given else grant.areas,
+                row.paid_through,
+                row.number,
+            ),
         )
         return
     # the same grant funds another service: the rows must agree
@@ -1057,6 +1051,7 @@ def _add_grant(grants: dict[str, _GrantSeen], row: _RowRead, batch: ProblemLog) 
     refs = seen.record.service_refs
     refs.extend(r for r in grant.service_refs if r not in refs)
     seen.record.demo = seen.record.demo and grant.demo
+    grants.put(loose, seen)
 
 
 def _shown(value: Any) -> str:
@@ -1071,7 +1066,7 @@ class _Payers:
     """The sheet's organisations by ref and by name, and each one's grants, for reading
     Paid through: looked up, not scanned, for every grant that names one."""
 
-    def __init__(self, grants: dict[str, _GrantSeen], orgs: dict[str, _OrgSeen]) -> None:
+    def __init__(self, grants: Ledger[_GrantSeen], orgs: dict[str, _OrgSeen]) -> None:
         self.by_ref: dict[str, set[str]] = {}  # casefolded ref → refs
         self.by_name: dict[str, set[str]] = {}  # loose name → refs
         for ref, org in orgs.items():
@@ -1091,7 +1086,7 @@ class _Payers:
 
 
 def _parent(
-    seen: _GrantSeen, grants: dict[str, _GrantSeen], payers: _Payers, batch: ProblemLog
+    seen: _GrantSeen, grants: Ledger[_GrantSeen], payers: _Payers, batch: ProblemLog
 ) -> str | None:
     """The parent grant's ref for the Paid through text: a grant ref in the sheet, an
     organisation in the sheet with exactly one grant, or else a ref of a grant already in the

@@ -230,6 +230,20 @@ class DirectoryRepository:
             for ref, id_, source, withdrawn, owner_id in rows
         }
 
+    def ids_by_ref(self, model: type, refs: Iterable[str]) -> dict[str, int]:
+        """The ids of these services or grants (``model``) by ref, those that are held
+        (in an import's transaction: with those it has written), a few hundred a statement."""
+        table = model.__table__  # type: ignore[attr-defined]
+        wanted = sorted(set(refs))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.session.execute(
+                select(table.c.ref, table.c.id).where(table.c.ref.in_(chunk))
+            )
+            found.update((ref, id_) for ref, id_ in rows)
+        return found
+
     def grant_states(self) -> dict[str, dict[str, Any]]:
         org_refs = dict(self.session.execute(select(Organisation.id, Organisation.ref)).all())
         service_refs = dict(self.session.execute(select(Service.id, Service.ref)).all())

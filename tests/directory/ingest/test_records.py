@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from directory.ingest import records
-from directory.ingest.records import LocationRecord, ServiceRecord, ServiceSpool
+from directory.ingest.records import LocationRecord, ServiceRecord, Spool
 
 
 def _service(n: int) -> ServiceRecord:
@@ -20,7 +20,7 @@ def test_a_spool_gives_back_its_services_in_order_from_disk_as_often_as_asked(mo
     monkeypatch.setattr(records, "SPOOL_CHUNK", 3)
     monkeypatch.setattr(records, "SPOOL_IN_MEMORY", 200)  # a few chunks, then a file
     services = [_service(n) for n in range(10)]
-    spool = ServiceSpool()
+    spool = Spool()
     for service in services:
         spool.append(service)
     assert len(spool) == 10
@@ -40,13 +40,13 @@ def test_a_spool_gives_back_its_services_in_order_from_disk_as_often_as_asked(mo
 
 
 def test_an_empty_spool_gives_nothing():
-    spool = ServiceSpool()
+    spool = Spool()
     assert len(spool) == 0 and list(spool) == []
 
 
 @pytest.mark.parametrize("count", [1, 999, 1000, 1001])
 def test_a_spool_keeps_the_last_part_chunk_too(count):
-    spool = ServiceSpool()
+    spool = Spool()
     for n in range(count):
         spool.append(_service(n))
     assert [s.ref for s in spool] == [f"S-{n}" for n in range(count)]

@@ -25,7 +25,7 @@ from directory.ingest.readers import (
     read_table,
     write_table,
 )
-from directory.ingest.records import Batch, GrantRecord, LocationRecord, Problem, ServiceSpool
+from directory.ingest.records import Batch, GrantRecord, LocationRecord, Problem, Spool
 from directory.ingest.template import (
     COLUMNS,
     MOPAC_NAME,
@@ -161,14 +161,17 @@ def load(source: Path | bytes, *, format: str | None = None) -> Table | Sheet:
 
 
 def template(table: Table | Sheet) -> Batch:
-    """``read_template`` of the table, its services a list (a Sheet's read again from the
-    file, as the import does)."""
+    """``read_template`` of the table, its services and grants lists (a Sheet's read back
+    from their spools, as the import does)."""
     batch = read_template(table, CTX)
-    if isinstance(table, Sheet) and batch.services:
-        assert isinstance(batch.services, ServiceSpool)
-        first = list(batch.services)
-        assert list(batch.services) == first  # and again, the same
-        batch.services = first
+    if isinstance(table, Sheet):
+        for name in ("services", "grants"):
+            spooled = getattr(batch, name)
+            if spooled:
+                assert isinstance(spooled, Spool)
+                first = list(spooled)
+                assert list(spooled) == first  # and again, the same
+                setattr(batch, name, first)
     return batch
 
 
@@ -571,24 +574,6 @@ def test_a_grant_s_given_areas_stay_as_given_when_its_later_rows_leave_them_blan
         {**BASE, **grant, "Service ref": "C", "Coverage": "pan-London"},
     )
     assert batch.errors == [] and batch.grants[0].areas == [RICHMOND]
-
-
-def test_equal_values_of_the_grants_are_held_once():
-    """The grants are kept until the last row is read: their equal amounts, dates, refs and
-    years are one object each, not a copy per row."""
-    grant = {
-        "Funder": "MOPAC", "Amount": "£10k", "Start date": "2024-04-01",
-        "End date": "31/03/2026", "Award date": "1 March 2024", "Financial year": "2024/25",
-        "Programme": "VRU",
-    }  # fmt: skip
-    batch = read(*({**BASE, **grant, "Service ref": f"S{n}"} for n in range(4)))
-    assert batch.errors == [] and len(batch.grants) == 4
-    first = batch.grants[0]
-    for other in batch.grants[1:]:
-        for name in ("funder_ref", "recipient_ref", "programme", "amount", "awarded", "start",
-                     "end", "financial_year"):  # fmt: skip
-            assert getattr(other, name) == getattr(first, name) is not None, name
-            assert getattr(other, name) is getattr(first, name), name
 
 
 def test_one_grant_with_different_amounts_is_an_error():
