@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import itertools
 import re
@@ -22,14 +23,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from directory.ingest.values import clean_text
 
 __all__ = [
     "EXTRA",
+    "Content",
     "MAX_ROWS",
     "ReadError",
+    "bytes_of",
+    "head_of",
+    "sha256_of",
     "Row",
     "Sheet",
     "Table",
@@ -38,6 +43,13 @@ __all__ = [
     "read_table",
     "write_table",
 ]
+
+#: a file as a reader is given it: its bytes (an upload), or where it is (read again as
+#: often as needed, a block at a time, never held whole: a 100,000-row CSV is 32 MB)
+Content = bytes | Path
+#: what a file is read by, a block at a time
+_BLOCK = 2**20
+
 
 #: the most data rows a file may hold
 MAX_ROWS = 200_000
@@ -207,13 +219,14 @@ def read_table(
 
 
 def read_sheet(
-    data: bytes, *, format: str | None = None, sheet: str | None = None, name: str | None = None
+    data: Content, *, format: str | None = None, sheet: str | None = None, name: str | None = None
 ) -> Sheet:
     """:func:`read_table` without reading the rows: a :class:`Sheet` that reads them from
-    ``data`` each time they are asked for. Its headings are read now, so a file that cannot
-    be read, or has no header row, is a :class:`ReadError` here."""
-    label = name or "upload"
-    cells, title = _cells_of(bytes(data), format, sheet, label)
+    ``data`` (the file's bytes, or the file itself: a path, read again and never held) each
+    time they are asked for. Its headings are read now, so a file that cannot be read, or
+    has no header row, is a :class:`ReadError` here."""
+    label = name or (data.name if isinstance(data, Path) else "upload")
+    cells, title = _cells_of(data if isinstance(data, Path) else bytes(data), format, sheet, label)
     first = cells()
     try:
         header = _header_row(first)
@@ -226,7 +239,7 @@ def read_sheet(
 
 
 def _cells_of(
-    data: bytes, format: str | None, sheet: str | None, label: str
+    data: Content, format: str | None, sheet: str | None, label: str
 ) -> tuple[Cells, Callable[[], str | None]]:
     """How to read the file's numbered rows of cells afresh (as often as called), and its
     sheet's title once they have been read (None for a CSV). What can be checked before
@@ -249,18 +262,19 @@ def _cells_of(
     return text, lambda: None
 
 
-def _format_of(data: bytes, format: str | None, label: str) -> str:
+def _format_of(data: Content, format: str | None, label: str) -> str:
     if format is not None:
         kind = format.lower().lstrip(".")
         if kind not in ("csv", "xlsx"):
             raise ReadError(f"The format {format!r} is not supported; use CSV or XLSX")
         return kind
-    if data.startswith(_OLE_MAGIC):
+    head = head_of(data, 4096)
+    if head.startswith(_OLE_MAGIC):
         raise ReadError(
             "The file is an old-style Excel (.xls) workbook or is password-protected; "
             "save it as .xlsx or CSV without a password"
         )
-    if data.startswith(_ZIP_MAGIC):  # whatever its name says, a zip can only be a workbook
+    if head.startswith(_ZIP_MAGIC):  # whatever its name says, a zip can only be a workbook
         return "xlsx"
     suffix = Path(label).suffix.lower()
     if suffix in _XLSX_SUFFIXES:
@@ -269,7 +283,7 @@ def _format_of(data: bytes, format: str | None, label: str) -> str:
         raise ReadError("The file is an old-style Excel (.xls) workbook; save it as .xlsx or CSV")
     if suffix in _CSV_SUFFIXES:
         return "csv"
-    if _looks_like_text(data):
+    if _looks_like_text(head):
         return "csv"
     raise ReadError("The file is not a CSV or XLSX spreadsheet")
 
@@ -283,7 +297,7 @@ def _looks_like_text(data: bytes) -> bool:
     return b"\x00" not in sample
 
 
-def _encoding(data: bytes) -> str:
+def _encoding(data: Content) -> str:
     """The encoding of a CSV file's text, checked on the whole of it: UTF-8 (with or
     without BOM), UTF-16 with BOM, or Windows-1252 (what Excel's plain "CSV" saves on a
     UK PC)."""
@@ -295,20 +309,15 @@ def _encoding(data: bytes) -> str:
     # in any other encoding is almost never valid UTF-8), and Windows-1252 is the only other
     # encoding a UK spreadsheet saves, so there is nothing left to detect.
     # tests/directory/ingest/test_parsing_libraries.py keeps the two files it got wrong.
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            data.decode("utf-16")
+    if head_of(data, 2).startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if _decodes(data, "utf-16"):
             return "utf-16"
-        except UnicodeDecodeError:
-            raise ReadError("The file's text is damaged; save it again as CSV UTF-8") from None
-    if b"\x00" in data:
+        raise ReadError("The file's text is damaged; save it again as CSV UTF-8")
+    if _has_nul(data):
         raise ReadError("The file is not a CSV or XLSX spreadsheet")
     for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            data.decode(encoding)
+        if _decodes(data, encoding):
             return encoding
-        except UnicodeDecodeError:
-            continue
     raise ReadError("The file's text encoding is not recognised; save it from Excel as 'CSV UTF-8'")
 
 
@@ -316,11 +325,59 @@ def _is_blank(cell: Any) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
-def _text(data: bytes, encoding: str) -> io.TextIOWrapper:
+def _text(data: Content, encoding: str) -> io.TextIOWrapper:
     """The file's text, decoded a block at a time as it is read (the whole of it would be a
     second copy of the file, up to four bytes a character), its lines untranslated as
     ``csv.reader`` needs them."""
-    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+    return io.TextIOWrapper(_open(data), encoding=encoding, newline="")
+
+
+def _open(data: Content) -> BinaryIO:
+    return data.open("rb") if isinstance(data, Path) else io.BytesIO(data)
+
+
+def head_of(data: Content, size: int) -> bytes:
+    """The file's first ``size`` bytes."""
+    if isinstance(data, Path):
+        with data.open("rb") as handle:
+            return handle.read(size)
+    return data[:size]
+
+
+def bytes_of(data: Content) -> bytes:
+    """The whole file (for the formats read whole: JSON)."""
+    return data.read_bytes() if isinstance(data, Path) else data
+
+
+def sha256_of(data: Content) -> str:
+    """The file's SHA-256 (hex), read a block at a time."""
+    digest = hashlib.sha256()
+    for block in _blocks(data):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _blocks(data: Content) -> Iterator[bytes]:
+    with _open(data) as handle:
+        while block := handle.read(_BLOCK):
+            yield block
+
+
+def _decodes(data: Content, encoding: str) -> bool:
+    """Whether the whole file is text in ``encoding``, decoded a block at a time (decoding
+    it at once made the text of the whole file, up to four times its size)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        for block in _blocks(data):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _has_nul(data: Content) -> bool:
+    return any(b"\x00" in block for block in _blocks(data))
 
 
 def _numbered(
@@ -330,17 +387,18 @@ def _numbered(
     lines is still one row); a malformed file becomes a ReadError."""
     number = 0
     iterator = csv.reader(lines, delimiter=delimiter)
-    while True:
-        try:
-            cells = next(iterator)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            raise ReadError(
-                f"The file {label} is not valid CSV near row {number + 1}: {error}"
-            ) from None
-        number += 1
-        yield number, cells
+    with lines:  # the file closed once read, or once its reading is closed
+        while True:
+            try:
+                cells = next(iterator)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                raise ReadError(
+                    f"The file {label} is not valid CSV near row {number + 1}: {error}"
+                ) from None
+            number += 1
+            yield number, cells
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -456,9 +514,9 @@ MAX_XLSX_UNZIPPED = 384 * 1024 * 1024
 MAX_CELL_CHARS = 32_767
 
 
-def _check_unzipped_size(data: bytes, label: str) -> None:
+def _check_unzipped_size(data: Content, label: str) -> None:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with _open(data) as handle, zipfile.ZipFile(handle) as archive:
             unzipped = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise ReadError(
@@ -473,7 +531,7 @@ def _check_unzipped_size(data: bytes, label: str) -> None:
 
 
 def _xlsx_cells(
-    data: bytes, label: str, sheet: str | None, titles: list[str]
+    data: Content, label: str, sheet: str | None, titles: list[str]
 ) -> Generator[tuple[int, Sequence[Any]]]:
     """The numbered rows of cells of the sheet (the first, or ``sheet``) of a workbook
     whose unzipped size has been checked; its title is put in ``titles`` once opened."""
@@ -484,9 +542,11 @@ def _xlsx_cells(
         # openpyxl warns about features it drops (data validation, conditional formats,
         # unknown extensions); none of them matter for reading values
         warnings.simplefilter("ignore")
+        handle = _open(data)
         try:
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            workbook = load_workbook(handle, read_only=True, data_only=True)
         except Exception as error:  # zipfile, XML and openpyxl's own errors
+            handle.close()
             raise ReadError(
                 f"The file {label} is not a readable XLSX workbook (it may be damaged); "
                 "open it in Excel and save it again"
@@ -504,17 +564,18 @@ def _xlsx_cells(
                 ) from error
         finally:
             workbook.close()
+            handle.close()  # (openpyxl closes what it opened, not a file it is given)
 
 
-def sheet_names(data: bytes, label: str) -> list[str]:
+def sheet_names(data: Content, label: str) -> list[str]:
     """The names of an XLSX workbook's sheets, case-folded and stripped."""
     from openpyxl import load_workbook
 
     _check_unzipped_size(data, label)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _open(data) as handle:
         warnings.simplefilter("ignore")
         try:
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            workbook = load_workbook(handle, read_only=True, data_only=True)
         except Exception as error:
             raise ReadError(f"The file {label} is not a readable XLSX workbook") from error
         try:

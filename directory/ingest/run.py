@@ -9,8 +9,8 @@ Without ``--format`` the format is recognised from the file.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,11 +31,15 @@ from directory.ingest.need import NEED_FORMATS, detect_need_format, import_need
 from directory.ingest.opportunity_sheet import SHEET as OPPORTUNITY_SHEET
 from directory.ingest.opportunity_sheet import add_opportunities
 from directory.ingest.readers import (
+    Content,
     ReadError,
     Sheet,
+    bytes_of,
+    head_of,
     normalise_header,
     read_sheet,
     read_table,
+    sha256_of,
     sheet_names,
 )
 from directory.ingest.records import Batch, Problem, Spool
@@ -72,8 +76,10 @@ class SourceError(Exception):
     """The source cannot be fetched at all (missing file, HTTP error, too big)."""
 
 
-def fetch(location: str, base_dir: Path | None = None) -> bytes:
-    """The bytes of a local path (relative to ``base_dir``) or an http(s) URL."""
+def fetch(location: str, base_dir: Path | None = None) -> Content:
+    """The bytes of an http(s) URL, or a local path (relative to ``base_dir``) checked to
+    be readable and not too big: the readers read it as they need it (a spreadsheet is
+    read a block at a time, several times, never held whole)."""
     if location.startswith(("http://", "https://")):
         try:
             with urllib.request.urlopen(location, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310
@@ -86,28 +92,31 @@ def fetch(location: str, base_dir: Path | None = None) -> bytes:
             path = base_dir / path
         try:
             with path.open("rb") as handle:
-                data = handle.read(MAX_BYTES + 1)
+                size = os.fstat(handle.fileno()).st_size
+                handle.read(1)  # readable: not a directory
         except OSError as error:
             raise SourceError(f"Cannot read {path}: {error.strerror or error}") from None
+        if size > MAX_BYTES:
+            raise SourceError(f"{location} is larger than {MAX_BYTES // 2**20} MB.")
+        return path
     if len(data) > MAX_BYTES:
         raise SourceError(f"{location} is larger than {MAX_BYTES // 2**20} MB.")
     return data
 
 
-def detect_format(data: bytes, name: str) -> str:
+def detect_format(data: Content, name: str) -> str:
     """Guess the format: JSON with "grants" is 360Giving, other JSON is HSDS; a spreadsheet
     with 360Giving's "Identifier" and "Amount Awarded" columns is 360Giving, else template."""
     return _sniff(data, name)[0]
 
 
-def _sniff(data: bytes, name: str) -> tuple[str, Sheet | None]:
+def _sniff(data: Content, name: str) -> tuple[str, Sheet | None]:
     """The format (as :func:`detect_format`) and the spreadsheet whose headings told it,
     if one was, so the template reader need not read them a second time."""
     suffix = Path(name).suffix.lower()
-    head = data[:4].lstrip(b"\xef\xbb\xbf").lstrip()
-    if suffix == ".json" or head[:1] in (b"{", b"["):
+    if suffix == ".json" or _is_json(data):
         try:
-            parsed = json.loads(data.decode("utf-8-sig"))
+            parsed = json.loads(bytes_of(data).decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError):
             return ("hsds" if suffix != ".json" else "360giving"), None
         return ("360giving" if isinstance(parsed, dict) and "grants" in parsed else "hsds"), None
@@ -122,8 +131,12 @@ def _sniff(data: bytes, name: str) -> tuple[str, Sheet | None]:
     return ("360giving" if {"identifier", "amount_awarded"} <= keys else "template"), table
 
 
+def _is_json(data: Content) -> bool:
+    return head_of(data, 64).lstrip(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
+
+
 def read_source(
-    data: bytes,
+    data: Content,
     name: str,
     fmt: str,
     ctx: GeographyContext,
@@ -137,17 +150,21 @@ def read_source(
     (``label``) and its rows. ``table``, if given, is the spreadsheet's headings already
     read from ``data``. A template's services are read again as they are written
     (:func:`read_template`)."""
-    is_json = data[:4].lstrip(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
     try:
         if fmt == "hsds":
-            return read_hsds_json(data, ctx)
+            return read_hsds_json(bytes_of(data), ctx)
         if fmt == "360giving":
-            return read_360giving_json(data, ctx) if is_json else read_360giving_table(data, ctx)
+            whole = bytes_of(data)
+            return (
+                read_360giving_json(whole, ctx)
+                if _is_json(whole)
+                else read_360giving_table(whole, ctx)
+            )
         if table is None:
             table = read_sheet(data, name=name)
         batch = read_template(table, ctx, progress=progress, label=label)
         # a workbook: its "Opportunities" sheet too, if it has one
-        if data[:2] == b"PK" and OPPORTUNITY_SHEET.casefold() in sheet_names(data, name):
+        if head_of(data, 2) == b"PK" and OPPORTUNITY_SHEET.casefold() in sheet_names(data, name):
             sheet = read_table(data, name=name, sheet=OPPORTUNITY_SHEET)
             add_opportunities(sheet, ctx, batch, template_funder)
         return batch
@@ -193,7 +210,7 @@ def import_data(
     db: Database,
     snap: GeographySnapshot,
     settings: Settings,
-    data: bytes,
+    data: Content,
     location: str,
     *,
     fmt: str | None = None,
@@ -203,8 +220,8 @@ def import_data(
     actor: str | None = None,
     progress: Progress = QUIET,
 ) -> ImportReport:
-    """Read and apply the bytes of one source, fetched from ``location`` (a path, URL or an
-    uploaded file's name): :func:`run_import` after the fetch, and the API's upload.
+    """Read and apply one source (its bytes, or its file: ``data``), fetched from
+    ``location`` (a path, URL or an uploaded file's name): :func:`run_import` after the fetch, and the API's upload.
     ``actor`` (the API key's name) is recorded on the run."""
     if source is not None and not 0 < len(source.strip()) <= MAX_SOURCE_NAME:
         raise SourceError(f"A source name must be 1 to {MAX_SOURCE_NAME} characters.")
@@ -218,9 +235,9 @@ def import_data(
         options = ImportOptions(
             source=source_name(location, source, fmt),
             format=fmt, location=public_location(location),
-            checksum=hashlib.sha256(data).hexdigest(), mode=mode, dry_run=dry_run, actor=actor,
+            checksum=sha256_of(data), mode=mode, dry_run=dry_run, actor=actor,
         )  # fmt: skip
-        return import_need(db, snap, data, name, options, progress=progress)
+        return import_need(db, snap, bytes_of(data), name, options, progress=progress)
     with db.engine.connect() as connection:
         ctx = GeographyContext(snap, GeographyRepository(connection))
         batch = read_source(
@@ -230,7 +247,7 @@ def import_data(
         source=source_name(location, source, fmt),
         format=fmt,
         location=public_location(location),
-        checksum=hashlib.sha256(data).hexdigest(),
+        checksum=sha256_of(data),
         mode=mode,
         dry_run=dry_run,
         actor=actor,
