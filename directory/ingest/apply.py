@@ -692,6 +692,9 @@ class _Writer:
         unique = services if _spooled(services) else {s.ref for s in services}
         self._step("{verb} services", len(unique))
         held = self.repo.held(Service)  # what each held service's state is read by
+        # kept across chunks, bounded by the directory, not the file: the held services the
+        # file lists (for withdrawing the others) and those it changes (the rest of a
+        # renamed organisation's are made findable by its new name)
         listed: set[str] = set()
         changed: set[str] = set()
         # a chunk at a time: its records (a sheet's read back from its spool), the held
@@ -700,7 +703,7 @@ class _Writer:
         # peak). Every chunk is checked; once one has an error nothing more is written, and
         # the import is refused (and its transaction rolled back) after the last.
         for chunk in _record_chunks(batch.services, unique=_spooled(batch.services)):
-            listed.update(chunk)
+            listed.update(ref for ref in chunk if ref in held)
             for rec in chunk.values():
                 rec.organisation_ref = self.held_orgs.get(
                     rec.organisation_ref, rec.organisation_ref
@@ -716,7 +719,9 @@ class _Writer:
             states = self.repo.service_states([held[r].id for r in chunk if r in held])
             ids = {r: held[r].id for r in chunk if r in held}  # (the chunk's: ids by ref of
             # the whole file were 8 MB at 100,000; what needs them later reads them back)
-            self._services_chunk(chunk, states, org_ids, ids, changed)
+            changes: set[str] = set()
+            self._services_chunk(chunk, states, org_ids, ids, changes)
+            changed.update(ref for ref in changes if ref in held)
             del states
         if self._has_errors():
             raise _Rejected
@@ -890,32 +895,57 @@ class _Writer:
             yield grant
 
     def _grants(self, batch: Batch, org_ids: dict[str, int]) -> None:
-        # a chunk at a time, as services are: a sheet's grants read back from their spool
-        # (twice: once for their refs, a parent may be a later grant), each chunk checked,
-        # then written unless an error has been found; refused after the last if one has
-        listed = {rec.ref for rec in batch.grants}
-        self._step("{verb} grants", len(listed))
-        if not listed and self.options.mode != "full":  # nothing to compare or withdraw
+        # a chunk at a time, as services are: a sheet's grants read back from their spool,
+        # each chunk checked, then written unless an error has been found; refused after
+        # the last if one has. What is kept across chunks is bounded by the directory, not
+        # the file: the held grants it lists (for withdrawing the others) and the grants
+        # named as parents (whether the file has them is known after the last chunk).
+        grants = batch.grants
+        count = len(grants) if _spooled(grants) else len({rec.ref for rec in grants})
+        self._step("{verb} grants", count)
+        if not count and self.options.mode != "full":  # nothing to compare or withdraw
             return
         held = self.repo.held(Grant)  # what each held grant's state is read by
-        for chunk in _record_chunks(self._grants_read(batch.grants), unique=_spooled(batch.grants)):
+        parents = {rec.parent_ref for rec in grants if rec.parent_ref}  # (a spool read back)
+        listed: set[str] = set()  # the file's grants that are held or named as parents
+        paid_through: list[tuple[str, str]] = []  # (grant, parent) where the parent isn't held
+        for chunk in _record_chunks(self._grants_read(grants), unique=_spooled(grants)):
+            listed.update(ref for ref in chunk if ref in held or ref in parents)
+            paid_through += [
+                (ref, rec.parent_ref)
+                for ref, rec in chunk.items()
+                if rec.parent_ref and rec.parent_ref not in held
+            ]
             funded = (ref for rec in chunk.values() for ref in rec.service_refs)
             service_ids = self.repo.ids_by_ref(Service, funded)  # held, or written above
-            self._check_grants(chunk, org_ids, service_ids, listed, held)
+            self._check_grants(chunk, org_ids, service_ids)
             states = self.repo.grant_states_of([held[r].id for r in chunk if r in held])
             ids = {r: held[r].id for r in chunk if r in held}
             self._grants_chunk(chunk, states, org_ids, service_ids, ids)
             del states
+        for ref, parent in paid_through:
+            if parent not in listed:
+                self.problems.append(
+                    Problem(
+                        f"Grant '{ref}' is paid through grant '{parent}', which is not in the "
+                        "directory yet: the chain will show it as missing until a source lists "
+                        "it.",
+                        None,
+                        "parent_ref",
+                        parent,
+                        "warning",
+                    )  # fmt: skip
+                )
         if self._has_errors():
             raise _Rejected
         self._withdraw_unlisted(Grant, "grant", held, listed, lambda g: set(g["areas"]), "title")
 
     def _check_grants(
         self, records: dict[str, GrantRecord], org_ids: dict[str, int],
-        service_ids: dict[str, int], listed: set[str], held: dict[str, Held],
+        service_ids: dict[str, int],
     ) -> None:  # fmt: skip
         """Every organisation and service a grant names must be in the file or the
-        directory; a parent grant that is in neither is a warning."""
+        directory."""
         for rec in records.values():
             for role, ref in (("funder", rec.funder_ref), ("recipient", rec.recipient_ref)):
                 if ref not in org_ids:
@@ -931,18 +961,6 @@ class _Writer:
                         "services",
                         ref,
                     )
-            if rec.parent_ref and rec.parent_ref not in listed and rec.parent_ref not in held:
-                self.problems.append(
-                    Problem(
-                        f"Grant '{rec.ref}' is paid through grant '{rec.parent_ref}', which is "
-                        "not in the directory yet: the chain will show it as missing until a "
-                        "source lists it.",
-                        None,
-                        "parent_ref",
-                        rec.parent_ref,
-                        "warning",
-                    )  # fmt: skip
-                )
 
     def _grants_chunk(
         self, records: dict[str, GrantRecord], states: dict[str, dict[str, Any]],

@@ -773,3 +773,63 @@ def test_a_sheet_read_as_an_import_reads_it_gives_the_batch_read_whole(
     assert streamed.organisations == whole.organisations
     assert isinstance(streamed.grants, Spool) and isinstance(whole.grants, list)
     assert list(streamed.grants) == whole.grants == list(streamed.grants)
+
+
+CHAIN_HEADER = (
+    "Service ref,Service name,Status,Themes,Organisation ref,Organisation name,Coverage,"
+    "Funder,Amount,Grant ref,Paid through\n"
+)
+
+
+def _chain_row(n: int, org: str, grant: str, paid_through: str = "") -> str:
+    return (
+        f"S-{n},Service {n},active,knife crime,GB-CHC-10000{n},{org},Kingston,MOPAC,£{n}k,"
+        f"{grant},{paid_through}\n"
+    )
+
+
+def test_a_sheet_written_a_few_grants_at_a_time_checks_parents_withdraws_and_renames(
+    writable_app, tmp_path, monkeypatch
+):
+    """Written two records at a time (a sheet's services and grants read back from their
+    spools): a grant paid through a grant later in the file, or one held, is no warning;
+    through a grant in neither it is, once. A full import that stops listing a service and
+    its grant withdraws both, and an organisation's new name reaches its unchanged
+    services' search text."""
+    from directory.ingest import apply
+
+    monkeypatch.setattr(apply, "SERVICES_A_CHUNK", 2)
+    first = write(tmp_path, "chain.csv", CHAIN_HEADER + "".join([
+        _chain_row(1, "Alpha Trust", "G-CHILD-1", "G-PARENT"),  # the parent two chunks on
+        _chain_row(2, "Beta Trust", "G-CHILD-2", "G-NOWHERE"),
+        _chain_row(3, "Gamma Trust", "G-3"),
+        _chain_row(4, "Delta Trust", "G-PARENT"),
+        _chain_row(5, "Epsilon Trust", "G-5"),
+    ]))  # fmt: skip
+    result = run(writable_app, "import", str(first), "--mode", "full", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    missing = [p for p in report["problems"] if p["column"] == "parent_ref"]
+    assert [(p["value"], p["severity"]) for p in missing] == [("G-NOWHERE", "warning")]
+    assert "G-CHILD-2" in missing[0]["message"]
+    client = writable_app.test_client()
+    assert client.get("/api/v1/grants/G-CHILD-1").json["paid_through"] == "G-PARENT"
+
+    second = write(tmp_path, "chain.csv", CHAIN_HEADER + "".join([
+        _chain_row(1, "Alpha Youth Trust", "G-CHILD-1", "G-PARENT"),  # its organisation renamed
+        _chain_row(2, "Beta Trust", "G-CHILD-2", "G-NOWHERE"),
+        _chain_row(4, "Delta Trust", "G-PARENT"),
+        _chain_row(6, "Zeta Trust", "G-CHILD-6", "G-3"),  # held (and withdrawn now): no warning
+    ]))  # fmt: skip
+    result = run(writable_app, "import", str(second), "--mode", "full", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert [p["value"] for p in report["problems"] if p["column"] == "parent_ref"] == ["G-NOWHERE"]
+    assert report["counts"]["services"]["withdrawn"] == 2
+    assert report["counts"]["grants"]["withdrawn"] == 2
+    every = client.get("/api/v1/services?include_withdrawn=true").json["contents"]
+    assert {s["ref"] for s in every if s["withdrawn"]} == {"S-3", "S-5"}
+    grants = {ref: client.get(f"/api/v1/grants/{ref}").json for ref in ("G-3", "G-5", "G-PARENT")}
+    assert [grants[ref]["withdrawn"] for ref in ("G-3", "G-5", "G-PARENT")] == [True, True, False]
+    found = client.get("/api/v1/services?q=Alpha%20Youth").json["contents"]
+    assert [s["ref"] for s in found] == ["S-1"]  # unchanged itself, found by the new name
