@@ -623,7 +623,7 @@ class _Writer:
         records, same_as = match_organisations(batch.organisations, states)
         # the services and grants name the organisation as it is held (so a re-import of the
         # same file compares equal and changes nothing)
-        # (the grants' as they are read: _grants_read)
+        # (the grants' funders and recipients are named so as they are read back: _grants_read)
         self.held_orgs = {ref: target for ref, (target, _how) in same_as.items()}
         self._step("{verb} organisations", len(records))
         inserts, updates = [], []
