@@ -11,7 +11,9 @@ and imports upsert by it.
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import operator
 import pickle
 import tempfile
 import weakref
@@ -23,6 +25,21 @@ from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
 
 R = TypeVar("R")
+C = TypeVar("C", bound=type)
+
+
+def pickled_by_fields(cls: C) -> C:
+    """Pickle (and copy) a slots dataclass as its class and its fields' values in order:
+    the dataclass's own state methods made a third of the time of spooling and ledgering
+    each of an import's 100,000 records (``Spool``, ``store.repositories.scratch.Ledger``)."""
+    values = operator.attrgetter(*(f.name for f in dataclasses.fields(cls)))
+
+    def __reduce__(self: Any) -> tuple[Any, tuple[Any, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[assignment]
+    return cls
+
 
 #: organisation types (HSDS ``organization`` has no fixed list; these are the Committee's)
 ORGANISATION_TYPES = ("voluntary", "council", "nhs", "police", "education", "business", "other")
@@ -32,6 +49,7 @@ SERVICE_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
 REGRANT_TYPES = ("FRG010", "FRG020")
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class OrganisationRecord:
     ref: str
@@ -46,6 +64,7 @@ class OrganisationRecord:
     demo: bool = False  # anything invented to fill a gap is marked
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class LocationRecord:
     """A delivery site. ``postcode`` is canonical (no space); coordinates and areas are
@@ -60,6 +79,7 @@ class LocationRecord:
     demo: bool = False
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class ServiceRecord:
     ref: str
@@ -83,6 +103,7 @@ class ServiceRecord:
     hsds_extras: dict[str, Any] | None = None
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class GrantRecord:
     ref: str

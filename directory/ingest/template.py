@@ -55,6 +55,7 @@ from directory.ingest.records import (
     ProblemLog,
     ServiceRecord,
     Spool,
+    pickled_by_fields,
 )
 from directory.ingest.values import (
     clean_text,
@@ -864,6 +865,7 @@ class _OrgSeen:
     demo: bool  # every row that names it is demo
 
 
+@pickled_by_fields  # (kept in the assembly's ledger)
 @dataclass(slots=True)
 class _GrantSeen:
     record: GrantRecord
