@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from directory.ingest.apply import (
@@ -77,9 +80,10 @@ class SourceError(Exception):
 
 
 def fetch(location: str, base_dir: Path | None = None) -> Content:
-    """The bytes of an http(s) URL, or a local path (relative to ``base_dir``) checked to
-    be readable and not too big: the readers read it as they need it (a spreadsheet is
-    read a block at a time, several times, never held whole)."""
+    """The bytes of an http(s) URL, or of a local path (relative to ``base_dir``); a
+    regular file is given back as its path, checked to be readable and not too big: the
+    readers read it as they need it (a spreadsheet a block at a time, several times, never
+    held whole). A pipe can be read only once: its bytes are read here."""
     if location.startswith(("http://", "https://")):
         try:
             with urllib.request.urlopen(location, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310
@@ -91,14 +95,16 @@ def fetch(location: str, base_dir: Path | None = None) -> Content:
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
         try:
-            with path.open("rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                handle.read(1)  # readable: not a directory
+            with path.open("rb") as handle:  # (a directory cannot be opened)
+                status = os.fstat(handle.fileno())
+                if not stat.S_ISREG(status.st_mode):
+                    data = handle.read(MAX_BYTES + 1)
         except OSError as error:
             raise SourceError(f"Cannot read {path}: {error.strerror or error}") from None
-        if size > MAX_BYTES:
-            raise SourceError(f"{location} is larger than {MAX_BYTES // 2**20} MB.")
-        return path
+        if stat.S_ISREG(status.st_mode):
+            if status.st_size > MAX_BYTES:
+                raise SourceError(f"{location} is larger than {MAX_BYTES // 2**20} MB.")
+            return path
     if len(data) > MAX_BYTES:
         raise SourceError(f"{location} is larger than {MAX_BYTES // 2**20} MB.")
     return data
@@ -221,43 +227,79 @@ def import_data(
     progress: Progress = QUIET,
 ) -> ImportReport:
     """Read and apply one source (its bytes, or its file: ``data``), fetched from
-    ``location`` (a path, URL or an uploaded file's name): :func:`run_import` after the fetch, and the API's upload.
-    ``actor`` (the API key's name) is recorded on the run."""
+    ``location`` (a path, URL or an uploaded file's name): :func:`run_import` after the
+    fetch, and the API's upload. ``actor`` (the API key's name) is recorded on the run."""
     if source is not None and not 0 < len(source.strip()) <= MAX_SOURCE_NAME:
         raise SourceError(f"A source name must be 1 to {MAX_SOURCE_NAME} characters.")
     name = location.rsplit("/", 1)[-1]
     from_name = normalise_header(Path(name).stem).replace("_", "-")[:80]
     shown = source or from_name or name
-    table = None
-    if fmt is None:
-        fmt, table = _sniff(data, name)
-    if fmt in NEED_FORMATS:  # not directory records: written by directory.usecases.funding
-        options = ImportOptions(
-            source=source_name(location, source, fmt),
-            format=fmt, location=public_location(location),
-            checksum=sha256_of(data), mode=mode, dry_run=dry_run, actor=actor,
-        )  # fmt: skip
-        return import_need(db, snap, bytes_of(data), name, options, progress=progress)
-    with db.engine.connect() as connection:
-        ctx = GeographyContext(snap, GeographyRepository(connection))
-        batch = read_source(
-            data, name, fmt, ctx, progress=progress, label=f"{shown}: checking rows", table=table
-        )
+    table, batch = None, None
+    try:
+        with _read_as_one(data, location):
+            if fmt is None:
+                fmt, table = _sniff(data, name)
+            if fmt in NEED_FORMATS:  # not directory records: directory.usecases.funding's
+                data = bytes_of(data)
+            else:
+                with db.engine.connect() as connection:
+                    ctx = GeographyContext(snap, GeographyRepository(connection))
+                    batch = read_source(
+                        data, name, fmt, ctx, progress=progress,
+                        label=f"{shown}: checking rows", table=table,
+                    )  # fmt: skip
+            checksum = sha256_of(data)
+    except SourceError:
+        if batch is not None:
+            _close_spools(batch)
+        raise
     options = ImportOptions(
         source=source_name(location, source, fmt),
         format=fmt,
         location=public_location(location),
-        checksum=sha256_of(data),
+        checksum=checksum,
         mode=mode,
         dry_run=dry_run,
         actor=actor,
     )
+    if batch is None:  # a need format
+        assert isinstance(data, bytes)
+        return import_need(db, snap, data, name, options, progress=progress)
     try:
         return import_batch(db, snap, settings, batch, options, ctx, progress=progress)
     finally:
-        for spool in (batch.services, batch.grants):
-            if isinstance(spool, Spool):
-                spool.close()  # its temporary file
+        _close_spools(batch)
+
+
+def _close_spools(batch: Batch) -> None:
+    for spool in (batch.services, batch.grants):
+        if isinstance(spool, Spool):
+            spool.close()  # its temporary file
+
+
+@contextmanager
+def _read_as_one(data: Content, location: str) -> Iterator[None]:
+    """A file read several times (the format's sniffing, a sheet's readings, its checksum)
+    must be one file throughout: one changed, replaced or gone meanwhile is a SourceError,
+    never an import of two versions mixed."""
+    if not isinstance(data, Path):
+        yield
+        return
+    try:
+        before = _identity(data)
+        yield
+        after = _identity(data)
+    except OSError as error:
+        raise SourceError(f"Cannot read {location}: {error.strerror or error}") from None
+    if after != before:
+        raise SourceError(
+            f"{location} changed while it was being read: import it again once it is written."
+        )
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    status = path.stat()
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def source_name(location: str, source: str | None, fmt: str) -> str:

@@ -833,3 +833,52 @@ def test_a_sheet_written_a_few_grants_at_a_time_checks_parents_withdraws_and_ren
     assert [grants[ref]["withdrawn"] for ref in ("G-3", "G-5", "G-PARENT")] == [True, True, False]
     found = client.get("/api/v1/services?q=Alpha%20Youth").json["contents"]
     assert [s["ref"] for s in found] == ["S-1"]  # unchanged itself, found by the new name
+
+
+def test_a_file_read_from_a_pipe_is_read_once(writable_app, tmp_path):
+    """A regular file is read where it lies, as often as the import needs; a pipe can be
+    read only once, so its bytes are read at once (and the size limit applies to them)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "weekly.csv"
+    os.mkfifo(fifo)
+
+    def write_it() -> None:
+        with fifo.open("w", encoding="utf-8") as pipe:
+            pipe.write(HEADER + OXYGEN + RESCUE)
+
+    writer = threading.Thread(target=write_it, daemon=True)
+    writer.start()
+    result = run(writable_app, "import", str(fifo), "--json")
+    writer.join(timeout=10)
+    assert not writer.is_alive()
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["status"] == "succeeded" and report["counts"]["services"]["created"] == 2
+
+
+def test_a_file_changed_while_it_is_read_is_refused_and_nothing_is_written(
+    writable_app, tmp_path, monkeypatch
+):
+    """A sheet is read several times (its format, the organisation names, its rows, its
+    checksum): a file rewritten meanwhile is refused, not imported as two versions mixed."""
+    from directory.ingest import run as run_module
+
+    path = write(tmp_path, "weekly.csv", HEADER + OXYGEN)
+    read_source = run_module.read_source
+
+    def rewritten_meanwhile(data: Any, *args: Any, **kwargs: Any) -> Any:
+        batch = read_source(data, *args, **kwargs)
+        path.write_text(HEADER + OXYGEN + RESCUE, "utf-8")  # saved again mid-import
+        return batch
+
+    monkeypatch.setattr(run_module, "read_source", rewritten_meanwhile)
+    result = run(writable_app, "import", str(path))
+    assert result.exit_code != 0
+    assert "changed while it was being read" in result.output
+    assert writable_app.test_client().get("/api/v1/services").json["contents"] == []
+    monkeypatch.setattr(run_module, "read_source", read_source)
+    again = run(writable_app, "import", str(path), "--json")  # read as one, it is imported
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["counts"]["services"]["created"] == 2
