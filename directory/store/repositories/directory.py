@@ -234,10 +234,8 @@ class DirectoryRepository:
         """The ids of these services or grants (``model``) by ref, those that are held
         (in an import's transaction: with those it has written), a few hundred a statement."""
         table = model.__table__  # type: ignore[attr-defined]
-        wanted = sorted(set(refs))
         found: dict[str, int] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in _chunks(sorted(set(refs))):
             rows = self.session.execute(
                 select(table.c.ref, table.c.id).where(table.c.ref.in_(chunk))
             )
