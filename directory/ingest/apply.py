@@ -597,13 +597,17 @@ class _Writer:
                     "description": p.description,
                 }
         named = self.ctx.new_programmes if self.ctx is not None else {}
-        for grant in itertools.chain(self._grants_read(batch.grants), batch.opportunities):
-            pid = grant.programme
+        held_orgs = self.held_orgs  # (grants name the funder as held: _grants_read)
+        funders = itertools.chain(
+            ((g.programme, held_orgs.get(g.funder_ref, g.funder_ref)) for g in batch.grants),
+            ((o.programme, o.funder_ref) for o in batch.opportunities),
+        )
+        for pid, funder_ref in funders:
             if pid and pid not in known and pid not in new:
                 new[pid] = {
                     "id": pid,
                     "name": named.get(pid, pid),
-                    "funder_ref": grant.funder_ref,
+                    "funder_ref": funder_ref,
                     "description": None,
                 }
         # programmes.csv's community_safety column, else the rule of community_safety.toml
