@@ -313,11 +313,10 @@ def _encoding(data: Content) -> str:
         if _decodes(data, "utf-16"):
             return "utf-16"
         raise ReadError("The file's text is damaged; save it again as CSV UTF-8")
-    if _has_nul(data):
-        raise ReadError("The file is not a CSV or XLSX spreadsheet")
-    for encoding in ("utf-8-sig", "cp1252"):
-        if _decodes(data, encoding):
-            return encoding
+    if _decodes(data, "utf-8-sig", refuse_nul=True):  # one reading: UTF-8, and no NUL byte
+        return "utf-8-sig"
+    if _decodes(data, "cp1252"):
+        return "cp1252"
     raise ReadError("The file's text encoding is not recognised; save it from Excel as 'CSV UTF-8'")
 
 
@@ -363,21 +362,28 @@ def _blocks(data: Content) -> Iterator[bytes]:
             yield block
 
 
-def _decodes(data: Content, encoding: str) -> bool:
+def _decodes(data: Content, encoding: str, *, refuse_nul: bool = False) -> bool:
     """Whether the whole file is text in ``encoding``, decoded a block at a time (decoding
-    it at once made the text of the whole file, up to four times its size)."""
+    it at once made the text of the whole file, up to four times its size). With
+    ``refuse_nul``, a NUL byte anywhere (a binary file) is a :class:`ReadError`."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    try:
-        for block in _blocks(data):
-            decoder.decode(block)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _has_nul(data: Content) -> bool:
-    return any(b"\x00" in block for block in _blocks(data))
+    decodes = True
+    for block in _blocks(data):
+        if refuse_nul and b"\x00" in block:
+            raise ReadError("The file is not a CSV or XLSX spreadsheet")
+        if decodes:
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                decodes = False  # (read on for a NUL byte, if refused)
+                if not refuse_nul:
+                    break
+    if decodes:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return decodes
 
 
 def _numbered(

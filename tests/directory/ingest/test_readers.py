@@ -565,3 +565,32 @@ def test_a_csv_is_split_into_lines_as_a_file_opened_with_no_newline_translation(
     lines = list(io.StringIO(text, newline=""))
     for encoding in ("utf-8-sig", "cp1252", "utf-16"):
         assert list(readers._text(text.encode(encoding), encoding)) == lines
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("a,b\n£1,é\n".encode(), "utf-8-sig"),
+        ("a,b\n£1,é\n".encode("cp1252"), "cp1252"),
+        ("a,b\n€".encode()[:-1], "cp1252"),  # UTF-8 cut short in the last character
+        (b"a,\xa3b\n" + b"x" * 20 + b"\x00", "not a CSV"),  # not UTF-8, then a NUL byte
+        (b"a,b\n\x00", "not a CSV"),
+    ],
+)
+def test_the_encoding_is_checked_a_block_at_a_time_on_bytes_and_on_a_file(
+    tmp_path, monkeypatch, body, expected
+):
+    """The encoding check reads the file a few bytes at a time here: its answer for the
+    bytes and for the file on disk is the same, and a NUL byte anywhere refuses it, even
+    after text that is not UTF-8."""
+    monkeypatch.setattr(readers, "_BLOCK", 3)
+    path = tmp_path / "sheet.csv"
+    path.write_bytes(body)
+    answers = []
+    for data in (body, path):
+        try:
+            answers.append(readers._encoding(data))
+        except readers.ReadError as error:
+            answers.append(str(error))
+    assert answers[0] == answers[1]
+    assert expected in answers[0]
