@@ -99,25 +99,37 @@ def test_an_extended_part_takes_its_base_in_parts_joined_as_one():
 def test_a_services_answer_is_kept_in_parts_equal_ones_held_once():
     from directory.usecases.patch.index import SHARED_KEYS, _body_parts
 
-    def body(sid: int, themes: list[str]) -> dict[str, object]:
+    sites = [
+        Shared({"ref": f"S{n}#site", "postcode": "KT1 1EU", "lat": 51.41, "demo": False})
+        for n in (1, 2)
+    ]
+
+    def body(sid: int, themes: list[str], at: list[Shared]) -> dict[str, object]:
         return {
             "id": sid, "ref": f"S{sid}", "name": f"Service {sid} – £5k",
             "organisation": {"id": 3, "ref": "ORG", "name": "Org", "type": None},
             "themes": [{"id": t, "name": t.title()} for t in themes],
             "coverage": [{"code": "E09000021", "name": "Kingston upon Thames"}],
-            "sites": [], "contact": {"email": None}, "eligibility": {"min_age": None},
+            "sites": at, "contact": {"email": None}, "eligibility": {"min_age": None},
             "last_verified": "2026-01-01", "demo": False, "url": f"/api/v1/services/{sid}",
         }  # fmt: skip
 
+    def plain(answer: dict[str, object]) -> dict[str, object]:
+        return {**answer, "sites": [dict(site) for site in answer["sites"]]}  # type: ignore[attr-defined]
+
     pool: dict[object, object] = {}
-    one, two = body(1, ["vawg"]), body(2, ["youth"])
+    one, two = body(1, ["vawg"], []), body(2, ["youth"], sites)
     first, second = _body_parts(one, pool), _body_parts(two, pool)
-    assert orjson.loads(b"".join(first)) == one and orjson.loads(b"".join(second)) == two
-    assert len(first) == 1 + len(SHARED_KEYS)
-    assert first[1] is second[1] and first[3] is second[3] and first[4] is second[4]
-    assert first[2] != second[2] and first[0] != second[0]  # the themes, its own keys
-    spliced = Extended(first, {"relations": []}).json()
-    assert orjson.loads(spliced) == {**one, "relations": []}
+    assert orjson.loads(b"".join(first)) == plain(one)
+    assert orjson.loads(b"".join(second)) == plain(two)
+    # its own keys, the sites (none: one part; two: open, site, comma, site, close), then
+    # each group of shared keys
+    assert len(first) == 2 + len(SHARED_KEYS) and len(second) == 6 + len(SHARED_KEYS)
+    assert second[2] is sites[0].json() and second[4] is sites[1].json()  # not copies
+    assert first[-1] is second[-1] and first[-2] is second[-2] and first[-4] is second[-4]
+    assert first[-3] != second[-3] and first[0] != second[0]  # the themes, its own keys
+    spliced = Extended(second, {"relations": []}).json()
+    assert orjson.loads(spliced) == {**plain(two), "relations": []}
 
 
 def test_a_list_made_as_its_json_is_written_verbatim_and_read_as_its_items():

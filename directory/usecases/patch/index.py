@@ -31,7 +31,7 @@ from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.opportunities import patch_candidate
 from directory.usecases.patch.grid import SiteGrid
-from directory.usecases.shared import Kept
+from directory.usecases.shared import Kept, Shared, encode, kept_json
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,11 @@ class Site:
     service_id: int
     x: float
     y: float
-    body: dict[str, Any]
+    borough: str | None
+    #: the site as every answer shows it, kept as its JSON alone once the index is built
+    #: (a patch splices it into each nearby service's reason; read as a mapping, it is
+    #: decoded)
+    body: Shared
 
 
 @dataclass(slots=True)
@@ -88,9 +92,10 @@ class IndexedService:
     grants: tuple[Any, ...]  # the awards it holds, for live_on filtering
     text: str  # lower-case search text
     #: the rendered answer (without relations) as JSON, in parts to be joined: its own
-    #: keys, then the parts many services share, each held once (:func:`_body_parts`). As
-    #: JSON a third of the memory of the dicts (at 100,000 services, 90 MB instead of 550
-    #: MB per worker); the shared parts take 25 MB more off
+    #: keys, its sites (each the same bytes as its :class:`Site`'s JSON), then the parts
+    #: many services share, each held once (:func:`_body_parts`). As JSON a third of the
+    #: memory of the dicts (at 100,000 services, 90 MB instead of 550 MB per worker); the
+    #: shared parts take 25 MB more off, and the sites' 17 MB more
     body_parts: tuple[bytes, ...]
     sort_name: str = ""  # the name case-folded, for sorting
 
@@ -233,15 +238,14 @@ class DirectoryIndex:
         def shared(value: Any) -> Any:
             return pool.setdefault(value, value)
 
-        refs: dict[str, Any] = {}
         for loc in rows["locations"]:
             if loc.easting is None:
                 continue
-            body = site_body(loc, snap)
-            for level in ("borough", "ward"):
-                if (ref := body[level]) is not None:
-                    body[level] = refs.setdefault(ref["code"], ref)
-            site = Site(loc.service_id, loc.easting, loc.northing, body)
+            # kept as its JSON alone from the start: a dict a site, let go only once every
+            # site was made, left the worker's heap with holes as big as the JSON (17 MB)
+            body = Shared(site_body(loc, snap))
+            kept_json(body)
+            site = Site(loc.service_id, loc.easting, loc.northing, loc.borough_code, body)
             cells[grid_cell(loc.easting, loc.northing)].append(site)
             sites_of[loc.service_id].append(site)
             for code in (loc.ward_code, loc.borough_code):
@@ -284,9 +288,8 @@ class DirectoryIndex:
                     profile.boroughs.update(_boroughs_of(snap, code))
             for site in sites_of[s.id]:
                 profile.sites.append((site.x, site.y))
-                borough = site.body["borough"]
-                if borough:
-                    profile.boroughs.add(borough["code"])
+                if site.borough:
+                    profile.boroughs.add(site.borough)
         for org in rows["organisations"]:
             if (profile := organisations.get(org.id)) is not None:
                 profile.demo, profile.email, profile.website = (
@@ -438,17 +441,34 @@ _SHARED = frozenset(key for group in SHARED_KEYS for key in group)
 
 
 def _body_parts(body: dict[str, Any], pool: dict[Any, Any]) -> tuple[bytes, ...]:
-    """A service's answer as JSON in parts which joined are the whole: its own keys, then
-    each group of SHARED_KEYS, the same bytes object as every other service's equal one
-    (``pool``). Its keys come in that order (JSON objects are unordered)."""
-    own = orjson.dumps({k: v for k, v in body.items() if k not in _SHARED})
+    """A service's answer as JSON in parts which joined are the whole: its own keys, its
+    sites (each its :class:`Site`'s own JSON, not a copy: a patch's nearby reason splices
+    the same bytes), then each group of SHARED_KEYS, the same bytes object as every other
+    service's equal one (``pool``). Its keys come in that order (JSON objects are
+    unordered)."""
+    own = orjson.dumps(
+        {k: v for k, v in body.items() if k not in _SHARED and k != "sites"}, default=encode
+    )
     parts = [own[:-1]]  # without its closing brace (a slice is a copy at its own size)
+    sites: list[Shared] = body["sites"]
+    if sites:
+        parts.append(_SITES_OPEN)
+        for number, site in enumerate(sites):
+            if number:
+                parts.append(_COMMA)
+            parts.append(site.json())
+        parts.append(_SITES_CLOSE)
+    else:
+        parts.append(_NO_SITES)
     last = len(SHARED_KEYS) - 1
     for number, group in enumerate(SHARED_KEYS):
-        encoded = orjson.dumps({k: body[k] for k in group})
+        encoded = orjson.dumps({k: body[k] for k in group}, default=encode)
         piece = b"," + (encoded[1:] if number == last else encoded[1:-1])  # the last closes
         parts.append(pool.setdefault(piece, piece))
     return tuple(parts)
+
+
+_SITES_OPEN, _SITES_CLOSE, _NO_SITES, _COMMA = b',"sites":[', b"]", b',"sites":[]', b","
 
 
 class DirectoryCache:

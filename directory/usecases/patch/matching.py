@@ -382,7 +382,7 @@ class Matching:
         if sid in self.nearby:
             metres, at = self.nearby.where(sid)
             assert self.nearby.grid is not None
-            site = orjson.dumps(self.nearby.grid.sites[at].body, default=encode)
+            site = self.nearby.grid.sites[at].body.json()
             # its areas' reasons made, not kept: a new point's nearby services seldom recur
             areas = sorted(self._area_reasons(sid), key=_strength)
             more = b"," + orjson.dumps(areas, default=encode)[1:-1] if areas else b""
