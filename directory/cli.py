@@ -28,7 +28,14 @@ from directory.ingest.context import GeographyContext
 from directory.ingest.export import batch_from_database, giving360_from_database
 from directory.ingest.giving360_write import STANDARD_VERSION
 from directory.ingest.refresh import LockHeldError, RefreshError, Source, refresh, write_lock
-from directory.ingest.run import FORMATS, MODES, SourceError, record_refused, run_import
+from directory.ingest.run import (
+    FORMATS,
+    MODES,
+    ScratchFullError,
+    SourceError,
+    record_refused,
+    run_import,
+)
 from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
 from directory.settings import Settings, SettingsError
@@ -459,7 +466,7 @@ def import_command(
         except DBAPIError:  # SQLite: the other writer's transaction holds the file
             raise click.ClickException(f"{error} (not recorded: the database is busy)") from None
         raise click.ClickException(f"{error} (recorded as import run #{run_id})") from None
-    except (SourceError, RefreshError, WriteRefused) as error:
+    except (SourceError, RefreshError, WriteRefused, ScratchFullError) as error:
         raise click.ClickException(str(error)) from None
     except DBAPIError as error:  # taking or giving back the write lock
         raise click.ClickException(

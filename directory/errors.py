@@ -274,6 +274,14 @@ class UnsupportedFileTypeError(DirectoryError):
     title = "The importer does not read this type of file"
 
 
+class InsufficientStorageError(DirectoryError):
+    """The server has no room left to take an upload in (its temporary space is full)."""
+
+    status = 507
+    code = "insufficient-storage"
+    title = "Insufficient storage"
+
+
 class ImportFailedError(DirectoryError):
     """An uploaded file the importer refused: any error and nothing was written; the
     problems (row, column, value, message) and the failed run's id go with it."""

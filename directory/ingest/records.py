@@ -11,6 +11,7 @@ and imports upsert by it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import operator
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
+
+from directory.store.repositories.scratch import scratch_space
 
 R = TypeVar("R")
 C = TypeVar("C", bound=type)
@@ -253,7 +256,8 @@ class Spool(Generic[R]):
 
     def __init__(self) -> None:
         self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
-        self.close = weakref.finalize(self, self._file.close)  # at the latest when collected
+        # closed at the latest when collected
+        self.close = weakref.finalize(self, _close_quietly, self._file)
         self._chunks: list[tuple[int, int]] = []  # (offset, size) of each chunk in the file
         self._pending: list[R] = []
         self._count = 0
@@ -268,16 +272,20 @@ class Spool(Generic[R]):
         if not self._pending:
             return
         blob = zlib.compress(pickle.dumps(self._pending, protocol=pickle.HIGHEST_PROTOCOL), 1)
-        offset = self._file.seek(0, io.SEEK_END)
-        self._file.write(blob)
+        with scratch_space():  # a full temporary disk: a ScratchFullError
+            offset = self._file.seek(0, io.SEEK_END)
+            self._file.write(blob)
+            self._file.flush()
         self._chunks.append((offset, len(blob)))
         self._pending = []
 
     def __iter__(self) -> Iterator[R]:
         self._flush()
         for offset, size in list(self._chunks):
-            self._file.seek(offset)
-            chunk: list[R] = pickle.loads(zlib.decompress(self._file.read(size)))  # noqa: S301 (written by this object)
+            with scratch_space():
+                self._file.seek(offset)
+                blob = self._file.read(size)
+            chunk: list[R] = pickle.loads(zlib.decompress(blob))  # noqa: S301 (written by this object)
             yield from chunk
 
     def __len__(self) -> int:
@@ -285,6 +293,11 @@ class Spool(Generic[R]):
 
     def __repr__(self) -> str:
         return f"Spool({self._count} records)"
+
+
+def _close_quietly(file: Any) -> None:
+    with contextlib.suppress(OSError):  # a full disk: what it could not write is not wanted
+        file.close()
 
 
 @dataclass

@@ -53,6 +53,7 @@ from directory.settings import Settings
 from directory.store.db import Database
 from directory.store.repositories.directory import DirectoryRepository
 from directory.store.repositories.geography import GeographyRepository
+from directory.store.repositories.scratch import ScratchFullError
 from directory.usecases.geography import GeographySnapshot
 from geodata.sources import data_file
 
@@ -249,7 +250,7 @@ def import_data(
                         label=f"{shown}: checking rows", table=table,
                     )  # fmt: skip
             checksum = sha256_of(data)
-    except SourceError:
+    except (SourceError, ScratchFullError):
         if batch is not None:
             _close_spools(batch)
         raise

@@ -12,6 +12,7 @@ from typing import Any
 from directory.errors import (
     DatabaseUnavailableError,
     ImportFailedError,
+    InsufficientStorageError,
     InvalidInputError,
     UnsupportedFileTypeError,
     WriteLockedError,
@@ -19,6 +20,7 @@ from directory.errors import (
 from directory.ingest.apply import WriteRefused, now
 from directory.ingest.refresh import LockHeldError, write_lock
 from directory.ingest.run import (
+    ScratchFullError,
     SourceError,
     detect_format,
     import_data,
@@ -91,6 +93,8 @@ def import_upload(
         raise InvalidInputError(str(error), errors={"source": [str(error)]}) from None
     except WriteRefused as error:
         raise DatabaseUnavailableError(str(error)) from None
+    except ScratchFullError as error:
+        raise InsufficientStorageError(str(error)) from None
     finally:
         geography.invalidate()
     if report.status == "failed":

@@ -13,12 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
 from directory import create_app
+from directory.ingest import records
+from directory.ingest.records import SPOOL_CHUNK, Spool
 from directory.store.models import ImportRun, Lock
+from directory.store.repositories import scratch
 from tests.conftest import _settings
 from tests.directory.test_import import HEADER, dump, run
+from tests.directory.test_keys import assert_problem, make_key, upload
 
 ROOM_PAGES = 40
 
@@ -72,3 +77,80 @@ def test_an_import_that_fills_the_disk_fails_cleanly_and_is_recorded(
     assert failed.status == "failed" and failed.source == "big"
     assert "database or disk is full" in str(failed.problems)
     db.dispose()
+
+
+def _scratch_with_room(monkeypatch: Any, pages: int) -> None:
+    """Every scratch ledger an import opens gets a page budget of ``pages`` (SQLite's own
+    SQLITE_FULL past it, as a full temporary disk gives) and a page cache too small to
+    hold it, so that it spills as soon as it grows."""
+    original = scratch.Ledger.__init__
+
+    def capped(self: scratch.Ledger[Any]) -> None:
+        original(self)
+        self._db.execute("PRAGMA cache_size = 8")
+        self._db.execute(f"PRAGMA max_page_count = {pages}")
+
+    monkeypatch.setattr(scratch.Ledger, "__init__", capped)
+
+
+def test_an_import_whose_temporary_space_fills_stops_with_one_line_and_writes_nothing(
+    tmp_path: Path, sqlite_geography: Path, shared_data_dir: Path, monkeypatch: Any
+) -> None:
+    (tmp_path / "directory.sqlite3").write_bytes(sqlite_geography.read_bytes())
+    app = create_app(_settings(tmp_path, None, shared_data_dir))
+    source = tmp_path / "big.csv"
+    source.write_text(_rows(1500), "utf-8")
+    before = dump(app)
+    _scratch_with_room(monkeypatch, 8)
+
+    result = run(app, "import", str(source))
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    (line,) = [line for line in result.output.splitlines() if line.strip()]
+    assert line.startswith("Error: The import ran out of temporary space"), line
+    assert "database or disk is full" in line and "TMPDIR" in line
+    assert dump(app) == before
+    db = app.extensions["directory"].db
+    with db.engine.connect() as connection:
+        assert connection.execute(select(Lock)).all() == []  # the lock released
+
+    # with room again, the same file imports
+    monkeypatch.undo()
+    assert run(app, "import", str(source)).exit_code == 0
+    assert dump(app) != before
+    db.dispose()
+
+
+def test_an_upload_whose_temporary_space_fills_is_a_507_problem_and_writes_nothing(
+    tmp_path: Path, sqlite_geography: Path, shared_data_dir: Path, monkeypatch: Any
+) -> None:
+    (tmp_path / "directory.sqlite3").write_bytes(sqlite_geography.read_bytes())
+    app = create_app(_settings(tmp_path, None, shared_data_dir))
+    officer = make_key(app, "officer")["key"]
+    before = dump(app)
+    _scratch_with_room(monkeypatch, 8)
+
+    response = upload(app, _rows(1500), key=officer, name="big.csv")
+
+    problem = assert_problem(response, 507, "insufficient-storage")
+    assert "ran out of temporary space" in problem["detail"]
+    after = dump(app)
+    assert after.pop("api_key") != before.pop("api_key")  # only the key's last use
+    assert after == before
+    monkeypatch.undo()
+    assert upload(app, _rows(1500), key=officer, name="big.csv").status_code == 201
+    app.extensions["directory"].db.dispose()
+
+
+def test_a_spool_on_a_full_disk_says_so_and_closes(monkeypatch: Any) -> None:
+    def full(**_: Any) -> Any:
+        return open("/dev/full", "w+b")  # noqa: SIM115 (a device that is always full)
+
+    monkeypatch.setattr(records.tempfile, "SpooledTemporaryFile", full)
+    spool: Spool[int] = Spool()
+    with pytest.raises(scratch.ScratchFullError, match="No space left on device"):
+        for number in range(SPOOL_CHUNK):
+            spool.append(number)
+    spool.close()  # what it could not write is let go, not raised again
+    assert not spool.close.alive

@@ -198,6 +198,11 @@ def get_import(run_id: int) -> Response:
     "row, column, value, message; `import_run`: the failed run); invalid-input: a form "
     "field is invalid (`errors`)",
 )  # fmt: skip
+@blp.alt_response(
+    507, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
+    description="insufficient-storage: the server's temporary space, where an import sets "
+    "its rows aside, is full; nothing was written",
+)  # fmt: skip
 def create_import(principal: Principal) -> Response:
     """Import a file as `directory import` does (officer or admin key): all or nothing,
     under the directory's write lock, recorded as an import run naming the key (`actor`).
