@@ -39,6 +39,12 @@ def _rows(count: int) -> str:
     return HEADER + "".join(lines)
 
 
+def _app(tmp_path: Path, sqlite_geography: Path, shared_data_dir: Path) -> Any:
+    """An app on a copy of the initialised SQLite database (of its own, to fill up)."""
+    (tmp_path / "directory.sqlite3").write_bytes(sqlite_geography.read_bytes())
+    return create_app(_settings(tmp_path, None, shared_data_dir))
+
+
 def _fill_up(app: Any) -> None:
     db = app.extensions["directory"].db
     with db.engine.connect() as connection:
@@ -55,8 +61,7 @@ def _fill_up(app: Any) -> None:
 def test_an_import_that_fills_the_disk_fails_cleanly_and_is_recorded(
     tmp_path: Path, sqlite_geography: Path, shared_data_dir: Path
 ) -> None:
-    (tmp_path / "directory.sqlite3").write_bytes(sqlite_geography.read_bytes())
-    app = create_app(_settings(tmp_path, None, shared_data_dir))
+    app = _app(tmp_path, sqlite_geography, shared_data_dir)
     source = tmp_path / "big.csv"
     source.write_text(_rows(1500), "utf-8")
     before = dump(app)
@@ -96,8 +101,7 @@ def _scratch_with_room(monkeypatch: Any, pages: int) -> None:
 def test_an_import_whose_temporary_space_fills_stops_with_one_line_and_writes_nothing(
     tmp_path: Path, sqlite_geography: Path, shared_data_dir: Path, monkeypatch: Any
 ) -> None:
-    (tmp_path / "directory.sqlite3").write_bytes(sqlite_geography.read_bytes())
-    app = create_app(_settings(tmp_path, None, shared_data_dir))
+    app = _app(tmp_path, sqlite_geography, shared_data_dir)
     source = tmp_path / "big.csv"
     source.write_text(_rows(1500), "utf-8")
     before = dump(app)
@@ -125,8 +129,7 @@ def test_an_import_whose_temporary_space_fills_stops_with_one_line_and_writes_no
 def test_an_upload_whose_temporary_space_fills_is_a_507_problem_and_writes_nothing(
     tmp_path: Path, sqlite_geography: Path, shared_data_dir: Path, monkeypatch: Any
 ) -> None:
-    (tmp_path / "directory.sqlite3").write_bytes(sqlite_geography.read_bytes())
-    app = create_app(_settings(tmp_path, None, shared_data_dir))
+    app = _app(tmp_path, sqlite_geography, shared_data_dir)
     officer = make_key(app, "officer")["key"]
     before = dump(app)
     _scratch_with_room(monkeypatch, 8)
