@@ -76,9 +76,9 @@ class Site:
     x: float
     y: float
     borough: str | None
-    #: the site as every answer shows it, kept as its JSON alone once the index is built
-    #: (a patch splices it into each nearby service's reason; read as a mapping, it is
-    #: decoded)
+    #: the site as every answer shows it, kept as its JSON alone from the moment it is
+    #: made (its services' answers and a patch's nearby reasons splice these bytes; read
+    #: as a mapping, it is decoded)
     body: Shared
 
 
@@ -95,7 +95,7 @@ class IndexedService:
     #: keys, its sites (each the same bytes as its :class:`Site`'s JSON), then the parts
     #: many services share, each held once (:func:`_body_parts`). As JSON a third of the
     #: memory of the dicts (at 100,000 services, 90 MB instead of 550 MB per worker); the
-    #: shared parts take 25 MB more off, and the sites' 17 MB more
+    #: shared parts take 25 MB more off, and the sites' own bytes about 20 MB more
     body_parts: tuple[bytes, ...]
     sort_name: str = ""  # the name case-folded, for sorting
 
