@@ -437,7 +437,7 @@ def patch_lookup(
             matches.nearby.locate(chosen)
             listed = [
                 Extended(
-                    index.services[sid].body_parts,
+                    (*index.services[sid].body_parts, b"}"),
                     {"relations": [r["relation"] for r in matches.reasons(sid)]},
                 )
                 for sid in chosen

@@ -334,7 +334,6 @@ class Matching:
         )  # fmt: skip
 
     def _area_reasons(self, sid: int) -> list[dict[str, Any]]:
-        index, snap = self.index, self.snap
         found: list[dict[str, Any]] = []
         in_area = False
         for _, code, relation, area in self.lists:
@@ -343,16 +342,10 @@ class Matching:
             if relation == SITE:
                 if not in_area:
                     in_area = True
-                    site = index.sites_in_area[code][sid]
+                    site = self.index.sites_in_area[code][sid]
                     found.append({"relation": SITE, "site": site.body})
                 continue
-            reason = index.area_reasons.get((relation, code))
-            if reason is None:  # the same for every patch: made once, never changed
-                reason = index.area_reasons[relation, code] = {
-                    "relation": relation,
-                    "area": area_ref(snap, code),
-                }
-            found.append(reason)
+            found.append(self._coverage_reason(relation, code))
         return found
 
     def page(self, sids: list[int]) -> SharedList:
@@ -360,13 +353,12 @@ class Matching:
         answer and why it is in the patch, strongest first, spliced from bytes (a page of
         50 services at 100,000 is about 100 KB; made from dicts it cost 15 µs a service)."""
         services = self.index.services
-        pieces: list[bytes | memoryview] = []
+        areas = self._nearby_area_reasons(sids)
+        pieces: list[bytes] = []
         for sid in sids:
-            parts = services[sid].body_parts
             pieces.append(b",")
-            pieces.extend(parts[:-1])
-            pieces.append(memoryview(parts[-1])[:-1])  # without its closing brace
-            pieces.append(self._tail(sid))
+            pieces.extend(services[sid].body_parts)  # without its closing brace
+            pieces.append(self._tail(sid, areas.get(sid)))
         if pieces:
             pieces[0] = b"["
         else:
@@ -374,18 +366,67 @@ class Matching:
         pieces.append(b"]")
         return SharedList(b"".join(pieces), len(sids))
 
-    def _tail(self, sid: int) -> bytes:
+    def _nearby_area_reasons(self, sids: list[int]) -> dict[int, bytes]:
+        """The area reasons of a page's services with a site nearby, as JSON to follow their
+        ``site_nearby`` reason: by which of the place's lists each is in (one vector lookup
+        a list for the page), the same bytes for every service in the same lists, kept by
+        (areas, lists). Not for an area's place (its ``site_in_area`` reasons name a site
+        of the service's own; nor has it a point, so nothing is nearby)."""
+        near = [sid for sid in sids if sid in self.nearby]
+        if not near or self.place.site_areas:
+            return {}
+        ids = np.array(near, dtype=np.int64)
+        size = len(self.index.order_array)
+        which = np.zeros(len(near), dtype=np.int64)
+        for bit, (*_, found) in enumerate(self.lists):
+            which |= found.contains(ids, size).astype(np.int64) << bit
+        kept = self.index.patch_entries
+        made: dict[int, bytes] = {}  # by lists
+        reasons: dict[int, bytes] = {}  # by service
+        for sid, lists in zip(near, which.tolist(), strict=True):
+            more = made.get(lists)
+            if more is None:
+                key = (self.place_key, "nearby", lists)
+                more = kept.get(key)
+                if more is None:
+                    areas = sorted(self._reasons_in(lists), key=_strength)
+                    more = b"," + orjson.dumps(areas, default=encode)[1:-1] if areas else b""
+                    kept.keep(key, more, KEPT_ENTRY + len(more))
+                made[lists] = more
+            reasons[sid] = more
+        return reasons
+
+    def _reasons_in(self, lists: int) -> list[dict[str, Any]]:
+        """The reasons of the place's coverage lists whose bits are set in ``lists``."""
+        return [
+            self._coverage_reason(relation, code)
+            for bit, (_, code, relation, _) in enumerate(self.lists)
+            if lists >> bit & 1
+        ]
+
+    def _coverage_reason(self, relation: str, code: str) -> dict[str, Any]:
+        reason = self.index.area_reasons.get((relation, code))
+        if reason is None:  # the same for every patch: made once, never changed
+            reason = self.index.area_reasons[relation, code] = {
+                "relation": relation,
+                "area": area_ref(self.snap, code),
+            }
+        return reason
+
+    def _tail(self, sid: int, areas: bytes | None = None) -> bytes:
         """The keys a service's answer gets in the patch (``relations``, ``distance_m``) as
         the end of a JSON object. By its areas alone it is kept by (areas, service), the
         same for every postcode of a ward; with a site nearby it is made afresh (each point
-        has its own distances: keeping them would only push out what is shared)."""
+        has its own distances: keeping them would only push out what is shared), with its
+        areas' reasons as ``areas`` (from :meth:`_nearby_area_reasons`) when given."""
         if sid in self.nearby:
             metres, at = self.nearby.where(sid)
             assert self.nearby.grid is not None
             site = self.nearby.grid.sites[at].body.json()
-            # its areas' reasons made, not kept: a new point's nearby services seldom recur
-            areas = sorted(self._area_reasons(sid), key=_strength)
-            more = b"," + orjson.dumps(areas, default=encode)[1:-1] if areas else b""
+            more = areas
+            if more is None:
+                reasons = sorted(self._area_reasons(sid), key=_strength)
+                more = b"," + orjson.dumps(reasons, default=encode)[1:-1] if reasons else b""
             return (
                 b',"relations":[{"relation":"site_nearby","distance_m":%d,"site":%b}%b],'
                 b'"distance_m":%d}' % (metres, site, more, metres)
