@@ -88,7 +88,9 @@ class SiteGrid:
             first[1:] = services[chosen][1:] != services[chosen][:-1]
             keep = np.concatenate((np.flatnonzero(~shared), chosen[first]))
             services, squared, at = services[keep], squared[keep], at[keep]
-        by_id = np.argsort(services)  # each service once now
+        # each service once now, so stable or not the order is the same: numpy's stable
+        # sort (radix/timsort) took two thirds of the time of its default on these ids
+        by_id = np.argsort(services, kind="stable")
         services, squared, at = services[by_id], squared[by_id], at[by_id]
         metres = np.rint(np.sqrt(squared)).astype(np.int64)
         return services, metres, at

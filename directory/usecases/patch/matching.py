@@ -123,7 +123,11 @@ class NearbySites:
             chosen = first[np.argsort(keys[first])]
         else:
             chosen = np.argsort(keys)
-        return self.services[chosen].tolist()
+        ids = self.services[chosen].tolist()
+        # located as they are chosen: a page of them needs no search in :meth:`locate`
+        found = zip(self._metres[chosen].tolist(), self._at[chosen].tolist(), strict=True)
+        self._found.update(zip(ids, found, strict=True))
+        return ids
 
 
 #: an area list this long also keeps its members as a mask over service ids (counting a
