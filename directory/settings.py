@@ -91,8 +91,10 @@ class Settings:
     #: garbage collections requests trigger skip them; the tests turn this off for speed
     freeze_heap: bool = True
     #: "background": after an import a worker answers from its previous directory index
-    #: while a thread builds the next (no request waits for it); "inline": the first request
-    #: after an import builds it and waits (the tests, which read their own writes at once)
+    #: while a thread builds the next (no request waits for it), and each build makes every
+    #: ward's patch parts before it serves; "inline": the first request after an import
+    #: builds it and waits, and each ward's first patch makes its parts (the tests, which
+    #: read their own writes at once)
     index_rebuild: str = "background"
     #: where rate-limit counters are kept: "memory" (each worker its own), "database" (the
     #: directory's database: shared by every worker and server) or a storage URI the

@@ -21,7 +21,7 @@ from directory.usecases.boxes import BoxIndexCache
 from directory.usecases.facts import FactsCache, FundingData
 from directory.usecases.geography import GeographyCache, GeographySnapshot
 from directory.usecases.hsds import HsdsIdCache, HsdsIds, Reads
-from directory.usecases.patch import DirectoryCache, DirectoryIndex
+from directory.usecases.patch import DirectoryCache, DirectoryIndex, warm_wards
 from directory.web import http
 
 
@@ -110,7 +110,9 @@ def _index_builder(
     app_state: AppState, snap: GeographySnapshot, day: date
 ) -> Callable[[], DirectoryIndex]:
     """Builds the directory index on a connection of its own (a background build outlives
-    the request that started it)."""
+    the request that started it). Serving (``index_rebuild`` background), the build then
+    makes every ward's patch parts (``warm_wards``: 1.4 s at 100,000 services) before the
+    index answers, so that no ward's first patch pays for them."""
 
     def build() -> DirectoryIndex:
         with app_state.db.engine.connect() as connection:
@@ -122,6 +124,8 @@ def _index_builder(
                 CatalogueQueries(connection), facts, snap, app_state.settings, day
             )
         index.data_version = snap.version
+        if app_state.settings.index_rebuild == "background":  # serving: before it serves
+            warm_wards(index, snap, day)
         return index
 
     return build

@@ -21,6 +21,7 @@ from directory.usecases.patch.answer import (
     opportunities_change_today,
     patch,
     patch_lookup,
+    warm_wards,
 )
 from directory.usecases.patch.index import (
     DEFAULT_RADIUS_M,
@@ -54,4 +55,5 @@ __all__ = [
     "place_for_areas",
     "resolve_place",
     "subject_for_place",
+    "warm_wards",
 ]

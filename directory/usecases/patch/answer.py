@@ -134,6 +134,31 @@ def patch(
     }
 
 
+def warm_wards(index: DirectoryIndex, snap: GeographySnapshot, today: date) -> int:
+    """Make, for every ward, what the first patch by postcode there would make and keep:
+    its areas' lists and counts, funding summary, awards, opportunities and contacts, for
+    the filters a patch has by default. Serving builds the index in the background (and a
+    worker's first), so this happens there rather than in a request: at 100,000 services
+    a ward's first patch cost about 4 ms more than the next, 700 wards a worker (1.4 s
+    for them all, and the parts fit in their caches: ``CACHE_SHARES``). Returns the
+    number of wards."""
+    filters = PatchFilters()
+    warmed = 0
+    for area in list(snap.areas.values()):
+        borough = snap.areas.get(area.parent_code) if area.type == "ward" else None
+        if borough is None or borough.type != "borough":
+            continue
+        place = place_for_areas({}, borough.code, area.code, snap, None)
+        _matching(index, snap, place, filters).prepare()
+        funding_summary(index, snap, place, today)
+        patch_awards(index, snap, place, today, filters)
+        opportunity_candidates(index, place)
+        patch_contacts(index, place.coverage)
+        warmed += 1
+    pass_mask(index, filters)
+    return warmed
+
+
 #: the patch's relations an opportunity's area may have, as the answer names them
 OPPORTUNITY_SCOPES = {
     "serves_ward": "ward", "serves_part": "inside", "serves_borough": "borough",

@@ -256,6 +256,14 @@ class Matching:
         self._area_counts = self._counts_of_areas(filters)
         self._nearby_order: list[int] | None = None
 
+    def prepare(self) -> None:
+        """Make each of the place's lists' lookups now (a long list's mask over every id,
+        a short one's sorted ids), as a patch with sites nearby would when first counting
+        them."""
+        nothing = np.empty(0, dtype=np.int64)
+        for *_, found in self.lists:
+            found.contains(nothing, len(self.index.order_array))
+
     # ------------------------------------------------------------------ counts
 
     def _counts_of_areas(self, filters: Any) -> dict[str, int]:

@@ -62,9 +62,10 @@ def place_for_areas(
     borough: str,
     ward: str | None,
     snap: GeographySnapshot,
-    point: tuple[float, float],
+    point: tuple[float, float] | None,
 ) -> Place:
-    """A postcode or point: its ward, borough, BCU and London."""
+    """A postcode or point: its ward, borough, BCU and London (None: a ward's patch without
+    a point, as ``answer.warm_wards`` makes its parts)."""
     return Place(geography, _point_coverage(ward, borough, snap.areas[borough].parent_code), point)
 
 
