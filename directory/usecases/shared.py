@@ -94,6 +94,27 @@ class Extended(Shared):
         return b"".join((*parts[:-1], memoryview(parts[-1])[:-1], b",", memoryview(tail)[1:]))
 
 
+class Joined(Shared):
+    """A Shared part kept as its JSON in parts, joined each time it is written: parts that
+    many such answers hold in common stay one bytes object each (a patch's awards: each
+    award's entry is the same bytes in every ward that lists it, where joined once each
+    ward held a copy of every entry). Read as a mapping, it is decoded from the joined
+    JSON."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, parts: tuple[bytes, ...]) -> None:
+        super().__init__({})
+        self._data = None
+        self._parts = parts
+
+    def _dict(self) -> dict[str, Any]:
+        return orjson.loads(self.json())  # type: ignore[no-any-return]
+
+    def json(self) -> bytes:
+        return b"".join(self._parts)
+
+
 class SharedList(Sequence[Any]):
     """A list made as its JSON array at once (a patch's page of services, spliced from
     each service's kept bytes): serialising the answer copies the array's bytes (one

@@ -199,6 +199,13 @@ def test_serving_makes_each_wards_patch_parts_before_the_index_serves(demo_setti
             assert warmed.status_code == cold.status_code == 200
             assert warmed.json == cold.json, postcode
         assert _kept_sizes(serving) == made  # every part the requests needed was there
+        # each ward's awards hold each listed award's entry as the bytes every ward listing
+        # it holds, not a copy of their own
+        index = serving.extensions["directory"].directory._index
+        entries = {id(entry) for entry in index.award_entries.values()}
+        listed = [part for awards in index.awards_cache.values() for part in awards._parts[1:-1:2]]
+        assert {id(part) for part in listed} <= entries
+        assert len(listed) > 3 * len(entries) > 0
         # without, each ward's parts are made by its first patch
         assert _kept_sizes(inline)["funding_cache"] == len(POSTCODES)
     finally:

@@ -10,6 +10,7 @@ from directory.usecases.pagination import envelope
 from directory.usecases.shared import (
     KEPT_JSON_OVERHEAD,
     Extended,
+    Joined,
     Kept,
     Shared,
     SharedList,
@@ -131,6 +132,16 @@ def test_a_services_answer_is_kept_in_parts_equal_ones_held_once():
     assert first[-3] != second[-3] and first[0] != second[0]  # the themes, its own keys
     spliced = Extended((*second, b"}"), {"relations": []}).json()
     assert orjson.loads(spliced) == {**plain(two), "relations": []}
+
+
+def test_a_part_kept_in_parts_is_written_joined_and_read_as_its_dict():
+    entry = orjson.dumps({"id": 7, "title": "Youth – £5k"})
+    first = Joined((b'{"total":2,"contents":[', entry, b",", entry, b"]}"))
+    second = Joined((b'{"total":1,"contents":[', entry, b"]}"))
+    assert first._parts[1] is second._parts[1]  # held once
+    assert first.json() == b'{"total":2,"contents":[' + entry + b"," + entry + b"]}"
+    assert first["total"] == 2 and dict(second) == {"total": 1, "contents": [orjson.loads(entry)]}
+    assert http.dumps({"awards": second}) == b'{"awards":' + second.json() + b"}"
 
 
 def test_a_list_made_as_its_json_is_written_verbatim_and_read_as_its_items():
