@@ -359,18 +359,19 @@ _COMMA = b","
 
 def _spliced_awards(index: DirectoryIndex, answer: dict[str, Any]) -> tuple[Joined, int]:
     """A patch's awards as JSON parts: its own keys, and each listed award's entry as
-    the bytes every patch listing it holds (``index.award_entries``); with the bytes it
-    holds of its own. Joined once, the wards of London held 35,200 copies of 379 entries
-    at 100,000 services (16 MB a worker, once every ward had asked)."""
+    the bytes every patch listing it holds (kept in ``index.awards_cache`` by ("entry",
+    award id, scope)); with the bytes it holds of its own. Joined once, the wards of
+    London held 35,200 copies of 379 entries at 100,000 services (16 MB a worker, once
+    every ward had asked)."""
     head = orjson.dumps({key: answer[key] for key in _AWARDS_HEAD})[:-1] + b',"contents":['
     rest = {k: v for k, v in answer.items() if k not in _AWARDS_HEAD and k != "contents"}
     tail = b"]," + orjson.dumps(rest, default=encode)[1:]
     parts = [head]
-    entries = index.award_entries
+    entries = index.awards_cache
     for number, entry in enumerate(answer["contents"]):
         if number:
             parts.append(_COMMA)
-        key = (entry["id"], entry["scope"])
+        key = ("entry", entry["id"], entry["scope"])
         encoded = entries.get(key)
         if encoded is None:
             encoded = compact(orjson.dumps(entry))

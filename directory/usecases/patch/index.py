@@ -56,8 +56,7 @@ CACHE_SHARES = {
     "area_counts": 0.05,
     "area_awards": 0.10,
     "funding_cache": 0.10,
-    "awards_cache": 0.15,
-    "award_entries": 0.05,
+    "awards_cache": 0.20,
     "opportunity_lists": 0.05,
     "pass_masks": 0.05,
 }
@@ -160,12 +159,12 @@ class DirectoryIndex:
     #: send any live_on). This and every cache below marked "kept" is a :class:`Kept`,
     #: bounded by bytes: its share of DIRECTORY_PATCH_CACHE_MB (CACHE_SHARES)
     funding_cache: Kept = field(default_factory=lambda: _kept("funding_cache"))
-    #: the awards reaching a patch, by its areas, day and programme filters (kept), each
-    #: listed award's entry spliced from ``award_entries``
+    #: the awards reaching a patch, by its areas, day and programme filters (kept), and
+    #: each listed award's entry as JSON, by ("entry", award id, scope), spliced into
+    #: every patch's awards that lists it (at 100,000 services 704 wards list 35,200
+    #: entries, 379 of them different); in one cache, so that entries and the awards
+    #: holding them are let go together
     awards_cache: Kept = field(default_factory=lambda: _kept("awards_cache"))
-    #: an award's entry in a patch's awards as JSON, by (award id, scope) (kept): at
-    #: 100,000 services 704 wards list 35,200 entries, 379 of them different
-    award_entries: Kept = field(default_factory=lambda: _kept("award_entries"))
     #: the settings it was built with (grant statuses: DIRECTORY_ENDING_SOON_DAYS)
     settings: Settings | None = None
     #: patch contacts by the patch's areas (shared: never changed)
