@@ -111,7 +111,7 @@ def _index_builder(
 ) -> Callable[[], DirectoryIndex]:
     """Builds the directory index on a connection of its own (a background build outlives
     the request that started it). Serving (``index_rebuild`` background), the build then
-    makes every ward's patch parts (``warm_wards``: 1.4 s at 100,000 services) before the
+    makes every ward's patch parts (``warm_wards``: 1.4-2.0 s at 100,000 services) before the
     index answers, so that no ward's first patch pays for them."""
 
     def build() -> DirectoryIndex:

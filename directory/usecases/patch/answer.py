@@ -148,7 +148,7 @@ def warm_wards(index: DirectoryIndex, snap: GeographySnapshot, today: date) -> i
     its areas' lists and counts, funding summary, awards, opportunities and contacts, for
     the filters a patch has by default. Serving builds the index in the background (and a
     worker's first), so this happens there rather than in a request: at 100,000 services
-    a ward's first patch cost about 4 ms more than the next, 700 wards a worker (1.4-1.7 s
+    a ward's first patch cost about 4 ms more than the next, 700 wards a worker (1.4-2.0 s
     for them all, and the parts fit in their caches: ``CACHE_SHARES``). Returns the
     number of wards."""
     filters = PatchFilters()
