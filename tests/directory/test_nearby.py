@@ -57,8 +57,10 @@ def test_the_sites_near_a_point_are_those_within_the_radius_each_service_at_its_
         d = math.hypot(site.x - x, site.y - y)
         if d <= radius:
             nearest[site.service_id] = min(d, nearest.get(site.service_id, math.inf))
-    assert services.tolist() == sorted(nearest)
-    assert metres.tolist() == [round(nearest[sid]) for sid in sorted(nearest)]
+    assert sorted(services.tolist()) == sorted(nearest)  # each once, in no particular order
+    assert dict(zip(services.tolist(), metres.tolist(), strict=True)) == {
+        sid: round(d) for sid, d in nearest.items()
+    }
     for sid, position in zip(services.tolist(), at.tolist(), strict=True):
         site = grid.sites[position]
         assert site.service_id == sid
@@ -121,3 +123,17 @@ def test_one_grid_asked_with_several_radii_answers_each_as_a_fresh_grid(scan):
         fresh = SiteGrid(sites).nearest(531_100.0, 179_900.0, radius)
         assert all(a.tolist() == b.tolist() for a, b in zip(got, fresh, strict=True)), radius
         assert len(got[0]) and max(got[1]) <= radius
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_search_given_the_passing_services_finds_the_same_as_one_filtered_after(seed, scan):
+    sites = _sites(seed)
+    grid = SiteGrid(sites)
+    passing = np.random.default_rng(seed).random(10_001) < 0.4  # by service id
+    for radius in (700, 2000):
+        services, metres, at = grid.nearest(531_000.0, 180_000.0, radius)
+        keep = passing[services]
+        got = grid.nearest(531_000.0, 180_000.0, radius, passing)
+        expected = sorted(zip(*(a[keep].tolist() for a in (services, metres, at)), strict=True))
+        assert sorted(zip(*(a.tolist() for a in got), strict=True)) == expected
+        assert 0 < len(expected) < len(services)

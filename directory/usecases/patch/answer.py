@@ -92,10 +92,10 @@ def nearby_sites(index: DirectoryIndex, place: Place, filters: PatchFilters) -> 
     without one) that pass the filters, each with its nearest site."""
     if place.point is None:
         return NearbySites.none()
-    services, metres, at = index.grid.nearest(*place.point, filters.radius)
     if not filters.q:
-        keep = pass_mask(index, filters)[services]
-        return NearbySites(index.grid, services[keep], metres[keep], at[keep])
+        passing = pass_mask(index, filters)
+        return NearbySites(index.grid, *index.grid.nearest(*place.point, filters.radius, passing))
+    services, metres, at = index.grid.nearest(*place.point, filters.radius)
     words = filters.q.casefold().split()
     known, day = index.services, index.day
     keep = np.fromiter(
@@ -119,7 +119,6 @@ def patch(
     matches = _matching(index, snap, place, filters)
     counts = matches.counts
     chosen = matches.ordered((page - 1) * per_page, page * per_page)
-    matches.nearby.locate(chosen)
     contents = matches.page(chosen)
     return {
         **place.geography,
@@ -134,7 +133,7 @@ def patch(
             opportunity_candidates(index, place),
             moment,
             _soon_days(index),
-            f"/api/v1/opportunities?{urlencode({'area': _patch_area(place)})}",
+            _opportunities_url(_patch_area(place)),
         ),
         "services": envelope(
             contents, total_items=counts["services"], page=page, per_page=per_page
@@ -237,6 +236,12 @@ def funding_summary(
         summary = Shared(_funding_summary(index, snap, place, day, all_programmes))
         index.funding_cache.keep(key, summary, kept_json(summary))  # any live_on: a new key
     return summary
+
+
+@functools.lru_cache(maxsize=4096)
+def _opportunities_url(code: str) -> str:
+    """The link to the patch's area's opportunities (the same for every patch there)."""
+    return f"/api/v1/opportunities?{urlencode({'area': code})}"
 
 
 def _patch_area(place: Place) -> str:

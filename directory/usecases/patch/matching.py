@@ -28,6 +28,7 @@ from directory.usecases.patch.index import (
     KEPT_DICT,
     KEPT_ENTRY,
     KEPT_ID,
+    MAX_RADIUS_M,
     RANK,
     RELATIONS,
     DirectoryIndex,
@@ -42,7 +43,7 @@ T = TypeVar("T")
 
 class NearbySites:
     """The services with a delivery site within the radius of a patch's point that pass its
-    filters, each with its nearest site (arrays from ``SiteGrid.nearest``, by service id)."""
+    filters, each with its nearest site (arrays from ``SiteGrid.nearest``, in no order)."""
 
     def __init__(self, grid: SiteGrid | None, services: Any, metres: Any, at: Any) -> None:
         empty = np.empty(0, dtype=np.int64)
@@ -51,7 +52,10 @@ class NearbySites:
         self._metres = empty if metres is None else metres
         self._at = empty if at is None else at
         self._set: set[int] | None = None
-        self._found: dict[int, tuple[int, int]] = {}  # sid → (metres, grid position)
+        #: (positions in the arrays in id order, the ids so sorted), when first searched
+        self._by_id: tuple[Any, Any] | None = None
+        #: the services looked up and here: sid → (metres, grid position)
+        self.found: dict[int, tuple[int, int]] = {}
         self._absent: set[int] = set()  # ids looked up and not here
 
     @classmethod
@@ -66,12 +70,12 @@ class NearbySites:
 
     def __contains__(self, sid: object) -> bool:
         """Whether a service (of a page, looked up with :meth:`locate`) is here."""
-        if sid in self._found:
+        if sid in self.found:
             return True
         if sid in self._absent or not isinstance(sid, int):
             return False
         self.locate([sid])
-        return sid in self._found
+        return sid in self.found
 
     def members(self) -> set[int]:
         """Every service here, as a set (for testing many ids that were not looked up)."""
@@ -80,30 +84,34 @@ class NearbySites:
         return self._set
 
     def locate(self, sids: list[int]) -> None:
-        """Look up the services of a page at once (one vector search over the ids, which
-        are sorted, not one a service; nor a set of the thousand nearby at 100,000)."""
-        wanted = [sid for sid in sids if sid not in self._found and sid not in self._absent]
+        """Look up the services of a page at once: one vector search over the ids sorted
+        (when first needed: a first page of nearby services was located as it was chosen,
+        by :meth:`ordered`), not one a service; nor a set of the thousand nearby at 100,000."""
+        if not len(self.services):
+            return
+        wanted = [sid for sid in sids if sid not in self.found and sid not in self._absent]
         if not wanted:
             return
-        if not len(self.services):
-            self._absent.update(wanted)
-            return
+        if self._by_id is None:
+            order = np.argsort(self.services)
+            self._by_id = (order, self.services[order])
+        by_id, ids_sorted = self._by_id
         ids = np.array(wanted, dtype=np.int64)
-        positions = np.minimum(np.searchsorted(self.services, ids), len(self.services) - 1)
-        here = (self.services[positions] == ids).tolist()
-        metres, at = self._metres[positions].tolist(), self._at[positions].tolist()
+        rows = by_id[np.minimum(np.searchsorted(ids_sorted, ids), len(by_id) - 1)]
+        here = (self.services[rows] == ids).tolist()
+        metres, at = self._metres[rows].tolist(), self._at[rows].tolist()
         for sid, found, m, a in zip(wanted, here, metres, at, strict=True):
             if found:
-                self._found[sid] = (m, a)
+                self.found[sid] = (m, a)
             else:
                 self._absent.add(sid)
 
     def where(self, sid: int) -> tuple[int, int]:
         """(distance in whole metres, position of the site in the grid) of a service here."""
-        found = self._found.get(sid)
+        found = self.found.get(sid)
         if found is None:
             self.locate([sid])
-            found = self._found[sid]  # KeyError: not here
+            found = self.found[sid]  # KeyError: not here
         return found
 
     def reason(self, sid: int) -> dict[str, Any]:
@@ -126,7 +134,7 @@ class NearbySites:
         ids = self.services[chosen].tolist()
         # located as they are chosen: a page of them needs no search in :meth:`locate`
         found = zip(self._metres[chosen].tolist(), self._at[chosen].tolist(), strict=True)
-        self._found.update(zip(ids, found, strict=True))
+        self.found.update(zip(ids, found, strict=True))
         return ids
 
 
@@ -200,10 +208,13 @@ def pass_mask(index: DirectoryIndex, filters: Any) -> Any:
     return mask
 
 
-def area_list(index: DirectoryIndex, kind: str, code: str, filters: Any) -> AreaList:
+def area_list(
+    index: DirectoryIndex, kind: str, code: str, filters: Any, fkey: tuple[Any, ...] | None = None
+) -> AreaList:
     """The services of ``code`` (``kind`` SITE: with a site inside it; else covering it)
-    that pass ``filters``, made once per (area, filters) and kept."""
-    key = (kind == SITE, code, filters_key(filters))
+    that pass ``filters`` (``fkey``: their :func:`filters_key`, when already made), made
+    once per (area, filters) and kept."""
+    key = (kind == SITE, code, fkey or filters_key(filters))
     found = index.area_lists.get(key)
     if found is None:
         base = index.site_ids_by_area if kind == SITE else index.by_area
@@ -243,17 +254,19 @@ class Matching:
     ) -> None:  # fmt: skip
         self.index, self.snap, self.place, self.nearby = index, snap, place, nearby
         self.place_key = (place.coverage.key, tuple(place.site_areas))
+        fkey = filters_key(filters)
         #: (rank, area code, relation, list): the place's lists, strongest relation first
         self.lists: list[tuple[int, str, str, AreaList]] = [
-            (RANK[SITE], code, SITE, area_list(index, SITE, code, filters))
+            (RANK[SITE], code, SITE, area_list(index, SITE, code, filters, fkey))
             for code in place.site_areas
         ]
         for relation, codes in place.coverage.relations.items():
+            rank = RANK[relation]
             self.lists.extend(
-                (RANK[relation], code, relation, area_list(index, "coverage", code, filters))
+                (rank, code, relation, area_list(index, "coverage", code, filters, fkey))
                 for code in codes
             )
-        self._area_counts = self._counts_of_areas(filters)
+        self._area_counts = self._counts_of_areas(fkey)
         self._nearby_order: list[int] | None = None
 
     def prepare(self) -> None:
@@ -266,8 +279,8 @@ class Matching:
 
     # ------------------------------------------------------------------ counts
 
-    def _counts_of_areas(self, filters: Any) -> dict[str, int]:
-        key = (self.place_key, filters_key(filters))
+    def _counts_of_areas(self, fkey: tuple[Any, ...]) -> dict[str, int]:
+        key = (self.place_key, fkey)
         counts = self.index.area_counts.get(key)
         if counts is None:
             counts = {"services": 0, **dict.fromkeys(RELATIONS, 0)}
@@ -363,50 +376,63 @@ class Matching:
     def page(self, sids: list[int]) -> SharedList:
         """The services of a page as the patch lists them, as one JSON array: each its kept
         answer and why it is in the patch, strongest first, spliced from bytes (a page of
-        50 services at 100,000 is about 100 KB; made from dicts it cost 15 µs a service)."""
+        50 services at 100,000 is about 100 KB; made from dicts it cost 15 µs a service).
+        A service with a site nearby gets its reasons as pieces of the array, not a bytes
+        object of its own (at 100,000 a first page is 50 of them)."""
         services = self.index.services
-        areas = self._nearby_area_reasons(sids)
+        # (locates the page's services nearby) theirs in page order, walked as they come
+        areas = iter(self._nearby_area_reasons(sids))
+        found = self.nearby.found
+        sites = self.nearby.grid.sites if self.nearby.grid is not None else []
         pieces: list[bytes] = []
+        add, extend = pieces.append, pieces.extend
         for sid in sids:
-            pieces.append(b",")
-            pieces.extend(services[sid].body_parts)  # without its closing brace
-            pieces.append(self._tail(sid, areas.get(sid)))
+            add(b",")
+            extend(services[sid].body_parts)  # without its closing brace
+            near = found.get(sid)
+            if near is None:
+                add(self._tail(sid))
+                continue
+            metres = _METRES[near[0]]
+            extend((
+                _NEARBY_OPEN, metres, _NEARBY_SITE, sites[near[1]].body.json(), b"}",
+                next(areas), _NEARBY_CLOSE, metres, b"}",
+            ))  # fmt: skip
         if pieces:
             pieces[0] = b"["
         else:
-            pieces.append(b"[")
-        pieces.append(b"]")
+            add(b"[")
+        add(b"]")
         return SharedList(b"".join(pieces), len(sids))
 
-    def _nearby_area_reasons(self, sids: list[int]) -> dict[int, bytes]:
-        """The area reasons of a page's services with a site nearby, as JSON to follow their
-        ``site_nearby`` reason: by which of the place's lists each is in (one vector lookup
-        a list for the page), the same bytes for every service in the same lists, kept by
-        (areas, lists). Not for an area's place (its ``site_in_area`` reasons name a site
-        of the service's own; nor has it a point, so nothing is nearby)."""
-        near = [sid for sid in sids if sid in self.nearby]
+    def _nearby_area_reasons(self, sids: list[int]) -> list[bytes]:
+        """The area reasons of a page's services with a site nearby, in page order, as JSON
+        to follow their ``site_nearby`` reason: by which of the place's lists each is in
+        (one vector lookup a list for the page), the same bytes for every service in the
+        same lists, kept by (areas, lists). Not for an area's place (its ``site_in_area``
+        reasons name a site of the service's own; nor has it a point, so nothing is
+        nearby)."""
+        self.nearby.locate(sids)
+        found = self.nearby.found
+        near = [sid for sid in sids if sid in found]
         if not near or self.place.site_areas:
-            return {}
+            return []
         ids = np.array(near, dtype=np.int64)
         size = len(self.index.order_array)
         which = np.zeros(len(near), dtype=np.int64)
-        for bit, (*_, found) in enumerate(self.lists):
-            which |= found.contains(ids, size).astype(np.int64) << bit
+        for bit, (*_, area) in enumerate(self.lists):
+            which |= area.contains(ids, size).astype(np.int64) << bit
         kept = self.index.patch_entries
-        made: dict[int, bytes] = {}  # by lists
-        reasons: dict[int, bytes] = {}  # by service
-        for sid, lists in zip(near, which.tolist(), strict=True):
-            more = made.get(lists)
+        made: dict[int, bytes] = {}  # by lists: a page's services are in a few sets of them
+        for lists in set(which.tolist()):
+            key = (self.place_key, "nearby", lists)
+            more = kept.get(key)
             if more is None:
-                key = (self.place_key, "nearby", lists)
-                more = kept.get(key)
-                if more is None:
-                    areas = sorted(self._reasons_in(lists), key=_strength)
-                    more = b"," + orjson.dumps(areas, default=encode)[1:-1] if areas else b""
-                    kept.keep(key, more, KEPT_ENTRY + len(more))
-                made[lists] = more
-            reasons[sid] = more
-        return reasons
+                areas = sorted(self._reasons_in(lists), key=_strength)
+                more = b"," + orjson.dumps(areas, default=encode)[1:-1] if areas else b""
+                kept.keep(key, more, KEPT_ENTRY + len(more))
+            made[lists] = more
+        return [made[lists] for lists in which.tolist()]
 
     def _reasons_in(self, lists: int) -> list[dict[str, Any]]:
         """The reasons of the place's coverage lists whose bits are set in ``lists``."""
@@ -439,10 +465,10 @@ class Matching:
             if more is None:
                 reasons = sorted(self._area_reasons(sid), key=_strength)
                 more = b"," + orjson.dumps(reasons, default=encode)[1:-1] if reasons else b""
-            return (
-                b',"relations":[{"relation":"site_nearby","distance_m":%d,"site":%b}%b],'
-                b'"distance_m":%d}' % (metres, site, more, metres)
-            )
+            return b"".join((
+                _NEARBY_OPEN, _METRES[metres], _NEARBY_SITE, site, b"}", more, _NEARBY_CLOSE,
+                _METRES[metres], b"}",
+            ))  # fmt: skip
         key = (self.place_key, sid)
         tail = self.index.patch_entries.get(key)
         if tail is None:
@@ -450,6 +476,15 @@ class Matching:
             tail = b',"relations":%b,"distance_m":null}' % relations
             self.index.patch_entries.keep(key, tail, KEPT_ENTRY + len(tail))
         return tail
+
+
+#: a nearby service's keys in a patch, around its distance (twice), its site's JSON (then
+#: the reason's closing brace) and its areas' reasons
+_NEARBY_OPEN = b',"relations":[{"relation":"site_nearby","distance_m":'
+_NEARBY_SITE = b',"site":'
+_NEARBY_CLOSE = b'],"distance_m":'
+#: every whole distance a patch can give, as JSON (made once: 10,001 small bytes objects)
+_METRES = [b"%d" % metres for metres in range(MAX_RADIUS_M + 1)]
 
 
 def _kept(entries: Kept, key: Any, make: Callable[[], T], size: int) -> T:
