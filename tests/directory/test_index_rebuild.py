@@ -174,6 +174,10 @@ def _kept_sizes(app) -> dict[str, int]:
     sizes = {name: len(getattr(index, name)) for name in names}
     # the awards' cache also keeps each listed award's entry, once
     sizes["awards_cache"] = sum(1 for key in index.awards_cache if key[0] != "entry")
+    # and the opportunities' lists their answers of the day (made by a request)
+    sizes["opportunity_lists"] = sum(
+        1 for key in index.opportunity_lists if key[0] not in ("changes", "answer")
+    )
     return sizes
 
 

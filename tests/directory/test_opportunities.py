@@ -333,6 +333,39 @@ def test_statuses_at_another_time(shared_demo_app: Flask, monkeypatch: pytest.Mo
     )
 
 
+def test_a_patchs_opportunities_are_the_time_of_askings_on_every_day(
+    shared_demo_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A patch keeps its opportunities' answer for a day in which none changes status: at
+    any time of asking it is what the list says then, on the deadline's day (answered
+    afresh) and on the days before it (kept, the days left counting down)."""
+    item = next(
+        o for o in everything(shared_demo_app) if o["ref"] == "demo-kingston-snb-small-grants"
+    )
+    closes = moment(item["closes_at"]).astimezone(UTC)
+    seen = {}
+    for at in (
+        closes - timedelta(days=4, hours=14), closes - timedelta(days=4, hours=3),
+        closes - timedelta(days=3), closes - timedelta(seconds=1), closes,
+        closes + timedelta(days=1), closes - timedelta(days=4, hours=9),
+    ):  # fmt: skip
+        monkeypatch.setattr(web_state, "now", lambda at=at: at)
+        patch = get_json(shared_demo_app, "/api/v1/patch?area=Kingston")["opportunities"]
+        listed = get_json(shared_demo_app, "/api/v1/opportunities?area=Kingston")["contents"]
+        expected = [o for o in listed if o["status"] in ("open", "closing_soon")]
+        assert refs(patch["contents"]) == refs(expected), at
+        assert [(o["status"], o["days_left"], o["time_left"]) for o in patch["contents"]] == [
+            (o["status"], o["days_left"], o["time_left"]) for o in expected
+        ], at
+        seen[at] = {o["ref"]: o["time_left"] for o in patch["contents"]}
+    ref = "demo-kingston-snb-small-grants"
+    day_before = [seen[closes - timedelta(days=4, hours=h)] for h in (14, 9, 3)]
+    assert day_before[0][ref] == "closes in 4 days" and day_before.count(day_before[0]) == 3
+    assert seen[closes - timedelta(days=3)][ref] == "closes in 3 days"
+    assert seen[closes - timedelta(seconds=1)][ref] == "closes today at 23:59"
+    assert ref not in seen[closes]
+
+
 # -- writes --------------------------------------------------------------------------------
 @pytest.fixture(scope="module", params=BACKENDS)
 def write_app(request: pytest.FixtureRequest) -> Iterator[Flask]:

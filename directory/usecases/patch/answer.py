@@ -118,8 +118,7 @@ def patch(
     moment = now or datetime.combine(today, time(12), UTC)
     matches = _matching(index, snap, place, filters)
     counts = matches.counts
-    chosen = matches.ordered((page - 1) * per_page, page * per_page)
-    contents = matches.page(chosen)
+    contents = matches.listed((page - 1) * per_page, page * per_page)
     return {
         **place.geography,
         "filters": _filters_answer(filters, place.point is not None),
@@ -129,12 +128,7 @@ def patch(
         ),
         "awards": patch_awards(index, snap, place, filters.live_on or today, filters),
         "contacts": patch_contacts(index, place.coverage),
-        "opportunities": opportunities.patch_opportunities(
-            opportunity_candidates(index, place),
-            moment,
-            _soon_days(index),
-            _opportunities_url(_patch_area(place)),
-        ),
+        "opportunities": _opportunities_answer(index, place, moment),
         "services": envelope(
             contents, total_items=counts["services"], page=page, per_page=per_page
         ),
@@ -198,8 +192,33 @@ def opportunity_candidates(index: DirectoryIndex, place: Place) -> list[dict[str
 
 def opportunities_change_today(index: DirectoryIndex, place: Place, now: datetime) -> bool:
     """Whether the patch's opportunities change status during today (UTC): its answer may
-    then change within the day, so its ETag hashes the body rather than the day."""
-    return opportunities.changes_today(opportunity_candidates(index, place), now, _soon_days(index))
+    then change within the day, so its ETag hashes the body rather than the day. Kept by
+    (areas, day)."""
+    soon = _soon_days(index)
+    key = ("changes", place.coverage.key, soon, now.astimezone(UTC).date())
+    found = index.opportunity_lists.get(key)
+    if found is None:
+        candidates = opportunity_candidates(index, place)
+        found = opportunities.changes_today(candidates, now, soon)
+        index.opportunity_lists.keep(key, found, KEPT_ENTRY)
+    return bool(found)
+
+
+def _opportunities_answer(index: DirectoryIndex, place: Place, now: datetime) -> Any:
+    """The patch's open opportunities at ``now``, with the time left. Unless one of them
+    changes status during the UTC day, the answer is the same all that day and London day
+    (the days left are London's), so it is kept by (areas, both days); else made afresh."""
+    candidates = opportunity_candidates(index, place)
+    soon, url = _soon_days(index), _opportunities_url(_patch_area(place))
+    if opportunities_change_today(index, place, now):
+        return opportunities.patch_opportunities(candidates, now, soon, url)
+    days = (now.astimezone(UTC).date(), now.astimezone(opportunities.LONDON_TZ).date())
+    key = ("answer", place.coverage.key, soon, *days)
+    found = index.opportunity_lists.get(key)
+    if found is None:
+        found = Shared(opportunities.patch_opportunities(candidates, now, soon, url))
+        index.opportunity_lists.keep(key, found, kept_json(found))
+    return found
 
 
 @functools.lru_cache(maxsize=1024)

@@ -254,7 +254,7 @@ class Matching:
     ) -> None:  # fmt: skip
         self.index, self.snap, self.place, self.nearby = index, snap, place, nearby
         self.place_key = (place.coverage.key, tuple(place.site_areas))
-        fkey = filters_key(filters)
+        self.fkey = fkey = filters_key(filters)
         #: (rank, area code, relation, list): the place's lists, strongest relation first
         self.lists: list[tuple[int, str, str, AreaList]] = [
             (RANK[SITE], code, SITE, area_list(index, SITE, code, filters, fkey))
@@ -340,6 +340,21 @@ class Matching:
         take = None if end is None else end - start - len(chosen)
         rest = itertools.islice(self._areas_ordered(), skip, None if take is None else skip + take)
         return [*chosen, *rest]
+
+    def listed(self, start: int, end: int) -> SharedList:
+        """The page from position ``start`` to ``end`` as the patch lists it (:meth:`page`
+        of :meth:`ordered`). With nothing nearby (a patch of an area, or a point with no
+        site near it: most postcodes of a London-sized directory) the page is the same for
+        every patch of the place, so its JSON is kept by (areas, filters, page)."""
+        if self.nearby:
+            return self.page(self.ordered(start, end))
+        key = (self.place_key, self.fkey, start, end)
+        kept = self.index.patch_entries.get(key)
+        if kept is None:
+            page = self.page(self.ordered(start, end))
+            kept = (page.json(), len(page))
+            self.index.patch_entries.keep(key, kept, KEPT_ENTRY + len(kept[0]))
+        return SharedList(*kept)  # its own: one read as a list decodes its items
 
     # ------------------------------------------------------------------ reasons
 
