@@ -8,7 +8,9 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
+from datetime import time as time_of_day
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from flask import Flask, Response, g, request
@@ -198,7 +200,7 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     request_globals = g._get_current_object()  # one look-up of the context for both flags
     version = getattr(request_globals, "data_version", None)
     if version is not None:
-        last_modified, day = _daily_stamp(version, int(time.time() // 86400))
+        last_modified, day = _daily_stamp(version, int(time.time() // 3600))
         if "last-modified" in present:
             headers.set("Last-Modified", last_modified)
         else:
@@ -233,17 +235,29 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     return response
 
 
-@functools.lru_cache(maxsize=8)
-def _daily_stamp(version: Any, day_number: int) -> tuple[str, str]:
-    """Last-Modified for the data version on a UTC day, and the day's ISO date.
+#: an opportunity's days left count London's calendar days
+LONDON = ZoneInfo("Europe/London")
 
-    Last-Modified is the version's load time, or the day's midnight if later: answers depend
-    on the day too (grant statuses, months left), so a cache revalidating with
-    If-Modified-Since alone must not keep yesterday's answer."""
-    midnight = datetime.fromtimestamp(day_number * 86400, UTC)
+
+@functools.lru_cache(maxsize=8)
+def _daily_stamp(version: Any, hour: int) -> tuple[str, str]:
+    """Last-Modified for the data version in the UTC hour ``hour`` (hours since the
+    epoch), and the days its answers are for, as the ETag takes them.
+
+    Answers depend on the day too: grant statuses and months left on the UTC day, an
+    opportunity's days left on London's, which in summer begins an hour earlier. Both
+    days turn on a whole UTC hour (London is UTC or UTC+1). Last-Modified is the
+    version's load time, or the later of the two midnights passed if later, so a cache
+    revalidating with If-Modified-Since alone does not keep yesterday's answer; the ETag
+    changes at both midnights."""
+    at = datetime.fromtimestamp(hour * 3600, UTC)
+    utc_midnight = datetime.combine(at.date(), time_of_day(), UTC)
+    london_day = at.astimezone(LONDON).date()
+    london_midnight = datetime.combine(london_day, time_of_day(), LONDON).astimezone(UTC)
     loaded = version.loaded_at
     aware = loaded if loaded.tzinfo else loaded.replace(tzinfo=UTC)
-    return http_date(max(aware, midnight)), midnight.date().isoformat()
+    modified = max(aware, utc_midnight, london_midnight)
+    return http_date(modified), f"{utc_midnight.date().isoformat()}/{london_day.isoformat()}"
 
 
 def _etag(version_id: int, day: str, environ: dict[str, Any]) -> str:

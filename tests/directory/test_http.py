@@ -122,6 +122,45 @@ def test_etag_and_last_modified_give_304(client):
     assert other.status_code == 200
 
 
+def test_answers_turn_over_at_utc_and_at_london_midnight(client, monkeypatch):
+    """Grant statuses follow the UTC day and an opportunity's days left London's, which in
+    summer begins at 23:00 UTC: the ETag and Last-Modified turn over at both midnights
+    (and once a day in winter, when they are one)."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from werkzeug.http import http_date
+
+    from directory.web import http as web_http
+
+    def at(moment: str):
+        seconds = datetime.fromisoformat(moment).timestamp()  # after the data's load
+        monkeypatch.setattr(web_http, "time", SimpleNamespace(time=lambda: seconds))
+        return client.get("/api/v1/areas/E09000021").headers
+
+    def stamp(*parts: int) -> str:
+        return http_date(datetime(*parts, tzinfo=UTC))
+
+    # summer: London's 2 July begins at 23:00 UTC on the 1st, UTC's an hour later
+    evening, late = at("2031-07-01T22:10+00:00"), at("2031-07-01T22:59+00:00")
+    london, utc = at("2031-07-01T23:00+00:00"), at("2031-07-02T00:00+00:00")
+    assert evening["ETag"] == late["ETag"] != london["ETag"] != utc["ETag"] != evening["ETag"]
+    assert evening["Last-Modified"] == stamp(2031, 7, 1)
+    assert london["Last-Modified"] == stamp(2031, 7, 1, 23)
+    assert utc["Last-Modified"] == stamp(2031, 7, 2)
+    assert at("2031-07-01T23:30+00:00")["ETag"] == london["ETag"]
+    monkeypatch.setattr(web_http, "time", SimpleNamespace(time=lambda: 1_940_713_200.0))
+    since = client.get(
+        "/api/v1/areas/E09000021", headers={"If-Modified-Since": evening["Last-Modified"]}
+    )
+    assert since.status_code == 200  # 23:00 UTC on 1 July 2031: London's new day
+    # winter: one midnight
+    winter = [at(f"2031-12-01T{t}+00:00") for t in ("22:10", "23:00", "23:59")]
+    assert len({h["ETag"] for h in winter}) == 1
+    assert {h["Last-Modified"] for h in winter} == {stamp(2031, 12, 1)}
+    assert at("2031-12-02T00:00+00:00")["ETag"] != winter[0]["ETag"]
+
+
 def test_if_none_match_compares_weakly_and_ignores_empty_tags(client):
     etag = client.get("/api/v1/areas/E09000021").headers["ETag"]
     weak = client.get("/api/v1/areas/E09000021", headers={"If-None-Match": f"W/{etag}"})
