@@ -356,9 +356,10 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
     },
     "LastModified": {
-        "description": "When the data the answer was read from was loaded, or today's "
-        "midnight UTC if later (answers depend on the day); absent on answers that read no "
-        "loaded data",
+        "description": "When the data the answer was read from was loaded, or the last "
+        "midnight if later (answers depend on the day: UTC's for grant statuses, London's "
+        "for an opportunity's days left, so in summer also 23:00 UTC); absent on answers "
+        "that read no loaded data",
         "schema": {"type": "string"},
     },
     "Link": {
