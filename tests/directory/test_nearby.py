@@ -137,3 +137,22 @@ def test_a_search_given_the_passing_services_finds_the_same_as_one_filtered_afte
         expected = sorted(zip(*(a[keep].tolist() for a in (services, metres, at)), strict=True))
         assert sorted(zip(*(a.tolist() for a in got), strict=True)) == expected
         assert 0 < len(expected) < len(services)
+
+
+def test_points_around_a_few_sites_find_them_exactly_at_every_radius(scan):
+    """Far from most sites (a London-sized directory's postcodes), a search answers from
+    the blocks holding a site; at a block's edge it still finds a site just within the
+    radius, and none just beyond it."""
+    rng = random.Random(7)
+    sites = [_Site(sid, rng.uniform(530_000, 531_000), rng.uniform(180_000, 181_000))
+             for sid in range(1, 40)]  # fmt: skip
+    grid = SiteGrid(sites)
+    for _ in range(300):
+        x, y = rng.uniform(520_000, 541_000), rng.uniform(170_000, 191_000)
+        d = min(math.hypot(s.x - x, s.y - y) for s in sites)
+        for radius in (50.0, 1999.0, 2000.0, 3999.0, 4000.0, 4001.0, d - 0.01, d + 0.01):
+            if radius <= 0:
+                continue
+            services, _, _ = grid.nearest(x, y, radius)
+            expected = {s.service_id for s in sites if math.hypot(s.x - x, s.y - y) <= radius}
+            assert set(services.tolist()) == expected, (x, y, radius)

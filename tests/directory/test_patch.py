@@ -732,3 +732,35 @@ def test_an_unknown_programme_is_a_problem_not_an_empty_answer(read_patch_app, r
     assert response.json["code"] == "programme-not-found"
     assert "violence-reduction" in response.json["detail"]
     assert call("vru").status_code == 200
+
+
+def test_a_patch_answered_from_what_is_kept_is_the_one_made_afresh(read_patch_app):
+    """With nothing near its point a patch keeps everything but its geography per place
+    (and pages, opportunities and more besides): points in and around Kingston, each
+    answered again from what the others kept (a GeoJSON read between) equal the answers
+    made with nothing kept."""
+    from directory.usecases.shared import Kept
+
+    client = read_patch_app.test_client()
+    urls = [
+        f"/api/v1/patch?lat={51.4077 + dy:.4f}&lon={-0.3059 + dx:.4f}{extra}"
+        for dy in (0, 0.004, -0.012, 0.03) for dx in (0, 0.006, -0.02)
+        for extra in ("", "&per_page=2", "&status=any&per_page=2", "&per_page=2&page=2")
+    ]  # fmt: skip
+    kept = [client.get(url) for url in urls] + [client.get(url) for url in urls]
+    assert client.get(urls[0] + "&format=geojson").status_code == 200
+    kept += [client.get(url) for url in urls]
+    index = read_patch_app.extensions["directory"].directory._index
+    fresh = []
+    for url in urls:
+        for cache in vars(index).values():
+            if isinstance(cache, Kept):
+                cache.clear()
+        fresh.append(client.get(url))
+    assert [r.status_code for r in fresh] == [200] * len(urls), [r.json for r in fresh][:3]
+    near = [r.json["counts"]["site_nearby"] for r in fresh]
+    assert 0 in near and any(near)  # points with sites near them and without
+    for i, (url, made) in enumerate(zip(urls, fresh, strict=True)):
+        assert made.status_code == 200, url
+        for again in kept[i :: len(urls)]:
+            assert again.get_data() == made.get_data(), url

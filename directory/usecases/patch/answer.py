@@ -43,6 +43,7 @@ from directory.usecases.shared import (
     Extended,
     Joined,
     Shared,
+    SharedList,
     compact,
     encode,
     kept_json,
@@ -114,13 +115,40 @@ def patch(
     today: date, *, page: int, per_page: int, now: datetime | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Every service that serves the place, labelled with why, plus funding, contacts and
-    the funding opportunities open for it (at ``now``, default noon UTC of ``today``)."""
+    the funding opportunities open for it (at ``now``, default noon UTC of ``today``).
+
+    With nothing nearby (an area's patch, or a point with no site near it: most of
+    London's postcodes in a directory of its size) and no opportunity changing status
+    today, everything but the place's own geography is the same for every patch of the
+    place that day, so it is kept by (areas, filters, page, days)."""
     moment = now or datetime.combine(today, time(12), UTC)
-    matches = _matching(index, snap, place, filters)
+    filters.check()
+    _check_programme(index, filters)
+    nearby = nearby_sites(index, place, filters)
+    if nearby or opportunities_change_today(index, place, moment):
+        rest = _rest(index, snap, place, filters, nearby, today, moment, page, per_page)
+        return {**place.geography, **rest}
+    days = (moment.astimezone(UTC).date(), moment.astimezone(opportunities.LONDON_TZ).date())
+    areas = (place.coverage.key, tuple(place.site_areas))
+    key = ("rest", *areas, filters, page, per_page, today, *days)
+    kept = index.patch_entries.get(key)
+    if kept is None:
+        kept = _rest(index, snap, place, filters, nearby, today, moment, page, per_page)
+        index.patch_entries.keep(key, kept, KEPT_ENTRY + 2 * KEPT_DICT)  # its parts are kept
+    services = kept["services"]  # its own page: one read as a list decodes its items
+    contents = SharedList(services["contents"].json(), len(services["contents"]))
+    return {**place.geography, **kept, "services": {**services, "contents": contents}}
+
+
+def _rest(
+    index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: PatchFilters,
+    nearby: NearbySites, today: date, moment: datetime, page: int, per_page: int,
+) -> dict[str, Any]:  # fmt: skip
+    """A patch's answer after the place's geography."""
+    matches = Matching(index, snap, place, filters, nearby)
     counts = matches.counts
     contents = matches.listed((page - 1) * per_page, page * per_page)
     return {
-        **place.geography,
         "filters": _filters_answer(filters, place.point is not None),
         "counts": counts,
         "funding": funding_summary(

@@ -17,6 +17,8 @@ from directory.store.repositories.geography import CELL_METRES, cell_columns, gr
 
 #: a grid of this many sites or fewer is scanned whole for the sites near a point
 SCAN_ALL = 1024
+#: the side of the blocks a grid notes as holding a site
+BLOCK_METRES = 2000
 
 
 class SiteGrid:
@@ -37,6 +39,13 @@ class SiteGrid:
         ids, counts = np.unique(self.service, return_counts=True)
         self.shared = np.isin(self.service, ids[counts > 1])
         self._rings: dict[int, np.ndarray] = {}
+        #: the 2 km blocks holding a site: a point with none within its radius's blocks
+        #: has nothing near it, known from a few set lookups (most of London's postcodes
+        #: in a directory of London's size)
+        blocks = np.unique(
+            np.stack((self.x // BLOCK_METRES, self.y // BLOCK_METRES), axis=1), axis=0
+        )
+        self._blocks = {(int(bx), int(by)) for bx, by in blocks.tolist()}
 
     def __len__(self) -> int:
         return len(self.sites)
@@ -51,6 +60,20 @@ class SiteGrid:
             found = self._rings[ring] = columns - grid_cell(centre, centre)
         return found
 
+    def _none_near(self, x: float, y: float, radius: float) -> bool:
+        """Whether no block within ``radius`` of (x, y) holds a site (for radii up to two
+        blocks; a bigger one is not checked: False)."""
+        ring = math.ceil(radius / BLOCK_METRES)
+        if ring > 2:
+            return False
+        bx, by = int(x // BLOCK_METRES), int(y // BLOCK_METRES)
+        blocks = self._blocks
+        return not any(
+            (bx + dx, by + dy) in blocks
+            for dx in range(-ring, ring + 1)
+            for dy in range(-ring, ring + 1)
+        )
+
     def nearest(
         self, x: float, y: float, radius: float, passing: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -60,6 +83,9 @@ class SiteGrid:
         particular order (a patch orders them by distance, and sorting a thousand ids by
         id cost a third of the search). Of a service's sites at the same distance, the
         first in grid order."""
+        if self._none_near(x, y, radius):
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, empty
         if len(self.sites) <= SCAN_ALL:
             # few sites (a borough's or London's directory today): every one's distance
             # costs less than finding the cells' slices
