@@ -224,6 +224,10 @@ def serve(
         "--error-logfile", "-",
         "--log-level", "warning",
         "--graceful-timeout", str(int(stop_timeout)),
+        # as `directory serve` (directory/web/serving/gunicorn.py): a worker's first request
+        # at 100,000 services waits for its index (12-19 s, more on a busy machine), and
+        # gunicorn's default of 30 s killed one mid-warm-up (an HTML 500) on a loaded run
+        "--timeout", "60",
         *extra_args,
         app,
     ]  # fmt: skip
