@@ -134,7 +134,9 @@ def patch(
     kept = index.patch_entries.get(key)
     if kept is None:
         kept = _rest(index, snap, place, filters, nearby, today, moment, page, per_page)
-        index.patch_entries.keep(key, kept, KEPT_ENTRY + 2 * KEPT_DICT)  # its parts are kept
+        # its page's JSON, and a few dicts (its other parts are kept, and counted, apart)
+        size = KEPT_ENTRY + 2 * KEPT_DICT + len(kept["services"]["contents"].json())
+        index.patch_entries.keep(key, kept, size)
     services = kept["services"]  # its own page: one read as a list decodes its items
     contents = SharedList(services["contents"].json(), len(services["contents"]))
     return {**place.geography, **kept, "services": {**services, "contents": contents}}
@@ -147,7 +149,7 @@ def _rest(
     """A patch's answer after the place's geography."""
     matches = Matching(index, snap, place, filters, nearby)
     counts = matches.counts
-    contents = matches.listed((page - 1) * per_page, page * per_page)
+    contents = matches.page(matches.ordered((page - 1) * per_page, page * per_page))
     return {
         "filters": _filters_answer(filters, place.point is not None),
         "counts": counts,

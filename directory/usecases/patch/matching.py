@@ -341,21 +341,6 @@ class Matching:
         rest = itertools.islice(self._areas_ordered(), skip, None if take is None else skip + take)
         return [*chosen, *rest]
 
-    def listed(self, start: int, end: int) -> SharedList:
-        """The page from position ``start`` to ``end`` as the patch lists it (:meth:`page`
-        of :meth:`ordered`). With nothing nearby (a patch of an area, or a point with no
-        site near it: most postcodes of a London-sized directory) the page is the same for
-        every patch of the place, so its JSON is kept by (areas, filters, page)."""
-        if self.nearby:
-            return self.page(self.ordered(start, end))
-        key = (self.place_key, self.fkey, start, end)
-        kept = self.index.patch_entries.get(key)
-        if kept is None:
-            page = self.page(self.ordered(start, end))
-            kept = (page.json(), len(page))
-            self.index.patch_entries.keep(key, kept, KEPT_ENTRY + len(kept[0]))
-        return SharedList(*kept)  # its own: one read as a list decodes its items
-
     # ------------------------------------------------------------------ reasons
 
     def reasons(self, sid: int) -> list[dict[str, Any]]:
@@ -466,24 +451,12 @@ class Matching:
             }
         return reason
 
-    def _tail(self, sid: int, areas: bytes | None = None) -> bytes:
-        """The keys a service's answer gets in the patch (``relations``, ``distance_m``) as
-        the end of a JSON object. By its areas alone it is kept by (areas, service), the
-        same for every postcode of a ward; with a site nearby it is made afresh (each point
-        has its own distances: keeping them would only push out what is shared), with its
-        areas' reasons as ``areas`` (from :meth:`_nearby_area_reasons`) when given."""
-        if sid in self.nearby:
-            metres, at = self.nearby.where(sid)
-            assert self.nearby.grid is not None
-            site = self.nearby.grid.sites[at].body.json()
-            more = areas
-            if more is None:
-                reasons = sorted(self._area_reasons(sid), key=_strength)
-                more = b"," + orjson.dumps(reasons, default=encode)[1:-1] if reasons else b""
-            return b"".join((
-                _NEARBY_OPEN, _METRES[metres], _NEARBY_SITE, site, b"}", more, _NEARBY_CLOSE,
-                _METRES[metres], b"}",
-            ))  # fmt: skip
+    def _tail(self, sid: int) -> bytes:
+        """The keys a service without a site nearby gets in the patch (``relations``,
+        ``distance_m``) as the end of a JSON object, kept by (areas, service): the same for
+        every postcode of a ward. (A nearby service's are spliced by :meth:`page`: each
+        point has its own distances, and keeping them would only push out what is
+        shared.)"""
         key = (self.place_key, sid)
         tail = self.index.patch_entries.get(key)
         if tail is None:
