@@ -10,7 +10,6 @@ import time
 from datetime import UTC, datetime
 from datetime import time as time_of_day
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 from flask import Flask, Response, g, request
@@ -24,6 +23,7 @@ from directory.errors import (
     DirectoryError,
 )
 from directory.usecases import shared
+from directory.usecases.opportunities import LONDON_TZ
 
 log = logging.getLogger(__name__)
 
@@ -235,10 +235,6 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     return response
 
 
-#: an opportunity's days left count London's calendar days
-LONDON = ZoneInfo("Europe/London")
-
-
 @functools.lru_cache(maxsize=8)
 def _daily_stamp(version: Any, hour: int) -> tuple[str, str]:
     """Last-Modified for the data version in the UTC hour ``hour`` (hours since the
@@ -252,8 +248,8 @@ def _daily_stamp(version: Any, hour: int) -> tuple[str, str]:
     changes at both midnights."""
     at = datetime.fromtimestamp(hour * 3600, UTC)
     utc_midnight = datetime.combine(at.date(), time_of_day(), UTC)
-    london_day = at.astimezone(LONDON).date()
-    london_midnight = datetime.combine(london_day, time_of_day(), LONDON).astimezone(UTC)
+    london_day = at.astimezone(LONDON_TZ).date()
+    london_midnight = datetime.combine(london_day, time_of_day(), LONDON_TZ).astimezone(UTC)
     loaded = version.loaded_at
     aware = loaded if loaded.tzinfo else loaded.replace(tzinfo=UTC)
     modified = max(aware, utc_midnight, london_midnight)

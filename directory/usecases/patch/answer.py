@@ -128,9 +128,8 @@ def patch(
     if nearby or opportunities_change_today(index, place, moment):
         rest = _rest(index, snap, place, filters, nearby, today, moment, page, per_page)
         return {**place.geography, **rest}
-    days = (moment.astimezone(UTC).date(), moment.astimezone(opportunities.LONDON_TZ).date())
     areas = (place.coverage.key, tuple(place.site_areas))
-    key = ("rest", *areas, filters, page, per_page, today, *days)
+    key = ("rest", *areas, filters, page, per_page, today, *_days(moment))
     kept = index.patch_entries.get(key)
     if kept is None:
         kept = _rest(index, snap, place, filters, nearby, today, moment, page, per_page)
@@ -242,8 +241,7 @@ def _opportunities_answer(index: DirectoryIndex, place: Place, now: datetime) ->
     soon, url = _soon_days(index), _opportunities_url(_patch_area(place))
     if opportunities_change_today(index, place, now):
         return opportunities.patch_opportunities(candidates, now, soon, url)
-    days = (now.astimezone(UTC).date(), now.astimezone(opportunities.LONDON_TZ).date())
-    key = ("answer", place.coverage.key, soon, *days)
+    key = ("answer", place.coverage.key, soon, *_days(now))
     found = index.opportunity_lists.get(key)
     if found is None:
         found = Shared(opportunities.patch_opportunities(candidates, now, soon, url))
@@ -285,6 +283,12 @@ def funding_summary(
         summary = Shared(_funding_summary(index, snap, place, day, all_programmes))
         index.funding_cache.keep(key, summary, kept_json(summary))  # any live_on: a new key
     return summary
+
+
+def _days(moment: datetime) -> tuple[date, date]:
+    """The UTC and London days of ``moment``: an answer kept for a day is kept for both
+    (grant statuses follow the UTC day, an opportunity's days left London's)."""
+    return moment.astimezone(UTC).date(), moment.astimezone(opportunities.LONDON_TZ).date()
 
 
 @functools.lru_cache(maxsize=4096)
