@@ -707,6 +707,43 @@ def test_patch_awards_follow_live_on_and_the_programme_filter(awards_app):
     assert {a["programme"]["id"] for a in snb["contents"]} == {"snb"}
 
 
+def _status_on(award: dict, day: str) -> str:
+    """An award's status on ``day`` from its dates, as /grants defines it (ending soon:
+    within the default 90 days)."""
+    soon = (date.fromisoformat(day) + timedelta(days=90)).isoformat()
+    start, end = award["start"], award["end"]
+    if start and start > day:
+        return "planned"
+    if end and end < day:
+        return "ended"
+    return "ending soon" if end and end <= soon else "live"
+
+
+@pytest.mark.parametrize("first", ["today", "later"])
+def test_patch_awards_have_the_status_of_the_day_asked_whichever_day_was_asked_first(
+    awards_app, first
+):
+    """An award's entry is kept as bytes shared by the patches listing it, and its status
+    is the day's: a patch asked for a later day (``live_on``) does not give today's patch
+    its status, nor the other way round, in either order."""
+    client = awards_app.test_client()
+    later = _day(301)  # G-WARD ended the day before, G-PLANNED live
+    urls = {"today": "/api/v1/patch?postcode=KT1 1EU", "later": _later_url(later)}
+    order = [first, *(day for day in urls if day != first)]
+    answers = {day: client.get(urls[day]).json["awards"] for day in order}
+    assert answers["later"]["live_on"] == later
+    for day, awards in answers.items():
+        on = TODAY.isoformat() if day == "today" else later
+        statuses = {a["ref"]: a["status"] for a in awards["contents"]}
+        assert statuses == {a["ref"]: _status_on(a, on) for a in awards["contents"]}, day
+    assert {a["ref"]: a["status"] for a in answers["today"]["contents"]}["G-WARD"] == "live"
+    assert {a["ref"]: a["status"] for a in answers["later"]["contents"]}["G-WARD"] == "ended"
+
+
+def _later_url(day: str) -> str:
+    return f"/api/v1/patch?postcode=KT1 1EU&live_on={day}"
+
+
 @pytest.mark.parametrize(
     "request_",
     [
