@@ -360,13 +360,16 @@ def test_patch_relations_agree_with_the_database_on_a_generated_directory(
         assert body["services"]["total_items"] == len(expected)
 
 
+@pytest.mark.parametrize("few", [0, 10_000], ids=["vectors", "sets"])
 def test_a_patch_page_spliced_from_bytes_is_each_service_with_its_reasons_as_dicts(
-    writable_app, tmp_path, shared_data_dir
+    writable_app, tmp_path, shared_data_dir, monkeypatch, few
 ):
     """The page is written by splicing each service's kept JSON with its reasons' bytes;
     read back, it is the service's answer plus ``relations`` (Matching.reasons, made as
     dicts) and ``distance_m``, whatever the filters, page and radius, and asked again
-    (its areas' entries then kept) it is the same bytes."""
+    (its areas' entries then kept) it is the same bytes; its count of services is every
+    one the patch orders. Both ways of looking the services nearby up in the areas' lists
+    (vector lookups, or sets for a few: ``FEW_NEARBY``) are checked."""
     import random
     import sys
     from pathlib import Path
@@ -383,6 +386,7 @@ def test_a_patch_page_spliced_from_bytes_is_each_service_with_its_reasons_as_dic
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
     from make_directory import generate, postcodes
 
+    monkeypatch.setattr("directory.usecases.patch.matching.FEW_NEARBY", few)
     path = tmp_path / "generated.csv"
     write_table(path, list(HEADINGS), generate(300, 11, shared_data_dir), format="csv")
     result = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "gen"])
@@ -402,10 +406,13 @@ def test_a_patch_page_spliced_from_bytes_is_each_service_with_its_reasons_as_dic
                 first, again = (
                     patch.patch(
                         index, snap, place, filters, reads.today, page=page, per_page=per_page
-                    )["services"]["contents"].json()
+                    )
                     for _ in range(2)
                 )
                 matches = _matching(index, snap, place, filters)
+                assert first["counts"]["services"] == len(matches.ordered())
+                assert again["counts"] == first["counts"]
+                first, again = (answer["services"]["contents"].json() for answer in (first, again))
                 chosen = matches.ordered((page - 1) * per_page, page * per_page)
                 expected = []
                 for sid in chosen:

@@ -54,9 +54,14 @@ class NearbySites:
         self._set: set[int] | None = None
         #: (positions in the arrays in id order, the ids so sorted), when first searched
         self._by_id: tuple[Any, Any] | None = None
-        #: the services looked up and here: sid → (metres, grid position)
+        #: the services looked up and here: sid → (metres, grid position); a few (a
+        #: directory of London's size) are all put here at once, and then ``complete``
         self.found: dict[int, tuple[int, int]] = {}
         self._absent: set[int] = set()  # ids looked up and not here
+        self.complete = len(self.services) <= FEW_NEARBY
+        if self.complete and len(self.services):
+            places = zip(self._metres.tolist(), self._at.tolist(), strict=True)
+            self.found = dict(zip(self.services.tolist(), places, strict=True))
 
     @classmethod
     def none(cls) -> NearbySites:
@@ -72,7 +77,7 @@ class NearbySites:
         """Whether a service (of a page, looked up with :meth:`locate`) is here."""
         if sid in self.found:
             return True
-        if sid in self._absent or not isinstance(sid, int):
+        if self.complete or sid in self._absent or not isinstance(sid, int):
             return False
         self.locate([sid])
         return sid in self.found
@@ -80,14 +85,14 @@ class NearbySites:
     def members(self) -> set[int]:
         """Every service here, as a set (for testing many ids that were not looked up)."""
         if self._set is None:
-            self._set = set(self.services.tolist())
+            self._set = set(self.found) if self.complete else set(self.services.tolist())
         return self._set
 
     def locate(self, sids: list[int]) -> None:
         """Look up the services of a page at once: one vector search over the ids sorted
         (when first needed: a first page of nearby services was located as it was chosen,
         by :meth:`ordered`), not one a service; nor a set of the thousand nearby at 100,000."""
-        if not len(self.services):
+        if self.complete:
             return
         wanted = [sid for sid in sids if sid not in self.found and sid not in self._absent]
         if not wanted:
@@ -132,11 +137,33 @@ class NearbySites:
         else:
             chosen = np.argsort(keys)
         ids = self.services[chosen].tolist()
-        # located as they are chosen: a page of them needs no search in :meth:`locate`
-        found = zip(self._metres[chosen].tolist(), self._at[chosen].tolist(), strict=True)
-        self.found.update(zip(ids, found, strict=True))
+        if not self.complete:
+            # located as they are chosen: a page of them needs no search in :meth:`locate`
+            found = zip(self._metres[chosen].tolist(), self._at[chosen].tolist(), strict=True)
+            self.found.update(zip(ids, found, strict=True))
         return ids
 
+    def lists_of(
+        self, lists: list[AreaList], size: int, sids: list[int] | None = None
+    ) -> list[int]:
+        """For each of ``sids`` (all the services here when None; each here), which of
+        ``lists`` hold it, as bits (bit i: ``lists[i]``). A few are looked up in the lists'
+        sets; more, in one vector lookup a list."""
+        if sids is None:
+            sids = list(self.found) if self.complete else self.services.tolist()
+        if len(sids) <= FEW_NEARBY:
+            sets = [(1 << bit, found.members) for bit, found in enumerate(lists)]
+            return [sum(bit for bit, members in sets if sid in members) for sid in sids]
+        ids = np.array(sids, dtype=np.int64)
+        which = np.zeros(len(sids), dtype=np.int64)
+        for bit, found in enumerate(lists):
+            which |= found.contains(ids, size).astype(np.int64) << bit
+        return which.tolist()
+
+
+#: this many services nearby or fewer (a point in a directory of London's size) are held as
+#: Python objects and looked up in sets: numpy's cost per call is more than their lookups
+FEW_NEARBY = 48
 
 #: an area list this long also keeps its members as a mask over service ids (counting a
 #: patch's thousand nearby services against London's list is then one array lookup)
@@ -298,12 +325,19 @@ class Matching:
         counts = dict(self._area_counts)
         counts["site_nearby"] = len(self.nearby)
         services = self.nearby.services
+        if self.nearby.complete:
+            lists = self.nearby.lists_of(self._area_lists(), len(self.index.order_array))
+            counts["services"] += lists.count(0)
+            return counts
         inside = np.zeros(len(services), dtype=bool)
         size = len(self.index.order_array)
         for *_, found in self.lists:  # a long list's mask: counted when it was kept
             inside |= found.contains(services, size)
         counts["services"] += int(len(services) - inside.sum())
         return counts
+
+    def _area_lists(self) -> list[AreaList]:
+        return [found for *_, found in self.lists]
 
     # ------------------------------------------------------------------ order
 
@@ -417,14 +451,10 @@ class Matching:
         near = [sid for sid in sids if sid in found]
         if not near or self.place.site_areas:
             return []
-        ids = np.array(near, dtype=np.int64)
-        size = len(self.index.order_array)
-        which = np.zeros(len(near), dtype=np.int64)
-        for bit, (*_, area) in enumerate(self.lists):
-            which |= area.contains(ids, size).astype(np.int64) << bit
+        which = self.nearby.lists_of(self._area_lists(), len(self.index.order_array), near)
         kept = self.index.patch_entries
         made: dict[int, bytes] = {}  # by lists: a page's services are in a few sets of them
-        for lists in set(which.tolist()):
+        for lists in set(which):
             key = (self.place_key, "nearby", lists)
             more = kept.get(key)
             if more is None:
@@ -432,7 +462,7 @@ class Matching:
                 more = b"," + orjson.dumps(areas, default=encode)[1:-1] if areas else b""
                 kept.keep(key, more, KEPT_ENTRY + len(more))
             made[lists] = more
-        return [made[lists] for lists in which.tolist()]
+        return [made[lists] for lists in which]
 
     def _reasons_in(self, lists: int) -> list[dict[str, Any]]:
         """The reasons of the place's coverage lists whose bits are set in ``lists``."""
