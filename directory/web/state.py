@@ -109,7 +109,7 @@ def directory_reads() -> DirectoryReads:
 def warm(app: Flask) -> DirectoryIndex:
     """Make what a worker's first read would wait for: the geography snapshot (with its
     postcode table) and the directory index of the current data version and day, every
-    ward's patch parts included when serving (15-20 s at 100,000 services). A server's
+    ward's patch parts included when serving (12-20 s at 100,000 services). A server's
     worker calls it before it takes requests (``directory.web.serving.gunicorn``), so that
     no request waits for them; errors (a database not reachable yet) are the caller's."""
     with app.app_context():

@@ -107,7 +107,7 @@ def test_each_worker_makes_its_index_before_it_takes_a_request(
     """A worker makes its geography snapshot and directory index (every ward's patch parts
     too) before it takes requests (gunicorn's ``post_worker_init``): both workers say so
     in the log, and the first patches each answers are as quick as any, not the build's time
-    (0.6 s at demo size; 15-20 s at 100,000 services, which a worker's first request, or
+    (0.6 s at demo size; 12-20 s at 100,000 services, which a worker's first request, or
     every worker's after a start, used to wait for)."""
     settings = demo_copy(request, "sqlite", tmp_path)
     log = tmp_path / "serve.log"

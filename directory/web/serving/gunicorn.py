@@ -60,7 +60,7 @@ gunicorn.util.write_error = _write_problem
 
 def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
     """Before a worker takes requests, it makes its geography snapshot and directory index
-    (``directory.web.state.warm``): 15-20 s at 100,000 services, which the first request
+    (``directory.web.state.warm``): 12-20 s at 100,000 services, which the first request
     a worker answered used to wait for (a restarted worker's, while the others served;
     every worker's at a start, when /ready answered before any could answer a patch). A
     thread builds while this one tells the arbiter the worker is alive (it restarts a
