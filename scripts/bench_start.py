@@ -116,7 +116,7 @@ def main() -> int:
     args.data_dir = args.data_dir or default_data_dir()
     try:
         result = run(args)
-    except BenchError as error:
+    except (BenchError, OSError) as error:  # OSError: a request that timed out or failed
         print(f"error: {error}", file=sys.stderr)
         return 1
     firsts = result["first_patches_s"]

@@ -237,14 +237,19 @@ def _opportunities_answer(index: DirectoryIndex, place: Place, now: datetime) ->
     """The patch's open opportunities at ``now``, with the time left. Unless one of them
     changes status during the UTC day, the answer is the same all that day and London day
     (the days left are London's), so it is kept by (areas, both days); else made afresh."""
-    candidates = opportunity_candidates(index, place)
-    soon, url = _soon_days(index), _opportunities_url(_patch_area(place))
-    if opportunities_change_today(index, place, now):
+    soon = _soon_days(index)
+
+    def made() -> dict[str, Any]:
+        candidates = opportunity_candidates(index, place)
+        url = _opportunities_url(_patch_area(place))
         return opportunities.patch_opportunities(candidates, now, soon, url)
+
+    if opportunities_change_today(index, place, now):
+        return made()
     key = ("answer", place.coverage.key, soon, *_days(now))
     found = index.opportunity_lists.get(key)
     if found is None:
-        found = Shared(opportunities.patch_opportunities(candidates, now, soon, url))
+        found = Shared(made())
         index.opportunity_lists.keep(key, found, kept_json(found))
     return found
 
