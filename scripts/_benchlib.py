@@ -196,12 +196,17 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float) -> None:
         proc.wait(timeout=5)
 
 
+#: this project's WSGI app, and ``directory serve``'s gunicorn settings for it
+OUR_APP = "directory:create_app()"
+OUR_GUNICORN_CONFIG = "python:directory.web.serving.gunicorn"
+
+
 @contextlib.contextmanager
 def serve(
     env: Mapping[str, str],
     workers: int = 2,
     *,
-    app: str = "directory:create_app()",
+    app: str = OUR_APP,
     ready_path: str = "/ready",
     startup_timeout: float = 60.0,
     stop_timeout: float = 10.0,
@@ -212,7 +217,14 @@ def serve(
 
     Waits until ``ready_path`` answers 200. gunicorn is stopped on leaving the block,
     whatever happens inside it (errors, KeyboardInterrupt). ``gunicorn`` names another
-    venv's gunicorn (another application, e.g. a peer benchmarked against this one)."""
+    venv's gunicorn (another application, e.g. a peer benchmarked against this one).
+
+    This project's app is served with ``directory serve``'s gunicorn settings
+    (``directory/web/serving/gunicorn.py``), so a benchmark measures what production runs:
+    each worker makes its directory index before it takes a request (the warm start), and
+    the block is entered when the workers can answer. The arguments here (workers, port,
+    timeouts) take precedence over that file's."""
+    ours = gunicorn is None and app == OUR_APP
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
@@ -224,10 +236,10 @@ def serve(
         "--error-logfile", "-",
         "--log-level", "warning",
         "--graceful-timeout", str(int(stop_timeout)),
-        # as `directory serve` (directory/web/serving/gunicorn.py): a worker's first request
-        # at 100,000 services waits for its index (12-19 s, more on a busy machine), and
-        # gunicorn's default of 30 s killed one mid-warm-up (an HTML 500) on a loaded run
+        # as `directory serve`: a worker silent this long is restarted (gunicorn's default
+        # of 30 s once killed one making its index at 100,000 services on a loaded run)
         "--timeout", "60",
+        *(("--config", OUR_GUNICORN_CONFIG) if ours else ()),
         *extra_args,
         app,
     ]  # fmt: skip
