@@ -115,6 +115,55 @@ class Joined(Shared):
         return b"".join(self._parts)
 
 
+class Spliced(Shared):
+    """An answer written as its own keys (a dict, encoded each time it is written) and then
+    members kept as JSON (:func:`members_json`), in one join: the kept bytes are copied
+    once, not encoded again (a patch with nothing nearby: the place's geography, then the
+    rest of the answer as kept for the place). Read as a mapping, it is decoded from that
+    JSON."""
+
+    __slots__ = ("_head", "_members")
+
+    def __init__(self, head: dict[str, Any], members: tuple[bytes, ...]) -> None:
+        super().__init__({})
+        self._data = None
+        self._head = head
+        self._members = members
+
+    def _dict(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = orjson.loads(self.json())
+        return self._data
+
+    def json(self) -> bytes:
+        head = orjson.dumps(self._head, default=encode)
+        members = self._members
+        if len(head) > 2:
+            return b"".join((memoryview(head)[:-1], *members, b"}"))
+        if not members:
+            return head
+        return b"".join((b"{", memoryview(members[0])[1:], *members[1:], b"}"))
+
+
+def members_json(mapping: Mapping[str, Any]) -> tuple[tuple[bytes, ...], int]:
+    """A dict's members as JSON pieces to follow an object's own keys (:class:`Spliced`):
+    each ``,"key":`` and its value, a Shared part as its own bytes (not a copy). Returns
+    the pieces and the bytes of those made here (the Shared parts' are counted where
+    they are kept). orjson's errors (text it cannot encode) are the caller's."""
+    pieces: list[bytes] = []
+    own = 0
+    for key, value in mapping.items():
+        name = b"," + orjson.dumps(key) + b":"
+        if isinstance(value, Shared | SharedList):
+            pieces += (name, value.json())
+            own += len(name)
+        else:
+            piece = name + orjson.dumps(value, default=encode)
+            pieces.append(piece)
+            own += len(piece)
+    return tuple(pieces), own
+
+
 class SharedList(Sequence[Any]):
     """A list made as its JSON array at once (a patch's page of services, spliced from
     each service's kept bytes): serialising the answer copies the array's bytes (one

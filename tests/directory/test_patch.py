@@ -3,6 +3,7 @@ directory whose every service is placed to test one relation."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 
@@ -10,6 +11,7 @@ import pytest
 
 from directory import create_app
 from directory.cli import cli
+from directory.web import http
 from tests.conftest import BACKENDS, geography_copy
 
 TODAY = date.today()
@@ -412,7 +414,8 @@ def test_a_patch_page_spliced_from_bytes_is_each_service_with_its_reasons_as_dic
                 matches = _matching(index, snap, place, filters)
                 assert first["counts"]["services"] == len(matches.ordered())
                 assert again["counts"] == first["counts"]
-                first, again = (answer["services"]["contents"].json() for answer in (first, again))
+                # the whole answer as written, made afresh and then from what was kept
+                first, again = (http.dumps(answer) for answer in (first, again))
                 chosen = matches.ordered((page - 1) * per_page, page * per_page)
                 expected = []
                 for sid in chosen:
@@ -424,7 +427,9 @@ def test_a_patch_page_spliced_from_bytes_is_each_service_with_its_reasons_as_dic
                         "relations": matches.reasons(sid),
                         "distance_m": matches.nearby.where(sid)[0] if near else None,
                     })  # fmt: skip
-                assert orjson.loads(first) == expected, (postcode, filters, page)
+                assert orjson.loads(first)["services"]["contents"] == expected, (
+                    postcode, filters, page,
+                )  # fmt: skip
                 assert again == first
         directory_end_request()
     assert nearby_seen > 20 and areas_seen > 20  # both kinds of entry were checked
@@ -776,6 +781,37 @@ def test_an_unknown_programme_is_a_problem_not_an_empty_answer(read_patch_app, r
     assert response.json["code"] == "programme-not-found"
     assert "violence-reduction" in response.json["detail"]
     assert call("vru").status_code == 200
+
+
+@pytest.mark.parametrize("shared_demo_app", BACKENDS, indirect=True)
+def test_a_patch_kept_as_json_reads_as_its_dict_and_text_orjson_cannot_write_is_escaped(
+    shared_demo_app,
+):
+    """A patch with nothing nearby is its place's geography spliced with the rest of its
+    answer kept as JSON: read as a mapping (the GeoJSON and CSV answers do) it is the
+    answer written; and a filter echoing text orjson cannot write (a lone surrogate, which
+    a JSON body can carry) is answered through the writer's escaping fallback, not kept."""
+    from directory.usecases import patch
+    from directory.web.state import directory_reads, end_request
+
+    with shared_demo_app.test_request_context():
+        reads = directory_reads()
+        place = patch.resolve_place(
+            reads.snap, reads.repo, reads.settings, area="Kingston upon Thames"
+        )
+        for filters in (patch.PatchFilters(), patch.PatchFilters(q="youth \ud800")):
+            answers = [
+                patch.patch(
+                    reads.index, reads.snap, place, filters, reads.today, page=1, per_page=5
+                )
+                for _ in range(2)
+            ]
+            written = [http.dumps(answer) for answer in answers]
+            assert written[0] == written[1]
+            assert dict(answers[1]) == json.loads(written[0])
+            assert json.loads(written[0])["filters"]["q"] == filters.q
+            assert json.loads(written[0])["area"]["name"] == "Kingston upon Thames"
+        end_request()
 
 
 def test_a_patch_answered_from_what_is_kept_is_the_one_made_afresh(read_patch_app):

@@ -14,7 +14,9 @@ from directory.usecases.shared import (
     Kept,
     Shared,
     SharedList,
+    Spliced,
     kept_json,
+    members_json,
 )
 from directory.web import http
 
@@ -95,6 +97,30 @@ def test_an_extended_part_takes_its_base_in_parts_joined_as_one():
     tail = orjson.dumps(extra)
     assert Extended(parts, None, tail).json() == orjson.dumps(plain)
     assert dict(Extended(parts, None, tail)) == plain
+
+
+def test_an_answer_spliced_from_its_own_keys_and_kept_members_is_the_merged_dict():
+    funding = Shared({"total": 5000.5, "rule": "Grant – £5k"})
+    page = SharedList(orjson.dumps([{"id": 1}, {"id": 2}]), 2)
+    rest = {
+        "counts": {"services": 2},
+        "funding": funding,
+        "services": {"contents": page, "total_items": 2},
+        "sort": "relation",
+    }
+    members, own = members_json(rest)
+    assert funding.json() in members and any(m is funding.json() for m in members)  # not copied
+    assert own == sum(len(m) for m in members) - len(funding.json())
+    head = {"postcode": "SE1 7PB", "ward": {"code": "E05", "name": "Bishop's"}}
+    answer = Spliced(head, members)
+    merged = {**head, **rest}
+    assert http.dumps(answer) == http.dumps(merged)  # byte for byte, keys in the same order
+    assert dict(answer) == {**head, **json.loads(http.dumps(rest))}
+    assert answer["services"]["contents"] == [{"id": 1}, {"id": 2}] and len(answer) == 6
+    # no keys of its own, or no kept members
+    assert Spliced({}, members).json() == http.dumps(rest)
+    assert Spliced(head, ()).json() == orjson.dumps(head)
+    assert Spliced({}, ()).json() == b"{}"
 
 
 def test_a_services_answer_is_kept_in_parts_equal_ones_held_once():

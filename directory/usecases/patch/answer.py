@@ -43,10 +43,11 @@ from directory.usecases.shared import (
     Extended,
     Joined,
     Shared,
-    SharedList,
+    Spliced,
     compact,
     encode,
     kept_json,
+    members_json,
 )
 from directory.usecases.vocabulary import check_themes, unknown_programme
 
@@ -91,8 +92,8 @@ def _matching(
 def nearby_sites(index: DirectoryIndex, place: Place, filters: PatchFilters) -> NearbySites:
     """The services with a site within the radius of the place's point (none for a place
     without one) that pass the filters, each with its nearest site."""
-    if place.point is None:
-        return NearbySites.none()
+    if place.point is None or index.grid.none_near(*place.point, filters.radius):
+        return NearbySites.none()  # most points in a directory of London's size
     if not filters.q:
         passing = pass_mask(index, filters)
         return NearbySites(index.grid, *index.grid.nearest(*place.point, filters.radius, passing))
@@ -113,14 +114,16 @@ def nearby_sites(index: DirectoryIndex, place: Place, filters: PatchFilters) -> 
 def patch(
     index: DirectoryIndex, snap: GeographySnapshot, place: Place, filters: PatchFilters,
     today: date, *, page: int, per_page: int, now: datetime | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> Mapping[str, Any]:  # fmt: skip
     """Every service that serves the place, labelled with why, plus funding, contacts and
     the funding opportunities open for it (at ``now``, default noon UTC of ``today``).
 
     With nothing nearby (an area's patch, or a point with no site near it: most of
     London's postcodes in a directory of its size) and no opportunity changing status
     today, everything but the place's own geography is the same for every patch of the
-    place that day, so it is kept by (areas, filters, page, days)."""
+    place that day, so it is kept by (areas, filters, page, days), as JSON: the answer is
+    the place's geography spliced with it (:class:`Spliced`), read as a mapping if need
+    be."""
     moment = now or datetime.combine(today, time(12), UTC)
     filters.check()
     _check_programme(index, filters)
@@ -132,13 +135,14 @@ def patch(
     key = ("rest", *areas, filters, page, per_page, today, *_days(moment))
     kept = index.patch_entries.get(key)
     if kept is None:
-        kept = _rest(index, snap, place, filters, nearby, today, moment, page, per_page)
-        # its page's JSON, and a few dicts (its other parts are kept, and counted, apart)
-        size = KEPT_ENTRY + 2 * KEPT_DICT + len(kept["services"]["contents"].json())
-        index.patch_entries.keep(key, kept, size)
-    services = kept["services"]  # its own page: one read as a list decodes its items
-    contents = SharedList(services["contents"].json(), len(services["contents"]))
-    return {**place.geography, **kept, "services": {**services, "contents": contents}}
+        rest = _rest(index, snap, place, filters, nearby, today, moment, page, per_page)
+        try:
+            kept, own = members_json(rest)
+        except orjson.JSONEncodeError:  # text orjson cannot write (in q): the writer escapes it
+            return {**place.geography, **rest}
+        # its own JSON, the page's included (the shared parts are kept, and counted, apart)
+        index.patch_entries.keep(key, kept, KEPT_ENTRY + own)
+    return Spliced(place.geography, kept)
 
 
 def _rest(

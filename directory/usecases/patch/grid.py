@@ -44,8 +44,18 @@ class SiteGrid:
         #: in a directory of London's size)
         blocks = np.unique(
             np.stack((self.x // BLOCK_METRES, self.y // BLOCK_METRES), axis=1), axis=0
-        )
-        self._blocks = {(int(bx), int(by)) for bx, by in blocks.tolist()}
+        ).tolist()
+        #: by ring (1 or 2): the blocks with a block holding a site within that many
+        #: blocks of them, so that a point's check is one set lookup
+        self._reach = {
+            ring: {
+                (int(bx) + dx, int(by) + dy)
+                for bx, by in blocks
+                for dx in range(-ring, ring + 1)
+                for dy in range(-ring, ring + 1)
+            }
+            for ring in (1, 2)
+        }
 
     def __len__(self) -> int:
         return len(self.sites)
@@ -60,19 +70,11 @@ class SiteGrid:
             found = self._rings[ring] = columns - grid_cell(centre, centre)
         return found
 
-    def _none_near(self, x: float, y: float, radius: float) -> bool:
+    def none_near(self, x: float, y: float, radius: float) -> bool:
         """Whether no block within ``radius`` of (x, y) holds a site (for radii up to two
         blocks; a bigger one is not checked: False)."""
-        ring = math.ceil(radius / BLOCK_METRES)
-        if ring > 2:
-            return False
-        bx, by = int(x // BLOCK_METRES), int(y // BLOCK_METRES)
-        blocks = self._blocks
-        return not any(
-            (bx + dx, by + dy) in blocks
-            for dx in range(-ring, ring + 1)
-            for dy in range(-ring, ring + 1)
-        )
+        reach = self._reach.get(math.ceil(radius / BLOCK_METRES))
+        return reach is not None and (int(x // BLOCK_METRES), int(y // BLOCK_METRES)) not in reach
 
     def nearest(
         self, x: float, y: float, radius: float, passing: np.ndarray | None = None
@@ -83,7 +85,7 @@ class SiteGrid:
         particular order (a patch orders them by distance, and sorting a thousand ids by
         id cost a third of the search). Of a service's sites at the same distance, the
         first in grid order."""
-        if self._none_near(x, y, radius):
+        if self.none_near(x, y, radius):
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, empty
         if len(self.sites) <= SCAN_ALL:

@@ -46,7 +46,7 @@ class NearbySites:
     filters, each with its nearest site (arrays from ``SiteGrid.nearest``, in no order)."""
 
     def __init__(self, grid: SiteGrid | None, services: Any, metres: Any, at: Any) -> None:
-        empty = np.empty(0, dtype=np.int64)
+        empty = _EMPTY
         self.grid = grid
         self.services = empty if services is None else services
         self._metres = empty if metres is None else metres
@@ -160,6 +160,10 @@ class NearbySites:
             which |= found.contains(ids, size).astype(np.int64) << bit
         return which.tolist()
 
+
+#: no services (read-only: shared by every NearbySites with none)
+_EMPTY = np.empty(0, dtype=np.int64)
+_EMPTY.flags.writeable = False
 
 #: this many services nearby or fewer (a point in a directory of London's size) are held as
 #: Python objects and looked up in sets: numpy's cost per call is more than their lookups
