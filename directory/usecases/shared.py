@@ -10,7 +10,7 @@ Shared part is a read-only mapping, so code reading the answer (GeoJSON, CSV) is
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -115,53 +115,72 @@ class Joined(Shared):
         return b"".join(self._parts)
 
 
+class Members(NamedTuple):
+    """A dict's members as JSON pieces to follow an object's own keys (:func:`members_json`):
+    each ``,"key":`` and then its value's JSON, a Shared part's as its own bytes (not a
+    copy); where each key's value is among the pieces; and the bytes of the pieces made
+    here (the Shared parts' are counted where they are kept)."""
+
+    pieces: tuple[bytes, ...]
+    at: dict[str, int]
+    own: int
+
+
+def members_json(mapping: Mapping[str, Any]) -> Members:
+    """``mapping``'s members as JSON pieces (:class:`Members`). orjson's errors (text it
+    cannot encode) are the caller's."""
+    pieces: list[bytes] = []
+    at: dict[str, int] = {}
+    own = 0
+    for key, value in mapping.items():
+        name = b"," + orjson.dumps(key) + b":"
+        shared = isinstance(value, Shared | SharedList)
+        encoded = value.json() if shared else compact(orjson.dumps(value, default=encode))
+        at[key] = len(pieces) + 1
+        pieces += (name, encoded)
+        own += len(name) + (0 if shared else len(encoded))
+    return Members(tuple(pieces), at, own)
+
+
 class Spliced(Shared):
     """An answer written as its own keys (a dict, encoded each time it is written) and then
-    members kept as JSON (:func:`members_json`), in one join: the kept bytes are copied
-    once, not encoded again (a patch with nothing nearby: the place's geography, then the
-    rest of the answer as kept for the place). Read as a mapping, it is decoded from that
-    JSON."""
+    members kept as JSON (:class:`Members`), in one join: the kept bytes are copied once,
+    not encoded again (a patch with nothing nearby: the place's geography, then the rest of
+    the answer as kept for the place). Read as a mapping, a member's value is decoded from
+    its own JSON when asked for (the GeoJSON and CSV answers read only the services). Its
+    keys and the members' are distinct."""
 
     __slots__ = ("_head", "_members")
 
-    def __init__(self, head: dict[str, Any], members: tuple[bytes, ...]) -> None:
+    def __init__(self, head: dict[str, Any], members: Members) -> None:
         super().__init__({})
         self._data = None
         self._head = head
         self._members = members
 
+    def __getitem__(self, key: str) -> Any:
+        if key in self._head:
+            return self._head[key]
+        return orjson.loads(self._members.pieces[self._members.at[key]])
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._head
+        yield from self._members.at
+
+    def __len__(self) -> int:
+        return len(self._head) + len(self._members.at)
+
     def _dict(self) -> dict[str, Any]:
-        if self._data is None:
-            self._data = orjson.loads(self.json())
-        return self._data
+        return dict(self.items())
 
     def json(self) -> bytes:
         head = orjson.dumps(self._head, default=encode)
-        members = self._members
+        pieces = self._members.pieces
         if len(head) > 2:
-            return b"".join((memoryview(head)[:-1], *members, b"}"))
-        if not members:
+            return b"".join((memoryview(head)[:-1], *pieces, b"}"))
+        if not pieces:
             return head
-        return b"".join((b"{", memoryview(members[0])[1:], *members[1:], b"}"))
-
-
-def members_json(mapping: Mapping[str, Any]) -> tuple[tuple[bytes, ...], int]:
-    """A dict's members as JSON pieces to follow an object's own keys (:class:`Spliced`):
-    each ``,"key":`` and its value, a Shared part as its own bytes (not a copy). Returns
-    the pieces and the bytes of those made here (the Shared parts' are counted where
-    they are kept). orjson's errors (text it cannot encode) are the caller's."""
-    pieces: list[bytes] = []
-    own = 0
-    for key, value in mapping.items():
-        name = b"," + orjson.dumps(key) + b":"
-        if isinstance(value, Shared | SharedList):
-            pieces += (name, value.json())
-            own += len(name)
-        else:
-            piece = name + orjson.dumps(value, default=encode)
-            pieces.append(piece)
-            own += len(piece)
-    return tuple(pieces), own
+        return b"".join((b"{", memoryview(pieces[0])[1:], *pieces[1:], b"}"))
 
 
 class SharedList(Sequence[Any]):

@@ -108,19 +108,25 @@ def test_an_answer_spliced_from_its_own_keys_and_kept_members_is_the_merged_dict
         "services": {"contents": page, "total_items": 2},
         "sort": "relation",
     }
-    members, own = members_json(rest)
-    assert funding.json() in members and any(m is funding.json() for m in members)  # not copied
-    assert own == sum(len(m) for m in members) - len(funding.json())
+    members = members_json(rest)
+    pieces = members.pieces
+    assert any(piece is funding.json() for piece in pieces)  # not copied
+    assert members.own == sum(len(piece) for piece in pieces) - len(funding.json())
+    assert list(members.at) == list(rest)
     head = {"postcode": "SE1 7PB", "ward": {"code": "E05", "name": "Bishop's"}}
     answer = Spliced(head, members)
     merged = {**head, **rest}
     assert http.dumps(answer) == http.dumps(merged)  # byte for byte, keys in the same order
     assert dict(answer) == {**head, **json.loads(http.dumps(rest))}
-    assert answer["services"]["contents"] == [{"id": 1}, {"id": 2}] and len(answer) == 6
+    assert list(answer) == list(merged) and len(answer) == 6 and "sort" in answer
+    assert answer["services"]["contents"] == [{"id": 1}, {"id": 2}]  # that member alone
+    assert answer["funding"] == dict(funding) and answer["ward"] is head["ward"]
+    assert "missing" not in answer and "Spliced(" in repr(answer)
     # no keys of its own, or no kept members
+    nothing = members_json({})
     assert Spliced({}, members).json() == http.dumps(rest)
-    assert Spliced(head, ()).json() == orjson.dumps(head)
-    assert Spliced({}, ()).json() == b"{}"
+    assert Spliced(head, nothing).json() == orjson.dumps(head)
+    assert Spliced({}, nothing).json() == b"{}"
 
 
 def test_a_services_answer_is_kept_in_parts_equal_ones_held_once():

@@ -137,11 +137,11 @@ def patch(
     if kept is None:
         rest = _rest(index, snap, place, filters, nearby, today, moment, page, per_page)
         try:
-            kept, own = members_json(rest)
+            kept = members_json(rest)
         except orjson.JSONEncodeError:  # text orjson cannot write (in q): the writer escapes it
             return {**place.geography, **rest}
         # its own JSON, the page's included (the shared parts are kept, and counted, apart)
-        index.patch_entries.keep(key, kept, KEPT_ENTRY + own)
+        index.patch_entries.keep(key, kept, KEPT_ENTRY + KEPT_DICT + kept.own)
     return Spliced(place.geography, kept)
 
 
