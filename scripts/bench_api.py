@@ -4,10 +4,10 @@ against the trivial GET /health of the same app, in one run.
 Makes a fresh SQLite database (``directory init --from DATA_DIR`` then ``directory demo
 load``, unless ``--database-url`` names one already initialised), starts gunicorn with sync
 workers on a free local port, with ``directory serve``'s settings (each worker makes its
-directory index before it takes a request), and drives it with ``wrk --latency``: a 2 s warm-up of each
-endpoint, then ``--rounds`` rounds, each a measured run of ``/health``, of the postcode
-lookup and of the patch back to back (each round starting one endpoint further on), the
-last two cycling through ``--sample`` distinct London postcodes (fixed seed), each wrk
+directory index before it takes a request), and drives it with ``wrk --latency``: a 2 s
+warm-up of each endpoint, then ``--rounds`` rounds, each a measured run of ``/health``, of
+the postcode lookup and of the patch back to back (each round starting one endpoint
+further on), the last two cycling through ``--sample`` distinct London postcodes (fixed seed), each wrk
 thread from its own offset. Any non-2xx response fails the run: the warm-ups count every
 status with a Lua ``response`` callback (3xx included); the measured runs leave it out
 and rely on wrk's own count of statuses >= 400, because that callback copies each body
