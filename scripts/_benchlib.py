@@ -5,6 +5,8 @@ Standard library only (plus the project's own console scripts in the running ven
 * :func:`init_database` makes a fresh SQLite file and runs ``directory init --from DIR``.
 * :func:`serve` is a context manager that starts gunicorn on a free local port, waits for
   ``GET /ready`` to answer 200 and yields the base URL; it always stops gunicorn.
+  :func:`serving` yields the master's pid as well, for :func:`process_tree_cpu` (the CPU
+  the server used, from ``/proc``); :func:`children_cpu` is a finished ``wrk``'s.
 * :func:`run_wrk` runs ``wrk --latency`` against one URL or round-robin over many paths
   (through a generated Lua script) and returns the parsed figures as a dict.
 * :func:`markdown_table` renders rows of figures.
@@ -17,6 +19,7 @@ import contextlib
 import os
 import platform
 import re
+import resource
 import shlex
 import signal
 import socket
@@ -27,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -201,8 +205,64 @@ OUR_APP = "directory:create_app()"
 OUR_GUNICORN_CONFIG = "python:directory.web.serving.gunicorn"
 
 
+def _stat_ticks(pid: int) -> tuple[int, int, int]:
+    """(own CPU, children's CPU reaped, parent pid) of a process, in clock ticks
+    (``/proc/<pid>/stat``: utime + stime, cutime + cstime, ppid)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        text = stat.read()
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 on
+    utime, stime, cutime, cstime = (int(fields[i]) for i in (11, 12, 13, 14))
+    return utime + stime, cutime + cstime, int(fields[1])
+
+
+def process_tree_cpu(pid: int) -> float:
+    """Seconds of CPU (user and system) used so far by process ``pid``, its children alive
+    and the children it has reaped (gunicorn's master, its workers, and any worker it
+    restarted), from ``/proc`` (Linux). A difference of two readings is the CPU a run cost
+    the server, whoever shared the machine's cores with it."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    own, reaped, _ = _stat_ticks(pid)
+    total = own + reaped
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == pid:
+            continue
+        try:
+            child_own, _, parent = _stat_ticks(int(entry.name))
+        except (OSError, ValueError, IndexError):  # gone meanwhile, or not ours to read
+            continue
+        if parent == pid:
+            total += child_own
+    return total / ticks
+
+
+def children_cpu() -> float:
+    """Seconds of CPU (user and system) used so far by this process's reaped children (a
+    ``wrk`` run once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class Served:
+    """A gunicorn started by :func:`serving`: its base URL and its master's pid."""
+
+    base_url: str
+    pid: int
+
+    def cpu(self) -> float:
+        """Seconds of CPU the master and its workers have used so far."""
+        return process_tree_cpu(self.pid)
+
+
 @contextlib.contextmanager
-def serve(
+def serve(*args: Any, **kwargs: Any) -> Iterator[str]:
+    """:func:`serving`, yielding only the base URL."""
+    with serving(*args, **kwargs) as served:
+        yield served.base_url
+
+
+@contextlib.contextmanager
+def serving(
     env: Mapping[str, str],
     workers: int = 2,
     *,
@@ -212,8 +272,9 @@ def serve(
     stop_timeout: float = 10.0,
     extra_args: Sequence[str] = (),
     gunicorn: str | None = None,
-) -> Iterator[str]:
-    """Run gunicorn (sync workers, no access log) on a free port; yield ``http://127.0.0.1:PORT``.
+) -> Iterator[Served]:
+    """Run gunicorn (sync workers, no access log) on a free port; yield its base URL
+    (``http://127.0.0.1:PORT``) and master's pid.
 
     Waits until ``ready_path`` answers 200. gunicorn is stopped on leaving the block,
     whatever happens inside it (errors, KeyboardInterrupt). ``gunicorn`` names another
@@ -268,7 +329,7 @@ def serve(
                     f"(last status {status}: {body[:300]!r})\n{_tail(log.name)}"
                 )
             time.sleep(0.1)
-        yield base_url
+        yield Served(base_url, proc.pid)
     finally:
         _stop(proc, stop_timeout)
         log.close()

@@ -19,6 +19,13 @@ a ratio of /health's in the same round (targets: postcode >= 0.7, patch >= 0.6),
 round's ratio; a missed target is reported, not an error. Interleaving matters on a
 shared machine whose speed drifts by several per cent from one minute to the next.
 
+Each run also reports the CPU a request cost gunicorn's processes (user and system time
+of the master and its workers, from ``/proc``, read before and after the run) and wrk
+(its ``rusage``), and the **CPU ratio**: /health's server CPU a request over the
+endpoint's. The throughput ratio is what the targets take; on a machine whose cores
+gunicorn shares with wrk and with other tenants, the CPU ratio is the steadier figure of
+what an endpoint costs the server against /health.
+
 Both runs go through the same generated wrk Lua script (``/health`` as a one-path list), so
 the client-side cost per request, which matters when wrk shares the machine's cores with
 gunicorn, is the same for both.
@@ -59,6 +66,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _benchlib import (  # noqa: E402
     BenchError,
+    Served,
+    children_cpu,
     default_data_dir,
     directory_env,
     http_get,
@@ -68,7 +77,7 @@ from _benchlib import (  # noqa: E402
     markdown_table,
     positive,
     run_wrk,
-    serve,
+    serving,
     venv_tool,
 )
 
@@ -120,11 +129,13 @@ def diagnose(base_url: str, paths: list[str], limit: int = 300) -> str:
 
 
 def measure(
-    base_url: str, args: argparse.Namespace, postcodes: list[str]
+    served: Served, args: argparse.Namespace, postcodes: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """Each endpoint's wrk results, one per round. The rounds interleave the endpoints (each
-    round starting one endpoint further on), so a ratio compares runs made side by side
-    rather than minutes apart on a machine whose speed drifts."""
+    """Each endpoint's wrk results, one per round, with the CPU the run cost gunicorn's
+    processes (``server_cpu_s``) and wrk (``wrk_cpu_s``). The rounds interleave the
+    endpoints (each round starting one endpoint further on), so a ratio compares runs made
+    side by side rather than minutes apart on a machine whose speed drifts."""
+    base_url = served.base_url
     endpoints = {
         HEALTH: ["/health"],
         POSTCODE: [postcode_path(pc) for pc in postcodes],
@@ -153,6 +164,7 @@ def measure(
                 file=sys.stderr,
                 flush=True,
             )
+            server_cpu, wrk_cpu = served.cpu(), children_cpu()
             try:
                 result = run_wrk(
                     base_url, paths, args.duration, args.connections, args.threads,
@@ -162,8 +174,19 @@ def measure(
                 raise BenchError(
                     f"{error}\nSample paths that fail:\n{diagnose(base_url, paths)}"
                 ) from None
+            result["server_cpu_s"] = served.cpu() - server_cpu
+            result["wrk_cpu_s"] = children_cpu() - wrk_cpu
             results[name].append({k: v for k, v in result.items() if k != "output"})
     return results
+
+
+def cpu_per_request(result: dict[str, Any]) -> dict[str, float]:
+    """Microseconds of CPU one request of a wrk run cost the server and wrk."""
+    requests = max(result["requests"], 1)
+    return {
+        "server": result["server_cpu_s"] / requests * 1e6,
+        "wrk": result["wrk_cpu_s"] / requests * 1e6,
+    }
 
 
 def report(
@@ -179,6 +202,11 @@ def report(
     }
     ratio = {name: statistics.median(values) for name, values in ratios.items()}
     met = all(ratio[name] >= target for name, target in targets.items())
+    cpu = {name: [cpu_per_request(r) for r in runs] for name, runs in results.items()}
+    cpu_ratios = {
+        name: [h["server"] / c["server"] for c, h in zip(cpu[name], cpu[HEALTH], strict=True)]
+        for name in results
+    }
     rows = [
         (
             name,
@@ -186,6 +214,9 @@ def report(
             statistics.median(r["p50_ms"] for r in runs),
             statistics.median(r["p99_ms"] for r in runs),
             ratio[name],
+            statistics.median(c["server"] for c in cpu[name]),
+            statistics.median(c["wrk"] for c in cpu[name]),
+            statistics.median(cpu_ratios[name]),
         )
         for name, runs in results.items()
     ]
@@ -207,16 +238,27 @@ def report(
         f"(seed {SEED}), round-robin, per-thread offset; every status 2xx in the warm-ups, "
         "none >= 400 in the measured runs"
     )
-    print("- figures: medians over the rounds; a ratio is taken within each round")
+    print(
+        "- figures: medians over the rounds; a ratio is taken within each round; CPU is what "
+        "a request cost gunicorn's master and workers (user and system, from /proc; not the "
+        "database server's) and wrk, and the CPU ratio /health's server CPU over the "
+        "endpoint's: the throughput ratio with the machine's sharing taken out"
+    )
     print()
-    print(markdown_table(["endpoint", "requests/s", "p50 ms", "p99 ms", "ratio to /health"], rows))
+    print(markdown_table(
+        ["endpoint", "requests/s", "p50 ms", "p99 ms", "ratio to /health",
+         "server CPU µs/request", "wrk CPU µs/request", "CPU ratio"],
+        rows,
+    ))  # fmt: skip
     print()
     for name, target in targets.items():
         verdict = "target met" if ratio[name] >= target else "BELOW TARGET"
         rounds = ", ".join(f"{value:.2f}" for value in ratios[name])
+        cpu_rounds = ", ".join(f"{value:.2f}" for value in cpu_ratios[name])
         print(
             f"{name}: {ratio[name]:.2f} of /health (target >= {target}; rounds: {rounds}): "
-            f"{verdict}"
+            f"{verdict}; CPU ratio {statistics.median(cpu_ratios[name]):.2f} "
+            f"(rounds: {cpu_rounds})"
         )
     return {
         **info,
@@ -226,6 +268,8 @@ def report(
         "results": results,
         "ratios": ratio,
         "ratios_by_round": ratios,
+        "cpu_us_per_request": cpu,
+        "cpu_ratios_by_round": cpu_ratios,
         "targets": targets,
         "targets_met": met,
     }
@@ -297,12 +341,12 @@ def _measure_served(
     env: dict[str, str], args: argparse.Namespace, postcodes: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
     started = time.perf_counter()
-    with serve(env, args.workers, startup_timeout=FIRST_REQUEST_TIMEOUT_S) as base_url:
+    with serving(env, args.workers, startup_timeout=FIRST_REQUEST_TIMEOUT_S) as served:
         print(
-            f"gunicorn ready at {base_url} in {time.perf_counter() - started:.1f} s",
+            f"gunicorn ready at {served.base_url} in {time.perf_counter() - started:.1f} s",
             file=sys.stderr,
         )
-        return measure(base_url, args, postcodes)
+        return measure(served, args, postcodes)
 
 
 def main(argv: list[str] | None = None) -> int:
