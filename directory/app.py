@@ -80,8 +80,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     # caching hook so that ETags are computed on the uncompressed body, then suffixed
     app.config.update(
         COMPRESS_ALGORITHM=["gzip"],
+        COMPRESS_LEVEL=settings.compress_level,
         COMPRESS_MIN_SIZE=2048,
         COMPRESS_MIMETYPES=http.COMPRESSIBLE,
+        # the caching hook has answered If-None-Match (either ETag) and If-Modified-Since
+        # before compression, and byte_ranges answers Range and If-Range after it: flask-
+        # compress's own pass over the conditional headers would only repeat the work
+        COMPRESS_EVALUATE_CONDITIONAL_REQUEST=False,
     )
     # registered before Compress so that it runs after it: ranges of the body as sent
     app.after_request(http.byte_ranges)

@@ -122,6 +122,44 @@ def test_etag_and_last_modified_give_304(client):
     assert other.status_code == 200
 
 
+def test_answers_are_gzipped_at_the_level_set_and_revalidate_either_way(geo_app):
+    """DIRECTORY_COMPRESS_LEVEL reaches the compressor (the gzip header's XFL byte says
+    fastest or smallest, RFC 1952 §2.3.1, and the smaller is smaller), both decompress to
+    the answer sent plain, and a compressed answer still revalidates: If-None-Match with
+    either ETag, and If-Modified-Since, give 304 (the caching hook answers them; flask-
+    compress's own pass over them is off)."""
+    import gzip
+
+    from directory import create_app
+
+    path = "/api/v1/areas/E09000021/boundary"  # Kingston's outline: 28 KB of GeoJSON
+    gz = {"Accept-Encoding": "gzip"}
+    fast = geo_app.test_client()
+    small_app = create_app(
+        geo_app.extensions["directory"].settings.with_overrides(compress_level=9)
+    )
+    try:
+        plain = fast.get(path)
+        quick, small = fast.get(path, headers=gz), small_app.test_client().get(path, headers=gz)
+    finally:
+        small_app.extensions["directory"].db.dispose()
+    assert geo_app.extensions["directory"].settings.compress_level == 1  # the default
+    for answer in (quick, small):
+        assert answer.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(answer.data) == plain.data
+    assert (quick.data[8], small.data[8]) == (4, 2)  # XFL: fastest, then maximum compression
+    assert len(small.data) < len(quick.data) < len(plain.data) // 2
+    for conditional in (
+        {"If-None-Match": quick.headers["ETag"]},
+        {"If-None-Match": plain.headers["ETag"]},
+        {"If-Modified-Since": quick.headers["Last-Modified"]},
+    ):
+        again = fast.get(path, headers={**gz, **conditional})
+        assert again.status_code == 304 and again.data == b"", conditional
+    stale = fast.get(path, headers={**gz, "If-None-Match": '"v0-stale:gzip"'})
+    assert stale.status_code == 200 and stale.data == quick.data
+
+
 def test_answers_turn_over_at_utc_and_at_london_midnight(client, monkeypatch):
     """Grant statuses follow the UTC day and an opportunity's days left London's, which in
     summer begins at 23:00 UTC: the ETag and Last-Modified turn over at both midnights

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from pathlib import Path
+
 import pytest
 
 from directory.settings import Settings, SettingsError
@@ -25,6 +28,7 @@ def test_values_are_read_and_typed():
         "DIRECTORY_PUBLIC_URL": "https://directory.example.org/",
         "DIRECTORY_PATCH_CACHE_MB": "32",
         "DIRECTORY_FEATURES_CACHE_MB": "0",
+        "DIRECTORY_COMPRESS_LEVEL": "6",
     })  # fmt: skip
     assert settings.freeze_heap is False
     assert settings.data_version_ttl == 0.5
@@ -34,6 +38,7 @@ def test_values_are_read_and_typed():
     assert settings.public_url == "https://directory.example.org"
     assert settings.patch_cache_mb == 32 and Settings.from_env({}).patch_cache_mb == 128
     assert settings.features_cache_mb == 0 and Settings.from_env({}).features_cache_mb == 16
+    assert settings.compress_level == 6 and Settings.from_env({}).compress_level == 1
 
 
 @pytest.mark.parametrize(
@@ -49,6 +54,9 @@ def test_values_are_read_and_typed():
         ("PATCH_CACHE_MB", "lots", "DIRECTORY_PATCH_CACHE_MB must be a number"),
         ("FEATURES_CACHE_MB", "-1", "DIRECTORY_FEATURES_CACHE_MB must not be negative"),
         ("POSTCODES_IN_MEMORY", "yes", "DIRECTORY_POSTCODES_IN_MEMORY must be auto, on or off"),
+        ("COMPRESS_LEVEL", "0", "DIRECTORY_COMPRESS_LEVEL must be 1 to 9, not '0'"),
+        ("COMPRESS_LEVEL", "10", "DIRECTORY_COMPRESS_LEVEL must be 1 to 9"),
+        ("COMPRESS_LEVEL", "fast", "DIRECTORY_COMPRESS_LEVEL must be 1 to 9"),
     ],
 )
 def test_bad_values_are_refused_by_name(name, value, message):
@@ -78,3 +86,22 @@ def test_postcodes_are_kept_in_memory_on_postgresql_unless_told(raw, url, kept):
     if raw is not None:
         env["DIRECTORY_POSTCODES_IN_MEMORY"] = raw
     assert Settings.from_env(env).keep_postcodes is kept
+
+
+def test_the_example_environment_file_names_every_setting_and_is_valid():
+    """``.env.example`` (which the README says lists every setting) names each one, and
+    what it sets is what Settings reads without complaint."""
+    path = Path(__file__).resolve().parents[2] / ".env.example"
+    assignments = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.lstrip("# ").strip()
+        name, equals, value = line.partition("=")
+        if equals and name.startswith("DIRECTORY_") and " " not in name:
+            assignments[name] = value
+    wanted = {f"DIRECTORY_{f.name.upper()}" for f in fields(Settings)} - {
+        "DIRECTORY_EXTRA",  # not a variable: what other code reads through Settings
+        "DIRECTORY_TESTING",  # the test suite's own switch
+    }
+    assert wanted - set(assignments) == set()
+    settings = Settings.from_env(assignments)
+    assert settings.compress_level == 1
