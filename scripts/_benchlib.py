@@ -475,6 +475,7 @@ def run_wrk(
     count_status: bool = True,
     timeout: str = "5s",
     check: bool = True,
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """``wrk --latency`` for ``duration`` s: the parsed figures, plus ``command`` and ``output``.
 
@@ -486,7 +487,7 @@ def run_wrk(
     cores and bodies are large. wrk's own "Non-2xx or 3xx responses" line (statuses >= 400)
     is parsed always.
     With ``check`` any non-2xx response, or a socket error other than a read error, raises
-    :class:`BenchError`."""
+    :class:`BenchError`. ``headers`` go on every request (``Accept-Encoding: gzip``, say)."""
     threads = max(1, min(threads, connections))
     cmd = [
         WRK,
@@ -495,6 +496,7 @@ def run_wrk(
         f"-c{connections}",
         f"-d{duration:g}s",
         f"--timeout={timeout}",
+        *(arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")),
     ]
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         url = url_base

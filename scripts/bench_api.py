@@ -36,7 +36,12 @@ Usage::
 
     .venv/bin/python scripts/bench_api.py [--duration 6] [--rounds 3] [--connections 16]
         [--threads 2] [--workers 2] [--sample 20000] [--data-dir ../shared/data]
-        [--database-url URL] [--postgres] [--json]
+        [--database-url URL] [--postgres] [--accept-encoding gzip]
+        [--setting NAME=VALUE ...] [--json]
+
+``--accept-encoding gzip`` asks for every answer compressed, as browsers and map clients
+do (wrk itself asks for none, so by default the answers are measured uncompressed);
+``--setting COMPRESS_LEVEL=6`` gives the server a ``DIRECTORY_*`` setting.
 
 ``--postgres`` then runs the same on a throwaway PostgreSQL 15 cluster (started as the
 tests start theirs) and reports both databases, each against its own /health, in one run.
@@ -130,6 +135,19 @@ def diagnose(base_url: str, paths: list[str], limit: int = 300) -> str:
     return "\n".join(bad[:10]) or f"  (the first {limit} paths all answer 200 one at a time)"
 
 
+def request_headers(args: argparse.Namespace) -> dict[str, str]:
+    return {"Accept-Encoding": args.accept_encoding} if args.accept_encoding else {}
+
+
+def server_env(
+    database_url: str, instance: Path, data_dir: Path, args: argparse.Namespace
+) -> dict[str, str]:
+    """The server's environment: the database, and the settings given with ``--setting``."""
+    return directory_env(
+        database_url, instance, data_dir, **{name.lower(): value for name, value in args.setting}
+    )
+
+
 def measure(
     served: Served, args: argparse.Namespace, postcodes: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
@@ -155,7 +173,10 @@ def measure(
             if status != 200:
                 raise BenchError(f"GET {path} answered {status}: {body[:300]!r}")
         print(f"warm-up {name} ({WARMUP_SECONDS:g} s) ...", file=sys.stderr, flush=True)
-        run_wrk(base_url, paths, WARMUP_SECONDS, args.connections, args.threads)
+        run_wrk(
+            base_url, paths, WARMUP_SECONDS, args.connections, args.threads,
+            headers=request_headers(args),
+        )  # fmt: skip
     names = list(endpoints)
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for number in range(args.rounds):
@@ -170,7 +191,7 @@ def measure(
             try:
                 result = run_wrk(
                     base_url, paths, args.duration, args.connections, args.threads,
-                    count_status=False,
+                    count_status=False, headers=request_headers(args),
                 )  # fmt: skip
             except BenchError as error:
                 raise BenchError(
@@ -229,10 +250,13 @@ def report(
         f"load average {m['loadavg_1m']} at start"
     )
     print(f"- command: `{info['command']}`")
+    settings = ", ".join(f"DIRECTORY_{name}={value}" for name, value in args.setting)
     print(
         f"- server: gunicorn {info['gunicorn']}, {args.workers} sync workers, access log off; "
-        f"database {info['database']}"
+        f"database {info['database']}" + (f"; {settings}" if settings else "")
     )
+    if args.accept_encoding:
+        print(f"- every request sent with Accept-Encoding: {args.accept_encoding}")
     print(
         f"- load: wrk --latency -t{args.threads} -c{args.connections} -d{args.duration:g}s per "
         f"run, {args.rounds} interleaved rounds of the three endpoints after a "
@@ -297,11 +321,13 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         instance = Path(tmp)
         if args.database_url:
-            env = directory_env(args.database_url, instance, data_dir)
+            env = server_env(args.database_url, instance, data_dir, args)
             results = _measure_served(env, args, postcodes)
             summaries.append(report(args, {**info, "database": "given by --database-url"}, results))
         else:
-            env = directory_env(f"sqlite:///{instance / 'directory.sqlite3'}", instance, data_dir)
+            env = server_env(
+                f"sqlite:///{instance / 'directory.sqlite3'}", instance, data_dir, args
+            )
             database = _fresh(env, data_dir, "SQLite")
             results = _measure_served(env, args, postcodes)
             label = " (SQLite)" if args.postgres else ""
@@ -313,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
             cluster = PostgresCluster().start()
             try:
                 url = cluster.create_database("bench_api")
-                env = directory_env(url, instance, data_dir)
+                env = server_env(url, instance, data_dir, args)
                 database = _fresh(env, data_dir, "PostgreSQL 15 (throwaway cluster, fsync off)")
                 results = _measure_served(env, args, postcodes)
                 print()
@@ -351,6 +377,14 @@ def _measure_served(
         return measure(served, args, postcodes)
 
 
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    name = name.strip().upper().removeprefix("DIRECTORY_")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    return name, value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -380,6 +414,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run on a throwaway PostgreSQL 15 cluster, after SQLite, in the same run "
         "(targets there: postcode >= 0.75, patch >= 0.7)",
+    )
+    parser.add_argument(
+        "--accept-encoding",
+        metavar="CODING",
+        help="send Accept-Encoding: CODING on every request (gzip: as browsers and map "
+        "clients do; by default none, so answers come uncompressed)",
+    )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        type=_setting,
+        metavar="NAME=VALUE",
+        help="a DIRECTORY_NAME setting for the server (repeatable), e.g. COMPRESS_LEVEL=6",
     )
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args(argv)
