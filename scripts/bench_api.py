@@ -41,7 +41,7 @@ Usage::
 
 ``--accept-encoding gzip`` asks for every answer compressed, as browsers and map clients
 do (wrk itself asks for none, so by default the answers are measured uncompressed);
-``--setting COMPRESS_LEVEL=6`` gives the server a ``DIRECTORY_*`` setting.
+``--setting GZIP_LEVEL=6`` gives the server a ``DIRECTORY_*`` setting.
 
 ``--postgres`` then runs the same on a throwaway PostgreSQL 15 cluster (started as the
 tests start theirs) and reports both databases, each against its own /health, in one run.
@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         type=_setting,
         metavar="NAME=VALUE",
-        help="a DIRECTORY_NAME setting for the server (repeatable), e.g. COMPRESS_LEVEL=6",
+        help="a DIRECTORY_NAME setting for the server (repeatable), e.g. GZIP_LEVEL=6",
     )
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args(argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -123,7 +124,7 @@ def test_etag_and_last_modified_give_304(client):
 
 
 def test_answers_are_gzipped_at_the_level_set_and_revalidate_either_way(geo_app):
-    """DIRECTORY_COMPRESS_LEVEL reaches the compressor (the gzip header's XFL byte says
+    """DIRECTORY_GZIP_LEVEL reaches the compressor (the gzip header's XFL byte says
     fastest or smallest, RFC 1952 §2.3.1, and the smaller is smaller), both decompress to
     the answer sent plain, and a compressed answer still revalidates: If-None-Match with
     either ETag, and If-Modified-Since, give 304 (the caching hook answers them; flask-
@@ -135,15 +136,13 @@ def test_answers_are_gzipped_at_the_level_set_and_revalidate_either_way(geo_app)
     path = "/api/v1/areas/E09000021/boundary"  # Kingston's outline: 28 KB of GeoJSON
     gz = {"Accept-Encoding": "gzip"}
     fast = geo_app.test_client()
-    small_app = create_app(
-        geo_app.extensions["directory"].settings.with_overrides(compress_level=9)
-    )
+    small_app = create_app(geo_app.extensions["directory"].settings.with_overrides(gzip_level=9))
     try:
         plain = fast.get(path)
         quick, small = fast.get(path, headers=gz), small_app.test_client().get(path, headers=gz)
     finally:
         small_app.extensions["directory"].db.dispose()
-    assert geo_app.extensions["directory"].settings.compress_level == 1  # the default
+    assert geo_app.extensions["directory"].settings.gzip_level == 1  # the default
     for answer in (quick, small):
         assert answer.headers["Content-Encoding"] == "gzip"
         assert gzip.decompress(answer.data) == plain.data
@@ -158,6 +157,41 @@ def test_answers_are_gzipped_at_the_level_set_and_revalidate_either_way(geo_app)
         assert again.status_code == 304 and again.data == b"", conditional
     stale = fast.get(path, headers={**gz, "If-None-Match": '"v0-stale:gzip"'})
     assert stale.status_code == 200 and stale.data == quick.data
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        ("gzip, deflate, br, zstd", "zstd"),  # a browser's (Chrome's, Firefox's)
+        ("gzip, deflate", "gzip"),  # curl's, GDAL's, Python's
+        ("zstd;q=0.5, gzip", "gzip"),  # the client's preference first
+        ("identity", None),
+    ],
+)
+def test_a_client_gets_the_coding_it_takes_best(client, accept, coding):
+    """zstd to the clients that take it, gzip to the rest; the answer decompresses to the
+    one sent plain, revalidates with its own ETag, and its byte ranges are of the body as
+    sent (what a client resuming a download joins up)."""
+    import gzip
+
+    from flask_compress.compat import compression  # its zstd: 3.14's, or the backport
+
+    path = "/api/v1/areas/E09000021/boundary"
+    plain = client.get(path)
+    answer = client.get(path, headers={"Accept-Encoding": accept})
+    assert answer.headers.get("Content-Encoding") == coding
+    assert "Accept-Encoding" in answer.headers["Vary"]
+    decompress = {"zstd": compression.zstd.decompress, "gzip": gzip.decompress, None: bytes}[coding]
+    assert decompress(answer.data) == plain.data
+    assert answer.headers["ETag"] == (
+        plain.headers["ETag"][:-1] + f':{coding}"' if coding else plain.headers["ETag"]
+    )
+    headers = {"Accept-Encoding": accept}
+    again = client.get(path, headers={**headers, "If-None-Match": answer.headers["ETag"]})
+    assert again.status_code == 304
+    part = client.get(path, headers={**headers, "Range": "bytes=10-109"})
+    assert part.status_code == 206 and part.data == answer.data[10:110]
+    assert client.get(path, headers=headers).data == answer.data  # the same bytes each time
 
 
 def test_answers_turn_over_at_utc_and_at_london_midnight(client, monkeypatch):

@@ -28,7 +28,7 @@ def test_values_are_read_and_typed():
         "DIRECTORY_PUBLIC_URL": "https://directory.example.org/",
         "DIRECTORY_PATCH_CACHE_MB": "32",
         "DIRECTORY_FEATURES_CACHE_MB": "0",
-        "DIRECTORY_COMPRESS_LEVEL": "6",
+        "DIRECTORY_GZIP_LEVEL": "6",
     })  # fmt: skip
     assert settings.freeze_heap is False
     assert settings.data_version_ttl == 0.5
@@ -38,7 +38,7 @@ def test_values_are_read_and_typed():
     assert settings.public_url == "https://directory.example.org"
     assert settings.patch_cache_mb == 32 and Settings.from_env({}).patch_cache_mb == 128
     assert settings.features_cache_mb == 0 and Settings.from_env({}).features_cache_mb == 16
-    assert settings.compress_level == 6 and Settings.from_env({}).compress_level == 1
+    assert settings.gzip_level == 6 and Settings.from_env({}).gzip_level == 1
 
 
 @pytest.mark.parametrize(
@@ -54,9 +54,9 @@ def test_values_are_read_and_typed():
         ("PATCH_CACHE_MB", "lots", "DIRECTORY_PATCH_CACHE_MB must be a number"),
         ("FEATURES_CACHE_MB", "-1", "DIRECTORY_FEATURES_CACHE_MB must not be negative"),
         ("POSTCODES_IN_MEMORY", "yes", "DIRECTORY_POSTCODES_IN_MEMORY must be auto, on or off"),
-        ("COMPRESS_LEVEL", "0", "DIRECTORY_COMPRESS_LEVEL must be 1 to 9, not '0'"),
-        ("COMPRESS_LEVEL", "10", "DIRECTORY_COMPRESS_LEVEL must be 1 to 9"),
-        ("COMPRESS_LEVEL", "fast", "DIRECTORY_COMPRESS_LEVEL must be 1 to 9"),
+        ("GZIP_LEVEL", "0", "DIRECTORY_GZIP_LEVEL must be 1 to 9, not '0'"),
+        ("GZIP_LEVEL", "10", "DIRECTORY_GZIP_LEVEL must be 1 to 9"),
+        ("GZIP_LEVEL", "fast", "DIRECTORY_GZIP_LEVEL must be 1 to 9"),
     ],
 )
 def test_bad_values_are_refused_by_name(name, value, message):
@@ -104,4 +104,4 @@ def test_the_example_environment_file_names_every_setting_and_is_valid():
     }
     assert wanted - set(assignments) == set()
     settings = Settings.from_env(assignments)
-    assert settings.compress_level == 1
+    assert settings.gzip_level == 1
