@@ -25,8 +25,8 @@ of the master and its workers, from ``/proc``, read before and after the run) an
 endpoint's. The throughput ratio is what the targets take; the CPU figures say where a
 run's time went (gunicorn or wrk) and whether a ratio moved because the server's own
 cost a request moved (on a shared machine it does: at demo size a patch cost 668–811 µs
-of server CPU and /health 392–496 µs over four runs of one hour, and the CPU ratio
-spread as widely as the throughput ratio).
+of server CPU and /health 392–496 µs over three runs within a quarter of an hour, and the
+CPU ratio spread as widely as the throughput ratio).
 
 Both runs go through the same generated wrk Lua script (``/health`` as a one-path list), so
 the client-side cost per request, which matters when wrk shares the machine's cores with
