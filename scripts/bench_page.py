@@ -9,7 +9,8 @@ Chromium (``/usr/bin/chromium``) driven by Playwright, each run in a fresh brows
 Resource and Navigation Timing entries it reports:
 
 * page weight: the bytes of HTML, JS, CSS and vendor files (Leaflet), as transferred
-  (gzip) and decoded, and the number of requests, for the first load; the same for the
+  (compressed: the page's files gzip, the API's answers zstd, as Chromium asks) and
+  decoded, and the number of requests, for the first load; the same for the
   API calls the first load makes (the borough list) and those of a postcode search;
 * time to first paint / first contentful paint (``performance.getEntriesByType('paint')``),
   DOMContentLoaded and load (navigation timing);
@@ -186,7 +187,14 @@ def report(runs: list[dict[str, Any]], postcode: str) -> str:
         ]
 
     weights = markdown_table(
-        ["what", "files", "over the network", "KiB gzip", "KiB uncompressed", "KiB on the wire"],
+        [
+            "what",
+            "files",
+            "over the network",
+            "KiB compressed",
+            "KiB uncompressed",
+            "KiB on the wire",
+        ],
         [
             weight("page: HTML + JS + CSS + Leaflet, first visit", "assets_cold"),
             weight("page: the same, returning visit (cached)", "assets_warm"),
@@ -211,7 +219,7 @@ def report(runs: list[dict[str, Any]], postcode: str) -> str:
         ],
     )
     files = markdown_table(
-        ["file (first visit)", "bytes gzip", "bytes uncompressed"],
+        ["file (first visit)", "bytes compressed", "bytes uncompressed"],
         [[f["name"], f["encoded"], f["decoded"]] for f in runs[0]["files"]],
     )
     return f"{weights}\n\n{timings}\n\n{files}"
