@@ -227,7 +227,10 @@ def report(
     met = all(ratio[name] >= target for name, target in targets.items())
     cpu = {name: [cpu_per_request(r) for r in runs] for name, runs in results.items()}
     cpu_ratios = {
-        name: [h["server"] / c["server"] for c, h in zip(cpu[name], cpu[HEALTH], strict=True)]
+        name: [
+            h["server"] / c["server"] if c["server"] else float("nan")  # no tick: too short
+            for c, h in zip(cpu[name], cpu[HEALTH], strict=True)
+        ]
         for name in results
     }
     rows = [
@@ -418,8 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--accept-encoding",
         metavar="CODING",
-        help="send Accept-Encoding: CODING on every request (gzip: as browsers and map "
-        "clients do; by default none, so answers come uncompressed)",
+        help="send Accept-Encoding: CODING on every request ('gzip, deflate, br, zstd' as "
+        "browsers do, gzip as GDAL does; by default none, so answers come uncompressed)",
     )
     parser.add_argument(
         "--setting",

@@ -319,9 +319,9 @@ DOCS_CSP = (
 def byte_ranges(response: Response) -> Response:
     """Range requests on reads (RFC 9110 §14): ``Accept-Ranges: bytes`` on every successful
     read, and a ``Range`` answered 206 with the part (416 when none of it exists), of the
-    representation as sent, gzip or not. GDAL's HTTP reader (QGIS, ogr2ogr, pyogrio) asks
-    for ranges and refuses a large GeoJSON layer from a server without them. Registered
-    before flask-compress, so that it runs after it (app.py)."""
+    representation as sent, compressed or not. GDAL's HTTP reader (QGIS, ogr2ogr, pyogrio)
+    asks for ranges and refuses a large GeoJSON layer from a server without them.
+    Registered before flask-compress, so that it runs after it (app.py)."""
     environ = request.environ
     if (
         response.status_code != 200 or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
