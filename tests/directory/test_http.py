@@ -193,6 +193,32 @@ def test_a_client_gets_the_coding_it_takes_best(client, accept, coding):
     assert client.get(path, headers=headers).data == answer.data  # the same bytes each time
 
 
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "zstd;q=nan", "gzip;q=1e309", "zstd;q=", ";;;,,,", "zstd\x00", "\u00e9", "x" * 8000,
+        ",".join(["gzip"] * 1000), "br", "compress", "*",
+    ],
+)  # fmt: skip
+def test_any_accept_encoding_gets_an_answer_it_can_decode(client, accept):
+    """Malformed, huge or unknown codings are never an error: the answer comes in a coding
+    the header names (or plain), and decodes to the plain answer."""
+    import gzip
+
+    from flask_compress.compat import compression
+
+    path = "/api/v1/areas/E09000021/boundary"
+    plain = client.get(path)
+    answer = client.get(path, headers={"Accept-Encoding": accept})
+    assert answer.status_code == 200
+    coding = answer.headers.get("Content-Encoding")
+    assert coding in (None, "gzip", "zstd") and (
+        coding is None or coding in accept or accept == "*"
+    )
+    decode = {"zstd": compression.zstd.decompress, "gzip": gzip.decompress, None: bytes}[coding]
+    assert decode(answer.data) == plain.data
+
+
 def test_answers_turn_over_at_utc_and_at_london_midnight(client, monkeypatch):
     """Grant statuses follow the UTC day and an opportunity's days left London's, which in
     summer begins at 23:00 UTC: the ETag and Last-Modified turn over at both midnights
