@@ -13,9 +13,10 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, g, request
+from flask_compress.flask_compress import _choose_algorithm
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestedRangeNotSatisfiable
-from werkzeug.http import http_date
+from werkzeug.http import http_date, parse_date
 
 from directory.errors import (
     DatabaseNotInitialisedError,
@@ -38,10 +39,15 @@ COMPRESSIBLE = [
     "text/html", "text/css", "application/javascript", "text/javascript", "image/svg+xml",
 ]  # fmt: skip
 UNCACHED_PATHS = frozenset({"/health", "/ready"})
-_CONDITIONAL_ENVIRON = frozenset(
-    {"HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE",
-     "HTTP_RANGE"}
-)  # fmt: skip
+_CONDITIONAL_ENVIRON = frozenset({"HTTP_IF_MODIFIED_SINCE", "HTTP_IF_RANGE", "HTTP_RANGE"})
+#: preconditions that compare the answer as sent (its coding's ETag): judged after
+#: compression, in :func:`byte_ranges`
+_PRECONDITIONS = ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE")
+#: the content codings flask-compress gives, best first, and the smallest body it compresses
+#: (app.py sets them from these)
+CODINGS = ("zstd", "gzip")
+COMPRESS_MIN_SIZE = 2048
+_COMPRESSIBLE_SET = frozenset(COMPRESSIBLE)
 
 _CODES = {
     400: "bad-request",
@@ -216,23 +222,50 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
         headers.add("ETag", f'"{etag}"')
     else:
         headers.set("ETag", f'"{etag}"')
+    if _PRECONDITIONS[0] in environ or _PRECONDITIONS[1] in environ:
+        return response  # If-Match compares the tag of the answer as sent: byte_ranges
     if "HTTP_IF_NONE_MATCH" in environ:
-        # flask-compress suffixes the ETag of a compressed body (":gzip"); either form matches.
-        # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x". An empty tag
-        # ("") is parsed as None and matches nothing.
-        sent = request.if_none_match
-        tags = {tag.split(":", 1)[0]: tag for tag in sent.as_set(include_weak=True) if tag}
-        if sent.star_tag or etag in tags:
-            not_modified = Response(status=304, headers=response.headers.copy())
-            not_modified.headers["ETag"] = f'"{tags.get(etag, etag)}"'
-            for name in ("Content-Length", "Content-Type", "Content-Encoding"):
-                not_modified.headers.pop(name, None)
-            return not_modified
+        if _none_match(etag):
+            return _not_modified(response, _tag_as_sent(etag, response))
         return response
     for name in _CONDITIONAL_ENVIRON:
         if name in environ:
             return response.make_conditional(request)
     return response
+
+
+def _none_match(etag: str) -> bool:
+    """Whether the request's If-None-Match names the answer (``etag``: its tag before any
+    coding's suffix). flask-compress suffixes a compressed body's tag (``:zstd``,
+    ``:gzip``), and any form matches: every coding of an answer is the same answer.
+    If-None-Match compares weakly (RFC 9110 §13.1.2): W/"x" matches "x". An empty tag ("")
+    is parsed as None and matches nothing."""
+    sent = request.if_none_match
+    return sent.star_tag or etag in {tag.split(":", 1)[0] for tag in sent.as_set(True) if tag}
+
+
+def _not_modified(response: Response, tag: str | None) -> Response:
+    """A 304 for ``response``: its headers, with ``tag`` as its ETag, and no body."""
+    not_modified = Response(status=304, headers=response.headers.copy())
+    if tag:
+        not_modified.headers["ETag"] = f'"{tag}"'
+    for name in ("Content-Length", "Content-Type", "Content-Encoding"):
+        not_modified.headers.pop(name, None)
+    return not_modified
+
+
+def _tag_as_sent(etag: str, response: Response) -> str:
+    """The ETag ``response`` (not yet compressed) will have as sent to this request: with
+    the suffix of the coding flask-compress will give it (by its own choice of coding), so
+    that a 304 names the representation the client may hold, not one it cannot decode."""
+    if (
+        response.mimetype not in _COMPRESSIBLE_SET
+        or "Content-Encoding" in response.headers
+        or (response.content_length or 0) < COMPRESS_MIN_SIZE
+    ):
+        return etag
+    coding = _choose_algorithm(CODINGS, request.environ.get("HTTP_ACCEPT_ENCODING", ""))
+    return f"{etag}:{coding}" if coding else etag
 
 
 @functools.lru_cache(maxsize=8)
@@ -331,6 +364,12 @@ def byte_ranges(response: Response) -> Response:
     response.headers["Accept-Ranges"] = "bytes"
     if response.headers.get("Content-Encoding") == "gzip":
         _timeless_gzip(response)
+    if (_PRECONDITIONS[0] in environ or _PRECONDITIONS[1] in environ) and (
+        environ.get("PATH_INFO") not in UNCACHED_PATHS  # the probes answer whatever is asked
+    ):
+        judged = _preconditions(response)
+        if judged is not response:
+            return security_headers(judged)
     # a Range header that does not parse, or in another unit, is ignored (RFC 9110 §14.2)
     asked = request.range if "HTTP_RANGE" in environ else None
     if asked is not None and asked.units == "bytes":
@@ -348,6 +387,49 @@ def byte_ranges(response: Response) -> Response:
                 {"Content-Range": f"bytes */{length}", "Accept-Ranges": "bytes"},
             )  # fmt: skip
             return security_headers(problem)
+    return response
+
+
+def _preconditions(response: Response) -> Response:
+    """A read's preconditions in RFC 9110 §13.2.2's order, against the answer as sent (its
+    ETag with its coding's suffix): If-Match (a strong comparison, or ``*``), else
+    If-Unmodified-Since; failing, a 412 problem naming the current ETag. Then, as for any
+    read, If-None-Match (any coding's tag), else If-Modified-Since, answer 304. Returns
+    ``response`` when it stands (a Range is then answered as usual)."""
+    environ = request.environ
+    etag, weak = response.get_etag()
+    modified = response.last_modified
+    if _PRECONDITIONS[0] in environ:
+        sent = request.if_match
+        failed = not sent.star_tag and (etag is None or weak or not sent.contains(etag))
+    else:
+        since = parse_date(environ[_PRECONDITIONS[1]])
+        failed = since is not None and modified is not None and modified > since
+    if failed:
+        current = f'"{etag}"' if etag and not weak else None
+        headers = {"Vary": response.headers["Vary"]} if "Vary" in response.headers else {}
+        if current:
+            headers["ETag"] = current
+        problem = problem_response(
+            {
+                "type": "about:blank", "title": "Precondition Failed", "status": 412,
+                "detail": "The answer is not the one named in If-Match (or has changed "
+                "since If-Unmodified-Since): GET it again for the current one. An ETag "
+                "names one coding of the answer (its :zstd or :gzip suffix).",
+                "code": "precondition-failed",
+                "current_etag": current,
+            },
+            headers,
+        )  # fmt: skip
+        problem.headers["Cache-Control"] = "no-store"
+        return problem
+    if "HTTP_IF_NONE_MATCH" in environ:
+        if etag is not None and _none_match(etag.split(":", 1)[0]):
+            return _not_modified(response, etag)
+    elif "HTTP_IF_MODIFIED_SINCE" in environ:
+        since = parse_date(environ["HTTP_IF_MODIFIED_SINCE"])
+        if since is not None and modified is not None and modified <= since:
+            return _not_modified(response, etag)
     return response
 
 

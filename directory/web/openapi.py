@@ -9,8 +9,8 @@ registers it and adds:
 - the caching headers :mod:`directory.web.http` really sends on a 200 (``ETag``,
   ``Cache-Control``, ``Last-Modified``; ``Link`` on paged answers; ``X-Total-Count`` and
   ``Content-Disposition`` on CSV), the conditional request headers every read takes
-  (``If-None-Match``, ``If-Modified-Since``) and its ``304 Not Modified``; the probes'
-  ``Cache-Control: no-store``;
+  (``If-None-Match``, ``If-Modified-Since``, ``If-Match``, ``If-Unmodified-Since``) and
+  its ``304 Not Modified`` and ``412`` problem; the probes' ``Cache-Control: no-store``;
 - the media types a route answers in without a schema in its decorators (GeoJSON and CSV
   on ``/patch``, Atom on ``/changes.atom``) and one description of the 200 naming them;
 - examples on the main answers, from :mod:`directory.web.examples` (real demo answers);
@@ -344,8 +344,9 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
 HEADERS: dict[str, dict[str, Any]] = {
     "ETag": {
         "description": "The answer's entity tag: send it back in If-None-Match to get a 304 "
-        "while the answer is unchanged (a compressed body's tag ends in `:gzip`; either "
-        "form matches)",
+        "while the answer is unchanged (a compressed body's tag ends in `:zstd` or `:gzip`; "
+        "in If-None-Match any form matches, in If-Match only the tag of the coding the "
+        "request gets)",
         "required": True,
         "schema": {"type": "string"},
     },
@@ -436,6 +437,21 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "(when If-None-Match is not sent)",
         "schema": {"type": "string"},
     },
+    "IfMatchRead": {
+        "name": "If-Match",
+        "in": "header",
+        "description": "ETags (or `*`): a 412 problem unless the answer's ETag, as this "
+        "request gets it (its coding's suffix included), is one of them, compared strongly; "
+        "with Range, a part only of the answer named",
+        "schema": {"type": "string"},
+    },
+    "IfUnmodifiedSince": {
+        "name": "If-Unmodified-Since",
+        "in": "header",
+        "description": "An HTTP date: a 412 problem if the answer changed after it (when "
+        "If-Match is not sent)",
+        "schema": {"type": "string"},
+    },
 }
 
 NOT_MODIFIED = {
@@ -444,6 +460,13 @@ NOT_MODIFIED = {
     "headers": {"ETag": "ETag", "Cache-Control": "CacheControl", "Last-Modified": "LastModified"},
 }
 
+PRECONDITION_FAILED = {
+    "description": "precondition-failed: the answer is not the one named in If-Match, or "
+    "changed after If-Unmodified-Since (`current_etag` and the ETag header name the "
+    "current one)",
+    "headers": {"ETag": "ETag"},
+    "content": {http.PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 
 RANGE_NOT_SATISFIABLE = {
     "description": "range-not-satisfiable: the range asked for is not in the answer "
@@ -466,6 +489,7 @@ class DocumentPlugin(BasePlugin):
             spec.components.security_scheme(name, scheme)
         spec.components.response("NotModified", NOT_MODIFIED)
         spec.components.response("RangeNotSatisfiable", RANGE_NOT_SATISFIABLE)
+        spec.components.response("PreconditionFailed", PRECONDITION_FAILED)
 
     def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> None:
         """A schema with no ``type`` that may be null (a marshmallow ``Raw`` field with
@@ -584,8 +608,11 @@ def _document_headers(
         if described.id == "listServices":
             headers["X-Total-Count"] = "TotalCount"
     headers["Accept-Ranges"] = "AcceptRanges"
-    operation.setdefault("parameters", []).extend(["IfNoneMatch", "IfModifiedSince"])
+    operation.setdefault("parameters", []).extend(
+        ["IfNoneMatch", "IfModifiedSince", "IfMatchRead", "IfUnmodifiedSince"]
+    )
     operation["responses"]["304"] = "NotModified"
+    operation["responses"]["412"] = "PreconditionFailed"
     operation["responses"]["206"] = {
         "description": "Partial Content: the part of the answer a `Range: bytes=first-last` "
         "(or `bytes=-n`) header asked for, of the answer as sent (gzip or not); with "
@@ -615,7 +642,8 @@ def spec_options(public_url: str | None) -> dict[str, Any]:
                 "application/problem+json (RFC 9457) with a stable `code`. Reads carry an "
                 "ETag, Cache-Control and (when read from the loaded data) Last-Modified, "
                 "and answer a conditional request (If-None-Match, If-Modified-Since) with "
-                "304 Not Modified while the answer is unchanged."
+                "304 Not Modified while the answer is unchanged, and one whose If-Match or "
+                "If-Unmodified-Since fails with a 412 problem."
             ),
             "contact": contact,
             "license": {"name": "Data: Open Government Licence v3.0"},

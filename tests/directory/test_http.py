@@ -193,6 +193,96 @@ def test_a_client_gets_the_coding_it_takes_best(client, accept, coding):
     assert client.get(path, headers=headers).data == answer.data  # the same bytes each time
 
 
+#: a browser's Accept-Encoding, GDAL's, and none (each gets its own coding of an answer)
+CODINGS = {"gzip, deflate, br, zstd": "zstd", "gzip, deflate": "gzip", "identity": None}
+#: Kingston's outline: 28 KB of GeoJSON, compressed for whoever takes it
+BIG = "/api/v1/areas/E09000021/boundary"
+
+
+@pytest.mark.parametrize("accept", list(CODINGS))
+def test_if_match_on_a_read_compares_the_tag_the_request_gets(client, accept):
+    """If-Match on a read (RFC 9110 §13.1.1) compares strongly with the ETag of the answer
+    as this request gets it, its coding's suffix included: the tag the client was sent
+    passes (and with Range gives the part), any other, a weak one or a stale one is a 412
+    problem naming the current tag, judged before If-None-Match and Range; ``*`` passes.
+    If-Unmodified-Since is judged when If-Match is not sent."""
+    from datetime import timedelta
+
+    from werkzeug.http import http_date, parse_date
+
+    headers = {"Accept-Encoding": accept}
+    answer = client.get(BIG, headers=headers)
+    tag = answer.headers["ETag"]
+    assert answer.headers.get("Content-Encoding") == CODINGS[accept]
+    base = tag.split(":", 1)[0].rstrip('"') + '"'
+    others = [f'{base[:-1]}:{c}"' for c in ("zstd", "gzip") if c != CODINGS[accept]]
+    others += [base] if CODINGS[accept] else []
+
+    def get(more, method="GET"):
+        return client.open(BIG, method=method, headers={**headers, **more})
+
+    for sent in (tag, "*", f'"v0-stale", {tag}'):
+        passed = get({"If-Match": sent})
+        assert passed.status_code == 200 and passed.data == answer.data, sent
+    part = get({"If-Match": tag, "Range": "bytes=10-109"})
+    assert part.status_code == 206 and part.data == answer.data[10:110]
+    both = get({"If-Match": tag, "If-None-Match": tag})
+    assert both.status_code == 304 and both.headers["ETag"] == tag and both.data == b""
+    for sent in [*others, f"W/{tag}", '"v0-stale"', '""']:
+        for more in ({}, {"Range": "bytes=10-109"}, {"If-None-Match": tag}):
+            failed = get({"If-Match": sent, **more})
+            assert failed.status_code == 412, (sent, more)
+            assert failed.mimetype == "application/problem+json"
+            body = failed.get_json()
+            assert (body["code"], body["current_etag"]) == ("precondition-failed", tag)
+            assert failed.headers["ETag"] == tag
+            assert "Accept-Encoding" in failed.headers["Vary"]
+            assert failed.headers["Cache-Control"] == "no-store"
+        head = get({"If-Match": sent}, "HEAD")
+        assert head.status_code == 412 and head.data == b""
+    modified = parse_date(answer.headers["Last-Modified"])
+    for since, status in (
+        (answer.headers["Last-Modified"], 200),
+        (http_date(modified + timedelta(days=1)), 200),
+        (http_date(modified - timedelta(seconds=1)), 412),
+        ("not a date", 200),  # a date that does not parse is ignored (RFC 9110 §13.1.4)
+    ):
+        assert get({"If-Unmodified-Since": since}).status_code == status, since
+        # with If-Match, If-Unmodified-Since is not looked at
+        assert get({"If-Match": tag, "If-Unmodified-Since": since}).status_code == 200
+    since = get({"If-Match": tag, "If-Modified-Since": answer.headers["Last-Modified"]})
+    assert since.status_code == 304 and since.headers["ETag"] == tag
+
+
+def test_the_probes_answer_whatever_precondition_is_sent(client):
+    """/health and /ready have no ETag to compare: If-Match is not a reason to fail them."""
+    for path in ("/health", "/ready"):
+        answer = client.get(path, headers={"If-Match": '"v0-stale"'})
+        assert answer.status_code == 200, path
+
+
+@pytest.mark.parametrize("held", list(CODINGS))
+@pytest.mark.parametrize("accept", list(CODINGS))
+def test_a_304_names_the_coding_the_request_gets(client, accept, held):
+    """A client revalidating with the tag of any coding of the answer gets a 304 whose ETag
+    is the one a 200 to this request would carry (its coding's), not the tag it sent: a
+    cache holding several codings is never told to use one the client cannot decode. An
+    answer too small to compress keeps its one tag."""
+    fresh = client.get(BIG, headers={"Accept-Encoding": accept})
+    held_tag = client.get(BIG, headers={"Accept-Encoding": held}).headers["ETag"]
+    again = client.get(BIG, headers={"Accept-Encoding": accept, "If-None-Match": held_tag})
+    assert again.status_code == 304
+    assert again.headers["ETag"] == fresh.headers["ETag"]
+    small = client.get("/api/v1/postcodes/KT1%201EU", headers={"Accept-Encoding": accept})
+    assert small.status_code == 200 and "Content-Encoding" not in small.headers
+    revalidated = client.get(
+        "/api/v1/postcodes/KT1%201EU",
+        headers={"Accept-Encoding": accept, "If-None-Match": small.headers["ETag"]},
+    )
+    assert revalidated.status_code == 304
+    assert revalidated.headers["ETag"] == small.headers["ETag"]
+
+
 @pytest.mark.parametrize(
     "accept",
     [
