@@ -13,10 +13,9 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, g, request
-from flask_compress.flask_compress import _choose_algorithm
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestedRangeNotSatisfiable
-from werkzeug.http import http_date, parse_date
+from werkzeug.http import http_date, parse_accept_header, parse_date
 
 from directory.errors import (
     DatabaseNotInitialisedError,
@@ -264,8 +263,53 @@ def _tag_as_sent(etag: str, response: Response) -> str:
         or (response.content_length or 0) < COMPRESS_MIN_SIZE
     ):
         return etag
-    coding = _choose_algorithm(CODINGS, request.environ.get("HTTP_ACCEPT_ENCODING", ""))
+    coding = chosen_coding(request.environ.get("HTTP_ACCEPT_ENCODING", ""))
     return f"{etag}:{coding}" if coding else etag
+
+
+def chosen_coding(accept_encoding: str) -> str | None:
+    """The coding a compressible answer goes in for this ``Accept-Encoding`` (RFC 9110
+    §12.5.3), None for none: see :func:`_codings_taken`."""
+    taken = _codings_taken(accept_encoding)
+    return taken.split(";", 1)[0] if taken != "identity" else None
+
+
+@functools.lru_cache(maxsize=512)
+def _taken_cached(accept_encoding: str) -> str:
+    return _codings_taken_now(accept_encoding)
+
+
+def _codings_taken(accept_encoding: str) -> str:
+    if len(accept_encoding) > 200:  # a browser's is 23 characters; a hostile one is not kept
+        return _codings_taken_now(accept_encoding)
+    return _taken_cached(accept_encoding)
+
+
+def _codings_taken_now(accept_encoding: str) -> str:
+    """Of our codings (:data:`CODINGS`), those the header takes (quality above 0; one it
+    does not name takes ``*``'s), best first, as ``zstd;q=1,gzip;q=0.5``; ``identity`` when
+    it takes none, or names ``identity`` above them all. Read with werkzeug's parser: case,
+    spaces around ``;`` and bad qualities as RFC 9110 §12.4.2 reads them."""
+    named: dict[str, float] = {}
+    for value, quality in parse_accept_header(accept_encoding):
+        named.setdefault(value.lower(), quality)
+    anything = named.get("*", 0.0)
+    taken = [(q, coding) for coding in CODINGS if (q := named.get(coding, anything)) > 0]
+    taken.sort(key=lambda found: -found[0])  # stable: ours in order on a tie
+    if not taken or named.get("identity", 0.0) > taken[0][0]:
+        return "identity"
+    return ",".join(f"{coding};q={quality:g}" for quality, coding in taken)
+
+
+def settle_accept_encoding() -> None:
+    """Replace the request's ``Accept-Encoding`` with the codings it takes of ours, in a
+    form flask-compress reads as RFC 9110 does (:func:`_codings_taken`): its own reading
+    takes ``zstd;q=0`` (not zstd) as zstd and misses ``zstd; q=0.5``. (A before-request
+    hook: flask-compress and the page's files read the header after the view.)"""
+    environ = request.environ
+    header = environ.get("HTTP_ACCEPT_ENCODING")
+    if header:
+        environ["HTTP_ACCEPT_ENCODING"] = _codings_taken(header)
 
 
 @functools.lru_cache(maxsize=8)
@@ -491,6 +535,7 @@ def _acceptable(response: Response) -> Response:
 
 
 def register(app: Flask, *, max_age: int) -> None:
+    app.before_request(settle_accept_encoding)
     app.before_request(_reject_nul)
     app.before_request(_check_json_body)
     app.register_error_handler(DirectoryError, _directory_error)

@@ -165,6 +165,13 @@ def test_answers_are_gzipped_at_the_level_set_and_revalidate_either_way(geo_app)
         ("gzip, deflate", "gzip"),  # GDAL's, and curl's and Python's built without zstd
         ("zstd;q=0.5, gzip", "gzip"),  # the client's preference first
         ("identity", None),
+        # as RFC 9110 §12.5.3 reads them (flask-compress's own reading got each wrong)
+        ("zstd;q=0", None),  # q=0: not acceptable
+        ("gzip;q=0.4, zstd; q=0.5", "zstd"),  # a space before q
+        ("*, zstd;q=0", "gzip"),  # a coding named is not "*"
+        ("gzip;q=0.5, identity", None),  # plain preferred
+        ("GZIP", "gzip"),  # codings are case-insensitive
+        ("*", "zstd"),
     ],
 )
 def test_a_client_gets_the_coding_it_takes_best(client, accept, coding):
@@ -191,6 +198,22 @@ def test_a_client_gets_the_coding_it_takes_best(client, accept, coding):
     part = client.get(path, headers={**headers, "Range": "bytes=10-109"})
     assert part.status_code == 206 and part.data == answer.data[10:110]
     assert client.get(path, headers=headers).data == answer.data  # the same bytes each time
+
+
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [("gzip, deflate, br, zstd", True), ("gzip;q=0, deflate", False), ("*", True), ("", False)],
+)
+def test_the_pages_files_are_gzipped_only_for_a_client_that_takes_gzip(client, accept, gzipped):
+    """The page's files are kept gzipped and sent so to a client whose Accept-Encoding
+    takes gzip, as RFC 9110 reads it (``gzip;q=0`` refuses it; ``*`` takes it)."""
+    import gzip
+
+    plain = client.get("/site/app.js")
+    answer = client.get("/site/app.js", headers={"Accept-Encoding": accept})
+    assert answer.status_code == 200
+    assert (answer.headers.get("Content-Encoding") == "gzip") is gzipped
+    assert (gzip.decompress(answer.data) if gzipped else answer.data) == plain.data
 
 
 #: a browser's Accept-Encoding, GDAL's, and none (each gets its own coding of an answer)
