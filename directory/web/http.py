@@ -38,10 +38,11 @@ COMPRESSIBLE = [
     "text/html", "text/css", "application/javascript", "text/javascript", "image/svg+xml",
 ]  # fmt: skip
 UNCACHED_PATHS = frozenset({"/health", "/ready"})
-_CONDITIONAL_ENVIRON = frozenset({"HTTP_IF_MODIFIED_SINCE", "HTTP_IF_RANGE", "HTTP_RANGE"})
 #: preconditions that compare the answer as sent (its coding's ETag): judged after
 #: compression, in :func:`byte_ranges`
 _PRECONDITIONS = ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE")
+#: what a Range is answered by: the method, the range and If-Range
+_RANGE_ENVIRON = ("REQUEST_METHOD", "HTTP_RANGE", "HTTP_IF_RANGE")
 #: the content codings flask-compress gives, best first, and the smallest body it compresses
 #: (app.py sets them from these)
 CODINGS = ("zstd", "gzip")
@@ -224,13 +225,19 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     if _PRECONDITIONS[0] in environ or _PRECONDITIONS[1] in environ:
         return response  # If-Match compares the tag of the answer as sent: byte_ranges
     if "HTTP_IF_NONE_MATCH" in environ:
-        if _none_match(etag):
+        if _none_match(etag.split(":", 1)[0]):  # a view's own tag may name its coding
             return _not_modified(response, _tag_as_sent(etag, response))
-        return response
-    for name in _CONDITIONAL_ENVIRON:
-        if name in environ:
-            return response.make_conditional(request)
+    elif "HTTP_IF_MODIFIED_SINCE" in environ and _not_modified_since(response):
+        return _not_modified(response, _tag_as_sent(etag, response))
     return response
+
+
+def _not_modified_since(response: Response) -> bool:
+    """Whether the answer's Last-Modified is not after the request's If-Modified-Since (a
+    date that does not parse is ignored, RFC 9110 §13.1.3)."""
+    since = parse_date(request.environ["HTTP_IF_MODIFIED_SINCE"])
+    modified = response.last_modified
+    return since is not None and modified is not None and modified <= since
 
 
 def _none_match(etag: str) -> bool:
@@ -417,9 +424,14 @@ def byte_ranges(response: Response) -> Response:
     # a Range header that does not parse, or in another unit, is ignored (RFC 9110 §14.2)
     asked = request.range if "HTTP_RANGE" in environ else None
     if asked is not None and asked.units == "bytes":
+        if environ.get("HTTP_IF_RANGE", "").lstrip().startswith("W/"):
+            return response  # If-Range compares strongly (RFC 9110 §13.1.5): the whole answer
         length = response.content_length
+        # Range and If-Range alone: the other conditions were judged before (werkzeug's
+        # make_conditional would mix If-Match into If-Range's answer)
+        ranged = {name: environ[name] for name in _RANGE_ENVIRON if name in environ}
         try:
-            response.make_conditional(request, accept_ranges=True, complete_length=length)
+            response.make_conditional(ranged, accept_ranges=True, complete_length=length)
         except RequestedRangeNotSatisfiable:
             problem = problem_response(
                 {
@@ -470,10 +482,8 @@ def _preconditions(response: Response) -> Response:
     if "HTTP_IF_NONE_MATCH" in environ:
         if etag is not None and _none_match(etag.split(":", 1)[0]):
             return _not_modified(response, etag)
-    elif "HTTP_IF_MODIFIED_SINCE" in environ:
-        since = parse_date(environ["HTTP_IF_MODIFIED_SINCE"])
-        if since is not None and modified is not None and modified <= since:
-            return _not_modified(response, etag)
+    elif "HTTP_IF_MODIFIED_SINCE" in environ and _not_modified_since(response):
+        return _not_modified(response, etag)
     return response
 
 

@@ -345,8 +345,8 @@ HEADERS: dict[str, dict[str, Any]] = {
     "ETag": {
         "description": "The answer's entity tag: send it back in If-None-Match to get a 304 "
         "while the answer is unchanged (a compressed body's tag ends in `:zstd` or `:gzip`; "
-        "in If-None-Match any form matches, in If-Match only the tag of the coding the "
-        "request gets)",
+        "in If-None-Match any form matches, in a read's If-Match and If-Range only the tag "
+        "of the coding the request gets, in a write's If-Match any form)",
         "required": True,
         "schema": {"type": "string"},
     },

@@ -214,6 +214,18 @@ def test_the_pages_files_are_gzipped_only_for_a_client_that_takes_gzip(client, a
     assert answer.status_code == 200
     assert (answer.headers.get("Content-Encoding") == "gzip") is gzipped
     assert (gzip.decompress(answer.data) if gzipped else answer.data) == plain.data
+    # each body its own tag (a range names one of them); either revalidates, with this one's
+    tag = answer.headers["ETag"]
+    assert (tag == plain.headers["ETag"][:-1] + ':gzip"') is gzipped or tag == plain.headers["ETag"]
+    headers = {"Accept-Encoding": accept}
+    for held in {tag, plain.headers["ETag"]}:
+        again = client.get("/site/app.js", headers={**headers, "If-None-Match": held})
+        assert again.status_code == 304 and again.headers["ETag"] == tag
+    part = client.get("/site/app.js", headers={**headers, "Range": "bytes=0-9", "If-Range": tag})
+    assert part.status_code == 206 and part.data == answer.data[:10]
+    other = '"x"' if not gzipped else plain.headers["ETag"]
+    whole = client.get("/site/app.js", headers={**headers, "Range": "bytes=0-9", "If-Range": other})
+    assert whole.status_code == 200 and whole.data == answer.data
 
 
 #: a browser's Accept-Encoding, GDAL's, and none (each gets its own coding of an answer)
@@ -275,6 +287,17 @@ def test_if_match_on_a_read_compares_the_tag_the_request_gets(client, accept):
         assert get({"If-Match": tag, "If-Unmodified-Since": since}).status_code == 200
     since = get({"If-Match": tag, "If-Modified-Since": answer.headers["Last-Modified"]})
     assert since.status_code == 304 and since.headers["ETag"] == tag
+    # If-Range (compared strongly, RFC 9110 §13.1.5) decides between the part and the whole
+    # answer on its own, whatever If-Match passed
+    earlier = http_date(modified - timedelta(seconds=1))
+    for sent in (tag, "*"):
+        for if_range, status in (
+            (tag, 206), (answer.headers["Last-Modified"], 206), ('"v0-stale"', 200),
+            (f"W/{tag}", 200), (earlier, 200),
+        ):  # fmt: skip
+            ranged = get({"If-Match": sent, "Range": "bytes=10-109", "If-Range": if_range})
+            assert ranged.status_code == status, (sent, if_range)
+            assert ranged.data == (answer.data[10:110] if status == 206 else answer.data)
 
 
 def test_the_probes_answer_whatever_precondition_is_sent(client):
@@ -296,6 +319,10 @@ def test_a_304_names_the_coding_the_request_gets(client, accept, held):
     again = client.get(BIG, headers={"Accept-Encoding": accept, "If-None-Match": held_tag})
     assert again.status_code == 304
     assert again.headers["ETag"] == fresh.headers["ETag"]
+    since = {"Accept-Encoding": accept, "If-Modified-Since": fresh.headers["Last-Modified"]}
+    for more in ({}, {"Range": "bytes=10-109"}):
+        by_date = client.get(BIG, headers={**since, **more})
+        assert by_date.status_code == 304 and by_date.headers["ETag"] == fresh.headers["ETag"]
     small = client.get("/api/v1/postcodes/KT1%201EU", headers={"Accept-Encoding": accept})
     assert small.status_code == 200 and "Content-Encoding" not in small.headers
     revalidated = client.get(

@@ -112,6 +112,8 @@ def _respond(data: Asset, cache_control: str) -> Response:
         "X-Content-Type-Options": "nosniff",
     }
     if data.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+        # its own tag, as the API's compressed answers have (a range names one body)
+        headers["ETag"] = f'"{data.etag}:gzip"'
         response = Response(data.gzipped, mimetype=data.mimetype, headers=headers)
         response.headers["Content-Encoding"] = "gzip"
     else:
