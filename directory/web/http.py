@@ -41,8 +41,8 @@ UNCACHED_PATHS = frozenset({"/health", "/ready"})
 #: preconditions that compare the answer as sent (its coding's ETag): judged after
 #: compression, in :func:`byte_ranges`
 _PRECONDITIONS = ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE")
-#: what a Range is answered by: the method, the range and If-Range
-_RANGE_ENVIRON = ("REQUEST_METHOD", "HTTP_RANGE", "HTTP_IF_RANGE")
+#: what a Range is answered by, once If-Range is judged: the method and the range
+_RANGE_ENVIRON = ("REQUEST_METHOD", "HTTP_RANGE")
 #: the content codings flask-compress gives, best first, and the smallest body it compresses
 #: (app.py sets them from these)
 CODINGS = ("zstd", "gzip")
@@ -294,12 +294,15 @@ def _codings_taken(accept_encoding: str) -> str:
 
 def _codings_taken_now(accept_encoding: str) -> str:
     """Of our codings (:data:`CODINGS`), those the header takes (quality above 0; one it
-    does not name takes ``*``'s), best first, as ``zstd;q=1,gzip;q=0.5``; ``identity`` when
-    it takes none, or names ``identity`` above them all. Read with werkzeug's parser: case,
-    spaces around ``;`` and bad qualities as RFC 9110 §12.4.2 reads them."""
+    does not name takes ``*``'s; ``x-gzip`` is gzip), best first, as
+    ``zstd;q=1,gzip;q=0.5``; ``identity`` when it takes none, or names ``identity`` above
+    them all. Read with werkzeug's parser: case and spaces around ``;`` as RFC 9110
+    §12.4.2 reads them; an entry whose quality does not parse (``q=abc``, ``q=1.5``) is
+    left out."""
     named: dict[str, float] = {}
     for value, quality in parse_accept_header(accept_encoding):
-        named.setdefault(value.lower(), quality)
+        coding = value.lower()
+        named.setdefault("gzip" if coding == "x-gzip" else coding, quality)  # §8.4.1.3
     anything = named.get("*", 0.0)
     taken = [(q, coding) for coding in CODINGS if (q := named.get(coding, anything)) > 0]
     taken.sort(key=lambda found: -found[0])  # stable: ours in order on a tie
@@ -424,12 +427,12 @@ def byte_ranges(response: Response) -> Response:
     # a Range header that does not parse, or in another unit, is ignored (RFC 9110 §14.2)
     asked = request.range if "HTTP_RANGE" in environ else None
     if asked is not None and asked.units == "bytes":
-        if environ.get("HTTP_IF_RANGE", "").lstrip().startswith("W/"):
-            return response  # If-Range compares strongly (RFC 9110 §13.1.5): the whole answer
+        if "HTTP_IF_RANGE" in environ and not _if_range_holds(response):
+            return response  # the whole answer
         length = response.content_length
-        # Range and If-Range alone: the other conditions were judged before (werkzeug's
-        # make_conditional would mix If-Match into If-Range's answer)
-        ranged = {name: environ[name] for name in _RANGE_ENVIRON if name in environ}
+        # the Range alone: every condition was judged before (werkzeug's make_conditional
+        # mixes If-Match into If-Range's answer, and takes a later date or a weak tag)
+        ranged = {name: environ[name] for name in _RANGE_ENVIRON}
         try:
             response.make_conditional(ranged, accept_ranges=True, complete_length=length)
         except RequestedRangeNotSatisfiable:
@@ -444,6 +447,18 @@ def byte_ranges(response: Response) -> Response:
             )  # fmt: skip
             return security_headers(problem)
     return response
+
+
+def _if_range_holds(response: Response) -> bool:
+    """If-Range (RFC 9110 §13.1.5): a strong entity tag that is the answer's ETag as sent,
+    or an HTTP date that is exactly its Last-Modified; anything else (a weak or unquoted
+    tag, another date, what does not parse) asks for the whole answer."""
+    sent = request.environ["HTTP_IF_RANGE"].strip()
+    if sent.startswith('"'):
+        etag, weak = response.get_etag()
+        return not weak and etag is not None and sent == f'"{etag}"'
+    date, modified = parse_date(sent), response.last_modified
+    return date is not None and modified is not None and date == modified
 
 
 def _preconditions(response: Response) -> Response:

@@ -448,8 +448,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "IfUnmodifiedSince": {
         "name": "If-Unmodified-Since",
         "in": "header",
-        "description": "An HTTP date: a 412 problem if the answer changed after it (when "
-        "If-Match is not sent)",
+        "description": "An HTTP date: a 412 problem if the answer's Last-Modified is later "
+        "(when If-Match is not sent)",
         "schema": {"type": "string"},
     },
 }

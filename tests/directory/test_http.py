@@ -171,6 +171,8 @@ def test_answers_are_gzipped_at_the_level_set_and_revalidate_either_way(geo_app)
         ("*, zstd;q=0", "gzip"),  # a coding named is not "*"
         ("gzip;q=0.5, identity", None),  # plain preferred
         ("GZIP", "gzip"),  # codings are case-insensitive
+        ("x-gzip", "gzip"),  # RFC 9110 §8.4.1.3
+        ("gzip;q=abc, zstd;q=0.1", "zstd"),  # a quality that does not parse: left out
         ("*", "zstd"),
     ],
 )
@@ -298,6 +300,42 @@ def test_if_match_on_a_read_compares_the_tag_the_request_gets(client, accept):
             ranged = get({"If-Match": sent, "Range": "bytes=10-109", "If-Range": if_range})
             assert ranged.status_code == status, (sent, if_range)
             assert ranged.data == (answer.data[10:110] if status == 206 else answer.data)
+
+
+@pytest.mark.parametrize("accept", list(CODINGS))
+def test_if_range_gives_the_part_only_of_the_answer_named_exactly(client, accept):
+    """If-Range (RFC 9110 §13.1.5) with a Range: the part when it is the answer's ETag as
+    this request gets it, or exactly its Last-Modified; the whole answer for anything else
+    (another coding's tag, a weak, unquoted or stale tag, a later or earlier date, what
+    does not parse), whatever If-None-Match (not matching) or If-Modified-Since (older)
+    say beside it."""
+    from datetime import timedelta
+
+    from werkzeug.http import http_date, parse_date
+
+    headers = {"Accept-Encoding": accept, "Range": "bytes=10-109"}
+    answer = client.get(BIG, headers={"Accept-Encoding": accept})
+    tag, last = answer.headers["ETag"], answer.headers["Last-Modified"]
+    base = tag.split(":", 1)[0].rstrip('"') + '"'
+    modified = parse_date(last)
+    whole = [
+        '"v0-stale"', f"W/{tag}", f"w/{tag}", tag.strip('"'), "not a date",
+        http_date(modified + timedelta(days=1)), http_date(modified - timedelta(seconds=1)),
+        *([base] if base != tag else [f'{base[:-1]}:gzip"']),
+    ]  # fmt: skip
+    beside = [
+        {},
+        {"If-None-Match": '"v0-stale"'},
+        {"If-Modified-Since": "Mon, 01 Jan 1990 00:00:00 GMT"},
+    ]
+    for more in beside:
+        for if_range in (tag, last):
+            part = client.get(BIG, headers={**headers, **more, "If-Range": if_range})
+            assert part.status_code == 206, (if_range, more)
+            assert part.data == answer.data[10:110]
+        for if_range in whole:
+            full = client.get(BIG, headers={**headers, **more, "If-Range": if_range})
+            assert full.status_code == 200 and full.data == answer.data, (if_range, more)
 
 
 def test_the_probes_answer_whatever_precondition_is_sent(client):
