@@ -205,7 +205,10 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
         headers.add("Vary", "Accept")
     request_globals = g._get_current_object()  # one look-up of the context for both flags
     version = getattr(request_globals, "data_version", None)
-    if version is not None:
+    # an answer that changes without the data version (its ETag hashes its body) has no
+    # date it last changed: a Last-Modified would let If-Modified-Since keep a stale copy
+    from_body = getattr(request_globals, "etag_from_body", False)
+    if version is not None and not from_body:
         last_modified, day = _daily_stamp(version, int(time.time() // 3600))
         if "last-modified" in present:
             headers.set("Last-Modified", last_modified)
@@ -213,7 +216,7 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
             headers.add("Last-Modified", last_modified)
     etag = response.get_etag()[0] if "etag" in present else None  # a view's own
     if etag is None:
-        if version is None or getattr(request_globals, "etag_from_body", False):
+        if version is None or from_body:
             # answers that did not read the data version, or that change without it
             # (import runs, status), hash their body
             etag = hashlib.sha1(response.get_data()).hexdigest()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -121,6 +123,26 @@ def test_etag_and_last_modified_give_304(client):
     assert since.status_code == 304
     other = client.get("/api/v1/areas/E09000020", headers={"If-None-Match": etag})
     assert other.status_code == 200
+
+
+def test_an_answer_that_changes_without_the_data_has_no_last_modified(client):
+    """Opportunities change status when one closes, at any time of day, with no new data
+    version: their answer's ETag hashes the body and it has no Last-Modified, so an
+    If-Modified-Since never keeps a stale copy; an answer of the data keeps both."""
+    changing = client.get("/api/v1/opportunities")
+    assert changing.status_code == 200 and "Last-Modified" not in changing.headers
+    assert changing.headers["ETag"].strip('"') == hashlib.sha1(changing.data).hexdigest()
+    recent = "Fri, 01 Jan 2100 00:00:00 GMT"  # after any change so far
+    again = client.get("/api/v1/opportunities", headers={"If-Modified-Since": recent})
+    assert again.status_code == 200 and again.data == changing.data
+    unmodified = client.get("/api/v1/opportunities", headers={"If-Unmodified-Since": recent})
+    assert unmodified.status_code == 200
+    data = client.get("/api/v1/areas/E09000021")
+    assert data.headers["Last-Modified"] and data.headers["ETag"].startswith('"v')
+    assert (
+        client.get("/api/v1/areas/E09000021", headers={"If-Modified-Since": recent}).status_code
+        == 304
+    )
 
 
 def test_answers_are_gzipped_at_the_level_set_and_revalidate_either_way(geo_app):
