@@ -46,10 +46,10 @@ run: demo ## install, initialise, load the demo directory and serve on http://12
 # in this one process
 TEST_WORKERS ?= auto --maxprocesses 4
 test: install $(SPECTRAL) ## run the whole test suite (SQLite and a throwaway PostgreSQL)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: install $(SPECTRAL) ## the tests that do not walk every postcode
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow"
 
 openapi: install ## regenerate the committed OpenAPI document
 	$(BIN)/directory openapi write openapi/openapi.json

@@ -31,6 +31,41 @@ from tests.postgres import PostgresCluster
 # every app's test client checks each response against the OpenAPI document the app serves
 Flask.test_client_class = ContractClient
 
+#: The test files that take longest, longest first (seconds of one full run on 2 cores, 2
+#: December 2026). pytest-xdist hands each worker whole files (``--dist loadfile``), and
+#: ``make test`` passes ``--no-loadscope-reorder`` so that it hands them out in the order
+#: collected: these go first, and the many short files fill in beside them. xdist's own
+#: order (most tests first) left the one-test files (Schemathesis, three minutes) for last,
+#: run alone while the other worker stood idle.
+LONGEST_FIRST = (
+    "tests/directory/test_import.py",  # 186 s
+    "tests/directory/test_data_refresh.py",  # 182
+    "tests/directory/test_schemathesis.py",  # 175, one test
+    "tests/directory/test_fuzz.py",  # 151
+    "tests/directory/test_funding.py",  # 133
+    "tests/directory/test_full_walk.py",  # 106
+    "tests/directory/test_keys.py",  # 104
+    "tests/directory/test_several_servers.py",  # 80, one test
+    "tests/directory/test_http.py",  # 70
+    "tests/directory/test_ogc_features.py",  # 69
+    "tests/directory/test_patch.py",  # 67
+    "tests/directory/test_writes.py",  # 67
+    "tests/directory/test_demo_remove.py",  # 65
+    "tests/directory/test_cli.py",  # 64
+    "tests/directory/test_patch_scale.py",  # 59
+    "tests/browser/test_page.py",  # 45
+    "tests/directory/test_serving.py",  # 44
+    "tests/directory/test_bare_clone.py",  # 40, one test
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the longest files first (:data:`LONGEST_FIRST`); the rest keep their order,
+    and every file its tests' order."""
+    rank = {path: position for position, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 #: where a bare clone's tests unpack the packaged snapshot (kept between runs)
