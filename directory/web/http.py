@@ -236,11 +236,16 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
 
 
 def _not_modified_since(response: Response) -> bool:
-    """Whether the answer's Last-Modified is not after the request's If-Modified-Since (a
-    date that does not parse is ignored, RFC 9110 §13.1.3)."""
-    since = parse_date(request.environ["HTTP_IF_MODIFIED_SINCE"])
-    modified = response.last_modified
-    return since is not None and modified is not None and modified <= since
+    """Whether the answer's Last-Modified is not after the request's If-Modified-Since."""
+    return _changed_since(request.environ["HTTP_IF_MODIFIED_SINCE"], response) is False
+
+
+def _changed_since(sent: str, response: Response) -> bool | None:
+    """Whether the answer's Last-Modified is later than the HTTP date ``sent`` (the value of
+    If-Modified-Since or If-Unmodified-Since); None when either is missing, as a date that
+    does not parse is ignored (RFC 9110 §13.1.3, §13.1.4)."""
+    since, modified = parse_date(sent), response.last_modified
+    return None if since is None or modified is None else modified > since
 
 
 def _none_match(etag: str) -> bool:
@@ -472,13 +477,11 @@ def _preconditions(response: Response) -> Response:
     ``response`` when it stands (a Range is then answered as usual)."""
     environ = request.environ
     etag, weak = response.get_etag()
-    modified = response.last_modified
     if _PRECONDITIONS[0] in environ:
         sent = request.if_match
         failed = not sent.star_tag and (etag is None or weak or not sent.contains(etag))
     else:
-        since = parse_date(environ[_PRECONDITIONS[1]])
-        failed = since is not None and modified is not None and modified > since
+        failed = _changed_since(environ[_PRECONDITIONS[1]], response) is True
     if failed:
         current = f'"{etag}"' if etag and not weak else None
         headers = {"Vary": response.headers["Vary"]} if "Vary" in response.headers else {}
@@ -487,9 +490,10 @@ def _preconditions(response: Response) -> Response:
         problem = problem_response(
             {
                 "type": "about:blank", "title": "Precondition Failed", "status": 412,
-                "detail": "The answer is not the one named in If-Match (or has changed "
-                "since If-Unmodified-Since): GET it again for the current one. An ETag "
-                "names one coding of the answer (its :zstd or :gzip suffix).",
+                "detail": "The answer is not one named in If-Match (or, without If-Match, "
+                "its Last-Modified is later than If-Unmodified-Since): GET it again for "
+                "the current one. An ETag names one coding of the answer (its :zstd or "
+                ":gzip suffix).",
                 "code": "precondition-failed",
                 "current_etag": current,
             },

@@ -462,9 +462,9 @@ NOT_MODIFIED = {
 }
 
 PRECONDITION_FAILED = {
-    "description": "precondition-failed: the answer is not the one named in If-Match, or "
-    "changed after If-Unmodified-Since (`current_etag` and the ETag header name the "
-    "current one)",
+    "description": "precondition-failed: the answer's ETag, as this request gets it, is "
+    "not one named in If-Match, or (without If-Match) its Last-Modified is later than "
+    "If-Unmodified-Since (`current_etag` and the ETag header name the current one)",
     "headers": {"ETag": "ETag"},
     "content": {http.PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
