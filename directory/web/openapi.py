@@ -360,8 +360,8 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "When the data the answer was read from was loaded, or the last "
         "midnight if later (answers depend on the day: UTC's for grant statuses, London's "
         "for an opportunity's days left, so in summer also 23:00 UTC); absent on answers "
-        "that read no loaded data, and on those that change without it (opportunities, "
-        "records changed over the API, import runs, feedback: their ETag hashes the body)",
+        "that read no loaded data, and on those that change without it (opportunities, a "
+        "service, records changed over the API, import runs, feedback: their ETag hashes the body)",
         "schema": {"type": "string"},
     },
     "Link": {
