@@ -59,10 +59,12 @@ gunicorn.util.write_error = _write_problem
 
 
 def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
-    """Before a worker takes requests, it makes its geography snapshot and directory index
-    (``directory.web.state.warm``): 12-20 s at 100,000 services, which the first request
-    a worker answered used to wait for (a restarted worker's, while the others served;
-    every worker's at a start, when /ready answered before any could answer a patch). A
+    """Before a worker takes requests, it makes its geography snapshot, its postcode table
+    when postcodes are kept, and its directory index (``directory.web.state.warm``): 12-20
+    s at 100,000 services, which the first request a worker answered used to wait for (a
+    restarted worker's, while the others served; every worker's at a start, when /ready
+    answered before any could answer a patch; and its first lookup by postcode, which
+    read every postcode's row when they are kept: 0.6 s at demo size on PostgreSQL). A
     thread builds while this one tells the arbiter the worker is alive (it restarts a
     worker silent for ``timeout``). A failure (the database not reachable yet) is logged
     and the worker starts anyway: its first request tries again, and answers the problem
