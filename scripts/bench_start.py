@@ -12,10 +12,19 @@ the wait is before ``/health`` answers, and the first patches take milliseconds.
 ``git worktree`` of older code (``--code``) the first patches waited for the build instead.
 Also prints each worker's logged build time.
 
+``--postgres`` starts a throwaway PostgreSQL 15 cluster (as the tests start theirs) with
+the demo directory (``directory init`` and ``directory demo load``) instead of
+``--database-url``: there a worker also keeps every postcode's row, which its warm start
+reads (before 2 December evening, the first lookup by postcode read them while it waited).
+``--code`` may be given more than once, with ``--runs N``: each run serves each tree in
+turn on the same database (``PYTHONPATH`` set to the tree), so that before and after are
+measured alternately.
+
 Usage::
 
     .venv/bin/python scripts/bench_start.py --database-url sqlite:////path/to/100k.sqlite3 \
-        [--workers 2] [--first 8] [--code DIR] [--data-dir ../shared/data]
+        [--workers 2] [--first 8] [--code DIR ...] [--runs 1] [--data-dir ../shared/data]
+    .venv/bin/python scripts/bench_start.py --postgres [--code DIR ...] [--runs 2]
 
 Exit status 0 when it ran; 1 on any error.
 """
@@ -35,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.postgres
 
 from _benchlib import (  # noqa: E402
     REPO_ROOT,
@@ -43,7 +53,10 @@ from _benchlib import (  # noqa: E402
     directory_env,
     free_port,
     http_get,
+    init_database,
+    load_demo,
     positive,
+    throwaway_postgres,
     venv_tool,
 )
 from bench_api import patch_path, sample_postcodes  # noqa: E402
@@ -51,17 +64,18 @@ from bench_api import patch_path, sample_postcodes  # noqa: E402
 MADE = re.compile(r"worker (\d+) made its directory index in ([0-9.]+) s")
 
 
-def run(args: argparse.Namespace) -> dict[str, object]:
+def run(args: argparse.Namespace, code: Path) -> dict[str, object]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     instance = Path(tempfile.mkdtemp(prefix="bench-start-"))
     env = directory_env(args.database_url, instance, args.data_dir, log_level="INFO")
+    env["PYTHONPATH"] = str(code)  # that tree's package, not the one the venv installed
     paths = [patch_path(pc) for pc in sample_postcodes(args.data_dir, args.first)]
     log = instance / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
             [venv_tool("directory"), "serve", "--port", str(port), "--workers", str(args.workers)],
-            cwd=args.code, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=code, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
     started = time.monotonic()
@@ -95,7 +109,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             server.wait(30)
     builds = [(int(pid), float(s)) for pid, s in MADE.findall(log.read_text())]
     return {
-        "code": str(args.code),
+        "code": str(code),
         "workers": args.workers,
         "health_first_s": round(health, 2),
         "first_patches_s": [round(t, 3) for t in firsts],
@@ -106,30 +120,60 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", required=True, help="an initialised database")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--database-url", help="an initialised database")
+    where.add_argument(
+        "--postgres", action="store_true",
+        help="a throwaway PostgreSQL 15 cluster with the demo directory",
+    )  # fmt: skip
     parser.add_argument("--workers", type=positive(int), default=2)
     parser.add_argument("--first", type=positive(int), default=8, help="patches sent at once")
-    parser.add_argument("--code", type=Path, default=REPO_ROOT, help="checkout to serve from")
+    parser.add_argument(
+        "--code", type=Path, action="append",
+        help="checkout to serve from (more than once: each in turn; default this one)",
+    )  # fmt: skip
+    parser.add_argument("--runs", type=positive(int), default=1, help="rounds over --code")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--timeout", type=positive(float), default=180.0)
     args = parser.parse_args()
     args.data_dir = args.data_dir or default_data_dir()
+    codes = [code.resolve() for code in args.code or [REPO_ROOT]]
     try:
-        result = run(args)
+        if args.postgres:
+            with throwaway_postgres("bench_start") as url:
+                args.database_url = url
+                env = directory_env(
+                    url, Path(tempfile.mkdtemp(prefix="bench-start-")), args.data_dir
+                )
+                made = init_database(env, args.data_dir), load_demo(env, args.data_dir)
+                print(
+                    f"demo directory on PostgreSQL: init {made[0]:.1f} s, demo load {made[1]:.1f} s"
+                )
+                _measure(args, codes)
+        else:
+            _measure(args, codes)
     except (BenchError, OSError) as error:  # OSError: a request that timed out or failed
         print(f"error: {error}", file=sys.stderr)
         return 1
-    firsts = result["first_patches_s"]
-    assert isinstance(firsts, list)
-    print(f"code: {result['code']}, {args.workers} workers, {args.database_url}")
-    print(f"/health first answered after {result['health_first_s']} s")
-    print(
-        f"first {len(firsts)} patches at once: median {statistics.median(firsts):.3f} s, "
-        f"slowest {max(firsts):.3f} s; all answered {result['all_answered_s']} s after the start"
-    )
-    builds = result["builds_s"] or "none logged (code without the warm start)"
-    print(f"workers' logged index builds (s): {builds}")
     return 0
+
+
+def _measure(args: argparse.Namespace, codes: list[Path]) -> None:
+    """Each run serves each tree in turn, and prints what it measured."""
+    for number in range(args.runs):
+        for code in codes:
+            result = run(args, code)
+            firsts = result["first_patches_s"]
+            assert isinstance(firsts, list)
+            print(f"\nrun {number + 1}, code: {code}, {args.workers} workers, {args.database_url}")
+            print(f"/health first answered after {result['health_first_s']} s")
+            print(
+                f"first {len(firsts)} patches at once: median {statistics.median(firsts):.3f} s, "
+                f"slowest {max(firsts):.3f} s; all answered {result['all_answered_s']} s after "
+                "the start"
+            )
+            builds = result["builds_s"] or "none logged (code without the warm start)"
+            print(f"workers' logged index builds (s): {builds}", flush=True)
 
 
 if __name__ == "__main__":
