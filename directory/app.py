@@ -52,8 +52,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings=settings,
         db=db,
         geography=GeographyCache(
-            settings.data_version_ttl, on_rebuild=settle, keep_postcodes=settings.keep_postcodes
-        ),
+            settings.data_version_ttl,
+            on_rebuild=settle,
+            keep_postcodes=settings.keep_postcodes,
+            # serving: postcodes not read yet are read by a thread, the database meanwhile
+            read_postcodes_with=(
+                db.engine.connect if settings.index_rebuild == "background" else None
+            ),
+        ),  # fmt: skip
         facts=FactsCache(),
         directory=DirectoryCache(
             on_rebuild=settle, background=settings.index_rebuild == "background"

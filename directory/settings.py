@@ -92,9 +92,10 @@ class Settings:
     freeze_heap: bool = True
     #: "background": after an import a worker answers from its previous directory index
     #: while a thread builds the next (no request waits for it), and each build makes every
-    #: ward's patch parts before it serves; "inline": the first request after an import
-    #: builds it and waits, and each ward's first patch makes its parts (the tests, which
-    #: read their own writes at once)
+    #: ward's patch parts before it serves, and kept postcodes not read yet are read by a
+    #: thread while lookups ask the database; "inline": the first request after an import
+    #: builds it and waits, each ward's first patch makes its parts and the first lookup
+    #: reads the postcodes (the tests, which read their own writes at once)
     index_rebuild: str = "background"
     #: where rate-limit counters are kept: "memory" (each worker its own), "database" (the
     #: directory's database: shared by every worker and server) or a storage URI the

@@ -7,6 +7,7 @@ name index, held in memory per process and rebuilt when the data version changes
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -40,6 +41,8 @@ from geodata.errors import InvalidPostcodeError as GeodataInvalidPostcode
 from geodata.index import AreaIndex
 from geodata.names import NameMatcher
 from geodata.postcodes import Postcode, parse_outcode, parse_postcode
+
+log = logging.getLogger(__name__)
 
 AREA_TYPES = ("region", "bcu", "borough", "ward")
 LONDON = "E12000007"
@@ -88,10 +91,16 @@ class GeographySnapshot:
     _boundary_bytes: int = 0
     _hierarchies: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    #: keep every postcode's row in the worker (``Settings.keep_postcodes``), read on first use
+    #: keep every postcode's row in the worker (``Settings.keep_postcodes``)
     keep_postcodes: bool = False
+    #: opens a connection of its own (``Engine.connect``): set when serving, where a table
+    #: not read yet is read by a thread while lookups ask the database; else the first
+    #: lookup reads it and waits (the tests)
+    read_postcodes_with: Callable[[], Any] | None = None
     _postcodes: PostcodeTable | None = None
     _postcodes_lock: threading.Lock = field(default_factory=threading.Lock)
+    _postcodes_reader: threading.Thread | None = None
+    _postcodes_retry_at: float = 0.0
 
     @classmethod
     def build(cls, repo: GeographyRepository, version: DataVersion) -> GeographySnapshot:
@@ -156,17 +165,52 @@ class GeographySnapshot:
 
     # -- helpers used by the use cases ----------------------------------------------
     def postcode_table(self, repo: GeographyRepository) -> PostcodeTable | None:
-        """The postcodes kept in memory (read once, on the first lookup), or None when they
-        are looked up in the database."""
+        """The postcodes kept in memory, or None when they are looked up in the database:
+        not kept, or (serving) not read yet, while a thread reads them. A served worker
+        reads them before it takes requests (:meth:`read_postcodes`); a snapshot made for a
+        new geography release reads them in that thread, so no request waits for them."""
         if not self.keep_postcodes:
             return None
         table = self._postcodes
         if table is None:
-            with self._postcodes_lock:
-                if self._postcodes is None:
-                    self._postcodes = PostcodeTable(repo.every_postcode())
-                table = self._postcodes
+            if self.read_postcodes_with is not None:
+                self._read_postcodes_in_background(self.read_postcodes_with)
+                return None
+            table = self.read_postcodes(repo)
         return table
+
+    def read_postcodes(self, repo: GeographyRepository) -> PostcodeTable:
+        """Every postcode's row, read now unless read already (0.6-1.5 s for London's)."""
+        with self._postcodes_lock:
+            if self._postcodes is None:
+                self._postcodes = PostcodeTable(repo.every_postcode())
+            return self._postcodes
+
+    #: seconds before a failed background read of the postcodes is tried again
+    POSTCODES_RETRY_S = 30.0
+
+    def _read_postcodes_in_background(self, connect: Callable[[], Any]) -> None:
+        """Start a thread reading every postcode on a connection of its own, unless one is
+        reading them or the last failed less than POSTCODES_RETRY_S ago."""
+
+        def read() -> None:
+            try:
+                with connect() as connection:
+                    self.read_postcodes(GeographyRepository(connection))
+            except Exception:  # lookups ask the database meanwhile; tried again later
+                log.exception("reading every postcode failed; lookups ask the database")
+                self._postcodes_retry_at = time.monotonic() + self.POSTCODES_RETRY_S
+
+        with self._lock:
+            reader = self._postcodes_reader
+            if (reader is not None and reader.is_alive()) or (
+                time.monotonic() < self._postcodes_retry_at
+            ):
+                return
+            self._postcodes_reader = threading.Thread(
+                target=read, name="directory-postcodes", daemon=True
+            )
+            self._postcodes_reader.start()
 
     def area(self, code: str) -> AreaInfo:
         return self.areas[code]
@@ -212,10 +256,12 @@ class GeographyCache:
 
     def __init__(
         self, ttl: float, on_rebuild: Callable[[], None] | None = None,
-        keep_postcodes: bool = False,
+        keep_postcodes: bool = False, read_postcodes_with: Callable[[], Any] | None = None,
     ) -> None:  # fmt: skip
         self.ttl = ttl
         self.keep_postcodes = keep_postcodes
+        #: each snapshot's ``read_postcodes_with`` (serving: read in the background)
+        self.read_postcodes_with = read_postcodes_with
         self._on_rebuild = on_rebuild  # called after a new snapshot is built (heap.settle)
         self._snapshot: GeographySnapshot | None = None
         self._checked = 0.0
@@ -263,6 +309,7 @@ class GeographyCache:
                 else:
                     self._snapshot = GeographySnapshot.build(repo, version)
                     self._snapshot.keep_postcodes = self.keep_postcodes
+                    self._snapshot.read_postcodes_with = self.read_postcodes_with
                     if self._on_rebuild is not None:
                         self._on_rebuild()
             self._checked = now

@@ -117,7 +117,8 @@ def warm(app: Flask) -> DirectoryIndex:
     with app.app_context():
         try:
             reads = directory_reads()
-            reads.snap.postcode_table(reads.repo)  # None, reading nothing, when not kept
+            if reads.snap.keep_postcodes:
+                reads.snap.read_postcodes(reads.repo)
             return reads.index
         finally:
             end_request()

@@ -5,6 +5,8 @@ it, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,6 +97,45 @@ def test_a_worker_reads_them_before_it_takes_requests(shared_demo_app):
     finally:
         for app in (warmed, cold):
             app.extensions["directory"].db.dispose()
+
+
+def test_served_a_snapshot_without_them_asks_the_database_while_a_thread_reads_them(
+    shared_demo_app,
+):
+    """Serving (``index_rebuild`` background), a snapshot whose postcodes are not read yet
+    (a new geography release's, or a worker not warmed) answers from the database while a
+    thread of its own reads them: no request reads every postcode, and the answers are the
+    same before and after."""
+    settings = shared_demo_app.extensions["directory"].settings.with_overrides(
+        postcodes_in_memory="on", index_rebuild="background"
+    )
+    app = create_app(settings)
+    state = app.extensions["directory"]
+    readers: list[str] = []
+
+    def seen(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "ORDER BY postcode.canonical" in statement:
+            readers.append(threading.current_thread().name)
+
+    event.listen(state.db.engine, "before_cursor_execute", seen)
+    try:
+        client = app.test_client()
+        urls = ["/api/v1/postcodes/SE1%207PB", "/api/v1/patch?postcode=E2%200AA"]
+        before = [client.get(url) for url in urls]
+        assert [r.status_code for r in before] == [200, 200]
+        with state.db.engine.connect() as connection:
+            repo = GeographyRepository(connection)
+            snap = state.geography.get(repo)
+            deadline = time.monotonic() + 60
+            while snap.postcode_table(repo) is None:
+                assert time.monotonic() < deadline, "the postcodes were never read"
+                time.sleep(0.05)
+        after = [client.get(url) for url in urls]
+        assert [r.get_json() for r in after] == [r.get_json() for r in before]
+        assert len(readers) > 30 and set(readers) == {"directory-postcodes"}
+    finally:
+        event.remove(state.db.engine, "before_cursor_execute", seen)
+        state.db.dispose()
 
 
 def _sample(rows: list[Any]) -> list[str]:
