@@ -56,8 +56,11 @@ def create_app(settings: Settings | None = None) -> Flask:
             on_rebuild=settle,
             keep_postcodes=settings.keep_postcodes,
             # serving: postcodes not read yet are read by a thread, the database meanwhile
+            # (not an in-memory SQLite database: a thread's connection would see another)
             read_postcodes_with=(
-                db.engine.connect if settings.index_rebuild == "background" else None
+                db.engine.connect
+                if settings.index_rebuild == "background" and db.keeps_read_connections
+                else None
             ),
         ),  # fmt: skip
         facts=FactsCache(),

@@ -18,7 +18,8 @@ the demo directory (``directory init`` and ``directory demo load``) instead of
 reads (before 2 December evening, the first lookup by postcode read them while it waited).
 ``--code`` may be given more than once, with ``--runs N``: each run serves each tree in
 turn on the same database (``PYTHONPATH`` set to the tree), so that before and after are
-measured alternately.
+measured alternately. (``--postgres`` makes the database with this checkout's code:
+an older tree is served on the newest schema.)
 
 Usage::
 
@@ -69,7 +70,8 @@ def run(args: argparse.Namespace, code: Path) -> dict[str, object]:
     base = f"http://127.0.0.1:{port}"
     instance = Path(tempfile.mkdtemp(prefix="bench-start-"))
     env = directory_env(args.database_url, instance, args.data_dir, log_level="INFO")
-    env["PYTHONPATH"] = str(code)  # that tree's package, not the one the venv installed
+    # that tree's package, not the one the venv installed
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     paths = [patch_path(pc) for pc in sample_postcodes(args.data_dir, args.first)]
     log = instance / "serve.log"
     with log.open("wb") as out:

@@ -296,7 +296,7 @@ def moderate(
     except LockHeldError as error:
         raise WriteLockedError(str(error)) from None
     finally:
-        geography.invalidate()
+        geography.expire()
     return body
 
 

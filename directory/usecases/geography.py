@@ -207,10 +207,14 @@ class GeographySnapshot:
                 time.monotonic() < self._postcodes_retry_at
             ):
                 return
-            self._postcodes_reader = threading.Thread(
-                target=read, name="directory-postcodes", daemon=True
-            )
-            self._postcodes_reader.start()
+            reader = threading.Thread(target=read, name="directory-postcodes", daemon=True)
+            try:
+                reader.start()
+            except RuntimeError:  # no thread to be had (shutting down): the database answers
+                log.warning("could not start reading every postcode; lookups ask the database")
+                self._postcodes_retry_at = time.monotonic() + self.POSTCODES_RETRY_S
+                return
+            self._postcodes_reader = reader
 
     def area(self, code: str) -> AreaInfo:
         return self.areas[code]

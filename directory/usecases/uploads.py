@@ -96,7 +96,7 @@ def import_upload(
     except ScratchFullError as error:
         raise InsufficientStorageError(str(error)) from None
     finally:
-        geography.invalidate()
+        geography.expire()
     if report.status == "failed":
         errors = sum(1 for p in report.problems if p.severity == "error")
         raise ImportFailedError(

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 from flask import Flask
+from sqlalchemy import event as sql_event
 
 from directory import create_app
 from directory.usecases import opportunities as uc
@@ -424,6 +425,31 @@ def test_create_by_role(write_app: Flask, keys: dict[str, str]) -> None:
     assert created["r-admin"]["url"] == body["url"]
     assert created["r-admin"]["summary"].startswith("Opportunity 'Round r-admin' added by ")
     assert {a["code"] for a in created["r-admin"]["areas"]} == {"E09000022"}
+
+
+def test_a_write_keeps_the_postcodes_a_worker_holds(write_app: Flask, keys: dict[str, str]) -> None:
+    """An opportunity written through a worker that keeps every postcode moves the data
+    version but not the geography: the worker keeps its postcodes (before, it dropped its
+    whole snapshot and read all 188,000 rows again), and its next patch shows the write."""
+    settings = write_app.extensions["directory"].settings
+    app = create_app(settings.with_overrides(postcodes_in_memory="on"))
+    engine = app.extensions["directory"].db.engine
+    chunks: list[str] = []
+
+    def seen(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "ORDER BY postcode.canonical" in statement:  # GeographyRepository.every_postcode
+            chunks.append(statement)
+
+    web_state.warm(app)
+    sql_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert post(app, new_body("r-kept"), keys["officer"]).status_code == 201
+        patch = get_json(app, "/api/v1/patch?postcode=SW2 1RW")["opportunities"]
+        assert "r-kept" in refs(patch["contents"])
+        assert chunks == []
+    finally:
+        sql_event.remove(engine, "before_cursor_execute", seen)
+        app.extensions["directory"].db.dispose()
 
 
 @pytest.mark.parametrize(

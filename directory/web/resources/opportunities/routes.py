@@ -205,7 +205,7 @@ def create_opportunity(body: dict[str, Any], principal: Principal) -> Response:
     answer = opportunities.create(
         app_state.db, snapshot(), app_state.settings, principal, body, web.now()
     )
-    app_state.geography.invalidate()
+    app_state.geography.expire()
     response = http.json_response(answer, status=201)
     response.headers["Location"] = answer["url"]
     return response
@@ -233,7 +233,7 @@ def update_opportunity(body: dict[str, Any], key: str, principal: Principal) -> 
     answer = opportunities.update(
         app_state.db, snapshot(), app_state.settings, principal, key, body, web.now(), _if_match
     )
-    app_state.geography.invalidate()
+    app_state.geography.expire()
     return http.json_response(answer)
 
 
@@ -250,5 +250,5 @@ def withdraw_opportunity(key: str, principal: Principal) -> Response:
     opportunities.withdraw(
         app_state.db, snapshot(), app_state.settings, principal, key, web.now(), _if_match
     )
-    app_state.geography.invalidate()
+    app_state.geography.expire()
     return Response(status=204)
