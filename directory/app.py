@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                 if settings.index_rebuild == "background" and db.keeps_read_connections
                 else None
             ),
-        ),  # fmt: skip
+        ),
         facts=FactsCache(),
         directory=DirectoryCache(
             on_rebuild=settle, background=settings.index_rebuild == "background"
