@@ -264,8 +264,12 @@ class GeographyCache:
     ) -> None:  # fmt: skip
         self.ttl = ttl
         self.keep_postcodes = keep_postcodes
-        #: each snapshot's ``read_postcodes_with`` (serving: read in the background)
+        #: the ``read_postcodes_with`` of each snapshot after the first (serving: a new
+        #: geography release's postcodes are read in the background); the first reads them
+        #: where it is first asked (a served worker's warm start, before it takes requests),
+        #: not beside the index build, which would leave the worker's heap the bigger for it
         self.read_postcodes_with = read_postcodes_with
+        self._replacing = False  # whether a snapshot was made before
         self._on_rebuild = on_rebuild  # called after a new snapshot is built (heap.settle)
         self._snapshot: GeographySnapshot | None = None
         self._checked = 0.0
@@ -313,7 +317,9 @@ class GeographyCache:
                 else:
                     self._snapshot = GeographySnapshot.build(repo, version)
                     self._snapshot.keep_postcodes = self.keep_postcodes
-                    self._snapshot.read_postcodes_with = self.read_postcodes_with
+                    if self._replacing:
+                        self._snapshot.read_postcodes_with = self.read_postcodes_with
+                    self._replacing = True
                     if self._on_rebuild is not None:
                         self._on_rebuild()
             self._checked = now
