@@ -93,9 +93,10 @@ class GeographySnapshot:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     #: keep every postcode's row in the worker (``Settings.keep_postcodes``)
     keep_postcodes: bool = False
-    #: opens a connection of its own (``Engine.connect``): set when serving, where a table
-    #: not read yet is read by a thread while lookups ask the database; else the first
-    #: lookup reads it and waits (the tests)
+    #: opens a connection of its own (``Engine.connect``): set when serving on a snapshot
+    #: after a worker's first (a new geography release's), whose table is read by a thread
+    #: while lookups ask the database; else the first lookup reads it and waits (a served
+    #: worker's warm start asks first, before it takes requests)
     read_postcodes_with: Callable[[], Any] | None = None
     _postcodes: PostcodeTable | None = None
     _postcodes_lock: threading.Lock = field(default_factory=threading.Lock)
