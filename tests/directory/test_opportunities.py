@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 from flask import Flask
-from sqlalchemy import event as sql_event
 
 from directory import create_app
 from directory.usecases import opportunities as uc
 from directory.web import state as web_state
 from tests.conftest import BACKENDS, demo_copy
 from tests.directory.test_keys import make_key
+from tests.directory.test_postcode_table import every_postcode_read
 
 LONDON = ZoneInfo("Europe/London")
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -433,22 +433,14 @@ def test_a_write_keeps_the_postcodes_a_worker_holds(write_app: Flask, keys: dict
     whole snapshot and read all 188,000 rows again), and its next patch shows the write."""
     settings = write_app.extensions["directory"].settings
     app = create_app(settings.with_overrides(postcodes_in_memory="on"))
-    engine = app.extensions["directory"].db.engine
-    chunks: list[str] = []
-
-    def seen(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "ORDER BY postcode.canonical" in statement:  # GeographyRepository.every_postcode
-            chunks.append(statement)
-
     web_state.warm(app)
-    sql_event.listen(engine, "before_cursor_execute", seen)
     try:
-        assert post(app, new_body("r-kept"), keys["officer"]).status_code == 201
-        patch = get_json(app, "/api/v1/patch?postcode=SW2 1RW")["opportunities"]
+        with every_postcode_read(app.extensions["directory"].db.engine) as readers:
+            assert post(app, new_body("r-kept"), keys["officer"]).status_code == 201
+            patch = get_json(app, "/api/v1/patch?postcode=SW2 1RW")["opportunities"]
         assert "r-kept" in refs(patch["contents"])
-        assert chunks == []
+        assert readers == []
     finally:
-        sql_event.remove(engine, "before_cursor_execute", seen)
         app.extensions["directory"].db.dispose()
 
 

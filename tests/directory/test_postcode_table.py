@@ -4,6 +4,7 @@ it, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -64,21 +65,28 @@ def test_auto_keeps_them_on_postgresql_only(shared_demo_app):
     assert state.geography.keep_postcodes is settings.keep_postcodes
 
 
-def _reads_every_postcode(app: Flask, url: str) -> tuple[int, int]:
-    """(status of GET ``url``, how many chunks of every postcode's row it read)."""
-    engine = app.extensions["directory"].db.engine
-    chunks: list[str] = []
+@contextlib.contextmanager
+def every_postcode_read(engine: Any) -> Iterator[list[str]]:
+    """Within the block, the name of the thread that ran each chunk of
+    ``GeographyRepository.every_postcode`` on ``engine`` (an empty list: none was read)."""
+    readers: list[str] = []
 
     def seen(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "ORDER BY postcode.canonical" in statement:  # GeographyRepository.every_postcode
-            chunks.append(statement)
+        if "ORDER BY postcode.canonical" in statement:  # every_postcode's chunks
+            readers.append(threading.current_thread().name)
 
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        status = app.test_client().get(url).status_code
+        yield readers
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-    return status, len(chunks)
+
+
+def _reads_every_postcode(app: Flask, url: str) -> tuple[int, int]:
+    """(status of GET ``url``, how many chunks of every postcode's row it read)."""
+    with every_postcode_read(app.extensions["directory"].db.engine) as readers:
+        status = app.test_client().get(url).status_code
+    return status, len(readers)
 
 
 def test_a_worker_reads_them_before_it_takes_requests(shared_demo_app):
@@ -110,35 +118,28 @@ def test_served_a_new_snapshot_asks_the_database_while_a_thread_reads_them(share
     )
     app = create_app(settings)
     state = app.extensions["directory"]
-    readers: list[str] = []
-
-    def seen(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "ORDER BY postcode.canonical" in statement:
-            readers.append(threading.current_thread().name)
-
-    event.listen(state.db.engine, "before_cursor_execute", seen)
     try:
-        client = app.test_client()
-        urls = ["/api/v1/postcodes/SE1%207PB", "/api/v1/patch?postcode=E2%200AA"]
-        first = [client.get(url) for url in urls]
-        assert readers and set(readers) == {threading.current_thread().name}  # the first
-        readers.clear()
-        state.geography.invalidate()  # as a new geography release
-        before = [client.get(url) for url in urls]
-        assert [r.status_code for r in before] == [200, 200]
-        with state.db.engine.connect() as connection:
-            repo = GeographyRepository(connection)
-            snap = state.geography.get(repo)
-            deadline = time.monotonic() + 60
-            while snap.postcode_table(repo) is None:
-                assert time.monotonic() < deadline, "the postcodes were never read"
-                time.sleep(0.05)
-        after = [client.get(url) for url in urls]
-        answers = [r.get_json() for r in first]
-        assert [r.get_json() for r in before] == answers == [r.get_json() for r in after]
-        assert len(readers) > 30 and set(readers) == {"directory-postcodes"}
+        with every_postcode_read(state.db.engine) as readers:
+            client = app.test_client()
+            urls = ["/api/v1/postcodes/SE1%207PB", "/api/v1/patch?postcode=E2%200AA"]
+            first = [client.get(url) for url in urls]
+            assert readers and set(readers) == {threading.current_thread().name}  # the first
+            readers.clear()
+            state.geography.invalidate()  # as a new geography release
+            before = [client.get(url) for url in urls]
+            assert [r.status_code for r in before] == [200, 200]
+            with state.db.engine.connect() as connection:
+                repo = GeographyRepository(connection)
+                snap = state.geography.get(repo)
+                deadline = time.monotonic() + 60
+                while snap.postcode_table(repo) is None:
+                    assert time.monotonic() < deadline, "the postcodes were never read"
+                    time.sleep(0.05)
+            after = [client.get(url) for url in urls]
+            answers = [r.get_json() for r in first]
+            assert [r.get_json() for r in before] == answers == [r.get_json() for r in after]
+            assert len(readers) > 30 and set(readers) == {"directory-postcodes"}
     finally:
-        event.remove(state.db.engine, "before_cursor_execute", seen)
         state.db.dispose()
 
 
