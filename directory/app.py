@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import Flask
 from flask_compress import Compress
 from flask_cors import CORS
@@ -9,10 +12,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from directory.settings import Settings
 from directory.store.db import Database
-from directory.store.repositories.search import snapshot_reads
+from directory.store.repositories.search import SearchQueries
 from directory.usecases.boxes import BoxIndexCache
 from directory.usecases.facts import FactsCache
 from directory.usecases.geography import GeographyCache
+from directory.usecases.hsds import HsdsIdCache
 from directory.usecases.patch import DirectoryCache
 from directory.web import heap, http, limits, logs, openapi
 from directory.web.api import Api
@@ -48,6 +52,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     db = Database(settings)
     # keep the collector off the long-lived caches once they are built (directory/web/heap.py)
     settle = heap.settle if settings.freeze_heap else None
+    # serving, what an import makes stale is made again on a thread while the previous
+    # answers; what a thread reads on a connection of its own needs a database it can see
+    # (not an in-memory SQLite database: a thread's connection would see another)
+    serving = settings.index_rebuild == "background"
+    apart = serving and db.keeps_read_connections
     app.extensions["directory"] = AppState(
         settings=settings,
         db=db,
@@ -57,19 +66,14 @@ def create_app(settings: Settings | None = None) -> Flask:
             keep_postcodes=settings.keep_postcodes,
             # serving: postcodes not read yet are read by a thread, the database meanwhile
             # (not an in-memory SQLite database: a thread's connection would see another)
-            read_postcodes_with=(
-                db.engine.connect
-                if settings.index_rebuild == "background" and db.keeps_read_connections
-                else None
-            ),
+            read_postcodes_with=db.engine.connect if apart else None,
         ),
-        facts=FactsCache(),
-        directory=DirectoryCache(
-            on_rebuild=settle, background=settings.index_rebuild == "background"
-        ),
+        facts=FactsCache(background=apart),
+        directory=DirectoryCache(on_rebuild=settle, background=serving),
+        hsds_ids=HsdsIdCache(background=apart),
         boxes=BoxIndexCache(
-            lambda: snapshot_reads(db.engine),
-            background=settings.index_rebuild == "background",
+            lambda: _search_apart(db),
+            background=serving,
             features_bytes=settings.features_cache_mb << 20,
             on_rebuild=heap.trim if settings.freeze_heap else None,
         ),
@@ -118,3 +122,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     # the public page at / and Leaflet from the XStatic-Leaflet package (directory/site)
     app.register_blueprint(site)
     return app
+
+
+@contextmanager
+def _search_apart(db: Database) -> Iterator[SearchQueries]:
+    """The search's reads on a connection of their own, in one snapshot (the box arrays)."""
+    with db.snapshot() as connection:
+        yield SearchQueries(connection)

@@ -141,6 +141,17 @@ class Database:
         self._idle.append((connection, time.monotonic()))
 
     @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A connection of its own whose reads all see one snapshot (PostgreSQL: REPEATABLE
+        READ; SQLite: one read transaction), for what a thread reads apart from requests
+        (the directory index, the box arrays, the funding facts, the HSDS id index)."""
+        with self.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield connection
+
+    @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on error."""
         with self.sessions() as session, session.begin():

@@ -24,9 +24,7 @@ answer any box. Filters the arrays do not hold (text, a point, grants' programme
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -34,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from directory.store.repositories.search import Box, Filters, SearchQueries, cell_ranges
+from directory.usecases.background import BackgroundJob
 from directory.usecases.shared import Kept
 
 #: a box (its padded British National Grid envelope) at least this big builds the arrays
@@ -43,8 +42,6 @@ BIG_BOX_M2 = 25e6
 #: the sorts a page can be chosen for in memory (those that do not depend on the request)
 SORTS = ("name", "updated")
 _NO_CELL = np.iinfo(np.int64).min
-
-logger = logging.getLogger(__name__)
 
 
 def supported(f: Filters) -> bool:
@@ -238,9 +235,6 @@ class BoxIndexCache:
     request waits for a build. Without, the request builds them (tests: the answers of the
     arrays at once)."""
 
-    #: seconds before a failed background build is tried again
-    RETRY_S = 30.0
-
     def __init__(
         self,
         reader: Callable[[], AbstractContextManager[SearchQueries]] | None = None,
@@ -256,8 +250,8 @@ class BoxIndexCache:
         self._lock = threading.Lock()
         self.reader = reader
         self.background = background and reader is not None
-        self._building: threading.Thread | None = None
-        self._retry_at = 0.0
+        #: the background builds (SQL answers meanwhile; after a failure, 30 s later)
+        self.builds = BackgroundJob("box-index", "building the box arrays in the background failed")
 
     def get(
         self, repo: SearchQueries, *, build: bool, version: int | None = None
@@ -276,7 +270,7 @@ class BoxIndexCache:
         if not build:
             return None
         if self.background:
-            self._start(version)
+            self.builds.start(self._build)
             return None
         with self._lock:
             index = self._index
@@ -292,24 +286,11 @@ class BoxIndexCache:
             self._index = index
         return index
 
-    def _start(self, version: int | None) -> None:
-        with self._lock:
-            busy = self._building is not None and self._building.is_alive()
-            if busy or time.monotonic() < self._retry_at:
-                return
-            self._building = threading.Thread(target=self._build, name="box-index", daemon=True)
-            self._building.start()
-
     def _build(self) -> None:
         assert self.reader is not None
-        try:
-            with self.reader() as repo:
-                index = BoxIndex(repo, repo.data_version_id(), self.features_bytes)
-                index.warm(repo)
-        except Exception:  # noqa: BLE001 - SQL answers meanwhile; tried again later
-            logger.exception("building the box arrays in the background failed")
-            self._retry_at = time.monotonic() + self.RETRY_S
-            return
+        with self.reader() as repo:
+            index = BoxIndex(repo, repo.data_version_id(), self.features_bytes)
+            index.warm(repo)
         with self._lock:
             self._install(index)
         if self._on_rebuild is not None:
@@ -317,9 +298,7 @@ class BoxIndexCache:
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for a background build to finish (benchmarks, tests)."""
-        building = self._building
-        if building is not None:
-            building.join(timeout)
+        self.builds.wait(timeout)
 
 
 def service_page(

@@ -7,7 +7,6 @@ name index, held in memory per process and rebuilt when the data version changes
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -34,6 +33,7 @@ from directory.errors import (
 )
 from directory.settings import Settings
 from directory.store.repositories.geography import DataVersion, GeographyRepository
+from directory.usecases.background import BackgroundJob
 from directory.usecases.postcode_table import PostcodeTable
 from directory.usecases.shared import Extended, compact
 from geodata import crs
@@ -41,8 +41,6 @@ from geodata.errors import InvalidPostcodeError as GeodataInvalidPostcode
 from geodata.index import AreaIndex
 from geodata.names import NameMatcher
 from geodata.postcodes import Postcode, parse_outcode, parse_postcode
-
-log = logging.getLogger(__name__)
 
 AREA_TYPES = ("region", "bcu", "borough", "ward")
 LONDON = "E12000007"
@@ -100,8 +98,13 @@ class GeographySnapshot:
     read_postcodes_with: Callable[[], Any] | None = None
     _postcodes: PostcodeTable | None = None
     _postcodes_lock: threading.Lock = field(default_factory=threading.Lock)
-    _postcodes_reader: threading.Thread | None = None
-    _postcodes_retry_at: float = 0.0
+    #: the thread reading them (a failure is logged: lookups ask the database, and it is
+    #: tried again 30 s later)
+    _postcodes_job: BackgroundJob = field(
+        default_factory=lambda: BackgroundJob(
+            "directory-postcodes", "reading every postcode failed; lookups ask the database"
+        )
+    )
 
     @classmethod
     def build(cls, repo: GeographyRepository, version: DataVersion) -> GeographySnapshot:
@@ -187,35 +190,15 @@ class GeographySnapshot:
                 self._postcodes = PostcodeTable(repo.every_postcode())
             return self._postcodes
 
-    #: seconds before a failed background read of the postcodes is tried again
-    POSTCODES_RETRY_S = 30.0
-
     def _read_postcodes_in_background(self, connect: Callable[[], Any]) -> None:
         """Start a thread reading every postcode on a connection of its own, unless one is
-        reading them or the last failed less than POSTCODES_RETRY_S ago."""
+        reading them or the last failed less than 30 s ago."""
 
         def read() -> None:
-            try:
-                with connect() as connection:
-                    self.read_postcodes(GeographyRepository(connection))
-            except Exception:  # lookups ask the database meanwhile; tried again later
-                log.exception("reading every postcode failed; lookups ask the database")
-                self._postcodes_retry_at = time.monotonic() + self.POSTCODES_RETRY_S
+            with connect() as connection:
+                self.read_postcodes(GeographyRepository(connection))
 
-        with self._lock:
-            reader = self._postcodes_reader
-            if (reader is not None and reader.is_alive()) or (
-                time.monotonic() < self._postcodes_retry_at
-            ):
-                return
-            reader = threading.Thread(target=read, name="directory-postcodes", daemon=True)
-            try:
-                reader.start()
-            except RuntimeError:  # no thread to be had (shutting down): the database answers
-                log.warning("could not start reading every postcode; lookups ask the database")
-                self._postcodes_retry_at = time.monotonic() + self.POSTCODES_RETRY_S
-                return
-            self._postcodes_reader = reader
+        self._postcodes_job.start(read)
 
     def area(self, code: str) -> AreaInfo:
         return self.areas[code]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -62,10 +63,16 @@ def hsds_reads() -> tuple[Reads, GeographyRepository]:
     snap = _snapshot(app_state)
     repo = HsdsQueries(connection())
     version = snap.version.id
-    reads = Reads(
-        repo=repo, catalogue=CatalogueQueries(repo.db), snap=snap,
-        index=lambda: app_state.hsds_ids.get(version, lambda: HsdsIds.build(repo, version)),
-    )  # fmt: skip
+
+    def build_apart() -> HsdsIds:
+        with app_state.db.snapshot() as apart:
+            return HsdsIds.build(HsdsQueries(apart), version)
+
+    def index(latest: bool) -> HsdsIds:
+        build = lambda: HsdsIds.build(repo, version)  # noqa: E731
+        return app_state.hsds_ids.get(version, build, build_apart, latest=latest)
+
+    reads = Reads(repo=repo, catalogue=CatalogueQueries(repo.db), snap=snap, index=index)
     return reads, GeographyRepository(repo.db)
 
 
@@ -111,14 +118,16 @@ def warm(app: Flask) -> DirectoryIndex:
     postcode table when postcodes are kept (``DIRECTORY_POSTCODES_IN_MEMORY``: 0.6-1.5 s
     reading London's 188,000 rows, which the first lookup by postcode waited for) and the
     directory index of the current data version and day, every ward's patch parts
-    included when serving (12-20 s at 100,000 services). A server's worker calls it before
-    it takes requests (``directory.web.serving.gunicorn``), so that no request waits for
-    them; errors (a database not reachable yet) are the caller's."""
+    included when serving (12-20 s at 100,000 services), and the HSDS id index (1.2 s
+    there). A server's worker calls it before it takes requests
+    (``directory.web.serving.gunicorn``), so that no request waits for them; errors (a
+    database not reachable yet) are the caller's."""
     with app.app_context():
         try:
             reads = directory_reads()
             if reads.snap.keep_postcodes:
                 reads.snap.read_postcodes(reads.repo)
+            hsds_reads()[0].index(True)
             return reads.index
         finally:
             end_request()
@@ -133,10 +142,7 @@ def _index_builder(
     index answers, so that no ward's first patch pays for them."""
 
     def build() -> DirectoryIndex:
-        with app_state.db.engine.connect() as connection:
-            if connection.dialect.name == "postgresql":  # one snapshot for every query
-                connection = connection.execution_options(isolation_level="REPEATABLE READ")
-            connection.begin()
+        with app_state.db.snapshot() as connection:  # one snapshot for every query
             facts = app_state.facts.get(snap.version, FundingQueries(connection))
             index = DirectoryIndex.build(
                 CatalogueQueries(connection), facts, snap, app_state.settings, day
@@ -151,13 +157,26 @@ def _index_builder(
 
 def facts() -> FundingData:
     """The facts of the current data version (read once per version and process), shared by
-    the funding answers and the patch index."""
+    the funding answers and the patch index. Serving, after an import the previous
+    version's answer while a thread reads the new ones: then the answer's ETag hashes its
+    body (it may join them with the new version's rows) and it has no Last-Modified."""
     app_state = state()
-    return _facts(app_state, _snapshot(app_state))
+    snap = _snapshot(app_state)
+    data, current = app_state.facts.latest(
+        snap.version, FundingQueries(app_state.db.read_connection()), _funding_apart(app_state)
+    )
+    if not current:
+        etag_from_body()
+    return data
 
 
-def _facts(app_state: AppState, snap: GeographySnapshot) -> FundingData:
-    return app_state.facts.get(snap.version, FundingQueries(app_state.db.read_connection()))
+def _funding_apart(app_state: AppState) -> Callable[[], AbstractContextManager[FundingQueries]]:
+    @contextmanager
+    def reader() -> Iterator[FundingQueries]:
+        with app_state.db.snapshot() as connection:
+            yield FundingQueries(connection)
+
+    return reader
 
 
 def geography_repo() -> GeographyRepository:

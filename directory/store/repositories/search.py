@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, literal_column, not_, or_, select, union
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Row
 
 from directory.store.models import (
     DataRelease,
@@ -182,18 +181,6 @@ def _site_feature_columns() -> list[Any]:
         Service.name.label("service_name"), Service.status,
         Service.updated_at, Organisation.name.label("organisation_name"),
     ]  # fmt: skip
-
-
-@contextmanager
-def snapshot_reads(engine: Engine) -> Iterator[SearchQueries]:
-    """:class:`SearchQueries` on a connection of its own whose reads all see one snapshot
-    (PostgreSQL: REPEATABLE READ; SQLite: one read transaction), for a build of the box
-    arrays in the background."""
-    with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="REPEATABLE READ")
-        with connection.begin():
-            yield SearchQueries(connection)
 
 
 class SearchQueries:

@@ -6,9 +6,7 @@ statuses depend on the date) from the store's rows and the data version's facts.
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from directory.store.repositories.geography import (
     grid_cell,
 )
 from directory.store.repositories.opportunities import OpportunityQueries
+from directory.usecases.background import BackgroundJob
 from directory.usecases.catalogue import area_ref, contact, grant_flags, site_body
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import FundingData, GrantFact
@@ -32,8 +31,6 @@ from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.opportunities import patch_candidate
 from directory.usecases.patch.grid import SiteGrid
 from directory.usecases.shared import Kept, Shared, encode, kept_json
-
-logger = logging.getLogger(__name__)
 
 #: why a service is in a patch, strongest first (the sort order of the answer)
 RELATIONS = (
@@ -485,9 +482,6 @@ class DirectoryCache:
     meanwhile say which data version they are from. Without an index yet, or without
     ``background``, the request builds it."""
 
-    #: seconds before a failed background build is tried again
-    RETRY_S = 30.0
-
     def __init__(
         self, on_rebuild: Callable[[], None] | None = None, *, background: bool = False
     ) -> None:
@@ -495,10 +489,10 @@ class DirectoryCache:
         self._on_rebuild = on_rebuild  # called after a new index is built (heap.settle)
         self._lock = threading.Lock()
         self.background = background
-        self._building: threading.Thread | None = None
-        #: the last background build's failure (logged; another is tried after RETRY_S)
-        self.last_error: BaseException | None = None
-        self._retry_at = 0.0
+        #: the background builds (a failure is logged; another is tried 30 s later)
+        self.builds = BackgroundJob(
+            "directory-index", "building the directory index in the background failed"
+        )
 
     def invalidate(self) -> None:
         with self._lock:
@@ -520,14 +514,7 @@ class DirectoryCache:
             return index
         previous = self._index
         if self.background and previous is not None:
-            with self._lock:
-                idle = self._building is None or not self._building.is_alive()
-                if idle and time.monotonic() >= self._retry_at:
-                    self._building = threading.Thread(
-                        target=self._build_in_background, args=(version, today, build),
-                        name="directory-index", daemon=True,
-                    )  # fmt: skip
-                    self._building.start()
+            self.builds.start(lambda: self._build_in_background(version, today, build))
             return previous
         with self._lock:
             index = self.current(version, today)
@@ -537,23 +524,14 @@ class DirectoryCache:
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for a background build to finish (tests, and a worker shutting down)."""
-        building = self._building
-        if building is not None:
-            building.join(timeout)
+        self.builds.wait(timeout)
 
     def _build_in_background(self, version: int, today: date, build: Callable[[], DirectoryIndex]) -> None:  # fmt: skip
-        try:
-            index = build()
-        except Exception as exc:  # noqa: BLE001 - the previous index serves; retried later
-            logger.exception("building the directory index in the background failed")
-            self.last_error = exc
-            self._retry_at = time.monotonic() + self.RETRY_S
-            return
+        index = build()  # a failure: the previous index serves, and BackgroundJob retries
         with self._lock:
             old = self._index
             if old is None or (old.version, old.day) <= (version, today):
                 self._install(version, index)
-        self.last_error = None
 
     def _install(self, version: int, index: DirectoryIndex) -> DirectoryIndex:
         index.version = version

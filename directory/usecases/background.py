@@ -1,0 +1,118 @@
+"""Work a serving process does on a thread of its own so that no request waits for it: one
+job at a time (:class:`BackgroundJob`), and a value made once per data version whose
+previous one answers while the next is made (:class:`PerVersion`). The directory index,
+the box arrays, the kept postcodes, the funding facts and the HSDS id index use them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class BackgroundJob:
+    """Runs one job at a time on a daemon thread named ``name``. A job that fails is logged
+    (``failure``, the message) and kept as :attr:`last_error`; none starts again for
+    ``retry_s`` seconds (meanwhile what the job would replace answers, or the database)."""
+
+    def __init__(self, name: str, failure: str, *, retry_s: float = 30.0) -> None:
+        self.name = name
+        self.failure = failure
+        self.retry_s = retry_s
+        #: the last job's failure (None once one succeeds)
+        self.last_error: BaseException | None = None
+        #: no job starts before this (time.monotonic); tests set it to 0 to end the delay
+        self.retry_at = 0.0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self, job: Callable[[], object]) -> bool:
+        """Start ``job`` unless one is running or the last failed less than ``retry_s`` ago;
+        whether it started. No thread to be had (the interpreter shutting down) counts as a
+        failure."""
+        with self._lock:
+            if self.running or time.monotonic() < self.retry_at:
+                return False
+            thread = threading.Thread(target=self._run, args=(job,), name=self.name, daemon=True)
+            try:
+                thread.start()
+            except RuntimeError as exc:
+                self._failed(exc)
+                return False
+            self._thread = thread
+            return True
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the running job, if any, to end (tests, benchmarks, a worker stopping)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self, job: Callable[[], object]) -> None:
+        try:
+            job()
+        except Exception as exc:  # noqa: BLE001 - the caller's fallback answers meanwhile
+            self._failed(exc)
+            return
+        self.last_error = None
+
+    def _failed(self, exc: BaseException) -> None:
+        logger.error("%s", self.failure, exc_info=exc)
+        self.last_error = exc
+        self.retry_at = time.monotonic() + self.retry_s
+
+
+class PerVersion(Generic[T]):
+    """The value of the newest data version asked for, made once (per process).
+
+    :meth:`get` with the version's ``key`` answers the kept value when it is that version's.
+    Otherwise, with ``background`` and a value of an earlier version kept, it answers that
+    one at once and makes the new one on a thread (``make_apart``: on a connection of its
+    own); with none kept, or without ``background``, it makes it there and then (``make``),
+    and the caller waits. Making holds a lock, so a request that must wait for the value a
+    thread is making waits for that one rather than making its own."""
+
+    def __init__(self, name: str, *, background: bool = False) -> None:
+        self.background = background
+        self.job = BackgroundJob(name, f"making the {name} in the background failed")
+        self._key: Hashable = None
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def kept(self) -> tuple[T | None, Hashable]:
+        """The kept value and its version's key (None, None before the first)."""
+        return self._value, self._key
+
+    def get(
+        self, key: Hashable, make: Callable[[], T], make_apart: Callable[[], T] | None = None
+    ) -> tuple[T, Hashable]:
+        """The value for ``key`` (or, in the background, the previous one meanwhile) and
+        the key of the version it is."""
+        value, kept = self._value, self._key
+        if value is not None and kept == key:
+            return value, key
+        if self.background and value is not None and make_apart is not None:
+            self.job.start(lambda: self._make(key, make_apart))
+            return value, kept
+        return self._make(key, make), key
+
+    def _make(self, key: Hashable, make: Callable[[], T]) -> T:
+        with self._lock:
+            if self._value is None or self._key != key:
+                self._value = make()
+                self._key = key
+            return self._value
+
+    def wait(self, timeout: float | None = None) -> None:
+        self.job.wait(timeout)
