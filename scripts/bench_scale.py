@@ -20,7 +20,7 @@ For each size N (``--sizes``, default 1000,10000,50000,100000; ``--quick`` for 1
    waits for), the median 1 km bbox page, the median
    London-wide page of 100 of the OGC API ``sites`` and ``services`` collections, and the
    worker's RSS after a mixed warm-up (patches, bbox pages, services pages, a text search,
-   postcode lookups).
+   postcode lookups, the funding summary, an Open Referral page and lookup by id).
 
 Prints a markdown table per database and the ratios measured in the same run: time per row
 at each N against 10k, and the warm patch at each N against 1k. With ``--postgres`` the
@@ -241,8 +241,12 @@ def child_probe(warm_text: str, cold_text: str, rounds: int) -> dict[str, Any]:
         "/api/v1/organisations?per_page=100",
         "/api/v1/funding/summary?by=borough",
         *("/api/v1/postcodes/" + pc.replace(" ", "%20") for pc in warm + cold),
+        "/api/v1/hsds/services?per_page=50",
     ):
         get(url)
+    # and the Open Referral lookups by id, which hold every record's id (HsdsIds)
+    hsds = client.get("/api/v1/hsds/services?per_page=1").json["contents"][0]["id"]
+    get(f"/api/v1/hsds/services/{hsds}")
     return {
         "first_patch_s": first,
         "patch_warm_ms": statistics.median(per_postcode) * 1e3,

@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict, namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import orjson
+
 from directory.data.community_safety import rule as community_safety_rule
 from directory.ingest.values import add_months, whole_months
 from directory.store.repositories.funding import FundingQueries
 from directory.usecases.background import PerVersion
+from directory.usecases.shared import Kept, Shared, kept_json
 
 CRIME_MONTHS = 12
+#: the bytes of funding answers a worker keeps per data version (about 15 KB each)
+ANSWERS_BYTES = 4 * 2**20
 
 
 # -- the data, once per data version ------------------------------------------------------------
@@ -108,6 +113,24 @@ class FundingData:
     #: month (first day) → area code → recorded offences that month, every loaded month
     crime_by_month: dict[date, dict[str, int]] = field(default_factory=dict)
     _crime_windows: dict[date, CrimeFigures | None] = field(default_factory=dict)
+    #: the funding answers made from these facts (:meth:`answer`), as their JSON
+    _answers: Kept = field(default_factory=lambda: Kept(ANSWERS_BYTES))
+
+    def answer(self, key: Hashable, make: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
+        """The answer ``make`` makes, kept under ``key`` (the answer's name, the day and its
+        arguments) while these facts serve: a funding answer depends on nothing else (the
+        geography and settings change only with the facts). At 100,000 awards one takes
+        0.1-0.6 s to make, and the same answer again 0.1 ms."""
+        found = self._answers.get(key)
+        if found is None:
+            made = make()
+            found = Shared(dict(made))
+            try:
+                size = kept_json(found)
+            except orjson.JSONEncodeError:  # what orjson's plain mode cannot write: not kept
+                return made
+            self._answers.keep(key, found, size)
+        return found  # type: ignore[no-any-return]
 
     def crime_window(self, first: date) -> CrimeFigures | None:
         """Recorded offences in the 12 months from ``first`` (a first day), when every one of

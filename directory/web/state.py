@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -168,6 +168,17 @@ def facts() -> FundingData:
     if not current:
         etag_from_body()
     return data
+
+
+def funding_answer(
+    name: str, args: Mapping[str, Any], make: Callable[[FundingData], Mapping[str, Any]],
+    *path: str,
+) -> Response:  # fmt: skip
+    """The JSON response of a funding answer (``make``, from the facts), kept with the facts
+    by ``name``, the day, the path's parts and the query's arguments (scalars)."""
+    data = facts()
+    key = (name, today(), *path, *sorted(args.items()))
+    return http.json_response(data.answer(key, lambda: make(data)))
 
 
 def _funding_apart(app_state: AppState) -> Callable[[], AbstractContextManager[FundingQueries]]:

@@ -18,7 +18,7 @@ from directory.web.resources.funding.schemas import (
     FundingTimelinessArgsSchema,
     FundingTimelinessSchema,
 )
-from directory.web.state import facts, snapshot, state, today
+from directory.web.state import funding_answer, snapshot, state, today
 
 blp = Blueprint(
     "funding", __name__, url_prefix="/api/v1", description="Funding summaries, funding against need"
@@ -38,16 +38,13 @@ def funding_summary(args: dict[str, Any]) -> Response:
     adds an `apportioned_amount` and states the rule. With `area`, `headline` keeps the area's
     own awards apart from the shared, BCU-wide and London-wide awards reaching it (each in
     full, at its own scope): compare areas by `headline.own`."""
-    data = facts()
-    return http.json_response(
-        summary.funding_summary(
-            data, snapshot(), state().settings, today(), by=args["by"],
-            programme=args.get("programme"), financial_year_text=args.get("financial_year"),
-            area=args.get("area"), live_on=args.get("live_on"), apportion=args["apportion"],
-            include_regrants=args["include_regrants"],
-            include_other_programmes=args["include_other_programmes"],
-        )
-    )  # fmt: skip
+    return funding_answer("summary", args, lambda data: summary.funding_summary(
+        data, snapshot(), state().settings, today(), by=args["by"],
+        programme=args.get("programme"), financial_year_text=args.get("financial_year"),
+        area=args.get("area"), live_on=args.get("live_on"), apportion=args["apportion"],
+        include_regrants=args["include_regrants"],
+        include_other_programmes=args["include_other_programmes"],
+    ))  # fmt: skip
 
 
 @blp.route("/funding/need")
@@ -58,15 +55,12 @@ def funding_need(args: dict[str, Any]) -> Response:
     Police, latest 12 loaded months), amount per 1,000 residents and per 1,000 offences, the
     London average and the rank of each area by each measure, with the period of every
     figure."""
-    data = facts()
-    return http.json_response(
-        need.funding_need(
-            data, snapshot(), state().settings, today(), level=args["level"],
-            programme=args.get("programme"), financial_year_text=args.get("financial_year"),
-            apportion=args["apportion"], include_regrants=args["include_regrants"],
-            include_other_programmes=args["include_other_programmes"],
-        )
-    )  # fmt: skip
+    return funding_answer("need", args, lambda data: need.funding_need(
+        data, snapshot(), state().settings, today(), level=args["level"],
+        programme=args.get("programme"), financial_year_text=args.get("financial_year"),
+        apportion=args["apportion"], include_regrants=args["include_regrants"],
+        include_other_programmes=args["include_other_programmes"],
+    ))  # fmt: skip
 
 
 @blp.route("/funding/timeliness")
@@ -79,11 +73,9 @@ def funding_timeliness(args: dict[str, Any]) -> Response:
     after the period they fund began) and their share, median and worst delay in days, the
     money of the late and of all dated awards, and the worst award; the rule (`rule`) and
     the period covered are in the answer. Awards counted and placed as /funding/summary."""
-    return http.json_response(
-        timeliness.funding_timeliness(
-            facts(), snapshot(), by=args["by"], programme=args.get("programme"),
-            financial_year_text=args.get("financial_year"), area=args.get("area"),
-            include_regrants=args["include_regrants"],
-            include_other_programmes=args["include_other_programmes"],
-        )
-    )  # fmt: skip
+    return funding_answer("timeliness", args, lambda data: timeliness.funding_timeliness(
+        data, snapshot(), by=args["by"], programme=args.get("programme"),
+        financial_year_text=args.get("financial_year"), area=args.get("area"),
+        include_regrants=args["include_regrants"],
+        include_other_programmes=args["include_other_programmes"],
+    ))  # fmt: skip

@@ -18,7 +18,7 @@ from directory.web.resources.programmes.schemas import (
     ProgrammeListArgsSchema,
     ProgrammePageSchema,
 )
-from directory.web.state import facts, paged_response, snapshot, state, today
+from directory.web.state import facts, funding_answer, paged_response, snapshot, state, today
 
 blp = Blueprint(
     "programmes", __name__, url_prefix="/api/v1", description="Funding programmes and formulas"
@@ -50,12 +50,10 @@ def get_programme(args: dict[str, Any], programme_id: str) -> Response:
     beside its actual allocations: London-wide, per BCU and per borough, in all and per
     financial year, with each borough's share of the money beside its share of population and
     of recorded offences."""
-    return http.json_response(
-        programmes.programme_detail(
-            facts(), snapshot(), state().settings, today(), programme_id,
-            include_regrants=args["include_regrants"],
-        )
-    )  # fmt: skip
+    return funding_answer("programme", args, lambda data: programmes.programme_detail(
+        data, snapshot(), state().settings, today(), programme_id,
+        include_regrants=args["include_regrants"],
+    ), programme_id)  # fmt: skip
 
 
 @blp.route("/programmes/<string:programme_id>/fairness")
@@ -70,9 +68,7 @@ def get_programme_fairness(args: dict[str, Any], programme_id: str) -> Response:
     population, Spearman's rank correlation of money and offences, the boroughs furthest below
     and above their offence share, and the boroughs that got less than a neighbour in their
     BCU despite more offences; the method and its limits in words."""
-    return http.json_response(
-        fairness.programme_fairness(
-            facts(), snapshot(), programme_id, financial_year_text=args.get("financial_year"),
-            include_regrants=args["include_regrants"],
-        )
-    )  # fmt: skip
+    return funding_answer("fairness", args, lambda data: fairness.programme_fairness(
+        data, snapshot(), programme_id, financial_year_text=args.get("financial_year"),
+        include_regrants=args["include_regrants"],
+    ), programme_id)  # fmt: skip
