@@ -235,6 +235,25 @@ def process_tree_cpu(pid: int) -> float:
     return total / ticks
 
 
+def worker_memory(pid: int) -> dict[int, tuple[float, float]]:
+    """Each child of process ``pid`` (gunicorn's workers): its RSS now and its peak RSS
+    (``VmRSS``, ``VmHWM`` of ``/proc/<child>/status``), in MB."""
+    out = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if _stat_ticks(int(entry.name))[2] != pid:
+                continue
+            with open(f"/proc/{entry.name}/status", encoding="ascii") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except (OSError, ValueError, IndexError):  # gone meanwhile, or not ours to read
+            continue
+        rss, peak = (int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
+        out[int(entry.name)] = (rss, peak)
+    return out
+
+
 def children_cpu() -> float:
     """Seconds of CPU (user and system) used so far by this process's reaped children (a
     ``wrk`` run once it has exited)."""

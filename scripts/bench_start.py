@@ -52,9 +52,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.postgres
@@ -71,6 +73,7 @@ from _benchlib import (  # noqa: E402
     positive,
     throwaway_postgres,
     venv_tool,
+    worker_memory,
 )
 from bench_api import patch_path, sample_postcodes  # noqa: E402
 
@@ -119,7 +122,11 @@ def run(args: argparse.Namespace, code: Path) -> dict[str, object]:
         with ThreadPoolExecutor(len(paths)) as pool:
             firsts = list(pool.map(timed, paths))
         answered = time.monotonic() - started
-        after = _after_import(args, code, env, base, timed, paths[0]) if args.after_import else {}
+        after = (
+            _after_import(args, code, env, base, timed, paths[0], server.pid)
+            if args.after_import
+            else {}
+        )
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -147,8 +154,8 @@ AFTER_IMPORT = (
 
 def _after_import(
     args: argparse.Namespace, code: Path, env: dict[str, str], base: str,
-    timed: Callable[[str], float], patch: str,
-) -> dict[str, list[float]]:  # fmt: skip
+    timed: Callable[[str], float], patch: str, server: int,
+) -> dict[str, Any]:  # fmt: skip
     """Ask each route of a patch, the funding summary and an HSDS lookup by id until every
     worker has answered it, import one service with a grant (``directory import``, that
     tree's code), wait until the workers have seen the new data version, then send each
@@ -169,6 +176,8 @@ def _after_import(
         for route in routes.values():
             with ThreadPoolExecutor(2 * args.workers) as pool:
                 list(pool.map(timed, [route] * 2 * args.workers))
+    before = worker_memory(server)
+    tag = _etag(base + patch, args.timeout)
     ref = f"BENCH-AFTER-{time.time_ns()}"
     path = Path(env["DIRECTORY_INSTANCE_DIR"]) / "after-import.csv"
     path.write_text(AFTER_IMPORT.format(ref=ref), encoding="utf-8")
@@ -180,11 +189,29 @@ def _after_import(
         raise BenchError(f"directory import failed:\n{done.stdout}{done.stderr}")
     time.sleep(float(env["DIRECTORY_DATA_VERSION_TTL"]) + 0.5)  # every worker sees it
     routes["HSDS service, the new id"] = f"/api/v1/hsds/services/{service_uuid(ref)}"
-    times = {}
+    times: dict[str, Any] = {}
     for name, route in routes.items():
         with ThreadPoolExecutor(2 * args.workers) as pool:
             times[name] = [round(t, 3) for t in pool.map(timed, [route] * 2 * args.workers)]
+    # until every worker's patch has the new data version's ETag (its index rebuilt)
+    started, new = time.monotonic(), 0
+    while new < 4 * args.workers and time.monotonic() - started < args.timeout:
+        new = new + 1 if _etag(base + patch, args.timeout) != tag else 0
+        time.sleep(0.05)
+    times["rebuilt_s"] = round(time.monotonic() - started, 1)
+    after = worker_memory(server)
+    times["memory_mb"] = [
+        (round(before[pid][0]), round(before[pid][1]), round(rss), round(peak))
+        for pid, (rss, peak) in sorted(after.items())
+        if pid in before
+    ]
     return times
+
+
+def _etag(url: str, timeout: float) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (127.0.0.1 only)
+        response.read()
+        return str(response.headers["ETag"])
 
 
 def main() -> int:
@@ -249,12 +276,22 @@ def _measure(args: argparse.Namespace, codes: list[Path]) -> None:
             print(f"workers' logged index builds (s): {builds}", flush=True)
             after = result["after_import_s"]
             assert isinstance(after, dict)
+            memory = after.pop("memory_mb", [])
+            rebuilt = after.pop("rebuilt_s", None)
             for name, seconds in after.items():
                 print(
                     f"after an import, {name}: slowest {max(seconds):.3f} s, "
                     f"median {statistics.median(seconds):.3f} s ({seconds})",
                     flush=True,
                 )
+            if memory:
+                print(f"every worker's patch of the new version {rebuilt} s after those")
+                for rss, peak, rss_after, peak_after in memory:
+                    print(
+                        f"worker RSS {rss} MB (peak {peak}) before the import, {rss_after} MB "
+                        f"(peak {peak_after}) once rebuilt",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":
