@@ -124,6 +124,10 @@ class Settings:
     #: smallest). 1, as nginx's ``gzip_comp_level``: a 100 KB patch in a fifth to a quarter
     #: of level 6's CPU (0.21–0.26 against 1.1 ms), 25% bigger (15 KB against 12 KB)
     gzip_level: int = 1
+    #: serving, a worker whose RSS grew by more than this percentage since it was ready,
+    #: after swapping in an index built after an import, is replaced by a new one (made
+    #: ready first; ``directory/web/serving/recycle.py``); None ("off"): never
+    worker_recycle_growth: int | None = 25
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -196,6 +200,15 @@ class Settings:
             if raw.strip() not in {str(level) for level in range(1, 10)}:
                 raise SettingsError(f"{PREFIX}GZIP_LEVEL must be 1 to 9, not {raw!r}")
             kwargs["gzip_level"] = int(raw)
+        if (raw := get("WORKER_RECYCLE_GROWTH")) is not None:
+            if raw.lower() == "off":
+                kwargs["worker_recycle_growth"] = None
+            elif raw.isdigit():
+                kwargs["worker_recycle_growth"] = int(raw)
+            else:
+                raise SettingsError(
+                    f"{PREFIX}WORKER_RECYCLE_GROWTH must be a whole percentage or off, not {raw!r}"
+                )
         if (raw := get("FREEZE_HEAP")) is not None:
             kwargs["freeze_heap"] = _bool("FREEZE_HEAP", raw)
         if (mode := get("INDEX_REBUILD")) is not None:

@@ -247,9 +247,9 @@ def worker_memory(pid: int) -> dict[int, tuple[float, float]]:
                 continue
             with open(f"/proc/{entry.name}/status", encoding="ascii") as status:
                 fields = dict(line.split(":", 1) for line in status if ":" in line)
-        except (OSError, ValueError, IndexError):  # gone meanwhile, or not ours to read
+            rss, peak = (int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
+        except (OSError, ValueError, IndexError, KeyError):  # gone (a zombie has no VmRSS)
             continue
-        rss, peak = (int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
         out[int(entry.name)] = (rss, peak)
     return out
 

@@ -28,7 +28,10 @@ requests after it, route by route, two per worker at once (each route asked of e
 worker before the import, so that what is timed is the import's cost): a patch, the funding summary
 (the funding facts: before 3 December each worker's first funding answer after an import
 read them while it waited, 1.6-1.9 s at 100,000 services), an HSDS service by a known id
-and by the new service's id (the HSDS id index: 1.2 s there).
+and by the new service's id (the HSDS id index: 1.2 s there). Then each worker's RSS
+before the import and once every worker's patch is of the new version, and the workers'
+RSS once the master has replaced those the import left grown (``DIRECTORY_WORKER_RECYCLE_GROWTH``;
+at most ``--recycle-wait`` seconds).
 
 Usage::
 
@@ -205,6 +208,17 @@ def _after_import(
         for pid, (rss, peak) in sorted(after.items())
         if pid in before
     ]
+    # then until the master has replaced every worker the import left grown (none where
+    # DIRECTORY_WORKER_RECYCLE_GROWTH is off or none grew that much: --recycle-wait)
+    started = time.monotonic()
+    while set(before) & set(worker_memory(server)):
+        if time.monotonic() - started > args.recycle_wait:
+            break
+        time.sleep(0.5)
+    times["replaced_s"] = round(time.monotonic() - started, 1)
+    times["replaced_mb"] = {
+        pid: round(rss) for pid, (rss, _) in sorted(worker_memory(server).items())
+    }
     return times
 
 
@@ -229,6 +243,10 @@ def main() -> int:
         help="checkout to serve from (more than once: each in turn; default this one)",
     )  # fmt: skip
     parser.add_argument("--runs", type=positive(int), default=1, help="rounds over --code")
+    parser.add_argument(
+        "--recycle-wait", type=positive(float), default=120.0,
+        help="after an import, seconds to wait for the workers to be replaced",
+    )  # fmt: skip
     parser.add_argument(
         "--after-import", action="store_true",
         help="then import one service (it writes to the database) and time the first requests after it",
@@ -278,6 +296,7 @@ def _measure(args: argparse.Namespace, codes: list[Path]) -> None:
             assert isinstance(after, dict)
             memory = after.pop("memory_mb", [])
             rebuilt = after.pop("rebuilt_s", None)
+            replaced_s, replaced = after.pop("replaced_s", None), after.pop("replaced_mb", {})
             for name, seconds in after.items():
                 print(
                     f"after an import, {name}: slowest {max(seconds):.3f} s, "
@@ -292,6 +311,7 @@ def _measure(args: argparse.Namespace, codes: list[Path]) -> None:
                         f"(peak {peak_after}) once rebuilt",
                         flush=True,
                     )
+                print(f"{replaced_s} s later, the workers (pid: RSS MB): {replaced}", flush=True)
 
 
 if __name__ == "__main__":

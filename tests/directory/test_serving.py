@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +27,7 @@ from click.testing import CliRunner
 
 from directory.cli import cli
 from tests.conftest import demo_copy
-from tests.servers import free_port, get, nginx, raw, serve, settings_env
+from tests.servers import DIRECTORY, free_port, get, nginx, raw, serve, settings_env
 
 PROBLEM = "application/problem+json"
 PATCH = "/api/v1/patch?postcode=SE1%207PB&per_page=10"
@@ -196,3 +198,77 @@ def test_a_body_over_the_limit_and_a_stopped_gunicorn_are_problems(
         )
     assert _problem(status, headers, answer, 503)["code"] == "service-unavailable"
     assert headers["retry-after"] == "10"
+
+
+def test_after_an_import_grown_workers_are_replaced_one_at_a_time_without_a_stall(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A worker builds its next index beside the previous one after an import, and keeps
+    the memory (at 100,000 services 530 → 786 MB): the master replaces each such worker
+    whose RSS grew by more than DIRECTORY_WORKER_RECYCLE_GROWTH percent (0 here, so that
+    the demo directory's workers qualify), one at a time, the new worker ready before the
+    old one stops (``directory/web/serving/recycle.py``). Patches asked throughout all
+    answer 200, none waiting for an index."""
+    settings = demo_copy(request, "sqlite", tmp_path)
+    log = tmp_path / "serve.log"
+    env = settings_env(settings, DIRECTORY_LOG_LEVEL="INFO", DIRECTORY_WORKER_RECYCLE_GROWTH="0")
+    booted = re.compile(r"Booting worker with pid: (\d+)")
+    exited = re.compile(r"Worker exiting \(pid: (\d+)\)")
+    with serve(env, log, workers=2) as base:
+        deadline = time.monotonic() + 120
+        while log.read_text().count("made its directory index") < 2:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        first = set(booted.findall(log.read_text()))
+        assert len(first) == 2
+        failures: list[object] = []
+        slowest = [0.0]
+        stop = threading.Event()
+
+        def ask() -> None:
+            while not stop.is_set():
+                started = time.perf_counter()
+                try:
+                    status = get(base, PATCH, timeout=30)[0]
+                except OSError as error:
+                    failures.append(error)
+                    continue
+                if status != 200:
+                    failures.append(status)
+                slowest[0] = max(slowest[0], time.perf_counter() - started)
+                time.sleep(0.01)
+
+        askers = [threading.Thread(target=ask) for _ in range(3)]
+        for asker in askers:
+            asker.start()
+        try:
+            path = tmp_path / "more.csv"
+            path.write_text(
+                "Service ref,Service name,Themes,Organisation name,Coverage,Last verified,"
+                "Status\nRECYCLE-1,Recycled,Youth diversion,Org R,Kingston,2026-01-01,active\n"
+            )
+            imported = subprocess.run(
+                [str(DIRECTORY), "import", str(path), "--source", "recycle", "-q"],
+                env=env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert imported.returncode == 0, imported.stdout + imported.stderr
+            deadline = time.monotonic() + 120
+            while not first <= set(exited.findall(log.read_text())):
+                assert time.monotonic() < deadline, log.read_text()[-4000:]
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            for asker in askers:
+                asker.join()
+        text = log.read_text()
+        assert set(re.findall(r"replacing worker (\d+)", text)) == first
+        serving = set(booted.findall(text)) - set(exited.findall(text))
+        assert len(serving) == 2 and not serving & first
+        assert not failures and slowest[0] < 2, (failures, slowest)
+        # every worker serving has made its index: the new one, before it took a request
+        assert all(f"worker {pid} made its directory index" in text for pid in serving)
+        # the patch answers the import's data
+        status, _, body = get(base, "/api/v1/services?q=Recycled")
+        assert status == 200 and b"RECYCLE-1" in body
+    markers = list(settings.instance_dir.glob("workers-*"))
+    assert markers == [], markers  # the master removed its markers on the way out

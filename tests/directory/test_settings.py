@@ -29,6 +29,7 @@ def test_values_are_read_and_typed():
         "DIRECTORY_PATCH_CACHE_MB": "32",
         "DIRECTORY_FEATURES_CACHE_MB": "0",
         "DIRECTORY_GZIP_LEVEL": "6",
+        "DIRECTORY_WORKER_RECYCLE_GROWTH": "40",
     })  # fmt: skip
     assert settings.freeze_heap is False
     assert settings.data_version_ttl == 0.5
@@ -39,6 +40,11 @@ def test_values_are_read_and_typed():
     assert settings.patch_cache_mb == 32 and Settings.from_env({}).patch_cache_mb == 128
     assert settings.features_cache_mb == 0 and Settings.from_env({}).features_cache_mb == 16
     assert settings.gzip_level == 6 and Settings.from_env({}).gzip_level == 1
+    assert settings.worker_recycle_growth == 40
+    assert Settings.from_env({}).worker_recycle_growth == 25
+    assert (
+        Settings.from_env({"DIRECTORY_WORKER_RECYCLE_GROWTH": "Off"}).worker_recycle_growth is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -57,6 +63,8 @@ def test_values_are_read_and_typed():
         ("GZIP_LEVEL", "0", "DIRECTORY_GZIP_LEVEL must be 1 to 9, not '0'"),
         ("GZIP_LEVEL", "10", "DIRECTORY_GZIP_LEVEL must be 1 to 9"),
         ("GZIP_LEVEL", "fast", "DIRECTORY_GZIP_LEVEL must be 1 to 9"),
+        ("WORKER_RECYCLE_GROWTH", "-5", "DIRECTORY_WORKER_RECYCLE_GROWTH must be a whole"),
+        ("WORKER_RECYCLE_GROWTH", "25%", "DIRECTORY_WORKER_RECYCLE_GROWTH must be a whole"),
     ],
 )
 def test_bad_values_are_refused_by_name(name, value, message):

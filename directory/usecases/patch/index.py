@@ -487,6 +487,9 @@ class DirectoryCache:
     ) -> None:
         self._index: DirectoryIndex | None = None
         self._on_rebuild = on_rebuild  # called after a new index is built (heap.settle)
+        #: called after an index built in the background has replaced the previous one
+        #: (serving: the master may replace the worker, ``web/serving/recycle.py``)
+        self.on_replaced: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self.background = background
         #: the background builds (a failure is logged; another is tried 30 s later)
@@ -532,6 +535,8 @@ class DirectoryCache:
             old = self._index
             if old is None or (old.version, old.day) <= (version, today):
                 self._install(version, index)
+        if self.on_replaced is not None:
+            self.on_replaced()
 
     def _install(self, version: int, index: DirectoryIndex) -> DirectoryIndex:
         index.version = version

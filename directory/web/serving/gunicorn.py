@@ -13,12 +13,17 @@ error of the API, not gunicorn's HTML page.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import threading
 import time
 
 import gunicorn.util
+
+from directory.settings import Settings, SettingsError
+from directory.web.serving.recycle import Markers, Recycler
 
 worker_class = "sync"
 #: the longest request line gunicorn accepts (its maximum; nginx's default buffer is 8 KB):
@@ -91,6 +96,12 @@ def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
     while builder.is_alive() and worker.alive:  # a TERM meanwhile: the run loop exits
         worker.notify()
         builder.join(1.0)
+    state = app.extensions["directory"]
+    if _recycling(state.settings):
+        markers = Markers(state.settings.instance_dir, worker.ppid)
+        # an index built after an import, swapped in: the master may replace this worker
+        state.directory.on_replaced = lambda: markers.mark(os.getpid(), "rebuilt")
+        markers.mark(worker.pid, "ready")
     if failed:
         log.warning(
             "worker %s starts without its directory index (%s); its first read builds it",
@@ -101,3 +112,28 @@ def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
             "worker %s made its directory index in %.2f s before taking requests",
             worker.pid, time.monotonic() - started,
         )  # fmt: skip
+
+
+def _recycling(settings: Settings) -> bool:
+    """Whether workers grown after an import are replaced (``directory.web.serving.recycle``)."""
+    return settings.worker_recycle_growth is not None and settings.index_rebuild == "background"
+
+
+def when_ready(server) -> None:  # type: ignore[no-untyped-def]
+    """The master replaces, one at a time, workers an import left grown (``recycle``)."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError:
+        return  # the workers' app fails on the same settings, and says why
+    if not _recycling(settings):
+        return
+    markers = Markers(settings.instance_dir, server.pid)
+    markers.remove()
+    assert settings.worker_recycle_growth is not None
+    recycler = Recycler(server, markers, settings.worker_recycle_growth)
+    threading.Thread(target=recycler.run, name="directory-recycler", daemon=True).start()
+
+
+def on_exit(server) -> None:  # type: ignore[no-untyped-def]
+    with contextlib.suppress(SettingsError):
+        Markers(Settings.from_env().instance_dir, server.pid).remove()
