@@ -36,8 +36,13 @@ class Markers:
         self.dir = instance_dir / f"workers-{master}"
 
     def mark(self, pid: int, kind: str) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / f"{pid}.{kind}").touch()
+        """Leave a marker; one that cannot be written (a read-only instance directory)
+        only means the master never replaces this worker."""
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / f"{pid}.{kind}").touch()
+        except OSError:
+            pass
 
     def has(self, pid: int, kind: str) -> bool:
         return (self.dir / f"{pid}.{kind}").exists()
