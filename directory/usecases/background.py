@@ -90,10 +90,6 @@ class PerVersion(Generic[T]):
         self._value: T | None = None
         self._lock = threading.Lock()
 
-    def kept(self) -> tuple[T | None, Hashable]:
-        """The kept value and its version's key (None, None before the first)."""
-        return self._value, self._key
-
     def get(
         self, key: Hashable, make: Callable[[], T], make_apart: Callable[[], T] | None = None
     ) -> tuple[T, Hashable]:

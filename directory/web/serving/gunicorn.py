@@ -99,7 +99,7 @@ def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
     state = app.extensions["directory"]
     if _recycling(state.settings):
         markers = Markers(state.settings.instance_dir, worker.ppid)
-        # an index built after an import, swapped in: the master may replace this worker
+        # an index rebuilt (an import, midnight) swapped in: the master may replace the worker
         state.directory.on_replaced = lambda: markers.mark(os.getpid(), "rebuilt")
         markers.mark(worker.pid, "ready")
     if failed:

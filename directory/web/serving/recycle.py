@@ -16,7 +16,9 @@ oldest worker, gracefully), and looks again. Every worker keeps answering meanwh
 
 The workers tell the master through files in a directory of its own
 (``<instance dir>/workers-<master pid>``): ``<pid>.ready`` once a worker has made its
-index, ``<pid>.rebuilt`` once it has swapped in one built after an import.
+index, ``<pid>.rebuilt`` once it has swapped in one built after an import (or after
+midnight: an index is of a day too, for grant statuses, and its rebuild grows a worker the
+same way).
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ class Recycler:
 
     def replace(self, oldest: int, workers: set[int], ready: float, now: float) -> None:
         self.log.info(
-            "replacing worker %s: %.0f MB after an import, %.0f MB when it was ready",
+            "replacing worker %s: %.0f MB after rebuilding its index, %.0f MB when it was ready",
             oldest, now, ready,
         )  # fmt: skip
         master = os.getpid()
