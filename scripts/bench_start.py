@@ -31,7 +31,11 @@ read them while it waited, 1.6-1.9 s at 100,000 services), an HSDS service by a 
 and by the new service's id (the HSDS id index: 1.2 s there). Then each worker's RSS
 before the import and once every worker's patch is of the new version, and the workers'
 RSS once the master has replaced those the import left grown (``DIRECTORY_WORKER_RECYCLE_GROWTH``;
-at most ``--recycle-wait`` seconds).
+at most ``--recycle-wait`` seconds). From the first requests after the import until then,
+three threads ask the patch every 20 ms (as a map frontend's users would): how many
+answered, any failure, their median, p99 and slowest (the workers rebuild their indexes,
+and are replaced, meanwhile: before 3 December a rebuild at 100,000 services held every
+request of its worker for up to 1.1 s while Python's collector walked both indexes).
 
 Usage::
 
@@ -54,6 +58,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -196,6 +201,18 @@ def _after_import(
     for name, route in routes.items():
         with ThreadPoolExecutor(2 * args.workers) as pool:
             times[name] = [round(t, 3) for t in pool.map(timed, [route] * 2 * args.workers)]
+    with _Poller(base + patch, args.timeout) as polled:
+        _rebuilt_and_replaced(args, base, patch, tag, server, before, times)
+    times["polled"] = polled.summary()
+    return times
+
+
+def _rebuilt_and_replaced(
+    args: argparse.Namespace, base: str, patch: str, tag: str, server: int,
+    before: dict[int, tuple[float, float]], times: dict[str, Any],
+) -> None:  # fmt: skip
+    """Wait until every worker's patch is of the new version, then until the master has
+    replaced the workers the import left grown; into ``times``: how long, and the RSS."""
     # until every worker's patch has the new data version's ETag (its index rebuilt)
     started, new = time.monotonic(), 0
     while new < 4 * args.workers and time.monotonic() - started < args.timeout:
@@ -219,7 +236,50 @@ def _after_import(
     times["replaced_mb"] = {
         pid: round(rss) for pid, (rss, _) in sorted(worker_memory(server).items())
     }
-    return times
+
+
+class _Poller:
+    """``threads`` threads asking ``url`` every ``every`` seconds while the block runs: each
+    answer's seconds, and what failed (a status other than 200, or an error)."""
+
+    def __init__(self, url: str, timeout: float, threads: int = 3, every: float = 0.02) -> None:  # fmt: skip
+        self.url, self.timeout, self.every = url, timeout, every
+        self.seconds: list[float] = []
+        self.failed: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._ask, daemon=True) for _ in range(threads)]
+
+    def __enter__(self) -> _Poller:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.timeout)
+
+    def _ask(self) -> None:
+        while not self._stop.is_set():
+            begun = time.monotonic()
+            try:
+                status, _ = http_get(self.url, timeout=self.timeout)
+                if status != 200:
+                    self.failed.append(str(status))
+            except OSError as error:
+                self.failed.append(str(error))
+            self.seconds.append(time.monotonic() - begun)
+            self._stop.wait(self.every)
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.seconds) or [0.0]
+        return {
+            "answered": len(self.seconds) - len(self.failed),
+            "failed": self.failed[:5],
+            "median_ms": round(statistics.median(ordered) * 1000, 1),
+            "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
+            "slowest_ms": round(ordered[-1] * 1000, 1),
+        }
 
 
 def _etag(url: str, timeout: float) -> str:
@@ -297,6 +357,7 @@ def _measure(args: argparse.Namespace, codes: list[Path]) -> None:
             memory = after.pop("memory_mb", [])
             rebuilt = after.pop("rebuilt_s", None)
             replaced_s, replaced = after.pop("replaced_s", None), after.pop("replaced_mb", {})
+            polled = after.pop("polled", None)
             for name, seconds in after.items():
                 print(
                     f"after an import, {name}: slowest {max(seconds):.3f} s, "
@@ -312,6 +373,14 @@ def _measure(args: argparse.Namespace, codes: list[Path]) -> None:
                         flush=True,
                     )
                 print(f"{replaced_s} s later, the workers (pid: RSS MB): {replaced}", flush=True)
+            if polled:
+                print(
+                    "patches every 20 ms from 3 threads meanwhile (ms): "
+                    f"{polled['answered']} answered, failed {polled['failed'] or 'none'}, "
+                    f"median {polled['median_ms']}, p99 {polled['p99_ms']}, "
+                    f"slowest {polled['slowest_ms']}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

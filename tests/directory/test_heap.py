@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 
 import pytest
 
 from directory.app import create_app
+from directory.usecases.background import BackgroundJob, full_collections_paused
 from directory.web import heap
 
 
@@ -29,6 +31,93 @@ def test_settle_freezes_what_is_alive_and_frees_what_an_earlier_settle_froze(unf
     assert gc.get_freeze_count() > 0
     del old
     heap.settle()  # the next rebuild: what the previous one froze is collectable again
+    assert gone() is None
+
+
+class _Generations:
+    """The generations Python's collector starts collecting while the block runs."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started.append(info["generation"])
+
+    def __enter__(self) -> _Generations:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+def _run(job: BackgroundJob, work) -> BaseException | None:  # type: ignore[no-untyped-def]
+    """Run ``work`` as ``job`` to its end: what it raised (its assertions included)."""
+    assert job.start(work)
+    job.wait(30)
+    assert not job.running
+    return job.last_error
+
+
+def test_while_a_background_job_runs_no_full_collection_starts_though_young_ones_do(unfrozen):
+    gc.freeze()  # as a worker's heap is: the next full collection is due soon after
+    thresholds = gc.get_threshold()
+    made: list[list[int]] = []
+
+    def build() -> None:  # long-lived objects, as an index build makes
+        assert full_collections_paused()
+        assert gc.get_threshold()[:2] == thresholds[:2]
+        made.extend([i] for i in range(300_000))
+
+    with _Generations() as collections:
+        assert _run(BackgroundJob("build", "build failed"), build) is None
+    assert len(made) == 300_000
+    assert 0 in collections.started  # the young generations are collected as before
+    assert 2 not in collections.started
+    assert not full_collections_paused() and gc.get_threshold() == thresholds
+    with _Generations() as collections:  # no job: the same allocations set off full ones
+        again = [[i] for i in range(300_000)]
+    assert len(again) == 300_000 and 2 in collections.started
+
+
+def test_full_collections_resume_when_the_last_of_several_jobs_ends_failed_or_not(caplog):
+    thresholds = gc.get_threshold()
+    first, second = BackgroundJob("first", "first failed"), BackgroundJob("second", "second failed")
+    release = threading.Event()
+    assert first.start(lambda: release.wait(30))
+
+    def broken() -> None:
+        raise RuntimeError("database went away")
+
+    assert isinstance(_run(second, broken), RuntimeError)
+    assert full_collections_paused()  # the first still runs
+    release.set()
+    first.wait(30)
+    assert not full_collections_paused() and gc.get_threshold() == thresholds
+
+
+def test_settle_on_a_background_job_freezes_without_a_full_collection(unfrozen):
+    class Node:
+        pass
+
+    old = Node()
+    old.cycle = old  # type: ignore[attr-defined]  # garbage only the full collector finds
+    gone = weakref.ref(old)
+    heap.settle()  # an inline build's: frozen with the rest
+    del old
+    made: list[list[int]] = []
+
+    def build() -> None:
+        made.extend([i] for i in range(1000))
+        with _Generations() as collections:
+            heap.settle()
+        assert collections.started and max(collections.started) <= 1
+
+    assert _run(BackgroundJob("build", "build failed"), build) is None
+    assert not any(o is made for o in gc.get_objects())  # frozen, skipped by collections
+    assert gone() is not None  # left frozen: no full collection walked the heap
+    heap.settle()  # the next inline build's: what was frozen is collected
     assert gone() is None
 
 
