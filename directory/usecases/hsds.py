@@ -152,7 +152,7 @@ class IdTable:
     arrays (the UUID's two halves and our id): 24 bytes a record, where a dict of strings
     took 140 (36 MB for 100,000 services and 70,000 sites, now 6)."""
 
-    __slots__ = ("high", "low", "ids")
+    __slots__ = ("high", "low", "ids", "last")
 
     def __init__(self, pairs: Sequence[tuple[str, int]]) -> None:
         values = [int(text.replace("-", ""), 16) for text, _ in pairs]
@@ -161,6 +161,8 @@ class IdTable:
         ids = np.fromiter((our for _, our in pairs), dtype=np.int64, count=len(pairs))
         order = np.lexsort((low, high))
         self.high, self.low, self.ids = high[order], low[order], ids[order]
+        #: the highest of our ids (0 for none): a record added later has a higher one
+        self.last = int(ids.max()) if len(ids) else 0
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -203,6 +205,29 @@ class HsdsIds:
                 for r, (location, our) in zip(rows["location"], locations, strict=True)
             ]),
         )  # fmt: skip
+
+    @staticmethod
+    def added(repo: HsdsQueries, kind: str, after: int) -> IdTable:
+        """The ids of ``kind`` (as the index's attributes are named) of the records whose
+        id of ours is above ``after``: those an import added since an index was built
+        (database ids only grow; one that does not is found by the next index)."""
+        rows = repo.identifier_rows_after(_ROW_KINDS[kind], after)
+        make = {
+            "services": lambda r: service_uuid(r.ref),
+            "organizations": lambda r: organization_uuid(r.ref),
+            "locations": lambda r: location_uuid(r.service_ref, r.ref),
+            "service_at_locations": lambda r: service_at_location_uuid(r.service_ref, r.ref),
+        }[kind]
+        return IdTable([(make(r), r.id) for r in rows])
+
+
+#: the rows (:meth:`HsdsQueries.identifier_rows`) each kind of HSDS id is made from
+_ROW_KINDS = {
+    "services": "service",
+    "organizations": "organization",
+    "locations": "location",
+    "service_at_locations": "location",
+}
 
 
 class HsdsIdCache:
@@ -251,10 +276,16 @@ def _by_id(reads: Reads, kind: str, key: str) -> int | None:
     except ValueError:
         return None
     ids = reads.index(False)
-    found: int | None = getattr(ids, kind).get(canonical)
+    table: IdTable = getattr(ids, kind)
+    found = table.get(canonical)
     if found is None and ids.version != reads.snap.version.id:
-        # an earlier version's index, while the next is built: the id may be a new record's
-        found = getattr(reads.index(True), kind).get(canonical)
+        # an earlier version's index, while the next is built: the id may be of a record an
+        # import added since, whose id of ours is above every one the index has (a few rows
+        # read and made at once, where the next index takes seconds at 100,000 services);
+        # else it waits for the next index
+        found = HsdsIds.added(reads.repo, kind, table.last).get(canonical)
+        if found is None:
+            found = getattr(reads.index(True), kind).get(canonical)
     return found
 
 

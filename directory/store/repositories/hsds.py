@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.engine import Row
 
 from directory.store.models import Location, Organisation, Service, ServiceTheme
@@ -24,6 +24,17 @@ def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
     ids = list(ids)
     for start in range(0, len(ids), _CHUNK):
         yield ids[start : start + _CHUNK]
+
+
+def _identifiers() -> dict[str, Select[Any]]:
+    """The queries of :meth:`HsdsQueries.identifier_rows`, by kind of row."""
+    return {
+        "service": select(Service.id, Service.ref),
+        "organization": select(Organisation.id, Organisation.ref),
+        "location": select(Location.id, Service.ref.label("service_ref"), Location.ref).join(
+            Service, Service.id == Location.service_id
+        ),
+    }
 
 
 class HsdsQueries(SearchQueries):
@@ -166,14 +177,12 @@ class HsdsQueries(SearchQueries):
     def identifier_rows(self) -> dict[str, list[Row[Any]]]:
         """What the HSDS ids are made from, for the id index (read once per data version):
         every service's and organisation's id and ref, every site's id, service ref and ref."""
-        return {
-            "service": list(self.db.execute(select(Service.id, Service.ref)).all()),
-            "organization": list(self.db.execute(select(Organisation.id, Organisation.ref)).all()),
-            "location": list(
-                self.db.execute(
-                    select(Location.id, Service.ref.label("service_ref"), Location.ref).join(
-                        Service, Service.id == Location.service_id
-                    )
-                ).all()
-            ),
-        }
+        return {kind: list(self.db.execute(query).all()) for kind, query in _identifiers().items()}
+
+    def identifier_rows_after(self, kind: str, after: int) -> list[Row[Any]]:
+        """The rows of one kind of :meth:`identifier_rows` whose id is above ``after``: what
+        imports added since an id index whose ids of that kind are at most ``after`` (a
+        range of the primary key: milliseconds)."""
+        query = _identifiers()[kind]
+        key = {"service": Service.id, "organization": Organisation.id, "location": Location.id}
+        return list(self.db.execute(query.where(key[kind] > after)).all())
