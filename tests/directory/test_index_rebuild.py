@@ -381,9 +381,10 @@ def test_the_ids_of_records_added_since_an_index_are_those_the_index_would_have(
                 assert added.ids.tolist() == table.ids.tolist(), kind
                 assert len(HsdsIds.added(reads.repo, kind, table.last)) == 0, kind
                 below = int(sorted(table.ids.tolist())[-3])
-                assert sorted(HsdsIds.added(reads.repo, kind, below).ids.tolist()) == sorted(
-                    table.ids.tolist()
-                )[-2:], kind
+                assert (
+                    sorted(HsdsIds.added(reads.repo, kind, below).ids.tolist())
+                    == sorted(table.ids.tolist())[-2:]
+                ), kind
     finally:
         app.extensions["directory"].db.dispose()
 
