@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
@@ -107,6 +108,18 @@ def _full_collections_paused() -> Iterator[None]:
             _paused_jobs -= 1
             if _paused_jobs == 0:
                 gc.set_threshold(*_thresholds)
+
+
+def _forked() -> None:
+    """In a child process no job runs (threads are not forked): collections as before."""
+    global _paused_lock, _paused_jobs
+    _paused_lock = threading.Lock()
+    if _paused_jobs:
+        _paused_jobs = 0
+        gc.set_threshold(*_thresholds)
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def full_collections_paused() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import weakref
 
@@ -95,6 +96,28 @@ def test_full_collections_resume_when_the_last_of_several_jobs_ends_failed_or_no
     release.set()
     first.wait(30)
     assert not full_collections_paused() and gc.get_threshold() == thresholds
+
+
+def test_a_process_forked_while_a_job_runs_collects_as_before():
+    thresholds = gc.get_threshold()
+    job, release = BackgroundJob("held", "held failed"), threading.Event()
+    assert job.start(lambda: release.wait(30))
+    try:
+        assert full_collections_paused()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: the job's thread was not forked
+            ok = not full_collections_paused() and gc.get_threshold() == thresholds
+            os.write(write, b"1" if ok else b"0")
+            os._exit(0)
+        os.close(write)
+        answer = os.read(read, 1)
+        os.close(read)
+        os.waitpid(pid, 0)
+        assert answer == b"1"
+    finally:
+        release.set()
+        job.wait(30)
 
 
 def test_settle_on_a_background_job_freezes_without_a_full_collection(unfrozen):
