@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from directory.web.serving.recycle import status_mb
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN_DIR = Path(sys.executable).parent
 WRK = os.environ.get("WRK", "wrk")
@@ -245,12 +247,11 @@ def worker_memory(pid: int) -> dict[int, tuple[float, float]]:
         try:
             if _stat_ticks(int(entry.name))[2] != pid:
                 continue
-            with open(f"/proc/{entry.name}/status", encoding="ascii") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
-            rss, peak = (int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
-        except (OSError, ValueError, IndexError, KeyError):  # gone (a zombie has no VmRSS)
+        except (OSError, ValueError, IndexError):  # gone
             continue
-        out[int(entry.name)] = (rss, peak)
+        found = status_mb(entry.name, "VmRSS", "VmHWM")  # None: gone (or a zombie)
+        if found is not None:
+            out[int(entry.name)] = (found[0], found[1])
     return out
 
 

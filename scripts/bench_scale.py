@@ -65,6 +65,8 @@ from _benchlib import (  # noqa: E402
     markdown_table,
 )
 
+from directory.web.serving.recycle import status_mb  # noqa: E402
+
 CACHE = REPO_ROOT / ".cache" / "bench_scale"
 DEFAULT_SIZES = (1_000, 10_000, 50_000, 100_000)
 QUICK_SIZES = (1_000, 10_000)
@@ -178,14 +180,8 @@ def _rss_mb() -> float:
 def _status_mb(field: str) -> float:
     """A memory figure of this process (``/proc/self/status``), in MB; elsewhere, its
     peak RSS from ``getrusage``."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith(f"{field}:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    found = status_mb("self", field)
+    return found[0] if found else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child_probe(warm_text: str, cold_text: str, rounds: int) -> dict[str, Any]:

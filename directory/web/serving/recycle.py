@@ -63,15 +63,21 @@ class Markers:
 
 
 def rss_mb(pid: int) -> float | None:
-    """A process's resident memory (``/proc/<pid>/status``), in MB; None where unknown."""
+    """A process's resident memory, in MB; None where unknown."""
+    found = status_mb(pid, "VmRSS")
+    return found[0] if found else None
+
+
+def status_mb(pid: int | str, *fields: str) -> tuple[float, ...] | None:
+    """Memory figures of a process (``pid``, or ``"self"``) from ``/proc/<pid>/status``
+    (``VmRSS``, ``VmHWM``…), in MB; None where unknown (no such process, a zombie, not
+    Linux). The benchmarks read the workers' through it too."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+            values = dict(line.split(":", 1) for line in status if ":" in line)
+        return tuple(int(values[field].split()[0]) / 1024 for field in fields)
+    except (OSError, ValueError, IndexError, KeyError):
+        return None
 
 
 class Recycler:
