@@ -266,8 +266,8 @@ class _Poller:
                 status, _ = http_get(self.url, timeout=self.timeout)
                 if status != 200:
                     self.failed.append(str(status))
-            except OSError as error:
-                self.failed.append(str(error))
+            except Exception as error:  # noqa: BLE001 - a worker replaced mid-answer, say
+                self.failed.append(f"{type(error).__name__}: {error}")
             self.seconds.append(time.monotonic() - begun)
             self._stop.wait(self.every)
 

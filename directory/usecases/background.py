@@ -7,8 +7,8 @@ While any such job runs, Python's automatic *full* collections are paused (the y
 go on; :func:`full_collections_paused`). A job makes hundreds of thousands of long-lived
 objects, and each full collection the growing structure set off walked all of them while
 every request of the process waited (at 100,000 services ten of 0.06–0.33 s during an index
-build); what the job makes is frozen once made (``directory/web/heap.py``), and a request's
-cyclic garbage is collected young.
+build). A new directory index is frozen once made (``heap.settle``), so the collections
+that follow skip it; a request's cyclic garbage is mostly collected young.
 """
 
 from __future__ import annotations
@@ -88,18 +88,20 @@ class BackgroundJob:
 _NEVER = 1 << 30
 _paused_lock = threading.Lock()
 _paused_jobs = 0
-_thresholds = gc.get_threshold()
+_full_threshold = gc.get_threshold()[2]
 
 
 @contextmanager
 def _full_collections_paused() -> Iterator[None]:
-    """No automatic full collection while any job runs (the thresholds are the process's:
-    the first job to start sets them, the last to end puts them back)."""
-    global _paused_jobs, _thresholds
+    """No automatic full collection while any job runs: the first job to start sets the
+    process's generation-2 threshold out of reach, the last to end puts it back (unless
+    something else has set it meanwhile). CPython 3.11-3.13 (3.14's incremental collector
+    reads the thresholds otherwise)."""
+    global _paused_jobs, _full_threshold
     with _paused_lock:
         if _paused_jobs == 0:
-            _thresholds = gc.get_threshold()
-            gc.set_threshold(_thresholds[0], _thresholds[1], _NEVER)
+            young, older, _full_threshold = gc.get_threshold()
+            gc.set_threshold(young, older, _NEVER)
         _paused_jobs += 1
     try:
         yield
@@ -107,16 +109,21 @@ def _full_collections_paused() -> Iterator[None]:
         with _paused_lock:
             _paused_jobs -= 1
             if _paused_jobs == 0:
-                gc.set_threshold(*_thresholds)
+                _restore_full_collections()
+
+
+def _restore_full_collections() -> None:
+    young, older, full = gc.get_threshold()
+    if full == _NEVER:
+        gc.set_threshold(young, older, _full_threshold)
 
 
 def _forked() -> None:
     """In a child process no job runs (threads are not forked): collections as before."""
     global _paused_lock, _paused_jobs
     _paused_lock = threading.Lock()
-    if _paused_jobs:
-        _paused_jobs = 0
-        gc.set_threshold(*_thresholds)
+    _paused_jobs = 0
+    _restore_full_collections()
 
 
 os.register_at_fork(after_in_child=_forked)

@@ -181,8 +181,10 @@ class IdTable:
 
 @dataclass
 class HsdsIds:
-    """HSDS ids → our database ids, for one data version (ids derive from refs, which an
-    import can add but never change: an earlier version's index knows every id it knew)."""
+    """HSDS ids → our database ids, for one data version (ids derive from refs, which never
+    change; but an import writes a changed service's sites afresh, with ids of ours of
+    their own, so an earlier version's index may name a row that is gone, or, where SQLite
+    gave its id to a new row, another record's: ``_by_id`` checks)."""
 
     version: int
     services: IdTable
@@ -207,11 +209,19 @@ class HsdsIds:
         )  # fmt: skip
 
     @staticmethod
-    def added(repo: HsdsQueries, kind: str, after: int) -> IdTable:
-        """The ids of ``kind`` (as the index's attributes are named) of the records whose
-        id of ours is above ``after``: those an import added since an index was built
-        (database ids only grow; one that does not is found by the next index)."""
-        rows = repo.identifier_rows_after(_ROW_KINDS[kind], after)
+    def of_rows(
+        repo: HsdsQueries, kind: str, *, above: int | None = None, ids: Sequence[int] = (),
+        limit: int | None = None,
+    ) -> IdTable | None:  # fmt: skip
+        """The ids of ``kind`` (as the index's attributes are named) of the records as they
+        are now whose id of ours is above ``above`` (those imports added since an index was
+        built: database ids only grow), or else is among ``ids``; None when there are more
+        than ``limit``."""
+        rows = repo.identifier_rows_of(
+            _ROW_KINDS[kind], above=above, ids=ids, limit=None if limit is None else limit + 1
+        )
+        if limit is not None and len(rows) > limit:
+            return None
         make = {
             "services": lambda r: service_uuid(r.ref),
             "organizations": lambda r: organization_uuid(r.ref),
@@ -278,15 +288,29 @@ def _by_id(reads: Reads, kind: str, key: str) -> int | None:
     ids = reads.index(False)
     table: IdTable = getattr(ids, kind)
     found = table.get(canonical)
-    if found is None and ids.version != reads.snap.version.id:
-        # an earlier version's index, while the next is built: the id may be of a record an
-        # import added since, whose id of ours is above every one the index has (a few rows
-        # read and made at once, where the next index takes seconds at 100,000 services);
-        # else it waits for the next index
-        found = HsdsIds.added(reads.repo, kind, table.last).get(canonical)
-        if found is None:
-            found = getattr(reads.index(True), kind).get(canonical)
-    return found
+    if ids.version == reads.snap.version.id:
+        return found
+    # an earlier version's index, while the next is built (seconds at 100,000 services).
+    # An import since may have written the record's row afresh (a service's sites are), so
+    # the row the index names must still be that record's; and an id it does not know may
+    # be of a record added since, whose id of ours is above every one the index has (a few
+    # rows read, their ids made at once). Else the next index answers, once built.
+    if found is not None and _made_now(reads, kind, ids=[found]).get(canonical) == found:
+        return found
+    found = _made_now(reads, kind, above=table.last, limit=ADDED_AT_ONCE).get(canonical)
+    if found is not None:
+        return found
+    return getattr(reads.index(True), kind).get(canonical)  # type: ignore[no-any-return]
+
+
+def _made_now(reads: Reads, kind: str, **rows: Any) -> IdTable:
+    """:meth:`HsdsIds.of_rows`, none when there are too many."""
+    return HsdsIds.of_rows(reads.repo, kind, **rows) or IdTable([])
+
+
+#: the most records added since an earlier version's id index whose ids a lookup by id
+#: makes there and then (about 30 ms); after a bigger import it waits for the next index
+ADDED_AT_ONCE = 10_000
 
 
 # -- the parts of a reading ------------------------------------------------------------------

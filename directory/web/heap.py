@@ -11,7 +11,8 @@ directory, and what it freed would otherwise stay in the worker's RSS. A cache r
 background thread while requests are answered (after an import, or at midnight) is frozen
 without a full collection, and none starts while it is built
 (``directory/usecases/background.py``): at 100,000 services those collections held every
-request of the worker for up to 1.1 s.
+request of the worker for up to 1.1 s. The few cyclic objects left then stay frozen
+(:func:`settle`).
 
 Requests free memory too (a page of 100 services reads and encodes a few MB), and glibc
 keeps the pages it freed amid live objects: at 100,000 services a worker's RSS grew by
@@ -81,14 +82,17 @@ class Trimmer:
 def settle() -> None:
     """Call after rebuilding a long-lived cache (not on the request path).
 
-    On a background job's thread (:func:`~directory.usecases.background.full_collections_paused`:
-    requests are being answered meanwhile) it collects only the young generations before
-    freezing: a full collection there walks the new cache and, unfrozen, the previous one
-    too (0.9 s at 100,000 services, every request of the worker waiting). The previous
-    cache is freed by reference counting when the last request using it ends; what of it
-    was in reference cycles (a few objects) and the rare cyclic garbage of a request that
-    reached the old generation during the build stay frozen until the next full settle
-    (the next inline build) or the worker's replacement."""
+    While a background job runs (:func:`~directory.usecases.background.full_collections_paused`,
+    on its thread or a request's: requests are being answered meanwhile) it collects only
+    the young generations before freezing: a full collection walks the new cache and,
+    unfrozen, the previous one too (0.9 s at 100,000 services, every request of the worker
+    waiting). The previous cache is freed by reference counting when the last request using
+    it ends; what of it was in reference cycles (a few objects, at 100,000 services 5-20)
+    and the rare cyclic garbage of requests that reached the old generation before or
+    during the build (under one object a request, on the Open Referral and OGC routes only)
+    stay frozen for the worker's life: a served worker builds inline only its first index.
+    A few hundred objects a rebuild (an import, and each midnight); the master replaces a
+    worker whose memory an import grew (``web/serving/recycle.py``)."""
     if full_collections_paused():
         gc.collect(1)
     else:

@@ -62,7 +62,8 @@ def _run(job: BackgroundJob, work) -> BaseException | None:  # type: ignore[no-u
 
 
 def test_while_a_background_job_runs_no_full_collection_starts_though_young_ones_do(unfrozen):
-    gc.freeze()  # as a worker's heap is: the next full collection is due soon after
+    gc.freeze()  # as a worker's heap is, and its count of long-lived objects reset:
+    gc.collect()  # the next full collection is due a few hundred thousand objects later
     thresholds = gc.get_threshold()
     made: list[list[int]] = []
 
@@ -77,6 +78,8 @@ def test_while_a_background_job_runs_no_full_collection_starts_though_young_ones
     assert 0 in collections.started  # the young generations are collected as before
     assert 2 not in collections.started
     assert not full_collections_paused() and gc.get_threshold() == thresholds
+    gc.freeze()
+    gc.collect()
     with _Generations() as collections:  # no job: the same allocations set off full ones
         again = [[i] for i in range(300_000)]
     assert len(again) == 300_000 and 2 in collections.started
@@ -98,6 +101,7 @@ def test_full_collections_resume_when_the_last_of_several_jobs_ends_failed_or_no
     assert not full_collections_paused() and gc.get_threshold() == thresholds
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_process_forked_while_a_job_runs_collects_as_before():
     thresholds = gc.get_threshold()
     job, release = BackgroundJob("held", "held failed"), threading.Event()

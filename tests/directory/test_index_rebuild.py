@@ -9,6 +9,7 @@ The build is held on an event here, so the test does not depend on timing.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import threading
 import time
@@ -20,7 +21,7 @@ import pytest
 from directory import create_app
 from directory.cli import cli
 from directory.usecases.facts import FundingData
-from directory.usecases.hsds import HsdsIds, IdTable, service_uuid
+from directory.usecases.hsds import HsdsIds, IdTable, Reads, _by_id, location_uuid, service_uuid
 from directory.usecases.patch import DirectoryCache, DirectoryIndex
 from directory.web.state import hsds_reads, warm
 from tests.conftest import BACKENDS, demo_copy
@@ -161,6 +162,7 @@ def test_a_background_rebuild_freezes_the_next_index_without_a_full_collection(
         # again (in a served worker the import is another process's, and only the
         # version moves on)
         assert client.get("/api/v1/postcodes/KT1 1EU").status_code == 200
+        gc.collect()  # none due before the build's thread has paused them
         gc.callbacks.append(record)
         try:
             client.get(url)  # the previous index answers; a thread builds the next
@@ -364,9 +366,85 @@ def test_after_an_import_hsds_lookups_by_id_answer_from_the_previous_index(
     assert missing.status_code == 404
 
 
+def test_after_an_import_rewrote_a_services_sites_a_lookup_of_a_site_answers_at_once(
+    serving_app, tmp_path, monkeypatch
+):
+    """An import writes a changed service's sites afresh: while the next id index is built,
+    the site and its service-at-location are found by their ids at once, as they are now."""
+    client = serving_app.test_client()
+    header = HEADER.rstrip("\n") + ",Site name,Site postcode\n"
+
+    def import_site(name: str) -> None:
+        path = tmp_path / f"{name}.csv"
+        path.write_text(
+            header + f"SITES,{name},Youth diversion,Org sites,Kingston,2026-01-01,active,"
+            "Kingston hub,KT1 1EU\n"
+        )
+        result = serving_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", name])
+        assert result.exit_code == 0, result.output
+
+    import_site("Sites service")
+    service = client.get(f"/api/v1/hsds/services/{service_uuid('SITES')}").json
+    [place] = service["service_at_locations"]
+    assert client.get(f"/api/v1/hsds/locations/{place['location_id']}").status_code == 200
+
+    release = _held_on(monkeypatch, HsdsIds, "build", "HSDS id index")
+    import_site("Sites service renamed")  # changed: its sites are written afresh
+    started = time.perf_counter()
+    location = client.get(f"/api/v1/hsds/locations/{place['location_id']}")
+    assert location.status_code == 200 and location.json["name"] == "Kingston hub"
+    both = client.get(f"/api/v1/hsds/service_at_locations/{place['id']}")
+    assert both.status_code == 200 and both.json["service"]["name"] == "Sites service renamed"
+    assert time.perf_counter() - started < 5 and not release.is_set()  # no wait
+    release.set()
+
+
+def test_a_lookup_by_id_checks_the_row_an_earlier_index_names(demo_settings):
+    """An earlier version's index may name a row that is gone, or (SQLite gives the highest
+    free id again) another record's: the lookup checks the row, finds a record added since
+    among the rows above the index's highest id, and else waits for the next index."""
+    app = create_app(demo_settings)
+    try:
+        with app.app_context():
+            reads = hsds_reads()[0]
+            real = reads.index(True)
+            rows = sorted(reads.repo.identifier_rows()["location"], key=lambda r: r.id)
+            ids = [(location_uuid(r.service_ref, r.ref), r.id) for r in rows]
+            (a_id, a), (b_id, b), (c_id, c) = ids[0], ids[1], ids[-1]
+            waits: list[int] = []
+
+            def earlier(pairs: list[tuple[str, int]]) -> Reads:
+                stale = dataclasses.replace(
+                    real, version=real.version - 1, locations=IdTable(pairs)
+                )
+
+                def index(latest: bool) -> HsdsIds:
+                    if latest:
+                        waits.append(1)
+                        return real
+                    return stale
+
+                return dataclasses.replace(reads, index=index)
+
+            # the row is still that site's: answered, without waiting
+            assert _by_id(earlier(ids[:-1]), "locations", a_id) == a and waits == []
+            # added since (above the earlier index's highest id): found at once
+            assert _by_id(earlier(ids[:-1]), "locations", c_id) == c and waits == []
+            # named another site's row, or a row that is gone: the next index answers
+            assert _by_id(earlier([(a_id, b), *ids[2:-1]]), "locations", a_id) == a
+            assert waits == [1]
+            assert _by_id(earlier([(b_id, 10**9), *ids[2:-1]]), "locations", b_id) == b
+            assert waits == [1, 1]
+            assert _by_id(earlier(ids[:-1]), "locations", str(uuid.uuid4())) is None
+            assert waits == [1, 1, 1]
+    finally:
+        app.extensions["directory"].db.dispose()
+
+
 def test_the_ids_of_records_added_since_an_index_are_those_the_index_would_have(demo_settings):
-    """``HsdsIds.added`` (the lookups by id while the next index is built) makes each kind's
-    ids as the index does: above id 0, every record's; above the index's last, none."""
+    """``HsdsIds.of_rows`` (the lookups by id while the next index is built) makes each
+    kind's ids as the index does: above id 0, every record's; above the index's last, none;
+    of given ids, theirs; and none past its limit."""
     app = create_app(demo_settings)
     try:
         with app.app_context():
@@ -374,17 +452,18 @@ def test_the_ids_of_records_added_since_an_index_are_those_the_index_would_have(
             index = reads.index(True)
             for kind in ("services", "organizations", "locations", "service_at_locations"):
                 table: IdTable = getattr(index, kind)
-                added = HsdsIds.added(reads.repo, kind, 0)
-                assert len(table) > 0 and len(added) == len(table), kind
-                assert added.high.tolist() == table.high.tolist(), kind
-                assert added.low.tolist() == table.low.tolist(), kind
-                assert added.ids.tolist() == table.ids.tolist(), kind
-                assert len(HsdsIds.added(reads.repo, kind, table.last)) == 0, kind
-                below = int(sorted(table.ids.tolist())[-3])
-                assert (
-                    sorted(HsdsIds.added(reads.repo, kind, below).ids.tolist())
-                    == sorted(table.ids.tolist())[-2:]
-                ), kind
+                made = HsdsIds.of_rows(reads.repo, kind, above=0)
+                assert made is not None and len(table) > 0 and len(made) == len(table), kind
+                assert made.high.tolist() == table.high.tolist(), kind
+                assert made.low.tolist() == table.low.tolist(), kind
+                assert made.ids.tolist() == table.ids.tolist(), kind
+                assert len(HsdsIds.of_rows(reads.repo, kind, above=table.last) or []) == 0
+                ours = sorted(table.ids.tolist())
+                above = HsdsIds.of_rows(reads.repo, kind, above=ours[-3], limit=2)
+                assert above is not None and sorted(above.ids.tolist()) == ours[-2:], kind
+                assert HsdsIds.of_rows(reads.repo, kind, above=ours[-4], limit=2) is None
+                some = HsdsIds.of_rows(reads.repo, kind, ids=[ours[0], ours[5], 10**9])
+                assert some is not None and sorted(some.ids.tolist()) == [ours[0], ours[5]]
     finally:
         app.extensions["directory"].db.dispose()
 

@@ -37,6 +37,10 @@ def _identifiers() -> dict[str, Select[Any]]:
     }
 
 
+#: the id column of each kind of :func:`_identifiers`
+_IDENTIFIER_KEYS = {"service": Service.id, "organization": Organisation.id, "location": Location.id}
+
+
 class HsdsQueries(SearchQueries):
     """The HSDS API's reads, on a request's connection."""
 
@@ -179,10 +183,15 @@ class HsdsQueries(SearchQueries):
         every service's and organisation's id and ref, every site's id, service ref and ref."""
         return {kind: list(self.db.execute(query).all()) for kind, query in _identifiers().items()}
 
-    def identifier_rows_after(self, kind: str, after: int) -> list[Row[Any]]:
-        """The rows of one kind of :meth:`identifier_rows` whose id is above ``after``: what
-        imports added since an id index whose ids of that kind are at most ``after`` (a
-        range of the primary key: milliseconds)."""
-        query = _identifiers()[kind]
-        key = {"service": Service.id, "organization": Organisation.id, "location": Location.id}
-        return list(self.db.execute(query.where(key[kind] > after)).all())
+    def identifier_rows_of(
+        self, kind: str, *, above: int | None = None, ids: Sequence[int] = (),
+        limit: int | None = None,
+    ) -> list[Row[Any]]:  # fmt: skip
+        """The rows of one kind of :meth:`identifier_rows` whose id is above ``above`` (what
+        imports added since an id index whose ids of that kind are at most ``above``: a
+        range of the primary key), or else among ``ids``; the first ``limit`` by id."""
+        query, key = _identifiers()[kind], _IDENTIFIER_KEYS[kind]
+        query = query.where(key > above) if above is not None else query.where(key.in_(list(ids)))
+        if limit is not None:
+            query = query.order_by(key).limit(limit)
+        return list(self.db.execute(query).all())
