@@ -8,7 +8,10 @@ go on; :func:`full_collections_paused`). A job makes hundreds of thousands of lo
 objects, and each full collection the growing structure set off walked all of them while
 every request of the process waited (at 100,000 services ten of 0.06–0.33 s during an index
 build). A new directory index is frozen once made (``heap.settle``), so the collections
-that follow skip it; a request's cyclic garbage is mostly collected young.
+that follow skip it; a request's cyclic garbage is mostly collected young. And the
+interpreter lock changes hands every :data:`SWITCH_S` rather than Python's 5 ms: a request
+thread that gave it up (to read a socket or the database, or write its log line) waited
+up to 5 ms to have it back each time while the job ran.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
@@ -71,7 +75,7 @@ class BackgroundJob:
 
     def _run(self, job: Callable[[], object]) -> None:
         try:
-            with _full_collections_paused():
+            with _full_collections_paused(), _switching_often():
                 job()
         except Exception as exc:  # noqa: BLE001 - the caller's fallback answers meanwhile
             self._failed(exc)
@@ -120,13 +124,42 @@ def _restore_full_collections() -> None:
 
 def _forked() -> None:
     """In a child process no job runs (threads are not forked): collections as before."""
-    global _paused_lock, _paused_jobs
-    _paused_lock = threading.Lock()
+    global _paused_lock, _paused_jobs, _switch_lock, _switching_jobs
+    _paused_lock, _switch_lock = threading.Lock(), threading.Lock()
     _paused_jobs = 0
     _restore_full_collections()
+    if _switching_jobs:
+        _switching_jobs = 0
+        sys.setswitchinterval(_switch_s)
 
 
 os.register_at_fork(after_in_child=_forked)
+
+
+#: how often the interpreter lock changes hands while a job runs (Python's default: 5 ms)
+SWITCH_S = 0.001
+_switch_lock = threading.Lock()
+_switching_jobs = 0
+_switch_s = sys.getswitchinterval()
+
+
+@contextmanager
+def _switching_often() -> Iterator[None]:
+    """The lock handed over every :data:`SWITCH_S` while any job runs (the first job to
+    start sets it, the last to end puts back what was, unless something else set it)."""
+    global _switching_jobs, _switch_s
+    with _switch_lock:
+        if _switching_jobs == 0:
+            _switch_s = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_s, SWITCH_S))
+        _switching_jobs += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switching_jobs -= 1
+            if _switching_jobs == 0 and sys.getswitchinterval() == min(_switch_s, SWITCH_S):
+                sys.setswitchinterval(_switch_s)
 
 
 def full_collections_paused() -> bool:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import threading
 import weakref
 
 import pytest
 
 from directory.app import create_app
-from directory.usecases.background import BackgroundJob, full_collections_paused
+from directory.usecases.background import SWITCH_S, BackgroundJob, full_collections_paused
 from directory.web import heap
 
 
@@ -86,7 +87,7 @@ def test_while_a_background_job_runs_no_full_collection_starts_though_young_ones
 
 
 def test_full_collections_resume_when_the_last_of_several_jobs_ends_failed_or_not(caplog):
-    thresholds = gc.get_threshold()
+    thresholds, switch = gc.get_threshold(), sys.getswitchinterval()
     first, second = BackgroundJob("first", "first failed"), BackgroundJob("second", "second failed")
     release = threading.Event()
     assert first.start(lambda: release.wait(30))
@@ -96,14 +97,16 @@ def test_full_collections_resume_when_the_last_of_several_jobs_ends_failed_or_no
 
     assert isinstance(_run(second, broken), RuntimeError)
     assert full_collections_paused()  # the first still runs
+    assert sys.getswitchinterval() == SWITCH_S < switch  # the lock changes hands sooner
     release.set()
     first.wait(30)
     assert not full_collections_paused() and gc.get_threshold() == thresholds
+    assert sys.getswitchinterval() == switch
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_process_forked_while_a_job_runs_collects_as_before():
-    thresholds = gc.get_threshold()
+    thresholds, switch = gc.get_threshold(), sys.getswitchinterval()
     job, release = BackgroundJob("held", "held failed"), threading.Event()
     assert job.start(lambda: release.wait(30))
     try:
@@ -112,6 +115,7 @@ def test_a_process_forked_while_a_job_runs_collects_as_before():
         pid = os.fork()
         if pid == 0:  # the child: the job's thread was not forked
             ok = not full_collections_paused() and gc.get_threshold() == thresholds
+            ok = ok and sys.getswitchinterval() == switch
             os.write(write, b"1" if ok else b"0")
             os._exit(0)
         os.close(write)
