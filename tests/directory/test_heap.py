@@ -11,7 +11,7 @@ import weakref
 import pytest
 
 from directory.app import create_app
-from directory.usecases.background import SWITCH_S, BackgroundJob, full_collections_paused
+from directory.usecases.background import SWITCH_S, BackgroundJob, full_collections_paused, let_go
 from directory.web import heap
 
 
@@ -227,3 +227,35 @@ def test_a_worker_trims_its_heap_after_responses_and_after_building_its_box_arra
             assert calls == []
         finally:
             off.extensions["directory"].db.dispose()
+
+
+class _Node:
+    pass
+
+
+def test_let_go_empties_what_only_the_value_holds_and_nothing_shared():
+    value, inner = _Node(), _Node()
+    value.services = {n: _Node() for n in range(5000)}  # type: ignore[attr-defined]
+    value.order = list(range(5000))  # type: ignore[attr-defined]
+    value.inner = inner  # type: ignore[attr-defined]
+    inner.cells = {n: [n] * 3 for n in range(3000)}  # type: ignore[attr-defined]
+    shared_list, shared_dict, shared_node = [1, 2, 3], {"a": 1}, _Node()
+    shared_node.kept = [4, 5]  # type: ignore[attr-defined]
+    value.shared_list, value.shared_dict = shared_list, shared_dict  # type: ignore[attr-defined]
+    value.shared_node = shared_node  # type: ignore[attr-defined]
+    value.both = {"shared": shared_list, "own": list(range(2000))}  # type: ignore[attr-defined]
+    one = weakref.ref(value.services[7])  # type: ignore[attr-defined]
+    inner_gone = weakref.ref(inner)
+    del inner
+    assert let_go(value, chunk=100)
+    assert vars(value) == {} and one() is None and inner_gone() is None
+    assert shared_list == [1, 2, 3] and shared_dict == {"a": 1}
+    assert shared_node.kept == [4, 5]  # type: ignore[attr-defined]
+
+
+def test_let_go_leaves_a_value_something_else_still_reads():
+    value = _Node()
+    value.services = list(range(1000))  # type: ignore[attr-defined]
+    reader = {"index": value}  # a request still answering from it
+    assert not let_go(value)
+    assert reader["index"].services == list(range(1000))

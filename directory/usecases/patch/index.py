@@ -23,7 +23,7 @@ from directory.store.repositories.geography import (
     grid_cell,
 )
 from directory.store.repositories.opportunities import OpportunityQueries
-from directory.usecases.background import BackgroundJob
+from directory.usecases.background import BackgroundJob, let_go
 from directory.usecases.catalogue import area_ref, contact, grant_flags, site_body
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import FundingData, GrantFact
@@ -535,8 +535,13 @@ class DirectoryCache:
             old = self._index
             if old is None or (old.version, old.day) <= (version, today):
                 self._install(version, index)
+            else:  # a newer index is in: this one is not needed
+                old = index
+        del index
         if self.on_replaced is not None:
             self.on_replaced()
+        if old is not None:  # once no request still reads it, a piece at a time
+            let_go(old)
 
     def _install(self, version: int, index: DirectoryIndex) -> DirectoryIndex:
         index.version = version
