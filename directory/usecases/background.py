@@ -141,24 +141,26 @@ SWITCH_S = 0.001
 _switch_lock = threading.Lock()
 _switching_jobs = 0
 _switch_s = sys.getswitchinterval()
+_switch_set = _switch_s  # the interval as read back once set (whole microseconds)
 
 
 @contextmanager
 def _switching_often() -> Iterator[None]:
     """The lock handed over every :data:`SWITCH_S` while any job runs (the first job to
     start sets it, the last to end puts back what was, unless something else set it)."""
-    global _switching_jobs, _switch_s
+    global _switching_jobs, _switch_s, _switch_set
     with _switch_lock:
         if _switching_jobs == 0:
             _switch_s = sys.getswitchinterval()
             sys.setswitchinterval(min(_switch_s, SWITCH_S))
+            _switch_set = sys.getswitchinterval()
         _switching_jobs += 1
     try:
         yield
     finally:
         with _switch_lock:
             _switching_jobs -= 1
-            if _switching_jobs == 0 and sys.getswitchinterval() == min(_switch_s, SWITCH_S):
+            if _switching_jobs == 0 and sys.getswitchinterval() == _switch_set:
                 sys.setswitchinterval(_switch_s)
 
 
@@ -171,22 +173,36 @@ def let_go(value: object, *, chunk: int = 1000) -> bool:
     """Free ``value`` (a large structure: an index a job has replaced), a piece at a time,
     when nothing but the caller refers to it: the lists, dicts and objects it alone holds
     are emptied ``chunk`` items at a time, so that requests run between the pieces (freeing
-    a 100,000-service index and its funding facts at once held the interpreter lock for
-    0.2 s). Whether it could; if something else still refers to it, it is freed when that
-    lets go. What is shared stays as it is."""
+    a 100,000-service index at once held the interpreter lock for 0.2 s). Whether it did;
+    if something else still refers to it, nothing is touched, and it is freed when that
+    lets go. What is shared stays as it is.
+
+    The caller must pass a plain local name it owns and nothing new can reach (the count
+    of references is what says no one else holds it): not an attribute or a container's
+    item still in place. Only on CPython 3.11-3.13 with the GIL, whose counts this is
+    written for (3.14 skips some increments): elsewhere it does nothing."""
     # the caller's reference, this call's and getrefcount's own
-    if sys.getrefcount(value) > 3 or not hasattr(value, "__dict__"):
+    if not _COUNTS_KNOWN or sys.getrefcount(value) > 3 or not hasattr(value, "__dict__"):
         return False
     _empty_fields(value, chunk, _DEPTH)
     return True
 
 
+#: whether reference counts are as :func:`let_go` reads them
+_COUNTS_KNOWN = (
+    sys.implementation.name == "cpython"
+    and (3, 11) <= sys.version_info[:2] < (3, 14)
+    and getattr(sys, "_is_gil_enabled", lambda: True)()
+)
 #: how deep :func:`let_go` goes into objects held by objects
 _DEPTH = 3
 
 
 def _empty_fields(value: object, chunk: int, depth: int) -> None:
     fields = vars(value)
+    # its own dict (the object's reference, this name's and getrefcount's), not a proxy's
+    if type(fields) is not dict or sys.getrefcount(fields) > 3:
+        return
     for name in list(fields):
         item = fields.pop(name)
         _empty(item, chunk, depth)

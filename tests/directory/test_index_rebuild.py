@@ -16,6 +16,7 @@ import time
 import uuid
 import weakref
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -56,35 +57,36 @@ def test_the_previous_index_answers_while_the_next_is_built():
     assert second.name == "second" and second.version == 2
 
 
+def _watched(index: _Index, deaths: list[str]) -> list[weakref.ref[Any]]:
+    """Weak references recording the order in which ``index`` and one of its services die:
+    let go, its services die first; freed at once, the index would go first."""
+    index.services = [_Index(str(n)) for n in range(5000)]  # type: ignore[attr-defined]
+    return [
+        weakref.ref(index.services[0], lambda _: deaths.append("a service")),  # type: ignore[attr-defined]
+        weakref.ref(index, lambda _: deaths.append("the index")),
+    ]
+
+
 def test_a_replaced_index_is_let_go_once_no_request_reads_it():
     """The previous index is emptied a piece at a time once replaced (freeing it at once at
-    100,000 services held the worker's requests 0.2 s), but not while a request still
-    answers from it."""
+    100,000 services held the worker's requests 0.2 s), once the requests still answering
+    from it have ended (tried for a second); one held longer is left whole."""
     cache = DirectoryCache(background=True)
     first = cache.get(1, DAY, lambda: _Index("first"))
     first.services = {n: [n] for n in range(5000)}  # type: ignore[attr-defined]
     assert cache.get(2, DAY, lambda: _Index("second")) is first  # a request reads it
-    cache.wait(10)
+    cache.wait(10)  # for over the second the build tries to let the first go
     second = cache.get(2, DAY, lambda: _Index("x"))
     assert second.name == "second"
     assert first.name == "first" and len(first.services) == 5000  # still whole
-    # let go, the second's services die before the index itself (freed at once, the
-    # index would go first, its attributes after)
+    del first
+
     deaths: list[str] = []
-    second.services = [_Index(str(n)) for n in range(5000)]  # type: ignore[attr-defined]
-    watched = [
-        weakref.ref(second.services[0], lambda _: deaths.append("a service")),  # type: ignore[attr-defined]
-        weakref.ref(second, lambda _: deaths.append("the index")),
-    ]
-    del first, second
-    release = threading.Event()
-
-    def third() -> _Index:
-        release.wait(10)
-        return _Index("third")
-
-    cache.get(3, DAY, third)  # answered from the second, which it then lets go
-    release.set()  # the request has ended: nothing reads the second now
+    watched = _watched(second, deaths)
+    request = [second]  # a request answering from the second, for another 0.2 s
+    del second
+    cache.get(3, DAY, lambda: _Index("third"))
+    threading.Timer(0.2, request.clear).start()
     cache.wait(10)
     assert cache.get(3, DAY, lambda: _Index("x")).name == "third"
     assert deaths == ["a service", "the index"] and all(w() is None for w in watched)

@@ -6,7 +6,9 @@ statuses depend on the date) from the store's rows and the data version's facts.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -473,6 +475,11 @@ def _body_parts(body: dict[str, Any], pool: dict[Any, Any]) -> tuple[bytes, ...]
 _SITES_OPEN, _SITES_CLOSE, _NO_SITES, _COMMA = b',"sites":[', b"]", b',"sites":[]', b","
 
 
+#: how many times, 50 ms apart, a replaced index is tried for freeing a piece at a time
+LET_GO_TRIES = 20
+logger = logging.getLogger(__name__)
+
+
 class DirectoryCache:
     """The per-process index, rebuilt when the data version or the day changes.
 
@@ -540,8 +547,17 @@ class DirectoryCache:
         del index
         if self.on_replaced is not None:
             self.on_replaced()
-        if old is not None:  # once no request still reads it, a piece at a time
-            let_go(old)
+        # the replaced index freed a piece at a time (``let_go``) once no request answers
+        # from it: none can take it now, so those that had it end in milliseconds (after
+        # a second, it is left to the last of them to free at once). A failure is logged:
+        # the new index serves already. (Inline: ``old`` must be this frame's only name.)
+        try:
+            for _ in range(LET_GO_TRIES if old is not None else 0):
+                if let_go(old):
+                    break
+                time.sleep(0.05)
+        except Exception:  # noqa: BLE001 - the new index is in; only freeing it failed
+            logger.exception("letting the previous directory index go failed")
 
     def _install(self, version: int, index: DirectoryIndex) -> DirectoryIndex:
         index.version = version
