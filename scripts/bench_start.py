@@ -245,6 +245,9 @@ class _Poller:
     def __init__(self, url: str, timeout: float, threads: int = 3, every: float = 0.02) -> None:  # fmt: skip
         self.url, self.timeout, self.every = url, timeout, every
         self.seconds: list[float] = []
+        self.slowest_at = 0.0  # when the slowest was asked, in seconds from the block's start
+        self._started = time.monotonic()
+        self._slowest = 0.0
         self.failed: list[str] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._ask, daemon=True) for _ in range(threads)]
@@ -268,7 +271,10 @@ class _Poller:
                     self.failed.append(str(status))
             except Exception as error:  # noqa: BLE001 - a worker replaced mid-answer, say
                 self.failed.append(f"{type(error).__name__}: {error}")
-            self.seconds.append(time.monotonic() - begun)
+            took = time.monotonic() - begun
+            if took > self._slowest:
+                self._slowest, self.slowest_at = took, begun - self._started
+            self.seconds.append(took)
             self._stop.wait(self.every)
 
     def summary(self) -> dict[str, Any]:
@@ -279,6 +285,7 @@ class _Poller:
             "median_ms": round(statistics.median(ordered) * 1000, 1),
             "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
             "slowest_ms": round(ordered[-1] * 1000, 1),
+            "slowest_at_s": round(self.slowest_at, 1),
         }
 
 
@@ -378,7 +385,8 @@ def _measure(args: argparse.Namespace, codes: list[Path]) -> None:
                     "patches every 20 ms from 3 threads meanwhile (ms): "
                     f"{polled['answered']} answered, failed {polled['failed'] or 'none'}, "
                     f"median {polled['median_ms']}, p99 {polled['p99_ms']}, "
-                    f"slowest {polled['slowest_ms']}",
+                    f"slowest {polled['slowest_ms']} (asked {polled['slowest_at_s']} s in; the "
+                    f"rebuilds done {rebuilt} s in, the replacements {replaced_s} s after that)",
                     flush=True,
                 )
 
