@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
@@ -196,3 +196,23 @@ class Database:
         for connection, _ in idle:
             connection.close()
         self.engine.dispose()
+
+
+#: rows fetched at a time by :func:`streamed`
+STREAM_BATCH = 2_000
+
+
+def streamed(db: Any, statement: Any, batch: int = STREAM_BATCH) -> Iterator[Any]:
+    """The rows of ``statement``, fetched a batch at a time as they are iterated: on a
+    connection in a transaction (PostgreSQL's server-side cursors need one; a background
+    build's snapshot is one) from a server-side cursor, so neither libpq nor Python holds
+    them all, and no single fetch turns 100,000 rows into Python objects with the
+    interpreter lock held throughout (while requests wait); else row by row from a
+    client-side cursor (a request's connection, which commits each statement)."""
+    if isinstance(db, Connection) and (
+        not db.in_transaction()
+        or db.get_execution_options().get("isolation_level") == "AUTOCOMMIT"  # a request's
+    ):
+        yield from db.execute(statement)
+        return
+    yield from db.execute(statement.execution_options(yield_per=batch))

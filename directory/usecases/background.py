@@ -17,14 +17,15 @@ up to 5 ms to have it back each time while the job ran.
 from __future__ import annotations
 
 import gc
+import heapq
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +226,21 @@ def _empty(value: object, chunk: int, depth: int) -> None:
                 del item
     elif hasattr(value, "__dict__") and not isinstance(value, type):
         _empty_fields(value, chunk, depth - 1)
+
+
+def sorted_in_pieces(items: Iterable[T], key: Callable[[T], Any], piece: int = 4096) -> list[T]:
+    """``sorted(items, key=key)``, sorted ``piece`` items at a time and then merged, for a
+    job: a sort compares its keys in C with the interpreter lock held throughout (sorting
+    100,000 services by name held every request of the worker 0.1-0.2 s), a piece's sort
+    for a few milliseconds, and the merge hands the lock over as it goes. Stable, as
+    ``sorted``."""
+    everything = list(items)
+    if len(everything) <= piece:
+        return sorted(everything, key=key)
+    pieces = [
+        sorted(everything[at : at + piece], key=key) for at in range(0, len(everything), piece)
+    ]
+    return list(heapq.merge(*pieces, key=key))
 
 
 class PerVersion(Generic[T]):

@@ -270,3 +270,16 @@ def test_let_go_leaves_a_value_something_else_still_reads():
     reader = {"index": value}  # a request still answering from it
     assert not let_go(value)
     assert reader["index"].services == list(range(1000))
+
+
+def test_sorted_in_pieces_is_sorted_and_stable():
+    import random
+
+    from directory.usecases.background import sorted_in_pieces
+
+    rng = random.Random(7)
+    items = [(rng.choice("abcdef") * rng.randint(1, 4), n) for n in range(20_000)]
+    by_name = lambda item: item[0]  # noqa: E731 - ties: stability decides their order
+    assert sorted_in_pieces(items, by_name, piece=1000) == sorted(items, key=by_name)
+    assert sorted_in_pieces(items[:5], by_name, piece=1000) == sorted(items[:5], key=by_name)
+    assert sorted_in_pieces([], by_name) == []

@@ -15,10 +15,11 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, and_, case, delete, func, insert, null, or_, select, text, update
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from directory.store.db import streamed
 from directory.store.models import (
     ChangeArea,
     ChangeEvent,
@@ -74,7 +75,6 @@ class Held(NamedTuple):
 
 
 #: rows fetched at a time when the index streams services and sites
-STREAM_BATCH = 2_000
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -1068,14 +1068,14 @@ class CatalogueQueries:
         listed = Service.withdrawn_at.is_(None)
         return {
             "services": self._stream(self._service_select().where(listed)),
-            "themes": self.db.execute(
+            "themes": list(self._stream(
                 select(ServiceTheme.service_id, ServiceTheme.theme_id)
                 .join(Service, Service.id == ServiceTheme.service_id).where(listed)
-            ).all(),
-            "coverage": self.db.execute(
+            )),
+            "coverage": list(self._stream(
                 select(ServiceArea.service_id, ServiceArea.area_code)
                 .join(Service, Service.id == ServiceArea.service_id).where(listed)
-            ).all(),
+            )),
             "locations": self._stream(
                 select(Location.__table__).join(Service, Service.id == Location.service_id).where(listed)
             ),
@@ -1088,15 +1088,7 @@ class CatalogueQueries:
         }  # fmt: skip
 
     def _stream(self, statement: Any) -> Iterator[Row[Any]]:
-        """The rows of ``statement``, fetched a batch at a time as they are iterated: on a
-        connection in a transaction (PostgreSQL's server-side cursors need one) from a
-        server-side cursor, so neither libpq nor Python holds them all; else row by row
-        from a client-side cursor."""
-        db = self.db
-        if isinstance(db, Connection) and not db.in_transaction():
-            yield from db.execute(statement)
-            return
-        yield from db.execute(statement.execution_options(yield_per=STREAM_BATCH))
+        return streamed(self.db, statement)
 
     # -- change feed -----------------------------------------------------------------------
     def _event_filters(

@@ -12,6 +12,7 @@ from sqlalchemy import delete, distinct, func, insert, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from directory.store.db import streamed
 from directory.store.models import (
     AreaPopulation,
     CrimeCount,
@@ -48,7 +49,7 @@ class FundingQueries:
         case keeps the result per data version)."""
         recipient = Organisation.__table__.alias("recipient")
         funder = Organisation.__table__.alias("funder")
-        return self.db.execute(
+        return list(streamed(self.db,
             select(
                 Grant.id, Grant.ref, Grant.title, Grant.programme_id, Grant.amount_pence, Grant.start,
                 Grant.end, Grant.awarded, Grant.duration_months, Grant.financial_year, Grant.parent_ref,
@@ -65,23 +66,29 @@ class FundingQueries:
             .outerjoin(Programme, Programme.id == Grant.programme_id)
             .where(Grant.withdrawn_at.is_(None))
             .order_by(Grant.id)
-        ).all()  # fmt: skip
+        ))  # fmt: skip
 
     def grant_areas(self) -> list[Row[Any]]:
-        return self.db.execute(
-            select(GrantArea.grant_id, GrantArea.area_code)
-            .join(Grant, Grant.id == GrantArea.grant_id)
-            .where(Grant.withdrawn_at.is_(None))
-            .order_by(GrantArea.grant_id, GrantArea.area_code)
-        ).all()
+        return list(
+            streamed(
+                self.db,
+                select(GrantArea.grant_id, GrantArea.area_code)
+                .join(Grant, Grant.id == GrantArea.grant_id)
+                .where(Grant.withdrawn_at.is_(None))
+                .order_by(GrantArea.grant_id, GrantArea.area_code),
+            )
+        )
 
     def grant_services(self) -> list[Row[Any]]:
-        return self.db.execute(
-            select(GrantService.grant_id, GrantService.service_id)
-            .join(Grant, Grant.id == GrantService.grant_id)
-            .where(Grant.withdrawn_at.is_(None))
-            .order_by(GrantService.grant_id, GrantService.service_id)
-        ).all()
+        return list(
+            streamed(
+                self.db,
+                select(GrantService.grant_id, GrantService.service_id)
+                .join(Grant, Grant.id == GrantService.grant_id)
+                .where(Grant.withdrawn_at.is_(None))
+                .order_by(GrantService.grant_id, GrantService.service_id),
+            )
+        )
 
     def programmes(self) -> list[Row[Any]]:
         return self.db.execute(select(Programme.__table__).order_by(Programme.id)).all()

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.engine import Row
 
+from directory.store.db import streamed
 from directory.store.models import Location, Organisation, Service, ServiceTheme
 from directory.store.repositories.search import Filters, Near, SearchQueries, cell_ranges
 
@@ -181,7 +182,7 @@ class HsdsQueries(SearchQueries):
     def identifier_rows(self) -> dict[str, list[Row[Any]]]:
         """What the HSDS ids are made from, for the id index (read once per data version):
         every service's and organisation's id and ref, every site's id, service ref and ref."""
-        return {kind: list(self.db.execute(query).all()) for kind, query in _identifiers().items()}
+        return {kind: list(streamed(self.db, query)) for kind, query in _identifiers().items()}
 
     def identifier_rows_of(
         self, kind: str, *, above: int | None = None, ids: Sequence[int] = (),

@@ -25,7 +25,7 @@ from directory.store.repositories.geography import (
     grid_cell,
 )
 from directory.store.repositories.opportunities import OpportunityQueries
-from directory.usecases.background import BackgroundJob, let_go
+from directory.usecases.background import BackgroundJob, let_go, sorted_in_pieces
 from directory.usecases.catalogue import area_ref, contact, grant_flags, site_body
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import FundingData, GrantFact
@@ -310,7 +310,7 @@ class DirectoryIndex:
         order = {
             sid: number
             for number, sid in enumerate(
-                sorted(services, key=lambda sid: (services[sid].sort_name, sid))
+                sorted_in_pieces(services, key=lambda sid: (services[sid].sort_name, sid))
             )
         }
         for code, sids in by_area.items():
