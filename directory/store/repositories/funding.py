@@ -69,26 +69,16 @@ class FundingQueries:
         ))  # fmt: skip
 
     def grant_areas(self) -> list[Row[Any]]:
-        return list(
-            streamed(
-                self.db,
-                select(GrantArea.grant_id, GrantArea.area_code)
-                .join(Grant, Grant.id == GrantArea.grant_id)
-                .where(Grant.withdrawn_at.is_(None))
-                .order_by(GrantArea.grant_id, GrantArea.area_code),
-            )
-        )
+        return self._of_listed_grants(GrantArea.grant_id, GrantArea.area_code)
 
     def grant_services(self) -> list[Row[Any]]:
-        return list(
-            streamed(
-                self.db,
-                select(GrantService.grant_id, GrantService.service_id)
-                .join(Grant, Grant.id == GrantService.grant_id)
-                .where(Grant.withdrawn_at.is_(None))
-                .order_by(GrantService.grant_id, GrantService.service_id),
-            )
-        )
+        return self._of_listed_grants(GrantService.grant_id, GrantService.service_id)
+
+    def _of_listed_grants(self, grant_id: Any, other: Any) -> list[Row[Any]]:
+        """(grant id, ``other``) of a link table, for the grants not withdrawn, in order."""
+        listed = select(grant_id, other).join(Grant, Grant.id == grant_id)
+        query = listed.where(Grant.withdrawn_at.is_(None)).order_by(grant_id, other)
+        return list(streamed(self.db, query))
 
     def programmes(self) -> list[Row[Any]]:
         return self.db.execute(select(Programme.__table__).order_by(Programme.id)).all()
