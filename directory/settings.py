@@ -201,10 +201,11 @@ class Settings:
                 raise SettingsError(f"{PREFIX}GZIP_LEVEL must be 1 to 9, not {raw!r}")
             kwargs["gzip_level"] = int(raw)
         if (raw := get("WORKER_RECYCLE_GROWTH")) is not None:
-            if raw.lower() == "off":
+            value = raw.strip()
+            if value.lower() == "off":
                 kwargs["worker_recycle_growth"] = None
-            elif raw.isdigit():
-                kwargs["worker_recycle_growth"] = int(raw)
+            elif value.isascii() and value.isdigit():  # not "²", which isdigit() takes
+                kwargs["worker_recycle_growth"] = int(value)
             else:
                 raise SettingsError(
                     f"{PREFIX}WORKER_RECYCLE_GROWTH must be a whole percentage or off, not {raw!r}"

@@ -43,6 +43,9 @@ def test_values_are_read_and_typed():
     assert settings.worker_recycle_growth == 40
     assert Settings.from_env({}).worker_recycle_growth == 25
     assert (
+        Settings.from_env({"DIRECTORY_WORKER_RECYCLE_GROWTH": " 30 "}).worker_recycle_growth == 30
+    )
+    assert (
         Settings.from_env({"DIRECTORY_WORKER_RECYCLE_GROWTH": "Off"}).worker_recycle_growth is None
     )
 
@@ -65,6 +68,7 @@ def test_values_are_read_and_typed():
         ("GZIP_LEVEL", "fast", "DIRECTORY_GZIP_LEVEL must be 1 to 9"),
         ("WORKER_RECYCLE_GROWTH", "-5", "DIRECTORY_WORKER_RECYCLE_GROWTH must be a whole"),
         ("WORKER_RECYCLE_GROWTH", "25%", "DIRECTORY_WORKER_RECYCLE_GROWTH must be a whole"),
+        ("WORKER_RECYCLE_GROWTH", "²", "DIRECTORY_WORKER_RECYCLE_GROWTH must be a whole"),
     ],
 )
 def test_bad_values_are_refused_by_name(name, value, message):
