@@ -76,7 +76,7 @@ class BackgroundJob:
 
     def _run(self, job: Callable[[], object]) -> None:
         try:
-            with _full_collections_paused(), _switching_often():
+            with _job_running():
                 job()
         except Exception as exc:  # noqa: BLE001 - the caller's fallback answers meanwhile
             self._failed(exc)
@@ -91,83 +91,62 @@ class BackgroundJob:
 
 #: a generation-2 threshold no count of generation-1 collections reaches
 _NEVER = 1 << 30
-_paused_lock = threading.Lock()
-_paused_jobs = 0
-_full_threshold = gc.get_threshold()[2]
-
-
-@contextmanager
-def _full_collections_paused() -> Iterator[None]:
-    """No automatic full collection while any job runs: the first job to start sets the
-    process's generation-2 threshold out of reach, the last to end puts it back (unless
-    something else has set it meanwhile). CPython 3.11-3.13 (3.14's incremental collector
-    reads the thresholds otherwise)."""
-    global _paused_jobs, _full_threshold
-    with _paused_lock:
-        if _paused_jobs == 0:
-            young, older, _full_threshold = gc.get_threshold()
-            gc.set_threshold(young, older, _NEVER)
-        _paused_jobs += 1
-    try:
-        yield
-    finally:
-        with _paused_lock:
-            _paused_jobs -= 1
-            if _paused_jobs == 0:
-                _restore_full_collections()
-
-
-def _restore_full_collections() -> None:
-    young, older, full = gc.get_threshold()
-    if full == _NEVER:
-        gc.set_threshold(young, older, _full_threshold)
-
-
-def _forked() -> None:
-    """In a child process no job runs (threads are not forked): collections as before."""
-    global _paused_lock, _paused_jobs, _switch_lock, _switching_jobs
-    _paused_lock, _switch_lock = threading.Lock(), threading.Lock()
-    _paused_jobs = 0
-    _restore_full_collections()
-    if _switching_jobs:
-        _switching_jobs = 0
-        sys.setswitchinterval(_switch_s)
-
-
-os.register_at_fork(after_in_child=_forked)
-
-
 #: how often the interpreter lock changes hands while a job runs (Python's default: 5 ms)
 SWITCH_S = 0.001
-_switch_lock = threading.Lock()
-_switching_jobs = 0
+_jobs_lock = threading.Lock()
+_jobs = 0  # jobs running in this process
+_full_threshold = gc.get_threshold()[2]  # what the first job found, put back by the last
 _switch_s = sys.getswitchinterval()
 _switch_set = _switch_s  # the interval as read back once set (whole microseconds)
 
 
 @contextmanager
-def _switching_often() -> Iterator[None]:
-    """The lock handed over every :data:`SWITCH_S` while any job runs (the first job to
-    start sets it, the last to end puts back what was, unless something else set it)."""
-    global _switching_jobs, _switch_s, _switch_set
-    with _switch_lock:
-        if _switching_jobs == 0:
+def _job_running() -> Iterator[None]:
+    """While any job runs: no automatic full collection, and the lock handed over every
+    :data:`SWITCH_S`. The first job to start sets both (they are the process's), the last
+    to end puts back what it found, unless something else has set them meanwhile.
+    CPython 3.11-3.13 (3.14's incremental collector reads the thresholds otherwise)."""
+    global _jobs, _full_threshold, _switch_s, _switch_set
+    with _jobs_lock:
+        if _jobs == 0:
+            young, older, _full_threshold = gc.get_threshold()
+            gc.set_threshold(young, older, _NEVER)
             _switch_s = sys.getswitchinterval()
             sys.setswitchinterval(min(_switch_s, SWITCH_S))
             _switch_set = sys.getswitchinterval()
-        _switching_jobs += 1
+        _jobs += 1
     try:
         yield
     finally:
-        with _switch_lock:
-            _switching_jobs -= 1
-            if _switching_jobs == 0 and sys.getswitchinterval() == _switch_set:
-                sys.setswitchinterval(_switch_s)
+        with _jobs_lock:
+            _jobs -= 1
+            if _jobs == 0:
+                _restore()
+
+
+def _restore() -> None:
+    young, older, full = gc.get_threshold()
+    if full == _NEVER:
+        gc.set_threshold(young, older, _full_threshold)
+    if sys.getswitchinterval() == _switch_set:
+        sys.setswitchinterval(_switch_s)
+
+
+def _forked() -> None:
+    """In a child process no job runs (threads are not forked): as before any job."""
+    global _jobs_lock, _jobs
+    _jobs_lock = threading.Lock()
+    if _jobs:
+        _jobs = 0
+        _restore()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def full_collections_paused() -> bool:
     """Whether a background job is running, with automatic full collections paused."""
-    return _paused_jobs > 0
+    return _jobs > 0
 
 
 def let_go(value: object, *, chunk: int = 1000) -> bool:
