@@ -70,6 +70,22 @@ def area_ref(snap: GeographySnapshot, code: str) -> dict[str, Any]:
     return area.ref()
 
 
+def live_between(g: Any, first: date, last: date) -> bool:
+    """Whether a grant runs on some day from ``first`` to ``last``: it has a start or an end
+    (a grant with neither has status ``unknown``: nothing says when it runs), it started
+    by ``last`` and it did not end before ``first``; a missing start or end is open. The
+    store's ``dated_and_live_between`` is the same rule in SQL."""
+    start, end = g.start, g.end
+    if start is None and end is None:
+        return False
+    return (start is None or start <= last) and (end is None or end >= first)
+
+
+def is_live(g: Any, day: date) -> bool:
+    """Live on ``day`` (:func:`live_between` the day and itself)."""
+    return live_between(g, day, day)
+
+
 def grant_flags(row: Any, today: date, settings: Settings) -> dict[str, Any]:
     """Duration flags and a status derived from the dates (never stored, so never stale)."""
     months = row.duration_months

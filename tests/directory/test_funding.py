@@ -242,13 +242,43 @@ def test_by_ward_and_by_bcu(read_app):
         ("area=Kingston", 4, 120_000),  # A, B (its ward), C (its BCU), D (London)
         (f"area={KINGSTON_TOWN}", 4, 120_000),  # the ward: itself, its borough, BCU, London
         ("area=Lewisham", 2, 100_000),  # E in full (it names Lewisham) and D
-        ("live_on=2024-06-01", 5, 105_000),  # A, B, C, E and F (no dates: open)
+        # A, B, C and E; not F, which has no dates (status unknown: live on no day)
+        ("live_on=2024-06-01", 4, 100_000),
         ("area=Kingston&programme=lcpf-direct&live_on=2022-01-01", 1, 60_000),  # D only
     ],
 )
 def test_filters_combine(read_app, query, awards, amount):
     totals = get(read_app, f"/api/v1/funding/summary?by=borough&{query}")["totals"]
     assert (totals["awards"], totals["amount"]) == (awards, amount)
+
+
+def test_a_grant_without_dates_is_live_on_no_day(read_app):
+    """F has neither a start nor an end: its status is unknown, and no route counts it as
+    live on any day (it used to count as live every day, £1.15m of an undated MOPAC decision
+    in every patch of the demo directory)."""
+
+    def refs(url: str) -> set[str]:
+        return {g["ref"] for g in get(read_app, url)["contents"]}
+
+    assert "G-F" in refs("/api/v1/grants?status=unknown&per_page=100")
+    assert "G-F" not in refs("/api/v1/grants?status=live&per_page=100")
+    assert "G-F" in refs(f"/api/v1/grants?area={CITY}&per_page=100")  # it does reach the City
+    for day in (date.today().isoformat(), "2020-06-01"):  # today, and within its year
+        totals = get(read_app, f"/api/v1/funding/summary?by=borough&area={CITY}&live_on={day}")
+        assert (totals["totals"]["awards"], totals["totals"]["amount"]) == (0, 0)
+        patch = get(
+            read_app, f"/api/v1/patch?area={CITY}&live_on={day}&include_other_programmes=true"
+        )
+        assert (patch["funding"]["awards"], patch["funding"]["amount"]) == (0, 0)
+        assert "SVC-F" not in {s["ref"] for s in patch["services"]["contents"]}
+        services = get(read_app, f"/api/v1/services?live_on={day}&per_page=100")
+        assert "SVC-F" not in {s["ref"] for s in services["contents"]}
+    # the patch still lists it among its awards, as unknown, so it is not hidden
+    awards = get(read_app, f"/api/v1/patch?area={CITY}&include_other_programmes=true")["awards"]
+    assert [(a["ref"], a["status"]) for a in awards["contents"]] == [("G-F", "unknown")]
+    # a dated grant is live within its dates on the same routes (A: 2024-04-01 to 2025-03-31)
+    a_live = get(read_app, "/api/v1/services?live_on=2024-06-01&per_page=100")
+    assert "SVC-A" in {s["ref"] for s in a_live["contents"]}
 
 
 def test_area_filter_lists_the_area_and_shows_wider_money_apart(read_app):

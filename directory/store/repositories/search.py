@@ -162,6 +162,19 @@ def _in_cells(ranges: Sequence[tuple[int, int]]) -> Any:
     return or_(*(Location.cell.between(lo, hi) for lo, hi in ranges))
 
 
+def dated_and_live_between(first: date | None, last: date | None) -> Any:
+    """The grants running on some day from ``first`` to ``last`` (either open): a start or
+    an end known (with neither, a grant's status is ``unknown``), started by ``last`` and
+    not ended before ``first``; a missing start or end is open. The rule of
+    ``directory.usecases.catalogue.live_between``."""
+    where = [or_(Grant.start.is_not(None), Grant.end.is_not(None))]
+    if last is not None:
+        where.append(or_(Grant.start.is_(None), Grant.start <= last))
+    if first is not None:
+        where.append(or_(Grant.end.is_(None), Grant.end >= first))
+    return and_(*where)
+
+
 def _summary_columns() -> list[Any]:
     """The columns of a service summary (a page of :meth:`SearchQueries.search`)."""
     return [
@@ -238,14 +251,9 @@ class SearchQueries:
         if f.programme is not None:
             where.append(Grant.programme_id == f.programme)
         if f.live_on is not None:
-            where.append(or_(Grant.start.is_(None), Grant.start <= f.live_on))
-            where.append(or_(Grant.end.is_(None), Grant.end >= f.live_on))
+            where.append(dated_and_live_between(f.live_on, f.live_on))
         if f.live_during is not None:
-            first, last = f.live_during
-            if last is not None:
-                where.append(or_(Grant.start.is_(None), Grant.start <= last))
-            if first is not None:
-                where.append(or_(Grant.end.is_(None), Grant.end >= first))
+            where.append(dated_and_live_between(*f.live_during))
         if f.ends_between is not None:
             where.append(Grant.end.between(*f.ends_between))
         return (
@@ -548,8 +556,7 @@ class SearchQueries:
             .where(
                 GrantService.service_id.in_(list(ids)),
                 Grant.withdrawn_at.is_(None),
-                or_(Grant.start.is_(None), Grant.start <= day),
-                or_(Grant.end.is_(None), Grant.end >= day),
+                dated_and_live_between(day, day),
             )
             .distinct()
             .order_by(GrantService.service_id, func.coalesce(Programme.name, Grant.programme_id))

@@ -14,7 +14,7 @@ from typing import Any
 from directory.data.community_safety import rule as community_safety_rule
 from directory.errors import InvalidInputError
 from directory.ingest.values import parse_financial_year
-from directory.usecases.catalogue import area_ref
+from directory.usecases.catalogue import area_ref, is_live
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.geography import LONDON, GeographySnapshot, area_scope, resolve_area
 
@@ -75,12 +75,6 @@ def ratio(a: float | None, b: float | None) -> float | None:
     if a is None or not b:
         return None
     return round(a / b, 3)
-
-
-def is_live(g: Any, day: date) -> bool:
-    """Live on ``day``: started on or before it and not ended before it (a missing start or
-    end is open, as in the patch's funding summary)."""
-    return (g.start is None or g.start <= day) and (g.end is None or day <= g.end)
 
 
 def financial_year(text: str | None) -> str | None:

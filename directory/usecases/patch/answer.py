@@ -21,7 +21,7 @@ from directory.store.repositories.geography import (
     GeographyRepository,
 )
 from directory.usecases import geography, opportunities
-from directory.usecases.catalogue import grant_flags
+from directory.usecases.catalogue import grant_flags, is_live, live_between
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import GrantFact
 from directory.usecases.funding.awards import ALL_PROGRAMMES_RULE, community_safety_rule_text
@@ -334,7 +334,7 @@ def _cells(cells: dict[str, list[int]], present: tuple[str, ...]) -> dict[str, d
 
 
 def _live_on(day: date) -> Callable[[GrantFact], bool]:
-    return lambda g: (g.start is None or g.start <= day) and (g.end is None or day <= g.end)
+    return lambda g: is_live(g, day)
 
 
 def _funding_summary(
@@ -389,8 +389,9 @@ def _funding_summary(
                 },
             }
         ),
-        "rule": "Live awards whose beneficiary areas include the patch's ward, borough, BCU or "
-        "London (or, for an area, areas inside it); awards and amount count each once, in "
+        "rule": "Live awards (started by live_on and not ended before it; an award without "
+        "dates, status unknown, is live on no day) whose beneficiary areas include the "
+        "patch's ward, borough, BCU or London (or, for an area, areas inside it); awards and amount count each once, in "
         "full. Pan-London and BCU-wide awards are shown at their own scope (by_scope), in "
         "full, and are not apportioned to boroughs. headline keeps the patch's own awards "
         "(its ward, or the area asked for and the areas inside it) apart from the shared and "
@@ -456,8 +457,9 @@ def _patch_awards(
 ) -> dict[str, Any]:  # fmt: skip
     since = add_months(day, -AWARDS_RECENT_MONTHS)
 
-    def keep(g: GrantFact) -> bool:  # started by the day, and not ended before ``since``
-        return (g.start is None or g.start <= day) and (g.end is None or g.end >= since)
+    def keep(g: GrantFact) -> bool:  # started by the day and not ended before ``since``, or
+        # without dates (status unknown: listed, last, though no funding figure counts it)
+        return live_between(g, since, day) or (g.start is None and g.end is None)
 
     def order(g: GrantFact) -> tuple[Any, ...]:
         return (
@@ -516,8 +518,9 @@ def _patch_awards(
         "programmes": counted,
         "rule": "Awards whose beneficiary areas include the patch's ward, borough, BCU or "
         "London (or, for an area, areas inside it), started by live_on and live that day or "
-        f"ended within the {AWARDS_RECENT_MONTHS} months before it (from ended_since); planned "
-        "awards are left out, and so are regrants paid through an award the directory holds "
+        f"ended within the {AWARDS_RECENT_MONTHS} months before it (from ended_since), and "
+        "those without dates (status unknown, listed last; the funding figures count only "
+        "live awards); planned awards are left out, and so are regrants paid through an award the directory holds "
         "(as in funding). Each is listed once, at the scope it reaches the patch at (ward, "
         "part, borough, bcu, london), whether or not it funds a listed service. "
         f"The first {AWARDS_LISTED} are listed; all_url lists every award reaching the area, "

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 import orjson
 
-from directory.usecases.catalogue import area_ref
+from directory.usecases.catalogue import area_ref, is_live
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.patch.grid import SiteGrid
 from directory.usecases.patch.index import (
@@ -216,9 +216,7 @@ def passes(service: IndexedService, filters: Any, words: list[str], today: date)
         # when only a programme is given)
         day = filters.live_on or today
         if not any(
-            (filters.programme is None or g.programme_id == filters.programme)
-            and (g.start is None or g.start <= day)
-            and (g.end is None or day <= g.end)
+            (filters.programme is None or g.programme_id == filters.programme) and is_live(g, day)
             for g in service.grants
         ):
             return False
