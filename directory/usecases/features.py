@@ -17,7 +17,9 @@ Parameters follow the standard: ``bbox`` (CRS84, four numbers), ``limit`` (1..10
 larger is taken as the maximum, as Part 1 says), ``offset`` (the ``next`` links use it),
 ``datetime`` (an instant or interval, on ``sites`` and ``services``: a grant of the service
 is live at some time in it), and property filters ``theme``, ``programme`` and
-``organisation``. Invalid values are 400 problems (``/req/core/query-param-invalid``). A box
+``organisation``. Invalid values are 400 problems (``/req/core/query-param-invalid``), and so
+is a filter's id that names nothing (a theme, programme, organisation or parent area, with
+the suggestions the rest of the API gives): a misspelt filter is never an empty page. A box
 outside London selects nothing; it is not an error.
 """
 
@@ -33,15 +35,24 @@ from urllib.parse import urlencode
 
 import shapely
 
-from directory.errors import CollectionNotFoundError, FeatureNotFoundError, InvalidParameterError
+from directory.errors import (
+    CollectionNotFoundError,
+    DirectoryError,
+    FeatureNotFoundError,
+    InvalidInputError,
+    InvalidParameterError,
+    NotFoundError,
+)
 from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.search import AreaMatch, Box, Filters, SearchQueries
 from directory.usecases import boxes as boxes_
 from directory.usecases import geography
 from directory.usecases.boxes import FEATURE_BYTES
+from directory.usecases.catalogue import programme_known, unknown_organisation, unknown_programme
 from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.search import make_box
 from directory.usecases.shared import Kept
+from directory.usecases.vocabulary import check_themes
 from geodata import crs
 
 GEOJSON = "application/geo+json"
@@ -289,6 +300,48 @@ def _check_filters(c: Collection, req: ItemsRequest) -> None:
         raise _invalid("simplify", "simplify applies to the area and services collections.")
 
 
+def _unknown(name: str, error: DirectoryError) -> InvalidParameterError:
+    """An id that names nothing, as the 400 Part 1 wants for an invalid value: the detail and
+    suggestions the rest of the API gives in its 404 or 422 (a misspelt filter is never an
+    empty answer)."""
+    found = {k: v for k, v in error.extensions.items() if k == "suggestions"}
+    return InvalidParameterError(error.detail, errors={name: [error.detail]}, **found)
+
+
+def _check_values(
+    snap: GeographySnapshot, catalogue: CatalogueQueries, c: Collection, req: ItemsRequest
+) -> ItemsRequest:
+    """Every filter's value names something (else a 400 with suggestions); the request with
+    ``parent`` as its stored code (codes are case-insensitive)."""
+    if req.theme is not None:
+        try:
+            check_themes([req.theme])
+        except InvalidInputError as error:
+            raise _unknown("theme", error) from None
+    if req.programme is not None and not programme_known(catalogue, req.programme):
+        raise _unknown("programme", unknown_programme(catalogue, req.programme))
+    if req.organisation is not None and catalogue.organisation_id(req.organisation) is None:
+        raise _unknown("organisation", unknown_organisation(catalogue, req.organisation))
+    if req.parent is None:
+        return req
+    try:
+        code = geography.resolve_area(snap, req.parent)
+    except NotFoundError as error:
+        raise _unknown("parent", error) from None
+    kinds = {
+        snap.areas[a.parent_code].type
+        for a in snap.areas.values()
+        if a.type == c.area_type and a.parent_code in snap.areas
+    }
+    if snap.areas[code].type not in kinds:
+        message = (
+            f"{code} is a {snap.areas[code].type}: the parent of {c.id} is a "
+            f"{' or a '.join(sorted(kinds))}."
+        )
+        raise _invalid("parent", message)
+    return replace(req, parent=code)
+
+
 def _simplify(value: float | None, default: float) -> float:
     if value is None:
         return default
@@ -338,6 +391,7 @@ def items(
     match in SQL)."""
     c = _collection(collection_id)
     _check_filters(c, req)
+    req = _check_values(snap, catalogue, c, req)
     limit, offset = _limit(req.limit), _offset(req.offset)
     url = f"{base}/collections/{c.id}/items"
     if c.area_type is not None:
@@ -349,7 +403,7 @@ def items(
             features, len(codes), _page_links(url, req, offset, limit, len(codes))
         )
     f = _service_filters(snap, catalogue, req)
-    if f is None:  # a box outside London, or an organisation nobody holds
+    if f is None:  # a box outside London
         return _collection_of([], 0, _page_links(url, req, offset, limit, 0))
     if c.id == "sites":
         chosen = None
@@ -470,8 +524,8 @@ def _service_filters(
     org_id = None
     if req.organisation is not None:
         org_id = catalogue.organisation_id(req.organisation)
-        if org_id is None:
-            return None
+        if org_id is None:  # checked by _check_values
+            raise _unknown("organisation", unknown_organisation(catalogue, req.organisation))
     box = None
     if req.bbox is not None:
         box = parse_bbox(req.bbox, snap)

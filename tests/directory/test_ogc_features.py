@@ -326,9 +326,10 @@ def test_property_filters_and_datetime_select_what_our_own_api_selects(
     got = {f["properties"]["ref"] for f in _walk(client, "services", limit=1000, bbox=london)[0]}
     assert got == {s["ref"] for s in services if s["coverage"]} and got
     assert _walk(client, "sites", bbox=london)[1] == _walk(client, "sites")[1] > 0
-    # an unknown theme or organisation matches nothing (a property filter, not an error)
+    # an unknown theme or organisation is a 400 naming it, never an empty page
     for query in ({"theme": "no-such-theme"}, {"organisation": "org:nobody"}):
-        assert _get(client, f"{OGC}/collections/services/items", **query)["numberMatched"] == 0
+        answer = client.get(f"{OGC}/collections/services/items", query_string=query)
+        assert answer.status_code == 400 and next(iter(query)) in answer.get_json()["errors"]
     # parent: a borough's wards are the children the areas API lists
     westminster = _get(client, "/api/v1/areas/E09000033")
     wards = {f["id"] for f in _walk(client, "wards", parent="E09000033", limit=100)[0]}
@@ -382,6 +383,13 @@ def test_limit_offset_and_the_links(served: tuple[str, Flask]) -> None:
         ("wards/items", {"f": "xml"}, "f"),
         ("wards/items", {"colour": "red"}, "colour"),
         ("", {"f": "xml"}, "f"),
+        # an id that names nothing: never an empty page
+        ("services/items", {"theme": "nope"}, "theme"),
+        ("sites/items", {"programme": "nope"}, "programme"),
+        ("sites/items", {"organisation": "nope"}, "organisation"),
+        ("services/items", {"organisation": "GB-CHC-0000000"}, "organisation"),
+        ("wards/items", {"parent": "nope"}, "parent"),
+        ("bcus/items", {"parent": "E09000022"}, "parent"),  # a borough is no BCU's parent
     ],
 )
 def test_invalid_values_are_400_problems(
@@ -391,6 +399,25 @@ def test_invalid_values_are_400_problems(
     assert answer.status_code == 400, answer.get_data(as_text=True)
     assert answer.mimetype == "application/problem+json"
     assert parameter in answer.get_json()["errors"]
+
+
+def test_a_misspelt_filter_id_is_answered_with_what_was_meant(served: tuple[str, Flask]) -> None:
+    client = _client(served)
+    cases = [
+        ("services/items", {"theme": "youth-divertion"}, "youth-diversion"),
+        ("sites/items", {"programme": "lcpf"}, "lcpf-direct"),
+        ("wards/items", {"parent": "Lambth"}, "E09000022"),
+    ]
+    for path, query, meant in cases:
+        answer = client.get(f"{OGC}/collections/{path}", query_string=query)
+        assert answer.status_code == 400, answer.get_data(as_text=True)
+        found = [s.get("id") or s.get("code") for s in answer.get_json()["suggestions"]]
+        assert meant in found, (query, found)
+    # a parent's code in any case, as everywhere else
+    lower = _get(client, f"{OGC}/collections/wards/items", parent="e09000022", limit=1)
+    upper = _get(client, f"{OGC}/collections/wards/items", parent="E09000022", limit=1)
+    named = _get(client, f"{OGC}/collections/wards/items", parent="Lambeth", limit=1)
+    assert lower["numberMatched"] == upper["numberMatched"] == named["numberMatched"] > 0
 
 
 def test_unknown_collections_and_features_are_404_problems(served: tuple[str, Flask]) -> None:

@@ -61,18 +61,29 @@ class ItemsArgsSchema(ItemArgsSchema):
         },
     )
     theme = ma.fields.String(
-        metadata={"description": "sites and services: with this theme id (see /api/v1/themes)"}
+        metadata={
+            "description": "sites and services: with this theme id (see /api/v1/themes; an id "
+            "that names no theme is a 400 with suggestions)"
+        }
     )
     programme = ma.fields.String(
-        metadata={"description": "sites and services: funded by this programme id"}
+        metadata={
+            "description": "sites and services: funded by this programme id (one that names "
+            "no programme is a 400 with suggestions)"
+        }
     )
     organisation = ma.fields.String(
-        metadata={"description": "sites and services: run by this organisation (ref)"}
+        metadata={
+            "description": "sites and services: run by this organisation (ref; one that "
+            "names no organisation is a 400 with suggestions)"
+        }
     )
     parent = ma.fields.String(
         metadata={
-            "description": "areas: whose parent is this code (a borough's wards, a BCU's boroughs)"
-        }  # fmt: skip
+            "description": "areas: whose parent is this area, by code (any case) or name: a "
+            "borough's wards, a BCU's boroughs (one that names nothing is a 400 with "
+            "suggestions)"
+        }
     )
 
 
