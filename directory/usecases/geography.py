@@ -546,9 +546,17 @@ def point_from_query(
     if wgs:
         assert lat is not None and lon is not None
         if not crs.is_valid_lonlat(lon, lat):
+            wrong = {  # each one out of range, alone (the other at 0, which is in range)
+                name: bounds
+                for name, bounds, valid in (
+                    ("lat", "-90..90", crs.is_valid_lonlat(0.0, lat)),
+                    ("lon", "-180..180", crs.is_valid_lonlat(lon, 0.0)),
+                )
+                if not valid
+            }
             raise InvalidCoordinatesError(
-                "lat must be within -90..90 and lon within -180..180.",
-                errors={"lat": ["-90..90"], "lon": ["-180..180"]},
+                " and ".join(f"{name} must be within {b}" for name, b in wrong.items()) + ".",
+                errors={name: [b] for name, b in wrong.items()},
             )
         x, y = crs.to_bng(lon, lat)
         if not (math.isfinite(x) and math.isfinite(y)):

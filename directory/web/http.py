@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 from datetime import time as time_of_day
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from flask import Flask, Response, g, request
@@ -90,12 +91,35 @@ def dumps(body: Any) -> bytes:
         return text.encode("ascii")
 
 
+#: what a path keeps unescaped in a problem's ``instance`` (a URI reference, RFC 3986: the
+#: sub-delimiters, ":" and "@"; a space, a non-ASCII letter or "%" is percent-encoded)
+_PATH_SAFE = "/!$&'()*+,;=:@"
+
+
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    body.setdefault("instance", request.path)
+    body.setdefault("instance", quote(request.path, safe=_PATH_SAFE))
     response = json_response(body, status=body["status"], mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _error_lines(errors: Any, name: str = "") -> list[str]:
+    """``name: messages`` for each field, the items of a list named ``theme[0]`` and the
+    members of a nested field ``body.member`` (not the dicts marshmallow keeps them in)."""
+    if not isinstance(errors, dict):
+        text = " ".join(map(str, errors)) if isinstance(errors, list) else str(errors)
+        return [f"{name}: {text}" if name else text]
+    lines: list[str] = []
+    for key, value in errors.items():
+        if not name:
+            child = str(key)
+        elif isinstance(key, int) or str(key).isdigit():
+            child = f"{name}[{key}]"
+        else:
+            child = f"{name}.{key}"
+        lines += _error_lines(value, child)
+    return lines
 
 
 def _field_errors(messages: Any) -> dict[str, Any]:
@@ -123,10 +147,7 @@ def http_exception_response(error: HTTPException) -> Response:
     }
     if "messages" in data or "errors" in data:
         body["errors"] = _field_errors(data.get("errors", data.get("messages")))
-        body["detail"] = "Some parameters are invalid: " + "; ".join(
-            f"{name}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-            for name, msgs in body["errors"].items()
-        )
+        body["detail"] = "Some parameters are invalid: " + "; ".join(_error_lines(body["errors"]))
     headers = dict(data.get("headers") or {})
     if status == 405 and (allow := getattr(error, "valid_methods", None)):
         headers["Allow"] = ", ".join(allow)

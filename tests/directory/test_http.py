@@ -18,6 +18,22 @@ def test_unknown_route_is_problem_json(client):
     assert body["instance"] == "/api/v1/nothing-here"
 
 
+def test_a_problems_instance_is_a_uri_reference(client):
+    """``instance`` is a URI reference (RFC 9457 §3.1.5): a space or a non-ASCII letter in the
+    path is percent-encoded, as the request sent it."""
+    spaced = client.get("/api/v1/postcodes/M1%201AE").get_json()
+    assert spaced["instance"] == "/api/v1/postcodes/M1%201AE"
+    accented = client.get("/api/v1/postcodes/%C3%A9%25").get_json()
+    assert accented["instance"] == "/api/v1/postcodes/%C3%A9%25"
+
+
+def test_a_list_parameters_errors_read_as_text(client):
+    """An empty item of a repeated parameter: the detail names it theme[0], not a dict."""
+    body = client.get("/api/v1/services?theme=").get_json()
+    assert body["status"] == 422 and "theme[0]: " in body["detail"]
+    assert "{" not in body["detail"]
+
+
 def test_wrong_method_is_405_problem_with_allow(client):
     response = client.delete("/api/v1/postcodes/KT1 1EU")
     assert response.status_code == 405

@@ -69,3 +69,19 @@ def test_locate_bad_input_is_422(client, query):
     response = client.get(f"/api/v1/locate?{query}")
     assert response.status_code == 422, response.get_json()
     assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("query", "wrong"),
+    [
+        ("lat=95&lon=0", {"lat"}),  # 0 is a longitude in range: not named
+        ("lat=0&lon=-190", {"lon"}),
+        ("lat=-95&lon=181", {"lat", "lon"}),
+    ],
+)
+def test_a_coordinate_out_of_range_is_named_alone(client, query, wrong):
+    body = client.get(f"/api/v1/locate?{query}").get_json()
+    assert body["code"] == "invalid-coordinates"
+    assert set(body["errors"]) == wrong
+    assert all(name in body["detail"] for name in wrong)
+    assert all(name not in body["detail"] for name in {"lat", "lon"} - wrong)

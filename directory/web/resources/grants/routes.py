@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, redirect, request, url_for
+from flask import Response, request, url_for
 
 from directory.usecases import catalogue, giving360
 from directory.web import http
@@ -44,7 +44,8 @@ def list_grants(args: dict[str, Any]) -> Response:
     if args.get("format") == "360giving":
         query = [(k, v) for k, v in request.args.items(multi=True) if k not in PAGING]
         target = url_for("grants.grants_360giving") + (f"?{urlencode(query)}" if query else "")
-        return redirect(target, code=307)
+        # an API's redirect: the Location and no body (werkzeug's is an HTML page)
+        return Response(status=307, headers={"Location": target})
     body = catalogue.list_grants(
         queries(), snapshot(), state().settings, today(),
         programme=args.get("programme"), organisation=args.get("organisation"),
