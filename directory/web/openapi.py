@@ -91,6 +91,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/patch"): Operation(
         "getPatch",
         "What is in my patch",
+        paged=True,
         ok=f"The patch as JSON (default); its page of services as {_GEOJSON}, or as {_CSV}",
     ),
     ("post", "/api/v1/patch/lookup"): Operation("lookupPatches", "The patches of many postcodes"),
@@ -156,7 +157,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "getGrants360Giving", "The grants as a 360Giving package"
     ),
     ("get", "/api/v1/grants/{key}"): Operation("getGrant", "One grant"),
-    ("get", "/api/v1/partners"): Operation("listPartners", "Partners near a place"),
+    ("get", "/api/v1/partners"): Operation("listPartners", "Partners near a place", paged=True),
     ("get", "/api/v1/themes"): Operation("listThemes", "The theme taxonomy"),
     ("get", "/api/v1/changes"): Operation("listChanges", "What changed", paged=True),
     ("get", "/api/v1/changes.atom"): Operation(

@@ -513,6 +513,46 @@ def test_import_runs_and_status_revalidate_when_only_a_run_was_added(patch_app, 
     assert again.status_code == 200 and again.json["total_items"] == first.json["total_items"] + 1
 
 
+def _links(response) -> dict[str, str]:
+    """rel → URL of an RFC 8288 Link header."""
+    found = {}
+    for part in response.headers.get("Link", "").split(","):
+        url, _, rel = part.strip().partition(">; rel=")
+        found[rel.strip('"')] = url.lstrip("<")
+    return found
+
+
+def test_the_patch_and_partners_link_their_pages_as_every_paged_list_does(read_patch_app):
+    """Link headers (first, prev, next, last) on every representation of a patch and on the
+    partners: following ``next`` gives the next page, to the last."""
+    client = read_patch_app.test_client()
+    first = client.get("/api/v1/patch?postcode=KT1 1EU&per_page=1")
+    total = first.json["services"]["total_pages"]
+    assert total > 1
+    seen, page, response = [], 1, first
+    while True:
+        assert response.status_code == 200
+        seen += refs(response.json)
+        links = _links(response)
+        assert "last" in links and "first" in links and ("prev" in links) == (page > 1)
+        if page == total:
+            assert "next" not in links
+            break
+        response, page = client.get(links["next"]), page + 1
+    assert len(seen) == len(set(seen)) == total
+    assert seen == refs(client.get(f"/api/v1/patch?postcode=KT1 1EU&per_page={total}").json)
+    for kind in ("geojson", "csv"):
+        answer = client.get(f"/api/v1/patch?postcode=KT1 1EU&per_page=1&format={kind}")
+        following = client.get(_links(answer)["next"])
+        assert following.status_code == 200 and following.mimetype == answer.mimetype
+        assert f"format={kind}" in _links(answer)["next"]
+    partners = client.get("/api/v1/partners?organisation=org:oxygen&per_page=1")
+    assert partners.json["partners"]["total_pages"] > 1
+    second = client.get(_links(partners)["next"]).json["partners"]
+    assert second["page_number"] == 2
+    assert second["contents"] != partners.json["partners"]["contents"]
+
+
 def test_patch_services_as_geojson_and_csv(read_patch_app):
     client = read_patch_app.test_client()
     json_refs = refs(client.get("/api/v1/patch?postcode=KT1 1EU").json)

@@ -12,7 +12,7 @@ from directory.usecases.catalogue import unknown_organisation
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.resources.patch.schemas import PartnerArgsSchema, PartnersSchema
-from directory.web.state import catalogue, directory_reads
+from directory.web.state import catalogue, directory_reads, link_header
 
 blp = Blueprint("partners", __name__, url_prefix="/api/v1", description="Partners nearby")
 
@@ -60,7 +60,8 @@ def get_partners(args: dict[str, Any]) -> Response:
         answer = geography.lookup_postcode(snap, reads.repo, args["postcode"])
         point = (answer["easting"], answer["northing"])
         subject = patch.subject_for_place(answer["borough"]["code"], point, themes)
-    body = patch.partners(
-        index, snap, subject, page=args["page"], per_page=args["per_page"], themes=themes
-    )
-    return http.json_response(body)
+    page, per_page = args["page"], args["per_page"]
+    body = patch.partners(index, snap, subject, page=page, per_page=per_page, themes=themes)
+    response = http.json_response(body)
+    response.headers["Link"] = link_header(page, per_page, body["partners"]["total_pages"])
+    return response

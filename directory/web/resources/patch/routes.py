@@ -88,9 +88,12 @@ def get_patch(args: dict[str, Any]) -> Response:
     if patch.opportunities_change_today(reads.index, place, now):
         web.etag_from_body()  # an opportunity opens or closes today: the answer may change
     kind = web.representation(args.get("format"), ("json", "geojson", "csv"))
-    if kind == "json":
-        return http.json_response(body)
     envelope = body["services"]
+    if kind == "json":
+        response = http.json_response(body)
+        # the pages of the patch's services, as on every paged list
+        response.headers["Link"] = web.link_header(page, per_page, envelope["total_pages"])
+        return response
     services, sites, programmes = patch.for_representations(envelope["contents"])
     if kind == "geojson":
         links = [
@@ -103,12 +106,17 @@ def get_patch(args: dict[str, Any]) -> Response:
             services, sites, number_matched=envelope["total_items"], links=links,
             url_prefix=SERVICE_PATH,
         )  # fmt: skip
-        return http.json_response(collection, mimetype=http.GEOJSON_MIMETYPE)
+        response = http.json_response(collection, mimetype=http.GEOJSON_MIMETYPE)
+        response.headers["Link"] = web.link_header(
+            page, per_page, envelope["total_pages"], "geojson"
+        )
+        return response
     text = representations.csv_text(
         services, sites, programmes, url_prefix=request.host_url.rstrip("/") + SERVICE_PATH
     )
     response = Response(text.encode("utf-8"), mimetype=http.CSV_MIMETYPE)
     response.headers["Content-Disposition"] = 'attachment; filename="patch.csv"'
+    response.headers["Link"] = web.link_header(page, per_page, envelope["total_pages"], "csv")
     return response
 
 
