@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import json
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from datetime import time as time_of_day
@@ -424,12 +426,27 @@ def _reject_nul() -> None:
 DOCS_PATH = "/api/v1/docs"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 #: Swagger UI (flask-smorest's page at /api/v1/docs): its files from /swagger-ui/, its one
-#: inline start-up script and inline styles, the document and "Try it out" from this origin
+#: inline start-up script (by its hash: no other inline script runs), inline styles, the
+#: document and "Try it out" from this origin
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'none'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def docs_policy(response: Response) -> Response:
+    """The docs page's Content-Security-Policy, allowing the inline scripts of this very
+    page by their SHA-256 (CSP Level 2), read before the page is compressed (``register``
+    adds this hook after flask-compress's, so it runs first)."""
+    if request.environ.get("PATH_INFO") == DOCS_PATH and response.mimetype == "text/html":
+        hashes = " ".join(
+            "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+            for script in _INLINE_SCRIPT.findall(response.get_data())
+        )
+        response.headers["Content-Security-Policy"] = DOCS_CSP.format(scripts=hashes)
+    return response
 
 
 def byte_ranges(response: Response) -> Response:
@@ -546,9 +563,8 @@ def security_headers(response: Response) -> Response:
     Registered before flask-cors, so that it runs after it (app.py)."""
     headers = response.headers
     headers["X-Content-Type-Options"] = "nosniff"
-    if "Content-Security-Policy" not in headers:
-        docs = request.environ.get("PATH_INFO") == DOCS_PATH and response.mimetype == "text/html"
-        headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+    if "Content-Security-Policy" not in headers:  # the page's, the docs' (docs_policy) are set
+        headers["Content-Security-Policy"] = API_CSP
     preflight = "Access-Control-Allow-Methods" in headers
     if preflight and request.environ["REQUEST_METHOD"] == "OPTIONS" and "Allow" in headers:
         headers["Access-Control-Allow-Methods"] = headers["Allow"]
@@ -597,3 +613,4 @@ def register(app: Flask, *, max_age: int) -> None:
     cache_control = f"public, max-age={max_age}"
     app.after_request(lambda response: _cache_headers(response, cache_control))
     app.after_request(_acceptable)  # before the caching hook (hooks run last-registered first)
+    app.after_request(docs_policy)  # on the page as made, before compression

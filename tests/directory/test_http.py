@@ -566,6 +566,22 @@ def test_openapi_and_docs_are_served(client):
         assert asset.status_code == 200
 
 
+def test_the_docs_page_allows_its_own_inline_script_by_hash_and_no_other(client):
+    """script-src names the SHA-256 of the page's one inline script, not 'unsafe-inline': an
+    injected inline script would not run (tests/browser runs the page under it)."""
+    import base64
+    import re
+
+    docs = client.get("/api/v1/docs", headers={"Accept-Encoding": "gzip"})
+    script_src = next(
+        d for d in docs.headers["Content-Security-Policy"].split("; ") if d.startswith("script-src")
+    )
+    assert "'unsafe-inline'" not in script_src
+    (inline,) = re.findall(rb"<script>(.*?)</script>", client.get("/api/v1/docs").data, re.S)
+    digest = base64.b64encode(hashlib.sha256(inline).digest()).decode()
+    assert script_src == f"script-src 'self' 'sha256-{digest}'"
+
+
 def test_query_arguments_keep_webargs_semantics():
     """directory.web.api loads query strings itself: repeated values, defaults, messages
     under "query", and a schema whose pre_load fills in fields; unlike webargs, it refuses
