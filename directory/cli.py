@@ -45,6 +45,7 @@ from directory.store.repositories.keys import KeyRepository
 from directory.terminal import progress_for
 from directory.usecases import keys
 from directory.usecases.geography import GeographySnapshot
+from directory.usecases.giving360 import NOT_PUBLISHED_KEY
 from directory.web.serving import GUNICORN_CONFIG, nginx_site
 from directory.web.state import state
 from geodata.errors import DataFileError
@@ -604,7 +605,9 @@ def _export_360giving(path: Path, as_json: bool) -> None:
         if not db.settings.is_sqlite:  # one snapshot for all its reads (SQLite's transaction is)
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         export = giving360_from_database(session, areas)
-    path.write_text(json.dumps(export.package, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    # the package GET /grants.360giving.json gives: the grants left out listed in it too
+    package = {**export.package, NOT_PUBLISHED_KEY: export.excluded}
+    path.write_text(json.dumps(package, ensure_ascii=False, indent=1) + "\n", "utf-8")
     report = export.report()
     if as_json:
         _print_json({"path": str(path), "format": "360giving", **report})

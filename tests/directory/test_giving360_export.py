@@ -86,6 +86,11 @@ def test_the_export_validates_reports_what_it_leaves_out_and_round_trips(
     assert unpublishable  # the demo's real MOPAC decisions include some without a date
     assert {item["id"] for item in report["excluded"]} == unpublishable
     assert all(item["reasons"] for item in report["excluded"])
+    # the file is the package the API gives: the grants left out are listed in it too
+    assert package["notPublished"] == report["excluded"]
+    served = demo_app.test_client().get("/api/v1/grants.360giving.json").json
+    assert sorted(i["id"] for i in served["notPublished"]) == sorted(unpublishable)
+    assert sorted(g["id"] for g in served["grants"]) == sorted(g["id"] for g in package["grants"])
     exported = {g["id"] for g in package["grants"]}
     assert exported == {r.ref for r in held} - unpublishable
     assert report["grants"] == len(exported)
