@@ -150,6 +150,9 @@ def test_layer_as_geojson_feature_collection(client):
     assert len(body["features"]) == 12
     negotiated = client.get("/api/v1/areas?type=bcu", headers={"Accept": "application/geo+json"})
     assert negotiated.get_json()["type"] == "FeatureCollection"
+    # the whole layer, as a GIS client reads a file: paging does not apply (README)
+    paged = client.get("/api/v1/areas?type=bcu&format=geojson&simplify=100&per_page=5&page=2")
+    assert len(paged.get_json()["features"]) == 12
 
 
 def test_unfiltered_geojson_layer_is_refused(client):

@@ -30,8 +30,8 @@ def served(geo_app: Flask) -> Iterator[str]:
 def test_gdal_reads_the_geojson_layers_over_http(served: str, geo_app: Flask) -> None:
     client = geo_app.test_client()
     for path, kind in (
-        ("/api/v1/areas?type=borough&format=geojson&per_page=100", "borough"),
-        ("/api/v1/areas?type=ward&format=geojson&per_page=100&simplify=20", "ward"),
+        ("/api/v1/areas?type=borough&format=geojson", "borough"),
+        ("/api/v1/areas?type=ward&format=geojson&simplify=20", "ward"),
         (BOUNDARY, "region"),
     ):
         frame = pyogrio.read_dataframe(served + path)
