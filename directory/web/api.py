@@ -214,7 +214,7 @@ class Api(flask_smorest.Api):
         later applications, or serve the one kept."""
         key = self._document_key()
         if key not in _DOCUMENTS:
-            _DOCUMENTS[key] = self.spec.to_dict()
+            _DOCUMENTS[key] = openapi.same_on_every_python(self.spec.to_dict())
         kept = _DOCUMENTS[key]
         self.spec.to_dict = lambda: copy.deepcopy(kept)  # type: ignore[method-assign]
 

@@ -540,6 +540,51 @@ class DocumentPlugin(BasePlugin):
             _document_headers(method, path or "", operation, ok, described)
 
 
+#: statuses Python 3.13 renamed after RFC 9110 (``http.HTTPStatus``, whose names and phrases
+#: flask-smorest gives its error responses): the new name → the one the document keeps
+_RENAMED_STATUSES = {
+    "UNPROCESSABLE_CONTENT": "UNPROCESSABLE_ENTITY",
+    "CONTENT_TOO_LARGE": "REQUEST_ENTITY_TOO_LARGE",
+    "URI_TOO_LONG": "REQUEST_URI_TOO_LONG",
+    "RANGE_NOT_SATISFIABLE": "REQUESTED_RANGE_NOT_SATISFIABLE",
+}
+#: and their phrases, the new → the one the document keeps
+_RENAMED_PHRASES = {
+    "Unprocessable Content": "Unprocessable Entity",
+    "Content Too Large": "Request Entity Too Large",
+    "URI Too Long": "Request-URI Too Long",
+    "Range Not Satisfiable": "Requested Range Not Satisfiable",
+}
+
+
+def same_on_every_python(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with what Python 3.13 renamed under the names and phrases 3.11 gives
+    (response components, the references to them, bare phrases as descriptions), so that
+    every supported Python makes the committed document."""
+    responses = document.get("components", {}).get("responses", {})
+    refs = {}
+    for new, old in _RENAMED_STATUSES.items():
+        if new in responses:
+            responses[old] = responses.pop(new)
+            refs[f"#/components/responses/{new}"] = f"#/components/responses/{old}"
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "$ref" and value in refs:
+                    node[key] = refs[value]
+                elif key == "description" and isinstance(value, str) and value in _RENAMED_PHRASES:
+                    node[key] = _RENAMED_PHRASES[value]
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(document)
+    return document
+
+
 def _drop_untyped_nullable(schema: Any) -> None:
     if isinstance(schema, dict):
         alternatives = schema.get("anyOf")

@@ -234,3 +234,43 @@ def test_the_input_rules_are_documented():
     locate = paths["/api/v1/locate"]["get"]
     assert "exclusive" in locate["description"]
     assert "lat+lon" in locate["responses"]["422"]["description"]
+
+
+def test_the_document_is_the_same_whichever_python_made_it():
+    """Python 3.13 renamed 422 after RFC 9110 (``HTTPStatus.UNPROCESSABLE_CONTENT``,
+    "Unprocessable Content"), and flask-smorest names its error responses from it: the
+    document keeps 3.11's names, so the committed one is what every Python makes."""
+    from directory.web.openapi import same_on_every_python
+
+    made_on_313 = {
+        "components": {
+            "responses": {"UNPROCESSABLE_CONTENT": {"description": "Unprocessable Content"}}
+        },
+        "paths": {
+            "/x": {
+                "get": {
+                    "responses": {
+                        "422": {"$ref": "#/components/responses/UNPROCESSABLE_CONTENT"},
+                        "413": {"description": "Content Too Large"},
+                    }
+                }
+            }
+        },
+    }
+    assert same_on_every_python(made_on_313) == {
+        "components": {
+            "responses": {"UNPROCESSABLE_ENTITY": {"description": "Unprocessable Entity"}}
+        },
+        "paths": {
+            "/x": {
+                "get": {
+                    "responses": {
+                        "422": {"$ref": "#/components/responses/UNPROCESSABLE_ENTITY"},
+                        "413": {"description": "Request Entity Too Large"},
+                    }
+                }
+            }
+        },
+    }
+    committed = json.loads(COMMITTED.read_text())
+    assert "UNPROCESSABLE_ENTITY" in committed["components"]["responses"]
