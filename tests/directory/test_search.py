@@ -504,17 +504,18 @@ def test_big_bbox_pages_follow_every_write(writable_app, tmp_path):
     import_file(writable_app, template_csv(tmp_path / "b.csv", changed), "--mode", "full")
     # sort=updated apart from sort=name (an import stamps every row alike): set before the
     # arrays of this data version are built
-    from sqlalchemy import text
+    from sqlalchemy import DateTime, bindparam, text
 
+    # typed, so that SQLAlchemy writes it (sqlite3's own datetime adapter is deprecated)
+    update = text("UPDATE service SET updated_at = :at WHERE ref = :ref").bindparams(
+        bindparam("at", type_=DateTime())
+    )
     with writable_app.extensions["directory"].db.engine.begin() as connection:
         for ref, moment in (
             ("CITY-01", "2030-01-01 00:00:00"),
             ("VISIT-01", "2020-01-01 00:00:00"),
         ):
-            connection.execute(
-                text("UPDATE service SET updated_at = :at WHERE ref = :ref"),
-                {"at": datetime.fromisoformat(moment), "ref": ref},
-            )
+            connection.execute(update, {"at": datetime.fromisoformat(moment), "ref": ref})
     newest = fast_and_sql(writable_app, f"{services}bbox={LONDON_BBOX}&sort=updated", fast=True)
     assert [s["ref"] for s in newest["contents"]] == ["CITY-01", "NEAR-KT", "VISIT-01"]
     after = fast_and_sql(writable_app, f"{services}bbox={LONDON_BBOX}", fast=True)
