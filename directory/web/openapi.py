@@ -91,7 +91,6 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/patch"): Operation(
         "getPatch",
         "What is in my patch",
-        paged=True,
         ok=f"The patch as JSON (default); its page of services as {_GEOJSON}, or as {_CSV}",
     ),
     ("post", "/api/v1/patch/lookup"): Operation("lookupPatches", "The patches of many postcodes"),

@@ -236,38 +236,48 @@ def wants_geojson(format: str | None) -> bool:
     return representation(format) == "geojson"
 
 
-def page_url(number: int, per_page: int, format: str | None = None) -> str:
-    """This request's URL for another page (and optionally another format)."""
+def _page_urls(per_page: int, format: str | None = None) -> Callable[[int], str]:
+    """This request's URL for any page (and optionally another format): the query encoded
+    once, its ``page`` member then set for each page asked for."""
     args = request.args.to_dict(flat=False)
-    args.update(page=[str(number)], per_page=[str(per_page)])
+    args.update(page=["1"], per_page=[str(per_page)])
     if format is not None:
         args["format"] = [format]
-    return f"{request.base_url}?{urlencode(args, doseq=True)}"
+    parts = urlencode(args, doseq=True).split("&")
+    at = next(i for i, part in enumerate(parts) if part.startswith("page="))  # the one "page"
+    base = request.base_url
+
+    def url(number: int) -> str:
+        parts[at] = f"page={number}"
+        return f"{base}?{'&'.join(parts)}"
+
+    return url
+
+
+def page_url(number: int, per_page: int, format: str | None = None) -> str:
+    """This request's URL for another page (and optionally another format)."""
+    return _page_urls(per_page, format)(number)
 
 
 def page_links(
-    page: int, per_page: int, total_pages: int, format: str | None = None
+    page: int, per_page: int, total_pages: int, format: str | None = None, *, own: bool = True
 ) -> list[tuple[str, str, str]]:
-    """(rel, url, title) for self, first, last, prev and next (RFC 8288)."""
-    links = [
-        ("self", page_url(page, per_page, format), "This page"),
-        ("first", page_url(1, per_page, format), "First page"),
-        ("last", page_url(total_pages, per_page, format), "Last page"),
-    ]
+    """(rel, url, title) for self (unless not ``own``), first, last, prev and next (RFC
+    8288)."""
+    url = _page_urls(per_page, format)
+    links = [("self", url(page), "This page")] if own else []
+    links += [("first", url(1), "First page"), ("last", url(total_pages), "Last page")]
     if page > 1:
-        links.append(
-            ("prev", page_url(min(page - 1, total_pages), per_page, format), "Previous page")
-        )
+        links.append(("prev", url(min(page - 1, total_pages)), "Previous page"))
     if page < total_pages:
-        links.append(("next", page_url(page + 1, per_page, format), "Next page"))
+        links.append(("next", url(page + 1), "Next page"))
     return links
 
 
 def link_header(page: int, per_page: int, total_pages: int, format: str | None = None) -> str:
     return ", ".join(
         f'<{url}>; rel="{rel}"'
-        for rel, url, _ in page_links(page, per_page, total_pages, format)
-        if rel != "self"
+        for rel, url, _ in page_links(page, per_page, total_pages, format, own=False)
     )
 
 
