@@ -320,8 +320,7 @@ def _check_values(
             raise _unknown("theme", error) from None
     if req.programme is not None and not programme_known(catalogue, req.programme):
         raise _unknown("programme", unknown_programme(catalogue, req.programme))
-    if req.organisation is not None and catalogue.organisation_id(req.organisation) is None:
-        raise _unknown("organisation", unknown_organisation(catalogue, req.organisation))
+    # organisation: looked up once, where the services' filters are made (_service_filters)
     if req.parent is None:
         return req
     try:
@@ -524,7 +523,7 @@ def _service_filters(
     org_id = None
     if req.organisation is not None:
         org_id = catalogue.organisation_id(req.organisation)
-        if org_id is None:  # checked by _check_values
+        if org_id is None:
             raise _unknown("organisation", unknown_organisation(catalogue, req.organisation))
     box = None
     if req.bbox is not None:
