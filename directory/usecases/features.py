@@ -327,11 +327,7 @@ def _check_values(
         code = geography.resolve_area(snap, req.parent)
     except NotFoundError as error:
         raise _unknown("parent", error) from None
-    kinds = {
-        snap.areas[a.parent_code].type
-        for a in snap.areas.values()
-        if a.type == c.area_type and a.parent_code in snap.areas
-    }
+    kinds = snap.parent_types.get(c.area_type or "", frozenset())
     if snap.areas[code].type not in kinds:
         message = (
             f"{code} is a {snap.areas[code].type}: the parent of {c.id} is a "

@@ -79,6 +79,8 @@ class GeographySnapshot:
     geometries: dict[str, Any]
     children: dict[str, list[str]]
     neighbours: dict[str, list[tuple[str, str]]]
+    #: by area type, the types its areas' parents have (a ward's: borough)
+    parent_types: dict[str, frozenset[str]]
     borough_index: AreaIndex
     ward_index: AreaIndex
     matcher: NameMatcher
@@ -134,6 +136,10 @@ class GeographySnapshot:
                 children[r.parent_code].append(r.code)
         for codes in children.values():
             codes.sort(key=lambda c: areas[c].name)
+        parent_types: dict[str, set[str]] = defaultdict(set)
+        for a in areas.values():
+            if a.parent_code in areas:
+                parent_types[a.type].add(areas[a.parent_code].type)
         neighbours: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for n in repo.neighbours():
             neighbours[n.code].append((n.neighbour_code, n.relation))
@@ -161,6 +167,7 @@ class GeographySnapshot:
             geometries=geometries,
             children=dict(children),
             neighbours=dict(neighbours),
+            parent_types={kind: frozenset(kinds) for kind, kinds in parent_types.items()},
             borough_index=index("borough"),
             ward_index=index("ward"),
             matcher=matcher,
