@@ -7,12 +7,13 @@ only when no live object is left in it, and the objects made while both indexes 
 alive are spread over the old arenas. At 100,000 services a worker of 530-560 MB stayed
 at 785-835 MB after every import. A new worker starts at the first figure again.
 
-So gunicorn's master runs :class:`Recycler` on a thread: when the oldest worker has swapped
-in an index built after an import and its RSS has grown by more than
-``DIRECTORY_WORKER_RECYCLE_GROWTH`` percent since it was ready, the master starts one more
-worker (SIGTTIN, as an operator would), waits until it has made its own index (it takes
-no request before: ``post_worker_init``), then stops the oldest (SIGTTOU: gunicorn stops the
-oldest worker, gracefully), and looks again. Every worker keeps answering meanwhile.
+So gunicorn's master runs :class:`Recycler` on a thread: when a worker has swapped in an
+index built after an import and its RSS has grown by more than
+``DIRECTORY_WORKER_RECYCLE_GROWTH`` percent since it was ready (the oldest such worker
+first), the master starts one more worker (SIGTTIN, as an operator would), waits until it
+has made its own index (it takes no request before: ``post_worker_init``), then stops the
+grown one (SIGTTOU: gunicorn stops its oldest worker, gracefully, and the grown one is made
+the oldest first), and looks again. Every worker keeps answering meanwhile.
 
 The workers tell the master through files in a directory of its own
 (``<instance dir>/workers-<master pid>``): ``<pid>.ready`` once a worker has made its
@@ -114,10 +115,13 @@ class Recycler:
                     self.ready_mb[pid] = mb
         if len(workers) != self.arbiter.num_workers or not workers:
             return  # starting or stopping workers (an operator's TTIN or TTOU): not now
-        oldest = min(workers, key=lambda pid: workers[pid].age)
-        grown = self.grown(oldest)
-        if grown is not None:
-            self.replace(oldest, set(workers), *grown)
+        # every worker, the oldest first: one that grew less (or has not rebuilt yet) does
+        # not keep a younger grown one from being replaced
+        for pid in sorted(workers, key=lambda pid: workers[pid].age):
+            grown = self.grown(pid)
+            if grown is not None:
+                self.replace(pid, set(workers), *grown)
+                return
 
     def grown(self, pid: int) -> tuple[float, float] | None:
         """(RSS when ready, RSS now) of a worker due for replacement, else None."""
@@ -128,10 +132,10 @@ class Recycler:
             return None
         return self.ready_mb[pid], now
 
-    def replace(self, oldest: int, workers: set[int], ready: float, now: float) -> None:
+    def replace(self, grown: int, workers: set[int], ready: float, now: float) -> None:
         self.log.info(
             "replacing worker %s: %.0f MB after rebuilding its index, %.0f MB when it was ready",
-            oldest, now, ready,
+            grown, now, ready,
         )  # fmt: skip
         master = os.getpid()
         os.kill(master, signal.SIGTTIN)  # one more worker, which makes its index first
@@ -142,8 +146,13 @@ class Recycler:
             if any(self.markers.has(pid, "ready") for pid in new):
                 break
         else:
-            self.log.warning("no new worker was ready in time; stopping worker %s anyway", oldest)
-        os.kill(master, signal.SIGTTOU)  # gunicorn stops the oldest worker
+            self.log.warning("no new worker was ready in time; stopping worker %s anyway", grown)
+        # gunicorn's TTOU stops the worker of the lowest age (its spawn count): made this
+        # one's, so that the grown worker is the one stopped, whether or not the oldest
+        current = dict(self.arbiter.WORKERS)
+        if grown in current:
+            current[grown].age = min(worker.age for worker in current.values()) - 1
+        os.kill(master, signal.SIGTTOU)
         deadline = time.monotonic() + self.arbiter.cfg.graceful_timeout + 5
-        while oldest in self.arbiter.WORKERS and time.monotonic() < deadline:
+        while grown in self.arbiter.WORKERS and time.monotonic() < deadline:
             time.sleep(0.2)
