@@ -121,8 +121,10 @@ def postcode_path(postcode: str) -> str:
     return "/api/v1/postcodes/" + urllib.parse.quote(postcode, safe="")
 
 
-def patch_path(postcode: str) -> str:
-    return "/api/v1/patch?postcode=" + urllib.parse.quote(postcode, safe="")
+def patch_path(postcode: str, query: str = "") -> str:
+    """The patch of ``postcode``, with ``query`` (``per_page=10``…) after it if given."""
+    path = "/api/v1/patch?postcode=" + urllib.parse.quote(postcode, safe="")
+    return f"{path}&{query}" if query else path
 
 
 def diagnose(base_url: str, paths: list[str], limit: int = 300) -> str:
@@ -159,7 +161,7 @@ def measure(
     endpoints = {
         HEALTH: ["/health"],
         POSTCODE: [postcode_path(pc) for pc in postcodes],
-        PATCH: [patch_path(pc) for pc in postcodes],
+        PATCH: [patch_path(pc, args.patch_query) for pc in postcodes],
     }
     for name, paths in endpoints.items():
         # as many requests at once as workers, twice over (the workers made their indexes
@@ -260,6 +262,8 @@ def report(
     )
     if args.accept_encoding:
         print(f"- every request sent with Accept-Encoding: {args.accept_encoding}")
+    if args.patch_query:
+        print(f"- every patch asked with &{args.patch_query} (the targets are for the default)")
     print(
         f"- load: wrk --latency -t{args.threads} -c{args.connections} -d{args.duration:g}s per "
         f"run, {args.rounds} interleaved rounds of the three endpoints after a "
@@ -294,6 +298,7 @@ def report(
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "seed": SEED,
         "warmup_seconds": WARMUP_SECONDS,
+        "patch_query": args.patch_query,
         "results": results,
         "ratios": ratio,
         "ratios_by_round": ratios,
@@ -388,6 +393,17 @@ def _setting(text: str) -> tuple[str, str]:
     return name, value
 
 
+def _patch_query(text: str) -> str:
+    """``--patch-query``: name=value pairs joined by ``&``, kept as given."""
+    try:
+        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a query (name=value&…): {text!r}") from None
+    if any(name == "postcode" for name, _ in pairs):
+        raise argparse.ArgumentTypeError("the postcode is the benchmark's own")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -423,6 +439,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="CODING",
         help="send Accept-Encoding: CODING on every request ('gzip, deflate, br, zstd' as "
         "browsers do, gzip as GDAL does; by default none, so answers come uncompressed)",
+    )
+    parser.add_argument(
+        "--patch-query",
+        type=_patch_query,
+        default="",
+        metavar="QUERY",
+        help="add QUERY to every patch asked (e.g. per_page=10: what the page's size costs)",
     )
     parser.add_argument(
         "--setting",
