@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +69,9 @@ class Database:
         #: kept read connections not in use, with when each was last used (newest last)
         self._idle: list[tuple[Connection, float]] = []
         self._pid = os.getpid()
+        # one dropped without dispose() (a command's app, a test's) closes what it kept
+        # when collected, rather than leaving its connections to the garbage collector
+        weakref.finalize(self, _release, self.engine, self._idle, self._pid).atexit = False
 
     def read_connection(self) -> Connection:
         """The connection the current request reads on, the same for the whole request.
@@ -92,7 +96,8 @@ class Database:
             # inherited across a fork: the parent's; closing them, or letting them be
             # garbage-collected (which resets them), would talk on the parent's sockets
             _INHERITED.extend(c for c, _ in self._idle)
-            self._idle, self._pid = [], os.getpid()
+            self._idle.clear()  # (the same list: the finalizer's)
+            self._pid = os.getpid()
         while connection is None:
             try:
                 connection, used = self._idle.pop()
@@ -192,10 +197,19 @@ class Database:
 
     def dispose(self) -> None:
         self.end_reads()
-        idle, self._idle = self._idle, []
-        for connection, _ in idle:
-            connection.close()
-        self.engine.dispose()
+        _release(self.engine, self._idle, os.getpid())
+
+
+def _release(engine: Engine, idle: list[tuple[Connection, float]], pid: int) -> None:
+    """Close a Database's kept read connections and its pool's, in the process that opened
+    them (a forked child's inherited ones are the parent's: left alone)."""
+    if os.getpid() != pid:
+        return
+    kept = list(idle)
+    idle.clear()
+    for connection, _ in kept:
+        connection.close()
+    engine.dispose()
 
 
 #: rows fetched at a time by :func:`streamed`

@@ -126,3 +126,51 @@ def test_a_forked_child_does_not_use_its_parents_connection(db, monkeypatch):
     # here the "parent" is this process: its connection is closed, not left to exit
     db_module._INHERITED.remove(first)
     first.close()
+
+
+def _closed(connection) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a DBAPI connection (sqlite3 or psycopg) is closed."""
+    closed = getattr(connection, "closed", None)
+    if closed is not None:  # psycopg
+        return bool(closed)
+    try:
+        connection.execute("SELECT 1")
+    except Exception:  # noqa: BLE001 - sqlite3's ProgrammingError: closed
+        return True
+    return False
+
+
+def test_a_database_dropped_without_dispose_closes_its_connections_when_collected(
+    writable_settings: Settings,
+) -> None:
+    """A command's or a test's app is let go without ``dispose()``: its kept read connection
+    and its pool's are closed when it is collected, not left to the garbage collector
+    (Python 3.13 warns of every SQLite connection left so)."""
+    import gc
+
+    database = Database(writable_settings)
+    kept = database.read_connection().connection.dbapi_connection
+    database.end_reads()
+    with database.session() as session:  # a pooled connection, checked back in
+        pooled = session.connection().connection.dbapi_connection
+    assert not _closed(kept) and not _closed(pooled)
+    del database, session
+    gc.collect()
+    assert _closed(kept) and _closed(pooled)
+
+
+def test_a_forked_childs_collected_database_leaves_its_parents_connections_open(
+    writable_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    database = Database(writable_settings)
+    kept = database.read_connection().connection.dbapi_connection
+    database.end_reads()
+    parent = db_module.os.getpid()
+    monkeypatch.setattr(db_module.os, "getpid", lambda: parent + 1)
+    del database
+    gc.collect()
+    assert not _closed(kept)
+    monkeypatch.undo()
+    kept.close()
