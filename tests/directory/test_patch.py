@@ -565,6 +565,36 @@ def test_patch_services_as_geojson_and_csv(read_patch_app):
     assert client.get("/api/v1/patch?postcode=KT1 1EU&format=xml").status_code == 422
 
 
+
+def test_a_patchs_geojson_and_csv_say_what_the_services_geojson_and_csv_say(read_patch_app):
+    """A service of a patch is the same GeoJSON features (ids included) and the same CSV row
+    (live programmes by name) as on /services; a page of a patch's CSV says it is one."""
+    import csv
+    import io
+
+    client = read_patch_app.test_client()
+    patch_geo = client.get("/api/v1/patch?postcode=KT1 1EU&format=geojson").json["features"]
+    services_geo = client.get("/api/v1/services?format=geojson&per_page=1000").json["features"]
+    by_id = {f["id"]: f for f in services_geo}
+    sited = [f for f in patch_geo if f["geometry"] is not None]
+    assert sited and all(f["id"] in by_id for f in patch_geo)
+    for feature in sited:
+        assert feature["geometry"] == by_id[feature["id"]]["geometry"]
+
+    def rows(path):
+        return {r["ref"]: r for r in csv.DictReader(io.StringIO(client.get(path).data.decode()))}
+
+    from_patch = rows("/api/v1/patch?postcode=KT1 1EU&format=csv")
+    from_services = rows("/api/v1/services?format=csv&per_page=1000")
+    assert any(r["live_programmes"] for r in from_patch.values())
+    for ref, row in from_patch.items():
+        assert row == from_services[ref], ref
+    page = client.get("/api/v1/patch?postcode=KT1 1EU&format=csv&per_page=2&page=2")
+    assert page.headers["X-Total-Count"] == str(len(from_patch))
+    links = _links(page)
+    assert set(links) >= {"first", "prev", "last"} and "format=csv" in links["first"]
+
+
 @pytest.mark.parametrize(
     "path",
     [

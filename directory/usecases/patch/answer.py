@@ -20,6 +20,7 @@ from directory.settings import Settings
 from directory.store.repositories.geography import (
     GeographyRepository,
 )
+from directory.store.repositories.search import SearchQueries
 from directory.usecases import geography, opportunities
 from directory.usecases.catalogue import grant_flags, is_live, live_between
 from directory.usecases.catalogue import iso as _iso
@@ -595,31 +596,13 @@ def patch_lookup(
     return {"results": results, "found": found_count, "problems": len(results) - found_count}
 
 
-@dataclass(frozen=True)
-class _SiteRow:
-    """A patch site in the shape directory.web.representations reads."""
-
-    id: str
-    name: str | None
-    postcode: str | None  # canonical
-    lat: float | None
-    lon: float | None
-    easting: None = None
-    northing: None = None
-
-
 def for_representations(
-    contents: list[Mapping[str, Any]],
-) -> tuple[list[dict[str, Any]], dict[int, list[_SiteRow]], dict[int, list[str]]]:
-    """A patch page's services as the GeoJSON and CSV builders take them: summaries (theme
-    ids, relations kept), sites by service, live programmes by service."""
-    services, sites, programmes = [], {}, {}
-    for s in contents:
-        services.append({**s, "themes": [t["id"] for t in s["themes"]]})
-        sites[s["id"]] = [
-            _SiteRow(site["ref"], site["name"], (site["postcode"] or "").replace(" ", "") or None,
-                     site["lat"], site["lon"])
-            for site in s["sites"]
-        ]  # fmt: skip
-        programmes[s["id"]] = [g["programme"]["id"] for g in s["live_grants"] if g["programme"]]
-    return services, sites, programmes
+    contents: list[Mapping[str, Any]], repo: SearchQueries, day: date
+) -> tuple[list[dict[str, Any]], dict[int, list[Any]], dict[int, list[str]]]:
+    """A patch page's services as the GeoJSON and CSV builders take them (theme ids,
+    relations kept), with their sites and the programmes live on ``day`` read as
+    ``/services`` reads them: a site is the same feature, with the same id, and a service
+    the same CSV row, on both."""
+    services = [{**s, "themes": [t["id"] for t in s["themes"]]} for s in contents]
+    ids = [s["id"] for s in services]
+    return services, repo.sites_of(ids), repo.live_programmes(ids, day)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, request
 
+from directory.store.repositories.search import SearchQueries
 from directory.usecases import patch
 from directory.web import http, representations
 from directory.web import state as web
@@ -91,24 +92,30 @@ def get_patch(args: dict[str, Any]) -> Response:
     if kind == "json":  # its page of services says its place (no Link: 60 µs of a 280 µs patch)
         return http.json_response(body)
     envelope = body["services"]  # (not before: a JSON answer is written without reading it)
-    services, sites, programmes = patch.for_representations(envelope["contents"])
+    services, sites, programmes = patch.for_representations(
+        envelope["contents"], SearchQueries(web.connection()), args.get("live_on") or reads.today
+    )
+    total_pages = envelope["total_pages"]
     if kind == "geojson":
         links = [
             {"href": url, "rel": rel, "type": http.GEOJSON_MIMETYPE, "title": title}
-            for rel, url, title in web.page_links(
-                page, per_page, envelope["total_pages"], "geojson"
-            )
+            for rel, url, title in web.page_links(page, per_page, total_pages, "geojson")
         ]
         collection = representations.feature_collection(
             services, sites, number_matched=envelope["total_items"], links=links,
             url_prefix=SERVICE_PATH,
         )  # fmt: skip
-        return http.json_response(collection, mimetype=http.GEOJSON_MIMETYPE)
+        response = http.json_response(collection, mimetype=http.GEOJSON_MIMETYPE)
+        response.headers["Link"] = web.link_header(page, per_page, total_pages, "geojson")
+        return response
     text = representations.csv_text(
         services, sites, programmes, url_prefix=request.host_url.rstrip("/") + SERVICE_PATH
     )
     response = Response(text.encode("utf-8"), mimetype=http.CSV_MIMETYPE)
     response.headers["Content-Disposition"] = 'attachment; filename="patch.csv"'
+    # as /services' CSV: a page of a patch says it is one, and how many there are in all
+    response.headers["X-Total-Count"] = str(envelope["total_items"])
+    response.headers["Link"] = web.link_header(page, per_page, total_pages, "csv")
     return response
 
 
