@@ -565,7 +565,6 @@ def test_patch_services_as_geojson_and_csv(read_patch_app):
     assert client.get("/api/v1/patch?postcode=KT1 1EU&format=xml").status_code == 422
 
 
-
 def test_a_patchs_geojson_and_csv_say_what_the_services_geojson_and_csv_say(read_patch_app):
     """A service of a patch is the same GeoJSON features (ids included) and the same CSV row
     (live programmes by name) as on /services; a page of a patch's CSV says it is one."""
