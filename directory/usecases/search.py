@@ -53,7 +53,6 @@ MAX_RADIUS_M = 20_000
 MAX_FUNDING_DAYS = 3650
 #: (min lon, min lat, max lon, max lat): points and boxes must fall in this, around London
 LONDONISH = (-1.0, 51.0, 0.8, 52.0)
-MAX_BOX_SPAN_DEG = 1.0
 
 
 @dataclass(frozen=True)
@@ -136,18 +135,24 @@ def parse_near(text: str, radius: int | None) -> Near:
 
 
 def parse_bbox(text: str) -> Box:
+    """A map's box, clipped to the area around London (``LONDONISH``): a viewport wider
+    than London, or reaching past it, finds London's services in it. A box that misses
+    London altogether is refused, saying that longitude comes first (a box given latitude
+    first is the usual reason)."""
     min_lon, min_lat, max_lon, max_lat = _numbers(text, 4, "bbox", "minlon,minlat,maxlon,maxlat")
-    if not (_in_londonish(min_lon, min_lat) and _in_londonish(max_lon, max_lat)):
+    if min_lon > max_lon or min_lat > max_lat:
+        raise _invalid("bbox", "bbox must be minlon,minlat,maxlon,maxlat with min <= max.")
+    if not (min_lon >= -180 and max_lon <= 180 and min_lat >= -90 and max_lat <= 90):
+        raise _invalid("bbox", "bbox longitudes must be -180 to 180, latitudes -90 to 90.")
+    l0, la0, l1, la1 = LONDONISH
+    clipped = (max(min_lon, l0), max(min_lat, la0), min(max_lon, l1), min(max_lat, la1))
+    if clipped[0] > clipped[2] or clipped[1] > clipped[3]:
         raise _invalid(
             "bbox",
-            "bbox must be minlon,minlat,maxlon,maxlat (longitude first) in or around London "
+            "bbox must be minlon,minlat,maxlon,maxlat (longitude first) and reach London "
             f"(longitude {LONDONISH[0]}–{LONDONISH[2]}, latitude {LONDONISH[1]}–{LONDONISH[3]}).",
         )
-    if min_lon >= max_lon or min_lat >= max_lat:
-        raise _invalid("bbox", "bbox must be minlon,minlat,maxlon,maxlat with min < max.")
-    if max_lon - min_lon > MAX_BOX_SPAN_DEG or max_lat - min_lat > MAX_BOX_SPAN_DEG:
-        raise _invalid("bbox", f"bbox may span at most {MAX_BOX_SPAN_DEG:g} degree each way.")
-    return make_box(min_lon, min_lat, max_lon, max_lat)
+    return make_box(*clipped)
 
 
 def make_box(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> Box:

@@ -256,9 +256,15 @@ def test_bbox_finds_services_with_a_site_inside(client):
     assert refs(client, f"bbox={tight}") == {"OXY-KT"}
     assert refs(client, "bbox=-0.07,51.54,-0.05,51.55") == {"HACK-01"}
     assert refs(client, f"bbox={kingston}&q=oxygen") == {"OXY-KT"}
-    for bad in ("51.40,-0.32,51.42,-0.29", "-0.29,51.40,-0.32,51.42", "-0.9,51.1,0.5,51.9",
-                "1,2,3", "-0.3,51.4,x,51.5"):  # fmt: skip
+    for bad in ("51.40,-0.32,51.42,-0.29", "-0.29,51.40,-0.32,51.42", "1,2,3", "-0.3,51.4,x,51.5",
+                "-0.3,51.4,-0.2,95", "2,48,3,49"):  # fmt: skip
         assert "bbox" in problem(client, f"bbox={bad}")["errors"], bad
+    # a map's viewport wider than London, or reaching past it, finds what is in London
+    every = refs(client, "bbox=-0.6,51.2,0.4,51.8")
+    assert {"OXY-KT", "HACK-01"} <= every
+    for viewport in ("-0.9,51.1,0.7,51.9", "-1.5,51.3,0.2,51.6", "-180,-90,180,90"):
+        assert refs(client, f"bbox={viewport}") == every, viewport
+    assert refs(client, "bbox=-0.305917,51.40772,-0.305917,51.40772") == {"OXY-KT"}  # a point
 
 
 def test_cell_ranges_cover_the_rectangle():

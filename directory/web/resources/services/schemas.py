@@ -86,8 +86,9 @@ class ServiceListArgsSchema(PageArgsSchema):
     bbox = ma.fields.String(
         validate=ma.validate.Length(min=7, max=120),
         metadata={
-            "description": "`minlon,minlat,maxlon,maxlat` (WGS84, longitude first) in or around "
-            "London, at most 1 degree each way: services with a delivery site inside"
+            "description": "`minlon,minlat,maxlon,maxlat` (WGS84, longitude first) reaching "
+            "London (a map's viewport: clipped to longitude -1 to 0.8, latitude 51 to 52; "
+            "a box missing London is a 422): services with a delivery site inside"
         },
     )
     live_on = live_on_field(
