@@ -161,6 +161,36 @@ def csv_text(
     return out.getvalue()
 
 
+# -- grants -----------------------------------------------------------------------------------
+GRANT_CSV_COLUMNS = (
+    "id", "ref", "title", "funder", "funder_ref", "recipient", "recipient_ref", "programme",
+    "programme_name", "amount", "currency", "awarded", "start", "end", "financial_year",
+    "status", "duration_months", "beneficiary_areas", "regrant_type", "paid_through",
+    "withdrawn", "demo", "url",
+)  # fmt: skip
+
+
+def grants_csv(items: Sequence[Mapping[str, Any]], *, url_prefix: str) -> str:
+    """Grants (as the JSON list gives them) as CSV text, one row each: amounts in pounds,
+    dates as ISO 8601, beneficiary areas as GSS codes."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(GRANT_CSV_COLUMNS)
+    for g in items:
+        programme = g["programme"] or {}
+        row = [
+            g["id"], g["ref"], g["title"], g["funder"]["name"], g["funder"]["ref"],
+            g["recipient"]["name"], g["recipient"]["ref"], programme.get("id"),
+            programme.get("name"), g["amount"], g["currency"], g["awarded"], g["start"],
+            g["end"], g["financial_year"], g["status"], g["duration_months"],
+            _joined(a["code"] for a in g["beneficiary_areas"]), g["regrant_type"],
+            g["paid_through"], "yes" if g["withdrawn"] else "no", "yes" if g["demo"] else "no",
+            f"{url_prefix}{g['id']}",
+        ]  # fmt: skip
+        writer.writerow([neutralise(v) for v in row])
+    return out.getvalue()
+
+
 # -- funding opportunities ---------------------------------------------------------------------
 OPPORTUNITY_CSV_COLUMNS = (
     "id", "ref", "title", "funder", "programme", "status", "time_left", "opens_at",

@@ -351,3 +351,31 @@ def test_filters_combine_and_paging_stays_consistent(client, demo_app):
     second = client.get(f"/api/v1/grants?{query}&per_page=1&page=2").json
     assert first["total_items"] == second["total_items"] == total
     assert first["contents"][0]["ref"] != second["contents"][0]["ref"]
+
+
+def test_grants_come_as_csv_one_row_per_grant_of_the_json_page(client):
+    """format=csv (or Accept: text/csv) gives the JSON page's grants, one row each, with the
+    page's Link and X-Total-Count; amounts in pounds, areas as codes."""
+    import csv
+    import io
+
+    query = "area=Lambeth&per_page=7&page=2"
+    page = client.get(f"/api/v1/grants?{query}").json
+    for response in (
+        client.get(f"/api/v1/grants?{query}&format=csv"),
+        client.get(f"/api/v1/grants?{query}", headers={"Accept": "text/csv"}),
+    ):
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        assert "attachment" in response.headers["Content-Disposition"]
+        assert response.headers["X-Total-Count"] == str(page["total_items"])
+        assert 'rel="prev"' in response.headers["Link"] and "format=csv" in response.headers["Link"]
+        rows = list(csv.DictReader(io.StringIO(response.data.decode())))
+        assert [r["ref"] for r in rows] == [g["ref"] for g in page["contents"]]
+        for row, grant in zip(rows, page["contents"], strict=True):
+            assert row["funder"] == grant["funder"]["name"] and row["status"] == grant["status"]
+            assert row["amount"] == ("" if grant["amount"] is None else str(grant["amount"]))
+            assert row["beneficiary_areas"] == "; ".join(
+                a["code"] for a in grant["beneficiary_areas"]
+            )
+            assert row["url"].endswith(f"/api/v1/grants/{grant['id']}")
+    assert client.get("/api/v1/grants?format=xml").status_code == 422

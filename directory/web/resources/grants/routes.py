@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import Response, request, url_for
 
 from directory.usecases import catalogue, giving360
-from directory.web import http
+from directory.web import http, representations
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.resources.grants.schemas import (
     Giving360PackageSchema,
@@ -18,7 +18,15 @@ from directory.web.resources.grants.schemas import (
     GrantPageSchema,
 )
 from directory.web.state import catalogue as queries
-from directory.web.state import connection, paged_response, snapshot, state, today
+from directory.web.state import (
+    connection,
+    link_header,
+    paged_response,
+    representation,
+    snapshot,
+    state,
+    today,
+)
 
 blp = Blueprint("grants", __name__, url_prefix="/api/v1", description="Grants (funding)")
 PAGING = frozenset({"page", "per_page", "format"})
@@ -33,14 +41,21 @@ PAGING = frozenset({"page", "per_page", "format"})
     "suggestions)",
 )  # fmt: skip
 @blp.alt_response(
+    200,
+    schema={"type": "string"},
+    content_type=http.CSV_MIMETYPE,
+    description="With format=csv or Accept: text/csv: one row per grant (an attachment)",
+    success=True,
+)
+@blp.alt_response(
     307, description="format=360giving: to /api/v1/grants.360giving.json, the same filters",
     headers={"Location": {"description": "The package's URL", "schema": {"type": "string"}}},
 )  # fmt: skip
 def list_grants(args: dict[str, Any]) -> Response:
     """Grants, newest award first, with duration flags and a status derived from the dates.
 
-    Every filter given narrows the list (AND). `format=360giving` redirects to the same
-    grants as a 360Giving package."""
+    Every filter given narrows the list (AND). JSON (default) or CSV; `format=360giving`
+    redirects to the same grants as a 360Giving package."""
     if args.get("format") == "360giving":
         query = [(k, v) for k, v in request.args.items(multi=True) if k not in PAGING]
         target = url_for("grants.grants_360giving") + (f"?{urlencode(query)}" if query else "")
@@ -53,7 +68,21 @@ def list_grants(args: dict[str, Any]) -> Response:
         text=args.get("q"), status=args.get("status"),
         include_withdrawn=args["include_withdrawn"], page=args["page"], per_page=args["per_page"],
     )  # fmt: skip
-    return paged_response(body, args["page"], args["per_page"])
+    if representation(args.get("format"), ("json", "csv")) == "json":
+        return paged_response(body, args["page"], args["per_page"])
+    text = representations.grants_csv(
+        body["contents"], url_prefix=request.host_url.rstrip("/") + GRANT_PATH
+    )
+    response = Response(text.encode("utf-8"), mimetype=http.CSV_MIMETYPE)
+    response.headers["Content-Disposition"] = 'attachment; filename="grants.csv"'
+    response.headers["X-Total-Count"] = str(body["total_items"])
+    response.headers["Link"] = link_header(
+        args["page"], args["per_page"], body["total_pages"], "csv"
+    )
+    return response
+
+
+GRANT_PATH = "/api/v1/grants/"
 
 
 @blp.route("/grants.360giving.json")

@@ -62,11 +62,11 @@ class GrantFilterArgsSchema(Schema):
 
 class GrantListArgsSchema(PageArgsSchema, GrantFilterArgsSchema):
     format = ma.fields.String(
-        validate=ma.validate.OneOf(["json", "360giving"]),
+        validate=ma.validate.OneOf(["json", "csv", "360giving"]),
         metadata={
-            "description": "json (default), or 360giving: a 307 redirect to "
-            "/api/v1/grants.360giving.json with the same filters (every grant they keep, "
-            "as one 360Giving package)"
+            "description": "json (default); csv: the page as CSV, one row per grant (also with "
+            "Accept: text/csv); or 360giving: a 307 redirect to /api/v1/grants.360giving.json "
+            "with the same filters (every grant they keep, as one 360Giving package)"
         },
     )
 
