@@ -218,6 +218,15 @@ def place_codes(
     return None, None
 
 
+def place_name(place: dict[str, Any] | None) -> str:
+    """A feed's place as its title names it: the postcode and its area, the area, or London."""
+    if place is None:
+        return "London"
+    if place["postcode"]:
+        return f"{place['postcode']} ({place['area']['name']})"
+    return str(place["area"]["name"])
+
+
 def list_opportunities(
     q: OpportunityQueries, snap: GeographySnapshot, repo: GeographyRepository,
     settings: Settings, now: datetime, *, area: str | None = None, postcode: str | None = None,
@@ -322,13 +331,14 @@ def _lines(item: dict[str, Any]) -> list[str]:
 
 def feed_items(
     q: OpportunityQueries, snap: GeographySnapshot, repo: GeographyRepository,
-    settings: Settings, now: datetime, *, area: str | None, themes: Sequence[str] = (),
-    since: datetime | None = None, limit: int | None = None,
+    settings: Settings, now: datetime, *, area: str | None, postcode: str | None = None,
+    themes: Sequence[str] = (), since: datetime | None = None, limit: int | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:  # fmt: skip
-    """The opportunities a feed holds (not withdrawn, in the area and themes; closing after
-    ``since``, or not closed yet), soonest deadline first; and the place."""
+    """The opportunities a feed holds (not withdrawn, for the place, an area or a postcode,
+    and in the themes; closing after ``since``, or not closed yet), soonest deadline first;
+    and the place."""
     check_themes(themes)
-    codes, place = place_codes(snap, repo, area=area, postcode=None)
+    codes, place = place_codes(snap, repo, area=area, postcode=postcode)
     at = _naive(now)
     after = _naive(since) if since is not None else at
     f = OpportunityFilter(now=after, areas=codes, themes=tuple(themes), statuses=DEFAULT_STATUSES,
@@ -429,11 +439,13 @@ def calendar(
 def calendar_items(
     q: OpportunityQueries, snap: GeographySnapshot, repo: GeographyRepository,
     settings: Settings, now: datetime, *, area: str | None, themes: Sequence[str],
+    postcode: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[int, datetime], dict[str, Any] | None]:  # fmt: skip
-    """The opportunities of the iCalendar feed: not withdrawn, in the area and themes,
-    closing after a year ago; with each one's last change (its events' DTSTAMP)."""
+    """The opportunities of the iCalendar feed: not withdrawn, for the place (an area or a
+    postcode) and in the themes, closing after a year ago; with each one's last change (its
+    events' DTSTAMP)."""
     check_themes(themes)
-    codes, place = place_codes(snap, repo, area=area, postcode=None)
+    codes, place = place_codes(snap, repo, area=area, postcode=postcode)
     f = OpportunityFilter(now=_naive(now), areas=codes, themes=tuple(themes),
                           open_between=(_naive(now - CALENDAR_PAST), datetime(9999, 1, 1)))  # fmt: skip
     rows, _total = q.page(f, offset=0, limit=None)

@@ -297,6 +297,36 @@ def test_calendar_feed(shared_demo_app: Flask) -> None:
     assert client.get("/api/v1/opportunities.ics?area=E09000021").data == response.data
 
 
+def test_the_feeds_take_a_postcode_as_the_list_does(shared_demo_app: Flask) -> None:
+    """A small organisation subscribes by its postcode: the Atom and iCalendar feeds hold
+    what /opportunities?postcode= lists, titled with the postcode and its ward; a bad or
+    doubled place is the list's problem."""
+    client = shared_demo_app.test_client()
+    postcode = "SW2 1RW"
+    listed = get_json(shared_demo_app, f"/api/v1/opportunities?postcode={postcode}")["contents"]
+    ward = get_json(shared_demo_app, f"/api/v1/postcodes/{postcode}")["ward"]["name"]
+    feed = ET.fromstring(client.get(f"/api/v1/opportunities.atom?postcode={postcode}").data)
+    titles = [e.findtext(f"{ATOM}title") for e in feed.findall(f"{ATOM}entry")]
+    assert listed and sorted(titles) == sorted(
+        f"{o['title']} ({o['funder']['name']}): {o['time_left']}" for o in listed
+    )
+    assert feed.findtext(f"{ATOM}title") == f"Funding opportunities: {postcode} ({ward})"
+    items = get_json(shared_demo_app, f"/api/v1/opportunities?{ALL}&postcode={postcode}")
+    cal = icalendar.Calendar.from_ical(
+        client.get(f"/api/v1/opportunities.ics?postcode={postcode}").data
+    )
+    closing = {str(e["UID"]) for e in cal.walk("VEVENT") if "-closes@" in str(e["UID"])}
+    assert closing == {f"{o['ref']}-closes@{uc.UID_DOMAIN}" for o in items["contents"]}
+    for path in ("opportunities.atom", "opportunities.ics"):
+        for query, status, code in (
+            ("postcode=not-a-postcode", 422, "invalid-postcode"),
+            ("postcode=EH1 1YZ", 404, "outside-coverage"),
+            (f"postcode={postcode}&area=Lambeth", 422, "invalid-input"),
+        ):
+            response = client.get(f"/api/v1/{path}?{query}")
+            assert (response.status_code, response.json["code"]) == (status, code), query
+
+
 def test_patch_lists_open_opportunities(shared_demo_app: Flask) -> None:
     patch = get_json(shared_demo_app, "/api/v1/patch?postcode=SW2 1RW")
     listed = get_json(shared_demo_app, "/api/v1/opportunities?postcode=SW2 1RW")["contents"]

@@ -113,20 +113,27 @@ def _feed_query() -> dict[str, Any]:
     200, content_type=http.ATOM_MIMETYPE,
     description="An Atom 1.0 feed of the opportunities not yet closed",
 )  # fmt: skip
-@blp.alt_response(404, description="area-not-found", **PROBLEM)
-@blp.alt_response(422, description="invalid-input (an unknown theme)", **PROBLEM)
+@blp.alt_response(
+    404, description="area-not-found, postcode-not-found, postcode-terminated, "
+    "outside-coverage", **PROBLEM,
+)  # fmt: skip
+@blp.alt_response(
+    422, description="invalid-input (an unknown theme; area and postcode both); "
+    "invalid-postcode", **PROBLEM,
+)  # fmt: skip
 def atom_opportunities(args: dict[str, Any]) -> Response:
     """The opportunities not yet closed (upcoming, open, closing soon) for an area and its
-    themes, as an Atom feed to subscribe to (`?area=Kingston`): most recently changed
+    themes, as an Atom feed to subscribe to (`?area=Kingston` or `?postcode=…`): most recently changed
     first, each entry's id permanent."""
     etag_from_body()
     items, place = opportunities.feed_items(
         _queries(), snapshot(), geography_repo(), state().settings, web.now(),
-        area=args.get("area"), themes=args.get("theme", []), limit=opportunities.FEED_LIMIT,
+        area=args.get("area"), postcode=args.get("postcode"), themes=args.get("theme", []),
+        limit=opportunities.FEED_LIMIT,
     )  # fmt: skip
     query = urlencode(_feed_query(), doseq=True)
     public_url = state().settings.public_url
-    name = place["area"]["name"] if place else "London"
+    name = opportunities.place_name(place)
     xml = opportunities.atom(
         items, feed_url=request.base_url + (f"?{query}" if query else ""),
         base_url=public_url or request.host_url.rstrip("/"),
@@ -141,8 +148,14 @@ def atom_opportunities(args: dict[str, Any]) -> Response:
     200, content_type=http.CALENDAR_MIMETYPE,
     description="An iCalendar (RFC 5545) feed: an event at each deadline and each opening",
 )  # fmt: skip
-@blp.alt_response(404, description="area-not-found", **PROBLEM)
-@blp.alt_response(422, description="invalid-input (an unknown theme)", **PROBLEM)
+@blp.alt_response(
+    404, description="area-not-found, postcode-not-found, postcode-terminated, "
+    "outside-coverage", **PROBLEM,
+)  # fmt: skip
+@blp.alt_response(
+    422, description="invalid-input (an unknown theme; area and postcode both); "
+    "invalid-postcode", **PROBLEM,
+)  # fmt: skip
 def calendar_opportunities(args: dict[str, Any]) -> Response:
     """The deadlines (and opening dates) of the opportunities for an area and its themes
     as an iCalendar feed a calendar app subscribes to (`webcal://…/opportunities.ics?
@@ -152,9 +165,9 @@ def calendar_opportunities(args: dict[str, Any]) -> Response:
     app_state = state()
     items, updated, place = opportunities.calendar_items(
         _queries(), snapshot(), geography_repo(), app_state.settings, web.now(),
-        area=args.get("area"), themes=args.get("theme", []),
+        area=args.get("area"), themes=args.get("theme", []), postcode=args.get("postcode"),
     )  # fmt: skip
-    name = place["area"]["name"] if place else "London"
+    name = opportunities.place_name(place)
     body = opportunities.calendar(
         items, updated, title=f"Funding deadlines: {name}",
         base_url=app_state.settings.public_url or request.host_url.rstrip("/"),

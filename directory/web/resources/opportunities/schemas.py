@@ -28,14 +28,14 @@ class OpportunityFeedArgsSchema(Schema):
         ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
         metadata={"description": "Theme id (repeatable; all must match). See /api/v1/themes"},
     )
-
-
-class OpportunityListArgsSchema(OpportunityFeedArgsSchema, PageArgsSchema):
     postcode = ma.fields.String(
         validate=ma.validate.Length(min=1, max=20),
         metadata={"description": "A London postcode: the opportunities for its ward, "
                   "borough, BCU or all of London (not with area)"},
     )  # fmt: skip
+
+
+class OpportunityListArgsSchema(OpportunityFeedArgsSchema, PageArgsSchema):
     open_on = ma.fields.Date(
         validate=ma.validate.Range(min=FIRST_DAY, max=LAST_DAY),
         metadata={"description": "Accepting bids at some time on this day (Europe/London), "
