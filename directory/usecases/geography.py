@@ -87,7 +87,11 @@ class GeographySnapshot:
     #: the id of the geography release the polygons came from (a directory import or write
     #: moves the data version without it: the polygons are kept)
     geography_release: int = 0
-    _boundaries: dict[tuple[str, float], Extended] = field(default_factory=dict)
+    #: the boundaries and coverages made, as JSON, by (kind, codes, simplify): kind
+    #: "feature" an area's Feature, "geometry" a coverage's bare geometry (one area's
+    #: coverage has that area's code, so without the kind the two would take each other's
+    #: place)
+    _boundaries: dict[tuple[str, str, float], Extended] = field(default_factory=dict)
     _boundary_bytes: int = 0
     _hierarchies: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -785,7 +789,7 @@ def boundary_feature(
 ) -> Mapping[str, Any]:
     """The area as a GeoJSON Feature in WGS84, simplified in metres (EPSG:27700) first,
     kept as its JSON (read as a mapping only if someone reads it)."""
-    key = (code, simplify)
+    key = ("feature", code, simplify)
     cached = snap._boundaries.get(key)
     if cached is not None:
         return cached
@@ -819,7 +823,7 @@ def coverage_geometry(
     known = sorted(c for c in codes if c in snap.geometries)
     if not known:
         return None
-    key = ("+".join(known), simplify)
+    key = ("geometry", "+".join(known), simplify)
     cached = snap._boundaries.get(key)
     if cached is not None:
         return cached
@@ -830,7 +834,7 @@ def coverage_geometry(
     return _kept(snap, key, mapping(geojson_geometry(union, simplify)))
 
 
-def _kept(snap: GeographySnapshot, key: tuple[str, float], value: Any) -> Extended:
+def _kept(snap: GeographySnapshot, key: tuple[str, str, float], value: Any) -> Extended:
     """``value`` as its JSON, kept in the snapshot's boundaries up to their byte budget."""
     kept = Extended(compact(orjson.dumps(value)), {})
     size = len(kept.json())

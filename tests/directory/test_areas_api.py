@@ -165,3 +165,37 @@ def test_bad_list_arguments_are_422(client, query):
     response = client.get(f"/api/v1/areas?{query}")
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("coverage_first", [True, False])
+def test_a_boundary_and_a_one_area_coverage_never_take_each_others_place(geo_app, coverage_first):
+    """An area's boundary (a Feature) and a coverage of that one area (a bare geometry, the
+    OGC services' geometry) are kept apart whichever is made first. (Before: both were kept
+    under (code, simplify), and the second asked got the first's shape.)"""
+    from directory.usecases import geography
+    from directory.web.state import end_request, snapshot
+
+    with geo_app.test_request_context():
+        snap = snapshot()
+        end_request()
+    with snap._lock:  # start from nothing kept (the tests before filled it)
+        snap._boundaries.clear()
+        snap._boundary_bytes = 0
+    code, simplify = "E09000021", 100.0
+
+    def feature() -> dict:
+        return dict(geography.boundary_feature(snap, code, simplify))
+
+    def coverage() -> dict:
+        return dict(geography.coverage_geometry(snap, [code], simplify) or {})
+
+    asks = [coverage, feature] if coverage_first else [feature, coverage]
+    for ask in asks + asks:  # made, then kept
+        answer = ask()
+        if ask is feature:
+            assert answer["type"] == "Feature" and answer["properties"]["code"] == code
+            assert answer["geometry"]["type"] in ("Polygon", "MultiPolygon")
+        else:
+            assert answer["type"] in ("Polygon", "MultiPolygon"), answer["type"]
+    served = geo_app.test_client().get(f"/api/v1/areas/{code}/boundary?simplify=100").get_json()
+    assert served["type"] == "Feature"
