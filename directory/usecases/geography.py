@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 import shapely
 from shapely.geometry import mapping
@@ -63,6 +64,9 @@ class AreaInfo:
     vintage: str
     attributes: dict[str, Any]
     bbox: tuple[float, float, float, float]
+    #: the bounds of the area in WGS84 (lon, lat), on the 1e-6 degree grid, holding its
+    #: GeoJSON geometry
+    wgs84_bbox: tuple[float, float, float, float]
     area_m2: float
 
     def ref(self) -> dict[str, str]:
@@ -121,11 +125,11 @@ class GeographySnapshot:
                 "No geography is loaded. Run `directory init` (or `directory geodata load`)."
             )
         areas: dict[str, AreaInfo] = {}
-        geometries = dict(
-            zip([r.code for r in rows], shapely.from_wkb([r.geometry for r in rows]), strict=True)
-        )
+        shapes = shapely.from_wkb([r.geometry for r in rows])
+        geometries = dict(zip([r.code for r in rows], shapes, strict=True))
+        wgs84_bboxes = _wgs84_bboxes(shapes)
         children: dict[str, list[str]] = defaultdict(list)
-        for r in rows:
+        for r, wgs84_bbox in zip(rows, wgs84_bboxes, strict=True):
             areas[r.code] = AreaInfo(
                 code=r.code,
                 type=r.type,
@@ -134,6 +138,7 @@ class GeographySnapshot:
                 vintage=r.vintage,
                 attributes=dict(r.attributes or {}),
                 bbox=(r.min_x, r.min_y, r.max_x, r.max_y),
+                wgs84_bbox=wgs84_bbox,
                 area_m2=r.area_m2,
             )
             if r.parent_code:
@@ -707,7 +712,7 @@ def area_summary(snap: GeographySnapshot, code: str) -> dict[str, Any]:
         "parent": snap.ref(a.parent_code),
         "vintage": a.vintage,
         "area_km2": round(a.area_m2 / 1e6, 3),
-        "bbox": _wgs84_bbox(a.bbox),
+        "bbox": list(a.wgs84_bbox),
     }
     body.update({k: v for k, v in a.attributes.items() if k != "aliases"})
     return body
@@ -757,10 +762,19 @@ def area_detail(snap: GeographySnapshot, code: str) -> dict[str, Any]:
     return body
 
 
-def _wgs84_bbox(bbox: tuple[float, float, float, float]) -> list[float]:
-    lon0, lat0 = crs.to_wgs84(bbox[0], bbox[1])
-    lon1, lat1 = crs.to_wgs84(bbox[2], bbox[3])
-    return [round(float(v), 6) for v in (lon0, lat0, lon1, lat1)]
+def _wgs84_bboxes(geometries: Any) -> list[tuple[float, float, float, float]]:
+    """Each British National Grid geometry's WGS84 bounds, widened to the 1e-6 degree grid
+    (floor and ceiling), so they hold the geometry :func:`geojson_geometry` sends at any
+    simplify. The bounds of the transformed geometry, not the BNG box's corners transformed:
+    the grid is turned against the meridians, so a corner is not the extreme of any side
+    (every area's box missed part of it). About 50 ms for London's 750 areas, once a build."""
+    bounds = shapely.bounds(crs.geometry_to_wgs84(geometries))
+    low = np.floor(bounds[:, :2] * 1e6) / 1e6
+    high = np.ceil(bounds[:, 2:] * 1e6) / 1e6
+    return [
+        (float(a), float(b), float(c), float(d))
+        for (a, b), (c, d) in zip(low.tolist(), high.tolist(), strict=True)
+    ]
 
 
 #: the tolerances a boundary is simplified with (metres, a 1-2-5 ladder): a tolerance asked

@@ -199,3 +199,32 @@ def test_a_boundary_and_a_one_area_coverage_never_take_each_others_place(geo_app
             assert answer["type"] in ("Polygon", "MultiPolygon"), answer["type"]
     served = geo_app.test_client().get(f"/api/v1/areas/{code}/boundary?simplify=100").get_json()
     assert served["type"] == "Feature"
+
+
+def test_every_areas_bbox_holds_its_boundary(geo_app):
+    """Each area's `bbox` holds the boundary /areas/{code}/boundary sends, and is hardly
+    wider (the 1e-6 degree grid; a sliver the grid folds away, E05013644's 2e-5). (Before: the two corners of the British National Grid box
+    were transformed, and all 750 areas' boxes missed part of their area.)"""
+    from directory.usecases import geography
+    from directory.web.state import end_request, snapshot
+
+    with geo_app.test_request_context():
+        snap = snapshot()
+        end_request()
+    wrong = []
+    for code in snap.areas:
+        west, south, east, north = geography.area_summary(snap, code)["bbox"]
+        bounds = geography.geojson_geometry(snap.geometries[code]).bounds
+        holds = (
+            west <= bounds[0] and south <= bounds[1] and east >= bounds[2] and north >= bounds[3]
+        )
+        tight = (
+            max(abs(a - b) for a, b in zip((west, south, east, north), bounds, strict=True)) < 1e-4
+        )
+        if not (holds and tight):
+            wrong.append((code, (west, south, east, north), bounds))
+    assert len(snap.areas) > 700 and wrong == []
+    client = geo_app.test_client()
+    bbox = client.get("/api/v1/areas/E09000002").get_json()["bbox"]
+    boundary = shape(client.get("/api/v1/areas/E09000002/boundary").get_json()["geometry"])
+    assert shapely.box(*bbox).covers(boundary)
