@@ -43,7 +43,7 @@ from directory.errors import (
     InvalidParameterError,
     NotFoundError,
 )
-from directory.store.repositories.directory import CatalogueQueries
+from directory.store.repositories.directory import CatalogueQueries, as_id
 from directory.store.repositories.search import AreaMatch, Box, Filters, SearchQueries
 from directory.usecases import boxes as boxes_
 from directory.usecases import geography
@@ -444,13 +444,13 @@ def item(
         area = snap.areas.get(feature_id)
         if area is not None and area.type == c.area_type:
             feature = dict(geography.boundary_feature(snap, feature_id, _simplify(simplify, 0.0)))
-    elif feature_id.isdigit() and len(feature_id) < 12:
+    elif (number := as_id(feature_id)) is not None:
         if c.id == "sites":
-            rows, _ = search.site_features(Filters(), offset=0, limit=1, site_id=int(feature_id))
+            rows, _ = search.site_features(Filters(), offset=0, limit=1, site_id=number)
             found = _site_features(rows, catalogue, base)
         else:
             rows, _, _ = search.search(
-                Filters(service_id=int(feature_id)), sort="name", today=today,
+                Filters(service_id=number), sort="name", today=today,
                 offset=0, limit=1,
             )  # fmt: skip
             found = _service_features(

@@ -435,6 +435,20 @@ def test_unknown_collections_and_features_are_404_problems(served: tuple[str, Fl
     assert client.get(f"{OGC}/collections/boroughs/items/E09000022").status_code == 200
 
 
+def test_only_a_canonical_id_names_a_feature(served: tuple[str, Flask]) -> None:
+    """ "²" and "①" (which str.isdigit takes, int not) were a 500; "١" and "00001" (which int
+    takes) answered a feature at a second URL. Each is a 404 problem now."""
+    client = _client(served)
+    for collection in ("sites", "services"):
+        first = _get(client, f"{OGC}/collections/{collection}/items", limit=1)["features"][0]
+        one = _get(client, f"{OGC}/collections/{collection}/items/{first['id']}")
+        assert one["id"] == first["id"]
+        for key in (f"0{first['id']}", f"00{first['id']}", "²", "١", "①", f"+{first['id']}"):
+            answer = client.get(f"{OGC}/collections/{collection}/items/{key}")
+            assert answer.status_code == 404, (collection, key)
+            assert answer.get_json()["code"] == "feature-not-found"
+
+
 def test_the_openapi_document_describes_limit_as_the_server_takes_it() -> None:
     """Part 1: a limit above the maximum is taken as the maximum, not refused; so the
     document states the maximum in words, not as a bound a request would break."""
