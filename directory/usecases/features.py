@@ -29,7 +29,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -252,7 +252,7 @@ def _day(text: str, name: str = "datetime") -> date:
         ) from None
     if moment.tzinfo is None:
         raise _invalid(name, "A datetime must carry its offset (Z or ±hh:mm), as RFC 3339 says.")
-    return moment.date()
+    return moment.astimezone(UTC).date()  # grants' days are UTC days: the instant's UTC day
 
 
 def parse_datetime(text: str) -> tuple[date | None, date | None]:

@@ -32,8 +32,9 @@ from shapely.geometry import shape
 from sqlalchemy import select
 
 from directory import create_app
+from directory.errors import InvalidParameterError
 from directory.store.models import Grant, GrantService, Location, Service
-from directory.usecases.features import CONFORMANCE, MAX_LIMIT
+from directory.usecases.features import CONFORMANCE, MAX_LIMIT, parse_datetime
 from tests.conftest import demo_copy
 from tests.servers import get, serve, settings_env
 
@@ -447,6 +448,29 @@ def test_only_a_canonical_id_names_a_feature(served: tuple[str, Flask]) -> None:
             answer = client.get(f"{OGC}/collections/{collection}/items/{key}")
             assert answer.status_code == 404, (collection, key)
             assert answer.get_json()["code"] == "feature-not-found"
+
+
+@pytest.mark.parametrize(
+    "text, days",
+    [
+        ("2026-03-31T23:30:00Z", (date(2026, 3, 31),) * 2),
+        ("2026-04-01T00:30:00+01:00", (date(2026, 3, 31),) * 2),  # the same instant
+        ("2026-03-31T20:00:00-05:00", (date(2026, 4, 1),) * 2),
+        (
+            "2026-04-01T00:30:00+01:00/2026-04-01T23:30:00-01:00",
+            (date(2026, 3, 31), date(2026, 4, 2)),
+        ),
+    ],
+)
+def test_a_datetime_is_taken_on_its_utc_day(text: str, days: tuple[date, date]) -> None:
+    """An instant's offset is applied before its day is taken (grants' days are UTC days):
+    the same instant written with two offsets selects the same grants."""
+    assert parse_datetime(text) == days
+
+
+def test_an_interval_whose_start_is_after_its_end_once_offsets_apply_is_invalid() -> None:
+    with pytest.raises(InvalidParameterError):
+        parse_datetime("2026-04-01T00:00:00Z/2026-04-01T00:00:00+05:00")
 
 
 def test_the_openapi_document_describes_limit_as_the_server_takes_it() -> None:
