@@ -183,6 +183,7 @@ def collection(snap: GeographySnapshot, base: str, collection_id: str) -> dict[s
         "extent": {"spatial": {"bbox": [_london_bbox(snap)], "crs": CRS84}},
         "links": [
             _link(url, "self", JSON, "This collection"),
+            _link(f"{url}?f=html", "alternate", HTML, "This collection as HTML"),
             _link(f"{url}/items", "items", GEOJSON, f"{c.title} (GeoJSON)"),
             _link(f"{base}/collections", "collection", JSON, "All collections"),
         ],
@@ -191,7 +192,10 @@ def collection(snap: GeographySnapshot, base: str, collection_id: str) -> dict[s
 
 def collections(snap: GeographySnapshot, base: str) -> dict[str, Any]:
     return {
-        "links": [_link(f"{base}/collections", "self", JSON, "The collections")],
+        "links": [
+            _link(f"{base}/collections", "self", JSON, "The collections"),
+            _link(f"{base}/collections?f=html", "alternate", HTML, "The collections as HTML"),
+        ],
         "collections": [collection(snap, base, c) for c in COLLECTIONS],
     }
 

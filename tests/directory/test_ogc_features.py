@@ -269,6 +269,26 @@ def test_the_landing_page_links_the_api_definition_conformance_and_data(
 
 
 # -- parameters ---------------------------------------------------------------------------------
+def test_each_document_served_as_html_too_links_its_alternate(served: tuple[str, Flask]) -> None:
+    """/req/core/fc-md-links: the collections and each collection, offered as HTML too, link
+    it as rel=alternate (the landing page did; these did not). Items are GeoJSON only."""
+    client = _client(served)
+    documents = {
+        f"{OGC}/collections": client.get(f"{OGC}/collections").get_json(),
+        **{f"{OGC}/collections/{c}": client.get(f"{OGC}/collections/{c}").get_json()
+           for c in COLLECTIONS},
+    }  # fmt: skip
+    nested = documents[f"{OGC}/collections"]["collections"]
+    assert [c["links"] for c in nested] == [documents[f"{OGC}/collections/{c}"]["links"]
+                                            for c in COLLECTIONS]  # fmt: skip
+    for path, document in documents.items():
+        alternates = [link for link in document["links"] if link["rel"] == "alternate"]
+        assert [link["type"] for link in alternates] == ["text/html"], path
+        href = urlsplit(alternates[0]["href"])
+        page = client.get(href.path, query_string=href.query)
+        assert page.status_code == 200 and page.mimetype == "text/html", path
+
+
 def test_property_filters_and_datetime_select_what_our_own_api_selects(
     served: tuple[str, Flask],
 ) -> None:
