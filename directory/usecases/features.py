@@ -15,8 +15,9 @@ The collections:
 
 Parameters follow the standard: ``bbox`` (CRS84, four numbers), ``limit`` (1..10,000;
 larger is taken as the maximum, as Part 1 says), ``offset`` (the ``next`` links use it),
-``datetime`` (an instant or interval, on ``sites`` and ``services``: a grant of the service
-is live at some time in it), and property filters ``theme``, ``programme`` and
+``datetime`` (an instant or interval: on ``sites`` and ``services`` a grant of the service
+is live at some time in it; the areas have no time, and it selects every one), and
+property filters ``theme``, ``programme`` and
 ``organisation``. Invalid values are 400 problems (``/req/core/query-param-invalid``), and so
 is a filter's id that names nothing (a theme, programme, organisation or parent area, with
 the suggestions the rest of the API gives): a misspelt filter is never an empty page. A box
@@ -80,7 +81,7 @@ class Collection:
     filters: tuple[str, ...] = ()
 
 
-_SERVICE_FILTERS = ("theme", "programme", "organisation", "datetime")
+_SERVICE_FILTERS = ("theme", "programme", "organisation")
 COLLECTIONS = {
     c.id: c
     for c in (
@@ -291,15 +292,22 @@ def _offset(offset: int) -> int:
 
 
 def _check_filters(c: Collection, req: ItemsRequest) -> None:
-    sent = [name for name in ("theme", "programme", "organisation", "datetime", "parent")
+    """The property filters sent are the collection's, and ``datetime`` is well formed.
+    Every collection takes ``datetime``, as Part 1 says the items operation shall
+    (/req/core/fc-time-definition); the areas have no time, so there it is checked and
+    selects every area."""
+    sent = [name for name in ("theme", "programme", "organisation", "parent")
             if getattr(req, name) is not None]  # fmt: skip
     wrong = [name for name in sent if name not in c.filters]
     if wrong:
         raise _invalid(
             wrong[0],
             f"The {c.id} collection does not take {', '.join(wrong)}; it takes "
-            f"{', '.join(c.filters) or 'no property filters'} (with bbox, limit, offset).",
+            f"{', '.join(c.filters) or 'no property filters'} (with bbox, datetime, limit, "
+            "offset).",
         )
+    if req.datetime is not None:
+        parse_datetime(req.datetime)
     if req.simplify is not None and c.id == "sites":
         raise _invalid("simplify", "simplify applies to the area and services collections.")
 

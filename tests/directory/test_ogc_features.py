@@ -289,6 +289,20 @@ def test_each_document_served_as_html_too_links_its_alternate(served: tuple[str,
         assert page.status_code == 200 and page.mimetype == "text/html", path
 
 
+@pytest.mark.parametrize("collection", ["boroughs", "wards", "bcus"])
+@pytest.mark.parametrize("when", ["2026-04-01", "2026-04-01T12:00:00Z", "../2026-04-01"])
+def test_datetime_on_an_area_collection_selects_every_area(
+    served: tuple[str, Flask], collection: str, when: str
+) -> None:
+    """Part 1's items operation shall take datetime (/req/core/fc-time-definition); an area
+    has no time, so a valid one selects them all (it was a 400)."""
+    client = _client(served)
+    every = _get(client, f"{OGC}/collections/{collection}/items", limit=1)
+    dated = _get(client, f"{OGC}/collections/{collection}/items", limit=1, datetime=when)
+    assert dated["numberMatched"] == every["numberMatched"] > 0
+    assert dated["features"] == every["features"]
+
+
 def test_property_filters_and_datetime_select_what_our_own_api_selects(
     served: tuple[str, Flask],
 ) -> None:
@@ -399,7 +413,8 @@ def test_limit_offset_and_the_links(served: tuple[str, Flask]) -> None:
         ("sites/items", {"datetime": "2025-02-01/2025-01-01"}, "datetime"),
         ("sites/items", {"simplify": "10"}, "simplify"),
         ("wards/items", {"theme": "community-safety"}, "theme"),
-        ("boroughs/items", {"datetime": "2025-01-01"}, "datetime"),
+        ("boroughs/items", {"datetime": "yesterday"}, "datetime"),
+        ("bcus/items", {"datetime": "2025-02-01/2025-01-01"}, "datetime"),
         ("wards/items", {"simplify": "-1"}, "simplify"),
         ("wards/items", {"f": "xml"}, "f"),
         ("wards/items", {"colour": "red"}, "colour"),
