@@ -10,8 +10,9 @@ The collections:
 * ``services``: the services by coverage: one feature per service whose geometry is the
   union of the areas it serves (null when it has none); ``bbox`` keeps the services whose
   coverage meets the box.
-* ``boroughs``, ``wards``, ``bcus``: the area boundaries (``parent`` filters by the area
-  above: a borough's wards, a BCU's boroughs).
+* ``boroughs``, ``wards``, ``bcus``: the area boundaries (``parent`` filters by an area
+  above, at any depth, as ``/areas?parent=`` does: a borough's wards, a BCU's boroughs or
+  wards, London's).
 
 Parameters follow the standard: ``bbox`` (CRS84, four numbers), ``limit`` (1..10,000;
 larger is taken as the maximum, as Part 1 says), ``offset`` (the ``next`` links use it),
@@ -342,8 +343,8 @@ def _check_values(
     kinds = snap.parent_types.get(c.area_type or "", frozenset())
     if snap.areas[code].type not in kinds:
         message = (
-            f"{code} is a {snap.areas[code].type}: the parent of {c.id} is a "
-            f"{' or a '.join(sorted(kinds))}."
+            f"{code} is a {snap.areas[code].type}, above none of the {c.id}: parent is an "
+            f"area above them, a {' or a '.join(sorted(kinds))}."
         )
         raise _invalid("parent", message)
     return replace(req, parent=code)
@@ -487,7 +488,7 @@ def _areas(snap: GeographySnapshot, c: Collection, req: ItemsRequest) -> list[st
         key=lambda code: (snap.areas[code].name, code),
     )
     if req.parent is not None:
-        codes = [code for code in codes if snap.areas[code].parent_code == req.parent]
+        codes = [code for code in codes if geography.is_within(snap, code, req.parent)]
     if req.bbox is not None:
         box = parse_bbox(req.bbox, snap)
         if box is None:

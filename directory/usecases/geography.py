@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +83,8 @@ class GeographySnapshot:
     geometries: dict[str, Any]
     children: dict[str, list[str]]
     neighbours: dict[str, list[tuple[str, str]]]
-    #: by area type, the types its areas' parents have (a ward's: borough)
+    #: by area type, the types of the areas its areas are within (:func:`is_within`, as
+    #: ``parent`` filters them: a ward's borough, BCU and region)
     parent_types: dict[str, frozenset[str]]
     borough_index: AreaIndex
     ward_index: AreaIndex
@@ -147,8 +148,7 @@ class GeographySnapshot:
             codes.sort(key=lambda c: areas[c].name)
         parent_types: dict[str, set[str]] = defaultdict(set)
         for a in areas.values():
-            if a.parent_code in areas:
-                parent_types[a.type].add(areas[a.parent_code].type)
+            parent_types[a.type].update(areas[up].type for up in _ancestors(areas, a.code))
         neighbours: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for n in repo.neighbours():
             neighbours[n.code].append((n.neighbour_code, n.relation))
@@ -732,17 +732,22 @@ def list_areas(
             key=lambda c: (AREA_TYPES.index(snap.areas[c].type), snap.areas[c].name),
         )
     if parent_code is not None:
-        codes = [c for c in codes if _is_within(snap, c, parent_code)]
+        codes = [c for c in codes if is_within(snap, c, parent_code)]
     return list(codes)
 
 
-def _is_within(snap: GeographySnapshot, code: str, ancestor: str) -> bool:
-    current = snap.areas[code].parent_code
-    while current is not None:
-        if current == ancestor:
-            return True
-        current = snap.areas[current].parent_code
-    return False
+def is_within(snap: GeographySnapshot, code: str, ancestor: str) -> bool:
+    """Whether ``ancestor`` is above the area, at any depth: what ``parent`` means in
+    ``/areas`` and the OGC area collections (London's wards, a BCU's wards, a borough's)."""
+    return ancestor in _ancestors(snap.areas, code)
+
+
+def _ancestors(areas: Mapping[str, AreaInfo], code: str) -> Iterator[str]:
+    """The codes of the areas above one, nearest first (its parent, the parent's parent…)."""
+    current = areas[code].parent_code
+    while current is not None and current in areas:
+        yield current
+        current = areas[current].parent_code
 
 
 def area_detail(snap: GeographySnapshot, code: str) -> dict[str, Any]:

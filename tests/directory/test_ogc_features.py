@@ -371,6 +371,28 @@ def test_property_filters_and_datetime_select_what_our_own_api_selects(
     assert wards == {c["code"] for c in westminster["children"]} and wards
 
 
+@pytest.mark.parametrize(
+    ("collection", "area_type", "parent"),
+    [
+        ("boroughs", "borough", "E12000007"),  # London: all 33 (was the City alone)
+        ("wards", "ward", "E12000007"),
+        ("bcus", "bcu", "E12000007"),
+        ("wards", "ward", "bcu-central-west"),  # a BCU's wards (was a 400)
+        ("boroughs", "borough", "bcu-central-west"),
+        ("wards", "ward", "E09000022"),  # a borough's
+    ],
+)
+def test_parent_selects_what_the_areas_api_selects(
+    served: tuple[str, Flask], collection: str, area_type: str, parent: str
+) -> None:
+    """``parent`` means what ``/areas?parent=`` means: the areas inside it at any level."""
+    client = _client(served)
+    listed = _get(client, "/api/v1/areas", type=area_type, parent=parent, per_page=1000)["contents"]
+    features, matched = _walk(client, collection, parent=parent, limit=1000)
+    assert {f["id"] for f in features} == {a["code"] for a in listed}
+    assert matched == len(listed) > 0
+
+
 def test_limit_offset_and_the_links(served: tuple[str, Flask]) -> None:
     client = _client(served)
     whole, matched = _walk(client, "wards", limit=1000)

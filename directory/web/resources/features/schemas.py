@@ -81,9 +81,9 @@ class ItemsArgsSchema(ItemArgsSchema):
     )
     parent = ma.fields.String(
         metadata={
-            "description": "areas: whose parent is this area, by code (any case) or name: a "
-            "borough's wards, a BCU's boroughs (one that names nothing is a 400 with "
-            "suggestions)"
+            "description": "areas: inside this area (any level below it, as /areas?parent= "
+            "takes it), by code (any case) or name: a borough's wards, a BCU's boroughs or "
+            "wards, London's (one that names nothing is a 400 with suggestions)"
         }
     )
 
