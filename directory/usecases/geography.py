@@ -722,8 +722,8 @@ def list_areas(
     snap: GeographySnapshot, *, type: str | None, parent: str | None, q: str | None
 ) -> list[str]:
     """Codes of the areas matching the filters: by tolerant name match when ``q`` is given
-    (best first), else by type and name."""
-    parent_code = resolve_area_code(snap, parent) if parent else None
+    (best first), else by type and name. ``parent`` is a code or a name (:func:`resolve_area`)."""
+    parent_code = resolve_area(snap, parent) if parent else None
     if q:
         codes: Iterable[str] = [c for c, _ in snap.matcher.match(q, type)]
     else:
@@ -751,7 +751,9 @@ def _ancestors(areas: Mapping[str, AreaInfo], code: str) -> Iterator[str]:
 
 
 def area_detail(snap: GeographySnapshot, code: str) -> dict[str, Any]:
-    code = resolve_area_code(snap, code)
+    """The area (a code in any case or a name, as :func:`resolve_area` takes it) with its
+    children, neighbours and, for a borough, its BCU and police force."""
+    code = resolve_area(snap, code)
     a = snap.areas[code]
     body = area_summary(snap, code)
     body["children"] = [snap.areas[c].ref() for c in snap.children.get(code, [])]

@@ -63,11 +63,29 @@ def test_area_detail_has_parent_children_and_neighbours_across_the_thames(client
 
 def test_area_codes_are_case_insensitive_and_unknown_is_404(client):
     assert client.get("/api/v1/areas/e09000021").get_json()["code"] == "E09000021"
-    response = client.get("/api/v1/areas/kingston")
+    response = client.get("/api/v1/areas/kingstn")
     assert response.status_code == 404
     body = response.get_json()
     assert body["code"] == "area-not-found"
     assert body["suggestions"][0]["code"] == "E09000021"
+
+
+@pytest.mark.parametrize("name", ["Kingston", "kingston", "Royal Borough of Kingston upon Thames"])
+def test_an_area_is_found_by_name_as_the_other_area_routes_find_it(client, name):
+    """/areas/{code}, its boundary and parent= take a name, as /areas/{code}/comparison and
+    the OGC parent do (they were 404 "No area has the code"); the answer is the area's, with
+    Content-Location naming its URL by code."""
+    by_code = client.get("/api/v1/areas/E09000021")
+    assert "Content-Location" not in by_code.headers
+    by_name = client.get(f"/api/v1/areas/{name}")
+    assert by_name.status_code == 200 and by_name.get_json() == by_code.get_json()
+    assert by_name.headers["Content-Location"] == "/api/v1/areas/E09000021"
+    boundary = client.get(f"/api/v1/areas/{name}/boundary?simplify=100")
+    assert boundary.status_code == 200 and boundary.get_json()["id"] == "E09000021"
+    assert boundary.headers["Content-Location"] == "/api/v1/areas/E09000021/boundary?simplify=100"
+    wards = client.get("/api/v1/areas", query_string={"type": "ward", "parent": name}).get_json()
+    assert wards == client.get("/api/v1/areas?type=ward&parent=E09000021").get_json()
+    assert wards["total_items"] > 10
 
 
 def test_city_of_london_detail_says_no_bcu(client):

@@ -380,6 +380,7 @@ def test_property_filters_and_datetime_select_what_our_own_api_selects(
         ("wards", "ward", "bcu-central-west"),  # a BCU's wards (was a 400)
         ("boroughs", "borough", "bcu-central-west"),
         ("wards", "ward", "E09000022"),  # a borough's
+        ("wards", "ward", "Lambeth"),  # by name, in both
     ],
 )
 def test_parent_selects_what_the_areas_api_selects(
