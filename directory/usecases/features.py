@@ -10,13 +10,15 @@ The collections:
 * ``services``: the services by coverage: one feature per service whose geometry is the
   union of the areas it serves (null when it has none); ``bbox`` keeps the services whose
   coverage meets the box.
-* ``boroughs``, ``wards``, ``bcus``: the area boundaries (``parent`` filters by the area
-  above: a borough's wards, a BCU's boroughs).
+* ``boroughs``, ``wards``, ``bcus``: the area boundaries (``parent`` filters by an area
+  above, at any depth, as ``/areas?parent=`` does: a borough's wards, a BCU's boroughs or
+  wards, London's).
 
 Parameters follow the standard: ``bbox`` (CRS84, four numbers), ``limit`` (1..10,000;
 larger is taken as the maximum, as Part 1 says), ``offset`` (the ``next`` links use it),
-``datetime`` (an instant or interval, on ``sites`` and ``services``: a grant of the service
-is live at some time in it), and property filters ``theme``, ``programme`` and
+``datetime`` (an instant or interval: on ``sites`` and ``services`` a grant of the service
+is live at some time in it; the areas have no time, and it selects every one), and
+property filters ``theme``, ``programme`` and
 ``organisation``. Invalid values are 400 problems (``/req/core/query-param-invalid``), and so
 is a filter's id that names nothing (a theme, programme, organisation or parent area, with
 the suggestions the rest of the API gives): a misspelt filter is never an empty page. A box
@@ -29,7 +31,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,7 +45,7 @@ from directory.errors import (
     InvalidParameterError,
     NotFoundError,
 )
-from directory.store.repositories.directory import CatalogueQueries
+from directory.store.repositories.directory import CatalogueQueries, as_id
 from directory.store.repositories.search import AreaMatch, Box, Filters, SearchQueries
 from directory.usecases import boxes as boxes_
 from directory.usecases import geography
@@ -80,7 +82,7 @@ class Collection:
     filters: tuple[str, ...] = ()
 
 
-_SERVICE_FILTERS = ("theme", "programme", "organisation", "datetime")
+_SERVICE_FILTERS = ("theme", "programme", "organisation")
 COLLECTIONS = {
     c.id: c
     for c in (
@@ -183,6 +185,7 @@ def collection(snap: GeographySnapshot, base: str, collection_id: str) -> dict[s
         "extent": {"spatial": {"bbox": [_london_bbox(snap)], "crs": CRS84}},
         "links": [
             _link(url, "self", JSON, "This collection"),
+            _link(f"{url}?f=html", "alternate", HTML, "This collection as HTML"),
             _link(f"{url}/items", "items", GEOJSON, f"{c.title} (GeoJSON)"),
             _link(f"{base}/collections", "collection", JSON, "All collections"),
         ],
@@ -191,7 +194,10 @@ def collection(snap: GeographySnapshot, base: str, collection_id: str) -> dict[s
 
 def collections(snap: GeographySnapshot, base: str) -> dict[str, Any]:
     return {
-        "links": [_link(f"{base}/collections", "self", JSON, "The collections")],
+        "links": [
+            _link(f"{base}/collections", "self", JSON, "The collections"),
+            _link(f"{base}/collections?f=html", "alternate", HTML, "The collections as HTML"),
+        ],
         "collections": [collection(snap, base, c) for c in COLLECTIONS],
     }
 
@@ -252,7 +258,7 @@ def _day(text: str, name: str = "datetime") -> date:
         ) from None
     if moment.tzinfo is None:
         raise _invalid(name, "A datetime must carry its offset (Z or ±hh:mm), as RFC 3339 says.")
-    return moment.date()
+    return moment.astimezone(UTC).date()  # grants' days are UTC days: the instant's UTC day
 
 
 def parse_datetime(text: str) -> tuple[date | None, date | None]:
@@ -287,15 +293,22 @@ def _offset(offset: int) -> int:
 
 
 def _check_filters(c: Collection, req: ItemsRequest) -> None:
-    sent = [name for name in ("theme", "programme", "organisation", "datetime", "parent")
+    """The property filters sent are the collection's, and ``datetime`` is well formed.
+    Every collection takes ``datetime``, as Part 1 says the items operation shall
+    (/req/core/fc-time-definition); the areas have no time, so there it is checked and
+    selects every area."""
+    sent = [name for name in ("theme", "programme", "organisation", "parent")
             if getattr(req, name) is not None]  # fmt: skip
     wrong = [name for name in sent if name not in c.filters]
     if wrong:
         raise _invalid(
             wrong[0],
             f"The {c.id} collection does not take {', '.join(wrong)}; it takes "
-            f"{', '.join(c.filters) or 'no property filters'} (with bbox, limit, offset).",
+            f"{', '.join(c.filters) or 'no property filters'} (with bbox, datetime, limit, "
+            "offset).",
         )
+    if req.datetime is not None:
+        parse_datetime(req.datetime)
     if req.simplify is not None and c.id == "sites":
         raise _invalid("simplify", "simplify applies to the area and services collections.")
 
@@ -330,8 +343,8 @@ def _check_values(
     kinds = snap.parent_types.get(c.area_type or "", frozenset())
     if snap.areas[code].type not in kinds:
         message = (
-            f"{code} is a {snap.areas[code].type}: the parent of {c.id} is a "
-            f"{' or a '.join(sorted(kinds))}."
+            f"{code} is a {snap.areas[code].type}, above none of the {c.id}: parent is an "
+            f"area above them, a {' or a '.join(sorted(kinds))}."
         )
         raise _invalid("parent", message)
     return replace(req, parent=code)
@@ -444,13 +457,13 @@ def item(
         area = snap.areas.get(feature_id)
         if area is not None and area.type == c.area_type:
             feature = dict(geography.boundary_feature(snap, feature_id, _simplify(simplify, 0.0)))
-    elif feature_id.isdigit() and len(feature_id) < 12:
+    elif (number := as_id(feature_id)) is not None:
         if c.id == "sites":
-            rows, _ = search.site_features(Filters(), offset=0, limit=1, site_id=int(feature_id))
+            rows, _ = search.site_features(Filters(), offset=0, limit=1, site_id=number)
             found = _site_features(rows, catalogue, base)
         else:
             rows, _, _ = search.search(
-                Filters(service_id=int(feature_id)), sort="name", today=today,
+                Filters(service_id=number), sort="name", today=today,
                 offset=0, limit=1,
             )  # fmt: skip
             found = _service_features(
@@ -475,7 +488,7 @@ def _areas(snap: GeographySnapshot, c: Collection, req: ItemsRequest) -> list[st
         key=lambda code: (snap.areas[code].name, code),
     )
     if req.parent is not None:
-        codes = [code for code in codes if snap.areas[code].parent_code == req.parent]
+        codes = [code for code in codes if geography.is_within(snap, code, req.parent)]
     if req.bbox is not None:
         box = parse_bbox(req.bbox, snap)
         if box is None:

@@ -36,7 +36,7 @@ from directory.ingest import opportunities as writer
 from directory.ingest.records import OpportunityRecord
 from directory.settings import Settings
 from directory.store.db import Database
-from directory.store.repositories.directory import CatalogueQueries, DirectoryRepository
+from directory.store.repositories.directory import CatalogueQueries, DirectoryRepository, as_id
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.opportunities import (
     OpportunityFilter,
@@ -271,7 +271,8 @@ def history(
 def find(q: OpportunityQueries, key: str | int) -> Any:
     """The row of an opportunity by id or ref, or a 404 problem."""
     text = str(key)
-    row = q.by_id(int(text)) if text.isdigit() and len(text) < 10 else None
+    number = as_id(text)
+    row = q.by_id(number) if number is not None else None
     row = row or q.by_ref(text)
     if row is None:
         raise OpportunityNotFoundError(f"No funding opportunity has the id or ref {text!r}.")

@@ -63,11 +63,29 @@ def test_area_detail_has_parent_children_and_neighbours_across_the_thames(client
 
 def test_area_codes_are_case_insensitive_and_unknown_is_404(client):
     assert client.get("/api/v1/areas/e09000021").get_json()["code"] == "E09000021"
-    response = client.get("/api/v1/areas/kingston")
+    response = client.get("/api/v1/areas/kingstn")
     assert response.status_code == 404
     body = response.get_json()
     assert body["code"] == "area-not-found"
     assert body["suggestions"][0]["code"] == "E09000021"
+
+
+@pytest.mark.parametrize("name", ["Kingston", "kingston", "Royal Borough of Kingston upon Thames"])
+def test_an_area_is_found_by_name_as_the_other_area_routes_find_it(client, name):
+    """/areas/{code}, its boundary and parent= take a name, as /areas/{code}/comparison and
+    the OGC parent do (they were 404 "No area has the code"); the answer is the area's, with
+    Content-Location naming its URL by code."""
+    by_code = client.get("/api/v1/areas/E09000021")
+    assert "Content-Location" not in by_code.headers
+    by_name = client.get(f"/api/v1/areas/{name}")
+    assert by_name.status_code == 200 and by_name.get_json() == by_code.get_json()
+    assert by_name.headers["Content-Location"] == "/api/v1/areas/E09000021"
+    boundary = client.get(f"/api/v1/areas/{name}/boundary?simplify=100")
+    assert boundary.status_code == 200 and boundary.get_json()["id"] == "E09000021"
+    assert boundary.headers["Content-Location"] == "/api/v1/areas/E09000021/boundary?simplify=100"
+    wards = client.get("/api/v1/areas", query_string={"type": "ward", "parent": name}).get_json()
+    assert wards == client.get("/api/v1/areas?type=ward&parent=E09000021").get_json()
+    assert wards["total_items"] > 10
 
 
 def test_city_of_london_detail_says_no_bcu(client):
@@ -165,3 +183,66 @@ def test_bad_list_arguments_are_422(client, query):
     response = client.get(f"/api/v1/areas?{query}")
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("coverage_first", [True, False])
+def test_a_boundary_and_a_one_area_coverage_never_take_each_others_place(geo_app, coverage_first):
+    """An area's boundary (a Feature) and a coverage of that one area (a bare geometry, the
+    OGC services' geometry) are kept apart whichever is made first. (Before: both were kept
+    under (code, simplify), and the second asked got the first's shape.)"""
+    from directory.usecases import geography
+    from directory.web.state import end_request, snapshot
+
+    with geo_app.test_request_context():
+        snap = snapshot()
+        end_request()
+    with snap._lock:  # start from nothing kept (the tests before filled it)
+        snap._boundaries.clear()
+        snap._boundary_bytes = 0
+    code, simplify = "E09000021", 100.0
+
+    def feature() -> dict:
+        return dict(geography.boundary_feature(snap, code, simplify))
+
+    def coverage() -> dict:
+        return dict(geography.coverage_geometry(snap, [code], simplify) or {})
+
+    asks = [coverage, feature] if coverage_first else [feature, coverage]
+    for ask in asks + asks:  # made, then kept
+        answer = ask()
+        if ask is feature:
+            assert answer["type"] == "Feature" and answer["properties"]["code"] == code
+            assert answer["geometry"]["type"] in ("Polygon", "MultiPolygon")
+        else:
+            assert answer["type"] in ("Polygon", "MultiPolygon"), answer["type"]
+    served = geo_app.test_client().get(f"/api/v1/areas/{code}/boundary?simplify=100").get_json()
+    assert served["type"] == "Feature"
+
+
+def test_every_areas_bbox_holds_its_boundary(geo_app):
+    """Each area's `bbox` holds the boundary /areas/{code}/boundary sends, and is hardly
+    wider (the 1e-6 degree grid; a sliver the grid folds away, E05013644's 2e-5). (Before: the two corners of the British National Grid box
+    were transformed, and all 750 areas' boxes missed part of their area.)"""
+    from directory.usecases import geography
+    from directory.web.state import end_request, snapshot
+
+    with geo_app.test_request_context():
+        snap = snapshot()
+        end_request()
+    wrong = []
+    for code in snap.areas:
+        west, south, east, north = geography.area_summary(snap, code)["bbox"]
+        bounds = geography.geojson_geometry(snap.geometries[code]).bounds
+        holds = (
+            west <= bounds[0] and south <= bounds[1] and east >= bounds[2] and north >= bounds[3]
+        )
+        tight = (
+            max(abs(a - b) for a, b in zip((west, south, east, north), bounds, strict=True)) < 1e-4
+        )
+        if not (holds and tight):
+            wrong.append((code, (west, south, east, north), bounds))
+    assert len(snap.areas) > 700 and wrong == []
+    client = geo_app.test_client()
+    bbox = client.get("/api/v1/areas/E09000002").get_json()["bbox"]
+    boundary = shape(client.get("/api/v1/areas/E09000002/boundary").get_json()["geometry"])
+    assert shapely.box(*bbox).covers(boundary)

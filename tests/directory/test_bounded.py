@@ -42,7 +42,7 @@ def test_any_simplify_value_keeps_at_most_a_ladder_of_boundaries(geo_app):
     with geo_app.test_request_context():
         snap = snapshot()
         directory_end_request()
-    kept = [key for key in snap._boundaries if key[0] == LONDON]
+    kept = [key for key in snap._boundaries if key[:2] == ("feature", LONDON)]
     assert len(kept) <= len(geography.SIMPLIFY_STEPS)
     assert snap._boundary_bytes == sum(len(f.json()) for f in snap._boundaries.values())
     assert snap._boundary_bytes <= geography.BOUNDARY_BYTES_KEPT
@@ -62,13 +62,13 @@ def test_kept_boundaries_are_dropped_past_their_byte_budget(geo_app, monkeypatch
     for step in geography.SIMPLIFY_STEPS[:8]:
         assert client.get(f"/api/v1/areas/{LONDON}/boundary?simplify={step}").status_code == 200
         assert snap._boundary_bytes <= budget
-        assert (LONDON, float(step)) in snap._boundaries  # the newest is kept
-    kept = [key for key in snap._boundaries if key[0] == LONDON]
+        assert ("feature", LONDON, float(step)) in snap._boundaries  # the newest is kept
+    kept = [key for key in snap._boundaries if key[:2] == ("feature", LONDON)]
     assert len(kept) < 8  # the older ones were dropped to stay within the budget
     # one bigger than the whole budget is answered, not kept
     monkeypatch.setattr(geography, "BOUNDARY_BYTES_KEPT", 1000)
     assert client.get(f"/api/v1/areas/{LONDON}/boundary?simplify=5000").status_code == 200
-    assert (LONDON, 5000.0) not in snap._boundaries
+    assert ("feature", LONDON, 5000.0) not in snap._boundaries
 
 
 def test_kept_answers_are_bounded_by_bytes():

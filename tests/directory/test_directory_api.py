@@ -95,6 +95,18 @@ def test_service_detail_by_id_or_ref_and_not_found(directory_client):
     assert missing.json["code"] == "service-not-found"
 
 
+@pytest.mark.parametrize("key", ["0{id}", "00{id}", "²", "١", "①", "+{id}", "2147483648"])
+def test_only_a_canonical_id_names_a_service(directory_client, key):
+    """ASCII decimal digits without a leading zero, as the API writes ids: "²" and "١" (which
+    str.isdigit takes) and "0{id}" (which int takes) name nothing, rather than a 500 or the
+    service at a second URL."""
+    service_id = directory_client.get("/api/v1/services/SL-RR-01").json["id"]
+    assert directory_client.get(f"/api/v1/services/{service_id}").status_code == 200
+    missing = directory_client.get(f"/api/v1/services/{key.format(id=service_id)}")
+    assert missing.status_code == 404
+    assert missing.json["code"] == "service-not-found"
+
+
 def test_grant_chain_shows_the_intermediary(directory_client):
     child = directory_client.get("/api/v1/grants/OXY-KT-02-G").json
     assert child["paid_through"] == "SNB-KT-2025"

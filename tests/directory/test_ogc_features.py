@@ -32,8 +32,9 @@ from shapely.geometry import shape
 from sqlalchemy import select
 
 from directory import create_app
+from directory.errors import InvalidParameterError
 from directory.store.models import Grant, GrantService, Location, Service
-from directory.usecases.features import CONFORMANCE, MAX_LIMIT
+from directory.usecases.features import CONFORMANCE, MAX_LIMIT, parse_datetime
 from tests.conftest import demo_copy
 from tests.servers import get, serve, settings_env
 
@@ -268,6 +269,40 @@ def test_the_landing_page_links_the_api_definition_conformance_and_data(
 
 
 # -- parameters ---------------------------------------------------------------------------------
+def test_each_document_served_as_html_too_links_its_alternate(served: tuple[str, Flask]) -> None:
+    """/req/core/fc-md-links: the collections and each collection, offered as HTML too, link
+    it as rel=alternate (the landing page did; these did not). Items are GeoJSON only."""
+    client = _client(served)
+    documents = {
+        f"{OGC}/collections": client.get(f"{OGC}/collections").get_json(),
+        **{f"{OGC}/collections/{c}": client.get(f"{OGC}/collections/{c}").get_json()
+           for c in COLLECTIONS},
+    }  # fmt: skip
+    nested = documents[f"{OGC}/collections"]["collections"]
+    assert [c["links"] for c in nested] == [documents[f"{OGC}/collections/{c}"]["links"]
+                                            for c in COLLECTIONS]  # fmt: skip
+    for path, document in documents.items():
+        alternates = [link for link in document["links"] if link["rel"] == "alternate"]
+        assert [link["type"] for link in alternates] == ["text/html"], path
+        href = urlsplit(alternates[0]["href"])
+        page = client.get(href.path, query_string=href.query)
+        assert page.status_code == 200 and page.mimetype == "text/html", path
+
+
+@pytest.mark.parametrize("collection", ["boroughs", "wards", "bcus"])
+@pytest.mark.parametrize("when", ["2026-04-01", "2026-04-01T12:00:00Z", "../2026-04-01"])
+def test_datetime_on_an_area_collection_selects_every_area(
+    served: tuple[str, Flask], collection: str, when: str
+) -> None:
+    """Part 1's items operation shall take datetime (/req/core/fc-time-definition); an area
+    has no time, so a valid one selects them all (it was a 400)."""
+    client = _client(served)
+    every = _get(client, f"{OGC}/collections/{collection}/items", limit=1)
+    dated = _get(client, f"{OGC}/collections/{collection}/items", limit=1, datetime=when)
+    assert dated["numberMatched"] == every["numberMatched"] > 0
+    assert dated["features"] == every["features"]
+
+
 def test_property_filters_and_datetime_select_what_our_own_api_selects(
     served: tuple[str, Flask],
 ) -> None:
@@ -336,6 +371,29 @@ def test_property_filters_and_datetime_select_what_our_own_api_selects(
     assert wards == {c["code"] for c in westminster["children"]} and wards
 
 
+@pytest.mark.parametrize(
+    ("collection", "area_type", "parent"),
+    [
+        ("boroughs", "borough", "E12000007"),  # London: all 33 (was the City alone)
+        ("wards", "ward", "E12000007"),
+        ("bcus", "bcu", "E12000007"),
+        ("wards", "ward", "bcu-central-west"),  # a BCU's wards (was a 400)
+        ("boroughs", "borough", "bcu-central-west"),
+        ("wards", "ward", "E09000022"),  # a borough's
+        ("wards", "ward", "Lambeth"),  # by name, in both
+    ],
+)
+def test_parent_selects_what_the_areas_api_selects(
+    served: tuple[str, Flask], collection: str, area_type: str, parent: str
+) -> None:
+    """``parent`` means what ``/areas?parent=`` means: the areas inside it at any level."""
+    client = _client(served)
+    listed = _get(client, "/api/v1/areas", type=area_type, parent=parent, per_page=1000)["contents"]
+    features, matched = _walk(client, collection, parent=parent, limit=1000)
+    assert {f["id"] for f in features} == {a["code"] for a in listed}
+    assert matched == len(listed) > 0
+
+
 def test_limit_offset_and_the_links(served: tuple[str, Flask]) -> None:
     client = _client(served)
     whole, matched = _walk(client, "wards", limit=1000)
@@ -378,7 +436,8 @@ def test_limit_offset_and_the_links(served: tuple[str, Flask]) -> None:
         ("sites/items", {"datetime": "2025-02-01/2025-01-01"}, "datetime"),
         ("sites/items", {"simplify": "10"}, "simplify"),
         ("wards/items", {"theme": "community-safety"}, "theme"),
-        ("boroughs/items", {"datetime": "2025-01-01"}, "datetime"),
+        ("boroughs/items", {"datetime": "yesterday"}, "datetime"),
+        ("bcus/items", {"datetime": "2025-02-01/2025-01-01"}, "datetime"),
         ("wards/items", {"simplify": "-1"}, "simplify"),
         ("wards/items", {"f": "xml"}, "f"),
         ("wards/items", {"colour": "red"}, "colour"),
@@ -433,6 +492,43 @@ def test_unknown_collections_and_features_are_404_problems(served: tuple[str, Fl
         answer = client.get(f"{OGC}/collections/{path}")
         assert answer.status_code == 404 and answer.get_json()["code"] == code, path
     assert client.get(f"{OGC}/collections/boroughs/items/E09000022").status_code == 200
+
+
+def test_only_a_canonical_id_names_a_feature(served: tuple[str, Flask]) -> None:
+    """ "²" and "①" (which str.isdigit takes, int not) were a 500; "١" and "00001" (which int
+    takes) answered a feature at a second URL. Each is a 404 problem now."""
+    client = _client(served)
+    for collection in ("sites", "services"):
+        first = _get(client, f"{OGC}/collections/{collection}/items", limit=1)["features"][0]
+        one = _get(client, f"{OGC}/collections/{collection}/items/{first['id']}")
+        assert one["id"] == first["id"]
+        for key in (f"0{first['id']}", f"00{first['id']}", "²", "١", "①", f"+{first['id']}"):
+            answer = client.get(f"{OGC}/collections/{collection}/items/{key}")
+            assert answer.status_code == 404, (collection, key)
+            assert answer.get_json()["code"] == "feature-not-found"
+
+
+@pytest.mark.parametrize(
+    "text, days",
+    [
+        ("2026-03-31T23:30:00Z", (date(2026, 3, 31),) * 2),
+        ("2026-04-01T00:30:00+01:00", (date(2026, 3, 31),) * 2),  # the same instant
+        ("2026-03-31T20:00:00-05:00", (date(2026, 4, 1),) * 2),
+        (
+            "2026-04-01T00:30:00+01:00/2026-04-01T23:30:00-01:00",
+            (date(2026, 3, 31), date(2026, 4, 2)),
+        ),
+    ],
+)
+def test_a_datetime_is_taken_on_its_utc_day(text: str, days: tuple[date, date]) -> None:
+    """An instant's offset is applied before its day is taken (grants' days are UTC days):
+    the same instant written with two offsets selects the same grants."""
+    assert parse_datetime(text) == days
+
+
+def test_an_interval_whose_start_is_after_its_end_once_offsets_apply_is_invalid() -> None:
+    with pytest.raises(InvalidParameterError):
+        parse_datetime("2026-04-01T00:00:00Z/2026-04-01T00:00:00+05:00")
 
 
 def test_the_openapi_document_describes_limit_as_the_server_takes_it() -> None:

@@ -198,6 +198,18 @@ def test_bad_input(shared_demo_app: Flask) -> None:
     assert client.get("/api/v1/opportunities/999999").status_code == 404
 
 
+@pytest.mark.parametrize("key", ["0{id}", "²", "١", "①"])
+def test_only_a_canonical_id_names_an_opportunity(shared_demo_app: Flask, key: str) -> None:
+    """ "²" and "①" (which str.isdigit takes, int not) were a 500; "١" and "0{id}" (which int
+    takes) answered the opportunity at a second URL. Each is a 404 problem now."""
+    client = shared_demo_app.test_client()
+    found = client.get("/api/v1/opportunities/demo-kingston-snb-small-grants").get_json()
+    assert client.get(f"/api/v1/opportunities/{found['id']}").status_code == 200
+    missing = client.get(f"/api/v1/opportunities/{key.format(id=found['id'])}")
+    assert missing.status_code == 404
+    assert missing.mimetype == "application/problem+json"
+
+
 def test_one_by_id_or_ref(shared_demo_app: Flask) -> None:
     client = shared_demo_app.test_client()
     by_ref = client.get("/api/v1/opportunities/demo-kingston-snb-small-grants")

@@ -640,8 +640,13 @@ class DirectoryRepository:
 MAX_ID = 2**31 - 1  # ids are INTEGER columns
 
 
-def _as_id(key: str) -> int | None:
-    return int(key) if key.isascii() and key.isdigit() and int(key) <= MAX_ID else None
+def as_id(key: str) -> int | None:
+    """The row id ``key`` names, as the API writes ids: ASCII decimal digits without a
+    leading zero, at most MAX_ID; else None. (``str.isdigit`` and ``int`` also take "²" and
+    "١", the first failing in ``int``, and "00001" would answer at a second URL.)"""
+    if not (key.isascii() and key.isdigit()) or (key.startswith("0") and key != "0"):
+        return None
+    return int(key) if len(key) <= len(str(MAX_ID)) and int(key) <= MAX_ID else None
 
 
 def _lower_contains(column: Any, word: str) -> Any:
@@ -710,7 +715,7 @@ class CatalogueQueries:
         """Records are addressed by their source's ref or by numeric id; a ref wins (a
         source may use "2" as a ref)."""
         found = self.db.execute(select(model.id).where(model.ref == key)).scalar()
-        if found is None and (number := _as_id(key)) is not None:
+        if found is None and (number := as_id(key)) is not None:
             found = self.db.execute(select(model.id).where(model.id == number)).scalar()
         return found  # type: ignore[no-any-return]
 

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from directory.store.models import ApiKey, Organisation
+from directory.store.repositories.directory import as_id
 
 
 class KeyRepository:
@@ -27,9 +28,9 @@ class KeyRepository:
         found = self.session.execute(
             select(Organisation.id).where(Organisation.ref == key)
         ).scalar()
-        if found is None and key.isdigit() and len(key) < 10:
+        if found is None and (number := as_id(key)) is not None:
             found = self.session.execute(
-                select(Organisation.id).where(Organisation.id == int(key))
+                select(Organisation.id).where(Organisation.id == number)
             ).scalar()
         return found  # type: ignore[no-any-return]
 

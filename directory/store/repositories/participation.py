@@ -30,9 +30,8 @@ from directory.store.models import (
     ServiceArea,
     ServiceTheme,
 )
+from directory.store.repositories.directory import MAX_ID, as_id
 from directory.store.repositories.search import AreaMatch, services_in_area
-
-MAX_ID = 2**31 - 1  # ids are INTEGER columns
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,6 @@ TARGETS: dict[str, Target] = {
 }
 
 
-def _as_id(key: str) -> int | None:
-    return int(key) if key.isascii() and key.isdigit() and int(key) <= MAX_ID else None
-
-
 class ParticipationRepository:
     """Feedback and practice notes, on a session (writes) or a connection (reads)."""
 
@@ -75,7 +70,7 @@ class ParticipationRepository:
             model.withdrawn_at,
         )  # fmt: skip
         row = self.db.execute(select(*columns).where(model.ref == key)).first()
-        if row is None and (number := _as_id(key)) is not None:
+        if row is None and (number := as_id(key)) is not None:
             row = self.db.execute(select(*columns).where(model.id == number)).first()
         return row
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, request, url_for
 
 from directory.errors import InvalidInputError
 from directory.usecases import geography
@@ -79,8 +79,10 @@ def list_areas(args: dict[str, Any]) -> Response:
     description="area-not-found, with suggestions",
 )
 def get_area(code: str) -> Response:
-    """An area with its parent, children and same-type neighbours (across the Thames too)."""
-    return http.json_response(geography.area_detail(snapshot(), code))
+    """An area with its parent, children and same-type neighbours (across the Thames too);
+    by code (any case) or name."""
+    body = geography.area_detail(snapshot(), code)
+    return _located(http.json_response(body), code, body["code"])
 
 
 @blp.route("/areas/<string:code>/boundary")
@@ -92,9 +94,21 @@ def get_area(code: str) -> Response:
 def get_boundary(args: dict[str, Any], code: str) -> Response:
     """The area's boundary as a GeoJSON Feature (WGS84); `simplify` in metres."""
     snap = snapshot()
-    code = geography.resolve_area_code(snap, code)
+    asked, code = code, geography.resolve_area(snap, code)
     feature = geography.boundary_feature(snap, code, geography.check_simplify(args.get("simplify")))
-    return http.json_response(feature, mimetype=http.GEOJSON_MIMETYPE)
+    return _located(http.json_response(feature, mimetype=http.GEOJSON_MIMETYPE), asked, code)
+
+
+def _located(response: Response, asked: str, code: str) -> Response:
+    """An area asked for by name ("Kingston") or a code in another case is answered where it
+    was asked, as the comparison and the OGC ``parent`` take names (a redirect would cost a
+    map client a second round trip); ``Content-Location`` names the URL by its code, the one
+    to link and to cache."""
+    if asked != code:
+        path = url_for(request.endpoint or "", **{**(request.view_args or {}), "code": code})
+        query = request.query_string.decode("latin-1")
+        response.headers["Content-Location"] = f"{path}?{query}" if query else path
+    return response
 
 
 @blp.route("/areas/<string:code>/comparison")

@@ -56,8 +56,9 @@ class ItemsArgsSchema(ItemArgsSchema):
     datetime = ma.fields.String(
         metadata={
             "description": "sites and services: a grant of the service is live at some time "
-            "in this RFC 3339 instant or interval (start/end, '..' for an open end), e.g. "
-            "2025-04-01/2026-03-31",
+            "in this RFC 3339 instant or interval (start/end, '..' for an open end; an "
+            "instant on its UTC day), e.g. 2025-04-01/2026-03-31. boroughs, wards and bcus "
+            "have no time: a valid datetime selects every area",
         },
     )
     theme = ma.fields.String(
@@ -80,9 +81,9 @@ class ItemsArgsSchema(ItemArgsSchema):
     )
     parent = ma.fields.String(
         metadata={
-            "description": "areas: whose parent is this area, by code (any case) or name: a "
-            "borough's wards, a BCU's boroughs (one that names nothing is a 400 with "
-            "suggestions)"
+            "description": "areas: inside this area (any level below it, as /areas?parent= "
+            "takes it), by code (any case) or name: a borough's wards, a BCU's boroughs or "
+            "wards, London's (one that names nothing is a 400 with suggestions)"
         }
     )
 
