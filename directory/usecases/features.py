@@ -164,13 +164,9 @@ def conformance() -> dict[str, Any]:
 
 
 def _london_bbox(snap: GeographySnapshot) -> list[float]:
-    lon0, lat0 = crs.to_wgs84(*snap.areas[LONDON].bbox[:2])
-    lon1, lat1 = crs.to_wgs84(*snap.areas[LONDON].bbox[2:])
-    # the corners of the BNG box are not the WGS84 box's: widen by ~1 km to hold it all
-    return [
-        round(float(lon0) - 0.015, 6), round(float(lat0) - 0.01, 6),
-        round(float(lon1) + 0.015, 6), round(float(lat1) + 0.01, 6),
-    ]  # fmt: skip
+    """London's WGS84 bounds (the collections' extent, and what a bbox is clipped to): its
+    transformed geometry's, not its BNG box's corners transformed."""
+    return list(snap.areas[LONDON].wgs84_bbox)
 
 
 def collection(snap: GeographySnapshot, base: str, collection_id: str) -> dict[str, Any]:

@@ -259,6 +259,11 @@ def test_the_landing_page_links_the_api_definition_conformance_and_data(
         assert items["type"] == "application/geo+json"
         ((minx, miny, maxx, maxy),) = c["extent"]["spatial"]["bbox"]
         assert -0.6 < minx < maxx < 0.4 and 51.2 < miny < maxy < 51.8
+        # the extent holds London: every borough's own bbox (each holds its boundary)
+        boroughs = client.get("/api/v1/areas?type=borough&per_page=100").get_json()["contents"]
+        for b in boroughs:
+            b0, b1, b2, b3 = b["bbox"]
+            assert minx <= b0 and miny <= b1 and b2 <= maxx and b3 <= maxy, b["code"]
     # HTML as the standard's landing page offers it: by f=html or by Accept
     for answer in (
         client.get(OGC, query_string={"f": "html"}),
