@@ -351,3 +351,12 @@ def test_filters_combine_and_paging_stays_consistent(client, demo_app):
     second = client.get(f"/api/v1/grants?{query}&per_page=1&page=2").json
     assert first["total_items"] == second["total_items"] == total
     assert first["contents"][0]["ref"] != second["contents"][0]["ref"]
+
+
+def test_a_grant_ending_before_it_starts_has_unknown_dates_and_is_never_live(client):
+    """360G-ptc-gr-02264 is published as 2017-12-21 to 2000-12-31 (a placeholder end): its
+    dates are left out, so it is not live for ever, in the list or in the patch's funding."""
+    (grant,) = client.get("/api/v1/grants?q=360G-ptc-gr-02264").json["contents"]
+    assert (grant["start"], grant["end"], grant["status"]) == (None, None, "unknown")
+    live, _ = _all(client, "status=live&area=Hackney")
+    assert grant["ref"] not in _ids(live)
