@@ -626,6 +626,8 @@ def import_body(row: Any, *, with_problems: bool) -> dict[str, Any]:
     }
     if with_problems:
         body["problems"] = row.problems
+        # runs keep their first MAX_STORED_PROBLEMS (runs before it was raised, their first 500)
+        body["problems_truncated"] = len(row.problems) < row.error_count + row.warning_count
     return body
 
 
