@@ -51,7 +51,7 @@ GRANT_AREA_RULE = (
 )
 
 
-def _utc(moment: datetime) -> str:
+def utc_text(moment: datetime) -> str:
     """An ISO 8601 UTC time ending in Z, whether the column kept a time zone or not."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
@@ -653,7 +653,7 @@ def status(
 ) -> dict[str, Any]:
     return {
         "data_version": snap.version.id,
-        "data_loaded_at": _utc(snap.version.loaded_at),
+        "data_loaded_at": utc_text(snap.version.loaded_at),
         "geography": snap.release,
         "counts": q.counts(),
         "stale_services": q.stale_services(today - timedelta(days=settings.stale_after_days)),

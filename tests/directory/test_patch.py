@@ -962,3 +962,17 @@ def test_a_json_answer_is_written_without_decoding_what_is_kept(read_patch_app, 
     if path.startswith("/api/v1/patch"):
         assert client.get(path + "&format=geojson").status_code == 200
         assert counting.decoded > 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/changes.atom?since=2030-01-01T00:00:00Z", "/api/v1/opportunities.atom"]
+)
+def test_an_empty_feed_is_updated_when_the_data_was(read_patch_app, path):
+    """RFC 4287 §4.2.15: with no entries, the feed last changed when the data version was
+    loaded (it said 2000-01-01)."""
+    client = read_patch_app.test_client()
+    feed = ET.fromstring(client.get(path).data)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert feed.find("a:entry", ns) is None
+    loaded = client.get("/api/v1/status").json["data_loaded_at"]
+    assert feed.findtext("a:updated", namespaces=ns) == loaded
