@@ -324,8 +324,15 @@ def _parse(text: Any) -> Postcode:
     try:
         return parse_postcode(text)
     except GeodataInvalidPostcode as error:
+        postcode = text if isinstance(text, str) else None
+        try:
+            outcode = parse_outcode(text)
+        except GeodataInvalidPostcode:
+            raise InvalidPostcodeError(str(error), postcode=postcode) from None
         raise InvalidPostcodeError(
-            str(error), postcode=text if isinstance(text, str) else None
+            f"{error} The areas its postcodes fall in: /api/v1/outcodes/{outcode}.",
+            postcode=postcode,
+            outcode=outcode,
         ) from None
 
 

@@ -150,7 +150,8 @@ class ProblemSchema(ma.Schema):
         allow_none=True,
         metadata={
             "description": "postcode-not-found, outcode-not-found; invalid-postcode of an "
-            "outcode: the outcode (null if it was not text)"
+            "outcode (null if it was not text), or of an outcode given as a postcode: the "
+            "outcode"
         },
     )
     outcode_boroughs = ma.fields.List(

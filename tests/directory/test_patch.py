@@ -976,3 +976,23 @@ def test_an_empty_feed_is_updated_when_the_data_was(read_patch_app, path):
     assert feed.find("a:entry", ns) is None
     loaded = client.get("/api/v1/status").json["data_loaded_at"]
     assert feed.findtext("a:updated", namespaces=ns) == loaded
+
+
+def test_postcode_messages_speak_json_strip_invisible_characters_and_name_outcodes(
+    read_patch_app,
+):
+    client = read_patch_app.test_client()
+    body = client.post("/api/v1/patch/lookup", json={"postcodes": [None, 123]}).json
+    assert [r["problem"]["detail"] for r in body["results"]] == [
+        "A postcode must be text, not null.",
+        "A postcode must be text, not a number.",
+    ]
+    for pasted in ("\u200bKT1 1EU", "\ufeffKT1 1EU", "KT1\u00a01EU"):
+        answer = client.get("/api/v1/patch", query_string={"postcode": pasted})
+        assert answer.status_code == 200 and answer.json["postcode"] == "KT1 1EU"
+    outcode = client.get("/api/v1/patch?postcode=SW1A")
+    assert (outcode.status_code, outcode.json["code"]) == (422, "invalid-postcode")
+    assert outcode.json["outcode"] == "SW1A"
+    assert "'SW1A' is an outcode" in outcode.json["detail"]
+    assert "/api/v1/outcodes/SW1A" in outcode.json["detail"]
+    assert client.get("/api/v1/outcodes/SW1A").status_code == 200
