@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from directory.app import create_app
 from directory.errors import GeodataNotLoadedError, KeyRequestError
 from directory.ingest.apply import (
+    MAX_STORED_PROBLEMS,
     ImportOptions,
     ImportReport,
     WriteRefused,
@@ -414,9 +415,13 @@ def _print_report(label: str, report: ImportReport, as_json: bool, limit: int = 
         )  # fmt: skip
         click.echo(f"  {problem.severity}: {where + ': ' if where else ''}{problem.message}")
     if len(report.problems) > limit:
-        click.echo(
-            f"  … and {len(report.problems) - limit} more (see /api/v1/imports/{report.run_id})."
-        )
+        if report.run_id is None:  # a dry run keeps no record
+            where = "--json lists them all"
+        elif len(report.problems) > MAX_STORED_PROBLEMS:
+            where = f"the first {MAX_STORED_PROBLEMS:,} are on /api/v1/imports/{report.run_id}"
+        else:
+            where = f"all are on /api/v1/imports/{report.run_id}"
+        click.echo(f"  … and {len(report.problems) - limit} more ({where}).")
     if report.status == "failed":
         click.echo("  Nothing was written: an import with any error changes nothing.")
 

@@ -242,6 +242,16 @@ class AreaNotFoundError(NotFoundError):
     title = "No such area"
 
 
+class AreaAmbiguousError(AreaNotFoundError):
+    """A name several areas share (wards of different boroughs called Kilburn): no one area
+    is named, so a 404 like any name that names nothing (every route that takes an area
+    already answers one, and a client treating it as "not found" is right), with its own
+    code and the areas, each with its borough, as ``suggestions`` to choose from."""
+
+    code = "area-ambiguous"
+    title = "Several areas have this name"
+
+
 class OutsideCoverageError(NotFoundError):
     code = "outside-coverage"
     title = "Outside London"

@@ -11,16 +11,20 @@ import csv
 import difflib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 
 __all__ = ["normalise_name", "NameMatcher", "london_name_matcher", "default_aliases"]
 
 SCORE_EXACT = 100
+SCORE_LEADING_WORDS = 90
 SCORE_STARTS_WITH = 80
 SCORE_WORD_PREFIX = 70
 SCORE_SUBSTRING = 50
-RESOLVE_MIN_SCORE = 70
+#: a name is taken only when it is an area's name or alias, or its leading whole words
+#: ("Kingston" for Kingston upon Thames): a bare prefix ("Green" for Greenwich) or a later
+#: word ("Walthamstow" for Upper Walthamstow) is a guess, offered as a suggestion only
+RESOLVE_MIN_SCORE = SCORE_LEADING_WORDS
 
 # Removed from the start of a normalised name (longest first), repeatedly.
 _PREFIXES = (
@@ -105,9 +109,9 @@ class NameMatcher:
     Notes
     -----
     Scores: 100 for an exact normalised name, alias or code (codes case-insensitively),
-    80 when a name starts with the query, 70 when a later word of a name starts with it,
-    50 when it occurs anywhere inside a name. A code's score is its best over its name
-    and aliases.
+    90 when the query is a name's leading whole words, 80 when a name otherwise starts
+    with it, 70 when a later word of a name starts with it, 50 when it occurs anywhere
+    inside a name. A code's score is its best over its name and aliases.
     """
 
     def __init__(self, entries: Iterable[tuple[str, str, str]]) -> None:
@@ -187,7 +191,9 @@ class NameMatcher:
                 if key == q:
                     best = SCORE_EXACT
                     break
-                if key.startswith(q):
+                if key.startswith(q + " "):
+                    best = max(best, SCORE_LEADING_WORDS)
+                elif key.startswith(q):
                     best = max(best, SCORE_STARTS_WITH)
                 elif (" " + key).find(" " + q) >= 0:
                     best = max(best, SCORE_WORD_PREFIX)
@@ -206,7 +212,8 @@ class NameMatcher:
     ) -> list[str]:
         """Codes of the areas a query may have meant, best first: those :meth:`match`
         ranks, else those whose names or aliases are spelled closest to it ("Lambth" →
-        Lambeth, "Croydn" → Croydon; difflib's ratio of at least 0.75)."""
+        Lambeth, "Croydn" → Croydon; difflib's ratio of at least 0.75) and then those
+        its words match ("Croydon Central" → Croydon)."""
         ranked = self.match(query, type)
         if ranked:
             return [code for code, _ in ranked[:limit]]
@@ -222,7 +229,52 @@ class NameMatcher:
         for key in difflib.get_close_matches(q, list(by_key), n=limit * 3, cutoff=0.75):
             if by_key[key] not in found:
                 found.append(by_key[key])
+        # then, for a name with a word too many ("Croydon Central", "Enfield Town"), the
+        # areas its words name, those named exactly first
+        named = [(s, c) for w in q.split() if len(w) > 2 for c, s in self.match(w, type)]
+        for _, code in sorted(named, key=lambda item: -item[0]):
+            if code not in found:
+                found.append(code)
         return found[:limit]
+
+    def named(
+        self,
+        query: str,
+        type: str | None = None,  # noqa: A002
+        among: Container[str] | None = None,
+    ) -> tuple[int, list[str]]:
+        """The areas a query names, with the score they match at.
+
+        Parameters
+        ----------
+        query : str
+            Name or code.
+        type : str, optional
+            Only areas of this type.
+        among : container of str, optional
+            Only these codes (the wards of one borough, say).
+
+        Returns
+        -------
+        (int, list of str)
+            The best score and the codes matching at it, if it is at least
+            RESOLVE_MIN_SCORE: one code, or several when the query is a name (or code)
+            several areas share exactly, as wards in different boroughs do. ``(0, [])``
+            when nothing is named, or when the query only begins several names ("North"):
+            the start of a name is taken only when one area's name starts so.
+        """
+        ranked = [
+            (code, score)
+            for code, score in self.match(query, type)
+            if among is None or code in among
+        ]
+        if not ranked or ranked[0][1] < RESOLVE_MIN_SCORE:
+            return 0, []
+        top = ranked[0][1]
+        codes = [code for code, score in ranked if score == top]
+        if len(codes) > 1 and top < SCORE_EXACT:
+            return 0, []
+        return top, codes
 
     def resolve(self, query: str, type: str | None = None) -> str | None:  # noqa: A002
         """Return the one area a query clearly means, or None.
@@ -237,15 +289,11 @@ class NameMatcher:
         Returns
         -------
         str or None
-            The best code if its score is at least 70 and no other area scores as high;
-            otherwise None (nothing matches, or the query is ambiguous).
+            The code :meth:`named` finds if it finds exactly one; otherwise None (nothing
+            is named, or the name is shared).
         """
-        ranked = self.match(query, type)
-        if not ranked or ranked[0][1] < RESOLVE_MIN_SCORE:
-            return None
-        if len(ranked) > 1 and ranked[1][1] == ranked[0][1]:
-            return None
-        return ranked[0][0]
+        _, codes = self.named(query, type)
+        return codes[0] if len(codes) == 1 else None
 
 
 def default_aliases() -> list[tuple[str, str]]:

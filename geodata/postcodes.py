@@ -36,7 +36,12 @@ INCODE_PATTERN = rf"[0-9][{_INWARD_LETTER}]{{2}}"
 
 _POSTCODE_RE = re.compile(rf"(?P<out>{OUTCODE_PATTERN})(?P<in>{INCODE_PATTERN})")
 _OUTCODE_RE = re.compile(OUTCODE_PATTERN)
-_WHITESPACE_RE = re.compile(r"\s+")
+#: whitespace, and the invisible characters text pasted from web pages and documents
+#: brings: zero-width space, non-joiner and joiner, word joiner, byte-order mark
+_WHITESPACE_RE = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
+#: what a value that is not text is called, in JSON's terms (what clients send)
+_JSON_KINDS = {type(None): "null", bool: "a boolean", int: "a number", float: "a number",
+               list: "a list", tuple: "a list", dict: "an object"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,8 @@ class Postcode:
 
 def _squash(text: object, what: str) -> str:
     if not isinstance(text, str):
-        raise InvalidPostcodeError(f"A {what} must be text, not {type(text).__name__}.")
+        kind = _JSON_KINDS.get(type(text), type(text).__name__)
+        raise InvalidPostcodeError(f"A {what} must be text, not {kind}.")
     if len(text) > MAX_INPUT_LENGTH:
         raise InvalidPostcodeError(
             f"That is too long to be a {what} ({len(text)} characters; "
@@ -82,7 +88,7 @@ def parse_postcode(text: str) -> Postcode:
     ----------
     text : str
         For example ``" sw1a  1aa "``, ``"sw1a1aa"`` or ``"SW1A 1AA"``. Whitespace anywhere
-        is ignored. The special postcode ``GIR 0AA`` is accepted.
+        is ignored, and so are zero-width spaces and byte-order marks. The special postcode ``GIR 0AA`` is accepted.
 
     Returns
     -------
@@ -103,6 +109,11 @@ def parse_postcode(text: str) -> Postcode:
     """
     squashed = _squash(text, "postcode")
     match = _POSTCODE_RE.fullmatch(squashed)
+    if match is None and _OUTCODE_RE.fullmatch(squashed):
+        raise InvalidPostcodeError(
+            f"'{squashed}' is an outcode (a postcode's first half), not a whole postcode: "
+            "a postcode looks like 'SW1A 1AA'."
+        )
     if match is None:
         raise InvalidPostcodeError(
             f"'{text.strip()}' is not a valid UK postcode. A postcode looks like "

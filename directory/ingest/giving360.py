@@ -359,12 +359,16 @@ class _GrantReader:
             end = p.parse(f"{path}.endDate", dates.get("endDate"), parse_date)
             duration = p.parse(f"{path}.duration", dates.get("duration"), _months)
             if start and end and end < start:  # publishers' placeholders, e.g. 2000-12-31
+                # neither date can be trusted, and a start alone would read as live for
+                # ever: with no dates the grant's status is unknown, live on no day
                 p.warning(
                     f"{path}.endDate",
-                    f"The end date is before the start date ({start:%d/%m/%Y}): it is left out.",
+                    f"The end date is before the start date ({start:%d/%m/%Y}): both dates "
+                    "are left out, so the grant's dates are unknown and it is counted live on "
+                    "no day.",
                     dates.get("endDate"),
                 )
-                end = None
+                start = end = None
             elif duration is None and start and end:
                 duration = months_between(start, end)
 

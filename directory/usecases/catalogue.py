@@ -51,7 +51,7 @@ GRANT_AREA_RULE = (
 )
 
 
-def _utc(moment: datetime) -> str:
+def utc_text(moment: datetime) -> str:
     """An ISO 8601 UTC time ending in Z, whether the column kept a time zone or not."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
@@ -626,6 +626,8 @@ def import_body(row: Any, *, with_problems: bool) -> dict[str, Any]:
     }
     if with_problems:
         body["problems"] = row.problems
+        # runs keep their first MAX_STORED_PROBLEMS (runs before it was raised, their first 500)
+        body["problems_truncated"] = len(row.problems) < row.error_count + row.warning_count
     return body
 
 
@@ -651,7 +653,7 @@ def status(
 ) -> dict[str, Any]:
     return {
         "data_version": snap.version.id,
-        "data_loaded_at": _utc(snap.version.loaded_at),
+        "data_loaded_at": utc_text(snap.version.loaded_at),
         "geography": snap.release,
         "counts": q.counts(),
         "stale_services": q.stale_services(today - timedelta(days=settings.stale_after_days)),

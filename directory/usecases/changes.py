@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from directory.store.repositories.directory import CatalogueQueries
-from directory.usecases.catalogue import area_ref
+from directory.usecases.catalogue import area_ref, utc_text
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope
 from directory.usecases.search import utc_naive
@@ -149,15 +149,17 @@ def atom_id(name: str, public_url: str | None) -> str:
 
 def atom(
     body: dict[str, Any], *, feed_url: str, base_url: str, title: str, feed_name: str,
-    public_url: str | None = None,
+    data_loaded_at: datetime, public_url: str | None = None,
 ) -> bytes:  # fmt: skip
     """An Atom 1.0 feed (RFC 4287) of change entries. ``feed_url`` and ``base_url`` make the
     links (where this copy was fetched); the ids come from ``feed_name``, each entry's id
-    and ``public_url`` only (:func:`atom_id`)."""
+    and ``public_url`` only (:func:`atom_id`). The feed's ``updated`` is its newest entry's
+    time, or with none the data version's (``data_loaded_at``): when what it says was last
+    made, as RFC 4287 §4.2.15 asks."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     entries = body["contents"]
-    updated = entries[0]["at"] if entries else datetime(2000, 1, 1).isoformat() + "Z"
+    updated = entries[0]["at"] if entries else utc_text(data_loaded_at)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
         element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)

@@ -8,6 +8,7 @@ name index, held in memory per process and rebuilt when the data version changes
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections import defaultdict
@@ -21,6 +22,7 @@ import shapely
 from shapely.geometry import mapping
 
 from directory.errors import (
+    AreaAmbiguousError,
     AreaNotFoundError,
     GeodataNotLoadedError,
     InvalidCoordinatesError,
@@ -331,8 +333,15 @@ def _parse(text: Any) -> Postcode:
     try:
         return parse_postcode(text)
     except GeodataInvalidPostcode as error:
+        postcode = text if isinstance(text, str) else None
+        try:
+            outcode = parse_outcode(text)
+        except GeodataInvalidPostcode:
+            raise InvalidPostcodeError(str(error), postcode=postcode) from None
         raise InvalidPostcodeError(
-            str(error), postcode=text if isinstance(text, str) else None
+            f"{error} The areas its postcodes fall in: /api/v1/outcodes/{outcode}.",
+            postcode=postcode,
+            outcode=outcode,
         ) from None
 
 
@@ -697,7 +706,7 @@ def resolve_area_code(snap: GeographySnapshot, code: str) -> str:
     for candidate in (code, code.strip().upper(), code.strip().lower()):
         if candidate in snap.areas:
             return candidate
-    suggestions = [snap.areas[c].ref() for c in snap.matcher.suggest(code)]
+    suggestions = [_suggestion(snap, c) for c in snap.matcher.suggest(code)]
     raise AreaNotFoundError(
         f"No area has the code {code!r}. Area codes are GSS codes (E09… boroughs, E05… wards, "
         "E12000007 London) or BCU ids such as bcu-central-west.",
@@ -895,28 +904,69 @@ def boundary_collection(
     }
 
 
-#: the order names are resolved in when an area is not a code ("Kingston" is the borough,
-#: "Lambeth" the borough rather than the BCU named after it)
-NAME_ORDER = ("region", "borough", "bcu", "ward")
+#: a name qualified by its borough: "Kilburn, Brent" or "Kilburn (Brent)"
+_QUALIFIED = re.compile(r"^(?P<name>[^,()]+?)\s*(?:,(?P<after>[^,()]+)|\((?P<within>[^()]+)\))$")
 
 
 def resolve_area(snap: GeographySnapshot, text: str) -> str:
-    """An area's code from a code (any case) or a name ("Kingston", "Central West BCU"); a
-    name is taken at the first type of NAME_ORDER it clearly names. AreaNotFoundError, with
-    the areas it may have meant (spelled closest) as suggestions, otherwise."""
+    """An area's code from a code (any case), a name ("Kingston", "Central West BCU") or a
+    ward's name with its borough ("Kilburn, Brent", "Kilburn (Brent)"). A name is taken
+    only when it names one area (NameMatcher.named: exactly, or by its leading words), so
+    nothing typed is quietly read as another place. AreaAmbiguousError for a name several
+    areas share, AreaNotFoundError otherwise, each with the areas it may have meant."""
     try:
         return resolve_area_code(snap, text)
     except AreaNotFoundError as not_a_code:
-        for type_ in NAME_ORDER:
-            code = snap.matcher.resolve(text, type_)
-            if code is not None:
-                return code
+        _, codes = snap.matcher.named(text)
+        if not codes:
+            codes = _qualified(snap, text)
+        if len(codes) == 1:
+            return codes[0]
+        if codes:
+            choices = [_suggestion(snap, c) for c in codes]
+            first = choices[0]
+            within = first.get("borough", {}).get("name", "its borough")
+            raise AreaAmbiguousError(
+                f"The name {text.strip()!r} is shared by {len(codes)} areas: "
+                + "; ".join(_described(c) for c in choices)
+                + f". Give the code, or the name with its borough: "
+                f"'{first['name']}, {within}' or '{first['name']} ({within})'.",
+                suggestions=choices,
+            ) from None
         raise AreaNotFoundError(
             f"No area has the code or name {text!r}. Give a GSS code (E09… borough, E05… ward, "
             "E12000007 London), a BCU id such as bcu-central-west, or a name such as "
             "'Kingston' (see /api/v1/areas?q=).",
             **not_a_code.extensions,
         ) from None
+
+
+def _qualified(snap: GeographySnapshot, text: str) -> list[str]:
+    """The wards "Name, Borough" or "Name (Borough)" names in that borough (empty when the
+    text is not so written or the borough is not one)."""
+    found = _QUALIFIED.match(text.strip())
+    if found is None:
+        return []
+    borough = snap.matcher.resolve(found["after"] or found["within"], "borough")
+    if borough is None:
+        return []
+    return snap.matcher.named(found["name"], "ward", among=snap.children.get(borough, []))[1]
+
+
+def _suggestion(snap: GeographySnapshot, code: str) -> dict[str, Any]:
+    """An area as a problem's suggestion: a ward with its borough, as wards of one name in
+    different boroughs are told apart."""
+    area = snap.areas[code]
+    body: dict[str, Any] = area.ref()
+    if area.type == "ward" and area.parent_code in snap.areas:
+        body["borough"] = {"code": area.parent_code, "name": snap.areas[area.parent_code].name}
+    return body
+
+
+def _described(suggestion: dict[str, Any]) -> str:
+    within = suggestion.get("borough")
+    place = f" in {within['name']}" if within else ""
+    return f"{suggestion['name']} ({suggestion['type']}{place}, {suggestion['code']})"
 
 
 def area_scope(snap: GeographySnapshot, code: str) -> list[str]:

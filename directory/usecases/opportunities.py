@@ -350,10 +350,11 @@ def feed_items(
 
 def atom(
     items: Sequence[dict[str, Any]], *, feed_url: str, base_url: str, title: str,
-    feed_name: str, public_url: str | None,
+    feed_name: str, public_url: str | None, data_loaded_at: datetime,
 ) -> bytes:  # fmt: skip
     """An Atom 1.0 feed (RFC 4287) of opportunities, most recently changed first; ids are
-    permanent (:func:`entry_id`), links where this copy was fetched."""
+    permanent (:func:`entry_id`), links where this copy was fetched. Its ``updated`` is the
+    newest entry's, or with none the data version's time (RFC 4287 §4.2.15)."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     ordered = sorted(items, key=lambda i: (i["updated_at"], i["id"]), reverse=True)
@@ -366,7 +367,8 @@ def atom(
 
     sub(feed, "id", feed_id(feed_name, public_url))
     sub(feed, "title", title)
-    sub(feed, "updated", ordered[0]["updated_at"] if ordered else "2000-01-01T00:00:00Z")
+    updated = ordered[0]["updated_at"] if ordered else catalogue.utc_text(data_loaded_at)
+    sub(feed, "updated", updated)
     sub(feed, "link", rel="self", href=feed_url)
     author = sub(feed, "author")
     sub(author, "name", "London Funded Services Directory")

@@ -124,4 +124,5 @@ def import_upload(
         "warnings": sum(1 for p in report.problems if p.severity == "warning"),
         "actor": principal.name,
         "problems": [p.to_dict() for p in report.problems[:MAX_PROBLEMS]],
+        "problems_truncated": len(report.problems) > MAX_PROBLEMS,
     }

@@ -53,11 +53,21 @@ class AreaRefSchema(ma.Schema):
     )
 
 
+class _BoroughOfSchema(ma.Schema):
+    class Meta:
+        ordered = True
+
+    code = ma.fields.String()
+    name = ma.fields.String()
+
+
 class _SuggestionSchema(ma.Schema):
     class Meta:
         ordered = True
 
-    code = ma.fields.String(metadata={"description": "An area's code (area-not-found)"})
+    code = ma.fields.String(
+        metadata={"description": "An area's code (area-not-found, area-ambiguous)"}
+    )
     id = ma.fields.String(
         metadata={
             "description": "A theme's (invalid-input) or programme's (programme-not-found) id"
@@ -67,7 +77,16 @@ class _SuggestionSchema(ma.Schema):
         metadata={"description": "An organisation's ref (organisation-not-found)"}
     )
     name = ma.fields.String()
-    type = ma.fields.String(metadata={"description": "An area's type (area-not-found)"})
+    type = ma.fields.String(
+        metadata={"description": "An area's type (area-not-found, area-ambiguous)"}
+    )
+    borough = ma.fields.Nested(
+        _BoroughOfSchema,
+        metadata={
+            "description": "A ward's borough (area-not-found, area-ambiguous): wards of one "
+            "name are told apart by it, as 'Kilburn, Brent' or 'Kilburn (Brent)'"
+        },
+    )
 
 
 class _LastKnownSchema(ma.Schema):
@@ -113,7 +132,9 @@ class ProblemSchema(ma.Schema):
         ma.fields.Nested(_SuggestionSchema),
         metadata={
             "description": "What was probably meant, closest first (at most 5; empty when "
-            "nothing is close): area-not-found: areas (code, name, type); "
+            "nothing is close): area-not-found: areas (code, name, type, a ward's "
+            "borough); area-ambiguous: every area with the name (a 404: the name is shared, "
+            "by wards of different boroughs, so names no one area); "
             "organisation-not-found: organisations (ref, name); programme-not-found and "
             "invalid-input for an unknown theme: ids (id, name)"
         },
@@ -129,7 +150,8 @@ class ProblemSchema(ma.Schema):
         allow_none=True,
         metadata={
             "description": "postcode-not-found, outcode-not-found; invalid-postcode of an "
-            "outcode: the outcode (null if it was not text)"
+            "outcode (null if it was not text), or of an outcode given as a postcode: the "
+            "outcode"
         },
     )
     outcode_boroughs = ma.fields.List(

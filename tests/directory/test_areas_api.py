@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 import shapely
 from shapely.geometry import shape
@@ -246,3 +248,87 @@ def test_every_areas_bbox_holds_its_boundary(geo_app):
     bbox = client.get("/api/v1/areas/E09000002").get_json()["bbox"]
     boundary = shape(client.get("/api/v1/areas/E09000002/boundary").get_json()["geometry"])
     assert shapely.box(*bbox).covers(boundary)
+
+
+def _shared_ward_names(shared_data_dir):
+    """The current ward names (as names are compared) more than one borough has."""
+    from geodata.names import normalise_name
+
+    path = shared_data_dir / "reference" / "london_wards_2025_codes_names.csv"
+    wards: dict[str, list[tuple[str, str, str]]] = {}
+    with path.open(encoding="utf-8") as rows:
+        for row in csv.DictReader(rows):
+            wards.setdefault(normalise_name(row["WD25NM"]), []).append(
+                (row["WD25NM"], row["WD25CD"], row["LAD25CD"])
+            )
+    return {key: found for key, found in wards.items() if len(found) > 1}
+
+
+def test_a_ward_name_two_boroughs_share_is_ambiguous_and_can_be_qualified(client, shared_data_dir):
+    shared = _shared_ward_names(shared_data_dir)
+    exact = {found[0][0] for found in shared.values() if len({n for n, _, _ in found}) == 1}
+    assert {"Kilburn", "Highgate", "Regent's Park", "Woodside", "Lea Bridge", "Belmont"} | {
+        "Wandle", "Bridge", "Abbey", "Village", "Edgware"
+    } <= exact  # fmt: skip
+    for found in shared.values():
+        name = found[0][0]
+        response = client.get("/api/v1/patch", query_string={"area": name})
+        assert response.status_code == 404, name
+        body = response.get_json()
+        assert body["code"] == "area-ambiguous", name
+        assert "shared" in body["detail"] and f"'{name}, " in body["detail"]
+        assert {(s["code"], s["borough"]["code"]) for s in body["suggestions"]} == {
+            (code, borough) for _, code, borough in found
+        }
+        for ward_name, code, borough in found:
+            borough_name = client.get(f"/api/v1/areas/{borough}").get_json()["name"]
+            for text in (f"{ward_name}, {borough_name}", f"{ward_name} ({borough_name})"):
+                body = client.get("/api/v1/patch", query_string={"area": text}).get_json()
+                assert body["ward"]["code"] == code, text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/services", "/api/v1/grants", "/api/v1/changes", "/api/v1/opportunities.atom"],
+)
+def test_every_area_filter_says_a_name_is_shared(client, path):
+    response = client.get(path, query_string={"area": "Kilburn"})
+    assert (response.status_code, response.get_json()["code"]) == (404, "area-ambiguous")
+    assert client.get(path, query_string={"area": "Kilburn, Brent"}).status_code == 200
+    assert client.get(path, query_string={"area": "Kilburn (Camdn)"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("area", "code"),
+    [
+        ("Kingston", "E09000021"),
+        ("Richmond", "E09000027"),
+        ("Barking", "E09000002"),
+        ("Hammersmith", "E09000013"),
+        ("RB Kingston upon Thames", "E09000021"),
+        ("Central West BCU", "bcu-central-west"),
+        ("Upper Walthamstow", "E05013900"),
+    ],
+)
+def test_a_name_or_its_leading_words_are_taken(client, area, code):
+    body = client.get("/api/v1/patch", query_string={"area": area}).get_json()
+    assert body["match"] == "area"
+    assert code in {(body.get(k) or {}).get("code") for k in ("ward", "borough", "bcu")}
+
+
+@pytest.mark.parametrize(
+    ("area", "suggested"),
+    [
+        ("Green", "E09000011"),  # Greenwich
+        ("Hill", "E09000017"),  # Hillingdon
+        ("Walthamstow", "E05013900"),  # Upper Walthamstow
+        ("Croydon Central", "E09000008"),
+        ("Enfield Town", "E09000010"),
+    ],
+)
+def test_a_part_of_a_name_is_not_taken_but_suggested(client, area, suggested):
+    response = client.get("/api/v1/patch", query_string={"area": area})
+    assert response.status_code == 404
+    body = response.get_json()
+    assert body["code"] == "area-not-found"
+    assert suggested in [s["code"] for s in body["suggestions"]]

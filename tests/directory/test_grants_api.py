@@ -379,3 +379,12 @@ def test_grants_come_as_csv_one_row_per_grant_of_the_json_page(client):
             )
             assert row["url"].endswith(f"/api/v1/grants/{grant['id']}")
     assert client.get("/api/v1/grants?format=xml").status_code == 422
+
+
+def test_a_grant_ending_before_it_starts_has_unknown_dates_and_is_never_live(client):
+    """360G-ptc-gr-02264 is published as 2017-12-21 to 2000-12-31 (a placeholder end): its
+    dates are left out, so it is not live for ever, in the list or in the patch's funding."""
+    (grant,) = client.get("/api/v1/grants?q=360G-ptc-gr-02264").json["contents"]
+    assert (grant["start"], grant["end"], grant["status"]) == (None, None, "unknown")
+    live, _ = _all(client, "status=live&area=Hackney")
+    assert grant["ref"] not in _ids(live)

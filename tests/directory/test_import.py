@@ -882,3 +882,29 @@ def test_a_file_changed_while_it_is_read_is_refused_and_nothing_is_written(
     again = run(writable_app, "import", str(path), "--json")  # read as one, it is imported
     assert again.exit_code == 0, again.output
     assert json.loads(again.output)["counts"]["services"]["created"] == 2
+
+
+def test_an_import_run_keeps_every_problem_and_says_when_it_had_to_cut(
+    writable_app, tmp_path, monkeypatch
+):
+    """600 bad rows: all 600 problems are on the run (it kept 500 and said nothing); over
+    the bound the run says it was cut, and the CLI where the rest are."""
+    rows = "".join(BAD_AMOUNT.replace("BAD-01", f"BAD-{n:03}") for n in range(600))
+    result = run(writable_app, "import", str(write(tmp_path, "bad.csv", HEADER + rows)))
+    assert result.exit_code == 1 and "… and 550 more (all are on /api/v1/imports/" in result.output
+    client = writable_app.test_client()
+    (latest,) = client.get("/api/v1/imports?per_page=1").json["contents"]
+    detail = client.get(f"/api/v1/imports/{latest['id']}").json
+    assert detail["errors"] == len(detail["problems"]) == 600
+    assert detail["problems_truncated"] is False
+    monkeypatch.setattr("directory.ingest.apply.MAX_STORED_PROBLEMS", 100)
+    monkeypatch.setattr("directory.cli.MAX_STORED_PROBLEMS", 100)
+    result = run(writable_app, "import", str(write(tmp_path, "bad2.csv", HEADER + rows)))
+    assert "(the first 100 are on /api/v1/imports/" in result.output
+    (latest,) = client.get("/api/v1/imports?per_page=1").json["contents"]
+    detail = client.get(f"/api/v1/imports/{latest['id']}").json
+    assert (detail["errors"], len(detail["problems"]), detail["problems_truncated"]) == (
+        600, 100, True,
+    )  # fmt: skip
+    dry = run(writable_app, "import", str(tmp_path / "bad.csv"), "--dry-run")
+    assert "… and 550 more (--json lists them all)." in dry.output

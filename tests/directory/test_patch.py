@@ -195,6 +195,44 @@ def test_partners_share_themes_nearby(read_patch_app):
     assert client.get("/api/v1/partners").status_code == 422
 
 
+def test_a_london_wide_organisation_has_partners_on_its_themes_anywhere(read_patch_app):
+    client = read_patch_app.test_client()
+    body = client.get("/api/v1/partners?organisation=org:pan-london-trust").json
+    assert body["subject"]["london_wide"] is True and body["note"] is None
+    by_name = {p["organisation"]["name"]: p for p in body["partners"]["contents"]}
+    # knife crime, wherever they work: Hackney Mentors too, though far from Kingston
+    assert set(by_name) == {"Oxygen", "Richmond Boxing", "Hackney Mentors"}
+    hackney = {r["reason"]: r for r in by_name["Hackney Mentors"]["reasons"]}
+    assert [a["code"] for a in hackney["same_borough"]["areas"]] == ["E09000012"]
+    oxygen = client.get("/api/v1/partners?organisation=org:oxygen").json
+    assert oxygen["subject"]["london_wide"] is False
+
+
+def test_partners_are_matched_on_active_services_only(patch_app, tmp_path):
+    """A closed or defunct service gives its organisation no themes, places or count."""
+    client = patch_app.test_client()
+    richmond = client.get("/api/v1/partners?organisation=org:richmond-boxing").json
+    oxygen = next(
+        p for p in richmond["partners"]["contents"] if p["organisation"]["name"] == "Oxygen"
+    )
+    assert oxygen["services"] == 1  # BOROUGH; CLOSED is inactive
+    path = tmp_path / "gone.csv"
+    path.write_text(
+        HEADER + f"GONE,Hackney youth mentoring,,mentoring;youth diversion,Gone Mentors,Hackney,"
+        f"E8 1DY,{TODAY},,,,,,defunct\n",
+        "utf-8",
+    )
+    result = patch_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "g"])
+    assert result.exit_code == 0, result.output
+    near = client.get("/api/v1/partners?postcode=E8 1DY&theme=mentoring&theme=youth-diversion")
+    assert [p["organisation"]["name"] for p in near.json["partners"]["contents"]] == [
+        "Hackney Mentors"
+    ]
+    gone = client.get("/api/v1/partners?organisation=org:gone-mentors").json
+    assert gone["subject"]["themes"] == [] and gone["subject"]["boroughs"] == []
+    assert "no active services" in gone["note"]
+
+
 def test_partners_name_the_funders_they_share(writable_app, tmp_path):
     rows = [
         f"A1,Kingston knife crime mentoring,,knife crime,Alpha Youth,Kingston,,{TODAY},MOPAC,VRU,£10k,{START},{END},active",
@@ -453,7 +491,7 @@ def test_patch_and_partners_on_the_demo_directory(writable_app, shared_data_dir)
     assert body["contacts"] and all(c["demo"] for c in body["contacts"])
     funder = client.get("/api/v1/partners?organisation=GB-GOR-PC390").json  # MOPAC runs no service
     assert funder["subject"]["organisation"]["name"] == "Mayor's Office for Policing and Crime"
-    assert funder["partners"]["total_items"] == 0 and "no listed services" in funder["note"]
+    assert funder["partners"]["total_items"] == 0 and "no active services" in funder["note"]
     by_theme = client.get("/api/v1/partners?postcode=KT1 1EU&theme=violence-knife-crime").json
     assert "Oxygen" in [p["organisation"]["name"] for p in by_theme["partners"]["contents"]]
 
@@ -953,3 +991,37 @@ def test_a_json_answer_is_written_without_decoding_what_is_kept(read_patch_app, 
     if path.startswith("/api/v1/patch"):
         assert client.get(path + "&format=geojson").status_code == 200
         assert counting.decoded > 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/changes.atom?since=2030-01-01T00:00:00Z", "/api/v1/opportunities.atom"]
+)
+def test_an_empty_feed_is_updated_when_the_data_was(read_patch_app, path):
+    """RFC 4287 §4.2.15: with no entries, the feed last changed when the data version was
+    loaded (it said 2000-01-01)."""
+    client = read_patch_app.test_client()
+    feed = ET.fromstring(client.get(path).data)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert feed.find("a:entry", ns) is None
+    loaded = client.get("/api/v1/status").json["data_loaded_at"]
+    assert feed.findtext("a:updated", namespaces=ns) == loaded
+
+
+def test_postcode_messages_speak_json_strip_invisible_characters_and_name_outcodes(
+    read_patch_app,
+):
+    client = read_patch_app.test_client()
+    body = client.post("/api/v1/patch/lookup", json={"postcodes": [None, 123]}).json
+    assert [r["problem"]["detail"] for r in body["results"]] == [
+        "A postcode must be text, not null.",
+        "A postcode must be text, not a number.",
+    ]
+    for pasted in ("\u200bKT1 1EU", "\ufeffKT1 1EU", "KT1\u00a01EU"):
+        answer = client.get("/api/v1/patch", query_string={"postcode": pasted})
+        assert answer.status_code == 200 and answer.json["postcode"] == "KT1 1EU"
+    outcode = client.get("/api/v1/patch?postcode=SW1A")
+    assert (outcode.status_code, outcode.json["code"]) == (422, "invalid-postcode")
+    assert outcode.json["outcode"] == "SW1A"
+    assert "'SW1A' is an outcode" in outcode.json["detail"]
+    assert "/api/v1/outcodes/SW1A" in outcode.json["detail"]
+    assert client.get("/api/v1/outcodes/SW1A").status_code == 200

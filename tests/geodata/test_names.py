@@ -37,13 +37,27 @@ def test_synthetic_scores():
         ]
     )
     assert matcher.match("Kingston upon Thames") == [("B1", 100)]
-    assert matcher.match("kingston") == [("B1", 80), ("W1", 70)]
+    assert matcher.match("kingston") == [("B1", 90), ("W1", 70)]
+    assert matcher.match("kingst") == [("B1", 80), ("W1", 70)]
     assert matcher.match("ingst") == [("B1", 50), ("W1", 50)]
     assert matcher.match("b1") == [("B1", 100)]
     assert matcher.match("") == []
     assert matcher.resolve("kingston") == "B1"
-    assert matcher.resolve("ingst") is None  # below 70
-    assert matcher.resolve("kingston", type="ward") == "W1"
+    assert matcher.resolve("ingst") is None
+    assert matcher.resolve("kingst") is None  # a bare prefix is a guess
+    assert matcher.resolve("kingston", type="ward") is None  # so is a later word
+
+
+def test_a_shared_name_is_named_twice_and_a_shared_start_not_at_all():
+    matcher = NameMatcher(
+        [("W1", "ward", "Kilburn"), ("W2", "ward", "Kilburn"), ("W3", "ward", "North End")]
+    )
+    assert matcher.named("kilburn") == (100, ["W1", "W2"])
+    assert matcher.resolve("kilburn") is None
+    assert matcher.named("kilburn", among=["W2", "W3"]) == (100, ["W2"])
+    assert matcher.named("north") == (90, ["W3"])
+    matcher = NameMatcher([("A", "ward", "North End"), ("B", "ward", "North Park")])
+    assert matcher.named("north") == (0, [])
 
 
 def test_resolve_is_none_on_a_tie():
@@ -90,9 +104,44 @@ def test_resolve_real_names(matcher, query, area_type, code):
     assert matcher.resolve(query, type=area_type) == code
 
 
-@pytest.mark.parametrize("query", ["Central", "Nowhere at all", "", "   "])
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("Kingston", "E09000021"),
+        ("Richmond", "E09000027"),
+        ("Barking", "E09000002"),
+        ("Hammersmith", "E09000013"),
+        ("Kensington", "E09000020"),  # the leading words of one name
+        ("Waltham", "E09000031"),
+    ],
+)
+def test_a_short_name_resolves_to_the_area_it_begins(matcher, query, code):
+    assert matcher.resolve(query) == code
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Central",  # begins four BCUs' names and a ward's
+        "Nowhere at all",
+        "",
+        "   ",
+        "Green",  # Greenwich, and Green Street East and West: begins several names
+        "Hill",  # Hillingdon: only the start of a word
+        "Walthamstow",  # Upper Walthamstow: a later word
+        "Gree",
+    ],
+)
 def test_resolve_real_names_none(matcher, query):
     assert matcher.resolve(query) is None
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [("Croydon Central", "E09000008"), ("Enfield Town", "E09000010"), ("Green", "E09000011")],
+)
+def test_near_misses_are_suggested(matcher, query, code):
+    assert code in matcher.suggest(query)
 
 
 def test_suggest_ranks_matches_then_close_spellings():

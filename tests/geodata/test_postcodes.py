@@ -18,6 +18,9 @@ from geodata.postcodes import Postcode, display_form, parse_outcode, parse_postc
         ("W1A 0AX", "W1A0AX", "W1A 0AX", "W1A"),  # A9A
         ("EC1A 1BB", "EC1A1BB", "EC1A 1BB", "EC1A"),  # AA9A
         ("gir 0aa", "GIR0AA", "GIR 0AA", "GIR"),
+        ("SW1A\u00a01AA", "SW1A1AA", "SW1A 1AA", "SW1A"),  # a no-break space
+        ("\u200bSW1A 1AA", "SW1A1AA", "SW1A 1AA", "SW1A"),  # pasted: a zero-width space
+        ("\ufeffSW1A\u200c1AA\u2060", "SW1A1AA", "SW1A 1AA", "SW1A"),  # BOM, ZWNJ, WJ
     ],
 )
 def test_parse_valid(text, canonical, display, outcode):
@@ -52,10 +55,26 @@ def test_parse_invalid(text):
     assert str(excinfo.value)
 
 
-@pytest.mark.parametrize("value", [None, 123, b"SW1A1AA", ["SW1A 1AA"]])
-def test_parse_rejects_non_text(value):
-    with pytest.raises(InvalidPostcodeError, match="must be text"):
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (None, "null"),
+        (123, "a number"),
+        (1.5, "a number"),
+        (True, "a boolean"),
+        (b"SW1A1AA", "bytes"),
+        (["SW1A 1AA"], "a list"),
+        ({}, "an object"),
+    ],
+)
+def test_parse_rejects_non_text_in_json_terms(value, kind):
+    with pytest.raises(InvalidPostcodeError, match=f"must be text, not {kind}\\.$"):
         parse_postcode(value)
+
+
+def test_an_outcode_alone_is_called_one():
+    with pytest.raises(InvalidPostcodeError, match="'SW1A' is an outcode"):
+        parse_postcode(" sw1a ")
 
 
 def test_invalid_postcode_error_is_a_value_error_and_geodata_error():

@@ -111,6 +111,9 @@ class IndexedService:
 
 @dataclass(slots=True)
 class OrganisationProfile:
+    """An organisation as partners are matched: its themes, places, sites and contacts from
+    its active services (the work it does now)."""
+
     id: int
     ref: str
     name: str
@@ -122,7 +125,7 @@ class OrganisationProfile:
     sites: list[tuple[float, float]] = field(default_factory=list)
     funders: dict[str, str] = field(default_factory=dict)  # ref → name
     services: int = 0
-    #: the organisation record's own flag, and whether every listed service it runs is a
+    #: the organisation record's own flag, and whether every active service it runs is a
     #: demo record (then the match rests on illustrative records only)
     demo: bool = False
     services_demo: bool = True
@@ -272,6 +275,11 @@ class DirectoryIndex:
                 sort_name=s.name.casefold(),
                 body_parts=_body_parts(_service_body(s, themes[s.id], theme_names, coverage[s.id], sites_of[s.id], live, snap, today, settings), pool),
             )  # fmt: skip
+            if s.status != "active":
+                # a partner is matched on the work it does now, as the patch lists it: a
+                # closed or defunct service gives its organisation no themes, places or
+                # contact
+                continue
             profile = organisations.get(s.organisation_id)
             if profile is None:
                 profile = organisations[s.organisation_id] = OrganisationProfile(

@@ -18,7 +18,9 @@ def partners(
     *, page: int, per_page: int, themes: Iterable[str] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """Organisations working on overlapping themes in the same or neighbouring boroughs
-    (neighbours across the Thames count), ranked, each with its reasons."""
+    (neighbours across the Thames count), or London-wide, ranked, each with its reasons. A
+    London-wide subject works in every borough: every organisation on its themes is in its
+    boroughs."""
     check_themes(themes)
     wanted = set(themes) or subject.themes
     near: dict[str, str] = {}
@@ -37,7 +39,7 @@ def partners(
         shared = sorted(wanted & org.themes)
         if not shared:
             continue
-        same = sorted(subject.boroughs & org.boroughs)
+        same = sorted(org.boroughs if subject.london_wide else subject.boroughs & org.boroughs)
         neighbouring = sorted(set(near) & org.boroughs - set(same))
         if not same and not neighbouring and not org.london_wide:
             continue
@@ -83,7 +85,7 @@ def partners(
     note = None
     if not wanted:
         note = (
-            "Nothing to match: the organisation has no listed services with themes. Ask by "
+            "Nothing to match: the organisation has no active services with themes. Ask by "
             "postcode with one or more theme ids instead."
         )
     return {
@@ -94,6 +96,7 @@ def partners(
             else {"id": subject.id, "ref": subject.ref, "name": subject.name},
             "themes": sorted(wanted),
             "boroughs": [area_ref(snap, c) for c in sorted(subject.boroughs)],
+            "london_wide": subject.london_wide,
         },
         "partners": envelope(contents, total_items=len(ranked), page=page, per_page=per_page),
         "ranking": "3 per shared theme, +3 same borough, +2 neighbouring borough (touching or "

@@ -72,7 +72,17 @@ class ImportProblemSchema(Schema):
 class ImportDetailSchema(ImportSchema):
     problems = ma.fields.List(
         ma.fields.Nested(ImportProblemSchema),
-        metadata={"description": "row, column, value, message, severity"},
+        metadata={
+            "description": "Every problem the run reported (row, column, value, message, "
+            "severity), up to 100,000"
+        },
+    )
+    problems_truncated = ma.fields.Boolean(
+        metadata={
+            "description": "true when the run reported more problems than it kept (over "
+            "100,000; runs recorded by earlier versions kept 500), or a dry run more than the "
+            "500 it sends back: errors and warnings count them all"
+        }
     )
 
 

@@ -138,6 +138,7 @@ def atom_opportunities(args: dict[str, Any]) -> Response:
         items, feed_url=request.base_url + (f"?{query}" if query else ""),
         base_url=public_url or request.host_url.rstrip("/"),
         title=f"Funding opportunities: {name}", feed_name=query, public_url=public_url,
+        data_loaded_at=snapshot().version.loaded_at,
     )  # fmt: skip
     return Response(xml, mimetype=http.ATOM_MIMETYPE)
 

@@ -48,7 +48,7 @@ def get_partners(args: dict[str, Any]) -> Response:
         if org_id is None:
             raise unknown_organisation(catalogue(), args["organisation"])
         subject = index.organisations.get(org_id)
-        if subject is None:  # an organisation with no listed services (a funder, say)
+        if subject is None:  # an organisation with no active services (a funder, say)
             row = catalogue().organisation(org_id)
             subject = patch.OrganisationProfile(org_id, row.ref, row.name, row.type)
     else:

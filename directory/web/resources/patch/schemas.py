@@ -506,7 +506,7 @@ class PartnerSchema(Schema):
     organisation = ma.fields.Nested(OrganisationRefSchema)
     score = ma.fields.Integer()
     reasons = ma.fields.List(ma.fields.Nested(PartnerReasonSchema))
-    services = ma.fields.Integer(metadata={"description": "Its listed services"})
+    services = ma.fields.Integer(metadata={"description": "Its active services"})
     contact = ma.fields.Nested(
         ServiceContactSchema,
         metadata={
@@ -532,12 +532,20 @@ class PartnerSubjectSchema(Schema):
     )
     themes = ma.fields.List(ma.fields.String())
     boroughs = ma.fields.List(ma.fields.Nested(AreaRefSchema))
+    london_wide = ma.fields.Boolean(
+        metadata={
+            "description": "A service of the organisation covers London: it works in every "
+            "borough, so organisations on its themes anywhere are partners"
+        }
+    )
 
 
 class PartnersSchema(Schema):
     note = ma.fields.String(
         allow_none=True,
-        metadata={"description": "Why nothing can match (an organisation with no themed services)"},
+        metadata={
+            "description": "Why nothing can match (an organisation with no active themed services)"
+        },
     )
     subject = ma.fields.Nested(PartnerSubjectSchema)
     partners = ma.fields.Nested(
