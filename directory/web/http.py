@@ -451,8 +451,8 @@ def docs_policy(response: Response) -> Response:
 
 def byte_ranges(response: Response) -> Response:
     """Range requests on reads (RFC 9110 §14): ``Accept-Ranges: bytes`` on every successful
-    read, and a ``Range`` answered 206 with the part (416 when none of it exists), of the
-    representation as sent, compressed or not. GDAL's HTTP reader (QGIS, ogr2ogr, pyogrio)
+    read, and a ``Range`` answered 206 with the part (several ranges with the whole answer;
+    416 when none of it exists), of the representation as sent, compressed or not. GDAL's HTTP reader (QGIS, ogr2ogr, pyogrio)
     asks for ranges and refuses a large GeoJSON layer from a server without them.
     Registered before flask-compress, so that it runs after it (app.py)."""
     environ = request.environ
@@ -475,24 +475,35 @@ def byte_ranges(response: Response) -> Response:
     if asked is not None and asked.units == "bytes":
         if "HTTP_IF_RANGE" in environ and not _if_range_holds(response):
             return response  # the whole answer
-        length = response.content_length
+        length = response.content_length or 0
+        if len(asked.ranges) > 1:
+            # werkzeug answers one range, not several (multipart/byteranges): the whole
+            # answer, as a server may (RFC 9110 §14.2), unless none of them is in it (a
+            # suffix range, its begin negative, always is)
+            if any(begin < length for begin, _ in asked.ranges):
+                return response
+            return _not_satisfiable(length)
         # the Range alone: every condition was judged before (werkzeug's make_conditional
         # mixes If-Match into If-Range's answer, and takes a later date or a weak tag)
         ranged = {name: environ[name] for name in _RANGE_ENVIRON}
         try:
             response.make_conditional(ranged, accept_ranges=True, complete_length=length)
         except RequestedRangeNotSatisfiable:
-            problem = problem_response(
-                {
-                    "type": "about:blank", "title": "Range Not Satisfiable", "status": 416,
-                    "detail": f"The answer is {length} bytes long; the range asked for is "
-                    "not in it.",
-                    "code": "range-not-satisfiable",
-                },
-                {"Content-Range": f"bytes */{length}", "Accept-Ranges": "bytes"},
-            )  # fmt: skip
-            return security_headers(problem)
+            return _not_satisfiable(length)
     return response
+
+
+def _not_satisfiable(length: int) -> Response:
+    """The 416 problem for a Range none of whose ranges is in an answer ``length`` long."""
+    problem = problem_response(
+        {
+            "type": "about:blank", "title": "Range Not Satisfiable", "status": 416,
+            "detail": f"The answer is {length} bytes long; the range asked for is not in it.",
+            "code": "range-not-satisfiable",
+        },
+        {"Content-Range": f"bytes */{length}", "Accept-Ranges": "bytes"},
+    )  # fmt: skip
+    return security_headers(problem)
 
 
 def _if_range_holds(response: Response) -> bool:
