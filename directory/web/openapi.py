@@ -663,7 +663,8 @@ def _document_headers(
         "description": "Partial Content: the part of the answer a `Range: bytes=first-last` "
         "(or `bytes=-n`) header asked for, of the answer as sent (gzip or not); with "
         "`If-Range`, only while the answer's ETag is the one given (else the whole, 200). "
-        "A Range that does not parse is ignored; one not in the answer is a 416 problem.",
+        "A Range that does not parse is ignored, several ranges get the whole answer (200); "
+        "one not in the answer is a 416 problem.",
         "headers": {"Content-Range": "ContentRange", "ETag": "ETag"},
         "content": {
             media: {"schema": {"type": "string", "format": "binary"}}
