@@ -41,6 +41,14 @@ COMPRESSIBLE = [
     "text/html", "text/css", "application/javascript", "text/javascript", "image/svg+xml",
 ]  # fmt: skip
 UNCACHED_PATHS = frozenset({"/health", "/ready"})
+#: the headers of an answer a script on another origin may read (CORS), besides those it
+#: always may (Cache-Control, Content-Type …): every one the API sends for its client to
+#: read (a map fetching ranges, pages, a write's limit, when to retry)
+EXPOSED_HEADERS = [
+    "ETag", "Last-Modified", "Link", "Location", "Accept-Ranges", "Content-Range",
+    "Content-Disposition", "X-Total-Count", "Retry-After", "RateLimit-Limit",
+    "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "Allow",
+]  # fmt: skip
 #: preconditions that compare the answer as sent (its coding's ETag): judged after
 #: compression, in :func:`byte_ranges`
 _PRECONDITIONS = ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE")

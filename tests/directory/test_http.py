@@ -54,6 +54,62 @@ def test_reads_allow_any_origin(client):
     assert "ETag" in response.headers["Access-Control-Expose-Headers"]
 
 
+#: the response headers a script on another origin may always read (Fetch: CORS-safelisted)
+SAFELISTED = {
+    "cache-control", "content-language", "content-length", "content-type", "expires",
+    "last-modified", "pragma",
+}  # fmt: skip
+#: the headers an answer carries for the browser itself, not for a script to read (and
+#: Date, which werkzeug puts on a 206 and the server on every answer)
+FOR_THE_BROWSER = {
+    "access-control-allow-origin", "access-control-expose-headers", "content-encoding",
+    "content-security-policy", "vary", "x-content-type-options", "date",
+}  # fmt: skip
+
+
+def _exposed(response) -> set[str]:  # type: ignore[no-untyped-def]
+    listed = response.headers["Access-Control-Expose-Headers"]
+    return {name.strip().lower() for name in listed.split(",")}
+
+
+def test_a_script_on_another_origin_may_read_every_header_documented(client):
+    """Every response header the OpenAPI document declares (ranges, pages, a write's rate
+    limit, when to retry, a CSV's total) is exposed, so a map on another origin reads it."""
+    response = client.get("/api/v1/openapi.json", headers={"Origin": "https://map.example"})
+    documented: set[str] = set()
+
+    def walk(node):  # type: ignore[no-untyped-def]
+        if isinstance(node, dict):
+            if isinstance(node.get("headers"), dict):
+                documented.update(name.lower() for name in node["headers"] if "-" in name)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(response.get_json()["paths"])
+    assert {"content-range", "ratelimit-remaining", "retry-after"} <= documented
+    assert documented - SAFELISTED <= _exposed(response)
+
+
+def test_a_script_on_another_origin_may_read_every_header_sent(client):
+    """Whatever header an answer sends is exposed, or named here as the browser's own."""
+    origin = {"Origin": "https://map.example"}
+    for method, path, headers in (
+        ("GET", "/api/v1/areas/E09000022", {}),
+        ("GET", "/api/v1/areas/E09000022/boundary", {"Range": "bytes=0-9"}),
+        ("GET", "/api/v1/services?format=csv", {"Accept-Encoding": "gzip"}),
+        ("GET", "/api/v1/areas?type=ward&per_page=5", {}),
+        ("GET", "/api/v1/nothing-here", {}),
+        ("DELETE", "/api/v1/postcodes/KT1 1EU", {}),
+        ("POST", "/api/v1/services", {}),
+    ):
+        response = client.open(path, method=method, headers={**origin, **headers})
+        sent = {name.lower() for name, _ in response.headers}
+        assert sent - SAFELISTED - FOR_THE_BROWSER <= _exposed(response), (method, path)
+
+
 def test_a_preflight_offers_the_methods_the_route_answers(client):
     """Not every HTTP method: a DELETE on an area answers 405, so it is not offered."""
     origin = {"Origin": "https://map.example"}
