@@ -578,15 +578,19 @@ def _timeless_gzip(response: Response) -> None:
 
 def security_headers(response: Response) -> Response:
     """``nosniff`` and a Content-Security-Policy on every answer; a CORS preflight
-    advertises the methods the route answers (its ``Allow``), not every HTTP method.
+    advertises the methods the route answers (its ``Allow``), not every HTTP method, and
+    none at all where no route answers (a 404 has no ``Allow``).
     Registered before flask-cors, so that it runs after it (app.py)."""
     headers = response.headers
     headers["X-Content-Type-Options"] = "nosniff"
     if "Content-Security-Policy" not in headers:  # the page's, the docs' (docs_policy) are set
         headers["Content-Security-Policy"] = API_CSP
     preflight = "Access-Control-Allow-Methods" in headers
-    if preflight and request.environ["REQUEST_METHOD"] == "OPTIONS" and "Allow" in headers:
-        headers["Access-Control-Allow-Methods"] = headers["Allow"]
+    if preflight and request.environ["REQUEST_METHOD"] == "OPTIONS":
+        if "Allow" in headers:
+            headers["Access-Control-Allow-Methods"] = headers["Allow"]
+        else:
+            del headers["Access-Control-Allow-Methods"]
     return response
 
 

@@ -127,6 +127,15 @@ def test_a_preflight_offers_the_methods_the_route_answers(client):
             assert client.open(path, method=other).status_code == 405
 
 
+@pytest.mark.parametrize("path", ["/nosuchroute", "/api/v1/nothing-here"])
+def test_a_preflight_where_no_route_answers_offers_no_method(client, path):
+    preflight = client.options(
+        path, headers={"Origin": "https://x", "Access-Control-Request-Method": "GET"}
+    )
+    assert preflight.status_code == 404
+    assert "Access-Control-Allow-Methods" not in preflight.headers
+
+
 def test_every_answer_says_nosniff_and_forbids_framing(client):
     """JSON, GeoJSON, problems, the feed, CSV and the docs page: ``nosniff`` and a CSP
     with ``frame-ancestors 'none'``; data answers may run nothing (``default-src 'none'``)."""
