@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import UnicodeConverter
 
 from directory.errors import UnknownParameterError
+from directory.usecases.features import OPENAPI
 from directory.web import http, openapi
 
 #: the components response every operation that refuses unknown query parameters names
@@ -234,6 +235,16 @@ class Api(flask_smorest.Api):
         self.ma_plugin.converter.add_parameter_attribute_function(_text_without_nul)
         self.ma_plugin.converter.add_attribute_function(_null_only)
         self.flask_plugin.register_converter(UnicodeConverter, _path_text_without_nul)
+
+    def _openapi_json(self) -> flask.Response:
+        """The document, as flask-smorest serves it, in the OpenAPI media type its OGC
+        landing page names (``service-desc``, OGC API – Features /req/oas30/oas-definition-1)
+        when the Accept header prefers that type, in ``application/json`` otherwise."""
+        response: flask.Response = super()._openapi_json()
+        offered = ("application/json", OPENAPI, OPENAPI.split(";", 1)[0])
+        if flask.request.accept_mimetypes.best_match(offered) in offered[1:]:
+            response.mimetype = OPENAPI
+        return response
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         return http.http_exception_response(error)

@@ -597,8 +597,9 @@ def security_headers(response: Response) -> Response:
 def _acceptable(response: Response) -> Response:
     """A 200 the request's ``Accept`` header takes none of is a 406 problem naming what the
     resource is available as, not a silent answer in another type (RFC 9110 §12.5.1). A
-    ``+json`` type (GeoJSON, problems) is taken by ``application/json``; no header, or
-    ``*/*``, takes anything."""
+    ``+json`` type (GeoJSON, problems) is taken by ``application/json``; a type with
+    parameters (the OpenAPI document's ``version``) is taken by its name with them or
+    without; no header, or ``*/*``, takes anything."""
     environ = request.environ
     accept = environ.get("HTTP_ACCEPT")
     if (
@@ -611,8 +612,14 @@ def _acceptable(response: Response) -> Response:
     accepted = request.accept_mimetypes
     if accepted.quality(offered) > 0:
         return response
+    parameters = "".join(
+        f";{name}={value}" for name, value in response.mimetype_params.items() if name != "charset"
+    )
+    if parameters and accepted.quality(offered + parameters) > 0:
+        return response
     if offered.endswith("+json") and accepted.quality("application/json") > 0:
         return response
+    offered += parameters
     return problem_response(
         {
             "type": "about:blank",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -629,6 +630,26 @@ def test_openapi_and_docs_are_served(client):
     assert b"/swagger-ui/" in docs.data
     with client.get("/swagger-ui/swagger-ui-bundle.js") as asset:
         assert asset.status_code == 200
+
+
+def test_the_api_definition_is_served_in_the_type_the_ogc_landing_page_names(client):
+    """OGC API – Features /req/oas30/oas-definition-1: the document in the OpenAPI media
+    type when asked for it, in application/json otherwise; either way it varies by Accept."""
+    links = {link["rel"]: link for link in client.get("/api/v1/ogc").get_json()["links"]}
+    definition = links["service-desc"]
+    path = urlsplit(definition["href"]).path
+    for accept in (definition["type"], "application/vnd.oai.openapi+json"):
+        asked = client.get(path, headers={"Accept": accept})
+        assert asked.status_code == 200, accept
+        assert asked.headers["Content-Type"] == definition["type"]
+        assert asked.get_json()["openapi"].startswith("3.0")
+        assert "Accept" in asked.headers["Vary"]
+    for accept in ("application/json", "*/*", ""):
+        plain = client.get(path, headers={"Accept": accept} if accept else {})
+        assert plain.status_code == 200 and plain.mimetype == "application/json", accept
+    assert (
+        client.get(path, headers={"Accept": "application/vnd.oai.openapi+json;version=3.1"})
+    ).status_code == 406
 
 
 def test_the_docs_page_allows_its_own_inline_script_by_hash_and_no_other(client):
