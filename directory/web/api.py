@@ -273,7 +273,8 @@ class Api(flask_smorest.Api):
         response = {
             "description": "not-acceptable: the Accept header takes none of the media types "
             "the answer is available as (`available` names them; application/json takes a "
-            "+json type such as GeoJSON; no header, or */*, takes anything)",
+            "+json type such as GeoJSON unless the header refuses it with q=0; no header, or "
+            "*/* beside no q=0, takes anything)",
             "schema": self.ERROR_SCHEMA,
         }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)

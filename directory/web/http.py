@@ -594,17 +594,22 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+#: a quality of 0 in an Accept header (RFC 9110 §12.4.2): "not acceptable"
+_REFUSED = re.compile(r";\s*q\s*=\s*0(\.0{0,3})?\s*(,|$)", re.IGNORECASE)
+
+
 def _acceptable(response: Response) -> Response:
     """A 200 the request's ``Accept`` header takes none of is a 406 problem naming what the
     resource is available as, not a silent answer in another type (RFC 9110 §12.5.1). A
-    ``+json`` type (GeoJSON, problems) is taken by ``application/json``; a type with
-    parameters (the OpenAPI document's ``version``) is taken by its name with them or
-    without; no header, or ``*/*``, takes anything."""
+    ``+json`` type (GeoJSON, problems) is taken by ``application/json`` unless the header
+    refuses it (``q=0``, named or by a wildcard); a type with parameters (the OpenAPI
+    document's ``version``) is taken by its name with them or without; no header, or
+    ``*/*`` refusing nothing, takes anything."""
     environ = request.environ
     accept = environ.get("HTTP_ACCEPT")
     if (
-        not accept or "*/*" in accept or response.status_code != 200
-        or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
+        not accept or ("*/*" in accept and not _REFUSED.search(accept))
+        or response.status_code != 200 or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
         or environ.get("PATH_INFO") in UNCACHED_PATHS  # the probes answer whatever is asked
     ):  # fmt: skip
         return response
@@ -617,7 +622,8 @@ def _acceptable(response: Response) -> Response:
     )
     if parameters and accepted.quality(offered + parameters) > 0:
         return response
-    if offered.endswith("+json") and accepted.quality("application/json") > 0:
+    refused = offered in accepted  # named, or matched by a wildcard, with a quality of 0
+    if offered.endswith("+json") and not refused and accepted.quality("application/json") > 0:
         return response
     offered += parameters
     return problem_response(

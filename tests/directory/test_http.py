@@ -191,6 +191,36 @@ def test_an_accept_header_that_takes_nothing_offered_is_406(client):
         assert response.status_code == 200 and response.mimetype == mimetype, (path, accept)
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/areas/E09000021/boundary",
+        "/api/v1/ogc/collections/boroughs/items?limit=2",
+        "/api/v1/ogc/collections/boroughs/items/E09000021",
+    ],
+)
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/geo+json;q=0, application/json",
+        "application/geo+json; Q=0.0, */*",
+        "application/*;q=0, application/json",
+    ],
+)
+def test_a_geojson_answer_the_accept_header_refuses_is_406(client, path, accept):
+    """q=0 is "not acceptable" (RFC 9110 §12.4.2): application/json does not take GeoJSON
+    the header refuses, by name or by a wildcard, nor does */* beside it."""
+    response = client.get(path, headers={"Accept": accept})
+    assert response.status_code == 406
+    assert response.get_json()["available"] == ["application/geo+json"]
+
+
+def test_a_list_refused_as_geojson_answers_as_json(client):
+    accept = {"Accept": "application/geo+json;q=0, application/json"}
+    response = client.get("/api/v1/services", headers=accept)
+    assert response.status_code == 200 and response.mimetype == "application/json"
+
+
 def test_etag_and_last_modified_give_304(client):
     first = client.get("/api/v1/areas/E09000021")
     etag = first.headers["ETag"]
