@@ -478,11 +478,15 @@ class Blueprint(flask_smorest.Blueprint):
         """As flask-smorest's, with a schema class instantiated once here (webargs would
         build a new instance, deep-copying every field, on every request), and query
         arguments loaded by :class:`_QueryArguments` rather than through webargs' layers;
-        ``invalid_status`` is the status of an invalid value (OGC API – Features wants 400)."""
+        ``invalid_status`` is the status of an invalid value (OGC API – Features wants 400);
+        a JSON body sent as another type is a 415 (:func:`directory.web.http.require_json`),
+        documented on the operation."""
         schema = schema() if isinstance(schema, type) else schema
         document = super().arguments(
             schema, location=location, error_status_code=invalid_status, **kwargs
         )
+        if location == "json":
+            return functools.partial(self._json_body, document)
         if location != "query" or kwargs or schema.many or schema.only is not None:
             return document
         query = _QueryArguments(schema, invalid_status)
@@ -497,6 +501,22 @@ class Blueprint(flask_smorest.Blueprint):
             return view
 
         return decorator
+
+    def _json_body(self, document: Any, func: Any) -> Any:
+        """``func`` with its JSON body read by ``document`` (flask-smorest's decorator),
+        after :func:`http.require_json`."""
+        read = document(func)
+
+        @functools.wraps(read)
+        def view(*args: Any, **view_kwargs: Any) -> Any:
+            http.require_json()
+            return read(*args, **view_kwargs)
+
+        unsupported = self.alt_response(
+            415, description=http.UNSUPPORTED_JSON, schema=ProblemSchema,
+            content_type=http.PROBLEM_MIMETYPE,
+        )  # fmt: skip
+        return unsupported(view)
 
     def alt_response(self, *args: Any, **kwargs: Any) -> Any:
         """As flask-smorest's, which only documents a response but also wraps the view in

@@ -17,7 +17,12 @@ from urllib.parse import quote
 import orjson
 from flask import Flask, Response, g, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from werkzeug.exceptions import BadRequest, HTTPException, RequestedRangeNotSatisfiable
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    RequestedRangeNotSatisfiable,
+    UnsupportedMediaType,
+)
 from werkzeug.http import http_date, parse_accept_header, parse_date
 
 from directory.errors import (
@@ -417,6 +422,19 @@ def _check_json_body() -> None:
             )
         except (ValueError, RecursionError) as error:
             raise BadRequest(f"The body is not valid JSON: {type(error).__name__}.") from None
+
+
+#: how the document describes the 415 of every route taking a JSON body
+UNSUPPORTED_JSON = "unsupported-media-type: the body is not JSON (`Content-Type: application/json`)"
+
+
+def require_json() -> None:
+    """A body sent as anything but JSON (a CSV, a form) is a 415 problem naming
+    ``application/json``, not read as a JSON object missing every member (a 422 that
+    hides the mistake). Every route taking a JSON body calls it first (``Blueprint.arguments``
+    and ``writing.body``)."""
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
 
 
 def _reject_nul() -> None:
