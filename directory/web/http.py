@@ -73,12 +73,21 @@ _CODES = {
     404: "not-found",
     405: "method-not-allowed",
     406: "not-acceptable",
+    412: "precondition-failed",
     413: "payload-too-large",
     415: "unsupported-media-type",
+    416: "range-not-satisfiable",
     422: "invalid-input",
     429: "too-many-requests",
     500: "internal-error",
 }
+#: the codes of the problems answered here and by the servers in front (gunicorn's and
+#: nginx's, directory/web/serving), besides the error classes' (directory/errors.py),
+#: with their statuses: documented at /problems/{code} (directory/usecases/problems.py)
+PROBLEM_STATUSES = {code: status for status, code in _CODES.items()} | {
+    "uri-too-long": 414, "expectation-failed": 417, "request-header-fields-too-large": 431,
+    "not-implemented": 501, "service-unavailable": 503,
+}  # fmt: skip
 
 
 def json_response(body: Any, status: int = 200, mimetype: str = "application/json") -> Response:
@@ -111,7 +120,16 @@ def dumps(body: Any) -> bytes:
 _PATH_SAFE = "/!$&'()*+,;=:@"
 
 
+def problem_type(code: str) -> str:
+    """A problem's ``type``: the page documenting its code (RFC 9457 §3.1.1), or
+    ``about:blank`` for a status with no code of its own (``http-NNN``)."""
+    return "about:blank" if code.startswith("http-") else f"/problems/{code}"
+
+
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    """``body`` (status, title, detail, code …) as a problem: its ``type`` is its code's
+    (:func:`problem_type`), whoever made it, so that one code has one type."""
+    body = {"type": problem_type(body["code"]), **body}
     body.setdefault("instance", quote(request.path, safe=_PATH_SAFE))
     response = json_response(body, status=body["status"], mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
@@ -154,7 +172,6 @@ def http_exception_response(error: HTTPException) -> Response:
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     body: dict[str, Any] = {
-        "type": "about:blank",
         "title": error.name,
         "status": status,
         "detail": data.get("message") or error.description or error.name,
@@ -207,7 +224,6 @@ def _unexpected_error(error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem_response(
         {
-            "type": "about:blank",
             "title": "Internal Server Error",
             "status": 500,
             "detail": "Something went wrong on our side; it has been logged.",
@@ -523,9 +539,9 @@ def _not_satisfiable(length: int) -> Response:
     """The 416 problem for a Range none of whose ranges is in an answer ``length`` long."""
     problem = problem_response(
         {
-            "type": "about:blank", "title": "Range Not Satisfiable", "status": 416,
+            "title": "Range Not Satisfiable", "status": 416,
             "detail": f"The answer is {length} bytes long; the range asked for is not in it.",
-            "code": "range-not-satisfiable",
+            "code": _CODES[416],
         },
         {"Content-Range": f"bytes */{length}", "Accept-Ranges": "bytes"},
     )  # fmt: skip
@@ -564,7 +580,7 @@ def _preconditions(response: Response) -> Response:
             headers["ETag"] = current
         problem = problem_response(
             {
-                "type": "about:blank", "title": "Precondition Failed", "status": 412,
+                "title": "Precondition Failed", "status": 412,
                 "detail": "The answer is not one named in If-Match (or, without If-Match, "
                 "its Last-Modified is later than If-Unmodified-Since): GET it again for "
                 "the current one. An ETag names one coding of the answer (its :zstd or "
@@ -646,7 +662,6 @@ def _acceptable(response: Response) -> Response:
     offered += parameters
     return problem_response(
         {
-            "type": "about:blank",
             "title": "Not Acceptable",
             "status": 406,
             "detail": f"This resource is available as {offered}; the Accept header "

@@ -237,6 +237,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("delete", "/api/v1/practice/{note_id}"): Operation(
         "withdrawPracticeNote", "Withdraw a practice note"
     ),
+    ("get", "/problems/{code}"): Operation(
+        "getProblemType", "What a problem code means and what to do"
+    ),
     ("get", "/api/v1/hsds"): Operation("getHsdsRoot", "Open Referral (HSDS 3.0 / ORUK) root"),
     ("get", "/api/v1/hsds/services"): Operation("listHsdsServices", "HSDS services", paged=True),
     ("get", "/api/v1/hsds/services/{service_id}"): Operation("getHsdsService", "One HSDS service"),
