@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     CORS(
         app,
         resources={r"/*": {"origins": "*"}},
-        expose_headers=["ETag", "Last-Modified", "Link", "Location"],
+        expose_headers=http.EXPOSED_HEADERS,
         max_age=86400,
         send_wildcard=True,
     )

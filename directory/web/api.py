@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import UnicodeConverter
 
 from directory.errors import UnknownParameterError
+from directory.usecases.features import OPENAPI
 from directory.web import http, openapi
 
 #: the components response every operation that refuses unknown query parameters names
@@ -257,6 +258,16 @@ class Api(flask_smorest.Api):
         self.ma_plugin.converter.add_attribute_function(_null_only)
         self.flask_plugin.register_converter(UnicodeConverter, _path_text_without_nul)
 
+    def _openapi_json(self) -> flask.Response:
+        """The document, as flask-smorest serves it, in the OpenAPI media type its OGC
+        landing page names (``service-desc``, OGC API – Features /req/oas30/oas-definition-1)
+        when the Accept header prefers that type, in ``application/json`` otherwise."""
+        response: flask.Response = super()._openapi_json()
+        offered = ("application/json", OPENAPI, OPENAPI.split(";", 1)[0])
+        if flask.request.accept_mimetypes.best_match(offered) in offered[1:]:
+            response.mimetype = OPENAPI
+        return response
+
     def handle_http_exception(self, error: HTTPException) -> Any:
         return http.http_exception_response(error)
 
@@ -284,7 +295,8 @@ class Api(flask_smorest.Api):
         response = {
             "description": "not-acceptable: the Accept header takes none of the media types "
             "the answer is available as (`available` names them; application/json takes a "
-            "+json type such as GeoJSON; no header, or */*, takes anything)",
+            "+json type such as GeoJSON unless the header refuses it with q=0; no header, or "
+            "*/* beside no q=0, takes anything)",
             "schema": self.ERROR_SCHEMA,
         }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
@@ -488,11 +500,15 @@ class Blueprint(flask_smorest.Blueprint):
         """As flask-smorest's, with a schema class instantiated once here (webargs would
         build a new instance, deep-copying every field, on every request), and query
         arguments loaded by :class:`_QueryArguments` rather than through webargs' layers;
-        ``invalid_status`` is the status of an invalid value (OGC API – Features wants 400)."""
+        ``invalid_status`` is the status of an invalid value (OGC API – Features wants 400);
+        a JSON body sent as another type is a 415 (:func:`directory.web.http.require_json`),
+        documented on the operation."""
         schema = schema() if isinstance(schema, type) else schema
         document = super().arguments(
             schema, location=location, error_status_code=invalid_status, **kwargs
         )
+        if location == "json":
+            return functools.partial(self._json_body, document)
         if location != "query" or kwargs or schema.many or schema.only is not None:
             return document
         query = _QueryArguments(schema, invalid_status)
@@ -507,6 +523,22 @@ class Blueprint(flask_smorest.Blueprint):
             return view
 
         return decorator
+
+    def _json_body(self, document: Any, func: Any) -> Any:
+        """``func`` with its JSON body read by ``document`` (flask-smorest's decorator),
+        after :func:`http.require_json`."""
+        read = document(func)
+
+        @functools.wraps(read)
+        def view(*args: Any, **view_kwargs: Any) -> Any:
+            http.require_json()
+            return read(*args, **view_kwargs)
+
+        unsupported = self.alt_response(
+            415, description=http.UNSUPPORTED_JSON, schema=ProblemSchema,
+            content_type=http.PROBLEM_MIMETYPE,
+        )  # fmt: skip
+        return unsupported(view)
 
     def alt_response(self, *args: Any, **kwargs: Any) -> Any:
         """As flask-smorest's, which only documents a response but also wraps the view in

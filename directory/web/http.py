@@ -17,7 +17,12 @@ from urllib.parse import quote
 import orjson
 from flask import Flask, Response, g, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from werkzeug.exceptions import BadRequest, HTTPException, RequestedRangeNotSatisfiable
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    RequestedRangeNotSatisfiable,
+    UnsupportedMediaType,
+)
 from werkzeug.http import http_date, parse_accept_header, parse_date
 
 from directory.errors import (
@@ -41,6 +46,14 @@ COMPRESSIBLE = [
     "text/html", "text/css", "application/javascript", "text/javascript", "image/svg+xml",
 ]  # fmt: skip
 UNCACHED_PATHS = frozenset({"/health", "/ready"})
+#: the headers of an answer a script on another origin may read (CORS), besides those it
+#: always may (Cache-Control, Content-Type …): every one the API sends for its client to
+#: read (a map fetching ranges, pages, a write's limit, when to retry)
+EXPOSED_HEADERS = [
+    "ETag", "Last-Modified", "Link", "Location", "Accept-Ranges", "Content-Range",
+    "Content-Disposition", "X-Total-Count", "Retry-After", "RateLimit-Limit",
+    "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "Allow",
+]  # fmt: skip
 #: preconditions that compare the answer as sent (its coding's ETag): judged after
 #: compression, in :func:`byte_ranges`
 _PRECONDITIONS = ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE")
@@ -60,12 +73,21 @@ _CODES = {
     404: "not-found",
     405: "method-not-allowed",
     406: "not-acceptable",
+    412: "precondition-failed",
     413: "payload-too-large",
     415: "unsupported-media-type",
+    416: "range-not-satisfiable",
     422: "invalid-input",
     429: "too-many-requests",
     500: "internal-error",
 }
+#: the codes of the problems answered here and by the servers in front (gunicorn's and
+#: nginx's, directory/web/serving), besides the error classes' (directory/errors.py),
+#: with their statuses: documented at /problems/{code} (directory/usecases/problems.py)
+PROBLEM_STATUSES = {code: status for status, code in _CODES.items()} | {
+    "uri-too-long": 414, "expectation-failed": 417, "request-header-fields-too-large": 431,
+    "not-implemented": 501, "service-unavailable": 503,
+}  # fmt: skip
 
 
 def json_response(body: Any, status: int = 200, mimetype: str = "application/json") -> Response:
@@ -98,7 +120,16 @@ def dumps(body: Any) -> bytes:
 _PATH_SAFE = "/!$&'()*+,;=:@"
 
 
+def problem_type(code: str) -> str:
+    """A problem's ``type``: the page documenting its code (RFC 9457 §3.1.1), or
+    ``about:blank`` for a status with no code of its own (``http-NNN``)."""
+    return "about:blank" if code.startswith("http-") else f"/problems/{code}"
+
+
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    """``body`` (status, title, detail, code …) as a problem: its ``type`` is its code's
+    (:func:`problem_type`), whoever made it, so that one code has one type."""
+    body = {"type": problem_type(body["code"]), **body}
     body.setdefault("instance", quote(request.path, safe=_PATH_SAFE))
     response = json_response(body, status=body["status"], mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
@@ -141,7 +172,6 @@ def http_exception_response(error: HTTPException) -> Response:
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     body: dict[str, Any] = {
-        "type": "about:blank",
         "title": error.name,
         "status": status,
         "detail": data.get("message") or error.description or error.name,
@@ -194,7 +224,6 @@ def _unexpected_error(error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem_response(
         {
-            "type": "about:blank",
             "title": "Internal Server Error",
             "status": 500,
             "detail": "Something went wrong on our side; it has been logged.",
@@ -411,6 +440,19 @@ def _check_json_body() -> None:
             raise BadRequest(f"The body is not valid JSON: {type(error).__name__}.") from None
 
 
+#: how the document describes the 415 of every route taking a JSON body
+UNSUPPORTED_JSON = "unsupported-media-type: the body is not JSON (`Content-Type: application/json`)"
+
+
+def require_json() -> None:
+    """A body sent as anything but JSON (a CSV, a form) is a 415 problem naming
+    ``application/json``, not read as a JSON object missing every member (a 422 that
+    hides the mistake). Every route taking a JSON body calls it first (``Blueprint.arguments``
+    and ``writing.body``)."""
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
+
+
 def _reject_nul() -> None:
     """NUL characters are never meaningful in a path or query, and PostgreSQL cannot
     compare text containing them: refuse them up front as a 400 problem. (The query is
@@ -451,8 +493,8 @@ def docs_policy(response: Response) -> Response:
 
 def byte_ranges(response: Response) -> Response:
     """Range requests on reads (RFC 9110 §14): ``Accept-Ranges: bytes`` on every successful
-    read, and a ``Range`` answered 206 with the part (416 when none of it exists), of the
-    representation as sent, compressed or not. GDAL's HTTP reader (QGIS, ogr2ogr, pyogrio)
+    read, and a ``Range`` answered 206 with the part (several ranges with the whole answer;
+    416 when none of it exists), of the representation as sent, compressed or not. GDAL's HTTP reader (QGIS, ogr2ogr, pyogrio)
     asks for ranges and refuses a large GeoJSON layer from a server without them.
     Registered before flask-compress, so that it runs after it (app.py)."""
     environ = request.environ
@@ -475,24 +517,35 @@ def byte_ranges(response: Response) -> Response:
     if asked is not None and asked.units == "bytes":
         if "HTTP_IF_RANGE" in environ and not _if_range_holds(response):
             return response  # the whole answer
-        length = response.content_length
+        length = response.content_length or 0
+        if len(asked.ranges) > 1:
+            # werkzeug answers one range, not several (multipart/byteranges): the whole
+            # answer, as a server may (RFC 9110 §14.2), unless none of them is in it (a
+            # suffix range, its begin negative, always is)
+            if any(begin < length for begin, _ in asked.ranges):
+                return response
+            return _not_satisfiable(length)
         # the Range alone: every condition was judged before (werkzeug's make_conditional
         # mixes If-Match into If-Range's answer, and takes a later date or a weak tag)
         ranged = {name: environ[name] for name in _RANGE_ENVIRON}
         try:
             response.make_conditional(ranged, accept_ranges=True, complete_length=length)
         except RequestedRangeNotSatisfiable:
-            problem = problem_response(
-                {
-                    "type": "about:blank", "title": "Range Not Satisfiable", "status": 416,
-                    "detail": f"The answer is {length} bytes long; the range asked for is "
-                    "not in it.",
-                    "code": "range-not-satisfiable",
-                },
-                {"Content-Range": f"bytes */{length}", "Accept-Ranges": "bytes"},
-            )  # fmt: skip
-            return security_headers(problem)
+            return _not_satisfiable(length)
     return response
+
+
+def _not_satisfiable(length: int) -> Response:
+    """The 416 problem for a Range none of whose ranges is in an answer ``length`` long."""
+    problem = problem_response(
+        {
+            "title": "Range Not Satisfiable", "status": 416,
+            "detail": f"The answer is {length} bytes long; the range asked for is not in it.",
+            "code": _CODES[416],
+        },
+        {"Content-Range": f"bytes */{length}", "Accept-Ranges": "bytes"},
+    )  # fmt: skip
+    return security_headers(problem)
 
 
 def _if_range_holds(response: Response) -> bool:
@@ -527,7 +580,7 @@ def _preconditions(response: Response) -> Response:
             headers["ETag"] = current
         problem = problem_response(
             {
-                "type": "about:blank", "title": "Precondition Failed", "status": 412,
+                "title": "Precondition Failed", "status": 412,
                 "detail": "The answer is not one named in If-Match (or, without If-Match, "
                 "its Last-Modified is later than If-Unmodified-Since): GET it again for "
                 "the current one. An ETag names one coding of the answer (its :zstd or "
@@ -559,28 +612,38 @@ def _timeless_gzip(response: Response) -> None:
 
 def security_headers(response: Response) -> Response:
     """``nosniff`` and a Content-Security-Policy on every answer; a CORS preflight
-    advertises the methods the route answers (its ``Allow``), not every HTTP method.
+    advertises the methods the route answers (its ``Allow``), not every HTTP method, and
+    none at all where no route answers (a 404 has no ``Allow``).
     Registered before flask-cors, so that it runs after it (app.py)."""
     headers = response.headers
     headers["X-Content-Type-Options"] = "nosniff"
     if "Content-Security-Policy" not in headers:  # the page's, the docs' (docs_policy) are set
         headers["Content-Security-Policy"] = API_CSP
     preflight = "Access-Control-Allow-Methods" in headers
-    if preflight and request.environ["REQUEST_METHOD"] == "OPTIONS" and "Allow" in headers:
-        headers["Access-Control-Allow-Methods"] = headers["Allow"]
+    if preflight and request.environ["REQUEST_METHOD"] == "OPTIONS":
+        if "Allow" in headers:
+            headers["Access-Control-Allow-Methods"] = headers["Allow"]
+        else:
+            del headers["Access-Control-Allow-Methods"]
     return response
+
+
+#: a quality of 0 in an Accept header (RFC 9110 §12.4.2): "not acceptable"
+_REFUSED = re.compile(r";\s*q\s*=\s*0(\.0{0,3})?\s*(,|$)", re.IGNORECASE)
 
 
 def _acceptable(response: Response) -> Response:
     """A 200 the request's ``Accept`` header takes none of is a 406 problem naming what the
     resource is available as, not a silent answer in another type (RFC 9110 §12.5.1). A
-    ``+json`` type (GeoJSON, problems) is taken by ``application/json``; no header, or
-    ``*/*``, takes anything."""
+    ``+json`` type (GeoJSON, problems) is taken by ``application/json`` unless the header
+    refuses it (``q=0``, named or by a wildcard); a type with parameters (the OpenAPI
+    document's ``version``) is taken by its name with them or without; no header, or
+    ``*/*`` refusing nothing, takes anything."""
     environ = request.environ
     accept = environ.get("HTTP_ACCEPT")
     if (
-        not accept or "*/*" in accept or response.status_code != 200
-        or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
+        not accept or ("*/*" in accept and not _REFUSED.search(accept))
+        or response.status_code != 200 or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
         or environ.get("PATH_INFO") in UNCACHED_PATHS  # the probes answer whatever is asked
     ):  # fmt: skip
         return response
@@ -588,11 +651,17 @@ def _acceptable(response: Response) -> Response:
     accepted = request.accept_mimetypes
     if accepted.quality(offered) > 0:
         return response
-    if offered.endswith("+json") and accepted.quality("application/json") > 0:
+    parameters = "".join(
+        f";{name}={value}" for name, value in response.mimetype_params.items() if name != "charset"
+    )
+    if parameters and accepted.quality(offered + parameters) > 0:
         return response
+    refused = offered in accepted  # named, or matched by a wildcard, with a quality of 0
+    if offered.endswith("+json") and not refused and accepted.quality("application/json") > 0:
+        return response
+    offered += parameters
     return problem_response(
         {
-            "type": "about:blank",
             "title": "Not Acceptable",
             "status": 406,
             "detail": f"This resource is available as {offered}; the Accept header "

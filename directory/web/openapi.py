@@ -237,6 +237,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("delete", "/api/v1/practice/{note_id}"): Operation(
         "withdrawPracticeNote", "Withdraw a practice note"
     ),
+    ("get", "/problems/{code}"): Operation(
+        "getProblemType", "What a problem code means and what to do"
+    ),
     ("get", "/api/v1/hsds"): Operation("getHsdsRoot", "Open Referral (HSDS 3.0 / ORUK) root"),
     ("get", "/api/v1/hsds/services"): Operation("listHsdsServices", "HSDS services", paged=True),
     ("get", "/api/v1/hsds/services/{service_id}"): Operation("getHsdsService", "One HSDS service"),
@@ -663,7 +666,8 @@ def _document_headers(
         "description": "Partial Content: the part of the answer a `Range: bytes=first-last` "
         "(or `bytes=-n`) header asked for, of the answer as sent (gzip or not); with "
         "`If-Range`, only while the answer's ETag is the one given (else the whole, 200). "
-        "A Range that does not parse is ignored; one not in the answer is a 416 problem.",
+        "A Range that does not parse is ignored, several ranges get the whole answer (200); "
+        "one not in the answer is a 416 problem.",
         "headers": {"Content-Range": "ContentRange", "ETag": "ETag"},
         "content": {
             media: {"schema": {"type": "string", "format": "binary"}}

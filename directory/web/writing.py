@@ -15,7 +15,6 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, request
-from werkzeug.exceptions import UnsupportedMediaType
 
 from directory.errors import InvalidInputError
 from directory.store.repositories.directory import CatalogueQueries
@@ -26,7 +25,7 @@ from directory.web.api import ProblemSchema
 from directory.web.state import snapshot, state
 
 PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
-UNSUPPORTED = "unsupported-media-type: the body is not JSON (`Content-Type: application/json`)"
+UNSUPPORTED = http.UNSUPPORTED_JSON
 INVALID = (
     "invalid-input: the body has invalid values (`errors`, by field: unknown fields, types, "
     "e-mail and web addresses, themes, areas, postcodes, ages, lengths)"
@@ -38,8 +37,7 @@ Render = Callable[[], bytes]
 def body(schema: ma.Schema) -> dict[str, Any]:
     """The request's JSON object, loaded by ``schema`` (415 if it is not JSON, 422 naming
     the fields that are wrong)."""
-    if not request.is_json:
-        raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
+    http.require_json()
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise InvalidInputError(

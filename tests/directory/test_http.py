@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -54,6 +55,62 @@ def test_reads_allow_any_origin(client):
     assert "ETag" in response.headers["Access-Control-Expose-Headers"]
 
 
+#: the response headers a script on another origin may always read (Fetch: CORS-safelisted)
+SAFELISTED = {
+    "cache-control", "content-language", "content-length", "content-type", "expires",
+    "last-modified", "pragma",
+}  # fmt: skip
+#: the headers an answer carries for the browser itself, not for a script to read (and
+#: Date, which werkzeug puts on a 206 and the server on every answer)
+FOR_THE_BROWSER = {
+    "access-control-allow-origin", "access-control-expose-headers", "content-encoding",
+    "content-security-policy", "vary", "x-content-type-options", "date",
+}  # fmt: skip
+
+
+def _exposed(response) -> set[str]:  # type: ignore[no-untyped-def]
+    listed = response.headers["Access-Control-Expose-Headers"]
+    return {name.strip().lower() for name in listed.split(",")}
+
+
+def test_a_script_on_another_origin_may_read_every_header_documented(client):
+    """Every response header the OpenAPI document declares (ranges, pages, a write's rate
+    limit, when to retry, a CSV's total) is exposed, so a map on another origin reads it."""
+    response = client.get("/api/v1/openapi.json", headers={"Origin": "https://map.example"})
+    documented: set[str] = set()
+
+    def walk(node):  # type: ignore[no-untyped-def]
+        if isinstance(node, dict):
+            if isinstance(node.get("headers"), dict):
+                documented.update(name.lower() for name in node["headers"] if "-" in name)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(response.get_json()["paths"])
+    assert {"content-range", "ratelimit-remaining", "retry-after"} <= documented
+    assert documented - SAFELISTED <= _exposed(response)
+
+
+def test_a_script_on_another_origin_may_read_every_header_sent(client):
+    """Whatever header an answer sends is exposed, or named here as the browser's own."""
+    origin = {"Origin": "https://map.example"}
+    for method, path, headers in (
+        ("GET", "/api/v1/areas/E09000022", {}),
+        ("GET", "/api/v1/areas/E09000022/boundary", {"Range": "bytes=0-9"}),
+        ("GET", "/api/v1/services?format=csv", {"Accept-Encoding": "gzip"}),
+        ("GET", "/api/v1/areas?type=ward&per_page=5", {}),
+        ("GET", "/api/v1/nothing-here", {}),
+        ("DELETE", "/api/v1/postcodes/KT1 1EU", {}),
+        ("POST", "/api/v1/services", {}),
+    ):
+        response = client.open(path, method=method, headers={**origin, **headers})
+        sent = {name.lower() for name, _ in response.headers}
+        assert sent - SAFELISTED - FOR_THE_BROWSER <= _exposed(response), (method, path)
+
+
 def test_a_preflight_offers_the_methods_the_route_answers(client):
     """Not every HTTP method: a DELETE on an area answers 405, so it is not offered."""
     origin = {"Origin": "https://map.example"}
@@ -69,6 +126,15 @@ def test_a_preflight_offers_the_methods_the_route_answers(client):
         assert offered == allowed == {m.strip() for m in preflight.headers["Allow"].split(",")}
         for other in {"DELETE", "PATCH", "PUT"}:
             assert client.open(path, method=other).status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/nosuchroute", "/api/v1/nothing-here"])
+def test_a_preflight_where_no_route_answers_offers_no_method(client, path):
+    preflight = client.options(
+        path, headers={"Origin": "https://x", "Access-Control-Request-Method": "GET"}
+    )
+    assert preflight.status_code == 404
+    assert "Access-Control-Allow-Methods" not in preflight.headers
 
 
 def test_every_answer_says_nosniff_and_forbids_framing(client):
@@ -123,6 +189,36 @@ def test_an_accept_header_that_takes_nothing_offered_is_406(client):
     ):
         response = client.get(path, headers={"Accept": accept} if accept else {})
         assert response.status_code == 200 and response.mimetype == mimetype, (path, accept)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/areas/E09000021/boundary",
+        "/api/v1/ogc/collections/boroughs/items?limit=2",
+        "/api/v1/ogc/collections/boroughs/items/E09000021",
+    ],
+)
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/geo+json;q=0, application/json",
+        "application/geo+json; Q=0.0, */*",
+        "application/*;q=0, application/json",
+    ],
+)
+def test_a_geojson_answer_the_accept_header_refuses_is_406(client, path, accept):
+    """q=0 is "not acceptable" (RFC 9110 §12.4.2): application/json does not take GeoJSON
+    the header refuses, by name or by a wildcard, nor does */* beside it."""
+    response = client.get(path, headers={"Accept": accept})
+    assert response.status_code == 406
+    assert response.get_json()["available"] == ["application/geo+json"]
+
+
+def test_a_list_refused_as_geojson_answers_as_json(client):
+    accept = {"Accept": "application/geo+json;q=0, application/json"}
+    response = client.get("/api/v1/services", headers=accept)
+    assert response.status_code == 200 and response.mimetype == "application/json"
 
 
 def test_etag_and_last_modified_give_304(client):
@@ -564,6 +660,26 @@ def test_openapi_and_docs_are_served(client):
     assert b"/swagger-ui/" in docs.data
     with client.get("/swagger-ui/swagger-ui-bundle.js") as asset:
         assert asset.status_code == 200
+
+
+def test_the_api_definition_is_served_in_the_type_the_ogc_landing_page_names(client):
+    """OGC API – Features /req/oas30/oas-definition-1: the document in the OpenAPI media
+    type when asked for it, in application/json otherwise; either way it varies by Accept."""
+    links = {link["rel"]: link for link in client.get("/api/v1/ogc").get_json()["links"]}
+    definition = links["service-desc"]
+    path = urlsplit(definition["href"]).path
+    for accept in (definition["type"], "application/vnd.oai.openapi+json"):
+        asked = client.get(path, headers={"Accept": accept})
+        assert asked.status_code == 200, accept
+        assert asked.headers["Content-Type"] == definition["type"]
+        assert asked.get_json()["openapi"].startswith("3.0")
+        assert "Accept" in asked.headers["Vary"]
+    for accept in ("application/json", "*/*", ""):
+        plain = client.get(path, headers={"Accept": accept} if accept else {})
+        assert plain.status_code == 200 and plain.mimetype == "application/json", accept
+    assert (
+        client.get(path, headers={"Accept": "application/vnd.oai.openapi+json;version=3.1"})
+    ).status_code == 406
 
 
 def test_the_docs_page_allows_its_own_inline_script_by_hash_and_no_other(client):

@@ -4,7 +4,8 @@ GDAL's HTTP reader (what QGIS, ogr2ogr and pyogrio use) sends HEAD, then asks fo
 ranges, and refused our 0.4–1 MB boundary layers ("Range downloading not supported by this
 server!") while they were sent whole. Now every read says ``Accept-Ranges: bytes`` and
 answers a ``Range`` with 206 and the part, of the representation as sent (gzip or not), 416
-as a problem when the range is not in it, and ``If-Range`` with a stale tag gets the whole.
+as a problem when the range is not in it, several ranges the whole (200), and ``If-Range``
+with a stale tag gets the whole.
 """
 
 from __future__ import annotations
@@ -74,3 +75,21 @@ def test_ranges_of_the_answer_as_sent(geo_app: Flask) -> None:
     assert beyond.status_code == 416 and beyond.mimetype == "application/problem+json"
     assert beyond.headers["Content-Range"] == f"bytes */{len(body)}"
     assert beyond.get_json()["code"] == "range-not-satisfiable"
+
+
+@pytest.mark.parametrize("ranges", ["0-9,20-29", "0-0,-1", "0-9, 5-15", "0-9,{end}-"])
+def test_several_ranges_get_the_whole_answer(geo_app: Flask, ranges: str) -> None:
+    """werkzeug answers one range only: several, any of them in the answer, get the whole
+    answer (RFC 9110 §14.2: a server may ignore Range), not a 416 saying none is in it."""
+    client = geo_app.test_client()
+    body = client.get(BOUNDARY).data
+    answer = client.get(BOUNDARY, headers={"Range": "bytes=" + ranges.format(end=len(body))})
+    assert answer.status_code == 200 and answer.data == body
+    assert "Content-Range" not in answer.headers
+
+
+def test_several_ranges_none_in_the_answer_are_416(geo_app: Flask) -> None:
+    client = geo_app.test_client()
+    length = len(client.get(BOUNDARY).data)
+    beyond = client.get(BOUNDARY, headers={"Range": f"bytes={length}-{length + 9},{length + 20}-"})
+    assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{length}"

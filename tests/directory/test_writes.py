@@ -25,6 +25,7 @@ from directory import create_app
 from directory.cli import cli
 from directory.store.models import Base
 from tests.conftest import BACKENDS, demo_copy
+from tests.directory.test_keys import make_key
 
 OWN = "oxygen-kingston-knife-crime"  # the editor's organisation runs it
 OWN_SITE = "oxygen-kingston-site-1"
@@ -506,3 +507,41 @@ def test_a_services_history_holds_its_outcomes_and_a_contact_and_opportunity_the
     assert event["changes"]["title"]["new"].endswith("(revised)")
     problem(client.get("/api/v1/opportunities/no-such-round/history"), 404,
             "opportunity-not-found")  # fmt: skip
+
+
+def test_every_json_body_route_answers_another_type_with_415(writable_app: Flask) -> None:
+    """Every operation the document says takes a JSON body (lookups, writes, opportunities,
+    practice notes, moderation) answers a CSV or a form with a 415 naming application/json,
+    never a 422 saying the body's members are missing; found from the document, so that a
+    new route cannot forget it."""
+    client = writable_app.test_client()
+    key = make_key(writable_app, "admin")["key"]
+    document = client.get("/api/v1/openapi.json").get_json()
+    taking_json = [
+        (method, path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if isinstance(operation, dict)
+        and "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+    assert ("post", "/api/v1/patch/lookup") in taking_json and len(taking_json) > 10
+    for method, path in taking_json:
+        url = path.replace("{feedback_id}", "1").replace("{note_id}", "1")
+        url = url.replace("{outcome_id}", "1").replace("{contact_id}", "1")
+        url = url.replace("{key}", "S-1").replace("{site_ref}", "site-1")
+        form = (
+            "application/x-www-form-urlencoded"
+            in document["paths"][path][method]["requestBody"]["content"]
+        )
+        for content_type, data in (
+            ("text/csv", "postcode\nKT1 1EU\n"),
+            *([] if form else [("application/x-www-form-urlencoded", "postcodes=KT1 1EU")]),
+        ):
+            answer = client.open(
+                url, method=method.upper(), data=data, content_type=content_type,
+                headers={"Authorization": f"Bearer {key}", "If-Match": "*"},
+            )  # fmt: skip
+            assert answer.status_code == 415, (method, path, content_type, answer.json)
+            assert answer.mimetype == "application/problem+json"
+            assert answer.json["code"] == "unsupported-media-type"
+            assert "application/json" in answer.json["detail"]

@@ -20,6 +20,7 @@ from directory.web.resources.partners.routes import blp as partners
 from directory.web.resources.patch.routes import blp as patch
 from directory.web.resources.postcodes.routes import blp as postcodes
 from directory.web.resources.practice.routes import blp as practice
+from directory.web.resources.problems.routes import blp as problems
 from directory.web.resources.programmes.routes import blp as programmes
 from directory.web.resources.services.routes import blp as services
 from directory.web.resources.themes.routes import blp as themes
@@ -27,5 +28,5 @@ from directory.web.resources.themes.routes import blp as themes
 BLUEPRINTS = [
     meta, postcodes, locate, areas, patch, services, organisations, grants, partners, themes,
     changes, imports, funding, programmes, outcomes, contacts, opportunities, features,
-    hsds, feedback, practice,
+    hsds, feedback, practice, problems,
 ]  # fmt: skip

@@ -43,9 +43,10 @@ _CODES = {400: "bad-request", 403: "forbidden", 414: "uri-too-long",
 
 def problem_bytes(status: int, reason: str, detail: str) -> bytes:
     """A whole HTTP/1.1 response carrying an RFC 9457 problem (connection closed after)."""
+    code = _CODES.get(status)
     body = json.dumps(
-        {"type": "about:blank", "title": reason, "status": status,
-         "detail": detail or reason, "code": _CODES.get(status, f"http-{status}")}
+        {"type": f"/problems/{code}" if code else "about:blank", "title": reason,
+         "status": status, "detail": detail or reason, "code": code or f"http-{status}"}
     ).encode()  # fmt: skip
     head = (
         f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"

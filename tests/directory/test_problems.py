@@ -1,0 +1,96 @@
+"""Problem types: every problem's ``type`` is its code's page, ``/problems/{code}``, which
+says what the code means and what to do (RFC 9457 §3.1.1), for every code the app, gunicorn
+or nginx can answer with."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from markupsafe import escape
+
+from directory.usecases import problems
+from directory.web import http
+from directory.web.serving import gunicorn
+
+PACKAGE = Path(__file__).resolve().parents[2] / "directory"
+#: a code written where a problem is made: ``code = "…"`` on an error class, ``"code":
+#: "…"`` in a problem's body (Python or nginx's JSON), ``416: "…"`` in a status's table
+_CODE_WRITTEN = re.compile(
+    r"""(?:\bcode = |["']code["']:\s*|\b[45]\d\d: )["']([a-z][a-z0-9-]+)["']"""
+)
+
+
+def _codes_written() -> set[str]:
+    found: set[str] = set()
+    for path in [*PACKAGE.rglob("*.py"), PACKAGE / "web/serving/nginx.conf"]:
+        found.update(_CODE_WRITTEN.findall(path.read_text(encoding="utf-8")))
+    return found
+
+
+def _every_code() -> set[str]:
+    catalogue = problems.catalogue(http.PROBLEM_STATUSES)
+    return (
+        _codes_written() | set(http.PROBLEM_STATUSES) | set(gunicorn._CODES.values())
+        | set(catalogue)
+    )  # fmt: skip
+
+
+def test_the_codes_are_found_where_problems_are_made():
+    written = _codes_written()
+    assert {"invalid-postcode", "range-not-satisfiable", "service-unavailable"} <= written
+
+
+def test_every_text_is_of_a_code_and_every_code_has_one():
+    catalogue = problems.catalogue(http.PROBLEM_STATUSES)
+    assert set(problems._texts()) == set(catalogue) == _every_code()
+
+
+@pytest.mark.parametrize("code", sorted(_every_code()))
+def test_every_code_has_a_page(client, code):
+    entry = client.get(f"/problems/{code}", headers={"Accept": "application/json"})
+    assert entry.status_code == 200 and entry.mimetype == "application/json"
+    body = entry.get_json()
+    assert body["code"] == code and body["meaning"] and body["action"]
+    assert client.get(f"/problems/{code}?f=json").get_json() == body
+    page = client.get(f"/problems/{code}")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert escape(body["title"]) in page.get_data(as_text=True)
+
+
+def test_an_unknown_code_is_a_404_problem(client):
+    answer = client.get("/problems/no-such-code")
+    assert answer.status_code == 404 and answer.mimetype == "application/problem+json"
+    assert answer.get_json()["type"] == "/problems/not-found"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/patch?area=",
+        "/api/v1/patch?postcode=SW1A1AA&live_on=2026-13-01",
+        "/api/v1/grants?format=xml",
+        "/api/v1/areas?type=county",
+    ],
+)
+def test_one_code_one_type(client, path):
+    """A validation error of webargs' is invalid-input with invalid-input's type, as the
+    use cases' are (it was about:blank, titled Unprocessable Entity)."""
+    body = client.get(path).get_json()
+    assert body["code"] == "invalid-input" and body["type"] == "/problems/invalid-input"
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "code"),
+    [
+        ("/api/v1/nothing-here", {}, "not-found"),
+        ("/api/v1/areas/E09000022", {"Accept": "application/xml"}, "not-acceptable"),
+        ("/api/v1/areas/E09000022", {"Range": "bytes=999999-"}, "range-not-satisfiable"),
+        ("/api/v1/areas/E09000022", {"If-Match": '"other"'}, "precondition-failed"),
+        ("/api/v1/postcodes/NOT A POSTCODE", {}, "invalid-postcode"),
+    ],
+)
+def test_every_problem_types_itself_by_its_code(client, path, headers, code):
+    body = client.get(path, headers=headers).get_json()
+    assert body["code"] == code and body["type"] == f"/problems/{code}"
