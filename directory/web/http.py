@@ -494,7 +494,8 @@ def docs_policy(response: Response) -> Response:
 def byte_ranges(response: Response) -> Response:
     """Range requests on reads (RFC 9110 §14): ``Accept-Ranges: bytes`` on every successful
     read, and a ``Range`` answered 206 with the part (several ranges with the whole answer;
-    416 when none of it exists), of the representation as sent, compressed or not. GDAL's HTTP reader (QGIS, ogr2ogr, pyogrio)
+    a suffix longer than the answer with all of it; 416 when none of it exists), of the
+    representation as sent, compressed or not. GDAL's HTTP reader (QGIS, ogr2ogr, pyogrio)
     asks for ranges and refuses a large GeoJSON layer from a server without them.
     Registered before flask-compress, so that it runs after it (app.py)."""
     environ = request.environ
@@ -528,6 +529,11 @@ def byte_ranges(response: Response) -> Response:
         # the Range alone: every condition was judged before (werkzeug's make_conditional
         # mixes If-Match into If-Range's answer, and takes a later date or a weak tag)
         ranged = {name: environ[name] for name in _RANGE_ENVIRON}
+        ((begin, end),) = asked.ranges
+        if begin < 0 and end is None and -begin > length > 0:
+            # a suffix longer than the answer is all of it (RFC 9110 §14.1.3), where
+            # werkzeug finds it not satisfiable
+            ranged["HTTP_RANGE"] = "bytes=0-"
         try:
             response.make_conditional(ranged, accept_ranges=True, complete_length=length)
         except RequestedRangeNotSatisfiable:

@@ -324,6 +324,7 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
         "feature_id": "E09000022",
     },
     "/api/v1/programmes/{programme_id}": {"programme_id": "vru"},
+    "/problems/{code}": {"code": "area-not-found"},
     "/api/v1/programmes/{programme_id}/fairness": {
         "programme_id": "home-office-safer-streets-fund-round-5"
     },

@@ -167,7 +167,7 @@ def test_an_accept_header_that_takes_nothing_offered_is_406(client):
         ("/api/v1/areas/E09000022", "application/xml"),
         ("/api/v1/areas/E09000022", "text/html"),
         ("/api/v1/services", "application/xml"),
-        ("/api/v1/grants", "text/csv"),
+        ("/api/v1/organisations", "text/csv"),
     ):
         response = client.get(path, headers={"Accept": accept})
         assert response.status_code == 406, (path, accept)
@@ -177,6 +177,7 @@ def test_an_accept_header_that_takes_nothing_offered_is_406(client):
     for path, accept, mimetype in (
         ("/api/v1/areas/E09000022/boundary", "application/json", "application/geo+json"),
         ("/api/v1/services", "text/csv", "text/csv"),
+        ("/api/v1/grants", "text/csv", "text/csv"),
         ("/api/v1/services", "application/geo+json", "application/geo+json"),
         ("/api/v1/changes.atom", "application/atom+xml", "application/atom+xml"),
         (

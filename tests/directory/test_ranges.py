@@ -54,6 +54,10 @@ def test_ranges_of_the_answer_as_sent(geo_app: Flask) -> None:
     assert part.headers["Content-Range"] == f"bytes 100-199/{len(body)}"
     tail = client.get(BOUNDARY, headers={"Range": "bytes=-50"})
     assert tail.status_code == 206 and tail.data == body[-50:]
+    # a suffix longer than the answer is all of it (RFC 9110 §14.1.3), not a 416
+    longer = client.get(BOUNDARY, headers={"Range": f"bytes=-{len(body) + 1000}"})
+    assert longer.status_code == 206 and longer.data == body
+    assert longer.headers["Content-Range"] == f"bytes 0-{len(body) - 1}/{len(body)}"
     # gzip: ranges of the gzip body (its own ETag, ":gzip")
     zipped = client.get(BOUNDARY, headers={"Accept-Encoding": "gzip"})
     assert zipped.headers["Content-Encoding"] == "gzip"
