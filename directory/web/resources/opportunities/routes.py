@@ -42,6 +42,19 @@ def _queries() -> OpportunityQueries:
     return OpportunityQueries(connection())
 
 
+def _place_problems(view: Any) -> Any:
+    """The problems of a place (an area or a postcode) and themes, as the list and the
+    feeds document them."""
+    view = blp.alt_response(
+        422, description="invalid-input (an unknown theme; area and postcode both); "
+        "invalid-postcode", **PROBLEM,
+    )(view)  # fmt: skip
+    return blp.alt_response(
+        404, description="area-not-found, postcode-not-found, postcode-terminated, "
+        "outside-coverage", **PROBLEM,
+    )(view)  # fmt: skip
+
+
 @blp.route("/opportunities")
 @blp.arguments(OpportunityListArgsSchema, location="query")
 @blp.response(200, OpportunityPageSchema)
@@ -53,14 +66,7 @@ def _queries() -> OpportunityQueries:
     200, schema={"type": "string"}, content_type=http.CSV_MIMETYPE, success=True,
     description="With format=csv or Accept: text/csv: one row per opportunity",
 )  # fmt: skip
-@blp.alt_response(
-    404, description="area-not-found, postcode-not-found, postcode-terminated, "
-    "outside-coverage", **PROBLEM,
-)  # fmt: skip
-@blp.alt_response(
-    422, description="invalid-input (an unknown theme; area and postcode both); "
-    "invalid-postcode", **PROBLEM,
-)  # fmt: skip
+@_place_problems
 def list_opportunities(args: dict[str, Any]) -> Response:
     """Funding opportunities for a place (area or postcode: those for it, the areas above
     it and inside it), by theme, open on a day, suiting small organisations, closing
@@ -113,18 +119,11 @@ def _feed_query() -> dict[str, Any]:
     200, content_type=http.ATOM_MIMETYPE,
     description="An Atom 1.0 feed of the opportunities not yet closed",
 )  # fmt: skip
-@blp.alt_response(
-    404, description="area-not-found, postcode-not-found, postcode-terminated, "
-    "outside-coverage", **PROBLEM,
-)  # fmt: skip
-@blp.alt_response(
-    422, description="invalid-input (an unknown theme; area and postcode both); "
-    "invalid-postcode", **PROBLEM,
-)  # fmt: skip
+@_place_problems
 def atom_opportunities(args: dict[str, Any]) -> Response:
     """The opportunities not yet closed (upcoming, open, closing soon) for an area and its
-    themes, as an Atom feed to subscribe to (`?area=Kingston` or `?postcode=…`): most recently changed
-    first, each entry's id permanent."""
+    themes, as an Atom feed to subscribe to (`?area=Kingston` or `?postcode=…`): most
+    recently changed first, each entry's id permanent."""
     etag_from_body()
     items, place = opportunities.feed_items(
         _queries(), snapshot(), geography_repo(), state().settings, web.now(),
@@ -149,14 +148,7 @@ def atom_opportunities(args: dict[str, Any]) -> Response:
     200, content_type=http.CALENDAR_MIMETYPE,
     description="An iCalendar (RFC 5545) feed: an event at each deadline and each opening",
 )  # fmt: skip
-@blp.alt_response(
-    404, description="area-not-found, postcode-not-found, postcode-terminated, "
-    "outside-coverage", **PROBLEM,
-)  # fmt: skip
-@blp.alt_response(
-    422, description="invalid-input (an unknown theme; area and postcode both); "
-    "invalid-postcode", **PROBLEM,
-)  # fmt: skip
+@_place_problems
 def calendar_opportunities(args: dict[str, Any]) -> Response:
     """The deadlines (and opening dates) of the opportunities for an area and its themes
     as an iCalendar feed a calendar app subscribes to (`webcal://…/opportunities.ics?
