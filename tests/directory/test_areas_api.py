@@ -85,6 +85,16 @@ def test_an_area_is_found_by_name_as_the_other_area_routes_find_it(client, name)
     boundary = client.get(f"/api/v1/areas/{name}/boundary?simplify=100")
     assert boundary.status_code == 200 and boundary.get_json()["id"] == "E09000021"
     assert boundary.headers["Content-Location"] == "/api/v1/areas/E09000021/boundary?simplify=100"
+    compared = client.get(f"/api/v1/areas/{name}/comparison?include_regrants=true")
+    assert compared.status_code == 200
+    assert (
+        compared.get_json()
+        == client.get("/api/v1/areas/E09000021/comparison?include_regrants=true").get_json()
+    )
+    assert (
+        compared.headers["Content-Location"]
+        == "/api/v1/areas/E09000021/comparison?include_regrants=true"
+    )
     wards = client.get("/api/v1/areas", query_string={"type": "ward", "parent": name}).get_json()
     assert wards == client.get("/api/v1/areas?type=ward&parent=E09000021").get_json()
     assert wards["total_items"] > 10
@@ -332,3 +342,41 @@ def test_a_part_of_a_name_is_not_taken_but_suggested(client, area, suggested):
     body = response.get_json()
     assert body["code"] == "area-not-found"
     assert suggested in [s["code"] for s in body["suggestions"]]
+
+
+def _operations_taking_an_area(document: dict) -> list[tuple[str, dict[str, str]]]:
+    """Every GET operation of the document with a parameter that takes an area's code or
+    name (``area``, ``parent``, or the ``{code}`` of an area's own path), as (path asked,
+    query)."""
+    found = []
+    for path, item in document["paths"].items():
+        operation = item.get("get")
+        if operation is None:
+            continue
+        parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
+        # a required query parameter (funding's and outcomes' by=) gets its first value
+        required = {
+            p["name"]: p["schema"]["enum"][0]
+            for p in parameters
+            if p.get("required") and p.get("in") == "query"
+        }
+        if path.startswith("/api/v1/areas/{code}"):
+            found.append((path.replace("{code}", "Kilburn"), required))
+        elif "{" in path:
+            continue
+        for name in {"area", "parent"} & {p.get("name") for p in parameters}:
+            found.append((path, {**required, name: "Kilburn"}))
+    return found
+
+
+def test_every_operation_taking_an_area_says_a_shared_name_is_ambiguous(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    asked = _operations_taking_an_area(document)
+    assert len(asked) >= 18, asked
+    for path, query in asked:
+        response = client.get(path, query_string=query)
+        assert response.status_code == 404, (path, query, response.status_code)
+        assert response.get_json()["code"] == "area-ambiguous", (path, query)
+        template = path.replace("Kilburn", "{code}")
+        described = document["paths"][template]["get"]["responses"]["404"]["description"]
+        assert "area-ambiguous" in described, (template, described)

@@ -41,7 +41,8 @@ blp = Blueprint("areas", __name__, url_prefix="/api/v1", description="Areas and 
     404,
     schema=ProblemSchema,
     content_type=http.PROBLEM_MIMETYPE,
-    description="area-not-found: an unknown parent, with suggestions",
+    description="area-not-found: an unknown parent, with suggestions; area-ambiguous: a "
+    "parent name several areas share, with each of them",
 )
 def list_areas(args: dict[str, Any]) -> Response:
     """Areas by `type`, `parent` and tolerant name `q`; `format=geojson` for a whole layer."""
@@ -76,7 +77,8 @@ def list_areas(args: dict[str, Any]) -> Response:
     404,
     schema=ProblemSchema,
     content_type=http.PROBLEM_MIMETYPE,
-    description="area-not-found, with suggestions",
+    description="area-not-found, with suggestions; area-ambiguous: a name several areas share, "
+    "with each of them",
 )
 def get_area(code: str) -> Response:
     """An area with its parent, children and same-type neighbours (across the Thames too);
@@ -89,7 +91,10 @@ def get_area(code: str) -> Response:
 @blp.arguments(SimplifyArgsSchema, location="query")
 @blp.response(200, FeatureSchema, content_type=http.GEOJSON_MIMETYPE)
 @blp.alt_response(
-    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="area-not-found"
+    404,
+    schema=ProblemSchema,
+    content_type=http.PROBLEM_MIMETYPE,
+    description="area-not-found, area-ambiguous",
 )
 def get_boundary(args: dict[str, Any], code: str) -> Response:
     """The area's boundary as a GeoJSON Feature (WGS84); `simplify` in metres."""
@@ -115,7 +120,10 @@ def _located(response: Response, asked: str, code: str) -> Response:
 @blp.arguments(ComparisonArgsSchema, location="query")
 @blp.response(200, ComparisonSchema)
 @blp.alt_response(
-    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="area-not-found"
+    404,
+    schema=ProblemSchema,
+    content_type=http.PROBLEM_MIMETYPE,
+    description="area-not-found, area-ambiguous",
 )
 @blp.alt_response(
     422,
@@ -128,11 +136,12 @@ def get_comparison(args: dict[str, Any], code: str) -> Response:
     the London average: money per 1,000 residents and per 1,000 offences (as /funding/need),
     median award length, share of awards of 36 months or more, share of dated awards decided
     late, with its rank among the 33; every measure states its rule and data period."""
-    return http.json_response(
-        comparison.borough_comparison(
-            facts(), snapshot(), state().settings, today(), code,
-            programme=args.get("programme"), financial_year_text=args.get("financial_year"),
-            include_regrants=args["include_regrants"],
-            include_other_programmes=args["include_other_programmes"],
-        )
+    snap = snapshot()
+    asked, code = code, geography.resolve_area(snap, code)
+    body = comparison.borough_comparison(
+        facts(), snap, state().settings, today(), code,
+        programme=args.get("programme"), financial_year_text=args.get("financial_year"),
+        include_regrants=args["include_regrants"],
+        include_other_programmes=args["include_other_programmes"],
     )  # fmt: skip
+    return _located(http.json_response(body), asked, code)

@@ -81,7 +81,10 @@ def _body(args: dict[str, Any], page: int, per_page: int) -> dict[str, Any]:
 @blp.arguments(ChangeArgsSchema, location="query")
 @blp.response(200, ChangeFeedSchema)
 @blp.alt_response(
-    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="area-not-found"
+    404,
+    schema=ProblemSchema,
+    content_type=http.PROBLEM_MIMETYPE,
+    description="area-not-found, area-ambiguous",
 )
 def list_changes(args: dict[str, Any]) -> Response:
     """What changed in a patch, newest first: services added, changed, withdrawn or restored
@@ -97,7 +100,10 @@ def list_changes(args: dict[str, Any]) -> Response:
     200, content_type=http.ATOM_MIMETYPE, description="An Atom 1.0 feed of the newest 100 changes"
 )
 @blp.alt_response(
-    404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="area-not-found"
+    404,
+    schema=ProblemSchema,
+    content_type=http.PROBLEM_MIMETYPE,
+    description="area-not-found, area-ambiguous",
 )
 def atom_changes(args: dict[str, Any]) -> Response:
     """The same changes as an Atom feed, for a SPOC to subscribe to (`?area=Kingston`)."""

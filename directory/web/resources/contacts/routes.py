@@ -32,7 +32,7 @@ OFFICERS = ("officer",)
 @blp.route("/contacts")
 @blp.arguments(ContactListArgsSchema, location="query")
 @blp.response(200, ContactPageSchema)
-@blp.alt_response(404, description="area-not-found", **PROBLEM)
+@blp.alt_response(404, description="area-not-found, area-ambiguous", **PROBLEM)
 def list_contacts(args: dict[str, Any]) -> Response:
     """The patch contacts (of an area and the areas inside it), by area and role; an email
     only where it may be published."""

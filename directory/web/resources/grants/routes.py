@@ -37,7 +37,7 @@ PAGING = frozenset({"page", "per_page", "format"})
 @blp.response(200, GrantPageSchema)
 @blp.alt_response(
     404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
-    description="organisation-not-found, programme-not-found or area-not-found (with "
+    description="organisation-not-found, programme-not-found, area-not-found or area-ambiguous (with "
     "suggestions)",
 )  # fmt: skip
 @blp.alt_response(
@@ -90,7 +90,7 @@ GRANT_PATH = "/api/v1/grants/"
 @blp.response(200, Giving360PackageSchema)
 @blp.alt_response(
     404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
-    description="organisation-not-found, programme-not-found or area-not-found",
+    description="organisation-not-found, programme-not-found, area-not-found or area-ambiguous",
 )  # fmt: skip
 @blp.alt_response(
     413, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,

@@ -50,7 +50,7 @@ def _place_problems(view: Any) -> Any:
         "invalid-postcode", **PROBLEM,
     )(view)  # fmt: skip
     return blp.alt_response(
-        404, description="area-not-found, postcode-not-found, postcode-terminated, "
+        404, description="area-not-found, area-ambiguous, postcode-not-found, postcode-terminated, "
         "outside-coverage", **PROBLEM,
     )(view)  # fmt: skip
 

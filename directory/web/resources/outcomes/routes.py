@@ -48,7 +48,7 @@ def service_outcomes(key: str) -> Response:
 @blp.route("/outcomes/summary")
 @blp.arguments(OutcomeSummaryArgsSchema, location="query")
 @blp.response(200, OutcomeSummarySchema)
-@blp.alt_response(404, description="area-not-found", **PROBLEM)
+@blp.alt_response(404, description="area-not-found, area-ambiguous", **PROBLEM)
 def outcomes_summary(args: dict[str, Any]) -> Response:
     """What was measured, against what target, how many met it, with links to the reports
     and evaluations, and how many funded services were followed up 6 and 12 months after

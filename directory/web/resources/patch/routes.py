@@ -64,7 +64,7 @@ def _filters(args: dict[str, Any]) -> patch.PatchFilters:
 @blp.alt_response(
     404,
     description="outside-coverage, postcode-not-found, postcode-terminated, area-not-found, "
-    "programme-not-found",
+    "area-ambiguous, programme-not-found",
     **PROBLEM,
 )
 def get_patch(args: dict[str, Any]) -> Response:

@@ -32,7 +32,7 @@ WRONG_ORGANISATION = (
 @blp.route("/practice")
 @blp.arguments(PracticeListArgsSchema, location="query")
 @blp.response(200, PracticePageSchema)
-@blp.alt_response(404, description="area-not-found, service-not-found", **PROBLEM)
+@blp.alt_response(404, description="area-not-found, area-ambiguous, service-not-found", **PROBLEM)
 def list_practice(args: dict[str, Any]) -> Response:
     """Published practice notes, newest first: by theme, area (the note's service's, as
     services match an area) and service."""

@@ -61,7 +61,9 @@ NOT_FOUND = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
     description="With format=csv or Accept: text/csv: one row per service (an attachment)",
     success=True,
 )
-@blp.alt_response(404, description="area-not-found, organisation-not-found", **NOT_FOUND)
+@blp.alt_response(
+    404, description="area-not-found, area-ambiguous, organisation-not-found", **NOT_FOUND
+)
 def list_services(args: dict[str, Any]) -> Response:
     """Search the services: text, themes, programme, status, organisation, area (code or
     name), a point and radius, a box, grant dates, recent changes; sorted and paged. All
