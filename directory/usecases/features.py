@@ -336,13 +336,10 @@ def _check_values(
         code = geography.resolve_area(snap, req.parent)
     except NotFoundError as error:
         raise _unknown("parent", error) from None
-    kinds = snap.parent_types.get(c.area_type or "", frozenset())
-    if snap.areas[code].type not in kinds:
-        message = (
-            f"{code} is a {snap.areas[code].type}, above none of the {c.id}: parent is an "
-            f"area above them, a {' or a '.join(sorted(kinds))}."
-        )
-        raise _invalid("parent", message)
+    try:
+        geography.check_parent_type(snap, code, c.area_type or "")
+    except InvalidInputError as error:
+        raise _invalid("parent", error.detail) from None
     return replace(req, parent=code)
 
 

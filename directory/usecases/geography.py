@@ -733,6 +733,8 @@ def list_areas(
     """Codes of the areas matching the filters: by tolerant name match when ``q`` is given
     (best first), else by type and name. ``parent`` is a code or a name (:func:`resolve_area`)."""
     parent_code = resolve_area(snap, parent) if parent else None
+    if parent_code is not None and type is not None:
+        check_parent_type(snap, parent_code, type)
     if q:
         codes: Iterable[str] = [c for c, _ in snap.matcher.match(q, type)]
     else:
@@ -743,6 +745,23 @@ def list_areas(
     if parent_code is not None:
         codes = [c for c in codes if is_within(snap, c, parent_code)]
     return list(codes)
+
+
+def check_parent_type(snap: GeographySnapshot, parent_code: str, type: str) -> None:
+    """InvalidInputError unless areas of ``type`` can lie within ``parent_code`` (wards
+    within a ward, or anything within London's region asked as a region's parent, is a
+    question with no answer, not an empty list), as ``/areas`` and the OGC area collections
+    answer it."""
+    kinds = snap.parent_types.get(type, frozenset())
+    area = snap.areas[parent_code]
+    if area.type in kinds:
+        return
+    above = f"a {' or a '.join(sorted(kinds))}" if kinds else "none: nothing is above them"
+    message = (
+        f"{area.name} ({parent_code}) is a {area.type}, above no {type}: parent is an area "
+        f"above them, {above}."
+    )
+    raise InvalidInputError(message, errors={"parent": [message]})
 
 
 def is_within(snap: GeographySnapshot, code: str, ancestor: str) -> bool:

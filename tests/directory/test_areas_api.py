@@ -380,3 +380,37 @@ def test_every_operation_taking_an_area_says_a_shared_name_is_ambiguous(client):
         template = path.replace("Kilburn", "{code}")
         described = document["paths"][template]["get"]["responses"]["404"]["description"]
         assert "area-ambiguous" in described, (template, described)
+
+
+@pytest.mark.parametrize(
+    ("area_type", "parent", "collection"),
+    [
+        ("ward", "E05013503", "wards"),  # Kilburn (Brent): a ward holds no wards
+        ("bcu", "E09000022", "bcus"),  # Lambeth: a borough is inside a BCU, not above one
+        ("borough", "Kilburn, Brent", "boroughs"),
+        ("region", "E09000022", None),  # nothing is above London
+    ],
+)
+def test_a_parent_no_area_of_the_type_lies_within_is_refused_as_ogc_refuses_it(
+    client, area_type, parent, collection
+):
+    """/areas?type=ward&parent=<a ward> was an empty list, where the OGC collections answered
+    400: both now say the parent cannot hold areas of that type, in the same words."""
+    response = client.get("/api/v1/areas", query_string={"type": area_type, "parent": parent})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["code"] == "invalid-input" and f"above no {area_type}" in body["detail"]
+    assert list(body["errors"]) == ["parent"]
+    if collection is not None:
+        ogc = client.get(
+            f"/api/v1/ogc/collections/{collection}/items", query_string={"parent": parent}
+        )
+        assert ogc.status_code == 400 and ogc.get_json()["detail"] == body["detail"]
+    # without a type there is no question of level: the areas within it, none for a ward
+    assert client.get("/api/v1/areas", query_string={"parent": parent}).status_code == 200
+
+
+def test_a_parent_of_the_right_level_still_lists_what_is_within_it(client):
+    for area_type, parent in (("ward", "bcu-central-west"), ("borough", "E12000007")):
+        response = client.get("/api/v1/areas", query_string={"type": area_type, "parent": parent})
+        assert response.status_code == 200 and response.get_json()["total_items"] > 3
