@@ -275,7 +275,7 @@ def _read_csv(path: Path, columns: Iterable[str]):
 
 def _yyyymm(value: str) -> str | None:
     value = value.strip()
-    if len(value) == 6 and value.isdigit():
+    if len(value) == 6 and value.isascii() and value.isdigit():
         return f"{value[:4]}-{value[4:]}"
     return None
 

@@ -323,7 +323,9 @@ def _text(value: Any) -> str:
 
 
 def _int(value: Any) -> int:
-    if isinstance(value, bool) or not (isinstance(value, int) or str(value).isdigit()):
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (str(value).isascii() and str(value).isdigit())
+    ):
         raise TypeError(value)
     return int(value)
 

@@ -618,7 +618,7 @@ def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
     org_ref, org_name = _organisation_named(cells)
     org_type = _org_type(cells)
     company = cells.text("Company number")
-    if company is not None and company.isdigit() and len(company) < 8:
+    if company is not None and company.isascii() and company.isdigit() and len(company) < 8:
         company = company.zfill(8)
     if org_ref is not None and org_name is not None:
         out.provider = OrganisationRecord(

@@ -393,7 +393,7 @@ def month_words(yyyymm: str | None) -> str | None:
     if not yyyymm:
         return None
     year, _, month = yyyymm.partition("-")
-    if year.isdigit() and month.isdigit() and 1 <= int(month) <= 12:
+    if f"{year}{month}".isascii() and year.isdigit() and month.isdigit() and 1 <= int(month) <= 12:
         return f"{_MONTHS[int(month) - 1]} {year}"
     return yyyymm
 

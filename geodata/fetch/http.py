@@ -449,7 +449,10 @@ class Client:
                         )
                     length = response.headers.get("Content-Length")
                     encoded = response.headers.get("Content-Encoding", "identity").lower()
-                    expected = int(length) if length and length.isdigit() else None
+                    # (isdigit alone takes "²", which int() refuses)
+                    expected = (
+                        int(length) if length and length.isascii() and length.isdigit() else None
+                    )
                     if encoded not in ("", "identity"):
                         expected = None  # the length is of the encoded body
                     try:

@@ -41,6 +41,8 @@ def test_the_rule(awarded, start, fy, days, late, months, basis):  # type: ignor
         (None, date(2021, 4, 1), "2021/22"),
         (date(2021, 4, 1), None, None),
         (date(2021, 4, 1), None, ""),
+        # a year isdigit() takes and int() refuses: undated, not a 500
+        (date(2021, 4, 1), None, "²⁰²¹/22"),
     ],
 )
 def test_undated_awards_are_neither_late_nor_on_time(awarded, start, fy):  # type: ignore[no-untyped-def]
@@ -89,3 +91,15 @@ def test_the_real_decisions_carry_their_timing(shared_demo_app: Flask) -> None:
     )
     snb = seen["MOPAC-DEC-028"]
     assert (snb["decided_after_start_days"], snb["late"], snb["late_by_months"]) == (-58, False, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("2002-07", "July 2002"), ("²⁰⁰²-⁰⁷", "²⁰⁰²-⁰⁷"), ("2002-13", "2002-13"), (None, None)],
+)
+def test_a_month_is_written_in_words_only_when_it_is_one(text, words):  # type: ignore[no-untyped-def]
+    """A postcode's month of termination: text isdigit() takes and int() refuses is given as
+    it is (it was a ValueError, a 500 on the postcode's answer)."""
+    from directory.usecases.geography import month_words
+
+    assert month_words(text) == words

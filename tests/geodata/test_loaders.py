@@ -195,3 +195,10 @@ def test_built_in_aliases_are_attached(bundle):
     assert "City" in by_code[CITY_OF_LONDON_CODE].attributes["aliases"]
     assert "Kingston" in by_code["E09000021"].attributes["aliases"]
     assert "aliases" not in by_code["E09000030"].attributes
+
+
+def test_a_month_field_is_a_month_only_in_ascii_digits():
+    """Six characters str.isdigit() takes ("²⁰⁰²⁰⁷") made a month int() could not read."""
+    from geodata.loaders import _yyyymm
+
+    assert (_yyyymm(" 200207 "), _yyyymm("²⁰⁰²⁰⁷"), _yyyymm("2002-7")) == ("2002-07", None, None)

@@ -42,7 +42,12 @@ def period_start(start: date | None, financial_year: str | None) -> tuple[date |
     """The first day of the period an award funds, and where it came from."""
     if start is not None:
         return start, "start"
-    if financial_year and len(financial_year) >= 4 and financial_year[:4].isdigit():
+    if (
+        financial_year
+        and len(financial_year) >= 4
+        and financial_year[:4].isascii()
+        and financial_year[:4].isdigit()
+    ):
         return date(int(financial_year[:4]), 4, 1), "financial_year"
     return None, None
 

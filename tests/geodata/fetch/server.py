@@ -195,7 +195,8 @@ class FixtureServer:
         try:
             handler.send_response(reply.status)
             handler.send_header("Content-Type", reply.content_type)
-            handler.send_header("Content-Length", str(len(reply.body)))
+            if "Content-Length" not in reply.headers:  # a reply may send its own, however wrong
+                handler.send_header("Content-Length", str(len(reply.body)))
             for name, value in reply.headers.items():
                 handler.send_header(name, value)
             handler.end_headers()

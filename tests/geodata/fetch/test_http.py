@@ -248,3 +248,13 @@ def test_a_failed_download_keeps_the_previous_file(client, server, tmp_path):
 def test_get_prefix_reads_only_the_start(client, server):
     server.route(FILE, Reply(b"A,B,202401\r\n" + b"x" * 500_000, content_type="text/csv"))
     assert client.get_prefix(FILE, 10) == b"A,B,202401"
+
+
+def test_a_content_length_that_is_no_number_is_not_held_to(client, server, tmp_path):
+    """ "²" passes str.isdigit() and fails int(): the download was a ValueError; a length
+    that is no number is now ignored, as http.client ignores it."""
+    data = a_zip()
+    server.route(FILE, Reply(data, content_type="application/zip", headers={"Content-Length": "²"}))
+    dest = tmp_path / "d" / "archive.zip"
+    client.download(FILE, dest, kind="zip")
+    assert dest.read_bytes() == data
