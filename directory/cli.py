@@ -811,8 +811,11 @@ def _load_demo(
 
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers", default=2, show_default=True, type=click.IntRange(1, 256),
+    help="gunicorn sync workers (each holds the whole directory index)",
+)  # fmt: skip
 def serve_command(host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn (sync workers; settings in
     directory/web/serving/gunicorn.py). In production put nginx in front of it: see

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 PREFIX = "DIRECTORY_"
@@ -19,13 +19,15 @@ LOG_FORMATS = ("text", "json")
 
 def check_limits(text: str) -> bool:
     """Whether ``text`` is a list of rate limits the ``limits`` library reads
-    (``5/minute;100/day``)."""
+    (``5/minute;100/day``), each letting at least one request through (``0/minute`` would
+    refuse every one)."""
     from limits import parse_many
 
     try:
-        return bool(parse_many(text))
+        items = parse_many(text)
     except ValueError:
         return False
+    return bool(items) and all(item.amount >= 1 for item in items)
 
 
 class SettingsError(ValueError):
@@ -41,14 +43,115 @@ def _bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{PREFIX}{name} must be true or false, not {raw!r}")
 
 
-def _number(name: str, raw: str, kind: type[int] | type[float]) -> int | float:
+def _number(name: str, raw: str, kind: type[int] | type[float], most: float) -> int | float:
     try:
         value = kind(raw)
     except ValueError:
         raise SettingsError(f"{PREFIX}{name} must be a number, not {raw!r}") from None
+    if value != value:  # NaN
+        raise SettingsError(f"{PREFIX}{name} must be a number, not {raw!r}")
     if value < 0:
-        raise SettingsError(f"{PREFIX}{name} must not be negative")
+        raise SettingsError(f"{PREFIX}{name} must not be negative, not {raw!r}")
+    if value > most:  # (inf too) days past year 9999, ages caches cannot keep…
+        raise SettingsError(f"{PREFIX}{name} must be at most {most:,g}, not {raw!r}")
     return value
+
+
+#: the numeric settings, their type and their largest value: each bound far beyond any
+#: sensible value and short of what breaks (a day count past the year 9999, a max-age past
+#: RFC 9111's 2**31, a TTL after which no server would see another's import)
+NUMBERS: dict[str, tuple[type[int] | type[float], float]] = {
+    "DATA_VERSION_TTL": (float, 3600),
+    "CACHE_MAX_AGE": (int, 31_536_000),
+    "RIVER_TOLERANCE_M": (float, 10_000),
+    "BOUNDARY_MARGIN_M": (float, 10_000),
+    "WARD_MARGIN_M": (float, 10_000),
+    "BULK_LIMIT": (int, 100_000),
+    "STALE_AFTER_DAYS": (int, 36_500),
+    "ENDING_SOON_DAYS": (int, 36_500),
+    "CLOSING_SOON_DAYS": (int, 36_500),
+    "MAX_UPLOAD_MB": (int, 10_240),
+    "TRUSTED_PROXIES": (int, 16),
+    "PATCH_CACHE_MB": (int, 65_536),
+    "FEATURES_CACHE_MB": (int, 65_536),
+}
+
+#: names under the prefix that are not settings: the test suite's own variables
+RESERVED_PREFIXES = ("DIRECTORY_TEST_",)
+
+
+def _database_url(url: str) -> str:
+    """The URL as given, when SQLAlchemy reads it as an SQLite or PostgreSQL database."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in ("sqlite", "postgresql"):
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL must be an SQLite or PostgreSQL URL such as "
+            f"sqlite:////srv/directory.sqlite3 or postgresql+psycopg://user@host/db, not {url!r}"
+        )
+    return url
+
+
+def _public_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is no number raises)
+    except ValueError:
+        parts = None
+    if (
+        parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+        or any(c.isspace() for c in url) or parts.query or parts.fragment
+    ):  # fmt: skip
+        raise SettingsError(
+            f"{PREFIX}PUBLIC_URL must start with http:// or https:// and name a host, as "
+            f"https://directory.example.org, not {url!r}"
+        )
+    return url.rstrip("/")
+
+
+def _rate_limit_storage(raw: str) -> str:
+    """memory, database, or a storage URI the ``limits`` library can use here (its scheme
+    known and its client library installed)."""
+    if raw.lower() in ("memory", "database"):
+        return raw.lower()
+    if "://" in raw:
+        from limits.errors import ConfigurationError
+        from limits.storage import storage_from_string
+
+        try:
+            storage_from_string(raw)  # makes the client; connects on first use
+            return raw
+        except ConfigurationError as error:
+            reason = f": {error}"
+        except Exception:  # noqa: BLE001 (a URI the client library cannot read)
+            reason = ""
+        raise SettingsError(f"{PREFIX}RATE_LIMIT_STORAGE {raw!r} cannot be used{reason}")
+    raise SettingsError(
+        f"{PREFIX}RATE_LIMIT_STORAGE must be memory, database or a storage URI "
+        f"(redis://…), not {raw!r}"
+    )
+
+
+def _check_names(env: Mapping[str, str]) -> None:
+    """A variable under the prefix that names no setting (a misspelling: CACHE_MAXAGE) is
+    refused with the closest setting, not silently ignored."""
+    import difflib
+
+    known = {PREFIX + f.name.upper() for f in fields(Settings)} - {PREFIX + "EXTRA"}
+    for name in sorted(env):
+        if name.startswith(PREFIX) and name not in known and not name.startswith(RESERVED_PREFIXES):
+            # (compared without the prefix, which every name shares)
+            suffixes = sorted(k.removeprefix(PREFIX) for k in known)
+            close = difflib.get_close_matches(name.removeprefix(PREFIX), suffixes, n=1)
+            hint = f"; did you mean {PREFIX}{close[0]}?" if close else " (see .env.example)"
+            raise SettingsError(f"{name} is not a setting{hint}")
 
 
 @dataclass(frozen=True)
@@ -156,9 +259,10 @@ class Settings:
             value = env.get(PREFIX + name)
             return value.strip() if value is not None and value.strip() != "" else None
 
+        _check_names(env)
         kwargs: dict[str, object] = {}
         if (url := get("DATABASE_URL")) is not None:
-            kwargs["database_url"] = url
+            kwargs["database_url"] = _database_url(url)
         if (path := get("INSTANCE_DIR")) is not None:
             kwargs["instance_dir"] = Path(path).resolve()
         if (path := get("GEODATA_DIR")) is not None:
@@ -168,9 +272,7 @@ class Settings:
         if (url := get("GEODATA_BASE_URL")) is not None:
             kwargs["geodata_base_url"] = url.rstrip("/")
         if (url := get("PUBLIC_URL")) is not None:
-            if not url.startswith(("http://", "https://")):
-                raise SettingsError(f"{PREFIX}PUBLIC_URL must start with http:// or https://")
-            kwargs["public_url"] = url.rstrip("/")
+            kwargs["public_url"] = _public_url(url)
         if (level := get("LOG_LEVEL")) is not None:
             if level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
                 raise SettingsError(f"{PREFIX}LOG_LEVEL {level!r} is not a logging level")
@@ -179,23 +281,9 @@ class Settings:
             if fmt.lower() not in LOG_FORMATS:
                 raise SettingsError(f"{PREFIX}LOG_FORMAT must be text or json, not {fmt!r}")
             kwargs["log_format"] = fmt.lower()
-        for name, kind in (
-            ("DATA_VERSION_TTL", float),
-            ("CACHE_MAX_AGE", int),
-            ("RIVER_TOLERANCE_M", float),
-            ("BOUNDARY_MARGIN_M", float),
-            ("WARD_MARGIN_M", float),
-            ("BULK_LIMIT", int),
-            ("STALE_AFTER_DAYS", int),
-            ("ENDING_SOON_DAYS", int),
-            ("CLOSING_SOON_DAYS", int),
-            ("MAX_UPLOAD_MB", int),
-            ("TRUSTED_PROXIES", int),
-            ("PATCH_CACHE_MB", int),
-            ("FEATURES_CACHE_MB", int),
-        ):
+        for name, (kind, most) in NUMBERS.items():
             if (raw := get(name)) is not None:
-                kwargs[name.lower()] = _number(name, raw, kind)
+                kwargs[name.lower()] = _number(name, raw, kind, most)
         if (raw := get("GZIP_LEVEL")) is not None:
             if raw.strip() not in {str(level) for level in range(1, 10)}:
                 raise SettingsError(f"{PREFIX}GZIP_LEVEL must be 1 to 9, not {raw!r}")
@@ -225,17 +313,12 @@ class Settings:
                 )
             kwargs["postcodes_in_memory"] = raw.lower()
         if (raw := get("RATE_LIMIT_STORAGE")) is not None:
-            if raw.lower() not in ("memory", "database") and "://" not in raw:
-                raise SettingsError(
-                    f"{PREFIX}RATE_LIMIT_STORAGE must be memory, database or a storage URI "
-                    f"(redis://…), not {raw!r}"
-                )
-            kwargs["rate_limit_storage"] = raw if "://" in raw else raw.lower()
+            kwargs["rate_limit_storage"] = _rate_limit_storage(raw)
         for name in ("RATE_LIMIT_WRITES", "RATE_LIMIT_FEEDBACK"):
             if (raw := get(name)) is not None:
                 if not check_limits(raw):
                     raise SettingsError(
-                        f"{PREFIX}{name} must be limits like 60/minute;1000/hour, not {raw!r}"
+                        f"{PREFIX}{name} must be limits like 60/minute;1000/hour, each of at least 1, not {raw!r}"
                     )
                 kwargs[name.lower()] = raw
         if (raw := get("TESTING")) is not None:

@@ -268,3 +268,25 @@ def test_init_against_a_database_that_does_not_exist_is_one_line(postgres, tmp_p
     (line,) = [line for line in result.output.splitlines() if line.startswith("Error: ")]
     assert 'database "no_such_database" does not exist' in line
     assert "no_such_database" in line and "Create it first" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "'--port': 70000 is not in the range 1<=x<=65535"),
+        (["--workers", "0"], "'--workers': 0 is not in the range 1<=x<=256"),
+    ],
+)
+def test_serve_refuses_a_port_or_worker_count_it_cannot_serve_with(args, message):
+    """--port 70000 printed "Serving on…" then an OverflowError traceback; --workers 0
+    listened with no worker, so every request hung."""
+    result = CliRunner().invoke(cli, ["serve", *args])
+    assert result.exit_code == 2 and message in result.output
+    assert "Serving on" not in result.output
+
+
+def test_a_setting_that_cannot_be_used_is_one_line_not_a_traceback(tmp_path):
+    env = {"DIRECTORY_DATABASE_URL": "nonsense", "DIRECTORY_INSTANCE_DIR": str(tmp_path)}
+    result = CliRunner().invoke(cli, ["serve"], env=env)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().startswith("Error: DIRECTORY_DATABASE_URL must be an SQLite")

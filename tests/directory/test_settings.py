@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -69,6 +70,24 @@ def test_values_are_read_and_typed():
         ("WORKER_RECYCLE_GROWTH", "-5", "DIRECTORY_WORKER_RECYCLE_GROWTH must be a whole"),
         ("WORKER_RECYCLE_GROWTH", "25%", "DIRECTORY_WORKER_RECYCLE_GROWTH must be a whole"),
         ("WORKER_RECYCLE_GROWTH", "²", "DIRECTORY_WORKER_RECYCLE_GROWTH must be a whole"),
+        # accepted before, and then a 500 on every list (a date past 9999), a server that
+        # never saw another's import, a max-age caches cannot hold, a limit refusing all
+        ("ENDING_SOON_DAYS", "99999999999", "DIRECTORY_ENDING_SOON_DAYS must be at most 36,500"),
+        ("STALE_AFTER_DAYS", "4000000", "DIRECTORY_STALE_AFTER_DAYS must be at most"),
+        ("CLOSING_SOON_DAYS", "4000000", "DIRECTORY_CLOSING_SOON_DAYS must be at most"),
+        ("DATA_VERSION_TTL", "inf", "DIRECTORY_DATA_VERSION_TTL must be at most 3,600"),
+        ("DATA_VERSION_TTL", "nan", "DIRECTORY_DATA_VERSION_TTL must be a number, not 'nan'"),
+        ("CACHE_MAX_AGE", "99999999999999999999999", "DIRECTORY_CACHE_MAX_AGE must be at most"),
+        ("TRUSTED_PROXIES", "99999999", "DIRECTORY_TRUSTED_PROXIES must be at most 16"),
+        ("RATE_LIMIT_FEEDBACK", "0/minute", "each of at least 1"),
+        ("RATE_LIMIT_WRITES", "60/minute;0/hour", "each of at least 1"),
+        ("PUBLIC_URL", "https://a b", "DIRECTORY_PUBLIC_URL must .* name a host"),
+        ("PUBLIC_URL", "http://", "DIRECTORY_PUBLIC_URL must .* name a host"),
+        ("PUBLIC_URL", "https://example.org:port", "DIRECTORY_PUBLIC_URL must .* name a host"),
+        ("DATABASE_URL", "nonsense", "DIRECTORY_DATABASE_URL must be an SQLite or PostgreSQL URL"),
+        ("DATABASE_URL", "mysql://u@h/db", "DIRECTORY_DATABASE_URL must be an SQLite or"),
+        ("RATE_LIMIT_STORAGE", "foo://x", "RATE_LIMIT_STORAGE 'foo://x' cannot be used: unknown"),
+        ("RATE_LIMIT_STORAGE", "disk", "RATE_LIMIT_STORAGE must be memory, database or"),
     ],
 )
 def test_bad_values_are_refused_by_name(name, value, message):
@@ -117,3 +136,37 @@ def test_the_example_environment_file_names_every_setting_and_is_valid():
     assert wanted - set(assignments) == set()
     settings = Settings.from_env(assignments)
     assert settings.gzip_level == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("DIRECTORY_CACHE_MAXAGE", "did you mean DIRECTORY_CACHE_MAX_AGE?"),
+        ("DIRECTORY_RATE_LIMIT_WRITE", "did you mean DIRECTORY_RATE_LIMIT_WRITES?"),
+        ("DIRECTORY_COLOUR", "see .env.example"),
+    ],
+)
+def test_a_variable_naming_no_setting_is_refused_not_ignored(name, hint):
+    """A misspelt setting was silently ignored (the default served in its place)."""
+    with pytest.raises(SettingsError, match=f"{name} is not a setting.*{re.escape(hint)}"):
+        Settings.from_env({name: "60"})
+    # the test suite's own variables are not settings, and not refused
+    assert Settings.from_env({"DIRECTORY_TEST_PG_BIN": "/x"}).cache_max_age == 300
+
+
+def test_every_numeric_setting_has_a_bound_it_takes_and_one_past_it_refuses():
+    """Each numeric setting takes its largest value and refuses the next: the bounds in
+    NUMBERS are what from_env enforces, and every numeric field has one."""
+    from directory.settings import NUMBERS
+
+    numeric = {
+        f"DIRECTORY_{f.name.upper()}"
+        for f in fields(Settings)
+        if f.type in ("int", "float") and f.name not in ("gzip_level",)
+    }
+    assert {f"DIRECTORY_{name}" for name in NUMBERS} == numeric
+    for name, (kind, most) in NUMBERS.items():
+        top = str(kind(most))
+        assert getattr(Settings.from_env({f"DIRECTORY_{name}": top}), name.lower()) == kind(most)
+        with pytest.raises(SettingsError, match="must be at most"):
+            Settings.from_env({f"DIRECTORY_{name}": str(kind(most) + 1)})
