@@ -349,6 +349,8 @@ class NotReadyError(DirectoryError):
     status = 503
     code = "not-ready"
     title = "Service not ready"
+    #: whether asking again shortly may succeed (a Retry-After is sent)
+    retry_after = True
 
 
 class GeodataNotLoadedError(NotReadyError):
@@ -364,3 +366,13 @@ class DatabaseNotInitialisedError(NotReadyError):
 class DatabaseUnavailableError(NotReadyError):
     code = "database-unavailable"
     title = "Database unavailable"
+
+
+class DatabaseReadOnlyError(NotReadyError):
+    """The database takes reads but refuses writes (a read-only file or mount, a
+    PostgreSQL standby): asking again will not help until an operator makes it writable,
+    so the answer carries no Retry-After."""
+
+    code = "database-read-only"
+    title = "Database read-only"
+    retry_after = False

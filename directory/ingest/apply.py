@@ -37,7 +37,7 @@ from directory.ingest.records import (
 from directory.ingest.values import financial_year_of, loose_key
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
-from directory.store.db import Database
+from directory.store.db import Database, is_read_only
 from directory.store.models import (
     Grant,
     GrantArea,
@@ -128,8 +128,13 @@ class _Rejected(Exception):
 
 
 class WriteRefused(Exception):
-    """The database refused the import's writes (a full disk, a lost server): nothing was
-    written; the message says why and which failed run was recorded, if one could be."""
+    """The database refused the import's writes (a full disk, a lost server, a read-only
+    database: ``read_only``): nothing was written; the message says why and which failed
+    run was recorded, if one could be."""
+
+    def __init__(self, message: str, *, read_only: bool = False) -> None:
+        super().__init__(message)
+        self.read_only = read_only
 
 
 def database_reason(error: DBAPIError) -> str:
@@ -205,7 +210,8 @@ def import_batch(
         else:
             recorded = f"recorded as failed import run #{failed.run_id}"
         raise WriteRefused(
-            f"The database refused the import ({reason}): nothing was written; {recorded}."
+            f"The database refused the import ({reason}): nothing was written; {recorded}.",
+            read_only=is_read_only(error),
         ) from None
     # committed: the planner's statistics are a help, not part of the import
     if writer.events_written and options.refresh_statistics:

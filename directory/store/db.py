@@ -50,6 +50,21 @@ def driver_error(connection: Connection, error: Exception, statement: str) -> DB
     )  # fmt: skip
 
 
+#: PostgreSQL's SQLSTATE for a write in a read-only transaction (a standby, or
+#: default_transaction_read_only)
+READ_ONLY_SQLSTATE = "25006"
+
+
+def is_read_only(error: BaseException) -> bool:
+    """Whether a driver error says the database takes no writes: SQLite's "attempt to write
+    a readonly database" (a read-only file, directory or mount, or ``mode=ro``), or
+    PostgreSQL's read-only transaction."""
+    orig = getattr(error, "orig", error)
+    if getattr(orig, "sqlstate", None) == READ_ONLY_SQLSTATE:
+        return True
+    return "readonly database" in str(orig).lower()
+
+
 class Database:
     """One engine and session factory for one settings object."""
 

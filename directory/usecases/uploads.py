@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from directory.errors import (
+    DatabaseReadOnlyError,
     DatabaseUnavailableError,
     ImportFailedError,
     InsufficientStorageError,
@@ -92,7 +93,8 @@ def import_upload(
     except SourceError as error:
         raise InvalidInputError(str(error), errors={"source": [str(error)]}) from None
     except WriteRefused as error:
-        raise DatabaseUnavailableError(str(error)) from None
+        refused = DatabaseReadOnlyError if error.read_only else DatabaseUnavailableError
+        raise refused(str(error)) from None
     except ScratchFullError as error:
         raise InsufficientStorageError(str(error)) from None
     finally:

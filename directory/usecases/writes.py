@@ -42,6 +42,7 @@ from typing import Any
 
 from directory.errors import (
     ContactNotFoundError,
+    DatabaseReadOnlyError,
     DatabaseUnavailableError,
     DuplicateRefError,
     InvalidInputError,
@@ -135,7 +136,8 @@ def _apply(writer: Writer, batch: Batch, ctx: GeographyContext) -> ImportReport:
     try:
         report = import_batch(writer.db, writer.snap, writer.settings, batch, options, ctx)
     except WriteRefused as error:
-        raise DatabaseUnavailableError(str(error)) from None
+        refused = DatabaseReadOnlyError if error.read_only else DatabaseUnavailableError
+        raise refused(str(error)) from None
     finally:
         writer.geography.expire()  # this worker reads the new data version at once
     if report.status == "failed":

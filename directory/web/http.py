@@ -27,9 +27,11 @@ from werkzeug.http import http_date, parse_accept_header, parse_date
 
 from directory.errors import (
     DatabaseNotInitialisedError,
+    DatabaseReadOnlyError,
     DatabaseUnavailableError,
     DirectoryError,
 )
+from directory.store.db import is_read_only
 from directory.usecases import shared
 from directory.usecases.opportunities import LONDON_TZ
 
@@ -192,7 +194,7 @@ RETRY_AFTER_SECONDS = "30"
 
 def _directory_error(error: DirectoryError) -> Response:
     headers = error.headers()
-    if error.status == 503:
+    if error.status == 503 and getattr(error, "retry_after", True):
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     return problem_response(error.to_problem(), headers)
 
@@ -206,6 +208,14 @@ def _database_error(error: DBAPIError) -> Response:
             "The database has no tables yet. Run `directory init` (migrate, then load the "
             "geography)."
         )
+    elif is_read_only(error):
+        log.warning("database read-only on %s %s: %s", request.method, request.path, error)
+        problem = DatabaseReadOnlyError(
+            "The database takes no writes (it is read-only: a read-only file or mount, or a "
+            "PostgreSQL standby). Reads still work; writes will fail until an operator makes "
+            "it writable."
+        )
+        return problem_response(problem.to_problem())
     elif isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
         # the server stopped, restarted or refused a connection, at checkout, on a kept
         # read connection's ping or mid-query: the connection is replaced, the client waits
