@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -131,6 +133,32 @@ def warm(app: Flask) -> DirectoryIndex:
             return reads.index
         finally:
             end_request()
+
+
+def keep_current(app: Flask, stopped: Callable[[], bool]) -> None:
+    """Serving, every ``DIRECTORY_DATA_VERSION_TTL`` seconds: read the data version, and when
+    an import (this server's or another's) or midnight made it new, start what the next
+    request would start: the next directory index, funding facts and Open Referral id
+    index, each built on a thread while the previous answers. So a worker no request
+    reached since the import is current within the TTL plus the build, rather than
+    answering its first request from the data before the import (a worker's own thread,
+    ``directory.web.serving.gunicorn``; until ``stopped()``). Errors (the database away)
+    are the next round's to retry; they are logged at debug level, as every read logs them."""
+    settings = app.extensions["directory"].settings
+    log = logging.getLogger("directory.serving")
+    while not stopped():
+        time.sleep(max(settings.data_version_ttl, 0.5))
+        if stopped():
+            return
+        with app.app_context():
+            try:
+                directory_reads()
+                facts()
+                hsds_reads()[0].index(False)
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.debug("keeping current: %s", exc)
+            finally:
+                end_request()
 
 
 def _index_builder(

@@ -272,3 +272,38 @@ def test_after_an_import_grown_workers_are_replaced_one_at_a_time_without_a_stal
         assert status == 200 and b"RECYCLE-1" in body
     markers = list(settings.instance_dir.glob("workers-*"))
     assert markers == [], markers  # the master removed its markers on the way out
+
+
+def test_an_import_reaches_a_worker_no_request_reached_since(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A worker re-reads the data version every TTL on a thread of its own and builds what
+    an import made stale: its first answer after an import made by another process is the
+    new data's. (It was the old data's: the first request found the new version, started
+    the build, and was answered from the index before the import, however long ago the
+    import was.)"""
+    from tests.directory.test_import import HEADER
+
+    settings = demo_copy(request, "sqlite", tmp_path)
+    env = settings_env(settings, DIRECTORY_DATA_VERSION_TTL="0.5")
+    with serve(env, tmp_path / "serve.log", workers=1) as base:
+        status, headers, _ = get(base, PATCH)
+        assert status == 200
+        before = headers["etag"].split("-", 1)[0]
+        row = (
+            "IDLE-00001,Idle worker service,Imported while no request came,active,"
+            "Youth diversion,Idle Org,charity,Southwark,Hub,SE1 7PB,11-18,,,,MOPAC,VRU,"
+            "£1000,2025-04-01,2027-03-31\n"
+        )
+        sheet = tmp_path / "idle.csv"
+        sheet.write_text(HEADER + row, encoding="utf-8")
+        done = subprocess.run(
+            [str(DIRECTORY), "import", str(sheet), "--source", "idle"],
+            env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        time.sleep(6)  # the TTL, the build (about 1 s), and room: no request meanwhile
+        status, headers, body = get(base, PATCH)
+    assert status == 200
+    assert headers["etag"].split("-", 1)[0] != before, (before, headers["etag"])
+    assert b"Idle worker service" in body

@@ -77,7 +77,7 @@ def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
     as any read does."""
     from flask import Flask
 
-    from directory.web.state import warm
+    from directory.web.state import keep_current, warm
 
     app = worker.wsgi
     if not isinstance(app, Flask):  # another application (a peer under test): nothing
@@ -113,6 +113,14 @@ def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
             "worker %s made its directory index in %.2f s before taking requests",
             worker.pid, time.monotonic() - started,
         )  # fmt: skip
+    if state.settings.index_rebuild == "background":
+        # an import made by another process or server is picked up within the TTL, not by
+        # this worker's next request (which would answer from the data before it)
+        current = threading.Thread(
+            target=keep_current, args=(app, lambda: not worker.alive),
+            name="directory-current", daemon=True,
+        )  # fmt: skip
+        current.start()
 
 
 def _recycling(settings: Settings) -> bool:
