@@ -151,6 +151,8 @@ def _write(
         if code in (204, 304):
             size = 0
     method = environ.get("REQUEST_METHOD", "")
+    if method == "HEAD":
+        size = 0  # the headers say the GET's length; no body is sent
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     if _PATH_NEEDS_QUOTING(path):
         path = quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE)

@@ -245,3 +245,16 @@ def test_serve_drops_gunicorn_access_log_and_passes_the_level(monkeypatch):
     assert "--access-logfile" not in argv
     assert argv[argv.index("--log-level") + 1] == "warning"
     assert argv[-1] == "directory:create_app()"
+
+
+def test_a_head_request_is_logged_with_no_body_bytes(app, capsys):
+    """A HEAD's Content-Length is the GET's; no body is sent, so the line says 0 (it said
+    the GET's bytes)."""
+    client = app.test_client()
+    capsys.readouterr()
+    head = client.head(POSTCODE)
+    get = client.get(POSTCODE)
+    assert (head.status_code, get.status_code) == (200, 200)
+    assert int(head.headers["Content-Length"]) == len(get.data) > 0
+    lines = request_lines(capsys.readouterr().err, log_format_of(app))
+    assert [(r["method"], r["bytes"]) for r in lines] == [("HEAD", 0), ("GET", len(get.data))]
