@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
@@ -266,6 +267,10 @@ class Api(flask_smorest.Api):
         offered = ("application/json", OPENAPI, OPENAPI.split(";", 1)[0])
         if flask.request.accept_mimetypes.best_match(offered) in offered[1:]:
             response.mimetype = OPENAPI
+            # another representation (RFC 9110 §8.8.1): not application/json's strong tag
+            response.set_etag(
+                hashlib.sha1(b"%b\n%b" % (OPENAPI.encode(), response.get_data())).hexdigest()
+            )
         return response
 
     def handle_http_exception(self, error: HTTPException) -> Any:

@@ -678,6 +678,13 @@ def test_the_api_definition_is_served_in_the_type_the_ogc_landing_page_names(cli
     for accept in ("application/json", "*/*", ""):
         plain = client.get(path, headers={"Accept": accept} if accept else {})
         assert plain.status_code == 200 and plain.mimetype == "application/json", accept
+    # two representations, two strong tags (one was sent for both); each revalidates
+    tagged = client.get(path, headers={"Accept": definition["type"]})
+    assert tagged.headers["ETag"] != plain.headers["ETag"]
+    again = client.get(
+        path, headers={"Accept": definition["type"], "If-None-Match": tagged.headers["ETag"]}
+    )
+    assert again.status_code == 304 and again.headers["ETag"] == tagged.headers["ETag"]
     assert (
         client.get(path, headers={"Accept": "application/vnd.oai.openapi+json;version=3.1"})
     ).status_code == 406
