@@ -640,10 +640,17 @@ class _Writer:
         self.held_orgs = {ref: target for ref, (target, _how) in same_as.items()}
         self._step("{verb} organisations", len(records))
         inserts, updates = [], []
+        # a 360Giving file (a funder's publication, GrantNav's) describes organisations it
+        # does not hold: one already held is taken as held, never renamed or changed by it
+        as_held = self.options.format == "360giving"
         for ref, rec in records.items():
             self.progress.advance()
             new = _organisation_state(rec)
             old = states.get(ref)
+            if old is not None and as_held:
+                rec.name = old["name"]  # its grants name it as it is held
+                self._count("organisations", "unchanged")
+                continue
             if old is not None:
                 new = _kept(old, new)
                 new["demo"] = old["demo"] and new["demo"]  # real data can confirm a demo record

@@ -908,3 +908,28 @@ def test_an_import_run_keeps_every_problem_and_says_when_it_had_to_cut(
     )  # fmt: skip
     dry = run(writable_app, "import", str(tmp_path / "bad.csv"), "--dry-run")
     assert "… and 550 more (--json lists them all)." in dry.output
+
+
+def test_a_360giving_file_takes_an_organisation_held_as_it_is_held(writable_app, tmp_path):
+    """A 360Giving file naming a held organisation by its own org-id under another name
+    ("MOPAC") does not rename it: the file's grants name it as it is held (it renamed the
+    held Mayor's Office for Policing and Crime, with a change event)."""
+    mopac = {"id": "GB-GOR-PC390", "name": "Mayor's Office for Policing and Crime"}
+    trust = {"id": "GB-CHC-1111111", "name": "Kingston Youth Trust"}
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps({"grants": [_giving("360G-a", mopac, trust)]}), "utf-8")
+    assert run(writable_app, "import", str(first), "--source", "a").exit_code == 0
+    renamed = {"id": "GB-GOR-PC390", "name": "MOPAC"}
+    other = {"id": "GB-CHC-1111111", "name": "KYT"}
+    second = tmp_path / "second.json"
+    second.write_text(json.dumps({"grants": [_giving("360G-b", renamed, other)]}), "utf-8")
+    result = run(writable_app, "import", str(second), "--source", "b", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["counts"]["organisations"].get("updated", 0) == 0, report["counts"]
+    client = writable_app.test_client()
+    grant = client.get("/api/v1/grants/360G-b").json
+    assert grant["funder"]["name"] == "Mayor's Office for Policing and Crime"
+    assert grant["recipient"]["name"] == "Kingston Youth Trust"
+    changes = client.get("/api/v1/changes", query_string={"entity": "organisation"}).json
+    assert not [c for c in changes["contents"] if c.get("action") == "updated"], changes
