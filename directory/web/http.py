@@ -245,7 +245,7 @@ def _unexpected_error(error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem_response(
         {
-            "title": "Internal Server Error",
+            "title": DirectoryError.title,  # as /problems/internal-error names it
             "status": 500,
             "detail": "Something went wrong on our side; it has been logged.",
             "code": "internal-error",

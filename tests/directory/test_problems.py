@@ -94,3 +94,25 @@ def test_one_code_one_type(client, path):
 def test_every_problem_types_itself_by_its_code(client, path, headers, code):
     body = client.get(path, headers=headers).get_json()
     assert body["code"] == code and body["type"] == f"/problems/{code}"
+
+
+def test_a_500_is_titled_as_its_code_s_page_titles_it(geo_settings):
+    """One code, one title: the 500 answer said "Internal Server Error" where
+    /problems/internal-error says "Internal error"."""
+    from directory import create_app
+
+    app = create_app(geo_settings)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug in a view")
+
+    client = app.test_client()
+    try:
+        answer = client.get("/boom")
+        page = client.get("/problems/internal-error?f=json").get_json()
+    finally:
+        app.extensions["directory"].db.dispose()
+    assert answer.status_code == 500 and answer.mimetype == "application/problem+json"
+    body = answer.get_json()
+    assert (body["code"], body["title"]) == ("internal-error", page["title"])
