@@ -21,6 +21,7 @@ from directory.usecases.patch import DirectoryCache
 from directory.web import heap, http, limits, logs, openapi
 from directory.web.api import Api
 from directory.web.resources import BLUEPRINTS
+from directory.web.serving import REQUEST_MAX_MB
 from directory.web.site import site
 from directory.web.state import AppState, end_request
 
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.after_request(heap.Trimmer())
     app.config.update(
         TESTING=settings.testing,
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=REQUEST_MAX_MB * 2**20,  # an import's upload: its own limit
         API_TITLE="London Funded Services Directory",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",

@@ -859,8 +859,14 @@ def serve_command(host: str, port: int, workers: int) -> None:
 @click.option("--server-name", default="_", show_default=True)
 def nginx_config_command(listen: str, upstream: str, server_name: str) -> None:
     """Print the nginx site that fronts `directory serve` in production: it holds slow and
-    idle clients, passes only whole requests on, and answers its own errors as problems."""
-    click.echo(nginx_site(listen, upstream, server_name), nl=False)
+    idle clients, passes only whole requests on, and answers its own errors as problems.
+    Its body limit follows DIRECTORY_MAX_UPLOAD_MB as set here: write it again after
+    changing that."""
+    try:
+        max_upload_mb = Settings.from_env().max_upload_mb
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(nginx_site(listen, upstream, server_name, max_upload_mb=max_upload_mb), nl=False)
 
 
 def _safe_url(url: str) -> str:

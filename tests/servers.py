@@ -11,6 +11,7 @@ import functools
 import http.client
 import http.server
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -261,16 +262,34 @@ def nginx(site: str, tmp: Path) -> Iterator[None]:
 
 def raw(base: str, request: bytes, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
     """Send ``request`` as bytes on a new connection; the status, headers and body answered."""
+    status, fields, body = raw_fields(base, request, timeout)
+    return status, dict(fields), body
+
+
+def raw_fields(
+    base: str, request: bytes, timeout: float = 10.0
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """As ``raw``, with every header field as sent, in order (names lowercased): a header
+    sent twice is there twice. Read until the connection closes or, with Content-Length,
+    the body is whole (nginx, answering 413 to a body declared and never sent, waits 5 s
+    for it before closing)."""
     host, port = base.removeprefix("http://").split(":")
+    received = b""
+    length: int | None = None
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         sock.sendall(request)
-        chunks = []
         while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+            received += chunk
+            head, ended, body = received.partition(b"\r\n\r\n")
+            if ended and length is None:
+                found = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.IGNORECASE)
+                length = int(found.group(1)) if found else -1
+            if length is not None and 0 <= length <= len(body):
+                break
+    head, _, body = received.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    headers = {}
+    fields = []
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(lines[0].split()[1]), headers, body
+        fields.append((name.strip().lower(), value.strip()))
+    return int(lines[0].split()[1]), fields, body

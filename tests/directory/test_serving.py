@@ -8,6 +8,9 @@ the site ``directory nginx-config`` writes, on a copy of the demo directory.
 - Every error is a problem: a request line over the limit, a NUL or 0xff byte in it, a
   body too large, and gunicorn being down are ``application/problem+json``, from nginx and
   from gunicorn alike; a long URL that real filters make (6 KB) reaches the app.
+- nginx's own errors carry the CORS headers the app's answers do, once; its body limit
+  follows DIRECTORY_MAX_UPLOAD_MB; the API's absolute links keep the port the client used;
+  gunicorn makes no control socket that two instances would share.
 """
 
 from __future__ import annotations
@@ -27,14 +30,16 @@ from click.testing import CliRunner
 
 from directory.cli import cli
 from tests.conftest import demo_copy
-from tests.servers import DIRECTORY, free_port, get, nginx, raw, serve, settings_env
+from tests.servers import DIRECTORY, free_port, get, nginx, raw, raw_fields, serve, settings_env
 
 PROBLEM = "application/problem+json"
 PATCH = "/api/v1/patch?postcode=SE1%207PB&per_page=10"
 
 
-def _site(listen: str, upstream: str) -> str:
-    result = CliRunner().invoke(cli, ["nginx-config", "--listen", listen, "--upstream", upstream])
+def _site(listen: str, upstream: str, **env: str) -> str:
+    """`directory nginx-config`'s site, with ``env`` (DIRECTORY_… settings) set."""
+    args = ["nginx-config", "--listen", listen, "--upstream", upstream]
+    result = CliRunner().invoke(cli, args, env=env)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -181,14 +186,16 @@ def test_a_body_over_the_limit_and_a_stopped_gunicorn_are_problems(
     stack: tuple[str, str], tmp_path: Path
 ) -> None:
     front, _ = stack
-    body = b"[" + b'"SE1 7PB",' * 120_000 + b'"SE1 7PB"]'
+    # over nginx's limit (DIRECTORY_MAX_UPLOAD_MB, 20, and 1 MB for the envelope): nginx's
+    # 413, answered on the declared length
     request = (
         b"POST /api/v1/postcodes/lookup HTTP/1.1\r\nHost: directory\r\nConnection: close\r\n"
-        b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
-        + b"\r\n\r\n" + body
+        b"Content-Type: application/json\r\nContent-Length: " + str(22 * 2**20).encode()
+        + b"\r\n\r\n"
     )  # fmt: skip
     status, headers, answer = raw(front, request)
-    assert _problem(status, headers, answer, 413)["code"] == "payload-too-large"
+    problem = _problem(status, headers, answer, 413)
+    assert problem["code"] == "payload-too-large" and "21 MB" in problem["detail"]
     # nginx in front of nothing (gunicorn stopped or restarting): 503 with Retry-After
     port = free_port()
     with nginx(_site(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}"), tmp_path / "nginx"):
@@ -198,6 +205,182 @@ def test_a_body_over_the_limit_and_a_stopped_gunicorn_are_problems(
         )
     assert _problem(status, headers, answer, 503)["code"] == "service-unavailable"
     assert headers["retry-after"] == "10"
+
+
+@pytest.mark.parametrize(("upload_mb", "body_mb"), [(20, 21), (1, 3), (2, 3), (50, 51)])
+def test_the_sites_body_limit_follows_the_upload_limit(upload_mb: int, body_mb: int) -> None:
+    """DIRECTORY_MAX_UPLOAD_MB (an import's largest upload), plus 1 MB for the multipart
+    envelope, and never under the 2 MB any other request may send: every body the API
+    may take reaches it (the site used to stop any body over 1 MB)."""
+    site = _site("80", "127.0.0.1:5000", DIRECTORY_MAX_UPLOAD_MB=str(upload_mb))
+    assert re.findall(r"client_max_body_size\s+(\S+);", site) == [f"{body_mb}m"]
+    assert f"The request body is over {body_mb} MB." in site
+
+
+def _multipart(content: bytes, name: str, **fields: str) -> tuple[str, bytes]:
+    boundary = "directory-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in fields.items()
+    ]  # fmt: skip
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        f"Content-Type: text/csv\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
+    return boundary, b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+def _upload(base: str, key: str, content: bytes) -> tuple[int, dict[str, str], bytes]:
+    boundary, body = _multipart(content, "services.csv", dry_run="true", source="nginx")
+    return raw(
+        base,
+        b"POST /api/v1/imports HTTP/1.1\r\nHost: directory\r\nConnection: close\r\n"
+        b"Authorization: Bearer " + key.encode() + b"\r\n"
+        b"Content-Type: multipart/form-data; boundary=" + boundary.encode() + b"\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body,
+        timeout=60,
+    )
+
+
+def test_an_upload_the_api_takes_passes_nginx_and_the_api_judges_its_size(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """With DIRECTORY_MAX_UPLOAD_MB=2, nginx-config writes a 3 MB limit: a 1.5 MB import
+    through nginx is the API's dry run (200; nginx used to answer 413 to anything over 1 MB
+    that the API took directly), one of 2.5 MB is the API's own 413 problem, and a body
+    declared over 3 MB is nginx's."""
+    settings = demo_copy(request, "sqlite", tmp_path)
+    env = settings_env(settings, DIRECTORY_MAX_UPLOAD_MB="2")
+    made = subprocess.run(
+        [str(DIRECTORY), "keys", "create", "--role", "officer", "--name", "nginx", "--json"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    key = json.loads(made.stdout)["key"]
+    header = (
+        "Service ref,Service name,Description,Status,Themes,Organisation name,Coverage,"
+        "Last verified\n"
+    )
+    row = "NGINX-{:05d},Upload {:05d},{},Active,Youth diversion,Org N,Kingston,01/09/2026\n"
+    description = "x" * 200
+
+    def csv(size: int) -> bytes:
+        rows, n = [header], 0
+        while sum(map(len, rows)) < size:
+            rows.append(row.format(n, n, description))
+            n += 1
+        return "".join(rows).encode()
+
+    with serve(env, tmp_path / "serve.log", workers=1) as upstream:
+        port = free_port()
+        site = _site(f"127.0.0.1:{port}", upstream.removeprefix("http://"),
+                     DIRECTORY_MAX_UPLOAD_MB="2")  # fmt: skip
+        with nginx(site, tmp_path / "nginx"):
+            front = f"http://127.0.0.1:{port}"
+            status, headers, answer = _upload(front, key, csv(3 * 2**19))  # 1.5 MB
+            assert status == 200, answer[:500]
+            assert json.loads(answer)["status"] == "dry-run"
+            status, headers, answer = _upload(front, key, csv(5 * 2**19))  # 2.5 MB
+            problem = _problem(status, headers, answer, 413)
+            assert problem["code"] == "payload-too-large" and "3 MB" not in problem["detail"]
+            status, headers, answer = raw(
+                front,
+                b"POST /api/v1/imports HTTP/1.1\r\nHost: d\r\nConnection: close\r\n"
+                b"Content-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: " + str(3 * 2**20 + 1).encode() + b"\r\n\r\n",
+            )  # fmt: skip
+            problem = _problem(status, headers, answer, 413)
+            assert "over 3 MB" in problem["detail"]
+
+
+def _cors(fields: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """The Access-Control-Allow-Origin and Access-Control-Expose-Headers fields answered."""
+    return (
+        [value for name, value in fields if name == "access-control-allow-origin"],
+        [value for name, value in fields if name == "access-control-expose-headers"],
+    )
+
+
+def test_nginxs_own_errors_carry_the_cors_headers_once(
+    stack: tuple[str, str], tmp_path: Path
+) -> None:
+    """A map on another origin reads nginx's problems (its 503 while gunicorn restarts, with
+    Retry-After; its 413, 414, 400) as it reads the API's: Access-Control-Allow-Origin once
+    (twice, browsers refuse the answer) and the headers the API exposes; the API's own
+    answers through nginx carry them once too, as the app sent them."""
+    front, _ = stack
+    origin = b"Origin: https://map.example\r\n"
+    end = b" HTTP/1.1\r\nHost: directory\r\n" + origin + b"Connection: close\r\n\r\n"
+    answers = {
+        "200": raw_fields(front, b"GET " + PATCH.encode() + end),
+        "404": raw_fields(front, b"GET /api/v1/areas/NOPE" + end),
+        "413": raw_fields(
+            front,
+            b"POST /api/v1/postcodes/lookup HTTP/1.1\r\nHost: d\r\n"
+            + origin
+            + b"Connection: close\r\nContent-Length: "
+            + str(30 * 2**20).encode()
+            + b"\r\n\r\n",
+        ),  # fmt: skip
+        "414": raw_fields(front, b"GET /api/v1/services?q=" + b"x" * 9000 + end),
+        "400": raw_fields(front, b"GET /api/v1/areas/E09\x00000022" + end),
+    }
+    port = free_port()
+    with nginx(_site(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}"), tmp_path / "nginx"):
+        answers["503"] = raw_fields(f"http://127.0.0.1:{port}", b"GET /health" + end)
+    for expected, (status, fields, _) in answers.items():
+        assert status == int(expected), (expected, fields)
+        allow, expose = _cors(fields)
+        assert allow == ["*"], (expected, fields)
+        assert len(expose) == 1 and "Retry-After" in expose[0].split(", "), (expected, fields)
+        assert "Link" in expose[0].split(", ") and "ETag" in expose[0].split(", ")
+    assert ("retry-after", "10") in answers["503"][1]
+
+
+def test_links_through_nginx_keep_the_port_the_client_used(stack: tuple[str, str]) -> None:
+    """The API makes its absolute links from the Host it is given: nginx passes the one the
+    client sent, port included (it sent the port-less $host: links from nginx on a port
+    other than 80 pointed at port 80)."""
+    front, _ = stack
+    port = front.rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}", "directory.example:8443", "directory.example"):
+        status, headers, _ = raw(
+            front,
+            f"GET /api/v1/services?per_page=1 HTTP/1.1\r\nHost: {host}\r\n"
+            "Connection: close\r\n\r\n".encode(),
+        )
+        assert status == 200
+        links = re.findall(r"<([^>]+)>", headers["link"])
+        assert links and all(link.startswith(f"http://{host}/api/v1/services?") for link in links)
+
+
+def test_two_instances_do_not_share_a_control_socket(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """gunicorn (25.1+) made a control socket at one path per user, $XDG_RUNTIME_DIR or
+    ~/.gunicorn/gunicorn.ctl: two instances on a host shared it, and stopping one deleted
+    the other's. ``directory serve`` makes none (nothing here uses ``gunicornc``): with
+    both running, and after one stops, there is no socket in either place, and the other
+    still answers."""
+    settings = demo_copy(request, "sqlite", tmp_path)
+    run, home = tmp_path / "run", tmp_path / "home"
+    run.mkdir()
+    home.mkdir()
+    env = settings_env(settings, XDG_RUNTIME_DIR=str(run), HOME=str(home))
+
+    def sockets() -> list[Path]:
+        return [p for where in (run, home, settings.instance_dir) for p in where.rglob("*")
+                if p.is_socket()]  # fmt: skip
+
+    with serve(env, tmp_path / "second.log", workers=1) as second:
+        with serve(env, tmp_path / "first.log", workers=1) as first:
+            assert get(first, "/health")[0] == 200 and get(second, "/health")[0] == 200
+            assert sockets() == []
+        assert sockets() == []
+        assert get(second, "/health")[0] == 200
+    assert "control socket" not in (tmp_path / "second.log").read_text().lower()
 
 
 def test_after_an_import_grown_workers_are_replaced_one_at_a_time_without_a_stall(

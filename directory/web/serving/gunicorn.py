@@ -35,6 +35,11 @@ timeout = 60
 graceful_timeout = 20
 #: nginx on the same host may say the request came over https (X-Forwarded-Proto)
 forwarded_allow_ips = "127.0.0.1,::1"
+#: no control socket (gunicorn 25.1+ makes one for ``gunicornc`` at one path per user,
+#: $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl, shared by every gunicorn on
+#: the host: a second instance took it over, and stopping either deleted it). Nothing here
+#: uses it: the master is managed with signals (HUP, TTIN/TTOU, TERM), as ``recycle`` does
+control_socket_disable = True
 
 _CODES = {400: "bad-request", 403: "forbidden", 414: "uri-too-long",
           417: "expectation-failed", 431: "request-header-fields-too-large",
