@@ -490,3 +490,29 @@ def test_an_import_reaches_a_worker_no_request_reached_since(
     assert status == 200
     assert headers["etag"].split("-", 1)[0] != before, (before, headers["etag"])
     assert b"Idle worker service" in body
+
+
+def test_with_json_logs_gunicorns_own_records_are_json_lines_too(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """DIRECTORY_LOG_FORMAT=json: every line on the stream parses, gunicorn's start and a
+    malformed request's warning included (they were gunicorn's text lines), with the
+    app's fields; and there is still no access log beside the app's request lines."""
+    settings = demo_copy(request, "sqlite", tmp_path)
+    log = tmp_path / "serve.log"
+    env = settings_env(settings, DIRECTORY_LOG_FORMAT="json", DIRECTORY_LOG_LEVEL="INFO")
+    with serve(env, log, workers=1) as base:
+        assert get(base, "/health")[0] == 200
+        assert raw(base, b"GARBAGE\r\n\r\n")[0] == 400
+        deadline = time.monotonic() + 30
+        while "Invalid request" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+    lines = [line for line in log.read_text().splitlines() if not line.startswith("Serving on")]
+    records = [json.loads(line) for line in lines]  # each one JSON
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    loggers = [r["logger"] for r in records]
+    assert "gunicorn.error" in loggers and "directory.requests" in loggers
+    assert "gunicorn.access" not in loggers
+    assert any(r["message"].startswith("Starting gunicorn") for r in records)
+    assert [r["level"] for r in records if "Invalid request" in r["message"]] == ["WARNING"]

@@ -41,6 +41,40 @@ forwarded_allow_ips = "127.0.0.1,::1"
 #: uses it: the master is managed with signals (HUP, TTIN/TTOU, TERM), as ``recycle`` does
 control_socket_disable = True
 
+
+def _logconfig() -> dict[str, object]:
+    """With ``DIRECTORY_LOG_FORMAT=json``, gunicorn's own records (its start, a worker's
+    timeout, a malformed request) are JSON lines with the app's fields, as the app's are
+    (they were gunicorn's text lines in the same stream). gunicorn merges this over its
+    defaults; its loggers do not propagate, and the root logger is left to the app, as
+    gunicorn's own set-up leaves it. Empty (gunicorn's defaults) for text."""
+    try:
+        log_format = Settings.from_env().log_format
+    except SettingsError:
+        return {}  # the workers' app fails on the same settings, and says why
+    if log_format != "json":
+        return {}
+    one = {"level": "INFO", "handlers": ["error_console"], "propagate": False}
+    return {
+        "root": {"level": "WARNING", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {**one, "qualname": "gunicorn.error"},
+            # no access log: the app writes each request's line (directory/web/logs.py)
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+        },
+        "handlers": {
+            "error_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            },
+        },  # fmt: skip
+        "formatters": {"json": {"()": "directory.web.logs.formatter", "log_format": "json"}},
+    }
+
+
+logconfig_dict = _logconfig()
+
 _CODES = {400: "bad-request", 403: "forbidden", 414: "uri-too-long",
           417: "expectation-failed", 431: "request-header-fields-too-large",
           500: "internal-error", 501: "not-implemented"}  # fmt: skip
