@@ -5,13 +5,19 @@ database shared by every worker; reads never limited."""
 
 from __future__ import annotations
 
+import secrets
+from datetime import datetime
+
 import pytest
+from sqlalchemy import select
 
 from directory import create_app
 from directory.settings import Settings, SettingsError
+from directory.store import ratelimit
+from directory.store.models import RateLimit
 from directory.store.ratelimit import DatabaseStorage
 from tests.directory.test_import import HEADER, OXYGEN
-from tests.directory.test_keys import assert_problem, make_key, upload
+from tests.directory.test_keys import assert_problem, make_key, run, set_key, upload
 
 
 @pytest.fixture()
@@ -69,6 +75,35 @@ def test_requests_without_a_usable_key_are_counted_by_address(apps):
     assert dry_run(app, key).status_code == 200  # a key is counted on its own
 
 
+def counters(app):  # type: ignore[no-untyped-def]
+    with app.extensions["directory"].db.engine.connect() as connection:
+        return connection.execute(select(RateLimit.key).order_by(RateLimit.key)).scalars().all()
+
+
+def test_keys_that_do_not_authenticate_are_counted_by_address_with_no_counter_each(apps):
+    app = apps()
+    key = make_key(app, "officer")
+    prefix = key["key"].split("_")[1]
+    revoked, expired = make_key(app, "officer"), make_key(app, "officer")
+    assert run(app, "keys", "revoke", str(revoked["id"])).exit_code == 0
+    set_key(app, expired["id"], expires_at=datetime(2020, 1, 1))
+    made_up = [
+        f"lfsd_{secrets.token_hex(6)}_x",  # malformed (the reviewer's flood)
+        f"lfsd_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}",  # well formed, unknown
+        f"lfsd_{prefix}_{secrets.token_urlsafe(32)}",  # a real prefix, wrong secret
+        revoked["key"],
+        expired["key"],
+    ]
+    assert_problem(dry_run(app), 401, "missing-key")  # the address's first of 2
+    assert_problem(dry_run(app, made_up[0]), 401, "invalid-key")  # and its second
+    for junk in made_up * 4:
+        assert_problem(dry_run(app, junk), 429, "too-many-requests")
+    assert_problem(dry_run(app), 429, "too-many-requests")
+    assert len(counters(app)) == 1  # the address's, not one a key claimed
+    assert dry_run(app, key["key"]).status_code == 200  # a key that authenticates: its own
+    assert prefix not in "".join(counters(app)) and len(counters(app)) == 2
+
+
 def test_behind_a_trusted_proxy_the_client_address_is_counted(apps):
     app = apps(trusted_proxies=1)
     for _ in range(2):
@@ -113,6 +148,26 @@ def test_a_database_counter_restarts_when_its_window_ends(writable_settings):
         assert storage.incr("gone", 60) == 1  # a new window, not 2
         storage.clear("k")
         assert storage.get("k") == 0 and storage.check()
+    finally:
+        app.extensions["directory"].db.dispose()
+
+
+def test_expired_database_counters_are_purged_as_counts_are_written(writable_settings):
+    app = create_app(writable_settings)
+    try:
+        storage = DatabaseStorage(engine=app.extensions["directory"].db.engine)
+        for n in range(5):
+            storage.incr(f"gone-{n}", 0)  # windows that have ended at once
+        storage.incr("live", 60)
+        assert len(counters(app)) == 6
+        for _ in range(ratelimit.PURGE_EVERY):
+            storage.incr("live", 60)
+        assert counters(app) == ["live"]
+        assert storage.get("live") == ratelimit.PURGE_EVERY + 1  # a live count is kept
+        for n in range(3):
+            storage.incr(f"gone-{n}", 0)
+        assert storage.purge(batch=2) == 2 and len(counters(app)) == 2  # at most a batch
+        assert storage.purge() == 1 and storage.purge() == 0 and counters(app) == ["live"]
     finally:
         app.extensions["directory"].db.dispose()
 
