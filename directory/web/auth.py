@@ -65,12 +65,14 @@ def principal(*roles: str) -> Principal:
 
 
 def counted_as() -> str:
-    """What a write is counted against (directory/web/limits.py): the key, if it
-    authenticates, else the client's address, as for a request without a key."""
-    try:
-        return f"key:{authenticated().key_id}"
-    except AuthenticationError:
-        return f"addr:{limits.client()}"
+    """What a write is counted against (directory/web/limits.py), decided before any secret
+    is hashed: the key a well-formed header names by a prefix this directory has (its own
+    counter, whether or not the secret matches, so guessing one key's secret is limited
+    before each guess costs a hash), else the client's address, as for a request without
+    a key (a made-up or malformed key opens no counter of its own)."""
+    with state().db.session() as session:
+        key_id = keys.claimed_key(KeyRepository(session), request.headers.get("Authorization"))
+    return f"addr:{limits.client()}" if key_id is None else f"key:{key_id}"
 
 
 def requires_key(blp: Any, *roles: str) -> Callable[[Any], Any]:
