@@ -5,15 +5,24 @@ A storage backend of the ``limits`` library (which Flask-Limiter counts with) ov
 counts (``DIRECTORY_RATE_LIMIT_STORAGE=database``). Only the fixed-window strategy is
 needed: each count is one upsert (``INSERT … ON CONFLICT DO UPDATE … RETURNING``, which
 SQLite 3.35+ and PostgreSQL both do atomically), restarting the window when it has ended.
+
+A counter whose window has ended is dead weight (the next count restarts it as if it were
+not there), so every :data:`PURGE_EVERY`-th count a worker writes also deletes, in the same
+transaction, up to :data:`PURGE_BATCH` of them: up to 10 purged for each count written,
+and a count adds at most one row, so the table holds the counters of the live windows and
+little more. On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED`` (workers purging
+at once neither wait for each other nor deadlock) and a row is deleted only if its window
+has still ended (one restarted meanwhile is kept); SQLite writes one transaction at a time.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
 from limits.storage import Storage
-from sqlalchemy import Engine, case, delete, select
+from sqlalchemy import Connection, Engine, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,6 +31,10 @@ from directory.store.models import RateLimit
 #: the URI scheme Flask-Limiter is given for this storage (``directory-db://``); the engine
 #: goes in the storage options
 SCHEME = "directory-db"
+#: a worker purges ended windows' counters once in this many counts it writes …
+PURGE_EVERY = 100
+#: … at most this many at a time
+PURGE_BATCH = 1000
 
 
 class DatabaseStorage(Storage):
@@ -35,6 +48,7 @@ class DatabaseStorage(Storage):
         self._insert = (
             postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         )
+        self._counts = itertools.count(1)
 
     @property
     def base_exceptions(self) -> type[Exception]:
@@ -53,7 +67,24 @@ class DatabaseStorage(Storage):
             },
         ).returning(table.c.count)
         with self.engine.begin() as connection:
-            return int(connection.execute(statement).scalar_one())
+            count = int(connection.execute(statement).scalar_one())
+            if next(self._counts) % PURGE_EVERY == 0:
+                self._purge(connection, now, PURGE_BATCH)
+            return count
+
+    def purge(self, batch: int = PURGE_BATCH) -> int:
+        """Delete up to ``batch`` counters whose window has ended; how many were."""
+        with self.engine.begin() as connection:
+            return self._purge(connection, time.time(), batch)
+
+    @staticmethod
+    def _purge(connection: Connection, now: float, batch: int) -> int:
+        table = RateLimit.__table__
+        ended = table.c.expires_at <= now
+        # SKIP LOCKED is PostgreSQL's (SQLite's compiler leaves FOR UPDATE out); ``ended`` is
+        # asked again of each row deleted, so a window restarted meanwhile is kept
+        picked = select(table.c.key).where(ended).limit(batch).with_for_update(skip_locked=True)
+        return connection.execute(delete(table).where(table.c.key.in_(picked), ended)).rowcount
 
     def _row(self, key: str) -> Any:
         with self.engine.connect() as connection:

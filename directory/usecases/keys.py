@@ -199,6 +199,16 @@ def revoke_key(keys: Keys, key_id: int, at: datetime | None = None) -> dict[str,
 # -- authenticating requests -------------------------------------------------------------------
 
 
+def claimed_key(keys: Keys, authorization: str | None) -> int | None:
+    """The id of the key whose prefix a well-formed ``Authorization`` header names, whether
+    or not its secret matches (no hashing: the rate limit decides with it before a secret is
+    checked); None for no key, a malformed one or an unknown prefix."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    match = _KEY_TEXT.fullmatch(token.strip()) if scheme.lower() == "bearer" else None
+    row = keys.by_prefix(match[1]) if match is not None else None
+    return None if row is None else int(row.id)
+
+
 def authenticate(keys: Keys, authorization: str | None, at: datetime | None = None) -> Principal:
     """Who the ``Authorization`` header's bearer key belongs to; raises an
     AuthenticationError (401) when there is none, or it is malformed, unknown, revoked or

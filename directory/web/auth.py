@@ -5,6 +5,13 @@
 ``WWW-Authenticate`` challenge otherwise) and :func:`~directory.usecases.keys.authorise`
 check its role (403), then calls the view with ``principal=``; it also documents the
 operation's ``bearerAuth`` security and its 401 and 403 answers. Reads take no key.
+
+The write rate limit asks first whose the key is (:func:`counted_as`): a key that
+authenticates is counted on its own, any other request (no key, or one malformed, unknown,
+revoked or expired) against its client's address, so that made-up keys are limited as a
+request without one and open no counter each. The answer is kept with the request (in its
+WSGI environ, not ``flask.g``, which requests made inside an application context already
+pushed share), so a key is looked up and its secret hashed once a request.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 
 from flask import request
 
+from directory.errors import AuthenticationError
 from directory.store.repositories.keys import KeyRepository
 from directory.usecases import keys
 from directory.usecases.keys import Principal
@@ -30,13 +38,41 @@ RATE_LIMITED_HEADERS = {
     "RateLimit-Remaining": "RateLimitRemaining",
     "RateLimit-Reset": "RateLimitReset",
 }
+#: where a request keeps whose its key is (or why it is no one's), once found
+_FOUND = "directory.principal"
+
+
+def authenticated() -> Principal:
+    """Who this request's key belongs to (an AuthenticationError, 401, when there is none or
+    it does not authenticate), found once a request."""
+    found = request.environ.get(_FOUND)
+    if found is None:
+        try:
+            with state().db.session() as session:
+                authorization = request.headers.get("Authorization")
+                found = keys.authenticate(KeyRepository(session), authorization)
+        except AuthenticationError as error:
+            found = error
+        request.environ[_FOUND] = found
+    if isinstance(found, AuthenticationError):
+        raise found
+    return found  # type: ignore[no-any-return]
 
 
 def principal(*roles: str) -> Principal:
     """Who this request's key belongs to, if its role is one of ``roles`` (or admin)."""
+    return keys.authorise(authenticated(), *roles)
+
+
+def counted_as() -> str:
+    """What a write is counted against (directory/web/limits.py), decided before any secret
+    is hashed: the key a well-formed header names by a prefix this directory has (its own
+    counter, whether or not the secret matches, so guessing one key's secret is limited
+    before each guess costs a hash), else the client's address, as for a request without
+    a key (a made-up or malformed key opens no counter of its own)."""
     with state().db.session() as session:
-        who = keys.authenticate(KeyRepository(session), request.headers.get("Authorization"))
-    return keys.authorise(who, *roles)
+        key_id = keys.claimed_key(KeyRepository(session), request.headers.get("Authorization"))
+    return f"addr:{limits.client()}" if key_id is None else f"key:{key_id}"
 
 
 def requires_key(blp: Any, *roles: str) -> Callable[[Any], Any]:
@@ -49,7 +85,7 @@ def requires_key(blp: Any, *roles: str) -> Callable[[Any], Any]:
         def view(*args: Any, **kwargs: Any) -> Any:
             return func(*args, principal=principal(*roles), **kwargs)
 
-        limits.limited("writes")(view)
+        limits.limited("writes", per=counted_as)(view)
         documented = blp.doc(security=[{BEARER_SCHEME: []}])(view)
         documented = blp.alt_response(
             401, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
@@ -62,7 +98,8 @@ def requires_key(blp: Any, *roles: str) -> Callable[[Any], Any]:
             429, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
             headers=RATE_LIMITED_HEADERS,
             description="too-many-requests: over the write rate limit of this key (or, "
-            "without a key, of this address); `Retry-After` says when to ask again",
+            "without a key that authenticates, of this address); `Retry-After` says when to "
+            "ask again",
         )(documented)  # fmt: skip
         return blp.alt_response(
             403, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,

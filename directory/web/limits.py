@@ -1,11 +1,13 @@
 """Rate limits on the write routes and the public feedback route (Flask-Limiter).
 
-Reads are never limited. A view is marked with :func:`limited` (every route guarded by
-:func:`directory.web.auth.requires_key` is marked ``writes``; the feedback route marks
-itself ``feedback``); :func:`install` gives each application its own ``Limiter``, counting
-in memory, in the directory's database (``directory/store/ratelimit.py``, shared by every
-worker and server) or in any storage the ``limits`` library knows, as configured, and wraps
-the marked views with their limit. Nothing runs on the other routes.
+Reads are never limited. A view is marked with :func:`limited`, saying which limit it takes
+and whom a request is counted against (every route guarded by
+:func:`directory.web.auth.requires_key` is marked ``writes``, counted per key when the key
+authenticates and per client address otherwise; the feedback route marks itself
+``feedback``, per address); :func:`install` gives each application its own ``Limiter``,
+counting in memory, in the directory's database (``directory/store/ratelimit.py``, shared by
+every worker and server) or in any storage the ``limits`` library knows, as configured, and
+wraps the marked views with their limit. Nothing runs on the other routes.
 
 Answers carry the IETF ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``
 (seconds until the window ends) fields; a request over the limit is a ``429`` problem with
@@ -17,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,37 +30,32 @@ from directory.settings import Settings
 from directory.store import ratelimit
 from directory.store.db import Database
 
-#: the attribute a view is marked with: which limit it takes ("writes" or "feedback")
+#: the attribute a view is marked with: which limit it takes ("writes" or "feedback") and
+#: what a request is counted against
 MARK = "_directory_rate_limit"
-#: the key text of an API key (directory/usecases/keys.py): a write is counted per key
-_BEARER = re.compile(r"Bearer\s+lfsd_([0-9a-f]{12})_", re.IGNORECASE)
 RESET = "RateLimit-Reset"
 #: what the OpenAPI document says each limit is (directory/web/openapi.py)
 DESCRIPTIONS = {
-    "writes": "counted per API key (per client address for a request without one)",
+    "writes": "counted per API key (per client address for a request without a key that "
+    "authenticates)",
     "feedback": "counted per client address",
 }
 
 
-def limited(kind: str) -> Callable[[Any], Any]:
-    """Mark a view as taking the ``kind`` limit ("writes" or "feedback")."""
-
-    def mark(view: Any) -> Any:
-        setattr(view, MARK, kind)
-        return view
-
-    return mark
-
-
-def _client() -> str:
+def client() -> str:
+    """The client's address (behind trusted proxies, the one they were sent from)."""
     return request.remote_addr or "unknown"
 
 
-def _writer() -> str:
-    """A write is counted against the key it claims to be sent with (the prefix, not the
-    secret), else against the client's address."""
-    match = _BEARER.match(request.headers.get("Authorization", ""))
-    return f"key:{match[1].lower()}" if match else f"addr:{_client()}"
+def limited(kind: str, per: Callable[[], str] = client) -> Callable[[Any], Any]:
+    """Mark a view as taking the ``kind`` limit ("writes" or "feedback"), counted against
+    what ``per`` says of the request (by default, its client's address)."""
+
+    def mark(view: Any) -> Any:
+        setattr(view, MARK, (kind, per))
+        return view
+
+    return mark
 
 
 def _storage(settings: Settings, db: Database) -> tuple[str, dict[str, Any]]:
@@ -85,7 +81,7 @@ def install(app: Flask, settings: Settings, db: Database) -> Limiter:
     blueprints are registered)."""
     uri, options = _storage(settings, db)
     limiter = Limiter(
-        key_func=_client,
+        key_func=client,
         app=app,
         storage_uri=uri,
         storage_options=options,
@@ -101,15 +97,16 @@ def install(app: Flask, settings: Settings, db: Database) -> Limiter:
         # a storage that cannot be reached must not stop writes: counted in memory meanwhile
         in_memory_fallback_enabled=True,
     )
-    limits = {
-        "writes": limiter.limit(settings.rate_limit_writes, key_func=_writer, scope="writes"),
-        "feedback": limiter.limit(settings.rate_limit_feedback, key_func=_client, scope="feedback"),
-    }
+    rates = {"writes": settings.rate_limit_writes, "feedback": settings.rate_limit_feedback}
+    limits: dict[tuple[str, Callable[[], str]], Any] = {}
     limited_endpoints = set()
     for endpoint, view in list(app.view_functions.items()):
-        kind = getattr(view, MARK, None)
-        if kind is not None:
-            app.view_functions[endpoint] = limits[kind](view)
+        mark = getattr(view, MARK, None)
+        if mark is not None:
+            if mark not in limits:  # one limit (one count) for all the views marked alike
+                kind, per = mark
+                limits[mark] = limiter.limit(rates[kind], key_func=per, scope=kind)
+            app.view_functions[endpoint] = limits[mark](view)
             limited_endpoints.add(endpoint)
     _only_on(app, limiter, frozenset(limited_endpoints))
     app.extensions["directory_limiter"] = limiter

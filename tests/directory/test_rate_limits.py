@@ -5,13 +5,20 @@ database shared by every worker; reads never limited."""
 
 from __future__ import annotations
 
+import secrets
+from datetime import datetime
+
 import pytest
+from sqlalchemy import select
 
 from directory import create_app
 from directory.settings import Settings, SettingsError
+from directory.store import ratelimit
+from directory.store.models import RateLimit
 from directory.store.ratelimit import DatabaseStorage
+from directory.usecases import keys
 from tests.directory.test_import import HEADER, OXYGEN
-from tests.directory.test_keys import assert_problem, make_key, upload
+from tests.directory.test_keys import assert_problem, make_key, run, set_key, upload
 
 
 @pytest.fixture()
@@ -69,6 +76,59 @@ def test_requests_without_a_usable_key_are_counted_by_address(apps):
     assert dry_run(app, key).status_code == 200  # a key is counted on its own
 
 
+def counters(app):  # type: ignore[no-untyped-def]
+    with app.extensions["directory"].db.engine.connect() as connection:
+        return connection.execute(select(RateLimit.key).order_by(RateLimit.key)).scalars().all()
+
+
+def test_made_up_keys_are_counted_by_address_with_no_counter_each(apps):
+    """A malformed key or an unknown prefix (the review's flood of 100 made-up keys, none
+    limited, each opening a counter row) counts against the client's address, as a request
+    without a key."""
+    app = apps()
+    key = make_key(app, "officer")
+    made_up = [
+        f"lfsd_{secrets.token_hex(6)}_x",  # malformed (the reviewer's flood)
+        f"lfsd_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}",  # well formed, unknown
+        "Basic dXNlcjpwYXNz",
+    ]
+    assert_problem(dry_run(app), 401, "missing-key")  # the address's first of 2
+    assert_problem(dry_run(app, made_up[0]), 401, "invalid-key")  # and its second
+    for junk in made_up * 4:
+        assert_problem(dry_run(app, junk), 429, "too-many-requests")
+    assert_problem(dry_run(app), 429, "too-many-requests")
+    assert len(counters(app)) == 1  # the address's, not one a key claimed
+    assert dry_run(app, key["key"]).status_code == 200  # a real key: its own counter
+    assert len(counters(app)) == 2
+
+
+def test_a_known_key_is_limited_before_its_secret_is_checked(apps, monkeypatch):
+    """A real prefix with wrong secrets, a revoked and an expired key are counted against
+    that key, and past the limit answered 429 without hashing the secret (each guess at one
+    key's secret costs ~50 ms of scrypt: unlimited, they would be a way to load the server)."""
+    app = apps()
+    key, revoked, expired = (make_key(app, "officer") for _ in range(3))
+    prefix = key["key"].split("_")[1]
+    assert run(app, "keys", "revoke", str(revoked["id"])).exit_code == 0
+    set_key(app, expired["id"], expires_at=datetime(2020, 1, 1))
+    guesses = [f"lfsd_{prefix}_{secrets.token_urlsafe(32)}" for _ in range(4)]
+    for guess in guesses[:2]:
+        assert_problem(dry_run(app, guess), 401, "invalid-key")
+    hashed = []
+    real = keys.secret_matches
+    monkeypatch.setattr(keys, "secret_matches", lambda *a: hashed.append(a) or real(*a))
+    for guess in guesses[2:]:
+        assert_problem(dry_run(app, guess), 429, "too-many-requests")
+    assert hashed == []  # refused by the limit, before any hashing
+    assert_problem(dry_run(app, key["key"]), 429, "too-many-requests")  # the key's counter
+    for other in (revoked, expired):
+        assert dry_run(app, other["key"]).status_code == 401
+        assert dry_run(app, other["key"]).status_code == 401
+        assert_problem(dry_run(app, other["key"]), 429, "too-many-requests")
+    assert dry_run(app).status_code == 401  # the address itself is not used up by them
+    assert len(counters(app)) == 4  # the three keys' and the address's
+
+
 def test_behind_a_trusted_proxy_the_client_address_is_counted(apps):
     app = apps(trusted_proxies=1)
     for _ in range(2):
@@ -113,6 +173,26 @@ def test_a_database_counter_restarts_when_its_window_ends(writable_settings):
         assert storage.incr("gone", 60) == 1  # a new window, not 2
         storage.clear("k")
         assert storage.get("k") == 0 and storage.check()
+    finally:
+        app.extensions["directory"].db.dispose()
+
+
+def test_expired_database_counters_are_purged_as_counts_are_written(writable_settings):
+    app = create_app(writable_settings)
+    try:
+        storage = DatabaseStorage(engine=app.extensions["directory"].db.engine)
+        for n in range(5):
+            storage.incr(f"gone-{n}", 0)  # windows that have ended at once
+        storage.incr("live", 60)
+        assert len(counters(app)) == 6
+        for _ in range(ratelimit.PURGE_EVERY):
+            storage.incr("live", 60)
+        assert counters(app) == ["live"]
+        assert storage.get("live") == ratelimit.PURGE_EVERY + 1  # a live count is kept
+        for n in range(3):
+            storage.incr(f"gone-{n}", 0)
+        assert storage.purge(batch=2) == 2 and len(counters(app)) == 2  # at most a batch
+        assert storage.purge() == 1 and storage.purge() == 0 and counters(app) == ["live"]
     finally:
         app.extensions["directory"].db.dispose()
 
