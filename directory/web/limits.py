@@ -132,7 +132,15 @@ def _only_on(app: Flask, limiter: Limiter, endpoints: frozenset[str]) -> None:
 
     def headers(response: Response) -> Response:
         if request.endpoint in endpoints:
+            own = response.headers.get("Retry-After")
             response = _reset_in_seconds(inject(response))
+            if response.status_code != 429:
+                # the limiter sends its window's Retry-After on every answer; RFC 9110
+                # §10.2.3 gives it meaning on a 429 (the limit's), a 503 (the answer's own,
+                # or none: database-read-only) and redirects, so a 201 or a 503 keeps its own
+                del response.headers["Retry-After"]
+                if own is not None:
+                    response.headers["Retry-After"] = own
         return response
 
     def clean_up(error: BaseException | None) -> None:
