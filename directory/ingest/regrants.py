@@ -4,14 +4,17 @@ A grant is paid through at most one other, so following Paid through from any gr
 ends (at a grant paid directly, or one the directory does not hold) or comes back to a grant
 already passed: a loop, such as G-A paid through G-B and G-B paid through G-A. A loop has no
 grant the money first came from, so an import that would leave one is refused
-(:func:`loops` finds them, :func:`loop_message` says them).
+(:func:`loops` finds them, :func:`loop_message` says them). For a loop already in the
+database (written before imports checked), :func:`loop_heads` picks the grant of each loop
+the funding figures count, the one added to the directory first, so the loop's money is
+counted once rather than dropped.
 
 No Flask, no SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 
 def loops(
@@ -33,6 +36,12 @@ def loops(
             found.append(list(path)[path[ref] :])
         done.update(path)
     return found
+
+
+def loop_heads(parent_of: Mapping[str, str | None], order: Callable[[str], object]) -> set[str]:
+    """The grant of each loop of ``parent_of`` that comes first by ``order`` (the funding
+    figures count it as paid directly; the loop's others are its regrants)."""
+    return {min(loop, key=order) for loop in loops(parent_of)}
 
 
 def loop_message(loop: list[str], where: Mapping[str, str]) -> str:
