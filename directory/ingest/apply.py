@@ -34,6 +34,7 @@ from directory.ingest.records import (
     ServiceRecord,
     Spool,
 )
+from directory.ingest.regrants import loop_message, loops
 from directory.ingest.values import financial_year_of, loose_key
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
@@ -929,8 +930,10 @@ class _Writer:
         parents = {rec.parent_ref for rec in grants if rec.parent_ref}  # (a spool read back)
         listed: set[str] = set()  # the file's grants that are held or named as parents
         paid_through: list[tuple[str, str]] = []  # (grant, parent) where the parent isn't held
+        children: list[str] = []  # the file's grants paid through another
         for chunk in _record_chunks(self._grants_read(grants), unique=_spooled(grants)):
             listed.update(ref for ref in chunk if ref in held or ref in parents)
+            children += [ref for ref, rec in chunk.items() if rec.parent_ref]
             paid_through += [
                 (ref, rec.parent_ref)
                 for ref, rec in chunk.items()
@@ -956,9 +959,29 @@ class _Writer:
                         "warning",
                     )  # fmt: skip
                 )
+        if children:
+            self._check_loops(children, batch.paid_through_rows)
         if self._has_errors():
             raise _Rejected
         self._withdraw_unlisted(Grant, "grant", held, listed, lambda g: set(g["areas"]), "title")
+
+    def _check_loops(self, children: list[str], rows: dict[str, tuple[int, str]]) -> None:
+        """Paid through must not make a loop (G-A through G-B through G-A), within the file
+        or with grants already held (a blank Paid through keeps the held one): each loop
+        through one of the file's ``children`` is an error at the first of them's row."""
+        parent_of = self.repo.grant_parents()  # as written so far in this transaction
+        mine = set(children)
+        for loop in loops(parent_of, children):
+            if not mine.intersection(loop):
+                continue  # held before this import (the funding figures' rule reads it)
+            where = {
+                ref: f"row {rows[ref][0]}" if ref in rows
+                else "in this file" if ref in mine else "already in the directory"
+                for ref in loop
+            }  # fmt: skip
+            first = next(ref for ref in loop if ref in mine)
+            row, column = rows.get(first, (None, "parent_ref"))
+            self.problems.append(Problem(loop_message(loop, where), row, column, parent_of[first]))
 
     def _check_grants(
         self, records: dict[str, GrantRecord], org_ids: dict[str, int],

@@ -406,6 +406,8 @@ class _GrantReader:
             return
         for org in orgs:
             merge_organisation(self.orgs, org)
+        if parent is not None:  # for the import's error should it make a loop
+            self.batch.paid_through_rows[ref] = (p.row, p.column(PARENT_GRANT_KEY))
         self.batch.grants.append(
             GrantRecord(
                 ref=ref,

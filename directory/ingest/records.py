@@ -317,6 +317,9 @@ class Batch(ProblemLog):
     withdrawn_services: list[str] = field(default_factory=list)
     removed_outcomes: list[int] = field(default_factory=list)
     removed_contacts: list[int] = field(default_factory=list)
+    #: where each grant paid through another says so (its row and column), for the
+    #: import's error when Paid through makes a loop with grants already held
+    paid_through_rows: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 def _shown(value: Any) -> str | None:

@@ -57,6 +57,7 @@ from directory.ingest.records import (
     Spool,
     pickled_by_fields,
 )
+from directory.ingest.regrants import loop_message, loops
 from directory.ingest.values import (
     clean_text,
     loose_key,
@@ -940,14 +941,24 @@ class _Assembly:
         grants = self.grants
         payers = _Payers(grants, self.orgs) if self.paid_through else None
         found: list[GrantRecord] | Spool[GrantRecord] = [] if self.keep else Spool()
+        parents: dict[str, str | None] = {}  # grant → the grant it is paid through
         for seen in grants.values():
             if "areas" not in seen.given:
                 seen.record.areas = seen.coverage
             if seen.paid_through is not None:
                 assert payers is not None
                 seen.record.parent_ref = _parent(seen, grants, payers, self.log)
+                parents[seen.record.ref] = seen.record.parent_ref
+                batch.paid_through_rows[seen.record.ref] = (seen.paid_through_row, "Paid through")
             found.append(seen.record)
         batch.grants = found if len(found) else []
+        # a loop within the sheet (one through grants already held is found by the import)
+        for loop in loops(parents):
+            row, _ = batch.paid_through_rows[loop[0]]
+            where = {ref: f"row {batch.paid_through_rows[ref][0]}" for ref in loop}
+            self.log.error(
+                loop_message(loop, where), row=row, column="Paid through", value=parents[loop[0]]
+            )
         batch.problems += self.log.problems
         self.refs.close()
         self.grants.close()

@@ -556,6 +556,10 @@ def programme_known(q: CatalogueQueries, programme_id: str) -> bool:
     return programme_id in {p.id for p in known_programmes()} or q.programme_exists(programme_id)
 
 
+#: the chain's last link when Paid through comes back to a grant already in it
+LOOP_NOTE = "already in the chain: paid through in a loop, so the chain stops here"
+
+
 def grant_detail(
     q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, key: str
 ) -> dict[str, Any]:
@@ -564,9 +568,12 @@ def grant_detail(
     if row is None:
         raise GrantNotFoundError(f"No grant has the id or ref {key!r}.")
     answer = grant_summary(row, q.grant_areas([row.id])[row.id], snap, today, settings)
-    chain = []
+    chain: list[dict[str, Any]] = []
     parent_ref, seen = row.parent_ref, {row.ref}
-    while parent_ref and parent_ref not in seen and len(chain) < 10:
+    while parent_ref and len(chain) < 10:
+        if parent_ref in seen:  # a loop (imports refuse them): the chain stops at the repeat
+            chain.append({"ref": parent_ref, "note": LOOP_NOTE})
+            break
         seen.add(parent_ref)
         parent = q.grant_by_ref(parent_ref)
         if parent is None:

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from directory.data.community_safety import rule as community_safety_rule
+from directory.ingest.regrants import loop_heads
 from directory.ingest.values import add_months, whole_months
 from directory.store.repositories.funding import FundingQueries
 from directory.usecases.background import PerVersion
@@ -48,7 +49,8 @@ class GrantFact:
     areas: tuple[str, ...]  # beneficiary area codes
     services: tuple[int, ...]  # ids of the listed services it funds
     #: paid through another award the directory holds (MOPAC → SNB → charity): its money is
-    #: already counted in that award, so totals leave it out
+    #: already counted in that award, so totals leave it out (in a loop of Paid through,
+    #: which imports refuse, all but the grant added first)
     regrant: bool
     demo: bool
     #: counted by the funding answers by default: its programme is classified community
@@ -163,6 +165,12 @@ class FundingData:
         fields = rows[0]._fields if rows else _GRANT_COLUMNS
         columns = operator.itemgetter(*(fields.index(name) for name in _GRANT_COLUMNS))
         refs = {r.ref for r in rows}
+        # a grant paid through another the directory holds is a regrant, except the first
+        # added (lowest id) of each loop of Paid through (imports refuse loops; one written
+        # before they did is counted once, not dropped whole)
+        parent_of = {r.ref: r.parent_ref for r in rows if r.parent_ref is not None}
+        ids = {r.ref: r.id for r in rows} if parent_of else {}
+        heads = loop_heads(parent_of, ids.__getitem__) if parent_of else set()
         funder_rule = community_safety_rule().funder_matches
         # one object per repeated value (names, dates, area tuples): 100,000 awards share a
         # few hundred funders, programmes and areas
@@ -178,7 +186,7 @@ class FundingData:
                 amount_pence=r.amount_pence, start=one(r.start, r.start), end=one(r.end, r.end),
                 duration_months=r.duration_months, financial_year=one(r.financial_year, r.financial_year),
                 areas=one(t := tuple(areas.get(r.id, ())), t), services=tuple(services.get(r.id, ())),
-                regrant=r.parent_ref is not None and r.parent_ref in refs and r.parent_ref != r.ref,
+                regrant=r.parent_ref is not None and r.parent_ref in refs and r.ref not in heads,
                 demo=bool(r.demo), awarded=one(r.awarded, r.awarded),
                 community_safety=(
                     bool(r.programme_community_safety) if r.programme_id is not None

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from directory import create_app
 from directory.cli import cli
@@ -26,7 +26,7 @@ from directory.ingest.apply import ImportOptions, import_batch
 from directory.ingest.records import Batch, OutcomeRecord
 from directory.ingest.run import load_reference_data
 from directory.ingest.template import HEADINGS
-from directory.store.models import AreaPopulation, CrimeCount, DataRelease, ImportRun
+from directory.store.models import AreaPopulation, CrimeCount, DataRelease, Grant, ImportRun
 from directory.store.repositories.geography import GeographyRepository
 from directory.usecases.funding.programmes import formulas
 from tests.conftest import BACKENDS, VENDORED, geography_copy, shared_data_path
@@ -399,6 +399,44 @@ def test_need_by_bcu_and_apportioned(reference_app):
 def count(app: Any, model: type) -> int:
     with app.extensions["directory"].db.engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def test_a_paid_through_loop_held_from_before_is_counted_once_and_the_chain_stops(
+    writable_settings, tmp_path
+):
+    """A loop of Paid through written before imports refused them (here straight into the
+    database: G-A through G-B through G-A, G-C through G-B) neither drops the loop's money
+    nor runs forever: the loop's grant added first (G-A) is counted, the others are its
+    regrants; a grant's chain stops at the first grant it repeats, marked so."""
+    rows = [
+        ("A", KINGSTON, "LCPF", "£384k", "2024-04-01", "2025-03-31", "2024/25", ""),
+        ("B", LEWISHAM, "LCPF", "£19k", "2024-04-01", "2025-03-31", "2024/25", "G-A"),
+        ("C", LEWISHAM, "LCPF", "£5k", "2024-04-01", "2025-03-31", "2024/25", "G-B"),
+    ]
+    path = tmp_path / "loop.csv"
+    path.write_text(template_csv(rows), encoding="utf-8")
+    writer = create_app(writable_settings)
+    assert run(writer, "import", str(path)).exit_code == 0
+    with writer.extensions["directory"].db.engine.begin() as connection:
+        connection.execute(update(Grant).where(Grant.ref == "G-A").values(parent_ref="G-B"))
+    writer.extensions["directory"].db.dispose()
+    app = create_app(writable_settings)
+    try:
+        body = get(app, "/api/v1/funding/summary?by=borough")
+        assert (body["totals"]["awards"], body["totals"]["amount"]) == (1, 384_000)
+        assert body["regrants_left_out"] == {"awards": 2, "amount": 24_000}
+        every = get(app, "/api/v1/funding/summary?by=borough&include_regrants=true")
+        assert (every["totals"]["awards"], every["totals"]["amount"]) == (3, 408_000)
+        kingston = get(app, f"/api/v1/funding/summary?by=borough&area={KINGSTON}")
+        assert kingston["totals"]["amount"] == 384_000
+        chains = {ref: get(app, f"/api/v1/grants/{ref}")["chain"] for ref in ("G-A", "G-C")}
+        assert [link["ref"] for link in chains["G-A"]] == ["G-B", "G-A"]
+        assert [link["ref"] for link in chains["G-C"]] == ["G-B", "G-A", "G-B"]
+        for chain in chains.values():
+            assert "loop" in chain[-1]["note"] and set(chain[-1]) == {"ref", "note"}
+            assert all("note" not in link for link in chain[:-1])
+    finally:
+        app.extensions["directory"].db.dispose()
 
 
 def test_the_real_crime_and_population_files_import_and_move_the_data_version(writable_app):

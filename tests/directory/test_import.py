@@ -835,6 +835,124 @@ def test_a_sheet_written_a_few_grants_at_a_time_checks_parents_withdraws_and_ren
     assert [s["ref"] for s in found] == ["S-1"]  # unchanged itself, found by the new name
 
 
+#: the reviewer's file: two grants, each paid through the other
+CYCLE_OF_TWO = (
+    "Service ref,Service name,Description,Status,Themes,Organisation ref,Organisation name,"
+    "Organisation type,Charity number,Company number,Organisation website,Coverage,Site name,"
+    "Site address,Site postcode,Min age,Max age,Ages,Eligibility,Who can refer,Email,Phone,"
+    "Website,Last verified,Grant ref,Funder,Programme,Amount,Award date,Start date,End date,"
+    "Duration (months),Financial year,Beneficiary areas,Paid through,Demo\n"
+    "GEN-00000,Futures support 0,Generated service 0 working on mentoring.,active,Hate crime; "
+    "Education and employment; Mentoring,,Haven Streets Project 0,CIC,,,,LB Redbridge,Haven "
+    "Streets Project 0 site,,EC1R 4UL,,,,,,hello0@example.org,,,28/01/2026,G-A,MOPAC,LCPF,"
+    "£384k,,24/01/2024,22/01/2025,,,,G-B,yes\n"
+    "GEN-00001,Futures support 1,Generated service 1 working on business crime.,active,Business "
+    "crime; Hate crime,,Haven Step Foundation 1,charity,,,,Southwark Council,Haven Step "
+    "Foundation 1 site,,TW3 2AQ,,,10 to 17,,,hello1@example.org,,,2025-12-06,G-B,MOPAC,"
+    "Victims services,£19k,,17/04/2023,16/04/2025,,,,G-A,yes\n"
+)
+
+
+def _refused(app: Any, path: Path) -> list[dict[str, Any]]:
+    """Import ``path``, which must be refused: its errors (the database left as it was)."""
+    before = dump(app)
+    result = run(app, "import", str(path), "--json")
+    assert result.exit_code == 1, result.output
+    assert dump(app) == before
+    report = json.loads(result.output)
+    return [p for p in report["problems"] if p["severity"] == "error"]
+
+
+def test_a_paid_through_loop_in_one_file_is_refused(writable_app, tmp_path):
+    """Grants paid through one another in a loop (G-A through G-B through G-A) have no grant
+    the money first came from: refused like a grant paid through itself, nothing written, the
+    error naming the loop's grants and rows."""
+    [error] = _refused(writable_app, write(tmp_path, "cycle2.csv", CYCLE_OF_TWO))
+    assert (error["row"], error["column"], error["value"]) == (2, "Paid through", "G-B")
+    assert "G-A (row 2)" in error["message"] and "G-B (row 3)" in error["message"]
+    assert "loop" in error["message"]
+    assert writable_app.test_client().get("/api/v1/grants").json["total_items"] == 0
+
+    three = write(tmp_path, "cycle3.csv", CHAIN_HEADER + "".join([
+        _chain_row(1, "Alpha Trust", "G-1", "G-2"),
+        _chain_row(2, "Beta Trust", "G-2", "G-3"),
+        _chain_row(3, "Gamma Trust", "G-3", "G-1"),
+        _chain_row(4, "Delta Trust", "G-4", "G-1"),  # into the loop, not part of it
+    ]))  # fmt: skip
+    [error] = _refused(writable_app, three)
+    assert (error["row"], error["column"]) == (2, "Paid through")
+    for named in ("G-1 (row 2)", "G-2 (row 3)", "G-3 (row 4)"):
+        assert named in error["message"]
+    assert "G-4" not in error["message"]
+
+
+def test_a_paid_through_loop_closing_through_held_grants_is_refused(writable_app, tmp_path):
+    """A file that makes a held grant's parent paid through it (the directory holds G-A as
+    paid through G-B; the file says G-B is paid through G-A) is refused and writes nothing,
+    whichever way the loop closes: through a grant the file leaves out, or through one it
+    lists with Paid through blank (a blank keeps what is held)."""
+    held = write(tmp_path, "held.csv", CHAIN_HEADER + "".join([
+        _chain_row(1, "Alpha Trust", "G-A", "G-B"),
+        _chain_row(2, "Beta Trust", "G-B", "G-C"),
+        _chain_row(3, "Gamma Trust", "G-C"),
+    ]))  # fmt: skip
+    assert run(writable_app, "import", str(held)).exit_code == 0
+    two = write(tmp_path, "two.csv", CHAIN_HEADER + _chain_row(2, "Beta Trust", "G-B", "G-A"))
+    [error] = _refused(writable_app, two)
+    assert (error["row"], error["value"]) == (2, "G-A")
+    assert "G-B (row 2)" in error["message"]
+    assert "G-A (already in the directory)" in error["message"]
+
+    three = write(tmp_path, "three.csv", CHAIN_HEADER + "".join([
+        _chain_row(1, "Alpha Trust", "G-A"),  # blank: still paid through G-B
+        _chain_row(3, "Gamma Trust", "G-C", "G-A"),
+    ]))  # fmt: skip
+    [error] = _refused(writable_app, three)
+    assert error["row"] == 3
+    for named in (
+        "G-A (already in the directory)",
+        "G-B (already in the directory)",
+        "G-C (row 3)",
+    ):
+        assert named in error["message"]
+    client = writable_app.test_client()
+    assert client.get("/api/v1/grants/G-C").json["paid_through"] is None
+
+
+def test_a_paid_through_loop_in_a_360giving_file_is_refused(writable_app, tmp_path):
+    """The 360Giving import's parentGrant is checked the same way: a loop is refused, the
+    error naming its grants and their places in the file."""
+    mopac = {"id": "GB-GOR-PC390", "name": "MOPAC"}
+    trust = {"id": "GB-CHC-1111111", "name": "Kingston Youth Trust"}
+    items = [_giving("360G-a", mopac, trust), _giving("360G-b", mopac, trust)]
+    items[0]["parentGrant"], items[1]["parentGrant"] = "360G-b", "360G-a"
+    path = tmp_path / "loop.json"
+    path.write_text(json.dumps({"grants": items}), "utf-8")
+    [error] = _refused(writable_app, path)
+    assert "360G-a (row 1)" in error["message"] and "360G-b (row 2)" in error["message"]
+
+
+def test_a_chain_without_a_loop_is_imported_and_counted_once(writable_app, tmp_path):
+    """G-A through G-B through G-C is no loop: imported, its money counted once (G-C's), the
+    others regrants; the chain runs to G-C."""
+    path = write(tmp_path, "chain.csv", CHAIN_HEADER + "".join([
+        _chain_row(1, "Alpha Trust", "G-A", "G-B"),
+        _chain_row(2, "Beta Trust", "G-B", "G-C"),
+        _chain_row(3, "Gamma Trust", "G-C"),
+    ]))  # fmt: skip
+    result = run(writable_app, "import", str(path))
+    assert result.exit_code == 0, result.output
+    client = writable_app.test_client()
+    url = "/api/v1/funding/summary?by=borough&area=Kingston"
+    summary = client.get(url).json
+    assert (summary["totals"]["awards"], summary["totals"]["amount"]) == (1, 3000.0)
+    assert summary["regrants_left_out"] == {"awards": 2, "amount": 3000.0}
+    every = client.get(url + "&include_regrants=true").json
+    assert (every["totals"]["awards"], every["totals"]["amount"]) == (3, 6000.0)
+    chain = client.get("/api/v1/grants/G-A").json["chain"]
+    assert [link["ref"] for link in chain] == ["G-B", "G-C"]
+
+
 def test_a_file_read_from_a_pipe_is_read_once(writable_app, tmp_path):
     """A regular file is read where it lies, as often as the import needs; a pipe can be
     read only once, so its bytes are read at once (and the size limit applies to them)."""

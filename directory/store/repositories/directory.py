@@ -242,6 +242,14 @@ class DirectoryRepository:
             found.update((ref, id_) for ref, id_ in rows)
         return found
 
+    def grant_parents(self) -> dict[str, str]:
+        """Each grant paid through another (in an import's transaction: as it has written
+        them): its ref → the ref of the grant it is paid through."""
+        rows = self.session.execute(
+            select(Grant.ref, Grant.parent_ref).where(Grant.parent_ref.is_not(None))
+        )
+        return {ref: parent for ref, parent in rows}
+
     def grant_states(self) -> dict[str, dict[str, Any]]:
         org_refs = dict(self.session.execute(select(Organisation.id, Organisation.ref)).all())
         service_refs = dict(self.session.execute(select(Service.id, Service.ref)).all())

@@ -160,7 +160,11 @@ class GrantChainLinkSchema(Schema):
     recipient = ma.fields.String(allow_none=True, metadata={"description": "The recipient's name"})
     title = ma.fields.String(allow_none=True)
     note = ma.fields.String(
-        metadata={"description": "Only for a ref the directory does not hold (then ref alone)"}
+        metadata={
+            "description": "Only for a ref the directory does not hold, or one already in the "
+            "chain (a loop of paid through, which imports refuse: the chain stops there); "
+            "then ref alone"
+        }
     )
 
 
