@@ -52,6 +52,9 @@ def test_writes_over_the_limit_are_429_problems_saying_when_to_retry(apps):
     assert [r.headers["RateLimit-Limit"] for r in (first, second)] == ["2", "2"]
     assert [r.headers["RateLimit-Remaining"] for r in (first, second)] == ["1", "0"]
     assert 0 < int(first.headers["RateLimit-Reset"]) <= 60
+    # Retry-After means something on a 429 (RFC 9110 §10.2.3), not on an answer that went
+    # through (the limiter sent its window's on every one)
+    assert "Retry-After" not in first.headers and "Retry-After" not in second.headers
     problem = assert_problem(third, 429, "too-many-requests")
     assert "2 per 1 minute" in problem["detail"]
     assert 0 < int(third.headers["Retry-After"]) <= 60
