@@ -53,6 +53,8 @@ from directory.ingest.values import (
     parse_financial_year,
     parse_int,
     parse_url,
+    unstorable,
+    unstorable_in,
 )
 
 #: the 360Giving Regrant Type codelist (codelists/regrantType.csv)
@@ -182,6 +184,32 @@ def guess_organisation_type(
     if name and _POLICE.search(name):
         return "police"
     return None
+
+
+#: how JSON text writes what no text may hold: a NUL, or half of a surrogate pair (raw, a
+#: NUL is not JSON inside a string and UTF-8 cannot carry a surrogate)
+_ESCAPED_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
+
+
+def may_hold_unstorable(data: bytes | str) -> bool:
+    """Whether a JSON file's text may hold text that cannot be stored: one scan of the
+    file, so that a file without (all but every one) skips looking at each record's
+    texts, which takes as long as parsing it."""
+    if isinstance(data, str):
+        return unstorable(data) is not None or may_hold_unstorable(data.encode("utf-8", "replace"))
+    return _ESCAPED_UNSTORABLE.search(data) is not None
+
+
+def unstorable_text(batch: Batch, record: Any, row: int, column: Column) -> bool:
+    """Whether any text of a JSON record (a member's name too) cannot be stored (a NUL
+    character, half of a surrogate pair: :func:`~directory.ingest.values.unstorable`); each
+    is an error of its row and field. Such a record is not read further: the text would
+    fail the schema check and the database as it was written."""
+    found = False
+    for path, why in unstorable_in(record):
+        batch.error(f"The text {why}.", row=row, column=column(path))
+        found = True
+    return found
 
 
 class RowProblems:
@@ -659,10 +687,17 @@ def read_360giving_json(data: bytes | str, ctx: Context) -> Batch:
         return batch
     reader = _GrantReader(ctx, batch)
     checked = _SchemaCheck(batch)
+    screen = may_hold_unstorable(data)
     for index, grant in enumerate(grants):
         base = f"{prefix}[{index}]"
+
+        def column(path: str, base: str = base) -> str:
+            return f"{base}.{path}" if path else base
+
+        if screen and unstorable_text(batch, grant, index + 1, column):
+            continue
         checked.grant(grant, index + 1, base)
-        reader.grant(grant, index + 1, lambda path, base=base: f"{base}.{path}" if path else base)
+        reader.grant(grant, index + 1, column)
     checked.finish()
     return reader.finish()
 
@@ -881,7 +916,9 @@ def _put(target: dict[str, Any], path: str, value: Any) -> None:
     return None
 
 
-def read_360giving_table(source: Path | bytes, ctx: Context, *, format: str | None = None) -> Batch:
+def read_360giving_table(
+    source: Path | bytes, ctx: Context, *, format: str | None = None, name: str | None = None
+) -> Batch:
     """Read a 360Giving flat spreadsheet (CSV or XLSX, the standard's column titles such as
     "Amount Awarded" and "Recipient Org:Identifier"; numbered columns such as
     "Beneficiary Location:1:Geographic Code" add further locations). In a workbook the
@@ -889,9 +926,9 @@ def read_360giving_table(source: Path | bytes, ctx: Context, *, format: str | No
     column title."""
     batch = Batch()
     try:
-        table = _read(source, format)
+        table = _read(source, format, name)
     except ReadError as exc:
-        batch.error(str(exc))
+        batch.error(exc.reason, row=exc.row, column=exc.column)
         return batch
     columns = _columns()
     headings = {key: columns.path(key) for key in table.keys}
@@ -933,7 +970,7 @@ def read_360giving_table(source: Path | bytes, ctx: Context, *, format: str | No
     return reader.finish()
 
 
-def _read(source: Path | bytes, format: str | None) -> Any:
+def _read(source: Path | bytes, format: str | None, name: str | None = None) -> Any:
     """The grants sheet of a workbook when there is one, else the first sheet / the CSV."""
     is_workbook = (
         (format or "").lower() in ("xlsx", "xlsm")
@@ -942,7 +979,8 @@ def _read(source: Path | bytes, format: str | None) -> Any:
     )
     if is_workbook:
         try:
-            return read_table(source, format=format, sheet="grants")
-        except ReadError:
-            pass
-    return read_table(source, format=format)
+            return read_table(source, format=format, sheet="grants", name=name)
+        except ReadError as error:
+            if error.row is not None:  # a cell of the grants sheet, not a sheet missing
+                raise
+    return read_table(source, format=format, name=name)

@@ -46,7 +46,9 @@ from directory.ingest.giving360 import (
     blank,
     guess_organisation_type,
     load_json,
+    may_hold_unstorable,
     merge_organisation,
+    unstorable_text,
 )
 from directory.ingest.records import (
     SERVICE_STATUSES,
@@ -108,9 +110,15 @@ def read_hsds_json(data: bytes | str, ctx: Context) -> Batch:
         batch.error("The file contains no services.")
         return batch
     reader = _ServiceReader(ctx, batch)
+    screen = may_hold_unstorable(data)
     for index, service in enumerate(services):
         base = "" if prefix is None else f"{prefix}[{index}]"
-        reader.service(service, index + 1, lambda path, base=base: _join(base, path))
+
+        def column(path: str, base: str = base) -> str:
+            return _join(base, path)
+
+        if not (screen and unstorable_text(batch, service, index + 1, column)):
+            reader.service(service, index + 1, column)
     batch.organisations.extend(reader.orgs.values())
     return batch
 

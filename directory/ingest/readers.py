@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from directory.ingest.values import clean_text
+from directory.ingest.values import clean_text, unstorable
 
 __all__ = [
     "EXTRA",
@@ -66,7 +66,16 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 class ReadError(ValueError):
     """The file cannot be read at all. The message is plain English, for the person who
-    uploaded it."""
+    uploaded it. A fault in one cell also says where (``row``, ``column``: the heading, or
+    "cell N" where there is none) and what is wrong there (``reason``), for a problem that
+    names them apart; the message names them too."""
+
+    def __init__(
+        self, message: str, *, row: int | None = None, column: str | None = None,
+        reason: str | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(message)
+        self.row, self.column, self.reason = row, column, reason or message
 
 
 def normalise_header(text: Any) -> str:
@@ -173,7 +182,7 @@ class Sheet:
         :func:`read_table` would (too many rows, a cell too long, malformed CSV)."""
         numbered = self._cells()
         _header_row(numbered)
-        return _data_rows(numbered, self.keys, self._positions, self.source)
+        return _data_rows(numbered, self.keys, self._positions, self.source, self.columns)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -212,7 +221,7 @@ def read_table(
         if header is None:
             raise ReadError(f"The file {label} has no header row (it is empty)")
         columns, keys, positions = _header(header)
-        rows = list(_data_rows(numbered, keys, positions, label))
+        rows = list(_data_rows(numbered, keys, positions, label, columns))
     finally:
         numbered.close()  # a workbook is closed at once, not when collected
     return Table(columns=columns, keys=keys, rows=rows, source=label, sheet=title())
@@ -294,7 +303,18 @@ def _looks_like_text(data: bytes) -> bool:
     sample = data[:4096]
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF8)):
         return True
-    return b"\x00" not in sample
+    if b"\x00" not in sample:
+        return True
+    # a NUL byte: binary, unless the sample is UTF-8 text whose first line (the headings) holds
+    # no control character: a sheet with a NUL in a cell, which the rows name (_data_rows)
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(sample) - 3:  # (not just a character cut at the sample's end)
+            return False
+        text = sample[: error.start].decode("utf-8")
+    first, newline, _rest = text.partition("\n")
+    return bool(newline) and not any(c < " " and c not in "\t\r" for c in first)
 
 
 def _encoding(data: Content) -> str:
@@ -313,8 +333,8 @@ def _encoding(data: Content) -> str:
         if _decodes(data, "utf-16"):
             return "utf-16"
         raise ReadError("The file's text is damaged; save it again as CSV UTF-8")
-    if _decodes(data, "utf-8-sig", refuse_nul=True):  # one reading: UTF-8, and no NUL byte
-        return "utf-8-sig"
+    if _decodes(data, "utf-8-sig", refuse_nul=True):  # one reading: UTF-8 (a NUL byte in
+        return "utf-8-sig"  # UTF-8 text is a cell's fault, found by row and column)
     if _decodes(data, "cp1252"):
         return "cp1252"
     raise ReadError("The file's text encoding is not recognised; save it from Excel as 'CSV UTF-8'")
@@ -365,24 +385,27 @@ def _blocks(data: Content) -> Iterator[bytes]:
 def _decodes(data: Content, encoding: str, *, refuse_nul: bool = False) -> bool:
     """Whether the whole file is text in ``encoding``, decoded a block at a time (decoding
     it at once made the text of the whole file, up to four times its size). With
-    ``refuse_nul``, a NUL byte anywhere (a binary file) is a :class:`ReadError`."""
+    ``refuse_nul``, a NUL byte in a file that is not text in ``encoding`` (a binary file)
+    is a :class:`ReadError`; in one that is, it is left for the rows to report where it is
+    (:func:`_data_rows`)."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    decodes = True
+    decodes, nul = True, False
     for block in _blocks(data):
-        if refuse_nul and b"\x00" in block:
-            raise ReadError("The file is not a CSV or XLSX spreadsheet")
+        nul = nul or (refuse_nul and b"\x00" in block)
         if decodes:
             try:
                 decoder.decode(block)
             except UnicodeDecodeError:
                 decodes = False  # (read on for a NUL byte, if refused)
-                if not refuse_nul:
-                    break
+        if not decodes and (nul or not refuse_nul):
+            break
     if decodes:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return False
+            decodes = False
+    if nul and not decodes:
+        raise ReadError("The file is not a CSV or XLSX spreadsheet")
     return decodes
 
 
@@ -444,9 +467,14 @@ def _data_rows(
     keys: list[str],
     positions: list[int],  # the cell index of each heading
     label: str,
+    columns: list[str],  # the headings, as written
 ) -> Iterator[Row]:
-    """The rows after the header that are not blank, each with a value for every key."""
+    """The rows after the header that are not blank, each with a value for every key. A
+    cell too long, or holding text that cannot be stored
+    (:func:`~directory.ingest.values.unstorable`), is a ReadError naming its row and
+    column."""
     used = set(positions)
+    heading = dict(zip(positions, columns, strict=True))
     by_key = {key: n for n, key in enumerate(keys)}  # shared by every row
     with_extra = {**by_key, EXTRA: len(keys)}
     count = 0
@@ -464,6 +492,8 @@ def _data_rows(
                     f"Row {number}, cell {index + 1} of {label} holds {len(cell):,} characters, "
                     f"more than a spreadsheet cell can ({MAX_CELL_CHARS:,})"
                 )
+        if unstorable("".join(cell for cell in cells if isinstance(cell, str))):
+            _refuse_unstorable(number, cells, heading, label)  # (the row's text looked at once)
         values = [
             None if position >= len(cells) or _is_blank(cell := cells[position]) else cell
             for position in positions
@@ -475,6 +505,22 @@ def _data_rows(
             yield Row(number, RowValues(with_extra, (*values, extra)))
         else:
             yield Row(number, RowValues(by_key, tuple(values)))
+
+
+def _refuse_unstorable(
+    number: int, cells: Sequence[Any], heading: dict[int, str], label: str
+) -> None:
+    """The ReadError naming the first cell of row ``number`` whose text cannot be stored."""
+    for index, cell in enumerate(cells):
+        why = unstorable(cell) if isinstance(cell, str) else None
+        if why is not None:
+            column = heading.get(index, f"cell {index + 1}")
+            raise ReadError(
+                f"Row {number}, column '{column}' of {label}: the cell {why}",
+                row=number,
+                column=column,
+                reason=f"The cell {why}.",
+            )
 
 
 def _header(cells: Sequence[Any]) -> tuple[list[str], list[str], list[int]]:
@@ -490,6 +536,9 @@ def _header(cells: Sequence[Any]) -> tuple[list[str], list[str], list[int]]:
         heading = clean_text(cell)
         if heading is None:
             continue
+        why = unstorable(heading)
+        if why is not None:
+            raise ReadError(f"The heading of column {position + 1} in the header row {why}")
         key = normalise_header(heading) or f"column_{position + 1}"
         if key in first_heading:
             clashes.append(

@@ -165,7 +165,7 @@ def read_source(
             return (
                 read_360giving_json(whole, ctx)
                 if _is_json(whole)
-                else read_360giving_table(whole, ctx)
+                else read_360giving_table(whole, ctx, name=name)
             )
         if table is None:
             table = read_sheet(data, name=name)
@@ -177,7 +177,7 @@ def read_source(
         return batch
     except ReadError as error:
         batch = Batch()
-        batch.error(str(error))
+        batch.error(error.reason, row=error.row, column=error.column)
         return batch
 
 

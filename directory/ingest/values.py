@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import calendar
 import functools
+import json
 import math
 import re
 import unicodedata
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from urllib.parse import urlsplit, urlunsplit
@@ -51,6 +53,8 @@ __all__ = [
     "parse_int",
     "parse_url",
     "split_list",
+    "unstorable",
+    "unstorable_in",
     "whole_months",
 ]
 
@@ -88,6 +92,58 @@ def clean_text(value: Cell) -> str | None:
         text = str(value)
     text = " ".join(_INVISIBLE.sub("", text).split())
     return text or None
+
+
+def unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored, in words for the person who wrote it (to follow "the
+    text" or "the cell"), or None when it can. What no text may hold: a NUL character
+    (PostgreSQL text cannot) and half of a UTF-16 surrogate pair on its own (JSON's
+    ``"\\ud800"``): not Unicode text, so UTF-8, and neither database, can hold it (Python
+    joins a pair as it decodes, so a surrogate left in a ``str`` is one that cannot be
+    stored). Checked in C, not by a regular expression: a 100,000-row sheet asks 3.6
+    million times."""
+    if "\x00" in text:
+        return (
+            "holds a NUL character (an invisible control character, code 0), which cannot "
+            "be stored: delete it"
+        )
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return (
+            f"holds a damaged character (\\u{ord(text[error.start]):04x}, half of a two-part "
+            "character such as an emoji, without its other half), which cannot be stored: "
+            "type the text again"
+        )
+    return None
+
+
+def unstorable_in(value: object, path: str = "") -> Iterator[tuple[str, str]]:
+    """Each text in a parsed JSON value (its members' names too) that cannot be stored, as
+    (where it is, why): the where a path like ``sites[0].name`` below ``path``; a member
+    name that cannot be stored is shown escaped (``na\\u0000me``). In document order."""
+    stack: list[tuple[str, object]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            why = unstorable(item)
+            if why is not None:
+                yield where, why
+        elif isinstance(item, dict):
+            members = []
+            for key, member in item.items():
+                name = str(key)
+                why = unstorable(name)
+                shown = name if why is None else json.dumps(name)[1:-1]
+                inner = f"{where}.{shown}" if where else shown
+                if why is not None:
+                    yield inner, f"has a name that {why}"
+                members.append((inner, member))
+            stack.extend(reversed(members))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(f"{where}[{n}]", member) for n, member in enumerate(item)]))
 
 
 def _shown(value: Cell) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -30,7 +31,9 @@ from directory.errors import (
     DatabaseReadOnlyError,
     DatabaseUnavailableError,
     DirectoryError,
+    InvalidInputError,
 )
+from directory.ingest.values import unstorable_in
 from directory.store.db import is_read_only
 from directory.usecases import shared
 from directory.usecases.opportunities import LONDON_TZ
@@ -446,19 +449,35 @@ def _finite_float(text: str) -> float:
     return value
 
 
+#: the most fields a problem about text that cannot be stored names
+MAX_UNSTORABLE_NAMED = 20
+
+
 def _check_json_body() -> None:
     """Refuse bodies that Python's json would accept but JSON forbids (NaN, Infinity) or
-    that it cannot handle (huge integers, deep nesting), as a 400 problem, before any
-    view or validator parses them."""
+    that it cannot handle (huge integers, deep nesting), as a 400 problem, and text that
+    cannot be stored (a NUL character, half of a surrogate pair such as ``"\\ud800"``:
+    :func:`~directory.ingest.values.unstorable`) as a 422 naming each field, before any
+    view or validator parses them: one check for every route taking a JSON body."""
     if request.method in ("POST", "PUT", "PATCH") and request.is_json:
         try:
-            json.loads(
+            data = json.loads(
                 request.get_data(cache=True),
                 parse_constant=_reject_constant,
                 parse_float=_finite_float,
             )
         except (ValueError, RecursionError) as error:
             raise BadRequest(f"The body is not valid JSON: {type(error).__name__}.") from None
+        found = list(itertools.islice(unstorable_in(data), MAX_UNSTORABLE_NAMED))
+        if found:
+            errors: dict[str, list[str]] = {}
+            for field, why in found:
+                errors.setdefault(field or "_schema", []).append(f"The text {why}.")
+            raise InvalidInputError(
+                "The body has text that cannot be stored: "
+                + "; ".join(f"{field}: {' '.join(texts)}" for field, texts in errors.items()),
+                errors=errors,
+            )
 
 
 #: how the document describes the 415 of every route taking a JSON body

@@ -28,7 +28,8 @@ PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
 UNSUPPORTED = http.UNSUPPORTED_JSON
 INVALID = (
     "invalid-input: the body has invalid values (`errors`, by field: unknown fields, types, "
-    "e-mail and web addresses, themes, areas, postcodes, ages, lengths)"
+    "e-mail and web addresses, themes, areas, postcodes, ages, lengths, text that cannot be "
+    "stored: a NUL or half of a surrogate pair such as \\ud800)"
 )
 #: renders a record's representation (the bytes its GET view sends)
 Render = Callable[[], bytes]

@@ -476,6 +476,84 @@ def test_an_open_referral_hsds_file_imports(writable_app, tmp_path):
     assert "violence-knife-crime" in mentoring["themes"]
 
 
+# -- text that cannot be stored: a problem naming the row and field, nothing written ----------
+
+
+def _unstorable_files() -> list[tuple[str, bytes, int, str, str]]:
+    from tests.directory.ingest.test_giving360 import grant
+    from tests.directory.ingest.test_hsds import services
+
+    hsds = services()
+    hsds[1]["service_areas"] = [{"id": "sa", "name": "Kingston\x00"}]
+    flat = (
+        "Identifier,Title,Amount Awarded,Award Date,Recipient Org:Identifier,Recipient Org:Name,"
+        "Funding Org:Identifier,Funding Org:Name\n"
+        "360G-f1,Mentoring,45000,2021-06-01,GB-CHC-1111111,Kingston Youth Trust,GB-GOR-PC390,MOPAC\n"
+        "360G-f2,Ment\x00oring,45000,2021-06-01,GB-CHC-1111111,Kingston Youth Trust,GB-GOR-PC390,MOPAC\n"
+    )
+    return [
+        ("nul.csv", (HEADER + OXYGEN + RESCUE.replace("Rescue and", "Rescue\x00and")).encode(),
+         3, "Service name", "NUL character"),
+        ("grants.csv", flat.encode(), 3, "Title", "NUL character"),
+        ("surrogate.json", json.dumps({"grants": [grant(), grant(id="360G-2", title="\ud800G")]})
+         .encode(), 2, "grants[1].title", "damaged character (\\ud800"),
+        ("nul.json", json.dumps({"grants": [grant(title="a\x00b")]}).encode(), 1,
+         "grants[0].title", "NUL character"),
+        ("hsds.json", json.dumps({"contents": hsds}).encode(), 2,
+         "contents[1].service_areas[0].name", "NUL character"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_text_that_cannot_be_stored_is_a_problem_naming_row_and_field(
+    writable_app, tmp_path, dry_run
+):
+    """A NUL or a lone surrogate in a template CSV, a 360Giving CSV or JSON package or an
+    Open Referral file: the import fails with a problem naming the row and field (a CSV's
+    NUL is no longer "not a CSV or XLSX"), on SQLite and PostgreSQL, never a traceback,
+    and writes nothing but the failed run (a dry run not even that)."""
+    for name, body, row, column, words in _unstorable_files():
+        path = tmp_path / name
+        path.write_bytes(body)
+        before = dump(writable_app)
+        runs = len(dump(writable_app, skip=())["import_run"])
+        args = ["import", str(path), "--json", *(["--dry-run"] if dry_run else [])]
+        result = run(writable_app, *args)
+        assert result.exit_code == 1, (name, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), name
+        report = json.loads(result.output)
+        errors = [p for p in report["problems"] if p["severity"] == "error"]
+        assert [(p["row"], p["column"]) for p in errors] == [(row, column)], (name, errors)
+        assert words in errors[0]["message"] and "cannot be stored" in errors[0]["message"]
+        assert "not a CSV" not in result.output
+        assert dump(writable_app) == before, name
+        recorded = len(dump(writable_app, skip=())["import_run"]) - runs
+        assert recorded == (0 if dry_run else 1), name
+        if not dry_run:  # the failed run and its problem, as stored, read back
+            failed = writable_app.test_client().get(f"/api/v1/imports/{report['run_id']}").json
+            assert failed["status"] == "failed"
+            stored = [p for p in failed["problems"] if p["severity"] == "error"]
+            assert [(p["row"], p["column"]) for p in stored] == [(row, column)], name
+
+
+def test_an_upload_holding_text_that_cannot_be_stored_is_a_422_problem(writable_app):
+    """POST /api/v1/imports: the same problem as the command's (import-failed, 422), never
+    a 500, and nothing written."""
+    from tests.directory.test_keys import make_key, upload
+
+    key = make_key(writable_app, "officer", "--name", "officer")["key"]
+    for name, body, row, column, _words in _unstorable_files():
+        before = dump(writable_app, skip=("import_run", "api_key"))
+        for dry_run in ("true", "false"):
+            response = upload(writable_app, body, key=key, name=name, dry_run=dry_run)
+            assert response.status_code == 422, (name, response.get_data(as_text=True))
+            assert response.mimetype == "application/problem+json"
+            assert response.json["code"] == "import-failed"
+            errors = [p for p in response.json["problems"] if p["severity"] == "error"]
+            assert [(p["row"], p["column"]) for p in errors] == [(row, column)], name
+        assert dump(writable_app, skip=("import_run", "api_key")) == before, name
+
+
 # -- regressions found in review -------------------------------------------------------------
 def _import_batch(app: Any, batch: Batch, source: str = "other", mode: str = "incremental") -> Any:
     state = app.extensions["directory"]

@@ -309,6 +309,41 @@ def test_invalid_values_are_a_422_naming_the_fields_and_write_nothing(
     assert dump(app) == before
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("post", "/api/v1/services", f'{{"name": "Club\\ud800", "coverage": ["Kingston"], '
+         f'"organisation": "{MOPAC}"}}', "name"),
+        ("post", "/api/v1/services", f'{{"name": "Club", "coverage": ["Kingston"], '
+         f'"organisation": "{MOPAC}", "description": "a\\u0000b"}}', "description"),
+        ("patch", f"/api/v1/services/{OWN}", '{"description": "a\\u0000b"}', "description"),
+        ("patch", f"/api/v1/services/{OWN}", '{"name": "\\udc00 Club"}', "name"),
+        ("patch", f"/api/v1/services/{OWN}", '{"themes": ["Mentoring", "\\ud83d"]}', "themes[1]"),
+        ("post", "/api/v1/services", f'{{"name": "Club", "coverage": ["Kingston"], '
+         f'"organisation": "{MOPAC}", "na\\u0000me": "x"}}', "na\\u0000me"),
+        ("post", f"/api/v1/services/{OWN}/sites", '{"postcode": "KT1 1EU", "name": "Hall\\u0000"}',
+         "name"),
+        ("post", f"/api/v1/services/{OWN}/outcomes", '{"metric": "Reached\\ud800"}', "metric"),
+        ("post", "/api/v1/contacts", '{"area": "Kingston", "role": "Youth lead\\u0000"}', "role"),
+    ],
+)  # fmt: skip
+def test_text_that_cannot_be_stored_is_a_422_naming_the_field_and_writes_nothing(
+    app, keys, method, path, body, field
+):
+    """A lone surrogate ("\\ud800") or a NUL in a JSON body, as sent over the wire: a 422
+    naming the field (an escaped member name, if it is the name), never a 500 or a NUL
+    stored, on SQLite and PostgreSQL (whose text cannot hold a NUL)."""
+    before = dump(app)
+    response = getattr(app.test_client(), method)(
+        path, data=body, content_type="application/json",
+        headers={**keys["officer"], "If-Match": "*"},
+    )  # fmt: skip
+    found = problem(response, 422, "invalid-input")
+    assert list(found["errors"]) == [field]
+    assert "cannot be stored" in found["detail"] and field in found["detail"]
+    assert dump(app) == before
+
+
 def test_other_refusals_are_problems(app, keys):
     client = app.test_client()
     officer = {**keys["officer"], "If-Match": "*"}

@@ -285,6 +285,42 @@ def test_other_hostile_values() -> None:
     assert error.column == "grants[0].plannedDates[0].duration"
 
 
+@pytest.mark.parametrize(
+    ("changes", "column", "words"),
+    [
+        ({"title": "\ud800Grant"}, "grants[0].title", "damaged character (\\ud800"),
+        ({"title": "a\x00b"}, "grants[0].title", "NUL character"),
+        ({"recipientOrganization": [{"id": "GB-CHC-1", "name": "Trust\udfff"}]},
+         "grants[0].recipientOrganization[0].name", "damaged character"),
+        ({"additional_data": {"no\x00te": "x"}}, "grants[0].additional_data.no\\u0000te",
+         "has a name that holds a NUL"),
+    ],
+)  # fmt: skip
+def test_text_that_cannot_be_stored_is_an_error_naming_the_grant_and_field(
+    changes: dict[str, Any], column: str, words: str
+) -> None:
+    """A lone surrogate (JSON's "\\ud800") or a NUL anywhere in a grant is an error of its
+    row and field, and the grant is not read further (nor checked by the schema)."""
+    batch = read(grant(**changes), grant(id="360G-test-2"))
+    error = only_error(batch)
+    assert (error.row, error.column) == (1, column)
+    assert words in error.message and "cannot be stored" in error.message
+    assert [g.ref for g in batch.grants] == ["360G-test-2"]
+
+
+def test_a_nul_in_a_flat_sheet_names_its_row_and_column() -> None:
+    data = _csv(
+        [HEADER, [*ROW, "Kingston", "", ""], ["G-2", "Men\x00toring", *ROW[2:], "", "", ""]]
+    )
+    error = only_error(read_360giving_table(data, FakeContext()))
+    assert (error.row, error.column) == (3, "Title") and "NUL character" in error.message
+    assert batch_is_empty(read_360giving_table(data, FakeContext()))
+
+
+def batch_is_empty(batch: Batch) -> bool:
+    return not (batch.grants or batch.organisations)
+
+
 def test_huge_strings() -> None:
     batch = read(grant(title="x" * 1_000_000, description="y" * 1_000_000))
     assert batch.errors == []

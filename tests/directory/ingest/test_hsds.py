@@ -247,6 +247,25 @@ def test_hostile_services_are_errors(changes: dict[str, Any], column: str) -> No
     assert [s.ref for s in batch.services] == ["svc-idva"]
 
 
+@pytest.mark.parametrize(
+    ("changes", "column", "words"),
+    [
+        ({"name": "Street\x00Mentoring"}, "[0].name", "NUL character"),
+        ({"description": "\udc00"}, "[0].description", "damaged character (\\udc00"),
+        ({"service_areas": [{"id": "sa", "name": "King\ud83dston"}]},
+         "[0].service_areas[0].name", "damaged character"),
+    ],
+)  # fmt: skip
+def test_text_that_cannot_be_stored_is_an_error_naming_the_service_and_field(
+    changes: dict[str, Any], column: str, words: str
+) -> None:
+    batch = read(_variant(**changes))
+    error = only_error(batch)
+    assert (error.row, error.column) == (1, column)
+    assert words in error.message and "cannot be stored" in error.message
+    assert [s.ref for s in batch.services] == ["svc-idva"]
+
+
 def test_duplicate_ids_and_non_objects() -> None:
     items = services()
     items.append(copy.deepcopy(items[0]))

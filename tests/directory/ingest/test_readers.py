@@ -497,6 +497,48 @@ def test_xlsx_without_notes_has_one_sheet(tmp_path: Path) -> None:
     assert openpyxl.load_workbook(path).sheetnames == ["Services"]
 
 
+@pytest.mark.parametrize(
+    ("body", "encoding", "where", "words"),
+    [
+        ("Ref,Name\nS1,Bad\x00name\n", "utf-8", (2, "Name"), "NUL character"),
+        ("Ref,Name\nS1,ok\nS2,x,y\x00\n", "utf-8", (3, "cell 3"), "NUL character"),
+        ("Ref,Name\nS1,Bad\x00name\n", "utf-16", (2, "Name"), "NUL character"),
+    ],
+)
+def test_a_cell_holding_text_that_cannot_be_stored_names_its_row_and_column(
+    tmp_path: Path, body: str, encoding: str, where: tuple[int, str], words: str
+) -> None:
+    """A NUL in a cell of a CSV that is otherwise text is that cell's fault, not "not a
+    CSV or XLSX": a ReadError naming the row and the column, read whole or row by row."""
+    data = body.encode(encoding) if encoding == "utf-8" else codecs_bom16(body)
+    for read in (lambda: read_table(data, name="s.csv"),
+                 lambda: list(readers.read_sheet(data, name="s.csv").each_row())):  # fmt: skip
+        with pytest.raises(ReadError) as caught:
+            read()
+        assert (caught.value.row, caught.value.column) == where
+        assert words in caught.value.reason and "not a CSV" not in str(caught.value)
+        assert f"Row {where[0]}, column '{where[1]}' of s.csv" in str(caught.value)
+
+
+def codecs_bom16(text: str) -> bytes:
+    return text.encode("utf-16")  # (with its byte-order mark)
+
+
+def test_a_heading_holding_a_nul_is_a_read_error() -> None:
+    with pytest.raises(ReadError, match="heading of column 2 in the header row holds a NUL"):
+        read_table(b"Ref,Na\x00me\nS1,x\n", name="s.csv")
+
+
+def test_a_lone_surrogate_read_from_a_workbook_names_its_cell(monkeypatch) -> None:
+    """openpyxl can hand over a str no file's UTF-8 holds (an ``_xD800_`` escape): the rows
+    refuse it as they refuse a NUL, whatever the format."""
+    rows = iter([(1, ("Ref", "Name")), (2, ("S1", "Bad\ud800"))])
+    with pytest.raises(ReadError) as caught:
+        list(readers._data_rows(rows, ["ref", "name"], [0, 1], "w.xlsx", ["Ref", "Name"]))
+    assert (caught.value.row, caught.value.column) == (2, "Name")
+    assert "damaged character (\\ud800" in caught.value.reason
+
+
 def test_xlsx_drops_characters_excel_cannot_store(tmp_path: Path) -> None:
     path = tmp_path / "control.xlsx"
     write_table(path, ["Ref", "Name"], [["S1", "bell\x07 and null\x00"]], format="xlsx")
@@ -574,7 +616,7 @@ def test_a_csv_is_split_into_lines_as_a_file_opened_with_no_newline_translation(
         ("a,b\n£1,é\n".encode("cp1252"), "cp1252"),
         ("a,b\n€".encode()[:-1], "cp1252"),  # UTF-8 cut short in the last character
         (b"a,\xa3b\n" + b"x" * 20 + b"\x00", "not a CSV"),  # not UTF-8, then a NUL byte
-        (b"a,b\n\x00", "not a CSV"),
+        (b"a,b\n\x00", "utf-8-sig"),  # UTF-8 text: the NUL is the cell's, named by the rows
     ],
 )
 def test_the_encoding_is_checked_a_block_at_a_time_on_bytes_and_on_a_file(
@@ -582,7 +624,7 @@ def test_the_encoding_is_checked_a_block_at_a_time_on_bytes_and_on_a_file(
 ):
     """The encoding check reads the file a few bytes at a time here: its answer for the
     bytes and for the file on disk is the same, and a NUL byte anywhere refuses it, even
-    after text that is not UTF-8."""
+    after text that is not UTF-8; in UTF-8 text it is left to the rows, which name its cell."""
     monkeypatch.setattr(readers, "_BLOCK", 3)
     path = tmp_path / "sheet.csv"
     path.write_bytes(body)

@@ -22,6 +22,8 @@ from directory.ingest.values import (
     parse_int,
     parse_url,
     split_list,
+    unstorable,
+    unstorable_in,
 )
 
 # -- clean_text ---------------------------------------------------------------------------------
@@ -604,3 +606,35 @@ def test_months_between(start: date, end: date, expected: int) -> None:
 def test_months_between_rejects_an_end_before_the_start() -> None:
     with pytest.raises(ValueError, match="2021-03-31 is before the start date 2021-04-01"):
         months_between(date(2021, 4, 1), date(2021, 3, 31))
+
+
+# -- text that cannot be stored -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("plain", None),
+        ("café 😀 \u2028", None),
+        ("a\x00b", "NUL character"),
+        ("\ud800", "damaged character (\\ud800"),
+        ("emoji \ud83d cut", "damaged character (\\ud83d"),
+        ("\ud83d\ude00", "damaged character (\\ud83d"),  # two halves never joined: not text
+    ],
+)
+def test_unstorable_says_why_text_cannot_be_stored(text: str, words: str | None) -> None:
+    why = unstorable(text)
+    assert why is None if words is None else words in (why or "")
+
+
+def test_unstorable_in_names_each_text_by_its_path_in_document_order() -> None:
+    document = {"a": "x\x00", "b": ["ok", "\ud800", {"c\x00d": "\udc00"}], "e": "\U0001f600"}
+    found = [(path, why.split(" (")[0]) for path, why in unstorable_in(document)]
+    assert found == [
+        ("a", "holds a NUL character"),
+        ("b[1]", "holds a damaged character"),
+        ("b[2].c\\u0000d", "has a name that holds a NUL character"),
+        ("b[2].c\\u0000d", "holds a damaged character"),
+    ]
+    assert list(unstorable_in("\x00", "grants[0]"))[0][0] == "grants[0]"
+    assert list(unstorable_in({"deep": [[["\x00"]]]}))[0][0] == "deep[0][0][0]"
