@@ -46,6 +46,7 @@ from directory.ingest.readers import (
     add_sheet,
     choose_sheet,
     ended_warning,
+    is_workbook,
     normalise_header,
     read_sheet,
     sheet_heads,
@@ -302,6 +303,8 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
     reports. A workbook of several sheets
     none of which has that heading is a :class:`ReadError` naming the sheets looked at."""
     if heads is None:
+        if not is_workbook(data, name):  # a CSV: its one sheet, read once
+            return read_sheet(data, name=name)
         heads = sheet_heads(data, name)
     if heads[0].title is None:  # a CSV
         return read_sheet(data, name=name)
