@@ -41,7 +41,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from directory.ingest.readers import ReadError, normalise_header, read_table
+from directory.ingest.readers import (
+    ReadError,
+    choose_sheet,
+    ended_warning,
+    normalise_header,
+    read_table,
+    sheet_heads,
+)
 from directory.ingest.records import Batch, Context, GrantRecord, OrganisationRecord
 from directory.ingest.values import (
     clean_text,
@@ -949,6 +956,8 @@ def read_360giving_table(
     if not table.rows:
         batch.error("The spreadsheet contains no grants.")
         return batch
+    if (note := ended_warning(table)) is not None:
+        batch.warning(note, row=table.ended_at)
     reader = _GrantReader(ctx, batch)
     for row in table.rows:
         grant: dict[str, Any] = {}
@@ -970,14 +979,25 @@ def read_360giving_table(
     return reader.finish()
 
 
+#: the keys of the headings of a flat spreadsheet's grants (the other sheets of the
+#: standard's template, "Meta", "Funding Org" …, lack "Amount Awarded")
+GRANT_KEYS = frozenset({"identifier", "amount_awarded"})
+
+
 def _read(source: Path | bytes, format: str | None, name: str | None = None) -> Any:
-    """The grants sheet of a workbook when there is one, else the first sheet / the CSV."""
+    """In a workbook the sheet of grants: the one whose header row has 360Giving's
+    "Identifier" and "Amount Awarded" (a visible one before a hidden one, then one named
+    "grants", then the first), else the "grants" sheet, else the first; a CSV's one sheet."""
     is_workbook = (
         (format or "").lower() in ("xlsx", "xlsm")
         or (isinstance(source, bytes | bytearray) and bytes(source[:2]) == b"PK")
         or (isinstance(source, Path) and source.suffix.lower() in (".xlsx", ".xlsm"))
     )
     if is_workbook:
+        heads = sheet_heads(source, source.name if isinstance(source, Path) else "upload.xlsx")
+        chosen = choose_sheet(heads, lambda head: head.keys >= GRANT_KEYS, "grants")
+        if chosen is not None:
+            return read_table(source, format=format, sheet=chosen.title, name=name)
         try:
             return read_table(source, format=format, sheet="grants", name=name)
         except ReadError as error:

@@ -47,6 +47,7 @@ def import_need(
     options: ImportOptions,
     *,
     progress: Progress = QUIET,
+    clock: datetime | None = None,
 ) -> ImportReport:
     """Read an MPS crime or population file and write it all or nothing, recorded as an
     import run with a data release (so ETags and caches move). A crime file replaces the
@@ -54,7 +55,7 @@ def import_need(
     file again changes nothing (``unchanged``, no new release). ``progress`` is told the
     comparison and the writing (its rows); the reading belongs to the caller's step."""
     started = now()
-    clock = datetime.now()
+    clock = clock or datetime.now()  # (when the import began, its reading included)
     batch: CrimeBatch | PopulationBatch
     try:
         table = read_table(data, name=name)

@@ -30,10 +30,14 @@ from directory.ingest.values import clean_text, unstorable
 __all__ = [
     "EXTRA",
     "Content",
+    "MAX_BLANK_RUN",
     "MAX_ROWS",
     "ReadError",
+    "SheetHead",
     "bytes_of",
+    "ended_warning",
     "head_of",
+    "is_workbook",
     "sha256_of",
     "Row",
     "Sheet",
@@ -41,6 +45,7 @@ __all__ = [
     "normalise_header",
     "read_sheet",
     "read_table",
+    "sheet_heads",
     "write_table",
 ]
 
@@ -51,8 +56,17 @@ Content = bytes | Path
 _BLOCK = 2**20
 
 
-#: the most data rows a file may hold
+#: the most rows a sheet may have after its header row, blank ones included: a row of data
+#: further down is refused as soon as it is read (a file of a million blank or
+#: whitespace-only rows took minutes to read)
 MAX_ROWS = 200_000
+#: this many blank rows in a row end a sheet: what follows is not read, and the readers
+#: warn where it ended. Excel can leave empty or whitespace-only rows (formulas giving "")
+#: down to row 1,048,576; openpyxl takes about a millisecond a row of 36 whitespace cells,
+#: so 1,000 keep a reading's cost of such rubbish to a second
+MAX_BLANK_RUN = 1_000
+#: how many rows of each sheet the format's detection looks at for its header row
+HEAD_ROWS = 100
 #: the key under which a row keeps cells found to the right of the last heading
 EXTRA = "_extra"
 
@@ -138,6 +152,8 @@ class Table:
     rows: list[Row]
     source: str
     sheet: str | None = None
+    #: where ``MAX_BLANK_RUN`` blank rows began, ending the sheet (None: it ended itself)
+    ended_at: int | None = None
 
     def column(self, key: str) -> str:
         """The heading as written for a key (for messages); the key itself if unknown."""
@@ -172,6 +188,8 @@ class Sheet:
     sheet: str | None
     _cells: Cells
     _positions: list[int]
+    #: where ``MAX_BLANK_RUN`` blank rows began, ending the sheet, once its rows are read
+    ended_at: int | None = None
 
     def column(self, key: str) -> str:
         """The heading as written for a key (for messages); the key itself if unknown."""
@@ -182,7 +200,11 @@ class Sheet:
         :func:`read_table` would (too many rows, a cell too long, malformed CSV)."""
         numbered = self._cells()
         _header_row(numbered)
-        return _data_rows(numbered, self.keys, self._positions, self.source, self.columns)
+
+        def ended(number: int) -> None:
+            self.ended_at = number
+
+        return _data_rows(numbered, self.keys, self._positions, self.source, self.columns, ended)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -221,10 +243,13 @@ def read_table(
         if header is None:
             raise ReadError(f"The file {label} has no header row (it is empty)")
         columns, keys, positions = _header(header)
-        rows = list(_data_rows(numbered, keys, positions, label, columns))
+        ended: list[int] = []
+        rows = list(_data_rows(numbered, keys, positions, label, columns, ended.append))
     finally:
         numbered.close()  # a workbook is closed at once, not when collected
-    return Table(columns=columns, keys=keys, rows=rows, source=label, sheet=title())
+    table = Table(columns=columns, keys=keys, rows=rows, source=label, sheet=title())
+    table.ended_at = ended[0] if ended else None
+    return table
 
 
 def read_sheet(
@@ -269,6 +294,23 @@ def _cells_of(
         return _numbered(_text(data, encoding), label, delimiter)
 
     return text, lambda: None
+
+
+def ended_warning(table: Table | Sheet) -> str | None:
+    """What to warn when a run of blank rows ended the sheet before its last row."""
+    if table.ended_at is None:
+        return None
+    return (
+        f"Reading stopped at row {table.ended_at:,}: {MAX_BLANK_RUN:,} blank rows in a row "
+        "end a sheet, so any rows below them were not read (delete the blank rows to "
+        "import them)."
+    )
+
+
+def is_workbook(data: Content, label: str) -> bool:
+    """Whether the file is read as an XLSX workbook (by its bytes, else its name); a file
+    that is neither CSV nor XLSX is a :class:`ReadError`."""
+    return _format_of(data, None, label) == "xlsx"
 
 
 def _format_of(data: Content, format: str | None, label: str) -> str:
@@ -455,8 +497,11 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def _header_row(numbered: Iterator[tuple[int, Sequence[Any]]]) -> Sequence[Any] | None:
-    """The first row that is not blank (taken from ``numbered``), or None."""
-    for _number, cells in numbered:
+    """The first row that is not blank (taken from ``numbered``), or None: none before
+    the end, or before ``MAX_BLANK_RUN`` blank rows in a row (the sheet is empty)."""
+    for blanks, (_number, cells) in enumerate(numbered):
+        if blanks >= MAX_BLANK_RUN:
+            return None
         if not all(_is_blank(cell) for cell in cells):
             return cells
     return None
@@ -468,24 +513,35 @@ def _data_rows(
     positions: list[int],  # the cell index of each heading
     label: str,
     columns: list[str],  # the headings, as written
+    ended: Callable[[int], None] | None = None,
 ) -> Iterator[Row]:
     """The rows after the header that are not blank, each with a value for every key. A
     cell too long, or holding text that cannot be stored
     (:func:`~directory.ingest.values.unstorable`), is a ReadError naming its row and
-    column."""
+    column. Every row read counts towards ``MAX_ROWS``, blank or not: a row of data past it
+    is a ReadError as soon as it is read; ``MAX_BLANK_RUN`` blank rows in a row end the
+    sheet (``ended`` is told the row number where they began)."""
     used = set(positions)
     heading = dict(zip(positions, columns, strict=True))
     by_key = {key: n for n, key in enumerate(keys)}  # shared by every row
     with_extra = {**by_key, EXTRA: len(keys)}
-    count = 0
+    count = blanks = 0
     for number, cells in numbered:
-        if all(_is_blank(cell) for cell in cells):
-            continue
-        if count >= MAX_ROWS:
-            raise ReadError(
-                f"The file has more than {MAX_ROWS:,} rows of data; split it into smaller files"
-            )
         count += 1
+        if all(_is_blank(cell) for cell in cells):
+            blanks += 1
+            if blanks >= MAX_BLANK_RUN:  # the sheet has ended: what lies below is not read
+                if ended is not None:
+                    ended(number - blanks + 1)
+                return
+            continue
+        blanks = 0
+        if count > MAX_ROWS:
+            raise ReadError(
+                f"The file has more than {MAX_ROWS:,} rows below its header (blank rows "
+                f"between rows of data count too): row {number} is past the limit; split it "
+                "into smaller files"
+            )
         for index, cell in enumerate(cells):
             if isinstance(cell, str) and len(cell) > MAX_CELL_CHARS:
                 raise ReadError(
@@ -620,6 +676,75 @@ def _xlsx_cells(
         finally:
             workbook.close()
             handle.close()  # (openpyxl closes what it opened, not a file it is given)
+
+
+@dataclass(frozen=True)
+class SheetHead:
+    """A sheet's header row as the format's detection sees it: its title (None for a CSV),
+    whether it is hidden, and the keys of its headings (the first row that is not blank
+    among its first ``HEAD_ROWS``; none if there is no such row)."""
+
+    title: str | None
+    hidden: bool
+    keys: frozenset[str]
+
+
+def sheet_heads(data: Content, label: str) -> list[SheetHead]:
+    """Every sheet's header row, in the workbook's order, read cheaply: the first
+    ``HEAD_ROWS`` rows of each sheet, in read-only mode. A CSV is one sheet."""
+    if not is_workbook(data, label):
+        sheet = read_sheet(data, name=label)
+        return [SheetHead(None, False, frozenset(sheet.keys))]
+    from openpyxl import load_workbook
+
+    _check_unzipped_size(data, label)
+    heads = []
+    with warnings.catch_warnings(), _open(data) as handle:
+        warnings.simplefilter("ignore")
+        try:
+            workbook = load_workbook(handle, read_only=True, data_only=True)
+        except Exception as error:
+            raise ReadError(
+                f"The file {label} is not a readable XLSX workbook (it may be damaged); "
+                "open it in Excel and save it again"
+            ) from error
+        try:
+            for worksheet in workbook.worksheets:
+                worksheet.reset_dimensions()
+                try:
+                    rows = worksheet.iter_rows(max_row=HEAD_ROWS, values_only=True)
+                    header = next((r for r in rows if not all(map(_is_blank, r))), None)
+                except Exception as error:  # damaged sheet XML
+                    raise ReadError(
+                        f"The sheet '{worksheet.title}' in {label} cannot be read (it may be "
+                        "damaged); open it in Excel and save it again"
+                    ) from error
+                keys = frozenset(
+                    normalise_header(cell) for cell in header or () if not _is_blank(cell)
+                )
+                hidden = getattr(worksheet, "sheet_state", "visible") != "visible"
+                heads.append(SheetHead(worksheet.title, hidden, keys))
+        finally:
+            workbook.close()
+    if not heads:
+        raise ReadError(f"The workbook {label} has no sheets of data")
+    return heads
+
+
+def choose_sheet(
+    heads: Sequence[SheetHead], fits: Callable[[SheetHead], bool], prefer: str
+) -> SheetHead | None:
+    """The sheet whose header row ``fits``: a visible one before any hidden one, then one
+    whose title is ``prefer`` (or contains it, ignoring case and punctuation), then the
+    first; None if none fits."""
+    fitting = [head for head in heads if fits(head)]
+    wanted = normalise_header(prefer)
+
+    def rank(head: SheetHead) -> tuple[bool, int]:
+        title = normalise_header(head.title or "")
+        return head.hidden, 0 if title == wanted else 1 if wanted in title else 2
+
+    return min(fitting, key=rank, default=None)  # (min keeps the first of equals)
 
 
 def sheet_names(data: Content, label: str) -> list[str]:

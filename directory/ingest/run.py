@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from directory.ingest.apply import (
@@ -28,7 +29,7 @@ from directory.ingest.apply import (
     run_row,
 )
 from directory.ingest.context import GeographyContext
-from directory.ingest.giving360 import read_360giving_json, read_360giving_table
+from directory.ingest.giving360 import GRANT_KEYS, read_360giving_json, read_360giving_table
 from directory.ingest.hsds import read_hsds_json
 from directory.ingest.need import NEED_FORMATS, detect_need_format, import_need
 from directory.ingest.opportunity_sheet import SHEET as OPPORTUNITY_SHEET
@@ -39,15 +40,17 @@ from directory.ingest.readers import (
     Sheet,
     bytes_of,
     head_of,
+    is_workbook,
     normalise_header,
     read_sheet,
     read_table,
     sha256_of,
+    sheet_heads,
     sheet_names,
 )
 from directory.ingest.records import Batch, Problem, Spool
 from directory.ingest.template import funder as template_funder
-from directory.ingest.template import read_template
+from directory.ingest.template import is_template_sheet, read_template, template_sheet
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
 from directory.store.db import Database
@@ -112,30 +115,49 @@ def fetch(location: str, base_dir: Path | None = None) -> Content:
 
 
 def detect_format(data: Content, name: str) -> str:
-    """Guess the format: JSON with "grants" is 360Giving, other JSON is HSDS; a spreadsheet
-    with 360Giving's "Identifier" and "Amount Awarded" columns is 360Giving, else template."""
+    """Guess the format: JSON with "grants" is 360Giving, other JSON is HSDS (JSON too deep
+    to parse is left to the 360Giving or HSDS reader to refuse); a spreadsheet is 360Giving
+    when a sheet's header row has 360Giving's "Identifier" and "Amount Awarded" columns, the
+    template when one names the "Service ref" column (every sheet of a workbook is looked
+    at, a visible one before a hidden one), else the template (whose reader says what is
+    missing)."""
     return _sniff(data, name)[0]
 
 
 def _sniff(data: Content, name: str) -> tuple[str, Sheet | None]:
-    """The format (as :func:`detect_format`) and the spreadsheet whose headings told it,
-    if one was, so the template reader need not read them a second time."""
+    """The format (as :func:`detect_format`) and, in the template, the sheet whose headings
+    told it, so the template reader need not find and read them a second time."""
     suffix = Path(name).suffix.lower()
     if suffix == ".json" or _is_json(data):
+        guess = "hsds" if suffix != ".json" else "360giving"
         try:
             parsed = json.loads(bytes_of(data).decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError):
-            return ("hsds" if suffix != ".json" else "360giving"), None
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return guess, None  # its reader refuses it, saying why ("nested too deeply")
         return ("360giving" if isinstance(parsed, dict) and "grants" in parsed else "hsds"), None
     try:
-        table = read_sheet(data, name=name)
+        if not is_workbook(data, name):
+            table = read_sheet(data, name=name)
+            keys = set(table.keys)
+            need = detect_need_format(sorted(keys))  # Met crime counts or population estimates
+            if need is not None:
+                return need, table
+            return ("360giving" if keys >= GRANT_KEYS else "template"), table
+        heads = sheet_heads(data, name)
     except ReadError:
         return "template", None
-    keys = set(table.keys)
-    need = detect_need_format(sorted(keys))  # Met crime counts or population estimates
+    need = detect_need_format(sorted(heads[0].keys))  # (read from the first sheet)
     if need is not None:
-        return need, table
-    return ("360giving" if {"identifier", "amount_awarded"} <= keys else "template"), table
+        return need, None
+    for head in sorted(heads, key=lambda head: head.hidden):  # (a stable sort)
+        if head.keys >= GRANT_KEYS:
+            return "360giving", None
+        if is_template_sheet(head):
+            break
+    try:
+        return "template", template_sheet(data, name, heads)
+    except ReadError:
+        return "template", None  # read_source reports it
 
 
 def _is_json(data: Content) -> bool:
@@ -168,7 +190,7 @@ def read_source(
                 else read_360giving_table(whole, ctx, name=name)
             )
         if table is None:
-            table = read_sheet(data, name=name)
+            table = template_sheet(data, name)
         batch = read_template(table, ctx, progress=progress, label=label)
         # a workbook: its "Opportunities" sheet too, if it has one
         if head_of(data, 2) == b"PK" and OPPORTUNITY_SHEET.casefold() in sheet_names(data, name):
@@ -196,7 +218,9 @@ def run_import(
 ) -> ImportReport:
     """Fetch, read and apply one source. Raises SourceError when it cannot be fetched.
     ``progress`` is told each step (downloading, reading, then :func:`import_batch`'s or
-    :func:`import_need`'s), each named after the source."""
+    :func:`import_need`'s), each named after the source. The report's elapsed time
+    includes the fetching and reading."""
+    clock = datetime.now()
     if source is not None and not 0 < len(source.strip()) <= MAX_SOURCE_NAME:
         raise SourceError(f"A source name must be 1 to {MAX_SOURCE_NAME} characters.")
     name = location.rsplit("/", 1)[-1]
@@ -209,7 +233,7 @@ def run_import(
         progress.step(f"{shown}: reading {name}")
     return import_data(
         db, snap, settings, data, location,
-        fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress,
+        fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress, clock=clock,
     )  # fmt: skip
 
 
@@ -226,10 +250,14 @@ def import_data(
     dry_run: bool = False,
     actor: str | None = None,
     progress: Progress = QUIET,
+    clock: datetime | None = None,
 ) -> ImportReport:
     """Read and apply one source (its bytes, or its file: ``data``), fetched from
     ``location`` (a path, URL or an uploaded file's name): :func:`run_import` after the
-    fetch, and the API's upload. ``actor`` (the API key's name) is recorded on the run."""
+    fetch, and the API's upload. ``actor`` (the API key's name) is recorded on the run.
+    The report's elapsed time is from ``clock`` (local, naive; default: now), so it
+    includes the reading."""
+    clock = clock or datetime.now()
     if source is not None and not 0 < len(source.strip()) <= MAX_SOURCE_NAME:
         raise SourceError(f"A source name must be 1 to {MAX_SOURCE_NAME} characters.")
     name = location.rsplit("/", 1)[-1]
@@ -265,9 +293,9 @@ def import_data(
     )
     if batch is None:  # a need format
         assert isinstance(data, bytes)
-        return import_need(db, snap, data, name, options, progress=progress)
+        return import_need(db, snap, data, name, options, progress=progress, clock=clock)
     try:
-        return import_batch(db, snap, settings, batch, options, ctx, progress=progress)
+        return import_batch(db, snap, settings, batch, options, ctx, progress=progress, clock=clock)
     finally:
         _close_spools(batch)
 

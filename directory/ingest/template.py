@@ -37,11 +37,19 @@ from directory.data import org_id_key
 from directory.ingest.context import known_organisations
 from directory.ingest.readers import (
     EXTRA,
+    Content,
+    ReadError,
     Row,
     Sheet,
+    SheetHead,
     Table,
     add_sheet,
+    choose_sheet,
+    ended_warning,
+    is_workbook,
     normalise_header,
+    read_sheet,
+    sheet_heads,
     write_table,
 )
 from directory.ingest.records import (
@@ -276,6 +284,48 @@ COLUMNS: tuple[Column, ...] = load_columns()
 
 _BY_HEADING = {c.heading: c for c in COLUMNS}
 HEADINGS = [c.heading for c in COLUMNS]
+#: the heading a sheet in the template is recognised by (any heading accepted for it)
+SHEET_HEADING = "Service ref"
+_SHEET_KEYS = frozenset((_BY_HEADING[SHEET_HEADING].key, *_BY_HEADING[SHEET_HEADING].aliases))
+#: the sheet preferred when more than one has the template's headings
+SHEET_NAME = "Services"
+
+
+def is_template_sheet(head: SheetHead) -> bool:
+    """Whether a sheet's header row is the template's: it names the Service ref column."""
+    return bool(head.keys & _SHEET_KEYS)
+
+
+def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = None) -> Sheet:
+    """The sheet of a file in the template, its headings read: a CSV's one sheet; in a
+    workbook the sheet whose header row names the Service ref column (a visible one before a
+    hidden one, then one named like "Services", then the first); failing that the sheet
+    named "Services" or the only (visible) sheet, whose missing columns the reading then
+    reports. A workbook of several sheets
+    none of which has that heading is a :class:`ReadError` naming the sheets looked at."""
+    if heads is None:
+        if not is_workbook(data, name):  # a CSV: its one sheet, read once
+            return read_sheet(data, name=name)
+        heads = sheet_heads(data, name)
+    if heads[0].title is None:  # a CSV
+        return read_sheet(data, name=name)
+    chosen = choose_sheet(heads, is_template_sheet, SHEET_NAME)
+    if chosen is None:  # the "Services" sheet, or the only one: its reading says what lacks
+        visible = [head for head in heads if not head.hidden]
+        named = [h for h in visible if normalise_header(h.title) == normalise_header(SHEET_NAME)]
+        if named or len(visible) == 1 or len(heads) == 1:
+            chosen = (named or visible or heads)[0]
+        else:
+            looked = ", ".join(
+                f"'{head.title}'" + (" (hidden)" if head.hidden else "") for head in heads
+            )
+            raise ReadError(
+                f"No sheet of {name} is laid out as the template: the sheets looked at are "
+                f"{looked}, and none has a '{SHEET_HEADING}' heading in its header row (its "
+                "first row that is not blank); name the column on the sheet to import"
+            )
+    return read_sheet(data, name=name, sheet=chosen.title)
+
 
 # -- words -----------------------------------------------------------------------------
 
@@ -579,6 +629,8 @@ def read_template(
             assembly.add(_read_row(_Cells(row, layout, checked), ctx))
             progress.advance()
     batch.problems += extras.problems
+    if (note := ended_warning(table)) is not None:
+        batch.warning(note, row=table.ended_at)
     if not assembly.rows:
         batch.warning("The sheet has no rows: there is nothing to import.")
         return batch

@@ -1129,3 +1129,179 @@ def test_a_360giving_file_takes_an_organisation_held_as_it_is_held(writable_app,
     assert grant["recipient"]["name"] == "Kingston Youth Trust"
     changes = client.get("/api/v1/changes", query_string={"entity": "organisation"}).json
     assert not [c for c in changes["contents"] if c.get("action") == "updated"], changes
+
+
+# -- which format and which sheet: detection and the readers' choice of sheet -------------------
+
+
+def _workbook(path: Path, *sheets: tuple[str, list[list[Any]], str]) -> Path:
+    """A workbook of (title, rows, "visible" or "hidden") sheets, in that order."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows, state in sheets:
+        sheet = book.create_sheet(title)
+        sheet.sheet_state = state
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def _rows(*lines: str) -> list[list[str]]:
+    import csv
+
+    return [row for row in csv.reader((HEADER + "".join(lines)).splitlines())]
+
+
+def _opportunity_rows() -> list[list[Any]]:
+    from datetime import date, timedelta
+
+    from directory.ingest.opportunity_sheet import HEADINGS
+
+    closes = date.today() + timedelta(days=40)
+    cells = {
+        "Opportunity ref": "sheet-round-1", "Title": "A round", "Funder": "MOPAC",
+        "Closes": f"{closes:%d/%m/%Y} 12:00", "Areas": "Lambeth",
+    }  # fmt: skip
+    return [HEADINGS, [cells.get(h) for h in HEADINGS]]
+
+
+@pytest.mark.parametrize(
+    "layout", ["read-me first", "hidden first", "a hidden old copy", "with opportunities"]
+)
+def test_a_workbook_in_the_template_is_read_from_the_sheet_with_its_headings(
+    writable_app, tmp_path, layout
+):
+    """The template's sheet is the one whose header row names Service ref, wherever it is:
+    not a read-me or hidden sheet before it (each was read as the template: "no 'Service
+    ref' column"), never a hidden one when a visible one has the headings; the
+    Opportunities sheet is still read beside it."""
+    services = ("Services", _rows(OXYGEN, RESCUE), "visible")
+    read_me = ("Read me", [["How to fill in this workbook"], ["One service a row."]], "visible")
+    sheets = {
+        "read-me first": [read_me, services],
+        "hidden first": [("Lists", [["junk"], ["more junk"]], "hidden"), services],
+        "a hidden old copy": [("Old services", _rows(BAD_AMOUNT), "hidden"), services],
+        "with opportunities": [
+            read_me,
+            ("Opportunities", _opportunity_rows(), "visible"),
+            services,
+        ],  # fmt: skip
+    }[layout]
+    path = _workbook(tmp_path / "services.xlsx", *sheets)
+    result = run(writable_app, "import", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["errors"] == 0 and report["counts"]["services"]["created"] == 2
+    if layout == "with opportunities":
+        assert report["counts"]["opportunities"]["created"] == 1
+
+
+def test_a_workbook_with_no_sheet_in_the_template_names_the_sheets_looked_at(
+    writable_app, tmp_path
+):
+    path = _workbook(
+        tmp_path / "services.xlsx",
+        ("Read me", [["Notes"]], "visible"),
+        ("Data", [["Name", "Borough"], ["One", "Lambeth"]], "visible"),
+        ("Old", _rows(OXYGEN), "hidden"),  # (the template's headings, hidden: read)
+    )
+    assert run(writable_app, "import", str(path), "--json").exit_code == 0  # the hidden one
+    path = _workbook(
+        tmp_path / "services.xlsx",
+        ("Read me", [["Notes"]], "visible"),
+        ("Data", [["Name", "Borough"], ["One", "Lambeth"]], "visible"),
+    )
+    result = run(writable_app, "import", str(path), "--dry-run")
+    assert result.exit_code == 1
+    assert "the sheets looked at are 'Read me', 'Data'" in result.output
+    assert "none has a 'Service ref' heading" in result.output
+
+
+GRANT_HEADER = [
+    "Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date",
+    "Recipient Org:Identifier", "Recipient Org:Name", "Funding Org:Identifier",
+    "Funding Org:Name", "Beneficiary Location:Name", "Beneficiary Location:Geographic Code",
+]  # fmt: skip
+GRANT = [
+    "360G-REVIEW-1", "Youth work", "Mentoring", "GBP", 45000, "2024-04-01", "GB-CHC-1123456",
+    "Oxygen", "GB-GOR-PC390", "MOPAC", "Lambeth", "E09000022",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("grants_sheet", ["grants", "Awards 2024"])
+def test_the_360giving_template_is_detected_from_its_grants_sheet(
+    writable_app, tmp_path, grants_sheet
+):
+    """The standard's own spreadsheet template has a "Meta" sheet first and the grants on a
+    later one (among sheets such as "Funding Org" that also have "Identifier"): it was
+    taken for the directory's template (4 errors "no 'Service ref' column")."""
+    from directory.ingest.run import detect_format
+
+    path = _workbook(
+        tmp_path / "360-giving-schema-titles-with-meta-tab-2023.xlsx",
+        ("Meta", [["Version", "1.4"], ["Extensions"], ["Title", "Grants"]], "visible"),
+        (grants_sheet, [GRANT_HEADER, GRANT], "visible"),
+        ("Funding Org", [["Identifier", "Funding Org:Identifier", "Funding Org:Name"]], "visible"),
+    )
+    assert detect_format(path, path.name) == "360giving"
+    result = run(writable_app, "import", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["errors"] == 0 and report["counts"]["grants"]["created"] == 1
+    grant = writable_app.test_client().get("/api/v1/grants/360G-REVIEW-1")
+    assert grant.status_code == 200 and grant.json["title"] == "Youth work"
+
+
+@pytest.mark.parametrize("name", ["deep.json", "deep.data"])
+def test_json_nested_too_deeply_is_a_clean_error_when_its_format_is_detected(
+    writable_app, tmp_path, name
+):
+    """100,000 ``[`` with no --format: the detection's parse raised RecursionError (a
+    traceback); it is the reader's one error, as with --format."""
+    path = write(tmp_path, name, "[" * 100_000 + "]" * 100_000)
+    result = run(writable_app, "import", str(path), "--dry-run")
+    assert result.exit_code == 1 and not isinstance(result.exception, RecursionError)
+    assert "The file is not valid JSON: it is nested too deeply." in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_run_of_blank_rows_ends_a_sheet_and_is_warned_about(writable_app, tmp_path, monkeypatch):
+    """Whitespace-only rows below the data (a file of a million took minutes) are read
+    only until ``MAX_BLANK_RUN`` of them in a row; a row below is not read, and the
+    report says where the reading stopped."""
+    from directory.ingest import readers
+
+    monkeypatch.setattr(readers, "MAX_BLANK_RUN", 20)
+    rows = _rows(OXYGEN, RESCUE)
+    late = _rows(RESCUE.replace("SL-RR-01", "SL-LATE-01"))[1]
+    blank = [" "] * len(rows[0])
+    path = _workbook(
+        tmp_path / "services.xlsx", ("Services", [*rows, *[blank] * 30, late], "visible")
+    )
+    result = run(writable_app, "import", str(path), "--json", "--dry-run")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["counts"]["services"]["created"] == 2
+    (warning,) = [p for p in report["problems"] if "Reading stopped" in p["message"]]
+    assert warning["row"] == 4 and "20 blank rows in a row end a sheet" in warning["message"]
+
+
+def test_an_import_reports_the_time_its_reading_took(writable_app, tmp_path, monkeypatch):
+    """The report's time began after the file was read ("dry-run in 0.0 s" after 222 s of
+    reading); it is the whole import's."""
+    from directory.ingest import run as run_module
+
+    read_source = run_module.read_source
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.0)
+        return read_source(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "read_source", slow)
+    path = write(tmp_path, "weekly.csv", HEADER + OXYGEN)
+    result = run(writable_app, "import", str(path), "--json", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["seconds"] >= 1.0

@@ -466,3 +466,15 @@ def test_the_openapi_document_names_the_bearer_scheme_on_writes_only():
     responses = document["paths"]["/api/v1/imports"]["post"]["responses"]
     assert {"200", "201", "401", "403", "409", "413", "415", "422"} <= set(responses)
     assert "WWW-Authenticate" in responses["401"]["headers"]
+
+
+def test_an_upload_of_json_nested_too_deeply_is_a_422_not_a_500(writable_app, officer):
+    """100,000 ``[`` uploaded without a format: the format's detection raised RecursionError
+    (a 500); it is the import's one problem, as with a format given."""
+    deep = "[" * 100_000 + "]" * 100_000
+    for fmt in ({}, {"format": "360giving"}):
+        response = upload(writable_app, deep, key=officer, name="deep.json", dry_run="true", **fmt)
+        body = assert_problem(response, 422, "import-failed")
+        assert [p["message"] for p in body["problems"]] == [
+            "The file is not valid JSON: it is nested too deeply."
+        ]

@@ -8,6 +8,7 @@ import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -50,7 +51,9 @@ def _read_as_sheet(
     streamed = readers.read_sheet(bytes(source), format=format, sheet=sheet, name=name)
     rows = list(streamed.each_row())
     assert list(streamed.each_row()) == rows
-    return Table(streamed.columns, streamed.keys, rows, streamed.source, streamed.sheet)
+    return Table(
+        streamed.columns, streamed.keys, rows, streamed.source, streamed.sheet, streamed.ended_at
+    )
 
 
 # -- normalise_header ---------------------------------------------------------------------------
@@ -253,6 +256,49 @@ def test_more_than_the_row_limit_is_a_read_error() -> None:
     with pytest.raises(ReadError, match="more than 200,000 rows"):
         read_table(data, name="big.csv")
     assert len(read_table(b"Ref\n" + b"S\n" * MAX_ROWS, name="ok.csv").rows) == MAX_ROWS
+
+
+def _spaced_workbook(*rows: list[Any]) -> bytes:
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_blank_rows_count_towards_the_row_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every row read counts, blank or whitespace-only: a row of data past the limit is
+    refused as soon as it is read (blank rows were skipped uncounted, so a sheet of a
+    million of them was read to its end)."""
+    monkeypatch.setattr(readers, "MAX_ROWS", 50)
+    monkeypatch.setattr(readers, "MAX_BLANK_RUN", 20)
+    spaces = [" ", "  "]
+    rows = [["Ref", "Name"]] + ([["S", "x"]] + [spaces] * 10) * 4  # 44 rows: read
+    assert len(read_table(_spaced_workbook(*rows), name="ok.xlsx").rows) == 4
+    rows += [spaces] * 6 + [["S", "late"]]  # row 52 of the sheet is its 51st below the header
+    with pytest.raises(ReadError, match=r"more than 50 rows below its header .*row 52"):
+        read_table(_spaced_workbook(*rows), name="big.xlsx")
+    csv_data = b"Ref\n" + (b"S\n" + b"\n" * 10) * 6
+    with pytest.raises(ReadError, match="more than 50 rows"):
+        read_table(csv_data, name="big.csv")
+
+
+def test_a_run_of_blank_rows_ends_the_sheet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``MAX_BLANK_RUN`` blank rows in a row end a sheet (a workbook of whitespace-only rows
+    down to row 1,048,570 took 222 s): a row below them is not read, and the table says
+    where the reading stopped; a sheet whose first rows are all blank has no header."""
+    monkeypatch.setattr(readers, "MAX_BLANK_RUN", 20)
+    spaces = [" ", None, "\t"]
+    data = _spaced_workbook(["Ref", "Name"], ["S1", "a"], ["S2", "b"], *[spaces] * 19, ["S3", "c"])
+    table = read_table(data, name="gap.xlsx")
+    assert [row.number for row in table.rows] == [2, 3, 23] and table.ended_at is None
+    data = _spaced_workbook(["Ref", "Name"], ["S1", "a"], ["S2", "b"], *[spaces] * 20, ["S3", "c"])
+    table = read_table(data, name="tail.xlsx")
+    assert [row.number for row in table.rows] == [2, 3] and table.ended_at == 4
+    assert "Reading stopped at row 4" in (readers.ended_warning(table) or "")
+    with pytest.raises(ReadError, match="no header row"):
+        read_table(_spaced_workbook(*[spaces] * 20, ["Ref", "Name"]), name="late.xlsx")
 
 
 # -- XLSX ---------------------------------------------------------------------------------------
