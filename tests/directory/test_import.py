@@ -504,15 +504,16 @@ def _unstorable_files() -> list[tuple[str, bytes, int, str, str]]:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("dry_run", [False, True])
-def test_text_that_cannot_be_stored_is_a_problem_naming_row_and_field(
-    writable_app, tmp_path, dry_run
-):
+def test_text_that_cannot_be_stored_is_a_problem_naming_row_and_field(writable_app, tmp_path):
     """A NUL or a lone surrogate in a template CSV, a 360Giving CSV or JSON package or an
     Open Referral file: the import fails with a problem naming the row and field (a CSV's
     NUL is no longer "not a CSV or XLSX"), on SQLite and PostgreSQL, never a traceback,
     and writes nothing but the failed run (a dry run not even that)."""
-    for name, body, row, column, words in _unstorable_files():
+    # each file as an import, the first as a dry run too (which records no run)
+    files = _unstorable_files()
+    for (name, body, row, column, words), dry_run in [
+        *((f, False) for f in files), (files[0], True),
+    ]:  # fmt: skip
         path = tmp_path / name
         path.write_bytes(body)
         before = dump(writable_app)
