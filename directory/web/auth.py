@@ -6,12 +6,14 @@
 check its role (403), then calls the view with ``principal=``; it also documents the
 operation's ``bearerAuth`` security and its 401 and 403 answers. Reads take no key.
 
-The write rate limit asks first whose the key is (:func:`counted_as`): a key that
-authenticates is counted on its own, any other request (no key, or one malformed, unknown,
-revoked or expired) against its client's address, so that made-up keys are limited as a
-request without one and open no counter each. The answer is kept with the request (in its
-WSGI environ, not ``flask.g``, which requests made inside an application context already
-pushed share), so a key is looked up and its secret hashed once a request.
+The write rate limit decides whom a request is counted against before any secret is
+hashed (:func:`counted_as`): a key this directory has, by the prefix the header names
+(whether or not the secret matches, revoked or expired too), on its own counter; any other
+request (no key, a malformed one, an unknown prefix) against its client's address, so that
+made-up keys are limited as a request without one and open no counter each. Who the key
+belongs to is then kept with the request (in its WSGI environ, not ``flask.g``, which
+requests made inside an application context already pushed share), so its secret is hashed
+once a request.
 """
 
 from __future__ import annotations
@@ -97,9 +99,9 @@ def requires_key(blp: Any, *roles: str) -> Callable[[Any], Any]:
         documented = blp.alt_response(
             429, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
             headers=RATE_LIMITED_HEADERS,
-            description="too-many-requests: over the write rate limit of this key (or, "
-            "without a key that authenticates, of this address); `Retry-After` says when to "
-            "ask again",
+            description="too-many-requests: over the write rate limit of the key the "
+            "request names (or, without a key this directory has, of this address); "
+            "`Retry-After` says when to ask again",
         )(documented)  # fmt: skip
         return blp.alt_response(
             403, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,

@@ -2,9 +2,9 @@
 
 Reads are never limited. A view is marked with :func:`limited`, saying which limit it takes
 and whom a request is counted against (every route guarded by
-:func:`directory.web.auth.requires_key` is marked ``writes``, counted per key when the key
-authenticates and per client address otherwise; the feedback route marks itself
-``feedback``, per address); :func:`install` gives each application its own ``Limiter``,
+:func:`directory.web.auth.requires_key` is marked ``writes``, counted per key when the
+header names a key this directory has and per client address otherwise; the feedback route
+marks itself ``feedback``, per address); :func:`install` gives each application its own ``Limiter``,
 counting in memory, in the directory's database (``directory/store/ratelimit.py``, shared by
 every worker and server) or in any storage the ``limits`` library knows, as configured, and
 wraps the marked views with their limit. Nothing runs on the other routes.
@@ -36,8 +36,8 @@ MARK = "_directory_rate_limit"
 RESET = "RateLimit-Reset"
 #: what the OpenAPI document says each limit is (directory/web/openapi.py)
 DESCRIPTIONS = {
-    "writes": "counted per API key (per client address for a request without a key that "
-    "authenticates)",
+    "writes": "counted per API key (per client address for a request without a key this "
+    "directory has)",
     "feedback": "counted per client address",
 }
 
