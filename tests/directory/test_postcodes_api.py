@@ -155,6 +155,22 @@ def test_bulk_lookup_over_the_limit_is_413(client):
     assert response.get_json()["code"] == "too-many-items"
 
 
+@pytest.mark.parametrize("path", ["/api/v1/postcodes/lookup", "/api/v1/patch/lookup"])
+def test_a_bulk_lookup_answers_text_it_cannot_read_item_by_item(client, path):
+    """A lookup stores nothing: a postcode holding a NUL or half a surrogate pair is that
+    item's own invalid-postcode problem, beside the others' answers (not a 422 for the
+    whole body, as a write gets), and too many items is still the 413."""
+    body = '{"postcodes": ["KT1 1EU", "KT1\\u0000 1EU", "\\ud800"]}'
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 200, response.get_json()
+    results = response.get_json()["results"]
+    assert "result" in results[0]
+    assert [r["problem"]["code"] for r in results[1:]] == ["invalid-postcode"] * 2
+    many = '{"postcodes": [' + ", ".join(['"KT1\\u0000 1EU"'] * 1001) + "]}"
+    response = client.post(path, data=many, content_type="application/json")
+    assert response.status_code == 413 and response.get_json()["code"] == "too-many-items"
+
+
 def test_bulk_lookup_of_exactly_the_limit_is_answered(client):
     response = client.post("/api/v1/postcodes/lookup", json={"postcodes": ["KT1 1EU"] * 1000})
     assert response.status_code == 200
