@@ -193,9 +193,13 @@ def guess_organisation_type(
     return None
 
 
-#: how JSON text writes what no text may hold: a NUL, or half of a surrogate pair (raw, a
-#: NUL is not JSON inside a string and UTF-8 cannot carry a surrogate)
-_ESCAPED_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
+#: how JSON text writes what no text may hold (:func:`~directory.ingest.values.unstorable`):
+#: a control character, or half of a surrogate pair, escaped (raw, a control character is
+#: not JSON inside a string and UTF-8 cannot carry a surrogate); DEL, U+FFFE and U+FFFF,
+#: which JSON may hold raw. (A screen: an escaped line feed passes it too.)
+_ESCAPED_UNSTORABLE = re.compile(
+    rb"\\u(?:00[01][0-9a-fA-F]|007[fF]|[dD][89a-fA-F]|[fF]{3}[eEfF])|\x7f|\xef\xbf[\xbe\xbf]"
+)
 
 
 def may_hold_unstorable(data: bytes | str) -> bool:

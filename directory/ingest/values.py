@@ -62,6 +62,11 @@ __all__ = [
 # joiner, soft hyphen
 _INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u2060\u00ad]")
 _LONGEST_SHOWN = 60
+#: control characters that are not whitespace (``str.split``, so :func:`clean_text`, turns a
+#: vertical tab or form feed, as Word's soft line break, into a space), DEL, and the
+#: non-characters U+FFFE and U+FFFF: nothing a person types, invisible, and not XML (the
+#: Atom feeds) but DEL
+_CONTROL = re.compile("[\x01-\x08\x0e-\x1b\x7f\ufffe\uffff]")
 
 
 # -- text ---------------------------------------------------------------------------------------
@@ -100,12 +105,19 @@ def unstorable(text: str) -> str | None:
     (PostgreSQL text cannot) and half of a UTF-16 surrogate pair on its own (JSON's
     ``"\\ud800"``): not Unicode text, so UTF-8, and neither database, can hold it (Python
     joins a pair as it decodes, so a surrogate left in a ``str`` is one that cannot be
-    stored). Checked in C, not by a regular expression: a 100,000-row sheet asks 3.6
-    million times."""
+    stored). Nor any other control character that is not whitespace, nor U+FFFE or
+    U+FFFF (:data:`_CONTROL`): invisible, typed by no one, and a feed (XML) cannot carry
+    them. Checked in C for text that is printable, as nearly all is, and by a regular
+    expression only for text that is not: a 100,000-row sheet asks for every row."""
     if "\x00" in text:
         return (
             "holds a NUL character (an invisible control character, code 0), which cannot "
             "be stored: delete it"
+        )
+    if not text.isprintable() and (control := _CONTROL.search(text)) is not None:
+        return (
+            f"holds an invisible control character (code {ord(control.group())}), which "
+            "cannot be shown or published: delete it"
         )
     if text.isascii():
         return None

@@ -10,18 +10,17 @@ No Flask here.
 from __future__ import annotations
 
 import uuid
-import xml.etree.ElementTree as ET
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from directory.store.repositories.directory import CatalogueQueries
+from directory.usecases import feeds
 from directory.usecases.catalogue import area_ref, utc_text
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope
 from directory.usecases.search import utc_naive
 from directory.usecases.vocabulary import check_themes
 
-ATOM = "http://www.w3.org/2005/Atom"
 FEED_LIMIT = 100
 
 
@@ -156,32 +155,25 @@ def atom(
     and ``public_url`` only (:func:`atom_id`). The feed's ``updated`` is its newest entry's
     time, or with none the data version's (``data_loaded_at``): when what it says was last
     made, as RFC 4287 §4.2.15 asks."""
-    ET.register_namespace("", ATOM)
-    feed = ET.Element(f"{{{ATOM}}}feed")
+    feed = feeds.feed()
     entries = body["contents"]
     updated = entries[0]["at"] if entries else utc_text(data_loaded_at)
 
-    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
-        if text is not None:
-            element.text = text
-        return element
-
-    sub(feed, "id", atom_id(feed_name, public_url))
-    sub(feed, "title", title)
-    sub(feed, "updated", updated)
-    sub(feed, "link", rel="self", href=feed_url)
-    author = sub(feed, "author")
-    sub(author, "name", "London Funded Services Directory")
+    feeds.element(feed, "id", atom_id(feed_name, public_url))
+    feeds.element(feed, "title", title)
+    feeds.element(feed, "updated", updated)
+    feeds.element(feed, "link", rel="self", href=feed_url)
+    author = feeds.element(feed, "author")
+    feeds.element(author, "name", "London Funded Services Directory")
     for entry in entries:
-        item = sub(feed, "entry")
-        sub(item, "id", atom_id(entry["id"], public_url))
-        sub(item, "title", entry["summary"])
-        sub(item, "updated", entry["at"])
+        item = feeds.element(feed, "entry")
+        feeds.element(item, "id", atom_id(entry["id"], public_url))
+        feeds.element(item, "title", entry["summary"])
+        feeds.element(item, "updated", entry["at"])
         if entry.get("actor"):  # who made it over the API (the key's name)
-            sub(sub(item, "author"), "name", entry["actor"])
+            feeds.element(feeds.element(item, "author"), "name", entry["actor"])
         if entry.get("url"):
-            sub(item, "link", rel="alternate", href=base_url + entry["url"])
+            feeds.element(item, "link", rel="alternate", href=base_url + entry["url"])
         lines = [entry["summary"]]
         lines += [
             f"{name}: {change['old']} → {change['new']}"
@@ -189,6 +181,6 @@ def atom(
         ]
         if entry["areas"]:
             lines.append("Areas: " + ", ".join(a["name"] or a["code"] for a in entry["areas"]))
-        sub(item, "content", "\n".join(str(line) for line in lines), type="text")
-        sub(item, "category", term=entry["action"])
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+        feeds.element(item, "content", "\n".join(str(line) for line in lines), type="text")
+        feeds.element(item, "category", term=entry["action"])
+    return feeds.document(feed)

@@ -19,7 +19,6 @@ ward or the BCU of that borough, a BCU's opportunity its boroughs and their ward
 from __future__ import annotations
 
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -43,7 +42,7 @@ from directory.store.repositories.opportunities import (
     OpportunityQueries,
     OpportunityRepository,
 )
-from directory.usecases import catalogue, geography
+from directory.usecases import catalogue, feeds, geography
 from directory.usecases.catalogue import area_ref
 from directory.usecases.changes import ID_NAMESPACE
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
@@ -288,7 +287,6 @@ def detail(
 
 
 # -- feeds -------------------------------------------------------------------------------
-ATOM = "http://www.w3.org/2005/Atom"
 
 
 def entry_id(ref: str, public_url: str | None) -> str:
@@ -355,36 +353,35 @@ def atom(
     """An Atom 1.0 feed (RFC 4287) of opportunities, most recently changed first; ids are
     permanent (:func:`entry_id`), links where this copy was fetched. Its ``updated`` is the
     newest entry's, or with none the data version's time (RFC 4287 §4.2.15)."""
-    ET.register_namespace("", ATOM)
-    feed = ET.Element(f"{{{ATOM}}}feed")
+    feed = feeds.feed()
     ordered = sorted(items, key=lambda i: (i["updated_at"], i["id"]), reverse=True)
 
-    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
-        if text is not None:
-            element.text = text
-        return element
-
-    sub(feed, "id", feed_id(feed_name, public_url))
-    sub(feed, "title", title)
+    feeds.element(feed, "id", feed_id(feed_name, public_url))
+    feeds.element(feed, "title", title)
     updated = ordered[0]["updated_at"] if ordered else catalogue.utc_text(data_loaded_at)
-    sub(feed, "updated", updated)
-    sub(feed, "link", rel="self", href=feed_url)
-    author = sub(feed, "author")
-    sub(author, "name", "London Funded Services Directory")
+    feeds.element(feed, "updated", updated)
+    feeds.element(feed, "link", rel="self", href=feed_url)
+    author = feeds.element(feed, "author")
+    feeds.element(author, "name", "London Funded Services Directory")
     for item in ordered:
-        entry = sub(feed, "entry")
-        sub(entry, "id", entry_id(item["ref"], public_url))
-        sub(entry, "title", f"{item['title']} ({item['funder']['name']}): {item['time_left']}")
-        sub(entry, "updated", item["updated_at"])
-        sub(entry, "published", item["created_at"])
-        sub(entry, "link", rel="alternate", href=item["how_to_apply_url"] or base_url + item["url"])
-        sub(entry, "link", rel="related", href=base_url + item["url"], type="application/json")
-        sub(entry, "content", "\n".join(_lines(item)), type="text")
-        sub(entry, "category", term=item["status"])
+        entry = feeds.element(feed, "entry")
+        feeds.element(entry, "id", entry_id(item["ref"], public_url))
+        feeds.element(
+            entry, "title", f"{item['title']} ({item['funder']['name']}): {item['time_left']}"
+        )
+        feeds.element(entry, "updated", item["updated_at"])
+        feeds.element(entry, "published", item["created_at"])
+        feeds.element(
+            entry, "link", rel="alternate", href=item["how_to_apply_url"] or base_url + item["url"]
+        )
+        feeds.element(
+            entry, "link", rel="related", href=base_url + item["url"], type="application/json"
+        )
+        feeds.element(entry, "content", "\n".join(_lines(item)), type="text")
+        feeds.element(entry, "category", term=item["status"])
         for theme in item["themes"]:
-            sub(entry, "category", term=theme["id"], label=theme["name"])
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+            feeds.element(entry, "category", term=theme["id"], label=theme["name"])
+    return feeds.document(feed)
 
 
 def feed_id(feed_name: str, public_url: str | None) -> str:

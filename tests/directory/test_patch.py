@@ -1027,3 +1027,30 @@ def test_postcode_messages_speak_json_strip_invisible_characters_and_name_outcod
     assert "'SW1A' is an outcode" in outcode.json["detail"]
     assert "/api/v1/outcodes/SW1A" in outcode.json["detail"]
     assert client.get("/api/v1/outcodes/SW1A").status_code == 200
+
+
+def test_a_feed_stays_well_formed_xml_whatever_text_is_held():
+    """Text XML cannot carry (a control character, half of a surrogate pair, U+FFFF),
+    held from before writes refused it, is left out of both Atom feeds' elements and
+    attributes, not written raw into a feed no reader can parse."""
+    import xml.etree.ElementTree as ET
+    from datetime import UTC, datetime
+
+    from directory.usecases import changes, feeds
+
+    held = "Ring\x07 the \x1bbell\x0b\ud800\uffff"
+    body = {"contents": [{
+        "id": "e1", "at": "2026-12-03T10:00:00Z", "summary": held, "action": "changed",
+        "actor": held, "url": "/api/v1/services/x", "changes": {"name": {"old": held, "new": "B"}},
+        "areas": [{"code": "E09000021", "name": held}],
+    }]}  # fmt: skip
+    document = changes.atom(
+        body, feed_url="http://x/api/v1/changes.atom", base_url="http://x", title=held,
+        feed_name="changes", data_loaded_at=datetime(2026, 12, 3, tzinfo=UTC),
+    )  # fmt: skip
+    feed = ET.fromstring(document)  # ill-formed XML raises
+    entry = feed.find(f"{{{feeds.ATOM}}}entry")
+    assert entry.findtext(f"{{{feeds.ATOM}}}title") == "Ring the bell"
+    assert "name: Ring the bell → B" in entry.findtext(f"{{{feeds.ATOM}}}content")
+    term = feeds.element(feed, "category", term="a\x07b").get("term")
+    assert term == "ab" and feeds.xml_text("tab\tnew\nline\r") == "tab\tnew\nline\r"

@@ -318,6 +318,7 @@ def test_invalid_values_are_a_422_naming_the_fields_and_write_nothing(
          f'"organisation": "{MOPAC}", "description": "a\\u0000b"}}', "description"),
         ("patch", f"/api/v1/services/{OWN}", '{"description": "a\\u0000b"}', "description"),
         ("patch", f"/api/v1/services/{OWN}", '{"name": "\\udc00 Club"}', "name"),
+        ("patch", f"/api/v1/services/{OWN}", '{"name": "Club\\u0007"}', "name"),
         ("patch", f"/api/v1/services/{OWN}", '{"themes": ["Mentoring", "\\ud83d"]}', "themes[1]"),
         ("post", "/api/v1/services", f'{{"name": "Club", "coverage": ["Kingston"], '
          f'"organisation": "{MOPAC}", "na\\u0000me": "x"}}', "na\\u0000me"),
@@ -341,6 +342,7 @@ def test_text_that_cannot_be_stored_is_a_422_naming_the_field_and_writes_nothing
     found = problem(response, 422, "invalid-input")
     assert list(found["errors"]) == [field]
     assert "cannot be stored" in found["detail"] and field in found["detail"]
+    assert "delete it" in found["detail"] or "type the text again" in found["detail"]
     assert dump(app) == before
 
 

@@ -620,6 +620,14 @@ def test_months_between_rejects_an_end_before_the_start() -> None:
         ("\ud800", "damaged character (\\ud800"),
         ("emoji \ud83d cut", "damaged character (\\ud83d"),
         ("\ud83d\ude00", "damaged character (\\ud83d"),  # two halves never joined: not text
+        ("ring\x07", "control character (code 7)"),
+        ("\x1b[31mred", "control character (code 27)"),
+        ("del\x7f", "control character (code 127)"),
+        ("\ufffe", "control character (code 65534)"),
+        ("a\x07\ud800", "control character (code 7)"),  # the first reason found
+        ("tab\tline\nfeed\r\n", None),  # whitespace clean_text reads
+        ("Word's soft\x0bbreak\x0c\x1c\x1f", None),  # whitespace too: clean_text's spaces
+        ("no\u00a0break \u2028", None),
     ],
 )
 def test_unstorable_says_why_text_cannot_be_stored(text: str, words: str | None) -> None:
