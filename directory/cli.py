@@ -40,6 +40,7 @@ from directory.ingest.run import (
 from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
 from directory.settings import Settings, SettingsError
+from directory.store.db import no_file, sqlite_file
 from directory.store.loading import DataDir, LoadReport, load_geography, resolve_data_dir
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.keys import KeyRepository
@@ -86,6 +87,10 @@ def _database_problem(error: DBAPIError) -> str:
     hint = ""
     if "does not exist" in reason and "database" in reason:
         hint = " Create it first (see the README's Deployment section), then run `directory init`."
+    elif "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+        hint = (
+            " Its tables are not made yet: run `directory init` (is DIRECTORY_DATABASE_URL right?)."
+        )
     elif "connect" in reason.lower() or "refused" in reason.lower():
         hint = " Is the database server running, and DIRECTORY_DATABASE_URL right?"
     return f"The database {where} cannot be used: {reason}.{hint}"
@@ -826,9 +831,13 @@ def serve_command(host: str, port: int, workers: int) -> None:
     if gunicorn is None:
         raise click.ClickException("gunicorn is not installed: pip install gunicorn")
     try:
-        log_level = Settings.from_env().log_level
+        settings = Settings.from_env()
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
+    missing = sqlite_file(settings.database_url)
+    if missing is not None and not missing.exists():  # (a server down is waited for)
+        where = _safe_url(settings.database_url)
+        raise click.ClickException(f"The database {where} cannot be used: {no_file(missing)}.")
     click.echo(f"Serving on http://{host}:{port}/ (API docs: http://{host}:{port}/api/v1/docs)")
     # no gunicorn access log: the app writes one line per request itself (directory/web/logs.py)
     os.execv(
@@ -842,7 +851,7 @@ def serve_command(host: str, port: int, workers: int) -> None:
             "--workers",
             str(workers),
             "--log-level",
-            log_level.lower(),
+            settings.log_level.lower(),
             "directory:create_app()",
         ],
     )

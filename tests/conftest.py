@@ -21,7 +21,7 @@ from flask import Flask
 
 from directory import create_app
 from directory.settings import Settings
-from directory.store.db import Database
+from directory.store.db import Database, sqlite_file
 from directory.store.loading import load_geography
 from geodata.snapshot import extract_snapshot
 from geodata.sources import load_manifest
@@ -294,5 +294,10 @@ def client(geo_app):  # type: ignore[no-untyped-def]
 
 @pytest.fixture()
 def empty_settings(tmp_path: Path, shared_data_dir: Path) -> Settings:
-    """Settings of a fresh SQLite database with nothing in it."""
-    return _settings(tmp_path, None, shared_data_dir)
+    """Settings of a fresh SQLite database with nothing in it (its file made, empty: only
+    ``migrate`` makes one that is not there)."""
+    settings = _settings(tmp_path, None, shared_data_dir)
+    file = sqlite_file(settings.database_url)
+    assert file is not None
+    file.touch()
+    return settings

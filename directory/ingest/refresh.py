@@ -127,6 +127,8 @@ class _Held:
                 connection.close()
                 self.held = False
         elif url.database and url.database != ":memory:":  # (in memory: one process only)
+            with db.engine.connect():  # one not there is refused before a lock is made beside it
+                pass
             handle = Path(url.database + ".lock").open("ab")  # noqa: SIM115 (held until release)
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 import weakref
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,15 +66,55 @@ def is_read_only(error: BaseException) -> bool:
     return "readonly database" in str(orig).lower()
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names, or None: not SQLite, in memory, or a ``file:`` URI
+    (whose ``mode`` says itself whether it may make the file)."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    if name.startswith("file:") or parsed.query.get("uri"):
+        return None
+    return Path(name)
+
+
+def no_file(path: Path) -> str:
+    """Why an SQLite database that is not there cannot be used, and what to do."""
+    return (
+        f"there is no database file at {path}: run `directory init` to make one there, or "
+        "set DIRECTORY_DATABASE_URL to the file you meant"
+    )
+
+
+class _FileGuard:
+    """Listens to an SQLite engine's connecting: a file that is not there is refused until
+    ``may_make`` (its own object, not the Database's method: an engine holding its
+    Database would keep it from ever being collected)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.may_make = False
+
+    def __call__(self, *_connecting: Any) -> None:
+        if not self.may_make and not self.path.exists():
+            raise sqlite3.OperationalError(no_file(self.path))
+
+
 class Database:
-    """One engine and session factory for one settings object."""
+    """One engine and session factory for one settings object.
+
+    An SQLite file is made only by :meth:`migrate` (``directory init``, ``migrate``):
+    anything else opening a file that is not there is refused, naming it, rather than
+    making an empty database where a mistyped ``DIRECTORY_DATABASE_URL`` points."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         url = settings.database_url
-        if settings.is_sqlite and url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, pool_pre_ping=not settings.is_sqlite)
+        self.file = sqlite_file(url)
+        self._guard = _FileGuard(self.file) if self.file is not None else None
+        if self._guard is not None:
+            event.listen(self.engine, "do_connect", self._guard)
         if settings.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -195,8 +236,13 @@ class Database:
         return config
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration."""
+        """Bring the schema to the newest migration (making an SQLite file, and its
+        folder, if there is none)."""
         from alembic import command
+
+        if self._guard is not None:
+            self._guard.path.parent.mkdir(parents=True, exist_ok=True)
+            self._guard.may_make = True
 
         config = self.alembic_config()
         with self.engine.begin() as connection:

@@ -290,3 +290,34 @@ def test_a_setting_that_cannot_be_used_is_one_line_not_a_traceback(tmp_path):
     result = CliRunner().invoke(cli, ["serve"], env=env)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip().startswith("Error: DIRECTORY_DATABASE_URL must be an SQLite")
+
+
+@pytest.mark.parametrize(
+    "args", [["keys", "list"], ["export", "out.csv"], ["import", "nothing.csv"], ["serve"]]
+)
+def test_a_mistyped_sqlite_path_is_refused_and_no_database_is_made(tmp_path, args):
+    """Any command but init and migrate, given an SQLite file that is not there, says so
+    and what to do, and makes neither the file nor its folder: it made an empty database
+    and then said "no such table: api_key"."""
+    typo = tmp_path / "typo" / "directroy.sqlite3"
+    env = {"DIRECTORY_DATABASE_URL": f"sqlite:///{typo}", "DIRECTORY_INSTANCE_DIR": str(tmp_path)}
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(lines) == 1, (result.output, result.exception, result.stderr)
+    assert f"there is no database file at {typo}: run `directory init`" in lines[0]
+    assert not typo.parent.exists() and "Serving on" not in result.output
+
+
+def test_init_makes_the_file_and_a_database_without_tables_says_to_run_it(tmp_path):
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    env = {"DIRECTORY_DATABASE_URL": f"sqlite:///{empty}", "DIRECTORY_INSTANCE_DIR": str(tmp_path)}
+    result = CliRunner().invoke(cli, ["keys", "list"], env=env)
+    assert result.exit_code == 1 and "no such table" in result.output
+    assert "Its tables are not made yet: run `directory init`" in result.output
+    made = tmp_path / "new" / "folder" / "db.sqlite3"
+    env["DIRECTORY_DATABASE_URL"] = f"sqlite:///{made}"
+    result = CliRunner().invoke(cli, ["migrate", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert made.is_file() and json.loads(result.output)["schema_revision"]

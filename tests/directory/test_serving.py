@@ -140,6 +140,7 @@ def test_a_worker_starts_when_its_index_cannot_be_made_yet(
     to boot would take gunicorn down): each logs why it has no index, /health answers, and
     a read answers the 503 problem any read does without a database."""
     settings = demo_copy(request, "sqlite", tmp_path)
+    (tmp_path / "empty.sqlite3").touch()  # there, with no tables (one not there is refused)
     empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     env = settings_env(settings, DIRECTORY_DATABASE_URL=empty)
     log = tmp_path / "serve.log"
