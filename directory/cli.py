@@ -40,7 +40,7 @@ from directory.ingest.run import (
 from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
 from directory.settings import Settings, SettingsError
-from directory.store.db import no_file, sqlite_file
+from directory.store.db import READ_ONLY, is_read_only, no_file, sqlite_file
 from directory.store.loading import DataDir, LoadReport, load_geography, resolve_data_dir
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.keys import KeyRepository
@@ -80,6 +80,11 @@ class _Commands(FlaskGroup):
 
 def _database_problem(error: DBAPIError) -> str:
     reason = database_reason(error)
+    if is_read_only(error):
+        return (
+            f"{READ_ONLY}: {reason}. Nothing was written: run the command against the "
+            "primary database, or make this one writable."
+        )
     try:
         where = _safe_url(Settings.from_env().database_url)
     except SettingsError:
@@ -480,9 +485,7 @@ def import_command(
     except (SourceError, RefreshError, WriteRefused, ScratchFullError) as error:
         raise click.ClickException(str(error)) from None
     except DBAPIError as error:  # taking or giving back the write lock
-        raise click.ClickException(
-            f"The database refused a write: {database_reason(error)}."
-        ) from None
+        raise click.ClickException(_database_problem(error)) from None
     app_state.geography.invalidate()
     _print_report(location, report, as_json)
     if not report.ok:

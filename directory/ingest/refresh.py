@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import socket
+import sqlite3
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -32,7 +33,7 @@ from directory.ingest.apply import ImportReport, now
 from directory.ingest.run import FORMATS, MODES, SourceError, run_import
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
-from directory.store.db import Database
+from directory.store.db import Database, sqlite_path
 from directory.store.models import Lock
 from directory.store.repositories.directory import DirectoryRepository
 from directory.usecases.geography import GeographySnapshot
@@ -126,10 +127,20 @@ class _Held:
             else:
                 connection.close()
                 self.held = False
-        elif url.database and url.database != ":memory:":  # (in memory: one process only)
+        elif (
+            path := sqlite_path(db.settings.database_url)
+        ) is not None:  # (in memory: one process only)
             with db.engine.connect():  # one not there is refused before a lock is made beside it
                 pass
-            handle = Path(url.database + ".lock").open("ab")  # noqa: SIM115 (held until release)
+            try:
+                handle = Path(f"{path}.lock").open("ab")  # noqa: SIM115 (held until release)
+            except OSError as error:  # a read-only folder or mount: as the database's refusal
+                raise DBAPIError.instance(
+                    "lock", None, sqlite3.OperationalError(
+                        f"attempt to write a readonly database: the write lock {path}.lock "
+                        f"cannot be made ({error.strerror})"
+                    ), sqlite3.Error,
+                ) from None  # fmt: skip
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 self.file = handle

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
@@ -66,16 +67,35 @@ def is_read_only(error: BaseException) -> bool:
     return "readonly database" in str(orig).lower()
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The file an SQLite URL names, or None: not SQLite, in memory, or a ``file:`` URI
-    (whose ``mode`` says itself whether it may make the file)."""
+#: what a database that takes no writes is, in the words every refusal uses
+READ_ONLY = (
+    "The database takes no writes (it is read-only: a read-only file or mount, or a "
+    "PostgreSQL standby)"
+)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file an SQLite URL names, plain or as a ``file:`` URI; None when it is not
+    SQLite or is in memory."""
     parsed = make_url(url)
     name = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+    if parsed.get_backend_name() != "sqlite" or not name or ":memory:" in name:
         return None
-    if name.startswith("file:") or parsed.query.get("uri"):
-        return None
+    if name.startswith("file:"):
+        name = urlsplit(name).path
+        if not name or parsed.query.get("mode") == "memory":
+            return None
     return Path(name)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names, if only :meth:`Database.migrate` may make it: None
+    for a ``file:`` URI, whose ``mode`` says itself whether it may (see
+    :func:`sqlite_path`)."""
+    parsed = make_url(url)
+    if (parsed.database or "").startswith("file:") or parsed.query.get("uri"):
+        return None
+    return sqlite_path(url)
 
 
 def no_file(path: Path) -> str:

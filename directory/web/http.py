@@ -34,7 +34,7 @@ from directory.errors import (
     InvalidInputError,
 )
 from directory.ingest.values import unstorable_in
-from directory.store.db import is_read_only
+from directory.store.db import READ_ONLY, is_read_only
 from directory.usecases import shared
 from directory.usecases.opportunities import LONDON_TZ
 from directory.web import limits
@@ -217,9 +217,7 @@ def _database_error(error: DBAPIError) -> Response:
             "database read-only on %s %s: %s", request.method, request.path, _first_line(error)
         )
         problem = DatabaseReadOnlyError(
-            "The database takes no writes (it is read-only: a read-only file or mount, or a "
-            "PostgreSQL standby). Reads still work; writes will fail until an operator makes "
-            "it writable."
+            f"{READ_ONLY}. Reads still work; writes will fail until an operator makes it writable."
         )
         return problem_response(problem.to_problem())
     elif isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from directory import create_app
+from directory.cli import cli
 from tests.conftest import BACKENDS, demo_copy
 from tests.directory.test_import import HEADER
 from tests.directory.test_keys import assert_problem, make_key, upload
@@ -73,6 +75,14 @@ def test_writes_to_a_read_only_database_are_503_read_only_without_retry_after(
             assert "read-only" in body["detail"], kind
             assert "Retry-After" not in response.headers, kind
         assert client.get("/problems/database-read-only").status_code == 200
+        # the commands: one line saying so and what to do, not "refused a write"
+        (tmp_path / "ro.csv").write_text(HEADER + ROW)
+        env = {"DIRECTORY_DATABASE_URL": url, "DIRECTORY_INSTANCE_DIR": str(tmp_path)}
+        for args in (["import", str(tmp_path / "ro.csv")], ["keys", "create", "--role", "admin"]):
+            result = CliRunner().invoke(cli, args, env=env)
+            assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+            assert result.output.startswith("Error: The database takes no writes (it is read-only")
+            assert "run the command against the primary database" in result.output
     finally:
         app.extensions["directory"].db.dispose()
     if backend == "postgres":
@@ -82,3 +92,28 @@ def test_writes_to_a_read_only_database_are_503_read_only_without_retry_after(
             connection.execute(text(f'ALTER DATABASE "{name}" RESET default_transaction_read_only'))
         engine.dispose()
     assert _count(settings.database_url) == before  # nothing was written
+
+
+def test_a_lock_that_cannot_be_made_beside_an_sqlite_file_is_the_read_only_refusal(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """An SQLite file in a folder that takes no new files (a read-only mount): the write
+    lock made beside it cannot be, and a write was a 500 (an OSError). Now it is the
+    read-only refusal, over the API and from the command; nothing is written. (Here the
+    lock's name is taken by a folder: root can write to any folder.)"""
+    settings = demo_copy(request, "sqlite", tmp_path)
+    app = create_app(settings)
+    key = make_key(app, "admin")["key"]
+    before = _count(settings.database_url)
+    (tmp_path / "directory.sqlite3.lock").mkdir()
+    try:
+        assert_problem(upload(app, HEADER + ROW, key=key), 503, "database-read-only")
+        (tmp_path / "ro.csv").write_text(HEADER + ROW)
+        env = {"DIRECTORY_DATABASE_URL": settings.database_url,
+               "DIRECTORY_INSTANCE_DIR": str(tmp_path)}  # fmt: skip
+        result = CliRunner().invoke(cli, ["import", str(tmp_path / "ro.csv")], env=env)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert "takes no writes" in result.output and "write lock" in result.output
+    finally:
+        app.extensions["directory"].db.dispose()
+    assert _count(settings.database_url) == before
