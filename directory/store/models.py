@@ -454,13 +454,14 @@ class ApiKey(Base):
 
 class RateLimit(Base):
     """One rate-limit counter (``DIRECTORY_RATE_LIMIT_STORAGE=database``): how many requests
-    ``key`` (a limit and who it counts: a key's prefix or a client address) has made in the
-    window that ends at ``expires_at`` (seconds since the epoch)."""
+    ``key`` (a limit and who it counts: a key's id or a client address) has made in the
+    window that ends at ``expires_at`` (seconds since the epoch; indexed: the purge of ended
+    counters asks by it)."""
 
     __tablename__ = "rate_limit"
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
-    expires_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class Lock(Base):
