@@ -256,7 +256,8 @@ def _unexpected_error(error: Exception) -> Response:
 
 
 def _cache_headers(response: Response, cache_control: str) -> Response:
-    """ETag, Last-Modified and Cache-Control on successful reads; answer 304s.
+    """ETag, Last-Modified and Cache-Control on successful reads; answer 304s. A read's 404
+    or 410 is kept as long as its 200s would be, and a 5xx never (``no-store``).
 
     This runs on every read, so it stays cheap: headers are set as ready-made strings, the
     request's conditional headers are looked up in the WSGI environ, and werkzeug's
@@ -267,7 +268,17 @@ def _cache_headers(response: Response, cache_control: str) -> Response:
     if environ.get("PATH_INFO") in UNCACHED_PATHS:
         response.headers["Cache-Control"] = "no-store"
         return response
-    if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
+    status = response.status_code
+    if status != 200:
+        if status in (404, 410) and "Cache-Control" not in response.headers:
+            # a read's "not here" lasts as its answers do (not a CDN's own default for a
+            # 404, an hour at some); it may change with the data, as a 200 may
+            response.headers["Cache-Control"] = cache_control
+            response.vary.add("Accept")
+        elif status >= 500:  # an outage's answer is never kept
+            response.headers["Cache-Control"] = "no-store"
+        return response
+    if response.direct_passthrough or response.is_streamed:
         return response
     headers = response.headers
     present = {name.lower() for name, _ in headers}  # one pass; each `in headers` is another

@@ -635,6 +635,7 @@ def test_reads_before_migrations_are_503_naming_the_fix(empty_settings):
         body = response.get_json()
         assert body["code"] == "database-not-initialised"
         assert "directory init" in body["detail"]
+        assert response.headers["Cache-Control"] == "no-store"  # no cache keeps an outage
 
 
 def test_unexpected_errors_are_500_problem_without_trace(empty_settings):
@@ -650,6 +651,21 @@ def test_unexpected_errors_are_500_problem_without_trace(empty_settings):
     assert response.status_code == 500
     assert response.mimetype == "application/problem+json"
     assert "secret" not in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/postcodes/SW1A 9ZZ", "/api/v1/areas/E09999999", "/api/v1/no-such-route"]
+)
+def test_a_reads_404_is_kept_as_long_as_its_200s(client, path):
+    """A "not here" on a read lasts as the data does: the 200s' Cache-Control, and Vary
+    as they have it, not a CDN's own default for a 404 (an hour, at some)."""
+    found = client.get("/api/v1/postcodes/KT1 1EU")
+    response = client.get(path)
+    assert response.status_code == 404, response.get_json()
+    assert response.headers["Cache-Control"] == found.headers["Cache-Control"]
+    assert "max-age=" in response.headers["Cache-Control"]
+    assert "Accept" in response.headers["Vary"]
 
 
 def test_openapi_and_docs_are_served(client):
