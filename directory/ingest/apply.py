@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from directory.data.community_safety import classify
 from directory.errors import OutsideCoverageError
 from directory.ingest import context as taxonomy
-from directory.ingest import opportunities
+from directory.ingest import opportunities, opportunity_sheet
 from directory.ingest.context import GeographyContext, bng
 from directory.ingest.records import (
     Batch,
@@ -1217,9 +1217,15 @@ def _opportunities_step(writer: _Writer, batch: Batch, org_ids: dict[str, int]) 
         for problem in opportunities.check(
             rec, themes=themes, areas=set(writer.snap.areas), programmes=programmes
         ):
-            writer.problems.append(
-                replace(problem, message=f"Opportunity '{rec.ref}': {problem.message}")
-            )
+            if rec.row is None:  # (the demo's): the record's own field names
+                writer.problems.append(
+                    replace(problem, message=f"Opportunity '{rec.ref}': {problem.message}")
+                )
+            else:  # the sheet's row and column, as the sheet's other problems
+                writer.problems.append(replace(
+                    problem, message=f"{opportunity_sheet.SHEET}: {problem.message}",
+                    row=rec.row, column=opportunity_sheet.heading_of(problem.column),
+                ))  # fmt: skip
     if writer._has_errors():
         raise _Rejected
     written = opportunities.write(

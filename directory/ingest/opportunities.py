@@ -120,7 +120,7 @@ def check(
     for name, value in [("ref", rec.ref), *((f, getattr(rec, f)) for f in PLAIN_FIELDS)]:
         limit = limits.get(name)
         if isinstance(value, str) and limit is not None and len(value) > limit:
-            bad(name, f"{name} is {len(value)} characters long; at most {limit} are kept.")
+            bad(name, f"{len(value)} characters long; at most {limit} are kept.")
     return problems
 
 

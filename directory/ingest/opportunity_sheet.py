@@ -51,6 +51,19 @@ def load_columns(path: Path = COLUMNS_FILE) -> tuple[SheetColumn, ...]:
 
 COLUMNS = load_columns()
 HEADINGS = [c.heading for c in COLUMNS]
+#: a record's field → its column, where the heading is not the field's name in words
+_FIELD_HEADINGS = {
+    "ref": "Opportunity ref", "funder_name": "Funder", "funder_ref": "Funder",
+    "opens_at": "Opens", "closes_at": "Closes", "how_to_apply_url": "How to apply",
+}  # fmt: skip
+
+
+def heading_of(field: str | None) -> str | None:
+    """The sheet's column a record's field was read from (``opens_at`` → "Opens")."""
+    if field is None:
+        return None
+    heading = _FIELD_HEADINGS.get(field, field.replace("_", " ").capitalize())
+    return heading if heading in HEADINGS else field
 
 
 def parse_moment(value: Any, *, end_of_day: bool) -> datetime:
@@ -168,7 +181,7 @@ def _read_row(
         contact_email=cell("Contact email", parse_email),
         contact_public=bool(cell("Contact public", parse_bool)),
         themes=cell("Themes", ctx.themes) or [], areas=areas or [],
-        demo=bool(cell("Demo", parse_bool)),
+        demo=bool(cell("Demo", parse_bool)), row=number,
     )  # fmt: skip
     if funder_text:
         ref_, name, only_ref = funder(funder_text)

@@ -196,6 +196,7 @@ class OpportunityRecord:
     themes: list[str] = field(default_factory=list)  # theme ids
     areas: list[str] = field(default_factory=list)  # area codes
     demo: bool = False
+    row: int | None = None  # the sheet's row it was read from (None: not from a sheet)
 
 
 @dataclass(frozen=True, slots=True)

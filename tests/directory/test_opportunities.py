@@ -632,6 +632,20 @@ def test_template_sheet_imports_all_or_nothing(
     }
     assert {(3, "Closes"), (3, "Areas"), (3, "Title"), (4, "Opportunity ref")} <= problems
     assert write_app.test_client().get("/api/v1/opportunities/sheet-good").status_code == 404
+    # a row's values that disagree with each other: its row and the sheet's columns, not
+    # the record's fields ("opens_at")
+    from directory.ingest.opportunity_sheet import HEADINGS
+
+    late = workbook(tmp_path, [
+        sheet_row("sheet-fine"),
+        sheet_row("sheet-late", Opens=datetime(2099, 1, 1, 9), **{"Amount min": "£60k"}),
+    ])  # fmt: skip
+    response = upload(write_app, late, key=keys["officer"], name="rounds.xlsx")
+    assert response.status_code == 422
+    errors = [p for p in response.get_json()["problems"] if p["severity"] == "error"]
+    assert {(p["row"], p["column"]) for p in errors} == {(3, "Opens"), (3, "Amount min")}
+    assert all(p["message"].startswith("Opportunities: ") for p in errors), errors
+    assert all(p["column"] in HEADINGS and "_" not in p["message"] for p in errors), errors
     good = workbook(tmp_path, [sheet_row("sheet-good"), sheet_row("sheet-two", Demo="yes")])
     response = upload(write_app, good, key=keys["officer"], name="rounds.xlsx")
     assert response.status_code == 201, response.get_json()
