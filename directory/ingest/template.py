@@ -18,7 +18,7 @@ What the template does not hold: more than one site or grant per service (export
 the 360Giving / JSON exports; ``rows_from_batch`` writes the first site and the first grant of
 each service), outcomes, contacts, organisation size bands and emails, grant titles,
 descriptions, regrant types and source URLs, and organisations that neither deliver a
-service nor fund one. Site refs are always ``<service ref>#site``.
+service nor fund one. A site's ref is its Site ref, else ``<service ref>#site``.
 """
 
 from __future__ import annotations
@@ -165,6 +165,7 @@ _COLUMNS_READ = frozenset(
         "Company number",
         "Organisation website",
         "Coverage",
+        "Site ref",
         "Site name",
         "Site address",
         "Site postcode",
@@ -781,7 +782,8 @@ def _location(
         if cells.has("Site postcode") or (name is None and address is None):
             return None
         location = LocationRecord(ref="")
-    location.ref = f"{service_ref}#site" if service_ref else ""
+    given = cells.text("Site ref")
+    location.ref = given or (f"{service_ref}#site" if service_ref else "")
     location.name = name
     location.address = address
     location.demo = demo
@@ -1229,6 +1231,7 @@ def rows_from_batch(batch: Batch) -> tuple[list[str], list[list[Any]]]:
             "Company number": org.company_number if org else None,
             "Organisation website": org.website if org else None,
             "Coverage": service.coverage,
+            "Site ref": site.ref if site else None,
             "Site name": site.name if site else None,
             "Site address": site.address if site else None,
             "Site postcode": site.postcode if site else None,

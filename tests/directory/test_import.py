@@ -674,6 +674,38 @@ def test_the_demo_directory_exports_to_a_template_that_imports_cleanly(
     assert report["counts"]["services"]["created"] == 0
 
 
+def test_a_site_keeps_its_ref_through_an_export_and_a_reimport(writable_app, tmp_path):
+    """The template's Site ref: a row's site takes it (blank: ``<service ref>#site``), an
+    export writes each site's own, and importing the export again changes nothing. (Every
+    site ref was ``<service ref>#site``: a site made with another ref, over the API or by
+    the JSON import, was renamed by an export's round trip.)"""
+    header = HEADER.replace("Site name,", "Site ref,Site name,")
+    oxygen = OXYGEN.replace("Oxygen hub,", "oxygen-hub-main,Oxygen hub,")
+    rescue = RESCUE.replace("pan-London,,", "pan-London,,,")
+    path = write(tmp_path, "sites.csv", header + oxygen + rescue)
+    assert run(writable_app, "import", str(path), "--source", "sheet").exit_code == 0
+    client = writable_app.test_client()
+
+    def site_refs() -> dict[str, list[str]]:
+        services = client.get("/api/v1/services?per_page=100").json["contents"]
+        return {
+            s["ref"]: [site["ref"] for site in client.get(f"/api/v1/services/{s['ref']}")
+                       .json["locations"]]
+            for s in services
+        }  # fmt: skip
+
+    assert site_refs() == {"OXY-KT-01": ["oxygen-hub-main"], "SL-RR-01": []}
+    exported = tmp_path / "export.xlsx"
+    assert run(writable_app, "export", str(exported)).exit_code == 0
+    before = dump(writable_app)
+    again = run(writable_app, "import", str(exported), "--source", "sheet", "--json")
+    assert json.loads(again.output)["status"] == "unchanged", again.output
+    assert dump(writable_app) == before and site_refs()["OXY-KT-01"] == ["oxygen-hub-main"]
+    blank = write(tmp_path, "blank.csv", HEADER + OXYGEN)  # no Site ref column: the old ref
+    assert run(writable_app, "import", str(blank), "--source", "sheet").exit_code == 0
+    assert site_refs()["OXY-KT-01"] == ["OXY-KT-01#site"]
+
+
 def test_an_import_from_a_url_reads_it_and_records_it_without_its_query(writable_app, tmp_path):
     """URL imports as an officer runs them: over HTTP from a local server; the run's location
     is shown without the query (which may carry a token); a missing file is one line; a
