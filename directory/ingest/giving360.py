@@ -62,6 +62,7 @@ from directory.ingest.values import (
     parse_url,
     unstorable,
     unstorable_in,
+    why_not_json,
 )
 
 #: the 360Giving Regrant Type codelist (codelists/regrantType.csv)
@@ -108,14 +109,8 @@ def load_json(data: bytes | str, batch: Batch) -> Any:
 
     try:
         return json.loads(text, parse_float=Decimal, parse_constant=no_constants)
-    except json.JSONDecodeError as exc:
-        batch.error(
-            f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-        )
-    except ValueError as exc:
-        batch.error(f"The file is not valid JSON: {exc}.")
-    except RecursionError:
-        batch.error("The file is not valid JSON: it is nested too deeply.")
+    except (ValueError, RecursionError) as exc:
+        batch.error(f"The file is not valid JSON: {why_not_json(exc)}.")
     return UNREADABLE
 
 

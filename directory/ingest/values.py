@@ -22,6 +22,7 @@ import functools
 import json
 import math
 import re
+import sys
 import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -56,6 +57,7 @@ __all__ = [
     "unstorable",
     "unstorable_in",
     "whole_months",
+    "why_not_json",
 ]
 
 # characters that are invisible but break comparisons: BOM, zero-width space/joiners, word
@@ -130,6 +132,19 @@ def unstorable(text: str) -> str | None:
             "type the text again"
         )
     return None
+
+
+def why_not_json(error: BaseException) -> str:
+    """Why ``json.loads`` refused a text, in words for the person who sent it (to follow
+    "… is not valid JSON: "): where the syntax broke, nesting too deep, or a number with
+    more digits than Python reads (its own message names ``sys.set_int_max_str_digits``)."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at line {error.lineno}, column {error.colno}"
+    if isinstance(error, RecursionError):
+        return "it is nested too deeply"
+    if "integer string conversion" in str(error):
+        return f"a number in it has more than {sys.get_int_max_str_digits():,} digits"
+    return str(error)
 
 
 def unstorable_in(value: object, path: str = "") -> Iterator[tuple[str, str]]:

@@ -33,7 +33,7 @@ from directory.errors import (
     DirectoryError,
     InvalidInputError,
 )
-from directory.ingest.values import unstorable_in
+from directory.ingest.values import unstorable_in, why_not_json
 from directory.store.db import READ_ONLY, is_read_only
 from directory.usecases import shared
 from directory.usecases.opportunities import LONDON_TZ
@@ -480,7 +480,7 @@ def _check_json_body() -> None:
                 parse_float=_finite_float,
             )
         except (ValueError, RecursionError) as error:
-            raise BadRequest(f"The body is not valid JSON: {type(error).__name__}.") from None
+            raise BadRequest(f"The body is not valid JSON: {why_not_json(error)}.") from None
         if getattr(current_app.view_functions.get(request.endpoint), limits.MARK, None) is None:
             return
         found = list(itertools.islice(unstorable_in(data), MAX_UNSTORABLE_NAMED))

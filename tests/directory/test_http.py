@@ -860,3 +860,22 @@ def test_lean_query_loading_matches_marshmallow(empty_settings):
             assert got == expected, (name, args)
 
     check()
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"postcodes": ["KT1 1EU", NaN]}', "NaN is not valid JSON"),
+        (b'{"postcodes": [1e999]}', "1e999 is out of range"),
+        (b'{"postcodes": [' + b"9" * 5000 + b"]}", "a number in it has more than 4,300 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "it is nested too deeply"),
+        (b'{"postcodes": ["KT1 1EU" "SW1A 1AA"]}', "Expecting ',' delimiter at line 1, column 26"),
+    ],
+)
+def test_a_body_that_is_not_json_says_why_in_words(client, body, words):
+    """The 400 says what is wrong with the body, not Python's class name ("ValueError",
+    "RecursionError") or its advice (``sys.set_int_max_str_digits``)."""
+    response = client.post("/api/v1/postcodes/lookup", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    detail = response.get_json()["detail"]
+    assert detail == f"The body is not valid JSON: {words}.", detail
