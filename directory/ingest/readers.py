@@ -465,6 +465,12 @@ def _numbered(
             except StopIteration:
                 return
             except csv.Error as error:
+                if "field larger than field limit" in str(error):  # (the csv module's words)
+                    raise ReadError(
+                        f"Row {number + 1} of {label} holds a cell of more than "
+                        f"{csv.field_size_limit():,} characters, more than a spreadsheet cell "
+                        f"can ({MAX_CELL_CHARS:,})"
+                    ) from None
                 raise ReadError(
                     f"The file {label} is not valid CSV near row {number + 1}: {error}"
                 ) from None

@@ -235,6 +235,17 @@ def test_unreadable_files_are_read_errors(data: bytes, name: str | None, message
         read_table(data, name=name)
 
 
+def test_a_csv_cell_past_the_csv_modules_limit_is_named_in_words() -> None:
+    """csv's own error was "field larger than field limit (131072)"."""
+    data = b"Ref,Name\nA-1,ok\nA-2," + b"x" * 140_000 + b"\n"
+    with pytest.raises(ReadError) as raised:
+        list(read_table(data, name="big.csv").rows)
+    assert str(raised.value) == (
+        "Row 3 of big.csv holds a cell of more than 131,072 characters, more than a "
+        "spreadsheet cell can (32,767)"
+    )
+
+
 def test_an_unknown_format_is_a_read_error() -> None:
     with pytest.raises(ReadError, match="'ods' is not supported"):
         read_table(b"Ref\n", format="ods")
