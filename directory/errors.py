@@ -284,6 +284,15 @@ class UnsupportedFileTypeError(DirectoryError):
     title = "The importer does not read this type of file"
 
 
+class ImportTooLongError(DirectoryError):
+    """An upload whose import ran past ``DIRECTORY_UPLOAD_SECONDS``: stopped, nothing
+    written; the command line has no such limit."""
+
+    status = 413
+    code = "import-too-long"
+    title = "The file takes too long to import over the API"
+
+
 class InsufficientStorageError(DirectoryError):
     """The server has no room left to take an upload in (its temporary space is full)."""
 

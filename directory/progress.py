@@ -7,6 +7,8 @@ records it, or nobody watches (this base class, which does nothing).
 
 from __future__ import annotations
 
+import time
+
 
 class Progress:
     """Reports steps of work; this base class ignores them."""
@@ -28,3 +30,27 @@ class Progress:
 
 #: the progress of work nobody watches
 QUIET = Progress()
+
+
+class OutOfTime(Exception):
+    """Work watched by a :class:`Deadline` ran past it."""
+
+
+class Deadline(Progress):
+    """Progress nobody watches, that stops the work (raises :class:`OutOfTime`) once it
+    has run ``seconds``: looked at each time the work reports a step or rows, so the work
+    stops at its next report past the time (an import's transaction then rolls back)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def _check(self) -> None:
+        if time.monotonic() > self.ends:
+            raise OutOfTime(f"past {self.seconds:g} s")
+
+    def step(self, label: str, total: int | None = None) -> None:
+        self._check()
+
+    def advance(self, amount: int = 1) -> None:
+        self._check()

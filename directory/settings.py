@@ -71,6 +71,7 @@ NUMBERS: dict[str, tuple[type[int] | type[float], float]] = {
     "ENDING_SOON_DAYS": (int, 36_500),
     "CLOSING_SOON_DAYS": (int, 36_500),
     "MAX_UPLOAD_MB": (int, 10_240),
+    "UPLOAD_SECONDS": (float, 3_600),
     "TRUSTED_PROXIES": (int, 16),
     "PATCH_CACHE_MB": (int, 65_536),
     "FEATURES_CACHE_MB": (int, 65_536),
@@ -185,6 +186,10 @@ class Settings:
     closing_soon_days: int = 14
     #: the largest file ``POST /api/v1/imports`` takes, in MB (a bigger upload is a 413)
     max_upload_mb: int = 20
+    #: the longest an import uploaded over the API may run, in seconds: one past it stops,
+    #: writes nothing, and is a 413 naming the command to run instead (under gunicorn's 60 s
+    #: worker timeout, which would kill it and answer no problem at all)
+    upload_seconds: float = 45.0
     #: the public base URL the API is served at (``https://…``), named as the OpenAPI
     #: document's server; unset, the document's server is relative (``/``)
     public_url: str | None = None

@@ -13,6 +13,7 @@ from directory.errors import (
     DatabaseReadOnlyError,
     DatabaseUnavailableError,
     ImportFailedError,
+    ImportTooLongError,
     InsufficientStorageError,
     InvalidInputError,
     UnsupportedFileTypeError,
@@ -29,6 +30,7 @@ from directory.ingest.run import (
     record_refused,
     source_name,
 )
+from directory.progress import Deadline, OutOfTime
 from directory.settings import Settings
 from directory.store.db import Database
 from directory.store.repositories.directory import CatalogueQueries
@@ -65,7 +67,7 @@ def import_upload(
     (for a dry run, what the run would be, with no id). Raises UnsupportedFileTypeError
     (415), ImportFailedError (422: nothing written, the problems and the failed run's id),
     WriteLockedError (409: another writer holds the lock; recorded as a refused run unless
-    a dry run)."""
+    a dry run), ImportTooLongError (413: it ran past ``upload_seconds``; nothing written)."""
     name = Path(upload.filename.replace("\\", "/")).name
     if Path(name).suffix.lower() not in SUFFIXES:
         raise UnsupportedFileTypeError(
@@ -79,7 +81,15 @@ def import_upload(
             report = import_data(
                 db, snap, settings, upload.data, name, fmt=upload.format, source=upload.source,
                 mode=upload.mode, dry_run=upload.dry_run, actor=principal.name,
+                progress=Deadline(settings.upload_seconds),
             )  # fmt: skip
+    except OutOfTime:  # the transaction rolled back as the error left it: nothing written
+        raise ImportTooLongError(
+            f"Importing {name} ran past the {settings.upload_seconds:g} s an upload may take "
+            "(DIRECTORY_UPLOAD_SECONDS), so it was stopped and nothing was written. Import "
+            f"it on the server with `directory import {name}`, which has no time limit, or "
+            "split it into smaller files."
+        ) from None
     except LockHeldError as error:
         if upload.dry_run:
             raise WriteLockedError(str(error)) from None

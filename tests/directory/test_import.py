@@ -565,6 +565,32 @@ def test_an_upload_holding_text_that_cannot_be_stored_is_a_422_problem(writable_
         assert dump(writable_app, skip=("import_run", "api_key")) == before, name
 
 
+def test_an_upload_that_runs_past_its_time_is_stopped_and_writes_nothing(writable_settings):
+    """An upload's import that would run past DIRECTORY_UPLOAD_SECONDS (gunicorn's worker
+    timeout would kill it: no answer, or nginx's 502) is stopped at its next step or rows,
+    rolled back, and a 413 naming the command to run instead; the lock is let go, so the
+    same file then imports within the time."""
+    from directory import create_app
+    from tests.directory.test_keys import assert_problem, make_key, upload
+
+    hurried = create_app(writable_settings.with_overrides(upload_seconds=1e-6))
+    patient = create_app(writable_settings)
+    try:
+        key = make_key(patient, "officer", "--name", "officer")["key"]
+        before = dump(patient, skip=("api_key",))
+        for dry_run in ("true", "false"):
+            response = upload(hurried, HEADER + OXYGEN + RESCUE, key=key, dry_run=dry_run)
+            body = assert_problem(response, 413, "import-too-long")
+            assert "ran past the 1e-06 s" in body["detail"], body
+            assert "`directory import services.csv`" in body["detail"]
+            assert dump(patient, skip=("api_key",)) == before  # no run recorded either
+        response = upload(patient, HEADER + OXYGEN + RESCUE, key=key)
+        assert response.status_code == 201, response.get_data(as_text=True)
+    finally:
+        for app in (hurried, patient):
+            app.extensions["directory"].db.dispose()
+
+
 # -- regressions found in review -------------------------------------------------------------
 def _import_batch(app: Any, batch: Batch, source: str = "other", mode: str = "incremental") -> Any:
     state = app.extensions["directory"]

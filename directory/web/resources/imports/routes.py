@@ -195,7 +195,9 @@ def get_import(run_id: int) -> Response:
 )  # fmt: skip
 @blp.alt_response(
     413, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
-    description="payload-too-large: the upload is larger than DIRECTORY_MAX_UPLOAD_MB",
+    description="payload-too-large: the upload is larger than DIRECTORY_MAX_UPLOAD_MB; "
+    "import-too-long: importing it ran past DIRECTORY_UPLOAD_SECONDS (45 s), so it was "
+    "stopped and nothing was written (`directory import` has no such limit)",
 )  # fmt: skip
 @blp.alt_response(
     415, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
