@@ -85,7 +85,9 @@ def requires_key(blp: Any, *roles: str) -> Callable[[Any], Any]:
     def decorator(func: Any) -> Any:
         @functools.wraps(func)
         def view(*args: Any, **kwargs: Any) -> Any:
-            return func(*args, principal=principal(*roles), **kwargs)
+            who = principal(*roles)  # a request without a usable key: its 401 or 403 first
+            http.refuse_unstorable()
+            return func(*args, principal=who, **kwargs)
 
         limits.limited("writes", per=counted_as)(view)
         documented = blp.doc(security=[{BEARER_SCHEME: []}])(view)

@@ -465,34 +465,43 @@ MAX_UNSTORABLE_NAMED = 20
 
 def _check_json_body() -> None:
     """Refuse bodies that Python's json would accept but JSON forbids (NaN, Infinity) or
-    that it cannot handle (huge integers, deep nesting), as a 400 problem, and text that
-    cannot be stored (a NUL character, half of a surrogate pair such as ``"\\ud800"``:
-    :func:`~directory.ingest.values.unstorable`) as a 422 naming each field, before any
-    view or validator parses them: one check for every route taking a JSON body. Text is
-    judged only on the routes that store what they are sent (each takes a rate limit:
-    writes and feedback); a bulk lookup reads, and answers a postcode holding a NUL with
-    that item's own problem, as any postcode it cannot read."""
+    that it cannot handle (huge integers, deep nesting), as a 400 problem, before any view
+    or validator parses them: one check for every route taking a JSON body. On the public
+    routes that store what they are sent (feedback), text that cannot be stored is refused
+    here too (:func:`refuse_unstorable`); a route taking a key refuses it once the key is
+    known (``directory.web.auth.requires_key``: a request without one is the 401 first); a
+    bulk lookup reads, and answers a postcode holding a NUL with that item's own problem,
+    as any postcode it cannot read."""
     if request.method in ("POST", "PUT", "PATCH") and request.is_json:
         try:
-            data = json.loads(
+            g.json_body = json.loads(
                 request.get_data(cache=True),
                 parse_constant=_reject_constant,
                 parse_float=_finite_float,
             )
         except (ValueError, RecursionError) as error:
             raise BadRequest(f"The body is not valid JSON: {why_not_json(error)}.") from None
-        if getattr(current_app.view_functions.get(request.endpoint), limits.MARK, None) is None:
-            return
-        found = list(itertools.islice(unstorable_in(data), MAX_UNSTORABLE_NAMED))
-        if found:
-            errors: dict[str, list[str]] = {}
-            for field, why in found:
-                errors.setdefault(field or "_schema", []).append(f"The text {why}.")
-            raise InvalidInputError(
-                "The body has text that cannot be stored: "
-                + "; ".join(f"{field}: {' '.join(texts)}" for field, texts in errors.items()),
-                errors=errors,
-            )
+        mark = getattr(current_app.view_functions.get(request.endpoint), limits.MARK, None)
+        if mark is not None and mark[0] == "feedback":
+            refuse_unstorable()
+
+
+def refuse_unstorable() -> None:
+    """Text in the request's JSON body that cannot be stored (a NUL character, half of a
+    surrogate pair such as ``"\\ud800"``, an invisible control character:
+    :func:`~directory.ingest.values.unstorable`) is a 422 naming each field, before the
+    view reads it."""
+    data = g.get("json_body")
+    found = list(itertools.islice(unstorable_in(data), MAX_UNSTORABLE_NAMED))
+    if found:
+        errors: dict[str, list[str]] = {}
+        for field, why in found:
+            errors.setdefault(field or "_schema", []).append(f"The text {why}.")
+        raise InvalidInputError(
+            "The body has text that cannot be stored: "
+            + "; ".join(f"{field}: {' '.join(texts)}" for field, texts in errors.items()),
+            errors=errors,
+        )
 
 
 #: how the document describes the 415 of every route taking a JSON body

@@ -582,3 +582,17 @@ def test_every_json_body_route_answers_another_type_with_415(writable_app: Flask
             assert answer.mimetype == "application/problem+json"
             assert answer.json["code"] == "unsupported-media-type"
             assert "application/json" in answer.json["detail"]
+
+
+def test_a_write_without_a_key_is_the_401_whatever_its_body_holds(app, keys):
+    """A keyless write holding text that cannot be stored: the 401 (a request missing its
+    required Authorization header is refused for that first, RFC 9110 and schemathesis's
+    ST203), not the 422 its text gets once a key is given."""
+    body = f'{{"name": "Club\\u0007", "coverage": ["Kingston"], "organisation": "{MOPAC}"}}'
+    client = app.test_client()
+    refused = client.post("/api/v1/services", data=body, content_type="application/json")
+    problem(refused, 401, "missing-key")
+    judged = client.post(
+        "/api/v1/services", data=body, content_type="application/json", headers=keys["officer"]
+    )
+    assert list(problem(judged, 422, "invalid-input")["errors"]) == ["name"]
