@@ -235,17 +235,6 @@ def test_unreadable_files_are_read_errors(data: bytes, name: str | None, message
         read_table(data, name=name)
 
 
-def test_a_csv_cell_past_the_csv_modules_limit_is_named_in_words() -> None:
-    """csv's own error was "field larger than field limit (131072)"."""
-    data = b"Ref,Name\nA-1,ok\nA-2," + b"x" * 140_000 + b"\n"
-    with pytest.raises(ReadError) as raised:
-        list(read_table(data, name="big.csv").rows)
-    assert str(raised.value) == (
-        "Row 3 of big.csv holds a cell of more than 131,072 characters, more than a "
-        "spreadsheet cell can (32,767)"
-    )
-
-
 def test_an_unknown_format_is_a_read_error() -> None:
     with pytest.raises(ReadError, match="'ods' is not supported"):
         read_table(b"Ref\n", format="ods")
@@ -256,10 +245,15 @@ def test_a_missing_file_is_a_read_error(tmp_path: Path) -> None:
         read_table(tmp_path / "nothing.csv")
 
 
-def test_a_malformed_csv_is_a_read_error() -> None:
+def test_a_csv_cell_past_the_csv_modules_limit_is_named_in_words() -> None:
+    """csv's own error was "field larger than field limit (131072)"."""
     huge = b'Ref,Notes\nS1,"' + b"x" * 200_000 + b'"\n'
-    with pytest.raises(ReadError, match="not valid CSV near row 2"):
+    with pytest.raises(ReadError) as raised:
         read_table(huge, name="huge.csv")
+    assert str(raised.value) == (
+        "Row 2 of huge.csv holds a cell of more than 131,072 characters, more than a "
+        "spreadsheet cell can (32,767)"
+    )
 
 
 def test_more_than_the_row_limit_is_a_read_error() -> None:
