@@ -40,7 +40,7 @@ from directory.ingest.run import (
 from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
 from directory.settings import Settings, SettingsError
-from directory.store.db import READ_ONLY, is_read_only, no_file, sqlite_file
+from directory.store.db import READ_ONLY, is_not_initialised, is_read_only, no_file, sqlite_file
 from directory.store.loading import DataDir, LoadReport, load_geography, resolve_data_dir
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.keys import KeyRepository
@@ -92,7 +92,7 @@ def _database_problem(error: DBAPIError) -> str:
     hint = ""
     if "does not exist" in reason and "database" in reason:
         hint = " Create it first (see the README's Deployment section), then run `directory init`."
-    elif "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+    elif is_not_initialised(error):
         hint = (
             " Its tables are not made yet: run `directory init` (is DIRECTORY_DATABASE_URL right?)."
         )

@@ -67,6 +67,13 @@ def is_read_only(error: BaseException) -> bool:
     return "readonly database" in str(orig).lower()
 
 
+def is_not_initialised(error: BaseException) -> bool:
+    """Whether a driver error says the schema is not there yet: SQLite's "no such table",
+    PostgreSQL's 'relation "…" does not exist' (``directory init`` not run)."""
+    text = str(getattr(error, "orig", error)).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
 #: what a database that takes no writes is, in the words every refusal uses
 READ_ONLY = (
     "The database takes no writes (it is read-only: a read-only file or mount, or a "

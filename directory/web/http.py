@@ -34,7 +34,7 @@ from directory.errors import (
     InvalidInputError,
 )
 from directory.ingest.values import unstorable_in, why_not_json
-from directory.store.db import READ_ONLY, is_read_only
+from directory.store.db import READ_ONLY, is_not_initialised, is_read_only
 from directory.usecases import shared
 from directory.usecases.opportunities import LONDON_TZ
 from directory.web import limits
@@ -206,8 +206,7 @@ def _directory_error(error: DirectoryError) -> Response:
 def _database_error(error: DBAPIError) -> Response:
     """A database with no tables yet, or one that cannot be reached, is a 503 saying what
     to do; any other database error is unexpected (500, logged)."""
-    text = str(error.orig).lower()
-    if "no such table" in text or ("relation" in text and "does not exist" in text):
+    if is_not_initialised(error):
         problem: DirectoryError = DatabaseNotInitialisedError(
             "The database has no tables yet. Run `directory init` (migrate, then load the "
             "geography)."
