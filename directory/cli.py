@@ -872,13 +872,17 @@ def serve_command(host: str, port: int, workers: int) -> None:
 def nginx_config_command(listen: str, upstream: str, server_name: str) -> None:
     """Print the nginx site that fronts `directory serve` in production: it holds slow and
     idle clients, passes only whole requests on, and answers its own errors as problems.
-    Its body limit follows DIRECTORY_MAX_UPLOAD_MB as set here: write it again after
-    changing that."""
+    Its body limit follows DIRECTORY_MAX_UPLOAD_MB, and its wait for an answer
+    DIRECTORY_UPLOAD_SECONDS, as set here: write it again after changing either."""
     try:
-        max_upload_mb = Settings.from_env().max_upload_mb
+        settings = Settings.from_env()
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(nginx_site(listen, upstream, server_name, max_upload_mb=max_upload_mb), nl=False)
+    site = nginx_site(
+        listen, upstream, server_name, max_upload_mb=settings.max_upload_mb,
+        request_seconds=settings.request_seconds,
+    )  # fmt: skip
+    click.echo(site, nl=False)
 
 
 def _safe_url(url: str) -> str:

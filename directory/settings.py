@@ -6,6 +6,7 @@ prefix ``DIRECTORY_``; see ``.env.example`` for the list with defaults.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -43,7 +44,9 @@ def _bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{PREFIX}{name} must be true or false, not {raw!r}")
 
 
-def _number(name: str, raw: str, kind: type[int] | type[float], most: float) -> int | float:
+def _number(
+    name: str, raw: str, kind: type[int] | type[float], most: float, least: float = 0
+) -> int | float:
     try:
         value = kind(raw)
     except ValueError:
@@ -52,6 +55,8 @@ def _number(name: str, raw: str, kind: type[int] | type[float], most: float) -> 
         raise SettingsError(f"{PREFIX}{name} must be a number, not {raw!r}")
     if value < 0:
         raise SettingsError(f"{PREFIX}{name} must not be negative, not {raw!r}")
+    if value < least:  # an upload limit of 0 s stopped every upload after all its work
+        raise SettingsError(f"{PREFIX}{name} must be at least {least:,g}, not {raw!r}")
     if value > most:  # (inf too) days past year 9999, ages caches cannot keep…
         raise SettingsError(f"{PREFIX}{name} must be at most {most:,g}, not {raw!r}")
     return value
@@ -76,6 +81,15 @@ NUMBERS: dict[str, tuple[type[int] | type[float], float]] = {
     "PATCH_CACHE_MB": (int, 65_536),
     "FEATURES_CACHE_MB": (int, 65_536),
 }
+
+#: the numeric settings that must be more than 0 (an upload given no time at all)
+LEAST: dict[str, float] = {"UPLOAD_SECONDS": 1}
+
+#: the seconds gunicorn lets a request run before it restarts the worker, unless an upload
+#: may take longer (``Settings.request_seconds``)
+REQUEST_SECONDS = 60
+#: what an upload stopped at its limit needs after it to roll back and answer its problem
+UPLOAD_MARGIN_SECONDS = 15
 
 #: names under the prefix that are not settings: the test suite's own variables
 RESERVED_PREFIXES = ("DIRECTORY_TEST_",)
@@ -187,8 +201,8 @@ class Settings:
     #: the largest file ``POST /api/v1/imports`` takes, in MB (a bigger upload is a 413)
     max_upload_mb: int = 20
     #: the longest an import uploaded over the API may run, in seconds: one past it stops,
-    #: writes nothing, and is a 413 naming the command to run instead (under gunicorn's 60 s
-    #: worker timeout, which would kill it and answer no problem at all)
+    #: writes nothing, and is a 413 naming the command to run instead (gunicorn's worker
+    #: timeout and nginx's follow it: ``request_seconds``)
     upload_seconds: float = 45.0
     #: the public base URL the API is served at (``https://…``), named as the OpenAPI
     #: document's server; unset, the document's server is relative (``/``)
@@ -249,6 +263,16 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @property
+    def request_seconds(self) -> int:
+        """How long a served request may run before gunicorn restarts its worker (its
+        ``timeout``; nginx waits a little longer): 60 s, or, when uploads may run longer,
+        their limit and the time to roll one back and answer. A worker killed mid-upload
+        would answer no problem at all (nginx's 503), where one stopped at its limit
+        answers 413 ``import-too-long``."""
+        upload = math.ceil(self.upload_seconds) + UPLOAD_MARGIN_SECONDS
+        return max(REQUEST_SECONDS, upload)
+
+    @property
     def keep_postcodes(self) -> bool:
         """Whether workers keep every postcode's row in memory (``postcodes_in_memory``)."""
         if self.postcodes_in_memory == "auto":
@@ -288,7 +312,7 @@ class Settings:
             kwargs["log_format"] = fmt.lower()
         for name, (kind, most) in NUMBERS.items():
             if (raw := get(name)) is not None:
-                kwargs[name.lower()] = _number(name, raw, kind, most)
+                kwargs[name.lower()] = _number(name, raw, kind, most, LEAST.get(name, 0))
         if (raw := get("GZIP_LEVEL")) is not None:
             if raw.strip() not in {str(level) for level in range(1, 10)}:
                 raise SettingsError(f"{PREFIX}GZIP_LEVEL must be 1 to 9, not {raw!r}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
 import socket
 import subprocess
 import threading
@@ -29,6 +30,7 @@ import pytest
 from click.testing import CliRunner
 
 from directory.cli import cli
+from directory.web.serving import gunicorn as gunicorn_settings
 from tests.conftest import demo_copy
 from tests.servers import DIRECTORY, free_port, get, nginx, raw, raw_fields, serve, settings_env
 
@@ -253,7 +255,8 @@ def test_an_upload_the_api_takes_passes_nginx_and_the_api_judges_its_size(
     that the API took directly), one of 2.5 MB is the API's own 413 problem, and a body
     declared over 3 MB is nginx's."""
     settings = demo_copy(request, "sqlite", tmp_path)
-    env = settings_env(settings, DIRECTORY_MAX_UPLOAD_MB="2")
+    # and an upload limit past gunicorn's usual 60 s: the site nginx runs waits past it
+    env = settings_env(settings, DIRECTORY_MAX_UPLOAD_MB="2", DIRECTORY_UPLOAD_SECONDS="300")
     made = subprocess.run(
         [str(DIRECTORY), "keys", "create", "--role", "officer", "--name", "nginx", "--json"],
         env=env, capture_output=True, text=True, check=False,
@@ -277,7 +280,8 @@ def test_an_upload_the_api_takes_passes_nginx_and_the_api_judges_its_size(
     with serve(env, tmp_path / "serve.log", workers=1) as upstream:
         port = free_port()
         site = _site(f"127.0.0.1:{port}", upstream.removeprefix("http://"),
-                     DIRECTORY_MAX_UPLOAD_MB="2")  # fmt: skip
+                     DIRECTORY_MAX_UPLOAD_MB="2", DIRECTORY_UPLOAD_SECONDS="300")  # fmt: skip
+        assert "proxy_read_timeout 345s;" in site
         with nginx(site, tmp_path / "nginx"):
             front = f"http://127.0.0.1:{port}"
             status, headers, answer = _upload(front, key, csv(3 * 2**19))  # 1.5 MB
@@ -294,6 +298,28 @@ def test_an_upload_the_api_takes_passes_nginx_and_the_api_judges_its_size(
             )  # fmt: skip
             problem = _problem(status, headers, answer, 413)
             assert "over 3 MB" in problem["detail"]
+
+
+@pytest.mark.parametrize(("upload_seconds", "timeout"), [(None, 60), ("45", 60), ("300", 315)])
+def test_gunicorn_gives_a_request_as_long_as_an_upload_may_take(
+    monkeypatch: pytest.MonkeyPatch, upload_seconds: str | None, timeout: int
+) -> None:
+    """The worker timeout of `directory serve`'s gunicorn settings follows
+    DIRECTORY_UPLOAD_SECONDS (it was 60 s whatever the limit, so an upload allowed 300 s
+    was killed at 60 with no problem answered); nginx-config's wait goes past it."""
+    monkeypatch.delenv("DIRECTORY_UPLOAD_SECONDS", raising=False)
+    if upload_seconds is not None:
+        monkeypatch.setenv("DIRECTORY_UPLOAD_SECONDS", upload_seconds)
+    config = runpy.run_path(str(Path(gunicorn_settings.__file__)))
+    assert config["timeout"] == timeout
+    site = _site("8080", "127.0.0.1:5000")
+    assert f"proxy_read_timeout {max(120, timeout + 30)}s;" in site
+
+
+def test_bad_settings_leave_gunicorn_its_default_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(the workers' app then refuses the settings, and says why)"""
+    monkeypatch.setenv("DIRECTORY_UPLOAD_SECONDS", "0")
+    assert runpy.run_path(str(Path(gunicorn_settings.__file__)))["timeout"] == 60
 
 
 def _cors(fields: list[tuple[str, str]]) -> tuple[list[str], list[str]]:

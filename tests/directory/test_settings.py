@@ -79,6 +79,10 @@ def test_values_are_read_and_typed():
         ("DATA_VERSION_TTL", "nan", "DIRECTORY_DATA_VERSION_TTL must be a number, not 'nan'"),
         ("CACHE_MAX_AGE", "99999999999999999999999", "DIRECTORY_CACHE_MAX_AGE must be at most"),
         ("TRUSTED_PROXIES", "99999999", "DIRECTORY_TRUSTED_PROXIES must be at most 16"),
+        # accepted before: every upload then ran all its work and was stopped at once
+        ("UPLOAD_SECONDS", "0", "DIRECTORY_UPLOAD_SECONDS must be at least 1, not '0'"),
+        ("UPLOAD_SECONDS", "0.5", "DIRECTORY_UPLOAD_SECONDS must be at least 1, not '0.5'"),
+        ("UPLOAD_SECONDS", "3601", "DIRECTORY_UPLOAD_SECONDS must be at most 3,600"),
         ("RATE_LIMIT_FEEDBACK", "0/minute", "each of at least 1"),
         ("RATE_LIMIT_WRITES", "60/minute;0/hour", "each of at least 1"),
         ("PUBLIC_URL", "https://a b", "DIRECTORY_PUBLIC_URL must .* name a host"),
@@ -93,6 +97,17 @@ def test_values_are_read_and_typed():
 def test_bad_values_are_refused_by_name(name, value, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({f"DIRECTORY_{name}": value})
+
+
+@pytest.mark.parametrize(
+    ("upload_seconds", "request_seconds"),
+    [(None, 60), ("1", 60), ("45", 60), ("45.5", 61), ("300", 315), ("3600", 3615)],
+)
+def test_a_request_may_run_as_long_as_an_upload_and_its_roll_back(upload_seconds, request_seconds):
+    """gunicorn's worker timeout (and nginx's wait, past it) is 60 s, or longer when an
+    upload may run longer: an upload stopped at its limit must live to answer its 413."""
+    env = {} if upload_seconds is None else {"DIRECTORY_UPLOAD_SECONDS": upload_seconds}
+    assert Settings.from_env(env).request_seconds == request_seconds
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ import time
 
 import gunicorn.util
 
-from directory.settings import Settings, SettingsError
+from directory.settings import REQUEST_SECONDS, Settings, SettingsError
 from directory.web.serving.recycle import Markers, Recycler
 
 worker_class = "sync"
@@ -30,8 +30,20 @@ worker_class = "sync"
 #: long bbox, filter and lookup URLs stay well inside it
 limit_request_line = 8190
 limit_request_field_size = 8190
-#: a worker silent this long is restarted (building a 100,000-service index takes ~15 s)
-timeout = 60
+
+
+def _timeout() -> int:
+    """A worker silent this long is restarted: 60 s (building a 100,000-service index takes
+    ~15 s, on a thread), or longer when uploads may run longer (``DIRECTORY_UPLOAD_SECONDS``
+    and the time to roll one back and answer), so that an upload stopped at its limit
+    answers its 413 problem rather than being killed."""
+    try:
+        return Settings.from_env().request_seconds
+    except SettingsError:
+        return REQUEST_SECONDS  # the workers' app fails on the same settings, and says why
+
+
+timeout = _timeout()
 graceful_timeout = 20
 #: nginx on the same host may say the request came over https (X-Forwarded-Proto)
 forwarded_allow_ips = "127.0.0.1,::1"
