@@ -670,6 +670,8 @@ def _xlsx_cells(
             ) from error
         try:
             worksheet = _pick_sheet(workbook.worksheets, sheet, label)
+            if not titles:  # the first read of the sheet (its rows may be read again)
+                _refuse_uncalculated(worksheet, label)
             titles[:] = [worksheet.title]
             worksheet.reset_dimensions()  # do not trust the size the file claims
             try:
@@ -682,6 +684,62 @@ def _xlsx_cells(
         finally:
             workbook.close()
             handle.close()  # (openpyxl closes what it opened, not a file it is given)
+
+
+#: how a formula's element starts in a sheet's XML (``<f>``, ``<f t="shared" …/>``, or with
+#: a namespace prefix): looked for as plain bytes, which is fast (text holding one only
+#: costs the closer look)
+_FORMULA_ELEMENTS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ")
+#: cell types whose empty saved result means "never calculated" (a formula giving the
+#: empty string is saved as ``t="str"`` with an empty value; a number is never empty)
+_NUMERIC_TYPES = frozenset({None, "n"})
+
+
+def _refuse_uncalculated(worksheet: Any, label: str) -> None:
+    """Refuse a sheet with formulas that have no saved result. A workbook written by a
+    program that does not calculate (openpyxl, many exporters) keeps only the formula, and
+    reading values then gives an empty cell: its data would be imported as blank without a
+    word. Excel and LibreOffice save every result. A quick scan of the sheet's XML for any
+    formula first: most sheets have none, and only those with one are parsed again."""
+    with worksheet._get_source() as source:  # the sheet's XML in the workbook (openpyxl's)
+        tail, found = b"", False
+        while not found and (chunk := source.read(1 << 20)):
+            chunk = tail + chunk
+            found = any(start in chunk for start in _FORMULA_ELEMENTS)
+            tail = chunk[-3:]
+    if not found:
+        return
+    from openpyxl.xml.functions import iterparse  # openpyxl's parser (defusedxml if present)
+
+    cells: list[str] = []
+    total = 0
+    with worksheet._get_source() as source:
+        for _, element in iterparse(source, events=("end",)):
+            if element.tag.rpartition("}")[2] != "c":
+                continue
+            formula = value = None
+            for child in element:
+                name = child.tag.rpartition("}")[2]
+                if name == "f":
+                    formula = child
+                elif name == "v":
+                    value = child
+            if (
+                formula is not None and element.get("t") in _NUMERIC_TYPES
+                and (value is None or not (value.text or "").strip())
+            ):  # fmt: skip
+                total += 1
+                if len(cells) < 5:
+                    cells.append(element.get("r") or "?")
+            element.clear()
+    if total:
+        more = f" and {total - len(cells):,} more" if total > len(cells) else ""
+        raise ReadError(
+            f"The sheet '{worksheet.title}' in {label} has formulas with no saved result "
+            f"(cell {', '.join(cells)}{more}): the program that wrote it did not work them "
+            "out, so they would be read as empty. Open the file in Excel or LibreOffice and "
+            "save it (which works them out), or paste their values over them"
+        )
 
 
 @dataclass(frozen=True)

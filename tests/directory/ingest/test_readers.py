@@ -485,6 +485,68 @@ def test_csv_written_is_what_csv_module_reads(tmp_path: Path) -> None:
         assert list(csv.reader(handle)) == [["A", "B"], ["1, 2", 'say "hi"']]
 
 
+def _formula_workbook(path: Path, formulas: int) -> None:
+    """A workbook as openpyxl (and many exporters) write one: formulas with no saved result."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Services"
+    sheet.append(["Service ref", "Service name", "Notes"])
+    for number in range(formulas):
+        sheet.append([f"S{number}", f'="Service "&"{number}"', "plain"])
+    workbook.save(path)
+
+
+def _with_results(path: Path, results: dict[str, str]) -> None:
+    """Save results for the formulas of ``path``'s sheet, as Excel and LibreOffice do: cell
+    reference → the cell's XML after its formula (``t`` goes on the cell itself)."""
+    part = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(path) as zipped:
+        parts = {name: zipped.read(name) for name in zipped.namelist()}
+    xml = parts[part].decode()
+    for ref, (kind, value) in results.items():
+        start = xml.index(f'<c r="{ref}"')
+        end = xml.index("</c>", start)
+        cell = xml[start:end]
+        formula = cell[cell.index("<f>") : cell.index("</f>") + 4]
+        typed = f' t="{kind}"' if kind else ""
+        xml = xml[:start] + f'<c r="{ref}"{typed}>{formula}<v>{value}</v>' + xml[end:]
+    parts[part] = xml.encode()
+    with zipfile.ZipFile(path, "w") as zipped:
+        for name, data in parts.items():
+            zipped.writestr(name, data)
+
+
+def test_a_formula_without_its_result_is_refused_naming_its_cells(tmp_path: Path) -> None:
+    """Read for its values, such a cell was empty: its data imported as blank, silently."""
+    path = tmp_path / "exported.xlsx"
+    _formula_workbook(path, formulas=7)
+    with pytest.raises(ReadError) as raised:
+        read_table(path)
+    message = str(raised.value)
+    assert "'Services' in exported.xlsx has formulas with no saved result" in message
+    assert "(cell B2, B3, B4, B5, B6 and 2 more)" in message
+    assert "Open the file in Excel or LibreOffice and save it" in message
+
+
+def test_formulas_with_their_results_are_read_as_their_results(tmp_path: Path) -> None:
+    """As Excel and LibreOffice save them: text (an empty text too) and numbers."""
+    path = tmp_path / "saved.xlsx"
+    _formula_workbook(path, formulas=3)
+    _with_results(path, {"B2": ("str", "Service 0"), "B3": ("str", ""), "B4": (None, "42")})
+    first, second, third = (row.values for row in read_table(path).rows)
+    assert first["service_name"] == "Service 0"
+    assert second["service_name"] is None  # a formula giving "" is an empty cell, as typed
+    assert third["service_name"] == 42
+
+
+def test_one_formula_without_its_result_among_saved_ones_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "half.xlsx"
+    _formula_workbook(path, formulas=3)
+    _with_results(path, {"B2": ("str", "Service 0"), "B4": ("str", "Service 2")})
+    with pytest.raises(ReadError, match=r"\(cell B3\)"):
+        read_table(path)
+
+
 def test_xlsx_round_trip_keeps_formulas_as_plain_text(tmp_path: Path) -> None:
     path = tmp_path / "export.xlsx"
     write_table(path, COLUMNS, ROWS, format="xlsx")
