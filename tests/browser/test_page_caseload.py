@@ -300,3 +300,34 @@ def test_a_file_that_is_not_csv_or_xlsx_is_told_in_words(page: Any, live_server:
     alert.wait_for()
     assert "Not a CSV or XLSX file" in alert.inner_text()
     assert "notes.txt" in alert.inner_text() and sent == []
+
+
+def test_postcodes_held_as_formulas_with_no_saved_result_are_told_in_words(
+    page: Any, live_server: Server, london: list[dict[str, str]]
+) -> None:
+    """A workbook whose postcode column holds formulas saved without their results (as
+    openpyxl and many exporters write them) read as empty cells: every row "No postcode".
+    Now the page names the cells and what to do, and sends nothing. Formulas elsewhere in
+    the sheet are no problem (the workbook test above has one)."""
+    postcode = london[30]["postcode"]
+    outcode, incode = postcode.split(" ")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Name", "Postcode"])
+    for i in range(7):
+        sheet.append([f"Client {i}", f'="{outcode} "&"{incode}"'])
+    buffer = io.BytesIO()
+    book.save(buffer)
+
+    page.goto(live_server.url("/"))
+    sent = lookups(page)
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    page.set_input_files("#caseload-file", files=[{"name": "made.xlsx", "mimeType": mime,
+                                                    "buffer": buffer.getvalue()}])  # fmt: skip
+    alert = page.locator("#caseload-problem")
+    alert.wait_for()
+    text = alert.inner_text()
+    assert "This column could not be read" in text
+    assert "Cell B2, B3, B4, B5, B6 and 2 more of the postcode column hold formulas" in text
+    assert "Open the file in Excel or LibreOffice and save it" in text
+    assert sent == [] and page.get_attribute("#caseload", "data-state") is None

@@ -235,7 +235,22 @@
       kind: "XLSX",
       headers: headers,
       rows: data.length,
-      column: function (index) { return data.map(function (r) { return value(r.cells[index]); }); },
+      column: function (index) {
+        // a formula saved without its result (written by a program that does not work
+        // formulas out) would read as an empty cell: its row's postcode silently lost
+        var unworked = data.filter(function (r) {
+          var c = r.cells[index], type = c && c.getAttribute("t"), v = c && kids(c, "v")[0];
+          return c && kids(c, "f").length && (!type || type === "n") && !(v && /\S/.test(v.textContent));
+        }).map(function (r) { return columnName(index) + r.number; });
+        if (unworked.length) {
+          throw new Error("Cell " + unworked.slice(0, 5).join(", ") +
+            (unworked.length > 5 ? " and " + (unworked.length - 5) + " more" : "") +
+            " of the postcode column hold formulas with no saved result (the program that " +
+            "wrote the file did not work them out), so their postcodes cannot be read. Open " +
+            "the file in Excel or LibreOffice and save it, or paste the values over the formulas.");
+        }
+        return data.map(function (r) { return value(r.cells[index]); });
+      },
       write: function (added) {
         var from = lastColumn + 1, to = lastColumn + ADDED.length;
         ADDED.forEach(function (name, i) { addCell(header, from + i, name); });
@@ -367,8 +382,13 @@
 
     function run(table, index) {
       $("caseload-pick").hidden = true;
-      var started = Date.now(), ticket = ++runs;
-      var values = table.column(index).map(normalise);
+      var started = Date.now(), ticket = ++runs, values;
+      try {
+        values = table.column(index).map(normalise);
+      } catch (error) {
+        showProblem("This column could not be read", error.message || String(error));
+        return Promise.resolve();
+      }
       var distinct = [], seen = {};
       values.forEach(function (v) { if (v && !seen.hasOwnProperty(v)) { seen[v] = true; distinct.push(v); } });
       section.setAttribute("data-state", "busy");
