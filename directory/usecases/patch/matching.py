@@ -415,23 +415,23 @@ class Matching:
         50 services at 100,000 is about 100 KB; made from dicts it cost 15 µs a service).
         A service with a site nearby gets its reasons as pieces of the array, not a bytes
         object of its own (at 100,000 a first page is 50 of them)."""
-        services = self.index.services
+        parts_of = self.index.parts_by_id
         # (locates the page's services nearby) theirs in page order, walked as they come
         areas = iter(self._nearby_area_reasons(sids))
         found = self.nearby.found
-        sites = self.nearby.grid.sites if self.nearby.grid is not None else []
+        site_json = self.index.site_json
         pieces: list[bytes] = []
         add, extend = pieces.append, pieces.extend
         for sid in sids:
             add(b",")
-            extend(services[sid].body_parts)  # without its closing brace
+            extend(parts_of[sid])  # without its closing brace
             near = found.get(sid)
             if near is None:
                 add(self._tail(sid))
                 continue
             metres = _METRES[near[0]]
             extend((
-                _NEARBY_OPEN, metres, _NEARBY_SITE, sites[near[1]].body.json(), b"}",
+                _NEARBY_OPEN, metres, _NEARBY_SITE, site_json[near[1]], b"}",
                 next(areas), _NEARBY_CLOSE, metres, b"}",
             ))  # fmt: skip
         if pieces:
