@@ -671,7 +671,15 @@ def _xlsx_cells(
         try:
             worksheet = _pick_sheet(workbook.worksheets, sheet, label)
             if not titles:  # the first read of the sheet (its rows may be read again)
-                _refuse_uncalculated(worksheet, label)
+                try:
+                    _refuse_uncalculated(worksheet, label)
+                except ReadError:
+                    raise
+                except Exception as error:  # zipfile's CRC, broken XML: a damaged sheet
+                    raise ReadError(
+                        f"The sheet '{worksheet.title}' in {label} cannot be read (it may "
+                        "be damaged); open it in Excel and save it again"
+                    ) from error
             titles[:] = [worksheet.title]
             worksheet.reset_dimensions()  # do not trust the size the file claims
             try:
@@ -689,10 +697,22 @@ def _xlsx_cells(
 #: how a formula's element starts in a sheet's XML (``<f>``, ``<f t="shared" …/>``, or with
 #: a namespace prefix): looked for as plain bytes, which is fast (text holding one only
 #: costs the closer look)
-_FORMULA_ELEMENTS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ")
+_FORMULA_ELEMENTS = tuple(
+    start + end for start in (b"<f", b":f") for end in (b">", b" ", b"/", b"\t", b"\n", b"\r")
+)
+#: the end of a sheet's cells: what follows (Excel's extensions, whose data validation and
+#: conditional formats hold formulas of their own, ``<xm:f>``) is not looked at
+_CELLS_END = b"sheetData>"
 #: cell types whose empty saved result means "never calculated" (a formula giving the
 #: empty string is saved as ``t="str"`` with an empty value; a number is never empty)
 _NUMERIC_TYPES = frozenset({None, "n"})
+
+
+def _closes(xml: bytes, at: int) -> bool:
+    """Whether the tag whose name ends at ``at`` is a closing one (``</sheetData>``,
+    ``</x:sheetData>``)."""
+    start = xml.rfind(b"<", 0, at)
+    return xml[start + 1 : start + 2] == b"/"
 
 
 def _refuse_uncalculated(worksheet: Any, label: str) -> None:
@@ -702,20 +722,34 @@ def _refuse_uncalculated(worksheet: Any, label: str) -> None:
     word. Excel and LibreOffice save every result. A quick scan of the sheet's XML for any
     formula first: most sheets have none, and only those with one are parsed again."""
     with worksheet._get_source() as source:  # the sheet's XML in the workbook (openpyxl's)
-        tail, found = b"", False
-        while not found and (chunk := source.read(1 << 20)):
+        tail, found, ended = b"", False, False
+        while not found and not ended and (chunk := source.read(1 << 20)):
             chunk = tail + chunk
+            end = chunk.find(_CELLS_END)
+            while end != -1 and not _closes(chunk, end):
+                end = chunk.find(_CELLS_END, end + 1)  # <sheetData>, not its end
+            if end != -1:
+                chunk, ended = chunk[:end], True
             found = any(start in chunk for start in _FORMULA_ELEMENTS)
-            tail = chunk[-3:]
+            tail = chunk[-64:]
     if not found:
         return
     from openpyxl.xml.functions import iterparse  # openpyxl's parser (defusedxml if present)
 
     cells: list[str] = []
-    total = 0
+    total = rows = 0
     with worksheet._get_source() as source:
         for _, element in iterparse(source, events=("end",)):
-            if element.tag.rpartition("}")[2] != "c":
+            name = element.tag.rpartition("}")[2]
+            if name == "row":
+                element.clear()  # its cells are looked at (a sheet's rows are not kept)
+                rows += 1
+                if rows > MAX_ROWS:  # reading the rows refuses the sheet: no need to go on
+                    break
+                continue
+            if name == "sheetData":
+                break
+            if name != "c":
                 continue
             formula = value = None
             for child in element:

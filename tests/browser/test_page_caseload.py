@@ -314,9 +314,10 @@ def test_postcodes_held_as_formulas_with_no_saved_result_are_told_in_words(
     page: Any, live_server: Server, london: list[dict[str, str]]
 ) -> None:
     """A workbook whose postcode column holds formulas saved without their results (as
-    openpyxl and many exporters write them) read as empty cells: every row "No postcode".
-    Now the page names the cells and what to do, and sends nothing. Formulas elsewhere in
-    the sheet are no problem (the workbook test above has one)."""
+    openpyxl and many exporters write them) read as empty cells: every row "No postcode"
+    (a row of such formulas alone was not even a row). Now the page names the cells and
+    what to do, sends nothing, and offers the columns again. Formulas elsewhere in the
+    sheet are no problem (the workbook test above has one)."""
     postcode = london[30]["postcode"]
     outcode, incode = postcode.split(" ")
     book = openpyxl.Workbook()
@@ -324,6 +325,7 @@ def test_postcodes_held_as_formulas_with_no_saved_result_are_told_in_words(
     sheet.append(["Name", "Postcode"])
     for i in range(7):
         sheet.append([f"Client {i}", f'="{outcode} "&"{incode}"'])
+    sheet.append([None, f'="{outcode} "&"{incode}"'])  # a row of such a formula alone
 
     page.goto(live_server.url("/"))
     sent = lookups(page)
@@ -332,6 +334,9 @@ def test_postcodes_held_as_formulas_with_no_saved_result_are_told_in_words(
     alert.wait_for()
     text = alert.inner_text()
     assert "This column could not be read" in text
-    assert "Cell B2, B3, B4, B5, B6 and 2 more of the postcode column hold formulas" in text
+    assert "Cell B2, B3, B4, B5, B6 and 3 more of the postcode column hold formulas" in text
     assert "Open the file in Excel or LibreOffice and save it" in text
     assert sent == [] and page.get_attribute("#caseload", "data-state") is None
+    # another column may be chosen without choosing the file again
+    assert page.is_visible("#caseload-pick")
+    assert page.input_value("#caseload-column") == "1"

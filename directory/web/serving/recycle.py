@@ -31,6 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+#: how long a replacement worker may take to be ready (its directory index first: 12-20 s
+#: at 100,000 services) before the grown one is stopped anyway
+READY_WAIT_SECONDS = 300
+
 
 class Markers:
     """The marker files of one gunicorn master's workers."""
@@ -139,7 +143,9 @@ class Recycler:
         )  # fmt: skip
         master = os.getpid()
         os.kill(master, signal.SIGTTIN)  # one more worker, which makes its index first
-        deadline = time.monotonic() + 5 * self.arbiter.timeout
+        # (not gunicorn's timeout, which follows DIRECTORY_UPLOAD_SECONDS: a worker's index
+        # takes as long to make however long an upload may run)
+        deadline = time.monotonic() + READY_WAIT_SECONDS
         while time.monotonic() < deadline:
             time.sleep(0.2)
             new = set(self.arbiter.WORKERS) - workers

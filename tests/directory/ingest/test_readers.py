@@ -539,6 +539,46 @@ def test_formulas_with_their_results_are_read_as_their_results(tmp_path: Path) -
     assert third["service_name"] == 42
 
 
+def _edit_sheet(path: Path, edit: Any) -> None:
+    """Rewrite the first sheet's XML of ``path`` with ``edit`` (str → str)."""
+    part = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(path) as zipped:
+        parts = {name: zipped.read(name) for name in zipped.namelist()}
+    parts[part] = edit(parts[part].decode()).encode()
+    with zipfile.ZipFile(path, "w") as zipped:
+        for name, data in parts.items():
+            zipped.writestr(name, data)
+
+
+def test_a_damaged_sheet_holding_a_formula_is_refused_in_words(tmp_path: Path) -> None:
+    """The look for formulas reads the sheet before its rows are: its damage is the same
+    one-line error (it was a 500 for an upload, a traceback for the command)."""
+    path = tmp_path / "damaged.xlsx"
+    _formula_workbook(path, formulas=3)
+    _edit_sheet(path, lambda xml: xml[: xml.index("</f>") + 4])  # cut off after a formula
+    with pytest.raises(ReadError, match="'Services' in damaged.xlsx cannot be read"):
+        read_table(path)
+
+
+def test_formulas_after_the_cells_are_not_looked_at(tmp_path: Path) -> None:
+    """Excel's extensions after the cells (data validation, conditional formats) hold
+    formulas of their own, with no result: no reason to refuse the sheet."""
+    path = tmp_path / "validated.xlsx"
+    _formula_workbook(path, formulas=0)
+    openpyxl_sheet = openpyxl.load_workbook(path)
+    openpyxl_sheet["Services"].append(["S1", "Plain", "x"])
+    openpyxl_sheet.save(path)
+    extension = (
+        '<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" xmlns:x14="http://schemas.'
+        'microsoft.com/office/spreadsheetml/2009/9/main"><x14:dataValidations count="1" '
+        'xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main"><x14:dataValidation>'
+        "<x14:formula1><xm:f>Lists!$A$1:$A$3</xm:f></x14:formula1><xm:sqref>B2</xm:sqref>"
+        "</x14:dataValidation></x14:dataValidations></ext></extLst></worksheet>"
+    )
+    _edit_sheet(path, lambda xml: xml.replace("</worksheet>", extension))
+    assert [row.values["service_name"] for row in read_table(path).rows] == ["Plain"]
+
+
 def test_one_formula_without_its_result_among_saved_ones_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "half.xlsx"
     _formula_workbook(path, formulas=3)

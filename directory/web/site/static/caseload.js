@@ -198,7 +198,8 @@
         col = c.getAttribute("r") ? columnIndex(c.getAttribute("r")) : col + 1;
         cells[col] = c;
         lastColumn = Math.max(lastColumn, col);
-        if (kids(c, "v").length || kids(c, "is").length) filled = true;
+        // a formula saved without its result holds data too (refused if it is a postcode)
+        if (kids(c, "v").length || kids(c, "is").length || kids(c, "f").length) filled = true;
       });
       lastRow = Math.max(lastRow, rowNumber);
       return { node: node, number: rowNumber, cells: cells, filled: filled };
@@ -366,18 +367,23 @@
         var matches = [];
         table.headers.forEach(function (h, i) { if (isPostcodeHeader(h)) matches.push(i); });
         if (matches.length === 1) return run(table, matches[0]);
-        var select = page.clear($("caseload-column"));
-        table.headers.forEach(function (h, i) {
-          page.append(select, el("option", { value: i, text: columnName(i) + ": " + (String(h).trim() || "(no name)"), selected: i === matches[0] }));
-        });
-        $("caseload-pick").hidden = false;
+        pick(table, matches[0]);
         say(matches.length
           ? "Several columns are named like a postcode: choose the one to look up."
           : "No column is named Postcode: choose the column that holds the postcodes.");
-        select.focus();
       }).catch(function (error) {
         showProblem("This file could not be read", error.message || String(error));
       });
+    }
+
+    /* The list of the table's columns to choose from, ``chosen`` selected. */
+    function pick(table, chosen) {
+      var select = page.clear($("caseload-column"));
+      table.headers.forEach(function (h, i) {
+        page.append(select, el("option", { value: i, text: columnName(i) + ": " + (String(h).trim() || "(no name)"), selected: i === chosen }));
+      });
+      $("caseload-pick").hidden = false;
+      select.focus();
     }
 
     function run(table, index) {
@@ -387,6 +393,7 @@
         values = table.column(index).map(normalise);
       } catch (error) {
         showProblem("This column could not be read", error.message || String(error));
+        pick(table, index);  // another column may be the one
         return Promise.resolve();
       }
       var distinct = [], seen = {};
