@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 PREFIX = "DIRECTORY_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,7 @@ def _number(
         raise SettingsError(f"{PREFIX}{name} must be a number, not {raw!r}")
     if value < 0:
         raise SettingsError(f"{PREFIX}{name} must not be negative, not {raw!r}")
-    if value < least:  # an upload limit of 0 s stopped every upload after all its work
+    if value < least:
         raise SettingsError(f"{PREFIX}{name} must be at least {least:,g}, not {raw!r}")
     if value > most:  # (inf too) days past year 9999, ages caches cannot keep…
         raise SettingsError(f"{PREFIX}{name} must be at most {most:,g}, not {raw!r}")
@@ -64,8 +65,9 @@ def _number(
 
 #: the numeric settings, their type and their largest value: each bound far beyond any
 #: sensible value and short of what breaks (a day count past the year 9999, a max-age past
-#: RFC 9111's 2**31, a TTL after which no server would see another's import)
-NUMBERS: dict[str, tuple[type[int] | type[float], float]] = {
+#: RFC 9111's 2**31, a TTL after which no server would see another's import); then, for
+#: the few whose smallest value is not 0, that value
+NUMBERS: dict[str, tuple[Any, ...]] = {
     "DATA_VERSION_TTL": (float, 3600),
     "CACHE_MAX_AGE": (int, 31_536_000),
     "RIVER_TOLERANCE_M": (float, 10_000),
@@ -76,14 +78,11 @@ NUMBERS: dict[str, tuple[type[int] | type[float], float]] = {
     "ENDING_SOON_DAYS": (int, 36_500),
     "CLOSING_SOON_DAYS": (int, 36_500),
     "MAX_UPLOAD_MB": (int, 10_240),
-    "UPLOAD_SECONDS": (float, 3_600),
+    "UPLOAD_SECONDS": (float, 3_600, 1),  # 0 s stopped every upload after all its work
     "TRUSTED_PROXIES": (int, 16),
     "PATCH_CACHE_MB": (int, 65_536),
     "FEATURES_CACHE_MB": (int, 65_536),
 }
-
-#: the numeric settings that must be more than 0 (an upload given no time at all)
-LEAST: dict[str, float] = {"UPLOAD_SECONDS": 1}
 
 #: the seconds gunicorn lets a request run before it restarts the worker, unless an upload
 #: may take longer (``Settings.request_seconds``)
@@ -310,9 +309,9 @@ class Settings:
             if fmt.lower() not in LOG_FORMATS:
                 raise SettingsError(f"{PREFIX}LOG_FORMAT must be text or json, not {fmt!r}")
             kwargs["log_format"] = fmt.lower()
-        for name, (kind, most) in NUMBERS.items():
+        for name, (kind, most, *least) in NUMBERS.items():
             if (raw := get(name)) is not None:
-                kwargs[name.lower()] = _number(name, raw, kind, most, LEAST.get(name, 0))
+                kwargs[name.lower()] = _number(name, raw, kind, most, *least)
         if (raw := get("GZIP_LEVEL")) is not None:
             if raw.strip() not in {str(level) for level in range(1, 10)}:
                 raise SettingsError(f"{PREFIX}GZIP_LEVEL must be 1 to 9, not {raw!r}")

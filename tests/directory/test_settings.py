@@ -180,8 +180,15 @@ def test_every_numeric_setting_has_a_bound_it_takes_and_one_past_it_refuses():
         if f.type in ("int", "float") and f.name not in ("gzip_level",)
     }
     assert {f"DIRECTORY_{name}" for name in NUMBERS} == numeric
-    for name, (kind, most) in NUMBERS.items():
+    for name, (kind, most, *least) in NUMBERS.items():
         top = str(kind(most))
         assert getattr(Settings.from_env({f"DIRECTORY_{name}": top}), name.lower()) == kind(most)
         with pytest.raises(SettingsError, match="must be at most"):
             Settings.from_env({f"DIRECTORY_{name}": str(kind(most) + 1)})
+        bottom = kind(least[0]) if least else kind(0)  # and the smallest, where it is not 0
+        assert (
+            getattr(Settings.from_env({f"DIRECTORY_{name}": str(bottom)}), name.lower()) == bottom
+        )
+        if least:
+            with pytest.raises(SettingsError, match="must be at least"):
+                Settings.from_env({f"DIRECTORY_{name}": str(bottom - 0.5)})

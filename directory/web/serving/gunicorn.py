@@ -32,18 +32,21 @@ limit_request_line = 8190
 limit_request_field_size = 8190
 
 
-def _timeout() -> int:
-    """A worker silent this long is restarted: 60 s (building a 100,000-service index takes
-    ~15 s, on a thread), or longer when uploads may run longer (``DIRECTORY_UPLOAD_SECONDS``
-    and the time to roll one back and answer), so that an upload stopped at its limit
-    answers its 413 problem rather than being killed."""
+def _settings() -> Settings | None:
+    """The settings, read once for this file; None when they are wrong (the workers' app
+    fails on the same settings, and says why)."""
     try:
-        return Settings.from_env().request_seconds
+        return Settings.from_env()
     except SettingsError:
-        return REQUEST_SECONDS  # the workers' app fails on the same settings, and says why
+        return None
 
 
-timeout = _timeout()
+_SETTINGS = _settings()
+#: a worker silent this long is restarted: 60 s (building a 100,000-service index takes
+#: ~15 s, on a thread), or longer when uploads may run longer (DIRECTORY_UPLOAD_SECONDS
+#: and the time to roll one back and answer), so that an upload stopped at its limit
+#: answers its 413 problem rather than being killed
+timeout = REQUEST_SECONDS if _SETTINGS is None else _SETTINGS.request_seconds
 graceful_timeout = 20
 #: nginx on the same host may say the request came over https (X-Forwarded-Proto)
 forwarded_allow_ips = "127.0.0.1,::1"
@@ -60,11 +63,7 @@ def _logconfig() -> dict[str, object]:
     (they were gunicorn's text lines in the same stream). gunicorn merges this over its
     defaults; its loggers do not propagate, and the root logger is left to the app, as
     gunicorn's own set-up leaves it. Empty (gunicorn's defaults) for text."""
-    try:
-        log_format = Settings.from_env().log_format
-    except SettingsError:
-        return {}  # the workers' app fails on the same settings, and says why
-    if log_format != "json":
+    if _SETTINGS is None or _SETTINGS.log_format != "json":
         return {}
     one = {"level": "INFO", "handlers": ["error_console"], "propagate": False}
     return {
