@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,9 +63,15 @@ def get(base: str, path: str, timeout: float = 10.0) -> tuple[int, dict[str, str
         connection.close()
 
 
+class Served(str):
+    """A served base URL, with its server's process (gunicorn's master)."""
+
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
 def serve(env: dict[str, str], log: Path, *, workers: int = 2, port: int | None = None,
-          args: tuple[str, ...] = ()) -> Iterator[str]:  # fmt: skip
+          args: tuple[str, ...] = ()) -> Iterator[Served]:  # fmt: skip
     """``directory serve`` on a free port; yields its base URL once /health answers."""
     port = port or free_port()
     with log.open("ab") as out:
@@ -87,7 +93,9 @@ def serve(env: dict[str, str], log: Path, *, workers: int = 2, port: int | None 
             if time.monotonic() > deadline:
                 raise TimeoutError(f"directory serve did not answer: {log.read_text()[-3000:]}")
             time.sleep(0.1)
-        yield base
+        served = Served(base)
+        served.process = process
+        yield served
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -260,24 +268,33 @@ def nginx(site: str, tmp: Path) -> Iterator[None]:
             process.wait()
 
 
-def raw(base: str, request: bytes, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
-    """Send ``request`` as bytes on a new connection; the status, headers and body answered."""
-    status, fields, body = raw_fields(base, request, timeout)
+def raw(
+    base: str, request: bytes, timeout: float = 10.0, **then: Any
+) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as bytes on a new connection; the status, headers and body answered
+    (``then``: as ``raw_fields``)."""
+    status, fields, body = raw_fields(base, request, timeout, **then)
     return status, dict(fields), body
 
 
 def raw_fields(
-    base: str, request: bytes, timeout: float = 10.0
-) -> tuple[int, list[tuple[str, str]], bytes]:
+    base: str, request: bytes, timeout: float = 10.0, *,
+    rest: bytes = b"", meanwhile: Callable[[], None] | None = None,
+) -> tuple[int, list[tuple[str, str]], bytes]:  # fmt: skip
     """As ``raw``, with every header field as sent, in order (names lowercased): a header
     sent twice is there twice. Read until the connection closes or, with Content-Length,
     the body is whole (nginx, answering 413 to a body declared and never sent, waits 5 s
-    for it before closing)."""
+    for it before closing). With ``rest``: ``request`` is sent, then ``meanwhile()`` runs
+    (the server holds a request whose end it waits for), then ``rest``."""
     host, port = base.removeprefix("http://").split(":")
     received = b""
     length: int | None = None
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         sock.sendall(request)
+        if rest:
+            if meanwhile is not None:
+                meanwhile()
+            sock.sendall(rest)
         while chunk := sock.recv(65536):
             received += chunk
             head, ended, body = received.partition(b"\r\n\r\n")
@@ -286,6 +303,8 @@ def raw_fields(
                 length = int(found.group(1)) if found else -1
             if length is not None and 0 <= length <= len(body):
                 break
+    if not received:
+        raise ConnectionError(f"{base} closed the connection without an answer")
     head, _, body = received.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     fields = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import runpy
+import signal
 import socket
 import subprocess
 import threading
@@ -306,14 +307,48 @@ def test_gunicorn_gives_a_request_as_long_as_an_upload_may_take(
 ) -> None:
     """The worker timeout of `directory serve`'s gunicorn settings follows
     DIRECTORY_UPLOAD_SECONDS (it was 60 s whatever the limit, so an upload allowed 300 s
-    was killed at 60 with no problem answered); nginx-config's wait goes past it."""
+    was killed at 60 with no problem answered), and so does the time a worker told to stop
+    has to finish its request (it was 20 s: stopping or reloading the server killed an
+    upload still running); nginx-config's wait goes past it."""
     monkeypatch.delenv("DIRECTORY_UPLOAD_SECONDS", raising=False)
     if upload_seconds is not None:
         monkeypatch.setenv("DIRECTORY_UPLOAD_SECONDS", upload_seconds)
     config = runpy.run_path(str(Path(gunicorn_settings.__file__)))
     assert config["timeout"] == timeout
+    assert config["graceful_timeout"] == timeout
     site = _site("8080", "127.0.0.1:5000")
     assert f"proxy_read_timeout {max(120, timeout + 30)}s;" in site
+
+
+def test_a_stopped_server_answers_the_request_a_worker_holds(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """TERM to gunicorn's master: the worker finishes the request it holds, for as long as a
+    request may run (60 s here), and then the server stops. It was killed 20 s into the
+    stop, so an upload still running then was rolled back and its client answered nothing.
+    The request here holds its worker by sending half its body, and the rest 22 s after
+    the stop."""
+    settings = demo_copy(request, "sqlite", tmp_path)
+    body = json.dumps({"postcodes": ["SE1 7PB", "E1 6AN"]}).encode()
+    head = (
+        b"POST /api/v1/patch/lookup HTTP/1.1\r\nHost: d\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    with serve(settings_env(settings), tmp_path / "serve.log", workers=1) as base:
+
+        def stop_and_wait() -> None:
+            time.sleep(0.5)  # the worker has the request, and reads its body
+            base.process.send_signal(signal.SIGTERM)
+            time.sleep(22)
+
+        status, _, answer = raw(
+            base, head + body[:10], timeout=60, rest=body[10:], meanwhile=stop_and_wait
+        )
+        assert status == 200, answer
+        results = json.loads(answer)["results"]
+        assert [r["query"] for r in results] == ["SE1 7PB", "E1 6AN"]
+        assert all(r["result"] for r in results)
+        assert base.process.wait(30) == 0  # and then it stopped
 
 
 def test_bad_settings_leave_gunicorn_its_default_timeout(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,7 +47,11 @@ _SETTINGS = _settings()
 #: and the time to roll one back and answer), so that an upload stopped at its limit
 #: answers its 413 problem rather than being killed
 timeout = REQUEST_SECONDS if _SETTINGS is None else _SETTINGS.request_seconds
-graceful_timeout = 20
+#: a worker told to stop (the master's TERM, a HUP reload, a recycled worker's TTOU)
+#: finishes the request it holds for as long as that request may run: an upload still
+#: running when a server is stopped is answered (it was killed after 20 s, its import
+#: rolled back and its client answered nothing)
+graceful_timeout = timeout
 #: nginx on the same host may say the request came over https (X-Forwarded-Proto)
 forwarded_allow_ips = "127.0.0.1,::1"
 #: no control socket (gunicorn 25.1+ makes one for ``gunicornc`` at one path per user,
