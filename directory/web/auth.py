@@ -42,6 +42,20 @@ RATE_LIMITED_HEADERS = {
 }
 #: where a request keeps whose its key is (or why it is no one's), once found
 _FOUND = "directory.principal"
+#: where a request keeps the rows of the keys it named, by prefix, once looked up
+_ROWS = "directory.key_rows"
+
+
+class _RequestKeys(KeyRepository):
+    """The keys as one request sees them: a key's row is looked up once by its prefix (the
+    write rate limit names the key, once for each limit it counts, and then the key is
+    authenticated: three lookups of the same row a write, before)."""
+
+    def by_prefix(self, prefix: str) -> Any:
+        rows = request.environ.setdefault(_ROWS, {})
+        if prefix not in rows:
+            rows[prefix] = super().by_prefix(prefix)
+        return rows[prefix]
 
 
 def authenticated() -> Principal:
@@ -52,7 +66,7 @@ def authenticated() -> Principal:
         try:
             with state().db.session() as session:
                 authorization = request.headers.get("Authorization")
-                found = keys.authenticate(KeyRepository(session), authorization)
+                found = keys.authenticate(_RequestKeys(session), authorization)
         except AuthenticationError as error:
             found = error
         request.environ[_FOUND] = found
@@ -73,7 +87,7 @@ def counted_as() -> str:
     before each guess costs a hash), else the client's address, as for a request without
     a key (a made-up or malformed key opens no counter of its own)."""
     with state().db.session() as session:
-        key_id = keys.claimed_key(KeyRepository(session), request.headers.get("Authorization"))
+        key_id = keys.claimed_key(_RequestKeys(session), request.headers.get("Authorization"))
     return f"addr:{limits.client()}" if key_id is None else f"key:{key_id}"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
@@ -478,3 +478,26 @@ def test_an_upload_of_json_nested_too_deeply_is_a_422_not_a_500(writable_app, of
         assert [p["message"] for p in body["problems"]] == [
             "The file is not valid JSON: it is nested too deeply."
         ]
+
+
+def test_a_write_looks_its_key_up_once(writable_app):
+    """The rate limit names the key by its prefix, then the key is authenticated: one
+    lookup of its row a request (there was one for each limit counted, and another to
+    authenticate)."""
+    made = make_key(writable_app, "admin")
+    engine = writable_app.extensions["directory"].db.engine
+    lookups: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if re.search(r"\bFROM api_key\b", statement) and statement.lstrip().upper().startswith(
+            "SELECT"
+        ):
+            lookups.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        response = upload(writable_app, HEADER + OXYGEN, key=made["key"], dry_run="true")
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert response.status_code == 200, response.get_json()
+    assert len(lookups) == 1, lookups
