@@ -19,7 +19,7 @@ import re
 import warnings
 import zipfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -236,13 +236,14 @@ def read_table(
             raise ReadError(f"The file {label} does not exist") from None
         except OSError as error:
             raise ReadError(f"The file {label} cannot be opened: {error.strerror}") from None
-    cells, title = _cells_of(data, format, sheet, label)
+    cells, title, formulas = _cells_of(data, format, sheet, label)
     numbered = cells()
     try:  # one reading: the header, then the rows
         header = _header_row(numbered)
         if header is None:
             raise ReadError(f"The file {label} has no header row (it is empty)")
         columns, keys, positions = _header(header)
+        _refuse_uncalculated(formulas, columns, positions, label, title())
         ended: list[int] = []
         rows = list(_data_rows(numbered, keys, positions, label, columns, ended.append))
     finally:
@@ -260,7 +261,8 @@ def read_sheet(
     time they are asked for. Its headings are read now, so a file that cannot be read, or
     has no header row, is a :class:`ReadError` here."""
     label = name or (data.name if isinstance(data, Path) else "upload")
-    cells, title = _cells_of(data if isinstance(data, Path) else bytes(data), format, sheet, label)
+    content = data if isinstance(data, Path) else bytes(data)
+    cells, title, formulas = _cells_of(content, format, sheet, label)
     first = cells()
     try:
         header = _header_row(first)
@@ -269,23 +271,27 @@ def read_sheet(
     if header is None:
         raise ReadError(f"The file {label} has no header row (it is empty)")
     columns, keys, positions = _header(header)
+    _refuse_uncalculated(formulas, columns, positions, label, title())
     return Sheet(columns, keys, label, title(), cells, positions)
 
 
 def _cells_of(
     data: Content, format: str | None, sheet: str | None, label: str
-) -> tuple[Cells, Callable[[], str | None]]:
-    """How to read the file's numbered rows of cells afresh (as often as called), and its
-    sheet's title once they have been read (None for a CSV). What can be checked before
-    reading is checked here: the format, a workbook's unzipped size, a CSV's encoding."""
+) -> tuple[Cells, Callable[[], str | None], Uncalculated]:
+    """How to read the file's numbered rows of cells afresh (as often as called), its
+    sheet's title once they have been read (None for a CSV), and its formulas with no saved
+    result, by column, found when the rows are first read (none in a CSV). What can be
+    checked before reading is checked here: the format, a workbook's unzipped size, a CSV's
+    encoding."""
+    formulas: Uncalculated = {}
     if _format_of(data, format, label) == "xlsx":
         _check_unzipped_size(data, label)
         titles: list[str] = []
 
         def workbook() -> Generator[tuple[int, Sequence[Any]]]:
-            return _xlsx_cells(data, label, sheet, titles)
+            return _xlsx_cells(data, label, sheet, titles, formulas)
 
-        return workbook, lambda: titles[0] if titles else None
+        return workbook, lambda: titles[0] if titles else None, formulas
     encoding = _encoding(data)  # checked now, on the whole file
     with _text(data, encoding) as head:
         delimiter = _sniff_delimiter("".join(itertools.islice(head, 50)))
@@ -293,7 +299,7 @@ def _cells_of(
     def text() -> Generator[tuple[int, Sequence[Any]]]:
         return _numbered(_text(data, encoding), label, delimiter)
 
-    return text, lambda: None
+    return text, lambda: None, formulas
 
 
 def ended_warning(table: Table | Sheet) -> str | None:
@@ -648,10 +654,11 @@ def _check_unzipped_size(data: Content, label: str) -> None:
 
 
 def _xlsx_cells(
-    data: Content, label: str, sheet: str | None, titles: list[str]
+    data: Content, label: str, sheet: str | None, titles: list[str], formulas: Uncalculated
 ) -> Generator[tuple[int, Sequence[Any]]]:
     """The numbered rows of cells of the sheet (the first, or ``sheet``) of a workbook
-    whose unzipped size has been checked; its title is put in ``titles`` once opened."""
+    whose unzipped size has been checked; its title is put in ``titles`` once opened, and
+    on that first reading its formulas with no saved result in ``formulas``."""
     # openpyxl is imported here so that CSV-only callers do not pay for it
     from openpyxl import load_workbook
 
@@ -672,9 +679,7 @@ def _xlsx_cells(
             worksheet = _pick_sheet(workbook.worksheets, sheet, label)
             if not titles:  # the first read of the sheet (its rows may be read again)
                 try:
-                    _refuse_uncalculated(worksheet, label)
-                except ReadError:
-                    raise
+                    formulas.update(_uncalculated(worksheet))
                 except Exception as error:  # zipfile's CRC, broken XML: a damaged sheet
                     raise ReadError(
                         f"The sheet '{worksheet.title}' in {label} cannot be read (it may "
@@ -715,12 +720,26 @@ def _closes(xml: bytes, at: int) -> bool:
     return xml[start + 1 : start + 2] == b"/"
 
 
-def _refuse_uncalculated(worksheet: Any, label: str) -> None:
-    """Refuse a sheet with formulas that have no saved result. A workbook written by a
+@dataclass
+class ColumnFormulas:
+    """One column's formulas with no saved result: how many, and the first few cells."""
+
+    count: int = 0
+    cells: list[str] = field(default_factory=list)
+
+
+#: a sheet's formulas with no saved result, by column (its cells' index in a row)
+Uncalculated = dict[int, ColumnFormulas]
+#: how many of a column's cells a refusal names
+NAMED_CELLS = 5
+
+
+def _uncalculated(worksheet: Any) -> Uncalculated:
+    """The sheet's formulas that have no saved result, by column. A workbook written by a
     program that does not calculate (openpyxl, many exporters) keeps only the formula, and
-    reading values then gives an empty cell: its data would be imported as blank without a
-    word. Excel and LibreOffice save every result. A quick scan of the sheet's XML for any
-    formula first: most sheets have none, and only those with one are parsed again."""
+    reading values then gives an empty cell. Excel and LibreOffice save every result. A
+    quick scan of the sheet's XML for any formula first: most sheets have none, and only
+    those with one are parsed again."""
     with worksheet._get_source() as source:  # the sheet's XML in the workbook (openpyxl's)
         tail, found, ended = b"", False, False
         while not found and not ended and (chunk := source.read(1 << 20)):
@@ -733,17 +752,22 @@ def _refuse_uncalculated(worksheet: Any, label: str) -> None:
             found = any(start in chunk for start in _FORMULA_ELEMENTS)
             tail = chunk[-64:]
     if not found:
-        return
+        return {}
+    from openpyxl.utils.cell import (
+        column_index_from_string,
+        coordinate_from_string,
+        get_column_letter,
+    )
     from openpyxl.xml.functions import iterparse  # openpyxl's parser (defusedxml if present)
 
-    cells: list[str] = []
-    total = rows = 0
+    columns: Uncalculated = {}
+    rows, column = 0, -1
     with worksheet._get_source() as source:
         for _, element in iterparse(source, events=("end",)):
             name = element.tag.rpartition("}")[2]
             if name == "row":
                 element.clear()  # its cells are looked at (a sheet's rows are not kept)
-                rows += 1
+                rows, column = rows + 1, -1
                 if rows > MAX_ROWS:  # reading the rows refuses the sheet: no need to go on
                     break
                 continue
@@ -751,6 +775,10 @@ def _refuse_uncalculated(worksheet: Any, label: str) -> None:
                 break
             if name != "c":
                 continue
+            ref = element.get("r")  # "B12"; a writer may leave it out: the next cell
+            column = (
+                column_index_from_string(coordinate_from_string(ref)[0]) - 1 if ref else column + 1
+            )
             formula = value = None
             for child in element:
                 name = child.tag.rpartition("}")[2]
@@ -762,18 +790,48 @@ def _refuse_uncalculated(worksheet: Any, label: str) -> None:
                 formula is not None and element.get("t") in _NUMERIC_TYPES
                 and (value is None or not (value.text or "").strip())
             ):  # fmt: skip
-                total += 1
-                if len(cells) < 5:
-                    cells.append(element.get("r") or "?")
+                found_here = columns.setdefault(column, ColumnFormulas())
+                found_here.count += 1
+                if len(found_here.cells) < NAMED_CELLS:
+                    found_here.cells.append(ref or f"{get_column_letter(column + 1)}{rows + 1}")
             element.clear()
-    if total:
-        more = f" and {total - len(cells):,} more" if total > len(cells) else ""
-        raise ReadError(
-            f"The sheet '{worksheet.title}' in {label} has formulas with no saved result "
-            f"(cell {', '.join(cells)}{more}): the program that wrote it did not work them "
-            "out, so they would be read as empty. Open the file in Excel or LibreOffice and "
-            "save it (which works them out), or paste their values over them"
+    return columns
+
+
+def _refuse_uncalculated(
+    formulas: Uncalculated, columns: list[str], positions: list[int], label: str,
+    sheet: str | None,
+) -> None:  # fmt: skip
+    """Refuse a sheet whose columns with a heading hold formulas with no saved result: read
+    for their values they are empty cells, and their data would be imported as blank
+    without a word. A column without a heading is not read (its cells are "ignored"), so
+    its formulas do not matter."""
+    named = [
+        (heading, formulas[position])
+        for heading, position in zip(columns, positions, strict=True)
+        if position in formulas
+    ]
+    if not named:
+        return
+    parts = []
+    for heading, found in named:
+        more = (
+            f" and {found.count - len(found.cells):,} more"
+            if found.count > len(found.cells)
+            else ""
         )
+        parts.append(f"'{heading}' (cell {', '.join(found.cells)}{more})")
+    which = (
+        f"column {parts[0]}"
+        if len(parts) == 1
+        else f"columns {', '.join(parts[:-1])} and {parts[-1]}"
+    )
+    raise ReadError(
+        f"The sheet '{sheet}' in {label} has formulas with no saved result in {which}: the "
+        "program that wrote it did not work them out, so they would be read as empty. Open "
+        "the file in Excel or LibreOffice and save it (which works them out), or paste "
+        "their values over them"
+    )
 
 
 @dataclass(frozen=True)

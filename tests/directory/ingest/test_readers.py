@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -524,8 +525,45 @@ def test_a_formula_without_its_result_is_refused_naming_its_cells(tmp_path: Path
         read_table(path)
     message = str(raised.value)
     assert "'Services' in exported.xlsx has formulas with no saved result" in message
-    assert "(cell B2, B3, B4, B5, B6 and 2 more)" in message
+    assert "in column 'Service name' (cell B2, B3, B4, B5, B6 and 2 more):" in message
     assert "Open the file in Excel or LibreOffice and save it" in message
+
+
+def test_formulas_without_results_in_two_columns_name_both(tmp_path: Path) -> None:
+    path = tmp_path / "two.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Services"
+    sheet.append(["Service ref", "Service name", "Notes"])
+    sheet.append(["S1", '="Youth "&"club"', "plain"])
+    sheet.append(["S2", '="Help"&"line"', "=1+1"])
+    workbook.save(path)
+    with pytest.raises(ReadError) as raised:
+        read_table(path)
+    assert "in columns 'Service name' (cell B2, B3) and 'Notes' (cell C3):" in str(raised.value)
+
+
+def test_formulas_under_no_heading_are_not_read_so_not_refused(tmp_path: Path) -> None:
+    """A helper column beside the data, with no heading: its cells are ignored (a warning
+    says so), so its formulas do not matter."""
+    path = tmp_path / "helper.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Service ref", "Service name"])
+    sheet.append(["S1", "Youth club", "=LEN(B2)"])
+    sheet.append(["S2", "Helpline", "=LEN(B3)"])
+    workbook.save(path)
+    table = read_table(path)
+    assert [row.values["service_name"] for row in table.rows] == ["Youth club", "Helpline"]
+
+
+def test_a_formula_cell_without_its_reference_is_placed_by_its_row(tmp_path: Path) -> None:
+    """Some writers leave out a cell's r="B2": a cell is then the one after the last."""
+    path = tmp_path / "unreferenced.xlsx"
+    _formula_workbook(path, formulas=2)
+    _edit_sheet(path, lambda xml: re.sub(r'<c r="[A-Z]+[0-9]+"', "<c", xml))
+    with pytest.raises(ReadError, match=r"column 'Service name' \(cell B2, B3\)"):
+        read_table(path)
 
 
 def test_formulas_with_their_results_are_read_as_their_results(tmp_path: Path) -> None:
