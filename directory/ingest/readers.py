@@ -760,14 +760,19 @@ def _uncalculated(worksheet: Any) -> Uncalculated:
     )
     from openpyxl.xml.functions import iterparse  # openpyxl's parser (defusedxml if present)
 
+    def column_of(ref: str) -> int:  # "B12" → 1
+        return column_index_from_string(coordinate_from_string(ref)[0]) - 1
+
     columns: Uncalculated = {}
-    rows, column = 0, -1
+    # a cell's column is its reference's ("B12"), worked out only for the cells named; a
+    # writer may leave references out, and a cell without one follows the one before it
+    rows, column, last_ref = 0, -1, None
     with worksheet._get_source() as source:
         for _, element in iterparse(source, events=("end",)):
             name = element.tag.rpartition("}")[2]
             if name == "row":
                 element.clear()  # its cells are looked at (a sheet's rows are not kept)
-                rows, column = rows + 1, -1
+                rows, column, last_ref = rows + 1, -1, None
                 if rows > MAX_ROWS:  # reading the rows refuses the sheet: no need to go on
                     break
                 continue
@@ -775,10 +780,10 @@ def _uncalculated(worksheet: Any) -> Uncalculated:
                 break
             if name != "c":
                 continue
-            ref = element.get("r")  # "B12"; a writer may leave it out: the next cell
-            column = (
-                column_index_from_string(coordinate_from_string(ref)[0]) - 1 if ref else column + 1
-            )
+            ref = element.get("r")
+            if ref is None:
+                column = (column_of(last_ref) if last_ref else column) + 1
+            last_ref = ref
             formula = value = None
             for child in element:
                 name = child.tag.rpartition("}")[2]
@@ -790,10 +795,11 @@ def _uncalculated(worksheet: Any) -> Uncalculated:
                 formula is not None and element.get("t") in _NUMERIC_TYPES
                 and (value is None or not (value.text or "").strip())
             ):  # fmt: skip
-                found_here = columns.setdefault(column, ColumnFormulas())
+                at = column_of(ref) if ref else column
+                found_here = columns.setdefault(at, ColumnFormulas())
                 found_here.count += 1
                 if len(found_here.cells) < NAMED_CELLS:
-                    found_here.cells.append(ref or f"{get_column_letter(column + 1)}{rows + 1}")
+                    found_here.cells.append(ref or f"{get_column_letter(at + 1)}{rows + 1}")
             element.clear()
     return columns
 

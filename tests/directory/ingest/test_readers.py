@@ -557,11 +557,15 @@ def test_formulas_under_no_heading_are_not_read_so_not_refused(tmp_path: Path) -
     assert [row.values["service_name"] for row in table.rows] == ["Youth club", "Helpline"]
 
 
-def test_a_formula_cell_without_its_reference_is_placed_by_its_row(tmp_path: Path) -> None:
-    """Some writers leave out a cell's r="B2": a cell is then the one after the last."""
+@pytest.mark.parametrize("left_out", [r"[A-Z]+", "B"])
+def test_a_formula_cell_without_its_reference_is_placed_by_its_row(
+    tmp_path: Path, left_out: str
+) -> None:
+    """Some writers leave out a cell's r="B2" (every cell's, or some): a cell is then the
+    one after the one before it."""
     path = tmp_path / "unreferenced.xlsx"
     _formula_workbook(path, formulas=2)
-    _edit_sheet(path, lambda xml: re.sub(r'<c r="[A-Z]+[0-9]+"', "<c", xml))
+    _edit_sheet(path, lambda xml: re.sub(rf'<c r="{left_out}[0-9]+"', "<c", xml))
     with pytest.raises(ReadError, match=r"column 'Service name' \(cell B2, B3\)"):
         read_table(path)
 
