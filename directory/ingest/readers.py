@@ -242,8 +242,8 @@ def read_table(
         header = _header_row(numbered)
         if header is None:
             raise ReadError(f"The file {label} has no header row (it is empty)")
-        columns, keys, positions = _header(header)
-        _refuse_uncalculated(formulas, columns, positions, label, title())
+        columns, keys, positions = _header(header[1])
+        _refuse_uncalculated(formulas, header[0], columns, positions, label, title())
         ended: list[int] = []
         rows = list(_data_rows(numbered, keys, positions, label, columns, ended.append))
     finally:
@@ -270,8 +270,8 @@ def read_sheet(
         first.close()  # a workbook is closed at once, not when collected
     if header is None:
         raise ReadError(f"The file {label} has no header row (it is empty)")
-    columns, keys, positions = _header(header)
-    _refuse_uncalculated(formulas, columns, positions, label, title())
+    columns, keys, positions = _header(header[1])
+    _refuse_uncalculated(formulas, header[0], columns, positions, label, title())
     return Sheet(columns, keys, label, title(), cells, positions)
 
 
@@ -508,14 +508,17 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _header_row(numbered: Iterator[tuple[int, Sequence[Any]]]) -> Sequence[Any] | None:
-    """The first row that is not blank (taken from ``numbered``), or None: none before
-    the end, or before ``MAX_BLANK_RUN`` blank rows in a row (the sheet is empty)."""
-    for blanks, (_number, cells) in enumerate(numbered):
+def _header_row(
+    numbered: Iterator[tuple[int, Sequence[Any]]],
+) -> tuple[int, Sequence[Any]] | None:
+    """The first row that is not blank (taken from ``numbered``), with its number, or None:
+    none before the end, or before ``MAX_BLANK_RUN`` blank rows in a row (the sheet is
+    empty)."""
+    for blanks, (number, cells) in enumerate(numbered):
         if blanks >= MAX_BLANK_RUN:
             return None
         if not all(_is_blank(cell) for cell in cells):
-            return cells
+            return number, cells
     return None
 
 
@@ -722,10 +725,11 @@ def _closes(xml: bytes, at: int) -> bool:
 
 @dataclass
 class ColumnFormulas:
-    """One column's formulas with no saved result: how many, and the first few cells."""
+    """One column's formulas with no saved result: how many, and the first few cells, as
+    (row number, reference), in the sheet's order."""
 
     count: int = 0
-    cells: list[str] = field(default_factory=list)
+    cells: list[tuple[int, str]] = field(default_factory=list)
 
 
 #: a sheet's formulas with no saved result, by column (its cells' index in a row)
@@ -753,26 +757,25 @@ def _uncalculated(worksheet: Any) -> Uncalculated:
             tail = chunk[-64:]
     if not found:
         return {}
-    from openpyxl.utils.cell import (
-        column_index_from_string,
-        coordinate_from_string,
-        get_column_letter,
-    )
+    from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter
     from openpyxl.xml.functions import iterparse  # openpyxl's parser (defusedxml if present)
 
-    def column_of(ref: str) -> int:  # "B12" → 1
-        return column_index_from_string(coordinate_from_string(ref)[0]) - 1
-
     columns: Uncalculated = {}
-    # a cell's column is its reference's ("B12"), worked out only for the cells named; a
-    # writer may leave references out, and a cell without one follows the one before it
-    rows, column, last_ref = 0, -1, None
+    # Where a cell is, as openpyxl reads it: its reference ("B12"), worked out only for the
+    # cells named; a writer may leave references out (or leave them empty), and then a cell
+    # follows the one before it in its row, and a row the one before it
+    row, rows, column, last_ref = 0, 0, 0, None
+    unplaced: list[tuple[ColumnFormulas, int]] = []  # the row's named cells without one
     with worksheet._get_source() as source:
         for _, element in iterparse(source, events=("end",)):
             name = element.tag.rpartition("}")[2]
             if name == "row":
+                row = int(element.get("r") or row + 1)
+                for found_here, at in unplaced:
+                    found_here.cells.append((row, f"{get_column_letter(at)}{row}"))
+                unplaced.clear()
                 element.clear()  # its cells are looked at (a sheet's rows are not kept)
-                rows, column, last_ref = rows + 1, -1, None
+                rows, column, last_ref = rows + 1, 0, None
                 if rows > MAX_ROWS:  # reading the rows refuses the sheet: no need to go on
                     break
                 continue
@@ -780,9 +783,9 @@ def _uncalculated(worksheet: Any) -> Uncalculated:
                 break
             if name != "c":
                 continue
-            ref = element.get("r")
+            ref = element.get("r") or None
             if ref is None:
-                column = (column_of(last_ref) if last_ref else column) + 1
+                column = (coordinate_to_tuple(last_ref)[1] if last_ref else column) + 1
             last_ref = ref
             formula = value = None
             for child in element:
@@ -795,23 +798,40 @@ def _uncalculated(worksheet: Any) -> Uncalculated:
                 formula is not None and element.get("t") in _NUMERIC_TYPES
                 and (value is None or not (value.text or "").strip())
             ):  # fmt: skip
-                at = column_of(ref) if ref else column
-                found_here = columns.setdefault(at, ColumnFormulas())
+                at_row, at = coordinate_to_tuple(ref) if ref else (0, column)  # 1-based
+                found_here = columns.setdefault(at - 1, ColumnFormulas())
                 found_here.count += 1
-                if len(found_here.cells) < NAMED_CELLS:
-                    found_here.cells.append(ref or f"{get_column_letter(at + 1)}{rows + 1}")
+                if found_here.count <= NAMED_CELLS and ref is None:
+                    unplaced.append((found_here, at))  # named at its row's end, numbered
+                elif found_here.count <= NAMED_CELLS:
+                    found_here.cells.append((at_row, ref))
             element.clear()
     return columns
 
 
 def _refuse_uncalculated(
-    formulas: Uncalculated, columns: list[str], positions: list[int], label: str,
-    sheet: str | None,
+    formulas: Uncalculated, header_row: int, columns: list[str], positions: list[int],
+    label: str, sheet: str | None,
 ) -> None:  # fmt: skip
-    """Refuse a sheet whose columns with a heading hold formulas with no saved result: read
-    for their values they are empty cells, and their data would be imported as blank
-    without a word. A column without a heading is not read (its cells are "ignored"), so
-    its formulas do not matter."""
+    """Refuse a sheet holding formulas with no saved result where they are read: in its
+    header row or above it (a heading read as empty would drop its column), or under a
+    heading. Read for their values they are empty cells, and their data would be imported
+    as blank without a word. A column without a heading is not read (its cells are
+    ignored), so its formulas below the header do not matter."""
+    fix = (
+        ": the program that wrote it did not work them out, so they would be read as empty. "
+        "Open the file in Excel or LibreOffice and save it (which works them out), or paste "
+        "their values over them"
+    )
+    high = sorted(
+        cell for found in formulas.values() for cell in found.cells if cell[0] <= header_row
+    )
+    if high:
+        refs = ", ".join(ref for _, ref in high[:NAMED_CELLS])
+        raise ReadError(
+            f"The sheet '{sheet}' in {label} has formulas with no saved result in its header "
+            f"row or above it (cell {refs})" + fix
+        )
     named = [
         (heading, formulas[position])
         for heading, position in zip(columns, positions, strict=True)
@@ -826,17 +846,14 @@ def _refuse_uncalculated(
             if found.count > len(found.cells)
             else ""
         )
-        parts.append(f"'{heading}' (cell {', '.join(found.cells)}{more})")
+        parts.append(f"'{heading}' (cell {', '.join(ref for _, ref in found.cells)}{more})")
     which = (
         f"column {parts[0]}"
         if len(parts) == 1
         else f"columns {', '.join(parts[:-1])} and {parts[-1]}"
     )
     raise ReadError(
-        f"The sheet '{sheet}' in {label} has formulas with no saved result in {which}: the "
-        "program that wrote it did not work them out, so they would be read as empty. Open "
-        "the file in Excel or LibreOffice and save it (which works them out), or paste "
-        "their values over them"
+        f"The sheet '{sheet}' in {label} has formulas with no saved result in {which}" + fix
     )
 
 

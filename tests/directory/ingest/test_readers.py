@@ -557,16 +557,54 @@ def test_formulas_under_no_heading_are_not_read_so_not_refused(tmp_path: Path) -
     assert [row.values["service_name"] for row in table.rows] == ["Youth club", "Helpline"]
 
 
-@pytest.mark.parametrize("left_out", [r"[A-Z]+", "B"])
+@pytest.mark.parametrize(("pattern", "replacement"), [
+    (r'<c r="[A-Z]+[0-9]+"', "<c"), (r'<c r="B[0-9]+"', "<c"), (r'<c r="B([0-9]+)"', '<c r=""'),
+])  # fmt: skip
 def test_a_formula_cell_without_its_reference_is_placed_by_its_row(
-    tmp_path: Path, left_out: str
+    tmp_path: Path, pattern: str, replacement: str
 ) -> None:
-    """Some writers leave out a cell's r="B2" (every cell's, or some): a cell is then the
-    one after the one before it."""
+    """Some writers leave out a cell's r="B2" (every cell's, or some; or leave it empty): a
+    cell is then the one after the one before it, as openpyxl reads it."""
     path = tmp_path / "unreferenced.xlsx"
     _formula_workbook(path, formulas=2)
-    _edit_sheet(path, lambda xml: re.sub(rf'<c r="{left_out}[0-9]+"', "<c", xml))
+    _edit_sheet(path, lambda xml: re.sub(pattern, replacement, xml))
     with pytest.raises(ReadError, match=r"column 'Service name' \(cell B2, B3\)"):
+        read_table(path)
+
+
+def test_a_cell_without_its_reference_follows_the_cell_before_it_not_its_count(
+    tmp_path: Path,
+) -> None:
+    """After A2 and D2 (B2 and C2 empty, so not written), a cell with no reference is E2,
+    not the row's third cell; and a row with its number keeps it (row 2 absent here)."""
+    path = tmp_path / "gaps.xlsx"
+    headings = {"A1": "Service ref", "B1": "Service name", "C1": "Areas", "D1": "Amount"}
+    _sheet_of(path, {**headings, "E1": "Notes"}, {"A3": "S1", "D3": 5, "E3": "=1+1"})
+    _edit_sheet(path, lambda xml: xml.replace('<c r="E3"', "<c"))
+    with pytest.raises(ReadError, match=r"in column 'Notes' \(cell E3\):"):
+        read_table(path)
+
+
+def _sheet_of(path: Path, *rows: dict[str, Any]) -> None:
+    """A workbook of one sheet, "Services", with these cells (reference → value)."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Services"
+    for cells in rows:
+        for ref, value in cells.items():
+            sheet[ref] = value
+    workbook.save(path)
+
+
+def test_a_heading_that_is_a_formula_with_no_saved_result_is_refused(tmp_path: Path) -> None:
+    """Read as empty, the heading would drop its column: its data ignored, row by row."""
+    path = tmp_path / "heading.xlsx"
+    _sheet_of(path, {"A1": "Service ref", "B1": '="Service "&"name"'}, {"A2": "S1", "B2": "Youth"})
+    with pytest.raises(ReadError, match=r"in its header row or above it \(cell B1\)"):
+        read_table(path)
+    # every heading a formula: the header row reads as blank, the next row is not the header
+    _sheet_of(path, {"A1": '="Service "&"ref"', "B1": '="Name"'}, {"A2": "S1", "B2": "Youth"})
+    with pytest.raises(ReadError, match=r"in its header row or above it \(cell A1, B1\)"):
         read_table(path)
 
 
