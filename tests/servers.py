@@ -291,9 +291,9 @@ def raw_fields(
     length: int | None = None
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         sock.sendall(request)
+        if meanwhile is not None:
+            meanwhile()
         if rest:
-            if meanwhile is not None:
-                meanwhile()
             sock.sendall(rest)
         while chunk := sock.recv(65536):
             received += chunk

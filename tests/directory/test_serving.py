@@ -337,7 +337,8 @@ def test_a_stopped_server_answers_the_request_a_worker_holds(
     with serve(settings_env(settings), tmp_path / "serve.log", workers=1) as base:
 
         def stop_and_wait() -> None:
-            time.sleep(0.5)  # the worker has the request, and reads its body
+            with pytest.raises(TimeoutError):  # the one worker holds the request (FIFO)
+                get(base, "/health", timeout=1)
             base.process.send_signal(signal.SIGTERM)
             time.sleep(22)
 

@@ -47,10 +47,12 @@ _SETTINGS = _settings()
 #: and the time to roll one back and answer), so that an upload stopped at its limit
 #: answers its 413 problem rather than being killed
 timeout = REQUEST_SECONDS if _SETTINGS is None else _SETTINGS.request_seconds
-#: a worker told to stop (the master's TERM, a HUP reload, a recycled worker's TTOU)
-#: finishes the request it holds for as long as that request may run: an upload still
-#: running when a server is stopped is answered (it was killed after 20 s, its import
-#: rolled back and its client answered nothing)
+#: how long stopping the server (the master's TERM) waits for a worker to finish the
+#: request it holds before killing it: as long as a request may run, so an upload running
+#: when the server is stopped is answered (at 20 s it was killed, its import rolled back
+#: and its client answered nothing). A reload (HUP) waits as long for the old workers
+#: before the master handles anything else (the new workers serve meanwhile); a worker
+#: stopped alone (TTOU, ``recycle``) was never bound by it, only by ``timeout``
 graceful_timeout = timeout
 #: nginx on the same host may say the request came over https (X-Forwarded-Proto)
 forwarded_allow_ips = "127.0.0.1,::1"
