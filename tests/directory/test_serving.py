@@ -307,9 +307,9 @@ def test_gunicorn_gives_a_request_as_long_as_an_upload_may_take(
 ) -> None:
     """The worker timeout of `directory serve`'s gunicorn settings follows
     DIRECTORY_UPLOAD_SECONDS (it was 60 s whatever the limit, so an upload allowed 300 s
-    was killed at 60 with no problem answered), and so does the time a worker told to stop
-    has to finish its request (it was 20 s: stopping or reloading the server killed an
-    upload still running); nginx-config's wait goes past it."""
+    was killed at 60 with no problem answered), and so does the time a stop (TERM) gives a
+    worker to finish its request (it was 20 s: stopping the server killed an upload still
+    running); nginx-config's wait goes past it."""
     monkeypatch.delenv("DIRECTORY_UPLOAD_SECONDS", raising=False)
     if upload_seconds is not None:
         monkeypatch.setenv("DIRECTORY_UPLOAD_SECONDS", upload_seconds)
