@@ -35,3 +35,29 @@ def test_a_process_trees_cpu_counts_its_children_alive_and_reaped() -> None:
     reaped = process_tree_cpu(os.getpid()) - before_tree
     assert reaped >= alive * 0.95, (alive, reaped)  # still counted once the child is gone
     assert children_cpu() - before_children >= BURN_S * 0.9
+
+
+def test_the_api_benchmark_judges_a_national_directory_by_issue_14s_targets() -> None:
+    """``bench_api.py`` picks its targets by database and by the directory's size: at
+    50,000 services or more the patch needs 0.5 of /health and a p99 under 25 ms (both
+    must hold), on either database; below that the database's own ratios, no p99."""
+    from bench_api import PATCH, POSTCODE, targets_for, verdicts
+
+    assert targets_for(False, 3_000).ratios == {POSTCODE: 0.7, PATCH: 0.6}
+    assert targets_for(True, 3_000).ratios == {POSTCODE: 0.75, PATCH: 0.7}
+    assert not targets_for(True, 49_999).p99_ms
+    national = targets_for(True, 100_000)
+    assert national.ratios == {POSTCODE: 0.75, PATCH: 0.5}
+    assert national.p99_ms == {PATCH: 25.0}
+    assert targets_for(False, 50_000).ratios[PATCH] == 0.5
+
+    def judged(patch_ratio: float, patch_p99: float) -> tuple[str, bool]:
+        ratios = {POSTCODE: 0.8, PATCH: patch_ratio}
+        return verdicts(national, ratios, {POSTCODE: 9.0, PATCH: patch_p99})[PATCH]
+
+    assert judged(0.55, 20.0) == (">= 0.5, p99 < 25 ms", True)
+    assert judged(0.55, 34.2) == (">= 0.5, p99 < 25 ms", False)  # the ratio alone is not enough
+    assert judged(0.42, 15.0)[1] is False
+    assert verdicts(national, {POSTCODE: 0.74, PATCH: 0.6}, {POSTCODE: 1.0, PATCH: 1.0})[
+        POSTCODE
+    ] == (">= 0.75", False)
