@@ -216,13 +216,16 @@ def read_table(
     format: str | None = None,
     sheet: str | None = None,
     name: str | None = None,
+    reads: Callable[[str], bool] | None = None,
 ) -> Table:
     """Read a CSV or XLSX file (a path, or the uploaded bytes) into a :class:`Table`.
 
     ``format`` is ``"csv"`` or ``"xlsx"``; without it the format comes from the suffix of
     ``name`` or the path, and failing that from the content. ``sheet`` picks an XLSX sheet by
     name (any case); the first sheet is read otherwise. ``name`` is the file name reported
-    as ``Table.source``. Raises :class:`ReadError` when the file cannot be read.
+    as ``Table.source``. ``reads`` says, by a column's key, whether the caller reads it
+    (all of them by default): formulas with no saved result under a heading it does not
+    read are not refused. Raises :class:`ReadError` when the file cannot be read.
     """
     if isinstance(source, bytes | bytearray):
         data = bytes(source)
@@ -243,7 +246,8 @@ def read_table(
         if header is None:
             raise ReadError(f"The file {label} has no header row (it is empty)")
         columns, keys, positions = _header(header[1])
-        _refuse_uncalculated(formulas, header[0], columns, positions, label, title())
+        used = _used(columns, keys, positions, reads)
+        _refuse_uncalculated(formulas, header[0], used, label, title())
         ended: list[int] = []
         rows = list(_data_rows(numbered, keys, positions, label, columns, ended.append))
     finally:
@@ -254,8 +258,9 @@ def read_table(
 
 
 def read_sheet(
-    data: Content, *, format: str | None = None, sheet: str | None = None, name: str | None = None
-) -> Sheet:
+    data: Content, *, format: str | None = None, sheet: str | None = None,
+    name: str | None = None, reads: Callable[[str], bool] | None = None,
+) -> Sheet:  # fmt: skip
     """:func:`read_table` without reading the rows: a :class:`Sheet` that reads them from
     ``data`` (the file's bytes, or the file itself: a path, read again and never held) each
     time they are asked for. Its headings are read now, so a file that cannot be read, or
@@ -271,7 +276,9 @@ def read_sheet(
     if header is None:
         raise ReadError(f"The file {label} has no header row (it is empty)")
     columns, keys, positions = _header(header[1])
-    _refuse_uncalculated(formulas, header[0], columns, positions, label, title())
+    _refuse_uncalculated(
+        formulas, header[0], _used(columns, keys, positions, reads), label, title()
+    )
     return Sheet(columns, keys, label, title(), cells, positions)
 
 
@@ -801,23 +808,37 @@ def _uncalculated(worksheet: Any) -> Uncalculated:
                 at_row, at = coordinate_to_tuple(ref) if ref else (0, column)  # 1-based
                 found_here = columns.setdefault(at - 1, ColumnFormulas())
                 found_here.count += 1
-                if found_here.count <= NAMED_CELLS and ref is None:
+                if found_here.count > NAMED_CELLS:
+                    pass  # counted, not named
+                elif ref is None:
                     unplaced.append((found_here, at))  # named at its row's end, numbered
-                elif found_here.count <= NAMED_CELLS:
+                else:
                     found_here.cells.append((at_row, ref))
             element.clear()
     return columns
 
 
+def _used(
+    columns: list[str], keys: list[str], positions: list[int], reads: Callable[[str], bool] | None
+) -> list[tuple[str, int]]:
+    """The (heading, position) of the columns the caller reads (``reads`` by key; all)."""
+    return [
+        (heading, position)
+        for heading, key, position in zip(columns, keys, positions, strict=True)
+        if reads is None or reads(key)
+    ]
+
+
 def _refuse_uncalculated(
-    formulas: Uncalculated, header_row: int, columns: list[str], positions: list[int],
-    label: str, sheet: str | None,
+    formulas: Uncalculated, header_row: int, used: list[tuple[str, int]], label: str,
+    sheet: str | None,
 ) -> None:  # fmt: skip
     """Refuse a sheet holding formulas with no saved result where they are read: in its
-    header row or above it (a heading read as empty would drop its column), or under a
-    heading. Read for their values they are empty cells, and their data would be imported
-    as blank without a word. A column without a heading is not read (its cells are
-    ignored), so its formulas below the header do not matter."""
+    header row or above it (a heading read as empty would drop its column), or under the
+    heading of a column read (``used``: heading, position). Read for their values they are
+    empty cells, and their data would be imported as blank without a word. A column
+    without a heading, or one the format ignores, is not read, so its formulas below the
+    header do not matter."""
     fix = (
         ": the program that wrote it did not work them out, so they would be read as empty. "
         "Open the file in Excel or LibreOffice and save it (which works them out), or paste "
@@ -832,11 +853,7 @@ def _refuse_uncalculated(
             f"The sheet '{sheet}' in {label} has formulas with no saved result in its header "
             f"row or above it (cell {refs})" + fix
         )
-    named = [
-        (heading, formulas[position])
-        for heading, position in zip(columns, positions, strict=True)
-        if position in formulas
-    ]
+    named = [(heading, formulas[position]) for heading, position in used if position in formulas]
     if not named:
         return
     parts = []

@@ -288,6 +288,9 @@ HEADINGS = [c.heading for c in COLUMNS]
 #: the heading a sheet in the template is recognised by (any heading accepted for it)
 SHEET_HEADING = "Service ref"
 _SHEET_KEYS = frozenset((_BY_HEADING[SHEET_HEADING].key, *_BY_HEADING[SHEET_HEADING].aliases))
+#: the keys of the columns an import reads (a column under another heading is ignored, a
+#: warning says so, and its formulas with no saved result do not refuse the sheet)
+_READ_KEYS = frozenset(key for column in COLUMNS for key in (column.key, *column.aliases))
 #: the sheet preferred when more than one has the template's headings
 SHEET_NAME = "Services"
 
@@ -306,10 +309,10 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
     none of which has that heading is a :class:`ReadError` naming the sheets looked at."""
     if heads is None:
         if not is_workbook(data, name):  # a CSV: its one sheet, read once
-            return read_sheet(data, name=name)
+            return read_sheet(data, name=name, reads=_READ_KEYS.__contains__)
         heads = sheet_heads(data, name)
     if heads[0].title is None:  # a CSV
-        return read_sheet(data, name=name)
+        return read_sheet(data, name=name, reads=_READ_KEYS.__contains__)
     chosen = choose_sheet(heads, is_template_sheet, SHEET_NAME)
     if chosen is None:  # the "Services" sheet, or the only one: its reading says what lacks
         visible = [head for head in heads if not head.hidden]
@@ -325,7 +328,7 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
                 f"{looked}, and none has a '{SHEET_HEADING}' heading in its header row (its "
                 "first row that is not blank); name the column on the sheet to import"
             )
-    return read_sheet(data, name=name, sheet=chosen.title)
+    return read_sheet(data, name=name, sheet=chosen.title, reads=_READ_KEYS.__contains__)
 
 
 # -- words -----------------------------------------------------------------------------

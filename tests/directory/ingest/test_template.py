@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from directory.ingest.opportunity_sheet import COLUMNS as OPPORTUNITY_COLUMNS
 from directory.ingest.opportunity_sheet import HEADINGS as OPPORTUNITY_HEADINGS
 from directory.ingest.readers import (
+    ReadError,
     Sheet,
     Table,
     normalise_header,
@@ -33,6 +34,7 @@ from directory.ingest.template import (
     columns_markdown,
     read_template,
     rows_from_batch,
+    template_sheet,
     write_template,
 )
 
@@ -376,6 +378,37 @@ def test_xlsx_with_typed_cells(tmp_path: Path):
     )
     assert grant.funder_ref == MOPAC_REF and grant.demo is True
     assert batch.organisations[1].demo is True  # MOPAC is named only by demo rows here
+
+
+def _exported(path: Path, formula_under: str) -> None:
+    """A workbook as openpyxl (and exporters that do not calculate) write one: the template's
+    columns and a "Notes" column, a formula with no saved result under ``formula_under``."""
+    row = {**BASE, "Notes": "checked"} | {formula_under: '="Rescue "&"and Response"'}
+    workbook = Workbook()
+    workbook.active.append(list(row))
+    workbook.active.append(list(row.values()))
+    workbook.save(path)
+
+
+def test_a_formula_without_its_result_in_a_column_the_template_ignores_is_not_refused(
+    tmp_path: Path,
+):
+    """An officer's own column ("Notes") is ignored, with a warning: its formulas, saved
+    without their results, do not stop the import. Under a column the template reads the
+    same formula refuses the sheet (its value would be imported as blank)."""
+    path = tmp_path / "exported.xlsx"
+    _exported(path, "Notes")
+    batch = template(template_sheet(path.read_bytes(), path.name))
+    assert errors(batch) == []
+    assert [s.name for s in batch.services] == ["Rescue and Response"]
+    assert any("'Notes' is not one of the template's columns" in p.message for p in batch.problems)
+    _exported(path, "Service name")
+    with pytest.raises(ReadError, match=r"in column 'Service name' \(cell B2\)"):
+        template_sheet(path.read_bytes(), path.name)
+    # read without the template's say, every headed column counts
+    _exported(path, "Notes")
+    with pytest.raises(ReadError, match=r"in column 'Notes' \(cell E2\)"):
+        read_sheet(path.read_bytes(), name=path.name)
 
 
 def test_blank_rows_are_skipped_and_row_numbers_are_the_spreadsheets(tmp_path: Path):
