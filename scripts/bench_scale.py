@@ -369,11 +369,7 @@ def report(label: str, results: list[dict[str, Any]]) -> None:
             print(
                 f"  - 100k: {ratio:.2f}× 10k's time per row (target ≤ {TARGET_PER_ROW_RATIO}); "
                 f"{_duration(seconds)} (target < {TARGET_IMPORT_100K_S / 60:.0f} min): "
-                + (
-                    "met"
-                    if ratio <= TARGET_PER_ROW_RATIO and seconds < TARGET_IMPORT_100K_S
-                    else "MISSED"
-                )
+                + _verdict(ratio <= TARGET_PER_ROW_RATIO and seconds < TARGET_IMPORT_100K_S)
             )
     if len(by_n) >= 2:  # from 10k (a chunk of rows and more) if measured, to the largest
         n0 = 10_000 if 10_000 in by_n and max(by_n) > 10_000 else min(by_n)
@@ -387,10 +383,26 @@ def report(label: str, results: list[dict[str, Any]]) -> None:
         base = by_n[1_000]["patch_warm_ms"]
         ratios = ", ".join(f"{n:,}: {r['patch_warm_ms'] / base:.2f}" for n, r in by_n.items())
         print(f"- warm patch against 1k: {ratios} (target at 100k ≤ {TARGET_PATCH_RATIO})")
+        if 100_000 in by_n:
+            ratio = by_n[100_000]["patch_warm_ms"] / base
+            print(
+                f"  - 100k: {ratio:.2f}× 1k's warm patch: {_verdict(ratio <= TARGET_PATCH_RATIO)}"
+            )
+    if 100_000 in by_n:
+        cold, rss = by_n[100_000]["patch_cold_ms"], by_n[100_000]["rss_mb"]
+        print(
+            f"- 100k: a new ward's patch {cold:.1f} ms (target < {TARGET_COLD_MS:g}): "
+            f"{_verdict(cold < TARGET_COLD_MS)}; a worker after the mixed warm-up {rss:.0f} MB "
+            f"RSS (target < {TARGET_RSS_MB:g}): {_verdict(rss < TARGET_RSS_MB)}"
+        )
     if len(by_n) >= 2:
         (n0, r0), (n1, r1) = sorted(by_n.items())[0], sorted(by_n.items())[-1]
         growth = (r1["rss_mb"] - r0["rss_mb"]) / (n1 - n0) * 1024
         print(f"- worker RSS growth: {growth:.1f} KB per service ({n0:,} to {n1:,})")
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:

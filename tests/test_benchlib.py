@@ -61,3 +61,30 @@ def test_the_api_benchmark_judges_a_national_directory_by_issue_14s_targets() ->
     assert verdicts(national, {POSTCODE: 0.74, PATCH: 0.6}, {POSTCODE: 1.0, PATCH: 1.0})[
         POSTCODE
     ] == (">= 0.75", False)
+
+
+def test_the_scale_benchmark_judges_every_target_it_measures(capsys) -> None:
+    """``bench_scale.py`` says met or MISSED for each of issue 14's targets at 100k: the
+    import's time per row and its wall time, the warm patch against 1k's, a new ward's
+    patch and a worker's memory (these last three were printed without a verdict)."""
+    from bench_scale import report
+
+    def row(n: int, per_row: float, warm: float, cold: float, rss: float) -> dict[str, float]:
+        return {
+            "services": n, "import_s": n * per_row / 1000, "per_row_ms": per_row,
+            "import_peak_rss_mb": 300.0, "import_start_rss_mb": 200.0, "first_patch_s": 0.1,
+            "patch_warm_ms": warm, "patch_cold_ms": cold, "bbox_ms": 10.0, "rss_mb": rss,
+        }  # fmt: skip
+
+    report("SQLite", [row(1_000, 1.0, 2.0, 5.0, 150), row(10_000, 1.0, 2.5, 6.0, 200),
+                      row(100_000, 1.2, 3.9, 19.0, 590)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert "100k: 1.20× 10k's time per row (target ≤ 1.5); 2.0 min (target < 3 min): met" in out
+    assert "100k: 1.95× 1k's warm patch: met" in out
+    assert "a new ward's patch 19.0 ms (target < 20): met" in out
+    assert "590 MB RSS (target < 600): met" in out
+    report("SQLite", [row(1_000, 1.0, 2.0, 5.0, 150), row(100_000, 1.0, 4.1, 21.0, 610)])
+    out = capsys.readouterr().out
+    assert "100k: 2.05× 1k's warm patch: MISSED" in out
+    assert "patch 21.0 ms (target < 20): MISSED" in out
+    assert "610 MB RSS (target < 600): MISSED" in out
