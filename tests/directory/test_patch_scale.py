@@ -1,17 +1,19 @@
 """The patch at scale (issue 14): a page costs what the page costs, and the answer is the
 same as working it out the slow way.
 
-A generated directory of 3,000 services (scripts/make_directory.py: London-wide, BCU-wide,
+A generated directory of 10,000 services (scripts/make_directory.py: London-wide, BCU-wide,
 two-borough and borough services, 70% with a site) is imported; then, for postcodes across
 London, areas of every level and several filters, every page of the patch is compared with
 a reference worked out naively in the test from the database's own tables, read with plain
-SQL (service, service_theme, service_area, location), not through the app's index: every
-service tested against the place, its reasons collected, then sorted by the documented
-order (relation, distance, name, id). Counts, totals, order, reasons and their areas must
-all agree, on SQLite and PostgreSQL. (The cost is measured by scripts/bench_scale.py.)
+SQL (service, service_theme, service_area, location; and where the place is, from the
+postcode and area tables), not through the app's index nor its geography: every service
+tested against the place, its reasons collected, then sorted by the documented order
+(relation, distance, name, id; the relations' order written out here). Where the answer
+says the place is, and its counts, totals, order, reasons and their areas must all agree,
+on SQLite and PostgreSQL. (The cost is measured by scripts/bench_scale.py.)
 
-``DIRECTORY_TEST_PATCH_SERVICES=10000`` runs the same cross-check on 10,000 services (the
-README gives the command and its time); CI runs 3,000.
+CI runs it at 10,000 services, as issue 14 asks (about a minute for both databases);
+``DIRECTORY_TEST_PATCH_SERVICES=N`` runs the same cross-check on N.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from directory import create_app
 from directory.cli import cli
 from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
-from directory.usecases.patch.index import RANK
 from tests.bbox_pages import fast_and_sql
 from tests.conftest import BACKENDS, geography_copy
 
@@ -41,7 +42,17 @@ from make_directory import generate  # noqa: E402
 
 POSTCODES = Path("postcodes") / "london_postcodes_codepoint_open_2025_10.csv"
 #: how many generated services the cross-check imports
-SERVICES = int(os.environ.get("DIRECTORY_TEST_PATCH_SERVICES", "3000"))
+SERVICES = int(os.environ.get("DIRECTORY_TEST_PATCH_SERVICES", "10000"))
+#: the patch's order of relations as the API documents it ("site nearby, site in area,
+#: ward, part of area, borough, BCU, London"), written here rather than taken from the code
+RANK = {
+    relation: number
+    for number, relation in enumerate((
+        "site_nearby", "site_in_area", "serves_ward", "serves_part", "serves_borough",
+        "serves_bcu", "serves_london",
+    ))
+}  # fmt: skip
+LONDON = "E12000007"
 
 
 #: coverage naming areas on one line (a ward and its borough, a borough and its BCU or
@@ -120,35 +131,90 @@ def _from_database(app: Any) -> dict[int, _Service]:
     return services
 
 
-def _reference(services: dict[int, _Service], body: dict[str, Any], theme: str | None,
-               status: str | None, q: str | None,
+@dataclass
+class _Geography:
+    """The areas as their table holds them, read with plain SQL: each one's type and the
+    area it is in (a ward's borough, a borough's BCU, a BCU's region)."""
+
+    types: dict[str, str]
+    parents: dict[str, str | None]
+
+    def inside(self, code: str) -> set[str]:
+        """The areas inside ``code``, at every level below it."""
+        children: dict[str, list[str]] = {}
+        for child, parent in self.parents.items():
+            if parent is not None:
+                children.setdefault(parent, []).append(child)
+        found: set[str] = set()
+        stack = [code]
+        while stack:
+            for child in children.get(stack.pop(), ()):
+                found.add(child)
+                stack.append(child)
+        return found
+
+    def above(self, code: str) -> dict[str, str]:
+        """``code`` and the areas it is in, by type (ward, borough, bcu, region)."""
+        found: dict[str, str] = {}
+        at: str | None = code
+        while at is not None:
+            found[self.types[at]] = at
+            at = self.parents[at]
+        return found
+
+
+def _geography(app: Any) -> _Geography:
+    with app.extensions["directory"].db.engine.connect() as c:
+        rows = c.execute(text("SELECT code, type, parent_code FROM area")).all()
+    return _Geography({code: kind for code, kind, _ in rows}, {code: up for code, _, up in rows})
+
+
+def _postcode_row(app: Any, postcode: str) -> tuple[str, str, float, float]:
+    """(ward, borough, easting, northing) of a postcode, read with plain SQL."""
+    canonical = postcode.replace(" ", "").upper()
+    with app.extensions["directory"].db.engine.connect() as c:
+        row = c.execute(
+            text("SELECT ward_code, borough_code, easting, northing FROM postcode "
+                 "WHERE canonical = :canonical"),
+            {"canonical": canonical},
+        ).one()  # fmt: skip
+    return row[0], row[1], row[2], row[3]
+
+
+def _reference(app: Any, services: dict[int, _Service], geo: _Geography, body: dict[str, Any],
+               place: tuple[str, str], theme: str | None, status: str | None, q: str | None,
                radius: float) -> tuple[list[int], dict[int, list[tuple[str, Any]]]]:  # fmt: skip
-    """The patch worked out the slow way from the tables: (ids in order, sid → [(relation,
-    area code or distance)])."""
-    point = (body["easting"], body["northing"]) if body.get("match") == "postcode" else None
-    if point is not None:
-        ward = body["ward"]["code"] if body["ward"] else None
-        areas = {"serves_ward": [ward] if ward else [], "serves_borough": [body["borough"]["code"]],
-                 "serves_bcu": [body["bcu"]["code"]] if body["bcu"] else [],
-                 "serves_london": ["E12000007"]}  # fmt: skip
+    """The patch of ``place`` (("postcode", text) or ("area", code)) worked out the slow way
+    from the tables: (ids in order, sid → [(relation, area code or distance)]). Where the
+    place is, and the areas around and inside it, come from the postcode and area tables,
+    and the answer's own must agree."""
+    kind, asked = place
+    if kind == "postcode":
+        ward, borough, easting, northing = _postcode_row(app, asked)
+        point: tuple[float, float] | None = (easting, northing)
+        assert (body["easting"], body["northing"]) == point
+        levels = geo.above(ward)
+        assert levels["borough"] == borough
         site_areas: list[str] = []
+        inside: list[str] = []
     else:
-        areas = {}
-        for relation, codes in (
-            ("serves_ward", [body["ward"]["code"]] if body["ward"] else []),
-            ("serves_part", []),
-            ("serves_borough", [body["borough"]["code"]] if body["borough"] else []),
-            ("serves_bcu", [body["bcu"]["code"]] if body["bcu"] else []),
-            ("serves_london", ["E12000007"]),
-        ):
-            areas[relation] = codes
-        asked = body["area"]["code"]
-        snap_children = _descendants(asked)
-        areas["serves_part"] = sorted(snap_children)
-        kind = body["area"]["type"]
-        site_areas = [asked] if kind in ("ward", "borough") else [
-            c for c in snap_children if c.startswith("E09")
-        ]  # fmt: skip
+        point = None
+        levels = geo.above(asked)
+        inside = sorted(geo.inside(asked))
+        site_areas = (
+            [asked] if geo.types[asked] in ("ward", "borough")
+            else [code for code in inside if geo.types[code] == "borough"]
+        )  # fmt: skip
+    for level in ("ward", "borough", "bcu"):
+        shown = body[level]["code"] if body.get(level) else None
+        assert shown == levels.get(level), (place, level)
+    areas = {
+        "serves_ward": [levels["ward"]] if "ward" in levels else [],
+        "serves_part": inside,
+        "serves_borough": [levels["borough"]] if "borough" in levels else [],
+        "serves_bcu": [levels["bcu"]] if "bcu" in levels else [],
+        "serves_london": [LONDON],
+    }
     found: dict[int, list[tuple[str, Any]]] = {}
     for sid, service in services.items():
         if status is not None and service.status != status:
@@ -178,32 +244,17 @@ def _reference(services: dict[int, _Service], body: dict[str, Any], theme: str |
     return sorted(found, key=key), found
 
 
-def _descendants(code: str) -> set[str]:
-    """The area codes inside ``code`` (read through the areas API by _load_descendants)."""
-    return _DESCENDANTS[code]
-
-
-_DESCENDANTS: dict[str, set[str]] = {}
-
-
-def _load_descendants(client: Any, code: str) -> None:
-    found: set[str] = set()
-    stack = [code]
-    while stack:
-        area = client.get(f"/api/v1/areas/{stack.pop()}").json
-        for child in area.get("children", []):
-            found.add(child["code"])
-            stack.append(child["code"])
-    _DESCENDANTS[code] = found
-
-
-def _check(client: Any, services: dict[int, _Service], url: str, theme: str | None = None,
-           status: str | None = "active", q: str | None = None, radius: float = 2000) -> int:  # fmt: skip
+def _check(client: Any, services: dict[int, _Service], geo: _Geography, place: tuple[str, str],
+           query: str = "", theme: str | None = None, status: str | None = "active",
+           q: str | None = None, radius: float = 2000) -> int:  # fmt: skip
+    kind, asked = place
+    url = f"/api/v1/patch?{kind}={asked.replace(' ', '+')}{query}"
     per_page = 25
     first = client.get(url + "&per_page=25")
     assert first.status_code == 200, first.json
     body = first.json
-    ordered, found = _reference(services, body, theme, status, q, radius)
+    ordered, found = _reference(client.application, services, geo, body, place, theme, status, q,
+                                radius)  # fmt: skip
     assert body["services"]["total_items"] == len(ordered) == body["counts"]["services"]
     for relation in RANK:
         expected = sum(1 for sid in ordered if any(r == relation for r, _ in found[sid]))
@@ -231,7 +282,7 @@ def _check(client: Any, services: dict[int, _Service], url: str, theme: str | No
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def generated_app(request, tmp_path_factory, shared_data_dir):
-    """The generated services (3,000, or DIRECTORY_TEST_PATCH_SERVICES), imported once per
+    """The generated services (10,000, or DIRECTORY_TEST_PATCH_SERVICES), imported once per
     backend for the module: both tests only read them."""
     tmp = tmp_path_factory.mktemp("patch-scale")
     app = create_app(geography_copy(request, request.param, tmp))
@@ -245,29 +296,19 @@ def test_every_page_of_the_patch_agrees_with_the_slow_way(generated_app, shared_
     _index(generated_app)
     services = _from_database(generated_app)
     assert len(services) == SERVICES
-    for code in ("E09000022", "bcu-central-south", "E12000007", "E05013938"):
-        _load_descendants(client, code)
+    geo = _geography(generated_app)
     sizes = []
     for pc in _postcodes(shared_data_dir, 25, seed=3):
-        sizes.append(_check(client, services, "/api/v1/patch?postcode=" + pc.replace(" ", "+")))
-    pc = _postcodes(shared_data_dir, 1, seed=4)[0].replace(" ", "+")
-    _check(
-        client,
-        services,
-        f"/api/v1/patch?postcode={pc}&theme=violence-knife-crime",
-        theme="violence-knife-crime",
-    )
-    _check(client, services, f"/api/v1/patch?postcode={pc}&status=any", status=None)
-    _check(client, services, f"/api/v1/patch?postcode={pc}&q=youth", q="youth")
-    _check(client, services, f"/api/v1/patch?postcode={pc}&radius=5000", radius=5000)
-    for code in ("E09000022", "bcu-central-south", "E12000007", "E05013938"):
-        sizes.append(_check(client, services, f"/api/v1/patch?area={code}"))
-        _check(
-            client,
-            services,
-            f"/api/v1/patch?area={code}&theme=violence-knife-crime",
-            theme="violence-knife-crime",
-        )
+        sizes.append(_check(client, services, geo, ("postcode", pc)))
+    pc = ("postcode", _postcodes(shared_data_dir, 1, seed=4)[0])
+    knives = "violence-knife-crime"
+    _check(client, services, geo, pc, f"&theme={knives}", theme=knives)
+    _check(client, services, geo, pc, "&status=any", status=None)
+    _check(client, services, geo, pc, "&q=youth", q="youth")
+    _check(client, services, geo, pc, "&radius=5000", radius=5000)
+    for code in ("E09000022", "bcu-central-south", LONDON, "E05013938"):
+        sizes.append(_check(client, services, geo, ("area", code)))
+        _check(client, services, geo, ("area", code), f"&theme={knives}", theme=knives)
     assert min(sizes) > 25  # every patch has pages beyond the first to compare
 
 
