@@ -11,7 +11,7 @@ tested against the place, its reasons collected, then sorted by the documented o
 (relation, distance, name, id; the relations' order written out here). Where the answer
 says the place is, and its counts, totals, order, reasons and their areas must all agree,
 on SQLite and PostgreSQL. A postcode's funding summary is checked the same way against
-the grant tables; the money reaching areas of every level is checked against the app's
+the grant tables (community safety or not, by programme and funder); the money reaching areas of every level is checked against the app's
 award-by-award way, the one before the sums kept per area. (The cost is measured by
 scripts/bench_scale.py.)
 
@@ -357,12 +357,20 @@ def test_the_money_reaching_a_patch_is_the_same_summed_by_area_as_award_by_award
     assert client.get("/api/v1/patch?postcode=SE1+7PB").status_code == 200
 
 
-def _live_awards(app: Any, codes: list[str], day: Any) -> tuple[int, int]:
-    """(awards, pence) of the awards live on ``day`` naming any of ``codes`` as a
-    beneficiary area, each once and in full, read with plain SQL: a live award has a start
-    or an end, started by the day and did not end before it (the README's rule)."""
+#: the funder whose awards with no programme count as community safety
+#: (directory/data/community_safety.toml's ``funders``: MOPAC)
+MOPAC = "GB-GOR-PC390"
+
+
+def _live_awards(app: Any, codes: list[str], day: Any) -> list[tuple[int, bool]]:
+    """(pence, community safety) of each award live on ``day`` naming any of ``codes`` as
+    a beneficiary area, once, read with plain SQL. A live award has a start or an end,
+    started by the day and did not end before it (the README's rule); it is community
+    safety by its programme's flag, or with no programme when MOPAC funds it."""
     query = text(
-        'SELECT g.id, g.amount_pence FROM "grant" g WHERE g.withdrawn_at IS NULL '
+        'SELECT g.amount_pence, p.community_safety, o.ref FROM "grant" g '
+        "LEFT JOIN programme p ON p.id = g.programme_id "
+        "JOIN organisation o ON o.id = g.funder_id WHERE g.withdrawn_at IS NULL "
         'AND (g.start IS NOT NULL OR g."end" IS NOT NULL) '
         'AND (g.start IS NULL OR g.start <= :day) AND (g."end" IS NULL OR g."end" >= :day) '
         "AND EXISTS (SELECT 1 FROM grant_area a WHERE a.grant_id = g.id "
@@ -370,14 +378,22 @@ def _live_awards(app: Any, codes: list[str], day: Any) -> tuple[int, int]:
     ).bindparams(bindparam("day", type_=Date), bindparam("codes", expanding=True))
     with app.extensions["directory"].db.engine.connect() as c:
         rows = c.execute(query, {"day": day, "codes": codes}).all()
-    return len(rows), sum(pence or 0 for _, pence in rows)
+    return [
+        (pence or 0, bool(flag) if flag is not None else "".join(ref.split()).upper() == MOPAC)
+        for pence, flag, ref in rows
+    ]
+
+
+def _pounds(awards: list[tuple[int, bool]]) -> tuple[int, float]:
+    return len(awards), round(sum(pence for pence, _ in awards) / 100, 2)
 
 
 def test_the_funding_reaching_a_postcode_is_what_the_tables_say(generated_app, shared_data_dir):
-    """A postcode's funding summary, every programme counted, against the grant tables read
-    with plain SQL: the live awards naming its ward, borough, BCU or London, each once and
-    in full, on three days. (The generated directory has no regrants: checked, since the
-    rule leaves those out.)"""
+    """A postcode's funding summary against the grant tables read with plain SQL: the live
+    awards naming its ward, borough, BCU or London, each once and in full, on three days;
+    by default the community-safety ones, the others as ``other_programmes``, and with
+    ``include_other_programmes`` all of them. (The generated directory has no regrants:
+    checked, since the rule leaves those out.)"""
     from datetime import date
 
     client = generated_app.test_client()
@@ -385,20 +401,26 @@ def test_the_funding_reaching_a_postcode_is_what_the_tables_say(generated_app, s
     with generated_app.extensions["directory"].db.engine.connect() as c:
         regrants = c.execute(text('SELECT count(*) FROM "grant" WHERE parent_ref IS NOT NULL'))
         assert regrants.scalar_one() == 0
-    compared = 0
+    compared = {True: 0, False: 0}
     for postcode in _postcodes(shared_data_dir, 20, seed=6):
         ward = _postcode_row(generated_app, postcode)[0]
         codes = [code for kind, code in geo.above(ward).items() if kind != "region"] + [LONDON]
         for day in (date(2023, 6, 1), date(2025, 4, 1), date.today()):
             url = (f"/api/v1/patch?postcode={postcode.replace(' ', '+')}&per_page=1"
-                   f"&include_other_programmes=true&live_on={day.isoformat()}")  # fmt: skip
+                   f"&live_on={day.isoformat()}")  # fmt: skip
+            awards = _live_awards(generated_app, codes, day)
+            ours = [award for award in awards if award[1]]
+            others = [award for award in awards if not award[1]]
             funding = client.get(url).json["funding"]
-            awards, pence = _live_awards(generated_app, codes, day)
-            assert (funding["awards"], funding["amount"]) == (awards, round(pence / 100, 2)), (
-                postcode, day,
-            )  # fmt: skip
-            compared += awards
-    assert compared > 1_000  # the postcodes' areas held live awards to compare
+            assert (funding["awards"], funding["amount"]) == _pounds(ours), (postcode, day)
+            other = funding["programmes"]["other_programmes"]
+            assert (other["awards"], other["amount"]) == _pounds(others), (postcode, day)
+            everything = client.get(url + "&include_other_programmes=true").json["funding"]
+            assert (everything["awards"], everything["amount"]) == _pounds(awards)
+            compared[True] += len(ours)
+            compared[False] += len(others)
+    # the postcodes' areas held live awards of both kinds to compare
+    assert compared[True] > 1_000 and compared[False] > 0, compared
 
 
 # -- big spatial pages (directory/usecases/boxes.py) -------------------------------------------
