@@ -10,8 +10,8 @@ postcode and area tables), not through the app's index nor its geography: every 
 tested against the place, its reasons collected, then sorted by the documented order
 (relation, distance, name, id; the relations' order written out here). Where the answer
 says the place is, and its counts, totals, order, reasons and their areas must all agree,
-on SQLite and PostgreSQL. A postcode's funding summary is checked the same way against
-the grant tables (community safety or not, by programme and funder); the money reaching areas of every level is checked against the app's
+on SQLite and PostgreSQL. A postcode's funding summary and awards are checked the same
+way against the grant tables (community safety or not, by programme and funder); the money reaching areas of every level is checked against the app's
 award-by-award way, the one before the sums kept per area. (The cost is measured by
 scripts/bench_scale.py.)
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Date, bindparam, text
+from sqlalchemy import Date, Integer, bindparam, text
 
 from directory import create_app
 from directory.cli import cli
@@ -362,38 +362,69 @@ def test_the_money_reaching_a_patch_is_the_same_summed_by_area_as_award_by_award
 MOPAC = "GB-GOR-PC390"
 
 
-def _live_awards(app: Any, codes: list[str], day: Any) -> list[tuple[int, bool]]:
-    """(pence, community safety) of each award live on ``day`` naming any of ``codes`` as
-    a beneficiary area, once, read with plain SQL. A live award has a start or an end,
-    started by the day and did not end before it (the README's rule); it is community
-    safety by its programme's flag, or with no programme when MOPAC funds it."""
-    query = text(
-        'SELECT g.amount_pence, p.community_safety, o.ref FROM "grant" g '
-        "LEFT JOIN programme p ON p.id = g.programme_id "
-        "JOIN organisation o ON o.id = g.funder_id WHERE g.withdrawn_at IS NULL "
-        'AND (g.start IS NOT NULL OR g."end" IS NOT NULL) '
-        'AND (g.start IS NULL OR g.start <= :day) AND (g."end" IS NULL OR g."end" >= :day) '
-        "AND EXISTS (SELECT 1 FROM grant_area a WHERE a.grant_id = g.id "
-        "AND a.area_code IN :codes)"
-    ).bindparams(bindparam("day", type_=Date), bindparam("codes", expanding=True))
+@dataclass(frozen=True)
+class _Award:
+    """An award as the grant tables hold it."""
+
+    id: int
+    start: Any
+    end: Any
+    pence: int
+    community_safety: bool
+
+    def live(self, first: Any, last: Any) -> bool:
+        """Runs on some day from ``first`` to ``last`` (the README's rule: it has a start or
+        an end, started by ``last`` and did not end before ``first``)."""
+        if self.start is None and self.end is None:
+            return False
+        return (self.start is None or self.start <= last) and (
+            self.end is None or self.end >= first
+        )
+
+
+def _awards_reaching(app: Any, codes: list[str]) -> list[_Award]:
+    """Every award naming any of ``codes`` as a beneficiary area, once, read with plain SQL;
+    community safety by its programme's flag, or with no programme when MOPAC funds it."""
+    query = (
+        text(
+            'SELECT g.id, g.start, g."end", g.amount_pence, p.community_safety, o.ref '
+            'FROM "grant" g LEFT JOIN programme p ON p.id = g.programme_id '
+            "JOIN organisation o ON o.id = g.funder_id WHERE g.withdrawn_at IS NULL "
+            "AND EXISTS (SELECT 1 FROM grant_area a WHERE a.grant_id = g.id "
+            "AND a.area_code IN :codes)"
+        )
+        .bindparams(bindparam("codes", expanding=True))
+        .columns(**{"id": Integer, "start": Date, "end": Date})
+    )
     with app.extensions["directory"].db.engine.connect() as c:
-        rows = c.execute(query, {"day": day, "codes": codes}).all()
+        rows = c.execute(query, {"codes": codes}).all()
     return [
-        (pence or 0, bool(flag) if flag is not None else "".join(ref.split()).upper() == MOPAC)
-        for pence, flag, ref in rows
-    ]
+        _Award(sid, start, end, pence or 0,
+               bool(flag) if flag is not None else "".join(ref.split()).upper() == MOPAC)
+        for sid, start, end, pence, flag, ref in rows
+    ]  # fmt: skip
 
 
-def _pounds(awards: list[tuple[int, bool]]) -> tuple[int, float]:
-    return len(awards), round(sum(pence for pence, _ in awards) / 100, 2)
+def _pounds(awards: list[_Award]) -> tuple[int, float]:
+    return len(awards), round(sum(award.pence for award in awards) / 100, 2)
 
 
-def test_the_funding_reaching_a_postcode_is_what_the_tables_say(generated_app, shared_data_dir):
-    """A postcode's funding summary against the grant tables read with plain SQL: the live
-    awards naming its ward, borough, BCU or London, each once and in full, on three days;
-    by default the community-safety ones, the others as ``other_programmes``, and with
-    ``include_other_programmes`` all of them. (The generated directory has no regrants:
-    checked, since the rule leaves those out.)"""
+def _year_before(day: Any) -> Any:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def test_the_money_reaching_a_postcode_is_what_the_tables_say(generated_app, shared_data_dir):
+    """A postcode's funding summary and awards against the grant tables read with plain
+    SQL, on three days: the awards naming its ward, borough, BCU or London, each once.
+    Funding: the live ones, in full; by default the community-safety ones, the others as
+    ``other_programmes``, and with ``include_other_programmes`` all. Awards: those live
+    on the day or in the 12 months before it, and those without dates, newest first (by
+    start, those without one last, then end, an open end as the day, then id), the first
+    50 listed. (The generated directory has no regrants: checked, since both leave them
+    out.)"""
     from datetime import date
 
     client = generated_app.test_client()
@@ -405,20 +436,32 @@ def test_the_funding_reaching_a_postcode_is_what_the_tables_say(generated_app, s
     for postcode in _postcodes(shared_data_dir, 20, seed=6):
         ward = _postcode_row(generated_app, postcode)[0]
         codes = [code for kind, code in geo.above(ward).items() if kind != "region"] + [LONDON]
+        reaching = _awards_reaching(generated_app, codes)
         for day in (date(2023, 6, 1), date(2025, 4, 1), date.today()):
             url = (f"/api/v1/patch?postcode={postcode.replace(' ', '+')}&per_page=1"
                    f"&live_on={day.isoformat()}")  # fmt: skip
-            awards = _live_awards(generated_app, codes, day)
-            ours = [award for award in awards if award[1]]
-            others = [award for award in awards if not award[1]]
-            funding = client.get(url).json["funding"]
-            assert (funding["awards"], funding["amount"]) == _pounds(ours), (postcode, day)
-            other = funding["programmes"]["other_programmes"]
-            assert (other["awards"], other["amount"]) == _pounds(others), (postcode, day)
-            everything = client.get(url + "&include_other_programmes=true").json["funding"]
-            assert (everything["awards"], everything["amount"]) == _pounds(awards)
-            compared[True] += len(ours)
-            compared[False] += len(others)
+            for everything in (False, True):
+                answer = client.get(url + ("&include_other_programmes=true" if everything else ""))
+                funding, awards = answer.json["funding"], answer.json["awards"]
+                live = [a for a in reaching if a.live(day, day)]
+                counted = [a for a in live if everything or a.community_safety]
+                assert (funding["awards"], funding["amount"]) == _pounds(counted), (postcode, day)
+                if not everything:
+                    other = funding["programmes"]["other_programmes"]
+                    others = [a for a in live if not a.community_safety]
+                    assert (other["awards"], other["amount"]) == _pounds(others)
+                    compared[True] += len(counted)
+                    compared[False] += len(others)
+                since = _year_before(day)
+                listed = sorted(
+                    (a for a in reaching
+                     if (everything or a.community_safety)
+                     and (a.live(since, day) or (a.start is None and a.end is None))),
+                    key=lambda a: (a.start is None, -(a.start or day).toordinal(),
+                                   -(a.end or day).toordinal(), -a.id),
+                )  # fmt: skip
+                assert awards["total"] == len(listed), (postcode, day, everything)
+                assert [a["id"] for a in awards["contents"]] == [a.id for a in listed[:50]]
     # the postcodes' areas held live awards of both kinds to compare
     assert compared[True] > 1_000 and compared[False] > 0, compared
 
