@@ -35,6 +35,8 @@ from sqlalchemy import Date, Integer, bindparam, text
 
 from directory import create_app
 from directory.cli import cli
+from directory.data import org_id_key
+from directory.data.community_safety import rule as community_safety_rule
 from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
 from tests.bbox_pages import fast_and_sql
@@ -286,7 +288,7 @@ def _check(client: Any, services: dict[int, _Service], geo: _Geography, place: t
 @pytest.fixture(scope="module", params=BACKENDS)
 def generated_app(request, tmp_path_factory, shared_data_dir):
     """The generated services (10,000, or DIRECTORY_TEST_PATCH_SERVICES), imported once per
-    backend for the module: both tests only read them."""
+    backend for the module: its tests only read them."""
     tmp = tmp_path_factory.mktemp("patch-scale")
     app = create_app(geography_copy(request, request.param, tmp))
     _import(app, tmp, shared_data_dir, SERVICES, seed=14)
@@ -357,11 +359,6 @@ def test_the_money_reaching_a_patch_is_the_same_summed_by_area_as_award_by_award
     assert client.get("/api/v1/patch?postcode=SE1+7PB").status_code == 200
 
 
-#: the funder whose awards with no programme count as community safety
-#: (directory/data/community_safety.toml's ``funders``: MOPAC)
-MOPAC = "GB-GOR-PC390"
-
-
 @dataclass(frozen=True)
 class _Award:
     """An award as the grant tables hold it."""
@@ -384,7 +381,8 @@ class _Award:
 
 def _awards_reaching(app: Any, codes: list[str]) -> list[_Award]:
     """Every award naming any of ``codes`` as a beneficiary area, once, read with plain SQL;
-    community safety by its programme's flag, or with no programme when MOPAC funds it."""
+    community safety by its programme's flag, or with no programme when one of
+    community_safety.toml's funders (MOPAC) funds it."""
     query = (
         text(
             'SELECT g.id, g.start, g."end", g.amount_pence, p.community_safety, o.ref '
@@ -398,9 +396,10 @@ def _awards_reaching(app: Any, codes: list[str]) -> list[_Award]:
     )
     with app.extensions["directory"].db.engine.connect() as c:
         rows = c.execute(query, {"codes": codes}).all()
+    funders = community_safety_rule().funders  # community_safety.toml's: MOPAC
     return [
         _Award(sid, start, end, pence or 0,
-               bool(flag) if flag is not None else "".join(ref.split()).upper() == MOPAC)
+               bool(flag) if flag is not None else org_id_key(ref) in funders)
         for sid, start, end, pence, flag, ref in rows
     ]  # fmt: skip
 
