@@ -10,10 +10,11 @@ postcode and area tables), not through the app's index nor its geography: every 
 tested against the place, its reasons collected, then sorted by the documented order
 (relation, distance, name, id; the relations' order written out here). Where the answer
 says the place is, and its counts, totals, order, reasons and their areas must all agree,
-on SQLite and PostgreSQL. A postcode's funding summary and awards are checked the same
-way against the grant tables (community safety or not, by programme and funder); the money reaching areas of every level is checked against the app's
-award-by-award way, the one before the sums kept per area. (The cost is measured by
-scripts/bench_scale.py.)
+on SQLite and PostgreSQL. The funding summary and awards of postcodes and of areas of
+every level are checked the same way against the grant tables (community safety or not,
+by programme and funder; each award at the scope it reaches the patch at), and against
+the app's award-by-award way, the one before the sums kept per area. (The cost is
+measured by scripts/bench_scale.py.)
 
 CI runs it at 10,000 services, as issue 14 asks (about a minute for both databases);
 ``DIRECTORY_TEST_PATCH_SERVICES=N`` runs the same cross-check on N.
@@ -186,6 +187,18 @@ def _postcode_row(app: Any, postcode: str) -> tuple[str, str, float, float]:
     return row[0], row[1], row[2], row[3]
 
 
+def _patch_areas(levels: dict[str, str], inside: list[str]) -> dict[str, list[str]]:
+    """A patch's areas by relation, in the documented order: its ward, the areas inside
+    the area asked for, its borough, BCU and London (``levels``: :meth:`_Geography.above`)."""
+    return {
+        "serves_ward": [levels["ward"]] if "ward" in levels else [],
+        "serves_part": inside,
+        "serves_borough": [levels["borough"]] if "borough" in levels else [],
+        "serves_bcu": [levels["bcu"]] if "bcu" in levels else [],
+        "serves_london": [LONDON],
+    }
+
+
 def _reference(app: Any, services: dict[int, _Service], geo: _Geography, body: dict[str, Any],
                place: tuple[str, str], theme: str | None, status: str | None, q: str | None,
                radius: float) -> tuple[list[int], dict[int, list[tuple[str, Any]]]]:  # fmt: skip
@@ -213,13 +226,7 @@ def _reference(app: Any, services: dict[int, _Service], geo: _Geography, body: d
     for level in ("ward", "borough", "bcu"):
         shown = body[level]["code"] if body.get(level) else None
         assert shown == levels.get(level), (place, level)
-    areas = {
-        "serves_ward": [levels["ward"]] if "ward" in levels else [],
-        "serves_part": inside,
-        "serves_borough": [levels["borough"]] if "borough" in levels else [],
-        "serves_bcu": [levels["bcu"]] if "bcu" in levels else [],
-        "serves_london": [LONDON],
-    }
+    areas = _patch_areas(levels, inside)
     found: dict[int, list[tuple[str, Any]]] = {}
     for sid, service in services.items():
         if status is not None and service.status != status:
@@ -361,13 +368,15 @@ def test_the_money_reaching_a_patch_is_the_same_summed_by_area_as_award_by_award
 
 @dataclass(frozen=True)
 class _Award:
-    """An award as the grant tables hold it."""
+    """An award as the grant tables hold it, with the areas it names that reach the patch."""
 
     id: int
     start: Any
     end: Any
     pence: int
     community_safety: bool
+    programme: str | None
+    areas: frozenset[str]
 
     def live(self, first: Any, last: Any) -> bool:
         """Runs on some day from ``first`` to ``last`` (the README's rule: it has a start or
@@ -378,6 +387,15 @@ class _Award:
             self.end is None or self.end >= first
         )
 
+    def scope(self, areas: dict[str, list[str]]) -> str:
+        """Where it reaches the patch: the first of the patch's relations (ward, part,
+        borough, BCU, London, in the documented order) naming one of its areas."""
+        return next(
+            relation.removeprefix("serves_")
+            for relation, codes in areas.items()
+            if self.areas.intersection(codes)
+        )
+
 
 def _awards_reaching(app: Any, codes: list[str]) -> list[_Award]:
     """Every award naming any of ``codes`` as a beneficiary area, once, read with plain SQL;
@@ -385,11 +403,12 @@ def _awards_reaching(app: Any, codes: list[str]) -> list[_Award]:
     community_safety.toml's funders (MOPAC) funds it."""
     query = (
         text(
-            'SELECT g.id, g.start, g."end", g.amount_pence, p.community_safety, o.ref '
-            'FROM "grant" g LEFT JOIN programme p ON p.id = g.programme_id '
-            "JOIN organisation o ON o.id = g.funder_id WHERE g.withdrawn_at IS NULL "
-            "AND EXISTS (SELECT 1 FROM grant_area a WHERE a.grant_id = g.id "
-            "AND a.area_code IN :codes)"
+            'SELECT g.id, g.start, g."end", g.amount_pence, g.programme_id, p.community_safety, '
+            "o.ref, a.area_code "
+            'FROM "grant" g JOIN grant_area a ON a.grant_id = g.id '
+            "LEFT JOIN programme p ON p.id = g.programme_id "
+            "JOIN organisation o ON o.id = g.funder_id "
+            "WHERE g.withdrawn_at IS NULL AND a.area_code IN :codes"
         )
         .bindparams(bindparam("codes", expanding=True))
         .columns(**{"id": Integer, "start": Date, "end": Date})
@@ -397,11 +416,13 @@ def _awards_reaching(app: Any, codes: list[str]) -> list[_Award]:
     with app.extensions["directory"].db.engine.connect() as c:
         rows = c.execute(query, {"codes": codes}).all()
     funders = community_safety_rule().funders  # community_safety.toml's: MOPAC
-    return [
-        _Award(sid, start, end, pence or 0,
-               bool(flag) if flag is not None else org_id_key(ref) in funders)
-        for sid, start, end, pence, flag, ref in rows
-    ]  # fmt: skip
+    named: dict[int, set[str]] = {}
+    award: dict[int, tuple[Any, ...]] = {}
+    for gid, start, end, pence, programme, flag, ref, code in rows:
+        named.setdefault(gid, set()).add(code)
+        safety = bool(flag) if flag is not None else org_id_key(ref) in funders
+        award[gid] = (start, end, pence or 0, safety, programme)
+    return [_Award(gid, *award[gid], frozenset(named[gid])) for gid in award]
 
 
 def _pounds(awards: list[_Award]) -> tuple[int, float]:
@@ -415,54 +436,113 @@ def _year_before(day: Any) -> Any:
         return day.replace(year=day.year - 1, day=28)
 
 
-def test_the_money_reaching_a_postcode_is_what_the_tables_say(generated_app, shared_data_dir):
-    """A postcode's funding summary and awards against the grant tables read with plain
-    SQL, on three days: the awards naming its ward, borough, BCU or London, each once.
-    Funding: the live ones, in full; by default the community-safety ones, the others as
-    ``other_programmes``, and with ``include_other_programmes`` all. Awards: those live
-    on the day or in the 12 months before it, and those without dates, newest first (by
-    start, those without one last, then end, an open end as the day, then id), the first
-    50 listed. (The generated directory has no regrants: checked, since both leave them
-    out.)"""
+def _check_money(client: Any, url: str, areas: dict[str, list[str]], reaching: list[_Award],
+                 day: Any) -> dict[bool, int]:  # fmt: skip
+    """A patch's funding summary and awards on ``day`` (with and without
+    ``include_other_programmes``) against ``reaching``, the awards naming its areas:
+    totals, other programmes, sums by programme and scope, and the awards listed, in
+    order, each at its scope. Returns how many live awards were compared, by kind."""
+    compared = {True: 0, False: 0}
+    for everything in (False, True):
+        answer = client.get(
+            f"{url}&per_page=1&live_on={day.isoformat()}"
+            + ("&include_other_programmes=true" if everything else "")
+        )
+        assert answer.status_code == 200, answer.json
+        funding, awards = answer.json["funding"], answer.json["awards"]
+        live = [a for a in reaching if a.live(day, day)]
+        counted = [a for a in live if everything or a.community_safety]
+        assert (funding["awards"], funding["amount"]) == _pounds(counted), (url, day)
+        if not everything:
+            other = funding["programmes"]["other_programmes"]
+            others = [a for a in live if not a.community_safety]
+            assert (other["awards"], other["amount"]) == _pounds(others), (url, day)
+            compared[True] += len(counted)
+            compared[False] += len(others)
+        cells: dict[tuple[str | None, str], list[_Award]] = {}
+        for a in counted:
+            cells.setdefault((a.programme, a.scope(areas)), []).append(a)
+        shown = {
+            ((row["programme"] or {}).get("id"), scope): (cell["awards"], cell["amount"])
+            for row in funding["by_programme"]
+            for scope, cell in row["by_scope"].items()
+        }
+        assert shown == {key: _pounds(found) for key, found in cells.items()}, (url, day)
+        since = _year_before(day)
+        listed = sorted(
+            (a for a in reaching
+             if (everything or a.community_safety)
+             and (a.live(since, day) or (a.start is None and a.end is None))),
+            key=lambda a: (a.start is None, -(a.start or day).toordinal(),
+                           -(a.end or day).toordinal(), -a.id),
+        )  # fmt: skip
+        assert awards["total"] == len(listed), (url, day, everything)
+        assert [(a["id"], a["scope"]) for a in awards["contents"]] == [
+            (a.id, a.scope(areas)) for a in listed[:50]
+        ], (url, day, everything)
+    return compared
+
+
+#: the days the money is checked on: before, amid and after most generated awards
+def _money_days() -> list[Any]:
     from datetime import date
 
-    client = generated_app.test_client()
-    geo = _geography(generated_app)
-    with generated_app.extensions["directory"].db.engine.connect() as c:
+    return [date(2023, 6, 1), date(2025, 4, 1), date.today()]
+
+
+def _no_regrants(app: Any) -> None:
+    """The generated directory has no regrants (the funding figures and awards leave out
+    those paid through an award the directory holds; the SQL here does not)."""
+    with app.extensions["directory"].db.engine.connect() as c:
         regrants = c.execute(text('SELECT count(*) FROM "grant" WHERE parent_ref IS NOT NULL'))
         assert regrants.scalar_one() == 0
+
+
+def test_the_money_reaching_a_postcode_is_what_the_tables_say(generated_app, shared_data_dir):
+    """A postcode's funding summary and awards against the grant tables read with plain
+    SQL, on three days: the awards naming its ward, borough, BCU or London, each once,
+    at the first of those it names (its scope). Funding: the live ones, in full; by
+    default the community-safety ones, the others as ``other_programmes``, and with
+    ``include_other_programmes`` all; summed by programme and scope too. Awards: those
+    live on the day or in the 12 months before it, and those without dates, newest first
+    (by start, those without one last, then end, an open end as the day, then id), the
+    first 50 listed with their scopes."""
+    client = generated_app.test_client()
+    geo = _geography(generated_app)
+    _no_regrants(generated_app)
     compared = {True: 0, False: 0}
     for postcode in _postcodes(shared_data_dir, 20, seed=6):
         ward = _postcode_row(generated_app, postcode)[0]
-        codes = [code for kind, code in geo.above(ward).items() if kind != "region"] + [LONDON]
-        reaching = _awards_reaching(generated_app, codes)
-        for day in (date(2023, 6, 1), date(2025, 4, 1), date.today()):
-            url = (f"/api/v1/patch?postcode={postcode.replace(' ', '+')}&per_page=1"
-                   f"&live_on={day.isoformat()}")  # fmt: skip
-            for everything in (False, True):
-                answer = client.get(url + ("&include_other_programmes=true" if everything else ""))
-                funding, awards = answer.json["funding"], answer.json["awards"]
-                live = [a for a in reaching if a.live(day, day)]
-                counted = [a for a in live if everything or a.community_safety]
-                assert (funding["awards"], funding["amount"]) == _pounds(counted), (postcode, day)
-                if not everything:
-                    other = funding["programmes"]["other_programmes"]
-                    others = [a for a in live if not a.community_safety]
-                    assert (other["awards"], other["amount"]) == _pounds(others)
-                    compared[True] += len(counted)
-                    compared[False] += len(others)
-                since = _year_before(day)
-                listed = sorted(
-                    (a for a in reaching
-                     if (everything or a.community_safety)
-                     and (a.live(since, day) or (a.start is None and a.end is None))),
-                    key=lambda a: (a.start is None, -(a.start or day).toordinal(),
-                                   -(a.end or day).toordinal(), -a.id),
-                )  # fmt: skip
-                assert awards["total"] == len(listed), (postcode, day, everything)
-                assert [a["id"] for a in awards["contents"]] == [a.id for a in listed[:50]]
+        areas = _patch_areas(geo.above(ward), [])
+        reaching = _awards_reaching(generated_app, [c for codes in areas.values() for c in codes])
+        for day in _money_days():
+            url = f"/api/v1/patch?postcode={postcode.replace(' ', '+')}"
+            for kind, count in _check_money(client, url, areas, reaching, day).items():
+                compared[kind] += count
     # the postcodes' areas held live awards of both kinds to compare
     assert compared[True] > 1_000 and compared[False] > 0, compared
+
+
+def test_the_money_reaching_an_area_is_what_the_tables_say(generated_app):
+    """The same for the patch of an area of every level (London, a BCU, two boroughs, the
+    City, which has no BCU, and a ward): reached by the awards naming it, the areas inside
+    it (scope ``part``: an award naming Kingston and one of its wards reaches Kingston's
+    patch there) and those above it."""
+    client = generated_app.test_client()
+    geo = _geography(generated_app)
+    _no_regrants(generated_app)
+    scopes: set[str] = set()
+    kingston = "E09000021"
+    for code in (LONDON, "bcu-central-south", "E09000022", kingston, "E09000001", "E05013938"):
+        areas = _patch_areas(geo.above(code), sorted(geo.inside(code)))
+        reaching = _awards_reaching(generated_app, [c for codes in areas.values() for c in codes])
+        assert reaching, code
+        scopes.update(a.scope(areas) for a in reaching)
+        for day in _money_days():
+            compared = _check_money(client, f"/api/v1/patch?area={code}", areas, reaching, day)
+            assert compared[True] > 0, (code, day)
+    # awards reached the areas at every scope, parts included
+    assert scopes == {"ward", "part", "borough", "bcu", "london"}, scopes
 
 
 # -- big spatial pages (directory/usecases/boxes.py) -------------------------------------------
