@@ -34,11 +34,13 @@ def _sites(seed: int, services: int = 600, several: bool = True) -> list[_Site]:
     return found
 
 
-@pytest.fixture(params=["by-cells", "every-site"])
+@pytest.fixture(params=["by-cells", "every-site", "site-by-site"])
 def scan(request, monkeypatch):
-    """Both ways of finding the sites near a point: by the cells' slices (a big grid) and
-    by every site's distance (a small one)."""
+    """The three ways of finding the sites near a point: by the cells' slices (a big
+    grid), by every site's distance in one vector (a small one), and site by site in
+    Python (a few dozen)."""
     monkeypatch.setattr(grid_module, "SCAN_ALL", 0 if request.param == "by-cells" else 10**9)
+    monkeypatch.setattr(grid_module, "CHECK_EACH", 10**9 if request.param == "site-by-site" else 0)
     return request.param
 
 
@@ -156,3 +158,8 @@ def test_points_around_a_few_sites_find_them_exactly_at_every_radius(scan):
             services, _, _ = grid.nearest(x, y, radius)
             expected = {s.service_id for s in sites if math.hypot(s.x - x, s.y - y) <= radius}
             assert set(services.tolist()) == expected, (x, y, radius)
+            # the quick check never says none when there is one; site by site, it is exact
+            none = grid.none_near(x, y, radius)
+            assert not (none and expected), (x, y, radius)
+            if scan == "site-by-site":
+                assert none == (not expected), (x, y, radius)

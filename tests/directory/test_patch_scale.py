@@ -273,7 +273,10 @@ def _check(client: Any, services: dict[int, _Service], geo: _Geography, place: t
         assert body["counts"][relation] == expected, (url, relation)
     pages = max(1, math.ceil(len(ordered) / per_page))
     nearby = sum(1 for sid in ordered if found[sid][0][0] == "site_nearby")
-    asked = sorted({1, 2, pages, pages + 1, nearby // per_page + 1, (nearby // per_page) + 2})
+    # and pages 12 and 100 where there are as many: past the first 256 and 2,560 services
+    # of the areas' order, which is kept in steps of 256 up to 4,096 (the last page: beyond)
+    asked = sorted({1, 2, pages, pages + 1, nearby // per_page + 1, (nearby // per_page) + 2,
+                    *(page for page in (12, 100) if page < pages)})  # fmt: skip
     for page in asked:
         answer = first.json if page == 1 else client.get(f"{url}&per_page=25&page={page}").json
         got = answer["services"]["contents"]

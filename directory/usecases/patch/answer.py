@@ -65,7 +65,8 @@ class PatchFilters:
     include_other_programmes: bool = False
 
     def check(self) -> None:
-        check_themes(self.themes)
+        if self.themes:  # (most patches ask for none)
+            check_themes(self.themes)
         if not 0 < self.radius <= MAX_RADIUS_M:
             raise InvalidInputError(
                 f"radius must be between 1 and {MAX_RADIUS_M} metres.",
