@@ -12,6 +12,8 @@ release, which builds a new snapshot (and so a new table).
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -58,19 +60,22 @@ class PostcodeTable:
                     number = numbering[name]
                     for value in dict.fromkeys(column):  # new values take the next numbers
                         number.setdefault(value, len(number))
-                    array = np.fromiter(map(number.__getitem__, column), np.int64, len(column))
+                    values = np.fromiter(map(number.__getitem__, column), np.int64, len(column))
                 elif name in _FLOATS:
-                    array = np.array(column, dtype=np.float64)  # None → nan
+                    values = np.array(column, dtype=np.float64)  # None → nan
                 else:  # canonical, display
-                    array = np.array(column, dtype="S8" if name == "canonical" else "S9")
-                parts[name].append(array)
+                    values = np.array(column, dtype="S8" if name == "canonical" else "S9")
+                parts[name].append(values)
 
         def joined(name: str, dtype: Any) -> np.ndarray:
             return np.concatenate(parts[name]) if parts[name] else np.empty(0, dtype=dtype)
 
         keys = joined("canonical", "S8")
         order = np.argsort(keys, kind="stable")
-        self._keys = keys[order]
+        #: each canonical postcode, sorted, as the number its bytes padded to eight are
+        #: (big-endian: the same order), in a plain array: a lookup is a ``bisect`` (about
+        #: 1 µs; numpy's ``searchsorted`` of a bytes key took 2-7)
+        self._keys = array("Q", np.frombuffer(keys[order].tobytes(), ">u8").astype(np.uint64))
         columns = {"display": joined("display", "S9")[order]}
         columns |= {name: joined(name, np.float64)[order] for name in _FLOATS}
         columns |= {
@@ -97,7 +102,7 @@ class PostcodeTable:
 
     @property
     def nbytes(self) -> int:
-        return self._keys.nbytes + self._rows.nbytes
+        return len(self._keys) * self._keys.itemsize + self._rows.nbytes
 
     def get(self, canonical: str) -> PostcodeRow | None:
         """The row of one canonical postcode (``SE17PB``), or None."""
@@ -107,8 +112,9 @@ class PostcodeTable:
             return None
         if not key or len(key) > _KEY_BYTES:
             return None
-        at = int(np.searchsorted(self._keys, key))
-        if at >= len(self._keys) or self._keys[at] != key:
+        number = int.from_bytes(key, "big") << (8 * (_KEY_BYTES - len(key)))
+        at = bisect_left(self._keys, number)
+        if at >= len(self._keys) or self._keys[at] != number:
             return None
         stored = self._rows[at].item()
         decoders = self._decoders
