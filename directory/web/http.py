@@ -444,7 +444,13 @@ def _etag(version_id: int, day: str, environ: dict[str, Any]) -> str:
         str(version_id), day, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
         environ.get("HTTP_ACCEPT", ""),
     ))  # fmt: skip
-    return f"v{version_id}-" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    digest = _SHA1.copy()  # (a copy: constructing one looks the algorithm up each time)
+    digest.update(key.encode("utf-8", "surrogatepass"))
+    return f"v{version_id}-" + digest.hexdigest()[:24]
+
+
+#: an empty SHA-1, copied for each ETag (:func:`_etag`)
+_SHA1 = hashlib.sha1()
 
 
 def _reject_constant(name: str) -> None:
