@@ -1054,3 +1054,24 @@ def test_a_feed_stays_well_formed_xml_whatever_text_is_held():
     assert "name: Ring the bell → B" in entry.findtext(f"{{{feeds.ATOM}}}content")
     term = feeds.element(feed, "category", term="a\x07b").get("term")
     assert term == "ab" and feeds.xml_text("tab\tnew\nline\r") == "tab\tnew\nline\r"
+
+
+def test_a_moments_utc_and_london_days_are_worked_out_once_an_hour_and_stay_right():
+    """An answer kept for a day is kept by the UTC day and London's (``_days``), worked out
+    once per UTC hour: the same days as each moment's own, across both clock changes."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from directory.usecases.patch.answer import _days
+
+    london = ZoneInfo("Europe/London")
+    moment = datetime(2026, 3, 28, 20, 0, 7, tzinfo=UTC)  # BST starts 29 March, 01:00 UTC
+    seen = set()
+    while moment < datetime(2026, 10, 26, 3, tzinfo=UTC):  # and ends 25 October, 01:00 UTC
+        assert _days(moment) == (moment.date(), moment.astimezone(london).date()), moment
+        seen.add(_days(moment))
+        moment += (
+            timedelta(minutes=23, seconds=11) if moment.month in (3, 10) else timedelta(hours=5)
+        )
+    # the London day ran ahead of the UTC one for an hour each night of summer time
+    assert any(utc != here for utc, here in seen)
