@@ -18,6 +18,7 @@ ward or the BCU of that borough, a BCU's opportunity its boroughs and their ward
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -51,6 +52,18 @@ from directory.usecases.pagination import envelope
 from directory.usecases.vocabulary import check_themes
 
 LONDON_TZ = ZoneInfo("Europe/London")
+
+
+@functools.lru_cache(maxsize=64)
+def days_of_hour(hour: int) -> tuple[date, date]:
+    """The UTC and London days of the UTC hour ``hour`` (hours since the epoch). An answer
+    kept for a day is kept for both (grant statuses follow the UTC day, an opportunity's
+    days left London's); both turn on a whole UTC hour (London is UTC or UTC+1), so they
+    are the same all hour."""
+    at = datetime.fromtimestamp(hour * 3600, UTC)
+    return at.date(), at.astimezone(LONDON_TZ).date()
+
+
 STATUSES = ("upcoming", "open", "closing_soon", "closed")
 #: what a list holds unless ``status`` says otherwise: every round not yet closed
 DEFAULT_STATUSES = ("upcoming", "open", "closing_soon")

@@ -36,7 +36,7 @@ from directory.errors import (
 from directory.ingest.values import unstorable_in, why_not_json
 from directory.store.db import READ_ONLY, is_not_initialised, is_read_only
 from directory.usecases import shared
-from directory.usecases.opportunities import LONDON_TZ
+from directory.usecases.opportunities import LONDON_TZ, days_of_hour
 from directory.web import limits
 
 log = logging.getLogger(__name__)
@@ -426,9 +426,8 @@ def _daily_stamp(version: Any, hour: int) -> tuple[str, str]:
     version's load time, or the later of the two midnights passed if later, so a cache
     revalidating with If-Modified-Since alone does not keep yesterday's answer; the ETag
     changes at both midnights."""
-    at = datetime.fromtimestamp(hour * 3600, UTC)
-    utc_midnight = datetime.combine(at.date(), time_of_day(), UTC)
-    london_day = at.astimezone(LONDON_TZ).date()
+    utc_day, london_day = days_of_hour(hour)
+    utc_midnight = datetime.combine(utc_day, time_of_day(), UTC)
     london_midnight = datetime.combine(london_day, time_of_day(), LONDON_TZ).astimezone(UTC)
     loaded = version.loaded_at
     aware = loaded if loaded.tzinfo else loaded.replace(tzinfo=UTC)

@@ -297,16 +297,9 @@ def funding_summary(
 
 
 def _days(moment: datetime) -> tuple[date, date]:
-    """The UTC and London days of ``moment``: an answer kept for a day is kept for both
-    (grant statuses follow the UTC day, an opportunity's days left London's). Both turn
-    on a whole UTC hour (London is UTC or UTC+1), so they are worked out once an hour."""
-    return _days_of_hour(int(moment.timestamp() // 3600))
-
-
-@functools.lru_cache(maxsize=64)
-def _days_of_hour(hour: int) -> tuple[date, date]:
-    at = datetime.fromtimestamp(hour * 3600, UTC)
-    return at.date(), at.astimezone(opportunities.LONDON_TZ).date()
+    """The UTC and London days of ``moment`` (:func:`opportunities.days_of_hour`, worked
+    out once an hour): an answer kept for a day is kept for both."""
+    return opportunities.days_of_hour(int(moment.timestamp() // 3600))
 
 
 @functools.lru_cache(maxsize=4096)
