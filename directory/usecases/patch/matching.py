@@ -65,8 +65,8 @@ class NearbySites:
 
     @classmethod
     def none(cls) -> NearbySites:
-        """No services nearby: one object, shared (nothing in it changes: with no services
-        it is complete, so it is never searched nor added to)."""
+        """No services nearby: one object, shared. With no services it is complete, so it
+        is never searched nor added to; only :meth:`members` keeps its empty set, once."""
         return _NONE
 
     def __len__(self) -> int:
@@ -382,13 +382,13 @@ class Matching:
         if length > AREAS_ORDER_MAX:
             return None
         key = ("areas order", self.place_key, self.fkey)
-        kept = self.index.patch_entries.get(key)
-        if kept is None or (len(kept) < length and len(kept) % AREAS_ORDER_KEPT == 0):
-            # (a kept list shorter than a whole number of steps holds all the services)
-            steps = -(-max(length, 1) // AREAS_ORDER_KEPT)
-            kept = list(itertools.islice(self._merged(), steps * AREAS_ORDER_KEPT))
-            self.index.patch_entries.keep(key, kept, KEPT_ENTRY + KEPT_ID * len(kept))
-        return kept
+        kept = self.index.patch_entries.get(key)  # (the first ids, whether they are all)
+        if kept is None or (len(kept[0]) < length and not kept[1]):
+            wanted = -(-max(length, 1) // AREAS_ORDER_KEPT) * AREAS_ORDER_KEPT
+            ids = list(itertools.islice(self._merged(), wanted + 1))
+            kept = (ids[:wanted], len(ids) <= wanted)
+            self.index.patch_entries.keep(key, kept, KEPT_ENTRY + KEPT_ID * len(ids))
+        return kept[0]
 
     def _areas_ordered(self, skip: int, take: int | None) -> Iterator[int]:
         """The services of the place's areas without a site nearby, in order, from the
