@@ -34,13 +34,17 @@ def _sites(seed: int, services: int = 600, several: bool = True) -> list[_Site]:
     return found
 
 
-@pytest.fixture(params=["by-cells", "every-site", "site-by-site"])
+@pytest.fixture(params=["by-cells", "by-cells-searched", "every-site", "site-by-site"])
 def scan(request, monkeypatch):
-    """The three ways of finding the sites near a point: by the cells' slices (a big
-    grid), by every site's distance in one vector (a small one), and site by site in
-    Python (a few dozen)."""
-    monkeypatch.setattr(grid_module, "SCAN_ALL", 0 if request.param == "by-cells" else 10**9)
+    """The ways of finding the sites near a point: by the cells' slices (a big grid), read
+    from its table or, for a grid too wide for one (a national directory's), found by
+    binary search; by every site's distance in one vector (a small one); and site by site
+    in Python (a few dozen)."""
+    by_cells = request.param.startswith("by-cells")
+    monkeypatch.setattr(grid_module, "SCAN_ALL", 0 if by_cells else 10**9)
     monkeypatch.setattr(grid_module, "CHECK_EACH", 10**9 if request.param == "site-by-site" else 0)
+    if request.param == "by-cells-searched":
+        monkeypatch.setattr(grid_module, "TABLE_CELLS", 0)
     return request.param
 
 
@@ -93,6 +97,21 @@ def test_the_first_page_of_nearby_services_is_the_full_order_cut_short(end):
     assert NearbySites.none().ordered(order, end) == []
 
 
+@pytest.mark.parametrize("end", [1, 50, None])
+def test_ordering_by_the_grids_ranks_is_ordering_by_the_services_order(end):
+    """A grid told each site's service's place (``set_ranks``) orders a point's sites by
+    reading them along the grid: the same order as looking each service up."""
+    grid = SiteGrid(_sites(3))
+    order = np.full(10_001, -1, dtype=np.int64)
+    ids = np.unique(grid.service)
+    order[ids] = np.random.default_rng(3).permutation(len(ids))
+    found = grid.nearest(531_000.0, 180_000.0, 2000)
+    expected = NearbySites(grid, *found).ordered(order, end)
+    grid.set_ranks(order)
+    assert NearbySites(grid, *found).ordered(order, end) == expected
+    assert len(expected) == (end or len(found[0])) and len(set(expected)) == len(expected)
+
+
 def test_a_page_of_services_is_looked_up_at_once_and_membership_follows_the_arrays():
     grid = SiteGrid(_sites(2))
     services, metres, at = grid.nearest(531_000.0, 180_000.0, 700)
@@ -138,6 +157,11 @@ def test_a_search_given_the_passing_services_finds_the_same_as_one_filtered_afte
         got = grid.nearest(531_000.0, 180_000.0, radius, passing)
         expected = sorted(zip(*(a[keep].tolist() for a in (services, metres, at)), strict=True))
         assert sorted(zip(*(a.tolist() for a in got), strict=True)) == expected
+        # the same given as each site's (its service's), read along the grid
+        by_site = grid.nearest(
+            531_000.0, 180_000.0, radius, grid.passing_sites(passing), by_site=True
+        )
+        assert sorted(zip(*(a.tolist() for a in by_site), strict=True)) == expected
         assert 0 < len(expected) < len(services)
 
 

@@ -20,21 +20,21 @@ from directory.store.models import Area, AreaNeighbour, DataRelease, Postcode
 
 #: side of the square grid cells postcodes are bucketed into for nearest-point lookups
 CELL_METRES = 250
-_CELL_ROW = 10_000  # more cells than British National Grid has rows of 250 m
+CELL_ROW = 10_000  # more cells than British National Grid has rows of 250 m
 #: postcodes written per INSERT while loading the geography
 POSTCODE_BATCH = 20_000
 
 
 def grid_cell(easting: float, northing: float) -> int:
     """The integer key of the grid cell holding a British National Grid point."""
-    return int(easting // CELL_METRES) * _CELL_ROW + int(northing // CELL_METRES)
+    return int(easting // CELL_METRES) * CELL_ROW + int(northing // CELL_METRES)
 
 
 def cells_around(easting: float, northing: float, ring: int) -> list[int]:
     """Keys of the cells within ``ring`` cells of the point's cell (a square)."""
     cx, cy = int(easting // CELL_METRES), int(northing // CELL_METRES)
     return [
-        (cx + dx) * _CELL_ROW + (cy + dy)
+        (cx + dx) * CELL_ROW + (cy + dy)
         for dx in range(-ring, ring + 1)
         for dy in range(-ring, ring + 1)
     ]
@@ -45,7 +45,7 @@ def cell_columns(easting: float, northing: float, ring: int) -> list[tuple[int, 
     (first and last key, both included)."""
     cx, cy = int(easting // CELL_METRES), int(northing // CELL_METRES)
     return [
-        ((cx + dx) * _CELL_ROW + cy - ring, (cx + dx) * _CELL_ROW + cy + ring)
+        ((cx + dx) * CELL_ROW + cy - ring, (cx + dx) * CELL_ROW + cy + ring)
         for dx in range(-ring, ring + 1)
     ]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from directory.store.repositories.geography import CELL_METRES, cell_columns, grid_cell
+from directory.store.repositories.geography import CELL_METRES, CELL_ROW, cell_columns, grid_cell
 
 #: a grid of this many sites or fewer is scanned whole for the sites near a point
 SCAN_ALL = 1024
@@ -24,6 +24,15 @@ BLOCK_METRES = 2000
 #: loop's, and a fifth of the demo's postcodes have a site within the blocks of their
 #: radius but none within the radius (36 µs a patch for them, with numpy)
 CHECK_EACH = 64
+#: a grid whose sites' cells span at most this many (columns by rows: London's are about
+#: 230 by 180) keeps where each cell's sites start as a table (:attr:`SiteGrid.first`); a
+#: wider one (a national directory's) finds a point's columns by binary search
+TABLE_CELLS = 1_000_000
+
+
+#: no sites (read-only: shared)
+_NO_SLICE = np.empty(0, dtype=np.int64)
+_NO_SLICE.flags.writeable = False
 
 
 class SiteGrid:
@@ -44,6 +53,24 @@ class SiteGrid:
         ids, counts = np.unique(self.service, return_counts=True)
         self.shared = np.isin(self.service, ids[counts > 1])
         self._rings: dict[int, np.ndarray] = {}
+        #: ``first[c, r]``: the position of the first site in the c-th column of cells
+        #: from ``origin``'s at its r-th row or later (``first[c, -1]``: the column's end),
+        #: so that a point's columns' slices are two strided reads of it rather than a
+        #: binary search of the grid per column and end (15 µs of a patch at 100,000
+        #: services, its cache lines scattered over the grid's keys)
+        self.origin = (0, 0)
+        self.first: np.ndarray | None = None
+        if len(sites):
+            columns, rows = self.cells // CELL_ROW, self.cells % CELL_ROW
+            self.origin = (int(columns.min()), int(rows.min()))
+            width = int(columns.max()) - self.origin[0] + 1
+            height = int(rows.max()) - self.origin[1] + 1
+            if width * (height + 1) <= TABLE_CELLS:
+                starts = (np.arange(width) + self.origin[0]) * CELL_ROW + self.origin[1]
+                keys = starts[:, None] + np.arange(height + 1)[None, :]
+                self.first = np.searchsorted(self.cells, keys.ravel()).reshape(keys.shape)
+        #: each site's service's place in the patch's order (:meth:`set_ranks`)
+        self.ranks: np.ndarray | None = None
         #: the sites' (x, y, service id), for a grid small enough to check site by site
         self._points = (
             list(zip(self.x.tolist(), self.y.tolist(), self.service.tolist(), strict=True))
@@ -70,6 +97,33 @@ class SiteGrid:
 
     def __len__(self) -> int:
         return len(self.sites)
+
+    def set_ranks(self, order: np.ndarray) -> None:
+        """Note each site's service's place in the patch's order (``order``: service id →
+        place), so that ordering a point's sites reads it along the grid, not from the
+        order of every service at random (:meth:`NearbySites.ordered`)."""
+        self.ranks = order[self.service] if len(self.sites) else np.empty(0, dtype=np.int64)
+
+    def passing_sites(self, passing: np.ndarray) -> np.ndarray:
+        """``passing`` (a boolean array over service ids) for each site, in grid order."""
+        return passing[self.service]
+
+    def _slices(self, x: float, y: float, ring: int) -> tuple[np.ndarray, np.ndarray]:
+        """The start and end positions of the sites of each column of cells within
+        ``ring`` cells of (x, y)'s."""
+        if self.first is None:
+            bounds = self._columns(ring) + grid_cell(x, y)
+            starts = np.searchsorted(self.cells, bounds[:, 0], side="left")
+            return starts, np.searchsorted(self.cells, bounds[:, 1], side="right")
+        first = self.first
+        column = int(x // CELL_METRES) - self.origin[0]
+        row = int(y // CELL_METRES) - self.origin[1]
+        rows = first.shape[1] - 1  # (its last is each column's end)
+        west, east = max(column - ring, 0), min(column + ring + 1, first.shape[0])
+        south, north = min(max(row - ring, 0), rows), min(max(row + ring + 1, 0), rows)
+        if west >= east:
+            return _NO_SLICE, _NO_SLICE
+        return first[west:east, south], first[west:east, north]
 
     def _columns(self, ring: int) -> np.ndarray:
         """The first and last cell keys of each column of cells within ``ring`` of a point,
@@ -99,10 +153,13 @@ class SiteGrid:
         return True
 
     def nearest(
-        self, x: float, y: float, radius: float, passing: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self, x: float, y: float, radius: float, passing: np.ndarray | None = None,
+        *, by_site: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """Each service with a site within ``radius`` metres of (x, y) (and, given
-        ``passing``, a boolean array over service ids, passing it), once: (service ids,
+        ``passing``, a boolean array over service ids, passing it; with ``by_site``, over
+        the grid's sites, each its service's, as :meth:`passing_sites` makes: read along
+        the grid, not at random), once: (service ids,
         distances in whole metres, positions of its nearest site in ``sites``), in no
         particular order (a patch orders them by distance, and sorting a thousand ids by
         id cost a third of the search). Of a service's sites at the same distance, the
@@ -111,7 +168,7 @@ class SiteGrid:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, empty
         if self._points is not None:
-            return self._nearest_each(x, y, radius, passing)
+            return self._nearest_each(x, y, radius, passing, by_site)
         if len(self.sites) <= SCAN_ALL:
             # few sites (a borough's or London's directory today): every one's distance
             # costs less than finding the cells' slices
@@ -119,23 +176,23 @@ class SiteGrid:
             squared = dx * dx + dy * dy
             inside = squared <= radius * radius
             if passing is not None:
-                inside &= passing[self.service]
+                inside &= passing if by_site else passing[self.service]
             at = np.flatnonzero(inside)
             squared, services = squared[at], self.service[at]
         else:
-            bounds = self._columns(math.ceil(radius / CELL_METRES)) + grid_cell(x, y)
-            starts = np.searchsorted(self.cells, bounds[:, 0], side="left")
-            lengths = np.searchsorted(self.cells, bounds[:, 1], side="right") - starts
-            total = int(lengths.sum())
+            starts, ends = self._slices(x, y, math.ceil(radius / CELL_METRES))
+            lengths = ends - starts
+            past = np.cumsum(lengths)  # (each column's end in the positions below)
+            total = int(past[-1]) if len(past) else 0
             # the columns' slices as one array of positions: each column's start, then
             # counting on (a few vector operations, not a Python loop over the columns)
-            at = np.arange(total) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+            at = np.arange(total) + np.repeat(starts - (past - lengths), lengths)
             dx, dy = self.x[at] - x, self.y[at] - y
             squared = dx * dx + dy * dy
             inside = squared <= radius * radius
             services = self.service[at]
             if passing is not None:
-                inside &= passing[services]
+                inside &= passing[at] if by_site else passing[services]
             at, squared, services = at[inside], squared[inside], services[inside]
         if not len(at):
             empty = np.empty(0, dtype=np.int64)
@@ -154,7 +211,7 @@ class SiteGrid:
         return services, metres, at
 
     def _nearest_each(
-        self, x: float, y: float, radius: float, passing: np.ndarray | None
+        self, x: float, y: float, radius: float, passing: np.ndarray | None, by_site: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`nearest` for a grid of CHECK_EACH sites or fewer, site by site: the same
         distances (the same float operations), each service's nearest site, the first in
@@ -165,7 +222,7 @@ class SiteGrid:
         for at, (sx, sy, sid) in enumerate(self._points):
             dx, dy = sx - x, sy - y
             squared = dx * dx + dy * dy
-            if squared > limit or (passing is not None and not passing[sid]):
+            if squared > limit or (passing is not None and not passing[at if by_site else sid]):
                 continue
             held = best.get(sid)
             if held is None or squared < held[0]:

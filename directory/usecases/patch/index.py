@@ -333,6 +333,7 @@ class DirectoryIndex:
             by_area[code] = sorted((sid for sid in sids if sid in order), key=order.__getitem__)
         order_array = _order_array(order)
         grid = SiteGrid([s for sites in cells.values() for s in sites if s.service_id in order])
+        grid.set_ranks(order_array)
         by_ref = {p.ref: p for p in organisations.values()}
         for g in facts.grants:
             if (profile := by_ref.get(g.recipient_ref)) is not None:

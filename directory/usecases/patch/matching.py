@@ -72,6 +72,11 @@ class NearbySites:
     def __len__(self) -> int:
         return len(self.services)
 
+    @property
+    def positions(self) -> Any:
+        """Each service's nearest site's position in the grid (in ``services``' order)."""
+        return self._at
+
     def __bool__(self) -> bool:
         return len(self.services) > 0
 
@@ -131,8 +136,10 @@ class NearbySites:
         first ``end`` of them (all with None), without sorting the rest."""
         if not len(self.services):
             return []
-        # (metres, place) as one number: a service's place is below 2**32, and unique
-        keys = (self._metres << 32) + order[self.services]
+        # (metres, place) as one number: a service's place is below 2**32, and unique; read
+        # by its site's position when the grid has them (along the grid, not at random)
+        ranks = self.grid.ranks if self.grid is not None else None
+        keys = (self._metres << 32) + (order[self.services] if ranks is None else ranks[self._at])
         if end is not None and end < len(keys):
             first = np.argpartition(keys, end - 1)[:end]
             chosen = first[np.argsort(keys[first])]
@@ -145,21 +152,26 @@ class NearbySites:
             self.found.update(zip(ids, found, strict=True))
         return ids
 
-    def lists_of(
-        self, lists: list[AreaList], size: int, sids: list[int] | None = None
-    ) -> list[int]:
-        """For each of ``sids`` (all the services here when None; each here), which of
-        ``lists`` hold it, as bits (bit i: ``lists[i]``). A few are looked up in the lists'
-        sets; more, in one vector lookup a list."""
+    def lists_of(self, lists: list[AreaList], sids: list[int] | None = None) -> list[int]:
+        """For each of ``sids`` (all the services here when None; each here and located),
+        which of ``lists`` hold it, as bits (bit i: ``lists[i]``). A few are looked up in
+        the lists' sets; more, in one vector lookup a list."""
+        every = sids is None
         if sids is None:
             sids = list(self.found) if self.complete else self.services.tolist()
         if len(sids) <= FEW_NEARBY:
             sets = [(1 << bit, found.members) for bit, found in enumerate(lists)]
             return [sum(bit for bit, members in sets if sid in members) for sid in sids]
-        ids = np.array(sids, dtype=np.int64)
+        assert self.grid is not None  # (a grid's search found them)
+        if every and not self.complete:  # (in the arrays' order)
+            ids, at = self.services, self._at
+        else:
+            found = self.found
+            ids = np.array(sids, dtype=np.int64)
+            at = np.array([found[sid][1] for sid in sids], dtype=np.int64)
         which = np.zeros(len(sids), dtype=np.int64)
-        for bit, found in enumerate(lists):
-            which |= found.contains(ids, size).astype(np.int64) << bit
+        for bit, found_in in enumerate(lists):
+            which |= found_in.contains(ids, at, self.grid).astype(np.int64) << bit
         return which.tolist()
 
 
@@ -190,24 +202,30 @@ class AreaList:
 
     ids: list[int]
     members: frozenset[int]
-    mask: Any = None  # made when first needed (long lists only)
+    #: whether each of the grid's sites is a service of the list, made when first needed
+    #: (long lists only): the sites near a point are slices of the grid, so it is read
+    #: along them rather than at random like a mask over service ids
+    on_sites: Any = None
     sorted_ids: Any = None  # made when first needed (short lists)
 
-    def contains(self, services: Any, size: int) -> Any:
-        """Which of ``services`` (an array of ids below ``size``) are in the list."""
+    def contains(self, services: Any, at: Any, grid: SiteGrid) -> Any:
+        """Which of ``services`` (an array of ids, with a site at the same place of ``at``,
+        positions in ``grid``) are in the list."""
         if len(self.ids) < MASKED_FROM:
             if not self.ids:
                 return np.zeros(len(services), dtype=bool)
             if self.sorted_ids is None:
                 self.sorted_ids = np.sort(np.fromiter(self.ids, np.int64, len(self.ids)))
             found = self.sorted_ids
-            at = np.minimum(np.searchsorted(found, services), len(found) - 1)
-            return found[at] == services
-        if self.mask is None:
-            mask = np.zeros(size, dtype=bool)  # filled before another thread can see it
-            mask[np.fromiter(self.ids, dtype=np.int64, count=len(self.ids))] = True
-            self.mask = mask
-        return self.mask[services]
+            where = np.minimum(np.searchsorted(found, services), len(found) - 1)
+            return found[where] == services
+        if self.on_sites is None:
+            ids = np.fromiter(self.ids, dtype=np.int64, count=len(self.ids))
+            size = max(int(ids.max()), int(grid.service.max(initial=0))) + 1
+            mask = np.zeros(size, dtype=bool)
+            mask[ids] = True
+            self.on_sites = mask[grid.service]  # made before another thread can see it
+        return self.on_sites[at]
 
 
 def filters_key(filters: Any) -> tuple[Any, ...]:
@@ -246,6 +264,17 @@ def pass_mask(index: DirectoryIndex, filters: Any) -> Any:
     return mask
 
 
+def site_pass_mask(index: DirectoryIndex, filters: Any) -> Any:
+    """:func:`pass_mask` for each of the grid's sites (its service's), kept alike: the sites
+    near a point are read along the grid."""
+    key = ("sites", filters_key(filters))
+    mask = index.pass_masks.get(key)
+    if mask is None:
+        mask = index.grid.passing_sites(pass_mask(index, filters))
+        index.pass_masks.keep(key, mask, KEPT_ENTRY + mask.nbytes)
+    return mask
+
+
 def area_list(
     index: DirectoryIndex, kind: str, code: str, filters: Any, fkey: tuple[Any, ...] | None = None
 ) -> AreaList:
@@ -263,8 +292,8 @@ def area_list(
             if (service := services.get(sid)) is not None and passes(service, filters, words, day)
         ]  # fmt: skip
         found = AreaList(ids, frozenset(ids))
-        # a long list makes its mask over every id when first asked (MASKED_FROM)
-        mask = len(index.order_array) if len(ids) >= MASKED_FROM else 8 * len(ids)
+        # a long list makes its mask over the sites when first asked (MASKED_FROM)
+        mask = len(index.grid) if len(ids) >= MASKED_FROM else 8 * len(ids)
         index.area_lists.keep(key, found, KEPT_ENTRY + KEPT_ID * len(ids) + mask)
     return found
 
@@ -313,7 +342,7 @@ class Matching:
         them."""
         nothing = np.empty(0, dtype=np.int64)
         for *_, found in self.lists:
-            found.contains(nothing, len(self.index.order_array))
+            found.contains(nothing, nothing, self.index.grid)
 
     # ------------------------------------------------------------------ counts
 
@@ -337,13 +366,13 @@ class Matching:
         counts["site_nearby"] = len(self.nearby)
         services = self.nearby.services
         if self.nearby.complete:
-            lists = self.nearby.lists_of(self._area_lists(), len(self.index.order_array))
+            lists = self.nearby.lists_of(self._area_lists())
             counts["services"] += lists.count(0)
             return counts
         inside = np.zeros(len(services), dtype=bool)
-        size = len(self.index.order_array)
+        at, grid = self.nearby.positions, self.index.grid
         for *_, found in self.lists:  # a long list's mask: counted when it was kept
-            inside |= found.contains(services, size)
+            inside |= found.contains(services, at, grid)
         counts["services"] += int(len(services) - inside.sum())
         return counts
 
@@ -487,7 +516,7 @@ class Matching:
         near = [sid for sid in sids if sid in found]
         if not near or self.place.site_areas:
             return []
-        which = self.nearby.lists_of(self._area_lists(), len(self.index.order_array), near)
+        which = self.nearby.lists_of(self._area_lists(), near)
         kept = self.index.patch_entries
         made: dict[int, bytes] = {}  # by lists: a page's services are in a few sets of them
         for lists in set(which):
