@@ -52,6 +52,7 @@ class SiteGrid:
         #: needs no sort to find each service's nearest)
         ids, counts = np.unique(self.service, return_counts=True)
         self.shared = np.isin(self.service, ids[counts > 1])
+        self.any_shared = bool(self.shared.any())  # (if none, no search looks)
         self._rings: dict[int, np.ndarray] = {}
         #: ``first[c, r]``: the position of the first site in the c-th column of cells
         #: from ``origin``'s at its r-th row or later (``first[c, -1]``: the column's end),
@@ -197,8 +198,8 @@ class SiteGrid:
         if not len(at):
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, empty
-        shared = self.shared[at]
-        if shared.any():
+        shared = self.shared[at] if self.any_shared else None
+        if shared is not None and shared.any():
             # a service with several sites here keeps its nearest: by service, then
             # distance, then grid order (lexsort is stable), the first of each
             several = np.flatnonzero(shared)
