@@ -18,7 +18,9 @@ within each round because the machine's speed drifts from minute to minute:
    answers are equal. Per round: requests/s, p50, p99 and ours/peer (requests/s). Ours
    runs twice: as configured by default, keeping the OGC site features it has made
    (``DIRECTORY_FEATURES_CACHE_MB``, 16), and with nothing kept (``0``: every page's sites
-   read and made afresh, as pygeoapi does), on the same database.
+   read and made afresh, as pygeoapi does), on the same database; with ``--postgres`` a
+   third time, as configured, from a throwaway PostgreSQL 15 cluster into which the same
+   file is imported (its answers checked against pygeoapi's as SQLite's are).
 2. **Point in ward.** The ward polygons of the project's geography snapshot (EPSG:27700,
    the ones ``/api/v1/points`` resolves against) are loaded into PostGIS (PostgreSQL 15,
    a throwaway cluster as the tests start theirs) with a GiST index. ``--points`` real
@@ -40,7 +42,7 @@ gunicorn`` on first use; for PostGIS ``postgresql-15-postgis-3``. Not run in CI.
 Usage::
 
     .venv/bin/python scripts/bench_peers.py [--services 10000] [--rounds 3] [--duration 6]
-        [--skip-pygeoapi] [--skip-postgis] [--points 20000] [--boxes 200]
+        [--skip-pygeoapi] [--skip-postgis] [--postgres] [--points 20000] [--boxes 200]
         [--connections 16] [--threads 2] [--workers 2] [--seed 1] [--data-dir ../shared/data]
         [--python /usr/bin/python3] [--json]
 
@@ -50,6 +52,7 @@ Exit status: 0 when the benchmark ran, 1 on any error, 130 on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -102,6 +105,8 @@ PEER_ITEMS = "/collections/{collection}/items"
 PEERS = {"gpkg": "pygeoapi GeoPackage", "geojson": "pygeoapi GeoJSON"}
 #: ours again, keeping no finished features (every page's sites read and made afresh)
 NOTHING_KEPT = "ours_nothing_kept"
+#: ours again, from PostgreSQL (``--postgres``): the same directory imported there
+OURS_POSTGRES = "ours_postgres"
 WARMUP_SECONDS = 2.0
 #: wrk's request timeout, for every contender: pygeoapi's GeoJSON provider reads and parses
 #: the whole file for each request (a worker's second or so at 10,000 services), so with 16
@@ -440,16 +445,18 @@ def drain(c: Contender, workers: int) -> float:
 
 
 def measure_http(
-    ours: str, nothing_kept: str, peer: str, boxes: Sequence[str], args: argparse.Namespace
+    ours: dict[str, str], peer: str, boxes: Sequence[str], args: argparse.Namespace
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Per scenario, each contender's wrk results, one per round (interleaved, each round
-    starting one contender further on; after each run the server's backlog is drained)."""
+    starting one contender further on; after each run the server's backlog is drained).
+    ``ours``: our servers' base URLs by contender name ("ours", NOTHING_KEPT, and
+    OURS_POSTGRES with ``--postgres``)."""
     scenarios = {"1 km bbox": boxes, "London bbox": [LONDON_BBOX]}
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for scenario, bboxes in scenarios.items():
         contenders = {
-            "ours": Contender(ours, [ours_path(b) for b in bboxes], "/health"),
-            NOTHING_KEPT: Contender(nothing_kept, [ours_path(b) for b in bboxes], "/health"),
+            name: Contender(url, [ours_path(b) for b in bboxes], "/health")
+            for name, url in ours.items()
         }
         for collection in PEERS:
             contenders[collection] = Contender(
@@ -672,7 +679,13 @@ def _rounds(values: Sequence[float]) -> str:
 def report_http(
     results: dict[str, dict[str, list[dict[str, Any]]]], checks: dict[str, Any]
 ) -> dict[str, Any]:
-    labels = {"ours": "this project", NOTHING_KEPT: "this project, nothing kept", **PEERS}
+    labels = {
+        "ours": "this project",
+        NOTHING_KEPT: "this project, nothing kept",
+        OURS_POSTGRES: "this project, PostgreSQL",
+        **PEERS,
+    }
+    postgres = any(OURS_POSTGRES in by_name for by_name in results.values())
     rows = []
     ratios: dict[str, dict[str, list[float]]] = {}
 
@@ -689,43 +702,50 @@ def report_http(
             peer = name in PEERS
             if peer:
                 ratios[scenario][f"{NOTHING_KEPT}/{name}"] = ratio_of(by_name[NOTHING_KEPT], runs)
-            rows.append((
+                if postgres:
+                    ratios[scenario][f"{OURS_POSTGRES}/{name}"] = ratio_of(
+                        by_name[OURS_POSTGRES], runs
+                    )
+            row = [
                 scenario, labels[name],
                 f"{statistics.median(r['rps'] for r in runs):,.1f}",
                 f"{statistics.median(r['p50_ms'] for r in runs):,.1f}",
                 f"{statistics.median(r['p99_ms'] for r in runs):,.1f}",
                 shown(ratio) if peer else "",
                 shown(ratios[scenario][f"{NOTHING_KEPT}/{name}"]) if peer else "",
-            ))  # fmt: skip
-    print(
-        markdown_table(
-            [
-                "bbox, limit 100",
-                "server",
-                "requests/s",
-                "p50 ms",
-                "p99 ms",
-                "ours / peer (rounds)",
-                "ours, nothing kept / peer (rounds)",
-            ],
-            rows,
-        )  # fmt: skip
-    )
+            ]  # fmt: skip
+            if postgres:
+                row.append(shown(ratios[scenario][f"{OURS_POSTGRES}/{name}"]) if peer else "")
+            rows.append(tuple(row))
+    headings = [
+        "bbox, limit 100", "server", "requests/s", "p50 ms", "p99 ms",
+        "ours / peer (rounds)", "ours, nothing kept / peer (rounds)",
+    ]  # fmt: skip
+    if postgres:
+        headings.append("ours on PostgreSQL / peer (rounds)")
+    print(markdown_table(headings, rows))
     print()
     for collection, label in PEERS.items():
-        c = checks[collection]
-        print(
-            f"- answers, {label}: same ids as ours for {CHECKED_BOXES} + 1 boxes: "
-            f"{'yes' if c['same_ids'] else 'NO'}; same numberMatched: "
-            f"{'yes' if c['same_number_matched'] else 'NO'}; same order: "
-            f"{'yes' if c['same_order'] else 'no'}; same first page of {PAGE}: "
-            f"{'yes' if c['same_first_page'] else 'NO'}; numberMatched in a page: "
-            f"{'yes' if c['number_matched_in_page'] else 'no (only with resulttype=hits)'}; "
-            f"a page {c['page_bytes'] / 1024:,.1f} KB (ours {checks['ours']['page_bytes'] / 1024:,.1f} KB)"
-        )
-        for problem in c["problems"][:5]:
-            print(f"  - {problem}")
+        _report_checks(checks, collection, label, "ours")
+        if OURS_POSTGRES in checks:
+            _report_checks(checks[OURS_POSTGRES], collection, label, "ours on PostgreSQL")
     return ratios
+
+
+def _report_checks(checks: dict[str, Any], collection: str, label: str, ours: str) -> None:
+    """One line: whether ``ours`` answered as the peer's collection did."""
+    c = checks[collection]
+    print(
+        f"- answers, {label}: same ids as {ours} for {CHECKED_BOXES} + 1 boxes: "
+        f"{'yes' if c['same_ids'] else 'NO'}; same numberMatched: "
+        f"{'yes' if c['same_number_matched'] else 'NO'}; same order: "
+        f"{'yes' if c['same_order'] else 'no'}; same first page of {PAGE}: "
+        f"{'yes' if c['same_first_page'] else 'NO'}; numberMatched in a page: "
+        f"{'yes' if c['number_matched_in_page'] else 'no (only with resulttype=hits)'}; "
+        f"a page {c['page_bytes'] / 1024:,.1f} KB ({ours} {checks['ours']['page_bytes'] / 1024:,.1f} KB)"
+    )
+    for problem in c["problems"][:5]:
+        print(f"  - {problem}")
 
 
 def report_points(timings: dict[str, list[float]], agree: dict[str, Any]) -> dict[str, Any]:
@@ -820,16 +840,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             info["gunicorn_ours"] = version_of(venv_tool("gunicorn"), "--version")
             info["gunicorn_peer"] = version_of(venv / "bin" / "gunicorn", "--version")
             boxes = random_boxes(data_dir, args.boxes)
-            with serve(env, args.workers) as ours, serve(
-                {**env, "DIRECTORY_FEATURES_CACHE_MB": "0"}, args.workers
-            ) as nothing_kept, serve(
-                peer_env, args.workers, app="pygeoapi.flask_app:APP",
-                ready_path="/conformance?f=json", gunicorn=str(venv / "bin" / "gunicorn"),
-                extra_args=["--config", str(peer_conf)],
-            ) as peer:  # fmt: skip
+            checked = [*boxes[:CHECKED_BOXES], LONDON_BBOX]
+            with contextlib.ExitStack() as stack:
+                ours = {
+                    "ours": stack.enter_context(serve(env, args.workers)),
+                    NOTHING_KEPT: stack.enter_context(
+                        serve({**env, "DIRECTORY_FEATURES_CACHE_MB": "0"}, args.workers)
+                    ),
+                }
+                if args.postgres:
+                    url = stack.enter_context(throwaway_postgres("bench_peers_ours"))
+                    (work / "postgres").mkdir()
+                    pg_env = directory_env(url, work / "postgres", data_dir)
+                    print("PostgreSQL: directory init ...", file=sys.stderr, flush=True)
+                    info["postgres_init_s"] = init_database(pg_env, data_dir)
+                    print(f"PostgreSQL: importing {path.name} ...", file=sys.stderr, flush=True)
+                    info["postgres_import_s"] = import_directory(pg_env, path)
+                    ours[OURS_POSTGRES] = stack.enter_context(serve(pg_env, args.workers))
+                peer = stack.enter_context(serve(
+                    peer_env, args.workers, app="pygeoapi.flask_app:APP",
+                    ready_path="/conformance?f=json", gunicorn=str(venv / "bin" / "gunicorn"),
+                    extra_args=["--config", str(peer_conf)],
+                ))  # fmt: skip
                 print(f"ours at {ours}, pygeoapi at {peer}; checking answers ...", file=sys.stderr)
-                checks = check_answers(ours, peer, [*boxes[:CHECKED_BOXES], LONDON_BBOX])
-                http = measure_http(ours, nothing_kept, peer, boxes, args)
+                checks = check_answers(ours["ours"], peer, checked)
+                if args.postgres:
+                    checks[OURS_POSTGRES] = check_answers(ours[OURS_POSTGRES], peer, checked)
+                http = measure_http(ours, peer, boxes, args)
             out["http"] = {"checks": checks, "results": http}
         if not args.skip_postgis:
             with state.db.engine.connect() as connection:
@@ -858,6 +895,12 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> None:
     print(
         f"- directory: {args.services:,} services (make_directory.py seed {args.seed}), fresh "
         f"SQLite (init {info['init_s']:.1f} s, import {info['import_s']:.1f} s)"
+        + (
+            f"; and PostgreSQL 15, a throwaway cluster with fsync off (init "
+            f"{info['postgres_init_s']:.1f} s, import {info['postgres_import_s']:.1f} s)"
+            if "postgres_import_s" in info
+            else ""
+        )
     )
     if "http" in out:
         print(
@@ -905,6 +948,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=positive(int), default=2, help="gunicorn sync workers")
     parser.add_argument("--skip-pygeoapi", action="store_true")
     parser.add_argument("--skip-postgis", action="store_true")
+    parser.add_argument(
+        "--postgres", action="store_true",
+        help="also serve ours from a throwaway PostgreSQL 15 cluster (the same directory)",
+    )  # fmt: skip
     parser.add_argument(
         "--python", type=Path, default=Path("/usr/bin/python3"),
         help="the Python of pygeoapi's venv: its sqlite3 must load extensions",
