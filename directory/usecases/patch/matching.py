@@ -210,7 +210,8 @@ class AreaList:
 
     def contains(self, services: Any, at: Any, grid: SiteGrid) -> Any:
         """Which of ``services`` (an array of ids, with a site at the same place of ``at``,
-        positions in ``grid``) are in the list."""
+        positions in ``grid``) are in the list. ``grid`` is always the index's that keeps
+        the list: a long list's mask over its sites is made once."""
         if len(self.ids) < MASKED_FROM:
             if not self.ids:
                 return np.zeros(len(services), dtype=bool)
