@@ -39,8 +39,8 @@ from directory.usecases.patch.index import (
 from directory.usecases.patch.matching import (
     Matching,
     NearbySites,
+    pass_mask,
     passes,
-    site_pass_mask,
 )
 from directory.usecases.patch.money import Classify, reaching
 from directory.usecases.patch.places import Coverage, Place, place_for_areas
@@ -102,9 +102,8 @@ def nearby_sites(index: DirectoryIndex, place: Place, filters: PatchFilters) -> 
     if place.point is None or index.grid.none_near(*place.point, filters.radius):
         return NearbySites.none()  # most points in a directory of London's size
     if not filters.q:
-        passing = site_pass_mask(index, filters)
-        found = index.grid.nearest(*place.point, filters.radius, passing, by_site=True)
-        return NearbySites(index.grid, *found)
+        passing = pass_mask(index, filters)
+        return NearbySites(index.grid, *index.grid.nearest(*place.point, filters.radius, passing))
     services, metres, at = index.grid.nearest(*place.point, filters.radius)
     words = filters.q.casefold().split()
     known, day = index.services, index.day
@@ -198,7 +197,7 @@ def warm_wards(index: DirectoryIndex, snap: GeographySnapshot, today: date) -> i
         opportunity_candidates(index, place)
         patch_contacts(index, place.coverage)
         warmed += 1
-    site_pass_mask(index, filters)
+    pass_mask(index, filters)
     return warmed
 
 

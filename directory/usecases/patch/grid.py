@@ -154,13 +154,12 @@ class SiteGrid:
         return True
 
     def nearest(
-        self, x: float, y: float, radius: float, passing: np.ndarray | None = None,
-        *, by_site: bool = False,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        self, x: float, y: float, radius: float, passing: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each service with a site within ``radius`` metres of (x, y) (and, given
-        ``passing``, a boolean array over service ids, passing it; with ``by_site``, over
-        the grid's sites, each its service's, as :meth:`passing_sites` makes: read along
-        the grid, not at random), once: (service ids,
+        ``passing``, a boolean array over the grid's sites, each its service's, as
+        :meth:`passing_sites` makes, passing it: read along the grid, not at random), once:
+        (service ids,
         distances in whole metres, positions of its nearest site in ``sites``), in no
         particular order (a patch orders them by distance, and sorting a thousand ids by
         id cost a third of the search). Of a service's sites at the same distance, the
@@ -169,7 +168,7 @@ class SiteGrid:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, empty
         if self._points is not None:
-            return self._nearest_each(x, y, radius, passing, by_site)
+            return self._nearest_each(x, y, radius, passing)
         if len(self.sites) <= SCAN_ALL:
             # few sites (a borough's or London's directory today): every one's distance
             # costs less than finding the cells' slices
@@ -177,7 +176,7 @@ class SiteGrid:
             squared = dx * dx + dy * dy
             inside = squared <= radius * radius
             if passing is not None:
-                inside &= passing if by_site else passing[self.service]
+                inside &= passing
             at = np.flatnonzero(inside)
             squared, services = squared[at], self.service[at]
         else:
@@ -193,7 +192,7 @@ class SiteGrid:
             inside = squared <= radius * radius
             services = self.service[at]
             if passing is not None:
-                inside &= passing[at] if by_site else passing[services]
+                inside &= passing[at]
             at, squared, services = at[inside], squared[inside], services[inside]
         if not len(at):
             empty = np.empty(0, dtype=np.int64)
@@ -212,7 +211,7 @@ class SiteGrid:
         return services, metres, at
 
     def _nearest_each(
-        self, x: float, y: float, radius: float, passing: np.ndarray | None, by_site: bool
+        self, x: float, y: float, radius: float, passing: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`nearest` for a grid of CHECK_EACH sites or fewer, site by site: the same
         distances (the same float operations), each service's nearest site, the first in
@@ -223,7 +222,7 @@ class SiteGrid:
         for at, (sx, sy, sid) in enumerate(self._points):
             dx, dy = sx - x, sy - y
             squared = dx * dx + dy * dy
-            if squared > limit or (passing is not None and not passing[at if by_site else sid]):
+            if squared > limit or (passing is not None and not passing[at]):
                 continue
             held = best.get(sid)
             if held is None or squared < held[0]:

@@ -252,26 +252,18 @@ def passes(service: IndexedService, filters: Any, words: list[str], today: date)
 
 
 def pass_mask(index: DirectoryIndex, filters: Any) -> Any:
-    """Which service ids pass ``filters`` (a text query aside), as an array over ids, made
-    once per filters (the filters a map frontend sends are few)."""
+    """Whether each of the grid's sites' service passes ``filters`` (a text query aside), as
+    an array over the sites (the sites near a point are slices of the grid, so it is read
+    along them, not at random as a mask over service ids would be), made once per filters
+    (the filters a map frontend sends are few)."""
     key = filters_key(filters)
     mask = index.pass_masks.get(key)
     if mask is None:
-        mask = np.zeros(len(index.order_array), dtype=bool)
+        by_id = np.zeros(len(index.order_array), dtype=bool)
         day = index.day
         for sid, service in index.services.items():
-            mask[sid] = passes(service, filters, [], day)
-        index.pass_masks.keep(key, mask, KEPT_ENTRY + mask.nbytes)
-    return mask
-
-
-def site_pass_mask(index: DirectoryIndex, filters: Any) -> Any:
-    """:func:`pass_mask` for each of the grid's sites (its service's), kept alike: the sites
-    near a point are read along the grid."""
-    key = ("sites", filters_key(filters))
-    mask = index.pass_masks.get(key)
-    if mask is None:
-        mask = index.grid.passing_sites(pass_mask(index, filters))
+            by_id[sid] = passes(service, filters, [], day)
+        mask = index.grid.passing_sites(by_id)
         index.pass_masks.keep(key, mask, KEPT_ENTRY + mask.nbytes)
     return mask
 
