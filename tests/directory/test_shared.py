@@ -156,10 +156,10 @@ def test_a_services_answer_is_kept_in_parts_equal_ones_held_once():
     # open: a patch splices its own keys after them; closed they are the whole answer
     assert orjson.loads(b"".join(first) + b"}") == plain(one)
     assert orjson.loads(b"".join(second) + b"}") == plain(two)
-    # its own keys, the sites (none: one part; two: open, site, comma, site, close), then
-    # each group of shared keys
-    assert len(first) == 2 + len(SHARED_KEYS) and len(second) == 6 + len(SHARED_KEYS)
-    assert second[2] is sites[0].json() and second[4] is sites[1].json()  # not copies
+    # its own keys with the sites' opening, the sites (none; or site, comma, site), then
+    # each group of shared keys (the first closing the sites)
+    assert len(first) == 1 + len(SHARED_KEYS) and len(second) == 4 + len(SHARED_KEYS)
+    assert second[1] is sites[0].json() and second[3] is sites[1].json()  # not copies
     assert first[-1] is second[-1] and first[-2] is second[-2] and first[-4] is second[-4]
     assert first[-3] != second[-3] and first[0] != second[0]  # the themes, its own keys
     spliced = Extended((*second, b"}"), {"relations": []}).json()

@@ -476,6 +476,7 @@ class Matching:
         areas = iter(self._nearby_area_reasons(sids))
         found = self.nearby.found
         site_json = self.index.site_json
+        heads, tails = _NEARBY_HEADS, _NEARBY_TAILS
         pieces: list[bytes] = []
         add, extend = pieces.append, pieces.extend
         for sid in sids:
@@ -485,11 +486,8 @@ class Matching:
             if near is None:
                 add(self._tail(sid))
                 continue
-            metres = _METRES[near[0]]
-            extend((
-                _NEARBY_OPEN, metres, _NEARBY_SITE, site_json[near[1]], b"}",
-                next(areas), _NEARBY_CLOSE, metres, b"}",
-            ))  # fmt: skip
+            metres, at = near
+            extend((heads[metres], site_json[at], next(areas), tails[metres]))
         if pieces:
             pieces[0] = b"["
         else:
@@ -499,7 +497,8 @@ class Matching:
 
     def _nearby_area_reasons(self, sids: list[int]) -> list[bytes]:
         """The area reasons of a page's services with a site nearby, in page order, as JSON
-        to follow their ``site_nearby`` reason: by which of the place's lists each is in
+        to follow their nearby site's (closing that reason, then the areas' reasons, then
+        opening the service's ``distance_m``): by which of the place's lists each is in
         (one vector lookup a list for the page), the same bytes for every service in the
         same lists, kept by (areas, lists). Not for an area's place (its ``site_in_area``
         reasons name a site of the service's own; nor has it a point, so nothing is
@@ -518,6 +517,7 @@ class Matching:
             if more is None:
                 areas = sorted(self._reasons_in(lists), key=_strength)
                 more = b"," + orjson.dumps(areas, default=encode)[1:-1] if areas else b""
+                more = b"".join((b"}", more, _NEARBY_CLOSE))  # (after the nearby site)
                 kept.keep(key, more, KEPT_ENTRY + len(more))
             made[lists] = more
         return [made[lists] for lists in which]
@@ -554,13 +554,18 @@ class Matching:
         return tail
 
 
-#: a nearby service's keys in a patch, around its distance (twice), its site's JSON (then
-#: the reason's closing brace) and its areas' reasons
-_NEARBY_OPEN = b',"relations":[{"relation":"site_nearby","distance_m":'
-_NEARBY_SITE = b',"site":'
+#: a nearby service's keys in a patch: by its distance in whole metres, the opening of its
+#: relations up to its site's JSON (``_NEARBY_HEADS``); after its areas' reasons (which
+#: close the nearby one and open the ``distance_m`` key: :meth:`Matching._nearby_area_reasons`),
+#: the distance again and the service's closing brace (``_NEARBY_TAILS``). Made once for
+#: every whole distance a patch can give (10,001 of each, 1.5 MB), so that a nearby
+#: service is four parts of its page rather than nine
+_NEARBY_HEADS = [
+    b',"relations":[{"relation":"site_nearby","distance_m":%d,"site":' % metres
+    for metres in range(MAX_RADIUS_M + 1)
+]
 _NEARBY_CLOSE = b'],"distance_m":'
-#: every whole distance a patch can give, as JSON (made once: 10,001 small bytes objects)
-_METRES = [b"%d" % metres for metres in range(MAX_RADIUS_M + 1)]
+_NEARBY_TAILS = [b"%d}" % metres for metres in range(MAX_RADIUS_M + 1)]
 
 
 def _kept(entries: Kept, key: Any, make: Callable[[], T], size: int) -> T:
