@@ -58,9 +58,11 @@ def test_the_table_gives_back_every_row_as_the_database_holds_it(shared_demo_app
     assert table.nbytes < 64 * len(rows)  # compact: 60 bytes a postcode
 
 
-def test_auto_keeps_them_on_postgresql_only(shared_demo_app):
+def test_auto_keeps_them_on_postgresql_only_when_rebuilt_inline(shared_demo_app):
+    """(Served, with background rebuilds, SQLite keeps them too: test_settings.)"""
     settings = shared_demo_app.extensions["directory"].settings
     state = shared_demo_app.extensions["directory"]
+    assert settings.index_rebuild == "inline"
     assert settings.keep_postcodes is (not settings.is_sqlite)
     assert state.geography.keep_postcodes is settings.keep_postcodes
 

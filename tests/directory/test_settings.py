@@ -118,19 +118,26 @@ def test_log_format_is_text_or_json_in_any_case(raw, expected):
 
 
 @pytest.mark.parametrize(
-    ("raw", "url", "kept"),
+    ("raw", "url", "rebuild", "kept"),
     [
-        (None, "sqlite:///x.sqlite3", False),
-        (None, "postgresql+psycopg://u@h/db", True),
-        ("auto", "postgresql+psycopg://u@h/db", True),
-        ("ON", "sqlite:///x.sqlite3", True),
-        ("off", "postgresql+psycopg://u@h/db", False),
+        (None, "sqlite:///x.sqlite3", None, True),  # serving: read before requests
+        (None, "sqlite:///x.sqlite3", "inline", False),  # the first lookup would wait
+        ("auto", "sqlite:///x.sqlite3", "background", True),
+        (None, "postgresql+psycopg://u@h/db", None, True),
+        ("auto", "postgresql+psycopg://u@h/db", "inline", True),
+        ("ON", "sqlite:///x.sqlite3", "inline", True),
+        ("off", "postgresql+psycopg://u@h/db", None, False),
+        ("off", "sqlite:///x.sqlite3", "background", False),
     ],
 )
-def test_postcodes_are_kept_in_memory_on_postgresql_unless_told(raw, url, kept):
+def test_postcodes_are_kept_in_memory_when_served_or_on_postgresql_unless_told(
+    raw, url, rebuild, kept
+):
     env = {"DIRECTORY_DATABASE_URL": url}
     if raw is not None:
         env["DIRECTORY_POSTCODES_IN_MEMORY"] = raw
+    if rebuild is not None:
+        env["DIRECTORY_INDEX_REBUILD"] = rebuild
     assert Settings.from_env(env).keep_postcodes is kept
 
 
