@@ -71,13 +71,14 @@ class Served(str):
 
 @contextmanager
 def serve(env: dict[str, str], log: Path, *, workers: int = 2, port: int | None = None,
-          args: tuple[str, ...] = ()) -> Iterator[Served]:  # fmt: skip
-    """``directory serve`` on a free port; yields its base URL once /health answers."""
+          args: tuple[str, ...] = (), cwd: Path | None = None) -> Iterator[Served]:  # fmt: skip
+    """``directory serve`` on a free port; yields its base URL once /health answers.
+    (gunicorn puts its working directory, ``cwd``, first on the path it imports from.)"""
     port = port or free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
             [str(DIRECTORY), "serve", "--port", str(port), "--workers", str(workers), *args],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import threading
 import time
 
@@ -118,6 +119,15 @@ def _write_problem(sock, status_int, reason, mesg) -> None:  # type: ignore[no-u
 
 # every worker class answers its own errors through gunicorn.util.write_error
 gunicorn.util.write_error = _write_problem
+
+
+def post_fork(server, worker) -> None:  # type: ignore[no-untyped-def]
+    """In a new worker, before it loads the application: forget this package's modules the
+    master imported (this file, the settings and the recycler; not the application, which
+    the master never imports), so that the worker imports the code on disk now. Without
+    it a ``kill -HUP`` started workers running the code of the master's start."""
+    for name in [name for name in sys.modules if name.partition(".")[0] == "directory"]:
+        del sys.modules[name]
 
 
 def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
