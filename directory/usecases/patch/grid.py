@@ -197,8 +197,7 @@ class SiteGrid:
         if not len(at):
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, empty
-        shared = self.shared[at] if self.any_shared else None
-        if shared is not None and shared.any():
+        if self.any_shared and (shared := self.shared[at]).any():
             # a service with several sites here keeps its nearest: by service, then
             # distance, then grid order (lexsort is stable), the first of each
             several = np.flatnonzero(shared)
