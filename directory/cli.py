@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ from directory.terminal import progress_for
 from directory.usecases import keys
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.giving360 import NOT_PUBLISHED_KEY
-from directory.web.serving import GUNICORN_CONFIG, nginx_site
+from directory.web.serving import GUNICORN_CONFIG, nginx_site, recycle
 from directory.web.state import state
 from geodata.errors import DataFileError
 
@@ -858,6 +859,73 @@ def serve_command(host: str, port: int, workers: int) -> None:
             "directory:create_app()",
         ],
     )
+
+
+@cli.command("reload")
+@click.option(
+    "--pid", type=int, default=None,
+    help="the gunicorn master to reload (systemd: $MAINPID); default: every `directory serve` "
+    "serving from this instance directory",
+)  # fmt: skip
+@click.option(
+    "--timeout", default=600, show_default=True, type=click.IntRange(1),
+    help="seconds to wait for the workers to be replaced",
+)  # fmt: skip
+def reload_command(pid: int | None, timeout: int) -> None:
+    """Reload `directory serve` without a pause: its master replaces each worker, one at a
+    time, with a new one running the code on disk now, which makes its index before it
+    takes requests; then the old worker finishes what it holds and stops. (`kill -HUP`
+    stops every old worker at once, and requests wait for the new ones' start.) Waits
+    until every worker is replaced. This command makes the application first, from the
+    code on disk: code that cannot start is refused here (in a new worker it would stop
+    gunicorn's master). New DIRECTORY_* settings need a restart."""
+    instance_dir = state().settings.instance_dir  # (the app was made: the code starts)
+    found = recycle.masters(instance_dir)
+    if pid is not None:
+        if pid not in found:
+            raise click.ClickException(
+                f"No `directory serve` with master pid {pid} serves from {instance_dir}: "
+                "nothing was reloaded."
+            )
+        found = [pid]
+    if not found:
+        raise click.ClickException(
+            f"No `directory serve` serves from {instance_dir} (DIRECTORY_INSTANCE_DIR): "
+            "nothing to reload."
+        )
+    token = f"{os.getpid()}-{time.time_ns()}"
+    try:
+        pending = {m: recycle.Markers(instance_dir, m).request_reload(token) for m in found}
+    except OSError as error:
+        raise click.ClickException(f"Cannot ask for a reload: {error}") from None
+    click.echo(f"Reloading {len(found)} server(s): replacing their workers one at a time", err=True)
+    deadline, failed = time.monotonic() + timeout, False
+    while pending:
+        for master, answer in list(pending.items()):
+            if answer.exists():
+                done = json.loads(answer.read_text("utf-8"))
+                answer.unlink(missing_ok=True)
+                del pending[master]
+                replaced = ", ".join(map(str, done["replaced"])) or "none"
+                click.echo(
+                    f"server {master}: workers {replaced} replaced in {done['seconds']} s; "
+                    f"serving: {', '.join(map(str, done['workers']))}"
+                )
+                if done["failed"]:
+                    failed = True
+                    click.echo(f"server {master}: {done['failed']}", err=True)
+            elif not recycle.alive(master):
+                del pending[master]
+                failed = True
+                click.echo(f"server {master} stopped before it was reloaded", err=True)
+        if pending and time.monotonic() > deadline:
+            raise click.ClickException(
+                f"Not reloaded after {timeout} s: server(s) {', '.join(map(str, pending))} "
+                "go on replacing their workers (their logs say when they are done)."
+            )
+        time.sleep(0.2)
+    if failed:
+        raise click.ClickException("The reload did not complete (see above).")
 
 
 @cli.command("nginx-config")

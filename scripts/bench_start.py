@@ -37,10 +37,17 @@ answered, any failure, their median, p99 and slowest (the workers rebuild their 
 and are replaced, meanwhile: before 3 December a rebuild at 100,000 services held every
 request of its worker for up to 1.1 s while Python's collector walked both indexes).
 
+``--reload`` then deploys twice while three threads ask the patch every 20 ms: first with
+``directory reload`` (the master replaces the workers one at a time, each new worker ready
+before an old one stops), then with ``kill -HUP`` (gunicorn starts new workers and stops
+the old ones at once, and requests wait for the new workers' warm start): for each, the
+seconds until every worker was new and had made its index, and the patches' median, p99
+and slowest meanwhile, and any that failed.
+
 Usage::
 
     .venv/bin/python scripts/bench_start.py --database-url sqlite:////path/to/100k.sqlite3 \
-        [--workers 2] [--first 8] [--code DIR ...] [--runs 1] [--after-import] \
+        [--workers 2] [--first 8] [--code DIR ...] [--runs 1] [--after-import] [--reload] \
         [--data-dir ../shared/data]
     .venv/bin/python scripts/bench_start.py --postgres [--code DIR ...] [--runs 2]
 
@@ -135,6 +142,7 @@ def run(args: argparse.Namespace, code: Path) -> dict[str, object]:
             if args.after_import
             else {}
         )
+        reloads = _reloads(args, code, env, base, paths[0], server.pid, log) if args.reload else {}
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -148,7 +156,46 @@ def run(args: argparse.Namespace, code: Path) -> dict[str, object]:
         "all_answered_s": round(answered, 2),
         "builds_s": [s for _, s in builds],
         "after_import_s": after,
+        "reloads": reloads,
     }
+
+
+def _reloads(
+    args: argparse.Namespace, code: Path, env: dict[str, str], base: str, patch: str,
+    server: int, log: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """A deploy's two ways while patches are asked throughout (3 threads, every 20 ms):
+    ``directory reload`` (the workers replaced one at a time, each new one ready before
+    an old one stops) and then ``kill -HUP`` (gunicorn starts new workers and stops the
+    old ones at once): for each, the seconds until every worker was new and had made its
+    index, and the patches' times meanwhile."""
+    found: dict[str, Any] = {}
+    for way in ("reload", "hup"):
+        workers = set(worker_memory(server))
+        made = len(MADE.findall(log.read_text()))
+        with _Poller(base + patch, args.timeout) as polled:
+            started = time.monotonic()
+            if way == "reload":
+                done = subprocess.run(
+                    [venv_tool("directory"), "reload", "--pid", str(server)],
+                    cwd=code, env=env, capture_output=True, text=True, check=False,
+                )  # fmt: skip
+                if done.returncode != 0:
+                    raise BenchError(f"directory reload failed:\n{done.stdout}{done.stderr}")
+            else:
+                os.kill(server, signal.SIGHUP)
+            # until no old worker is left and every new one has made its index
+            while (
+                workers & set(worker_memory(server))
+                or len(MADE.findall(log.read_text())) < made + args.workers
+            ):
+                if time.monotonic() - started > args.timeout:
+                    raise BenchError(f"{way}: the workers were not replaced in time")
+                time.sleep(0.05)
+            seconds = time.monotonic() - started
+            time.sleep(1)  # and a second of patches from the new workers
+        found[way] = {"seconds": round(seconds, 1), "polled": polled.summary()}
+    return found
 
 
 #: the one service (with a grant) ``--after-import`` adds, in the directory template
@@ -318,6 +365,10 @@ def main() -> int:
         "--after-import", action="store_true",
         help="then import one service (it writes to the database) and time the first requests after it",
     )  # fmt: skip
+    parser.add_argument(
+        "--reload", action="store_true",
+        help="then reload the workers, by `directory reload` and by `kill -HUP`, while patches are asked",
+    )  # fmt: skip
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--timeout", type=positive(float), default=180.0)
     args = parser.parse_args()
@@ -387,6 +438,19 @@ def _measure(args: argparse.Namespace, codes: list[Path]) -> None:
                     f"median {polled['median_ms']}, p99 {polled['p99_ms']}, "
                     f"slowest {polled['slowest_ms']} (asked {polled['slowest_at_s']} s in; the "
                     f"rebuilds done {rebuilt} s in, the replacements {replaced_s} s after that)",
+                    flush=True,
+                )
+            reloads = result["reloads"]
+            assert isinstance(reloads, dict)
+            for way, found in reloads.items():
+                polled = found["polled"]
+                name = "`directory reload`" if way == "reload" else "`kill -HUP`"
+                print(
+                    f"{name}: every worker new and ready after {found['seconds']} s; patches "
+                    f"every 20 ms from 3 threads meanwhile (ms): {polled['answered']} answered, "
+                    f"failed {polled['failed'] or 'none'}, median {polled['median_ms']}, "
+                    f"p99 {polled['p99_ms']}, slowest {polled['slowest_ms']} (asked "
+                    f"{polled['slowest_at_s']} s in)",
                     flush=True,
                 )
 

@@ -5,9 +5,11 @@ stack, with gunicorn, is ``test_serving.py``'s."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,6 +32,7 @@ class Arbiter:
         self.log = logging.getLogger("test-recycler")
         self.next_pid = max(ages) + 1
         self.stopped: list[int] = []
+        self.new_ready = True  # whether a worker started is ready (its index made)
 
     def signal(self, sig: int) -> None:
         if sig == signal.SIGTTIN:
@@ -37,7 +40,8 @@ class Arbiter:
             self.worker_age += 1
             pid, self.next_pid = self.next_pid, self.next_pid + 1
             self.WORKERS[pid] = SimpleNamespace(age=self.worker_age)
-            self.markers.mark(pid, "ready")
+            if self.new_ready:
+                self.markers.mark(pid, "ready")
         elif sig == signal.SIGTTOU:  # gunicorn's manage_workers: the lowest ages go
             self.num_workers -= 1
             oldest = min(self.WORKERS, key=lambda pid: self.WORKERS[pid].age)
@@ -98,3 +102,55 @@ def test_no_worker_is_replaced_while_none_has_grown_past_the_limit(served):
     rss.update({101: 129.0, 102: 120.0})
     recycler.step()
     assert arbiter.stopped == [] and sorted(arbiter.WORKERS) == [101, 102]
+
+
+def test_a_grown_worker_is_not_replaced_with_the_growth_limit_off(served):
+    arbiter, _, rss = served
+    recycler = Recycler(arbiter, arbiter.markers, growth_percent=None)
+    recycler.step()
+    rss.update({101: 500.0, 102: 500.0})
+    recycler.step()
+    assert arbiter.stopped == [] and sorted(arbiter.WORKERS) == [101, 102]
+
+
+def test_a_reload_replaces_every_worker_one_at_a_time_and_answers(served):
+    """``directory reload``'s request: every worker serving then is replaced, the oldest
+    first, each by a new worker ready before it stops; then the answer (what was done)
+    takes the request's place. The markers of workers gone are removed, the request's
+    files are not."""
+    arbiter, recycler, _ = served
+    markers = arbiter.markers
+    answer = markers.request_reload("t1")
+    recycler.step()
+    assert arbiter.stopped == [101, 102] and sorted(arbiter.WORKERS) == [103, 104]
+    assert markers.reload_requests() == [] and answer.exists()
+    done = json.loads(answer.read_text("utf-8"))
+    assert done["replaced"] == [101, 102] and done["workers"] == [103, 104]
+    assert done["failed"] is None
+    recycler.step()  # answered once: nothing more
+    assert arbiter.stopped == [101, 102] and answer.exists()
+    assert not markers.has(101, "ready") and markers.has(103, "ready")
+
+
+def test_a_reload_keeps_the_old_worker_when_its_replacement_is_not_ready(
+    served, monkeypatch: pytest.MonkeyPatch
+):
+    """A new worker not ready in time: a reload stops it, not the old one (which runs the
+    code it started with), and answers that it failed; a grown worker is stopped anyway."""
+    arbiter, recycler, _ = served
+    monkeypatch.setattr(recycle, "READY_WAIT_SECONDS", 0.3)
+    arbiter.new_ready = False
+    answer = arbiter.markers.request_reload("t2")
+    recycler.step()
+    assert arbiter.stopped == [103] and sorted(arbiter.WORKERS) == [101, 102]
+    done = json.loads(answer.read_text("utf-8"))
+    assert done["replaced"] == [] and "worker 101" in done["failed"]
+
+
+def test_masters_are_the_live_servers_of_an_instance_directory(tmp_path: Path) -> None:
+    Markers(tmp_path, os.getpid()).create()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    Markers(tmp_path, dead.pid).create()
+    (tmp_path / "workers-x").mkdir()
+    assert recycle.masters(tmp_path) == [os.getpid()]

@@ -16,6 +16,7 @@ the site ``directory nginx-config`` writes, on a copy of the demo directory.
 from __future__ import annotations
 
 import json
+import os
 import re
 import runpy
 import shutil
@@ -354,6 +355,72 @@ def test_a_stopped_server_answers_the_request_a_worker_holds(
         assert base.process.wait(30) == 0  # and then it stopped
 
 
+NEW_HEALTH = {"status": "ok", "deployed": "new"}
+
+
+def _copy_of_the_code(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> tuple[Path, dict[str, str]]:
+    """(a copy of the package, to serve from; the settings of a copy of the demo
+    directory, with that copy first on the import path)."""
+    code = tmp_path / "code"
+    shutil.copytree(
+        Path(directory.__file__).parent, code / "directory",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )  # fmt: skip
+    settings = demo_copy(request, "sqlite", tmp_path)
+    return code, settings_env(settings, PYTHONPATH=str(code), DIRECTORY_LOG_LEVEL="INFO")
+
+
+def _deploy_a_new_health(code: Path, text: str | None = None) -> None:
+    """Change the copy's /health on disk (to answer ``NEW_HEALTH``, or to ``text``)."""
+    routes = code / "directory/web/resources/meta/routes.py"
+    before = routes.read_text("utf-8")
+    after = before.replace('{"status": "ok"}', json.dumps(NEW_HEALTH)) if text is None else text
+    assert after != before
+    routes.write_text(after, "utf-8")
+
+
+class _Asking:
+    """Three threads asking ``paths`` in turn, every 10 ms, while the block runs: what
+    failed (an error, a status other than 200) and the slowest answer's seconds."""
+
+    def __init__(self, base: str, *paths: str) -> None:
+        self.base, self.paths = base, paths
+        self.failures: list[object] = []
+        self.slowest = 0.0
+        self.answered = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._ask) for _ in range(3)]
+
+    def __enter__(self) -> _Asking:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _ask(self) -> None:
+        asked = 0
+        while not self._stop.is_set():
+            path = self.paths[asked % len(self.paths)]
+            asked += 1
+            started = time.perf_counter()
+            try:
+                status = get(self.base, path, timeout=30)[0]
+            except OSError as error:
+                self.failures.append(error)
+                continue
+            if status != 200:
+                self.failures.append((path, status))
+            self.answered += 1
+            self.slowest = max(self.slowest, time.perf_counter() - started)
+            time.sleep(0.01)
+
+
 def test_a_hup_serves_the_code_on_disk(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """``kill -HUP`` starts new workers, and they run the code as it is on disk then: the
     master imports no more of the package than its settings, and a new worker forgets
@@ -361,21 +428,11 @@ def test_a_hup_serves_the_code_on_disk(request: pytest.FixtureRequest, tmp_path:
     with its settings, every worker forked from it ran the code of the master's start,
     and a HUP after a deploy went on serving the old code. The server here runs a copy of
     the package, whose /health is changed after it started."""
-    code = tmp_path / "code"
-    shutil.copytree(
-        Path(directory.__file__).parent, code / "directory",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )  # fmt: skip
-    settings = demo_copy(request, "sqlite", tmp_path)
-    env = settings_env(settings, PYTHONPATH=str(code), DIRECTORY_LOG_LEVEL="INFO")
+    code, env = _copy_of_the_code(request, tmp_path)
     # (run from the copy: gunicorn puts its working directory first on the import path)
     with serve(env, tmp_path / "serve.log", workers=1, cwd=code) as base:
         assert json.loads(get(base, "/health")[2]) == {"status": "ok"}
-        routes = code / "directory/web/resources/meta/routes.py"
-        before = routes.read_text("utf-8")
-        after = before.replace('{"status": "ok"}', '{"status": "ok", "deployed": "new"}')
-        assert after != before
-        routes.write_text(after, "utf-8")
+        _deploy_a_new_health(code)
         base.process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 60
         answers: list[object] = []
@@ -390,9 +447,63 @@ def test_a_hup_serves_the_code_on_disk(request: pytest.FixtureRequest, tmp_path:
             if answers[-1] != {"status": "ok"}:
                 break
             time.sleep(0.1)
-        assert answers and answers[-1] == {"status": "ok", "deployed": "new"}, (
+        assert answers and answers[-1] == NEW_HEALTH, (
             answers[-3:], (tmp_path / "serve.log").read_text()[-2000:],
         )  # fmt: skip
+
+
+def test_a_reload_replaces_the_workers_one_at_a_time_with_the_code_on_disk(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """``directory reload --pid`` (systemd's ``ExecReload``): the master replaces each
+    worker, one at a time, with a new one running the code on disk, ready before the old
+    one stops, so patches and /health asked throughout all answer at once (a HUP stops the
+    old workers at once, and requests wait for the new ones' start); the command waits
+    until it is done. It refuses a pid that is not a server's, and code on disk that cannot
+    start (in a new worker it would stop gunicorn's master): the server serves on."""
+    code, env = _copy_of_the_code(request, tmp_path)
+    log = tmp_path / "serve.log"
+    booted = re.compile(r"Booting worker with pid: (\d+)")
+    exited = re.compile(r"Worker exiting \(pid: (\d+)\)")
+
+    def reload(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(DIRECTORY), "reload", *args], env=env, cwd=code, capture_output=True,
+            text=True, check=False, timeout=180,
+        )  # fmt: skip
+
+    with serve(env, log, workers=2, cwd=code) as base:
+        deadline = time.monotonic() + 120
+        while log.read_text().count("made its directory index") < 2:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        first = set(booted.findall(log.read_text()))
+        not_a_server = reload("--pid", str(os.getpid()))
+        assert not_a_server.returncode == 1
+        assert f"No `directory serve` with master pid {os.getpid()}" in not_a_server.stderr
+        _deploy_a_new_health(code)
+        with _Asking(base, PATCH, "/health") as asking:
+            done = reload("--pid", str(base.process.pid))
+        assert done.returncode == 0, done.stdout + done.stderr + log.read_text()[-3000:]
+        text = log.read_text()
+        assert set(re.findall(r"replacing worker (\d+): reloading the code", text)) == first
+        serving = set(booted.findall(text)) - set(exited.findall(text))
+        assert len(serving) == 2 and not serving & first
+        assert f"workers {', '.join(sorted(first, key=int))} replaced" in done.stdout
+        assert all(f"worker {pid} made its directory index" in text for pid in serving)
+        assert not asking.failures and asking.slowest < 2, (asking.failures, asking.slowest)
+        assert asking.answered > 50
+        answers = [json.loads(get(base, "/health")[2]) for _ in range(8)]
+        assert answers == [NEW_HEALTH] * 8
+        # code that cannot start is refused: nothing is replaced, and the server serves on
+        _deploy_a_new_health(code, text="this is not Python (\n")
+        broken = reload()
+        assert broken.returncode != 0 and "SyntaxError" in broken.stderr, broken.stderr[-2000:]
+        time.sleep(3)  # (the master looks for requests every 2 s)
+        text = log.read_text()
+        assert set(booted.findall(text)) - set(exited.findall(text)) == serving
+        assert json.loads(get(base, "/health")[2]) == NEW_HEALTH
+    assert list(tmp_path.glob("workers-*")) == []  # (the instance directory)
 
 
 def test_bad_settings_leave_gunicorn_its_default_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -515,27 +626,7 @@ def test_after_an_import_grown_workers_are_replaced_one_at_a_time_without_a_stal
             time.sleep(0.1)
         first = set(booted.findall(log.read_text()))
         assert len(first) == 2
-        failures: list[object] = []
-        slowest = [0.0]
-        stop = threading.Event()
-
-        def ask() -> None:
-            while not stop.is_set():
-                started = time.perf_counter()
-                try:
-                    status = get(base, PATCH, timeout=30)[0]
-                except OSError as error:
-                    failures.append(error)
-                    continue
-                if status != 200:
-                    failures.append(status)
-                slowest[0] = max(slowest[0], time.perf_counter() - started)
-                time.sleep(0.01)
-
-        askers = [threading.Thread(target=ask) for _ in range(3)]
-        for asker in askers:
-            asker.start()
-        try:
+        with _Asking(base, PATCH) as asking:
             path = tmp_path / "more.csv"
             path.write_text(
                 "Service ref,Service name,Themes,Organisation name,Coverage,Last verified,"
@@ -550,15 +641,11 @@ def test_after_an_import_grown_workers_are_replaced_one_at_a_time_without_a_stal
             while not first <= set(exited.findall(log.read_text())):
                 assert time.monotonic() < deadline, log.read_text()[-4000:]
                 time.sleep(0.2)
-        finally:
-            stop.set()
-            for asker in askers:
-                asker.join()
         text = log.read_text()
         assert set(re.findall(r"replacing worker (\d+)", text)) == first
         serving = set(booted.findall(text)) - set(exited.findall(text))
         assert len(serving) == 2 and not serving & first
-        assert not failures and slowest[0] < 2, (failures, slowest)
+        assert not asking.failures and asking.slowest < 2, (asking.failures, asking.slowest)
         # every worker serving has made its index: the new one, before it took a request
         assert all(f"worker {pid} made its directory index" in text for pid in serving)
         # the patch answers the import's data

@@ -164,11 +164,11 @@ def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
         worker.notify()
         builder.join(1.0)
     state = app.extensions["directory"]
+    markers = Markers(state.settings.instance_dir, worker.ppid)
     if _recycling(state.settings):
-        markers = Markers(state.settings.instance_dir, worker.ppid)
         # an index rebuilt (an import, midnight) swapped in: the master may replace the worker
         state.directory.on_replaced = lambda: markers.mark(os.getpid(), "rebuilt")
-        markers.mark(worker.pid, "ready")
+    markers.mark(worker.pid, "ready")  # (what a replacement, or a reload, waits for)
     if failed:
         log.warning(
             "worker %s starts without its directory index (%s); its first read builds it",
@@ -195,17 +195,17 @@ def _recycling(settings: Settings) -> bool:
 
 
 def when_ready(server) -> None:  # type: ignore[no-untyped-def]
-    """The master replaces, one at a time, workers an import left grown (``recycle``)."""
+    """The master replaces, one at a time, workers an import left grown, and every worker
+    when ``directory reload`` asks (``recycle``)."""
     try:
         settings = Settings.from_env()
     except SettingsError:
         return  # the workers' app fails on the same settings, and says why
-    if not _recycling(settings):
-        return
     markers = Markers(settings.instance_dir, server.pid)
     markers.remove()
-    assert settings.worker_recycle_growth is not None
-    recycler = Recycler(server, markers, settings.worker_recycle_growth)
+    markers.create()  # (where ``directory reload`` finds the server)
+    growth = settings.worker_recycle_growth if _recycling(settings) else None
+    recycler = Recycler(server, markers, growth)
     threading.Thread(target=recycler.run, name="directory-recycler", daemon=True).start()
 
 

@@ -20,10 +20,18 @@ The workers tell the master through files in a directory of its own
 index, ``<pid>.rebuilt`` once it has swapped in one built after an import (or after
 midnight: an index is of a day too, for grant statuses, and its rebuild grows a worker the
 same way).
+
+The same thread replaces every worker on request, one at a time, in the same way: ``directory
+reload`` (a rolling reload, for a deploy: each new worker imports the code as it is on disk
+then, ``post_fork``) leaves ``reload-<token>.requested`` in that directory; once every worker
+that was serving then has been replaced, the master renames it ``reload-<token>.done`` and
+writes there what it did (JSON), which the command waits for.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -34,6 +42,8 @@ from typing import Any
 #: how long a replacement worker may take to be ready (its directory index first: 12-20 s
 #: at 100,000 services) before the grown one is stopped anyway
 READY_WAIT_SECONDS = 300
+#: the name of a reload request (``reload-<token>.requested``) and of its answer
+RELOAD_PREFIX, REQUESTED, DONE = "reload-", ".requested", ".done"
 
 
 class Markers:
@@ -41,6 +51,10 @@ class Markers:
 
     def __init__(self, instance_dir: Path, master: int) -> None:
         self.dir = instance_dir / f"workers-{master}"
+
+    def create(self) -> None:
+        with contextlib.suppress(OSError):  # (read-only: no replacements, no reloads)
+            self.dir.mkdir(parents=True, exist_ok=True)
 
     def mark(self, pid: int, kind: str) -> None:
         """Leave a marker; one that cannot be written (a read-only instance directory)
@@ -59,12 +73,54 @@ class Markers:
         if not self.dir.is_dir():
             return
         for path in self.dir.iterdir():
+            if path.name.startswith(RELOAD_PREFIX):
+                continue  # a reload's request or answer (the command removes its answer)
             pid = path.name.split(".", 1)[0]
             if not pid.isdigit() or int(pid) not in alive:
                 path.unlink(missing_ok=True)
 
+    def request_reload(self, token: str) -> Path:
+        """Ask the master to replace every worker (``directory reload``); returns the path
+        of its answer, which appears once it has."""
+        (self.dir / f"{RELOAD_PREFIX}{token}{REQUESTED}").touch()
+        return self.dir / f"{RELOAD_PREFIX}{token}{DONE}"
+
+    def reload_requests(self) -> list[Path]:
+        if not self.dir.is_dir():
+            return []
+        return sorted(self.dir.glob(f"{RELOAD_PREFIX}*{REQUESTED}"))
+
+    def answer_reload(self, request: Path, answer: dict[str, Any]) -> None:
+        """Answer a reload request: its ``.done`` file, written whole before it appears."""
+        done = request.with_name(request.name.removesuffix(REQUESTED) + DONE)
+        partial = done.with_suffix(".partial")
+        partial.write_text(json.dumps(answer), encoding="utf-8")
+        partial.replace(done)
+        request.unlink(missing_ok=True)
+
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def masters(instance_dir: Path) -> list[int]:
+    """The pids of the gunicorn masters serving from ``instance_dir`` now (``directory
+    serve``'s, each with its workers' directory)."""
+    found = []
+    for path in instance_dir.glob("workers-*"):
+        pid = path.name.removeprefix("workers-")
+        if pid.isdigit() and alive(int(pid)):
+            found.append(int(pid))
+    return sorted(found)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def rss_mb(pid: int) -> float | None:
@@ -91,11 +147,12 @@ class Recycler:
     #: seconds between two looks at the workers
     CHECK_S = 2.0
 
-    def __init__(self, arbiter: Any, markers: Markers, growth_percent: int) -> None:
+    def __init__(self, arbiter: Any, markers: Markers, growth_percent: int | None) -> None:
         self.arbiter = arbiter
         self.log = arbiter.log  # gunicorn's, in the master
         self.markers = markers
-        self.growth = growth_percent / 100
+        #: None: grown workers are not replaced (only a reload replaces workers)
+        self.growth = None if growth_percent is None else growth_percent / 100
         #: each worker's RSS when it was first seen ready
         self.ready_mb: dict[int, float] = {}
 
@@ -105,10 +162,11 @@ class Recycler:
             try:
                 self.step()
             except Exception:  # noqa: BLE001 - logged; the workers serve on as they are
-                self.log.exception("checking the workers' memory failed")
+                self.log.exception("checking the workers failed")
 
     def step(self) -> None:
-        """Note the workers that became ready; replace the oldest if it has grown."""
+        """Note the workers that became ready; replace them all if a reload is asked for,
+        else the oldest that has grown."""
         workers = dict(self.arbiter.WORKERS)
         self.markers.forget_all_but(set(workers))
         self.ready_mb = {pid: mb for pid, mb in self.ready_mb.items() if pid in workers}
@@ -119,12 +177,23 @@ class Recycler:
                     self.ready_mb[pid] = mb
         if len(workers) != self.arbiter.num_workers or not workers:
             return  # starting or stopping workers (an operator's TTIN or TTOU): not now
+        requests = self.markers.reload_requests()
+        if requests:
+            self.reload(requests, workers)
+            return
+        if self.growth is None:
+            return
         # every worker, the oldest first: one that grew less (or has not rebuilt yet) does
         # not keep a younger grown one from being replaced
         for pid in sorted(workers, key=lambda pid: workers[pid].age):
             grown = self.grown(pid)
             if grown is not None:
-                self.replace(pid, set(workers), *grown)
+                ready, now = grown
+                why = (
+                    f"replacing worker {pid}: {now:.0f} MB after rebuilding its index, "
+                    f"{ready:.0f} MB when it was ready"
+                )
+                self.replace(pid, set(workers), why)
                 return
 
     def grown(self, pid: int) -> tuple[float, float] | None:
@@ -132,33 +201,72 @@ class Recycler:
         if pid not in self.ready_mb or not self.markers.has(pid, "rebuilt"):
             return None
         now = rss_mb(pid)
-        if now is None or now < self.ready_mb[pid] * (1 + self.growth):
+        if self.growth is None or now is None or now < self.ready_mb[pid] * (1 + self.growth):
             return None
         return self.ready_mb[pid], now
 
-    def replace(self, grown: int, workers: set[int], ready: float, now: float) -> None:
-        self.log.info(
-            "replacing worker %s: %.0f MB after rebuilding its index, %.0f MB when it was ready",
-            grown, now, ready,
-        )  # fmt: skip
+    def reload(self, requests: list[Path], workers: dict[int, Any]) -> None:
+        """Replace every worker serving now, the oldest first, one at a time; then answer
+        the requests (a request made meanwhile waits for a round of its own)."""
+        started = time.monotonic()
+        old = sorted(workers, key=lambda pid: workers[pid].age)
+        self.log.info("reloading: replacing %d workers, one at a time", len(old))
+        replaced: list[int] = []
+        failed = None
+        for pid in old:
+            if pid not in self.arbiter.WORKERS:
+                continue  # stopped meanwhile (replaced for its memory, or by an operator)
+            why = f"replacing worker {pid}: reloading the code"
+            if not self.replace(pid, set(self.arbiter.WORKERS), why, stop_anyway=False):
+                failed = (
+                    f"no new worker was ready within {READY_WAIT_SECONDS} s: worker {pid}, "
+                    "and any not replaced yet, serve on with the code they started with"
+                )
+                break
+            replaced.append(pid)
+        answer = {
+            "replaced": replaced,
+            "workers": sorted(self.arbiter.WORKERS),
+            "seconds": round(time.monotonic() - started, 1),
+            "failed": failed,
+        }
+        if failed:
+            self.log.warning("reloading failed: %s", failed)
+        else:
+            self.log.info(
+                "reloaded: %d workers replaced in %.1f s", len(replaced), answer["seconds"]
+            )
+        for request in requests:
+            self.markers.answer_reload(request, answer)
+
+    def replace(self, old: int, workers: set[int], why: str, *, stop_anyway: bool = True) -> bool:
+        """Start one more worker, wait until it is ready, then stop ``old``. A new worker
+        not ready within ``READY_WAIT_SECONDS``: ``old`` is stopped all the same when
+        ``stop_anyway`` (it has grown), else the new one is, and this returns False."""
+        self.log.info("%s", why)
         master = os.getpid()
         os.kill(master, signal.SIGTTIN)  # one more worker, which makes its index first
         # (not gunicorn's timeout, which follows DIRECTORY_UPLOAD_SECONDS: a worker's index
         # takes as long to make however long an upload may run)
         deadline = time.monotonic() + READY_WAIT_SECONDS
-        while time.monotonic() < deadline:
+        ready, new = False, set()
+        while not ready and time.monotonic() < deadline:
             time.sleep(0.2)
             new = set(self.arbiter.WORKERS) - workers
-            if any(self.markers.has(pid, "ready") for pid in new):
-                break
-        else:
-            self.log.warning("no new worker was ready in time; stopping worker %s anyway", grown)
+            ready = any(self.markers.has(pid, "ready") for pid in new)
+        stopped = old
+        if not ready and stop_anyway:
+            self.log.warning("no new worker was ready in time; stopping worker %s anyway", old)
+        elif not ready:  # the new worker goes, and the old one serves on
+            self.log.warning("no new worker was ready in time; worker %s serves on", old)
+            stopped = max(new, default=old, key=lambda pid: self.arbiter.WORKERS[pid].age)
         # gunicorn's TTOU stops the worker of the lowest age (its spawn count): made this
-        # one's, so that the grown worker is the one stopped, whether or not the oldest
+        # one's, so that the worker meant is the one stopped, whether or not the oldest
         current = dict(self.arbiter.WORKERS)
-        if grown in current:
-            current[grown].age = min(worker.age for worker in current.values()) - 1
+        if stopped in current:
+            current[stopped].age = min(worker.age for worker in current.values()) - 1
         os.kill(master, signal.SIGTTOU)
         deadline = time.monotonic() + self.arbiter.cfg.graceful_timeout + 5
-        while grown in self.arbiter.WORKERS and time.monotonic() < deadline:
+        while stopped in self.arbiter.WORKERS and time.monotonic() < deadline:
             time.sleep(0.2)
+        return ready
