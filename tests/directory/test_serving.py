@@ -489,7 +489,9 @@ def test_a_reload_replaces_the_workers_one_at_a_time_with_the_code_on_disk(
         assert set(re.findall(r"replacing worker (\d+): reloading the code", text)) == first
         serving = set(booted.findall(text)) - set(exited.findall(text))
         assert len(serving) == 2 and not serving & first
-        assert f"workers {', '.join(sorted(first, key=int))} replaced" in done.stdout
+        said = re.search(r"workers ([\d, ]+) replaced in [\d.]+ s; serving: ([\d, ]+)", done.stdout)
+        assert said is not None, done.stdout
+        assert set(said[1].split(", ")) == first and set(said[2].split(", ")) == serving
         assert all(f"worker {pid} made its directory index" in text for pid in serving)
         assert not asking.failures and asking.slowest < 2, (asking.failures, asking.slowest)
         assert asking.answered > 50
@@ -571,6 +573,33 @@ def test_links_through_nginx_keep_the_port_the_client_used(stack: tuple[str, str
         assert status == 200
         links = re.findall(r"<([^>]+)>", headers["link"])
         assert links and all(link.startswith(f"http://{host}/api/v1/services?") for link in links)
+
+
+def test_a_reload_without_a_pid_reloads_every_server_of_the_instance_directory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Two servers on one instance directory: ``directory reload`` asks both and reports
+    each; with none serving it says so (exit 1), and asks nothing."""
+    settings = demo_copy(request, "sqlite", tmp_path)
+    env = settings_env(settings, DIRECTORY_LOG_LEVEL="INFO")
+
+    def reload() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(DIRECTORY), "reload"], env=env, capture_output=True, text=True, check=False,
+            timeout=180,
+        )  # fmt: skip
+
+    with (
+        serve(env, tmp_path / "first.log", workers=1) as first,
+        serve(env, tmp_path / "second.log", workers=1) as second,
+    ):
+        done = reload()
+        assert done.returncode == 0, done.stdout + done.stderr
+        for base in (first, second):
+            assert f"server {base.process.pid}: workers " in done.stdout, done.stdout
+            assert get(base, "/health")[0] == 200
+    none = reload()
+    assert none.returncode == 1 and "No `directory serve` serves from" in none.stderr
 
 
 def test_two_instances_do_not_share_a_control_socket(
