@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,7 @@ from directory.terminal import progress_for
 from directory.usecases import keys
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.giving360 import NOT_PUBLISHED_KEY
-from directory.web.serving import GUNICORN_CONFIG, nginx_site, recycle
+from directory.web.serving import GUNICORN_CONFIG, nginx_site, reload
 from directory.web.state import state
 from geodata.errors import DataFileError
 
@@ -880,50 +879,35 @@ def reload_command(pid: int | None, timeout: int) -> None:
     code on disk: code that cannot start is refused here (in a new worker it would stop
     gunicorn's master). New DIRECTORY_* settings need a restart."""
     instance_dir = state().settings.instance_dir  # (the app was made: the code starts)
-    found = recycle.masters(instance_dir)
+    found = reload.masters(instance_dir)
     if pid is not None:
         if pid not in found:
             raise click.ClickException(
                 f"No `directory serve` with master pid {pid} serves from {instance_dir}: "
-                "nothing was reloaded."
+                "nothing was reloaded (is DIRECTORY_INSTANCE_DIR the server's?)."
             )
         found = [pid]
     if not found:
         raise click.ClickException(
-            f"No `directory serve` serves from {instance_dir} (DIRECTORY_INSTANCE_DIR): "
-            "nothing to reload."
+            f"No `directory serve` serves from {instance_dir}: nothing to reload (is "
+            "DIRECTORY_INSTANCE_DIR the server's, and can the server write there?)."
         )
-    token = f"{os.getpid()}-{time.time_ns()}"
-    try:
-        pending = {m: recycle.Markers(instance_dir, m).request_reload(token) for m in found}
-    except OSError as error:
-        raise click.ClickException(f"Cannot ask for a reload: {error}") from None
     click.echo(f"Reloading {len(found)} server(s): replacing their workers one at a time", err=True)
-    deadline, failed = time.monotonic() + timeout, False
-    while pending:
-        for master, answer in list(pending.items()):
-            if answer.exists():
-                done = json.loads(answer.read_text("utf-8"))
-                answer.unlink(missing_ok=True)
-                del pending[master]
-                replaced = ", ".join(map(str, done["replaced"])) or "none"
-                click.echo(
-                    f"server {master}: workers {replaced} replaced in {done['seconds']} s; "
-                    f"serving: {', '.join(map(str, done['workers']))}"
-                )
-                if done["failed"]:
-                    failed = True
-                    click.echo(f"server {master}: {done['failed']}", err=True)
-            elif not recycle.alive(master):
-                del pending[master]
+    failed = False
+    try:
+        for master, done in reload.wait(reload.ask(instance_dir, found), timeout):
+            if done.get("failed"):
                 failed = True
-                click.echo(f"server {master} stopped before it was reloaded", err=True)
-        if pending and time.monotonic() > deadline:
-            raise click.ClickException(
-                f"Not reloaded after {timeout} s: server(s) {', '.join(map(str, pending))} "
-                "go on replacing their workers (their logs say when they are done)."
-            )
-        time.sleep(0.2)
+                click.echo(f"server {master}: {done['failed']}", err=True)
+            if "replaced" in done:
+                replaced = ", ".join(map(str, done["replaced"]))
+                click.echo(
+                    f"server {master}: "
+                    + (f"workers {replaced} replaced" if replaced else "no worker replaced")
+                    + f" in {done['seconds']} s; serving: {', '.join(map(str, done['workers']))}"
+                )
+    except reload.ReloadError as error:
+        raise click.ClickException(str(error)) from None
     if failed:
         raise click.ClickException("The reload did not complete (see above).")
 

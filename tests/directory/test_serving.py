@@ -355,6 +355,21 @@ def test_a_stopped_server_answers_the_request_a_worker_holds(
         assert base.process.wait(30) == 0  # and then it stopped
 
 
+#: gunicorn's log lines of a worker's start and end
+BOOTED = re.compile(r"Booting worker with pid: (\d+)")
+EXITED = re.compile(r"Worker exiting \(pid: (\d+)\)")
+
+
+def _until_ready(log: Path, workers: int) -> float:
+    """Wait until ``workers`` workers have logged their index made (a served worker's
+    warm start); returns a deadline two minutes from the start, for what follows."""
+    deadline = time.monotonic() + 120
+    while log.read_text().count("made its directory index") < workers:
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.1)
+    return deadline
+
+
 NEW_HEALTH = {"status": "ok", "deployed": "new"}
 
 
@@ -463,8 +478,6 @@ def test_a_reload_replaces_the_workers_one_at_a_time_with_the_code_on_disk(
     start (in a new worker it would stop gunicorn's master): the server serves on."""
     code, env = _copy_of_the_code(request, tmp_path)
     log = tmp_path / "serve.log"
-    booted = re.compile(r"Booting worker with pid: (\d+)")
-    exited = re.compile(r"Worker exiting \(pid: (\d+)\)")
 
     def reload(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -473,11 +486,8 @@ def test_a_reload_replaces_the_workers_one_at_a_time_with_the_code_on_disk(
         )  # fmt: skip
 
     with serve(env, log, workers=2, cwd=code) as base:
-        deadline = time.monotonic() + 120
-        while log.read_text().count("made its directory index") < 2:
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.1)
-        first = set(booted.findall(log.read_text()))
+        _until_ready(log, 2)
+        first = set(BOOTED.findall(log.read_text()))
         not_a_server = reload("--pid", str(os.getpid()))
         assert not_a_server.returncode == 1
         assert f"No `directory serve` with master pid {os.getpid()}" in not_a_server.stderr
@@ -487,7 +497,7 @@ def test_a_reload_replaces_the_workers_one_at_a_time_with_the_code_on_disk(
         assert done.returncode == 0, done.stdout + done.stderr + log.read_text()[-3000:]
         text = log.read_text()
         assert set(re.findall(r"replacing worker (\d+): reloading the code", text)) == first
-        serving = set(booted.findall(text)) - set(exited.findall(text))
+        serving = set(BOOTED.findall(text)) - set(EXITED.findall(text))
         assert len(serving) == 2 and not serving & first
         said = re.search(r"workers ([\d, ]+) replaced in [\d.]+ s; serving: ([\d, ]+)", done.stdout)
         assert said is not None, done.stdout
@@ -495,6 +505,22 @@ def test_a_reload_replaces_the_workers_one_at_a_time_with_the_code_on_disk(
         assert all(f"worker {pid} made its directory index" in text for pid in serving)
         assert not asking.failures and asking.slowest < 2, (asking.failures, asking.slowest)
         assert asking.answered > 50
+        # one at a time: whenever an old worker stopped, two others had made their index
+        # (a HUP stops the old workers before the new ones are ready), and never more
+        # than three workers ran
+        running: set[str] = set()
+        ready: set[str] = set()
+        for line in text.splitlines():
+            if found := BOOTED.search(line):
+                running.add(found[1])
+                assert len(running) <= 3, line
+            elif found := re.search(r"worker (\d+) made its directory index", line):
+                ready.add(found[1])
+            elif found := EXITED.search(line):
+                running.discard(found[1])
+                ready.discard(found[1])
+                if found[1] in first:
+                    assert len(ready) >= 2, line
         answers = [json.loads(get(base, "/health")[2]) for _ in range(8)]
         assert answers == [NEW_HEALTH] * 8
         # code that cannot start is refused: nothing is replaced, and the server serves on
@@ -503,7 +529,7 @@ def test_a_reload_replaces_the_workers_one_at_a_time_with_the_code_on_disk(
         assert broken.returncode != 0 and "SyntaxError" in broken.stderr, broken.stderr[-2000:]
         time.sleep(3)  # (the master looks for requests every 2 s)
         text = log.read_text()
-        assert set(booted.findall(text)) - set(exited.findall(text)) == serving
+        assert set(BOOTED.findall(text)) - set(EXITED.findall(text)) == serving
         assert json.loads(get(base, "/health")[2]) == NEW_HEALTH
     assert list(tmp_path.glob("workers-*")) == []  # (the instance directory)
 
@@ -573,6 +599,42 @@ def test_links_through_nginx_keep_the_port_the_client_used(stack: tuple[str, str
         assert status == 200
         links = re.findall(r"<([^>]+)>", headers["link"])
         assert links and all(link.startswith(f"http://{host}/api/v1/services?") for link in links)
+
+
+def test_a_hup_during_a_reload_leaves_the_server_its_workers(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A HUP while a reload waits for a new worker: gunicorn sets its number of workers
+    back and replaces them all itself; the reload stops nothing more (its stop would have
+    left the server a worker short for good) and exits 1 saying it was interrupted."""
+    settings = demo_copy(request, "sqlite", tmp_path)
+    env = settings_env(settings, DIRECTORY_LOG_LEVEL="INFO")
+    log = tmp_path / "serve.log"
+    with serve(env, log, workers=2) as base:
+        deadline = _until_ready(log, 2)
+        reloading = subprocess.Popen(
+            [str(DIRECTORY), "reload", "--pid", str(base.process.pid)], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        while "reloading the code" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.05)
+        base.process.send_signal(signal.SIGHUP)
+        out, err = reloading.communicate(timeout=180)
+        assert reloading.returncode == 1, out + err
+        assert "changed meanwhile" in err, err
+        deadline = time.monotonic() + 60
+        while True:  # until the HUP's workers alone serve, two of them
+            text = log.read_text()
+            serving = set(BOOTED.findall(text)) - set(EXITED.findall(text))
+            if len(serving) == 2 and all(f"worker {pid} made its" in text for pid in serving):
+                break
+            assert time.monotonic() < deadline, text[-3000:]
+            time.sleep(0.2)
+        time.sleep(3)  # and no worker stopped after
+        text = log.read_text()
+        assert set(BOOTED.findall(text)) - set(EXITED.findall(text)) == serving
+        assert get(base, PATCH)[0] == 200
 
 
 def test_a_reload_without_a_pid_reloads_every_server_of_the_instance_directory(
@@ -646,14 +708,9 @@ def test_after_an_import_grown_workers_are_replaced_one_at_a_time_without_a_stal
         settings, DIRECTORY_LOG_LEVEL="INFO", DIRECTORY_WORKER_RECYCLE_GROWTH="0",
         DIRECTORY_POSTCODES_IN_MEMORY="off",
     )  # fmt: skip
-    booted = re.compile(r"Booting worker with pid: (\d+)")
-    exited = re.compile(r"Worker exiting \(pid: (\d+)\)")
     with serve(env, log, workers=2) as base:
-        deadline = time.monotonic() + 120
-        while log.read_text().count("made its directory index") < 2:
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.1)
-        first = set(booted.findall(log.read_text()))
+        _until_ready(log, 2)
+        first = set(BOOTED.findall(log.read_text()))
         assert len(first) == 2
         with _Asking(base, PATCH) as asking:
             path = tmp_path / "more.csv"
@@ -667,12 +724,12 @@ def test_after_an_import_grown_workers_are_replaced_one_at_a_time_without_a_stal
             )  # fmt: skip
             assert imported.returncode == 0, imported.stdout + imported.stderr
             deadline = time.monotonic() + 120
-            while not first <= set(exited.findall(log.read_text())):
+            while not first <= set(EXITED.findall(log.read_text())):
                 assert time.monotonic() < deadline, log.read_text()[-4000:]
                 time.sleep(0.2)
         text = log.read_text()
         assert set(re.findall(r"replacing worker (\d+)", text)) == first
-        serving = set(booted.findall(text)) - set(exited.findall(text))
+        serving = set(BOOTED.findall(text)) - set(EXITED.findall(text))
         assert len(serving) == 2 and not serving & first
         assert not asking.failures and asking.slowest < 2, (asking.failures, asking.slowest)
         # every worker serving has made its index: the new one, before it took a request

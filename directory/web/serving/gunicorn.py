@@ -160,9 +160,11 @@ def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
 
     builder = threading.Thread(target=build, name="directory-warm", daemon=True)
     builder.start()
-    while builder.is_alive() and worker.alive:  # a TERM meanwhile: the run loop exits
+    while builder.is_alive() and worker.alive:
         worker.notify()
         builder.join(1.0)
+    if not worker.alive:  # stopped meanwhile (TERM): its run loop exits; not ready
+        return
     state = app.extensions["directory"]
     markers = Markers(state.settings.instance_dir, worker.ppid)
     if _recycling(state.settings):

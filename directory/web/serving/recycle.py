@@ -36,6 +36,7 @@ import os
 import shutil
 import signal
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,27 +103,6 @@ class Markers:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def masters(instance_dir: Path) -> list[int]:
-    """The pids of the gunicorn masters serving from ``instance_dir`` now (``directory
-    serve``'s, each with its workers' directory)."""
-    found = []
-    for path in instance_dir.glob("workers-*"):
-        pid = path.name.removeprefix("workers-")
-        if pid.isdigit() and alive(int(pid)):
-            found.append(int(pid))
-    return sorted(found)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        return True
-    return True
-
-
 def rss_mb(pid: int) -> float | None:
     """A process's resident memory, in MB; None where unknown."""
     found = status_mb(pid, "VmRSS")
@@ -175,9 +155,12 @@ class Recycler:
                 mb = rss_mb(pid)
                 if mb is not None:
                     self.ready_mb[pid] = mb
+        requests = self.markers.reload_requests()
+        if requests and self.arbiter.num_workers == 0:  # (a master being retired: USR2)
+            self.answer(requests, Reloaded(failed="the server has no workers to reload"))
+            return
         if len(workers) != self.arbiter.num_workers or not workers:
             return  # starting or stopping workers (an operator's TTIN or TTOU): not now
-        requests = self.markers.reload_requests()
         if requests:
             self.reload(requests, workers)
             return
@@ -193,80 +176,133 @@ class Recycler:
                     f"replacing worker {pid}: {now:.0f} MB after rebuilding its index, "
                     f"{ready:.0f} MB when it was ready"
                 )
-                self.replace(pid, set(workers), why)
+                self.replace(pid, why, stop_anyway=True)
                 return
 
     def grown(self, pid: int) -> tuple[float, float] | None:
         """(RSS when ready, RSS now) of a worker due for replacement, else None."""
-        if pid not in self.ready_mb or not self.markers.has(pid, "rebuilt"):
+        if self.growth is None or pid not in self.ready_mb:
+            return None
+        if not self.markers.has(pid, "rebuilt"):
             return None
         now = rss_mb(pid)
-        if self.growth is None or now is None or now < self.ready_mb[pid] * (1 + self.growth):
+        if now is None or now < self.ready_mb[pid] * (1 + self.growth):
             return None
         return self.ready_mb[pid], now
 
     def reload(self, requests: list[Path], workers: dict[int, Any]) -> None:
         """Replace every worker serving now, the oldest first, one at a time; then answer
-        the requests (a request made meanwhile waits for a round of its own)."""
+        the requests, whatever happened (a request made meanwhile waits for a round of its
+        own)."""
         started = time.monotonic()
         old = sorted(workers, key=lambda pid: workers[pid].age)
         self.log.info("reloading: replacing %d workers, one at a time", len(old))
-        replaced: list[int] = []
-        failed = None
-        for pid in old:
-            if pid not in self.arbiter.WORKERS:
-                continue  # stopped meanwhile (replaced for its memory, or by an operator)
-            why = f"replacing worker {pid}: reloading the code"
-            if not self.replace(pid, set(self.arbiter.WORKERS), why, stop_anyway=False):
-                failed = (
-                    f"no new worker was ready within {READY_WAIT_SECONDS} s: worker {pid}, "
-                    "and any not replaced yet, serve on with the code they started with"
-                )
-                break
-            replaced.append(pid)
-        answer = {
-            "replaced": replaced,
-            "workers": sorted(self.arbiter.WORKERS),
-            "seconds": round(time.monotonic() - started, 1),
-            "failed": failed,
-        }
-        if failed:
-            self.log.warning("reloading failed: %s", failed)
+        done = Reloaded()
+        try:
+            for pid in old:
+                if pid not in self.arbiter.WORKERS:
+                    continue  # stopped meanwhile (replaced for its memory, or by an operator)
+                failed = self.replace(pid, f"replacing worker {pid}: reloading the code")
+                if failed is not None:
+                    done.failed = (
+                        f"{failed}: worker {pid}, and any not replaced yet, serve on with the "
+                        "code they started with"
+                    )
+                    break
+                done.replaced.append(pid)
+        except Exception as error:  # noqa: BLE001 - the command is answered, and the log says
+            self.log.exception("reloading failed")
+            done.failed = f"reloading failed: {type(error).__name__}: {error}"
+        finally:
+            done.seconds = round(time.monotonic() - started, 1)
+            self.answer(requests, done)
+
+    def answer(self, requests: list[Path], done: Reloaded) -> None:
+        done.workers = sorted(self.arbiter.WORKERS)
+        if done.failed:
+            self.log.warning("reload: %s", done.failed)
         else:
             self.log.info(
-                "reloaded: %d workers replaced in %.1f s", len(replaced), answer["seconds"]
+                "reloaded: %d workers replaced in %.1f s", len(done.replaced), done.seconds
             )
         for request in requests:
-            self.markers.answer_reload(request, answer)
+            try:
+                self.markers.answer_reload(request, done.as_json())
+            except OSError:  # (a full disk): the request goes all the same, not run again
+                self.log.exception("answering the reload request %s failed", request.name)
+                request.unlink(missing_ok=True)
 
-    def replace(self, old: int, workers: set[int], why: str, *, stop_anyway: bool = True) -> bool:
-        """Start one more worker, wait until it is ready, then stop ``old``. A new worker
-        not ready within ``READY_WAIT_SECONDS``: ``old`` is stopped all the same when
-        ``stop_anyway`` (it has grown), else the new one is, and this returns False."""
+    def replace(self, old: int, why: str, *, stop_anyway: bool = False) -> str | None:
+        """Start one more worker, wait until it is ready, then stop ``old``; None when
+        done, else why not. A new worker not ready within ``READY_WAIT_SECONDS``: ``old``
+        is stopped all the same when ``stop_anyway`` (it has grown), else the new one is.
+        The number of workers changed meanwhile by another hand (a ``HUP``, which starts
+        new workers and stops the old ones itself; an operator's ``TTIN`` or ``TTOU``):
+        ``old`` is not stopped, as the master's count is no longer the one this started
+        from (a stop then would leave the server a worker short for good)."""
         self.log.info("%s", why)
-        master = os.getpid()
-        os.kill(master, signal.SIGTTIN)  # one more worker, which makes its index first
+        started, before = time.monotonic(), set(self.arbiter.WORKERS)
+        original = self.arbiter.num_workers
+        os.kill(os.getpid(), signal.SIGTTIN)  # one more worker, which makes its index first
         # (not gunicorn's timeout, which follows DIRECTORY_UPLOAD_SECONDS: a worker's index
         # takes as long to make however long an upload may run)
-        deadline = time.monotonic() + READY_WAIT_SECONDS
-        ready, new = False, set()
-        while not ready and time.monotonic() < deadline:
+        counted = ready = False  # (the master handles the TTIN on its own loop)
+        while not ready and time.monotonic() - started < READY_WAIT_SECONDS:
             time.sleep(0.2)
-            new = set(self.arbiter.WORKERS) - workers
-            ready = any(self.markers.has(pid, "ready") for pid in new)
-        stopped = old
-        if not ready and stop_anyway:
-            self.log.warning("no new worker was ready in time; stopping worker %s anyway", old)
-        elif not ready:  # the new worker goes, and the old one serves on
+            workers = set(self.arbiter.WORKERS)
+            if self.arbiter.num_workers == original + 1:
+                counted = True
+            elif counted or not before <= workers or time.monotonic() - started > 30:
+                return self._interrupted(original)
+            ready = counted and any(self.markers.has(pid, "ready") for pid in workers - before)
+        expected = original + 1
+        if not ready and not stop_anyway:  # the new worker goes, and the old one serves on
             self.log.warning("no new worker was ready in time; worker %s serves on", old)
-            stopped = max(new, default=old, key=lambda pid: self.arbiter.WORKERS[pid].age)
+            self._stop(self._newest(), expected)
+            return f"no new worker was ready within {READY_WAIT_SECONDS} s"
+        if not ready:
+            self.log.warning("no new worker was ready in time; stopping worker %s anyway", old)
+        self._stop(old, expected)
+        return None
+
+    def _interrupted(self, original: int) -> str:
+        """The number of workers changed by another hand while a replacement waited: stop
+        one worker only if this one's TTIN is the change that is left (a HUP sent just
+        before it: gunicorn handles the signals in the order sent), and say so."""
+        time.sleep(1.0)  # (for the master to handle the signals sent before)
+        if self.arbiter.num_workers > original:
+            os.kill(os.getpid(), signal.SIGTTOU)  # (the oldest goes)
+        self.log.warning("the number of workers was changed meanwhile: nothing more is stopped")
+        return "the number of workers was changed meanwhile (a HUP, TTIN or TTOU)"
+
+    def _newest(self) -> int:
+        workers = dict(self.arbiter.WORKERS)
+        return max(workers, key=lambda pid: workers[pid].age)
+
+    def _stop(self, pid: int, expected: int) -> None:
+        """Stop worker ``pid`` (gracefully: it finishes the request it holds), unless the
+        master's count of workers is no longer ``expected`` (see :meth:`replace`)."""
+        if self.arbiter.num_workers != expected:
+            return
         # gunicorn's TTOU stops the worker of the lowest age (its spawn count): made this
         # one's, so that the worker meant is the one stopped, whether or not the oldest
         current = dict(self.arbiter.WORKERS)
-        if stopped in current:
-            current[stopped].age = min(worker.age for worker in current.values()) - 1
-        os.kill(master, signal.SIGTTOU)
+        if pid in current:
+            current[pid].age = min(worker.age for worker in current.values()) - 1
+        os.kill(os.getpid(), signal.SIGTTOU)
         deadline = time.monotonic() + self.arbiter.cfg.graceful_timeout + 5
-        while stopped in self.arbiter.WORKERS and time.monotonic() < deadline:
+        while pid in self.arbiter.WORKERS and time.monotonic() < deadline:
             time.sleep(0.2)
-        return ready
+
+
+@dataclass
+class Reloaded:
+    """What a reload did, as ``directory reload`` reads it."""
+
+    replaced: list[int] = field(default_factory=list)
+    workers: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    failed: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)

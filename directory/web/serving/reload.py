@@ -1,0 +1,106 @@
+"""``directory reload``'s side of a rolling reload: find the servers serving from an
+instance directory, leave each master a request, and wait for its answer. The master's
+side, replacing the workers, is :meth:`directory.web.serving.recycle.Recycler.reload`."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from directory.web.serving.recycle import DONE, REQUESTED, Markers
+
+
+class ReloadError(Exception):
+    """A reload that could not be asked for or answered: the message says why."""
+
+
+def masters(instance_dir: Path) -> list[int]:
+    """The pids of the gunicorn masters serving from ``instance_dir`` now (each makes a
+    directory for its workers' markers; one a killed master left is not counted)."""
+    found = []
+    for path in instance_dir.glob("workers-*"):
+        pid = path.name.removeprefix("workers-")
+        if pid.isdigit() and is_gunicorn(int(pid)):
+            found.append(int(pid))
+    return sorted(found)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
+def is_gunicorn(pid: int) -> bool:
+    """Whether ``pid`` is alive and a gunicorn (a killed master's pid may be another
+    process's since); where ``/proc`` cannot say, whether it is alive."""
+    if not alive(pid):
+        return False
+    try:
+        return b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
+def ask(instance_dir: Path, servers: list[int]) -> dict[int, Path]:
+    """Leave each server's master a reload request; by master, where its answer will be."""
+    token = f"{os.getpid()}-{time.time_ns()}"
+    answers = {}
+    for master in servers:
+        try:
+            answers[master] = Markers(instance_dir, master).request_reload(token)
+        except OSError as error:
+            asked = f" (servers {', '.join(map(str, answers))} were asked)" if answers else ""
+            raise ReloadError(f"Cannot ask server {master} for a reload: {error}{asked}") from None
+    return answers
+
+
+def wait(answers: dict[int, Path], timeout: float) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each server's answer as it comes (what :class:`~directory.web.serving.recycle.Reloaded`
+    holds), or its failure as ``{"failed": ...}``; raises ReloadError after ``timeout``
+    seconds with answers still to come."""
+    pending = dict(answers)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for master, answer in list(pending.items()):
+            found = _answer(master, answer)
+            if found is not None:
+                del pending[master]
+                yield master, found
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise ReloadError(
+                f"Not reloaded after {timeout:.0f} s: server(s) {', '.join(map(str, pending))} "
+                "go on replacing their workers (their logs say when they are done)."
+            )
+        time.sleep(0.2)
+
+
+def _answer(master: int, answer: Path) -> dict[str, Any] | None:
+    """The master's answer, its failure, or None while it is still to come."""
+    request = answer.with_name(answer.name.removesuffix(DONE) + REQUESTED)
+    # (the master writes its answer before it removes the request: one is always there)
+    if not answer.exists() and not request.exists() and not answer.exists():
+        if not alive(master):
+            return {"failed": "the server stopped before it was reloaded"}
+        return {
+            "failed": "the server did not take the request: one started before `directory "
+            "reload` existed removes it; restart that server once"
+        }
+    if not answer.exists():
+        return None if alive(master) else {"failed": "the server stopped before it was reloaded"}
+    try:
+        found: dict[str, Any] = json.loads(answer.read_text("utf-8"))
+    except (OSError, ValueError) as error:
+        found = {"failed": f"its answer could not be read: {error}"}
+    answer.unlink(missing_ok=True)
+    return found
