@@ -870,7 +870,8 @@ def serve_command(host: str, port: int, workers: int) -> None:
     "--timeout", default=600, show_default=True, type=click.IntRange(1),
     help="seconds to wait for the workers to be replaced",
 )  # fmt: skip
-def reload_command(pid: int | None, timeout: int) -> None:
+@json_option
+def reload_command(pid: int | None, timeout: int, as_json: bool) -> None:
     """Reload `directory serve` without a pause: its master replaces each worker, one at a
     time, with a new one running the code on disk now, which makes its index before it
     takes requests; then the old worker finishes what it holds and stops. (`kill -HUP`
@@ -893,22 +894,26 @@ def reload_command(pid: int | None, timeout: int) -> None:
             "DIRECTORY_INSTANCE_DIR the server's, and can the server write there?)."
         )
     click.echo(f"Reloading {len(found)} server(s): replacing their workers one at a time", err=True)
-    failed = False
+    servers: list[dict[str, Any]] = []
     try:
         for master, done in reload.wait(reload.ask(instance_dir, found), timeout):
+            servers.append({"server": master, "replaced": [], "failed": None, **done})
             if done.get("failed"):
-                failed = True
                 click.echo(f"server {master}: {done['failed']}", err=True)
             if "replaced" in done:
                 replaced = ", ".join(map(str, done["replaced"]))
                 click.echo(
                     f"server {master}: "
                     + (f"workers {replaced} replaced" if replaced else "no worker replaced")
-                    + f" in {done['seconds']} s; serving: {', '.join(map(str, done['workers']))}"
+                    + f" in {done['seconds']} s; serving: {', '.join(map(str, done['workers']))}",
+                    err=as_json,
                 )
     except reload.ReloadError as error:
         raise click.ClickException(str(error)) from None
-    if failed:
+    reloaded = not any(server["failed"] for server in servers)
+    if as_json:
+        _print_json({"reloaded": reloaded, "servers": servers})
+    if not reloaded:
         raise click.ClickException("The reload did not complete (see above).")
 
 

@@ -645,10 +645,10 @@ def test_a_reload_without_a_pid_reloads_every_server_of_the_instance_directory(
     settings = demo_copy(request, "sqlite", tmp_path)
     env = settings_env(settings, DIRECTORY_LOG_LEVEL="INFO")
 
-    def reload() -> subprocess.CompletedProcess[str]:
+    def reload(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(DIRECTORY), "reload"], env=env, capture_output=True, text=True, check=False,
-            timeout=180,
+            [str(DIRECTORY), "reload", *args], env=env, capture_output=True, text=True,
+            check=False, timeout=180,
         )  # fmt: skip
 
     with (
@@ -660,6 +660,17 @@ def test_a_reload_without_a_pid_reloads_every_server_of_the_instance_directory(
         for base in (first, second):
             assert f"server {base.process.pid}: workers " in done.stdout, done.stdout
             assert get(base, "/health")[0] == 200
+        # --json: one document on stdout, the lines on stderr
+        done = reload("--json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads(done.stdout)
+        assert report["reloaded"] is True
+        servers = {server["server"]: server for server in report["servers"]}
+        assert set(servers) == {first.process.pid, second.process.pid}
+        for server in servers.values():
+            assert len(server["replaced"]) == 1 and server["failed"] is None
+            assert len(server["workers"]) == 1 and server["workers"] != server["replaced"]
+        assert "workers " in done.stderr
     none = reload()
     assert none.returncode == 1 and "No `directory serve` serves from" in none.stderr
 
