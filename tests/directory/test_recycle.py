@@ -244,3 +244,73 @@ def test_waiting_for_a_reload_gives_up_after_its_timeout(tmp_path: Path) -> None
     answers = reload.ask(tmp_path, [os.getpid()])
     with pytest.raises(reload.ReloadError, match="Not reloaded after 1 s"):
         list(reload.wait(answers, timeout=1))
+
+
+@pytest.fixture()
+def master_environment(monkeypatch: pytest.MonkeyPatch):
+    """The process's DIRECTORY_* environment as a served master's: restored after."""
+    kept = {name: value for name, value in os.environ.items() if name.startswith("DIRECTORY_")}
+    for name in kept:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DIRECTORY_PUBLIC_URL", "https://old.example")
+    yield
+    for name in [name for name in os.environ if name.startswith("DIRECTORY_")]:
+        del os.environ[name]
+    os.environ.update(kept)
+
+
+def _settings_now() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name.startswith("DIRECTORY_")}
+
+
+def test_a_reload_with_settings_gives_the_new_workers_the_commands_settings(
+    served, master_environment
+):
+    """``directory reload --settings``: the master's DIRECTORY_* environment, which each
+    new worker starts with, becomes the command's (a setting the command does not have
+    is dropped), and the answer says so."""
+    arbiter, recycler, _ = served
+    new = {"DIRECTORY_PUBLIC_URL": "https://new.example", "DIRECTORY_GZIP_LEVEL": "6"}
+    answer = arbiter.markers.request_reload("s1", new)
+    recycler.step()
+    done = json.loads(answer.read_text("utf-8"))
+    assert done["failed"] is None and done["settings"] is True and done["replaced"] == [101, 102]
+    assert _settings_now() == new
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("DIRECTORY_UPLOAD_SECONDS", "240", "request_seconds would change"),
+        ("DIRECTORY_LOG_FORMAT", "json", "log_format would change"),
+        ("DIRECTORY_INSTANCE_DIR", "/elsewhere", "instance_dir would change"),
+        ("DIRECTORY_GZIP_LEVEL", "eleven", "the settings are not valid"),
+    ],
+)
+def test_a_reload_refuses_settings_the_master_reads_itself(
+    served, master_environment, setting: str, value: str, said: str
+):
+    """A setting gunicorn's master took at its start (its worker timeout, its logging,
+    where the markers are) cannot change without a restart, and settings that are not
+    valid are refused: nothing is replaced, and the environment stays."""
+    arbiter, recycler, _ = served
+    answer = arbiter.markers.request_reload("s2", {**_settings_now(), setting: value})
+    recycler.step()
+    done = json.loads(answer.read_text("utf-8"))
+    assert said in done["failed"] and done["replaced"] == [] and arbiter.stopped == []
+    assert _settings_now() == {"DIRECTORY_PUBLIC_URL": "https://old.example"}
+
+
+def test_a_reload_that_fails_puts_the_settings_back(
+    served, master_environment, monkeypatch: pytest.MonkeyPatch
+):
+    """No new worker ready in time: the workers serving keep their settings, and so does
+    the master, for any worker it starts later."""
+    arbiter, recycler, _ = served
+    monkeypatch.setattr(recycle, "READY_WAIT_SECONDS", 0.3)
+    arbiter.new_ready = False
+    answer = arbiter.markers.request_reload("s3", {"DIRECTORY_PUBLIC_URL": "https://new.example"})
+    recycler.step()
+    done = json.loads(answer.read_text("utf-8"))
+    assert "no new worker was ready" in done["failed"]
+    assert _settings_now() == {"DIRECTORY_PUBLIC_URL": "https://old.example"}
