@@ -637,43 +637,6 @@ def test_a_hup_during_a_reload_leaves_the_server_its_workers(
         assert get(base, PATCH)[0] == 200
 
 
-def test_a_reload_with_settings_serves_them_and_refuses_the_masters_own(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    """``directory reload --settings`` gives the new workers the command's DIRECTORY_*
-    settings (the public URL the OpenAPI document names, here); without it they keep the
-    server's, whatever the command's; a setting the master reads itself (the worker
-    timeout, from DIRECTORY_UPLOAD_SECONDS) is refused with a restart asked for."""
-    settings = demo_copy(request, "sqlite", tmp_path)
-    env = settings_env(
-        settings, DIRECTORY_LOG_LEVEL="INFO", DIRECTORY_PUBLIC_URL="https://old.example"
-    )
-
-    def reload(**changed: str) -> subprocess.CompletedProcess[str]:
-        args = ["--settings"] if changed.pop("with_settings", "") else []
-        return subprocess.run(
-            [str(DIRECTORY), "reload", "--pid", str(base.process.pid), *args],
-            env={**env, **changed}, capture_output=True, text=True, check=False, timeout=180,
-        )  # fmt: skip
-
-    def public_url() -> str:
-        return json.loads(get(base, "/api/v1/openapi.json")[2])["servers"][0]["url"]
-
-    with serve(env, tmp_path / "serve.log", workers=1) as base:
-        assert public_url() == "https://old.example"
-        done = reload(with_settings="yes", DIRECTORY_PUBLIC_URL="https://new.example")
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "with this command's settings" in done.stdout
-        assert public_url() == "https://new.example"
-        done = reload(DIRECTORY_PUBLIC_URL="https://other.example")  # (no --settings)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert public_url() == "https://new.example"
-        done = reload(with_settings="yes", DIRECTORY_UPLOAD_SECONDS="300")
-        assert done.returncode == 1 and "request_seconds would change" in done.stderr
-        assert "restart the server" in done.stderr
-        assert public_url() == "https://new.example"
-
-
 def test_a_reload_without_a_pid_reloads_every_server_of_the_instance_directory(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

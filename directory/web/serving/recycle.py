@@ -40,8 +40,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from directory.settings import PREFIX, Settings, SettingsError
-
 #: how long a replacement worker may take to be ready (its directory index first: 12-20 s
 #: at 100,000 services) before the grown one is stopped anyway
 READY_WAIT_SECONDS = 300
@@ -82,14 +80,10 @@ class Markers:
             if not pid.isdigit() or int(pid) not in alive:
                 path.unlink(missing_ok=True)
 
-    def request_reload(self, token: str, settings: dict[str, str] | None = None) -> Path:
-        """Ask the master to replace every worker (``directory reload``), giving the new
-        ones ``settings`` (the ``DIRECTORY_*`` environment) if given; returns the path of
-        its answer, which appears once it has."""
-        request = self.dir / f"{RELOAD_PREFIX}{token}{REQUESTED}"
-        partial = request.with_suffix(".partial")
-        partial.write_text(json.dumps({"settings": settings}), encoding="utf-8")
-        partial.replace(request)  # (whole, or not there)
+    def request_reload(self, token: str) -> Path:
+        """Ask the master to replace every worker (``directory reload``); returns the path
+        of its answer, which appears once it has."""
+        (self.dir / f"{RELOAD_PREFIX}{token}{REQUESTED}").touch()
         return self.dir / f"{RELOAD_PREFIX}{token}{DONE}"
 
     def reload_requests(self) -> list[Path]:
@@ -197,29 +191,13 @@ class Recycler:
         return self.ready_mb[pid], now
 
     def reload(self, requests: list[Path], workers: dict[int, Any]) -> None:
-        """Replace every worker serving now, the oldest first, one at a time, with the
-        settings the first request gives, if any; then answer it, whatever happened (one
-        request a round: another waits for a round of its own)."""
+        """Replace every worker serving now, the oldest first, one at a time; then answer
+        the requests, whatever happened (a request made meanwhile waits for a round of its
+        own)."""
         started = time.monotonic()
-        request = requests[0]
-        done = Reloaded()
-        try:
-            settings = json.loads(request.read_text("utf-8") or "{}").get("settings")
-        except (OSError, ValueError, AttributeError) as error:
-            done.failed = f"the request could not be read: {error}"
-            self.answer([request], done)
-            return
-        previous = None
-        if settings is not None:
-            refused = master_settings_differ(settings)
-            if refused:
-                done.failed = refused
-                self.answer([request], done)
-                return
-            previous = swap_environment(settings)  # what the master's new workers start with
-            done.settings = True
         old = sorted(workers, key=lambda pid: workers[pid].age)
         self.log.info("reloading: replacing %d workers, one at a time", len(old))
+        done = Reloaded()
         try:
             for pid in old:
                 if pid not in self.arbiter.WORKERS:
@@ -228,7 +206,7 @@ class Recycler:
                 if failed is not None:
                     done.failed = (
                         f"{failed}: worker {pid}, and any not replaced yet, serve on with the "
-                        "code and settings they started with"
+                        "code they started with"
                     )
                     break
                 done.replaced.append(pid)
@@ -236,10 +214,8 @@ class Recycler:
             self.log.exception("reloading failed")
             done.failed = f"reloading failed: {type(error).__name__}: {error}"
         finally:
-            if done.failed and previous is not None:  # (as the workers not replaced have)
-                swap_environment(previous)
             done.seconds = round(time.monotonic() - started, 1)
-            self.answer([request], done)
+            self.answer(requests, done)
 
     def answer(self, requests: list[Path], done: Reloaded) -> None:
         done.workers = sorted(self.arbiter.WORKERS)
@@ -327,43 +303,6 @@ class Reloaded:
     workers: list[int] = field(default_factory=list)
     seconds: float = 0.0
     failed: str | None = None
-    #: whether the new workers were given the settings the request named
-    settings: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-#: what the master itself takes from the settings, at its start: gunicorn's worker timeout
-#: (``request_seconds``), its logging, where the workers' markers are, and the recycler's
-#: own; a reload that would change one is refused (the server needs a restart)
-MASTER_SETTINGS = (
-    "request_seconds", "log_format", "log_level", "instance_dir", "worker_recycle_growth",
-    "index_rebuild",
-)  # fmt: skip
-
-
-def master_settings_differ(settings: dict[str, str]) -> str | None:
-    """Why the ``DIRECTORY_*`` environment ``settings`` cannot be a reload's (a setting
-    the master itself reads differs, or they are not valid), else None."""
-    try:
-        now, new = Settings.from_env(), Settings.from_env(settings)
-    except SettingsError as error:
-        return f"the settings are not valid: {error}"
-    changed = [name for name in MASTER_SETTINGS if getattr(now, name) != getattr(new, name)]
-    if changed:
-        return (
-            f"{', '.join(changed)} would change, which the server's master itself reads: "
-            "restart the server for them; nothing was reloaded"
-        )
-    return None
-
-
-def swap_environment(settings: dict[str, str]) -> dict[str, str]:
-    """Make the process's ``DIRECTORY_*`` environment ``settings`` (the master's: each new
-    worker starts with it); returns the one it replaced."""
-    previous = {name: value for name, value in os.environ.items() if name.startswith(PREFIX)}
-    for name in previous:
-        del os.environ[name]
-    os.environ.update({name: value for name, value in settings.items() if name.startswith(PREFIX)})
-    return previous

@@ -50,16 +50,13 @@ def is_gunicorn(pid: int) -> bool:
         return True
 
 
-def ask(
-    instance_dir: Path, servers: list[int], settings: dict[str, str] | None = None
-) -> dict[int, Path]:
-    """Leave each server's master a reload request (with the ``DIRECTORY_*`` environment
-    its new workers are to have, if ``settings``); by master, where its answer will be."""
+def ask(instance_dir: Path, servers: list[int]) -> dict[int, Path]:
+    """Leave each server's master a reload request; by master, where its answer will be."""
     token = f"{os.getpid()}-{time.time_ns()}"
     answers = {}
     for master in servers:
         try:
-            answers[master] = Markers(instance_dir, master).request_reload(token, settings)
+            answers[master] = Markers(instance_dir, master).request_reload(token)
         except OSError as error:
             asked = f" (servers {', '.join(map(str, answers))} were asked)" if answers else ""
             raise ReloadError(f"Cannot ask server {master} for a reload: {error}{asked}") from None
