@@ -85,22 +85,27 @@ def wait(answers: dict[int, Path], timeout: float) -> Iterator[tuple[int, dict[s
         time.sleep(0.2)
 
 
+#: a server gone before it answered
+STOPPED = {"failed": "the server stopped before it was reloaded"}
+
+
 def _answer(master: int, answer: Path) -> dict[str, Any] | None:
     """The master's answer, its failure, or None while it is still to come."""
+    if answer.exists():
+        try:
+            found: dict[str, Any] = json.loads(answer.read_text("utf-8"))
+        except (OSError, ValueError) as error:
+            found = {"failed": f"its answer could not be read: {error}"}
+        answer.unlink(missing_ok=True)
+        return found
+    if not alive(master):
+        return dict(STOPPED)
     request = answer.with_name(answer.name.removesuffix(DONE) + REQUESTED)
-    # (the master writes its answer before it removes the request: one is always there)
-    if not answer.exists() and not request.exists() and not answer.exists():
-        if not alive(master):
-            return {"failed": "the server stopped before it was reloaded"}
-        return {
-            "failed": "the server did not take the request: one started before `directory "
-            "reload` existed removes it; restart that server once"
-        }
-    if not answer.exists():
-        return None if alive(master) else {"failed": "the server stopped before it was reloaded"}
-    try:
-        found: dict[str, Any] = json.loads(answer.read_text("utf-8"))
-    except (OSError, ValueError) as error:
-        found = {"failed": f"its answer could not be read: {error}"}
-    answer.unlink(missing_ok=True)
-    return found
+    # the master writes its answer before it removes the request, so one of them is there
+    # (the answer, if it came between the two looks, is read at the next)
+    if request.exists() or answer.exists():
+        return None
+    return {
+        "failed": "the server did not take the request: one started before `directory "
+        "reload` existed removes it; restart that server once"
+    }
