@@ -114,6 +114,33 @@ def test_fifty_idle_partial_connections_do_not_stall_the_api(stack: tuple[str, s
             sock.close()
 
 
+def test_clients_that_keep_their_connections_open_do_not_hold_the_workers(
+    stack: tuple[str, str],
+) -> None:
+    """gunicorn 27 ends a connection gracefully: after the answer it waits, up to 2 s, for
+    the client to close its side, and a sync worker takes no other request meanwhile. The
+    server closes a request without a body at once (``post_request``): two clients that
+    read their answers and keep their connections open, one a worker, leave both workers
+    free for the next request."""
+    _, upstream = stack
+    host, port = upstream.removeprefix("http://").split(":")
+    held: list[socket.socket] = []
+    try:
+        for _ in range(2):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            held.append(sock)
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: directory\r\n\r\n")
+            received = b""
+            while chunk := sock.recv(65536):  # to the server's end of the connection
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"}")
+        assert _timed(upstream, "/health") < 0.5
+        assert _timed(upstream, PATCH) < 0.5
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def test_each_worker_makes_its_index_before_it_takes_a_request(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

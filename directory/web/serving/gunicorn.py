@@ -17,6 +17,8 @@ import contextlib
 import json
 import logging
 import os
+import socket
+import ssl
 import sys
 import threading
 import time
@@ -119,6 +121,37 @@ def _write_problem(sock, status_int, reason, mesg) -> None:  # type: ignore[no-u
 
 # every worker class answers its own errors through gunicorn.util.write_error
 gunicorn.util.write_error = _write_problem
+
+
+def post_request(worker, req, environ, resp) -> None:  # type: ignore[no-untyped-def]
+    """Close the connection at once when the client can send nothing more: a request with
+    no body, answered whole, and nothing after it in the socket. gunicorn 27 ends every
+    connection gracefully (RFC 9112 §9.6): it half-closes, then waits, up to 2 s, for the
+    client to close its side, so that data the client is still sending cannot make the
+    kernel reset the connection and cut the answer short. A sync worker takes no other
+    request meanwhile: a client that read its answer and kept the connection open (a
+    browser, a connection pool) held the worker for 2 s. With no body to come there is
+    nothing to wait for (nginx's ``lingering_close on`` judges the same way). Anything else
+    (a body, a pipelined request in the socket, TLS, an answer whose head was not sent)
+    keeps gunicorn's graceful close, which runs after this hook and finds the socket open;
+    on one this hook closed it does nothing."""
+    sock = environ.get("gunicorn.socket") if environ else None
+    if sock is None or isinstance(sock, ssl.SSLSocket) or resp is None:
+        return
+    if not resp.headers_sent or not resp.should_close():  # (a kept-alive connection: not ours)
+        return
+    for name, value in req.headers:
+        if name == "TRANSFER-ENCODING" or (name == "CONTENT-LENGTH" and value.strip() != "0"):
+            return
+    try:
+        sock.setblocking(False)  # (a socket with a timeout would wait for data in recv)
+        if sock.recv(1, socket.MSG_PEEK):
+            return  # more from the client (pipelined): read it off gracefully
+    except BlockingIOError:
+        pass  # nothing more in the buffer
+    except OSError:
+        return  # closed already (an answer that failed midway), or reset
+    sock.close()
 
 
 def post_fork(server, worker) -> None:  # type: ignore[no-untyped-def]
