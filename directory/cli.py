@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +40,7 @@ from directory.ingest.run import (
 )
 from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
-from directory.settings import Settings, SettingsError
+from directory.settings import PREFIX, Settings, SettingsError
 from directory.store.db import READ_ONLY, is_not_initialised, is_read_only, no_file, sqlite_file
 from directory.store.loading import DataDir, LoadReport, load_geography, resolve_data_dir
 from directory.store.repositories.geography import GeographyRepository
@@ -870,16 +871,33 @@ def serve_command(host: str, port: int, workers: int) -> None:
     "--timeout", default=600, show_default=True, type=click.IntRange(1),
     help="seconds to wait for the workers to be replaced",
 )  # fmt: skip
+@click.option(
+    "--settings", "with_settings", is_flag=True,
+    help="give the new workers this command's DIRECTORY_* settings (its environment and the "
+    ".env of its directory), checked here first; those the master reads itself (the worker "
+    "timeout, logging, instance directory, recycling) need a restart",
+)  # fmt: skip
 @json_option
-def reload_command(pid: int | None, timeout: int, as_json: bool) -> None:
+def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: bool) -> None:
     """Reload `directory serve` without a pause: its master replaces each worker, one at a
     time, with a new one running the code on disk now, which makes its index before it
     takes requests; then the old worker finishes what it holds and stops. (`kill -HUP`
     stops every old worker at once, and requests wait for the new ones' start.) Waits
     until every worker is replaced. This command makes the application first, from the
     code on disk: code that cannot start is refused here (in a new worker it would stop
-    gunicorn's master). New DIRECTORY_* settings need a restart."""
-    instance_dir = state().settings.instance_dir  # (the app was made: the code starts)
+    gunicorn's master). The new workers keep the server's DIRECTORY_* settings, or with
+    --settings take this command's: the application is made with them, and their
+    database reached, here first."""
+    app_state = state()  # (the app was made: the code starts, with these settings)
+    instance_dir = app_state.settings.instance_dir
+    settings = None
+    if with_settings:
+        if app_state.db.schema_revision() is None:  # (one that cannot be used: its problem)
+            raise click.ClickException(
+                "The database DIRECTORY_DATABASE_URL names has no tables yet: run `directory "
+                "init` there first; nothing was reloaded."
+            )
+        settings = {name: value for name, value in os.environ.items() if name.startswith(PREFIX)}
     found = reload.masters(instance_dir)
     if pid is not None:
         if pid not in found:
@@ -895,8 +913,11 @@ def reload_command(pid: int | None, timeout: int, as_json: bool) -> None:
         )
     click.echo(f"Reloading {len(found)} server(s): replacing their workers one at a time", err=True)
     servers: list[dict[str, Any]] = []
+    # (stopped by systemd's TimeoutStartSec or kill: the requests not taken yet are removed)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        for master, done in reload.wait(reload.ask(instance_dir, found), timeout):
+        asked = reload.ask(instance_dir, found, settings)
+        for master, done in reload.wait(asked, timeout, settings=settings is not None):
             servers.append({"server": master, "replaced": [], "failed": None, **done})
             if done.get("failed"):
                 click.echo(f"server {master}: {done['failed']}", err=True)
@@ -905,6 +926,7 @@ def reload_command(pid: int | None, timeout: int, as_json: bool) -> None:
                 click.echo(
                     f"server {master}: "
                     + (f"workers {replaced} replaced" if replaced else "no worker replaced")
+                    + (" with this command's settings" if done.get("settings") else "")
                     + f" in {done['seconds']} s; serving: {', '.join(map(str, done['workers']))}",
                     err=as_json,
                 )

@@ -16,6 +16,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from directory.settings import Settings
+from directory.web.serving import gunicorn as gunicorn_settings
 from directory.web.serving import recycle, reload
 from directory.web.serving.recycle import Markers, Recycler
 
@@ -34,9 +36,11 @@ class Arbiter:
         self.next_pid = max(ages) + 1
         self.stopped: list[int] = []
         self.new_ready = True  # whether a worker started is ready (its index made)
+        self.started_with: list[dict[str, str] | None] = []  # each new worker's settings
 
     def signal(self, sig: int) -> None:
         if sig == signal.SIGTTIN:
+            self.started_with.append(self.markers.settings())  # (what a new worker reads)
             self.num_workers += 1
             self.worker_age += 1
             pid, self.next_pid = self.next_pid, self.next_pid + 1
@@ -244,3 +248,208 @@ def test_waiting_for_a_reload_gives_up_after_its_timeout(tmp_path: Path) -> None
     answers = reload.ask(tmp_path, [os.getpid()])
     with pytest.raises(reload.ReloadError, match="Not reloaded after 1 s"):
         list(reload.wait(answers, timeout=1))
+
+
+@pytest.fixture()
+def master_environment():
+    """The process's DIRECTORY_* environment as a served master's; the whole environment
+    put back after (a worker's settings are set in it directly, as in a worker)."""
+    kept = dict(os.environ)
+    for name in [name for name in os.environ if name.startswith("DIRECTORY_")]:
+        del os.environ[name]
+    os.environ["DIRECTORY_PUBLIC_URL"] = "https://old.example"
+    yield
+    os.environ.clear()
+    os.environ.update(kept)
+
+
+def _directory_environment() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name.startswith("DIRECTORY_")}
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def _done(answer: Path) -> dict:
+    return json.loads(answer.read_text("utf-8"))
+
+
+def test_a_reload_with_settings_gives_them_to_every_worker_started_since(
+    served, master_environment
+):
+    """``directory reload --settings``: the request (mode 0600: it may hold a database
+    password) names the command's DIRECTORY_* environment; the master writes it, 0600 too,
+    where every worker it starts from then on reads it, before the first, replaces every
+    worker, and says so. Its own environment does not change. A setting the master's
+    code does not know (a newer one the command's does) is not its to refuse."""
+    arbiter, recycler, _ = served
+    new = {"DIRECTORY_PUBLIC_URL": "https://new.example", "DIRECTORY_NEWER_SETTING": "6"}
+    answer = arbiter.markers.request_reload("s1", new)
+    assert _mode(arbiter.markers.request("s1")) == 0o600
+    recycler.step()
+    done = _done(answer)
+    assert done["failed"] is None and done["settings"] is True and done["replaced"] == [101, 102]
+    assert arbiter.started_with == [new, new]
+    assert _mode(arbiter.markers.dir / recycle.SETTINGS_FILE) == 0o600
+    assert _directory_environment() == {"DIRECTORY_PUBLIC_URL": "https://old.example"}
+    arbiter.markers.forget_all_but(set())  # (the workers' markers go; the settings stay)
+    assert arbiter.markers.settings() == new
+    answer = arbiter.markers.request_reload("s2")  # no settings (an empty file, as before)
+    assert arbiter.markers.request("s2").read_text() == ""
+    recycler.step()
+    assert _done(answer)["settings"] is False and arbiter.started_with[2:] == [new, new]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("DIRECTORY_UPLOAD_SECONDS", "240", "DIRECTORY_UPLOAD_SECONDS would change"),
+        ("DIRECTORY_LOG_FORMAT", "json", "DIRECTORY_LOG_FORMAT would change"),
+        ("DIRECTORY_LOG_LEVEL", "DEBUG", "DIRECTORY_LOG_LEVEL would change"),
+        ("DIRECTORY_INSTANCE_DIR", "/elsewhere", "DIRECTORY_INSTANCE_DIR would change"),
+        ("DIRECTORY_WORKER_RECYCLE_GROWTH", "10", "DIRECTORY_WORKER_RECYCLE_GROWTH would change"),
+        ("DIRECTORY_INDEX_REBUILD", "inline", "DIRECTORY_INDEX_REBUILD would change"),
+        ("DIRECTORY_LOG_FORMAT", "s3cr3t", "not what the server's master can read"),
+    ],
+)
+def test_a_reload_refuses_settings_the_master_reads_itself(
+    served, master_environment, setting: str, value: str, said: str
+):
+    """A setting gunicorn's master took at its start (its worker timeout, its logging,
+    where these files are, its recycling) cannot change without a restart: nothing is
+    replaced, no worker is given the settings, and the answer names them, never a value."""
+    arbiter, recycler, _ = served
+    answer = arbiter.markers.request_reload("s3", {**_directory_environment(), setting: value})
+    recycler.step()
+    done = _done(answer)
+    assert said in done["failed"] and "nothing was reloaded" in done["failed"]
+    assert value not in done["failed"]
+    assert done["replaced"] == [] and arbiter.stopped == [] and done["settings"] is False
+    assert arbiter.markers.settings() is None
+
+
+def test_a_request_that_cannot_be_read_is_answered_and_the_others_run(served, master_environment):
+    """One request giving what is not DIRECTORY_* settings is refused alone; the plain
+    requests queued with it are one round, answered together."""
+    arbiter, recycler, _ = served
+    bad = arbiter.markers.request_reload("1-bad", {"DIRECTORY_PUBLIC_URL": "x"})
+    arbiter.markers.request("1-bad").write_text('{"settings": {"PATH": "/bin"}}')
+    plain = [arbiter.markers.request_reload(f"2-plain-{i}") for i in range(2)]
+    recycler.step()
+    assert "could not be read" in _done(bad)["failed"]
+    assert [_done(answer)["replaced"] for answer in plain] == [[101, 102], [101, 102]]
+    assert arbiter.markers.settings() is None and arbiter.stopped == [101, 102]
+
+
+def test_a_request_giving_settings_is_a_round_of_its_own_in_the_order_asked(
+    served, master_environment
+):
+    arbiter, recycler, _ = served
+    new = {"DIRECTORY_PUBLIC_URL": "https://new.example"}
+    first = arbiter.markers.request_reload("1-first", new)
+    then = arbiter.markers.request_reload("2-then")
+    recycler.step()
+    assert _done(first)["settings"] is True and not then.exists()
+    recycler.step()
+    assert _done(then)["settings"] is False and arbiter.started_with == [new] * 4
+
+
+def test_a_reload_with_settings_that_fails_says_they_stay(
+    served, master_environment, monkeypatch: pytest.MonkeyPatch
+):
+    """No new worker ready in time: the workers serving keep the settings they started
+    with, and the new settings stay for any worker started later (one may have started
+    with them), which the answer says."""
+    arbiter, recycler, _ = served
+    monkeypatch.setattr(recycle, "READY_WAIT_SECONDS", 0.3)
+    arbiter.new_ready = False
+    new = {"DIRECTORY_PUBLIC_URL": "https://new.example"}
+    answer = arbiter.markers.request_reload("s5", new)
+    recycler.step()
+    done = _done(answer)
+    assert "no new worker was ready" in done["failed"] and "settings stay" in done["failed"]
+    assert sorted(arbiter.WORKERS) == [101, 102] and arbiter.markers.settings() == new
+
+
+def test_settings_are_written_for_the_servers_user(tmp_path: Path) -> None:
+    """Run as root for a server of another user, the request and the settings are theirs
+    (mode 0600): the server can read them, and no one else."""
+    markers = Markers(tmp_path, os.getpid())
+    markers.create()
+    nobody = 65534
+    os.chown(markers.dir, nobody, nobody)
+    markers.request_reload("t", {"DIRECTORY_PUBLIC_URL": "https://n.example"})
+    markers.give_settings({"DIRECTORY_PUBLIC_URL": "https://n.example"})
+    for path in (markers.request("t"), markers.dir / recycle.SETTINGS_FILE):
+        assert (path.stat().st_uid, _mode(path)) == (nobody, 0o600)
+
+
+def test_a_new_worker_takes_the_settings_a_reload_gave(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, master_environment, caplog
+):
+    """``post_fork``: a worker started after ``reload --settings`` has exactly the settings
+    it gave (a DIRECTORY_* setting it did not name is gone); without any, the master's; a
+    file that cannot be read, or settings no environment can hold, are logged and the
+    master's kept."""
+    monkeypatch.setattr(
+        gunicorn_settings, "_SETTINGS", Settings.from_env({"DIRECTORY_INSTANCE_DIR": str(tmp_path)})
+    )
+    worker = SimpleNamespace(ppid=os.getpid(), pid=4242, log=logging.getLogger("test-worker"))
+    markers = Markers(tmp_path, os.getpid())
+    markers.create()
+    gunicorn_settings._take_reloaded_settings(worker)
+    assert _directory_environment() == {"DIRECTORY_PUBLIC_URL": "https://old.example"}
+    for text in ("[1, 2", '{"DIRECTORY_PUBLIC_URL": "a\u0000b"}'):
+        (markers.dir / recycle.SETTINGS_FILE).write_text(text, encoding="utf-8")
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="test-worker"):
+            gunicorn_settings._take_reloaded_settings(worker)
+        assert "cannot be read" in caplog.text
+        assert _directory_environment() == {"DIRECTORY_PUBLIC_URL": "https://old.example"}
+    markers.give_settings({"DIRECTORY_GZIP_LEVEL": "6"})
+    gunicorn_settings._take_reloaded_settings(worker)
+    assert _directory_environment() == {"DIRECTORY_GZIP_LEVEL": "6"}
+
+
+def test_asking_for_a_reload_with_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A master started before ``--settings`` existed (no sign that it takes them), or of
+    another user when the command is not root, is refused before any is asked."""
+    settings = {"DIRECTORY_PUBLIC_URL": "https://n.example"}
+    markers = Markers(tmp_path, os.getpid())
+    markers.mark(1, "ready")  # (its directory, without the sign)
+    with pytest.raises(reload.ReloadError, match="started before .* cannot take new settings"):
+        reload.ask(tmp_path, [os.getpid()], settings)
+    markers.create()
+    monkeypatch.setattr(reload.os, "geteuid", lambda: 4321)
+    with pytest.raises(reload.ReloadError, match="run `directory reload --settings` as that"):
+        reload.ask(tmp_path, [os.getpid()], settings)
+    assert markers.reload_requests() == []
+
+
+def test_waiting_for_a_reload_with_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A server that reloaded without taking the settings asked for failed; a request not
+    answered in time, or when the command is stopped, is removed, with what it held."""
+    markers = Markers(tmp_path, os.getpid())
+    markers.create()
+    settings = {"DIRECTORY_PUBLIC_URL": "https://n.example"}
+    answers = reload.ask(tmp_path, [os.getpid()], settings)
+    assert len(markers.reload_requests()) == 1
+    with pytest.raises(reload.ReloadError, match="one not begun will not start"):
+        list(reload.wait(answers, timeout=1, settings=True))
+    assert markers.reload_requests() == []
+    answers = reload.ask(tmp_path, [os.getpid()], settings)
+
+    def stopped(_: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reload.time, "sleep", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        list(reload.wait(answers, timeout=60, settings=True))
+    assert markers.reload_requests() == []
+    monkeypatch.undo()
+    answers = reload.ask(tmp_path, [os.getpid()], settings)
+    [answer] = answers.values()
+    answer.write_text(json.dumps({"replaced": [7], "workers": [8], "failed": None}))
+    [(_, done)] = list(reload.wait(answers, timeout=5, settings=True))
+    assert "without the settings" in done["failed"]

@@ -22,6 +22,7 @@ import runpy
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -662,6 +663,58 @@ def test_a_hup_during_a_reload_leaves_the_server_its_workers(
         text = log.read_text()
         assert set(BOOTED.findall(text)) - set(EXITED.findall(text)) == serving
         assert get(base, PATCH)[0] == 200
+
+
+def test_a_reload_with_settings_serves_them_and_refuses_the_masters_own(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """``directory reload --settings`` gives the new workers the command's DIRECTORY_*
+    settings (the public URL the OpenAPI document names, here), and so does every worker
+    started later (after a ``HUP``, here); without it they keep the ones they have,
+    whatever the command's; a setting the master reads itself (the worker timeout, from
+    DIRECTORY_UPLOAD_SECONDS) and a database that cannot be used are refused, nothing
+    replaced."""
+    settings = demo_copy(request, "sqlite", tmp_path)
+    env = settings_env(
+        settings, DIRECTORY_LOG_LEVEL="INFO", DIRECTORY_PUBLIC_URL="https://old.example"
+    )
+
+    def reload(*args: str, **changed: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(DIRECTORY), "reload", "--pid", str(base.process.pid), *args],
+            env={**env, **changed}, capture_output=True, text=True, check=False, timeout=180,
+        )  # fmt: skip
+
+    def public_url() -> str:
+        return json.loads(get(base, "/api/v1/openapi.json")[2])["servers"][0]["url"]
+
+    log = tmp_path / "serve.log"
+    with serve(env, log, workers=1) as base:
+        assert public_url() == "https://old.example"
+        done = reload("--settings", DIRECTORY_PUBLIC_URL="https://new.example")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "with this command's settings" in done.stdout
+        assert public_url() == "https://new.example"
+        given = settings.instance_dir / f"workers-{base.process.pid}" / "settings.json"
+        assert given.stat().st_mode & 0o777 == 0o600
+        done = reload(DIRECTORY_PUBLIC_URL="https://other.example")  # (no --settings)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert public_url() == "https://new.example"
+        made = log.read_text().count("made its directory index")
+        base.process.send_signal(signal.SIGHUP)  # (its new workers take them too)
+        _until_ready(log, made + 1)
+        assert public_url() == "https://new.example"
+        done = reload("--settings", DIRECTORY_UPLOAD_SECONDS="300")
+        assert done.returncode == 1 and "DIRECTORY_UPLOAD_SECONDS would change" in done.stderr
+        assert "restart the server" in done.stderr
+        missing = str(tmp_path / "none.sqlite3")
+        done = reload("--settings", DIRECTORY_DATABASE_URL=f"sqlite:///{missing}")
+        assert done.returncode == 1 and "cannot be used" in done.stderr, done.stderr
+        sqlite3.connect(tmp_path / "empty.sqlite3").close()
+        empty = str(tmp_path / "empty.sqlite3")
+        done = reload("--settings", DIRECTORY_DATABASE_URL=f"sqlite:///{empty}")
+        assert done.returncode == 1 and "has no tables yet" in done.stderr, done.stderr
+        assert public_url() == "https://new.example"
 
 
 def test_a_reload_without_a_pid_reloads_every_server_of_the_instance_directory(

@@ -25,7 +25,7 @@ import time
 
 import gunicorn.util
 
-from directory.settings import REQUEST_SECONDS, Settings, SettingsError
+from directory.settings import PREFIX, REQUEST_SECONDS, Settings, SettingsError
 from directory.web.serving.recycle import Markers, Recycler
 
 worker_class = "sync"
@@ -161,6 +161,38 @@ def post_fork(server, worker) -> None:  # type: ignore[no-untyped-def]
     it a ``kill -HUP`` started workers running the code of the master's start."""
     for name in [name for name in sys.modules if name.partition(".")[0] == "directory"]:
         del sys.modules[name]
+    _take_reloaded_settings(worker)
+
+
+def _take_reloaded_settings(worker) -> None:  # type: ignore[no-untyped-def]
+    """In a new worker: the ``DIRECTORY_*`` settings ``directory reload --settings`` gave
+    the workers started since (``recycle``), if it did, in place of the master's. The
+    master's own environment is never changed (its threads and gunicorn's forks would
+    race); a worker that cannot read them says so and keeps the master's."""
+    if _SETTINGS is None:
+        return
+    try:
+        given = Markers(_SETTINGS.instance_dir, worker.ppid).settings()
+    except (OSError, ValueError) as error:
+        worker.log.error(
+            "worker %s: the settings a reload gave cannot be read (%s); it keeps the server's",
+            worker.pid, error,
+        )  # fmt: skip
+        return
+    if given is None:
+        return
+    kept = dict(os.environ)
+    try:
+        for name in [name for name in os.environ if name.startswith(PREFIX)]:
+            del os.environ[name]
+        os.environ.update(given)
+    except Exception as error:  # noqa: BLE001 - (checked when read) a worker must still start
+        os.environ.clear()
+        os.environ.update(kept)
+        worker.log.error(
+            "worker %s: the settings a reload gave cannot be set (%s); it keeps the server's",
+            worker.pid, type(error).__name__,
+        )  # fmt: skip
 
 
 def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]

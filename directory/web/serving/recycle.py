@@ -25,7 +25,13 @@ The same thread replaces every worker on request, one at a time, in the same way
 reload`` (a rolling reload, for a deploy: each new worker imports the code as it is on disk
 then, ``post_fork``) leaves ``reload-<token>.requested`` in that directory; once every worker
 that was serving then has been replaced, the master renames it ``reload-<token>.done`` and
-writes there what it did (JSON), which the command waits for.
+writes there what it did (JSON), which the command waits for. With ``--settings`` the request
+carries the command's ``DIRECTORY_*`` environment: the master checks that none it reads itself
+would change, and writes it to ``settings.json`` there before starting the first new worker.
+Every worker started from then on (the reload's, a ``HUP``'s, a dead worker's replacement)
+takes it in place of the master's own (``post_fork``); the master's environment is never
+changed, so no thread changes it while gunicorn forks. Both files are the owner's alone
+(mode 0600: they may hold a database password).
 """
 
 from __future__ import annotations
@@ -40,11 +46,54 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from directory.settings import PREFIX, Settings, SettingsError
+
 #: how long a replacement worker may take to be ready (its directory index first: 12-20 s
 #: at 100,000 services) before the grown one is stopped anyway
 READY_WAIT_SECONDS = 300
 #: the name of a reload request (``reload-<token>.requested``) and of its answer
 RELOAD_PREFIX, REQUESTED, DONE = "reload-", ".requested", ".done"
+#: the ``DIRECTORY_*`` settings ``directory reload --settings`` gave the workers started since
+SETTINGS_FILE = "settings.json"
+#: left by a master that can give its workers new settings (one started before could not)
+TAKES_SETTINGS = f"{RELOAD_PREFIX}settings"
+#: what the master itself takes from the settings at its start (by the setting that sets
+#: it): gunicorn's worker timeout, its logging, where these files are, and this thread's
+#: own; a reload that would change one is refused (the server needs a restart)
+MASTER_SETTINGS = {
+    "request_seconds": "UPLOAD_SECONDS", "log_format": "LOG_FORMAT", "log_level": "LOG_LEVEL",
+    "instance_dir": "INSTANCE_DIR", "worker_recycle_growth": "WORKER_RECYCLE_GROWTH",
+    "index_rebuild": "INDEX_REBUILD",
+}  # fmt: skip
+
+
+def _write_private(path: Path, document: Any) -> None:
+    """``document`` as JSON at ``path``, written whole before it appears there, readable by
+    its directory's owner alone (the server's user: root running the command gives it
+    to them)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as out:
+        json.dump(document, out)
+        owner = path.parent.stat()
+        if os.geteuid() == 0 and owner.st_uid != 0:
+            os.fchown(out.fileno(), owner.st_uid, owner.st_gid)
+    partial.replace(path)
+
+
+def _settings_or_none(document: Any) -> dict[str, str] | None:
+    """``document`` as ``DIRECTORY_*`` settings (names to values), None for None; ValueError
+    if it is neither."""
+    if document is None:
+        return None
+    if not isinstance(document, dict) or not all(
+        isinstance(name, str) and name.startswith(PREFIX) and isinstance(value, str)
+        and "=" not in name and "\0" not in name + value  # (what an environment can hold)
+        for name, value in document.items()
+    ):  # fmt: skip
+        raise ValueError("not a mapping of DIRECTORY_* names to text")
+    return document
 
 
 class Markers:
@@ -56,6 +105,11 @@ class Markers:
     def create(self) -> None:
         with contextlib.suppress(OSError):  # (read-only: no replacements, no reloads)
             self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / TAKES_SETTINGS).touch()
+
+    def takes_settings(self) -> bool:
+        """Whether the master can give its workers new settings."""
+        return (self.dir / TAKES_SETTINGS).exists()
 
     def mark(self, pid: int, kind: str) -> None:
         """Leave a marker; one that cannot be written (a read-only instance directory)
@@ -74,22 +128,53 @@ class Markers:
         if not self.dir.is_dir():
             return
         for path in self.dir.iterdir():
-            if path.name.startswith(RELOAD_PREFIX):
-                continue  # a reload's request or answer (the command removes its answer)
+            if path.name.startswith((RELOAD_PREFIX, SETTINGS_FILE)):
+                continue  # a reload's request, answer or settings (the command removes its answer)
             pid = path.name.split(".", 1)[0]
             if not pid.isdigit() or int(pid) not in alive:
                 path.unlink(missing_ok=True)
 
-    def request_reload(self, token: str) -> Path:
-        """Ask the master to replace every worker (``directory reload``); returns the path
-        of its answer, which appears once it has."""
-        (self.dir / f"{RELOAD_PREFIX}{token}{REQUESTED}").touch()
+    def request_reload(self, token: str, settings: dict[str, str] | None = None) -> Path:
+        """Ask the master to replace every worker (``directory reload``), giving the new
+        ones ``settings`` (the ``DIRECTORY_*`` environment) if given, in a request only the
+        server's user can read (without, an empty file anyone's master reads, as before);
+        returns the path of its answer, which appears once it has."""
+        if settings is None:
+            self.request(token).touch()
+        else:
+            _write_private(self.request(token), {"settings": settings})
         return self.dir / f"{RELOAD_PREFIX}{token}{DONE}"
+
+    def request(self, token: str) -> Path:
+        return self.dir / f"{RELOAD_PREFIX}{token}{REQUESTED}"
+
+    @staticmethod
+    def requested_settings(request: Path) -> dict[str, str] | None:
+        """The settings a reload request gives (None: the workers keep theirs); OSError or
+        ValueError if it cannot be read."""
+        text = request.read_text("utf-8")
+        document = json.loads(text) if text.strip() else {}
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+        return _settings_or_none(document.get("settings"))
+
+    def settings(self) -> dict[str, str] | None:
+        """The settings a reload gave the workers started since (None: the master's own);
+        OSError or ValueError if they cannot be read."""
+        try:
+            text = (self.dir / SETTINGS_FILE).read_text("utf-8")
+        except FileNotFoundError:
+            return None
+        return _settings_or_none(json.loads(text))
+
+    def give_settings(self, settings: dict[str, str]) -> None:
+        """Make ``settings`` those of every worker started from now on."""
+        _write_private(self.dir / SETTINGS_FILE, settings)
 
     def reload_requests(self) -> list[Path]:
         if not self.dir.is_dir():
             return []
-        return sorted(self.dir.glob(f"{RELOAD_PREFIX}*{REQUESTED}"))
+        return sorted(self.dir.glob(f"{RELOAD_PREFIX}*{REQUESTED}"))  # (the oldest first)
 
     def answer_reload(self, request: Path, answer: dict[str, Any]) -> None:
         """Answer a reload request: its ``.done`` file, written whole before it appears."""
@@ -191,13 +276,42 @@ class Recycler:
         return self.ready_mb[pid], now
 
     def reload(self, requests: list[Path], workers: dict[int, Any]) -> None:
-        """Replace every worker serving now, the oldest first, one at a time; then answer
-        the requests, whatever happened (a request made meanwhile waits for a round of its
+        """Replace every worker serving now, the oldest first, one at a time; then answer,
+        whatever happened. The oldest request giving settings is a round of its own, its
+        settings given to every worker started from then on; else the requests giving
+        none are answered together (a request made meanwhile waits for a round of its
         own)."""
-        started = time.monotonic()
+        started, done = time.monotonic(), Reloaded()
+        given = []
+        for request in requests:
+            try:
+                given.append((request, self.markers.requested_settings(request)))
+            except (OSError, ValueError) as error:  # (that one is answered, and not run)
+                failed = f"the request could not be read ({error}); nothing was reloaded"
+                self.answer([request], Reloaded(failed=failed))
+        if not given:
+            return
+        request, settings = given[0]
+        if settings is None:
+            requests = [request for request, settings in given if settings is None]
+        else:
+            requests = [request]
+            try:
+                refused = master_settings_differ(settings)
+                if not refused:
+                    self.markers.give_settings(settings)
+            except OSError as error:
+                refused = f"the settings could not be given ({error}); nothing was reloaded"
+            if refused:
+                done.failed = refused
+                self.answer(requests, done)
+                return
+            done.settings = True
         old = sorted(workers, key=lambda pid: workers[pid].age)
-        self.log.info("reloading: replacing %d workers, one at a time", len(old))
-        done = Reloaded()
+        self.log.info(
+            "reloading: replacing %d workers, one at a time%s",
+            len(old), " with new settings" if done.settings else "",
+        )  # fmt: skip
         try:
             for pid in old:
                 if pid not in self.arbiter.WORKERS:
@@ -206,7 +320,7 @@ class Recycler:
                 if failed is not None:
                     done.failed = (
                         f"{failed}: worker {pid}, and any not replaced yet, serve on with the "
-                        "code they started with"
+                        "code and settings they started with"
                     )
                     break
                 done.replaced.append(pid)
@@ -214,6 +328,12 @@ class Recycler:
             self.log.exception("reloading failed")
             done.failed = f"reloading failed: {type(error).__name__}: {error}"
         finally:
+            if done.failed and done.settings:
+                # (kept: a worker may have started with them; any started later takes them)
+                done.failed += (
+                    "; the new settings stay for every worker started from now on: "
+                    "reload again to give them to the others"
+                )
             done.seconds = round(time.monotonic() - started, 1)
             self.answer(requests, done)
 
@@ -303,6 +423,37 @@ class Reloaded:
     workers: list[int] = field(default_factory=list)
     seconds: float = 0.0
     failed: str | None = None
+    #: whether the settings the request named were given to the workers started since
+    settings: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def master_settings_differ(settings: dict[str, str]) -> str | None:
+    """Why the ``DIRECTORY_*`` environment ``settings`` cannot be a reload's (one the
+    master itself reads would change), else None. Only those are read here, with the code
+    the master started with (the command checked them all, with the code on disk, which
+    may know settings the master's does not); the message names them, never their values
+    (a database URL may hold a password). The master's own settings are its environment's:
+    a reload never changes it."""
+    names = {PREFIX + setting for setting in MASTER_SETTINGS.values()}
+    try:
+        now = Settings.from_env({k: v for k, v in os.environ.items() if k in names})
+        new = Settings.from_env({k: v for k, v in settings.items() if k in names})
+    except SettingsError:
+        return (
+            f"one of {', '.join(sorted(names))} is not what the server's master can read: "
+            "restart the server for it; nothing was reloaded"
+        )
+    changed = [
+        PREFIX + setting
+        for name, setting in MASTER_SETTINGS.items()
+        if getattr(now, name) != getattr(new, name)
+    ]
+    if changed:
+        return (
+            f"{', '.join(changed)} would change, which the server's master reads itself at "
+            "its start: restart the server for that; nothing was reloaded"
+        )
+    return None

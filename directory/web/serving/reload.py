@@ -50,39 +50,77 @@ def is_gunicorn(pid: int) -> bool:
         return True
 
 
-def ask(instance_dir: Path, servers: list[int]) -> dict[int, Path]:
-    """Leave each server's master a reload request; by master, where its answer will be."""
-    token = f"{os.getpid()}-{time.time_ns()}"
+def ask(
+    instance_dir: Path, servers: list[int], settings: dict[str, str] | None = None
+) -> dict[int, Path]:
+    """Leave each server's master a reload request (with the ``DIRECTORY_*`` environment
+    its new workers are to have, if ``settings``: then only if every one can take them,
+    and this user can give them); by master, where its answer will be."""
+    if settings is not None:
+        for master in servers:
+            _check_settings_can_be_given(Markers(instance_dir, master), master)
+    token = f"{time.time_ns()}-{os.getpid()}"  # (the master takes the requests in name order)
     answers = {}
     for master in servers:
         try:
-            answers[master] = Markers(instance_dir, master).request_reload(token)
+            answers[master] = Markers(instance_dir, master).request_reload(token, settings)
         except OSError as error:
             asked = f" (servers {', '.join(map(str, answers))} were asked)" if answers else ""
             raise ReloadError(f"Cannot ask server {master} for a reload: {error}{asked}") from None
     return answers
 
 
-def wait(answers: dict[int, Path], timeout: float) -> Iterator[tuple[int, dict[str, Any]]]:
+def _check_settings_can_be_given(markers: Markers, master: int) -> None:
+    if not markers.takes_settings():
+        raise ReloadError(
+            f"Server {master} was started before `directory reload --settings` existed and "
+            "cannot take new settings: restart it once. Nothing was reloaded."
+        )
+    owner = markers.dir.stat().st_uid
+    if os.geteuid() not in (0, owner):
+        raise ReloadError(
+            f"Server {master} runs as user {owner}: run `directory reload --settings` as that "
+            "user (or root), so that only it can read them. Nothing was reloaded."
+        )
+
+
+def wait(
+    answers: dict[int, Path], timeout: float, *, settings: bool = False
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Each server's answer as it comes (what :class:`~directory.web.serving.recycle.Reloaded`
     holds), or its failure as ``{"failed": ...}``; raises ReloadError after ``timeout``
-    seconds with answers still to come."""
+    seconds with answers still to come. Stopped before every answer came (the timeout, an
+    interrupt, a ``TERM``), it removes the requests still pending: one not begun then never
+    starts, and what it held (settings, passwords and all) is not left behind. With
+    ``settings`` (the requests gave some), a server that reloaded without taking them
+    failed."""
     pending = dict(answers)
     deadline = time.monotonic() + timeout
-    while pending:
-        for master, answer in list(pending.items()):
-            found = _answer(master, answer)
-            if found is not None:
-                del pending[master]
-                yield master, found
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise ReloadError(
-                f"Not reloaded after {timeout:.0f} s: server(s) {', '.join(map(str, pending))} "
-                "go on replacing their workers (their logs say when they are done)."
-            )
-        time.sleep(0.2)
+    try:
+        while pending:
+            for master, answer in list(pending.items()):
+                found = _answer(master, answer)
+                if found is not None:
+                    del pending[master]
+                    if settings and not found.get("failed") and not found.get("settings"):
+                        found["failed"] = "the server reloaded its workers without the settings"
+                    yield master, found
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise ReloadError(
+                    f"Not reloaded after {timeout:.0f} s: server(s) "
+                    f"{', '.join(map(str, pending))} had not answered. A reload under way goes "
+                    "on (the server's log says when it is done); one not begun will not start."
+                )
+            time.sleep(0.2)
+    finally:
+        for answer in pending.values():
+            _request_of(answer).unlink(missing_ok=True)
+
+
+def _request_of(answer: Path) -> Path:
+    return answer.with_name(answer.name.removesuffix(DONE) + REQUESTED)
 
 
 #: a server gone before it answered
@@ -100,7 +138,7 @@ def _answer(master: int, answer: Path) -> dict[str, Any] | None:
         return found
     if not alive(master):
         return dict(STOPPED)
-    request = answer.with_name(answer.name.removesuffix(DONE) + REQUESTED)
+    request = _request_of(answer)
     # the master writes its answer before it removes the request, so one of them is there
     # (the answer, if it came between the two looks, is read at the next)
     if request.exists() or answer.exists():
