@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +21,8 @@ from directory.settings import Settings
 from directory.web.serving import gunicorn as gunicorn_settings
 from directory.web.serving import recycle, reload
 from directory.web.serving.recycle import Markers, Recycler
+from tests.conftest import demo_copy
+from tests.servers import DIRECTORY, settings_env
 
 
 class Arbiter:
@@ -345,14 +348,20 @@ def test_a_request_that_cannot_be_read_is_answered_and_the_others_run(served, ma
 def test_a_request_giving_settings_is_a_round_of_its_own_in_the_order_asked(
     served, master_environment
 ):
+    """A request giving settings is a round of its own, in the order asked: plain requests
+    asked before it share a round, those asked after it wait for the next."""
     arbiter, recycler, _ = served
     new = {"DIRECTORY_PUBLIC_URL": "https://new.example"}
-    first = arbiter.markers.request_reload("1-first", new)
-    then = arbiter.markers.request_reload("2-then")
+    before = arbiter.markers.request_reload("1-before")
+    giving = arbiter.markers.request_reload("2-giving", new)
+    after = arbiter.markers.request_reload("3-after")
     recycler.step()
-    assert _done(first)["settings"] is True and not then.exists()
+    assert _done(before)["settings"] is False and not giving.exists() and not after.exists()
     recycler.step()
-    assert _done(then)["settings"] is False and arbiter.started_with == [new] * 4
+    assert _done(giving)["settings"] is True and not after.exists()
+    recycler.step()
+    assert _done(after)["settings"] is False
+    assert arbiter.started_with == [None, None, new, new, new, new]
 
 
 def test_a_reload_with_settings_that_fails_says_they_stay(
@@ -372,17 +381,43 @@ def test_a_reload_with_settings_that_fails_says_they_stay(
     assert sorted(arbiter.WORKERS) == [101, 102] and arbiter.markers.settings() == new
 
 
-def test_settings_are_written_for_the_servers_user(tmp_path: Path) -> None:
-    """Run as root for a server of another user, the request and the settings are theirs
-    (mode 0600): the server can read them, and no one else."""
+def test_settings_are_written_for_the_servers_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request and the settings are 0600; written by root for a server of another user
+    (the directory's owner), they are given to that user: the server can read them, and
+    no one else. A plain request is an empty file, which the master does not open (root's
+    own, of whatever mode its umask gives)."""
     markers = Markers(tmp_path, os.getpid())
     markers.create()
-    nobody = 65534
-    os.chown(markers.dir, nobody, nobody)
+    owner = markers.dir.stat()
+    given: list[tuple[int, int]] = []
+    monkeypatch.setattr(recycle.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(recycle.os, "fchown", lambda fd, uid, gid: given.append((uid, gid)))
+    monkeypatch.setattr(
+        Path, "stat",
+        lambda self, **kw: _owned_by(os.stat(self, **kw), 4321) if self == markers.dir
+        else os.stat(self, **kw),
+    )  # fmt: skip
     markers.request_reload("t", {"DIRECTORY_PUBLIC_URL": "https://n.example"})
     markers.give_settings({"DIRECTORY_PUBLIC_URL": "https://n.example"})
+    assert given == [(4321, owner.st_gid), (4321, owner.st_gid)]
+    monkeypatch.undo()
     for path in (markers.request("t"), markers.dir / recycle.SETTINGS_FILE):
-        assert (path.stat().st_uid, _mode(path)) == (nobody, 0o600)
+        assert _mode(path) == 0o600
+    markers.request_reload("u")
+
+    def unreadable(*_: object, **__: object) -> str:
+        raise PermissionError(13, "Permission denied")  # (as another user's may be)
+
+    monkeypatch.setattr(Path, "read_text", unreadable)
+    assert Markers.requested_settings(markers.request("u")) is None
+
+
+def _owned_by(found: os.stat_result, uid: int) -> os.stat_result:
+    fields = list(found)
+    fields[4] = uid  # st_uid
+    return os.stat_result(fields)
 
 
 def test_a_new_worker_takes_the_settings_a_reload_gave(
@@ -400,12 +435,16 @@ def test_a_new_worker_takes_the_settings_a_reload_gave(
     markers.create()
     gunicorn_settings._take_reloaded_settings(worker)
     assert _directory_environment() == {"DIRECTORY_PUBLIC_URL": "https://old.example"}
-    for text in ("[1, 2", '{"DIRECTORY_PUBLIC_URL": "a\u0000b"}'):
+    for text, said in [
+        ("[1, 2", "cannot be read"),
+        ('{"DIRECTORY_PUBLIC_URL": "a\\u0000b"}', "cannot be read"),  # (JSON's escape)
+        ('{"DIRECTORY_PUBLIC_URL": "\\ud800"}', "cannot be set"),  # (none can be encoded)
+    ]:
         (markers.dir / recycle.SETTINGS_FILE).write_text(text, encoding="utf-8")
         caplog.clear()
         with caplog.at_level(logging.ERROR, logger="test-worker"):
             gunicorn_settings._take_reloaded_settings(worker)
-        assert "cannot be read" in caplog.text
+        assert said in caplog.text, text
         assert _directory_environment() == {"DIRECTORY_PUBLIC_URL": "https://old.example"}
     markers.give_settings({"DIRECTORY_GZIP_LEVEL": "6"})
     gunicorn_settings._take_reloaded_settings(worker)
@@ -421,6 +460,17 @@ def test_asking_for_a_reload_with_settings(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(reload.ReloadError, match="started before .* cannot take new settings"):
         reload.ask(tmp_path, [os.getpid()], settings)
     markers.create()
+    markers.forget_all_but(set())  # (the sign stays while the master lives)
+    assert markers.takes_settings()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        Markers(tmp_path, other.pid).mark(1, "ready")  # (a second server, started before)
+        with pytest.raises(reload.ReloadError, match=f"Server {other.pid} was started before"):
+            reload.ask(tmp_path, [os.getpid(), other.pid], settings)
+        assert markers.reload_requests() == []  # (the first was not asked either)
+    finally:
+        other.kill()
+        other.wait()
     monkeypatch.setattr(reload.os, "geteuid", lambda: 4321)
     with pytest.raises(reload.ReloadError, match="run `directory reload --settings` as that"):
         reload.ask(tmp_path, [os.getpid()], settings)
@@ -453,3 +503,31 @@ def test_waiting_for_a_reload_with_settings(tmp_path: Path, monkeypatch: pytest.
     answer.write_text(json.dumps({"replaced": [7], "workers": [8], "failed": None}))
     [(_, done)] = list(reload.wait(answers, timeout=5, settings=True))
     assert "without the settings" in done["failed"]
+
+
+def test_a_reload_command_stopped_while_it_waits_takes_its_request_back(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """``directory reload --settings`` stopped by a TERM (systemd's ``TimeoutStartSec``)
+    while the server has not taken its request: it exits 143 and removes the request, and
+    the settings it held, so that the reload never starts."""
+    settings = demo_copy(request, "sqlite", tmp_path)
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "gunicorn"])
+    try:
+        markers = Markers(settings.instance_dir, server.pid)
+        markers.create()  # (a server that takes settings, and never answers)
+        command = subprocess.Popen(
+            [str(DIRECTORY), "reload", "--pid", str(server.pid), "--settings"],
+            env=settings_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not markers.reload_requests():
+            assert command.poll() is None, command.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        command.send_signal(signal.SIGTERM)
+        assert command.wait(30) == 143
+        assert sorted(path.name for path in markers.dir.iterdir()) == [recycle.TAKES_SETTINGS]
+    finally:
+        server.kill()
+        server.wait()

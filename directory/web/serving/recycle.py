@@ -74,12 +74,16 @@ def _write_private(path: Path, document: Any) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with open(descriptor, "w", encoding="utf-8") as out:
-        json.dump(document, out)
-        owner = path.parent.stat()
-        if os.geteuid() == 0 and owner.st_uid != 0:
-            os.fchown(out.fileno(), owner.st_uid, owner.st_gid)
-    partial.replace(path)
+    try:
+        with open(descriptor, "w", encoding="utf-8") as out:
+            json.dump(document, out)
+            owner = path.parent.stat()
+            if os.geteuid() == 0 and owner.st_uid != 0:
+                os.fchown(out.fileno(), owner.st_uid, owner.st_gid)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # (what it held is not left behind)
+        raise
 
 
 def _settings_or_none(document: Any) -> dict[str, str] | None:
@@ -151,7 +155,10 @@ class Markers:
     @staticmethod
     def requested_settings(request: Path) -> dict[str, str] | None:
         """The settings a reload request gives (None: the workers keep theirs); OSError or
-        ValueError if it cannot be read."""
+        ValueError if it cannot be read. An empty one (a plain request, which may be
+        another user's, as root's ``touch`` makes it) is not opened."""
+        if request.stat().st_size == 0:
+            return None
         text = request.read_text("utf-8")
         document = json.loads(text) if text.strip() else {}
         if not isinstance(document, dict):
@@ -292,8 +299,12 @@ class Recycler:
         if not given:
             return
         request, settings = given[0]
-        if settings is None:
-            requests = [request for request, settings in given if settings is None]
+        if settings is None:  # the plain ones asked before the next giving settings
+            requests = []
+            for asked, its_settings in given:
+                if its_settings is not None:
+                    break
+                requests.append(asked)
         else:
             requests = [request]
             try:

@@ -60,13 +60,20 @@ def ask(
         for master in servers:
             _check_settings_can_be_given(Markers(instance_dir, master), master)
     token = f"{time.time_ns()}-{os.getpid()}"  # (the master takes the requests in name order)
-    answers = {}
-    for master in servers:
-        try:
-            answers[master] = Markers(instance_dir, master).request_reload(token, settings)
-        except OSError as error:
-            asked = f" (servers {', '.join(map(str, answers))} were asked)" if answers else ""
-            raise ReloadError(f"Cannot ask server {master} for a reload: {error}{asked}") from None
+    answers: dict[int, Path] = {}
+    try:
+        for master in servers:
+            try:
+                answers[master] = Markers(instance_dir, master).request_reload(token, settings)
+            except OSError as error:
+                raise ReloadError(
+                    f"Cannot ask server {master} for a reload ({error}); the requests made "
+                    "were taken back"
+                ) from None
+    except BaseException:  # (an error, or a TERM meanwhile): the requests made are taken back
+        for answer in answers.values():
+            _request_of(answer).unlink(missing_ok=True)
+        raise
     return answers
 
 
