@@ -522,11 +522,13 @@ def test_a_reload_command_stopped_while_it_waits_takes_its_request_back(
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while not markers.reload_requests():
-            assert command.poll() is None, command.communicate()
+            if command.poll() is not None:
+                pytest.fail(f"the command ended first: {command.communicate()}")
             assert time.monotonic() < deadline
             time.sleep(0.05)
         command.send_signal(signal.SIGTERM)
-        assert command.wait(30) == 143
+        _, said = command.communicate(timeout=30)
+        assert command.returncode == 143, said
         assert sorted(path.name for path in markers.dir.iterdir()) == [recycle.TAKES_SETTINGS]
     finally:
         server.kill()
