@@ -144,8 +144,9 @@ def post_request(worker, req, environ, resp) -> None:  # type: ignore[no-untyped
         if name == "TRANSFER-ENCODING" or (name == "CONTENT-LENGTH" and value.strip() != "0"):
             return
     try:
-        sock.setblocking(False)  # (a socket with a timeout would wait for data in recv)
-        if sock.recv(1, socket.MSG_PEEK):
+        if sock.gettimeout() is not None:  # (gunicorn's are blocking: no system call here)
+            sock.setblocking(False)  # (one with a timeout would wait for data in recv)
+        if sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
             return  # more from the client (pipelined): read it off gracefully
     except BlockingIOError:
         pass  # nothing more in the buffer

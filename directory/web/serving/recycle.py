@@ -178,6 +178,11 @@ class Markers:
         """Make ``settings`` those of every worker started from now on."""
         _write_private(self.dir / SETTINGS_FILE, settings)
 
+    @staticmethod
+    def request_of(answer: Path) -> Path:
+        """The request whose answer will be at ``answer``."""
+        return answer.with_name(answer.name.removesuffix(DONE) + REQUESTED)
+
     def reload_requests(self) -> list[Path]:
         if not self.dir.is_dir():
             return []
@@ -185,7 +190,7 @@ class Markers:
 
     def answer_reload(self, request: Path, answer: dict[str, Any]) -> None:
         """Answer a reload request: its ``.done`` file, written whole before it appears."""
-        done = request.with_name(request.name.removesuffix(REQUESTED) + DONE)
+        done = request.with_name(request.name.removesuffix(REQUESTED) + DONE)  # (request_of, reversed)
         partial = done.with_suffix(".partial")
         partial.write_text(json.dumps(answer), encoding="utf-8")
         partial.replace(done)

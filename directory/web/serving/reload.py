@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from directory.web.serving.recycle import DONE, REQUESTED, Markers
+from directory.web.serving.recycle import Markers
 
 
 class ReloadError(Exception):
@@ -72,7 +72,7 @@ def ask(
                 ) from None
     except BaseException:  # (an error, or a TERM meanwhile): the requests made are taken back
         for answer in answers.values():
-            _request_of(answer).unlink(missing_ok=True)
+            Markers.request_of(answer).unlink(missing_ok=True)
         raise
     return answers
 
@@ -123,11 +123,7 @@ def wait(
             time.sleep(0.2)
     finally:
         for answer in pending.values():
-            _request_of(answer).unlink(missing_ok=True)
-
-
-def _request_of(answer: Path) -> Path:
-    return answer.with_name(answer.name.removesuffix(DONE) + REQUESTED)
+            Markers.request_of(answer).unlink(missing_ok=True)
 
 
 #: a server gone before it answered
@@ -145,7 +141,7 @@ def _answer(master: int, answer: Path) -> dict[str, Any] | None:
         return found
     if not alive(master):
         return dict(STOPPED)
-    request = _request_of(answer)
+    request = Markers.request_of(answer)
     # the master writes its answer before it removes the request, so one of them is there
     # (the answer, if it came between the two looks, is read at the next)
     if request.exists() or answer.exists():
