@@ -253,6 +253,45 @@ def test_waiting_for_a_reload_gives_up_after_its_timeout(tmp_path: Path) -> None
         list(reload.wait(answers, timeout=1))
 
 
+def test_a_request_taken_back_during_its_reload_leaves_no_answer(served):
+    """A command that stopped waiting (its timeout, Ctrl-C) takes its request back; the
+    reload already under way goes on, but writes no answer that no one would read or
+    remove."""
+    arbiter, recycler, _ = served
+    answer = arbiter.markers.request_reload("t5")
+    started = arbiter.signal
+
+    def taken_back_meanwhile(sig: int) -> None:
+        started(sig)
+        Markers.request_of(answer).unlink(missing_ok=True)
+
+    arbiter.signal = taken_back_meanwhile
+    recycler.step()
+    assert arbiter.stopped == [101, 102]  # the reload went on
+    assert not answer.exists()
+    assert not [p for p in arbiter.markers.dir.iterdir() if p.suffix in (".done", ".partial")]
+
+
+def test_waiting_for_a_reload_removes_an_answer_that_came_as_it_gave_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer written after the command's last look, as it gives up, is removed with the
+    request: nothing of the reload is left in the workers' directory."""
+    markers = Markers(tmp_path, os.getpid())
+    markers.create()
+    answers = reload.ask(tmp_path, [os.getpid()])
+    [answer] = answers.values()
+
+    def answered_after_the_look(master: int, path: Path) -> None:
+        markers.answer_reload(Markers.request_of(path), {"failed": None})
+
+    monkeypatch.setattr(reload, "_answer", answered_after_the_look)
+    with pytest.raises(reload.ReloadError, match="Not reloaded after 0 s"):
+        list(reload.wait(answers, timeout=0))
+    assert not answer.exists() and not Markers.request_of(answer).exists()
+    assert sorted(p.name for p in markers.dir.iterdir()) == [recycle.TAKES_SETTINGS]
+
+
 @pytest.fixture()
 def master_environment():
     """The process's DIRECTORY_* environment as a served master's; the whole environment

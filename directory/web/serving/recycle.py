@@ -189,8 +189,14 @@ class Markers:
         return sorted(self.dir.glob(f"{RELOAD_PREFIX}*{REQUESTED}"))  # (the oldest first)
 
     def answer_reload(self, request: Path, answer: dict[str, Any]) -> None:
-        """Answer a reload request: its ``.done`` file, written whole before it appears."""
-        done = request.with_name(request.name.removesuffix(REQUESTED) + DONE)  # (request_of, reversed)
+        """Answer a reload request: its ``.done`` file, written whole before it appears. A
+        request its command took back while the reload ran (it stopped waiting) is not
+        answered: no one would read the answer, and nothing else removes it."""
+        if not request.exists():
+            return
+        done = request.with_name(
+            request.name.removesuffix(REQUESTED) + DONE
+        )  # (request_of, reversed)
         partial = done.with_suffix(".partial")
         partial.write_text(json.dumps(answer), encoding="utf-8")
         partial.replace(done)

@@ -124,6 +124,7 @@ def wait(
     finally:
         for answer in pending.values():
             Markers.request_of(answer).unlink(missing_ok=True)
+            answer.unlink(missing_ok=True)  # (one written since the last look)
 
 
 #: a server gone before it answered
