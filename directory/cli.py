@@ -40,7 +40,7 @@ from directory.ingest.run import (
 )
 from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
-from directory.settings import PREFIX, Settings, SettingsError
+from directory.settings import Settings, SettingsError
 from directory.store.db import READ_ONLY, is_not_initialised, is_read_only, no_file, sqlite_file
 from directory.store.loading import DataDir, LoadReport, load_geography, resolve_data_dir
 from directory.store.repositories.geography import GeographyRepository
@@ -897,7 +897,7 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
                 "The database DIRECTORY_DATABASE_URL names has no tables yet: run `directory "
                 "init` there first; nothing was reloaded."
             )
-        settings = {name: value for name, value in os.environ.items() if name.startswith(PREFIX)}
+        settings = reload.settings_to_give(os.environ)  # (a relative path made absolute)
     found = reload.masters(instance_dir)
     if pid is not None:
         if pid not in found:

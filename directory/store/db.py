@@ -105,6 +105,16 @@ def sqlite_file(url: str) -> Path | None:
     return sqlite_path(url)
 
 
+def absolute_sqlite_url(url: str) -> str:
+    """``url`` with a relative SQLite file's path made absolute from the working directory
+    (where SQLite would open it); any other URL, an in-memory database and a ``file:`` URI
+    as given."""
+    path = sqlite_file(url)
+    if path is None or path.is_absolute():
+        return url
+    return make_url(url).set(database=os.path.abspath(path)).render_as_string(hide_password=False)
+
+
 def no_file(path: Path) -> str:
     """Why an SQLite database that is not there cannot be used, and what to do."""
     return (

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from directory.settings import Settings
+from directory.store.db import sqlite_path
 from directory.web.serving import gunicorn as gunicorn_settings
 from directory.web.serving import recycle, reload
 from directory.web.serving.recycle import Markers, Recycler
@@ -544,6 +545,35 @@ def test_waiting_for_a_reload_with_settings(tmp_path: Path, monkeypatch: pytest.
     assert "without the settings" in done["failed"]
 
 
+def test_a_reload_gives_relative_paths_as_the_command_read_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--settings`` gives only the ``DIRECTORY_*`` variables, a relative path among them
+    (a directory, a file, an SQLite database) made absolute from the command's working
+    directory, where it was checked; others as they are."""
+    monkeypatch.chdir(tmp_path)
+    environ = {
+        "DIRECTORY_INSTANCE_DIR": "instance", "DIRECTORY_GEODATA_DIR": " geodata/london ",
+        "DIRECTORY_SOURCES_FILE": "/etc/directory/sources.toml",
+        "DIRECTORY_DATABASE_URL": "sqlite:///data/directory.sqlite3?timeout=5",
+        "DIRECTORY_PUBLIC_URL": "https://directory.example", "PGPASSWORD": "secret",
+    }  # fmt: skip
+    assert reload.settings_to_give(environ) == {
+        "DIRECTORY_INSTANCE_DIR": str(tmp_path / "instance"),
+        "DIRECTORY_GEODATA_DIR": str(tmp_path / "geodata" / "london"),
+        "DIRECTORY_SOURCES_FILE": "/etc/directory/sources.toml",
+        "DIRECTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'directory.sqlite3'}?timeout=5",
+        "DIRECTORY_PUBLIC_URL": "https://directory.example",
+    }
+    for url in (
+        "sqlite:////srv/directory.sqlite3", "sqlite:///file:directory.sqlite3?uri=true&mode=ro",
+        "sqlite://", "postgresql+psycopg://directory:p%40ss@db.internal/directory",
+    ):  # fmt: skip
+        assert reload.settings_to_give({"DIRECTORY_DATABASE_URL": url}) == {
+            "DIRECTORY_DATABASE_URL": url
+        }
+
+
 def test_a_reload_command_stopped_while_it_waits_takes_its_request_back(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -555,9 +585,17 @@ def test_a_reload_command_stopped_while_it_waits_takes_its_request_back(
     try:
         markers = Markers(settings.instance_dir, server.pid)
         markers.create()  # (a server that takes settings, and never answers)
+        # the database and the instance directory named relative to the command's directory
+        database = sqlite_path(settings.database_url)
+        assert database is not None and database.is_absolute()
+        relative = os.path.relpath(database, tmp_path)
+        env = settings_env(
+            settings, DIRECTORY_DATABASE_URL=f"sqlite:///{relative}",
+            DIRECTORY_INSTANCE_DIR=os.path.relpath(settings.instance_dir, tmp_path),
+        )  # fmt: skip
         command = subprocess.Popen(
             [str(DIRECTORY), "reload", "--pid", str(server.pid), "--settings"],
-            env=settings_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while not markers.reload_requests():
@@ -565,6 +603,11 @@ def test_a_reload_command_stopped_while_it_waits_takes_its_request_back(
                 pytest.fail(f"the command ended first: {command.communicate()}")
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        # ...given as the absolute paths checked, whatever directory the server runs in
+        given = Markers.requested_settings(markers.reload_requests()[0])
+        assert given is not None
+        assert given["DIRECTORY_DATABASE_URL"] == f"sqlite:///{database}"
+        assert given["DIRECTORY_INSTANCE_DIR"] == str(settings.instance_dir)
         command.send_signal(signal.SIGTERM)
         _, said = command.communicate(timeout=30)
         assert command.returncode == 143, said

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from directory.settings import PREFIX
+from directory.store.db import absolute_sqlite_url
 from directory.web.serving.recycle import Markers
 
 
@@ -48,6 +50,24 @@ def is_gunicorn(pid: int) -> bool:
         return b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True
+
+
+#: the settings read as a path, from the working directory of the process reading them
+PATH_SETTINGS = tuple(PREFIX + name for name in ("INSTANCE_DIR", "GEODATA_DIR", "SOURCES_FILE"))
+
+
+def settings_to_give(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``DIRECTORY_*`` settings of ``environ`` as ``reload --settings`` gives them: a
+    relative path in them (a directory, a file, an SQLite database's file) made absolute
+    from this command's working directory, where it checked them, so that the new workers
+    read the very files checked, whatever directory the server runs in."""
+    given = {name: value for name, value in environ.items() if name.startswith(PREFIX)}
+    for name in PATH_SETTINGS:
+        if (value := given.get(name, "").strip()) and not os.path.isabs(value):
+            given[name] = os.path.abspath(value)
+    if url := given.get(PREFIX + "DATABASE_URL", "").strip():
+        given[PREFIX + "DATABASE_URL"] = absolute_sqlite_url(url)
+    return given
 
 
 def ask(
