@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -596,3 +597,31 @@ def test_a_write_without_a_key_is_the_401_whatever_its_body_holds(app, keys):
         "/api/v1/services", data=body, content_type="application/json", headers=keys["officer"]
     )
     assert list(problem(judged, 422, "invalid-input")["errors"]) == ["name"]
+
+
+#: ids no row can have: past PostgreSQL's INTEGER ids, past what SQLite can bind (2**63)
+IDS_PAST_ANY_ROW = (2**31, 2**63, 2**64 + 1, 10**30)
+
+
+def test_an_id_no_row_can_have_is_not_found_on_every_route_that_takes_one(app, keys):
+    """Every route with a number in its path (found in the URL map, so a new one is
+    checked too), every method, asked by an admin with an id past any row's: the route's
+    404 problem, never a 500 (SQLite cannot bind an int past 2**63), and nothing written."""
+    client = app.test_client()
+    admin = {**keys["admin"], "If-Match": "*"}
+    before = dump(app)
+    asked = 0
+    for rule in app.url_map.iter_rules():
+        numbers = re.findall(r"<int:(\w+)>", rule.rule)
+        if not numbers:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for number in IDS_PAST_ANY_ROW:
+                values = {name: (number if name in numbers else OWN) for name in rule.arguments}
+                path = rule.build(values, append_unknown=False)[1]
+                answer = client.open(path, method=method, json={}, headers=admin)
+                assert answer.status_code == 404, (method, path, answer.get_data(as_text=True))
+                assert answer.mimetype == "application/problem+json", (method, path)
+                asked += 1
+    assert asked >= 13 * len(IDS_PAST_ANY_ROW)  # (the routes of contacts, outcomes, notes...)
+    assert dump(app) == before

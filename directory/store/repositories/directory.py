@@ -800,6 +800,8 @@ class CatalogueQueries:
 
     def contact(self, contact_id: int) -> Row[Any] | None:
         """One patch contact, as reads show it (a private email is None)."""
+        if contact_id > MAX_ID:  # (SQLite cannot bind an int past 2**63: no row has one)
+            return None
         return self.db.execute(PUBLIC_CONTACT.where(PatchContact.id == contact_id)).first()
 
     def contacts_page(
@@ -816,6 +818,8 @@ class CatalogueQueries:
         return rows, int(total.scalar_one())
 
     def outcome(self, service_id: int, outcome_id: int) -> Row[Any] | None:
+        if outcome_id > MAX_ID:
+            return None
         return self.db.execute(
             select(Outcome.__table__).where(
                 Outcome.id == outcome_id, Outcome.service_id == service_id
