@@ -220,7 +220,12 @@ def _count(cell: Any) -> int | str:
         text = str(cell).strip().replace(",", "")
         if not re.fullmatch(r"-?\d+(\.0+)?", text):
             return "Not a number of offences (a whole number such as 0 or 125)."
-        number = int(text.split(".", 1)[0])
+        digits = text.split(".", 1)[0]
+        # (int() refuses over 4,300 digits, in Python's words): far past any count anyway
+        if len(digits.lstrip("-").lstrip("0")) <= 20:
+            number = int(digits)
+        else:
+            number = -1 if digits[0] == "-" else MAX_COUNT + 1
     if number < 0:
         return "A number of offences cannot be negative."
     if number > MAX_COUNT:

@@ -136,7 +136,8 @@ def as_text(value: Any) -> str | None:
 
 def _whole(value: float | Decimal) -> bool:
     try:
-        return value == int(value) and abs(value) < 10**18
+        # (compared first: int(1e999999999) has 10**9 digits, and abs() overflows)
+        return -(10**18) < value < 10**18 and value == int(value)
     except (ValueError, OverflowError, ArithmeticError):
         return False
 

@@ -36,7 +36,9 @@ Mapping decisions:
 from __future__ import annotations
 
 import json
+import math
 import re
+from decimal import Decimal
 from typing import Any
 
 from directory.ingest.giving360 import (
@@ -415,7 +417,7 @@ class _ServiceReader:
                 if not isinstance(item.get("id"), str) or not item["id"].strip():
                     p.warning(f"{path}.id", "An HSDS object without an id: it is not kept.")
                     continue
-                kept.append(_members(key, item))
+                kept.append(_as_json(_members(key, item)))
             if kept:
                 extras[key] = kept
         if not extras:
@@ -460,6 +462,22 @@ def _members(key: str, item: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def _as_json(value: Any) -> Any:
+    """``value`` as read (the file's numbers are read as Decimal, to keep their digits)
+    with each number one JSON can hold again: a whole one as an int, any other as a float;
+    one no float can hold (``1e999``) as its text."""
+    if isinstance(value, dict):
+        return {key: _as_json(member) for key, member in value.items()}
+    if isinstance(value, list):
+        return [_as_json(member) for member in value]
+    if isinstance(value, Decimal):
+        if -(10**18) < value < 10**18 and value == int(value):  # (1e999999999's int: not made)
+            return int(value)
+        number = float(value)
+        return number if math.isfinite(number) else str(value)
+    return value
+
+
 def _status(value: Any) -> str:
     text = " ".join(str(value).replace("_", " ").split()).lower() if isinstance(value, str) else ""
     if text not in SERVICE_STATUSES:
@@ -483,6 +501,10 @@ def _coordinate(value: Any, limit: int, what: str) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"The {what} must be a number.") from None
+    except OverflowError:  # (a whole number too large for a float)
+        raise ValueError(
+            f"The {what} must be between -{limit} and {limit}; it is ignored."
+        ) from None
     if not -limit <= number <= limit:  # also false for NaN
         raise ValueError(
             f"'{value}' is not a {what}: it must be between -{limit} and {limit}; it is ignored."

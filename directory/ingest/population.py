@@ -164,7 +164,9 @@ def _number(cell: Any, *, required: bool) -> int | None | str:
     text = str(cell).strip().replace(",", "")
     if not re.fullmatch(r"\d+(\.0+)?", text):
         return "Not a number of people (a whole number such as 219992)."
-    number = int(text.split(".", 1)[0])
+    digits = text.split(".", 1)[0]
+    # (int() refuses over 4,300 digits, in Python's words): far past any borough anyway
+    number = int(digits) if len(digits.lstrip("0")) <= 20 else MAX_POPULATION + 1
     if number > MAX_POPULATION:
         return f"More than {MAX_POPULATION:,} people in one borough is not plausible."
     if required and number == 0:

@@ -9,6 +9,7 @@ Without ``--format`` the format is recognised from the file.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import stat
@@ -51,6 +52,7 @@ from directory.ingest.readers import (
 from directory.ingest.records import Batch, Problem, Spool
 from directory.ingest.template import funder as template_funder
 from directory.ingest.template import is_template_sheet, read_template, template_sheet
+from directory.ingest.values import unstorable
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
 from directory.store.db import Database
@@ -94,6 +96,9 @@ def fetch(location: str, base_dir: Path | None = None) -> Content:
                 data = response.read(MAX_BYTES + 1)
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             raise SourceError(f"Cannot download {location}: {error}") from None
+        except (ValueError, http.client.HTTPException) as error:  # a URL that is not one
+            # ('http://[::1/x', a port that is no number, a space in the host)
+            raise SourceError(f"Cannot download {location}: not a URL ({error})") from None
     else:
         path = Path(location)
         if base_dir is not None and not path.is_absolute():
@@ -221,8 +226,7 @@ def run_import(
     :func:`import_need`'s), each named after the source. The report's elapsed time
     includes the fetching and reading."""
     clock = datetime.now()
-    if source is not None and not 0 < len(source.strip()) <= MAX_SOURCE_NAME:
-        raise SourceError(f"A source name must be 1 to {MAX_SOURCE_NAME} characters.")
+    _check_source(source)
     name = location.rsplit("/", 1)[-1]
     from_name = normalise_header(Path(name).stem).replace("_", "-")[:80]
     shown = source or from_name or name
@@ -258,8 +262,7 @@ def import_data(
     The report's elapsed time is from ``clock`` (local, naive; default: now), so it
     includes the reading."""
     clock = clock or datetime.now()
-    if source is not None and not 0 < len(source.strip()) <= MAX_SOURCE_NAME:
-        raise SourceError(f"A source name must be 1 to {MAX_SOURCE_NAME} characters.")
+    _check_source(source)
     name = location.rsplit("/", 1)[-1]
     from_name = normalise_header(Path(name).stem).replace("_", "-")[:80]
     shown = source or from_name or name
@@ -329,6 +332,16 @@ def _read_as_one(data: Content, location: str) -> Iterator[None]:
 def _identity(path: Path) -> tuple[int, ...]:
     status = path.stat()
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def _check_source(source: str | None) -> None:
+    """A source name given is 1 to MAX_SOURCE_NAME characters of text that can be stored."""
+    if source is None:
+        return
+    if not 0 < len(source.strip()) <= MAX_SOURCE_NAME:
+        raise SourceError(f"A source name must be 1 to {MAX_SOURCE_NAME} characters.")
+    if why := unstorable(source):
+        raise SourceError(f"The source name {why}.")
 
 
 def source_name(location: str, source: str | None, fmt: str) -> str:

@@ -74,6 +74,10 @@ _CONTROL = re.compile("[\x01-\x08\x0e-\x1b\x7f\ufffe\uffff]")
 # -- text ---------------------------------------------------------------------------------------
 
 
+#: the most digits before or after the point a number is written out in (:func:`clean_text`)
+_PLAIN_DIGITS = 40
+
+
 def clean_text(value: Cell) -> str | None:
     """The value as tidy text, or None when it is blank.
 
@@ -87,7 +91,9 @@ def clean_text(value: Cell) -> str | None:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         text = str(int(value))
     elif isinstance(value, Decimal) and value.is_finite():
-        text = format(value, "f")
+        # in plain figures, as a spreadsheet shows them; one too large or too small to write
+        # out as the file gave it (JSON's 1e999999999 would be a billion digits)
+        text = format(value, "f") if abs(value.adjusted()) <= _PLAIN_DIGITS else str(value)
     elif isinstance(value, datetime):
         if value.time() == datetime.min.time() and value.tzinfo is None:
             text = value.date().isoformat()
@@ -465,21 +471,46 @@ def _written_date(text: str, shown: Cell) -> date:
 _INTEGER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?$")
 
 
+#: the largest whole number a cell may give (and the smallest, negated): what the
+#: database's INTEGER columns hold (PostgreSQL's are 4 bytes), so that no figure read is
+#: refused by the database in the middle of an import
+INT_MOST = 2**31 - 1
+
+
 def parse_int(value: Cell) -> int:
-    """A whole number: ``12``, ``12.0``, ``" 1,200 "``. Rejects ``12.5`` and words."""
+    """A whole number: ``12``, ``12.0``, ``" 1,200 "``, of at most INT_MOST either way.
+    Rejects ``12.5`` and words."""
     hint = "write it in figures, like 12 or 1,200"
     if isinstance(value, bool | date):
         raise ValueError(f"{_shown(value)} is not a whole number; {hint}")
     if isinstance(value, int):
-        return value
-    if isinstance(value, float | Decimal):
-        if not math.isfinite(value) or value != int(value):
+        number = value
+    elif isinstance(value, float | Decimal):
+        finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+        if not finite:  # (math.isfinite takes a Decimal as a float: 1e999 is infinite)
             raise ValueError(f"{_shown(value)} is not a whole number; {hint}")
-        return int(value)
-    text = _required_text(value, f"No number given; {hint}")
-    if not _INTEGER.match(text):
-        raise ValueError(f"{_shown(text)} is not a whole number; {hint}")
-    return int(text.replace(",", "").split(".")[0])
+        # compared before int() (1e999999999's has a billion digits), and not by abs(),
+        # which rounds in the decimal context, and overflows
+        if not -INT_MOST <= value <= INT_MOST:
+            raise ValueError(_too_large(value))
+        if value != int(value):
+            raise ValueError(f"{_shown(value)} is not a whole number; {hint}")
+        number = int(value)
+    else:
+        text = _required_text(value, f"No number given; {hint}")
+        if not _INTEGER.match(text):
+            raise ValueError(f"{_shown(text)} is not a whole number; {hint}")
+        digits = text.replace(",", "").split(".")[0]
+        if len(digits.lstrip("+-").lstrip("0")) > len(str(INT_MOST)):  # (int() takes 4,300)
+            raise ValueError(_too_large(value))
+        number = int(digits)
+    if abs(number) > INT_MOST:
+        raise ValueError(_too_large(value))
+    return number
+
+
+def _too_large(value: Cell) -> str:
+    return f"{_shown(value)} is too large a number; at most {INT_MOST:,}"
 
 
 _TRUE = {"yes", "y", "true", "t", "1", "x", "✓", "✔"}

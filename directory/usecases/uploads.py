@@ -111,9 +111,10 @@ def import_upload(
         geography.expire()
     if report.status == "failed":
         errors = sum(1 for p in report.problems if p.severity == "error")
+        recorded = "a dry run" if report.run_id is None else f"import run #{report.run_id}"
         raise ImportFailedError(
             f"{name}: {errors} error{'s' if errors != 1 else ''}; nothing was written "
-            f"(import run #{report.run_id}). An import with any error changes nothing.",
+            f"({recorded}). An import with any error changes nothing.",
             import_run=report.run_id,
             problems=[p.to_dict() for p in report.problems[:MAX_PROBLEMS]],
         )

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from directory.cli import cli
-from directory.ingest.apply import ImportOptions, import_batch
+from directory.ingest.apply import ImportOptions, WriteRefused, import_batch
 from directory.ingest.records import Batch, OrganisationRecord, ServiceRecord
 from directory.ingest.values import loose_key
 from directory.store.models import Base, ChangeArea, ChangeEvent, Lock, Organisation
@@ -623,6 +623,134 @@ def test_text_longer_than_its_column_is_a_clean_problem(writable_app, tmp_path):
     assert result.exit_code == 1
     assert "name is 350 characters long; at most 300" in result.output
     assert dump(writable_app) == before
+
+
+# -- numbers past what a column holds, and files no one could mean -----------------------------
+
+
+def _numbers_too_large() -> list[tuple[str, bytes, str]]:
+    """(file name, contents, words of the problem): a number past what the database's
+    INTEGER columns hold, in each of the importer's formats that reads one."""
+    from tests.directory.ingest.test_giving360 import grant
+
+    duration = HEADER.rstrip("\n") + ",Duration (months)\n" + OXYGEN.rstrip("\n") + ",{}\n"
+    planned = [{"startDate": "2021-07-01", "endDate": "2022-06-30", "duration": 10**20}]
+    return [
+        # past PostgreSQL's INTEGER (a database error in the COPY: a 500) and past what
+        # SQLite can bind (2**63: OverflowError, a 500)
+        ("duration.csv", duration.format("3000000000").encode(), "too large a number"),
+        ("duration.csv", duration.format("99999999999999999999").encode(), "too large a number"),
+        ("grants.json", json.dumps({"grants": [grant(plannedDates=planned)]}).encode(),
+         "too large a number"),
+        # more digits than Python's int() reads (its own words named sys.set_int_max_str_digits)
+        ("population.csv", f"gss_code,population_all_ages,year\nE09000021,{'9' * 5000},2022\n"
+         .encode(), "people in one borough is not plausible"),
+        ("crime.csv", f"Group,SubGroup,BOCU,202407\nBURGLARY,DOMESTIC BURGLARY,Hackney,{'9' * 5000}\n"
+         .encode(), "offences in one month and category is not plausible"),
+    ]  # fmt: skip
+
+
+def test_a_number_past_what_a_column_holds_is_a_problem_naming_its_cell(writable_app, tmp_path):
+    """Each format's numbers are checked against what the database can hold: a problem
+    naming the cell and nothing written, from the command and the API alike (they were a
+    traceback and a 500, on SQLite past 2**63 and on PostgreSQL past 2**31)."""
+    from tests.directory.test_keys import make_key, upload
+
+    key = make_key(writable_app, "officer", "--name", "officer")["key"]
+    for name, body, words in _numbers_too_large():
+        before = dump(writable_app, skip=("import_run", "api_key"))
+        result = run(writable_app, "import", str(write(tmp_path, name, body.decode())))
+        assert result.exit_code == 1 and words in result.output, (name, result.output[-600:])
+        assert "Traceback" not in result.output
+        for dry_run in ("true", "false"):
+            response = upload(writable_app, body, key=key, name=name, dry_run=dry_run)
+            assert response.status_code == 422, (name, response.get_data(as_text=True))
+            assert response.json["code"] == "import-failed"
+            assert words in json.dumps(response.json["problems"]), name
+        assert dump(writable_app, skip=("import_run", "api_key")) == before, name
+    response = upload(writable_app, _numbers_too_large()[0][1], key=key, dry_run="true")
+    assert "(a dry run)" in response.json["detail"], response.json["detail"]
+
+
+def test_open_referral_numbers_are_kept_as_json_holds_them(writable_app, tmp_path):
+    """An HSDS file's numbers are read as decimals (to keep their digits): a cost option's
+    12.50 is served back as 12.5 (it was a 500: JSON cannot hold a Decimal), and a
+    latitude no float can hold is the location's warning, not an error."""
+    from tests.directory.ingest.test_hsds import services
+
+    hsds = services()
+    hsds[0]["cost_options"] = [{"id": "c1", "amount": "@@12.50", "currency": "GBP"}]
+    hsds[0]["service_at_locations"][0]["location"]["latitude"] = 10**400
+    text = json.dumps({"contents": hsds}).replace('"@@12.50"', "12.50")
+    result = run(writable_app, "import", str(write(tmp_path, "hsds.json", text)))
+    assert result.exit_code == 0, result.output[-800:]
+    assert "latitude must be between -90 and 90" in result.output
+    client = writable_app.test_client()
+    listed = client.get("/api/v1/hsds/services?per_page=50").json["contents"]
+    found = next(s for s in listed if s["name"] == "Street Mentoring")
+    mentoring = client.get(f"/api/v1/hsds/services/{found['id']}").json
+    assert mentoring["cost_options"] == [{"id": "c1", "amount": 12.5, "currency": "GBP"}]
+
+
+def test_a_source_named_with_text_that_cannot_be_stored_is_refused(writable_app, tmp_path):
+    """The source name and the file's name are stored with the run: one holding a NUL (which
+    PostgreSQL's text cannot hold: a 500 on a dry run, a 503 otherwise) is a 422 naming
+    the field, and nothing is written or recorded."""
+    from tests.directory.test_keys import make_key, upload
+
+    key = make_key(writable_app, "officer", "--name", "officer")["key"]
+    before = dump(writable_app, skip=("api_key",))
+    for form, field in (({"source": "mopac\x00"}, "source"), ({"name": "s\x00.csv"}, "file"),
+                        ({"source": "bell\x07"}, "source")):  # fmt: skip
+        for dry_run in ("true", "false"):
+            response = upload(writable_app, HEADER + OXYGEN, key=key, dry_run=dry_run, **form)
+            assert response.status_code == 422, (form, response.get_data(as_text=True))
+            assert response.json["code"] == "invalid-input"
+            assert list(response.json["errors"]) == [field], response.json
+    assert dump(writable_app, skip=("api_key",)) == before
+    result = run(writable_app, "import", str(write(tmp_path, "s.csv", HEADER + OXYGEN)),
+                 "--source", "bell\x07")  # fmt: skip
+    assert result.exit_code == 1 and "control character" in result.output
+    assert dump(writable_app, skip=("api_key",)) == before
+
+
+@pytest.mark.postgres
+def test_a_value_postgresql_refuses_in_its_copy_is_the_imports_refusal(request, tmp_path):
+    """On PostgreSQL an import's rows go in by COPY, through the driver past SQLAlchemy: a
+    value the database refuses there (here an age past INTEGER, which no reader lets
+    through) is refused as any database error is (WriteRefused: a 503 problem, a line
+    from the command), with nothing written; it was the driver's own error, a 500."""
+    from directory import create_app
+    from tests.conftest import geography_copy
+
+    app = create_app(geography_copy(request, "postgres", tmp_path))
+    try:
+        state = app.extensions["directory"]
+        with state.db.engine.connect() as connection:
+            snap = state.geography.get(GeographyRepository(connection))
+        before = dump(app)
+        batch = Batch(
+            organisations=[OrganisationRecord(ref="org:a", name="A")],
+            services=[ServiceRecord(ref="S1", name="Old", organisation_ref="org:a",
+                                    coverage=["E09000001"], min_age=3_000_000_000)],
+        )  # fmt: skip
+        options = ImportOptions(source="t", format="test", location="memory", checksum="x")
+        with pytest.raises(
+            WriteRefused, match="refused the import .*out of range.*nothing was written"
+        ):
+            import_batch(state.db, snap, state.settings, batch, options)
+        assert dump(app) == before
+    finally:
+        app.extensions["directory"].db.dispose()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1/x.csv", "http://127.0.0.1:abc/x.csv", "http://exa mple.org/x.csv"]
+)
+def test_a_location_that_is_not_a_url_is_said_so(writable_app, url):
+    result = run(writable_app, "import", url)
+    assert result.exit_code == 1 and "not a URL" in result.output, result.output
+    assert "Traceback" not in result.output
 
 
 def test_huge_numeric_ids_are_not_found_not_errors(directory_app_with_oxygen):

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, and_, case, delete, func, insert, null, or_, select, text, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from directory.store.db import streamed
@@ -398,6 +398,7 @@ class DirectoryRepository:
             f"COPY {preparer.format_table(table)} "
             f"({', '.join(preparer.quote(k) for k in keys)}) FROM STDIN"
         )
+        dialect = self.session.get_bind().dialect
         cursor = self.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             with cursor.copy(statement) as copy:
@@ -406,6 +407,12 @@ class DirectoryRepository:
                         None if (v := row[k]) is None else json.dumps(v) if k in json_columns else v
                         for k in keys
                     ])  # fmt: skip
+        except dialect.loaded_dbapi.Error as error:
+            # the driver's own, past SQLAlchemy: raised as SQLAlchemy raises every other
+            # database error (DataError, OperationalError...), which the import answers
+            raise DBAPIError.instance(
+                statement, None, error, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from error
         finally:
             cursor.close()
 

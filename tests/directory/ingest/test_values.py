@@ -41,6 +41,11 @@ from directory.ingest.values import (
         (12.5, "12.5"),
         (42, "42"),
         (Decimal("45000.50"), "45000.50"),
+        (Decimal("1E+40"), "1" + "0" * 40),
+        # a number JSON may write that no one could read written out (a billion digits:
+        # 5 s and 2 GB to make, for a file of a few bytes): as the file wrote it
+        (Decimal("1e999999999"), "1E+999999999"),
+        (Decimal("-1e-999999999"), "-1E-999999999"),
         (date(2021, 4, 1), "2021-04-01"),
         (datetime(2021, 4, 1), "2021-04-01"),
         (datetime(2021, 4, 1, 9, 30), "2021-04-01 09:30:00"),
@@ -286,6 +291,9 @@ def test_parse_date_rejects_with_a_helpful_message(raw: object, fragments: list[
         ("-3", -3),
         ("+7", 7),
         ("0", 0),
+        (2**31 - 1, 2**31 - 1),
+        ("-2,147,483,647", -(2**31) + 1),
+        ("000000000000000000000000012", 12),
     ],
 )
 def test_parse_int_accepts(raw: object, expected: int) -> None:
@@ -307,6 +315,14 @@ def test_parse_int_accepts(raw: object, expected: int) -> None:
         (True, "is not a whole number"),
         ("", "No number given"),
         (None, "No number given"),
+        # past what the database's INTEGER columns hold: a problem naming the cell, not
+        # the database refusing the import's writes (or SQLite failing past 2**63)
+        (2**31, "'2147483648' is too large a number; at most 2,147,483,647"),
+        ("3,000,000,000", "is too large a number; at most 2,147,483,647"),
+        ("-99999999999999999999", "is too large a number"),
+        (1e300, "is too large a number"),
+        (Decimal("1e999999999"), "'1E+999999999' is too large a number"),
+        ("9" * 5000, "is too large a number"),  # (not Python's int() limit, in its words)
     ],
 )
 def test_parse_int_rejects(raw: object, fragment: str) -> None:

@@ -11,6 +11,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from directory.errors import InvalidInputError
 from directory.ingest.run import FORMATS, MAX_SOURCE_NAME, MODES
+from directory.ingest.values import unstorable
 from directory.usecases import catalogue, uploads
 from directory.usecases.keys import Principal
 from directory.web import http
@@ -246,6 +247,11 @@ def _upload(max_mb: int) -> uploads.Upload:
     file: FileStorage = args["file"]
     if not isinstance(file, FileStorage):
         raise InvalidInputError("`file` must be a file.", errors={"file": ["Not a file."]})
+    # (stored as the run's source and location: PostgreSQL's text cannot hold a NUL)
+    for field, what, text in (("source", "The source name", args.get("source")),
+                              ("file", "The file's name", file.filename)):  # fmt: skip
+        if text and (why := unstorable(text)):
+            raise InvalidInputError(f"{what} {why}.", errors={field: [f"{what} {why}."]})
     return uploads.Upload(
         data=file.read(), filename=file.filename or "", format=args.get("format"),
         source=args.get("source"), mode=args["mode"], dry_run=args["dry_run"],
