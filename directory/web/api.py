@@ -572,3 +572,40 @@ class Schema(ma.Schema):
                 **self.error_messages,
                 "unknown": f"Unknown field. Accepted: {', '.join(accepted)}.",
             }
+
+
+# -- a JSON body's values: of the type its schema documents, nothing else --------------------
+# marshmallow's fields convert what they can (Boolean takes 1, "yes" and "on"; Integer and
+# Float take "12"): right for a query string, where every value is text, but a JSON body
+# has types of its own, and the OpenAPI document names them. A body sending "12" for an
+# integer, or 1 for a boolean, is refused as its schema says it is (422 naming the field).
+
+
+class JsonBoolean(ma.fields.Boolean):
+    """``true`` or ``false`` in a JSON body."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class JsonInteger(ma.fields.Integer):
+    """A whole number in a JSON body (``12``, or ``12.0``, which JSON Schema calls an
+    integer too): not ``"12"``, ``12.5`` nor ``true``."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, float) and not value.is_integer():  # (Integer would take 12)
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class JsonNumber(ma.fields.Float):
+    """A number in a JSON body: not ``"1.5"`` nor ``true``."""
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)

@@ -495,6 +495,11 @@ def test_a_write_keeps_the_postcodes_a_worker_holds(write_app: Flask, keys: dict
         ({"ref": "has space"}, "ref"), ({"colour": "red"}, "colour"),
         ({"contact": {"email": "not-an-email"}}, "contact"), ({"amount_max": -1}, "amount_max"),
         ({"areas": []}, "areas"),
+        # a JSON value of another type than the schema's (marshmallow's fields took them)
+        ({"amount_min": "1000"}, "amount_min"), ({"small_org_friendly": 1}, "small_org_friendly"),
+        ({"contact_public": "yes"}, "contact_public"), ({"awards_expected": 2.5}, "awards_expected"),
+        ({"awards_expected": "3"}, "awards_expected"),
+        ({"grant_length_months": {"min": "6"}}, "grant_length_months"),
     ],
 )  # fmt: skip
 def test_create_refuses_bad_input(

@@ -214,6 +214,11 @@ def test_a_note_cites_only_its_own_services_outcomes(app, world):
         create(app, world, outcomes=world["other_outcomes"][:1]), 422, "invalid-input"
     )
     assert "outcomes" in problem["errors"]
+    # an outcome's id as text, or as a fraction, is not an id (marshmallow's fields took them)
+    own = world["own_outcomes"][0]
+    for outcomes in ([str(own)], [own + 0.5], [True]):
+        problem = assert_problem(create(app, world, outcomes=outcomes), 422, "invalid-input")
+        assert "outcomes" in problem["errors"], outcomes
 
 
 def test_a_note_about_no_service_is_a_404(app, world):

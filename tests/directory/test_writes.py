@@ -625,3 +625,48 @@ def test_an_id_no_row_can_have_is_not_found_on_every_route_that_takes_one(app, k
                 asked += 1
     assert asked >= 13 * len(IDS_PAST_ANY_ROW)  # (the routes of contacts, outcomes, notes...)
     assert dump(app) == before
+
+
+#: (route, member, value of another JSON type than its schema's): text for a number or a
+#: boolean, a number for a boolean, a fraction for a whole number, a boolean for a number
+MISTYPED = [
+    ("update-service", "min_age", "12"), ("update-service", "max_age", 12.5),
+    ("update-service", "min_age", True), ("update-service", "withdrawn", 1),
+    ("update-service", "withdrawn", "yes"), ("update-site", "lat", "51.41"),
+    ("update-site", "lon", False), ("update-outcome", "value", "1.5"),
+    ("update-outcome", "target", True), ("update-contact", "email_public", 0),
+    ("update-contact", "email_public", "true"),
+]  # fmt: skip
+
+
+KINDS = {"min_age": "integer", "max_age": "integer", "withdrawn": "boolean", "lat": "number",
+         "lon": "number", "value": "number", "target": "number", "email_public": "boolean"}  # fmt: skip
+
+
+def test_a_body_value_of_another_type_than_its_schema_says_is_refused(app, keys):
+    """A JSON body's values have the types the OpenAPI document gives them: "12" for an
+    integer, 1 or "yes" for a boolean, 12.5 for a whole number is a 422 naming the field
+    (marshmallow's fields took them: 12.5 was stored as 12), and nothing is written.
+    The same values of the right type are taken."""
+    client = app.test_client()
+    before = dump(app)
+    for route, member, value in MISTYPED:
+        method, path, _ = ROUTES[route]
+        values = {"service": OWN, "outcome": first_outcome(app, OWN), "contact": first_contact(app)}
+        url = path.format(**values)
+        sent = {**keys["admin"], "If-Match": "*"}
+        refused = getattr(client, method)(url, json={member: value}, headers=sent)
+        kind = KINDS[member]
+        assert problem(refused, 422, "invalid-input")["errors"] == {
+            member: [f"Not a valid {kind}."]
+        }, (route, member, value)
+    assert dump(app) == before
+    for route, member, value in [
+        ("update-service", "min_age", 12.0),
+        ("update-outcome", "value", 3),
+    ]:
+        method, path, _ = ROUTES[route]
+        url = path.format(service=OWN, outcome=first_outcome(app, OWN))
+        sent = {**keys["admin"], "If-Match": "*"}
+        taken = getattr(client, method)(url, json={member: value}, headers=sent)
+        assert taken.status_code == 200, (route, taken.json)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from directory.web.api import Schema
+from directory.web.api import JsonBoolean, Schema
 from directory.web.resources.common import ContactSchema, PageArgsSchema, PageSchema
 
 
@@ -33,7 +33,7 @@ class ContactPatchSchema(Schema):
     name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=300))
     email = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=300))
     phone = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=60))
-    email_public = ma.fields.Boolean(
+    email_public = JsonBoolean(
         metadata={"description": "Whether the email may be published: a person's address is "
                   "personal data, shown in reads only when this is true (default false)"},
     )  # fmt: skip

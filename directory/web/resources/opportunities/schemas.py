@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from directory.usecases.opportunities import LONDON_TZ, STATUSES
-from directory.web.api import AreaRefSchema, Schema
+from directory.web.api import AreaRefSchema, JsonBoolean, JsonInteger, JsonNumber, Schema
 from directory.web.resources.areas.schemas import GeometrySchema
 from directory.web.resources.common import (
     FIRST_DAY,
@@ -210,7 +210,7 @@ def _text(limit: int | None = None, **kwargs: object) -> ma.fields.String:
 
 
 def _money(description: str) -> ma.fields.Float:
-    return ma.fields.Float(
+    return JsonNumber(
         allow_none=True, validate=ma.validate.Range(min=0, max=10**12),
         metadata={"description": f"{description}, pounds"},
     )  # fmt: skip
@@ -226,8 +226,8 @@ class FunderInputSchema(Schema):
 
 
 class GrantLengthInputSchema(Schema):
-    min = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=240))
-    max = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=240))
+    min = JsonInteger(allow_none=True, validate=ma.validate.Range(min=1, max=240))
+    max = JsonInteger(allow_none=True, validate=ma.validate.Range(min=1, max=240))
 
 
 class ContactInputSchema(Schema):
@@ -246,14 +246,12 @@ class OpportunityChangeSchema(Schema):
     )  # fmt: skip
     summary = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
     eligibility = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
-    small_org_friendly = ma.fields.Boolean()
+    small_org_friendly = JsonBoolean()
     small_org_rule = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=1000))
     amount_min = _money("The smallest award")
     amount_max = _money("The largest award")
     total_pot = _money("The money on offer in all")
-    awards_expected = ma.fields.Integer(
-        allow_none=True, validate=ma.validate.Range(min=1, max=100000)
-    )
+    awards_expected = JsonInteger(allow_none=True, validate=ma.validate.Range(min=1, max=100000))
     opens_at = _moment("When bids may be made from; null: open now", allow_none=True)
     closes_at = _moment("The deadline")
     decision_date = ma.fields.Date(
@@ -264,7 +262,7 @@ class OpportunityChangeSchema(Schema):
         allow_none=True, schemes={"http", "https"}, validate=ma.validate.Length(max=1000)
     )
     contact = ma.fields.Nested(ContactInputSchema, allow_none=True)
-    contact_public = ma.fields.Boolean(
+    contact_public = JsonBoolean(
         metadata={"description": "Publish the contact (default false: kept, not shown)"}
     )
     themes = ma.fields.List(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from directory.web.api import Schema
+from directory.web.api import JsonNumber, Schema
 from directory.web.resources.common import AreaRefSchema, ThemeRefSchema
 from directory.web.resources.grants.schemas import GrantServiceSchema
 
@@ -258,8 +258,8 @@ class OutcomePatchSchema(Schema):
             "follow-up (after_funding_months)"
         },
     )
-    value = ma.fields.Float(allow_none=True, metadata={"description": "What was achieved"})
-    target = ma.fields.Float(allow_none=True)
+    value = JsonNumber(allow_none=True, metadata={"description": "What was achieved"})
+    target = JsonNumber(allow_none=True)
     unit = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=60))
     report_type = ma.fields.String(
         allow_none=True, validate=ma.validate.OneOf(["interim", "final"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from directory.usecases.practice import MAX_SUMMARY, MAX_TITLE, MAX_URL
-from directory.web.api import Schema
+from directory.web.api import JsonInteger, Schema
 from directory.web.resources.common import PageArgsSchema, PageSchema
 from directory.web.resources.outcomes.schemas import PeriodSchema
 
@@ -97,7 +97,7 @@ class PracticeNoteChangeSchema(Schema):
         metadata={"description": "Theme ids (see /api/v1/themes)"},
     )
     outcomes = ma.fields.List(
-        ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1)),
+        JsonInteger(validate=ma.validate.Range(min=1, max=2**31 - 1)),
         validate=ma.validate.Length(max=50),
         metadata={
             "description": "Ids of the service's own outcomes the note rests on (see "

@@ -5,7 +5,7 @@ import marshmallow as ma
 from directory.ingest.records import SERVICE_STATUSES
 from directory.store.repositories.search import SORTS
 from directory.usecases.search import DEFAULT_RADIUS_M, MAX_FUNDING_DAYS, MAX_RADIUS_M
-from directory.web.api import Schema
+from directory.web.api import JsonBoolean, JsonInteger, JsonNumber, Schema
 from directory.web.resources.common import (
     AreaRefSchema,
     ContactSchema,
@@ -357,12 +357,12 @@ class SitePatchSchema(Schema):
         16, "A live London postcode: the site is placed at it (coordinates, ward and borough), "
         "as an import places it",
     )  # fmt: skip
-    lat = ma.fields.Float(
+    lat = JsonNumber(
         allow_none=True, validate=ma.validate.Range(min=-90, max=90),
         metadata={"description": "WGS84 latitude, with lon, where the site is not at its "
                   "postcode's point; must be in London"},
     )  # fmt: skip
-    lon = ma.fields.Float(
+    lon = JsonNumber(
         allow_none=True, validate=ma.validate.Range(min=-180, max=180),
         metadata={"description": "WGS84 longitude, with lat"},
     )  # fmt: skip
@@ -399,8 +399,8 @@ class ServicePatchSchema(Schema):
         metadata={"description": "The areas served: codes or names (London-wide, a BCU, a "
                   "borough, a ward)"},
     )  # fmt: skip
-    min_age = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=0, max=120))
-    max_age = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=0, max=120))
+    min_age = JsonInteger(allow_none=True, validate=ma.validate.Range(min=0, max=120))
+    max_age = JsonInteger(allow_none=True, validate=ma.validate.Range(min=0, max=120))
     eligibility = _text(20_000, "Who the service is for")
     who_can_refer = _text(20_000, "Who can refer: self, professionals, police, schools …")
     email = _text(300, "The service's contact email (a team's mailbox: it is published)")
@@ -409,7 +409,7 @@ class ServicePatchSchema(Schema):
     last_verified = ma.fields.Date(
         allow_none=True, metadata={"description": "When the details were last checked"}
     )
-    withdrawn = ma.fields.Boolean(
+    withdrawn = JsonBoolean(
         metadata={"description": "false restores a withdrawn service (with any other "
                   "change); true (sent alone) withdraws it, as DELETE does"},
     )  # fmt: skip
