@@ -177,9 +177,6 @@ def test_an_import_with_any_error_writes_nothing_and_is_recorded(writable_app, t
 
 
 def test_references_to_missing_records_fail_the_whole_batch(writable_app):
-    state = writable_app.extensions["directory"]
-    with state.db.engine.connect() as connection:
-        snap = state.geography.get(GeographyRepository(connection))
     before = dump(writable_app)
     batch = Batch(
         organisations=[OrganisationRecord(ref="org:a", name="A")],
@@ -190,8 +187,7 @@ def test_references_to_missing_records_fail_the_whole_batch(writable_app):
             ),
         ],
     )
-    options = ImportOptions(source="t", format="test", location="memory", checksum="x")
-    report = import_batch(state.db, snap, state.settings, batch, options)
+    report = _import_batch(writable_app, batch, source="t")
     assert report.status == "failed"
     assert any("org:missing" in p.message for p in report.problems)
     assert dump(writable_app) == before
@@ -725,20 +721,16 @@ def test_a_value_postgresql_refuses_in_its_copy_is_the_imports_refusal(request, 
 
     app = create_app(geography_copy(request, "postgres", tmp_path))
     try:
-        state = app.extensions["directory"]
-        with state.db.engine.connect() as connection:
-            snap = state.geography.get(GeographyRepository(connection))
         before = dump(app)
         batch = Batch(
             organisations=[OrganisationRecord(ref="org:a", name="A")],
             services=[ServiceRecord(ref="S1", name="Old", organisation_ref="org:a",
                                     coverage=["E09000001"], min_age=3_000_000_000)],
         )  # fmt: skip
-        options = ImportOptions(source="t", format="test", location="memory", checksum="x")
         with pytest.raises(
             WriteRefused, match="refused the import .*out of range.*nothing was written"
         ):
-            import_batch(state.db, snap, state.settings, batch, options)
+            _import_batch(app, batch, source="t")
         assert dump(app) == before
     finally:
         app.extensions["directory"].db.dispose()
