@@ -40,6 +40,7 @@ from directory.progress import QUIET, Progress
 from directory.settings import Settings
 from directory.store.db import Database, is_read_only
 from directory.store.models import (
+    ChangeEvent,
     Grant,
     GrantArea,
     GrantService,
@@ -211,7 +212,11 @@ def import_batch(
         except DBAPIError:
             recorded = "it could not be recorded as a run either"
         else:
-            recorded = f"recorded as failed import run #{failed.run_id}"
+            recorded = (
+                f"recorded as failed import run #{failed.run_id}"
+                if failed.run_id is not None
+                else "not recorded as a run (a dry run, or a write over the API)"
+            )
         raise WriteRefused(
             f"The database refused the import ({reason}): nothing was written; {recorded}.",
             read_only=is_read_only(error),
@@ -578,7 +583,7 @@ class _Writer:
                 "at": self.at,
                 "entity": entity,
                 "entity_id": entity_id,
-                "entity_ref": ref,
+                "entity_ref": _shortened(ref, _EVENT_REF_LENGTH),
                 "action": action,
                 "changes": changes,
                 "summary": f"{entity.capitalize()} '{name}' {what}{detail}"[:500],
@@ -1248,6 +1253,11 @@ def search_text(
 
 
 @cache
+def _shortened(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` - 1 characters and "…" when it is longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _length_limits(model: type) -> dict[str, int]:
     """Column name → the most characters it holds, for ``model``'s columns with a limit."""
     columns = model.__table__.columns  # type: ignore[attr-defined]
@@ -1256,6 +1266,12 @@ def _length_limits(model: type) -> dict[str, int]:
         for column in columns
         if (limit := getattr(column.type, "length", None)) is not None
     }
+
+
+#: the longest ``entity_ref`` a change event holds: an outcome's is "<service ref>: <metric>
+#: <period start>" (up to 473 characters), shortened to fit, its service's prefix kept (by
+#: which the service's history finds it) unless the service's ref is itself 158 or longer
+_EVENT_REF_LENGTH = _length_limits(ChangeEvent)["entity_ref"]
 
 
 def _service_areas(state: dict[str, Any]) -> set[str]:

@@ -497,6 +497,26 @@ def test_an_outcome_is_written_with_when_it_was_measured(app, keys):
 # -- each record's history -----------------------------------------------------------------------
 
 
+def test_an_outcome_named_at_length_is_written_and_in_its_services_history(app, keys):
+    """An outcome's metric may be 300 characters, and its change events' ref is "<service
+    ref>: <metric> <period>": longer than that column holds (160), which PostgreSQL refused
+    (a 503, found by Schemathesis with a key); SQLite kept it whole. The ref is shortened
+    to fit ("…"), its service's prefix kept, so the service's history still lists it."""
+    client = app.test_client()
+    metric = "Young people reached " + "x" * 279
+    added = client.post(
+        f"/api/v1/services/{OWN}/outcomes",
+        json={"metric": metric, "value": 3, "period_start": "2026-04-01", "period_end": "2027-03-31"},
+        headers=keys["editor"],
+    )  # fmt: skip
+    assert added.status_code == 201, added.json
+    assert added.json["metric"] == metric
+    history = client.get(f"/api/v1/services/{OWN}/history?per_page=100").json["contents"]
+    (event,) = [e for e in history if e["entity"] == "outcome" and "x" * 100 in e["entity_ref"]]
+    assert event["action"] == "created" and len(event["entity_ref"]) == 160
+    assert event["entity_ref"] == f"{OWN}: {metric}"[:159] + "…"
+
+
 def test_a_services_history_holds_its_outcomes_and_a_contact_and_opportunity_theirs(app, keys):
     client = app.test_client()
     added = client.post(
