@@ -3,7 +3,8 @@ loopback server, every check (no server errors, responses, status codes, content
 headers as documented, schema-invalid requests refused and valid ones accepted, methods
 and Allow headers), bounded to a few minutes and at least 2,000 requests. Twice: every
 operation without a key (each write is then its 401), and the write routes with an
-admin's key, on a copy of their own, so that what they do with a body is fuzzed too.
+admin's key, on a copy of their own on PostgreSQL, so that what they do with a body is
+fuzzed too.
 
 The command line is `st run` as a person would run it against `make run`; its options that
 are not on the command line are in schemathesis.toml and schemathesis-writes.toml beside
@@ -44,12 +45,12 @@ MAX_EXAMPLES = 10
 
 
 @contextmanager
-def _served(request: pytest.FixtureRequest, tmp: Path) -> Iterator[tuple[str, Flask]]:
-    """A copy of the demo directory on SQLite of the run's own (the fuzzer sends public
+def _served(request: pytest.FixtureRequest, tmp: Path, backend: str) -> Iterator[tuple[str, Flask]]:
+    """A copy of the demo directory on ``backend`` of the run's own (the fuzzer sends public
     feedback, which is stored, and with a key writes), with rate limits it never reaches
     (thousands of requests from one address; the 429s are tests/directory/test_rate_limits.py's
     and test_feedback.py's), served on a loopback port: (base URL, the app)."""
-    settings = demo_copy(request, "sqlite", tmp)
+    settings = demo_copy(request, backend, tmp)
     unlimited = "1000000/minute"
     app = create_app(
         settings.with_overrides(rate_limit_feedback=unlimited, rate_limit_writes=unlimited)
@@ -65,7 +66,7 @@ def _served(request: pytest.FixtureRequest, tmp: Path) -> Iterator[tuple[str, Fl
 def served_demo(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    with _served(request, tmp_path_factory.mktemp("schemathesis")) as (base, _):
+    with _served(request, tmp_path_factory.mktemp("schemathesis"), "sqlite") as (base, _):
         yield base
 
 
@@ -73,9 +74,12 @@ def served_demo(
 def served_for_writes(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
-    """A copy of the demo directory of the write routes' run's own (it changes it), served,
-    and an admin's key for it: (base URL, key)."""
-    with _served(request, tmp_path_factory.mktemp("schemathesis-writes")) as (base, app):
+    """A copy of the demo directory on PostgreSQL of the write routes' run's own (it changes
+    it), served, and an admin's key for it: (base URL, key). PostgreSQL, the production
+    database: it holds a column to its length and an integer to 4 bytes, where SQLite
+    takes anything (a change event's ref past its 160 characters was a 503 there alone)."""
+    tmp = tmp_path_factory.mktemp("schemathesis-writes")
+    with _served(request, tmp, "postgres") as (base, app):
         yield base, make_key(app, "admin", "--name", "schemathesis")["key"]
 
 
@@ -90,6 +94,7 @@ def test_schemathesis_finds_nothing_over_the_served_document(served_demo, tmp_pa
     _run_schemathesis(f"{served_demo}/api/v1/openapi.json", tmp_path, CONFIG, MIN_REQUESTS)
 
 
+@pytest.mark.postgres
 def test_schemathesis_finds_nothing_in_the_write_routes_with_a_key(served_for_writes, tmp_path):
     """The write routes (POST, PATCH, DELETE) with an admin's key: bodies of every shape
     their schemas allow and many they do not, If-Match made up or missing, ids that do not
