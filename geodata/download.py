@@ -9,6 +9,7 @@ half-written file behind.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -105,15 +106,20 @@ def download_sources(
     for entry in manifest.files:
         url = source_url(entry, base_url)
         destination = target / entry.path
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-        )
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
+            )
+        except OSError as exc:  # (a file where a folder should be, no permission, a full disk)
+            raise DataFileError(f"Cannot write {destination}: {exc}") from exc
         tmp = Path(tmp_name)
         try:
             digest, size = hashlib.sha256(), 0
             try:
                 with os.fdopen(fd, "wb") as out, open_url(url, timeout=timeout) as response:
+                    headers = getattr(response, "headers", None)  # (an opener's may have none)
+                    declared = headers.get("Content-Length") if headers is not None else None
                     first = True
                     while chunk := response.read(_CHUNK):
                         if first and _is_web_page(response, chunk):
@@ -134,13 +140,20 @@ def download_sources(
                             )
                         digest.update(chunk)
                         out.write(chunk)
+                    # (a server that closes early is no error to urllib: the bytes stop)
+                    if declared and declared.strip().isdigit() and size != int(declared):
+                        raise DataFileError(
+                            f"Download failed: {url} was cut short ({size:,} of "
+                            f"{int(declared):,} bytes); nothing was written."
+                        )
             except urllib.error.HTTPError as exc:
                 exc.close()
                 raise DataFileError(
                     f"Download failed: {url} answered HTTP {exc.code} {exc.reason}"
                 ) from exc
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                raise DataFileError(f"Download failed: {url} ({exc})") from exc
+            except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+                # (HTTPException: IncompleteRead, a chunked answer cut short)
+                raise DataFileError(f"Download failed: {url} ({exc!r})") from exc
             if entry.sha256 and digest.hexdigest().lower() != entry.sha256.lower():
                 raise DataFileError(
                     f"Checksum mismatch for {url}: expected sha256 {entry.sha256}, "

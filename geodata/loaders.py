@@ -193,6 +193,17 @@ def _file(data_dir: str | Path, entry: SourceFile) -> Path:
     return path
 
 
+def _check_sha256(path: Path, entry: SourceFile) -> None:
+    """A file whose manifest gives its sha256 is that file: one cut short (the header line
+    of a postcode file alone loaded 6,950 postcodes in place of 180,792), or changed since
+    the manifest was written, is refused before anything is read from it."""
+    if entry.sha256 and sha256_file(path).lower() != entry.sha256.lower():
+        raise DataFileError(
+            f"{path} is not the file its manifest names ({entry.key}: sha256 "
+            f"{entry.sha256[:12]}…): it was changed or cut short. {_HINT}"
+        )
+
+
 def _manifest(manifest: Manifest | None, data_dir: str | Path) -> Manifest:
     return manifest if manifest is not None else manifest_for(data_dir)
 
@@ -249,6 +260,8 @@ def _read_layer(
 def _areal(geom: BaseGeometry | None, where: str) -> BaseGeometry:
     if geom is None or geom.is_empty:
         raise DataFileError(f"{where}: missing or empty geometry")
+    if not np.isfinite(shapely.get_coordinates(geom)).all():  # (GEOS fails on them)
+        raise DataFileError(f"{where}: the geometry has a coordinate that is not a number")
     if not geom.is_valid:
         geom = shapely.make_valid(geom)
     if isinstance(geom, Polygon | MultiPolygon):
@@ -496,13 +509,30 @@ _NSPL_COLUMNS = [
 ]
 
 
-def _floats(frame, column: str, path: Path) -> np.ndarray:
+#: the least and most a postcode file's numbers may be: the British National Grid's extent
+#: (OS: 0-700 km east, 0-1,300 km north), the Earth's latitudes and longitudes, and a
+#: positional quality (Code-Point's 10-90, NSPL's grid reference indicator 1-9)
+EASTINGS, NORTHINGS = (0.0, 700_000.0), (0.0, 1_300_000.0)
+LATITUDES, LONGITUDES, QUALITIES = (-90.0, 90.0), (-180.0, 180.0), (0.0, 999.0)
+
+
+def _floats(frame, column: str, path: Path, bounds: tuple[float, float]) -> np.ndarray:
+    """The column as numbers, each within ``bounds`` (an infinite one, or 1e400, is not:
+    it reached the database as a grid cell that cannot be made, or a latitude of null)."""
     import pandas as pd
 
     values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
     bad = int(np.isnan(values).sum())
     if bad:
         raise DataFileError(f"{path}: {bad} rows have a non-numeric {column!r}")
+    low, high = bounds
+    outside = ~((values >= low) & (values <= high))
+    if outside.any():
+        sample = ", ".join(repr(v) for v in frame.loc[outside, column].head(3))
+        raise DataFileError(
+            f"{path}: {int(outside.sum())} rows have a {column!r} outside {low:g} to {high:g} "
+            f"(e.g. {sample})"
+        )
     return values
 
 
@@ -541,9 +571,10 @@ def read_postcodes(data_dir: str | Path, manifest: Manifest | None = None) -> li
     canonical = display.str.replace(" ", "", regex=False)
     display = canonical.str[:-3] + " " + canonical.str[-3:]
     outcode = canonical.str[:-3]
-    e, n = _floats(frame, "eastings", path), _floats(frame, "northings", path)
-    lat, lon = _floats(frame, "latitude", path), _floats(frame, "longitude", path)
-    quality = _floats(frame, "positional_quality", path).astype(int)
+    e, n = _floats(frame, "eastings", path, EASTINGS), _floats(frame, "northings", path, NORTHINGS)
+    lat = _floats(frame, "latitude", path, LATITUDES)
+    lon = _floats(frame, "longitude", path, LONGITUDES)
+    quality = _floats(frame, "positional_quality", path, QUALITIES).astype(int)
     return [
         PostcodeRecord(c, d, o, ee, nn, la, lo, b, w, q, "live", None, None)
         for c, d, o, ee, nn, la, lo, b, w, q in zip(
@@ -598,9 +629,9 @@ def read_terminated_postcodes(
     canonical = frame["pcds"].str.upper().str.replace(" ", "", regex=False)
     keep = ~canonical.isin(live)
     frame, canonical = frame[keep], canonical[keep]
-    e, n = _floats(frame, "oseast1m", path), _floats(frame, "osnrth1m", path)
-    lat, lon = _floats(frame, "lat", path), _floats(frame, "long", path)
-    quality = _floats(frame, "osgrdind", path).astype(int)
+    e, n = _floats(frame, "oseast1m", path, EASTINGS), _floats(frame, "osnrth1m", path, NORTHINGS)
+    lat, lon = _floats(frame, "lat", path, LATITUDES), _floats(frame, "long", path, LONGITUDES)
+    quality = _floats(frame, "osgrdind", path, QUALITIES).astype(int)
     return [
         PostcodeRecord(
             c,
@@ -770,6 +801,8 @@ def read_bundle(
     manifest = _manifest(manifest, data_dir)
     geography = [_entry(manifest, key) for key in GEOGRAPHY_KEYS]
     paths = {f.key: _file(data_dir, f) for f in geography}
+    for entry in geography:  # (a tenth of a second: no step of its own)
+        _check_sha256(paths[entry.key], entry)
     membership = read_bcu_membership()
 
     step("reading borough boundaries")

@@ -231,7 +231,7 @@ def read_manifest_json(path: str | Path) -> Manifest:
         doc = json.loads(Path(path).read_bytes())
     except OSError as exc:
         raise DataFileError(f"Manifest not found or unreadable: {where} ({exc})") from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # (RecursionError: nested too deep)
         raise DataFileError(f"Manifest {where} is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("files"), list) or not doc["files"]:
         raise DataFileError(f"Manifest {where} has no files")

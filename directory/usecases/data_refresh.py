@@ -136,7 +136,7 @@ def read_state(settings: Settings) -> dict[str, Any]:
         state = json.loads(state_path(settings).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # (RecursionError: nested too deep)
         raise RefreshError(
             f"{state_path(settings)} is unreadable ({error}); remove it to start afresh."
         ) from None

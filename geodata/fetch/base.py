@@ -272,6 +272,37 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
     return count
 
 
+def csv_rows(lines: Iterable[str], where: str, url: str) -> Iterator[list[str]]:
+    """The CSV rows of ``lines``. A line the csv module cannot read (a field past its
+    limit, 131,072 characters) is a FetchError naming ``where``, not csv's own error."""
+    reader = csv.reader(lines)
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise FetchError(
+            f"{where} line {reader.line_num}: not readable as CSV ({exc})", url=url
+        ) from exc
+
+
+#: the most bytes one member of a downloaded zip may hold unpacked (Code-Point Open's
+#: largest postcode area is a few MB): a member past it is refused before it is read, so
+#: that a small zip cannot unpack into gigabytes of memory
+MAX_MEMBER_BYTES = 256 * 2**20
+
+
+def read_member(archive: Any, member: str, url: str) -> bytes:
+    """``member`` of the zip ``archive``, refused (FetchError) if it unpacks to more than
+    MAX_MEMBER_BYTES."""
+    size = archive.getinfo(member).file_size
+    if size > MAX_MEMBER_BYTES:
+        raise FetchError(
+            f"{url}: {member} unpacks to {size:,} bytes, more than {MAX_MEMBER_BYTES:,}: "
+            "not a file of this product",
+            url=url,
+        )
+    return archive.read(member)  # type: ignore[no-any-return]
+
+
 def multipolygon(geom: BaseGeometry | None, where: str) -> MultiPolygon:
     """A valid MultiPolygon from a polygonal geometry (made valid, other parts dropped).
 
@@ -282,6 +313,8 @@ def multipolygon(geom: BaseGeometry | None, where: str) -> MultiPolygon:
     """
     if geom is None or geom.is_empty:
         raise FetchError(f"{where}: missing or empty geometry")
+    if not np.isfinite(shapely.get_coordinates(geom)).all():  # (GEOS fails on them)
+        raise FetchError(f"{where}: the geometry has a coordinate that is not a number")
     if not geom.is_valid:
         geom = shapely.make_valid(geom)
     parts = [

@@ -31,6 +31,8 @@ from geodata.fetch.base import (
     FetchedFile,
     Found,
     Staging,
+    csv_rows,
+    read_member,
     scratch_dir,
     write_csv,
     year_of,
@@ -216,7 +218,7 @@ class CodePointOpen:
                 f"{', '.join(archive.namelist()[:8])}…)",
                 url=url,
             )
-        lines = list(csv.reader(io.StringIO(_decode(archive.read(names[0])))))
+        lines = list(csv.reader(io.StringIO(_decode(read_member(archive, names[0], url)))))
         long_names = next(
             (line for line in lines if any(_squash(c) == "postcode" for c in line)), None
         )
@@ -251,7 +253,7 @@ class CodePointOpen:
         if not names:
             return None
         lines = []
-        for line in _decode(archive.read(names[0])).splitlines():
+        for line in _decode(read_member(archive, names[0], "the Code-Point Open zip")).splitlines():
             line = " ".join(line.split())
             if line.lower().startswith("contains") and ("©" in line or "copyright" in line.lower()):
                 lines.append(line.rstrip("."))
@@ -273,10 +275,10 @@ class CodePointOpen:
         problems: list[str] = []
         duplicates = 0
         for member in members:
-            raw = archive.read(member)
+            raw = read_member(archive, member, url)
             if b"E09" not in raw:  # no London district in this area: skip the parse
                 continue
-            for n, row in enumerate(csv.reader(io.StringIO(_decode(raw))), start=1):
+            for n, row in enumerate(csv_rows(io.StringIO(_decode(raw)), member, url), start=1):
                 if not row:
                     continue
                 if len(row) < width:
@@ -293,7 +295,7 @@ class CodePointOpen:
                     easting = int(float(row[columns["eastings"]]))
                     northing = int(float(row[columns["northings"]]))
                     quality = str(int(pqi))
-                except (InvalidPostcodeError, ValueError) as exc:
+                except (InvalidPostcodeError, ValueError, OverflowError) as exc:  # (inf)
                     problems.append(f"{member} line {n}: {row!r:.120} ({exc})")
                     continue
                 if postcode.display in kept:

@@ -21,6 +21,7 @@ import inspect
 import json
 import os
 import tempfile
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ DEFAULT_USER_AGENT = "london-funded-services-directory/geodata-fetch (python-req
 #: HTTP statuses retried with backoff before giving up.
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 _CHUNK = 1 << 20
+#: the most bytes a document answered (JSON: a product's description, a page of wards)
+#: may be, and how many timeouts reading one may take in all
+MAX_ANSWER_BYTES, ANSWER_TIMEOUTS = 64 * 2**20, 10
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
@@ -262,15 +266,36 @@ class Client:
         return response
 
     def _body(self, url: str, params: dict[str, Any] | None) -> tuple[bytes, str, str]:
-        response = self._get(url, params)
+        """The answer's bytes, read within MAX_ANSWER_BYTES and ANSWER_TIMEOUTS times the
+        timeout in all (the timeout bounds each read: a server sending a byte a second
+        would otherwise never be given up on)."""
+        response = self._get(url, params, stream=True)
         final = response.url or self._shown(self.mirror(url), params)
+        deadline = time.monotonic() + self.timeout * ANSWER_TIMEOUTS
+        chunks: list[bytes] = []
+        size = 0
         try:
-            body = response.content
+            for chunk in response.iter_content(None):  # (as it comes: the deadline is seen)
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise FetchError(
+                        f"The answer of {final} is over {MAX_ANSWER_BYTES:,} bytes: not the "
+                        "document expected",
+                        url=final,
+                    )
+                if time.monotonic() > deadline:
+                    raise FetchError(
+                        f"Reading the answer of {final} took over "
+                        f"{self.timeout * ANSWER_TIMEOUTS:g} s ({size:,} bytes read)",
+                        url=final,
+                    )
+                chunks.append(chunk)
         except requests.RequestException as exc:
             what = "timed out" if _is_timeout(exc) else f"was cut short ({exc})"
             raise FetchError(f"Reading the answer of {final} {what}", url=final) from exc
         finally:
             response.close()
+        body = b"".join(chunks)
         content_type = response.headers.get("Content-Type", "")
         if _media_type(content_type) in _HTML_TYPES or _starts_like_html(body):
             raise FetchError(
@@ -305,7 +330,7 @@ class Client:
         body, final, _ctype = self._body(url, params)
         try:
             data = json.loads(body.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # (nested too deep)
             raise FetchError(
                 f"{final} did not answer valid JSON ({exc}); it starts {body[:80]!r}", url=final
             ) from exc

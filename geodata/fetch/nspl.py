@@ -37,6 +37,7 @@ from geodata.fetch.base import (
     Found,
     Staging,
     column_index,
+    csv_rows,
     release_month,
     scratch_dir,
     write_csv,
@@ -322,7 +323,7 @@ def _london_rows(tables: Iterable[tuple[str, IO[str]]], url: str) -> list[list[s
         positions, fallback = _header_map(header, where)
         width = max([*positions.values(), fallback or 0]) + 1
         lad = positions["laua"]
-        for row in csv.reader(_london_lines(stream)):
+        for row in csv_rows(_london_lines(stream), where, url):
             if len(row) < width or not row[lad].strip().startswith("E09"):
                 continue
             raw_postcode = row[positions["pcds"]] if fallback is None else row[fallback]

@@ -279,3 +279,16 @@ def test_a_source_its_publisher_does_not_publish_is_not_a_failure(writable_app, 
     (source,) = report["sources"]
     assert source["status"] == "not published" and "Policing and Crime" in source["error"]
     assert report["ok"] is True and report["loaded"] is False
+
+
+def test_a_refresh_state_nested_past_what_python_reads_says_to_remove_it(tmp_path):
+    """refresh.json holds the versions loaded; one damaged into JSON nested 200,000 deep was
+    a RecursionError traceback, not the message that says what to do."""
+    from directory.settings import Settings
+    from directory.usecases.data_refresh import RefreshError, read_state, state_path
+
+    settings = Settings(instance_dir=tmp_path)
+    state_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    state_path(settings).write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(RefreshError, match="is unreadable .*remove it to start afresh"):
+        read_state(settings)

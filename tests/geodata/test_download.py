@@ -163,3 +163,58 @@ def test_a_download_larger_than_the_limit_is_abandoned(server_url, shared_data_d
     assert download_sources(
         Manifest(files=[entry(path)]), tmp_path, base_url=server_url, max_bytes=size
     ) == [target]
+
+
+# -- answers cut short, and where nothing can be written -----------------------------------
+
+
+class _Answer:
+    """An HTTP answer as urllib's opener gives it: headers, read(), a context manager."""
+
+    def __init__(self, body: bytes, headers: dict[str, str], fail: Exception | None = None):
+        self.headers, self._body, self._fail = headers, body, fail
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._body and self._fail is not None:
+            raise self._fail
+        chunk, self._body = self._body[:n], self._body[n:]
+        return chunk
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_an_answer_shorter_than_its_content_length_is_refused(tmp_path):
+    """A server that closes early is no error to urllib: the bytes just stop. The half file
+    was written and the command said it had downloaded it."""
+
+    def opener(url, timeout):
+        return _Answer(b"x" * 500, {"Content-Length": "1000"})
+
+    with pytest.raises(DataFileError, match=r"was cut short \(500 of 1,000 bytes\)"):
+        download_sources(Manifest(files=[entry("a/b.csv")]), tmp_path, opener=opener)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_chunked_answer_cut_short_is_refused(tmp_path):
+    import http.client
+
+    def opener(url, timeout):
+        return _Answer(b"x" * 10, {}, fail=http.client.IncompleteRead(b"x" * 10, 90))
+
+    with pytest.raises(DataFileError, match="Download failed: .*IncompleteRead"):
+        download_sources(Manifest(files=[entry("a/b.csv")]), tmp_path, opener=opener)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_file_where_the_data_folder_should_be_is_said_so(tmp_path):
+    (tmp_path / "a").write_text("a file, not a folder")
+
+    def opener(url, timeout):
+        return _Answer(b"hello", {"Content-Length": "5"})
+
+    with pytest.raises(DataFileError, match=r"Cannot write .*a/b\.csv"):
+        download_sources(Manifest(files=[entry("a/b.csv")]), tmp_path, opener=opener)

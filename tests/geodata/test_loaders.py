@@ -202,3 +202,71 @@ def test_a_month_field_is_a_month_only_in_ascii_digits():
     from geodata.loaders import _yyyymm
 
     assert (_yyyymm(" 200207 "), _yyyymm("²⁰⁰²⁰⁷"), _yyyymm("2002-7")) == ("2002-07", None, None)
+
+
+# -- numbers, geometries and files no one meant -------------------------------------------
+CODEPOINT_HEADER = (
+    "postcode,outcode,eastings,northings,latitude,longitude,positional_quality,"
+    "laua_code,laua_name,ward_code,ward_name\n"
+)
+GOOD_ROW = "SW1A 1AA,SW1A,529090,179645,51.501009,-0.141588,10,E09000033,x,E05013806,y\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "column"),
+    [
+        ("SW1A 1AB,SW1A,inf,179645,51.5,-0.14,10,E09000033,x,E05013806,y\n", "eastings"),
+        ("SW1A 1AB,SW1A,1e400,179645,51.5,-0.14,10,E09000033,x,E05013806,y\n", "eastings"),
+        ("SW1A 1AB,SW1A,529090,-1e18,51.5,-0.14,10,E09000033,x,E05013806,y\n", "northings"),
+        ("SW1A 1AB,SW1A,529090,179645,inf,-0.14,10,E09000033,x,E05013806,y\n", "latitude"),
+        ("SW1A 1AB,SW1A,529090,179645,51.5,-200,10,E09000033,x,E05013806,y\n", "longitude"),
+        ("SW1A 1AB,SW1A,529090,179645,51.5,-0.14,1e30,E09000033,x,E05013806,y\n",
+         "positional_quality"),
+    ],
+)  # fmt: skip
+def test_a_postcode_number_outside_its_range_is_a_data_file_error(
+    shared_data_dir, tmp_path, row, column
+):
+    """An infinite or huge coordinate was a traceback (a grid cell that cannot be made, or
+    an integer SQLite cannot bind), a latitude of inf loaded as null, a quality of 1e30
+    as -2**63."""
+    data_dir = linked_copy(shared_data_dir, tmp_path, skip={"postcodes"})
+    path = data_dir / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv"
+    path.write_text(CODEPOINT_HEADER + GOOD_ROW + row)
+    with pytest.raises(DataFileError, match=f"1 rows have a '{column}' outside"):
+        read_postcodes(data_dir)
+    path.write_text(CODEPOINT_HEADER + GOOD_ROW)
+    assert [p.canonical for p in read_postcodes(data_dir)] == ["SW1A1AA"]
+
+
+def test_a_boundary_with_a_coordinate_that_is_no_number_is_a_data_file_error():
+    """GEOS cannot make such a polygon valid: its error was a traceback."""
+    from shapely.geometry import Polygon
+
+    from geodata.loaders import _areal
+
+    broken = Polygon([(0, 0), (float("inf"), 0), (1, 1), (0, 1)])
+    with pytest.raises(DataFileError, match="ward X: the geometry has a coordinate that is not"):
+        _areal(broken, "ward X")
+
+
+def test_a_file_that_is_not_the_one_its_manifest_names_is_refused(tmp_path):
+    """The packaged snapshot's and every refreshed release's manifest gives each file's
+    sha256: a postcode file cut to its header loaded 6,950 postcodes in place of
+    180,792 (every live one's row was gone). It is refused, naming the file."""
+    from geodata.snapshot import extract_snapshot
+
+    data_dir = extract_snapshot(tmp_path)
+    path = data_dir / "postcodes" / "london_postcodes_codepoint_open_2025_10.csv"
+    path.write_text(path.read_text().splitlines(keepends=True)[0])
+    with pytest.raises(DataFileError, match="not the file its manifest names .*cut short"):
+        read_bundle(data_dir)
+
+
+def test_a_manifest_nested_past_what_python_reads_is_a_data_file_error(tmp_path):
+    from geodata.sources import read_manifest_json
+
+    path = tmp_path / "manifest.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(DataFileError, match="is not valid JSON"):
+        read_manifest_json(path)

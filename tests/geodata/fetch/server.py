@@ -41,7 +41,8 @@ class Reply:
     """What a route answers.
 
     ``delay`` sleeps before answering; ``truncate_to`` sends only that many body bytes
-    while Content-Length announces the whole body (then the connection closes).
+    while Content-Length announces the whole body (then the connection closes);
+    ``trickle`` sends the body a byte at a time, that many seconds apart.
     """
 
     body: bytes = b""
@@ -50,6 +51,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     truncate_to: int | None = None
+    trickle: float = 0.0
 
 
 Route = bytes | str | dict | list | Reply | Callable[[Request], Any]
@@ -201,7 +203,11 @@ class FixtureServer:
                 handler.send_header(name, value)
             handler.end_headers()
             body = reply.body if reply.truncate_to is None else reply.body[: reply.truncate_to]
-            handler.wfile.write(body)
+            for start in range(0, len(body), 1) if reply.trickle else ():
+                handler.wfile.write(body[start : start + 1])
+                handler.wfile.flush()
+                time.sleep(reply.trickle)
+            handler.wfile.write(b"" if reply.trickle else body)
             handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import math
+import zipfile
 
 import pytest
 
@@ -179,3 +181,48 @@ def test_version_is_stable_and_changes_with_a_new_release(client, server, codepo
     assert SOURCE.discover(client).version != first.version
     publishers.publish_codepoint(server, codepoint_fx.zip, version="2026-08", listed_md5="e" * 32)
     assert SOURCE.discover(client).version != first.version  # same version name, new file
+
+
+# -- rows and members no one meant ---------------------------------------------------------
+COLUMNS = {"postcode": 0, "pqi": 1, "eastings": 2, "northings": 3, "district": 4, "ward": 5}
+
+
+def _zip_of(rows: str, name: str = "Data/CSV/sw.csv") -> zipfile.ZipFile:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, rows)
+    return zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+
+
+@pytest.mark.parametrize("easting", ["inf", "1e400", "nan"])
+def test_a_london_row_whose_easting_is_no_number_is_a_malformed_row(easting):
+    """int(float("inf")) is an OverflowError, which escaped the command as a traceback."""
+    archive = _zip_of(f'"SW1A 1AA",10,{easting},179645,"E09000033","E05013806"\n')
+    with pytest.raises(FetchError, match="1 malformed London rows"):
+        SOURCE._london_rows(archive, COLUMNS, "codepo_gb.zip")
+
+
+def test_a_field_past_what_the_csv_module_reads_is_a_fetch_error():
+    archive = _zip_of('"SW1A 1AA",10,529090,179645,"E09000033","' + "x" * 200_000 + '"\n')
+    with pytest.raises(FetchError, match=r"Data/CSV/sw\.csv line 1: not readable as CSV"):
+        SOURCE._london_rows(archive, COLUMNS, "codepo_gb.zip")
+
+
+def test_a_member_that_unpacks_past_any_product_file_is_not_read(monkeypatch):
+    """A small zip may unpack into gigabytes (a member of zeros: 2 MB became 300 MB, and
+    the process read it whole); its size in the zip's directory is checked first."""
+    from geodata.fetch import base
+
+    monkeypatch.setattr(base, "MAX_MEMBER_BYTES", 1_000)
+    archive = _zip_of('"SW1A 1AA",10,529090,179645,"E09000033","E05013806"\n' * 100)
+    with pytest.raises(FetchError, match=r"Data/CSV/sw\.csv unpacks to 5,\d{3} bytes, more"):
+        SOURCE._london_rows(archive, COLUMNS, "codepo_gb.zip")
+
+
+def test_a_boundary_with_a_coordinate_that_is_no_number_is_a_fetch_error():
+    from shapely.geometry import Polygon
+
+    from geodata.fetch.base import multipolygon
+
+    with pytest.raises(FetchError, match="ward X: the geometry has a coordinate that is not"):
+        multipolygon(Polygon([(0, 0), (float("inf"), 0), (1, 1), (0, 1)]), "ward X")

@@ -258,3 +258,39 @@ def test_a_content_length_that_is_no_number_is_not_held_to(client, server, tmp_p
     dest = tmp_path / "d" / "archive.zip"
     client.download(FILE, dest, kind="zip")
     assert dest.read_bytes() == data
+
+
+# -- answers that never end, or never stop -------------------------------------------------
+
+
+def test_an_answer_trickled_a_byte_at_a_time_is_given_up_on(server, monkeypatch):
+    """The timeout bounds each read; an answer read a byte a second would never time out.
+    Reading one may take ANSWER_TIMEOUTS timeouts in all (it hung the refresh for as long
+    as the server kept sending)."""
+    from geodata.fetch import http
+
+    monkeypatch.setattr(http, "ANSWER_TIMEOUTS", 2)
+    body = b'{"a": "' + b"x" * 40 + b'"}'
+    server.route(API, Reply(body, content_type="application/json", trickle=0.05))
+    with (
+        Client(base_url=server.url, timeout=0.5, retries=0) as slow,
+        pytest.raises(FetchError, match=r"took over 1 s \(\d+ bytes read\)"),
+    ):
+        slow.get_json(API)
+
+
+def test_an_answer_past_the_size_of_any_document_is_refused(client, server, monkeypatch):
+    from geodata.fetch import http
+
+    monkeypatch.setattr(http, "MAX_ANSWER_BYTES", 1_000)
+    server.route(API, json_reply({"a": "x" * 2_000}))
+    with pytest.raises(FetchError, match="is over 1,000 bytes: not the document expected"):
+        client.get_json(API)
+    server.route(API, json_reply({"a": "x" * 500}))
+    assert client.get_json(API) == {"a": "x" * 500}
+
+
+def test_json_nested_past_what_python_reads_is_a_fetch_error(client, server):
+    server.route(API, Reply(b"[" * 200_000 + b"]" * 200_000, content_type="application/json"))
+    with pytest.raises(FetchError, match="did not answer valid JSON"):
+        client.get_json(API)
