@@ -153,7 +153,7 @@ def download_sources(
                 ) from exc
             except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
                 # (HTTPException: IncompleteRead, a chunked answer cut short)
-                raise DataFileError(f"Download failed: {url} ({exc!r})") from exc
+                raise DataFileError(f"Download failed: {url} ({exc})") from exc
             if entry.sha256 and digest.hexdigest().lower() != entry.sha256.lower():
                 raise DataFileError(
                     f"Checksum mismatch for {url}: expected sha256 {entry.sha256}, "

@@ -1252,12 +1252,12 @@ def search_text(
     return " ".join(p for p in parts if p)
 
 
-@cache
 def _shortened(text: str, limit: int) -> str:
     """``text``, or its first ``limit`` - 1 characters and "…" when it is longer."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@cache
 def _length_limits(model: type) -> dict[str, int]:
     """Column name → the most characters it holds, for ``model``'s columns with a limit."""
     columns = model.__table__.columns  # type: ignore[attr-defined]

@@ -93,12 +93,22 @@ def fetch(location: str, base_dir: Path | None = None) -> Content:
     if location.startswith(("http://", "https://")):
         try:
             with urllib.request.urlopen(location, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310
+                declared = response.headers.get("Content-Length", "")
                 data = response.read(MAX_BYTES + 1)
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             raise SourceError(f"Cannot download {location}: {error}") from None
+        except http.client.IncompleteRead as error:  # (a chunked answer cut short)
+            raise SourceError(f"Cannot download {location}: it was cut short ({error})") from None
         except (ValueError, http.client.HTTPException) as error:  # a URL that is not one
             # ('http://[::1/x', a port that is no number, a space in the host)
             raise SourceError(f"Cannot download {location}: not a URL ({error})") from None
+        if declared.strip().isdigit() and len(data) < min(int(declared), MAX_BYTES + 1):
+            # (a server that closes early is no error to urllib: the bytes just stop, and a
+            # file cut short could withdraw every service it no longer lists)
+            raise SourceError(
+                f"Cannot download {location}: it was cut short ({len(data):,} of "
+                f"{int(declared):,} bytes)"
+            )
     else:
         path = Path(location)
         if base_dir is not None and not path.is_absolute():

@@ -15,7 +15,6 @@ skipped. Writes ``postcodes/codepoint_open_london.csv`` in the loaders' layout.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import zipfile
@@ -218,7 +217,8 @@ class CodePointOpen:
                 f"{', '.join(archive.namelist()[:8])}…)",
                 url=url,
             )
-        lines = list(csv.reader(io.StringIO(_decode(read_member(archive, names[0], url)))))
+        text = _decode(read_member(archive, names[0], url))
+        lines = list(csv_rows(io.StringIO(text), names[0], url))
         long_names = next(
             (line for line in lines if any(_squash(c) == "postcode" for c in line)), None
         )

@@ -15,7 +15,6 @@ Fetch: the CSV is checked (a borough column ``BOCU``/``BoroughName``/
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import re
@@ -30,6 +29,7 @@ from geodata.fetch.base import (
     Found,
     Staging,
     column_index,
+    csv_rows,
     scratch_dir,
 )
 from geodata.sources import sha256_file
@@ -140,7 +140,7 @@ class BoroughCrime:
         rid, resource = matches[0]
         url = client.official(resource["url"])
         head = _decode(client.get_prefix(url, 16384))
-        header = next(csv.reader(io.StringIO(head.splitlines()[0] if head else "")), [])
+        header = next(csv_rows(io.StringIO(head.splitlines()[0] if head else ""), url, url), [])
         months = check_header(header, url)
         version = datapress.resource_version(rid, resource, url)
         version["months"] = [months[0], months[-1]]
@@ -186,7 +186,7 @@ class BoroughCrime:
 
 
 def _check_file(path: Path, url: str, expected_months: Any) -> int:
-    reader = csv.reader(io.StringIO(_decode(path.read_bytes())))
+    reader = csv_rows(io.StringIO(_decode(path.read_bytes())), url, url)
     header = next(reader, [])
     months = check_header(header, url)
     if expected_months and months != list(expected_months):

@@ -45,6 +45,7 @@ _CHUNK = 1 << 20
 #: the most bytes a document answered (JSON: a product's description, a page of wards)
 #: may be, and how many timeouts reading one may take in all
 MAX_ANSWER_BYTES, ANSWER_TIMEOUTS = 64 * 2**20, 10
+_READ_BYTES = 1 << 16
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
@@ -274,8 +275,18 @@ class Client:
         deadline = time.monotonic() + self.timeout * ANSWER_TIMEOUTS
         chunks: list[bytes] = []
         size = 0
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+            response.close()
+            raise FetchError(
+                f"The answer of {final} is {int(declared):,} bytes, over {MAX_ANSWER_BYTES:,}: "
+                "not the document expected",
+                url=final,
+            )
         try:
-            for chunk in response.iter_content(None):  # (as it comes: the deadline is seen)
+            while chunk := response.raw.read1(_READ_BYTES, decode_content=True):
+                # (read1: what one read of the socket gave, so that the deadline is seen
+                # between a trickle's bytes; iter_content waits for the whole answer)
                 size += len(chunk)
                 if size > MAX_ANSWER_BYTES:
                     raise FetchError(
@@ -290,7 +301,7 @@ class Client:
                         url=final,
                     )
                 chunks.append(chunk)
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             what = "timed out" if _is_timeout(exc) else f"was cut short ({exc})"
             raise FetchError(f"Reading the answer of {final} {what}", url=final) from exc
         finally:

@@ -15,7 +15,6 @@ and written to ``grants/mopac_360giving_<identifier-slug>.<ext>``.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from geodata.errors import FetchError, NotPublishedError
-from geodata.fetch.base import FetchedFile, Found, Staging, scratch_dir
+from geodata.fetch.base import FetchedFile, Found, Staging, csv_rows, scratch_dir
 from geodata.sources import sha256_file
 
 if TYPE_CHECKING:
@@ -247,7 +246,7 @@ def _count_grants(path: Path, fmt: str, url: str) -> int:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("cp1252", errors="replace")
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    rows = [r for r in csv_rows(io.StringIO(text), url, url) if any(c.strip() for c in r)]
     return max(len(rows) - 1, 0)
 
 

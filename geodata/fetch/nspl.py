@@ -20,7 +20,6 @@ latitude ``99.999999`` of postcodes without a grid reference are blanked.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import zipfile
@@ -317,13 +316,13 @@ def _london_rows(tables: Iterable[tuple[str, IO[str]]], url: str) -> list[list[s
     for where, stream in tables:
         tables_read += 1
         header_line = stream.readline()
-        header = next(csv.reader([header_line]), [])
+        header = next(csv_rows([header_line], where, url), [])
         if not header:
             raise FetchError(f"{where}: empty file, expected an NSPL CSV header", url=url)
         positions, fallback = _header_map(header, where)
         width = max([*positions.values(), fallback or 0]) + 1
         lad = positions["laua"]
-        for row in csv_rows(_london_lines(stream), where, url):
+        for row in csv_rows(_london_lines(stream), f"{where} (its London lines)", url):
             if len(row) < width or not row[lad].strip().startswith("E09"):
                 continue
             raw_postcode = row[positions["pcds"]] if fallback is None else row[fallback]

@@ -13,7 +13,6 @@ the layout of the shared ``london_borough_population_2022.csv``.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from pathlib import Path
@@ -27,6 +26,7 @@ from geodata.fetch.base import (
     Found,
     Staging,
     column_index,
+    csv_rows,
     write_csv,
 )
 from geodata.sources import sha256_file
@@ -115,7 +115,7 @@ def _annotation(document: Any, title: str) -> str | None:
 
 
 def _table(text: str, url: str) -> tuple[list[str], list[list[str]]]:
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    rows = [r for r in csv_rows(io.StringIO(text), url, url) if any(c.strip() for c in r)]
     if not rows:
         raise FetchError(f"{url}: the Nomis answer is empty", url=url)
     return rows[0], rows[1:]

@@ -736,6 +736,25 @@ def test_a_value_postgresql_refuses_in_its_copy_is_the_imports_refusal(request, 
         app.extensions["directory"].db.dispose()
 
 
+def test_a_download_cut_short_of_its_content_length_is_refused(writable_app):
+    """A server that closes before the length it declared is no error to urllib: the bytes
+    just stop. Imported as it came, a file cut short in full mode would withdraw every
+    service it no longer lists; it is refused, and nothing is written."""
+    from tests.geodata.fetch.server import FixtureServer, Reply
+
+    body = (HEADER + OXYGEN + RESCUE).encode()
+    server = FixtureServer().start()
+    try:
+        server.route("/services.csv", Reply(body, content_type="text/csv", truncate_to=200))
+        before = dump(writable_app)
+        result = run(writable_app, "import", f"{server.url}/services.csv")
+        assert result.exit_code == 1, result.output
+        assert f"was cut short (200 of {len(body):,} bytes)" in result.output
+        assert dump(writable_app) == before
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize(
     "url", ["http://[::1/x.csv", "http://127.0.0.1:abc/x.csv", "http://exa mple.org/x.csv"]
 )

@@ -615,3 +615,24 @@ def test_a_reload_command_stopped_while_it_waits_takes_its_request_back(
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_request_taken_back_as_its_answer_is_written_leaves_no_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command may take its request back after the master looked for it and before the
+    answer is in place: the master then finds the request gone and removes the answer."""
+    markers = Markers(tmp_path, os.getpid())
+    markers.create()
+    answer = markers.request_reload("t6")
+    request = Markers.request_of(answer)
+    replace = Path.replace
+
+    def taken_back_meanwhile(self: Path, target: Path) -> Path:
+        request.unlink(missing_ok=True)  # (the command gives up, and finds no answer yet)
+        return replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", taken_back_meanwhile)
+    markers.answer_reload(request, {"failed": None})
+    monkeypatch.undo()
+    assert sorted(p.name for p in markers.dir.iterdir()) == [recycle.TAKES_SETTINGS]

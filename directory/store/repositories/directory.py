@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, and_, case, delete, func, insert, null, or_, select, text, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from directory.store.db import streamed
+from directory.store.db import driver_error, streamed
 from directory.store.models import (
     ChangeArea,
     ChangeEvent,
@@ -409,10 +409,9 @@ class DirectoryRepository:
                     ])  # fmt: skip
         except dialect.loaded_dbapi.Error as error:
             # the driver's own, past SQLAlchemy: raised as SQLAlchemy raises every other
-            # database error (DataError, OperationalError...), which the import answers
-            raise DBAPIError.instance(
-                statement, None, error, dialect.loaded_dbapi.Error, dialect=dialect
-            ) from error
+            # database error (DataError, OperationalError...), which the import answers; a
+            # lost connection invalidated, as SQLAlchemy would
+            raise driver_error(self.session.connection(), error, statement) from error
         finally:
             cursor.close()
 

@@ -200,7 +200,10 @@ class Markers:
         partial = done.with_suffix(".partial")
         partial.write_text(json.dumps(answer), encoding="utf-8")
         partial.replace(done)
-        request.unlink(missing_ok=True)
+        try:
+            request.unlink()
+        except FileNotFoundError:  # taken back since the look above: its command is gone
+            done.unlink(missing_ok=True)
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -64,7 +64,7 @@ def settings_to_give(environ: Mapping[str, str]) -> dict[str, str]:
     given = {name: value for name, value in environ.items() if name.startswith(PREFIX)}
     for name in PATH_SETTINGS:
         if (value := given.get(name, "").strip()) and not os.path.isabs(value):
-            given[name] = os.path.abspath(value)
+            given[name] = str(Path(value).resolve())  # (as Settings.from_env reads it)
     if url := given.get(PREFIX + "DATABASE_URL", "").strip():
         given[PREFIX + "DATABASE_URL"] = absolute_sqlite_url(url)
     return given
