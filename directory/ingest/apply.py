@@ -1269,8 +1269,9 @@ def _length_limits(model: type) -> dict[str, int]:
 
 
 #: the longest ``entity_ref`` a change event holds: an outcome's is "<service ref>: <metric>
-#: <period start>" (up to 473 characters), shortened to fit, its service's prefix kept (by
-#: which the service's history finds it) unless the service's ref is itself 158 or longer
+#: <period start>" (up to 473 characters), shortened to fit; a service's ref is at most 120
+#: characters (``_check_lengths``), so its prefix, by which the service's history finds the
+#: event, is always kept
 _EVENT_REF_LENGTH = _length_limits(ChangeEvent)["entity_ref"]
 
 

@@ -176,6 +176,37 @@ def test_patch_lookup_for_a_caseload(read_patch_app):
     assert too_many.status_code == 413
 
 
+def test_patch_lookup_takes_a_bodys_values_of_their_documented_types(read_patch_app):
+    """The lookup's body is JSON: "500" for the radius, 1 or "yes" for a boolean, 2.5 or
+    "3" for a count are a 422 naming the member (marshmallow's fields converted them), as
+    on the write routes; the same values of their own types are taken."""
+    client = read_patch_app.test_client()
+    kinds = {"radius": "number", "include_other_programmes": "boolean", "per_page": "integer"}
+    for member, value in [
+        ("radius", "500"), ("radius", True), ("include_other_programmes", 1),
+        ("include_other_programmes", "yes"), ("per_page", 2.5), ("per_page", "3"),
+        ("per_page", False),
+    ]:  # fmt: skip
+        refused = client.post(
+            "/api/v1/patch/lookup", json={"postcodes": ["KT1 1EU"], member: value}
+        )
+        assert (refused.status_code, refused.mimetype) == (422, "application/problem+json")
+        assert refused.json["errors"] == {member: [f"Not a valid {kinds[member]}."]}, value
+    plain = client.post(
+        "/api/v1/patch/lookup", json={"postcodes": ["KT1 1EU"], "detail": "full", "radius": 500}
+    )
+    taken = client.post(
+        "/api/v1/patch/lookup",
+        json={"postcodes": ["KT1 1EU"], "detail": "full", "radius": 500,
+              "include_other_programmes": False, "per_page": 3.0},
+    )  # fmt: skip
+    assert taken.status_code == 200, taken.json
+    listed = taken.json["results"][0]["result"]["services"]
+    assert [s["ref"] for s in listed] == [
+        s["ref"] for s in plain.json["results"][0]["result"]["services"]
+    ][:3]
+
+
 def test_partners_share_themes_nearby(read_patch_app):
     client = read_patch_app.test_client()
     body = client.get("/api/v1/partners?organisation=org:oxygen").json

@@ -26,10 +26,13 @@ def live_on_field(description: str) -> ma.fields.Date:
     )
 
 
-def include_other_programmes_field() -> ma.fields.Boolean:
+def include_other_programmes_field(
+    kind: type[ma.fields.Boolean] = ma.fields.Boolean,
+) -> ma.fields.Boolean:
     """``include_other_programmes``: the funding answers count community-safety programmes
-    only unless it is true (directory/data/community_safety.py)."""
-    return ma.fields.Boolean(
+    only unless it is true (directory/data/community_safety.py). ``kind``: a JSON body's
+    field (``JsonBoolean``) where it is not a query string's."""
+    return kind(
         load_default=False,
         metadata={
             "description": "Count every programme. By default only community-safety "

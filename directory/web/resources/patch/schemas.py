@@ -10,7 +10,7 @@ from directory.usecases.patch import (
     MAX_RADIUS_M,
     RELATIONS,
 )
-from directory.web.api import ProblemSchema, Schema
+from directory.web.api import JsonBoolean, JsonInteger, JsonNumber, ProblemSchema, Schema
 from directory.web.resources.common import (
     AreaRefSchema,
     ContactSchema,
@@ -33,6 +33,17 @@ from directory.web.resources.funding.schemas import (
 )
 from directory.web.resources.postcodes.schemas import PostcodeSchema
 from directory.web.resources.services.schemas import OrganisationRefSchema
+
+
+def radius_field(kind: type[ma.fields.Float]) -> ma.fields.Float:
+    """``radius``: a query string's (``Float``) or a JSON body's (``JsonNumber``)."""
+    return kind(
+        load_default=DEFAULT_RADIUS_M,
+        validate=ma.validate.Range(min=1, max=MAX_RADIUS_M),
+        metadata={
+            "description": f"Metres around a postcode or point for nearby sites (default {DEFAULT_RADIUS_M}, at most {MAX_RADIUS_M})"
+        },
+    )
 
 
 class PatchFilterSchema(Schema):
@@ -58,13 +69,7 @@ class PatchFilterSchema(Schema):
             "description": "Every word must appear in the service, organisation or theme names or the description"
         },
     )
-    radius = ma.fields.Float(
-        load_default=DEFAULT_RADIUS_M,
-        validate=ma.validate.Range(min=1, max=MAX_RADIUS_M),
-        metadata={
-            "description": f"Metres around a postcode or point for nearby sites (default {DEFAULT_RADIUS_M}, at most {MAX_RADIUS_M})"
-        },
-    )
+    radius = radius_field(ma.fields.Float)
     include_other_programmes = include_other_programmes_field()
 
 
@@ -415,7 +420,12 @@ class PatchLookupSchema(PatchFilterSchema):
         validate=ma.validate.OneOf(["ids", "full"]),
         metadata={"description": "ids: service ids and counts; full: the services themselves"},
     )
-    per_page = ma.fields.Integer(
+    # a JSON body's values are of the types the document gives them ("500" for the radius,
+    # 1 or "yes" for a boolean, 2.5 for a count are a 422), as on the write routes; the
+    # query strings of GET /patch keep their conversion
+    radius = radius_field(JsonNumber)
+    include_other_programmes = include_other_programmes_field(JsonBoolean)
+    per_page = JsonInteger(
         load_default=LOOKUP_PER_POSTCODE,
         validate=ma.validate.Range(min=1, max=LOOKUP_PER_POSTCODE_MAX),
         metadata={
