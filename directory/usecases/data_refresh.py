@@ -29,6 +29,7 @@ the geography fails to load, the release is deleted and the database is as it wa
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import logging
 import os
@@ -318,7 +319,7 @@ def refresh_data(
     report = RefreshReport(dry_run=dry_run, base=base_about, sources=[])
     root = releases_dir(settings)
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".refresh-", dir=root))
+    staging, held = _new_staging(root)
     try:
         fetched = _fetch_new(names, state, client, staging, force, results, progress)
         if not fetched:
@@ -358,6 +359,54 @@ def refresh_data(
         return _finish(report, names, results, started)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        os.close(held)
+
+
+#: a refresh's staging folder holds this file, locked (``flock``) for as long as the refresh
+#: runs; one whose lock is free is a refresh's that was killed before it could remove it
+STAGING_LOCK = ".running"
+#: a staging folder with no lock file is left alone until it is this old (a refresh makes
+#: the file as soon as it has made the folder; code before the lock made none)
+UNLOCKED_STAGING_AGE_S = 3600
+
+
+def _new_staging(root: Path) -> tuple[Path, int]:
+    """A new staging folder under ``root`` and the descriptor holding its lock (closed by the
+    caller when the folder is removed). The staging folders of refreshes no longer running
+    (killed, their ``finally`` never run: a Code-Point or NSPL download is hundreds of MB)
+    are removed first; a running refresh's is left alone."""
+    for folder in root.glob(".refresh-*"):
+        _remove_if_abandoned(folder)
+    staging = Path(tempfile.mkdtemp(prefix=".refresh-", dir=root))
+    held = os.open(staging / STAGING_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    return staging, held
+
+
+def _remove_if_abandoned(folder: Path) -> None:
+    """Remove a staging folder unless a running refresh holds its lock."""
+    try:
+        lock = os.open(folder / STAGING_LOCK, os.O_RDWR)
+    except FileNotFoundError:
+        try:
+            age = time.time() - folder.stat().st_mtime
+        except OSError:
+            return
+        if folder.is_dir() and age > UNLOCKED_STAGING_AGE_S:
+            log.info("removing %s, left by a refresh that did not finish", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    except OSError:
+        return
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # a refresh running now
+        log.info("removing %s, left by a refresh that did not finish", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        os.close(lock)
 
 
 def _finish(

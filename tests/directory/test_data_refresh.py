@@ -12,7 +12,10 @@ with one more month; 2023 population estimates; MOPAC's 360Giving file.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -279,6 +282,48 @@ def test_a_source_its_publisher_does_not_publish_is_not_a_failure(writable_app, 
     (source,) = report["sources"]
     assert source["status"] == "not published" and "Policing and Crime" in source["error"]
     assert report["ok"] is True and report["loaded"] is False
+
+
+@SQLITE_ONLY  # the staging folders are files, whatever the database
+def test_a_killed_refreshs_staging_folder_is_removed_by_the_next_and_a_running_ones_kept(
+    writable_app, published
+):
+    """A refresh downloads into a staging folder it removes when it ends; one killed (its
+    `finally` never ran) left it, a Code-Point or NSPL download of hundreds of MB, for
+    ever. The next refresh removes the folders whose lock no running refresh holds, and
+    leaves a running refresh's, and a recent folder with no lock, alone."""
+    settings = writable_app.extensions["directory"].settings
+    root = releases_dir(settings)
+    root.mkdir(parents=True, exist_ok=True)
+
+    def staging(name: str, *, lock: bool) -> Path:
+        folder = root / name
+        (folder / "codepoint").mkdir(parents=True)
+        (folder / "codepoint" / "codepo_gb.zip").write_bytes(b"x" * 1000)
+        if lock:
+            (folder / ".running").touch()
+        return folder
+
+    killed = staging(".refresh-killed", lock=True)
+    running = staging(".refresh-running", lock=True)
+    old_unlocked = staging(".refresh-old", lock=False)
+    os.utime(old_unlocked, (time.time() - 7200, time.time() - 7200))
+    new_unlocked = staging(".refresh-new", lock=False)
+    held = os.open(running / ".running", os.O_RDWR)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as the running refresh holds it
+        result = refresh(writable_app, published, "--dry-run", "--source", "crime")
+        assert result.exit_code == 0, result.output
+    finally:
+        os.close(held)
+    assert not killed.exists() and not old_unlocked.exists()
+    assert (running / "codepoint" / "codepo_gb.zip").stat().st_size == 1000
+    assert new_unlocked.exists()
+    # the refresh's own folder is gone too, and the running one's is the next's to remove
+    assert sorted(p.name for p in root.iterdir()) == [".refresh-new", ".refresh-running"]
+    result = refresh(writable_app, published, "--dry-run", "--source", "crime")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in root.iterdir()) == [".refresh-new"]
 
 
 def test_a_refresh_state_nested_past_what_python_reads_says_to_remove_it(tmp_path):
