@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from geodata.errors import DataFileError
+from geodata.pace import Pace
 from geodata.sources import Manifest, SourceFile
 
 __all__ = ["download_sources", "source_url"]
@@ -81,7 +82,9 @@ def download_sources(
         Fetch from a mirror laid out like the data directory instead of each entry's
         ``url``.
     timeout : float, default 60
-        Socket timeout in seconds per request.
+        Socket timeout in seconds per request; a file bringing under
+        :data:`geodata.pace.MIN_RATE` bytes a second over a stretch of ten timeouts is
+        given up on.
     opener : callable, optional
         Replacement for :func:`urllib.request.urlopen`, called as
         ``opener(url, timeout=timeout)`` and returning a file-like response.
@@ -121,7 +124,13 @@ def download_sources(
                     headers = getattr(response, "headers", None)  # (an opener's may have none)
                     declared = headers.get("Content-Length") if headers is not None else None
                     first = True
-                    while chunk := response.read(_CHUNK):
+                    # (read1, where the response has it: what one read of the socket gave,
+                    # so that the pace is seen between a trickle's bytes; read waits for
+                    # a whole chunk. A stretch of ten timeouts under pace.MIN_RATE bytes a
+                    # second is given up on)
+                    read = getattr(response, "read1", response.read)
+                    pace = Pace(timeout * 10)
+                    while chunk := read(_CHUNK):
                         if first and _is_web_page(response, chunk):
                             raise DataFileError(
                                 f"Download failed: {url} answered with a web page, not the "
@@ -140,6 +149,11 @@ def download_sources(
                             )
                         digest.update(chunk)
                         out.write(chunk)
+                        if slow := pace.too_slow(size):
+                            raise DataFileError(
+                                f"Download failed: {url} was given up on: {slow} "
+                                f"({size:,} bytes read); nothing was written."
+                            )
                     # (a server that closes early is no error to urllib: the bytes stop)
                     if declared and declared.strip().isdigit() and size != int(declared):
                         raise DataFileError(

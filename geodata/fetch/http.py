@@ -35,6 +35,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 from geodata.errors import FetchError
+from geodata.pace import Pace
 
 __all__ = ["Client", "Downloaded", "DEFAULT_USER_AGENT", "RETRY_STATUSES"]
 
@@ -491,8 +492,13 @@ class Client:
                     )
                     if encoded not in ("", "identity"):
                         expected = None  # the length is of the encoded body
+                    # a download (a file of any size) is given up on when a stretch of
+                    # ANSWER_TIMEOUTS timeouts brings under pace.MIN_RATE bytes a second
+                    pace = Pace(self.timeout * ANSWER_TIMEOUTS)
                     try:
-                        for chunk in response.iter_content(_CHUNK):
+                        # (read1: what one read of the socket gave, so that the pace is
+                        # seen between a trickle's bytes; iter_content waits for 1 MB)
+                        while chunk := response.raw.read1(_CHUNK, decode_content=True):
                             if written == 0 and _starts_like_html(chunk):
                                 raise FetchError(
                                     f"{final} answered with a web page, not the file expected",
@@ -502,7 +508,17 @@ class Client:
                             sha256.update(chunk)
                             md5_digest.update(chunk)
                             written += len(chunk)
-                    except requests.RequestException as exc:
+                            if slow := pace.too_slow(written):
+                                raise FetchError(
+                                    f"Download of {final} was given up on: {slow} "
+                                    f"({written:,} bytes read)",
+                                    url=final,
+                                )
+                    except (
+                        requests.RequestException,
+                        urllib3.exceptions.HTTPError,
+                        OSError,
+                    ) as exc:
                         if _is_timeout(exc):
                             raise FetchError(
                                 f"Download of {final} timed out after {written} bytes "

@@ -218,3 +218,28 @@ def test_a_file_where_the_data_folder_should_be_is_said_so(tmp_path):
 
     with pytest.raises(DataFileError, match=r"Cannot write .*a/b\.csv"):
         download_sources(Manifest(files=[entry("a/b.csv")]), tmp_path, opener=opener)
+
+
+def test_a_file_trickled_a_byte_at_a_time_is_given_up_on_and_not_written(tmp_path):
+    """Each read is bounded by the timeout, so a server sending a byte every few seconds
+    was read for as long as it kept sending; a stretch of ten timeouts bringing under
+    pace.MIN_RATE bytes a second is given up on while it trickles, and nothing written.
+    The same file sent at speed is written."""
+    from tests.geodata.fetch.server import FixtureServer, Reply
+
+    body = b"code,name\n" + b"E09000001,City of London\n" * 400
+    server = FixtureServer().start()
+    try:
+        server.route("/a/b.csv", Reply(body, content_type="text/csv", trickle=0.02))
+        with pytest.raises(DataFileError, match=r"given up on: \d+ bytes in 1 s, under 4,096"):
+            download_sources(
+                Manifest(files=[entry("a/b.csv")]), tmp_path, base_url=server.url, timeout=0.1
+            )
+        assert leftovers(tmp_path) == []
+        server.route("/a/b.csv", Reply(body, content_type="text/csv"))
+        assert download_sources(
+            Manifest(files=[entry("a/b.csv")]), tmp_path, base_url=server.url, timeout=0.1
+        ) == [tmp_path / "a" / "b.csv"]
+        assert (tmp_path / "a" / "b.csv").read_bytes() == body
+    finally:
+        server.stop()

@@ -282,6 +282,31 @@ def test_an_answer_trickled_a_byte_at_a_time_is_given_up_on(server, monkeypatch)
     assert read < len(body)  # (given up on while it trickled, not once it had all come)
 
 
+def test_a_download_trickled_a_byte_at_a_time_is_given_up_on_and_leaves_nothing(
+    server, tmp_path, monkeypatch
+):
+    """A download's every read is bounded by the timeout, so a server sending a byte a
+    second was read for as long as it kept sending (a refresh hung); one bringing under
+    MIN_DOWNLOAD_RATE bytes a second over a stretch of ANSWER_TIMEOUTS timeouts is given
+    up on, while it trickles, and leaves no file; a file sent at speed is taken."""
+    from geodata.fetch import http
+
+    monkeypatch.setattr(http, "ANSWER_TIMEOUTS", 2)
+    data = a_zip()
+    server.route(FILE, Reply(data, content_type="application/zip", trickle=0.02))
+    dest = tmp_path / "d" / "archive.zip"
+    with (
+        Client(base_url=server.url, timeout=0.5, retries=0) as slow,
+        pytest.raises(FetchError, match=r"given up on: \d+ bytes in 1 s, under 4,096 a second"),
+    ):
+        slow.download(FILE, dest, kind="zip")
+    assert list(tmp_path.rglob("*")) == [tmp_path / "d"]  # no file, no .part
+    server.route(FILE, Reply(data, content_type="application/zip"))
+    with Client(base_url=server.url, timeout=0.5, retries=0) as quick:
+        quick.download(FILE, dest, kind="zip")
+    assert dest.read_bytes() == data
+
+
 def test_an_answer_past_the_size_of_any_document_is_refused(client, server, monkeypatch):
     from geodata.fetch import http
 
