@@ -123,15 +123,19 @@ def download_sources(
                 with os.fdopen(fd, "wb") as out, open_url(url, timeout=timeout) as response:
                     headers = getattr(response, "headers", None)  # (an opener's may have none)
                     declared = headers.get("Content-Length") if headers is not None else None
-                    first = True
+                    head = b""  # the body's first bytes, for the web-page check
                     # (read1, where the response has it: what one read of the socket gave,
                     # so that the pace is seen between a trickle's bytes; read waits for
                     # a whole chunk. A stretch of ten timeouts under pace.MIN_RATE bytes a
                     # second is given up on)
-                    read = getattr(response, "read1", response.read)
+                    read = getattr(response, "read1", None) or response.read
                     pace = Pace(timeout * 10)
                     while chunk := read(_CHUNK):
-                        if first and _is_web_page(response, chunk):
+                        # (a read may give a byte: the check sees the first 512 as they
+                        # come)
+                        if len(head) < 512 and _is_web_page(
+                            response, head := head + chunk[: 512 - len(head)]
+                        ):
                             raise DataFileError(
                                 f"Download failed: {url} answered with a web page, not the "
                                 f"data file {entry.path}. The address may be the "
@@ -139,7 +143,6 @@ def download_sources(
                                 f"at {destination}, or fetch from a mirror laid out like the "
                                 "data directory (--base-url, DIRECTORY_GEODATA_BASE_URL)."
                             )
-                        first = False
                         size += len(chunk)
                         if size > max_bytes:
                             raise DataFileError(

@@ -370,17 +370,34 @@ STAGING_LOCK = ".running"
 UNLOCKED_STAGING_AGE_S = 3600
 
 
+#: held (``flock``) by a refresh while it clears abandoned staging folders and makes and
+#: locks its own, so that no other refresh finds its folder made but not yet locked
+STAGING_GUARD = ".refresh.lock"
+
+
 def _new_staging(root: Path) -> tuple[Path, int]:
     """A new staging folder under ``root`` and the descriptor holding its lock (closed by the
     caller when the folder is removed). The staging folders of refreshes no longer running
     (killed, their ``finally`` never run: a Code-Point or NSPL download is hundreds of MB)
     are removed first; a running refresh's is left alone."""
-    for folder in root.glob(".refresh-*"):
-        _remove_if_abandoned(folder)
-    staging = Path(tempfile.mkdtemp(prefix=".refresh-", dir=root))
-    held = os.open(staging / STAGING_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
-    fcntl.flock(held, fcntl.LOCK_EX)
-    return staging, held
+    guard = os.open(root / STAGING_GUARD, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(guard, fcntl.LOCK_EX)  # (another refresh holds it for milliseconds)
+        for folder in root.glob(".refresh-*"):
+            _remove_if_abandoned(folder)
+        staging = Path(tempfile.mkdtemp(prefix=".refresh-", dir=root))
+        held = -1
+        try:
+            held = os.open(staging / STAGING_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+            fcntl.flock(held, fcntl.LOCK_EX)
+        except BaseException:
+            if held >= 0:
+                os.close(held)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return staging, held
+    finally:
+        os.close(guard)  # (closing it gives the lock back)
 
 
 def _remove_if_abandoned(folder: Path) -> None:

@@ -498,8 +498,13 @@ class Client:
                     try:
                         # (read1: what one read of the socket gave, so that the pace is
                         # seen between a trickle's bytes; iter_content waits for 1 MB)
+                        head = b""  # the body's first bytes, for the web-page check
                         while chunk := response.raw.read1(_CHUNK, decode_content=True):
-                            if written == 0 and _starts_like_html(chunk):
+                            # (a read may give a byte: the check sees the first 512 as
+                            # they come)
+                            if len(head) < 512 and _starts_like_html(
+                                head := head + chunk[: 512 - len(head)]
+                            ):
                                 raise FetchError(
                                     f"{final} answered with a web page, not the file expected",
                                     url=final,

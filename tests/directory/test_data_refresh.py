@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,7 +121,8 @@ def test_a_dry_run_reports_the_real_changes_and_writes_nothing(
     # nothing written: no release, no state, the database as it was
     assert _counts(writable_app) == before
     root = releases_dir(settings)
-    assert not root.exists() or [p for p in root.iterdir()] == []
+    # (the lock file refreshes take turns by, empty, is all there is)
+    assert not root.exists() or [p.name for p in root.iterdir()] == [".refresh.lock"]
     assert not (settings.instance_dir / "data" / "refresh.json").exists()
 
 
@@ -250,7 +252,8 @@ def test_a_release_that_fails_the_london_checks_is_rejected(
     assert "Nothing was loaded" in result.output
     assert _counts(writable_app) == before
     root = releases_dir(settings)
-    assert not root.exists() or [p for p in root.iterdir()] == []
+    # (the lock file refreshes take turns by, empty, is all there is)
+    assert not root.exists() or [p.name for p in root.iterdir()] == [".refresh.lock"]
 
 
 @SQLITE_ONLY  # the backend-specific work is covered by the dry run and the real run
@@ -320,10 +323,40 @@ def test_a_killed_refreshs_staging_folder_is_removed_by_the_next_and_a_running_o
     assert (running / "codepoint" / "codepo_gb.zip").stat().st_size == 1000
     assert new_unlocked.exists()
     # the refresh's own folder is gone too, and the running one's is the next's to remove
-    assert sorted(p.name for p in root.iterdir()) == [".refresh-new", ".refresh-running"]
+    assert sorted(p.name for p in root.glob(".refresh-*")) == [".refresh-new", ".refresh-running"]
     result = refresh(writable_app, published, "--dry-run", "--source", "crime")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in root.iterdir()) == [".refresh-new"]
+    assert sorted(p.name for p in root.glob(".refresh-*")) == [".refresh-new"]
+
+
+@SQLITE_ONLY
+def test_refreshes_take_turns_to_clear_and_make_their_staging_folders(writable_app, published):
+    """Between making its staging folder and locking it a refresh holds the folders' guard
+    lock, as one clearing abandoned folders does: a second refresh starting then found
+    the first's folder unlocked and removed it from under it (a helper's review). Here the
+    test holds the guard: the refresh waits for it, then clears the abandoned folder."""
+    settings = writable_app.extensions["directory"].settings
+    root = releases_dir(settings)
+    (root / ".refresh-abandoned").mkdir(parents=True)
+    (root / ".refresh-abandoned" / ".running").touch()
+    guard = os.open(root / ".refresh.lock", os.O_CREAT | os.O_RDWR)
+    fcntl.flock(guard, fcntl.LOCK_EX)
+    results = []
+    try:
+        worker = threading.Thread(
+            target=lambda: results.append(
+                refresh(writable_app, published, "--dry-run", "--source", "crime")
+            )
+        )
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive() and (root / ".refresh-abandoned").exists()
+        assert list(root.glob(".refresh-*")) == [root / ".refresh-abandoned"]
+    finally:
+        os.close(guard)
+    worker.join(60)
+    assert not worker.is_alive() and results[0].exit_code == 0, results[0].output
+    assert list(root.glob(".refresh-*")) == []
 
 
 def test_a_refresh_state_nested_past_what_python_reads_says_to_remove_it(tmp_path):

@@ -147,6 +147,40 @@ def test_a_web_page_is_recognised_by_its_first_bytes_too(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_a_web_page_whose_bytes_come_a_few_at_a_time_is_recognised(tmp_path):
+    """Each read gives what one read of the socket had (read1): the first may be a byte.
+    The check sees the first 512 bytes as they come, not the first read alone."""
+
+    class Trickling:
+        headers = {"Content-Type": "text/csv"}
+
+        def __init__(self, body: bytes) -> None:
+            self._body = body
+
+        def read1(self, n: int = -1) -> bytes:
+            chunk, self._body = self._body[:1], self._body[1:]
+            return chunk
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def opener(url, timeout):
+        return Trickling(b"\n  <!DOCTYPE html>\n<html><body>Sign in</body></html>")
+
+    manifest = Manifest(files=[entry("postcodes/london.csv")])
+    with pytest.raises(DataFileError, match=r"web page, not the data file"):
+        download_sources(manifest, tmp_path, opener=opener)
+    assert leftovers(tmp_path) == []
+    body = b"pcd,ward\nKT1 1EU,E05013933\n"
+    assert download_sources(manifest, tmp_path, opener=lambda url, timeout: Trickling(body)) == [
+        tmp_path / "postcodes" / "london.csv"
+    ]
+    assert (tmp_path / "postcodes" / "london.csv").read_bytes() == body
+
+
 def test_a_download_larger_than_the_limit_is_abandoned(server_url, shared_data_dir, tmp_path):
     """A wrong or hostile address cannot fill the disk: past max_bytes the download stops,
     nothing is written, and an existing file is kept."""

@@ -221,6 +221,11 @@ def test_an_html_page_with_http_200_is_not_a_download(client, server, tmp_path):
     _fails(client, tmp_path, "web page")
     server.route(FILE, Reply(b"\n  <!doctype html><p>error", content_type="application/zip"))
     _fails(client, tmp_path, "web page")
+    # a page whose bytes come a few at a time: each read gives what the socket had (a
+    # byte, here), and the check sees the first 512 bytes as they come, not the first read
+    page = b"\n  <!DOCTYPE html><html><body>Sign in</body></html>"
+    server.route(FILE, Reply(page, content_type="application/zip", trickle=0.002))
+    _fails(client, tmp_path, "web page")
 
 
 @pytest.mark.parametrize("status", [404, 500])
@@ -287,7 +292,7 @@ def test_a_download_trickled_a_byte_at_a_time_is_given_up_on_and_leaves_nothing(
 ):
     """A download's every read is bounded by the timeout, so a server sending a byte a
     second was read for as long as it kept sending (a refresh hung); one bringing under
-    MIN_DOWNLOAD_RATE bytes a second over a stretch of ANSWER_TIMEOUTS timeouts is given
+    pace.MIN_RATE bytes a second over a stretch of ANSWER_TIMEOUTS timeouts is given
     up on, while it trickles, and leaves no file; a file sent at speed is taken."""
     from geodata.fetch import http
 
