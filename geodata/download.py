@@ -8,10 +8,13 @@ half-written file behind.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import http.client
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -59,6 +62,22 @@ def _is_web_page(response: Any, first_chunk: bytes) -> bool:
         return True
     start = first_chunk[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     return start.startswith((b"<!doctype html", b"<html"))
+
+
+#: a download's ``.part`` file not written to for this long was left by a download that was
+#: killed (its ``finally`` never ran): a running one writes at least once a timeout
+STALE_PART_S = 3600
+
+
+def remove_stale_parts(destination: Path) -> None:
+    """Remove the ``.part`` files that killed downloads of ``destination`` left beside it
+    (``.<name>.<random>.part``, not written to for STALE_PART_S); another download's
+    running now is left alone."""
+    cutoff = time.time() - STALE_PART_S
+    for part in destination.parent.glob(f".{glob.escape(destination.name)}.*.part"):
+        with contextlib.suppress(OSError):
+            if part.is_file() and not part.is_symlink() and part.stat().st_mtime < cutoff:
+                part.unlink()
 
 
 def download_sources(
@@ -111,6 +130,7 @@ def download_sources(
         destination = target / entry.path
         try:
             destination.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_parts(destination)
             fd, tmp_name = tempfile.mkstemp(
                 prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
             )

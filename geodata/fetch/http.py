@@ -34,6 +34,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
+from geodata.download import remove_stale_parts
 from geodata.errors import FetchError
 from geodata.pace import Pace
 
@@ -469,6 +470,7 @@ class Client:
             raise ValueError(f"unknown download kind {kind!r}")
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_parts(dest)  # (those of a download killed before its finally ran)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
         tmp = Path(tmp_name)
         sha256, md5_digest, written = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0

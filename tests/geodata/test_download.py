@@ -277,3 +277,33 @@ def test_a_file_trickled_a_byte_at_a_time_is_given_up_on_and_not_written(tmp_pat
         assert (tmp_path / "a" / "b.csv").read_bytes() == body
     finally:
         server.stop()
+
+
+def test_the_part_files_of_a_killed_download_are_removed_by_the_next(tmp_path):
+    """A download writes `.<name>.<random>.part` and removes it in its `finally`; one killed
+    left it beside the file for ever. The next download of that file removes those not
+    written to for an hour, and leaves a fresh one (another download's, running now) and
+    other files' alone."""
+    import os
+    import time
+
+    folder = tmp_path / "a"
+    folder.mkdir()
+    stale = folder / ".b.csv.k1ll3d.part"
+    fresh = folder / ".b.csv.runn1ng.part"
+    other = folder / ".c.csv.k1ll3d.part"
+    for part in (stale, fresh, other):
+        part.write_bytes(b"x" * 100)
+    hour_ago = time.time() - 3700
+    for part in (stale, other):
+        os.utime(part, (hour_ago, hour_ago))
+
+    def opener(url, timeout):
+        return _Answer(b"hello", {"Content-Length": "5"})
+
+    assert download_sources(Manifest(files=[entry("a/b.csv")]), tmp_path, opener=opener) == [
+        folder / "b.csv"
+    ]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".b.csv.runn1ng.part", ".c.csv.k1ll3d.part", "b.csv"
+    ]  # fmt: skip

@@ -240,6 +240,24 @@ def test_a_download_that_times_out_leaves_nothing(server, tmp_path):
         _fails(slow, tmp_path, "timed out", kind="zip")
 
 
+def test_a_killed_downloads_part_file_is_removed_by_the_next(client, server, tmp_path):
+    """A killed download's `.part` file (its `finally` never ran) is removed by the next
+    download of that file once it is an hour old; a running one's is left alone."""
+    import os
+    import time
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    stale, fresh = folder / ".archive.zip.k1ll3d.part", folder / ".archive.zip.runn1ng.part"
+    for part in (stale, fresh):
+        part.write_bytes(b"x" * 100)
+    os.utime(stale, (time.time() - 3700, time.time() - 3700))
+    data = a_zip()
+    server.route(FILE, Reply(data, content_type="application/zip"))
+    client.download(FILE, folder / "archive.zip", kind="zip")
+    assert sorted(p.name for p in folder.iterdir()) == [".archive.zip.runn1ng.part", "archive.zip"]
+
+
 def test_a_failed_download_keeps_the_previous_file(client, server, tmp_path):
     dest = tmp_path / "d" / "archive.zip"
     dest.parent.mkdir()
