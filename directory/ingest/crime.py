@@ -27,7 +27,7 @@ from typing import Any
 
 from directory.ingest.readers import EXTRA, Table
 from directory.ingest.records import ProblemLog
-from directory.ingest.values import clean_text
+from directory.ingest.values import capped_int, clean_text
 from directory.usecases.geography import GeographySnapshot
 
 #: column keys (after readers.normalise_header) for each role, in either MPS layout
@@ -220,12 +220,7 @@ def _count(cell: Any) -> int | str:
         text = str(cell).strip().replace(",", "")
         if not re.fullmatch(r"-?\d+(\.0+)?", text):
             return "Not a number of offences (a whole number such as 0 or 125)."
-        digits = text.split(".", 1)[0]
-        # (int() refuses over 4,300 digits, in Python's words): far past any count anyway
-        if len(digits.lstrip("-").lstrip("0")) <= 20:
-            number = int(digits)
-        else:
-            number = -1 if digits[0] == "-" else MAX_COUNT + 1
+        number = capped_int(text.split(".", 1)[0], MAX_COUNT)
     if number < 0:
         return "A number of offences cannot be negative."
     if number > MAX_COUNT:

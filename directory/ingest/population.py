@@ -19,7 +19,7 @@ from typing import Any
 from directory.ingest.crime import borough_resolver
 from directory.ingest.readers import Table
 from directory.ingest.records import ProblemLog
-from directory.ingest.values import clean_text, parse_date
+from directory.ingest.values import capped_int, clean_text, parse_date
 from directory.usecases.geography import GeographySnapshot
 
 CODE_KEYS = ("gss_code", "code", "area_code", "lad_code", "la_code", "borough_code")
@@ -164,9 +164,7 @@ def _number(cell: Any, *, required: bool) -> int | None | str:
     text = str(cell).strip().replace(",", "")
     if not re.fullmatch(r"\d+(\.0+)?", text):
         return "Not a number of people (a whole number such as 219992)."
-    digits = text.split(".", 1)[0]
-    # (int() refuses over 4,300 digits, in Python's words): far past any borough anyway
-    number = int(digits) if len(digits.lstrip("0")) <= 20 else MAX_POPULATION + 1
+    number = capped_int(text.split(".", 1)[0], MAX_POPULATION)
     if number > MAX_POPULATION:
         return f"More than {MAX_POPULATION:,} people in one borough is not plausible."
     if required and number == 0:

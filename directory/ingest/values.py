@@ -500,13 +500,20 @@ def parse_int(value: Cell) -> int:
         text = _required_text(value, f"No number given; {hint}")
         if not _INTEGER.match(text):
             raise ValueError(f"{_shown(text)} is not a whole number; {hint}")
-        digits = text.replace(",", "").split(".")[0]
-        if len(digits.lstrip("+-").lstrip("0")) > len(str(INT_MOST)):  # (int() takes 4,300)
-            raise ValueError(_too_large(value))
-        number = int(digits)
+        number = capped_int(text.replace(",", "").split(".")[0], INT_MOST)
     if abs(number) > INT_MOST:
         raise ValueError(_too_large(value))
     return number
+
+
+def capped_int(digits: str, most: int) -> int:
+    """``int(digits)`` ("-12", "+0042"), or one past ``most`` either way when ``digits``
+    has more figures than ``most``: int() refuses over 4,300 digits (leading zeros
+    included), in Python's words, and a number of thousands of figures is far past any a
+    cell may give anyway."""
+    figures = digits.lstrip("+-").lstrip("0")  # (int() counts leading zeros too)
+    sign = -1 if digits.startswith("-") else 1
+    return sign * (int(figures or "0") if len(figures) <= len(str(most)) else most + 1)
 
 
 def _too_large(value: Cell) -> str:

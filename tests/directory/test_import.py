@@ -643,6 +643,13 @@ def _numbers_too_large() -> list[tuple[str, bytes, str]]:
          .encode(), "people in one borough is not plausible"),
         ("crime.csv", f"Group,SubGroup,BOCU,202407\nBURGLARY,DOMESTIC BURGLARY,Hackney,{'9' * 5000}\n"
          .encode(), "offences in one month and category is not plausible"),
+        # the same past int()'s limit by leading zeros, which it counts too
+        ("duration.csv", duration.format("0" * 5000 + "3000000000").encode(),
+         "too large a number"),
+        ("population.csv", f"gss_code,population_all_ages,year\nE09000021,{'0' * 5000}99999999999,"
+         "2022\n".encode(), "people in one borough is not plausible"),
+        ("crime.csv", f"Group,SubGroup,BOCU,202407\nBURGLARY,DOMESTIC BURGLARY,Hackney,"
+         f"{'0' * 5000}99999999\n".encode(), "offences in one month and category is not plausible"),
     ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from directory.ingest.values import (
+    capped_int,
     clean_text,
     excel_serial_date,
     financial_year_of,
@@ -329,6 +330,22 @@ def test_parse_int_rejects(raw: object, fragment: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_int(raw)  # type: ignore[arg-type]
     assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("digits", "most", "expected"),
+    [
+        ("125", 1000, 125), ("-0042", 1000, -42), ("+7", 1000, 7), ("0" * 5000 + "9", 1000, 9),
+        ("1001", 1000, 1001),  # (as many figures as the cap: int() reads it; the caller judges)
+        ("12345", 1000, 1001), ("9" * 5000, 1000, 1001), ("-" + "9" * 5000, 1000, -1001),
+    ],
+)  # fmt: skip
+def test_capped_int_reads_a_number_or_one_past_its_cap_without_int_s_digit_limit(
+    digits: str, most: int, expected: int
+) -> None:
+    """The importers' whole numbers (parse_int, crime and population counts) go through
+    it: a cell of thousands of digits is one past the cap, never int()'s ValueError."""
+    assert capped_int(digits, most) == expected
 
 
 @pytest.mark.parametrize(
