@@ -53,15 +53,28 @@ def source_url(entry: SourceFile, base_url: str | None = None) -> str:
     return entry.url
 
 
+#: the media types of a web page, not a data file
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def is_html_type(content_type: str | None) -> bool:
+    """Whether a Content-Type names a web page."""
+    return (content_type or "").split(";")[0].strip().lower() in HTML_TYPES
+
+
+def starts_like_html(first_bytes: bytes) -> bool:
+    """Whether a body's first 512 bytes open an HTML page (a publication's landing page, a
+    login or error page served as anything) rather than a data file."""
+    start = first_bytes[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith((b"<!doctype html", b"<html"))
+
+
 def _is_web_page(response: Any, first_chunk: bytes) -> bool:
-    """Whether a response is an HTML page (a publication's landing page, a login or error
-    page) rather than a data file: by its Content-Type, else by its first bytes."""
+    """Whether a response is a web page rather than a data file: by its Content-Type,
+    else by its first bytes."""
     headers = getattr(response, "headers", None)
     content_type = headers.get("Content-Type", "") if headers is not None else ""
-    if content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
-        return True
-    start = first_chunk[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return start.startswith((b"<!doctype html", b"<html"))
+    return is_html_type(content_type) or starts_like_html(first_chunk)
 
 
 #: a download's ``.part`` file not written to for this long was left by a download that was

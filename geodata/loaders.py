@@ -258,13 +258,20 @@ def _read_layer(
     return data, geoms
 
 
-def _areal(geom: BaseGeometry | None, where: str) -> BaseGeometry:
+def valid_geometry(
+    geom: BaseGeometry | None, where: str, error: type[DataFileError] = DataFileError
+) -> BaseGeometry:
+    """``geom`` made valid (``shapely.make_valid``), or ``error`` naming ``where`` when it is
+    missing, empty or has a coordinate that is not a number (GEOS fails on them)."""
     if geom is None or geom.is_empty:
-        raise DataFileError(f"{where}: missing or empty geometry")
-    if not np.isfinite(shapely.get_coordinates(geom)).all():  # (GEOS fails on them)
-        raise DataFileError(f"{where}: the geometry has a coordinate that is not a number")
-    if not geom.is_valid:
-        geom = shapely.make_valid(geom)
+        raise error(f"{where}: missing or empty geometry")
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        raise error(f"{where}: the geometry has a coordinate that is not a number")
+    return geom if geom.is_valid else shapely.make_valid(geom)
+
+
+def _areal(geom: BaseGeometry | None, where: str) -> BaseGeometry:
+    geom = valid_geometry(geom, where)
     if isinstance(geom, Polygon | MultiPolygon):
         return geom
     polygons = [p for p in shapely.get_parts(geom) if isinstance(p, Polygon | MultiPolygon)]

@@ -31,7 +31,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geodata.errors import FetchError
-from geodata.loaders import BOROUGH_CODES
+from geodata.loaders import BOROUGH_CODES, valid_geometry
 
 if TYPE_CHECKING:
     from geodata.fetch.http import Client
@@ -311,12 +311,7 @@ def multipolygon(geom: BaseGeometry | None, where: str) -> MultiPolygon:
     FetchError
         If the geometry is missing, empty or has no polygon area.
     """
-    if geom is None or geom.is_empty:
-        raise FetchError(f"{where}: missing or empty geometry")
-    if not np.isfinite(shapely.get_coordinates(geom)).all():  # (GEOS fails on them)
-        raise FetchError(f"{where}: the geometry has a coordinate that is not a number")
-    if not geom.is_valid:
-        geom = shapely.make_valid(geom)
+    geom = valid_geometry(geom, where, FetchError)
     parts = [
         p for part in shapely.get_parts(geom) for p in shapely.get_parts(part) if not p.is_empty
     ]

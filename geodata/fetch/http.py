@@ -34,7 +34,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from geodata.download import remove_stale_parts
+from geodata.download import is_html_type, remove_stale_parts, starts_like_html
 from geodata.errors import FetchError
 from geodata.pace import Pace
 
@@ -48,7 +48,6 @@ _CHUNK = 1 << 20
 #: may be, and how many timeouts reading one may take in all
 MAX_ANSWER_BYTES, ANSWER_TIMEOUTS = 64 * 2**20, 10
 _READ_BYTES = 1 << 16
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +86,6 @@ class _MirrorSession(requests.Session):
     def get_redirect_target(self, resp: requests.Response) -> str | None:
         target = super().get_redirect_target(resp)
         return self._rewrite(target) if target else target
-
-
-def _media_type(content_type: str) -> str:
-    return content_type.split(";")[0].strip().lower()
-
-
-def _starts_like_html(body: bytes) -> bool:
-    start = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return start.startswith((b"<!doctype html", b"<html"))
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -310,7 +300,7 @@ class Client:
             response.close()
         body = b"".join(chunks)
         content_type = response.headers.get("Content-Type", "")
-        if _media_type(content_type) in _HTML_TYPES or _starts_like_html(body):
+        if is_html_type(content_type) or starts_like_html(body):
             raise FetchError(
                 f"{final} answered with a web page (Content-Type {content_type or 'unset'}), "
                 "not the data expected: the address may have moved or the service may be down",
@@ -423,7 +413,7 @@ class Client:
             raise FetchError(f"Reading the answer of {final} {what}", url=final) from exc
         finally:
             response.close()
-        if _media_type(content_type) in _HTML_TYPES or _starts_like_html(bytes(data)):
+        if is_html_type(content_type) or starts_like_html(bytes(data)):
             raise FetchError(f"{final} answered with a web page, not a data file", url=final)
         return bytes(data[:nbytes])
 
@@ -480,7 +470,7 @@ class Client:
                 with response:
                     final = response.url
                     content_type = response.headers.get("Content-Type", "")
-                    if _media_type(content_type) in _HTML_TYPES:
+                    if is_html_type(content_type):
                         raise FetchError(
                             f"{final} answered with a web page (Content-Type {content_type}), "
                             "not the file expected",
@@ -504,7 +494,7 @@ class Client:
                         while chunk := response.raw.read1(_CHUNK, decode_content=True):
                             # (a read may give a byte: the check sees the first 512 as
                             # they come)
-                            if len(head) < 512 and _starts_like_html(
+                            if len(head) < 512 and starts_like_html(
                                 head := head + chunk[: 512 - len(head)]
                             ):
                                 raise FetchError(
