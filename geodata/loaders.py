@@ -329,7 +329,7 @@ def read_bcu_membership(
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # (csv.Error: a field too long)
         raise DataFileError(f"BCU membership table not readable: {path} ({exc})") from exc
     result: list[BcuMembership] = []
     seen: dict[str, str] = {}

@@ -8,6 +8,7 @@ import shapely
 
 from geodata.errors import DataFileError
 from geodata.loaders import (
+    BCU_MEMBERSHIP_PATH,
     CITY_OF_LONDON_CODE,
     LONDON_CODE,
     read_bcu_membership,
@@ -122,6 +123,20 @@ def test_bcu_membership_table():
     assert len(rows) == 32
     assert CITY_OF_LONDON_CODE not in {r.borough_gss_code for r in rows}
     assert {r.mps_code_unverified for r in rows} >= {"NA"}  # not read as missing
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda text: text.replace("Hammersmith", "Hammersmïth").encode("latin-1"), id="latin-1"),
+        pytest.param(lambda text: text.replace(",2018-10-01,", ",2018-13-01,", 1).encode(), id="bad-date"),
+    ],
+)  # fmt: skip
+def test_a_damaged_bcu_membership_table_is_a_data_file_error(tmp_path, damage):
+    table = tmp_path / "bcu_membership.csv"
+    table.write_bytes(damage(BCU_MEMBERSHIP_PATH.read_text(encoding="utf-8")))
+    with pytest.raises(DataFileError, match=r"bcu_membership\.csv"):
+        read_bcu_membership(table)
 
 
 # -- broken data directories --------------------------------------------------------------
