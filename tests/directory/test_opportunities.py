@@ -520,9 +520,12 @@ def send(app: Flask, method: str, url: str, key: str | None, etag: str | None = 
 
 
 def test_change_and_withdraw(write_app: Flask, keys: dict[str, str]) -> None:
-    made = post(write_app, new_body("r-change"), keys["officer"]).get_json()
+    created = post(write_app, new_body("r-change"), keys["officer"])
+    made = created.get_json()
     url = made["url"]
     etag = write_app.test_client().get(url).headers["ETag"]
+    # a write answers with the record's ETag, as GET gives it: the next write's If-Match
+    assert created.headers["ETag"] == etag and created.headers["Cache-Control"] == "no-store"
     change = {
         "title": "Round r-change, extended",
         "areas": ["E12000007"],
@@ -563,7 +566,7 @@ def test_change_and_withdraw(write_app: Flask, keys: dict[str, str]) -> None:
         send(write_app, "PATCH", url, keys["admin"], etag, change).status_code == 412
     )  # stale now
     fresh = write_app.test_client().get(url).headers["ETag"]
-    assert fresh != etag
+    assert fresh != etag and response.headers["ETag"] == fresh
     assert "r-change" in refs(
         get_json(write_app, "/api/v1/opportunities?postcode=KT1 1EU")["contents"]
     )

@@ -12,7 +12,7 @@ from directory.store.repositories.opportunities import OpportunityQueries
 from directory.usecases import opportunities
 from directory.usecases.geography import coverage_geometry
 from directory.usecases.keys import Principal
-from directory.web import http, preconditions, representations
+from directory.web import http, preconditions, representations, writing
 from directory.web import state as web
 from directory.web.api import Blueprint, ProblemSchema
 from directory.web.auth import requires_key
@@ -198,7 +198,9 @@ def opportunity_history(args: dict[str, Any], key: str) -> Response:
 @blp.route("/opportunities", methods=["POST"])
 @requires_key(blp, "officer")
 @blp.arguments(OpportunityCreateSchema)
-@blp.response(201, OpportunitySchema, description="Added: the opportunity as GET shows it")
+@blp.response(
+    201, OpportunitySchema, description="Added: the opportunity as GET shows it (its ETag)"
+)
 @blp.alt_response(409, description="opportunity-exists: its ref is taken", **PROBLEM)
 @blp.alt_response(
     422, description="invalid-input: a member is missing or invalid (`errors` by member): "
@@ -212,9 +214,8 @@ def create_opportunity(body: dict[str, Any], principal: Principal) -> Response:
         app_state.db, snapshot(), app_state.settings, principal, body, web.now()
     )
     app_state.geography.expire()
-    response = http.json_response(answer, status=201)
-    response.headers["Location"] = answer["url"]
-    return response
+    # (with its ETag, as GET gives it now: what a change sends in If-Match)
+    return writing.answer(lambda: http.dumps(answer), 201, location=answer["url"])
 
 
 def _if_match(body: dict[str, Any]) -> None:
@@ -226,7 +227,9 @@ def _if_match(body: dict[str, Any]) -> None:
 @requires_key(blp, "officer")
 @preconditions.documented(blp)
 @blp.arguments(OpportunityChangeSchema)
-@blp.response(200, OpportunitySchema, description="Changed: the opportunity as GET shows it")
+@blp.response(
+    200, OpportunitySchema, description="Changed: the opportunity as GET shows it (its new ETag)"
+)
 @blp.alt_response(404, description="opportunity-not-found", **PROBLEM)
 @blp.alt_response(
     422, description="invalid-input: a member is invalid (`errors` by member)", **PROBLEM
@@ -240,7 +243,7 @@ def update_opportunity(body: dict[str, Any], key: str, principal: Principal) -> 
         app_state.db, snapshot(), app_state.settings, principal, key, body, web.now(), _if_match
     )
     app_state.geography.expire()
-    return http.json_response(answer)
+    return writing.answer(lambda: http.dumps(answer))  # (its new ETag)
 
 
 @blp.route("/opportunities/<string:key>", methods=["DELETE"])
