@@ -890,14 +890,6 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
     database reached, here first."""
     app_state = state()  # (the app was made: the code starts, with these settings)
     instance_dir = app_state.settings.instance_dir
-    settings = None
-    if with_settings:
-        if app_state.db.schema_revision() is None:  # (one that cannot be used: its problem)
-            raise click.ClickException(
-                "The database DIRECTORY_DATABASE_URL names has no tables yet: run `directory "
-                "init` there first; nothing was reloaded."
-            )
-        settings = reload.settings_to_give(os.environ)  # (a relative path made absolute)
     found = reload.masters(instance_dir)
     if pid is not None:
         if pid not in found:
@@ -911,6 +903,30 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
             f"No `directory serve` serves from {instance_dir}: nothing to reload (is "
             "DIRECTORY_INSTANCE_DIR the server's, and can the server write there?)."
         )
+    settings = None
+    if with_settings:
+        # (what the check imports, imported now: it may run as a user who cannot read them)
+        import alembic.runtime.migration  # noqa: F401
+
+        def reached() -> None:  # (with the rights of the servers' user: see the function)
+            app_state.db.engine.dispose(close=False)  # (a child's connections are its own)
+            try:
+                revision = app_state.db.schema_revision()
+            except DBAPIError as error:
+                raise click.ClickException(_database_problem(error)) from None
+            if revision is None:  # (one that cannot be used: its problem)
+                raise click.ClickException(
+                    "The database DIRECTORY_DATABASE_URL names has no tables yet: run "
+                    "`directory init` there first."
+                )
+
+        try:
+            reload.check_as_servers_users(instance_dir, found, reached)
+        except (reload.ReloadError, click.ClickException) as error:
+            said = error.message if isinstance(error, click.ClickException) else str(error)
+            said = said.rstrip() if said.rstrip().endswith(".") else said.rstrip() + "."
+            raise click.ClickException(f"{said} Nothing was reloaded.") from None
+        settings = reload.settings_to_give(os.environ)  # (a relative path made absolute)
     click.echo(f"Reloading {len(found)} server(s): replacing their workers one at a time", err=True)
     servers: list[dict[str, Any]] = []
     # (stopped by systemd's TimeoutStartSec or kill: the requests not taken yet are removed)

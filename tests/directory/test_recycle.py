@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -515,6 +516,41 @@ def test_asking_for_a_reload_with_settings(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(reload.ReloadError, match="run `directory reload --settings` as that"):
         reload.ask(tmp_path, [os.getpid()], settings)
     assert markers.reload_requests() == []
+
+
+def test_the_settings_are_checked_with_the_rights_of_the_servers_user(tmp_path: Path):
+    """``reload --settings`` checks that the settings reach their database as the servers'
+    new workers will: run as root for another user's server, in a child process that has
+    become that user (peer authentication and an SQLite file's permissions answer as they
+    will to the workers, and the files the check makes are theirs); as the server's own
+    user, here."""
+    markers = Markers(tmp_path, os.getpid())
+    markers.create()
+    private = tmp_path / "private"  # (a database only root reaches)
+    private.mkdir(mode=0o700)
+    database = private / "directory.sqlite3"
+    sqlite3.connect(database).execute("CREATE TABLE t (x)").connection.close()
+
+    def whose() -> None:
+        raise RuntimeError(f"checked as user {os.geteuid()}, groups {sorted(os.getgroups())}")
+
+    def opens() -> None:
+        sqlite3.connect(f"file:{database}?mode=rw", uri=True).execute("SELECT x FROM t").close()
+
+    if os.geteuid() != 0:  # the server's own user: the check runs here, as it is
+        with pytest.raises(RuntimeError, match=f"checked as user {os.geteuid()},"):
+            reload.check_as_servers_users(tmp_path, [os.getpid()], whose)
+        reload.check_as_servers_users(tmp_path, [os.getpid()], opens)
+        return
+    reload.check_as_servers_users(tmp_path, [os.getpid()], opens)  # root's own server
+    tmp_path.chmod(0o755)  # (the other user may look in, as a server's instance folder)
+    os.chown(markers.dir, 65534, 65534)  # a server run as another user (nobody)
+    with pytest.raises(reload.ReloadError, match=r"As user \S+, the servers' user: checked as "
+                       r"user 65534, groups \[[^0]"):  # fmt: skip
+        reload.check_as_servers_users(tmp_path, [os.getpid()], whose)
+    with pytest.raises(reload.ReloadError, match="unable to open database file"):
+        reload.check_as_servers_users(tmp_path, [os.getpid()], opens)  # (root alone reaches it)
+    reload.check_as_servers_users(tmp_path, [os.getpid()], lambda: None)
 
 
 def test_waiting_for_a_reload_with_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

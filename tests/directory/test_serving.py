@@ -715,6 +715,20 @@ def test_a_reload_with_settings_serves_them_and_refuses_the_masters_own(
         done = reload("--settings", DIRECTORY_DATABASE_URL=f"sqlite:///{empty}")
         assert done.returncode == 1 and "has no tables yet" in done.stderr, done.stderr
         assert public_url() == "https://new.example"
+        if os.geteuid() == 0:  # root, for a server of another user: checked as that user
+            markers = settings.instance_dir / f"workers-{base.process.pid}"
+            os.chown(markers, 65534, 65534)  # (nobody, who cannot reach the test's database)
+            try:
+                done = reload("--settings", DIRECTORY_PUBLIC_URL="https://third.example")
+            finally:
+                os.chown(markers, 0, 0)
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert "As user nobody, the servers' user:" in done.stderr, done.stderr
+            assert (
+                "Permission denied" in done.stderr
+                and "sqlite3'. Nothing was reloaded" in done.stderr
+            )
+            assert public_url() == "https://new.example"
 
 
 def test_a_reload_without_a_pid_reloads_every_server_of_the_instance_directory(

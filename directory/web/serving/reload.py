@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,70 @@ def _check_settings_can_be_given(markers: Markers, master: int) -> None:
             f"Server {master} runs as user {owner}: run `directory reload --settings` as that "
             "user (or root), so that only it can read them. Nothing was reloaded."
         )
+
+
+def check_as_servers_users(
+    instance_dir: Path, servers: list[int], check: Callable[[], None]
+) -> None:
+    """Run ``check`` (``reload --settings``' check that the settings reach their database)
+    with the rights the servers' new workers will have. Run as root for a server of another
+    user, it runs in a child process that has become that user (its uid, group and groups):
+    so a PostgreSQL reached by peer authentication, or an SQLite file's permissions, answer
+    as they will to the workers, and what the check makes (an SQLite database's ``-wal``
+    and ``-shm`` files) is that user's, not root's. Otherwise it runs here. ReloadError with
+    the check's message, naming the user, if it fails."""
+    owners = {Markers(instance_dir, master).dir.stat().st_uid for master in servers}
+    others = sorted(owners - {0}) if os.geteuid() == 0 else []
+    if not others:
+        check()
+        return
+    for uid in others:
+        failed = _run_as(uid, check)
+        if failed is not None:
+            raise ReloadError(f"As user {_user_name(uid)}, the servers' user: {failed}")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _run_as(uid: int, check: Callable[[], None]) -> str | None:
+    """``check`` in a child process running as ``uid`` (with its primary group and groups,
+    where the system knows the user); None if it passed, else its message."""
+    try:
+        user: pwd.struct_passwd | None = pwd.getpwuid(uid)
+    except KeyError:
+        user = None
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: become the user, check, say why not, and exit at once
+        status = 1
+        try:
+            os.close(read_end)
+            if user is not None:
+                os.initgroups(user.pw_name, user.pw_gid)
+                os.setgid(user.pw_gid)
+            else:
+                os.setgroups([])
+            os.setuid(uid)
+            try:
+                check()
+                status = 0
+            except BaseException as error:  # noqa: BLE001 - said to the parent
+                message = getattr(error, "message", None) or str(error) or type(error).__name__
+                os.write(write_end, message.encode("utf-8", "replace")[:8000])
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode("utf-8", "replace")
+    _, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) == 0:
+        return None
+    return message or "the check failed"
 
 
 def wait(
