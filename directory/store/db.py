@@ -133,7 +133,15 @@ class _FileGuard:
         self.may_make = False
 
     def __call__(self, *_connecting: Any) -> None:
-        if not self.may_make and not self.path.exists():
+        if self.may_make:
+            return
+        try:
+            there = self.path.exists()
+        except OSError as error:  # (a folder on the way this user may not enter: EACCES)
+            raise sqlite3.OperationalError(
+                f"the database file {self.path} cannot be reached: {error.strerror}"
+            ) from None
+        if not there:
             raise sqlite3.OperationalError(no_file(self.path))
 
 

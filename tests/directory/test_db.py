@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from directory.settings import Settings
 from directory.store import db as db_module
 from directory.store.db import Database
+from directory.web.serving import reload
 
 COUNT = text("SELECT count(*) FROM data_release")
 
@@ -174,3 +178,41 @@ def test_a_forked_childs_collected_database_leaves_its_parents_connections_open(
     assert not _closed(kept)
     monkeypatch.undo()
     kept.close()
+
+
+def test_an_sqlite_file_behind_a_folder_this_user_may_not_enter_is_a_database_error(tmp_path):
+    """A database file in a folder the server's user may not enter (a deploy's permissions
+    gone wrong) is the database's error, which a request answers with a 503 problem and a
+    command with one line, naming the file; it was a PermissionError out of the check that
+    the file is there (``Path.exists`` raises for EACCES): a 500 to every request."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    sqlite3.connect(locked / "directory.sqlite3").close()
+    locked.chmod(0o000)
+    database = Database(
+        Settings(instance_dir=tmp_path, database_url=f"sqlite:///{locked / 'directory.sqlite3'}")
+    )
+
+    def connect() -> None:  # (as a user root's rights do not stand in for)
+        try:
+            database.engine.connect().close()
+        except DBAPIError as error:
+            raise RuntimeError(f"DBAPIError: {error.orig}") from None
+        except Exception as error:  # noqa: BLE001 - named in the message compared
+            raise RuntimeError(f"{type(error).__name__}: {error}") from None
+
+    try:
+        if os.geteuid() == 0:  # root enters any folder: the check runs as nobody
+            said = reload._run_as(65534, connect)
+        else:
+            try:
+                connect()
+                said = None
+            except RuntimeError as error:
+                said = str(error)
+    finally:
+        locked.chmod(0o700)
+    assert said == (
+        f"DBAPIError: the database file {locked / 'directory.sqlite3'} cannot be reached: "
+        "Permission denied"
+    ), said
