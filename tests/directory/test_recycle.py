@@ -537,6 +537,9 @@ def test_the_settings_are_checked_with_the_rights_of_the_servers_user(tmp_path: 
     def opens() -> None:
         sqlite3.connect(f"file:{database}?mode=rw", uri=True).execute("SELECT x FROM t").close()
 
+    gone = 2**22 + 1  # (a server stopped since it was found: no marker folder, no owner)
+    with pytest.raises(RuntimeError, match=f"checked as user {os.geteuid()},"):  # (here)
+        reload.check_as_servers_users(tmp_path, [gone, os.getpid()], whose)
     if os.geteuid() != 0:  # the server's own user: the check runs here, as it is
         with pytest.raises(RuntimeError, match=f"checked as user {os.geteuid()},"):
             reload.check_as_servers_users(tmp_path, [os.getpid()], whose)

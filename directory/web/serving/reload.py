@@ -122,7 +122,12 @@ def check_as_servers_users(
     as they will to the workers, and what the check makes (an SQLite database's ``-wal``
     and ``-shm`` files) is that user's, not root's. Otherwise it runs here. ReloadError with
     the check's message, naming the user, if it fails."""
-    owners = {Markers(instance_dir, master).dir.stat().st_uid for master in servers}
+    owners = set()
+    for master in servers:
+        try:
+            owners.add(Markers(instance_dir, master).dir.stat().st_uid)
+        except OSError:  # (stopped since it was found: asking it will say so)
+            continue
     others = sorted(owners - {0}) if os.geteuid() == 0 else []
     if not others:
         check()
