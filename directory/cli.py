@@ -839,7 +839,13 @@ def serve_command(host: str, port: int, workers: int) -> None:
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
     missing = sqlite_file(settings.database_url)
-    if missing is not None and not missing.exists():  # (a server down is waited for)
+    try:
+        there = missing is None or missing.exists()  # (a server down is waited for)
+    except OSError as error:  # (a folder on the way this user may not enter)
+        raise click.ClickException(
+            f"The database file {missing} cannot be reached: {error.strerror}."
+        ) from None
+    if not there:
         where = _safe_url(settings.database_url)
         raise click.ClickException(f"The database {where} cannot be used: {no_file(missing)}.")
     click.echo(f"Serving on http://{host}:{port}/ (API docs: http://{host}:{port}/api/v1/docs)")
@@ -908,8 +914,15 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
         # (what the check imports, imported now: it may run as a user who cannot read them)
         import alembic.runtime.migration  # noqa: F401
 
+        try:  # (a server that cannot take them, or this user cannot give them: said first)
+            reload.check_settings_can_be_given(instance_dir, found)
+        except reload.ReloadError as error:
+            raise click.ClickException(str(error)) from None
+        command = os.getpid()
+
         def reached() -> None:  # (with the rights of the servers' user: see the function)
-            app_state.db.engine.dispose(close=False)  # (a child's connections are its own)
+            if os.getpid() != command:  # a child's connections are its own
+                app_state.db.engine.dispose(close=False)
             try:
                 revision = app_state.db.schema_revision()
             except DBAPIError as error:
@@ -924,7 +937,7 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
             reload.check_as_servers_users(instance_dir, found, reached)
         except (reload.ReloadError, click.ClickException) as error:
             said = error.message if isinstance(error, click.ClickException) else str(error)
-            said = said.rstrip() if said.rstrip().endswith(".") else said.rstrip() + "."
+            said = said.rstrip() if said.rstrip().endswith((".", "?", "!")) else said.rstrip() + "."
             raise click.ClickException(f"{said} Nothing was reloaded.") from None
         settings = reload.settings_to_give(os.environ)  # (a relative path made absolute)
     click.echo(f"Reloading {len(found)} server(s): replacing their workers one at a time", err=True)

@@ -203,7 +203,7 @@ def test_an_sqlite_file_behind_a_folder_this_user_may_not_enter_is_a_database_er
 
     try:
         if os.geteuid() == 0:  # root enters any folder: the check runs as nobody
-            said = reload._run_as(65534, connect)
+            said = reload._run_as(65534, 65534, connect)
         else:
             try:
                 connect()

@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pwd
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -532,7 +535,9 @@ def test_the_settings_are_checked_with_the_rights_of_the_servers_user(tmp_path: 
     sqlite3.connect(database).execute("CREATE TABLE t (x)").connection.close()
 
     def whose() -> None:
-        raise RuntimeError(f"checked as user {os.geteuid()}, groups {sorted(os.getgroups())}")
+        raise RuntimeError(
+            f"checked as user {os.geteuid()}, group {os.getegid()}, groups {sorted(os.getgroups())}"
+        )
 
     def opens() -> None:
         sqlite3.connect(f"file:{database}?mode=rw", uri=True).execute("SELECT x FROM t").close()
@@ -546,14 +551,36 @@ def test_the_settings_are_checked_with_the_rights_of_the_servers_user(tmp_path: 
         reload.check_as_servers_users(tmp_path, [os.getpid()], opens)
         return
     reload.check_as_servers_users(tmp_path, [os.getpid()], opens)  # root's own server
-    tmp_path.chmod(0o755)  # (the other user may look in, as a server's instance folder)
     os.chown(markers.dir, 65534, 65534)  # a server run as another user (nobody)
-    with pytest.raises(reload.ReloadError, match=r"As user \S+, the servers' user: checked as "
-                       r"user 65534, groups \[[^0]"):  # fmt: skip
+    nobody = pwd.getpwuid(65534)
+    groups = sorted(os.getgrouplist(nobody.pw_name, nobody.pw_gid))
+    with pytest.raises(reload.ReloadError, match=re.escape(
+        f"As user {nobody.pw_name}, the servers' user: checked as user 65534, group "
+        f"{nobody.pw_gid}, groups {groups}"
+    )):  # fmt: skip
         reload.check_as_servers_users(tmp_path, [os.getpid()], whose)
     with pytest.raises(reload.ReloadError, match="unable to open database file"):
         reload.check_as_servers_users(tmp_path, [os.getpid()], opens)  # (root alone reaches it)
     reload.check_as_servers_users(tmp_path, [os.getpid()], lambda: None)
+    os.chown(markers.dir, 54321, 54322)  # a user the system does not know: its folder's group
+    with pytest.raises(reload.ReloadError, match=re.escape(
+        "As user 54321, the servers' user: checked as user 54321, group 54322, groups [54322]"
+    )):  # fmt: skip
+        reload.check_as_servers_users(tmp_path, [os.getpid()], whose)
+    # a server of root's and one of another user's: each checked with its user's rights
+    Markers(tmp_path, os.getppid()).create()
+
+    def fails_as(uid: int) -> Callable[[], None]:
+        def check() -> None:
+            if os.geteuid() == uid:
+                raise RuntimeError(f"failed as {uid}")
+
+        return check
+
+    with pytest.raises(RuntimeError, match="failed as 0"):  # (here, as root)
+        reload.check_as_servers_users(tmp_path, [os.getppid(), os.getpid()], fails_as(0))
+    with pytest.raises(reload.ReloadError, match="failed as 54321"):
+        reload.check_as_servers_users(tmp_path, [os.getppid(), os.getpid()], fails_as(54321))
 
 
 def test_waiting_for_a_reload_with_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

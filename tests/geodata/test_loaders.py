@@ -129,6 +129,7 @@ def test_bcu_membership_table():
     "damage",
     [
         pytest.param(lambda text: text.replace("Hammersmith", "Hammersmïth").encode("latin-1"), id="latin-1"),
+        pytest.param(lambda text: text.replace("Hammersmith", "H" * 200_000, 1).encode(), id="field-too-long"),
         pytest.param(lambda text: text.replace(",2018-10-01,", ",2018-13-01,", 1).encode(), id="bad-date"),
     ],
 )  # fmt: skip

@@ -4,6 +4,7 @@ side, replacing the workers, is :meth:`directory.web.serving.recycle.Recycler.re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -78,8 +79,7 @@ def ask(
     its new workers are to have, if ``settings``: then only if every one can take them,
     and this user can give them); by master, where its answer will be."""
     if settings is not None:
-        for master in servers:
-            _check_settings_can_be_given(Markers(instance_dir, master), master)
+        check_settings_can_be_given(instance_dir, servers)
     token = f"{time.time_ns()}-{os.getpid()}"  # (the master takes the requests in name order)
     answers: dict[int, Path] = {}
     try:
@@ -96,6 +96,12 @@ def ask(
             Markers.request_of(answer).unlink(missing_ok=True)
         raise
     return answers
+
+
+def check_settings_can_be_given(instance_dir: Path, servers: list[int]) -> None:
+    """ReloadError unless every server can take settings, from this user."""
+    for master in servers:
+        _check_settings_can_be_given(Markers(instance_dir, master), master)
 
 
 def _check_settings_can_be_given(markers: Markers, master: int) -> None:
@@ -122,20 +128,21 @@ def check_as_servers_users(
     as they will to the workers, and what the check makes (an SQLite database's ``-wal``
     and ``-shm`` files) is that user's, not root's. Otherwise it runs here. ReloadError with
     the check's message, naming the user, if it fails."""
-    owners = set()
+    owners: dict[int, int] = {}  # uid → the group of its markers' folder
     for master in servers:
         try:
-            owners.add(Markers(instance_dir, master).dir.stat().st_uid)
+            folder = Markers(instance_dir, master).dir.stat()
         except OSError:  # (stopped since it was found: asking it will say so)
             continue
-    others = sorted(owners - {0}) if os.geteuid() == 0 else []
-    if not others:
+        owners.setdefault(folder.st_uid, folder.st_gid)
+    root = os.geteuid() == 0
+    if not root or not owners or 0 in owners:  # (root's own server: root's rights)
         check()
-        return
-    for uid in others:
-        failed = _run_as(uid, check)
-        if failed is not None:
-            raise ReloadError(f"As user {_user_name(uid)}, the servers' user: {failed}")
+    for uid, gid in sorted(owners.items()) if root else ():
+        if uid != 0:
+            failed = _run_as(uid, gid, check)
+            if failed is not None:
+                raise ReloadError(f"As user {_user_name(uid)}, the servers' user: {failed}")
 
 
 def _user_name(uid: int) -> str:
@@ -145,30 +152,37 @@ def _user_name(uid: int) -> str:
         return str(uid)
 
 
-def _run_as(uid: int, check: Callable[[], None]) -> str | None:
-    """``check`` in a child process running as ``uid`` (with its primary group and groups,
-    where the system knows the user); None if it passed, else its message."""
+def _run_as(uid: int, gid: int, check: Callable[[], None]) -> str | None:
+    """``check`` in a child process running as ``uid``: with its primary group and groups
+    where the system knows the user, else with ``gid`` alone; None if it passed, else its
+    message (or why the child could not become the user)."""
     try:
         user: pwd.struct_passwd | None = pwd.getpwuid(uid)
+        groups = os.getgrouplist(user.pw_name, user.pw_gid) if user else [gid]
     except KeyError:
-        user = None
-    read_end, write_end = os.pipe()
-    child = os.fork()
+        user, groups = None, [gid]
+    try:
+        read_end, write_end = os.pipe()
+    except OSError as error:
+        raise ReloadError(f"Cannot check as user {uid}: {error.strerror}") from None
+    try:
+        child = os.fork()
+    except OSError as error:
+        os.close(read_end)
+        os.close(write_end)
+        raise ReloadError(f"Cannot check as user {uid}: {error.strerror}") from None
     if child == 0:  # the child: become the user, check, say why not, and exit at once
         status = 1
         try:
             os.close(read_end)
-            if user is not None:
-                os.initgroups(user.pw_name, user.pw_gid)
-                os.setgid(user.pw_gid)
-            else:
-                os.setgroups([])
+            os.setgroups(groups)
+            os.setgid(user.pw_gid if user else gid)
             os.setuid(uid)
-            try:
-                check()
-                status = 0
-            except BaseException as error:  # noqa: BLE001 - said to the parent
-                message = getattr(error, "message", None) or str(error) or type(error).__name__
+            check()
+            status = 0
+        except BaseException as error:  # noqa: BLE001 - said to the parent
+            message = getattr(error, "message", None) or str(error) or type(error).__name__
+            with contextlib.suppress(BaseException):
                 os.write(write_end, message.encode("utf-8", "replace")[:8000])
         finally:
             os._exit(status)
