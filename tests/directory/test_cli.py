@@ -4,6 +4,7 @@ clear messages, and every reporting command's --json (one JSON document, alone o
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -18,6 +19,7 @@ from directory.demo import DEMO_SOURCES
 from directory.ingest.template import HEADINGS
 from directory.settings import Settings
 from directory.store.loading import DataDir, releases_dir, resolve_data_dir
+from directory.web.serving import reload
 from geodata.snapshot import packaged_manifest
 from geodata.sources import load_manifest
 from tests.directory.test_import import HEADER, OXYGEN, RESCUE
@@ -321,3 +323,33 @@ def test_init_makes_the_file_and_a_database_without_tables_says_to_run_it(tmp_pa
     result = CliRunner().invoke(cli, ["migrate", "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert made.is_file() and json.loads(result.output)["schema_revision"]
+
+
+def test_serve_given_a_database_behind_a_folder_it_may_not_enter_says_so_in_one_line(tmp_path):
+    """``Path.exists`` raises for a folder this user may not enter (EACCES): ``serve``'s
+    check that the file is there made that a traceback."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    database = locked / "directory.sqlite3"
+    env = {
+        "DIRECTORY_DATABASE_URL": f"sqlite:///{database}",
+        "DIRECTORY_INSTANCE_DIR": str(tmp_path),
+    }
+
+    def serve() -> None:  # (the outcome, as the message compared)
+        result = CliRunner().invoke(cli, ["serve"], env=env)
+        raise RuntimeError(f"{result.exit_code} {type(result.exception).__name__} {result.output}")
+
+    if os.geteuid() == 0:  # root enters any folder: serve is asked as nobody
+        said = reload._run_as(65534, 65534, serve)
+    else:
+        locked.chmod(0o000)
+        try:
+            serve()
+        except RuntimeError as error:
+            said = str(error)
+        finally:
+            locked.chmod(0o700)
+    assert said == (
+        f"1 SystemExit Error: The database file {database} cannot be reached: Permission denied.\n"
+    ), said
