@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from directory import create_app
 from directory.settings import Settings
 from directory.store.db import Database, sqlite_file
 from directory.store.loading import load_geography
+from directory.web.serving import reload
 from geodata.snapshot import extract_snapshot
 from geodata.sources import load_manifest
 from tests.openapi_contract import ContractClient
@@ -301,3 +302,19 @@ def empty_settings(tmp_path: Path, shared_data_dir: Path) -> Settings:
     assert file is not None
     file.touch()
     return settings
+
+
+def refused_where_shut_out(folder: Path, attempt: Callable[[], None]) -> str | None:
+    """What ``attempt`` raises (a RuntimeError's message; None if nothing) made by a user
+    who may not enter ``folder``: nobody, in a child process, when the suite runs as root
+    (root enters any folder); else this user, with the folder shut for the while."""
+    if os.geteuid() == 0:
+        return reload._run_as(65534, 65534, attempt)
+    folder.chmod(0o000)
+    try:
+        attempt()
+    except RuntimeError as error:
+        return str(error)
+    finally:
+        folder.chmod(0o700)
+    return None

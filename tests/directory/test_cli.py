@@ -4,7 +4,6 @@ clear messages, and every reporting command's --json (one JSON document, alone o
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -19,9 +18,9 @@ from directory.demo import DEMO_SOURCES
 from directory.ingest.template import HEADINGS
 from directory.settings import Settings
 from directory.store.loading import DataDir, releases_dir, resolve_data_dir
-from directory.web.serving import reload
 from geodata.snapshot import packaged_manifest
 from geodata.sources import load_manifest
+from tests.conftest import refused_where_shut_out
 from tests.directory.test_import import HEADER, OXYGEN, RESCUE
 from tests.servers import file_server
 
@@ -340,16 +339,7 @@ def test_serve_given_a_database_behind_a_folder_it_may_not_enter_says_so_in_one_
         result = CliRunner().invoke(cli, ["serve"], env=env)
         raise RuntimeError(f"{result.exit_code} {type(result.exception).__name__} {result.output}")
 
-    if os.geteuid() == 0:  # root enters any folder: serve is asked as nobody
-        said = reload._run_as(65534, 65534, serve)
-    else:
-        locked.chmod(0o000)
-        try:
-            serve()
-        except RuntimeError as error:
-            said = str(error)
-        finally:
-            locked.chmod(0o700)
+    said = refused_where_shut_out(locked, serve)
     assert said == (
         f"1 SystemExit Error: The database file {database} cannot be reached: Permission denied.\n"
     ), said

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 
@@ -13,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from directory.settings import Settings
 from directory.store import db as db_module
 from directory.store.db import Database
-from directory.web.serving import reload
+from tests.conftest import refused_where_shut_out
 
 COUNT = text("SELECT count(*) FROM data_release")
 
@@ -188,7 +187,6 @@ def test_an_sqlite_file_behind_a_folder_this_user_may_not_enter_is_a_database_er
     locked = tmp_path / "locked"
     locked.mkdir()
     sqlite3.connect(locked / "directory.sqlite3").close()
-    locked.chmod(0o000)
     database = Database(
         Settings(instance_dir=tmp_path, database_url=f"sqlite:///{locked / 'directory.sqlite3'}")
     )
@@ -201,17 +199,7 @@ def test_an_sqlite_file_behind_a_folder_this_user_may_not_enter_is_a_database_er
         except Exception as error:  # noqa: BLE001 - named in the message compared
             raise RuntimeError(f"{type(error).__name__}: {error}") from None
 
-    try:
-        if os.geteuid() == 0:  # root enters any folder: the check runs as nobody
-            said = reload._run_as(65534, 65534, connect)
-        else:
-            try:
-                connect()
-                said = None
-            except RuntimeError as error:
-                said = str(error)
-    finally:
-        locked.chmod(0o700)
+    said = refused_where_shut_out(locked, connect)
     assert said == (
         f"DBAPIError: the database file {locked / 'directory.sqlite3'} cannot be reached: "
         "Permission denied"
