@@ -829,11 +829,6 @@ def serve_command(host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn (sync workers; settings in
     directory/web/serving/gunicorn.py). In production put nginx in front of it: see
     `directory nginx-config`."""
-    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which(
-        "gunicorn"
-    )
-    if gunicorn is None:
-        raise click.ClickException("gunicorn is not installed: pip install gunicorn")
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -848,6 +843,11 @@ def serve_command(host: str, port: int, workers: int) -> None:
     if not there:
         where = _safe_url(settings.database_url)
         raise click.ClickException(f"The database {where} cannot be used: {no_file(missing)}.")
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which(
+        "gunicorn"
+    )
+    if gunicorn is None:
+        raise click.ClickException("gunicorn is not installed: pip install gunicorn")
     click.echo(f"Serving on http://{host}:{port}/ (API docs: http://{host}:{port}/api/v1/docs)")
     # no gunicorn access log: the app writes one line per request itself (directory/web/logs.py)
     os.execv(
