@@ -157,10 +157,10 @@ def _run_as(uid: int, gid: int, check: Callable[[], None]) -> str | None:
     where the system knows the user, else with ``gid`` alone; None if it passed, else its
     message (or why the child could not become the user)."""
     try:
-        user: pwd.struct_passwd | None = pwd.getpwuid(uid)
-        groups = os.getgrouplist(user.pw_name, user.pw_gid) if user else [gid]
-    except KeyError:
-        user, groups = None, [gid]
+        user = pwd.getpwuid(uid)
+        group, groups = user.pw_gid, os.getgrouplist(user.pw_name, user.pw_gid)
+    except KeyError:  # (not in the system's users: its folder's group alone)
+        group, groups = gid, [gid]
     try:
         read_end, write_end = os.pipe()
     except OSError as error:
@@ -176,7 +176,7 @@ def _run_as(uid: int, gid: int, check: Callable[[], None]) -> str | None:
         try:
             os.close(read_end)
             os.setgroups(groups)
-            os.setgid(user.pw_gid if user else gid)
+            os.setgid(group)
             os.setuid(uid)
             check()
             status = 0
