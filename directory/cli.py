@@ -921,8 +921,9 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
         command = os.getpid()
 
         def reached() -> None:  # (with the rights of the servers' user: see the function)
-            if os.getpid() != command:  # a child's connections are its own
-                app_state.db.engine.dispose(close=False)
+            # a new connection, in the environment of this check (libpq reads it then); a
+            # child's inherited ones are the command's, left alone
+            app_state.db.engine.dispose(close=os.getpid() == command)
             try:
                 revision = app_state.db.schema_revision()
             except DBAPIError as error:

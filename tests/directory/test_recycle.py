@@ -583,6 +583,63 @@ def test_the_settings_are_checked_with_the_rights_of_the_servers_user(tmp_path: 
         reload.check_as_servers_users(tmp_path, [os.getppid(), os.getpid()], fails_as(54321))
 
 
+def test_the_settings_are_checked_in_the_environment_of_the_servers_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``reload --settings`` checks the database in the environment the new workers will
+    have: the master's own (its ``HOME``, whose ``~/.pgpass`` libpq reads, its
+    ``PGPASSFILE`` …) with the command's ``DIRECTORY_*`` settings in place of the master's,
+    a relative path among them made absolute; run as root for another user's server, in the
+    child that has become them. The command's own environment is put back after the check;
+    a master whose environment cannot be read is checked in the command's."""
+    home = tmp_path / "home"
+    master = subprocess.Popen(["sleep", "60"], env={
+        "PATH": os.environ["PATH"], "HOME": str(home), "PGPASSFILE": str(home / "pgpass"),
+        "DIRECTORY_PUBLIC_URL": "https://old.example", "DIRECTORY_LOG_LEVEL": "DEBUG",
+    })  # fmt: skip
+    try:
+        markers = Markers(tmp_path, master.pid)
+        markers.create()
+        monkeypatch.setenv("HOME", "/root-of-the-command")
+        monkeypatch.setenv("PGPASSFILE", "/root-of-the-command/pgpass")
+        monkeypatch.setenv("DIRECTORY_PUBLIC_URL", "https://new.example")
+        monkeypatch.delenv("DIRECTORY_LOG_LEVEL", raising=False)
+        monkeypatch.setenv("DIRECTORY_GEODATA_DIR", "relative/geodata")
+        names = ("HOME", "PGPASSFILE", "DIRECTORY_PUBLIC_URL", "DIRECTORY_LOG_LEVEL",
+                 "DIRECTORY_GEODATA_DIR")  # fmt: skip
+        command = dict(os.environ)
+
+        def seen() -> None:
+            raise RuntimeError(json.dumps({name: os.environ.get(name) for name in names}))
+
+        workers = {
+            "HOME": str(home), "PGPASSFILE": str(home / "pgpass"),
+            "DIRECTORY_PUBLIC_URL": "https://new.example", "DIRECTORY_LOG_LEVEL": None,
+            "DIRECTORY_GEODATA_DIR": str(Path("relative/geodata").resolve()),
+        }  # fmt: skip
+        with pytest.raises(RuntimeError) as raised:  # the server's own user (or root's)
+            reload.check_as_servers_users(tmp_path, [master.pid], seen)
+        assert json.loads(str(raised.value)) == workers
+        assert dict(os.environ) == command
+        if os.geteuid() == 0:  # root, for a server run as nobody: in the child, as nobody
+            os.chown(markers.dir, 65534, 65534)
+            with pytest.raises(reload.ReloadError) as failed:
+                reload.check_as_servers_users(tmp_path, [master.pid], seen)
+            said = str(failed.value).removeprefix(
+                f"As user {pwd.getpwuid(65534).pw_name}, the servers' user: "
+            )  # fmt: skip
+            assert json.loads(said) == workers
+            assert dict(os.environ) == command
+            os.chown(markers.dir, 0, 0)
+    finally:
+        master.kill()
+        master.wait()
+    # the master gone, its marker folder left: no environment to read, the command's
+    with pytest.raises(RuntimeError) as raised:
+        reload.check_as_servers_users(tmp_path, [master.pid], seen)
+    assert json.loads(str(raised.value)) == {name: command.get(name) for name in names}
+
+
 def test_waiting_for_a_reload_with_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A server that reloaded without taking the settings asked for failed; a request not
     answered in time, or when the command is stopped, is removed, with what it held."""

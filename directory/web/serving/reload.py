@@ -122,27 +122,74 @@ def check_as_servers_users(
     instance_dir: Path, servers: list[int], check: Callable[[], None]
 ) -> None:
     """Run ``check`` (``reload --settings``' check that the settings reach their database)
-    with the rights the servers' new workers will have. Run as root for a server of another
-    user, it runs in a child process that has become that user (its uid, group and groups):
-    so a PostgreSQL reached by peer authentication, or an SQLite file's permissions, answer
-    as they will to the workers, and what the check makes (an SQLite database's ``-wal``
-    and ``-shm`` files) is that user's, not root's. Otherwise it runs here. ReloadError with
-    the check's message, naming the user, if it fails."""
-    owners: dict[int, int] = {}  # uid → the group of its markers' folder
+    with the rights and environment the servers' new workers will have. The environment is
+    the master's own (read from ``/proc``; its ``HOME``, ``PGPASSFILE``, ``PGHOST`` … as
+    its workers inherit them) with this command's ``DIRECTORY_*`` settings in place of its
+    own, so that a ``~/.pgpass`` or a libpq default is the workers', not this command's;
+    where it cannot be read, this command's. Run as root for a server of another user, it
+    runs in a child process that has become that user (its uid, group and groups): so a
+    PostgreSQL reached by peer authentication, or an SQLite file's permissions, answer as
+    they will to the workers, and what the check makes (an SQLite database's ``-wal`` and
+    ``-shm`` files) is that user's, not root's. Otherwise it runs here, this command's
+    environment put back after it. Once per user and environment; ReloadError with the
+    check's message, naming the user, if it fails in a child."""
+    given = settings_to_give(os.environ)
+    checks: dict[tuple[int, int, frozenset[tuple[str, str]] | None], None] = {}
     for master in servers:
         try:
             folder = Markers(instance_dir, master).dir.stat()
         except OSError:  # (stopped since it was found: asking it will say so)
             continue
-        owners.setdefault(folder.st_uid, folder.st_gid)
-    root = os.geteuid() == 0
-    if not root or not owners or 0 in owners:  # (root's own server: root's rights)
+        environment = workers_environment(master, given)
+        key = None if environment is None else frozenset(environment.items())
+        checks.setdefault((folder.st_uid, folder.st_gid, key), None)
+    if not checks:
         check()
-    for uid, gid in sorted(owners.items()) if root else ():
-        if uid != 0:
-            failed = _run_as(uid, gid, check)
-            if failed is not None:
-                raise ReloadError(f"As user {_user_name(uid)}, the servers' user: {failed}")
+    root = os.geteuid() == 0
+    for uid, gid, environment in checks:
+        env = None if environment is None else dict(environment)
+        if not root or uid == 0:  # (the server's own user, or root's server: root's rights)
+            with _environment(env):
+                check()
+            continue
+        failed = _run_as(uid, gid, check, env)
+        if failed is not None:
+            raise ReloadError(f"As user {_user_name(uid)}, the servers' user: {failed}")
+
+
+def workers_environment(master: int, given: Mapping[str, str]) -> dict[str, str] | None:
+    """The environment a master's new workers take with ``given`` settings: the master's
+    (as it was started; gunicorn's master never changes its own) without its
+    ``DIRECTORY_*`` variables, with ``given``. None where the master's cannot be read
+    (another user's, for a user not root; a system without ``/proc``)."""
+    try:
+        raw = Path(f"/proc/{master}/environ").read_bytes()
+    except OSError:
+        return None
+    environment: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        name, equals, value = item.partition(b"=")
+        if equals and name:
+            environment[os.fsdecode(name)] = os.fsdecode(value)
+    kept = {name: value for name, value in environment.items() if not name.startswith(PREFIX)}
+    return {**kept, **given}
+
+
+@contextlib.contextmanager
+def _environment(environment: Mapping[str, str] | None) -> Iterator[None]:
+    """This process's environment made ``environment`` (None: left as it is) for the
+    block, and put back after it."""
+    if environment is None:
+        yield
+        return
+    kept = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(kept)
 
 
 def _user_name(uid: int) -> str:
@@ -152,10 +199,13 @@ def _user_name(uid: int) -> str:
         return str(uid)
 
 
-def _run_as(uid: int, gid: int, check: Callable[[], None]) -> str | None:
+def _run_as(
+    uid: int, gid: int, check: Callable[[], None], environment: Mapping[str, str] | None = None
+) -> str | None:
     """``check`` in a child process running as ``uid``: with its primary group and groups
-    where the system knows the user, else with ``gid`` alone; None if it passed, else its
-    message (or why the child could not become the user)."""
+    where the system knows the user, else with ``gid`` alone, and with ``environment``
+    when given; None if it passed, else its message (or why the child could not become
+    the user)."""
     try:
         user = pwd.getpwuid(uid)
         group, groups = user.pw_gid, os.getgrouplist(user.pw_name, user.pw_gid)
@@ -178,6 +228,9 @@ def _run_as(uid: int, gid: int, check: Callable[[], None]) -> str | None:
             os.setgroups(groups)
             os.setgid(group)
             os.setuid(uid)
+            if environment is not None:
+                os.environ.clear()
+                os.environ.update(environment)
             check()
             status = 0
         except BaseException as error:  # noqa: BLE001 - said to the parent
