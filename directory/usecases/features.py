@@ -254,7 +254,12 @@ def _day(text: str, name: str = "datetime") -> date:
         ) from None
     if moment.tzinfo is None:
         raise _invalid(name, "A datetime must carry its offset (Z or ±hh:mm), as RFC 3339 says.")
-    return moment.astimezone(UTC).date()  # grants' days are UTC days: the instant's UTC day
+    try:
+        return moment.astimezone(UTC).date()  # grants' days are UTC days: the instant's UTC day
+    except OverflowError:  # (0001-01-01T00:00+01:00, 9999-12-31T23:59-01:00: no UTC day)
+        raise _invalid(
+            name, f"{name} {text[:60]!r} falls outside the years 1 to 9999 once read in UTC."
+        ) from None
 
 
 def parse_datetime(text: str) -> tuple[date | None, date | None]:

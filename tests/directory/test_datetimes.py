@@ -113,3 +113,30 @@ def test_a_live_on_day_anywhere_in_the_calendar_is_answered_or_refused(
         "/api/v1/funding/summary?by=borough&live_on=",
     ):
         _check(demo_app, path + day.isoformat(), accepted, "live_on")
+
+
+@given(moment=moments)
+@example(moment=EDGE_MOMENTS[0])
+@example(moment=EDGE_MOMENTS[1])
+@EDGES
+def test_an_ogc_datetime_anywhere_in_the_calendar_is_answered_or_refused(
+    demo_app: Flask, moment: datetime
+) -> None:
+    """OGC API – Features' ``datetime`` (an instant, or either end of an interval): a 200,
+    or a 400 problem naming it, as OGC asks for a bad parameter; never a 500 (an instant
+    whose UTC day is outside years 1 to 9999 was one, on every collection)."""
+    if moment.tzinfo is None:
+        return  # (RFC 3339 wants the offset: a 400 of its own, tested in test_ogc_features)
+    text = quote(moment.isoformat())
+    accepted = _in_utc_range(moment)
+    client = demo_app.test_client()
+    for collection in ("sites", "services", "boroughs"):
+        for value in (text, f"{text}/..", f"../{text}"):
+            path = f"/api/v1/ogc/collections/{collection}/items?datetime={value}"
+            response = client.get(path)
+            if accepted:
+                assert response.status_code == 200, (path, response.get_data(as_text=True)[:300])
+                continue
+            assert response.status_code == 400, (path, response.get_data(as_text=True)[:300])
+            assert response.mimetype == PROBLEM
+            assert "datetime" in response.get_json()["detail"]
