@@ -34,6 +34,7 @@ from directory.errors import (
 )
 from directory.ingest import opportunities as writer
 from directory.ingest.records import OpportunityRecord
+from directory.ingest.values import clean_text
 from directory.settings import Settings
 from directory.store.db import Database
 from directory.store.repositories.directory import CatalogueQueries, DirectoryRepository, as_id
@@ -556,17 +557,28 @@ def record_from(values: dict[str, Any], snap: GeographySnapshot) -> OpportunityR
              for k in ("amount_min", "amount_max", "total_pot")}  # fmt: skip
     months = values.get("grant_length_months") or {}
     contact = values.get("contact") or {}
+    # text as the Opportunities sheet's cells are read: whitespace runs (tabs, new lines)
+    # made one space, the ends stripped, a blank value none
+    title, funder_name = clean_text(values.get("title")), clean_text(funder.get("name"))
+    blank = {name: ["Must not be blank."]
+             for name, value in (("title", title), ("funder.name", funder_name)) if not value}  # fmt: skip
+    if blank:
+        raise InvalidInputError(
+            "The opportunity has invalid values: "
+            + "; ".join(f"{k}: must not be blank" for k in blank),
+            errors=blank,
+        )
     return OpportunityRecord(
-        ref=values["ref"], title=values["title"], funder_name=funder.get("name", ""),
-        funder_ref=funder.get("ref"), closes_at=values["closes_at"],
-        programme=values.get("programme"), summary=values.get("summary"),
-        eligibility=values.get("eligibility"),
+        ref=values["ref"], title=title or "", funder_name=funder_name or "",
+        funder_ref=clean_text(funder.get("ref")), closes_at=values["closes_at"],
+        programme=values.get("programme"), summary=clean_text(values.get("summary")),
+        eligibility=clean_text(values.get("eligibility")),
         small_org_friendly=bool(values.get("small_org_friendly")),
-        small_org_rule=values.get("small_org_rule"), **money,
+        small_org_rule=clean_text(values.get("small_org_rule")), **money,
         awards_expected=values.get("awards_expected"), opens_at=values.get("opens_at"),
         decision_date=values.get("decision_date"), grant_months_min=months.get("min"),
         grant_months_max=months.get("max"), how_to_apply_url=values.get("how_to_apply_url"),
-        contact_name=contact.get("name"), contact_email=contact.get("email"),
+        contact_name=clean_text(contact.get("name")), contact_email=contact.get("email"),
         contact_public=bool(values.get("contact_public")), themes=list(values.get("themes") or []),
         areas=areas, demo=bool(values.get("demo")),
     )  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import marshmallow as ma
 
 from directory.usecases.opportunities import LONDON_TZ, STATUSES
@@ -199,9 +201,20 @@ class OpportunityFeatureCollectionSchema(Schema):
 def _moment(description: str, **kwargs: object) -> ma.fields.AwareDateTime:
     return ma.fields.AwareDateTime(
         default_timezone=LONDON_TZ,
-        metadata={"description": f"{description} (ISO 8601; Europe/London if no offset)"},
+        validate=_in_the_calendar,
+        metadata={
+            "description": f"{description} (ISO 8601; Europe/London if no offset; "
+            f"from {FIRST_DAY.year} to {LAST_DAY.year})"
+        },
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def _in_the_calendar(moment: datetime) -> None:
+    """A moment on a day the feeds and the deadlines' arithmetic can hold, as a
+    ``decision_date`` is (``0001-01-01T00:00+01:00`` has no UTC day at all)."""
+    if not FIRST_DAY <= moment.date() <= LAST_DAY:
+        raise ma.ValidationError(f"Must be between {FIRST_DAY} and {LAST_DAY}.")
 
 
 def _text(limit: int | None = None, **kwargs: object) -> ma.fields.String:
