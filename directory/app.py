@@ -19,7 +19,7 @@ from directory.usecases.geography import GeographyCache
 from directory.usecases.hsds import HsdsIdCache
 from directory.usecases.patch import DirectoryCache
 from directory.web import heap, http, limits, logs, openapi
-from directory.web.api import Api
+from directory.web.api import Api, CanonicalIntConverter
 from directory.web.resources import BLUEPRINTS
 from directory.web.serving import REQUEST_MAX_MB
 from directory.web.site import site
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     logs.configure(settings)  # once per process; before Flask's logger looks for a handler
     app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app.url_map.converters["int"] = CanonicalIntConverter  # (before any route is added)
     app.logger.setLevel(settings.log_level)
     logs.register(app)  # one line per request, written after every other hook has run
     if settings.freeze_heap and heap.can_trim():

@@ -319,10 +319,8 @@ def create_service(writer: Writer, body: dict[str, Any]) -> str:
             raise DuplicateRefError(f"Another service already has the ref {ref!r}.", ref=ref)
         checks = _Checks(body, _context(writer.snap, connection))
         rec = _service_values(checks, ServiceRecord(ref=ref, name="", organisation_ref=row.ref))
-        rec.locations = [
-            _site(checks, rec, site, None, prefix=f"sites[{i}].")
-            for i, site in enumerate(body.get("sites") or [])
-        ]
+        for i, site in enumerate(body.get("sites") or []):  # (each new ref after the last's)
+            rec.locations.append(_site(checks, rec, site, None, prefix=f"sites[{i}]."))
         refs = [loc.ref for loc in rec.locations]
         if len(set(refs)) != len(refs):
             checks.error("sites", "Two sites have the same ref.")
@@ -424,6 +422,17 @@ def _new_site_ref(service: ServiceRecord) -> str:
     return f"{service.ref}#site-{n}"
 
 
+def _not_withdrawn(ref: str, state: dict[str, Any]) -> None:
+    """409 service-withdrawn for a change to a withdrawn service's sites: written, it
+    would restore the service (an import of the record lists it again) without saying so.
+    (Its outcomes may still be reported: they do not restore it.)"""
+    if state["withdrawn_at"] is not None:
+        raise WithdrawnError(
+            f"Service '{ref}' is withdrawn: restore it first (PATCH it with \"withdrawn\": "
+            "false), then change its sites."
+        )
+
+
 def _site_of(rec: ServiceRecord, site_ref: str) -> LocationRecord:
     for loc in rec.locations:
         if loc.ref == site_ref:
@@ -435,6 +444,7 @@ def add_site(writer: Writer, key: str, body: dict[str, Any]) -> tuple[str, str]:
     """Add a delivery site to a service; returns (service ref, site ref)."""
     with _locked(writer.db):
         ref, state = _held_service(writer.db, key, writer.principal)
+        _not_withdrawn(ref, state)
         rec = _record(ref, state)
         if body.get("ref") and any(loc.ref == body["ref"] for loc in rec.locations):
             raise DuplicateRefError(
@@ -457,6 +467,7 @@ def update_site(
         rec = _record(ref, state)
         held = _site_of(rec, site_ref)
         precondition()
+        _not_withdrawn(ref, state)
         with writer.db.engine.connect() as connection:
             checks = _Checks(body, _context(writer.snap, connection))
             site = _site(checks, rec, body, held)
@@ -472,6 +483,7 @@ def remove_site(writer: Writer, key: str, site_ref: str, precondition: Precondit
         rec = _record(ref, state)
         _site_of(rec, site_ref)
         precondition()
+        _not_withdrawn(ref, state)
         with writer.db.engine.connect() as connection:
             checks = _Checks({}, _context(writer.snap, connection))
             rec.locations = [loc for loc in rec.locations if loc.ref != site_ref]

@@ -20,7 +20,7 @@ from webargs.flaskparser import abort
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import UnicodeConverter
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from directory.errors import UnknownParameterError
 from directory.usecases.features import OPENAPI
@@ -207,6 +207,15 @@ class ProblemSchema(ma.Schema):
 #: process makes and served by the later ones: building it is most of ``create_app`` (0.25 s
 #: of 0.34 with 88 operations) and the tests make an application for many of their tests
 _DOCUMENTS: dict[str, dict[str, Any]] = {}
+
+
+class CanonicalIntConverter(IntegerConverter):
+    """``<int:…>`` as an id is written: ASCII digits without a leading zero. Werkzeug's
+    takes any Unicode digit and leading zeros (``/contacts/094``, ``/contacts/٩٤`` named
+    contact 94), where a key in a path names nothing unless written as the id is (the
+    repositories' ``as_id``); such a path is not the route's, a 404."""
+
+    regex = r"(?:0|[1-9][0-9]*)"
 
 
 class Api(flask_smorest.Api):

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.engine import Connection
+from werkzeug.urls import iri_to_uri
 
 from directory.settings import Settings
 from directory.store.db import Database
@@ -273,7 +274,7 @@ def _page_urls(per_page: int, format: str | None = None) -> Callable[[int], str]
         args["format"] = [format]
     parts = urlencode(args, doseq=True).split("&")
     at = next(i for i, part in enumerate(parts) if part.startswith("page="))  # the one "page"
-    base = request.base_url
+    base = iri_to_uri(request.base_url)  # (a path's é or € percent-encoded: a header is ASCII)
 
     def url(number: int) -> str:
         parts[at] = f"page={number}"

@@ -690,3 +690,113 @@ def test_a_body_value_of_another_type_than_its_schema_says_is_refused(app, keys)
         sent = {**keys["admin"], "If-Match": "*"}
         taken = getattr(client, method)(url, json={member: value}, headers=sent)
         assert taken.status_code == 200, (route, taken.json)
+
+
+def test_a_withdrawn_services_sites_are_not_changed_until_it_is_restored(app, keys):
+    """A site written to a withdrawn service restored it without saying so (the import of
+    the record lists it again): adding, changing or removing one is a 409
+    service-withdrawn, nothing written; its outcomes may still be reported, and it stays
+    withdrawn; restored, its sites change again."""
+    client = app.test_client()
+    body = {"name": "Kingston summer club", "coverage": ["Kingston"],
+            "sites": [{"postcode": "KT1 1EU", "ref": "hall"}]}  # fmt: skip
+    created = client.post("/api/v1/services", json=body, headers=keys["editor"])
+    assert created.status_code == 201, created.json
+    ref = created.json["ref"]
+    gone = client.delete(
+        f"/api/v1/services/{ref}", headers={**keys["editor"], "If-Match": created.headers["ETag"]}
+    )
+    assert gone.status_code == 200
+    before = dump(app)
+    site = f"/api/v1/services/{ref}/sites/hall"
+    tag = etag(app, site)
+    for response in (
+        client.post(f"/api/v1/services/{ref}/sites", json={"postcode": "KT1 1EU"},
+                    headers=keys["editor"]),
+        client.patch(site, json={"name": "Hall"}, headers={**keys["editor"], "If-Match": tag}),
+        client.delete(site, headers={**keys["editor"], "If-Match": tag}),
+    ):  # fmt: skip
+        assert "restore it first" in problem(response, 409, "service-withdrawn")["detail"]
+    assert dump(app) == before
+    reported = client.post(
+        f"/api/v1/services/{ref}/outcomes", json={"metric": "Young people reached", "value": 12},
+        headers=keys["editor"],
+    )  # fmt: skip
+    assert reported.status_code == 201, reported.json
+    assert client.get(f"/api/v1/services/{ref}").json["withdrawn_at"] is not None
+    back = client.patch(
+        f"/api/v1/services/{ref}", json={"withdrawn": False},
+        headers={**keys["editor"], "If-Match": etag(app, f"/api/v1/services/{ref}")},
+    )  # fmt: skip
+    assert back.status_code == 200
+    moved = client.patch(
+        site, json={"name": "Hall"}, headers={**keys["editor"], "If-Match": etag(app, site)}
+    )
+    assert moved.status_code == 200, moved.json
+
+
+def test_new_sites_without_refs_are_numbered(app, keys):
+    """A service created with several sites and no refs of theirs gets ``#site-1``,
+    ``#site-2`` …, as a site added later does (each was ``#site-1``: a 422 "two sites have
+    the same ref")."""
+    client = app.test_client()
+    body = {"name": "Two halls", "coverage": ["Kingston"],
+            "sites": [{"name": "A", "postcode": "KT1 1EU"}, {"name": "B", "postcode": "KT1 1EU"},
+                      {"name": "C", "ref": "c"}]}  # fmt: skip
+    created = client.post("/api/v1/services", json=body, headers=keys["editor"])
+    assert created.status_code == 201, created.json
+    ref = created.json["ref"]
+    assert {s["name"]: s["ref"] for s in created.json["locations"]} == {
+        "A": f"{ref}#site-1", "B": f"{ref}#site-2", "C": "c",
+    }  # fmt: skip
+    added = client.post(f"/api/v1/services/{ref}/sites", json={"name": "D"}, headers=keys["editor"])
+    assert added.status_code == 201 and added.json["ref"] == f"{ref}#site-4"
+
+
+def test_a_page_link_to_a_path_beyond_ascii_is_percent_encoded(app, keys):
+    """A paged answer's ``Link`` header names its path as a URI: a service's ref with é or
+    € (which a write accepts) in it percent-encoded. Sent as the path's text, the header
+    was not Latin-1 and gunicorn answered 500; the links lead back to the same pages."""
+    client = app.test_client()
+    body = {"name": "Café club", "ref": "café-€-club", "coverage": ["Kingston"]}
+    created = client.post("/api/v1/services", json=body, headers=keys["officer"])
+    if created.status_code == 422:  # (an officer names the organisation)
+        organisation = client.get(f"/api/v1/services/{OWN}").json["organisation"]["ref"]
+        created = client.post(
+            "/api/v1/services", json={**body, "organisation": organisation}, headers=keys["officer"]
+        )
+    assert created.status_code == 201, created.json
+    path = f"/api/v1/services/{quote('café-€-club')}/history"
+    response = client.get(path + "?per_page=1")
+    assert response.status_code == 200, response.json
+    link = response.headers["Link"]
+    assert link.isascii() and "/api/v1/services/caf%C3%A9-%E2%82%AC-club/history?" in link
+    first = re.search(r'<([^>]+)>; rel="first"', link)
+    assert first is not None
+    again = client.get(first.group(1).removeprefix("http://localhost"))
+    assert again.status_code == 200 and again.json == response.json
+
+
+NON_CANONICAL = ("0{id}", "00{id}", "١", "٩٤", "²", "①", "{id}\u0660")
+
+
+@pytest.mark.parametrize("form", NON_CANONICAL)
+def test_an_id_in_a_path_is_written_as_the_api_writes_it(app, keys, form):
+    """Every ``<int:…>`` route takes an id as the API writes it: ASCII digits without a
+    leading zero. Werkzeug's converter took "094" and Arabic-Indic digits, so a contact had
+    many URLs (and a PATCH to one wrote); now each names nothing (a 404), nothing written."""
+    client = app.test_client()
+    contact = first_contact(app)
+    assert client.get(f"/api/v1/contacts/{contact}").status_code == 200
+    before = dump(app)
+    rules = [r for r in app.url_map.iter_rules() if "<int:" in r.rule]
+    assert rules
+    for rule in rules:
+        path = re.sub(r"<int:\w+>", form.format(id=contact), rule.rule)
+        path = re.sub(r"<(?:string:)?\w+>", OWN, path)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            headers = {**keys["admin"], "If-Match": "*"}
+            response = client.open(quote(path), method=method, json={"name": "x"}, headers=headers)
+            assert response.status_code == 404, (method, path, response.status_code)
+            assert response.mimetype == "application/problem+json"
+    assert dump(app) == before

@@ -222,7 +222,8 @@ def get_site(key: str, site_ref: str) -> Response:
 @writing.documented(blp, {
     403: "wrong-role; wrong-organisation: an editor's key and another organisation's service",
     404: "service-not-found",
-    409: "duplicate-ref: the service has a site with this ref; write-locked",
+    409: "duplicate-ref: the service has a site with this ref; service-withdrawn: restore "
+    "the service first; write-locked",
     415: writing.UNSUPPORTED, 422: writing.INVALID,
 })  # fmt: skip
 def create_site(key: str, principal: Principal) -> Response:
@@ -242,7 +243,8 @@ def create_site(key: str, principal: Principal) -> Response:
 @blp.response(200, SiteDetailSchema, description="Changed: the site, as GET shows it")
 @writing.documented(blp, {
     403: "wrong-role; wrong-organisation: an editor's key and another organisation's service",
-    404: "service-not-found, site-not-found", 409: "write-locked",
+    404: "service-not-found, site-not-found",
+    409: "service-withdrawn: restore the service first; write-locked",
     415: writing.UNSUPPORTED, 422: writing.INVALID,
 })  # fmt: skip
 def update_site(key: str, site_ref: str, principal: Principal) -> Response:
@@ -261,7 +263,8 @@ def update_site(key: str, site_ref: str, principal: Principal) -> Response:
 @blp.response(204, description="Removed")
 @writing.documented(blp, {
     403: "wrong-role; wrong-organisation: an editor's key and another organisation's service",
-    404: "service-not-found, site-not-found", 409: "write-locked",
+    404: "service-not-found, site-not-found",
+    409: "service-withdrawn: restore the service first; write-locked",
     422: "invalid-input: the service would have no coverage and no site with a postcode",
 })  # fmt: skip
 def delete_site(key: str, site_ref: str, principal: Principal) -> Response:
