@@ -490,12 +490,13 @@ def _check_json_body() -> None:
             refuse_unstorable()
 
 
-def refuse_unstorable() -> None:
-    """Text in the request's JSON body that cannot be stored (a NUL character, half of a
-    surrogate pair such as ``"\\ud800"``, an invisible control character:
-    :func:`~directory.ingest.values.unstorable`) is a 422 naming each field, before the
-    view reads it."""
-    data = g.get("json_body")
+def refuse_unstorable(data: Any = None) -> None:
+    """Text in the request's JSON body (or ``data``, a form's fields) that cannot be stored
+    (a NUL character, half of a surrogate pair such as ``"\\ud800"``, an invisible control
+    character: :func:`~directory.ingest.values.unstorable`) is a 422 naming each field,
+    before the view reads it."""
+    if data is None:
+        data = g.get("json_body")
     found = list(itertools.islice(unstorable_in(data), MAX_UNSTORABLE_NAMED))
     if found:
         errors: dict[str, list[str]] = {}

@@ -126,6 +126,21 @@ def test_feedback_sent_as_a_form_is_kept_too(app, world):
     assert [f for f in listed(app, world["keys"]["officer"]) if f["text"] == form["text"]]
 
 
+@pytest.mark.parametrize("text", ["\x07bell", "a\x00b", "\x1b[31mred"])
+def test_text_that_cannot_be_stored_is_refused_as_a_form_as_in_json(app, world, text):
+    """A form's text is checked as a JSON body's is: an invisible control character (or
+    a NUL) is a 422 naming the field, nothing kept; sent as a form it was kept."""
+    before = stored(app)
+    url = f"/api/v1/services/{world['own'].id}/feedback"
+    as_json = send(app, world["own"].id, text=text)
+    as_form = app.test_client().post(url, data={"category": "question", "text": text})
+    for response in (as_json, as_form):
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert response.mimetype == "application/problem+json"
+        assert "text" in response.json["errors"]
+    assert stored(app) == before
+
+
 def test_feedback_is_in_no_public_answer(app, world):
     text = "Private remark 7f3a about the service"
     send(app, world["own"].id, text=text, email="private.person@example.org")

@@ -125,6 +125,7 @@ def _form() -> dict[str, Any]:
             )
     elif request.mimetype in FORM_TYPES:
         data = request.form.to_dict()
+        http.refuse_unstorable(data)  # (as a JSON body's text is, before it is read)
     else:
         raise UnsupportedMediaType(
             "Send the feedback as JSON (application/json) or as a form "
