@@ -856,3 +856,26 @@ def test_demo_totals_match_the_published_mopac_decisions(writable_app, shared_da
     lewisham = next(a for a in need["areas"] if a["area"]["code"] == "E09000023")
     assert lewisham["population"] == 298653
     assert lewisham["per_1000_residents"] == pytest.approx(230328 / 298653 * 1000, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/funding/summary?by=borough&programme={p}",
+        "/api/v1/funding/need?level=borough&programme={p}",
+        "/api/v1/funding/timeliness?by=programme&programme={p}",
+        "/api/v1/areas/E09000021/comparison?programme={p}",
+    ],
+)
+def test_an_unknown_programme_is_a_problem_not_an_empty_answer(reference_app, url):
+    """Every funding answer filtered by a programme that is not held is a 404
+    programme-not-found with the closest programmes, as /services, /grants and the patch
+    answer it: an answer of zeros would read as "no money went there"."""
+    client = reference_app.test_client()
+    held = client.get(url.format(p="lcpf-direct"))
+    assert held.status_code == 200, held.json
+    missing = client.get(url.format(p="lcpf"))
+    assert missing.status_code == 404, missing.json
+    assert missing.mimetype == "application/problem+json"
+    assert missing.json["code"] == "programme-not-found"
+    assert {s["id"] for s in missing.json["suggestions"]} >= {"lcpf-direct", "lcpf-cc"}

@@ -17,6 +17,7 @@ from directory.ingest.values import parse_financial_year
 from directory.usecases.catalogue import area_ref, is_live
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.geography import LONDON, GeographySnapshot, area_scope, resolve_area
+from directory.usecases.vocabulary import unknown_programme
 
 LENGTH_BUCKETS = ("<12", "12–23", "24–35", "36+", "unknown")
 
@@ -257,10 +258,14 @@ def select_grants(data: FundingData, snap: GeographySnapshot, sel: Selection) ->
 
 
 def selection(
-    snap: GeographySnapshot, *, programme: str | None, financial_year_text: str | None,
-    area: str | None, live_on: date | None, include_regrants: bool,
-    include_other_programmes: bool = False,
+    data: FundingData, snap: GeographySnapshot, *, programme: str | None,
+    financial_year_text: str | None, area: str | None, live_on: date | None,
+    include_regrants: bool, include_other_programmes: bool = False,
 ) -> Selection:  # fmt: skip
+    """The awards an answer counts; a programme that is not held is a 404
+    programme-not-found with the closest ones (an empty answer would read as "no money")."""
+    if programme is not None and programme not in data.programmes:
+        raise unknown_programme(programme, {pid: row.name for pid, row in data.programmes.items()})
     return Selection(
         programme=programme,
         financial_year=financial_year(financial_year_text),

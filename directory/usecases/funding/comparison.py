@@ -61,7 +61,7 @@ def borough_comparison(
         financial_year_text=financial_year_text, include_regrants=include_regrants,
         include_other_programmes=include_other_programmes,
     )  # fmt: skip
-    sel = selection(snap, programme=programme, financial_year_text=financial_year_text,
+    sel = selection(data, snap, programme=programme, financial_year_text=financial_year_text,
                     area=None, live_on=None, include_regrants=include_regrants,
                     include_other_programmes=include_other_programmes)  # fmt: skip
     grants = select_grants(data, snap, sel)

@@ -59,7 +59,7 @@ def funding_summary(
 ) -> dict[str, Any]:  # fmt: skip
     check_choice("by", by, SUMMARY_BY)
     check_choice("apportion", apportion, APPORTION)
-    sel = selection(snap, programme=programme, financial_year_text=financial_year_text,
+    sel = selection(data, snap, programme=programme, financial_year_text=financial_year_text,
                      area=area, live_on=live_on, include_regrants=include_regrants,
                      include_other_programmes=include_other_programmes)  # fmt: skip
     _check_apportion(snap, by, sel.area, apportion)

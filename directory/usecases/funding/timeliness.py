@@ -85,7 +85,7 @@ def funding_timeliness(
     include_regrants: bool = False, include_other_programmes: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     check_choice("by", by, TIMELINESS_BY)
-    sel = selection(snap, programme=programme, financial_year_text=financial_year_text,
+    sel = selection(data, snap, programme=programme, financial_year_text=financial_year_text,
                     area=area, live_on=None, include_regrants=include_regrants,
                     include_other_programmes=include_other_programmes)  # fmt: skip
     grants = select_grants(data, snap, sel)

@@ -123,7 +123,7 @@ def _located(response: Response, asked: str, code: str) -> Response:
     404,
     schema=ProblemSchema,
     content_type=http.PROBLEM_MIMETYPE,
-    description="area-not-found, area-ambiguous",
+    description="area-not-found, area-ambiguous, programme-not-found",
 )
 @blp.alt_response(
     422,

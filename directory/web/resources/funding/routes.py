@@ -29,7 +29,7 @@ PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
 @blp.route("/funding/summary")
 @blp.arguments(FundingSummaryArgsSchema, location="query")
 @blp.response(200, FundingSummarySchema)
-@blp.alt_response(404, description="area-not-found, area-ambiguous", **PROBLEM)
+@blp.alt_response(404, description="area-not-found, area-ambiguous, programme-not-found", **PROBLEM)
 def funding_summary(args: dict[str, Any]) -> Response:
     """Awards, money, award lengths (median, distribution, share of 36+ months) and money
     ending within 90 days, grouped `by` borough, BCU, ward, programme, financial year or
@@ -50,6 +50,7 @@ def funding_summary(args: dict[str, Any]) -> Response:
 @blp.route("/funding/need")
 @blp.arguments(FundingNeedArgsSchema, location="query")
 @blp.response(200, FundingNeedSchema)
+@blp.alt_response(404, description="programme-not-found", **PROBLEM)
 def funding_need(args: dict[str, Any]) -> Response:
     """Funding against need per borough or BCU: amount, population, recorded offences (Met
     Police, latest 12 loaded months), amount per 1,000 residents and per 1,000 offences, the
@@ -66,7 +67,7 @@ def funding_need(args: dict[str, Any]) -> Response:
 @blp.route("/funding/timeliness")
 @blp.arguments(FundingTimelinessArgsSchema, location="query")
 @blp.response(200, FundingTimelinessSchema)
-@blp.alt_response(404, description="area-not-found, area-ambiguous", **PROBLEM)
+@blp.alt_response(404, description="area-not-found, area-ambiguous, programme-not-found", **PROBLEM)
 def funding_timeliness(args: dict[str, Any]) -> Response:
     """Was the money decided on time? Per programme, borough, BCU or financial year: awards,
     dated and undated awards (no award date: never counted as on time), late awards (decided
