@@ -224,7 +224,14 @@ def list_feedback(
     target_id = None
     if about is not None:
         kind = kind or "service"
-        target_id = _target(repo, kind, about).id
+        target = _target(repo, kind, about)
+        if principal.role == "editor" and target.organisation_id != principal.organisation_id:
+            # (as GET /feedback/{id} answers for one of its items, not an empty list)
+            raise WrongOrganisationError(
+                f"The {kind} {about!r} is not one of this key's organisation's records: this "
+                f"key ({principal.name}) sees only the feedback about its own organisation's."
+            )
+        target_id = target.id
     rows, total = repo.feedback_page(
         status=status, kind=kind, target_id=target_id,
         organisation_id=principal.organisation_id if principal.role == "editor" else None,

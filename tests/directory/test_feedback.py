@@ -259,10 +259,8 @@ def test_every_moderation_route_with_every_role(app, world, route, role):
         assert_problem(response, 401, "missing-key")
     elif role == "bad":
         assert_problem(response, 401, "invalid-key")
-    elif role == "other_editor" and route != "list":
+    elif role == "other_editor":  # (the list filtered by another organisation's service too)
         assert_problem(response, 403, "wrong-organisation")
-    elif role == "other_editor":  # the list is theirs: nothing of another organisation's
-        assert response.status_code == 200 and response.json["contents"] == []
     else:
         assert response.status_code == 200, response.json
         assert response.headers["Cache-Control"] == "private, no-store"
@@ -278,6 +276,24 @@ def test_an_editor_lists_only_their_own_organisations_feedback(app, world):
     assert mine and {f["about"]["id"] for f in mine} <= _service_ids_of(app, world["own"])
     officers = listed(app, world["keys"]["officer"], per_page=100)
     assert any(f["about"]["id"] == world["other"].id for f in officers)
+
+
+def test_an_editor_asking_for_another_organisations_records_feedback_is_told_so(app, world):
+    """Filtered by another organisation's service (or an opportunity, which is no
+    organisation's), an editor's list is a 403 wrong-organisation, as one of its items is,
+    not an empty list that reads as "no feedback"; their own service's is listed."""
+    send(app, world["other"].id, text="About the other organisation's service, again")
+    client = app.test_client()
+    headers = auth(world["keys"]["editor"])
+    for query in ({"service": world["other"].ref}, {"service": str(world["other"].id)},
+                  {"opportunity": "demo-vru-youth-violence-round"}):  # fmt: skip
+        response = client.get("/api/v1/feedback", query_string=query, headers=headers)
+        assert response.status_code == 403, (query, response.json)
+        assert response.mimetype == "application/problem+json"
+        assert response.json["code"] == "wrong-organisation"
+    assert listed(app, world["keys"]["editor"], service=world["own"].ref) is not None
+    officers = listed(app, world["keys"]["officer"], service=world["other"].ref, per_page=100)
+    assert any(f["text"].startswith("About the other") for f in officers)
 
 
 def _service_ids_of(app: Flask, service: Any) -> set[int]:
