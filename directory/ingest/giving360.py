@@ -108,10 +108,39 @@ def load_json(data: bytes | str, batch: Batch) -> Any:
         raise ValueError(f"{name} is not a number JSON allows")
 
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=no_constants)
+        document = json.loads(text, parse_float=Decimal, parse_constant=no_constants)
     except (ValueError, RecursionError) as exc:
         batch.error(f"The file is not valid JSON: {why_not_json(exc)}.")
-    return UNREADABLE
+        return UNREADABLE
+    if nested_deeper(document, MAX_JSON_DEPTH):
+        # (the readers and the schema check walk it by recursion: 256 levels overflowed)
+        batch.error(
+            f"The file cannot be read: it is nested too deeply (more than {MAX_JSON_DEPTH} "
+            "levels of lists and objects; a grant or a service needs a few)."
+        )
+        return UNREADABLE
+    return document
+
+
+#: the deepest nesting of lists and objects a JSON upload may have
+MAX_JSON_DEPTH = 64
+
+
+def nested_deeper(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` deep (walked without
+    recursion, its lists and objects only)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        members = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        if members and depth >= limit:
+            if any(isinstance(m, dict | list) for m in members):
+                return True
+            continue
+        stack.extend((m, depth + 1) for m in members if isinstance(m, dict | list))
+    return False
 
 
 def blank(value: Any) -> bool:

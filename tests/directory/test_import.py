@@ -1483,6 +1483,34 @@ def test_json_nested_too_deeply_is_a_clean_error_when_its_format_is_detected(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("fmt", ["360giving", "hsds"])
+@pytest.mark.parametrize("depth", [256, 488, 900])
+def test_a_member_nested_deeper_than_the_readers_walk_is_the_one_clean_error(
+    writable_app, tmp_path, fmt, depth
+):
+    """A grant's or a service's member nested a few hundred levels deep (which Python's
+    JSON parser reads) overflowed the 360Giving schema check (256 levels) and the Open
+    Referral reader (488): a traceback, a 500 over the API. Any nesting past
+    ``MAX_JSON_DEPTH`` is the file's one error, nothing written."""
+    from directory.ingest.giving360 import MAX_JSON_DEPTH
+
+    deep = json.loads("[" * depth + '"x"' + "]" * depth)
+    if fmt == "360giving":
+        document: Any = {"grants": [{
+            "id": "360G-DEEP-1", "title": "t", "currency": "GBP", "amountAwarded": 1,
+            "awardDate": deep, "recipientOrganization": [{"id": "GB-CHC-1", "name": "R"}],
+            "fundingOrganization": [{"id": "GB-GOR-PC390", "name": "MOPAC"}],
+        }]}  # fmt: skip
+    else:
+        document = [{"id": "deep-1", "name": "Deep", "schedules": [{"id": "s", "v": deep}]}]
+    path = write(tmp_path, "deep.json", json.dumps(document))
+    result = run(writable_app, "import", str(path), "--format", fmt, "--dry-run")
+    assert result.exit_code == 1, result.output
+    assert not isinstance(result.exception, RecursionError | ValueError), result.exception
+    assert "Traceback" not in result.output
+    assert f"nested too deeply (more than {MAX_JSON_DEPTH} levels" in result.output
+
+
 def test_a_run_of_blank_rows_ends_a_sheet_and_is_warned_about(writable_app, tmp_path, monkeypatch):
     """Whitespace-only rows below the data (a file of a million took minutes) are read
     only until ``MAX_BLANK_RUN`` of them in a row; a row below is not read, and the
