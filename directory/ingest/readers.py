@@ -470,12 +470,25 @@ def _numbered(
     """CSV records numbered as a spreadsheet program numbers them (a quoted cell that spans
     lines is still one row); a malformed file becomes a ReadError."""
     number = 0
-    iterator = csv.reader(lines, delimiter=delimiter)
+    record: list[str] = []  # the lines of the record being read (most records: one)
+
+    def kept() -> Iterator[str]:
+        for line in lines:
+            record.append(line)
+            yield line
+
+    iterator = csv.reader(kept(), delimiter=delimiter)
+    last: list[str] = []
     with lines:  # the file closed once read, or once its reading is closed
         while True:
             try:
                 cells = next(iterator)
             except StopIteration:
+                if last and _ends_in_a_quoted_cell(last, delimiter):
+                    raise ReadError(
+                        f"The file {label} ends inside a quoted cell, in row {number}: it was "
+                        'cut short, or a quote (") opening a cell there is never closed'
+                    ) from None
                 return
             except csv.Error as error:
                 if "field larger than field limit" in str(error):  # (the csv module's words)
@@ -488,7 +501,21 @@ def _numbered(
                     f"The file {label} is not valid CSV near row {number + 1}: {error}"
                 ) from None
             number += 1
+            last = record.copy()
+            record.clear()
             yield number, cells
+
+
+def _ends_in_a_quoted_cell(lines: list[str], delimiter: str) -> bool:
+    """Whether a record's lines end inside a quoted cell: ``csv.reader`` (not strict, as a
+    messy file needs) ends such a cell at the end of the file without a word, so a file cut
+    short in one lost the rest of its row silently. Its last record read again, strictly."""
+    try:
+        for _ in csv.reader(lines, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)  # (the csv module's words)
+    return False
 
 
 def _sniff_delimiter(text: str) -> str:

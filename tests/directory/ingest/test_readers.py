@@ -257,6 +257,24 @@ def test_a_csv_cell_past_the_csv_modules_limit_is_named_in_words() -> None:
     )
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_file_cut_short_inside_a_quoted_cell_is_a_read_error(newline: str) -> None:
+    """The csv module (not strict, as messy files need) ends a quoted cell at the end of
+    the file without a word: a file cut short there imported the row without the rest of
+    its cells. It is refused, naming the row; a quoted cell that spans lines, a quote in
+    an unquoted cell and a whole last row without a newline still read."""
+    whole = newline.join(["Ref,Who,Amount", 'S1,"self, pro",10', 'S2,"self, professional",20'])
+    cut = whole[: whole.index('"self, professional"') + 10]
+    with pytest.raises(ReadError) as raised:
+        read_table(cut.encode(), name="cut.csv")
+    assert str(raised.value) == (
+        "The file cut.csv ends inside a quoted cell, in row 3: it was cut short, or a quote "
+        '(") opening a cell there is never closed'
+    )
+    for fine in (whole, whole + newline, 'Ref,Note\nS1,"two\nlines"\nS2,5" screen\n'):
+        assert len(read_table(fine.encode(), name="fine.csv").rows) == 2
+
+
 def test_more_than_the_row_limit_is_a_read_error() -> None:
     data = b"Ref\n" + b"S\n" * (MAX_ROWS + 1)
     with pytest.raises(ReadError, match="more than 200,000 rows"):
