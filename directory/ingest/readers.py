@@ -592,11 +592,21 @@ def _data_rows(
                 "into smaller files"
             )
         for index, cell in enumerate(cells):
-            if isinstance(cell, str) and len(cell) > MAX_CELL_CHARS:
+            if not isinstance(cell, str):
+                continue
+            if len(cell) > MAX_CELL_CHARS:
                 raise ReadError(
                     f"Row {number}, cell {index + 1} of {label} holds {len(cell):,} characters, "
                     f"more than a spreadsheet cell can ({MAX_CELL_CHARS:,})"
                 )
+            if cell[:1] == "#" and cell in EXCEL_ERRORS and index in used:
+                column = heading[index]
+                raise ReadError(
+                    f"Row {number}, column '{column}' of {label} holds Excel's error value "
+                    f"{cell} (a formula that failed, or a value Excel could not show): "
+                    "correct it in the sheet, or clear the cell",
+                    row=number, column=column, reason=f"Excel's error value {cell}.",
+                )  # fmt: skip
         if unstorable("".join(cell for cell in cells if isinstance(cell, str))):
             _refuse_unstorable(number, cells, heading, label)  # (the row's text looked at once)
         values = [
@@ -610,6 +620,14 @@ def _data_rows(
             yield Row(number, RowValues(with_extra, (*values, extra)))
         else:
             yield Row(number, RowValues(by_key, tuple(values)))
+
+
+#: the values Excel shows (and saves, and writes to a CSV) for a cell whose formula failed:
+#: read as text they became names and refs (an organisation called "#N/A")
+EXCEL_ERRORS = frozenset({
+    "#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NAME?", "#NULL!", "#SPILL!", "#CALC!",
+    "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+})  # fmt: skip
 
 
 def _refuse_unstorable(

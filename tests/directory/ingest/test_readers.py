@@ -275,6 +275,31 @@ def test_a_file_cut_short_inside_a_quoted_cell_is_a_read_error(newline: str) -> 
         assert len(read_table(fine.encode(), name="fine.csv").rows) == 2
 
 
+@pytest.mark.parametrize("error", ["#N/A", "#VALUE!", "#DIV/0!", "#REF!"])
+def test_an_excel_error_value_is_refused_naming_its_cell(tmp_path: Path, error: str) -> None:
+    """A cell holding Excel's error value (type ``e`` in the workbook: a formula that
+    failed), or the same text in a CSV Excel wrote, was read as text: an organisation was
+    made called "#N/A". It is refused, naming its row and column; under no heading it is
+    not read; "N/A" and a "#" in a longer text are text."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Ref", "Organisation name", None])
+    sheet.append(["S1", "Safer Streets", error])  # (under no heading: not read)
+    sheet.append(["S2", error, None])
+    assert sheet["B3"].data_type == "e"
+    path = tmp_path / "errors.xlsx"
+    workbook.save(path)
+    for content, name in ((path, None), (f"Ref,Organisation name\nS1,{error}\n".encode(), "e.csv")):
+        with pytest.raises(ReadError) as raised:
+            read_table(content, name=name)
+        assert raised.value.column == "Organisation name"
+        assert f"holds Excel's error value {error}" in str(raised.value)
+    fine = b"Ref,Organisation name\nS1,N/A\nS2,#1 Youth Club\n"
+    assert [r.values["organisation_name"] for r in read_table(fine, name="f.csv").rows] == [
+        "N/A", "#1 Youth Club",
+    ]  # fmt: skip
+
+
 def test_more_than_the_row_limit_is_a_read_error() -> None:
     data = b"Ref\n" + b"S\n" * (MAX_ROWS + 1)
     with pytest.raises(ReadError, match="more than 200,000 rows"):
