@@ -35,7 +35,7 @@ from directory.errors import (
 )
 from directory.ingest.values import unstorable_in, why_not_json
 from directory.store.db import READ_ONLY, is_not_initialised, is_read_only
-from directory.usecases import shared
+from directory.usecases import problems, shared
 from directory.usecases.opportunities import LONDON_TZ, days_of_hour
 from directory.web import limits
 
@@ -133,9 +133,12 @@ def problem_type(code: str) -> str:
 
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    """``body`` (status, title, detail, code …) as a problem: its ``type`` is its code's
-    (:func:`problem_type`), whoever made it, so that one code has one type."""
-    body = {"type": problem_type(body["code"]), **body}
+    """``body`` (status, title, detail, code …) as a problem: its ``type`` and ``title``
+    are its code's (:func:`problem_type`, :func:`_titles`), whoever made it, so that one
+    code has one type and one title."""
+    code = body["code"]
+    body = {"type": problem_type(code), **body}
+    body["title"] = _titles().get(code, body["title"])
     body.setdefault("instance", quote(request.path, safe=_PATH_SAFE))
     response = json_response(body, status=body["status"], mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
@@ -190,6 +193,15 @@ def http_exception_response(error: HTTPException) -> Response:
     if status == 405 and (allow := getattr(error, "valid_methods", None)):
         headers["Allow"] = ", ".join(allow)
     return problem_response(body, headers)
+
+
+@functools.cache
+def _titles() -> dict[str, str]:
+    """Each problem code's one title (RFC 9457 §3.1.3: a type's title does not change from
+    one occurrence to the next), as its page at /problems/{code} gives it: a 422 the
+    arguments' schema refused is titled as every other ``invalid-input`` ("The request has
+    invalid values", not werkzeug's "Unprocessable Entity")."""
+    return {code: entry["title"] for code, entry in problems.catalogue(PROBLEM_STATUSES).items()}
 
 
 #: how long a client should wait before asking again after a 503

@@ -79,6 +79,9 @@ def test_one_code_one_type(client, path):
     use cases' are (it was about:blank, titled Unprocessable Entity)."""
     body = client.get(path).get_json()
     assert body["code"] == "invalid-input" and body["type"] == "/problems/invalid-input"
+    # and titled as its page titles it, as the use cases' invalid-input is (RFC 9457 §3.1.3)
+    page = client.get("/problems/invalid-input?f=json").get_json()
+    assert body["title"] == page["title"] == "The request has invalid values"
 
 
 @pytest.mark.parametrize(
@@ -94,6 +97,7 @@ def test_one_code_one_type(client, path):
 def test_every_problem_types_itself_by_its_code(client, path, headers, code):
     body = client.get(path, headers=headers).get_json()
     assert body["code"] == code and body["type"] == f"/problems/{code}"
+    assert body["title"] == client.get(f"/problems/{code}?f=json").get_json()["title"]
 
 
 def test_a_500_is_titled_as_its_code_s_page_titles_it(geo_settings):
