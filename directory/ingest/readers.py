@@ -239,7 +239,7 @@ def read_table(
             raise ReadError(f"The file {label} does not exist") from None
         except OSError as error:
             raise ReadError(f"The file {label} cannot be opened: {error.strerror}") from None
-    cells, title, formulas = _cells_of(data, format, sheet, label)
+    cells, title, faults = _cells_of(data, format, sheet, label)
     numbered = cells()
     try:  # one reading: the header, then the rows
         header = _header_row(numbered)
@@ -247,7 +247,7 @@ def read_table(
             raise ReadError(f"The file {label} has no header row (it is empty)")
         columns, keys, positions = _header(header[1])
         used = _used(columns, keys, positions, reads)
-        _refuse_uncalculated(formulas, header[0], used, label, title())
+        _refuse_faults(faults, header[0], used, label, title())
         ended: list[int] = []
         rows = list(_data_rows(numbered, keys, positions, label, columns, ended.append))
     finally:
@@ -267,7 +267,7 @@ def read_sheet(
     has no header row, is a :class:`ReadError` here."""
     label = name or (data.name if isinstance(data, Path) else "upload")
     content = data if isinstance(data, Path) else bytes(data)
-    cells, title, formulas = _cells_of(content, format, sheet, label)
+    cells, title, faults = _cells_of(content, format, sheet, label)
     first = cells()
     try:
         header = _header_row(first)
@@ -276,29 +276,28 @@ def read_sheet(
     if header is None:
         raise ReadError(f"The file {label} has no header row (it is empty)")
     columns, keys, positions = _header(header[1])
-    _refuse_uncalculated(
-        formulas, header[0], _used(columns, keys, positions, reads), label, title()
-    )
+    _refuse_faults(faults, header[0], _used(columns, keys, positions, reads), label, title())
     return Sheet(columns, keys, label, title(), cells, positions)
 
 
 def _cells_of(
     data: Content, format: str | None, sheet: str | None, label: str
-) -> tuple[Cells, Callable[[], str | None], Uncalculated]:
+) -> tuple[Cells, Callable[[], str | None], SheetFaults]:
     """How to read the file's numbered rows of cells afresh (as often as called), its
-    sheet's title once they have been read (None for a CSV), and its formulas with no saved
-    result, by column, found when the rows are first read (none in a CSV). What can be
+    sheet's title once they have been read (None for a CSV), and its faults (formulas with
+    no saved result, cells merged across rows) found when the rows are first read (none in
+    a CSV). What can be
     checked before reading is checked here: the format, a workbook's unzipped size, a CSV's
     encoding."""
-    formulas: Uncalculated = {}
+    faults = SheetFaults()
     if _format_of(data, format, label) == "xlsx":
         _check_unzipped_size(data, label)
         titles: list[str] = []
 
         def workbook() -> Generator[tuple[int, Sequence[Any]]]:
-            return _xlsx_cells(data, label, sheet, titles, formulas)
+            return _xlsx_cells(data, label, sheet, titles, faults)
 
-        return workbook, lambda: titles[0] if titles else None, formulas
+        return workbook, lambda: titles[0] if titles else None, faults
     encoding = _encoding(data)  # checked now, on the whole file
     with _text(data, encoding) as head:
         delimiter = _sniff_delimiter("".join(itertools.islice(head, 50)))
@@ -306,7 +305,7 @@ def _cells_of(
     def text() -> Generator[tuple[int, Sequence[Any]]]:
         return _numbered(_text(data, encoding), label, delimiter)
 
-    return text, lambda: None, formulas
+    return text, lambda: None, faults
 
 
 def ended_warning(table: Table | Sheet) -> str | None:
@@ -709,11 +708,12 @@ def _check_unzipped_size(data: Content, label: str) -> None:
 
 
 def _xlsx_cells(
-    data: Content, label: str, sheet: str | None, titles: list[str], formulas: Uncalculated
+    data: Content, label: str, sheet: str | None, titles: list[str], faults: SheetFaults
 ) -> Generator[tuple[int, Sequence[Any]]]:
     """The numbered rows of cells of the sheet (the first, or ``sheet``) of a workbook
     whose unzipped size has been checked; its title is put in ``titles`` once opened, and
-    on that first reading its formulas with no saved result in ``formulas``."""
+    on that first reading its formulas with no saved result and its cells merged across
+    rows in ``faults``."""
     # openpyxl is imported here so that CSV-only callers do not pay for it
     from openpyxl import load_workbook
 
@@ -734,7 +734,8 @@ def _xlsx_cells(
             worksheet = _pick_sheet(workbook.worksheets, sheet, label)
             if not titles:  # the first read of the sheet (its rows may be read again)
                 try:
-                    formulas.update(_uncalculated(worksheet))
+                    faults.formulas.update(_uncalculated(worksheet))
+                    faults.merged[:] = _merged_across_rows(worksheet)
                 except Exception as error:  # zipfile's CRC, broken XML: a damaged sheet
                     raise ReadError(
                         f"The sheet '{worksheet.title}' in {label} cannot be read (it may "
@@ -786,6 +787,47 @@ class ColumnFormulas:
 
 #: a sheet's formulas with no saved result, by column (its cells' index in a row)
 Uncalculated = dict[int, ColumnFormulas]
+#: a merged range: (first row, last row, first column, last column), from 1
+Merged = tuple[int, int, int, int]
+
+
+@dataclass
+class SheetFaults:
+    """What a sheet's values alone do not show, found when its rows are first read: its
+    formulas with no saved result, and its ranges of cells merged across rows."""
+
+    formulas: Uncalculated = field(default_factory=dict)
+    merged: list[Merged] = field(default_factory=list)
+
+
+#: a merged range in a sheet's XML (``<mergeCell ref="B2:B4"/>``, listed after its cells)
+_MERGE_CELL = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref="\$?([A-Z]{1,3})\$?(\d+):\$?([A-Z]{1,3})\$?(\d+)"'
+)
+
+
+def _merged_across_rows(worksheet: Any) -> list[Merged]:
+    """The sheet's ranges of cells merged across more than one row, from a scan of its
+    XML (openpyxl's read-only sheets do not keep them)."""
+    from openpyxl.utils.cell import column_index_from_string
+
+    found: set[Merged] = set()
+    with worksheet._get_source() as source:  # the sheet's XML in the workbook (openpyxl's)
+        tail = b""
+        while chunk := source.read(1 << 20):
+            chunk = tail + chunk
+            if b"mergeCell" in chunk:
+                for first_col, first_row, last_col, last_row in _MERGE_CELL.findall(chunk):
+                    if int(last_row) > int(first_row):
+                        found.add((
+                            int(first_row), int(last_row),
+                            column_index_from_string(first_col.decode()),
+                            column_index_from_string(last_col.decode()),
+                        ))  # fmt: skip
+            tail = chunk[-256:]
+    return sorted(found)
+
+
 #: how many of a column's cells a refusal names
 NAMED_CELLS = 5
 
@@ -872,6 +914,45 @@ def _used(
         for heading, key, position in zip(columns, keys, positions, strict=True)
         if reads is None or reads(key)
     ]
+
+
+def _refuse_faults(
+    faults: SheetFaults, header_row: int, used: list[tuple[str, int]], label: str,
+    sheet: str | None,
+) -> None:  # fmt: skip
+    _refuse_uncalculated(faults.formulas, header_row, used, label, sheet)
+    _refuse_merged(faults.merged, header_row, used, label, sheet)
+
+
+def _refuse_merged(
+    merged: list[Merged], header_row: int, used: list[tuple[str, int]], label: str,
+    sheet: str | None,
+) -> None:  # fmt: skip
+    """Refuse a sheet whose cells are merged across rows below its header in a column
+    read: a merged cell's value is the first row's alone, so the rows below would be
+    imported without it (a coverage merged over three services' rows left two with none)."""
+    from openpyxl.utils.cell import get_column_letter
+
+    headings = {position + 1: heading for heading, position in used}
+    named = []
+    for first_row, last_row, first_col, last_col in merged:
+        if last_row <= header_row:
+            continue
+        under = [headings[c] for c in range(first_col, last_col + 1) if c in headings]
+        if under:
+            ref = (
+                f"{get_column_letter(first_col)}{first_row}:{get_column_letter(last_col)}{last_row}"
+            )
+            named.append(f"{ref} under '{under[0]}'")
+    if named:
+        shown = ", ".join(named[:NAMED_CELLS]) + (
+            f" and {len(named) - NAMED_CELLS:,} more" if len(named) > NAMED_CELLS else ""
+        )
+        raise ReadError(
+            f"The sheet '{sheet}' in {label} has cells merged across rows ({shown}): a merged "
+            "cell's value belongs to its first row only, so the rows below would be read "
+            "without it. Unmerge them and fill the value into every row"
+        )
 
 
 def _refuse_uncalculated(

@@ -300,6 +300,36 @@ def test_an_excel_error_value_is_refused_naming_its_cell(tmp_path: Path, error: 
     ]  # fmt: skip
 
 
+def test_cells_merged_across_rows_under_a_heading_read_are_refused(tmp_path: Path) -> None:
+    """A merged cell's value is its first row's alone: merged across three services' rows,
+    a coverage was read for the first and the two below were imported with none, without
+    a word. Such a sheet is refused, naming the range and its heading; merges across
+    columns of one row, under no heading, or in a column not read are read as before."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Services"
+    sheet.append(["Service ref", "Name", "Coverage", None])
+    for n in range(1, 4):
+        sheet.append([f"S{n}", f"Club {n}", "Kingston; Richmond" if n == 1 else None, "x"])
+    sheet.merge_cells("A1:B1")  # across columns of the header row
+    sheet.merge_cells("D2:D4")  # under no heading
+    path = tmp_path / "merged.xlsx"
+    workbook.save(path)
+    assert len(read_table(path).rows) == 3
+    sheet.merge_cells("C2:C4")
+    workbook.save(path)
+    with pytest.raises(ReadError) as raised:
+        read_table(path)
+    assert str(raised.value) == (
+        "The sheet 'Services' in merged.xlsx has cells merged across rows (C2:C4 under "
+        "'Coverage'): a merged cell's value belongs to its first row only, so the rows below "
+        "would be read without it. Unmerge them and fill the value into every row"
+    )
+    not_coverage = {"reads": lambda key: key != "coverage"}  # (a column not read: as before)
+    assert len(readers.read_table(path, **not_coverage).rows) == 3
+    assert len(list(readers.read_sheet(path, **not_coverage).each_row())) == 3
+
+
 def test_more_than_the_row_limit_is_a_read_error() -> None:
     data = b"Ref\n" + b"S\n" * (MAX_ROWS + 1)
     with pytest.raises(ReadError, match="more than 200,000 rows"):
