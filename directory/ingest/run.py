@@ -130,13 +130,27 @@ def fetch(location: str, base_dir: Path | None = None) -> Content:
 
 
 def detect_format(data: Content, name: str) -> str:
-    """Guess the format: JSON with "grants" is 360Giving, other JSON is HSDS (JSON too deep
+    """Guess the format: JSON with "grants", or a list of grants, is 360Giving, other JSON
+    is HSDS (JSON too deep
     to parse is left to the 360Giving or HSDS reader to refuse); a spreadsheet is 360Giving
     when a sheet's header row has 360Giving's "Identifier" and "Amount Awarded" columns, the
     template when one names the "Service ref" column (every sheet of a workbook is looked
     at, a visible one before a hidden one), else the template (whose reader says what is
     missing)."""
     return _sniff(data, name)[0]
+
+
+#: members every 360Giving grant has and no Open Referral service does
+_GRANT_MEMBERS = frozenset({"amountAwarded", "awardDate", "recipientOrganization"})
+
+
+def _are_grants(parsed: object) -> bool:
+    """Whether parsed JSON is 360Giving: a package (``{"grants": [...]}``), or a bare list
+    of grants (which its reader takes too), known by their first item's members."""
+    if isinstance(parsed, dict):
+        return "grants" in parsed
+    first = parsed[0] if isinstance(parsed, list) and parsed else None
+    return isinstance(first, dict) and not _GRANT_MEMBERS.isdisjoint(first)
 
 
 def _sniff(data: Content, name: str) -> tuple[str, Sheet | None]:
@@ -149,7 +163,7 @@ def _sniff(data: Content, name: str) -> tuple[str, Sheet | None]:
             parsed = json.loads(bytes_of(data).decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError, RecursionError):
             return guess, None  # its reader refuses it, saying why ("nested too deeply")
-        return ("360giving" if isinstance(parsed, dict) and "grants" in parsed else "hsds"), None
+        return ("360giving" if _are_grants(parsed) else "hsds"), None
     try:
         if not is_workbook(data, name):
             table = read_sheet(data, name=name)

@@ -1548,3 +1548,26 @@ def test_an_import_reports_the_time_its_reading_took(writable_app, tmp_path, mon
     result = run(writable_app, "import", str(path), "--json", "--dry-run")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["seconds"] >= 1.0
+
+
+@pytest.mark.parametrize("name", ["grants.json", "grants.data"])
+def test_a_bare_list_of_360giving_grants_is_detected_as_360giving(writable_app, tmp_path, name):
+    """A JSON list of grants (no ``{"grants": …}`` package around them), which the 360Giving
+    reader takes, was detected as Open Referral services and refused with "The service has
+    no name"; it is read as grants, with or without a ``.json`` name, and a list of
+    services is still Open Referral."""
+    from directory.ingest.run import detect_format
+
+    grant = {
+        "id": "360G-LIST-1", "title": "Youth work", "currency": "GBP", "amountAwarded": 5000,
+        "awardDate": "2026-03-15", "recipientOrganization": [{"id": "GB-CHC-1", "name": "R"}],
+        "fundingOrganization": [{"id": "GB-GOR-PC390", "name": "MOPAC"}],
+        "beneficiaryLocation": [{"geoCode": "E09000021", "geoCodeType": "LAD"}],
+    }  # fmt: skip
+    assert detect_format(json.dumps([grant]).encode(), name) == "360giving"
+    assert detect_format(json.dumps([{"id": "s", "name": "A service"}]).encode(), name) == "hsds"
+    path = write(tmp_path, name, json.dumps([grant]))
+    result = run(writable_app, "import", str(path), "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["counts"]["grants"]["created"] == 1 and report["errors"] == 0
