@@ -352,14 +352,21 @@ def _moment(value: datetime) -> str:
     return value.isoformat(timespec="seconds") + "Z"
 
 
+def _search_text(search: str | None) -> str | None:
+    """A ``search`` as its words, one space apart; given with none (blank, new lines) it is
+    a 422 on every list that takes it, as on the services', not every row or none."""
+    if search is None:
+        return None
+    text = " ".join(search.split())
+    if not text:
+        raise _invalid("search", "search must contain something to search for.")
+    return text
+
+
 def _filters(reads: Reads, geo: GeographyRepository, q: ServiceQuery) -> tuple[Filters, bool]:
     """The search filters of an HSDS query, and whether it asks for any theme at all
     (``taxonomy_id``); a 4xx problem for what cannot match anything by construction."""
-    text = None
-    if q.search is not None:
-        text = " ".join(q.search.split())
-        if not text:
-            raise _invalid("search", "search must contain something to search for.")
+    text = _search_text(q.search)
     themes: tuple[str, ...] = ()
     if q.taxonomy_term_id is not None:
         found = [
@@ -779,7 +786,7 @@ def list_organizations(
 ) -> dict[str, Any]:
     """A page of the organisations running listed services, by name; with ``full``, each
     with its services (list objects)."""
-    text = " ".join(search.split()) if search else None
+    text = _search_text(search)
     rows, total = reads.repo.organisation_page(
         text=text, offset=(page - 1) * per_page, limit=per_page
     )
@@ -841,9 +848,10 @@ def list_taxonomy_terms(
 ) -> dict[str, Any]:
     terms = list(_theme_terms().values())
     if taxonomy_id is not None and taxonomy_id.lower() != TAXONOMY_ID:
-        terms = []
-    if search:
-        words = search.lower().split()
+        terms = []  # (a filter on the terms, as Open Referral's validators ask it: none)
+    text = _search_text(search)
+    if text:
+        words = text.lower().split()
         terms = [
             t for t in terms
             if all(w in f"{t['name']} {t['description']} {t['code']}".lower() for w in words)

@@ -424,6 +424,19 @@ def test_organization_and_term_search(demo_app: Flask) -> None:
     assert walk(client, "/taxonomy_terms", taxonomy_id=str(uuid.uuid4())) == []
 
 
+@pytest.mark.parametrize("path", ["/services", "/organizations", "/taxonomy_terms"])
+@pytest.mark.parametrize("blank", ["   ", "\n", "\t \r\n"])
+def test_a_search_with_nothing_to_search_for_is_refused_on_every_list(
+    demo_app: Flask, path: str, blank: str
+) -> None:
+    """``search`` made only of whitespace is a 422 naming it on every Open Referral list
+    that takes it, as on the services' (the organisations' answered every one of them)."""
+    response = demo_app.test_client().get(f"{API}{path}", query_string={"search": blank})
+    assert response.status_code == 422, response.get_data(as_text=True)[:200]
+    assert response.mimetype == "application/problem+json"
+    assert "search" in response.get_json()["errors"]
+
+
 @pytest.mark.parametrize(
     ("query", "status", "code"),
     [
