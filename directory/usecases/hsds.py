@@ -62,7 +62,7 @@ from directory.store.repositories.search import Filters, Near
 from directory.usecases.background import PerVersion
 from directory.usecases.geography import GeographySnapshot, lookup_postcode
 from directory.usecases.pagination import envelope
-from directory.usecases.search import area_match, utc_naive
+from directory.usecases.search import area_match, searched_for, utc_naive
 from directory.usecases.vocabulary import themes as theme_entries
 
 #: the HSDS version this API implements
@@ -352,21 +352,10 @@ def _moment(value: datetime) -> str:
     return value.isoformat(timespec="seconds") + "Z"
 
 
-def _search_text(search: str | None) -> str | None:
-    """A ``search`` as its words, one space apart; given with none (blank, new lines) it is
-    a 422 on every list that takes it, as on the services', not every row or none."""
-    if search is None:
-        return None
-    text = " ".join(search.split())
-    if not text:
-        raise _invalid("search", "search must contain something to search for.")
-    return text
-
-
 def _filters(reads: Reads, geo: GeographyRepository, q: ServiceQuery) -> tuple[Filters, bool]:
     """The search filters of an HSDS query, and whether it asks for any theme at all
     (``taxonomy_id``); a 4xx problem for what cannot match anything by construction."""
-    text = _search_text(q.search)
+    text = searched_for(q.search, "search")
     themes: tuple[str, ...] = ()
     if q.taxonomy_term_id is not None:
         found = [
@@ -786,7 +775,7 @@ def list_organizations(
 ) -> dict[str, Any]:
     """A page of the organisations running listed services, by name; with ``full``, each
     with its services (list objects)."""
-    text = _search_text(search)
+    text = searched_for(search, "search")
     rows, total = reads.repo.organisation_page(
         text=text, offset=(page - 1) * per_page, limit=per_page
     )
@@ -849,7 +838,7 @@ def list_taxonomy_terms(
     terms = list(_theme_terms().values())
     if taxonomy_id is not None and taxonomy_id.lower() != TAXONOMY_ID:
         terms = []  # (a filter on the terms, as Open Referral's validators ask it: none)
-    text = _search_text(search)
+    text = searched_for(search, "search")
     if text:
         words = text.lower().split()
         terms = [

@@ -186,6 +186,18 @@ def parse_updated_since(text: str) -> datetime:
 _FIRST, _LAST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
+def searched_for(value: str | None, param: str) -> str | None:
+    """A text search (``param``) as its words, one space apart; None when not given, and
+    given with none (blank, new lines) a 422 naming it, not every row or none (the
+    services' ``q`` and every Open Referral list's ``search``)."""
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    if not text:
+        raise _invalid(param, f"{param} must contain something to search for.")
+    return text
+
+
 def utc_naive(moment: datetime, param: str) -> datetime:
     """A query's date-time as the naive UTC time the database stores, or a 422 when the
     instant falls outside years 1 to 9999 in UTC (0001-01-01T00:00:00+01:00 is in year 0)."""
@@ -250,11 +262,7 @@ def filters(
     req: SearchRequest, catalogue: CatalogueQueries, snap: GeographySnapshot, today: date
 ) -> tuple[Filters, str | None]:
     """The request's filters as plain values (and the resolved area code), or a 4xx error."""
-    text = None
-    if req.q is not None:
-        text = " ".join(req.q.split())
-        if not text:
-            raise _invalid("q", "q must contain something to search for.")
+    text = searched_for(req.q, "q")
     if req.radius is not None and req.near is None:
         raise _invalid("radius", "radius needs near=lat,lon.")
     check_themes(req.themes)
