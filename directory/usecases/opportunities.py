@@ -33,7 +33,7 @@ from directory.errors import (
     OpportunityNotFoundError,
 )
 from directory.ingest import opportunities as writer
-from directory.ingest.records import OpportunityRecord
+from directory.ingest.records import OpportunityRecord, Problem
 from directory.ingest.values import clean_text
 from directory.settings import Settings
 from directory.store.db import Database
@@ -560,14 +560,10 @@ def record_from(values: dict[str, Any], snap: GeographySnapshot) -> OpportunityR
     # text as the Opportunities sheet's cells are read: whitespace runs (tabs, new lines)
     # made one space, the ends stripped, a blank value none
     title, funder_name = clean_text(values.get("title")), clean_text(funder.get("name"))
-    blank = {name: ["Must not be blank."]
-             for name, value in (("title", title), ("funder.name", funder_name)) if not value}  # fmt: skip
+    blank = [Problem("Must not be blank.", None, name)
+             for name, value in (("title", title), ("funder.name", funder_name)) if not value]  # fmt: skip
     if blank:
-        raise InvalidInputError(
-            "The opportunity has invalid values: "
-            + "; ".join(f"{k}: must not be blank" for k in blank),
-            errors=blank,
-        )
+        raise _invalid(blank)
     return OpportunityRecord(
         ref=values["ref"], title=title or "", funder_name=funder_name or "",
         funder_ref=clean_text(funder.get("ref")), closes_at=values["closes_at"],
