@@ -734,8 +734,9 @@ def _xlsx_cells(
             worksheet = _pick_sheet(workbook.worksheets, sheet, label)
             if not titles:  # the first read of the sheet (its rows may be read again)
                 try:
-                    faults.formulas.update(_uncalculated(worksheet))
-                    faults.merged[:] = _merged_across_rows(worksheet)
+                    any_formula, faults.merged[:] = _scan(worksheet)
+                    if any_formula:
+                        faults.formulas.update(_uncalculated(worksheet))
                 except Exception as error:  # zipfile's CRC, broken XML: a damaged sheet
                     raise ReadError(
                         f"The sheet '{worksheet.title}' in {label} cannot be read (it may "
@@ -806,26 +807,37 @@ _MERGE_CELL = re.compile(
 )
 
 
-def _merged_across_rows(worksheet: Any) -> list[Merged]:
-    """The sheet's ranges of cells merged across more than one row, from a scan of its
-    XML (openpyxl's read-only sheets do not keep them)."""
+def _scan(worksheet: Any) -> tuple[bool, list[Merged]]:
+    """One quick read of the sheet's XML as bytes: whether its cells hold any formula (most
+    sheets have none, and only those with one are parsed again, :func:`_uncalculated`),
+    and its ranges of cells merged across more than one row (listed after the cells;
+    openpyxl's read-only sheets do not keep them)."""
     from openpyxl.utils.cell import column_index_from_string
 
-    found: set[Merged] = set()
+    formula, in_cells, merged = False, True, set()
     with worksheet._get_source() as source:  # the sheet's XML in the workbook (openpyxl's)
         tail = b""
         while chunk := source.read(1 << 20):
-            chunk = tail + chunk
-            if b"mergeCell" in chunk:
-                for first_col, first_row, last_col, last_row in _MERGE_CELL.findall(chunk):
+            chunk, rest = tail + chunk, b""
+            if in_cells:
+                end = chunk.find(_CELLS_END)
+                while end != -1 and not _closes(chunk, end):
+                    end = chunk.find(_CELLS_END, end + 1)  # <sheetData>, not its end
+                cells, rest = (chunk, b"") if end == -1 else (chunk[:end], chunk[end:])
+                formula = formula or any(start in cells for start in _FORMULA_ELEMENTS)
+                in_cells = end == -1
+            else:
+                rest = chunk
+            if b"mergeCell" in rest:
+                for first_col, first_row, last_col, last_row in _MERGE_CELL.findall(rest):
                     if int(last_row) > int(first_row):
-                        found.add((
+                        merged.add((
                             int(first_row), int(last_row),
                             column_index_from_string(first_col.decode()),
                             column_index_from_string(last_col.decode()),
                         ))  # fmt: skip
             tail = chunk[-256:]
-    return sorted(found)
+    return formula, sorted(merged)
 
 
 #: how many of a column's cells a refusal names
@@ -835,22 +847,8 @@ NAMED_CELLS = 5
 def _uncalculated(worksheet: Any) -> Uncalculated:
     """The sheet's formulas that have no saved result, by column. A workbook written by a
     program that does not calculate (openpyxl, many exporters) keeps only the formula, and
-    reading values then gives an empty cell. Excel and LibreOffice save every result. A
-    quick scan of the sheet's XML for any formula first: most sheets have none, and only
-    those with one are parsed again."""
-    with worksheet._get_source() as source:  # the sheet's XML in the workbook (openpyxl's)
-        tail, found, ended = b"", False, False
-        while not found and not ended and (chunk := source.read(1 << 20)):
-            chunk = tail + chunk
-            end = chunk.find(_CELLS_END)
-            while end != -1 and not _closes(chunk, end):
-                end = chunk.find(_CELLS_END, end + 1)  # <sheetData>, not its end
-            if end != -1:
-                chunk, ended = chunk[:end], True
-            found = any(start in chunk for start in _FORMULA_ELEMENTS)
-            tail = chunk[-64:]
-    if not found:
-        return {}
+    reading values then gives an empty cell. Excel and LibreOffice save every result. Only
+    a sheet whose quick scan (:func:`_scan`) found a formula is parsed here."""
     from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter
     from openpyxl.xml.functions import iterparse  # openpyxl's parser (defusedxml if present)
 
