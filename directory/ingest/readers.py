@@ -807,6 +807,11 @@ _MERGE_CELL = re.compile(
 )
 
 
+#: the most ranges merged across rows a sheet's scan keeps (a hostile sheet may list
+#: millions within its unzipped size; a real one a few, which the first of them show)
+MAX_MERGED = 10_000
+
+
 def _scan(worksheet: Any) -> tuple[bool, list[Merged]]:
     """One quick read of the sheet's XML as bytes: whether its cells hold any formula (most
     sheets have none, and only those with one are parsed again, :func:`_uncalculated`),
@@ -830,7 +835,7 @@ def _scan(worksheet: Any) -> tuple[bool, list[Merged]]:
                 rest = chunk
             if b"mergeCell" in rest:
                 for first_col, first_row, last_col, last_row in _MERGE_CELL.findall(rest):
-                    if int(last_row) > int(first_row):
+                    if int(last_row) > int(first_row) and len(merged) < MAX_MERGED:
                         merged.add((
                             int(first_row), int(last_row),
                             column_index_from_string(first_col.decode()),

@@ -330,6 +330,27 @@ def test_cells_merged_across_rows_under_a_heading_read_are_refused(tmp_path: Pat
     assert len(list(readers.read_sheet(path, **not_coverage).each_row())) == 3
 
 
+def test_a_sheets_merged_ranges_kept_are_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet may list millions of merged ranges within its unzipped size: the scan keeps
+    ``MAX_MERGED`` of them (its memory bounded), enough to name those under a heading."""
+    monkeypatch.setattr(readers, "MAX_MERGED", 3)
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Ref", "Name"])
+    for n in range(20):
+        sheet.append([f"S{n}", None])
+    for first in range(2, 20, 2):
+        sheet.merge_cells(f"B{first}:B{first + 1}")
+    path = tmp_path / "many.xlsx"
+    workbook.save(path)
+    with pytest.raises(ReadError) as raised:
+        readers.read_table(path)
+    named = re.findall(r"B(\d+):B(\d+) under 'Name'", str(raised.value))
+    assert len(named) == 3 and all(int(b) == int(a) + 1 for a, b in named)  # (3 of the 9 kept)
+
+
 def test_more_than_the_row_limit_is_a_read_error() -> None:
     data = b"Ref\n" + b"S\n" * (MAX_ROWS + 1)
     with pytest.raises(ReadError, match="more than 200,000 rows"):
