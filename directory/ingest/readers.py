@@ -707,6 +707,44 @@ def _check_unzipped_size(data: Content, label: str) -> None:
         )
 
 
+def _read_only_workbook(handle: BinaryIO, label: str) -> Any:
+    """The workbook in ``handle`` opened read-only, values only (a damaged one a ReadError).
+
+    openpyxl opens each read-only sheet by looking for its ``<dimension>`` element, and
+    means to stop at ``<sheetData>`` when there is none; but it stops at the *end* of
+    ``<sheetData>``, so a sheet saved without one (as some exporters save them) was parsed
+    whole before its first row could be read: 7 s for a million rows, three times over an
+    import (which sheet, its header, its rows), so an uploaded file took a server worker past
+    its timeout. The sheets are opened here as openpyxl means to: stopping at the start of
+    ``<sheetData>``. (The size found is not used: every reader calls ``reset_dimensions``.)"""
+    from openpyxl import load_workbook
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    WorkSheetParser.parse_dimensions = _dimensions_before_the_cells
+    try:
+        return load_workbook(handle, read_only=True, data_only=True)
+    except Exception as error:  # zipfile, XML and openpyxl's own errors
+        raise ReadError(
+            f"The file {label} is not a readable XLSX workbook (it may be damaged); "
+            "open it in Excel and save it again"
+        ) from error
+
+
+def _dimensions_before_the_cells(parser: Any) -> tuple[int, int, int, int] | None:
+    """openpyxl's ``WorkSheetParser.parse_dimensions`` (3.1), reading the sheet's XML only
+    as far as the start of its cells: the boundaries its ``<dimension>`` gives, or None."""
+    from openpyxl.worksheet._reader import DATA_TAG, DIMENSION_TAG
+    from openpyxl.worksheet.dimensions import SheetDimension
+    from openpyxl.xml.functions import iterparse
+
+    for _, element in iterparse(parser.source, events=("start",)):
+        if element.tag == DIMENSION_TAG:  # (an empty element: its attributes are read)
+            return SheetDimension.from_tree(element).boundaries
+        if element.tag == DATA_TAG:
+            return None
+    return None
+
+
 def _xlsx_cells(
     data: Content, label: str, sheet: str | None, titles: list[str], faults: SheetFaults
 ) -> Generator[tuple[int, Sequence[Any]]]:
@@ -714,22 +752,16 @@ def _xlsx_cells(
     whose unzipped size has been checked; its title is put in ``titles`` once opened, and
     on that first reading its formulas with no saved result and its cells merged across
     rows in ``faults``."""
-    # openpyxl is imported here so that CSV-only callers do not pay for it
-    from openpyxl import load_workbook
-
     with warnings.catch_warnings():
         # openpyxl warns about features it drops (data validation, conditional formats,
         # unknown extensions); none of them matter for reading values
         warnings.simplefilter("ignore")
         handle = _open(data)
         try:
-            workbook = load_workbook(handle, read_only=True, data_only=True)
-        except Exception as error:  # zipfile, XML and openpyxl's own errors
+            workbook = _read_only_workbook(handle, label)
+        except ReadError:
             handle.close()
-            raise ReadError(
-                f"The file {label} is not a readable XLSX workbook (it may be damaged); "
-                "open it in Excel and save it again"
-            ) from error
+            raise
         try:
             worksheet = _pick_sheet(workbook.worksheets, sheet, label)
             if not titles:  # the first read of the sheet (its rows may be read again)
@@ -1020,19 +1052,11 @@ def sheet_heads(data: Content, label: str) -> list[SheetHead]:
     if not is_workbook(data, label):
         sheet = read_sheet(data, name=label)
         return [SheetHead(None, False, frozenset(sheet.keys))]
-    from openpyxl import load_workbook
-
     _check_unzipped_size(data, label)
     heads = []
     with warnings.catch_warnings(), _open(data) as handle:
         warnings.simplefilter("ignore")
-        try:
-            workbook = load_workbook(handle, read_only=True, data_only=True)
-        except Exception as error:
-            raise ReadError(
-                f"The file {label} is not a readable XLSX workbook (it may be damaged); "
-                "open it in Excel and save it again"
-            ) from error
+        workbook = _read_only_workbook(handle, label)
         try:
             for worksheet in workbook.worksheets:
                 worksheet.reset_dimensions()
@@ -1074,15 +1098,10 @@ def choose_sheet(
 
 def sheet_names(data: Content, label: str) -> list[str]:
     """The names of an XLSX workbook's sheets, case-folded and stripped."""
-    from openpyxl import load_workbook
-
     _check_unzipped_size(data, label)
     with warnings.catch_warnings(), _open(data) as handle:
         warnings.simplefilter("ignore")
-        try:
-            workbook = load_workbook(handle, read_only=True, data_only=True)
-        except Exception as error:
-            raise ReadError(f"The file {label} is not a readable XLSX workbook") from error
+        workbook = _read_only_workbook(handle, label)
         try:
             return [w.title.strip().casefold() for w in workbook.worksheets]
         finally:

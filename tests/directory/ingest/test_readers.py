@@ -734,6 +734,34 @@ def test_a_damaged_sheet_holding_a_formula_is_refused_in_words(tmp_path: Path) -
         read_table(path)
 
 
+def test_a_sheet_without_its_size_is_opened_without_reading_its_cells(tmp_path: Path) -> None:
+    """A sheet saved without its ``<dimension>`` (as some exporters save them) was parsed
+    whole by openpyxl each time the workbook was opened, looking for one: a million rows
+    took 7 s a time, three times an import, and an upload ran past the worker's timeout.
+    Opening a sheet now reads no further than where its cells start: damage at the end of
+    the cells is met only by reading down to it, not by finding which sheets there are."""
+    path = tmp_path / "unsized.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Services"
+    for row in [["Service ref", "Name"], *([f"S{i}", "x"] for i in range(readers.HEAD_ROWS))]:
+        workbook.active.append(row)
+    workbook.save(path)
+    with readers._open(path) as handle:  # a sheet with its size still has it
+        sized = readers._read_only_workbook(handle, path.name).active
+        assert (sized.max_row, sized.max_column) == (readers.HEAD_ROWS + 1, 2)
+    damage = '<row r="999"><c r="A999"><v>1</v></c></row><row</sheetData>'
+    _edit_sheet(
+        path,
+        lambda xml: re.sub(r"<dimension [^>]*/>", "", xml).replace("</sheetData>", damage),
+    )
+    with zipfile.ZipFile(path) as zipped:
+        assert "<dimension" not in zipped.read("xl/worksheets/sheet1.xml").decode()
+    (head,) = readers.sheet_heads(path, path.name)
+    assert (head.title, head.keys) == ("Services", frozenset({"service_ref", "name"}))
+    with pytest.raises(ReadError, match="'Services' in unsized.xlsx cannot be read"):
+        read_table(path)
+
+
 def test_formulas_after_the_cells_are_not_looked_at(tmp_path: Path) -> None:
     """Excel's extensions after the cells (data validation, conditional formats) hold
     formulas of their own, with no result: no reason to refuse the sheet."""
