@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +18,7 @@ from directory.data import DATA_DIR, org_id_key
 from directory.ingest.records import LocationRecord
 from directory.ingest.values import loose_key, slug, split_list
 from directory.store.repositories.geography import GeographyRepository
+from directory.store.repositories.hsds import HsdsQueries
 from directory.usecases.geography import GeographySnapshot
 from geodata import InvalidPostcodeError, parse_postcode
 from geodata.crs import to_bng
@@ -139,6 +141,9 @@ class GeographyContext:
         self.new_programmes: dict[str, str] = {}
         #: postcode rows read ahead (canonical → row, None: not in the file)
         self._postcodes: dict[str, Any] = {}
+        #: the Open Referral ids this directory made from its own refs, by kind (read when
+        #: an Open Referral file first asks)
+        self._made: dict[str, dict[str, Any]] | None = None
 
     # -- areas ---------------------------------------------------------------------
     def areas(self, text: str) -> list[str]:
@@ -254,6 +259,50 @@ class GeographyContext:
                 f"{pc.display} was terminated in {row.terminated}; give the current one."
             )
         return LocationRecord(ref="", postcode=row.canonical, lat=row.lat, lon=row.lon)
+
+    # -- records this directory exported ----------------------------------------------
+    def held_ref(self, kind: str, hsds_id: str) -> str | None:
+        return self._made_ids()[kind].get(_canonical_uuid(hsds_id))
+
+    def held_site(self, hsds_id: str) -> tuple[str, str] | None:
+        return self._made_ids()["location"].get(_canonical_uuid(hsds_id))
+
+    def _made_ids(self) -> dict[str, dict[str, Any]]:
+        """The Open Referral ids made from refs (not those that are UUIDs already, which
+        are their own ids) → what they were made from: what ``/api/v1/hsds`` serves."""
+        if self._made is None:
+            # (imported here: directory.usecases.catalogue, which it imports, imports this)
+            from directory.usecases.hsds import location_uuid, organization_uuid, service_uuid
+
+            rows = HsdsQueries(self.repo.session).identifier_rows()
+            self._made = {
+                "service": {service_uuid(r.ref): r.ref for r in rows["service"] if _made(r.ref)},
+                "organization": {
+                    organization_uuid(r.ref): r.ref for r in rows["organization"] if _made(r.ref)
+                },
+                "location": {
+                    location_uuid(r.service_ref, r.ref): (r.service_ref, r.ref)
+                    for r in rows["location"] if _made(r.ref)
+                },
+            }  # fmt: skip
+        return self._made
+
+
+def _canonical_uuid(text: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return text
+
+
+def _made(ref: str) -> bool:
+    """Whether the record's Open Referral id is made from its ref (a ref that is a UUID is
+    its own id)."""
+    try:
+        uuid.UUID(ref)
+    except ValueError:
+        return True
+    return False
 
 
 def _quoted(items: list[str]) -> str:

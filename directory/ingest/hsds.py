@@ -143,7 +143,9 @@ class _ServiceReader:
         if not isinstance(raw, dict):
             p.error("", "Each service must be a JSON object.", raw)
             return
-        ref = p.ref("id", raw.get("id"), missing="The service has no identifier (id).")
+        ref = self._held(
+            "service", p.ref("id", raw.get("id"), missing="The service has no identifier (id).")
+        )
         if ref is not None and ref in self.seen:
             p.error(
                 "id", f"Service {ref} appears more than once (first at row {self.seen[ref]}).", ref
@@ -178,7 +180,7 @@ class _ServiceReader:
             status=status or "active",
             themes=self._themes(p, raw.get("attributes")),
             coverage=self._coverage(p, raw.get("service_areas")),
-            locations=self._locations(p, raw.get("service_at_locations")),
+            locations=self._locations(p, raw.get("service_at_locations"), ref),
             min_age=min_age,
             max_age=max_age,
             eligibility=p.text(
@@ -207,7 +209,7 @@ class _ServiceReader:
         self, p: RowProblems, raw: dict[str, Any]
     ) -> tuple[str | None, OrganisationRecord | None]:
         """The service's organisation ref, and the record of its nested organisation."""
-        given = p.ref("organization_id", raw.get("organization_id"))
+        given = self._held("organization", p.ref("organization_id", raw.get("organization_id")))
         org = raw.get("organization")
         if blank(org) or org == {}:
             if given is None and blank(raw.get("organization_id")):
@@ -219,7 +221,10 @@ class _ServiceReader:
         if not isinstance(org, dict):
             p.error("organization", "The organisation must be a JSON object.", org)
             return None, None
-        ref = p.ref("organization.id", org.get("id"), missing="The organisation has no identifier.")
+        ref = self._held(
+            "organization",
+            p.ref("organization.id", org.get("id"), missing="The organisation has no identifier."),
+        )
         if ref is None:
             return None, None
         if given is not None and given != ref:
@@ -339,7 +344,16 @@ class _ServiceReader:
         p.error(f"{path}.{key}", message, text)
         return None
 
-    def _locations(self, p: RowProblems, value: Any) -> list[LocationRecord]:
+    def _held(self, kind: str, ref: str | None) -> str | None:
+        """The ref, or the ref of ours it was made from (this directory's own export, read
+        back: the same records, not copies under the same Open Referral ids)."""
+        return None if ref is None else self.ctx.held_ref(kind, ref) or ref
+
+    def _locations(
+        self, p: RowProblems, value: Any, service_ref: str | None
+    ) -> list[LocationRecord]:
+        """The service's locations; one whose id this directory made from a site of the
+        same service is that site."""
         locations: list[LocationRecord] = []
         refs: set[str] = set()
         for path, link in p.objects("service_at_locations", value):
@@ -361,6 +375,9 @@ class _ServiceReader:
             if ref is None:
                 p.error(f"{lpath}.id", "The location has no identifier.")
                 continue
+            site = self.ctx.held_site(ref)
+            if site is not None and site[0] == service_ref:
+                ref = site[1]
             if ref in refs:
                 continue
             refs.add(ref)

@@ -365,3 +365,14 @@ class Context(Protocol):
         """Read these postcodes ahead in a few statements (``postcode`` then answers them
         without a statement each); texts that are no postcode are ignored here."""
         ...
+
+    def held_ref(self, kind: str, hsds_id: str) -> str | None:
+        """For an Open Referral id this directory made from a ref of its own (``kind``
+        ``service`` or ``organization``; a file it exported, read back): that ref. None
+        for any other id."""
+        ...
+
+    def held_site(self, hsds_id: str) -> tuple[str, str] | None:
+        """For a location's Open Referral id this directory made from a site of its own:
+        (its service's ref, its ref). None for any other id."""
+        ...

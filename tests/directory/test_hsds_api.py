@@ -38,7 +38,7 @@ from directory.ingest.template import HEADINGS
 from directory.store.repositories.directory import DirectoryRepository
 from directory.usecases.hsds import NAMESPACE, TAXONOMY_ID, hsds_id, service_uuid
 from geodata import crs
-from tests.conftest import demo_copy
+from tests.conftest import demo_copy, geography_copy
 
 STANDARDS = Path(__file__).resolve().parents[1] / "data" / "standards" / "openreferral"
 HSDS, ORUK = STANDARDS / "hsds-3.0", STANDARDS / "oruk-uk-profile"
@@ -545,6 +545,46 @@ def test_an_export_reimports_with_nothing_lost(
         empty.extensions["directory"].db.dispose()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_its_own_export_read_back_is_the_records_it_holds(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> None:
+    """This directory's own export imported back, under another source: the services,
+    organisations and sites it lists are those held (their ids were made from our refs),
+    not copies of them under the same ids (which then answered twice in the lists)."""
+    app = create_app(demo_copy(request, backend, tmp_path))
+    try:
+        client = app.test_client()
+        exported = walk(client, "/services", per_page=100, full="true")
+        refs = api_refs(client)
+        path = tmp_path / "ours.json"
+        path.write_text(json.dumps(exported), "utf-8")
+        result = app.test_cli_runner().invoke(
+            cli, ["import", str(path), "--format", "hsds", "--source", "another", "--json"]
+        )
+        assert result.exit_code == 0, result.output[-3000:]
+        counts = json.loads(result.stdout)["counts"]
+        assert counts["services"]["created"] == counts["organisations"]["created"] == 0
+        assert counts["services"]["updated"] + counts["services"]["unchanged"] == len(exported)
+        assert api_refs(client) == refs
+        again = walk(client, "/services", per_page=100, full="true")
+
+        def ids(services: list[Any]) -> dict[str, list[str]]:
+            sites = [s["service_at_locations"] for s in services]
+            return {
+                "services": sorted(s["id"] for s in services),
+                "names": sorted(f"{s['id']} {s['name']}" for s in services),
+                "organisations": sorted({s["organization"]["id"] for s in services}),
+                "sites": sorted(link["location"]["id"] for links in sites for link in links),
+            }
+
+        assert ids(again) == ids(exported)
+        listed = walk(client, "/organizations", per_page=100)
+        assert len({o["id"] for o in listed}) == len(listed)
+    finally:
+        app.extensions["directory"].db.dispose()
+
+
 def _as_sent(service: dict[str, Any]) -> dict[str, Any]:
     """A full service less what an import cannot keep: the time of our last change, and
     our own refs of the organisation (its org-id) and of each site (its
@@ -617,11 +657,12 @@ def _make_directory() -> Any:
 
 
 def test_a_generated_directory_validates_and_round_trips(
-    writable_app: Flask, tmp_path: Path, shared_data_dir: Path
+    request: pytest.FixtureRequest, writable_app: Flask, tmp_path: Path, shared_data_dir: Path
 ) -> None:
     """300 generated services (coverage by ward, borough, BCU and London; sites with
-    addresses): zero schema errors; and their export imported back (as new services, their
-    HSDS ids as refs; the organisations matched by name) gives the same services."""
+    addresses): zero schema errors; their export imported into another directory (as new
+    services, their HSDS ids as refs) gives the same services; and read back here, it is
+    the services held (nothing created)."""
     generated = _make_directory().generate(300, 11, shared_data_dir)
     path = tmp_path / "generated.csv"
     write_table(path, list(HEADINGS), generated, format="csv")
@@ -645,17 +686,32 @@ def test_a_generated_directory_validates_and_round_trips(
 
     exported = tmp_path / "hsds.json"
     exported.write_text(json.dumps(full), "utf-8")
+    original = _comparable(writable_app, translate=True)
+    assert any(s["coverage"] and s["coverage"][0].startswith("bcu-") for s in original.values())
+    (tmp_path / "other").mkdir()
+    backend = (
+        "postgres"
+        if writable_app.extensions["directory"].db.engine.dialect.name == "postgresql"
+        else "sqlite"
+    )
+    other = create_app(geography_copy(request, backend, tmp_path / "other"))
+    try:
+        result = other.test_cli_runner().invoke(
+            cli, ["import", str(exported), "--format", "hsds", "--source", "hsds-export"]
+        )
+        assert result.exit_code == 0, result.output[-3000:]
+        imported = _comparable(other, translate=False)
+        assert all(map(_is_uuid, imported)) and len(imported) == len(full)
+        for key, service in original.items():
+            assert imported[key] == service, key
+    finally:
+        other.extensions["directory"].db.dispose()
     result = writable_app.test_cli_runner().invoke(
-        cli, ["import", str(exported), "--format", "hsds", "--source", "hsds-export"]
+        cli, ["import", str(exported), "--format", "hsds", "--source", "hsds-export", "--json"]
     )
     assert result.exit_code == 0, result.output[-3000:]
-    held = _comparable(writable_app, translate=False)
-    imported = {ref: s for ref, s in held.items() if _is_uuid(ref)}
-    original = {service_uuid(ref): s for ref, s in held.items() if not _is_uuid(ref)}
-    assert len(imported) == len(full)
-    assert any(s["coverage"] and s["coverage"][0].startswith("bcu-") for s in original.values())
-    for key, service in original.items():
-        assert imported[key] == service, key
+    assert json.loads(result.stdout)["counts"]["services"]["created"] == 0
+    assert _comparable(writable_app, translate=True) == original
 
 
 def _is_uuid(text: str) -> bool:

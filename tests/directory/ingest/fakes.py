@@ -103,6 +103,13 @@ class FakeContext:
         """Nothing to read ahead: the postcodes are in memory."""
         list(texts)
 
+    def held_ref(self, kind: str, hsds_id: str) -> str | None:
+        """No records held."""
+        return None
+
+    def held_site(self, hsds_id: str) -> tuple[str, str] | None:
+        return None
+
     def postcode(self, text: str) -> LocationRecord:
         key = re.sub(r"\s+", "", text).upper()
         if key not in POSTCODES:

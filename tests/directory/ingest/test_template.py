@@ -112,6 +112,13 @@ class FakeContext:
         """Nothing to read ahead: the postcodes are in memory."""
         list(texts)
 
+    def held_ref(self, kind: str, hsds_id: str) -> str | None:
+        """No records held."""
+        return None
+
+    def held_site(self, hsds_id: str) -> tuple[str, str] | None:
+        return None
+
     def postcode(self, text: str) -> LocationRecord:
         key = "".join(text.split()).upper()
         if key not in self.POSTCODES:
