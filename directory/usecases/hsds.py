@@ -42,7 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -105,14 +105,19 @@ def hsds_id(kind: str, *key: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _kept_or_made(ref: str, kind: str, *key: str) -> str:
-    """A ref that is a UUID already (a record imported from HSDS) is kept as the id."""
+def _kept(ref: str) -> str | None:
+    """A ref that is a UUID already (a record imported from HSDS), as the id it is kept
+    as; None for any other ref (its id is made from it)."""
     if len(ref) >= 32:  # shorter is no UUID (and not worth an exception)
         try:
             return str(uuid.UUID(ref))
         except ValueError:
             pass
-    return hsds_id(kind, *key)
+    return None
+
+
+def _kept_or_made(ref: str, kind: str, *key: str) -> str:
+    return _kept(ref) or hsds_id(kind, *key)
 
 
 def service_uuid(ref: str) -> str:
@@ -127,6 +132,24 @@ def location_uuid(service_ref: str, ref: str) -> str:
     """A delivery site belongs to one service (refs are unique per service): its id is
     the site's ref when that is a UUID, else made from both refs."""
     return _kept_or_made(ref, "location", service_ref, ref)
+
+
+def made_from(rows: Mapping[str, Iterable[Any]]) -> dict[str, dict[str, Any]]:
+    """The ids made from refs → what they were made from, by kind, from
+    ``HsdsQueries.identifier_rows``: a service's ref, an organisation's, a site's (service
+    ref, ref); refs that are UUIDs are their own ids, and are left out. An importer reads
+    this directory's own export back through it."""
+    return {
+        "service": {hsds_id("service", r.ref): r.ref for r in rows["service"] if not _kept(r.ref)},
+        "organization": {
+            hsds_id("organization", r.ref): r.ref
+            for r in rows["organization"] if not _kept(r.ref)
+        },
+        "location": {
+            hsds_id("location", r.service_ref, r.ref): (r.service_ref, r.ref)
+            for r in rows["location"] if not _kept(r.ref)
+        },
+    }  # fmt: skip
 
 
 def service_at_location_uuid(service_ref: str, location_ref: str) -> str:
