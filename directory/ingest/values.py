@@ -271,7 +271,12 @@ def _checked_amount(number: int | float | Decimal, shown: Cell) -> Decimal:
         raise ValueError(f"{_shown(shown)} is negative; amounts must be £0 or more")
     if amount >= _MOST_MONEY:
         raise ValueError(f"{_shown(shown)} is too large to be an amount of money in pounds")
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    pennies = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if amount and not pennies:  # (it was stored as £0, a grant of nothing)
+        raise ValueError(
+            f"{_shown(shown)} is less than a penny; give amounts in pounds, {_AMOUNT_HINT}"
+        )
+    return pennies
 
 
 # -- dates --------------------------------------------------------------------------------------

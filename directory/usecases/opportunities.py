@@ -34,7 +34,7 @@ from directory.errors import (
 )
 from directory.ingest import opportunities as writer
 from directory.ingest.records import OpportunityRecord, Problem
-from directory.ingest.values import clean_text
+from directory.ingest.values import clean_text, parse_amount
 from directory.settings import Settings
 from directory.store.db import Database
 from directory.store.repositories.directory import CatalogueQueries, DirectoryRepository, as_id
@@ -553,8 +553,13 @@ def record_from(values: dict[str, Any], snap: GeographySnapshot) -> OpportunityR
             errors={"areas": [f"unknown area {b!r}" for b in bad]},
         )
     funder = values.get("funder") or {}
-    money = {k: None if values.get(k) is None else Decimal(str(values[k]))
-             for k in ("amount_min", "amount_max", "total_pot")}  # fmt: skip
+    # money as the Opportunities sheet's cells are read: to the penny, less than one refused
+    money: dict[str, Decimal | None] = {}
+    for name in ("amount_min", "amount_max", "total_pot"):
+        try:
+            money[name] = None if values.get(name) is None else parse_amount(values[name])
+        except ValueError as error:
+            raise _invalid([Problem(str(error), None, name)]) from None
     months = values.get("grant_length_months") or {}
     contact = values.get("contact") or {}
     # text as the Opportunities sheet's cells are read: whitespace runs (tabs, new lines)

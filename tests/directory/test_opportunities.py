@@ -507,6 +507,8 @@ def test_a_write_keeps_the_postcodes_a_worker_holds(write_app: Flask, keys: dict
         ({"opens_at": "0001-01-01"}, "opens_at"), ({"closes_at": "2300-01-01"}, "closes_at"),
         # blank text, once tidied as the Opportunities sheet's cells are
         ({"title": " \t\n "}, "title"), ({"funder": {"name": " "}}, "funder.name"),
+        # less than a penny (it was kept as £0), as the sheet refuses it
+        ({"total_pot": 0.004}, "total_pot"),
     ],
 )  # fmt: skip
 def test_create_refuses_bad_input(

@@ -84,6 +84,8 @@ def test_clean_text_blank_is_none(raw: str | None) -> None:
         ("£0", "0.00"),
         ("  £12.345 ", "12.35"),
         ("£12.344", "12.34"),
+        ("£0.005", "0.01"),
+        (Decimal("0.00"), "0.00"),
         ("1000 pounds", "1000.00"),
         (".5", "0.50"),
         (1200, "1200.00"),
@@ -130,6 +132,9 @@ def test_parse_amount_accepts(raw: object, expected: str) -> None:
         ("1e300", "is not an amount of money"),
         (1e300, "too large"),
         ("£2000bn", "too large"),
+        ("£0.004", "'£0.004' is less than a penny; give amounts in pounds"),
+        (0.0049, "less than a penny"),
+        (Decimal("1E-9"), "less than a penny"),
     ],
 )
 def test_parse_amount_rejects_with_a_helpful_message(raw: object, fragment: str) -> None:
