@@ -37,6 +37,7 @@ from directory.errors import (
 from directory.settings import Settings
 from directory.store.repositories.geography import DataVersion, GeographyRepository
 from directory.usecases.background import BackgroundJob
+from directory.usecases.pagination import searched_for
 from directory.usecases.postcode_table import PostcodeTable
 from directory.usecases.shared import Extended, compact
 from geodata import crs
@@ -735,6 +736,7 @@ def list_areas(
     parent_code = resolve_area(snap, parent) if parent else None
     if parent_code is not None and type is not None:
         check_parent_type(snap, parent_code, type)
+    q = searched_for(q, "q")
     if q:
         codes: Iterable[str] = [c for c, _ in snap.matcher.match(q, type)]
     else:

@@ -61,8 +61,8 @@ from directory.store.repositories.hsds import HsdsQueries
 from directory.store.repositories.search import Filters, Near
 from directory.usecases.background import PerVersion
 from directory.usecases.geography import GeographySnapshot, lookup_postcode
-from directory.usecases.pagination import envelope
-from directory.usecases.search import area_match, searched_for, utc_naive
+from directory.usecases.pagination import envelope, searched_for
+from directory.usecases.search import area_match, utc_naive
 from directory.usecases.vocabulary import themes as theme_entries
 
 #: the HSDS version this API implements

@@ -1,4 +1,4 @@
-"""The Open Referral page envelope, shared by every list."""
+"""What every list shares: the Open Referral page envelope, and its text search checked."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from directory.errors import InvalidInputError
 from directory.usecases.shared import SharedList
 
 DEFAULT_PER_PAGE = 50
@@ -32,3 +33,16 @@ def envelope(
 def page_of(items: Sequence[Any], page: int, per_page: int) -> tuple[Sequence[Any], int]:
     start = (page - 1) * per_page
     return items[start : start + per_page], len(items)
+
+
+def searched_for(value: str | None, param: str) -> str | None:
+    """A text search (``param``) as its words, one space apart; None when not given, and
+    given with none (blank, new lines) a 422 naming it, not every row or none (the
+    services' ``q``, the areas' ``q`` and every Open Referral list's ``search``)."""
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    if not text:
+        message = f"{param} must contain something to search for."
+        raise InvalidInputError(message, errors={param: [message]})
+    return text

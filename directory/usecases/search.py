@@ -44,7 +44,7 @@ from directory.usecases.catalogue import (
     unknown_programme,
 )
 from directory.usecases.geography import GeographySnapshot, resolve_area
-from directory.usecases.pagination import envelope
+from directory.usecases.pagination import envelope, searched_for
 from directory.usecases.vocabulary import check_themes
 from geodata import crs
 
@@ -184,18 +184,6 @@ def parse_updated_since(text: str) -> datetime:
 
 #: the instants a query can name: Python's datetime range, read in UTC
 _FIRST, _LAST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
-
-
-def searched_for(value: str | None, param: str) -> str | None:
-    """A text search (``param``) as its words, one space apart; None when not given, and
-    given with none (blank, new lines) a 422 naming it, not every row or none (the
-    services' ``q`` and every Open Referral list's ``search``)."""
-    if value is None:
-        return None
-    text = " ".join(value.split())
-    if not text:
-        raise _invalid(param, f"{param} must contain something to search for.")
-    return text
 
 
 def utc_naive(moment: datetime, param: str) -> datetime:

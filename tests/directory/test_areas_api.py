@@ -36,6 +36,18 @@ def test_area_names_match_tolerantly(client, q, code):
     assert body["contents"][0]["code"] == code
 
 
+@pytest.mark.parametrize("q", [" ", "\n", " \t\r\n "])
+def test_a_name_of_nothing_but_spaces_is_refused(client, q):
+    """As the services' q and the Open Referral lists' search: a 422 naming q (it answered
+    an empty list), as q= is; its words are matched one space apart."""
+    for query in ({"q": q}, {"q": q, "format": "geojson"}):
+        response = client.get("/api/v1/areas", query_string=query)
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert response.get_json()["errors"] == {"q": ["q must contain something to search for."]}
+    spaced = client.get("/api/v1/areas", query_string={"type": "borough", "q": " \tKingston\n"})
+    assert spaced.get_json()["contents"][0]["code"] == "E09000021"
+
+
 def test_wards_of_a_borough(client):
     body = client.get("/api/v1/areas?type=ward&parent=E09000021&per_page=1000").get_json()
     assert body["total_items"] > 10
