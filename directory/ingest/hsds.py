@@ -258,12 +258,18 @@ class _ServiceReader:
             kind = (
                 p.text(f"{path}.identifier_type", ident.get("identifier_type"), 100) or ""
             ).lower()
+            a_charity = charity is None and (
+                scheme.upper() in _CHARITY_SCHEMES or "charity" in kind
+            )
+            a_company = company is None and (scheme.upper() == "GB-COH" or "company" in kind)
+            if not (a_charity or a_company):  # (not read: an org-id, ours, may be longer)
+                continue
             number = p.text(f"{path}.identifier", ident.get("identifier"), 40)
             if number is None:
                 continue
-            if charity is None and (scheme.upper() in _CHARITY_SCHEMES or "charity" in kind):
+            if a_charity:
                 charity = number
-            elif company is None and (scheme.upper() == "GB-COH" or "company" in kind):
+            else:
                 company = number
         return charity, company
 

@@ -563,8 +563,13 @@ def test_its_own_export_read_back_is_the_records_it_holds(
             cli, ["import", str(path), "--format", "hsds", "--source", "another", "--json"]
         )
         assert result.exit_code == 0, result.output[-3000:]
-        counts = json.loads(result.stdout)["counts"]
+        report = json.loads(result.stdout)
+        counts = report["counts"]
         assert counts["services"]["created"] == counts["organisations"]["created"] == 0
+        # nothing of ours refused or cut short (an org-id of 42 characters, ours, was "cut
+        # to 40", as a charity number is), only the records' new source told
+        told = [p["message"] for p in report["problems"]]
+        assert told and all("now by 'another'" in message for message in told), told
         assert counts["services"]["updated"] + counts["services"]["unchanged"] == len(exported)
         assert api_refs(client) == refs
         again = walk(client, "/services", per_page=100, full="true")
