@@ -87,11 +87,20 @@ Column = Callable[[str], str]
 UNREADABLE: Any = object()
 
 
+def json_text(data: bytes, errors: str = "strict") -> str:
+    """A JSON file's text: UTF-8, with or without a byte order mark (RFC 8259), or UTF-16
+    or UTF-32, as Windows PowerShell 5's ``Out-File`` and Notepad's "Unicode" save it (a
+    CSV file is read in UTF-16 too), told by the standard library's ``json.detect_encoding``
+    (the byte order mark, or the zero bytes around the first characters). Raises
+    UnicodeDecodeError (``errors`` strict)."""
+    return data.decode(json.detect_encoding(data), errors)
+
+
 def load_json(data: bytes | str, batch: Batch) -> Any:
     """Parse JSON from an upload; on failure record one error and return ``UNREADABLE``."""
     if isinstance(data, bytes | bytearray):
         try:
-            text = bytes(data).decode("utf-8-sig")
+            text = json_text(bytes(data))
         except UnicodeDecodeError as exc:
             batch.error(
                 f"The file is not UTF-8 text (byte {exc.start} cannot be read): save it as "
@@ -231,6 +240,8 @@ def may_hold_unstorable(data: bytes | str) -> bool:
     """Whether a JSON file's text may hold text that cannot be stored: one scan of the
     file, so that a file without (all but every one) skips looking at each record's
     texts, which takes as long as parsing it."""
+    if isinstance(data, bytes) and not json.detect_encoding(data).startswith("utf-8"):
+        data = json_text(data, "replace")  # (its escapes are not UTF-8 bytes)
     if isinstance(data, str):
         return unstorable(data) is not None or may_hold_unstorable(data.encode("utf-8", "replace"))
     return _ESCAPED_UNSTORABLE.search(data) is not None

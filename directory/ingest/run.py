@@ -30,7 +30,12 @@ from directory.ingest.apply import (
     run_row,
 )
 from directory.ingest.context import GeographyContext
-from directory.ingest.giving360 import GRANT_KEYS, read_360giving_json, read_360giving_table
+from directory.ingest.giving360 import (
+    GRANT_KEYS,
+    json_text,
+    read_360giving_json,
+    read_360giving_table,
+)
 from directory.ingest.hsds import read_hsds_json
 from directory.ingest.need import NEED_FORMATS, detect_need_format, import_need
 from directory.ingest.opportunity_sheet import SHEET as OPPORTUNITY_SHEET
@@ -160,7 +165,7 @@ def _sniff(data: Content, name: str) -> tuple[str, Sheet | None]:
     if suffix == ".json" or _is_json(data):
         guess = "hsds" if suffix != ".json" else "360giving"
         try:
-            parsed = json.loads(bytes_of(data).decode("utf-8-sig"))
+            parsed = json.loads(json_text(bytes_of(data)))
         except (UnicodeDecodeError, ValueError, RecursionError):
             return guess, None  # its reader refuses it, saying why ("nested too deeply")
         return ("360giving" if _are_grants(parsed) else "hsds"), None
@@ -190,7 +195,7 @@ def _sniff(data: Content, name: str) -> tuple[str, Sheet | None]:
 
 
 def _is_json(data: Content) -> bool:
-    return head_of(data, 64).lstrip(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
+    return json_text(head_of(data, 64), "ignore").lstrip("\ufeff \t\r\n")[:1] in ("{", "[")
 
 
 def read_source(

@@ -506,6 +506,11 @@ def _unstorable_files() -> list[tuple[str, bytes, int, str, str]]:
          "grants[0].title", "NUL character"),
         ("hsds.json", json.dumps({"contents": hsds}).encode(), 2,
          "contents[1].service_areas[0].name", "NUL character"),
+        # JSON in UTF-16 (the NUL's escape is not the bytes of a UTF-8 one)
+        ("nul-16.json", json.dumps({"grants": [grant(title="a\x00b")]}).encode("utf-16"), 1,
+         "grants[0].title", "NUL character"),
+        ("hsds-16.json", json.dumps({"contents": hsds}).encode("utf-16-le"), 2,
+         "contents[1].service_areas[0].name", "NUL character"),
     ]  # fmt: skip
 
 
@@ -1548,6 +1553,28 @@ def test_an_import_reports_the_time_its_reading_took(writable_app, tmp_path, mon
     result = run(writable_app, "import", str(path), "--json", "--dry-run")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["seconds"] >= 1.0
+
+
+def test_json_in_utf16_or_utf32_is_read_as_in_utf8(writable_app, tmp_path):
+    """JSON as Windows PowerShell 5's Out-File and Notepad's "Unicode" save it (UTF-16 with
+    a byte order mark), or in UTF-16 or UTF-32 without one, is read as its UTF-8 is (a CSV
+    is read in UTF-16 too): UTF-16 was detected as a CSV and refused for its "headings", or
+    refused as "not valid JSON" at its second byte."""
+    from tests.directory.ingest.test_giving360 import grant
+    from tests.directory.ingest.test_hsds import services
+
+    files = {"grants": json.dumps({"grants": [grant(title="Café £")]}, ensure_ascii=False),
+             "services": json.dumps(services(), ensure_ascii=False)}  # fmt: skip
+    for what, text in files.items():
+        reports = {}
+        for encoding in ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"):
+            for name in (f"{what}.json", f"{what}.data"):  # (a name not .json: detected)
+                path = write(tmp_path, name, text, encoding)
+                result = run(writable_app, "import", str(path), "--dry-run", "--json")
+                assert result.exit_code == 0, (encoding, name, result.output[-2000:])
+                report = json.loads(result.output)
+                reports[encoding, name] = (report["counts"], report["problems"])
+        assert len(set(map(repr, reports.values()))) == 1, reports
 
 
 @pytest.mark.parametrize("name", ["grants.json", "grants.data"])
