@@ -480,18 +480,25 @@ MAX_UNSTORABLE_NAMED = 20
 
 
 def _check_json_body() -> None:
-    """Refuse bodies that Python's json would accept but JSON forbids (NaN, Infinity) or
-    that it cannot handle (huge integers, deep nesting), as a 400 problem, before any view
-    or validator parses them: one check for every route taking a JSON body. On the public
+    """Refuse bodies that Python's json would accept but JSON forbids (NaN, Infinity; a
+    byte order mark, UTF-16 or UTF-32, which some routes' parsers took and others did not)
+    or that it cannot handle (huge integers, deep nesting), as a 400 problem, before any
+    view or validator parses them: one check for every route taking a JSON body. On the public
     routes that store what they are sent (feedback), text that cannot be stored is refused
     here too (:func:`refuse_unstorable`); a route taking a key refuses it once the key is
     known (``directory.web.auth.requires_key``: a request without one is the 401 first); a
     bulk lookup reads, and answers a postcode holding a NUL with that item's own problem,
     as any postcode it cannot read."""
     if request.method in ("POST", "PUT", "PATCH") and request.is_json:
+        data = request.get_data(cache=True)
+        if json.detect_encoding(data) != "utf-8":  # (what every route's parser takes)
+            raise BadRequest(
+                "The body is not valid JSON: send it in UTF-8, without a byte order mark "
+                "(RFC 8259, section 8.1)."
+            )
         try:
             g.json_body = json.loads(
-                request.get_data(cache=True),
+                data,
                 parse_constant=_reject_constant,
                 parse_float=_finite_float,
             )

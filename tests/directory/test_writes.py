@@ -605,6 +605,38 @@ def test_every_json_body_route_answers_another_type_with_415(writable_app: Flask
             assert "application/json" in answer.json["detail"]
 
 
+def test_every_json_body_route_refuses_json_that_is_not_utf8_alike(writable_app: Flask) -> None:
+    """A body with a byte order mark, or in UTF-16 or UTF-32, is the same 400 on every
+    operation taking JSON (some routes' parsers read it, others answered "Invalid JSON
+    body"), naming what to send; found from the document, as above."""
+    client = writable_app.test_client()
+    key = make_key(writable_app, "admin")["key"]
+    document = client.get("/api/v1/openapi.json").get_json()
+    taking_json = [
+        (method, path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if isinstance(operation, dict)
+        and "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+    assert len(taking_json) > 10
+    text = json.dumps({"postcodes": ["KT1 1EU"], "name": "Café"}, ensure_ascii=False)
+    encoded = [b"\xef\xbb\xbf" + text.encode(), text.encode("utf-16"),
+               text.encode("utf-16-le"), text.encode("utf-32")]  # fmt: skip
+    for method, path in taking_json:
+        url = path.replace("{feedback_id}", "1").replace("{note_id}", "1")
+        url = url.replace("{outcome_id}", "1").replace("{contact_id}", "1")
+        url = url.replace("{key}", "S-1").replace("{site_ref}", "site-1")
+        for data in encoded:
+            answer = client.open(
+                url, method=method.upper(), data=data, content_type="application/json",
+                headers={"Authorization": f"Bearer {key}", "If-Match": "*"},
+            )  # fmt: skip
+            assert answer.status_code == 400, (method, path, data[:4], answer.json)
+            assert answer.json["code"] == "bad-request"
+            assert "in UTF-8, without a byte order mark" in answer.json["detail"]
+
+
 def test_a_write_without_a_key_is_the_401_whatever_its_body_holds(app, keys):
     """A keyless write holding text that cannot be stored: the 401 (a request missing its
     required Authorization header is refused for that first, RFC 9110 and schemathesis's
