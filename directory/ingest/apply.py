@@ -955,13 +955,15 @@ class _Writer:
             del states
         for ref, parent in paid_through:
             if parent not in listed:
+                # (named as the file names it: its row, and "Paid through" or "parentGrant")
+                row, column = batch.paid_through_rows.get(ref, (None, "Paid through"))
                 self.problems.append(
                     Problem(
                         f"Grant '{ref}' is paid through grant '{parent}', which is not in the "
                         "directory yet: the chain will show it as missing until a source lists "
                         "it.",
-                        None,
-                        "parent_ref",
+                        row,
+                        column,
                         parent,
                         "warning",
                     )  # fmt: skip
@@ -987,7 +989,7 @@ class _Writer:
                 for ref in loop
             }  # fmt: skip
             first = next(ref for ref in loop if ref in mine)
-            row, column = rows.get(first, (None, "parent_ref"))
+            row, column = rows.get(first, (None, "Paid through"))
             self.problems.append(Problem(loop_message(loop, where), row, column, parent_of[first]))
 
     def _check_grants(

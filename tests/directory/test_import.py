@@ -1107,8 +1107,9 @@ def test_a_sheet_written_a_few_grants_at_a_time_checks_parents_withdraws_and_ren
     result = run(writable_app, "import", str(first), "--mode", "full", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    missing = [p for p in report["problems"] if p["column"] == "parent_ref"]
-    assert [(p["value"], p["severity"]) for p in missing] == [("G-NOWHERE", "warning")]
+    # named as the file names it: its row and column (it was the column "parent_ref", ours)
+    missing = [p for p in report["problems"] if p["column"] == "Paid through"]
+    assert [(p["row"], p["value"], p["severity"]) for p in missing] == [(3, "G-NOWHERE", "warning")]
     assert "G-CHILD-2" in missing[0]["message"]
     client = writable_app.test_client()
     assert client.get("/api/v1/grants/G-CHILD-1").json["paid_through"] == "G-PARENT"
@@ -1122,7 +1123,9 @@ def test_a_sheet_written_a_few_grants_at_a_time_checks_parents_withdraws_and_ren
     result = run(writable_app, "import", str(second), "--mode", "full", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert [p["value"] for p in report["problems"] if p["column"] == "parent_ref"] == ["G-NOWHERE"]
+    assert [p["value"] for p in report["problems"] if p["column"] == "Paid through"] == [
+        "G-NOWHERE"
+    ]
     assert report["counts"]["services"]["withdrawn"] == 2
     assert report["counts"]["grants"]["withdrawn"] == 2
     every = client.get("/api/v1/services?include_withdrawn=true").json["contents"]
