@@ -17,6 +17,21 @@ from typing import Any
 from directory.data import DATA_DIR
 from directory.errors import DirectoryError, NotFoundError
 
+#: statuses whose phrase Python 3.13 changed after RFC 9110: status → (3.13's phrase, the
+#: 3.11 one the API keeps as their problems' title and in its document)
+RENAMED_PHRASES = {
+    413: ("Content Too Large", "Request Entity Too Large"),
+    414: ("URI Too Long", "Request-URI Too Long"),
+    416: ("Range Not Satisfiable", "Requested Range Not Satisfiable"),
+    422: ("Unprocessable Content", "Unprocessable Entity"),
+}
+
+
+def phrase(status: int) -> str:
+    """A status's phrase, the same on every supported Python."""
+    kept = RENAMED_PHRASES.get(status)
+    return HTTPStatus(status).phrase if kept is None else kept[1]
+
 
 def _error_classes(root: type[DirectoryError] = DirectoryError) -> Iterator[type[DirectoryError]]:
     yield root
@@ -38,7 +53,7 @@ def catalogue(web_codes: Mapping[str, int]) -> dict[str, dict[str, Any]]:
     for error in _error_classes():
         known.setdefault(error.code, (error.status, error.title))
     for code, status in web_codes.items():
-        known.setdefault(code, (status, HTTPStatus(status).phrase))
+        known.setdefault(code, (status, phrase(status)))
     texts = _texts()
     return {
         code: {"code": code, "status": status, "title": title, **texts[code]}

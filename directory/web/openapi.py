@@ -29,6 +29,7 @@ from typing import Any
 
 from apispec import BasePlugin
 
+from directory.usecases.problems import RENAMED_PHRASES
 from directory.web import examples, http
 
 #: the probes: answered whatever is sent, never cached, never conditional
@@ -552,12 +553,7 @@ _RENAMED_STATUSES = {
     "RANGE_NOT_SATISFIABLE": "REQUESTED_RANGE_NOT_SATISFIABLE",
 }
 #: and their phrases, the new → the one the document keeps
-_RENAMED_PHRASES = {
-    "Unprocessable Content": "Unprocessable Entity",
-    "Content Too Large": "Request Entity Too Large",
-    "URI Too Long": "Request-URI Too Long",
-    "Range Not Satisfiable": "Requested Range Not Satisfiable",
-}
+_RENAMED_PHRASES = dict(RENAMED_PHRASES.values())
 
 
 def same_on_every_python(document: dict[str, Any]) -> dict[str, Any]:

@@ -120,3 +120,24 @@ def test_a_500_is_titled_as_its_code_s_page_titles_it(geo_settings):
     assert answer.status_code == 500 and answer.mimetype == "application/problem+json"
     body = answer.get_json()
     assert (body["code"], body["title"]) == ("internal-error", page["title"])
+
+
+def test_a_status_s_title_is_the_same_on_every_python(monkeypatch):
+    """Python 3.13 renamed four statuses' phrases after RFC 9110 ("Unprocessable Content"):
+    a code titled by its status keeps the one the document and its page keep, whatever
+    the Python (here 3.13's phrases, put in place of the running one's)."""
+    from http import HTTPStatus
+
+    newer = {status: new for status, (new, _kept) in problems.RENAMED_PHRASES.items()}
+
+    class Python313Status:
+        def __init__(self, status: int) -> None:
+            self.phrase = newer.get(status, HTTPStatus(status).phrase)
+
+    kept = problems.catalogue(http.PROBLEM_STATUSES)
+    monkeypatch.setattr(problems, "HTTPStatus", Python313Status)
+    renamed = {c: s for c, s in http.PROBLEM_STATUSES.items() if s in newer}
+    assert {414, 416} <= set(renamed.values())
+    titles = {code: problems.catalogue(http.PROBLEM_STATUSES)[code]["title"] for code in renamed}
+    assert titles == {code: kept[code]["title"] for code in renamed}
+    assert titles["uri-too-long"] == "Request-URI Too Long"
