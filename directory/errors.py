@@ -121,7 +121,7 @@ class ForbiddenError(DirectoryError):
 
     status = 403
     code = "forbidden"
-    title = "This key may not do that"
+    title = "Forbidden"  # (the code of gunicorn's and werkzeug's 403s too: the subclasses say more)
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": f'Bearer realm="{REALM}", error="insufficient_scope"'}

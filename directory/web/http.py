@@ -195,6 +195,11 @@ def http_exception_response(error: HTTPException) -> Response:
     return problem_response(body, headers)
 
 
+def problem_title(code: str) -> str | None:
+    """The title of a problem code's page (None for a code without one)."""
+    return _titles().get(code)
+
+
 @functools.cache
 def _titles() -> dict[str, str]:
     """Each problem code's one title (RFC 9457 §3.1.3: a type's title does not change from

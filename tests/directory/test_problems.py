@@ -141,3 +141,24 @@ def test_a_status_s_title_is_the_same_on_every_python(monkeypatch):
     titles = {code: problems.catalogue(http.PROBLEM_STATUSES)[code]["title"] for code in renamed}
     assert titles == {code: kept[code]["title"] for code in renamed}
     assert titles["uri-too-long"] == "Request-URI Too Long"
+
+
+def test_nginx_and_gunicorn_title_a_code_as_its_page_does():
+    """One code, one title (RFC 9457 §3.1.3), whoever answers: nginx's problems (its own
+    limits) and gunicorn's (a request it cannot read) are titled as the app's are, by the
+    code's page (nginx said "Payload Too Large" where the page says "Request Entity Too
+    Large")."""
+    import json
+
+    titles = {
+        code: entry["title"] for code, entry in problems.catalogue(http.PROBLEM_STATUSES).items()
+    }
+    conf = (PACKAGE / "web/serving/nginx.conf").read_text(encoding="utf-8")
+    bodies = [json.loads(body) for body in re.findall(r"return \d{3} '(\{.*\})';", conf)]
+    assert {"payload-too-large", "uri-too-long"} <= {body["code"] for body in bodies}
+    for body in bodies:
+        assert body["title"] == titles[body["code"]], body
+    for status, code in gunicorn._CODES.items():
+        answer = gunicorn.problem_bytes(status, "Reason Of Its Own", "detail")
+        body = json.loads(answer.partition(b"\r\n\r\n")[2])
+        assert (body["code"], body["title"]) == (code, titles[code])

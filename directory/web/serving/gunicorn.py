@@ -101,10 +101,15 @@ _CODES = {400: "bad-request", 403: "forbidden", 414: "uri-too-long",
 
 
 def problem_bytes(status: int, reason: str, detail: str) -> bytes:
-    """A whole HTTP/1.1 response carrying an RFC 9457 problem (connection closed after)."""
+    """A whole HTTP/1.1 response carrying an RFC 9457 problem (connection closed after),
+    titled as its code's page titles it (as the app's problems are), else by ``reason``."""
+    # (imported here: the master reads this file without loading the app)
+    from directory.web.http import problem_title
+
     code = _CODES.get(status)
+    title = problem_title(code) if code else None
     body = json.dumps(
-        {"type": f"/problems/{code}" if code else "about:blank", "title": reason,
+        {"type": f"/problems/{code}" if code else "about:blank", "title": title or reason,
          "status": status, "detail": detail or reason, "code": code or f"http-{status}"}
     ).encode()  # fmt: skip
     head = (
