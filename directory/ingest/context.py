@@ -144,6 +144,8 @@ class GeographyContext:
         #: the Open Referral ids this directory made from its own refs, by kind (read when
         #: an Open Referral file first asks)
         self._made: dict[str, dict[str, Any]] | None = None
+        #: the areas' codes by name (the patch contacts' titles name their areas)
+        self._codes_by_name: dict[str, list[str]] | None = None
 
     # -- areas ---------------------------------------------------------------------
     def areas(self, text: str) -> list[str]:
@@ -268,6 +270,15 @@ class GeographyContext:
     def held_site(self, hsds_id: str) -> tuple[str, str] | None:
         canonical = _as_uuid(hsds_id)
         return None if canonical is None else self._made_ids()["location"].get(canonical)
+
+    def made_here(self, kind: str, item: dict[str, Any], service_id: str) -> bool:
+        from directory.usecases.hsds import made_here  # (as in _made_ids)
+
+        if self._codes_by_name is None:
+            self._codes_by_name = {}
+            for code, area in self.snap.areas.items():
+                self._codes_by_name.setdefault(area.name, []).append(code)
+        return made_here(kind, item, service_id, lambda name: self._codes_by_name.get(name, ()))
 
     def _made_ids(self) -> dict[str, dict[str, Any]]:
         """Read when a file first gives a UUID: about 1.5 s for 100,000 services."""

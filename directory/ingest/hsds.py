@@ -143,12 +143,16 @@ class _ServiceReader:
         if not isinstance(raw, dict):
             p.error("", "Each service must be a JSON object.", raw)
             return
-        ref = self._held(
-            "service", p.ref("id", raw.get("id"), missing="The service has no identifier (id).")
-        )
+        given = p.ref("id", raw.get("id"), missing="The service has no identifier (id).")
+        ref = self._held("service", given)
+        #: the id this directory made from a service's ref (its own export, read back)
+        ours = given if ref != given else None
         if ref is not None and ref in self.seen:
+            also = "" if ours is None else f" (its id {ours} is this directory's for it)"
             p.error(
-                "id", f"Service {ref} appears more than once (first at row {self.seen[ref]}).", ref
+                "id",
+                f"Service {ref} appears more than once{also} (first at row {self.seen[ref]}).",
+                given,
             )
             return
         if ref is not None:
@@ -191,7 +195,7 @@ class _ServiceReader:
             phone=self._phone(p, raw.get("phones")),
             website=p.parse("url", raw.get("url"), parse_url, warn=True),
             last_verified=last_verified,
-            hsds_extras=self._extras(p, raw),
+            hsds_extras=self._extras(p, raw, ours),
         )
         if not record.coverage and not record.locations and not p.failed:
             p.warning(
@@ -358,8 +362,8 @@ class _ServiceReader:
     def _locations(
         self, p: RowProblems, value: Any, service_ref: str | None
     ) -> list[LocationRecord]:
-        """The service's locations; one whose id this directory made from a site of the
-        same service is that site."""
+        """The service's locations; one whose id this directory made from a site is read
+        by that site's ref (the same site, or under another service a site of its own)."""
         locations: list[LocationRecord] = []
         refs: set[str] = set()
         for path, link in p.objects("service_at_locations", value):
@@ -382,7 +386,7 @@ class _ServiceReader:
                 p.error(f"{lpath}.id", "The location has no identifier.")
                 continue
             site = self.ctx.held_site(ref)
-            if site is not None and site[0] == service_ref:
+            if site is not None:  # (under another service, the site's ref gives another id)
                 ref = site[1]
             if ref in refs:
                 continue
@@ -425,10 +429,15 @@ class _ServiceReader:
             locations.append(record)
         return locations
 
-    def _extras(self, p: RowProblems, raw: dict[str, Any]) -> dict[str, Any] | None:
+    def _extras(
+        self, p: RowProblems, raw: dict[str, Any], ours: str | None
+    ) -> dict[str, Any] | None:
         """What has no column of ours, kept as read: the text members of
         :data:`EXTRA_TEXTS`, and the objects of :data:`EXTRA_LISTS` that have an ``id``
-        (funding and contacts with their HSDS members only, see :data:`KEPT_MEMBERS`)."""
+        (funding and contacts with their HSDS members only, see :data:`KEPT_MEMBERS`). A
+        service read back from this directory's export (``ours``: the id it made) keeps
+        none of the funding and contacts the export made from its grants and patch
+        contacts: they are served from those, and a copy would outlive them."""
         extras: dict[str, Any] = {}
         for key in EXTRA_TEXTS:
             text = p.text(key, raw.get(key), MAX_TEXT)
@@ -439,6 +448,8 @@ class _ServiceReader:
             for path, item in p.objects(key, raw.get(key)):
                 if not isinstance(item.get("id"), str) or not item["id"].strip():
                     p.warning(f"{path}.id", "An HSDS object without an id: it is not kept.")
+                    continue
+                if ours is not None and self.ctx.made_here(key, item, ours):
                     continue
                 kept.append(_as_json(_members(key, item)))
             if kept:

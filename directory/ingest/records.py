@@ -376,3 +376,9 @@ class Context(Protocol):
         """For a location's Open Referral id this directory made from a site of its own:
         (its service's ref, its ref). None for any other id."""
         ...
+
+    def made_here(self, kind: str, item: dict[str, Any], service_id: str) -> bool:
+        """Whether a service's ``funding`` or ``contacts`` item is one this directory's
+        export made for the service whose id it made, ``service_id`` (from a grant, a patch
+        contact)."""
+        ...

@@ -137,19 +137,44 @@ def location_uuid(service_ref: str, ref: str) -> str:
 def made_from(rows: Mapping[str, Iterable[Any]]) -> dict[str, dict[str, Any]]:
     """The ids made from refs → what they were made from, by kind, from
     ``HsdsQueries.identifier_rows``: a service's ref, an organisation's, a site's (service
-    ref, ref); refs that are UUIDs are their own ids, and are left out. An importer reads
-    this directory's own export back through it."""
-    return {
-        "service": {hsds_id("service", r.ref): r.ref for r in rows["service"] if not _kept(r.ref)},
-        "organization": {
-            hsds_id("organization", r.ref): r.ref
-            for r in rows["organization"] if not _kept(r.ref)
-        },
-        "location": {
-            hsds_id("location", r.service_ref, r.ref): (r.service_ref, r.ref)
-            for r in rows["location"] if not _kept(r.ref)
-        },
-    }  # fmt: skip
+    ref, ref). Refs that are UUIDs are their own ids, and are left out, as is an id made
+    from one ref that another record holds as its ref: that record answers to it (a copy
+    an import made before this map was). An importer reads this directory's own export
+    back through it."""
+    made: dict[str, dict[str, Any]] = {}
+    for kind in ("service", "organization", "location"):
+        held = {kept for r in rows[kind] if (kept := _kept(r.ref))}
+        if kind == "location":
+            pairs = (
+                (hsds_id(kind, r.service_ref, r.ref), (r.service_ref, r.ref))
+                for r in rows[kind]
+                if not _kept(r.ref)
+            )
+        else:
+            pairs = ((hsds_id(kind, r.ref), r.ref) for r in rows[kind] if not _kept(r.ref))
+        made[kind] = {made_id: source for made_id, source in pairs if made_id not in held}
+    return made
+
+
+def made_here(
+    kind: str, item: Mapping[str, Any], service_id: str, codes: Callable[[str], Iterable[str]]
+) -> bool:
+    """Whether a ``funding`` or ``contacts`` item read back is one this directory's export
+    made for the service ``service_id`` (from a grant funding it, a patch contact where it
+    works), not one an import kept: its id is the one made from what its text names (the
+    grant's ref at the end of the funding's ``source``; the contact's role and area in its
+    ``title``, the area by its name, whose codes ``codes`` gives)."""
+    item_id = item.get("id")
+    if kind == "funding":
+        source = str(item.get("source") or "")
+        _, found, ref = source.rpartition("grant ")
+        return bool(found) and hsds_id("funding", ref, service_id) == item_id
+    if kind == "contacts":
+        role, found, where = str(item.get("title") or "").rpartition(", ")
+        return bool(found) and any(
+            hsds_id("contact", service_id, code, role) == item_id for code in [where, *codes(where)]
+        )
+    return False
 
 
 def service_at_location_uuid(service_ref: str, location_ref: str) -> str:

@@ -572,6 +572,11 @@ def test_its_own_export_read_back_is_the_records_it_holds(
         assert told and all("now by 'another'" in message for message in told), told
         assert counts["services"]["updated"] + counts["services"]["unchanged"] == len(exported)
         assert api_refs(client) == refs
+        # the funding and contacts the export made from grants and patch contacts are not
+        # kept as copies (which would outlive them): the services keep no extras
+        assert all(
+            client.get(f"/api/v1/services/{ref}").json["hsds_extras"] is None for ref in refs
+        )
         again = walk(client, "/services", per_page=100, full="true")
 
         def ids(services: list[Any]) -> dict[str, list[str]]:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from directory.ingest.records import LocationRecord
 from tests.conftest import shared_data_path
@@ -109,6 +110,9 @@ class FakeContext:
 
     def held_site(self, hsds_id: str) -> tuple[str, str] | None:
         return None
+
+    def made_here(self, kind: str, item: dict[str, Any], service_id: str) -> bool:
+        return False
 
     def postcode(self, text: str) -> LocationRecord:
         key = re.sub(r"\s+", "", text).upper()

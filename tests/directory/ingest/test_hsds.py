@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from datetime import date
 from typing import Any
 
@@ -11,6 +12,14 @@ import pytest
 
 from directory.ingest.hsds import read_hsds_json
 from directory.ingest.records import Batch, LocationRecord
+from directory.usecases.hsds import (
+    hsds_id,
+    location_uuid,
+    made_from,
+    made_here,
+    organization_uuid,
+    service_uuid,
+)
 from tests.conftest import VENDORED
 from tests.directory.ingest.fakes import KINGSTON, LONDON, TOWER_HAMLETS, FakeContext
 
@@ -335,3 +344,132 @@ def test_hsds_example_files_do_not_crash() -> None:
     # the list endpoint's summary services carry no areas or locations: a warning only
     assert page.errors == [] and [s.name for s in page.services] == ["Community Counselling"]
     assert [p.column for p in page.problems] == ["contents[0].service_areas"]
+
+
+# -- this directory's own export, read back -------------------------------------------------------
+class Row:
+    def __init__(self, ref: str, service_ref: str | None = None) -> None:
+        self.ref, self.service_ref = ref, service_ref
+
+
+class HoldingContext(FakeContext):
+    """A fake context holding a directory: the services S-1 and S-2 (S-1 with the site
+    "site-1"), the organisation "org:kyt", and any ``extra_services`` (refs)."""
+
+    def __init__(self, extra_services: list[str] = []) -> None:  # noqa: B006 (not changed)
+        super().__init__()
+        rows = {
+            "service": [Row("S-1"), Row("S-2"), *map(Row, extra_services)],
+            "organization": [Row("org:kyt")],
+            "location": [Row("site-1", "S-1")],
+        }
+        self.made = made_from(rows)
+
+    def held_ref(self, kind: str, hsds_id: str) -> str | None:
+        try:
+            return self.made[kind].get(str(uuid.UUID(hsds_id)))
+        except ValueError:
+            return None
+
+    def held_site(self, hsds_id: str) -> tuple[str, str] | None:
+        try:
+            return self.made["location"].get(str(uuid.UUID(hsds_id)))
+        except ValueError:
+            return None
+
+    def made_here(self, kind: str, item: dict[str, Any], service_id: str) -> bool:
+        names = {"Kingston upon Thames": [KINGSTON]}
+        return made_here(kind, item, service_id, lambda name: names.get(name, []))
+
+
+#: where a site of ours is (in Kingston)
+HALL = {"latitude": 51.4123, "longitude": -0.3007}
+
+
+def read_ours(document: Any) -> Batch:
+    return read_hsds_json(json.dumps(document).encode(), HoldingContext())
+
+
+def _ours(service_ref: str, **members: Any) -> dict[str, Any]:
+    """A service as this directory exports it (only what is read here)."""
+    return {
+        "id": service_uuid(service_ref), "name": f"Service {service_ref}", "status": "active",
+        "organization": {"id": organization_uuid("org:kyt"), "name": "Kingston Youth Trust"},
+        "service_areas": [{"id": "sa", "name": "Kingston"}], **members,
+    }  # fmt: skip
+
+
+def test_ids_this_directory_made_are_read_as_the_refs_they_were_made_from() -> None:
+    """Its own export read back, under any source, is the records it holds: an id it made
+    from a ref, in any spelling of the UUID, is that ref (a service's, an organisation's,
+    a site's); other ids are refs of their own."""
+    site = {"id": "sal", "location": {"id": location_uuid("S-1", "site-1"), "name": "Hall", **HALL}}
+    shouted = _ours("S-2", id="{" + service_uuid("S-2").upper() + "}")
+    shouted["organization"]["id"] = organization_uuid("org:kyt").upper()
+    only_by_id = {**_ours("S-3"), "id": "new-one"}
+    only_by_id["organization_id"] = only_by_id.pop("organization")["id"]
+    batch = read_ours([_ours("S-1", service_at_locations=[site]), shouted, only_by_id])
+    assert not batch.errors, batch.errors
+    assert [(s.ref, s.organisation_ref) for s in batch.services] == [
+        ("S-1", "org:kyt"),
+        ("S-2", "org:kyt"),
+        ("new-one", "org:kyt"),
+    ]
+    assert [loc.ref for loc in batch.services[0].locations] == ["site-1"]
+    assert [o.ref for o in batch.organisations] == ["org:kyt"]
+
+
+def test_a_site_of_ours_under_another_service_is_a_site_of_its_own() -> None:
+    """Its id read back as it is would be the id of two sites (ours and this one): the
+    site's ref is taken instead, which under S-2 makes another id."""
+    site = {"id": "sal", "location": {"id": location_uuid("S-1", "site-1"), "name": "Hall", **HALL}}
+    batch = read_ours([_ours("S-2", service_at_locations=[site])])
+    (location,) = batch.services[0].locations
+    assert location.ref == "site-1" and location_uuid("S-2", "site-1") != site["location"]["id"]
+
+
+def test_a_service_listed_by_its_ref_and_by_our_id_is_listed_twice() -> None:
+    twice = [_ours("S-1"), {**_ours("S-1"), "id": "S-1"}]
+    (error,) = read_ours(twice).errors
+    assert error.message == "Service S-1 appears more than once (first at row 1)."
+    (error,) = read_ours(twice[::-1]).errors
+    assert f"(its id {service_uuid('S-1')} is this directory's for it)" in error.message
+
+
+def test_a_record_held_under_the_id_itself_answers_to_it() -> None:
+    """A service an import kept under a UUID ref answers to that id, though the id is also
+    made from another ref (a copy an import made before its own export was read back):
+    the same sync keeps updating the copy, and the other is not taken over."""
+    copied = service_uuid("S-1")
+    context = HoldingContext(extra_services=[copied])
+    (service,) = read_hsds_json(json.dumps([_ours("S-1")]).encode(), context).services
+    assert service.ref == copied
+    (service,) = read_ours([_ours("S-1")]).services
+    assert service.ref == "S-1"
+
+
+def test_funding_and_contacts_our_export_made_are_not_kept_with_a_service_of_ours() -> None:
+    """The export gives each service its grants as funding and its patch contacts as
+    contacts, with ids made from them: read back onto the service, copies kept as read
+    would outlive the grant or contact. Those of another directory, and those on a
+    service not of ours, are kept as read."""
+    sid = service_uuid("S-1")
+    funding = [
+        {"id": hsds_id("funding", "G-1", sid), "service_id": sid,
+         "source": "MOPAC; London Crime Prevention Fund; £5,000; grant G-1"},
+        {"id": "their-funding", "service_id": sid, "source": "A trust; grant G-1"},
+    ]  # fmt: skip
+    contacts = [
+        {"id": hsds_id("contact", sid, KINGSTON, "Borough SPOC"), "service_id": sid,
+         "name": "A. SPOC", "title": "Borough SPOC, Kingston upon Thames"},
+        {"id": "their-contact", "service_id": sid, "name": "B. Lead", "title": "Lead, Kingston"},
+    ]  # fmt: skip
+    ours = _ours("S-1", funding=funding, contacts=contacts)
+    (service,) = read_ours([ours]).services
+    assert service.hsds_extras is not None
+    assert [i["id"] for i in service.hsds_extras["funding"]] == ["their-funding"]
+    assert [i["id"] for i in service.hsds_extras["contacts"]] == ["their-contact"]
+    theirs = {**ours, "id": "their-service"}
+    (service,) = read_ours([theirs]).services
+    assert service.hsds_extras is not None
+    assert len(service.hsds_extras["funding"]) == len(service.hsds_extras["contacts"]) == 2

@@ -119,6 +119,9 @@ class FakeContext:
     def held_site(self, hsds_id: str) -> tuple[str, str] | None:
         return None
 
+    def made_here(self, kind: str, item: dict[str, Any], service_id: str) -> bool:
+        return False
+
     def postcode(self, text: str) -> LocationRecord:
         key = "".join(text.split()).upper()
         if key not in self.POSTCODES:
