@@ -36,7 +36,7 @@ from directory.usecases.funding.followup import (
 )
 from directory.usecases.funding.timing import timing_fields
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
-from directory.usecases.pagination import envelope
+from directory.usecases.pagination import envelope, searched_for
 
 SHORT_TERM_MONTHS = 24
 THREE_YEAR_MONTHS = 36
@@ -399,7 +399,7 @@ def list_organisations(
     q: CatalogueQueries, *, text: str | None, type_: str | None, page: int, per_page: int
 ) -> dict[str, Any]:
     rows, total = q.organisations_page(
-        q=text, type_=type_, offset=(page - 1) * per_page, limit=per_page
+        q=searched_for(text, "q"), type_=type_, offset=(page - 1) * per_page, limit=per_page
     )
     return envelope(
         [organisation_body(r) for r in rows], total_items=total, page=page, per_page=per_page
@@ -479,12 +479,7 @@ def grant_filters(
         )
         if key is not None
     }  # fmt: skip
-    words: list[str] = []
-    if text is not None:
-        words = text.lower().split()
-        if not words:
-            message = "q must contain something to search for."
-            raise InvalidInputError(message, errors={"q": [message]})
+    words = (searched_for(text, "q") or "").lower().split()
     if status is not None and status not in GRANT_STATUSES:
         message = f"status must be one of {', '.join(GRANT_STATUSES)}."
         raise InvalidInputError(message, errors={"status": [message]})

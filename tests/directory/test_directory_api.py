@@ -131,6 +131,13 @@ def test_grants_filter_by_programme_and_area(directory_client):
 def test_organisations_list_and_detail(directory_client):
     listing = directory_client.get("/api/v1/organisations?q=oxy").json
     assert [o["name"] for o in listing["contents"]] == ["Oxygen"]
+    # a name of nothing but spaces is refused as every list's q is (it was an empty list);
+    # the words of one are matched one space apart
+    blank = directory_client.get("/api/v1/organisations?q=%20%0A")
+    assert blank.status_code == 422
+    assert blank.json["errors"] == {"q": ["q must contain something to search for."]}
+    spaced = directory_client.get("/api/v1/organisations?q=%20Oxy%0A").json
+    assert [o["name"] for o in spaced["contents"]] == ["Oxygen"]
     detail = directory_client.get("/api/v1/organisations/org:oxygen").json
     assert {s["ref"] for s in detail["services"]} == {"OXY-KT-01", "OXY-KT-02"}
     assert len(detail["grants_received"]) == 2
