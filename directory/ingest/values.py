@@ -273,9 +273,7 @@ def _checked_amount(number: int | float | Decimal, shown: Cell) -> Decimal:
         raise ValueError(f"{_shown(shown)} is too large to be an amount of money in pounds")
     pennies = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if amount and not pennies:  # (it was stored as £0, a grant of nothing)
-        raise ValueError(
-            f"{_shown(shown)} is less than a penny; give amounts in pounds, {_AMOUNT_HINT}"
-        )
+        raise ValueError(f"{_shown(shown)} is less than a penny: amounts are in pounds")
     return pennies
 
 

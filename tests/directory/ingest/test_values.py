@@ -132,7 +132,7 @@ def test_parse_amount_accepts(raw: object, expected: str) -> None:
         ("1e300", "is not an amount of money"),
         (1e300, "too large"),
         ("£2000bn", "too large"),
-        ("£0.004", "'£0.004' is less than a penny; give amounts in pounds"),
+        ("£0.004", "'£0.004' is less than a penny: amounts are in pounds"),
         (0.0049, "less than a penny"),
         (Decimal("1E-9"), "less than a penny"),
     ],
