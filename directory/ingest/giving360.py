@@ -102,9 +102,10 @@ def load_json(data: bytes | str, batch: Batch) -> Any:
         try:
             text = json_text(bytes(data))
         except UnicodeDecodeError as exc:
+            encoding = re.sub(r"-(SIG|LE|BE)$", "", exc.encoding.upper())
             batch.error(
-                f"The file is not UTF-8 text (byte {exc.start} cannot be read): save it as "
-                "UTF-8 JSON."
+                f"The file is not {encoding} text (byte {exc.start} cannot be read): save it "
+                "as UTF-8 JSON."
             )
             return UNREADABLE
     else:

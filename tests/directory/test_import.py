@@ -1578,6 +1578,12 @@ def test_json_in_utf16_or_utf32_is_read_as_in_utf8(writable_app, tmp_path):
                 report = json.loads(result.output)
                 reports[encoding, name] = (report["counts"], report["problems"])
         assert len(set(map(repr, reports.values()))) == 1, reports
+    # cut short inside a character: refused, naming the encoding it was read in
+    path = tmp_path / "cut.json"
+    path.write_bytes(files["grants"].encode("utf-16")[:-1])
+    result = run(writable_app, "import", str(path), "--dry-run", "--json")
+    (error,) = json.loads(result.output)["problems"]
+    assert error["message"].startswith("The file is not UTF-16 text (byte ")
 
 
 @pytest.mark.parametrize("name", ["grants.json", "grants.data"])
