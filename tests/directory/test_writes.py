@@ -567,30 +567,34 @@ def test_a_services_history_holds_its_outcomes_and_a_contact_and_opportunity_the
             "opportunity-not-found")  # fmt: skip
 
 
+def _taking_json(client: Any) -> list[tuple[str, str, str, bool]]:
+    """Every operation the OpenAPI document says takes a JSON body, found from it so that a
+    new route cannot be forgotten: (method, path, a URL of it, whether it takes a form)."""
+    document = client.get("/api/v1/openapi.json").get_json()
+    found = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            content = (
+                operation.get("requestBody", {}).get("content", {})
+                if isinstance(operation, dict)
+                else {}
+            )
+            if "application/json" in content:
+                url = path.replace("{feedback_id}", "1").replace("{note_id}", "1")
+                url = url.replace("{outcome_id}", "1").replace("{contact_id}", "1")
+                url = url.replace("{key}", "S-1").replace("{site_ref}", "site-1")
+                found.append((method, path, url, "application/x-www-form-urlencoded" in content))
+    assert ("post", "/api/v1/patch/lookup") in [f[:2] for f in found] and len(found) > 10
+    return found
+
+
 def test_every_json_body_route_answers_another_type_with_415(writable_app: Flask) -> None:
-    """Every operation the document says takes a JSON body (lookups, writes, opportunities,
-    practice notes, moderation) answers a CSV or a form with a 415 naming application/json,
-    never a 422 saying the body's members are missing; found from the document, so that a
-    new route cannot forget it."""
+    """Every operation taking a JSON body (lookups, writes, opportunities, practice notes,
+    moderation) answers a CSV or a form with a 415 naming application/json, never a 422
+    saying the body's members are missing."""
     client = writable_app.test_client()
     key = make_key(writable_app, "admin")["key"]
-    document = client.get("/api/v1/openapi.json").get_json()
-    taking_json = [
-        (method, path)
-        for path, operations in document["paths"].items()
-        for method, operation in operations.items()
-        if isinstance(operation, dict)
-        and "application/json" in operation.get("requestBody", {}).get("content", {})
-    ]
-    assert ("post", "/api/v1/patch/lookup") in taking_json and len(taking_json) > 10
-    for method, path in taking_json:
-        url = path.replace("{feedback_id}", "1").replace("{note_id}", "1")
-        url = url.replace("{outcome_id}", "1").replace("{contact_id}", "1")
-        url = url.replace("{key}", "S-1").replace("{site_ref}", "site-1")
-        form = (
-            "application/x-www-form-urlencoded"
-            in document["paths"][path][method]["requestBody"]["content"]
-        )
+    for method, path, url, form in _taking_json(client):
         for content_type, data in (
             ("text/csv", "postcode\nKT1 1EU\n"),
             *([] if form else [("application/x-www-form-urlencoded", "postcodes=KT1 1EU")]),
@@ -608,25 +612,13 @@ def test_every_json_body_route_answers_another_type_with_415(writable_app: Flask
 def test_every_json_body_route_refuses_json_that_is_not_utf8_alike(writable_app: Flask) -> None:
     """A body with a byte order mark, or in UTF-16 or UTF-32, is the same 400 on every
     operation taking JSON (some routes' parsers read it, others answered "Invalid JSON
-    body"), naming what to send; found from the document, as above."""
+    body"), naming what to send."""
     client = writable_app.test_client()
     key = make_key(writable_app, "admin")["key"]
-    document = client.get("/api/v1/openapi.json").get_json()
-    taking_json = [
-        (method, path)
-        for path, operations in document["paths"].items()
-        for method, operation in operations.items()
-        if isinstance(operation, dict)
-        and "application/json" in operation.get("requestBody", {}).get("content", {})
-    ]
-    assert len(taking_json) > 10
     text = json.dumps({"postcodes": ["KT1 1EU"], "name": "Café"}, ensure_ascii=False)
     encoded = [b"\xef\xbb\xbf" + text.encode(), text.encode("utf-16"),
                text.encode("utf-16-le"), text.encode("utf-32")]  # fmt: skip
-    for method, path in taking_json:
-        url = path.replace("{feedback_id}", "1").replace("{note_id}", "1")
-        url = url.replace("{outcome_id}", "1").replace("{contact_id}", "1")
-        url = url.replace("{key}", "S-1").replace("{site_ref}", "site-1")
+    for method, path, url, _form in _taking_json(client):
         for data in encoded:
             answer = client.open(
                 url, method=method.upper(), data=data, content_type="application/json",

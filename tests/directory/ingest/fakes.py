@@ -66,7 +66,21 @@ def _key(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
-class FakeContext:
+class HoldsNothing:
+    """A context's answers about the records held, for a fake holding none."""
+
+    def held_ref(self, kind: str, hsds_id: str) -> str | None:
+        """No records held."""
+        return None
+
+    def held_site(self, hsds_id: str) -> tuple[str, str] | None:
+        return None
+
+    def made_here(self, kind: str, item: dict[str, Any], service_id: str) -> bool:
+        return False
+
+
+class FakeContext(HoldsNothing):
     def __init__(self) -> None:
         self.codes, self.names = _reference()
         self.programme_calls: list[str] = []
@@ -103,16 +117,6 @@ class FakeContext:
     def read_postcodes(self, texts: Iterable[str]) -> None:
         """Nothing to read ahead: the postcodes are in memory."""
         list(texts)
-
-    def held_ref(self, kind: str, hsds_id: str) -> str | None:
-        """No records held."""
-        return None
-
-    def held_site(self, hsds_id: str) -> tuple[str, str] | None:
-        return None
-
-    def made_here(self, kind: str, item: dict[str, Any], service_id: str) -> bool:
-        return False
 
     def postcode(self, text: str) -> LocationRecord:
         key = re.sub(r"\s+", "", text).upper()

@@ -37,6 +37,7 @@ from directory.ingest.template import (
     template_sheet,
     write_template,
 )
+from tests.directory.ingest.fakes import HoldsNothing
 
 KINGSTON, RICHMOND, LONDON, CENTRAL_WEST = "E09000021", "E09000027", "E12000007", "bcu-cw"
 HEADINGS = [c.heading for c in COLUMNS]
@@ -46,7 +47,7 @@ def _key(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text.casefold().replace("&", " and ")).split())
 
 
-class FakeContext:
+class FakeContext(HoldsNothing):
     """Enough of ``records.Context`` for the template: two boroughs, London, one BCU, a few
     themes and postcodes. Codes and ids are accepted as well as names (as the real one
     does), which the round trip needs."""
@@ -111,16 +112,6 @@ class FakeContext:
     def read_postcodes(self, texts: Iterable[str]) -> None:
         """Nothing to read ahead: the postcodes are in memory."""
         list(texts)
-
-    def held_ref(self, kind: str, hsds_id: str) -> str | None:
-        """No records held."""
-        return None
-
-    def held_site(self, hsds_id: str) -> tuple[str, str] | None:
-        return None
-
-    def made_here(self, kind: str, item: dict[str, Any], service_id: str) -> bool:
-        return False
 
     def postcode(self, text: str) -> LocationRecord:
         key = "".join(text.split()).upper()
