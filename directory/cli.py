@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -568,16 +570,58 @@ def keys_revoke(key_id: int, as_json: bool) -> None:
     click.echo(f"Key #{row['id']} ({row['name']}) revoked at {row['revoked_at']}.")
 
 
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write, put in its place only once written whole
+    (an export cut short by a full disk does not replace the file it was to replace), with
+    the mode of the file it replaces, or the umask's; a file system's refusal (no such
+    folder, no permission, a folder of that name, a full disk) is the command's one line.
+    A path that is there and no file or folder (/dev/stdout, a pipe) is written itself."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        try:
+            yield path
+        except OSError as error:
+            raise click.ClickException(f"Cannot write {path}: {error.strerror or error}") from None
+        return
+    try:
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix, delete=False
+        ) as handle:
+            temp = Path(handle.name)
+    except OSError as error:
+        raise click.ClickException(f"Cannot write {path}: {error.strerror or error}") from None
+    try:
+        yield temp
+        if path.exists():
+            shutil.copymode(path, temp)
+        else:
+            umask = os.umask(0o022)
+            os.umask(umask)
+            temp.chmod(0o666 & ~umask)
+        os.replace(temp, path)
+    except OSError as error:
+        raise click.ClickException(f"Cannot write {path}: {error.strerror or error}") from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 @cli.command("template")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--format", "fmt", type=click.Choice(["xlsx", "csv"]), help="Default: from the suffix"
 )
+@click.option("--force", is_flag=True, help="Replace PATH if it exists (a filled-in copy too)")
 @json_option
-def template_command(path: Path, fmt: str | None, as_json: bool) -> None:
+def template_command(path: Path, fmt: str | None, force: bool, as_json: bool) -> None:
     """Write a blank copy of the directory's spreadsheet template."""
     table_format = _table_format(path, fmt)
-    write_template(path, format=table_format)  # type: ignore[arg-type]
+    if path.exists() and not force:
+        raise click.ClickException(
+            f"{path} exists (a filled-in copy, perhaps): give another name, or --force to "
+            "replace it with a blank template."
+        )
+    with _writing(path) as temp:
+        write_template(temp, format=table_format)  # type: ignore[arg-type]
     if as_json:
         _print_json({"path": str(path), "format": table_format, "columns": HEADINGS})
         return
@@ -604,7 +648,8 @@ def export_command(path: Path, fmt: str | None, as_json: bool) -> None:
     table_format = _table_format(path, fmt)
     with state().db.session() as session:
         batch = batch_from_database(session)
-    write_template(path, format=table_format, batch=batch)  # type: ignore[arg-type]
+    with _writing(path) as temp:
+        write_template(temp, format=table_format, batch=batch)  # type: ignore[arg-type]
     if as_json:
         _print_json({"path": str(path), "format": table_format, "services": len(batch.services)})
         return
@@ -621,7 +666,8 @@ def _export_360giving(path: Path, as_json: bool) -> None:
         export = giving360_from_database(session, areas)
     # the package GET /grants.360giving.json gives: the grants left out listed in it too
     package = {**export.package, NOT_PUBLISHED_KEY: export.excluded}
-    path.write_text(json.dumps(package, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    with _writing(path) as temp:
+        temp.write_text(json.dumps(package, ensure_ascii=False, indent=1) + "\n", "utf-8")
     report = export.report()
     if as_json:
         _print_json({"path": str(path), "format": "360giving", **report})

@@ -210,6 +210,56 @@ def test_template_and_export_json_say_what_was_written(writable_app, tmp_path):
     assert "OXY-KT-01" in exported.read_text("utf-8")
 
 
+def test_template_and_export_never_leave_a_file_half_written(writable_app, tmp_path, monkeypatch):
+    """An export is written beside its file and put in its place once whole: a full disk
+    (the real /dev/full; a failure mid-write) leaves the file it was to replace as it was,
+    with no leftover, and is one line, not a traceback, as is a missing folder or a folder
+    of that name. A blank template does not replace a file unless told to (it replaced a
+    filled-in workbook, exit 0)."""
+    import stat
+
+    from directory import cli as cli_module
+
+    runner = writable_app.test_cli_runner()
+    out = tmp_path / "out"
+    out.mkdir()
+    filled = out / "filled.csv"
+    filled.write_text(HEADER + OXYGEN, "utf-8")
+    refused = runner.invoke(cli, ["template", str(filled)])
+    assert refused.exit_code == 1 and "--force" in refused.output
+    assert filled.read_text("utf-8") == HEADER + OXYGEN
+    assert runner.invoke(cli, ["template", str(filled), "--force"]).exit_code == 0
+    assert filled.read_text("utf-8-sig").splitlines() == [",".join(HEADINGS)]
+
+    for where, why in [
+        (out / "no-such-folder" / "x.csv", "No such file or directory"),
+        (out, "Is a directory"),
+        (Path("/dev/full"), "No space left on device"),
+    ]:
+        result = runner.invoke(cli, ["export", str(where), "--format", "csv"])
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+        assert result.output.strip() == f"Error: Cannot write {where}: {why}"
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # (a device is written, not replaced)
+
+    kept = out / "export.csv"
+    kept.write_text("the last export\n", "utf-8")
+    kept.chmod(0o640)
+
+    def cut_short(path: Path, **_: object) -> None:
+        path.write_text("Service ref,Serv", "utf-8")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli_module, "write_template", cut_short)
+    result = runner.invoke(cli, ["export", str(kept)])
+    assert result.output.strip() == f"Error: Cannot write {kept}: No space left on device"
+    assert kept.read_text("utf-8") == "the last export\n"
+    assert sorted(p.name for p in out.iterdir()) == ["export.csv", "filled.csv"]
+    monkeypatch.undo()
+    assert runner.invoke(cli, ["export", str(kept)]).exit_code == 0
+    assert kept.read_text("utf-8-sig").startswith("Service ref,")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640  # (the mode of the file it replaced)
+
+
 def test_demo_load_json_reports_every_source(writable_app, shared_data_dir):
     result = writable_app.test_cli_runner().invoke(
         cli, ["demo", "load", "--from", str(shared_data_dir), "--json"]
