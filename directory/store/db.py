@@ -145,6 +145,19 @@ class _FileGuard:
             raise sqlite3.OperationalError(no_file(self.path))
 
 
+#: how long a PostgreSQL connection may take to be made (libpq's connect_timeout), unless
+#: the URL or PGCONNECT_TIMEOUT says: a server that takes the connection and never answers
+#: held every command and worker without one
+CONNECT_SECONDS = 10
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql" or "connect_timeout" in parsed.query:
+        return {}
+    return {} if os.environ.get("PGCONNECT_TIMEOUT") else {"connect_timeout": CONNECT_SECONDS}
+
+
 class Database:
     """One engine and session factory for one settings object.
 
@@ -155,7 +168,9 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         url = settings.database_url
-        self.engine: Engine = create_engine(url, pool_pre_ping=not settings.is_sqlite)
+        self.engine: Engine = create_engine(
+            url, pool_pre_ping=not settings.is_sqlite, connect_args=_connect_args(url)
+        )
         self.file = sqlite_file(url)
         self._guard = _FileGuard(self.file) if self.file is not None else None
         if self._guard is not None:

@@ -400,3 +400,46 @@ def test_serve_given_a_database_behind_a_folder_it_may_not_enter_says_so_in_one_
     assert result.output == (
         f"Error: The database file {database} cannot be reached: Permission denied.\n"
     )
+
+
+def test_a_postgresql_server_that_never_answers_is_given_up_on(tmp_path, monkeypatch):
+    """A server that takes the connection and never answers (a stuck proxy, a firewall
+    holding the port) held every command without end: a connection is given up on after
+    CONNECT_SECONDS (libpq's connect_timeout), as one line naming the database."""
+    import contextlib
+    import socket
+    import threading
+    import time
+
+    from directory.store import db
+
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    monkeypatch.setattr(db, "CONNECT_SECONDS", 2)
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def take() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):  # (the wait's timeout)
+                held.append(listener.accept()[0])  # and never a byte back
+
+    taker = threading.Thread(target=take, daemon=True)
+    taker.start()
+    port = listener.getsockname()[1]
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/directory"
+    try:
+        app = create_app(Settings(instance_dir=tmp_path, database_url=url, testing=True))
+        started = time.monotonic()
+        result = app.test_cli_runner().invoke(cli, ["keys", "list"])
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        taker.join()
+        listener.close()
+        for connection in held:
+            connection.close()
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "cannot be used: connection timeout expired" in result.output
+    assert held and took < 30, took
