@@ -73,11 +73,11 @@ NUMBERS: dict[str, tuple[Any, ...]] = {
     "RIVER_TOLERANCE_M": (float, 10_000),
     "BOUNDARY_MARGIN_M": (float, 10_000),
     "WARD_MARGIN_M": (float, 10_000),
-    "BULK_LIMIT": (int, 100_000),
+    "BULK_LIMIT": (int, 100_000, 1),  # 0 refused every bulk lookup (at most 0 postcodes)
     "STALE_AFTER_DAYS": (int, 36_500),
     "ENDING_SOON_DAYS": (int, 36_500),
     "CLOSING_SOON_DAYS": (int, 36_500),
-    "MAX_UPLOAD_MB": (int, 10_240),
+    "MAX_UPLOAD_MB": (int, 10_240, 1),  # 0 refused every upload as too large
     "UPLOAD_SECONDS": (float, 3_600, 1),  # 0 s stopped every upload after all its work
     "TRUSTED_PROXIES": (int, 16),
     "PATCH_CACHE_MB": (int, 65_536),
@@ -99,15 +99,25 @@ def _database_url(url: str) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    example = "sqlite:////srv/directory.sqlite3 or postgresql+psycopg://user@host/db"
     try:
-        backend = make_url(url).get_backend_name()
-    except ArgumentError:
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+        parsed.port  # noqa: B018 (a port that is no number raises)
+    except (ArgumentError, ValueError):
         backend = None
     if backend not in ("sqlite", "postgresql"):
         raise SettingsError(
-            f"{PREFIX}DATABASE_URL must be an SQLite or PostgreSQL URL such as "
-            f"sqlite:////srv/directory.sqlite3 or postgresql+psycopg://user@host/db, not {url!r}"
+            f"{PREFIX}DATABASE_URL must be an SQLite or PostgreSQL URL such as {example}, "
+            f"not {url!r}"
         )
+    try:  # (the driver it names, or its dialect's default, is installed)
+        parsed.get_dialect().import_dbapi()
+    except (ImportError, ArgumentError):
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL {url!r} needs the database driver "
+            f"{parsed.get_driver_name()!r}, which is not installed: use a URL such as {example}"
+        ) from None
     return url
 
 

@@ -90,6 +90,14 @@ def test_values_are_read_and_typed():
         ("PUBLIC_URL", "https://example.org:port", "DIRECTORY_PUBLIC_URL must .* name a host"),
         ("DATABASE_URL", "nonsense", "DIRECTORY_DATABASE_URL must be an SQLite or PostgreSQL URL"),
         ("DATABASE_URL", "mysql://u@h/db", "DIRECTORY_DATABASE_URL must be an SQLite or"),
+        # tracebacks before (ModuleNotFoundError, ValueError), on the first connection
+        ("DATABASE_URL", "postgresql+psycopg2://u@h/db", "needs the database driver 'psycopg2'"),
+        ("DATABASE_URL", "postgresql+asyncpg://u@h/db", "needs the database driver 'asyncpg'"),
+        ("DATABASE_URL", "sqlite+pysqlcipher:///x", "needs the database driver 'pysqlcipher'"),
+        ("DATABASE_URL", "postgresql+psycopg://u@h:port/db", "must be an SQLite or PostgreSQL"),
+        # refused everything (at most 0 postcodes; every upload too large)
+        ("BULK_LIMIT", "0", "DIRECTORY_BULK_LIMIT must be at least 1, not '0'"),
+        ("MAX_UPLOAD_MB", "0", "DIRECTORY_MAX_UPLOAD_MB must be at least 1, not '0'"),
         ("RATE_LIMIT_STORAGE", "foo://x", "RATE_LIMIT_STORAGE 'foo://x' cannot be used: unknown"),
         ("RATE_LIMIT_STORAGE", "disk", "RATE_LIMIT_STORAGE must be memory, database or"),
     ],
@@ -198,4 +206,4 @@ def test_every_numeric_setting_has_a_bound_it_takes_and_one_past_it_refuses():
         )
         if least:
             with pytest.raises(SettingsError, match="must be at least"):
-                Settings.from_env({f"DIRECTORY_{name}": str(bottom - 0.5)})
+                Settings.from_env({f"DIRECTORY_{name}": str(bottom - (1 if kind is int else 0.5))})
