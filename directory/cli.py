@@ -283,7 +283,11 @@ def geodata_download(to_dir: Path | None, base_url: str | None, as_json: bool) -
     help="Fetch every publisher from this mirror (laid out as /<host>/<path>) "
     "(default DIRECTORY_GEODATA_BASE_URL)",
 )
-@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request")
+@click.option(
+    "--timeout", type=click.FloatRange(0, 3600, min_open=True), default=60.0, show_default=True,
+    callback=lambda _ctx, _param, value: _a_number(value, "--timeout"),
+    help="Seconds per request",
+)  # fmt: skip
 @quiet_option
 @json_option
 @with_appcontext
@@ -554,7 +558,7 @@ def keys_list(as_json: bool) -> None:
 
 
 @keys_group.command("revoke")
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=click.IntRange(1, 2**31 - 1))  # (what a key's id can be)
 @json_option
 @with_appcontext
 def keys_revoke(key_id: int, as_json: bool) -> None:
@@ -681,6 +685,13 @@ def _export_360giving(path: Path, as_json: bool) -> None:
             click.echo(f"  {item['id']}: {'; '.join(item['reasons'])}", err=True)
     for item in export.notes:
         click.echo(f"  note: {item['id']}: {'; '.join(item['notes'])}", err=True)
+
+
+def _a_number(value: float, name: str) -> float:
+    """``value``, unless it is NaN (which click's ranges let by)."""
+    if value != value:
+        raise click.BadParameter(f"{name} must be a number of seconds, not nan")
+    return value
 
 
 def _table_format(path: Path, fmt: str | None) -> str:

@@ -153,6 +153,11 @@ def create_key(
     name = (name or f"{role}-{prefix}").strip()
     if not 0 < len(name) <= MAX_NAME:
         raise KeyRequestError(f"A key's name must be 1 to {MAX_NAME} characters.")
+    if not name.isprintable():  # (one printed, as by `keys list`, could forge lines of its own)
+        raise KeyRequestError(
+            "A key's name must be one line of text, without a new line, a tab or any other "
+            "control character."
+        )
     key_id = keys.add(
         {
             "name": name, "role": role, "organisation_id": organisation_id, "prefix": prefix,

@@ -443,3 +443,17 @@ def test_a_postgresql_server_that_never_answers_is_given_up_on(tmp_path, monkeyp
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert "cannot be used: connection timeout expired" in result.output
     assert held and took < 30, took
+
+
+@pytest.mark.parametrize(
+    ("timeout", "message"),
+    [("nan", "must be a number of seconds, not nan"), ("0", "is not in the range 0<x<=3600"),
+     ("-5", "is not in the range"), ("inf", "is not in the range")],
+)  # fmt: skip
+def test_a_download_timeout_that_is_no_time_is_a_usage_error(writable_app, timeout, message):
+    """urllib3 raised on them, a traceback, after the refresh had begun."""
+    result = writable_app.test_cli_runner().invoke(
+        cli, ["geodata", "refresh", "--dry-run", "--timeout", timeout]
+    )
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert message in result.output

@@ -165,6 +165,9 @@ def test_an_editor_key_belongs_to_an_organisation(writable_app, tmp_path):
         (["create", "--role", "admin", "--expires", "2020-01-01"], "is not after today"),
         (["create", "--role", "admin", "--name", " "], "must be 1 to 120 characters"),
         (["revoke", "99"], "No key has the id 99."),
+        # a name printed by `keys list` could forge a line (a new line, a terminal escape)
+        (["create", "--role", "admin", "--name", "a\nKey #9 (root, admin)"], "one line of text"),
+        (["create", "--role", "admin", "--name", "a\x1b[31mb"], "one line of text"),
     ],
 )
 def test_keys_commands_explain_what_is_wrong_in_one_line(writable_app, args, message):
@@ -173,6 +176,15 @@ def test_keys_commands_explain_what_is_wrong_in_one_line(writable_app, args, mes
     assert result.output.startswith("Error: ")
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert key_rows(writable_app) == []
+
+
+@pytest.mark.parametrize("key_id", ["99999999999999999999999", "2147483648", "0"])
+def test_an_id_no_key_can_have_is_a_usage_error(writable_app, key_id):
+    """It was a traceback on SQLite (OverflowError) and "the database cannot be used:
+    integer out of range" on PostgreSQL, blaming a healthy database."""
+    result = run(writable_app, "keys", "revoke", key_id)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert f"{key_id} is not in the range 1<=x<=2147483647" in result.output
 
 
 def test_a_revoked_key_is_refused(writable_app):
