@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import stat
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from directory.ingest.apply import (
     ImportOptions,
@@ -70,7 +72,10 @@ from geodata.sources import data_file
 FORMATS = ("template", "360giving", "hsds", "mps-crime", "population")
 MODES = ("incremental", "full")
 MAX_BYTES = 100 * 1024 * 1024
+#: the longest a download may wait for its next bytes, and may take in all: a server
+#: sending a byte now and then held an import (and the write lock) without end
 FETCH_TIMEOUT_S = 60
+FETCH_DEADLINE_S = 600
 MAX_SOURCE_NAME = 80
 
 
@@ -90,6 +95,25 @@ class SourceError(Exception):
     """The source cannot be fetched at all (missing file, HTTP error, too big)."""
 
 
+def _read_by(response: Any, deadline: float, location: str) -> bytes:
+    """The answer's body, up to one byte past MAX_BYTES, read as it comes (each read
+    returns what one arrival brings) until its end, or a SourceError at ``deadline``."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_BYTES:
+        if time.monotonic() > deadline:
+            raise SourceError(
+                f"Cannot download {location}: it took longer than {FETCH_DEADLINE_S} s in "
+                f"all ({size:,} bytes came)"
+            )
+        chunk = response.read1(min(1 << 20, MAX_BYTES + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def fetch(location: str, base_dir: Path | None = None) -> Content:
     """The bytes of an http(s) URL, or of a local path (relative to ``base_dir``); a
     regular file is given back as its path, checked to be readable and not too big: the
@@ -99,7 +123,7 @@ def fetch(location: str, base_dir: Path | None = None) -> Content:
         try:
             with urllib.request.urlopen(location, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310
                 declared = response.headers.get("Content-Length", "")
-                data = response.read(MAX_BYTES + 1)
+                data = _read_by(response, time.monotonic() + FETCH_DEADLINE_S, location)
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             raise SourceError(f"Cannot download {location}: {error}") from None
         except http.client.IncompleteRead as error:  # (a chunked answer cut short)

@@ -767,6 +767,29 @@ def test_a_download_cut_short_of_its_content_length_is_refused(writable_app):
         server.stop()
 
 
+def test_a_download_that_trickles_on_is_given_up_at_its_deadline(writable_app, monkeypatch):
+    """A server sending a byte now and then never let a read wait its timeout, and held
+    the import (and the write lock) without end: a download has a deadline in all, and
+    is refused at it, nothing written; a later import runs."""
+    from directory.ingest import run as run_module
+    from tests.geodata.fetch.server import FixtureServer, Reply
+
+    monkeypatch.setattr(run_module, "FETCH_DEADLINE_S", 1)
+    body = (HEADER + OXYGEN).encode()
+    server = FixtureServer().start()
+    try:
+        server.route("/slow.csv", Reply(body, content_type="text/csv", trickle=0.1))
+        server.route("/services.csv", Reply(body, content_type="text/csv"))
+        before = dump(writable_app)
+        result = run(writable_app, "import", f"{server.url}/slow.csv")
+        assert result.exit_code == 1, result.output
+        assert "it took longer than 1 s in all" in result.output
+        assert dump(writable_app) == before
+        assert run(writable_app, "import", f"{server.url}/services.csv").exit_code == 0
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize(
     "url", ["http://[::1/x.csv", "http://127.0.0.1:abc/x.csv", "http://exa mple.org/x.csv"]
 )
