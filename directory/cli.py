@@ -790,6 +790,8 @@ def demo_load(from_dir: Path | None, quiet: bool, as_json: bool) -> None:
                     _print_report(name, report, as_json=False, limit=5)
     except RefreshError as error:
         raise click.ClickException(str(error)) from None
+    except DataFileError as error:  # (a folder without the demo's reference files)
+        raise click.ClickException(f"{error}\n{NO_DATA_HELP}") from None
     finally:
         app_state.geography.invalidate()
     if as_json:

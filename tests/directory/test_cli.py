@@ -457,3 +457,12 @@ def test_a_download_timeout_that_is_no_time_is_a_usage_error(writable_app, timeo
     )
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     assert message in result.output
+
+
+def test_demo_load_from_a_folder_without_its_files_says_which(writable_app, tmp_path):
+    """It was a traceback (DataFileError)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = writable_app.test_cli_runner().invoke(cli, ["demo", "load", "--from", str(empty)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"Error: Data file (bcus) not found: {empty}/reference/" in result.output
