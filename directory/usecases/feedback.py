@@ -31,12 +31,10 @@ from directory.errors import (
     NotFoundError,
     OpportunityNotFoundError,
     ServiceNotFoundError,
-    WriteLockedError,
     WrongOrganisationError,
 )
 from directory.ingest.apply import now, search_text
 from directory.ingest.records import SERVICE_STATUSES
-from directory.ingest.refresh import LockHeldError, write_lock
 from directory.ingest.values import parse_email, parse_url
 from directory.store.db import Database
 from directory.store.repositories.directory import DirectoryRepository
@@ -44,6 +42,7 @@ from directory.store.repositories.participation import TARGETS, ParticipationRep
 from directory.usecases.geography import GeographyCache
 from directory.usecases.keys import Principal
 from directory.usecases.pagination import envelope
+from directory.usecases.writes import write_locked
 
 #: what feedback may be about, and the path of each kind's records
 KINDS = tuple(TARGETS)
@@ -294,17 +293,14 @@ def moderate(
         raise _invalid("status", f"status must be one of {', '.join(STATUSES)}.")
     answer = plain_text(changes.get("answer"), "answer", limit=MAX_TEXT, required=False)
     correction = _corrected(changes["correction"]) if "correction" in changes else None
-    if correction is None:
-        with db.session() as session:
-            return _moderate(session, principal, feedback_id, status, answer, None, check)
+    # under the write lock, waiting for one a write holds (it answered 409 at once, "an
+    # import is running"), as every write's If-Match is checked (SQLite has no row lock)
     try:
-        with write_lock(db), db.session() as session:
-            body = _moderate(session, principal, feedback_id, status, answer, correction, check)
-    except LockHeldError as error:
-        raise WriteLockedError(str(error)) from None
+        with write_locked(db), db.session() as session:
+            return _moderate(session, principal, feedback_id, status, answer, correction, check)
     finally:
-        geography.expire()
-    return body
+        if correction is not None:
+            geography.expire()
 
 
 def _moderate(

@@ -51,6 +51,7 @@ from directory.usecases.geography import GeographySnapshot, area_scope, resolve_
 from directory.usecases.keys import Principal
 from directory.usecases.pagination import envelope
 from directory.usecases.vocabulary import check_themes
+from directory.usecases.writes import write_locked
 
 LONDON_TZ = ZoneInfo("Europe/London")
 
@@ -637,7 +638,7 @@ def create(
 ) -> dict[str, Any]:  # fmt: skip
     """Add an opportunity (an officer's or admin's key); a ref already held is a 409."""
     record = record_from(values, snap)
-    with db.session() as session:
+    with write_locked(db), db.session() as session:
         if OpportunityQueries(session).by_ref(record.ref) is not None:
             raise OpportunityExistsError(
                 f"An opportunity with the ref {record.ref!r} exists already: PATCH it instead."
@@ -654,7 +655,7 @@ def update(
     """Change some of an opportunity's values. ``check`` is given its current
     representation, read in this transaction, first (the If-Match precondition); a
     withdrawn opportunity changed is restored."""
-    with db.session() as session:
+    with write_locked(db), db.session() as session:
         q = OpportunityQueries(session)
         row = find(q, key)
         body = _bodies(q, [row], snap, now, settings.closing_soon_days)[0]
@@ -684,7 +685,7 @@ def withdraw(
     """Withdraw an opportunity (it leaves the lists and feeds; its record stays, with a
     change event). Withdrawing a withdrawn one changes nothing."""
     at = _now_naive(now)
-    with db.session() as session:
+    with write_locked(db), db.session() as session:
         repo = OpportunityRepository(session)
         row = find(repo, key)
         check(_bodies(repo, [row], snap, now, settings.closing_soon_days)[0])

@@ -31,6 +31,7 @@ from directory.usecases.keys import Principal
 from directory.usecases.pagination import envelope
 from directory.usecases.search import area_match
 from directory.usecases.vocabulary import check_themes
+from directory.usecases.writes import write_locked
 
 MAX_TITLE = 200
 MAX_SUMMARY = 4_000
@@ -198,7 +199,7 @@ def update_note(
     check: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:  # fmt: skip
     """Change a note's members sent; ``check`` (If-Match) sees it as it is first."""
-    with db.session() as session:
+    with write_locked(db), db.session() as session:
         repo = ParticipationRepository(session)
         row = _held(repo, principal, note_id)
         check(_one(repo, row))
@@ -213,7 +214,7 @@ def withdraw_note(
     db: Database, principal: Principal, note_id: int, check: Callable[[dict[str, Any]], None]
 ) -> None:
     """Withdraw a note: kept, no longer shown."""
-    with db.session() as session:
+    with write_locked(db), db.session() as session:
         repo = ParticipationRepository(session)
         row = _held(repo, principal, note_id)
         check(_one(repo, row))

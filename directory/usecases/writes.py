@@ -109,8 +109,10 @@ class Writer:
 
 
 @contextmanager
-def _locked(db: Database) -> Iterator[None]:
-    """Hold the directory's write lock, waiting a little for an import that has it."""
+def write_locked(db: Database) -> Iterator[None]:
+    """Hold the directory's write lock, waiting a little for an import that has it: every
+    write over the API reads, checks its If-Match and writes under it, so that two writes
+    sent with the same ETag cannot both succeed (a row lock is no lock on SQLite)."""
     holder = holder_id()
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
@@ -291,7 +293,7 @@ def create_service(writer: Writer, body: dict[str, Any]) -> str:
     """Add a service (``body`` as ServiceCreateSchema loaded it); returns its ref.
     An editor's service is its own organisation's; an officer or admin names one."""
     principal = writer.principal
-    with _locked(writer.db), writer.db.engine.connect() as connection:
+    with write_locked(writer.db), writer.db.engine.connect() as connection:
         q = CatalogueQueries(connection)
         organisation = body.get("organisation")
         if principal.role == "editor":
@@ -335,7 +337,7 @@ def update_service(
 ) -> str:
     """Change a service's fields (those ``body`` sends; null clears one). A withdrawn
     service is changed only with ``"withdrawn": false`` (restored, as a re-import would)."""
-    with _locked(writer.db):
+    with write_locked(writer.db):
         ref, state = _held_service(writer.db, key, writer.principal)
         precondition()
         restore = body.get("withdrawn") is False
@@ -365,7 +367,7 @@ def update_service(
 def withdraw_service(writer: Writer, key: str, precondition: Precondition) -> str:
     """Withdraw a service (it stays, with ``withdrawn_at``, out of lists and patches, as a
     full import withdraws what its source no longer lists; PATCH restores it)."""
-    with _locked(writer.db):
+    with write_locked(writer.db):
         ref, state = _held_service(writer.db, key, writer.principal)
         precondition()
         if state["withdrawn_at"] is None:
@@ -442,7 +444,7 @@ def _site_of(rec: ServiceRecord, site_ref: str) -> LocationRecord:
 
 def add_site(writer: Writer, key: str, body: dict[str, Any]) -> tuple[str, str]:
     """Add a delivery site to a service; returns (service ref, site ref)."""
-    with _locked(writer.db):
+    with write_locked(writer.db):
         ref, state = _held_service(writer.db, key, writer.principal)
         _not_withdrawn(ref, state)
         rec = _record(ref, state)
@@ -462,7 +464,7 @@ def add_site(writer: Writer, key: str, body: dict[str, Any]) -> tuple[str, str]:
 def update_site(
     writer: Writer, key: str, site_ref: str, body: dict[str, Any], precondition: Precondition
 ) -> str:
-    with _locked(writer.db):
+    with write_locked(writer.db):
         ref, state = _held_service(writer.db, key, writer.principal)
         rec = _record(ref, state)
         held = _site_of(rec, site_ref)
@@ -478,7 +480,7 @@ def update_site(
 
 
 def remove_site(writer: Writer, key: str, site_ref: str, precondition: Precondition) -> str:
-    with _locked(writer.db):
+    with write_locked(writer.db):
         ref, state = _held_service(writer.db, key, writer.principal)
         rec = _record(ref, state)
         _site_of(rec, site_ref)
@@ -539,7 +541,7 @@ def _held_outcome(writer: Writer, key: str, outcome_id: int) -> tuple[str, dict[
 
 def add_outcome(writer: Writer, key: str, body: dict[str, Any]) -> tuple[str, int]:
     """Add an outcome to a service; returns (service ref, outcome id)."""
-    with _locked(writer.db):
+    with write_locked(writer.db):
         ref, state = _held_service(writer.db, key, writer.principal)
         with writer.db.engine.connect() as connection:
             checks = _Checks(body, _context(writer.snap, connection))
@@ -571,7 +573,7 @@ def _same_outcome(q: CatalogueQueries, service_id: int, rec: OutcomeRecord) -> i
 def update_outcome(
     writer: Writer, key: str, outcome_id: int, body: dict[str, Any], precondition: Precondition
 ) -> str:
-    with _locked(writer.db):
+    with write_locked(writer.db):
         ref, _state, row = _held_outcome(writer, key, outcome_id)
         precondition()
         held = OutcomeRecord(
@@ -591,7 +593,7 @@ def update_outcome(
 
 
 def remove_outcome(writer: Writer, key: str, outcome_id: int, precondition: Precondition) -> str:
-    with _locked(writer.db):
+    with write_locked(writer.db):
         ref, _state, _row = _held_outcome(writer, key, outcome_id)
         precondition()
         with writer.db.engine.connect() as connection:
@@ -637,7 +639,7 @@ def _held_contact(writer: Writer, contact_id: int) -> Any:
 def add_contact(writer: Writer, body: dict[str, Any]) -> int:
     """Add a patch contact; returns its id. Its email is published only with
     ``email_public``."""
-    with _locked(writer.db), writer.db.engine.connect() as connection:
+    with write_locked(writer.db), writer.db.engine.connect() as connection:
         checks = _Checks(body, _context(writer.snap, connection))
         rec = _contact_values(checks, ContactRecord(area_code="", role=""))
         checks.raise_any()
@@ -656,7 +658,7 @@ def add_contact(writer: Writer, body: dict[str, Any]) -> int:
 def update_contact(
     writer: Writer, contact_id: int, body: dict[str, Any], precondition: Precondition
 ) -> None:
-    with _locked(writer.db):
+    with write_locked(writer.db):
         row = _held_contact(writer, contact_id)
         precondition()
         held = ContactRecord(
@@ -671,7 +673,7 @@ def update_contact(
 
 
 def remove_contact(writer: Writer, contact_id: int, precondition: Precondition) -> None:
-    with _locked(writer.db):
+    with write_locked(writer.db):
         _held_contact(writer, contact_id)
         precondition()
         with writer.db.engine.connect() as connection:

@@ -15,6 +15,7 @@ from directory import create_app
 from directory.store.models import Area, Location, Organisation, Outcome, Service, ServiceArea
 from tests.conftest import BACKENDS, demo_copy
 from tests.directory.test_keys import assert_problem, make_key
+from tests.races import first_held
 
 THEMES = ["gangs-exploitation", "vawg", "domestic-abuse"]
 
@@ -179,6 +180,29 @@ def test_changes_need_if_match_and_a_stale_one_is_refused(app, world, method):
         send(url, headers={**headers, "If-Match": stale}, **body), 412, "precondition-failed"
     )
     assert problem["current_etag"] == get(app, note["id"]).headers["ETag"]
+
+
+@pytest.mark.parametrize("method", ["patch", "delete"])
+def test_two_changes_sent_with_one_etag_do_not_both_succeed(app, world, method, monkeypatch):
+    """The second waits for the first's write lock, then finds the ETag changed (412);
+    without it both were 200 (50-55 of 200 races under gunicorn), one change lost."""
+    from directory.store.repositories.participation import ParticipationRepository
+
+    note = create(app, world).json
+    url, etag = f"/api/v1/practice/{note['id']}", get(app, note["id"]).headers["ETag"]
+    headers = {**auth(world["keys"]["officer"]), "If-Match": etag}
+
+    def change(summary: str) -> Any:
+        if method == "delete":
+            return lambda: app.test_client().delete(url, headers=headers).status_code
+        return lambda: (
+            app.test_client().patch(url, json={"summary": summary}, headers=headers).status_code
+        )
+
+    answers = first_held(
+        monkeypatch, ParticipationRepository, "update_note", change("First"), change("Second")
+    )
+    assert answers == ((200, 412) if method == "patch" else (204, 404))  # (withdrawn: gone)
 
 
 def test_a_patch_changes_only_what_it_sends(app, world):
