@@ -145,10 +145,14 @@ def _data_dict(chosen: DataDir) -> dict[str, str]:
     return {"origin": chosen.origin, "name": chosen.name, "path": str(chosen.path)}
 
 
-def _load(chosen: DataDir, force: bool, quiet: bool, as_json: bool) -> LoadReport:
+def _load(
+    chosen: DataDir, force: bool, quiet: bool, as_json: bool, *, fewer: bool = False
+) -> LoadReport:
     try:
         with progress_for(quiet) as progress:
-            report = load_geography(state().db, chosen.path, force=force, progress=progress)
+            report = load_geography(
+                state().db, chosen.path, force=force, fewer=fewer, progress=progress
+            )
     except DataFileError as error:
         raise click.ClickException(f"{error}\n{NO_DATA_HELP}") from None
     finally:
@@ -207,13 +211,19 @@ def geodata_group() -> None:
     help="Data directory (default DIRECTORY_GEODATA_DIR)",
 )
 @click.option("--force", is_flag=True, help="Reload even if the files are unchanged")
+@click.option(
+    "--fewer", is_flag=True,
+    help="Load even fewer than half the postcodes loaded now (else taken for a cut file)",
+)  # fmt: skip
 @quiet_option
 @json_option
 @with_appcontext
-def geodata_load(from_dir: Path | None, force: bool, quiet: bool, as_json: bool) -> None:
+def geodata_load(
+    from_dir: Path | None, force: bool, fewer: bool, quiet: bool, as_json: bool
+) -> None:
     """Load boundaries, BCU membership and postcodes in one transaction."""
     chosen = _data_dir(from_dir)
-    report = _load(chosen, force, quiet, as_json)
+    report = _load(chosen, force, quiet, as_json, fewer=fewer)
     if as_json:
         _print_json({"data": _data_dict(chosen), "load": report.to_dict()})
 

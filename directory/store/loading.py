@@ -22,6 +22,7 @@ from directory.progress import QUIET, Progress
 from directory.settings import Settings
 from directory.store.db import Database
 from directory.store.repositories.geography import GeographyRepository, grid_cell
+from geodata.errors import DataFileError
 from geodata.loaders import GeographyBundle, read_bundle
 from geodata.snapshot import PACKAGED_SNAPSHOT, extract_snapshot, packaged_manifest
 from geodata.sources import MANIFEST_FILE
@@ -204,9 +205,16 @@ def _public_release(release: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: the share of the postcodes loaded that a new release must hold, unless told otherwise:
+#: a postcode file cut short (1,000 of its lines) replaced London's 187,721 postcodes with
+#: 7,949, every lookup of the others then "not a London postcode"
+LEAST_OF_THE_POSTCODES = 0.5
+
+
 def load_geography(
-    db: Database, data_dir: Path, *, force: bool = False, progress: Progress = QUIET
-) -> LoadReport:
+    db: Database, data_dir: Path, *, force: bool = False, fewer: bool = False,
+    progress: Progress = QUIET,
+) -> LoadReport:  # fmt: skip
     """Read the geography files in ``data_dir`` and swap them into the database.
 
     The swap happens in one transaction: a failure at any point leaves the previously
@@ -232,6 +240,13 @@ def load_geography(
             progress.note(f"the same files are loaded already (release {latest.id})")
             return LoadReport(
                 False, checksum, latest.id, counts, time.perf_counter() - started, read_seconds
+            )
+        held = sum(repo.count_postcodes().values())
+        if len(bundle.postcodes) < LEAST_OF_THE_POSTCODES * held and not fewer:
+            raise DataFileError(
+                f"The data in {data_dir} holds {len(bundle.postcodes):,} postcodes, fewer than "
+                f"half of the {held:,} loaded now: its postcode file may be cut short. Nothing "
+                "was changed; give --fewer to load it even so."
             )
         progress.step("removing the previous geography")
         repo.delete_geography()

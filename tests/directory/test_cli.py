@@ -466,3 +466,31 @@ def test_demo_load_from_a_folder_without_its_files_says_which(writable_app, tmp_
     result = writable_app.test_cli_runner().invoke(cli, ["demo", "load", "--from", str(empty)])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert f"Error: Data file (bcus) not found: {empty}/reference/" in result.output
+
+
+def test_a_postcode_file_cut_short_does_not_replace_londons_postcodes(
+    writable_app, tmp_path, shared_data_dir
+):
+    """A postcode file cut to 1,000 lines replaced London's postcodes with 7,949 (exit 0),
+    and every other postcode was then "not a London postcode": fewer than half the
+    postcodes loaded is refused, nothing changed, unless --fewer says it is meant."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for part in shared_data_dir.iterdir():
+        if part.name != "postcodes":
+            (data / part.name).symlink_to(part)
+    (data / "postcodes").mkdir()
+    for source in (shared_data_dir / "postcodes").iterdir():
+        lines = source.read_text("utf-8").splitlines(keepends=True)
+        cut = lines[:1000] if "codepoint" in source.name else lines
+        (data / "postcodes" / source.name).write_text("".join(cut), "utf-8")
+    runner = writable_app.test_cli_runner()
+    client = writable_app.test_client()
+    assert client.get("/api/v1/postcodes/SW1A 1AA").status_code == 200
+    refused = runner.invoke(cli, ["geodata", "load", "--from", str(data), "--quiet"])
+    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.output
+    assert "fewer than half of the" in refused.output and "--fewer" in refused.output
+    assert client.get("/api/v1/postcodes/SW1A 1AA").status_code == 200
+    args = ["geodata", "load", "--from", str(data), "--quiet", "--fewer", "--json"]
+    loaded = _json(runner.invoke(cli, args))
+    assert loaded["load"]["loaded"] and loaded["load"]["counts"]["postcodes"] < 10_000
