@@ -163,8 +163,16 @@ def _load(
 
 
 def _migrate(as_json: bool) -> dict[str, Any]:
+    from alembic.util import CommandError
+
     app_state = state()
-    app_state.db.migrate()
+    try:
+        app_state.db.migrate()
+    except CommandError as error:  # (a revision this code has no migration of: newer code's)
+        raise click.ClickException(
+            f"The database's schema is not one this code knows ({error}): was it made by a "
+            "newer version of the directory? Run that version, or restore a backup."
+        ) from None
     url = _safe_url(app_state.settings.database_url)
     if not as_json:
         click.echo(f"Database at the newest schema: {url}")

@@ -150,6 +150,19 @@ def test_migrate_json_says_the_schema_revision_and_the_database(runner_for, tmp_
     assert "Database at the newest schema" in runner.invoke(cli, ["migrate"]).stdout
 
 
+def test_migrate_on_a_schema_newer_code_made_says_so(runner_for, tmp_path):
+    """A revision this code has no migration of was alembic's traceback."""
+    import sqlite3
+
+    _app, runner = runner_for(None)
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    with sqlite3.connect(tmp_path / "directory.sqlite3") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+    result = runner.invoke(cli, ["migrate"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "is not one this code knows" in result.output and "'ffffffffffff'" in result.output
+
+
 def test_the_database_url_is_reported_without_its_password():
     shown = _safe_url("postgresql+psycopg://directory:s3cret@db.example/directory")
     assert "s3cret" not in shown and shown.startswith("postgresql+psycopg://directory:***@")
