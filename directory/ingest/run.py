@@ -140,6 +140,11 @@ def fetch(location: str, base_dir: Path | None = None) -> Content:
             )
     else:
         path = Path(location)
+        if location.startswith("file:"):  # (a file: URL, RFC 8089: it was a relative path)
+            parts = urllib.parse.urlsplit(location)
+            if parts.netloc not in ("", "localhost"):
+                raise SourceError(f"Cannot read {location}: a file: URL of another host")
+            path = Path(urllib.parse.unquote(parts.path))
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
         try:

@@ -790,6 +790,17 @@ def test_a_download_that_trickles_on_is_given_up_at_its_deadline(writable_app, m
         server.stop()
 
 
+def test_a_file_url_is_the_file_it_names(writable_app, tmp_path):
+    """file:///…/my%20services.csv was read as a relative path ("Cannot read file:/…");
+    it is the file (RFC 8089), and one of another host is refused by name."""
+    path = write(tmp_path, "my services.csv", HEADER + OXYGEN)
+    result = run(writable_app, "import", path.as_uri(), "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["counts"]["services"]["created"] == 1
+    result = run(writable_app, "import", "file://elsewhere/x.csv")
+    assert result.exit_code == 1 and "a file: URL of another host" in result.output
+
+
 @pytest.mark.parametrize(
     "url", ["http://[::1/x.csv", "http://127.0.0.1:abc/x.csv", "http://exa mple.org/x.csv"]
 )
