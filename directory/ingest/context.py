@@ -20,6 +20,7 @@ from directory.ingest.values import loose_key, slug, split_list
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.hsds import HsdsQueries
 from directory.usecases.geography import GeographySnapshot
+from directory.usecases.hsds_ids import made_from, made_here
 from geodata import InvalidPostcodeError, parse_postcode
 from geodata.crs import to_bng
 from geodata.names import normalise_name
@@ -272,8 +273,6 @@ class GeographyContext:
         return None if canonical is None else self._made_ids()["location"].get(canonical)
 
     def made_here(self, kind: str, item: dict[str, Any], service_id: str) -> bool:
-        from directory.usecases.hsds import made_here  # (as in _made_ids)
-
         if self._codes_by_name is None:
             self._codes_by_name = {}
             for code, area in self.snap.areas.items():
@@ -283,9 +282,6 @@ class GeographyContext:
     def _made_ids(self) -> dict[str, dict[str, Any]]:
         """Read when a file first gives a UUID: about 1.5 s for 100,000 services."""
         if self._made is None:
-            # (imported here: directory.usecases.catalogue, which it imports, imports this)
-            from directory.usecases.hsds import made_from
-
             self._made = made_from(HsdsQueries(self.repo.session).identifier_rows())
         return self._made
 

@@ -36,7 +36,8 @@ from directory.cli import cli
 from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
 from directory.store.repositories.directory import DirectoryRepository
-from directory.usecases.hsds import NAMESPACE, TAXONOMY_ID, hsds_id, service_uuid
+from directory.usecases.hsds import TAXONOMY_ID
+from directory.usecases.hsds_ids import NAMESPACE, hsds_id, service_uuid
 from geodata import crs
 from tests.conftest import demo_copy, geography_copy
 

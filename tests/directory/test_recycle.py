@@ -597,6 +597,12 @@ def test_the_settings_are_checked_in_the_environment_of_the_servers_workers(
         "PATH": os.environ["PATH"], "HOME": str(home), "PGPASSFILE": str(home / "pgpass"),
         "DIRECTORY_PUBLIC_URL": "https://old.example", "DIRECTORY_LOG_LEVEL": "DEBUG",
     })  # fmt: skip
+    # (Popen returns once the exec has begun; the kernel gives the new program's environment
+    # to /proc a moment later: read before, it is empty, as it was once on a loaded machine)
+    deadline = time.monotonic() + 10
+    while b"HOME=" not in Path(f"/proc/{master.pid}/environ").read_bytes():
+        assert time.monotonic() < deadline, "sleep's environment never showed in /proc"
+        time.sleep(0.01)
     try:
         markers = Markers(tmp_path, master.pid)
         markers.create()

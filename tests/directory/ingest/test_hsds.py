@@ -12,7 +12,7 @@ import pytest
 
 from directory.ingest.hsds import read_hsds_json
 from directory.ingest.records import Batch, LocationRecord
-from directory.usecases.hsds import (
+from directory.usecases.hsds_ids import (
     hsds_id,
     location_uuid,
     made_from,
