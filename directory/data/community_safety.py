@@ -40,6 +40,15 @@ class CommunitySafetyRule:
     def funder_matches(self, funder_ref: str | None) -> bool:
         return funder_ref is not None and org_id_key(funder_ref) in self.funders
 
+    def counts_grant(
+        self, programme_id: str | None, programme_flag: bool | None, funder_ref: str | None
+    ) -> bool:
+        """Whether a grant is community safety: its programme's flag, or when it has no
+        programme, its funder (the one rule of the funding facts and a service's own read)."""
+        if programme_id is not None:
+            return bool(programme_flag)
+        return self.funder_matches(funder_ref)
+
     def classify(self, name: str | None, funder_ref: str | None) -> bool:
         """A programme programmes.csv does not list: by its name's words, or its funder."""
         return self.name_matches(name) or self.funder_matches(funder_ref)

@@ -24,12 +24,12 @@ from directory.ingest.context import programmes as known_programmes
 from directory.ingest.values import average_months, loose_key
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries, GrantStatusDates
+from directory.store.repositories.funding import FundingQueries
 from directory.store.repositories.participation import ParticipationRepository
 from directory.usecases import vocabulary
-from directory.usecases.facts import FundingData
 from directory.usecases.funding.followup import (
     MEASURED_RULE,
-    funding_ends,
+    funding_end_of,
     measured,
     measured_day,
     months_after,
@@ -219,15 +219,14 @@ def contact(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
 
 # -- services --------------------------------------------------------------------------------
 def service_detail(
-    q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, key: str,
-    *, funding: FundingData,
-) -> dict[str, Any]:  # fmt: skip
-    """One service as GET /services/{key} shows it; ``funding`` (the data version's facts)
-    gives the day its funding ended, which its outcomes are measured against."""
+    q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, key: str
+) -> dict[str, Any]:
+    """One service as GET /services/{key} shows it, with the day its funding ended (which
+    its outcomes are measured against) read from its grants as they are now."""
     service_id = q.service_id(key)
     if service_id is None:
         raise ServiceNotFoundError(f"No service has the id or ref {key!r}.")
-    funding_end = funding_ends(funding).get(service_id)
+    funding_end = funding_end_of(FundingQueries(q.db), service_id)
     (row,) = q.services([service_id])
     themes, coverage = (
         q.themes_of([service_id])[service_id],

@@ -171,7 +171,7 @@ class FundingData:
         parent_of = {r.ref: r.parent_ref for r in rows if r.parent_ref is not None}
         ids = {r.ref: r.id for r in rows} if parent_of else {}
         heads = loop_heads(parent_of, ids.__getitem__) if parent_of else set()
-        funder_rule = community_safety_rule().funder_matches
+        counts_grant = community_safety_rule().counts_grant
         # one object per repeated value (names, dates, area tuples): 100,000 awards share a
         # few hundred funders, programmes and areas
         pool: dict[Any, Any] = {}
@@ -188,9 +188,8 @@ class FundingData:
                 areas=one(t := tuple(areas.get(r.id, ())), t), services=tuple(services.get(r.id, ())),
                 regrant=r.parent_ref is not None and r.parent_ref in refs and r.ref not in heads,
                 demo=bool(r.demo), awarded=one(r.awarded, r.awarded),
-                community_safety=(
-                    bool(r.programme_community_safety) if r.programme_id is not None
-                    else funder_rule(r.funder_ref)
+                community_safety=counts_grant(
+                    r.programme_id, r.programme_community_safety, r.funder_ref
                 ),
             )
             for r in map(_GrantRow._make, map(columns, rows))

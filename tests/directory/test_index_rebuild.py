@@ -371,6 +371,50 @@ def test_after_an_import_the_funding_answers_at_once_from_the_previous_facts(
     assert after.headers["ETag"] not in (before.headers["ETag"], during.headers["ETag"])
 
 
+def test_a_services_answer_is_the_same_from_a_worker_whose_facts_are_not_yet_current(
+    serving_app, tmp_path, monkeypatch
+):
+    """A service's answer (and its ETag, which a change sends in If-Match) gives the day its
+    funding ended from its grants as they are now, not from the worker's funding facts: a
+    worker still reading the import's facts (1.6-1.9 s at 100,000 services) answered the
+    previous end with the import's other fields, a body the other worker never sent, and a
+    lone writer's GET then PATCH met 412 for seconds after an import (the concurrency probe
+    of 5 December: 1-3 a run, 1.6-14 s after an import)."""
+    client = serving_app.test_client()
+    header = GRANT_HEADER.rstrip("\n") + ",Programme\n"
+
+    def import_end(end: str) -> None:
+        path = tmp_path / f"ends-{end}.csv"
+        path.write_text(
+            header + "ENDS,Service ENDS,Youth diversion,Org ENDS,Kingston,2026-01-01,active,"
+            f"ENDS-G,MOPAC,1000,2025-04-01,{end},VRU\n"
+        )
+        result = serving_app.test_cli_runner().invoke(
+            cli, ["import", str(path), "--source", "ENDS"]
+        )
+        assert result.exit_code == 0, result.output
+
+    def answers() -> tuple[Any, Any, Any]:
+        detail = client.get("/api/v1/services/ENDS")
+        listed = client.get("/api/v1/services/ENDS/outcomes")
+        assert detail.status_code == listed.status_code == 200
+        return detail.json["funding_ended"], listed.json["funding_ended"], detail.headers["ETag"]
+
+    import_end("2027-03-31")
+    client.get("/api/v1/funding/summary?by=borough")  # the facts of this version, read
+    assert answers()[:2] == ("2027-03-31", "2027-03-31")
+
+    release = _held_on(monkeypatch, FundingData, "read", "funding facts")
+    import_end("2026-09-30")
+    assert client.get("/api/v1/funding/summary?by=borough").status_code == 200  # the previous facts
+    during = answers()
+    assert not release.is_set()  # the worker's facts are still the previous import's
+    assert during[:2] == ("2026-09-30", "2026-09-30")
+    release.set()
+    serving_app.extensions["directory"].facts.wait(30)
+    assert answers() == during  # the same body, and ETag, once the facts are current
+
+
 def test_after_an_import_hsds_lookups_by_id_answer_from_the_previous_index(
     serving_app, tmp_path, monkeypatch
 ):

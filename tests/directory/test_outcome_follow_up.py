@@ -23,6 +23,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
+
+from directory.store.models import Service
+from directory.store.repositories.funding import FundingQueries
+from directory.usecases.facts import FundingData
+from directory.usecases.funding.followup import funding_end_of, funding_ends
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +73,20 @@ def test_an_outcome_says_when_it_was_measured_and_how_long_after_funding(demo):
     ]
     one = get(demo, f"/api/v1/services/oxygen-kingston-knife-crime/outcomes/{follow[0]['id']}")
     assert one["after_funding_months"] == 6 and one["measured"]["basis"] == "measured_on"
+
+
+def test_a_services_own_read_of_its_funding_end_is_the_facts_for_every_service(demo):
+    """A service's answers read its funding's end from its own grants (so that every worker
+    sends the same body, whatever its facts): for every service in the demo, the same day
+    as the data version's facts give (Oxygen's through the Kingston SNB's regrant)."""
+    with demo.app_context():
+        with demo.extensions["directory"].db.snapshot() as connection:
+            q = FundingQueries(connection)
+            ends = funding_ends(FundingData.read(q))
+            services = connection.execute(select(Service.id)).scalars().all()
+            own = {sid: funding_end_of(q, sid) for sid in services}
+    assert {sid: day for sid, day in own.items() if day is not None} == ends
+    assert len(ends) == 46  # the funded services of the module's docstring
 
 
 def test_the_summary_counts_funded_services_followed_up_after_funding_ended(demo):

@@ -133,6 +133,26 @@ class FundingQueries:
             )
         ).first()
 
+    def grant_ends_of(self, service_id: int) -> list[Row[Any]]:
+        """(end, programme_id, programme_community_safety, funder_ref) of the listed grants
+        that list this service and have an end date: its funding's end, read as it is now."""
+        funder = Organisation.__table__.alias("funder")
+        return self.db.execute(
+            select(
+                Grant.end, Grant.programme_id,
+                Programme.community_safety.label("programme_community_safety"),
+                funder.c.ref.label("funder_ref"),
+            )
+            .join(GrantService, GrantService.grant_id == Grant.id)
+            .join(funder, funder.c.id == Grant.funder_id)
+            .outerjoin(Programme, Programme.id == Grant.programme_id)
+            .where(
+                GrantService.service_id == service_id,
+                Grant.withdrawn_at.is_(None),
+                Grant.end.is_not(None),
+            )
+        ).all()  # fmt: skip
+
     def outcomes_of(self, service_id: int) -> list[Row[Any]]:
         return self.db.execute(
             select(Outcome.__table__)

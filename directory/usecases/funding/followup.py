@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
+from directory.data.community_safety import rule as community_safety_rule
 from directory.ingest.values import whole_months
+from directory.store.repositories.funding import FundingQueries
 from directory.usecases.facts import FundingData
 
 #: the follow-ups the summary counts: measured at least this many months after funding ended
@@ -57,6 +59,20 @@ def funding_ends(data: FundingData) -> dict[int, date]:
                         found[sid] = g.end
         data._funding_ends = found
     return found
+
+
+def funding_end_of(q: FundingQueries, service_id: int) -> date | None:
+    """The day one service's funding ended, read from its grants as they are now: what
+    :func:`funding_ends` gives for it, without the data version's facts. So a service's
+    answer (and its ETag, which a change sends in If-Match) is the same from every worker,
+    whether or not its facts are yet the newest import's."""
+    counts = community_safety_rule().counts_grant
+    ends = [
+        r.end
+        for r in q.grant_ends_of(service_id)
+        if counts(r.programme_id, r.programme_community_safety, r.funder_ref)
+    ]
+    return max(ends, default=None)
 
 
 def measured_day(row: Any) -> date | None:

@@ -21,6 +21,7 @@ from directory.usecases.funding.followup import (
     MEASURED_RULE,
     SUMMARY_RULE,
     follow_up,
+    funding_end_of,
     funding_ends,
     measured,
     measured_day,
@@ -50,14 +51,12 @@ def _outcome_body(row: Any, funding_end: date | None = None) -> dict[str, Any]:
     }
 
 
-def service_outcomes(
-    fq: FundingQueries, cq: CatalogueQueries, data: FundingData, key: str
-) -> dict[str, Any]:
+def service_outcomes(fq: FundingQueries, cq: CatalogueQueries, key: str) -> dict[str, Any]:
     service_id = cq.service_id(key)
     service = fq.service(service_id) if service_id is not None else None
     if service is None:
         raise ServiceNotFoundError(f"No service has the id or ref {key!r}.")
-    end = funding_ends(data).get(service.id)
+    end = funding_end_of(fq, service.id)
     outcomes = [_outcome_body(r, end) for r in fq.outcomes_of(service.id)]
     return {
         "service": {
@@ -76,7 +75,7 @@ def service_outcomes(
 
 
 def service_outcome(
-    fq: FundingQueries, cq: CatalogueQueries, data: FundingData, key: str, outcome_id: int
+    fq: FundingQueries, cq: CatalogueQueries, key: str, outcome_id: int
 ) -> dict[str, Any]:
     """One outcome of a service, with the service it belongs to."""
     service_id = cq.service_id(key)
@@ -86,7 +85,7 @@ def service_outcome(
     row = cq.outcome(service.id, outcome_id)
     if row is None:
         raise OutcomeNotFoundError(f"Service {key!r} has no outcome {outcome_id}.")
-    end = funding_ends(data).get(service.id)
+    end = funding_end_of(fq, service.id)
     return {
         **_outcome_body(row, end),
         "funding_ended": end.isoformat() if end else None,

@@ -41,7 +41,7 @@ def service_outcomes(key: str) -> Response:
     months after the service's funding ended."""
     snapshot()  # the data version, for ETag and Last-Modified
     return http.json_response(
-        outcomes.service_outcomes(FundingQueries(connection()), catalogue(), facts(), key)
+        outcomes.service_outcomes(FundingQueries(connection()), catalogue(), key)
     )
 
 
@@ -74,9 +74,7 @@ def get_outcome(key: str, outcome_id: int) -> Response:
     snapshot()
     etag_from_body()
     return http.json_response(
-        outcomes.service_outcome(
-            FundingQueries(connection()), catalogue(), facts(), key, outcome_id
-        )
+        outcomes.service_outcome(FundingQueries(connection()), catalogue(), key, outcome_id)
     )
 
 
@@ -84,7 +82,7 @@ def _outcome(key: str, outcome_id: int) -> writing.Render:
     """The outcome as GET shows it, read fresh."""
 
     def read(q: CatalogueQueries) -> dict[str, Any]:
-        return outcomes.service_outcome(FundingQueries(q.db), q, facts(), key, outcome_id)
+        return outcomes.service_outcome(FundingQueries(q.db), q, key, outcome_id)
 
     return writing.fresh(read)
 

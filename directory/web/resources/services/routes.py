@@ -33,7 +33,6 @@ from directory.web.state import catalogue as queries
 from directory.web.state import (
     connection,
     etag_from_body,
-    facts,
     paged_response,
     snapshot,
     state,
@@ -128,18 +127,14 @@ def get_service(key: str) -> Response:
     strong ETag hashes the body: the tag a change of it sends in `If-Match`."""
     web.etag_from_body()  # practice notes are published without a new data version
     return http.json_response(
-        catalogue.service_detail(
-            queries(), snapshot(), state().settings, today(), key, funding=facts()
-        )
+        catalogue.service_detail(queries(), snapshot(), state().settings, today(), key)
     )
 
 
 def _service(key: str) -> writing.Render:
     """The service as GET /services/{key} shows it, read fresh."""
     return writing.fresh(
-        lambda q: catalogue.service_detail(
-            q, snapshot(), state().settings, today(), key, funding=facts()
-        )
+        lambda q: catalogue.service_detail(q, snapshot(), state().settings, today(), key)
     )
 
 
