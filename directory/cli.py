@@ -71,14 +71,34 @@ def _create_app() -> Flask:
 
 class _Commands(FlaskGroup):
     """The command group: a database that cannot be used (it does not exist, its server is
-    down, its disk is full) is one line naming it and the cause, exit code 1, never a
-    traceback."""
+    down, its disk is full), or a file or folder the system refuses (a full disk, a file
+    where a folder should be, no permission), is one line naming it and the cause, exit
+    code 1, never a traceback; so is an ``--env-file`` that is not text."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DBAPIError as error:
             raise click.ClickException(_database_problem(error)) from None
+        except OSError as error:
+            raise click.ClickException(_system_problem(error)) from None
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except UnicodeDecodeError as error:  # python-dotenv reading Flask's -e/--env-file
+            raise click.UsageError(
+                f"The --env-file is not UTF-8 text ({error.reason} at byte {error.start}): "
+                "it should be lines of NAME=value.",
+                ctx,
+            ) from None
+
+
+def _system_problem(error: OSError) -> str:
+    """One line for the file system's refusal: what it said, and of which path."""
+    reason = error.strerror or str(error)
+    paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
+    return f"{reason}: {' → '.join(paths)}." if paths else f"{reason}."
 
 
 def _database_problem(error: DBAPIError) -> str:
@@ -1046,15 +1066,37 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
         raise click.ClickException("The reload did not complete (see above).")
 
 
+def _nginx_value(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A value written into nginx's config as it is: one token (``--server-name`` may be
+    several names), without what would end or open a directive, or a port out of range.
+    Refused by name, rather than printed as a config nginx refuses (or reads otherwise)."""
+    spaces = param.name == "server_name"
+    if not value.strip() or any(
+        c in ";{}#\"'\\$" or not c.isprintable() or (c.isspace() and not spaces) for c in value
+    ):
+        raise click.BadParameter(
+            f"{value!r} cannot be written into nginx's config: give "
+            + ("names" if spaces else "one word")
+            + ", without ; { } # $ quotes or backslashes"
+            + ("" if spaces else " or spaces"),
+            ctx, param,
+        )  # fmt: skip
+    port = value.rpartition(":")[2] if param.name != "server_name" else ""
+    if not value.startswith("unix:") and port.isdigit() and not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r}: port {port} is not 1-65535", ctx, param)
+    return value
+
+
 @cli.command("nginx-config")
 @click.option(
-    "--listen", default="80", show_default=True, help="nginx's listen (port or address:port)"
-)
+    "--listen", default="80", show_default=True, callback=_nginx_value,
+    help="nginx's listen (port or address:port)",
+)  # fmt: skip
 @click.option(
-    "--upstream", default="127.0.0.1:5000", show_default=True,
+    "--upstream", default="127.0.0.1:5000", show_default=True, callback=_nginx_value,
     help="where `directory serve` listens (host:port or unix:/path)",
 )  # fmt: skip
-@click.option("--server-name", default="_", show_default=True)
+@click.option("--server-name", default="_", show_default=True, callback=_nginx_value)
 def nginx_config_command(listen: str, upstream: str, server_name: str) -> None:
     """Print the nginx site that fronts `directory serve` in production: it holds slow and
     idle clients, passes only whole requests on, and answers its own errors as problems.

@@ -233,10 +233,9 @@ def settled(load: Load, since: float, quiet: float = 1.0, timeout: float = 30.0)
 NGINX = Path("/usr/sbin/nginx")
 
 
-@contextmanager
-def nginx(site: str, tmp: Path) -> Iterator[None]:
-    """nginx (Debian's, installed by .ci/run) running ``site`` (our `directory nginx-config`
-    output) in a main configuration of its own under ``tmp``: its pid, logs and temp files."""
+def nginx_command(site: str, tmp: Path) -> list[str]:
+    """The command that runs nginx on ``site`` in a main configuration of its own under
+    ``tmp`` (written here: its pid, logs and temp files); add ``-t`` to only test it."""
     if not NGINX.exists():
         raise RuntimeError("nginx is not installed: apt-get install nginx (.ci/run does)")
     tmp.mkdir(parents=True, exist_ok=True)
@@ -251,10 +250,16 @@ def nginx(site: str, tmp: Path) -> Iterator[None]:
         f"error_log {tmp / 'error.log'} warn;\nevents {{ worker_connections 1024; }}\n"
         f"http {{\n    access_log off;\n{temps}\n    include {tmp / 'site.conf'};\n}}\n"
     )
+    return [str(NGINX), "-e", str(tmp / "error.log"), "-p", str(tmp), "-c", str(tmp / "nginx.conf")]
+
+
+@contextmanager
+def nginx(site: str, tmp: Path) -> Iterator[None]:
+    """nginx (Debian's, installed by .ci/run) running ``site`` (our `directory nginx-config`
+    output) in a main configuration of its own under ``tmp``: its pid, logs and temp files."""
     process = subprocess.Popen(
-        [str(NGINX), "-e", str(tmp / "error.log"), "-p", str(tmp), "-c", str(tmp / "nginx.conf")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        nginx_command(site, tmp), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     try:
         time.sleep(0.3)
         if process.poll() is not None:

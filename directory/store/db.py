@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -301,7 +302,13 @@ class Database:
         from alembic import command
 
         if self._guard is not None:
-            self._guard.path.parent.mkdir(parents=True, exist_ok=True)
+            folder = self._guard.path.parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:  # a file where the database's folder should be
+                raise NotADirectoryError(
+                    errno.ENOTDIR, "The database's folder is a file", str(folder)
+                ) from None
             self._guard.may_make = True
 
         config = self.alembic_config()

@@ -223,6 +223,30 @@ def test_template_and_export_json_say_what_was_written(writable_app, tmp_path):
     assert "OXY-KT-01" in exported.read_text("utf-8")
 
 
+def test_a_file_system_refusal_is_one_line_naming_the_path(tmp_path):
+    """What the system refuses a command (a file where the database's folder should be, a
+    full disk under `openapi write`) is one line naming the path and why, exit code 1; an
+    --env-file that is not text is a usage error. Each was a traceback."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    env = {"DIRECTORY_INSTANCE_DIR": str(afile), "DIRECTORY_DATABASE_URL": ""}
+    result = CliRunner().invoke(cli, ["init"], env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.output == f"Error: The database's folder is a file: {afile}.\n"
+    assert afile.read_text() == "not a folder"
+
+    env = {"DIRECTORY_INSTANCE_DIR": str(tmp_path / "instance")}
+    result = CliRunner().invoke(cli, ["openapi", "write", "/dev/full"], env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.output == "Error: No space left on device.\n"
+
+    binary = tmp_path / "settings.env"
+    binary.write_bytes(b"\xfc\x00\x81DIRECTORY_X=1\n")
+    result = CliRunner().invoke(cli, ["-e", str(binary), "keys", "list"], env=env)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "The --env-file is not UTF-8 text (invalid start byte at byte 0)" in result.output
+
+
 def test_template_and_export_never_leave_a_file_half_written(writable_app, tmp_path, monkeypatch):
     """An export is written beside its file and put in its place once whole: a full disk
     (the real /dev/full; a failure mid-write) leaves the file it was to replace as it was,

@@ -79,12 +79,11 @@ def test_a_services_own_read_of_its_funding_end_is_the_facts_for_every_service(d
     """A service's answers read its funding's end from its own grants (so that every worker
     sends the same body, whatever its facts): for every service in the demo, the same day
     as the data version's facts give (Oxygen's through the Kingston SNB's regrant)."""
-    with demo.app_context():
-        with demo.extensions["directory"].db.snapshot() as connection:
-            q = FundingQueries(connection)
-            ends = funding_ends(FundingData.read(q))
-            services = connection.execute(select(Service.id)).scalars().all()
-            own = {sid: funding_end_of(q, sid) for sid in services}
+    with demo.app_context(), demo.extensions["directory"].db.snapshot() as connection:
+        q = FundingQueries(connection)
+        ends = funding_ends(FundingData.read(q))
+        services = connection.execute(select(Service.id)).scalars().all()
+        own = {sid: funding_end_of(q, sid) for sid in services}
     assert {sid: day for sid, day in own.items() if day is not None} == ends
     assert len(ends) == 46  # the funded services of the module's docstring
 

@@ -37,7 +37,17 @@ import directory
 from directory.cli import cli
 from directory.web.serving import gunicorn as gunicorn_settings
 from tests.conftest import demo_copy
-from tests.servers import DIRECTORY, free_port, get, nginx, raw, raw_fields, serve, settings_env
+from tests.servers import (
+    DIRECTORY,
+    free_port,
+    get,
+    nginx,
+    nginx_command,
+    raw,
+    raw_fields,
+    serve,
+    settings_env,
+)
 
 PROBLEM = "application/problem+json"
 PATCH = "/api/v1/patch?postcode=SE1%207PB&per_page=10"
@@ -574,6 +584,39 @@ def _cors(fields: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
         [value for name, value in fields if name == "access-control-allow-origin"],
         [value for name, value in fields if name == "access-control-expose-headers"],
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--listen", ""), ("--listen", "80;"), ("--listen", "80 default_server"),
+        ("--listen", "70000"), ("--listen", "127.0.0.1:0"), ("--upstream", "a b"),
+        ("--upstream", "127.0.0.1:5000;} server {"), ("--server-name", ""),
+        ("--server-name", "x'y"), ("--server-name", "a\nb"), ("--server-name", "$host"),
+    ],
+)  # fmt: skip
+def test_nginx_config_refuses_what_would_break_or_change_the_config(option, value) -> None:
+    """A value that would end or open a directive (or is empty, or a port out of range) is a
+    usage error naming the option, and nothing is printed: before, `--listen ''` printed a
+    site nginx refuses (`listen ;`)."""
+    result = CliRunner().invoke(cli, ["nginx-config", option, value])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert f"Invalid value for '{option}'" in result.stderr
+
+
+def test_the_nginx_config_of_every_accepted_form_passes_nginxs_own_test(tmp_path: Path) -> None:
+    """The forms the options take (a port, an address and port, IPv6, a unix socket,
+    several server names) make a site `nginx -t` accepts."""
+    for n, args in enumerate([
+        [], ["--listen", "127.0.0.1:8080"], ["--listen", "[::1]:8443"],
+        ["--upstream", "unix:/run/directory.sock"], ["--server-name", "a.example b.example"],
+    ]):  # fmt: skip
+        result = CliRunner().invoke(cli, ["nginx-config", *args])
+        assert result.exit_code == 0, result.output
+        checked = subprocess.run(
+            [*nginx_command(result.stdout, tmp_path / str(n)), "-t"], capture_output=True, text=True
+        )
+        assert checked.returncode == 0, (args, checked.stderr)
 
 
 def test_nginxs_own_errors_carry_the_cors_headers_once(
