@@ -99,13 +99,29 @@ def _is_timeout(exc: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, urllib3.exceptions.TimeoutError | TimeoutError):
+        # (urllib3's NewConnectionError is a ConnectTimeoutError by inheritance only: a
+        # connection refused, or a name not found, is no timeout)
+        if isinstance(current, urllib3.exceptions.TimeoutError | TimeoutError) and not isinstance(
+            current, urllib3.exceptions.NewConnectionError
+        ):
             return True
         if isinstance(current, BaseException):
             todo.extend([current.__cause__, current.__context__, *current.args])
         if isinstance(current, urllib3.exceptions.MaxRetryError):
             todo.append(current.reason)
     return False
+
+
+def _not_connected(exc: BaseException) -> str | None:
+    """Why no connection was made (the system's words: "Connection refused", "Name or
+    service not known"), when that is what a requests exception is."""
+    reason = exc.args[0].reason if exc.args and hasattr(exc.args[0], "reason") else None
+    if not isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return None
+    cause = reason.__cause__ or reason.__context__
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return str(reason).rpartition(": ")[2] or "no connection"
 
 
 class Client:
@@ -246,6 +262,12 @@ class Client:
                 raise FetchError(
                     f"GET {shown} timed out (no answer within {self.timeout:g} s, "
                     f"{self.retries} retries)",
+                    url=shown,
+                ) from exc
+            refused = _not_connected(exc)
+            if refused is not None:
+                raise FetchError(
+                    f"GET {shown} failed: cannot connect ({refused}; {self.retries} retries)",
                     url=shown,
                 ) from exc
             raise FetchError(f"GET {shown} failed: {exc}", url=shown) from exc
