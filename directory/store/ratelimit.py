@@ -51,6 +51,12 @@ class DatabaseStorage(Storage):
         self._counts = itertools.count(1)
 
     @property
+    def storage(self) -> str:
+        """Where the counters are (Flask-Limiter's `limiter config` shows each storage's
+        ``storage``, its client, and failed on one without)."""
+        return f"{RateLimit.__tablename__} in {self.engine.url.render_as_string()}"
+
+    @property
     def base_exceptions(self) -> type[Exception]:
         return SQLAlchemyError
 

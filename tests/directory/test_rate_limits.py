@@ -9,9 +9,10 @@ import secrets
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
 from directory import create_app
+from directory.cli import cli
 from directory.settings import Settings, SettingsError
 from directory.store import ratelimit
 from directory.store.models import RateLimit
@@ -155,6 +156,20 @@ def test_counted_in_memory_each_worker_counts_its_own(apps):
         assert dry_run(one, key).status_code == 200
     assert dry_run(one, key).status_code == 429
     assert dry_run(two, key).status_code == 200
+
+
+def test_flask_limiters_own_config_command_shows_the_database_storage(apps):
+    """`directory limiter config` (Flask-Limiter's) shows where the counts are kept and
+    that the storage answers, without the database's password (it failed with an
+    AttributeError on the database storage)."""
+    app = apps()
+    result = app.test_cli_runner().invoke(cli, ["limiter", "config"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    url = app.extensions["directory"].db.engine.url
+    assert "DatabaseStorage" in result.output and "OK" in result.output
+    assert f"rate_limit in {url.render_as_string()}" in result.output
+    secret = create_engine("postgresql+psycopg://directory:s3cret@db.example/directory")
+    assert "s3cret" not in DatabaseStorage(engine=secret).storage
 
 
 def test_reads_are_never_limited(apps):
