@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -205,10 +207,27 @@ def _public_release(release: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-#: the share of the postcodes loaded that a new release must hold, unless told otherwise:
-#: a postcode file cut short (1,000 of its lines) replaced London's 187,721 postcodes with
-#: 7,949, every lookup of the others then "not a London postcode"
+#: the share of the postcodes loaded that a new release must hold, in all and in each
+#: borough, unless told otherwise: a postcode file cut short (1,000 of its lines) replaced
+#: London's 187,721 postcodes with 7,949, every lookup of the others then "not a London
+#: postcode"; the file is in postcode order, so one cut later loses whole boroughs (W, WC,
+#: SW and TW are last)
 LEAST_OF_THE_POSTCODES = 0.5
+#: a borough is compared only when it holds this many postcodes (every London borough holds
+#: thousands; the City about 1,000)
+BOROUGH_POSTCODES_COMPARED = 100
+
+
+def _cut_short(held: Mapping[str, int], given: Mapping[str, int]) -> list[tuple[str, int, int]]:
+    """(code, given, held) of each borough the new data holds fewer than half the postcodes
+    of that are loaded now, most lost first."""
+    lost = [
+        (code, given.get(code, 0), count)
+        for code, count in held.items()
+        if count >= BOROUGH_POSTCODES_COMPARED
+        and given.get(code, 0) < LEAST_OF_THE_POSTCODES * count
+    ]
+    return sorted(lost, key=lambda row: row[1] / row[2])
 
 
 def load_geography(
@@ -247,6 +266,21 @@ def load_geography(
                 f"The data in {data_dir} holds {len(bundle.postcodes):,} postcodes, fewer than "
                 f"half of the {held:,} loaded now: its postcode file may be cut short. Nothing "
                 "was changed; give --fewer to load it even so."
+            )
+        lost = [] if fewer else _cut_short(
+            repo.postcodes_by_borough(), Counter(p.borough_code for p in bundle.postcodes)
+        )  # fmt: skip
+        if lost:
+            names = {a.code: a.name for a in bundle.areas}
+            shown = "; ".join(
+                f"{names.get(code, code)} {given:,} of {count:,}" for code, given, count in lost[:4]
+            )
+            more = f" and {len(lost) - 4} more" if len(lost) > 4 else ""
+            raise DataFileError(
+                f"The data in {data_dir} holds fewer than half the postcodes loaded now in "
+                f"{len(lost)} borough{'s' if len(lost) > 1 else ''} ({shown}{more}): its "
+                "postcode file may be cut short. Nothing was changed; give --fewer to load "
+                "it even so."
             )
         progress.step("removing the previous geography")
         repo.delete_geography()

@@ -511,22 +511,35 @@ def test_a_postcode_file_cut_short_does_not_replace_londons_postcodes(
     """A postcode file cut to 1,000 lines replaced London's postcodes with 7,949 (exit 0),
     and every other postcode was then "not a London postcode": fewer than half the
     postcodes loaded is refused, nothing changed, unless --fewer says it is meant."""
-    data = tmp_path / "data"
-    data.mkdir()
-    for part in shared_data_dir.iterdir():  # (no manifest: its checksums would refuse it)
-        if part.name not in ("postcodes", "manifest.json", ".complete"):
-            (data / part.name).symlink_to(part)
-    (data / "postcodes").mkdir()
-    for source in (shared_data_dir / "postcodes").iterdir():
-        lines = source.read_text("utf-8").splitlines(keepends=True)
-        cut = lines[:1000] if "codepoint" in source.name else lines
-        (data / "postcodes" / source.name).write_text("".join(cut), "utf-8")
+    def cut_to(lines: int, name: str) -> Path:
+        data = tmp_path / name
+        data.mkdir()
+        for part in shared_data_dir.iterdir():  # (no manifest: its checksums would refuse it)
+            if part.name not in ("postcodes", "manifest.json", ".complete"):
+                (data / part.name).symlink_to(part)
+        (data / "postcodes").mkdir()
+        for source in (shared_data_dir / "postcodes").iterdir():
+            text = source.read_text("utf-8").splitlines(keepends=True)
+            cut = text[:lines] if "codepoint" in source.name else text
+            (data / "postcodes" / source.name).write_text("".join(cut), "utf-8")
+        return data
+
+    data = cut_to(1000, "data")
     runner = writable_app.test_cli_runner()
     client = writable_app.test_client()
     assert client.get("/api/v1/postcodes/SW1A 1AA").status_code == 200
     refused = runner.invoke(cli, ["geodata", "load", "--from", str(data), "--quiet"])
     assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.output
     assert "fewer than half of the" in refused.output and "--fewer" in refused.output
+    assert client.get("/api/v1/postcodes/SW1A 1AA").status_code == 200
+    # cut at 70%: more than half of London's postcodes, but the file is in postcode order,
+    # and the boroughs of its last areas (SW, TW, UB, W, WC) lose nearly all of theirs
+    most = cut_to(126_000, "most")
+    refused = runner.invoke(cli, ["geodata", "load", "--from", str(most), "--quiet"])
+    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.output
+    said = refused.output.replace("\n", " ")
+    assert "fewer than half the postcodes loaded now in" in said and "--fewer" in said
+    assert re.search(r"in \d+ boroughs \(Hounslow 0 of [\d,]+; ", said), said
     assert client.get("/api/v1/postcodes/SW1A 1AA").status_code == 200
     args = ["geodata", "load", "--from", str(data), "--quiet", "--fewer", "--json"]
     loaded = _json(runner.invoke(cli, args))

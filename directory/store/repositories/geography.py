@@ -238,6 +238,12 @@ class GeographyRepository:
         ).all()
         return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
+    def postcodes_by_borough(self) -> dict[str, int]:
+        rows = self.session.execute(
+            select(Postcode.borough_code, func.count()).group_by(Postcode.borough_code)
+        ).all()
+        return {row[0]: row[1] for row in rows}
+
     def count_postcodes(self) -> dict[str, int]:
         rows = self.session.execute(
             select(Postcode.status, func.count()).group_by(Postcode.status)
