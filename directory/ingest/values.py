@@ -23,7 +23,6 @@ import json
 import math
 import re
 import sys
-import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -33,6 +32,8 @@ from dateutil.parser import parser, parserinfo
 from dateutil.relativedelta import relativedelta
 from email_validator import EmailNotValidError
 from email_validator.syntax import validate_email_domain_name, validate_email_local_part
+
+from directory.store.words import loose_key
 
 #: what a spreadsheet cell can hold once ``csv`` or ``openpyxl`` has read it
 Cell = str | int | float | Decimal | date | datetime | None
@@ -815,14 +816,6 @@ def average_months(start: date, end: date) -> int:
     :func:`months_between`, counted in calendar months, and the two can differ by a month.
     """
     return max(0, round((end - start).days / _AVERAGE_MONTH_DAYS))
-
-
-def loose_key(text: str) -> str:
-    """Text compared loosely: case, accents, apostrophes, punctuation and spacing ignored
-    ("Victims' & witnesses" → "victims and witnesses")."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    text = text.casefold().replace("&", " and ").replace("'", "")
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
 def slug(text: str) -> str:

@@ -26,6 +26,7 @@ from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries, GrantStatusDates
 from directory.store.repositories.funding import FundingQueries
 from directory.store.repositories.participation import ParticipationRepository
+from directory.store.words import name_words
 from directory.usecases import vocabulary
 from directory.usecases.funding.followup import (
     MEASURED_RULE,
@@ -478,7 +479,8 @@ def grant_filters(
         )
         if key is not None
     }  # fmt: skip
-    words = (searched_for(text, "q") or "").lower().split()
+    searched = searched_for(text, "q")
+    words = None if searched is None else name_words(searched)
     if status is not None and status not in GRANT_STATUSES:
         message = f"status must be one of {', '.join(GRANT_STATUSES)}."
         raise InvalidInputError(message, errors={"status": [message]})

@@ -511,6 +511,7 @@ def test_a_postcode_file_cut_short_does_not_replace_londons_postcodes(
     """A postcode file cut to 1,000 lines replaced London's postcodes with 7,949 (exit 0),
     and every other postcode was then "not a London postcode": fewer than half the
     postcodes loaded is refused, nothing changed, unless --fewer says it is meant."""
+
     def cut_to(lines: int, name: str) -> Path:
         data = tmp_path / name
         data.mkdir()

@@ -178,6 +178,33 @@ def test_text_search_over_title_ref_names_and_programme(client, demo_app):
     assert client.get("/api/v1/grants?q=%20%20").status_code == 422
 
 
+def test_name_searches_take_and_for_ampersand_and_a_phones_apostrophe(client, demo_app):
+    """Grants' and organisations' q: "&" and "and" are left out as PostgreSQL's text search
+    leaves them (before, "Barking & Dagenham" missed the council, and "Barking and
+    Dagenham" the three organisations that write "&"), and a curly apostrophe is the
+    straight one names are written with (the read probe of 5 December)."""
+    every, _ = _all(client, "include_withdrawn=false")
+    womens = {
+        g["ref"] for g in every
+        if any("women's" in (t or "").lower() for t in (g["title"], g["recipient"]["name"]))
+    }  # fmt: skip
+    assert womens and _ids(_all(client, "q=women%E2%80%99s")[0]) == womens
+    assert _ids(_all(client, "q=women's")[0]) == womens
+    names = []
+    for page in itertools.count(1):
+        body = client.get(f"/api/v1/organisations?per_page=100&page={page}").json
+        names += [o["name"] for o in body["contents"]]
+        if body["last_page"]:
+            break
+    expected = sorted(n for n in names if "barking" in n.lower() and "dagenham" in n.lower())
+    assert any("&" in n for n in expected) and any(" and " in n for n in expected), expected
+    for spelling in ("Barking%20%26%20Dagenham", "barking%20and%20dagenham"):
+        found = client.get(f"/api/v1/organisations?q={spelling}&per_page=100").json
+        assert sorted(o["name"] for o in found["contents"]) == expected, spelling
+    assert client.get("/api/v1/organisations?q=%26").json["total_items"] == 0
+    assert _all(client, "q=%26%20and")[1] == 0
+
+
 def test_status_filter_agrees_with_each_grant_status(client, demo_app):
     every, total = _all(client, "include_withdrawn=false")
     by_status: dict[str, set[str]] = {}

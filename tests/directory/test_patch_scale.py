@@ -26,6 +26,7 @@ import csv
 import math
 import os
 import random
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,7 +234,10 @@ def _reference(app: Any, services: dict[int, _Service], geo: _Geography, body: d
             continue
         if theme is not None and theme not in service.themes:
             continue
-        if q is not None and any(w not in service.text for w in q.casefold().split()):
+        # every word of q starts a word of the service's text (its loose words, as kept)
+        if q is not None and not all(
+            re.search(rf"(?<![a-z0-9]){re.escape(w)}", service.text) for w in q.casefold().split()
+        ):
             continue
         reasons: list[tuple[str, Any]] = []
         if point is not None:

@@ -141,6 +141,46 @@ def test_text_search_over_name_organisation_description_and_themes(client):
     assert refs(client, "q=%25") == set() and refs(client, "q=_") == set()
 
 
+def test_text_search_compares_words_as_people_type_them(writable_app, tmp_path):
+    """A term starts a word (on SQLite it matched anywhere: "men" found "women", "ham"
+    found "Lewisham"); a phone's curly apostrophe, accents and "&" for "and" are the same
+    text; a query of only exclusions finds what has none of them; the same answers from
+    both databases (the read probe of 5 December)."""
+    entries = [
+        dict(ref="W", name="Croydon Women's Centre", desc="Drop-in", themes="Domestic abuse",
+             org="Croydon Centre", coverage="Croydon"),
+        dict(ref="L", name="Lewisham youth hub", desc="Evenings", themes="Youth diversion",
+             org="Lewisham Trust", coverage="Lewisham"),
+        dict(ref="K", name="Kensington & Chelsea advice", desc="Advice", themes="Victims and witnesses",
+             org="K&C Advice", coverage="E09000020"),
+        dict(ref="K2", name="Kensington and Chelsea outreach", desc="Outreach",
+             themes="Youth diversion", org="Royal Borough Outreach", coverage="E09000020"),
+        dict(ref="C", name="Café Lumière drop-in", desc="Knife crime workshops",
+             themes="knife crime", org="Lumiere", coverage="Camden"),
+        dict(ref="M", name="Peer mentoring", desc="Mentors for young people",
+             themes="Mentoring", org="Mentor Link", coverage="Camden"),
+    ]  # fmt: skip
+    import_file(writable_app, template_csv(tmp_path / "words.csv", entries))
+    client = writable_app.test_client()
+    assert "W" not in refs(client, "q=men") and "L" not in refs(client, "q=ham")
+    assert refs(client, "q=hub") == {"L"} and refs(client, "q=lewisham") == {"L"}
+    for spelling in ("women%E2%80%99s", "women's", "Women", "WOMEN%27S%20centre"):
+        assert refs(client, f"q={spelling}") == {"W"}, spelling
+    for spelling in ("Kensington%20%26%20Chelsea", "kensington%20and%20chelsea"):
+        assert refs(client, f"q={spelling}") == {"K", "K2"}, spelling
+    for spelling in ("cafe", "caf%C3%A9", "CAF%C3%89%20lumiere", "lumi%C3%A8re"):
+        assert refs(client, f"q={spelling}") == {"C"}, spelling
+    assert refs(client, "q=mentor") == {"M"}  # a word's start
+    assert refs(client, "q=-knife") == {"W", "L", "K", "K2", "M"}
+    assert refs(client, "q=%26") == set() and refs(client, "q=the") == set()
+    # the patch's q over the in-memory index: the same words
+    patch = client.get("/api/v1/patch?area=E09000020&q=Kensington%20%26%20Chelsea&per_page=50")
+    assert {s["ref"] for s in patch.json["services"]["contents"]} == {"K", "K2"}
+    patch = client.get("/api/v1/patch?area=Croydon&q=women%E2%80%99s")
+    assert {s["ref"] for s in patch.json["services"]["contents"]} == {"W"}
+    assert client.get("/api/v1/patch?area=Lewisham&q=ham").json["services"]["contents"] == []
+
+
 def test_text_search_ranks_and_sorts_by_relevance(client):
     body = client.get("/api/v1/services?q=knife").json["contents"]
     assert [s["ref"] for s in body][0] == "OXY-KT"  # in the name beats the description

@@ -14,7 +14,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, and_, case, delete, func, insert, null, or_, select, text, update
+from sqlalchemy import (
+    JSON,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -40,6 +53,7 @@ from directory.store.models import (
     ServiceTheme,
     Theme,
 )
+from directory.store.words import name_words
 
 #: fields compared and written as-is, per entity (beside the related lists)
 ORGANISATION_FIELDS = (
@@ -866,8 +880,9 @@ class CatalogueQueries:
         self, *, q: str | None, type_: str | None, offset: int, limit: int
     ) -> tuple[list[Row[Any]], int]:
         where: list[Any] = []
-        if q:
-            where.append(func.lower(Organisation.name).contains(q.lower(), autoescape=True))
+        if q:  # every word of it in the name (directory.store.words.name_words)
+            words = name_words(q)
+            where += [_lower_contains(Organisation.name, word) for word in words] or [false()]
         if type_:
             where.append(Organisation.type == type_)
         statement = select(Organisation.__table__).order_by(Organisation.name, Organisation.id)
@@ -912,14 +927,15 @@ class CatalogueQueries:
     def grants_page(
         self, *, programme: str | None = None, organisation_id: int | None = None,
         funder_id: int | None = None, recipient_id: int | None = None,
-        areas: Collection[str] | None = None, words: Sequence[str] = (),
+        areas: Collection[str] | None = None, words: Sequence[str] | None = None,
         status: GrantStatusDates | None = None, include_withdrawn: bool = False,
         offset: int, limit: int | None,
     ) -> tuple[list[Row[Any]], int]:  # fmt: skip
         """One page of grants (all of them with ``limit`` None), newest award first, under the filters (all of them): a
         programme id; an organisation as funder or recipient; the funder; the recipient;
         any of the beneficiary ``areas``; every one of ``words`` (lower case) in the title,
-        ref, funder's, recipient's or programme's name; a status by the dates."""
+        ref, funder's, recipient's or programme's name (none given: nothing); a status by
+        the dates."""
         where: list[Any] = []
         if programme:
             where.append(Grant.programme_id == programme)
@@ -937,7 +953,9 @@ class CatalogueQueries:
                     select(GrantArea.grant_id).where(GrantArea.area_code.in_(sorted(set(areas))))
                 )
             )
-        for word in words:
+        if words is not None and not words:
+            where.append(false())
+        for word in words or ():
             named = select(Organisation.id).where(_lower_contains(Organisation.name, word))
             where.append(
                 or_(

@@ -9,11 +9,16 @@ receives plain values (:class:`Filters`) and knows the two dialects:
   with ``ts_rank`` over it: a stored generated column (migration 0005) holding the service
   name at weight A before ``search_text``, GIN-indexed, so neither the match nor the rank
   rebuilds a vector per row (a word in the name counts ten times one elsewhere).
-* **SQLite** (the embedded fallback) has no text index: every term of ``q`` must occur in
-  ``search_text`` (case-insensitive ``LIKE``, ASCII case folding, ``%`` and ``_`` escaped);
-  ``-term`` excludes, ``"a phrase"`` matches as one piece, ``or`` is ignored. The rank is a
-  weighted count of where the terms occur: 3 for the service name, 1 for the organisation
-  name, 1 for the description (a term found only in theme names matches with rank 0).
+* **SQLite** (the embedded fallback) has no text index: every term of ``q`` must start a
+  word of ``search_text`` (``LIKE '% term%'`` over the loose words the row keeps, the term
+  made loose the same way: ``directory.store.words``); ``-term`` excludes (a query of only
+  exclusions matches what has none of them, as PostgreSQL's does), ``"a phrase"`` matches
+  as one piece, ``or`` is ignored. The rank is a weighted count of where the terms occur:
+  3 for the service name, 1 for the organisation name, 1 for the description (a term
+  found only in theme names matches with rank 0).
+
+  PostgreSQL is given the query with its accents off and its curly quotes straight
+  (``folded``), as the rows' ``search_text`` keeps its words.
 
 Spatial filters use the 250 m grid ``cell`` of each delivery site (indexed) to pick
 candidates, then the exact test: distance in British National Grid metres for ``near``,
@@ -47,6 +52,7 @@ from directory.store.models import (
     ServiceTheme,
 )
 from directory.store.repositories.geography import CELL_METRES, grid_cell
+from directory.store.words import STOP_WORDS, folded, loose_key
 
 SORTS = ("relevance", "distance", "name", "updated", "funding_end")
 #: more grid columns than this and the cell prefilter becomes one range over the strip
@@ -211,26 +217,27 @@ class SearchQueries:
         return literal_column("service.search_vector")
 
     def _tsquery(self, text: str) -> Any:
-        return func.websearch_to_tsquery(literal_column("'english'"), literal(text))
+        return func.websearch_to_tsquery(literal_column("'english'"), literal(folded(text)))
 
     def _text_match(self, text: str) -> Any:
         if self.postgres:
             return self._tsvector().op("@@")(self._tsquery(text))
+        words = literal(" ").concat(Service.search_text)
         conditions = []
         for term in parse_terms(text):
-            found = Service.search_text.icontains(term.text, autoescape=True)
-            conditions.append(not_(found) if term.exclude else found)
-        # nothing to look for (only exclusions, or only "or"): match nothing, like PostgreSQL
-        # does for a query of stop words
-        if not any(not t.exclude for t in parse_terms(text)):
-            conditions.append(literal(False))
-        return and_(*conditions)
+            loose = loose_key(term.text)
+            if loose and loose not in STOP_WORDS:  # (as PostgreSQL leaves out: "&", "the")
+                found = words.contains(" " + loose, autoescape=True)
+                conditions.append(not_(found) if term.exclude else found)
+        # nothing to look for (only "or", only punctuation): match nothing, as PostgreSQL
+        # does for a query with no words
+        return and_(*conditions) if conditions else literal(False)
 
     def _rank(self, text: str) -> Any:
         if self.postgres:
             return func.ts_rank(self._tsvector(), self._tsquery(text))
         parts: list[Any] = []
-        for term in parse_terms(text):
+        for term in parse_terms(folded(text)):  # (the columns as written: a guide to order)
             if term.exclude:
                 continue
             for column, weight in (

@@ -25,6 +25,7 @@ from directory.store.repositories.geography import (
     grid_cell,
 )
 from directory.store.repositories.opportunities import OpportunityQueries
+from directory.store.words import indexed
 from directory.usecases.background import BackgroundJob, let_go, sorted_in_pieces
 from directory.usecases.catalogue import area_ref, contact, grant_flags, site_body
 from directory.usecases.catalogue import iso as _iso
@@ -89,7 +90,7 @@ class IndexedService:
     themes: frozenset[str]
     programmes: frozenset[str]
     grants: tuple[Any, ...]  # the awards it holds, for live_on filtering
-    text: str  # lower-case search text
+    text: str  # its search text's loose words, each after a space (directory.store.words)
     #: the rendered answer (without relations) as JSON, in parts to be joined, without its
     #: closing brace (a patch splices its own keys after them): its own keys, its sites
     #: (each the same bytes as its :class:`Site`'s JSON), then the parts many services
@@ -279,7 +280,7 @@ class DirectoryIndex:
                 themes=shared(frozenset(themes[s.id])),
                 programmes=shared(frozenset(g.programme_id for g in live if g.programme_id)),
                 grants=held,
-                text=(s.search_text or s.name).casefold(),
+                text=indexed(s.search_text or s.name),
                 sort_name=s.name.casefold(),
                 body_parts=_body_parts(_service_body(s, themes[s.id], theme_names, coverage[s.id], sites_of[s.id], live, snap, today, settings), pool),
             )  # fmt: skip

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 import orjson
 
+from directory.store.words import query_words, starts_a_word
 from directory.usecases.catalogue import area_ref, is_live
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.patch.grid import SiteGrid
@@ -248,7 +249,7 @@ def passes(service: IndexedService, filters: Any, words: list[str], today: date)
             for g in service.grants
         ):
             return False
-    return all(word in service.text for word in words)
+    return all(starts_a_word(word, service.text) for word in words)
 
 
 def pass_mask(index: DirectoryIndex, filters: Any) -> Any:
@@ -278,7 +279,7 @@ def area_list(
     found = index.area_lists.get(key)
     if found is None:
         base = index.site_ids_by_area if kind == SITE else index.by_area
-        words = (filters.q or "").casefold().split()
+        words = query_words(filters.q)
         services, day = index.services, index.day
         ids = [
             sid for sid in base.get(code, ())
