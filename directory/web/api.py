@@ -274,7 +274,7 @@ class Api(flask_smorest.Api):
         when the Accept header prefers that type, in ``application/json`` otherwise."""
         response: flask.Response = super()._openapi_json()
         offered = ("application/json", OPENAPI, OPENAPI.split(";", 1)[0])
-        if flask.request.accept_mimetypes.best_match(offered) in offered[1:]:
+        if http.best_of(offered) in offered[1:]:
             response.mimetype = OPENAPI
             # another representation (RFC 9110 §8.8.1): not application/json's strong tag
             response.set_etag(

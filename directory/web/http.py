@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from datetime import time as time_of_day
 from typing import Any
@@ -731,6 +732,13 @@ def security_headers(response: Response) -> Response:
 _REFUSED = re.compile(r";\s*q\s*=\s*0(\.0{0,3})?\s*(,|$)", re.IGNORECASE)
 
 
+def best_of(offered: Sequence[str], default: str | None = None) -> str | None:
+    """The type of ``offered`` the request's Accept header takes best (``default`` when it
+    takes none), remembering what was offered: a 406 names them all (RFC 9110 §15.5.7)."""
+    g.offered = offered
+    return request.accept_mimetypes.best_match(offered, default=default)
+
+
 def _acceptable(response: Response) -> Response:
     """A 200 the request's ``Accept`` header takes none of is a 406 problem naming what the
     resource is available as, not a silent answer in another type (RFC 9110 §12.5.1). A
@@ -758,15 +766,22 @@ def _acceptable(response: Response) -> Response:
     refused = offered in accepted  # named, or matched by a wildcard, with a quality of 0
     if offered.endswith("+json") and not refused and accepted.quality("application/json") > 0:
         return response
-    offered += parameters
+    # what else the route offered (its choice among them made by the header), without
+    # application/json when the answer is a +json type (GeoJSON: the same representation)
+    others = [
+        t
+        for t in g.get("offered", ())
+        if not (t == "application/json" and offered.endswith("+json"))
+    ]
+    available = list(dict.fromkeys([offered + parameters, *others]))
     return problem_response(
         {
             "title": "Not Acceptable",
             "status": 406,
-            "detail": f"This resource is available as {offered}; the Accept header "
-            f"({accept[:200]}) takes none of it.",
+            "detail": f"This resource is available as {', '.join(available)}; the Accept "
+            f"header ({accept[:200]}) takes none of them.",
             "code": "not-acceptable",
-            "available": [offered],
+            "available": available,
         }
     )
 

@@ -255,9 +255,7 @@ def representation(format: str | None, offered: tuple[str, ...] = ("json", "geoj
     accept = request.environ.get("HTTP_ACCEPT")
     if not accept or accept == "*/*":  # most requests: no preference, JSON
         return "json"
-    best = request.accept_mimetypes.best_match(
-        [_MIMETYPES[o] for o in offered], default="application/json"
-    )
+    best = http.best_of([_MIMETYPES[o] for o in offered], default="application/json")
     return next((o for o in offered if _MIMETYPES[o] == best), "json")
 
 

@@ -163,17 +163,23 @@ def test_every_answer_says_nosniff_and_forbids_framing(client):
 def test_an_accept_header_that_takes_nothing_offered_is_406(client):
     """Not a silent 200 of another type: the problem names what is available. A +json type
     is taken by application/json; */* or no header takes anything; the probes answer any."""
-    for path, accept in (
-        ("/api/v1/areas/E09000022", "application/xml"),
-        ("/api/v1/areas/E09000022", "text/html"),
-        ("/api/v1/services", "application/xml"),
-        ("/api/v1/organisations", "text/csv"),
+    json, geojson, csv, html = "application/json", "application/geo+json", "text/csv", "text/html"
+    for path, accept, available in (
+        ("/api/v1/areas/E09000022", "application/xml", [json]),
+        ("/api/v1/areas/E09000022", "text/html", [json]),
+        ("/api/v1/organisations", "text/csv", [json]),
+        # every representation a route offers is named (only the one it fell back to was)
+        ("/api/v1/services", "application/xml", [json, geojson, csv]),
+        ("/api/v1/patch?area=E09000022", "application/xml", [json, geojson, csv]),
+        ("/api/v1/ogc/collections", "application/xml", [json, html]),
+        ("/problems/not-found", "application/xml", [html, json]),
     ):
         response = client.get(path, headers={"Accept": accept})
         assert response.status_code == 406, (path, accept)
         assert response.mimetype == "application/problem+json"
         body = response.get_json()
-        assert body["code"] == "not-acceptable" and body["available"] == ["application/json"]
+        assert body["code"] == "not-acceptable" and body["available"] == available, path
+        assert ", ".join(available) in body["detail"]
     for path, accept, mimetype in (
         ("/api/v1/areas/E09000022/boundary", "application/json", "application/geo+json"),
         ("/api/v1/services", "text/csv", "text/csv"),

@@ -46,8 +46,7 @@ def _base() -> str:
 def _wants_html(args: dict[str, Any]) -> bool:
     if args.get("f") is not None:
         return bool(args["f"] == "html")
-    accept = request.accept_mimetypes
-    return accept.best_match(["application/json", "text/html"]) == "text/html"
+    return http.best_of(["application/json", "text/html"]) == "text/html"
 
 
 def _answer(body: dict[str, Any], args: dict[str, Any], title: str) -> Response:

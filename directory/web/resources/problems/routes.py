@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, render_template, request
+from flask import Response, render_template
 
 from directory.usecases import problems
 from directory.web import http
@@ -33,8 +33,7 @@ def problem_type(args: dict[str, Any], code: str) -> Response:
     entry = problems.problem_type(code, http.PROBLEM_STATUSES)
     if args.get("f") == "json" or (
         args.get("f") is None
-        and request.accept_mimetypes.best_match(["text/html", "application/json"])
-        == "application/json"
+        and http.best_of(["text/html", "application/json"]) == "application/json"
     ):
         return http.json_response(entry)
     return Response(render_template("problem.html", problem=entry), mimetype="text/html")
