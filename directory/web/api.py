@@ -355,6 +355,35 @@ def _path_text_without_nul(converter: UnicodeConverter) -> dict[str, Any]:
     return {**unicodeconverter2paramschema(converter), "pattern": NO_NUL}
 
 
+#: what other APIs call a parameter (postcodes.io, OGC API, Open Referral, GitHub …) → what
+#: an operation here may call it, in order
+_OTHER_NAMES = {
+    **dict.fromkeys(
+        ("page_size", "pagesize", "perpage", "size", "count", "limit", "max_results"),
+        ("per_page", "limit"),
+    ),
+    **dict.fromkeys(("search", "query", "text", "keyword", "keywords", "term", "q"), ("q", "search")),
+    "page": ("page", "offset"), "offset": ("offset", "page"), "start": ("offset", "page"),
+    **dict.fromkeys(("lng", "long", "longitude"), ("lon",)), "latitude": ("lat",),
+    **dict.fromkeys(("postal_code", "postalcode", "zip", "pc"), ("postcode",)),
+}  # fmt: skip
+
+
+def _meant(name: str, accepted: Sequence[str]) -> str | None:
+    """The accepted parameter ``name`` most likely means: the same name in another case or
+    spelling (``Page``, ``per-page``), what other APIs call it (``page_size``, ``search``),
+    or one close enough in its letters (difflib, at 0.7: below it, ``page_size`` was
+    "updated_since" and ``search`` "near")."""
+    if len(name) > 100:
+        return None
+    plain = name.casefold().replace("-", "_")
+    for candidate in (plain, *_OTHER_NAMES.get(plain, ())):
+        if candidate in accepted and candidate != name:
+            return candidate
+    close = difflib.get_close_matches(plain, accepted, n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
 def unknown_parameters(unknown: Iterable[str], accepted: Sequence[str]) -> UnknownParameterError:
     """The 400 problem for query parameters an operation does not take: each one named in
     ``errors`` with the closest accepted name, if any, and the parameters it does take."""
@@ -365,8 +394,8 @@ def unknown_parameters(unknown: Iterable[str], accepted: Sequence[str]) -> Unkno
         takes = "This operation takes no query parameters."
 
     def message(name: str) -> list[str]:
-        close = difflib.get_close_matches(name, accepted, n=1) if len(name) <= 100 else []
-        return [f"Unknown parameter.{f' Did you mean {close[0]}?' if close else ''} {takes}"]
+        close = _meant(name, accepted)
+        return [f"Unknown parameter.{f' Did you mean {close}?' if close else ''} {takes}"]
 
     listed = ", ".join(names)
     return UnknownParameterError(

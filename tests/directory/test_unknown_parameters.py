@@ -98,6 +98,33 @@ def test_every_unknown_parameter_is_named_and_checked_before_the_values(client):
     assert client.get("/api/v1/grants?per_page=0").status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("path", "sent", "meant"),
+    [
+        ("/api/v1/services", "page_size", "per_page"),
+        ("/api/v1/services", "per-page", "per_page"),
+        ("/api/v1/services", "search", "q"),
+        ("/api/v1/hsds/services", "q", "search"),
+        ("/api/v1/ogc/collections/services/items", "page", "offset"),
+        ("/api/v1/ogc/collections/services/items", "page_size", "limit"),
+        ("/api/v1/locate", "lng", "lon"),
+        ("/api/v1/patch", "postal_code", "postcode"),
+        ("/api/v1/services", "themes", "theme"),
+    ],
+)  # fmt: skip
+def test_an_unknown_parameter_is_told_what_it_likely_means(client, path, sent, meant):
+    """What other APIs call a parameter, or its name spelt otherwise, is pointed at the one
+    this operation takes, never at an unrelated one (`page_size` was told "updated_since",
+    `search` "near" and OGC's `page` "parent": the read probe of 5 December)."""
+    body = _unknown(client.get(f"{path}?{sent}=2"), sent)
+    assert f"Did you mean {meant}?" in body["errors"][sent][0]
+
+
+def test_an_unknown_parameter_like_none_is_given_no_guess(client):
+    body = _unknown(client.get("/api/v1/services?colour=2"), "colour")
+    assert "Did you mean" not in body["errors"]["colour"][0]
+
+
 def test_a_post_refuses_query_parameters_and_unknown_body_members_are_422(client):
     sent = {"postcodes": ["KT1 1EU"]}
     assert client.post("/api/v1/patch/lookup", json=sent).status_code == 200
