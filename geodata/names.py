@@ -40,7 +40,9 @@ _PREFIXES = (
 _SUFFIXES = (
     "london borough council",
     "borough council",
+    "city council",  # Westminster City Council
     "council",
+    "corporation",  # the City of London Corporation
     "london borough",
     "basic command unit",
     "bcu",
@@ -55,7 +57,8 @@ def normalise_name(text: str) -> str:
     Case-folds, strips accents, turns "&" into "and", drops apostrophes and other
     punctuation, writes "saint"/"st." as "st", collapses spaces, and removes common
     prefixes and suffixes ("London Borough of", "Royal Borough of", "LB", "RB", "the",
-    "City and County of the", "Borough Council", "Council", "BCU").
+    "City and County of the", "Borough Council", "City Council", "Council", "Corporation",
+    "BCU").
 
     Parameters
     ----------

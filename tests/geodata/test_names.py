@@ -92,6 +92,12 @@ def matcher(bundle):
         ("City", None, "E09000001"),
         ("Westminster", None, "E09000033"),
         ("City of Westminster", None, "E09000033"),
+        # the councils' own names (the read probe of 5 December: these two were 404s)
+        ("Westminster City Council", None, "E09000033"),
+        ("City of London Corporation", None, "E09000001"),
+        ("The City of London Corporation", None, "E09000001"),
+        ("Newham Council", None, "E09000025"),
+        ("London Borough of Barking and Dagenham Council", None, "E09000002"),
         ("e09000030", None, "E09000030"),
         ("E05013991", None, "E05013991"),
         ("Central West", None, "bcu-central-west"),
