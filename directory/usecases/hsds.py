@@ -39,6 +39,7 @@ Mapping decisions:
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -323,13 +324,17 @@ def _filters(reads: Reads, geo: GeographyRepository, q: ServiceQuery) -> tuple[F
     text = searched_for(q.search, "search")
     themes: tuple[str, ...] = ()
     if q.taxonomy_term_id is not None:
-        found = [
-            t for t, term in _theme_terms().items() if term["id"] == q.taxonomy_term_id.lower()
-        ]
+        # the term's id, or its code (the theme's id, as /themes lists it)
+        asked = q.taxonomy_term_id.strip().lower()
+        terms = _theme_terms()
+        found = [t for t, term in terms.items() if asked in (term["id"], t)]
         if not found:
+            close = difflib.get_close_matches(asked, list(terms), n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(close)}?" if close else ""
             raise _invalid(
                 "taxonomy_term_id",
-                f"No taxonomy term has the id {q.taxonomy_term_id!r}: see /api/v1/hsds/taxonomy_terms.",
+                f"No taxonomy term has the id or code {q.taxonomy_term_id!r}.{hint} See "
+                "/api/v1/hsds/taxonomy_terms.",
             )
         themes = (found[0],)
     if q.taxonomy_id is not None and q.taxonomy_id.lower() != TAXONOMY_ID:

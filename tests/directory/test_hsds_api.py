@@ -343,7 +343,11 @@ def test_taxonomy_term_and_taxonomy_filter_by_theme(demo_app: Flask) -> None:
         expected = api_refs(client, theme=term["code"])
         some_theme |= expected
         assert hsds_services(client, taxonomy_term_id=term["id"]) == uuids(expected)
+        # the term's code too (the theme's id): it was "No taxonomy term has the id"
+        assert hsds_services(client, taxonomy_term_id=term["code"]) == uuids(expected)
     assert hsds_services(client, taxonomy_id=TAXONOMY_ID) == uuids(some_theme)
+    wrong = client.get("/api/v1/hsds/services?taxonomy_term_id=vawgg")
+    assert wrong.status_code == 422 and "Did you mean vawg?" in wrong.json["detail"]
     assert uuids(some_theme) < hsds_services(client) or some_theme == api_refs(client)
 
 

@@ -290,7 +290,9 @@ class HsdsSearchArgsSchema(PageArgsSchema):
 
 
 class HsdsServiceArgsSchema(HsdsSearchArgsSchema):
-    taxonomy_term_id = _text("Services with this taxonomy term (a theme), by id", 60)
+    taxonomy_term_id = _text(
+        "Services with this taxonomy term (a theme), by its id or its code (the theme's id)", 60
+    )
     taxonomy_id = _text("Services with any term of this taxonomy (our themes), by id", 60)
     organization_id = _text("Services this organization runs, by id", 60)
     modified_after = _text(
