@@ -554,6 +554,15 @@ def lookup_outcode(snap: GeographySnapshot, repo: GeographyRepository, text: Any
 
 
 # -- points ----------------------------------------------------------------------------
+#: (min lon, min lat, max lon, max lat): points and boxes must fall in this, around London
+LONDONISH = (-1.0, 51.0, 0.8, 52.0)
+
+
+def in_londonish(lon: float, lat: float) -> bool:
+    min_lon, min_lat, max_lon, max_lat = LONDONISH
+    return min_lon <= lon <= max_lon and min_lat <= lat <= max_lat
+
+
 def point_from_query(
     *, lat: float | None, lon: float | None, easting: float | None, northing: float | None
 ) -> tuple[float, float, dict[str, float]]:
@@ -583,6 +592,13 @@ def point_from_query(
             raise InvalidCoordinatesError(
                 " and ".join(f"{name} must be within {b}" for name, b in wrong.items()) + ".",
                 errors={name: [b] for name, b in wrong.items()},
+            )
+        if not in_londonish(lon, lat) and in_londonish(lat, lon):
+            raise OutsideCoverageError(
+                f"The point lat={lat}, lon={lon} is outside London; the other way round "
+                f"(lat={lon}, lon={lat}) it is in London: are lat and lon swapped?",
+                lat=lat,
+                lon=lon,
             )
         x, y = crs.to_bng(lon, lat)
         if not (math.isfinite(x) and math.isfinite(y)):

@@ -43,7 +43,12 @@ from directory.usecases.catalogue import (
     unknown_organisation,
     unknown_programme,
 )
-from directory.usecases.geography import GeographySnapshot, resolve_area
+from directory.usecases.geography import (
+    LONDONISH,
+    GeographySnapshot,
+    in_londonish,
+    resolve_area,
+)
 from directory.usecases.pagination import envelope, searched_for
 from directory.usecases.vocabulary import check_themes
 from geodata import crs
@@ -51,8 +56,6 @@ from geodata import crs
 DEFAULT_RADIUS_M = 2000
 MAX_RADIUS_M = 20_000
 MAX_FUNDING_DAYS = 3650
-#: (min lon, min lat, max lon, max lat): points and boxes must fall in this, around London
-LONDONISH = (-1.0, 51.0, 0.8, 52.0)
 
 
 @dataclass(frozen=True)
@@ -117,14 +120,9 @@ def _numbers(text: str, count: int, param: str, shape: str) -> list[float]:
     return values
 
 
-def _in_londonish(lon: float, lat: float) -> bool:
-    min_lon, min_lat, max_lon, max_lat = LONDONISH
-    return min_lon <= lon <= max_lon and min_lat <= lat <= max_lat
-
-
 def parse_near(text: str, radius: int | None) -> Near:
     lat, lon = _numbers(text, 2, "near", "lat,lon (WGS84 degrees)")
-    if not _in_londonish(lon, lat):
+    if not in_londonish(lon, lat):
         raise _invalid(
             "near",
             f"near must be lat,lon in or around London (latitude {LONDONISH[1]}–{LONDONISH[3]}, "

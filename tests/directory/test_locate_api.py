@@ -50,6 +50,21 @@ def test_locate_outside_london_is_outside_coverage(client, query):
     assert response.get_json()["code"] == "outside-coverage"
 
 
+@pytest.mark.parametrize("path", ["/api/v1/locate", "/api/v1/patch"])
+def test_lat_and_lon_the_wrong_way_round_are_named(client, path):
+    """A point given lon-first (lat=-0.14, lon=51.5, as GeoJSON orders them) is outside
+    London, and the answer says that the other way round it is in London (the services'
+    `near` said so; /locate and /patch said only "outside London")."""
+    response = client.get(f"{path}?lat=-0.14&lon=51.5")
+    assert response.status_code == 404 and response.json["code"] == "outside-coverage"
+    assert (
+        "(lat=51.5, lon=-0.14) it is in London: are lat and lon swapped?"
+        in (response.json["detail"])
+    )
+    plain = client.get(f"{path}?lat=53.48&lon=-2.24").json["detail"]  # Manchester
+    assert "swapped" not in plain
+
+
 @pytest.mark.parametrize(
     "query",
     [
