@@ -52,6 +52,7 @@ from directory.usecases import geography
 from directory.usecases.boxes import FEATURE_BYTES
 from directory.usecases.catalogue import programme_known, unknown_organisation, unknown_programme
 from directory.usecases.geography import LONDON, GeographySnapshot
+from directory.usecases.pagination import moment_text
 from directory.usecases.search import make_box
 from directory.usecases.shared import Kept
 from directory.usecases.vocabulary import check_themes
@@ -245,7 +246,7 @@ def _day(text: str, name: str = "datetime") -> date:
     try:
         if _DATE.match(text):
             return date.fromisoformat(text)
-        moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(moment_text(text).replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
         raise _invalid(
             name,

@@ -66,7 +66,7 @@ from directory.usecases.hsds_ids import (
     organization_uuid,
     service_uuid,
 )
-from directory.usecases.pagination import envelope, searched_for
+from directory.usecases.pagination import envelope, moment_text, searched_for
 from directory.usecases.search import area_match, utc_naive
 from directory.usecases.vocabulary import themes as theme_entries
 
@@ -352,13 +352,14 @@ def _filters(reads: Reads, geo: GeographyRepository, q: ServiceQuery) -> tuple[F
     updated = None
     if q.modified_after is not None:
         try:
-            updated = utc_naive(datetime.fromisoformat(q.modified_after.strip()), "modified_after")
+            moment = datetime.fromisoformat(moment_text(q.modified_after))
         except ValueError:
             raise _invalid(
                 "modified_after",
                 "modified_after must be an ISO 8601 date-time (or date), e.g. "
-                "2026-01-31T09:00:00Z.",
+                f"2026-01-31T09:00:00Z; got {q.modified_after[:60]!r}.",
             ) from None
+        updated = utc_naive(moment, "modified_after")
     area = near = None
     if q.proximity is not None and q.postcode is None:
         raise _invalid("proximity", "proximity needs a postcode: metres around its centre.")

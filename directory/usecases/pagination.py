@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,3 +47,16 @@ def searched_for(value: str | None, param: str) -> str | None:
         message = f"{param} must contain something to search for."
         raise InvalidInputError(message, errors={param: [message]})
     return text
+
+
+#: a date-time whose offset's "+" came as a space: in a URL's query a "+" is a space, and
+#: "…T09:00:00+01:00" typed into one arrives as "…T09:00:00 01:00"
+_PLUS_AS_SPACE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}(?::?\d{2})?)$"
+)
+
+
+def moment_text(text: str) -> str:
+    """A query's date-time as it was meant: spaces around it off, and an offset's "+" that
+    arrived as a space put back (the space can mean nothing else there)."""
+    return _PLUS_AS_SPACE.sub(r"\1+\2", text.strip())

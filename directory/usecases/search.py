@@ -49,7 +49,7 @@ from directory.usecases.geography import (
     in_londonish,
     resolve_area,
 )
-from directory.usecases.pagination import envelope, searched_for
+from directory.usecases.pagination import envelope, moment_text, searched_for
 from directory.usecases.vocabulary import check_themes
 from geodata import crs
 
@@ -170,12 +170,12 @@ def make_box(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> 
 def parse_updated_since(text: str) -> datetime:
     """An ISO 8601 date or date-time; without a zone it is UTC. Stored times are naive UTC."""
     try:
-        moment = datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(moment_text(text))
     except ValueError:
         raise _invalid(
             "updated_since",
             "updated_since must be an ISO 8601 date or date-time, e.g. 2026-01-31 or "
-            "2026-01-31T09:00:00Z.",
+            f"2026-01-31T09:00:00Z; got {text[:60]!r}.",
         ) from None
     return utc_naive(moment, "updated_since")
 

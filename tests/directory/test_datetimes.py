@@ -140,3 +140,33 @@ def test_an_ogc_datetime_anywhere_in_the_calendar_is_answered_or_refused(
             assert response.status_code == 400, (path, response.get_data(as_text=True)[:300])
             assert response.mimetype == PROBLEM
             assert "datetime" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/api/v1/changes", "since"),
+        ("/api/v1/services", "updated_since"),
+        ("/api/v1/hsds/services", "modified_after"),
+        ("/api/v1/ogc/collections/services/items", "datetime"),
+    ],
+)  # fmt: skip
+def test_an_offsets_plus_sent_unencoded_is_read_as_meant(demo_app: Flask, path, param) -> None:
+    """`…T08:46:22+01:00` typed into a URL arrives as `…T08:46:22 01:00` (a "+" in a query is
+    a space): read as the +01:00 it was (it was a 422, on three of these without the value
+    received); the answer is that of the "+" sent as %2B, and of the same instant in UTC;
+    a value that cannot be read is refused showing it."""
+    client = demo_app.test_client()
+    moment = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)
+    local = moment.astimezone(timezone(timedelta(hours=1))).isoformat()
+    encoded = client.get(f"{path}?{param}={quote(local)}")
+    unencoded = client.get(f"{path}?{param}={local}")
+    in_utc = client.get(f"{path}?{param}={quote(moment.isoformat())}")
+    assert encoded.status_code == unencoded.status_code == in_utc.status_code == 200
+
+    def body(response):  # (an OGC page's links give back the query as it was sent)
+        return {k: v for k, v in response.get_json().items() if k != "links"}
+
+    assert body(unencoded) == body(encoded) == body(in_utc)
+    refused = client.get(f"{path}?{param}=yesterday")
+    assert refused.status_code in (400, 422) and "'yesterday'" in refused.get_json()["detail"]

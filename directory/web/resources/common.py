@@ -6,7 +6,7 @@ from datetime import date
 
 import marshmallow as ma
 
-from directory.usecases.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from directory.usecases.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, moment_text
 from directory.web.api import AreaRefSchema, Schema
 
 __all__ = ["AreaRefSchema"]  # defined beside the problem schema, which names areas too
@@ -16,6 +16,22 @@ __all__ = ["AreaRefSchema"]  # defined beside the problem schema, which names ar
 #: arithmetic on them (three years back for recent awards, funding ending within N days)
 #: stays inside the calendar
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+
+
+class QueryMoment(ma.fields.AwareDateTime):
+    """A date-time in a query: an offset's "+" that arrived as a space put back
+    (``moment_text``), and a refusal that shows what was received."""
+
+    def _deserialize(
+        self, value: object, attr: str | None, data: object, **kwargs: object
+    ) -> object:
+        text = moment_text(value) if isinstance(value, str) else value
+        try:
+            return super()._deserialize(text, attr, data, **kwargs)
+        except ma.ValidationError:
+            raise ma.ValidationError(
+                f"Not a valid date-time (ISO 8601, e.g. 2026-01-31T09:00:00Z); got {str(value)[:60]!r}."
+            ) from None
 
 
 def live_on_field(description: str) -> ma.fields.Date:

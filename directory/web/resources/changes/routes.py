@@ -12,7 +12,12 @@ from flask import Response, request
 from directory.usecases import changes
 from directory.web import http
 from directory.web.api import Blueprint, ProblemSchema
-from directory.web.resources.common import AreaRefSchema, PageArgsSchema, PageSchema
+from directory.web.resources.common import (
+    AreaRefSchema,
+    PageArgsSchema,
+    PageSchema,
+    QueryMoment,
+)
 from directory.web.resources.services.schemas import ChangeEventSchema
 from directory.web.state import catalogue, paged_response, snapshot, state, today
 
@@ -21,7 +26,7 @@ ENTITIES = ["service", "grant", "organisation", "outcome", "contact", "opportuni
 
 
 class ChangeArgsSchema(PageArgsSchema):
-    since = ma.fields.AwareDateTime(
+    since = QueryMoment(
         default_timezone=dt.UTC,
         metadata={"description": "Only changes at or after this time (ISO 8601; UTC if no offset)"},
     )
