@@ -36,9 +36,13 @@ INCODE_PATTERN = rf"[0-9][{_INWARD_LETTER}]{{2}}"
 
 _POSTCODE_RE = re.compile(rf"(?P<out>{OUTCODE_PATTERN})(?P<in>{INCODE_PATTERN})")
 _OUTCODE_RE = re.compile(OUTCODE_PATTERN)
+_HYPHENED_RE = re.compile(rf"{OUTCODE_PATTERN}-{INCODE_PATTERN}")
 #: whitespace, and the invisible characters text pasted from web pages and documents
 #: brings: zero-width space, non-joiner and joiner, word joiner, byte-order mark
 _WHITESPACE_RE = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
+#: punctuation a postcode copied out of a sentence or a list brings at either end
+#: ("SW1A 1AA.", "(SW1A 1AA)", "SW1A 1AA,")
+_AROUND = ".,;:!?\"'()[]<>“”‘’"
 #: what a value that is not text is called, in JSON's terms (what clients send)
 _JSON_KINDS = {type(None): "null", bool: "a boolean", int: "a number", float: "a number",
                list: "a list", tuple: "a list", dict: "an object"}  # fmt: skip
@@ -75,7 +79,9 @@ def _squash(text: object, what: str) -> str:
             f"That is too long to be a {what} ({len(text)} characters; "
             f"a UK {what} has at most {8 if what == 'postcode' else 4} letters and digits)."
         )
-    squashed = _WHITESPACE_RE.sub("", text).upper()
+    squashed = _WHITESPACE_RE.sub("", text).upper().strip(_AROUND)
+    if _HYPHENED_RE.fullmatch(squashed):
+        squashed = squashed.replace("-", "")  # "SW1A-1AA": a hyphen for the space
     if not squashed:
         raise InvalidPostcodeError(f"No {what} given.")
     return squashed
@@ -88,7 +94,9 @@ def parse_postcode(text: str) -> Postcode:
     ----------
     text : str
         For example ``" sw1a  1aa "``, ``"sw1a1aa"`` or ``"SW1A 1AA"``. Whitespace anywhere
-        is ignored, and so are zero-width spaces and byte-order marks. The special postcode ``GIR 0AA`` is accepted.
+        is ignored, and so are zero-width spaces and byte-order marks, punctuation at either
+        end (``"SW1A 1AA."``, ``"(SW1A 1AA)"``) and a hyphen for the space (``"SW1A-1AA"``).
+        The special postcode ``GIR 0AA`` is accepted.
 
     Returns
     -------

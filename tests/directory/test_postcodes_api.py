@@ -58,7 +58,7 @@ def test_city_of_london_postcode_has_no_bcu_and_says_why(client, source_rows):
 
 
 @pytest.mark.parametrize(
-    "sent", ["NOTAPOSTCODE", "12345", "SW1A 1A", "Q1 1AA", "SW1A-1AA", "ÅÅ1 1AA"]
+    "sent", ["NOTAPOSTCODE", "12345", "SW1A 1A", "Q1 1AA", "SW1A_1AA", "ÅÅ1 1AA"]
 )
 def test_malformed_postcode_is_422_problem(client, sent):
     response = client.get(f"/api/v1/postcodes/{sent}")

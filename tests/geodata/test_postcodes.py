@@ -21,6 +21,12 @@ from geodata.postcodes import Postcode, display_form, parse_outcode, parse_postc
         ("SW1A\u00a01AA", "SW1A1AA", "SW1A 1AA", "SW1A"),  # a no-break space
         ("\u200bSW1A 1AA", "SW1A1AA", "SW1A 1AA", "SW1A"),  # pasted: a zero-width space
         ("\ufeffSW1A\u200c1AA\u2060", "SW1A1AA", "SW1A 1AA", "SW1A"),  # BOM, ZWNJ, WJ
+        # copied out of a sentence or a list (the read probe of 5 December: 422s before)
+        ("SW1A 1AA.", "SW1A1AA", "SW1A 1AA", "SW1A"),
+        ("(sw1a 1aa),", "SW1A1AA", "SW1A 1AA", "SW1A"),
+        ("\u201cSW1A 1AA\u201d", "SW1A1AA", "SW1A 1AA", "SW1A"),
+        ("SW1A-1AA", "SW1A1AA", "SW1A 1AA", "SW1A"),  # a hyphen for the space
+        ("e1 - 6an", "E16AN", "E1 6AN", "E1"),
     ],
 )
 def test_parse_valid(text, canonical, display, outcode):
@@ -44,7 +50,10 @@ def test_parse_valid(text, canonical, display, outcode):
         "SW1A 1CA",  # C not allowed in the inward code
         "SW1A 1AK",
         "GIR 1AA",
-        "SW1A-1AA",
+        "S-W1A1AA",  # a hyphen only where the space goes
+        "SW1A--1AA",
+        "SW1A 1AA.X",
+        ".",
         "SW1A 1AA" + " " * 20,  # too long
         "S W 1 A 1 A A X X X X",
     ],
