@@ -80,7 +80,7 @@ def _squash(text: object, what: str) -> str:
             f"a UK {what} has at most {8 if what == 'postcode' else 4} letters and digits)."
         )
     squashed = _WHITESPACE_RE.sub("", text).upper().strip(_AROUND)
-    if _HYPHENED_RE.fullmatch(squashed):
+    if "-" in squashed and _HYPHENED_RE.fullmatch(squashed):
         squashed = squashed.replace("-", "")  # "SW1A-1AA": a hyphen for the space
     if not squashed:
         raise InvalidPostcodeError(f"No {what} given.")
