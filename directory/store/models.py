@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -162,6 +163,9 @@ class Organisation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
+    #: the organisations' lists in name order, case aside (migration 0017)
+    __table_args__ = (Index("ix_organisation_name_order", func.lower(name), name, id),)
+
 
 class Service(Base):
     __tablename__ = "service"
@@ -191,6 +195,10 @@ class Service(Base):
     #: languages, cost options, required documents, funding and contacts as published, and
     #: text such as fees and alerts (directory/ingest/hsds.py; served back by the HSDS API)
     hsds_extras: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    #: lists ordered by name, case aside (``store.repositories.by_name``): read in this
+    #: order, a page stops at its last row rather than sorting every service (migration 0017)
+    __table_args__ = (Index("ix_service_name_order", func.lower(name), name, id),)
 
 
 class ServiceTheme(Base):

@@ -181,6 +181,34 @@ def test_text_search_compares_words_as_people_type_them(writable_app, tmp_path):
     assert client.get("/api/v1/patch?area=Lewisham&q=ham").json["services"]["contents"] == []
 
 
+def test_lists_by_name_are_in_the_order_people_read_case_aside(writable_app, tmp_path):
+    """ "Lambeth …" before "LCPF …" and "Action for Kids" before "action space", on SQLite
+    (whose own order is by code point: capitals first) as on PostgreSQL; services, the
+    Open Referral services and organisations alike, read by an index on lower(name)."""
+    names = ["LCPF youth fund", "Lambeth outreach", "action space", "Action for Kids", "Zebra"]
+    entries = [
+        dict(ref=f"N{n}", name=name, themes="Youth diversion", org=name.upper() if n % 2 else name,
+             coverage="Camden")
+        for n, name in enumerate(names)
+    ]  # fmt: skip
+    import_file(writable_app, template_csv(tmp_path / "names.csv", entries))
+    client = writable_app.test_client()
+    expected = sorted(names, key=str.lower)
+    assert expected == [
+        "Action for Kids",
+        "action space",
+        "Lambeth outreach",
+        "LCPF youth fund",
+        "Zebra",
+    ]
+    listed = client.get("/api/v1/services?sort=name&per_page=100").json["contents"]
+    assert [s["name"] for s in listed] == expected
+    hsds = client.get("/api/v1/hsds/services?per_page=100").json["contents"]
+    assert [s["name"] for s in hsds] == expected
+    organisations = client.get("/api/v1/organisations?per_page=100").json["contents"]
+    assert [o["name"].lower() for o in organisations] == [n.lower() for n in expected]
+
+
 def test_text_search_ranks_and_sorts_by_relevance(client):
     body = client.get("/api/v1/services?q=knife").json["contents"]
     assert [s["ref"] for s in body][0] == "OXY-KT"  # in the name beats the description

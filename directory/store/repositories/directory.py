@@ -53,6 +53,7 @@ from directory.store.models import (
     ServiceTheme,
     Theme,
 )
+from directory.store.repositories import by_name
 from directory.store.words import name_words
 
 #: fields compared and written as-is, per entity (beside the related lists)
@@ -885,7 +886,9 @@ class CatalogueQueries:
             where += [_lower_contains(Organisation.name, word) for word in words] or [false()]
         if type_:
             where.append(Organisation.type == type_)
-        statement = select(Organisation.__table__).order_by(Organisation.name, Organisation.id)
+        statement = select(Organisation.__table__).order_by(
+            *by_name(Organisation.name, Organisation.id)
+        )
         return self._page(Organisation, statement, where, offset, limit)
 
     def organisation(self, org_id: int) -> Row[Any] | None:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Row
 
 from directory.store.db import streamed
 from directory.store.models import Location, Organisation, Service, ServiceTheme
+from directory.store.repositories import by_name
 from directory.store.repositories.search import Filters, Near, SearchQueries, cell_ranges
 
 _CHUNK = 500
@@ -79,7 +80,7 @@ class HsdsQueries(SearchQueries):
         ids = self.db.execute(
             select(Service.id)
             .where(*where)
-            .order_by(Service.name, Service.id)
+            .order_by(*by_name(Service.name, Service.id))
             .offset(offset)
             .limit(limit)
         ).scalars()
@@ -106,7 +107,7 @@ class HsdsQueries(SearchQueries):
             select(Location.__table__, Service.ref.label("service_ref"))
             .join(Service, Service.id == Location.service_id)
             .where(*where)
-            .order_by(Service.name, Service.id, Location.ref)
+            .order_by(*by_name(Service.name, Service.id, Location.ref))
             .offset(offset)
             .limit(limit)
         ).all()
@@ -137,7 +138,7 @@ class HsdsQueries(SearchQueries):
         rows = self.db.execute(
             select(Organisation.__table__)
             .where(*where)
-            .order_by(Organisation.name, Organisation.id)
+            .order_by(*by_name(Organisation.name, Organisation.id))
             .offset(offset)
             .limit(limit)
         ).all()
@@ -173,7 +174,7 @@ class HsdsQueries(SearchQueries):
             for org_id, service_id in self.db.execute(
                 select(Service.organisation_id, Service.id)
                 .where(Service.organisation_id.in_(chunk), Service.withdrawn_at.is_(None))
-                .order_by(Service.name, Service.id)
+                .order_by(*by_name(Service.name, Service.id))
             ):
                 out.setdefault(org_id, []).append(service_id)
         return out

@@ -51,6 +51,7 @@ from directory.store.models import (
     ServiceArea,
     ServiceTheme,
 )
+from directory.store.repositories import by_name
 from directory.store.repositories.geography import CELL_METRES, grid_cell
 from directory.store.words import STOP_WORDS, folded, loose_key
 
@@ -469,7 +470,7 @@ class SearchQueries:
         return self._in_order(statement, Location.id, ids)
 
     def _order(self, sort: str, rank: Any, near: Any, today: date) -> list[Any]:
-        tie = [Service.name, Service.id]
+        tie = by_name(Service.name, Service.id)
         if sort == "relevance":
             return [rank.desc(), *tie]
         if sort == "distance":

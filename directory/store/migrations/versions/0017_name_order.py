@@ -1,0 +1,31 @@
+"""service and organisation lists in name order, case aside, read by an index
+
+``ORDER BY lower(name), name, id`` (``store.repositories.by_name``): "Lambeth …" before
+"LCPF …" on SQLite as on PostgreSQL. With this index a page of the services, or of the
+Open Referral services, stops at its last row instead of sorting every service (at 100,000
+services 53 ms before, 100 ms with the order and no index).
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0017"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    for table in ("service", "organisation"):
+        op.create_index(f"ix_{table}_name_order", table, [sa.text("lower(name)"), "name", "id"])
+
+
+def downgrade() -> None:
+    for table in ("service", "organisation"):
+        op.drop_index(f"ix_{table}_name_order", table_name=table)
