@@ -163,7 +163,8 @@ class Organisation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
-    #: the organisations' lists in name order, case aside (migration 0017)
+    #: the organisations' lists in name order, case aside (migration 0017; as the service's,
+    #: recreated by hand after a ``batch_alter_table`` of this table on SQLite)
     __table_args__ = (Index("ix_organisation_name_order", func.lower(name), name, id),)
 
 
@@ -197,7 +198,9 @@ class Service(Base):
     hsds_extras: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     #: lists ordered by name, case aside (``store.repositories.by_name``): read in this
-    #: order, a page stops at its last row rather than sorting every service (migration 0017)
+    #: order, a page stops at its last row rather than sorting every service (migration 0017;
+    #: SQLAlchemy cannot reflect an index on an expression from SQLite, so a later migration
+    #: that recreates this table there with ``batch_alter_table`` must create it again)
     __table_args__ = (Index("ix_service_name_order", func.lower(name), name, id),)
 
 
