@@ -76,6 +76,10 @@ def _reset_in_seconds(response: Response) -> Response:
     return response
 
 
+def _accepted(response: Response) -> bool:
+    return response.status_code < 400
+
+
 def install(app: Flask, settings: Settings, db: Database) -> Limiter:
     """Give ``app`` its limiter and wrap every marked view with its limit (call after the
     blueprints are registered)."""
@@ -105,7 +109,13 @@ def install(app: Flask, settings: Settings, db: Database) -> Limiter:
         if mark is not None:
             if mark not in limits:  # one limit (one count) for all the views marked alike
                 kind, per = mark
-                limits[mark] = limiter.limit(rates[kind], key_func=per, scope=kind)
+                limits[mark] = limiter.limit(
+                    rates[kind], key_func=per, scope=kind,
+                    # feedback refused for what it says (a 422) is not counted: a person
+                    # correcting a form is not sending more (the page probe: four refusals
+                    # and one success used up the five a minute)
+                    deduct_when=_accepted if kind == "feedback" else None,
+                )  # fmt: skip
             app.view_functions[endpoint] = limits[mark](view)
             limited_endpoints.add(endpoint)
     _only_on(app, limiter, frozenset(limited_endpoints))

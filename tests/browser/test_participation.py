@@ -130,3 +130,41 @@ def test_a_practice_note_is_listed_as_text_on_its_service_and_the_dashboard(
     assert dashboard.text_content() == f"{note['title']} – {note['service']['name']}"
     assert page.locator("#panel-practice script, #panel-practice img, .detail img").count() == 0
     assert page.evaluate("window.__pwned") is None
+
+
+def test_a_refusal_marks_its_fields_and_keeps_the_focus_in_the_form(
+    page: Any, live_server: Server, oxygen: dict[str, Any]
+) -> None:
+    """What the API refuses is marked on the fields it names, by the form's names for them,
+    tied to them (aria-invalid, aria-describedby), and the focus goes to the first: before,
+    the errors were a list under the button in the API's keys ("text: …"), and sending took
+    the focus to the page's body (the disabled button lost it), every time (the page probe
+    of 5 December). After a send that succeeds the focus is still on Send."""
+    card = _open_service(page, live_server, oxygen["service"]["id"])
+    card.locator("details.tell-us summary").click()
+    form = card.locator("form.feedback")
+    message, email = form.get_by_label("Your message"), form.get_by_label("Your e-mail")
+    send = form.get_by_role("button", name="Send")
+    for blank, wrong in ((("   ", ""), message), (("It moved.", "me@"), email)):
+        message.fill(blank[0])
+        email.fill(blank[1])
+        send.click()
+        form.locator(".feedback-result[data-state=problem]").wait_for()
+        assert form.locator(".feedback-result [role=alert]").inner_text() == (
+            "Not sent: correct what is marked below."
+        )
+        assert wrong.get_attribute("aria-invalid") == "true"
+        described = page.locator(f"#{wrong.get_attribute('aria-describedby')}")
+        name = "Your message: " if wrong is message else "Your e-mail: "
+        assert described.inner_text().startswith(name)
+        assert wrong.evaluate("node => node === document.activeElement")
+        assert form.locator("[aria-invalid=true]").count() == 1  # (the last refusal's only)
+
+    message.fill("The phone number has changed.")
+    email.fill("")
+    send.focus()
+    page.keyboard.press("Enter")
+    form.locator(".feedback-result[data-state=sent]").wait_for()
+    assert message.get_attribute("aria-invalid") is None
+    assert form.locator(".field-error").count() == 0
+    assert send.evaluate("node => node === document.activeElement")

@@ -226,6 +226,13 @@ def test_the_public_route_is_rate_limited_per_address(app):
         assert int(answers[2].headers["Retry-After"]) > 0
         other = client.post(url, json=body, environ_base={"REMOTE_ADDR": "198.51.100.8"})
         assert other.status_code == 202
+        # feedback refused for what it says is not counted: a person correcting the form
+        elsewhere = {"REMOTE_ADDR": "198.51.100.9"}
+        refused = [client.post(url, json={"category": "other"}, environ_base=elsewhere)]
+        refused.append(client.post(url, json={"text": ""}, environ_base=elsewhere))
+        assert [r.status_code for r in refused] == [422, 422]
+        sent = [client.post(url, json=body, environ_base=elsewhere) for _ in range(3)]
+        assert [r.status_code for r in sent] == [202, 202, 429]
     finally:
         limited.extensions["directory"].db.dispose()
 

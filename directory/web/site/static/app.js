@@ -574,15 +574,56 @@
       el("label", { for: id + "-email", text: "Your e-mail, if you would like a reply (optional; never published)" }), email,
       el("div", { class: "trap", "aria-hidden": "true" }, el("label", { for: id + "-website", text: "Leave this empty" }), trap),
       button, result);
+    /* The fields a refusal's `errors` may name, with the names the form shows for them. */
+    var fields = { category: [category, "What it is about"], text: [text, "Your message"], email: [email, "Your e-mail"] };
+    var sending = false;
+
+    function unmark() {
+      Object.keys(fields).forEach(function (name) {
+        var control = fields[name][0];
+        control.removeAttribute("aria-invalid");
+        control.removeAttribute("aria-describedby");
+        var note = document.getElementById(control.id + "-error");
+        if (note) note.parentNode.removeChild(note);
+      });
+    }
+
+    /* Each field the refusal names: marked invalid, its message beside it (by the form's own
+       name for it) and tied to it; focus to the first, so a keyboard or screen-reader user is
+       taken to what to correct. What names no field is listed in the result. */
+    function markFields(errors) {
+      var first = null, others = [];
+      Object.keys(errors).forEach(function (name) {
+        var said = [].concat(errors[name]).join(" ");
+        var field = fields[name];
+        if (!field) { others.push(name + ": " + said); return; }
+        var control = field[0];
+        var note = el("p", { id: control.id + "-error", class: "field-error", text: field[1] + ": " + said });
+        control.setAttribute("aria-invalid", "true");
+        control.setAttribute("aria-describedby", note.id);
+        control.parentNode.insertBefore(note, control.nextSibling);
+        if (!first) first = control;
+      });
+      return { first: first, others: others };
+    }
+
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      if (sending) return;  // (not `disabled`: a disabled button loses the focus to the page)
+      sending = true;
+      button.setAttribute("aria-disabled", "true");
       clear(result);
-      button.disabled = true;
+      unmark();
       var body = { category: category.value, text: text.value, email: email.value || null, website: trap.value || null };
       fetch(API + "/services/" + encodeURIComponent(service.id) + "/feedback", {
         method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body),
       }).then(function (res) {
         return res.json().catch(function () { return null; }).then(function (data) {
+          if (res.status === 429) {
+            var wait = parseInt(res.headers.get("Retry-After") || "", 10);
+            throw new ApiProblem(429, { detail: "Too many messages have been sent from here in the last minute. " +
+              (wait > 0 ? "Try again in " + wait + " second" + (wait === 1 ? "" : "s") + "." : "Try again in a minute.") });
+          }
           if (!res.ok) throw new ApiProblem(res.status, data);
           return data;
         });
@@ -595,11 +636,17 @@
       }).catch(function (problem) {
         result.setAttribute("data-state", "problem");
         var errors = problem.body && problem.body.errors;
-        append(result, el("p", { class: "problem", text: "Not sent: " + problem.message }));
-        if (errors) append(result, el("ul", null, Object.keys(errors).map(function (k) {
-          return el("li", { text: k + ": " + [].concat(errors[k]).join(" ") });
+        var marked = errors ? markFields(errors) : { first: null, others: [] };
+        var said = marked.first ? "Not sent: correct what is marked below." : "Not sent: " + problem.message;
+        append(result, el("p", { class: "problem", role: "alert", text: said }));
+        if (marked.others.length) append(result, el("ul", null, marked.others.map(function (line) {
+          return el("li", { text: line });
         })));
-      }).then(function () { button.disabled = false; });
+        if (marked.first) marked.first.focus();
+      }).then(function () {
+        sending = false;
+        button.removeAttribute("aria-disabled");
+      });
     });
     return el("details", { class: "tell-us" }, el("summary", { text: "Tell us about this service" }), form);
   }
