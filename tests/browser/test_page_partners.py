@@ -201,11 +201,22 @@ def test_a_postcode_the_partners_cannot_use_is_told_in_plain_words(
     assert problem["title"] in alert.inner_text()
     if code == "postcode-terminated":  # told as the patch search tells it, with a link
         assert postcode in alert.inner_text() and alert.get_by_role("link").count() == 1
+    elif code == "invalid-postcode":  # a district alone: in the page's words, its boroughs
+        # to choose from (the API's detail ended with the path of an API answer: the probe)
+        assert "is a postcode district, not a whole postcode" in alert.inner_text()
+        links = alert.locator("a.area-link")
+        links.first.wait_for()
+        boroughs = live_server.json(f"/outcodes/{postcode}")["boroughs"]
+        assert links.all_inner_texts() == [b["name"] for b in boroughs]
+        assert "/api/v1/" not in alert.inner_text()
     else:
         assert problem["detail"] in alert.inner_text()
-    if code == "postcode-not-found":
-        for borough in problem["outcode_boroughs"]:
-            assert borough["name"] in alert.inner_text()
+    if code == "postcode-not-found":  # the boroughs near, named once more as links to go to
+        links = alert.locator("a.area-link")
+        assert links.all_inner_texts() == [b["name"] for b in problem["outcode_boroughs"]]
+        assert links.first.get_attribute("href") == (
+            f"/?area={problem['outcode_boroughs'][0]['code']}"
+        )
     assert page.locator("#partners-results").is_hidden()
     assert page.locator("#problem").is_hidden()  # the patch's own alert is not used
     page.screenshot(path=str(artifacts / f"page-partners-{code}.png"))

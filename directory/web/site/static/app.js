@@ -147,11 +147,29 @@
     clear(box);
     append(box, el("p", { class: "problem-title", text: body.title || "Something went wrong" }));
     if (body.code === "postcode-terminated" && body.postcode) append(box, withdrawn(body));
-    else append(box, el("p", { class: "problem-detail", text: problem.message }));
-    if (body.outcode_boroughs && body.outcode_boroughs.length) {
-      append(box, el("p", { text: "Boroughs that postcode district touches: " + body.outcode_boroughs.map(areaName).join(", ") + "." }));
-    }
+    else if (body.code === "invalid-postcode" && body.outcode) {
+      // a district alone ("KT1"): said in the page's words, with the boroughs it is in to
+      // choose from (the API's detail ends with the path of its answer, not for readers)
+      append(box, el("p", { class: "problem-detail", text: "\u201c" + body.outcode + "\u201d is a postcode district, " +
+        "not a whole postcode: type the whole postcode (like \u201cSW1A 1AA\u201d), or choose a borough it is in." }));
+      var choices = el("p", { class: "district-areas" });
+      append(box, choices);
+      getOptional("/outcodes/" + encodeURIComponent(body.outcode)).then(function (district) {
+        if (district && district.boroughs && district.boroughs.length) append(choices, areaLinks(district.boroughs));
+      });
+    } else append(box, el("p", { class: "problem-detail", text: problem.message }));
+    // the boroughs a postcode not found is near (the API's detail names them already): to go to
+    if (body.outcode_boroughs && body.outcode_boroughs.length) append(box, el("p", null, areaLinks(body.outcode_boroughs)));
     box.hidden = false;
+  }
+  /* "Show the patch of: Islington, Westminster", each a link to that borough's patch. */
+  function areaLinks(areas) {
+    var out = [document.createTextNode("Show the patch of: ")];
+    areas.forEach(function (a, i) {
+      if (i) out.push(document.createTextNode(", "));
+      out.push(el("a", { class: "area-link", href: "/?" + qs({ area: a.code }), text: areaLabel(a) }));
+    });
+    return out;
   }
   /* A withdrawn postcode in plain words ("SM1 1AB was withdrawn in July 2002; it was in
    * Sutton Central ward, Sutton."), with a link to the patch of that ward (or borough). */
