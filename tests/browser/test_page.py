@@ -428,3 +428,40 @@ def test_a_link_with_an_area_opens_that_borough(page: Any, live_server: Server) 
     feed = page.get_attribute("#feed-link", "href")
     assert feed == f"/api/v1/changes.atom?area={borough['code']}"
     assert page.get_attribute("a:text('API documentation')", "href") == "/api/v1/docs"
+
+
+def test_back_to_the_start_address_shows_the_start_and_the_boxes_show_what_is_shown(
+    page: Any, live_server: Server
+) -> None:
+    """Back from a patch to `/` shows the page as it opens (the previous results, status
+    and title stayed under an address that names none); a search by one box empties the
+    other, and a link naming a borough by name shows it chosen in the list; a failed search
+    does not keep the previous area's title (the page probe of 5 December)."""
+    page.goto(live_server.url("/"))
+    start_title = page.title()
+    page.get_by_label("Postcode").fill(POSTCODE)
+    page.get_by_role("button", name="Find my patch").click()
+    page.wait_for_selector("#results[data-state=ready]")
+    assert page.title() != start_title
+    page.go_back()
+    page.wait_for_function("document.getElementById('results').hidden")
+    assert urlparse(page.url).path == "/" and not urlparse(page.url).query
+    assert page.title() == start_title
+    assert page.input_value("#postcode") == "" and page.inner_text("#status") == ""
+    page.go_forward()  # and forward again: the patch
+    page.wait_for_selector("#results[data-state=ready]")
+    assert page.input_value("#postcode") == POSTCODE
+
+    borough = live_server.json("/areas", type="borough", q="Lambeth")["contents"][0]
+    page.goto(live_server.url("/?area=Lambeth"))
+    page.wait_for_selector("#results[data-state=ready]")
+    assert page.input_value("#borough") == borough["code"]
+    page.get_by_label("Postcode").fill(POSTCODE)
+    page.get_by_role("button", name="Find my patch").click()
+    page.wait_for_selector("#results[data-state=ready]")
+    page.wait_for_function("document.title.indexOf('Lambeth') < 0")
+    assert page.input_value("#borough") == ""  # (it said Lambeth above Kingston's results)
+    page.get_by_label("Postcode").fill(OUTSIDE)
+    page.get_by_role("button", name="Find my patch").click()
+    page.get_by_role("alert").wait_for()
+    assert page.title() == start_title

@@ -19,6 +19,7 @@
                 programmeToken: 0, programmeKey: null, programmes: {}, programmesReady: null, fairness: null };
 
   function $(id) { return document.getElementById(id); }
+  var START_TITLE = document.title;
 
   /* el("p", {class: "x"}, "text", child, …): build DOM; strings become text nodes. */
   function el(tag, attrs) {
@@ -1318,6 +1319,7 @@
     $("dashboard").removeAttribute("data-state");
     var mode = params.postcode ? "postcode" : "area";
     var query = mode === "postcode" ? { postcode: params.postcode } : { area: params.area };
+    $(mode === "postcode" ? "borough" : "postcode").value = "";  // one search at a time shown
     say(mode === "postcode" ? "Looking up " + params.postcode + "…" : "Loading the borough…");
     state.patchKey = qs(query);
     if (push) history.pushState(query, "", "?" + qs(query) + sectionHash());
@@ -1335,6 +1337,9 @@
       var sites = collectSites(patch.services.contents);
       renderSiteList(sites);
       document.title = mainName + " – What is funded in my patch?";
+      // the borough list shows the borough shown ("?area=Lambeth" by name included)
+      var shown = mode === "area" ? patch.area || patch.borough : null;
+      if (shown && $("borough").querySelector("option[value='" + shown.code + "']")) $("borough").value = shown.code;
       // boundaries: the ward (or the area asked for) and, around a ward, its borough
       var codes = [main && main.code];
       if (patch.borough && main && main.code !== patch.borough.code) codes.push(patch.borough.code);
@@ -1363,6 +1368,7 @@
       if (token !== state.token) return;
       results.hidden = true;
       results.removeAttribute("data-state");
+      document.title = START_TITLE;  // not the previous area's, over a problem
       if (problem instanceof ApiProblem) showProblem(problem);
       else showProblem(new ApiProblem(0, { title: "Something went wrong", detail: String(problem && problem.message || problem) }));
     });
@@ -1384,7 +1390,25 @@
     if (!push && key !== null && key === state.patchKey) return null;  // the partners changed
     if (postcode) { $("postcode").value = postcode; return run({ postcode: postcode }, push); }
     if (area) { $("borough").value = area; return run({ area: area }, push); }
+    if (state.patchKey !== null) resetPatch();  // Back to "/"
     return null;
+  }
+
+  /* The page as it opens: no patch shown (Back to the start address showed the previous
+     patch's results, status and title under an address that names none). */
+  function resetPatch() {
+    state.token++;  // an answer still on its way is not shown
+    state.patchKey = null;
+    var results = $("results");
+    results.hidden = true;
+    results.removeAttribute("data-state");
+    hideProblem();
+    hideDashboard();
+    $("dashboard").removeAttribute("data-state");
+    $("postcode").value = "";
+    $("borough").value = "";
+    document.title = START_TITLE;
+    say("");
   }
 
   /* ---------- finding partners ---------- */
