@@ -465,3 +465,25 @@ def test_back_to_the_start_address_shows_the_start_and_the_boxes_show_what_is_sh
     page.get_by_role("button", name="Find my patch").click()
     page.get_by_role("alert").wait_for()
     assert page.title() == start_title
+
+
+def test_the_skip_link_goes_somewhere_and_a_boroughs_awards_are_listed_once(
+    page: Any, live_server: Server
+) -> None:
+    """Before a search the skip link leads to the search (it led to the hidden results, and
+    the focus fell to the page's body); a borough's own view lists its awards once, on its
+    dashboard (the patch's section showed the same table above it: the page probe)."""
+    page.goto(live_server.url("/"))
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the search"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "postcode"
+
+    borough = live_server.json("/areas", type="borough", q="Lambeth")["contents"][0]
+    page.goto(live_server.url(f"/?area={borough['code']}"))
+    page.wait_for_selector("#dashboard[data-state=ready]")
+    assert page.locator("#awards").is_hidden() and page.locator("#panel-awards").is_visible()
+    assert page.get_by_role("heading", name=f"Awards reaching {borough['name']}").count() == 1
+    assert page.get_attribute("a.skip", "href") == "#results"
+    search_postcode(page, live_server, POSTCODE)  # a ward's view: its awards and the borough's
+    assert page.locator("#awards").is_visible() and page.locator("#panel-awards").is_visible()

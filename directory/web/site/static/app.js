@@ -1326,6 +1326,7 @@
     return getJSON("/patch?" + qs(Object.assign({ per_page: 1000 }, query))).then(function (patch) {
       if (token !== state.token) return;
       results.hidden = false;
+      skipTo(true);
       var main = mode === "postcode" ? patch.ward || patch.borough : patch.area || patch.borough;
       var mainName = main ? main.name : "this patch";
       renderFacts(patch, mode);
@@ -1334,6 +1335,8 @@
       renderOpportunities(patch);
       renderServices(patch);
       renderAwards($("awards-body"), $("awards-heading"), patch.awards, mainName);
+      // a borough's own view: its dashboard lists the same awards (shown once, not twice)
+      $("awards").hidden = mode === "area" && !!patch.borough && !!main && main.code === patch.borough.code;
       var sites = collectSites(patch.services.contents);
       renderSiteList(sites);
       document.title = mainName + " – What is funded in my patch?";
@@ -1369,6 +1372,7 @@
       results.hidden = true;
       results.removeAttribute("data-state");
       document.title = START_TITLE;  // not the previous area's, over a problem
+      skipTo(false);
       if (problem instanceof ApiProblem) showProblem(problem);
       else showProblem(new ApiProblem(0, { title: "Something went wrong", detail: String(problem && problem.message || problem) }));
     });
@@ -1396,6 +1400,14 @@
 
   /* The page as it opens: no patch shown (Back to the start address showed the previous
      patch's results, status and title under an address that names none). */
+  /* "Skip to results" goes to the results once there are some, else to the search. */
+  function skipTo(shown) {
+    var skip = document.querySelector("a.skip");
+    if (!skip) return;
+    skip.setAttribute("href", shown ? "#results" : "#postcode");
+    skip.textContent = shown ? "Skip to results" : "Skip to the search";
+  }
+
   function resetPatch() {
     state.token++;  // an answer still on its way is not shown
     state.patchKey = null;
@@ -1408,6 +1420,7 @@
     $("postcode").value = "";
     $("borough").value = "";
     document.title = START_TITLE;
+    skipTo(false);
     say("");
   }
 
@@ -1932,6 +1945,7 @@
     $("tiles").addEventListener("change", function (event) { setTiles(event.target.checked); });
     window.addEventListener("popstate", function () { fromLocation(false); partnersFromLocation(false); programmeFromLocation(false); });
     window.addEventListener("hashchange", function () { partnersFromLocation(false); programmeFromLocation(false); });
+    skipTo(false);  // nothing shown yet: the search
     setupEditing();
     setupCaseload();
     loadBoroughs();
