@@ -64,3 +64,12 @@ def test_the_postcode_box_accepts_the_spacing_and_case_people_type(
     assert row["ward_name"] in facts and row["laua_name"] in facts
     assert parse_qs(urlparse(page.url).query) == {"postcode": ["SW2 1RW"]}
     assert box.input_value() == "SW2 1RW"
+    # copied out of a sentence: its punctuation let go in the box, the address and the
+    # headings, as the API lets it go (it was shown "near SW2 1RW," : the page probe)
+    for typed in ("SW2 1RW,", "(sw2-1rw)."):
+        box.fill(typed)
+        box.press("Enter")
+        page.wait_for_function("document.getElementById('postcode').value === 'SW2 1RW'")
+        page.wait_for_selector("#results[data-state=ready]")
+        assert page.inner_text("#status").startswith("SW2 1RW: ")
+        assert parse_qs(urlparse(page.url).query) == {"postcode": ["SW2 1RW"]}

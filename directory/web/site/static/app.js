@@ -130,8 +130,13 @@
   /* A postcode as people type it ("  sw2   1rw ", "sw21rw") as the API writes it ("SW2 1RW"):
    * one space, and one before the inward code (a digit and two letters) when none was typed. */
   function tidyPostcode(text) {
-    var tidy = String(text || "").replace(/\s+/g, " ").trim().toUpperCase();
-    return /^[A-Z0-9]{2,4}\d[A-Z]{2}$/.test(tidy) ? tidy.slice(0, -3) + " " + tidy.slice(-3) : tidy;
+    // as the API reads one: punctuation at either end of one copied out of a sentence, and a
+    // hyphen for the space, let go ("SW2 1RW," was shown "near SW2 1RW," in the headings)
+    var tidy = String(text || "").replace(/\s+/g, " ").trim().toUpperCase()
+      .replace(/^[.,;:!?"'()\[\]<>\u201c\u201d\u2018\u2019\s]+|[.,;:!?"'()\[\]<>\u201c\u201d\u2018\u2019\s]+$/g, "");
+    var hyphened = /^([A-Z0-9]{2,4}) ?- ?(\d[A-Z]{2})$/.exec(tidy);
+    if (hyphened) tidy = hyphened[1] + hyphened[2];
+    return /^[A-Z0-9]{2,4} ?\d[A-Z]{2}$/.test(tidy) ? tidy.replace(" ", "").slice(0, -3) + " " + tidy.slice(-3) : tidy;
   }
 
   /* ---------- status and problems ---------- */
