@@ -37,7 +37,11 @@ def check_table(page: Any, container: str, heading: str, awards: dict[str, Any],
         assert cells.nth(2).inner_text() == programme
         amount = cells.nth(3).get_attribute("data-value")
         assert (None if amount is None else float(amount)) == award["amount"]
-        assert f"({award['status']})" in cells.nth(4).inner_text()
+        dates = cells.nth(4).inner_text()
+        status = "status unknown" if award["status"] == "unknown" else award["status"]
+        assert dates.endswith(f"({status})")
+        if not award["start"] and not award["end"]:  # (was "not recorded to not recorded")
+            assert dates.startswith("Dates not recorded")
         assert has_tag(cells.nth(0)) == award["demo"], award["ref"]
         assert row.get_attribute("data-demo") == ("yes" if award["demo"] else "no")
     link = box.locator("a.all-awards")

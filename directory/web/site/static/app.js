@@ -88,6 +88,14 @@
     var d = new Date(text + "T00:00:00Z");
     return isNaN(d) ? text : dateFmt.format(d);
   }
+  /* "1 Apr 2024 to 31 Mar 2025"; "Dates not recorded" rather than "not recorded to not
+     recorded"; one end alone as "from …" or "until …". */
+  function fmtSpan(start, end) {
+    if (!start && !end) return "Dates not recorded";
+    if (!end) return "From " + fmtDate(start);
+    if (!start) return "Until " + fmtDate(end);
+    return fmtDate(start) + " to " + fmtDate(end);
+  }
   /* "2002-07" as "July 2002". */
   function fmtMonth(text) {
     var d = new Date(text + "-01T00:00:00Z");
@@ -341,7 +349,7 @@
     var parts = [fmtMoney(g.amount)];
     if (g.funder) parts.push("from " + (g.funder.name || g.funder));
     if (g.programme) parts.push("(" + g.programme.name + ")");
-    parts.push(fmtDate(g.start) + " to " + fmtDate(g.end));
+    parts.push(fmtSpan(g.start, g.end));
     if (g.duration_months !== undefined && g.duration_months !== null) parts.push("– " + fmtMonths(g.duration_months) + " in all");
     if (g.months_left !== undefined && g.months_left !== null) parts.push(", " + fmtMonths(g.months_left) + " left");
     if (g.ending_soon) parts.push("– ending soon");
@@ -535,7 +543,7 @@
           var funder = g.funder ? g.funder.name : "not recorded";
           return [g.demo ? [funder, " ", demoTag(g)] : funder, g.programme ? g.programme.name : "—",
             { text: fmtMoney(g.amount), value: g.amount, numeric: true },
-            fmtDate(g.start) + " to " + fmtDate(g.end),
+            fmtSpan(g.start, g.end),
             { text: fmtMonths(g.duration_months) + (g.meets_3yr_target ? " (3 years or more)" : g.short_term ? " (short term)" : ""), value: g.duration_months, numeric: true },
             humanise(g.status || "")];
         }), "Grants to " + full.name));
@@ -1154,7 +1162,7 @@
       (awards.total > list.length ? "; the newest " + whole.format(list.length) + " are listed" : "") + "."));
     if (list.length) {
       var table = scrollTable(["Funder", "Recipient", "Programme", "Amount", "Dates"], list.map(function (g) {
-        var dates = fmtDate(g.start) + " to " + fmtDate(g.end) + " (" + g.status + ")";
+        var dates = fmtSpan(g.start, g.end) + " (" + (g.status === "unknown" ? "status unknown" : g.status) + ")";
         return [g.demo ? [g.funder.name, " ", demoTag(g)] : g.funder.name, g.recipient.name,
           g.programme ? g.programme.name : "—", { text: fmtMoney(g.amount), value: g.amount, numeric: true }, dates];
       }), "Awards reaching " + name + ", newest first", "awards-table");
