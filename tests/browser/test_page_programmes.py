@@ -146,6 +146,24 @@ def test_a_programme_section_shows_its_money_against_crime_year_by_year(
     assert page.evaluate("location.hash") == f"#programme?id={SSF}&financial_year=2024%2F25"
 
 
+def test_a_link_to_a_year_with_no_figures_says_so_and_shows_the_year_it_shows(
+    page: Any, live_server: Server
+) -> None:
+    """A shared link's year that has no figures: said, and the address made the year shown
+    (it showed another year without a word, the address keeping the year asked: the page
+    probe of 5 December)."""
+    answer = live_server.json(f"/programmes/{SSF}/fairness")
+    shown = answer["years"][0]["financial_year"]
+    page.goto(live_server.url(f"/#programme?id={SSF}&financial_year=1999%2F00"))
+    page.wait_for_selector("#programme[data-state=ready]")
+    assert page.input_value("#programme-year") == shown
+    status = page.inner_text("#programme-status")
+    assert f"no figures for 1999/00; {shown} shown." in status
+    assert page.evaluate("location.hash") == (
+        f"#programme?id={SSF}&financial_year={shown.replace('/', '%2F')}"
+    )
+
+
 def test_a_programme_is_chosen_from_the_list_and_its_latest_year_shown(
     page: Any, live_server: Server
 ) -> None:

@@ -1716,7 +1716,15 @@
         renderProgrammeYear(clear($("programme-fairness").querySelector(".body")), answer, y);
         $("programme-results").hidden = false;
         $("programme").setAttribute("data-state", "ready");
-        sayProgramme((p ? p.name : answer.programme.name) + (y ? ": " + y.financial_year + " shown." : ": no year to compare."));
+        // a year asked for that has no figures: said, and the address made the year shown
+        // (a shared link showed another year without a word, its address keeping the first)
+        var missing = params.financial_year && (!y || y.financial_year !== params.financial_year);
+        if (missing && y) {
+          state.programmeKey = programmeFragment({ id: params.id, financial_year: y.financial_year });
+          history.replaceState(history.state, "", location.pathname + location.search + state.programmeKey);
+        }
+        sayProgramme((p ? p.name : answer.programme.name) + (missing ? ": no figures for " + params.financial_year : "") +
+          (y ? (missing ? "; " : ": ") + y.financial_year + " shown." : ": no year to compare."));
       });
     }).catch(function (problem) {
       if (token !== state.programmeToken) return;
