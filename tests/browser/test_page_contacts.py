@@ -175,6 +175,9 @@ def test_demo_records_are_labelled_in_every_list_and_marker(
         pin = pins.nth(i)
         # the tooltip (the marker's title) ends with the label; a site's name may say "Demo"
         assert (pin.get_attribute("title") or "").endswith(" – Demo") == demo
+        # its accessible name is that title, not its number alone (the page probe)
+        assert pin.get_attribute("aria-label") == pin.get_attribute("title")
+        assert pin.get_attribute("aria-label").startswith(f"{i + 1}: {site['name']} (")
         pin.dispatch_event("click")
         popup = page.locator(".leaflet-popup-content")
         popup.wait_for()

@@ -311,6 +311,8 @@
       }).addTo(map).bindPopup(el("div", { class: "popup" },
         el("strong", { text: site.service }), site.demo ? [" ", demoTag(site)] : null, el("br"),
         site.site.name, site.site.postcode ? ", " + site.site.postcode : ""));
+      // named as its title says: a div icon's name was its text alone ("1", "2"), not its title
+      if (marker.getElement) marker.getElement().setAttribute("aria-label", text);
       state.layers.push(marker);
       if (site.near) points.push([site.site.lat, site.site.lon]);
     });
