@@ -396,7 +396,14 @@ def test_a_postcode_outside_london_is_explained_in_plain_words(
     assert problem["title"] in alert.inner_text()
     assert problem["detail"] in alert.inner_text()
     assert page.locator("#results").is_hidden()
+    box = page.get_by_label("Postcode")  # marked, and tied to the problem's words
+    assert box.get_attribute("aria-invalid") == "true"
+    assert box.get_attribute("aria-describedby") == alert.get_attribute("id") == "problem"
     page.screenshot(path=str(artifacts / "page-outside-london.png"), full_page=True)
+    box.fill(POSTCODE)
+    box.press("Enter")
+    page.wait_for_selector("#results[data-state=ready]")
+    assert box.get_attribute("aria-invalid") is None
 
 
 def test_phone_width_has_no_horizontal_scroll(

@@ -1335,6 +1335,7 @@
     var mode = params.postcode ? "postcode" : "area";
     var query = mode === "postcode" ? { postcode: params.postcode } : { area: params.area };
     $(mode === "postcode" ? "borough" : "postcode").value = "";  // one search at a time shown
+    ["postcode", "borough"].forEach(function (id) { $(id).removeAttribute("aria-invalid"); $(id).removeAttribute("aria-describedby"); });
     say(mode === "postcode" ? "Looking up " + params.postcode + "…" : "Loading the borough…");
     state.patchKey = qs(query);
     if (push) history.pushState(query, "", "?" + qs(query) + sectionHash());
@@ -1388,6 +1389,12 @@
       results.removeAttribute("data-state");
       document.title = START_TITLE;  // not the previous area's, over a problem
       skipTo(false);
+      if (problem instanceof ApiProblem && (problem.status === 404 || problem.status === 422)) {
+        // the box searched by is what was not found: marked, and tied to the problem's words
+        var box = $(mode === "postcode" ? "postcode" : "borough");
+        box.setAttribute("aria-invalid", "true");
+        box.setAttribute("aria-describedby", "problem");
+      }
       if (problem instanceof ApiProblem) showProblem(problem);
       else showProblem(new ApiProblem(0, { title: "Something went wrong", detail: String(problem && problem.message || problem) }));
     });
