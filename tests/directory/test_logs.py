@@ -235,10 +235,14 @@ def test_caplog_still_sees_the_request_records(geo_settings, apps, caplog):
     assert (records[0].status, records[0].path) == (404, "/api/v1/nothing-here")  # type: ignore[attr-defined]
 
 
-def test_serve_drops_gunicorn_access_log_and_passes_the_level(monkeypatch):
+def test_serve_drops_gunicorn_access_log_and_passes_the_level(monkeypatch, tmp_path):
     started: list[list[str]] = []
     monkeypatch.setattr("directory.cli.os.execv", lambda path, argv: started.append(argv))
     monkeypatch.setenv("DIRECTORY_LOG_LEVEL", "warning")
+    # a database file of its own (serve refuses one that is not there): not the clone's
+    # instance/, which only `make run` makes, so that `make test` passes in a fresh clone
+    (tmp_path / "directory.sqlite3").touch()
+    monkeypatch.setenv("DIRECTORY_INSTANCE_DIR", str(tmp_path))
     result = CliRunner().invoke(cli, ["serve", "--port", "8123"])
     assert result.exit_code == 0, result.output
     (argv,) = started
