@@ -425,6 +425,18 @@ def test_phone_width_has_no_horizontal_scroll(
     pick_borough(phone, longest["name"])
     assert overflow() == 0
     phone.screenshot(path=str(artifacts / "page-phone-borough.png"), full_page=True)
+    # a wide table's caption stays within the screen (it was as wide as its table, cut at
+    # the screen's edge: the page probe), also once the table is scrolled sideways
+    edges = phone.evaluate(
+        """() => Array.from(document.querySelectorAll('.table-wrap caption'))
+            .filter(c => c.getBoundingClientRect().width > 1)
+            .flatMap(c => { const wrap = c.closest('.table-wrap'); wrap.scrollLeft = 0;
+                            const before = c.getBoundingClientRect().right;
+                            wrap.scrollLeft = 500;
+                            return [before, c.getBoundingClientRect().right]; })"""
+    )
+    width = phone.viewport_size["width"]
+    assert edges and all(edge <= width for edge in edges), (edges, width)
 
 
 def test_a_link_with_an_area_opens_that_borough(page: Any, live_server: Server) -> None:
