@@ -506,3 +506,16 @@ def test_the_skip_link_goes_somewhere_and_a_boroughs_awards_are_listed_once(
     assert page.get_attribute("a.skip", "href") == "#results"
     search_postcode(page, live_server, POSTCODE)  # a ward's view: its awards and the borough's
     assert page.locator("#awards").is_visible() and page.locator("#panel-awards").is_visible()
+
+
+def test_each_how_these_figures_are_made_is_named_by_its_section(
+    page: Any, live_server: Server
+) -> None:
+    """A screen reader's list of controls tells the disclosures apart: each is named by its
+    section's heading too (six read "How these figures are made" alike: the page probe)."""
+    borough = live_server.json("/areas", type="borough", q="Lambeth")["contents"][0]
+    page.goto(live_server.url(f"/?area={borough['code']}"))
+    page.wait_for_selector("#dashboard[data-state=ready]")
+    names = page.eval_on_selector_all("details.how > summary", "ss => ss.map(s => s.textContent)")
+    assert len(names) >= 4 and all(n.startswith("How these figures are made: ") for n in names)
+    assert len(set(names)) == len(names), names

@@ -763,6 +763,17 @@
     return k === null || k === undefined || k === "" ? "not recorded" : String(k);
   }
 
+  /* Each "How these figures are made" named by its section's heading as well (for a screen
+     reader's list of controls, where six read alike), in text only it reads. */
+  function nameDisclosures(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("details.how > summary"), function (summary) {
+      if (summary.querySelector(".visually-hidden")) return;
+      var section = summary.closest("section");
+      var heading = section && section.querySelector("h2, h3");
+      if (heading && heading.textContent) append(summary, el("span", { class: "visually-hidden", text: ": " + heading.textContent }));
+    });
+  }
+
   /* The API's own words on how a figure was made (rule, apportionment, notes). */
   function notesFrom(data) {
     if (!data) return null;
@@ -1315,6 +1326,7 @@
       renderAwards(panel("awards"), $("h-awards"), r[3] && r[3].awards, borough.name);
       renderPractice(r[4], borough);
       loadFairness(r[0], borough, token);
+      nameDisclosures(document.body);
       $("dashboard").setAttribute("data-state", "ready");
       if (window.performance && performance.mark) performance.mark("dashboard-drawn");
     });
@@ -1557,6 +1569,7 @@
         if (token !== state.partnersToken) return;
         renderPartners(body, params);
         results.hidden = false;
+        nameDisclosures(document.body);
         $("partners").setAttribute("data-state", "ready");
       });
     }).catch(function (problem) {
@@ -1724,6 +1737,7 @@
         var y = fillYears(answer, params.financial_year);
         renderProgrammeYear(clear($("programme-fairness").querySelector(".body")), answer, y);
         $("programme-results").hidden = false;
+        nameDisclosures(document.body);
         $("programme").setAttribute("data-state", "ready");
         // a year asked for that has no figures: said, and the address made the year shown
         // (a shared link showed another year without a word, its address keeping the first)
