@@ -80,6 +80,12 @@ class _Commands(FlaskGroup):
             return super().invoke(ctx)
         except DBAPIError as error:
             raise click.ClickException(_database_problem(error)) from None
+        except BrokenPipeError:
+            # the reader went away (`directory export - | head`): nothing more to say, and
+            # nothing more written at exit (Python's advice for SIGPIPE)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(1) from None
         except OSError as error:
             raise click.ClickException(_system_problem(error)) from None
 

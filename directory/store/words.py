@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _CURLY = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "‛": "'"})
@@ -42,21 +43,73 @@ def indexed(text: str) -> str:
     return " " + loose_key(text)
 
 
-def starts_a_word(words: str, text: str) -> bool:
-    """Whether ``words`` (loose, one or more) start a word of ``text`` (as :func:`indexed`
-    keeps it), in order, one after the other."""
-    return " " + words in text
-
-
 #: words a query's single words leave out, as PostgreSQL's English text search does (a
 #: few of its stop words: those in names, "&" among them once read as "and")
 STOP_WORDS = frozenset(("a", "an", "and", "at", "by", "for", "in", "of", "on", "the", "to", "with"))
 
 
-def query_words(query: str | None) -> list[str]:
-    """The loose words of a query each of which must start a word (the patch's ``q``),
-    its stop words left out."""
-    return [word for word in loose_key(query or "").split() if word not in STOP_WORDS]
+_TERMS = re.compile(r'(-?)"([^"]*)"|(-?)(\S+)')
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    text: str
+    exclude: bool
+
+
+def parse_terms(text: str) -> list[Term]:
+    """The terms of a query as typed: words, ``"phrases"`` and ``-excluded`` ones; ``or``
+    (websearch syntax on PostgreSQL) is dropped, as are empty phrases."""
+    terms = []
+    for match in _TERMS.finditer(text.translate(_CURLY)):
+        if match.group(2) is not None:
+            body, exclude = " ".join(match.group(2).split()), match.group(1) == "-"
+        else:
+            body, exclude = match.group(4), match.group(3) == "-"
+            if body.lower() == "or":
+                continue
+            body = body.strip('"')
+        if body:
+            terms.append(Term(body, exclude))
+    return terms
+
+
+def query_terms(query: str | None) -> list[Term]:
+    """A query's terms as the text keeps its words: each loose (a term of several words,
+    "drop-in" or a phrase, one piece), those that are a stop word or no word at all left
+    out, as PostgreSQL's English text search leaves them. What the SQLite fallback and the
+    patch's ``q`` compare; none left: nothing matches."""
+    terms = []
+    for term in parse_terms(query or ""):
+        loose = loose_key(term.text)
+        if loose and loose not in STOP_WORDS:
+            terms.append(Term(loose, term.exclude))
+    return terms
+
+
+def matches(terms: list[Term], text: str) -> bool:
+    """Whether ``text`` (as :func:`indexed` keeps it) has each term at a word's start, and
+    none of the excluded ones; no terms: False (a query with no words finds nothing)."""
+    return bool(terms) and all((" " + t.text in text) != t.exclude for t in terms)
+
+
+def websearch_text(query: str) -> str:
+    """A query for PostgreSQL's ``websearch_to_tsquery`` over the loose words a row keeps:
+    each term made loose as the rows' words were ("drop-in" → "drop in", "O'Brien" →
+    "obrien"; a term of several words quoted as a phrase), ``-`` and ``or`` kept."""
+    parts = []
+    for match in _TERMS.finditer(query.translate(_CURLY)):
+        if match.group(2) is not None:
+            sign, body = match.group(1), match.group(2)
+        else:
+            sign, body = match.group(3), match.group(4)
+            if body.lower() == "or":
+                parts.append("or")
+                continue
+        loose = loose_key(body)
+        if loose and loose not in STOP_WORDS:  # ("&" is "and": PostgreSQL's stop word too)
+            parts.append(sign + (f'"{loose}"' if " " in loose else loose))
+    return " ".join(parts)
 
 
 def name_words(query: str | None) -> list[str]:

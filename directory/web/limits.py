@@ -76,8 +76,12 @@ def _reset_in_seconds(response: Response) -> Response:
     return response
 
 
+#: feedback refused for what it says: a person correcting the form, not counted
+_REFUSED_CONTENT = frozenset((400, 415, 422))
+
+
 def _accepted(response: Response) -> bool:
-    return response.status_code < 400
+    return response.status_code not in _REFUSED_CONTENT
 
 
 def install(app: Flask, settings: Settings, db: Database) -> Limiter:
@@ -111,9 +115,11 @@ def install(app: Flask, settings: Settings, db: Database) -> Limiter:
                 kind, per = mark
                 limits[mark] = limiter.limit(
                     rates[kind], key_func=per, scope=kind,
-                    # feedback refused for what it says (a 422) is not counted: a person
-                    # correcting a form is not sending more (the page probe: four refusals
-                    # and one success used up the five a minute)
+                    # feedback refused for what it says (400, 415, 422) is not counted: a
+                    # person correcting a form is not sending more (the page probe: four
+                    # refusals and one success used up the five a minute). The limit is
+                    # tested before and counted after: a burst sent at once may pass it by
+                    # the requests in flight
                     deduct_when=_accepted if kind == "feedback" else None,
                 )  # fmt: skip
             app.view_functions[endpoint] = limits[mark](view)

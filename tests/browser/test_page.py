@@ -396,14 +396,25 @@ def test_a_postcode_outside_london_is_explained_in_plain_words(
     assert problem["title"] in alert.inner_text()
     assert problem["detail"] in alert.inner_text()
     assert page.locator("#results").is_hidden()
-    box = page.get_by_label("Postcode")  # marked, and tied to the problem's words
+    box = page.get_by_label("Postcode")  # marked, and tied to the problem's words too
     assert box.get_attribute("aria-invalid") == "true"
-    assert box.get_attribute("aria-describedby") == alert.get_attribute("id") == "problem"
+    assert box.get_attribute("aria-describedby") == "postcode-hint problem"
+    assert alert.get_attribute("id") == "problem"
     page.screenshot(path=str(artifacts / "page-outside-london.png"), full_page=True)
     box.fill(POSTCODE)
     box.press("Enter")
     page.wait_for_selector("#results[data-state=ready]")
     assert box.get_attribute("aria-invalid") is None
+    assert box.get_attribute("aria-describedby") == "postcode-hint"  # its hint kept
+    page.goto(live_server.url("/"))  # a failed search, then Back to "/": not marked
+    box.fill(OUTSIDE)
+    box.press("Enter")
+    alert.wait_for()
+    assert box.get_attribute("aria-invalid") == "true"
+    page.go_back()
+    alert.wait_for(state="hidden")
+    assert box.input_value() == "" and box.get_attribute("aria-invalid") is None
+    assert box.get_attribute("aria-describedby") == "postcode-hint"
 
 
 def test_phone_width_has_no_horizontal_scroll(

@@ -247,6 +247,21 @@ def test_a_file_system_refusal_is_one_line_naming_the_path(tmp_path):
     assert "The --env-file is not UTF-8 text (invalid start byte at byte 0)" in result.output
 
 
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """`directory openapi print | head`: the reader closing the pipe ends the command with
+    nothing said (not "Error: Broken pipe.", nor a traceback at exit)."""
+    import subprocess
+    import sys
+
+    command = [str(Path(sys.executable).with_name("directory")), "openapi", "print"]
+    env = {**os.environ, "DIRECTORY_INSTANCE_DIR": str(tmp_path)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    process.stdout.close()  # the reader goes before the first line
+    with process.stderr:
+        said = process.stderr.read().decode()
+    assert process.wait(60) == 1 and said == ""
+
+
 def test_template_and_export_never_leave_a_file_half_written(writable_app, tmp_path, monkeypatch):
     """An export is written beside its file and put in its place once whole: a full disk
     (the real /dev/full; a failure mid-write) leaves the file it was to replace as it was,

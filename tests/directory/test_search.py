@@ -21,6 +21,7 @@ from directory.cli import cli
 from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
 from directory.store.repositories.search import cell_ranges, parse_terms
+from directory.store.words import query_terms, websearch_text
 from directory.web.representations import neutralise
 from tests.bbox_pages import fast_and_sql
 from tests.conftest import BACKENDS, geography_copy
@@ -158,7 +159,7 @@ def test_text_search_compares_words_as_people_type_them(writable_app, tmp_path):
         dict(ref="C", name="Café Lumière drop-in", desc="Knife crime workshops",
              themes="knife crime", org="Lumiere", coverage="Camden"),
         dict(ref="M", name="Peer mentoring", desc="Mentors for young people",
-             themes="Mentoring", org="Mentor Link", coverage="Camden"),
+             themes="Mentoring", org="O'Brien Mentors", coverage="Camden"),
     ]  # fmt: skip
     import_file(writable_app, template_csv(tmp_path / "words.csv", entries))
     client = writable_app.test_client()
@@ -173,7 +174,25 @@ def test_text_search_compares_words_as_people_type_them(writable_app, tmp_path):
     assert refs(client, "q=mentor") == {"M"}  # a word's start
     assert refs(client, "q=-knife") == {"W", "L", "K", "K2", "M"}
     assert refs(client, "q=%26") == set() and refs(client, "q=the") == set()
-    # the patch's q over the in-memory index: the same words
+    # a word of the text that has a hyphen or an apostrophe, in the query as in the text
+    # (PostgreSQL was given "drop-in" while the rows keep "drop in": the review)
+    assert refs(client, "q=drop-in") == {"W", "C"} and refs(client, 'q="drop in"') == {"W", "C"}
+    assert refs(client, "q=o%27brien") == {"M"} == refs(client, "q=obrien")
+    assert refs(client, "q=-drop-in%20-knife") == {"L", "K", "K2", "M"}
+    # the patch's q over the in-memory index: the same rule as /services' q (exclusions,
+    # phrases, stop words, a query with no words at all)
+    for q in (
+        "-knife",
+        "drop-in",
+        "the",
+        "%E6%97%A5",
+        "o%27brien",
+        "mentor%20-peer",
+        '"peer mentoring"',
+    ):
+        listed = refs(client, f"area=Camden&q={q}")
+        patch = client.get(f"/api/v1/patch?area=Camden&q={q}&per_page=50").json
+        assert {s["ref"] for s in patch["services"]["contents"]} == listed, q
     patch = client.get("/api/v1/patch?area=E09000020&q=Kensington%20%26%20Chelsea&per_page=50")
     assert {s["ref"] for s in patch.json["services"]["contents"]} == {"K", "K2"}
     patch = client.get("/api/v1/patch?area=Croydon&q=women%E2%80%99s")
@@ -499,6 +518,15 @@ def test_query_terms_for_the_sqlite_fallback():
     assert [(t.text, t.exclude) for t in terms] == [
         ("knife", False), ("youth club", False), ("helpline", True),
     ]  # fmt: skip
+    # as the rows keep their words: loose, a term of several words one piece, stop words
+    # and bare punctuation out; PostgreSQL's query the same, its "or" kept
+    loose = query_terms("Drop-in & the -O\u2019Brien \u201cYouth  Club\u201d or Caf\u00e9")
+    assert [(t.text, t.exclude) for t in loose] == [
+        ("drop in", False), ("obrien", True), ("youth club", False), ("cafe", False),
+    ]  # fmt: skip
+    assert websearch_text('Drop-in & -O\u2019Brien "Youth  Club" or Caf\u00e9') == (
+        '"drop in" -obrien "youth club" or cafe'
+    )
 
 
 # -- a generated directory -----------------------------------------------------------------

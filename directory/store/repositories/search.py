@@ -30,7 +30,6 @@ by id.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -53,13 +52,12 @@ from directory.store.models import (
 )
 from directory.store.repositories import by_name
 from directory.store.repositories.geography import CELL_METRES, grid_cell
-from directory.store.words import STOP_WORDS, folded, loose_key
+from directory.store.words import folded, parse_terms, query_terms, websearch_text
 
 SORTS = ("relevance", "distance", "name", "updated", "funding_end")
 #: more grid columns than this and the cell prefilter becomes one range over the strip
 _MAX_CELL_RANGES = 40
 _NAME_WEIGHT, _ORGANISATION_WEIGHT, _DESCRIPTION_WEIGHT = 3, 1, 1
-_TERMS = re.compile(r'(-?)"([^"]*)"|(-?)(\S+)')
 
 
 @dataclass(frozen=True)
@@ -130,29 +128,6 @@ class Filters:
     has_coverage: bool = False
 
 
-@dataclass(frozen=True)
-class Term:
-    text: str
-    exclude: bool
-
-
-def parse_terms(text: str) -> list[Term]:
-    """The terms of a query for the SQLite fallback: words, ``"phrases"`` and ``-excluded``
-    ones; ``or`` (websearch syntax on PostgreSQL) is dropped, as are empty phrases."""
-    terms = []
-    for match in _TERMS.finditer(text):
-        if match.group(2) is not None:
-            body, exclude = " ".join(match.group(2).split()), match.group(1) == "-"
-        else:
-            body, exclude = match.group(4), match.group(3) == "-"
-            if body.lower() == "or":
-                continue
-            body = body.strip('"')
-        if body:
-            terms.append(Term(body, exclude))
-    return terms
-
-
 def cell_ranges(min_e: float, min_n: float, max_e: float, max_n: float) -> list[tuple[int, int]]:
     """Ranges of grid-cell keys covering a BNG rectangle: one per column of cells (keys of a
     column are consecutive), or a single range over the whole strip when it is wide."""
@@ -218,20 +193,18 @@ class SearchQueries:
         return literal_column("service.search_vector")
 
     def _tsquery(self, text: str) -> Any:
-        return func.websearch_to_tsquery(literal_column("'english'"), literal(folded(text)))
+        return func.websearch_to_tsquery(literal_column("'english'"), literal(websearch_text(text)))
 
     def _text_match(self, text: str) -> Any:
         if self.postgres:
             return self._tsvector().op("@@")(self._tsquery(text))
         words = literal(" ").concat(Service.search_text)
         conditions = []
-        for term in parse_terms(text):
-            loose = loose_key(term.text)
-            if loose and loose not in STOP_WORDS:  # (as PostgreSQL leaves out: "&", "the")
-                found = words.contains(" " + loose, autoescape=True)
-                conditions.append(not_(found) if term.exclude else found)
-        # nothing to look for (only "or", only punctuation): match nothing, as PostgreSQL
-        # does for a query with no words
+        for term in query_terms(text):  # (the rule of directory.store.words.matches)
+            found = words.contains(" " + term.text, autoescape=True)
+            conditions.append(not_(found) if term.exclude else found)
+        # nothing to look for (only "or", only punctuation or stop words): match nothing,
+        # as PostgreSQL does for a query with no words
         return and_(*conditions) if conditions else literal(False)
 
     def _rank(self, text: str) -> Any:

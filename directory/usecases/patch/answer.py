@@ -21,7 +21,7 @@ from directory.store.repositories.geography import (
     GeographyRepository,
 )
 from directory.store.repositories.search import SearchQueries
-from directory.store.words import query_words
+from directory.store.words import query_terms
 from directory.usecases import geography, opportunities
 from directory.usecases.catalogue import grant_flags, is_live, live_between
 from directory.usecases.catalogue import iso as _iso
@@ -106,11 +106,11 @@ def nearby_sites(index: DirectoryIndex, place: Place, filters: PatchFilters) -> 
         passing = pass_mask(index, filters)
         return NearbySites(index.grid, *index.grid.nearest(*place.point, filters.radius, passing))
     services, metres, at = index.grid.nearest(*place.point, filters.radius)
-    words = query_words(filters.q)
+    terms = query_terms(filters.q)
     known, day = index.services, index.day
     keep = np.fromiter(
         (
-            (service := known.get(sid)) is not None and passes(service, filters, words, day)
+            (service := known.get(sid)) is not None and passes(service, filters, terms, day)
             for sid in services.tolist()
         ),
         dtype=bool,

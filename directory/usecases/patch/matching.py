@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 import orjson
 
-from directory.store.words import query_words, starts_a_word
+from directory.store.words import Term, matches, query_terms
 from directory.usecases.catalogue import area_ref, is_live
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.patch.grid import SiteGrid
@@ -234,7 +234,7 @@ def filters_key(filters: Any) -> tuple[Any, ...]:
     return (filters.themes, filters.programme, filters.status, filters.live_on, filters.q)
 
 
-def passes(service: IndexedService, filters: Any, words: list[str], today: date) -> bool:
+def passes(service: IndexedService, filters: Any, terms: list[Term] | None, today: date) -> bool:
     """Whether a service passes a patch's filters (status, themes, programme, live on, q)."""
     if filters.status is not None and service.status != filters.status:
         return False
@@ -249,7 +249,8 @@ def passes(service: IndexedService, filters: Any, words: list[str], today: date)
             for g in service.grants
         ):
             return False
-    return all(starts_a_word(word, service.text) for word in words)
+    # q's terms (None: no q), as /services' q compares them (directory.store.words)
+    return terms is None or matches(terms, service.text)
 
 
 def pass_mask(index: DirectoryIndex, filters: Any) -> Any:
@@ -263,7 +264,7 @@ def pass_mask(index: DirectoryIndex, filters: Any) -> Any:
         by_id = np.zeros(len(index.order_array), dtype=bool)
         day = index.day
         for sid, service in index.services.items():
-            by_id[sid] = passes(service, filters, [], day)
+            by_id[sid] = passes(service, filters, None, day)
         mask = index.grid.passing_sites(by_id)
         index.pass_masks.keep(key, mask, KEPT_ENTRY + mask.nbytes)
     return mask
@@ -279,11 +280,11 @@ def area_list(
     found = index.area_lists.get(key)
     if found is None:
         base = index.site_ids_by_area if kind == SITE else index.by_area
-        words = query_words(filters.q)
+        terms = query_terms(filters.q) if filters.q else None
         services, day = index.services, index.day
         ids = [
             sid for sid in base.get(code, ())
-            if (service := services.get(sid)) is not None and passes(service, filters, words, day)
+            if (service := services.get(sid)) is not None and passes(service, filters, terms, day)
         ]  # fmt: skip
         found = AreaList(ids, frozenset(ids))
         # a long list makes its mask over the sites when first asked (MASKED_FROM)

@@ -7,8 +7,9 @@ its loose words (``directory.store.words``), which a term must start; PostgreSQL
 is generated from it.
 
 The rule is copied here, as it stood, so that this migration does what it did whatever
-the code later becomes. Downgrading leaves the words as they are (the earlier code finds
-its terms in them as well).
+the code later becomes. Downgrading leaves the words as they are: the earlier code then
+still finds plain words in them, but not a term with an apostrophe, an accent, "&" or a
+hyphen (until an import writes the service again).
 
 Revision ID: 0016
 Revises: 0015

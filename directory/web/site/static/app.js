@@ -1347,7 +1347,7 @@
     var mode = params.postcode ? "postcode" : "area";
     var query = mode === "postcode" ? { postcode: params.postcode } : { area: params.area };
     $(mode === "postcode" ? "borough" : "postcode").value = "";  // one search at a time shown
-    ["postcode", "borough"].forEach(function (id) { $(id).removeAttribute("aria-invalid"); $(id).removeAttribute("aria-describedby"); });
+    ["postcode", "borough"].forEach(function (id) { markBox(id, false); });
     say(mode === "postcode" ? "Looking up " + params.postcode + "…" : "Loading the borough…");
     state.patchKey = qs(query);
     if (push) history.pushState(query, "", "?" + qs(query) + sectionHash());
@@ -1370,7 +1370,7 @@
       document.title = mainName + " – What is funded in my patch?";
       // the borough list shows the borough shown ("?area=Lambeth" by name included)
       var shown = mode === "area" ? patch.area || patch.borough : null;
-      if (shown && $("borough").querySelector("option[value='" + shown.code + "']")) $("borough").value = shown.code;
+      if (shown && Array.prototype.some.call($("borough").options, function (o) { return o.value === shown.code; })) $("borough").value = shown.code;
       // boundaries: the ward (or the area asked for) and, around a ward, its borough
       var codes = [main && main.code];
       if (patch.borough && main && main.code !== patch.borough.code) codes.push(patch.borough.code);
@@ -1403,9 +1403,7 @@
       skipTo(false);
       if (problem instanceof ApiProblem && (problem.status === 404 || problem.status === 422)) {
         // the box searched by is what was not found: marked, and tied to the problem's words
-        var box = $(mode === "postcode" ? "postcode" : "borough");
-        box.setAttribute("aria-invalid", "true");
-        box.setAttribute("aria-describedby", "problem");
+        markBox(mode === "postcode" ? "postcode" : "borough", true);
       }
       if (problem instanceof ApiProblem) showProblem(problem);
       else showProblem(new ApiProblem(0, { title: "Something went wrong", detail: String(problem && problem.message || problem) }));
@@ -1434,6 +1432,20 @@
 
   /* The page as it opens: no patch shown (Back to the start address showed the previous
      patch's results, status and title under an address that names none). */
+  /* A search box marked as what found nothing (aria-invalid, described by the problem as
+     well as by its own hint), or back as it was. */
+  var BOX_HINTS = {};
+  function markBox(id, invalid) {
+    var box = $(id);
+    if (!(id in BOX_HINTS)) BOX_HINTS[id] = box.getAttribute("aria-describedby") || "";
+    var hint = BOX_HINTS[id];
+    if (invalid) box.setAttribute("aria-invalid", "true");
+    else box.removeAttribute("aria-invalid");
+    var described = invalid ? (hint ? hint + " problem" : "problem") : hint;
+    if (described) box.setAttribute("aria-describedby", described);
+    else box.removeAttribute("aria-describedby");
+  }
+
   /* "Skip to results" goes to the results once there are some, else to the search. */
   function skipTo(shown) {
     var skip = document.querySelector("a.skip");
@@ -1453,6 +1465,8 @@
     $("dashboard").removeAttribute("data-state");
     $("postcode").value = "";
     $("borough").value = "";
+    markBox("postcode", false);
+    markBox("borough", false);
     document.title = START_TITLE;
     skipTo(false);
     say("");
