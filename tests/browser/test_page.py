@@ -527,6 +527,13 @@ def test_each_how_these_figures_are_made_is_named_by_its_section(
     borough = live_server.json("/areas", type="borough", q="Lambeth")["contents"][0]
     page.goto(live_server.url(f"/?area={borough['code']}"))
     page.wait_for_selector("#dashboard[data-state=ready]")
-    names = page.eval_on_selector_all("details.how > summary", "ss => ss.map(s => s.textContent)")
-    assert len(names) >= 4 and all(n.startswith("How these figures are made: ") for n in names)
+    named = "How these figures are made: "
+    for _ in range(50):  # (each is named once it is in its section: a moment after)
+        names = page.eval_on_selector_all(
+            "details.how > summary", "ss => ss.map(s => s.textContent)"
+        )
+        if all(n.startswith(named) for n in names):
+            break
+        page.wait_for_timeout(100)
+    assert len(names) >= 4 and all(n.startswith(named) for n in names), names
     assert len(set(names)) == len(names), names

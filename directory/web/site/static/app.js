@@ -782,6 +782,7 @@
     if (data.apportionment && typeof data.apportionment.rule === "string") notes.push(data.apportionment.rule);
     if (Array.isArray(data.notes)) data.notes.forEach(function (n) { if (typeof n === "string") notes.push(n); });
     if (!notes.length) return null;
+    setTimeout(function () { nameDisclosures(document.body); }, 0);  // once it is in its section
     return el("details", { class: "how" }, el("summary", { text: "How these figures are made" }),
       notes.map(function (n) { return el("p", { class: "note", text: n }); }));
   }
