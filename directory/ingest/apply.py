@@ -369,6 +369,13 @@ _MATCHED_BY = {
 }
 
 
+def _name_to(by_name: dict[str, str], name: str, ref: str) -> None:
+    """Note ``ref`` as the first organisation of this name (compared loosely); a name with
+    no words ("—") names nothing another organisation can be matched to."""
+    if key := loose_key(name):
+        by_name.setdefault(key, ref)
+
+
 def match_organisations(
     records: list[OrganisationRecord], held: dict[str, dict[str, Any]]
 ) -> tuple[dict[str, OrganisationRecord], dict[str, tuple[str, str]]]:
@@ -380,26 +387,26 @@ def match_organisations(
     known = taxonomy.known_organisations()
     by_name: dict[str, str] = {}
     for ref, state in held.items():
-        by_name.setdefault(loose_key(state["name"]), ref)
+        _name_to(by_name, state["name"], ref)
     out: dict[str, OrganisationRecord] = {}
     same_as: dict[str, tuple[str, str]] = {}
     for rec in records:
         if rec.ref in held or rec.ref in out:
             out[rec.ref] = rec  # the last record of a ref wins, as before
-            by_name.setdefault(loose_key(rec.name), rec.ref)
+            _name_to(by_name, rec.name, rec.ref)
             continue
         match = known.ref_for(rec.ref, rec.name)
         if match is None and (named := by_name.get(loose_key(rec.name))) not in (None, rec.ref):
             match = (named, "name")  # type: ignore[assignment]
         if match is None:
             out[rec.ref] = rec
-            by_name.setdefault(loose_key(rec.name), rec.ref)
+            _name_to(by_name, rec.name, rec.ref)
             continue
         target = match[0]
         same_as[rec.ref] = match
         if target not in held and target not in out:  # first seen here under its other id
             out[target] = replace(rec, ref=target, name=known.names.get(target, rec.name))
-            by_name.setdefault(loose_key(out[target].name), target)
+            _name_to(by_name, out[target].name, target)
     return out, same_as
 
 

@@ -609,8 +609,8 @@ def read_template(
         count += 1
         if _filled(row):
             ref, name = _organisation_named(_Cells(row, layout, scratch))
-            if ref is not None and name is not None:
-                providers.setdefault(loose_key(name), ref)
+            if ref is not None and name is not None and (key := loose_key(name)):
+                providers.setdefault(key, ref)
             scratch.problems.clear()
     progress.step(label, total=count)
     keep = isinstance(table, Table)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import calendar
 import functools
+import hashlib
 import json
 import math
 import re
@@ -819,5 +820,15 @@ def average_months(start: date, end: date) -> int:
 
 
 def slug(text: str) -> str:
-    """A stable id made from text: "Safer London" → "safer-london" (at most 80 characters)."""
-    return "-".join(loose_key(text).split())[:80] or "unnamed"
+    """A stable id made from text, of letters a-z, digits and hyphens: "Safer London" →
+    "safer-london", "Søren Trust" → "soren-trust" (at most 80 characters). A word in
+    another script is left out, and a digest of all the words follows ("Bangla মহিলা
+    Centre" → "bangla-centre-…", "মহিলা সমিতি" → "name-…"), so that names differing only
+    there are two ids (before 6 December they were one, and every name with no word in
+    a-z or 0-9 was "unnamed"); "unnamed" is text with no words at all."""
+    words = loose_key(text).split()
+    plain = "-".join(word for word in words if word.isascii())
+    if all(word.isascii() for word in words):
+        return plain[:80] or "unnamed"
+    digest = hashlib.blake2s(" ".join(words).encode(), digest_size=6).hexdigest()
+    return f"{plain[:66]}-{digest}" if plain else f"name-{digest}"

@@ -4,7 +4,8 @@ over the in-memory index and the query PostgreSQL is given. Pure Python.
 
 Text is compared loosely (:func:`loose_key`): case, accents, apostrophes and punctuation
 aside, ``&`` read as "and". So "Women’s" (a phone's apostrophe) finds "Women's", "cafe"
-finds "Café" and "Kensington & Chelsea" finds "Kensington and Chelsea". A word of a query
+finds "Café" and "Kensington & Chelsea" finds "Kensington and Chelsea"; words are letters of
+any script ("Москва", "মহিলা"), and "soren" finds "Søren". A word of a query
 matches the start of a word of the text ("mentor" finds "mentoring"; "men" does not find
 "women", nor "ham" "Lewisham"), as PostgreSQL's stemmed words match whole words.
 """
@@ -17,14 +18,37 @@ from dataclasses import dataclass
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _CURLY = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "‛": "'"})
+#: letters with a mark that Unicode does not take apart (as it does é into e and ´),
+#: written as English readers type them without it: "Søren" → "soren", "Straße" (case
+#: folded) → "strasse", "Łódź" → "lodz"; and the apostrophes a word may hold, left out
+_LETTERS = str.maketrans(
+    {
+        "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
+        "ħ": "h", "ŧ": "t", "ŋ": "n", "ĸ": "k", "'": "", "’": "", "‘": "", "‛": "", "ʼ": "",
+    }
+)  # fmt: skip
 
 
 def loose_key(text: str) -> str:
     """Text compared loosely: case, accents, apostrophes, punctuation and spacing ignored
-    ("Victims' & witnesses" → "victims and witnesses"; "Women’s" → "womens")."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    text = text.casefold().replace("&", " and ").replace("'", "")
-    return " ".join(_NOT_WORD.sub(" ", text).split())
+    ("Victims' & witnesses" → "victims and witnesses"; "Women’s" → "womens"; "Søren" →
+    "soren"). Letters of every script are words ("Москва" → "москва", "মহিলা সমিতি" as
+    written): before 6 December only a-z and 0-9 were, so a name in another script had
+    no words at all (and two such organisations had the same empty key)."""
+    if text.isascii():  # (most text: one regular expression)
+        text = text.casefold().replace("&", " and ").replace("'", "")
+        return " ".join(_NOT_WORD.sub(" ", text).split())
+    text = unicodedata.normalize("NFKD", text.casefold().translate(_LETTERS))
+    text = unicodedata.normalize(
+        "NFC", "".join(c for c in text if not unicodedata.combining(c))
+    ).replace("&", " and ")
+    # a word is letters, digits and the marks some scripts write inside words (Bengali's
+    # vowel signs); anything else parts them
+    return " ".join(
+        "".join(
+            c if c.isalnum() or unicodedata.category(c)[0] == "M" else " " for c in text
+        ).split()
+    )
 
 
 def folded(text: str) -> str:

@@ -1641,3 +1641,31 @@ def test_a_bare_list_of_360giving_grants_is_detected_as_360giving(writable_app, 
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["counts"]["grants"]["created"] == 1 and report["errors"] == 0
+
+
+def test_organisations_are_matched_by_name_only_when_the_names_have_words_in_common():
+    """An organisation matched by name (an exact loose name already held, or earlier in the
+    file) is the same organisation under another id; names in other scripts are words too,
+    and a name with no words at all ("—") matches nothing. Before 6 December every name in
+    another script had the same empty key, so a 360Giving or HSDS file's second such
+    organisation was filed as the first."""
+    from directory.ingest.apply import match_organisations
+
+    held = {"GB-CHC-1": {"name": "মহিলা সমিতি"}}
+    records = [
+        OrganisationRecord(ref="GB-CHC-2", name="مركز المرأة"),
+        OrganisationRecord(ref="GB-CHC-3", name="Москва центр"),
+        OrganisationRecord(ref="GB-CHC-4", name="—"),
+        OrganisationRecord(ref="GB-CHC-5", name="?"),
+        OrganisationRecord(ref="GB-CHC-6", name="МОСКВА  Центр"),  # the third, case aside
+        OrganisationRecord(ref="GB-CHC-7", name=" মহিলা  সমিতি"),  # the one held
+        OrganisationRecord(ref="GB-CHC-8", name="Søren Trust"),
+        OrganisationRecord(ref="GB-CHC-9", name="Soren Trust"),
+    ]
+    out, same_as = match_organisations(records, held)
+    assert sorted(out) == ["GB-CHC-2", "GB-CHC-3", "GB-CHC-4", "GB-CHC-5", "GB-CHC-8"]
+    assert same_as == {
+        "GB-CHC-6": ("GB-CHC-3", "name"),
+        "GB-CHC-7": ("GB-CHC-1", "name"),
+        "GB-CHC-9": ("GB-CHC-8", "name"),
+    }

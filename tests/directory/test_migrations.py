@@ -30,3 +30,53 @@ def test_migrations_match_the_models(empty_settings):
     db.dispose()
     assert differences == []
     assert {"ix_service_name_order", "ix_organisation_name_order"} <= indexes
+
+
+def test_migration_0018_writes_again_the_words_of_services_with_text_beyond_ascii(
+    writable_settings, tmp_path
+):
+    """Services imported with the rule of 0018 and their words then set back to what the
+    earlier rule kept (letters of other scripts and "ø" dropped): migrating from 0017 again
+    writes each one's words as the import did, and leaves an all-ASCII service's alone."""
+    from alembic import command
+
+    from directory import create_app
+    from tests.directory.test_search import import_file, template_csv
+
+    entries = [
+        dict(ref="S", name="Søren’s youth project", desc="Mentoring in Straße courts",
+             themes="Mentoring", org="Ærø Trust", coverage="Camden"),
+        dict(ref="B", name="মহিলা সমিতি", desc="Advice", themes="Domestic abuse",
+             org="Bangla Women", coverage="Camden"),
+        dict(ref="R", name="Youth centre", desc="Помощь", themes="Victims and witnesses",
+             org="Центр", coverage="Camden"),
+        dict(ref="P", name="Plain service", desc="Plain words", themes="Mentoring",
+             org="Plain Trust", coverage="Camden"),
+    ]  # fmt: skip
+    app = create_app(writable_settings)
+    import_file(app, template_csv(tmp_path / "scripts.csv", entries))
+    db = app.extensions["directory"].db
+    earlier = {  # what 0016's rule kept for them
+        "S": "sorens youth project ar trust mentoring in strae courts mentoring",
+        "B": "bangla women advice domestic abuse",
+        "R": "youth centre victims and witnesses",
+        "P": "kept as it was",
+    }
+    with db.engine.begin() as connection:
+        imported = dict(connection.execute(text("SELECT ref, search_text FROM service")).all())
+        for ref, words in earlier.items():
+            connection.execute(
+                text("UPDATE service SET search_text = :words WHERE ref = :ref"),
+                {"words": words, "ref": ref},
+            )
+    assert imported["S"] == "sorens youth project aero trust mentoring in strasse courts mentoring"
+    assert "মহিলা" in imported["B"] and "помощь" in imported["R"]
+    config = db.alembic_config()
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0017")
+        command.upgrade(config, "head")
+    with db.engine.connect() as connection:
+        migrated = dict(connection.execute(text("SELECT ref, search_text FROM service")).all())
+    app.extensions["directory"].db.dispose()
+    assert migrated == {**imported, "P": "kept as it was"}

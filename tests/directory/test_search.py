@@ -200,6 +200,55 @@ def test_text_search_compares_words_as_people_type_them(writable_app, tmp_path):
     assert client.get("/api/v1/patch?area=Lewisham&q=ham").json["services"]["contents"] == []
 
 
+def test_text_search_reads_every_script_and_latin_letters_unicode_keeps_whole(
+    writable_app, tmp_path
+):
+    """A name in Bengali, Arabic or Cyrillic is found by its words (it had none: only a-z
+    and 0-9 were words), and "ø", "ß", "æ" or "ł" as English readers type them ("soren"
+    finds "Søren", which was kept as "sren"); the patch's q the same; on both databases.
+    Two providers named only in other scripts are two organisations (both were
+    "org:unnamed", one organisation, and a 360Giving or HSDS import matched any two such
+    names as the same organisation)."""
+    entries = [
+        dict(ref="S", name="Søren’s youth project", desc="Mentoring in Straße-style courts",
+             themes="Mentoring", org="Ærø Łódź Trust", coverage="Camden"),
+        dict(ref="B", name="মহিলা সমিতি", desc="নারী সহায়তা", themes="Domestic abuse",
+             org="মহিলা সমিতি", coverage="Camden"),
+        dict(ref="A", name="مركز المرأة", desc="Advice", themes="Domestic abuse",
+             org="مركز المرأة", coverage="Camden"),
+        dict(ref="R", name="Москва центр", desc="Помощь", themes="Victims and witnesses",
+             org="Центр", coverage="Camden"),
+    ]  # fmt: skip
+    import_file(writable_app, template_csv(tmp_path / "scripts.csv", entries))
+    client = writable_app.test_client()
+    for spelling in (
+        "soren",
+        "S%C3%B8ren%27s",
+        "S%C3%98REN",
+        "strasse",
+        "stra%C3%9Fe",
+        "aero",
+        "lodz",
+    ):
+        assert refs(client, f"q={spelling}") == {"S"}, spelling
+    for query, expected in (
+        ("%E0%A6%AE%E0%A6%B9%E0%A6%BF%E0%A6%B2%E0%A6%BE", {"B"}),  # মহিলা
+        ("%D9%85%D8%B1%D9%83%D8%B2", {"A"}),  # مركز
+        ("%D0%BC%D0%BE%D1%81%D0%BA%D0%B2%D0%B0", {"R"}),  # москва (case aside)
+        ("%D0%9F%D0%BE%D0%BC%D0%BE%D1%89%D1%8C", {"R"}),  # Помощь, in the description
+        ("-%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0", {"S", "B", "A"}),
+    ):
+        assert refs(client, f"area=Camden&q={query}") == expected, query
+        patch = client.get(f"/api/v1/patch?area=Camden&q={query}&per_page=50").json
+        assert {s["ref"] for s in patch["services"]["contents"]} == expected, query
+    organisations = {
+        s["ref"]: s["organisation"]["ref"] for s in client.get("/api/v1/services?per_page=10").json["contents"]
+    }  # fmt: skip
+    assert len(set(organisations.values())) == 4, organisations
+    assert organisations["S"] == "org:aero-lodz-trust"
+    assert organisations["B"].startswith("org:name-") and organisations["R"].startswith("org:name-")
+
+
 def test_lists_by_name_are_in_the_order_people_read_case_aside(writable_app, tmp_path):
     """ "Lambeth …" before "LCPF …" and "Action for Kids" before "action space", on SQLite
     (whose own order is by code point: capitals first) as on PostgreSQL; services, the

@@ -13,6 +13,7 @@ from directory.ingest.values import (
     clean_text,
     excel_serial_date,
     financial_year_of,
+    loose_key,
     months_between,
     parse_age_range,
     parse_amount,
@@ -22,6 +23,7 @@ from directory.ingest.values import (
     parse_financial_year,
     parse_int,
     parse_url,
+    slug,
     split_list,
     unstorable,
     unstorable_in,
@@ -684,3 +686,44 @@ def test_unstorable_in_names_each_text_by_its_path_in_document_order() -> None:
     ]
     assert list(unstorable_in("\x00", "grants[0]"))[0][0] == "grants[0]"
     assert list(unstorable_in({"deep": [[["\x00"]]]}))[0][0] == "deep[0][0][0]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Victims' & witnesses", "victims and witnesses"),
+        ("Women\u2019s Caf\u00e9", "womens cafe"),
+        ("S\u00f8ren Kierkegaard Stra\u00dfe", "soren kierkegaard strasse"),
+        ("\u00c6r\u00f8 \u0152uvre \u0141\u00f3d\u017a \u0110or\u0111e \u00de\u00f3r", "aero oeuvre lodz dorde thor"),
+        ("\u0130stanbul \ufb01ne x\u00b2", "istanbul fine x2"),
+        ("\u041c\u043e\u0441\u043a\u0432\u0430 \u0446\u0435\u043d\u0442\u0440", "\u043c\u043e\u0441\u043a\u0432\u0430 \u0446\u0435\u043d\u0442\u0440"),
+        ("\u039f\u03bc\u03ac\u03b4\u03b1", "\u03bf\u03bc\u03b1\u03b4\u03b1"),  # Greek: case and accent aside
+        ("\u09ae\u09b9\u09bf\u09b2\u09be \u09b8\u09ae\u09bf\u09a4\u09bf", "\u09ae\u09b9\u09bf\u09b2\u09be \u09b8\u09ae\u09bf\u09a4\u09bf"),  # vowel signs kept in the word
+        ("\ud55c\uad6d\uc5b4", "\ud55c\uad6d\uc5b4"),  # Hangul taken apart and put together again
+        ("Drop\u2013in \u2014 \u201cYouth  Club\u201d", "drop in youth club"),
+        ("\u2014 \U0001f52a \u2022", ""),
+    ],
+)  # fmt: skip
+def test_loose_key_keeps_every_script_and_types_latin_letters_plainly(
+    text: str, expected: str
+) -> None:
+    assert loose_key(text) == expected
+
+
+def test_slug_is_ascii_stable_and_tells_names_in_other_scripts_apart() -> None:
+    assert slug("Safer London") == "safer-london" and slug("S\u00f8ren Trust") == "soren-trust"
+    bengali, arabic = (
+        slug("\u09ae\u09b9\u09bf\u09b2\u09be \u09b8\u09ae\u09bf\u09a4\u09bf"),
+        slug("\u0645\u0631\u0643\u0632"),
+    )
+    assert bengali.startswith("name-") and arabic.startswith("name-") and bengali != arabic
+    assert bengali == slug(
+        "  \u09ae\u09b9\u09bf\u09b2\u09be   \u09b8\u09ae\u09bf\u09a4\u09bf "
+    )  # the same words, the same id
+    mixed = slug("Bangla \u09ae\u09b9\u09bf\u09b2\u09be Centre")
+    assert mixed.startswith("bangla-centre-") and mixed != slug(
+        "Bangla \u09b8\u09ae\u09bf\u09a4\u09bf Centre"
+    )
+    assert all(len(slug(t * 40)) <= 80 for t in ("ab ", "\u09ae ", "ab \u09ae "))
+    assert slug("\u2014") == "unnamed" and slug("x" * 100) == "x" * 80
+    assert all(c.isascii() for c in bengali + mixed)
