@@ -675,6 +675,7 @@ class _Writer:
                     {
                         "ref": ref,
                         **new,
+                        "search_name": loose_key(new["name"]),
                         "source": self.options.source,
                         "created_at": self.at,
                         "updated_at": self.at,
@@ -683,7 +684,12 @@ class _Writer:
                 continue
             changes = _diff(old, new)
             if changes:
-                updates.append({"id": old["id"], **new, "updated_at": self.at})
+                updates.append(
+                    {
+                        "id": old["id"], **new, "search_name": loose_key(new["name"]),
+                        "updated_at": self.at,
+                    }
+                )  # fmt: skip
                 if old["source"] != self.options.source:
                     updates[-1]["source"] = self.options.source
                 self._count("organisations", "updated")
@@ -1038,6 +1044,7 @@ class _Writer:
             columns.update(
                 programme_id=new["programme"], amount_pence=new["amount"],
                 funder_id=org_ids.get(rec.funder_ref), recipient_id=org_ids.get(rec.recipient_ref),
+                search_title=loose_key(new["title"] or ""),
             )  # fmt: skip
             name = rec.title or ref
             self._check_lengths(Grant, {"ref": ref, **columns}, f"Grant '{ref}'", ref=ref)

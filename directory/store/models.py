@@ -162,6 +162,9 @@ class Organisation(Base):
     source: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    #: the name's loose words (``directory.store.words.loose_key``: case, accents and
+    #: punctuation aside), which a search of names looks inside (migration 0019)
+    search_name: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     #: the organisations' lists in name order, case aside (migration 0017; as the service's,
     #: recreated by hand after a ``batch_alter_table`` of this table on SQLite)
@@ -274,6 +277,8 @@ class Grant(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    #: the title's loose words, as the organisation's ``search_name`` (migration 0019)
+    search_title: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class GrantService(Base):

@@ -136,14 +136,26 @@ def websearch_text(query: str) -> str:
     return " ".join(parts)
 
 
-def name_words(query: str | None) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class NameWord:
+    """A word a search of names looks for: in lower case as typed (for refs and programme
+    names) and its loose words (for the names and titles kept loose)."""
+
+    text: str
+    loose: str
+
+
+def name_words(query: str | None) -> list[NameWord]:
     """The words a search of names (organisations', grants' titles and parties') looks for
-    each of inside the names as written: the query's words in lower case, curly quotes made
-    straight ("Women’s" → women's), stop words and bare punctuation left out ("Barking &
-    Dagenham" and "Barking and Dagenham" → barking, dagenham). Those names are not kept as
-    loose words, so punctuation inside a word counts ("100%") and an accent is needed."""
-    return [
-        word
-        for word in (query or "").translate(_CURLY).casefold().split()
-        if word not in STOP_WORDS and any(c.isalnum() for c in word)
-    ]
+    each of: the query's words, stop words and bare punctuation left out ("Barking &
+    Dagenham" and "Barking and Dagenham" → barking, dagenham). An organisation's name and a
+    grant's title are kept as their loose words (``search_name``, ``search_title``), and a
+    word must start one of them, as a service's ``q`` compares ("cafe" finds "Café",
+    "women’s" "Women's", "soren" "Søren", "haven" "Kingston Haven"; "ham" not "Lewisham");
+    a grant's ref and a programme's name are looked inside as written, the word in lower
+    case ("edge-" finds "EDGE-PLANNED-G")."""
+    words = []
+    for word in (query or "").translate(_CURLY).casefold().split():
+        if word not in STOP_WORDS and any(c.isalnum() for c in word):
+            words.append(NameWord(word, loose_key(word)))
+    return words

@@ -1669,3 +1669,48 @@ def test_organisations_are_matched_by_name_only_when_the_names_have_words_in_com
         "GB-CHC-7": ("GB-CHC-1", "name"),
         "GB-CHC-9": ("GB-CHC-8", "name"),
     }
+
+
+def test_organisations_and_grants_are_found_by_name_case_accents_and_apostrophes_aside(
+    writable_app, tmp_path
+):
+    """``/organisations?q=`` and ``/grants?q=`` look inside names kept as their loose words
+    (``search_name``, ``search_title``): "cafe" finds "CAFÉ", "søren" and "soren" find
+    "SØREN" (SQLite's lower() folds only ASCII), "women’s" finds "Womens"; a grant's ref is
+    looked in as written; a rename is found by its new name only."""
+    mopac = {"id": "GB-GOR-PC390", "name": "MOPAC"}
+    cafe = {"id": "GB-CHC-1000001", "name": "CAFÉ SØREN TRUST"}
+    womens = {"id": "GB-CHC-1000002", "name": "Womens Aid Łódź"}
+    grants = [_giving("360G-cafe-1", mopac, cafe), _giving("360G-w-2", mopac, womens)]
+    grants[0]["title"] = "Straße outreach"
+    grants[1]["title"] = "Refuge"
+    path = tmp_path / "names.json"
+    path.write_text(json.dumps({"grants": grants}), "utf-8")
+    assert run(writable_app, "import", str(path)).exit_code == 0
+    client = writable_app.test_client()
+
+    def organisations(q: str) -> set[str]:
+        return {o["ref"] for o in client.get(f"/api/v1/organisations?q={q}").json["contents"]}
+
+    def found(q: str) -> set[str]:
+        return {g["ref"] for g in client.get(f"/api/v1/grants?q={q}").json["contents"]}
+
+    for q in ("cafe", "Caf%C3%A9", "s%C3%B8ren", "SOREN%20trust", "caf%C3%A9%20s%C3%98ren"):
+        assert organisations(q) == {"GB-CHC-1000001"}, q
+        assert found(q) == {"360G-cafe-1"}, q
+    for q in ("women%E2%80%99s", "womens", "lodz", "%C5%82%C3%B3d%C5%BA"):
+        assert organisations(q) == {"GB-CHC-1000002"}, q
+        assert found(q) == {"360G-w-2"}, q
+    assert found("strasse") == found("STRA%C3%9FE") == {"360G-cafe-1"}
+    assert found("360g-w") == {"360G-w-2"}  # the ref, as written
+    assert organisations("caf%C3%A9%20womens") == set() == found("refuge%20cafe")
+    # renamed by the directory's template (naming it by its ref): found by its new name only
+    sheet = tmp_path / "renamed.csv"
+    sheet.write_text(
+        "Service ref,Service name,Themes,Organisation ref,Organisation name,Coverage\n"
+        "S-1,Haven drop-in,Mentoring,GB-CHC-1000001,Kingston Haven,Kingston\n",
+        "utf-8",
+    )
+    assert run(writable_app, "import", str(sheet), "--source", "sheet").exit_code == 0
+    assert organisations("haven") == {"GB-CHC-1000001"} and organisations("cafe") == set()
+    assert found("kingston%20haven") == {"360G-cafe-1"} and found("soren") == set()

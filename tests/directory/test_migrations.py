@@ -32,7 +32,7 @@ def test_migrations_match_the_models(empty_settings):
     assert {"ix_service_name_order", "ix_organisation_name_order"} <= indexes
 
 
-def test_migration_0018_writes_again_the_words_of_services_with_text_beyond_ascii(
+def test_migrations_0018_and_0019_write_the_loose_words_of_what_is_held(
     writable_settings, tmp_path
 ):
     """Services imported with the rule of 0018 and their words then set back to what the
@@ -78,5 +78,9 @@ def test_migration_0018_writes_again_the_words_of_services_with_text_beyond_asci
         command.upgrade(config, "head")
     with db.engine.connect() as connection:
         migrated = dict(connection.execute(text("SELECT ref, search_text FROM service")).all())
+        names = dict(connection.execute(text("SELECT name, search_name FROM organisation")))
     app.extensions["directory"].db.dispose()
     assert migrated == {**imported, "P": "kept as it was"}
+    # 0019, down and up again: each organisation's name kept as its loose words once more
+    assert names["Ærø Trust"] == "aero trust" and names["Центр"] == "центр"
+    assert names["Plain Trust"] == "plain trust"

@@ -22,6 +22,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal,
     null,
     or_,
     select,
@@ -54,7 +55,7 @@ from directory.store.models import (
     Theme,
 )
 from directory.store.repositories import by_name
-from directory.store.words import name_words
+from directory.store.words import NameWord, name_words
 
 #: fields compared and written as-is, per entity (beside the related lists)
 ORGANISATION_FIELDS = (
@@ -684,6 +685,13 @@ def _lower_contains(column: Any, word: str) -> Any:
     return func.lower(column).contains(word, autoescape=True)
 
 
+def _loose_contains(column: Any, word: NameWord) -> Any:
+    """``column`` (loose words: ``search_name``, ``search_title``) has the word's loose words
+    at a word's start, as a service's ``q`` finds them ("haven" finds "Kingston Haven
+    Trust", "ham" not "Lewisham"); LIKE's % and _ escaped (loose words hold none)."""
+    return literal(" ").concat(column).contains(" " + word.loose, autoescape=True)
+
+
 @dataclass(frozen=True, slots=True)
 class GrantStatusDates:
     """A derived grant status and the dates it depends on: ``soon`` is ``today`` plus the
@@ -883,7 +891,7 @@ class CatalogueQueries:
         where: list[Any] = []
         if q:  # every word of it in the name (directory.store.words.name_words)
             words = name_words(q)
-            where += [_lower_contains(Organisation.name, word) for word in words] or [false()]
+            where += [_loose_contains(Organisation.search_name, w) for w in words] or [false()]
         if type_:
             where.append(Organisation.type == type_)
         statement = select(Organisation.__table__).order_by(
@@ -930,13 +938,13 @@ class CatalogueQueries:
     def grants_page(
         self, *, programme: str | None = None, organisation_id: int | None = None,
         funder_id: int | None = None, recipient_id: int | None = None,
-        areas: Collection[str] | None = None, words: Sequence[str] | None = None,
+        areas: Collection[str] | None = None, words: Sequence[NameWord] | None = None,
         status: GrantStatusDates | None = None, include_withdrawn: bool = False,
         offset: int, limit: int | None,
     ) -> tuple[list[Row[Any]], int]:  # fmt: skip
         """One page of grants (all of them with ``limit`` None), newest award first, under the filters (all of them): a
         programme id; an organisation as funder or recipient; the funder; the recipient;
-        any of the beneficiary ``areas``; every one of ``words`` (lower case) in the title,
+        any of the beneficiary ``areas``; every one of ``words`` in the title,
         ref, funder's, recipient's or programme's name (none given: nothing); a status by
         the dates."""
         where: list[Any] = []
@@ -959,15 +967,15 @@ class CatalogueQueries:
         if words is not None and not words:
             where.append(false())
         for word in words or ():
-            named = select(Organisation.id).where(_lower_contains(Organisation.name, word))
+            named = select(Organisation.id).where(_loose_contains(Organisation.search_name, word))
             where.append(
                 or_(
-                    _lower_contains(Grant.title, word),
-                    _lower_contains(Grant.ref, word),
+                    _loose_contains(Grant.search_title, word),
+                    _lower_contains(Grant.ref, word.text),
                     Grant.funder_id.in_(named),
                     Grant.recipient_id.in_(named),
                     Grant.programme_id.in_(
-                        select(Programme.id).where(_lower_contains(Programme.name, word))
+                        select(Programme.id).where(_lower_contains(Programme.name, word.text))
                     ),
                 )
             )
