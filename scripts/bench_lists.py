@@ -4,8 +4,10 @@ Lists of services and organisations are ordered by name, case aside (``ORDER BY
 lower(name), name, id``; ``directory.store.repositories.by_name``), read by the expression
 indexes of migration 0017. This times, with the Flask test client (the whole request), the
 first page of the services, a page far in (page 500), a filtered page by name, the first
-page of the Open Referral services and of the organisations: the best of ``--rounds``
-after one warm-up each, and the first two names of each answer (to see the order).
+page of the Open Referral services and of the organisations, and searches of the
+organisations' and grants' names (``q``: the loose words of migration 0019): the best of
+``--rounds`` after one warm-up each, and the first two names of each answer (to see the
+order).
 
 Usage::
 
@@ -36,6 +38,9 @@ PAGES = [
     "/api/v1/services?per_page=50&sort=name&theme=youth-diversion",
     "/api/v1/hsds/services?per_page=50",
     "/api/v1/organisations?per_page=50",
+    "/api/v1/organisations?per_page=50&q=youth",
+    "/api/v1/organisations?per_page=20&q=haven%20trust&page=30",
+    "/api/v1/grants?per_page=50&q=youth",
 ]
 
 
@@ -58,7 +63,10 @@ def main() -> int:
                 started = time.perf_counter()
                 response = client.get(url)
                 times.append(time.perf_counter() - started)
-            names = [item.get("name") for item in (response.json or {}).get("contents", [])[:2]]
+            names = [
+                item.get("name") or item.get("title")
+                for item in (response.json or {}).get("contents", [])[:2]
+            ]
             print(f"| `{url}` | {min(times) * 1000:.1f} | {response.status_code} | {names} |")
         app.extensions["directory"].db.dispose()
     return 0

@@ -62,6 +62,7 @@ from directory.store.repositories.directory import (
 )
 from directory.store.repositories.geography import GeographyRepository, grid_cell
 from directory.store.repositories.opportunities import OpportunityRepository
+from directory.store.words import indexed
 from directory.usecases.geography import GeographySnapshot, resolve_point
 
 log = logging.getLogger(__name__)
@@ -675,7 +676,7 @@ class _Writer:
                     {
                         "ref": ref,
                         **new,
-                        "search_name": loose_key(new["name"]),
+                        "search_name": indexed(new["name"]),
                         "source": self.options.source,
                         "created_at": self.at,
                         "updated_at": self.at,
@@ -686,7 +687,7 @@ class _Writer:
             if changes:
                 updates.append(
                     {
-                        "id": old["id"], **new, "search_name": loose_key(new["name"]),
+                        "id": old["id"], **new, "search_name": indexed(new["name"]),
                         "updated_at": self.at,
                     }
                 )  # fmt: skip
@@ -1044,7 +1045,7 @@ class _Writer:
             columns.update(
                 programme_id=new["programme"], amount_pence=new["amount"],
                 funder_id=org_ids.get(rec.funder_ref), recipient_id=org_ids.get(rec.recipient_ref),
-                search_title=loose_key(new["title"] or ""),
+                search_title=indexed(new["title"] or ""),
             )  # fmt: skip
             name = rec.title or ref
             self._check_lengths(Grant, {"ref": ref, **columns}, f"Grant '{ref}'", ref=ref)

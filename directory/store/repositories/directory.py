@@ -22,7 +22,6 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    literal,
     null,
     or_,
     select,
@@ -686,10 +685,12 @@ def _lower_contains(column: Any, word: str) -> Any:
 
 
 def _loose_contains(column: Any, word: NameWord) -> Any:
-    """``column`` (loose words: ``search_name``, ``search_title``) has the word's loose words
-    at a word's start, as a service's ``q`` finds them ("haven" finds "Kingston Haven
-    Trust", "ham" not "Lewisham"); LIKE's % and _ escaped (loose words hold none)."""
-    return literal(" ").concat(column).contains(" " + word.loose, autoescape=True)
+    """``column`` (loose words, each after a space: ``search_name``, ``search_title``) has
+    the word's loose words at a word's start, as a service's ``q`` finds them ("haven"
+    finds "Kingston Haven Trust", "ham" not "Lewisham"); LIKE's % and _ escaped (loose
+    words hold none). The column keeps its first space: joining one to each row in the
+    query doubled the time of a count at 20,000 organisations (2.5 → 6.8 ms)."""
+    return column.contains(" " + word.loose, autoescape=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,9 @@ punctuation aside
 ``GET /organisations?q=`` and ``GET /grants?q=`` looked for each word inside the name as
 written, in lower case: "cafe" missed "Café", "women’s" (an apostrophe-less "womens")
 missed "Women's", and SQLite's ``lower()`` folds only ASCII, so "søren" missed "SØREN". The
-names are now kept as their loose words (``directory.store.words.loose_key``), as a
-service's ``search_text`` is, and a query's words are made loose the same way. Imports
+names are now kept as their loose words, each after a space
+(``directory.store.words.indexed``), as a service's ``search_text`` keeps its words (without
+the first space), and a query's words are made loose the same way. Imports
 write them; this migration fills them for the rows held, by the rule as it stood
 (copied here).
 
@@ -28,6 +29,7 @@ branch_labels = None
 depends_on = None
 
 _BATCH = 2000
+_NAME_ORDER = [sa.text("lower(name)"), "name", "id"]
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _LETTERS = str.maketrans(
     {
@@ -72,13 +74,10 @@ def _fill(table: str, source: str, target: str) -> None:
         if not chunk:
             return
         last = chunk[-1][0]
-        filled = [
-            {"row_id": row_id, "words": words}
-            for row_id, text in chunk
-            if (words := _loose(text or ""))
-        ]
-        if filled:
-            bind.execute(update, filled)
+        bind.execute(
+            update,
+            [{"row_id": row_id, "words": " " + _loose(text or "")} for row_id, text in chunk],
+        )
 
 
 def upgrade() -> None:
@@ -88,11 +87,17 @@ def upgrade() -> None:
     op.add_column("grant", sa.Column("search_title", sa.Text(), server_default="", nullable=False))
     _fill("organisation", "name", "search_name")
     _fill("grant", "title", "search_title")
+    # the organisations' name order (0017) holds their words too: a search is answered
+    # from the index, not from the rows (where the words follow the description)
+    op.drop_index("ix_organisation_name_order", table_name="organisation")
+    op.create_index("ix_organisation_name_order", "organisation", [*_NAME_ORDER, "search_name"])
 
 
 def downgrade() -> None:
     # ALTER TABLE … DROP COLUMN (SQLite 3.35 and later, as PostgreSQL): a batch copy of the
     # tables would lose organisation's index on an expression (0017), which SQLite cannot
     # reflect, and fail on the rows that refer to them
+    op.drop_index("ix_organisation_name_order", table_name="organisation")
     op.execute('ALTER TABLE "grant" DROP COLUMN search_title')
     op.execute("ALTER TABLE organisation DROP COLUMN search_name")
+    op.create_index("ix_organisation_name_order", "organisation", _NAME_ORDER)
