@@ -1264,10 +1264,11 @@ def search_text(
 ) -> str:
     """What text search looks in: the service's and organisation's names, the description
     and the theme names (kept on the service row so one index covers it), as its loose
-    words (``directory.store.words``: what the SQLite fallback and the patch compare)."""
+    words, each after a space (``directory.store.words.indexed``: what the SQLite fallback
+    and the patch compare)."""
     names = {t.id: t.name for t in taxonomy.themes()}
     parts = [name, organisation or "", description or "", *(names.get(t, t) for t in themes)]
-    return loose_key(" ".join(p for p in parts if p))
+    return indexed(" ".join(p for p in parts if p))
 
 
 def _shortened(text: str, limit: int) -> str:

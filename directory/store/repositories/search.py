@@ -10,7 +10,8 @@ receives plain values (:class:`Filters`) and knows the two dialects:
   name at weight A before ``search_text``, GIN-indexed, so neither the match nor the rank
   rebuilds a vector per row (a word in the name counts ten times one elsewhere).
 * **SQLite** (the embedded fallback) has no text index: every term of ``q`` must start a
-  word of ``search_text`` (``LIKE '% term%'`` over the loose words the row keeps, the term
+  word of ``search_text`` (``LIKE '% term%'`` over the loose words the row keeps, each after
+  a space, the term
   made loose the same way: ``directory.store.words``); ``-term`` excludes (a query of only
   exclusions matches what has none of them, as PostgreSQL's does), ``"a phrase"`` matches
   as one piece, ``or`` is ignored. The rank is a weighted count of where the terms occur:
@@ -198,7 +199,7 @@ class SearchQueries:
     def _text_match(self, text: str) -> Any:
         if self.postgres:
             return self._tsvector().op("@@")(self._tsquery(text))
-        words = literal(" ").concat(Service.search_text)
+        words = Service.search_text  # (each word after a space: migration 0020)
         conditions = []
         for term in query_terms(text):  # (the rule of directory.store.words.matches)
             found = words.contains(" " + term.text, autoescape=True)

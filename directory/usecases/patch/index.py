@@ -280,7 +280,7 @@ class DirectoryIndex:
                 themes=shared(frozenset(themes[s.id])),
                 programmes=shared(frozenset(g.programme_id for g in live if g.programme_id)),
                 grants=held,
-                text=" " + s.search_text if s.search_text else indexed(s.name),  # (kept loose)
+                text=s.search_text or indexed(s.name),  # (kept loose, each word after a space)
                 sort_name=s.name.casefold(),
                 body_parts=_body_parts(_service_body(s, themes[s.id], theme_names, coverage[s.id], sites_of[s.id], live, snap, today, settings), pool),
             )  # fmt: skip
