@@ -140,6 +140,8 @@ class GeographyContext:
         self._area_items: dict[str, str | None] = {}  # one item of a list → its code
         #: programmes named in the input that programmes.csv does not know: id → name
         self.new_programmes: dict[str, str] = {}
+        #: the programmes held, by their names' loose keys (read when first needed)
+        self._held_programmes: dict[str, str] | None = None
         #: postcode rows read ahead (canonical → row, None: not in the file)
         self._postcodes: dict[str, Any] = {}
         #: the Open Referral ids this directory made from its own refs, by kind (read when
@@ -217,9 +219,20 @@ class GeographyContext:
         return found
 
     def programme(self, text: str) -> str:
-        known = self._programmes.get(loose_key(text))
+        """The id of the programme ``text`` names: one programmes.csv knows by that name or
+        id, else one held under that name (compared loosely: the id it was given when first
+        imported, whatever ``slug`` would make of the name now), else a new one."""
+        key = loose_key(text)
+        known = self._programmes.get(key)
         if known is not None:
             return known
+        if self._held_programmes is None:
+            self._held_programmes = {}
+            for pid, name in self.repo.programme_names():
+                self._held_programmes.setdefault(loose_key(name), pid)
+        held = self._held_programmes.get(key) if key else None
+        if held is not None:
+            return held
         programme_id = slug(text)
         self.new_programmes.setdefault(programme_id, " ".join(text.split())[:200])
         return programme_id

@@ -24,6 +24,7 @@ import json
 import math
 import re
 import sys
+import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -819,16 +820,33 @@ def average_months(start: date, end: date) -> int:
     return max(0, round((end - start).days / _AVERAGE_MONTH_DAYS))
 
 
+#: the rule ids were made by before 6 December (``loose_key`` then): accents taken off and
+#: every other letter outside a-z dropped ("Søren" → "sren"); kept for ids, so that a name
+#: gets the id it always had
+_NOT_ID_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def _id_words(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = text.casefold().replace("&", " and ").replace("'", "")
+    return _NOT_ID_WORD.sub(" ", text).split()
+
+
 def slug(text: str) -> str:
     """A stable id made from text, of letters a-z, digits and hyphens: "Safer London" →
-    "safer-london", "Søren Trust" → "soren-trust" (at most 80 characters). A word in
-    another script is left out, and a digest of all the words follows ("Bangla মহিলা
-    Centre" → "bangla-centre-…", "মহিলা সমিতি" → "name-…"), so that names differing only
-    there are two ids (before 6 December they were one, and every name with no word in
-    a-z or 0-9 was "unnamed"); "unnamed" is text with no words at all."""
+    "safer-london" (at most 80 characters), by the rule ids have always been made by (a
+    letter with no plain form dropped: "Søren Trust" → "sren-trust"), so that a name keeps
+    its id from release to release. A word wholly in another script is left out of it, and
+    a digest of the name's words follows ("Bangla মহিলা Centre" → "bangla-centre-…",
+    "মহিলা সমিতি" → "name-…"): before 6 December names differing only there had one id
+    ("Москва Fund" and "Berlin Fund" both "fund"), and every name with no word in a-z or
+    0-9 was "unnamed". Text with no words at all ("—") is named by a digest of it; empty
+    text is "unnamed"."""
+    plain = "-".join(_id_words(text))[:80]
     words = loose_key(text).split()
-    plain = "-".join(word for word in words if word.isascii())
-    if all(word.isascii() for word in words):
-        return plain[:80] or "unnamed"
+    if all(any(c.isascii() for c in word) for word in words):
+        if plain or not text.strip():
+            return plain or "unnamed"
+        words = [" ".join(text.split())]  # (punctuation only)
     digest = hashlib.blake2s(" ".join(words).encode(), digest_size=6).hexdigest()
     return f"{plain[:66]}-{digest}" if plain else f"name-{digest}"

@@ -168,10 +168,10 @@ class Organisation(Base):
 
     #: the organisations' lists in name order, case aside (migration 0017; as the service's,
     #: recreated by hand after a ``batch_alter_table`` of this table on SQLite)
-    #: (with the name's words since migration 0019: ``q`` is then answered from the index,
-    #: not from rows whose words follow their description: at 20,000 organisations its
-    #: count 7.1 → 4.6 ms, its 30th page 17 → 3 ms)
-    __table_args__ = (Index("ix_organisation_name_order", func.lower(name), name, id, search_name),)
+    #: (the name's words, ``search_name``, are in no index: holding them too made a long
+    #: name in another script too big for a PostgreSQL index row, and NFKD can make a
+    #: name's words many times longer than its 300 characters)
+    __table_args__ = (Index("ix_organisation_name_order", func.lower(name), name, id),)
 
 
 class Service(Base):

@@ -152,10 +152,14 @@ def name_words(query: str | None) -> list[NameWord]:
     grant's title are kept as their loose words (``search_name``, ``search_title``), and a
     word must start one of them, as a service's ``q`` compares ("cafe" finds "Café",
     "women’s" "Women's", "soren" "Søren", "haven" "Kingston Haven"; "ham" not "Lewisham");
-    a grant's ref and a programme's name are looked inside as written, the word in lower
-    case ("edge-" finds "EDGE-PLANNED-G")."""
+    a programme's name the same way (made loose when asked: the programmes are few); a
+    grant's ref is looked inside as written, the word in lower case ("edge-" finds
+    "EDGE-PLANNED-G")."""
     words = []
     for word in (query or "").translate(_CURLY).casefold().split():
-        if word not in STOP_WORDS and any(c.isalnum() for c in word):
-            words.append(NameWord(word, loose_key(word)))
+        # by its loose words, as query_terms judges: "ʼ" is no word (its loose words
+        # empty, it found every name), "the’" a stop word
+        loose = loose_key(word)
+        if loose and loose not in STOP_WORDS:
+            words.append(NameWord(word, loose))
     return words

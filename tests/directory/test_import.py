@@ -1704,6 +1704,11 @@ def test_organisations_and_grants_are_found_by_name_case_accents_and_apostrophes
     assert found("strasse") == found("STRA%C3%9FE") == {"360G-cafe-1"}
     assert found("360g-w") == {"360G-w-2"}  # the ref, as written
     assert organisations("caf%C3%A9%20womens") == set() == found("refuge%20cafe")
+    # a word with no loose words ("ʼ", a modifier apostrophe) or only a stop word once loose
+    # ("the’") is left out: alone, nothing is found (it found every name: the review)
+    for q in ("%CA%BC", "the%E2%80%99", "%EF%BE%9E"):
+        assert client.get(f"/api/v1/organisations?q={q}").json["total_items"] == 0, q
+        assert client.get(f"/api/v1/grants?q={q}").json["total_items"] == 0, q
     # renamed by the directory's template (naming it by its ref): found by its new name only
     sheet = tmp_path / "renamed.csv"
     sheet.write_text(
@@ -1714,3 +1719,38 @@ def test_organisations_and_grants_are_found_by_name_case_accents_and_apostrophes
     assert run(writable_app, "import", str(sheet), "--source", "sheet").exit_code == 0
     assert organisations("haven") == {"GB-CHC-1000001"} and organisations("cafe") == set()
     assert found("kingston%20haven") == {"360G-cafe-1"} and found("soren") == set()
+
+
+def test_a_programme_keeps_the_id_it_was_first_given_whatever_its_name_makes_now(
+    writable_app, tmp_path
+):
+    """A programme not in programmes.csv gets an id made from its name when first imported;
+    named again, it is found by its name among those held, not given the id the name
+    would make now: "Москва Fund" was given "fund" before 6 December (words in other
+    scripts were dropped) and makes "fund-…" now, yet its grants stay with "fund". A new
+    programme of another script's name gets an id of its own, not another's."""
+    from directory.store.models import Programme
+
+    with writable_app.app_context():
+        db = writable_app.extensions["directory"].db
+        with db.engine.begin() as connection:
+            connection.execute(
+                Programme.__table__.insert(), [{"id": "fund", "name": "Москва Fund"}]
+            )
+    sheet = tmp_path / "programmes.csv"
+    sheet.write_text(
+        "Service ref,Service name,Themes,Organisation name,Coverage,Grant ref,Funder,Programme,Amount\n"
+        "S-1,Moscow hub,Mentoring,Hub Trust,Kingston,G-1,MOPAC,МОСКВА  fund,£1k\n"
+        "S-2,Berlin hub,Mentoring,Hub Trust,Kingston,G-2,MOPAC,Берлин Fund,£1k\n",
+        "utf-8",
+    )
+    assert run(writable_app, "import", str(sheet), "--source", "sheet").exit_code == 0
+    client = writable_app.test_client()
+    first, second = (
+        client.get(f"/api/v1/grants/{ref}").json["programme"] for ref in ("G-1", "G-2")
+    )
+    assert first["id"] == "fund" and second["id"].startswith("fund-"), (first, second)
+    assert client.get("/api/v1/grants?programme=fund").json["total_items"] == 1
+    assert (
+        client.get("/api/v1/grants?q=%D0%B1%D0%B5%D1%80%D0%BB%D0%B8%D0%BD").json["total_items"] == 1
+    )

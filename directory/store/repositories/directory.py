@@ -54,7 +54,7 @@ from directory.store.models import (
     Theme,
 )
 from directory.store.repositories import by_name
-from directory.store.words import NameWord, name_words
+from directory.store.words import NameWord, indexed, name_words
 
 #: fields compared and written as-is, per entity (beside the related lists)
 ORGANISATION_FIELDS = (
@@ -967,17 +967,24 @@ class CatalogueQueries:
             )
         if words is not None and not words:
             where.append(false())
+        programmes = (
+            [
+                (pid, indexed(name))
+                for pid, name in self.db.execute(select(Programme.id, Programme.name))
+            ]
+            if words
+            else []
+        )  # (a few dozen: their names made loose here, as the rows' words are kept)
         for word in words or ():
             named = select(Organisation.id).where(_loose_contains(Organisation.search_name, word))
+            start = " " + word.loose
             where.append(
                 or_(
                     _loose_contains(Grant.search_title, word),
                     _lower_contains(Grant.ref, word.text),
                     Grant.funder_id.in_(named),
                     Grant.recipient_id.in_(named),
-                    Grant.programme_id.in_(
-                        select(Programme.id).where(_lower_contains(Programme.name, word.text))
-                    ),
+                    Grant.programme_id.in_([pid for pid, name in programmes if start in name]),
                 )
             )
         if status is not None:

@@ -8,8 +8,9 @@ Latin letters as English readers type them ("soren", "strasse").
 
 Text that is all ASCII gives the same words as before, so only the services whose name,
 description or organisation's name is not are written again, from those columns and their
-themes' names (the stored words had already lost the letters). The rule is copied here, as
-it stood, so that this migration does what it did whatever the code later becomes.
+themes' names in the order of their ids (the stored words had already lost the letters; an
+import writes them in the order its file lists them: the same words). The rule is copied
+here, as it stood, so that this migration does what it did whatever the code later becomes.
 Downgrading leaves the words as they are: the earlier code finds its own words in them.
 
 Revision ID: 0018

@@ -29,7 +29,6 @@ branch_labels = None
 depends_on = None
 
 _BATCH = 2000
-_NAME_ORDER = [sa.text("lower(name)"), "name", "id"]
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _LETTERS = str.maketrans(
     {
@@ -87,17 +86,11 @@ def upgrade() -> None:
     op.add_column("grant", sa.Column("search_title", sa.Text(), server_default="", nullable=False))
     _fill("organisation", "name", "search_name")
     _fill("grant", "title", "search_title")
-    # the organisations' name order (0017) holds their words too: a search is answered
-    # from the index, not from the rows (where the words follow the description)
-    op.drop_index("ix_organisation_name_order", table_name="organisation")
-    op.create_index("ix_organisation_name_order", "organisation", [*_NAME_ORDER, "search_name"])
 
 
 def downgrade() -> None:
     # ALTER TABLE … DROP COLUMN (SQLite 3.35 and later, as PostgreSQL): a batch copy of the
     # tables would lose organisation's index on an expression (0017), which SQLite cannot
     # reflect, and fail on the rows that refer to them
-    op.drop_index("ix_organisation_name_order", table_name="organisation")
     op.execute('ALTER TABLE "grant" DROP COLUMN search_title')
     op.execute("ALTER TABLE organisation DROP COLUMN search_name")
-    op.create_index("ix_organisation_name_order", "organisation", _NAME_ORDER)

@@ -41,8 +41,10 @@ class GrantFilterArgsSchema(Schema):
     q = ma.fields.String(
         validate=ma.validate.Length(min=1, max=200),
         metadata={
-            "description": "Text: every word must appear (ignoring case) in the grant's "
-            "title or ref, or its funder's, recipient's or programme's name"
+            "description": "Words: each must start a word (case, accents and punctuation "
+            "aside) of the grant's title or its funder's, recipient's or programme's name, "
+            "or appear in its ref as written (ignoring case); `&`, `and` and a few stop "
+            "words are left out"
         },
     )
     status = ma.fields.String(

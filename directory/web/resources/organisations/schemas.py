@@ -12,7 +12,11 @@ from directory.web.resources.services.schemas import ServiceSummarySchema
 class OrganisationListArgsSchema(PageArgsSchema):
     q = ma.fields.String(
         validate=ma.validate.Length(min=1, max=200),
-        metadata={"description": "Name contains this text (case-insensitive)"},
+        metadata={
+            "description": "Words of the name: each must start a word of it, case, accents "
+            'and punctuation aside (`cafe` finds "Café", `haven` "Kingston Haven Trust"; '
+            '`ham` not "Lewisham"); `&`, `and` and a few stop words are left out'
+        },
     )
     type = ma.fields.String(validate=ma.validate.OneOf(ORGANISATION_TYPES))
 
