@@ -855,7 +855,7 @@
     var lines = el("ul", { class: "scopes" });
     WIDER.forEach(function (scope) {
       var s = h[scope];
-      if (!s || (scope === "shared" && !s.awards)) return;
+      if (!s || !s.awards) return; // (a scope no award reaches is not a £0 line of its own)
       var share = scope === "shared" && typeof s.equal_share === "number"
         ? "; " + name + "'s equal share " + fmtMoney(s.equal_share) : "";
       append(lines, el("li", { class: "scope", "data-scope": scope, "data-total": s.amount, "data-awards": s.awards },
@@ -864,6 +864,8 @@
     });
     if (lines.childNodes.length) {
       append(box, el("p", { class: "note" }, "Shared and wider awards reaching " + name + ", each at its own scope and full amount, not added into " + name + "'s own figure:"), lines);
+    } else {
+      append(box, el("p", { class: "note none-wider", text: "No shared or wider award reaches " + name + " " + period + "." }));
     }
     if (h.apportionment && h.apportionment.available && typeof h.apportionment.amount === "number") {
       append(box, el("p", { class: "note apportioned", "data-total": h.apportionment.amount },
