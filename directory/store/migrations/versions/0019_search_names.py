@@ -5,10 +5,9 @@ punctuation aside
 written, in lower case: "cafe" missed "Café", "women’s" (an apostrophe-less "womens")
 missed "Women's", and SQLite's ``lower()`` folds only ASCII, so "søren" missed "SØREN". The
 names are now kept as their loose words, each after a space
-(``directory.store.words.indexed``), as a service's ``search_text`` keeps its words (without
-the first space), and a query's words are made loose the same way. Imports
-write them; this migration fills them for the rows held, by the rule as it stood
-(copied here).
+(``directory.store.words.indexed``), as a service's ``search_text`` keeps its words (its
+first space since 0020), and a query's words are made loose the same way. Imports write
+them; this migration fills them for the rows held, by the rule as it stood (copied here).
 
 Revision ID: 0019
 Revises: 0018
