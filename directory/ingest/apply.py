@@ -812,6 +812,7 @@ class _Writer:
             ]
             columns = {f: new[f] for f in SERVICE_FIELDS}
             columns["organisation_id"] = org_ids.get(rec.organisation_ref)
+            columns["search_name"] = indexed(rec.name)
             columns["search_text"] = search_text(
                 rec.name, self.org_names.get(rec.organisation_ref), rec.description, rec.themes
             )

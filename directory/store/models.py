@@ -198,6 +198,10 @@ class Service(Base):
     #: name, organisation, description and theme names, for text search (GIN-indexed as a
     #: tsvector on PostgreSQL; matched with LIKE on SQLite)
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: the name's loose words, each after a space, as the organisation's: a word of ``q``
+    #: in them ranks the service first, on PostgreSQL (its vector's weight A) as on SQLite,
+    #: whatever the name's accents or script (migration 0021)
+    search_name: Mapped[str] = mapped_column(Text, default="", server_default="")
     #: what an Open Referral (HSDS 3.0) import read that has no column here: schedules,
     #: languages, cost options, required documents, funding and contacts as published, and
     #: text such as fees and alerts (directory/ingest/hsds.py; served back by the HSDS API)

@@ -39,6 +39,7 @@ from directory.ingest.values import parse_email, parse_url
 from directory.store.db import Database
 from directory.store.repositories.directory import DirectoryRepository
 from directory.store.repositories.participation import TARGETS, ParticipationRepository
+from directory.store.words import indexed
 from directory.usecases.geography import GeographyCache
 from directory.usecases.keys import Principal
 from directory.usecases.pagination import envelope
@@ -369,6 +370,7 @@ def _correct_service(
             "search_text": search_text(
                 name, service.organisation_name, description, repo.service_themes(service.id)
             ),
+            "search_name": indexed(name),
         },
     )
     directory.add_events([{

@@ -41,7 +41,9 @@ def check_headline(page: Any, head: dict[str, Any], period: str) -> None:
     shown = box.locator("li.scope")
     scopes = [shown.nth(i).get_attribute("data-scope") for i in range(shown.count())]
     expected = [  # (a scope no award reaches has no £0 line)
-        s for s in ("shared", "borough_wide", "bcu_wide", "london_wide") if s in head and head[s]["awards"]
+        s
+        for s in ("shared", "borough_wide", "bcu_wide", "london_wide")
+        if s in head and head[s]["awards"]
     ]
     assert scopes == expected
     for i, scope in enumerate(scopes):

@@ -249,6 +249,31 @@ def test_text_search_reads_every_script_and_latin_letters_unicode_keeps_whole(
     assert organisations["B"].startswith("org:name-") and organisations["R"].startswith("org:name-")
 
 
+def test_a_word_of_the_name_ranks_first_whatever_the_names_accents_or_script(
+    writable_app, tmp_path
+):
+    """A word of q in the service's name ranks it above one with the word only in its
+    description, whatever the name's accents, "ø" or script: both databases rank by the
+    name's loose words (PostgreSQL's weight A and SQLite's 3 read the name as written, so
+    "soren" never found its weight in "Søren")."""
+    entries = [
+        dict(ref="D1", name="Youth hub", desc="Founded by Soren and Cafe Moscow (Москва) friends",
+             themes="Mentoring", org="Hub Trust", coverage="Camden"),
+        dict(ref="S", name="Søren youth club", desc="Evenings", themes="Mentoring",
+             org="Club Trust", coverage="Camden"),
+        dict(ref="C", name="CAFÉ drop-in", desc="Evenings", themes="Mentoring",
+             org="Drop Trust", coverage="Camden"),
+        dict(ref="M", name="Москва centre", desc="Evenings", themes="Mentoring",
+             org="Centre Trust", coverage="Camden"),
+    ]  # fmt: skip
+    import_file(writable_app, template_csv(tmp_path / "rank.csv", entries))
+    client = writable_app.test_client()
+    for q, first in (("soren", "S"), ("cafe", "C"), ("%D0%BC%D0%BE%D1%81%D0%BA%D0%B2%D0%B0", "M")):
+        body = client.get(f"/api/v1/services?q={q}").json["contents"]
+        assert [s["ref"] for s in body] == [first, "D1"], q
+        assert body[0]["rank"] > body[1]["rank"], q
+
+
 def test_lists_by_name_are_in_the_order_people_read_case_aside(writable_app, tmp_path):
     """ "Lambeth …" before "LCPF …" and "Action for Kids" before "action space", on SQLite
     (whose own order is by code point: capitals first) as on PostgreSQL; services, the

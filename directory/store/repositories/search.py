@@ -6,8 +6,9 @@ The caller (``directory.usecases.search``) resolves names, areas and coordinates
 receives plain values (:class:`Filters`) and knows the two dialects:
 
 * **PostgreSQL** matches ``websearch_to_tsquery('english', q) @@ search_vector`` and ranks
-  with ``ts_rank`` over it: a stored generated column (migration 0005) holding the service
-  name at weight A before ``search_text``, GIN-indexed, so neither the match nor the rank
+  with ``ts_rank`` over it: a stored generated column (migrations 0005 and 0021) holding
+  the service name's loose words at weight A before ``search_text``, GIN-indexed, so neither
+  the match nor the rank
   rebuilds a vector per row (a word in the name counts ten times one elsewhere).
 * **SQLite** (the embedded fallback) has no text index: every term of ``q`` must start a
   word of ``search_text`` (``LIKE '% term%'`` over the loose words the row keeps, each after
@@ -15,8 +16,9 @@ receives plain values (:class:`Filters`) and knows the two dialects:
   made loose the same way: ``directory.store.words``); ``-term`` excludes (a query of only
   exclusions matches what has none of them, as PostgreSQL's does), ``"a phrase"`` matches
   as one piece, ``or`` is ignored. The rank is a weighted count of where the terms occur:
-  3 for the service name, 1 for the organisation name, 1 for the description (a term
-  found only in theme names matches with rank 0).
+  3 for the service name, 1 for the organisation name (each read as its loose words,
+  ``search_name``: migration 0021), 1 for the description as written (a term found only
+  in theme names matches with rank 0).
 
   PostgreSQL is given the query with its accents off and its curly quotes straight
   (``folded``), as the rows' ``search_text`` keeps its words.
@@ -212,15 +214,18 @@ class SearchQueries:
         if self.postgres:
             return func.ts_rank(self._tsvector(), self._tsquery(text))
         parts: list[Any] = []
-        for term in parse_terms(folded(text)):  # (the columns as written: a guide to order)
-            if term.exclude:
-                continue
-            for column, weight in (
-                (Service.name, _NAME_WEIGHT),
-                (Organisation.name, _ORGANISATION_WEIGHT),
-                (Service.description, _DESCRIPTION_WEIGHT),
-            ):
-                parts.append(case((column.icontains(term.text, autoescape=True), weight), else_=0))
+        for term in query_terms(text):  # the names by their loose words, as q matches
+            if not term.exclude:
+                for column, weight in (
+                    (Service.search_name, _NAME_WEIGHT),
+                    (Organisation.search_name, _ORGANISATION_WEIGHT),
+                ):
+                    found = column.contains(" " + term.text, autoescape=True)
+                    parts.append(case((found, weight), else_=0))
+        for term in parse_terms(folded(text)):  # the description as written: a guide
+            if not term.exclude:
+                found = Service.description.icontains(term.text, autoescape=True)
+                parts.append(case((found, _DESCRIPTION_WEIGHT), else_=0))
         return sum(parts[1:], parts[0]) if parts else literal(0)
 
     def _grant_exists(self, f: Filters) -> Any | None:
