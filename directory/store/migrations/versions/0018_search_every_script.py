@@ -20,40 +20,15 @@ Create Date: 2026-12-05
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 import sqlalchemy as sa
 from alembic import op
+
+from directory.store.migrations.frozen import BATCH, loose_words_20261205
 
 revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
-
-_BATCH = 2000
-_NOT_WORD = re.compile(r"[^a-z0-9]+")
-_LETTERS = str.maketrans(
-    {
-        "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
-        "ħ": "h", "ŧ": "t", "ŋ": "n", "ĸ": "k", "'": "", "’": "", "‘": "", "‛": "", "ʼ": "",
-    }
-)  # fmt: skip
-
-
-def _loose(text: str) -> str:
-    if text.isascii():
-        text = text.casefold().replace("&", " and ").replace("'", "")
-        return " ".join(_NOT_WORD.sub(" ", text).split())
-    text = unicodedata.normalize("NFKD", text.casefold().translate(_LETTERS))
-    text = unicodedata.normalize(
-        "NFC", "".join(c for c in text if not unicodedata.combining(c))
-    ).replace("&", " and ")
-    return " ".join(
-        "".join(
-            c if c.isalnum() or unicodedata.category(c)[0] == "M" else " " for c in text
-        ).split()
-    )
 
 
 def upgrade() -> None:
@@ -88,7 +63,7 @@ def upgrade() -> None:
             )
             .where(service.c.id > last)
             .order_by(service.c.id)
-            .limit(_BATCH)
+            .limit(BATCH)
         ).all()
         if not rows:
             return
@@ -108,7 +83,7 @@ def upgrade() -> None:
             [
                 {
                     "row_id": row_id,
-                    "words": _loose(
+                    "words": loose_words_20261205(
                         " ".join(
                             part
                             for part in (name, org, description, *themes.get(row_id, ()))

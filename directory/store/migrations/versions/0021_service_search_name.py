@@ -7,7 +7,7 @@ never had its weight ("Søren youth club" ranked as if "soren" were only in its
 description). The name's loose words, each after a space, are now kept on the row, as the
 organisations' are (0019), and both databases rank by them; PostgreSQL's vector is made
 again from them (its weight-A part). Imports and corrections write them; this migration
-fills them by the rule as it stood (copied here).
+fills them by the rule as it stood (``directory.store.migrations.frozen``).
 
 Revision ID: 0021
 Revises: 0020
@@ -16,11 +16,10 @@ Create Date: 2026-12-05
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 import sqlalchemy as sa
 from alembic import op
+
+from directory.store.migrations.frozen import fill_spaced_words_20261205 as _fill
 
 revision = "0021"
 down_revision = "0020"
@@ -38,56 +37,6 @@ EARLIER = (
     "setweight(to_tsvector('english', coalesce(name, '')), 'A') || "
     "to_tsvector('english', coalesce(search_text, ''))"
 )
-
-_BATCH = 2000
-_NOT_WORD = re.compile(r"[^a-z0-9]+")
-_LETTERS = str.maketrans(
-    {
-        "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
-        "ħ": "h", "ŧ": "t", "ŋ": "n", "ĸ": "k", "'": "", "’": "", "‘": "", "‛": "", "ʼ": "",
-    }
-)  # fmt: skip
-
-
-def _loose(text: str) -> str:
-    if text.isascii():
-        text = text.casefold().replace("&", " and ").replace("'", "")
-        return " ".join(_NOT_WORD.sub(" ", text).split())
-    text = unicodedata.normalize("NFKD", text.casefold().translate(_LETTERS))
-    text = unicodedata.normalize(
-        "NFC", "".join(c for c in text if not unicodedata.combining(c))
-    ).replace("&", " and ")
-    return " ".join(
-        "".join(
-            c if c.isalnum() or unicodedata.category(c)[0] == "M" else " " for c in text
-        ).split()
-    )
-
-
-def _fill(table: str, source: str, target: str) -> None:
-    bind = op.get_bind()
-    rows = sa.table(table, sa.column("id", sa.Integer), sa.column(source, sa.Text),
-                    sa.column(target, sa.Text))  # fmt: skip
-    update = (
-        sa.update(rows)
-        .where(rows.c.id == sa.bindparam("row_id"))
-        .values({target: sa.bindparam("words")})
-    )
-    last = 0
-    while True:
-        chunk = bind.execute(
-            sa.select(rows.c.id, rows.c[source])
-            .where(rows.c.id > last)
-            .order_by(rows.c.id)
-            .limit(_BATCH)
-        ).all()
-        if not chunk:
-            return
-        last = chunk[-1][0]
-        bind.execute(
-            update,
-            [{"row_id": row_id, "words": " " + _loose(text or "")} for row_id, text in chunk],
-        )
 
 
 def _vector(expression: str) -> None:
