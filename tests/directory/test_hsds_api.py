@@ -735,3 +735,32 @@ def _is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_organizations_are_searched_by_the_words_of_their_names(
+    writable_app: Flask, tmp_path: Path
+) -> None:
+    """``/hsds/organizations?search=`` compares as ``/organisations?q=`` does: each word starts a
+    word of the name, case, accents and punctuation aside ("soren" finds "CAFÉ SØREN
+    TRUST", whose lower() SQLite could not fold), or is in the description; "ham" does not
+    find "Lewisham"; a search with no words ("&", "ʼ") finds none."""
+    from tests.directory.test_search import import_file, template_csv
+
+    entries = [
+        dict(ref="A", name="Drop-in", themes="Mentoring", org="CAFÉ SØREN TRUST", coverage="Camden"),
+        dict(ref="B", name="Club", themes="Mentoring", org="Lewisham Youth Club", coverage="Lewisham"),
+        dict(ref="C", name="Help", themes="Mentoring", org="Москва центр", coverage="Camden"),
+    ]  # fmt: skip
+    import_file(writable_app, template_csv(tmp_path / "orgs.csv", entries))
+    client = writable_app.test_client()
+
+    def names(search: str) -> set[str]:
+        response = client.get(f"/api/v1/hsds/organizations?search={search}")
+        assert response.status_code == 200, response.json
+        return {o["name"] for o in response.json["contents"]}
+
+    for search in ("soren", "caf%C3%A9%20s%C3%B8ren", "CAFE%20trust"):
+        assert names(search) == {"CAFÉ SØREN TRUST"}, search
+    assert names("lewisham%20youth") == {"Lewisham Youth Club"}
+    assert names("%D0%BC%D0%BE%D1%81%D0%BA%D0%B2%D0%B0") == {"Москва центр"}
+    assert names("ham") == set() and names("%26") == set() and names("%CA%BC") == set()

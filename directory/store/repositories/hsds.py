@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.engine import Row
 
 from directory.store.db import streamed
 from directory.store.models import Location, Organisation, Service, ServiceTheme
 from directory.store.repositories import by_name
 from directory.store.repositories.search import Filters, Near, SearchQueries, cell_ranges
+from directory.store.words import name_words
 
 _CHUNK = 500
 
@@ -117,19 +118,23 @@ class HsdsQueries(SearchQueries):
         self, *, text: str | None, offset: int, limit: int
     ) -> tuple[list[Row[Any]], int]:
         """Organisations that run or fund something listed (a service not withdrawn),
-        by name: those with a word-for-word ``text`` in the name or description."""
+        by name: with ``text``, those where each of its words starts a word of the name
+        (its loose words, as ``/organisations?q=`` compares them) or is inside the
+        description (in lower case); a text with no words finds none."""
         where: list[Any] = [
             Organisation.id.in_(
                 select(Service.organisation_id).where(Service.withdrawn_at.is_(None))
             )
         ]
-        if text:
-            for word in text.split():
-                pattern = word.lower()
+        if text is not None:
+            words = name_words(text)
+            if not words:
+                where.append(false())
+            for word in words:
                 where.append(
-                    func.lower(Organisation.name).contains(pattern, autoescape=True)
+                    Organisation.search_name.contains(" " + word.loose, autoescape=True)
                     | func.lower(func.coalesce(Organisation.description, "")).contains(
-                        pattern, autoescape=True
+                        word.text, autoescape=True
                     )
                 )
         total = self.db.execute(

@@ -323,7 +323,10 @@ class HsdsServiceListArgsSchema(HsdsServiceArgsSchema):
 
 
 class HsdsOrganizationArgsSchema(PageArgsSchema):
-    search = _text("Words (all must appear) in the organisation's name or description")
+    search = _text(
+        "Words (all must match): each starts a word of the organisation's name (case, "
+        "accents and punctuation aside) or is in its description"
+    )
     full = ma.fields.Boolean(
         load_default=False, metadata={"description": "With identifiers and services"}
     )
