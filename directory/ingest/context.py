@@ -17,6 +17,7 @@ from typing import Any
 from directory.data import DATA_DIR, org_id_key
 from directory.ingest.records import LocationRecord
 from directory.ingest.values import loose_key, slug, split_list
+from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.hsds import HsdsQueries
 from directory.usecases.geography import GeographySnapshot
@@ -228,7 +229,7 @@ class GeographyContext:
             return known
         if self._held_programmes is None:
             self._held_programmes = {}
-            for pid, name in self.repo.programme_names():
+            for pid, name in sorted(CatalogueQueries(self.repo.session).programme_names()):
                 self._held_programmes.setdefault(loose_key(name), pid)
         held = self._held_programmes.get(key) if key else None
         if held is not None:

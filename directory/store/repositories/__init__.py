@@ -5,6 +5,14 @@ from typing import Any
 from sqlalchemy import func
 
 
+def starts_a_word(words: Any, loose: str) -> Any:
+    """``words`` (a column of loose words, each after a space: ``search_text``,
+    ``search_name``, ``search_title``) has ``loose`` (loose words, as
+    ``directory.store.words`` makes them) at a word's start: ``LIKE '% loose%'``, its % and
+    _ escaped (loose words hold none)."""
+    return words.contains(" " + loose, autoescape=True)
+
+
 def by_name(name: Any, *then: Any) -> list[Any]:
     """ORDER BY a name as people read lists: case aside ("Action for Kids" before "Action
     Space", "Lambeth …" before "LCPF …"), on SQLite (whose own order is by code point) as on

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Dialect, Row
 from sqlalchemy.orm import Session
 
 from directory.store.db import driver_error
-from directory.store.models import Area, AreaNeighbour, DataRelease, Postcode, Programme
+from directory.store.models import Area, AreaNeighbour, DataRelease, Postcode
 
 #: side of the square grid cells postcodes are bucketed into for nearest-point lookups
 CELL_METRES = 250
@@ -102,12 +102,6 @@ class GeographyRepository:
 
     def __init__(self, session: Session | Connection) -> None:
         self.session = session
-
-    # -- programmes (an import's context names them as the areas) --------------------
-    def programme_names(self) -> list[tuple[str, str]]:
-        """(id, name) of every programme held, by id."""
-        rows = self.session.execute(select(Programme.id, Programme.name).order_by(Programme.id))
-        return [(pid, name) for pid, name in rows]
 
     # -- data releases ------------------------------------------------------------
     def data_version(self) -> DataVersion | None:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Row
 
 from directory.store.db import streamed
 from directory.store.models import Location, Organisation, Service, ServiceTheme
-from directory.store.repositories import by_name
+from directory.store.repositories import by_name, starts_a_word
 from directory.store.repositories.search import Filters, Near, SearchQueries, cell_ranges
 from directory.store.words import name_words
 
@@ -132,7 +132,7 @@ class HsdsQueries(SearchQueries):
                 where.append(false())
             for word in words:
                 where.append(
-                    Organisation.search_name.contains(" " + word.loose, autoescape=True)
+                    starts_a_word(Organisation.search_name, word.loose)
                     | func.lower(func.coalesce(Organisation.description, "")).contains(
                         word.text, autoescape=True
                     )

@@ -53,7 +53,7 @@ from directory.store.models import (
     ServiceArea,
     ServiceTheme,
 )
-from directory.store.repositories import by_name
+from directory.store.repositories import by_name, starts_a_word
 from directory.store.repositories.geography import CELL_METRES, grid_cell
 from directory.store.words import folded, parse_terms, query_terms, websearch_text
 
@@ -204,7 +204,7 @@ class SearchQueries:
         words = Service.search_text  # (each word after a space: migration 0020)
         conditions = []
         for term in query_terms(text):  # (the rule of directory.store.words.matches)
-            found = words.contains(" " + term.text, autoescape=True)
+            found = starts_a_word(words, term.text)
             conditions.append(not_(found) if term.exclude else found)
         # nothing to look for (only "or", only punctuation or stop words): match nothing,
         # as PostgreSQL does for a query with no words
@@ -220,7 +220,7 @@ class SearchQueries:
                     (Service.search_name, _NAME_WEIGHT),
                     (Organisation.search_name, _ORGANISATION_WEIGHT),
                 ):
-                    found = column.contains(" " + term.text, autoescape=True)
+                    found = starts_a_word(column, term.text)
                     parts.append(case((found, weight), else_=0))
         for term in parse_terms(folded(text)):  # the description as written: a guide
             if not term.exclude:
