@@ -497,6 +497,28 @@ def test_back_to_the_start_address_shows_the_start_and_the_boxes_show_what_is_sh
     assert page.title() == start_title
 
 
+def test_a_borough_named_in_the_link_is_chosen_when_the_list_comes_after_its_patch(
+    page: Any, live_server: Server
+) -> None:
+    """The borough list and the patch are fetched side by side; when the list came second,
+    it chose the address's "Lambeth" (a name, no option's value) and so showed nothing
+    chosen above Lambeth's results (CI of 5 December). Here the list is held back until the
+    patch is drawn."""
+    borough = live_server.json("/areas", type="borough", q="Lambeth")["contents"][0]
+    held: list[Any] = []
+    page.route(
+        lambda url: "/api/v1/areas?" in url and "type=borough" in url,
+        lambda route: held.append(route),
+    )
+    page.goto(live_server.url("/?area=Lambeth"))
+    page.wait_for_selector("#results[data-state=ready]")
+    assert len(held) == 1 and page.locator("#borough option").count() <= 1  # not there yet
+    held[0].continue_()
+    page.wait_for_selector(f"#borough option[value='{borough['code']}']", state="attached")
+    assert page.input_value("#borough") == borough["code"]
+    assert "Lambeth" in page.title()
+
+
 def test_the_skip_link_goes_somewhere_and_a_boroughs_awards_are_listed_once(
     page: Any, live_server: Server
 ) -> None:

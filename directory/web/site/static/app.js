@@ -15,6 +15,7 @@
   var monthFmt = new Intl.DateTimeFormat("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
 
   var state = { token: 0, map: null, layers: [], tiles: null, tileLayer: null, patchKey: null,
+                shownArea: null,
                 partnersToken: 0, partnersKey: null, themes: {}, themesReady: null,
                 programmeToken: 0, programmeKey: null, programmes: {}, programmesReady: null, fairness: null };
 
@@ -233,7 +234,9 @@
       append(select, el("option", { value: "", text: "Choose a borough" }));
       page.contents.slice().sort(function (a, b) { return a.name.localeCompare(b.name); })
         .forEach(function (area) { append(select, el("option", { value: area.code, text: area.name })); });
-      var wanted = new URLSearchParams(location.search).get("area");
+      // the borough shown, once its patch came (a link may name it: "?area=Lambeth"); else
+      // the address's code, while its patch is on its way (the list can come after the patch)
+      var wanted = state.shownArea !== null ? state.shownArea : new URLSearchParams(location.search).get("area");
       if (wanted) select.value = wanted;
     }).catch(function (problem) {
       clear(select);
@@ -1373,6 +1376,7 @@
       document.title = mainName + " – What is funded in my patch?";
       // the borough list shows the borough shown ("?area=Lambeth" by name included)
       var shown = mode === "area" ? patch.area || patch.borough : null;
+      state.shownArea = shown ? shown.code : "";
       if (shown && Array.prototype.some.call($("borough").options, function (o) { return o.value === shown.code; })) $("borough").value = shown.code;
       // boundaries: the ward (or the area asked for) and, around a ward, its borough
       var codes = [main && main.code];
@@ -1402,6 +1406,7 @@
       if (token !== state.token) return;
       results.hidden = true;
       results.removeAttribute("data-state");
+      state.shownArea = "";
       document.title = START_TITLE;  // not the previous area's, over a problem
       skipTo(false);
       if (problem instanceof ApiProblem && (problem.status === 404 || problem.status === 422)) {
@@ -1460,6 +1465,7 @@
   function resetPatch() {
     state.token++;  // an answer still on its way is not shown
     state.patchKey = null;
+    state.shownArea = "";
     var results = $("results");
     results.hidden = true;
     results.removeAttribute("data-state");
