@@ -7,7 +7,7 @@ aside, ``&`` read as "and". So "Women’s" (a phone's apostrophe) finds "Women's
 finds "Café" and "Kensington & Chelsea" finds "Kensington and Chelsea"; words are letters of
 any script ("Москва", "মহিলা"), and "soren" finds "Søren". A word of a query
 matches the start of a word of the text ("mentor" finds "mentoring"; "men" does not find
-"women", nor "ham" "Lewisham"), as PostgreSQL's stemmed words match whole words.
+"women", nor "ham" "Lewisham"); on PostgreSQL the start of a word's stem.
 """
 
 from __future__ import annotations
@@ -117,23 +117,36 @@ def matches(terms: list[Term], text: str) -> bool:
     return bool(terms) and all((" " + t.text in text) != t.exclude for t in terms)
 
 
-def websearch_text(query: str) -> str:
-    """A query for PostgreSQL's ``websearch_to_tsquery`` over the loose words a row keeps:
+def tsquery_text(query: str) -> str:
+    """A query as PostgreSQL's ``to_tsquery`` reads it, over the loose words a row keeps:
     each term made loose as the rows' words were ("drop-in" → "drop in", "O'Brien" →
-    "obrien"; a term of several words quoted as a phrase), ``-`` and ``or`` kept."""
-    parts = []
+    "obrien"), its last word matching a word's start (``:*``: "ment" finds "mentoring",
+    "москв" "Москва", as the SQLite fallback and the patch compare; with
+    ``websearch_to_tsquery`` only whole words did), a term of several words a phrase
+    (``<->``), ``-term`` excluded (``!``), terms joined by ``or`` either one, every other
+    term needed (``&``), as websearch syntax reads them. Stop words are left out; no
+    terms: "" (which matches nothing). The words hold only letters, digits and marks, so
+    quoting each is all the escaping there is to do."""
+    groups: list[list[str]] = []
+    either = False  # the part before was "or"
     for match in _TERMS.finditer(query.translate(_CURLY)):
         if match.group(2) is not None:
             sign, body = match.group(1), match.group(2)
         else:
             sign, body = match.group(3), match.group(4)
             if body.lower() == "or":
-                parts.append("or")
+                either = bool(groups)
                 continue
         loose = loose_key(body)
         if loose and loose not in STOP_WORDS:  # ("&" is "and": PostgreSQL's stop word too)
-            parts.append(sign + (f'"{loose}"' if " " in loose else loose))
-    return " ".join(parts)
+            words = " <-> ".join("'" + word.replace("'", "''") + "'" for word in loose.split())
+            operand = f"{'!' if sign == '-' else ''}({words}:*)"
+            if either:
+                groups[-1].append(operand)
+            else:
+                groups.append([operand])
+        either = False
+    return " & ".join(g[0] if len(g) == 1 else "(" + " | ".join(g) + ")" for g in groups)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,9 @@ match and its rank, distance to a point, sorting and the page, in one statement 
 The caller (``directory.usecases.search``) resolves names, areas and coordinates; this module only
 receives plain values (:class:`Filters`) and knows the two dialects:
 
-* **PostgreSQL** matches ``websearch_to_tsquery('english', q) @@ search_vector`` and ranks
-  with ``ts_rank`` over it: a stored generated column (migrations 0005 and 0021) holding
+* **PostgreSQL** matches ``to_tsquery('english', …) @@ search_vector`` (the query's words
+  made loose, each matching the start of a word's stem, in websearch syntax:
+  ``directory.store.words.tsquery_text``) and ranks with ``ts_rank`` over it: a stored generated column (migrations 0005 and 0021) holding
   the service name's loose words at weight A before ``search_text``, GIN-indexed, so neither
   the match nor the rank
   rebuilds a vector per row (a word in the name counts ten times one elsewhere).
@@ -55,7 +56,7 @@ from directory.store.models import (
 )
 from directory.store.repositories import by_name, starts_a_word
 from directory.store.repositories.geography import CELL_METRES, grid_cell
-from directory.store.words import folded, parse_terms, query_terms, websearch_text
+from directory.store.words import folded, parse_terms, query_terms, tsquery_text
 
 SORTS = ("relevance", "distance", "name", "updated", "funding_end")
 #: more grid columns than this and the cell prefilter becomes one range over the strip
@@ -196,7 +197,7 @@ class SearchQueries:
         return literal_column("service.search_vector")
 
     def _tsquery(self, text: str) -> Any:
-        return func.websearch_to_tsquery(literal_column("'english'"), literal(websearch_text(text)))
+        return func.to_tsquery(literal_column("'english'"), literal(tsquery_text(text)))
 
     def _text_match(self, text: str) -> Any:
         if self.postgres:

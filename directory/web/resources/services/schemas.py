@@ -28,11 +28,13 @@ class ServiceListArgsSchema(PageArgsSchema):
         validate=ma.validate.Length(min=1, max=200),
         metadata={
             "description": "Text search over the service name, organisation name, description "
-            "and theme names; results carry a `rank`. PostgreSQL: web-search syntax "
+            'and theme names; results carry a `rank`. Every word (or "phrase") must start '
+            "a word of the text (`ment` finds mentoring; `men` not women), `-word` excludes; "
+            "case, accents and apostrophes aside. PostgreSQL: web-search syntax "
             '(`youth mentoring`, `"knife crime"`, `-helpline`, `or`) with English stemming, '
-            "ranked by ts_rank with words in the service name weighted 10x. SQLite: every word "
-            '(or "phrase") must appear, `-word` excludes, case-insensitive; rank = 3 per word '
-            "in the name + 1 in the organisation name + 1 in the description."
+            "ranked by ts_rank with words in the service name weighted 10x. SQLite: `or` is "
+            "left out; rank = 3 per word in the name + 1 in the organisation name + 1 in the "
+            "description."
         },
     )
     status = ma.fields.String(
