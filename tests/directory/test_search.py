@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from directory import create_app
 from directory.cli import cli
@@ -611,6 +613,53 @@ def test_query_terms_for_the_sqlite_fallback():
         "('drop' <-> 'in':*) & !('obrien':*) & (('youth' <-> 'club':*) | ('cafe':*))"
     )
     assert tsquery_text("or knife or or") == "('knife':*)" and tsquery_text("& the ʼ") == ""
+
+
+_QUERY_TEXT = st.one_of(
+    st.text(max_size=200),
+    st.text(alphabet=st.sampled_from(list("ab -\"'&|!():*<>\\’́ি")), max_size=40),
+    st.lists(
+        st.sampled_from(
+            [
+                "or",
+                "-",
+                '"',
+                "the",
+                "in",
+                "knife",
+                "youth",
+                "mentor",
+                "ʼ",
+                "москв",
+                "সমিতি",
+                "日本語",
+                "x:*",
+                "a&b",
+                "!c",
+                "(d)",
+                "e<->f",
+                "'g'",
+                "\\h",
+            ]
+        ),
+        max_size=8,
+    ).map(" ".join),
+).filter(lambda text: "\x00" not in text)  # (a NUL: the 400 of every path and query)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=_QUERY_TEXT)
+def test_any_text_is_a_query_the_database_takes(client, text):
+    """Whatever a query holds (PostgreSQL's own operators, quotes, marks alone, other
+    scripts), ``q`` answers 200 with what matches, or the 422 for blank or long text: the
+    ``to_tsquery`` text made of it is always one PostgreSQL parses (a syntax error there
+    would be a 500)."""
+    response = client.get("/api/v1/services", query_string={"q": text, "per_page": 5})
+    assert response.status_code in (200, 422), (text, response.get_data(as_text=True)[:500])
+    if response.status_code == 422:
+        assert not text.strip() or len(text) > 200, text
 
 
 # -- a generated directory -----------------------------------------------------------------
