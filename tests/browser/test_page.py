@@ -519,6 +519,37 @@ def test_a_borough_named_in_the_link_is_chosen_when_the_list_comes_after_its_pat
     assert "Lambeth" in page.title()
 
 
+def test_a_postcode_searched_before_the_list_comes_leaves_no_borough_chosen(
+    page: Any, live_server: Server
+) -> None:
+    """A postcode searched while the borough list was still on its way: the list, coming
+    while the postcode's patch loads, chose the borough shown before (Lambeth) and it
+    stayed chosen above Kingston's results (the review of 5 December)."""
+    borough = live_server.json("/areas", type="borough", q="Lambeth")["contents"][0]
+    held_list: list[Any] = []
+    page.route(
+        lambda url: "/api/v1/areas?" in url and "type=borough" in url,
+        lambda route: held_list.append(route),
+    )
+    page.goto(live_server.url("/?area=Lambeth"))
+    page.wait_for_selector("#results[data-state=ready]")
+    held_patch: list[Any] = []
+    page.route(
+        lambda url: "/api/v1/patch?" in url and "postcode=" in url,
+        lambda route: held_patch.append(route),
+    )
+    page.get_by_label("Postcode").fill(POSTCODE)
+    page.get_by_role("button", name="Find my patch").click()
+    page.wait_for_url("**/?postcode=*")
+    held_list[0].continue_()
+    page.wait_for_selector(f"#borough option[value='{borough['code']}']", state="attached")
+    assert page.input_value("#borough") == ""
+    assert page.get_attribute("#results", "data-state") == "loading"
+    held_patch[0].continue_()
+    page.wait_for_selector("#results[data-state=ready]")  # (it was "loading" until now)
+    assert "Lambeth" not in page.title() and page.input_value("#borough") == ""
+
+
 def test_the_skip_link_goes_somewhere_and_a_boroughs_awards_are_listed_once(
     page: Any, live_server: Server
 ) -> None:

@@ -1356,6 +1356,9 @@
     ["postcode", "borough"].forEach(function (id) { markBox(id, false); });
     say(mode === "postcode" ? "Looking up " + params.postcode + "…" : "Loading the borough…");
     state.patchKey = qs(query);
+    // until this patch comes, the borough list (if it comes first) shows none for a
+    // postcode, and the address's area for an area: not the previous patch's borough
+    state.shownArea = mode === "postcode" ? "" : null;
     if (push) history.pushState(query, "", "?" + qs(query) + sectionHash());
     return getJSON("/patch?" + qs(Object.assign({ per_page: 1000 }, query))).then(function (patch) {
       if (token !== state.token) return;
