@@ -53,8 +53,8 @@ def loose_key(text: str) -> str:
 
 def folded(text: str) -> str:
     """``text`` with its accents taken off and curly quotes made straight, everything else
-    (a query's quotes, ``-`` and ``or``) as it was: what PostgreSQL's text search is given,
-    so that "café" finds the "cafe" a row keeps."""
+    (a query's quotes, ``-`` and ``or``) as it was: the terms the SQLite fallback's rank
+    looks for in a description as written, so that "café" counts a "cafe" there."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_CURLY))
     return unicodedata.normalize(
         "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -117,36 +117,38 @@ def matches(terms: list[Term], text: str) -> bool:
     return bool(terms) and all((" " + t.text in text) != t.exclude for t in terms)
 
 
-def tsquery_text(query: str) -> str:
-    """A query as PostgreSQL's ``to_tsquery`` reads it, over the loose words a row keeps:
-    each term made loose as the rows' words were ("drop-in" → "drop in", "O'Brien" →
-    "obrien"), its last word matching a word's start (``:*``: "ment" finds "mentoring",
-    "москв" "Москва", as the SQLite fallback and the patch compare; with
-    ``websearch_to_tsquery`` only whole words did), a term of several words a phrase
-    (``<->``), ``-term`` excluded (``!``), terms joined by ``or`` either one, every other
-    term needed (``&``), as websearch syntax reads them. Stop words are left out; no
-    terms: "" (which matches nothing). The words hold only letters, digits and marks, so
-    quoting each is all the escaping there is to do."""
-    groups: list[list[str]] = []
-    either = False  # the part before was "or"
+@dataclass(frozen=True, slots=True)
+class TsTerm:
+    """A term of a query for PostgreSQL: its loose words as ``to_tsquery`` text, each
+    quoted, a phrase's joined by ``<->`` (``'drop' <-> 'in'``), and whether it is excluded."""
+
+    words: str
+    exclude: bool
+
+
+def tsquery_terms(query: str) -> list[list[TsTerm]]:
+    """A query as PostgreSQL's text search is given it: alternatives (parted by a bare
+    ``or``, as ``websearch_to_tsquery`` reads it: "a b or c" is a and b, or c), each the
+    terms all needed; each term made loose as the rows' words were ("drop-in" → "drop
+    in", "O'Brien" → "obrien"), ``-term`` excluded, stop words left out, an alternative
+    with no terms dropped; none at all: [] (which matches nothing). The repository matches
+    a term by its words' English stems, or by the words as typed starting a word
+    (``directory.store.repositories.search``). The words hold only letters, digits and
+    marks, so quoting each is all the escaping there is to do."""
+    alternatives: list[list[TsTerm]] = [[]]
     for match in _TERMS.finditer(query.translate(_CURLY)):
         if match.group(2) is not None:
             sign, body = match.group(1), match.group(2)
         else:
             sign, body = match.group(3), match.group(4)
-            if body.lower() == "or":
-                either = bool(groups)
+            if body.lower() == "or" and not sign:  # ("-or" is a word excluded)
+                alternatives.append([])
                 continue
         loose = loose_key(body)
         if loose and loose not in STOP_WORDS:  # ("&" is "and": PostgreSQL's stop word too)
-            words = " <-> ".join("'" + word.replace("'", "''") + "'" for word in loose.split())
-            operand = f"{'!' if sign == '-' else ''}({words}:*)"
-            if either:
-                groups[-1].append(operand)
-            else:
-                groups.append([operand])
-        either = False
-    return " & ".join(g[0] if len(g) == 1 else "(" + " | ".join(g) + ")" for g in groups)
+            words = " <-> ".join("'" + word + "'" for word in loose.split())
+            alternatives[-1].append(TsTerm(words, sign == "-"))
+    return [terms for terms in alternatives if terms]
 
 
 @dataclass(frozen=True, slots=True)

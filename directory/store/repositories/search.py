@@ -5,12 +5,16 @@ match and its rank, distance to a point, sorting and the page, in one statement 
 The caller (``directory.usecases.search``) resolves names, areas and coordinates; this module only
 receives plain values (:class:`Filters`) and knows the two dialects:
 
-* **PostgreSQL** matches ``to_tsquery('english', …) @@ search_vector`` (the query's words
-  made loose, each matching the start of a word's stem, in websearch syntax:
-  ``directory.store.words.tsquery_text``) and ranks with ``ts_rank`` over it: a stored generated column (migrations 0005 and 0021) holding
-  the service name's loose words at weight A before ``search_text``, GIN-indexed, so neither
-  the match nor the rank
-  rebuilds a vector per row (a word in the name counts ten times one elsewhere).
+* **PostgreSQL** matches a ``tsquery`` against ``search_vector`` and ranks with ``ts_rank``
+  over it. Each term of the query (``directory.store.words.tsquery_terms``: loose words,
+  websearch syntax) matches by its English stems, as ``websearch_to_tsquery`` would
+  (``mentoring`` finds "mentors"), or by its words as typed starting a word
+  (``to_tsquery('simple', 'ment':*)``: "ment" finds "mentoring", "москв" "Москва", "off"
+  "offenders", as the SQLite fallback and the patch compare; a stem's start alone would
+  have let "arts" find "arthritis"). ``search_vector`` is a stored generated column
+  (migrations 0005 and 0021) holding the service name's loose words at weight A before
+  ``search_text``, GIN-indexed, so neither the match nor the rank rebuilds a vector per row
+  (a word in the name counts ten times one elsewhere).
 * **SQLite** (the embedded fallback) has no text index: every term of ``q`` must start a
   word of ``search_text`` (``LIKE '% term%'`` over the loose words the row keeps, each after
   a space, the term
@@ -21,8 +25,6 @@ receives plain values (:class:`Filters`) and knows the two dialects:
   ``search_name``: migration 0021), 1 for the description as written (a term found only
   in theme names matches with rank 0).
 
-  PostgreSQL is given the query with its accents off and its curly quotes straight
-  (``folded``), as the rows' ``search_text`` keeps its words.
 
 Spatial filters use the 250 m grid ``cell`` of each delivery site (indexed) to pick
 candidates, then the exact test: distance in British National Grid metres for ``near``,
@@ -34,6 +36,7 @@ by id.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -56,7 +59,7 @@ from directory.store.models import (
 )
 from directory.store.repositories import by_name, starts_a_word
 from directory.store.repositories.geography import CELL_METRES, grid_cell
-from directory.store.words import folded, parse_terms, query_terms, tsquery_text
+from directory.store.words import folded, parse_terms, query_terms, tsquery_terms
 
 SORTS = ("relevance", "distance", "name", "updated", "funding_end")
 #: more grid columns than this and the cell prefilter becomes one range over the strip
@@ -197,7 +200,20 @@ class SearchQueries:
         return literal_column("service.search_vector")
 
     def _tsquery(self, text: str) -> Any:
-        return func.to_tsquery(literal_column("'english'"), literal(tsquery_text(text)))
+        english, simple = literal_column("'english'"), literal_column("'simple'")
+        alternatives = []
+        for terms in tsquery_terms(text):
+            needed = []
+            for term in terms:  # its English stems, or its words as typed starting words
+                found = func.tsquery_or(
+                    func.to_tsquery(english, literal(term.words)),
+                    func.to_tsquery(simple, literal(term.words + ":*")),
+                )
+                needed.append(func.tsquery_not(found) if term.exclude else found)
+            alternatives.append(functools.reduce(func.tsquery_and, needed))
+        if not alternatives:  # no words: a query that matches nothing
+            return func.to_tsquery(english, literal(""))
+        return functools.reduce(func.tsquery_or, alternatives)
 
     def _text_match(self, text: str) -> Any:
         if self.postgres:

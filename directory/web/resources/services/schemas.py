@@ -31,8 +31,9 @@ class ServiceListArgsSchema(PageArgsSchema):
             'and theme names; results carry a `rank`. Every word (or "phrase") must start '
             "a word of the text (`ment` finds mentoring; `men` not women), `-word` excludes; "
             "case, accents and apostrophes aside. PostgreSQL: web-search syntax "
-            '(`youth mentoring`, `"knife crime"`, `-helpline`, `or`) with English stemming, '
-            "ranked by ts_rank with words in the service name weighted 10x. SQLite: `or` is "
+            '(`youth mentoring`, `"knife crime"`, `-helpline`, `or`), a word also matching by '
+            "its English stem (`mentoring` finds mentors), ranked by ts_rank with words in the "
+            "service name weighted 10x. SQLite: `or` is "
             "left out; rank = 3 per word in the name + 1 in the organisation name + 1 in the "
             "description."
         },
