@@ -497,6 +497,20 @@ def test_back_to_the_start_address_shows_the_start_and_the_boxes_show_what_is_sh
     assert page.title() == start_title
 
 
+def lambeth_before_the_borough_list(page: Any, server: Server) -> tuple[dict[str, Any], list[Any]]:
+    """Open ``/?area=Lambeth`` with the borough list held back, until Lambeth's patch is
+    drawn: (Lambeth's area, the held request for the list, to ``continue_()``)."""
+    borough = server.json("/areas", type="borough", q="Lambeth")["contents"][0]
+    held: list[Any] = []
+    page.route(
+        lambda url: "/api/v1/areas?" in url and "type=borough" in url,
+        lambda route: held.append(route),
+    )
+    page.goto(server.url("/?area=Lambeth"))
+    page.wait_for_selector("#results[data-state=ready]")
+    return borough, held
+
+
 def test_a_borough_named_in_the_link_is_chosen_when_the_list_comes_after_its_patch(
     page: Any, live_server: Server
 ) -> None:
@@ -504,14 +518,7 @@ def test_a_borough_named_in_the_link_is_chosen_when_the_list_comes_after_its_pat
     it chose the address's "Lambeth" (a name, no option's value) and so showed nothing
     chosen above Lambeth's results (CI of 5 December). Here the list is held back until the
     patch is drawn."""
-    borough = live_server.json("/areas", type="borough", q="Lambeth")["contents"][0]
-    held: list[Any] = []
-    page.route(
-        lambda url: "/api/v1/areas?" in url and "type=borough" in url,
-        lambda route: held.append(route),
-    )
-    page.goto(live_server.url("/?area=Lambeth"))
-    page.wait_for_selector("#results[data-state=ready]")
+    borough, held = lambeth_before_the_borough_list(page, live_server)
     assert len(held) == 1 and page.locator("#borough option").count() <= 1  # not there yet
     held[0].continue_()
     page.wait_for_selector(f"#borough option[value='{borough['code']}']", state="attached")
@@ -525,14 +532,7 @@ def test_a_postcode_searched_before_the_list_comes_leaves_no_borough_chosen(
     """A postcode searched while the borough list was still on its way: the list, coming
     while the postcode's patch loads, chose the borough shown before (Lambeth) and it
     stayed chosen above Kingston's results (the review of 5 December)."""
-    borough = live_server.json("/areas", type="borough", q="Lambeth")["contents"][0]
-    held_list: list[Any] = []
-    page.route(
-        lambda url: "/api/v1/areas?" in url and "type=borough" in url,
-        lambda route: held_list.append(route),
-    )
-    page.goto(live_server.url("/?area=Lambeth"))
-    page.wait_for_selector("#results[data-state=ready]")
+    borough, held_list = lambeth_before_the_borough_list(page, live_server)
     held_patch: list[Any] = []
     page.route(
         lambda url: "/api/v1/patch?" in url and "postcode=" in url,
