@@ -205,9 +205,13 @@ class SearchQueries:
         for terms in tsquery_terms(text):
             needed = []
             for term in terms:  # its English stems, or its words as typed starting words
+                # written into the statement (quoted by SQLAlchemy), not bound: PostgreSQL
+                # then estimates the rows a query's words match, where a prepared statement's
+                # generic plan guessed 500 for any, and so joined 28,924 services to their
+                # organisations before taking the page (248 ms against 128 at 100,000)
                 found = func.tsquery_or(
-                    func.to_tsquery(english, literal(term.words)),
-                    func.to_tsquery(simple, literal(term.words + ":*")),
+                    func.to_tsquery(english, literal(term.words, literal_execute=True)),
+                    func.to_tsquery(simple, literal(term.words + ":*", literal_execute=True)),
                 )
                 needed.append(func.tsquery_not(found) if term.exclude else found)
             alternatives.append(functools.reduce(func.tsquery_and, needed))
