@@ -81,21 +81,25 @@ class Term:
     exclude: bool
 
 
-def parse_terms(text: str) -> list[Term]:
-    """The terms of a query as typed: words, ``"phrases"`` and ``-excluded`` ones; ``or``
-    (websearch syntax on PostgreSQL) is dropped, as are empty phrases."""
-    terms = []
+def _parts(text: str) -> list[tuple[Term, bool]]:
+    """A query's parts as typed, in order: each a term (a word or a ``"phrase"``, its
+    spacing made single, ``-`` read as excluding it) and whether it is an unquoted ``or``
+    (``-or`` too: websearch syntax reads it as a word excluded, the SQLite fallback not at all)."""
+    parts = []
     for match in _TERMS.finditer(text.translate(_CURLY)):
         if match.group(2) is not None:
             body, exclude = " ".join(match.group(2).split()), match.group(1) == "-"
+            parts.append((Term(body, exclude), False))
         else:
             body, exclude = match.group(4), match.group(3) == "-"
-            if body.lower() == "or":
-                continue
-            body = body.strip('"')
-        if body:
-            terms.append(Term(body, exclude))
-    return terms
+            parts.append((Term(body.strip('"'), exclude), body.lower() == "or"))
+    return parts
+
+
+def parse_terms(text: str) -> list[Term]:
+    """The terms of a query as typed: words, ``"phrases"`` and ``-excluded`` ones; ``or``
+    (websearch syntax on PostgreSQL) is dropped, as are empty phrases."""
+    return [term for term, is_or in _parts(text) if term.text and not is_or]
 
 
 def query_terms(query: str | None) -> list[Term]:
@@ -136,18 +140,14 @@ def tsquery_terms(query: str) -> list[list[TsTerm]]:
     (``directory.store.repositories.search``). The words hold only letters, digits and
     marks, so quoting each is all the escaping there is to do."""
     alternatives: list[list[TsTerm]] = [[]]
-    for match in _TERMS.finditer(query.translate(_CURLY)):
-        if match.group(2) is not None:
-            sign, body = match.group(1), match.group(2)
-        else:
-            sign, body = match.group(3), match.group(4)
-            if body.lower() == "or" and not sign:  # ("-or" is a word excluded)
-                alternatives.append([])
-                continue
-        loose = loose_key(body)
+    for term, is_or in _parts(query):
+        if is_or and not term.exclude:  # a bare "or": what follows is another alternative
+            alternatives.append([])
+            continue
+        loose = loose_key(term.text)
         if loose and loose not in STOP_WORDS:  # ("&" is "and": PostgreSQL's stop word too)
             words = " <-> ".join("'" + word + "'" for word in loose.split())
-            alternatives[-1].append(TsTerm(words, sign == "-"))
+            alternatives[-1].append(TsTerm(words, term.exclude))
     return [terms for terms in alternatives if terms]
 
 
