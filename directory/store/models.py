@@ -40,6 +40,23 @@ NAMING = {
 }
 
 
+#: SQLite's FTS5 index of the services' words (migration 0022): a virtual table and the
+#: tables it keeps, made by the migration, not modelled (``schema_object``)
+SERVICE_WORDS = "service_words"
+_SERVICE_WORDS_TABLES = frozenset(
+    {
+        SERVICE_WORDS,
+        *(f"{SERVICE_WORDS}_{shadow}" for shadow in ("data", "idx", "docsize", "config")),
+    }
+)
+
+
+def schema_object(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Whether Alembic compares ``name`` with the models (its ``include_name`` hook): not
+    the FTS5 index of migration 0022, nor its shadow tables."""
+    return not (type_ == "table" and name in _SERVICE_WORDS_TABLES)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -196,7 +213,7 @@ class Service(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     #: name, organisation, description and theme names, for text search (GIN-indexed as a
-    #: tsvector on PostgreSQL; matched with LIKE on SQLite)
+    #: tsvector on PostgreSQL; on SQLite indexed by FTS5, ``service_words``: migration 0022)
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     #: the name's loose words, each after a space, as the organisation's: a word of ``q``
     #: in them ranks the service first, on PostgreSQL (its vector's weight A) as on SQLite,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from directory.store.models import Base
+from directory.store.models import Base, schema_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,6 +17,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_name=schema_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -38,6 +39,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_name=schema_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -15,12 +15,13 @@ receives plain values (:class:`Filters`) and knows the two dialects:
   (migrations 0005 and 0021) holding the service name's loose words at weight A before
   ``search_text``, GIN-indexed, so neither the match nor the rank rebuilds a vector per row
   (a word in the name counts ten times one elsewhere).
-* **SQLite** (the embedded fallback) has no text index: every term of ``q`` must start a
-  word of ``search_text`` (``LIKE '% term%'`` over the loose words the row keeps, each after
-  a space, the term
-  made loose the same way: ``directory.store.words``); ``-term`` excludes (a query of only
-  exclusions matches what has none of them, as PostgreSQL's does), ``"a phrase"`` matches
-  as one piece, ``or`` is ignored. The rank is a weighted count of where the terms occur:
+* **SQLite** (the embedded fallback): every term of ``q`` must start a word of
+  ``search_text`` (the loose words the row keeps, the term made loose the same way:
+  ``directory.store.words``), looked up in their FTS5 index ``service_words`` (migration
+  0022, kept by triggers: ``"term"*``, the same words as ``LIKE '% term%'`` found before,
+  without reading every service); ``-term`` excludes (a query of only exclusions matches
+  what has none of them, as PostgreSQL's does), ``"a phrase"`` matches its words in a row,
+  the last a word's start, ``or`` is ignored. The rank is a weighted count of where the terms occur:
   3 for the service name, 1 for the organisation name (each read as its loose words,
   ``search_name``: migration 0021), 1 for the description as written (a term found only
   in theme names matches with rank 0).
@@ -43,10 +44,22 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, literal_column, not_, or_, select, union
+from sqlalchemy import (
+    and_,
+    case,
+    column,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    union,
+)
 from sqlalchemy.engine import Connection, Row
 
 from directory.store.models import (
+    SERVICE_WORDS,
     DataRelease,
     Grant,
     GrantService,
@@ -164,6 +177,16 @@ def dated_and_live_between(first: date | None, last: date | None) -> Any:
     return and_(*where)
 
 
+#: SQLite's FTS5 index of ``service.search_text`` (migration 0022; its rowid the service's id)
+_SERVICE_WORDS = table(SERVICE_WORDS, column("rowid"), column(SERVICE_WORDS))
+
+
+def _words_matching(query: str) -> Any:
+    """The ids of the services whose words match ``query``, an FTS5 query of quoted loose
+    words (which hold no quote, nor anything else FTS5 reads: letters, digits and marks)."""
+    return select(_SERVICE_WORDS.c.rowid).where(_SERVICE_WORDS.c[SERVICE_WORDS].match(query))
+
+
 def _summary_columns() -> list[Any]:
     """The columns of a service summary (a page of :meth:`SearchQueries.search`)."""
     return [
@@ -222,14 +245,21 @@ class SearchQueries:
     def _text_match(self, text: str) -> Any:
         if self.postgres:
             return self._tsvector().op("@@")(self._tsquery(text))
-        words = Service.search_text  # (each word after a space: migration 0020)
-        conditions = []
-        for term in query_terms(text):  # (the rule of directory.store.words.matches)
-            found = starts_a_word(words, term.text)
-            conditions.append(not_(found) if term.exclude else found)
+        # (the rule of directory.store.words.matches) each term starts a word of the
+        # service's words, a phrase's words in a row; looked up in their FTS5 index (0022)
+        wanted, unwanted = [], []
+        for term in query_terms(text):
+            (unwanted if term.exclude else wanted).append(f'"{term.text}"*')
+        if wanted:
+            found = " AND ".join(wanted)
+            if unwanted:
+                found = f"({found}) NOT ({' OR '.join(unwanted)})"
+            return Service.id.in_(_words_matching(found))
+        if unwanted:  # only exclusions: what has none of them, as on PostgreSQL
+            return Service.id.not_in(_words_matching(" OR ".join(unwanted)))
         # nothing to look for (only "or", only punctuation or stop words): match nothing,
         # as PostgreSQL does for a query with no words
-        return and_(*conditions) if conditions else literal(False)
+        return literal(False)
 
     def _rank(self, text: str) -> Any:
         if self.postgres:
