@@ -843,7 +843,9 @@ def slug(text: str) -> str:
     0-9 was "unnamed". Text with no words at all ("—") is named by a digest of it; empty
     text is "unnamed"."""
     plain = "-".join(_id_words(text))[:80]
-    words = loose_key(text).split()
+    # (the loose words of 5 December, a compatibility form's capitals kept: an id's digest
+    # is what it was)
+    words = loose_key(text, compatibility=False).split()
     if all(any(c.isascii() for c in word) for word in words):
         if plain or not text.strip():
             return plain or "unnamed"

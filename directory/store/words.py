@@ -29,12 +29,21 @@ _LETTERS = str.maketrans(
 )  # fmt: skip
 
 
-def loose_key(text: str) -> str:
+def loose_key(text: str, *, compatibility: bool = True) -> str:
     """Text compared loosely: case, accents, apostrophes, punctuation and spacing ignored
     ("Victims' & witnesses" → "victims and witnesses"; "Women’s" → "womens"; "Søren" →
     "soren"). Letters of every script are words ("Москва" → "москва", "মহিলা সমিতি" as
     written): before 6 December only a-z and 0-9 were, so a name in another script had
-    no words at all (and two such organisations had the same empty key)."""
+    no words at all (and two such organisations had the same empty key).
+
+    Letters written in a compatibility form are read as their plain letters, in lower case
+    as every other: "𝐁𝐮𝐬 Stop" (styled text pasted from social media) → "bus stop", "ℍ" →
+    "h", "™" → "tm". Until migration 0023 they were made plain after their case was
+    folded, so they kept capitals ("Bus stop"), which SQLite's index and PostgreSQL
+    lower-cased and the patch's ``q`` did not. ``compatibility=False`` is that earlier
+    rule, which the digests in ids keep (``directory.ingest.values.slug``)."""
+    if compatibility and not text.isascii():  # ("𝐁𝐮𝐬" may now be ASCII: "Bus")
+        text = unicodedata.normalize("NFKD", text)
     if text.isascii():  # (most text: one regular expression)
         text = text.casefold().replace("&", " and ").replace("'", "")
         return " ".join(_NOT_WORD.sub(" ", text).split())

@@ -57,7 +57,8 @@ def test_migrations_0018_to_0020_write_the_loose_words_of_what_is_held(writable_
     """Services imported with the rule of 0018 and their words then set back to what the
     earlier rule kept (letters of other scripts and "ø" dropped): migrating from 0017 again
     writes each one's words as the import did, an all-ASCII service's left alone by 0018 and
-    given its first space by 0020."""
+    given its first space by 0020, and letters in a compatibility form ("𝐁𝐮𝐬") in lower
+    case by 0023, after 0018, 0019 and 0021 kept their capitals."""
     from alembic import command
 
     from directory import create_app
@@ -72,6 +73,10 @@ def test_migrations_0018_to_0020_write_the_loose_words_of_what_is_held(writable_
              org="Центр", coverage="Camden"),
         dict(ref="P", name="Plain service", desc="Plain words", themes="Mentoring",
              org="Plain Trust", coverage="Camden"),
+        # (0018 and 0019 write its words with capitals, "Bus", as their rule did; 0023 as
+        # an import does now)
+        dict(ref="Y", name="𝐁𝐮𝐬 Stop", desc="Kids™ club", themes="Mentoring",
+             org="ℍaven Trust", coverage="Camden"),
     ]  # fmt: skip
     app = create_app(writable_settings)
     import_file(app, template_csv(tmp_path / "scripts.csv", entries))
@@ -99,12 +104,13 @@ def test_migrations_0018_to_0020_write_the_loose_words_of_what_is_held(writable_
     with db.engine.begin() as connection:
         migrated = dict(connection.execute(text("SELECT ref, search_text FROM service")).all())
         names = dict(connection.execute(text("SELECT name, search_name FROM organisation")).all())
+        service_names = dict(connection.execute(text("SELECT ref, search_name FROM service")).all())
         if connection.dialect.name == "sqlite":  # 0022 made the index of the words held
             connection.execute(text(
                 "INSERT INTO service_words(service_words, rank) VALUES ('integrity-check', 1)"
             ))  # fmt: skip
     client = app.test_client()
-    for query, found in (("помощь", {"R"}), ("kept", {"P"}), ("strasse", {"S"})):
+    for query, found in (("помощь", {"R"}), ("kept", {"P"}), ("strasse", {"S"}), ("bus", {"Y"})):
         response = client.get("/api/v1/services", query_string={"q": query})
         assert {s["ref"] for s in response.json["contents"]} == found, query
     app.extensions["directory"].db.dispose()
@@ -112,3 +118,6 @@ def test_migrations_0018_to_0020_write_the_loose_words_of_what_is_held(writable_
     # 0019, down and up again: each organisation's name kept as its loose words once more
     assert names["Ærø Trust"] == " aero trust" and names["Центр"] == " центр"
     assert names["Plain Trust"] == " plain trust"
+    assert names["ℍaven Trust"] == " haven trust"  # (0019 wrote " Haven trust"; 0023)
+    assert imported["Y"] == " bus stop haven trust kidstm club mentoring"
+    assert service_names["Y"] == " bus stop"  # (0021 wrote " Bus stop"; 0023)

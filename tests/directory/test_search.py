@@ -232,6 +232,8 @@ def test_text_search_reads_every_script_and_latin_letters_unicode_keeps_whole(
              org="مركز المرأة", coverage="Camden"),
         dict(ref="R", name="Москва центр", desc="Помощь", themes="Victims and witnesses",
              org="Центр", coverage="Camden"),
+        dict(ref="Y", name="𝐁𝐮𝐬 Stop ℍaven", desc="Kids™ club", themes="Mentoring",
+             org="Styled Trust", coverage="Camden"),
     ]  # fmt: skip
     import_file(writable_app, template_csv(tmp_path / "scripts.csv", entries))
     client = writable_app.test_client()
@@ -253,7 +255,14 @@ def test_text_search_reads_every_script_and_latin_letters_unicode_keeps_whole(
         ("%D0%BC%D0%BE%D1%81%D0%BA%D0%B2", {"R"}),  # москв: a word's start, on both
         ("%E0%A6%B8%E0%A6%AE%E0%A6%BF", {"B"}),  # সমি: the start of সমিতি
         ("%D9%85%D8%B1%D9%83", {"A"}),  # مرك: the start of مركز
-        ("-%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0", {"S", "B", "A"}),
+        ("-%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0", {"S", "B", "A", "Y"}),
+        # letters in a compatibility form (styled text), by their plain letters in any
+        # case, on SQLite, PostgreSQL and in the patch alike
+        ("bus", {"Y"}),
+        ("HAVEN", {"Y"}),
+        ("%F0%9D%90%81%F0%9D%90%AE%F0%9D%90%AC", {"Y"}),  # 𝐁𝐮𝐬 as typed
+        ("kidstm", {"Y"}),
+        ("stop -bus", set()),
     ):
         assert refs(client, f"area=Camden&q={query}") == expected, query
         patch = client.get(f"/api/v1/patch?area=Camden&q={query}&per_page=50").json
@@ -261,7 +270,7 @@ def test_text_search_reads_every_script_and_latin_letters_unicode_keeps_whole(
     organisations = {
         s["ref"]: s["organisation"]["ref"] for s in client.get("/api/v1/services?per_page=10").json["contents"]
     }  # fmt: skip
-    assert len(set(organisations.values())) == 4, organisations
+    assert len(set(organisations.values())) == 5, organisations
     assert organisations["S"] == "org:r-odz-trust"  # the id the name always had
     assert organisations["B"].startswith("org:name-") and organisations["R"].startswith("org:name-")
 
@@ -957,15 +966,12 @@ def test_the_sqlite_words_index_finds_what_the_rule_finds(sqlite_app, tmp_path, 
     from directory.store.words import matches
 
     generated = _make_directory().generate(400, 11, shared_data_dir)
-    for i, row in enumerate(generated[:6]):  # a few names in other scripts and with accents
-        row[HEADINGS.index("Service name")] = [
-            "Москва youth",
-            "মহিলা সমিতি",
-            "Søren’s café",
-            "Straße Kids",
-            "日本語 club",
-            "O'Brien",
-        ][i]
+    names = [  # a few names in other scripts, with accents, styled
+        "Москва youth", "মহিলা সমিতি", "Søren’s café", "Straße Kids", "日本語 club", "O'Brien",
+        "𝐁𝐮𝐬 Stop ℍaven",
+    ]  # fmt: skip
+    for row, name in zip(generated, names, strict=False):
+        row[HEADINGS.index("Service name")] = name
     path = tmp_path / "generated.csv"
     write_table(path, list(HEADINGS), generated, format="csv")
     import_file(sqlite_app, path)
@@ -981,6 +987,9 @@ def test_the_sqlite_words_index_finds_what_the_rule_finds(sqlite_app, tmp_path, 
         "日本",
         "obrien",
         "o’brien",
+        "bus",
+        "HAVEN",
+        "𝐁𝐮𝐬",
         "zzzz",
         "the",
         "-",
