@@ -36,6 +36,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # the triggers that keep the services' words index (migration 0022) write to an FTS5
+    # table, which SQLite allows only with this on: its default, unless built otherwise
+    cursor.execute("PRAGMA trusted_schema=ON")
     cursor.close()
 
 

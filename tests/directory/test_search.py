@@ -1093,3 +1093,32 @@ def select_count(where: list[Any]) -> Any:
     from directory.store.models import Service
 
     return select(func.count()).select_from(Service).where(*where)
+
+
+def test_every_sqlite_connection_lets_the_triggers_write_the_words_index(tmp_path):
+    """A build of SQLite may start connections with ``trusted_schema`` off, where the
+    triggers of 0022 may not write to the FTS5 table and every write of a service fails
+    ("unsafe use of virtual table"): the directory's connections turn it on."""
+    import importlib
+    import sqlite3
+
+    from directory.store.db import _sqlite_pragmas
+
+    migration = importlib.import_module(
+        "directory.store.migrations.versions.0022_service_words_index"
+    )
+    # (autocommit: as the engine's connections are when it sets its pragmas)
+    connection = sqlite3.connect(tmp_path / "words.sqlite3", isolation_level=None)
+    connection.execute("CREATE TABLE service (id INTEGER PRIMARY KEY, search_text TEXT)")
+    for statement in migration.CREATE:  # the index and its triggers, as 0022 makes them
+        connection.execute(statement)
+    connection.execute("PRAGMA trusted_schema=OFF")
+    with pytest.raises(sqlite3.DatabaseError, match="unsafe use of virtual table"):
+        connection.execute("INSERT INTO service VALUES (1, ' youth club')")
+    _sqlite_pragmas(connection, None)
+    connection.execute("INSERT INTO service VALUES (2, ' youth club')")
+    found = connection.execute(
+        "SELECT rowid FROM service_words WHERE service_words MATCH '\"you\"*'"
+    ).fetchall()
+    connection.close()
+    assert found == [(2,)]
