@@ -404,19 +404,49 @@ class SearchQueries:
         if total == 0 or offset >= total:
             return [], total, features
 
-        columns = _summary_columns()
         rank = self._rank(f.text).label("rank") if f.text is not None else None
-        if rank is not None:
-            columns.append(rank)
+        columns = _summary_columns()
+        if rank is None:  # (an order an index or a few rows give: one statement)
+            if near is not None:
+                columns.append(near.c.d2)
+            statement = (
+                joined(
+                    select(*columns)
+                    .select_from(Service)
+                    .join(Organisation, Organisation.id == Service.organisation_id)
+                )
+                .where(*where)
+                .order_by(*self._order(sort, None, near, today))
+                .offset(offset)
+                .limit(limit)
+            )
+            return list(self.db.execute(statement).all()), total, features
+        # ranked: the page's ids first (with what orders them), then their summaries, so
+        # that the sort sits right under its LIMIT and PostgreSQL keeps only the page's rows
+        # as it sorts (a top-N heapsort); sorting every match before joining their
+        # organisations spilled 5 MB to disk for a word in 30,892 of 100,000 services
+        keys: list[Any] = [Service.id.label("id"), rank]
         if near is not None:
-            columns.append(near.c.d2)
-        statement = joined(
-            select(*columns)
-            .select_from(Service)
-            .join(Organisation, Organisation.id == Service.organisation_id)
-        ).where(*where)
+            keys.append(near.c.d2)
+        matching = joined(select(*keys).select_from(Service))
+        if not self.postgres:  # (SQLite's rank reads the organisation's name)
+            matching = matching.join(Organisation, Organisation.id == Service.organisation_id)
+        page = (
+            matching.where(*where)
+            .order_by(*self._order(sort, rank, near, today))
+            .offset(offset)
+            .limit(limit)
+            .subquery("page")
+        )
+        columns.append(page.c.rank)
+        if near is not None:
+            columns.append(page.c.d2)
         statement = (
-            statement.order_by(*self._order(sort, rank, near, today)).offset(offset).limit(limit)
+            select(*columns)
+            .select_from(page)
+            .join(Service, Service.id == page.c.id)
+            .join(Organisation, Organisation.id == Service.organisation_id)
+            .order_by(*self._order(sort, page.c.rank, page, today))  # (the page's rows again)
         )
         return list(self.db.execute(statement).all()), total, features
 
