@@ -21,8 +21,8 @@ receives plain values (:class:`Filters`) and knows the two dialects:
   0022, kept by triggers: ``"term"*``, the same words as ``LIKE '% term%'`` found before,
   without reading every service); ``-term`` excludes (a query of only exclusions matches
   what has none of them, as PostgreSQL's does), ``"a phrase"`` matches its words in a row,
-  the last a word's start, ``or`` is ignored. The rank is a weighted count of where the terms occur:
-  3 for the service name, 1 for the organisation name (each read as its loose words,
+  the last a word's start, ``or`` is ignored. The rank is a weighted count of where the
+  terms occur: 3 for the service name, 1 for the organisation name (each read as its loose words,
   ``search_name``: migration 0021), 1 for the description as written (a term found only
   in theme names matches with rank 0).
 

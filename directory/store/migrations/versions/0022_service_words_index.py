@@ -10,14 +10,16 @@ tokenizer's words are the row's own (loose words are letters, digits and marks, 
 a space; every character outside ASCII is a word's).
 
 Triggers keep the index with the rows, in the transaction that writes them (so an import
-is still all or nothing). They need ``trusted_schema`` on (FTS5 is not marked
-innocuous, so with it off any write to a service fails: SQLite's default, which
-``directory.store.db`` sets on every connection in case a build has it off), and a service row must not
-be written with ``INSERT OR REPLACE`` (its delete fires no trigger unless
-``recursive_triggers`` is on, and the index would keep the words replaced). A migration
-that makes the service table again
-(``batch_alter_table`` on SQLite) drops them with it, and must create them again:
-``tests/directory/test_migrations.py`` checks they are there at head.
+is still all or nothing). Three things they need:
+
+- ``trusted_schema`` on: FTS5 is not marked innocuous, so with it off every write of a
+  service fails. It is SQLite's default, and ``directory.store.db`` sets it on every
+  connection in case a build has it off.
+- no ``INSERT OR REPLACE`` of a service row: its delete fires no trigger unless
+  ``recursive_triggers`` is on, and the index would keep the words replaced.
+- a migration that makes the service table again (``batch_alter_table`` on SQLite) drops
+  them with it and must create them again: ``tests/directory/test_migrations.py`` checks
+  they are there at head.
 
 PostgreSQL has its own (``search_vector``, 0005 and 0021): nothing changes there.
 
