@@ -216,7 +216,9 @@ def _copy(
         return _settings(tmp, None, data_dir)
     template = request.getfixturevalue(of[1])
     cluster: PostgresCluster = request.getfixturevalue("postgres")
-    url = cluster.create_database(f"{prefix}_{next(_COPIES)}", template=template)
+    name = f"{prefix}_{next(_COPIES)}"
+    url = cluster.create_database(name, template=template)
+    request.addfinalizer(lambda: cluster.drop_database(name))  # when its fixture or test ends
     return _settings(tmp, url, data_dir)
 
 
