@@ -177,6 +177,10 @@ def test_text_search_compares_words_as_people_type_them(writable_app, tmp_path):
     # as typed so far, on PostgreSQL as on SQLite (PostgreSQL matched whole words: "ment"
     # and "lewish" found nothing there; the note of 5 December)
     assert refs(client, "q=ment") == {"M"} and refs(client, "q=lewish") == {"L"}
+    # typed past its stem (the stem of "mentoring" is "mentor"): PostgreSQL found nothing
+    # for "mentori", while SQLite and the patch found "mentoring" (migration 0024)
+    assert refs(client, "q=mentori") == {"M"} == refs(client, 'q="peer%20mentori"')
+    assert refs(client, "q=-mentori") == {"W", "L", "K", "K2", "C"}
     assert refs(client, "q=kensing%20chel") == {"K", "K2"}
     assert refs(client, "q=kensing%20-adv") == {"K2"}
     assert refs(client, 'q="peer%20ment"') == {"M"} and refs(client, 'q="ment%20peer"') == set()
@@ -1085,6 +1089,65 @@ def test_a_query_on_sqlite_reads_the_words_index_not_every_service(sqlite_app, t
     details = " | ".join(row[-1] for row in plan)
     assert "VIRTUAL TABLE INDEX" in details and "service_words" in details, details
     assert "LIKE" not in str(compiled).upper(), compiled  # (the words not read row by row)
+
+
+@pytest.mark.postgres
+def test_postgresql_finds_every_service_the_rule_finds(request, tmp_path, shared_data_dir):
+    """Over a generated directory on PostgreSQL, every start of a word, of one letter to
+    the whole word, alone and as the last word of a phrase, finds every service whose words
+    :func:`directory.store.words.matches` finds it in (as SQLite and the patch do), and
+    what else it finds shares the word's English stems (``search_vector``, as before): a
+    word typed past its stem ("mentori") found nothing."""
+    import random
+
+    from sqlalchemy import text
+
+    from directory.store.words import matches
+
+    app = create_app(geography_copy(request, "postgres", tmp_path))
+    try:
+        path = tmp_path / "generated.csv"
+        write_table(path, list(HEADINGS), _make_directory().generate(300, 13, shared_data_dir),
+                    format="csv")  # fmt: skip
+        import_file(app, path)
+        words_of = _words_by_ref(app)
+        rng = random.Random(7)
+        vocabulary = sorted({w for text in words_of.values() for w in text.split()})
+        queries = ["mentori", "housin", "supporti", "counselli", "communit", "youths"]
+        for word in rng.sample(vocabulary, 40):
+            queries += [word[:length] for length in range(1, len(word) + 1)]
+            line = rng.choice(list(words_of.values())).split()
+            at = rng.randrange(len(line) - 1)  # (two words in a row, the second as typed)
+            queries.append(f'"{line[at]} {line[at + 1][: rng.randint(1, len(line[at + 1]))]}"')
+        client = app.test_client()
+        engine = app.extensions["directory"].db.engine
+        past_the_stem = 0
+        for query in queries:
+            expected = {
+                ref for ref, words in words_of.items() if matches(query_terms(query), words)
+            }
+            response = client.get(
+                "/api/v1/services",
+                query_string={"q": query, "per_page": 1000, "include_withdrawn": "true"},
+            )
+            assert response.status_code == 200, (query, response.json)
+            found = {s["ref"] for s in response.json["contents"]}
+            assert expected <= found, (query, sorted(expected - found))
+            assert response.json["total_items"] == len(found), query
+            if not tsquery_terms(query):  # a stop word ("i"): nothing anywhere
+                assert found == expected == set(), query
+                continue
+            (term,) = tsquery_terms(query)[0]
+            with engine.connect() as connection:  # 0005's match: the stems, a stem's start
+                by_stems = set(connection.execute(text(
+                    "SELECT ref FROM service WHERE search_vector @@ "
+                    "(to_tsquery('english', :w) || to_tsquery('simple', :w || ':*'))"
+                ), {"w": term.words}).scalars())  # fmt: skip
+            assert found == expected | by_stems, query
+            past_the_stem += bool(expected - by_stems)
+        assert past_the_stem > 5  # (words typed past their stem, found now)
+    finally:
+        app.extensions["directory"].db.dispose()
 
 
 def select_count(where: list[Any]) -> Any:

@@ -14,7 +14,10 @@ receives plain values (:class:`Filters`) and knows the two dialects:
   have let "arts" find "arthritis"). ``search_vector`` is a stored generated column
   (migrations 0005 and 0021) holding the service name's loose words at weight A before
   ``search_text``, GIN-indexed, so neither the match nor the rank rebuilds a vector per row
-  (a word in the name counts ten times one elsewhere).
+  (a word in the name counts ten times one elsewhere). A word typed past its stem
+  ("mentori", whose stem would be "mentor") starts no stem: the words as typed are also
+  matched as words' starts against ``search_words`` (0024), ``search_text`` as a ``simple``
+  vector with a GIN index of its own, so every service the patch's rule finds is found.
 * **SQLite** (the embedded fallback): every term of ``q`` must start a word of
   ``search_text`` (the loose words the row keeps, the term made loose the same way:
   ``directory.store.words``), looked up in their FTS5 index ``service_words`` (migration
@@ -72,7 +75,7 @@ from directory.store.models import (
 )
 from directory.store.repositories import by_name, starts_a_word
 from directory.store.repositories.geography import CELL_METRES, grid_cell
-from directory.store.words import folded, parse_terms, query_terms, tsquery_terms
+from directory.store.words import TsTerm, folded, parse_terms, query_terms, tsquery_terms
 
 SORTS = ("relevance", "distance", "name", "updated", "funding_end")
 #: more grid columns than this and the cell prefilter becomes one range over the strip
@@ -208,6 +211,25 @@ def _site_feature_columns() -> list[Any]:
     ]  # fmt: skip
 
 
+_ENGLISH, _SIMPLE = literal_column("'english'"), literal_column("'simple'")
+
+
+def _written(value: str) -> Any:
+    # written into the statement (quoted by SQLAlchemy), not bound: PostgreSQL then
+    # estimates the rows a query's words match, where a prepared statement's generic plan
+    # guessed 500 for any, and so joined 28,924 services to their organisations before
+    # taking the page (248 ms against 128 at 100,000)
+    return literal(value, literal_execute=True)
+
+
+def _stems_or_starts(term: TsTerm) -> Any:
+    """A term's English stems, or its words as typed starting a stem (PostgreSQL)."""
+    return func.tsquery_or(
+        func.to_tsquery(_ENGLISH, _written(term.words)),
+        func.to_tsquery(_SIMPLE, _written(term.words + ":*")),
+    )
+
+
 class SearchQueries:
     """The search's reads, on a request's Core connection."""
 
@@ -223,28 +245,39 @@ class SearchQueries:
         return literal_column("service.search_vector")
 
     def _tsquery(self, text: str) -> Any:
-        english, simple = literal_column("'english'"), literal_column("'simple'")
+        """The query as one ``tsquery`` over ``search_vector`` (what it ranks by)."""
         alternatives = []
         for terms in tsquery_terms(text):
             needed = []
-            for term in terms:  # its English stems, or its words as typed starting words
-                # written into the statement (quoted by SQLAlchemy), not bound: PostgreSQL
-                # then estimates the rows a query's words match, where a prepared statement's
-                # generic plan guessed 500 for any, and so joined 28,924 services to their
-                # organisations before taking the page (248 ms against 128 at 100,000)
-                found = func.tsquery_or(
-                    func.to_tsquery(english, literal(term.words, literal_execute=True)),
-                    func.to_tsquery(simple, literal(term.words + ":*", literal_execute=True)),
-                )
+            for term in terms:
+                found = _stems_or_starts(term)
                 needed.append(func.tsquery_not(found) if term.exclude else found)
             alternatives.append(functools.reduce(func.tsquery_and, needed))
         if not alternatives:  # no words: a query that matches nothing
-            return func.to_tsquery(english, literal(""))
+            return func.to_tsquery(_ENGLISH, literal(""))
         return functools.reduce(func.tsquery_or, alternatives)
+
+    def _words_match(self, text: str) -> Any:
+        """Each term by its English stems or a stem's start (``search_vector``), or its
+        words as typed starting the words as they are (``search_words``, migration 0024:
+        "mentori", past the stem "mentor", finds "mentoring"), both GIN-indexed; the
+        alternatives and terms joined in SQL, a term's two columns being two indexes."""
+        vector, words = self._tsvector(), literal_column("service.search_words")
+        alternatives = []
+        for terms in tsquery_terms(text):
+            needed = []
+            for term in terms:
+                found = or_(
+                    vector.op("@@")(_stems_or_starts(term)),
+                    words.op("@@")(func.to_tsquery(_SIMPLE, _written(term.words + ":*"))),
+                )
+                needed.append(~found if term.exclude else found)
+            alternatives.append(and_(*needed))
+        return or_(*alternatives) if alternatives else literal(False)
 
     def _text_match(self, text: str) -> Any:
         if self.postgres:
-            return self._tsvector().op("@@")(self._tsquery(text))
+            return self._words_match(text)
         # (the rule of directory.store.words.matches) each term starts a word of the
         # service's words, a phrase's words in a row; looked up in their FTS5 index (0022)
         wanted, unwanted = [], []
