@@ -7,7 +7,8 @@ the Flask test client (the whole request: routing, parsing, SQL, serialising, ET
 of requests per kind:
 
 * ``q=``: words and pairs of words that occur in the generated names, organisations,
-  descriptions and themes (from rare to very common);
+  descriptions and themes (from rare to very common); and each word a letter or two short
+  of whole, as a search box asks while it is typed;
 * ``bbox=``: random boxes in London, 0.01 to 0.1 degree across;
 * ``area=``: boroughs (by code and by name), BCUs, wards and London;
 * ``near=``: real site coordinates with radii of 500 m to 5 km;
@@ -95,6 +96,9 @@ def queries(sites: list[tuple[float, float]], seed: int = 3) -> dict[str, list[s
         "bbox": [f"{base}bbox={b}" for b in boxes],
         "area": [f"{base}area={quote(a)}" for a in AREAS],
         "near": [f"{base}near={n}" for n in near],
+        # a word as a search box asks while it is typed: a letter or two short of whole,
+        # often past its English stem ("mentori", "pathwa": migration 0024)
+        "q as typed": [f"{base}q={quote(w[:-n])}" for w in WORDS for n in (1, 2)],
         "q+area+theme": [
             f"{base}q={w}&area={quote(rng.choice(AREAS))}&theme=violence-knife-crime" for w in q
         ],

@@ -213,8 +213,9 @@ class Service(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     #: name, organisation, description and theme names, for text search (on PostgreSQL two
-    #: GIN-indexed vectors, its English stems and its words as they are: migrations 0005,
-    #: 0021 and 0024; on SQLite indexed by FTS5, ``service_words``: migration 0022)
+    #: GIN-indexed vectors: its English stems, which rank, and those with its words as they
+    #: are, which match: migrations 0005, 0021 and 0024; on SQLite indexed by FTS5,
+    #: ``service_words``: migration 0022)
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     #: the name's loose words, each after a space, as the organisation's: a word of ``q``
     #: in them ranks the service first, on PostgreSQL (its vector's weight A) as on SQLite,

@@ -15,9 +15,10 @@ receives plain values (:class:`Filters`) and knows the two dialects:
   (migrations 0005 and 0021) holding the service name's loose words at weight A before
   ``search_text``, GIN-indexed, so neither the match nor the rank rebuilds a vector per row
   (a word in the name counts ten times one elsewhere). A word typed past its stem
-  ("mentori", whose stem would be "mentor") starts no stem: the words as typed are also
-  matched as words' starts against ``search_words`` (0024), ``search_text`` as a ``simple``
-  vector with a GIN index of its own, so every service the patch's rule finds is found.
+  ("mentori", whose stem would be "mentor") starts no stem, so the query is matched against
+  ``search_words`` (0024): the same stems followed by ``search_text`` as a ``simple``
+  vector, the words as they are, GIN-indexed; every service the patch's rule finds is
+  found, and the rank is still read from ``search_vector``.
 * **SQLite** (the embedded fallback): every term of ``q`` must start a word of
   ``search_text`` (the loose words the row keeps, the term made loose the same way:
   ``directory.store.words``), looked up in their FTS5 index ``service_words`` (migration
@@ -245,7 +246,8 @@ class SearchQueries:
         return literal_column("service.search_vector")
 
     def _tsquery(self, text: str) -> Any:
-        """The query as one ``tsquery`` over ``search_vector`` (what it ranks by)."""
+        """The query as one ``tsquery``: each term its English stems or its words as typed
+        starting a word (of the stems, or of the words as they are in ``search_words``)."""
         alternatives = []
         for terms in tsquery_terms(text):
             needed = []
@@ -258,22 +260,10 @@ class SearchQueries:
         return functools.reduce(func.tsquery_or, alternatives)
 
     def _words_match(self, text: str) -> Any:
-        """Each term by its English stems or a stem's start (``search_vector``), or its
-        words as typed starting the words as they are (``search_words``, migration 0024:
-        "mentori", past the stem "mentor", finds "mentoring"), both GIN-indexed; the
-        alternatives and terms joined in SQL, a term's two columns being two indexes."""
-        vector, words = self._tsvector(), literal_column("service.search_words")
-        alternatives = []
-        for terms in tsquery_terms(text):
-            needed = []
-            for term in terms:
-                found = or_(
-                    vector.op("@@")(_stems_or_starts(term)),
-                    words.op("@@")(func.to_tsquery(_SIMPLE, _written(term.words + ":*"))),
-                )
-                needed.append(~found if term.exclude else found)
-            alternatives.append(and_(*needed))
-        return or_(*alternatives) if alternatives else literal(False)
+        """The query against ``search_words`` (migration 0024): the stems of
+        ``search_vector`` and the words as they are, so a term's words as typed may start a
+        word past its stem ("mentori" finds "mentoring", whose stem is "mentor")."""
+        return literal_column("service.search_words").op("@@")(self._tsquery(text))
 
     def _text_match(self, text: str) -> Any:
         if self.postgres:
