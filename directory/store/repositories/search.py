@@ -76,7 +76,7 @@ from directory.store.models import (
 )
 from directory.store.repositories import by_name, starts_a_word
 from directory.store.repositories.geography import CELL_METRES, grid_cell
-from directory.store.words import TsTerm, folded, parse_terms, query_terms, tsquery_terms
+from directory.store.words import folded, parse_terms, query_terms, tsquery_terms
 
 SORTS = ("relevance", "distance", "name", "updated", "funding_end")
 #: more grid columns than this and the cell prefilter becomes one range over the strip
@@ -212,25 +212,6 @@ def _site_feature_columns() -> list[Any]:
     ]  # fmt: skip
 
 
-_ENGLISH, _SIMPLE = literal_column("'english'"), literal_column("'simple'")
-
-
-def _written(value: str) -> Any:
-    # written into the statement (quoted by SQLAlchemy), not bound: PostgreSQL then
-    # estimates the rows a query's words match, where a prepared statement's generic plan
-    # guessed 500 for any, and so joined 28,924 services to their organisations before
-    # taking the page (248 ms against 128 at 100,000)
-    return literal(value, literal_execute=True)
-
-
-def _stems_or_starts(term: TsTerm) -> Any:
-    """A term's English stems, or its words as typed starting a stem (PostgreSQL)."""
-    return func.tsquery_or(
-        func.to_tsquery(_ENGLISH, _written(term.words)),
-        func.to_tsquery(_SIMPLE, _written(term.words + ":*")),
-    )
-
-
 class SearchQueries:
     """The search's reads, on a request's Core connection."""
 
@@ -246,28 +227,30 @@ class SearchQueries:
         return literal_column("service.search_vector")
 
     def _tsquery(self, text: str) -> Any:
-        """The query as one ``tsquery``: each term its English stems or its words as typed
-        starting a word (of the stems, or of the words as they are in ``search_words``)."""
+        english, simple = literal_column("'english'"), literal_column("'simple'")
         alternatives = []
         for terms in tsquery_terms(text):
             needed = []
-            for term in terms:
-                found = _stems_or_starts(term)
+            for term in terms:  # its English stems, or its words as typed starting words
+                # written into the statement (quoted by SQLAlchemy), not bound: PostgreSQL
+                # then estimates the rows a query's words match, where a prepared statement's
+                # generic plan guessed 500 for any, and so joined 28,924 services to their
+                # organisations before taking the page (248 ms against 128 at 100,000)
+                found = func.tsquery_or(
+                    func.to_tsquery(english, literal(term.words, literal_execute=True)),
+                    func.to_tsquery(simple, literal(term.words + ":*", literal_execute=True)),
+                )
                 needed.append(func.tsquery_not(found) if term.exclude else found)
             alternatives.append(functools.reduce(func.tsquery_and, needed))
         if not alternatives:  # no words: a query that matches nothing
-            return func.to_tsquery(_ENGLISH, literal(""))
+            return func.to_tsquery(english, literal(""))
         return functools.reduce(func.tsquery_or, alternatives)
-
-    def _words_match(self, text: str) -> Any:
-        """The query against ``search_words`` (migration 0024): the stems of
-        ``search_vector`` and the words as they are, so a term's words as typed may start a
-        word past its stem ("mentori" finds "mentoring", whose stem is "mentor")."""
-        return literal_column("service.search_words").op("@@")(self._tsquery(text))
 
     def _text_match(self, text: str) -> Any:
         if self.postgres:
-            return self._words_match(text)
+            # against search_words (0024): the stems and the words as they are, so a word
+            # typed past its stem ("mentori") starts a word ("mentoring"); ranked by the stems
+            return literal_column("service.search_words").op("@@")(self._tsquery(text))
         # (the rule of directory.store.words.matches) each term starts a word of the
         # service's words, a phrase's words in a row; looked up in their FTS5 index (0022)
         wanted, unwanted = [], []
