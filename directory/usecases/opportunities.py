@@ -7,6 +7,10 @@ is worked out from its dates at the moment of asking (``now``), never stored:
 - ``upcoming``: it opens later (``opens_at`` after now);
 - ``closed``: its deadline has passed (``closes_at`` at or before now);
 - ``closing_soon``: open, and it closes within DIRECTORY_CLOSING_SOON_DAYS (14) days;
+
+"Within N days", here and in ``closes_within``, counts London calendar days as
+``days_left`` does: today or one of the next N days (``days_left`` at most N), so a round
+that "closes in 7 days" is within 7, whatever the hour.
 - ``open``: open, with longer to go;
 - ``withdrawn``: taken down (only one asked for by id or ref shows it; lists leave it out).
 
@@ -80,7 +84,8 @@ PATCH_LIMIT = 10
 UID_DOMAIN = "opportunities.london-funded-services-directory"
 STATUS_RULE = (
     "upcoming: opens later; open: accepting bids; closing_soon: open and closing within "
-    "{days} days; closed: the deadline has passed (times in Europe/London)"
+    "{days} days (days_left at most {days}); closed: the deadline has passed (times and "
+    "days in Europe/London)"
 )
 
 
@@ -105,6 +110,19 @@ def london_day(day: date) -> tuple[datetime, datetime]:
     return _naive(start), _naive(end)
 
 
+def within_days_end(now: datetime, days: int) -> datetime:
+    """The end (naive UTC) of the London calendar day ``days`` after the day of ``now``
+    (aware): a deadline before it closes within ``days`` days, as ``days_left`` counts."""
+    return london_day(now.astimezone(LONDON_TZ).date() + timedelta(days=days))[1]
+
+
+def soon_starts(closes_at: datetime, soon_days: int) -> datetime:
+    """When a deadline (naive UTC) starts closing soon: the start of the London day
+    ``soon_days`` before its own."""
+    day = closes_at.replace(tzinfo=UTC).astimezone(LONDON_TZ).date()
+    return london_day(day - timedelta(days=soon_days))[0]
+
+
 def status_of(opens_at: datetime | None, closes_at: datetime, now: datetime, soon_days: int) -> str:
     """upcoming, open, closing_soon or closed at ``now`` (aware); the times naive UTC."""
     at = _naive(now)
@@ -112,7 +130,7 @@ def status_of(opens_at: datetime | None, closes_at: datetime, now: datetime, soo
         return "upcoming"
     if closes_at <= at:
         return "closed"
-    if closes_at <= at + timedelta(days=soon_days):
+    if closes_at < within_days_end(now, soon_days):
         return "closing_soon"
     return "open"
 
@@ -259,9 +277,9 @@ def list_opportunities(
     f = OpportunityFilter(
         now=at, areas=codes, themes=tuple(themes), small_org_friendly=small_org_friendly,
         open_between=london_day(open_on) if open_on is not None else None,
-        closes_by=at + timedelta(days=closes_within) if closes_within is not None else None,
+        closes_before=within_days_end(now, closes_within) if closes_within is not None else None,
         statuses=() if set(wanted) == set(STATUSES) else wanted,
-        soon_from=at + timedelta(days=soon),
+        soon_from=within_days_end(now, soon),
     )  # fmt: skip
     rows, total = q.page(f, offset=(page - 1) * per_page, limit=per_page)
     body = envelope(
@@ -356,7 +374,7 @@ def feed_items(
     at = _naive(now)
     after = _naive(since) if since is not None else at
     f = OpportunityFilter(now=after, areas=codes, themes=tuple(themes), statuses=DEFAULT_STATUSES,
-                          soon_from=after + timedelta(days=settings.closing_soon_days))  # fmt: skip
+                          soon_from=within_days_end(since or now, settings.closing_soon_days))  # fmt: skip
     rows, _total = q.page(f, offset=0, limit=limit)
     return _bodies(q, rows, snap, now, settings.closing_soon_days), place
 
@@ -521,7 +539,7 @@ def changes_today(candidates: Sequence[dict[str, Any]], now: datetime, soon_days
     start = datetime.combine(at.date(), time())
     end = start + timedelta(days=1)
     for c in candidates:
-        for moment in (c["_opens"], c["_closes"], c["_closes"] - timedelta(days=soon_days)):
+        for moment in (c["_opens"], c["_closes"], soon_starts(c["_closes"], soon_days)):
             if moment is not None and start <= moment < end:
                 return True
     return False

@@ -60,6 +60,11 @@ def moment(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def london_days(now: datetime, then: datetime) -> int:
+    """London calendar days from ``now`` to ``then`` (the days_left rule)."""
+    return (then.astimezone(LONDON).date() - now.astimezone(LONDON).date()).days
+
+
 # -- statuses ------------------------------------------------------------------------------
 def test_status_boundaries() -> None:
     opens, closes = datetime(2026, 3, 1, 9), datetime(2026, 3, 29, 11)  # naive UTC
@@ -67,11 +72,24 @@ def test_status_boundaries() -> None:
     second = timedelta(seconds=1)
     assert uc.status_of(opens, closes, at(opens - second), 14) == "upcoming"
     assert uc.status_of(opens, closes, at(opens), 14) == "open"
-    assert uc.status_of(opens, closes, at(closes - timedelta(days=14) - second), 14) == "open"
-    assert uc.status_of(opens, closes, at(closes - timedelta(days=14)), 14) == "closing_soon"
+    # closing soon from the start of the London day 14 days before the deadline's (29 March:
+    # 15 March, GMT), whatever the hour: as days_left counts
+    soon = datetime(2026, 3, 15)
+    assert uc.status_of(opens, closes, at(soon - second), 14) == "open"
+    assert uc.time_left(opens, closes, "open", at(soon - second))[0] == 15
+    assert uc.status_of(opens, closes, at(soon), 14) == "closing_soon"
+    assert uc.time_left(opens, closes, "closing_soon", at(soon)) == (14, "closes in 14 days")
+    assert uc.soon_starts(closes, 14) == soon
     assert uc.status_of(opens, closes, at(closes - second), 14) == "closing_soon"
     assert uc.status_of(opens, closes, at(closes), 14) == "closed"
     assert uc.status_of(None, closes, at(opens - timedelta(days=99)), 14) == "open"
+    # in summer time: a deadline at 17:00 BST on 20 July is closing soon from midnight BST
+    # on 6 July (23:00 UTC on 5 July)
+    july = datetime(2026, 7, 20, 16)
+    assert uc.soon_starts(july, 14) == datetime(2026, 7, 5, 23)
+    assert uc.status_of(None, july, at(datetime(2026, 7, 5, 22, 59, 59)), 14) == "open"
+    assert uc.status_of(None, july, at(datetime(2026, 7, 5, 23)), 14) == "closing_soon"
+    assert uc.within_days_end(at(datetime(2026, 7, 5, 23)), 14) == datetime(2026, 7, 20, 23)
     # the days left are London calendar days: 29 March 2026 is the day the clocks go forward
     late = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)  # 28 March, 23:30 GMT
     assert uc.time_left(opens, closes, "closing_soon", late) == (1, "closes tomorrow at 12:00")
@@ -101,9 +119,11 @@ def test_demo_statuses_and_the_default_list(shared_demo_app: Flask) -> None:
         assert closes.utcoffset() == closes.astimezone(LONDON).utcoffset()  # London's offset
         expected = (
             "upcoming" if opens and opens > now else "closed" if closes <= now
-            else "closing_soon" if closes - now <= timedelta(days=14) else "open"
+            else "closing_soon" if london_days(now, closes) <= 14 else "open"
         )  # fmt: skip
         assert o["status"] == expected
+        if o["status"] in ("open", "closing_soon"):  # the status as the days left say
+            assert o["days_left"] == london_days(now, closes)
         assert (o["contact"] is not None) == (o["ref"] == "demo-lcpf-co-commissioning-round")
     body = get_json(shared_demo_app, "/api/v1/opportunities")
     assert refs(body["contents"]) == [o["ref"] for o in items if o["status"] != "closed"]
@@ -169,8 +189,13 @@ def test_theme_small_org_closes_within_open_on(shared_demo_app: Flask) -> None:
     for days in (13, 25, 50):
         assert get(f"closes_within={days}") == [
             o["ref"] for o in items
-            if now < moment(o["closes_at"]) <= now + timedelta(days=days)
+            if now < moment(o["closes_at"]) and london_days(now, moment(o["closes_at"])) <= days
         ]  # fmt: skip
+    for o in items:  # a round that "closes in N days" is within N, not within N - 1
+        if o["status"] in ("open", "closing_soon"):
+            assert o["ref"] in get(f"closes_within={max(o['days_left'], 1)}")
+            if o["days_left"] > 1:
+                assert o["ref"] not in get(f"closes_within={o['days_left'] - 1}")
     for shift in (-30, -15, 0, 20, 55):
         day = now.astimezone(LONDON).date() + timedelta(days=shift)
         start = datetime.combine(day, datetime.min.time(), LONDON)

@@ -45,11 +45,12 @@ class OpportunityFilter:
     small_org_friendly: bool | None = None
     #: accepting bids at some time in [start, end)
     open_between: tuple[datetime, datetime] | None = None
-    #: closes at or before this time (and after ``now``)
-    closes_by: datetime | None = None
+    #: closes before this time (and after ``now``): the end of a London day
+    closes_before: datetime | None = None
     #: statuses by the dates: upcoming, open, closing_soon, closed
     statuses: Collection[str] = ()
-    #: closing soon from this time on (``now`` + DIRECTORY_CLOSING_SOON_DAYS)
+    #: a deadline before this time is closing soon: the end of the London day
+    #: DIRECTORY_CLOSING_SOON_DAYS after today
     soon_from: datetime | None = None
     include_withdrawn: bool = False
 
@@ -99,9 +100,9 @@ class OpportunityQueries:
             start, end = f.open_between
             where.append(or_(Opportunity.opens_at.is_(None), Opportunity.opens_at < end))
             where.append(Opportunity.closes_at > start)
-        if f.closes_by is not None:
+        if f.closes_before is not None:
             where.append(Opportunity.closes_at > f.now)
-            where.append(Opportunity.closes_at <= f.closes_by)
+            where.append(Opportunity.closes_at < f.closes_before)
         if f.statuses:
             where.append(or_(*(self._status(s, f) for s in f.statuses)))
         return where
@@ -115,8 +116,8 @@ class OpportunityQueries:
         if status == "closed":
             return Opportunity.closes_at <= f.now
         if status == "closing_soon":
-            return opened & (Opportunity.closes_at > f.now) & (Opportunity.closes_at <= soon)
-        return opened & (Opportunity.closes_at > soon)  # open
+            return opened & (Opportunity.closes_at > f.now) & (Opportunity.closes_at < soon)
+        return opened & (Opportunity.closes_at >= soon)  # open
 
     def page(
         self, f: OpportunityFilter, *, offset: int, limit: int | None

@@ -49,7 +49,10 @@ class OpportunityListArgsSchema(OpportunityFeedArgsSchema, PageArgsSchema):
     )  # fmt: skip
     closes_within = ma.fields.Integer(
         validate=ma.validate.Range(min=1, max=3650),
-        metadata={"description": "Not closed, and closing within this many days"},
+        metadata={
+            "description": "Not closed, and closing within this many days: today or "
+            "one of the next this many days in London (days_left at most this)"
+        },
     )
     status = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(STATUSES)),
