@@ -57,7 +57,8 @@ UNCACHED_PATHS = frozenset({"/health", "/ready"})
 #: always may (Cache-Control, Content-Type …): every one the API sends for its client to
 #: read (a map fetching ranges, pages, a write's limit, when to retry)
 EXPOSED_HEADERS = [
-    "ETag", "Last-Modified", "Link", "Location", "Accept-Ranges", "Content-Range",
+    "ETag", "Last-Modified", "Link", "Location", "Content-Location", "Accept-Ranges",
+    "Content-Range",
     "Content-Disposition", "X-Total-Count", "Retry-After", "RateLimit-Limit",
     "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "Allow",
 ]  # fmt: skip
@@ -433,6 +434,23 @@ def settle_accept_encoding() -> None:
         environ["HTTP_ACCEPT_ENCODING"] = _codings_taken(header)
 
 
+#: ``charset=utf-8`` on a media range of an Accept header (RFC 9110 §12.5.1)
+_UTF8_CHARSET = re.compile(r';\s*charset\s*=\s*"?utf-?8"?\s*(?=;|,|$)', re.IGNORECASE)
+
+
+def settle_accept() -> None:
+    """Drop ``charset=utf-8`` from the request's ``Accept`` media ranges: every text this
+    API sends is UTF-8 (JSON has no other, RFC 8259 §8.1), so ``application/json;
+    charset=UTF-8``, as many Java and .NET clients send it, takes our JSON. werkzeug counts
+    a range with parameters only for an offer with the same ones, and so refused it with a
+    406. Another charset, or another parameter (the OpenAPI document's ``version``), is
+    kept and compared. (A before-request hook: the views and ``_acceptable`` read it.)"""
+    environ = request.environ
+    header = environ.get("HTTP_ACCEPT")
+    if header and "charset" in header.lower():
+        environ["HTTP_ACCEPT"] = _UTF8_CHARSET.sub("", header)
+
+
 @functools.lru_cache(maxsize=8)
 def _daily_stamp(version: Any, hour: int) -> tuple[str, str]:
     """Last-Modified for the data version in the UTC hour ``hour`` (hours since the
@@ -788,6 +806,7 @@ def _acceptable(response: Response) -> Response:
 
 def register(app: Flask, *, max_age: int) -> None:
     app.before_request(settle_accept_encoding)
+    app.before_request(settle_accept)
     app.before_request(_reject_nul)
     app.before_request(_check_json_body)
     app.register_error_handler(DirectoryError, _directory_error)

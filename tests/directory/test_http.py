@@ -99,6 +99,7 @@ def test_a_script_on_another_origin_may_read_every_header_sent(client):
     origin = {"Origin": "https://map.example"}
     for method, path, headers in (
         ("GET", "/api/v1/areas/E09000022", {}),
+        ("GET", "/api/v1/areas/Kingston", {}),  # (Content-Location: its code's URL)
         ("GET", "/api/v1/areas/E09000022/boundary", {"Range": "bytes=0-9"}),
         ("GET", "/api/v1/services?format=csv", {"Accept-Encoding": "gzip"}),
         ("GET", "/api/v1/areas?type=ward&per_page=5", {}),
@@ -220,6 +221,34 @@ def test_a_geojson_answer_the_accept_header_refuses_is_406(client, path, accept)
     response = client.get(path, headers={"Accept": accept})
     assert response.status_code == 406
     assert response.get_json()["available"] == ["application/geo+json"]
+
+
+def test_an_accept_header_naming_utf_8_takes_what_it_names(client):
+    """Every text the API sends is UTF-8: ``application/json;charset=UTF-8`` (as Java and
+    .NET clients send it) takes our JSON, ``text/csv; charset=utf-8`` our CSV; another
+    charset, or another parameter's value, is still compared (werkzeug alone refused any
+    range with parameters: 406)."""
+    for path, accept, mimetype in (
+        ("/api/v1/services", "application/json;charset=UTF-8", "application/json"),
+        ("/api/v1/areas/E09000021", "application/json; charset=utf-8", "application/json"),
+        ("/api/v1/areas/E09000021/boundary", 'application/json; charset="utf-8"',
+         "application/geo+json"),
+        ("/api/v1/services", "text/csv; charset=utf-8", "text/csv"),
+        ("/api/v1/services", "application/geo+json;charset=utf-8;q=0.9, application/json;q=0.5",
+         "application/geo+json"),
+        ("/api/v1/ogc/collections", "text/html; charset=UTF-8", "text/html"),
+        ("/api/v1/ogc/collections/sites/items?limit=1", "application/geo+json;charset=utf-8",
+         "application/geo+json"),
+        ("/api/v1/openapi.json", "application/json;charset=utf-8", "application/json"),
+    ):  # fmt: skip
+        response = client.get(path, headers={"Accept": accept})
+        assert response.status_code == 200 and response.mimetype == mimetype, (path, accept)
+    for path, accept in (
+        ("/api/v1/services", "application/json; charset=iso-8859-1"),
+        ("/api/v1/services", "text/csv;charset=utf-8;q=0"),
+    ):
+        response = client.get(path, headers={"Accept": accept})
+        assert response.status_code == 406, (path, accept)
 
 
 def test_a_list_refused_as_geojson_answers_as_json(client):

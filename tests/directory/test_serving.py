@@ -218,13 +218,16 @@ def test_long_and_malformed_request_lines_are_problems(
     assert 6000 < len(long_url) < 8000
     status, headers, body = raw(base, b"GET " + long_url.encode() + end)
     assert _problem(status, headers, body, 422)["code"] == "invalid-input"
-    # over 8 KB: 414, as a problem
+    # over 8 KB: 414, as a problem a script on another origin may read (CORS)
     status, headers, body = raw(base, b"GET /api/v1/services?q=" + b"x" * 9000 + end)
     assert _problem(status, headers, body, 414)["code"] == "uri-too-long"
+    assert headers["access-control-allow-origin"] == "*"
+    assert "Retry-After" in headers["access-control-expose-headers"].split(", ")
     # a NUL or a 0xff byte in the request line: 400, as a problem
     for byte in (b"\x00", b"\xff"):
         status, headers, body = raw(base, b"GET /api/v1/areas/E09" + byte + b"000022" + end)
         assert _problem(status, headers, body, 400)["code"] == "bad-request"
+        assert headers["access-control-allow-origin"] == "*"
 
 
 def test_a_body_over_the_limit_and_a_stopped_gunicorn_are_problems(

@@ -102,9 +102,11 @@ _CODES = {400: "bad-request", 403: "forbidden", 414: "uri-too-long",
 
 def problem_bytes(status: int, reason: str, detail: str) -> bytes:
     """A whole HTTP/1.1 response carrying an RFC 9457 problem (connection closed after),
-    titled as its code's page titles it (as the app's problems are), else by ``reason``."""
+    titled as its code's page titles it (as the app's problems are), else by ``reason``,
+    with the CORS headers every answer of the API carries (a map on another origin reads
+    a 414 as a problem, not as a network error)."""
     # (imported here: the master reads this file without loading the app)
-    from directory.web.http import problem_title
+    from directory.web.http import EXPOSED_HEADERS, problem_title
 
     code = _CODES.get(status)
     title = problem_title(code) if code else None
@@ -115,6 +117,8 @@ def problem_bytes(status: int, reason: str, detail: str) -> bytes:
     head = (
         f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
         "Content-Type: application/problem+json\r\nX-Content-Type-Options: nosniff\r\n"
+        "Access-Control-Allow-Origin: *\r\n"
+        f"Access-Control-Expose-Headers: {', '.join(EXPOSED_HEADERS)}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode("latin-1") + body
