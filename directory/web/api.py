@@ -299,9 +299,12 @@ class Api(flask_smorest.Api):
         response = {
             "description": "unknown-parameter: a query parameter this operation does not take "
             "(`errors` names each one, with the closest name and the parameters the operation "
-            "takes); bad-request: a NUL character (%00) anywhere in the path or query, or a "
-            "JSON body that is not valid JSON (NaN, Infinity, an integer too large, nesting "
-            "too deep). A parameter that is not an array takes the first of repeated values.",
+            "takes); invalid-parameter (the OGC API – Features operations, which answer an "
+            "invalid value with 400 where the others answer 422 invalid-input): a value the "
+            "operation cannot take (`errors` names each); bad-request: a NUL character (%00) "
+            "anywhere in the path or query, or a JSON body that is not valid JSON (NaN, "
+            "Infinity, an integer too large, nesting too deep). A parameter that is not an "
+            "array takes the first of repeated values.",
             "schema": self.ERROR_SCHEMA,
         }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)

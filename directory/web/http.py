@@ -33,6 +33,7 @@ from directory.errors import (
     DatabaseUnavailableError,
     DirectoryError,
     InvalidInputError,
+    InvalidParameterError,
 )
 from directory.ingest.values import unstorable_in, why_not_json
 from directory.store.db import READ_ONLY, is_not_initialised, is_read_only
@@ -191,6 +192,8 @@ def http_exception_response(error: HTTPException) -> Response:
     if "messages" in data or "errors" in data:
         body["errors"] = _field_errors(data.get("errors", data.get("messages")))
         body["detail"] = "Some parameters are invalid: " + "; ".join(_error_lines(body["errors"]))
+        if status == 400:  # a value the arguments' schema refused where a standard wants 400
+            body["code"] = InvalidParameterError.code  # (OGC API – Features), as a use case's
     headers = dict(data.get("headers") or {})
     if status == 405 and (allow := getattr(error, "valid_methods", None)):
         headers["Allow"] = ", ".join(allow)
