@@ -167,6 +167,8 @@ class NameWord:
 
     text: str
     loose: str
+    #: ``-word``: what has it is left out (as a service's ``q`` reads it)
+    exclude: bool = False
 
 
 def name_words(query: str | None) -> list[NameWord]:
@@ -178,12 +180,15 @@ def name_words(query: str | None) -> list[NameWord]:
     "women’s" "Women's", "soren" "Søren", "haven" "Kingston Haven"; "ham" not "Lewisham");
     a programme's name the same way (made loose when asked: the programmes are few); a
     grant's ref is looked inside as written, the word in lower case ("edge-" finds
-    "EDGE-PLANNED-G")."""
+    "EDGE-PLANNED-G"). A word after ``-`` leaves out what has it ("youth -lambeth"), as a
+    service's ``q`` reads it; a query of only such words finds what has none of them."""
     words = []
     for word in (query or "").translate(_CURLY).casefold().split():
+        exclude = word.startswith("-")
+        word = word.lstrip("-") if exclude else word
         # by its loose words, as query_terms judges: "ʼ" is no word (its loose words
         # empty, it found every name), "the’" a stop word
         loose = loose_key(word)
         if loose and loose not in STOP_WORDS:
-            words.append(NameWord(word, loose))
+            words.append(NameWord(word, loose, exclude))
     return words

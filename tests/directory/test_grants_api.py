@@ -187,6 +187,36 @@ def test_text_search_over_title_ref_names_and_programme(client, demo_app):
     assert client.get("/api/v1/grants?q=%20%20").status_code == 422
 
 
+def test_a_minus_word_leaves_out_what_has_it(client, demo_app):
+    """``-word`` in grants' and organisations' q leaves out what has the word, as a
+    service's q reads it (it found the very grants and organisations it named before): by
+    the same rule as a word looked for, so a word and its exclusion part every row."""
+    every, total = _all(client, "include_withdrawn=false")
+    for q in ("knife", "lloyds", "edge"):
+        found = _ids(_all(client, f"q={q}")[0])
+        left = _ids(_all(client, f"q=-{q}")[0])
+        assert found and left and found | left == {g["ref"] for g in every}, q
+        assert not found & left, q
+    both = _ids(_all(client, "q=safer -streets")[0])
+    assert both == _ids(_all(client, "q=safer")[0]) - _ids(_all(client, "q=streets")[0])
+    assert _all(client, "q=knife -knife")[1] == 0
+
+    def organisations(query: str) -> set[str]:
+        refs: set[str] = set()
+        for page in itertools.count(1):
+            body = client.get(f"/api/v1/organisations?{query}&per_page=100&page={page}").json
+            refs |= {o["ref"] for o in body["contents"]}
+            if body["last_page"]:
+                assert len(refs) == body["total_items"], query
+                return refs
+        raise AssertionError  # (unreachable)
+
+    youth, others = organisations("q=youth"), organisations("q=-youth")
+    every_one = organisations("")
+    assert youth and others and youth | others == every_one and not youth & others
+    assert organisations("q=london -youth") == organisations("q=london") - youth
+
+
 def test_name_searches_take_and_for_ampersand_and_a_phones_apostrophe(client, demo_app):
     """Grants' and organisations' q: "&" and "and" are left out as PostgreSQL's text search
     leaves them (before, "Barking & Dagenham" missed the council, and "Barking and

@@ -764,3 +764,7 @@ def test_organizations_are_searched_by_the_words_of_their_names(
     assert names("lewisham%20youth") == {"Lewisham Youth Club"}
     assert names("%D0%BC%D0%BE%D1%81%D0%BA%D0%B2%D0%B0") == {"Москва центр"}
     assert names("ham") == set() and names("%26") == set() and names("%CA%BC") == set()
+    # -word leaves out what has it, as /services?q= reads it (it found it before)
+    everyone = {"CAFÉ SØREN TRUST", "Lewisham Youth Club", "Москва центр"}
+    assert names("-lewisham") == everyone - {"Lewisham Youth Club"}
+    assert names("trust%20-soren") == set() and names("-trust%20-club") == {"Москва центр"}

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import false, func
 
 
 def starts_a_word(words: Any, loose: str) -> Any:
@@ -11,6 +11,12 @@ def starts_a_word(words: Any, loose: str) -> Any:
     ``directory.store.words`` makes them) at a word's start: ``LIKE '% loose%'``, its % and
     _ escaped (loose words hold none)."""
     return words.contains(" " + loose, autoescape=True)
+
+
+def wanted(found: Any, exclude: bool) -> Any:
+    """``found`` (a condition a row's words meet) as a name search asks it: met, or for a
+    ``-word`` not met (a NULL column, or a funder none, has not the word)."""
+    return ~func.coalesce(found, false()) if exclude else found
 
 
 def by_name(name: Any, *then: Any) -> list[Any]:

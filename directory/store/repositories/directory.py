@@ -53,7 +53,7 @@ from directory.store.models import (
     ServiceTheme,
     Theme,
 )
-from directory.store.repositories import by_name, starts_a_word
+from directory.store.repositories import by_name, starts_a_word, wanted
 from directory.store.words import NameWord, indexed, name_words
 
 #: fields compared and written as-is, per entity (beside the related lists)
@@ -883,7 +883,9 @@ class CatalogueQueries:
         where: list[Any] = []
         if q:  # every word of it in the name (directory.store.words.name_words)
             words = name_words(q)
-            where += [starts_a_word(Organisation.search_name, w.loose) for w in words] or [false()]
+            where += [
+                wanted(starts_a_word(Organisation.search_name, w.loose), w.exclude) for w in words
+            ] or [false()]
         if type_:
             where.append(Organisation.type == type_)
         statement = select(Organisation.__table__).order_by(
@@ -965,17 +967,16 @@ class CatalogueQueries:
             named = select(Organisation.id).where(
                 starts_a_word(Organisation.search_name, word.loose)
             )
-            where.append(
-                or_(
-                    starts_a_word(Grant.search_title, word.loose),
-                    _lower_contains(Grant.ref, word.text),
-                    Grant.funder_id.in_(named),
-                    Grant.recipient_id.in_(named),
-                    Grant.programme_id.in_(
-                        [pid for pid, name in programmes if f" {word.loose}" in name]
-                    ),
-                )
+            found = or_(
+                starts_a_word(Grant.search_title, word.loose),
+                _lower_contains(Grant.ref, word.text),
+                Grant.funder_id.in_(named),
+                Grant.recipient_id.in_(named),
+                Grant.programme_id.in_(
+                    [pid for pid, name in programmes if f" {word.loose}" in name]
+                ),
             )
+            where.append(wanted(found, word.exclude))
         if status is not None:
             where.append(_grant_status_clause(status))
         if not include_withdrawn:

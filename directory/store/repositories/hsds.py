@@ -16,7 +16,7 @@ from sqlalchemy.engine import Row
 
 from directory.store.db import streamed
 from directory.store.models import Location, Organisation, Service, ServiceTheme
-from directory.store.repositories import by_name, starts_a_word
+from directory.store.repositories import by_name, starts_a_word, wanted
 from directory.store.repositories.search import Filters, Near, SearchQueries, cell_ranges
 from directory.store.words import name_words
 
@@ -131,12 +131,10 @@ class HsdsQueries(SearchQueries):
             if not words:
                 where.append(false())
             for word in words:
-                where.append(
-                    starts_a_word(Organisation.search_name, word.loose)
-                    | func.lower(func.coalesce(Organisation.description, "")).contains(
-                        word.text, autoescape=True
-                    )
-                )
+                found = starts_a_word(Organisation.search_name, word.loose) | func.lower(
+                    func.coalesce(Organisation.description, "")
+                ).contains(word.text, autoescape=True)
+                where.append(wanted(found, word.exclude))
         total = self.db.execute(
             select(func.count()).select_from(Organisation).where(*where)
         ).scalar_one()

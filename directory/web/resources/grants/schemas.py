@@ -43,8 +43,8 @@ class GrantFilterArgsSchema(Schema):
         metadata={
             "description": "Words: each must start a word (case, accents and punctuation "
             "aside) of the grant's title or its funder's, recipient's or programme's name, "
-            "or appear in its ref as written (ignoring case); `&`, `and` and a few stop "
-            "words are left out"
+            "or appear in its ref as written (ignoring case); `-word` leaves out what has "
+            "it; `&`, `and` and a few stop words are left out"
         },
     )
     status = ma.fields.String(

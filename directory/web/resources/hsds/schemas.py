@@ -325,7 +325,8 @@ class HsdsServiceListArgsSchema(HsdsServiceArgsSchema):
 class HsdsOrganizationArgsSchema(PageArgsSchema):
     search = _text(
         "Words (all must match): each starts a word of the organisation's name (case, "
-        "accents and punctuation aside) or is in its description"
+        "accents and punctuation aside) or is in its description; `-word` leaves out "
+        "what has it"
     )
     full = ma.fields.Boolean(
         load_default=False, metadata={"description": "With identifiers and services"}

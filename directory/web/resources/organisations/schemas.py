@@ -15,7 +15,8 @@ class OrganisationListArgsSchema(PageArgsSchema):
         metadata={
             "description": "Words of the name: each must start a word of it, case, accents "
             'and punctuation aside (`cafe` finds "Café", `haven` "Kingston Haven Trust"; '
-            '`ham` not "Lewisham"); `&`, `and` and a few stop words are left out'
+            '`ham` not "Lewisham"); `-word` leaves out what has it; `&`, `and` and a few '
+            "stop words are left out"
         },
     )
     type = ma.fields.String(validate=ma.validate.OneOf(ORGANISATION_TYPES))
