@@ -219,6 +219,10 @@ def test_a_postcode_the_partners_cannot_use_is_told_in_plain_words(
         )
     assert page.locator("#partners-results").is_hidden()
     assert page.locator("#problem").is_hidden()  # the patch's own alert is not used
+    box = page.locator("#partner-postcode")  # the field it is about, marked and described
+    assert box.get_attribute("aria-invalid") == "true"
+    assert box.get_attribute("aria-describedby") == "partner-postcode-hint partners-problem"
+    assert page.locator("#partner-theme").get_attribute("aria-invalid") is None
     page.screenshot(path=str(artifacts / f"page-partners-{code}.png"))
 
 
@@ -277,3 +281,55 @@ def test_demo_partners_are_labelled_and_real_ones_are_not(
     assert tags.count() == sum(p["demo"] for p in contents)
     assert tags.first.inner_text().strip().lower() == "demo"
     page.screenshot(path=str(artifacts / "page-partners-demo.png"), full_page=True)
+
+
+def test_a_search_refused_by_the_form_hides_the_last_ones_results(
+    page: Any, live_server: Server
+) -> None:
+    """A theme or a postcode taken away after a search: the page says what it lacks and no
+    longer shows the earlier search's partners under it (it did, as if they answered it)."""
+    names = theme_names(live_server)
+    page.goto(live_server.url("/"))
+    find_partners(page, names["community-safety"], "SW2 1RW")
+    page.wait_for_selector("#partners[data-state=ready]")
+    results, alert = page.locator("#partners-results"), page.locator("#partners-problem")
+    assert results.is_visible()
+    page.get_by_label("Theme of the work").select_option(value="")
+    page.get_by_role("button", name="Find partners").click()
+    assert "Choose a theme" in alert.inner_text() and results.is_hidden()
+    assert page.locator("#partners").get_attribute("data-state") == "problem"
+    assert page.locator("#partner-theme").get_attribute("aria-invalid") == "true"
+    find_partners(page, names["community-safety"], "SW2 1RW")  # asked again: shown again
+    page.wait_for_selector("#partners[data-state=ready]")
+    assert results.is_visible() and alert.is_hidden()
+    assert page.locator("#partner-theme").get_attribute("aria-invalid") is None
+    page.get_by_label("Where the work is").fill("")
+    page.get_by_role("button", name="Find partners").click()
+    assert "Enter a postcode" in alert.inner_text() and results.is_hidden()
+    assert page.locator("#partner-postcode").get_attribute("aria-invalid") == "true"
+
+
+def test_a_link_without_a_theme_asks_for_one_in_the_pages_words(
+    page: Any, live_server: Server
+) -> None:
+    """#partners?theme=&postcode=… (a link cut short, or the theme emptied in the address)
+    is not sent to the API (whose 422 read "theme[0]: Length must be …"): the form shows
+    the link's postcode, no theme, and asks for one; after a search, the theme chosen
+    for it is not left showing beside that."""
+    names = theme_names(live_server)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/partners" in r.url else None)
+    page.goto(live_server.url("/#partners?theme=&postcode=SW2%201RW"))
+    alert = page.locator("#partners-problem")
+    alert.wait_for()
+    assert "Choose a theme" in alert.inner_text() and "Length" not in alert.inner_text()
+    assert page.locator("#partner-postcode").input_value() == "SW2 1RW"
+    assert page.locator("#partner-theme").input_value() == ""
+    assert not asked
+    find_partners(page, names["community-safety"], "SW2 1RW")
+    page.wait_for_selector("#partners[data-state=ready]")
+    page.evaluate("location.hash = '#partners?theme=&postcode=SW2%201RW'")
+    page.wait_for_selector("#partners[data-state=problem]")
+    assert "Choose a theme" in alert.inner_text()
+    assert page.locator("#partner-theme").input_value() == ""
+    assert page.locator("#partners-results").is_hidden()

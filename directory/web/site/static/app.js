@@ -1446,13 +1446,13 @@
   /* A search box marked as what found nothing (aria-invalid, described by the problem as
      well as by its own hint), or back as it was. */
   var BOX_HINTS = {};
-  function markBox(id, invalid) {
-    var box = $(id);
+  function markBox(id, invalid, problemId) {
+    var box = $(id), problem = problemId || "problem";
     if (!(id in BOX_HINTS)) BOX_HINTS[id] = box.getAttribute("aria-describedby") || "";
     var hint = BOX_HINTS[id];
     if (invalid) box.setAttribute("aria-invalid", "true");
     else box.removeAttribute("aria-invalid");
-    var described = invalid ? (hint ? hint + " problem" : "problem") : hint;
+    var described = invalid ? (hint ? hint + " " + problem : problem) : hint;
     if (described) box.setAttribute("aria-describedby", described);
     else box.removeAttribute("aria-describedby");
   }
@@ -1508,6 +1508,34 @@
     sayPartners("");
   }
   function themeName(id) { return state.themes[id] || id; }
+  /* The partners form's field a problem is about (its code names the postcode or the
+     theme), marked invalid and described by the problem; the other back as it was. */
+  function markPartnerField(id) {
+    ["partner-theme", "partner-postcode"].forEach(function (field) { markBox(field, field === id, "partners-problem"); });
+  }
+  function partnerFieldOf(problem) {
+    var body = (problem && problem.body) || {}, code = body.code || "", errors = body.errors || {};
+    if (code.indexOf("theme") >= 0 || "theme" in errors) return "partner-theme";
+    if (/postcode|outside/.test(code) || "postcode" in errors) return "partner-postcode";
+    return null;
+  }
+  /* What a partners search lacks, in the page's words ([field, title, detail]), or null. */
+  function partnersMissing(params) {
+    if (!params.theme) return ["partner-theme", "Choose a theme", "Pick the theme of the work from the list, then choose Find partners."];
+    if (!params.postcode) return ["partner-postcode", "Enter a postcode", "Type the London postcode where the work is, for example SW2 1RW."];
+    return null;
+  }
+  /* A partners search refused before it is asked: said in the page's words, its field
+     marked and focused, and the results of an earlier search hidden (they were for other
+     values; an answer still on its way is for that search too). */
+  function refusePartners(missing) {
+    ++state.partnersToken;
+    state.partnersKey = null;
+    $("partners-results").hidden = true;
+    $("partners").setAttribute("data-state", "problem");
+    markPartnerField(missing[0]);
+    askFor(showPartnersProblem, missing[0], missing[1], missing[2]);
+  }
 
   function loadThemes() {
     var select = $("partner-theme");
@@ -1584,6 +1612,7 @@
     var results = $("partners-results");
     state.partnersKey = qs(params);
     hideProblem("partners-problem");
+    markPartnerField(null);
     $("partners").setAttribute("data-state", "loading");
     $("partner-postcode").value = params.postcode;
     if (push) history.pushState(history.state, "", location.pathname + location.search + PARTNERS_HASH + qs(params));
@@ -1602,6 +1631,7 @@
       if (token !== state.partnersToken) return;
       results.hidden = true;
       $("partners").setAttribute("data-state", "problem");
+      markPartnerField(partnerFieldOf(problem));
       if (problem instanceof ApiProblem) showPartnersProblem(problem);
       else showPartnersProblem(new ApiProblem(0, { title: "Something went wrong", detail: String(problem && problem.message || problem) }));
     });
@@ -1613,6 +1643,14 @@
     if (first && !location.search) $("partners").scrollIntoView();
     var canonical = PARTNERS_HASH + qs(params);  // a typed link's postcode as the page writes it
     if (location.hash !== canonical) history.replaceState(history.state, "", location.pathname + location.search + canonical);
+    var missing = partnersMissing(params);
+    if (missing) {  // a link without a theme or a postcode: the form as the link has it, and what it lacks
+      $("partner-postcode").value = params.postcode;
+      return (state.themesReady || Promise.resolve()).then(function () {
+        $("partner-theme").value = state.themes[params.theme] ? params.theme : "";
+        refusePartners(missing);
+      });
+    }
     return runPartners(params, false);
   }
 
@@ -1982,18 +2020,11 @@
     });
     $("partners-form").addEventListener("submit", function (event) {
       event.preventDefault();
-      var theme = $("partner-theme").value;
-      var postcode = tidyPostcode($("partner-postcode").value);
-      $("partner-postcode").value = postcode;
-      if (!theme) {
-        askFor(showPartnersProblem, "partner-theme", "Choose a theme", "Pick the theme of the work from the list, then choose Find partners.");
-        return;
-      }
-      if (!postcode) {
-        askFor(showPartnersProblem, "partner-postcode", "Enter a postcode", "Type the London postcode where the work is, for example SW2 1RW.");
-        return;
-      }
-      runPartners({ theme: theme, postcode: postcode }, true);
+      var params = { theme: $("partner-theme").value, postcode: tidyPostcode($("partner-postcode").value) };
+      $("partner-postcode").value = params.postcode;
+      var missing = partnersMissing(params);
+      if (missing) refusePartners(missing);
+      else runPartners(params, true);
     });
     $("programme-form").addEventListener("submit", function (event) {
       event.preventDefault();
