@@ -209,13 +209,8 @@ def headline(
         kind, beyond = found[g.id]
         groups.setdefault(kind, HeadlineGroup()).add(g, beyond)
     if "shared" in groups and data is not None and level in LISTED_LEVELS:
-        for g in grants:
-            if found[g.id][0] == "shared":
-                groups["shared"].equal_share += sum(
-                    (g.amount_pence or 0) * share
-                    for kind, code, share in placed(data, g, snap, level)
-                    if kind == level and code == area
-                )
+        shared = [g for g in grants if found[g.id][0] == "shared"]
+        groups["shared"].equal_share = equal_share(data, snap, area, shared)
     apportionment = _apportion(snap, grants, area, found, groups, data, apportion)
     reaching = (
         len(grants),
@@ -223,6 +218,20 @@ def headline(
         sum(1 for g in grants if g.amount_pence is None),
     )
     return headline_answer(snap, area, groups, reaching, apportionment, data)
+
+
+def equal_share(
+    data: FundingData, snap: GeographySnapshot, area: str, shared: Iterable[GrantFact]
+) -> float:
+    """The part of the ``shared`` awards /funding/summary?by=<area's level> counts for
+    ``area`` (pence): each award divided equally between the areas of that level it names."""
+    level = snap.areas[area].type
+    return sum(
+        (g.amount_pence or 0) * share
+        for g in shared
+        for kind, code, share in placed(data, g, snap, level)
+        if kind == level and code == area
+    )
 
 
 def headline_answer(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
@@ -27,7 +27,13 @@ from directory.usecases.catalogue import grant_flags, is_live, live_between
 from directory.usecases.catalogue import iso as _iso
 from directory.usecases.facts import GrantFact
 from directory.usecases.funding.awards import ALL_PROGRAMMES_RULE, community_safety_rule_text
-from directory.usecases.funding.headline import HeadlineGroup, headline_answer, scopes_present
+from directory.usecases.funding.headline import (
+    LISTED_LEVELS,
+    HeadlineGroup,
+    equal_share,
+    headline_answer,
+    scopes_present,
+)
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.pagination import envelope
 from directory.usecases.patch.index import (
@@ -378,12 +384,17 @@ def _funding_summary(
         key=lambda e: (-e["amount"], e["programme"]["name"] if e["programme"] else ""),
     )
     groups = {s: HeadlineGroup() for s in present} | sums.groups
+    data = index.facts
+    if "shared" in groups and data is not None and snap.areas[area].type in LISTED_LEVELS:
+        groups["shared"] = replace(
+            groups["shared"], equal_share=equal_share(data, snap, area, sums.shared.values())
+        )
     reached = (found.total, sums.pence, sums.without_amount)
     return {
         "live_on": day.isoformat(),
         "awards": found.total,
         "amount": _pounds(sums.pence),
-        "headline": headline_answer(snap, area, groups, reached),
+        "headline": headline_answer(snap, area, groups, reached, data=data),
         "by_programme": rows,
         "programmes": (
             {"counted": "all", "rule": ALL_PROGRAMMES_RULE}

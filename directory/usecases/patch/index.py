@@ -213,6 +213,9 @@ class DirectoryIndex:
     opportunities_by_area: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: a patch's candidate opportunities by its areas (kept)
     opportunity_lists: Kept = field(default_factory=lambda: _kept("opportunity_lists"))
+    #: the data version's facts it was built from (shared with the funding answers): where
+    #: a shared award's money goes, for the headline's equal_share
+    facts: FundingData | None = None
 
     @classmethod
     def build(
@@ -362,6 +365,7 @@ class DirectoryIndex:
             order=order_array.tolist(),
             parts_by_id=_parts_by_id(services),
             opportunities_by_area=_opportunities_by_area(q, today),
+            facts=facts,
         ).bounded(settings.patch_cache_mb * 2**20)
 
     def bounded(self, total_bytes: int) -> DirectoryIndex:

@@ -52,6 +52,9 @@ class Sums:
     other_pence: int = 0
     programmes: dict[str, ProgrammeSums] = field(default_factory=dict)
     groups: dict[str, HeadlineGroup] = field(default_factory=dict)
+    #: the awards counted in the headline's ``shared`` (the patch's own areas' only: an
+    #: area above it has none), for its ``equal_share``
+    shared: dict[int, GrantFact] = field(default_factory=dict)
 
     def add(self, g: GrantFact, scope: str, found: tuple[str, tuple[str, ...]], sign: int = 1) -> None:  # fmt: skip
         """Count award ``g`` reaching at ``scope`` with headline scope ``found`` (``sign``
@@ -84,6 +87,11 @@ class Sums:
         group.add(g, found[1], sign)
         if group.awards == 0:
             del self.groups[found[0]]
+        if found[0] == "shared":
+            if sign > 0:
+                self.shared[g.id] = g
+            else:
+                self.shared.pop(g.id, None)
 
     def add_other(self, g: GrantFact, sign: int = 1) -> None:
         self.other_awards += sign
@@ -117,6 +125,7 @@ class Sums:
             group.pence += theirs_group.pence
             group.without_amount += theirs_group.without_amount
             group.areas.update(theirs_group.areas)
+        self.shared.update(other.shared)
 
 
 @dataclass
