@@ -37,7 +37,11 @@ _FINANCIAL_YEAR = ma.fields.String(
         "description": "Only awards for this UK financial year (1 April to 31 March): 2021/22, "
         "or 2021-22, 2021/2022, FY21/22, FY 2021/22, 21/22 (any case, optional spaces). The "
         "two years must be consecutive and the first between 1900 and 2099; anything else is "
-        "a 422 invalid-input naming financial_year.",
+        "a 422 invalid-input naming financial_year. An award's year is the one its source "
+        "gives it, the first of a span (MOPAC-DEC-026, 2017/18-2020/21, is 2017/18: its whole "
+        "amount there, not divided between the years), else the year of its award date or "
+        "start. For the awards funding a given day, whatever year they were made for, ask "
+        "live_on.",
         "pattern": FINANCIAL_YEAR_PATTERN,
         "example": "2021/22",
     },
@@ -335,7 +339,10 @@ class FundingGroupSchema(FundingStatsSchema):
     )
     financial_year = ma.fields.String(
         allow_none=True,
-        metadata={"description": "by=financial_year: 2021/22, null when not recorded"},
+        metadata={
+            "description": "by=financial_year: 2021/22 (an award over several years in "
+            "its first), null when not recorded"
+        },
     )
     organisation = ma.fields.Nested(
         RefNameSchema, metadata={"description": "by=organisation: the recipient {ref, name}"}
@@ -675,7 +682,10 @@ class TimelinessGroupSchema(TimelinessStatsSchema):
     )
     financial_year = ma.fields.String(
         allow_none=True,
-        metadata={"description": "by=financial_year: 2021/22, null when not recorded"},
+        metadata={
+            "description": "by=financial_year: 2021/22 (an award over several years in "
+            "its first), null when not recorded"
+        },
     )
 
 
