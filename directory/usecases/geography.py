@@ -43,7 +43,7 @@ from directory.usecases.shared import Extended, compact
 from geodata import crs
 from geodata.errors import InvalidPostcodeError as GeodataInvalidPostcode
 from geodata.index import AreaIndex
-from geodata.names import NameMatcher
+from geodata.names import NameMatcher, default_aliases
 from geodata.postcodes import Postcode, parse_outcode, parse_postcode
 
 AREA_TYPES = ("region", "bcu", "borough", "ward")
@@ -163,9 +163,13 @@ class GeographySnapshot:
             return AreaIndex(codes, [geometries[c] for c in codes])
 
         matcher = NameMatcher((a.code, a.type, a.name) for a in areas.values())
-        for a in areas.values():
-            for alias in a.attributes.get("aliases", ()):
-                matcher.add_alias(a.code, alias)
+        aliases = [
+            (a.code, alias) for a in areas.values() for alias in a.attributes.get("aliases", ())
+        ]
+        # and those the package names that the geography loaded before it did not ("RBKC")
+        aliases += [(c, alias) for c, alias in default_aliases() if c in areas]
+        for code, alias in dict.fromkeys(aliases):
+            matcher.add_alias(code, alias)
         details = dict(release.details or {})
         return cls(
             version=version,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from urllib.parse import quote
 
 import pytest
 import shapely
@@ -336,6 +337,47 @@ def test_a_name_or_its_leading_words_are_taken(client, area, code):
     body = client.get("/api/v1/patch", query_string={"area": area}).get_json()
     assert body["match"] == "area"
     assert code in {(body.get(k) or {}).get("code") for k in ("ward", "borough", "bcu")}
+
+
+def _aliases() -> list[tuple[str, str]]:
+    from geodata.names import default_aliases
+
+    return default_aliases()
+
+
+@pytest.mark.parametrize(("code", "alias"), _aliases())
+def test_every_alias_the_package_names_is_taken_everywhere_an_area_is(client, code, alias):
+    """geodata/data/area_aliases.csv: the abbreviations SPOCs write ("RBKC", "H&F", "LBBD")
+    and other names, by the areas route and the patch; read from the package as well as
+    from the stored geography, so an alias added since it was loaded is taken too."""
+    response = client.get(f"/api/v1/areas/{quote(alias, safe='')}")
+    assert response.status_code == 200, (alias, response.get_json())
+    assert response.get_json()["code"] == code
+    body = client.get("/api/v1/patch", query_string={"area": alias.lower()}).get_json()
+    assert code in {(body.get(k) or {}).get("code") for k in ("ward", "borough", "bcu", "area")}
+
+
+def test_an_alias_added_since_the_geography_was_loaded_is_taken(writable_app):
+    """A geography loaded before an alias was added to the package (its areas' stored
+    aliases without it) takes it all the same: the names are the stored ones and the
+    package's."""
+    from sqlalchemy import select, update
+
+    from directory.store.models import Area
+
+    state = writable_app.extensions["directory"]
+    with state.db.engine.begin() as connection:
+        attributes = connection.execute(
+            select(Area.attributes).where(Area.code == "E09000020")
+        ).scalar_one()
+        assert "RBKC" in attributes["aliases"]
+        attributes = {**attributes, "aliases": [a for a in attributes["aliases"] if a != "RBKC"]}
+        connection.execute(
+            update(Area).where(Area.code == "E09000020").values(attributes=attributes)
+        )
+    state.geography.invalidate()
+    response = writable_app.test_client().get("/api/v1/areas/RBKC")
+    assert response.status_code == 200 and response.get_json()["code"] == "E09000020"
 
 
 @pytest.mark.parametrize(

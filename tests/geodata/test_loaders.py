@@ -210,7 +210,7 @@ def test_built_in_aliases_are_attached(bundle):
     by_code = {a.code: a for a in bundle.areas}
     assert "City" in by_code[CITY_OF_LONDON_CODE].attributes["aliases"]
     assert "Kingston" in by_code["E09000021"].attributes["aliases"]
-    assert "aliases" not in by_code["E09000030"].attributes
+    assert "aliases" not in by_code["E09000022"].attributes
 
 
 def test_a_month_field_is_a_month_only_in_ascii_digits():
