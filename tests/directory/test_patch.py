@@ -147,6 +147,8 @@ def test_patch_filters(read_patch_app, query, expected):
         ("postcode=M1 1AE", 404, "outside-coverage"),
         ("area=Atlantis", 404, "area-not-found"),
         ("postcode=KT1 1EU&radius=50000", 422, "invalid-input"),
+        # an area's patch has no point to measure a radius from: not taken without a word
+        ("area=Kingston&radius=500", 422, "invalid-input"),
         ("lat=51.5", 422, "invalid-input"),
         ("postcode=KT1 1EU&status=sometimes", 422, "invalid-input"),
     ],
@@ -155,6 +157,8 @@ def test_patch_problems(read_patch_app, query, status, code):
     response = read_patch_app.test_client().get(f"/api/v1/patch?{query}")
     assert response.status_code == status
     assert response.mimetype == "application/problem+json" and response.json["code"] == code
+    if "area=Kingston&radius" in query:
+        assert list(response.json["errors"]) == ["radius"]
 
 
 def test_patch_lookup_for_a_caseload(read_patch_app):

@@ -113,8 +113,11 @@ def resolve_place(
     snap: GeographySnapshot, repo: GeographyRepository, settings: Settings, *,
     postcode: str | None = None, lat: float | None = None, lon: float | None = None,
     easting: float | None = None, northing: float | None = None, area: str | None = None,
+    radius: float | None = None,
 ) -> Place:  # fmt: skip
-    """The patch asked for: exactly one of a postcode, a point or an area (code or name)."""
+    """The patch asked for: exactly one of a postcode, a point or an area (code or name).
+    A ``radius`` given (sites near the place's point) is refused with an area, which has
+    none: taken without a word, it read as if it narrowed the patch."""
     by_point = lat is not None or lon is not None or easting is not None or northing is not None
     if (postcode is not None) + by_point + (area is not None) != 1:
         given = [
@@ -132,6 +135,13 @@ def resolve_place(
         ward = answer["ward"]["code"] if answer["ward"] else None
         return place_for_areas(answer, answer["borough"]["code"], ward, snap, point)
     if area is not None:
+        if radius is not None:
+            raise InvalidInputError(
+                "radius is the distance around a postcode or a point within which sites count "
+                "as nearby; an area's patch has no point, so leave radius out (or ask by "
+                "postcode or lat and lon).",
+                errors={"radius": ["only with postcode, lat and lon, or easting and northing"]},
+            )
         return place_for_area(resolve_area(snap, area), snap)
     x, y, _ = geography.point_from_query(lat=lat, lon=lon, easting=easting, northing=northing)
     found = geography.resolve_point(snap, settings, x, y)

@@ -32,7 +32,7 @@ def _filters(args: dict[str, Any]) -> patch.PatchFilters:
         status=None if args["status"] == "any" else args["status"],
         live_on=args.get("live_on"),
         q=args.get("q"),
-        radius=args["radius"],
+        radius=patch.DEFAULT_RADIUS_M if args["radius"] is None else args["radius"],
         include_other_programmes=args["include_other_programmes"],
     )
 
@@ -78,7 +78,7 @@ def get_patch(args: dict[str, Any]) -> Response:
     place = patch.resolve_place(
         reads.snap, reads.repo, reads.settings, postcode=args.get("postcode"),
         lat=args.get("lat"), lon=args.get("lon"), easting=args.get("easting"),
-        northing=args.get("northing"), area=args.get("area"),
+        northing=args.get("northing"), area=args.get("area"), radius=args["radius"],
     )  # fmt: skip
     page, per_page = args["page"], args["per_page"]
     now = web.now()

@@ -35,13 +35,13 @@ from directory.web.resources.postcodes.schemas import PostcodeSchema
 from directory.web.resources.services.schemas import OrganisationRefSchema
 
 
-def radius_field(kind: type[ma.fields.Float]) -> ma.fields.Float:
+def radius_field(kind: type[ma.fields.Float], default: float | None) -> ma.fields.Float:
     """``radius``: a query string's (``Float``) or a JSON body's (``JsonNumber``)."""
     return kind(
-        load_default=DEFAULT_RADIUS_M,
+        load_default=default,
         validate=ma.validate.Range(min=1, max=MAX_RADIUS_M),
         metadata={
-            "description": f"Metres around a postcode or point for nearby sites (default {DEFAULT_RADIUS_M}, at most {MAX_RADIUS_M})"
+            "description": f"Metres around a postcode or point for nearby sites (default {DEFAULT_RADIUS_M}, at most {MAX_RADIUS_M}); an area's patch has no point, so radius with area is a 422"
         },
     )
 
@@ -69,7 +69,7 @@ class PatchFilterSchema(Schema):
             "description": "Every word must appear in the service, organisation or theme names or the description"
         },
     )
-    radius = radius_field(ma.fields.Float)
+    radius = radius_field(ma.fields.Float, None)  # (None: not given; the default then)
     include_other_programmes = include_other_programmes_field()
 
 
@@ -423,7 +423,7 @@ class PatchLookupSchema(PatchFilterSchema):
     # a JSON body's values are of the types the document gives them ("500" for the radius,
     # 1 or "yes" for a boolean, 2.5 for a count are a 422), as on the write routes; the
     # query strings of GET /patch keep their conversion
-    radius = radius_field(JsonNumber)
+    radius = radius_field(JsonNumber, DEFAULT_RADIUS_M)
     include_other_programmes = include_other_programmes_field(JsonBoolean)
     per_page = JsonInteger(
         load_default=LOOKUP_PER_POSTCODE,
