@@ -37,6 +37,7 @@ from directory.errors import (
     OpportunityNotFoundError,
 )
 from directory.ingest import opportunities as writer
+from directory.ingest.context import themes as taxonomy_themes
 from directory.ingest.records import OpportunityRecord, Problem
 from directory.ingest.values import clean_text, parse_amount
 from directory.settings import Settings
@@ -259,6 +260,24 @@ def place_name(place: dict[str, Any] | None) -> str:
     return str(place["area"]["name"])
 
 
+def feed_title(
+    what: str, place: dict[str, Any] | None, themes: Sequence[str],
+    small_org_friendly: bool | None,
+) -> str:  # fmt: skip
+    """A feed's title: what it lists, its place, and the filters it was asked with, so
+    that two subscriptions read apart in a feed reader or a calendar ("Funding
+    opportunities: Lambeth, Violence against women and girls, for small organisations")."""
+    names = {t.id: t.name for t in taxonomy_themes()}
+    parts = [place_name(place), *(names.get(t, t) for t in dict.fromkeys(themes))]
+    if small_org_friendly is not None:
+        parts.append(
+            "for small organisations"
+            if small_org_friendly
+            else "not marked for small organisations"
+        )
+    return f"{what}: {', '.join(parts)}"
+
+
 def list_opportunities(
     q: OpportunityQueries, snap: GeographySnapshot, repo: GeographyRepository,
     settings: Settings, now: datetime, *, area: str | None = None, postcode: str | None = None,
@@ -364,7 +383,8 @@ def _lines(item: dict[str, Any]) -> list[str]:
 def feed_items(
     q: OpportunityQueries, snap: GeographySnapshot, repo: GeographyRepository,
     settings: Settings, now: datetime, *, area: str | None, postcode: str | None = None,
-    themes: Sequence[str] = (), since: datetime | None = None, limit: int | None = None,
+    themes: Sequence[str] = (), small_org_friendly: bool | None = None,
+    since: datetime | None = None, limit: int | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:  # fmt: skip
     """The opportunities a feed holds (not withdrawn, for the place, an area or a postcode,
     and in the themes; closing after ``since``, or not closed yet), soonest deadline first;
@@ -374,6 +394,7 @@ def feed_items(
     at = _naive(now)
     after = _naive(since) if since is not None else at
     f = OpportunityFilter(now=after, areas=codes, themes=tuple(themes), statuses=DEFAULT_STATUSES,
+                          small_org_friendly=small_org_friendly,
                           soon_from=within_days_end(since or now, settings.closing_soon_days))  # fmt: skip
     rows, _total = q.page(f, offset=0, limit=limit)
     return _bodies(q, rows, snap, now, settings.closing_soon_days), place
@@ -472,7 +493,7 @@ def calendar(
 def calendar_items(
     q: OpportunityQueries, snap: GeographySnapshot, repo: GeographyRepository,
     settings: Settings, now: datetime, *, area: str | None, themes: Sequence[str],
-    postcode: str | None = None,
+    postcode: str | None = None, small_org_friendly: bool | None = None,
 ) -> tuple[list[dict[str, Any]], dict[int, datetime], dict[str, Any] | None]:  # fmt: skip
     """The opportunities of the iCalendar feed: not withdrawn, for the place (an area or a
     postcode) and in the themes, closing after a year ago; with each one's last change (its
@@ -480,6 +501,7 @@ def calendar_items(
     check_themes(themes)
     codes, place = place_codes(snap, repo, area=area, postcode=postcode)
     f = OpportunityFilter(now=_naive(now), areas=codes, themes=tuple(themes),
+                          small_org_friendly=small_org_friendly,
                           open_between=(_naive(now - CALENDAR_PAST), datetime(9999, 1, 1)))  # fmt: skip
     rows, _total = q.page(f, offset=0, limit=None)
     return (

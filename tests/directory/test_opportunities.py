@@ -335,6 +335,35 @@ def test_calendar_feed(shared_demo_app: Flask) -> None:
     assert client.get("/api/v1/opportunities.ics?area=E09000021").data == response.data
 
 
+@pytest.mark.parametrize("small", ["true", "false"])
+def test_the_feeds_take_small_org_friendly_and_are_titled_by_their_filters(
+    shared_demo_app: Flask, small: str
+) -> None:
+    """A small organisation subscribes to the rounds that suit it (the feeds refused
+    small_org_friendly with a 400); each feed's title names its themes and that filter, so
+    two subscriptions read apart (both were "Funding opportunities: London")."""
+    client = shared_demo_app.test_client()
+    query = f"small_org_friendly={small}&theme=community-safety"
+    listed = get_json(shared_demo_app, f"/api/v1/opportunities?{query}")["contents"]
+    every = get_json(shared_demo_app, f"/api/v1/opportunities?{ALL}&{query}")["contents"]
+    assert all(o["small_org_friendly"] is (small == "true") for o in every)
+    feed = ET.fromstring(client.get(f"/api/v1/opportunities.atom?{query}").data)
+    titles = [e.findtext(f"{ATOM}title") for e in feed.findall(f"{ATOM}entry")]
+    assert sorted(titles) == sorted(
+        f"{o['title']} ({o['funder']['name']}): {o['time_left']}" for o in listed
+    )
+    theme = next(
+        t["name"] for t in get_json(shared_demo_app, "/api/v1/themes")["contents"]
+        if t["id"] == "community-safety"
+    )  # fmt: skip
+    which = "for small organisations" if small == "true" else "not marked for small organisations"
+    assert feed.findtext(f"{ATOM}title") == f"Funding opportunities: London, {theme}, {which}"
+    cal = icalendar.Calendar.from_ical(client.get(f"/api/v1/opportunities.ics?{query}").data)
+    closing = {str(e["UID"]) for e in cal.walk("VEVENT") if "-closes@" in str(e["UID"])}
+    assert closing == {f"{o['ref']}-closes@{uc.UID_DOMAIN}" for o in every}
+    assert str(cal["X-WR-CALNAME"]) == f"Funding deadlines: London, {theme}, {which}"
+
+
 def test_the_feeds_take_a_postcode_as_the_list_does(shared_demo_app: Flask) -> None:
     """A small organisation subscribes by its postcode: the Atom and iCalendar feeds hold
     what /opportunities?postcode= lists, titled with the postcode and its ward; a bad or

@@ -128,15 +128,17 @@ def atom_opportunities(args: dict[str, Any]) -> Response:
     items, place = opportunities.feed_items(
         _queries(), snapshot(), geography_repo(), state().settings, web.now(),
         area=args.get("area"), postcode=args.get("postcode"), themes=args.get("theme", []),
-        limit=opportunities.FEED_LIMIT,
+        small_org_friendly=args.get("small_org_friendly"), limit=opportunities.FEED_LIMIT,
     )  # fmt: skip
     query = urlencode(_feed_query(), doseq=True)
     public_url = state().settings.public_url
-    name = opportunities.place_name(place)
+    title = opportunities.feed_title(
+        "Funding opportunities", place, args.get("theme", []), args.get("small_org_friendly")
+    )
     xml = opportunities.atom(
         items, feed_url=request.base_url + (f"?{query}" if query else ""),
         base_url=public_url or request.host_url.rstrip("/"),
-        title=f"Funding opportunities: {name}", feed_name=query, public_url=public_url,
+        title=title, feed_name=query, public_url=public_url,
         data_loaded_at=snapshot().version.loaded_at,
     )  # fmt: skip
     return Response(xml, mimetype=http.ATOM_MIMETYPE)
@@ -159,10 +161,13 @@ def calendar_opportunities(args: dict[str, Any]) -> Response:
     items, updated, place = opportunities.calendar_items(
         _queries(), snapshot(), geography_repo(), app_state.settings, web.now(),
         area=args.get("area"), themes=args.get("theme", []), postcode=args.get("postcode"),
+        small_org_friendly=args.get("small_org_friendly"),
     )  # fmt: skip
-    name = opportunities.place_name(place)
+    title = opportunities.feed_title(
+        "Funding deadlines", place, args.get("theme", []), args.get("small_org_friendly")
+    )
     body = opportunities.calendar(
-        items, updated, title=f"Funding deadlines: {name}",
+        items, updated, title=title,
         base_url=app_state.settings.public_url or request.host_url.rstrip("/"),
     )  # fmt: skip
     response = Response(body, mimetype=http.CALENDAR_MIMETYPE)

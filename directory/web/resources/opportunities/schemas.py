@@ -35,6 +35,10 @@ class OpportunityFeedArgsSchema(Schema):
         metadata={"description": "A London postcode: the opportunities for its ward, "
                   "borough, BCU or all of London (not with area)"},
     )  # fmt: skip
+    small_org_friendly = ma.fields.Boolean(
+        metadata={"description": "true: only those marked suitable for small organisations "
+                  "(see each one's small_org_rule); false: only the others"}
+    )  # fmt: skip
 
 
 class OpportunityListArgsSchema(OpportunityFeedArgsSchema, PageArgsSchema):
@@ -42,10 +46,6 @@ class OpportunityListArgsSchema(OpportunityFeedArgsSchema, PageArgsSchema):
         validate=ma.validate.Range(min=FIRST_DAY, max=LAST_DAY),
         metadata={"description": "Accepting bids at some time on this day (Europe/London), "
                   "YYYY-MM-DD; with the default status, not closed now either"},
-    )  # fmt: skip
-    small_org_friendly = ma.fields.Boolean(
-        metadata={"description": "true: only those marked suitable for small organisations "
-                  "(see each one's small_org_rule); false: only the others"}
     )  # fmt: skip
     closes_within = ma.fields.Integer(
         validate=ma.validate.Range(min=1, max=3650),
