@@ -766,13 +766,17 @@ def _acceptable(response: Response) -> Response:
     ``+json`` type (GeoJSON, problems) is taken by ``application/json`` unless the header
     refuses it (``q=0``, named or by a wildcard); a type with parameters (the OpenAPI
     document's ``version``) is taken by its name with them or without; no header, or
-    ``*/*`` refusing nothing, takes anything."""
+    ``*/*`` refusing nothing, takes anything. A representation the query names
+    (``format``, or the OGC API's ``f``) is what the client chose: it overrides the header,
+    as OGC API – Common has ``f`` do (a script whose every request says ``Accept:
+    application/json`` asking ``format=csv`` got a 406)."""
     environ = request.environ
     accept = environ.get("HTTP_ACCEPT")
     if (
         not accept or ("*/*" in accept and not _REFUSED.search(accept))
         or response.status_code != 200 or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
         or environ.get("PATH_INFO") in UNCACHED_PATHS  # the probes answer whatever is asked
+        or "format" in request.args or "f" in request.args
     ):  # fmt: skip
         return response
     offered = response.mimetype or ""

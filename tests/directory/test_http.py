@@ -251,6 +251,24 @@ def test_an_accept_header_naming_utf_8_takes_what_it_names(client):
         assert response.status_code == 406, (path, accept)
 
 
+def test_a_format_in_the_query_overrides_the_accept_header(client):
+    """``format`` (``f`` on the OGC API) is the client's explicit choice: a script sending
+    ``Accept: application/json`` with every request gets the CSV it asks for by name (a
+    406 before), and ``f=json`` the JSON of an OGC page a browser's header would make HTML."""
+    for path, accept, mimetype in (
+        ("/api/v1/services?format=csv", "application/json", "text/csv"),
+        ("/api/v1/services?format=geojson", "text/csv", "application/geo+json"),
+        ("/api/v1/ogc?f=json", "text/html", "application/json"),
+        ("/api/v1/ogc?f=html", "application/json", "text/html"),
+        ("/api/v1/ogc/collections/sites/items?f=json&limit=1", "text/html",
+         "application/geo+json"),
+    ):  # fmt: skip
+        response = client.get(path, headers={"Accept": accept})
+        assert response.status_code == 200 and response.mimetype == mimetype, (path, accept)
+    # without one, the header is still honoured
+    assert client.get("/api/v1/services", headers={"Accept": "application/xml"}).status_code == 406
+
+
 def test_a_list_refused_as_geojson_answers_as_json(client):
     accept = {"Accept": "application/geo+json;q=0, application/json"}
     response = client.get("/api/v1/services", headers=accept)
