@@ -36,7 +36,9 @@ INCODE_PATTERN = rf"[0-9][{_INWARD_LETTER}]{{2}}"
 
 _POSTCODE_RE = re.compile(rf"(?P<out>{OUTCODE_PATTERN})(?P<in>{INCODE_PATTERN})")
 _OUTCODE_RE = re.compile(OUTCODE_PATTERN)
-_HYPHENED_RE = re.compile(rf"{OUTCODE_PATTERN}-{INCODE_PATTERN}")
+#: a hyphen for the space ("SW1A-1AA"), or the plus a form or a query string writes for it
+#: and a path keeps ("SW1A+1AA")
+_HYPHENED_RE = re.compile(rf"{OUTCODE_PATTERN}[-+]{INCODE_PATTERN}")
 #: whitespace, and the invisible characters text pasted from web pages and documents
 #: brings: zero-width space, non-joiner and joiner, word joiner, byte-order mark
 _WHITESPACE_RE = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
@@ -80,8 +82,8 @@ def _squash(text: object, what: str) -> str:
             f"a UK {what} has at most {8 if what == 'postcode' else 4} letters and digits)."
         )
     squashed = _WHITESPACE_RE.sub("", text).upper().strip(_AROUND)
-    if "-" in squashed and _HYPHENED_RE.fullmatch(squashed):
-        squashed = squashed.replace("-", "")  # "SW1A-1AA": a hyphen for the space
+    if ("-" in squashed or "+" in squashed) and _HYPHENED_RE.fullmatch(squashed):
+        squashed = squashed[:-4] + squashed[-3:]  # "SW1A-1AA", "SW1A+1AA": for the space
     if not squashed:
         raise InvalidPostcodeError(f"No {what} given.")
     return squashed
@@ -95,7 +97,8 @@ def parse_postcode(text: str) -> Postcode:
     text : str
         For example ``" sw1a  1aa "``, ``"sw1a1aa"`` or ``"SW1A 1AA"``. Whitespace anywhere
         is ignored, and so are zero-width spaces and byte-order marks, punctuation at either
-        end (``"SW1A 1AA."``, ``"(SW1A 1AA)"``) and a hyphen for the space (``"SW1A-1AA"``).
+        end (``"SW1A 1AA."``, ``"(SW1A 1AA)"``) and a hyphen or a plus for the space
+        (``"SW1A-1AA"``; ``"SW1A+1AA"``, a form's encoding kept in a path).
         The special postcode ``GIR 0AA`` is accepted.
 
     Returns

@@ -24,7 +24,9 @@ def source_rows(shared_data_dir: Path) -> dict[str, dict[str, str]]:
         return {r["postcode"]: r for r in csv.DictReader(f) if r["postcode"] in wanted}
 
 
-@pytest.mark.parametrize("sent", ["SW1A 1AA", "sw1a1aa", " SW1A 1AA ", "sw1a  1aa", "Sw1A1aA"])
+@pytest.mark.parametrize(
+    "sent", ["SW1A 1AA", "sw1a1aa", " SW1A 1AA ", "sw1a  1aa", "Sw1A1aA", "SW1A+1AA", "sw1a-1aa"]
+)
 def test_postcode_tolerates_case_and_spacing(client, source_rows, sent):
     response = client.get(f"/api/v1/postcodes/{sent}")
     assert response.status_code == 200

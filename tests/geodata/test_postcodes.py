@@ -26,6 +26,8 @@ from geodata.postcodes import Postcode, display_form, parse_outcode, parse_postc
         ("(sw1a 1aa),", "SW1A1AA", "SW1A 1AA", "SW1A"),
         ("\u201cSW1A 1AA\u201d", "SW1A1AA", "SW1A 1AA", "SW1A"),
         ("SW1A-1AA", "SW1A1AA", "SW1A 1AA", "SW1A"),  # a hyphen for the space
+        ("sw1a+1aa", "SW1A1AA", "SW1A 1AA", "SW1A"),  # a form's plus, kept in a path
+        ("E1 + 6AN", "E16AN", "E1 6AN", "E1"),
         ("e1 - 6an", "E16AN", "E1 6AN", "E1"),
     ],
 )
@@ -51,6 +53,9 @@ def test_parse_valid(text, canonical, display, outcode):
         "SW1A 1AK",
         "GIR 1AA",
         "S-W1A1AA",  # a hyphen only where the space goes
+        "S+W1A1AA",
+        "SW1A++1AA",
+        "SW1A+-1AA",
         "SW1A--1AA",
         "SW1A 1AA.X",
         ".",
