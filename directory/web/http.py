@@ -763,8 +763,8 @@ def best_of(offered: Sequence[str], default: str | None = None) -> str | None:
 def _acceptable(response: Response) -> Response:
     """A 200 the request's ``Accept`` header takes none of is a 406 problem naming what the
     resource is available as, not a silent answer in another type (RFC 9110 §12.5.1). A
-    ``+json`` type (GeoJSON, problems) is taken by ``application/json`` unless the header
-    refuses it (``q=0``, named or by a wildcard); a type with parameters (the OpenAPI
+    ``+json`` type (GeoJSON, problems) is taken by ``application/json``, and a ``+xml`` one
+    (Atom) by ``application/xml`` or ``text/xml``, unless the header refuses it (``q=0``, named or by a wildcard); a type with parameters (the OpenAPI
     document's ``version``) is taken by its name with them or without; no header, or
     ``*/*`` refusing nothing, takes anything. A representation the query names
     (``format``, or the OGC API's ``f``) is what the client chose: it overrides the header,
@@ -790,6 +790,13 @@ def _acceptable(response: Response) -> Response:
         return response
     refused = offered in accepted  # named, or matched by a wildcard, with a quality of 0
     if offered.endswith("+json") and not refused and accepted.quality("application/json") > 0:
+        return response
+    # an Atom feed (application/atom+xml) to a client asking for XML (RFC 6839 §4.1)
+    if (
+        offered.endswith("+xml")
+        and not refused
+        and (accepted.quality("application/xml") > 0 or accepted.quality("text/xml") > 0)
+    ):
         return response
     # what else the route offered (its choice among them made by the header), without
     # application/json when the answer is a +json type (GeoJSON: the same representation)

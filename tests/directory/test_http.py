@@ -174,6 +174,12 @@ def test_an_accept_header_that_takes_nothing_offered_is_406(client):
         ("/api/v1/patch?area=E09000022", "application/xml", [json, geojson, csv]),
         ("/api/v1/ogc/collections", "application/xml", [json, html]),
         ("/problems/not-found", "application/xml", [html, json]),
+        # XML takes Atom unless the header refuses Atom itself
+        (
+            "/api/v1/changes.atom",
+            "application/atom+xml;q=0, application/xml",
+            ["application/atom+xml"],
+        ),
     ):
         response = client.get(path, headers={"Accept": accept})
         assert response.status_code == 406, (path, accept)
@@ -187,6 +193,9 @@ def test_an_accept_header_that_takes_nothing_offered_is_406(client):
         ("/api/v1/grants", "text/csv", "text/csv"),
         ("/api/v1/services", "application/geo+json", "application/geo+json"),
         ("/api/v1/changes.atom", "application/atom+xml", "application/atom+xml"),
+        # an Atom feed to a client asking for XML, as GeoJSON to one asking for JSON
+        ("/api/v1/changes.atom", "application/xml", "application/atom+xml"),
+        ("/api/v1/opportunities.atom", "text/xml", "application/atom+xml"),
         (
             "/api/v1/areas/E09000022",
             "text/html,application/xhtml+xml,*/*;q=0.8",
