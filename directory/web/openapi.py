@@ -59,7 +59,8 @@ class Operation:
     #: a short summary (the docstring becomes the description)
     summary: str
     #: answers a page with RFC 8288 Link headers to first/prev/next/last: True, or "json"
-    #: when only its JSON representation is a page
+    #: when only its JSON representation is a page, or "offset" for prev/next only (the
+    #: OGC API's items, paged by offset)
     paged: bool | str = False
     #: the 200's description when it answers in several media types
     ok: str | None = None
@@ -196,7 +197,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "describeCollection", "OGC API – Features: one collection"
     ),
     ("get", "/api/v1/ogc/collections/{collection_id}/items"): Operation(
-        "getFeatures", "OGC API – Features: a page of features"
+        "getFeatures", "OGC API – Features: a page of features", paged="offset"
     ),
     ("get", "/api/v1/ogc/collections/{collection_id}/items/{feature_id}"): Operation(
         "getFeature", "OGC API – Features: one feature"
@@ -372,6 +373,11 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Link": {
         "description": 'RFC 8288 links to the first, previous, next and last pages (`rel="…"`)',
         "required": True,
+        "schema": {"type": "string"},
+    },
+    "LinkOffset": {
+        "description": 'RFC 8288 links to the previous and next pages (`rel="prev"`, '
+        '`rel="next"`), the same as the body\'s `links`; absent when there is neither',
         "schema": {"type": "string"},
     },
     "LinkOnJson": {
@@ -648,7 +654,9 @@ def _document_headers(
     headers.update(ETag="ETag", **{"Cache-Control": "CacheControl"})
     headers["Last-Modified"] = "LastModified"
     if described.paged:
-        headers["Link"] = "LinkOnJson" if described.paged == "json" else "Link"
+        headers["Link"] = {"json": "LinkOnJson", "offset": "LinkOffset"}.get(
+            str(described.paged), "Link"
+        )
     if http.CSV_MIMETYPE in ok.get("content", {}):
         headers["Content-Disposition"] = "ContentDisposition"
         if described.id == "listServices":

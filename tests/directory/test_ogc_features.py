@@ -414,6 +414,13 @@ def test_limit_offset_and_the_links(served: tuple[str, Flask]) -> None:
     assert last["numberReturned"] == 3 and "next" not in {lk["rel"] for lk in last["links"]}
     beyond = _get(client, f"{OGC}/collections/wards/items", offset=matched + 5)
     assert beyond["numberReturned"] == 0 and beyond["numberMatched"] == matched
+    # the same prev and next as an RFC 8288 Link header, as every other paged list sends
+    response = client.get(f"{OGC}/collections/wards/items?limit=10&offset=20")
+    assert response.headers["Link"] == (
+        f'<{rels["prev"]}>; rel="prev", <{rels["next"]}>; rel="next"'
+    )
+    one = client.get(f"{OGC}/collections/bcus/items", query_string={"limit": 100})
+    assert "Link" not in one.headers  # one page: neither
     # a simplified page is smaller, and still valid
     exact = client.get(f"{OGC}/collections/boroughs/items", query_string={"limit": 33})
     rough = client.get(

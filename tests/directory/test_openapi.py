@@ -91,6 +91,7 @@ PAGED = {
     "/api/v1/hsds/locations", "/api/v1/hsds/organizations", "/api/v1/hsds/taxonomies",
     "/api/v1/hsds/taxonomy_terms", "/api/v1/contacts", "/api/v1/opportunities",
     "/api/v1/feedback", "/api/v1/practice", "/api/v1/partners",
+    "/api/v1/ogc/collections/{collection_id}/items",  # (prev and next: paged by offset)
 }  # fmt: skip
 
 

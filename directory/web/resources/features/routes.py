@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, render_template, request
+from werkzeug.urls import iri_to_uri
 
 from directory.store.repositories.search import SearchQueries
 from directory.usecases import features
@@ -112,7 +113,13 @@ def items(args: dict[str, Any], collection_id: str) -> Response:
         snapshot(), SearchQueries(connection()), catalogue(), _base(), collection_id, req,
         today(), state().boxes,
     )  # fmt: skip
-    return http.json_response(body, mimetype=http.GEOJSON_MIMETYPE)
+    response = http.json_response(body, mimetype=http.GEOJSON_MIMETYPE)
+    paging = [link for link in body["links"] if link["rel"] in ("prev", "next")]
+    if paging:  # (as every other paged list: a client paging by headers needs no body)
+        response.headers["Link"] = ", ".join(
+            f'<{iri_to_uri(link["href"])}>; rel="{link["rel"]}"' for link in paging
+        )
+    return response
 
 
 @blp.route("/collections/<string:collection_id>/items/<string:feature_id>")
