@@ -455,3 +455,26 @@ def test_a_grant_ending_before_it_starts_has_unknown_dates_and_is_never_live(cli
     assert (grant["start"], grant["end"], grant["status"]) == (None, None, "unknown")
     live, _ = _all(client, "status=live&area=Hackney")
     assert grant["ref"] not in _ids(live)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/grants?programme={p}",
+        "/api/v1/services?programme={p}",
+        "/api/v1/funding/summary?by=borough&programme={p}",
+        "/api/v1/patch?area=Lambeth&programme={p}",
+        "/api/v1/ogc/collections/sites/items?programme={p}",
+        "/api/v1/programmes/{p}",
+        "/api/v1/programmes/{p}/fairness",
+    ],
+)
+def test_a_programme_id_is_taken_in_any_case(client, path):
+    """Programme ids are lower-case slugs: one typed in capitals names the same programme
+    everywhere (as an area code does), not a 404 programme-not-found."""
+    plain = client.get(path.format(p="lcpf-direct"))
+    assert plain.status_code == 200
+    for typed in ("LCPF-DIRECT", "Lcpf-Direct"):
+        response = client.get(path.format(p=typed))
+        assert response.status_code == 200, (typed, response.get_json())
+        assert response.get_data() == plain.get_data()

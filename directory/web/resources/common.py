@@ -34,6 +34,15 @@ class QueryMoment(ma.fields.AwareDateTime):
             ) from None
 
 
+class ProgrammeId(ma.fields.String):
+    """A programme id as a filter takes it, in any case: ids are lower-case slugs
+    (``directory.ingest.values.slug``, programmes.csv), so ``LCPF-Direct`` names
+    ``lcpf-direct`` as ``e09000022`` names Lambeth (a 404 before)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        return super()._deserialize(value, attr, data, **kwargs).lower()
+
+
 def live_on_field(description: str) -> ma.fields.Date:
     """A ``live_on`` day (YYYY-MM-DD, 1900-01-01 to 2199-12-31; a 422 outside)."""
     return ma.fields.Date(

@@ -8,6 +8,7 @@ import marshmallow as ma
 from directory.usecases.features import DEFAULT_LIMIT, MAX_LIMIT
 from directory.usecases.geography import MAX_SIMPLIFY_M
 from directory.web.api import Schema
+from directory.web.resources.common import ProgrammeId
 
 
 class FormatArgsSchema(Schema):
@@ -67,7 +68,7 @@ class ItemsArgsSchema(ItemArgsSchema):
             "that names no theme is a 400 with suggestions)"
         }
     )
-    programme = ma.fields.String(
+    programme = ProgrammeId(
         metadata={
             "description": "sites and services: funded by this programme id (one that names "
             "no programme is a 400 with suggestions)"

@@ -11,6 +11,7 @@ from directory.usecases.funding.timeliness import TIMELINESS_BY
 from directory.web.api import Schema
 from directory.web.resources.common import (
     AreaRefSchema,
+    ProgrammeId,
     ProgrammeRefSchema,
     RefNameSchema,
     include_other_programmes_field,
@@ -25,7 +26,7 @@ FINANCIAL_YEAR_PATTERN = (
     r"\s*:?\s*)?(?:\d{4}|\d{2})\s*[/\-\u2013]\s*(?:\d{4}|\d{2})\s*$"
 )
 
-_PROGRAMME = ma.fields.String(
+_PROGRAMME = ProgrammeId(
     validate=ma.validate.Length(min=1, max=80),
     metadata={
         "description": "Only awards of this programme id (lcpf-direct, vru, snb …; see /programmes)"

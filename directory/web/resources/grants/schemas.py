@@ -8,6 +8,7 @@ from directory.web.resources.common import (
     AreaRefSchema,
     PageArgsSchema,
     PageSchema,
+    ProgrammeId,
     ProgrammeRefSchema,
     RefNameSchema,
 )
@@ -16,7 +17,7 @@ from directory.web.resources.common import (
 class GrantFilterArgsSchema(Schema):
     """GET /grants' filters (also the 360Giving package's, which has no paging)."""
 
-    programme = ma.fields.String(
+    programme = ProgrammeId(
         validate=ma.validate.Length(min=1, max=80),
         metadata={
             "description": "Programme id, e.g. lcpf-direct, vru, ylf (see /programmes); an "

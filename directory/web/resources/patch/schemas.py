@@ -17,6 +17,7 @@ from directory.web.resources.common import (
     PageArgsSchema,
     PageSchema,
     PoliceForceSchema,
+    ProgrammeId,
     ProgrammeRefSchema,
     ProgrammesCountedSchema,
     RefNameSchema,
@@ -51,7 +52,7 @@ class PatchFilterSchema(Schema):
         ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
         metadata={"description": "Theme id (repeatable; a service must have all)"},
     )
-    programme = ma.fields.String(
+    programme = ProgrammeId(
         validate=ma.validate.Length(min=1, max=80),
         metadata={"description": "Only services with a live grant from this programme (id)"},
     )

@@ -51,9 +51,9 @@ def get_programme(args: dict[str, Any], programme_id: str) -> Response:
     financial year, with each borough's share of the money beside its share of population and
     of recorded offences."""
     return funding_answer("programme", args, lambda data: programmes.programme_detail(
-        data, snapshot(), state().settings, today(), programme_id,
+        data, snapshot(), state().settings, today(), programme_id.lower(),
         include_regrants=args["include_regrants"],
-    ), programme_id)  # fmt: skip
+    ), programme_id.lower())  # fmt: skip
 
 
 @blp.route("/programmes/<string:programme_id>/fairness")
@@ -69,6 +69,6 @@ def get_programme_fairness(args: dict[str, Any], programme_id: str) -> Response:
     and above their offence share, and the boroughs that got less than a neighbour in their
     BCU despite more offences; the method and its limits in words."""
     return funding_answer("fairness", args, lambda data: fairness.programme_fairness(
-        data, snapshot(), programme_id, financial_year_text=args.get("financial_year"),
+        data, snapshot(), programme_id.lower(), financial_year_text=args.get("financial_year"),
         include_regrants=args["include_regrants"],
-    ), programme_id)  # fmt: skip
+    ), programme_id.lower())  # fmt: skip

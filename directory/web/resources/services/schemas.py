@@ -11,6 +11,7 @@ from directory.web.resources.common import (
     ContactSchema,
     PageArgsSchema,
     PageSchema,
+    ProgrammeId,
     ServiceContactSchema,
     SiteSchema,
     live_on_field,
@@ -50,7 +51,7 @@ class ServiceListArgsSchema(PageArgsSchema):
         validate=ma.validate.Length(min=1, max=120),
         metadata={"description": "Organisation id or ref"},
     )
-    programme = ma.fields.String(
+    programme = ProgrammeId(
         validate=ma.validate.Length(min=1, max=80),
         metadata={
             "description": "Programme id (e.g. `vru`, `snb`): services with a non-withdrawn "
