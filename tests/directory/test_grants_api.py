@@ -478,3 +478,40 @@ def test_a_programme_id_is_taken_in_any_case(client, path):
         response = client.get(path.format(p=typed))
         assert response.status_code == 200, (typed, response.get_json())
         assert response.get_data() == plain.get_data()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_an_organisation_ref_is_taken_in_another_case_when_it_names_one(
+    request: pytest.FixtureRequest, tmp_path, backend
+):
+    """``funder=gb-gor-pc390`` names MOPAC (GB-GOR-PC390), as everywhere an organisation is
+    taken (a 404 before); a ref in another case that two organisations share (only their
+    case differs) names neither, and the ref as written always wins."""
+    app = create_app(demo_copy(request, backend, tmp_path))
+    client = app.test_client()
+    try:
+        mopac = client.get("/api/v1/grants?funder=GB-GOR-PC390&per_page=1").json["total_items"]
+        assert mopac > 0
+        assert client.get("/api/v1/grants?funder=gb-gor-pc390").json["total_items"] == mopac
+        assert client.get("/api/v1/organisations/Gb-Gor-Pc390").json["ref"] == "GB-GOR-PC390"
+        state = app.extensions["directory"]
+        with state.db.engine.begin() as connection:
+            connection.execute(
+                Organisation.__table__.insert().values(
+                    ref="gb-gor-pc390",
+                    name="A namesake in lower case",
+                    source="test",
+                    search_name=" a namesake in lower case",
+                    created_at=datetime(2026, 1, 1),
+                    updated_at=datetime(2026, 1, 1),
+                )
+            )
+        assert client.get("/api/v1/grants?funder=Gb-Gor-Pc390").status_code == 404
+        assert client.get("/api/v1/organisations/gb-gor-pc390").json["name"] == (
+            "A namesake in lower case"
+        )
+        assert client.get("/api/v1/grants?funder=GB-GOR-PC390").json["total_items"] == mopac
+    finally:
+        app.extensions["directory"].db.dispose()

@@ -854,7 +854,21 @@ class CatalogueQueries:
 
     # -- organisations ---------------------------------------------------------------------
     def organisation_id(self, key: str) -> int | None:
-        return self._find(Organisation, key)
+        """By ref or id; a ref in another case ("gb-gor-pc390" for MOPAC's GB-GOR-PC390)
+        when it names one organisation (read only when the ref as given names none)."""
+        found = self._find(Organisation, key)
+        if found is None:
+            ids = (
+                self.db.execute(
+                    select(Organisation.id)
+                    .where(func.lower(Organisation.ref) == key.lower())
+                    .limit(2)
+                )
+                .scalars()
+                .all()
+            )
+            found = ids[0] if len(ids) == 1 else None
+        return found
 
     def organisations_containing(self, fragments: Sequence[str], limit: int) -> list[Row[Any]]:
         """(ref, name) of at most ``limit`` organisations whose name or ref contains one of
