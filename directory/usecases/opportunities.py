@@ -7,12 +7,12 @@ is worked out from its dates at the moment of asking (``now``), never stored:
 - ``upcoming``: it opens later (``opens_at`` after now);
 - ``closed``: its deadline has passed (``closes_at`` at or before now);
 - ``closing_soon``: open, and it closes within DIRECTORY_CLOSING_SOON_DAYS (14) days;
+- ``open``: open, with longer to go;
+- ``withdrawn``: taken down (only one asked for by id or ref shows it; lists leave it out).
 
 "Within N days", here and in ``closes_within``, counts London calendar days as
 ``days_left`` does: today or one of the next N days (``days_left`` at most N), so a round
 that "closes in 7 days" is within 7, whatever the hour.
-- ``open``: open, with longer to go;
-- ``withdrawn``: taken down (only one asked for by id or ref shows it; lists leave it out).
 
 A place matches an opportunity when one of the opportunity's areas contains it or is
 contained in it: London-wide matches everywhere, a borough's opportunity a postcode, a
