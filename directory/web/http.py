@@ -764,8 +764,9 @@ def _acceptable(response: Response) -> Response:
     """A 200 the request's ``Accept`` header takes none of is a 406 problem naming what the
     resource is available as, not a silent answer in another type (RFC 9110 §12.5.1). A
     ``+json`` type (GeoJSON, problems) is taken by ``application/json``, and a ``+xml`` one
-    (Atom) by ``application/xml`` or ``text/xml``, unless the header refuses it (``q=0``, named or by a wildcard); a type with parameters (the OpenAPI
-    document's ``version``) is taken by its name with them or without; no header, or
+    (Atom) by ``application/xml`` or ``text/xml``, unless the header refuses it
+    (``q=0``, named or by a wildcard); a type with parameters (the OpenAPI document's
+    ``version``) is taken by its name with them or without; no header, or
     ``*/*`` refusing nothing, takes anything. A representation the query names
     (``format``, or the OGC API's ``f``) is what the client chose: it overrides the header,
     as OGC API – Common has ``f`` do (a script whose every request says ``Accept:
