@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -442,12 +443,13 @@ def list_grants(
     q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, *,
     programme: str | None = None, organisation: str | None = None,
     funder: str | None = None, recipient: str | None = None, area: str | None = None,
-    text: str | None = None, status: str | None = None, include_withdrawn: bool = False,
-    page: int, per_page: int,
+    text: str | None = None, status: Sequence[str] | None = None,
+    include_withdrawn: bool = False, page: int, per_page: int,
 ) -> dict[str, Any]:  # fmt: skip
     """One page of grants under the filters (every one given must hold). Organisations by
     id or ref; an area by code or name, with the areas inside and above it (GRANT_AREA_RULE);
-    ``text`` word by word; ``status`` by the dates, as grant_flags derives it."""
+    ``text`` word by word; ``status`` any of these, by the dates, as grant_flags derives
+    them."""
     rows, total = q.grants_page(
         **grant_filters(
             q, snap, settings, today, programme=programme, organisation=organisation,
@@ -467,9 +469,11 @@ def grant_filters(
     q: CatalogueQueries, snap: GeographySnapshot, settings: Settings, today: date, *,
     programme: str | None = None, organisation: str | None = None,
     funder: str | None = None, recipient: str | None = None, area: str | None = None,
-    text: str | None = None, status: str | None = None, include_withdrawn: bool = False,
+    text: str | None = None, status: Sequence[str] | None = None,
+    include_withdrawn: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """The filters of GET /grants, checked and resolved, as ``grants_page`` takes them."""
+    """The filters of GET /grants, checked and resolved, as ``grants_page`` takes them
+    (``status``: any of these)."""
     if programme is not None and not programme_known(q, programme):
         raise unknown_programme(q, programme)
     org_ids = {
@@ -481,7 +485,7 @@ def grant_filters(
     }  # fmt: skip
     searched = searched_for(text, "q")
     words = None if searched is None else name_words(searched)
-    if status is not None and status not in GRANT_STATUSES:
+    if status and not set(status) <= set(GRANT_STATUSES):
         message = f"status must be one of {', '.join(GRANT_STATUSES)}."
         raise InvalidInputError(message, errors={"status": [message]})
     areas = area_scope(snap, resolve_area(snap, area)) if area is not None else None
@@ -490,8 +494,9 @@ def grant_filters(
         "funder_id": org_ids.get("funder"), "recipient_id": org_ids.get("recipient"),
         "areas": areas, "words": words,
         "status": (
-            None if status is None else GrantStatusDates(
-                status, today, today + timedelta(days=settings.ending_soon_days)
+            None if not status else GrantStatusDates(
+                tuple(dict.fromkeys(status)), today,
+                today + timedelta(days=settings.ending_soon_days),
             )
         ),
         "include_withdrawn": include_withdrawn,

@@ -257,6 +257,13 @@ def test_status_filter_agrees_with_each_grant_status(client, demo_app):
         assert {g["status"] for g in items} == {status}
         counted += n
     assert counted == total
+    running, n = _all(client, "status=live&status=ending%20soon")  # repeated: any of them
+    assert n == len(running) and _ids(running) == by_status["live"] | by_status["ending soon"]
+    assert _all(client, "status=live&status=live")[1] == len(by_status["live"])
+    package = client.get("/api/v1/grants.360giving.json?status=live&status=ending%20soon").json
+    assert {g["id"] for g in package["grants"] + package["notPublished"]} == (
+        by_status["live"] | by_status["ending soon"]
+    )
     today = _today()
     ended, _ = _all(client, "status=ended")
     assert all(date.fromisoformat(g["end"]) < today for g in ended)

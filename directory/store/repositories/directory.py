@@ -686,10 +686,10 @@ def _lower_contains(column: Any, word: str) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class GrantStatusDates:
-    """A derived grant status and the dates it depends on: ``soon`` is ``today`` plus the
-    ending-soon window."""
+    """Derived grant statuses (any of them) and the dates they depend on: ``soon`` is
+    ``today`` plus the ending-soon window."""
 
-    status: str
+    statuses: tuple[str, ...]
     today: date
     soon: date
 
@@ -714,23 +714,28 @@ def _grant_state(
 
 
 def _grant_status_clause(s: GrantStatusDates) -> Any:
-    """The grants whose status on ``s.today`` is ``s.status``, by their dates: the same rules
-    as directory.usecases.catalogue.grant_flags, in its order (planned, then ended, ending
-    soon, live; unknown without dates)."""
+    """The grants whose status on ``s.today`` is any of ``s.statuses``, by their dates: the
+    same rules as directory.usecases.catalogue.grant_flags, in its order (planned, then
+    ended, ending soon, live; unknown without dates)."""
     started = or_(Grant.start.is_(None), Grant.start <= s.today)
-    if s.status == "planned":
-        return Grant.start > s.today
-    if s.status == "ended":
-        return and_(started, Grant.end < s.today)
-    if s.status == "ending soon":
-        return and_(started, Grant.end >= s.today, Grant.end <= s.soon)
-    if s.status == "live":
-        return and_(
-            started, or_(and_(Grant.end.is_(None), Grant.start.is_not(None)), Grant.end > s.soon)
-        )
-    if s.status == "unknown":
-        return and_(Grant.start.is_(None), Grant.end.is_(None))
-    raise ValueError(f"not a grant status: {s.status!r}")
+
+    def one(status: str) -> Any:
+        if status == "planned":
+            return Grant.start > s.today
+        if status == "ended":
+            return and_(started, Grant.end < s.today)
+        if status == "ending soon":
+            return and_(started, Grant.end >= s.today, Grant.end <= s.soon)
+        if status == "live":
+            return and_(
+                started,
+                or_(and_(Grant.end.is_(None), Grant.start.is_not(None)), Grant.end > s.soon),
+            )
+        if status == "unknown":
+            return and_(Grant.start.is_(None), Grant.end.is_(None))
+        raise ValueError(f"not a grant status: {status!r}")
+
+    return or_(*(one(status) for status in s.statuses))
 
 
 class CatalogueQueries:
@@ -953,8 +958,8 @@ class CatalogueQueries:
         """One page of grants (all of them with ``limit`` None), newest award first, under the filters (all of them): a
         programme id; an organisation as funder or recipient; the funder; the recipient;
         any of the beneficiary ``areas``; every one of ``words`` in the title,
-        ref, funder's, recipient's or programme's name (none given: nothing); a status by
-        the dates."""
+        ref, funder's, recipient's or programme's name (none given: nothing); any of the
+        statuses, by the dates."""
         where: list[Any] = []
         if programme:
             where.append(Grant.programme_id == programme)

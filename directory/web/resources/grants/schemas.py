@@ -48,12 +48,14 @@ class GrantFilterArgsSchema(Schema):
             "it; `&`, `and` and a few stop words are left out"
         },
     )
-    status = ma.fields.String(
-        validate=ma.validate.OneOf(GRANT_STATUSES),
+    status = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(GRANT_STATUSES)),
         metadata={
             "description": "Status on today's date, as each grant's status field derives it: "
             "planned (starts after today), ended (ended before today), ending soon (ends "
-            "within the ending-soon window), live, unknown (no dates)"
+            "within the ending-soon window), live (running, not ending soon), unknown (no "
+            "dates). Repeatable: any of them (`status=live&status=ending%20soon` is every "
+            "grant running today)"
         },
     )
     area = ma.fields.String(
