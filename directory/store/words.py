@@ -29,6 +29,11 @@ _LETTERS = str.maketrans(
 )  # fmt: skip
 
 
+#: characters that are not seen and part no words: a soft hyphen (Word's optional hyphen,
+#: "men\u00adtoring" as pasted from a document), the joiners and a byte-order mark
+_INVISIBLE = str.maketrans(dict.fromkeys("\u00ad\u200c\u200d\u2060\ufeff"))
+
+
 def loose_key(text: str, *, compatibility: bool = True) -> str:
     """Text compared loosely: case, accents, apostrophes, punctuation and spacing ignored
     ("Victims' & witnesses" → "victims and witnesses"; "Women’s" → "womens"; "Søren" →
@@ -41,9 +46,14 @@ def loose_key(text: str, *, compatibility: bool = True) -> str:
     "h", "™" → "tm". Until migration 0023 they were made plain after their case was
     folded, so they kept capitals ("Bus stop"), which SQLite's index and PostgreSQL
     lower-cased and the patch's ``q`` did not. ``compatibility=False`` is that earlier
-    rule, which the digests in ids keep (``directory.ingest.values.slug``)."""
+    rule, which the digests in ids keep (``directory.ingest.values.slug``).
+
+    Characters that are not seen (a soft hyphen, a zero-width joiner or non-joiner, a word
+    joiner, a byte-order mark) are left out, joining what they stand in: "men\u00adtoring"
+    is "mentoring" (until migration 0025 they parted words, "men toring", so text pasted
+    from a document with optional hyphens was not found by its words)."""
     if compatibility and not text.isascii():  # ("𝐁𝐮𝐬" may now be ASCII: "Bus")
-        text = unicodedata.normalize("NFKD", text)
+        text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE))
     if text.isascii():  # (most text: one regular expression)
         text = text.casefold().replace("&", " and ").replace("'", "")
         return " ".join(_NOT_WORD.sub(" ", text).split())

@@ -77,6 +77,9 @@ def test_migrations_0018_to_0020_write_the_loose_words_of_what_is_held(writable_
         # an import does now)
         dict(ref="Y", name="𝐁𝐮𝐬 Stop", desc="Kids™ club", themes="Mentoring",
              org="ℍaven Trust", coverage="Camden"),
+        # (a soft hyphen parted the word until 0025: "circ le")
+        dict(ref="H", name="Youth circ\u00adle", desc="Knife crime", themes="Mentoring",
+             org="Soft Trust", coverage="Camden"),
     ]  # fmt: skip
     app = create_app(writable_settings)
     import_file(app, template_csv(tmp_path / "scripts.csv", entries))
@@ -110,7 +113,10 @@ def test_migrations_0018_to_0020_write_the_loose_words_of_what_is_held(writable_
                 "INSERT INTO service_words(service_words, rank) VALUES ('integrity-check', 1)"
             ))  # fmt: skip
     client = app.test_client()
-    for query, found in (("помощь", {"R"}), ("kept", {"P"}), ("strasse", {"S"}), ("bus", {"Y"})):
+    for query, found in (
+        ("помощь", {"R"}), ("kept", {"P"}), ("strasse", {"S"}), ("bus", {"Y"}),
+        ("circle", {"H"}), ("circ\u00adle", {"H"}),
+    ):  # fmt: skip
         response = client.get("/api/v1/services", query_string={"q": query})
         assert {s["ref"] for s in response.json["contents"]} == found, query
     app.extensions["directory"].db.dispose()
@@ -121,3 +127,5 @@ def test_migrations_0018_to_0020_write_the_loose_words_of_what_is_held(writable_
     assert names["ℍaven Trust"] == " haven trust"  # (0019 wrote " Haven trust"; 0023)
     assert imported["Y"] == " bus stop haven trust kidstm club mentoring"
     assert service_names["Y"] == " bus stop"  # (0021 wrote " Bus stop"; 0023)
+    assert imported["H"] == " youth circle soft trust knife crime mentoring"
+    assert service_names["H"] == " youth circle"  # (0021 and 0023 wrote " youth circ le")

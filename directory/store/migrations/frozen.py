@@ -8,6 +8,8 @@ copy stays for the migrations that use it.
 letters of every script kept as words, "ø", "ß", "æ", "ł"… as English readers type them.
 ``loose_words_20261205b`` is the same rule as it stood at the end of that day (migration
 0023), letters written in a compatibility form first made plain ("𝐁𝐮𝐬" → "bus").
+``loose_words_20261206`` is that rule with the characters that are not seen (a soft
+hyphen, the joiners, a byte-order mark) left out first (migration 0025).
 """
 
 from __future__ import annotations
@@ -52,6 +54,16 @@ def loose_words_20261205b(text: str) -> str:
     letters written in a compatibility form first made plain ("𝐁𝐮𝐬 Stop" → "bus stop",
     not "Bus stop"; "ǣ" → "ae")."""
     return loose_words_20261205(text if text.isascii() else unicodedata.normalize("NFKD", text))
+
+
+_INVISIBLE_20261206 = str.maketrans(dict.fromkeys("\u00ad\u200c\u200d\u2060\ufeff"))
+
+
+def loose_words_20261206(text: str) -> str:
+    """``loose_key`` as it stood on 6 December (migration 0025): the rule of 0023, a soft
+    hyphen, a zero-width joiner or non-joiner, a word joiner and a byte-order mark left out
+    first ("men\u00adtoring" → "mentoring", not "men toring")."""
+    return loose_words_20261205b(text if text.isascii() else text.translate(_INVISIBLE_20261206))
 
 
 def rewrite_words_20261205b(
@@ -113,3 +125,58 @@ def fill_spaced_words_20261205(table: str, source: str, target: str) -> None:
             for row_id, text in chunk
         ]
         bind.execute(update, words)
+
+
+def rewrite_held_words_20261205b(words: Callable[[str], str]) -> None:
+    """Write again, by the rule ``words``, the loose words held for rows whose text is not
+    all ASCII, where they differ (``rewrite_words_20261205b``; migrations 0023 and 0025):
+    the services' ``search_text``, made from their name, organisation's name, description
+    and themes' names, the themes in the order of their ids, as 0018 did; the services'
+    and organisations' ``search_name`` and the grants' ``search_title``. On SQLite the
+    triggers of 0022 keep the index with them; PostgreSQL's vectors are generated from the
+    same columns."""
+    bind = op.get_bind()
+
+    def table(name: str, *columns: str) -> sa.TableClause:
+        return sa.table(name, sa.column("id", sa.Integer), *(sa.column(c) for c in columns))
+
+    service = table("service", "name", "description", "organisation_id", "search_text",
+                    "search_name")  # fmt: skip
+    organisation = table("organisation", "name", "search_name")
+    grant = table("grant", "title", "search_title")
+    service_theme = sa.table("service_theme", sa.column("service_id"), sa.column("theme_id"))
+    theme = sa.table("theme", sa.column("id"), sa.column("name"))
+    theme_names = dict(bind.execute(sa.select(theme.c.id, theme.c.name)).all())
+    themes: dict[int, list[str]] = {}
+    for service_id, theme_id in bind.execute(
+        sa.select(service_theme.c.service_id, service_theme.c.theme_id).order_by(
+            service_theme.c.service_id, service_theme.c.theme_id
+        )
+    ):
+        themes.setdefault(service_id, []).append(theme_names.get(theme_id, theme_id))
+
+    def service_words(row: Any) -> str:
+        _, _, name, organisation_name, description = row
+        parts = (name, organisation_name, description, *themes.get(row[0], ()))
+        return words(" ".join(part for part in parts if part))
+
+    rewrite_words_20261205b(
+        sa.select(
+            service.c.id, service.c.search_text, service.c.name, organisation.c.name,
+            service.c.description,
+        ).select_from(
+            service.outerjoin(organisation, organisation.c.id == service.c.organisation_id)
+        ),
+        service.c.search_text,
+        service_words,
+    )  # fmt: skip
+    for t, source, target in (
+        (service, "name", "search_name"),
+        (organisation, "name", "search_name"),
+        (grant, "title", "search_title"),
+    ):
+        rewrite_words_20261205b(
+            sa.select(t.c.id, t.c[target], t.c[source]),
+            t.c[target],
+            lambda row: words(row[2] or ""),
+        )

@@ -707,6 +707,10 @@ def test_unstorable_in_names_each_text_by_its_path_in_document_order() -> None:
         # capitals were kept until migration 0023), "ǣ" and "ǿ" typed as their letters are
         ("\U0001d401\U0001d42e\U0001d42c Stop \u210daven Kids\u2122", "bus stop haven kidstm"),
         ("\u01e3 \u01ff \uff07s", "ae o s"),
+        # characters not seen join what they stand in (they parted words until 0025): a
+        # soft hyphen, the joiners, a word joiner, a byte-order mark
+        ("\ufeffMen\u00adtoring for young\u2060people", "mentoring for youngpeople"),
+        ("\u0645\u06cc\u200c\u0634\u0648\u062f caf\u00e9\u200d", "\u0645\u06cc\u0634\u0648\u062f cafe"),
     ],
 )  # fmt: skip
 def test_loose_key_keeps_every_script_and_types_latin_letters_plainly(

@@ -24,13 +24,8 @@ Create Date: 2026-12-05
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
-from alembic import op
-
 from directory.store.migrations.frozen import loose_words_20261205b as _words
-from directory.store.migrations.frozen import rewrite_words_20261205b as _rewrite
+from directory.store.migrations.frozen import rewrite_held_words_20261205b as _rewrite
 
 revision = "0023"
 down_revision = "0022"
@@ -38,52 +33,8 @@ branch_labels = None
 depends_on = None
 
 
-def _table(name: str, *columns: str) -> sa.TableClause:
-    return sa.table(name, sa.column("id", sa.Integer), *(sa.column(c) for c in columns))
-
-
 def upgrade() -> None:
-    bind = op.get_bind()
-    service = _table("service", "name", "description", "organisation_id", "search_text",
-                     "search_name")  # fmt: skip
-    organisation = _table("organisation", "name", "search_name")
-    grant = _table("grant", "title", "search_title")
-    service_theme = sa.table("service_theme", sa.column("service_id"), sa.column("theme_id"))
-    theme = sa.table("theme", sa.column("id"), sa.column("name"))
-    theme_names = dict(bind.execute(sa.select(theme.c.id, theme.c.name)).all())
-    themes: dict[int, list[str]] = {}
-    for service_id, theme_id in bind.execute(
-        sa.select(service_theme.c.service_id, service_theme.c.theme_id).order_by(
-            service_theme.c.service_id, service_theme.c.theme_id
-        )
-    ):
-        themes.setdefault(service_id, []).append(theme_names.get(theme_id, theme_id))
-
-    def service_words(row: Any) -> str:
-        _, _, name, organisation_name, description = row
-        parts = (name, organisation_name, description, *themes.get(row[0], ()))
-        return _words(" ".join(part for part in parts if part))
-
-    _rewrite(
-        sa.select(
-            service.c.id, service.c.search_text, service.c.name, organisation.c.name,
-            service.c.description,
-        ).select_from(
-            service.outerjoin(organisation, organisation.c.id == service.c.organisation_id)
-        ),
-        service.c.search_text,
-        service_words,
-    )  # fmt: skip
-    for table, source, target in (
-        (service, "name", "search_name"),
-        (organisation, "name", "search_name"),
-        (grant, "title", "search_title"),
-    ):
-        _rewrite(
-            sa.select(table.c.id, table.c[target], table.c[source]),
-            table.c[target],
-            lambda row: _words(row[2] or ""),
-        )
+    _rewrite(_words)
 
 
 def downgrade() -> None:
