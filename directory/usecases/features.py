@@ -31,7 +31,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -52,6 +52,7 @@ from directory.usecases import geography
 from directory.usecases.boxes import FEATURE_BYTES
 from directory.usecases.catalogue import programme_known, unknown_organisation, unknown_programme
 from directory.usecases.geography import LONDON, GeographySnapshot
+from directory.usecases.opportunities import LONDON_TZ
 from directory.usecases.pagination import moment_text
 from directory.usecases.search import make_box
 from directory.usecases.shared import Kept
@@ -255,11 +256,12 @@ def _day(text: str, name: str = "datetime") -> date:
         ) from None
     if moment.tzinfo is None:
         raise _invalid(name, "A datetime must carry its offset (Z or ±hh:mm), as RFC 3339 says.")
-    try:
-        return moment.astimezone(UTC).date()  # grants' days are UTC days: the instant's UTC day
-    except OverflowError:  # (0001-01-01T00:00+01:00, 9999-12-31T23:59-01:00: no UTC day)
+    try:  # grants' days are London's: the instant's day in London
+        return moment.astimezone(LONDON_TZ).date()
+    except OverflowError:  # (0001-01-01T00:00Z, 9999-12-31T23:59-01:00: no day in London)
         raise _invalid(
-            name, f"{name} {text[:60]!r} falls outside the years 1 to 9999 once read in UTC."
+            name,
+            f"{name} {text[:60]!r} falls outside the years 1 to 9999 once read in London's time.",
         ) from None
 
 

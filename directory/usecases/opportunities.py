@@ -64,9 +64,9 @@ LONDON_TZ = ZoneInfo("Europe/London")
 @functools.lru_cache(maxsize=64)
 def days_of_hour(hour: int) -> tuple[date, date]:
     """The UTC and London days of the UTC hour ``hour`` (hours since the epoch). An answer
-    kept for a day is kept for both (grant statuses follow the UTC day, an opportunity's
-    days left London's); both turn on a whole UTC hour (London is UTC or UTC+1), so they
-    are the same all hour."""
+    kept for a day is kept for both (grant statuses and an opportunity's days left follow
+    London's; whether a status changes within the day is judged on the UTC day); both
+    turn on a whole UTC hour (London is UTC or UTC+1), so they are the same all hour."""
     at = datetime.fromtimestamp(hour * 3600, UTC)
     return at.date(), at.astimezone(LONDON_TZ).date()
 

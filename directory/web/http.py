@@ -459,9 +459,10 @@ def _daily_stamp(version: Any, hour: int) -> tuple[str, str]:
     """Last-Modified for the data version in the UTC hour ``hour`` (hours since the
     epoch), and the days its answers are for, as the ETag takes them.
 
-    Answers depend on the day too: grant statuses and months left on the UTC day, an
-    opportunity's days left on London's, which in summer begins an hour earlier. Both
-    days turn on a whole UTC hour (London is UTC or UTC+1). Last-Modified is the
+    Answers depend on the day too: grant statuses, months left and an opportunity's days
+    left on London's day, which in summer begins an hour before UTC's. Both days turn on
+    a whole UTC hour (London is UTC or UTC+1); the ETag names both (grant statuses followed
+    the UTC day until 6 December, and an opportunity list's kept answer is judged by it). Last-Modified is the
     version's load time, or the later of the two midnights passed if later, so a cache
     revalidating with If-Modified-Since alone does not keep yesterday's answer; the ETag
     changes at both midnights."""

@@ -364,8 +364,9 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
     "LastModified": {
         "description": "When the data the answer was read from was loaded, or the last "
-        "midnight if later (answers depend on the day: UTC's for grant statuses, London's "
-        "for an opportunity's days left, so in summer also 23:00 UTC); absent on answers "
+        "midnight if later (answers depend on London's day, for grant statuses and an "
+        "opportunity's days left: in summer it begins at 23:00 UTC, and the stamp turns over "
+        "then and again at UTC midnight); absent on answers "
         "that read no loaded data, and on those that change without it (opportunities, a "
         "service, records changed over the API, import runs, feedback: their ETag hashes the body)",
         "schema": {"type": "string"},

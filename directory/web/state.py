@@ -25,6 +25,7 @@ from directory.usecases.boxes import BoxIndexCache
 from directory.usecases.facts import FactsCache, FundingData
 from directory.usecases.geography import GeographyCache, GeographySnapshot
 from directory.usecases.hsds import HsdsIdCache, HsdsIds, Reads
+from directory.usecases.opportunities import LONDON_TZ
 from directory.usecases.patch import DirectoryCache, DirectoryIndex, warm_wards
 from directory.web import http
 
@@ -80,8 +81,10 @@ def hsds_reads() -> tuple[Reads, GeographyRepository]:
 
 
 def today() -> date:
-    """Today in London's calendar terms (UTC date; grant dates have no time of day)."""
-    return datetime.now(UTC).date()
+    """Today in London's calendar (grant dates have no time of day): in summer it begins at
+    23:00 UTC. (Until 6 December the UTC date, so from midnight to 1 am in summer a grant
+    starting that day was still "planned" and every status was yesterday's.)"""
+    return datetime.now(LONDON_TZ).date()
 
 
 def now() -> datetime:

@@ -594,10 +594,33 @@ def test_any_accept_encoding_gets_an_answer_it_can_decode(client, accept):
     assert decode(answer.data) == plain.data
 
 
+def test_today_is_londons_day(client, monkeypatch):
+    """Grant statuses and every "today" follow London's calendar: at 23:30 UTC on 1 July
+    it is 2 July in London (until 6 December the UTC date was taken, so from midnight to
+    1 am in summer a grant starting that day was still planned); in winter the two agree."""
+    from datetime import UTC, date, datetime
+
+    from directory.web import state as web_state
+
+    class Clock(datetime):
+        moment = datetime(2031, 7, 1, 23, 30, tzinfo=UTC)
+
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return cls.moment.astimezone(tz)
+
+    monkeypatch.setattr(web_state, "datetime", Clock)
+    assert web_state.today() == date(2031, 7, 2)
+    assert client.get("/api/v1/funding/summary?by=programme").json["today"] == "2031-07-02"
+    Clock.moment = datetime(2031, 12, 1, 23, 30, tzinfo=UTC)
+    assert web_state.today() == date(2031, 12, 1)
+    assert client.get("/api/v1/funding/summary?by=programme").json["today"] == "2031-12-01"
+
+
 def test_answers_turn_over_at_utc_and_at_london_midnight(client, monkeypatch):
-    """Grant statuses follow the UTC day and an opportunity's days left London's, which in
-    summer begins at 23:00 UTC: the ETag and Last-Modified turn over at both midnights
-    (and once a day in winter, when they are one)."""
+    """Grant statuses and an opportunity's days left follow London's day, which in summer
+    begins at 23:00 UTC: the ETag and Last-Modified turn over then, and again at UTC
+    midnight (the ETag still names both days), once a day in winter, when they are one."""
     from datetime import UTC, datetime
     from types import SimpleNamespace
 

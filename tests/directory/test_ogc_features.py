@@ -527,18 +527,22 @@ def test_only_a_canonical_id_names_a_feature(served: tuple[str, Flask]) -> None:
 @pytest.mark.parametrize(
     "text, days",
     [
-        ("2026-03-31T23:30:00Z", (date(2026, 3, 31),) * 2),
-        ("2026-04-01T00:30:00+01:00", (date(2026, 3, 31),) * 2),  # the same instant
-        ("2026-03-31T20:00:00-05:00", (date(2026, 4, 1),) * 2),
+        # British Summer Time began on 29 March 2026: 23:30 UTC is 00:30 in London
+        ("2026-03-31T23:30:00Z", (date(2026, 4, 1),) * 2),
+        ("2026-04-01T00:30:00+01:00", (date(2026, 4, 1),) * 2),  # the same instant
+        ("2026-03-31T22:30:00Z", (date(2026, 3, 31),) * 2),
+        ("2026-03-31T18:00:00-05:00", (date(2026, 4, 1),) * 2),  # 23:00 UTC
+        ("2026-12-31T23:30:00Z", (date(2026, 12, 31),) * 2),  # winter: London is UTC
         (
-            "2026-04-01T00:30:00+01:00/2026-04-01T23:30:00-01:00",
-            (date(2026, 3, 31), date(2026, 4, 2)),
+            "2026-04-01T00:30:00+01:00/2026-04-01T22:30:00-01:00",
+            (date(2026, 4, 1), date(2026, 4, 2)),
         ),
     ],
 )
-def test_a_datetime_is_taken_on_its_utc_day(text: str, days: tuple[date, date]) -> None:
-    """An instant's offset is applied before its day is taken (grants' days are UTC days):
-    the same instant written with two offsets selects the same grants."""
+def test_a_datetime_is_taken_on_its_london_day(text: str, days: tuple[date, date]) -> None:
+    """An instant's offset is applied before its day is taken, and the day is London's, as
+    grants' days are (a grant starting on 1 April is live from London's midnight): the same
+    instant written with two offsets selects the same grants."""
     assert parse_datetime(text) == days
 
 

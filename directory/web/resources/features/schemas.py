@@ -58,7 +58,7 @@ class ItemsArgsSchema(ItemArgsSchema):
         metadata={
             "description": "sites and services: a grant of the service is live at some time "
             "in this RFC 3339 instant or interval (start/end, '..' for an open end; an "
-            "instant on its UTC day), e.g. 2025-04-01/2026-03-31. boroughs, wards and bcus "
+            "instant on its day in London), e.g. 2025-04-01/2026-03-31. boroughs, wards and bcus "
             "have no time: a valid datetime selects every area",
         },
     )
