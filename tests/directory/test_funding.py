@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,13 +29,14 @@ from directory.ingest.template import HEADINGS
 from directory.store.models import AreaPopulation, CrimeCount, DataRelease, Grant, ImportRun
 from directory.store.repositories.geography import GeographyRepository
 from directory.usecases.funding.programmes import formulas
+from directory.usecases.opportunities import LONDON_TZ
 from tests.conftest import BACKENDS, VENDORED, geography_copy, shared_data_path
 from tests.directory.test_import import dump
 
 KINGSTON, KINGSTON_TOWN = "E09000021", "E05013938"
 LEWISHAM, CROYDON, CITY = "E09000023", "E09000008", "E09000001"
 SOUTH_WEST = "bcu-south-west"
-TODAY = datetime.now(UTC).date()
+TODAY = datetime.now(LONDON_TZ).date()  # (the API's today: London's)
 SOON = TODAY + timedelta(days=30)  # within DIRECTORY_ENDING_SOON_DAYS (90)
 
 #: (service ref, coverage, programme, amount, start, end, financial year, paid through)

@@ -13,7 +13,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,11 +24,12 @@ from directory.app import create_app
 from directory.cli import cli
 from directory.ingest.template import HEADINGS
 from directory.store.models import Area, AreaPopulation, Grant, GrantArea
+from directory.usecases.opportunities import LONDON_TZ
 from tests.conftest import demo_copy
 
 LAMBETH, SOUTHWARK, CROYDON, HARINGEY = "E09000022", "E09000028", "E09000008", "E09000014"
 LONDON, CENTRAL_SOUTH, CITY = "E12000007", "bcu-central-south", "E09000001"
-TODAY = datetime.now(UTC).date()
+TODAY = datetime.now(LONDON_TZ).date()  # (the API's today: London's)
 
 
 def _rows(ward: str) -> str:

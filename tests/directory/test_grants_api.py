@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from directory.app import create_app
 from directory.cli import cli
 from directory.store.models import Grant, GrantArea, Organisation
 from directory.store.words import loose_key
+from directory.usecases.opportunities import LONDON_TZ
 from tests.conftest import demo_copy
 
 LAMBETH = "E09000022"
@@ -27,7 +28,7 @@ EDGE_HEADER = (
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return datetime.now(LONDON_TZ).date()  # (the API's today: London's)
 
 
 def _edge_rows(today: date, ward: str, bcu: str) -> str:

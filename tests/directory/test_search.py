@@ -24,11 +24,12 @@ from directory.ingest.readers import write_table
 from directory.ingest.template import HEADINGS
 from directory.store.repositories.search import cell_ranges, parse_terms
 from directory.store.words import TsTerm, query_terms, tsquery_terms
+from directory.usecases.opportunities import LONDON_TZ
 from directory.web.representations import neutralise
 from tests.bbox_pages import fast_and_sql
 from tests.conftest import BACKENDS, geography_copy
 
-TODAY = datetime.now(UTC).date()
+TODAY = datetime.now(LONDON_TZ).date()  # (the API's today: London's)
 COLUMNS = [
     "Service ref", "Service name", "Description", "Status", "Themes", "Organisation name",
     "Organisation type", "Coverage", "Site name", "Site postcode", "Last verified",
