@@ -184,7 +184,10 @@ def test_a_programme_is_chosen_from_the_list_and_its_latest_year_shown(
     assert_programme_year_shown(page, answer["years"][0])
     facts = page.inner_text("#programme-facts")
     assert f"{lcpf['awards']} awards, {money(lcpf['amount'])}" in facts
-    assert "formula published" in facts
+    # how much of the formula is public, as the programme's formula says (lcpf-direct's
+    # is partly known: "formula published" overstated it until 6 December)
+    assert lcpf["formula_status"] == "partly known"
+    assert "formula (formula partly published)" in facts
 
 
 def test_a_programme_with_nothing_to_compare_says_why(page: Any, live_server: Server) -> None:

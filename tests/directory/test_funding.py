@@ -581,6 +581,14 @@ def test_programmes_list_and_formula_beside_allocations(reference_app):
     assert (programmes["lcpf-direct"]["awards"], programmes["lcpf-direct"]["amount"]) == (2, 70_000)
     assert programmes["snb"]["amount"] == 20_000  # the regrant G is left out
     assert programmes["lcpf-direct"]["formula_documented"] is True
+    for pid in ("lcpf-direct", "vru", "victims"):  # the list says what the detail's formula says
+        detail = get(reference_app, f"/api/v1/programmes/{pid}")["formula"]
+        assert programmes[pid]["formula_status"] == detail["status"], pid
+    assert {programmes[p]["formula_status"] for p in ("lcpf-direct", "vru", "victims")} == {
+        "partly known",
+        "not published",
+        "not applicable",
+    }
     assert listed["contents"][0]["amount"] >= listed["contents"][-1]["amount"]
     body = get(reference_app, "/api/v1/programmes/lcpf-direct")
     formula = body["formula"]

@@ -107,6 +107,7 @@ def list_programmes(
             "financial_years": {"first": years[0], "last": years[-1]} if years else None,
             "allocation": formula.get("allocation") if formula else None,
             "formula_documented": formula is not None,
+            "formula_status": formula.get("status") if formula else None,
             "url": f"/api/v1/programmes/{pid}",
         })  # fmt: skip
     items.sort(key=lambda i: (-i["amount"], i["id"]))

@@ -68,7 +68,18 @@ class ProgrammeSummarySchema(Schema):
         metadata={"description": "formula | competitive | decision | unknown (from formulas.toml)"},
     )
     formula_documented = ma.fields.Boolean(
-        metadata={"description": "Whether directory/data/formulas.toml documents it"}
+        metadata={
+            "description": "Whether directory/data/formulas.toml documents how it is "
+            "allocated (not whether a formula is published: see formula_status)"
+        }
+    )
+    formula_status = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "known | partly known | not published | not applicable: how much "
+            "of its allocation formula is public (the detail's formula.status); null when "
+            "undocumented"
+        },
     )
     url = ma.fields.String()
 

@@ -107,6 +107,11 @@
   function fmtDistance(m) { return m >= 1000 ? number.format(m / 1000) + " km" : whole.format(m) + " m"; }
   function plural(n, one, many) { return whole.format(n) + " " + (n === 1 ? one : many); }
   function humanise(key) { return String(key).replace(/_/g, " "); }
+  // how much of a programme's allocation formula is public (its formula_status)
+  function formulaWords(status) {
+    return { "known": " (formula published)", "partly known": " (formula partly published)",
+      "not published": " (formula not published)" }[status] || "";
+  }
   function areaName(a) { return a ? a.name : null; }
   /* "Kingston upon Thames", "South West BCU", "Canbury ward": an area as a reader names it. */
   function areaLabel(a) {
@@ -1711,7 +1716,7 @@
       if (p.financial_years && p.financial_years.first) {
         row("Years", p.financial_years.first === p.financial_years.last ? p.financial_years.first : p.financial_years.first + " to " + p.financial_years.last);
       }
-      if (p.allocation) row("Allocated by", humanise(p.allocation) + (p.formula_documented ? " (formula published)" : ""));
+      if (p.allocation) row("Allocated by", humanise(p.allocation) + formulaWords(p.formula_status));
     }
     var id = encodeURIComponent(answer.programme.id);
     append(clear($("programme-links")), "As data: ",
