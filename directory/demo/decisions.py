@@ -133,12 +133,13 @@ class Decisions:
         scope = row["area_scope"].strip()
         if codes:
             areas = [a for c in codes for a in ctx.areas(c)]
-        else:
+        elif scope.casefold().startswith("london-wide"):
             areas = [LONDON]
-            if not scope.casefold().startswith("london-wide"):
-                notes.append(
-                    f"Area: {scope}; the boroughs are not named in the source, so London is shown."
-                )
+        else:  # (not all of London: counted as unplaced, not spread over every borough)
+            areas = []
+            notes.append(
+                f"Area: {scope}; the boroughs are not named in the source, so no area is shown."
+            )
         service_refs: list[str] = []
         if self.funds_borough_programmes(row):
             service_refs = [f"lcpf-{b.code}" for b in self.boroughs if b.bcu_name]
