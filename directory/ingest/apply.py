@@ -33,6 +33,7 @@ from directory.ingest.records import (
     Problem,
     ServiceRecord,
     Spool,
+    published,
 )
 from directory.ingest.regrants import loop_message, loops
 from directory.ingest.values import financial_year_of, loose_key
@@ -76,8 +77,6 @@ MAX_STORED_PROBLEMS = 100_000
 SERVICES_A_CHUNK = 5_000
 #: change events written together, as they are recorded (they are 1 KB each as dicts)
 EVENTS_A_CHUNK = 5_000
-#: what a change event records of an email address that may not be published
-PRIVATE = "(not published)"
 
 
 @dataclass(frozen=True)
@@ -1181,10 +1180,8 @@ class _Writer:
             elif changes := _diff(old, values):
                 self.repo.update_rows(PatchContact, [{"id": old["id"], **values}])
                 self._count("contacts", "updated")
-                if "email" in changes:  # a private address never reaches the change feed
-                    shown = (old.get("email_public"), values["email_public"])
-                    changes["email"] = [v if public else (v and PRIVATE) for v, public in
-                                        zip(changes["email"], shown, strict=True)]  # fmt: skip
+                # a private address never reaches the change feed
+                published(changes, ("email",), (old.get("email_public"), values["email_public"]))
                 areas = {rec.area_code, old["area_code"]}
                 self._event("contact", old["id"], ref, "updated", ref, changes, areas)
             else:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from directory.ingest.records import OpportunityRecord, Problem
+from directory.ingest.records import OpportunityRecord, Problem, published
 from directory.store.models import Opportunity
 from directory.store.repositories.opportunities import OpportunityRepository
 
@@ -185,6 +185,9 @@ def write(
         out.ids[ref] = row.id
         old = held_state(row, [t for t, _ in themes.get(row.id, [])], areas.get(row.id, []))
         changes = diff(old, new)
+        # a contact not to be published never reaches the change feed
+        published(changes, ("contact_name", "contact_email"),
+                  (old["contact_public"], new["contact_public"]))  # fmt: skip
         restored = row.withdrawn_at is not None
         if not changes and not restored:
             out.counts["unchanged"] += 1

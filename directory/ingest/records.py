@@ -50,6 +50,20 @@ ORGANISATION_TYPES = ("voluntary", "council", "nhs", "police", "education", "bus
 SERVICE_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
 #: 360Giving regrantType values (codelist), plus None for a direct grant
 REGRANT_TYPES = ("FRG010", "FRG020")
+#: what a change event records of a person's details that may not be published
+PRIVATE = "(not published)"
+
+
+def published(changes: dict[str, list[Any]], fields: Iterable[str], shown: tuple[Any, Any]) -> None:
+    """Put :data:`PRIVATE` in ``changes`` (field → [old, new]) for each of ``fields`` where
+    its side may not be published (``shown``: whether the old and the new values may):
+    personal details never reach the change feed, the history or the Atom feed."""
+    for name in fields:
+        if name in changes:
+            changes[name] = [
+                v if public else (v and PRIVATE)
+                for v, public in zip(changes[name], shown, strict=True)
+            ]
 
 
 @pickled_by_fields

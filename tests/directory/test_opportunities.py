@@ -619,6 +619,36 @@ def test_two_changes_sent_with_one_etag_do_not_both_succeed(
     assert write_app.test_client().get(url).get_json()["title"] == "First"
 
 
+def test_a_contact_not_published_never_reaches_the_history_or_the_feeds(
+    write_app: Flask, keys: dict[str, str]
+) -> None:
+    """A change to a contact that is not to be published is recorded as "(not published)"
+    (until 6 December the old and new name and address were in the history, /changes and
+    changes.atom, sent to anyone with public caching); once it is public, its new value is
+    shown and its old one still is not."""
+    url = post(write_app, new_body("r-private"), keys["officer"]).get_json()["url"]
+    secret = {"name": "Jane Officer", "email": "jane.private@example.org"}
+    for change in ({"contact": secret}, {"contact": {**secret, "email": "jane.2@example.org"}}):
+        etag = write_app.test_client().get(url).headers["ETag"]
+        response = send(write_app, "PATCH", url, keys["officer"], etag, change)
+        assert response.status_code == 200, response.get_json()
+    feeds = [
+        write_app.test_client().get(path).get_data(as_text=True)
+        for path in (
+            f"{url}/history", "/api/v1/changes?entity=opportunity&per_page=1000",
+            "/api/v1/changes.atom",
+        )
+    ]  # fmt: skip
+    for text in feeds:
+        assert "(not published)" in text
+        assert not any(v in text for v in ("Jane", "jane.", "person@example.org")), text[:300]
+    etag = write_app.test_client().get(url).headers["ETag"]
+    public = {"contact": {**secret, "email": "jane.public@example.org"}, "contact_public": True}
+    assert send(write_app, "PATCH", url, keys["officer"], etag, public).status_code == 200
+    history = write_app.test_client().get(f"{url}/history").get_data(as_text=True)
+    assert "jane.public@example.org" in history and "jane.2@" not in history
+
+
 def test_change_and_withdraw(write_app: Flask, keys: dict[str, str]) -> None:
     created = post(write_app, new_body("r-change"), keys["officer"])
     made = created.get_json()
