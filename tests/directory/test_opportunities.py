@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -647,6 +648,56 @@ def test_a_contact_not_published_never_reaches_the_history_or_the_feeds(
     assert send(write_app, "PATCH", url, keys["officer"], etag, public).status_code == 200
     history = write_app.test_client().get(f"{url}/history").get_data(as_text=True)
     assert "jane.public@example.org" in history and "jane.2@" not in history
+
+
+def test_migration_0026_takes_private_contacts_out_of_the_events_held(
+    write_app: Flask, keys: dict[str, str]
+) -> None:
+    """Events written before the writer kept private contacts out (set back here to what
+    it wrote then) lose them on migrating: the contact of an opportunity not public now
+    becomes "(not published)"; a public one's is left as it was."""
+    from alembic import command
+    from sqlalchemy import text
+
+    urls = {}
+    for ref, public in (("r-legacy", False), ("r-open", True)):
+        urls[ref] = post(
+            write_app, new_body(ref, contact_public=public), keys["officer"]
+        ).get_json()["url"]
+        etag = write_app.test_client().get(urls[ref]).headers["ETag"]
+        change = {"contact": {"name": "New Name", "email": "new@example.org"}}
+        assert send(write_app, "PATCH", urls[ref], keys["officer"], etag, change).status_code == 200
+    db = write_app.extensions["directory"].db
+    raw = {"contact_name": ["A Person", "New Name"], "contact_email": ["person@example.org", "new@example.org"],
+           "title": ["x", "y"]}  # fmt: skip
+    with db.engine.begin() as connection:
+        ids = dict(connection.execute(text(
+            "SELECT o.ref, e.id FROM change_event e JOIN opportunity o ON o.id = e.entity_id "
+            "WHERE e.entity = 'opportunity' AND e.action = 'updated' AND o.ref IN ('r-legacy', 'r-open')"
+        )).all())  # fmt: skip
+        for event_id in ids.values():
+            connection.execute(
+                text("UPDATE change_event SET changes = :changes WHERE id = :id"),
+                {"changes": json.dumps(raw), "id": event_id},
+            )
+    config = db.alembic_config()
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0025")
+        command.upgrade(config, "head")
+    with db.engine.begin() as connection:
+        held = {
+            ref: connection.execute(
+                text("SELECT changes FROM change_event WHERE id = :id"), {"id": event_id}
+            ).scalar_one()
+            for ref, event_id in ids.items()
+        }
+    held = {ref: json.loads(v) if isinstance(v, str) else v for ref, v in held.items()}
+    assert held["r-legacy"] == {
+        "contact_name": ["(not published)", "(not published)"],
+        "contact_email": ["(not published)", "(not published)"], "title": ["x", "y"],
+    }  # fmt: skip
+    assert held["r-open"] == raw
 
 
 def test_change_and_withdraw(write_app: Flask, keys: dict[str, str]) -> None:
