@@ -620,6 +620,30 @@ def test_two_changes_sent_with_one_etag_do_not_both_succeed(
     assert write_app.test_client().get(url).get_json()["title"] == "First"
 
 
+def test_a_deadline_given_as_a_date_alone_closes_at_the_end_of_that_day(
+    write_app: Flask, keys: dict[str, str]
+) -> None:
+    """As the spreadsheet reads it: a date alone is 23:59 London time for a deadline, and
+    the start of the day for an opening (a deadline of "2027-06-30" closed at 00:00 that
+    day over the API until 6 December, a day early); a time given is kept."""
+    body = new_body("r-dates", closes_at="2027-06-30", opens_at="2027-06-01")
+    made = post(write_app, body, keys["officer"])
+    assert made.status_code == 201, made.get_json()
+    held = made.get_json()
+    assert (held["opens_at"], held["closes_at"]) == (
+        "2027-06-01T00:00:00+01:00",
+        "2027-06-30T23:59:00+01:00",
+    )  # (British Summer Time)
+    etag = made.headers["ETag"]
+    change = {"closes_at": "2027-12-01"}
+    changed = send(write_app, "PATCH", held["url"], keys["officer"], etag, change).get_json()
+    assert changed["closes_at"] == "2027-12-01T23:59:00+00:00"
+    etag = write_app.test_client().get(held["url"]).headers["ETag"]
+    change = {"closes_at": "2027-12-01T12:00"}
+    changed = send(write_app, "PATCH", held["url"], keys["officer"], etag, change).get_json()
+    assert changed["closes_at"] == "2027-12-01T12:00:00+00:00"
+
+
 def test_a_contact_not_published_never_reaches_the_history_or_the_feeds(
     write_app: Flask, keys: dict[str, str]
 ) -> None:

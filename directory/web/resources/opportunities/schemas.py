@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Any
 
 import marshmallow as ma
 
@@ -201,13 +203,33 @@ class OpportunityFeatureCollectionSchema(Schema):
 
 
 # -- writes ------------------------------------------------------------------------------
-def _moment(description: str, **kwargs: object) -> ma.fields.AwareDateTime:
-    return ma.fields.AwareDateTime(
+class _Moment(ma.fields.AwareDateTime):
+    """A London time; a date alone is the start of that day, or with ``end_of_day`` its
+    last minute, 23:59, as the spreadsheet reads a deadline given as a date (until
+    6 December an API deadline of "2027-02-28" closed at 00:00 that day, a day early)."""
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.end_of_day = end_of_day
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if isinstance(value, str) and _DATE_ALONE.match(value.strip()):
+            value = value.strip() + ("T23:59:00" if self.end_of_day else "T00:00:00")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+_DATE_ALONE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _moment(description: str, *, end_of_day: bool = False, **kwargs: object) -> _Moment:
+    alone = "23:59" if end_of_day else "00:00"
+    return _Moment(
+        end_of_day=end_of_day,
         default_timezone=LONDON_TZ,
         validate=_in_the_calendar,
         metadata={
-            "description": f"{description} (ISO 8601; Europe/London if no offset; "
-            f"from {FIRST_DAY.year} to {LAST_DAY.year})"
+            "description": f"{description} (ISO 8601; Europe/London if no offset, a date "
+            f"alone {alone} that day; from {FIRST_DAY.year} to {LAST_DAY.year})"
         },
         **kwargs,  # type: ignore[arg-type]
     )
@@ -269,7 +291,7 @@ class OpportunityChangeSchema(Schema):
     total_pot = _money("The money on offer in all")
     awards_expected = JsonInteger(allow_none=True, validate=ma.validate.Range(min=1, max=100000))
     opens_at = _moment("When bids may be made from; null: open now", allow_none=True)
-    closes_at = _moment("The deadline")
+    closes_at = _moment("The deadline", end_of_day=True)
     decision_date = ma.fields.Date(
         allow_none=True, validate=ma.validate.Range(min=FIRST_DAY, max=LAST_DAY)
     )
@@ -309,7 +331,7 @@ class OpportunityCreateSchema(OpportunityChangeSchema):
     )
     title = _text(300, required=True)
     funder = ma.fields.Nested(FunderInputSchema, required=True)
-    closes_at = _moment("The deadline", required=True)
+    closes_at = _moment("The deadline", end_of_day=True, required=True)
     areas = ma.fields.List(
         ma.fields.String(validate=ma.validate.Length(min=1, max=120)),
         required=True,
