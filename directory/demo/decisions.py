@@ -147,6 +147,12 @@ class Decisions:
                 "Linked to the 32 boroughs' LCPF programmes (placeholder services: the per-borough "
                 "allocations are in the decision's appendix, not in this data)."
             )
+        parent_ref, why = self.rules.part_of.get(row["record_id"].strip(), (None, None))
+        if parent_ref is not None:
+            notes.append(
+                f"Part of {parent_ref}'s budget ({why}): counted there, shown here as paid "
+                "through it, so the money is not counted twice."
+            )
         recipient = self.recipient(row)
         if recipient.name != row["recipient_name"].strip():
             notes.append(f"Recipient shown as {recipient.name}.")
@@ -179,6 +185,7 @@ class Decisions:
             duration_months=months_between(start, end) if start and end else None,
             financial_year=financial_year,
             areas=areas,
+            parent_ref=parent_ref,
             source_url=row["source_url"].strip() or None,
             demo=demo,
         )
@@ -223,5 +230,10 @@ class Decisions:
                 lcpf_purposes.append(row["purpose"])
         if lcpf_purposes:
             self.batch.services.extend(self.lcpf_services(lcpf_purposes))
+        refs = {grant.ref for grant in self.batch.grants}
+        for decision, (budget, _) in self.rules.part_of.items():
+            for ref in (decision, budget) if decision in refs else (decision,):
+                if ref not in refs:  # (decisions.toml's [[part_of]] names no decision held)
+                    self.batch.error(f"decisions.toml part_of: no decision {ref}.", value=ref)
         self.batch.organisations = list(self.orgs.values())
         return self.batch

@@ -57,13 +57,14 @@ SCHEMAS: dict[str, dict[str, str]] = {
                      "unit": "text?", "report_type": "text?", "measured_on": "date?"},
     "decisions.toml": {"funder": "text", "recipient": "table", "other_recipients": "table",
                        "organisation_types": "table", "programme": "table",
-                       "borough_programmes": "table"},
+                       "borough_programmes": "table", "part_of": "table"},
     "recipient": {"is": "text?", "starts_with": "text?", "contains": "text?",
                   "org_id": "text?", "organisation": "text?", "collective": "collective?"},
     "other_recipients": {"council_words": "words", "collective_words": "words"},
     "programme": {"contains": "text?", "starts_with": "text?", "unless": "text?",
                   "programme": "programme"},
     "borough_programmes": {"words": "text", "any_of": "words"},
+    "part_of": {"decision": "text", "budget": "text", "why": "text"},
 }  # fmt: skip
 
 
@@ -114,6 +115,8 @@ class DecisionRules:
     programmes: tuple[ProgrammeRule, ...]
     borough_programme_words: str
     borough_programme_any_of: tuple[str, ...]
+    #: decision record_id → (the record_id of the budget its money is part of, why)
+    part_of: dict[str, tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,10 @@ def _decisions(folder: Path, organisations: dict[str, OrganisationRecord]) -> De
         programmes=tuple(programmes),
         borough_programme_words=norm(borough.words),
         borough_programme_any_of=borough.any_of,
+        part_of={
+            row.decision: (row.budget, row.why)
+            for row in _entries(data.part_of, "part_of", f"{data.where}, part_of")
+        },
     )
 
 

@@ -166,12 +166,35 @@ def test_mopac_decisions_are_all_there_with_their_published_amounts(batches, dec
             assert grant.areas == row["borough_gss_codes"].split(";")
         elif row["area_scope"].lower().startswith("london-wide"):
             assert grant.areas == [LONDON]
+        else:  # boroughs not named: no area (unplaced), not spread over all of London
+            assert grant.areas == [] and "no area is shown" in (grant.description or "")
         if row["date_signed"]:
             assert grant.awarded == date.fromisoformat(row["date_signed"])
         if row["amount_note"]:
             assert row["amount_note"] in (grant.description or "")
     mopac = next(o for o in batches["demo-mopac-decisions"].organisations if o.ref == MOPAC)
     assert (mopac.name, mopac.type) == ("Mayor's Office for Policing and Crime", "police")
+
+
+def test_a_decision_within_another_decisions_budget_is_paid_through_it(batches, shared_demo_app):
+    """PCD 421 (DEC-025, direct funding 2019/20-2020/21) and PCD 310's Tranche 1 (DEC-018)
+    spend money PCD 79 (DEC-026, £72m for 2017/18-2020/21) set aside: they are shown as
+    paid through it, so a total counts the money once (until 6 December the LCPF's direct
+    funding counted £26.2m twice, £98.2m "live" on one day in 2020)."""
+    grants = {g.ref: g for g in batches["demo-mopac-decisions"].grants}
+    budget = "MOPAC-DEC-026"
+    assert {r for r, g in grants.items() if g.parent_ref} == {"MOPAC-DEC-025", "MOPAC-DEC-018"}
+    assert all(grants[r].parent_ref == budget for r in ("MOPAC-DEC-025", "MOPAC-DEC-018"))
+    assert grants[budget].parent_ref is None
+    client = shared_demo_app.test_client()
+    url = "/api/v1/funding/summary?by=programme&programme=lcpf-direct&live_on=2020-06-01"
+    once, twice = client.get(url).json, client.get(url + "&include_regrants=true").json
+    assert once["totals"]["amount"] == float(grants[budget].amount)
+    assert twice["totals"]["amount"] == float(
+        grants[budget].amount + grants["MOPAC-DEC-025"].amount
+    )
+    chain = client.get("/api/v1/grants/MOPAC-DEC-025").json["chain"]
+    assert [link["ref"] for link in chain] == [budget]  # (the grants the money came through)
 
 
 def test_lcpf_decisions_fund_a_placeholder_programme_in_each_borough(built, batches):
