@@ -49,7 +49,8 @@ def test_croydon_beside_outer_london_south_and_london(shared_demo_app: Flask) ->
         "Bromley", "Merton", "Kingston upon Thames", "Sutton",
     ]  # fmt: skip
     assert body["borough"] == {
-        "awards": 3, "amount": 332500.0, "population": 392224, "offences": 34477,
+        "awards": 3, "amount": 332500.0, "awards_without_amount": 0, "population": 392224,
+        "offences": 34477,
         "awards_with_length": 3, "dated_awards": 1, "late_awards": 0,
     }  # fmt: skip
     m = _measures(body)
@@ -59,12 +60,13 @@ def test_croydon_beside_outer_london_south_and_london(shared_demo_app: Flask) ->
         (0 + 0 + 31250 / 168302 * 1000 + 0) / 4, abs=0.01
     )
     assert residents["london"] == round(2326574.28 / 8866180 * 1000, 2)
-    # above it: the City (29,501.24), Lewisham (1,985.56), Haringey (1,660.86)
-    assert (residents["rank"], residents["ranked"]) == (4, 33)
+    # above it: the City (29,501.24), Lewisham (1,985.56), Haringey (1,660.86); Greenwich,
+    # whose one award has no amount recorded, is not ranked
+    assert (residents["rank"], residents["ranked"]) == (4, 32)
     offences = m["per_1000_offences"]
     assert offences["borough"] == round(332500 / 34477 * 1000, 2) == 9644.11
     assert offences["similar_mean"] == pytest.approx(31250 / 11989 * 1000 / 4, abs=0.01)
-    assert (offences["rank"], offences["ranked"]) == (3, 32)  # the City has no Met figures
+    assert (offences["rank"], offences["ranked"]) == (3, 31)  # nor the City: no Met figures
     assert m["late_share"]["borough"] == 0.0
     for measure in m.values():
         assert measure["rule"] and measure["period"].startswith("awards: all financial years")
@@ -108,6 +110,27 @@ def test_a_borough_without_awards_answers_nulls_and_a_note(shared_demo_app: Flas
     assert m["median_months"]["borough"] is None and m["late_share"]["borough"] is None
     assert m["late_share"]["rank"] is None
     assert "No awards" in body["notes"][0]
+
+
+def test_awards_without_an_amount_are_not_money_of_0(shared_demo_app: Flask) -> None:
+    """A borough whose every award has no amount recorded (the demo's Safer Greenwich
+    decision, "amounts not stated") has no money figure: its rates are null and unranked,
+    with a note, where until 6 December it ranked with the boroughs that have no award."""
+    need = _get(shared_demo_app, "/api/v1/funding/need?level=borough")
+    unknown = [r for r in need["areas"] if 0 < r["awards"] == r["awards_without_amount"]]
+    assert unknown, "the demo has a borough whose awards have no amount"
+    for row in need["areas"]:
+        if row in unknown:
+            assert row["per_1000_residents"] is None and row["per_1000_offences"] is None
+            assert row["rank"]["amount"] is None and row["rank"]["per_1000_residents"] is None
+            assert "no amount recorded" in row["note"]
+        elif row["population"] is not None:
+            assert row["per_1000_residents"] is not None and row["rank"]["amount"] is not None
+    code = unknown[0]["area"]["code"]
+    body = _get(shared_demo_app, URL.format(code))
+    assert body["borough"]["awards_without_amount"] == body["borough"]["awards"] > 0
+    assert _measures(body)["per_1000_residents"]["borough"] is None
+    assert any("no amount recorded" in note for note in body["notes"])
 
 
 @pytest.mark.parametrize(

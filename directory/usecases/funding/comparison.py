@@ -94,6 +94,16 @@ def borough_comparison(
             "No awards under these filters are this borough's own: its money figures are 0 "
             "and its award lengths and timing are null."
         )
+    if mine["awards_without_amount"]:
+        notes.append(
+            f"{mine['awards_without_amount']} of its {mine['awards']} awards have no amount "
+            "recorded: its money figures count the known amounts only"
+            + (
+                " (none is known: they are null and not ranked)."
+                if mine["awards"] == mine["awards_without_amount"]
+                else "."
+            )
+        )
     if borough == "E09000001":
         notes.append(CITY_NOTE + " Met Police crime figures do not include it.")
     notes.extend(need.get("notes", []))
@@ -110,6 +120,7 @@ def borough_comparison(
             for k in (
                 "awards",
                 "amount",
+                "awards_without_amount",
                 "population",
                 "offences",
                 "awards_with_length",
@@ -181,6 +192,7 @@ def _figures(
         out[code] = {
             "awards": row["awards"],
             "amount": row["amount"],
+            "awards_without_amount": row["awards_without_amount"],
             "population": row["population"],
             "offences": row["offences"],
             "per_1000_residents": row["per_1000_residents"],

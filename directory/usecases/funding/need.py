@@ -43,13 +43,19 @@ def funding_need(
         population = population_of(data, snap, code)
         offences, months = _offences_of(data, snap, code)
         amount = source.get(basis)
+        unknown = source["awards_without_amount"]
         row: dict[str, Any] = {
             "area": source["area"],
             "awards": source["awards"],
             "amount": source["amount"],
+            "awards_without_amount": unknown,
         }
         if basis == "apportioned_amount":
             row["apportioned_amount"] = amount
+        # an area whose every award has no amount recorded has no money figure to rank (its
+        # 0 is not known to be 0: until 6 December it ranked with those that have no award)
+        if basis == "amount" and unknown and unknown == source["awards"]:
+            amount = None
         row.update(
             population=population,
             offences=offences,
@@ -57,6 +63,16 @@ def funding_need(
             per_1000_offences=rate(amount, offences),
         )
         notes = []
+        if unknown:
+            notes.append(
+                f"{unknown} of its {source['awards']} awards {'has' if unknown == 1 else 'have'} "
+                "no amount recorded: "
+                + (
+                    "its money is not known, so its rates are null and not ranked."
+                    if amount is None
+                    else "amount and the rates count the known amounts only."
+                )
+            )
         if code == "E09000001":
             notes.append(CITY_NOTE + " Met Police crime figures do not include it.")
         if offences is not None and data.crime and months < data.crime.period()["months"]:
@@ -161,8 +177,12 @@ def _need_rule(level: str, basis: str) -> str:
 
 
 def _rank(rows: list[dict[str, Any]], basis: str) -> None:
+    def money(r: dict[str, Any]) -> float | None:  # (not known: every award without one)
+        unknown = basis == "amount" and 0 < r["awards"] == r["awards_without_amount"]
+        return None if unknown else r.get(basis)
+
     measures = {
-        "amount": lambda r: r.get(basis),
+        "amount": money,
         "per_1000_residents": lambda r: r["per_1000_residents"],
         "per_1000_offences": lambda r: r["per_1000_offences"],
         "population": lambda r: r["population"],

@@ -173,6 +173,13 @@ class ClassificationSchema(Schema):
 class ComparisonBoroughSchema(Schema):
     awards = ma.fields.Integer(metadata={"description": "The borough's own awards"})
     amount = ma.fields.Float(metadata={"description": "Their money, £ (shared awards divided)"})
+    awards_without_amount = ma.fields.Integer(
+        metadata={
+            "description": "Of awards, those with no amount recorded: amount counts the known "
+            "amounts only, and an area whose every award has none has null rates and no "
+            "money rank (its money is not known, not 0)"
+        }
+    )
     population = ma.fields.Integer(allow_none=True)
     offences = ma.fields.Integer(allow_none=True)
     awards_with_length = ma.fields.Integer()

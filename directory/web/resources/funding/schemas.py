@@ -519,6 +519,13 @@ class WiderAwardsSchema(Schema):
 class NeedAreaSchema(Schema):
     area = ma.fields.Nested(AreaRefSchema)
     awards = ma.fields.Integer()
+    awards_without_amount = ma.fields.Integer(
+        metadata={
+            "description": "Of awards, those with no amount recorded: amount counts the known "
+            "amounts only, and an area whose every award has none has null rates and no "
+            "money rank (its money is not known, not 0)"
+        }
+    )
     amount = ma.fields.Float(
         metadata={
             "description": "Pounds awarded to the area (borough: the borough or its wards; BCU: the BCU, its boroughs or their wards); shared awards divided equally; London-wide and BCU-wide money not included"
