@@ -226,6 +226,8 @@ def test_borough_dashboard_shows_the_api_figures(
     assert page.inner_text("#panel-length .share") == f"{half_up(totals['share_36_plus'] * 100)}%"
     lengths = table_rows(page, "#panel-length table")
     assert [int(r[1].split()[0]) for r in lengths] == list(totals["length_distribution"].values())
+    # the totals are of every award reaching the borough, and the panel says so
+    assert f"Over every award reaching {borough['name']}" in page.inner_text("#panel-length .scope")
     ending = page.locator("#panel-ending .total")
     assert float(ending.get_attribute("data-awards")) == totals["ending_soon"]["awards"]
     assert money(totals["ending_soon"]["amount"]) in ending.inner_text()
@@ -285,6 +287,9 @@ def test_the_dashboard_says_whether_the_money_was_on_time(page: Any, live_server
     assert "decided after the period the award funds began" in page.inner_text(
         "#panel-timeliness .rule-words"
     )
+    # (every award reaching the borough, London-wide ones included: said, not left to guess)
+    scope = page.inner_text("#panel-timeliness .scope")
+    assert scope.startswith("Over every award reaching Kingston upon Thames")
     assert table_rows(page, "#panel-timeliness table") == [
         [
             g["programme"]["name"] if g["programme"] else "not recorded",
@@ -296,6 +301,23 @@ def test_the_dashboard_says_whether_the_money_was_on_time(page: Any, live_server
         for g in answer["groups"]
         if g["awards"]
     ]
+
+
+def test_a_borough_whose_awards_have_no_amount_is_not_shown_as_0(
+    page: Any, live_server: Server
+) -> None:
+    """The need and comparison panels of a borough whose every award has no amount
+    recorded say so, rather than "£0" (the demo's Safer Greenwich decision)."""
+    need = live_server.json("/funding/need", level="borough")
+    row = next(r for r in need["areas"] if 0 < r["awards"] == r["awards_without_amount"])
+    page.goto(live_server.url("/"))
+    page.wait_for_selector("#borough option[value^=E09]", state="attached")
+    pick_borough(page, row["area"]["name"])
+    page.wait_for_selector("#panel-comparison .facts-list")
+    assert "amount not recorded" in page.inner_text("#panel-need .total")
+    assert "£0" not in page.inner_text("#panel-need .total")
+    facts = page.inner_text("#panel-comparison .facts-list")
+    assert "shared ones included" in facts and "amount not recorded" in facts
 
 
 def ordinal(n: int) -> str:

@@ -977,9 +977,12 @@
     var avg = need.london || need.london_average || {};
     if (!row) { append(body, el("p", { text: "No figures for " + borough.name + "." })); return; }
     var ranked = function (key) { return rows.filter(function (r) { return r.rank && r.rank[key] !== null && r.rank[key] !== undefined; }).length; };
+    var unknown = row.awards_without_amount || 0;
     append(body, el("p", { class: "total", "data-total": row.amount },
-      "Awards to " + borough.name + " and its wards: ", el("strong", { text: fmtMoney(row.amount || 0) }),
+      "Awards to " + borough.name + " and its wards (an award shared with other boroughs counted with its money divided equally): ",
+      el("strong", { text: unknown && unknown === row.awards ? "amount not recorded" : fmtMoney(row.amount || 0) }),
       row.awards !== undefined ? " in " + plural(row.awards, "award", "awards") : "",
+      unknown && unknown < row.awards ? " (" + plural(unknown, "award has", "awards have") + " no amount recorded)" : "",
       row.rank && row.rank.amount ? " (" + ordinal(row.rank.amount) + " of " + ranked("amount") + " boroughs)" : "", "."));
     [["per_1000_residents", "Funding per 1,000 residents", "residents"], ["per_1000_offences", "Funding per 1,000 recorded offences", "offences"]].forEach(function (m) {
       var key = m[0], mine = row[key], london = avg[key];
@@ -1038,7 +1041,9 @@
       }), "How " + borough.name + " compares", "comparison-table"));
     var b = cmp.borough || {};
     append(body, el("ul", { class: "facts-list" },
-      el("li", { text: borough.name + "'s own awards: " + plural(b.awards || 0, "award", "awards") + ", " + fmtMoney(b.amount || 0) +
+      el("li", { text: borough.name + "'s awards, shared ones included with their money divided equally: " + plural(b.awards || 0, "award", "awards") + ", " +
+        (b.awards && b.awards_without_amount === b.awards ? "amount not recorded" : fmtMoney(b.amount || 0) +
+          (b.awards_without_amount ? " (" + plural(b.awards_without_amount, "award has", "awards have") + " no amount recorded)" : "")) +
         "; " + plural(b.dated_awards || 0, "dated award", "dated awards") + ", " + whole.format(b.late_awards || 0) + " decided late." }),
       cmp.measures.map(function (m) { return el("li", { text: (MEASURE_LABELS[m.measure] || m.measure) + " – " + m.period + "." }); })));
     if (cmp.classification) append(body, el("p", { class: "note", text: cmp.classification.name + ". " + cmp.classification.note + " " + cmp.classification.licence + "." }));
@@ -1099,6 +1104,10 @@
       el("strong", { class: "median", "data-value": s.median_months, text: fmtMonths(s.median_months) }), ". Awards of 3 years or more: ",
       el("strong", { class: "share", "data-value": share, text: share === null || share === undefined ? "unknown" : whole.format(share * 100) + "%" }),
       " (the Committee asked for funding over 3 to 4 years)."));
+    if (summary && summary.headline) {
+      append(body, el("p", { class: "note scope", text: "Over every award reaching " + summary.headline.area.name +
+        ": its own, those it shares and London-wide or BCU-wide ones, each in full (the comparison with similar boroughs counts its awards alone)." }));
+    }
     var dist = s.distribution;
     append(body, barChart({
       key: "months", title: "Number of awards by length", width: panelWidth(body), headers: ["Length", "Awards"],
@@ -1140,6 +1149,11 @@
       el("strong", { text: whole.format(t.late_awards) + " of " + plural(t.dated_awards, "dated award", "dated awards") }),
       " decided late" + (t.late_awards ? " (" + fmtMoney(t.late_amount) + "; worst " + plural(t.worst_days, "day", "days") + " after its period began)" : "") +
       "; " + plural(t.undated_awards, "award", "awards") + " undated (no decision date: not counted as on time)."));
+    var area = data.filters && data.filters.area;
+    if (area && area.name) {
+      append(body, el("p", { class: "note scope", text: "Over every award reaching " + area.name +
+        ": its own, those it shares and London-wide or BCU-wide ones (the comparison with similar boroughs counts its awards alone)." }));
+    }
     append(body, el("p", { class: "note rule-words", text: "Late means decided after the period the award funds began (its start date, or 1 April of its financial year)." +
       (data.period && data.period.earliest_start ? " Periods starting " + fmtDate(data.period.earliest_start) + " to " + fmtDate(data.period.latest_start) + "." : "") }));
     var rows = (data.groups || []).filter(function (g) { return g.awards; });
