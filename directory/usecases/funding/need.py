@@ -171,8 +171,11 @@ def _need_rule(level: str, basis: str) -> str:
         f"amount: {where} (shared awards divided equally); {money}. per_1000_residents = "
         f"{basis} ÷ population × 1,000; per_1000_offences = {basis} ÷ recorded offences in the "
         "offences period × 1,000. Recorded offences are every category in the Met's "
-        "borough-level file over the latest 12 loaded months. The funding period (financial "
-        "year filter, or all years) and the population and crime periods differ: see periods."
+        "borough-level file over the latest 12 loaded months. london's per_1000 figures "
+        "divide the money of the areas with the figure by their total: its per_1000_offences "
+        "leaves out the City of London's money, as the Met's figures leave out its crime. The "
+        "funding period (financial year filter, or all years) and the population and crime "
+        "periods differ: see periods."
     )
 
 
