@@ -216,6 +216,7 @@ def contact(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
         "email": row.email,
         "phone": row.phone,
         "demo": row.demo,
+        "version": row.version,
     }
 
 

@@ -212,6 +212,7 @@ def opportunity_body(
         "created_at": row.created_at.isoformat() + "Z",
         "updated_at": row.updated_at.isoformat() + "Z",
         "withdrawn_at": None if row.withdrawn_at is None else row.withdrawn_at.isoformat() + "Z",
+        "version": row.version,
         "url": f"{PATH}{row.id}",
     }
 

@@ -466,6 +466,27 @@ def test_a_private_email_is_never_read_back(app, keys):
     assert public.json["email"] == "jo.other.private@example.org"
 
 
+def test_a_change_to_a_private_email_moves_the_etag(app, keys):
+    """Two officers correct a private address from the same read: the second is a 412, not
+    a silent overwrite (the ETag hashed what reads show, so a change to a private email left
+    it as it was until 6 December; now ``version``, the changes recorded, moves it)."""
+    client = app.test_client()
+    created = client.post(
+        "/api/v1/contacts", json={"area": "Kingston", "role": "Private lead", "email": "a@x.org"},
+        headers=keys["officer"],
+    )  # fmt: skip
+    path, read = created.headers["Location"], created.headers["ETag"]
+    assert created.json["version"] == 1
+    first = client.patch(path, json={"email": "fixed@x.org"},
+                         headers={**keys["officer"], "If-Match": read})  # fmt: skip
+    assert first.status_code == 200 and first.json["version"] == 2
+    assert first.headers["ETag"] != read and first.json["email"] is None
+    second = client.patch(path, json={"email": "typo@x.org"},
+                          headers={**keys["officer"], "If-Match": read})  # fmt: skip
+    assert second.status_code == 412 and second.json["current_etag"] == first.headers["ETag"]
+    assert client.get(path).headers["ETag"] == first.headers["ETag"]
+
+
 def test_an_outcome_is_written_with_when_it_was_measured(app, keys):
     """measured_on round-trips; Oxygen's funding (the demo's 2023/24 regrant) ended on
     2024-03-31, so 2025-09-30 is 18 months after (2024-04-01 to 2025-10-01); cleared, the

@@ -71,11 +71,25 @@ GRANT_FIELDS = (
 )  # fmt: skip
 LOCATION_FIELDS = ("ref", "name", "address", "postcode", "lat", "lon", "demo")
 _CHUNK = 500
+
+
 #: a patch contact as reads show it: its email only where the record says it may be
 #: published (a named person's address is personal data; migration 0011)
+def changes_recorded(entity: str, id_column: Any) -> Any:
+    """How many change events the record has (its ``version``): every write records one,
+    a change to a detail not published too, so a representation that shows it (and the
+    ETag that hashes it) moves with every change, not only with what reads see."""
+    return (
+        select(func.count())
+        .where(ChangeEvent.entity == entity, ChangeEvent.entity_id == id_column)
+        .scalar_subquery()
+    )
+
+
 PUBLIC_CONTACT = select(
     *(c for c in PatchContact.__table__.c if c.key not in ("email", "email_public")),
     case((PatchContact.email_public, PatchContact.email), else_=None).label("email"),
+    changes_recorded("contact", PatchContact.id).label("version"),
 )
 
 

@@ -25,6 +25,7 @@ from directory.store.models import (
     Programme,
     Theme,
 )
+from directory.store.repositories.directory import changes_recorded
 
 _CHUNK = 500
 
@@ -59,6 +60,7 @@ _COLUMNS = (
     Opportunity.__table__,
     Organisation.ref.label("funder_ref"),
     Programme.name.label("programme_name"),
+    changes_recorded("opportunity", Opportunity.id).label("version"),
 )
 
 

@@ -207,6 +207,13 @@ class ContactSchema(Schema):
     email = ma.fields.String(allow_none=True)
     phone = ma.fields.String(allow_none=True)
     demo = ma.fields.Boolean()
+    version = ma.fields.Integer(
+        metadata={
+            "description": "How many changes have been recorded to it (its history's length; "
+            "a change to a detail not published counts too, so the ETag moves with every "
+            "change and two writers cannot both pass If-Match)"
+        }
+    )
 
 
 class PageArgsSchema(Schema):

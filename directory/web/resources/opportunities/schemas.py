@@ -146,6 +146,13 @@ class OpportunitySchema(Schema):
     created_at = ma.fields.String()
     updated_at = ma.fields.String()
     withdrawn_at = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(
+        metadata={
+            "description": "How many changes have been recorded to it (its history's length; "
+            "a change to a detail not published counts too, so the ETag moves with every "
+            "change and two writers cannot both pass If-Match)"
+        }
+    )
     url = ma.fields.String()
 
 
