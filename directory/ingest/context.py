@@ -20,7 +20,7 @@ from directory.ingest.values import loose_key, slug, split_list
 from directory.store.repositories.directory import CatalogueQueries
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.hsds import HsdsQueries
-from directory.usecases.geography import GeographySnapshot
+from directory.usecases.geography import GeographySnapshot, qualified_ward
 from directory.usecases.hsds_ids import made_from, made_here
 from geodata import InvalidPostcodeError, parse_postcode
 from geodata.crs import to_bng
@@ -166,11 +166,23 @@ class GeographyContext:
                 unknown.append(item)
             elif code not in codes:
                 codes.append(code)
+        for item in unknown:  # a ward name several boroughs have: say so, and how to choose
+            shared = self._wards_named(item)
+            if len(shared) > 1:
+                names = sorted({self.snap.areas[c].name for c in shared})
+                boroughs = sorted(
+                    self.snap.areas[self.snap.areas[c].parent_code].name for c in shared
+                )
+                raise ValueError(
+                    f"'{item}' names a ward in {len(shared)} boroughs ({', '.join(boroughs)}): "
+                    f"write it with its borough, as '{names[0]} ({boroughs[0]})', or its GSS code."
+                )
         if unknown:
             raise ValueError(
                 f"{_quoted(unknown)} {'is not a London area' if len(unknown) == 1 else 'are not London areas'}"
                 ' we know: use a borough name ("Kingston", "Kensington & Chelsea"), a BCU '
-                '("Central West BCU"), a GSS code (E09000021) or "London-wide".'
+                '("Central West BCU"), a ward ("Abbey (Merton)" where wards of several boroughs '
+                'share a name), a GSS code (E09000021) or "London-wide".'
             )
         if not codes:
             raise ValueError("No area given.")
@@ -191,8 +203,14 @@ class GeographyContext:
             code = self.snap.matcher.resolve(item, area_type)
             if code is not None:
                 return code
-        exact = [c for c, score in self.snap.matcher.match(item, "ward") if score == 100]
-        return exact[0] if len(exact) == 1 else None
+        exact = self._wards_named(item)
+        if len(exact) == 1:
+            return exact[0]
+        qualified = qualified_ward(self.snap, item)  # "Abbey (Merton)", as a problem suggests
+        return qualified[0] if len(qualified) == 1 else None
+
+    def _wards_named(self, item: str) -> list[str]:
+        return [c for c, score in self.snap.matcher.match(item, "ward") if score == 100]
 
     def area_code(self, code: str) -> str | None:
         text = code.strip()

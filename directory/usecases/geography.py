@@ -1002,7 +1002,7 @@ def resolve_area(snap: GeographySnapshot, text: str) -> str:
     except AreaNotFoundError as not_a_code:
         _, codes = snap.matcher.named(text)
         if not codes:
-            codes = _qualified(snap, text)
+            codes = qualified_ward(snap, text)
         if len(codes) == 1:
             return codes[0]
         if codes:
@@ -1024,9 +1024,10 @@ def resolve_area(snap: GeographySnapshot, text: str) -> str:
         ) from None
 
 
-def _qualified(snap: GeographySnapshot, text: str) -> list[str]:
+def qualified_ward(snap: GeographySnapshot, text: str) -> list[str]:
     """The wards "Name, Borough" or "Name (Borough)" names in that borough (empty when the
-    text is not so written or the borough is not one)."""
+    text is not so written or the borough is not one): the form an ambiguous ward's problem
+    suggests, taken by the routes and by an import's areas alike."""
     found = _QUALIFIED.match(text.strip())
     if found is None:
         return []

@@ -103,6 +103,31 @@ def test_import_creates_and_a_reimport_changes_nothing(writable_app, tmp_path):
     assert len(events(writable_app)) == len(created)
 
 
+def test_a_ward_several_boroughs_name_is_taken_with_its_borough(writable_app):
+    """Coverage "Abbey (Merton)", as the API's area-ambiguous problem suggests, is that
+    ward; "Abbey" alone names wards in two boroughs and says so, naming them (it was "not
+    a London area we know", and the suggested form was refused too, until 6 December)."""
+    from directory.ingest.context import GeographyContext
+
+    state = writable_app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        snap = state.geography.get(GeographyRepository(connection))
+        ctx = GeographyContext(snap, GeographyRepository(connection))
+        abbeys = {
+            snap.areas[snap.areas[c].parent_code].name: c
+            for c, a in snap.areas.items() if a.type == "ward" and a.name == "Abbey"
+        }  # fmt: skip
+        assert len(abbeys) >= 2, abbeys
+        for borough, code in abbeys.items():
+            assert ctx.areas(f"Abbey ({borough})") == [code]
+            assert ctx.areas(f"Lambeth; Abbey ({borough})")[1] == code
+        with pytest.raises(ValueError) as refused:
+            ctx.areas("Abbey")
+    message = str(refused.value)
+    assert f"names a ward in {len(abbeys)} boroughs" in message
+    assert all(borough in message for borough in abbeys) and "Abbey (" in message
+
+
 def test_an_import_leaves_the_planner_statistics_up_to_date(writable_app, tmp_path):
     """On PostgreSQL a freshly filled table the planner has not analysed is planned as if
     empty (a whole-London bbox at 100,000 services: 700 ms instead of 140 ms); the import
