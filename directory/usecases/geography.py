@@ -45,6 +45,7 @@ from geodata.errors import InvalidPostcodeError as GeodataInvalidPostcode
 from geodata.index import AreaIndex
 from geodata.names import NameMatcher, default_aliases
 from geodata.postcodes import Postcode, parse_outcode, parse_postcode
+from geodata.water import water_between
 
 AREA_TYPES = ("region", "bcu", "borough", "ward")
 LONDON = "E12000007"
@@ -55,6 +56,9 @@ CITY_NOTE = (
     "Police, and belongs to no Met Basic Command Unit."
 )
 NEAREST_POSTCODE_MAX_M = 1000.0
+#: a point this close to a borough, outside every one, is on its edge (digitising noise: a
+#: postcode of Redbridge, IG9 6FB, lies 1.2 cm outside it)
+EDGE_TOLERANCE_M = 1.0
 MAX_SIMPLIFY_M = 5000.0
 
 
@@ -107,6 +111,10 @@ class GeographySnapshot:
     _layer_points: dict[tuple[str, float], int] = field(default_factory=dict)
     _hierarchies: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the Thames between the boroughs, prepared (:meth:`on_water`; made at the first point
+    #: in no borough, in about a second)
+    _water: Any = None
+    _water_lock: threading.Lock = field(default_factory=threading.Lock)
     #: keep every postcode's row in the worker (``Settings.keep_postcodes``)
     keep_postcodes: bool = False
     #: opens a connection of its own (``Engine.connect``): set when serving on a snapshot
@@ -226,6 +234,21 @@ class GeographySnapshot:
                 self.read_postcodes(GeographyRepository(connection))
 
         self._postcodes_job.start(read)
+
+    def on_water(self, x: float, y: float) -> bool:
+        """Whether a point (EPSG:27700) is on the water between the boroughs (the Thames
+        below mean high water, which no borough holds), not on land outside London:
+        :func:`geodata.water.water_between`, made once per snapshot."""
+        water = self._water
+        if water is None:
+            with self._water_lock:
+                water = self._water
+                if water is None:
+                    codes = sorted(c for c, a in self.areas.items() if a.type == "borough")
+                    water = water_between([self.geometries[c] for c in codes])
+                    shapely.prepare(water)
+                    self._water = water
+        return bool(shapely.intersects_xy(water, x, y))
 
     def area(self, code: str) -> AreaInfo:
         return self.areas[code]
@@ -641,9 +664,11 @@ class PointAreas:
 def resolve_point(snap: GeographySnapshot, settings: Settings, x: float, y: float) -> PointAreas:
     """The borough and ward covering a point in EPSG:27700 (``covers`` semantics).
 
-    A point in no borough polygon (the boroughs exclude the Thames) resolves to the nearest
-    borough within ``settings.river_tolerance_m``, flagged ``on_river``; farther away it is
-    outside London. The ward comes from the generalised ward polygons and is flagged
+    A point in no borough polygon but on the Thames between them (the boroughs exclude it,
+    :meth:`GeographySnapshot.on_water`) resolves to the nearest borough within
+    ``settings.river_tolerance_m``, flagged ``on_river``; a point within
+    :data:`EDGE_TOLERANCE_M` of a borough is on its edge; any other point is outside London
+    (land beyond London's edge is not the river, however near a borough it is). The ward comes from the generalised ward polygons and is flagged
     ``generalised_boundary`` near a ward edge.
     """
     flags = {
@@ -656,7 +681,8 @@ def resolve_point(snap: GeographySnapshot, settings: Settings, x: float, y: floa
     river_distance = None
     if not boroughs:
         near = snap.borough_index.nearest(x, y, settings.river_tolerance_m)
-        if near is None:
+        on_edge = near is not None and near[1] <= EDGE_TOLERANCE_M
+        if near is None or not (on_edge or snap.on_water(x, y)):
             raise OutsideCoverageError(
                 "The point is outside London; this directory covers the 33 London boroughs only.",
                 easting=round(x, 1),
@@ -664,7 +690,7 @@ def resolve_point(snap: GeographySnapshot, settings: Settings, x: float, y: floa
             )
         boroughs = [near[0]]
         river_distance = round(near[1], 1)
-        flags["on_river"] = True
+        flags["on_river"] = not on_edge
         flags["near_boundary"] = True
     borough = boroughs[0]
     if not flags["near_boundary"]:
