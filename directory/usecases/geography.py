@@ -957,8 +957,12 @@ def boundary_feature(
 def coverage_geometry(
     snap: GeographySnapshot, codes: Sequence[str], simplify: float
 ) -> Mapping[str, Any] | None:
-    """The union of the areas (known ones; None if none) as a GeoJSON geometry, as
-    :func:`geojson_geometry` makes it; kept with the boundaries."""
+    """The union of the areas (known ones; None if none) as a GeoJSON geometry: of each
+    area's polygon simplified with its layer (:func:`simplified_area`), as the boundaries
+    are, so one borough's coverage is that borough's boundary, and the coverages of
+    neighbouring boroughs (or wards) share their edges exactly. (Each union simplified on
+    its own, the coverages of London's borough services overlapped and left gaps.) Kept
+    with the boundaries."""
     known = sorted(c for c in codes if c in snap.geometries)
     if not known:
         return None
@@ -966,11 +970,11 @@ def coverage_geometry(
     cached = snap._boundaries.get(key)
     if cached is not None:
         return cached
-    if len(known) == 1:
-        union = snap.geometries[known[0]]
-    else:
-        union = shapely.union_all([snap.geometries[c] for c in known])
-    return _kept(snap, key, mapping(geojson_geometry(union, simplify)))
+    polygons = [
+        simplified_area(snap, c, simplify) if simplify > 0 else snap.geometries[c] for c in known
+    ]
+    union = polygons[0] if len(polygons) == 1 else shapely.union_all(polygons)
+    return _kept(snap, key, mapping(geojson_geometry(union)))
 
 
 def _kept(snap: GeographySnapshot, key: tuple[str, str, float], value: Any) -> Extended:
@@ -989,13 +993,11 @@ def _kept(snap: GeographySnapshot, key: tuple[str, str, float], value: Any) -> E
     return kept
 
 
-def geojson_geometry(geometry: Any, simplify: float = 0.0) -> Any:
-    """A British National Grid area as RFC 7946 wants it: simplified in metres (``simplify``
-    > 0), in WGS84 on a 1e-6 degree grid (about 0.1 m), valid (simplification and the grid
-    can fold a narrow ward onto itself: it is repaired, not sent), and every exterior ring
-    counter-clockwise, holes clockwise (§3.1.6)."""
-    if simplify > 0:
-        geometry = shapely.simplify(geometry, simplify, preserve_topology=True)
+def geojson_geometry(geometry: Any) -> Any:
+    """A British National Grid area (simplified already, with its layer: never here, one
+    by one) as RFC 7946 wants it: in WGS84 on a 1e-6 degree grid (about 0.1 m), valid
+    (simplification and the grid can fold a narrow ward onto itself: it is repaired, not
+    sent), and every exterior ring counter-clockwise, holes clockwise (§3.1.6)."""
     geometry = crs.geometry_to_wgs84(geometry)
     if not shapely.is_valid(geometry):
         geometry = shapely.make_valid(geometry, method="structure", keep_collapsed=False)
