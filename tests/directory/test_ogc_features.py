@@ -477,6 +477,7 @@ def test_limit_offset_and_the_links(served: tuple[str, Flask]) -> None:
         ("sites/items", {"datetime": "2025-01-01T00:00:00"}, "datetime"),
         ("sites/items", {"datetime": "../.."}, "datetime"),
         ("sites/items", {"datetime": "2025-02-01/2025-01-01"}, "datetime"),
+        ("sites/items", {"datetime": "2026-04-01T10:00:00Z/2026-04-01T09:00:00Z"}, "datetime"),
         ("sites/items", {"simplify": "10"}, "simplify"),
         ("wards/items", {"theme": "community-safety"}, "theme"),
         ("boroughs/items", {"datetime": "yesterday"}, "datetime"),
@@ -577,9 +578,32 @@ def test_a_datetime_is_taken_on_its_london_day(text: str, days: tuple[date, date
     assert parse_datetime(text) == days
 
 
-def test_an_interval_whose_start_is_after_its_end_once_offsets_apply_is_invalid() -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-04-01T00:00:00Z/2026-04-01T00:00:00+05:00",
+        "2026-04-01T10:00:00Z/2026-04-01T09:00:00Z",  # one day: the instants decide
+        "2026-04-01T10:30:00+01:00/2026-04-01T09:00:00Z",  # 09:30 UTC, then 09:00
+    ],
+)
+def test_an_interval_whose_start_is_after_its_end_once_offsets_apply_is_invalid(
+    text: str,
+) -> None:
     with pytest.raises(InvalidParameterError):
-        parse_datetime("2026-04-01T00:00:00Z/2026-04-01T00:00:00+05:00")
+        parse_datetime(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-04-01T09:00:00Z/2026-04-01T10:00:00Z",
+        "2026-04-01T10:00:00+01:00/2026-04-01T09:30:00Z",
+        "2026-04-01T20:00:00Z/2026-04-01",  # a date is its whole day
+        "2026-04-01/2026-04-01T00:30:00+01:00",
+    ],
+)
+def test_an_interval_in_order_on_one_day_is_that_day(text: str) -> None:
+    assert parse_datetime(text)[0] <= parse_datetime(text)[1]
 
 
 def test_the_openapi_document_describes_limit_as_the_server_takes_it() -> None:
