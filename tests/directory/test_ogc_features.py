@@ -15,6 +15,7 @@ GIL while GDAL pages, so an in-process server would never answer), on both datab
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -292,6 +293,20 @@ def test_each_document_served_as_html_too_links_its_alternate(served: tuple[str,
         href = urlsplit(alternates[0]["href"])
         page = client.get(href.path, query_string=href.query)
         assert page.status_code == 200 and page.mimetype == "text/html", path
+
+
+def test_the_collections_page_links_each_collections_items(served: tuple[str, Flask]) -> None:
+    """Each collection's "Items (GeoJSON)" link on the HTML page goes to its items (it went
+    to the collection's HTML page: the link was taken by its place in the list, not rel)."""
+    client = _client(served)
+    page = client.get(f"{OGC}/collections", query_string={"f": "html"}).get_data(as_text=True)
+    hrefs = re.findall(r'<a href="([^"]+)"[^>]*>Items \(GeoJSON\)</a>', page)
+    assert [urlsplit(h).path for h in hrefs] == [
+        f"{OGC}/collections/{c}/items" for c in COLLECTIONS
+    ]
+    for href in hrefs:
+        answer = client.get(urlsplit(href).path, query_string=urlsplit(href).query)
+        assert answer.status_code == 200 and answer.mimetype == "application/geo+json", href
 
 
 @pytest.mark.parametrize("collection", ["boroughs", "wards", "bcus"])
