@@ -19,7 +19,8 @@ larger is taken as the maximum, as Part 1 says), ``offset`` (the ``next`` links 
 ``datetime`` (an instant or interval: on ``sites`` and ``services`` a grant of the service
 is live at some time in it; the areas have no time, and it selects every one), and
 property filters ``theme``, ``programme`` and
-``organisation``. Invalid values are 400 problems (``/req/core/query-param-invalid``), and so
+``organisation``, each taking one value (one sent twice is refused where the query is read).
+Invalid values are 400 problems (``/req/core/query-param-invalid``), and so
 is a filter's id that names nothing (a theme, programme, organisation or parent area, with
 the suggestions the rest of the API gives): a misspelt filter is never an empty page. A box
 outside London selects nothing; it is not an error.

@@ -508,10 +508,16 @@ def test_limit_offset_and_the_links(served: tuple[str, Flask]) -> None:
         ("services/items", {"organisation": "GB-CHC-0000000"}, "organisation"),
         ("wards/items", {"parent": "nope"}, "parent"),
         ("bcus/items", {"parent": "E09000022"}, "parent"),  # a borough is no BCU's parent
+        # a single-valued parameter sent twice: not its first value, silently
+        ("services/items", {"theme": ["vawg", "youth-diversion"]}, "theme"),
+        ("sites/items", {"limit": ["5", "10"]}, "limit"),
+        ("sites/items", {"bbox": ["-0.2,51.4,0,51.5", "-0.3,51.3,0,51.5"]}, "bbox"),
+        ("boroughs/items/E09000022", {"simplify": ["10", "20"]}, "simplify"),
+        ("", {"f": ["json", "html"]}, "f"),
     ],
 )
 def test_invalid_values_are_400_problems(
-    served: tuple[str, Flask], path: str, query: dict[str, str], parameter: str
+    served: tuple[str, Flask], path: str, query: dict[str, Any], parameter: str
 ) -> None:
     answer = _client(served).get(f"{OGC}/collections/{path}".rstrip("/"), query_string=query)
     assert answer.status_code == 400, answer.get_data(as_text=True)
