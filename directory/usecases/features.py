@@ -19,7 +19,8 @@ larger is taken as the maximum, as Part 1 says), ``offset`` (the ``next`` links 
 ``datetime`` (an instant or interval: on ``sites`` and ``services`` a grant of the service
 is live at some time in it; the areas have no time, and it selects every one), and
 property filters ``theme``, ``programme`` and
-``organisation``. Invalid values are 400 problems (``/req/core/query-param-invalid``), and so
+``organisation``, each taking one value (one sent twice is refused where the query is read).
+Invalid values are 400 problems (``/req/core/query-param-invalid``), and so
 is a filter's id that names nothing (a theme, programme, organisation or parent area, with
 the suggestions the rest of the API gives): a misspelt filter is never an empty page. A box
 outside London selects nothing; it is not an error.
@@ -244,9 +245,15 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _day(text: str, name: str = "datetime") -> date:
+    return _when(text, name)[0]
+
+
+def _when(text: str, name: str = "datetime") -> tuple[date, datetime | None]:
+    """The London day of a date or date-time, and the instant a date-time names (None for a
+    date: the whole day)."""
     try:
         if _DATE.match(text):
-            return date.fromisoformat(text)
+            return date.fromisoformat(text), None
         moment = datetime.fromisoformat(moment_text(text).replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
         raise _invalid(
@@ -257,7 +264,7 @@ def _day(text: str, name: str = "datetime") -> date:
     if moment.tzinfo is None:
         raise _invalid(name, "A datetime must carry its offset (Z or ±hh:mm), as RFC 3339 says.")
     try:  # grants' days are London's: the instant's day in London
-        return moment.astimezone(LONDON_TZ).date()
+        return moment.astimezone(LONDON_TZ).date(), moment
     except OverflowError:  # (0001-01-01T00:00Z, 9999-12-31T23:59-01:00: no day in London)
         raise _invalid(
             name,
@@ -266,20 +273,29 @@ def _day(text: str, name: str = "datetime") -> date:
 
 
 def parse_datetime(text: str) -> tuple[date | None, date | None]:
-    """An instant or ``start/end`` interval (``..`` or empty for an open end) as days."""
+    """An instant or ``start/end`` interval (``..`` or empty for an open end) as days. An
+    interval whose start is after its end is invalid: compared as instants when both ends
+    are date-times (09:00 to 10:00 on one day the wrong way round is not that day), else by
+    day (a date is the whole day)."""
     if "/" not in text:
         day = _day(text)
         return day, day
     first_text, _, last_text = text.partition("/")
     if "/" in last_text:
         raise _invalid("datetime", "An interval has one '/': start/end.")
-    first = None if first_text in ("", "..") else _day(first_text)
-    last = None if last_text in ("", "..") else _day(last_text)
+    first = None if first_text in ("", "..") else _when(first_text)
+    last = None if last_text in ("", "..") else _when(last_text)
     if first is None and last is None:
         raise _invalid("datetime", "An interval needs at least one end (not '../..').")
-    if first is not None and last is not None and first > last:
-        raise _invalid("datetime", "The interval's start is after its end.")
-    return first, last
+    if first is not None and last is not None:
+        (first_day, first_moment), (last_day, last_moment) = first, last
+        if first_moment is not None and last_moment is not None:
+            backwards = first_moment > last_moment
+        else:
+            backwards = first_day > last_day
+        if backwards:
+            raise _invalid("datetime", "The interval's start is after its end.")
+    return (None if first is None else first[0]), (None if last is None else last[0])
 
 
 def _limit(limit: int | None) -> int:

@@ -45,6 +45,7 @@ from geodata.errors import InvalidPostcodeError as GeodataInvalidPostcode
 from geodata.index import AreaIndex
 from geodata.names import NameMatcher, default_aliases
 from geodata.postcodes import Postcode, parse_outcode, parse_postcode
+from geodata.water import water_between
 
 AREA_TYPES = ("region", "bcu", "borough", "ward")
 LONDON = "E12000007"
@@ -55,6 +56,9 @@ CITY_NOTE = (
     "Police, and belongs to no Met Basic Command Unit."
 )
 NEAREST_POSTCODE_MAX_M = 1000.0
+#: a point this close to a borough, outside every one, is on its edge (digitising noise: a
+#: postcode of Redbridge, IG9 6FB, lies 1.2 cm outside it)
+EDGE_TOLERANCE_M = 1.0
 MAX_SIMPLIFY_M = 5000.0
 
 
@@ -107,6 +111,10 @@ class GeographySnapshot:
     _layer_points: dict[tuple[str, float], int] = field(default_factory=dict)
     _hierarchies: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the Thames between the boroughs, prepared (:meth:`on_water`; made at the first point
+    #: in no borough, in about a second)
+    _water: Any = None
+    _water_lock: threading.Lock = field(default_factory=threading.Lock)
     #: keep every postcode's row in the worker (``Settings.keep_postcodes``)
     keep_postcodes: bool = False
     #: opens a connection of its own (``Engine.connect``): set when serving on a snapshot
@@ -226,6 +234,21 @@ class GeographySnapshot:
                 self.read_postcodes(GeographyRepository(connection))
 
         self._postcodes_job.start(read)
+
+    def on_water(self, x: float, y: float) -> bool:
+        """Whether a point (EPSG:27700) is on the water between the boroughs (the Thames
+        below mean high water, which no borough holds), not on land outside London:
+        :func:`geodata.water.water_between`, made once per snapshot."""
+        water = self._water
+        if water is None:
+            with self._water_lock:
+                water = self._water
+                if water is None:
+                    codes = sorted(c for c, a in self.areas.items() if a.type == "borough")
+                    water = water_between([self.geometries[c] for c in codes])
+                    shapely.prepare(water)
+                    self._water = water
+        return bool(shapely.intersects_xy(water, x, y))
 
     def area(self, code: str) -> AreaInfo:
         return self.areas[code]
@@ -641,9 +664,11 @@ class PointAreas:
 def resolve_point(snap: GeographySnapshot, settings: Settings, x: float, y: float) -> PointAreas:
     """The borough and ward covering a point in EPSG:27700 (``covers`` semantics).
 
-    A point in no borough polygon (the boroughs exclude the Thames) resolves to the nearest
-    borough within ``settings.river_tolerance_m``, flagged ``on_river``; farther away it is
-    outside London. The ward comes from the generalised ward polygons and is flagged
+    A point in no borough polygon but on the Thames between them (the boroughs exclude it,
+    :meth:`GeographySnapshot.on_water`) resolves to the nearest borough within
+    ``settings.river_tolerance_m``, flagged ``on_river``; a point within
+    :data:`EDGE_TOLERANCE_M` of a borough is on its edge; any other point is outside London
+    (land beyond London's edge is not the river, however near a borough it is). The ward comes from the generalised ward polygons and is flagged
     ``generalised_boundary`` near a ward edge.
     """
     flags = {
@@ -656,7 +681,8 @@ def resolve_point(snap: GeographySnapshot, settings: Settings, x: float, y: floa
     river_distance = None
     if not boroughs:
         near = snap.borough_index.nearest(x, y, settings.river_tolerance_m)
-        if near is None:
+        on_edge = near is not None and near[1] <= EDGE_TOLERANCE_M
+        if near is None or not (on_edge or snap.on_water(x, y)):
             raise OutsideCoverageError(
                 "The point is outside London; this directory covers the 33 London boroughs only.",
                 easting=round(x, 1),
@@ -664,7 +690,7 @@ def resolve_point(snap: GeographySnapshot, settings: Settings, x: float, y: floa
             )
         boroughs = [near[0]]
         river_distance = round(near[1], 1)
-        flags["on_river"] = True
+        flags["on_river"] = not on_edge
         flags["near_boundary"] = True
     borough = boroughs[0]
     if not flags["near_boundary"]:
@@ -931,8 +957,12 @@ def boundary_feature(
 def coverage_geometry(
     snap: GeographySnapshot, codes: Sequence[str], simplify: float
 ) -> Mapping[str, Any] | None:
-    """The union of the areas (known ones; None if none) as a GeoJSON geometry, as
-    :func:`geojson_geometry` makes it; kept with the boundaries."""
+    """The union of the areas (known ones; None if none) as a GeoJSON geometry: of each
+    area's polygon simplified with its layer (:func:`simplified_area`), as the boundaries
+    are, so one borough's coverage is that borough's boundary, and the coverages of
+    neighbouring boroughs (or wards) share their edges exactly. (Each union simplified on
+    its own, the coverages of London's borough services overlapped and left gaps.) Kept
+    with the boundaries."""
     known = sorted(c for c in codes if c in snap.geometries)
     if not known:
         return None
@@ -940,11 +970,11 @@ def coverage_geometry(
     cached = snap._boundaries.get(key)
     if cached is not None:
         return cached
-    if len(known) == 1:
-        union = snap.geometries[known[0]]
-    else:
-        union = shapely.union_all([snap.geometries[c] for c in known])
-    return _kept(snap, key, mapping(geojson_geometry(union, simplify)))
+    polygons = [
+        simplified_area(snap, c, simplify) if simplify > 0 else snap.geometries[c] for c in known
+    ]
+    union = polygons[0] if len(polygons) == 1 else shapely.union_all(polygons)
+    return _kept(snap, key, mapping(geojson_geometry(union)))
 
 
 def _kept(snap: GeographySnapshot, key: tuple[str, str, float], value: Any) -> Extended:
@@ -963,13 +993,11 @@ def _kept(snap: GeographySnapshot, key: tuple[str, str, float], value: Any) -> E
     return kept
 
 
-def geojson_geometry(geometry: Any, simplify: float = 0.0) -> Any:
-    """A British National Grid area as RFC 7946 wants it: simplified in metres (``simplify``
-    > 0), in WGS84 on a 1e-6 degree grid (about 0.1 m), valid (simplification and the grid
-    can fold a narrow ward onto itself: it is repaired, not sent), and every exterior ring
-    counter-clockwise, holes clockwise (§3.1.6)."""
-    if simplify > 0:
-        geometry = shapely.simplify(geometry, simplify, preserve_topology=True)
+def geojson_geometry(geometry: Any) -> Any:
+    """A British National Grid area (simplified already, with its layer: never here, one
+    by one) as RFC 7946 wants it: in WGS84 on a 1e-6 degree grid (about 0.1 m), valid
+    (simplification and the grid can fold a narrow ward onto itself: it is repaired, not
+    sent), and every exterior ring counter-clockwise, holes clockwise (§3.1.6)."""
     geometry = crs.geometry_to_wgs84(geometry)
     if not shapely.is_valid(geometry):
         geometry = shapely.make_valid(geometry, method="structure", keep_collapsed=False)

@@ -304,7 +304,8 @@ class Api(flask_smorest.Api):
             "operation cannot take (`errors` names each); bad-request: a NUL character (%00) "
             "anywhere in the path or query, or a JSON body that is not valid JSON (NaN, "
             "Infinity, an integer too large, nesting too deep). A parameter that is not an "
-            "array takes the first of repeated values.",
+            "array takes the first of repeated values; the OGC API – Features operations "
+            "refuse repeated values (invalid-parameter naming the parameter).",
             "schema": self.ERROR_SCHEMA,
         }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
@@ -447,6 +448,9 @@ class _QueryArguments:
         self.schema = schema
         self.invalid_status = invalid_status
         self.repeatable = frozenset(MultiDictProxy(MultiDict(), schema).multiple_keys)
+        #: refuse a single-valued parameter sent twice (the schema's ``one_value_each``),
+        #: where webargs, and the rest of the API, take the first
+        self.one_value_each = bool(getattr(schema, "one_value_each", False))
         self.fields = {field.data_key or name: field for name, field in schema.load_fields.items()}
         self.attributes = {key: field.attribute or field.name for key, field in self.fields.items()}
         self.known = frozenset(self.fields)
@@ -471,6 +475,8 @@ class _QueryArguments:
         if unknown:
             raise unknown_parameters(unknown, self.accepted)
         repeatable = self.repeatable
+        if self.one_value_each:
+            self._refuse_repeats(args)
         data = {key: args.getlist(key) if key in repeatable else args[key] for key in args}
         if not self.lean:
             try:
@@ -503,6 +509,18 @@ class _QueryArguments:
             error = ma.ValidationError(errors, data=data, valid_data=result)
             abort(self.invalid_status, exc=error, messages={"query": errors}, schema=self.schema)
         return result
+
+    def _refuse_repeats(self, args: MultiDict) -> None:  # type: ignore[type-arg]
+        """The invalid-value answer for a single-valued parameter sent more than once: which
+        value was meant is not ours to guess (``theme=a&theme=b`` read as ``theme=a``)."""
+        errors = {
+            key: [f"{key} takes one value; it was given {len(values)}: {', '.join(values)}."]
+            for key, values in args.lists()
+            if len(values) > 1 and key not in self.repeatable
+        }
+        if errors:
+            error = ma.ValidationError(errors)
+            abort(self.invalid_status, exc=error, messages={"query": errors}, schema=self.schema)
 
 
 class Blueprint(flask_smorest.Blueprint):

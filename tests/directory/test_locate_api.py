@@ -51,6 +51,32 @@ def test_locate_outside_london_is_outside_coverage(client, query):
 
 
 @pytest.mark.parametrize("path", ["/api/v1/locate", "/api/v1/patch"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "lat=51.69513&lon=-0.1029",  # Hertfordshire, 379 m beyond Enfield
+        "lat=51.28354&lon=-0.11991",  # Surrey, 386 m beyond Croydon
+        "lat=51.50605&lon=-0.48901",  # Buckinghamshire, 295 m beyond Hillingdon
+    ],
+)
+def test_land_just_beyond_london_is_outside_coverage_not_the_river(client, path, query):
+    """The river rule snaps a point on the Thames (which no borough holds) to the nearest
+    borough; it snapped land within 400 m of London's edge too, and placed it in the
+    borough as `on_river`."""
+    response = client.get(f"{path}?{query}")
+    assert response.status_code == 404, response.json
+    assert response.json["code"] == "outside-coverage"
+
+
+def test_a_postcode_a_centimetre_beyond_its_borough_is_on_its_edge(client):
+    """IG9 6FB lies 1.2 cm outside Redbridge's polygon: on its edge, not the river."""
+    pc = client.get("/api/v1/postcodes/IG9 6FB").json
+    body = client.get(f"/api/v1/locate?easting={pc['easting']}&northing={pc['northing']}").json
+    assert body["borough"]["code"] == pc["borough"]["code"]
+    assert body["flags"]["near_boundary"] is True and body["flags"]["on_river"] is False
+
+
+@pytest.mark.parametrize("path", ["/api/v1/locate", "/api/v1/patch"])
 def test_lat_and_lon_the_wrong_way_round_are_named(client, path):
     """A point given lon-first (lat=-0.14, lon=51.5, as GeoJSON orders them) is outside
     London, and the answer says that the other way round it is in London (the services'

@@ -289,6 +289,8 @@ def test_sites_outcomes_and_contacts_send_strong_etags_of_their_body(app):
         ("post", f"/api/v1/services/{OWN}/sites", {"postcode": "SW1A 0ZZ"}, {"postcode"}),
         # outside London: found by the importer itself, after the body's checks
         ("post", f"/api/v1/services/{OWN}/sites", {"lat": 53.48, "lon": -2.24}, {"sites"}),
+        # Hertfordshire, 379 m beyond Enfield: land, not the river the rule snaps
+        ("post", f"/api/v1/services/{OWN}/sites", {"lat": 51.69513, "lon": -0.1029}, {"sites"}),
         ("post", f"/api/v1/services/{OWN}/outcomes",
          {"metric": "Reached", "period_start": "2025-04-01", "period_end": "2024-03-31"},
          {"period_end"}),

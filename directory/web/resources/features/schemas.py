@@ -3,6 +3,8 @@ fragments describe them."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import marshmallow as ma
 
 from directory.usecases.features import DEFAULT_LIMIT, MAX_LIMIT
@@ -12,6 +14,10 @@ from directory.web.resources.common import ProgrammeId
 
 
 class FormatArgsSchema(Schema):
+    #: a parameter sent twice is a 400 naming it (OGC Part 1: an invalid value is a 400),
+    #: not its first value taken as the rest of the API takes it
+    one_value_each: ClassVar[bool] = True
+
     f = ma.fields.String(
         validate=ma.validate.OneOf(["json", "html"]),
         metadata={"description": "json (default) or html; or say it with Accept"},
@@ -19,6 +25,8 @@ class FormatArgsSchema(Schema):
 
 
 class ItemArgsSchema(Schema):
+    one_value_each: ClassVar[bool] = True  # (as FormatArgsSchema's)
+
     f = ma.fields.String(
         validate=ma.validate.OneOf(["json", "geojson"]),
         metadata={"description": "Both give GeoJSON (the only encoding of features here)"},
