@@ -122,8 +122,9 @@ def directory_reads() -> DirectoryReads:
 def warm(app: Flask) -> DirectoryIndex:
     """Make what a worker's first read would wait for: the geography snapshot, its
     postcode table when postcodes are kept (``DIRECTORY_POSTCODES_IN_MEMORY``: 0.6-1.5 s
-    reading London's 188,000 rows, which the first lookup by postcode waited for) and the
-    directory index of the current data version and day, every ward's patch parts
+    reading London's 188,000 rows, which the first lookup by postcode waited for), the
+    water between the boroughs (about 1 s, which the first point in no borough waited
+    for), the directory index of the current data version and day, every ward's patch parts
     included when serving (12-20 s at 100,000 services), and the HSDS id index (1.2 s
     there). A server's worker calls it before it takes requests
     (``directory.web.serving.gunicorn``), so that no request waits for them; errors (a
@@ -133,6 +134,7 @@ def warm(app: Flask) -> DirectoryIndex:
             reads = directory_reads()
             if reads.snap.keep_postcodes:
                 reads.snap.read_postcodes(reads.repo)
+            reads.snap.on_water(0.0, 0.0)  # (the Thames between the boroughs: about 1 s)
             hsds_reads()[0].index(True)
             return reads.index
         finally:
