@@ -314,7 +314,8 @@ def _grant_state(rec: GrantRecord) -> dict[str, Any]:
         "funder": rec.funder_ref,
         "recipient": rec.recipient_ref,
         **values,
-        "services": sorted(set(rec.service_refs)),
+        # None: the source cannot name services (360Giving), so the links held are kept
+        "services": None if rec.service_refs is None else sorted(set(rec.service_refs)),
         "areas": sorted(set(rec.areas)),
     }
 
@@ -960,7 +961,7 @@ class _Writer:
                 for ref, rec in chunk.items()
                 if rec.parent_ref and rec.parent_ref not in held
             ]
-            funded = (ref for rec in chunk.values() for ref in rec.service_refs)
+            funded = (ref for rec in chunk.values() for ref in rec.service_refs or ())
             service_ids = self.repo.ids_by_ref(Service, funded)  # held, or written above
             self._check_grants(chunk, org_ids, service_ids)
             states = self.repo.grant_states_of([held[r].id for r in chunk if r in held])
@@ -1020,7 +1021,7 @@ class _Writer:
                         role,
                         ref,
                     )
-            for ref in rec.service_refs:
+            for ref in rec.service_refs or ():
                 if ref not in service_ids:
                     self._error(
                         f"Grant '{rec.ref}' funds service '{ref}', which is neither in this file nor in the directory.",
@@ -1058,15 +1059,17 @@ class _Writer:
         ids.update(created)
         self.repo.update_rows(Grant, plan.updates)
         touched = [ids[ref] for ref in plan.changed_refs]
+        # a grant whose source cannot name services (360Giving) keeps the links held
+        relinked = [ids[ref] for ref in plan.changed_refs if records[ref].service_refs is not None]
         links, areas = [], []
         for ref in plan.changed_refs:
             rec = records[ref]
             links += [
                 {"grant_id": ids[ref], "service_id": service_ids[s]}
-                for s in sorted(set(rec.service_refs))
+                for s in sorted(set(rec.service_refs or ()))
             ]
             areas += [{"grant_id": ids[ref], "area_code": c} for c in sorted(set(rec.areas))]
-        self.repo.replace_children(GrantService, "grant_id", touched, links)
+        self.repo.replace_children(GrantService, "grant_id", relinked, links)
         self.repo.replace_children(GrantArea, "grant_id", touched, areas)
         for row in plan.inserts:
             rec = records[row["ref"]]

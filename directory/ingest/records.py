@@ -129,7 +129,8 @@ class GrantRecord:
     title: str | None = None
     description: str | None = None
     programme: str | None = None  # a programme id from data/programmes.csv, or free text
-    service_refs: list[str] = field(default_factory=list)
+    #: the services it funds; None: the source cannot say (360Giving), the links held stay
+    service_refs: list[str] | None = field(default_factory=list)
     amount: Decimal | None = None  # pounds
     currency: str = "GBP"
     awarded: date | None = None

@@ -1119,6 +1119,7 @@ def _add_grant(grants: Ledger[_GrantSeen], row: _RowRead, batch: ProblemLog) -> 
         if code not in seen.coverage:
             seen.coverage.append(code)
     refs = seen.record.service_refs
+    assert refs is not None and grant.service_refs is not None  # (a row names its service)
     refs.extend(r for r in grant.service_refs if r not in refs)
     seen.record.demo = seen.record.demo and grant.demo
     grants.put(loose, seen)
@@ -1217,7 +1218,8 @@ def rows_from_batch(batch: Batch) -> tuple[list[str], list[list[Any]]]:
             (
                 g
                 for g in batch.grants
-                if service.ref in g.service_refs and g.recipient_ref == service.organisation_ref
+                if service.ref in (g.service_refs or ())
+                and g.recipient_ref == service.organisation_ref
             ),
             None,
         )
