@@ -19,6 +19,10 @@ the 360Giving / JSON exports; ``rows_from_batch`` writes the first site and the 
 each service), outcomes, contacts, organisation size bands and emails, grant titles,
 descriptions, regrant types and source URLs, and organisations that neither deliver a
 service nor fund one. A site's ref is its Site ref, else ``<service ref>#site``.
+
+What a sheet does not say of a service is kept as held (``ServiceRecord.kept``, filled in by
+``apply.keep_held``): the fields of the columns it lacks, the sites beyond the one a row
+gives, and an Open Referral import's extras; a blank cell under a column it has clears.
 """
 
 from __future__ import annotations
@@ -54,7 +58,13 @@ from directory.ingest.readers import (
 )
 from directory.ingest.records import (
     ORGANISATION_TYPES,
+    OTHER_SITES,
     SERVICE_STATUSES,
+    SITE_ADDRESS,
+    SITE_NAME,
+    SITE_POSTCODE,
+    SITE_REF,
+    SITES,
     Batch,
     Context,
     GrantRecord,
@@ -452,6 +462,41 @@ class _Layout:
 
     source: dict[str, str]  # column heading → row key
     missing: set[str]  # headings of required columns the sheet lacks
+    #: what its rows do not say of a service, kept as held (``ServiceRecord.kept``)
+    kept: frozenset[str] = frozenset()
+
+
+#: (the columns that give it, a ServiceRecord field or site part): a sheet with none of the
+#: columns leaves it as held. Organisations and grants keep what a blank leaves anyway.
+_KEPT_WITHOUT = (
+    (("Description",), "description"),
+    (("Status",), "status"),
+    (("Themes",), "themes"),
+    (("Min age", "Ages"), "min_age"),
+    (("Max age", "Ages"), "max_age"),
+    (("Eligibility",), "eligibility"),
+    (("Who can refer",), "referral"),
+    (("Email",), "email"),
+    (("Phone",), "phone"),
+    (("Website",), "website"),
+    (("Last verified",), "last_verified"),
+    (("Demo",), "demo"),
+    (("Site ref",), SITE_REF),
+    (("Site name",), SITE_NAME),
+    (("Site address",), SITE_ADDRESS),
+    (("Site postcode",), SITE_POSTCODE),
+)
+_SITE_COLUMNS = ("Site ref", "Site name", "Site address", "Site postcode")
+
+
+def _kept(source: dict[str, str]) -> frozenset[str]:
+    """What a sheet with these columns does not say of a service: the fields of the columns
+    it lacks, every site when it has no site column, and always the sites beyond a row's
+    one and what an Open Referral import kept (neither has a column)."""
+    kept = {name for headings, name in _KEPT_WITHOUT if not any(h in source for h in headings)}
+    if not any(h in source for h in _SITE_COLUMNS):
+        kept.add(SITES)
+    return frozenset({*kept, OTHER_SITES, "hsds_extras"})
 
 
 def _layout(table: Table | Sheet, batch: Batch) -> _Layout:
@@ -484,7 +529,7 @@ def _layout(table: Table | Sheet, batch: Batch) -> _Layout:
                 f"Column '{heading}' is not one of the template's columns, so it is ignored.",
                 column=heading,
             )
-    return _Layout(source, missing)
+    return _Layout(source, missing, _kept(source))
 
 
 def _blank(value: Any) -> bool:
@@ -725,6 +770,7 @@ def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
             website=cells.parse("Website", parse_url),
             last_verified=cells.parse("Last verified", parse_date),
             demo=demo,
+            kept=cells.layout.kept,
         )
     else:
         for heading, parser in (
