@@ -316,7 +316,9 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
     hidden one, then one named like "Services", then the first); failing that the sheet
     named "Services" or the only (visible) sheet, whose missing columns the reading then
     reports. A workbook of several sheets
-    none of which has that heading is a :class:`ReadError` naming the sheets looked at."""
+    none of which has that heading is a :class:`ReadError` naming the sheets looked at;
+    the other sheets that have it, which are not read, are the sheet's ``passed_over``
+    (the reading warns of them)."""
     if heads is None:
         if not is_workbook(data, name):  # a CSV: its one sheet, read once
             return read_sheet(data, name=name, reads=_READ_KEYS.__contains__)
@@ -338,7 +340,13 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
                 f"{looked}, and none has a '{SHEET_HEADING}' heading in its header row (its "
                 "first row that is not blank); name the column on the sheet to import"
             )
-    return read_sheet(data, name=name, sheet=chosen.title, reads=_READ_KEYS.__contains__)
+    sheet = read_sheet(data, name=name, sheet=chosen.title, reads=_READ_KEYS.__contains__)
+    sheet.passed_over = tuple(
+        f"'{head.title}'" + (" (hidden)" if head.hidden else "")
+        for head in heads
+        if head is not chosen and is_template_sheet(head)
+    )
+    return sheet
 
 
 # -- words -----------------------------------------------------------------------------
@@ -646,6 +654,14 @@ def read_template(
     each grant so far) is kept in a :class:`Ledger` (a scratch database), not in memory;
     the organisations are."""
     batch = Batch()
+    if table.passed_over:
+        batch.warning(
+            f"Only sheet '{table.sheet}' is imported: {', '.join(table.passed_over)} "
+            f"{'has' if len(table.passed_over) == 1 else 'have'} the template's headings too, "
+            f"and {'is' if len(table.passed_over) == 1 else 'are'} not read (a workbook "
+            f"holds one sheet of services: copy their rows onto '{table.sheet}' to import "
+            "them)."
+        )
     layout = _layout(table, batch)
     scratch = ProblemLog()  # what a reading only to look something up finds is not reported
     providers: dict[str, str] = {}  # loose organisation name → the first row's ref for it

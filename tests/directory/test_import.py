@@ -1532,6 +1532,29 @@ def test_a_workbook_in_the_template_is_read_from_the_sheet_with_its_headings(
         assert report["counts"]["opportunities"]["created"] == 1
 
 
+def test_a_workbook_with_two_sheets_in_the_template_warns_of_the_one_not_read(
+    writable_app, tmp_path
+):
+    """One sheet of services is read; another laid out as the template is named in a
+    warning (it was ignored without a word, its services never imported)."""
+    path = _workbook(
+        tmp_path / "two.xlsx",
+        ("Services", _rows(OXYGEN), "visible"),
+        ("More services", _rows(RESCUE), "visible"),
+        ("Old services", _rows(BAD_AMOUNT), "hidden"),
+    )
+    result = run(writable_app, "import", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["counts"]["services"]["created"] == 1
+    (warning,) = [p for p in report["problems"] if "is imported" in p["message"]]
+    assert warning["severity"] == "warning"
+    assert warning["message"].startswith(
+        "Only sheet 'Services' is imported: 'More services', 'Old services' (hidden) have the "
+        "template's headings too, and are not read"
+    )
+
+
 def test_a_workbook_with_no_sheet_in_the_template_names_the_sheets_looked_at(
     writable_app, tmp_path
 ):
