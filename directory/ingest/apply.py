@@ -26,6 +26,12 @@ from directory.ingest import context as taxonomy
 from directory.ingest import opportunities, opportunity_sheet
 from directory.ingest.context import GeographyContext, bng
 from directory.ingest.records import (
+    OTHER_SITES,
+    SITE_ADDRESS,
+    SITE_NAME,
+    SITE_POSTCODE,
+    SITE_REF,
+    SITES,
     Batch,
     GrantRecord,
     LocationRecord,
@@ -303,6 +309,46 @@ def _service_state(rec: ServiceRecord) -> dict[str, Any]:
     }
 
 
+#: what a record may leave as held, besides its sites (``ServiceRecord.kept``)
+_KEPT_FIELDS = frozenset({*SERVICE_FIELDS, "themes", "coverage"})
+
+
+def keep_held(rec: ServiceRecord, old: dict[str, Any] | None) -> None:
+    """Fill in what ``rec``'s source does not say (``rec.kept``) from the held state
+    ``old``: a sheet without a column leaves its field as it is, and a sheet's row, which
+    gives one site, stands for one of the service's sites (the one of its Site ref, else
+    the first, as the export writes it), the others staying as they are."""
+    if old is None or not rec.kept:
+        return
+    for name in rec.kept & _KEPT_FIELDS:
+        value = old[name]
+        setattr(rec, name, list(value) if isinstance(value, list) else value)
+    held = [LocationRecord(**{f: loc[f] for f in LOCATION_FIELDS}) for loc in old["locations"]]
+    if SITES in rec.kept:
+        rec.locations = held
+        return
+    if OTHER_SITES not in rec.kept or not held:
+        return
+    given = {loc.ref for loc in rec.locations}
+    stands_for = next((loc for loc in held if loc.ref in given), held[0])
+    for site in rec.locations:  # (a sheet's row gives one)
+        if SITE_REF in rec.kept:
+            site.ref = stands_for.ref
+        if SITE_NAME in rec.kept:
+            site.name = stands_for.name
+        if SITE_ADDRESS in rec.kept:
+            site.address = stands_for.address
+        if SITE_POSTCODE in rec.kept or site.postcode == stands_for.postcode:
+            # (a sheet has no column for coordinates: a site at the postcode it had, or
+            # with none, keeps those held, a source's own or the postcode's)
+            site.postcode, site.lat, site.lon = (
+                stands_for.postcode, stands_for.lat, stands_for.lon
+            )  # fmt: skip
+        if "demo" in rec.kept:
+            site.demo = stands_for.demo
+    rec.locations += [loc for loc in held if loc is not stands_for]
+
+
 def pence(amount: Decimal | None) -> int | None:
     return None if amount is None else int((amount * 100).to_integral_value())
 
@@ -314,7 +360,8 @@ def _grant_state(rec: GrantRecord) -> dict[str, Any]:
         "funder": rec.funder_ref,
         "recipient": rec.recipient_ref,
         **values,
-        "services": sorted(set(rec.service_refs)),
+        # None: the source cannot name services (360Giving), so the links held are kept
+        "services": None if rec.service_refs is None else sorted(set(rec.service_refs)),
         "areas": sorted(set(rec.areas)),
     }
 
@@ -756,8 +803,10 @@ class _Writer:
                         "organisation",
                         rec.organisation_ref,
                     )
-            self._read_postcodes(chunk)
             states = self.repo.service_states([held[r].id for r in chunk if r in held])
+            for ref, rec in chunk.items():
+                keep_held(rec, states.get(ref))
+            self._read_postcodes(chunk)
             ids = {r: held[r].id for r in chunk if r in held}  # (the chunk's: ids by ref of
             # the whole file were 8 MB at 100,000; what needs them later reads them back)
             changes: set[str] = set()
@@ -960,7 +1009,7 @@ class _Writer:
                 for ref, rec in chunk.items()
                 if rec.parent_ref and rec.parent_ref not in held
             ]
-            funded = (ref for rec in chunk.values() for ref in rec.service_refs)
+            funded = (ref for rec in chunk.values() for ref in rec.service_refs or ())
             service_ids = self.repo.ids_by_ref(Service, funded)  # held, or written above
             self._check_grants(chunk, org_ids, service_ids)
             states = self.repo.grant_states_of([held[r].id for r in chunk if r in held])
@@ -1020,7 +1069,7 @@ class _Writer:
                         role,
                         ref,
                     )
-            for ref in rec.service_refs:
+            for ref in rec.service_refs or ():
                 if ref not in service_ids:
                     self._error(
                         f"Grant '{rec.ref}' funds service '{ref}', which is neither in this file nor in the directory.",
@@ -1058,15 +1107,17 @@ class _Writer:
         ids.update(created)
         self.repo.update_rows(Grant, plan.updates)
         touched = [ids[ref] for ref in plan.changed_refs]
+        # a grant whose source cannot name services (360Giving) keeps the links held
+        relinked = [ids[ref] for ref in plan.changed_refs if records[ref].service_refs is not None]
         links, areas = [], []
         for ref in plan.changed_refs:
             rec = records[ref]
             links += [
                 {"grant_id": ids[ref], "service_id": service_ids[s]}
-                for s in sorted(set(rec.service_refs))
+                for s in sorted(set(rec.service_refs or ()))
             ]
             areas += [{"grant_id": ids[ref], "area_code": c} for c in sorted(set(rec.areas))]
-        self.repo.replace_children(GrantService, "grant_id", touched, links)
+        self.repo.replace_children(GrantService, "grant_id", relinked, links)
         self.repo.replace_children(GrantArea, "grant_id", touched, areas)
         for row in plan.inserts:
             rec = records[row["ref"]]

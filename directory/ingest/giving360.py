@@ -10,7 +10,12 @@ Mapping decisions:
 * A grant becomes a ``GrantRecord``; its funder and recipient become ``OrganisationRecord``s
   (one per distinct org-id, fields merged across grants). 360Giving grants fund
   organisations, not named services, so no ``ServiceRecord`` is invented and
-  ``service_refs`` stays empty.
+  ``service_refs`` is None: the file says nothing of the services a grant funds, so the
+  import keeps the links held (a blank never erases).
+* Our own export's fillers are read as the blanks they stand for, so that importing it
+  back changes nothing: a title that is only ``Grant <id>`` (:func:`placeholder_title`)
+  and a description that is only the title. Our extension key ``demo`` (true) marks
+  made-up example data; a grant without it is real.
 * Grants to individuals (``recipientIndividual``) are not imported: an error.
 * Areas: every code is passed through ``Context.area_code``; codes outside London (and codes
   from ward vintages the geography does not hold) are dropped silently. The beneficiary
@@ -55,6 +60,7 @@ from directory.ingest.values import (
     financial_year_of,
     months_between,
     parse_amount,
+    parse_bool,
     parse_date,
     parse_email,
     parse_financial_year,
@@ -72,6 +78,8 @@ PARENT_GRANT_KEY = "parentGrant"
 #: our extension key for the financial year the grant is counted in ("2016/17"), when it
 #: is not the award date's (a decision signed in March for the year starting in April)
 FINANCIAL_YEAR_KEY = "financialYear"
+#: our extension key marking a grant as made-up example data (``true``; absent: real)
+DEMO_KEY = "demo"
 
 MAX_REF = 200  # identifiers longer than this are refused
 MAX_NAME = 500  # names and titles are cut to this, with a warning
@@ -155,6 +163,11 @@ def nested_deeper(value: Any, limit: int) -> bool:
 
 def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def placeholder_title(ref: str) -> str:
+    """The title our export writes for a grant held with none (360Giving requires one)."""
+    return f"Grant {ref}"
 
 
 def as_text(value: Any) -> str | None:
@@ -472,8 +485,15 @@ class _GrantReader:
                 break
 
         areas = self._areas(p, raw)
+        # what our export writes for a grant with no title or no description (the standard
+        # requires both) is read as the blank it stands for
         title = p.text("title", raw.get("title"))
         description = p.text("description", raw.get("description"), MAX_TEXT)
+        if description is not None and description == title:
+            description = None
+        if title is not None and ref is not None and title == placeholder_title(ref):
+            title = None
+        demo = bool(p.parse(DEMO_KEY, raw.get(DEMO_KEY), parse_bool))
         year = None
         if not blank(raw.get(FINANCIAL_YEAR_KEY)):
             year = p.parse(FINANCIAL_YEAR_KEY, raw.get(FINANCIAL_YEAR_KEY), parse_financial_year)
@@ -503,6 +523,8 @@ class _GrantReader:
                 regrant_type=regrant,
                 parent_ref=parent,
                 source_url=source_url,
+                service_refs=None,
+                demo=demo,
             )
         )
 
@@ -875,6 +897,7 @@ _SCALARS = (
     ("regrantType", "For Regrant Type"),
     ("regrantType", "Regrant Type"),
     (PARENT_GRANT_KEY, "Parent Grant"),
+    (DEMO_KEY, "Demo"),
     ("dateModified", "Last Modified"),
     ("fromOpenCall", "From An Open Call?"),
     ("locationScope", "Location Scope"),

@@ -11,10 +11,13 @@ The inverse of ``giving360.read_360giving_json``: what it reads back is what was
   standard's geoCodeType (``WD`` ward, ``LONB`` London borough, ``RGN/GOR`` region); a Met
   BCU, which has no GSS code, by its name and our id; ``regrantType``; ``url`` where the
   grant was published; our extensions ``parentGrant``, the grant its money came through,
-  and ``financialYear``, the year the grant is counted in when it is not the award date's.
+  and ``financialYear``, the year the grant is counted in when it is not the award date's;
+  ``demo`` (true) on a grant that is made-up example data.
 * A grant the standard cannot carry validly is **left out and reported**, never faked:
   one with no award date or no amount awarded (both required). A grant with no
-  description is written with its title as the description, and reported as such.
+  description is written with its title as the description, and reported as such; one
+  with no title is titled ``Grant <id>``. The reader takes both fillers for the blanks
+  they are, so importing the export back changes nothing.
 * Services are not part of 360Giving: which services a grant funds stays in our API.
 """
 
@@ -26,7 +29,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from directory.ingest.giving360 import FINANCIAL_YEAR_KEY, PARENT_GRANT_KEY
+from directory.ingest.giving360 import (
+    DEMO_KEY,
+    FINANCIAL_YEAR_KEY,
+    PARENT_GRANT_KEY,
+    placeholder_title,
+)
 from directory.ingest.records import Batch, GrantRecord, OrganisationRecord
 from directory.ingest.values import financial_year_of
 
@@ -101,7 +109,7 @@ def _grant(
     areas: Mapping[str, tuple[str, str]], programmes: Mapping[str, str], notes: list[str],
 ) -> dict[str, Any]:  # fmt: skip
     assert grant.awarded is not None and grant.amount is not None
-    title = grant.title or f"Grant {grant.ref}"
+    title = grant.title or placeholder_title(grant.ref)
     if not grant.title:
         notes.append("no title held: written as 'Grant <id>'")
     description = grant.description
@@ -144,6 +152,8 @@ def _grant(
         item[PARENT_GRANT_KEY] = grant.parent_ref
     if grant.financial_year and grant.financial_year != financial_year_of(grant.awarded):
         item[FINANCIAL_YEAR_KEY] = grant.financial_year
+    if grant.demo:
+        item[DEMO_KEY] = True
     return item
 
 

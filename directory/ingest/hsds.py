@@ -24,6 +24,8 @@ Mapping decisions:
   kept without it.
 * Contact details (email, website, phone) and ``assured_date`` are worth a warning, not a
   refused file, when they are malformed: the bad value is left out.
+* ``assured_date`` is when the service was last verified; a service without one keeps the
+  date held, or none (``last_modified``, when its record last changed, is no check).
 * What has no column of ours is kept as read in ``service.hsds_extras`` and served back
   by the HSDS API (``/api/v1/hsds/services/{id}``) and in ``/api/v1/services/{id}``:
   ``schedules``, ``languages``, ``cost_options``, ``required_documents``, ``funding`` and
@@ -66,6 +68,8 @@ _GSS = re.compile(r"\b([EWSNK]\d{8})\b")
 _POLYGON_TYPES = ("geojson", "topojson", "kml", "wkt", "gml")
 _CHARITY_SCHEMES = ("GB-CHC", "GB-SC", "GB-NIC")
 _OLDEST = 120
+#: what a service with no assured_date leaves as held (ServiceRecord.kept)
+_UNVERIFIED = frozenset({"last_verified"})
 #: service members kept as read (service.hsds_extras) and served back by the HSDS API
 EXTRA_TEXTS = (
     "alternate_name", "fees", "fees_description", "accreditations", "alert", "wait_time",
@@ -170,11 +174,9 @@ class _ServiceReader:
                 "maximum_age", f"The maximum age is below the minimum age ({min_age}).", max_age
             )
 
-        last_verified = None
-        for key in ("assured_date", "last_modified"):
-            last_verified = p.parse(key, raw.get(key), parse_date, warn=True)
-            if last_verified is not None:
-                break
+        # when someone last checked the service: its assured_date alone (last_modified is
+        # when the record last changed, not a check); without one the date held is kept
+        last_verified = p.parse("assured_date", raw.get("assured_date"), parse_date, warn=True)
 
         record = ServiceRecord(
             ref=ref or "",
@@ -196,6 +198,7 @@ class _ServiceReader:
             website=p.parse("url", raw.get("url"), parse_url, warn=True),
             last_verified=last_verified,
             hsds_extras=self._extras(p, raw, ours),
+            kept=_UNVERIFIED if last_verified is None else frozenset(),
         )
         if not record.coverage and not record.locations and not p.failed:
             p.warning(

@@ -154,6 +154,8 @@ class Table:
     sheet: str | None = None
     #: where ``MAX_BLANK_RUN`` blank rows began, ending the sheet (None: it ended itself)
     ended_at: int | None = None
+    #: the workbook's other sheets laid out the same way, which are not read
+    passed_over: tuple[str, ...] = ()
 
     def column(self, key: str) -> str:
         """The heading as written for a key (for messages); the key itself if unknown."""
@@ -190,6 +192,8 @@ class Sheet:
     _positions: list[int]
     #: where ``MAX_BLANK_RUN`` blank rows began, ending the sheet, once its rows are read
     ended_at: int | None = None
+    #: the workbook's other sheets laid out the same way, which are not read
+    passed_over: tuple[str, ...] = ()
 
     def column(self, key: str) -> str:
         """The heading as written for a key (for messages); the key itself if unknown."""

@@ -96,6 +96,17 @@ class LocationRecord:
     demo: bool = False
 
 
+#: what a source may not say of a service's sites (:attr:`ServiceRecord.kept`): none of
+#: them (no site column at all), those beyond the one it gives (a sheet gives one site a
+#: service), and the fields of that one site whose columns it lacks
+SITES = "sites"
+OTHER_SITES = "other sites"
+SITE_REF = "site ref"
+SITE_NAME = "site name"
+SITE_ADDRESS = "site address"
+SITE_POSTCODE = "site postcode"  # and the coordinates read from it
+
+
 @pickled_by_fields
 @dataclass(slots=True)
 class ServiceRecord:
@@ -118,6 +129,10 @@ class ServiceRecord:
     demo: bool = False
     #: members of an Open Referral (HSDS) service with no field here, kept as read
     hsds_extras: dict[str, Any] | None = None
+    #: what the source does not say, so the import keeps what is held: field names (a
+    #: sheet without their columns), "themes", and :data:`SITES`, :data:`OTHER_SITES` …
+    #: (how it was read, not what it says: records equal but for it are equal)
+    kept: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @pickled_by_fields
@@ -129,7 +144,8 @@ class GrantRecord:
     title: str | None = None
     description: str | None = None
     programme: str | None = None  # a programme id from data/programmes.csv, or free text
-    service_refs: list[str] = field(default_factory=list)
+    #: the services it funds; None: the source cannot say (360Giving), the links held stay
+    service_refs: list[str] | None = field(default_factory=list)
     amount: Decimal | None = None  # pounds
     currency: str = "GBP"
     awarded: date | None = None

@@ -19,6 +19,10 @@ the 360Giving / JSON exports; ``rows_from_batch`` writes the first site and the 
 each service), outcomes, contacts, organisation size bands and emails, grant titles,
 descriptions, regrant types and source URLs, and organisations that neither deliver a
 service nor fund one. A site's ref is its Site ref, else ``<service ref>#site``.
+
+What a sheet does not say of a service is kept as held (``ServiceRecord.kept``, filled in by
+``apply.keep_held``): the fields of the columns it lacks, the sites beyond the one a row
+gives, and an Open Referral import's extras; a blank cell under a column it has clears.
 """
 
 from __future__ import annotations
@@ -54,7 +58,13 @@ from directory.ingest.readers import (
 )
 from directory.ingest.records import (
     ORGANISATION_TYPES,
+    OTHER_SITES,
     SERVICE_STATUSES,
+    SITE_ADDRESS,
+    SITE_NAME,
+    SITE_POSTCODE,
+    SITE_REF,
+    SITES,
     Batch,
     Context,
     GrantRecord,
@@ -306,7 +316,9 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
     hidden one, then one named like "Services", then the first); failing that the sheet
     named "Services" or the only (visible) sheet, whose missing columns the reading then
     reports. A workbook of several sheets
-    none of which has that heading is a :class:`ReadError` naming the sheets looked at."""
+    none of which has that heading is a :class:`ReadError` naming the sheets looked at;
+    the other sheets that have it, which are not read, are the sheet's ``passed_over``
+    (the reading warns of them)."""
     if heads is None:
         if not is_workbook(data, name):  # a CSV: its one sheet, read once
             return read_sheet(data, name=name, reads=_READ_KEYS.__contains__)
@@ -328,7 +340,13 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
                 f"{looked}, and none has a '{SHEET_HEADING}' heading in its header row (its "
                 "first row that is not blank); name the column on the sheet to import"
             )
-    return read_sheet(data, name=name, sheet=chosen.title, reads=_READ_KEYS.__contains__)
+    sheet = read_sheet(data, name=name, sheet=chosen.title, reads=_READ_KEYS.__contains__)
+    sheet.passed_over = tuple(
+        f"'{head.title}'" + (" (hidden)" if head.hidden else "")
+        for head in heads
+        if head is not chosen and is_template_sheet(head)
+    )
+    return sheet
 
 
 # -- words -----------------------------------------------------------------------------
@@ -452,6 +470,41 @@ class _Layout:
 
     source: dict[str, str]  # column heading → row key
     missing: set[str]  # headings of required columns the sheet lacks
+    #: what its rows do not say of a service, kept as held (``ServiceRecord.kept``)
+    kept: frozenset[str] = frozenset()
+
+
+#: (the columns that give it, a ServiceRecord field or site part): a sheet with none of the
+#: columns leaves it as held. Organisations and grants keep what a blank leaves anyway.
+_KEPT_WITHOUT = (
+    (("Description",), "description"),
+    (("Status",), "status"),
+    (("Themes",), "themes"),
+    (("Min age", "Ages"), "min_age"),
+    (("Max age", "Ages"), "max_age"),
+    (("Eligibility",), "eligibility"),
+    (("Who can refer",), "referral"),
+    (("Email",), "email"),
+    (("Phone",), "phone"),
+    (("Website",), "website"),
+    (("Last verified",), "last_verified"),
+    (("Demo",), "demo"),
+    (("Site ref",), SITE_REF),
+    (("Site name",), SITE_NAME),
+    (("Site address",), SITE_ADDRESS),
+    (("Site postcode",), SITE_POSTCODE),
+)
+_SITE_COLUMNS = ("Site ref", "Site name", "Site address", "Site postcode")
+
+
+def _kept(source: dict[str, str]) -> frozenset[str]:
+    """What a sheet with these columns does not say of a service: the fields of the columns
+    it lacks, every site when it has no site column, and always the sites beyond a row's
+    one and what an Open Referral import kept (neither has a column)."""
+    kept = {name for headings, name in _KEPT_WITHOUT if not any(h in source for h in headings)}
+    if not any(h in source for h in _SITE_COLUMNS):
+        kept.add(SITES)
+    return frozenset({*kept, OTHER_SITES, "hsds_extras"})
 
 
 def _layout(table: Table | Sheet, batch: Batch) -> _Layout:
@@ -484,7 +537,7 @@ def _layout(table: Table | Sheet, batch: Batch) -> _Layout:
                 f"Column '{heading}' is not one of the template's columns, so it is ignored.",
                 column=heading,
             )
-    return _Layout(source, missing)
+    return _Layout(source, missing, _kept(source))
 
 
 def _blank(value: Any) -> bool:
@@ -601,6 +654,14 @@ def read_template(
     each grant so far) is kept in a :class:`Ledger` (a scratch database), not in memory;
     the organisations are."""
     batch = Batch()
+    if table.passed_over:
+        batch.warning(
+            f"Only sheet '{table.sheet}' is imported: {', '.join(table.passed_over)} "
+            f"{'has' if len(table.passed_over) == 1 else 'have'} the template's headings too, "
+            f"and {'is' if len(table.passed_over) == 1 else 'are'} not read (a workbook "
+            f"holds one sheet of services: copy their rows onto '{table.sheet}' to import "
+            "them)."
+        )
     layout = _layout(table, batch)
     scratch = ProblemLog()  # what a reading only to look something up finds is not reported
     providers: dict[str, str] = {}  # loose organisation name → the first row's ref for it
@@ -725,6 +786,7 @@ def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
             website=cells.parse("Website", parse_url),
             last_verified=cells.parse("Last verified", parse_date),
             demo=demo,
+            kept=cells.layout.kept,
         )
     else:
         for heading, parser in (
@@ -854,8 +916,12 @@ def _grant(
     start = cells.parse("Start date", parse_date)
     end = cells.parse("End date", parse_date)
     duration = cells.parse("Duration (months)", parse_int)
-    if duration is not None and duration < 0:
-        cells.error("Duration (months)", f"{duration} is not a number of months.")
+    if duration is not None and duration <= 0:
+        cells.error(
+            "Duration (months)",
+            f"{duration} is not a number of months: a grant runs for at least one "
+            "(leave it blank to work it out from the Start and End dates).",
+        )
         duration = None
     year = cells.parse("Financial year", parse_financial_year)
     areas = cells.resolve("Beneficiary areas", ctx.areas)
@@ -868,6 +934,16 @@ def _grant(
             )
         elif duration is None and not cells.has("Duration (months)"):
             duration = months_between(start, end)
+        elif duration is not None and abs(duration - months_between(start, end)) > 1:
+            # (the duration is what counts a grant as three years or more: 36 months given
+            # for a year's dates made a one-year grant meet the target)
+            cells.error(
+                "Duration (months)",
+                f"Duration (months) is {duration}, but the Start and End dates "
+                f"({start.isoformat()} to {end.isoformat()}) are "
+                f"{months_between(start, end)} months apart: correct one of them, or leave "
+                "Duration blank to work it out from the dates.",
+            )
     if not given:
         return
     if funder_text is None:
@@ -1119,6 +1195,7 @@ def _add_grant(grants: Ledger[_GrantSeen], row: _RowRead, batch: ProblemLog) -> 
         if code not in seen.coverage:
             seen.coverage.append(code)
     refs = seen.record.service_refs
+    assert refs is not None and grant.service_refs is not None  # (a row names its service)
     refs.extend(r for r in grant.service_refs if r not in refs)
     seen.record.demo = seen.record.demo and grant.demo
     grants.put(loose, seen)
@@ -1217,7 +1294,8 @@ def rows_from_batch(batch: Batch) -> tuple[list[str], list[list[Any]]]:
             (
                 g
                 for g in batch.grants
-                if service.ref in g.service_refs and g.recipient_ref == service.organisation_ref
+                if service.ref in (g.service_refs or ())
+                and g.recipient_ref == service.organisation_ref
             ),
             None,
         )

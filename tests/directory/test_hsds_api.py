@@ -768,3 +768,30 @@ def test_organizations_are_searched_by_the_words_of_their_names(
     everyone = {"CAFÉ SØREN TRUST", "Lewisham Youth Club", "Москва центр"}
     assert names("-lewisham") == everyone - {"Lewisham Youth Club"}
     assert names("trust%20-soren") == set() and names("-trust%20-club") == {"Москва центр"}
+
+
+def test_a_service_without_an_assured_date_keeps_its_last_verified(
+    writable_app: Flask, tmp_path: Path
+) -> None:
+    """HSDS's assured_date is when a service was last verified; last_modified is when its
+    record changed, no check: a never-verified service read back from our own export (which
+    leaves the member out) stays never verified, and one whose file has no assured_date
+    keeps the date held (both became verified the day their record last changed)."""
+    from tests.directory.test_import import HEADER, OXYGEN, RESCUE
+
+    sheet = tmp_path / "services.csv"
+    sheet.write_text(HEADER + OXYGEN + RESCUE.replace(",44287,", ",,"), "utf-8")
+    runner = writable_app.test_cli_runner()
+    assert runner.invoke(cli, ["import", str(sheet)]).exit_code == 0
+    client = writable_app.test_client()
+    never = get(client, f"/services/{service_uuid('SL-RR-01')}")
+    assert "assured_date" not in never
+    verified = get(client, f"/services/{service_uuid('OXY-KT-01')}")
+    assert verified.pop("assured_date") == "2026-09-01"
+    path = tmp_path / "hsds.json"
+    path.write_text(json.dumps([never, verified]), "utf-8")
+    result = runner.invoke(cli, ["import", str(path), "--format", "hsds", "--source", "hsds"])
+    assert result.exit_code == 0, result.output
+    rescue = client.get("/api/v1/services/SL-RR-01").json
+    assert (rescue["last_verified"], rescue["stale"]) == (None, True)
+    assert client.get("/api/v1/services/OXY-KT-01").json["last_verified"] == "2026-09-01"

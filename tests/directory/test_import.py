@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from directory.cli import cli
 from directory.ingest.apply import ImportOptions, WriteRefused, import_batch
-from directory.ingest.records import Batch, OrganisationRecord, ServiceRecord
+from directory.ingest.records import Batch, LocationRecord, OrganisationRecord, ServiceRecord
 from directory.ingest.values import loose_key
 from directory.store.models import Base, ChangeArea, ChangeEvent, Lock, Organisation
 from directory.store.repositories.geography import GeographyRepository
@@ -937,9 +937,85 @@ def test_a_site_keeps_its_ref_through_an_export_and_a_reimport(writable_app, tmp
     again = run(writable_app, "import", str(exported), "--source", "sheet", "--json")
     assert json.loads(again.output)["status"] == "unchanged", again.output
     assert dump(writable_app) == before and site_refs()["OXY-KT-01"] == ["oxygen-hub-main"]
-    blank = write(tmp_path, "blank.csv", HEADER + OXYGEN)  # no Site ref column: the old ref
+    absent = write(tmp_path, "absent.csv", HEADER + OXYGEN)  # no Site ref column: as held
+    assert run(writable_app, "import", str(absent), "--source", "sheet").exit_code == 0
+    assert site_refs()["OXY-KT-01"] == ["oxygen-hub-main"]
+    blank = write(tmp_path, "blank.csv", header + OXYGEN.replace("Oxygen hub,", ",Oxygen hub,"))
     assert run(writable_app, "import", str(blank), "--source", "sheet").exit_code == 0
     assert site_refs()["OXY-KT-01"] == ["OXY-KT-01#site"]
+
+
+def _sites(app: Any, ref: str) -> list[tuple[str, str | None, str | None]]:
+    locations = app.test_client().get(f"/api/v1/services/{ref}").json["locations"]
+    return [(site["ref"], site["name"], site["postcode"]) for site in locations]
+
+
+def test_a_service_with_several_sites_keeps_them_through_an_export_and_a_reimport(
+    writable_app, tmp_path
+):
+    """A sheet gives one site a service, and the export writes its first: importing the
+    export of a service with two sites (made over the API or by HSDS) changes nothing (it
+    dropped the second), and a row renaming its site leaves the other as it was."""
+    sites = [
+        LocationRecord(ref="hub", name="Oxygen hub", postcode="KT11EU"),
+        LocationRecord(ref="annex", name="Annex", lat=51.4085, lon=-0.3064),  # no postcode
+    ]
+    batch = Batch(
+        organisations=[OrganisationRecord(ref="org:oxygen", name="Oxygen")],
+        services=[ServiceRecord(ref="OXY-01", name="Oxygen", organisation_ref="org:oxygen",
+                                coverage=["E09000021"], locations=sites)],
+    )  # fmt: skip
+    assert _import_batch(writable_app, batch, source="sheet").status == "succeeded"
+    held = _sites(writable_app, "OXY-01")
+    assert [ref for ref, _, _ in held] == ["annex", "hub"]
+    exported = tmp_path / "export.csv"
+    assert run(writable_app, "export", str(exported)).exit_code == 0
+    before = dump(writable_app)
+    again = run(writable_app, "import", str(exported), "--source", "sheet", "--json")
+    assert json.loads(again.output)["status"] == "unchanged", again.output
+    assert dump(writable_app) == before
+
+    edited = write(
+        tmp_path, "edited.csv", exported.read_text("utf-8").replace(",Annex,", ",Annexe,")
+    )
+    result = run(writable_app, "import", str(edited), "--source", "sheet", "--json")
+    assert json.loads(result.output)["counts"]["services"]["updated"] == 1, result.output
+    assert _sites(writable_app, "OXY-01") == [("annex", "Annexe", None), held[1]]
+
+
+def test_a_column_the_sheet_leaves_out_keeps_what_is_held(writable_app, tmp_path):
+    """A sheet of a few columns (ref, name, organisation, coverage, Last verified) updates
+    what it gives and leaves the rest of the service as it is: it wiped the description,
+    themes, site, ages and email, with no word."""
+    assert (
+        run(writable_app, "import", str(write(tmp_path, "a.csv", HEADER + OXYGEN))).exit_code == 0
+    )
+    client = writable_app.test_client()
+    before = client.get("/api/v1/services/OXY-KT-01").json
+    narrow = write(
+        tmp_path, "narrow.csv", "Service ref,Service name,Organisation name,Coverage,Last verified\n"
+        "OXY-KT-01,Oxygen knife crime programme,Oxygen,RB Kingston upon Thames,02/10/2026\n",
+    )  # fmt: skip
+    result = run(writable_app, "import", str(narrow), "--json")
+    assert json.loads(result.output)["counts"]["services"]["updated"] == 1, result.output
+    after = client.get("/api/v1/services/OXY-KT-01").json
+    assert after["last_verified"] == "2026-10-02"
+    kept = ("description", "themes", "locations", "eligibility", "contact", "status", "demo")
+    assert {k: after[k] for k in kept} == {k: before[k] for k in kept}
+    change = client.get("/api/v1/services/OXY-KT-01/history").json["contents"][0]
+    assert set(change["changes"]) == {"last_verified"}
+
+
+def test_a_blank_cell_clears_its_field_of_a_service(writable_app, tmp_path):
+    """The rule for a column the sheet has: its blank cell clears the field (the row is
+    the service's record), unlike a column it does not have."""
+    assert (
+        run(writable_app, "import", str(write(tmp_path, "a.csv", HEADER + OXYGEN))).exit_code == 0
+    )
+    blank = OXYGEN.replace("hello@oxygen.example.org", "").replace('"Workshops in Kingston"', "")
+    assert run(writable_app, "import", str(write(tmp_path, "b.csv", HEADER + blank))).exit_code == 0
+    service = writable_app.test_client().get("/api/v1/services/OXY-KT-01").json
+    assert service["contact"]["email"] is None and service["description"] is None
 
 
 def test_an_import_from_a_url_reads_it_and_records_it_without_its_query(writable_app, tmp_path):
@@ -1479,6 +1555,29 @@ def test_a_workbook_in_the_template_is_read_from_the_sheet_with_its_headings(
     assert report["errors"] == 0 and report["counts"]["services"]["created"] == 2
     if layout == "with opportunities":
         assert report["counts"]["opportunities"]["created"] == 1
+
+
+def test_a_workbook_with_two_sheets_in_the_template_warns_of_the_one_not_read(
+    writable_app, tmp_path
+):
+    """One sheet of services is read; another laid out as the template is named in a
+    warning (it was ignored without a word, its services never imported)."""
+    path = _workbook(
+        tmp_path / "two.xlsx",
+        ("Services", _rows(OXYGEN), "visible"),
+        ("More services", _rows(RESCUE), "visible"),
+        ("Old services", _rows(BAD_AMOUNT), "hidden"),
+    )
+    result = run(writable_app, "import", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["counts"]["services"]["created"] == 1
+    (warning,) = [p for p in report["problems"] if "is imported" in p["message"]]
+    assert warning["severity"] == "warning"
+    assert warning["message"].startswith(
+        "Only sheet 'Services' is imported: 'More services', 'Old services' (hidden) have the "
+        "template's headings too, and are not read"
+    )
 
 
 def test_a_workbook_with_no_sheet_in_the_template_names_the_sheets_looked_at(

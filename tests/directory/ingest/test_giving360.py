@@ -85,7 +85,7 @@ def test_real_file_reads_without_errors(batch: Batch, grants: list[dict[str, Any
     assert len(batch.grants) == len(grants) == 841
     assert [g.ref for g in batch.grants] == [g["id"] for g in grants]
     assert batch.services == []
-    assert all(g.service_refs == [] for g in batch.grants)
+    assert all(g.service_refs is None for g in batch.grants)  # the links held are kept
 
 
 def test_real_file_every_grant_has_london_areas_or_a_warning(batch: Batch) -> None:
@@ -608,3 +608,27 @@ def test_a_valid_grant_has_no_schema_warnings() -> None:
         ("warning", "grants[0].recipientOrganization[0].url", "www.kyt.org.uk")
     ]
     assert batch.grants  # read all the same
+
+
+@pytest.mark.parametrize(
+    ("changes", "read_as"),
+    [
+        ({"title": "Grant 360G-test-1", "description": "Grant 360G-test-1"}, (None, None, False)),
+        ({"title": "Youth mentoring", "description": "Youth mentoring"},
+         ("Youth mentoring", None, False)),
+        ({"demo": True}, ("Youth mentoring", "Mentoring for young people at risk of exploitation",
+                          True)),
+        ({"title": "Grant 360G-other"}, ("Grant 360G-other", "Mentoring for young people at "
+                                         "risk of exploitation", False)),
+    ],
+    ids=["no-title", "no-description", "demo", "another-grants-id"],
+)  # fmt: skip
+def test_our_exports_fillers_read_as_the_blanks_they_stand_for(
+    changes: dict[str, Any], read_as: tuple[Any, ...]
+) -> None:
+    """What our export writes for a grant held with no title ('Grant <id>') or no
+    description (its title) is read as none, so the held value is kept; our ``demo``
+    extension marks made-up grants; a grant names no services (None: the links held stay)."""
+    (rec,) = read(grant(**changes)).grants
+    assert (rec.title, rec.description, rec.demo) == read_as
+    assert rec.service_refs is None

@@ -555,14 +555,38 @@ def test_grant_ref_duration_and_areas_are_worked_out_when_blank():
             "Funder": "MOPAC",
             "Start date": "2021-04-01",
             "End date": "2025-03-31",
-            "Duration (months)": "36",
+            "Duration (months)": "47",  # (within a month of the dates': as given)
             "Beneficiary areas": "pan-London",
         },
     )
     assert batch.errors == []
     first, second = batch.grants
     assert (first.ref, first.duration_months, first.areas) == ("SL-RESCUE-01#grant", 48, [KINGSTON])
-    assert (second.ref, second.duration_months, second.areas) == ("360G-MOPAC-1", 36, [LONDON])
+    assert (second.ref, second.duration_months, second.areas) == ("360G-MOPAC-1", 47, [LONDON])
+
+
+@pytest.mark.parametrize(
+    ("duration", "start", "end", "says"),
+    [
+        ("36", "2024-04-01", "2025-03-31", "Duration (months) is 36, but the Start and End "
+         "dates (2024-04-01 to 2025-03-31) are 12 months apart"),
+        ("10", "2024-04-01", "2025-03-31", "are 12 months apart"),
+        ("0", "2024-04-01", "2025-03-31", "0 is not a number of months"),
+        ("0", None, None, "0 is not a number of months"),
+        ("-3", None, None, "-3 is not a number of months"),
+    ],
+    ids=["longer", "shorter", "zero", "zero-alone", "negative"],
+)  # fmt: skip
+def test_a_duration_the_dates_contradict_or_of_no_months_is_refused(
+    duration: str, start: str | None, end: str | None, says: str
+) -> None:
+    """Duration (months) is what counts a grant as running three years or more: 36 given
+    for a year's dates made a one-year grant meet the target, and 0 was taken as given."""
+    dates = {"Start date": start, "End date": end} if start else {}
+    batch = read({**BASE, "Funder": "MOPAC", "Duration (months)": duration, **dates})
+    (error,) = batch.errors
+    assert (error.row, error.column, error.value) == (2, "Duration (months)", duration)
+    assert says in error.message
     assert len(batch.organisations) == 2  # St Giles once, MOPAC once
 
 
