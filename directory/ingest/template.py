@@ -92,6 +92,8 @@ from directory.ingest.values import (
 )
 from directory.progress import QUIET, Progress
 from directory.store.repositories.scratch import Ledger
+from geodata import InvalidPostcodeError
+from geodata.postcodes import display_form
 
 __all__ = [
     "COLUMNS",
@@ -1279,6 +1281,16 @@ def _parent(
 # -- writing ---------------------------------------------------------------------------
 
 
+def _postcode_shown(postcode: str | None) -> str | None:
+    """A held postcode as people write it ("E1 0AA"; it is kept without the space)."""
+    if not postcode:
+        return postcode
+    try:
+        return display_form(postcode)
+    except InvalidPostcodeError:  # (not one: as it is held)
+        return postcode
+
+
 def rows_from_batch(batch: Batch) -> tuple[list[str], list[list[Any]]]:
     """The template's headings and one row per service of the batch: its organisation, its
     first site and its first grant. What the template cannot hold (other sites and grants,
@@ -1315,7 +1327,7 @@ def rows_from_batch(batch: Batch) -> tuple[list[str], list[list[Any]]]:
             "Site ref": site.ref if site else None,
             "Site name": site.name if site else None,
             "Site address": site.address if site else None,
-            "Site postcode": site.postcode if site else None,
+            "Site postcode": _postcode_shown(site.postcode) if site else None,
             "Min age": service.min_age,
             "Max age": service.max_age,
             "Eligibility": service.eligibility,

@@ -4,7 +4,9 @@ refresh under a lock."""
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import json
 import subprocess
 import sys
@@ -274,6 +276,10 @@ def test_export_round_trip_makes_no_change_events(writable_app, tmp_path, suffix
     exported = tmp_path / f"export.{suffix}"
     result = run(writable_app, "export", str(exported))
     assert result.exit_code == 0, result.output
+    if suffix == "csv":  # postcodes as people write them, with the space (they were "KT11EU")
+        rows = list(csv.DictReader(io.StringIO(exported.read_text("utf-8-sig"))))
+        postcodes = {r["Site postcode"] for r in rows if r["Site postcode"]}
+        assert postcodes and all(p[-4] == " " and " " not in p[:-4] for p in postcodes), postcodes
     again = run(writable_app, "import", str(exported), "--source", "directory", "--mode", "full")
     assert again.exit_code == 0, again.output
     assert "unchanged" in again.output
