@@ -342,15 +342,14 @@ def _null_only(self: Any, field: ma.fields.Field, ret: dict[str, Any]) -> dict[s
     """apispec writes a nullable nested object, in OpenAPI 3.0, as ``anyOf`` of the schema
     and ``{type: object, nullable: true}``, whose second branch takes any object at all
     (and directory.web.openapi rewrites only the first of its two orders); here both are
-    ``{type: object, nullable: true, allOf: [{$ref}]}``: that object or null, nothing
-    else, as the document writes it."""
+    ``anyOf`` the schema and null alone (:func:`directory.web.openapi.nullable_ref`): that
+    object or null, nothing else."""
     alternatives = ret.get("anyOf")
     untyped = {"type": "object", "nullable": True}
     if isinstance(alternatives, list) and len(alternatives) == 2 and untyped in alternatives:
         (schema,) = [alternative for alternative in alternatives if alternative != untyped]
         if set(schema) == {"$ref"}:
-            del ret["anyOf"]
-            return {"type": "object", "nullable": True, "allOf": [schema]}
+            return {"anyOf": openapi.nullable_ref(schema)}
     return {}
 
 

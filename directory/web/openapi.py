@@ -509,7 +509,7 @@ class DocumentPlugin(BasePlugin):
         ``allow_none``) is written without ``nullable``, which OpenAPI 3.0 defines only beside
         a ``type`` (Spectral refuses it alone): with no type it allows null already, and
         with typed alternatives (``oneOf``/``anyOf``) each of them takes the ``nullable``. A
-        nullable nested schema is ``{type: object, nullable: true, allOf: [{$ref}]}``."""
+        nullable nested schema is ``anyOf`` the schema or null (:func:`nullable_ref`)."""
         _drop_untyped_nullable(definition)
 
     def path_helper(
@@ -591,6 +591,19 @@ def same_on_every_python(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def nullable_ref(ref: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``anyOf`` of a referenced schema or null, as OpenAPI 3.0.3 reads ``nullable``.
+
+    ``nullable: true`` adds null only to the ``type`` beside it, so ``{type: object,
+    nullable: true, allOf: [{$ref}]}`` still refuses null in its ``allOf`` (strict
+    validators do, and a generated client parses null as the object and crashes). The
+    second branch is null and nothing else, the form the OpenAPI Initiative's
+    clarification of ``nullable`` (proposal 003) gives: openapi-python-client makes the
+    pair ``Schema | None``, and Spectral's typed-enum rule takes null in a nullable enum.
+    """
+    return [ref, {"type": "object", "nullable": True, "enum": [None]}]
+
+
 def _drop_untyped_nullable(schema: Any) -> None:
     if isinstance(schema, dict):
         alternatives = schema.get("anyOf")
@@ -600,10 +613,9 @@ def _drop_untyped_nullable(schema: Any) -> None:
             and alternatives[0] == {"type": "object", "nullable": True}
             and set(alternatives[1]) == {"$ref"}
         ):
-            # apispec's nullable Nested field: "an object or null, or the schema", which a
-            # generated client reads as an untyped object; written as the schema or null
-            del schema["anyOf"]
-            schema.update(type="object", nullable=True, allOf=[alternatives[1]])
+            # apispec's nullable Nested field: "an object or null, or the schema", whose
+            # first branch takes any object at all; written as the schema or null
+            schema["anyOf"] = nullable_ref(alternatives[1])
         if schema.get("nullable") and "type" not in schema and "$ref" not in schema:
             alternatives = schema.get("oneOf") or schema.get("anyOf") or []
             if all("type" in alternative for alternative in alternatives):

@@ -136,6 +136,57 @@ def test_the_examples_are_answers_their_schemas_describe():
         assert not errors, f"{operation_id}: " + "\n".join(errors[:20])
 
 
+#: answers whose nested objects are null (London has no parent; the City of London is in no
+#: BCU): the committed document's schema for each must take them, as OpenAPI 3.0.3 reads it
+NULL_MEMBERS = [
+    ("/api/v1/areas/E12000007", "/api/v1/areas/{code}", "parent"),
+    ("/api/v1/postcodes/EC2V7HH", "/api/v1/postcodes/{postcode}", "bcu"),
+]
+
+
+@pytest.mark.parametrize(("url", "template", "member"), NULL_MEMBERS)
+def test_a_null_nested_object_is_valid_under_strict_openapi_3_0_3(
+    shared_demo_app, url, template, member
+):
+    """``nullable`` adds null only to the ``type`` beside it (OpenAPI 3.0.3, as
+    openapi-schema-validator reads it): a nullable nested object is ``anyOf`` the schema
+    and null alone, never ``{type: object, nullable: true, allOf: [{$ref}]}``, whose
+    ``allOf`` refuses the null (and a generated client crashed on it)."""
+    committed = json.loads(COMMITTED.read_text())
+    body = shared_demo_app.test_client().get(url).get_json()
+    assert member in body and body[member] is None
+    media = committed["paths"][template]["get"]["responses"]["200"]["content"]
+    schema = {**media["application/json"]["schema"], "components": committed["components"]}
+    errors = [e.message for e in OAS30Validator(schema).iter_errors(body)]
+    assert not errors, errors
+
+
+def test_no_nullable_schema_relies_on_nullable_reaching_past_its_own_type():
+    """Everywhere in the document: ``nullable`` only beside a ``type`` and never beside a
+    composition or reference it cannot reach into; a nullable enum lists null."""
+    committed = json.loads(COMMITTED.read_text())
+    found = []
+
+    def walk(node, where):  # type: ignore[no-untyped-def]
+        if isinstance(node, dict):
+            if node.get("nullable") is True and (
+                "type" not in node
+                or {"allOf", "anyOf", "oneOf", "$ref"} & node.keys()
+                or ("enum" in node and None not in node["enum"])
+            ):
+                found.append(where)
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{where}/{index}")
+
+    walk(committed, "")
+    assert not found, found
+    parent = committed["components"]["schemas"]["Area"]["properties"]["parent"]
+    assert parent["anyOf"] == openapi.nullable_ref({"$ref": "#/components/schemas/AreaRef"})
+
+
 # -- the contract every response the tests receive is held to (tests/openapi_contract.py) --
 def _answer(path: str, body: bytes, status: int = 200, mimetype: str = "application/json"):  # type: ignore[no-untyped-def]
     from werkzeug.datastructures import Headers
@@ -190,6 +241,30 @@ def test_every_app_the_tests_make_checks_its_answers(tmp_path):
 def test_the_contract_catches_drift(contract, path, body, status, mimetype, says):
     with pytest.raises(ContractViolation, match=says):
         contract.check(_answer(path, body, status, mimetype))
+
+
+def test_the_contract_reads_nullable_as_openapi_3_0_3():
+    """The contract every test answer is held to takes null where a strict 3.0.3 validator
+    does, and only there: not through a nullable object's ``allOf``."""
+    ref = {"$ref": "#/components/schemas/Ref"}
+    old = {"type": "object", "nullable": True, "allOf": [ref]}
+    document = {
+        "paths": {
+            path: {"get": {"responses": {"200": {"description": "ok", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {"x": schema}}}
+            }}}}}
+            for path, schema in (("/old", old), ("/new", {"anyOf": openapi.nullable_ref(ref)}))
+        },
+        "components": {"schemas": {"Ref": {"type": "object", "properties": {"a": {}}}}},
+    }  # fmt: skip
+    contract = Contract(document)
+    with pytest.raises(ContractViolation, match="/x"):
+        contract.check(_answer("/old", b'{"x": null}'))
+    contract.check(_answer("/old", b'{"x": {"a": 1}}'))
+    contract.check(_answer("/new", b'{"x": null}'))
+    contract.check(_answer("/new", b'{"x": {"a": 1}}'))
+    with pytest.raises(ContractViolation, match="/x"):
+        contract.check(_answer("/new", b'{"x": 3}'))
 
 
 def test_the_contract_passes_documented_answers(contract):
