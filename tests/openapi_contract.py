@@ -7,6 +7,8 @@ checks the response against the served document (``/api/v1/openapi.json``):
 * an operation's status must be one the operation lists (a 5xx may fall to ``default``:
   any operation can meet a database that is down); an undocumented 404 fails;
 * its media type must be one the status documents;
+* a write's answer (any method but GET) must carry every header its status documents as
+  required;
 * a JSON body (application/json, application/geo+json, application/problem+json) must
   validate against the schema documented for the path, method, status and media type;
 * a JSON answer from a path or method the document does not describe (an unknown URL's
@@ -137,6 +139,8 @@ class Contract:
         if "$ref" in documented:
             name = documented["$ref"].rsplit("/", 1)[-1]
             documented = self.document["components"]["responses"][name]
+        if method != "get":
+            self._check_headers(where, documented, response)
         content = documented.get("content")
         if content is not None and response.get_data() and mimetype not in content:
             raise ContractViolation(
@@ -149,6 +153,19 @@ class Contract:
             raise ContractViolation(f"{where}: the document gives this JSON body no schema")
         key = (template, method, status, mimetype)
         self._validate(where, key, content[mimetype]["schema"], _raw(response))
+
+    def _check_headers(
+        self, where: str, documented: dict[str, Any], response: TestResponse
+    ) -> None:
+        """A write's answer carries every header its status documents as required (its
+        ETag, Location, RateLimit-*, WWW-Authenticate …): a client reads them as promised.
+        (Reads are held to their caching headers by their own tests.)"""
+        components = self.document.get("components", {}).get("headers", {})
+        for name, header in documented.get("headers", {}).items():
+            if "$ref" in header:
+                header = components[header["$ref"].rsplit("/", 1)[-1]]
+            if header.get("required") and name not in response.headers:
+                raise ContractViolation(f"{where}: the documented header {name} is missing")
 
     def _validate(
         self, where: str, key: Any, schema: dict[str, Any], raw: bytes, prefix: str = ""

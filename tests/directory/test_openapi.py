@@ -83,6 +83,55 @@ def test_every_read_documents_its_caching_headers_and_304(tmp_path):
     assert set(atom) == {"application/atom+xml"}
 
 
+def test_every_write_documents_the_headers_its_success_sends():
+    """A write's success documents RateLimit-* (every answer of a rate-limited route), the
+    ETag of the record written (the next change's If-Match) and Location on a 201; the
+    contract holds every write answer the tests receive to them."""
+    committed = json.loads(COMMITTED.read_text())
+    headers = committed["components"]["headers"]
+    rate_limit = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
+    writes = 0
+    for path, operations in committed["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters" or "429" not in operation["responses"]:
+                continue
+            for status, response in operation["responses"].items():
+                if not status.startswith("2"):
+                    continue
+                documented = {
+                    name: headers[header["$ref"].rsplit("/", 1)[-1]]
+                    for name, header in response.get("headers", {}).items()
+                }
+                where = (method, path, status)
+                assert rate_limit <= set(documented), where
+                if method == "get":
+                    continue
+                writes += 1
+                if status == "201":
+                    assert "Location" in documented, where
+                if status in ("200", "201") and (method, path) != ("post", "/api/v1/imports"):
+                    assert "If-Match" in documented["ETag"]["description"], where
+                assert all(documented[name]["required"] for name in documented), where
+    assert writes >= 20  # every success of the 22 rate-limited writes
+
+
+@pytest.mark.parametrize(
+    ("url", "template"),
+    [
+        ("/api/v1/areas/Kingston", "/api/v1/areas/{code}"),
+        ("/api/v1/areas/kingston/boundary?simplify=100", "/api/v1/areas/{code}/boundary"),
+        ("/api/v1/areas/Kingston/comparison", "/api/v1/areas/{code}/comparison"),
+    ],
+)
+def test_an_area_asked_for_by_name_documents_its_content_location(client, url, template):
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.headers["Content-Location"].startswith("/api/v1/areas/E09000021")
+    committed = json.loads(COMMITTED.read_text())
+    headers = committed["paths"][template]["get"]["responses"]["200"]["headers"]
+    assert headers["Content-Location"] == {"$ref": "#/components/headers/ContentLocation"}
+
+
 PAGED = {
     "/api/v1/areas", "/api/v1/services", "/api/v1/services/{key}/history",
     "/api/v1/opportunities/{key}/history", "/api/v1/contacts/{contact_id}/history",
@@ -188,14 +237,17 @@ def test_no_nullable_schema_relies_on_nullable_reaching_past_its_own_type():
 
 
 # -- the contract every response the tests receive is held to (tests/openapi_contract.py) --
-def _answer(path: str, body: bytes, status: int = 200, mimetype: str = "application/json"):  # type: ignore[no-untyped-def]
+def _answer(  # type: ignore[no-untyped-def]
+    path: str, body: bytes, status: int = 200, mimetype: str = "application/json",
+    method: str = "GET", headers: dict[str, str] | None = None,
+):  # fmt: skip
     from werkzeug.datastructures import Headers
     from werkzeug.test import EnvironBuilder, TestResponse
     from werkzeug.wrappers import Request
 
-    request = Request(EnvironBuilder(path=path).get_environ())
-    headers = Headers({"Content-Type": mimetype})
-    return TestResponse([body], f"{status} X", headers, request)
+    request = Request(EnvironBuilder(path=path, method=method).get_environ())
+    sent = Headers({"Content-Type": mimetype, **(headers or {})})
+    return TestResponse([body], f"{status} X", sent, request)
 
 
 @pytest.fixture(scope="module")
@@ -265,6 +317,18 @@ def test_the_contract_reads_nullable_as_openapi_3_0_3():
     contract.check(_answer("/new", b'{"x": {"a": 1}}'))
     with pytest.raises(ContractViolation, match="/x"):
         contract.check(_answer("/new", b'{"x": 3}'))
+
+
+def test_the_contract_holds_a_write_to_the_headers_it_documents(contract):
+    body = b""
+    limits = {"RateLimit-Limit": "60", "RateLimit-Remaining": "59", "RateLimit-Reset": "30"}
+    sent = {**limits, "ETag": '"abc"', "Location": "/api/v1/contacts/9"}
+    deleted = _answer("/api/v1/contacts/9", body, 204, "text/plain", "DELETE", limits)
+    contract.check(deleted)
+    for missing in sent:
+        headers = {name: value for name, value in sent.items() if name != missing}
+        with pytest.raises(ContractViolation, match=f"header {missing} is missing"):
+            contract.check(_answer("/api/v1/contacts", body, 201, method="POST", headers=headers))
 
 
 def test_the_contract_passes_documented_answers(contract):
