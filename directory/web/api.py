@@ -261,9 +261,11 @@ class Api(flask_smorest.Api):
 
     def _init_spec(self, *args: Any, **kwargs: Any) -> None:
         """As flask-smorest's, with the rule no text parameter may break documented (every
-        text query parameter and path segment has the pattern ``NO_NUL``), and a nullable
-        nested object exact (see :func:`_null_only`)."""
+        text query parameter and path segment has the pattern ``NO_NUL``), a nullable
+        nested object exact (see :func:`_null_only`), and a URL field's format ``uri``, the
+        JSON Schema name (apispec writes ``url``, which no validator or generator knows)."""
         super()._init_spec(*args, **kwargs)
+        self.ma_plugin.map_to_openapi_type(ma.fields.Url, "string", "uri")
         self.ma_plugin.converter.add_parameter_attribute_function(_text_without_nul)
         self.ma_plugin.converter.add_attribute_function(_null_only)
         self.flask_plugin.register_converter(UnicodeConverter, _path_text_without_nul)
