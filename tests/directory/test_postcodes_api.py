@@ -89,6 +89,18 @@ def test_data_release_is_the_geography_release_and_its_load_time_in_utc(writable
     assert releases() == before
 
 
+@pytest.mark.parametrize("path", ["/api/v1/postcodes/lookup", "/api/v1/patch/lookup"])
+def test_a_bulk_lookup_whose_accept_takes_no_json_is_a_406(client, path):
+    """A POST answers in JSON only: ``Accept: text/csv`` is the 406 naming it, as on a
+    read (it was a 200 in JSON)."""
+    sent = {"postcodes": ["KT1 1EU"]}
+    refused = client.post(path, json=sent, headers={"Accept": "text/csv"})
+    assert refused.status_code == 406 and refused.mimetype == PROBLEM
+    assert refused.get_json()["available"] == ["application/json"]
+    done = client.post(path, json=sent, headers={"Accept": "application/json"})
+    assert done.status_code == 200
+
+
 def test_city_of_london_postcode_has_no_bcu_and_says_why(client, source_rows):
     body = client.get("/api/v1/postcodes/EC2V7HH").get_json()
     assert body["borough"]["code"] == "E09000001"

@@ -292,6 +292,28 @@ def test_a_writes_answer_carries_its_etag_location_and_rate_limit(app, keys):
         assert int(response.headers["RateLimit-Reset"]) >= 0
 
 
+@pytest.mark.parametrize("accept", ["text/csv", "application/problem+json", "*/*;q=0"])
+@pytest.mark.parametrize("route", ["create-service", "update-service", "create-contact",
+                                   "update-contact", "delete-contact"])  # fmt: skip
+def test_a_write_whose_accept_takes_no_json_is_a_406_and_writes_nothing(app, keys, route, accept):
+    """Every write answers in JSON: one whose Accept header refuses it is refused before
+    anything is written (it created the contact and answered 201 in JSON)."""
+    before = dump(app)
+    response = send(app, route, {**keys["admin"], "Accept": accept})
+    assert problem(response, 406, "not-acceptable")["available"] == ["application/json"]
+    assert dump(app) == before
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*", "application/*",
+                                    "text/csv, application/json;q=0.1"])  # fmt: skip
+def test_a_write_whose_accept_takes_json_is_done(app, keys, accept):
+    body = {"area": "Kingston", "role": f"Lead ({accept})"}  # a role of its own: no 409
+    headers = {**keys["admin"], "Accept": accept}
+    response = app.test_client().post("/api/v1/contacts", json=body, headers=headers)
+    assert response.status_code == 201, response.json
+    assert response.mimetype == "application/json"
+
+
 # -- validation: the importer's, all or nothing ----------------------------------------------
 
 
