@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from directory.data import org_id_key
@@ -39,6 +39,7 @@ from directory.usecases.funding.followup import (
 from directory.usecases.funding.timing import timing_fields
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope, searched_for
+from directory.usecases.times import utc_text
 
 SHORT_TERM_MONTHS = 24
 THREE_YEAR_MONTHS = 36
@@ -51,13 +52,6 @@ GRANT_AREA_RULE = (
     "grant is in its borough, BCU and London) or an area above it (London-wide and BCU-wide "
     "grants reach every area in them), as /funding/summary's area filter counts them."
 )
-
-
-def utc_text(moment: datetime) -> str:
-    """An ISO 8601 UTC time ending in Z, whether the column kept a time zone or not."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat() + "Z"
 
 
 def iso(value: Any) -> Any:

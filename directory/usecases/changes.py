@@ -15,10 +15,11 @@ from typing import Any
 
 from directory.store.repositories.directory import CatalogueQueries
 from directory.usecases import feeds
-from directory.usecases.catalogue import area_ref, utc_text
+from directory.usecases.catalogue import area_ref
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope
 from directory.usecases.search import utc_naive
+from directory.usecases.times import utc_text
 from directory.usecases.vocabulary import check_themes
 
 FEED_LIMIT = 100

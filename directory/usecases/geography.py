@@ -40,6 +40,7 @@ from directory.usecases.background import BackgroundJob
 from directory.usecases.pagination import searched_for
 from directory.usecases.postcode_table import PostcodeTable
 from directory.usecases.shared import Extended, compact
+from directory.usecases.times import utc_text
 from geodata import crs
 from geodata.errors import InvalidPostcodeError as GeodataInvalidPostcode
 from geodata.index import AreaIndex
@@ -185,9 +186,11 @@ class GeographySnapshot:
         details = dict(release.details or {})
         return cls(
             version=version,
+            # the geography release's own id and load time: answers made from the same
+            # geography say the same, whatever else the data version moved for
             release={
-                "version": version.id,
-                "loaded_at": release.loaded_at.isoformat(),
+                "version": release.id,
+                "loaded_at": utc_text(release.loaded_at),
                 "label": release.label,
                 **details.get("public", {}),
             },
@@ -345,9 +348,9 @@ class GeographyCache:
                     and release is not None
                     and release.id == self._snapshot.geography_release
                 ):
-                    # only non-geography data changed: keep the polygons, move the version
+                    # only non-geography data changed: keep the polygons (and the release
+                    # they came from), move the version
                     self._snapshot.version = version
-                    self._snapshot.release = {**self._snapshot.release, "version": version.id}
                 else:
                     self._snapshot = GeographySnapshot.build(repo, version)
                     self._snapshot.keep_postcodes = self.keep_postcodes

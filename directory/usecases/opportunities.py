@@ -55,6 +55,7 @@ from directory.usecases.changes import ID_NAMESPACE
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.keys import Principal
 from directory.usecases.pagination import envelope
+from directory.usecases.times import utc_text
 from directory.usecases.vocabulary import check_themes
 from directory.usecases.writes import write_locked
 
@@ -413,7 +414,7 @@ def atom(
 
     feeds.element(feed, "id", feed_id(feed_name, public_url))
     feeds.element(feed, "title", title)
-    updated = ordered[0]["updated_at"] if ordered else catalogue.utc_text(data_loaded_at)
+    updated = ordered[0]["updated_at"] if ordered else utc_text(data_loaded_at)
     feeds.element(feed, "updated", updated)
     feeds.element(feed, "link", rel="self", href=feed_url)
     author = feeds.element(feed, "author")

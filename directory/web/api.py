@@ -261,9 +261,11 @@ class Api(flask_smorest.Api):
 
     def _init_spec(self, *args: Any, **kwargs: Any) -> None:
         """As flask-smorest's, with the rule no text parameter may break documented (every
-        text query parameter and path segment has the pattern ``NO_NUL``), and a nullable
-        nested object exact (see :func:`_null_only`)."""
+        text query parameter and path segment has the pattern ``NO_NUL``), a nullable
+        nested object exact (see :func:`_null_only`), and a URL field's format ``uri``, the
+        JSON Schema name (apispec writes ``url``, which no validator or generator knows)."""
         super()._init_spec(*args, **kwargs)
+        self.ma_plugin.map_to_openapi_type(ma.fields.Url, "string", "uri")
         self.ma_plugin.converter.add_parameter_attribute_function(_text_without_nul)
         self.ma_plugin.converter.add_attribute_function(_null_only)
         self.flask_plugin.register_converter(UnicodeConverter, _path_text_without_nul)
@@ -343,15 +345,14 @@ def _null_only(self: Any, field: ma.fields.Field, ret: dict[str, Any]) -> dict[s
     """apispec writes a nullable nested object, in OpenAPI 3.0, as ``anyOf`` of the schema
     and ``{type: object, nullable: true}``, whose second branch takes any object at all
     (and directory.web.openapi rewrites only the first of its two orders); here both are
-    ``{type: object, nullable: true, allOf: [{$ref}]}``: that object or null, nothing
-    else, as the document writes it."""
+    ``anyOf`` the schema and null alone (:func:`directory.web.openapi.nullable_ref`): that
+    object or null, nothing else."""
     alternatives = ret.get("anyOf")
     untyped = {"type": "object", "nullable": True}
     if isinstance(alternatives, list) and len(alternatives) == 2 and untyped in alternatives:
         (schema,) = [alternative for alternative in alternatives if alternative != untyped]
         if set(schema) == {"$ref"}:
-            del ret["anyOf"]
-            return {"type": "object", "nullable": True, "allOf": [schema]}
+            return {"anyOf": openapi.nullable_ref(schema)}
     return {}
 
 

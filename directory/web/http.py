@@ -808,6 +808,10 @@ def _acceptable(response: Response) -> Response:
         if not (t == "application/json" and offered.endswith("+json"))
     ]
     available = list(dict.fromkeys([offered + parameters, *others]))
+    return _not_acceptable(available, accept)
+
+
+def _not_acceptable(available: list[str], accept: str) -> Response:
     return problem_response(
         {
             "title": "Not Acceptable",
@@ -820,9 +824,31 @@ def _acceptable(response: Response) -> Response:
     )
 
 
+def _refuse_unacceptable_write() -> Response | None:
+    """A write (POST, PATCH, DELETE: every one answers in JSON) whose ``Accept`` does not
+    take application/json, by name or wildcard, is refused with the 406 before anything is
+    written: :func:`_acceptable` judges an answer once it is made, too late for a write
+    (``Accept: text/csv`` on ``POST /contacts`` created the contact and answered 201 in
+    JSON). As for a read, a header taking only problems (application/problem+json) does
+    not take the JSON answer. Only the API's routes: an unknown URL keeps its 404 or 405."""
+    environ = request.environ
+    accept = environ.get("HTTP_ACCEPT")
+    if (
+        not accept
+        or environ["REQUEST_METHOD"] in ("GET", "HEAD", "OPTIONS")
+        or request.url_rule is None
+        or not request.path.startswith("/api/")
+    ):
+        return None
+    if request.accept_mimetypes.quality("application/json") > 0:
+        return None
+    return _not_acceptable(["application/json"], accept)
+
+
 def register(app: Flask, *, max_age: int) -> None:
     app.before_request(settle_accept_encoding)
     app.before_request(settle_accept)
+    app.before_request(_refuse_unacceptable_write)
     app.before_request(_reject_nul)
     app.before_request(_check_json_body)
     app.register_error_handler(DirectoryError, _directory_error)

@@ -11,6 +11,9 @@ registers it and adds:
   ``Content-Disposition`` on CSV), the conditional request headers every read takes
   (``If-None-Match``, ``If-Modified-Since``, ``If-Match``, ``If-Unmodified-Since``) and
   its ``304 Not Modified`` and ``412`` problem; the probes' ``Cache-Control: no-store``;
+- the headers a success of a write sends: ``RateLimit-*`` (on every answer of a
+  rate-limited route), the ``ETag`` of the record written (the If-Match of its next
+  change) and ``Location`` on a 201;
 - the media types a route answers in without a schema in its decorators (GeoJSON and CSV
   on ``/patch``, Atom on ``/changes.atom``) and one description of the 200 naming them;
 - examples on the main answers, from :mod:`directory.web.examples` (real demo answers);
@@ -29,6 +32,7 @@ from typing import Any
 
 from apispec import BasePlugin
 
+from directory.usecases import changes
 from directory.usecases.problems import RENAMED_PHRASES
 from directory.web import examples, http
 
@@ -162,7 +166,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/themes"): Operation("listThemes", "The theme taxonomy"),
     ("get", "/api/v1/changes"): Operation("listChanges", "What changed", paged=True),
     ("get", "/api/v1/changes.atom"): Operation(
-        "getChangesFeed", "What changed, as an Atom feed", ok="An Atom 1.0 feed"
+        "getChangesFeed",
+        "What changed, as an Atom feed",
+        ok=f"An Atom 1.0 feed of the newest {changes.FEED_LIMIT} changes the filters select, "
+        "not paged (it takes no page or per_page: for older ones, page through /changes or "
+        "narrow since)",
     ),
     ("get", "/api/v1/opportunities"): Operation(
         "listOpportunities",
@@ -411,16 +419,39 @@ HEADERS: dict[str, dict[str, Any]] = {
         "required": True,
         "schema": {"type": "string"},
     },
+    "ContentLocation": {
+        "description": "An area asked for by name or by its code in another case "
+        "(`/areas/Kingston`): the URL of the same answer by its code "
+        "(`/api/v1/areas/E09000021`, the query kept), the one to link and to cache; absent "
+        "when asked by the code itself",
+        "schema": {"type": "string"},
+    },
+    "RecordETag": {
+        "description": "The record's entity tag as written (strong, of the body): send it "
+        "in If-Match with the next change of the record (PATCH or DELETE), which answers "
+        "412 once someone else has changed it",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Location": {
+        "description": "Where the new record is read (a path on this server)",
+        "required": True,
+        "schema": {"type": "string"},
+    },
     "RateLimitLimit": {
-        "description": "Requests allowed in the current window of the route's rate limit",
+        "description": "Requests allowed in the current window of the route's rate limit "
+        "(on every answer of a rate-limited route)",
+        "required": True,
         "schema": {"type": "integer"},
     },
     "RateLimitRemaining": {
         "description": "Requests left in the current window",
+        "required": True,
         "schema": {"type": "integer"},
     },
     "RateLimitReset": {
         "description": "Seconds until the current window ends",
+        "required": True,
         "schema": {"type": "integer"},
     },
     "RetryAfter": {
@@ -509,7 +540,7 @@ class DocumentPlugin(BasePlugin):
         ``allow_none``) is written without ``nullable``, which OpenAPI 3.0 defines only beside
         a ``type`` (Spectral refuses it alone): with no type it allows null already, and
         with typed alternatives (``oneOf``/``anyOf``) each of them takes the ``nullable``. A
-        nullable nested schema is ``{type: object, nullable: true, allOf: [{$ref}]}``."""
+        nullable nested schema is ``anyOf`` the schema or null (:func:`nullable_ref`)."""
         _drop_untyped_nullable(definition)
 
     def path_helper(
@@ -537,18 +568,18 @@ class DocumentPlugin(BasePlugin):
             described = OPERATIONS.get(key) or _derived(method, path or "")
             _describe(operation, described)
             ok = operation.get("responses", {}).get(200) or operation["responses"].get("200")
-            if ok is None:
-                continue
-            if key in MEDIA_TYPES:
-                content = ok.setdefault("content", {})
-                for media_type, entry in MEDIA_TYPES[key].items():
-                    content.setdefault(media_type, entry)
-            if described.ok:
-                ok["description"] = described.ok
-            example = examples.EXAMPLES.get(described.id)
-            if example is not None and "application/json" in ok.get("content", {}):
-                ok["content"]["application/json"]["example"] = example
-            _document_headers(method, path or "", operation, ok, described)
+            if ok is not None:
+                if key in MEDIA_TYPES:
+                    content = ok.setdefault("content", {})
+                    for media_type, entry in MEDIA_TYPES[key].items():
+                        content.setdefault(media_type, entry)
+                if described.ok:
+                    ok["description"] = described.ok
+                example = examples.EXAMPLES.get(described.id)
+                if example is not None and "application/json" in ok.get("content", {}):
+                    ok["content"]["application/json"]["example"] = example
+                _document_headers(method, path or "", operation, ok, described)
+            _document_write_headers(key, operation)
 
 
 #: statuses Python 3.13 renamed after RFC 9110 (``http.HTTPStatus``, whose names and phrases
@@ -591,6 +622,19 @@ def same_on_every_python(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def nullable_ref(ref: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``anyOf`` of a referenced schema or null, as OpenAPI 3.0.3 reads ``nullable``.
+
+    ``nullable: true`` adds null only to the ``type`` beside it, so ``{type: object,
+    nullable: true, allOf: [{$ref}]}`` still refuses null in its ``allOf`` (strict
+    validators do, and a generated client parses null as the object and crashes). The
+    second branch is null and nothing else, the form the OpenAPI Initiative's
+    clarification of ``nullable`` (proposal 003) gives: openapi-python-client makes the
+    pair ``Schema | None``, and Spectral's typed-enum rule takes null in a nullable enum.
+    """
+    return [ref, {"type": "object", "nullable": True, "enum": [None]}]
+
+
 def _drop_untyped_nullable(schema: Any) -> None:
     if isinstance(schema, dict):
         alternatives = schema.get("anyOf")
@@ -600,10 +644,9 @@ def _drop_untyped_nullable(schema: Any) -> None:
             and alternatives[0] == {"type": "object", "nullable": True}
             and set(alternatives[1]) == {"$ref"}
         ):
-            # apispec's nullable Nested field: "an object or null, or the schema", which a
-            # generated client reads as an untyped object; written as the schema or null
-            del schema["anyOf"]
-            schema.update(type="object", nullable=True, allOf=[alternatives[1]])
+            # apispec's nullable Nested field: "an object or null, or the schema", whose
+            # first branch takes any object at all; written as the schema or null
+            schema["anyOf"] = nullable_ref(alternatives[1])
         if schema.get("nullable") and "type" not in schema and "$ref" not in schema:
             alternatives = schema.get("oneOf") or schema.get("anyOf") or []
             if all("type" in alternative for alternative in alternatives):
@@ -641,6 +684,42 @@ def _describe(operation: dict[str, Any], described: Operation) -> None:
     operation["operationId"] = described.id
     operation["summary"] = described.summary
     operation["description"] = docstring or described.summary
+
+
+#: writes whose success answers are no record to change next (no ETag): the lookups read,
+#: and an import run is never changed over the API
+WRITES_WITHOUT_ETAG = frozenset({("post", "/api/v1/imports")})
+
+_RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "RateLimitLimit",
+    "RateLimit-Remaining": "RateLimitRemaining",
+    "RateLimit-Reset": "RateLimitReset",
+}
+
+
+def _document_write_headers(key: tuple[str, str], operation: dict[str, Any]) -> None:
+    """The headers :mod:`directory.web.limits` and :mod:`directory.web.writing` send on a
+    success: ``RateLimit-*`` on every answer of a rate-limited route (one that documents
+    its 429, reads too), a keyed write's ``ETag`` of the record it answers with (the
+    If-Match of its next change), and ``Location`` on a 201."""
+    responses = operation.get("responses", {})
+    limited = 429 in responses or "429" in responses
+    for status, response in responses.items():
+        if not str(status).startswith("2") or "$ref" in response:
+            continue
+        headers = response.setdefault("headers", {})
+        if limited:
+            headers.update(_RATE_LIMIT_HEADERS)
+        if key[0] == "get":
+            continue
+        if str(status) == "201":
+            headers["Location"] = "Location"
+        if (
+            operation.get("security")
+            and str(status) in ("200", "201")
+            and key not in WRITES_WITHOUT_ETAG
+        ):
+            headers["ETag"] = "RecordETag"
 
 
 def _document_headers(

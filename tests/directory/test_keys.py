@@ -258,7 +258,8 @@ def test_an_officer_or_admin_key_imports_and_the_run_names_it(writable_app, role
     run_ = response.json
     assert run_["status"] == "succeeded" and run_["source"] == "mopac-upload"
     assert run_["actor"] == f"{role} at MOPAC" and run_["counts"]["services"]["created"] == 1
-    shown = writable_app.test_client().get(f"/api/v1/imports/{run_['id']}").json
+    assert response.headers["Location"] == f"/api/v1/imports/{run_['id']}"
+    shown = writable_app.test_client().get(response.headers["Location"]).json
     assert shown == run_
     assert writable_app.test_client().get("/api/v1/services/OXY-KT-01").status_code == 200
     (row,) = key_rows(writable_app)

@@ -83,6 +83,86 @@ def test_every_read_documents_its_caching_headers_and_304(tmp_path):
     assert set(atom) == {"application/atom+xml"}
 
 
+def test_every_write_documents_the_headers_its_success_sends():
+    """A write's success documents RateLimit-* (every answer of a rate-limited route), the
+    ETag of the record written (the next change's If-Match) and Location on a 201; the
+    contract holds every write answer the tests receive to them."""
+    committed = json.loads(COMMITTED.read_text())
+    headers = committed["components"]["headers"]
+    rate_limit = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
+    writes = 0
+    for path, operations in committed["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters" or "429" not in operation["responses"]:
+                continue
+            for status, response in operation["responses"].items():
+                if not status.startswith("2"):
+                    continue
+                documented = {
+                    name: headers[header["$ref"].rsplit("/", 1)[-1]]
+                    for name, header in response.get("headers", {}).items()
+                }
+                where = (method, path, status)
+                assert rate_limit <= set(documented), where
+                if method == "get":
+                    continue
+                writes += 1
+                if status == "201":
+                    assert "Location" in documented, where
+                if status in ("200", "201") and (method, path) != ("post", "/api/v1/imports"):
+                    assert "If-Match" in documented["ETag"]["description"], where
+                assert all(documented[name]["required"] for name in documented), where
+    assert writes >= 20  # every success of the 22 rate-limited writes
+
+
+@pytest.mark.parametrize(
+    ("url", "template"),
+    [
+        ("/api/v1/areas/Kingston", "/api/v1/areas/{code}"),
+        ("/api/v1/areas/kingston/boundary?simplify=100", "/api/v1/areas/{code}/boundary"),
+        ("/api/v1/areas/Kingston/comparison", "/api/v1/areas/{code}/comparison"),
+    ],
+)
+def test_an_area_asked_for_by_name_documents_its_content_location(client, url, template):
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.headers["Content-Location"].startswith("/api/v1/areas/E09000021")
+    committed = json.loads(COMMITTED.read_text())
+    headers = committed["paths"][template]["get"]["responses"]["200"]["headers"]
+    assert headers["Content-Location"] == {"$ref": "#/components/headers/ContentLocation"}
+
+
+#: the formats OpenAPI 3.0 and JSON Schema define (validators and generators know no others)
+STANDARD_FORMATS = {
+    "int32", "int64", "float", "double", "byte", "binary", "date", "date-time", "password",
+    "email", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6", "uri", "uri-reference",
+    "iri", "iri-reference", "uri-template", "uuid", "time", "duration", "json-pointer",
+    "relative-json-pointer", "regex",
+}  # fmt: skip
+
+
+def test_every_format_is_a_standard_one():
+    """``how_to_apply_url`` was ``format: url`` (apispec's name for marshmallow's Url), which
+    no validator checks and no generator knows: a URL is ``uri``."""
+    committed = json.loads(COMMITTED.read_text())
+    found = set()
+
+    def walk(node):  # type: ignore[no-untyped-def]
+        if isinstance(node, dict):
+            if isinstance(node.get("format"), str) and node.get("type") != "object":
+                found.add(node["format"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(committed)
+    assert found <= STANDARD_FORMATS, found - STANDARD_FORMATS
+    opportunity = committed["components"]["schemas"]["OpportunityCreate"]["properties"]
+    assert opportunity["how_to_apply_url"]["format"] == "uri"
+
+
 PAGED = {
     "/api/v1/areas", "/api/v1/services", "/api/v1/services/{key}/history",
     "/api/v1/opportunities/{key}/history", "/api/v1/contacts/{contact_id}/history",
@@ -136,15 +216,69 @@ def test_the_examples_are_answers_their_schemas_describe():
         assert not errors, f"{operation_id}: " + "\n".join(errors[:20])
 
 
+#: answers whose nested objects are null (London has no parent; the City of London is in no
+#: BCU): the committed document's schema for each must take them, as OpenAPI 3.0.3 reads it
+NULL_MEMBERS = [
+    ("/api/v1/areas/E12000007", "/api/v1/areas/{code}", "parent"),
+    ("/api/v1/postcodes/EC2V7HH", "/api/v1/postcodes/{postcode}", "bcu"),
+]
+
+
+@pytest.mark.parametrize(("url", "template", "member"), NULL_MEMBERS)
+def test_a_null_nested_object_is_valid_under_strict_openapi_3_0_3(
+    shared_demo_app, url, template, member
+):
+    """``nullable`` adds null only to the ``type`` beside it (OpenAPI 3.0.3, as
+    openapi-schema-validator reads it): a nullable nested object is ``anyOf`` the schema
+    and null alone, never ``{type: object, nullable: true, allOf: [{$ref}]}``, whose
+    ``allOf`` refuses the null (and a generated client crashed on it)."""
+    committed = json.loads(COMMITTED.read_text())
+    body = shared_demo_app.test_client().get(url).get_json()
+    assert member in body and body[member] is None
+    media = committed["paths"][template]["get"]["responses"]["200"]["content"]
+    schema = {**media["application/json"]["schema"], "components": committed["components"]}
+    errors = [e.message for e in OAS30Validator(schema).iter_errors(body)]
+    assert not errors, errors
+
+
+def test_no_nullable_schema_relies_on_nullable_reaching_past_its_own_type():
+    """Everywhere in the document: ``nullable`` only beside a ``type`` and never beside a
+    composition or reference it cannot reach into; a nullable enum lists null."""
+    committed = json.loads(COMMITTED.read_text())
+    found = []
+
+    def walk(node, where):  # type: ignore[no-untyped-def]
+        if isinstance(node, dict):
+            if node.get("nullable") is True and (
+                "type" not in node
+                or {"allOf", "anyOf", "oneOf", "$ref"} & node.keys()
+                or ("enum" in node and None not in node["enum"])
+            ):
+                found.append(where)
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{where}/{index}")
+
+    walk(committed, "")
+    assert not found, found
+    parent = committed["components"]["schemas"]["Area"]["properties"]["parent"]
+    assert parent["anyOf"] == openapi.nullable_ref({"$ref": "#/components/schemas/AreaRef"})
+
+
 # -- the contract every response the tests receive is held to (tests/openapi_contract.py) --
-def _answer(path: str, body: bytes, status: int = 200, mimetype: str = "application/json"):  # type: ignore[no-untyped-def]
+def _answer(  # type: ignore[no-untyped-def]
+    path: str, body: bytes, status: int = 200, mimetype: str = "application/json",
+    method: str = "GET", headers: dict[str, str] | None = None,
+):  # fmt: skip
     from werkzeug.datastructures import Headers
     from werkzeug.test import EnvironBuilder, TestResponse
     from werkzeug.wrappers import Request
 
-    request = Request(EnvironBuilder(path=path).get_environ())
-    headers = Headers({"Content-Type": mimetype})
-    return TestResponse([body], f"{status} X", headers, request)
+    request = Request(EnvironBuilder(path=path, method=method).get_environ())
+    sent = Headers({"Content-Type": mimetype, **(headers or {})})
+    return TestResponse([body], f"{status} X", sent, request)
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +324,42 @@ def test_every_app_the_tests_make_checks_its_answers(tmp_path):
 def test_the_contract_catches_drift(contract, path, body, status, mimetype, says):
     with pytest.raises(ContractViolation, match=says):
         contract.check(_answer(path, body, status, mimetype))
+
+
+def test_the_contract_reads_nullable_as_openapi_3_0_3():
+    """The contract every test answer is held to takes null where a strict 3.0.3 validator
+    does, and only there: not through a nullable object's ``allOf``."""
+    ref = {"$ref": "#/components/schemas/Ref"}
+    old = {"type": "object", "nullable": True, "allOf": [ref]}
+    document = {
+        "paths": {
+            path: {"get": {"responses": {"200": {"description": "ok", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {"x": schema}}}
+            }}}}}
+            for path, schema in (("/old", old), ("/new", {"anyOf": openapi.nullable_ref(ref)}))
+        },
+        "components": {"schemas": {"Ref": {"type": "object", "properties": {"a": {}}}}},
+    }  # fmt: skip
+    contract = Contract(document)
+    with pytest.raises(ContractViolation, match="/x"):
+        contract.check(_answer("/old", b'{"x": null}'))
+    contract.check(_answer("/old", b'{"x": {"a": 1}}'))
+    contract.check(_answer("/new", b'{"x": null}'))
+    contract.check(_answer("/new", b'{"x": {"a": 1}}'))
+    with pytest.raises(ContractViolation, match="/x"):
+        contract.check(_answer("/new", b'{"x": 3}'))
+
+
+def test_the_contract_holds_a_write_to_the_headers_it_documents(contract):
+    body = b""
+    limits = {"RateLimit-Limit": "60", "RateLimit-Remaining": "59", "RateLimit-Reset": "30"}
+    sent = {**limits, "ETag": '"abc"', "Location": "/api/v1/contacts/9"}
+    deleted = _answer("/api/v1/contacts/9", body, 204, "text/plain", "DELETE", limits)
+    contract.check(deleted)
+    for missing in sent:
+        headers = {name: value for name, value in sent.items() if name != missing}
+        with pytest.raises(ContractViolation, match=f"header {missing} is missing"):
+            contract.check(_answer("/api/v1/contacts", body, 201, method="POST", headers=headers))
 
 
 def test_the_contract_passes_documented_answers(contract):

@@ -1044,6 +1044,30 @@ def test_an_empty_feed_is_updated_when_the_data_was(read_patch_app, path):
     assert feed.findtext("a:updated", namespaces=ns) == loaded
 
 
+@pytest.mark.parametrize("query", ["page=2", "per_page=5", "page=1&per_page=100"])
+def test_the_atom_feed_takes_no_page_and_says_so(shared_demo_app, query):
+    """The Atom feed is the newest 100 changes, not paged: a page asked of it is the 400
+    unknown-parameter problem (it answered page 1 of 100, whatever the page)."""
+    response = shared_demo_app.test_client().get(f"/api/v1/changes.atom?{query}")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["code"] == "unknown-parameter"
+    assert set(body["errors"]) == {name.split("=")[0] for name in query.split("&")}
+
+
+def test_the_atom_feed_is_the_newest_100_changes(shared_demo_app):
+    client = shared_demo_app.test_client()
+    newest = client.get("/api/v1/changes?per_page=100").json
+    assert newest["total_items"] > 100
+    feed = ET.fromstring(client.get("/api/v1/changes.atom").data)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entries = feed.findall("a:entry", ns)
+    assert [e.findtext("a:title", namespaces=ns) for e in entries] == [
+        change["summary"] for change in newest["contents"]
+    ]
+    assert [link.get("rel") for link in feed.findall("a:link", ns)] == ["self"]  # no paging
+
+
 def test_postcode_messages_speak_json_strip_invisible_characters_and_name_outcodes(
     read_patch_app,
 ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,55 @@ def test_postcode_names_bcu_region_force_and_release(client):
     assert body["police_force"]["name"] == "Metropolitan Police Service"
     assert body["data_release"]["version"] >= 1
     assert "Code-Point" in body["data_release"]["postcodes"]
+
+
+def test_data_release_is_the_geography_release_and_its_load_time_in_utc(writable_app):
+    """Every answer's data_release names the geography release it was made from (the
+    data_release row of the boundary and postcode load) and when that was loaded, as RFC
+    3339 UTC; a write moves the data version (/status) but not the release (it gave the
+    data version beside the geography's load time, and the time without a zone)."""
+    from sqlalchemy import text
+
+    from tests.directory.test_keys import make_key
+
+    client = writable_app.test_client()
+    with writable_app.extensions["directory"].db.engine.connect() as connection:
+        geography = connection.execute(
+            text("SELECT max(id) FROM data_release WHERE dataset = 'geography'")
+        ).scalar_one()
+
+    def releases():  # type: ignore[no-untyped-def]
+        return [
+            client.get("/ready").get_json()["data_release"],
+            client.get("/api/v1/status").get_json()["geography"],
+            client.get("/api/v1/postcodes/KT11EU").get_json()["data_release"],
+        ]
+
+    before = releases()
+    version = client.get("/api/v1/status").get_json()["data_version"]
+    for release in before:
+        assert release["version"] == geography
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", release["loaded_at"])
+    key = make_key(writable_app, "admin")["key"]
+    created = client.post(
+        "/api/v1/contacts", json={"area": "Kingston", "role": "Youth lead"},
+        headers={"Authorization": f"Bearer {key}"},
+    )  # fmt: skip
+    assert created.status_code == 201, created.get_json()
+    assert client.get("/api/v1/status").get_json()["data_version"] > version
+    assert releases() == before
+
+
+@pytest.mark.parametrize("path", ["/api/v1/postcodes/lookup", "/api/v1/patch/lookup"])
+def test_a_bulk_lookup_whose_accept_takes_no_json_is_a_406(client, path):
+    """A POST answers in JSON only: ``Accept: text/csv`` is the 406 naming it, as on a
+    read (it was a 200 in JSON)."""
+    sent = {"postcodes": ["KT1 1EU"]}
+    refused = client.post(path, json=sent, headers={"Accept": "text/csv"})
+    assert refused.status_code == 406 and refused.mimetype == PROBLEM
+    assert refused.get_json()["available"] == ["application/json"]
+    done = client.post(path, json=sent, headers={"Accept": "application/json"})
+    assert done.status_code == 200
 
 
 def test_city_of_london_postcode_has_no_bcu_and_says_why(client, source_rows):

@@ -269,6 +269,51 @@ def test_sites_outcomes_and_contacts_send_strong_etags_of_their_body(app):
         assert response.headers["ETag"].strip('"') == hashlib.sha1(response.get_data()).hexdigest()
 
 
+def test_a_writes_answer_carries_its_etag_location_and_rate_limit(app, keys):
+    """What the document promises a write's success: RateLimit-* on each, Location on a
+    201, and the ETag of the record as written, which the next change sends as If-Match
+    (every answer any test receives is also held to the headers its status documents)."""
+    client = app.test_client()
+    body = {"area": "Kingston", "role": "Schools lead"}
+    created = client.post("/api/v1/contacts", json=body, headers=keys["officer"])
+    assert created.status_code == 201, created.json
+    path = created.headers["Location"]
+    assert path == f"/api/v1/contacts/{created.json['id']}"
+    changed = client.patch(
+        path, json={"phone": "020 7946 0123"},
+        headers={**keys["officer"], "If-Match": created.headers["ETag"]},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.json
+    deleted = client.delete(path, headers={**keys["officer"], "If-Match": changed.headers["ETag"]})
+    assert deleted.status_code == 204
+    for response in (created, changed, deleted):
+        limit = int(response.headers["RateLimit-Limit"])
+        assert 0 <= int(response.headers["RateLimit-Remaining"]) < limit
+        assert int(response.headers["RateLimit-Reset"]) >= 0
+
+
+@pytest.mark.parametrize("accept", ["text/csv", "application/problem+json", "*/*;q=0"])
+@pytest.mark.parametrize("route", ["create-service", "update-service", "create-contact",
+                                   "update-contact", "delete-contact"])  # fmt: skip
+def test_a_write_whose_accept_takes_no_json_is_a_406_and_writes_nothing(app, keys, route, accept):
+    """Every write answers in JSON: one whose Accept header refuses it is refused before
+    anything is written (it created the contact and answered 201 in JSON)."""
+    before = dump(app)
+    response = send(app, route, {**keys["admin"], "Accept": accept})
+    assert problem(response, 406, "not-acceptable")["available"] == ["application/json"]
+    assert dump(app) == before
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*", "application/*",
+                                    "text/csv, application/json;q=0.1"])  # fmt: skip
+def test_a_write_whose_accept_takes_json_is_done(app, keys, accept):
+    body = {"area": "Kingston", "role": f"Lead ({accept})"}  # a role of its own: no 409
+    headers = {**keys["admin"], "Accept": accept}
+    response = app.test_client().post("/api/v1/contacts", json=body, headers=headers)
+    assert response.status_code == 201, response.json
+    assert response.mimetype == "application/json"
+
+
 # -- validation: the importer's, all or nothing ----------------------------------------------
 
 

@@ -102,9 +102,18 @@ class DataBoundariesSchema(Schema):
 
 
 class DataReleaseSchema(Schema):
-    version = ma.fields.Integer(metadata={"description": "Data version (changes on every load)"})
-    loaded_at = ma.fields.String()
-    label = ma.fields.String()
+    version = ma.fields.Integer(
+        metadata={
+            "description": "The geography release the answer was made from (its data release "
+            'id: `directory init`\'s "geography release N"); it moves only when boundaries or '
+            "postcodes are loaded, not with imports and writes (those move /status's "
+            "data_version)"
+        }
+    )
+    loaded_at = ma.fields.String(
+        metadata={"description": "When that geography release was loaded (RFC 3339, UTC)"}
+    )
+    label = ma.fields.String(metadata={"description": "What that release holds"})
     data = ma.fields.Nested(
         DataOriginSchema,
         allow_none=True,

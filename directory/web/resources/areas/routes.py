@@ -71,8 +71,12 @@ def list_areas(args: dict[str, Any]) -> Response:
     return paged_response(body, page, per_page)
 
 
+#: the header of an area asked for by name or in another case (:func:`_located`)
+LOCATED = {"Content-Location": "ContentLocation"}
+
+
 @blp.route("/areas/<string:code>")
-@blp.response(200, AreaDetailSchema)
+@blp.response(200, AreaDetailSchema, headers=LOCATED)
 @blp.alt_response(
     404,
     schema=ProblemSchema,
@@ -89,7 +93,7 @@ def get_area(code: str) -> Response:
 
 @blp.route("/areas/<string:code>/boundary")
 @blp.arguments(SimplifyArgsSchema, location="query")
-@blp.response(200, FeatureSchema, content_type=http.GEOJSON_MIMETYPE)
+@blp.response(200, FeatureSchema, content_type=http.GEOJSON_MIMETYPE, headers=LOCATED)
 @blp.alt_response(
     404,
     schema=ProblemSchema,
@@ -118,7 +122,7 @@ def _located(response: Response, asked: str, code: str) -> Response:
 
 @blp.route("/areas/<string:code>/comparison")
 @blp.arguments(ComparisonArgsSchema, location="query")
-@blp.response(200, ComparisonSchema)
+@blp.response(200, ComparisonSchema, headers=LOCATED)
 @blp.alt_response(
     404,
     schema=ProblemSchema,

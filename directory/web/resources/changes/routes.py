@@ -11,7 +11,7 @@ from flask import Response, request
 
 from directory.usecases import changes
 from directory.web import http
-from directory.web.api import Blueprint, ProblemSchema
+from directory.web.api import Blueprint, ProblemSchema, Schema
 from directory.web.resources.common import (
     AreaRefSchema,
     PageArgsSchema,
@@ -25,7 +25,10 @@ blp = Blueprint("changes", __name__, url_prefix="/api/v1", description="Change f
 ENTITIES = ["service", "grant", "organisation", "outcome", "contact", "opportunity"]
 
 
-class ChangeArgsSchema(PageArgsSchema):
+class ChangeFilterArgsSchema(Schema):
+    """What both feeds select by; the Atom feed takes no page (it is the newest
+    ``changes.FEED_LIMIT``), so ``page`` there is an unknown parameter, not ignored."""
+
     since = QueryMoment(
         default_timezone=dt.UTC,
         metadata={"description": "Only changes at or after this time (ISO 8601; UTC if no offset)"},
@@ -47,6 +50,10 @@ class ChangeArgsSchema(PageArgsSchema):
             "description": "Days before a grant's end that it is reported as ending (default DIRECTORY_ENDING_SOON_DAYS)"
         },
     )
+
+
+class ChangeArgsSchema(ChangeFilterArgsSchema, PageArgsSchema):
+    pass
 
 
 class FeedEntrySchema(ChangeEventSchema):
@@ -100,10 +107,8 @@ def list_changes(args: dict[str, Any]) -> Response:
 
 
 @blp.route("/changes.atom")
-@blp.arguments(ChangeArgsSchema, location="query")
-@blp.response(
-    200, content_type=http.ATOM_MIMETYPE, description="An Atom 1.0 feed of the newest 100 changes"
-)
+@blp.arguments(ChangeFilterArgsSchema, location="query")
+@blp.response(200, content_type=http.ATOM_MIMETYPE, description="An Atom 1.0 feed")
 @blp.alt_response(
     404,
     schema=ProblemSchema,
@@ -113,7 +118,7 @@ def list_changes(args: dict[str, Any]) -> Response:
 def atom_changes(args: dict[str, Any]) -> Response:
     """The same changes as an Atom feed, for a SPOC to subscribe to (`?area=Kingston`)."""
     body = _body(args, 1, changes.FEED_LIMIT)
-    query = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
+    query = dict(request.args.items())
     feed_url = request.base_url + (f"?{urlencode(query)}" if query else "")
     area = body["area"]["name"] if body["area"] else "London"
     public_url = state().settings.public_url

@@ -225,7 +225,11 @@ def create_import(principal: Principal) -> Response:
     body = uploads.import_upload(
         app_state.db, snapshot(), app_state.settings, app_state.geography, upload, principal
     )
-    return http.json_response(body, status=200 if upload.dry_run else 201)
+    if upload.dry_run:
+        return http.json_response(body)
+    response = http.json_response(body, status=201)
+    response.headers["Location"] = f"/api/v1/imports/{body['id']}"
+    return response
 
 
 def _upload(max_mb: int) -> uploads.Upload:
