@@ -928,8 +928,15 @@ def test_lean_query_loading_matches_marshmallow(empty_settings):
             sent = {k: args.getlist(k) if k in loader.repeatable else args[k] for k in args}
             declared = {f.data_key or n for n, f in loader.schema.load_fields.items()}
             unknown = set(args) - declared
+            repeated = {
+                key: [f"{key} takes one value; it was given {len(values)}: {', '.join(values)}."]
+                for key, values in args.lists()
+                if len(values) > 1 and key not in loader.repeatable
+            }
             if unknown:
                 expected = ("unknown", unknown)
+            elif loader.one_value_each and repeated:  # (the OGC operations: a 400 naming it)
+                expected = ("invalid", repeated)
             else:
                 try:
                     expected = ("ok", loader.schema.load(sent, unknown=ma.RAISE))
