@@ -989,6 +989,52 @@ def test_a_service_with_several_sites_keeps_them_through_an_export_and_a_reimpor
     assert _sites(writable_app, "OXY-01") == [("annex", "Annexe", None), held[1]]
 
 
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_a_service_with_several_grants_keeps_them_through_an_export_and_a_reimport(
+    writable_app, tmp_path, suffix
+):
+    """A grant funding two services, each also funded by a grant of its own: the export
+    writes a row for each of a service's grants, and importing it again (full, as the
+    same source) changes nothing. It wrote each service's first grant alone, and the
+    import cut the shared grant's link to the service whose row carried another
+    (services [A, B] became [A]), or withdrew a grant no row carried."""
+    from directory.ingest.records import GrantRecord
+
+    def grant(ref: str, services: list[str]) -> GrantRecord:
+        return GrantRecord(ref=ref, funder_ref="GB-GOR-PC390", recipient_ref="org:oxygen",
+                           service_refs=services, areas=["E09000021"])  # fmt: skip
+
+    batch = Batch(
+        organisations=[OrganisationRecord(ref="org:oxygen", name="Oxygen"),
+                       OrganisationRecord(ref="GB-GOR-PC390", name="MOPAC")],
+        services=[ServiceRecord(ref=ref, name=f"Oxygen {ref}", organisation_ref="org:oxygen",
+                                coverage=["E09000021"]) for ref in ("OXY-A", "OXY-B")],
+        grants=[grant("G-A", ["OXY-A"]), grant("G-B", ["OXY-B"]),
+                grant("G-SHARED", ["OXY-A", "OXY-B"])],
+    )  # fmt: skip
+    assert _import_batch(writable_app, batch, source="sheet").status == "succeeded"
+    client = writable_app.test_client()
+
+    def funded() -> dict[str, list[str]]:
+        return {
+            ref: sorted(s["ref"] for s in client.get(f"/api/v1/grants/{ref}").json["services"])
+            for ref in ("G-A", "G-B", "G-SHARED")
+        }
+
+    held = funded()
+    assert held == {"G-A": ["OXY-A"], "G-B": ["OXY-B"], "G-SHARED": ["OXY-A", "OXY-B"]}
+    exported = tmp_path / f"export.{suffix}"
+    assert run(writable_app, "export", str(exported)).exit_code == 0
+    before, count = dump(writable_app), len(events(writable_app))
+    again = run(
+        writable_app, "import", str(exported), "--source", "sheet", "--mode", "full", "--json"
+    )
+    report = json.loads(again.output)
+    assert report["status"] == "unchanged" and report["errors"] == 0, again.output
+    assert len(events(writable_app)) == count
+    assert dump(writable_app) == before and funded() == held
+
+
 def test_a_column_the_sheet_leaves_out_keeps_what_is_held(writable_app, tmp_path):
     """A sheet of a few columns (ref, name, organisation, coverage, Last verified) updates
     what it gives and leaves the rest of the service as it is: it wiped the description,

@@ -1054,7 +1054,10 @@ def test_rows_from_batch_writes_one_row_per_service():
     assert cbt["Funder"] == "City Bridge Trust (GB-CHC-1035628)"
 
 
-def test_a_service_with_several_grants_exports_its_first():
+def test_a_service_with_several_grants_has_a_row_for_each():
+    """The export writes a row for each grant of a service, the same but for the grant
+    columns, and reading them back gives the service once and each grant its services (it
+    wrote the first grant alone, and importing that cut the others' links)."""
     batch = read({**BASE, "Funder": "MOPAC", "Amount": "10k"})
     first = batch.grants[0]
     batch.grants.append(
@@ -1064,11 +1067,41 @@ def test_a_service_with_several_grants_exports_its_first():
             recipient_ref=first.recipient_ref,
             service_refs=list(first.service_refs),
             amount=Decimal(5),
+            areas=list(first.areas),
         )
     )
     _, rows = rows_from_batch(batch)
-    assert len(rows) == 1
-    assert dict(zip(HEADINGS, rows[0], strict=True))["Grant ref"] == "SL-RESCUE-01#grant"
+    assert [dict(zip(HEADINGS, r, strict=True))["Grant ref"] for r in rows] == [
+        "SL-RESCUE-01#grant",
+        "G-2",
+    ]
+    again = template(load(csv_bytes([dict(zip(HEADINGS, r, strict=True)) for r in rows]),
+                          format="csv"))  # fmt: skip
+    assert again.errors == [] and again.services == batch.services
+    assert [(g.ref, g.service_refs) for g in again.grants] == [
+        ("SL-RESCUE-01#grant", ["SL-RESCUE-01"]),
+        ("G-2", ["SL-RESCUE-01"]),
+    ]
+
+
+def test_a_service_row_repeated_with_other_details_is_an_error():
+    """A service's second row gives it another grant; a row that differs in a service
+    column is an error naming that column, and one with the same grant (or none) repeats
+    the first."""
+    grant = {"Funder": "MOPAC", "Grant ref": "G-1"}
+    batch = read(
+        {**BASE, **grant},
+        {**BASE, **grant, "Grant ref": "G-2", "Service name": "Rescue"},
+        {**BASE, **grant},
+        {**BASE, "Grant ref": "G-3", "Funder": "MOPAC"},
+    )
+    found = {(p.row, p.column, p.value) for p in batch.errors}
+    assert found == {(3, "Service name", "Rescue"), (4, "Service ref", "SL-RESCUE-01")}
+    assert all("row 2" in p.message for p in batch.errors)
+    assert [(g.ref, g.service_refs) for g in batch.grants] == [
+        ("G-1", ["SL-RESCUE-01"]),
+        ("G-3", ["SL-RESCUE-01"]),
+    ]
 
 
 def test_formula_looking_text_stays_text(tmp_path: Path):
