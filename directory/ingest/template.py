@@ -88,6 +88,7 @@ from directory.ingest.values import (
     parse_financial_year,
     parse_int,
     parse_url,
+    parse_verified,
     slug,
 )
 from directory.progress import QUIET, Progress
@@ -786,7 +787,7 @@ def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
             email=cells.parse("Email", parse_email),
             phone=_phone(cells),
             website=cells.parse("Website", parse_url),
-            last_verified=cells.parse("Last verified", parse_date),
+            last_verified=cells.parse("Last verified", parse_verified),
             demo=demo,
             kept=cells.layout.kept,
         )
@@ -794,7 +795,7 @@ def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
         for heading, parser in (
             ("Email", parse_email),
             ("Website", parse_url),
-            ("Last verified", parse_date),
+            ("Last verified", parse_verified),
         ):
             cells.parse(heading, parser)
 

@@ -7,10 +7,11 @@ import csv
 import io
 import re
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -857,6 +858,24 @@ def test_every_bad_cell_of_every_row_is_reported():
     assert "active, inactive, defunct or temporarily closed" in messages["Status"]
     assert "voluntary, council" in messages["Organisation type"]
     assert all(p.message for p in batch.errors)
+
+
+def test_a_last_verified_date_in_the_future_is_an_error():
+    """A row cannot have been checked after today in London (tomorrow is allowed, for a
+    clock a little ahead): 01/01/2030 was taken, and the service was never stale."""
+    today = datetime.now(ZoneInfo("Europe/London")).date()
+    batch = read(
+        {**BASE, "Last verified": "01/01/2030"},
+        {**BASE, "Service ref": "TODAY", "Last verified": today.isoformat()},
+        {**BASE, "Service ref": "TOMORROW", "Last verified": (today + timedelta(1)).isoformat()},
+        {**BASE, "Service ref": "LATER", "Last verified": (today + timedelta(2)).isoformat()},
+    )
+    found = {(p.row, p.column, p.value) for p in batch.errors}
+    later = (today + timedelta(2)).isoformat()
+    assert found == {(2, "Last verified", "01/01/2030"), (5, "Last verified", later)}
+    assert "cannot be in the future" in batch.errors[0].message
+    verified = {s.ref: s.last_verified for s in batch.services}
+    assert verified["TODAY"] == today and verified["TOMORROW"] == today + timedelta(1)
 
 
 def test_the_same_service_ref_twice_names_the_first_row():
