@@ -82,14 +82,17 @@ class ReadError(ValueError):
     """The file cannot be read at all. The message is plain English, for the person who
     uploaded it. A fault in one cell also says where (``row``, ``column``: the heading, or
     "cell N" where there is none) and what is wrong there (``reason``), for a problem that
-    names them apart; the message names them too."""
+    names them apart; the message names them too), with the cell's ``value`` (cut short)
+    where it can be shown. ``cell``: the index of the cell in its row, where the reading
+    knows no heading yet (the headings name it as ``column`` once they are read)."""
 
     def __init__(
         self, message: str, *, row: int | None = None, column: str | None = None,
-        reason: str | None = None,
+        reason: str | None = None, value: str | None = None, cell: int | None = None,
     ) -> None:  # fmt: skip
         super().__init__(message)
         self.row, self.column, self.reason = row, column, reason or message
+        self.value, self.cell = value, cell
 
 
 def normalise_header(text: Any) -> str:
@@ -495,10 +498,17 @@ def _numbered(
                 return
             except csv.Error as error:
                 if "field larger than field limit" in str(error):  # (the csv module's words)
+                    limit = csv.field_size_limit()
+                    cell, start = _long_cell(record, delimiter, limit)
                     raise ReadError(
                         f"Row {number + 1} of {label} holds a cell of more than "
-                        f"{csv.field_size_limit():,} characters, more than a spreadsheet cell "
-                        f"can ({MAX_CELL_CHARS:,})"
+                        f"{limit:,} characters, more than a spreadsheet cell "
+                        f"can ({MAX_CELL_CHARS:,})",
+                        row=number + 1,
+                        reason=f"The cell holds more than {limit:,} characters, more than a "
+                        f"spreadsheet cell can ({MAX_CELL_CHARS:,}).",
+                        cell=cell,
+                        value=_cut(start),
                     ) from None
                 raise ReadError(
                     f"The file {label} is not valid CSV near row {number + 1}: {error}"
@@ -507,6 +517,37 @@ def _numbered(
             last = record.copy()
             record.clear()
             yield number, cells
+
+
+def _long_cell(lines: list[str], delimiter: str, limit: int) -> tuple[int | None, str]:
+    """The index of a record's first cell longer than ``limit``, and its start, from the
+    lines of the record read so far (the csv module's error names no cell): its
+    delimiters outside quotes counted, as csv reads them."""
+    text = "".join(lines)
+    cell = begun = at = 0
+    quoted = False
+    while at < len(text):
+        char = text[at]
+        if quoted and char == '"':
+            if text[at + 1 : at + 2] == '"':  # a quote inside a quoted cell, doubled
+                at += 1
+            else:
+                quoted = False
+        elif char == '"' and at == begun:
+            quoted = True
+        elif char == delimiter and not quoted:
+            cell, begun = cell + 1, at + 1
+        if at - begun > limit:
+            return cell, text[begun : begun + 61].lstrip('"')
+        at += 1
+    return None, ""
+
+
+def _cut(text: str) -> str | None:
+    """A long cell's start, to show with its problem (none when it cannot be stored)."""
+    if not text or unstorable(text[:60]):
+        return None
+    return text[:60] + "…"
 
 
 def _ends_in_a_quoted_cell(lines: list[str], delimiter: str) -> bool:
@@ -573,8 +614,25 @@ def _data_rows(
     column. Every row read counts towards ``MAX_ROWS``, blank or not: a row of data past it
     is a ReadError as soon as it is read; ``MAX_BLANK_RUN`` blank rows in a row end the
     sheet (``ended`` is told the row number where they began)."""
-    used = set(positions)
     heading = dict(zip(positions, columns, strict=True))
+    try:
+        yield from _rows_read(numbered, keys, positions, heading, label, ended)
+    except ReadError as error:  # (a cell the CSV reader refused, which knows no heading)
+        if error.cell is not None and error.column is None:
+            error.column = heading.get(error.cell, f"cell {error.cell + 1}")
+        raise
+
+
+def _rows_read(
+    numbered: Iterator[tuple[int, Sequence[Any]]],
+    keys: list[str],
+    positions: list[int],
+    heading: dict[int, str],
+    label: str,
+    ended: Callable[[int], None] | None,
+) -> Iterator[Row]:
+    """:func:`_data_rows`' rows."""
+    used = set(positions)
     by_key = {key: n for n, key in enumerate(keys)}  # shared by every row
     with_extra = {**by_key, EXTRA: len(keys)}
     count = blanks = 0
@@ -600,7 +658,12 @@ def _data_rows(
             if len(cell) > MAX_CELL_CHARS:
                 raise ReadError(
                     f"Row {number}, cell {index + 1} of {label} holds {len(cell):,} characters, "
-                    f"more than a spreadsheet cell can ({MAX_CELL_CHARS:,})"
+                    f"more than a spreadsheet cell can ({MAX_CELL_CHARS:,})",
+                    row=number,
+                    reason=f"The cell holds {len(cell):,} characters, more than a spreadsheet "
+                    f"cell can ({MAX_CELL_CHARS:,}).",
+                    cell=index,
+                    value=_cut(cell),
                 )
             if cell[:1] == "#" and cell in EXCEL_ERRORS and index in used:
                 column = heading[index]
@@ -609,6 +672,7 @@ def _data_rows(
                     f"{cell} (a formula that failed, or a value Excel could not show): "
                     "correct it in the sheet, or clear the cell",
                     row=number, column=column, reason=f"Excel's error value {cell}.",
+                    value=cell,
                 )  # fmt: skip
         if unstorable("".join(cell for cell in cells if isinstance(cell, str))):
             _refuse_unstorable(number, cells, heading, label)  # (the row's text looked at once)

@@ -262,7 +262,7 @@ def read_source(
         return batch
     except ReadError as error:
         batch = Batch()
-        batch.error(error.reason, row=error.row, column=error.column)
+        batch.error(error.reason, row=error.row, column=error.column, value=error.value)
         return batch
 
 

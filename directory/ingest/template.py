@@ -92,6 +92,7 @@ from directory.ingest.values import (
     slug,
 )
 from directory.progress import QUIET, Progress
+from directory.store.models import Grant, Location, Organisation, Service
 from directory.store.repositories.scratch import Ledger
 from geodata import InvalidPostcodeError
 from geodata.postcodes import display_form
@@ -543,6 +544,28 @@ def _layout(table: Table | Sheet, batch: Batch) -> _Layout:
     return _Layout(source, missing, _kept(source))
 
 
+#: heading → the most characters the database keeps of it (the field its text is stored in)
+_LIMITS: dict[str, int] = {
+    heading: column.type.length
+    for heading, column in (
+        ("Service ref", Service.__table__.c.ref),
+        ("Service name", Service.__table__.c.name),
+        ("Organisation ref", Organisation.__table__.c.ref),
+        ("Organisation name", Organisation.__table__.c.name),
+        ("Charity number", Organisation.__table__.c.charity_number),
+        ("Company number", Organisation.__table__.c.company_number),
+        ("Organisation website", Organisation.__table__.c.website),
+        ("Site ref", Location.__table__.c.ref),
+        ("Site name", Location.__table__.c.name),
+        ("Email", Service.__table__.c.email),
+        ("Phone", Service.__table__.c.phone),
+        ("Website", Service.__table__.c.website),
+        ("Grant ref", Grant.__table__.c.ref),
+        ("Paid through", Grant.__table__.c.parent_ref),
+    )
+}
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -576,17 +599,30 @@ class _Cells:
         text = None if _blank(raw) else clean_text(raw)
         if text is None and required and heading not in self.layout.missing:
             self.error(heading, f"{heading} is needed on every row.")
-        return text
+        return self._fits(heading, text)
 
     def parse(self, heading: str, parser: Callable[[Any], Any]) -> Any:
         raw = self.raw(heading)
         if _blank(raw):
             return None
         try:
-            return parser(raw)
+            return self._fits(heading, parser(raw))
         except ValueError as exc:
             self.error(heading, str(exc))
             return None
+
+    def _fits(self, heading: str, value: Any) -> Any:
+        """``value``, an error of its row and column when it is text longer than the
+        database keeps (found as it is read: the import's own check named no row, and the
+        database's field rather than the heading)."""
+        limit = _LIMITS.get(heading)
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            self.error(
+                heading,
+                f"{heading} is {len(value)} characters long; at most {limit} are kept.",
+                value[:60] + "…",
+            )
+        return value
 
     def resolve(self, heading: str, resolver: Callable[[str], Any]) -> Any:
         """Text handed to a Context method."""

@@ -651,10 +651,35 @@ def test_text_longer_than_its_column_is_a_clean_problem(writable_app, tmp_path):
         tmp_path, "long.csv", HEADER + OXYGEN.replace("Oxygen knife crime programme", long_name)
     )
     before = dump(writable_app)
-    result = run(writable_app, "import", str(path))
+    result = run(writable_app, "import", str(path), "--json")
     assert result.exit_code == 1
-    assert "name is 350 characters long; at most 300" in result.output
+    # its row, the sheet's heading and the value cut short (it was row null, column "name")
+    (problem,) = json.loads(result.output)["problems"]
+    assert (problem["row"], problem["column"]) == (2, "Service name")
+    assert problem["value"] == "X" * 60 + "…"
+    assert "Service name is 350 characters long; at most 300" in problem["message"]
     assert dump(writable_app) == before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "column", "value"),
+    [
+        ("Oxygen,charity", "#N/A,charity", "Organisation name", "#N/A"),
+        ('"Workshops in Kingston"', "W" * 40_000, "Description", "W" * 60 + "…"),
+        ('"Workshops in Kingston"', "V" * 200_000, "Description", "V" * 60 + "…"),
+    ],
+)
+def test_a_cell_the_reader_refuses_is_a_problem_naming_its_row_column_and_value(
+    writable_app, tmp_path, old, new, column, value
+):
+    """Excel's #N/A, or a cell longer than a spreadsheet's (past the csv module's own
+    limit too): the problem has its row, heading and value (the value was null for #N/A;
+    row and column null for a long cell, the row only in the message)."""
+    path = write(tmp_path, "cells.csv", HEADER + OXYGEN.replace(old, new))
+    result = run(writable_app, "import", str(path), "--dry-run", "--json")
+    assert result.exit_code == 1
+    (problem,) = json.loads(result.output)["problems"]
+    assert (problem["row"], problem["column"], problem["value"]) == (2, column, value)
 
 
 # -- numbers past what a column holds, and files no one could mean -----------------------------

@@ -878,6 +878,20 @@ def test_a_last_verified_date_in_the_future_is_an_error():
     assert verified["TODAY"] == today and verified["TOMORROW"] == today + timedelta(1)
 
 
+def test_text_longer_than_its_field_names_its_row_and_heading():
+    """What the database cannot hold is refused as it is read, by row and heading, the
+    value cut short (the import found it later, naming the database's field and no row)."""
+    batch = read(
+        {**BASE, "Phone": "0" * 61},
+        {**BASE, "Service ref": "B", "Site name": "S" * 301, "Site postcode": "KT1 1EU"},
+    )
+    assert {(p.row, p.column, p.value) for p in batch.errors} == {
+        (2, "Phone", "0" * 60 + "…"),
+        (3, "Site name", "S" * 60 + "…"),
+    }
+    assert "Phone is 61 characters long; at most 60 are kept" in batch.errors[0].message
+
+
 def test_the_same_service_ref_twice_names_the_first_row():
     batch = read(BASE, {**BASE, "Service ref": "OTHER"}, {**BASE, "Service ref": "sl-rescue-01"})
     problem = only_error(batch)
