@@ -41,6 +41,7 @@ from directory.data import org_id_key
 from directory.ingest.context import known_organisations
 from directory.ingest.readers import (
     EXTRA,
+    HEADING_SEARCH,
     Content,
     ReadError,
     Row,
@@ -314,6 +315,12 @@ def is_template_sheet(head: SheetHead) -> bool:
     return bool(head.keys & _SHEET_KEYS)
 
 
+def _headings(keys: frozenset[str]) -> bool:
+    """Whether a row is the template's headings, not a title above them: it names the
+    Service ref column, or three of the template's."""
+    return bool(keys & _SHEET_KEYS) or len(keys & _READ_KEYS) >= 3
+
+
 def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = None) -> Sheet:
     """The sheet of a file in the template, its headings read: a CSV's one sheet; in a
     workbook the sheet whose header row names the Service ref column (a visible one before a
@@ -323,12 +330,13 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
     none of which has that heading is a :class:`ReadError` naming the sheets looked at;
     the other sheets that have it, which are not read, are the sheet's ``passed_over``
     (the reading warns of them)."""
-    if heads is None:
+    reading = {"name": name, "reads": _READ_KEYS.__contains__, "expected": _headings}
+    if heads is None or not any(map(is_template_sheet, heads)):  # (a title above them?)
         if not is_workbook(data, name):  # a CSV: its one sheet, read once
-            return read_sheet(data, name=name, reads=_READ_KEYS.__contains__)
-        heads = sheet_heads(data, name)
+            return read_sheet(data, **reading)  # type: ignore[arg-type]
+        heads = sheet_heads(data, name, _headings)
     if heads[0].title is None:  # a CSV
-        return read_sheet(data, name=name, reads=_READ_KEYS.__contains__)
+        return read_sheet(data, **reading)  # type: ignore[arg-type]
     chosen = choose_sheet(heads, is_template_sheet, SHEET_NAME)
     if chosen is None:  # the "Services" sheet, or the only one: its reading says what lacks
         visible = [head for head in heads if not head.hidden]
@@ -342,9 +350,11 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
             raise ReadError(
                 f"No sheet of {name} is laid out as the template: the sheets looked at are "
                 f"{looked}, and none has a '{SHEET_HEADING}' heading in its header row (its "
-                "first row that is not blank); name the column on the sheet to import"
+                f"first row that is not blank, or below a title, the first of its first "
+                f"{HEADING_SEARCH} with the template's headings); name the column on the sheet "
+                "to import"
             )
-    sheet = read_sheet(data, name=name, sheet=chosen.title, reads=_READ_KEYS.__contains__)
+    sheet = read_sheet(data, sheet=chosen.title, **reading)  # type: ignore[arg-type]
     sheet.passed_over = tuple(
         f"'{head.title}'" + (" (hidden)" if head.hidden else "")
         for head in heads
@@ -700,6 +710,14 @@ def read_template(
             f"and {'is' if len(table.passed_over) == 1 else 'are'} not read (a workbook "
             f"holds one sheet of services: copy their rows onto '{table.sheet}' to import "
             "them)."
+        )
+    if table.above is not None:
+        number, text = table.above
+        batch.warning(
+            f"The headings are taken from row {table.header_at}: row {number} ('{text}') "
+            f"{'and the rows below it are' if table.header_at - number > 1 else 'is'} above "
+            "them, and not read.",
+            row=table.header_at,
         )
     layout = _layout(table, batch)
     scratch = ProblemLog()  # what a reading only to look something up finds is not reported

@@ -382,6 +382,51 @@ def test_xlsx_with_typed_cells(tmp_path: Path):
     assert batch.organisations[1].demo is True  # MOPAC is named only by demo rows here
 
 
+TITLE = "MOPAC funded services – Q3 2026 return"
+
+
+def _titled(path: Path, rows: list[list[Any]]) -> bytes:
+    """A sheet with a title in row 1, a blank row 2, the headings in row 3 and ``rows``
+    below them (CSV, or the second sheet of a workbook, by ``path``'s suffix)."""
+    lines: list[list[Any]] = [[TITLE], [], list(BASE), *rows]
+    if path.suffix == ".csv":
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerows(lines)
+        path.write_bytes(out.getvalue().encode("utf-8"))
+    else:  # after a sheet of notes, as workbooks sent in have
+        workbook = Workbook()
+        workbook.active.title = "Read me"
+        workbook.active.append(["How to fill in the Services sheet"])
+        services = workbook.create_sheet("Services")
+        for line in lines:
+            services.append(line)
+        workbook.save(path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_a_title_above_the_headings_is_passed_over(tmp_path: Path, suffix: str):
+    """A title row (and a blank one) above the headings: the headings are found among the
+    sheet's first rows, the rows keep their numbers in the sheet, and a warning says which
+    row was taken as the headings (the title was taken for them: "The sheet has no
+    'Service ref' column", on every column)."""
+    path = tmp_path / f"titled.{suffix}"
+    rows = [list(BASE.values()), ["SL-2", "Second", "St Giles Trust", "Atlantis"]]
+    data = _titled(path, rows)
+    batch = template(template_sheet(data, path.name))
+    assert [(p.row, p.column) for p in batch.errors] == [(5, "Coverage")]
+    assert [s.ref for s in batch.services] == ["SL-RESCUE-01", "SL-2"]
+    (note,) = [p for p in batch.problems if p.severity == "warning"]
+    assert note.row == 3
+    assert "row 3" in note.message and TITLE in note.message
+    # the format's detection finds it too, as the import reads it
+    from directory.ingest.run import _sniff, read_source
+
+    fmt, table = _sniff(data, path.name)
+    batch = read_source(data, path.name, fmt, CTX, table=table)  # type: ignore[arg-type]
+    assert fmt == "template" and [(p.row, p.column) for p in batch.errors] == [(5, "Coverage")]
+
+
 def _exported(path: Path, formula_under: str) -> None:
     """A workbook as openpyxl (and exporters that do not calculate) write one: the template's
     columns and a "Notes" column, a formula with no saved result under ``formula_under``."""
