@@ -999,7 +999,7 @@ def read_360giving_table(
     try:
         table = _read(source, format, name)
     except ReadError as exc:
-        batch.error(exc.reason, row=exc.row, column=exc.column)
+        batch.error(exc.reason, row=exc.row, column=exc.column, value=exc.value)
         return batch
     columns = _columns()
     headings = {key: columns.path(key) for key in table.keys}

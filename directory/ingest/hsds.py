@@ -62,7 +62,7 @@ from directory.ingest.records import (
     OrganisationRecord,
     ServiceRecord,
 )
-from directory.ingest.values import parse_date, parse_email, parse_int, parse_url
+from directory.ingest.values import parse_email, parse_int, parse_url, parse_verified
 
 _GSS = re.compile(r"\b([EWSNK]\d{8})\b")
 _POLYGON_TYPES = ("geojson", "topojson", "kml", "wkt", "gml")
@@ -176,7 +176,7 @@ class _ServiceReader:
 
         # when someone last checked the service: its assured_date alone (last_modified is
         # when the record last changed, not a check); without one the date held is kept
-        last_verified = p.parse("assured_date", raw.get("assured_date"), parse_date, warn=True)
+        last_verified = p.parse("assured_date", raw.get("assured_date"), parse_verified, warn=True)
 
         record = ServiceRecord(
             ref=ref or "",

@@ -18,6 +18,7 @@ import itertools
 import re
 import warnings
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -67,6 +68,9 @@ MAX_ROWS = 200_000
 MAX_BLANK_RUN = 1_000
 #: how many rows of each sheet the format's detection looks at for its header row
 HEAD_ROWS = 100
+#: a reader told which headings to expect looks for them among this many rows that are not
+#: blank (below a title, a date, a note), else takes the first as the header row
+HEADING_SEARCH = 10
 #: the key under which a row keeps cells found to the right of the last heading
 EXTRA = "_extra"
 
@@ -82,14 +86,17 @@ class ReadError(ValueError):
     """The file cannot be read at all. The message is plain English, for the person who
     uploaded it. A fault in one cell also says where (``row``, ``column``: the heading, or
     "cell N" where there is none) and what is wrong there (``reason``), for a problem that
-    names them apart; the message names them too."""
+    names them apart; the message names them too), with the cell's ``value`` (cut short)
+    where it can be shown. ``cell``: the index of the cell in its row, where the reading
+    knows no heading yet (the headings name it as ``column`` once they are read)."""
 
     def __init__(
         self, message: str, *, row: int | None = None, column: str | None = None,
-        reason: str | None = None,
+        reason: str | None = None, value: str | None = None, cell: int | None = None,
     ) -> None:  # fmt: skip
         super().__init__(message)
         self.row, self.column, self.reason = row, column, reason or message
+        self.value, self.cell = value, cell
 
 
 def normalise_header(text: Any) -> str:
@@ -156,6 +163,11 @@ class Table:
     ended_at: int | None = None
     #: the workbook's other sheets laid out the same way, which are not read
     passed_over: tuple[str, ...] = ()
+    #: the header row's number
+    header_at: int = 1
+    #: the first row above the header row that is not blank (a title), and its text, when
+    #: the header row is not the first such row; it is not read
+    above: tuple[int, str] | None = None
 
     def column(self, key: str) -> str:
         """The heading as written for a key (for messages); the key itself if unknown."""
@@ -194,6 +206,9 @@ class Sheet:
     ended_at: int | None = None
     #: the workbook's other sheets laid out the same way, which are not read
     passed_over: tuple[str, ...] = ()
+    #: the header row's number, and the title above it (as :class:`Table` has them)
+    header_at: int = 1
+    above: tuple[int, str] | None = None
 
     def column(self, key: str) -> str:
         """The heading as written for a key (for messages); the key itself if unknown."""
@@ -203,7 +218,9 @@ class Sheet:
         """The data rows, read again from the file; raises :class:`ReadError` where
         :func:`read_table` would (too many rows, a cell too long, malformed CSV)."""
         numbered = self._cells()
-        _header_row(numbered)
+        for number, _ in numbered:  # to the header row
+            if number >= self.header_at:
+                break
 
         def ended(number: int) -> None:
             self.ended_at = number
@@ -221,6 +238,7 @@ def read_table(
     sheet: str | None = None,
     name: str | None = None,
     reads: Callable[[str], bool] | None = None,
+    expected: Headings | None = None,
 ) -> Table:
     """Read a CSV or XLSX file (a path, or the uploaded bytes) into a :class:`Table`.
 
@@ -229,7 +247,10 @@ def read_table(
     name (any case); the first sheet is read otherwise. ``name`` is the file name reported
     as ``Table.source``. ``reads`` says, by a column's key, whether the caller reads it
     (all of them by default): formulas with no saved result under a heading it does not
-    read are not refused. Raises :class:`ReadError` when the file cannot be read.
+    read are not refused. ``expected`` says, by their keys, whether a row's cells are the
+    headings the caller expects: the header row is then the first of the first
+    ``HEADING_SEARCH`` rows that are not blank it accepts (below a title), else the first
+    such row, as without it. Raises :class:`ReadError` when the file cannot be read.
     """
     if isinstance(source, bytes | bytearray):
         data = bytes(source)
@@ -244,9 +265,8 @@ def read_table(
         except OSError as error:
             raise ReadError(f"The file {label} cannot be opened: {error.strerror}") from None
     cells, title, faults = _cells_of(data, format, sheet, label)
-    numbered = cells()
+    numbered, header, above = _find_header(cells, expected)
     try:  # one reading: the header, then the rows
-        header = _header_row(numbered)
         if header is None:
             raise ReadError(f"The file {label} has no header row (it is empty)")
         columns, keys, positions = _header(header[1])
@@ -258,12 +278,14 @@ def read_table(
         numbered.close()  # a workbook is closed at once, not when collected
     table = Table(columns=columns, keys=keys, rows=rows, source=label, sheet=title())
     table.ended_at = ended[0] if ended else None
+    table.header_at, table.above = header[0], above
     return table
 
 
 def read_sheet(
     data: Content, *, format: str | None = None, sheet: str | None = None,
     name: str | None = None, reads: Callable[[str], bool] | None = None,
+    expected: Headings | None = None,
 ) -> Sheet:  # fmt: skip
     """:func:`read_table` without reading the rows: a :class:`Sheet` that reads them from
     ``data`` (the file's bytes, or the file itself: a path, read again and never held) each
@@ -272,16 +294,13 @@ def read_sheet(
     label = name or (data.name if isinstance(data, Path) else "upload")
     content = data if isinstance(data, Path) else bytes(data)
     cells, title, faults = _cells_of(content, format, sheet, label)
-    first = cells()
-    try:
-        header = _header_row(first)
-    finally:
-        first.close()  # a workbook is closed at once, not when collected
+    first, header, above = _find_header(cells, expected)
+    first.close()  # a workbook is closed at once, not when collected
     if header is None:
         raise ReadError(f"The file {label} has no header row (it is empty)")
     columns, keys, positions = _header(header[1])
     _refuse_faults(faults, header[0], _used(columns, keys, positions, reads), label, title())
-    return Sheet(columns, keys, label, title(), cells, positions)
+    return Sheet(columns, keys, label, title(), cells, positions, header_at=header[0], above=above)
 
 
 def _cells_of(
@@ -495,10 +514,17 @@ def _numbered(
                 return
             except csv.Error as error:
                 if "field larger than field limit" in str(error):  # (the csv module's words)
+                    limit = csv.field_size_limit()
+                    cell, start = _long_cell(record, delimiter, limit)
                     raise ReadError(
                         f"Row {number + 1} of {label} holds a cell of more than "
-                        f"{csv.field_size_limit():,} characters, more than a spreadsheet cell "
-                        f"can ({MAX_CELL_CHARS:,})"
+                        f"{limit:,} characters, more than a spreadsheet cell "
+                        f"can ({MAX_CELL_CHARS:,})",
+                        row=number + 1,
+                        reason=f"The cell holds more than {limit:,} characters, more than a "
+                        f"spreadsheet cell can ({MAX_CELL_CHARS:,}).",
+                        cell=cell,
+                        value=_cut(start),
                     ) from None
                 raise ReadError(
                     f"The file {label} is not valid CSV near row {number + 1}: {error}"
@@ -507,6 +533,37 @@ def _numbered(
             last = record.copy()
             record.clear()
             yield number, cells
+
+
+def _long_cell(lines: list[str], delimiter: str, limit: int) -> tuple[int | None, str]:
+    """The index of a record's first cell longer than ``limit``, and its start, from the
+    lines of the record read so far (the csv module's error names no cell): its
+    delimiters outside quotes counted, as csv reads them."""
+    text = "".join(lines)
+    cell = begun = at = 0
+    quoted = False
+    while at < len(text):
+        char = text[at]
+        if quoted and char == '"':
+            if text[at + 1 : at + 2] == '"':  # a quote inside a quoted cell, doubled
+                at += 1
+            else:
+                quoted = False
+        elif char == '"' and at == begun:
+            quoted = True
+        elif char == delimiter and not quoted:
+            cell, begun = cell + 1, at + 1
+        if at - begun > limit:
+            return cell, text[begun : begun + 61].lstrip('"')
+        at += 1
+    return None, ""
+
+
+def _cut(text: str) -> str | None:
+    """A long cell's start, to show with its problem (none when it cannot be stored)."""
+    if not text or unstorable(text[:60]):
+        return None
+    return text[:60] + "…"
 
 
 def _ends_in_a_quoted_cell(lines: list[str], delimiter: str) -> bool:
@@ -523,7 +580,7 @@ def _ends_in_a_quoted_cell(lines: list[str], delimiter: str) -> bool:
 
 def _sniff_delimiter(text: str) -> str:
     """``,``, ``;`` or tab: the one that splits the first rows into the most columns, the
-    same number on each row."""
+    same number on most rows (a title above the headings is one cell, whatever splits it)."""
     lines = [line for line in text.splitlines()[:50] if line.strip()]
     if not lines:
         return ","
@@ -537,12 +594,59 @@ def _sniff_delimiter(text: str) -> str:
         rows = [row for row in rows if row]
         if not rows:
             continue
-        width = len(rows[0])
+        counts = Counter(len(row) for row in rows)
+        width = max(counts, key=lambda w: (counts[w], w))  # (of as many rows, the wider)
         agreement = sum(len(row) == width for row in rows) / len(rows)
         score = (width > 1, agreement, width)
         if score > best_score:
             best, best_score = delimiter, score
     return best
+
+
+#: whether a row's headings (their keys) are those a reader expects
+Headings = Callable[[frozenset[str]], bool]
+
+
+def _find_header(
+    cells: Cells, expected: Headings | None
+) -> tuple[Generator[tuple[int, Sequence[Any]]], tuple[int, Sequence[Any]] | None,
+           tuple[int, str] | None]:  # fmt: skip
+    """The file's rows, opened and read to the header row; that row with its number (None:
+    the sheet is empty); and the first row above it that is not blank, with its text, when
+    there is one (a title). The header row is the first row that is not blank, or with
+    ``expected`` the first of the first ``HEADING_SEARCH`` such rows whose headings it
+    accepts (when none does, the first such row, whose reading says what it lacks)."""
+    numbered = cells()
+    try:
+        if expected is not None:
+            above = None
+            for number, row in itertools.islice(_filled_rows(numbered), HEADING_SEARCH):
+                if expected(_keys_of(row)):
+                    return numbered, (number, row), above
+                if above is None:
+                    text = " ".join(str(c).strip() for c in row if not _is_blank(c))
+                    above = (number, text if len(text) <= 100 else text[:99] + "…")
+            numbered.close()
+            numbered = cells()
+        return numbered, _header_row(numbered), None
+    except BaseException:
+        numbered.close()
+        raise
+
+
+def _filled_rows(
+    numbered: Iterator[tuple[int, Sequence[Any]]],
+) -> Iterator[tuple[int, Sequence[Any]]]:
+    """The rows that are not blank, until ``MAX_BLANK_RUN`` blank rows in a row."""
+    blanks = 0
+    for number, cells in numbered:
+        if all(_is_blank(cell) for cell in cells):
+            blanks += 1
+            if blanks >= MAX_BLANK_RUN:
+                return
+            continue
+        blanks = 0
+        yield number, cells
 
 
 def _header_row(
@@ -573,8 +677,25 @@ def _data_rows(
     column. Every row read counts towards ``MAX_ROWS``, blank or not: a row of data past it
     is a ReadError as soon as it is read; ``MAX_BLANK_RUN`` blank rows in a row end the
     sheet (``ended`` is told the row number where they began)."""
-    used = set(positions)
     heading = dict(zip(positions, columns, strict=True))
+    try:
+        yield from _rows_read(numbered, keys, positions, heading, label, ended)
+    except ReadError as error:  # (a cell the CSV reader refused, which knows no heading)
+        if error.cell is not None and error.column is None:
+            error.column = heading.get(error.cell, f"cell {error.cell + 1}")
+        raise
+
+
+def _rows_read(
+    numbered: Iterator[tuple[int, Sequence[Any]]],
+    keys: list[str],
+    positions: list[int],
+    heading: dict[int, str],
+    label: str,
+    ended: Callable[[int], None] | None,
+) -> Iterator[Row]:
+    """:func:`_data_rows`' rows."""
+    used = set(positions)
     by_key = {key: n for n, key in enumerate(keys)}  # shared by every row
     with_extra = {**by_key, EXTRA: len(keys)}
     count = blanks = 0
@@ -600,7 +721,12 @@ def _data_rows(
             if len(cell) > MAX_CELL_CHARS:
                 raise ReadError(
                     f"Row {number}, cell {index + 1} of {label} holds {len(cell):,} characters, "
-                    f"more than a spreadsheet cell can ({MAX_CELL_CHARS:,})"
+                    f"more than a spreadsheet cell can ({MAX_CELL_CHARS:,})",
+                    row=number,
+                    reason=f"The cell holds {len(cell):,} characters, more than a spreadsheet "
+                    f"cell can ({MAX_CELL_CHARS:,}).",
+                    cell=index,
+                    value=_cut(cell),
                 )
             if cell[:1] == "#" and cell in EXCEL_ERRORS and index in used:
                 column = heading[index]
@@ -609,6 +735,7 @@ def _data_rows(
                     f"{cell} (a formula that failed, or a value Excel could not show): "
                     "correct it in the sheet, or clear the cell",
                     row=number, column=column, reason=f"Excel's error value {cell}.",
+                    value=cell,
                 )  # fmt: skip
         if unstorable("".join(cell for cell in cells if isinstance(cell, str))):
             _refuse_unstorable(number, cells, heading, label)  # (the row's text looked at once)
@@ -1050,11 +1177,12 @@ class SheetHead:
     keys: frozenset[str]
 
 
-def sheet_heads(data: Content, label: str) -> list[SheetHead]:
+def sheet_heads(data: Content, label: str, expected: Headings | None = None) -> list[SheetHead]:
     """Every sheet's header row, in the workbook's order, read cheaply: the first
-    ``HEAD_ROWS`` rows of each sheet, in read-only mode. A CSV is one sheet."""
+    ``HEAD_ROWS`` rows of each sheet, in read-only mode. A CSV is one sheet. ``expected``:
+    as :func:`read_table` takes it."""
     if not is_workbook(data, label):
-        sheet = read_sheet(data, name=label)
+        sheet = read_sheet(data, name=label, expected=expected)
         return [SheetHead(None, False, frozenset(sheet.keys))]
     _check_unzipped_size(data, label)
     heads = []
@@ -1066,15 +1194,23 @@ def sheet_heads(data: Content, label: str) -> list[SheetHead]:
                 worksheet.reset_dimensions()
                 try:
                     rows = worksheet.iter_rows(max_row=HEAD_ROWS, values_only=True)
-                    header = next((r for r in rows if not all(map(_is_blank, r))), None)
+                    filled = list(itertools.islice(
+                        (r for r in rows if not all(map(_is_blank, r))),
+                        1 if expected is None else HEADING_SEARCH,
+                    ))  # fmt: skip
+                    header = next(
+                        (
+                            r for r in filled[:HEADING_SEARCH]
+                            if expected is not None and expected(_keys_of(r))
+                        ),
+                        filled[0] if filled else None,
+                    )  # fmt: skip
                 except Exception as error:  # damaged sheet XML
                     raise ReadError(
                         f"The sheet '{worksheet.title}' in {label} cannot be read (it may be "
                         "damaged); open it in Excel and save it again"
                     ) from error
-                keys = frozenset(
-                    normalise_header(cell) for cell in header or () if not _is_blank(cell)
-                )
+                keys = _keys_of(header or ())
                 hidden = getattr(worksheet, "sheet_state", "visible") != "visible"
                 heads.append(SheetHead(worksheet.title, hidden, keys))
         finally:
@@ -1082,6 +1218,11 @@ def sheet_heads(data: Content, label: str) -> list[SheetHead]:
     if not heads:
         raise ReadError(f"The workbook {label} has no sheets of data")
     return heads
+
+
+def _keys_of(cells: Sequence[Any]) -> frozenset[str]:
+    """The keys of a row's cells read as headings."""
+    return frozenset(normalise_header(cell) for cell in cells if not _is_blank(cell))
 
 
 def choose_sheet(

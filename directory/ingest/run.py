@@ -46,6 +46,7 @@ from directory.ingest.readers import (
     Content,
     ReadError,
     Sheet,
+    SheetHead,
     bytes_of,
     head_of,
     is_workbook,
@@ -205,7 +206,12 @@ def _sniff(data: Content, name: str) -> tuple[str, Sheet | None]:
             need = detect_need_format(sorted(keys))  # Met crime counts or population estimates
             if need is not None:
                 return need, table
-            return ("360giving" if keys >= GRANT_KEYS else "template"), table
+            if keys >= GRANT_KEYS:
+                return "360giving", table
+            # its headings, unless a title above them was read for them (the template's
+            # reading looks further down for them)
+            head = SheetHead(None, False, frozenset(keys))
+            return "template", table if is_template_sheet(head) else None
         heads = sheet_heads(data, name)
     except ReadError:
         return "template", None
@@ -262,7 +268,7 @@ def read_source(
         return batch
     except ReadError as error:
         batch = Batch()
-        batch.error(error.reason, row=error.row, column=error.column)
+        batch.error(error.reason, row=error.row, column=error.column, value=error.value)
         return batch
 
 

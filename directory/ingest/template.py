@@ -14,9 +14,9 @@ are made from it. How each column's cells are read stays here, in ``_read_row`` 
 functions it calls, since columns are read together (Ages against Min age and Max age, the
 grant columns against the Funder …); ``_COLUMNS_READ`` lists the columns it reads.
 
-What the template does not hold: more than one site or grant per service (export those with
-the 360Giving / JSON exports; ``rows_from_batch`` writes the first site and the first grant of
-each service), outcomes, contacts, organisation size bands and emails, grant titles,
+What the template does not hold: more than one site per service (export those with the JSON
+export; ``rows_from_batch`` writes the first site of each service, and a row for each of its
+grants: a service several grants fund has a row for each, alike but for the grant), outcomes, contacts, organisation size bands and emails, grant titles,
 descriptions, regrant types and source URLs, and organisations that neither deliver a
 service nor fund one. A site's ref is its Site ref, else ``<service ref>#site``.
 
@@ -41,6 +41,7 @@ from directory.data import org_id_key
 from directory.ingest.context import known_organisations
 from directory.ingest.readers import (
     EXTRA,
+    HEADING_SEARCH,
     Content,
     ReadError,
     Row,
@@ -88,9 +89,11 @@ from directory.ingest.values import (
     parse_financial_year,
     parse_int,
     parse_url,
+    parse_verified,
     slug,
 )
 from directory.progress import QUIET, Progress
+from directory.store.models import Grant, Location, Organisation, Service
 from directory.store.repositories.scratch import Ledger
 from geodata import InvalidPostcodeError
 from geodata.postcodes import display_form
@@ -312,6 +315,12 @@ def is_template_sheet(head: SheetHead) -> bool:
     return bool(head.keys & _SHEET_KEYS)
 
 
+def _headings(keys: frozenset[str]) -> bool:
+    """Whether a row is the template's headings, not a title above them: it names the
+    Service ref column, or three of the template's."""
+    return bool(keys & _SHEET_KEYS) or len(keys & _READ_KEYS) >= 3
+
+
 def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = None) -> Sheet:
     """The sheet of a file in the template, its headings read: a CSV's one sheet; in a
     workbook the sheet whose header row names the Service ref column (a visible one before a
@@ -321,12 +330,13 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
     none of which has that heading is a :class:`ReadError` naming the sheets looked at;
     the other sheets that have it, which are not read, are the sheet's ``passed_over``
     (the reading warns of them)."""
-    if heads is None:
+    reading = {"name": name, "reads": _READ_KEYS.__contains__, "expected": _headings}
+    if heads is None or not any(map(is_template_sheet, heads)):  # (a title above them?)
         if not is_workbook(data, name):  # a CSV: its one sheet, read once
-            return read_sheet(data, name=name, reads=_READ_KEYS.__contains__)
-        heads = sheet_heads(data, name)
+            return read_sheet(data, **reading)  # type: ignore[arg-type]
+        heads = sheet_heads(data, name, _headings)
     if heads[0].title is None:  # a CSV
-        return read_sheet(data, name=name, reads=_READ_KEYS.__contains__)
+        return read_sheet(data, **reading)  # type: ignore[arg-type]
     chosen = choose_sheet(heads, is_template_sheet, SHEET_NAME)
     if chosen is None:  # the "Services" sheet, or the only one: its reading says what lacks
         visible = [head for head in heads if not head.hidden]
@@ -340,9 +350,11 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
             raise ReadError(
                 f"No sheet of {name} is laid out as the template: the sheets looked at are "
                 f"{looked}, and none has a '{SHEET_HEADING}' heading in its header row (its "
-                "first row that is not blank); name the column on the sheet to import"
+                f"first row that is not blank, or below a title, the first of its first "
+                f"{HEADING_SEARCH} with the template's headings); name the column on the sheet "
+                "to import"
             )
-    sheet = read_sheet(data, name=name, sheet=chosen.title, reads=_READ_KEYS.__contains__)
+    sheet = read_sheet(data, sheet=chosen.title, **reading)  # type: ignore[arg-type]
     sheet.passed_over = tuple(
         f"'{head.title}'" + (" (hidden)" if head.hidden else "")
         for head in heads
@@ -542,6 +554,28 @@ def _layout(table: Table | Sheet, batch: Batch) -> _Layout:
     return _Layout(source, missing, _kept(source))
 
 
+#: heading → the most characters the database keeps of it (the field its text is stored in)
+_LIMITS: dict[str, int] = {
+    heading: column.type.length
+    for heading, column in (
+        ("Service ref", Service.__table__.c.ref),
+        ("Service name", Service.__table__.c.name),
+        ("Organisation ref", Organisation.__table__.c.ref),
+        ("Organisation name", Organisation.__table__.c.name),
+        ("Charity number", Organisation.__table__.c.charity_number),
+        ("Company number", Organisation.__table__.c.company_number),
+        ("Organisation website", Organisation.__table__.c.website),
+        ("Site ref", Location.__table__.c.ref),
+        ("Site name", Location.__table__.c.name),
+        ("Email", Service.__table__.c.email),
+        ("Phone", Service.__table__.c.phone),
+        ("Website", Service.__table__.c.website),
+        ("Grant ref", Grant.__table__.c.ref),
+        ("Paid through", Grant.__table__.c.parent_ref),
+    )
+}
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -575,17 +609,30 @@ class _Cells:
         text = None if _blank(raw) else clean_text(raw)
         if text is None and required and heading not in self.layout.missing:
             self.error(heading, f"{heading} is needed on every row.")
-        return text
+        return self._fits(heading, text)
 
     def parse(self, heading: str, parser: Callable[[Any], Any]) -> Any:
         raw = self.raw(heading)
         if _blank(raw):
             return None
         try:
-            return parser(raw)
+            return self._fits(heading, parser(raw))
         except ValueError as exc:
             self.error(heading, str(exc))
             return None
+
+    def _fits(self, heading: str, value: Any) -> Any:
+        """``value``, an error of its row and column when it is text longer than the
+        database keeps (found as it is read: the import's own check named no row, and the
+        database's field rather than the heading)."""
+        limit = _LIMITS.get(heading)
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            self.error(
+                heading,
+                f"{heading} is {len(value)} characters long; at most {limit} are kept.",
+                value[:60] + "…",
+            )
+        return value
 
     def resolve(self, heading: str, resolver: Callable[[str], Any]) -> Any:
         """Text handed to a Context method."""
@@ -663,6 +710,14 @@ def read_template(
             f"and {'is' if len(table.passed_over) == 1 else 'are'} not read (a workbook "
             f"holds one sheet of services: copy their rows onto '{table.sheet}' to import "
             "them)."
+        )
+    if table.above is not None:
+        number, text = table.above
+        batch.warning(
+            f"The headings are taken from row {table.header_at}: row {number} ('{text}') "
+            f"{'and the rows below it are' if table.header_at - number > 1 else 'is'} above "
+            "them, and not read.",
+            row=table.header_at,
         )
     layout = _layout(table, batch)
     scratch = ProblemLog()  # what a reading only to look something up finds is not reported
@@ -786,7 +841,7 @@ def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
             email=cells.parse("Email", parse_email),
             phone=_phone(cells),
             website=cells.parse("Website", parse_url),
-            last_verified=cells.parse("Last verified", parse_date),
+            last_verified=cells.parse("Last verified", parse_verified),
             demo=demo,
             kept=cells.layout.kept,
         )
@@ -794,7 +849,7 @@ def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
         for heading, parser in (
             ("Email", parse_email),
             ("Website", parse_url),
-            ("Last verified", parse_date),
+            ("Last verified", parse_verified),
         ):
             cells.parse(heading, parser)
 
@@ -1012,10 +1067,84 @@ class _GrantSeen:
     paid_through_row: int
 
 
+@pickled_by_fields  # (kept in the assembly's ledger)
+@dataclass(slots=True)
+class _ServiceSeen:
+    row: int
+    record: ServiceRecord
+    grants: list[str]  # the loose grant refs its rows name
+
+
+#: ServiceRecord field → the column that gives it (for rows of one service that differ)
+_SERVICE_HEADINGS = {
+    "name": "Service name",
+    "organisation_ref": "Organisation name",
+    "description": "Description",
+    "status": "Status",
+    "themes": "Themes",
+    "coverage": "Coverage",
+    "locations": "Site postcode",
+    "min_age": "Min age",
+    "max_age": "Max age",
+    "eligibility": "Eligibility",
+    "referral": "Who can refer",
+    "email": "Email",
+    "phone": "Phone",
+    "website": "Website",
+    "last_verified": "Last verified",
+    "demo": "Demo",
+}
+
+
+def _another_grant_row(
+    first: _ServiceSeen, row: _RowRead, grant: str | None, log: ProblemLog
+) -> bool:
+    """Whether a row repeating a Service ref gives that service another grant: its service
+    columns as on its first row, and a Grant ref none of its rows has named. A row holds one
+    grant, so a service several grants fund has a row for each (as the export writes it);
+    anything else is an error."""
+    service = row.service
+    assert service is not None
+    differ = next(
+        (
+            name
+            for name in _SERVICE_HEADINGS
+            if getattr(service, name) != getattr(first.record, name)
+        ),
+        None,
+    )
+    if differ is not None:
+        value = getattr(service, differ)
+        if differ == "locations":
+            value = [site.postcode or site.name or site.ref for site in value]
+        log.error(
+            f"Service ref '{service.ref}' is already used on row {first.row}, with another "
+            f"{_SERVICE_HEADINGS[differ]}: a service has one row, or a row for each grant that "
+            "funds it, the same but for the grant columns.",
+            row=row.number,
+            column=_SERVICE_HEADINGS[differ],
+            value="; ".join(map(str, value)) if isinstance(value, list) else value,
+        )
+        return False
+    if grant is None or grant in first.grants:
+        log.error(
+            f"Service ref '{service.ref}' is already used on row {first.row}"
+            + ("" if grant is None else f" with Grant ref '{row.grant.ref}'")  # type: ignore[union-attr]
+            + ": each service has one row and its own ref, or a row for each grant that "
+            "funds it.",
+            row=row.number,
+            column="Service ref",
+            value=service.ref,
+        )
+        return False
+    return True
+
+
 class _Assembly:
     """The rows put together one at a time, in the sheet's order: a service ref used on
-    two rows, an organisation or grant that rows disagree on are errors; the funder a row
-    names by a provider's name is that provider."""
+    two rows (but for a service's rows of its several grants), an organisation or grant
+    that rows disagree on are errors; the funder a row names by a provider's name is that
+    provider."""
 
     def __init__(self, provider_by_name: dict[str, str], keep: bool) -> None:
         self.provider_by_name = provider_by_name
@@ -1026,26 +1155,28 @@ class _Assembly:
         self.services: list[ServiceRecord] | Spool[ServiceRecord] = [] if keep else Spool()
         # what rows must agree on across the sheet, out of memory: at 100,000 rows these
         # were 75 MB of objects kept to the last row (and the file's peak grew with them)
-        self.refs: Ledger[int] = Ledger()  # loose service ref → its row
+        self.refs: Ledger[_ServiceSeen] = Ledger()  # loose service ref → its first row
         self.grants: Ledger[_GrantSeen] = Ledger()  # loose grant ref → the grant so far
         self.paid_through = False  # whether any row says Paid through
         self.orgs: dict[str, _OrgSeen] = {}
 
     def add(self, row: _RowRead) -> None:
         self.rows += 1
+        again = False  # another row of a service funded by several grants
         if row.service is not None:
             loose = row.service.ref.casefold()
             first = self.refs.get(loose)
-            if first is not None:
-                self.log.error(
-                    f"Service ref '{row.service.ref}' is already used on row {first}:"
-                    " each service has one row and its own ref.",
-                    row=row.number,
-                    column="Service ref",
-                    value=row.service.ref,
+            grant = None if row.grant is None else row.grant.ref.casefold()
+            if first is None:
+                self.refs.add(
+                    loose, _ServiceSeen(row.number, row.service, [grant] if grant else [])
                 )
+            elif not _another_grant_row(first, row, grant, self.log):
                 return
-            self.refs.add(loose, row.number)
+            else:
+                first.grants.append(grant)  # type: ignore[arg-type]  # (checked: not None)
+                self.refs.put(loose, first)
+                again = True
         if row.provider is not None:
             _add_org(
                 self.orgs, row.provider, row.number, False, row.demo, "Organisation name", self.log
@@ -1060,7 +1191,7 @@ class _Assembly:
             _add_org(
                 self.orgs, record, row.number, funder.placeholder, row.demo, "Funder", self.log
             )
-        if row.service is not None:
+        if row.service is not None and not again:
             self.services.append(row.service)
         if row.grant is not None:
             self.paid_through = self.paid_through or row.paid_through is not None
@@ -1292,25 +1423,35 @@ def _postcode_shown(postcode: str | None) -> str | None:
 
 
 def rows_from_batch(batch: Batch) -> tuple[list[str], list[list[Any]]]:
-    """The template's headings and one row per service of the batch: its organisation, its
-    first site and its first grant. What the template cannot hold (other sites and grants,
-    outcomes, contacts …) is left out; the 360Giving and JSON exports carry it."""
+    """The template's headings and a row per service of the batch and grant paid to its
+    organisation that funds it (one when none does): its organisation, its first site and
+    the grant. What the template cannot hold (other sites, outcomes, contacts …) is left
+    out; the 360Giving and JSON exports carry it."""
     orgs = {o.ref: o for o in batch.organisations}
+    # a row's grant is paid to the row's organisation: grants paid to someone else (a
+    # council funding several providers' services) are left to the other exports
+    funding: dict[str, list[GrantRecord]] = {}
+    for g in batch.grants:
+        for ref in dict.fromkeys(g.service_refs or ()):
+            funding.setdefault(ref, []).append(g)
     rows: list[list[Any]] = []
     for service in batch.services:
-        org = orgs.get(service.organisation_ref)
-        site = service.locations[0] if service.locations else None
-        # a row's grant is paid to the row's organisation: grants paid to someone else (a
-        # council funding several providers' services) are left to the other exports
-        grant = next(
-            (
-                g
-                for g in batch.grants
-                if service.ref in (g.service_refs or ())
-                and g.recipient_ref == service.organisation_ref
-            ),
-            None,
-        )
+        grants = [
+            g for g in funding.get(service.ref, ()) if g.recipient_ref == service.organisation_ref
+        ]
+        rows += _rows_of(service, orgs, grants or [None])
+    return list(HEADINGS), rows
+
+
+def _rows_of(
+    service: ServiceRecord, orgs: dict[str, OrganisationRecord], grants: list[GrantRecord | None]
+) -> list[list[Any]]:
+    """A service's rows: one for each grant (the same but for the grant columns), since a
+    row holds one grant and a grant its rows name is linked to their services alone."""
+    org = orgs.get(service.organisation_ref)
+    site = service.locations[0] if service.locations else None
+    rows = []
+    for grant in grants:
         cells: dict[str, Any] = {
             "Service ref": service.ref,
             "Service name": service.name,
@@ -1355,7 +1496,7 @@ def rows_from_batch(batch: Batch) -> tuple[list[str], list[list[Any]]]:
                 }
             )
         rows.append([_cell(cells.get(h)) for h in HEADINGS])
-    return list(HEADINGS), rows
+    return rows
 
 
 def _funder_text(ref: str, org: OrganisationRecord | None) -> str:

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from dateutil.parser import parser, parserinfo
 from dateutil.relativedelta import relativedelta
@@ -47,6 +48,7 @@ __all__ = [
     "clean_text",
     "excel_serial_date",
     "financial_year_of",
+    "london_today",
     "months_between",
     "parse_age_range",
     "parse_amount",
@@ -56,6 +58,7 @@ __all__ = [
     "parse_financial_year",
     "parse_int",
     "parse_url",
+    "parse_verified",
     "split_list",
     "unstorable",
     "unstorable_in",
@@ -282,6 +285,7 @@ def _checked_amount(number: int | float | Decimal, shown: Cell) -> Decimal:
 
 # -- dates --------------------------------------------------------------------------------------
 
+_LONDON = ZoneInfo("Europe/London")
 _DATE_HINT = "write it like 01/04/2021, 1 April 2021 or 2021-04-01"
 _FIRST_YEAR, _LAST_YEAR = 1900, 2100
 _EXCEL_SERIALS = (20_000, 80_000)  # 1954-10-03 .. 2119-01-10: plausible dates only
@@ -363,6 +367,26 @@ def parse_date(value: Cell) -> date:
         year = _full_year(match["y"])
         return _make_date(year, int(match["m"]), int(match["d"]), text)
     return _written_date(bare, text)
+
+
+def london_today() -> date:
+    """Today in London's calendar (in summer it begins at 23:00 UTC)."""
+    return datetime.now(_LONDON).date()
+
+
+def parse_verified(value: Cell, *, today: date | None = None) -> date:
+    """A date someone checked a record (Last verified, ``last_verified``): as
+    :func:`parse_date`, and not in the future. Tomorrow in London's calendar is allowed,
+    for a clock a little ahead of the server's; later is a mistake (2030 for 2020), which
+    would keep the record from ever being flagged stale."""
+    verified = parse_date(value)
+    latest = (today or london_today()) + timedelta(days=1)
+    if verified > latest:
+        raise ValueError(
+            f"{verified.isoformat()} is after today: a verification cannot be in the "
+            "future. Give the date the record was last checked."
+        )
+    return verified
 
 
 def _from_serial(number: int | float | Decimal, shown: Cell) -> date:

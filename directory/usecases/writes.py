@@ -65,7 +65,7 @@ from directory.ingest.records import (
     ServiceRecord,
 )
 from directory.ingest.refresh import LockHeldError, acquire, holder_id, release
-from directory.ingest.values import clean_text, parse_email, parse_url, slug
+from directory.ingest.values import clean_text, parse_email, parse_url, parse_verified, slug
 from directory.settings import Settings
 from directory.store.db import Database
 from directory.store.repositories.directory import (
@@ -263,9 +263,11 @@ def _service_values(checks: _Checks, rec: ServiceRecord) -> ServiceRecord:
             values[attribute] = checks.text(name)
     if "name" in body and values["name"] is None:
         checks.error("name", "A service needs a name.")
-    for name in ("status", "min_age", "max_age", "last_verified"):
+    for name in ("status", "min_age", "max_age"):
         if name in body:
             values[name] = body[name]
+    if "last_verified" in body:
+        values["last_verified"] = checks.parsed("last_verified", parse_verified)
     if "email" in body:
         values["email"] = checks.parsed("email", parse_email)
     if "website" in body:

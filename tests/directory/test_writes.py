@@ -331,6 +331,10 @@ def test_a_write_whose_accept_takes_json_is_done(app, keys, accept):
         ("patch", f"/api/v1/services/{OWN}", {"min_age": 30, "max_age": 12}, {"min_age"}),
         ("patch", f"/api/v1/services/{OWN}", {"themes": ["Basket weaving"]}, {"themes"}),
         ("patch", f"/api/v1/services/{OWN}", {"status": "open", "name": None}, {"status", "name"}),
+        # a verification cannot be in the future (it was taken, and the service never stale)
+        ("patch", f"/api/v1/services/{OWN}", {"last_verified": "2030-01-01"}, {"last_verified"}),
+        ("post", "/api/v1/services", {"name": "X", "coverage": ["Kingston"], "organisation": MOPAC,
+                                      "last_verified": "2030-01-01"}, {"last_verified"}),
         ("post", f"/api/v1/services/{OWN}/sites", {"postcode": "SW1A 0ZZ"}, {"postcode"}),
         # outside London: found by the importer itself, after the body's checks
         ("post", f"/api/v1/services/{OWN}/sites", {"lat": 53.48, "lon": -2.24}, {"sites"}),

@@ -308,6 +308,15 @@ def test_contact_details_and_dates_are_warnings() -> None:
     assert {"[0].email", "[0].url", "[0].phones[0].number", "[0].assured_date"} <= columns
 
 
+def test_an_assured_date_in_the_future_is_a_warning_and_no_check() -> None:
+    """A service assured in 2030 is not verified (it would never be flagged stale): a
+    warning naming the field, and the date held is kept."""
+    batch = read(_variant(assured_date="2030-01-01"))
+    assert batch.errors == [] and batch.services[0].last_verified is None
+    (warning,) = [p for p in batch.problems if p.column == "[0].assured_date"]
+    assert warning.value == "2030-01-01" and "future" in warning.message
+
+
 def test_bad_coordinates_are_ignored_and_missing_status_is_active() -> None:
     items = _variant(status=None)
     location = items[0]["service_at_locations"][0]["location"]

@@ -42,19 +42,22 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 def _read_as_sheet(
     source: Path | bytes, *, format: str | None = None, sheet: str | None = None,
-    name: str | None = None,
+    name: str | None = None, expected: Any = None,
 ) -> Table:  # fmt: skip
     if not isinstance(source, bytes | bytearray):
         path = Path(source)
         if not path.is_file():  # the path's own errors: read_sheet is given bytes
-            return _WHOLE(path, format=format, sheet=sheet, name=name)
+            return _WHOLE(path, format=format, sheet=sheet, name=name, expected=expected)
         source, name = path.read_bytes(), name or path.name
-    streamed = readers.read_sheet(bytes(source), format=format, sheet=sheet, name=name)
+    streamed = readers.read_sheet(
+        bytes(source), format=format, sheet=sheet, name=name, expected=expected
+    )
     rows = list(streamed.each_row())
     assert list(streamed.each_row()) == rows
     return Table(
-        streamed.columns, streamed.keys, rows, streamed.source, streamed.sheet, streamed.ended_at
-    )
+        streamed.columns, streamed.keys, rows, streamed.source, streamed.sheet, streamed.ended_at,
+        header_at=streamed.header_at, above=streamed.above,
+    )  # fmt: skip
 
 
 # -- normalise_header ---------------------------------------------------------------------------
@@ -247,14 +250,48 @@ def test_a_missing_file_is_a_read_error(tmp_path: Path) -> None:
 
 
 def test_a_csv_cell_past_the_csv_modules_limit_is_named_in_words() -> None:
-    """csv's own error was "field larger than field limit (131072)"."""
-    huge = b'Ref,Notes\nS1,"' + b"x" * 200_000 + b'"\n'
+    """csv's own error was "field larger than field limit (131072)"; its row and column
+    are the problem's, not only the message's (they were null)."""
+    huge = b'Ref,Notes,Other\nS1,"a, b",x\nS2,"' + b"x" * 200_000 + b'",y\n'
     with pytest.raises(ReadError) as raised:
         read_table(huge, name="huge.csv")
     assert str(raised.value) == (
-        "Row 2 of huge.csv holds a cell of more than 131,072 characters, more than a "
+        "Row 3 of huge.csv holds a cell of more than 131,072 characters, more than a "
         "spreadsheet cell can (32,767)"
     )
+    assert (raised.value.row, raised.value.column) == (3, "Notes")
+    assert raised.value.value == "x" * 60 + "…"
+
+
+def test_expected_headings_are_looked_for_below_a_title() -> None:
+    """A reader told which headings to expect takes the first of the first rows that has
+    them (a title and a note above), keeping the rows' numbers; when none has them, the
+    first row that is not blank, as without."""
+    data = b"Quarterly return\nPrepared by the borough\n\nRef,Name\nS1,Club\n"
+
+    def expected(keys: frozenset[str]) -> bool:
+        return "ref" in keys
+
+    table = read_table(data, format="csv", expected=expected)
+    assert table.columns == ["Ref", "Name"] and table.header_at == 4
+    assert table.above == (1, "Quarterly return")
+    assert [(r.number, r.values["ref"]) for r in table.rows] == [(5, "S1")]
+    plain = read_table(data, format="csv", expected=lambda keys: False)
+    assert plain.columns == ["Quarterly return"] and plain.above is None
+    assert plain.header_at == 1
+    titled_too_far = b"T\n" * 10 + b"Ref,Name\nS1,Club\n"
+    assert read_table(titled_too_far, format="csv", expected=expected).columns == ["T"]
+
+
+def test_a_cell_longer_than_a_spreadsheet_cell_names_its_row_and_column() -> None:
+    """A CSV cell of 40,000 characters: its row, heading and the value cut short (row and
+    column were null, the row only in the message)."""
+    data = b"Ref,Notes\nS1," + b"y" * 40_000 + b"\n"
+    with pytest.raises(ReadError) as raised:
+        read_table(data, format="csv")
+    assert (raised.value.row, raised.value.column) == (2, "Notes")
+    assert raised.value.value == "y" * 60 + "…"
+    assert "40,000 characters" in raised.value.reason
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
@@ -293,6 +330,7 @@ def test_an_excel_error_value_is_refused_naming_its_cell(tmp_path: Path, error: 
         with pytest.raises(ReadError) as raised:
             read_table(content, name=name)
         assert raised.value.column == "Organisation name"
+        assert raised.value.value == error  # (it was null)
         assert f"holds Excel's error value {error}" in str(raised.value)
     fine = b"Ref,Organisation name\nS1,N/A\nS2,#1 Youth Club\n"
     assert [r.values["organisation_name"] for r in read_table(fine, name="f.csv").rows] == [

@@ -7,10 +7,11 @@ import csv
 import io
 import re
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -379,6 +380,51 @@ def test_xlsx_with_typed_cells(tmp_path: Path):
     )
     assert grant.funder_ref == MOPAC_REF and grant.demo is True
     assert batch.organisations[1].demo is True  # MOPAC is named only by demo rows here
+
+
+TITLE = "MOPAC funded services – Q3 2026 return"
+
+
+def _titled(path: Path, rows: list[list[Any]]) -> bytes:
+    """A sheet with a title in row 1, a blank row 2, the headings in row 3 and ``rows``
+    below them (CSV, or the second sheet of a workbook, by ``path``'s suffix)."""
+    lines: list[list[Any]] = [[TITLE], [], list(BASE), *rows]
+    if path.suffix == ".csv":
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerows(lines)
+        path.write_bytes(out.getvalue().encode("utf-8"))
+    else:  # after a sheet of notes, as workbooks sent in have
+        workbook = Workbook()
+        workbook.active.title = "Read me"
+        workbook.active.append(["How to fill in the Services sheet"])
+        services = workbook.create_sheet("Services")
+        for line in lines:
+            services.append(line)
+        workbook.save(path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_a_title_above_the_headings_is_passed_over(tmp_path: Path, suffix: str):
+    """A title row (and a blank one) above the headings: the headings are found among the
+    sheet's first rows, the rows keep their numbers in the sheet, and a warning says which
+    row was taken as the headings (the title was taken for them: "The sheet has no
+    'Service ref' column", on every column)."""
+    path = tmp_path / f"titled.{suffix}"
+    rows = [list(BASE.values()), ["SL-2", "Second", "St Giles Trust", "Atlantis"]]
+    data = _titled(path, rows)
+    batch = template(template_sheet(data, path.name))
+    assert [(p.row, p.column) for p in batch.errors] == [(5, "Coverage")]
+    assert [s.ref for s in batch.services] == ["SL-RESCUE-01", "SL-2"]
+    (note,) = [p for p in batch.problems if p.severity == "warning"]
+    assert note.row == 3
+    assert "row 3" in note.message and TITLE in note.message
+    # the format's detection finds it too, as the import reads it
+    from directory.ingest.run import _sniff, read_source
+
+    fmt, table = _sniff(data, path.name)
+    batch = read_source(data, path.name, fmt, CTX, table=table)  # type: ignore[arg-type]
+    assert fmt == "template" and [(p.row, p.column) for p in batch.errors] == [(5, "Coverage")]
 
 
 def _exported(path: Path, formula_under: str) -> None:
@@ -859,6 +905,38 @@ def test_every_bad_cell_of_every_row_is_reported():
     assert all(p.message for p in batch.errors)
 
 
+def test_a_last_verified_date_in_the_future_is_an_error():
+    """A row cannot have been checked after today in London (tomorrow is allowed, for a
+    clock a little ahead): 01/01/2030 was taken, and the service was never stale."""
+    today = datetime.now(ZoneInfo("Europe/London")).date()
+    batch = read(
+        {**BASE, "Last verified": "01/01/2030"},
+        {**BASE, "Service ref": "TODAY", "Last verified": today.isoformat()},
+        {**BASE, "Service ref": "TOMORROW", "Last verified": (today + timedelta(1)).isoformat()},
+        {**BASE, "Service ref": "LATER", "Last verified": (today + timedelta(2)).isoformat()},
+    )
+    found = {(p.row, p.column, p.value) for p in batch.errors}
+    later = (today + timedelta(2)).isoformat()
+    assert found == {(2, "Last verified", "01/01/2030"), (5, "Last verified", later)}
+    assert "cannot be in the future" in batch.errors[0].message
+    verified = {s.ref: s.last_verified for s in batch.services}
+    assert verified["TODAY"] == today and verified["TOMORROW"] == today + timedelta(1)
+
+
+def test_text_longer_than_its_field_names_its_row_and_heading():
+    """What the database cannot hold is refused as it is read, by row and heading, the
+    value cut short (the import found it later, naming the database's field and no row)."""
+    batch = read(
+        {**BASE, "Phone": "0" * 61},
+        {**BASE, "Service ref": "B", "Site name": "S" * 301, "Site postcode": "KT1 1EU"},
+    )
+    assert {(p.row, p.column, p.value) for p in batch.errors} == {
+        (2, "Phone", "0" * 60 + "…"),
+        (3, "Site name", "S" * 60 + "…"),
+    }
+    assert "Phone is 61 characters long; at most 60 are kept" in batch.errors[0].message
+
+
 def test_the_same_service_ref_twice_names_the_first_row():
     batch = read(BASE, {**BASE, "Service ref": "OTHER"}, {**BASE, "Service ref": "sl-rescue-01"})
     problem = only_error(batch)
@@ -1054,7 +1132,10 @@ def test_rows_from_batch_writes_one_row_per_service():
     assert cbt["Funder"] == "City Bridge Trust (GB-CHC-1035628)"
 
 
-def test_a_service_with_several_grants_exports_its_first():
+def test_a_service_with_several_grants_has_a_row_for_each():
+    """The export writes a row for each grant of a service, the same but for the grant
+    columns, and reading them back gives the service once and each grant its services (it
+    wrote the first grant alone, and importing that cut the others' links)."""
     batch = read({**BASE, "Funder": "MOPAC", "Amount": "10k"})
     first = batch.grants[0]
     batch.grants.append(
@@ -1064,11 +1145,41 @@ def test_a_service_with_several_grants_exports_its_first():
             recipient_ref=first.recipient_ref,
             service_refs=list(first.service_refs),
             amount=Decimal(5),
+            areas=list(first.areas),
         )
     )
     _, rows = rows_from_batch(batch)
-    assert len(rows) == 1
-    assert dict(zip(HEADINGS, rows[0], strict=True))["Grant ref"] == "SL-RESCUE-01#grant"
+    assert [dict(zip(HEADINGS, r, strict=True))["Grant ref"] for r in rows] == [
+        "SL-RESCUE-01#grant",
+        "G-2",
+    ]
+    again = template(load(csv_bytes([dict(zip(HEADINGS, r, strict=True)) for r in rows]),
+                          format="csv"))  # fmt: skip
+    assert again.errors == [] and again.services == batch.services
+    assert [(g.ref, g.service_refs) for g in again.grants] == [
+        ("SL-RESCUE-01#grant", ["SL-RESCUE-01"]),
+        ("G-2", ["SL-RESCUE-01"]),
+    ]
+
+
+def test_a_service_row_repeated_with_other_details_is_an_error():
+    """A service's second row gives it another grant; a row that differs in a service
+    column is an error naming that column, and one with the same grant (or none) repeats
+    the first."""
+    grant = {"Funder": "MOPAC", "Grant ref": "G-1"}
+    batch = read(
+        {**BASE, **grant},
+        {**BASE, **grant, "Grant ref": "G-2", "Service name": "Rescue"},
+        {**BASE, **grant},
+        {**BASE, "Grant ref": "G-3", "Funder": "MOPAC"},
+    )
+    found = {(p.row, p.column, p.value) for p in batch.errors}
+    assert found == {(3, "Service name", "Rescue"), (4, "Service ref", "SL-RESCUE-01")}
+    assert all("row 2" in p.message for p in batch.errors)
+    assert [(g.ref, g.service_refs) for g in batch.grants] == [
+        ("G-1", ["SL-RESCUE-01"]),
+        ("G-3", ["SL-RESCUE-01"]),
+    ]
 
 
 def test_formula_looking_text_stays_text(tmp_path: Path):

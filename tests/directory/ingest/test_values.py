@@ -24,6 +24,7 @@ from directory.ingest.values import (
     parse_financial_year,
     parse_int,
     parse_url,
+    parse_verified,
     slug,
     split_list,
     unstorable,
@@ -282,6 +283,15 @@ def test_parse_date_rejects_with_a_helpful_message(raw: object, fragments: list[
         parse_date(raw)  # type: ignore[arg-type]
     for fragment in fragments:
         assert fragment in str(caught.value)
+
+
+def test_parse_verified_takes_up_to_tomorrow_in_london() -> None:
+    """A verification is not in the future; tomorrow is allowed for a clock a little ahead."""
+    today = date(2026, 12, 6)
+    assert parse_verified("06/12/2026", today=today) == today
+    assert parse_verified("2026-12-07", today=today) == date(2026, 12, 7)
+    with pytest.raises(ValueError, match="verification cannot be in the future"):
+        parse_verified("08/12/2026", today=today)
 
 
 # -- parse_int / parse_bool ---------------------------------------------------------------------

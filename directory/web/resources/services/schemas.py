@@ -411,8 +411,10 @@ class ServicePatchSchema(Schema):
     phone = _text(60, "The service's contact phone number")
     website = _text(500, "The service's web address (http or https)")
     last_verified = ma.fields.Date(
-        allow_none=True, metadata={"description": "When the details were last checked"}
-    )
+        allow_none=True,
+        metadata={"description": "When the details were last checked: not after today in "
+                  "London (tomorrow is allowed, for a clock a little ahead)"},
+    )  # fmt: skip
     withdrawn = JsonBoolean(
         metadata={"description": "false restores a withdrawn service (with any other "
                   "change); true (sent alone) withdraws it, as DELETE does"},
