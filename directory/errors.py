@@ -172,6 +172,14 @@ class NotFoundError(DirectoryError):
     title = "Not found"
 
 
+class NoGrantsError(NotFoundError):
+    """A 360Giving package must hold at least one grant (the standard's package schema):
+    filters that keep none to publish have no package to answer with."""
+
+    code = "no-grants"
+    title = "No grants to publish"
+
+
 class CollectionNotFoundError(NotFoundError):
     code = "collection-not-found"
     title = "No such collection"

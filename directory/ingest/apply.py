@@ -895,7 +895,8 @@ class _Writer:
             locations += sites[sid]
         self.repo.replace_children(ServiceTheme, "service_id", touched, themes)
         self.repo.replace_children(ServiceArea, "service_id", touched, areas)
-        self.repo.replace_children(Location, "service_id", touched, locations)
+        # (a site keeps its id through an edit or a re-import: its OGC feature's id)
+        self.repo.sync_children(Location, "service_id", touched, locations, ("service_id", "ref"))
         for row in plan.inserts:
             rec = records[row["ref"]]
             self._count("services", "created")

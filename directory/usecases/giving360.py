@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from directory.errors import AnswerTooLargeError
+from directory.errors import AnswerTooLargeError, NoGrantsError
 from directory.ingest.export import giving360_from_database
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries
@@ -50,4 +50,15 @@ def grants_package(
     package[NOT_PUBLISHED_KEY] = export.excluded + [
         {"id": ref, "reasons": ["removed while the package was made: ask again"]} for ref in gone
     ]
+    if not package["grants"]:  # (the standard's package holds one grant at least)
+        kept = (
+            f"they keep {total:,}, none of which 360Giving can carry"
+            if total
+            else ("they keep none")
+        )
+        raise NoGrantsError(
+            f"No grant to publish under these filters ({kept}): a 360Giving package holds "
+            "at least one grant. GET /api/v1/grants with the same filters lists them.",
+            not_published=package[NOT_PUBLISHED_KEY],
+        )
     return package

@@ -201,6 +201,11 @@ class ProblemSchema(ma.Schema):
     ref = ma.fields.String(
         metadata={"description": "duplicate-ref: the ref another record already has"}
     )
+    not_published = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={"description": "no-grants: the grants the filters keep that 360Giving "
+                  "cannot carry, each {id, reasons}"},
+    )  # fmt: skip
 
 
 #: the OpenAPI document of each configuration of it, built by the first application a

@@ -159,6 +159,23 @@ def test_the_api_serves_the_grants_of_the_list_as_a_valid_package(
     assert "page=" not in moved.headers["Location"]
 
 
+def test_filters_that_keep_no_grant_to_publish_are_a_404_not_an_invalid_package(
+    demo_app: Flask,
+) -> None:
+    """The standard's package holds one grant at least: an empty ``grants`` (it was
+    answered with a 200) fails its schema, so filters keeping none are a 404 no-grants
+    problem, which says so and points at the list."""
+    client = demo_app.test_client()
+    empty = {"version": "1.4", "grants": []}
+    assert list(package_validator().iter_errors(empty))  # (why: the schema refuses it)
+    answer = client.get("/api/v1/grants.360giving.json", query_string={"q": "zzqx"})
+    assert answer.status_code == 404 and answer.mimetype == "application/problem+json"
+    problem = answer.json
+    assert problem["code"] == "no-grants" and problem["not_published"] == []
+    assert "at least one grant" in problem["detail"] and "/api/v1/grants" in problem["detail"]
+    assert client.get("/api/v1/grants?q=zzqx").json["total_items"] == 0
+
+
 @pytest.fixture(params=BACKENDS)
 def demo_writable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     """A copy of the demo directory of this test's own, on each backend."""

@@ -479,6 +479,43 @@ def test_a_write_is_read_at_once_by_every_answer(app, keys):
     assert actions == ["restored", "withdrawn", "created"]
 
 
+def test_a_sites_id_outlives_edits_of_its_service(app, keys):
+    """A site's id is its OGC feature's id (``/collections/sites/items/{id}``): editing the
+    service, adding a site or renaming one keeps every other site's id, and the renamed
+    site's own (each of these deleted and re-inserted every site of the service until
+    6 December, so a map's links and a GIS client's joins broke on a routine edit)."""
+    from sqlalchemy import text
+
+    client = app.test_client()
+
+    def ids() -> dict[str, int]:
+        with app.extensions["directory"].db.engine.connect() as connection:
+            return dict(connection.execute(text(
+                "SELECT l.ref, l.id FROM location l JOIN service s ON s.id = l.service_id "
+                "WHERE s.ref = :ref"
+            ), {"ref": OWN}).all())  # fmt: skip
+
+    before = ids()
+    assert OWN_SITE in before
+    path = f"/api/v1/services/{OWN}"
+    edited = client.patch(path, json={"description": "Edited for the id check"},
+                          headers={**keys["officer"], "If-Match": etag(app, path)})  # fmt: skip
+    assert edited.status_code == 200, edited.json
+    assert ids() == before
+    added = client.post(f"{path}/sites", json={"ref": "id-check-hall", "postcode": "KT1 1EU"},
+                        headers=keys["officer"])  # fmt: skip
+    assert added.status_code == 201, added.json
+    now = ids()
+    assert {k: now[k] for k in before} == before and "id-check-hall" in now
+    site = f"{path}/sites/{quote(OWN_SITE)}"
+    renamed = client.patch(site, json={"name": "Renamed hall"},
+                           headers={**keys["officer"], "If-Match": etag(app, site)})  # fmt: skip
+    assert renamed.status_code == 200, renamed.json
+    assert ids() == now
+    feature = client.get(f"/api/v1/ogc/collections/sites/items/{now[OWN_SITE]}")
+    assert feature.status_code == 200 and feature.json["properties"]["name"] == "Renamed hall"
+
+
 # -- personal data -------------------------------------------------------------------------------
 
 

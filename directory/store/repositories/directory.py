@@ -375,6 +375,35 @@ class DirectoryRepository:
             self.session.execute(delete(model).where(column.in_(chunk)))
         self.insert_rows(model, rows)
 
+    def sync_children(
+        self, model: type, key: str, ids: Sequence[int], rows: list[dict[str, Any]],
+        match: tuple[str, ...],
+    ) -> None:  # fmt: skip
+        """Make the child rows of ``ids`` (by the ``key`` column) be ``rows``, as
+        :meth:`replace_children` does, but keep the id of a held child whose ``match``
+        columns a row has (``service_id``, ``ref`` for a site): it is updated in place when
+        its values differ, so a site's id, and the OGC feature and links made from it,
+        outlive an edit or a re-import of its service. Held children no row matches are
+        deleted, rows no child matches inserted."""
+        column = getattr(model, key)
+        table = model.__table__  # type: ignore[attr-defined]
+        held: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for chunk in _chunks(list(ids)):
+            for r in self.session.execute(select(table).where(column.in_(chunk))):
+                child = r._asdict()
+                held[tuple(child[c] for c in match)] = child
+        updates, inserts = [], []
+        for row in rows:
+            child = held.pop(tuple(row[c] for c in match), None)
+            if child is None:
+                inserts.append(row)
+            elif any(child.get(k) != v for k, v in row.items()):
+                updates.append({"id": child["id"], **row})
+        for chunk in _chunks([child["id"] for child in held.values()]):
+            self.session.execute(delete(model).where(model.id.in_(chunk)))  # type: ignore[attr-defined]
+        self.update_rows(model, updates)
+        self.insert_rows(model, inserts)
+
     def set_withdrawn(self, model: type, ids: Sequence[int], at: datetime | None) -> None:
         for chunk in _chunks(list(ids)):
             self.session.execute(

@@ -90,7 +90,9 @@ GRANT_PATH = "/api/v1/grants/"
 @blp.response(200, Giving360PackageSchema)
 @blp.alt_response(
     404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
-    description="organisation-not-found, programme-not-found, area-not-found or area-ambiguous",
+    description="organisation-not-found, programme-not-found, area-not-found or area-ambiguous; "
+    "no-grants: the filters keep no grant 360Giving can carry (a package holds one at least; "
+    "`not_published` lists any kept, with why)",
 )  # fmt: skip
 @blp.alt_response(
     413, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,
