@@ -82,10 +82,10 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
     }
 
 
-def check(
-    rec: OpportunityRecord, *, themes: set[str], areas: set[str], programmes: set[str]
-) -> list[Problem]:
-    """What is wrong with the record's values (each a problem naming its field)."""
+def crossed(rec: OpportunityRecord) -> list[Problem]:
+    """What is wrong with the record's values taken together, or a number below 0 (each a
+    problem naming its field): what the sheet's reader can say of a row whose cells it
+    read, beside the other rows' cell errors, rather than once they are all mended."""
     problems: list[Problem] = []
 
     def bad(column: str, message: str, value: Any = None) -> None:
@@ -105,6 +105,18 @@ def check(
         value = getattr(rec, name)
         if value is not None and value < 0:
             bad(name, "Must not be negative.", value)
+    return problems
+
+
+def check(
+    rec: OpportunityRecord, *, themes: set[str], areas: set[str], programmes: set[str]
+) -> list[Problem]:
+    """What is wrong with the record's values (each a problem naming its field)."""
+    problems = crossed(rec)
+
+    def bad(column: str, message: str, value: Any = None) -> None:
+        problems.append(Problem(message, None, column, None if value is None else str(value)))
+
     unknown = sorted(set(rec.themes) - themes)
     if unknown:
         bad("themes", f"Unknown theme ids: {', '.join(unknown)} (see /api/v1/themes).")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from directory.ingest import opportunities
 from directory.ingest.readers import EXTRA, Table, normalise_header
 from directory.ingest.records import Batch, Context, OpportunityRecord
 from directory.ingest.values import (
@@ -188,4 +189,11 @@ def _read_row(
         record.funder_ref, record.funder_name = ref_, name
     if len(batch.errors) > errors:
         return None
-    return record
+    # values taken together (opening after closing, the smallest award above the largest):
+    # said now, beside other rows' cell errors, not once those are mended
+    for problem in opportunities.crossed(record):
+        batch.error(
+            f"{SHEET}: {problem.message}", row=number, column=heading_of(problem.column),
+            value=problem.value,
+        )  # fmt: skip
+    return None if len(batch.errors) > errors else record

@@ -859,6 +859,20 @@ def test_template_sheet_imports_all_or_nothing(
     assert {(p["row"], p["column"]) for p in errors} == {(3, "Opens"), (3, "Amount min")}
     assert all(p["message"].startswith("Opportunities: ") for p in errors), errors
     assert all(p["column"] in HEADINGS and "_" not in p["message"] for p in errors), errors
+    # ... said beside another row's cell errors, in the same answer (until 6 December only
+    # once every cell error of the sheet was mended)
+    both = workbook(tmp_path, [
+        sheet_row("sheet-cells", Closes="soon"),
+        sheet_row("sheet-late", Opens=datetime(2099, 1, 1, 9), **{"Amount min": "£60k"}),
+    ])  # fmt: skip
+    response = upload(write_app, both, key=keys["officer"], name="rounds.xlsx")
+    assert response.status_code == 422
+    errors = [p for p in response.get_json()["problems"] if p["severity"] == "error"]
+    assert {(p["row"], p["column"]) for p in errors} == {
+        (2, "Closes"),
+        (3, "Opens"),
+        (3, "Amount min"),
+    }
     good = workbook(tmp_path, [sheet_row("sheet-good"), sheet_row("sheet-two", Demo="yes")])
     response = upload(write_app, good, key=keys["officer"], name="rounds.xlsx")
     assert response.status_code == 201, response.get_json()
