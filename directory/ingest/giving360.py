@@ -48,6 +48,8 @@ from typing import Any
 
 from directory.ingest.readers import (
     ReadError,
+    Table,
+    above_warning,
     choose_sheet,
     ended_warning,
     normalise_header,
@@ -992,18 +994,20 @@ def read_360giving_table(
 ) -> Batch:
     """Read a 360Giving flat spreadsheet (CSV or XLSX, the standard's column titles such as
     "Amount Awarded" and "Recipient Org:Identifier"; numbered columns such as
-    "Beneficiary Location:1:Geographic Code" add further locations). In a workbook the
-    "grants" sheet is read when there is one. Problems name the spreadsheet row and the
-    column title."""
+    "Beneficiary Location:1:Geographic Code" add further locations). The headings may be
+    below a title (a warning names the row taken). In a workbook the sheet of grants is
+    read (:func:`_read`), and the sheets the standard's template gives a grant's parts, one
+    a row keyed by the grant's Identifier (:data:`PART_SHEETS`). Problems name the
+    spreadsheet row and the column title, and the sheet when it is not the grants'."""
     batch = Batch()
     try:
-        table = _read(source, format, name)
+        table, parts = _read(source, format, name)
     except ReadError as exc:
         batch.error(exc.reason, row=exc.row, column=exc.column, value=exc.value)
         return batch
     columns = _columns()
     headings = {key: columns.path(key) for key in table.keys}
-    present = set(headings)
+    present = set(headings).union(*(part.keys for part, _ in parts))
     missing = [t for t in _REQUIRED_COLUMNS if normalise_header(t) not in present]
     if (
         "Recipient Org:Identifier" in missing
@@ -1020,9 +1024,12 @@ def read_360giving_table(
     if not table.rows:
         batch.error("The spreadsheet contains no grants.")
         return batch
+    if (note := above_warning(table)) is not None:
+        batch.warning(note, row=table.header_at)
     if (note := ended_warning(table)) is not None:
         batch.warning(note, row=table.ended_at)
-    reader = _GrantReader(ctx, batch)
+    grants: list[tuple[int, dict[str, Any], dict[str, str]]] = []
+    by_id: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
     for row in table.rows:
         grant: dict[str, Any] = {}
         titles: dict[str, str] = {}
@@ -1035,36 +1042,170 @@ def read_360giving_table(
             titles[path] = table.column(key)
         if not grant:
             continue
+        grants.append((row.number, grant, titles))
+        if (ref := _identifier(grant.get("id"))) is not None:
+            by_id.setdefault(ref, (grant, titles))  # (a repeat is the reader's error)
+    for part, key in parts:
+        _add_parts(part, key, by_id, table.sheet or "grants", batch)
+    reader = _GrantReader(ctx, batch)
+    for number, grant, titles in grants:
 
         def column(path: str, titles: dict[str, str] = titles) -> str:
             return titles.get(path) or columns.titles.get(path) or path
 
-        reader.grant(grant, row.number, column)
+        reader.grant(grant, number, column)
     return reader.finish()
+
+
+def _identifier(value: Any) -> str | None:
+    """A grant's Identifier cell as text (None: blank, or not text)."""
+    try:
+        return as_text(value)
+    except ValueError:
+        return None
+
+
+def _add_parts(
+    part: Table, key: str, by_id: dict[str, tuple[dict[str, Any], dict[str, str]]],
+    grants_sheet: str, batch: Batch,
+) -> None:  # fmt: skip
+    """Add a part sheet's rows to their grants (``key``: the part's JSON key, such as
+    ``beneficiaryLocation``), after those the grants sheet gives; a row whose part has the
+    ``id`` of one the grant has fills its blanks instead (flatten-tool's merge). A row
+    naming no grant, or one not on the grants sheet, is an error of its sheet and row."""
+    columns = _columns()
+    sheet = part.sheet or key
+    prefix = f"{key}[0]."
+    if (note := ended_warning(part)) is not None:
+        batch.warning(f"Sheet '{sheet}': {note}", row=part.ended_at)
+    for row in part.rows:
+        item: dict[str, Any] = {}
+        shown: dict[str, str] = {}
+        for cell, value in row.values.items():
+            mapped = columns.path(cell) if cell != "identifier" else None
+            if mapped is None or blank(value) or not mapped[0].startswith(prefix):
+                continue
+            field = mapped[0].removeprefix(prefix)
+            item[field] = value.strip() if isinstance(value, str) else value
+            shown[field] = f"{part.column(cell)} (sheet '{sheet}', row {row.number})"
+        if not item:
+            continue
+        ref = _identifier(row.values.get("identifier"))
+        if ref is None or ref not in by_id:
+            batch.error(
+                f"Row {row.number} of sheet '{sheet}' "
+                + (
+                    "has no Identifier: give the Identifier of the grant it belongs to."
+                    if ref is None
+                    else f"is for grant {ref}, which is not on sheet '{grants_sheet}': "
+                    "correct the Identifier, or add the grant."
+                ),
+                row=row.number, column=f"Identifier (sheet '{sheet}')", value=ref,
+            )  # fmt: skip
+            continue
+        grant, titles = by_id[ref]
+        items = grant.setdefault(key, [])
+        if not isinstance(items, list):  # (a column with no number: an object, not a list)
+            items = grant[key] = [items]
+        same = next(
+            (
+                n for n, held in enumerate(items)
+                if "id" in item and isinstance(held, dict)
+                and _identifier(held.get("id")) == _identifier(item["id"])
+            ),
+            None,
+        )  # fmt: skip
+        if same is None:
+            items.append(item)
+            index, given = len(items) - 1, list(item)
+        else:
+            index = same
+            given = [field for field in item if blank(items[same].get(field))]
+            items[same].update({field: item[field] for field in given})
+        for field in given:
+            titles[f"{key}[{index}].{field}"] = shown[field]
 
 
 #: the keys of the headings of a flat spreadsheet's grants (the other sheets of the
 #: standard's template, "Meta", "Funding Org" …, lack "Amount Awarded")
 GRANT_KEYS = frozenset({"identifier", "amount_awarded"})
+#: the grant's parts that the standard's spreadsheet template (flatten-tool's layout) puts
+#: on sheets of their own, one a row keyed by the grant's "Identifier" (its other such
+#: sheets hold what we do not import: actual dates, classifications …)
+PART_SHEETS = (
+    "beneficiaryLocation",
+    "plannedDates",
+    "recipientOrganization",
+    "fundingOrganization",
+    "grantProgramme",
+)
+_PART_TITLES = {
+    normalise_header(title): key for key, title, _array, _fields in _OBJECTS if key in PART_SHEETS
+}
 
 
-def _read(source: Path | bytes, format: str | None, name: str | None = None) -> Any:
-    """In a workbook the sheet of grants: the one whose header row has 360Giving's
-    "Identifier" and "Amount Awarded" (a visible one before a hidden one, then one named
-    "grants", then the first), else the "grants" sheet, else the first; a CSV's one sheet."""
+def are_grant_headings(keys: frozenset[str]) -> bool:
+    """Whether a row is a 360Giving grants sheet's headings, not a title above them."""
+    return keys >= GRANT_KEYS
+
+
+def _grants_or_part(keys: frozenset[str]) -> bool:
+    """Whether a row is the headings of the grants sheet or of a part sheet."""
+    return are_grant_headings(keys) or (
+        "identifier" in keys
+        and any(key.startswith(f"{title}_") for key in keys for title in _PART_TITLES)
+    )
+
+
+def _part_of(table: Table) -> str | None:
+    """The JSON key of the part a sheet holds, by its headings as written: "Identifier"
+    and "<part>:<field>" for one part of :data:`PART_SHEETS` (a part of a part, such as
+    "Recipient Org:Location:Name", is another sheet's)."""
+    parts = set()
+    for heading in table.columns:
+        steps = heading.split(":")
+        if len(steps) > 2:
+            return None
+        if len(steps) == 2:
+            parts.add(normalise_header(steps[0]))
+    if "identifier" not in table.keys or len(parts) != 1:
+        return None
+    return _PART_TITLES.get(parts.pop())
+
+
+def _read(
+    source: Path | bytes, format: str | None, name: str | None = None
+) -> tuple[Table, list[tuple[Table, str]]]:
+    """The sheet of grants, and the part sheets with their part's key. In a workbook the
+    sheet of grants is the one whose header row has 360Giving's "Identifier" and "Amount
+    Awarded" (a visible one before a hidden one, then one named "grants", then the first),
+    else the "grants" sheet, else the first; a CSV's one sheet. A header row may be below a
+    title."""
     is_workbook = (
         (format or "").lower() in ("xlsx", "xlsm")
         or (isinstance(source, bytes | bytearray) and bytes(source[:2]) == b"PK")
         or (isinstance(source, Path) and source.suffix.lower() in (".xlsx", ".xlsm"))
     )
+    reading = {"format": format, "name": name, "expected": _grants_or_part}
     if is_workbook:
-        heads = sheet_heads(source, source.name if isinstance(source, Path) else "upload.xlsx")
-        chosen = choose_sheet(heads, lambda head: head.keys >= GRANT_KEYS, "grants")
+        label = source.name if isinstance(source, Path) else "upload.xlsx"
+        heads = sheet_heads(source, label, _grants_or_part)
+        chosen = choose_sheet(heads, lambda head: are_grant_headings(head.keys), "grants")
         if chosen is not None:
-            return read_table(source, format=format, sheet=chosen.title, name=name)
+            parts = []
+            for head in heads:
+                if head is chosen or are_grant_headings(head.keys):
+                    continue
+                if not _grants_or_part(head.keys):
+                    continue
+                part = read_table(source, sheet=head.title, **reading)  # type: ignore[arg-type]
+                if (key := _part_of(part)) is not None:
+                    parts.append((part, key))
+            table = read_table(source, sheet=chosen.title, **reading)  # type: ignore[arg-type]
+            return table, parts
         try:
-            return read_table(source, format=format, sheet="grants", name=name)
+            return read_table(source, sheet="grants", **reading), []  # type: ignore[arg-type]
         except ReadError as error:
             if error.row is not None:  # a cell of the grants sheet, not a sheet missing
                 raise
-    return read_table(source, format=format, name=name)
+    return read_table(source, **reading), []  # type: ignore[arg-type]

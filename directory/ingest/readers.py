@@ -35,6 +35,7 @@ __all__ = [
     "MAX_ROWS",
     "ReadError",
     "SheetHead",
+    "above_warning",
     "bytes_of",
     "ended_warning",
     "head_of",
@@ -339,6 +340,19 @@ def ended_warning(table: Table | Sheet) -> str | None:
         f"Reading stopped at row {table.ended_at:,}: {MAX_BLANK_RUN:,} blank rows in a row "
         "end a sheet, so any rows below them were not read (delete the blank rows to "
         "import them)."
+    )
+
+
+def above_warning(table: Table | Sheet) -> str | None:
+    """What to warn when the headings were found below a title (``expected``): the row
+    taken for them, and the title's row, which is not read."""
+    if table.above is None:
+        return None
+    number, text = table.above
+    return (
+        f"The headings are taken from row {table.header_at}: row {number} ('{text}') "
+        f"{'and the rows below it are' if table.header_at - number > 1 else 'is'} above "
+        "them, and not read."
     )
 
 

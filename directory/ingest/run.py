@@ -58,8 +58,13 @@ from directory.ingest.readers import (
     sheet_names,
 )
 from directory.ingest.records import Batch, Problem, Spool
+from directory.ingest.template import (
+    are_template_headings,
+    is_template_sheet,
+    read_template,
+    template_sheet,
+)
 from directory.ingest.template import funder as template_funder
-from directory.ingest.template import is_template_sheet, read_template, template_sheet
 from directory.ingest.values import unstorable
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
@@ -201,7 +206,7 @@ def _sniff(data: Content, name: str) -> tuple[str, Sheet | None]:
         return ("360giving" if _are_grants(parsed) else "hsds"), None
     try:
         if not is_workbook(data, name):
-            table = read_sheet(data, name=name)
+            table = read_sheet(data, name=name, expected=_either_headings)
             keys = set(table.keys)
             need = detect_need_format(sorted(keys))  # Met crime counts or population estimates
             if need is not None:
@@ -212,7 +217,7 @@ def _sniff(data: Content, name: str) -> tuple[str, Sheet | None]:
             # reading looks further down for them)
             head = SheetHead(None, False, frozenset(keys))
             return "template", table if is_template_sheet(head) else None
-        heads = sheet_heads(data, name)
+        heads = sheet_heads(data, name, _either_headings)
     except ReadError:
         return "template", None
     need = detect_need_format(sorted(heads[0].keys))  # (read from the first sheet)
@@ -227,6 +232,11 @@ def _sniff(data: Content, name: str) -> tuple[str, Sheet | None]:
         return "template", template_sheet(data, name, heads)
     except ReadError:
         return "template", None  # read_source reports it
+
+
+def _either_headings(keys: frozenset[str]) -> bool:
+    """Whether a row is 360Giving's headings or the template's (below a title, either)."""
+    return keys >= GRANT_KEYS or are_template_headings(keys)
 
 
 def _is_json(data: Content) -> bool:

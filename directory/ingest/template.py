@@ -48,6 +48,7 @@ from directory.ingest.readers import (
     Sheet,
     SheetHead,
     Table,
+    above_warning,
     add_sheet,
     choose_sheet,
     ended_warning,
@@ -104,6 +105,7 @@ __all__ = [
     "MOPAC_NAME",
     "MOPAC_REF",
     "Column",
+    "are_template_headings",
     "ColumnsFileError",
     "columns_markdown",
     "funder",
@@ -315,7 +317,7 @@ def is_template_sheet(head: SheetHead) -> bool:
     return bool(head.keys & _SHEET_KEYS)
 
 
-def _headings(keys: frozenset[str]) -> bool:
+def are_template_headings(keys: frozenset[str]) -> bool:
     """Whether a row is the template's headings, not a title above them: it names the
     Service ref column, or three of the template's."""
     return bool(keys & _SHEET_KEYS) or len(keys & _READ_KEYS) >= 3
@@ -330,11 +332,11 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
     none of which has that heading is a :class:`ReadError` naming the sheets looked at;
     the other sheets that have it, which are not read, are the sheet's ``passed_over``
     (the reading warns of them)."""
-    reading = {"name": name, "reads": _READ_KEYS.__contains__, "expected": _headings}
+    reading = {"name": name, "reads": _READ_KEYS.__contains__, "expected": are_template_headings}
     if heads is None or not any(map(is_template_sheet, heads)):  # (a title above them?)
         if not is_workbook(data, name):  # a CSV: its one sheet, read once
             return read_sheet(data, **reading)  # type: ignore[arg-type]
-        heads = sheet_heads(data, name, _headings)
+        heads = sheet_heads(data, name, are_template_headings)
     if heads[0].title is None:  # a CSV
         return read_sheet(data, **reading)  # type: ignore[arg-type]
     chosen = choose_sheet(heads, is_template_sheet, SHEET_NAME)
@@ -711,14 +713,8 @@ def read_template(
             f"holds one sheet of services: copy their rows onto '{table.sheet}' to import "
             "them)."
         )
-    if table.above is not None:
-        number, text = table.above
-        batch.warning(
-            f"The headings are taken from row {table.header_at}: row {number} ('{text}') "
-            f"{'and the rows below it are' if table.header_at - number > 1 else 'is'} above "
-            "them, and not read.",
-            row=table.header_at,
-        )
+    if (note := above_warning(table)) is not None:
+        batch.warning(note, row=table.header_at)
     layout = _layout(table, batch)
     scratch = ProblemLog()  # what a reading only to look something up finds is not reported
     providers: dict[str, str] = {}  # loose organisation name → the first row's ref for it

@@ -632,3 +632,166 @@ def test_our_exports_fillers_read_as_the_blanks_they_stand_for(
     (rec,) = read(grant(**changes)).grants
     assert (rec.title, rec.description, rec.demo) == read_as
     assert rec.service_refs is None
+
+
+GRANTS_TITLE = "MOPAC grants 2026"
+
+
+@pytest.mark.parametrize(("suffix", "blank_rows"), [("csv", 1), ("xlsx", 0)])
+def test_headings_below_a_title_are_found(tmp_path: Path, suffix: str, blank_rows: int) -> None:
+    """A title above the headings (row 1, the headings on row 2 or 3): the headings are
+    found below it, as the template's are, a warning names the row taken, and the rows
+    keep their numbers (the title was taken for the headings: "no Identifier column")."""
+    lines: list[list[Any]] = [
+        [GRANTS_TITLE], *[[]] * blank_rows, HEADER, [*ROW, "", KINGSTON, ""],
+        ["G-2", "Bad", "lots", "01/06/2021", "GB-CHC-1", "Trust", "GB-GOR-PC390", "MOPAC",
+         "", KINGSTON, ""],
+    ]  # fmt: skip
+    path = tmp_path / f"titled.{suffix}"
+    if suffix == "csv":
+        path.write_bytes(_csv(lines))
+    else:
+        workbook = Workbook()
+        for line in lines:
+            workbook.active.append(line)
+        workbook.save(path)
+    header = 2 + blank_rows
+    from directory.ingest.run import _sniff, read_source
+
+    fmt, _table = _sniff(path.read_bytes(), path.name)
+    assert fmt == "360giving"
+    for batch in (
+        read_360giving_table(path.read_bytes(), FakeContext()),
+        read_source(path.read_bytes(), path.name, fmt, FakeContext()),  # type: ignore[arg-type]
+    ):
+        assert [(p.row, p.column) for p in batch.errors] == [(header + 2, "Amount Awarded")]
+        (note,) = [p for p in batch.problems if p.severity == "warning"]
+        assert note.row == header
+        assert f"row {header}" in note.message and GRANTS_TITLE in note.message
+        assert [g.ref for g in batch.grants] == ["G-1"]
+
+
+TEMPLATE_FILES = Path(__file__).parents[2] / "data" / "standards" / "360giving" / "templates"
+
+
+def _template_workbook(name: str, rows: dict[str, list[dict[str, Any]]]) -> Workbook:
+    """The standard's spreadsheet template ``name``, with ``rows`` (heading → value) added
+    to its sheets; sheets are named by the part their headings after "Identifier" are of
+    ("Planned Dates" for "Planned Dates:Start Date" …), since the templates name them differently
+    ("Planned Dates", "plannedDates")."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(TEMPLATE_FILES / name)
+    for part, entries in rows.items():
+        (sheet,) = [
+            ws for ws in workbook.worksheets
+            if (part == "grants" and ws.title == "grants")
+            or (part != "grants" and len(ws[1]) > 1 and all(
+                c.value.startswith(f"{part}:") and c.value.count(":") == 1 for c in ws[1][1:]
+            ))
+        ]  # fmt: skip
+        headings = [c.value for c in sheet[1]]
+        for entry in entries:
+            assert set(entry) <= set(headings), set(entry) - set(headings)
+            sheet.append([entry.get(h) for h in headings])
+    return workbook
+
+
+PARTS_FILES = [
+    "360-giving-schema-titles-with-meta-tab-2023.xlsx",
+    "360-giving-schema-titles-with-meta-tab.xlsx",
+]
+
+
+def _parts_workbook(name: str, **more: list[dict[str, Any]]) -> Workbook:
+    """Two grants in the template, their beneficiary locations, planned dates, recipient
+    and funder details on the sheets of their own."""
+    grant = {"Currency": "GBP", "Award Date": "2026-04-01", "Funding Org:Identifier": None}
+    rows: dict[str, list[dict[str, Any]]] = {
+        "grants": [
+            {**grant, "Identifier": "G-1", "Title": "Mentoring", "Amount Awarded": 45000,
+             "Recipient Org:Identifier": "GB-CHC-1", "Funding Org:Identifier": "GB-GOR-PC390",
+             "Funding Org:Name": MOPAC_NAME},
+            {**grant, "Identifier": "G-2", "Title": "Outreach", "Amount Awarded": 9000,
+             "Recipient Org:Identifier": "GB-CHC-2", "Recipient Org:Name": "Youth Club"},
+        ],
+        "Beneficiary Location": [
+            {"Identifier": "G-1", "Beneficiary Location:Geographic Code": KINGSTON,
+             "Beneficiary Location:Geographic Code Type": "LAD"},
+            {"Identifier": "G-1", "Beneficiary Location:Geographic Code": TOWER_HAMLETS,
+             "Beneficiary Location:Geographic Code Type": "LAD"},
+            {"Identifier": "G-2", "Beneficiary Location:Name": "Kingston upon Thames"},
+        ],
+        "Planned Dates": [
+            {"Identifier": "G-1", "Planned Dates:Start Date": "2026-04-01",
+             "Planned Dates:End Date": "2029-03-31", "Planned Dates:Duration (months)": 36},
+        ],
+        "Recipient Org": [
+            {"Identifier": "G-1", "Recipient Org:Identifier": "GB-CHC-1",
+             "Recipient Org:Name": "Kingston Youth Trust", "Recipient Org:Charity Number": 1},
+        ],
+        "Funding Org": [
+            {"Identifier": "G-2", "Funding Org:Identifier": "GB-GOR-PC390",
+             "Funding Org:Name": MOPAC_NAME},
+        ],
+    }  # fmt: skip
+    for part, entries in more.items():
+        rows[part.replace("_", " ")] += entries
+    return _template_workbook(name, rows)
+
+
+MOPAC_NAME = "Mayor's Office for Policing and Crime"
+
+
+@pytest.mark.parametrize("name", PARTS_FILES)
+def test_the_templates_part_sheets_are_read_by_identifier(tmp_path: Path, name: str) -> None:
+    """The standard's template puts a grant's beneficiary locations, planned dates,
+    recipient and funder on sheets of their own, a row each keyed by the grant's
+    Identifier: they are the grant's (they were ignored, and every grant had "no
+    beneficiary location")."""
+    path = tmp_path / "grants.xlsx"
+    _parts_workbook(name).save(path)
+    batch = read_360giving_table(path, FakeContext())
+    assert batch.errors == []
+    assert not [p for p in batch.problems if "London area" in p.message]
+    first, second = batch.grants
+    assert first.areas == [KINGSTON, TOWER_HAMLETS] and second.areas == [KINGSTON]
+    assert (first.start, first.end, first.duration_months) == (
+        date(2026, 4, 1), date(2029, 3, 31), 36,
+    )  # fmt: skip
+    assert second.funder_ref == "GB-GOR-PC390"
+    orgs = {o.ref: o for o in batch.organisations}
+    assert (orgs["GB-CHC-1"].name, orgs["GB-CHC-1"].charity_number) == (
+        "Kingston Youth Trust", "1",
+    )  # fmt: skip
+    assert orgs["GB-GOR-PC390"].name == MOPAC_NAME
+
+
+def test_a_part_sheets_row_for_a_grant_not_on_the_grants_sheet_is_an_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "grants.xlsx"
+    stray = {"Identifier": "G-9", "Beneficiary Location:Geographic Code": KINGSTON}
+    nameless = {"Identifier": None, "Planned Dates:Start Date": "2026-04-01"}
+    _parts_workbook(PARTS_FILES[0], Beneficiary_Location=[stray], Planned_Dates=[nameless]).save(
+        path
+    )
+    batch = read_360giving_table(path, FakeContext())
+    stray_error, nameless_error = batch.errors
+    assert (stray_error.row, stray_error.column, stray_error.value) == (
+        5, "Identifier (sheet 'Beneficiary Location')", "G-9",
+    )  # fmt: skip
+    assert "Row 5 of sheet 'Beneficiary Location' is for grant G-9" in stray_error.message
+    assert "not on sheet 'grants'" in stray_error.message
+    assert (nameless_error.row, nameless_error.column) == (3, "Identifier (sheet 'Planned Dates')")
+    assert "has no Identifier" in nameless_error.message
+
+
+def test_a_part_sheets_cell_problem_names_its_sheet_and_row(tmp_path: Path) -> None:
+    path = tmp_path / "grants.xlsx"
+    bad = {"Identifier": "G-2", "Planned Dates:Start Date": "13/25/2026"}
+    _parts_workbook(PARTS_FILES[0], Planned_Dates=[bad]).save(path)
+    (error,) = read_360giving_table(path, FakeContext()).errors
+    assert (error.row, error.column, error.value) == (
+        3, "Planned Dates:Start Date (sheet 'Planned Dates', row 3)", "13/25/2026",
+    )  # fmt: skip
