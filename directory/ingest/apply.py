@@ -75,7 +75,7 @@ from directory.usecases.geography import GeographySnapshot, resolve_point
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: the problems an import run keeps (every one of any real file: the demo's 360Giving import
-#: has 1,669, some 300 KB of JSON); a file with more repeats its mistakes row after row, and
+#: has 1,719, some 300 KB of JSON); a file with more repeats its mistakes row after row, and
 #: its record says it was cut (``problems_truncated``) while its counts stay whole
 MAX_STORED_PROBLEMS = 100_000
 #: services checked, planned and written together: an import's rows to write are made a

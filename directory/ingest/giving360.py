@@ -58,6 +58,7 @@ from directory.ingest.readers import (
 )
 from directory.ingest.records import Batch, Context, GrantRecord, OrganisationRecord
 from directory.ingest.values import (
+    check_duration,
     clean_text,
     financial_year_of,
     months_between,
@@ -350,6 +351,13 @@ class RowProblems:
         return found
 
 
+def _named(p: RowProblems, path: str) -> str:
+    """A field as a message names it: its column title in a spreadsheet, its path within
+    the record in JSON (the problem's column has the whole path)."""
+    column = p.column(path)
+    return path if column.endswith(path) else column
+
+
 def _shown(value: Any) -> Any:
     if isinstance(value, dict | list):
         try:
@@ -460,7 +468,26 @@ class _GrantReader:
                     dates.get("endDate"),
                 )
                 start = end = None
-            elif duration is None and start and end:
+            if duration is not None:
+                try:
+                    check_duration(
+                        duration, start, end, name=_named(p, f"{path}.duration"),
+                        dates=f"{_named(p, f'{path}.startDate')} and "
+                        f"{_named(p, f'{path}.endDate')}",
+                    )  # fmt: skip
+                except ValueError as exc:
+                    # the template's rule, but a warning: a publisher's file is not the
+                    # officer's to correct (Lloyds Bank Foundation publishes the funded
+                    # months, 36, beside end dates that take in extensions, 41 months on)
+                    p.warning(
+                        f"{path}.duration",
+                        (f"Grant {ref}: " if ref else "") + f"{exc} It is left out"
+                        + (": the grant's length is taken from the dates." if start and end
+                           else "."),
+                        dates.get("duration"),
+                    )  # fmt: skip
+                    duration = None
+            if duration is None and start and end:
                 duration = months_between(start, end)
 
         programme = None

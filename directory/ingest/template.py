@@ -79,6 +79,7 @@ from directory.ingest.records import (
 )
 from directory.ingest.regrants import loop_message, loops
 from directory.ingest.values import (
+    check_duration,
     clean_text,
     loose_key,
     months_between,
@@ -969,13 +970,6 @@ def _grant(
     start = cells.parse("Start date", parse_date)
     end = cells.parse("End date", parse_date)
     duration = cells.parse("Duration (months)", parse_int)
-    if duration is not None and duration <= 0:
-        cells.error(
-            "Duration (months)",
-            f"{duration} is not a number of months: a grant runs for at least one "
-            "(leave it blank to work it out from the Start and End dates).",
-        )
-        duration = None
     year = cells.parse("Financial year", parse_financial_year)
     areas = cells.resolve("Beneficiary areas", ctx.areas)
     paid_through = cells.text("Paid through")
@@ -987,16 +981,14 @@ def _grant(
             )
         elif duration is None and not cells.has("Duration (months)"):
             duration = months_between(start, end)
-        elif duration is not None and abs(duration - months_between(start, end)) > 1:
-            # (the duration is what counts a grant as three years or more: 36 months given
-            # for a year's dates made a one-year grant meet the target)
-            cells.error(
-                "Duration (months)",
-                f"Duration (months) is {duration}, but the Start and End dates "
-                f"({start.isoformat()} to {end.isoformat()}) are "
-                f"{months_between(start, end)} months apart: correct one of them, or leave "
-                "Duration blank to work it out from the dates.",
+    if duration is not None:
+        try:
+            check_duration(
+                duration, start, end, name="Duration (months)", dates="the Start and End dates"
             )
+        except ValueError as exc:
+            cells.error("Duration (months)", str(exc))
+            duration = None
     if not given:
         return
     if funder_text is None:

@@ -828,6 +828,33 @@ def months_between(start: date, end: date) -> int:
     return max(1, months)
 
 
+def check_duration(
+    duration: int, start: date | None, end: date | None, *, name: str, dates: str
+) -> None:
+    """Raise ValueError, saying why, when a grant's duration in months cannot stand beside
+    its dates: fewer than one month, or more than a month from the months between
+    ``start`` and ``end`` (:func:`months_between`; when both are given, the end not before
+    the start). ``name`` is what the reader calls the duration ("Duration (months)"), and
+    ``dates`` the start and end ("the Start and End dates").
+
+    The duration is what counts a grant as running three years or more: 36 given for a
+    year's dates made a one-year grant meet the target, and 0 was taken as given."""
+    if duration <= 0:
+        raise ValueError(
+            f"{name}: {duration} is not a number of months; a grant runs for at least one "
+            f"(leave it blank to work it out from {dates})."
+        )
+    if start is None or end is None or end < start:
+        return
+    months = months_between(start, end)
+    if abs(duration - months) > 1:
+        raise ValueError(
+            f"{name} is {duration}, but {dates} ({start.isoformat()} to {end.isoformat()}) "
+            f"are {months} months apart: correct one of them, or leave {name} blank to work "
+            "it out from the dates."
+        )
+
+
 #: the average length of a month in days (365.25 / 12)
 _AVERAGE_MONTH_DAYS = 30.4375
 

@@ -795,3 +795,63 @@ def test_a_part_sheets_cell_problem_names_its_sheet_and_row(tmp_path: Path) -> N
     assert (error.row, error.column, error.value) == (
         3, "Planned Dates:Start Date (sheet 'Planned Dates', row 3)", "13/25/2026",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("dates", "says", "months"),
+    [
+        ({"startDate": "2024-04-01", "endDate": "2025-03-31", "duration": 36},
+         "Grant 360G-test-1: plannedDates[0].duration is 36, but plannedDates[0].startDate and "
+         "plannedDates[0].endDate (2024-04-01 to 2025-03-31) are 12 months apart", 12),
+        ({"startDate": "2024-04-01", "endDate": "2025-03-31", "duration": 0},
+         "Grant 360G-test-1: plannedDates[0].duration: 0 is not a number of months", 12),
+        ({"duration": 0}, "plannedDates[0].duration: 0 is not a number of months", None),
+    ],
+    ids=["contradicted", "zero", "zero-alone"],
+)  # fmt: skip
+def test_a_planned_duration_the_dates_contradict_or_of_no_months_is_not_taken(
+    dates: dict[str, Any], says: str, months: int | None
+) -> None:
+    """The template's rule: the duration is what counts a grant as three years or more, so
+    36 months given for a year's dates (or 0) is not taken. A warning, not an error: a
+    publisher's file is not the officer's to correct (50 of the GrantNav fixture's 841
+    grants give the funded months beside dates that take in extensions), so the grant's
+    length is the dates'."""
+    batch = read(grant(plannedDates=[dates]))
+    assert batch.errors == []
+    (warning,) = [p for p in batch.problems if p.column and p.column.endswith("duration")]
+    assert (warning.severity, warning.row, warning.column, warning.value) == (
+        "warning", 1, "grants[0].plannedDates[0].duration", str(dates["duration"]),
+    )  # fmt: skip
+    assert says in warning.message
+    (record,) = batch.grants
+    assert record.duration_months == months
+    within = read(grant(plannedDates=[{**dates, "duration": 13}] if "endDate" in dates else []))
+    assert not [p for p in within.problems if "months" in p.message]
+    assert within.grants[0].duration_months == (13 if months else None)
+
+
+def test_a_planned_duration_in_a_spreadsheet_names_its_columns() -> None:
+    headings = [*HEADER[:8], "Planned Dates:Start Date", "Planned Dates:End Date",
+                "Planned Dates:Duration (months)"]  # fmt: skip
+    data = _csv([headings, [*ROW, "01/04/2024", "31/03/2025", "36"]])
+    batch = read_360giving_table(data, FakeContext())
+    (warning,) = [p for p in batch.problems if "months apart" in p.message]
+    assert (warning.row, warning.column, warning.value) == (
+        2, "Planned Dates:Duration (months)", "36",
+    )  # fmt: skip
+    assert warning.message.startswith(
+        "Grant G-1: Planned Dates:Duration (months) is 36, but Planned Dates:Start Date and "
+        "Planned Dates:End Date (2024-04-01 to 2025-03-31) are 12 months apart"
+    )
+    assert batch.grants[0].duration_months == 12
+
+
+def test_the_real_files_funded_months_beside_extended_dates_are_warnings(batch: Batch) -> None:
+    """Lloyds Bank Foundation gives 36 months beside end dates that take in extensions."""
+    warned = [p for p in batch.problems if p.column and p.column.endswith(".duration")]
+    assert len(warned) == 50 and {p.severity for p in warned} == {"warning"}
+    assert any(
+        p.message.startswith("Grant 360G-LBFEW-110340: plannedDates[0].duration is 36")
+        for p in warned
+    )
