@@ -73,6 +73,7 @@ from directory.ingest.values import (
     unstorable_in,
     why_not_json,
 )
+from directory.store.models import Grant, Organisation, Programme
 
 #: the 360Giving Regrant Type codelist (codelists/regrantType.csv)
 REGRANT_TYPE_CODES = ("FRG010", "FRG020", "FRG030", "FRG040", "FRG050", "FRG060", "FRG070")
@@ -276,13 +277,29 @@ def unstorable_text(batch: Batch, record: Any, row: int, column: Column) -> bool
     return found
 
 
-class RowProblems:
-    """Problems for one record: knows its row and how to name a field path as a column."""
+#: a field path's list indices, which a reader's limits leave out ("fundingOrganization[].id")
+_INDEX = re.compile(r"\[\d+\]")
 
-    def __init__(self, batch: Batch, row: int, column: Column) -> None:
+
+def stored_limits(fields: dict[str, Any]) -> dict[str, int]:
+    """Field path (indices as ``[]``) → the most characters the database keeps of it, from
+    the model column its text is stored in."""
+    return {path: column.type.length for path, column in fields.items()}
+
+
+class RowProblems:
+    """Problems for one record: knows its row and how to name a field path as a column.
+    ``limits`` (:func:`stored_limits`) makes text longer than the database keeps an error
+    of the record's row and field as the file names it (found by the import, it named the
+    database's field, ``name``, and no row)."""
+
+    def __init__(
+        self, batch: Batch, row: int, column: Column, limits: dict[str, int] | None = None
+    ) -> None:
         self.batch = batch
         self.row = row
         self.column = column
+        self.limits = limits or {}
         self.failed = False
 
     def error(self, path: str, message: str, value: Any = None) -> None:
@@ -308,10 +325,22 @@ class RowProblems:
                 self.error(path, missing)
             return None
         try:
-            return parser(value)
+            parsed = parser(value)
         except ValueError as exc:
             (self.warning if warn else self.error)(path, str(exc), value)
             return None
+        if isinstance(parsed, str) and (limit := self._over(path, parsed)) is not None:
+            self.error(
+                path,
+                f"{_named(self, path)} is {len(parsed)} characters long; at most {limit} are kept.",
+                parsed[:60] + "…",
+            )
+        return parsed
+
+    def _over(self, path: str, text: str) -> int | None:
+        """The database's limit for the field at ``path`` when ``text`` is longer."""
+        limit = self.limits.get(_INDEX.sub("[]", path))
+        return limit if limit is not None and len(text) > limit else None
 
     def text(
         self, path: str, value: Any, limit: int = MAX_NAME, *, missing: str | None = None
@@ -319,7 +348,7 @@ class RowProblems:
         text = self.parse(path, value, as_text, missing=missing)
         if text is None:
             return None
-        if len(text) > limit:
+        if len(text) > limit and self._over(path, text) is None:
             self.warning(path, f"Cut to {limit} characters (it was {len(text)}).", text)
             text = text[: limit - 1] + "…"
         return text
@@ -329,9 +358,10 @@ class RowProblems:
         if text is None:
             return None
         if len(text) > MAX_REF or "\n" in text:
-            self.error(
-                path, f"An identifier must be one line of at most {MAX_REF} characters.", text
-            )
+            if self._over(path, text) is None:  # (else said: too long for the database)
+                self.error(
+                    path, f"An identifier must be one line of at most {MAX_REF} characters.", text
+                )
             return None
         return text
 
@@ -372,6 +402,33 @@ def _join(path: str, key: str) -> str:
 
 
 # -- the grant mapping ----------------------------------------------------------------------
+def _org_limits(key: str) -> dict[str, Any]:
+    org = Organisation.__table__.c
+    return {
+        f"{key}[].id": org.ref, f"{key}[].name": org.name,
+        f"{key}[].charityNumber": org.charity_number,
+        f"{key}[].companyNumber": org.company_number,
+        f"{key}[].url": org.website, f"{key}[].email": org.email,
+    }  # fmt: skip
+
+
+#: the grant's fields the database keeps no more than so much of (a title longer than it
+#: keeps is cut, with a warning, to ``MAX_NAME``, as much as it keeps)
+_LIMITS = stored_limits(
+    {
+        "id": Grant.__table__.c.ref,
+        PARENT_GRANT_KEY: Grant.__table__.c.parent_ref,
+        f"{PARENT_GRANT_KEY}.id": Grant.__table__.c.parent_ref,
+        "url": Grant.__table__.c.source_url,
+        "dataSource": Grant.__table__.c.source_url,
+        "grantProgramme[].title": Programme.__table__.c.name,
+        "grantProgramme[].code": Programme.__table__.c.name,
+        **_org_limits("fundingOrganization"),
+        **_org_limits("recipientOrganization"),
+    }
+)
+
+
 class _GrantReader:
     def __init__(self, ctx: Context, batch: Batch) -> None:
         self.ctx = ctx
@@ -384,7 +441,7 @@ class _GrantReader:
         return self.batch
 
     def grant(self, raw: Any, row: int, column: Column) -> None:
-        p = RowProblems(self.batch, row, column)
+        p = RowProblems(self.batch, row, column, _LIMITS)
         if not isinstance(raw, dict):
             p.error("", "Each grant must be a JSON object.", raw)
             return

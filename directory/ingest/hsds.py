@@ -52,6 +52,7 @@ from directory.ingest.giving360 import (
     load_json,
     may_hold_unstorable,
     merge_organisation,
+    stored_limits,
     unstorable_text,
 )
 from directory.ingest.records import (
@@ -63,11 +64,32 @@ from directory.ingest.records import (
     ServiceRecord,
 )
 from directory.ingest.values import parse_email, parse_int, parse_url, parse_verified
+from directory.store.models import Location, Organisation, Service
 
 _GSS = re.compile(r"\b([EWSNK]\d{8})\b")
 _POLYGON_TYPES = ("geojson", "topojson", "kml", "wkt", "gml")
 _CHARITY_SCHEMES = ("GB-CHC", "GB-SC", "GB-NIC")
 _OLDEST = 120
+#: the service's fields the database keeps no more than so much of
+_LIMITS = stored_limits(
+    {
+        "id": Service.__table__.c.ref,
+        "name": Service.__table__.c.name,
+        "email": Service.__table__.c.email,
+        "url": Service.__table__.c.website,
+        "organization_id": Organisation.__table__.c.ref,
+        "organization.id": Organisation.__table__.c.ref,
+        "organization.name": Organisation.__table__.c.name,
+        "organization.website": Organisation.__table__.c.website,
+        "organization.email": Organisation.__table__.c.email,
+        "organization.organization_identifiers[].identifier": (
+            Organisation.__table__.c.charity_number
+        ),
+        "service_at_locations[].id": Location.__table__.c.ref,
+        "service_at_locations[].location.id": Location.__table__.c.ref,
+        "service_at_locations[].location.name": Location.__table__.c.name,
+    }
+)
 #: what a service with no assured_date leaves as held (ServiceRecord.kept)
 _UNVERIFIED = frozenset({"last_verified"})
 #: service members kept as read (service.hsds_extras) and served back by the HSDS API
@@ -143,7 +165,7 @@ class _ServiceReader:
         self.seen: dict[str, int] = {}
 
     def service(self, raw: Any, row: int, column: Any) -> None:
-        p = RowProblems(self.batch, row, column)
+        p = RowProblems(self.batch, row, column, _LIMITS)
         if not isinstance(raw, dict):
             p.error("", "Each service must be a JSON object.", raw)
             return

@@ -855,3 +855,23 @@ def test_the_real_files_funded_months_beside_extended_dates_are_warnings(batch: 
         p.message.startswith("Grant 360G-LBFEW-110340: plannedDates[0].duration is 36")
         for p in warned
     )
+
+
+def test_text_longer_than_the_directory_keeps_names_the_grants_field() -> None:
+    """Found by the import, it named the database's field ("name") and no grant."""
+    recipient = {"id": "GB-CHC-1111111", "name": "K" * 301}
+    error = only_error(read(grant(), grant(id="360G-test-2", recipientOrganization=[recipient])))
+    assert (error.row, error.column) == (2, "grants[1].recipientOrganization[0].name")
+    assert error.message == (
+        "recipientOrganization[0].name is 301 characters long; at most 300 are kept."
+    )
+    error = only_error(read(grant(id="G" * 161)))
+    assert (error.row, error.column) == (1, "grants[0].id")
+    assert error.message.startswith("id is 161 characters long; at most 160")
+
+
+def test_text_longer_than_the_directory_keeps_names_the_spreadsheets_column() -> None:
+    data = _csv([HEADER[:8], [*ROW[:5], "T" * 301, *ROW[6:]]])
+    error = only_error(read_360giving_table(data, FakeContext()))
+    assert (error.row, error.column) == (2, "Recipient Org:Name")
+    assert error.message == "Recipient Org:Name is 301 characters long; at most 300 are kept."

@@ -338,12 +338,38 @@ def test_organisation_by_id_only() -> None:
     assert batch.services[0].organisation_ref == ORG["id"]
 
 
-def test_huge_strings_are_cut() -> None:
-    batch = read(_variant(name="n" * 1_000_000, description="d" * 1_000_000))
+def test_huge_strings_are_cut_or_refused() -> None:
+    """A description is cut (with a warning); a name longer than the directory keeps is an
+    error of its field (it was cut to 500, and the import refused that)."""
+    batch = read(_variant(description="d" * 1_000_000))
     assert batch.errors == []
-    record = batch.services[0]
-    assert len(record.name) <= 500 and len(record.description) <= 20_000
+    assert len(batch.services[0].description) <= 20_000
+    batch = read(_variant(name="n" * 1_000_000))
+    assert only_error(batch).column == "[0].name"
     assert all(len(p.value or "") <= 200 for p in batch.problems)
+
+
+@pytest.mark.parametrize(
+    ("changes", "column", "says"),
+    [
+        ({"name": "n" * 301}, "[0].name", "name is 301 characters long; at most 300"),
+        ({"organization": {**ORG, "name": "o" * 301}}, "[0].organization.name",
+         "organization.name is 301 characters long; at most 300"),
+        ({"id": "i" * 121}, "[0].id", "id is 121 characters long; at most 120"),
+        ({"service_at_locations": [{"id": "sal", "location": {"id": "l", "name": "l" * 301}}]},
+         "[0].service_at_locations[0].location.name",
+         "service_at_locations[0].location.name is 301 characters long; at most 300"),
+    ],
+    ids=["name", "organisation-name", "id", "location-name"],
+)  # fmt: skip
+def test_text_longer_than_the_directory_keeps_names_the_services_field(
+    changes: dict[str, Any], column: str, says: str
+) -> None:
+    """Found by the import, it named the database's field ("name") and no service."""
+    error = only_error(read(_variant(**changes)))
+    assert (error.row, error.column) == (1, column)
+    assert error.message.startswith(says)
+    assert error.value is not None and len(error.value) == 61
 
 
 def test_hsds_example_files_do_not_crash() -> None:
