@@ -17,8 +17,10 @@ grant columns against the Funder …); ``_COLUMNS_READ`` lists the columns it re
 What the template does not hold: more than one site per service (export those with the JSON
 export; ``rows_from_batch`` writes the first site of each service, and a row for each of its
 grants: a service several grants fund has a row for each, alike but for the grant), outcomes, contacts, organisation size bands and emails, grant titles,
-descriptions, regrant types and source URLs, and organisations that neither deliver a
-service nor fund one. A site's ref is its Site ref, else ``<service ref>#site``.
+descriptions, regrant types and source URLs, grants that fund no service, and
+organisations that neither deliver a service nor fund one nor receive a grant for one (a
+grant paid to another organisation than the service's is written with its Grant
+recipient). A site's ref is its Site ref, else ``<service ref>#site``.
 
 What a sheet does not say of a service is kept as held (``ServiceRecord.kept``, filled in by
 ``apply.keep_held``): the fields of the columns it lacks, the sites beyond the one a row
@@ -165,6 +167,7 @@ _GRANT_COLUMNS = (
     "Financial year",
     "Beneficiary areas",
     "Paid through",
+    "Grant recipient",
 )
 
 #: the columns the reading code below reads: template.toml declares exactly these (a column
@@ -666,13 +669,14 @@ class _RowRead:
     grant: GrantRecord | None = None
     grant_given: frozenset[str] = frozenset()  # GrantRecord fields given on the row
     funder: _Funder | None = None
+    recipient: _Funder | None = None  # the Grant recipient, when the row gives one
     paid_through: str | None = None
 
 
 #: GrantRecord field → the column that gives it (for conflicts between rows)
 _GRANT_FIELDS = {
     "funder_ref": "Funder",
-    "recipient_ref": "Organisation name",
+    "recipient_ref": "Grant recipient",
     "programme": "Programme",
     "amount": "Amount",
     "awarded": "Award date",
@@ -973,6 +977,7 @@ def _grant(
     year = cells.parse("Financial year", parse_financial_year)
     areas = cells.resolve("Beneficiary areas", ctx.areas)
     paid_through = cells.text("Paid through")
+    recipient_text = cells.text("Grant recipient")
     if start is not None and end is not None:
         if end < start:
             cells.error(
@@ -1002,12 +1007,19 @@ def _grant(
         return
     ref, name, placeholder = _funder(funder_text)
     out.funder = _Funder(ref, name, placeholder, from_name=ref == organisation_ref_for(name))
-    if service_ref is None or org_ref is None:
+    recipient_ref = org_ref
+    if recipient_text is not None:  # read as a Funder is: paid to someone else
+        paid, paid_name, paid_placeholder = _funder(recipient_text)
+        out.recipient = _Funder(
+            paid, paid_name, paid_placeholder, from_name=paid == organisation_ref_for(paid_name)
+        )
+        recipient_ref = paid
+    if service_ref is None or recipient_ref is None:
         return
     out.grant = GrantRecord(
         ref=grant_ref or f"{service_ref}#grant",
         funder_ref=ref,
-        recipient_ref=org_ref,
+        recipient_ref=recipient_ref,
         programme=programme,
         service_refs=[service_ref],
         amount=amount,
@@ -1169,16 +1181,18 @@ class _Assembly:
             _add_org(
                 self.orgs, row.provider, row.number, False, row.demo, "Organisation name", self.log
             )
-        if row.funder is not None:
-            funder = row.funder
-            if funder.from_name and loose_key(funder.name) in self.provider_by_name:
-                funder.ref = self.provider_by_name[loose_key(funder.name)]
+        for payer, heading, field in (
+            (row.funder, "Funder", "funder_ref"),
+            (row.recipient, "Grant recipient", "recipient_ref"),
+        ):
+            if payer is None:
+                continue
+            if payer.from_name and loose_key(payer.name) in self.provider_by_name:
+                payer.ref = self.provider_by_name[loose_key(payer.name)]
                 if row.grant is not None:
-                    row.grant.funder_ref = funder.ref
-            record = OrganisationRecord(ref=funder.ref, name=funder.name, demo=row.demo)
-            _add_org(
-                self.orgs, record, row.number, funder.placeholder, row.demo, "Funder", self.log
-            )
+                    setattr(row.grant, field, payer.ref)
+            record = OrganisationRecord(ref=payer.ref, name=payer.name, demo=row.demo)
+            _add_org(self.orgs, record, row.number, payer.placeholder, row.demo, heading, self.log)
         if row.service is not None and not again:
             self.services.append(row.service)
         if row.grant is not None:
@@ -1411,23 +1425,20 @@ def _postcode_shown(postcode: str | None) -> str | None:
 
 
 def rows_from_batch(batch: Batch) -> tuple[list[str], list[list[Any]]]:
-    """The template's headings and a row per service of the batch and grant paid to its
-    organisation that funds it (one when none does): its organisation, its first site and
-    the grant. What the template cannot hold (other sites, outcomes, contacts …) is left
-    out; the 360Giving and JSON exports carry it."""
+    """The template's headings and a row per service of the batch and grant that funds it
+    (one when none does): its organisation, its first site and the grant, with the Grant
+    recipient when the grant is paid to another organisation (a council funding several
+    providers' services: such grants were left out, and a full import of the export
+    withdrew them). What the template cannot hold (other sites, outcomes, contacts, grants
+    funding no service …) is left out; the 360Giving and JSON exports carry it."""
     orgs = {o.ref: o for o in batch.organisations}
-    # a row's grant is paid to the row's organisation: grants paid to someone else (a
-    # council funding several providers' services) are left to the other exports
     funding: dict[str, list[GrantRecord]] = {}
     for g in batch.grants:
         for ref in dict.fromkeys(g.service_refs or ()):
             funding.setdefault(ref, []).append(g)
     rows: list[list[Any]] = []
     for service in batch.services:
-        grants = [
-            g for g in funding.get(service.ref, ()) if g.recipient_ref == service.organisation_ref
-        ]
-        rows += _rows_of(service, orgs, grants or [None])
+        rows += _rows_of(service, orgs, list(funding.get(service.ref, ())) or [None])
     return list(HEADINGS), rows
 
 
@@ -1481,6 +1492,9 @@ def _rows_of(
                     "Financial year": grant.financial_year,
                     "Beneficiary areas": grant.areas,
                     "Paid through": grant.parent_ref,
+                    "Grant recipient": None
+                    if grant.recipient_ref == service.organisation_ref
+                    else _funder_text(grant.recipient_ref, orgs.get(grant.recipient_ref)),
                 }
             )
         rows.append([_cell(cells.get(h)) for h in HEADINGS])
@@ -1488,7 +1502,8 @@ def _rows_of(
 
 
 def _funder_text(ref: str, org: OrganisationRecord | None) -> str:
-    """Text for the Funder column that reads back as ``ref`` (and the organisation's name)."""
+    """Text for the Funder column (or Grant recipient) that reads back as ``ref`` (and the
+    organisation's name)."""
     if org is None or org.name == ref:
         return ref
     if _funder(org.name)[:2] == (ref, org.name):

@@ -1060,6 +1060,55 @@ def test_a_service_with_several_grants_keeps_them_through_an_export_and_a_reimpo
     assert dump(writable_app) == before and funded() == held
 
 
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_a_grant_paid_to_another_organisation_keeps_through_an_export_and_a_reimport(
+    writable_app, tmp_path, suffix
+):
+    """A council's grant funding two providers' services (paid to the council, not to the
+    services' organisations): the export writes it on each service's row with its Grant
+    recipient, and importing it again (full, as the same source) withdraws nothing and
+    changes nothing. It left such grants out, and the full import withdrew them."""
+    from directory.ingest.records import GrantRecord
+
+    council = "GB-LAE-KIN"
+    batch = Batch(
+        organisations=[OrganisationRecord(ref="org:oxygen", name="Oxygen"),
+                       OrganisationRecord(ref="org:rescue", name="Rescue and Response"),
+                       OrganisationRecord(ref=council, name="Royal Borough of Kingston"),
+                       OrganisationRecord(ref="GB-GOR-PC390", name="MOPAC")],
+        services=[ServiceRecord(ref="OXY-A", name="Oxygen", organisation_ref="org:oxygen",
+                                coverage=["E09000021"]),
+                  ServiceRecord(ref="RES-B", name="Rescue", organisation_ref="org:rescue",
+                                coverage=["E09000021"])],
+        grants=[GrantRecord(ref="G-COUNCIL", funder_ref="GB-GOR-PC390", recipient_ref=council,
+                            service_refs=["OXY-A", "RES-B"], areas=["E09000021"]),
+                GrantRecord(ref="G-OWN", funder_ref="GB-GOR-PC390", recipient_ref="org:oxygen",
+                            service_refs=["OXY-A"], areas=["E09000021"])],
+    )  # fmt: skip
+    assert _import_batch(writable_app, batch, source="sheet").status == "succeeded"
+    client = writable_app.test_client()
+
+    def grant() -> tuple[str, list[str], bool]:
+        held = client.get("/api/v1/grants/G-COUNCIL").json
+        return (
+            held["recipient"]["ref"], sorted(s["ref"] for s in held["services"]),
+            held["withdrawn"],
+        )  # fmt: skip
+
+    assert grant() == (council, ["OXY-A", "RES-B"], False)
+    exported = tmp_path / f"export.{suffix}"
+    assert run(writable_app, "export", str(exported)).exit_code == 0
+    before, count = dump(writable_app), len(events(writable_app))
+    again = run(
+        writable_app, "import", str(exported), "--source", "sheet", "--mode", "full", "--json"
+    )
+    report = json.loads(again.output)
+    assert report["status"] == "unchanged" and report["errors"] == 0, again.output
+    assert report["counts"]["grants"].get("withdrawn", 0) == 0
+    assert len(events(writable_app)) == count
+    assert dump(writable_app) == before and grant() == (council, ["OXY-A", "RES-B"], False)
+
+
 def test_a_column_the_sheet_leaves_out_keeps_what_is_held(writable_app, tmp_path):
     """A sheet of a few columns (ref, name, organisation, coverage, Last verified) updates
     what it gives and leaves the rest of the service as it is: it wiped the description,

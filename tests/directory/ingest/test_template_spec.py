@@ -90,7 +90,7 @@ def test_a_missing_field_is_refused(tmp_path, key):
 
 def test_a_column_without_a_heading_is_refused(tmp_path):
     path = _edited(tmp_path, 'heading = "Demo"\n', "")
-    assert "column 37: missing key 'heading'" in _problem(path)
+    assert "column 38: missing key 'heading'" in _problem(path)
 
 
 def test_a_duplicate_column_is_refused(tmp_path):
@@ -100,7 +100,7 @@ def test_a_duplicate_column_is_refused(tmp_path):
         "utf-8",
     )
     message = _problem(path)
-    assert "column 38 ('service REF'): duplicate column: 'service REF' is already read as " in (
+    assert "column 39 ('service REF'): duplicate column: 'service REF' is already read as " in (
         message
     )
     assert "the column 'Service ref'" in message
