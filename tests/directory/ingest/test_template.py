@@ -1202,3 +1202,19 @@ def test_formula_looking_text_stays_text(tmp_path: Path):
     assert again.services[0].description == '=HYPERLINK("http://evil.example")'
     assert again.services[0].phone == "+44 20 7946 0000"
     assert again.grants[0].ref == "-G-1"
+
+
+def test_a_grant_recipient_pays_the_grant_to_another_organisation():
+    """A council's grant funding two providers' services: the Grant recipient on each row
+    is who the grant is paid to (read as a Funder is), not the row's organisation; rows that
+    leave it out take their own organisation, and disagree."""
+    council = "Royal Borough of Kingston (GB-LAE-KIN)"
+    grant = {"Funder": "MOPAC", "Grant ref": "G-COUNCIL", "Grant recipient": council}
+    other = {**BASE, "Service ref": "OXY-1", "Organisation name": "Oxygen"}
+    batch = read({**BASE, **grant}, {**other, **grant})
+    assert batch.errors == []
+    (record,) = batch.grants
+    assert (record.recipient_ref, record.service_refs) == ("GB-LAE-KIN", ["SL-RESCUE-01", "OXY-1"])
+    assert {o.ref: o.name for o in batch.organisations}["GB-LAE-KIN"] == "Royal Borough of Kingston"
+    (error,) = read({**BASE, **grant}, {**other, **grant, "Grant recipient": None}).errors
+    assert (error.row, error.column) == (3, "Grant recipient")
