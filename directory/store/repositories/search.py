@@ -603,14 +603,21 @@ class SearchQueries:
     # -- extras for the representations ----------------------------------------------------
     def sites_of(self, ids: Sequence[int], inside: Box | None = None) -> dict[int, list[Row[Any]]]:
         """Delivery sites of the services (what GeoJSON and CSV show), by service, in ref
-        order; with ``inside``, only those inside that box, tested as a ``bbox`` match
-        tests them (GeoJSON's Features of a ``bbox`` page)."""
+        order; with ``inside``, only those inside that box (GeoJSON's Features of a
+        ``bbox`` page). A ``bbox`` match tests a site's grid cell, a prefilter, then its
+        longitude and latitude; the cells cover the box and more (its envelope padded by
+        50 m), so the page's sites are tested on their position alone: the box's cell ranges
+        in the statement cost SQLite more to prepare (0.5 ms for a 1 km box) than the page's
+        few sites cost to test."""
         out: dict[int, list[Row[Any]]] = defaultdict(list)
         if not ids:
             return out
         where = [Location.service_id.in_(list(ids))]
         if inside is not None:
-            where += self._site_in_box(inside)
+            where += [
+                Location.lon.between(inside.min_lon, inside.max_lon),
+                Location.lat.between(inside.min_lat, inside.max_lat),
+            ]
         for row in self.db.execute(
             select(
                 Location.id, Location.service_id, Location.ref, Location.name, Location.postcode,
