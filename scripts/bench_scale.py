@@ -17,7 +17,8 @@ For each size N (``--sizes``, default 1000,10000,50000,100000; ``--quick`` for 1
    ward not asked before ("cold ward"), the median London-wide bbox page
    (``/api/v1/services?bbox=…&per_page=100``; and the first one, answered by SQL while a
    thread builds the box arrays of ``directory/usecases/boxes.py``, which the benchmark
-   waits for), the median 1 km bbox page, the median
+   waits for), the median 1 km bbox page, both pages as GeoJSON (``&format=geojson``, as a
+   map asks for them), the median
    London-wide page of 100 of the OGC API ``sites`` and ``services`` collections, and the
    worker's RSS after a mixed warm-up (patches, bbox pages, services pages, a text search,
    postcode lookups, the funding summary, an Open Referral page and lookup by id).
@@ -221,6 +222,11 @@ def child_probe(warm_text: str, cold_text: str, rounds: int) -> dict[str, Any]:
     small = f"/api/v1/services?bbox={SMALL_BBOX}&per_page=100"
     get(small)
     small_times = [get(small) for _ in range(rounds)]
+    # the same pages as a map asks for them
+    geojson_times = {}
+    for name, url in (("bbox", bbox), ("bbox_small", small)):
+        get(url + "&format=geojson")
+        geojson_times[name] = statistics.median(get(url + "&format=geojson") for _ in range(rounds))
     ogc = "/api/v1/ogc/collections"
     ogc_times = {}
     for name in ("sites", "services"):
@@ -250,6 +256,8 @@ def child_probe(warm_text: str, cold_text: str, rounds: int) -> dict[str, Any]:
         "bbox_ms": statistics.median(bbox_times) * 1e3,
         "bbox_first_ms": bbox_first * 1e3,
         "bbox_small_ms": statistics.median(small_times) * 1e3,
+        "bbox_geojson_ms": geojson_times["bbox"] * 1e3,
+        "bbox_small_geojson_ms": geojson_times["bbox_small"] * 1e3,
         "ogc_sites_ms": ogc_times["sites"],
         "ogc_services_ms": ogc_times["services"],
         "rss_start_mb": started_rss,
@@ -339,6 +347,8 @@ def report(label: str, results: list[dict[str, Any]]) -> None:
             f"{r['bbox_ms']:.0f}",
             f"{r.get('bbox_first_ms', float('nan')):.0f}",
             f"{r.get('bbox_small_ms', float('nan')):.1f}",
+            f"{r.get('bbox_geojson_ms', float('nan')):.0f}",
+            f"{r.get('bbox_small_geojson_ms', float('nan')):.1f}",
             f"{r.get('ogc_sites_ms', float('nan')):.0f}",
             f"{r.get('ogc_services_ms', float('nan')):.0f}",
             f"{r['rss_mb']:.0f}",
@@ -352,6 +362,7 @@ def report(label: str, results: list[dict[str, Any]]) -> None:
                 "services", "import (wall)", "ms per row", "import peak RSS MB (at its start)",
                 "first patch (index build)", "patch warm ms", "patch cold ward ms",
                 "London bbox, 100 items ms", "first London bbox ms", "1 km bbox ms",
+                "London bbox GeoJSON, 100 items ms", "1 km bbox GeoJSON ms",
                 "OGC sites, London, 100 ms", "OGC services, London, 100 ms", "worker RSS MB",
             ],
             rows,
@@ -477,7 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         f"median over {len(warm)} postcodes of each one's median of {args.rounds}; cold "
         f"ward: median over {len(cold)} postcodes in wards not asked before; bbox "
         f"{LONDON_BBOX} and {SMALL_BBOX}, median of {args.rounds} (first: the first London "
-        f"bbox request); OGC: /collections/{{sites,services}}/items?bbox={LONDON_BBOX}"
+        f"bbox request; GeoJSON: the same with format=geojson); "
+        f"OGC: /collections/{{sites,services}}/items?bbox={LONDON_BBOX}"
         f"&limit=100, median of {args.rounds}; worker RSS after a mixed warm-up"
     )
     for label, rows in results.items():

@@ -120,7 +120,6 @@ class BoxIndex:
         """Read now what requests would read on first use (a background build does)."""
         for sort in SORTS:
             self.order(repo, sort)
-        self.feature_counts(repo)
         self.covered(repo, None)
         self.with_theme(repo, "")
 
@@ -146,20 +145,6 @@ class BoxIndex:
         return self._kept(  # type: ignore[no-any-return]
             ("order", sort), lambda: np.array(repo.service_ids_sorted(sort), dtype=np.int64)
         )
-
-    def feature_counts(self, repo: SearchQueries) -> np.ndarray:
-        """By service id: the GeoJSON features it makes (one per site, one without)."""
-
-        def make() -> np.ndarray:
-            counts = np.ones(self.size, dtype=np.int64)
-            pairs = repo.site_counts()
-            if pairs:
-                ids, numbers = (np.array(c, dtype=np.int64) for c in zip(*pairs, strict=True))
-                inside = ids < self.size
-                counts[ids[inside]] = np.maximum(numbers[inside], 1)
-            return counts
-
-        return self._kept("features", make)
 
     def _pairs(self, key: str, read: Callable[[], list[tuple[int, str]]]) -> Any:
         """(service ids, numbers of the codes, code → number) of (service id, code) rows."""
@@ -306,20 +291,25 @@ def service_page(
     limit: int, count_features: bool = False, version: int | None = None,
 ) -> tuple[list[int], int, int | None] | None:  # fmt: skip
     """The ids of a page of the services matching ``f`` in the order of ``sort``, how many
-    match and (``count_features``) the GeoJSON features they make, as
-    :meth:`SearchQueries.search` would answer; None when SQL must answer."""
-    if sort not in SORTS or not supported(f):
+    match and (``count_features``, with a box) the GeoJSON features they make, one per site
+    inside the box, as :meth:`SearchQueries.search` would answer; None when SQL must
+    answer."""
+    if sort not in SORTS or not supported(f) or (count_features and f.box is None):
         return None
     index = cache.get(repo, build=big(f.box), version=version)
     if index is None:
         return None
     mask = index.services_matching(repo, f)
+    services_inside = None
     if f.box is not None:
-        mask &= index._mask_of(index.site_service[index.sites_in(f.box)])
+        services_inside = index.site_service[index.sites_in(f.box)]
+        mask &= index._mask_of(services_inside)
     order = index.order(repo, sort)
     matching = np.flatnonzero(mask[order])
     ids = order[matching[offset : offset + limit]].tolist()
-    features = int(index.feature_counts(repo)[mask].sum()) if count_features else None
+    features = None
+    if count_features and services_inside is not None:
+        features = int(mask[services_inside].sum())  # the sites inside of services matched
     return ids, int(matching.size), features
 
 

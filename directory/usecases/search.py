@@ -92,6 +92,8 @@ class SearchResult:
     features: int | None = None
     coverage: dict[int, list[str]] = field(default_factory=dict)
     sites: dict[int, list[Row[Any]]] = field(default_factory=dict)
+    #: ``sites`` holds only those inside the request's box (GeoJSON with ``bbox``)
+    sites_inside: bool = False
     programmes: dict[int, list[str]] = field(default_factory=dict)
 
     def envelope(self) -> dict[str, Any]:
@@ -292,7 +294,8 @@ def search_services(
 ) -> SearchResult:  # fmt: skip
     """One page of the services matching ``req``, sorted; ``representation`` (json, geojson,
     csv) says which extras to read: sites and the feature count for GeoJSON, sites and live
-    programmes for CSV. With ``boxes``, a page with a big ``bbox`` is chosen in memory
+    programmes for CSV (GeoJSON with a ``bbox``: only the sites inside it, and the
+    feature count theirs). With ``boxes``, a page with a big ``bbox`` is chosen in memory
     (:mod:`directory.usecases.boxes`: the same answer, without counting and sorting every
     match in SQL)."""
     sort = _sort(req)
@@ -327,7 +330,9 @@ def search_services(
         area=area_code, near=f.near, features=features, coverage=coverage,
     )  # fmt: skip
     if representation in ("geojson", "csv"):
-        result.sites = repo.sites_of(ids)
+        # a map's Features are the sites in its box; a CSV row is the service's record
+        result.sites = repo.sites_of(ids, inside=f.box if geojson else None)
+        result.sites_inside = geojson and f.box is not None
     if representation == "csv":
         result.programmes = repo.live_programmes(ids, today)
     return result

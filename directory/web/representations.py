@@ -48,9 +48,12 @@ def feature_collection(
     links: Sequence[Mapping[str, str]],
     url_prefix: str = "/api/v1/services/",
     near: Any = None,
+    sites_only: bool = False,
 ) -> dict[str, Any]:
     """A FeatureCollection of the services' delivery sites (summaries as the JSON list gives
-    them; sites as rows with id, name, postcode, lat, lon, easting, northing)."""
+    them; sites as rows with id, name, postcode, lat, lon, easting, northing). A service
+    without sites is one Feature with its coverage, unless ``sites_only`` (the sites given
+    are those inside a ``bbox``: a service none of whose sites is inside sends nothing)."""
     features: list[dict[str, Any]] = []
     for service in services:
         base = {
@@ -63,6 +66,8 @@ def feature_collection(
         }
         url = f"{url_prefix}{service['id']}"
         service_sites = sites.get(service["id"]) or []
+        if not service_sites and sites_only:
+            continue
         if not service_sites:
             features.append(
                 {

@@ -598,9 +598,10 @@ def _all_pages(client: Any, url: str, key: str, size: int) -> list[int]:
 
 
 def test_big_and_small_bbox_pages_agree_with_sql_and_the_slow_way(generated_app):
-    """Pages of /services?bbox and of the OGC sites and services collections, chosen in
-    memory, equal SQL's answers (items, order, totals, numberMatched) and the slow way's,
-    for big and small boxes, several pages and offsets, sorts and filters."""
+    """Pages of /services?bbox (JSON, and GeoJSON's sites inside) and of the OGC sites and
+    services collections, chosen in memory, equal SQL's answers (items, order, totals,
+    numberMatched) and the slow way's, for big and small boxes, several pages and offsets,
+    sorts and filters."""
     app, client = generated_app, generated_app.test_client()
     app.extensions["directory"].boxes._index = None
     services, ogc = "/api/v1/services?", "/api/v1/ogc/collections/"
@@ -671,3 +672,12 @@ def test_big_and_small_bbox_pages_agree_with_sql_and_the_slow_way(generated_app)
         assert (
             _all_pages(client, f"{ogc}sites/items?bbox={box}", "features", 1000) == expected_sites
         )
+        # as GeoJSON, the sites inside of those services, every page's numberMatched
+        sent: list[int] = []
+        for page in range(1, 100):
+            body = client.get(f"{services}bbox={box}&format=geojson&per_page=1000&page={page}")
+            assert body.json["numberMatched"] == len(expected_sites), box
+            sent += [int(f["id"].split("-")[1]) for f in body.json["features"]]
+            if page * 1000 >= len(expected_services):
+                break
+        assert sorted(sent) == expected_sites, box

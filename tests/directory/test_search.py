@@ -853,6 +853,103 @@ def test_a_big_bbox_page_asked_again_is_made_from_its_kept_features(writable_app
         writable_app.extensions["directory"].boxes = boxes_off
 
 
+KINGSTON_BOX = "-0.32,51.40,-0.29,51.42"  # about 7 km²: SQL's, or the arrays' once built
+HACKNEY_BOX = "-0.07,51.54,-0.05,51.55"
+
+
+def _spread_over_london(app: Any) -> None:
+    """A service with sites in Kingston, in Hackney, on the Kingston box's north edge
+    and a hair north of it (beside the small directory, imported as another source)."""
+    from sqlalchemy import select
+
+    from directory.ingest.apply import ImportOptions, import_batch
+    from directory.ingest.records import Batch, LocationRecord, OrganisationRecord, ServiceRecord
+    from directory.store.repositories.geography import GeographyRepository
+
+    sites = [
+        LocationRecord(ref="a-kingston", name="Kingston room", postcode="KT25AA"),
+        LocationRecord(ref="b-hackney", name="Hackney room", postcode="E81AA"),
+        LocationRecord(ref="c-edge", name="On the edge", lat=51.42, lon=-0.31),
+        LocationRecord(ref="d-past", name="Past the edge", lat=51.42001, lon=-0.31),
+    ]
+    batch = Batch(
+        organisations=[OrganisationRecord(ref="org:spread", name="Spread Trust")],
+        services=[ServiceRecord(ref="SPREAD-01", name="Spread youth work",
+                                organisation_ref="org:spread", themes=["mentoring"],
+                                coverage=["E09000021"], locations=sites)],
+    )  # fmt: skip
+    state = app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        snap = state.geography.get(GeographyRepository(connection))
+    options = ImportOptions(source="spread", format="test", location="memory", checksum="x")
+    assert import_batch(state.db, snap, state.settings, batch, options).status == "succeeded"
+    from directory.store.models import Location
+
+    with state.db.engine.connect() as connection:
+        held = connection.execute(select(Location.lat).where(Location.ref == "c-edge"))
+        assert held.scalar_one() == 51.42  # exactly on the edge, as stored
+
+
+def _site_names(body: dict[str, Any], ref: str) -> list[str]:
+    return [f["properties"]["site"] for f in body["features"] if f["properties"]["ref"] == ref]
+
+
+def test_a_bbox_geojson_page_sends_only_the_sites_inside(writable_app, tmp_path):
+    """With ``bbox``, GeoJSON sends the sites inside the box (its edges included), not the
+    matched services' other sites, and ``numberMatched`` counts those over every page;
+    the arrays and SQL answer alike. JSON and CSV are the services' records, as before;
+    without ``bbox``, and with ``near`` (which sorts by distance, not clips), every site."""
+    import_file(writable_app, template_csv(tmp_path / "a.csv", rows()))
+    _spread_over_london(writable_app)
+    services = "/api/v1/services?format=geojson&"
+    london = fast_and_sql(writable_app, f"{services}bbox={LONDON_BBOX}", fast=True)  # builds
+    assert _site_names(london, "SPREAD-01") == [
+        "Kingston room", "Hackney room", "On the edge", "Past the edge"
+    ]  # fmt: skip
+    # OXY-KT, VISIT-01, NEAR-KT, HACK-01, CITY-01: one site each; coverage-only ones none
+    assert london["numberMatched"] == london["numberReturned"] == 5 + 4
+    assert all(f["geometry"] is not None for f in london["features"])
+    for fast in (True, False):  # the arrays' answer, then SQL's alone (no arrays built)
+        if not fast:
+            writable_app.extensions["directory"].boxes._index = None
+        kingston = fast_and_sql(writable_app, f"{services}bbox={KINGSTON_BOX}", fast=fast)
+        assert _site_names(kingston, "SPREAD-01") == ["Kingston room", "On the edge"]
+        assert kingston["numberMatched"] == kingston["numberReturned"] == 3 + 2
+        for lon, lat in (f["geometry"]["coordinates"] for f in kingston["features"]):
+            assert -0.32 <= lon <= -0.29 and 51.40 <= lat <= 51.42
+        hackney = fast_and_sql(writable_app, f"{services}bbox={HACKNEY_BOX}", fast=fast)
+        assert _site_names(hackney, "SPREAD-01") == ["Hackney room"]
+        assert hackney["numberMatched"] == hackney["numberReturned"] == 2
+        # pages are of services; each says how many Features every page sends together
+        pages = [
+            fast_and_sql(
+                writable_app, f"{services}bbox={KINGSTON_BOX}&per_page=2&page={page}", fast=fast
+            )
+            for page in (1, 2, 3)
+        ]
+        assert {page["numberMatched"] for page in pages} == {5}
+        assert [f for page in pages for f in page["features"]] == kingston["features"]
+        # by name: "=HYPERLINK…" and Canbury, Oxygen and Spread (2 sites), past the last
+        assert [page["numberReturned"] for page in pages] == [2, 3, 0]
+        edge = fast_and_sql(writable_app, f"{services}bbox=-0.32,51.42,-0.29,51.43", fast=fast)
+        assert _site_names(edge, "SPREAD-01") == ["On the edge", "Past the edge"]
+    client = writable_app.test_client()
+    # the JSON list and CSV: the same services, each as its record (every site's postcode)
+    listed = client.get(f"/api/v1/services?bbox={HACKNEY_BOX}").json
+    assert {s["ref"] for s in listed["contents"]} == {"HACK-01", "SPREAD-01"}
+    table = client.get(f"/api/v1/services?bbox={HACKNEY_BOX}&format=csv").get_data(as_text=True)
+    spread = next(r for r in csv.DictReader(io.StringIO(table)) if r["ref"] == "SPREAD-01")
+    assert spread["postcodes"] == "KT2 5AA; E8 1AA"
+    # without a box, every site; near matches by a site within the radius and sends every
+    # site of those it matches, each with its distance
+    every = client.get("/api/v1/services?format=geojson&q=spread").json
+    assert len(_site_names(every, "SPREAD-01")) == every["numberMatched"] == 4
+    lat, lon = KT1_1EU
+    near = client.get(f"/api/v1/services?format=geojson&q=spread&near={lat},{lon}").json
+    assert len(_site_names(near, "SPREAD-01")) == near["numberMatched"] == 4
+    assert max(f["properties"]["distance_m"] for f in near["features"]) > 15_000  # Hackney
+
+
 def test_the_arrays_are_built_for_big_boxes_and_read_per_data_version():
     from collections.abc import Iterator
     from contextlib import contextmanager
@@ -886,9 +983,6 @@ def test_the_arrays_are_built_for_big_boxes_and_read_per_data_version():
 
         def service_ids_sorted(self, sort: str) -> list[int]:
             return [1, 2]
-
-        def site_counts(self) -> list[Any]:
-            return [(1, 1), (2, 1)]
 
         def coverage_pairs(self) -> list[Any]:
             return [(1, "E12000007")]

@@ -97,7 +97,7 @@ def list_services(args: dict[str, Any]) -> Response:
         )  # fmt: skip
         body = representations.feature_collection(
             result.contents, result.sites, number_matched=result.features or 0, links=links,
-            url_prefix=SERVICE_PATH, near=result.near,
+            url_prefix=SERVICE_PATH, near=result.near, sites_only=result.sites_inside,
         )  # fmt: skip
         response = http.json_response(body, mimetype=http.GEOJSON_MIMETYPE)
         response.headers["Link"] = web.link_header(page, per_page, total_pages, "geojson")

@@ -92,7 +92,9 @@ class ServiceListArgsSchema(PageArgsSchema):
         metadata={
             "description": "`minlon,minlat,maxlon,maxlat` (WGS84, longitude first) reaching "
             "London (a map's viewport: clipped to longitude -1 to 0.8, latitude 51 to 52; "
-            "a box missing London is a 422): services with a delivery site inside"
+            "a box missing London is a 422): services with a delivery site inside. As "
+            "GeoJSON, a Feature for each of their sites inside the box only; JSON and CSV "
+            "show each service as it is (CSV's postcodes: every site's)"
         },
     )
     live_on = live_on_field(
@@ -126,8 +128,9 @@ class ServiceListArgsSchema(PageArgsSchema):
         validate=ma.validate.OneOf(["json", "geojson", "csv"]),
         metadata={
             "description": "json (default), geojson (a FeatureCollection, one feature per "
-            "delivery site; also with Accept: application/geo+json) or csv (one row per "
-            "service; also with Accept: text/csv). Paging is the same for all three."
+            "delivery site, with bbox per site inside it; also with Accept: "
+            "application/geo+json) or csv (one row per service; also with Accept: text/csv). "
+            "Paging is the same for all three: pages of services."
         },
     )
 
@@ -210,7 +213,10 @@ class ServiceFeatureSchema(Schema):
 class ServiceFeatureCollectionSchema(Schema):
     type = ma.fields.String(metadata={"description": "FeatureCollection"})
     numberMatched = ma.fields.Integer(  # noqa: N815 (OGC API - Features member name)
-        metadata={"description": "Features of every matching service (one per site)"}
+        metadata={
+            "description": "Features of every matching service, on every page (one per site, "
+            "one for a service without a site; with bbox, one per site inside the box)"
+        }
     )
     numberReturned = ma.fields.Integer(  # noqa: N815
         metadata={"description": "Features in this response"}
