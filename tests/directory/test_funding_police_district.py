@@ -192,6 +192,13 @@ def test_apportion_divides_the_districts_money_among_its_boroughs_only(client, d
     need = get(client, f"/api/v1/funding/need?level=borough&apportion=population&{ALL}")
     row = next(r for r in need["areas"] if r["area"]["code"] == CITY)
     assert row["apportioned_amount"] == pytest.approx(city["apportioned_amount"], abs=0.02)
+    # the District's own headline: the sum of its boroughs'
+    head = get(
+        client, f"/api/v1/funding/summary?by=programme&area={DISTRICT}&apportion=population&{ALL}"
+    )["headline"]
+    assert head["apportionment"]["amount"] == pytest.approx(
+        sum(r["apportioned_amount"] for code, r in rows.items() if code != CITY), abs=1.0
+    )
 
 
 def test_london_counts_the_districts_money_once_and_says_how_much_it_is(client, demo):
@@ -325,3 +332,27 @@ def test_an_unknown_police_area_code_is_the_problem_it_always_was(writable_app, 
     )
     (problem,) = report["problems"]
     assert problem["severity"] == "warning" and "outside London" in problem["message"]
+
+
+def test_a_service_written_over_the_api_can_serve_the_district(imported):
+    """A write naming the District (by name) serves the 32 boroughs: a Lambeth search finds
+    the service, a City one does not."""
+    result = imported.test_cli_runner().invoke(
+        cli, ["keys", "create", "--role", "admin", "--name", "district", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    headers = {"Authorization": f"Bearer {json.loads(result.output)['key']}"}
+    client = imported.test_client()
+    organisation = str(get(client, "/api/v1/services/PD-CODE")["organisation"]["id"])
+    body = {
+        "name": "District helpline", "organisation": organisation,
+        "coverage": ["Metropolitan Police District"],
+    }  # fmt: skip
+    created = client.post("/api/v1/services", json=body, headers=headers)
+    assert created.status_code == 201, created.json
+    assert [a["code"] for a in created.json["coverage"]] == [DISTRICT]
+
+    def refs(area: str) -> set[str]:
+        return {s["ref"] for s in get(client, f"/api/v1/services?area={area}")["contents"]}
+
+    assert created.json["ref"] in refs(LAMBETH) and created.json["ref"] not in refs(CITY)
