@@ -38,6 +38,8 @@ __all__ = [
     "GeographyBundle",
     "LONDON_CODE",
     "CITY_OF_LONDON_CODE",
+    "MET_PFA_CODE",
+    "MPD_NAME",
     "BCU_MEMBERSHIP_PATH",
     "CODEPOINT_COLUMNS",
     "read_bcu_membership",
@@ -53,6 +55,9 @@ CITY_OF_LONDON_CODE = "E09000001"
 MET_PFA_CODE = "E23000001"
 CITY_PFA_CODE = "E23000034"
 MET_NAME = "Metropolitan Police Service"
+#: the area the Met polices (E23000001, its police force area): London but the City, the
+#: union of the BCUs; money for "the 32 London boroughs" is for this area, not London's
+MPD_NAME = "Metropolitan Police District"
 CITY_POLICE_NAME = "City of London Police"
 CITY_NOTE = "The City of London is policed by the City of London Police and belongs to no Met BCU."
 BOROUGH_CODES = tuple(f"E090000{n:02d}" for n in range(1, 34))
@@ -60,6 +65,9 @@ BOROUGH_CODES = tuple(f"E090000{n:02d}" for n in range(1, 34))
 #: file outside these bounds is not a London cut
 WARD_COUNT_RANGE = (600, 800)
 BCU_MEMBERSHIP_PATH = Path(__file__).with_name("data") / "bcu_membership.csv"
+#: the layers :func:`read_bundle` builds, in the release's checksum (a new layer makes the
+#: same files a new release)
+AREAS_BUILT = "region,police_area,bcu,borough,ward"
 
 _HINT = (
     "Point --from or DIRECTORY_GEODATA_DIR at a directory holding the London data, or leave "
@@ -70,18 +78,20 @@ _POSTCODE_REGEX = rf"(?:{OUTCODE_PATTERN}) ?{INCODE_PATTERN}"
 
 @dataclass(frozen=True)
 class AreaRecord:
-    """One area of the London hierarchy (region ⊃ BCU ⊃ borough ⊃ ward).
+    """One area of the London hierarchy (region ⊃ police area ⊃ BCU ⊃ borough ⊃ ward; the
+    City of London is in the region and in no police area of the Met's).
 
     Attributes
     ----------
     code : str
         GSS code (E12…, E09…, E05…) or, for a BCU, its stable id (``bcu-central-west``).
     type : str
-        "region", "bcu", "borough" or "ward".
+        "region", "police_area", "bcu", "borough" or "ward".
     name : str
         Display name.
     parent_code : str or None
-        The containing area (a borough's BCU; the City of London's parent is the region).
+        The containing area (a borough's BCU, a BCU's police area, the Metropolitan Police
+        District; the City of London's parent is the region).
     geometry : shapely Polygon or MultiPolygon
         Valid, EPSG:27700.
     vintage : str
@@ -783,7 +793,8 @@ def read_bundle(
     Returns
     -------
     GeographyBundle
-        Region E12000007 (union of the boroughs), 12 BCUs (unions of their boroughs),
+        Region E12000007 (union of the boroughs), the Metropolitan Police District
+        E23000001 (union of the BCUs), 12 BCUs (unions of their boroughs),
         33 boroughs, 704 wards; neighbour pairs for boroughs, BCUs and wards; live and
         terminated postcodes; release metadata with a checksum of the inputs. Areas with
         built-in aliases (``geodata/data/area_aliases.csv``, e.g. "City" for E09000001)
@@ -842,7 +853,7 @@ def read_bundle(
             f"(e.g. {orphans[:3]})"
         )
 
-    # BCUs and the region, as unions of whole boroughs.
+    # BCUs, the Metropolitan Police District and the region, as unions of whole boroughs.
     step("building BCUs, the region and neighbours")
     borough_geom = {b.code: b.geometry for b in boroughs}
     bcu_members: dict[str, list[BcuMembership]] = {}
@@ -859,7 +870,7 @@ def read_bundle(
                 code=bcu_id,
                 type="bcu",
                 name=members[0].bcu_name,
-                parent_code=LONDON_CODE,
+                parent_code=MET_PFA_CODE,
                 geometry=_areal(
                     shapely.union_all([borough_geom[c] for c in codes]), f"BCU {bcu_id}"
                 ),
@@ -873,6 +884,21 @@ def read_bundle(
                 },
             )
         )
+    met_boroughs = [m.borough_gss_code for m in membership]
+    police_area = AreaRecord(
+        code=MET_PFA_CODE,
+        type="police_area",
+        name=MPD_NAME,
+        parent_code=LONDON_CODE,
+        geometry=_areal(shapely.union_all([borough_geom[c] for c in met_boroughs]), MPD_NAME),
+        vintage=boroughs[0].vintage,
+        attributes={
+            "police_force": MET_NAME,
+            "borough_codes": sorted(met_boroughs),
+            "note": f"London but the City of London: the area the {MET_NAME} polices, the "
+            "union of its BCUs (the 32 London boroughs).",
+        },
+    )
     region = AreaRecord(
         code=LONDON_CODE,
         type="region",
@@ -928,6 +954,9 @@ def read_bundle(
         }
     bcu_sha = sha256_file(BCU_MEMBERSHIP_PATH)
     digest.update(f"bcu_membership:{bcu_sha}\n".encode())
+    # what is built from the files, beside the files: the same files loaded into a database
+    # holding the areas built before the Metropolitan Police District was one are new
+    digest.update(f"areas:{AREAS_BUILT}\n".encode())
     release = {
         "label": manifest.release_label(),
         "data": _data_about(manifest),
@@ -948,6 +977,7 @@ def read_bundle(
         "checksum": digest.hexdigest(),
         "counts": {
             "boroughs": len(boroughs),
+            "police_areas": 1,
             "bcus": len(bcus),
             "wards": len(wards),
             "live_postcodes": len(live),
@@ -958,5 +988,5 @@ def read_bundle(
             "ward_code is the current ward covering their grid reference in their borough.",
         ],
     }
-    areas = _with_aliases([region, *bcus, *boroughs, *wards])
+    areas = _with_aliases([region, police_area, *bcus, *boroughs, *wards])
     return GeographyBundle(areas=areas, neighbours=all_pairs, postcodes=postcodes, release=release)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from directory.demo.common import (
     DECISIONS,
-    LONDON,
     Borough,
     collective,
     council,
@@ -133,8 +132,8 @@ class Decisions:
         scope = row["area_scope"].strip()
         if codes:
             areas = [a for c in codes for a in ctx.areas(c)]
-        elif scope.casefold().startswith("london-wide"):
-            areas = [LONDON]
+        elif (area := self.rules.area_of(scope)) is not None:
+            areas = ctx.areas(area)
         else:  # (not all of London: counted as unplaced, not spread over every borough)
             areas = []
             notes.append(

@@ -57,7 +57,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
                      "unit": "text?", "report_type": "text?", "measured_on": "date?"},
     "decisions.toml": {"funder": "text", "recipient": "table", "other_recipients": "table",
                        "organisation_types": "table", "programme": "table",
-                       "borough_programmes": "table", "part_of": "table"},
+                       "borough_programmes": "table", "part_of": "table",
+                       "area_scope": "table"},
     "recipient": {"is": "text?", "starts_with": "text?", "contains": "text?",
                   "org_id": "text?", "organisation": "text?", "collective": "collective?"},
     "other_recipients": {"council_words": "words", "collective_words": "words"},
@@ -65,6 +66,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
                   "programme": "programme"},
     "borough_programmes": {"words": "text", "any_of": "words"},
     "part_of": {"decision": "text", "budget": "text", "why": "text"},
+    "area_scope": {"starts_with": "text", "area": "text"},
 }  # fmt: skip
 
 
@@ -117,6 +119,15 @@ class DecisionRules:
     borough_programme_any_of: tuple[str, ...]
     #: decision record_id → (the record_id of the budget its money is part of, why)
     part_of: dict[str, tuple[str, str]]
+    #: (the beginning of an area_scope, casefolded; the area code a decision naming no
+    #: borough is given), tried in order
+    area_scopes: tuple[tuple[str, str], ...] = ()
+
+    def area_of(self, scope: str) -> str | None:
+        """The area a decision naming no borough is for, by its area_scope text (None: no
+        area, so its money is unplaced rather than spread over every borough)."""
+        text = scope.strip().casefold()
+        return next((area for start, area in self.area_scopes if text.startswith(start)), None)
 
 
 @dataclass(frozen=True)
@@ -226,6 +237,10 @@ def _decisions(folder: Path, organisations: dict[str, OrganisationRecord]) -> De
             row.decision: (row.budget, row.why)
             for row in _entries(data.part_of, "part_of", f"{data.where}, part_of")
         },
+        area_scopes=tuple(
+            (row.starts_with.strip().casefold(), row.area.strip())
+            for row in _entries(data.area_scope, "area_scope", f"{data.where}, area_scope")
+        ),
     )
 
 

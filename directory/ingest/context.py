@@ -27,7 +27,10 @@ from geodata.crs import to_bng
 from geodata.names import normalise_name
 
 LONDON = "E12000007"
-#: phrases meaning "all of London" (compared after normalise_name)
+MPD = "E23000001"
+#: phrases meaning "all of London" (compared after normalise_name). "Met-wide" stays
+#: London's, as it has always been read: an award for the Metropolitan Police District (the
+#: 32 boroughs, not the City) is named by its code, its name or POLICE_DISTRICT_WIDE
 LONDON_WIDE = frozenset(
     normalise_name(text)
     for text in (
@@ -48,8 +51,22 @@ LONDON_WIDE = frozenset(
         "MPS-wide",
     )
 )
+#: phrases meaning the Metropolitan Police District: London but the City of London
+POLICE_DISTRICT_WIDE = frozenset(
+    normalise_name(text)
+    for text in (
+        "32 London boroughs",
+        "the 32 London boroughs",
+        "all 32 London boroughs",
+        "32 boroughs",
+        "all 32 boroughs",
+        "London-wide (32 boroughs)",
+        "London excluding the City",
+        "London except the City",
+    )
+)
 #: the order area types are tried in for a free-text name: wards only on an exact name
-_TYPES = ("region", "bcu", "borough")
+_TYPES = ("region", "police_area", "bcu", "borough")
 _BCU_WORDS = re.compile(r"\b(bcu|basic command unit|command unit)\b", re.IGNORECASE)
 _AREA_WORD = re.compile(r"\barea\b", re.IGNORECASE)  # "East Area BCU" is the East BCU
 
@@ -196,6 +213,8 @@ class GeographyContext:
         key = normalise_name(item)
         if key in LONDON_WIDE:
             return LONDON
+        if key in POLICE_DISTRICT_WIDE and MPD in self.snap.areas:
+            return MPD
         if _BCU_WORDS.search(item):
             name = _AREA_WORD.sub(" ", _BCU_WORDS.sub(" ", item))
             return self.snap.matcher.resolve(name, "bcu")

@@ -41,7 +41,7 @@ from directory.ingest.values import financial_year_of
 #: the 360Giving schema version the package follows
 STANDARD_VERSION = "1.4"
 #: the standard's geoCodeType codelist code for each kind of area we hold
-GEO_CODE_TYPES = {"ward": "WD", "borough": "LONB", "region": "RGN/GOR"}
+GEO_CODE_TYPES = {"ward": "WD", "borough": "LONB", "police_area": "PFA", "region": "RGN/GOR"}
 
 
 @dataclass

@@ -75,7 +75,8 @@ class DataRelease(Base):
 
 
 class Area(Base):
-    """A region, Met BCU, borough or ward; geometry as WKB in EPSG:27700."""
+    """A region, police area (the Metropolitan Police District), Met BCU, borough or ward;
+    geometry as WKB in EPSG:27700."""
 
     __tablename__ = "area"
 

@@ -47,10 +47,12 @@ THREE_YEAR_MONTHS = 36
 GRANT_STATUSES = ("planned", "live", "ending soon", "ended", "unknown")
 #: which grants an area filter of GET /grants keeps: the same rule as /funding/summary's
 GRANT_AREA_RULE = (
-    "An area code or name (E09000022, Lambeth, E05… ward, 'Central West BCU', E12000007). "
-    "Grants are kept whose beneficiary areas are the area, an area inside it (a ward-level "
-    "grant is in its borough, BCU and London) or an area above it (London-wide and BCU-wide "
-    "grants reach every area in them), as /funding/summary's area filter counts them."
+    "An area code or name (E09000022, Lambeth, E05… ward, 'Central West BCU', E12000007, "
+    "E23000001 the Metropolitan Police District). Grants are kept whose beneficiary areas are "
+    "the area, an area inside it (a ward-level grant is in its borough, BCU, the District and "
+    "London) or an area above it (London-wide, District-wide and BCU-wide grants reach every "
+    "area in them: the District's, every borough but the City of London), as "
+    "/funding/summary's area filter counts them."
 )
 
 

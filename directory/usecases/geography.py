@@ -48,9 +48,12 @@ from geodata.names import NameMatcher, default_aliases
 from geodata.postcodes import Postcode, parse_outcode, parse_postcode
 from geodata.water import water_between
 
-AREA_TYPES = ("region", "bcu", "borough", "ward")
+AREA_TYPES = ("region", "police_area", "bcu", "borough", "ward")
 LONDON = "E12000007"
-MET = {"name": "Metropolitan Police Service", "code": "E23000001"}
+#: the Metropolitan Police District: London but the City, the union of the Met's BCUs (an
+#: area of type police_area, between London and the BCUs)
+MPD = "E23000001"
+MET = {"name": "Metropolitan Police Service", "code": MPD}
 CITY_POLICE = {"name": "City of London Police", "code": "E23000034"}
 CITY_NOTE = (
     "The City of London is policed by the City of London Police, not the Metropolitan "
@@ -763,7 +766,8 @@ def resolve_area_code(snap: GeographySnapshot, code: str) -> str:
     suggestions = [_suggestion(snap, c) for c in snap.matcher.suggest(code)]
     raise AreaNotFoundError(
         f"No area has the code {code!r}. Area codes are GSS codes (E09… boroughs, E05… wards, "
-        "E12000007 London) or BCU ids such as bcu-central-west.",
+        "E12000007 London, E23000001 the Metropolitan Police District) or BCU ids such as "
+        "bcu-central-west.",
         suggestions=suggestions,
     )
 
@@ -1049,7 +1053,8 @@ def resolve_area(snap: GeographySnapshot, text: str) -> str:
             ) from None
         raise AreaNotFoundError(
             f"No area has the code or name {text!r}. Give a GSS code (E09… borough, E05… ward, "
-            "E12000007 London), a BCU id such as bcu-central-west, or a name such as "
+            "E12000007 London, E23000001 the Metropolitan Police District), a BCU id such as "
+            "bcu-central-west, or a name such as "
             "'Kingston' (see /api/v1/areas?q=).",
             **not_a_code.extensions,
         ) from None

@@ -120,6 +120,37 @@ def test_city_of_london_detail_says_no_bcu(client):
     assert body["police_force"]["name"] == "City of London Police"
 
 
+def test_the_metropolitan_police_district_is_an_area_between_london_and_the_bcus(client):
+    """E23000001 answers as an area: London but the City, the BCUs' parent, its boundary the
+    union of the BCUs'; the City's parent stays London."""
+    body = client.get("/api/v1/areas/E23000001").get_json()
+    assert (body["name"], body["type"]) == ("Metropolitan Police District", "police_area")
+    assert body["parent"]["code"] == "E12000007"
+    assert {c["type"] for c in body["children"]} == {"bcu"} and len(body["children"]) == 12
+    london = client.get("/api/v1/areas/E12000007").get_json()
+    assert {c["code"] for c in london["children"]} == {"E23000001", "E09000001"}
+    assert client.get("/api/v1/areas/bcu-central-west").get_json()["parent"]["code"] == (
+        "E23000001"
+    )
+    boroughs = client.get("/api/v1/areas?type=borough&parent=E23000001&per_page=100").get_json()
+    assert boroughs["total_items"] == 32
+    assert "E09000001" not in {a["code"] for a in boroughs["contents"]}
+    listed = client.get("/api/v1/areas?type=police_area").get_json()["contents"]
+    assert [a["code"] for a in listed] == ["E23000001"]
+    for name in ("Metropolitan Police District", "MPD", "e23000001"):
+        found = client.get(f"/api/v1/areas/{quote(name)}")
+        assert found.status_code == 200 and found.get_json()["code"] == "E23000001", name
+    district = shape(client.get("/api/v1/areas/E23000001/boundary").get_json()["geometry"])
+    bcus = [
+        shape(client.get(f"/api/v1/areas/{c['code']}/boundary").get_json()["geometry"])
+        for c in body["children"]
+    ]
+    union = shapely.union_all(bcus)
+    assert shapely.symmetric_difference(district, union).area < 1e-8  # (degrees²: ~100 m²)
+    city = shape(client.get("/api/v1/areas/E09000001/boundary").get_json()["geometry"])
+    assert shapely.intersection(district, city).area < 1e-9
+
+
 def test_every_boundary_at_every_simplify_step_is_valid_rfc7946(sqlite_geography, tmp_path):
     """RFC 7946 §3.1.6 and validity, for every area (London, BCUs, boroughs, wards) at every
     tolerance the API offers (the ladder any simplify is taken down to): a valid polygon or
@@ -476,6 +507,7 @@ def test_every_operation_taking_an_area_says_a_shared_name_is_ambiguous(client):
         ("bcu", "E09000022", "bcus"),  # Lambeth: a borough is inside a BCU, not above one
         ("borough", "Kilburn, Brent", "boroughs"),
         ("region", "E09000022", None),  # nothing is above London
+        ("police_area", "E09000022", None),  # Lambeth is inside the District, not above it
     ],
 )
 def test_a_parent_no_area_of_the_type_lies_within_is_refused_as_ogc_refuses_it(

@@ -164,6 +164,9 @@ def test_mopac_decisions_are_all_there_with_their_published_amounts(batches, dec
         assert grant.source_url == row["source_url"]
         if row["borough_gss_codes"].strip():
             assert grant.areas == row["borough_gss_codes"].split(";")
+        elif row["area_scope"].lower().startswith("london-wide (32 boroughs)"):
+            # the 32 boroughs are the Metropolitan Police District: not the City of London
+            assert grant.areas == ["E23000001"]
         elif row["area_scope"].lower().startswith("london-wide"):
             assert grant.areas == [LONDON]
         else:  # boroughs not named: no area (unplaced), not spread over all of London

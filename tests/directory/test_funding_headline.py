@@ -29,6 +29,7 @@ from tests.conftest import demo_copy
 
 LAMBETH, SOUTHWARK, CROYDON, HARINGEY = "E09000022", "E09000028", "E09000008", "E09000014"
 LONDON, CENTRAL_SOUTH, CITY = "E12000007", "bcu-central-south", "E09000001"
+DISTRICT = "E23000001"  # the Metropolitan Police District: London but the City
 TODAY = datetime.now(LONDON_TZ).date()  # (the API's today: London's)
 
 
@@ -117,7 +118,7 @@ class Oracle:
     def scope(self, award: Award, borough: str) -> str | None:
         """None if the award does not reach the borough."""
         bcu = self.parent[borough]
-        if LONDON in award.areas:
+        if LONDON in award.areas or (DISTRICT in award.areas and self.inside(borough, DISTRICT)):
             return "london_wide"
         if bcu in award.areas:
             return "bcu_wide"
@@ -206,8 +207,12 @@ def test_own_headlines_differ_between_boroughs_and_are_far_below_london_wide(cli
     assert lambeth["own"]["amount"] > 0 and haringey["own"]["amount"] > 0
     assert lambeth["own"]["amount"] != haringey["own"]["amount"]
     # the same London-wide money reaches both, shown at its own scope, shared by 33 boroughs
+    # (London's) or 32 (the Metropolitan Police District's: the LCPF's direct borough funding)
     assert lambeth["london_wide"] == {**haringey["london_wide"]}
-    assert lambeth["london_wide"]["areas"] == [{"code": LONDON, "name": "London", "type": "region"}]
+    assert lambeth["london_wide"]["areas"] == [
+        {"code": LONDON, "name": "London", "type": "region"},
+        {"code": DISTRICT, "name": "Metropolitan Police District", "type": "police_area"},
+    ]
     assert lambeth["london_wide"]["areas_sharing"] == 33
     # Lambeth's BCU-wide award, shared with the BCU's other borough
     assert (lambeth["bcu_wide"]["awards"], lambeth["bcu_wide"]["amount"]) == (1, 40_000)
@@ -266,6 +271,7 @@ def test_the_scopes_add_up_to_the_old_reaching_total_for_every_borough(client):
 def test_apportion_by_population_gives_the_documented_shares(client, oracle):
     pop = oracle.population
     london = sum(v for c, v in pop.items() if oracle.kind[c] == "borough")
+    district = london - pop[CITY]
     central_south = pop[LAMBETH] + pop[SOUTHWARK]
     body = get(client, f"/api/v1/funding/summary?by=programme&area=Lambeth&apportion=population&{ALL}")  # fmt: skip
     head = body["headline"]
@@ -274,7 +280,13 @@ def test_apportion_by_population_gives_the_documented_shares(client, oracle):
         "own": pounds(expected["own"]),
         "shared": sum(a.pence / len(oracle.boroughs(a)) for a in expected["shared"]) / 100,
         "bcu_wide": pounds(expected["bcu_wide"]) * pop[LAMBETH] / central_south,
-        "london_wide": pounds(expected["london_wide"]) * pop[LAMBETH] / london,
+        # London's money by the share of London's population, the District's (the 32
+        # boroughs') by the share of the District's
+        "london_wide": sum(
+            a.pence * pop[LAMBETH] / (district if DISTRICT in a.areas else london)
+            for a in expected["london_wide"]
+        )
+        / 100,
     }
     for scope, amount in parts.items():
         assert head[scope]["apportioned_amount"] == pytest.approx(amount, abs=0.01), scope
@@ -295,7 +307,12 @@ def test_apportion_by_population_gives_the_documented_shares(client, oracle):
     row = next(b for b in by_bcu["bcus"] if b["area"]["code"] == CENTRAL_SOUTH)
     assert bcu["apportionment"]["amount"] == pytest.approx(row["apportioned_amount"], abs=0.02)
     assert bcu["london_wide"]["apportioned_amount"] == pytest.approx(
-        pounds(expected["london_wide"]) * central_south / london, abs=0.01
+        sum(
+            a.pence * central_south / (district if DISTRICT in a.areas else london)
+            for a in expected["london_wide"]
+        )
+        / 100,
+        abs=0.01,
     )
     assert "bcu_wide" not in bcu and bcu["london_wide"]["areas_sharing"] == 12
 

@@ -129,3 +129,52 @@ def test_migrations_0018_to_0020_write_the_loose_words_of_what_is_held(writable_
     assert service_names["Y"] == " bus stop"  # (0021 wrote " Bus stop"; 0023)
     assert imported["H"] == " youth circle soft trust knife crime mentoring"
     assert service_names["H"] == " youth circle"  # (0021 and 0023 wrote " youth circ le")
+
+
+def test_migration_0027_adds_the_metropolitan_police_district_to_a_geography_held(
+    writable_settings,
+):
+    """A geography loaded before 0027 (down to 0026: London the BCUs' parent, no District)
+    gets the District from the migration, its polygon the union of the BCUs', as a load
+    builds it; every process sees a new geography release."""
+    import shapely
+    from alembic import command
+
+    from directory import create_app
+
+    app = create_app(writable_settings)
+    db = app.extensions["directory"].db
+    config = db.alembic_config()
+
+    def rows(connection):
+        areas = {
+            r.code: r
+            for r in connection.execute(text("SELECT code, type, parent_code, geometry FROM area"))
+        }
+        releases = connection.execute(
+            text("SELECT count(*) FROM data_release WHERE dataset = 'geography'")
+        ).scalar_one()
+        return areas, releases
+
+    with db.engine.begin() as connection:
+        loaded, _ = rows(connection)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0026")
+    with db.engine.begin() as connection:
+        before, releases = rows(connection)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    with db.engine.begin() as connection:
+        after, releases_after = rows(connection)
+    assert "E23000001" not in before
+    assert {a.parent_code for a in before.values() if a.type == "bcu"} == {"E12000007"}
+    district = after["E23000001"]
+    assert (district.type, district.parent_code) == ("police_area", "E12000007")
+    assert {a.parent_code for a in after.values() if a.type == "bcu"} == {"E23000001"}
+    assert after["E09000001"].parent_code == "E12000007"
+    migrated, built = (shapely.from_wkb(a["E23000001"].geometry) for a in (after, loaded))
+    assert shapely.symmetric_difference(migrated, built).area < 1.0  # m²
+    assert releases_after == releases + 1
+    body = app.test_client().get("/api/v1/areas/bcu-central-west").get_json()
+    assert body["parent"]["code"] == "E23000001"
+    db.dispose()

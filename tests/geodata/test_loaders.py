@@ -11,6 +11,7 @@ from geodata.loaders import (
     BCU_MEMBERSHIP_PATH,
     CITY_OF_LONDON_CODE,
     LONDON_CODE,
+    MET_PFA_CODE,
     read_bcu_membership,
     read_bundle,
     read_postcodes,
@@ -22,7 +23,7 @@ from geodata.sources import load_manifest
 # -- integration ---------------------------------------------------------------------------
 def test_bundle_counts(bundle):
     counts = Counter(a.type for a in bundle.areas)
-    assert counts == {"region": 1, "bcu": 12, "borough": 33, "ward": 704}
+    assert counts == {"region": 1, "police_area": 1, "bcu": 12, "borough": 33, "ward": 704}
     statuses = Counter(p.status for p in bundle.postcodes)
     assert statuses["live"] == 180_792
     assert statuses["terminated"] > 0
@@ -51,6 +52,24 @@ def test_city_of_london_has_no_bcu(bundle):
     assert "no Met BCU" in city.attributes["note"]
     for bcu in bundle.areas_of_type("bcu"):
         assert CITY_OF_LONDON_CODE not in bcu.attributes["borough_codes"]
+
+
+def test_the_metropolitan_police_district_is_london_but_the_city(bundle):
+    """E23000001 sits between London and the BCUs: the BCUs' parent, London's child, its
+    polygon the union of the 32 boroughs in BCUs; the City's parent stays London."""
+    by_code = {a.code: a for a in bundle.areas}
+    (district,) = bundle.areas_of_type("police_area")
+    assert (district.code, district.name, district.parent_code) == (
+        MET_PFA_CODE, "Metropolitan Police District", LONDON_CODE,
+    )  # fmt: skip
+    assert {b.parent_code for b in bundle.areas_of_type("bcu")} == {MET_PFA_CODE}
+    assert by_code[CITY_OF_LONDON_CODE].parent_code == LONDON_CODE
+    boroughs = [b for b in bundle.areas_of_type("borough") if b.code != CITY_OF_LONDON_CODE]
+    assert district.attributes["borough_codes"] == sorted(b.code for b in boroughs)
+    london, city = by_code[LONDON_CODE].geometry, by_code[CITY_OF_LONDON_CODE].geometry
+    assert district.geometry.area == pytest.approx(london.area - city.area, rel=1e-9)
+    assert shapely.intersection(district.geometry, city).area < 1.0  # (they share an edge)
+    assert "MPD" in district.attributes["aliases"]
 
 
 def test_bcu_geometry_is_union_of_members(bundle):

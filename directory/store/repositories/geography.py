@@ -291,8 +291,8 @@ class GeographyRepository:
         """Delete every area, neighbour pair and postcode (inside the caller's transaction)."""
         self.session.execute(delete(AreaNeighbour))
         self.session.execute(delete(Postcode))
-        # children before parents: wards, boroughs, BCUs, region
-        for area_type in ("ward", "borough", "bcu", "region"):
+        # children before parents: wards, boroughs, BCUs, the police area, region
+        for area_type in ("ward", "borough", "bcu", "police_area", "region"):
             self.session.execute(delete(Area).where(Area.type == area_type))
 
     def insert_areas(
@@ -327,4 +327,4 @@ class GeographyRepository:
             on_batch(len(batch))
 
 
-_AREA_ORDER = {"region": 0, "bcu": 1, "borough": 2, "ward": 3}
+_AREA_ORDER = {"region": 0, "police_area": 1, "bcu": 2, "borough": 3, "ward": 4}

@@ -20,11 +20,16 @@ from directory.usecases.geography import LONDON, GeographySnapshot, area_scope, 
 from directory.usecases.vocabulary import unknown_programme
 
 LENGTH_BUCKETS = ("<12", "12–23", "24–35", "36+", "unknown")
+#: the types of area whose awards are reported as london_wide: London's, and the
+#: Metropolitan Police District's (every borough but the City)
+WIDE_TYPES = ("region", "police_area")
 
 PLACEMENT_RULE = (
     "Each award's beneficiary areas are reduced to the widest ones it names. London-wide "
     "awards are reported in london_wide and BCU-wide awards in bcu_wide, in full, not divided "
-    "among boroughs; awards to wards count for the ward (by=ward) or its borough. An award "
+    "among boroughs; awards for the Metropolitan Police District (E23000001: London but the "
+    "City, the 32 boroughs of the Met's BCUs) are in london_wide too, and never reach the City "
+    "of London (london_wide.police_district says how much of london_wide they are); awards to wards count for the ward (by=ward) or its borough. An award "
     "naming several areas of the same level counts as an award in each and its amount is "
     "divided equally between them (shared_awards), so amounts add up to the totals. Awards "
     "with no London beneficiary area are in unplaced. Regrants (paid through another award "
@@ -117,8 +122,9 @@ def bcu_of(snap: GeographySnapshot, borough: str) -> str | None:
 
 
 # -- placement: which group an award's money belongs to -------------------------------------------
-#: kinds of place: "london", "bcu", "borough", "ward", "no_bcu" (the City at BCU level),
-#: "borough_wide" (a borough-wide award at ward level), "unplaced"
+#: kinds of place: "london" (London, or the Metropolitan Police District: the code says
+#: which), "bcu", "borough", "ward", "no_bcu" (the City at BCU level), "borough_wide" (a
+#: borough-wide award at ward level), "unplaced"
 Placement = list[tuple[str, str | None, float]]
 
 
@@ -133,7 +139,7 @@ def placement(g: GrantFact, snap: GeographySnapshot, level: str) -> Placement:
     units: list[tuple[str, str | None]] = []
     for code in sorted(widest):
         kind = snap.areas[code].type
-        if kind == "region":
+        if kind in WIDE_TYPES:
             unit: tuple[str, str | None] = ("london", code)
         elif kind == "bcu":
             unit = ("bcu", code)
@@ -306,9 +312,15 @@ def codes_of_type(snap: GeographySnapshot, kind: str, area: str | None) -> list[
     return sorted(codes, key=lambda c: (snap.areas[c].name, c))
 
 
+def london_key(kind: str, code: str | None) -> tuple[str, str | None]:
+    """A placement's group where London-wide money is reported as one (london_wide): the
+    Metropolitan Police District's with London's."""
+    return ("london", LONDON) if kind == "london" else (kind, code)
+
+
 def population_of(data: FundingData, snap: GeographySnapshot, code: str) -> int | None:
-    """An area's population: its own estimate, or for a BCU or London the sum over its
-    boroughs (None if any borough has none)."""
+    """An area's population: its own estimate, or for a BCU, the Metropolitan Police
+    District or London the sum over its boroughs (None if any borough has none)."""
     kind = snap.areas[code].type
     if kind == "borough":
         figure = data.population.get(code)

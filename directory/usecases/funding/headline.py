@@ -8,7 +8,9 @@ inside another area it also names adds nothing):
 - ``shared``: it names the area (or an area inside it) together with areas outside it,
   none of them above it (Lewisham and Croydon; a ward here and a ward elsewhere);
 - ``borough_wide`` (a ward only), ``bcu_wide``, ``london_wide``: it names the area's
-  borough, its BCU or London.
+  borough, its BCU, or London or the Metropolitan Police District (London but the City: an
+  award for "the 32 London boroughs" reaches each of them as London-wide money does, and
+  never the City or its wards).
 
 Each scope's awards are counted once, in full, at that scope, and the wider scopes say which
 areas of the area's level share them; so own + shared + the wide scopes = every award
@@ -27,24 +29,35 @@ from typing import Any
 from directory.usecases.catalogue import area_ref
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.funding.awards import (
+    WIDE_TYPES,
     ancestors,
     bcu_of,
     placed,
     population_of,
     pounds,
 )
-from directory.usecases.geography import CITY_NOTE, LONDON, GeographySnapshot
+from directory.usecases.geography import CITY_NOTE, LONDON, MPD, GeographySnapshot
 
 #: the scopes an award reaching an area can have there, narrowest first
 SCOPES = ("own", "shared", "borough_wide", "bcu_wide", "london_wide")
 #: the levels of London's geography, widest first
-LEVELS = ("region", "bcu", "borough", "ward")
+LEVELS = ("region", "police_area", "bcu", "borough", "ward")
 #: the levels whose headline names the other areas sharing the shared and BCU-wide money
 LISTED_LEVELS = ("borough", "bcu")
-WIDE = {"region": "london_wide", "bcu": "bcu_wide", "borough": "borough_wide"}
+#: the scope an award of an area above reaches at: the Metropolitan Police District's
+#: awards are reported as London's are (every client reads london_wide; its ``areas`` say
+#: which of the two an award names)
+WIDE = {
+    "region": "london_wide",
+    "police_area": "london_wide",
+    "bcu": "bcu_wide",
+    "borough": "borough_wide",
+}
 
 #: grant id → the widest London areas it names (kept per data version, like placements)
 WidestCache = dict[int, tuple[str, ...]]
+#: the levels with populations (a ward has none): their headline can apportion wider money
+APPORTIONED_LEVELS = ("police_area", "bcu", "borough")
 #: grant id → (scope, the areas it names beyond the area)
 Scopes = dict[int, tuple[str, tuple[str, ...]]]
 
@@ -164,16 +177,25 @@ class _Populations:
     london: int | None
     bcu: str | None
     bcu_population: int | None
+    #: the wide areas above the area (London, the Metropolitan Police District) → their
+    #: populations: wide money is divided among the boroughs it is for
+    wide: dict[str, int | None] = field(default_factory=dict)
 
     @classmethod
     def of(cls, data: FundingData, snap: GeographySnapshot, area: str) -> _Populations:
         kind = snap.areas[area].type
         bcu = bcu_of(snap, area) if kind == "borough" else None
+        wide = {
+            code: population_of(data, snap, code)
+            for code in ancestors(snap, area)
+            if snap.areas[code].type in WIDE_TYPES
+        }
         return cls(
-            population_of(data, snap, area) if kind in ("borough", "bcu") else None,
+            population_of(data, snap, area) if kind in APPORTIONED_LEVELS else None,
             population_of(data, snap, LONDON),
             bcu,
             population_of(data, snap, bcu) if bcu is not None else None,
+            wide,
         )
 
 
@@ -182,16 +204,35 @@ def _apportioned_pence(
     pops: _Populations,
 ) -> float:  # fmt: skip
     """The part of an award counted for ``area`` (a borough or BCU) by population share, as
-    /funding/summary?by=borough (or by=bcu) counts it in apportioned_amount."""
+    /funding/summary?by=borough (or by=bcu) counts it in apportioned_amount; for the
+    Metropolitan Police District, the sum of its boroughs' parts."""
+    if level == "police_area":
+        return _district_pence(data, g, snap, area, pops)
     total = 0.0
     for kind, code, share in placed(data, g, snap, level):
         pence = (g.amount_pence or 0) * share
         if kind == level and code == area:
             total += pence
-        elif kind == "london" and pops.area and pops.london:
-            total += pence * pops.area / pops.london
+        elif kind == "london" and pops.area and (wide := pops.wide.get(code or "")):
+            total += pence * pops.area / wide
         elif kind == "bcu" and level == "borough" and code == pops.bcu and pops.bcu_population:
             total += pence * (pops.area or 0) / pops.bcu_population
+    return total
+
+
+def _district_pence(
+    data: FundingData, g: GrantFact, snap: GeographySnapshot, area: str, pops: _Populations
+) -> float:
+    """The part of an award the boroughs of a police area (the Metropolitan Police
+    District) are counted at by=borough: what is placed in them or their BCUs, its own
+    money, and its population share of London's."""
+    total = 0.0
+    for kind, code, share in placed(data, g, snap, "borough"):
+        pence = (g.amount_pence or 0) * share
+        if code == area or (kind in ("borough", "bcu") and area in ancestors(snap, code or "")):
+            total += pence
+        elif kind == "london" and pops.area and (wide := pops.wide.get(code or "")):
+            total += pence * pops.area / wide
     return total
 
 
@@ -279,9 +320,11 @@ def headline_answer(
 
 
 def _wider_area(snap: GeographySnapshot, area: str, scope: str) -> set[str]:
-    """The wider area of a wide scope with no award (shared: none)."""
+    """The wider area of a wide scope with no award (shared: none; london_wide: London)."""
     if scope == "shared":
         return set()
+    if scope == "london_wide":
+        return {LONDON} if LONDON in snap.areas else set()
     level = {v: k for k, v in WIDE.items()}[scope]
     return {a for a in ancestors(snap, area) if snap.areas[a].type == level}
 
@@ -336,13 +379,32 @@ def _apportion(
     for g in grants:
         groups[found[g.id][0]].apportioned += _apportioned_pence(data, g, snap, area, level, pops)
     bcu = "BCU-wide money × the borough's share of its BCU's population + " if pops.bcu else ""
+    police = (
+        " (money for the Metropolitan Police District × its share of the District's "
+        "population: that money is for every borough but the City of London)"
+        if MPD in pops.wide
+        else ""
+    )
+    if level == "police_area":
+        return {
+            "method": "population",
+            "available": True,
+            "amount": pounds(sum(g.apportioned for g in groups.values())),
+            "rule": f"amount = the sum of the apportioned_amount of {name}'s boroughs in "
+            "/funding/summary?by=borough: the awards placed in them or their BCUs, its own "
+            f"awards, and London-wide money × its share of London's population; each scope's "
+            "apportioned_amount is its part. Populations are the latest loaded estimates. This "
+            "illustrates where shared money might be spent, not where it was spent.",
+            "population": _population(data),
+        }
     return {
         "method": "population",
         "available": True,
         "amount": pounds(sum(g.apportioned for g in groups.values())),
         "rule": f"amount = {name}'s own awards + its equal share of the shared awards (each "
         f"divided equally between the areas of its level it names) + {bcu}London-wide money × "
-        f"{name}'s share of London's population; each scope's apportioned_amount is its part. "
+        f"{name}'s share of London's population{police}; each scope's apportioned_amount is "
+        "its part. "
         "It equals apportioned_amount in /funding/summary?by="
         f"{level}. Populations are the latest loaded estimates. This illustrates where "
         "shared money might be spent, not where it was spent.",
@@ -383,12 +445,19 @@ def headline_rule(snap: GeographySnapshot, area: str, present: tuple[str, ...]) 
            f"{name} (each award divided equally between the areas of its level it names)."
            if info.type in LISTED_LEVELS else "."),
     ]  # fmt: skip
-    above = {snap.areas[a].type: snap.areas[a].name for a in ancestors(snap, area)}
+    above_codes = ancestors(snap, area)
+    above = {snap.areas[a].type: snap.areas[a].name for a in above_codes}
     if "borough_wide" in present:
         parts.append(f"borough_wide: awards for the whole of {above['borough']}, in full.")
     if "bcu_wide" in present:
         parts.append(f"bcu_wide: awards for the whole of the {above['bcu']} BCU, in full.")
-    parts.append("london_wide: awards for all of London, in full.")
+    if MPD in above_codes:
+        parts.append(
+            "london_wide: awards for all of London, and for the Metropolitan Police District "
+            "(London but the City of London: the 32 boroughs), in full; areas names which."
+        )
+    else:
+        parts.append("london_wide: awards for all of London, in full.")
     parts.append(
         "Each award is in one scope, the widest it reaches the area at; the wider scopes are "
         "shared by areas_sharing areas of the same level (the others listed in shared_with for "

@@ -14,6 +14,7 @@ from directory.store.repositories.funding import FundingQueries
 from directory.usecases.catalogue import area_ref, service_link
 from directory.usecases.facts import FundingData
 from directory.usecases.funding.awards import (
+    WIDE_TYPES,
     area_code,
     check_choice,
 )
@@ -208,7 +209,7 @@ def _service_units(snap: GeographySnapshot, codes: set[str]) -> set[tuple[str, s
     units: set[tuple[str, str | None]] = set()
     for code in known:
         kind = snap.areas[code].type
-        if kind == "region":
+        if kind in WIDE_TYPES:  # (the Metropolitan Police District's with London's)
             units.add(("london", LONDON))
         elif kind == "bcu":
             units.add(("bcu", code))

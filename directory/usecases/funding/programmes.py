@@ -22,6 +22,7 @@ from directory.usecases.funding.awards import (
     Stats,
     codes_of_type,
     community_safety_rule_text,
+    london_key,
     named_programme_rule,
     placed,
     population_note,
@@ -187,7 +188,7 @@ def _allocations(
     for g in grants:
         totals.add(g, flags[g.id])
         for kind, code, share in placed(data, g, snap, "borough"):
-            groups[(kind, code)].add(g, flags[g.id], share)
+            groups[london_key(kind, code)].add(g, flags[g.id], share)
 
     def brief(s: Stats) -> dict[str, Any]:
         return {"awards": s.awards, "amount": pounds(s.pence), "shared_awards": s.shared}

@@ -16,6 +16,7 @@ from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.funding.awards import (
     PLACEMENT_RULE,
     Stats,
+    ancestors,
     bcu_of,
     check_choice,
     codes_of_type,
@@ -28,7 +29,7 @@ from directory.usecases.funding.awards import (
     selection,
 )
 from directory.usecases.funding.headline import Scopes, headline, scopes, scopes_present
-from directory.usecases.geography import CITY_NOTE, LONDON, GeographySnapshot
+from directory.usecases.geography import CITY_NOTE, LONDON, MPD, GeographySnapshot
 
 SUMMARY_BY = ("borough", "bcu", "ward", "programme", "financial_year", "organisation")
 APPORTION = ("none", "population")
@@ -42,9 +43,12 @@ AREA_FILTER_RULE = (
 )
 APPORTION_RULE = (
     "apportioned_amount = the area's own amount + London-wide money × the area's share of "
-    "London's population + BCU-wide money × the borough's share of its BCU's population "
-    "(by=bcu: London-wide money × the BCU's share of London's population; the City of "
-    "London's share stays with the City, which is in no BCU). Populations are the latest "
+    "London's population + money for the Metropolitan Police District (E23000001, London but "
+    "the City: london_wide.police_district) × the area's share of the District's population, "
+    "which the City of London has none of + BCU-wide money × the borough's share of its BCU's "
+    "population (by=bcu: London-wide money × the BCU's share of London's population, the "
+    "District's money × its share of the District's; the City of London's share of London's "
+    "stays with the City, which is in no BCU). Populations are the latest "
     "loaded estimates. This is an illustration of where pan-London and BCU-wide money might "
     "be spent, not a record of where it was spent."
 )
@@ -164,10 +168,13 @@ def _area_groups(
     by: str, area: str | None, apportion: str,
 ) -> dict[str, Any]:  # fmt: skip
     groups: dict[tuple[str, str | None], Stats] = defaultdict(Stats)
+    london = Stats()  # London's and the Metropolitan Police District's: london_wide
     for g in grants:
         for kind, code, share in placed(data, g, snap, by):
             groups[(kind, code)].add(g, flags[g.id], share)
-    london = groups.get(("london", LONDON), Stats())
+            if kind == "london":
+                london.add(g, flags[g.id], share)
+    wide = {code: s for (kind, code), s in groups.items() if kind == "london" and code}
     bcu_wide = {code: s for (kind, code), s in groups.items() if kind == "bcu" and by != "bcu"}
     out: dict[str, Any] = {}
     main_kind = {"borough": "borough", "ward": "ward", "bcu": "bcu"}[by]
@@ -206,15 +213,25 @@ def _area_groups(
             for (k, c), s in groups.items() if k == "no_bcu" and c is not None
         ]  # fmt: skip
     out["london_wide"] = london.body()
+    if MPD in snap.areas:
+        district = groups.get(("london", MPD), Stats())
+        out["london_wide"]["police_district"] = {
+            "area": area_ref(snap, MPD),
+            "awards": district.awards,
+            "amount": pounds(district.pence),
+        }
     out["unplaced"] = groups.get(("unplaced", None), Stats()).body()
-    out["apportionment"] = _apportion(data, snap, out, by, london, bcu_wide, apportion)
+    out["apportionment"] = _apportion(data, snap, out, by, wide, bcu_wide, apportion)
     return out
 
 
 def _apportion(
-    data: FundingData, snap: GeographySnapshot, out: dict[str, Any], by: str, london: Stats,
-    bcu_wide: dict[str | None, Stats], apportion: str,
+    data: FundingData, snap: GeographySnapshot, out: dict[str, Any], by: str,
+    wide: dict[str, Stats], bcu_wide: dict[str | None, Stats], apportion: str,
 ) -> dict[str, Any]:  # fmt: skip
+    """Each row's apportioned_amount: its own money and its population share of the wide
+    money above it (``wide``: London's, the Metropolitan Police District's) and of its
+    BCU's."""
     if apportion != "population":
         return {
             "method": "none",
@@ -233,10 +250,14 @@ def _apportion(
             "apportioned: import them with `directory import FILE --format population`.",
         }
     rows = out["boroughs"] if by == "borough" else out["bcus"] + out["not_in_a_bcu"]
+    wide_pop = {code: population_of(data, snap, code) for code in wide}
     for row in rows:
         code = row["area"]["code"]
         pop = population_of(data, snap, code) or 0
-        pence = row["amount"] * 100 + london.pence * pop / london_pop
+        pence = row["amount"] * 100
+        for above in ancestors(snap, code):
+            if above in wide and (above_pop := wide_pop[above]):
+                pence += wide[above].pence * pop / above_pop
         if by == "borough":
             bcu = bcu_of(snap, code)
             if bcu is not None and bcu in bcu_wide:

@@ -17,6 +17,7 @@ from directory.usecases.funding.awards import (
     PLACEMENT_RULE,
     check_choice,
     codes_of_type,
+    london_key,
     placed,
     pounds,
     programmes_answer,
@@ -155,7 +156,7 @@ def _area_groups(
     groups: dict[tuple[str, str | None], Lateness] = defaultdict(Lateness)
     for g in grants:
         for kind, code, share in placed(data, g, snap, by):
-            groups[(kind, code)].add(g, share)
+            groups[london_key(kind, code)].add(g, share)
     out: dict[str, Any] = {}
     member = "boroughs" if by == "borough" else "bcus"
     out[member] = [

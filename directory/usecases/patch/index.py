@@ -414,7 +414,8 @@ def _order_array(order: dict[int, int]) -> np.ndarray:
 
 
 def _boroughs_of(snap: GeographySnapshot, code: str) -> set[str]:
-    """The boroughs an area code stands for: itself, a ward's borough, a BCU's boroughs."""
+    """The boroughs an area code stands for: itself, a ward's borough, a BCU's boroughs, the
+    Metropolitan Police District's (every borough but the City of London)."""
     area = snap.areas.get(code)
     if area is None:
         return set()
@@ -424,6 +425,8 @@ def _boroughs_of(snap: GeographySnapshot, code: str) -> set[str]:
         return {area.parent_code} if area.parent_code else set()
     if area.type == "bcu":
         return set(snap.children.get(code, []))
+    if area.type == "police_area":
+        return {b for bcu in snap.children.get(code, []) for b in snap.children.get(bcu, [])}
     return set()
 
 

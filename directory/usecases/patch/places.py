@@ -14,6 +14,7 @@ from directory.store.repositories.geography import (
     GeographyRepository,
 )
 from directory.usecases import geography
+from directory.usecases.funding.awards import ancestors
 from directory.usecases.geography import LONDON, GeographySnapshot, resolve_area
 
 
@@ -47,14 +48,24 @@ class Place:
 
 
 @functools.lru_cache(maxsize=4096)
-def _point_coverage(ward: str | None, borough: str, bcu: str | None) -> Coverage:
+def _point_coverage(
+    ward: str | None, borough: str, bcu: str | None, wide: tuple[str, ...]
+) -> Coverage:
     """A postcode's or point's coverage: one per ward, worked out once."""
     return Coverage.of({
         "serves_ward": [ward] if ward else [],
         "serves_borough": [borough],
         "serves_bcu": [bcu] if bcu and bcu != LONDON else [],
-        "serves_london": [LONDON],
+        "serves_london": list(wide),
     })  # fmt: skip
+
+
+def wide_above(snap: GeographySnapshot, codes: list[str]) -> list[str]:
+    """The wide areas among ``codes`` (an area and those above it), narrowest first, London
+    always last: the Metropolitan Police District for an area in it (its money reaches the
+    32 boroughs, not the City), and London."""
+    wide = [c for c in codes if c in snap.areas and snap.areas[c].type == "police_area"]
+    return [*wide, LONDON]
 
 
 def place_for_areas(
@@ -66,7 +77,10 @@ def place_for_areas(
 ) -> Place:
     """A postcode or point: its ward, borough, BCU and London (None: a ward's patch without
     a point, as ``answer.warm_wards`` makes its parts)."""
-    return Place(geography, _point_coverage(ward, borough, snap.areas[borough].parent_code), point)
+    bcu = snap.areas[borough].parent_code
+    above = [bcu, *ancestors(snap, bcu)] if bcu is not None and bcu in snap.areas else []
+    wide = tuple(wide_above(snap, above))
+    return Place(geography, _point_coverage(ward, borough, bcu, wide), point)
 
 
 def place_for_area(code: str, snap: GeographySnapshot) -> Place:
@@ -89,7 +103,7 @@ def place_for_area(code: str, snap: GeographySnapshot) -> Place:
         "serves_part": sorted(inside),
         "serves_borough": [by_type["borough"]] if "borough" in by_type else [],
         "serves_bcu": [by_type["bcu"]] if "bcu" in by_type else [],
-        "serves_london": [LONDON],
+        "serves_london": wide_above(snap, [code, *ancestors]),
     })  # fmt: skip
     geography = {
         "area": area.ref(),

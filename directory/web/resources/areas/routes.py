@@ -1,4 +1,5 @@
-"""Areas: region, Met BCUs, boroughs and wards, with their boundaries."""
+"""Areas: region, the Metropolitan Police District, Met BCUs, boroughs and wards, with their
+boundaries."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def list_areas(args: dict[str, Any]) -> Response:
     if wants_geojson(args.get("format")):
         if args.get("type") is None and args.get("parent") is None and args.get("q") is None:
             raise InvalidInputError(
-                "A GeoJSON layer needs a filter: give type (region, bcu, borough, ward), parent or q.",
+                "A GeoJSON layer needs a filter: give type (region, police_area, bcu, borough, "
+                "ward), parent or q.",
                 errors={"type": ["required with format=geojson"]},
             )
         simplify = geography.check_simplify(args.get("simplify"))

@@ -190,6 +190,22 @@ class FundingStatsSchema(Schema):
     )
 
 
+class PoliceDistrictMoneySchema(FundingMoneySchema):
+    area = ma.fields.Nested(AreaRefSchema)
+
+
+class LondonWideStatsSchema(FundingStatsSchema):
+    police_district = ma.fields.Nested(
+        PoliceDistrictMoneySchema,
+        metadata={
+            "description": "Of these, the awards for the Metropolitan Police District "
+            "(E23000001: London but the City of London, the 32 boroughs of the Met's BCUs, "
+            "as MOPAC's direct borough funding is): they never reach the City of London, "
+            "and apportion=population divides them by the District's population"
+        },
+    )
+
+
 class FundingAreaStatsSchema(FundingStatsSchema):
     area = ma.fields.Nested(AreaRefSchema)
     shared_awards = ma.fields.Integer(
@@ -200,7 +216,7 @@ class FundingAreaStatsSchema(FundingStatsSchema):
     apportioned_amount = ma.fields.Float(
         allow_none=True,
         metadata={
-            "description": "With apportion=population only: amount plus the population share of London-wide (and, for a borough, its BCU's BCU-wide) money; null if populations are not loaded"
+            "description": "With apportion=population only: amount plus the population share of London-wide money (of the Metropolitan Police District's money for an area in it, by its share of the District's population) and, for a borough, of its BCU's BCU-wide money; null if populations are not loaded"
         },
     )
     note = ma.fields.String(
@@ -227,14 +243,15 @@ class HeadlineWiderSchema(HeadlineMoneySchema):
         ma.fields.Nested(AreaRefSchema),
         metadata={
             "description": "The areas these awards were made for beyond the area: its "
-            "borough, BCU or London for a wide scope; for shared, the other areas the awards "
-            "name"
+            "borough, BCU, or London or the Metropolitan Police District (E23000001) for a "
+            "wide scope; for shared, the other areas the awards name"
         },
     )
     areas_sharing = ma.fields.Integer(
         metadata={
             "description": "How many areas of the area's own level this money is for, the "
-            "area included (London-wide for a borough: 33)"
+            "area included (London-wide for a borough: 33; the Metropolitan Police District's "
+            "alone: 32)"
         }
     )
     shared_with = ma.fields.List(
@@ -310,7 +327,11 @@ class FundingHeadlineSchema(Schema):
     )
     london_wide = ma.fields.Nested(
         HeadlineWiderSchema,
-        metadata={"description": "Awards for all of London, in full; absent for London"},
+        metadata={
+            "description": "Awards for all of London, and (for an area in it) for the "
+            "Metropolitan Police District, London but the City of London, in full; absent for "
+            "London. The City of London and its wards are reached by London's only"
+        },
     )
     reaching = ma.fields.Nested(
         HeadlineMoneySchema,
@@ -461,8 +482,12 @@ class FundingSummarySchema(Schema):
         },
     )
     london_wide = ma.fields.Nested(
-        FundingStatsSchema,
-        metadata={"description": "Awards for all of London (not divided among boroughs)"},
+        LondonWideStatsSchema,
+        metadata={
+            "description": "Awards for all of London, and for the Metropolitan Police "
+            "District (London but the City of London: police_district), not divided among "
+            "boroughs"
+        },
     )
     unplaced = ma.fields.Nested(
         FundingStatsSchema,

@@ -103,7 +103,7 @@ class PatchArgsSchema(PatchFilterSchema, PageArgsSchema):
     area = ma.fields.String(
         validate=ma.validate.Length(min=1, max=120),
         metadata={
-            "description": 'An area code (E09…, E05…, bcu-…, E12000007) or name ("Kingston", '
+            "description": 'An area code (E09…, E05…, bcu-…, E23000001, E12000007) or name ("Kingston", '
             f'"Central West BCU"). {ONE_PLACE}'
         },
     )

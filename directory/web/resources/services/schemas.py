@@ -65,10 +65,10 @@ class ServiceListArgsSchema(PageArgsSchema):
     area = ma.fields.String(
         validate=ma.validate.Length(min=1, max=120),
         metadata={
-            "description": "Area code (any case: E12000007, bcu-…, E09…, E05…) or name "
-            "('Kingston', 'Central West BCU'). A service matches if its coverage is the area, "
-            "an area containing it (ward → borough → BCU → London; the City of London is "
-            "directly under London) or an area inside it, or if it has a delivery site in "
+            "description": "Area code (any case: E12000007, E23000001, bcu-…, E09…, E05…) or "
+            "name ('Kingston', 'Central West BCU'). A service matches if its coverage is the "
+            "area, an area containing it (ward → borough → BCU → the Metropolitan Police "
+            "District E23000001 → London; the City of London is directly under London) or an area inside it, or if it has a delivery site in "
             "the area. Unknown: 404 area-not-found."
         },
     )
