@@ -28,9 +28,9 @@ from geodata.names import normalise_name
 
 LONDON = "E12000007"
 MPD = "E23000001"
-#: phrases meaning "all of London" (compared after normalise_name). "Met-wide" stays
-#: London's, as it has always been read: an award for the Metropolitan Police District (the
-#: 32 boroughs, not the City) is named by its code, its name or POLICE_DISTRICT_WIDE
+#: phrases meaning "all of London" (compared after normalise_name); the Metropolitan Police
+#: District (the 32 boroughs, not the City) is named by its code, its name or
+#: POLICE_DISTRICT_WIDE
 LONDON_WIDE = frozenset(
     normalise_name(text)
     for text in (
@@ -47,8 +47,6 @@ LONDON_WIDE = frozenset(
         "London",
         "Greater London",
         "GLA area",
-        "Met-wide",
-        "MPS-wide",
     )
 )
 #: phrases meaning the Metropolitan Police District: London but the City of London
@@ -63,6 +61,10 @@ POLICE_DISTRICT_WIDE = frozenset(
         "London-wide (32 boroughs)",
         "London excluding the City",
         "London except the City",
+        # the Met's own area: the City of London Police polices the City
+        "Met-wide",
+        "MPS-wide",
+        "Met Police-wide",
     )
 )
 #: the order area types are tried in for a free-text name: wards only on an exact name

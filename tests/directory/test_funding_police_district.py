@@ -256,7 +256,11 @@ def test_a_city_postcodes_patch_has_none_of_the_districts_awards(client):
 
 # -- imports naming the District -------------------------------------------------------------
 def _template(path: Path) -> Path:
-    rows = [("CODE", DISTRICT, "£32,000"), ("WORDS", "32 London boroughs", "£64,000")]
+    rows = [
+        ("CODE", DISTRICT, "£32,000"),
+        ("WORDS", "32 London boroughs", "£64,000"),
+        ("MET", "Met-wide", "£8,000"),  # the Met's area: the City has its own police
+    ]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=HEADINGS)
     writer.writeheader()
@@ -306,7 +310,7 @@ def imported(writable_app: Flask, tmp_path: Path) -> Iterator[Flask]:
 
 def test_a_spreadsheet_and_a_360giving_grant_can_name_the_district(imported):
     client = imported.test_client()
-    for ref in ("PD-CODE-G", "PD-WORDS-G", "360G-district-1"):
+    for ref in ("PD-CODE-G", "PD-WORDS-G", "PD-MET-G", "360G-district-1"):
         areas = get(client, f"/api/v1/grants/{ref}")["beneficiary_areas"]
         assert [a["code"] for a in areas] == [DISTRICT], ref
     coverage = get(client, "/api/v1/services/PD-WORDS")["coverage"]
@@ -314,7 +318,7 @@ def test_a_spreadsheet_and_a_360giving_grant_can_name_the_district(imported):
     city = get(client, f"/api/v1/funding/summary?by=programme&area={CITY}&{ALL}")["headline"]
     assert city["reaching"]["awards"] == 0
     lambeth = get(client, f"/api/v1/funding/summary?by=programme&area={LAMBETH}&{ALL}")
-    assert lambeth["headline"]["london_wide"]["amount"] == pytest.approx(416_000)
+    assert lambeth["headline"]["london_wide"]["amount"] == pytest.approx(424_000)
     # written out as 360Giving, the District is a police force area
     package = get(client, "/api/v1/grants.360giving.json")
     (location,) = next(g for g in package["grants"] if g["id"] == "360G-district-1")[
