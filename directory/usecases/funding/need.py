@@ -161,7 +161,9 @@ def _need_rule(level: str, basis: str) -> str:
         else "awards whose beneficiary areas are the BCU, its boroughs or their wards"
     )
     money = (
-        "London-wide and BCU-wide money is apportioned by population share (see apportionment)"
+        "London-wide and BCU-wide money is apportioned by population share (see apportionment; "
+        "the Metropolitan Police District's money by the share of its population, so the City "
+        "of London has none of it)"
         if basis == "apportioned_amount"
         else "London-wide"
         + (" and BCU-wide" if level == "borough" else "")

@@ -103,14 +103,16 @@ def funding_summary(
 
 def _check_apportion(snap: GeographySnapshot, by: str, area: str | None, apportion: str) -> None:
     """apportion=population needs populations: by=borough or by=bcu, or the headline of a
-    borough, a BCU or London (there are no ward populations)."""
+    borough, a BCU, the Metropolitan Police District or London (there are no ward
+    populations)."""
     if apportion != "population" or by in ("borough", "bcu"):
         return
     if by != "ward" and area is not None and snap.areas[area].type != "ward":
         return
     message = (
-        "apportion=population applies to by=borough or by=bcu, or with area a borough, BCU "
-        "or London (its headline); there are no ward populations."
+        "apportion=population applies to by=borough or by=bcu, or with area a borough, BCU, "
+        "the Metropolitan Police District or London (its headline); there are no ward "
+        "populations."
     )
     raise InvalidInputError(message, errors={"apportion": [message]})
 
