@@ -102,11 +102,14 @@ class Contract:
     def operation(self, path: str, method: str) -> tuple[str, dict[str, Any]] | None:
         """The operation the path and method name, routed as the app routes: the first
         (most literal) path that matches decides, and a method it does not document is no
-        operation (GET /postcodes/lookup is the bulk lookup's 405, not a postcode)."""
-        for pattern, template in self.routes:
-            if pattern.match(path):
-                operation = self.document["paths"][template].get(method)
-                return None if operation is None else (template, operation)
+        operation (GET /postcodes/lookup is the bulk lookup's 405, not a postcode). A path
+        with a trailing slash that the app answered is its root's (``/api/v1/ogc/``: the
+        roots answer at both addresses; any other is sent on by a 308, not checked)."""
+        for candidate in dict.fromkeys((path, path.rstrip("/") or "/")):
+            for pattern, template in self.routes:
+                if pattern.match(candidate):
+                    operation = self.document["paths"][template].get(method)
+                    return None if operation is None else (template, operation)
         return None
 
     def check(self, response: TestResponse) -> None:
