@@ -121,7 +121,7 @@ class Contract:
         mimetype = response.mimetype
         is_json = mimetype in JSON_TYPES
         where = f"{request.method} {request.full_path.rstrip('?')} → {status} {mimetype}"
-        found = self.operation(request.path, method)
+        found = self.operation(_path_as_sent(request), method)
         if found is None:
             if is_json:
                 if status < 400:
@@ -195,6 +195,14 @@ class Contract:
             ]
             raise ContractViolation(f"{where}: {prefix}\n" + "\n".join(lines))
         self.valid.add(seen)
+
+
+def _path_as_sent(request: Any) -> str:
+    """The request's path as the client sent it, still percent-encoded, as the document's
+    templates read one: a ``/`` escaped in a parameter (``/services/SL%2FRR%2F01``) is part
+    of it, where the decoded path (``request.path``) would split it into segments."""
+    raw = request.environ.get("RAW_URI")
+    return raw.split("?", 1)[0] if raw else request.path
 
 
 def _raw(response: TestResponse) -> bytes:

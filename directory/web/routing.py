@@ -17,11 +17,25 @@ from typing import Any
 from urllib.parse import quote
 
 from werkzeug.exceptions import NotFound
-from werkzeug.routing import Map, MapAdapter, RequestRedirect
+from werkzeug.routing import Map, MapAdapter, PathConverter, RequestRedirect
 
 #: what a path keeps unescaped in a redirect's Location (Werkzeug's own slash redirect's
 #: set: the WHATWG URL standard's path-segment characters)
 _PATH_SAFE = "!$&'()*+,/:;=@"
+
+
+class RefConverter(PathConverter):
+    """``<ref:…>``: a record's id or ref, which may hold ``/``. An importer takes any
+    one-line text as a ref (a 360Giving grant id such as ``360G-X-2016/17-04``, a
+    template's Service ref), and a client escapes its ``/`` as ``%2F``, which the WSGI
+    server decodes into the path before routing: ``/services/abc%2Fdef`` arrives as
+    ``/services/abc/def``, which ``<string:…>`` took for no route's (a 404 of werkzeug's
+    own, not the record's). A path's own routes still come first: ``/services/x/history``
+    is the history of ``x``, and a ref ending in ``/history`` is read by its id. No ref ends
+    in ``/`` (that is the trailing slash :class:`SlashlessAdapter` sends on)."""
+
+    regex = r"[^/](?:.*?[^/])?"
+    part_isolating = False
 
 
 class SlashlessMap(Map):
