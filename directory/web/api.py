@@ -328,7 +328,11 @@ class Api(flask_smorest.Api):
         }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response(NOT_ACCEPTABLE, response, lazy=True)
-        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        response = {
+            "description": "Default error response",
+            "schema": self.ERROR_SCHEMA,
+            "headers": dict(openapi.OUTAGE_HEADERS),  # (a read's outage: http._cache_headers)
+        }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 

@@ -542,6 +542,16 @@ def test_the_probes_answer_whatever_precondition_is_sent(client):
         assert answer.status_code == 200, path
 
 
+def test_the_probes_answer_a_range_whole(client):
+    """A probe is never partial: a Range gets the whole answer, and no Accept-Ranges
+    offers one (the document names no 206 for them)."""
+    for path in ("/health", "/ready"):
+        whole = client.get(path)
+        answer = client.get(path, headers={"Range": "bytes=0-3"})
+        assert answer.status_code == 200 and answer.data == whole.data, path
+        assert "Accept-Ranges" not in answer.headers, path
+
+
 @pytest.mark.parametrize("held", list(CODINGS))
 @pytest.mark.parametrize("accept", list(CODINGS))
 def test_a_304_names_the_coding_the_request_gets(client, accept, held):
