@@ -52,9 +52,9 @@ SPEC_PATH = "/api/v1/openapi.json"
 
 #: the headers of a read's answer a client acts on, each of which the document must
 #: declare for the status it comes with (lower case). Not RateLimit-*: a rate-limited read
-#: (the feedback list) sends them on every answer, its shared ones too (an unknown
-#: parameter's 400, a 422, a 304), which the document names by reference and so cannot
-#: give them; its own answers declare them, and are held to them as required.
+#: (feedback) sends them on its errors too (a 401, a 422), but not on a path no route takes
+#: (``/feedback/021``), which the contract reads as the operation's 404; its successes
+#: declare them, and are held to them as required.
 READ_HEADERS = frozenset({
     "etag", "cache-control", "last-modified", "link", "content-location",
     "content-disposition", "x-total-count", "accept-ranges", "content-range", "retry-after",

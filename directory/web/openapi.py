@@ -63,7 +63,8 @@ class Operation:
     #: a short summary (the docstring becomes the description)
     summary: str
     #: answers a page with RFC 8288 Link headers to first/prev/next/last: True, or "json"
-    #: when only its JSON representation is a page, or "offset" for prev/next only (the
+    #: when only its JSON representation is a page, "not-json" when all but its JSON (the
+    #: patch, whose services envelope says its place), or "offset" for prev/next only (the
     #: OGC API's items, paged by offset)
     paged: bool | str = False
     #: the 200's description when it answers in several media types
@@ -97,6 +98,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/patch"): Operation(
         "getPatch",
         "What is in my patch",
+        paged="not-json",
         ok=f"The patch as JSON (default); its page of services as {_GEOJSON}, or as {_CSV}",
     ),
     ("post", "/api/v1/patch/lookup"): Operation("lookupPatches", "The patches of many postcodes"),
@@ -387,6 +389,11 @@ HEADERS: dict[str, dict[str, Any]] = {
     "LinkOffset": {
         "description": 'RFC 8288 links to the previous and next pages (`rel="prev"`, '
         '`rel="next"`), the same as the body\'s `links`; absent when there is neither',
+        "schema": {"type": "string"},
+    },
+    "LinkNotOnJson": {
+        "description": "On GeoJSON and CSV: RFC 8288 links to the first, previous, next and "
+        'last pages of services (`rel="…"`); the JSON says its place in its `services`',
         "schema": {"type": "string"},
     },
     "LinkOnJson": {
@@ -724,20 +731,20 @@ _RATE_LIMIT_HEADERS = {
 def _document_write_headers(key: tuple[str, str], operation: dict[str, Any]) -> None:
     """The headers :mod:`directory.web.limits` and :mod:`directory.web.writing` send on a
     success: ``RateLimit-*`` on every answer of a rate-limited route (one that documents
-    its 429, reads too; a read's every answer documents them), a keyed write's ``ETag`` of
-    the record it answers with (the If-Match of its next change), and ``Location`` on a
-    201."""
+    its 429, reads too), a keyed write's ``ETag`` of the record it answers with (the
+    If-Match of its next change), and ``Location`` on a 201."""
     responses = operation.get("responses", {})
     limited = 429 in responses or "429" in responses
     for status, response in responses.items():
         if not isinstance(response, dict) or "$ref" in response:
             continue
-        success = str(status).startswith("2")
-        if limited and (success or key[0] == "get"):  # (a read's every answer is held to it)
-            response.setdefault("headers", {}).update(_RATE_LIMIT_HEADERS)
-        if not success or key[0] == "get":
+        if not str(status).startswith("2"):
             continue
         headers = response.setdefault("headers", {})
+        if limited:
+            headers.update(_RATE_LIMIT_HEADERS)
+        if key[0] == "get":
+            continue
         if str(status) == "201":
             headers["Location"] = "Location"
         if (
@@ -766,9 +773,11 @@ def _document_headers(
     headers.update(ETag="ETag", **{"Cache-Control": "CacheControl"})
     headers["Last-Modified"] = "LastModified"
     if described.paged:
-        headers["Link"] = {"json": "LinkOnJson", "offset": "LinkOffset"}.get(
-            str(described.paged), "Link"
-        )
+        headers["Link"] = {
+            "json": "LinkOnJson",
+            "not-json": "LinkNotOnJson",
+            "offset": "LinkOffset",
+        }.get(str(described.paged), "Link")
     content = ok.get("content", {})
     if http.CSV_MIMETYPE in content or http.CALENDAR_MIMETYPE in content:
         headers["Content-Disposition"] = "ContentDisposition"

@@ -172,6 +172,7 @@ PAGED = {
     "/api/v1/hsds/taxonomy_terms", "/api/v1/contacts", "/api/v1/opportunities",
     "/api/v1/feedback", "/api/v1/practice", "/api/v1/partners",
     "/api/v1/ogc/collections/{collection_id}/items",  # (prev and next: paged by offset)
+    "/api/v1/patch",  # (its GeoJSON and CSV: the JSON says its place in its services)
 }  # fmt: skip
 
 
