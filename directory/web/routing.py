@@ -24,6 +24,10 @@ from werkzeug.routing import Map, MapAdapter, PathConverter, RequestRedirect
 _PATH_SAFE = "!$&'()*+,/:;=@"
 
 
+#: the names an item route takes after a record's ref (``/services/<ref>/sites``)
+SUBRESOURCES = ("history", "outcomes", "sites", "feedback")
+
+
 class RefConverter(PathConverter):
     """``<ref:…>``: a record's id or ref, which may hold ``/``. An importer takes any
     one-line text as a ref (a 360Giving grant id such as ``360G-X-2016/17-04``, a
@@ -32,9 +36,12 @@ class RefConverter(PathConverter):
     ``/services/abc/def``, which ``<string:…>`` took for no route's (a 404 of werkzeug's
     own, not the record's). A path's own routes still come first: ``/services/x/history``
     is the history of ``x``, and a ref ending in ``/history`` is read by its id. No ref ends
-    in ``/`` (that is the trailing slash :class:`SlashlessAdapter` sends on)."""
+    in ``/`` (that is the trailing slash :class:`SlashlessAdapter` sends on), nor in one of
+    the item routes' own names (:data:`SUBRESOURCES`): ``/services/x/sites`` is the sites of
+    ``x`` for every method, and a PATCH there its 405, not a change of a service
+    ``x/sites``."""
 
-    regex = r"[^/](?:.*?[^/])?"
+    regex = r"[^/](?:.*?[^/])?" + "".join(f"(?<!/{name})" for name in SUBRESOURCES)
     part_isolating = False
 
 

@@ -265,3 +265,20 @@ def test_an_unknown_ref_holding_a_slash_is_the_records_404(slashed_app, kind):
     assert body["code"] == code and "abc/def" in body["detail"], body
     plain = slashed_app.test_client().get(f"/api/v1/{kind}/abcdef").get_json()
     assert body["detail"] == plain["detail"].replace("abcdef", "abc/def")
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "allowed"),
+    [
+        ("/api/v1/services/SL%2FRR%2F01/history", "PATCH", {"GET", "HEAD", "OPTIONS"}),
+        ("/api/v1/services/SL%2FRR%2F01/sites", "GET", {"POST", "OPTIONS"}),
+        ("/api/v1/services/SL%2FRR%2F01/outcomes", "DELETE", {"GET", "HEAD", "OPTIONS", "POST"}),
+        ("/api/v1/opportunities/vru%2Fyouth%2F2027/feedback", "PATCH", {"POST", "OPTIONS"}),
+    ],
+)
+def test_an_item_routes_own_names_are_never_part_of_a_ref(slashed_app, path, method, allowed):
+    """``…/sites`` after a ref is the sites of that record for every method: a method it
+    does not take is its 405 naming what it does, not a change of a record ``…/sites``."""
+    response = slashed_app.test_client().open(path, method=method)
+    assert response.status_code == 405, response.get_json()
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
