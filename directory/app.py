@@ -18,7 +18,7 @@ from directory.usecases.facts import FactsCache
 from directory.usecases.geography import GeographyCache
 from directory.usecases.hsds import HsdsIdCache
 from directory.usecases.patch import DirectoryCache
-from directory.web import heap, http, limits, logs, openapi
+from directory.web import heap, http, limits, logs, openapi, routing
 from directory.web.api import Api, CanonicalIntConverter
 from directory.web.resources import BLUEPRINTS
 from directory.web.serving import REQUEST_MAX_MB
@@ -28,12 +28,20 @@ from directory.web.state import AppState, end_request
 API_PREFIX = "/api/v1"
 
 
+class _App(Flask):
+    """Flask with the directory's URL map: a trailing slash is sent on, by a 308, to the
+    route without it (directory/web/routing.py)."""
+
+    url_map_class = routing.SlashlessMap
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask application for ``settings`` (from the environment when omitted)."""
     settings = settings or Settings.from_env()
     logs.configure(settings)  # once per process; before Flask's logger looks for a handler
-    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app = _App(__name__, instance_path=str(settings.instance_dir))
     app.url_map.converters["int"] = CanonicalIntConverter  # (before any route is added)
+    app.url_map.converters["ref"] = routing.RefConverter
     app.logger.setLevel(settings.log_level)
     logs.register(app)  # one line per request, written after every other hook has run
     if settings.freeze_heap and heap.can_trim():

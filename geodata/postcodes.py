@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import overload
 
 from geodata.errors import InvalidPostcodeError
 
-__all__ = ["Postcode", "parse_postcode", "parse_outcode", "display_form", "MAX_INPUT_LENGTH"]
+__all__ = [
+    "Postcode", "parse_postcode", "parse_outcode", "display_form", "spaced_form",
+    "MAX_INPUT_LENGTH",
+]  # fmt: skip
 
 #: Longest input accepted before whitespace is removed (longer is rejected outright).
 MAX_INPUT_LENGTH = 16
@@ -188,3 +192,44 @@ def display_form(canonical: str) -> str:
         If ``canonical`` is not a well-formed postcode.
     """
     return parse_postcode(canonical).display
+
+
+@overload
+def spaced_form(text: str) -> str: ...
+@overload
+def spaced_form(text: None) -> None: ...
+def spaced_form(text: str | None) -> str | None:
+    """Return a postcode as people write it, or ``text`` as given when it is not one.
+
+    The one place a held postcode (canonical, ``"SW1A1AA"``) is spaced for an answer, an
+    export or a report: the API's sites, the OGC features, Open Referral's ``postal_code``,
+    the template's Site postcode, a data refresh's examples.
+
+    Parameters
+    ----------
+    text : str or None
+        A postcode in any case and spacing (``"sw1a1aa"``, ``" SW1A  1AA "``), or anything
+        else a record may hold.
+
+    Returns
+    -------
+    str or None
+        ``"SW1A 1AA"`` for a whole postcode; ``text`` unchanged for anything else: an
+        outcode alone (``"SW1A"``), text that is not a postcode, an empty string, None.
+
+    Examples
+    --------
+    >>> spaced_form("sw1a1aa")
+    'SW1A 1AA'
+    >>> spaced_form("SW1A")
+    'SW1A'
+    """
+    if not text:
+        return text
+    match = _POSTCODE_RE.fullmatch(text)
+    if match is not None and match["out"] != "GIR":  # held canonical: the usual, quick case
+        return f"{match['out']} {match['in']}"
+    try:
+        return parse_postcode(text).display
+    except InvalidPostcodeError:
+        return text

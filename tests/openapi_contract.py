@@ -7,15 +7,18 @@ checks the response against the served document (``/api/v1/openapi.json``):
 * an operation's status must be one the operation lists (a 5xx may fall to ``default``:
   any operation can meet a database that is down); an undocumented 404 fails;
 * its media type must be one the status documents;
-* a write's answer (any method but GET) must carry every header its status documents as
-  required;
+* an answer must carry every header its status documents as required (a write's ETag,
+  Location, RateLimit-*; a read's ETag, Cache-Control, Link …), a read's 304 too;
+* a read (GET) must document, for the status it answers with, every header it sends that
+  a client acts on (:data:`READ_HEADERS`: caching, pages, ranges, limits, retries);
 * a JSON body (application/json, application/geo+json, application/problem+json) must
   validate against the schema documented for the path, method, status and media type;
 * a JSON answer from a path or method the document does not describe (an unknown URL's
   404, a 405) must be a 4xx/5xx problem matching the ``Problem`` schema.
 
-Not checked: HEAD and OPTIONS, 3xx (no bodies), the document itself, and non-JSON bodies
-(Atom, CSV, the page, Swagger UI) and 206 parts beyond their status and media type.
+Not checked: HEAD and OPTIONS, 3xx other than a read's 304 (no bodies), the document
+itself, and non-JSON bodies (Atom, CSV, the page, Swagger UI) and 206 parts beyond their
+status, media type and headers.
 
 Bodies are validated by jsonschema-rs (formats such as date checked), the schemas read as
 JSON Schema with OpenAPI 3.0.3's ``nullable`` as strictly as the standard reads it (see
@@ -45,6 +48,17 @@ from werkzeug.test import TestResponse
 
 JSON_TYPES = frozenset({"application/json", "application/geo+json", "application/problem+json"})
 SPEC_PATH = "/api/v1/openapi.json"
+
+
+#: the headers of a read's answer a client acts on, each of which the document must
+#: declare for the status it comes with (lower case). Not RateLimit-*: a rate-limited read
+#: (feedback) sends them on its errors too (a 401, a 422), but not on a path no route takes
+#: (``/feedback/021``), which the contract reads as the operation's 404; its successes
+#: declare them, and are held to them as required.
+READ_HEADERS = frozenset({
+    "etag", "cache-control", "last-modified", "link", "content-location",
+    "content-disposition", "x-total-count", "accept-ranges", "content-range", "retry-after",
+})  # fmt: skip
 
 
 class ContractViolation(AssertionError):
@@ -102,23 +116,28 @@ class Contract:
     def operation(self, path: str, method: str) -> tuple[str, dict[str, Any]] | None:
         """The operation the path and method name, routed as the app routes: the first
         (most literal) path that matches decides, and a method it does not document is no
-        operation (GET /postcodes/lookup is the bulk lookup's 405, not a postcode)."""
-        for pattern, template in self.routes:
-            if pattern.match(path):
-                operation = self.document["paths"][template].get(method)
-                return None if operation is None else (template, operation)
+        operation (GET /postcodes/lookup is the bulk lookup's 405, not a postcode). A path
+        with a trailing slash that the app answered is its root's (``/api/v1/ogc/``: the
+        roots answer at both addresses; any other is sent on by a 308, not checked)."""
+        for candidate in dict.fromkeys((path, path.rstrip("/") or "/")):
+            for pattern, template in self.routes:
+                if pattern.match(candidate):
+                    operation = self.document["paths"][template].get(method)
+                    return None if operation is None else (template, operation)
         return None
 
     def check(self, response: TestResponse) -> None:
         request = response.request
         method = request.method.lower()
         status = response.status_code
-        if method in ("head", "options") or 300 <= status < 400 or request.path == SPEC_PATH:
+        if method in ("head", "options") or request.path == SPEC_PATH:
+            return
+        if 300 <= status < 400 and not (status == 304 and method == "get"):
             return
         mimetype = response.mimetype
         is_json = mimetype in JSON_TYPES
         where = f"{request.method} {request.full_path.rstrip('?')} → {status} {mimetype}"
-        found = self.operation(request.path, method)
+        found = self.operation(_path_as_sent(request), method)
         if found is None:
             if is_json:
                 if status < 400:
@@ -139,33 +158,68 @@ class Contract:
         if "$ref" in documented:
             name = documented["$ref"].rsplit("/", 1)[-1]
             documented = self.document["components"]["responses"][name]
-        if method != "get":
+        if status != 304:  # (no body)
+            self._check_body(where, template, method, documented, response)
+        if method == "get":
+            self._check_read_headers(where, documented, response)
+        else:
             self._check_headers(where, documented, response)
+
+    def _check_body(
+        self, where: str, template: str, method: str, documented: dict[str, Any],
+        response: TestResponse,
+    ) -> None:  # fmt: skip
+        status, mimetype = response.status_code, response.mimetype
         content = documented.get("content")
         if content is not None and response.get_data() and mimetype not in content:
             raise ContractViolation(
                 f"{where}: media type {mimetype} is not documented for status {status} of "
                 f"{method.upper()} {template} (documented: {', '.join(content)})"
             )
-        if not is_json or status == 206:  # a part of a body is no JSON document
+        if mimetype not in JSON_TYPES or status == 206:  # a part of a body is no JSON document
             return
         if content is None or "schema" not in content[mimetype]:
             raise ContractViolation(f"{where}: the document gives this JSON body no schema")
         key = (template, method, status, mimetype)
         self._validate(where, key, content[mimetype]["schema"], _raw(response))
 
-    def _check_headers(
-        self, where: str, documented: dict[str, Any], response: TestResponse
-    ) -> None:
-        """A write's answer carries every header its status documents as required (its
-        ETag, Location, RateLimit-*, WWW-Authenticate …): a client reads them as promised.
-        (Reads are held to their caching headers by their own tests.)"""
+    def _headers(self, documented: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The headers an answer documents, by lower-case name, references resolved."""
         components = self.document.get("components", {}).get("headers", {})
+        declared = {}
         for name, header in documented.get("headers", {}).items():
             if "$ref" in header:
                 header = components[header["$ref"].rsplit("/", 1)[-1]]
-            if header.get("required") and name not in response.headers:
-                raise ContractViolation(f"{where}: the documented header {name} is missing")
+            declared[name.lower()] = {**header, "name": name}
+        return declared
+
+    def _check_headers(
+        self, where: str, documented: dict[str, Any], response: TestResponse
+    ) -> dict[str, dict[str, Any]]:
+        """An answer carries every header its status documents as required (a write's
+        ETag, Location, RateLimit-*, WWW-Authenticate …, a read's ETag, Cache-Control,
+        Link …): a client reads them as promised. Returns the documented headers."""
+        declared = self._headers(documented)
+        for header in declared.values():
+            if header.get("required") and header["name"] not in response.headers:
+                raise ContractViolation(
+                    f"{where}: the documented header {header['name']} is missing"
+                )
+        return declared
+
+    def _check_read_headers(
+        self, where: str, documented: dict[str, Any], response: TestResponse
+    ) -> None:
+        """A read's answer carries every header its status documents as required, and
+        documents every header it sends that a client acts on (:data:`READ_HEADERS`): a
+        cache keeping it, a client paging, resuming or waiting, a generated client
+        exposing them."""
+        declared = self._check_headers(where, documented, response)
+        for name, _ in response.headers:
+            if name.lower() in READ_HEADERS and name.lower() not in declared:
+                raise ContractViolation(
+                    f"{where}: the header {name} is sent but not documented for this status"
+                )
 
     def _validate(
         self, where: str, key: Any, schema: dict[str, Any], raw: bytes, prefix: str = ""
@@ -192,6 +246,14 @@ class Contract:
             ]
             raise ContractViolation(f"{where}: {prefix}\n" + "\n".join(lines))
         self.valid.add(seen)
+
+
+def _path_as_sent(request: Any) -> str:
+    """The request's path as the client sent it, still percent-encoded, as the document's
+    templates read one: a ``/`` escaped in a parameter (``/services/SL%2FRR%2F01``) is part
+    of it, where the decoded path (``request.path``) would split it into segments."""
+    raw = request.environ.get("RAW_URI")
+    return raw.split("?", 1)[0] if raw else request.path
 
 
 def _raw(response: TestResponse) -> bytes:

@@ -99,8 +99,7 @@ from directory.ingest.values import (
 from directory.progress import QUIET, Progress
 from directory.store.models import Grant, Location, Organisation, Service
 from directory.store.repositories.scratch import Ledger
-from geodata import InvalidPostcodeError
-from geodata.postcodes import display_form
+from geodata.postcodes import spaced_form
 
 __all__ = [
     "COLUMNS",
@@ -1414,16 +1413,6 @@ def _parent(
 # -- writing ---------------------------------------------------------------------------
 
 
-def _postcode_shown(postcode: str | None) -> str | None:
-    """A held postcode as people write it ("E1 0AA"; it is kept without the space)."""
-    if not postcode:
-        return postcode
-    try:
-        return display_form(postcode)
-    except InvalidPostcodeError:  # (not one: as it is held)
-        return postcode
-
-
 def rows_from_batch(batch: Batch) -> tuple[list[str], list[list[Any]]]:
     """The template's headings and a row per service of the batch and grant that funds it
     (one when none does): its organisation, its first site and the grant, with the Grant
@@ -1467,7 +1456,7 @@ def _rows_of(
             "Site ref": site.ref if site else None,
             "Site name": site.name if site else None,
             "Site address": site.address if site else None,
-            "Site postcode": _postcode_shown(site.postcode) if site else None,
+            "Site postcode": spaced_form(site.postcode) if site else None,
             "Min age": service.min_age,
             "Max age": service.max_age,
             "Eligibility": service.eligibility,

@@ -40,6 +40,7 @@ from directory.usecases.funding.timing import timing_fields
 from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
 from directory.usecases.pagination import envelope, searched_for
 from directory.usecases.times import utc_text
+from geodata.postcodes import spaced_form
 
 SHORT_TERM_MONTHS = 24
 THREE_YEAR_MONTHS = 36
@@ -176,7 +177,7 @@ def site_body(row: Any, snap: GeographySnapshot) -> dict[str, Any]:
         "ref": row.ref,
         "name": row.name,
         "address": row.address,
-        "postcode": None if row.postcode is None else f"{row.postcode[:-3]} {row.postcode[-3:]}",
+        "postcode": spaced_form(row.postcode),
         "lat": row.lat,
         "lon": row.lon,
         "borough": area_ref(snap, row.borough_code) if row.borough_code else None,

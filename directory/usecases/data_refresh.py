@@ -62,6 +62,7 @@ from directory.usecases.geography import GeographySnapshot
 from geodata.errors import GeodataError, NotPublishedError
 from geodata.fetch import SOURCES, Client, FetchedFile, Found
 from geodata.loaders import GeographyBundle, read_bundle
+from geodata.postcodes import spaced_form
 from geodata.sources import GEOGRAPHY_KEYS, Manifest, SourceFile, manifest_for, write_manifest_json
 
 log = logging.getLogger(__name__)
@@ -224,7 +225,7 @@ def _postcode_changes(
     ended = sorted(live_before - live_now.keys())
 
     def sample(codes: list[str]) -> list[str]:
-        return [f"{c[:-3]} {c[-3:]}" for c in sorted(codes)[:10]]
+        return [spaced_form(c) for c in sorted(codes)[:10]]
 
     return {
         "live_before": len(live_before), "live_after": len(live_now),

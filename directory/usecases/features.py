@@ -59,6 +59,7 @@ from directory.usecases.search import make_box
 from directory.usecases.shared import Kept
 from directory.usecases.vocabulary import check_themes
 from geodata import crs
+from geodata.postcodes import spaced_form
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
@@ -608,7 +609,7 @@ def _site_features(
             "properties": {
                 "name": r.name,
                 "address": r.address,
-                "postcode": None if r.postcode is None else f"{r.postcode[:-3]} {r.postcode[-3:]}",
+                "postcode": spaced_form(r.postcode),
                 "ward_code": r.ward_code,
                 "borough_code": r.borough_code,
                 "service_id": r.service_id,

@@ -69,6 +69,7 @@ from directory.usecases.hsds_ids import (
 from directory.usecases.pagination import envelope, moment_text, searched_for
 from directory.usecases.search import area_match, utc_naive
 from directory.usecases.vocabulary import themes as theme_entries
+from geodata.postcodes import spaced_form
 
 #: the HSDS version this API implements
 HSDS_VERSION = "3.0"
@@ -446,7 +447,7 @@ def _address(row: Any) -> dict[str, Any] | None:
         "address_1": parts[0] if parts else "",
         "city": parts[-1] if len(parts) > 1 else "",
         "state_province": "London",
-        "postal_code": f"{row.postcode[:-3]} {row.postcode[-3:]}" if row.postcode else "",
+        "postal_code": spaced_form(row.postcode or ""),
         "country": "GB",
         "address_type": "physical",
     }

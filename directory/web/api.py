@@ -25,6 +25,7 @@ from werkzeug.routing import IntegerConverter, UnicodeConverter
 from directory.errors import UnknownParameterError
 from directory.usecases.features import OPENAPI
 from directory.web import http, openapi
+from directory.web.routing import RefConverter
 
 #: the components response every operation that refuses unknown query parameters names
 UNKNOWN_PARAMETER = "UNKNOWN_PARAMETER"
@@ -274,6 +275,7 @@ class Api(flask_smorest.Api):
         self.ma_plugin.converter.add_parameter_attribute_function(_text_without_nul)
         self.ma_plugin.converter.add_attribute_function(_null_only)
         self.flask_plugin.register_converter(UnicodeConverter, _path_text_without_nul)
+        self.flask_plugin.register_converter(RefConverter, _ref_without_nul)
 
     def _openapi_json(self) -> flask.Response:
         """The document, as flask-smorest serves it, in the OpenAPI media type its OGC
@@ -326,7 +328,11 @@ class Api(flask_smorest.Api):
         }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response(NOT_ACCEPTABLE, response, lazy=True)
-        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        response = {
+            "description": "Default error response",
+            "schema": self.ERROR_SCHEMA,
+            "headers": dict(openapi.OUTAGE_HEADERS),  # (a read's outage: http._cache_headers)
+        }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
@@ -363,6 +369,11 @@ def _null_only(self: Any, field: ma.fields.Field, ret: dict[str, Any]) -> dict[s
 
 def _path_text_without_nul(converter: UnicodeConverter) -> dict[str, Any]:
     return {**unicodeconverter2paramschema(converter), "pattern": NO_NUL}
+
+
+def _ref_without_nul(converter: RefConverter) -> dict[str, Any]:
+    """An id or ref, as ``<string:…>`` describes one (a ``/`` in it is sent as ``%2F``)."""
+    return {"type": "string", "minLength": 1, "pattern": NO_NUL}
 
 
 #: what other APIs call a parameter (postcodes.io, OGC API, Open Referral, GitHub …) → what

@@ -613,19 +613,19 @@ def byte_ranges(response: Response) -> Response:
     a suffix longer than the answer with all of it; 416 when none of it exists), of the
     representation as sent, compressed or not. GDAL's HTTP reader (QGIS, ogr2ogr, pyogrio)
     asks for ranges and refuses a large GeoJSON layer from a server without them.
-    Registered before flask-compress, so that it runs after it (app.py)."""
+    Registered before flask-compress, so that it runs after it (app.py). Not the probes,
+    which answer whatever is asked, whole (a Range may be ignored, RFC 9110 §14.2)."""
     environ = request.environ
     if (
         response.status_code != 200 or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
         or response.is_streamed or response.direct_passthrough
+        or environ.get("PATH_INFO") in UNCACHED_PATHS
     ):  # fmt: skip
         return response
     response.headers["Accept-Ranges"] = "bytes"
     if response.headers.get("Content-Encoding") == "gzip":
         _timeless_gzip(response)
-    if (_PRECONDITIONS[0] in environ or _PRECONDITIONS[1] in environ) and (
-        environ.get("PATH_INFO") not in UNCACHED_PATHS  # the probes answer whatever is asked
-    ):
+    if _PRECONDITIONS[0] in environ or _PRECONDITIONS[1] in environ:
         judged = _preconditions(response)
         if judged is not response:
             return security_headers(judged)

@@ -63,7 +63,8 @@ class Operation:
     #: a short summary (the docstring becomes the description)
     summary: str
     #: answers a page with RFC 8288 Link headers to first/prev/next/last: True, or "json"
-    #: when only its JSON representation is a page, or "offset" for prev/next only (the
+    #: when only its JSON representation is a page, "not-json" when all but its JSON (the
+    #: patch, whose services envelope says its place), or "offset" for prev/next only (the
     #: OGC API's items, paged by offset)
     paged: bool | str = False
     #: the 200's description when it answers in several media types
@@ -97,6 +98,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/patch"): Operation(
         "getPatch",
         "What is in my patch",
+        paged="not-json",
         ok=f"The patch as JSON (default); its page of services as {_GEOJSON}, or as {_CSV}",
     ),
     ("post", "/api/v1/patch/lookup"): Operation("lookupPatches", "The patches of many postcodes"),
@@ -389,17 +391,26 @@ HEADERS: dict[str, dict[str, Any]] = {
         '`rel="next"`), the same as the body\'s `links`; absent when there is neither',
         "schema": {"type": "string"},
     },
+    "LinkNotOnJson": {
+        "description": "On GeoJSON and CSV: RFC 8288 links to the first, previous, next and "
+        'last pages of services (`rel="…"`); the JSON says its place in its `services`',
+        "schema": {"type": "string"},
+    },
     "LinkOnJson": {
         "description": "On JSON: RFC 8288 links to the first, previous, next and last pages "
         '(`rel="…"`)',
         "schema": {"type": "string"},
     },
+    "PageLinks": {
+        "description": "A paged list's RFC 8288 links, as its 200 sends them",
+        "schema": {"type": "string"},
+    },
     "TotalCount": {
-        "description": "On CSV: how many services match (the CSV holds one page of them)",
+        "description": "On CSV: how many match (the CSV holds one page of them)",
         "schema": {"type": "integer"},
     },
     "ContentDisposition": {
-        "description": "On CSV: an attachment with a file name",
+        "description": "On CSV: an attachment with a file name; on a calendar: inline, with one",
         "schema": {"type": "string"},
     },
     "AcceptRanges": {
@@ -460,9 +471,18 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "integer"},
     },
     "NoStore": {
-        "description": "`no-store`: a probe's answer is never cached",
+        "description": "`no-store`: the answer is never cached (a probe's, a read's failed "
+        "precondition)",
         "required": True,
         "schema": {"type": "string", "enum": ["no-store"]},
+    },
+    "NoStoreOutage": {
+        "description": "`no-store` on a read's answer: an outage's is never cached",
+        "schema": {"type": "string", "enum": ["no-store"]},
+    },
+    "RetryAfterOutage": {
+        "description": "On a 503: seconds to wait before asking again",
+        "schema": {"type": "integer"},
     },
 }
 
@@ -500,22 +520,27 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 
 NOT_MODIFIED = {
     "description": "Not Modified: the answer is the one held (If-None-Match or "
-    "If-Modified-Since); no body",
-    "headers": {"ETag": "ETag", "Cache-Control": "CacheControl", "Last-Modified": "LastModified"},
-}
+    "If-Modified-Since); no body, the headers its 200 sends",
+    "headers": {
+        "ETag": "ETag", "Cache-Control": "CacheControl", "Last-Modified": "LastModified",
+        "Accept-Ranges": "AcceptRanges", "Link": "PageLinks",
+        "Content-Location": "ContentLocation", "Content-Disposition": "ContentDisposition",
+        "X-Total-Count": "TotalCount",
+    },
+}  # fmt: skip
 
 PRECONDITION_FAILED = {
     "description": "precondition-failed: the answer's ETag, as this request gets it, is "
     "not one named in If-Match, or (without If-Match) its Last-Modified is later than "
     "If-Unmodified-Since (`current_etag` and the ETag header name the current one)",
-    "headers": {"ETag": "ETag"},
+    "headers": {"ETag": "ETag", "Cache-Control": "NoStore"},
     "content": {http.PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
 
 RANGE_NOT_SATISFIABLE = {
     "description": "range-not-satisfiable: the range asked for is not in the answer "
     "(Content-Range says its length)",
-    "headers": {"Content-Range": "ContentRange"},
+    "headers": {"Content-Range": "ContentRange", "Accept-Ranges": "AcceptRanges"},
     "content": {http.PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
 
@@ -686,6 +711,12 @@ def _describe(operation: dict[str, Any], described: Operation) -> None:
     operation["description"] = docstring or described.summary
 
 
+#: the reads whose CSV is one page of what matches, saying how many match (X-Total-Count)
+TOTAL_ON_CSV = frozenset({"listServices", "listGrants", "getPatch"})
+#: the headers of a read's outage (5xx): documented on its ``default`` answer too
+#: (:class:`directory.web.api.Api`)
+OUTAGE_HEADERS = {"Cache-Control": "NoStoreOutage", "Retry-After": "RetryAfterOutage"}
+
 #: writes whose success answers are no record to change next (no ETag): the lookups read,
 #: and an import run is never changed over the API
 WRITES_WITHOUT_ETAG = frozenset({("post", "/api/v1/imports")})
@@ -705,7 +736,9 @@ def _document_write_headers(key: tuple[str, str], operation: dict[str, Any]) -> 
     responses = operation.get("responses", {})
     limited = 429 in responses or "429" in responses
     for status, response in responses.items():
-        if not str(status).startswith("2") or "$ref" in response:
+        if not isinstance(response, dict) or "$ref" in response:
+            continue
+        if not str(status).startswith("2"):
             continue
         headers = response.setdefault("headers", {})
         if limited:
@@ -725,7 +758,13 @@ def _document_write_headers(key: tuple[str, str], operation: dict[str, Any]) -> 
 def _document_headers(
     method: str, path: str, operation: dict[str, Any], ok: dict[str, Any], described: Operation
 ) -> None:
+    """The headers a read sends (:func:`directory.web.http._cache_headers`,
+    :func:`~directory.web.http.byte_ranges`) on each answer: the 200's, and the same on a
+    206 with its Content-Range; Cache-Control on a 404 or 410 (kept as long as a 200) and on
+    an outage (never kept, with Retry-After on a 503)."""
     headers = ok.setdefault("headers", {})
+    if method == "get":
+        _document_error_headers(operation)
     if path in PROBES:
         headers["Cache-Control"] = "NoStore"
         return
@@ -734,13 +773,16 @@ def _document_headers(
     headers.update(ETag="ETag", **{"Cache-Control": "CacheControl"})
     headers["Last-Modified"] = "LastModified"
     if described.paged:
-        headers["Link"] = {"json": "LinkOnJson", "offset": "LinkOffset"}.get(
-            str(described.paged), "Link"
-        )
-    if http.CSV_MIMETYPE in ok.get("content", {}):
+        headers["Link"] = {
+            "json": "LinkOnJson",
+            "not-json": "LinkNotOnJson",
+            "offset": "LinkOffset",
+        }.get(str(described.paged), "Link")
+    content = ok.get("content", {})
+    if http.CSV_MIMETYPE in content or http.CALENDAR_MIMETYPE in content:
         headers["Content-Disposition"] = "ContentDisposition"
-        if described.id == "listServices":
-            headers["X-Total-Count"] = "TotalCount"
+    if http.CSV_MIMETYPE in content and described.id in TOTAL_ON_CSV:
+        headers["X-Total-Count"] = "TotalCount"
     headers["Accept-Ranges"] = "AcceptRanges"
     operation.setdefault("parameters", []).extend(
         ["IfNoneMatch", "IfModifiedSince", "IfMatchRead", "IfUnmodifiedSince"]
@@ -753,13 +795,25 @@ def _document_headers(
         "`If-Range`, only while the answer's ETag is the one given (else the whole, 200). "
         "A Range that does not parse is ignored, several ranges get the whole answer (200); "
         "one not in the answer is a 416 problem.",
-        "headers": {"Content-Range": "ContentRange", "ETag": "ETag"},
+        "headers": {**headers, "Content-Range": "ContentRange"},
         "content": {
             media: {"schema": {"type": "string", "format": "binary"}}
             for media in ok.get("content", {})
         },
     }
     operation["responses"]["416"] = "RangeNotSatisfiable"
+
+
+def _document_error_headers(operation: dict[str, Any]) -> None:
+    """A read's 404 and 410 carry the Cache-Control of its 200s (a CDN keeps "not here" no
+    longer than an answer); a 5xx it documents, ``no-store`` and on a 503 Retry-After."""
+    for status, response in operation.get("responses", {}).items():
+        if not isinstance(response, dict) or "$ref" in response:
+            continue
+        if str(status) in ("404", "410"):
+            response.setdefault("headers", {})["Cache-Control"] = "CacheControl"
+        elif str(status).startswith("5"):
+            response.setdefault("headers", {}).update(OUTAGE_HEADERS)
 
 
 def spec_options(public_url: str | None) -> dict[str, Any]:

@@ -23,6 +23,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from geodata.postcodes import spaced_form
+
 CSV_COLUMNS = (
     "id", "ref", "name", "organisation", "status", "themes", "coverage", "postcodes",
     "live_programmes", "last_verified", "url",
@@ -31,7 +33,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def display_postcode(canonical: str | None) -> str | None:
-    return None if not canonical else f"{canonical[:-3]} {canonical[-3:]}"
+    return spaced_form(canonical) or None
 
 
 def _site_distance(site: Any, near: Any) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -197,3 +198,87 @@ def test_large_lists_are_gzipped_and_revalidate_with_either_etag(directory_clien
         )
         assert again.status_code == 304
         assert again.data == b""
+
+
+# -- refs holding "/" ----------------------------------------------------------------------
+#: a template row whose service, organisation and grant refs hold "/" (a 360Giving grant id
+#: often does: 360G-…-2016/17-04), as an import takes them
+SLASHED_ROW = (
+    "Service ref,Service name,Status,Themes,Organisation name,Organisation ref,Coverage,"
+    "Last verified,Grant ref,Funder,Programme,Amount,Start date,End date\n"
+    "SL/RR/01,Slashed rescue,active,Gangs and exploitation,Slashed charity,GB-SLASH/7,"
+    "pan-London,2026-10-01,360G-MOPAC-2016/17-04,MOPAC,LCPF,£10k,2025-04-01,2027-03-31\n"
+)
+#: each kind's ref holding "/", and the code of the 404 for one it does not hold
+SLASHED = {
+    "services": ("SL/RR/01", "service-not-found"),
+    "organisations": ("GB-SLASH/7", "organisation-not-found"),
+    "grants": ("360G-MOPAC-2016/17-04", "grant-not-found"),
+    "opportunities": ("vru/youth/2027", "opportunity-not-found"),
+}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def slashed_app(request, tmp_path_factory):
+    """A directory whose records have refs holding "/": a service, its organisation and
+    grant from the template's rows, an opportunity from its Opportunities sheet."""
+    from tests.directory.test_opportunities import sheet_row, workbook
+
+    tmp = tmp_path_factory.mktemp("slashed-refs")
+    app = create_app(geography_copy(request, request.param, tmp))
+    rows = tmp / "services.csv"
+    rows.write_text(SLASHED_ROW, "utf-8")
+    book = tmp / "rounds.xlsx"
+    book.write_bytes(workbook(tmp, [sheet_row(SLASHED["opportunities"][0])]))
+    for path in (rows, book):
+        result = app.test_cli_runner().invoke(cli, ["import", str(path), "--source", path.stem])
+        assert result.exit_code == 0, result.output
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
+@pytest.mark.parametrize("kind", list(SLASHED))
+def test_a_ref_holding_a_slash_is_read_at_its_escaped_address(slashed_app, kind):
+    """``%2F`` in a path is decoded to ``/`` before routing: the item routes take a ref
+    holding it (it was werkzeug's 404, naming no record)."""
+    ref, _ = SLASHED[kind]
+    response = slashed_app.test_client().get(f"/api/v1/{kind}/{quote(ref, safe='')}")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["ref"] == ref
+
+
+@pytest.mark.parametrize("kind", ["services", "opportunities"])
+def test_a_slashed_refs_history_is_its_own(slashed_app, kind):
+    """A path's own routes come first: …/history is the history of the ref before it."""
+    ref, _ = SLASHED[kind]
+    response = slashed_app.test_client().get(f"/api/v1/{kind}/{quote(ref, safe='')}/history")
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.parametrize("kind", list(SLASHED))
+def test_an_unknown_ref_holding_a_slash_is_the_records_404(slashed_app, kind):
+    """The not-found problem an unknown ref gets, naming the ref as sent, not a route's."""
+    _, code = SLASHED[kind]
+    response = slashed_app.test_client().get(f"/api/v1/{kind}/abc%2Fdef")
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["code"] == code and "abc/def" in body["detail"], body
+    plain = slashed_app.test_client().get(f"/api/v1/{kind}/abcdef").get_json()
+    assert body["detail"] == plain["detail"].replace("abcdef", "abc/def")
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "allowed"),
+    [
+        ("/api/v1/services/SL%2FRR%2F01/history", "PATCH", {"GET", "HEAD", "OPTIONS"}),
+        ("/api/v1/services/SL%2FRR%2F01/sites", "GET", {"POST", "OPTIONS"}),
+        ("/api/v1/services/SL%2FRR%2F01/outcomes", "DELETE", {"GET", "HEAD", "OPTIONS", "POST"}),
+        ("/api/v1/opportunities/vru%2Fyouth%2F2027/feedback", "PATCH", {"POST", "OPTIONS"}),
+    ],
+)
+def test_an_item_routes_own_names_are_never_part_of_a_ref(slashed_app, path, method, allowed):
+    """``…/sites`` after a ref is the sites of that record for every method: a method it
+    does not take is its 405 naming what it does, not a change of a record ``…/sites``."""
+    response = slashed_app.test_client().open(path, method=method)
+    assert response.status_code == 405, response.get_json()
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed

@@ -542,6 +542,16 @@ def test_the_probes_answer_whatever_precondition_is_sent(client):
         assert answer.status_code == 200, path
 
 
+def test_the_probes_answer_a_range_whole(client):
+    """A probe is never partial: a Range gets the whole answer, and no Accept-Ranges
+    offers one (the document names no 206 for them)."""
+    for path in ("/health", "/ready"):
+        whole = client.get(path)
+        answer = client.get(path, headers={"Range": "bytes=0-3"})
+        assert answer.status_code == 200 and answer.data == whole.data, path
+        assert "Accept-Ranges" not in answer.headers, path
+
+
 @pytest.mark.parametrize("held", list(CODINGS))
 @pytest.mark.parametrize("accept", list(CODINGS))
 def test_a_304_names_the_coding_the_request_gets(client, accept, held):
@@ -971,3 +981,87 @@ def test_a_body_that_is_not_json_says_why_in_words(client, body, words):
     assert response.status_code == 400 and response.mimetype == "application/problem+json"
     detail = response.get_json()["detail"]
     assert detail == f"The body is not valid JSON: {words}.", detail
+
+
+#: a trailing slash on a path whose route has none, and where it is sent on to
+SLASHED = [
+    ("/api/v1/services/", "/api/v1/services"),
+    ("/api/v1/services/rescue-and-response/", "/api/v1/services/rescue-and-response"),
+    (
+        "/api/v1/services/rescue-and-response/history/",
+        "/api/v1/services/rescue-and-response/history",
+    ),
+    ("/api/v1/postcodes/KT1%201EU/", "/api/v1/postcodes/KT1%201EU"),
+    ("/api/v1/areas/E09000021//", "/api/v1/areas/E09000021"),
+    ("/api/v1/ogc/collections/", "/api/v1/ogc/collections"),
+    ("/api/v1/ogc/collections/services/items/", "/api/v1/ogc/collections/services/items"),
+    ("/api/v1/hsds/services/", "/api/v1/hsds/services"),
+    ("/health/", "/health"),
+]
+
+
+@pytest.mark.parametrize(("slashed", "route"), SLASHED)
+def test_a_trailing_slash_is_sent_on_to_the_route_without_it(shared_demo_app, slashed, route):
+    """A 308 Permanent Redirect to the route's own address (a client joining paths with a
+    slash was told the collection does not exist); it answers as the route does."""
+    client = shared_demo_app.test_client()
+    for method in ("GET", "HEAD"):
+        response = client.open(slashed, method=method)
+        assert response.status_code == 308, (method, slashed)
+        assert response.headers["Location"] == f"http://localhost{route}"
+    followed = client.get(slashed, follow_redirects=True)
+    assert followed.status_code == client.get(route).status_code == 200
+    assert followed.data == client.get(route).data
+
+
+def test_a_redirect_keeps_the_query_string_as_sent(shared_demo_app):
+    """An escaped space and a repeated parameter reach the route as they were sent."""
+    client = shared_demo_app.test_client()
+    query = "q=knife%20crime&theme=violence-knife-crime&theme=youth-diversion&per_page=2"
+    response = client.get(f"/api/v1/services/?{query}")
+    assert response.status_code == 308
+    assert response.headers["Location"] == f"http://localhost/api/v1/services?{query}"
+    followed = client.get(f"/api/v1/services/?{query}", follow_redirects=True)
+    assert followed.get_json() == client.get(f"/api/v1/services?{query}").get_json()
+
+
+def test_a_write_is_sent_on_as_a_write_and_a_browser_may_follow(shared_demo_app):
+    """308 keeps the method and body; the redirect, like any answer, allows any origin and
+    exposes its Location; a CORS preflight at the slashed path is answered as the route's
+    own (a browser fails a preflight that is redirected, and would never send the write)."""
+    client = shared_demo_app.test_client()
+    origin = {"Origin": "https://map.example"}
+    response = client.post("/api/v1/services/", json={"name": "x"}, headers=origin)
+    assert response.status_code == 308  # before any key is asked for: the route decides
+    assert response.headers["Location"] == "http://localhost/api/v1/services"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "location" in _exposed(response)
+    preflight = client.options(
+        "/api/v1/services/", headers={**origin, "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 200
+    offered = {m.strip() for m in preflight.headers["Access-Control-Allow-Methods"].split(",")}
+    assert offered == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+def test_a_slashed_path_whose_route_takes_another_method_is_its_405(shared_demo_app):
+    response = shared_demo_app.test_client().post("/api/v1/services/rescue-and-response/")
+    assert response.status_code == 405 and response.mimetype == "application/problem+json"
+    assert {m.strip() for m in response.headers["Allow"].split(",")} >= {"GET", "PATCH"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing-here/", "/api/v1/themes/knife/", "/nosuchroute/"]
+)
+def test_a_slashed_path_no_route_takes_is_the_404_problem(shared_demo_app, path):
+    response = shared_demo_app.test_client().get(path)
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "not-found"
+
+
+@pytest.mark.parametrize("root", ["/api/v1", "/api/v1/ogc", "/api/v1/hsds"])
+def test_the_roots_answer_with_a_slash_and_without(shared_demo_app, root):
+    """The entry points answer at both addresses: the HSDS and OGC API standards name the
+    root ``/``, which a client joins to the base URL it was given (``…/hsds`` + ``/``)."""
+    client = shared_demo_app.test_client()
+    assert client.get(root).status_code == client.get(root + "/").status_code == 200

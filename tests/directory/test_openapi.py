@@ -172,6 +172,7 @@ PAGED = {
     "/api/v1/hsds/taxonomy_terms", "/api/v1/contacts", "/api/v1/opportunities",
     "/api/v1/feedback", "/api/v1/practice", "/api/v1/partners",
     "/api/v1/ogc/collections/{collection_id}/items",  # (prev and next: paged by offset)
+    "/api/v1/patch",  # (its GeoJSON and CSV: the JSON says its place in its services)
 }  # fmt: skip
 
 
@@ -359,15 +360,62 @@ def test_the_contract_holds_a_write_to_the_headers_it_documents(contract):
     for missing in sent:
         headers = {name: value for name, value in sent.items() if name != missing}
         with pytest.raises(ContractViolation, match=f"header {missing} is missing"):
-            contract.check(_answer("/api/v1/contacts", body, 201, method="POST", headers=headers))
+            contract.check(_answer("/api/v1/contacts", body, 201, "text/plain", "POST", headers))
+
+
+#: the headers every read of the loaded data sends on its 200
+READ_200 = {
+    "ETag": '"v1-abc"', "Cache-Control": "public, max-age=300", "Accept-Ranges": "bytes",
+    "Last-Modified": "Sun, 06 Dec 2026 00:00:00 GMT",
+}  # fmt: skip
+
+
+def test_the_contract_holds_a_read_to_the_headers_it_documents(contract):
+    """A read sends what its status documents as required (an ETag, a paged list's Link),
+    a 304 too. (An empty body: only the headers are judged.)"""
+    contract.check(_answer("/api/v1", b'{"name": "x"}', headers=READ_200))
+    paged = {**READ_200, "Link": '</api/v1/organisations?page=1>; rel="first"'}
+    contract.check(_answer("/api/v1/organisations", b"", 304, headers=paged))
+    for missing in ("ETag", "Cache-Control"):
+        sent = {name: value for name, value in READ_200.items() if name != missing}
+        with pytest.raises(ContractViolation, match=f"header {missing} is missing"):
+            contract.check(_answer("/api/v1", b'{"name": "x"}', headers=sent))
+        with pytest.raises(ContractViolation, match=f"header {missing} is missing"):
+            contract.check(_answer("/api/v1", b"", 304, headers=sent))
+    without_link = {name: v for name, v in paged.items() if name != "Link"}
+    with pytest.raises(ContractViolation, match="header Link is missing"):
+        contract.check(
+            _answer("/api/v1/organisations", b"", 200, "text/plain", headers=without_link)
+        )
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "headers"),
+    [
+        # a Link on an answer the document does not page
+        ("/api/v1", 200, {**READ_200, "Link": '</api/v1>; rel="first"'}),
+        # a Content-Location on an answer that never moves
+        ("/api/v1", 200, {**READ_200, "Content-Location": "/api/v1"}),
+        # a 404's Cache-Control where a status documents none (an unknown parameter's 400)
+        ("/api/v1/themes", 400, {"Cache-Control": "public, max-age=300"}),
+    ],
+)
+def test_the_contract_holds_a_read_to_document_what_it_sends(contract, path, status, headers):
+    """A header a client acts on (caching, pages, ranges) is documented where it is sent,
+    or a generated client never sees it."""
+    body = b'{"name": "x"}' if status == 200 else b'{"status": 400, "code": "bad-request"}'
+    mimetype = "application/json" if status == 200 else "application/problem+json"
+    with pytest.raises(ContractViolation, match="is sent but not documented"):
+        contract.check(_answer(path, body, status, mimetype, headers=headers))
 
 
 def test_the_contract_passes_documented_answers(contract):
-    contract.check(_answer("/health", b'{"status": "ok"}'))
+    contract.check(_answer("/health", b'{"status": "ok"}', headers={"Cache-Control": "no-store"}))
     contract.check(
         _answer("/api/v1/areas/E09", b'{"code": "area-not-found", "suggestions": '
                 b'[{"code": "E09000021", "name": "Kingston upon Thames", "type": "borough"}]}',
-                404, "application/problem+json")
+                404, "application/problem+json",
+                headers={"Cache-Control": "public, max-age=300"})
     )  # fmt: skip
     contract.check(_answer("/api/v1/nowhere", b'{"status": 404, "code": "not-found"}', 404,
                            "application/problem+json"))  # fmt: skip

@@ -1,7 +1,7 @@
 import pytest
 
 from geodata.errors import GeodataError, InvalidPostcodeError
-from geodata.postcodes import Postcode, display_form, parse_outcode, parse_postcode
+from geodata.postcodes import Postcode, display_form, parse_outcode, parse_postcode, spaced_form
 
 
 @pytest.mark.parametrize(
@@ -118,3 +118,27 @@ def test_parse_outcode_invalid(text):
 def test_display_form():
     assert display_form("SW1A1AA") == "SW1A 1AA"
     assert display_form("e16an") == "E1 6AN"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("SW1A1AA", "SW1A 1AA"),  # as held
+        ("sw1a1aa", "SW1A 1AA"),  # lower case
+        ("SW1A 1AA", "SW1A 1AA"),  # already spaced
+        ("  sw1a   1aa ", "SW1A 1AA"),  # extra spaces
+        ("E16AN", "E1 6AN"),  # the shortest outward code
+        ("EC1A1BB", "EC1A 1BB"),
+        ("GIR0AA", "GIR 0AA"),
+        ("SW1A", "SW1A"),  # an outcode alone: as given
+        ("sw1a", "sw1a"),
+        ("GIR1AB", "GIR1AB"),  # GIR is only ever GIR 0AA
+        ("ABC", "ABC"),  # not a postcode: as given, not " ABC"
+        ("not a postcode", "not a postcode"),
+        ("SW1A1AAX", "SW1A1AAX"),
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_spaced_form_spaces_a_postcode_and_leaves_anything_else(text, shown):
+    assert spaced_form(text) == shown

@@ -96,7 +96,7 @@ def _send(kind: str, key: str) -> Response:
     return http.json_response(body, status=202)
 
 
-@_public_feedback("service", "/services/<string:key>/feedback")
+@_public_feedback("service", "/services/<ref:key>/feedback")
 def send_feedback(key: str) -> Response:
     """Tell the people who keep a service's listing something (no key needed): it is out
     of date, it has closed, a question. Sent as JSON or as a form; kept for moderation,
@@ -105,7 +105,7 @@ def send_feedback(key: str) -> Response:
     return _send("service", key)
 
 
-@_public_feedback("opportunity", "/opportunities/<string:key>/feedback")
+@_public_feedback("opportunity", "/opportunities/<ref:key>/feedback")
 def send_opportunity_feedback(key: str) -> Response:
     """Tell the officers who run a funding opportunity something (no key needed): a
     question, a broken link, a date that looks wrong. As feedback on a service: kept for

@@ -112,7 +112,7 @@ def grants_360giving(args: dict[str, Any]) -> Response:
     return http.json_response(package)
 
 
-@blp.route("/grants/<string:key>")
+@blp.route("/grants/<ref:key>")
 @blp.response(200, GrantDetailSchema)
 @blp.alt_response(
     404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE, description="grant-not-found"

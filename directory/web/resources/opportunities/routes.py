@@ -175,7 +175,7 @@ def calendar_opportunities(args: dict[str, Any]) -> Response:
     return response
 
 
-@blp.route("/opportunities/<string:key>")
+@blp.route("/opportunities/<ref:key>")
 @blp.response(200, OpportunitySchema)
 @blp.alt_response(404, description="opportunity-not-found", **PROBLEM)
 def get_opportunity(key: str) -> Response:
@@ -187,7 +187,7 @@ def get_opportunity(key: str) -> Response:
     )
 
 
-@blp.route("/opportunities/<string:key>/history")
+@blp.route("/opportunities/<ref:key>/history")
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, ChangePageSchema)
 @blp.alt_response(404, description="opportunity-not-found", **PROBLEM)
@@ -228,7 +228,7 @@ def _if_match(body: dict[str, Any]) -> None:
     preconditions.require_match(lambda: http.dumps(body))
 
 
-@blp.route("/opportunities/<string:key>", methods=["PATCH"])
+@blp.route("/opportunities/<ref:key>", methods=["PATCH"])
 @requires_key(blp, "officer")
 @preconditions.documented(blp)
 @blp.arguments(OpportunityChangeSchema)
@@ -251,7 +251,7 @@ def update_opportunity(body: dict[str, Any], key: str, principal: Principal) -> 
     return writing.answer(lambda: http.dumps(answer))  # (its new ETag)
 
 
-@blp.route("/opportunities/<string:key>", methods=["DELETE"])
+@blp.route("/opportunities/<ref:key>", methods=["DELETE"])
 @requires_key(blp, "officer")
 @preconditions.documented(blp)
 @blp.response(204, description="Withdrawn (or already withdrawn): it leaves lists and feeds")

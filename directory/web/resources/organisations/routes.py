@@ -32,7 +32,7 @@ def list_organisations(args: dict[str, Any]) -> Response:
     return paged_response(body, args["page"], args["per_page"])
 
 
-@blp.route("/organisations/<string:key>")
+@blp.route("/organisations/<ref:key>")
 @blp.response(200, OrganisationDetailSchema)
 @blp.alt_response(
     404, schema=ProblemSchema, content_type=http.PROBLEM_MIMETYPE,

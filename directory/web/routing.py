@@ -1,0 +1,99 @@
+"""The URL map: one address per resource, a trailing slash sent on to it.
+
+Werkzeug already sends ``/x`` on to ``/x/`` for a route declared with a slash (a 308), but
+answers ``/x/`` for a route declared without one with a 404: a client that joins paths
+with a slash (``/api/v1/services/``) was told the collection does not exist. Here such a
+path is sent on to the route's own address by a 308 Permanent Redirect, which keeps the
+method and body (a write is sent on as a write) and the query string as sent; one rule
+for every route, the API's, the OGC API's and the page's. The roots declared with
+``strict_slashes=False`` (``/api/v1``, ``/api/v1/ogc``, ``/api/v1/hsds``) answer at both:
+the OGC API and HSDS name their root ``/``, which a client joins to the base URL it was
+given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import Map, MapAdapter, PathConverter, RequestRedirect
+
+#: what a path keeps unescaped in a redirect's Location (Werkzeug's own slash redirect's
+#: set: the WHATWG URL standard's path-segment characters)
+_PATH_SAFE = "!$&'()*+,/:;=@"
+
+
+#: the names an item route takes after a record's ref (``/services/<ref>/sites``)
+SUBRESOURCES = ("history", "outcomes", "sites", "feedback")
+
+
+class RefConverter(PathConverter):
+    """``<ref:…>``: a record's id or ref, which may hold ``/``. An importer takes any
+    one-line text as a ref (a 360Giving grant id such as ``360G-X-2016/17-04``, a
+    template's Service ref), and a client escapes its ``/`` as ``%2F``, which the WSGI
+    server decodes into the path before routing: ``/services/abc%2Fdef`` arrives as
+    ``/services/abc/def``, which ``<string:…>`` took for no route's (a 404 of werkzeug's
+    own, not the record's). A path's own routes still come first: ``/services/x/history``
+    is the history of ``x``, and a ref ending in ``/history`` is read by its id. No ref ends
+    in ``/`` (that is the trailing slash :class:`SlashlessAdapter` sends on), nor in one of
+    the item routes' own names (:data:`SUBRESOURCES`): ``/services/x/sites`` is the sites of
+    ``x`` for every method, and a PATCH there its 405, not a change of a service
+    ``x/sites``."""
+
+    regex = r"[^/](?:.*?[^/])?" + "".join(f"(?<!/{name})" for name in SUBRESOURCES)
+    part_isolating = False
+
+
+class SlashlessMap(Map):
+    """A :class:`~werkzeug.routing.Map` whose adapters send a trailing slash on to the
+    route without it (:class:`SlashlessAdapter`). Flask makes it as ``url_map_class``."""
+
+    def bind(self, *args: Any, **kwargs: Any) -> MapAdapter:
+        return self._slashless(super().bind(*args, **kwargs))
+
+    def bind_to_environ(self, *args: Any, **kwargs: Any) -> MapAdapter:
+        # (Werkzeug's calls Map.bind by name, not self.bind)
+        return self._slashless(super().bind_to_environ(*args, **kwargs))
+
+    def _slashless(self, adapter: MapAdapter) -> MapAdapter:
+        return SlashlessAdapter(
+            self, adapter.server_name, adapter.script_name, adapter.subdomain,
+            adapter.url_scheme, adapter.path_info, adapter.default_method, adapter.query_args,
+        )  # fmt: skip
+
+
+class SlashlessAdapter(MapAdapter):
+    """Matches as Werkzeug does; a path no route takes that ends in ``/`` is matched again
+    without its trailing slashes:
+
+    * a route there for this method: a 308 to it, the query string as sent;
+    * a route there for other methods: the 405 that route gives, naming them (``Allow``);
+    * a CORS preflight (OPTIONS): answered as that route answers it, not sent on (a
+      browser fails a preflight that is redirected, and so never sent the write whose 308
+      it would have followed);
+    * no route there either: the 404.
+    """
+
+    def match(  # type: ignore[override]
+        self,
+        path_info: str | None = None,
+        method: str | None = None,
+        return_rule: bool = False,
+        query_args: Any = None,
+        websocket: bool | None = None,
+    ) -> Any:
+        try:
+            return super().match(path_info, method, return_rule, query_args, websocket)
+        except NotFound:
+            path = self.path_info if path_info is None else path_info
+            slashless = path.rstrip("/")
+            if not slashless or slashless == path:
+                raise
+            try:
+                found = super().match(slashless, method, return_rule, query_args, websocket)
+            except NotFound:
+                raise NotFound() from None
+        if (method or self.default_method).upper() == "OPTIONS":
+            return found
+        raise RequestRedirect(self.make_redirect_url(quote(slashless, safe=_PATH_SAFE), query_args))
