@@ -360,6 +360,8 @@ def geodata_refresh(
             )  # fmt: skip
     except RefreshError as error:
         raise click.ClickException(str(error)) from None
+    except DataFileError as error:  # (the current data, read before any source, is corrupt)
+        raise click.ClickException(f"{error}\n{NO_DATA_HELP}") from None
     finally:
         app_state.geography.invalidate()
     if as_json:
