@@ -227,6 +227,33 @@ def test_a_reload_whose_answer_cannot_be_written_says_so(served):
     assert arbiter.stopped == [101, 102]
 
 
+def test_a_master_that_cannot_make_its_workers_folder_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An instance directory the server cannot write (read-only, full, a file) leaves it
+    no folder for its workers' markers: no reload reaches it and no grown worker is
+    replaced. That was silent until `directory reload` found no server; the master's log
+    now says so at its start."""
+    instance = tmp_path / "instance"
+    instance.write_text("a file where the instance folder should be")
+    monkeypatch.setenv("DIRECTORY_INSTANCE_DIR", str(instance))
+    monkeypatch.setenv("DIRECTORY_DATABASE_URL", f"sqlite:///{tmp_path / 'd.sqlite3'}")
+    started: list[str] = []
+    monkeypatch.setattr(
+        gunicorn_settings.threading,
+        "Thread",
+        lambda **kwargs: SimpleNamespace(start=lambda: started.append(kwargs["name"])),
+    )
+    master = SimpleNamespace(pid=os.getpid(), log=logging.getLogger("test-master"))
+    with caplog.at_level(logging.WARNING, "test-master"):
+        gunicorn_settings.when_ready(master)
+    [record] = caplog.records
+    said = record.getMessage()
+    assert said.startswith(f"cannot make {instance}/workers-{os.getpid()} (Not a directory)")
+    assert "`directory reload` cannot reach this server" in said
+    assert started == ["directory-recycler"]  # (it serves on as before)
+
+
 def test_the_servers_of_an_instance_directory_are_its_live_gunicorn_masters(
     tmp_path: Path,
 ) -> None:

@@ -36,7 +36,6 @@ changed, so no thread changes it while gunicorn forks. Both files are the owner'
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -108,10 +107,15 @@ class Markers:
     def __init__(self, instance_dir: Path, master: int) -> None:
         self.dir = instance_dir / f"workers-{master}"
 
-    def create(self) -> None:
-        with contextlib.suppress(OSError):  # (read-only: no replacements, no reloads)
+    def create(self) -> OSError | None:
+        """Make the folder; the system's refusal if it cannot be made (a read-only or full
+        instance directory: then no worker is replaced, and no reload reaches the master)."""
+        try:
             self.dir.mkdir(parents=True, exist_ok=True)
             (self.dir / TAKES_SETTINGS).touch()
+        except OSError as error:
+            return error
+        return None
 
     def takes_settings(self) -> bool:
         """Whether the master can give its workers new settings."""
