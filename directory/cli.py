@@ -44,7 +44,13 @@ from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
 from directory.settings import Settings, SettingsError
 from directory.store.db import READ_ONLY, is_not_initialised, is_read_only, no_file, sqlite_file
-from directory.store.loading import DataDir, LoadReport, load_geography, resolve_data_dir
+from directory.store.loading import (
+    DataDir,
+    LoadReport,
+    load_geography,
+    releases_dir,
+    resolve_data_dir,
+)
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.keys import KeyRepository
 from directory.terminal import progress_for
@@ -367,12 +373,12 @@ def geodata_refresh(
     if as_json:
         _print_json(report.to_dict())
     else:
-        _print_refresh(report)
+        _print_refresh(report, releases_dir(app_state.settings))
     if not report.ok:
         sys.exit(1)
 
 
-def _print_refresh(report) -> None:  # type: ignore[no-untyped-def]
+def _print_refresh(report, releases: Path) -> None:  # type: ignore[no-untyped-def]
     base = report.base
     click.echo(f"Current data: {base['kind']} {base['id'] or ''}".rstrip())
     for source in report.sources:
@@ -431,7 +437,7 @@ def _print_refresh(report) -> None:  # type: ignore[no-untyped-def]
     if report.dry_run:
         click.echo("Dry run: nothing was written.")
     elif report.loaded:
-        click.echo(f"Loaded release {report.release} (instance/data/releases/{report.release}).")
+        click.echo(f"Loaded release {report.release} ({releases / report.release}).")
     elif not any(s.status == "new" for s in report.sources) and report.ok:
         click.echo("Nothing new: the data is as the publishers have it.")
     else:
