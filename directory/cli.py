@@ -432,6 +432,7 @@ def _print_refresh(report, releases: Path) -> None:  # type: ignore[no-untyped-d
         counts = "; ".join(
             f"{what}: " + ", ".join(f"{n:,} {k}" for k, n in c.items() if n)
             for what, c in entry["counts"].items()
+            if any(c.values())
         )
         click.echo(f"  grants ({entry['file']}): {counts}")
     if report.dry_run:
@@ -464,6 +465,7 @@ def _print_report(label: str, report: ImportReport, as_json: bool, limit: int = 
     counts = "; ".join(
         f"{entity}: " + ", ".join(f"{n} {action}" for action, n in actions.items() if n)
         for entity, actions in report.counts.items()
+        if any(actions.values())  # (a kind the file has none of: it was "opportunities: ")
     )
     run = f" (run #{report.run_id})" if report.run_id else ""
     if report.status == "failed":  # rows may have been read: what matters is nothing was written
