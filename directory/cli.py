@@ -44,7 +44,13 @@ from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
 from directory.settings import Settings, SettingsError
 from directory.store.db import READ_ONLY, is_not_initialised, is_read_only, no_file, sqlite_file
-from directory.store.loading import DataDir, LoadReport, load_geography, resolve_data_dir
+from directory.store.loading import (
+    DataDir,
+    LoadReport,
+    load_geography,
+    releases_dir,
+    resolve_data_dir,
+)
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.keys import KeyRepository
 from directory.terminal import progress_for
@@ -360,17 +366,19 @@ def geodata_refresh(
             )  # fmt: skip
     except RefreshError as error:
         raise click.ClickException(str(error)) from None
+    except DataFileError as error:  # (the current data, read before any source, is corrupt)
+        raise click.ClickException(f"{error}\n{NO_DATA_HELP}") from None
     finally:
         app_state.geography.invalidate()
     if as_json:
         _print_json(report.to_dict())
     else:
-        _print_refresh(report)
+        _print_refresh(report, releases_dir(app_state.settings))
     if not report.ok:
         sys.exit(1)
 
 
-def _print_refresh(report) -> None:  # type: ignore[no-untyped-def]
+def _print_refresh(report, releases: Path) -> None:  # type: ignore[no-untyped-def]
     base = report.base
     click.echo(f"Current data: {base['kind']} {base['id'] or ''}".rstrip())
     for source in report.sources:
@@ -424,12 +432,13 @@ def _print_refresh(report) -> None:  # type: ignore[no-untyped-def]
         counts = "; ".join(
             f"{what}: " + ", ".join(f"{n:,} {k}" for k, n in c.items() if n)
             for what, c in entry["counts"].items()
+            if any(c.values())
         )
         click.echo(f"  grants ({entry['file']}): {counts}")
     if report.dry_run:
         click.echo("Dry run: nothing was written.")
     elif report.loaded:
-        click.echo(f"Loaded release {report.release} (instance/data/releases/{report.release}).")
+        click.echo(f"Loaded release {report.release} ({releases / report.release}).")
     elif not any(s.status == "new" for s in report.sources) and report.ok:
         click.echo("Nothing new: the data is as the publishers have it.")
     else:
@@ -456,6 +465,7 @@ def _print_report(label: str, report: ImportReport, as_json: bool, limit: int = 
     counts = "; ".join(
         f"{entity}: " + ", ".join(f"{n} {action}" for action, n in actions.items() if n)
         for entity, actions in report.counts.items()
+        if any(actions.values())  # (a kind the file has none of: it was "opportunities: ")
     )
     run = f" (run #{report.run_id})" if report.run_id else ""
     if report.status == "failed":  # rows may have been read: what matters is nothing was written

@@ -17,7 +17,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,16 @@ def _is_web_page(response: Any, first_chunk: bytes) -> bool:
 #: a download's ``.part`` file not written to for this long was left by a download that was
 #: killed (its ``finally`` never ran): a running one writes at least once a timeout
 STALE_PART_S = 3600
+
+
+@contextlib.contextmanager
+def _writing(destination: Path) -> Iterator[None]:
+    """A write the system refuses (a full disk, a quota) is "Cannot write <file>", as a
+    folder that cannot be made is, not a download that failed."""
+    try:
+        yield
+    except OSError as exc:
+        raise DataFileError(f"Cannot write {destination}: {exc.strerror or exc}") from exc
 
 
 def remove_stale_parts(destination: Path) -> None:
@@ -184,12 +194,15 @@ def download_sources(
                                 f"{entry.path} should be; nothing was written."
                             )
                         digest.update(chunk)
-                        out.write(chunk)
+                        with _writing(destination):
+                            out.write(chunk)
                         if slow := pace.too_slow(size):
                             raise DataFileError(
                                 f"Download failed: {url} was given up on: {slow} "
                                 f"({size:,} bytes read); nothing was written."
                             )
+                    with _writing(destination):
+                        out.flush()
                     # (a server that closes early is no error to urllib: the bytes stop)
                     if declared and declared.strip().isdigit() and size != int(declared):
                         raise DataFileError(

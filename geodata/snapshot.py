@@ -225,18 +225,11 @@ def extract_snapshot(
             source = snapshot_dir / entry.stored
             out = work / entry.path
             out.parent.mkdir(parents=True, exist_ok=True)
-            digest = hashlib.sha256()
-            try:
-                with lzma.open(source, "rb") as packed, out.open("wb") as handle:
-                    while chunk := packed.read(1 << 20):
-                        digest.update(chunk)
-                        handle.write(chunk)
-            except (OSError, lzma.LZMAError, EOFError) as exc:
-                raise DataFileError(f"Snapshot file {source} is missing or corrupt: {exc}") from exc
-            if digest.hexdigest() != entry.sha256:
+            digest = _unpack(source, out, target_parent)
+            if digest != entry.sha256:
                 raise DataFileError(
                     f"Snapshot file {source} does not match its manifest: sha256 "
-                    f"{digest.hexdigest()}, expected {entry.sha256}"
+                    f"{digest}, expected {entry.sha256}"
                 )
         shutil.copyfile(snapshot_dir / MANIFEST_FILE, work / MANIFEST_FILE)
         (work / _COMPLETE).write_text(snapshot_id + "\n", encoding="utf-8")
@@ -253,6 +246,36 @@ def extract_snapshot(
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _unpack(source: Path, out: Path, folder: Path) -> str:
+    """Decompress ``source`` into ``out``; the sha256 of what was written.
+
+    A file that cannot be read or decompressed is the snapshot's fault (DataFileError); one
+    that cannot be written is the instance folder's (a full disk, a quota): that OSError
+    names ``folder``, so that it is not taken for a corrupt package (it was, "missing or
+    corrupt: [Errno 28] No space left on device").
+    """
+    digest = hashlib.sha256()
+    try:
+        packed = lzma.open(source, "rb")  # noqa: SIM115 (closed by the with below)
+    except OSError as exc:
+        raise DataFileError(f"Snapshot file {source} is missing or corrupt: {exc}") from exc
+    try:
+        with packed, out.open("wb") as handle:
+            while True:
+                try:
+                    chunk = packed.read(1 << 20)
+                except (OSError, lzma.LZMAError, EOFError) as exc:
+                    raise DataFileError(
+                        f"Snapshot file {source} is missing or corrupt: {exc}"
+                    ) from exc
+                if not chunk:
+                    return digest.hexdigest()
+                digest.update(chunk)
+                handle.write(chunk)
+    except OSError as exc:  # (writing, or closing the file written)
+        raise OSError(exc.errno, exc.strerror, str(folder)) from exc
 
 
 def describe(manifest: Manifest) -> str:

@@ -9,9 +9,12 @@ the tests read from it is one the snapshot holds, at the same path.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import resource
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
@@ -320,3 +323,19 @@ def refused_where_shut_out(folder: Path, attempt: Callable[[], None]) -> str | N
     finally:
         folder.chmod(0o700)
     return None
+
+
+@contextlib.contextmanager
+def files_limited_to(size: int) -> Iterator[None]:
+    """For the block, no file this process writes may grow past ``size`` bytes: the write
+    fails with the system's own refusal (``EFBIG``, "File too large"), as on a full disk or
+    past a quota, with no mount needed. (The signal such a write sends is ignored, as a
+    process's default would end it.)"""
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: the PostgreSQL advisory lock key a migration holds ("LFSM"; the write lock's is "LFSD")
+MIGRATION_LOCK_KEY = 0x4C46534D
 #: a read connection idle for longer than this is pinged before use (as pool_pre_ping does)
 PING_AFTER_IDLE_SECONDS = 1.0
 #: read connections a forked process inherited: kept referenced, never used or closed
@@ -316,6 +318,11 @@ class Database:
 
         config = self.alembic_config()
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # one migration at a time (two servers' `init` at once): the second waits for
+                # the first's commit, then finds the schema at head; it failed on the tables
+                # the first was making ("duplicate key value violates unique constraint")
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

@@ -254,6 +254,7 @@ def load_geography(
     with db.session() as session:
         progress.step("comparing the checksum with the loaded release")
         repo = GeographyRepository(session)
+        repo.wait_for_other_loads()
         latest = repo.latest_release(DATASET)
         if latest is not None and latest.checksum == checksum and not force:
             progress.note(f"the same files are loaded already (release {latest.id})")

@@ -16,6 +16,7 @@ redirects, so the tests (and a real mirror) need no other configuration.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -24,6 +25,7 @@ import tempfile
 import time
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -523,7 +525,8 @@ class Client:
                                     f"{final} answered with a web page, not the file expected",
                                     url=final,
                                 )
-                            out.write(chunk)
+                            with _saving(final, dest.parent):
+                                out.write(chunk)
                             sha256.update(chunk)
                             md5_digest.update(chunk)
                             written += len(chunk)
@@ -533,6 +536,8 @@ class Client:
                                     f"({written:,} bytes read)",
                                     url=final,
                                 )
+                        with _saving(final, dest.parent):
+                            out.flush()
                     except (
                         requests.RequestException,
                         urllib3.exceptions.HTTPError,
@@ -580,6 +585,19 @@ class Client:
             size=written,
             content_type=content_type,
         )
+
+
+@contextlib.contextmanager
+def _saving(url: str, folder: Path) -> Iterator[None]:
+    """A write to the download's folder that the system refuses (a full disk, a quota) is
+    a FetchError saying so, naming the folder: it was read as the connection's, "was
+    truncated: the connection ended after 0 bytes ([Errno 28] No space left on device)"."""
+    try:
+        yield
+    except OSError as exc:
+        raise FetchError(
+            f"Download of {url} could not be saved in {folder}: {exc.strerror or exc}", url=url
+        ) from exc
 
 
 def _check_zip(path: Path, url: str) -> None:

@@ -22,6 +22,7 @@ from directory.settings import Settings
 from directory.store.loading import DataDir, releases_dir, resolve_data_dir
 from geodata.snapshot import packaged_manifest
 from geodata.sources import load_manifest
+from tests.conftest import files_limited_to
 from tests.directory.test_import import HEADER, OXYGEN, RESCUE
 from tests.servers import file_server
 
@@ -245,6 +246,31 @@ def test_a_file_system_refusal_is_one_line_naming_the_path(tmp_path):
     result = CliRunner().invoke(cli, ["-e", str(binary), "keys", "list"], env=env)
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     assert "The --env-file is not UTF-8 text (invalid start byte at byte 0)" in result.output
+
+
+def test_a_full_instance_folder_is_named_by_init_and_geodata_refresh(writable_settings):
+    """With nothing else configured `init` and `geodata refresh` unpack the packaged
+    snapshot into the instance folder. On a full disk `init` blamed the package ("Snapshot
+    file … is missing or corrupt: [Errno 28] No space left on device", and where the London
+    data may come from) and `geodata refresh` was a traceback; each is now the one line the
+    README promises, naming the folder, with nothing left in it."""
+    settings = writable_settings.with_overrides(geodata_dir=None)
+    folder = settings.instance_dir / "data" / "snapshot"
+    app = create_app(settings)
+    runner = app.test_cli_runner()
+    try:
+        with files_limited_to(300_000):
+            results = [
+                runner.invoke(cli, args)
+                for args in (["init"], ["geodata", "refresh", "--dry-run", "--source", "crime"])
+            ]
+    finally:
+        app.extensions["directory"].db.dispose()
+    for result in results:
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+        assert result.output.splitlines()[-1] == f"Error: File too large: {folder}."
+        assert "corrupt" not in result.output and "Traceback" not in result.output
+    assert list(folder.iterdir()) == []
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):

@@ -146,9 +146,10 @@ def test_a_refresh_loads_a_release_then_finds_nothing_new(writable_app, publishe
     crime_before = _counts(writable_app)["crime"]
     result = refresh(writable_app, published, "--source", "codepoint", "--source", "crime")
     assert result.exit_code == 0, result.output
-    assert "Loaded release" in result.output
     (stamp,) = [p.name for p in releases_dir(settings).iterdir() if not p.name.startswith(".")]
     home = releases_dir(settings) / stamp
+    # (where DIRECTORY_INSTANCE_DIR puts it: it named instance/data/releases/ whatever it was)
+    assert f"Loaded release {stamp} ({home})." in result.output
     assert (home / ".complete").is_file()
     manifest = json.loads((home / "manifest.json").read_text())
     assert manifest["about"]["kind"] == "refresh" and manifest["about"]["id"] == stamp

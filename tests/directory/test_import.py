@@ -178,6 +178,10 @@ def test_dry_run_reports_and_writes_nothing(writable_app, tmp_path):
     result = run(writable_app, "import", str(path), "--dry-run")
     assert result.exit_code == 0, result.output
     assert "dry-run" in result.output and "services: 1 created" in result.output
+    # a kind the file has none of is left out: a full import's line ended "opportunities: "
+    result = run(writable_app, "import", str(path), "--dry-run", "--mode", "full")
+    report = result.output.splitlines()[0]
+    assert "services: 1 created" in report and "opportunities" not in report, report
     assert dump(writable_app, skip=()) == before
 
 

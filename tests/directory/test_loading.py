@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from directory.store.db import Database
 from directory.store.models import Area, DataRelease, Postcode
 from geodata.errors import DataFileError
 from geodata.loaders import read_bundle
+from tests.conftest import _settings
+from tests.servers import settings_env
 
 
 @pytest.fixture()
@@ -92,3 +96,39 @@ def test_missing_data_directory_is_a_clear_error(loaded_db, tmp_path):
     with pytest.raises(DataFileError) as error:
         loading.load_geography(loaded_db, tmp_path / "nowhere")
     assert "DIRECTORY_GEODATA_DIR" in str(error.value)
+
+
+@pytest.mark.postgres
+def test_two_inits_at_once_on_one_postgresql_run_one_after_the_other(
+    postgres, shared_data_dir: Path, tmp_path: Path
+) -> None:
+    """Two servers deployed together each run `directory init` on the one database: the
+    second waits for the first's schema and then its geography, and finds both done. It
+    failed on the first's rows: "duplicate key value violates unique constraint
+    pg_type_typname_nsp_index" while migrating, "… pk_area" while loading."""
+    url = postgres.create_database("two_inits")
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-c", "from directory.cli import cli; cli()", "init", "--quiet"]
+    try:
+        inits = [
+            subprocess.Popen(
+                command,
+                cwd=root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=settings_env(_settings(tmp_path / str(n), url, shared_data_dir)),
+            )  # fmt: skip
+            for n in (1, 2)
+        ]
+        said = [init.communicate(timeout=300)[0] for init in inits]
+        assert [init.returncode for init in inits] == [0, 0], said
+        assert sorted("Geography already loaded" in text for text in said) == [False, True], said
+        db = Database(_settings(tmp_path, url, shared_data_dir))
+        try:
+            assert _counts(db)[0] == len(read_bundle(shared_data_dir).areas)
+            assert _counts(db)[2] == 1
+        finally:
+            db.dispose()
+    finally:
+        postgres.drop_database("two_inits")

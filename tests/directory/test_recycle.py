@@ -26,7 +26,7 @@ from directory.store.db import sqlite_path
 from directory.web.serving import gunicorn as gunicorn_settings
 from directory.web.serving import recycle, reload
 from directory.web.serving.recycle import Markers, Recycler
-from tests.conftest import demo_copy
+from tests.conftest import demo_copy, files_limited_to
 from tests.servers import DIRECTORY, settings_env
 
 
@@ -203,6 +203,55 @@ def test_a_reload_that_fails_is_answered_once(served, monkeypatch: pytest.Monkey
     done = json.loads(answer.read_text("utf-8"))
     assert done["failed"] == "reloading failed: OSError: No space left on device"
     assert arbiter.markers.reload_requests() == []
+
+
+def test_a_reload_whose_answer_cannot_be_written_says_so(served):
+    """On a full disk the master reloaded but could not write its answer: it removed the
+    request, leaving an empty ``.partial``, and the command said "the server did not take
+    the request: one started before `directory reload` existed removes it; restart that
+    server once". The request is now left as taken but not answered, the command says so,
+    and nothing of it stays."""
+    arbiter, recycler, _ = served
+    markers = arbiter.markers
+    answer = markers.request_reload("t9")
+    with files_limited_to(0):  # (the answer's bytes are refused; names and renames are not)
+        recycler.step()
+    assert arbiter.stopped == [101, 102]  # the reload ran
+    assert sorted(p.name for p in markers.dir.glob("reload-t9*")) == ["reload-t9.unanswered"]
+    [(master, done)] = list(reload.wait({os.getpid(): answer}, timeout=5))
+    assert master == os.getpid()
+    assert done["failed"].startswith("the server took the request but could not write its answer")
+    assert "restart" not in done["failed"]
+    assert list(markers.dir.glob("reload-t9*")) == []
+    recycler.step()  # not run again
+    assert arbiter.stopped == [101, 102]
+
+
+def test_a_master_that_cannot_make_its_workers_folder_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An instance directory the server cannot write (read-only, full, a file) leaves it
+    no folder for its workers' markers: no reload reaches it and no grown worker is
+    replaced. That was silent until `directory reload` found no server; the master's log
+    now says so at its start."""
+    instance = tmp_path / "instance"
+    instance.write_text("a file where the instance folder should be")
+    monkeypatch.setenv("DIRECTORY_INSTANCE_DIR", str(instance))
+    monkeypatch.setenv("DIRECTORY_DATABASE_URL", f"sqlite:///{tmp_path / 'd.sqlite3'}")
+    started: list[str] = []
+    monkeypatch.setattr(
+        gunicorn_settings.threading,
+        "Thread",
+        lambda **kwargs: SimpleNamespace(start=lambda: started.append(kwargs["name"])),
+    )
+    master = SimpleNamespace(pid=os.getpid(), log=logging.getLogger("test-master"))
+    with caplog.at_level(logging.WARNING, "test-master"):
+        gunicorn_settings.when_ready(master)
+    [record] = caplog.records
+    said = record.getMessage()
+    assert said.startswith(f"cannot make {instance}/workers-{os.getpid()} (Not a directory)")
+    assert "`directory reload` cannot reach this server" in said
+    assert started == ["directory-recycler"]  # (it serves on as before)
 
 
 def test_the_servers_of_an_instance_directory_are_its_live_gunicorn_masters(

@@ -622,6 +622,36 @@ def test_the_nginx_config_of_every_accepted_form_passes_nginxs_own_test(tmp_path
         assert checked.returncode == 0, (args, checked.stderr)
 
 
+#: Debian's own site (``/etc/nginx/sites-enabled/default``, enabled by ``apt-get install
+#: nginx``), cut to what decides which server answers
+DEBIAN_DEFAULT = """server {
+    listen @PORT@ default_server;
+    root /var/www/html;
+    server_name _;
+    location / { try_files $uri $uri/ =404; }
+}
+"""
+
+
+def test_the_site_answers_every_request_on_its_address(tmp_path: Path) -> None:
+    """`nginx-config` with no server name is the default server of its address: a request
+    by the server's IP address or any other name reaches the API (here its 503 problem:
+    no gunicorn behind). Beside Debian's own default site, as the README's `apt-get install
+    nginx` leaves it, `nginx -t` refuses the pair naming both; before, `_` matched no name,
+    so that site's welcome page (or 404) answered every request and nothing said why."""
+    port = free_port()
+    site = _site(str(port), f"127.0.0.1:{free_port()}")
+    other = "server {\n    listen @PORT@;\n    server_name localhost;\n    return 404;\n}\n"
+    with nginx(other.replace("@PORT@", str(port)) + site, tmp_path / "ours"):
+        status, fields, body = get(f"http://127.0.0.1:{port}", "/health")
+    assert status == 503 and fields["content-type"] == PROBLEM, body[:200]
+    checked = subprocess.run(
+        [*nginx_command(DEBIAN_DEFAULT.replace("@PORT@", str(port)) + site, tmp_path / "deb"), "-t"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert checked.returncode != 0 and "duplicate default server" in checked.stderr
+
+
 def test_nginxs_own_errors_carry_the_cors_headers_once(
     stack: tuple[str, str], tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 from geodata.download import download_sources
 from geodata.errors import DataFileError
 from geodata.sources import Manifest, SourceFile, load_manifest
+from tests.conftest import files_limited_to
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -252,6 +253,21 @@ def test_a_file_where_the_data_folder_should_be_is_said_so(tmp_path):
 
     with pytest.raises(DataFileError, match=r"Cannot write .*a/b\.csv"):
         download_sources(Manifest(files=[entry("a/b.csv")]), tmp_path, opener=opener)
+
+
+def test_a_file_the_disk_cannot_hold_is_said_so_and_not_written(tmp_path):
+    """A write refused (a full disk) is "Cannot write <file>", as a folder that cannot be
+    made is, not "Download failed"; no part file stays."""
+
+    def opener(url, timeout):
+        return _Answer(b"x" * 300_000, {"Content-Length": "300000"})
+
+    with (
+        files_limited_to(100_000),
+        pytest.raises(DataFileError, match=r"^Cannot write .*a/b\.csv: File too large$"),
+    ):
+        download_sources(Manifest(files=[entry("a/b.csv")]), tmp_path, opener=opener)
+    assert leftovers(tmp_path) == []
 
 
 def test_a_file_trickled_a_byte_at_a_time_is_given_up_on_and_not_written(tmp_path):

@@ -3,6 +3,7 @@ never leaves a corrupt data directory behind."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import lzma
 import shutil
@@ -20,6 +21,7 @@ from geodata.snapshot import (
     packaged_manifest,
 )
 from geodata.sources import GEOGRAPHY_KEYS, MANIFEST_FILE, Manifest, load_manifest
+from tests.conftest import files_limited_to
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,6 +114,20 @@ def test_a_corrupt_file_fails_and_leaves_nothing(tmp_path):
     with pytest.raises(DataFileError, match="missing or corrupt"):
         extract_snapshot(out, copy)
     assert [p.name for p in out.iterdir()] == []
+
+
+def test_a_folder_that_cannot_hold_the_snapshot_is_named_not_the_snapshot(tmp_path):
+    """A full disk under the instance folder is the folder's refusal, naming it: it was
+    "Snapshot file … is missing or corrupt: [Errno 28] No space left on device", so an
+    operator looked for a broken package. Nothing is left behind, and once there is room
+    the same call unpacks it."""
+    out = tmp_path / "out"
+    with files_limited_to(300_000), pytest.raises(OSError) as refused:
+        extract_snapshot(out)
+    assert not isinstance(refused.value, DataFileError)
+    assert refused.value.errno == errno.EFBIG and refused.value.filename == str(out)
+    assert [p.name for p in out.iterdir()] == []
+    assert (extract_snapshot(out) / MANIFEST_FILE).is_file()
 
 
 def test_content_that_does_not_match_its_checksum_is_refused(tmp_path):

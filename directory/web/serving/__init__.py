@@ -41,6 +41,7 @@ def nginx_site(
     template = files(__package__).joinpath("nginx.conf").read_text("utf-8")
     return (
         template.replace("@LISTEN@", listen)
+        .replace("@DEFAULT_SERVER@", " default_server" if server_name == "_" else "")
         .replace("@UPSTREAM@", upstream)
         .replace("@SERVER_NAME@", server_name)
         .replace("@MAX_BODY_MB@", str(max_body_mb(max_upload_mb)))

@@ -280,7 +280,14 @@ def when_ready(server) -> None:  # type: ignore[no-untyped-def]
         return  # the workers' app fails on the same settings, and says why
     markers = Markers(settings.instance_dir, server.pid)
     markers.remove()
-    markers.create()  # (where ``directory reload`` finds the server)
+    refused = markers.create()  # (where ``directory reload`` finds the server)
+    if refused is not None:  # (said once here: a read-only instance directory went unnoticed)
+        server.log.warning(
+            "cannot make %s (%s): `directory reload` cannot reach this server, and no "
+            "worker grown after an import is replaced; restart it to serve new code or "
+            "settings (DIRECTORY_INSTANCE_DIR must be a folder the server can write)",
+            markers.dir, refused.strerror or refused,
+        )  # fmt: skip
     growth = settings.worker_recycle_growth if _recycling(settings) else None
     recycler = Recycler(server, markers, growth)
     threading.Thread(target=recycler.run, name="directory-recycler", daemon=True).start()

@@ -36,7 +36,6 @@ changed, so no thread changes it while gunicorn forks. Both files are the owner'
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -53,6 +52,8 @@ from directory.settings import PREFIX, Settings, SettingsError
 READY_WAIT_SECONDS = 300
 #: the name of a reload request (``reload-<token>.requested``) and of its answer
 RELOAD_PREFIX, REQUESTED, DONE = "reload-", ".requested", ".done"
+#: a request the master took but could not answer (its answer could not be written)
+UNANSWERED = ".unanswered"
 #: the ``DIRECTORY_*`` settings ``directory reload --settings`` gave the workers started since
 SETTINGS_FILE = "settings.json"
 #: left by a master that can give its workers new settings (one started before could not)
@@ -106,10 +107,15 @@ class Markers:
     def __init__(self, instance_dir: Path, master: int) -> None:
         self.dir = instance_dir / f"workers-{master}"
 
-    def create(self) -> None:
-        with contextlib.suppress(OSError):  # (read-only: no replacements, no reloads)
+    def create(self) -> OSError | None:
+        """Make the folder; the system's refusal if it cannot be made (a read-only or full
+        instance directory: then no worker is replaced, and no reload reaches the master)."""
+        try:
             self.dir.mkdir(parents=True, exist_ok=True)
             (self.dir / TAKES_SETTINGS).touch()
+        except OSError as error:
+            return error
+        return None
 
     def takes_settings(self) -> bool:
         """Whether the master can give its workers new settings."""
@@ -183,6 +189,21 @@ class Markers:
         """The request whose answer will be at ``answer``."""
         return answer.with_name(answer.name.removesuffix(DONE) + REQUESTED)
 
+    @staticmethod
+    def unanswered(request_or_answer: Path) -> Path:
+        """Where a request taken but not answered is left for its command to find."""
+        name = request_or_answer.name.removesuffix(DONE).removesuffix(REQUESTED)
+        return request_or_answer.with_name(name + UNANSWERED)
+
+    def not_answered(self, request: Path) -> None:
+        """Leave ``request`` for its command as taken but not answered (an answer that
+        could not be written: a full disk). Renaming needs no room for data; where even
+        that fails, it is removed, and the command cannot tell why."""
+        try:
+            request.replace(self.unanswered(request))
+        except OSError:
+            request.unlink(missing_ok=True)
+
     def reload_requests(self) -> list[Path]:
         if not self.dir.is_dir():
             return []
@@ -198,8 +219,12 @@ class Markers:
             request.name.removesuffix(REQUESTED) + DONE
         )  # (request_of, reversed)
         partial = done.with_suffix(".partial")
-        partial.write_text(json.dumps(answer), encoding="utf-8")
-        partial.replace(done)
+        try:
+            partial.write_text(json.dumps(answer), encoding="utf-8")
+            partial.replace(done)
+        except OSError:
+            partial.unlink(missing_ok=True)
+            raise
         try:
             request.unlink()
         except FileNotFoundError:  # taken back since the look above: its command is gone
@@ -375,7 +400,7 @@ class Recycler:
                 self.markers.answer_reload(request, done.as_json())
             except OSError:  # (a full disk): the request goes all the same, not run again
                 self.log.exception("answering the reload request %s failed", request.name)
-                request.unlink(missing_ok=True)
+                self.markers.not_answered(request)
 
     def replace(self, old: int, why: str, *, stop_anyway: bool = False) -> str | None:
         """Start one more worker, wait until it is ready, then stop ``old``; None when

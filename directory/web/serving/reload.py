@@ -282,6 +282,7 @@ def wait(
         for answer in pending.values():
             Markers.request_of(answer).unlink(missing_ok=True)
             answer.unlink(missing_ok=True)  # (one written since the last look)
+            Markers.unanswered(answer).unlink(missing_ok=True)
 
 
 #: a server gone before it answered
@@ -297,6 +298,14 @@ def _answer(master: int, answer: Path) -> dict[str, Any] | None:
             found = {"failed": f"its answer could not be read: {error}"}
         answer.unlink(missing_ok=True)
         return found
+    unanswered = Markers.unanswered(answer)
+    if unanswered.exists():
+        unanswered.unlink(missing_ok=True)
+        return {
+            "failed": f"the server took the request but could not write its answer in "
+            f"{answer.parent} (is its disk full?); its log says whether the workers were "
+            "replaced"
+        }
     if not alive(master):
         return dict(STOPPED)
     request = Markers.request_of(answer)

@@ -11,6 +11,7 @@ import pytest
 
 from geodata.errors import DataFileError, FetchError
 from geodata.fetch import Client
+from tests.conftest import files_limited_to
 from tests.geodata.fetch.conftest import leftovers
 from tests.geodata.fetch.server import Reply, json_reply, redirect, sequence
 
@@ -193,6 +194,17 @@ def test_a_body_shorter_than_its_content_length_is_truncated(client, server, tmp
     data = a_zip()
     server.route(FILE, Reply(data, content_type="application/zip", truncate_to=len(data) // 2))
     _fails(client, tmp_path, "truncated", kind="zip")
+
+
+def test_a_download_the_disk_cannot_hold_says_so_not_that_it_was_cut(client, server, tmp_path):
+    """A write refused (a full disk under the instance folder) names the folder; it was
+    "was truncated: the connection ended after 0 bytes ([Errno 28] No space left on
+    device)", blaming the publisher's connection."""
+    data = a_zip(600_000)
+    server.route(FILE, Reply(data, content_type="application/zip"))
+    with files_limited_to(100_000):
+        error = _fails(client, tmp_path, "could not be saved in .*/d: File too large", kind="zip")
+    assert "truncated" not in str(error)
 
 
 def test_a_cut_zip_with_a_matching_content_length_is_refused(client, server, tmp_path):
