@@ -122,6 +122,12 @@ def _database_url(url: str) -> str:
 
 
 def _public_url(url: str) -> str:
+    return _web_url("PUBLIC_URL", url, "https://directory.example.org").rstrip("/")
+
+
+def _web_url(name: str, url: str, example: str) -> str:
+    """An http(s) URL naming a host, with no query or fragment (a setting that names where
+    something is served); anything else is refused at start, naming the setting."""
     from urllib.parse import urlsplit
 
     try:
@@ -134,10 +140,10 @@ def _public_url(url: str) -> str:
         or any(c.isspace() for c in url) or parts.query or parts.fragment
     ):  # fmt: skip
         raise SettingsError(
-            f"{PREFIX}PUBLIC_URL must start with http:// or https:// and name a host, as "
-            f"https://directory.example.org, not {url!r}"
+            f"{PREFIX}{name} must start with http:// or https:// and name a host, as "
+            f"{example}, not {url!r}"
         )
-    return url.rstrip("/")
+    return url
 
 
 def _rate_limit_storage(raw: str) -> str:
@@ -311,7 +317,9 @@ class Settings:
         if (path := get("SOURCES_FILE")) is not None:
             kwargs["sources_file"] = Path(path).resolve()
         if (url := get("GEODATA_BASE_URL")) is not None:
-            kwargs["geodata_base_url"] = url.rstrip("/")
+            kwargs["geodata_base_url"] = _web_url(
+                "GEODATA_BASE_URL", url, "https://mirror.example.org/geodata"
+            ).rstrip("/")
         if (url := get("PUBLIC_URL")) is not None:
             kwargs["public_url"] = _public_url(url)
         if (level := get("LOG_LEVEL")) is not None:

@@ -61,6 +61,9 @@ def test_values_are_read_and_typed():
         ("LOG_FORMAT", "xml", "DIRECTORY_LOG_FORMAT must be text or json, not 'xml'"),
         ("LOG_FORMAT", "logfmt", "DIRECTORY_LOG_FORMAT must be text or json"),
         ("PUBLIC_URL", "directory.example.org", "DIRECTORY_PUBLIC_URL must start with http"),
+        # taken before, then `geodata download` said only "unknown url type"
+        ("GEODATA_BASE_URL", "mirror.example.org", "DIRECTORY_GEODATA_BASE_URL must start"),
+        ("GEODATA_BASE_URL", "ftp://mirror.example.org", "DIRECTORY_GEODATA_BASE_URL must"),
         ("PATCH_CACHE_MB", "lots", "DIRECTORY_PATCH_CACHE_MB must be a number"),
         ("FEATURES_CACHE_MB", "-1", "DIRECTORY_FEATURES_CACHE_MB must not be negative"),
         ("POSTCODES_IN_MEMORY", "yes", "DIRECTORY_POSTCODES_IN_MEMORY must be auto, on or off"),
