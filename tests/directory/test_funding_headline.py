@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from flask import Flask
@@ -144,35 +144,42 @@ class Oracle:
         }
 
 
+OracleT = TypeVar("OracleT", bound=Oracle)
+
+
 @pytest.fixture(scope="module")
 def oracle(demo_app: Flask) -> Oracle:
+    return read_awards(demo_app, Oracle)
+
+
+def read_awards(app: Flask, kind: type[OracleT]) -> OracleT:
     """Listed awards that are not regrants (paid through an award the directory holds), with
     their beneficiary areas, the area tree and the populations, read from the database."""
     grants = _db(
-        demo_app,
+        app,
         select(Grant.id, Grant.ref, Grant.amount_pence, Grant.parent_ref).where(
             Grant.withdrawn_at.is_(None)
         ),
     )
     refs = {g.ref for g in grants}
     areas: dict[int, set[str]] = {}
-    for row in _db(demo_app, select(GrantArea.grant_id, GrantArea.area_code)):
+    for row in _db(app, select(GrantArea.grant_id, GrantArea.area_code)):
         areas.setdefault(row.grant_id, set()).add(row.area_code)
     awards = [
         Award(g.ref, g.amount_pence or 0, frozenset(areas.get(g.id, ())))
         for g in grants
         if not (g.parent_ref and g.parent_ref in refs and g.parent_ref != g.ref)
     ]
-    tree = _db(demo_app, select(Area.code, Area.parent_code, Area.type))
+    tree = _db(app, select(Area.code, Area.parent_code, Area.type))
     population: dict[str, int] = {}
     for p in _db(
-        demo_app,
+        app,
         select(AreaPopulation.area_code, AreaPopulation.all_ages).order_by(
             AreaPopulation.reference_date
         ),
     ):
         population[p.area_code] = p.all_ages
-    return Oracle(
+    return kind(
         awards, {a.code: a.parent_code for a in tree}, {a.code: a.type for a in tree}, population
     )
 

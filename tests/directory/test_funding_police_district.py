@@ -22,11 +22,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 
 from directory.cli import cli
 from directory.ingest.template import HEADINGS
-from directory.store.models import Area, AreaPopulation, Grant, GrantArea
+from tests.directory.test_funding_headline import Award, Oracle, read_awards
 
 LONDON, DISTRICT, CITY = "E12000007", "E23000001", "E09000001"
 LAMBETH, CENTRAL_SOUTH = "E09000022", "bcu-central-south"
@@ -39,20 +38,8 @@ ALL = "include_other_programmes=true"
 
 
 @dataclass(frozen=True)
-class Award:
-    ref: str
-    pence: int
-    areas: frozenset[str]
-
-
-@dataclass(frozen=True)
-class Held:
+class Held(Oracle):
     """The awards counted by default (regrants left out), the area tree and populations."""
-
-    awards: list[Award]
-    parent: dict[str, str | None]
-    kind: dict[str, str]
-    population: dict[str, int]
 
     def naming(self, code: str) -> list[Award]:
         return [a for a in self.awards if code in a.areas]
@@ -61,50 +48,11 @@ class Held:
         """A borough's estimate, or the sum over the boroughs inside an area."""
         if self.kind[code] == "borough":
             return self.population[code]
-        return sum(v for b, v in self.population.items() if self._inside(b, code))
-
-    def _inside(self, code: str, area: str) -> bool:
-        current: str | None = code
-        while current is not None:
-            if current == area:
-                return True
-            current = self.parent.get(current)
-        return False
-
-
-def _db(app: Flask, statement: Any) -> list[Any]:
-    with app.extensions["directory"].db.engine.connect() as connection:
-        return list(connection.execute(statement))
+        return sum(v for b, v in self.population.items() if self.inside(b, code))
 
 
 def held(app: Flask) -> Held:
-    grants = _db(
-        app,
-        select(Grant.id, Grant.ref, Grant.amount_pence, Grant.parent_ref).where(
-            Grant.withdrawn_at.is_(None)
-        ),
-    )
-    refs = {g.ref for g in grants}
-    areas: dict[int, set[str]] = {}
-    for row in _db(app, select(GrantArea.grant_id, GrantArea.area_code)):
-        areas.setdefault(row.grant_id, set()).add(row.area_code)
-    awards = [
-        Award(g.ref, g.amount_pence or 0, frozenset(areas.get(g.id, ())))
-        for g in grants
-        if not (g.parent_ref and g.parent_ref in refs and g.parent_ref != g.ref)
-    ]
-    tree = _db(app, select(Area.code, Area.parent_code, Area.type))
-    population: dict[str, int] = {}
-    for p in _db(
-        app,
-        select(AreaPopulation.area_code, AreaPopulation.all_ages).order_by(
-            AreaPopulation.reference_date
-        ),
-    ):
-        population[p.area_code] = p.all_ages
-    return Held(
-        awards, {a.code: a.parent_code for a in tree}, {a.code: a.type for a in tree}, population
-    )
+    return read_awards(app, Held)
 
 
 def pounds(awards: list[Award]) -> float:
