@@ -117,6 +117,23 @@ def test_no_worker_is_replaced_while_none_has_grown_past_the_limit(served):
     assert arbiter.stopped == [] and sorted(arbiter.WORKERS) == [101, 102]
 
 
+def test_with_a_growth_limit_of_0_every_rebuilt_worker_is_replaced_whatever_its_memory(
+    served,
+):
+    """0 is "after every rebuild": a small worker's RSS moves by a few MB either way (glibc's
+    trim), and one that reads less than when it was ready is replaced all the same; a worker
+    that has not rebuilt is not."""
+    arbiter, _, rss = served
+    recycler = Recycler(arbiter, arbiter.markers, growth_percent=0)
+    recycler.step()  # notes both ready at 100 MB
+    rss.update({101: 97.0, 102: 100.0})
+    recycler.step()
+    recycler.step()
+    assert arbiter.stopped == [101, 102] and sorted(arbiter.WORKERS) == [103, 104]
+    recycler.step()  # the new workers have not rebuilt
+    assert arbiter.stopped == [101, 102]
+
+
 def test_a_grown_worker_is_not_replaced_with_the_growth_limit_off(served):
     arbiter, _, rss = served
     recycler = Recycler(arbiter, arbiter.markers, growth_percent=None)

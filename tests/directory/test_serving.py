@@ -166,7 +166,7 @@ def test_each_worker_makes_its_index_before_it_takes_a_request(
     with serve(settings_env(settings, DIRECTORY_LOG_LEVEL="INFO"), log, workers=2) as base:
         deadline = time.monotonic() + 120
         while len(made.findall(log.read_text())) < 2:
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, _events(log, 3000)
             time.sleep(0.1)
         with ThreadPoolExecutor(8) as pool:  # both workers' first patches
             slowest = max(pool.map(lambda _: _timed(base, PATCH), range(8)))
@@ -195,7 +195,7 @@ def test_a_worker_starts_when_its_index_cannot_be_made_yet(
         assert get(base, "/health")[0] == 200
         deadline = time.monotonic() + 60  # the other worker may start a little later
         while log.read_text().count("starts without its directory index") < 2:
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, _events(log, 3000)
             time.sleep(0.1)
 
 
@@ -401,12 +401,19 @@ BOOTED = re.compile(r"Booting worker with pid: (\d+)")
 EXITED = re.compile(r"Worker exiting \(pid: (\d+)\)")
 
 
+def _events(log: Path, chars: int = 4000) -> str:
+    """The end of a server's log without its request lines (what a failure needs shown:
+    under a stream of requests the tail is all requests)."""
+    lines = log.read_text().splitlines()
+    return "\n".join(line for line in lines if "directory.requests" not in line)[-chars:]
+
+
 def _until_ready(log: Path, workers: int) -> float:
     """Wait until ``workers`` workers have logged their index made (a served worker's
     warm start); returns a deadline two minutes from the start, for what follows."""
     deadline = time.monotonic() + 120
     while log.read_text().count("made its directory index") < workers:
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, _events(log, 3000)
         time.sleep(0.1)
     return deadline
 
@@ -535,7 +542,7 @@ def test_a_reload_replaces_the_workers_one_at_a_time_with_the_code_on_disk(
         _deploy_a_new_health(code)
         with _Asking(base, PATCH, "/health") as asking:
             done = reload("--pid", str(base.process.pid))
-        assert done.returncode == 0, done.stdout + done.stderr + log.read_text()[-3000:]
+        assert done.returncode == 0, done.stdout + done.stderr + _events(log, 3000)
         text = log.read_text()
         assert set(re.findall(r"replacing worker (\d+): reloading the code", text)) == first
         serving = set(BOOTED.findall(text)) - set(EXITED.findall(text))
@@ -721,7 +728,7 @@ def test_a_hup_during_a_reload_leaves_the_server_its_workers(
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         while "reloading the code" not in log.read_text():
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, _events(log, 3000)
             time.sleep(0.05)
         base.process.send_signal(signal.SIGHUP)
         out, err = reloading.communicate(timeout=180)
@@ -874,12 +881,12 @@ def test_after_an_import_grown_workers_are_replaced_one_at_a_time_without_a_stal
 ) -> None:
     """A worker builds its next index beside the previous one after an import, and keeps
     the memory (at 100,000 services 530 → 786 MB): the master replaces each such worker
-    whose RSS grew by more than DIRECTORY_WORKER_RECYCLE_GROWTH percent (0 here, so that
-    the demo directory's workers qualify), one at a time, the new worker ready before the
-    old one stops (``directory/web/serving/recycle.py``). Patches asked throughout all
-    answer 200, none waiting for an index. (The postcodes are not kept here: with them
-    read at a worker's start, the demo's next index left the workers no bigger than they
-    were when ready, and none was replaced.)"""
+    whose RSS grew by more than DIRECTORY_WORKER_RECYCLE_GROWTH percent, one at a time,
+    the new worker ready before the old one stops (``directory/web/serving/recycle.py``).
+    Patches asked throughout all answer 200, none waiting for an index. The limit is 0
+    here, every worker that rebuilt: a demo worker's RSS moves by a few MB either way
+    (glibc's trim), and a test that needed it to grow failed now and then (the limit
+    itself is compared in ``test_recycle.py``)."""
     settings = demo_copy(request, "sqlite", tmp_path)
     log = tmp_path / "serve.log"
     env = settings_env(
@@ -903,7 +910,7 @@ def test_after_an_import_grown_workers_are_replaced_one_at_a_time_without_a_stal
             assert imported.returncode == 0, imported.stdout + imported.stderr
             deadline = time.monotonic() + 120
             while not first <= set(EXITED.findall(log.read_text())):
-                assert time.monotonic() < deadline, log.read_text()[-4000:]
+                assert time.monotonic() < deadline, _events(log, 4000)
                 time.sleep(0.2)
         text = log.read_text()
         assert set(re.findall(r"replacing worker (\d+)", text)) == first
@@ -968,7 +975,7 @@ def test_with_json_logs_gunicorns_own_records_are_json_lines_too(
         assert raw(base, b"GARBAGE\r\n\r\n")[0] == 400
         deadline = time.monotonic() + 30
         while "Invalid request" not in log.read_text():
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, _events(log, 2000)
             time.sleep(0.1)
     lines = [line for line in log.read_text().splitlines() if not line.startswith("Serving on")]
     records = [json.loads(line) for line in lines]  # each one JSON

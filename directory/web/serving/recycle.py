@@ -9,10 +9,10 @@ at 785-835 MB after every import. A new worker starts at the first figure again.
 
 So gunicorn's master runs :class:`Recycler` on a thread: when a worker has swapped in an
 index built after an import and its RSS has grown by more than
-``DIRECTORY_WORKER_RECYCLE_GROWTH`` percent since it was ready (the oldest such worker
-first), the master starts one more worker (SIGTTIN, as an operator would), waits until it
-has made its own index (it takes no request before: ``post_worker_init``), then stops the
-grown one (SIGTTOU: gunicorn stops its oldest worker, gracefully, and the grown one is made
+``DIRECTORY_WORKER_RECYCLE_GROWTH`` percent since it was ready (0: whatever its memory;
+the oldest such worker first), the master starts one more worker (SIGTTIN, as an operator
+would), waits until it has made its own index (it takes no request before:
+``post_worker_init``), then stops the grown one (SIGTTOU: gunicorn stops its oldest worker, gracefully, and the grown one is made
 the oldest first), and looks again. Every worker keeps answering meanwhile.
 
 The workers tell the master through files in a directory of its own
@@ -317,7 +317,11 @@ class Recycler:
         if not self.markers.has(pid, "rebuilt"):
             return None
         now = rss_mb(pid)
-        if now is None or now < self.ready_mb[pid] * (1 + self.growth):
+        if now is None:
+            return None
+        # 0: every worker that rebuilt, whatever its memory (glibc's trim moves a small
+        # worker's RSS by a few MB either way: it may read less than when it was ready)
+        if self.growth and now < self.ready_mb[pid] * (1 + self.growth):
             return None
         return self.ready_mb[pid], now
 
