@@ -28,7 +28,6 @@ from directory.usecases.funding.awards import (
     population_note,
     population_of,
     pounds,
-    ratio,
 )
 from directory.usecases.geography import LONDON, GeographySnapshot
 from directory.usecases.pagination import envelope
@@ -212,7 +211,9 @@ def _allocations(
             row["share_of_borough_money"] = (
                 round(s.pence / placed_pence, 4) if placed_pence else None
             )
-            row["population_share"] = ratio(population, london_pop) if population else None
+            row["population_share"] = (  # (to 4 places, as the money and offence shares)
+                round(population / london_pop, 4) if population and london_pop else None
+            )
             row["offences_share"] = (
                 round(offences / crime_total, 4) if offences is not None and crime_total else None
             )
