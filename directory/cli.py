@@ -194,6 +194,23 @@ def _load(
     return report
 
 
+@contextlib.contextmanager
+def _setup_turn(quiet: bool, *, making: bool = False) -> Iterator[None]:
+    """The database's setup turn (see ``Database.setup_turn``), saying on stderr, unless
+    ``quiet``, that this command waits for another holding it, and which lock."""
+
+    def waiting(lock: str) -> None:
+        if not quiet:
+            click.echo(
+                f"Waiting for another `directory init` (or `migrate`, `geodata load`) "
+                f"holding {lock}…",
+                err=True,
+            )
+
+    with state().db.setup_turn(waiting, making=making):
+        yield
+
+
 def _migrate(as_json: bool) -> dict[str, Any]:
     from alembic.util import CommandError
 
@@ -216,7 +233,8 @@ def _migrate(as_json: bool) -> dict[str, Any]:
 @with_appcontext
 def migrate_command(as_json: bool) -> None:
     """Create or upgrade the database schema (Alembic)."""
-    database = _migrate(as_json)
+    with _setup_turn(False, making=True):
+        database = _migrate(as_json)
     if as_json:
         _print_json(database)
 
@@ -230,10 +248,11 @@ def migrate_command(as_json: bool) -> None:
 @json_option
 @with_appcontext
 def init_command(from_dir: Path | None, force: bool, quiet: bool, as_json: bool) -> None:
-    """Migrate the database and load the geography (idempotent)."""
-    database = _migrate(as_json)
-    chosen = _data_dir(from_dir)
-    report = _load(chosen, force, quiet, as_json)
+    """Migrate the database and load the geography (idempotent; one init at a time)."""
+    with _setup_turn(quiet, making=True):
+        database = _migrate(as_json)
+        chosen = _data_dir(from_dir)
+        report = _load(chosen, force, quiet, as_json)
     if as_json:
         _print_json({**database, "data": _data_dict(chosen), "load": report.to_dict()})
 
@@ -263,7 +282,8 @@ def geodata_load(
 ) -> None:
     """Load boundaries, BCU membership and postcodes in one transaction."""
     chosen = _data_dir(from_dir)
-    report = _load(chosen, force, quiet, as_json, fewer=fewer)
+    with _setup_turn(quiet):
+        report = _load(chosen, force, quiet, as_json, fewer=fewer)
     if as_json:
         _print_json({"data": _data_dict(chosen), "load": report.to_dict()})
 

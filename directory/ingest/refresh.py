@@ -18,7 +18,6 @@ import fcntl
 import logging
 import os
 import socket
-import sqlite3
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -33,7 +32,7 @@ from directory.ingest.apply import ImportReport, now
 from directory.ingest.run import FORMATS, MODES, SourceError, run_import
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
-from directory.store.db import Database, sqlite_path
+from directory.store.db import Database, open_lock_file, sqlite_path
 from directory.store.models import Lock
 from directory.store.repositories.directory import DirectoryRepository
 from directory.usecases.geography import GeographySnapshot
@@ -132,15 +131,7 @@ class _Held:
         ) is not None:  # (in memory: one process only)
             with db.engine.connect():  # one not there is refused before a lock is made beside it
                 pass
-            try:
-                handle = Path(f"{path}.lock").open("ab")  # noqa: SIM115 (held until release)
-            except OSError as error:  # a read-only folder or mount: as the database's refusal
-                raise DBAPIError.instance(
-                    "lock", None, sqlite3.OperationalError(
-                        f"attempt to write a readonly database: the write lock {path}.lock "
-                        f"cannot be made ({error.strerror})"
-                    ), sqlite3.Error,
-                ) from None  # fmt: skip
+            handle = open_lock_file(Path(f"{path}.lock"), "the write lock")  # held until release
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 self.file = handle

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-#: the PostgreSQL advisory lock key a migration holds ("LFSM"; the write lock's is "LFSD")
-MIGRATION_LOCK_KEY = 0x4C46534D
+#: the PostgreSQL advisory lock key a migration or geography load holds ("LFSM"; the
+#: write lock's is "LFSD")
+SETUP_LOCK_KEY = 0x4C46534D
 #: a read connection idle for longer than this is pinged before use (as pool_pre_ping does)
 PING_AFTER_IDLE_SECONDS = 1.0
 #: read connections a forked process inherited: kept referenced, never used or closed
@@ -111,6 +113,21 @@ def sqlite_file(url: str) -> Path | None:
     return sqlite_path(url)
 
 
+def open_lock_file(path: Path, what: str) -> IO[bytes]:
+    """The lock file ``path``, opened (made if need be) to be ``flock``ed; a folder or mount
+    that takes no writes is the database's refusal (a read-only database, as SQLite's own
+    words say), naming ``what`` could not be made."""
+    try:
+        return path.open("ab")
+    except OSError as error:
+        raise DBAPIError.instance(
+            "lock", None, sqlite3.OperationalError(
+                f"attempt to write a readonly database: {what} {path} cannot be made "
+                f"({error.strerror})"
+            ), sqlite3.Error,
+        ) from None  # fmt: skip
+
+
 def absolute_sqlite_url(url: str) -> str:
     """``url`` with a relative SQLite file's path made absolute from the working directory
     (where SQLite would open it); any other URL, an in-memory database and a ``file:`` URI
@@ -191,6 +208,7 @@ class Database:
         #: kept read connections not in use, with when each was last used (newest last)
         self._idle: list[tuple[Connection, float]] = []
         self._pid = os.getpid()
+        self._turn = threading.local()  # how deep this thread is in setup_turn()
         # one dropped without dispose() (a command's app, a test's) closes what it kept
         # when collected, rather than leaving its connections to the garbage collector
         weakref.finalize(self, _release, self.engine, self._idle, self._pid).atexit = False
@@ -301,28 +319,106 @@ class Database:
         config.set_main_option("sqlalchemy.url", self.settings.database_url.replace("%", "%%"))
         return config
 
+    @contextmanager
+    def setup_turn(
+        self, waiting: Callable[[str], None] | None = None, *, making: bool = False
+    ) -> Iterator[None]:
+        """Hold this database's setup lock: one migration or geography load at a time, so
+        that two `directory init` at once (two servers deployed together, a deploy script
+        beside a terminal) run one after the other and the second finds the first's schema
+        and geography. Without it, on PostgreSQL the second failed on the first's rows
+        ("duplicate key value violates unique constraint"); on SQLite, whose driver runs
+        DDL outside a transaction, with "table area already exists", or it loaded the
+        geography a second time.
+
+        PostgreSQL: a session advisory lock on a connection of its own; SQLite: an
+        exclusive ``flock`` of ``<database file>.init.lock``, beside the file as the write
+        lock's is: it belongs to the database (servers with instance folders of their own
+        may share one file), and that folder must be writable for SQLite's WAL anyway.
+        Either is let go by the server or the kernel the moment its holder dies. An
+        in-memory database is one process's: it needs none. ``waiting`` is told which
+        lock, when another holds it, before this waits for it. The lock is re-entrant in
+        a thread (``init`` holds it over :meth:`migrate` and the load, which take it too).
+        ``making``: the SQLite file may be made (migrating); else one that is not there is
+        refused before a lock file is made beside it."""
+        if making:
+            self._may_make()
+        depth = getattr(self._turn, "depth", 0)
+        if not depth:
+            with self._setup_lock(waiting):
+                self._turn.depth = 1
+                try:
+                    yield
+                finally:
+                    self._turn.depth = 0
+            return
+        self._turn.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._turn.depth = depth
+
+    @contextmanager
+    def _setup_lock(self, waiting: Callable[[str], None] | None) -> Iterator[None]:
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as held:
+                # idle while the migration and the load work on others: a server-side idle
+                # timeout must not end it (and the lock with it)
+                held.exec_driver_sql("SET idle_session_timeout = 0")
+                taken = held.exec_driver_sql(f"SELECT pg_try_advisory_lock({SETUP_LOCK_KEY})")
+                if not taken.scalar():
+                    if waiting is not None:
+                        waiting(f"the PostgreSQL advisory lock {SETUP_LOCK_KEY}")
+                    held.exec_driver_sql(f"SELECT pg_advisory_lock({SETUP_LOCK_KEY})")
+                try:
+                    yield
+                finally:
+                    try:
+                        held.exec_driver_sql(f"SELECT pg_advisory_unlock({SETUP_LOCK_KEY})")
+                    except DBAPIError:  # not back in the pool holding it (a lost server has
+                        held.invalidate()  # let go of it with the session)
+            return
+        path = sqlite_path(self.settings.database_url)
+        if path is None:
+            yield
+            return
+        if self._guard is None or not self._guard.may_make:
+            with self.engine.connect():  # one not there is refused, naming it
+                pass
+        lock = Path(f"{path}.init.lock")
+        with open_lock_file(lock, "the init lock") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if waiting is not None:
+                    waiting(f"the lock file {lock}")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _may_make(self) -> None:
+        """Let this Database make its SQLite file, and the file's folder now."""
+        if self._guard is None:
+            return
+        folder = self._guard.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:  # a file where the database's folder should be
+            raise NotADirectoryError(
+                errno.ENOTDIR, "The database's folder is a file", str(folder)
+            ) from None
+        self._guard.may_make = True
+
     def migrate(self) -> None:
         """Bring the schema to the newest migration (making an SQLite file, and its
-        folder, if there is none)."""
+        folder, if there is none), in this database's setup turn (see :meth:`setup_turn`:
+        the second of two at once waits, then finds the schema at head)."""
         from alembic import command
 
-        if self._guard is not None:
-            folder = self._guard.path.parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except FileExistsError:  # a file where the database's folder should be
-                raise NotADirectoryError(
-                    errno.ENOTDIR, "The database's folder is a file", str(folder)
-                ) from None
-            self._guard.may_make = True
-
         config = self.alembic_config()
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # one migration at a time (two servers' `init` at once): the second waits for
-                # the first's commit, then finds the schema at head; it failed on the tables
-                # the first was making ("duplicate key value violates unique constraint")
-                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+        with self.setup_turn(making=True), self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

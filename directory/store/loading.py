@@ -251,10 +251,11 @@ def load_geography(
         "neighbour pairs": len(bundle.neighbours),
         "postcodes": len(bundle.postcodes),
     }
-    with db.session() as session:
+    # in the database's setup turn: two loads at once run one after the other, and the
+    # second, reading the releases after it, finds the first's (see Database.setup_turn)
+    with db.setup_turn(), db.session() as session:
         progress.step("comparing the checksum with the loaded release")
         repo = GeographyRepository(session)
-        repo.wait_for_other_loads()
         latest = repo.latest_release(DATASET)
         if latest is not None and latest.checksum == checksum and not force:
             progress.note(f"the same files are loaded already (release {latest.id})")

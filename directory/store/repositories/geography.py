@@ -23,8 +23,6 @@ CELL_METRES = 250
 CELL_ROW = 10_000  # more cells than British National Grid has rows of 250 m
 #: postcodes written per INSERT while loading the geography
 POSTCODE_BATCH = 20_000
-#: the PostgreSQL advisory lock key a geography load holds ("LFSG"; the write lock's is "LFSD")
-GEOGRAPHY_LOCK_KEY = 0x4C465347
 
 
 def grid_cell(easting: float, northing: float) -> int:
@@ -111,15 +109,6 @@ class GeographyRepository:
             select(DataRelease.id, DataRelease.loaded_at).order_by(DataRelease.id.desc()).limit(1)
         ).first()
         return DataVersion(row.id, row.loaded_at) if row else None
-
-    def wait_for_other_loads(self) -> None:
-        """PostgreSQL: hold the geography load's lock until this transaction ends, so that
-        two loads at once (two servers' `init`) run one after the other and the second,
-        reading the releases after it, finds the first's. It failed on the first's rows
-        ("duplicate key value violates unique constraint pk_area"). SQLite's one writer at
-        a time is the database's own rule."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(select(func.pg_advisory_xact_lock(GEOGRAPHY_LOCK_KEY)))
 
     def latest_release(self, dataset: str) -> Row[Any] | None:
         return self.session.execute(
