@@ -25,11 +25,15 @@ Mapping decisions:
   codes used (GrantNav's ``recipientDistrictGeoCode`` / ``recipientWardNameGeoCode``,
   found in ``additional_data`` or, in GrantNav's flattened output, on the grant itself).
   A grant left with no London area at all gets a warning.
-* Parent grants: the standard has no field linking a grant to the grant its money came
-  through (``regrantType`` marks the regrant itself; ``relatedActivity`` links
-  sibling grants of one project). We read our extension key ``parentGrant`` (a grant id
-  string, or an object with ``id``), column "Parent Grant" in a spreadsheet.
-* ``regrantType`` must be a code from the standard's Regrant Type codelist (FRG010–FRG070).
+* Parent grants: the standard has no field saying a grant's money came through another
+  grant (``regrantType`` marks the other end: the grant made to a grantmaker for onward
+  distribution; ``relatedActivity`` names related grants without saying how they are
+  related). We read our extension key ``parentGrant`` (a grant id string, or an object with
+  ``id``), column "Parent Grant" in a spreadsheet.
+* ``regrantType`` must be a code from the standard's Regrant Type codelist (FRG010–FRG070):
+  "a grant awarded to a single grantmaking organisation for onward distribution as grants
+  to end recipients" (FRG010) and its kin. It is stored as read, on the grant that carries
+  it; it does not make that grant a regrant (``parentGrant`` does).
 * Amounts are pounds: grants in another currency are errors.
 * Contact details of organisations and the grant's web address are not worth refusing a
   file for: a bad one is a warning and is left out.
@@ -56,7 +60,13 @@ from directory.ingest.readers import (
     read_table,
     sheet_heads,
 )
-from directory.ingest.records import Batch, Context, GrantRecord, OrganisationRecord
+from directory.ingest.records import (
+    REGRANT_TYPES,
+    Batch,
+    Context,
+    GrantRecord,
+    OrganisationRecord,
+)
 from directory.ingest.values import (
     check_duration,
     clean_text,
@@ -76,7 +86,7 @@ from directory.ingest.values import (
 from directory.store.models import Grant, Organisation, Programme
 
 #: the 360Giving Regrant Type codelist (codelists/regrantType.csv)
-REGRANT_TYPE_CODES = ("FRG010", "FRG020", "FRG030", "FRG040", "FRG050", "FRG060", "FRG070")
+REGRANT_TYPE_CODES = REGRANT_TYPES
 #: our extension key naming the grant this grant's money came through
 PARENT_GRANT_KEY = "parentGrant"
 #: our extension key for the financial year the grant is counted in ("2016/17"), when it

@@ -9,8 +9,9 @@ The inverse of ``giving360.read_360giving_json``: what it reads back is what was
   as ``code`` and its name as ``title``; ``plannedDates`` the start, end and duration in
   months; ``beneficiaryLocation`` each beneficiary area with its GSS code and the
   standard's geoCodeType (``WD`` ward, ``LONB`` London borough, ``RGN/GOR`` region); a Met
-  BCU, which has no GSS code, by its name and our id; ``regrantType``; ``url`` where the
-  grant was published; our extensions ``parentGrant``, the grant its money came through,
+  BCU, which has no GSS code, by its name and our id; ``regrantType`` as held, which the
+  standard puts on the grant made to a grantmaker for onward distribution (MOPAC → an
+  SNB's projects fund), not on the onward grants; ``url`` where the grant was published; our extensions ``parentGrant``, the grant its money came through,
   and ``financialYear``, the year the grant is counted in when it is not the award date's;
   ``demo`` (true) on a grant that is made-up example data.
 * A grant the standard cannot carry validly is **left out and reported**, never faked:

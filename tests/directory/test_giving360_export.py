@@ -119,6 +119,26 @@ def test_the_export_validates_reports_what_it_leaves_out_and_round_trips(
     empty.extensions["directory"].db.dispose()
 
 
+def test_regrant_type_is_on_the_grant_made_for_onward_distribution(demo_app: Flask) -> None:
+    """360Giving's Regrant Type codelist describes the grant to the intermediary, not the
+    grants it pays on: FRG010 is "a grant awarded to a single grantmaking organisation for
+    onward distribution as grants to end recipients". So a grant carrying regrantType is
+    one whose recipient funds grants paid through it (the demo's MOPAC → Kingston SNB), and
+    the onward grant (SNB → Oxygen) carries none."""
+    grants = demo_app.test_client().get("/api/v1/grants.360giving.json").json["grants"]
+    by_id = {g["id"]: g for g in grants}
+    typed = {ref for ref, g in by_id.items() if "regrantType" in g}
+    assert by_id["demo-kingston-snb-2023-24"]["regrantType"] == "FRG010"
+    for ref in typed:
+        intermediary = by_id[ref]["recipientOrganization"][0]["id"]
+        onward = [g for g in grants if g.get("parentGrant") == ref]
+        assert onward, ref
+        assert {g["fundingOrganization"][0]["id"] for g in onward} == {intermediary}
+    oxygen = by_id["demo-kingston-snb-oxygen-2023-24"]
+    assert "regrantType" not in oxygen
+    assert oxygen["parentGrant"] == "demo-kingston-snb-2023-24"
+
+
 def _listed(client: Any, filters: dict[str, str]) -> list[str]:
     refs, page = [], 1
     while True:
