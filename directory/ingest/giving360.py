@@ -25,11 +25,18 @@ Mapping decisions:
   codes used (GrantNav's ``recipientDistrictGeoCode`` / ``recipientWardNameGeoCode``,
   found in ``additional_data`` or, in GrantNav's flattened output, on the grant itself).
   A grant left with no London area at all gets a warning.
-* Parent grants: the standard has no field linking a grant to the grant its money came
-  through (``regrantType`` marks the regrant itself; ``relatedActivity`` links
-  sibling grants of one project). We read our extension key ``parentGrant`` (a grant id
-  string, or an object with ``id``), column "Parent Grant" in a spreadsheet.
-* ``regrantType`` must be a code from the standard's Regrant Type codelist (FRG010–FRG070).
+* Parent grants: the standard has no field saying a grant's money came through another
+  grant (``regrantType`` marks the other end: the grant made to a grantmaker for onward
+  distribution; ``relatedActivity`` names related grants without saying how they are
+  related). We read our extension key ``parentGrant`` (a grant id string, or an object with
+  ``id``), column "Parent Grant" in a spreadsheet. Our export also names the parent in
+  ``relatedActivity`` (not read: ``parentGrant`` says it) and ends the description with
+  :func:`paid_through_note` for a reader of GrantNav, which is read as the addition it is
+  and taken off.
+* ``regrantType`` must be a code from the standard's Regrant Type codelist (FRG010–FRG070):
+  "a grant awarded to a single grantmaking organisation for onward distribution as grants
+  to end recipients" (FRG010) and its kin. It is stored as read, on the grant that carries
+  it; it does not make that grant a regrant (``parentGrant`` does).
 * Amounts are pounds: grants in another currency are errors.
 * Contact details of organisations and the grant's web address are not worth refusing a
   file for: a bad one is a warning and is left out.
@@ -56,7 +63,13 @@ from directory.ingest.readers import (
     read_table,
     sheet_heads,
 )
-from directory.ingest.records import Batch, Context, GrantRecord, OrganisationRecord
+from directory.ingest.records import (
+    REGRANT_TYPES,
+    Batch,
+    Context,
+    GrantRecord,
+    OrganisationRecord,
+)
 from directory.ingest.values import (
     check_duration,
     clean_text,
@@ -76,7 +89,7 @@ from directory.ingest.values import (
 from directory.store.models import Grant, Organisation, Programme
 
 #: the 360Giving Regrant Type codelist (codelists/regrantType.csv)
-REGRANT_TYPE_CODES = ("FRG010", "FRG020", "FRG030", "FRG040", "FRG050", "FRG060", "FRG070")
+REGRANT_TYPE_CODES = REGRANT_TYPES
 #: our extension key naming the grant this grant's money came through
 PARENT_GRANT_KEY = "parentGrant"
 #: our extension key for the financial year the grant is counted in ("2016/17"), when it
@@ -172,6 +185,24 @@ def blank(value: Any) -> bool:
 def placeholder_title(ref: str) -> str:
     """The title our export writes for a grant held with none (360Giving requires one)."""
     return f"Grant {ref}"
+
+
+def paid_through_note(parent_ref: str) -> str:
+    """The sentence our export ends the description of a grant paid through another with,
+    so that a reader of the standard alone (GrantNav) knows not to add its amount to the
+    parent's; the reader takes it off again."""
+    return f"Paid through {parent_ref}: counted in that grant's amount."
+
+
+def without_paid_through_note(description: Any, parent_ref: str | None) -> Any:
+    """``description`` as the export had it before adding :func:`paid_through_note` for
+    ``parent_ref`` (once, and only after other text, as the export adds it); any other
+    value as it is."""
+    if parent_ref is None or not isinstance(description, str):
+        return description
+    text = description.rstrip()
+    ending = " " + paid_through_note(parent_ref)
+    return text[: -len(ending)] if text.endswith(ending) else description
 
 
 def as_text(value: Any) -> str | None:
@@ -572,9 +603,12 @@ class _GrantReader:
 
         areas = self._areas(p, raw)
         # what our export writes for a grant with no title or no description (the standard
-        # requires both) is read as the blank it stands for
+        # requires both) is read as the blank it stands for, and what it adds to the
+        # description of a grant paid through another is taken off
         title = p.text("title", raw.get("title"))
-        description = p.text("description", raw.get("description"), MAX_TEXT)
+        description = p.text(
+            "description", without_paid_through_note(raw.get("description"), parent), MAX_TEXT
+        )
         if description is not None and description == title:
             description = None
         if title is not None and ref is not None and title == placeholder_title(ref):

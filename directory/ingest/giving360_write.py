@@ -9,10 +9,18 @@ The inverse of ``giving360.read_360giving_json``: what it reads back is what was
   as ``code`` and its name as ``title``; ``plannedDates`` the start, end and duration in
   months; ``beneficiaryLocation`` each beneficiary area with its GSS code and the
   standard's geoCodeType (``WD`` ward, ``LONB`` London borough, ``RGN/GOR`` region); a Met
-  BCU, which has no GSS code, by its name and our id; ``regrantType``; ``url`` where the
-  grant was published; our extensions ``parentGrant``, the grant its money came through,
-  and ``financialYear``, the year the grant is counted in when it is not the award date's;
+  BCU, which has no GSS code, by its name and our id; ``regrantType`` as held, which the
+  standard puts on the grant made to a grantmaker for onward distribution (MOPAC → an
+  SNB's projects fund), not on the onward grants; ``url`` where the grant was published;
+  our extensions ``parentGrant``, the grant its money came through, and
+  ``financialYear``, the year the grant is counted in when it is not the award date's;
   ``demo`` (true) on a grant that is made-up example data.
+* A grant paid through another (``parentGrant``) has its money counted in that grant's
+  ``amountAwarded`` too, which a reader who knows only the standard cannot tell: it also
+  names the parent in the standard's ``relatedActivity``, its description ends with
+  :func:`paid_through_note`, and the package's description says how to total the money
+  (leave out the grants whose ``parentGrant`` is in the package). The reader ignores
+  ``relatedActivity`` and takes the note off, so the round trip is unchanged.
 * A grant the standard cannot carry validly is **left out and reported**, never faked:
   one with no award date or no amount awarded (both required). A grant with no
   description is written with its title as the description, and reported as such; one
@@ -33,6 +41,7 @@ from directory.ingest.giving360 import (
     DEMO_KEY,
     FINANCIAL_YEAR_KEY,
     PARENT_GRANT_KEY,
+    paid_through_note,
     placeholder_title,
 )
 from directory.ingest.records import Batch, GrantRecord, OrganisationRecord
@@ -80,7 +89,11 @@ def write_360giving(
             "version": STANDARD_VERSION,
             "title": title,
             "description": "Grants held by the London Funded Services Directory, as its "
-            "API serves them (GET /api/v1/grants), in the 360Giving Data Standard.",
+            "API serves them (GET /api/v1/grants), in the 360Giving Data Standard. A grant "
+            "whose money came through another grant names it in parentGrant (and "
+            "relatedActivity): its amountAwarded is already counted in that grant's, so to "
+            "total the money, leave out the grants whose parentGrant is a grant of this "
+            "package.",
             "publisher": {"name": "London Funded Services Directory"},
             "issued": stamp,
             "modified": stamp,
@@ -116,6 +129,8 @@ def _grant(
     if not description:
         description = title
         notes.append("no description held: written as the title")
+    if grant.parent_ref:
+        description = f"{description} {paid_through_note(grant.parent_ref)}"
     item: dict[str, Any] = {
         "id": grant.ref,
         "title": title,
@@ -149,6 +164,7 @@ def _grant(
     if grant.source_url:
         item["url"] = grant.source_url
     if grant.parent_ref:
+        item["relatedActivity"] = [grant.parent_ref]
         item[PARENT_GRANT_KEY] = grant.parent_ref
     if grant.financial_year and grant.financial_year != financial_year_of(grant.awarded):
         item[FINANCIAL_YEAR_KEY] = grant.financial_year

@@ -48,8 +48,10 @@ def pickled_by_fields(cls: C) -> C:
 ORGANISATION_TYPES = ("voluntary", "council", "nhs", "police", "education", "business", "other")
 #: service statuses, as Open Referral HSDS 3.0 defines them
 SERVICE_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
-#: 360Giving regrantType values (codelist), plus None for a direct grant
-REGRANT_TYPES = ("FRG010", "FRG020")
+#: 360Giving's Regrant Type codelist (regrantType): the code goes on the grant made to a
+#: grantmaker *for onward distribution* (MOPAC → an SNB's projects fund, FRG010), not on the
+#: onward grants it pays (SNB → Oxygen), which name their source by ``parent_ref``
+REGRANT_TYPES = ("FRG010", "FRG020", "FRG030", "FRG040", "FRG050", "FRG060", "FRG070")
 #: what a change event records of a person's details that may not be published
 PRIVATE = "(not published)"
 
@@ -154,7 +156,7 @@ class GrantRecord:
     duration_months: int | None = None
     financial_year: str | None = None  # "2021/22"
     areas: list[str] = field(default_factory=list)  # beneficiary area codes
-    regrant_type: str | None = None  # FRG010 (regrant) / FRG020 (common-pot) or None
+    regrant_type: str | None = None  # a REGRANT_TYPES code: this grant is for onward grants
     parent_ref: str | None = None  # the grant this money came through, if any
     source_url: str | None = None
     demo: bool = False

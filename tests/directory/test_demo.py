@@ -110,7 +110,6 @@ def test_oxygen_is_funded_through_the_kingston_snb(batches):
     )
     assert oxygen_service.coverage == [KINGSTON]
     child = next(g for g in committee.grants if oxygen_service.ref in g.service_refs)
-    assert child.regrant_type == "FRG010"
     assert child.recipient_ref == oxygen_service.organisation_ref
     parent = grants[child.parent_ref]
     assert parent.funder_ref == MOPAC
@@ -118,6 +117,10 @@ def test_oxygen_is_funded_through_the_kingston_snb(batches):
     assert orgs[parent.recipient_ref].name == "Kingston Safer Neighbourhood Board"
     assert child.funder_ref == parent.recipient_ref
     assert parent.parent_ref is None
+    # 360Giving's Regrant Type is the grant "awarded to a single grantmaking organisation
+    # for onward distribution" (FRG010): MOPAC's to the SNB, not the SNB's to Oxygen
+    assert parent.regrant_type == "FRG010"
+    assert child.regrant_type is None
 
 
 def test_committee_services_are_there(batches):

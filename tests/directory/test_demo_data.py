@@ -112,8 +112,8 @@ def test_an_unknown_organisation_type(data: Path):
         ),
         (
             "grants.csv",
-            "demo-kingston-snb-2023-24,FRG010",
-            "demo-kingston-snb-2022-23,FRG010",
+            "demo-kingston-snb-2023-24,,the Kingston",
+            "demo-kingston-snb-2022-23,,the Kingston",
             ["grants.csv row 4", "parent 'demo-kingston-snb-2022-23' is not in grants.csv"],
         ),
         (

@@ -5,6 +5,9 @@ demo directory, on both databases:
   ``standards/360giving`` (schema 1.4.3, draft 2020-12, formats checked) with zero errors;
 - the grants it cannot carry validly (no award date, no amount awarded: both required) are
   left out and reported by id and reason, never faked; every other grant is in it;
+- regrantType is on the grant to the intermediary, as the codelist says; a grant paid
+  through another says so in the standard's terms, and totalling the grants whose
+  parentGrant is not in the package gives the funding summary's total;
 - round trip: the file imported into an empty database gives the same grants (ids,
   funder and recipient org-ids, title, description, programme, amount, currency, dates,
   duration, beneficiary areas, regrant type, parent grant, URL, demo); imported back into
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,12 +33,13 @@ from sqlalchemy import select
 from directory import create_app
 from directory.cli import cli
 from directory.ingest.giving360 import GRANT_SCHEMA
-from directory.store.models import Grant
+from directory.store.models import Grant, Organisation
 from directory.store.repositories.directory import DirectoryRepository
 from tests.conftest import BACKENDS, demo_copy, geography_copy
 
 #: the standard's schemas as the project ships them (directory/data/README.md says whence)
 STANDARD = GRANT_SCHEMA.parent
+MOPAC = "GB-GOR-PC390"
 #: what a 360Giving grant carries of ours (services and our own bookkeeping stay behind)
 CARRIED = (
     "funder", "recipient", "title", "description", "programme", "amount", "currency",
@@ -117,6 +122,114 @@ def test_the_export_validates_reports_what_it_leaves_out_and_round_trips(
             original[ref] = {**g, "description": None}
     assert _grants(empty) == original
     empty.extensions["directory"].db.dispose()
+
+
+def test_regrant_type_is_on_the_grant_made_for_onward_distribution(demo_app: Flask) -> None:
+    """360Giving's Regrant Type codelist describes the grant to the intermediary, not the
+    grants it pays on: FRG010 is "a grant awarded to a single grantmaking organisation for
+    onward distribution as grants to end recipients". So a grant carrying regrantType is
+    one whose recipient funds grants paid through it (the demo's MOPAC → Kingston SNB), and
+    the onward grant (SNB → Oxygen) carries none."""
+    grants = demo_app.test_client().get("/api/v1/grants.360giving.json").json["grants"]
+    by_id = {g["id"]: g for g in grants}
+    typed = {ref for ref, g in by_id.items() if "regrantType" in g}
+    assert by_id["demo-kingston-snb-2023-24"]["regrantType"] == "FRG010"
+    for ref in typed:
+        intermediary = by_id[ref]["recipientOrganization"][0]["id"]
+        onward = [g for g in grants if g.get("parentGrant") == ref]
+        assert onward, ref
+        assert {g["fundingOrganization"][0]["id"] for g in onward} == {intermediary}
+    oxygen = by_id["demo-kingston-snb-oxygen-2023-24"]
+    assert "regrantType" not in oxygen
+    assert oxygen["parentGrant"] == "demo-kingston-snb-2023-24"
+
+
+def test_leaving_out_the_grants_paid_through_another_counts_the_money_once(
+    demo_app: Flask,
+) -> None:
+    """A reader of the standard who totals amountAwarded over the grants whose parentGrant
+    is not in the package (as the README's example does) gets the funding summary's total
+    of the same grants, computed here from the grants table: the summary counts the grants
+    the export leaves out (no award date) and leaves out every grant paid through one the
+    directory holds. Summing every grant counts the money of the grants paid through
+    another twice (PCD 421 and PCD 310 inside PCD 79's £72m; SNB → Oxygen inside MOPAC →
+    SNB)."""
+    client = demo_app.test_client()
+    package = json.loads(client.get("/api/v1/grants.360giving.json").data, parse_float=Decimal)
+    ids = {g["id"] for g in package["grants"]}
+    inside = [g for g in package["grants"] if g.get("parentGrant") in ids]
+    once = sum(Decimal(g["amountAwarded"]) for g in package["grants"] if g not in inside)
+    twice = sum(Decimal(g["amountAwarded"]) for g in package["grants"])
+    assert {"MOPAC-DEC-025", "MOPAC-DEC-018", "demo-kingston-snb-oxygen-2023-24"} <= {
+        g["id"] for g in inside
+    }
+    assert twice - once == sum(Decimal(g["amountAwarded"]) for g in inside) > 29_000_000
+
+    with demo_app.extensions["directory"].db.engine.connect() as connection:
+        held = connection.execute(
+            select(Grant.ref, Grant.parent_ref, Grant.amount_pence).where(
+                Grant.withdrawn_at.is_(None)
+            )
+        ).all()
+    refs = {r.ref for r in held}
+    paid_through = {r.ref for r in held if r.parent_ref in refs}  # (the demo has no loops)
+    unpublished = {item["id"] for item in package["notPublished"]}
+    assert unpublished and unpublished.isdisjoint(ids)
+    # what one side counts and the other does not: a grant left out of the package that is
+    # not paid through another, and a published grant paid through an unpublished one
+    only_summary = sum(
+        r.amount_pence or 0 for r in held if r.ref in unpublished and r.ref not in paid_through
+    )
+    only_export = sum(
+        r.amount_pence for r in held if r.ref in paid_through and r.ref in ids
+        and r.parent_ref not in ids
+    )  # fmt: skip
+    summary = client.get(
+        "/api/v1/funding/summary",
+        query_string={"by": "programme", "include_other_programmes": "true"},
+    ).json
+    expected = once + Decimal(only_summary - only_export) / 100
+    assert Decimal(str(summary["totals"]["amount"])) == expected
+    # the package a MOPAC analyst reads (funder=), where PCD 421 and PCD 310 sit beside PCD 79
+    mopac = json.loads(
+        client.get("/api/v1/grants.360giving.json", query_string={"funder": MOPAC}).data,
+        parse_float=Decimal,
+    )
+    mopac_ids = {g["id"] for g in mopac["grants"]}
+    with demo_app.extensions["directory"].db.engine.connect() as connection:
+        funded = set(
+            connection.scalars(
+                select(Grant.ref).join(Organisation, Organisation.id == Grant.funder_id)
+                .where(Organisation.ref == MOPAC)
+            )
+        )  # fmt: skip
+    assert mopac_ids == funded - unpublished
+    assert (
+        sum(
+            Decimal(g["amountAwarded"])
+            for g in mopac["grants"]
+            if g.get("parentGrant") not in mopac_ids
+        )
+        == Decimal(sum(r.amount_pence for r in held if r.ref in mopac_ids - paid_through)) / 100
+    )
+
+
+def test_a_grant_paid_through_another_says_so_in_the_standards_own_terms(
+    demo_app: Flask,
+) -> None:
+    """parentGrant is our extension, which GrantNav does not show: a grant paid through
+    another also names it in relatedActivity, its description ends saying its money is
+    counted there, and the package's description says how to total the money."""
+    package = demo_app.test_client().get("/api/v1/grants.360giving.json").json
+    inside = [g for g in package["grants"] if "parentGrant" in g]
+    assert inside
+    for g in inside:
+        assert g["relatedActivity"] == [g["parentGrant"]]
+        assert g["description"].endswith(
+            f" Paid through {g['parentGrant']}: counted in that grant's amount."
+        )
+    assert not any("relatedActivity" in g for g in package["grants"] if g not in inside)
+    assert "leave out the grants whose parentGrant" in package["description"]
 
 
 def _listed(client: Any, filters: dict[str, str]) -> list[str]:

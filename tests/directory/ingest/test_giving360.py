@@ -219,6 +219,36 @@ def test_small_grant_mapping() -> None:
     assert orgs["GB-CHC-1111111"].website == "https://www.kyt.org.uk"
 
 
+@pytest.mark.parametrize(
+    ("description", "parent", "read_as"),
+    [
+        ("About. Paid through G-0: counted in that grant's amount.", "G-0", "About."),
+        # the title, which the export writes for a grant with no description: none
+        ("Youth mentoring Paid through G-0: counted in that grant's amount.", "G-0", None),
+        # added once, taken off once: a description that said it itself keeps it
+        ("A. Paid through G-0: counted in that grant's amount. "
+         "Paid through G-0: counted in that grant's amount.", "G-0",
+         "A. Paid through G-0: counted in that grant's amount."),
+        # not the grant's parent, or no parent: a publisher's own words, kept
+        ("About. Paid through G-9: counted in that grant's amount.", "G-0",
+         "About. Paid through G-9: counted in that grant's amount."),
+        ("About. Paid through G-0: counted in that grant's amount.", None,
+         "About. Paid through G-0: counted in that grant's amount."),
+        ("Paid through G-0: counted in that grant's amount.", "G-0",
+         "Paid through G-0: counted in that grant's amount."),
+    ],
+    ids=["note", "title-and-note", "twice", "other-parent", "no-parent", "note-alone"],
+)  # fmt: skip
+def test_the_exports_paid_through_note_is_taken_off_the_description(
+    description: str, parent: str | None, read_as: str | None
+) -> None:
+    """Our export ends the description of a grant paid through another with a sentence
+    saying so, for readers of the standard alone; read back, exactly that addition goes."""
+    (record,) = read(grant(description=description, parentGrant=parent)).grants
+    assert record.parent_ref == parent
+    assert record.description == read_as
+
+
 def test_parent_grant_as_object_and_self_parent() -> None:
     assert read(grant(parentGrant={"id": "360G-p"})).grants[0].parent_ref == "360G-p"
     error = only_error(read(grant(parentGrant="360G-test-1")))

@@ -140,7 +140,14 @@ class GrantSchema(Schema):
         metadata={"description": "Whole calendar months from the period's start to the decision"},
     )
     beneficiary_areas = ma.fields.List(ma.fields.Nested(AreaRefSchema))
-    regrant_type = ma.fields.String(allow_none=True)
+    regrant_type = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "360Giving's Regrant Type code (FRG010–FRG070): this grant was made "
+            "to a grantmaker for onward distribution as grants (its regrants name it in "
+            "paid_through); null when none is recorded"
+        },
+    )
     paid_through = ma.fields.String(
         allow_none=True, metadata={"description": "Ref of the grant the money came through"}
     )
