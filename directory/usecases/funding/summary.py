@@ -5,7 +5,6 @@ financial year or recipient.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -15,18 +14,20 @@ from directory.usecases.catalogue import area_ref, grant_flags
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.funding.awards import (
     PLACEMENT_RULE,
+    REGRANT_RULE,
     Stats,
     ancestors,
     bcu_of,
     check_choice,
     codes_of_type,
+    left_out_body,
     placed,
     population_note,
     population_of,
     pounds,
     programmes_answer,
-    select_grants,
     selection,
+    split_grants,
 )
 from directory.usecases.funding.headline import Scopes, headline, scopes, scopes_present
 from directory.usecases.geography import CITY_NOTE, LONDON, MPD, GeographySnapshot
@@ -67,7 +68,7 @@ def funding_summary(
                      area=area, live_on=live_on, include_regrants=include_regrants,
                      include_other_programmes=include_other_programmes)  # fmt: skip
     _check_apportion(snap, by, sel.area, apportion)
-    grants = select_grants(data, snap, sel)
+    grants, left_out = split_grants(data, snap, sel)
     found = scopes(grants, snap, sel.area, data._widest) if sel.area is not None else None
     flags = {g.id: grant_flags(g, today, settings) for g in grants}
     totals = Stats()
@@ -82,19 +83,14 @@ def funding_summary(
         "programmes": programmes_answer(data, snap, sel),
     }
     if not include_regrants:
-        widened = replace(sel, include_regrants=True)
-        left_out = [g for g in select_grants(data, snap, widened) if g.regrant]
-        answer["regrants_left_out"] = {
-            "awards": len(left_out),
-            "amount": pounds(sum(g.amount_pence or 0 for g in left_out)),
-        }
+        answer["regrants_left_out"] = left_out_body(left_out)
     if sel.area is not None and found is not None:  # found is None without an area
         answer["headline"] = headline(snap, grants, sel.area, found, data=data, apportion=apportion)
     if by in ("programme", "financial_year", "organisation"):
         present = scopes_present(snap, sel.area) if sel.area is not None else ()
         answer["groups"] = _simple_groups(grants, flags, by, found, present)
-        if sel.area is not None:
-            answer["rule"] = AREA_FILTER_RULE
+        rules = [AREA_FILTER_RULE] if sel.area is not None else []
+        answer["rule"] = " ".join([*rules, REGRANT_RULE])
         return answer
     answer["rule"] = PLACEMENT_RULE
     answer.update(_area_groups(data, grants, flags, snap, by, sel.area, apportion))
