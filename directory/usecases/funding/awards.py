@@ -33,6 +33,12 @@ REGRANT_RULE = (
     "include_regrants=true counts every regrant as well."
 )
 
+FINANCIAL_YEAR_RULE = (
+    "An award counts in the financial year it was decided for, its first, however many years "
+    "it runs (its whole amount there, not divided between the years); its planned dates "
+    "are in /grants (start, end; plannedDates in /grants.360giving.json)."
+)
+
 PLACEMENT_RULE = (
     "Each award's beneficiary areas are reduced to the widest ones it names. London-wide "
     "awards are reported in london_wide and BCU-wide awards in bcu_wide, in full, not divided "

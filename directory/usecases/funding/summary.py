@@ -13,6 +13,7 @@ from directory.settings import Settings
 from directory.usecases.catalogue import area_ref, grant_flags
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.funding.awards import (
+    FINANCIAL_YEAR_RULE,
     PLACEMENT_RULE,
     REGRANT_RULE,
     Stats,
@@ -86,13 +87,15 @@ def funding_summary(
         answer["regrants_left_out"] = left_out_body(left_out)
     if sel.area is not None and found is not None:  # found is None without an area
         answer["headline"] = headline(snap, grants, sel.area, found, data=data, apportion=apportion)
+    years = by == "financial_year" or sel.financial_year is not None
     if by in ("programme", "financial_year", "organisation"):
         present = scopes_present(snap, sel.area) if sel.area is not None else ()
         answer["groups"] = _simple_groups(grants, flags, by, found, present)
         rules = [AREA_FILTER_RULE] if sel.area is not None else []
+        rules += [FINANCIAL_YEAR_RULE] if years else []
         answer["rule"] = " ".join([*rules, REGRANT_RULE])
         return answer
-    answer["rule"] = PLACEMENT_RULE
+    answer["rule"] = PLACEMENT_RULE + (" " + FINANCIAL_YEAR_RULE if years else "")
     answer.update(_area_groups(data, grants, flags, snap, by, sel.area, apportion))
     return answer
 

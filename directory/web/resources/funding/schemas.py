@@ -453,7 +453,8 @@ class FundingSummarySchema(Schema):
     rule = ma.fields.String(
         metadata={
             "description": "The rules in words: by=borough, ward or bcu, how awards are placed; "
-            "with area, which awards reach it; which regrants are left out"
+            "with area, which awards reach it; with by=financial_year or financial_year, the "
+            "year an award counts in; which regrants are left out"
         }
     )
     boroughs = ma.fields.List(

