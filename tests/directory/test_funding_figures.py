@@ -50,3 +50,25 @@ def test_a_multi_year_award_counts_wholly_in_its_first_year_and_the_rule_says_so
         rule = get(client, f"/api/v1/funding/summary?{query}")["rule"]
         assert "however many years it runs" in rule, query
     assert "however many years" not in get(client, "/api/v1/funding/summary?by=borough")["rule"]
+
+
+# -- London's total of apportioned rows ------------------------------------------------------
+@pytest.mark.parametrize("level", ["borough", "bcu"])
+def test_londons_apportioned_total_is_the_exact_sum_rounded_once(client, demo, level):
+    """Apportioned by population, every pound placed in London is shared out among the areas
+    whole (the shares of London's, the District's and each BCU's population each add up to
+    1), so London's total is the money of every award naming a London area."""
+    body = get(client, f"/api/v1/funding/need?level={level}&apportion=population&{ALL}")
+    placed = [a for a in demo.awards if a.areas & demo.kind.keys()]
+    if level == "borough":
+        assert body["london"]["amount"] == round(sum(a.pence for a in placed) / 100, 2)
+    else:  # the City of London is in no BCU: its own awards and its share of London's are not
+        assert body["london"]["amount"] < round(sum(a.pence for a in placed) / 100, 2)
+    rows = sum(r["apportioned_amount"] for r in body["areas"])
+    assert body["london"]["amount"] == pytest.approx(rows, abs=0.01 * len(body["areas"]))
+
+
+def test_the_demos_london_figure_is_the_analysts(client):
+    """Summing the 33 rounded rows gave £109,391,472.31; the exact figure is .28."""
+    body = get(client, "/api/v1/funding/need?apportion=population")
+    assert body["london"]["amount"] == 109_391_472.28

@@ -62,7 +62,11 @@ def funding_summary(
     by: str, programme: str | None = None, financial_year_text: str | None = None,
     area: str | None = None, live_on: date | None = None, apportion: str = "none",
     include_regrants: bool = False, include_other_programmes: bool = False,
+    exact: dict[tuple[str, str], float] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """The summary; by=borough or bcu with ``exact``, each row's amount and
+    apportioned_amount in pence unrounded, keyed (member, area code), for a total over rows
+    that is rounded once (/funding/need's London)."""
     check_choice("by", by, SUMMARY_BY)
     check_choice("apportion", apportion, APPORTION)
     sel = selection(data, snap, programme=programme, financial_year_text=financial_year_text,
@@ -96,7 +100,7 @@ def funding_summary(
         answer["rule"] = " ".join([*rules, REGRANT_RULE])
         return answer
     answer["rule"] = PLACEMENT_RULE + (" " + FINANCIAL_YEAR_RULE if years else "")
-    answer.update(_area_groups(data, grants, flags, snap, by, sel.area, apportion))
+    answer.update(_area_groups(data, grants, flags, snap, by, sel.area, apportion, exact))
     return answer
 
 
@@ -166,8 +170,9 @@ def _simple_groups(
 
 def _area_groups(
     data: FundingData, grants: list[GrantFact], flags: dict[int, Any], snap: GeographySnapshot,
-    by: str, area: str | None, apportion: str,
+    by: str, area: str | None, apportion: str, exact: dict[tuple[str, str], float] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    exact = {} if exact is None else exact
     groups: dict[tuple[str, str | None], Stats] = defaultdict(Stats)
     london = Stats()  # London's and the Metropolitan Police District's: london_wide
     for g in grants:
@@ -189,6 +194,7 @@ def _area_groups(
     rows = []
     for code in codes:
         stats = groups.get((main_kind, code), Stats())
+        exact[("amount", code)] = stats.pence
         rows.append({"area": area_ref(snap, code), **stats.body(shared=True)})
     member = {"borough": "boroughs", "ward": "wards", "bcu": "bcus"}[by]
     out[member] = rows
@@ -222,13 +228,14 @@ def _area_groups(
             "amount": pounds(district.pence),
         }
     out["unplaced"] = groups.get(("unplaced", None), Stats()).body()
-    out["apportionment"] = _apportion(data, snap, out, by, wide, bcu_wide, apportion)
+    out["apportionment"] = _apportion(data, snap, out, by, wide, bcu_wide, apportion, exact)
     return out
 
 
 def _apportion(
     data: FundingData, snap: GeographySnapshot, out: dict[str, Any], by: str,
     wide: dict[str, Stats], bcu_wide: dict[str | None, Stats], apportion: str,
+    exact: dict[tuple[str, str], float],
 ) -> dict[str, Any]:  # fmt: skip
     """Each row's apportioned_amount: its own money and its population share of the wide
     money above it (``wide``: London's, the Metropolitan Police District's) and of its
@@ -255,7 +262,7 @@ def _apportion(
     for row in rows:
         code = row["area"]["code"]
         pop = population_of(data, snap, code) or 0
-        pence = row["amount"] * 100
+        pence = exact.get(("amount", code), row["amount"] * 100)
         for above in ancestors(snap, code):
             if above in wide and (above_pop := wide_pop[above]):
                 pence += wide[above].pence * pop / above_pop
@@ -266,6 +273,7 @@ def _apportion(
                 if bcu_pop:
                     pence += bcu_wide[bcu].pence * pop / bcu_pop
         row["apportioned_amount"] = pounds(pence)
+        exact[("apportioned_amount", code)] = pence
     return {
         "method": "population",
         "available": True,
