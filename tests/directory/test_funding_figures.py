@@ -72,3 +72,18 @@ def test_the_demos_london_figure_is_the_analysts(client):
     """Summing the 33 rounded rows gave £109,391,472.31; the exact figure is .28."""
     body = get(client, "/api/v1/funding/need?apportion=population")
     assert body["london"]["amount"] == 109_391_472.28
+
+
+# -- the City of London's rate per resident ---------------------------------------------------
+def test_the_city_tops_the_ranking_per_resident_with_a_note_saying_why(client, demo):
+    body = get(client, "/api/v1/funding/need")
+    city = next(r for r in body["areas"] if r["area"]["code"] == CITY)
+    assert city["rank"]["per_1000_residents"] == 1  # ranked as it falls
+    assert city["population"] == demo.population[CITY]
+    assert "per_1000_residents is not comparable" in city["note"]
+    assert f"about {round(demo.population[CITY], -2):,} residents" in city["note"]
+    assert "City of London Police" in city["note"]
+    others = [r for r in body["areas"] if r["area"]["code"] != CITY]
+    assert all("not comparable" not in (r.get("note") or "") for r in others)
+    comparison = get(client, f"/api/v1/areas/{CITY}/comparison")
+    assert any("per_1000_residents is not comparable" in n for n in comparison["notes"])

@@ -22,6 +22,19 @@ from directory.usecases.funding.summary import funding_summary
 from directory.usecases.geography import CITY_NOTE, GeographySnapshot
 
 NEED_LEVELS = ("borough", "bcu")
+CITY = "E09000001"
+
+
+def city_rate_note(population: int | None) -> str:
+    """Why the City of London's money per resident is not comparable with a borough's (it
+    topped the ranking at 112 times London's average from two City of London Police awards)."""
+    residents = f"about {round(population, -2):,} residents" if population else "few residents"
+    return (
+        "Its per_1000_residents is not comparable with the boroughs': the City has "
+        f"{residents} but a daytime population of workers and visitors many times that, and "
+        "money placed there (such as the City of London Police's awards) serves them all. It "
+        "is ranked as the figures fall."
+    )
 
 
 # -- GET /funding/need -------------------------------------------------------------------------
@@ -76,8 +89,9 @@ def funding_need(
                     else "amount and the rates count the known amounts only."
                 )
             )
-        if code == "E09000001":
+        if code == CITY:
             notes.append(CITY_NOTE + " Met Police crime figures do not include it.")
+            notes.append(city_rate_note(population))
         if offences is not None and data.crime and months < data.crime.period()["months"]:
             notes.append(f"Crime figures cover {months} of the period's months.")
         if notes:
