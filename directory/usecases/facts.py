@@ -48,9 +48,8 @@ class GrantFact:
     financial_year: str | None
     areas: tuple[str, ...]  # beneficiary area codes
     services: tuple[int, ...]  # ids of the listed services it funds
-    #: paid through another award the directory holds (MOPAC → SNB → charity): its money is
-    #: already counted in that award, so totals leave it out (in a loop of Paid through,
-    #: which imports refuse, all but the grant added first)
+    #: paid through another award the directory holds (MOPAC → SNB → charity); in a loop of
+    #: Paid through, which imports refuse, all but the grant added first
     regrant: bool
     demo: bool
     #: counted by the funding answers by default: its programme is classified community
@@ -60,6 +59,10 @@ class GrantFact:
     title: str | None = None
     #: the award (decision) date, for the timeliness answers (funding/timing.py)
     awarded: date | None = None
+    #: a regrant's awards it was paid through, held by the directory, its parent first, then
+    #: the parent's parent…: an answer leaves the regrant out when one of them is counted
+    #: in it, its money being there (awards.count_once); () for a grant paid directly
+    paid_through: tuple[int, ...] = ()
 
 
 #: the columns of ``FundingQueries.grants`` a GrantFact is made from
@@ -164,13 +167,13 @@ class FundingData:
         # attributes, 30 a row, took 0.5 s of 2.7 at 100,000 awards)
         fields = rows[0]._fields if rows else _GRANT_COLUMNS
         columns = operator.itemgetter(*(fields.index(name) for name in _GRANT_COLUMNS))
-        refs = {r.ref for r in rows}
         # a grant paid through another the directory holds is a regrant, except the first
         # added (lowest id) of each loop of Paid through (imports refuse loops; one written
         # before they did is counted once, not dropped whole)
         parent_of = {r.ref: r.parent_ref for r in rows if r.parent_ref is not None}
         ids = {r.ref: r.id for r in rows} if parent_of else {}
         heads = loop_heads(parent_of, ids.__getitem__) if parent_of else set()
+        through = _paid_through(parent_of, ids, heads)
         counts_grant = community_safety_rule().counts_grant
         # one object per repeated value (names, dates, area tuples): 100,000 awards share a
         # few hundred funders, programmes and areas
@@ -186,7 +189,7 @@ class FundingData:
                 amount_pence=r.amount_pence, start=one(r.start, r.start), end=one(r.end, r.end),
                 duration_months=r.duration_months, financial_year=one(r.financial_year, r.financial_year),
                 areas=one(t := tuple(areas.get(r.id, ())), t), services=tuple(services.get(r.id, ())),
-                regrant=r.parent_ref is not None and r.parent_ref in refs and r.ref not in heads,
+                regrant=r.ref in through, paid_through=through.get(r.ref, ()),
                 demo=bool(r.demo), awarded=one(r.awarded, r.awarded),
                 community_safety=counts_grant(
                     r.programme_id, r.programme_community_safety, r.funder_ref
@@ -216,6 +219,27 @@ class FundingData:
             grants, {p.id: p for p in q.programmes()}, population, crime,
             crime_by_month=dict(by_month),
         )  # fmt: skip
+
+
+def _paid_through(
+    parent_of: Mapping[str, str], ids: Mapping[str, int], heads: set[str]
+) -> dict[str, tuple[int, ...]]:
+    """Each regrant's ref → the ids of the held awards it was paid through, nearest first.
+    A chain stops at a grant paid directly, one whose parent is not held, or a loop's head
+    (counted as paid directly); each grant's chain is worked out once, from its parent's."""
+    found: dict[str, tuple[int, ...]] = {}
+    for start in parent_of:
+        path: list[str] = []  # grants whose chain is not known yet, nearest the start first
+        ref = start
+        while ref not in found and ref not in heads and parent_of.get(ref) in ids:
+            if ref in path:  # pragma: no cover - every loop has a head
+                break
+            path.append(ref)
+            ref = parent_of[ref]
+        tail = found.get(ref, ())
+        for ref in reversed(path):
+            tail = found[ref] = (ids[parent_of[ref]], *tail)
+    return found
 
 
 class FactsCache:

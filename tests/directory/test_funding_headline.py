@@ -99,6 +99,9 @@ class Award:
     ref: str
     pence: int
     areas: frozenset[str]
+    parent: str | None = None  # Paid through: the ref of an award the directory holds
+    financial_year: str | None = None
+    programme: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,26 @@ class Oracle:
     parent: dict[str, str | None]
     kind: dict[str, str]
     population: dict[str, int]
+    #: every listed award, regrants too (``awards`` leaves out those paid through another)
+    every: tuple[Award, ...] = ()
+
+    def counted(self, chosen: list[Award]) -> list[Award]:
+        """Of the awards an answer's filters choose, those it counts: a regrant is left out
+        when an award it was paid through (its parent, the parent's parent…) is chosen."""
+        refs = {a.ref for a in chosen}
+        parent = {a.ref: a.parent for a in self.every}
+
+        def above_chosen(ref: str) -> bool:
+            seen = {ref}
+            up = parent.get(ref)
+            while up is not None and up in parent and up not in seen:
+                if up in refs:
+                    return True
+                seen.add(up)
+                up = parent[up]
+            return False
+
+        return [a for a in chosen if not above_chosen(a.ref)]
 
     def inside(self, code: str, area: str) -> bool:
         while code is not None:
@@ -154,22 +177,31 @@ def oracle(demo_app: Flask) -> Oracle:
 
 def read_awards(app: Flask, kind: type[OracleT]) -> OracleT:
     """Listed awards that are not regrants (paid through an award the directory holds), with
-    their beneficiary areas, the area tree and the populations, read from the database."""
+    their beneficiary areas, the area tree and the populations, read from the database; and
+    every listed award, regrants too, with its parent, financial year and programme."""
     grants = _db(
         app,
-        select(Grant.id, Grant.ref, Grant.amount_pence, Grant.parent_ref).where(
-            Grant.withdrawn_at.is_(None)
-        ),
-    )
+        select(
+            Grant.id, Grant.ref, Grant.amount_pence, Grant.parent_ref, Grant.financial_year,
+            Grant.programme_id,
+        ).where(Grant.withdrawn_at.is_(None)),
+    )  # fmt: skip
     refs = {g.ref for g in grants}
     areas: dict[int, set[str]] = {}
     for row in _db(app, select(GrantArea.grant_id, GrantArea.area_code)):
         areas.setdefault(row.grant_id, set()).add(row.area_code)
-    awards = [
-        Award(g.ref, g.amount_pence or 0, frozenset(areas.get(g.id, ())))
+    every = tuple(
+        Award(
+            g.ref,
+            g.amount_pence or 0,
+            frozenset(areas.get(g.id, ())),
+            g.parent_ref if g.parent_ref in refs and g.parent_ref != g.ref else None,
+            g.financial_year,
+            g.programme_id,
+        )  # fmt: skip
         for g in grants
-        if not (g.parent_ref and g.parent_ref in refs and g.parent_ref != g.ref)
-    ]
+    )
+    awards = [a for a in every if a.parent is None]
     tree = _db(app, select(Area.code, Area.parent_code, Area.type))
     population: dict[str, int] = {}
     for p in _db(
@@ -180,8 +212,9 @@ def read_awards(app: Flask, kind: type[OracleT]) -> OracleT:
     ):
         population[p.area_code] = p.all_ages
     return kind(
-        awards, {a.code: a.parent_code for a in tree}, {a.code: a.type for a in tree}, population
-    )
+        awards, {a.code: a.parent_code for a in tree}, {a.code: a.type for a in tree}, population,
+        every,
+    )  # fmt: skip
 
 
 def pounds(awards: list[Award]) -> float:

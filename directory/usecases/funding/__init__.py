@@ -25,7 +25,11 @@ another area it also names adds nothing; an award naming London is London-wide).
   twice;
 - an award with no London beneficiary area is ``unplaced``;
 - a regrant (an award paid through another award the directory holds, e.g. MOPAC → SNB →
-  charity) is left out unless ``include_regrants``: its money is already in its parent.
+  charity) is left out of an answer, unless ``include_regrants``, when an award it was paid
+  through (its parent, the parent's parent…) is counted in the same answer: its money is
+  there. When the answer's filters left every such award out it is counted
+  (``awards.count_once``), so an answer never counts money twice nor drops money it does
+  not count elsewhere.
 
 An area's headline
 ------------------

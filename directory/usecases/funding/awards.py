@@ -24,6 +24,21 @@ LENGTH_BUCKETS = ("<12", "12–23", "24–35", "36+", "unknown")
 #: Metropolitan Police District's (every borough but the City)
 WIDE_TYPES = ("region", "police_area")
 
+REGRANT_RULE = (
+    "A regrant (an award paid through another award in the directory) is left out when an "
+    "award it was paid through (its parent, or the parent's parent, following Paid through) "
+    "is counted in the same answer, its money being counted there (regrants_left_out); when "
+    "the answer's filters (financial year, programme, area, live_on, community safety) left "
+    "every such award out, the regrant is counted, so no money is counted twice or dropped. "
+    "include_regrants=true counts every regrant as well."
+)
+
+FINANCIAL_YEAR_RULE = (
+    "An award counts in the financial year it was decided for, its first, however many years "
+    "it runs (its whole amount there, not divided between the years); its planned dates "
+    "are in /grants (start, end; plannedDates in /grants.360giving.json)."
+)
+
 PLACEMENT_RULE = (
     "Each award's beneficiary areas are reduced to the widest ones it names. London-wide "
     "awards are reported in london_wide and BCU-wide awards in bcu_wide, in full, not divided "
@@ -32,9 +47,7 @@ PLACEMENT_RULE = (
     "of London (london_wide.police_district says how much of london_wide they are); awards to wards count for the ward (by=ward) or its borough. An award "
     "naming several areas of the same level counts as an award in each and its amount is "
     "divided equally between them (shared_awards), so amounts add up to the totals. Awards "
-    "with no London beneficiary area are in unplaced. Regrants (paid through another award "
-    "in the directory) are left out unless include_regrants=true: their money is already "
-    "counted in the award they came through."
+    "with no London beneficiary area are in unplaced. " + REGRANT_RULE
 )
 
 
@@ -250,17 +263,58 @@ class Selection:
 
 
 def select_grants(data: FundingData, snap: GeographySnapshot, sel: Selection) -> list[GrantFact]:
+    """The awards an answer counts: those passing its filters, less (unless
+    ``include_regrants``) the regrants an award they were paid through is counted beside."""
+    return split_grants(data, snap, sel)[0]
+
+
+def filtered_grants(
+    data: FundingData, snap: GeographySnapshot, sel: Selection
+) -> list[GrantFact]:  # fmt: skip
+    """The awards passing an answer's filters, regrants and all."""
     scope = set(area_scope(snap, sel.area)) if sel.area else None
     return [
         g
         for g in data.grants
-        if (sel.include_regrants or not g.regrant)
-        and (sel.all_programmes or g.community_safety)
+        if (sel.all_programmes or g.community_safety)
         and (sel.programme is None or g.programme_id == sel.programme)
         and (sel.financial_year is None or g.financial_year == sel.financial_year)
         and (scope is None or not scope.isdisjoint(g.areas))
         and (sel.live_on is None or is_live(g, sel.live_on))
     ]
+
+
+def count_once(grants: list[GrantFact]) -> tuple[list[GrantFact], list[GrantFact]]:
+    """``grants`` (one answer's) split into those it counts and the regrants it leaves out:
+    a regrant is left out when an award it was paid through (its parent, the parent's
+    parent…) is among ``grants``, its money being counted there; a regrant whose every such
+    award the answer's filters left out (another year, programme or area) is counted, so an
+    answer counts each pound once and never drops one it does not count elsewhere."""
+    if not any(g.paid_through for g in grants):
+        return grants, []
+    ids = {g.id for g in grants}
+    counted: list[GrantFact] = []
+    left_out: list[GrantFact] = []
+    for g in grants:
+        if g.paid_through and not ids.isdisjoint(g.paid_through):
+            left_out.append(g)
+        else:
+            counted.append(g)
+    return counted, left_out
+
+
+def split_grants(
+    data: FundingData, snap: GeographySnapshot, sel: Selection
+) -> tuple[list[GrantFact], list[GrantFact]]:  # fmt: skip
+    """The awards an answer counts and the regrants it leaves out (none with
+    ``include_regrants``)."""
+    chosen = filtered_grants(data, snap, sel)
+    return (chosen, []) if sel.include_regrants else count_once(chosen)
+
+
+def left_out_body(left_out: list[GrantFact]) -> dict[str, Any]:
+    """An answer's ``regrants_left_out``."""
+    return {"awards": len(left_out), "amount": pounds(sum(g.amount_pence or 0 for g in left_out))}
 
 
 def selection(

@@ -18,7 +18,7 @@ from directory.settings import Settings
 from directory.usecases.catalogue import area_ref, grant_flags
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.funding.awards import Stats, placed, select_grants, selection
-from directory.usecases.funding.need import funding_need
+from directory.usecases.funding.need import CITY, city_rate_note, funding_need
 from directory.usecases.funding.timing import TIMING_RULE, timing
 from directory.usecases.geography import CITY_NOTE, GeographySnapshot, resolve_area
 
@@ -104,8 +104,9 @@ def borough_comparison(
                 else "."
             )
         )
-    if borough == "E09000001":
+    if borough == CITY:
         notes.append(CITY_NOTE + " Met Police crime figures do not include it.")
+        notes.append(city_rate_note(mine["population"]))
     notes.extend(need.get("notes", []))
     answer: dict[str, Any] = {
         "area": area_ref(snap, borough),

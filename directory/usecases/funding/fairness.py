@@ -24,6 +24,7 @@ from directory.usecases.funding.awards import (
     bcu_of,
     boroughs_in,
     codes_of_type,
+    count_once,
     financial_year,
     named_programme_rule,
     placed,
@@ -78,9 +79,11 @@ def programme_fairness(
     year = financial_year(financial_year_text)
     grants = [
         g for g in data.grants
-        if g.programme_id == programme_id and (include_regrants or not g.regrant)
+        if g.programme_id == programme_id
         and g.financial_year is not None and (year is None or g.financial_year == year)
     ]  # fmt: skip
+    if not include_regrants:
+        grants = count_once(grants)[0]
     by_year: dict[str, list[GrantFact]] = defaultdict(list)
     for g in grants:
         by_year[g.financial_year or ""].append(g)

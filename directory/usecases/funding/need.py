@@ -14,6 +14,7 @@ from directory.usecases.funding.awards import (
     check_choice,
     population_note,
     population_of,
+    pounds,
     rate,
     ratio,
 )
@@ -21,6 +22,19 @@ from directory.usecases.funding.summary import funding_summary
 from directory.usecases.geography import CITY_NOTE, GeographySnapshot
 
 NEED_LEVELS = ("borough", "bcu")
+CITY = "E09000001"
+
+
+def city_rate_note(population: int | None) -> str:
+    """Why the City of London's money per resident is not comparable with a borough's (it
+    topped the ranking at 112 times London's average from two City of London Police awards)."""
+    residents = f"about {round(population, -2):,} residents" if population else "few residents"
+    return (
+        "Its per_1000_residents is not comparable with the boroughs': the City has "
+        f"{residents} but a daytime population of workers and visitors many times that, and "
+        "money placed there (such as the City of London Police's awards) serves them all. It "
+        "is ranked as the figures fall."
+    )
 
 
 # -- GET /funding/need -------------------------------------------------------------------------
@@ -30,10 +44,12 @@ def funding_need(
     apportion: str = "none", include_regrants: bool = False, include_other_programmes: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     check_choice("level", level, NEED_LEVELS)
+    exact: dict[tuple[str, str], float] = {}  # each row's money in pence, unrounded
     summary = funding_summary(
         data, snap, settings, today, by=level, programme=programme,
         financial_year_text=financial_year_text, apportion=apportion,
         include_regrants=include_regrants, include_other_programmes=include_other_programmes,
+        exact=exact,
     )  # fmt: skip
     member = "boroughs" if level == "borough" else "bcus"
     basis = "apportioned_amount" if apportion == "population" else "amount"
@@ -73,8 +89,9 @@ def funding_need(
                     else "amount and the rates count the known amounts only."
                 )
             )
-        if code == "E09000001":
+        if code == CITY:
             notes.append(CITY_NOTE + " Met Police crime figures do not include it.")
+            notes.append(city_rate_note(population))
         if offences is not None and data.crime and months < data.crime.period()["months"]:
             notes.append(f"Crime figures cover {months} of the period's months.")
         if notes:
@@ -82,15 +99,20 @@ def funding_need(
         rows.append(row)
     with_pop = [r for r in rows if r["population"] is not None]
     with_crime = [r for r in rows if r["offences"] is not None]
-    total_amount = sum(_amount(r, basis) for r in rows)
     london_pop = sum(r["population"] for r in with_pop) if with_pop else None
     london_offences = sum(r["offences"] for r in with_crime) if with_crime else None
+
+    def money(of: list[dict[str, Any]]) -> float:
+        """The rows' money in pounds, summed unrounded and rounded once (a sum of the rows'
+        rounded figures was pennies off: 109,391,472.31 for 109,391,472.28 on the demo)."""
+        return pounds(sum(exact.get((basis, r["area"]["code"]), 0.0) for r in of))
+
     average = {
-        "amount": round(total_amount, 2),
+        "amount": money(rows),
         "population": london_pop,
         "offences": london_offences,
-        "per_1000_residents": rate(sum(_amount(r, basis) for r in with_pop), london_pop),
-        "per_1000_offences": rate(sum(_amount(r, basis) for r in with_crime), london_offences),
+        "per_1000_residents": rate(money(with_pop), london_pop),
+        "per_1000_offences": rate(money(with_crime), london_offences),
     }
     for row in rows:
         row["vs_london"] = {
@@ -138,10 +160,6 @@ def funding_need(
             "`directory import FILE --format population`."
         )
     return answer
-
-
-def _amount(row: dict[str, Any], basis: str) -> float:
-    return row.get(basis) or 0.0
 
 
 def _offences_of(data: FundingData, snap: GeographySnapshot, code: str) -> tuple[int | None, int]:

@@ -22,6 +22,7 @@ from directory.usecases.funding.awards import (
     Stats,
     codes_of_type,
     community_safety_rule_text,
+    count_once,
     london_key,
     named_programme_rule,
     placed,
@@ -80,16 +81,25 @@ def list_programmes(
     include_other_programmes: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     ids = set(data.programmes) | {p.id for p in known_programmes()} | set(formulas())
+    infos = {pid: info for pid in ids if (info := _programme_info(data, pid)) is not None}
+    # one answer over the programmes it lists (community safety, or all), as
+    # /funding/summary?by=programme: a regrant paid through an award of a listed programme
+    # is counted in that one's figures, not again in its own
+    held = [g for g in data.grants if g.programme_id in infos]
+    listed = [
+        g for g in held
+        if include_other_programmes or infos[g.programme_id or ""]["community_safety"]
+    ]  # fmt: skip
     stats: dict[str, list[GrantFact]] = defaultdict(list)
-    for g in data.grants:
-        if g.programme_id and (include_regrants or not g.regrant):
-            stats[g.programme_id].append(g)
+    for g in listed if include_regrants else count_once(listed)[0]:
+        stats[g.programme_id or ""].append(g)
+    if not include_other_programmes:  # the others as include_other_programmes=true has them
+        for g in held if include_regrants else count_once(held)[0]:
+            if not infos[g.programme_id or ""]["community_safety"]:
+                stats[g.programme_id or ""].append(g)
     items = []
     others: list[str] = []
-    for pid in ids:
-        info = _programme_info(data, pid)
-        if info is None:  # pragma: no cover - every id comes from one of the sources
-            continue
+    for pid, info in infos.items():
         grants = stats.get(pid, [])
         if not info["community_safety"] and not include_other_programmes:
             others.append(pid)
@@ -138,10 +148,9 @@ def programme_detail(
     if info is None:
         held = {pid: row.name for pid, row in data.programmes.items()}
         raise unknown_programme(programme_id, held)
-    grants = [
-        g for g in data.grants
-        if g.programme_id == programme_id and (include_regrants or not g.regrant)
-    ]  # fmt: skip
+    grants = [g for g in data.grants if g.programme_id == programme_id]
+    if not include_regrants:
+        grants = count_once(grants)[0]
     allocations = _allocations(data, snap, grants, today, settings)
     years = sorted({g.financial_year for g in grants}, key=lambda y: (y is None, y or ""))
     allocations["by_financial_year"] = [

@@ -5,7 +5,6 @@ financial year or recipient.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -14,19 +13,22 @@ from directory.settings import Settings
 from directory.usecases.catalogue import area_ref, grant_flags
 from directory.usecases.facts import FundingData, GrantFact
 from directory.usecases.funding.awards import (
+    FINANCIAL_YEAR_RULE,
     PLACEMENT_RULE,
+    REGRANT_RULE,
     Stats,
     ancestors,
     bcu_of,
     check_choice,
     codes_of_type,
+    left_out_body,
     placed,
     population_note,
     population_of,
     pounds,
     programmes_answer,
-    select_grants,
     selection,
+    split_grants,
 )
 from directory.usecases.funding.headline import Scopes, headline, scopes, scopes_present
 from directory.usecases.geography import CITY_NOTE, LONDON, MPD, GeographySnapshot
@@ -60,14 +62,18 @@ def funding_summary(
     by: str, programme: str | None = None, financial_year_text: str | None = None,
     area: str | None = None, live_on: date | None = None, apportion: str = "none",
     include_regrants: bool = False, include_other_programmes: bool = False,
+    exact: dict[tuple[str, str], float] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """The summary; by=borough or bcu with ``exact``, each row's amount and
+    apportioned_amount in pence unrounded, keyed (member, area code), for a total over rows
+    that is rounded once (/funding/need's London)."""
     check_choice("by", by, SUMMARY_BY)
     check_choice("apportion", apportion, APPORTION)
     sel = selection(data, snap, programme=programme, financial_year_text=financial_year_text,
                      area=area, live_on=live_on, include_regrants=include_regrants,
                      include_other_programmes=include_other_programmes)  # fmt: skip
     _check_apportion(snap, by, sel.area, apportion)
-    grants = select_grants(data, snap, sel)
+    grants, left_out = split_grants(data, snap, sel)
     found = scopes(grants, snap, sel.area, data._widest) if sel.area is not None else None
     flags = {g.id: grant_flags(g, today, settings) for g in grants}
     totals = Stats()
@@ -82,22 +88,19 @@ def funding_summary(
         "programmes": programmes_answer(data, snap, sel),
     }
     if not include_regrants:
-        widened = replace(sel, include_regrants=True)
-        left_out = [g for g in select_grants(data, snap, widened) if g.regrant]
-        answer["regrants_left_out"] = {
-            "awards": len(left_out),
-            "amount": pounds(sum(g.amount_pence or 0 for g in left_out)),
-        }
+        answer["regrants_left_out"] = left_out_body(left_out)
     if sel.area is not None and found is not None:  # found is None without an area
         answer["headline"] = headline(snap, grants, sel.area, found, data=data, apportion=apportion)
+    years = by == "financial_year" or sel.financial_year is not None
     if by in ("programme", "financial_year", "organisation"):
         present = scopes_present(snap, sel.area) if sel.area is not None else ()
         answer["groups"] = _simple_groups(grants, flags, by, found, present)
-        if sel.area is not None:
-            answer["rule"] = AREA_FILTER_RULE
+        rules = [AREA_FILTER_RULE] if sel.area is not None else []
+        rules += [FINANCIAL_YEAR_RULE] if years else []
+        answer["rule"] = " ".join([*rules, REGRANT_RULE])
         return answer
-    answer["rule"] = PLACEMENT_RULE
-    answer.update(_area_groups(data, grants, flags, snap, by, sel.area, apportion))
+    answer["rule"] = PLACEMENT_RULE + (" " + FINANCIAL_YEAR_RULE if years else "")
+    answer.update(_area_groups(data, grants, flags, snap, by, sel.area, apportion, exact))
     return answer
 
 
@@ -167,8 +170,9 @@ def _simple_groups(
 
 def _area_groups(
     data: FundingData, grants: list[GrantFact], flags: dict[int, Any], snap: GeographySnapshot,
-    by: str, area: str | None, apportion: str,
+    by: str, area: str | None, apportion: str, exact: dict[tuple[str, str], float] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    exact = {} if exact is None else exact
     groups: dict[tuple[str, str | None], Stats] = defaultdict(Stats)
     london = Stats()  # London's and the Metropolitan Police District's: london_wide
     for g in grants:
@@ -190,6 +194,7 @@ def _area_groups(
     rows = []
     for code in codes:
         stats = groups.get((main_kind, code), Stats())
+        exact[("amount", code)] = stats.pence
         rows.append({"area": area_ref(snap, code), **stats.body(shared=True)})
     member = {"borough": "boroughs", "ward": "wards", "bcu": "bcus"}[by]
     out[member] = rows
@@ -223,13 +228,14 @@ def _area_groups(
             "amount": pounds(district.pence),
         }
     out["unplaced"] = groups.get(("unplaced", None), Stats()).body()
-    out["apportionment"] = _apportion(data, snap, out, by, wide, bcu_wide, apportion)
+    out["apportionment"] = _apportion(data, snap, out, by, wide, bcu_wide, apportion, exact)
     return out
 
 
 def _apportion(
     data: FundingData, snap: GeographySnapshot, out: dict[str, Any], by: str,
     wide: dict[str, Stats], bcu_wide: dict[str | None, Stats], apportion: str,
+    exact: dict[tuple[str, str], float],
 ) -> dict[str, Any]:  # fmt: skip
     """Each row's apportioned_amount: its own money and its population share of the wide
     money above it (``wide``: London's, the Metropolitan Police District's) and of its
@@ -256,7 +262,7 @@ def _apportion(
     for row in rows:
         code = row["area"]["code"]
         pop = population_of(data, snap, code) or 0
-        pence = row["amount"] * 100
+        pence = exact.get(("amount", code), row["amount"] * 100)
         for above in ancestors(snap, code):
             if above in wide and (above_pop := wide_pop[above]):
                 pence += wide[above].pence * pop / above_pop
@@ -267,6 +273,7 @@ def _apportion(
                 if bcu_pop:
                     pence += bcu_wide[bcu].pence * pop / bcu_pop
         row["apportioned_amount"] = pounds(pence)
+        exact[("apportioned_amount", code)] = pence
     return {
         "method": "population",
         "available": True,

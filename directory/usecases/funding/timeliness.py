@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from directory.usecases.catalogue import area_ref
@@ -17,12 +17,13 @@ from directory.usecases.funding.awards import (
     PLACEMENT_RULE,
     check_choice,
     codes_of_type,
+    left_out_body,
     london_key,
     placed,
     pounds,
     programmes_answer,
-    select_grants,
     selection,
+    split_grants,
 )
 from directory.usecases.funding.timing import TIMING_RULE, timing
 from directory.usecases.geography import CITY_NOTE, LONDON, GeographySnapshot
@@ -89,7 +90,7 @@ def funding_timeliness(
     sel = selection(data, snap, programme=programme, financial_year_text=financial_year_text,
                     area=area, live_on=None, include_regrants=include_regrants,
                     include_other_programmes=include_other_programmes)  # fmt: skip
-    grants = select_grants(data, snap, sel)
+    grants, left_out = split_grants(data, snap, sel)
     totals = Lateness()
     for g in grants:
         totals.add(g)
@@ -102,12 +103,7 @@ def funding_timeliness(
         "programmes": programmes_answer(data, snap, sel),
     }
     if not include_regrants:
-        widened = replace(sel, include_regrants=True)
-        left_out = [g for g in select_grants(data, snap, widened) if g.regrant]
-        answer["regrants_left_out"] = {
-            "awards": len(left_out),
-            "amount": pounds(sum(g.amount_pence or 0 for g in left_out)),
-        }
+        answer["regrants_left_out"] = left_out_body(left_out)
     if by in ("programme", "financial_year"):
         answer["groups"] = _simple_groups(grants, by)
     else:

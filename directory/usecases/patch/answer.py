@@ -411,8 +411,10 @@ def _funding_summary(
         "rule": "Live awards (started by live_on and not ended before it; an award without "
         "dates, status unknown, is live on no day) whose beneficiary areas include the "
         "patch's ward, borough, BCU or London (or, for an area, areas inside it); awards and amount count each once, in "
-        "full. Pan-London and BCU-wide awards are shown at their own scope (by_scope), in "
-        "full, and are not apportioned to boroughs. headline keeps the patch's own awards "
+        "full; a regrant (paid through another award) is left out when an award it was paid "
+        "through (its parent, or the parent's parent…) is counted here, its money being "
+        "counted there, and counted when none is. Pan-London and BCU-wide awards are shown at "
+        "their own scope (by_scope), in full, and are not apportioned to boroughs. headline keeps the patch's own awards "
         "(its ward, or the area asked for and the areas inside it) apart from the shared and "
         "wider ones: compare patches by headline.own.",
     }
@@ -539,8 +541,9 @@ def _patch_awards(
         "London (or, for an area, areas inside it), started by live_on and live that day or "
         f"ended within the {AWARDS_RECENT_MONTHS} months before it (from ended_since), and "
         "those without dates (status unknown, listed last; the funding figures count only "
-        "live awards); planned awards are left out, and so are regrants paid through an award the directory holds "
-        "(as in funding). Each is listed once, at the scope it reaches the patch at (ward, "
+        "live awards); planned awards are left out, and so are regrants paid through an award "
+        "listed here (its parent, or the parent's parent…), as in funding; a regrant whose every "
+        "such award is not here is listed. Each is listed once, at the scope it reaches the patch at (ward, "
         "part, borough, bcu, london), whether or not it funds a listed service. "
         f"The first {AWARDS_LISTED} are listed; all_url lists every award reaching the area, "
         "of any date and programme.",

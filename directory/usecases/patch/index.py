@@ -238,10 +238,10 @@ class DirectoryIndex:
         for g in facts.grants:
             for sid in g.services:
                 grants_of[sid].append(g)
-            # a regrant's money is already in the grant it came through (as /funding/summary)
-            if not g.regrant:
-                for code in g.areas:
-                    grants_by_area[code].append(g)
+            # regrants too: a patch leaves one out only when an award it was paid through is
+            # in the patch as well (patch/money.py's Regrants, as /funding/summary)
+            for code in g.areas:
+                grants_by_area[code].append(g)
         contacts_by_area: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for c in sorted(rows["contacts"], key=lambda c: (c.area_code, c.role)):
             contacts_by_area[c.area_code].append(contact(c, snap))

@@ -137,6 +137,10 @@ class AreaAwards:
     by_id: dict[int, GrantFact]
     other: dict[int, GrantFact]
     sums: Sums
+    #: the regrants among ``counted`` and among ``other`` (a patch leaves one out when an
+    #: award it was paid through is in the patch too: :class:`Regrants`)
+    regrants: list[GrantFact] = field(default_factory=list)
+    other_regrants: list[GrantFact] = field(default_factory=list)
 
 
 class Classify:
@@ -179,7 +183,11 @@ def area_awards(
                 other[g.id] = g
                 sums.add_other(g)
         counted.sort(key=order)
-        found = AreaAwards(counted, {g.id: g for g in counted}, other, sums)
+        found = AreaAwards(
+            counted, {g.id: g for g in counted}, other, sums,
+            [g for g in counted if g.paid_through],
+            [g for g in other.values() if g.paid_through],
+        )  # fmt: skip
         # the awards are the facts' own; a list slot and two dict slots each, and the sums
         size = KEPT_ENTRY + KEPT_DICT + KEPT_ID * (2 * len(counted) + len(other))
         index.area_awards.keep(cache_key, found, size)
@@ -208,6 +216,8 @@ class Reaching:
     lists: list[tuple[str, list[GrantFact], dict[int, GrantFact]]]
     total: int
     other: int
+    #: the ids of the regrants left out (an award they were paid through is in the patch)
+    left_out: frozenset[int] = frozenset()
 
     def first(self, count: int, order: Callable[[GrantFact], Any]) -> list[tuple[GrantFact, str]]:
         """The first ``count`` awards in ``order``, each once, at the first scope it reaches
@@ -218,7 +228,7 @@ class Reaching:
         for _, _, g in merged:
             if len(out) == count:
                 break
-            if g.id not in seen:
+            if g.id not in seen and g.id not in self.left_out:
                 seen.add(g.id)
                 out.append((g, next(s for s, _, ids in self.lists if g.id in ids)))
         return out
@@ -246,6 +256,7 @@ def reaching(
     earlier: list[tuple[dict[int, GrantFact], dict[int, GrantFact]]] = [(counted, other)]
     total, others = 0, 0
     widest = index.widest
+    regrants = Regrants()
     for relation, codes in relations.items():
         scope = relation.removeprefix("serves_")
         for code in codes:
@@ -259,10 +270,15 @@ def reaching(
                         continue
                     if kind:
                         counted[g.id] = mine[g.id] = g
-                        sums.add(g, scope, scope_of(widest_areas(g, snap, widest), snap, area))
+                        found_scope = scope_of(widest_areas(g, snap, widest), snap, area)
+                        sums.add(g, scope, found_scope)
+                        if g.paid_through:
+                            regrants.counted.setdefault(g.id, (g, scope, found_scope))
                     else:
                         other[g.id] = g
                         sums.add_other(g)
+                        if g.paid_through:
+                            regrants.other.setdefault(g.id, g)
                 lists.append((scope, sorted(mine.values(), key=order), mine))
                 continue
             found = area_awards(index, snap, code, scope, classify, key, order)
@@ -275,11 +291,60 @@ def reaching(
             twice_other = _both([o for _, o in earlier], found.other)
             for gid in twice_other:
                 sums.add_other(found.other[gid], sign=-1)
+            for g in found.regrants:  # counted here first, unless an earlier area had it
+                if g.id not in twice:
+                    regrants.counted.setdefault(g.id, (g, scope, wide_scope(g, snap, code, widest)))
+            for g in found.other_regrants:
+                if g.id not in twice_other:
+                    regrants.other.setdefault(g.id, g)
             total += len(found.by_id) - len(twice)
             others += len(found.other) - len(twice_other)
             earlier.append((found.by_id, found.other))
             lists.append((scope, found.counted, found.by_id))
-    return Reaching(sums, lists, total + len(counted), others + len(other))
+    left_out = regrants.take_back(sums, earlier)
+    return Reaching(
+        sums, lists, total + len(counted) - len(left_out[0]), others + len(other) - left_out[1],
+        frozenset(left_out[0]),
+    )  # fmt: skip
+
+
+@dataclass
+class Regrants:
+    """The regrants a patch counted, each where it was counted first; the patch leaves out
+    those paid through an award it counts too (its parent, the parent's parent…), as every
+    funding answer does (:func:`directory.usecases.funding.awards.count_once`): that
+    award's money holds theirs. A regrant whose every such award is not in the patch (it
+    names no area of the patch, is not live, or is of another programme) is counted."""
+
+    counted: dict[int, tuple[GrantFact, str, tuple[str, tuple[str, ...]]]] = field(
+        default_factory=dict
+    )
+    other: dict[int, GrantFact] = field(default_factory=dict)
+
+    def take_back(
+        self, sums: Sums, earlier: list[tuple[dict[int, GrantFact], dict[int, GrantFact]]]
+    ) -> tuple[set[int], int]:
+        """Take the regrants to leave out back from ``sums`` (``earlier``: the counted and
+        other awards of each of the patch's areas); their ids, and how many others."""
+
+        def held(ids: tuple[int, ...], other_too: bool) -> bool:
+            return any(
+                gid in counted or (other_too and gid in other)
+                for counted, other in earlier
+                for gid in ids
+            )
+
+        dropped: set[int] = set()
+        for g, scope, found in self.counted.values():
+            if held(g.paid_through, False):
+                sums.add(g, scope, found, sign=-1)
+                dropped.add(g.id)
+        others = 0
+        for g in self.other.values():
+            if held(g.paid_through, True):
+                sums.add_other(g, sign=-1)
+                others += 1
+        return dropped, others
 
 
 def _both(earlier: list[dict[int, GrantFact]], later: dict[int, GrantFact]) -> set[int]:

@@ -61,9 +61,11 @@ _APPORTION = ma.fields.String(
 _REGRANTS = ma.fields.Boolean(
     load_default=False,
     metadata={
-        "description": "Include regrants (awards paid through another award the directory "
-        "holds, e.g. MOPAC → SNB → charity); off by default because their money is already "
-        "counted in the award they came through"
+        "description": "Include every regrant (an award paid through another award the "
+        "directory holds, e.g. MOPAC → SNB → charity); by default a regrant is left out when "
+        "an award it was paid through (its parent, or the parent's parent…) is counted in the "
+        "same answer, its money being counted there, and counted when the filters left every "
+        "such award out"
     },
 )
 
@@ -428,7 +430,11 @@ class FundingSummarySchema(Schema):
     )
     regrants_left_out = ma.fields.Nested(
         FundingMoneySchema,
-        metadata={"description": "Regrants not counted (absent with include_regrants=true)"},
+        metadata={
+            "description": "Regrants not counted because an award they were paid through (their "
+            "parent, or the parent's parent…) is counted in this answer (absent with "
+            "include_regrants=true)"
+        },
     )
     groups = ma.fields.List(
         ma.fields.Nested(FundingGroupSchema),
@@ -445,7 +451,11 @@ class FundingSummarySchema(Schema):
         },
     )
     rule = ma.fields.String(
-        metadata={"description": "by=borough, ward or bcu: how awards are placed"}
+        metadata={
+            "description": "The rules in words: by=borough, ward or bcu, how awards are placed; "
+            "with area, which awards reach it; with by=financial_year or financial_year, the "
+            "year an award counts in; which regrants are left out"
+        }
     )
     boroughs = ma.fields.List(
         ma.fields.Nested(FundingAreaStatsSchema),
@@ -755,7 +765,11 @@ class FundingTimelinessSchema(Schema):
     )
     regrants_left_out = ma.fields.Nested(
         FundingMoneySchema,
-        metadata={"description": "Regrants not counted (absent with include_regrants=true)"},
+        metadata={
+            "description": "Regrants not counted because an award they were paid through (their "
+            "parent, or the parent's parent…) is counted in this answer (absent with "
+            "include_regrants=true)"
+        },
     )
     groups = ma.fields.List(
         ma.fields.Nested(TimelinessGroupSchema),

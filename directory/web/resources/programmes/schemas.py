@@ -24,7 +24,9 @@ class ProgrammeListArgsSchema(PageArgsSchema):
     include_regrants = ma.fields.Boolean(
         load_default=False,
         metadata={
-            "description": "Count regrants (paid through another award the directory holds) too"
+            "description": "Count every regrant (paid through another award the directory "
+            "holds) too; by default one is left out when an award it was paid through is "
+            "counted in the same answer"
         },
     )
     include_other_programmes = include_other_programmes_field()
@@ -34,7 +36,9 @@ class ProgrammeDetailArgsSchema(Schema):
     include_regrants = ma.fields.Boolean(
         load_default=False,
         metadata={
-            "description": "Count regrants (paid through another award the directory holds) too"
+            "description": "Count every regrant (paid through another award the directory "
+            "holds) too; by default one is left out when an award it was paid through is "
+            "counted in the same answer"
         },
     )
 

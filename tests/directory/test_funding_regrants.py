@@ -1,0 +1,247 @@
+"""Regrants in the funding answers, on SQLite and PostgreSQL: a regrant (paid through another
+award the directory holds) is left out of an answer only when an award it was paid through
+is counted in that same answer.
+
+The demo directory holds two: PCD 421 (2019/20, lcpf-direct) and PCD 310 (2018/19,
+lcpf-cc), both paid through PCD 79 (2017/18, lcpf-direct, £72m). Until 6 December every
+answer dropped them, so `financial_year=2019-20` answered £0 and `programme=lcpf-cc` counted
+PCD 310's £2,996,940 nowhere. Expected figures are worked out here from the grant rows
+(:func:`read_awards`), not from the application's facts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from directory.app import create_app
+from directory.cli import cli
+from directory.ingest.template import HEADINGS
+from directory.store.models import Area
+from tests.conftest import BACKENDS, demo_copy
+from tests.directory.test_funding_headline import TODAY, Award, Oracle, read_awards
+
+ALL = "include_other_programmes=true"
+PCD_421, PCD_310 = "MOPAC-DEC-025", "MOPAC-DEC-018"
+
+
+def get(client: Any, url: str) -> Any:
+    response = client.get(url)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+def pounds(awards: list[Award]) -> float:
+    return round(sum(a.pence for a in awards) / 100, 2)
+
+
+@pytest.fixture()
+def client(shared_demo_app: Flask) -> Any:
+    return shared_demo_app.test_client()
+
+
+@pytest.fixture()
+def demo(shared_demo_app: Flask) -> Oracle:
+    return read_awards(shared_demo_app, Oracle)
+
+
+def _ref(demo: Oracle, decision: str) -> Award:
+    """The demo's award made from a MOPAC decision record."""
+    (award,) = [a for a in demo.every if a.ref == decision]
+    return award
+
+
+def _left_out(chosen: list[Award], counted: list[Award]) -> dict[str, Any]:
+    rest = [a for a in chosen if a not in counted]
+    return {"awards": len(rest), "amount": pounds(rest)}
+
+
+# -- the demo's two regrants ---------------------------------------------------------------------
+def test_the_demo_regrants_are_paid_through_an_award_of_another_year_and_programme(demo):
+    pcd_421, pcd_310 = _ref(demo, PCD_421), _ref(demo, PCD_310)
+    assert pcd_421.parent == pcd_310.parent
+    parent = next(a for a in demo.every if a.ref == pcd_421.parent)
+    assert (pcd_421.financial_year, pcd_310.financial_year) == ("2019/20", "2018/19")
+    assert parent.financial_year == "2017/18"
+    assert (pcd_421.programme, pcd_310.programme, parent.programme) == (
+        "lcpf-direct", "lcpf-cc", "lcpf-direct",
+    )  # fmt: skip
+    assert (pcd_421.pence, pcd_310.pence) == (2_621_037_000, 299_694_000)
+
+
+def test_a_year_counts_the_regrant_whose_parent_is_in_another_year(client):
+    """2019/20's only award is PCD 421: it answered 0 awards, £0, with £26,210,370 left out."""
+    body = get(client, "/api/v1/funding/summary?by=programme&financial_year=2019-20")
+    assert (body["totals"]["awards"], body["totals"]["amount"]) == (1, 26_210_370.00)
+    assert body["regrants_left_out"] == {"awards": 0, "amount": 0.0}
+    body = get(client, "/api/v1/funding/summary?by=programme&financial_year=2018-19")
+    assert body["regrants_left_out"] == {"awards": 0, "amount": 0.0}
+    assert body["totals"]["amount"] >= 2_996_940.00
+
+
+# -- every year and every programme, against the grant rows --------------------------------------
+def _years(demo: Oracle) -> list[str]:
+    return sorted({a.financial_year for a in demo.every if a.financial_year})
+
+
+def _programmes(demo: Oracle) -> list[str]:
+    return sorted({a.programme for a in demo.every if a.programme})
+
+
+def test_every_financial_year_counts_what_the_rule_selects(client, demo):
+    for year in _years(demo):
+        chosen = [a for a in demo.every if a.financial_year == year]
+        counted = demo.counted(chosen)
+        query = f"financial_year={year.replace('/', '-')}&{ALL}"
+        for path in ("summary?by=programme", "timeliness?by=programme"):
+            body = get(client, f"/api/v1/funding/{path}&{query}")
+            assert body["totals"]["awards"] == len(counted), (path, year)
+            assert body["regrants_left_out"] == _left_out(chosen, counted), (path, year)
+        summary = get(client, f"/api/v1/funding/summary?by=programme&{query}")
+        assert summary["totals"]["amount"] == pytest.approx(pounds(counted), abs=0.005), year
+
+
+def test_every_programme_counts_what_the_rule_selects(client, demo):
+    for programme in _programmes(demo):
+        chosen = [a for a in demo.every if a.programme == programme]
+        counted = demo.counted(chosen)
+        query = f"programme={programme}"
+        body = get(client, f"/api/v1/funding/summary?by=financial_year&{query}")
+        assert body["totals"]["awards"] == len(counted), programme
+        assert body["totals"]["amount"] == pytest.approx(pounds(counted), abs=0.005), programme
+        assert body["regrants_left_out"] == _left_out(chosen, counted), programme
+        timeliness = get(client, f"/api/v1/funding/timeliness?by=financial_year&{query}")
+        assert timeliness["totals"]["awards"] == len(counted), programme
+        detail = get(client, f"/api/v1/programmes/{programme}")["allocations"]["totals"]
+        assert (detail["awards"], detail["amount"]) == (
+            len(counted),
+            pytest.approx(pounds(counted), abs=0.005),
+        ), programme
+
+
+def test_the_co_commissioning_fund_counts_pcd_310(client, demo):
+    """The parent is in lcpf-direct: without it in the answer, PCD 310 is counted (it was
+    left out, and its money counted nowhere in the answer)."""
+    body = get(client, "/api/v1/funding/summary?by=programme&programme=lcpf-cc")
+    cc = [a for a in demo.every if a.programme == "lcpf-cc"]
+    assert _ref(demo, PCD_310) in cc
+    assert body["totals"]["awards"] == len(cc)
+    assert body["totals"]["amount"] == pytest.approx(pounds(cc), abs=0.005)
+    assert body["totals"]["amount"] >= 2_996_940.00
+    assert body["regrants_left_out"]["awards"] == 0
+    timeliness = get(client, "/api/v1/funding/timeliness?by=programme&programme=lcpf-cc")
+    assert timeliness["totals"]["awards"] == len(cc)
+    assert timeliness["regrants_left_out"]["awards"] == 0
+
+
+@pytest.mark.parametrize("by", ["financial_year", "programme"])
+def test_the_groups_add_up_to_the_unfiltered_total_counting_no_money_twice(client, demo, by):
+    body = get(client, f"/api/v1/funding/summary?by={by}&{ALL}")
+    counted = demo.counted(list(demo.every))
+    assert {a.ref for a in counted} == {a.ref for a in demo.awards}  # no regrant: both parents in
+    assert body["totals"]["awards"] == len(counted)
+    assert body["totals"]["amount"] == pytest.approx(pounds(counted), abs=0.005)
+    assert sum(g["awards"] for g in body["groups"]) == len(counted)
+    assert sum(g["amount"] for g in body["groups"]) == pytest.approx(pounds(counted), abs=0.01)
+    assert body["regrants_left_out"] == _left_out(list(demo.every), counted)
+    assert {PCD_421, PCD_310} <= {a.ref for a in demo.every if a not in counted}
+
+
+def test_the_programme_list_counts_each_regrant_once(client, demo):
+    """/programmes is one answer over the programmes it lists: PCD 421 and PCD 310 are in
+    their parent's lcpf-direct, not again in their own rows."""
+    body = get(client, f"/api/v1/programmes?per_page=100&{ALL}")
+    with_programme = [a for a in demo.every if a.programme]
+    counted = demo.counted(with_programme)
+    assert sum(p["awards"] for p in body["contents"]) == len(counted)
+    assert sum(p["amount"] for p in body["contents"]) == pytest.approx(pounds(counted), abs=0.01)
+    cc = next(p for p in body["contents"] if p["id"] == "lcpf-cc")
+    assert cc["awards"] == len([a for a in counted if a.programme == "lcpf-cc"])
+
+
+# -- the patch: a regrant whose parent does not reach it ---------------------------------------
+FUND = "Regrant test crime fund"
+LAMBETH, CROYDON = "E09000022", "E09000008"
+
+
+def _rows(ward_x: str) -> str:
+    """Six live awards of one programme: RG-R1 (Lambeth) paid through RG-P (Croydon);
+    RG-R2 (ward X) through RG-L (Lambeth); RG-R3 (Lambeth) through RG-W (ward X)."""
+    start, end = "2024-04-01", (TODAY + timedelta(days=400)).isoformat()
+    rows = [
+        ("P", "Croydon", "£10,000", ""),
+        ("R1", "Lambeth", "£3,000", "RG-P"),
+        ("L", "Lambeth", "£5,000", ""),
+        ("R2", ward_x, "£2,000", "RG-L"),
+        ("W", ward_x, "£7,000", ""),
+        ("R3", "Lambeth", "£1,000", "RG-W"),
+    ]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=HEADINGS)
+    writer.writeheader()
+    for ref, coverage, amount, parent in rows:
+        writer.writerow({
+            "Service ref": f"RG-{ref}-S", "Service name": f"Regrant {ref} service",
+            "Organisation name": f"Regrant {ref} charity", "Coverage": coverage,
+            "Themes": "Youth diversion", "Grant ref": f"RG-{ref}", "Funder": "MOPAC",
+            "Programme": FUND, "Amount": amount, "Start date": start, "End date": end,
+            "Paid through": parent,
+        })  # fmt: skip
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def regrant_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Flask, str, str]]:
+    """The demo directory and the six awards above; Lambeth's wards X and Y."""
+    tmp = tmp_path_factory.mktemp("regrants")
+    app = create_app(demo_copy(request, request.param, tmp))
+    with app.extensions["directory"].db.engine.connect() as connection:
+        wards = sorted(
+            connection.execute(
+                select(Area.code).where(Area.parent_code == LAMBETH, Area.type == "ward")
+            ).scalars()
+        )
+    path = tmp / "regrants.csv"
+    path.write_text(_rows(wards[0]), encoding="utf-8")
+    result = app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "regrant-test"])
+    assert result.exit_code == 0, result.output[-2000:]
+    yield app, wards[0], wards[1]
+    app.extensions["directory"].db.dispose()
+
+
+def _fund(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    return next(r for r in rows if r[key] and r[key]["name"] == FUND)
+
+
+@pytest.mark.parametrize(
+    ("where", "awards", "amount"),
+    [
+        # RG-R1 (parent in Croydon) counted; RG-R2 and RG-R3 in their parent's money
+        ("lambeth", 3, 15_000.00),
+        ("ward_x", 3, 15_000.00),
+        # RG-W does not reach ward Y: RG-R3, paid through it, is counted there
+        ("ward_y", 3, 9_000.00),
+        ("croydon", 1, 10_000.00),
+    ],
+)
+def test_a_patch_counts_a_regrant_whose_parent_is_not_in_it(regrant_app, where, awards, amount):
+    app, ward_x, ward_y = regrant_app
+    area = {"lambeth": LAMBETH, "ward_x": ward_x, "ward_y": ward_y, "croydon": CROYDON}[where]
+    client = app.test_client()
+    funding = get(client, f"/api/v1/patch?area={area}&per_page=1")["funding"]
+    row = _fund(funding["by_programme"], "programme")
+    assert (row["awards"], row["amount"]) == (awards, amount)
+    day = funding["live_on"]
+    summary = get(client, f"/api/v1/funding/summary?by=programme&area={area}&live_on={day}")
+    group = _fund(summary["groups"], "programme")
+    assert (group["awards"], group["amount"]) == (awards, amount)
+    # the patch's sums composed from its areas' equal its areas' awards added one by one
+    assert funding["amount"] == pytest.approx(summary["headline"]["reaching"]["amount"], abs=0.01)
