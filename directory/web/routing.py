@@ -41,7 +41,24 @@ class RefConverter(PathConverter):
     ``x`` for every method, and a PATCH there its 405, not a change of a service
     ``x/sites``."""
 
-    regex = r"[^/](?:.*?[^/])?" + "".join(f"(?<!/{name})" for name in SUBRESOURCES)
+    regex = r"[^/](?:.*?[^/])??" + "".join(f"(?<!/{name})" for name in SUBRESOURCES)
+    part_isolating = False
+
+
+class LastRefConverter(PathConverter):
+    """``<last_ref:…>``: a ref that ends the path and may hold ``/``: a delivery site's
+    (``/services/<ref:key>/sites/<last_ref:site_ref>``). An import takes any one-line text
+    as a site's ref, and makes one from its service's where none is given
+    (``<service ref>#site``, as a write makes ``<service ref>#site-<n>``), so a service
+    whose ref holds ``/`` has sites whose refs do; sent as ``%2F`` and decoded before
+    routing, ``<string:…>`` took such a path for no route's (werkzeug's 404). What comes
+    before ``/sites/`` is the service's ref (:class:`RefConverter`'s, the shortest that
+    leaves a site ref: a service whose ref holds ``/sites/`` is reached by its id), and a
+    path's own routes come first (``…/sites/x/history`` is the history of a service
+    ``…/sites/x``). As a ref, it does not end in ``/`` (the trailing slash
+    :class:`SlashlessAdapter` sends on)."""
+
+    regex = r"[^/](?:.*[^/])?"
     part_isolating = False
 
 
