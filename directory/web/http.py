@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from datetime import time as time_of_day
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 from flask import Flask, Response, current_app, g, request
@@ -129,6 +129,45 @@ def dumps(body: Any) -> bytes:
 _PATH_SAFE = "/!$&'()*+,;=:@"
 
 
+#: the raw request URI a server keeps in the environ: gunicorn's, then uWSGI's, mod_wsgi's and
+#: werkzeug's (its development server and test client set both)
+_RAW_URI_KEYS = ("RAW_URI", "REQUEST_URI")
+#: a "%" that starts no escape (sent bare, it is written "%25")
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def sent_path() -> str:
+    """This request's path as the client sent it, percent-encoded (without the query): the
+    address a problem's ``instance`` and a page's links name. The server decodes the path
+    before routing, and the decoded path is another address where a ref holds an escaped
+    ``/`` (``/services/abc%2Fdef`` is not ``/services/abc/def``), ``?``, ``#`` or ``%``: so
+    it is the raw request URI's path when the server gives one that decodes to the path
+    routed (a proxy or middleware that rewrote the path leaves none), with anything a URI
+    may not hold bare escaped; else the decoded path, each segment escaped again."""
+    routed = request.script_root + request.path
+    for key in _RAW_URI_KEYS:
+        raw = request.environ.get(key)
+        path = _raw_path(raw) if isinstance(raw, str) and raw else None
+        if path is not None and unquote(path, errors="replace") == routed:
+            return path
+    return quote(routed, safe=_PATH_SAFE)
+
+
+def _raw_path(raw: str) -> str | None:
+    """The path of a raw request URI (a WSGI string: its bytes as Latin-1), as a URI
+    reference; None for a request target with no path (``*``)."""
+    try:
+        sent = raw.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    if not sent.startswith(b"/"):  # the absolute form a proxy is sent: http://host/path?q
+        sent = urlsplit(sent).path
+        if not sent.startswith(b"/"):
+            return None
+    sent = sent.split(b"?", 1)[0].split(b"#", 1)[0]
+    return _BARE_PERCENT.sub("%25", quote(sent, safe=_PATH_SAFE + "%"))
+
+
 def problem_type(code: str) -> str:
     """A problem's ``type``: the page documenting its code (RFC 9457 §3.1.1), or
     ``about:blank`` for a status with no code of its own (``http-NNN``)."""
@@ -142,7 +181,7 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
     code = body["code"]
     body = {"type": problem_type(code), **body}
     body["title"] = _titles().get(code, body["title"])
-    body.setdefault("instance", quote(request.path, safe=_PATH_SAFE))
+    body.setdefault("instance", sent_path())
     response = json_response(body, status=body["status"], mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
