@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from datetime import time as time_of_day
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 from flask import Flask, Response, current_app, g, request
@@ -39,7 +38,7 @@ from directory.ingest.values import unstorable_in, why_not_json
 from directory.store.db import READ_ONLY, is_not_initialised, is_read_only
 from directory.usecases import problems, shared
 from directory.usecases.opportunities import LONDON_TZ, days_of_hour
-from directory.web import limits
+from directory.web import limits, routing
 
 log = logging.getLogger(__name__)
 
@@ -124,48 +123,11 @@ def dumps(body: Any) -> bytes:
         return text.encode("ascii")
 
 
-#: what a path keeps unescaped in a problem's ``instance`` (a URI reference, RFC 3986: the
-#: sub-delimiters, ":" and "@"; a space, a non-ASCII letter or "%" is percent-encoded)
-_PATH_SAFE = "/!$&'()*+,;=:@"
-
-
-#: the raw request URI a server keeps in the environ: gunicorn's, then uWSGI's, mod_wsgi's and
-#: werkzeug's (its development server and test client set both)
-_RAW_URI_KEYS = ("RAW_URI", "REQUEST_URI")
-#: a "%" that starts no escape (sent bare, it is written "%25")
-_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-
-
 def sent_path() -> str:
     """This request's path as the client sent it, percent-encoded (without the query): the
-    address a problem's ``instance`` and a page's links name. The server decodes the path
-    before routing, and the decoded path is another address where a ref holds an escaped
-    ``/`` (``/services/abc%2Fdef`` is not ``/services/abc/def``), ``?``, ``#`` or ``%``: so
-    it is the raw request URI's path when the server gives one that decodes to the path
-    routed (a proxy or middleware that rewrote the path leaves none), with anything a URI
-    may not hold bare escaped; else the decoded path, each segment escaped again."""
-    routed = request.script_root + request.path
-    for key in _RAW_URI_KEYS:
-        raw = request.environ.get(key)
-        path = _raw_path(raw) if isinstance(raw, str) and raw else None
-        if path is not None and unquote(path, errors="replace") == routed:
-            return path
-    return quote(routed, safe=_PATH_SAFE)
-
-
-def _raw_path(raw: str) -> str | None:
-    """The path of a raw request URI (a WSGI string: its bytes as Latin-1), as a URI
-    reference; None for a request target with no path (``*``)."""
-    try:
-        sent = raw.encode("latin-1")
-    except UnicodeEncodeError:
-        return None
-    if not sent.startswith(b"/"):  # the absolute form a proxy is sent: http://host/path?q
-        sent = urlsplit(sent).path
-        if not sent.startswith(b"/"):
-            return None
-    sent = sent.split(b"?", 1)[0].split(b"#", 1)[0]
-    return _BARE_PERCENT.sub("%25", quote(sent, safe=_PATH_SAFE + "%"))
+    address a problem's ``instance`` and a page's links name (:func:`routing.path_as_sent`:
+    the decoded path is another address where a ref holds an escaped ``/``)."""
+    return routing.path_as_sent(request.environ, request.script_root + request.path)
 
 
 def problem_type(code: str) -> str:

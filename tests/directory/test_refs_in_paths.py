@@ -11,7 +11,9 @@ remove records no other test reads."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -147,3 +149,59 @@ def test_a_site_added_to_a_service_whose_ref_holds_a_slash_is_where_its_location
     assert removed.status_code == 204, removed.get_json()
     assert client.get(location).get_json()["code"] == "site-not-found"
     assert site_ref not in [site["ref"] for site in client.get(service).get_json()["locations"]]
+
+
+# -- links to a record whose ref holds "/", "#", "?", "%" and a space ------------------------
+
+
+def links_in(response: Any) -> list[str]:
+    """Every link to this API an answer gives: its JSON's ``url`` and ``href`` members,
+    its ``Link`` header's targets and its ``Location``."""
+    found: list[str] = []
+    stack = [response.get_json()] if response.is_json else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            found += [v for k, v in node.items() if k in ("url", "href") and isinstance(v, str)]
+            stack += node.values()
+        elif isinstance(node, list):
+            stack += node
+    found += re.findall(r"<([^>]+)>", response.headers.get("Link", ""))
+    found += [response.headers["Location"]] if "Location" in response.headers else []
+    return [link for link in found if link.startswith(("/api/", "http://localhost/api/"))]
+
+
+def test_every_link_to_a_record_whose_ref_holds_reserved_characters_leads_back_to_it(app, officer):
+    """The links of the answers about a service whose ref is ``a/b #1?x%`` and of its site
+    (``a/b #1?x%#site``): its item, a page of its history, its site, a site added to it, its
+    address with a trailing slash, the patch that lists it, its OGC API and HSDS items.
+    Each leads to a 200, and each built from the record names it: a ref's reserved
+    characters escaped (a page link to its history held them bare, and led elsewhere)."""
+    client = app.test_client()
+    service = f"/api/v1/services/{quote(ODD, safe='')}"
+    detail = client.get(service).get_json()
+    own = (quote(ODD, safe=""), f"/services/{detail['id']}", f"/services/items/{detail['id']}")
+    (hsds,) = client.get("/api/v1/hsds/services?search=Odd refs club").get_json()["contents"]
+    added = client.post(f"{service}/sites", json={"name": "Loft"}, headers=officer)
+    answers = {
+        "service": client.get(service),
+        "history": client.get(f"{service}/history?per_page=1"),
+        "site": client.get(site_path(ODD, f"{ODD}#site")),
+        "added site": added,
+        "slashed address": client.get(f"{service}/"),
+        "patch": client.get("/api/v1/patch?postcode=KT1 1EU"),
+        "OGC API item": client.get(f"/api/v1/ogc/collections/services/items/{detail['id']}"),
+        "HSDS item": client.get(f"/api/v1/hsds/services/{hsds['id']}"),
+    }
+    for what, answer in answers.items():
+        assert answer.status_code in (200, 201, 308), (what, answer.get_data(as_text=True))
+        links = links_in(answer)
+        if what not in ("service", "HSDS item"):  # (these link to other records only)
+            assert any(s in link for link in links for s in own), (what, links)
+        for link in links:
+            followed = client.get(link)
+            assert followed.status_code == 200, (what, link, followed.get_data(as_text=True))
+            if any(s in link for s in own):
+                named = (ODD, f"{ODD}#site", added.get_json()["ref"])
+                text = followed.get_data(as_text=True)
+                assert any(json.dumps(ref) in text for ref in named), (what, link)
