@@ -1077,6 +1077,23 @@ def test_a_redirect_keeps_the_query_string_as_sent(shared_demo_app):
     assert followed.get_json() == client.get(f"/api/v1/services?{query}").get_json()
 
 
+@pytest.mark.parametrize(
+    ("slashed", "route"),
+    [
+        ("/api/v1/services/a%2Fb%20%231%3Fx%25/", "/api/v1/services/a%2Fb%20%231%3Fx%25"),
+        ("/api/v1/services/a%2Fb%2F", "/api/v1/services/a%2Fb"),
+        ("/api/v1/services/a%2Fb%2F/%2F", "/api/v1/services/a%2Fb"),
+        ("/api/v1/opportunities/vru%2F2027/history/", "/api/v1/opportunities/vru%2F2027/history"),
+    ],
+)
+def test_a_redirect_names_a_refs_escaped_characters_as_sent(shared_demo_app, slashed, route):
+    """A ref's ``%2F`` (and ``%23``, ``%3F``, ``%25``) is kept in the Location: the
+    decoded path is another address; an escaped trailing slash is a trailing slash."""
+    response = shared_demo_app.test_client().get(slashed)
+    assert response.status_code == 308
+    assert response.headers["Location"] == f"http://localhost{route}"
+
+
 def test_a_write_is_sent_on_as_a_write_and_a_browser_may_follow(shared_demo_app):
     """308 keeps the method and body; the redirect, like any answer, allows any origin and
     exposes its Location; a CORS preflight at the slashed path is answered as the route's
