@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = _App(__name__, instance_path=str(settings.instance_dir))
     app.url_map.converters["int"] = CanonicalIntConverter  # (before any route is added)
     app.url_map.converters["ref"] = routing.RefConverter
+    app.url_map.converters["last_ref"] = routing.LastRefConverter
     app.logger.setLevel(settings.log_level)
     logs.register(app)  # one line per request, written after every other hook has run
     if settings.freeze_heap and heap.can_trim():

@@ -25,7 +25,7 @@ from werkzeug.routing import IntegerConverter, UnicodeConverter
 from directory.errors import UnknownParameterError
 from directory.usecases.features import OPENAPI
 from directory.web import http, openapi
-from directory.web.routing import RefConverter
+from directory.web.routing import LastRefConverter, RefConverter
 
 #: the components response every operation that refuses unknown query parameters names
 UNKNOWN_PARAMETER = "UNKNOWN_PARAMETER"
@@ -276,6 +276,7 @@ class Api(flask_smorest.Api):
         self.ma_plugin.converter.add_attribute_function(_null_only)
         self.flask_plugin.register_converter(UnicodeConverter, _path_text_without_nul)
         self.flask_plugin.register_converter(RefConverter, _ref_without_nul)
+        self.flask_plugin.register_converter(LastRefConverter, _ref_without_nul)
 
     def _openapi_json(self) -> flask.Response:
         """The document, as flask-smorest serves it, in the OpenAPI media type its OGC
@@ -371,7 +372,7 @@ def _path_text_without_nul(converter: UnicodeConverter) -> dict[str, Any]:
     return {**unicodeconverter2paramschema(converter), "pattern": NO_NUL}
 
 
-def _ref_without_nul(converter: RefConverter) -> dict[str, Any]:
+def _ref_without_nul(converter: RefConverter | LastRefConverter) -> dict[str, Any]:
     """An id or ref, as ``<string:…>`` describes one (a ``/`` in it is sent as ``%2F``)."""
     return {"type": "string", "minLength": 1, "pattern": NO_NUL}
 

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from datetime import time as time_of_day
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 from flask import Flask, Response, current_app, g, request
@@ -39,7 +38,7 @@ from directory.ingest.values import unstorable_in, why_not_json
 from directory.store.db import READ_ONLY, is_not_initialised, is_read_only
 from directory.usecases import problems, shared
 from directory.usecases.opportunities import LONDON_TZ, days_of_hour
-from directory.web import limits
+from directory.web import limits, routing
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +123,11 @@ def dumps(body: Any) -> bytes:
         return text.encode("ascii")
 
 
-#: what a path keeps unescaped in a problem's ``instance`` (a URI reference, RFC 3986: the
-#: sub-delimiters, ":" and "@"; a space, a non-ASCII letter or "%" is percent-encoded)
-_PATH_SAFE = "/!$&'()*+,;=:@"
+def sent_path() -> str:
+    """This request's path as the client sent it, percent-encoded (without the query): the
+    address a problem's ``instance`` and a page's links name (:func:`routing.path_as_sent`:
+    the decoded path is another address where a ref holds an escaped ``/``)."""
+    return routing.path_as_sent(request.environ, request.script_root + request.path)
 
 
 def problem_type(code: str) -> str:
@@ -142,7 +143,7 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
     code = body["code"]
     body = {"type": problem_type(code), **body}
     body["title"] = _titles().get(code, body["title"])
-    body.setdefault("instance", quote(request.path, safe=_PATH_SAFE))
+    body.setdefault("instance", sent_path())
     response = json_response(body, status=body["status"], mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -9,19 +9,62 @@ for every route, the API's, the OGC API's and the page's. The roots declared wit
 ``strict_slashes=False`` (``/api/v1``, ``/api/v1/ogc``, ``/api/v1/hsds``) answer at both:
 the OGC API and HSDS name their root ``/``, which a client joins to the base URL it was
 given.
+
+A path is written back as the client sent it (:func:`path_as_sent`): the server decodes it
+before routing, and a ref's escaped ``/`` decoded names another address.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, MapAdapter, PathConverter, RequestRedirect
 
-#: what a path keeps unescaped in a redirect's Location (Werkzeug's own slash redirect's
-#: set: the WHATWG URL standard's path-segment characters)
-_PATH_SAFE = "!$&'()*+,/:;=@"
+#: what a path keeps unescaped where the API writes one (a redirect's Location, a problem's
+#: instance, a page's links): RFC 3986's sub-delimiters, ":", "@" and "/" (Werkzeug's own
+#: slash redirect's set); a space, a non-ASCII letter or "%" is percent-encoded
+PATH_SAFE = "!$&'()*+,/:;=@"
+#: the raw request URI a server keeps in the environ: gunicorn's, then uWSGI's, mod_wsgi's and
+#: werkzeug's (its development server and test client set both)
+_RAW_URI_KEYS = ("RAW_URI", "REQUEST_URI")
+#: a "%" that starts no escape (sent bare, it is written "%25")
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+#: the slashes a path ends in, escaped or not
+_TRAILING_SLASHES = re.compile(r"(?:/|%2[Ff])+$")
+
+
+def path_as_sent(environ: dict[str, Any], routed: str) -> str:
+    """The request's path as the client sent it, percent-encoded (without the query), for
+    the path ``routed`` (decoded, as routing reads it). The server decodes the path before
+    routing, and the decoded path is another address where a ref holds an escaped ``/``
+    (``/services/abc%2Fdef`` is not ``/services/abc/def``), ``?``, ``#`` or ``%``: so it
+    is the raw request URI's path when the server gives one that decodes to ``routed`` (a
+    proxy or middleware that rewrote the path leaves none), with anything a URI may not
+    hold bare escaped; else ``routed``, each segment escaped again."""
+    for key in _RAW_URI_KEYS:
+        raw = environ.get(key)
+        path = _raw_path(raw) if isinstance(raw, str) and raw else None
+        if path is not None and unquote(path, errors="replace") == routed:
+            return path
+    return quote(routed, safe=PATH_SAFE)
+
+
+def _raw_path(raw: str) -> str | None:
+    """The path of a raw request URI (a WSGI string: its bytes as Latin-1), as a URI
+    reference; None for a request target with no path (``*``)."""
+    try:
+        sent = raw.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    if not sent.startswith(b"/"):  # the absolute form a proxy is sent: http://host/path?q
+        sent = urlsplit(sent).path
+        if not sent.startswith(b"/"):
+            return None
+    sent = sent.split(b"?", 1)[0].split(b"#", 1)[0]
+    return _BARE_PERCENT.sub("%25", quote(sent, safe=PATH_SAFE + "%"))
 
 
 #: the names an item route takes after a record's ref (``/services/<ref>/sites``)
@@ -41,7 +84,24 @@ class RefConverter(PathConverter):
     ``x`` for every method, and a PATCH there its 405, not a change of a service
     ``x/sites``."""
 
-    regex = r"[^/](?:.*?[^/])?" + "".join(f"(?<!/{name})" for name in SUBRESOURCES)
+    regex = r"[^/](?:.*?[^/])??" + "".join(f"(?<!/{name})" for name in SUBRESOURCES)
+    part_isolating = False
+
+
+class LastRefConverter(PathConverter):
+    """``<last_ref:…>``: a ref that ends the path and may hold ``/``: a delivery site's
+    (``/services/<ref:key>/sites/<last_ref:site_ref>``). An import takes any one-line text
+    as a site's ref, and makes one from its service's where none is given
+    (``<service ref>#site``, as a write makes ``<service ref>#site-<n>``), so a service
+    whose ref holds ``/`` has sites whose refs do; sent as ``%2F`` and decoded before
+    routing, ``<string:…>`` took such a path for no route's (werkzeug's 404). What comes
+    before ``/sites/`` is the service's ref (:class:`RefConverter`'s, the shortest that
+    leaves a site ref: a service whose ref holds ``/sites/`` is reached by its id), and a
+    path's own routes come first (``…/sites/x/history`` is the history of a service
+    ``…/sites/x``). As a ref, it does not end in ``/`` (the trailing slash
+    :class:`SlashlessAdapter` sends on)."""
+
+    regex = r"[^/](?:.*[^/])?"
     part_isolating = False
 
 
@@ -52,11 +112,14 @@ class SlashlessMap(Map):
     def bind(self, *args: Any, **kwargs: Any) -> MapAdapter:
         return self._slashless(super().bind(*args, **kwargs))
 
-    def bind_to_environ(self, *args: Any, **kwargs: Any) -> MapAdapter:
+    def bind_to_environ(self, environ: Any, *args: Any, **kwargs: Any) -> MapAdapter:
         # (Werkzeug's calls Map.bind by name, not self.bind)
-        return self._slashless(super().bind_to_environ(*args, **kwargs))
+        adapter = self._slashless(super().bind_to_environ(environ, *args, **kwargs))
+        if isinstance(environ, dict):  # (Werkzeug takes a request too)
+            adapter.environ = environ
+        return adapter
 
-    def _slashless(self, adapter: MapAdapter) -> MapAdapter:
+    def _slashless(self, adapter: MapAdapter) -> SlashlessAdapter:
         return SlashlessAdapter(
             self, adapter.server_name, adapter.script_name, adapter.subdomain,
             adapter.url_scheme, adapter.path_info, adapter.default_method, adapter.query_args,
@@ -73,7 +136,13 @@ class SlashlessAdapter(MapAdapter):
       browser fails a preflight that is redirected, and so never sent the write whose 308
       it would have followed);
     * no route there either: the 404.
+
+    The redirect names the path as the client sent it (:func:`path_as_sent`), a ref's
+    ``%2F`` kept.
     """
+
+    #: the request's environ, when bound to one (its raw request URI)
+    environ: dict[str, Any] | None = None
 
     def match(  # type: ignore[override]
         self,
@@ -96,4 +165,14 @@ class SlashlessAdapter(MapAdapter):
                 raise NotFound() from None
         if (method or self.default_method).upper() == "OPTIONS":
             return found
-        raise RequestRedirect(self.make_redirect_url(quote(slashless, safe=_PATH_SAFE), query_args))
+        raise RequestRedirect(self.make_redirect_url(self._sent(path, slashless), query_args))
+
+    def _sent(self, path: str, slashless: str) -> str:
+        """``slashless`` as the client sent ``path`` without its trailing slashes."""
+        sent = (
+            quote(path, safe=PATH_SAFE)
+            if self.environ is None
+            else path_as_sent(self.environ, path)
+        )
+        target = _TRAILING_SLASHES.sub("", sent)
+        return target if unquote(target) == slashless else quote(slashless, safe=PATH_SAFE)

@@ -277,7 +277,8 @@ def _page_urls(per_page: int, format: str | None = None) -> Callable[[int], str]
         args["format"] = [format]
     parts = urlencode(args, doseq=True).split("&")
     at = next(i for i, part in enumerate(parts) if part.startswith("page="))  # the one "page"
-    base = iri_to_uri(request.base_url)  # (a path's é or € percent-encoded: a header is ASCII)
+    # the path as sent (a ref's "%2F" kept; its é or € percent-encoded: a header is ASCII)
+    base = iri_to_uri(request.host_url).rstrip("/") + http.sent_path()
 
     def url(number: int) -> str:
         parts[at] = f"page={number}"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
 
 
 def test_unknown_route_is_problem_json(client):
@@ -26,6 +29,55 @@ def test_a_problems_instance_is_a_uri_reference(client):
     assert spaced["instance"] == "/api/v1/postcodes/M1%201AE"
     accented = client.get("/api/v1/postcodes/%C3%A9%25").get_json()
     assert accented["instance"] == "/api/v1/postcodes/%C3%A9%25"
+
+
+def test_a_problems_instance_is_the_path_as_sent(client):
+    """A ``/`` escaped in the path is kept in ``instance``: the decoded path
+    (``/api/v1/services/abc/def``) is another address. The query is not part of it."""
+    body = client.get("/api/v1/services/abc%2Fdef%3Fg%23h%25").get_json()
+    assert body["code"] == "service-not-found" and "'abc/def?g#h%'" in body["detail"]
+    assert body["instance"] == "/api/v1/services/abc%2Fdef%3Fg%23h%25"
+    queried = client.get("/api/v1/services/abc%2Fdef?pages=2").get_json()
+    assert queried["code"] == "unknown-parameter"
+    assert queried["instance"] == "/api/v1/services/abc%2Fdef"
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "instance"),
+    [
+        # gunicorn's RAW_URI as the client sent it, an absolute form's path included
+        ("/api/v1/services/abc%2Fdef", "/api/v1/services/abc%2Fdef?page=2",
+         "/api/v1/services/abc%2Fdef"),
+        ("/api/v1/services/abc%2Fdef", "http://localhost/api/v1/services/abc%2fdef?page=2",
+         "/api/v1/services/abc%2fdef"),
+        # what a URI may not hold bare, escaped: a space, é (its UTF-8 bytes as Latin-1, as
+        # a WSGI string holds them), a "%" that starts no escape
+        ("/api/v1/services/a%2Fb%20c%C3%A9%25", "/api/v1/services/a%2Fb c\xc3\xa9%",
+         "/api/v1/services/a%2Fb%20c%C3%A9%25"),
+        # a raw URI that is not the path routed (rewritten on its way), or none: the path
+        ("/api/v1/services/abc%2Fdef", "/elsewhere/abc%2Fdef", "/api/v1/services/abc/def"),
+        ("/api/v1/services/abc%2Fdef", "*", "/api/v1/services/abc/def"),
+    ],
+)  # fmt: skip
+def test_a_problems_instance_reads_the_raw_uri_the_server_gives(geo_app, path, raw, instance):
+    environ = {"RAW_URI": raw, "REQUEST_URI": raw}
+    response = geo_app.test_client().get(path, environ_overrides=environ)
+    assert response.get_json()["instance"] == instance
+
+
+def test_a_problems_instance_without_a_raw_uri_is_the_path_escaped_again(geo_app):
+    """A server that keeps no raw request URI: the decoded path, each segment escaped."""
+
+    def without_raw_uri(environ, start_response):  # type: ignore[no-untyped-def]
+        for key in ("RAW_URI", "REQUEST_URI"):
+            del environ[key]
+        return geo_app(environ, start_response)
+
+    client = Client(without_raw_uri, Response)
+    body = json.loads(client.get("/api/v1/postcodes/M1%201AE%25%C3%A9?x=1").get_data())
+    assert body["instance"] == "/api/v1/postcodes/M1%201AE%25%C3%A9"
+    body = json.loads(client.get("/api/v1/services/abc%2Fdef").get_data())
+    assert body["instance"] == "/api/v1/services/abc/def"  # (the best it can say)
 
 
 def test_a_list_parameters_errors_read_as_text(client):
@@ -1023,6 +1075,23 @@ def test_a_redirect_keeps_the_query_string_as_sent(shared_demo_app):
     assert response.headers["Location"] == f"http://localhost/api/v1/services?{query}"
     followed = client.get(f"/api/v1/services/?{query}", follow_redirects=True)
     assert followed.get_json() == client.get(f"/api/v1/services?{query}").get_json()
+
+
+@pytest.mark.parametrize(
+    ("slashed", "route"),
+    [
+        ("/api/v1/services/a%2Fb%20%231%3Fx%25/", "/api/v1/services/a%2Fb%20%231%3Fx%25"),
+        ("/api/v1/services/a%2Fb%2F", "/api/v1/services/a%2Fb"),
+        ("/api/v1/services/a%2Fb%2F/%2F", "/api/v1/services/a%2Fb"),
+        ("/api/v1/opportunities/vru%2F2027/history/", "/api/v1/opportunities/vru%2F2027/history"),
+    ],
+)
+def test_a_redirect_names_a_refs_escaped_characters_as_sent(shared_demo_app, slashed, route):
+    """A ref's ``%2F`` (and ``%23``, ``%3F``, ``%25``) is kept in the Location: the
+    decoded path is another address; an escaped trailing slash is a trailing slash."""
+    response = shared_demo_app.test_client().get(slashed)
+    assert response.status_code == 308
+    assert response.headers["Location"] == f"http://localhost{route}"
 
 
 def test_a_write_is_sent_on_as_a_write_and_a_browser_may_follow(shared_demo_app):

@@ -200,12 +200,12 @@ def withdraw_service(key: str, principal: Principal) -> Response:
     return writing.answer(render)
 
 
-@blp.route("/services/<ref:key>/sites/<string:site_ref>")
+@blp.route("/services/<ref:key>/sites/<last_ref:site_ref>")
 @blp.response(200, SiteDetailSchema)
 @blp.alt_response(404, description="service-not-found, site-not-found", **NOT_FOUND)
 def get_site(key: str, site_ref: str) -> Response:
-    """One delivery site of a service, by the site's ref (percent-encoded: `#` is `%23`),
-    with its ward and borough. Its strong ETag hashes the body (for `If-Match`)."""
+    """One delivery site of a service, by the site's ref (percent-encoded: `#` is `%23`,
+    `/` is `%2F`), with its ward and borough. Its strong ETag hashes the body (for `If-Match`)."""
     etag_from_body()
     return http.json_response(catalogue.site_detail(queries(), snapshot(), key, site_ref))
 
@@ -231,7 +231,7 @@ def create_site(key: str, principal: Principal) -> Response:
     return writing.answer(_site(ref, site_ref), 201, location=location)
 
 
-@blp.route("/services/<ref:key>/sites/<string:site_ref>", methods=["PATCH"])
+@blp.route("/services/<ref:key>/sites/<last_ref:site_ref>", methods=["PATCH"])
 @requires_key(blp, *WRITERS)
 @preconditions.documented(blp)
 @blp.doc(requestBody=writing.json_body(SitePatchSchema))
@@ -252,7 +252,7 @@ def update_site(key: str, site_ref: str, principal: Principal) -> Response:
     return writing.answer(render)
 
 
-@blp.route("/services/<ref:key>/sites/<string:site_ref>", methods=["DELETE"])
+@blp.route("/services/<ref:key>/sites/<last_ref:site_ref>", methods=["DELETE"])
 @requires_key(blp, *WRITERS)
 @preconditions.documented(blp)
 @blp.response(204, description="Removed")
