@@ -165,6 +165,28 @@ def test_london_counts_the_districts_money_once_and_says_how_much_it_is(client, 
     assert london["totals"]["amount"] == london["headline"]["reaching"]["amount"]
 
 
+def test_a_headlines_london_wide_says_how_much_is_the_districts_and_who_shares_it(client, demo):
+    """London's awards are for 33 boroughs, the District's for 32: a borough's, a ward's and
+    a BCU's london_wide says apart how much is the District's and how many of its own level
+    share that (one areas_sharing of 33 overstated who shares most of the money)."""
+    district = demo.naming(DISTRICT)
+    for code, level in ((LAMBETH, "borough"), (CENTRAL_SOUTH, "bcu"), ("E05014118", "ward")):
+        head = get(client, f"/api/v1/funding/summary?by=programme&area={code}&{ALL}")
+        wide = head["headline"]["london_wide"]
+        of_level = [c for c, kind in demo.kind.items() if kind == level]
+        assert wide["areas_sharing"] == sum(demo.inside(c, LONDON) for c in of_level), code
+        part = wide["police_district"]
+        assert part["area"]["code"] == DISTRICT
+        assert part["awards"] == len(district) and part["awards_without_amount"] == 0
+        assert part["amount"] == pytest.approx(pounds(district), abs=0.01)
+        assert part["areas_sharing"] == sum(demo.inside(c, DISTRICT) for c in of_level), code
+        # (the City is in no BCU: London's and the District's are shared by the same 12)
+        assert (part["areas_sharing"] < wide["areas_sharing"]) == (level != "bcu")
+    assert demo.kind["E05014118"] == "ward" and demo.inside("E05014118", LAMBETH)
+    city = get(client, f"/api/v1/funding/summary?by=programme&area={CITY}&{ALL}")["headline"]
+    assert "police_district" not in city["london_wide"]  # (none of it reaches the City)
+
+
 def test_the_citys_grants_leave_out_the_districts_and_a_boroughs_list_them(client):
     def refs(area: str) -> set[str]:
         found, page = set(), 1

@@ -152,6 +152,9 @@ class HeadlineGroup:
     areas: set[str] = field(default_factory=set)
     equal_share: float = 0.0  # shared: the area's equal share (pence)
     apportioned: float = 0.0  # pence, with apportion=population
+    #: london_wide: of these, the awards for the Metropolitan Police District (awards,
+    #: pence, awards without an amount), shared by its 32 boroughs where London's are by 33
+    district: list[float] = field(default_factory=lambda: [0, 0.0, 0])
 
     def add(self, g: GrantFact, beyond: tuple[str, ...], sign: int = 1) -> None:
         """Count an award in (``sign`` -1: take back one counted twice; its areas stay,
@@ -161,6 +164,10 @@ class HeadlineGroup:
             self.without_amount += sign
         else:
             self.pence += sign * g.amount_pence
+        if MPD in beyond:
+            self.district[0] += sign
+            self.district[1] += sign * (g.amount_pence or 0)
+            self.district[2] += sign * (g.amount_pence is None)
         if sign > 0:
             self.areas.update(beyond)
 
@@ -302,6 +309,15 @@ def headline_answer(
             body["areas_sharing"] = len(wider)
             if level in LISTED_LEVELS and name != "london_wide":
                 body["shared_with"] = _refs(snap, wider - {area})
+            if name == "london_wide" and MPD in group.areas:
+                # (London's awards are shared by 33 boroughs, the District's by 32: one
+                # areas_sharing for both overstated who shares most of the money)
+                awards, pence, without = group.district
+                body["police_district"] = {
+                    "area": area_ref(snap, MPD), "awards": int(awards), "amount": pounds(pence),
+                    "awards_without_amount": int(without),
+                    "areas_sharing": len(set(units_at(snap, MPD, level, units)) | {area}),
+                }  # fmt: skip
         if name == "shared" and data is not None and level in LISTED_LEVELS:
             body["equal_share"] = pounds(group.equal_share)
         if apportionment["method"] == "population" and apportionment["available"]:

@@ -253,8 +253,17 @@ class HeadlineWiderSchema(HeadlineMoneySchema):
         metadata={
             "description": "How many areas of the area's own level this money is for, the "
             "area included (London-wide for a borough: 33; the Metropolitan Police District's "
-            "alone: 32)"
+            "alone: 32; both London's and the District's: 33, and police_district says how "
+            "much of it is the District's, shared by 32)"
         }
+    )
+    police_district = ma.fields.Nested(
+        "HeadlineDistrictSchema",
+        metadata={
+            "description": "london_wide, when some of its awards are for the Metropolitan "
+            "Police District (E23000001): those awards, and how many areas of this level "
+            "share them (a borough: 32, the City of London being outside the District)"
+        },
     )
     shared_with = ma.fields.List(
         ma.fields.Nested(AreaRefSchema),
@@ -268,6 +277,19 @@ class HeadlineWiderSchema(HeadlineMoneySchema):
             "description": "shared, for a borough or BCU: the area's part when each award is "
             "divided equally between the areas of its level it names (as "
             "/funding/summary?by=borough or by=bcu counts it)"
+        }
+    )
+
+
+class HeadlineDistrictSchema(Schema):
+    area = ma.fields.Nested(AreaRefSchema)
+    awards = ma.fields.Integer()
+    amount = ma.fields.Float(metadata={"description": "Pounds, each award in full"})
+    awards_without_amount = ma.fields.Integer()
+    areas_sharing = ma.fields.Integer(
+        metadata={
+            "description": "How many areas of the area's own level the District's "
+            "awards are for, the area included"
         }
     )
 
