@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from directory.errors import OutsideCoverageError
 from directory.settings import Settings
 from directory.store.loading import area_rows, neighbour_rows
 from directory.store.repositories.directory import DirectoryRepository
 from directory.store.repositories.geography import DataVersion, grid_cell
-from directory.usecases.geography import GeographySnapshot, resolve_point
+from directory.usecases.geography import GeographySnapshot, resolve_point, resolve_points
 from geodata.crs import to_bng
 from geodata.loaders import GeographyBundle
 
@@ -61,6 +61,18 @@ def _near(lat: float, lon: float, other_lat: float | None, other_lon: float | No
     )
 
 
+def at_postcode(
+    lat: float | None, lon: float | None, postcode: Any,
+    *, was_at: tuple[float | None, float | None] = (None, None),
+) -> bool:  # fmt: skip
+    """Whether a site with this point (if any) is placed at its postcode: it has no point
+    of its own, or its point is the postcode's (or was: ``was_at``)."""
+    return (
+        lat is None or lon is None
+        or _near(lat, lon, postcode.lat, postcode.lon) or _near(lat, lon, *was_at)
+    )  # fmt: skip
+
+
 def place_site(
     snap: GeographySnapshot, settings: Settings, lat: float | None, lon: float | None,
     postcode: Any | None, *, was_at: tuple[float | None, float | None] = (None, None),
@@ -77,10 +89,7 @@ def place_site(
     OutsideCoverageError
         The site is placed by its point, and the point is outside London.
     """
-    if postcode is not None and (
-        lat is None or lon is None
-        or _near(lat, lon, postcode.lat, postcode.lon) or _near(lat, lon, *was_at)
-    ):  # fmt: skip
+    if postcode is not None and at_postcode(lat, lon, postcode, was_at=was_at):
         return Place(
             postcode.lat, postcode.lon, postcode.easting, postcode.northing,
             postcode.borough_code, postcode.ward_code,
@@ -205,35 +214,31 @@ def site_moves(
     snap = bundle_snapshot(bundle)
     live = {p.canonical: p for p in bundle.postcodes if p.status == "live"}
     moves = SiteMoves()
-    by_point: dict[tuple[float, float], Place | None] = {}
+    by_point: list[Any] = []  # the sites placed by their point, placed together below
     for site in repo.site_places():
         moves.sites += 1
         postcode = live.get(site.postcode) if site.postcode else None
-        if postcode is None and site.lat is not None and site.lon is not None:
-            key = (site.lat, site.lon)  # (many sites share a point: each placed once)
-            if key not in by_point:
-                by_point[key] = _by_point(snap, settings, site.lat, site.lon)
-            place = by_point[key] or Place(
-                site.lat, site.lon, site.easting, site.northing, None, None
-            )
-        else:
-            place = place_site(
-                snap, settings, site.lat, site.lon, postcode,
-                was_at=(site.postcode_lat, site.postcode_lon),
-            )  # fmt: skip
-        if place.lat is None:  # nothing to place it by: it stays as it is
-            continue
-        _compare(moves, site, place)
+        was_at = (site.postcode_lat, site.postcode_lon)
+        if postcode is not None and at_postcode(site.lat, site.lon, postcode, was_at=was_at):
+            _compare(moves, site, place_site(
+                snap, settings, site.lat, site.lon, postcode, was_at=was_at
+            ))  # fmt: skip
+        elif site.lat is not None and site.lon is not None:
+            by_point.append(site)
+        # (else there is nothing to place it by: it stays as it is)
+    if by_point:
+        xs, ys = to_bng(
+            np.array([s.lon for s in by_point], dtype=float),
+            np.array([s.lat for s in by_point], dtype=float),
+        )
+        for site, x, y, areas in zip(
+            by_point, xs.tolist(), ys.tolist(), resolve_points(snap, settings, xs, ys), strict=True
+        ):
+            borough, ward = areas or (None, None)
+            _compare(moves, site, Place(site.lat, site.lon, x, y, borough, ward))
     moves.coverage_lost = _coverage_lost(repo, {a.code for a in bundle.areas})
     moves.seconds = (datetime.now(UTC) - started).total_seconds()
     return moves
-
-
-def _by_point(snap: GeographySnapshot, settings: Settings, lat: float, lon: float) -> Place | None:
-    try:
-        return place_site(snap, settings, lat, lon, None)
-    except OutsideCoverageError:
-        return None
 
 
 def _compare(moves: SiteMoves, site: Any, place: Place) -> None:
