@@ -135,7 +135,11 @@ class LoadReport:
         }
 
     def describe(self) -> str:
-        sites = "" if self.sites is None else "\n" + "\n".join(self.sites.lines())
+        sites = (
+            "\n" + "\n".join(self.sites.lines())
+            if self.sites is not None and (self.sites.sites or self.sites.coverage_lost)
+            else ""
+        )
         if not self.loaded:
             if self.sites is None:
                 return f"Geography already loaded (checksum {self.checksum[:12]}); nothing changed."
