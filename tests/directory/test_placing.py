@@ -12,15 +12,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
 import shapely
 from sqlalchemy import func, insert, select, update
 
 from directory.cli import cli
+from directory.errors import OutsideCoverageError
+from directory.settings import Settings
 from directory.store.models import Area, DataRelease, Location, Service, ServiceArea
+from directory.usecases.geography import resolve_point, resolve_points
+from directory.usecases.placing import bundle_snapshot
 from geodata.crs import to_wgs84
+from geodata.loaders import read_bundle
 
 ENFIELD = "E09000010"
-CSV = "Service ref,Service name,Organisation name,Coverage,Site postcode\nEDGE,Edge club,Edge Trust,Kingston,KT1 1EU\n"
+CSV = (
+    "Service ref,Service name,Organisation name,Coverage,Site postcode\n"
+    "EDGE,Edge club,Edge Trust,Kingston,KT1 1EU\n"
+)
 
 
 def _import(app, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
@@ -102,3 +111,28 @@ def test_init_names_the_services_whose_coverage_the_geography_lacks(writable_app
         "EDGE (E05999999)" in text.output
     )
     assert _releases(db) == releases
+
+
+def test_points_placed_together_are_placed_as_one_at_a_time(shared_data_dir, tmp_path):
+    """resolve_points (every site placed by its point when the geography loads) answers as
+    resolve_point (an import's site, /locate): points on and beside every borough's edge,
+    where the two vectorised lookups disagree and each point is asked alone, and inside."""
+    settings = Settings(instance_dir=tmp_path, testing=True)
+    snap = bundle_snapshot(read_bundle(shared_data_dir))
+    edges = [
+        shapely.get_coordinates(snap.geometries[code].boundary)[::400]
+        for code in snap.borough_index.codes
+    ]
+    points = np.vstack(edges)
+    points = np.vstack([points, points + (15.0, -15.0), points + (-120.0, 90.0)])
+    xs, ys = points[:, 0], points[:, 1]
+    one_at_a_time = []
+    for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+        try:
+            found = resolve_point(snap, settings, x, y)
+        except OutsideCoverageError:
+            one_at_a_time.append(None)
+        else:
+            one_at_a_time.append((found.borough, found.ward))
+    assert resolve_points(snap, settings, xs, ys) == one_at_a_time
+    assert None in one_at_a_time and len(set(one_at_a_time)) > 100
