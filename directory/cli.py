@@ -10,6 +10,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ from directory.terminal import progress_for
 from directory.usecases import keys
 from directory.usecases.geography import GeographySnapshot
 from directory.usecases.giving360 import NOT_PUBLISHED_KEY
+from directory.usecases.placing import place_sites, report_lines
 from directory.web.serving import GUNICORN_CONFIG, nginx_site, reload
 from directory.web.state import state
 from geodata.errors import DataFileError
@@ -183,8 +185,9 @@ def _load(
     try:
         with progress_for(quiet) as progress:
             report = load_geography(
-                state().db, chosen.path, force=force, fewer=fewer, progress=progress
-            )
+                state().db, chosen.path, force=force, fewer=fewer, progress=progress,
+                place_sites=partial(place_sites, settings=state().settings),
+            )  # fmt: skip
     except DataFileError as error:
         raise click.ClickException(f"{error}\n{NO_DATA_HELP}") from None
     finally:
@@ -429,6 +432,9 @@ def _print_refresh(report, releases: Path) -> None:  # type: ignore[no-untyped-d
         )
         for item in a["renamed"][:10]:
             click.echo(f"      {item['code']}: {item['from']} → {item['to']}")
+    if "sites" in changes:
+        for line in report_lines(changes["sites"]):
+            click.echo(f"  {line}")
     for key in ("crime", "population"):
         if key in changes:
             entry = changes[key]

@@ -24,7 +24,7 @@ from directory.data.community_safety import classify
 from directory.errors import OutsideCoverageError
 from directory.ingest import context as taxonomy
 from directory.ingest import opportunities, opportunity_sheet
-from directory.ingest.context import GeographyContext, bng
+from directory.ingest.context import GeographyContext
 from directory.ingest.records import (
     OTHER_SITES,
     SITE_ADDRESS,
@@ -67,10 +67,11 @@ from directory.store.repositories.directory import (
     DirectoryRepository,
     Held,
 )
-from directory.store.repositories.geography import GeographyRepository, grid_cell
+from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.opportunities import OpportunityRepository
 from directory.store.words import indexed
-from directory.usecases.geography import GeographySnapshot, resolve_point
+from directory.usecases.geography import GeographySnapshot
+from directory.usecases.placing import place_site
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -939,38 +940,20 @@ class _Writer:
             "ward_code": None,
             "cell": None,
         }
-        if loc.postcode:
-            found = self.postcodes.get(loc.postcode)
-            # the postcode's own ward and borough, unless the source gave coordinates of
-            # its own elsewhere: then the point decides, so position and areas agree
-            at_postcode = row["lat"] is None or (
-                found is not None
-                and abs(row["lat"] - found.lat) < 1e-5
-                and abs(row["lon"] - found.lon) < 1e-5
+        found = self.postcodes.get(loc.postcode) if loc.postcode else None
+        try:
+            place = place_site(self.snap, self.settings, row["lat"], row["lon"], found)
+        except OutsideCoverageError:
+            self._error(
+                f"Site '{loc.ref}' of service '{service.ref}' is outside London.",
+                "location",
+                f"{row['lat']},{row['lon']}",
             )
-            if found is not None and at_postcode:
-                row.update(
-                    easting=found.easting,
-                    northing=found.northing,
-                    borough_code=found.borough_code,
-                    ward_code=found.ward_code,
-                    lat=found.lat,
-                    lon=found.lon,
-                )
-        if row["easting"] is None and row["lat"] is not None and row["lon"] is not None:
-            x, y = bng(row["lat"], row["lon"])
-            try:
-                areas = resolve_point(self.snap, self.settings, x, y)
-            except OutsideCoverageError:
-                self._error(
-                    f"Site '{loc.ref}' of service '{service.ref}' is outside London.",
-                    "location",
-                    f"{row['lat']},{row['lon']}",
-                )
-                return None
-            row.update(easting=x, northing=y, borough_code=areas.borough, ward_code=areas.ward)
-        if row["easting"] is not None:
-            row["cell"] = grid_cell(row["easting"], row["northing"])
+            return None
+        row.update(
+            lat=place.lat, lon=place.lon, easting=place.easting, northing=place.northing,
+            borough_code=place.borough_code, ward_code=place.ward_code, cell=place.cell,
+        )  # fmt: skip
         return row
 
     # -- grants -------------------------------------------------------------------------------

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import shapely
+from sqlalchemy.orm import Session
 
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
@@ -119,6 +120,8 @@ class LoadReport:
     counts: dict[str, int]
     seconds: float
     read_seconds: float
+    #: the sites placed again (:func:`directory.usecases.placing.place_sites`), when asked
+    sites: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,19 +131,36 @@ class LoadReport:
             "counts": {k.replace(" ", "_"): n for k, n in self.counts.items()},
             "seconds": round(self.seconds, 2),
             "read_seconds": round(self.read_seconds, 2),
+            "sites": None if self.sites is None else self.sites.to_dict(),
         }
 
     def describe(self) -> str:
+        sites = (
+            "\n" + "\n".join(self.sites.lines())
+            if self.sites is not None and (self.sites.sites or self.sites.coverage_lost)
+            else ""
+        )
         if not self.loaded:
-            return f"Geography already loaded (checksum {self.checksum[:12]}); nothing changed."
+            if self.sites is None:
+                return f"Geography already loaded (checksum {self.checksum[:12]}); nothing changed."
+            if not self.sites.moved:
+                warning = self.sites.warning()
+                return (
+                    f"Geography already loaded (checksum {self.checksum[:12]}); nothing "
+                    f"changed: the {self.sites.sites:,} sites are where it places them."
+                ) + (f"\n{warning}" if warning else "")
+            return (
+                f"Geography already loaded (checksum {self.checksum[:12]}); "
+                f"{self.sites.moved:,} sites were out of place and are placed again.{sites}"
+            )
         parts = ", ".join(f"{n:,} {k}" for k, n in self.counts.items())
         return (
             f"Loaded geography release {self.release_id}: {parts} "
-            f"in {self.seconds:.1f} s (reading files {self.read_seconds:.1f} s)."
+            f"in {self.seconds:.1f} s (reading files {self.read_seconds:.1f} s).{sites}"
         )
 
 
-def _area_rows(bundle: GeographyBundle) -> list[dict[str, Any]]:
+def area_rows(bundle: GeographyBundle) -> list[dict[str, Any]]:
     rows = []
     for a in bundle.areas:
         minx, miny, maxx, maxy = a.geometry.bounds
@@ -163,7 +183,7 @@ def _area_rows(bundle: GeographyBundle) -> list[dict[str, Any]]:
     return rows
 
 
-def _neighbour_rows(bundle: GeographyBundle) -> list[dict[str, str]]:
+def neighbour_rows(bundle: GeographyBundle) -> list[dict[str, str]]:
     rows = []
     for a, b, relation in bundle.neighbours:
         rows.append({"code": a, "neighbour_code": b, "relation": relation})
@@ -230,9 +250,15 @@ def _cut_short(held: Mapping[str, int], given: Mapping[str, int]) -> list[tuple[
     return sorted(lost, key=lambda row: row[1] / row[2])
 
 
+#: places every site of the directory again with a geography about to be loaded (or
+#: loaded already), in the load's transaction, and says what moved
+#: (:func:`directory.usecases.placing.place_sites`, given its settings)
+SitePlacer = Callable[[Session, GeographyBundle], Any]
+
+
 def load_geography(
     db: Database, data_dir: Path, *, force: bool = False, fewer: bool = False,
-    progress: Progress = QUIET,
+    progress: Progress = QUIET, place_sites: SitePlacer | None = None,
 ) -> LoadReport:  # fmt: skip
     """Read the geography files in ``data_dir`` and swap them into the database.
 
@@ -241,6 +267,13 @@ def load_geography(
     changes nothing unless ``force``. ``progress`` is told each step (reading each file,
     comparing the checksum, writing areas, writing postcodes batch by batch, recording the
     release).
+
+    ``place_sites`` (every command that loads the geography gives it) places the
+    directory's sites again in the same transaction, before the old geography is removed
+    (it tells which sites were placed at their postcode): a site keeps the ward and borough
+    it was given until then. With the same files loaded already it still runs, so that
+    sites placed by older code's rules are placed by today's; when any moved, a data
+    release is recorded (every worker then rebuilds its indexes), else nothing changes.
     """
     started = time.perf_counter()
     bundle = read_bundle(data_dir, on_step=progress.step, on_rows=progress.advance)
@@ -259,9 +292,20 @@ def load_geography(
         latest = repo.latest_release(DATASET)
         if latest is not None and latest.checksum == checksum and not force:
             progress.note(f"the same files are loaded already (release {latest.id})")
+            sites = None
+            if place_sites is not None:
+                progress.step("checking where the sites are")
+                sites = place_sites(session, bundle)
+                if sites.moved:
+                    repo.add_release(
+                        dataset="directory", label=f"{sites.moved} sites placed again",
+                        checksum=checksum, details={"sites": sites.to_dict()},
+                        at=datetime.now(UTC).replace(microsecond=0),
+                    )  # fmt: skip
             return LoadReport(
-                False, checksum, latest.id, counts, time.perf_counter() - started, read_seconds
-            )
+                False, checksum, latest.id, counts, time.perf_counter() - started, read_seconds,
+                sites,
+            )  # fmt: skip
         held = sum(repo.count_postcodes().values())
         if len(bundle.postcodes) < LEAST_OF_THE_POSTCODES * held and not fewer:
             raise DataFileError(
@@ -284,12 +328,16 @@ def load_geography(
                 "postcode file may be cut short. Nothing was changed; give --fewer to load "
                 "it even so."
             )
+        sites = None
+        if place_sites is not None:
+            progress.step("placing the sites again")
+            sites = place_sites(session, bundle)
         progress.step("removing the previous geography")
         repo.delete_geography()
-        area_rows, neighbour_rows = _area_rows(bundle), _neighbour_rows(bundle)
-        progress.step("writing areas and neighbours", total=len(area_rows) + len(neighbour_rows))
-        repo.insert_areas(area_rows, neighbour_rows)
-        progress.advance(len(area_rows) + len(neighbour_rows))
+        areas, neighbours = area_rows(bundle), neighbour_rows(bundle)
+        progress.step("writing areas and neighbours", total=len(areas) + len(neighbours))
+        repo.insert_areas(areas, neighbours)
+        progress.advance(len(areas) + len(neighbours))
         progress.step("writing postcodes", total=len(bundle.postcodes))
         repo.insert_postcodes(_postcode_rows(bundle), on_batch=progress.advance)
         progress.step("recording the release")
@@ -303,4 +351,4 @@ def load_geography(
         release_id = release.id
     seconds = time.perf_counter() - started
     log.info("geography release %s loaded in %.1f s", release_id, seconds)
-    return LoadReport(True, checksum, release_id, counts, seconds, read_seconds)
+    return LoadReport(True, checksum, release_id, counts, seconds, read_seconds, sites)

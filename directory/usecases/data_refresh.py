@@ -40,6 +40,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ from directory.store.loading import (
 from directory.store.repositories.funding import FundingQueries
 from directory.store.repositories.geography import GeographyRepository
 from directory.usecases.geography import GeographySnapshot
+from directory.usecases.placing import place_sites, site_moves
 from geodata.errors import GeodataError, NotPublishedError
 from geodata.fetch import SOURCES, Client, FetchedFile, Found
 from geodata.loaders import GeographyBundle, read_bundle
@@ -519,6 +521,8 @@ def _changes(
             repo = GeographyRepository(connection)
             changes["postcodes"] = _postcode_changes(repo.postcode_places(), bundle)
             changes["areas"] = _area_changes(repo.area_names(), bundle)
+            progress.step("placing the sites with the new geography")
+            changes["sites"] = site_moves(connection, bundle, settings=settings).to_dict()
     owner = {f.key: n for n, (_found, files, _w) in fetched.items() for f in files}
     for key, fmt, source in _imports(manifest, set(owner)):
         progress.step(f"{owner[key]}: reading {manifest.file(key).path} as a dry run")
@@ -573,7 +577,9 @@ def _load(
     if geography and bundle is not None:
         progress.note("loading the geography (one transaction)")
         try:
-            loaded = load_geography(db, target, progress=progress)
+            loaded = load_geography(
+                db, target, progress=progress, place_sites=partial(place_sites, settings=settings)
+            )
         except Exception as error:  # the transaction rolled back: nothing changed
             log.exception("loading refreshed geography failed")
             shutil.rmtree(target, ignore_errors=True)
@@ -585,6 +591,8 @@ def _load(
             report.release = None
             return
         progress.note(loaded.describe())
+        if loaded.sites is not None:  # (what the load did: the dry reading's, as a rule)
+            report.changes["sites"] = loaded.sites.to_dict()
         for name in geography:
             results[name].status = "loaded"
     owner = {f.key: n for n, (_found, files, _w) in accepted.items() for f in files}

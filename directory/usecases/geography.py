@@ -718,6 +718,31 @@ def resolve_point(snap: GeographySnapshot, settings: Settings, x: float, y: floa
     return PointAreas(borough, ward, boroughs, wards, flags, river_distance)
 
 
+def resolve_points(
+    snap: GeographySnapshot, settings: Settings, xs: Sequence[float], ys: Sequence[float]
+) -> list[tuple[str, str | None] | None]:
+    """The (borough, ward) of each point (EPSG:27700) as :func:`resolve_point` finds it,
+    None for a point outside London; without its flags. A point whose first covering ward
+    is in its first covering borough (nearly every point) is answered by two vectorised
+    lookups, the same answer :func:`resolve_point` gives (``covers`` semantics, the first
+    area in the index's order); the rest by :func:`resolve_point`, one at a time."""
+    boroughs = snap.borough_index.covering_many(xs, ys)
+    wards = snap.ward_index.covering_many(xs, ys)
+    borough_codes, ward_codes = snap.borough_index.codes, snap.ward_index.codes
+    found: list[tuple[str, str | None] | None] = []
+    for i, (b, w) in enumerate(zip(boroughs.tolist(), wards.tolist(), strict=True)):
+        if b >= 0 and w >= 0 and snap.areas[ward_codes[w]].parent_code == borough_codes[b]:
+            found.append((borough_codes[b], ward_codes[w]))
+            continue
+        try:
+            areas = resolve_point(snap, settings, float(xs[i]), float(ys[i]))
+        except OutsideCoverageError:
+            found.append(None)
+            continue
+        found.append((areas.borough, areas.ward))
+    return found
+
+
 def locate(
     snap: GeographySnapshot, repo: GeographyRepository, settings: Settings, x: float, y: float
 ) -> dict[str, Any]:

@@ -19,6 +19,8 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
@@ -204,6 +206,93 @@ def test_a_refresh_loads_a_release_then_finds_nothing_new(writable_app, publishe
         app.extensions["directory"].db.dispose()
     assert init.exit_code == 0 and f"refreshed release {stamp}" in init.output
     assert "nothing changed" in init.output
+
+
+#: two services with a site at each postcode the publishers' release moves
+SITES_CSV = (
+    "Service ref,Service name,Organisation name,Coverage,Site postcode\n"
+    "PALACE,Palace youth club,Palace Trust,Westminster,SW1A 1AA\n"
+    "BROMLEY,Bromley mentoring,Bromley Mentors,Bromley,BR1 1AA\n"
+)
+
+
+def _import_sites(app, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Import SITES_CSV; each service's site ref, by service ref."""
+    path = tmp_path / "sites.csv"
+    path.write_text(SITES_CSV, encoding="utf-8")
+    result = app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "sites"])
+    assert result.exit_code == 0, result.output
+    client = app.test_client()
+    return {
+        ref: client.get(f"/api/v1/services/{ref}").get_json()["locations"][0]["ref"]
+        for ref in ("PALACE", "BROMLEY")
+    }
+
+
+def _site(app, service: str, site: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    body = app.test_client().get(f"/api/v1/services/{service}/sites/{quote(site)}").get_json()
+    return {
+        "borough": (body["borough"] or {}).get("code"),
+        "ward": (body["ward"] or {}).get("code"),
+    }
+
+
+def _site_in_patch(app, area: str, service: str) -> bool:  # type: ignore[no-untyped-def]
+    body = app.test_client().get(f"/api/v1/patch?area={area}").get_json()
+    return any(
+        "site_in_area" in [r["relation"] for r in s["relations"]]
+        for s in body["services"]["contents"]
+        if s["ref"] == service
+    )
+
+
+def test_a_refresh_places_the_sites_of_moved_postcodes_in_their_new_areas(
+    writable_app, published, london, tmp_path
+):
+    sites = _import_sites(writable_app, tmp_path)
+    old = {ref: _site(writable_app, ref, site) for ref, site in sites.items()}
+    client = writable_app.test_client()
+    assert (
+        old["PALACE"]["ward"] == client.get("/api/v1/postcodes/SW1A 1AA").get_json()["ward"]["code"]
+    )
+    new_ward = london.codepoint.moved_ward[1]
+    new_borough, bromley_new_ward = london.codepoint.moved_borough[1:]
+    assert old["PALACE"]["ward"] != new_ward and old["BROMLEY"]["borough"] != new_borough
+    assert _site_in_patch(writable_app, old["PALACE"]["ward"], "PALACE")
+
+    # the dry run says which sites would move, and moves none
+    dry = refresh(writable_app, published, "--source", "codepoint", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    would = json.loads(dry.output[dry.output.index("{") :])["changes"]["sites"]
+    assert (would["moved_ward"], would["moved_borough"], would["moved"]) == (1, 1, 2)
+    assert would["examples"]["moved_ward"] == [{
+        "service": "PALACE", "site": sites["PALACE"],
+        "from": old["PALACE"], "to": {"borough": old["PALACE"]["borough"], "ward": new_ward},
+    }]  # fmt: skip
+    assert would["examples"]["moved_borough"] == [{
+        "service": "BROMLEY", "site": sites["BROMLEY"],
+        "from": old["BROMLEY"], "to": {"borough": new_borough, "ward": bromley_new_ward},
+    }]  # fmt: skip
+    assert {ref: _site(writable_app, ref, site) for ref, site in sites.items()} == old
+    text = refresh(writable_app, published, "--source", "codepoint", "--dry-run")
+    assert "sites: 1 moved borough, 1 moved ward of 2" in text.output
+    assert f"moved ward: service PALACE site {sites['PALACE']}: " in text.output
+
+    loaded = refresh(writable_app, published, "--source", "codepoint", "--json")
+    assert loaded.exit_code == 0, loaded.output
+    moved = json.loads(loaded.output[loaded.output.index("{") :])["changes"]["sites"]
+    assert (moved["moved_ward"], moved["moved_borough"]) == (1, 1)
+    assert _site(writable_app, "PALACE", sites["PALACE"]) == {
+        "borough": old["PALACE"]["borough"],
+        "ward": new_ward,
+    }
+    assert _site(writable_app, "BROMLEY", sites["BROMLEY"]) == {
+        "borough": new_borough,
+        "ward": bromley_new_ward,
+    }
+    assert _site_in_patch(writable_app, new_ward, "PALACE")
+    assert not _site_in_patch(writable_app, old["PALACE"]["ward"], "PALACE")
+    assert _site_in_patch(writable_app, bromley_new_ward, "BROMLEY")
 
 
 def test_a_bad_download_fails_its_source_and_never_replaces_good_data(

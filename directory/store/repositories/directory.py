@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     JSON,
     and_,
+    bindparam,
     case,
     delete,
     false,
@@ -47,6 +48,7 @@ from directory.store.models import (
     Organisation,
     Outcome,
     PatchContact,
+    Postcode,
     Programme,
     Service,
     ServiceArea,
@@ -365,6 +367,58 @@ class DirectoryRepository:
         for row in rows:
             values = {k: v for k, v in row.items() if k != "id"}
             self.session.execute(update(model).where(model.id == row["id"]).values(**values))  # type: ignore[attr-defined]
+
+    # -- where the sites are (re-placed when the geography changes) ---------------------------
+    def site_places(self) -> Sequence[Row[Any]]:
+        """Every site with its service's ref, its place as stored, and where its postcode is
+        in the geography loaded now (``postcode_lat``/``postcode_lon``, None when the
+        postcode is not held): a site at its postcode's point was placed by it."""
+        return self.session.execute(
+            select(
+                Location.id, Service.ref.label("service_ref"), Location.ref, Location.postcode,
+                Location.lat, Location.lon, Location.easting, Location.northing,
+                Location.borough_code, Location.ward_code, Location.cell,
+                Postcode.lat.label("postcode_lat"), Postcode.lon.label("postcode_lon"),
+            )
+            .join(Service, Service.id == Location.service_id)
+            .outerjoin(Postcode, Postcode.canonical == Location.postcode)
+            .order_by(Location.id)
+        ).all()  # fmt: skip
+
+    def set_site_places(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Set each site's point, cell, borough and ward (``rows`` carry ``site_id`` and all
+        seven), a thousand sites a statement."""
+        table = Location.__table__
+        columns = ("lat", "lon", "easting", "northing", "borough_code", "ward_code", "cell")
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("site_id"))
+            .values({c: bindparam(f"new_{c}") for c in columns})
+        )
+        for chunk in _chunks(list(rows), 1000):
+            self.session.execute(
+                statement,
+                [{"site_id": r["site_id"], **{f"new_{c}": r[c] for c in columns}} for r in chunk],
+            )
+
+    def coverage_codes(self) -> set[str]:
+        """The area codes services' coverage names."""
+        return set(self.session.execute(select(ServiceArea.area_code).distinct()).scalars())
+
+    def services_covering(self, codes: Collection[str]) -> list[tuple[str, str]]:
+        """(service ref, area code) of the services not withdrawn whose coverage names one
+        of ``codes``, by ref."""
+        if not codes:
+            return []
+        return [
+            (row.ref, row.area_code)
+            for row in self.session.execute(
+                select(Service.ref, ServiceArea.area_code)
+                .join(ServiceArea, ServiceArea.service_id == Service.id)
+                .where(ServiceArea.area_code.in_(sorted(codes)), Service.withdrawn_at.is_(None))
+                .order_by(Service.ref, ServiceArea.area_code)
+            )
+        ]
 
     def replace_children(
         self, model: type, key: str, ids: Sequence[int], rows: list[dict[str, Any]]

@@ -1,0 +1,283 @@
+"""Where a delivery site is: its point, ward and borough, from its postcode or its point.
+
+An import or a write places each site it is given (:func:`place_site`). A site keeps those
+codes until something places it again, so when the geography changes (a refresh from the
+publishers, or ``directory init`` / ``geodata load`` loading other files) every site is
+placed again in the load's transaction (:func:`place_sites`), the same way: the patch by
+ward, the funding by area and the exports then agree with the postcode lookup of the
+site's postcode. A dry run asks :func:`site_moves` what would move, writing nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from directory.settings import Settings
+from directory.store.loading import area_rows, neighbour_rows
+from directory.store.repositories.directory import DirectoryRepository
+from directory.store.repositories.geography import DataVersion, grid_cell
+from directory.usecases.geography import GeographySnapshot, resolve_point, resolve_points
+from geodata.crs import to_bng
+from geodata.loaders import GeographyBundle
+
+#: a site's point equals its postcode's within this (degrees: about a metre)
+SAME_POINT = 1e-5
+#: how many of the sites that move are named in a report, per kind of move
+EXAMPLES = 10
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a site is: its point (WGS84 and EPSG:27700), its grid cell, ward and borough."""
+
+    lat: float | None
+    lon: float | None
+    easting: float | None
+    northing: float | None
+    borough_code: str | None
+    ward_code: str | None
+
+    @property
+    def cell(self) -> int | None:
+        if self.easting is None or self.northing is None:
+            return None
+        return grid_cell(self.easting, self.northing)
+
+
+def _near(lat: float, lon: float, other_lat: float | None, other_lon: float | None) -> bool:
+    return (
+        other_lat is not None
+        and other_lon is not None
+        and abs(lat - other_lat) < SAME_POINT
+        and abs(lon - other_lon) < SAME_POINT
+    )
+
+
+def at_postcode(
+    lat: float | None, lon: float | None, postcode: Any,
+    *, was_at: tuple[float | None, float | None] = (None, None),
+) -> bool:  # fmt: skip
+    """Whether a site with this point (if any) is placed at its postcode: it has no point
+    of its own, or its point is the postcode's (or was: ``was_at``)."""
+    return (
+        lat is None or lon is None
+        or _near(lat, lon, postcode.lat, postcode.lon) or _near(lat, lon, *was_at)
+    )  # fmt: skip
+
+
+def place_site(
+    snap: GeographySnapshot, settings: Settings, lat: float | None, lon: float | None,
+    postcode: Any | None, *, was_at: tuple[float | None, float | None] = (None, None),
+) -> Place:  # fmt: skip
+    """Place a site: at its postcode (that postcode's point, ward and borough) when it has
+    no point of its own or its point is the postcode's (``was_at``: where the postcode was
+    before, also its own); else by its point (:func:`resolve_point`); else nowhere.
+
+    ``postcode`` is the postcode's row (``lat``, ``lon``, ``easting``, ``northing``,
+    ``borough_code``, ``ward_code``) or None when it is not known.
+
+    Raises
+    ------
+    OutsideCoverageError
+        The site is placed by its point, and the point is outside London.
+    """
+    if postcode is not None and at_postcode(lat, lon, postcode, was_at=was_at):
+        return Place(
+            postcode.lat, postcode.lon, postcode.easting, postcode.northing,
+            postcode.borough_code, postcode.ward_code,
+        )  # fmt: skip
+    if lat is None or lon is None:
+        return Place(None, None, None, None, None, None)
+    x, y = (float(v) for v in to_bng(lon, lat))
+    areas = resolve_point(snap, settings, x, y)
+    return Place(lat, lon, x, y, areas.borough, areas.ward)
+
+
+# -- placing every site again ---------------------------------------------------------------
+@dataclass
+class SiteMoves:
+    """The sites placed elsewhere by a geography (or that would be), and the services whose
+    coverage names an area it does not have."""
+
+    sites: int = 0
+    #: sites whose borough changes (a ward too, mostly), then those whose ward alone does
+    moved_borough: int = 0
+    moved_ward: int = 0
+    #: sites at their postcode whose postcode moved, in the same ward
+    moved_point: int = 0
+    #: sites placed by a point outside London now: they keep the point, with no area
+    outside: int = 0
+    examples: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"moved_borough": [], "moved_ward": []}
+    )
+    #: service ref → the area codes of its coverage the geography does not have
+    coverage_lost: dict[str, list[str]] = field(default_factory=dict)
+    seconds: float = 0.0
+    #: the rows written (or that would be): site_id and its place
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def moved(self) -> int:
+        return len(self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sites": self.sites, "moved": self.moved, "moved_borough": self.moved_borough,
+            "moved_ward": self.moved_ward, "moved_point": self.moved_point,
+            "outside_london": self.outside, "examples": self.examples,
+            "coverage_lost": [
+                {"service": ref, "areas": codes} for ref, codes in self.coverage_lost.items()
+            ],
+            "seconds": round(self.seconds, 2),
+        }  # fmt: skip
+
+    def lines(self) -> list[str]:
+        return report_lines(self.to_dict())
+
+    def warning(self) -> str | None:
+        return coverage_warning(self.to_dict())
+
+
+def report_lines(moves: dict[str, Any]) -> list[str]:
+    """A report of :meth:`SiteMoves.to_dict` in words: the counts, a few examples, and a
+    warning naming the services whose coverage lost an area."""
+    lines = [
+        f"sites: {moves['moved_borough']:,} moved borough, {moves['moved_ward']:,} moved ward"
+        + (f", {moves['moved_point']:,} moved with their postcode" if moves["moved_point"] else "")
+        + (f" ({moves['outside_london']:,} now outside London)" if moves["outside_london"] else "")
+        + f" of {moves['sites']:,}"
+    ]
+    for kind, examples in moves["examples"].items():
+        for move in examples:
+            lines.append(
+                f"    {kind.replace('_', ' ')}: service {move['service']} site "
+                f"{move['site']}: {_where(move['from'])} → {_where(move['to'])}"
+            )
+    warning = coverage_warning(moves)
+    if warning:
+        lines.append(warning)
+    return lines
+
+
+def coverage_warning(moves: dict[str, Any]) -> str | None:
+    """The services whose coverage names an area the geography does not have (no successor
+    is guessed: their owners say which areas they serve now)."""
+    lost = moves["coverage_lost"]
+    if not lost:
+        return None
+    shown = "; ".join(f"{c['service']} ({', '.join(c['areas'])})" for c in lost[:20])
+    more = f" and {len(lost) - 20:,} more" if len(lost) > 20 else ""
+    return (
+        f"warning: {len(lost):,} services' coverage names areas this geography does not "
+        f"have (edit them): {shown}{more}"
+    )
+
+
+def _where(areas: dict[str, str | None]) -> str:
+    return f"{areas['borough'] or 'no borough'} / {areas['ward'] or 'no ward'}"
+
+
+def bundle_snapshot(bundle: GeographyBundle) -> GeographySnapshot:
+    """A snapshot of a geography read from files, not loaded (to place points with it)."""
+
+    class Rows:
+        def latest_release(self, _dataset: str) -> Any:
+            return SimpleNamespace(
+                id=0, loaded_at=datetime.now(UTC), label=bundle.release["label"], details={}
+            )
+
+        def areas(self) -> list[Any]:
+            return [SimpleNamespace(**row) for row in area_rows(bundle)]
+
+        def neighbours(self) -> list[Any]:
+            return [SimpleNamespace(**row) for row in neighbour_rows(bundle)]
+
+    return GeographySnapshot.build(Rows(), DataVersion(0, datetime.now(UTC)))  # type: ignore[arg-type]
+
+
+def site_moves(
+    session: Session | Connection, bundle: GeographyBundle, *, settings: Settings
+) -> SiteMoves:
+    """Where every site would be with ``bundle``'s geography (read against the geography
+    loaded now, which tells which sites were placed at their postcode), and which services'
+    coverage names an area it does not have. Writes nothing."""
+    started = datetime.now(UTC)
+    repo = DirectoryRepository(session)  # type: ignore[arg-type]
+    snap = bundle_snapshot(bundle)
+    live = {p.canonical: p for p in bundle.postcodes if p.status == "live"}
+    moves = SiteMoves()
+    by_point: list[Any] = []  # the sites placed by their point, placed together below
+    for site in repo.site_places():
+        moves.sites += 1
+        postcode = live.get(site.postcode) if site.postcode else None
+        was_at = (site.postcode_lat, site.postcode_lon)
+        if postcode is not None and at_postcode(site.lat, site.lon, postcode, was_at=was_at):
+            _compare(moves, site, place_site(
+                snap, settings, site.lat, site.lon, postcode, was_at=was_at
+            ))  # fmt: skip
+        elif site.lat is not None and site.lon is not None:
+            by_point.append(site)
+        # (else there is nothing to place it by: it stays as it is)
+    if by_point:
+        xs, ys = to_bng(
+            np.array([s.lon for s in by_point], dtype=float),
+            np.array([s.lat for s in by_point], dtype=float),
+        )
+        for site, x, y, areas in zip(
+            by_point, xs.tolist(), ys.tolist(), resolve_points(snap, settings, xs, ys), strict=True
+        ):
+            borough, ward = areas or (None, None)
+            _compare(moves, site, Place(site.lat, site.lon, x, y, borough, ward))
+    moves.coverage_lost = _coverage_lost(repo, {a.code for a in bundle.areas})
+    moves.seconds = (datetime.now(UTC) - started).total_seconds()
+    return moves
+
+
+def _compare(moves: SiteMoves, site: Any, place: Place) -> None:
+    before = (site.borough_code, site.ward_code)
+    after = (place.borough_code, place.ward_code)
+    point_moved = not _near(place.lat, place.lon, site.lat, site.lon)  # type: ignore[arg-type]
+    if before == after and not point_moved and site.cell == place.cell:
+        return
+    moves.rows.append({
+        "site_id": site.id, "lat": place.lat, "lon": place.lon, "easting": place.easting,
+        "northing": place.northing, "borough_code": place.borough_code,
+        "ward_code": place.ward_code, "cell": place.cell,
+    })  # fmt: skip
+    if place.borough_code is None and site.borough_code is not None:
+        moves.outside += 1
+    kind = "moved_borough" if before[0] != after[0] else "moved_ward" if before != after else None
+    if kind is None:
+        moves.moved_point += 1
+        return
+    setattr(moves, kind, getattr(moves, kind) + 1)
+    if len(moves.examples[kind]) < EXAMPLES:
+        moves.examples[kind].append({
+            "service": site.service_ref, "site": site.ref,
+            "from": {"borough": before[0], "ward": before[1]},
+            "to": {"borough": after[0], "ward": after[1]},
+        })  # fmt: skip
+
+
+def _coverage_lost(repo: DirectoryRepository, codes: set[str]) -> dict[str, list[str]]:
+    lost: dict[str, list[str]] = defaultdict(list)
+    for ref, code in repo.services_covering(repo.coverage_codes() - codes):
+        lost[ref].append(code)
+    return dict(lost)
+
+
+def place_sites(session: Session, bundle: GeographyBundle, *, settings: Settings) -> SiteMoves:
+    """Place every site again with ``bundle``'s geography, in the caller's transaction
+    (before the geography loaded now is replaced: it tells which sites were placed at
+    their postcode); only the sites that move are written, a thousand a statement."""
+    moves = site_moves(session, bundle, settings=settings)
+    DirectoryRepository(session).set_site_places(moves.rows)
+    return moves

@@ -1,0 +1,138 @@
+"""Placing the sites again (directory/usecases/placing.py) without a new release: `directory
+init` with the geography loaded already places every site by today's rules, so a site an
+older rule put in a borough (a point up to 400 m beyond London's edge was snapped into the
+nearest before commit f002d1b) is left with none; it records a data release when a site
+moved and nothing when none did; and it names the services whose coverage names an area the
+geography does not have. (A refresh's moves: tests/directory/test_data_refresh.py.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import shapely
+from sqlalchemy import func, insert, select, update
+
+from directory.cli import cli
+from directory.errors import OutsideCoverageError
+from directory.settings import Settings
+from directory.store.models import Area, DataRelease, Location, Service, ServiceArea
+from directory.usecases.geography import resolve_point, resolve_points
+from directory.usecases.placing import bundle_snapshot
+from geodata.crs import to_wgs84
+from geodata.loaders import read_bundle
+
+ENFIELD = "E09000010"
+CSV = (
+    "Service ref,Service name,Organisation name,Coverage,Site postcode\n"
+    "EDGE,Edge club,Edge Trust,Kingston,KT1 1EU\n"
+)
+
+
+def _import(app, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
+    path = tmp_path / "edge.csv"
+    path.write_text(CSV, encoding="utf-8")
+    result = app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "edge"])
+    assert result.exit_code == 0, result.output
+    return str(app.test_client().get("/api/v1/services/EDGE").get_json()["locations"][0]["ref"])
+
+
+def _releases(db) -> int:  # type: ignore[no-untyped-def]
+    with db.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(DataRelease)).scalar_one())
+
+
+def _init(app) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    result = app.test_cli_runner().invoke(cli, ["init", "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output[result.output.index("{") :])["load"]  # type: ignore[no-any-return]
+
+
+def test_init_leaves_a_site_beyond_londons_edge_with_no_borough(writable_app, tmp_path):
+    db = writable_app.extensions["directory"].db
+    site = _import(writable_app, tmp_path)
+    with db.session() as session:
+        enfield = shapely.from_wkb(
+            session.execute(select(Area.geometry).where(Area.code == ENFIELD)).scalar_one()
+        )
+        ward = session.execute(
+            select(Area.code).where(Area.parent_code == ENFIELD, Area.type == "ward").limit(1)
+        ).scalar_one()
+        # 200 m north of London's northmost point (Enfield's): Hertfordshire, which the old
+        # rule placed in Enfield
+        x, y = max(shapely.get_coordinates(enfield), key=lambda p: p[1])
+        x, y = float(x), float(y) + 200
+        lon, lat = (float(v) for v in to_wgs84(x, y))
+        service_id = select(Service.id).where(Service.ref == "EDGE").scalar_subquery()
+        session.execute(
+            update(Location)
+            .where(Location.service_id == service_id)
+            .values(postcode=None, lat=lat, lon=lon, easting=x, northing=y,
+                    borough_code=ENFIELD, ward_code=ward)
+        )  # fmt: skip
+    releases = _releases(db)
+
+    load = _init(writable_app)
+    assert load["loaded"] is False
+    sites = load["sites"]
+    assert (sites["moved"], sites["moved_borough"], sites["outside_london"]) == (1, 1, 1)
+    assert sites["examples"]["moved_borough"] == [{
+        "service": "EDGE", "site": site, "from": {"borough": ENFIELD, "ward": ward},
+        "to": {"borough": None, "ward": None},
+    }]  # fmt: skip
+    body = writable_app.test_client().get(f"/api/v1/services/EDGE/sites/{quote(site)}").get_json()
+    assert body["borough"] is None and body["ward"] is None
+    assert (round(body["lat"], 5), round(body["lon"], 5)) == (round(lat, 5), round(lon, 5))
+    assert _releases(db) == releases + 1  # every worker's indexes are rebuilt
+
+    again = writable_app.test_cli_runner().invoke(cli, ["init"])
+    assert again.exit_code == 0, again.output
+    assert "nothing changed: the 1 sites are where it places them." in again.output
+    assert _releases(db) == releases + 1
+
+
+def test_init_names_the_services_whose_coverage_the_geography_lacks(writable_app, tmp_path):
+    db = writable_app.extensions["directory"].db
+    _import(writable_app, tmp_path)
+    with db.session() as session:
+        service_id = session.execute(select(Service.id).where(Service.ref == "EDGE")).scalar_one()
+        session.execute(insert(ServiceArea).values(service_id=service_id, area_code="E05999999"))
+    releases = _releases(db)
+
+    load = _init(writable_app)
+    assert load["sites"]["moved"] == 0
+    assert load["sites"]["coverage_lost"] == [{"service": "EDGE", "areas": ["E05999999"]}]
+    text = writable_app.test_cli_runner().invoke(cli, ["init"])
+    assert (
+        "warning: 1 services' coverage names areas this geography does not have (edit them): "
+        "EDGE (E05999999)" in text.output
+    )
+    assert _releases(db) == releases
+
+
+def test_points_placed_together_are_placed_as_one_at_a_time(shared_data_dir, tmp_path):
+    """resolve_points (every site placed by its point when the geography loads) answers as
+    resolve_point (an import's site, /locate): points on and beside every borough's edge,
+    where the two vectorised lookups disagree and each point is asked alone, and inside."""
+    settings = Settings(instance_dir=tmp_path, testing=True)
+    snap = bundle_snapshot(read_bundle(shared_data_dir))
+    edges = [
+        shapely.get_coordinates(snap.geometries[code].boundary)[::400]
+        for code in snap.borough_index.codes
+    ]
+    points = np.vstack(edges)
+    points = np.vstack([points, points + (15.0, -15.0), points + (-120.0, 90.0)])
+    xs, ys = points[:, 0], points[:, 1]
+    one_at_a_time = []
+    for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+        try:
+            found = resolve_point(snap, settings, x, y)
+        except OutsideCoverageError:
+            one_at_a_time.append(None)
+        else:
+            one_at_a_time.append((found.borough, found.ward))
+    assert resolve_points(snap, settings, xs, ys) == one_at_a_time
+    assert None in one_at_a_time and len(set(one_at_a_time)) > 100
