@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from directory import create_app
 from directory.settings import Settings
@@ -270,6 +271,12 @@ def shared_demo_app(request: pytest.FixtureRequest) -> Flask:
     """``sqlite_demo_app`` and ``postgres_demo_app`` in turn: the demo directory on each
     backend, for tests that only read it."""
     return request.getfixturevalue(f"{request.param}_demo_app")  # type: ignore[no-any-return]
+
+
+@pytest.fixture()
+def shared_client(shared_demo_app: Flask) -> FlaskClient:
+    """A test client of ``shared_demo_app`` (read only)."""
+    return shared_demo_app.test_client()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -41,16 +41,23 @@ def _rows(ward: str) -> str:
         ("SHARED", "Lambeth; Croydon", "LCPF", "£24,000"),
         ("WARD", ward, "SNB", "£7,000"),
     ]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=HEADINGS)
-    writer.writeheader()
-    for ref, coverage, programme, amount in rows:
-        writer.writerow({
+    return template_text(
+        {
             "Service ref": f"HL-{ref}", "Service name": f"Headline {ref.lower()} service",
             "Organisation name": f"Headline {ref.lower()} charity", "Coverage": coverage,
             "Themes": "Youth diversion", "Grant ref": f"HL-{ref}-G", "Funder": "MOPAC",
             "Programme": programme, "Amount": amount, "Start date": start, "End date": end,
-        })  # fmt: skip
+        }
+        for ref, coverage, programme, amount in rows
+    )  # fmt: skip
+
+
+def template_text(records: Iterable[dict[str, str]]) -> str:
+    """The import template's CSV (its headings) holding ``records``."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=HEADINGS)
+    writer.writeheader()
+    writer.writerows(records)
     return out.getvalue()
 
 

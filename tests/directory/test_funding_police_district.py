@@ -25,7 +25,7 @@ from flask import Flask
 
 from directory.cli import cli
 from directory.ingest.template import HEADINGS
-from tests.directory.test_funding_headline import Award, Oracle, read_awards
+from tests.directory.test_funding_headline import Award, Oracle, get, read_awards
 
 LONDON, DISTRICT, CITY = "E12000007", "E23000001", "E09000001"
 LAMBETH, CENTRAL_SOUTH = "E09000022", "bcu-central-south"
@@ -59,42 +59,31 @@ def pounds(awards: list[Award]) -> float:
     return sum(a.pence for a in awards) / 100
 
 
-def get(client: Any, url: str) -> Any:
-    response = client.get(url)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.json
-
-
-@pytest.fixture()
-def client(shared_demo_app: Flask) -> Any:
-    return shared_demo_app.test_client()
-
-
 @pytest.fixture()
 def demo(shared_demo_app: Flask) -> Held:
     return held(shared_demo_app)
 
 
 # -- the demo ------------------------------------------------------------------------------
-def test_the_demo_records_the_32_boroughs_decisions_for_the_district(client, demo):
+def test_the_demo_records_the_32_boroughs_decisions_for_the_district(shared_client, demo):
     named = {a.ref for a in demo.naming(DISTRICT)}
     assert named == DISTRICT_DECISIONS - {"MOPAC-DEC-025"}  # (a regrant of DEC-026)
     for ref in DISTRICT_DECISIONS:
-        areas = get(client, f"/api/v1/grants/{ref}")["beneficiary_areas"]
+        areas = get(shared_client, f"/api/v1/grants/{ref}")["beneficiary_areas"]
         assert [a["code"] for a in areas] == [DISTRICT], ref
     # a London-wide decision that does not say "32 boroughs" keeps London
-    areas = get(client, "/api/v1/grants/MOPAC-DEC-016")["beneficiary_areas"]
+    areas = get(shared_client, "/api/v1/grants/MOPAC-DEC-016")["beneficiary_areas"]
     assert [a["code"] for a in areas] == [LONDON]
 
 
-def test_the_citys_headline_has_none_of_the_districts_money_and_a_boroughs_all(client, demo):
-    city = get(client, f"/api/v1/funding/summary?by=programme&area={CITY}&{ALL}")["headline"]
+def test_the_citys_headline_has_none_of_the_districts_money_and_a_boroughs_all(shared_client, demo):
+    city = get(shared_client, f"/api/v1/funding/summary?by=programme&area={CITY}&{ALL}")["headline"]
     assert city["london_wide"]["amount"] == pytest.approx(pounds(demo.naming(LONDON)), abs=0.01)
     assert city["london_wide"]["awards"] == len(demo.naming(LONDON))
     assert [a["code"] for a in city["london_wide"]["areas"]] == [LONDON]
     reaching = [a for a in demo.awards if a.areas & {CITY, LONDON}]
     assert city["reaching"]["amount"] == pytest.approx(pounds(reaching), abs=0.01)
-    lambeth = get(client, f"/api/v1/funding/summary?by=programme&area={LAMBETH}&{ALL}")
+    lambeth = get(shared_client, f"/api/v1/funding/summary?by=programme&area={LAMBETH}&{ALL}")
     wide = demo.naming(LONDON) + demo.naming(DISTRICT)
     head = lambeth["headline"]["london_wide"]
     assert head["amount"] == pytest.approx(pounds(wide), abs=0.01)
@@ -103,12 +92,12 @@ def test_the_citys_headline_has_none_of_the_districts_money_and_a_boroughs_all(c
     assert "Metropolitan Police District" not in city["rule"]
     # a City ward likewise
     ward = min(c for c, p in demo.parent.items() if p == CITY)
-    head = get(client, f"/api/v1/funding/summary?by=programme&area={ward}&{ALL}")["headline"]
+    head = get(shared_client, f"/api/v1/funding/summary?by=programme&area={ward}&{ALL}")["headline"]
     assert head["london_wide"]["amount"] == pytest.approx(pounds(demo.naming(LONDON)), abs=0.01)
 
 
-def test_apportion_divides_the_districts_money_among_its_boroughs_only(client, demo):
-    body = get(client, f"/api/v1/funding/summary?by=borough&apportion=population&{ALL}")
+def test_apportion_divides_the_districts_money_among_its_boroughs_only(shared_client, demo):
+    body = get(shared_client, f"/api/v1/funding/summary?by=borough&apportion=population&{ALL}")
     rows = {r["area"]["code"]: r for r in body["boroughs"]}
     london_money, district_money = pounds(demo.naming(LONDON)), pounds(demo.naming(DISTRICT))
     london_pop, district_pop = demo.population_of(LONDON), demo.population_of(DISTRICT)
@@ -133,24 +122,26 @@ def test_apportion_divides_the_districts_money_among_its_boroughs_only(client, d
     )
     # the City's headline and /funding/need say the same
     head = get(
-        client, f"/api/v1/funding/summary?by=programme&area={CITY}&apportion=population&{ALL}"
+        shared_client,
+        f"/api/v1/funding/summary?by=programme&area={CITY}&apportion=population&{ALL}",
     )["headline"]
     assert head["apportionment"]["amount"] == pytest.approx(city["apportioned_amount"], abs=0.02)
     assert "Metropolitan Police District" not in head["apportionment"]["rule"]
-    need = get(client, f"/api/v1/funding/need?level=borough&apportion=population&{ALL}")
+    need = get(shared_client, f"/api/v1/funding/need?level=borough&apportion=population&{ALL}")
     row = next(r for r in need["areas"] if r["area"]["code"] == CITY)
     assert row["apportioned_amount"] == pytest.approx(city["apportioned_amount"], abs=0.02)
     # the District's own headline: the sum of its boroughs'
     head = get(
-        client, f"/api/v1/funding/summary?by=programme&area={DISTRICT}&apportion=population&{ALL}"
+        shared_client,
+        f"/api/v1/funding/summary?by=programme&area={DISTRICT}&apportion=population&{ALL}",
     )["headline"]
     assert head["apportionment"]["amount"] == pytest.approx(
         sum(r["apportioned_amount"] for code, r in rows.items() if code != CITY), abs=1.0
     )
 
 
-def test_london_counts_the_districts_money_once_and_says_how_much_it_is(client, demo):
-    body = get(client, f"/api/v1/funding/summary?by=borough&{ALL}")
+def test_london_counts_the_districts_money_once_and_says_how_much_it_is(shared_client, demo):
+    body = get(shared_client, f"/api/v1/funding/summary?by=borough&{ALL}")
     wide = body["london_wide"]
     assert wide["amount"] == pytest.approx(
         pounds(demo.naming(LONDON) + demo.naming(DISTRICT)), abs=0.01
@@ -159,19 +150,21 @@ def test_london_counts_the_districts_money_once_and_says_how_much_it_is(client, 
     assert district["area"]["code"] == DISTRICT
     assert district["amount"] == pytest.approx(pounds(demo.naming(DISTRICT)), abs=0.01)
     assert district["awards"] == len(demo.naming(DISTRICT))
-    london = get(client, f"/api/v1/funding/summary?by=programme&area={LONDON}&{ALL}")
+    london = get(shared_client, f"/api/v1/funding/summary?by=programme&area={LONDON}&{ALL}")
     reaching = [a for a in demo.awards if a.areas & set(demo.kind)]
     assert london["headline"]["own"]["amount"] == pytest.approx(pounds(reaching), abs=0.01)
     assert london["totals"]["amount"] == london["headline"]["reaching"]["amount"]
 
 
-def test_a_headlines_london_wide_says_how_much_is_the_districts_and_who_shares_it(client, demo):
+def test_a_headlines_london_wide_says_how_much_is_the_districts_and_who_shares_it(
+    shared_client, demo
+):
     """London's awards are for 33 boroughs, the District's for 32: a borough's, a ward's and
     a BCU's london_wide says apart how much is the District's and how many of its own level
     share that (one areas_sharing of 33 overstated who shares most of the money)."""
     district = demo.naming(DISTRICT)
     for code, level in ((LAMBETH, "borough"), (CENTRAL_SOUTH, "bcu"), ("E05014118", "ward")):
-        head = get(client, f"/api/v1/funding/summary?by=programme&area={code}&{ALL}")
+        head = get(shared_client, f"/api/v1/funding/summary?by=programme&area={code}&{ALL}")
         wide = head["headline"]["london_wide"]
         of_level = [c for c, kind in demo.kind.items() if kind == level]
         assert wide["areas_sharing"] == sum(demo.inside(c, LONDON) for c in of_level), code
@@ -183,15 +176,15 @@ def test_a_headlines_london_wide_says_how_much_is_the_districts_and_who_shares_i
         # (the City is in no BCU: London's and the District's are shared by the same 12)
         assert (part["areas_sharing"] < wide["areas_sharing"]) == (level != "bcu")
     assert demo.kind["E05014118"] == "ward" and demo.inside("E05014118", LAMBETH)
-    city = get(client, f"/api/v1/funding/summary?by=programme&area={CITY}&{ALL}")["headline"]
+    city = get(shared_client, f"/api/v1/funding/summary?by=programme&area={CITY}&{ALL}")["headline"]
     assert "police_district" not in city["london_wide"]  # (none of it reaches the City)
 
 
-def test_the_citys_grants_leave_out_the_districts_and_a_boroughs_list_them(client):
+def test_the_citys_grants_leave_out_the_districts_and_a_boroughs_list_them(shared_client):
     def refs(area: str) -> set[str]:
         found, page = set(), 1
         while True:
-            body = get(client, f"/api/v1/grants?area={area}&per_page=100&page={page}")
+            body = get(shared_client, f"/api/v1/grants?area={area}&per_page=100&page={page}")
             found |= {g["ref"] for g in body["contents"]}
             if body["last_page"]:
                 return found
@@ -204,12 +197,12 @@ def test_the_citys_grants_leave_out_the_districts_and_a_boroughs_list_them(clien
     assert "MOPAC-DEC-016" in district  # (London is above it)
 
 
-def test_a_city_postcodes_patch_has_none_of_the_districts_awards(client):
+def test_a_city_postcodes_patch_has_none_of_the_districts_awards(shared_client):
     """On a day PCD 79's £72m (MOPAC-DEC-026) was live: a Lambeth postcode's patch counts
     it, the City's (EC2V 7HH) does not."""
     query = "live_on=2019-06-01&per_page=1"
-    city = get(client, f"/api/v1/patch?postcode=EC2V%207HH&{query}")
-    lambeth = get(client, f"/api/v1/patch?postcode=SW2%201RW&{query}")
+    city = get(shared_client, f"/api/v1/patch?postcode=EC2V%207HH&{query}")
+    lambeth = get(shared_client, f"/api/v1/patch?postcode=SW2%201RW&{query}")
     city_refs = {g["ref"] for g in city["awards"]["contents"]}
     lambeth_refs = {g["ref"] for g in lambeth["awards"]["contents"]}
     assert "MOPAC-DEC-026" in lambeth_refs and not city_refs & DISTRICT_DECISIONS
@@ -217,9 +210,9 @@ def test_a_city_postcodes_patch_has_none_of_the_districts_awards(client):
     assert city["funding"]["headline"]["london_wide"]["amount"] < 72_000_000
     assert city["funding"]["amount"] < 72_000_000
     # the area asked for by name: the City's own patch likewise, the District's has it
-    city_area = get(client, f"/api/v1/patch?area=City%20of%20London&{query}")
+    city_area = get(shared_client, f"/api/v1/patch?area=City%20of%20London&{query}")
     assert not {g["ref"] for g in city_area["awards"]["contents"]} & DISTRICT_DECISIONS
-    district = get(client, f"/api/v1/patch?area={DISTRICT}&{query}")
+    district = get(shared_client, f"/api/v1/patch?area={DISTRICT}&{query}")
     assert district["funding"]["headline"]["area"]["code"] == DISTRICT
     assert "MOPAC-DEC-026" in {g["ref"] for g in district["awards"]["contents"]}
 
@@ -279,18 +272,18 @@ def imported(writable_app: Flask, tmp_path: Path) -> Iterator[Flask]:
 
 
 def test_a_spreadsheet_and_a_360giving_grant_can_name_the_district(imported):
-    client = imported.test_client()
+    shared_client = imported.test_client()
     for ref in ("PD-CODE-G", "PD-WORDS-G", "PD-MET-G", "360G-district-1"):
-        areas = get(client, f"/api/v1/grants/{ref}")["beneficiary_areas"]
+        areas = get(shared_client, f"/api/v1/grants/{ref}")["beneficiary_areas"]
         assert [a["code"] for a in areas] == [DISTRICT], ref
-    coverage = get(client, "/api/v1/services/PD-WORDS")["coverage"]
+    coverage = get(shared_client, "/api/v1/services/PD-WORDS")["coverage"]
     assert [a["code"] for a in coverage] == [DISTRICT]
-    city = get(client, f"/api/v1/funding/summary?by=programme&area={CITY}&{ALL}")["headline"]
+    city = get(shared_client, f"/api/v1/funding/summary?by=programme&area={CITY}&{ALL}")["headline"]
     assert city["reaching"]["awards"] == 0
-    lambeth = get(client, f"/api/v1/funding/summary?by=programme&area={LAMBETH}&{ALL}")
+    lambeth = get(shared_client, f"/api/v1/funding/summary?by=programme&area={LAMBETH}&{ALL}")
     assert lambeth["headline"]["london_wide"]["amount"] == pytest.approx(424_000)
     # written out as 360Giving, the District is a police force area
-    package = get(client, "/api/v1/grants.360giving.json")
+    package = get(shared_client, "/api/v1/grants.360giving.json")
     (location,) = next(g for g in package["grants"] if g["id"] == "360G-district-1")[
         "beneficiaryLocation"
     ]
@@ -298,8 +291,8 @@ def test_a_spreadsheet_and_a_360giving_grant_can_name_the_district(imported):
 
 
 def test_an_unknown_police_area_code_is_the_problem_it_always_was(writable_app, tmp_path):
-    client = writable_app.test_client()
-    response = client.get("/api/v1/grants?area=E23000099")
+    shared_client = writable_app.test_client()
+    response = shared_client.get("/api/v1/grants?area=E23000099")
     assert response.status_code == 404 and response.json["code"] == "area-not-found"
     report = _import(
         writable_app, _package(tmp_path / "other.json", "E23000099"), "--format", "360giving"
@@ -316,17 +309,17 @@ def test_a_service_written_over_the_api_can_serve_the_district(imported):
     )
     assert result.exit_code == 0, result.output
     headers = {"Authorization": f"Bearer {json.loads(result.output)['key']}"}
-    client = imported.test_client()
-    organisation = str(get(client, "/api/v1/services/PD-CODE")["organisation"]["id"])
+    shared_client = imported.test_client()
+    organisation = str(get(shared_client, "/api/v1/services/PD-CODE")["organisation"]["id"])
     body = {
         "name": "District helpline", "organisation": organisation,
         "coverage": ["Metropolitan Police District"],
     }  # fmt: skip
-    created = client.post("/api/v1/services", json=body, headers=headers)
+    created = shared_client.post("/api/v1/services", json=body, headers=headers)
     assert created.status_code == 201, created.json
     assert [a["code"] for a in created.json["coverage"]] == [DISTRICT]
 
     def refs(area: str) -> set[str]:
-        return {s["ref"] for s in get(client, f"/api/v1/services?area={area}")["contents"]}
+        return {s["ref"] for s in get(shared_client, f"/api/v1/services?area={area}")["contents"]}
 
     assert created.json["ref"] in refs(LAMBETH) and created.json["ref"] not in refs(CITY)

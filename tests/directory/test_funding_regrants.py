@@ -10,8 +10,6 @@ PCD 310's £2,996,940 nowhere. Expected figures are worked out here from the gra
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -22,28 +20,23 @@ from sqlalchemy import select
 
 from directory.app import create_app
 from directory.cli import cli
-from directory.ingest.template import HEADINGS
 from directory.store.models import Area
 from tests.conftest import BACKENDS, demo_copy
-from tests.directory.test_funding_headline import TODAY, Award, Oracle, read_awards
+from tests.directory.test_funding_headline import (
+    TODAY,
+    Award,
+    Oracle,
+    get,
+    read_awards,
+    template_text,
+)
 
 ALL = "include_other_programmes=true"
 PCD_421, PCD_310 = "MOPAC-DEC-025", "MOPAC-DEC-018"
 
 
-def get(client: Any, url: str) -> Any:
-    response = client.get(url)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.json
-
-
 def pounds(awards: list[Award]) -> float:
     return round(sum(a.pence for a in awards) / 100, 2)
-
-
-@pytest.fixture()
-def client(shared_demo_app: Flask) -> Any:
-    return shared_demo_app.test_client()
 
 
 @pytest.fixture()
@@ -75,12 +68,12 @@ def test_the_demo_regrants_are_paid_through_an_award_of_another_year_and_program
     assert (pcd_421.pence, pcd_310.pence) == (2_621_037_000, 299_694_000)
 
 
-def test_a_year_counts_the_regrant_whose_parent_is_in_another_year(client):
+def test_a_year_counts_the_regrant_whose_parent_is_in_another_year(shared_client):
     """2019/20's only award is PCD 421: it answered 0 awards, £0, with £26,210,370 left out."""
-    body = get(client, "/api/v1/funding/summary?by=programme&financial_year=2019-20")
+    body = get(shared_client, "/api/v1/funding/summary?by=programme&financial_year=2019-20")
     assert (body["totals"]["awards"], body["totals"]["amount"]) == (1, 26_210_370.00)
     assert body["regrants_left_out"] == {"awards": 0, "amount": 0.0}
-    body = get(client, "/api/v1/funding/summary?by=programme&financial_year=2018-19")
+    body = get(shared_client, "/api/v1/funding/summary?by=programme&financial_year=2018-19")
     assert body["regrants_left_out"] == {"awards": 0, "amount": 0.0}
     assert body["totals"]["amount"] >= 2_996_940.00
 
@@ -94,55 +87,55 @@ def _programmes(demo: Oracle) -> list[str]:
     return sorted({a.programme for a in demo.every if a.programme})
 
 
-def test_every_financial_year_counts_what_the_rule_selects(client, demo):
+def test_every_financial_year_counts_what_the_rule_selects(shared_client, demo):
     for year in _years(demo):
         chosen = [a for a in demo.every if a.financial_year == year]
         counted = demo.counted(chosen)
         query = f"financial_year={year.replace('/', '-')}&{ALL}"
         for path in ("summary?by=programme", "timeliness?by=programme"):
-            body = get(client, f"/api/v1/funding/{path}&{query}")
+            body = get(shared_client, f"/api/v1/funding/{path}&{query}")
             assert body["totals"]["awards"] == len(counted), (path, year)
             assert body["regrants_left_out"] == _left_out(chosen, counted), (path, year)
-        summary = get(client, f"/api/v1/funding/summary?by=programme&{query}")
+        summary = get(shared_client, f"/api/v1/funding/summary?by=programme&{query}")
         assert summary["totals"]["amount"] == pytest.approx(pounds(counted), abs=0.005), year
 
 
-def test_every_programme_counts_what_the_rule_selects(client, demo):
+def test_every_programme_counts_what_the_rule_selects(shared_client, demo):
     for programme in _programmes(demo):
         chosen = [a for a in demo.every if a.programme == programme]
         counted = demo.counted(chosen)
         query = f"programme={programme}"
-        body = get(client, f"/api/v1/funding/summary?by=financial_year&{query}")
+        body = get(shared_client, f"/api/v1/funding/summary?by=financial_year&{query}")
         assert body["totals"]["awards"] == len(counted), programme
         assert body["totals"]["amount"] == pytest.approx(pounds(counted), abs=0.005), programme
         assert body["regrants_left_out"] == _left_out(chosen, counted), programme
-        timeliness = get(client, f"/api/v1/funding/timeliness?by=financial_year&{query}")
+        timeliness = get(shared_client, f"/api/v1/funding/timeliness?by=financial_year&{query}")
         assert timeliness["totals"]["awards"] == len(counted), programme
-        detail = get(client, f"/api/v1/programmes/{programme}")["allocations"]["totals"]
+        detail = get(shared_client, f"/api/v1/programmes/{programme}")["allocations"]["totals"]
         assert (detail["awards"], detail["amount"]) == (
             len(counted),
             pytest.approx(pounds(counted), abs=0.005),
         ), programme
 
 
-def test_the_co_commissioning_fund_counts_pcd_310(client, demo):
+def test_the_co_commissioning_fund_counts_pcd_310(shared_client, demo):
     """The parent is in lcpf-direct: without it in the answer, PCD 310 is counted (it was
     left out, and its money counted nowhere in the answer)."""
-    body = get(client, "/api/v1/funding/summary?by=programme&programme=lcpf-cc")
+    body = get(shared_client, "/api/v1/funding/summary?by=programme&programme=lcpf-cc")
     cc = [a for a in demo.every if a.programme == "lcpf-cc"]
     assert _ref(demo, PCD_310) in cc
     assert body["totals"]["awards"] == len(cc)
     assert body["totals"]["amount"] == pytest.approx(pounds(cc), abs=0.005)
     assert body["totals"]["amount"] >= 2_996_940.00
     assert body["regrants_left_out"]["awards"] == 0
-    timeliness = get(client, "/api/v1/funding/timeliness?by=programme&programme=lcpf-cc")
+    timeliness = get(shared_client, "/api/v1/funding/timeliness?by=programme&programme=lcpf-cc")
     assert timeliness["totals"]["awards"] == len(cc)
     assert timeliness["regrants_left_out"]["awards"] == 0
 
 
 @pytest.mark.parametrize("by", ["financial_year", "programme"])
-def test_the_groups_add_up_to_the_unfiltered_total_counting_no_money_twice(client, demo, by):
-    body = get(client, f"/api/v1/funding/summary?by={by}&{ALL}")
+def test_the_groups_add_up_to_the_unfiltered_total_counting_no_money_twice(shared_client, demo, by):
+    body = get(shared_client, f"/api/v1/funding/summary?by={by}&{ALL}")
     counted = demo.counted(list(demo.every))
     assert {a.ref for a in counted} == {a.ref for a in demo.awards}  # no regrant: both parents in
     assert body["totals"]["awards"] == len(counted)
@@ -153,10 +146,10 @@ def test_the_groups_add_up_to_the_unfiltered_total_counting_no_money_twice(clien
     assert {PCD_421, PCD_310} <= {a.ref for a in demo.every if a not in counted}
 
 
-def test_the_programme_list_counts_each_regrant_once(client, demo):
+def test_the_programme_list_counts_each_regrant_once(shared_client, demo):
     """/programmes is one answer over the programmes it lists: PCD 421 and PCD 310 are in
     their parent's lcpf-direct, not again in their own rows."""
-    body = get(client, f"/api/v1/programmes?per_page=100&{ALL}")
+    body = get(shared_client, f"/api/v1/programmes?per_page=100&{ALL}")
     with_programme = [a for a in demo.every if a.programme]
     counted = demo.counted(with_programme)
     assert sum(p["awards"] for p in body["contents"]) == len(counted)
@@ -182,18 +175,16 @@ def _rows(ward_x: str) -> str:
         ("W", ward_x, "£7,000", ""),
         ("R3", "Lambeth", "£1,000", "RG-W"),
     ]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=HEADINGS)
-    writer.writeheader()
-    for ref, coverage, amount, parent in rows:
-        writer.writerow({
+    return template_text(
+        {
             "Service ref": f"RG-{ref}-S", "Service name": f"Regrant {ref} service",
             "Organisation name": f"Regrant {ref} charity", "Coverage": coverage,
             "Themes": "Youth diversion", "Grant ref": f"RG-{ref}", "Funder": "MOPAC",
             "Programme": FUND, "Amount": amount, "Start date": start, "End date": end,
             "Paid through": parent,
-        })  # fmt: skip
-    return out.getvalue()
+        }
+        for ref, coverage, amount, parent in rows
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -235,12 +226,12 @@ def _fund(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
 def test_a_patch_counts_a_regrant_whose_parent_is_not_in_it(regrant_app, where, awards, amount):
     app, ward_x, ward_y = regrant_app
     area = {"lambeth": LAMBETH, "ward_x": ward_x, "ward_y": ward_y, "croydon": CROYDON}[where]
-    client = app.test_client()
-    funding = get(client, f"/api/v1/patch?area={area}&per_page=1")["funding"]
+    shared_client = app.test_client()
+    funding = get(shared_client, f"/api/v1/patch?area={area}&per_page=1")["funding"]
     row = _fund(funding["by_programme"], "programme")
     assert (row["awards"], row["amount"]) == (awards, amount)
     day = funding["live_on"]
-    summary = get(client, f"/api/v1/funding/summary?by=programme&area={area}&live_on={day}")
+    summary = get(shared_client, f"/api/v1/funding/summary?by=programme&area={area}&live_on={day}")
     group = _fund(summary["groups"], "programme")
     assert (group["awards"], group["amount"]) == (awards, amount)
     # the patch's sums composed from its areas' equal its areas' awards added one by one
