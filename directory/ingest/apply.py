@@ -66,6 +66,7 @@ from directory.store.repositories.directory import (
     SERVICE_FIELDS,
     DirectoryRepository,
     Held,
+    service_areas,
 )
 from directory.store.repositories.geography import GeographyRepository
 from directory.store.repositories.opportunities import OpportunityRepository
@@ -484,7 +485,7 @@ class _Writer:
     def _held_areas(self, service_id: int) -> set[str]:
         """The areas of a held service read by :meth:`_read_held` (none for another)."""
         state = self.held_services.get(service_id)
-        return set() if state is None else _service_areas(state)
+        return set() if state is None else service_areas(state)
 
     def _read_held(self, ids: set[int]) -> None:
         """Read these services' states into ``held_services`` (only those the outcomes
@@ -829,7 +830,7 @@ class _Writer:
                 for s in states.values()
             ]  # fmt: skip
             self.repo.update_rows(Service, renamed)
-        self._withdraw_unlisted(Service, "service", held, listed, _service_areas, "name")
+        self._withdraw_unlisted(Service, "service", held, listed, service_areas, "name")
         self._withdraw(batch.withdrawn_services, held)
 
     def _read_postcodes(self, records: dict[str, ServiceRecord]) -> None:
@@ -870,9 +871,9 @@ class _Writer:
                 self._check_lengths(
                     Location, row, f"Site '{row['ref']}' of service '{ref}'", ref=ref
                 )
-            areas = _service_areas({**new, "locations": location_rows[ref]})
+            areas = service_areas({**new, "locations": location_rows[ref]})
             if old is not None:
-                areas |= _service_areas(old)
+                areas |= service_areas(old)
             self._upsert(plan, "service", ref, rec.name, old, new, columns, areas)
         changed.update(plan.changed_refs)
         if self._has_errors():
@@ -910,7 +911,7 @@ class _Writer:
                 "created",
                 rec.name,
                 {},
-                _service_areas(state),
+                service_areas(state),
             )
 
     def _withdraw(self, refs: list[str], held: dict[str, Held]) -> None:
@@ -928,7 +929,7 @@ class _Writer:
             self.repo.set_withdrawn(Service, [state["id"]], self.at)
             self._count("services", "withdrawn")
             self._event("service", state["id"], ref, "withdrawn", state["name"], {},
-                        _service_areas(state))  # fmt: skip
+                        service_areas(state))  # fmt: skip
 
     def _location_row(self, service: ServiceRecord, loc: LocationRecord) -> dict[str, Any] | None:
         state = _location_state(loc)
@@ -1325,10 +1326,3 @@ def _length_limits(model: type) -> dict[str, int]:
 #: characters (``_check_lengths``), so its prefix, by which the service's history finds the
 #: event, is always kept
 _EVENT_REF_LENGTH = _length_limits(ChangeEvent)["entity_ref"]
-
-
-def _service_areas(state: dict[str, Any]) -> set[str]:
-    areas = set(state.get("coverage", []))
-    for loc in state.get("locations", []):
-        areas.update(c for c in (loc.get("borough_code"), loc.get("ward_code")) if c)
-    return areas

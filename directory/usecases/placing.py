@@ -6,6 +6,10 @@ publishers, or ``directory init`` / ``geodata load`` loading other files) every 
 placed again in the load's transaction (:func:`place_sites`), the same way: the patch by
 ward, the funding by area and the exports then agree with the postcode lookup of the
 site's postcode. A dry run asks :func:`site_moves` what would move, writing nothing.
+
+A site that moves ward or borough is a change of its service, recorded as an edit's is
+(:func:`place_sites`): the change feed of the areas it left and joined, and the service's
+history, say so.
 """
 
 from __future__ import annotations
@@ -22,8 +26,12 @@ from sqlalchemy.orm import Session
 
 from directory.settings import Settings
 from directory.store.loading import area_rows, neighbour_rows
-from directory.store.repositories.directory import DirectoryRepository
-from directory.store.repositories.geography import DataVersion, grid_cell
+from directory.store.repositories.directory import (
+    LOCATION_FIELDS,
+    DirectoryRepository,
+    service_areas,
+)
+from directory.store.repositories.geography import DataVersion, GeographyRepository, grid_cell
 from directory.usecases.geography import GeographySnapshot, resolve_point, resolve_points
 from geodata.crs import to_bng
 from geodata.loaders import GeographyBundle
@@ -123,6 +131,10 @@ class SiteMoves:
     seconds: float = 0.0
     #: the rows written (or that would be): site_id and its place
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: the sites that move ward or borough: each as read (``site_places``) and its place
+    area_moves: list[tuple[Any, Place]] = field(default_factory=list, repr=False)
+    #: the change events recorded for them (one a service; none in a dry run)
+    events: int = 0
 
     @property
     def moved(self) -> int:
@@ -136,7 +148,7 @@ class SiteMoves:
             "coverage_lost": [
                 {"service": ref, "areas": codes} for ref, codes in self.coverage_lost.items()
             ],
-            "seconds": round(self.seconds, 2),
+            "change_events": self.events, "seconds": round(self.seconds, 2),
         }  # fmt: skip
 
     def lines(self) -> list[str]:
@@ -154,6 +166,11 @@ def report_lines(moves: dict[str, Any]) -> list[str]:
         + (f", {moves['moved_point']:,} moved with their postcode" if moves["moved_point"] else "")
         + (f" ({moves['outside_london']:,} now outside London)" if moves["outside_london"] else "")
         + f" of {moves['sites']:,}"
+        + (
+            f"; recorded as {moves['change_events']:,} change events of their services"
+            if moves.get("change_events")
+            else ""
+        )
     ]
     for kind, examples in moves["examples"].items():
         for move in examples:
@@ -259,6 +276,7 @@ def _compare(moves: SiteMoves, site: Any, place: Place) -> None:
         moves.moved_point += 1
         return
     setattr(moves, kind, getattr(moves, kind) + 1)
+    moves.area_moves.append((site, place))
     if len(moves.examples[kind]) < EXAMPLES:
         moves.examples[kind].append({
             "service": site.service_ref, "site": site.ref,
@@ -277,7 +295,74 @@ def _coverage_lost(repo: DirectoryRepository, codes: set[str]) -> dict[str, list
 def place_sites(session: Session, bundle: GeographyBundle, *, settings: Settings) -> SiteMoves:
     """Place every site again with ``bundle``'s geography, in the caller's transaction
     (before the geography loaded now is replaced: it tells which sites were placed at
-    their postcode); only the sites that move are written, a thousand a statement."""
+    their postcode); only the sites that move are written, a thousand a statement. Each
+    service whose sites move ward or borough gets a change event, in the same transaction."""
     moves = site_moves(session, bundle, settings=settings)
-    DirectoryRepository(session).set_site_places(moves.rows)
+    repo = DirectoryRepository(session)
+    if not moves.area_moves:
+        repo.set_site_places(moves.rows)
+        return moves
+    # (the services as they were, and the names of the areas left, before either changes)
+    states = repo.service_states({site.service_id for site, _place in moves.area_moves})
+    names = {code: name for code, (_, name) in GeographyRepository(session).area_names().items()}
+    names.update((a.code, a.name) for a in bundle.areas)
+    repo.set_site_places(moves.rows)
+    moves.events = _record_moves(repo, moves, states, names, _release_name(bundle))
     return moves
+
+
+def _release_name(bundle: GeographyBundle) -> str:
+    return str(bundle.release["data"].get("id") or bundle.release["label"])
+
+
+def _record_moves(
+    repo: DirectoryRepository, moves: SiteMoves, states: dict[str, dict[str, Any]],
+    names: dict[str, str], release: str,
+) -> int:  # fmt: skip
+    """Record a change event of each service whose sites moved ward or borough, as an edit
+    of its sites is recorded (``changes.locations``: its sites before and after, each
+    with its ``borough_code`` and ``ward_code``), touching the areas of both (its
+    coverage too, as any change of a service); how many were recorded."""
+    at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    by_service: dict[int, list[tuple[Any, Place]]] = defaultdict(list)
+    for site, place in moves.area_moves:
+        by_service[site.service_id].append((site, place))
+    events = []
+    for ref, old in sorted(states.items(), key=lambda item: item[1]["id"]):
+        moved = {site.ref: place for site, place in by_service[old["id"]]}
+        before = sorted((_site_state(loc) for loc in old["locations"]), key=lambda s: s["ref"])
+        after = [
+            {**s, "lat": p.lat, "lon": p.lon, "borough_code": p.borough_code,
+             "ward_code": p.ward_code} if (p := moved.get(s["ref"])) else s
+            for s in before
+        ]  # fmt: skip
+        was = {s["ref"]: s for s in before}
+        summary = "; ".join(
+            f"Site {site} placed {_where_named(names, place.ward_code, place.borough_code)} "
+            f"(was {_where_named(names, was[site]['ward_code'], was[site]['borough_code'], '')})"
+            for site, place in sorted(moved.items())
+        )
+        events.append({
+            "import_run_id": None, "at": at, "entity": "service", "entity_id": old["id"],
+            "entity_ref": ref, "action": "updated", "changes": {"locations": [before, after]},
+            "summary": f"{summary} by the geography release {release}"[:500],
+            "areas": service_areas(old) | service_areas({**old, "locations": after}),
+            "actor": None,
+        })  # fmt: skip
+    repo.add_events(events)
+    return len(events)
+
+
+def _site_state(loc: dict[str, Any]) -> dict[str, Any]:
+    """A site as an edit's change names it, with its ward and borough."""
+    state = {f: loc[f] for f in LOCATION_FIELDS}
+    return {**state, "borough_code": loc["borough_code"], "ward_code": loc["ward_code"]}
+
+
+def _where_named(
+    names: dict[str, str], ward: str | None, borough: str | None, in_: str = "in "
+) -> str:
+    """Where a site is, in words: its ward's name (its borough's when it has no ward), or
+    outside London."""
+    code = ward or borough
+    return "outside London" if code is None else f"{in_}{names.get(code, code)}"

@@ -274,6 +274,8 @@ def test_a_refresh_places_the_sites_of_moved_postcodes_in_their_new_areas(
         "from": old["BROMLEY"], "to": {"borough": new_borough, "ward": bromley_new_ward},
     }]  # fmt: skip
     assert {ref: _site(writable_app, ref, site) for ref, site in sites.items()} == old
+    assert _moves_recorded(writable_app, new_ward, "PALACE") == []
+    assert would["change_events"] == 0
     text = refresh(writable_app, published, "--source", "codepoint", "--dry-run")
     assert "sites: 1 moved borough, 1 moved ward of 2" in text.output
     assert f"moved ward: service PALACE site {sites['PALACE']}: " in text.output
@@ -293,6 +295,62 @@ def test_a_refresh_places_the_sites_of_moved_postcodes_in_their_new_areas(
     assert _site_in_patch(writable_app, new_ward, "PALACE")
     assert not _site_in_patch(writable_app, old["PALACE"]["ward"], "PALACE")
     assert _site_in_patch(writable_app, bromley_new_ward, "BROMLEY")
+    assert moved["change_events"] == 2
+
+
+def test_a_refresh_records_a_change_of_each_service_whose_sites_moved(
+    writable_app, published, london, tmp_path
+):
+    """A SPOC following their area's feed learns that a service's site is now in their
+    patch, or no longer is: the move is a change of the service, in the feeds of the areas
+    it left and joined and in the service's history."""
+    sites = _import_sites(writable_app, tmp_path)
+    old = {ref: _site(writable_app, ref, site) for ref, site in sites.items()}
+    new_ward = london.codepoint.moved_ward[1]
+    new_borough, bromley_new_ward = london.codepoint.moved_borough[1:]
+
+    loaded = refresh(writable_app, published, "--source", "codepoint")
+    assert loaded.exit_code == 0, loaded.output
+    assert "recorded as 2 change events of their services" in loaded.output
+    client = writable_app.test_client()
+    (palace,) = _moves_recorded(writable_app, new_ward, "PALACE")
+    assert _moves_recorded(writable_app, old["PALACE"]["ward"], "PALACE") == [palace]
+    names = {a["code"]: a["name"] for a in palace["areas"]}
+    assert palace["summary"].startswith(
+        f"Site {sites['PALACE']} placed in {names[new_ward]} (was {names[old['PALACE']['ward']]})"
+        " by the geography release "
+    )
+    assert (palace["import_run"], palace["actor"]) == (None, None)
+    # the shape of an edit of the sites: the service's sites before and after
+    change = palace["changes"]["locations"]
+    assert [(s["ref"], s["postcode"], s["ward_code"]) for s in change["old"]] == [
+        (sites["PALACE"], "SW1A1AA", old["PALACE"]["ward"])
+    ]
+    assert [(s["ref"], s["borough_code"], s["ward_code"]) for s in change["new"]] == [
+        (sites["PALACE"], old["PALACE"]["borough"], new_ward)
+    ]
+    assert {new_ward, old["PALACE"]["ward"]} <= {a["code"] for a in palace["areas"]}
+
+    (bromley,) = _moves_recorded(writable_app, bromley_new_ward, "BROMLEY")
+    assert _moves_recorded(writable_app, old["BROMLEY"]["ward"], "BROMLEY") == [bromley]
+    assert {new_borough, bromley_new_ward, *old["BROMLEY"].values()} <= {
+        a["code"] for a in bromley["areas"]
+    }
+
+    history = client.get("/api/v1/services/PALACE/history").get_json()["contents"]
+    assert history[0]["summary"] == palace["summary"]
+    assert history[0]["changes"] == palace["changes"]
+    atom = client.get(f"/api/v1/changes.atom?area={new_ward}").data.decode()
+    assert f"Site {sites['PALACE']} placed in " in atom
+
+
+def _moves_recorded(app, area: str, service: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """The changes of ``service`` in ``area``'s feed that no import or key made."""
+    body = app.test_client().get(f"/api/v1/changes?area={area}&entity=service").get_json()
+    return [
+        e for e in body["contents"]
+        if e["entity_ref"] == service and e["import_run"] is None and e["action"] == "updated"
+    ]  # fmt: skip
 
 
 def test_a_bad_download_fails_its_source_and_never_replaces_good_data(

@@ -19,7 +19,14 @@ from sqlalchemy import func, insert, select, update
 from directory.cli import cli
 from directory.errors import OutsideCoverageError
 from directory.settings import Settings
-from directory.store.models import Area, DataRelease, Location, Service, ServiceArea
+from directory.store.models import (
+    Area,
+    ChangeEvent,
+    DataRelease,
+    Location,
+    Service,
+    ServiceArea,
+)
 from directory.usecases.geography import resolve_point, resolve_points
 from directory.usecases.placing import bundle_snapshot
 from geodata.crs import to_wgs84
@@ -43,6 +50,14 @@ def _import(app, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
 def _releases(db) -> int:  # type: ignore[no-untyped-def]
     with db.engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(DataRelease)).scalar_one())
+
+
+def _moves_recorded(db) -> list[Any]:  # type: ignore[no-untyped-def]
+    """The change events no import or key made."""
+    with db.engine.connect() as connection:
+        return list(
+            connection.execute(select(ChangeEvent).where(ChangeEvent.import_run_id.is_(None))).all()
+        )
 
 
 def _init(app) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -87,11 +102,22 @@ def test_init_leaves_a_site_beyond_londons_edge_with_no_borough(writable_app, tm
     assert body["borough"] is None and body["ward"] is None
     assert (round(body["lat"], 5), round(body["lon"], 5)) == (round(lat, 5), round(lon, 5))
     assert _releases(db) == releases + 1  # every worker's indexes are rebuilt
+    (event,) = _moves_recorded(db)  # the service's change: its site left Enfield
+    assert (event.entity, event.entity_ref, event.action) == ("service", "EDGE", "updated")
+    assert event.summary.startswith(f"Site {site} placed outside London (was ")
+    assert sites["change_events"] == 1
+    history = writable_app.test_client().get("/api/v1/services/EDGE/history").get_json()
+    assert {ENFIELD, ward} <= {a["code"] for a in history["contents"][0]["areas"]}
+    assert [
+        (s["borough_code"], s["ward_code"])
+        for s in history["contents"][0]["changes"]["locations"]["new"]
+    ] == [(None, None)]
 
     again = writable_app.test_cli_runner().invoke(cli, ["init"])
     assert again.exit_code == 0, again.output
     assert "nothing changed: the 1 sites are where it places them." in again.output
     assert _releases(db) == releases + 1
+    assert _moves_recorded(db) == [event]  # a no-op init records none
 
 
 def test_init_names_the_services_whose_coverage_the_geography_lacks(writable_app, tmp_path):

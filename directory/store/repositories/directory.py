@@ -108,6 +108,15 @@ class Held(NamedTuple):
 #: rows fetched at a time when the index streams services and sites
 
 
+def service_areas(state: dict[str, Any]) -> set[str]:
+    """The area codes a change of a service (in the state :meth:`DirectoryRepository.service_states`
+    reads) touches: its coverage and each of its sites' borough and ward."""
+    areas = set(state.get("coverage", []))
+    for loc in state.get("locations", []):
+        areas.update(c for c in (loc.get("borough_code"), loc.get("ward_code")) if c)
+    return areas
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -375,7 +384,8 @@ class DirectoryRepository:
         postcode is not held): a site at its postcode's point was placed by it."""
         return self.session.execute(
             select(
-                Location.id, Service.ref.label("service_ref"), Location.ref, Location.postcode,
+                Location.id, Location.service_id, Service.ref.label("service_ref"), Location.ref,
+                Location.postcode,
                 Location.lat, Location.lon, Location.easting, Location.northing,
                 Location.borough_code, Location.ward_code, Location.cell,
                 Postcode.lat.label("postcode_lat"), Postcode.lon.label("postcode_lon"),
