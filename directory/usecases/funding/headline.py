@@ -145,6 +145,26 @@ def units_at(
 
 
 @dataclass
+class DistrictTally:
+    """The awards, pence and awards without an amount of the Metropolitan Police District's
+    part of a london_wide scope."""
+
+    awards: int = 0
+    pence: float = 0.0
+    without_amount: int = 0
+
+    def add(self, g: GrantFact, sign: int = 1) -> None:
+        self.awards += sign
+        self.pence += sign * (g.amount_pence or 0)
+        self.without_amount += sign * (g.amount_pence is None)
+
+    def merge(self, other: DistrictTally) -> None:
+        self.awards += other.awards
+        self.pence += other.pence
+        self.without_amount += other.without_amount
+
+
+@dataclass
 class HeadlineGroup:
     awards: int = 0
     pence: float = 0.0
@@ -152,9 +172,9 @@ class HeadlineGroup:
     areas: set[str] = field(default_factory=set)
     equal_share: float = 0.0  # shared: the area's equal share (pence)
     apportioned: float = 0.0  # pence, with apportion=population
-    #: london_wide: of these, the awards for the Metropolitan Police District (awards,
-    #: pence, awards without an amount), shared by its 32 boroughs where London's are by 33
-    district: list[float] = field(default_factory=lambda: [0, 0.0, 0])
+    #: london_wide: of these, the awards for the Metropolitan Police District, shared by
+    #: its 32 boroughs where London's are by 33
+    district: DistrictTally = field(default_factory=DistrictTally)
 
     def add(self, g: GrantFact, beyond: tuple[str, ...], sign: int = 1) -> None:
         """Count an award in (``sign`` -1: take back one counted twice; its areas stay,
@@ -165,9 +185,7 @@ class HeadlineGroup:
         else:
             self.pence += sign * g.amount_pence
         if MPD in beyond:
-            self.district[0] += sign
-            self.district[1] += sign * (g.amount_pence or 0)
-            self.district[2] += sign * (g.amount_pence is None)
+            self.district.add(g, sign)
         if sign > 0:
             self.areas.update(beyond)
 
@@ -312,10 +330,11 @@ def headline_answer(
             if name == "london_wide" and MPD in group.areas:
                 # (London's awards are shared by 33 boroughs, the District's by 32: one
                 # areas_sharing for both overstated who shares most of the money)
-                awards, pence, without = group.district
+                district = group.district
                 body["police_district"] = {
-                    "area": area_ref(snap, MPD), "awards": int(awards), "amount": pounds(pence),
-                    "awards_without_amount": int(without),
+                    "area": area_ref(snap, MPD), "awards": district.awards,
+                    "amount": pounds(district.pence),
+                    "awards_without_amount": district.without_amount,
                     "areas_sharing": len(set(units_at(snap, MPD, level, units)) | {area}),
                 }  # fmt: skip
         if name == "shared" and data is not None and level in LISTED_LEVELS:

@@ -124,9 +124,7 @@ class Sums:
             group.awards += theirs_group.awards
             group.pence += theirs_group.pence
             group.without_amount += theirs_group.without_amount
-            group.district = [
-                a + b for a, b in zip(group.district, theirs_group.district, strict=True)
-            ]
+            group.district.merge(theirs_group.district)
             group.areas.update(theirs_group.areas)
         self.shared.update(other.shared)
 
