@@ -23,7 +23,7 @@ from sqlalchemy import select
 from directory.app import create_app
 from directory.cli import cli
 from directory.ingest.template import HEADINGS
-from directory.store.models import Area, AreaPopulation, Grant, GrantArea
+from directory.store.models import Area, AreaPopulation, Grant, GrantArea, Organisation
 from directory.usecases.opportunities import LONDON_TZ
 from tests.conftest import demo_copy
 
@@ -109,6 +109,7 @@ class Award:
     parent: str | None = None  # Paid through: the ref of an award the directory holds
     financial_year: str | None = None
     programme: str | None = None
+    recipient: str | None = None  # the recipient organisation's ref
 
 
 @dataclass(frozen=True)
@@ -190,8 +191,10 @@ def read_awards(app: Flask, kind: type[OracleT]) -> OracleT:
         app,
         select(
             Grant.id, Grant.ref, Grant.amount_pence, Grant.parent_ref, Grant.financial_year,
-            Grant.programme_id,
-        ).where(Grant.withdrawn_at.is_(None)),
+            Grant.programme_id, Organisation.ref.label("recipient"),
+        )
+        .join(Organisation, Organisation.id == Grant.recipient_id)
+        .where(Grant.withdrawn_at.is_(None)),
     )  # fmt: skip
     refs = {g.ref for g in grants}
     areas: dict[int, set[str]] = {}
@@ -205,6 +208,7 @@ def read_awards(app: Flask, kind: type[OracleT]) -> OracleT:
             g.parent_ref if g.parent_ref in refs and g.parent_ref != g.ref else None,
             g.financial_year,
             g.programme_id,
+            g.recipient,
         )  # fmt: skip
         for g in grants
     )
@@ -362,6 +366,118 @@ def test_apportion_by_population_gives_the_documented_shares(client, oracle):
         abs=0.01,
     )
     assert "bcu_wide" not in bcu and bcu["london_wide"]["areas_sharing"] == 12
+
+
+# -- each group's apportioned amount ------------------------------------------------------
+def _reaches(oracle: Oracle, award: Award, area: str) -> bool:
+    return any(oracle.inside(c, area) or oracle.inside(area, c) for c in award.areas)
+
+
+def _population(oracle: Oracle, area: str) -> int:
+    """A borough's population, or the sum of the boroughs' inside a wider area."""
+    return sum(
+        v for c, v in oracle.population.items() if oracle.kind[c] == "borough" and oracle.inside(c, area)
+    )  # fmt: skip
+
+
+def _bcus(oracle: Oracle, award: Award) -> set[str]:
+    """The BCUs an award names, itself or through a borough or ward in it (the City of
+    London, in no BCU, stands for itself)."""
+    out = set()
+    for code in award.areas:
+        while oracle.kind[code] in ("ward", "borough"):
+            if oracle.kind[oracle.parent[code]] not in ("ward", "borough", "bcu"):  # the City
+                break
+            code = oracle.parent[code]  # type: ignore[assignment]
+        out.add(code)
+    return out
+
+
+def _apportioned_part(oracle: Oracle, award: Award, area: str) -> float:
+    """The pence of an award reaching ``area`` that apportion=population counts there, by
+    the rule the README states: the area's own money in full, money shared with areas of
+    its level equally, BCU-wide money by the borough's share of its BCU's population,
+    London's by its share of London's and the Metropolitan Police District's by its share
+    of the District's (the District: the sum of its boroughs' parts; London: in full)."""
+    kind = oracle.kind[area]
+    if kind == "region":
+        return award.pence
+    if kind == "police_area":
+        boroughs = [c for c, k in oracle.kind.items() if k == "borough" and oracle.inside(c, area)]
+        return sum(
+            _apportioned_part(oracle, award, b) for b in boroughs if _reaches(oracle, award, b)
+        )
+    pop = _population(oracle, area)
+    if LONDON in award.areas:
+        return award.pence * pop / _population(oracle, LONDON)
+    if DISTRICT in award.areas:
+        return (
+            award.pence * pop / _population(oracle, DISTRICT)
+            if oracle.inside(area, DISTRICT)
+            else 0
+        )
+    if kind == "bcu":
+        bcus = _bcus(oracle, award)
+        return award.pence / len(bcus) if area in bcus else 0
+    scope = oracle.scope(award, area)
+    if scope == "bcu_wide":
+        return award.pence * pop / _population(oracle, oracle.parent[area])  # type: ignore[arg-type]
+    if scope == "shared":
+        return award.pence / len(oracle.boroughs(award))
+    return award.pence if scope == "own" else 0
+
+
+def _group_of(award: Award, by: str) -> str | None:
+    return {"programme": award.programme, "financial_year": award.financial_year,
+            "organisation": award.recipient}[by]  # fmt: skip
+
+
+def _label(group: dict[str, Any], by: str) -> str | None:
+    label = group[by]
+    if by == "financial_year" or label is None:
+        return label  # type: ignore[no-any-return]
+    return label["id" if by == "programme" else "ref"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("by", ["programme", "financial_year", "organisation"])
+@pytest.mark.parametrize(
+    "area", [LAMBETH, HARINGEY, CROYDON, CITY, CENTRAL_SOUTH, DISTRICT, LONDON]
+)
+def test_each_group_has_its_apportioned_amount_and_they_add_up_to_the_headlines(
+    client, oracle, area, by
+):
+    """by=programme, financial_year and organisation: each group's apportioned_amount is
+    its awards' parts by the headline's rule, and the groups (each award in one) add up to
+    the headline's to the penny."""
+    body = get(client, f"/api/v1/funding/summary?by={by}&area={area}&apportion=population&{ALL}")
+    counted = oracle.counted([a for a in oracle.every if _reaches(oracle, a, area)])
+    expected: dict[str | None, list[float]] = {}
+    for award in counted:
+        expected.setdefault(_group_of(award, by), []).append(_apportioned_part(oracle, award, area))
+    groups = {_label(g, by): g for g in body["groups"]}
+    assert groups.keys() == expected.keys()
+    for key, parts in expected.items():
+        assert groups[key]["awards"] == len(parts), key
+        # rounded so that the groups add up: each within a penny of its own exact sum
+        assert abs(groups[key]["apportioned_amount"] - sum(parts) / 100) < 0.01 + 1e-6, key
+    headline = body["headline"]["apportionment"]["amount"]
+    assert headline == pytest.approx(sum(map(sum, expected.values())) / 100, abs=0.01)
+    assert sum(round(g["apportioned_amount"] * 100) for g in body["groups"]) == round(
+        headline * 100
+    )
+    if area != LONDON:  # wider money is counted by population share, not in full
+        assert headline < body["totals"]["amount"]
+
+
+def test_a_wards_groups_are_not_apportioned(client, oracle):
+    """There are no ward populations: the groups have no apportioned_amount, and asking is
+    a 422."""
+    ward = min(c for c, p in oracle.parent.items() if p == LAMBETH and oracle.kind[c] == "ward")
+    for by in ("programme", "financial_year", "organisation"):
+        body = get(client, f"/api/v1/funding/summary?by={by}&area={ward}&{ALL}")
+        assert all("apportioned_amount" not in g for g in body["groups"]), by
+        query = f"by={by}&area={ward}&apportion=population"
+        assert client.get(f"/api/v1/funding/summary?{query}").status_code == 422, by
 
 
 def test_a_ward_headline_has_its_borough_wide_awards_and_no_apportionment(client, oracle):

@@ -5,6 +5,7 @@ and programme answers (see the package's docstring for the placement rules).
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -82,6 +83,23 @@ def named_programme_rule(programme: str, community_safety: bool) -> str:
 
 def pounds(pence: float) -> float:
     return round(pence / 100, 2)
+
+
+def pence_adding_up(exact: list[float], total: int) -> list[int]:
+    """``exact`` (pence, unrounded) in whole pence that add up to ``total``, their sum
+    rounded once: each rounded down, then the pennies left over go to the largest remainders
+    (the first of equal ones). Rounding each alone can miss the total by a penny a figure;
+    this way each is less than a penny from its exact value and the parts add up."""
+    out = [math.floor(x) for x in exact]
+    left = total - sum(out)
+    order = sorted(range(len(exact)), key=lambda i: (out[i] - exact[i], i))  # largest first
+    step = 1 if left > 0 else -1
+    for i in order if left > 0 else reversed(order):
+        if left == 0:
+            break
+        out[i] += step
+        left -= step
+    return out
 
 
 def rate(numerator: float | None, denominator: float | None, per: int = 1000) -> float | None:

@@ -264,9 +264,11 @@ def _district_pence(
 def headline(
     snap: GeographySnapshot, grants: list[GrantFact], area: str, found: Scopes, *,
     data: FundingData | None = None, apportion: str = "none",
+    shares: dict[int, float] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The headline of the awards ``grants`` (all reaching ``area``, with their ``found``
-    scopes): the area's own awards and, apart, each wider scope at its full amount."""
+    scopes): the area's own awards and, apart, each wider scope at its full amount.
+    ``shares``: :func:`apportioned_shares` of ``grants``, when the caller has them."""
     info = snap.areas[area]
     level = info.type
     present = scopes_present(snap, area)
@@ -277,7 +279,7 @@ def headline(
     if "shared" in groups and data is not None and level in LISTED_LEVELS:
         shared = [g for g in grants if found[g.id][0] == "shared"]
         groups["shared"].equal_share = equal_share(data, snap, area, shared)
-    apportionment = _apportion(snap, grants, area, found, groups, data, apportion)
+    apportionment = _apportion(snap, grants, area, found, groups, data, apportion, shares)
     reaching = (
         len(grants),
         sum(g.amount_pence or 0 for g in grants),
@@ -364,9 +366,28 @@ def _wider_area(snap: GeographySnapshot, area: str, scope: str) -> set[str]:
     return {a for a in ancestors(snap, area) if snap.areas[a].type == level}
 
 
+def apportioned_shares(
+    data: FundingData, snap: GeographySnapshot, grants: Iterable[GrantFact], area: str
+) -> dict[int, float] | None:
+    """Each award's part (pence, unrounded) counted for ``area`` with apportion=population:
+    the one rule of the headline's apportionment, which its scopes and the summary's groups
+    both add up from. None when the area cannot be apportioned (a ward; populations not
+    loaded)."""
+    level = snap.areas[area].type
+    if level == "region":  # every award reaching London is London's own
+        return {g.id: float(g.amount_pence or 0) for g in grants}
+    if level not in APPORTIONED_LEVELS:
+        return None
+    pops = _Populations.of(data, snap, area)
+    if not pops.area or not pops.london:
+        return None
+    return {g.id: _apportioned_pence(data, g, snap, area, level, pops) for g in grants}
+
+
 def _apportion(
     snap: GeographySnapshot, grants: list[GrantFact], area: str, found: Scopes,
     groups: dict[str, HeadlineGroup], data: FundingData | None, apportion: str,
+    shares: dict[int, float] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     name = snap.areas[area].name
     level = snap.areas[area].type
@@ -392,18 +413,20 @@ def _apportion(
             "rule": "There are no ward populations, so nothing is apportioned to a ward: ask "
             "for its borough.",
         }
+    if shares is None:
+        shares = apportioned_shares(data, snap, grants, area)
+    if shares is not None:
+        for g in grants:
+            groups[found[g.id][0]].apportioned += shares[g.id]
     if level == "region":
-        for group in groups.values():
-            group.apportioned = group.pence
         return {
             "method": "population",
             "available": True,
-            "amount": pounds(sum(g.pence for g in groups.values())),
+            "amount": pounds(sum(g.apportioned for g in groups.values())),
             "rule": "Every award reaching London is London's own: nothing to apportion.",
             "population": _population(data),
         }
-    pops = _Populations.of(data, snap, area)
-    if not pops.area or not pops.london:
+    if shares is None:
         return {
             "method": "population",
             "available": False,
@@ -411,8 +434,7 @@ def _apportion(
             "rule": "Population figures are not loaded for every borough, so nothing could be "
             "apportioned: import them with `directory import FILE --format population`.",
         }
-    for g in grants:
-        groups[found[g.id][0]].apportioned += _apportioned_pence(data, g, snap, area, level, pops)
+    pops = _Populations.of(data, snap, area)
     bcu = "BCU-wide money × the borough's share of its BCU's population + " if pops.bcu else ""
     police = (
         " (money for the Metropolitan Police District × its share of the District's "

@@ -22,6 +22,7 @@ from directory.usecases.funding.awards import (
     check_choice,
     codes_of_type,
     left_out_body,
+    pence_adding_up,
     placed,
     population_note,
     population_of,
@@ -30,7 +31,13 @@ from directory.usecases.funding.awards import (
     selection,
     split_grants,
 )
-from directory.usecases.funding.headline import Scopes, headline, scopes, scopes_present
+from directory.usecases.funding.headline import (
+    Scopes,
+    apportioned_shares,
+    headline,
+    scopes,
+    scopes_present,
+)
 from directory.usecases.geography import CITY_NOTE, LONDON, MPD, GeographySnapshot
 
 SUMMARY_BY = ("borough", "bcu", "ward", "programme", "financial_year", "organisation")
@@ -89,12 +96,20 @@ def funding_summary(
     }
     if not include_regrants:
         answer["regrants_left_out"] = left_out_body(left_out)
+    shares = None
     if sel.area is not None and found is not None:  # found is None without an area
-        answer["headline"] = headline(snap, grants, sel.area, found, data=data, apportion=apportion)
+        if apportion == "population":
+            shares = apportioned_shares(data, snap, grants, sel.area)
+        answer["headline"] = headline(
+            snap, grants, sel.area, found, data=data, apportion=apportion, shares=shares
+        )
     years = by == "financial_year" or sel.financial_year is not None
     if by in ("programme", "financial_year", "organisation"):
         present = scopes_present(snap, sel.area) if sel.area is not None else ()
         answer["groups"] = _simple_groups(grants, flags, by, found, present)
+        if apportion == "population":
+            total = answer["headline"]["apportionment"]["amount"]
+            _apportion_groups(answer["groups"], grants, by, shares, total)
         rules = [AREA_FILTER_RULE] if sel.area is not None else []
         rules += [FINANCIAL_YEAR_RULE] if years else []
         answer["rule"] = " ".join([*rules, REGRANT_RULE])
@@ -166,6 +181,36 @@ def _simple_groups(
                 s: {"awards": int(n), "amount": pounds(p)} for s, (n, p) in by_scope[k].items()
             }
     return out
+
+
+def _apportion_groups(
+    groups: list[dict[str, Any]], grants: list[GrantFact], by: str,
+    shares: dict[int, float] | None, total: float | None,
+) -> None:  # fmt: skip
+    """Each group's apportioned_amount: its awards' parts (``shares``, the headline's rule)
+    summed in pence and rounded so that the groups add up to the headline's amount
+    (``total``, pounds), each award being in one group; null when the headline has none."""
+    if shares is None or total is None:
+        for group in groups:
+            group["apportioned_amount"] = None
+        return
+    exact: dict[Any, float] = defaultdict(float)
+    for g in grants:
+        exact[_group_key(g, by)] += shares[g.id]
+    keys = [_label_key(group, by) for group in groups]
+    pence = pence_adding_up([exact[k] for k in keys], round(total * 100))
+    for group, part in zip(groups, pence, strict=True):
+        group["apportioned_amount"] = part / 100
+
+
+def _label_key(group: dict[str, Any], by: str) -> Any:
+    """The key of ``_group_key`` a group's label stands for."""
+    label = group[by]
+    if by == "programme":
+        return label["id"] if label else None
+    if by == "organisation":
+        return label["ref"]
+    return label
 
 
 def _area_groups(

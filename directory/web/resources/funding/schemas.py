@@ -55,7 +55,8 @@ _APPORTION = ma.fields.String(
         "population: also give each borough (or BCU) an apportioned_amount that divides "
         "London-wide money by share of London's population and BCU-wide money by share of the "
         "BCU's population (the rule is stated in the answer's apportionment member); with "
-        "area a borough, BCU or London, the headline's apportionment likewise"
+        "area a borough, BCU or London, the headline's apportionment likewise, and each "
+        "group's apportioned_amount (by=programme, financial_year or organisation)"
     },
 )
 _REGRANTS = ma.fields.Boolean(
@@ -398,6 +399,16 @@ class FundingGroupSchema(FundingStatsSchema):
         metadata={
             "description": "With area: the group's awards and money by scope at the area, as "
             "in headline (own, shared, borough_wide, bcu_wide, london_wide, each in full)"
+        },
+    )
+    apportioned_amount = ma.fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "With area and apportion=population: the part of the group's "
+            "money counted for the area by headline.apportionment.rule (its own awards in "
+            "full, the wider ones by population share). Each award is in one group, and the "
+            "groups' apportioned_amount add up exactly to headline.apportionment.amount (each "
+            "within a penny of its own unrounded sum); null if populations are not loaded"
         },
     )
 
