@@ -369,7 +369,7 @@ def test_apportion_by_population_gives_the_documented_shares(client, oracle):
 
 
 # -- each group's apportioned amount ------------------------------------------------------
-def _reaches(oracle: Oracle, award: Award, area: str) -> bool:
+def reaches(oracle: Oracle, award: Award, area: str) -> bool:
     return any(oracle.inside(c, area) or oracle.inside(area, c) for c in award.areas)
 
 
@@ -405,7 +405,7 @@ def _apportioned_part(oracle: Oracle, award: Award, area: str) -> float:
     if kind == "police_area":
         boroughs = [c for c, k in oracle.kind.items() if k == "borough" and oracle.inside(c, area)]
         return sum(
-            _apportioned_part(oracle, award, b) for b in boroughs if _reaches(oracle, award, b)
+            _apportioned_part(oracle, award, b) for b in boroughs if reaches(oracle, award, b)
         )
     pop = _population(oracle, area)
     if LONDON in award.areas:
@@ -450,7 +450,7 @@ def test_each_group_has_its_apportioned_amount_and_they_add_up_to_the_headlines(
     its awards' parts by the headline's rule, and the groups (each award in one) add up to
     the headline's to the penny."""
     body = get(client, f"/api/v1/funding/summary?by={by}&area={area}&apportion=population&{ALL}")
-    counted = oracle.counted([a for a in oracle.every if _reaches(oracle, a, area)])
+    counted = oracle.counted([a for a in oracle.every if reaches(oracle, a, area)])
     expected: dict[str | None, list[float]] = {}
     for award in counted:
         expected.setdefault(_group_of(award, by), []).append(_apportioned_part(oracle, award, area))

@@ -27,6 +27,7 @@ from tests.directory.test_funding_headline import (
     Award,
     Oracle,
     get,
+    reaches,
     read_awards,
     template_text,
 )
@@ -156,6 +157,82 @@ def test_the_programme_list_counts_each_regrant_once(shared_client, demo):
     assert sum(p["amount"] for p in body["contents"]) == pytest.approx(pounds(counted), abs=0.01)
     cc = next(p for p in body["contents"] if p["id"] == "lcpf-cc")
     assert cc["awards"] == len([a for a in counted if a.programme == "lcpf-cc"])
+
+
+# -- what an organisation passed on ---------------------------------------------------------
+SNB, OXYGEN = "org:kingston-safer-neighbourhood-board", "org:oxygen"
+BOROUGHS, ADVANCE = "org:32-london-boroughs", "GB-CHC-1086873"
+KINGSTON = "E09000021"
+
+
+def _passed_on(counted: list[Award], chosen: list[Award]) -> dict[str, dict[str, Any]]:
+    """Of the awards an answer's filters choose, those paid through one of its counted
+    awards (their parent) to another organisation, by the parent's recipient."""
+    parents = {a.ref: a for a in counted}
+    out: dict[str, list[Award]] = {}
+    for award in chosen:
+        parent = parents.get(award.parent or "")
+        if parent is not None and parent.recipient != award.recipient:
+            out.setdefault(parent.recipient or "", []).append(award)
+    return {ref: {"awards": len(awards), "amount": pounds(awards)} for ref, awards in out.items()}
+
+
+def _organisations(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {g["organisation"]["ref"]: g for g in body["groups"]}
+
+
+@pytest.mark.parametrize("include_regrants", ["false", "true"])
+def test_an_organisation_shows_what_it_passed_on_beside_the_whole_of_what_it_received(
+    shared_client, demo, include_regrants
+):
+    """by=organisation credits an intermediary with the whole of each award (amount, as
+    before) and says how much of it went on through the answer's other awards."""
+    query = f"by=organisation&include_regrants={include_regrants}&{ALL}"
+    groups = _organisations(get(shared_client, f"/api/v1/funding/summary?{query}"))
+    chosen = list(demo.every)
+    counted = chosen if include_regrants == "true" else demo.counted(chosen)
+    expected = _passed_on(counted, chosen)
+    assert expected.keys() == {SNB, BOROUGHS}
+    for ref, group in groups.items():
+        assert group["passed_on"] == expected.get(ref, {"awards": 0, "amount": 0.0}), ref
+        received = [a for a in counted if a.recipient == ref]
+        assert group["amount"] == pytest.approx(pounds(received), abs=0.005), ref
+    # MOPAC → Kingston SNB (£31,250) → Oxygen (£6,000): the SNB kept £25,250 of it
+    assert groups[SNB]["amount"] == 31_250.00
+    assert groups[SNB]["passed_on"] == {"awards": 1, "amount": 6_000.00}
+    # PCD 79's £72m: PCD 310 went on to Advance; PCD 421 is the 32 boroughs' own
+    assert groups[BOROUGHS]["passed_on"] == {"awards": 1, "amount": 2_996_940.00}
+    assert groups[ADVANCE]["passed_on"] == {"awards": 0, "amount": 0.0}
+    assert (OXYGEN in groups) == (include_regrants == "true")
+
+
+@pytest.mark.parametrize(
+    ("query", "chosen"),
+    [
+        ("area=Kingston upon Thames", lambda demo, a: reaches(demo, a, KINGSTON)),
+        # PCD 310 (2018/19) is in another year's answer than PCD 79: not passed on in this one
+        ("financial_year=2017-18", lambda demo, a: a.financial_year == "2017/18"),
+        # PCD 310 is counted, PCD 79 not being in the answer: nothing passed it on here
+        ("programme=lcpf-cc", lambda demo, a: a.programme == "lcpf-cc"),
+        ("programme=snb", lambda demo, a: a.programme == "snb"),
+    ],
+    ids=["kingston", "2017-18", "lcpf-cc", "snb"],
+)
+def test_what_an_organisation_passed_on_is_counted_in_the_same_answer(
+    shared_client, demo, query, chosen
+):
+    body = get(shared_client, f"/api/v1/funding/summary?by=organisation&{query}&{ALL}")
+    picked = [a for a in demo.every if chosen(demo, a)]
+    expected = _passed_on(demo.counted(picked), picked)
+    for ref, group in _organisations(body).items():
+        assert group["passed_on"] == expected.get(ref, {"awards": 0, "amount": 0.0}), ref
+    assert sum(g["passed_on"]["awards"] for g in body["groups"]) == sum(
+        e["awards"] for e in expected.values()
+    )
+    if "snb" in query or "Kingston" in query:
+        assert expected[SNB] == {"awards": 1, "amount": 6_000.00}
+    else:
+        assert BOROUGHS not in expected
 
 
 # -- the patch: a regrant whose parent does not reach it ---------------------------------------

@@ -107,6 +107,8 @@ def funding_summary(
     if by in ("programme", "financial_year", "organisation"):
         present = scopes_present(snap, sel.area) if sel.area is not None else ()
         answer["groups"] = _simple_groups(grants, flags, by, found, present)
+        if by == "organisation":
+            _passed_on(answer["groups"], grants, left_out)
         if apportion == "population":
             total = answer["headline"]["apportionment"]["amount"]
             _apportion_groups(answer["groups"], grants, by, shares, total)
@@ -181,6 +183,27 @@ def _simple_groups(
                 s: {"awards": int(n), "amount": pounds(p)} for s, (n, p) in by_scope[k].items()
             }
     return out
+
+
+def _passed_on(
+    groups: list[dict[str, Any]], grants: list[GrantFact], left_out: list[GrantFact]
+) -> None:  # fmt: skip
+    """Each organisation's passed_on: the awards of the answer (counted, or left out as
+    regrants) paid through one of its awards counted here (their parent) to another
+    organisation. Its amount credits the recipient with the whole of each award, an
+    intermediary's too (a Safer Neighbourhood Board's fund, then its grants to charities),
+    so this keeps what it passed on in sight without changing amount; an award paid on to
+    the same organisation (a later decision drawing on the same budget) is not passed on."""
+    holder = {g.id: g.recipient_ref for g in grants}
+    passed: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    for g in (*grants, *left_out):
+        parent = holder.get(g.paid_through[0]) if g.paid_through else None
+        if parent is not None and parent != g.recipient_ref:
+            passed[parent][0] += 1
+            passed[parent][1] += g.amount_pence or 0
+    for group in groups:
+        awards, pence = passed.get(group["organisation"]["ref"], (0, 0.0))
+        group["passed_on"] = {"awards": int(awards), "amount": pounds(pence)}
 
 
 def _apportion_groups(

@@ -401,6 +401,17 @@ class FundingGroupSchema(FundingStatsSchema):
             "in headline (own, shared, borough_wide, bcu_wide, london_wide, each in full)"
         },
     )
+    passed_on = ma.fields.Nested(
+        FundingMoneySchema,
+        metadata={
+            "description": "by=organisation: of this answer's awards (those it counts or "
+            "leaves out as regrants), those paid through one of the organisation's awards "
+            "counted here (their parent, following Paid through) to another organisation, "
+            "with their money. amount credits the organisation with the whole of each award "
+            "it received, what it passed on included; amount − passed_on.amount is what the "
+            "directory does not show it passing on"
+        },
+    )
     apportioned_amount = ma.fields.Float(
         allow_none=True,
         metadata={
