@@ -323,6 +323,14 @@ def test_apportion_without_population_says_so(read_app):
     assert all(b["apportioned_amount"] is None for b in body["boroughs"])
 
 
+@pytest.mark.parametrize("by", ["programme", "financial_year", "organisation"])
+def test_apportioned_groups_without_population_are_null(read_app, by):
+    query = f"by={by}&area={KINGSTON}&apportion=population"
+    body = get(read_app, f"/api/v1/funding/summary?{query}")
+    assert body["headline"]["apportionment"]["available"] is False
+    assert body["groups"] and all(g["apportioned_amount"] is None for g in body["groups"])
+
+
 # -- GET /funding/need -------------------------------------------------------------------------
 def test_need_without_crime_and_population_figures_says_so(read_app):
     before = get(read_app, "/api/v1/funding/need")
