@@ -71,6 +71,14 @@ def assert_accessible(page: Any, source: str, state: str) -> None:
     )
 
 
+def test_axe_reports_what_it_finds(page: Any, live_server: Server, axe_source: str) -> None:
+    """The check itself: a postcode box with its label taken away is a violation, told."""
+    page.goto(live_server.url("/"))
+    page.evaluate("() => document.querySelector('label[for=postcode]').remove()")
+    found = violations(page, axe_source)
+    assert any(line.startswith("label (critical) at #postcode: ") for line in found), found
+
+
 def test_the_page_as_it_opens(page: Any, live_server: Server, axe_source: str) -> None:
     page.goto(live_server.url("/"))
     page.wait_for_selector("#borough option[value^=E09]", state="attached")
@@ -113,9 +121,24 @@ def test_a_phone_width_screen(phone: Any, live_server: Server, axe_source: str, 
     open_everything(phone)
     assert_accessible(phone, axe_source, f"at 375 px with {where}")
     # some tables do scroll at this width: each is a tab stop named by its caption
-    wraps = phone.locator(".table-wrap[tabindex='0'][role=region]")
-    assert wraps.count() > 0
-    assert wraps.first.get_attribute("aria-label").endswith("(scrolls sideways)")
+    # a table is a tab stop exactly when it scrolls, named by its caption
+    wraps = phone.eval_on_selector_all(
+        ".table-wrap",
+        """ws => ws.filter(w => w.getClientRects().length).map(w => ({
+            scrolls: w.scrollWidth > w.clientWidth + 1, stop: w.tabIndex === 0,
+            role: w.getAttribute("role"), name: w.getAttribute("aria-label"),
+            caption: w.querySelector("caption") && w.querySelector("caption").textContent}))""",
+    )
+    assert any(w["scrolls"] for w in wraps) and not all(w["scrolls"] for w in wraps)
+    for w in wraps:
+        assert w["stop"] == w["scrolls"], w
+        if w["scrolls"]:
+            assert w["role"] == "region" and w["name"] == f"{w['caption']} (scrolls sideways)"
+    # and the arrow keys scroll it
+    wrap = phone.locator(".table-wrap[tabindex='0']").first
+    wrap.focus()
+    phone.keyboard.press("ArrowRight")
+    phone.wait_for_function("w => w.scrollLeft > 0", arg=wrap.element_handle())
 
 
 def test_a_boroughs_dashboard(page: Any, live_server: Server, axe_source: str) -> None:
@@ -208,3 +231,108 @@ def test_the_ogc_and_problem_pages(
     answer = page.goto(live_server.url(path))
     assert answer.status == 200 and answer.headers["content-type"].startswith("text/html")
     assert_accessible(page, axe_source, f"on {path}")
+
+
+# What axe cannot see: the page used by keyboard alone, as a screen reader hears it.
+
+FOCUSED = """() => {
+    const e = document.activeElement;
+    if (!e || e === document.body) return null;
+    const s = getComputedStyle(e), r = e.getBoundingClientRect();
+    return {
+        key: e.id || (e.tagName + ":" + (e.getAttribute("href") || e.className || "") + ":" +
+                      e.textContent.trim().slice(0, 40) + ":" + Math.round(r.top + scrollY)),
+        id: e.id, tag: e.tagName, cls: String(e.className), text: e.textContent.trim(),
+        ring: (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2) || s.boxShadow !== "none",
+        seen: r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 &&
+              r.top < innerHeight && r.left < innerWidth,
+    };
+}"""
+
+
+def tab(page: Any, back: bool = False) -> dict[str, Any] | None:
+    page.keyboard.press("Shift+Tab" if back else "Tab")
+    stop: dict[str, Any] | None = page.evaluate(FOCUSED)
+    return stop
+
+
+def test_by_keyboard_the_search_is_reached_sent_announced_and_left(
+    page: Any, live_server: Server
+) -> None:
+    """From the top of the page: the skip link first, then the postcode box within a few
+    stops; Enter sends it; the answer is said in the live status line while the focus stays
+    in the box; every stop through the results shows a focus ring in the window (WCAG
+    2.4.7, 2.4.11); and Tab goes on to the end of the page and out of it (no trap, 2.1.2)."""
+    page.goto(live_server.url("/"))
+    page.wait_for_selector("#borough option[value^=E09]", state="attached")
+    status = page.locator("#status")  # there before anything is said, so it is heard
+    assert status.get_attribute("role") == "status"
+    assert status.get_attribute("aria-live") == "polite"
+
+    first = tab(page)
+    assert first is not None and first["text"] == "Skip to the search" and first["seen"]
+    assert first["ring"]
+    stops = [first]
+    while stops[-1]["id"] != "postcode":
+        stop = tab(page)
+        assert stop is not None and len(stops) < 6, stops
+        stops.append(stop)
+    assert stops[-1]["ring"] and stops[-1]["seen"]
+
+    page.keyboard.type(POSTCODE)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results[data-state=ready]")
+    page.wait_for_selector("#dashboard[data-state=ready]")
+    expected = live_server.json("/patch", postcode=POSTCODE, per_page=1000)
+    said = status.inner_text()
+    assert said.startswith(POSTCODE) and expected["ward"]["name"] in said
+    assert f"{expected['services']['total_items']} services serve this patch" in said
+    assert page.evaluate("document.activeElement.id") == "postcode"  # not lost to the page
+
+    # through the results to the end of the page, then out of it
+    walked: list[dict[str, Any]] = []
+    for _ in range(1500):
+        stop = tab(page)
+        if stop is None:
+            break
+        walked.append(stop)
+    else:
+        raise AssertionError(f"Tab never left the page; the last stops: {walked[-5:]}")
+    keys = [s["key"] for s in walked]
+    assert len(keys) == len(set(keys)), "a stop was reached twice on the way down"
+    assert any(s["cls"] == "expand" for s in walked)  # the services' buttons
+    assert any(s["id"] == "map" for s in walked)  # the map, whose arrow keys pan it
+    assert walked[-1]["text"] == "fflate"  # the footer's last link
+    hidden = [s for s in walked if not s["seen"]]
+    assert not hidden, f"stops focused out of sight: {hidden}"
+    ringless = [s for s in walked if not s["ring"]]
+    assert not ringless, f"stops with no visible focus ring: {ringless}"
+
+    # and back up again from outside the page, to the last link
+    last = tab(page, back=True)
+    assert last is not None and last["key"] == walked[-1]["key"]
+
+
+def test_by_keyboard_a_problem_is_announced_and_the_box_marked(
+    page: Any, live_server: Server
+) -> None:
+    page.goto(live_server.url("/"))
+    page.wait_for_selector("#borough option[value^=E09]", state="attached")
+    status, problem = live_server.api("/patch", postcode=UNKNOWN)
+    assert status == 404
+    page.get_by_label("Postcode").focus()
+    page.keyboard.type(UNKNOWN)
+    page.keyboard.press("Enter")
+    alert = page.get_by_role("alert")  # an alert is read out as it appears
+    alert.wait_for()
+    assert problem["title"] in alert.inner_text()
+    assert page.locator("#status").inner_text() == ""  # nothing else said over it
+    assert page.evaluate("document.activeElement.id") == "postcode"  # to correct it
+    box = page.get_by_label("Postcode")
+    assert box.get_attribute("aria-invalid") == "true"
+    assert "problem" in box.get_attribute("aria-describedby").split()
+    # an empty box: said, and the focus taken back to it
+    page.get_by_role("button", name="Show borough").focus()
+    page.keyboard.press("Enter")
+    assert "Choose a borough" in alert.inner_text()
+    assert page.evaluate("document.activeElement.id") == "borough"
