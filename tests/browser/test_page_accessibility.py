@@ -21,6 +21,7 @@ import pytest
 
 from tests.browser.conftest import Server
 from tests.browser.test_page import POSTCODE, pick_borough, search_postcode
+from tests.browser.test_page_editing import OWN, load, use_key
 from tests.browser.test_page_partners import find_partners
 from tests.conftest import REPO_ROOT
 
@@ -213,6 +214,24 @@ def test_a_caseload_answered(page: Any, live_server: Server, axe_source: str) ->
     page.wait_for_selector("#caseload[data-state=ready]")
     assert page.locator("#caseload-summary table").count() > 0
     assert_accessible(page, axe_source, "with a caseload answered")
+
+
+def test_correcting_a_listing(
+    editing_page: Any, editing_server: tuple[Server, dict[str, str]], axe_source: str
+) -> None:
+    """The editor's form with a service loaded, then a save refused (a key that is not
+    accepted: nothing is written)."""
+    server, keys = editing_server
+    page = editing_page
+    page.goto(server.url("/#editing"))
+    use_key(page, keys["own"][:-6] + "AAAAAA")
+    load(page, OWN)
+    page.wait_for_selector("#edit-form:not([hidden])")
+    assert_accessible(page, axe_source, "with a service loaded to correct")
+    page.get_by_label("Contact phone").fill("020 7946 0000")
+    page.get_by_role("button", name="Save changes").click()
+    page.locator("#edit-problem").wait_for()
+    assert_accessible(page, axe_source, "with a correction refused")
 
 
 @pytest.mark.parametrize(
