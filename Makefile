@@ -32,6 +32,13 @@ $(SPECTRAL): tools/spectral/package-lock.json
 	npm ci --prefix tools/spectral --prefer-offline --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# axe-core, the accessibility checker tests/browser/test_page_accessibility.py runs inside the
+# page (WCAG 2.2 AA rules), pinned by tools/axe/package-lock.json
+AXE := tools/axe/node_modules/axe-core/axe.min.js
+$(AXE): tools/axe/package-lock.json
+	npm ci --prefix tools/axe --prefer-offline --no-audit --no-fund --loglevel=error
+	@touch $@
+
 init: install ## migrate the database and load the geography
 	$(BIN)/directory init
 
@@ -45,10 +52,10 @@ run: demo ## install, initialise, load the demo directory and serve on http://12
 # throwaway PostgreSQL cluster and holds ~1.3 GB, hence at most 4); TEST_WORKERS=0 runs them
 # in this one process
 TEST_WORKERS ?= auto --maxprocesses 4
-test: install $(SPECTRAL) ## run the whole test suite (SQLite and a throwaway PostgreSQL)
+test: install $(SPECTRAL) $(AXE) ## run the whole test suite (SQLite and a throwaway PostgreSQL)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-test-fast: install $(SPECTRAL) ## the tests that do not walk every postcode
+test-fast: install $(SPECTRAL) $(AXE) ## the tests that do not walk every postcode
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow"
 
 openapi: install ## regenerate the committed OpenAPI document

@@ -22,11 +22,16 @@ from typing import Any
 import pytest
 
 from directory import create_app
+from directory.cli import cli
 from directory.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.servers import wsgi_server
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: the services of the editing server's two editor keys: the first key's own, and another
+#: organisation's
+EDITABLE = "oxygen-kingston-knife-crime"
+NOT_EDITABLE = "rescue-and-response"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
@@ -153,6 +158,48 @@ def phone(browser: Any, live_server: Server) -> Iterator[Any]:
     """A 375 px wide page (a small phone)."""
     watch = Watch(live_server.base)
     page = open_page(browser, live_server, watch, width=375, height=812)
+    yield page
+    page.context.close()
+    assert watch.external == [], f"requests to other hosts: {watch.external}"
+    assert watch.errors == [], watch.errors
+
+
+@pytest.fixture(scope="module")
+def editing_server(
+    sqlite_demo: Path, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """A server of the module's own over its own copy of the demo directory (its tests
+    write), and two editor keys: "own", of EDITABLE's organisation, and "other", of
+    NOT_EDITABLE's."""
+    tmp = tmp_path_factory.mktemp("browser-editing")
+    shutil.copy(sqlite_demo, tmp / "directory.sqlite3")
+    settings = Settings(
+        database_url="", instance_dir=tmp, geodata_dir=shared_data_dir, testing=True,
+        data_version_ttl=0.0, index_rebuild="inline", log_level="WARNING",
+    )  # fmt: skip
+    app = create_app(settings)
+    client = app.test_client()
+    keys = {}
+    for name, service in (("own", EDITABLE), ("other", NOT_EDITABLE)):
+        org = client.get(f"/api/v1/services/{service}").json["organisation"]["ref"]
+        result = app.test_cli_runner().invoke(
+            cli, ["keys", "create", "--role", "editor", "--organisation", org,
+                  "--name", f"{name} editor", "--json"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        keys[name] = json.loads(result.output)["key"]
+    try:
+        with wsgi_server(app) as base:
+            yield Server(base), keys
+    finally:
+        app.extensions["directory"].db.dispose()
+
+
+@pytest.fixture()
+def editing_page(browser: Any, editing_server: tuple[Server, dict[str, str]]) -> Iterator[Any]:
+    server, _keys = editing_server
+    watch = Watch(server.base)
+    page = open_page(browser, server, watch)
     yield page
     page.context.close()
     assert watch.external == [], f"requests to other hosts: {watch.external}"

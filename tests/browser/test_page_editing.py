@@ -8,61 +8,11 @@ not the session's shared one."""
 
 from __future__ import annotations
 
-import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from directory import create_app
-from directory.cli import cli
-from directory.settings import Settings
-from tests.browser.conftest import Server, Watch, open_page
-from tests.servers import wsgi_server
-
-OWN = "oxygen-kingston-knife-crime"
-OTHER = "rescue-and-response"
-
-
-@pytest.fixture(scope="module")
-def editing_server(
-    sqlite_demo: Path, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Server, dict[str, str]]]:
-    tmp = tmp_path_factory.mktemp("browser-editing")
-    shutil.copy(sqlite_demo, tmp / "directory.sqlite3")
-    settings = Settings(
-        database_url="", instance_dir=tmp, geodata_dir=shared_data_dir, testing=True,
-        data_version_ttl=0.0, index_rebuild="inline", log_level="WARNING",
-    )  # fmt: skip
-    app = create_app(settings)
-    client = app.test_client()
-    keys = {}
-    for name, service in (("own", OWN), ("other", OTHER)):
-        org = client.get(f"/api/v1/services/{service}").json["organisation"]["ref"]
-        result = app.test_cli_runner().invoke(
-            cli, ["keys", "create", "--role", "editor", "--organisation", org,
-                  "--name", f"{name} editor", "--json"],
-        )  # fmt: skip
-        assert result.exit_code == 0, result.output
-        keys[name] = json.loads(result.output)["key"]
-    try:
-        with wsgi_server(app) as base:
-            yield Server(base), keys
-    finally:
-        app.extensions["directory"].db.dispose()
-
-
-@pytest.fixture()
-def editing_page(browser: Any, editing_server: tuple[Server, dict[str, str]]) -> Iterator[Any]:
-    server, _keys = editing_server
-    watch = Watch(server.base)
-    page = open_page(browser, server, watch)
-    yield page
-    page.context.close()
-    assert watch.external == [], f"requests to other hosts: {watch.external}"
-    assert watch.errors == [], watch.errors
+from tests.browser.conftest import EDITABLE as OWN
 
 
 def use_key(page: Any, key: str) -> None:

@@ -703,7 +703,27 @@
     return el(tag, { text: content });
   }
 
+  /* A table too wide for the screen scrolls sideways in its .table-wrap; a keyboard user can
+   * scroll it only if the wrap takes the focus (WCAG 2.1.1), so while it overflows it is a
+   * tab stop, a region named by the table's caption. Not before: a tab stop that does
+   * nothing on a wide screen is only in the way. */
+  var wrapWatch = window.ResizeObserver ? new ResizeObserver(function (entries) {
+    entries.forEach(function (entry) { scrollable(entry.target); });
+  }) : null;
+  function scrollable(wrap) {
+    var caption = wrap.querySelector("caption");
+    if (wrap.scrollWidth > wrap.clientWidth + 1) {
+      wrap.setAttribute("tabindex", "0");
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", (caption ? caption.textContent : "Table") + " (scrolls sideways)");
+    } else ["tabindex", "role", "aria-label"].forEach(function (name) { wrap.removeAttribute(name); });
+  }
   function scrollTable(headers, rows, caption, cls) {
+    var wrap = tableWrap(headers, rows, caption, cls);
+    if (wrapWatch) wrapWatch.observe(wrap);
+    return wrap;
+  }
+  function tableWrap(headers, rows, caption, cls) {
     return el("div", { class: "table-wrap" }, el("table", { class: cls || null },
       caption ? el("caption", { text: caption }) : null,
       el("thead", null, el("tr", null, headers.map(function (h) { return el("th", { scope: "col", text: h }); }))),
