@@ -152,6 +152,9 @@ class Decisions:
                 f"Part of {parent_ref}'s budget ({why}): counted there, shown here as paid "
                 "through it, so the money is not counted twice."
             )
+        regrant = self.rules.regrant_of(row["recipient_type"])
+        if regrant is not None:
+            notes.append(f"Awarded for onward distribution as grants ({regrant[1]}).")
         recipient = self.recipient(row)
         if recipient.name != row["recipient_name"].strip():
             notes.append(f"Recipient shown as {recipient.name}.")
@@ -185,6 +188,7 @@ class Decisions:
             financial_year=financial_year,
             areas=areas,
             parent_ref=parent_ref,
+            regrant_type=regrant[0] if regrant is not None else None,
             source_url=row["source_url"].strip() or None,
             demo=demo,
         )

@@ -58,7 +58,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "decisions.toml": {"funder": "text", "recipient": "table", "other_recipients": "table",
                        "organisation_types": "table", "programme": "table",
                        "borough_programmes": "table", "part_of": "table",
-                       "area_scope": "table"},
+                       "area_scope": "table", "regrant": "table"},
     "recipient": {"is": "text?", "starts_with": "text?", "contains": "text?",
                   "org_id": "text?", "organisation": "text?", "collective": "collective?"},
     "other_recipients": {"council_words": "words", "collective_words": "words"},
@@ -67,6 +67,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "borough_programmes": {"words": "text", "any_of": "words"},
     "part_of": {"decision": "text", "budget": "text", "why": "text"},
     "area_scope": {"starts_with": "text", "area": "text"},
+    "regrant": {"recipient_type_contains": "text", "regrant_type": "regrant", "why": "text"},
 }  # fmt: skip
 
 
@@ -122,6 +123,15 @@ class DecisionRules:
     #: (the beginning of an area_scope, casefolded; the area code a decision naming no
     #: borough is given), tried in order
     area_scopes: tuple[tuple[str, str], ...] = ()
+    #: (words of a recipient_type, casefolded; the Regrant Type its decisions carry; why),
+    #: tried in order: an award made to its recipient to pay on as grants
+    regrants: tuple[tuple[str, str, str], ...] = ()
+
+    def regrant_of(self, recipient_type: str) -> tuple[str, str] | None:
+        """(Regrant Type, why) of a decision whose recipient_type says the money is paid on
+        as grants, else None."""
+        text = recipient_type.casefold()
+        return next(((code, why) for words, code, why in self.regrants if words in text), None)
 
     def area_of(self, scope: str) -> str | None:
         """The area a decision naming no borough is for, by its area_scope text (None: no
@@ -240,6 +250,10 @@ def _decisions(folder: Path, organisations: dict[str, OrganisationRecord]) -> De
         area_scopes=tuple(
             (row.starts_with.strip().casefold(), row.area.strip())
             for row in _entries(data.area_scope, "area_scope", f"{data.where}, area_scope")
+        ),
+        regrants=tuple(
+            (row.recipient_type_contains.strip().casefold(), row.regrant_type, row.why)
+            for row in _entries(data.regrant, "regrant", f"{data.where}, regrant")
         ),
     )
 

@@ -63,13 +63,16 @@ class GrantFact:
     #: the parent's parent…: an answer leaves the regrant out when one of them is counted
     #: in it, its money being there (awards.count_once); () for a grant paid directly
     paid_through: tuple[int, ...] = ()
+    #: 360Giving's Regrant Type code (FRG010…) when the award was made to its recipient for
+    #: onward distribution as grants, whether or not the directory holds those grants
+    regrant_type: str | None = None
 
 
 #: the columns of ``FundingQueries.grants`` a GrantFact is made from
 _GRANT_COLUMNS = (
     "id", "ref", "title", "programme_id", "programme_name", "programme_community_safety",
     "recipient_ref", "recipient_name", "funder_ref", "funder_name", "amount_pence", "start",
-    "end", "awarded", "duration_months", "financial_year", "parent_ref", "demo",
+    "end", "awarded", "duration_months", "financial_year", "parent_ref", "demo", "regrant_type",
 )  # fmt: skip
 _GrantRow = namedtuple("_GrantRow", _GRANT_COLUMNS)
 
@@ -191,6 +194,7 @@ class FundingData:
                 areas=one(t := tuple(areas.get(r.id, ())), t), services=tuple(services.get(r.id, ())),
                 regrant=r.ref in through, paid_through=through.get(r.ref, ()),
                 demo=bool(r.demo), awarded=one(r.awarded, r.awarded),
+                regrant_type=one(r.regrant_type, r.regrant_type),
                 community_safety=counts_grant(
                     r.programme_id, r.programme_community_safety, r.funder_ref
                 ),

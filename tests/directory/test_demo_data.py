@@ -96,6 +96,11 @@ def test_an_unknown_programme(data: Path):
     fails(data, "decisions.toml, programme 5", "'Violence Unit'", "programmes.csv")
 
 
+def test_a_regrant_rule_with_a_code_not_in_the_codelist(data: Path):
+    edit(data, "decisions.toml", 'regrant_type = "FRG010"', 'regrant_type = "FRG999"')
+    fails(data, "decisions.toml, regrant 1", "'FRG999'")
+
+
 def test_an_unknown_organisation_type(data: Path):
     edit(data, "organisations.csv", "Oxygen,voluntary", "Oxygen,charity")
     fails(data, "organisations.csv row 6", "type 'charity' is not an organisation type")

@@ -20,11 +20,12 @@ from sqlalchemy import select
 
 from directory.app import create_app
 from directory.cli import cli
-from directory.store.models import Area
+from directory.store.models import Area, Grant
 from tests.conftest import BACKENDS, demo_copy
 from tests.directory.test_funding_headline import (
     TODAY,
     Award,
+    _db,
     Oracle,
     get,
     reaches,
@@ -313,3 +314,45 @@ def test_a_patch_counts_a_regrant_whose_parent_is_not_in_it(regrant_app, where, 
     assert (group["awards"], group["amount"]) == (awards, amount)
     # the patch's sums composed from its areas' equal its areas' awards added one by one
     assert funding["amount"] == pytest.approx(summary["headline"]["reaching"]["amount"], abs=0.01)
+
+
+@pytest.mark.parametrize("query", ["", "financial_year=2017-18", "programme=snb"])
+def test_an_organisation_shows_the_money_it_received_to_pay_on_as_grants(
+    shared_client, shared_demo_app, demo, query
+):
+    """for_onward_distribution: an organisation's counted awards made to it to pay on as
+    grants (a 360Giving Regrant Type on the award), whether or not the directory holds the
+    grants it made. London Community Foundation's £714,564 (PCD 203, "VCSE (multiple,
+    regranted)") is such an award, though none of its small grants is listed, so passed_on
+    cannot show it; Kingston SNB's projects fund is another, whose grant to Oxygen is listed.
+    Expected figures come from the grant rows' regrant_type, read here by SQL."""
+    typed = {
+        r.ref
+        for r in _db(shared_demo_app, select(Grant.ref).where(Grant.regrant_type.is_not(None)))
+    }
+    assert {"MOPAC-DEC-016", "demo-kingston-snb-2023-24"} <= typed
+    body = get(shared_client, f"/api/v1/funding/summary?by=organisation&{query}&{ALL}")
+    year = query.removeprefix("financial_year=").replace("-", "/") if "year" in query else None
+    programme = query.removeprefix("programme=") if "programme" in query else None
+    picked = [
+        a
+        for a in demo.every
+        if (year is None or a.financial_year == year)
+        and (programme is None or a.programme == programme)
+    ]
+    expected: dict[str, list[Award]] = {}
+    for a in demo.counted(picked):
+        if a.ref in typed:
+            expected.setdefault(a.recipient, []).append(a)
+    groups = _organisations(body)
+    assert expected, query  # the filters keep one such award at least
+    for ref, group in groups.items():
+        awards = expected.get(ref, [])
+        assert group["for_onward_distribution"] == {
+            "awards": len(awards),
+            "amount": pounds(awards),
+        }, ref
+    if not query:
+        lcf = groups["org:london-community-foundation"]
+        assert lcf["for_onward_distribution"] == {"awards": 1, "amount": 714_564.00}
+        assert lcf["passed_on"] == {"awards": 0, "amount": 0.0}

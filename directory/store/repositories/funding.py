@@ -53,7 +53,7 @@ class FundingQueries:
             select(
                 Grant.id, Grant.ref, Grant.title, Grant.programme_id, Grant.amount_pence, Grant.start,
                 Grant.end, Grant.awarded, Grant.duration_months, Grant.financial_year, Grant.parent_ref,
-                Grant.demo,
+                Grant.demo, Grant.regrant_type,
                 Programme.name.label("programme_name"),
                 Programme.community_safety.label("programme_community_safety"),
                 recipient.c.ref.label("recipient_ref"),

@@ -193,7 +193,10 @@ def _passed_on(
     organisation. Its amount credits the recipient with the whole of each award, an
     intermediary's too (a Safer Neighbourhood Board's fund, then its grants to charities),
     so this keeps what it passed on in sight without changing amount; an award paid on to
-    the same organisation (a later decision drawing on the same budget) is not passed on."""
+    the same organisation (a later decision drawing on the same budget) is not passed on.
+    Its for_onward_distribution: its counted awards made to it to pay on as grants (those
+    carrying a 360Giving Regrant Type), whether or not the directory holds those grants:
+    a fund held by a community foundation shows there though none of its grants is listed."""
     holder = {g.id: g.recipient_ref for g in grants}
     passed: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     for g in (*grants, *left_out):
@@ -204,6 +207,14 @@ def _passed_on(
     for group in groups:
         awards, pence = passed.get(group["organisation"]["ref"], (0, 0.0))
         group["passed_on"] = {"awards": int(awards), "amount": pounds(pence)}
+    onward: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    for g in grants:
+        if g.regrant_type is not None:
+            onward[g.recipient_ref][0] += 1
+            onward[g.recipient_ref][1] += g.amount_pence or 0
+    for group in groups:
+        awards, pence = onward.get(group["organisation"]["ref"], (0, 0.0))
+        group["for_onward_distribution"] = {"awards": int(awards), "amount": pounds(pence)}
 
 
 def _apportion_groups(

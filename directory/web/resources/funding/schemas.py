@@ -412,6 +412,16 @@ class FundingGroupSchema(FundingStatsSchema):
             "directory does not show it passing on"
         },
     )
+    for_onward_distribution = ma.fields.Nested(
+        FundingMoneySchema,
+        metadata={
+            "description": "by=organisation: the organisation's awards counted in amount "
+            "that were made to it for onward distribution as grants (those carrying a "
+            "360Giving Regrant Type, e.g. FRG010), with their money, whether or not the "
+            "directory holds the grants it made from them (passed_on counts only those it "
+            "holds)"
+        },
+    )
     apportioned_amount = ma.fields.Float(
         allow_none=True,
         metadata={
