@@ -25,8 +25,8 @@ from tests.conftest import BACKENDS, demo_copy
 from tests.directory.test_funding_headline import (
     TODAY,
     Award,
-    _db,
     Oracle,
+    _db,
     get,
     reaches,
     read_awards,
