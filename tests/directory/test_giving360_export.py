@@ -32,11 +32,14 @@ from sqlalchemy import select
 
 from directory import create_app
 from directory.cli import cli
-from directory.ingest.giving360 import GRANT_SCHEMA
+from directory.ingest.giving360 import GRANT_SCHEMA, published_id
 from directory.store.models import Grant, Organisation
 from directory.store.repositories.directory import DirectoryRepository
 from tests.conftest import BACKENDS, demo_copy, geography_copy
 
+#: the demo's 360Giving publisher prefix (``make run`` sets it; made up, and says so: the
+#: README's "360Giving" says why)
+DEMO_PREFIX = "360G-demo-lfsd"
 #: the standard's schemas as the project ships them (directory/data/README.md says whence)
 STANDARD = GRANT_SCHEMA.parent
 MOPAC = "GB-GOR-PC390"
@@ -68,16 +71,29 @@ def demo_app(shared_demo_app: Flask) -> Flask:
     return shared_demo_app
 
 
+@pytest.fixture(scope="module")
+def prefixed_app(demo_app: Flask) -> Iterator[Flask]:
+    """The same demo directory (read only), served with the demo's 360Giving prefix set."""
+    app = _with_prefix(demo_app, DEMO_PREFIX)
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
 def _grants(app: Flask) -> dict[str, dict[str, Any]]:
     with app.extensions["directory"].db.session() as session:
         states = DirectoryRepository(session).grant_states()
     return {ref: {k: g[k] for k in CARRIED} for ref, g in states.items() if not g["withdrawn_at"]}
 
 
+@pytest.mark.parametrize("prefix", [None, DEMO_PREFIX], ids=["no-prefix", "prefix"])
 def test_the_export_validates_reports_what_it_leaves_out_and_round_trips(
-    demo_app: Flask, request: pytest.FixtureRequest, tmp_path: Path
+    demo_app: Flask, request: pytest.FixtureRequest, tmp_path: Path, prefix: str | None
 ) -> None:
+    """Under our 360Giving prefix or none: the ids differ (``published``), the grants the
+    file gives an empty directory with the same prefix do not."""
     path = tmp_path / "grants.json"
+    if prefix is not None:
+        demo_app = request.getfixturevalue("prefixed_app")
     result = demo_app.test_cli_runner().invoke(cli, ["export", str(path), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -92,21 +108,22 @@ def test_the_export_validates_reports_what_it_leaves_out_and_round_trips(
         ).all()
     unpublishable = {r.ref for r in held if r.awarded is None or r.amount_pence is None}
     assert unpublishable  # the demo's real MOPAC decisions include some without a date
-    assert {item["id"] for item in report["excluded"]} == unpublishable
+    assert {item["id"] for item in report["excluded"]} == published(unpublishable, prefix)
     assert all(item["reasons"] for item in report["excluded"])
     # the file is the package the API gives: the grants left out are listed in it too
     assert package["notPublished"] == report["excluded"]
     served = demo_app.test_client().get("/api/v1/grants.360giving.json").json
-    assert sorted(i["id"] for i in served["notPublished"]) == sorted(unpublishable)
+    assert {i["id"] for i in served["notPublished"]} == published(unpublishable, prefix)
     assert sorted(g["id"] for g in served["grants"]) == sorted(g["id"] for g in package["grants"])
-    exported = {g["id"] for g in package["grants"]}
-    assert exported == {r.ref for r in held} - unpublishable
+    exported = {r.ref for r in held} - unpublishable
+    assert {g["id"] for g in package["grants"]} == published(exported, prefix)
     assert report["grants"] == len(exported)
 
-    # into an empty database on the same backend: the same grants
+    # into an empty database on the same backend, our prefix set as it was: the same grants
     url = demo_app.extensions["directory"].settings.database_url
     backend = "postgres" if url.startswith("postgresql") else "sqlite"
-    empty = create_app(geography_copy(request, backend, tmp_path))
+    settings = geography_copy(request, backend, tmp_path)
+    empty = create_app(settings.with_overrides(giving360_prefix=prefix))
     imported = empty.test_cli_runner().invoke(
         cli, ["import", str(path), "--format", "360giving", "--source", "export"]
     )
@@ -116,12 +133,25 @@ def test_the_export_validates_reports_what_it_leaves_out_and_round_trips(
     # the description, and the report says which; read back, a description that only
     # repeats the title is none
     noted = {item["id"] for item in report["notes"]}
-    assert noted == {ref for ref, g in original.items() if not g["description"]}
+    assert noted == published({ref for ref, g in original.items() if not g["description"]}, prefix)
     for ref, g in original.items():
         if g["description"] == g["title"]:
             original[ref] = {**g, "description": None}
     assert _grants(empty) == original
     empty.extensions["directory"].db.dispose()
+
+
+def _with_prefix(app: Flask, prefix: str | None) -> Flask:
+    """``app``, or an app over the same database with our 360Giving prefix set."""
+    if prefix is None:
+        return app
+    settings = app.extensions["directory"].settings
+    return create_app(settings.with_overrides(giving360_prefix=prefix))
+
+
+def published(refs: set[str], prefix: str | None) -> set[str]:
+    """The ids the export gives the grants held as ``refs``, as 360Giving wants them."""
+    return {published_id(ref, prefix) for ref in refs}
 
 
 def test_regrant_type_is_on_the_grant_made_for_onward_distribution(demo_app: Flask) -> None:
@@ -232,6 +262,63 @@ def test_a_grant_paid_through_another_says_so_in_the_standards_own_terms(
     assert "leave out the grants whose parentGrant" in package["description"]
 
 
+def test_our_own_grants_are_published_under_our_360giving_prefix(
+    demo_app: Flask, prefixed_app: Flask
+) -> None:
+    """360Giving requires every grant id to start ``360G-`` and the publisher's registered
+    prefix, and GrantNav refuses others. With ``DIRECTORY_GIVING360_PREFIX`` set, a grant
+    of our own (the real MOPAC decisions, the demo's made-up grants) is published as
+    ``<prefix>-<ref>``, a grant read from a 360Giving file with the id its publisher gave
+    it; the grants a grant is paid through, and those left out, are named by the same ids.
+    Without a prefix, the package says its own grants' ids are not 360Giving's."""
+    plain = demo_app.test_client().get("/api/v1/grants.360giving.json").json
+    package = prefixed_app.test_client().get("/api/v1/grants.360giving.json").json
+    errors = [f"{e.json_path}: {e.message}" for e in package_validator().iter_errors(package)]
+    assert errors == []
+    refs = [g["id"] for g in plain["grants"]]  # (without a prefix, the ids are our refs)
+    ids = [g["id"] for g in package["grants"]]
+    assert all(i.startswith("360G-") for i in ids)
+    own = [ref for ref in refs if not ref.startswith("360G-")]
+    assert "MOPAC-DEC-026" in own and "demo-kingston-snb-2023-24" in own
+    assert ids == [f"{DEMO_PREFIX}-{ref}" if ref in own else ref for ref in refs]
+    left_out = [i["id"] for i in package["notPublished"]]
+    assert left_out == [f"{DEMO_PREFIX}-{i['id']}" for i in plain["notPublished"]]
+
+    by_id = {g["id"]: g for g in package["grants"]}
+    inside = by_id[f"{DEMO_PREFIX}-MOPAC-DEC-025"]
+    assert inside["parentGrant"] == f"{DEMO_PREFIX}-MOPAC-DEC-026"
+    assert inside["relatedActivity"] == [inside["parentGrant"]]
+    assert inside["description"].endswith(
+        f" Paid through {DEMO_PREFIX}-MOPAC-DEC-026: counted in that grant's amount."
+    )
+    named = {g["parentGrant"] for g in package["grants"] if "parentGrant" in g}
+    assert named and named <= set(ids) | set(left_out)
+
+    notice = "not 360Giving identifiers"
+    assert notice in plain["description"] and f"{len(own):,} grants" in plain["description"]
+    assert notice not in package["description"]
+
+
+def test_the_cli_says_when_the_ids_are_not_360giving_identifiers(
+    demo_app: Flask, prefixed_app: Flask, tmp_path: Path
+) -> None:
+    """``directory export grants.json`` with no prefix set says (on stderr, and in the
+    report) that our own grants' ids are not 360Giving identifiers, and which setting makes
+    them so; with the prefix set it says nothing of it."""
+    path = tmp_path / "grants.json"
+    said = demo_app.test_cli_runner().invoke(cli, ["export", str(path)])
+    assert said.exit_code == 0, said.output
+    (line,) = [x for x in said.stderr.splitlines() if "not 360Giving identifiers" in x]
+    assert "DIRECTORY_GIVING360_PREFIX" in line
+    report = json.loads(
+        demo_app.test_cli_runner().invoke(cli, ["export", str(path), "--json"]).stdout
+    )
+    assert [n for n in report["notices"] if "not 360Giving identifiers" in n]
+    quiet = prefixed_app.test_cli_runner().invoke(cli, ["export", str(path), "--json"])
+    assert quiet.exit_code == 0 and json.loads(quiet.stdout)["notices"] == []
+    assert "not 360Giving identifiers" not in quiet.stderr
+
+
 def _listed(client: Any, filters: dict[str, str]) -> list[str]:
     refs, page = [], 1
     while True:
@@ -297,17 +384,31 @@ def demo_writable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fl
     app.extensions["directory"].db.dispose()
 
 
+@pytest.fixture()
+def demo_prefixed(demo_writable: Flask) -> Iterator[Flask]:
+    """``demo_writable`` served with the demo's 360Giving prefix set."""
+    app = _with_prefix(demo_writable, DEMO_PREFIX)
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
 def _import(app: Flask, path: Path, *args: str) -> dict[str, Any]:
     result = app.test_cli_runner().invoke(cli, ["import", str(path), "--json", *args])
     assert result.exit_code == 0, result.output[-3000:]
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def test_reimporting_the_export_changes_nothing(demo_writable: Flask, tmp_path: Path) -> None:
+@pytest.mark.parametrize("prefix", [None, DEMO_PREFIX], ids=["no-prefix", "prefix"])
+def test_reimporting_the_export_changes_nothing(
+    demo_writable: Flask, request: pytest.FixtureRequest, tmp_path: Path, prefix: str | None
+) -> None:
     """The directory's own 360Giving export imported back into it: no grant changes, not
     their services (which 360Giving cannot carry), demo flags or titles (a grant with none
-    is written as 'Grant <id>', one with no description with its title as that)."""
+    is written as 'Grant <id>', one with no description with a sentence saying so), nor,
+    under our 360Giving prefix, their refs."""
     path = tmp_path / "grants.json"
+    if prefix is not None:
+        demo_writable = request.getfixturevalue("demo_prefixed")
     exported = demo_writable.test_cli_runner().invoke(cli, ["export", str(path)])
     assert exported.exit_code == 0, exported.output
     before = _grants(demo_writable), _links(demo_writable)
@@ -349,3 +450,32 @@ def test_a_360giving_grant_keeps_the_services_it_funds(
     assert [c["changes"] for c in changes if c["entity_ref"] == item["id"]] == [
         {"title": {"old": item["title"], "new": "Renamed"}}
     ]
+
+
+def test_another_publishers_prefix_is_kept_and_so_is_a_grant_held_under_ours(
+    demo_writable: Flask, demo_prefixed: Flask, tmp_path: Path
+) -> None:
+    """Only our own prefix is taken off an id: a package of another publisher's
+    (``360G-other-MOPAC-DEC-026``) is its grants, not ours. A grant held whole under our
+    prefix (a 360Giving file the publisher put out before this directory did, imported
+    before the prefix was set) stays that grant when a file names it again."""
+    client = demo_prefixed.test_client()
+    package = client.get("/api/v1/grants.360giving.json").json
+    item = next(g for g in package["grants"] if g["id"] == f"{DEMO_PREFIX}-MOPAC-DEC-026")
+    theirs = {**item, "id": "360G-other-MOPAC-DEC-026", "title": "Theirs"}
+    path = tmp_path / "theirs.json"
+    path.write_text(json.dumps({"grants": [theirs]}), "utf-8")
+    report = _import(demo_prefixed, path, "--source", "other")
+    assert report["counts"]["grants"]["created"] == 1
+    assert client.get("/api/v1/grants/360G-other-MOPAC-DEC-026").json["title"] == "Theirs"
+    assert client.get("/api/v1/grants/MOPAC-DEC-026").json["title"] == item["title"]
+
+    # held as the whole id: imported with no prefix set
+    earlier = {**item, "id": f"{DEMO_PREFIX}-2016-04", "title": "Earlier"}
+    path.write_text(json.dumps({"grants": [earlier]}), "utf-8")
+    assert _import(demo_writable, path, "--source", "earlier")["counts"]["grants"]["created"] == 1
+    path.write_text(json.dumps({"grants": [{**earlier, "title": "Renamed"}]}), "utf-8")
+    report = _import(demo_prefixed, path, "--source", "earlier")
+    assert report["counts"]["grants"] == {**report["counts"]["grants"], "updated": 1, "created": 0}
+    assert client.get(f"/api/v1/grants/{DEMO_PREFIX}-2016-04").json["title"] == "Renamed"
+    assert client.get("/api/v1/grants/2016-04").status_code == 404
