@@ -17,7 +17,9 @@ demo directory, on both databases:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from urllib.parse import quote
 
 import jsonschema
 import pytest
+from dateutil.relativedelta import relativedelta
 from flask import Flask
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -32,7 +35,7 @@ from sqlalchemy import select
 
 from directory import create_app
 from directory.cli import cli
-from directory.ingest.giving360 import GRANT_SCHEMA, published_id
+from directory.ingest.giving360 import GRANT_SCHEMA, NO_DESCRIPTION, published_id
 from directory.store.models import Grant, Organisation
 from directory.store.repositories.directory import DirectoryRepository
 from tests.conftest import BACKENDS, demo_copy, geography_copy
@@ -479,3 +482,138 @@ def test_another_publishers_prefix_is_kept_and_so_is_a_grant_held_under_ours(
     assert report["counts"]["grants"] == {**report["counts"]["grants"], "updated": 1, "created": 0}
     assert client.get(f"/api/v1/grants/{DEMO_PREFIX}-2016-04").json["title"] == "Renamed"
     assert client.get("/api/v1/grants/2016-04").status_code == 404
+
+
+# -- 360Giving's data-quality tool -------------------------------------------------------
+# The checks 360Giving runs on a publisher's data (its Data Quality Tool and GrantNav's
+# pipeline) live in lib360dataquality (github.com/ThreeSixtyGiving/dataquality,
+# lib360dataquality/cove/threesixtygiving.py: TEST_CLASSES), which is not on PyPI and
+# cannot be installed here. Each test below states one of its rules, named by its class,
+# and asserts the demo's package (served under the demo's prefix) passes it. The rules the
+# package fails for what its publishers published (a £0 grant, a website that is an email
+# address) are in the README's "360Giving", with the tool's whole report.
+
+#: lib360dataquality's company number: 8 letters or digits (check_company_number)
+COMPANY_NUMBER = re.compile(r"^\w{8}$")
+
+
+@pytest.fixture(scope="module")
+def quality_package(prefixed_app: Flask) -> dict[str, Any]:
+    return prefixed_app.test_client().get("/api/v1/grants.360giving.json").json  # type: ignore[no-any-return]
+
+
+def _charity_number(number: str) -> bool:
+    """lib360dataquality's check_charity_number: 6 or 7 digits."""
+    return len(number) in (6, 7) and number.isdigit()
+
+
+def test_grant_ids_are_360giving_identifiers_unique_and_on_one_line(
+    quality_package: dict[str, Any],
+) -> None:
+    """The standard's grant identifier ("360G-", then the publisher's prefix), which
+    GrantNav requires (the tool leaves it to GrantNav); GrantIdUnexpectedChars (no line
+    break in an id: 360Giving's tools break on one); and get_grants_aggregates's
+    duplicate_ids, which the tool reports: none."""
+    ids = [g["id"] for g in quality_package["grants"]]
+    assert all(i.startswith("360G-") for i in ids)
+    assert not [i for i in ids if "\n" in i]
+    assert len(set(ids)) == len(ids)
+
+
+def test_organisation_ids_and_numbers_look_as_their_registers_make_them(
+    quality_package: dict[str, Any],
+) -> None:
+    """OrganizationIdUnexpectedChars (no line break in an org-id); OrganizationIdLooksInvalid
+    (a GB-CHC- id ends in a charity number, a GB-COH- one in a company number);
+    RecipientOrgCharityNumber (a charityNumber, less two leading letters, is 6 or 7
+    digits) and RecipientOrgCompanyNumber (a companyNumber is 8 letters or digits);
+    FundingOrg360GPrefix (a funder's id is not a made-up 360G- one)."""
+    orgs = [
+        org for g in quality_package["grants"]
+        for org in g["fundingOrganization"] + g["recipientOrganization"]
+    ]  # fmt: skip
+    assert not [o["id"] for o in orgs if "\n" in o["id"]]
+    charities = [o["id"] for o in orgs if o["id"].upper().startswith("GB-CHC-")]
+    companies = [o["id"] for o in orgs if o["id"].upper().startswith("GB-COH-")]
+    assert charities and companies
+    assert [i for i in charities if not _charity_number(i[7:])] == []
+    assert [i for i in companies if not COMPANY_NUMBER.match(i[7:])] == []
+    numbers = [str(o["charityNumber"]) for o in orgs if "charityNumber" in o]
+    assert numbers
+    assert [n for n in numbers if not _charity_number(n[2:] if n[:2].isalpha() else n)] == []
+    assert [o["companyNumber"] for o in orgs if "companyNumber" in o and
+            not COMPANY_NUMBER.match(o["companyNumber"])] == []  # fmt: skip
+    funders = [org for g in quality_package["grants"] for org in g["fundingOrganization"]]
+    assert not [o["id"] for o in funders if o["id"].lower().startswith("360g")]
+
+
+def test_each_funder_has_one_name_and_each_name_one_funder(
+    quality_package: dict[str, Any],
+) -> None:
+    """MultiFundingNamesForOrgId (one name for a funder's org-id across the package) and
+    MultiFundingOrgIdsForName (one org-id for a funder's name)."""
+    funders = {
+        (org["id"], org["name"])
+        for g in quality_package["grants"] for org in g["fundingOrganization"]
+    }  # fmt: skip
+    assert len({i for i, _ in funders}) == len(funders) == len({n for _, n in funders})
+
+
+def test_dates_are_real_plausible_and_in_order(quality_package: dict[str, Any]) -> None:
+    """ImpossibleDates (each date a real YYYY-MM-DD day); PlannedStartDateBeforeEndDate;
+    PostDatedAwardDates (no award date after today); FarFuturePlannedDates (no planned
+    date more than 12 years ahead); FarPastDates (none more than 25 years ago)."""
+    today = date.today()
+    for g in quality_package["grants"]:
+        awarded = date.fromisoformat(g["awardDate"][:10])
+        assert awarded <= today, g["id"]
+        planned = g.get("plannedDates", [{}])[0]
+        start, end = (
+            date.fromisoformat(planned[key][:10]) if key in planned else None
+            for key in ("startDate", "endDate")
+        )
+        if start and end:
+            assert start <= end, g["id"]
+        for day in (awarded, start, end):
+            if day is not None:
+                assert today - relativedelta(years=25) <= day, g["id"]
+                assert day <= today + relativedelta(years=12), g["id"]
+
+
+def test_no_description_merely_repeats_the_title(quality_package: dict[str, Any]) -> None:
+    """TitleDescriptionSame: a description that is the title says nothing more. The
+    standard requires a description; a grant held without one (four of Lloyds Bank
+    Foundation's, published so) is written with a sentence saying there is none, which our
+    importer reads back as none (until December 2026 the export wrote the title, and the
+    tool counted those four)."""
+    same = [g["id"] for g in quality_package["grants"] if g["description"] == g["title"]]
+    assert same == []
+    filled = [g for g in quality_package["grants"] if g["description"] == NO_DESCRIPTION]
+    assert {g["id"] for g in filled} >= {"360G-LBFEW-113972", "360G-LBFEW-115443"}
+
+
+def test_amounts_are_pounds_and_zero_only_where_published_so(
+    demo_app: Flask, quality_package: dict[str, Any]
+) -> None:
+    """ZeroAmountTest (a £0 grant is worth a look): the package is in pounds (the tool
+    totals each currency apart), a grant without an amount is left out (never written as
+    £0), and each £0 grant is one its publisher published at £0 (the Wolfson Foundation's
+    joint-grant rows), none of the directory's own."""
+    grants = quality_package["grants"]
+    assert {g["currency"] for g in grants} == {"GBP"}
+    zero = {g["id"] for g in grants if g["amountAwarded"] == 0}
+    with demo_app.extensions["directory"].db.engine.connect() as connection:
+        held = set(connection.scalars(select(Grant.ref).where(Grant.amount_pence == 0)))
+    assert zero == held
+    assert all(ref.startswith("360G-wolfson-") for ref in zero)
+
+
+def test_every_beneficiary_location_named_has_its_code(quality_package: dict[str, Any]) -> None:
+    """BeneficiaryLocationNameButNoCode: a place named without a geoCode cannot be mapped.
+    Every area is written with its GSS code (a Met BCU, which has none, with our id) and,
+    where the standard's geoCodeType codelist has one, that."""
+    places = [p for g in quality_package["grants"] for p in g.get("beneficiaryLocation", [])]
+    assert places
+    assert [p["name"] for p in places if not p.get("geoCode")] == []
+    types = {p["geoCodeType"] for p in places if "geoCodeType" in p}
+    assert types <= {"WD", "LONB", "PFA", "RGN/GOR"}  # (PFA: the Metropolitan Police District)
