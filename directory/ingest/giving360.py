@@ -15,8 +15,8 @@ Mapping decisions:
 * Our own export's fillers are read as the blanks they stand for, so that importing it
   back changes nothing: a title that is only ``Grant <id>`` (:func:`placeholder_title`)
   and a description that is only :data:`NO_DESCRIPTION` (or, as it wrote until December
-  2026, only the title). Our extension key ``demo`` (true) marks
-  made-up example data; a grant without it is real.
+  2026, only the title). Our extension key ``demo`` (true) marks made-up example data; a
+  grant without it is real.
 * Grant ids: 360Giving's start ``360G-`` and the publisher's registered prefix. Our
   export writes the directory's own grants as ``<our prefix>-<ref>``
   (``DIRECTORY_GIVING360_PREFIX``; :func:`published_id`), so an id (and a ``parentGrant``)

@@ -32,8 +32,8 @@ The inverse of ``giving360.read_360giving_json``: what it reads back is what was
   one with no award date or no amount awarded (both required). A grant with no
   description is written with :data:`~directory.ingest.giving360.NO_DESCRIPTION` (not
   its title, which 360Giving's data-quality tool counts as no description), and reported
-  as such; one with no title is titled ``Grant <id>``. The reader takes both fillers for the blanks
-  they are, so importing the export back changes nothing.
+  as such; one with no title is titled ``Grant <id>``. The reader takes both fillers for
+  the blanks they are, so importing the export back changes nothing.
 * Services are not part of 360Giving: which services a grant funds stays in our API.
 """
 
