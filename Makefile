@@ -45,8 +45,10 @@ init: install ## migrate the database and load the geography
 demo: init ## load the demo directory (real MOPAC decisions and 360Giving grants), crime and population
 	$(BIN)/directory demo load
 
+# the demo's 360Giving publisher prefix, made up and marked so (README "360Giving")
+DEMO_GIVING360_PREFIX := 360G-demo-lfsd
 run: demo ## install, initialise, load the demo directory and serve on http://127.0.0.1:$(PORT)/
-	$(BIN)/directory serve --port $(PORT)
+	DIRECTORY_GIVING360_PREFIX=$${DIRECTORY_GIVING360_PREFIX:-$(DEMO_GIVING360_PREFIX)} $(BIN)/directory serve --port $(PORT)
 
 # the test files are spread over TEST_WORKERS processes (pytest-xdist; each starts its own
 # throwaway PostgreSQL cluster and holds ~1.3 GB, hence at most 4); TEST_WORKERS=0 runs them

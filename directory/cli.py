@@ -747,7 +747,7 @@ def _export_360giving(path: Path, as_json: bool) -> None:
     with db.session() as session:
         if not db.settings.is_sqlite:  # one snapshot for all its reads (SQLite's transaction is)
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        export = giving360_from_database(session, areas)
+        export = giving360_from_database(session, areas, prefix=db.settings.giving360_prefix)
     # the package GET /grants.360giving.json gives: the grants left out listed in it too
     package = {**export.package, NOT_PUBLISHED_KEY: export.excluded}
     with _writing(path) as temp:
@@ -765,6 +765,8 @@ def _export_360giving(path: Path, as_json: bool) -> None:
             click.echo(f"  {item['id']}: {'; '.join(item['reasons'])}", err=True)
     for item in export.notes:
         click.echo(f"  note: {item['id']}: {'; '.join(item['notes'])}", err=True)
+    for notice in export.notices:
+        click.echo(f"Note: {notice}", err=True)
 
 
 def _a_number(value: float, name: str) -> float:
@@ -942,7 +944,10 @@ def _load_demo(
 
     app_state = state()
     with app_state.db.engine.connect() as connection:
-        ctx = GeographyContext(snap, GeographyRepository(connection))
+        ctx = GeographyContext(
+            snap, GeographyRepository(connection),
+            giving360_prefix=app_state.settings.giving360_prefix,
+        )  # fmt: skip
         batches = build_demo(data_dir, ctx, progress=progress)
     for name, batch in batches:
         options = ImportOptions(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -146,6 +147,23 @@ def _web_url(name: str, url: str, example: str) -> str:
     return url
 
 
+#: a 360Giving publisher prefix: "360G-" and the publisher's part (letters, digits, and
+#: "-", "_" or "." between them), as 360Giving registers them ("360G-mopac", "360G-blf")
+_GIVING360_PREFIX = re.compile(r"360G-[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*")
+
+
+def _giving360_prefix(raw: str) -> str:
+    """The prefix as registered, without the hyphen that joins it to a grant's ref (taken
+    off when given: "360G-mopac-" is "360G-mopac")."""
+    prefix = raw.rstrip("-")
+    if not _GIVING360_PREFIX.fullmatch(prefix):
+        raise SettingsError(
+            f"{PREFIX}GIVING360_PREFIX must be the publisher's prefix registered with "
+            f"360Giving, as 360G-mopac (360G-, then letters and digits), not {raw!r}"
+        )
+    return prefix
+
+
 def _rate_limit_storage(raw: str) -> str:
     """memory, database, or a storage URI the ``limits`` library can use here (its scheme
     known and its client library installed)."""
@@ -224,6 +242,11 @@ class Settings:
     public_url: str | None = None
     #: the sources file ``directory refresh`` runs (TOML)
     sources_file: Path | None = None
+    #: the publisher's prefix registered with 360Giving (``360G-mopac``): the 360Giving
+    #: export writes the directory's own grants' ids as ``<prefix>-<ref>``, as the standard
+    #: requires, and the importer takes it off again; unset, their ids are our refs, which
+    #: are not 360Giving identifiers (GrantNav refuses them), and the export says so
+    giving360_prefix: str | None = None
     #: after rebuilding its in-memory caches a worker freezes its heap (gc.freeze), so the
     #: garbage collections requests trigger skip them; the tests turn this off for speed
     freeze_heap: bool = True
@@ -322,6 +345,8 @@ class Settings:
             ).rstrip("/")
         if (url := get("PUBLIC_URL")) is not None:
             kwargs["public_url"] = _public_url(url)
+        if (raw := get("GIVING360_PREFIX")) is not None:
+            kwargs["giving360_prefix"] = _giving360_prefix(raw)
         if (level := get("LOG_LEVEL")) is not None:
             if level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
                 raise SettingsError(f"{PREFIX}LOG_LEVEL {level!r} is not a logging level")

@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from directory.data import DATA_DIR, org_id_key
+from directory.ingest.giving360 import own_ref
 from directory.ingest.records import LocationRecord
 from directory.ingest.values import loose_key, slug, split_list
 from directory.store.repositories.directory import CatalogueQueries
@@ -151,9 +152,16 @@ def known_organisations() -> KnownOrganisations:
 class GeographyContext:
     """Resolve areas, themes, programmes and postcodes for one import."""
 
-    def __init__(self, snap: GeographySnapshot, repo: GeographyRepository) -> None:
+    def __init__(
+        self, snap: GeographySnapshot, repo: GeographyRepository, *,
+        giving360_prefix: str | None = None,
+    ) -> None:  # fmt: skip
         self.snap = snap
         self.repo = repo
+        #: our 360Giving publisher prefix (``Settings.giving360_prefix``)
+        self.giving360_prefix = giving360_prefix
+        #: the grants held whose whole ref starts with that prefix (read when first asked)
+        self._prefixed_refs: set[str] | None = None
         self._themes = {key: t.id for t in themes() for key in t.keys}
         self._programmes = {key: p.id for p in programmes() for key in p.keys}
         self._areas: dict[str, list[str]] = {}
@@ -320,6 +328,17 @@ class GeographyContext:
     def held_ref(self, kind: str, hsds_id: str) -> str | None:
         canonical = _as_uuid(hsds_id)
         return None if canonical is None else self._made_ids()[kind].get(canonical)
+
+    def grant_ref(self, grant_id: str) -> str:
+        ref = own_ref(grant_id, self.giving360_prefix)
+        if ref == grant_id:
+            return ref
+        # a grant of a 360Giving file published under this same prefix (the publisher's
+        # earlier files, imported) is held by its whole id: it stays that grant
+        if self._prefixed_refs is None:
+            queries = CatalogueQueries(self.repo.session)
+            self._prefixed_refs = queries.grant_refs_starting(f"{self.giving360_prefix}-")
+        return grant_id if grant_id in self._prefixed_refs else ref
 
     def held_site(self, hsds_id: str) -> tuple[str, str] | None:
         canonical = _as_uuid(hsds_id)

@@ -74,10 +74,11 @@ def batch_from_database(session: Session, *, include_withdrawn: bool = False) ->
 
 def giving360_from_database(
     session: Session | Connection, areas: Mapping[str, tuple[str, str]], *,
-    grant_ids: Sequence[int] | None = None,
+    grant_ids: Sequence[int] | None = None, prefix: str | None = None,
 ) -> Export360:  # fmt: skip
     """The grants as a 360Giving package, and those left out: every grant not withdrawn,
-    or those of ``grant_ids`` (read by id with the organisations they name, nothing else)."""
+    or those of ``grant_ids`` (read by id with the organisations they name, nothing else);
+    our own grants' ids under the publisher's 360Giving ``prefix``."""
     repo = DirectoryRepository(session)  # type: ignore[arg-type]
     if grant_ids is None:
         batch = batch_from_database(session)  # type: ignore[arg-type]
@@ -89,4 +90,4 @@ def giving360_from_database(
         orgs = repo.organisation_states_of(named)
         batch.organisations = [_organisation_record(ref, o) for ref, o in sorted(orgs.items())]
     programmes = {pid: row.name for pid, row in repo.programmes().items()}
-    return write_360giving(batch, areas, programmes)
+    return write_360giving(batch, areas, programmes, prefix=prefix)

@@ -14,8 +14,14 @@ Mapping decisions:
   import keeps the links held (a blank never erases).
 * Our own export's fillers are read as the blanks they stand for, so that importing it
   back changes nothing: a title that is only ``Grant <id>`` (:func:`placeholder_title`)
-  and a description that is only the title. Our extension key ``demo`` (true) marks
-  made-up example data; a grant without it is real.
+  and a description that is only :data:`NO_DESCRIPTION` (or, as it wrote until December
+  2026, only the title). Our extension key ``demo`` (true) marks made-up example data; a
+  grant without it is real.
+* Grant ids: 360Giving's start ``360G-`` and the publisher's registered prefix. Our
+  export writes the directory's own grants as ``<our prefix>-<ref>``
+  (``DIRECTORY_GIVING360_PREFIX``; :func:`published_id`), so an id (and a ``parentGrant``)
+  carrying our prefix is read as the ref it was made from (``Context.grant_ref``); another
+  publisher's id, under its own prefix, is kept whole, as are ids with no prefix.
 * Grants to individuals (``recipientIndividual``) are not imported: an error.
 * Areas: every code is passed through ``Context.area_code``; codes outside London (and codes
   from ward vintages the geography does not hold) are dropped silently. The beneficiary
@@ -180,6 +186,41 @@ def nested_deeper(value: Any, limit: int) -> bool:
 
 def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+#: how every 360Giving grant identifier starts (the publisher's registered prefix follows)
+GIVING360_ID_START = "360G-"
+
+
+def is_360giving_id(grant_id: str) -> bool:
+    """Whether ``grant_id`` is a 360Giving identifier already (a grant read from a
+    360Giving file keeps the id its publisher gave it)."""
+    return grant_id.upper().startswith(GIVING360_ID_START.upper())
+
+
+def published_id(ref: str, prefix: str | None) -> str:
+    """The 360Giving id our export writes for the grant held as ``ref``: a grant of our own
+    (``MOPAC-DEC-026``) as ``<prefix>-<ref>``, the standard's form; one that has a 360Giving
+    id already, or any grant when no prefix is set, as ``ref``."""
+    if prefix is None or is_360giving_id(ref):
+        return ref
+    return f"{prefix}-{ref}"
+
+
+def own_ref(grant_id: str, prefix: str | None) -> str:
+    """The ref of the grant our export wrote as ``grant_id`` (:func:`published_id` undone):
+    an id carrying our ``prefix`` loses it, unless what is left is a 360Giving id (which
+    the export never prefixes); an id of another publisher's stays whole."""
+    if prefix is None or not grant_id.startswith(f"{prefix}-"):
+        return grant_id
+    ref = grant_id[len(prefix) + 1 :]
+    return grant_id if not ref.strip() or is_360giving_id(ref) else ref
+
+
+#: the description our export writes for a grant held with none (360Giving requires one).
+#: Not the title: 360Giving's data-quality tool counts a description that repeats the title
+#: as telling the reader nothing (its TitleDescriptionSame check)
+NO_DESCRIPTION = "No description of this grant was published."
 
 
 def placeholder_title(ref: str) -> str:
@@ -476,7 +517,9 @@ class _GrantReader:
         if not isinstance(raw, dict):
             p.error("", "Each grant must be a JSON object.", raw)
             return
-        ref = p.ref("id", raw.get("id"), missing="The grant has no identifier (id).")
+        published = p.ref("id", raw.get("id"), missing="The grant has no identifier (id).")
+        # our own export's ids carry our 360Giving prefix, which our refs do not
+        ref = None if published is None else self.ctx.grant_ref(published)
         if ref is not None and ref in self.seen:
             p.error(
                 "id", f"Grant {ref} appears more than once (first at row {self.seen[ref]}).", ref
@@ -591,7 +634,8 @@ class _GrantReader:
                     p.warning(f"{path}.{key}", str(exc), name)
 
         regrant = p.parse("regrantType", raw.get("regrantType"), _regrant_type)
-        parent = self._parent(p, raw.get(PARENT_GRANT_KEY))
+        published_parent = self._parent(p, raw.get(PARENT_GRANT_KEY))
+        parent = None if published_parent is None else self.ctx.grant_ref(published_parent)
         if parent is not None and parent == ref:
             p.error(PARENT_GRANT_KEY, "A grant cannot be its own parent grant.", parent)
 
@@ -605,13 +649,16 @@ class _GrantReader:
         # what our export writes for a grant with no title or no description (the standard
         # requires both) is read as the blank it stands for, and what it adds to the
         # description of a grant paid through another is taken off
+        # (both name grants by the ids the file gives them)
         title = p.text("title", raw.get("title"))
         description = p.text(
-            "description", without_paid_through_note(raw.get("description"), parent), MAX_TEXT
+            "description",
+            without_paid_through_note(raw.get("description"), published_parent),
+            MAX_TEXT,
         )
-        if description is not None and description == title:
+        if description is not None and description in (title, NO_DESCRIPTION):
             description = None
-        if title is not None and ref is not None and title == placeholder_title(ref):
+        if title is not None and published is not None and title == placeholder_title(published):
             title = None
         demo = bool(p.parse(DEMO_KEY, raw.get(DEMO_KEY), parse_bool))
         year = None

@@ -3,7 +3,14 @@
 The inverse of ``giving360.read_360giving_json``: what it reads back is what was written
 (the round trip is tested). Mapping decisions:
 
-* Each grant is one 360Giving grant: ``id`` our ref; funder and recipient as
+* Each grant is one 360Giving grant: ``id`` our ref, as the standard wants it, starting
+  ``360G-`` and the publisher's registered prefix: a grant of our own (``MOPAC-DEC-026``)
+  as ``<prefix>-<ref>`` (:func:`~directory.ingest.giving360.published_id`;
+  ``DIRECTORY_GIVING360_PREFIX``), one read from a 360Giving file with the id its
+  publisher gave it; ``parentGrant``, ``relatedActivity``, the "Paid through" sentence,
+  ``Grant <id>`` and the grants left out name grants by those ids too. With no prefix set
+  our refs are written as they are, which are not 360Giving identifiers: the package's
+  description and :attr:`Export360.notices` say so. Funder and recipient as
   ``fundingOrganization`` / ``recipientOrganization`` with their org-ids, names, charity and
   company numbers, web address, email and description; ``grantProgramme`` our programme id
   as ``code`` and its name as ``title``; ``plannedDates`` the start, end and duration in
@@ -23,9 +30,10 @@ The inverse of ``giving360.read_360giving_json``: what it reads back is what was
   ``relatedActivity`` and takes the note off, so the round trip is unchanged.
 * A grant the standard cannot carry validly is **left out and reported**, never faked:
   one with no award date or no amount awarded (both required). A grant with no
-  description is written with its title as the description, and reported as such; one
-  with no title is titled ``Grant <id>``. The reader takes both fillers for the blanks
-  they are, so importing the export back changes nothing.
+  description is written with :data:`~directory.ingest.giving360.NO_DESCRIPTION` (not
+  its title, which 360Giving's data-quality tool counts as no description), and reported
+  as such; one with no title is titled ``Grant <id>``. The reader takes both fillers for
+  the blanks they are, so importing the export back changes nothing.
 * Services are not part of 360Giving: which services a grant funds stays in our API.
 """
 
@@ -40,9 +48,13 @@ from typing import Any
 from directory.ingest.giving360 import (
     DEMO_KEY,
     FINANCIAL_YEAR_KEY,
+    GIVING360_ID_START,
+    NO_DESCRIPTION,
     PARENT_GRANT_KEY,
+    is_360giving_id,
     paid_through_note,
     placeholder_title,
+    published_id,
 )
 from directory.ingest.records import Batch, GrantRecord, OrganisationRecord
 from directory.ingest.values import financial_year_of
@@ -62,13 +74,26 @@ class Export360:
     excluded: list[dict[str, Any]] = field(default_factory=list)
     #: grants written with something said about them: {"id": ref, "notes": [...]}
     notes: list[dict[str, Any]] = field(default_factory=list)
+    #: what is to be said of the package as a whole (its ids not being 360Giving's)
+    notices: list[str] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
         return {
             "grants": len(self.package["grants"]),
             "excluded": self.excluded,
             "notes": self.notes,
+            "notices": self.notices,
         }
+
+
+def unprefixed_notice(own: int) -> str:
+    """What a package whose own grants' ids are our refs says (no prefix set)."""
+    return (
+        f"{own:,} grants of this directory's own have ids that are not 360Giving "
+        f"identifiers (which start {GIVING360_ID_START} and the publisher's registered "
+        "prefix; GrantNav refuses others): they are the directory's refs, until "
+        "DIRECTORY_GIVING360_PREFIX is set to the publisher's prefix."
+    )
 
 
 def write_360giving(
@@ -78,9 +103,11 @@ def write_360giving(
     *,
     title: str = "London Funded Services Directory: grants",
     now: datetime | None = None,
+    prefix: str | None = None,
 ) -> Export360:
     """The grants of ``batch`` as a 360Giving package. ``areas`` maps an area code to its
-    (name, type); ``programmes`` a programme id to its name."""
+    (name, type); ``programmes`` a programme id to its name; ``prefix`` is the publisher's
+    360Giving prefix (``360G-mopac``) that our own grants' ids are written under."""
     orgs = {org.ref: org for org in batch.organisations}
     stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
     out = Export360(
@@ -100,6 +127,7 @@ def write_360giving(
         }
     )
     for grant in sorted(batch.grants, key=lambda g: g.ref):
+        gid = published_id(grant.ref, prefix)
         reasons = []
         if grant.awarded is None:
             reasons.append("no award date (awardDate is required by 360Giving)")
@@ -108,31 +136,39 @@ def write_360giving(
         if grant.funder_ref not in orgs or grant.recipient_ref not in orgs:
             reasons.append("its funder or recipient organisation is not held")
         if reasons:
-            out.excluded.append({"id": grant.ref, "reasons": reasons})
+            out.excluded.append({"id": gid, "reasons": reasons})
             continue
         notes: list[str] = []
-        out.package["grants"].append(_grant(grant, orgs, areas, programmes, notes))
+        out.package["grants"].append(_grant(grant, orgs, areas, programmes, notes, prefix))
         if notes:
-            out.notes.append({"id": grant.ref, "notes": notes})
+            out.notes.append({"id": gid, "notes": notes})
+    own = sum(not is_360giving_id(g["id"]) for g in out.package["grants"])
+    if own:  # (only when no prefix is set: with one, every id is the standard's)
+        notice = unprefixed_notice(own)
+        out.notices.append(notice)
+        out.package["description"] += " " + notice
     return out
 
 
 def _grant(
     grant: GrantRecord, orgs: Mapping[str, OrganisationRecord],
     areas: Mapping[str, tuple[str, str]], programmes: Mapping[str, str], notes: list[str],
+    prefix: str | None,
 ) -> dict[str, Any]:  # fmt: skip
     assert grant.awarded is not None and grant.amount is not None
-    title = grant.title or placeholder_title(grant.ref)
+    gid = published_id(grant.ref, prefix)
+    parent = published_id(grant.parent_ref, prefix) if grant.parent_ref else None
+    title = grant.title or placeholder_title(gid)
     if not grant.title:
         notes.append("no title held: written as 'Grant <id>'")
     description = grant.description
     if not description:
-        description = title
-        notes.append("no description held: written as the title")
-    if grant.parent_ref:
-        description = f"{description} {paid_through_note(grant.parent_ref)}"
+        description = NO_DESCRIPTION
+        notes.append(f"no description held: written as '{NO_DESCRIPTION}'")
+    if parent:
+        description = f"{description} {paid_through_note(parent)}"
     item: dict[str, Any] = {
-        "id": grant.ref,
+        "id": gid,
         "title": title,
         "description": description,
         "currency": grant.currency,
@@ -163,9 +199,9 @@ def _grant(
         item["regrantType"] = grant.regrant_type
     if grant.source_url:
         item["url"] = grant.source_url
-    if grant.parent_ref:
-        item["relatedActivity"] = [grant.parent_ref]
-        item[PARENT_GRANT_KEY] = grant.parent_ref
+    if parent:
+        item["relatedActivity"] = [parent]
+        item[PARENT_GRANT_KEY] = parent
     if grant.financial_year and grant.financial_year != financial_year_of(grant.awarded):
         item[FINANCIAL_YEAR_KEY] = grant.financial_year
     if grant.demo:

@@ -404,6 +404,13 @@ class Context(Protocol):
         for any other id."""
         ...
 
+    def grant_ref(self, grant_id: str) -> str:
+        """The ref of the grant a 360Giving file names ``grant_id``: without this directory's
+        own 360Giving prefix (``DIRECTORY_GIVING360_PREFIX``) when its export put it there
+        (the file is its export, read back), else ``grant_id`` whole (another publisher's
+        grant, or one held under that whole id)."""
+        ...
+
     def held_site(self, hsds_id: str) -> tuple[str, str] | None:
         """For a location's Open Referral id this directory made from a site of its own:
         (its service's ref, its ref). None for any other id."""

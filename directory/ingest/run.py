@@ -349,7 +349,10 @@ def import_data(
                 data = bytes_of(data)
             else:
                 with db.engine.connect() as connection:
-                    ctx = GeographyContext(snap, GeographyRepository(connection))
+                    ctx = GeographyContext(
+                        snap, GeographyRepository(connection),
+                        giving360_prefix=settings.giving360_prefix,
+                    )  # fmt: skip
                     batch = read_source(
                         data, name, fmt, ctx, progress=progress,
                         label=f"{shown}: checking rows", table=table,

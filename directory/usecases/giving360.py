@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from directory.errors import AnswerTooLargeError, NoGrantsError
 from directory.ingest.export import giving360_from_database
+from directory.ingest.giving360 import published_id
 from directory.settings import Settings
 from directory.store.repositories.directory import CatalogueQueries
 from directory.usecases.catalogue import grant_filters
@@ -40,9 +41,13 @@ def grants_package(
             f"{MAX_PACKAGE_GRANTS:,}: narrow them (funder, programme, area, status), or write "
             "the whole directory with `directory export grants.json`."
         )
-    order = {row.ref: i for i, row in enumerate(rows)}
+    prefix = settings.giving360_prefix
+    # (by the ids the package gives them: our own grants' under our 360Giving prefix)
+    order = {published_id(row.ref, prefix): i for i, row in enumerate(rows)}
     areas = {code: (area.name, area.type) for code, area in snap.areas.items()}
-    export = giving360_from_database(connection, areas, grant_ids=[row.id for row in rows])
+    export = giving360_from_database(
+        connection, areas, grant_ids=[row.id for row in rows], prefix=prefix
+    )
     package = export.package
     package["grants"].sort(key=lambda grant: order[grant["id"]])
     written = {grant["id"] for grant in package["grants"]} | {e["id"] for e in export.excluded}

@@ -17,7 +17,9 @@ demo directory, on both databases:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from urllib.parse import quote
 
 import jsonschema
 import pytest
+from dateutil.relativedelta import relativedelta
 from flask import Flask
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -32,11 +35,14 @@ from sqlalchemy import select
 
 from directory import create_app
 from directory.cli import cli
-from directory.ingest.giving360 import GRANT_SCHEMA
+from directory.ingest.giving360 import GRANT_SCHEMA, NO_DESCRIPTION, published_id
 from directory.store.models import Grant, Organisation
 from directory.store.repositories.directory import DirectoryRepository
 from tests.conftest import BACKENDS, demo_copy, geography_copy
 
+#: the demo's 360Giving publisher prefix (``make run`` sets it; made up, and says so: the
+#: README's "360Giving" says why)
+DEMO_PREFIX = "360G-demo-lfsd"
 #: the standard's schemas as the project ships them (directory/data/README.md says whence)
 STANDARD = GRANT_SCHEMA.parent
 MOPAC = "GB-GOR-PC390"
@@ -68,16 +74,29 @@ def demo_app(shared_demo_app: Flask) -> Flask:
     return shared_demo_app
 
 
+@pytest.fixture(scope="module")
+def prefixed_app(demo_app: Flask) -> Iterator[Flask]:
+    """The same demo directory (read only), served with the demo's 360Giving prefix set."""
+    app = _with_prefix(demo_app, DEMO_PREFIX)
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
 def _grants(app: Flask) -> dict[str, dict[str, Any]]:
     with app.extensions["directory"].db.session() as session:
         states = DirectoryRepository(session).grant_states()
     return {ref: {k: g[k] for k in CARRIED} for ref, g in states.items() if not g["withdrawn_at"]}
 
 
+@pytest.mark.parametrize("prefix", [None, DEMO_PREFIX], ids=["no-prefix", "prefix"])
 def test_the_export_validates_reports_what_it_leaves_out_and_round_trips(
-    demo_app: Flask, request: pytest.FixtureRequest, tmp_path: Path
+    demo_app: Flask, request: pytest.FixtureRequest, tmp_path: Path, prefix: str | None
 ) -> None:
+    """Under our 360Giving prefix or none: the ids differ (``published``), the grants the
+    file gives an empty directory with the same prefix do not."""
     path = tmp_path / "grants.json"
+    if prefix is not None:
+        demo_app = request.getfixturevalue("prefixed_app")
     result = demo_app.test_cli_runner().invoke(cli, ["export", str(path), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -92,21 +111,22 @@ def test_the_export_validates_reports_what_it_leaves_out_and_round_trips(
         ).all()
     unpublishable = {r.ref for r in held if r.awarded is None or r.amount_pence is None}
     assert unpublishable  # the demo's real MOPAC decisions include some without a date
-    assert {item["id"] for item in report["excluded"]} == unpublishable
+    assert {item["id"] for item in report["excluded"]} == published(unpublishable, prefix)
     assert all(item["reasons"] for item in report["excluded"])
     # the file is the package the API gives: the grants left out are listed in it too
     assert package["notPublished"] == report["excluded"]
     served = demo_app.test_client().get("/api/v1/grants.360giving.json").json
-    assert sorted(i["id"] for i in served["notPublished"]) == sorted(unpublishable)
+    assert {i["id"] for i in served["notPublished"]} == published(unpublishable, prefix)
     assert sorted(g["id"] for g in served["grants"]) == sorted(g["id"] for g in package["grants"])
-    exported = {g["id"] for g in package["grants"]}
-    assert exported == {r.ref for r in held} - unpublishable
+    exported = {r.ref for r in held} - unpublishable
+    assert {g["id"] for g in package["grants"]} == published(exported, prefix)
     assert report["grants"] == len(exported)
 
-    # into an empty database on the same backend: the same grants
+    # into an empty database on the same backend, our prefix set as it was: the same grants
     url = demo_app.extensions["directory"].settings.database_url
     backend = "postgres" if url.startswith("postgresql") else "sqlite"
-    empty = create_app(geography_copy(request, backend, tmp_path))
+    settings = geography_copy(request, backend, tmp_path)
+    empty = create_app(settings.with_overrides(giving360_prefix=prefix))
     imported = empty.test_cli_runner().invoke(
         cli, ["import", str(path), "--format", "360giving", "--source", "export"]
     )
@@ -116,12 +136,25 @@ def test_the_export_validates_reports_what_it_leaves_out_and_round_trips(
     # the description, and the report says which; read back, a description that only
     # repeats the title is none
     noted = {item["id"] for item in report["notes"]}
-    assert noted == {ref for ref, g in original.items() if not g["description"]}
+    assert noted == published({ref for ref, g in original.items() if not g["description"]}, prefix)
     for ref, g in original.items():
         if g["description"] == g["title"]:
             original[ref] = {**g, "description": None}
     assert _grants(empty) == original
     empty.extensions["directory"].db.dispose()
+
+
+def _with_prefix(app: Flask, prefix: str | None) -> Flask:
+    """``app``, or an app over the same database with our 360Giving prefix set."""
+    if prefix is None:
+        return app
+    settings = app.extensions["directory"].settings
+    return create_app(settings.with_overrides(giving360_prefix=prefix))
+
+
+def published(refs: set[str], prefix: str | None) -> set[str]:
+    """The ids the export gives the grants held as ``refs``, as 360Giving wants them."""
+    return {published_id(ref, prefix) for ref in refs}
 
 
 def test_regrant_type_is_on_the_grant_made_for_onward_distribution(demo_app: Flask) -> None:
@@ -236,6 +269,63 @@ def test_a_grant_paid_through_another_says_so_in_the_standards_own_terms(
     assert "leave out the grants whose parentGrant" in package["description"]
 
 
+def test_our_own_grants_are_published_under_our_360giving_prefix(
+    demo_app: Flask, prefixed_app: Flask
+) -> None:
+    """360Giving requires every grant id to start ``360G-`` and the publisher's registered
+    prefix, and GrantNav refuses others. With ``DIRECTORY_GIVING360_PREFIX`` set, a grant
+    of our own (the real MOPAC decisions, the demo's made-up grants) is published as
+    ``<prefix>-<ref>``, a grant read from a 360Giving file with the id its publisher gave
+    it; the grants a grant is paid through, and those left out, are named by the same ids.
+    Without a prefix, the package says its own grants' ids are not 360Giving's."""
+    plain = demo_app.test_client().get("/api/v1/grants.360giving.json").json
+    package = prefixed_app.test_client().get("/api/v1/grants.360giving.json").json
+    errors = [f"{e.json_path}: {e.message}" for e in package_validator().iter_errors(package)]
+    assert errors == []
+    refs = [g["id"] for g in plain["grants"]]  # (without a prefix, the ids are our refs)
+    ids = [g["id"] for g in package["grants"]]
+    assert all(i.startswith("360G-") for i in ids)
+    own = [ref for ref in refs if not ref.startswith("360G-")]
+    assert "MOPAC-DEC-026" in own and "demo-kingston-snb-2023-24" in own
+    assert ids == [f"{DEMO_PREFIX}-{ref}" if ref in own else ref for ref in refs]
+    left_out = [i["id"] for i in package["notPublished"]]
+    assert left_out == [f"{DEMO_PREFIX}-{i['id']}" for i in plain["notPublished"]]
+
+    by_id = {g["id"]: g for g in package["grants"]}
+    inside = by_id[f"{DEMO_PREFIX}-MOPAC-DEC-025"]
+    assert inside["parentGrant"] == f"{DEMO_PREFIX}-MOPAC-DEC-026"
+    assert inside["relatedActivity"] == [inside["parentGrant"]]
+    assert inside["description"].endswith(
+        f" Paid through {DEMO_PREFIX}-MOPAC-DEC-026: counted in that grant's amount."
+    )
+    named = {g["parentGrant"] for g in package["grants"] if "parentGrant" in g}
+    assert named and named <= set(ids) | set(left_out)
+
+    notice = "not 360Giving identifiers"
+    assert notice in plain["description"] and f"{len(own):,} grants" in plain["description"]
+    assert notice not in package["description"]
+
+
+def test_the_cli_says_when_the_ids_are_not_360giving_identifiers(
+    demo_app: Flask, prefixed_app: Flask, tmp_path: Path
+) -> None:
+    """``directory export grants.json`` with no prefix set says (on stderr, and in the
+    report) that our own grants' ids are not 360Giving identifiers, and which setting makes
+    them so; with the prefix set it says nothing of it."""
+    path = tmp_path / "grants.json"
+    said = demo_app.test_cli_runner().invoke(cli, ["export", str(path)])
+    assert said.exit_code == 0, said.output
+    (line,) = [x for x in said.stderr.splitlines() if "not 360Giving identifiers" in x]
+    assert "DIRECTORY_GIVING360_PREFIX" in line
+    report = json.loads(
+        demo_app.test_cli_runner().invoke(cli, ["export", str(path), "--json"]).stdout
+    )
+    assert [n for n in report["notices"] if "not 360Giving identifiers" in n]
+    quiet = prefixed_app.test_cli_runner().invoke(cli, ["export", str(path), "--json"])
+    assert quiet.exit_code == 0 and json.loads(quiet.stdout)["notices"] == []
+    assert "not 360Giving identifiers" not in quiet.stderr
+
+
 def _listed(client: Any, filters: dict[str, str]) -> list[str]:
     refs, page = [], 1
     while True:
@@ -301,17 +391,31 @@ def demo_writable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fl
     app.extensions["directory"].db.dispose()
 
 
+@pytest.fixture()
+def demo_prefixed(demo_writable: Flask) -> Iterator[Flask]:
+    """``demo_writable`` served with the demo's 360Giving prefix set."""
+    app = _with_prefix(demo_writable, DEMO_PREFIX)
+    yield app
+    app.extensions["directory"].db.dispose()
+
+
 def _import(app: Flask, path: Path, *args: str) -> dict[str, Any]:
     result = app.test_cli_runner().invoke(cli, ["import", str(path), "--json", *args])
     assert result.exit_code == 0, result.output[-3000:]
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def test_reimporting_the_export_changes_nothing(demo_writable: Flask, tmp_path: Path) -> None:
+@pytest.mark.parametrize("prefix", [None, DEMO_PREFIX], ids=["no-prefix", "prefix"])
+def test_reimporting_the_export_changes_nothing(
+    demo_writable: Flask, request: pytest.FixtureRequest, tmp_path: Path, prefix: str | None
+) -> None:
     """The directory's own 360Giving export imported back into it: no grant changes, not
     their services (which 360Giving cannot carry), demo flags or titles (a grant with none
-    is written as 'Grant <id>', one with no description with its title as that)."""
+    is written as 'Grant <id>', one with no description with a sentence saying so), nor,
+    under our 360Giving prefix, their refs."""
     path = tmp_path / "grants.json"
+    if prefix is not None:
+        demo_writable = request.getfixturevalue("demo_prefixed")
     exported = demo_writable.test_cli_runner().invoke(cli, ["export", str(path)])
     assert exported.exit_code == 0, exported.output
     before = _grants(demo_writable), _links(demo_writable)
@@ -353,3 +457,167 @@ def test_a_360giving_grant_keeps_the_services_it_funds(
     assert [c["changes"] for c in changes if c["entity_ref"] == item["id"]] == [
         {"title": {"old": item["title"], "new": "Renamed"}}
     ]
+
+
+def test_another_publishers_prefix_is_kept_and_so_is_a_grant_held_under_ours(
+    demo_writable: Flask, demo_prefixed: Flask, tmp_path: Path
+) -> None:
+    """Only our own prefix is taken off an id: a package of another publisher's
+    (``360G-other-MOPAC-DEC-026``) is its grants, not ours. A grant held whole under our
+    prefix (a 360Giving file the publisher put out before this directory did, imported
+    before the prefix was set) stays that grant when a file names it again."""
+    client = demo_prefixed.test_client()
+    package = client.get("/api/v1/grants.360giving.json").json
+    item = next(g for g in package["grants"] if g["id"] == f"{DEMO_PREFIX}-MOPAC-DEC-026")
+    theirs = {**item, "id": "360G-other-MOPAC-DEC-026", "title": "Theirs"}
+    path = tmp_path / "theirs.json"
+    path.write_text(json.dumps({"grants": [theirs]}), "utf-8")
+    report = _import(demo_prefixed, path, "--source", "other")
+    assert report["counts"]["grants"]["created"] == 1
+    assert client.get("/api/v1/grants/360G-other-MOPAC-DEC-026").json["title"] == "Theirs"
+    assert client.get("/api/v1/grants/MOPAC-DEC-026").json["title"] == item["title"]
+
+    # held as the whole id: imported with no prefix set
+    earlier = {**item, "id": f"{DEMO_PREFIX}-2016-04", "title": "Earlier"}
+    path.write_text(json.dumps({"grants": [earlier]}), "utf-8")
+    assert _import(demo_writable, path, "--source", "earlier")["counts"]["grants"]["created"] == 1
+    path.write_text(json.dumps({"grants": [{**earlier, "title": "Renamed"}]}), "utf-8")
+    report = _import(demo_prefixed, path, "--source", "earlier")
+    assert report["counts"]["grants"] == {**report["counts"]["grants"], "updated": 1, "created": 0}
+    assert client.get(f"/api/v1/grants/{DEMO_PREFIX}-2016-04").json["title"] == "Renamed"
+    assert client.get("/api/v1/grants/2016-04").status_code == 404
+
+
+# -- 360Giving's data-quality tool -------------------------------------------------------
+# The checks 360Giving runs on a publisher's data (its Data Quality Tool and GrantNav's
+# pipeline) live in lib360dataquality (github.com/ThreeSixtyGiving/dataquality,
+# lib360dataquality/cove/threesixtygiving.py: TEST_CLASSES), which is not on PyPI and
+# cannot be installed here. Each test below states one of its rules, named by its class,
+# and asserts the demo's package (served under the demo's prefix) passes it. The rules the
+# package fails for what its publishers published (a £0 grant, a website that is an email
+# address) are in the README's "360Giving", with the tool's whole report.
+
+#: lib360dataquality's company number: 8 letters or digits (check_company_number)
+COMPANY_NUMBER = re.compile(r"^\w{8}$")
+
+
+@pytest.fixture(scope="module")
+def quality_package(prefixed_app: Flask) -> dict[str, Any]:
+    return prefixed_app.test_client().get("/api/v1/grants.360giving.json").json  # type: ignore[no-any-return]
+
+
+def _charity_number(number: str) -> bool:
+    """lib360dataquality's check_charity_number: 6 or 7 digits."""
+    return len(number) in (6, 7) and number.isdigit()
+
+
+def test_grant_ids_are_360giving_identifiers_unique_and_on_one_line(
+    quality_package: dict[str, Any],
+) -> None:
+    """The standard's grant identifier ("360G-", then the publisher's prefix), which
+    GrantNav requires (the tool leaves it to GrantNav); GrantIdUnexpectedChars (no line
+    break in an id: 360Giving's tools break on one); and get_grants_aggregates's
+    duplicate_ids, which the tool reports: none."""
+    ids = [g["id"] for g in quality_package["grants"]]
+    assert all(i.startswith("360G-") for i in ids)
+    assert not [i for i in ids if "\n" in i]
+    assert len(set(ids)) == len(ids)
+
+
+def test_organisation_ids_and_numbers_look_as_their_registers_make_them(
+    quality_package: dict[str, Any],
+) -> None:
+    """OrganizationIdUnexpectedChars (no line break in an org-id); OrganizationIdLooksInvalid
+    (a GB-CHC- id ends in a charity number, a GB-COH- one in a company number);
+    RecipientOrgCharityNumber (a charityNumber, less two leading letters, is 6 or 7
+    digits) and RecipientOrgCompanyNumber (a companyNumber is 8 letters or digits);
+    FundingOrg360GPrefix (a funder's id is not a made-up 360G- one)."""
+    orgs = [
+        org for g in quality_package["grants"]
+        for org in g["fundingOrganization"] + g["recipientOrganization"]
+    ]  # fmt: skip
+    assert not [o["id"] for o in orgs if "\n" in o["id"]]
+    charities = [o["id"] for o in orgs if o["id"].upper().startswith("GB-CHC-")]
+    companies = [o["id"] for o in orgs if o["id"].upper().startswith("GB-COH-")]
+    assert charities and companies
+    assert [i for i in charities if not _charity_number(i[7:])] == []
+    assert [i for i in companies if not COMPANY_NUMBER.match(i[7:])] == []
+    numbers = [str(o["charityNumber"]) for o in orgs if "charityNumber" in o]
+    assert numbers
+    assert [n for n in numbers if not _charity_number(n[2:] if n[:2].isalpha() else n)] == []
+    assert [o["companyNumber"] for o in orgs if "companyNumber" in o and
+            not COMPANY_NUMBER.match(o["companyNumber"])] == []  # fmt: skip
+    funders = [org for g in quality_package["grants"] for org in g["fundingOrganization"]]
+    assert not [o["id"] for o in funders if o["id"].lower().startswith("360g")]
+
+
+def test_each_funder_has_one_name_and_each_name_one_funder(
+    quality_package: dict[str, Any],
+) -> None:
+    """MultiFundingNamesForOrgId (one name for a funder's org-id across the package) and
+    MultiFundingOrgIdsForName (one org-id for a funder's name)."""
+    funders = {
+        (org["id"], org["name"])
+        for g in quality_package["grants"] for org in g["fundingOrganization"]
+    }  # fmt: skip
+    assert len({i for i, _ in funders}) == len(funders) == len({n for _, n in funders})
+
+
+def test_dates_are_real_plausible_and_in_order(quality_package: dict[str, Any]) -> None:
+    """ImpossibleDates (each date a real YYYY-MM-DD day); PlannedStartDateBeforeEndDate;
+    PostDatedAwardDates (no award date after today); FarFuturePlannedDates (no planned
+    date more than 12 years ahead); FarPastDates (none more than 25 years ago)."""
+    today = date.today()
+    for g in quality_package["grants"]:
+        awarded = date.fromisoformat(g["awardDate"][:10])
+        assert awarded <= today, g["id"]
+        planned = g.get("plannedDates", [{}])[0]
+        start, end = (
+            date.fromisoformat(planned[key][:10]) if key in planned else None
+            for key in ("startDate", "endDate")
+        )
+        if start and end:
+            assert start <= end, g["id"]
+        for day in (awarded, start, end):
+            if day is not None:
+                assert today - relativedelta(years=25) <= day, g["id"]
+                assert day <= today + relativedelta(years=12), g["id"]
+
+
+def test_no_description_merely_repeats_the_title(quality_package: dict[str, Any]) -> None:
+    """TitleDescriptionSame: a description that is the title says nothing more. The
+    standard requires a description; a grant held without one (four of Lloyds Bank
+    Foundation's, published so) is written with a sentence saying there is none, which our
+    importer reads back as none (until December 2026 the export wrote the title, and the
+    tool counted those four)."""
+    same = [g["id"] for g in quality_package["grants"] if g["description"] == g["title"]]
+    assert same == []
+    filled = [g for g in quality_package["grants"] if g["description"] == NO_DESCRIPTION]
+    assert {g["id"] for g in filled} >= {"360G-LBFEW-113972", "360G-LBFEW-115443"}
+
+
+def test_amounts_are_pounds_and_zero_only_where_published_so(
+    demo_app: Flask, quality_package: dict[str, Any]
+) -> None:
+    """ZeroAmountTest (a £0 grant is worth a look): the package is in pounds (the tool
+    totals each currency apart), a grant without an amount is left out (never written as
+    £0), and each £0 grant is one its publisher published at £0 (the Wolfson Foundation's
+    joint-grant rows), none of the directory's own."""
+    grants = quality_package["grants"]
+    assert {g["currency"] for g in grants} == {"GBP"}
+    zero = {g["id"] for g in grants if g["amountAwarded"] == 0}
+    with demo_app.extensions["directory"].db.engine.connect() as connection:
+        held = set(connection.scalars(select(Grant.ref).where(Grant.amount_pence == 0)))
+    assert zero == held
+    assert all(ref.startswith("360G-wolfson-") for ref in zero)
+
+
+def test_every_beneficiary_location_named_has_its_code(quality_package: dict[str, Any]) -> None:
+    """BeneficiaryLocationNameButNoCode: a place named without a geoCode cannot be mapped.
+    Every area is written with its GSS code (a Met BCU, which has none, with our id) and,
+    where the standard's geoCodeType codelist has one, that."""
+    places = [p for g in quality_package["grants"] for p in g.get("beneficiaryLocation", [])]
+    assert places
+    assert [p["name"] for p in places if not p.get("geoCode")] == []
+    types = {p["geoCodeType"] for p in places if "geoCodeType" in p}
+    assert types <= {"WD", "LONB", "PFA", "RGN/GOR"}  # (PFA: the Metropolitan Police District)

@@ -51,9 +51,26 @@ def test_values_are_read_and_typed():
     )
 
 
+def test_the_360giving_prefix_is_the_registered_one_without_the_joining_hyphen():
+    """360Giving registers a publisher's prefix as ``360G-<name>``; the export joins it to a
+    ref with a hyphen, so one given with it ("360G-mopac-") is the same prefix."""
+    assert Settings.from_env({}).giving360_prefix is None
+    for given in ("360G-mopac", " 360G-mopac- "):
+        prefix = Settings.from_env({"DIRECTORY_GIVING360_PREFIX": given}).giving360_prefix
+        assert prefix == "360G-mopac"
+    assert (
+        Settings.from_env({"DIRECTORY_GIVING360_PREFIX": "360G-demo-lfsd"}).giving360_prefix
+        == "360G-demo-lfsd"
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
+        ("GIVING360_PREFIX", "mopac", "DIRECTORY_GIVING360_PREFIX must be the publisher's"),
+        ("GIVING360_PREFIX", "360G-", "DIRECTORY_GIVING360_PREFIX must be the publisher's"),
+        ("GIVING360_PREFIX", "360g-mopac", "DIRECTORY_GIVING360_PREFIX must be the publisher's"),
+        ("GIVING360_PREFIX", "360G-mo pac", "DIRECTORY_GIVING360_PREFIX must be the publisher's"),
         ("FREEZE_HEAP", "maybe", "DIRECTORY_FREEZE_HEAP must be true or false"),
         ("BULK_LIMIT", "lots", "DIRECTORY_BULK_LIMIT must be a number"),
         ("DATA_VERSION_TTL", "-1", "DIRECTORY_DATA_VERSION_TTL must not be negative"),

@@ -1003,6 +1003,12 @@ class CatalogueQueries:
     def programme_names(self) -> list[Row[Any]]:
         return list(self.db.execute(select(Programme.id, Programme.name)).all())
 
+    def grant_refs_starting(self, start: str) -> set[str]:
+        """The refs of the grants held (withdrawn too) that start with ``start`` exactly."""
+        # (substr, not LIKE: a prefix may hold "_", LIKE's wildcard)
+        head = func.substr(Grant.ref, 1, len(start))
+        return set(self.db.execute(select(Grant.ref).where(head == start)).scalars())
+
     def organisations_page(
         self, *, q: str | None, type_: str | None, offset: int, limit: int
     ) -> tuple[list[Row[Any]], int]:

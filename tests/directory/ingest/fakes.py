@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from directory.ingest.giving360 import own_ref
 from directory.ingest.records import LocationRecord
 from tests.conftest import shared_data_path
 
@@ -76,14 +77,23 @@ class HoldsNothing:
     def held_site(self, hsds_id: str) -> tuple[str, str] | None:
         return None
 
+    def grant_ref(self, grant_id: str) -> str:
+        """No 360Giving prefix of our own: every id whole."""
+        return grant_id
+
     def made_here(self, kind: str, item: dict[str, Any], service_id: str) -> bool:
         return False
 
 
 class FakeContext(HoldsNothing):
-    def __init__(self) -> None:
+    def __init__(self, *, giving360_prefix: str | None = None) -> None:
         self.codes, self.names = _reference()
         self.programme_calls: list[str] = []
+        self.giving360_prefix = giving360_prefix
+
+    def grant_ref(self, grant_id: str) -> str:
+        """Our 360Giving prefix, if given, taken off (no grant is held)."""
+        return own_ref(grant_id, self.giving360_prefix)
 
     def areas(self, text: str) -> list[str]:
         found: list[str] = []

@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
-from directory.ingest.giving360 import read_360giving_json, read_360giving_table
+from directory.ingest.giving360 import (
+    own_ref,
+    published_id,
+    read_360giving_json,
+    read_360giving_table,
+)
 from directory.ingest.records import Batch
 from tests.conftest import shared_data_path
 from tests.directory.ingest.fakes import KINGSTON, LONDON, TOWER_HAMLETS, FakeContext
@@ -247,6 +252,60 @@ def test_the_exports_paid_through_note_is_taken_off_the_description(
     (record,) = read(grant(description=description, parentGrant=parent)).grants
     assert record.parent_ref == parent
     assert record.description == read_as
+
+
+def test_our_prefix_is_taken_off_our_ids_and_another_publishers_stay_whole() -> None:
+    """360Giving ids start with the publisher's registered prefix; our export writes our
+    own grants (``MOPAC-DEC-026``) under ours and the ids of grants read from 360Giving
+    files as they are, so read back with our prefix: our ids lose it (the parent's too,
+    and the "Paid through" sentence naming it by that id goes); an id under another
+    publisher's prefix, or ours followed by a 360Giving id (which the export never
+    prefixes), or our prefix alone, stays whole."""
+    ours = "360G-demo-lfsd"
+    note = "Paid through 360G-demo-lfsd-MOPAC-DEC-026: counted in that grant's amount."
+    items = [
+        grant(id=f"{ours}-MOPAC-DEC-025", parentGrant=f"{ours}-MOPAC-DEC-026",
+              description=f"Part of the LCPF. {note}"),
+        grant(id="360G-mopac-MOPAC-DEC-024", parentGrant="360G-mopac-MOPAC-DEC-026"),
+        grant(id=f"{ours}-360G-wolfson-19917"),
+        grant(id=f"{ours}-", title=f"Grant {ours}-"),
+        grant(id=f"{ours}-MOPAC-DEC-027", title=f"Grant {ours}-MOPAC-DEC-027"),
+    ]  # fmt: skip
+    data = json.dumps({"grants": items}).encode()
+    batch = read_360giving_json(data, FakeContext(giving360_prefix=ours))
+    assert batch.errors == []
+    refs = [(g.ref, g.parent_ref) for g in batch.grants]
+    assert refs == [
+        ("MOPAC-DEC-025", "MOPAC-DEC-026"),
+        ("360G-mopac-MOPAC-DEC-024", "360G-mopac-MOPAC-DEC-026"),
+        (f"{ours}-360G-wolfson-19917", None),
+        (f"{ours}-", None),
+        ("MOPAC-DEC-027", None),
+    ]
+    assert batch.grants[0].description == "Part of the LCPF."
+    # the title our export gives a grant with none names it by the id it wrote
+    assert [g.title for g in batch.grants[3:]] == [None, None]
+    # with no prefix of ours, every id is whole
+    plain = read_360giving_json(data, FakeContext())
+    assert [g.ref for g in plain.grants] == [item["id"] for item in items]
+
+
+@pytest.mark.parametrize(
+    ("ref", "prefix", "published"),
+    [
+        ("MOPAC-DEC-026", "360G-mopac", "360G-mopac-MOPAC-DEC-026"),
+        ("MOPAC-DEC-026", None, "MOPAC-DEC-026"),
+        # a grant read from a 360Giving file keeps its publisher's id, any case of 360G
+        ("360G-wolfson-19917", "360G-mopac", "360G-wolfson-19917"),
+        ("360g-LBFEW-1", "360G-mopac", "360g-LBFEW-1"),
+        ("demo-kingston-snb-2023-24", "360G-demo-lfsd", "360G-demo-lfsd-demo-kingston-snb-2023-24"),
+    ],
+)  # fmt: skip
+def test_published_ids_read_back_as_the_refs_they_were_made_from(
+    ref: str, prefix: str | None, published: str
+) -> None:
+    assert published_id(ref, prefix) == published
+    assert own_ref(published, prefix) == ref
 
 
 def test_parent_grant_as_object_and_self_parent() -> None:
@@ -646,18 +705,20 @@ def test_a_valid_grant_has_no_schema_warnings() -> None:
         ({"title": "Grant 360G-test-1", "description": "Grant 360G-test-1"}, (None, None, False)),
         ({"title": "Youth mentoring", "description": "Youth mentoring"},
          ("Youth mentoring", None, False)),
+        ({"description": "No description of this grant was published."},
+         ("Youth mentoring", None, False)),
         ({"demo": True}, ("Youth mentoring", "Mentoring for young people at risk of exploitation",
                           True)),
         ({"title": "Grant 360G-other"}, ("Grant 360G-other", "Mentoring for young people at "
                                          "risk of exploitation", False)),
     ],
-    ids=["no-title", "no-description", "demo", "another-grants-id"],
+    ids=["no-title", "title-as-description", "no-description", "demo", "another-grants-id"],
 )  # fmt: skip
 def test_our_exports_fillers_read_as_the_blanks_they_stand_for(
     changes: dict[str, Any], read_as: tuple[Any, ...]
 ) -> None:
     """What our export writes for a grant held with no title ('Grant <id>') or no
-    description (its title) is read as none, so the held value is kept; our ``demo``
+    description (a sentence saying so; before, its title) is read as none, so the held value is kept; our ``demo``
     extension marks made-up grants; a grant names no services (None: the links held stay)."""
     (rec,) = read(grant(**changes)).grants
     assert (rec.title, rec.description, rec.demo) == read_as
