@@ -78,11 +78,17 @@ def test_a_feed_entry_says_in_words_which_sites_moved_and_were_added(writable_ap
     kingston_ward, kingston = _places(client, "KT11EU")
     hackney_ward, hackney = _places(client, "E81DY")
     depot_ward, depot_borough = _places(client, "KT11AE")
-    assert "Site added: depot (Depot, 2 Penrhyn Road, London, KT1 1AE)" in lines
+    added = f"Site added: depot (Depot, 2 Penrhyn Road, London, KT1 1AE, {depot_ward}, "
+    assert f"{added}{depot_borough})" in lines, lines
     (changed,) = [line for line in lines if line.startswith("Site changed: ")]
-    assert changed.startswith("Site changed: hub (Hub, 1 Mare Street, London, E8 1DY): ")
+    assert changed.startswith(
+        f"Site changed: hub (Hub, 1 Mare Street, London, E8 1DY, {hackney_ward}, {hackney}): "
+    )
     assert "address 1 Eden Street, London → 1 Mare Street, London" in changed
     assert "postcode KT1 1EU → E8 1DY" in changed
+    # (the sites an import records name their ward and borough, as a geography load's do)
+    assert f"ward {kingston_ward} → {hackney_ward}" in changed
+    assert f"borough {kingston} → {hackney}" in changed
     assert "map point " in changed
     assert f"coverage: {kingston} → {hackney}, {kingston}" in lines
     said = "\n".join(lines[1:])  # (the summary names the service in quotes)
