@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.converters["int"] = CanonicalIntConverter  # (before any route is added)
     app.url_map.converters["ref"] = routing.RefConverter
     app.url_map.converters["last_ref"] = routing.LastRefConverter
+    app.url_map.converters["service_ref"] = routing.ServiceRefConverter
     app.logger.setLevel(settings.log_level)
     logs.register(app)  # one line per request, written after every other hook has run
     if settings.freeze_heap and heap.can_trim():

@@ -64,6 +64,7 @@ from directory.store.repositories.directory import (
     LOCATION_FIELDS,
     ORGANISATION_FIELDS,
     SERVICE_FIELDS,
+    SITE_STATE_FIELDS,
     DirectoryRepository,
     Held,
     service_areas,
@@ -311,6 +312,17 @@ def _service_state(rec: ServiceRecord) -> dict[str, Any]:
     }
 
 
+def _placed(state: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Name each site of a service's ``state`` with the borough and ward its row is placed
+    in (``SITE_STATE_FIELDS``), as the held state names them: the change an import or a
+    write records is then the shape a geography load's is, and a site placed in another
+    ward alone is a change of the service."""
+    placed = {row["ref"]: row for row in rows}
+    for site in state["locations"]:
+        row = placed.get(site["ref"], {})
+        site["borough_code"], site["ward_code"] = row.get("borough_code"), row.get("ward_code")
+
+
 #: what a record may leave as held, besides its sites (``ServiceRecord.kept``)
 _KEPT_FIELDS = frozenset({*SERVICE_FIELDS, "themes", "coverage"})
 
@@ -377,7 +389,7 @@ def _kept(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 def _comparable(state: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in state.items() if k not in ("id", "source", "withdrawn_at")}
     if "locations" in out:
-        out["locations"] = [{f: loc[f] for f in LOCATION_FIELDS} for loc in out["locations"]]
+        out["locations"] = [{f: loc[f] for f in SITE_STATE_FIELDS} for loc in out["locations"]]
     return out
 
 
@@ -860,6 +872,7 @@ class _Writer:
             location_rows[ref] = [
                 row for loc in rec.locations if (row := self._location_row(rec, loc)) is not None
             ]
+            _placed(new, location_rows[ref])
             columns = {f: new[f] for f in SERVICE_FIELDS}
             columns["organisation_id"] = org_ids.get(rec.organisation_ref)
             columns["search_name"] = indexed(rec.name)

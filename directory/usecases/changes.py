@@ -10,6 +10,7 @@ No Flask here.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from directory.usecases.pagination import envelope
 from directory.usecases.search import utc_naive
 from directory.usecases.times import utc_text
 from directory.usecases.vocabulary import check_themes
+from geodata.postcodes import spaced_form
 
 FEED_LIMIT = 100
 
@@ -150,12 +152,20 @@ def atom_id(name: str, public_url: str | None) -> str:
 def atom(
     body: dict[str, Any], *, feed_url: str, base_url: str, title: str, feed_name: str,
     data_loaded_at: datetime, public_url: str | None = None,
+    snap: GeographySnapshot | None = None,
 ) -> bytes:  # fmt: skip
     """An Atom 1.0 feed (RFC 4287) of change entries. ``feed_url`` and ``base_url`` make the
     links (where this copy was fetched); the ids come from ``feed_name``, each entry's id
     and ``public_url`` only (:func:`atom_id`). The feed's ``updated`` is its newest entry's
     time, or with none the data version's (``data_loaded_at``): when what it says was last
-    made, as RFC 4287 §4.2.15 asks."""
+    made, as RFC 4287 §4.2.15 asks. Each entry's content is plain text a person reads in a
+    mail client or feed reader (:func:`change_lines`), its areas named from ``snap``; the
+    JSON answer keeps the values as recorded, for programs."""
+
+    def area_name(code: str) -> str | None:
+        area = snap.areas.get(code) if snap is not None else None
+        return area.name if area is not None else None
+
     feed = feeds.feed()
     entries = body["contents"]
     updated = entries[0]["at"] if entries else utc_text(data_loaded_at)
@@ -176,12 +186,112 @@ def atom(
         if entry.get("url"):
             feeds.element(item, "link", rel="alternate", href=base_url + entry["url"])
         lines = [entry["summary"]]
-        lines += [
-            f"{name}: {change['old']} → {change['new']}"
-            for name, change in entry["changes"].items()
-        ]
+        for name, change in entry["changes"].items():
+            lines += change_lines(name, change["old"], change["new"], area_name)
         if entry["areas"]:
             lines.append("Areas: " + ", ".join(a["name"] or a["code"] for a in entry["areas"]))
         feeds.element(item, "content", "\n".join(str(line) for line in lines), type="text")
         feeds.element(item, "category", term=entry["action"])
     return feeds.document(feed)
+
+
+# -- a change in words ----------------------------------------------------------------------
+#: a site's fields as a change names them, in the order a reader wants them
+_SITE_FIELDS = ("name", "address", "postcode", "ward_code", "borough_code", "demo")
+_SITE_LABELS = {"ward_code": "ward", "borough_code": "borough"}
+#: fields whose values are area codes, shown by name
+_AREA_FIELDS = frozenset({"coverage", "areas"})
+
+
+def change_lines(
+    name: str, old: Any, new: Any, area_name: Callable[[str], str | None]
+) -> list[str]:
+    """One recorded field's change (``old`` → ``new``, as the JSON answer gives them) as
+    lines of plain text for a person: a service's sites as the sites added, removed and
+    changed (each by ref, with its address and postcode, its ward and borough by name where
+    the geography knows them), a list as its values separated by commas, nothing as
+    "none", a yes-or-no field as yes or no. Never Python's own spelling of a value (a
+    SPOC's feed reader showed ``locations: [{'ref': …}] → [...]``)."""
+    if name == "locations" and _sites(old) and _sites(new):
+        return _site_lines(old or [], new or [], area_name)
+    if name in _AREA_FIELDS:
+        old, new = _area_names(old, area_name), _area_names(new, area_name)
+    return [f"{name}: {_words(old)} → {_words(new)}"]
+
+
+def _sites(value: Any) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(s, dict) for s in value))
+
+
+def _area_names(value: Any, area_name: Callable[[str], str | None]) -> Any:
+    if not isinstance(value, list):
+        return value
+    return [area_name(c) or c if isinstance(c, str) else c for c in value]
+
+
+def _words(value: Any) -> str:
+    """A recorded value in words."""
+    if value is None or value == "" or value == []:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_words(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_words(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _site_lines(
+    old: list[dict[str, Any]], new: list[dict[str, Any]], area_name: Callable[[str], str | None]
+) -> list[str]:
+    before = {str(s.get("ref")): s for s in old}
+    after = {str(s.get("ref")): s for s in new}
+    lines = [f"Site added: {_site(after[ref], area_name)}" for ref in after if ref not in before]
+    lines += [
+        f"Site removed: {_site(before[ref], area_name)}" for ref in before if ref not in after
+    ]
+    for ref, now in after.items():
+        was = before.get(ref)
+        if was is None or was == now:
+            continue
+        what = [
+            f"{_SITE_LABELS.get(f, f)} {_site_value(was, f, area_name)} → "
+            f"{_site_value(now, f, area_name)}"
+            for f in _SITE_FIELDS
+            # (a site recorded before its ward and borough were: nothing said of them)
+            if f in was and f in now and was[f] != now[f]
+        ]
+        if (was.get("lat"), was.get("lon")) != (now.get("lat"), now.get("lon")):
+            what.append(f"map point {_point(was)} → {_point(now)}")
+        lines.append(f"Site changed: {_site(now, area_name)}: {'; '.join(what)}")
+    return lines
+
+
+def _site(site: dict[str, Any], area_name: Callable[[str], str | None]) -> str:
+    """A site in words: its ref, then its name, address, postcode, ward and borough (those
+    it has; a site recorded before its places were is said without them)."""
+    postcode = site.get("postcode")
+    parts = [site.get("name"), site.get("address"), postcode and spaced_form(postcode)]
+    if site.get("borough_code"):
+        if site.get("ward_code"):
+            parts.append(_site_value(site, "ward_code", area_name))
+        parts.append(_site_value(site, "borough_code", area_name))
+    elif "borough_code" in site and site.get("lat") is not None:
+        parts.append("outside London")  # (a site with no point is placed nowhere)
+    said = ", ".join(str(p) for p in parts if p)
+    return f"{site.get('ref')} ({said})" if said else str(site.get("ref"))
+
+
+def _site_value(site: dict[str, Any], field: str, area_name: Callable[[str], str | None]) -> str:
+    value = site.get(field)
+    if field in ("ward_code", "borough_code") and isinstance(value, str):
+        return area_name(value) or value
+    if field == "postcode" and isinstance(value, str):
+        return spaced_form(value)  # (held canonical: "KT11EU")
+    return _words(value)
+
+
+def _point(site: dict[str, Any]) -> str:
+    lat, lon = site.get("lat"), site.get("lon")
+    return "none" if lat is None or lon is None else f"{lat}, {lon}"

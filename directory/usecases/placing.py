@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from directory.settings import Settings
 from directory.store.loading import area_rows, neighbour_rows
 from directory.store.repositories.directory import (
-    LOCATION_FIELDS,
+    SITE_STATE_FIELDS,
     DirectoryRepository,
     service_areas,
 )
@@ -354,9 +354,8 @@ def _record_moves(
 
 
 def _site_state(loc: dict[str, Any]) -> dict[str, Any]:
-    """A site as an edit's change names it, with its ward and borough."""
-    state = {f: loc[f] for f in LOCATION_FIELDS}
-    return {**state, "borough_code": loc["borough_code"], "ward_code": loc["ward_code"]}
+    """A site as an import's or a write's change names it, with its ward and borough."""
+    return {f: loc[f] for f in SITE_STATE_FIELDS}
 
 
 def _where_named(

@@ -25,7 +25,7 @@ from werkzeug.routing import IntegerConverter, UnicodeConverter
 from directory.errors import UnknownParameterError
 from directory.usecases.features import OPENAPI
 from directory.web import http, openapi
-from directory.web.routing import LastRefConverter, RefConverter
+from directory.web.routing import LastRefConverter, RefConverter, ServiceRefConverter
 
 #: the components response every operation that refuses unknown query parameters names
 UNKNOWN_PARAMETER = "UNKNOWN_PARAMETER"
@@ -277,6 +277,7 @@ class Api(flask_smorest.Api):
         self.flask_plugin.register_converter(UnicodeConverter, _path_text_without_nul)
         self.flask_plugin.register_converter(RefConverter, _ref_without_nul)
         self.flask_plugin.register_converter(LastRefConverter, _ref_without_nul)
+        self.flask_plugin.register_converter(ServiceRefConverter, _ref_without_nul)
 
     def _openapi_json(self) -> flask.Response:
         """The document, as flask-smorest serves it, in the OpenAPI media type its OGC

@@ -88,18 +88,34 @@ class RefConverter(PathConverter):
     part_isolating = False
 
 
+class ServiceRefConverter(RefConverter):
+    """``<service_ref:…>``: a service's id or ref, as :class:`RefConverter`'s, that holds no
+    ``/sites/``: on every ``/services/…`` route that path is its sites'
+    (``/services/<service_ref:key>/sites/<last_ref:site_ref>``), the service's ref being
+    what comes before the first ``/sites/``. A site's ref may hold ``/`` and end in any
+    word, ``/history``, ``/outcomes`` and ``/feedback`` too (an import takes any one-line
+    text as one), and only its service's routes know no other address of it, where a
+    service has its id: so ``/services/A/sites/x/history`` is the site ``x/history`` of
+    ``A``, for every method, not the history of a service ``A/sites/x`` (which GET took,
+    and PATCH took for the site), and a service whose ref holds ``/sites/`` is reached by
+    its id on all its routes, as on its item route. Refusing such site refs instead would
+    refuse a source's data for the sake of our paths, and leave ``…/outcomes/5`` and any
+    route added later to collide again."""
+
+    regex = r"[^/](?:(?:(?!/sites/).)*?[^/])??" + "".join(f"(?<!/{name})" for name in SUBRESOURCES)
+
+
 class LastRefConverter(PathConverter):
     """``<last_ref:…>``: a ref that ends the path and may hold ``/``: a delivery site's
-    (``/services/<ref:key>/sites/<last_ref:site_ref>``). An import takes any one-line text
-    as a site's ref, and makes one from its service's where none is given
+    (``/services/<service_ref:key>/sites/<last_ref:site_ref>``). An import takes any
+    one-line text as a site's ref, and makes one from its service's where none is given
     (``<service ref>#site``, as a write makes ``<service ref>#site-<n>``), so a service
     whose ref holds ``/`` has sites whose refs do; sent as ``%2F`` and decoded before
     routing, ``<string:…>`` took such a path for no route's (werkzeug's 404). What comes
-    before ``/sites/`` is the service's ref (:class:`RefConverter`'s, the shortest that
-    leaves a site ref: a service whose ref holds ``/sites/`` is reached by its id), and a
-    path's own routes come first (``…/sites/x/history`` is the history of a service
-    ``…/sites/x``). As a ref, it does not end in ``/`` (the trailing slash
-    :class:`SlashlessAdapter` sends on)."""
+    before the first ``/sites/`` is the service's ref (:class:`ServiceRefConverter`: a
+    service whose ref holds ``/sites/`` is reached by its id), whatever the site's ref ends
+    in (``…/sites/x/history`` is the site ``x/history``). As a ref, it does not end in
+    ``/`` (the trailing slash :class:`SlashlessAdapter` sends on)."""
 
     regex = r"[^/](?:.*[^/])?"
     part_isolating = False

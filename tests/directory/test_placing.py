@@ -31,6 +31,7 @@ from directory.usecases.geography import resolve_point, resolve_points
 from directory.usecases.placing import bundle_snapshot
 from geodata.crs import to_wgs84
 from geodata.loaders import read_bundle
+from tests.directory.test_keys import make_key
 
 ENFIELD = "E09000010"
 CSV = (
@@ -162,3 +163,66 @@ def test_points_placed_together_are_placed_as_one_at_a_time(shared_data_dir, tmp
             one_at_a_time.append((found.borough, found.ward))
     assert resolve_points(snap, settings, xs, ys) == one_at_a_time
     assert None in one_at_a_time and len(set(one_at_a_time)) > 100
+
+
+def _stale_place(db, borough: str, ward: str) -> None:  # type: ignore[no-untyped-def]
+    """Put EDGE's site in ``ward`` of ``borough`` as an older rule or geography would have."""
+    with db.session() as session:
+        service_id = select(Service.id).where(Service.ref == "EDGE").scalar_subquery()
+        session.execute(
+            update(Location)
+            .where(Location.service_id == service_id)
+            .values(borough_code=borough, ward_code=ward)
+        )
+
+
+def test_every_recorded_change_of_a_services_sites_has_one_shape(writable_app, tmp_path):
+    """An import's, a write's over the API and a geography load's change of a service's
+    sites name the same fields of each site, its ``borough_code`` and ``ward_code`` among
+    them (only a load's did): a client comparing a service's history sees no field come and
+    go. So an import that only places a site in another ward records it too (it recorded
+    nothing)."""
+    db = writable_app.extensions["directory"].db
+    site = _import(writable_app, tmp_path)
+    client = writable_app.test_client()
+    placed = client.get(f"/api/v1/services/EDGE/sites/{quote(site)}").get_json()
+    kingston, ward = placed["borough"]["code"], placed["ward"]["code"]
+    with db.engine.connect() as connection:
+        other_ward = connection.execute(
+            select(Area.code).where(
+                Area.parent_code == kingston, Area.type == "ward", Area.code != ward
+            ).limit(1)
+        ).scalar_one()  # fmt: skip
+
+    # an import of the same row, the site held in another ward: the import places it back
+    _stale_place(db, kingston, other_ward)
+    _import(writable_app, tmp_path)
+    (moved,) = client.get("/api/v1/services/EDGE/history").get_json()["contents"][:1]
+    assert moved["action"] == "updated" and moved["import_run"] is not None
+    (was,), (now,) = moved["changes"]["locations"]["old"], moved["changes"]["locations"]["new"]
+    assert {k for k in was if was[k] != now[k]} == {"ward_code"}
+    assert (was["ward_code"], now["ward_code"]) == (other_ward, ward)
+
+    # a write over the API
+    officer = {"Authorization": f"Bearer {make_key(writable_app, 'officer')['key']}"}
+    written = client.patch(
+        f"/api/v1/services/EDGE/sites/{quote(site)}", json={"name": "Edge hall"},
+        headers={**officer, "If-Match": "*"},
+    )  # fmt: skip
+    assert written.status_code == 200, written.get_json()
+
+    # a geography load placing the site again
+    _stale_place(db, kingston, other_ward)
+    assert _init(writable_app)["sites"]["change_events"] == 1
+
+    history = client.get("/api/v1/services/EDGE/history").get_json()["contents"]
+    sites = [
+        (event["actor"], event["import_run"], s)
+        for event in history if "locations" in event["changes"]
+        for side in ("old", "new") for s in event["changes"]["locations"][side]
+    ]  # fmt: skip
+    by = {(actor is not None, run is not None) for actor, run, _ in sites}
+    assert by == {(False, True), (True, True), (False, False)}  # import, write, load
+    fields = {"ref", "name", "address", "postcode", "lat", "lon", "demo", "borough_code",
+              "ward_code"}  # fmt: skip
+    assert all(set(s) == fields for _, _, s in sites), sites

@@ -56,6 +56,37 @@ HSDS = [
         ],  # fmt: skip
     }
 ]
+#: site refs ending in a service route's own word (of service ROUTE_WORDS), and a service
+#: whose ref holds "/sites/" (SITES_IN_REF)
+ROUTE_WORDS = "HS/03"
+WORDY_SITES = ["HS/03/history", "HS/03/outcomes", "HS/03/feedback", "HS/03/outcomes/1",
+               "hall/sites/2/history"]  # fmt: skip
+SITES_IN_REF = "HS/sites/04"
+HSDS += [
+    {
+        "id": service,
+        "name": name,
+        "status": "active",
+        "organization": {"id": "GB-HS/2", "name": "Slashed referrals"},
+        "service_areas": [{"id": "sa-1", "name": "Kingston"}],
+        "service_at_locations": [
+            {
+                "id": f"sal-{i}",
+                "location": {
+                    "id": site,
+                    "name": f"Room {i}",
+                    "latitude": 51.4105,
+                    "longitude": -0.3001,
+                },
+            }
+            for i, site in enumerate(sites)
+        ],
+    }  # fmt: skip
+    for service, name, sites in (
+        (ROUTE_WORDS, "Sites named like routes", WORDY_SITES),
+        (SITES_IN_REF, "A service named like a site", ["loc"]),
+    )
+]
 #: (service ref, site ref) of each importer's site
 IMPORTED = {
     "template": ("SL/RR/01", "SL/RR/01/hall"),
@@ -149,6 +180,51 @@ def test_a_site_added_to_a_service_whose_ref_holds_a_slash_is_where_its_location
     assert removed.status_code == 204, removed.get_json()
     assert client.get(location).get_json()["code"] == "site-not-found"
     assert site_ref not in [site["ref"] for site in client.get(service).get_json()["locations"]]
+
+
+@pytest.mark.parametrize("site_ref", WORDY_SITES)
+def test_a_site_whose_ref_ends_in_a_service_routes_word_is_read_at_its_address(app, site_ref):
+    """A site ref ending in ``/history``, ``/outcomes``, ``/feedback`` or
+    ``/outcomes/<n>``: its address is the site's (GET took it for the history, outcomes or
+    outcome of a service ``HS/03/sites/HS/03``, a 404 naming that service)."""
+    response = app.test_client().get(site_path(ROUTE_WORDS, site_ref))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["ref"] == site_ref and body["service"]["ref"] == ROUTE_WORDS
+
+
+def test_a_site_whose_ref_ends_in_history_is_changed_at_its_address(app, officer):
+    """Every method at that address is the site's: a PATCH changes it (a PATCH was the
+    site's already, a GET was not), and a POST there is the site's 405, not feedback on a
+    service; the service's own history is still its own."""
+    client = app.test_client()
+    path = site_path(ROUTE_WORDS, "HS/03/history")
+    changed = client.patch(
+        path, json={"name": "History room"}, headers={**officer, "If-Match": etag(app, path)}
+    )
+    assert changed.status_code == 200, changed.get_json()
+    assert client.get(path).get_json()["name"] == "History room"
+    feedback = client.post(site_path(ROUTE_WORDS, "HS/03/feedback"), json={"text": "x"})
+    assert feedback.status_code == 405
+    assert {m.strip() for m in feedback.headers["Allow"].split(",")} >= {"GET", "PATCH", "DELETE"}
+    history = client.get(f"/api/v1/services/{quote(ROUTE_WORDS, safe='')}/history")
+    assert history.status_code == 200
+    assert history.get_json()["contents"][0]["entity_ref"] == ROUTE_WORDS
+
+
+def test_a_service_whose_ref_holds_sites_is_reached_by_its_id(app):
+    """What comes before the first ``/sites/`` is the service's ref on every route: a
+    service whose ref holds ``/sites/`` is reached by its id (its history too), and its
+    ref's address is the site ``04/…`` of a service ``HS``."""
+    client = app.test_client()
+    listed = client.get("/api/v1/services?per_page=100").get_json()["contents"]
+    (found,) = [s for s in listed if s["ref"] == SITES_IN_REF]
+    assert client.get(f"/api/v1/services/{found['id']}/history").status_code == 200
+    by_ref = client.get(f"/api/v1/services/{quote(SITES_IN_REF, safe='')}/history")
+    assert by_ref.status_code == 404
+    assert (
+        by_ref.get_json()["code"] == "service-not-found" and "'HS'" in by_ref.get_json()["detail"]
+    )
 
 
 # -- links to a record whose ref holds "/", "#", "?", "%" and a space ------------------------

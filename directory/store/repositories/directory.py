@@ -72,6 +72,11 @@ GRANT_FIELDS = (
     "duration_months", "financial_year", "regrant_type", "parent_ref", "source_url", "demo",
 )  # fmt: skip
 LOCATION_FIELDS = ("ref", "name", "address", "postcode", "lat", "lon", "demo")
+#: what a change event's ``locations`` names of each site, whoever records it (an import, a
+#: write over the API, a geography load placing the sites again): one shape for a client
+#: comparing a service's history, and where a site is as well as what it is, so a site
+#: placed in another ward alone is a change too
+SITE_STATE_FIELDS = (*LOCATION_FIELDS, "borough_code", "ward_code")
 _CHUNK = 500
 
 
@@ -230,13 +235,7 @@ class DirectoryRepository:
         for r in self.session.execute(
             select(Location.__table__).where(*of(Location.service_id))
         ).all():
-            locations[r.service_id].append(
-                {
-                    **{f: getattr(r, f) for f in LOCATION_FIELDS},
-                    "borough_code": r.borough_code,
-                    "ward_code": r.ward_code,
-                }
-            )
+            locations[r.service_id].append({f: getattr(r, f) for f in SITE_STATE_FIELDS})
         states = {}
         services = select(Service.__table__, Organisation.ref.label("organisation_ref")).join(
             Organisation, Organisation.id == Service.organisation_id

@@ -125,7 +125,7 @@ def atom_changes(args: dict[str, Any]) -> Response:
     xml = changes.atom(
         body, feed_url=feed_url, base_url=public_url or request.host_url.rstrip("/"),
         title=f"Funded services changes: {area}", public_url=public_url,
-        data_loaded_at=snapshot().version.loaded_at,
+        data_loaded_at=snapshot().version.loaded_at, snap=snapshot(),
         feed_name="feed?" + urlencode(sorted(query.items())),
     )  # fmt: skip
     return Response(xml, mimetype=http.ATOM_MIMETYPE)

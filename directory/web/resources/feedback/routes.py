@@ -96,7 +96,7 @@ def _send(kind: str, key: str) -> Response:
     return http.json_response(body, status=202)
 
 
-@_public_feedback("service", "/services/<ref:key>/feedback")
+@_public_feedback("service", "/services/<service_ref:key>/feedback")
 def send_feedback(key: str) -> Response:
     """Tell the people who keep a service's listing something (no key needed): it is out
     of date, it has closed, a question. Sent as JSON or as a form; kept for moderation,

@@ -32,7 +32,7 @@ blp = Blueprint(
 PROBLEM = {"schema": ProblemSchema, "content_type": http.PROBLEM_MIMETYPE}
 
 
-@blp.route("/services/<ref:key>/outcomes")
+@blp.route("/services/<service_ref:key>/outcomes")
 @blp.response(200, ServiceOutcomesSchema)
 @blp.alt_response(404, description="service-not-found", **PROBLEM)
 def service_outcomes(key: str) -> Response:
@@ -66,7 +66,7 @@ def outcomes_summary(args: dict[str, Any]) -> Response:
     )
 
 
-@blp.route("/services/<ref:key>/outcomes/<int:outcome_id>")
+@blp.route("/services/<service_ref:key>/outcomes/<int:outcome_id>")
 @blp.response(200, OutcomeDetailSchema)
 @blp.alt_response(404, description="service-not-found, outcome-not-found", **PROBLEM)
 def get_outcome(key: str, outcome_id: int) -> Response:
@@ -91,7 +91,7 @@ WRITERS = ("editor", "officer")
 FORBIDDEN = "wrong-role; wrong-organisation: an editor's key and another organisation's service"
 
 
-@blp.route("/services/<ref:key>/outcomes", methods=["POST"])
+@blp.route("/services/<service_ref:key>/outcomes", methods=["POST"])
 @requires_key(blp, *WRITERS)
 @blp.doc(requestBody=writing.json_body(OutcomeCreateSchema))
 @blp.response(201, OutcomeDetailSchema, description="Added: the outcome, as GET shows it")
@@ -111,7 +111,7 @@ def create_outcome(key: str, principal: Principal) -> Response:
     )  # fmt: skip
 
 
-@blp.route("/services/<ref:key>/outcomes/<int:outcome_id>", methods=["PATCH"])
+@blp.route("/services/<service_ref:key>/outcomes/<int:outcome_id>", methods=["PATCH"])
 @requires_key(blp, *WRITERS)
 @preconditions.documented(blp)
 @blp.doc(requestBody=writing.json_body(OutcomePatchSchema))
@@ -130,7 +130,7 @@ def update_outcome(key: str, outcome_id: int, principal: Principal) -> Response:
     return writing.answer(render)
 
 
-@blp.route("/services/<ref:key>/outcomes/<int:outcome_id>", methods=["DELETE"])
+@blp.route("/services/<service_ref:key>/outcomes/<int:outcome_id>", methods=["DELETE"])
 @requires_key(blp, *WRITERS)
 @preconditions.documented(blp)
 @blp.response(204, description="Removed")

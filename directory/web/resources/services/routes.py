@@ -118,7 +118,7 @@ def list_services(args: dict[str, Any]) -> Response:
 SERVICE_PATH = "/api/v1/services/"
 
 
-@blp.route("/services/<ref:key>")
+@blp.route("/services/<service_ref:key>")
 @blp.response(200, ServiceDetailSchema)
 @blp.alt_response(404, description="service-not-found", **NOT_FOUND)
 def get_service(key: str) -> Response:
@@ -162,7 +162,7 @@ def create_service(principal: Principal) -> Response:
     return writing.answer(_service(ref), 201, location=SERVICE_PATH + quote(ref, safe=""))
 
 
-@blp.route("/services/<ref:key>", methods=["PATCH"])
+@blp.route("/services/<service_ref:key>", methods=["PATCH"])
 @requires_key(blp, *WRITERS)
 @preconditions.documented(blp)
 @blp.doc(requestBody=writing.json_body(ServicePatchSchema))
@@ -183,7 +183,7 @@ def update_service(key: str, principal: Principal) -> Response:
     return writing.answer(render)
 
 
-@blp.route("/services/<ref:key>", methods=["DELETE"])
+@blp.route("/services/<service_ref:key>", methods=["DELETE"])
 @requires_key(blp, *WRITERS)
 @preconditions.documented(blp)
 @blp.response(200, ServiceDetailSchema, description="Withdrawn: the service, as GET shows it")
@@ -200,7 +200,7 @@ def withdraw_service(key: str, principal: Principal) -> Response:
     return writing.answer(render)
 
 
-@blp.route("/services/<ref:key>/sites/<last_ref:site_ref>")
+@blp.route("/services/<service_ref:key>/sites/<last_ref:site_ref>")
 @blp.response(200, SiteDetailSchema)
 @blp.alt_response(404, description="service-not-found, site-not-found", **NOT_FOUND)
 def get_site(key: str, site_ref: str) -> Response:
@@ -210,7 +210,7 @@ def get_site(key: str, site_ref: str) -> Response:
     return http.json_response(catalogue.site_detail(queries(), snapshot(), key, site_ref))
 
 
-@blp.route("/services/<ref:key>/sites", methods=["POST"])
+@blp.route("/services/<service_ref:key>/sites", methods=["POST"])
 @requires_key(blp, *WRITERS)
 @blp.doc(requestBody=writing.json_body(SiteCreateSchema))
 @blp.response(201, SiteDetailSchema, description="Added: the site, as GET shows it")
@@ -231,7 +231,7 @@ def create_site(key: str, principal: Principal) -> Response:
     return writing.answer(_site(ref, site_ref), 201, location=location)
 
 
-@blp.route("/services/<ref:key>/sites/<last_ref:site_ref>", methods=["PATCH"])
+@blp.route("/services/<service_ref:key>/sites/<last_ref:site_ref>", methods=["PATCH"])
 @requires_key(blp, *WRITERS)
 @preconditions.documented(blp)
 @blp.doc(requestBody=writing.json_body(SitePatchSchema))
@@ -252,7 +252,7 @@ def update_site(key: str, site_ref: str, principal: Principal) -> Response:
     return writing.answer(render)
 
 
-@blp.route("/services/<ref:key>/sites/<last_ref:site_ref>", methods=["DELETE"])
+@blp.route("/services/<service_ref:key>/sites/<last_ref:site_ref>", methods=["DELETE"])
 @requires_key(blp, *WRITERS)
 @preconditions.documented(blp)
 @blp.response(204, description="Removed")
@@ -270,7 +270,7 @@ def delete_site(key: str, site_ref: str, principal: Principal) -> Response:
     return Response(status=204)
 
 
-@blp.route("/services/<ref:key>/history")
+@blp.route("/services/<service_ref:key>/history")
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, ChangePageSchema)
 @blp.alt_response(404, description="service-not-found", **NOT_FOUND)
