@@ -15,6 +15,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,10 +29,12 @@ from sqlalchemy import func, select
 
 from directory import create_app
 from directory.cli import cli
+from directory.store.db import Database, sqlite_path
 from directory.store.loading import releases_dir, resolve_data_dir
 from directory.store.models import CrimeCount, DataRelease, Postcode
 from tests.geodata.fetch import publishers
 from tests.geodata.fetch.server import FixtureServer, Reply
+from tests.servers import settings_env
 
 CODEPOINT = "postcodes/london_postcodes_codepoint_open_2025_10.csv"
 SQLITE_ONLY = pytest.mark.parametrize("writable_settings", ["sqlite"], indirect=True)
@@ -518,3 +522,50 @@ def test_a_refresh_state_nested_past_what_python_reads_says_to_remove_it(tmp_pat
     state_path(settings).write_text("[" * 200_000 + "]" * 200_000)
     with pytest.raises(RefreshError, match="is unreadable .*remove it to start afresh"):
         read_state(settings)
+
+
+#: the worktree's `directory` command (a served or installed one may be another checkout's)
+CLI = [sys.executable, "-c", "from directory.cli import cli; cli()"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_refresh_waiting_for_the_setup_turn_says_so_and_for_which_lock(
+    writable_settings, published, tmp_path
+):
+    """While an init (or `geodata load`) holds the database's setup turn, a refresh with a
+    release to load says on stderr that it waits and for which lock, as init does, loads
+    nothing meanwhile, then loads when the turn is given back. It waited in silence."""
+    path = sqlite_path(writable_settings.database_url)
+    lock = "the PostgreSQL advisory lock" if path is None else f"the lock file {path}.init.lock"
+    db = Database(writable_settings)
+    said, out, refreshing = tmp_path / "stderr.txt", tmp_path / "stdout.txt", None
+    try:
+        with db.setup_turn(), said.open("w") as stderr, out.open("w") as stdout:
+            refreshing = subprocess.Popen(
+                [*CLI, "geodata", "refresh", "--base-url", published.url, "--timeout", "20",
+                 "--source", "codepoint"],
+                cwd=ROOT, stdout=stdout, stderr=stderr, text=True,
+                env=settings_env(writable_settings),
+            )  # fmt: skip
+            deadline = time.monotonic() + 240
+            while "Waiting" not in said.read_text() and refreshing.poll() is None:
+                assert time.monotonic() < deadline, said.read_text()
+                time.sleep(0.1)
+            assert refreshing.poll() is None, said.read_text()
+            assert (
+                "Waiting for another `directory init` (or `migrate`, `geodata load`, "
+                f"`geodata refresh`) holding {lock}"
+            ) in said.read_text()
+            with db.engine.connect() as connection:
+                assert (
+                    connection.execute(select(func.count()).select_from(DataRelease)).scalar_one()
+                    == 1
+                )
+        refreshing.wait(300)
+        assert refreshing.returncode == 0, said.read_text()
+        assert "Loaded release " in out.read_text()
+    finally:
+        if refreshing is not None and refreshing.poll() is None:
+            refreshing.kill()
+            refreshing.wait()
+        db.dispose()
