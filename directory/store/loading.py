@@ -137,7 +137,8 @@ class LoadReport:
     def describe(self) -> str:
         sites = (
             "\n" + "\n".join(self.sites.lines())
-            if self.sites is not None and (self.sites.sites or self.sites.coverage_lost)
+            if self.sites is not None
+            and (self.sites.sites or self.sites.coverage_lost or self.sites.grants_lost)
             else ""
         )
         if not self.loaded:

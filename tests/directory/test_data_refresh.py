@@ -25,13 +25,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from directory import create_app
 from directory.cli import cli
 from directory.store.db import Database, sqlite_path
 from directory.store.loading import releases_dir, resolve_data_dir
-from directory.store.models import CrimeCount, DataRelease, Postcode
+from directory.store.models import CrimeCount, DataRelease, Grant, GrantArea, Postcode
 from tests.geodata.fetch import publishers
 from tests.geodata.fetch.server import FixtureServer, Reply
 from tests.servers import settings_env
@@ -569,3 +569,51 @@ def test_a_refresh_waiting_for_the_setup_turn_says_so_and_for_which_lock(
             refreshing.kill()
             refreshing.wait()
         db.dispose()
+
+
+#: a service funded by a grant, whose areas the test makes name a ward abolished in 2022
+GRANT_CSV = (
+    "Service ref,Service name,Organisation name,Coverage,Grant ref,Funder,Amount\n"
+    "ABBEY,Abbey youth club,Abbey Trust,Barking and Dagenham,G-ABBEY,MOPAC,45000\n"
+)
+#: Abbey ward, Barking and Dagenham (2002–2022): no release the refresh loads has it
+ABBEY = "E05000026"
+
+
+def test_a_refresh_names_the_grants_whose_areas_the_new_release_lacks(
+    writable_app, published, tmp_path
+):
+    """A grant imported under older boundaries names a ward the release being loaded does
+    not have: the dry run and the refresh both count and name it (a warning in words), and
+    no successor is guessed (the grant keeps its areas). Before, only the services'
+    coverage was reported, and such a grant silently left every area's funding."""
+    path = tmp_path / "grant.csv"
+    path.write_text(GRANT_CSV, encoding="utf-8")
+    imported = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "g"])
+    assert imported.exit_code == 0, imported.output
+    db = writable_app.extensions["directory"].db
+    with db.session() as session:
+        grant = session.execute(select(Grant.id).where(Grant.ref == "G-ABBEY")).scalar_one()
+        session.execute(insert(GrantArea).values(grant_id=grant, area_code=ABBEY))
+    expected = {
+        "grants": 1, "areas": {ABBEY: 1}, "examples": [{"grant": "G-ABBEY", "areas": [ABBEY]}]
+    }  # fmt: skip
+
+    dry = refresh(writable_app, published, "--source", "codepoint", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    assert (
+        json.loads(dry.output[dry.output.index("{") :])["changes"]["sites"]["grants_lost"]
+        == expected
+    )
+    text = refresh(writable_app, published, "--source", "codepoint", "--dry-run")
+    assert (
+        f"warning: 1 grants name areas this geography does not have (edit them): G-ABBEY ({ABBEY})"
+    ) in text.output
+
+    loaded = refresh(writable_app, published, "--source", "codepoint", "--json")
+    assert loaded.exit_code == 0, loaded.output
+    report = json.loads(loaded.output[loaded.output.index("{") :])
+    assert report["loaded"] is True and report["changes"]["sites"]["grants_lost"] == expected
+    with db.session() as session:
+        codes = session.execute(select(GrantArea.area_code).where(GrantArea.grant_id == grant))
+        assert ABBEY in set(codes.scalars())
