@@ -9,7 +9,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,14 @@ from directory.ingest.apply import (
 from directory.ingest.context import GeographyContext
 from directory.ingest.export import batch_from_database, giving360_from_database
 from directory.ingest.giving360_write import STANDARD_VERSION
-from directory.ingest.refresh import LockHeldError, RefreshError, Source, refresh, write_lock
+from directory.ingest.refresh import (
+    LockHeldError,
+    RefreshError,
+    Source,
+    geography_turn,
+    refresh,
+    write_lock,
+)
 from directory.ingest.run import (
     FORMATS,
     MODES,
@@ -182,10 +189,18 @@ def _data_dict(chosen: DataDir) -> dict[str, str]:
 def _load(
     chosen: DataDir, force: bool, quiet: bool, as_json: bool, *, fewer: bool = False
 ) -> LoadReport:
+    """Load the geography in ``chosen`` in its turn (``geography_turn``: the setup turn,
+    then the write lock, each waited for, saying so on stderr unless ``quiet``)."""
+    db = state().db
     try:
-        with progress_for(quiet) as progress:
+        with (
+            geography_turn(
+                db, waiting_setup=_waiting_setup(quiet), waiting_write=_waiting_write(quiet)
+            ),
+            progress_for(quiet) as progress,
+        ):
             report = load_geography(
-                state().db, chosen.path, force=force, fewer=fewer, progress=progress,
+                db, chosen.path, force=force, fewer=fewer, progress=progress,
                 place_sites=partial(place_sites, settings=state().settings),
             )  # fmt: skip
     except DataFileError as error:
@@ -197,20 +212,40 @@ def _load(
     return report
 
 
-@contextlib.contextmanager
-def _setup_turn(quiet: bool, *, making: bool = False) -> Iterator[None]:
-    """The database's setup turn (see ``Database.setup_turn``), saying on stderr, unless
-    ``quiet``, that this command waits for another holding it, and which lock."""
+def _waiting_setup(quiet: bool) -> Callable[[str], None]:
+    """What a command says on stderr, unless ``quiet``, when it waits for the database's
+    setup turn (see ``Database.setup_turn``), naming the lock."""
 
     def waiting(lock: str) -> None:
         if not quiet:
             click.echo(
-                f"Waiting for another `directory init` (or `migrate`, `geodata load`) "
-                f"holding {lock}…",
+                f"Waiting for another `directory init` (or `migrate`, `geodata load`, "
+                f"`geodata refresh`) holding {lock}…",
                 err=True,
             )
 
-    with state().db.setup_turn(waiting, making=making):
+    return waiting
+
+
+def _waiting_write(quiet: bool) -> Callable[[str], None]:
+    """What a geography load says on stderr, unless ``quiet``, when it waits for the write
+    lock (see ``geography_turn``), naming the lock and who holds it."""
+
+    def waiting(lock: str) -> None:
+        if not quiet:
+            click.echo(
+                f"Waiting for another import or refresh holding {lock}…",
+                err=True,
+            )
+
+    return waiting
+
+
+@contextlib.contextmanager
+def _setup_turn(quiet: bool, *, making: bool = False) -> Iterator[None]:
+    """The database's setup turn (see ``Database.setup_turn``), saying on stderr, unless
+    ``quiet``, that this command waits for another holding it, and which lock."""
+    with state().db.setup_turn(_waiting_setup(quiet), making=making):
         yield
 
 
@@ -386,6 +421,7 @@ def geodata_refresh(
             report = refresh_data(
                 app_state.db, app_state.settings, _snapshot(), sources=list(sources) or None,
                 dry_run=dry_run, force=force, client=client, progress=progress,
+                waiting=_waiting_setup(quiet),
             )  # fmt: skip
     except RefreshError as error:
         raise click.ClickException(str(error)) from None

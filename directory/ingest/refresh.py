@@ -111,7 +111,7 @@ class _Held:
     (A SQLite file is only ever shared by processes on one kernel: WAL mode needs shared
     memory, so a lease with a heartbeat would add expiry waits and nothing else.)"""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, wait: bool = False) -> None:
         self.connection: Connection | None = None
         self.file: IO[bytes] | None = None
         self.held = True
@@ -121,7 +121,18 @@ class _Held:
             # the connection sits idle while the import works on another: a server-side idle
             # timeout must not end it (and the lock with it). Behind PgBouncer, session mode.
             connection.exec_driver_sql("SET idle_session_timeout = 0")
-            if connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({ADVISORY_KEY})").scalar():
+            try:
+                if wait:
+                    connection.exec_driver_sql(f"SELECT pg_advisory_lock({ADVISORY_KEY})")
+                    taken = True
+                else:
+                    taken = connection.exec_driver_sql(
+                        f"SELECT pg_try_advisory_lock({ADVISORY_KEY})"
+                    ).scalar()
+            except BaseException:
+                connection.close()
+                raise
+            if taken:
                 self.connection = connection
             else:
                 connection.close()
@@ -133,11 +144,14 @@ class _Held:
                 pass
             handle = open_lock_file(Path(f"{path}.lock"), "the write lock")  # held until release
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
                 self.file = handle
             except BlockingIOError:
                 handle.close()
                 self.held = False
+            except BaseException:  # (waiting, interrupted)
+                handle.close()
+                raise
 
     def release(self) -> None:
         if self.connection is not None:
@@ -152,18 +166,36 @@ class _Held:
             self.file = None
 
 
-def acquire(db: Database, holder: str) -> _Held:
-    """Take the write lock, or raise RefreshError naming who has it. The ``lock`` row says
-    who holds it and since when (for people); the database's own lock decides (a row a
-    killed writer left behind is simply replaced)."""
+def lock_name(db: Database) -> str:
+    """The write lock in words, as a waiting command names it."""
+    path = sqlite_path(db.settings.database_url)
+    if db.engine.url.get_backend_name() == "postgresql" or path is None:
+        return f"the PostgreSQL advisory lock {ADVISORY_KEY}"
+    return f"the lock file {path}.lock"
+
+
+def _holder(db: Database) -> str:
+    """Who holds the write lock and since when, from the ``lock`` row (for people)."""
+    with db.session() as session:
+        row = session.execute(select(Lock.__table__).where(Lock.name == LOCK_NAME)).first()
+    return f"{row.holder}, since {row.acquired_at:%Y-%m-%d %H:%M} UTC" if row else "starting"
+
+
+def acquire(db: Database, holder: str, *, waiting: Callable[[str], None] | None = None) -> _Held:
+    """Take the write lock, or raise RefreshError naming who has it; with ``waiting``, wait
+    for it instead, telling ``waiting`` first which lock and who has it (a geography load
+    waits: see :func:`geography_turn`). The ``lock`` row says who holds it and since when
+    (for people); the database's own lock decides (a row a killed writer left behind is
+    simply replaced)."""
     lock = _Held(db)
     if not lock.held:
-        with db.session() as session:
-            row = session.execute(select(Lock.__table__).where(Lock.name == LOCK_NAME)).first()
-        who = f"{row.holder}, since {row.acquired_at:%Y-%m-%d %H:%M} UTC" if row else "starting"
-        raise LockHeldError(
-            f"Another import or refresh is running ({who}); not starting a second one."
-        )
+        who = _holder(db)
+        if waiting is None:
+            raise LockHeldError(
+                f"Another import or refresh is running ({who}); not starting a second one."
+            )
+        waiting(f"{lock_name(db)} ({who})")
+        lock = _Held(db, wait=True)
     try:
         with db.session() as session:
             repo = DirectoryRepository(session)
@@ -184,14 +216,58 @@ def release(db: Database, holder: str, lock: _Held) -> None:
 
 
 @contextmanager
-def write_lock(db: Database, holder: str | None = None) -> Iterator[None]:
-    """Hold the directory's write lock (refuse with RefreshError if another writer has it)."""
+def write_lock(
+    db: Database, holder: str | None = None, *, waiting: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold the directory's write lock (refuse with RefreshError if another writer has it;
+    with ``waiting``, wait for it: see :func:`acquire`)."""
     holder = holder or holder_id()
-    lock = acquire(db, holder)
+    lock = acquire(db, holder, waiting=waiting)
     try:
         yield
     finally:
         release(db, holder, lock)
+
+
+#: what a geography load is called in the ``lock`` row, after its host and process
+LOADING = "loading the geography"
+
+
+@contextmanager
+def geography_turn(
+    db: Database, *, waiting_setup: Callable[[str], None] | None = None,
+    waiting_write: Callable[[str], None] | None = None, refuse: bool = False,
+) -> Iterator[None]:  # fmt: skip
+    """Hold what a geography load (``directory init``, ``geodata load``, ``geodata
+    refresh``) needs, in the one order every command takes them: first the database's
+    setup turn (:meth:`Database.setup_turn`, which migrations take too), then the write
+    lock (which imports, API writes, ``refresh`` and ``demo load`` take).
+
+    The load places every site again by the new geography (``place_sites``): without
+    the write lock an import running meanwhile placed its sites by the geography it had
+    read, and they kept the old one's areas once both committed, or the load placed
+    sites an import had half written. Holding both, an import started during a load is
+    refused (an API write waits a few seconds first, as for any writer) and a load
+    started during an import waits for it.
+
+    The order cannot deadlock: nothing that holds the write lock ever waits for the
+    setup turn (imports and writes never take it; a geography load takes it before the
+    write lock, and a migration takes no write lock). ``waiting_setup`` and
+    ``waiting_write`` are told which lock (and for the write lock, who has it) before
+    this waits for it; ``refuse``: another writer holding the write lock is a
+    :class:`LockHeldError` rather than waited for (``geodata refresh``, which refuses
+    when an import runs, as ``refresh`` does)."""
+    with (
+        db.setup_turn(waiting_setup),
+        write_lock(
+            db, f"{holder_id()} {LOADING}", waiting=None if refuse else (waiting_write or _quietly)
+        ),
+    ):
+        yield
+
+
+def _quietly(_lock: str) -> None:
+    """A waiting that says nothing (the write lock is waited for, not refused)."""
 
 
 def refresh(

@@ -137,7 +137,8 @@ class LoadReport:
     def describe(self) -> str:
         sites = (
             "\n" + "\n".join(self.sites.lines())
-            if self.sites is not None and (self.sites.sites or self.sites.coverage_lost)
+            if self.sites is not None
+            and (self.sites.sites or self.sites.coverage_lost or self.sites.grants_lost)
             else ""
         )
         if not self.loaded:
@@ -274,6 +275,11 @@ def load_geography(
     it was given until then. With the same files loaded already it still runs, so that
     sites placed by older code's rules are placed by today's; when any moved, a data
     release is recorded (every worker then rebuilds its indexes), else nothing changes.
+
+    Call it in a geography turn (``directory.ingest.refresh.geography_turn``: the setup
+    turn, then the write lock), as every command does: an import running beside the load
+    would place its sites by the geography it read, or find them placed again half-way.
+    It takes the setup turn itself (re-entrant), never the write lock.
     """
     started = time.perf_counter()
     bundle = read_bundle(data_dir, on_step=progress.step, on_rows=progress.advance)

@@ -38,13 +38,14 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from directory.ingest.refresh import RefreshError, write_lock
+from directory.ingest.refresh import RefreshError, geography_turn
 from directory.ingest.run import SourceError, run_import
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
@@ -287,6 +288,7 @@ def refresh_data(
     client: Client | None = None,
     progress: Progress = QUIET,
     now: datetime | None = None,
+    waiting: Callable[[str], None] | None = None,
 ) -> RefreshReport:
     """Refresh the London data from the official publishers (see the module docstring).
 
@@ -300,6 +302,11 @@ def refresh_data(
         Download and load a source even when its release is the one last loaded.
     client : geodata.fetch.Client, optional
         Default: a client of ``settings.geodata_base_url`` (a mirror) or the publishers.
+    waiting : callable, optional
+        Told which lock, before the load waits for the database's setup turn (another
+        ``init``, ``geodata load`` or refresh loading). The load takes the setup turn,
+        then the write lock (:func:`directory.ingest.refresh.geography_turn`); another
+        writer holding the write lock is refused rather than waited for.
 
     Raises
     ------
@@ -348,7 +355,7 @@ def refresh_data(
         if dry_run or not fetched_keys:
             return _finish(report, names, results, started)
         report.release = stamp
-        with write_lock(db):
+        with geography_turn(db, waiting_setup=waiting, refuse=True):
             _load(db, settings, snap, manifest, bundle, candidate, fetched, fetched_keys,
                   base_dir, base, about, results, report, progress)  # fmt: skip
         if report.loaded:

@@ -113,7 +113,7 @@ def place_site(
 @dataclass
 class SiteMoves:
     """The sites placed elsewhere by a geography (or that would be), and the services whose
-    coverage names an area it does not have."""
+    coverage, and the grants whose areas, name an area it does not have."""
 
     sites: int = 0
     #: sites whose borough changes (a ward too, mostly), then those whose ward alone does
@@ -128,6 +128,8 @@ class SiteMoves:
     )
     #: service ref → the area codes of its coverage the geography does not have
     coverage_lost: dict[str, list[str]] = field(default_factory=dict)
+    #: grant ref → the area codes among its areas the geography does not have
+    grants_lost: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
     #: the rows written (or that would be): site_id and its place
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
@@ -148,6 +150,7 @@ class SiteMoves:
             "coverage_lost": [
                 {"service": ref, "areas": codes} for ref, codes in self.coverage_lost.items()
             ],
+            "grants_lost": _grants_lost_report(self.grants_lost),
             "change_events": self.events, "seconds": round(self.seconds, 2),
         }  # fmt: skip
 
@@ -155,12 +158,30 @@ class SiteMoves:
         return report_lines(self.to_dict())
 
     def warning(self) -> str | None:
-        return coverage_warning(self.to_dict())
+        """The warnings of :func:`lost_warnings`, a line each, or None."""
+        return "\n".join(lost_warnings(self.to_dict())) or None
+
+
+def _grants_lost_report(lost: dict[str, list[str]]) -> dict[str, Any]:
+    """How many grants name areas the geography does not have, how many name each such
+    area, and a few of them (a national directory's grants may name thousands)."""
+    areas: dict[str, int] = defaultdict(int)
+    for codes in lost.values():
+        for code in codes:
+            areas[code] += 1
+    return {
+        "grants": len(lost),
+        "areas": dict(sorted(areas.items())),
+        "examples": [
+            {"grant": ref, "areas": codes} for ref, codes in list(lost.items())[:EXAMPLES]
+        ],
+    }
 
 
 def report_lines(moves: dict[str, Any]) -> list[str]:
-    """A report of :meth:`SiteMoves.to_dict` in words: the counts, a few examples, and a
-    warning naming the services whose coverage lost an area."""
+    """A report of :meth:`SiteMoves.to_dict` in words: the counts, a few examples, and the
+    warnings naming the services whose coverage, and the grants whose areas, lost an
+    area."""
     lines = [
         f"sites: {moves['moved_borough']:,} moved borough, {moves['moved_ward']:,} moved ward"
         + (f", {moves['moved_point']:,} moved with their postcode" if moves["moved_point"] else "")
@@ -178,10 +199,13 @@ def report_lines(moves: dict[str, Any]) -> list[str]:
                 f"    {kind.replace('_', ' ')}: service {move['service']} site "
                 f"{move['site']}: {_where(move['from'])} → {_where(move['to'])}"
             )
-    warning = coverage_warning(moves)
-    if warning:
-        lines.append(warning)
+    lines.extend(lost_warnings(moves))
     return lines
+
+
+def lost_warnings(moves: dict[str, Any]) -> list[str]:
+    """The warnings of :func:`coverage_warning` and :func:`grants_warning` there are."""
+    return [w for w in (coverage_warning(moves), grants_warning(moves)) if w]
 
 
 def coverage_warning(moves: dict[str, Any]) -> str | None:
@@ -195,6 +219,21 @@ def coverage_warning(moves: dict[str, Any]) -> str | None:
     return (
         f"warning: {len(lost):,} services' coverage names areas this geography does not "
         f"have (edit them): {shown}{more}"
+    )
+
+
+def grants_warning(moves: dict[str, Any]) -> str | None:
+    """The grants whose areas name an area the geography does not have (an abolished
+    ward: no successor is guessed, and the grant no longer counts in any area's funding or
+    ``/grants?area`` until its areas are edited)."""
+    lost = moves.get("grants_lost") or {"grants": 0}
+    if not lost["grants"]:
+        return None
+    shown = "; ".join(f"{g['grant']} ({', '.join(g['areas'])})" for g in lost["examples"])
+    more = lost["grants"] - len(lost["examples"])
+    return (
+        f"warning: {lost['grants']:,} grants name areas this geography does not have "
+        f"(edit them): {shown}" + (f" and {more:,} more" if more else "")
     )
 
 
@@ -225,7 +264,7 @@ def site_moves(
 ) -> SiteMoves:
     """Where every site would be with ``bundle``'s geography (read against the geography
     loaded now, which tells which sites were placed at their postcode), and which services'
-    coverage names an area it does not have. Writes nothing."""
+    coverage and which grants' areas name an area it does not have. Writes nothing."""
     started = datetime.now(UTC)
     repo = DirectoryRepository(session)  # type: ignore[arg-type]
     snap = bundle_snapshot(bundle)
@@ -253,7 +292,9 @@ def site_moves(
         ):
             borough, ward = areas or (None, None)
             _compare(moves, site, Place(site.lat, site.lon, x, y, borough, ward))
-    moves.coverage_lost = _coverage_lost(repo, {a.code for a in bundle.areas})
+    codes = {a.code for a in bundle.areas}
+    moves.coverage_lost = _coverage_lost(repo, codes)
+    moves.grants_lost = _grants_lost(repo, codes)
     moves.seconds = (datetime.now(UTC) - started).total_seconds()
     return moves
 
@@ -288,6 +329,13 @@ def _compare(moves: SiteMoves, site: Any, place: Place) -> None:
 def _coverage_lost(repo: DirectoryRepository, codes: set[str]) -> dict[str, list[str]]:
     lost: dict[str, list[str]] = defaultdict(list)
     for ref, code in repo.services_covering(repo.coverage_codes() - codes):
+        lost[ref].append(code)
+    return dict(lost)
+
+
+def _grants_lost(repo: DirectoryRepository, codes: set[str]) -> dict[str, list[str]]:
+    lost: dict[str, list[str]] = defaultdict(list)
+    for ref, code in repo.grants_naming(repo.grant_area_codes() - codes):
         lost[ref].append(code)
     return dict(lost)
 

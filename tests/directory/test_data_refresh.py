@@ -15,6 +15,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,14 +25,16 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from directory import create_app
 from directory.cli import cli
+from directory.store.db import Database, sqlite_path
 from directory.store.loading import releases_dir, resolve_data_dir
-from directory.store.models import CrimeCount, DataRelease, Postcode
+from directory.store.models import CrimeCount, DataRelease, Grant, GrantArea, Postcode
 from tests.geodata.fetch import publishers
 from tests.geodata.fetch.server import FixtureServer, Reply
+from tests.servers import settings_env
 
 CODEPOINT = "postcodes/london_postcodes_codepoint_open_2025_10.csv"
 SQLITE_ONLY = pytest.mark.parametrize("writable_settings", ["sqlite"], indirect=True)
@@ -518,3 +522,98 @@ def test_a_refresh_state_nested_past_what_python_reads_says_to_remove_it(tmp_pat
     state_path(settings).write_text("[" * 200_000 + "]" * 200_000)
     with pytest.raises(RefreshError, match="is unreadable .*remove it to start afresh"):
         read_state(settings)
+
+
+#: the worktree's `directory` command (a served or installed one may be another checkout's)
+CLI = [sys.executable, "-c", "from directory.cli import cli; cli()"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_refresh_waiting_for_the_setup_turn_says_so_and_for_which_lock(
+    writable_settings, published, tmp_path
+):
+    """While an init (or `geodata load`) holds the database's setup turn, a refresh with a
+    release to load says on stderr that it waits and for which lock, as init does, loads
+    nothing meanwhile, then loads when the turn is given back. It waited in silence."""
+    path = sqlite_path(writable_settings.database_url)
+    lock = "the PostgreSQL advisory lock" if path is None else f"the lock file {path}.init.lock"
+    db = Database(writable_settings)
+    said, out, refreshing = tmp_path / "stderr.txt", tmp_path / "stdout.txt", None
+    try:
+        with db.setup_turn(), said.open("w") as stderr, out.open("w") as stdout:
+            refreshing = subprocess.Popen(
+                [*CLI, "geodata", "refresh", "--base-url", published.url, "--timeout", "20",
+                 "--source", "codepoint"],
+                cwd=ROOT, stdout=stdout, stderr=stderr, text=True,
+                env=settings_env(writable_settings),
+            )  # fmt: skip
+            deadline = time.monotonic() + 240
+            while "Waiting" not in said.read_text() and refreshing.poll() is None:
+                assert time.monotonic() < deadline, said.read_text()
+                time.sleep(0.1)
+            assert refreshing.poll() is None, said.read_text()
+            assert (
+                "Waiting for another `directory init` (or `migrate`, `geodata load`, "
+                f"`geodata refresh`) holding {lock}"
+            ) in said.read_text()
+            with db.engine.connect() as connection:
+                assert (
+                    connection.execute(select(func.count()).select_from(DataRelease)).scalar_one()
+                    == 1
+                )
+        refreshing.wait(300)
+        assert refreshing.returncode == 0, said.read_text()
+        assert "Loaded release " in out.read_text()
+    finally:
+        if refreshing is not None and refreshing.poll() is None:
+            refreshing.kill()
+            refreshing.wait()
+        db.dispose()
+
+
+#: a service funded by a grant, whose areas the test makes name a ward abolished in 2022
+GRANT_CSV = (
+    "Service ref,Service name,Organisation name,Coverage,Grant ref,Funder,Amount\n"
+    "ABBEY,Abbey youth club,Abbey Trust,Barking and Dagenham,G-ABBEY,MOPAC,45000\n"
+)
+#: Abbey ward, Barking and Dagenham (2002–2022): no release the refresh loads has it
+ABBEY = "E05000026"
+
+
+def test_a_refresh_names_the_grants_whose_areas_the_new_release_lacks(
+    writable_app, published, tmp_path
+):
+    """A grant imported under older boundaries names a ward the release being loaded does
+    not have: the dry run and the refresh both count and name it (a warning in words), and
+    no successor is guessed (the grant keeps its areas). Before, only the services'
+    coverage was reported, and such a grant silently left every area's funding."""
+    path = tmp_path / "grant.csv"
+    path.write_text(GRANT_CSV, encoding="utf-8")
+    imported = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "g"])
+    assert imported.exit_code == 0, imported.output
+    db = writable_app.extensions["directory"].db
+    with db.session() as session:
+        grant = session.execute(select(Grant.id).where(Grant.ref == "G-ABBEY")).scalar_one()
+        session.execute(insert(GrantArea).values(grant_id=grant, area_code=ABBEY))
+    expected = {
+        "grants": 1, "areas": {ABBEY: 1}, "examples": [{"grant": "G-ABBEY", "areas": [ABBEY]}]
+    }  # fmt: skip
+
+    dry = refresh(writable_app, published, "--source", "codepoint", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    assert (
+        json.loads(dry.output[dry.output.index("{") :])["changes"]["sites"]["grants_lost"]
+        == expected
+    )
+    text = refresh(writable_app, published, "--source", "codepoint", "--dry-run")
+    assert (
+        f"warning: 1 grants name areas this geography does not have (edit them): G-ABBEY ({ABBEY})"
+    ) in text.output
+
+    loaded = refresh(writable_app, published, "--source", "codepoint", "--json")
+    assert loaded.exit_code == 0, loaded.output
+    report = json.loads(loaded.output[loaded.output.index("{") :])
+    assert report["loaded"] is True and report["changes"]["sites"]["grants_lost"] == expected
+    with db.session() as session:
+        codes = session.execute(select(GrantArea.area_code).where(GrantArea.grant_id == grant))
+        assert ABBEY in set(codes.scalars())

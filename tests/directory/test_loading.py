@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from directory import cli as cli_module
+from directory import create_app
+from directory.cli import cli
+from directory.ingest import apply
 from directory.settings import Settings
 from directory.store import loading
-from directory.store.db import Database
+from directory.store.db import Database, sqlite_path
 from directory.store.models import Area, DataRelease, Postcode
 from geodata.errors import DataFileError
 from geodata.loaders import read_bundle
+from geodata.sources import Manifest, manifest_for, sha256_file, write_manifest_json
 from tests.conftest import BACKENDS, _settings
 from tests.servers import settings_env
 
@@ -199,8 +207,8 @@ def test_an_init_waits_its_turn_and_says_for_which_lock(
                 time.sleep(0.1)
             assert init.poll() is None, said.read_text()
             assert (
-                "Waiting for another `directory init` (or `migrate`, `geodata load`) holding "
-                f"{lock}"
+                "Waiting for another `directory init` (or `migrate`, `geodata load`, "
+                f"`geodata refresh`) holding {lock}"
             ) in said.read_text()
             assert db.schema_revision() is None
         out = init.communicate(timeout=300)[0]
@@ -212,3 +220,188 @@ def test_an_init_waits_its_turn_and_says_for_which_lock(
             init.kill()
             init.communicate()
         db.dispose()
+
+
+# -- a geography load and an import at once ---------------------------------------------------
+#: the worktree's `directory` command (as INIT)
+CLI = [sys.executable, "-c", "from directory.cli import cli; cli()"]
+#: a service with a site at the postcode the geography below moves to another ward
+PALACE_CSV = (
+    "Service ref,Service name,Organisation name,Coverage,Site postcode\n"
+    "PALACE,Palace youth club,Palace Trust,Westminster,SW1A 1AA\n"
+)
+PALACE = "SW1A 1AA"
+
+
+def _moved_geography(shared: Path, tmp_path: Path) -> tuple[Path, str]:
+    """A copy of the London data in which SW1A 1AA is in another Westminster ward, and that
+    ward's code."""
+    copy = tmp_path / "moved-data"
+    name = "postcodes/london_postcodes_codepoint_open_2025_10.csv"
+    for folder in (shared, shared / "postcodes"):  # the other files as they are
+        (copy / folder.relative_to(shared)).mkdir()
+        for entry in folder.iterdir():
+            if entry.name not in ("postcodes", "manifest.json") and entry != shared / name:
+                (copy / entry.relative_to(shared)).symlink_to(entry)
+    path = copy / name
+    with (shared / name).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    palace = next(r for r in rows if r["postcode"] == PALACE)
+    ward = min(
+        r["ward_code"]
+        for r in rows
+        if r["laua_code"] == palace["laua_code"] and r["ward_code"] != palace["ward_code"]
+    )
+    palace["ward_code"] = ward
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    manifest = manifest_for(shared)
+    files = [
+        replace(f, sha256=sha256_file(path)) if f.key == "postcodes" else f for f in manifest.files
+    ]
+    write_manifest_json(Manifest(files=files, label=manifest.label, about=manifest.about), copy)
+    return copy, ward
+
+
+def _palace_ward(app) -> str:  # type: ignore[no-untyped-def]
+    """The ward the PALACE service's site is in, as the API says."""
+    body = app.test_client().get("/api/v1/services/PALACE").get_json()
+    return str(body["locations"][0]["ward"]["code"])
+
+
+def _postcode_ward(app) -> str:  # type: ignore[no-untyped-def]
+    """The ward the loaded geography gives SW1A 1AA."""
+    return str(app.test_client().get(f"/api/v1/postcodes/{PALACE}").get_json()["ward"]["code"])
+
+
+def _releases(db: Database) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(DataRelease)) or 0)
+
+
+def _said(path: Path, process: subprocess.Popen[str], words: str) -> str:
+    """What ``process`` has written to ``path`` once it holds ``words`` (it still running)."""
+    deadline = time.monotonic() + 120
+    while words not in path.read_text() and process.poll() is None:
+        assert time.monotonic() < deadline, path.read_text()
+        time.sleep(0.1)
+    assert process.poll() is None, path.read_text()
+    return path.read_text()
+
+
+def _write_lock_name(settings: Settings) -> str:
+    path = sqlite_path(settings.database_url)
+    return "the PostgreSQL advisory lock" if path is None else f"the lock file {path}.lock"
+
+
+def _held_at_first_call(monkeypatch, owner, name: str) -> tuple[threading.Event, threading.Event]:  # type: ignore[no-untyped-def]
+    """``owner.name`` held at its first call until told to go: (reached, go)."""
+    reached, go = threading.Event(), threading.Event()
+    original = getattr(owner, name)
+
+    def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not reached.is_set():
+            reached.set()
+            go.wait(120)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, held)
+    return reached, go
+
+
+def test_a_load_started_during_an_import_waits_for_it_then_places_its_sites(
+    writable_settings: Settings, shared_data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """An import is placing its sites by the geography loaded now when `geodata load`
+    starts: the load says on stderr that it waits for the import's write lock, loads
+    nothing meanwhile, then places the import's site by the new geography. Without the
+    lock the load ran at once and the import's site kept the old geography's ward."""
+    moved, new_ward = _moved_geography(shared_data_dir, tmp_path)
+    app = create_app(writable_settings)
+    db = app.extensions["directory"].db
+    old_ward = _postcode_ward(app)
+    releases = _releases(db)
+    sites = tmp_path / "palace.csv"
+    sites.write_text(PALACE_CSV, encoding="utf-8")
+    placing, go = _held_at_first_call(monkeypatch, apply, "place_site")
+    imported: dict[str, Any] = {}
+    runner = app.test_cli_runner()
+    importing = threading.Thread(
+        target=lambda: imported.update(
+            result=runner.invoke(cli, ["import", str(sites), "--source", "palace"])
+        )
+    )
+    importing.start()
+    said, out, load = tmp_path / "load-stderr.txt", tmp_path / "load-stdout.txt", None
+    try:
+        assert placing.wait(60), "the import never placed its site"
+        with said.open("w") as stderr, out.open("w") as stdout:
+            load = subprocess.Popen(
+                [*CLI, "geodata", "load", "--from", str(moved)], cwd=ROOT,
+                stdout=stdout, stderr=stderr, text=True, env=settings_env(writable_settings),
+            )  # fmt: skip
+            text = _said(said, load, "Waiting for another import or refresh holding")
+        assert (
+            f"Waiting for another import or refresh holding {_write_lock_name(writable_settings)}"
+        ) in text
+        assert "since" in text  # who holds it, from the lock row
+        assert _releases(db) == releases
+    finally:
+        go.set()
+        importing.join(120)
+        if load is not None:
+            load.wait(300)
+    assert imported["result"].exit_code == 0, imported["result"].output
+    assert load.returncode == 0, said.read_text()
+    assert "Loaded geography release" in out.read_text()
+    app.extensions["directory"].geography.invalidate()
+    assert _postcode_ward(app) == new_ward != old_ward
+    assert _palace_ward(app) == new_ward
+    app.extensions["directory"].db.dispose()
+
+
+def test_an_import_started_during_a_load_is_refused_and_the_load_places_every_site(
+    writable_settings: Settings, shared_data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """`geodata load` is placing the sites again when an import starts: the import is
+    refused, naming the load (it would have placed its site by the geography being
+    replaced), every site ends where the new geography places it, and the import run
+    after the load places its site by the new geography."""
+    moved, new_ward = _moved_geography(shared_data_dir, tmp_path)
+    app = create_app(writable_settings)
+    runner = app.test_cli_runner()
+    sites = tmp_path / "palace.csv"
+    sites.write_text(PALACE_CSV, encoding="utf-8")
+    assert runner.invoke(cli, ["import", str(sites), "--source", "palace"]).exit_code == 0
+    old_ward = _palace_ward(app)
+    other = tmp_path / "other.csv"
+    other.write_text(PALACE_CSV.replace("PALACE,Palace", "OTHER,Other"), encoding="utf-8")
+    placing, go = _held_at_first_call(monkeypatch, cli_module, "place_sites")
+    loaded: dict[str, Any] = {}
+    loading_thread = threading.Thread(
+        target=lambda: loaded.update(
+            result=runner.invoke(cli, ["geodata", "load", "--from", str(moved)])
+        )
+    )
+    loading_thread.start()
+    try:
+        assert placing.wait(120), "the load never placed the sites"
+        refused = subprocess.run(
+            [*CLI, "import", str(other), "--source", "other"], cwd=ROOT, capture_output=True,
+            text=True, timeout=300, env=settings_env(writable_settings),
+        )  # fmt: skip
+    finally:
+        go.set()
+        loading_thread.join(300)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "Another import or refresh is running (" in refused.stderr
+    assert "loading the geography" in refused.stderr
+    assert loaded["result"].exit_code == 0, loaded["result"].output
+    assert "Loaded geography release" in loaded["result"].output
+    assert _palace_ward(app) == new_ward != old_ward
+    assert runner.invoke(cli, ["import", str(other), "--source", "other"]).exit_code == 0
+    body = app.test_client().get("/api/v1/services/OTHER").get_json()
+    assert body["locations"][0]["ward"]["code"] == new_ward
+    app.extensions["directory"].db.dispose()

@@ -23,6 +23,8 @@ from directory.store.models import (
     Area,
     ChangeEvent,
     DataRelease,
+    Grant,
+    GrantArea,
     Location,
     Service,
     ServiceArea,
@@ -136,6 +138,37 @@ def test_init_names_the_services_whose_coverage_the_geography_lacks(writable_app
     assert (
         "warning: 1 services' coverage names areas this geography does not have (edit them): "
         "EDGE (E05999999)" in text.output
+    )
+    assert _releases(db) == releases
+
+
+def test_init_names_the_grants_whose_areas_the_geography_lacks(writable_app, tmp_path):
+    """A grant naming a ward the geography does not have (Abbey, Barking and Dagenham,
+    abolished in 2022) is counted and named, as a service's coverage is; nothing else
+    changes."""
+    db = writable_app.extensions["directory"].db
+    path = tmp_path / "grant.csv"
+    path.write_text(
+        "Service ref,Service name,Organisation name,Coverage,Grant ref,Funder,Amount\n"
+        "ABBEY,Abbey youth club,Abbey Trust,Barking and Dagenham,G-ABBEY,MOPAC,45000\n",
+        encoding="utf-8",
+    )
+    result = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "g"])
+    assert result.exit_code == 0, result.output
+    with db.session() as session:
+        grant = session.execute(select(Grant.id).where(Grant.ref == "G-ABBEY")).scalar_one()
+        session.execute(insert(GrantArea).values(grant_id=grant, area_code="E05000026"))
+    releases = _releases(db)
+
+    load = _init(writable_app)
+    assert load["sites"]["grants_lost"] == {
+        "grants": 1, "areas": {"E05000026": 1},
+        "examples": [{"grant": "G-ABBEY", "areas": ["E05000026"]}],
+    }  # fmt: skip
+    text = writable_app.test_cli_runner().invoke(cli, ["init"])
+    assert (
+        "warning: 1 grants name areas this geography does not have (edit them): "
+        "G-ABBEY (E05000026)" in text.output
     )
     assert _releases(db) == releases
 

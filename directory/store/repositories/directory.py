@@ -429,6 +429,25 @@ class DirectoryRepository:
             )
         ]
 
+    def grant_area_codes(self) -> set[str]:
+        """The area codes grants name (their beneficiary areas)."""
+        return set(self.session.execute(select(GrantArea.area_code).distinct()).scalars())
+
+    def grants_naming(self, codes: Collection[str]) -> list[tuple[str, str]]:
+        """(grant ref, area code) of the grants not withdrawn that name one of ``codes``
+        among their areas, by ref."""
+        if not codes:
+            return []
+        return [
+            (row.ref, row.area_code)
+            for row in self.session.execute(
+                select(Grant.ref, GrantArea.area_code)
+                .join(GrantArea, GrantArea.grant_id == Grant.id)
+                .where(GrantArea.area_code.in_(sorted(codes)), Grant.withdrawn_at.is_(None))
+                .order_by(Grant.ref, GrantArea.area_code)
+            )
+        ]
+
     def replace_children(
         self, model: type, key: str, ids: Sequence[int], rows: list[dict[str, Any]]
     ) -> None:
