@@ -602,6 +602,13 @@ def _load(
             report.changes["sites"] = loaded.sites.to_dict()
         for name in geography:
             results[name].status = "loaded"
+        # the figures and grants that follow are read by the geography just loaded: by the
+        # one read before it, a grant naming a ward new in this release would lose that area
+        with db.engine.connect() as connection:
+            repo = GeographyRepository(connection)
+            version = repo.data_version()
+            if version is not None:  # (the load wrote one)
+                snap = GeographySnapshot.build(repo, version)
     owner = {f.key: n for n, (_found, files, _w) in accepted.items() for f in files}
     failed_keys: set[str] = set()
     for key, fmt, source in _imports(manifest, set(owner) & fetched_keys):

@@ -32,6 +32,8 @@ from directory.cli import cli
 from directory.store.db import Database, sqlite_path
 from directory.store.loading import releases_dir, resolve_data_dir
 from directory.store.models import CrimeCount, DataRelease, Grant, GrantArea, Postcode
+from directory.store.repositories.geography import GeographyRepository
+from directory.usecases import data_refresh
 from tests.geodata.fetch import publishers
 from tests.geodata.fetch.server import FixtureServer, Reply
 from tests.servers import settings_env
@@ -617,3 +619,29 @@ def test_a_refresh_names_the_grants_whose_areas_the_new_release_lacks(
     with db.session() as session:
         codes = session.execute(select(GrantArea.area_code).where(GrantArea.grant_id == grant))
         assert ABBEY in set(codes.scalars())
+
+
+def test_the_imports_after_a_geography_load_read_the_loaded_geography(
+    writable_app, published, monkeypatch
+):
+    """A refresh loads the geography, then imports the figures and grants: those imports
+    must place and check areas by the geography just loaded (a grant naming a ward new in
+    the release would otherwise lose that area), not by the one read when the refresh
+    began."""
+    seen: list[tuple[bool, int]] = []
+    real = data_refresh.run_import
+
+    def recording(db, snap, settings, path, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append((bool(kwargs.get("dry_run")), snap.geography_release))
+        return real(db, snap, settings, path, **kwargs)
+
+    monkeypatch.setattr(data_refresh, "run_import", recording)
+    with writable_app.extensions["directory"].db.engine.connect() as connection:
+        before = GeographyRepository(connection).latest_release("geography").id
+    result = refresh(writable_app, published, "--source", "codepoint", "--source", "crime")
+    assert result.exit_code == 0, result.output
+    with writable_app.extensions["directory"].db.engine.connect() as connection:
+        loaded = GeographyRepository(connection).latest_release("geography").id
+    assert loaded != before
+    assert [release for dry, release in seen if dry] == [before]  # the dry reading: as it was
+    assert [release for dry, release in seen if not dry] == [loaded]
