@@ -43,6 +43,12 @@ Mapping decisions:
   "a grant awarded to a single grantmaking organisation for onward distribution as grants
   to end recipients" (FRG010) and its kin. It is stored as read, on the grant that carries
   it; it does not make that grant a regrant (``parentGrant`` does).
+* ``dateModified`` is not read. It says when the publisher last changed its copy of the
+  grant; the directory's own ``updated_at`` says when the directory's record changed,
+  which is what its change feed and our export's ``dateModified`` follow (the import sets
+  it when, and only when, it changes the grant). A file's date is no fact about the grant
+  to compare or keep, so a file differing from what is held only in it changes nothing,
+  and our own export, read back, changes nothing.
 * Amounts are pounds: grants in another currency are errors.
 * Contact details of organisations and the grant's web address are not worth refusing a
   file for: a bad one is a warning and is left out.

@@ -19,6 +19,8 @@ The inverse of ``giving360.read_360giving_json``: what it reads back is what was
   BCU, which has no GSS code, by its name and our id; ``regrantType`` as held, which the
   standard puts on the grant made to a grantmaker for onward distribution (MOPAC → an
   SNB's projects fund), not on the onward grants; ``url`` where the grant was published;
+  ``dateModified`` when the grant's record here last changed (its ``updated_at``, kept
+  in UTC, written with ``Z``), which the reader does not read back;
   our extensions ``parentGrant``, the grant its money came through, and
   ``financialYear``, the year the grant is counted in when it is not the award date's;
   ``demo`` (true) on a grant that is made-up example data.
@@ -104,10 +106,13 @@ def write_360giving(
     title: str = "London Funded Services Directory: grants",
     now: datetime | None = None,
     prefix: str | None = None,
+    modified: Mapping[str, datetime] | None = None,
 ) -> Export360:
     """The grants of ``batch`` as a 360Giving package. ``areas`` maps an area code to its
     (name, type); ``programmes`` a programme id to its name; ``prefix`` is the publisher's
-    360Giving prefix (``360G-mopac``) that our own grants' ids are written under."""
+    360Giving prefix (``360G-mopac``) that our own grants' ids are written under;
+    ``modified`` a grant's ref to when its record was last changed (naive UTC, as the store
+    keeps it, or aware), written as its ``dateModified``."""
     orgs = {org.ref: org for org in batch.organisations}
     stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
     out = Export360(
@@ -139,7 +144,10 @@ def write_360giving(
             out.excluded.append({"id": gid, "reasons": reasons})
             continue
         notes: list[str] = []
-        out.package["grants"].append(_grant(grant, orgs, areas, programmes, notes, prefix))
+        item = _grant(grant, orgs, areas, programmes, notes, prefix)
+        if modified is not None and grant.ref in modified:
+            item["dateModified"] = rfc3339(modified[grant.ref])
+        out.package["grants"].append(item)
         if notes:
             out.notes.append({"id": gid, "notes": notes})
     own = sum(not is_360giving_id(g["id"]) for g in out.package["grants"])
@@ -207,6 +215,16 @@ def _grant(
     if grant.demo:
         item[DEMO_KEY] = True
     return item
+
+
+def rfc3339(moment: datetime) -> str:
+    """An RFC 3339 date-time in UTC ending ``Z`` (``2026-12-06T18:04:34Z``), as the
+    standard's ``dateModified`` wants it: a naive time is UTC, as the store keeps every
+    time (SQLite gives back the text it was given; PostgreSQL's ``timestamp without time
+    zone`` the same naive value), an aware one is converted."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds") + "Z"
 
 
 def _number(amount: Decimal) -> int | float:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -457,6 +457,39 @@ def test_a_360giving_grant_keeps_the_services_it_funds(
     assert [c["changes"] for c in changes if c["entity_ref"] == item["id"]] == [
         {"title": {"old": item["title"], "new": "Renamed"}}
     ]
+
+
+def test_date_modified_is_when_the_grants_record_last_changed_in_utc(
+    demo_writable: Flask, tmp_path: Path
+) -> None:
+    """Every grant carries ``dateModified``: its record's ``updated_at``, which the store
+    keeps as naive UTC on both databases, written as an RFC 3339 date-time ending ``Z``. A
+    grant an import changes moves to that moment (read against the clock in UTC, so a
+    time kept in local time or written without its offset would show), the others stay."""
+    client = demo_writable.test_client()
+    package = client.get("/api/v1/grants.360giving.json").json
+    with demo_writable.extensions["directory"].db.engine.connect() as connection:
+        held = dict(connection.execute(select(Grant.ref, Grant.updated_at)).all())
+    assert {g["id"]: g["dateModified"] for g in package["grants"]} == {
+        g["id"]: held[g["id"]].isoformat(timespec="seconds") + "Z" for g in package["grants"]
+    }
+    assert all(re.fullmatch(RFC3339_UTC, g["dateModified"]) for g in package["grants"])
+
+    item = next(g for g in package["grants"] if g["id"] == "MOPAC-DEC-026")
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"grants": [{**item, "title": "Renamed"}]}), "utf-8")
+    before = datetime.now(UTC).replace(microsecond=0)
+    assert _import(demo_writable, path, "--source", "funder")["counts"]["grants"]["updated"] == 1
+    after = datetime.now(UTC)
+    again = {g["id"]: g for g in client.get("/api/v1/grants.360giving.json").json["grants"]}
+    assert before <= datetime.fromisoformat(again["MOPAC-DEC-026"]["dateModified"]) <= after
+    assert {i: g["dateModified"] for i, g in again.items() if i != "MOPAC-DEC-026"} == {
+        g["id"]: g["dateModified"] for g in package["grants"] if g["id"] != "MOPAC-DEC-026"
+    }
+
+
+#: an RFC 3339 date-time in UTC, to the second
+RFC3339_UTC = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
 
 
 def test_another_publishers_prefix_is_kept_and_so_is_a_grant_held_under_ours(
