@@ -12,7 +12,10 @@ The inverse of ``giving360.read_360giving_json``: what it reads back is what was
   our refs are written as they are, which are not 360Giving identifiers: the package's
   description and :attr:`Export360.notices` say so. Funder and recipient as
   ``fundingOrganization`` / ``recipientOrganization`` with their org-ids, names, charity and
-  company numbers, web address, email and description; ``grantProgramme`` our programme id
+  company numbers, web address, email and description; an organisation with no registered
+  org-id (held as ``org:safer-london``) under the publisher's prefix, as 360Giving's
+  guidance wants, ``<prefix>-safer-london`` (:func:`~directory.ingest.giving360.published_org_id`;
+  our ref when no prefix is set), never a registered id we do not hold; ``grantProgramme`` our programme id
   as ``code`` and its name as ``title``; ``plannedDates`` the start, end and duration in
   months; ``beneficiaryLocation`` each beneficiary area with its GSS code and the
   standard's geoCodeType (``WD`` ward, ``LONB`` London borough, ``RGN/GOR`` region); a Met
@@ -57,6 +60,7 @@ from directory.ingest.giving360 import (
     paid_through_note,
     placeholder_title,
     published_id,
+    published_org_id,
 )
 from directory.ingest.records import Batch, GrantRecord, OrganisationRecord
 from directory.ingest.values import financial_year_of
@@ -182,8 +186,8 @@ def _grant(
         "currency": grant.currency,
         "amountAwarded": _number(grant.amount),
         "awardDate": grant.awarded.isoformat(),
-        "recipientOrganization": [_organisation(orgs[grant.recipient_ref])],
-        "fundingOrganization": [_organisation(orgs[grant.funder_ref])],
+        "recipientOrganization": [_organisation(orgs[grant.recipient_ref], prefix)],
+        "fundingOrganization": [_organisation(orgs[grant.funder_ref], prefix)],
     }
     planned = {
         key: value
@@ -231,8 +235,8 @@ def _number(amount: Decimal) -> int | float:
     return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
-def _organisation(org: OrganisationRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": org.ref, "name": org.name}
+def _organisation(org: OrganisationRecord, prefix: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": published_org_id(org.ref, prefix), "name": org.name}
     for key, value in (
         ("charityNumber", org.charity_number),
         ("companyNumber", org.company_number),

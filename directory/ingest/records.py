@@ -411,6 +411,14 @@ class Context(Protocol):
         grant, or one held under that whole id)."""
         ...
 
+    def organisation_ref(self, org_id: str) -> str:
+        """The ref of the organisation a 360Giving file names ``org_id``: ``org:`` and what
+        follows this directory's own 360Giving prefix when its export put it there (an
+        organisation with no registered org-id, read back), else ``org_id`` whole (a
+        registered org-id, another publisher's ``360G-`` id, or one held under that whole
+        id)."""
+        ...
+
     def held_site(self, hsds_id: str) -> tuple[str, str] | None:
         """For a location's Open Referral id this directory made from a site of its own:
         (its service's ref, its ref). None for any other id."""

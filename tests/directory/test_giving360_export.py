@@ -306,6 +306,33 @@ def test_our_own_grants_are_published_under_our_360giving_prefix(
     assert notice not in package["description"]
 
 
+def test_organisations_without_a_registered_id_are_published_under_our_prefix(
+    demo_app: Flask, prefixed_app: Flask
+) -> None:
+    """360Giving's guidance: an organisation with no registered org-id (the demo's Safer
+    London, London Community Foundation, councils, "32 London boroughs", held as our
+    ``org:`` refs) is identified under the publisher's prefix. With the prefix set it is
+    ``<prefix>-<ref without org:>``; every other organisation keeps its org-id (a
+    registered one, another publisher's 360G- one): no registered id is made up. Without a
+    prefix, the ids are our refs."""
+    plain = demo_app.test_client().get("/api/v1/grants.360giving.json").json["grants"]
+    package = prefixed_app.test_client().get("/api/v1/grants.360giving.json").json["grants"]
+    roles = ("fundingOrganization", "recipientOrganization")
+    pairs = {
+        (before["id"], after["id"])
+        for old, new in zip(plain, package, strict=True) for role in roles
+        for before, after in zip(old[role], new[role], strict=True)
+    }  # fmt: skip
+    own = {ref for ref, _ in pairs if ref.startswith("org:")}
+    assert {"org:london-community-foundation", "org:32-london-boroughs"} <= own
+    assert {"org:kingston-safer-neighbourhood-board", "org:london-borough-of-lambeth"} <= own
+    assert pairs == {
+        (ref, f"{DEMO_PREFIX}-{ref.removeprefix('org:')}" if ref in own else ref)
+        for ref, _ in pairs
+    }
+    assert any(ref.startswith("360G-") for ref, _ in pairs)  # another publisher's, kept
+
+
 def test_the_cli_says_when_the_ids_are_not_360giving_identifiers(
     demo_app: Flask, prefixed_app: Flask, tmp_path: Path
 ) -> None:
@@ -520,6 +547,23 @@ def test_another_publishers_prefix_is_kept_and_so_is_a_grant_held_under_ours(
     assert client.get(f"/api/v1/grants/{DEMO_PREFIX}-2016-04").json["title"] == "Renamed"
     assert client.get("/api/v1/grants/2016-04").status_code == 404
 
+    # so with organisations: one held whole under our prefix (imported before it was
+    # set) stays that organisation, and another publisher's 360G- id is kept whole
+    def recipient(org_id: str) -> None:
+        given = {**earlier, "recipientOrganization": [{"id": org_id, "name": org_id}]}
+        path.write_text(json.dumps({"grants": [given]}), "utf-8")
+
+    recipient(f"{DEMO_PREFIX}-earlier-group")
+    _import(demo_writable, path, "--source", "earlier")
+    _import(demo_prefixed, path, "--source", "earlier")
+    held = client.get(f"/api/v1/grants/{DEMO_PREFIX}-2016-04").json["recipient"]
+    assert held["ref"] == f"{DEMO_PREFIX}-earlier-group"
+    recipient("360G-other-earlier-group")
+    _import(demo_prefixed, path, "--source", "earlier")
+    held = client.get(f"/api/v1/grants/{DEMO_PREFIX}-2016-04").json["recipient"]
+    assert held["ref"] == "360G-other-earlier-group"
+    assert client.get("/api/v1/organisations/org:earlier-group").status_code == 404
+
 
 # -- 360Giving's data-quality tool -------------------------------------------------------
 # The checks 360Giving runs on a publisher's data (its Data Quality Tool and GrantNav's
@@ -564,7 +608,9 @@ def test_organisation_ids_and_numbers_look_as_their_registers_make_them(
     (a GB-CHC- id ends in a charity number, a GB-COH- one in a company number);
     RecipientOrgCharityNumber (a charityNumber, less two leading letters, is 6 or 7
     digits) and RecipientOrgCompanyNumber (a companyNumber is 8 letters or digits);
-    FundingOrg360GPrefix (a funder's id is not a made-up 360G- one)."""
+    FundingOrg360GPrefix (a funder's id starts 360G- only when it has no registered one,
+    and then under the publisher's own prefix, as the check's own advice says: the demo's
+    Kingston SNB)."""
     orgs = [
         org for g in quality_package["grants"]
         for org in g["fundingOrganization"] + g["recipientOrganization"]
@@ -581,7 +627,9 @@ def test_organisation_ids_and_numbers_look_as_their_registers_make_them(
     assert [o["companyNumber"] for o in orgs if "companyNumber" in o and
             not COMPANY_NUMBER.match(o["companyNumber"])] == []  # fmt: skip
     funders = [org for g in quality_package["grants"] for org in g["fundingOrganization"]]
-    assert not [o["id"] for o in funders if o["id"].lower().startswith("360g")]
+    assert {o["id"] for o in funders if o["id"].lower().startswith("360g")} == {
+        f"{DEMO_PREFIX}-kingston-safer-neighbourhood-board"
+    }
 
 
 def test_each_funder_has_one_name_and_each_name_one_funder(

@@ -1026,6 +1026,11 @@ class CatalogueQueries:
         head = func.substr(Grant.ref, 1, len(start))
         return set(self.db.execute(select(Grant.ref).where(head == start)).scalars())
 
+    def organisation_refs_starting(self, start: str) -> set[str]:
+        """The refs of the organisations held that start with ``start`` exactly."""
+        head = func.substr(Organisation.ref, 1, len(start))
+        return set(self.db.execute(select(Organisation.ref).where(head == start)).scalars())
+
     def organisations_page(
         self, *, q: str | None, type_: str | None, offset: int, limit: int
     ) -> tuple[list[Row[Any]], int]:
