@@ -103,7 +103,8 @@ from directory.ingest.values import (
 )
 from directory.store.models import Grant, Organisation, Programme
 
-#: the 360Giving Regrant Type codelist (codelists/regrantType.csv)
+#: the 360Giving Regrant Type codelist (the standard's codelists/regrantType.csv, shipped
+#: in directory/data/standards/360giving/codelists: :mod:`directory.ingest.codelists`)
 REGRANT_TYPE_CODES = REGRANT_TYPES
 #: our extension key naming the grant this grant's money came through
 PARENT_GRANT_KEY = "parentGrant"

@@ -67,7 +67,8 @@ from directory.ingest.values import financial_year_of
 
 #: the 360Giving schema version the package follows
 STANDARD_VERSION = "1.4"
-#: the standard's geoCodeType codelist code for each kind of area we hold
+#: the standard's geoCodeType codelist code for each kind of area we hold (each a code of
+#: its codelists/geoCodeType.csv: the tests check it)
 GEO_CODE_TYPES = {"ward": "WD", "borough": "LONB", "police_area": "PFA", "region": "RGN/GOR"}
 
 

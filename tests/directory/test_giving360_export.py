@@ -35,6 +35,7 @@ from sqlalchemy import select
 
 from directory import create_app
 from directory.cli import cli
+from directory.ingest.codelists import CODELISTS, codes
 from directory.ingest.giving360 import GRANT_SCHEMA, NO_DESCRIPTION, published_id
 from directory.store.models import Grant, Organisation
 from directory.store.repositories.directory import DirectoryRepository
@@ -702,3 +703,66 @@ def test_every_beneficiary_location_named_has_its_code(quality_package: dict[str
     assert [p["name"] for p in places if not p.get("geoCode")] == []
     types = {p["geoCodeType"] for p in places if "geoCodeType" in p}
     assert types <= {"WD", "LONB", "PFA", "RGN/GOR"}  # (PFA: the Metropolitan Police District)
+
+
+def _codelist_fields() -> dict[str, str]:
+    """The grant's fields that take a code of one of the standard's codelists, by property
+    name, each with its codelist: those its schema marks ``codelist`` (directly, through a
+    ``$ref`` to a definition, or on an array's items), and ``geoCodeType``, whose codelist
+    the standard publishes but its schema does not name."""
+    schema = json.loads(GRANT_SCHEMA.read_text("utf-8"))
+    fields = {"geoCodeType": "geoCodeType"}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        if not isinstance(node, dict):
+            return
+        for name, value in (node.get("properties") or {}).items():
+            target = value
+            if "$ref" in value:
+                target = schema["$defs"][value["$ref"].rsplit("/", 1)[-1]]
+            target = target.get("items", target)
+            if "codelist" in target:
+                fields[name] = target["codelist"].removesuffix(".csv")
+        for value in node.values():
+            walk(value)
+
+    walk(schema)
+    return fields
+
+
+def _values_of(node: Any, names: set[str]) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _values_of(item, names)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in names:
+                yield key, value
+            yield from _values_of(value, names)
+
+
+@pytest.mark.parametrize("prefix", [None, DEMO_PREFIX], ids=["no-prefix", "prefix"])
+def test_every_codelist_field_takes_a_code_of_its_codelist(
+    demo_app: Flask, request: pytest.FixtureRequest, prefix: str | None
+) -> None:
+    """Each codelist-valued field our export writes (the demo's, with and without our
+    prefix) takes a code of the standard's codelist, as shipped in
+    ``standards/360giving/codelists``: ``currency``, ``countryCode``, ``geoCodeType``
+    (WD, LONB, PFA, RGN/GOR) and ``regrantType`` (FRG010). The tool's codelist check
+    reads the same files (scripts/check_360giving_quality.py)."""
+    app = demo_app if prefix is None else request.getfixturevalue("prefixed_app")
+    package = app.test_client().get("/api/v1/grants.360giving.json").json
+    fields = _codelist_fields()
+    assert {"currency", "countryCode", "regrantType", "locationScope"} <= set(fields)
+    written: dict[str, set[Any]] = {}
+    for name, value in _values_of(package["grants"], set(fields)):
+        for code in value if isinstance(value, list) else [value]:
+            written.setdefault(name, set()).add(code)
+    assert set(written) == {"currency", "countryCode", "geoCodeType", "regrantType"}
+    assert written["geoCodeType"] == {"WD", "LONB", "PFA", "RGN/GOR"}
+    for name, values in written.items():
+        assert (CODELISTS / f"{fields[name]}.csv").is_file(), fields[name]
+        assert values <= set(codes(fields[name])), name

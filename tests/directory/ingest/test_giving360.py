@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
+from directory.ingest.codelists import codes
 from directory.ingest.giving360 import (
     own_org_ref,
     own_ref,
@@ -359,6 +360,17 @@ def test_published_organisation_ids_read_back_as_the_refs_they_were_made_from(
 ) -> None:
     assert published_org_id(ref, prefix) == published
     assert own_org_ref(published, prefix) == ref
+
+
+def test_regrant_type_is_checked_against_the_standards_codelist_file() -> None:
+    """The reader's Regrant Type codes are the standard's codelist file as shipped
+    (standards/360giving/codelists/regrantType.csv), the one the export's tests and the
+    data-quality tool read: each of its codes is taken, any other is an error."""
+    listed = codes("regrantType")
+    assert listed == tuple(f"FRG0{n}0" for n in range(1, 8))
+    batch = read(*(grant(id=f"360G-test-{code}", regrantType=code) for code in listed))
+    assert batch.errors == [] and [g.regrant_type for g in batch.grants] == list(listed)
+    assert only_error(read(grant(regrantType="FRG080"))).column == "grants[0].regrantType"
 
 
 def test_parent_grant_as_object_and_self_parent() -> None:
