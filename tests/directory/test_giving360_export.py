@@ -310,8 +310,8 @@ def test_our_own_grants_are_published_under_our_360giving_prefix(
 def test_organisations_without_a_registered_id_are_published_under_our_prefix(
     demo_app: Flask, prefixed_app: Flask
 ) -> None:
-    """360Giving's guidance: an organisation with no registered org-id (the demo's Safer
-    London, London Community Foundation, councils, "32 London boroughs", held as our
+    """360Giving's guidance: an organisation with no registered org-id (the demo's London
+    Community Foundation, councils, "32 London boroughs", Kingston SNB, held as our
     ``org:`` refs) is identified under the publisher's prefix. With the prefix set it is
     ``<prefix>-<ref without org:>``; every other organisation keeps its org-id (a
     registered one, another publisher's 360G- one): no registered id is made up. Without a
