@@ -14,11 +14,15 @@ virtualenv of its own that has it, never the project's::
         --org-id-register ./register                  # a checkout of org-id/register
 
 It does what the tool's ``tools/cove_checks.py`` does (``common_checks_360``: the schema,
-then the "quality accuracy" and "usefulness" checks) without its downloads: the package and
-grant schemas are the project's copies (``directory/data/standards/360giving``), and the
-org-id prefixes, which libcove fetches from org-id.guide, are read from the org-id
-register's lists when ``--org-id-register`` is given (written where libcove keeps its
-copy, as it would). README "360Giving" records what it reported on the demo's package.
+its codelists, then the "quality accuracy" and "usefulness" checks) without its
+downloads: the package and grant schemas are the project's copies
+(``directory/data/standards/360giving``), and so are the codelists, which libcove would
+fetch from 360Giving's site (``codelists/``: those of the fields the directory writes; the
+schema's others, for grants to individuals and ``locationScope``, read as empty, which
+libcove takes as nothing to check against), and the org-id prefixes, which libcove
+fetches from org-id.guide, are read from the org-id register's lists when
+``--org-id-register`` is given (written where libcove keeps its copy, as it would).
+README "360Giving" records what it reported on the demo's package.
 """
 
 from __future__ import annotations
@@ -44,6 +48,23 @@ def _org_ids(register: Path) -> None:
     target.write_text(json.dumps({"downloaded": "2099-01-01", "lists": lists}), "utf-8")
 
 
+def _codelists() -> None:
+    """libcove reads each codelist the schema names from the codelists' web address: read
+    it from the project's copy instead (one not shipped as empty: nothing to check)."""
+    import csv
+
+    import libcove.lib.common
+
+    def load_codelist(url: str, config: object = None) -> dict[str, str]:
+        path = STANDARD / "codelists" / url.rsplit("/", 1)[-1]
+        if not path.is_file():
+            return {}
+        with path.open(encoding="utf-8", newline="") as f:
+            return {row["Code"]: row.get("Title", "") for row in csv.DictReader(f)}
+
+    libcove.lib.common.load_codelist = load_codelist
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("package", type=Path, help="a 360Giving JSON package")
@@ -51,6 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.org_id_register:
         _org_ids(args.org_id_register)
+    _codelists()
 
     # (imported here: the module reads the org-id prefixes when imported)
     from lib360dataquality.cove.schema import Schema360
@@ -67,6 +89,13 @@ def main() -> None:
     print(f"{len(data['grants'])} grants; schema errors: {context['validation_errors_count']}")
     for error in context["validation_errors"][:20]:
         print("  ", error[0][:300])
+    checked = sorted(name for name, codes in schema.core_codelists.items() if codes)
+    print(f"codelists checked: {', '.join(checked) or 'none (not read)'}")
+    for kind in ("closed", "open"):
+        values = context[f"additional_{kind}_codelist_values"]
+        print(f"values not in {kind} codelists: {len(values)}")
+        for path, found in values.items():
+            print(f"  {path} ({found['codelist']}): {', '.join(sorted(found['values']))}")
     for kind in TEST_CLASSES:
         results = context[f"{kind}_checks"] or []
         print(f"{kind}: {len(results)} checks failed")

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from directory.data import DATA_DIR, org_id_key
-from directory.ingest.giving360 import own_ref
+from directory.ingest.giving360 import own_org_ref, own_ref
 from directory.ingest.records import LocationRecord
 from directory.ingest.values import loose_key, slug, split_list
 from directory.store.repositories.directory import CatalogueQueries
@@ -162,6 +162,7 @@ class GeographyContext:
         self.giving360_prefix = giving360_prefix
         #: the grants held whose whole ref starts with that prefix (read when first asked)
         self._prefixed_refs: set[str] | None = None
+        self._prefixed_org_refs: set[str] | None = None
         self._themes = {key: t.id for t in themes() for key in t.keys}
         self._programmes = {key: p.id for p in programmes() for key in p.keys}
         self._areas: dict[str, list[str]] = {}
@@ -339,6 +340,19 @@ class GeographyContext:
             queries = CatalogueQueries(self.repo.session)
             self._prefixed_refs = queries.grant_refs_starting(f"{self.giving360_prefix}-")
         return grant_id if grant_id in self._prefixed_refs else ref
+
+    def organisation_ref(self, org_id: str) -> str:
+        ref = own_org_ref(org_id, self.giving360_prefix)
+        if ref == org_id:
+            return ref
+        # an organisation held by an id under this same prefix (a file the publisher put
+        # out before, imported) stays that organisation
+        if self._prefixed_org_refs is None:
+            queries = CatalogueQueries(self.repo.session)
+            self._prefixed_org_refs = queries.organisation_refs_starting(
+                f"{self.giving360_prefix}-"
+            )
+        return org_id if org_id in self._prefixed_org_refs else ref
 
     def held_site(self, hsds_id: str) -> tuple[str, str] | None:
         canonical = _as_uuid(hsds_id)

@@ -78,8 +78,10 @@ def giving360_from_database(
 ) -> Export360:  # fmt: skip
     """The grants as a 360Giving package, and those left out: every grant not withdrawn,
     or those of ``grant_ids`` (read by id with the organisations they name, nothing else);
-    our own grants' ids under the publisher's 360Giving ``prefix``."""
+    our own grants' ids under the publisher's 360Giving ``prefix``; each grant's
+    ``dateModified`` when its record here last changed."""
     repo = DirectoryRepository(session)  # type: ignore[arg-type]
+    modified = repo.grants_modified(grant_ids)
     if grant_ids is None:
         batch = batch_from_database(session)  # type: ignore[arg-type]
     else:
@@ -90,4 +92,4 @@ def giving360_from_database(
         orgs = repo.organisation_states_of(named)
         batch.organisations = [_organisation_record(ref, o) for ref, o in sorted(orgs.items())]
     programmes = {pid: row.name for pid, row in repo.programmes().items()}
-    return write_360giving(batch, areas, programmes, prefix=prefix)
+    return write_360giving(batch, areas, programmes, prefix=prefix, modified=modified)

@@ -21,7 +21,10 @@ Mapping decisions:
   export writes the directory's own grants as ``<our prefix>-<ref>``
   (``DIRECTORY_GIVING360_PREFIX``; :func:`published_id`), so an id (and a ``parentGrant``)
   carrying our prefix is read as the ref it was made from (``Context.grant_ref``); another
-  publisher's id, under its own prefix, is kept whole, as are ids with no prefix.
+  publisher's id, under its own prefix, is kept whole, as are ids with no prefix. So
+  with organisations: our export writes one with no registered org-id (held as
+  ``org:safer-london``) under our prefix (:func:`published_org_id`), read back as that
+  ref (``Context.organisation_ref``); any other org-id is kept whole.
 * Grants to individuals (``recipientIndividual``) are not imported: an error.
 * Areas: every code is passed through ``Context.area_code``; codes outside London (and codes
   from ward vintages the geography does not hold) are dropped silently. The beneficiary
@@ -43,6 +46,12 @@ Mapping decisions:
   "a grant awarded to a single grantmaking organisation for onward distribution as grants
   to end recipients" (FRG010) and its kin. It is stored as read, on the grant that carries
   it; it does not make that grant a regrant (``parentGrant`` does).
+* ``dateModified`` is not read. It says when the publisher last changed its copy of the
+  grant; the directory's own ``updated_at`` says when the directory's record changed,
+  which is what its change feed and our export's ``dateModified`` follow (the import sets
+  it when, and only when, it changes the grant). A file's date is no fact about the grant
+  to compare or keep, so a file differing from what is held only in it changes nothing,
+  and our own export, read back, changes nothing.
 * Amounts are pounds: grants in another currency are errors.
 * Contact details of organisations and the grant's web address are not worth refusing a
   file for: a bad one is a warning and is left out.
@@ -94,7 +103,8 @@ from directory.ingest.values import (
 )
 from directory.store.models import Grant, Organisation, Programme
 
-#: the 360Giving Regrant Type codelist (codelists/regrantType.csv)
+#: the 360Giving Regrant Type codelist (the standard's codelists/regrantType.csv, shipped
+#: in directory/data/standards/360giving/codelists: :mod:`directory.ingest.codelists`)
 REGRANT_TYPE_CODES = REGRANT_TYPES
 #: our extension key naming the grant this grant's money came through
 PARENT_GRANT_KEY = "parentGrant"
@@ -215,6 +225,33 @@ def own_ref(grant_id: str, prefix: str | None) -> str:
         return grant_id
     ref = grant_id[len(prefix) + 1 :]
     return grant_id if not ref.strip() or is_360giving_id(ref) else ref
+
+
+#: how the directory's refs for organisations with no registered org-id begin
+#: (``org:safer-london``: ``org:`` and a slug of the name)
+OWN_ORGANISATION_START = "org:"
+
+
+def published_org_id(ref: str, prefix: str | None) -> str:
+    """The 360Giving id our export writes for the organisation held as ``ref``. 360Giving's
+    guidance: an organisation with no registered org-id is identified under the
+    publisher's own prefix, so one of ours with none (``org:safer-london``) is
+    ``<prefix>-safer-london``; a registered org-id (``GB-CHC-1123456``), another
+    publisher's ``360G-`` id, or any ref when no prefix is set, as it is. (A registered id
+    is never made up for it.)"""
+    if prefix is None or not ref.startswith(OWN_ORGANISATION_START):
+        return ref
+    return f"{prefix}-{ref[len(OWN_ORGANISATION_START) :]}"
+
+
+def own_org_ref(org_id: str, prefix: str | None) -> str:
+    """The ref of the organisation our export wrote as ``org_id`` (:func:`published_org_id`
+    undone): an id carrying our ``prefix`` is ``org:`` and what follows it; any other id
+    (a registered one, another publisher's) stays whole."""
+    if prefix is None or not org_id.startswith(f"{prefix}-"):
+        return org_id
+    rest = org_id[len(prefix) + 1 :]
+    return OWN_ORGANISATION_START + rest if rest.strip() else org_id
 
 
 #: the description our export writes for a grant held with none (360Giving requires one).
@@ -704,9 +741,11 @@ class _GrantReader:
         role: str,
         additional: dict[str, Any] | None,
     ) -> OrganisationRecord | None:
-        ref = p.ref(
+        published = p.ref(
             f"{path}.id", org.get("id"), missing=f"The {role} organisation has no identifier."
         )
+        # our own export's organisations with no registered id carry our 360Giving prefix
+        ref = None if published is None else self.ctx.organisation_ref(published)
         name = p.text(f"{path}.name", org.get("name"))
         charity = p.text(f"{path}.charityNumber", org.get("charityNumber"), 40)
         company = p.text(f"{path}.companyNumber", org.get("companyNumber"), 40)

@@ -12,13 +12,18 @@ The inverse of ``giving360.read_360giving_json``: what it reads back is what was
   our refs are written as they are, which are not 360Giving identifiers: the package's
   description and :attr:`Export360.notices` say so. Funder and recipient as
   ``fundingOrganization`` / ``recipientOrganization`` with their org-ids, names, charity and
-  company numbers, web address, email and description; ``grantProgramme`` our programme id
+  company numbers, web address, email and description; an organisation with no registered
+  org-id (held as ``org:safer-london``) under the publisher's prefix, as 360Giving's
+  guidance wants, ``<prefix>-safer-london`` (:func:`~directory.ingest.giving360.published_org_id`;
+  our ref when no prefix is set), never a registered id we do not hold; ``grantProgramme`` our programme id
   as ``code`` and its name as ``title``; ``plannedDates`` the start, end and duration in
   months; ``beneficiaryLocation`` each beneficiary area with its GSS code and the
   standard's geoCodeType (``WD`` ward, ``LONB`` London borough, ``RGN/GOR`` region); a Met
   BCU, which has no GSS code, by its name and our id; ``regrantType`` as held, which the
   standard puts on the grant made to a grantmaker for onward distribution (MOPAC → an
   SNB's projects fund), not on the onward grants; ``url`` where the grant was published;
+  ``dateModified`` when the grant's record here last changed (its ``updated_at``, kept
+  in UTC, written with ``Z``), which the reader does not read back;
   our extensions ``parentGrant``, the grant its money came through, and
   ``financialYear``, the year the grant is counted in when it is not the award date's;
   ``demo`` (true) on a grant that is made-up example data.
@@ -55,13 +60,15 @@ from directory.ingest.giving360 import (
     paid_through_note,
     placeholder_title,
     published_id,
+    published_org_id,
 )
 from directory.ingest.records import Batch, GrantRecord, OrganisationRecord
 from directory.ingest.values import financial_year_of
 
 #: the 360Giving schema version the package follows
 STANDARD_VERSION = "1.4"
-#: the standard's geoCodeType codelist code for each kind of area we hold
+#: the standard's geoCodeType codelist code for each kind of area we hold (each a code of
+#: its codelists/geoCodeType.csv: the tests check it)
 GEO_CODE_TYPES = {"ward": "WD", "borough": "LONB", "police_area": "PFA", "region": "RGN/GOR"}
 
 
@@ -104,10 +111,13 @@ def write_360giving(
     title: str = "London Funded Services Directory: grants",
     now: datetime | None = None,
     prefix: str | None = None,
+    modified: Mapping[str, datetime] | None = None,
 ) -> Export360:
     """The grants of ``batch`` as a 360Giving package. ``areas`` maps an area code to its
     (name, type); ``programmes`` a programme id to its name; ``prefix`` is the publisher's
-    360Giving prefix (``360G-mopac``) that our own grants' ids are written under."""
+    360Giving prefix (``360G-mopac``) that our own grants' ids are written under;
+    ``modified`` a grant's ref to when its record was last changed (naive UTC, as the store
+    keeps it, or aware), written as its ``dateModified``."""
     orgs = {org.ref: org for org in batch.organisations}
     stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
     out = Export360(
@@ -139,7 +149,10 @@ def write_360giving(
             out.excluded.append({"id": gid, "reasons": reasons})
             continue
         notes: list[str] = []
-        out.package["grants"].append(_grant(grant, orgs, areas, programmes, notes, prefix))
+        item = _grant(grant, orgs, areas, programmes, notes, prefix)
+        if modified is not None and grant.ref in modified:
+            item["dateModified"] = rfc3339(modified[grant.ref])
+        out.package["grants"].append(item)
         if notes:
             out.notes.append({"id": gid, "notes": notes})
     own = sum(not is_360giving_id(g["id"]) for g in out.package["grants"])
@@ -174,8 +187,8 @@ def _grant(
         "currency": grant.currency,
         "amountAwarded": _number(grant.amount),
         "awardDate": grant.awarded.isoformat(),
-        "recipientOrganization": [_organisation(orgs[grant.recipient_ref])],
-        "fundingOrganization": [_organisation(orgs[grant.funder_ref])],
+        "recipientOrganization": [_organisation(orgs[grant.recipient_ref], prefix)],
+        "fundingOrganization": [_organisation(orgs[grant.funder_ref], prefix)],
     }
     planned = {
         key: value
@@ -209,12 +222,22 @@ def _grant(
     return item
 
 
+def rfc3339(moment: datetime) -> str:
+    """An RFC 3339 date-time in UTC ending ``Z`` (``2026-12-06T18:04:34Z``), as the
+    standard's ``dateModified`` wants it: a naive time is UTC, as the store keeps every
+    time (SQLite gives back the text it was given; PostgreSQL's ``timestamp without time
+    zone`` the same naive value), an aware one is converted."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds") + "Z"
+
+
 def _number(amount: Decimal) -> int | float:
     return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
-def _organisation(org: OrganisationRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": org.ref, "name": org.name}
+def _organisation(org: OrganisationRecord, prefix: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": published_org_id(org.ref, prefix), "name": org.name}
     for key, value in (
         ("charityNumber", org.charity_number),
         ("companyNumber", org.company_number),

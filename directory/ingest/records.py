@@ -25,6 +25,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
 
+from directory.ingest.codelists import codes
 from directory.store.repositories.scratch import scratch_space
 
 R = TypeVar("R")
@@ -48,10 +49,11 @@ def pickled_by_fields(cls: C) -> C:
 ORGANISATION_TYPES = ("voluntary", "council", "nhs", "police", "education", "business", "other")
 #: service statuses, as Open Referral HSDS 3.0 defines them
 SERVICE_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
-#: 360Giving's Regrant Type codelist (regrantType): the code goes on the grant made to a
-#: grantmaker *for onward distribution* (MOPAC → an SNB's projects fund, FRG010), not on the
-#: onward grants it pays (SNB → Oxygen), which name their source by ``parent_ref``
-REGRANT_TYPES = ("FRG010", "FRG020", "FRG030", "FRG040", "FRG050", "FRG060", "FRG070")
+#: 360Giving's Regrant Type codelist (regrantType, FRG010–FRG070, read from the standard's
+#: file): the code goes on the grant made to a grantmaker *for onward distribution* (MOPAC →
+#: an SNB's projects fund, FRG010), not on the onward grants it pays (SNB → Oxygen), which
+#: name their source by ``parent_ref``
+REGRANT_TYPES = codes("regrantType")
 #: what a change event records of a person's details that may not be published
 PRIVATE = "(not published)"
 
@@ -409,6 +411,14 @@ class Context(Protocol):
         own 360Giving prefix (``DIRECTORY_GIVING360_PREFIX``) when its export put it there
         (the file is its export, read back), else ``grant_id`` whole (another publisher's
         grant, or one held under that whole id)."""
+        ...
+
+    def organisation_ref(self, org_id: str) -> str:
+        """The ref of the organisation a 360Giving file names ``org_id``: ``org:`` and what
+        follows this directory's own 360Giving prefix when its export put it there (an
+        organisation with no registered org-id, read back), else ``org_id`` whole (a
+        registered org-id, another publisher's ``360G-`` id, or one held under that whole
+        id)."""
         ...
 
     def held_site(self, hsds_id: str) -> tuple[str, str] | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from sqlalchemy import select
 
 from directory import create_app
 from directory.cli import cli
+from directory.ingest.codelists import CODELISTS, codes
 from directory.ingest.giving360 import GRANT_SCHEMA, NO_DESCRIPTION, published_id
 from directory.store.models import Grant, Organisation
 from directory.store.repositories.directory import DirectoryRepository
@@ -306,6 +307,33 @@ def test_our_own_grants_are_published_under_our_360giving_prefix(
     assert notice not in package["description"]
 
 
+def test_organisations_without_a_registered_id_are_published_under_our_prefix(
+    demo_app: Flask, prefixed_app: Flask
+) -> None:
+    """360Giving's guidance: an organisation with no registered org-id (the demo's London
+    Community Foundation, councils, "32 London boroughs", Kingston SNB, held as our
+    ``org:`` refs) is identified under the publisher's prefix. With the prefix set it is
+    ``<prefix>-<ref without org:>``; every other organisation keeps its org-id (a
+    registered one, another publisher's 360G- one): no registered id is made up. Without a
+    prefix, the ids are our refs."""
+    plain = demo_app.test_client().get("/api/v1/grants.360giving.json").json["grants"]
+    package = prefixed_app.test_client().get("/api/v1/grants.360giving.json").json["grants"]
+    roles = ("fundingOrganization", "recipientOrganization")
+    pairs = {
+        (before["id"], after["id"])
+        for old, new in zip(plain, package, strict=True) for role in roles
+        for before, after in zip(old[role], new[role], strict=True)
+    }  # fmt: skip
+    own = {ref for ref, _ in pairs if ref.startswith("org:")}
+    assert {"org:london-community-foundation", "org:32-london-boroughs"} <= own
+    assert {"org:kingston-safer-neighbourhood-board", "org:london-borough-of-lambeth"} <= own
+    assert pairs == {
+        (ref, f"{DEMO_PREFIX}-{ref.removeprefix('org:')}" if ref in own else ref)
+        for ref, _ in pairs
+    }
+    assert any(ref.startswith("360G-") for ref, _ in pairs)  # another publisher's, kept
+
+
 def test_the_cli_says_when_the_ids_are_not_360giving_identifiers(
     demo_app: Flask, prefixed_app: Flask, tmp_path: Path
 ) -> None:
@@ -459,6 +487,39 @@ def test_a_360giving_grant_keeps_the_services_it_funds(
     ]
 
 
+def test_date_modified_is_when_the_grants_record_last_changed_in_utc(
+    demo_writable: Flask, tmp_path: Path
+) -> None:
+    """Every grant carries ``dateModified``: its record's ``updated_at``, which the store
+    keeps as naive UTC on both databases, written as an RFC 3339 date-time ending ``Z``. A
+    grant an import changes moves to that moment (read against the clock in UTC, so a
+    time kept in local time or written without its offset would show), the others stay."""
+    client = demo_writable.test_client()
+    package = client.get("/api/v1/grants.360giving.json").json
+    with demo_writable.extensions["directory"].db.engine.connect() as connection:
+        held = dict(connection.execute(select(Grant.ref, Grant.updated_at)).all())
+    assert {g["id"]: g["dateModified"] for g in package["grants"]} == {
+        g["id"]: held[g["id"]].isoformat(timespec="seconds") + "Z" for g in package["grants"]
+    }
+    assert all(re.fullmatch(RFC3339_UTC, g["dateModified"]) for g in package["grants"])
+
+    item = next(g for g in package["grants"] if g["id"] == "MOPAC-DEC-026")
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"grants": [{**item, "title": "Renamed"}]}), "utf-8")
+    before = datetime.now(UTC).replace(microsecond=0)
+    assert _import(demo_writable, path, "--source", "funder")["counts"]["grants"]["updated"] == 1
+    after = datetime.now(UTC)
+    again = {g["id"]: g for g in client.get("/api/v1/grants.360giving.json").json["grants"]}
+    assert before <= datetime.fromisoformat(again["MOPAC-DEC-026"]["dateModified"]) <= after
+    assert {i: g["dateModified"] for i, g in again.items() if i != "MOPAC-DEC-026"} == {
+        g["id"]: g["dateModified"] for g in package["grants"] if g["id"] != "MOPAC-DEC-026"
+    }
+
+
+#: an RFC 3339 date-time in UTC, to the second
+RFC3339_UTC = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
+
+
 def test_another_publishers_prefix_is_kept_and_so_is_a_grant_held_under_ours(
     demo_writable: Flask, demo_prefixed: Flask, tmp_path: Path
 ) -> None:
@@ -486,6 +547,23 @@ def test_another_publishers_prefix_is_kept_and_so_is_a_grant_held_under_ours(
     assert report["counts"]["grants"] == {**report["counts"]["grants"], "updated": 1, "created": 0}
     assert client.get(f"/api/v1/grants/{DEMO_PREFIX}-2016-04").json["title"] == "Renamed"
     assert client.get("/api/v1/grants/2016-04").status_code == 404
+
+    # so with organisations: one held whole under our prefix (imported before it was
+    # set) stays that organisation, and another publisher's 360G- id is kept whole
+    def recipient(org_id: str) -> None:
+        given = {**earlier, "recipientOrganization": [{"id": org_id, "name": org_id}]}
+        path.write_text(json.dumps({"grants": [given]}), "utf-8")
+
+    recipient(f"{DEMO_PREFIX}-earlier-group")
+    _import(demo_writable, path, "--source", "earlier")
+    _import(demo_prefixed, path, "--source", "earlier")
+    held = client.get(f"/api/v1/grants/{DEMO_PREFIX}-2016-04").json["recipient"]
+    assert held["ref"] == f"{DEMO_PREFIX}-earlier-group"
+    recipient("360G-other-earlier-group")
+    _import(demo_prefixed, path, "--source", "earlier")
+    held = client.get(f"/api/v1/grants/{DEMO_PREFIX}-2016-04").json["recipient"]
+    assert held["ref"] == "360G-other-earlier-group"
+    assert client.get("/api/v1/organisations/org:earlier-group").status_code == 404
 
 
 # -- 360Giving's data-quality tool -------------------------------------------------------
@@ -531,7 +609,9 @@ def test_organisation_ids_and_numbers_look_as_their_registers_make_them(
     (a GB-CHC- id ends in a charity number, a GB-COH- one in a company number);
     RecipientOrgCharityNumber (a charityNumber, less two leading letters, is 6 or 7
     digits) and RecipientOrgCompanyNumber (a companyNumber is 8 letters or digits);
-    FundingOrg360GPrefix (a funder's id is not a made-up 360G- one)."""
+    FundingOrg360GPrefix (a funder's id starts 360G- only when it has no registered one,
+    and then under the publisher's own prefix, as the check's own advice says: the demo's
+    Kingston SNB)."""
     orgs = [
         org for g in quality_package["grants"]
         for org in g["fundingOrganization"] + g["recipientOrganization"]
@@ -548,7 +628,9 @@ def test_organisation_ids_and_numbers_look_as_their_registers_make_them(
     assert [o["companyNumber"] for o in orgs if "companyNumber" in o and
             not COMPANY_NUMBER.match(o["companyNumber"])] == []  # fmt: skip
     funders = [org for g in quality_package["grants"] for org in g["fundingOrganization"]]
-    assert not [o["id"] for o in funders if o["id"].lower().startswith("360g")]
+    assert {o["id"] for o in funders if o["id"].lower().startswith("360g")} == {
+        f"{DEMO_PREFIX}-kingston-safer-neighbourhood-board"
+    }
 
 
 def test_each_funder_has_one_name_and_each_name_one_funder(
@@ -621,3 +703,66 @@ def test_every_beneficiary_location_named_has_its_code(quality_package: dict[str
     assert [p["name"] for p in places if not p.get("geoCode")] == []
     types = {p["geoCodeType"] for p in places if "geoCodeType" in p}
     assert types <= {"WD", "LONB", "PFA", "RGN/GOR"}  # (PFA: the Metropolitan Police District)
+
+
+def _codelist_fields() -> dict[str, str]:
+    """The grant's fields that take a code of one of the standard's codelists, by property
+    name, each with its codelist: those its schema marks ``codelist`` (directly, through a
+    ``$ref`` to a definition, or on an array's items), and ``geoCodeType``, whose codelist
+    the standard publishes but its schema does not name."""
+    schema = json.loads(GRANT_SCHEMA.read_text("utf-8"))
+    fields = {"geoCodeType": "geoCodeType"}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        if not isinstance(node, dict):
+            return
+        for name, value in (node.get("properties") or {}).items():
+            target = value
+            if "$ref" in value:
+                target = schema["$defs"][value["$ref"].rsplit("/", 1)[-1]]
+            target = target.get("items", target)
+            if "codelist" in target:
+                fields[name] = target["codelist"].removesuffix(".csv")
+        for value in node.values():
+            walk(value)
+
+    walk(schema)
+    return fields
+
+
+def _values_of(node: Any, names: set[str]) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _values_of(item, names)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in names:
+                yield key, value
+            yield from _values_of(value, names)
+
+
+@pytest.mark.parametrize("prefix", [None, DEMO_PREFIX], ids=["no-prefix", "prefix"])
+def test_every_codelist_field_takes_a_code_of_its_codelist(
+    demo_app: Flask, request: pytest.FixtureRequest, prefix: str | None
+) -> None:
+    """Each codelist-valued field our export writes (the demo's, with and without our
+    prefix) takes a code of the standard's codelist, as shipped in
+    ``standards/360giving/codelists``: ``currency``, ``countryCode``, ``geoCodeType``
+    (WD, LONB, PFA, RGN/GOR) and ``regrantType`` (FRG010). The tool's codelist check
+    reads the same files (scripts/check_360giving_quality.py)."""
+    app = demo_app if prefix is None else request.getfixturevalue("prefixed_app")
+    package = app.test_client().get("/api/v1/grants.360giving.json").json
+    fields = _codelist_fields()
+    assert {"currency", "countryCode", "regrantType", "locationScope"} <= set(fields)
+    written: dict[str, set[Any]] = {}
+    for name, value in _values_of(package["grants"], set(fields)):
+        for code in value if isinstance(value, list) else [value]:
+            written.setdefault(name, set()).add(code)
+    assert set(written) == {"currency", "countryCode", "geoCodeType", "regrantType"}
+    assert written["geoCodeType"] == {"WD", "LONB", "PFA", "RGN/GOR"}
+    for name, values in written.items():
+        assert (CODELISTS / f"{fields[name]}.csv").is_file(), fields[name]
+        assert values <= set(codes(fields[name])), name

@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -120,6 +120,11 @@ def service_areas(state: dict[str, Any]) -> set[str]:
     for loc in state.get("locations", []):
         areas.update(c for c in (loc.get("borough_code"), loc.get("ward_code")) if c)
     return areas
+
+
+def _utc_now() -> datetime:
+    """Now, naive UTC, as the store keeps every time (``datetime.now()`` is local time)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -337,6 +342,18 @@ class DirectoryRepository:
             if r.funder_id in org_refs and r.recipient_id in org_refs
         }
 
+    def grants_modified(self, ids: Sequence[int] | None = None) -> dict[str, datetime]:
+        """When each grant (or those of ``ids``) was last changed, by ref: its
+        ``updated_at``, naive UTC as every time in the store (SQLite keeps the text it was
+        given, PostgreSQL a ``timestamp without time zone``)."""
+        query = select(Grant.ref, Grant.updated_at)
+        if ids is None:
+            return dict(self.session.execute(query).all())
+        out: dict[str, datetime] = {}
+        for chunk in _chunks(list(ids)):
+            out.update(self.session.execute(query.where(Grant.id.in_(chunk))).all())
+        return out
+
     def organisation_states_of(self, refs: Collection[str]) -> dict[str, dict[str, Any]]:
         """:meth:`organisation_states` of these refs only."""
         out: dict[str, dict[str, Any]] = {}
@@ -491,7 +508,7 @@ class DirectoryRepository:
             self.session.execute(
                 update(model)
                 .where(model.id.in_(chunk))
-                .values(withdrawn_at=at, updated_at=at or datetime.now())  # type: ignore[attr-defined]
+                .values(withdrawn_at=at, updated_at=at or _utc_now())  # type: ignore[attr-defined]
             )
 
     def outcome_keys(self) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -1026,6 +1043,11 @@ class CatalogueQueries:
         # (substr, not LIKE: a prefix may hold "_", LIKE's wildcard)
         head = func.substr(Grant.ref, 1, len(start))
         return set(self.db.execute(select(Grant.ref).where(head == start)).scalars())
+
+    def organisation_refs_starting(self, start: str) -> set[str]:
+        """The refs of the organisations held that start with ``start`` exactly."""
+        head = func.substr(Organisation.ref, 1, len(start))
+        return set(self.db.execute(select(Organisation.ref).where(head == start)).scalars())
 
     def organisations_page(
         self, *, q: str | None, type_: str | None, offset: int, limit: int

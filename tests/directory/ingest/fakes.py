@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from directory.ingest.giving360 import own_ref
+from directory.ingest.giving360 import own_org_ref, own_ref
 from directory.ingest.records import LocationRecord
 from tests.conftest import shared_data_path
 
@@ -81,6 +81,10 @@ class HoldsNothing:
         """No 360Giving prefix of our own: every id whole."""
         return grant_id
 
+    def organisation_ref(self, org_id: str) -> str:
+        """No 360Giving prefix of our own: every org-id whole."""
+        return org_id
+
     def made_here(self, kind: str, item: dict[str, Any], service_id: str) -> bool:
         return False
 
@@ -94,6 +98,10 @@ class FakeContext(HoldsNothing):
     def grant_ref(self, grant_id: str) -> str:
         """Our 360Giving prefix, if given, taken off (no grant is held)."""
         return own_ref(grant_id, self.giving360_prefix)
+
+    def organisation_ref(self, org_id: str) -> str:
+        """Our 360Giving prefix, if given, taken off (no organisation is held)."""
+        return own_org_ref(org_id, self.giving360_prefix)
 
     def areas(self, text: str) -> list[str]:
         found: list[str] = []

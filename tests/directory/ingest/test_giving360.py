@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
+from directory.ingest.codelists import codes
 from directory.ingest.giving360 import (
+    own_org_ref,
     own_ref,
     published_id,
+    published_org_id,
     read_360giving_json,
     read_360giving_table,
 )
@@ -306,6 +309,68 @@ def test_published_ids_read_back_as_the_refs_they_were_made_from(
 ) -> None:
     assert published_id(ref, prefix) == published
     assert own_ref(published, prefix) == ref
+
+
+def test_our_prefix_is_taken_off_our_organisations_ids_and_others_stay_whole() -> None:
+    """An organisation with no registered org-id is written by our export under our
+    360Giving prefix (held as ``org:safer-london``, written ``<prefix>-safer-london``), as
+    360Giving's guidance says: read back with our prefix it is that ref again. A
+    registered org-id, another publisher's ``360G-`` id and our prefix alone stay whole;
+    with no prefix of ours, every id is whole."""
+    ours = "360G-demo-lfsd"
+    items = [
+        grant(id="360G-test-1",
+              fundingOrganization=[{"id": f"{ours}-kingston-safer-neighbourhood-board",
+                                    "name": "Kingston SNB"}],
+              recipientOrganization=[{"id": f"{ours}-oxygen", "name": "Oxygen"}]),
+        grant(id="360G-test-2",
+              recipientOrganization=[{"id": "360G-LBFEW-SAFER", "name": "Safer Group"}]),
+        grant(id="360G-test-3", recipientOrganization=[{"id": f"{ours}-", "name": "Blank"}]),
+    ]  # fmt: skip
+    data = json.dumps({"grants": items}).encode()
+    batch = read_360giving_json(data, FakeContext(giving360_prefix=ours))
+    assert batch.errors == []
+    assert [(g.funder_ref, g.recipient_ref) for g in batch.grants] == [
+        ("org:kingston-safer-neighbourhood-board", "org:oxygen"),
+        ("GB-GOR-PC390", "360G-LBFEW-SAFER"),
+        ("GB-GOR-PC390", f"{ours}-"),
+    ]
+    assert {o.ref for o in batch.organisations} == {
+        "org:kingston-safer-neighbourhood-board", "org:oxygen", "GB-GOR-PC390",
+        "360G-LBFEW-SAFER", f"{ours}-",
+    }  # fmt: skip
+    plain = read_360giving_json(data, FakeContext())
+    assert plain.grants[0].recipient_ref == f"{ours}-oxygen"
+
+
+@pytest.mark.parametrize(
+    ("ref", "prefix", "published"),
+    [
+        ("org:london-community-foundation", "360G-mopac", "360G-mopac-london-community-foundation"),
+        ("org:32-london-boroughs", "360G-demo-lfsd", "360G-demo-lfsd-32-london-boroughs"),
+        ("org:london-community-foundation", None, "org:london-community-foundation"),
+        # a registered org-id, or another publisher's 360G- one, is never rewritten
+        ("GB-CHC-1091263", "360G-mopac", "GB-CHC-1091263"),
+        ("GB-GOR-PC390", "360G-mopac", "GB-GOR-PC390"),
+        ("360G-LBFEW-SAFER", "360G-mopac", "360G-LBFEW-SAFER"),
+    ],
+)  # fmt: skip
+def test_published_organisation_ids_read_back_as_the_refs_they_were_made_from(
+    ref: str, prefix: str | None, published: str
+) -> None:
+    assert published_org_id(ref, prefix) == published
+    assert own_org_ref(published, prefix) == ref
+
+
+def test_regrant_type_is_checked_against_the_standards_codelist_file() -> None:
+    """The reader's Regrant Type codes are the standard's codelist file as shipped
+    (standards/360giving/codelists/regrantType.csv), the one the export's tests and the
+    data-quality tool read: each of its codes is taken, any other is an error."""
+    listed = codes("regrantType")
+    assert listed == tuple(f"FRG0{n}0" for n in range(1, 8))
+    batch = read(*(grant(id=f"360G-test-{code}", regrantType=code) for code in listed))
+    assert batch.errors == [] and [g.regrant_type for g in batch.grants] == list(listed)
+    assert only_error(read(grant(regrantType="FRG080"))).column == "grants[0].regrantType"
 
 
 def test_parent_grant_as_object_and_self_parent() -> None:
