@@ -44,7 +44,15 @@ from directory.ingest.run import (
 from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
 from directory.settings import Settings, SettingsError
-from directory.store.db import READ_ONLY, is_not_initialised, is_read_only, no_file, sqlite_file
+from directory.store.db import (
+    READ_ONLY,
+    Database,
+    Migrations,
+    is_not_initialised,
+    is_read_only,
+    no_file,
+    sqlite_file,
+)
 from directory.store.loading import (
     DataDir,
     LoadReport,
@@ -982,6 +990,7 @@ def serve_command(host: str, port: int, workers: int) -> None:
     if not there:
         where = _safe_url(settings.database_url)
         raise click.ClickException(f"The database {where} cannot be used: {no_file(missing)}.")
+    _refuse_schema_behind(_revision_if_reached(Database(settings)))
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which(
         "gunicorn"
     )
@@ -1035,6 +1044,8 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
     database reached, here first."""
     app_state = state()  # (the app was made: the code starts, with these settings)
     instance_dir = app_state.settings.instance_dir
+    if not with_settings:  # (with them, checked below as the servers' user)
+        _refuse_schema_behind(_revision_if_reached(app_state.db))
     found = reload.masters(instance_dir)
     if pid is not None:
         if pid not in found:
@@ -1072,6 +1083,7 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
                     "The database DIRECTORY_DATABASE_URL names has no tables yet: run "
                     "`directory init` there first."
                 )
+            _refuse_schema_behind(revision)
 
         try:
             reload.check_as_servers_users(instance_dir, found, reached)
@@ -1106,6 +1118,26 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
         _print_json({"reloaded": reloaded, "servers": servers})
     if not reloaded:
         raise click.ClickException("The reload did not complete (see above).")
+
+
+def _revision_if_reached(database: Database) -> str | None:
+    """The schema's revision, or None when the database cannot be reached now (a server
+    down is waited for, as the workers wait for it)."""
+    try:
+        return database.schema_revision()
+    except DBAPIError:
+        return None
+    finally:
+        database.dispose()
+
+
+def _refuse_schema_behind(revision: str | None) -> None:
+    """Refuse to serve or reload on a database whose schema (at ``revision``) is behind
+    this code's migrations: its workers would answer every read of a new column with a
+    500 (before, `/ready` said ready meanwhile)."""
+    migrations = Migrations.of_this_code()
+    if migrations.behind(revision):
+        raise click.ClickException(migrations.behind_message(revision))
 
 
 def _nginx_value(ctx: click.Context, param: click.Parameter, value: str) -> str:

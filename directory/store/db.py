@@ -34,6 +34,38 @@ PING_AFTER_IDLE_SECONDS = 1.0
 _INHERITED: list[Connection] = []
 
 
+class Migrations:
+    """The schema revisions this code has migrations for, oldest first, read from the
+    migration files' names (``0027_….py`` is revision ``0027``; a test holds them to
+    Alembic's own history), so that a worker can judge a database's schema without
+    loading Alembic (10 MB it need not hold)."""
+
+    def __init__(self, revisions: tuple[str, ...]) -> None:
+        self.revisions = revisions
+
+    @classmethod
+    def of_this_code(cls) -> Migrations:
+        names = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
+        return cls(tuple(name.split("_", 1)[0] for name in names))
+
+    @property
+    def head(self) -> str:
+        return self.revisions[-1]
+
+    def behind(self, revision: str | None) -> bool:
+        """Whether a schema at ``revision`` lacks migrations this code needs. None (no
+        tables) is not behind: it is a database not initialised, answered as such. A
+        revision this code does not know is newer code's (migrated before this server was
+        reloaded onto it, as a deploy does): it serves on."""
+        return revision is not None and revision in self.revisions and revision != self.head
+
+    def behind_message(self, revision: str | None) -> str:
+        return (
+            f"The database is at revision {revision}, this code needs {self.head}: "
+            "run `directory migrate`."
+        )
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -33,8 +33,10 @@ from directory.errors import (
     PayloadTooLargeError,
     PostcodeNotFoundError,
     PostcodeTerminatedError,
+    SchemaBehindError,
 )
 from directory.settings import Settings
+from directory.store.db import Migrations
 from directory.store.repositories.geography import DataVersion, GeographyRepository
 from directory.usecases.background import BackgroundJob
 from directory.usecases.pagination import searched_for
@@ -295,14 +297,19 @@ class GeographyCache:
 
     A worker trusts its snapshot for ``ttl`` seconds before checking the version again,
     so a load done by another process is seen within that time; a load in this process
-    calls :meth:`invalidate`.
+    calls :meth:`invalidate`. With the version it reads the schema's revision: a database
+    ``migrations`` says is behind this code is a :class:`SchemaBehindError` (every read,
+    ``/ready`` included, answers 503 rather than failing on a missing column), and once
+    `directory migrate` has run the next check serves again, without a restart.
     """
 
     def __init__(
         self, ttl: float, on_rebuild: Callable[[], None] | None = None,
         keep_postcodes: bool = False, read_postcodes_with: Callable[[], Any] | None = None,
+        migrations: Migrations | None = None,
     ) -> None:  # fmt: skip
         self.ttl = ttl
+        self.migrations = migrations
         self.keep_postcodes = keep_postcodes
         #: the ``read_postcodes_with`` of each snapshot after the first (serving: a new
         #: geography release's postcodes are read in the background); the first reads them
@@ -340,6 +347,10 @@ class GeographyCache:
         now = time.monotonic()
         with self._lock:
             version = repo.data_version()
+            if self.migrations is not None:
+                revision = repo.schema_revision()
+                if self.migrations.behind(revision):
+                    raise SchemaBehindError(self.migrations.behind_message(revision))
             if version is None:
                 raise GeodataNotLoadedError(
                     "No data is loaded. Run `directory init` (or `directory geodata load`)."
