@@ -43,7 +43,7 @@ from directory.ingest.run import (
 )
 from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
-from directory.settings import Settings, SettingsError
+from directory.settings import Settings, SettingsError, shown_url
 from directory.store.db import (
     READ_ONLY,
     Database,
@@ -131,7 +131,7 @@ def _database_problem(error: DBAPIError) -> str:
             "primary database, or make this one writable."
         )
     try:
-        where = _safe_url(Settings.from_env().database_url)
+        where = shown_url(Settings.from_env().database_url)
     except SettingsError:
         where = "the database"
     hint = ""
@@ -233,7 +233,7 @@ def _migrate(as_json: bool) -> dict[str, Any]:
             f"The database's schema is not one this code knows ({error}): was it made by a "
             "newer version of the directory? Run that version, or restore a backup."
         ) from None
-    url = _safe_url(app_state.settings.database_url)
+    url = shown_url(app_state.settings.database_url)
     if not as_json:
         click.echo(f"Database at the newest schema: {url}")
     return {"database_url": url, "schema_revision": app_state.db.schema_revision()}
@@ -988,7 +988,7 @@ def serve_command(host: str, port: int, workers: int) -> None:
             f"The database file {missing} cannot be reached: {error.strerror}."
         ) from None
     if not there:
-        where = _safe_url(settings.database_url)
+        where = shown_url(settings.database_url)
         raise click.ClickException(f"The database {where} cannot be used: {no_file(missing)}.")
     _refuse_schema_behind(_revision_if_reached(Database(settings)))
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which(
@@ -1185,10 +1185,3 @@ def nginx_config_command(listen: str, upstream: str, server_name: str) -> None:
         request_seconds=settings.request_seconds,
     )  # fmt: skip
     click.echo(site, nl=False)
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without its password."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
