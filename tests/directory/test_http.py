@@ -877,7 +877,7 @@ def test_query_arguments_keep_webargs_semantics():
     import marshmallow as ma
     from flask import Flask
 
-    from directory.web import http
+    from directory.web import http, logs
     from directory.web.api import Api, Blueprint
 
     class Args(ma.Schema):
@@ -917,6 +917,7 @@ def test_query_arguments_keep_webargs_semantics():
 
     api.register_blueprint(blp)
     http.register(app, max_age=60)  # renders the problems the app's own errors carry
+    logs.register(app)  # every answer's X-Request-Id
     client = app.test_client()
     assert client.get("/args?theme=a&theme=b&q=x&q=y").get_json() == {
         "theme": ["a", "b"], "q": "x", "page": 1,
