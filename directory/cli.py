@@ -32,7 +32,15 @@ from directory.ingest.apply import (
 from directory.ingest.context import GeographyContext
 from directory.ingest.export import batch_from_database, giving360_from_database
 from directory.ingest.giving360_write import STANDARD_VERSION
-from directory.ingest.refresh import LockHeldError, RefreshError, Source, refresh, write_lock
+from directory.ingest.records import Problem
+from directory.ingest.refresh import (
+    LockHeldError,
+    RefreshError,
+    Source,
+    lock_holder,
+    refresh,
+    write_lock,
+)
 from directory.ingest.run import (
     FORMATS,
     MODES,
@@ -568,15 +576,19 @@ def import_command(
                 fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress,
             )  # fmt: skip
     except LockHeldError as error:
-        if dry_run:
-            raise click.ClickException(str(error)) from None
-        try:
-            run_id = record_refused(
-                app_state.db, location, fmt=fmt, source=source, mode=mode, reason=str(error)
-            )
-        except DBAPIError:  # SQLite: the other writer's transaction holds the file
-            raise click.ClickException(f"{error} (not recorded: the database is busy)") from None
-        raise click.ClickException(f"{error} (recorded as import run #{run_id})") from None
+        run_id, said = None, str(error)
+        if not dry_run:
+            try:
+                run_id = record_refused(
+                    app_state.db, location, fmt=fmt, source=source, mode=mode, reason=str(error)
+                )
+                said = f"{error} (recorded as import run #{run_id})"
+            except DBAPIError:  # SQLite: the other writer's transaction holds the file
+                said = f"{error} (not recorded: the database is busy)"
+        if as_json:  # (the shape of any import's report, as a failed one's)
+            refused = ImportReport("refused", run_id, {}, [Problem(str(error))])
+            _print_json({**_report_dict(location, refused), "lock": error.holder.to_dict()})
+        raise click.ClickException(said) from None
     except (SourceError, RefreshError, WriteRefused, ScratchFullError) as error:
         raise click.ClickException(str(error)) from None
     except DBAPIError as error:  # taking or giving back the write lock
@@ -585,6 +597,20 @@ def import_command(
     _print_report(location, report, as_json)
     if not report.ok:
         sys.exit(1)
+
+
+@cli.command("lock")
+@json_option
+@with_appcontext
+def lock_command(as_json: bool) -> None:
+    """Say who holds the directory's write lock (imports, refresh, demo load, geodata
+    refresh), and whether it is held now: the lock table's row alone may name a writer
+    killed since (its row stays until the next writer replaces it)."""
+    holder = lock_holder(state().db)
+    if as_json:
+        _print_json(holder.to_dict())
+    else:
+        click.echo(holder.describe())
 
 
 @cli.group("keys")

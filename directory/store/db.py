@@ -160,6 +160,29 @@ def open_lock_file(path: Path, what: str) -> IO[bytes]:
         ) from None  # fmt: skip
 
 
+def flock_holders(path: Path) -> list[int] | None:
+    """The pids holding a ``flock`` of ``path`` now, read from the kernel's list of locks
+    (``/proc/locks``, Linux), without taking the lock (a test lock would refuse a writer
+    that tried at that moment); [] for a file not there, None where the list cannot be
+    read."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return []
+    inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    holders = []
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 4369 08:01:1234567 0 EOF" ("->" marks a waiter)
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == inode:
+            holders.append(int(fields[4]))
+    return holders
+
+
 def absolute_sqlite_url(url: str) -> str:
     """``url`` with a relative SQLite file's path made absolute from the working directory
     (where SQLite would open it); any other URL, an in-memory database and a ``file:`` URI
