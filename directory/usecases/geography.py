@@ -128,6 +128,8 @@ class GeographySnapshot:
     #: while lookups ask the database; else the first lookup reads it and waits (a served
     #: worker's warm start asks first, before it takes requests)
     read_postcodes_with: Callable[[], Any] | None = None
+    #: live and terminated postcodes, counted once (``/ready`` names them)
+    _postcode_counts: dict[str, int] | None = None
     _postcodes: PostcodeTable | None = None
     _postcodes_lock: threading.Lock = field(default_factory=threading.Lock)
     #: the thread reading them (a failure is logged: lookups ask the database, and it is
@@ -211,6 +213,14 @@ class GeographySnapshot:
         )
 
     # -- helpers used by the use cases ----------------------------------------------
+    def postcode_counts(self, repo: GeographyRepository) -> dict[str, int]:
+        """The postcodes by status, counted at the first asking and kept with the
+        snapshot (they change with a geography release, which makes a new one): counting
+        London's 188,000 rows took 40-90 ms of every ``/ready`` probe on PostgreSQL."""
+        if self._postcode_counts is None:
+            self._postcode_counts = repo.count_postcodes()
+        return self._postcode_counts
+
     def postcode_table(self, repo: GeographyRepository) -> PostcodeTable | None:
         """The postcodes kept in memory, or None when they are looked up in the database:
         not kept, or (serving) not read yet, while a thread reads them. A served worker

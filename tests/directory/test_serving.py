@@ -667,6 +667,32 @@ def test_nginx_gives_the_api_its_request_id_and_names_it_in_its_own_503(tmp_path
     assert "X-Request-Id" in fields["access-control-expose-headers"]
 
 
+def test_the_readmes_tls_site_passes_nginxs_own_test(tmp_path: Path) -> None:
+    """The README's TLS lines in the printed site's `listen` and its port-80 redirect."""
+    readme = (Path(directory.__file__).parents[1] / "README.md").read_text("utf-8")
+    (block,) = re.findall(r"^```nginx\n(.*?)^```", readme, re.S | re.M)
+    tls, redirect = block.split("\n\n")
+    lines = "".join(f"{line}\n" for line in tls.splitlines() if not line.startswith("#"))
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem"),
+         "-subj", "/CN=directory.example.org"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    live = "/etc/letsencrypt/live/directory.example.org"  # (certbot's paths: ours here)
+    lines = lines.replace(f"{live}/fullchain.pem", str(tmp_path / "cert.pem"))
+    lines = lines.replace(f"{live}/privkey.pem", str(tmp_path / "key.pem"))
+    args = ["nginx-config", "--listen", "443", "--server-name", "directory.example.org"]
+    site = CliRunner().invoke(cli, args).stdout
+    assert "    listen 443;\n" in site
+    site = site.replace("    listen 443;\n", lines) + redirect
+    checked = subprocess.run(
+        [*nginx_command(site, tmp_path / "nginx"), "-t"], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "return 301 https://$host$request_uri;" in redirect
+
+
 #: Debian's own site (``/etc/nginx/sites-enabled/default``, enabled by ``apt-get install
 #: nginx``), cut to what decides which server answers
 DEBIAN_DEFAULT = """server {
