@@ -11,7 +11,7 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from directory.settings import Settings
-from directory.store.db import Database
+from directory.store.db import Database, Migrations
 from directory.store.repositories.search import SearchQueries
 from directory.usecases.boxes import BoxIndexCache
 from directory.usecases.facts import FactsCache
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             # serving: postcodes not read yet are read by a thread, the database meanwhile
             # (not an in-memory SQLite database: a thread's connection would see another)
             read_postcodes_with=db.engine.connect if apart else None,
+            migrations=Migrations.of_this_code(),
         ),
         facts=FactsCache(background=apart),
         directory=DirectoryCache(on_rebuild=settle, background=serving),

@@ -32,11 +32,13 @@ from directory.ingest.apply import (
 from directory.ingest.context import GeographyContext
 from directory.ingest.export import batch_from_database, giving360_from_database
 from directory.ingest.giving360_write import STANDARD_VERSION
+from directory.ingest.records import Problem
 from directory.ingest.refresh import (
     LockHeldError,
     RefreshError,
     Source,
     geography_turn,
+    lock_holder,
     refresh,
     write_lock,
 )
@@ -50,8 +52,16 @@ from directory.ingest.run import (
 )
 from directory.ingest.template import HEADINGS, write_template
 from directory.progress import QUIET, Progress
-from directory.settings import Settings, SettingsError
-from directory.store.db import READ_ONLY, is_not_initialised, is_read_only, no_file, sqlite_file
+from directory.settings import Settings, SettingsError, shown_url
+from directory.store.db import (
+    READ_ONLY,
+    Database,
+    Migrations,
+    is_not_initialised,
+    is_read_only,
+    no_file,
+    sqlite_file,
+)
 from directory.store.loading import (
     DataDir,
     LoadReport,
@@ -130,7 +140,7 @@ def _database_problem(error: DBAPIError) -> str:
             "primary database, or make this one writable."
         )
     try:
-        where = _safe_url(Settings.from_env().database_url)
+        where = shown_url(Settings.from_env().database_url)
     except SettingsError:
         where = "the database"
     hint = ""
@@ -260,7 +270,7 @@ def _migrate(as_json: bool) -> dict[str, Any]:
             f"The database's schema is not one this code knows ({error}): was it made by a "
             "newer version of the directory? Run that version, or restore a backup."
         ) from None
-    url = _safe_url(app_state.settings.database_url)
+    url = shown_url(app_state.settings.database_url)
     if not as_json:
         click.echo(f"Database at the newest schema: {url}")
     return {"database_url": url, "schema_revision": app_state.db.schema_revision()}
@@ -596,15 +606,19 @@ def import_command(
                 fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress,
             )  # fmt: skip
     except LockHeldError as error:
-        if dry_run:
-            raise click.ClickException(str(error)) from None
-        try:
-            run_id = record_refused(
-                app_state.db, location, fmt=fmt, source=source, mode=mode, reason=str(error)
-            )
-        except DBAPIError:  # SQLite: the other writer's transaction holds the file
-            raise click.ClickException(f"{error} (not recorded: the database is busy)") from None
-        raise click.ClickException(f"{error} (recorded as import run #{run_id})") from None
+        run_id, said = None, str(error)
+        if not dry_run:
+            try:
+                run_id = record_refused(
+                    app_state.db, location, fmt=fmt, source=source, mode=mode, reason=str(error)
+                )
+                said = f"{error} (recorded as import run #{run_id})"
+            except DBAPIError:  # SQLite: the other writer's transaction holds the file
+                said = f"{error} (not recorded: the database is busy)"
+        if as_json:  # (the shape of any import's report, as a failed one's)
+            refused = ImportReport("refused", run_id, {}, [Problem(str(error))])
+            _print_json({**_report_dict(location, refused), "lock": error.holder.to_dict()})
+        raise click.ClickException(said) from None
     except (SourceError, RefreshError, WriteRefused, ScratchFullError) as error:
         raise click.ClickException(str(error)) from None
     except DBAPIError as error:  # taking or giving back the write lock
@@ -613,6 +627,20 @@ def import_command(
     _print_report(location, report, as_json)
     if not report.ok:
         sys.exit(1)
+
+
+@cli.command("lock")
+@json_option
+@with_appcontext
+def lock_command(as_json: bool) -> None:
+    """Say who holds the directory's write lock (imports, refresh, demo load, geodata
+    refresh), and whether it is held now: the lock table's row alone may name a writer
+    killed since (its row stays until the next writer replaces it)."""
+    holder = lock_holder(state().db)
+    if as_json:
+        _print_json(holder.to_dict())
+    else:
+        click.echo(holder.describe())
 
 
 @cli.group("keys")
@@ -1021,8 +1049,9 @@ def serve_command(host: str, port: int, workers: int) -> None:
             f"The database file {missing} cannot be reached: {error.strerror}."
         ) from None
     if not there:
-        where = _safe_url(settings.database_url)
+        where = shown_url(settings.database_url)
         raise click.ClickException(f"The database {where} cannot be used: {no_file(missing)}.")
+    _refuse_schema_behind(_revision_if_reached(Database(settings)))
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which(
         "gunicorn"
     )
@@ -1076,6 +1105,8 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
     database reached, here first."""
     app_state = state()  # (the app was made: the code starts, with these settings)
     instance_dir = app_state.settings.instance_dir
+    if not with_settings:  # (with them, checked below as the servers' user)
+        _refuse_schema_behind(_revision_if_reached(app_state.db))
     found = reload.masters(instance_dir)
     if pid is not None:
         if pid not in found:
@@ -1113,6 +1144,7 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
                     "The database DIRECTORY_DATABASE_URL names has no tables yet: run "
                     "`directory init` there first."
                 )
+            _refuse_schema_behind(revision)
 
         try:
             reload.check_as_servers_users(instance_dir, found, reached)
@@ -1147,6 +1179,26 @@ def reload_command(pid: int | None, timeout: int, with_settings: bool, as_json: 
         _print_json({"reloaded": reloaded, "servers": servers})
     if not reloaded:
         raise click.ClickException("The reload did not complete (see above).")
+
+
+def _revision_if_reached(database: Database) -> str | None:
+    """The schema's revision, or None when the database cannot be reached now (a server
+    down is waited for, as the workers wait for it)."""
+    try:
+        return database.schema_revision()
+    except DBAPIError:
+        return None
+    finally:
+        database.dispose()
+
+
+def _refuse_schema_behind(revision: str | None) -> None:
+    """Refuse to serve or reload on a database whose schema (at ``revision``) is behind
+    this code's migrations: its workers would answer every read of a new column with a
+    500 (before, `/ready` said ready meanwhile)."""
+    migrations = Migrations.of_this_code()
+    if migrations.behind(revision):
+        raise click.ClickException(migrations.behind_message(revision))
 
 
 def _nginx_value(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -1194,10 +1246,3 @@ def nginx_config_command(listen: str, upstream: str, server_name: str) -> None:
         request_seconds=settings.request_seconds,
     )  # fmt: skip
     click.echo(site, nl=False)
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without its password."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

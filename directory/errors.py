@@ -380,6 +380,14 @@ class DatabaseNotInitialisedError(NotReadyError):
     title = "Database not initialised"
 
 
+class SchemaBehindError(NotReadyError):
+    """The database's schema lacks migrations this code needs (the code was upgraded and
+    `directory migrate` not run): every read would fail on a missing column."""
+
+    code = "schema-behind"
+    title = "Database schema behind the code"
+
+
 class DatabaseUnavailableError(NotReadyError):
     code = "database-unavailable"
     title = "Database unavailable"

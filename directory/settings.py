@@ -95,6 +95,37 @@ UPLOAD_MARGIN_SECONDS = 15
 RESERVED_PREFIXES = ("DIRECTORY_TEST_",)
 
 
+#: query parameters of a database URL that carry a secret (libpq takes ``password`` and
+#: ``sslpassword`` there as well as in the userinfo)
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
+def shown_url(url: str) -> str:
+    """A database URL as it may be shown to people (messages, reports, logs): the password
+    of its userinfo and of any ``password=``/``sslpassword=`` query parameter as ``***``.
+
+    Done on the text, not on a parse, so that it holds for URLs no parser accepts (a port
+    that is no number, a scheme SQLAlchemy does not know) and for a password with an
+    unescaped ``@``: everything between ``://`` and the last ``@`` before the query is
+    userinfo, its user name (up to the first ``:``) kept. An SQLite URL (``sqlite:///…``)
+    has no userinfo, so an ``@`` in its path is left alone."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    rest, mark, query = rest.partition("?")
+    at = rest.rfind("@")
+    if at >= 0 and not rest.startswith("/"):
+        user, colon, _password = rest[:at].partition(":")
+        rest = (f"{user}:***" if colon else user) + rest[at:]
+    if mark:
+        query = "&".join(
+            f"{name}=***" if name.strip().lower() in SECRET_PARAMETERS else item
+            for item in query.split("&")
+            for name in (item.partition("=")[0],)
+        )
+    return f"{scheme}://{rest}{mark}{query}"
+
+
 def _database_url(url: str) -> str:
     """The URL as given, when SQLAlchemy reads it as an SQLite or PostgreSQL database."""
     from sqlalchemy.engine import make_url
@@ -110,13 +141,18 @@ def _database_url(url: str) -> str:
     if backend not in ("sqlite", "postgresql"):
         raise SettingsError(
             f"{PREFIX}DATABASE_URL must be an SQLite or PostgreSQL URL such as {example}, "
-            f"not {url!r}"
+            f"not {shown_url(url)!r}"
+        )
+    if "@" in (parsed.host or ""):  # (the parse took a password's tail for the host)
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL {shown_url(url)!r} has an @ in its password or user name: "
+            "write it as %40 there"
         )
     try:  # (the driver it names, or its dialect's default, is installed)
         parsed.get_dialect().import_dbapi()
     except (ImportError, ArgumentError):
         raise SettingsError(
-            f"{PREFIX}DATABASE_URL {url!r} needs the database driver "
+            f"{PREFIX}DATABASE_URL {shown_url(url)!r} needs the database driver "
             f"{parsed.get_driver_name()!r}, which is not installed: use a URL such as {example}"
         ) from None
     return url

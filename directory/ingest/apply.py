@@ -110,7 +110,7 @@ class ImportOptions:
 
 @dataclass
 class ImportReport:
-    status: str  # succeeded | unchanged | failed | dry-run
+    status: str  # succeeded | unchanged | failed | dry-run (| refused: another writer)
     run_id: int | None
     counts: dict[str, dict[str, int]]
     problems: list[Problem]

@@ -22,18 +22,18 @@ import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from directory.ingest.apply import ImportReport, now
 from directory.ingest.run import FORMATS, MODES, SourceError, run_import
 from directory.progress import QUIET, Progress
 from directory.settings import Settings
-from directory.store.db import Database, open_lock_file, sqlite_path
-from directory.store.models import Lock
+from directory.store.db import Database, flock_holders, open_lock_file, sqlite_path
 from directory.store.repositories.directory import DirectoryRepository
 from directory.usecases.geography import GeographySnapshot
 
@@ -46,7 +46,11 @@ class RefreshError(Exception):
 
 
 class LockHeldError(RefreshError):
-    """Another import or refresh holds the write lock."""
+    """Another import or refresh holds the write lock: ``holder`` says who."""
+
+    def __init__(self, message: str, holder: LockHolder) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -174,27 +178,84 @@ def lock_name(db: Database) -> str:
     return f"the lock file {path}.lock"
 
 
-def _holder(db: Database) -> str:
-    """Who holds the write lock and since when, from the ``lock`` row (for people)."""
+@dataclass(frozen=True)
+class LockHolder:
+    """Who the ``lock`` table names as the writer (``name``, ``since``; None without a
+    row) and whether the write lock is held now (``held``; None where that cannot be
+    read). The row is for people and the database's (or kernel's) lock decides: a writer
+    killed with ``kill -9`` leaves its row until the next writer replaces it, while its
+    lock went with it, so a row alone may name a writer long gone."""
+
+    name: str | None
+    since: datetime | None
+    held: bool | None
+
+    @property
+    def gone(self) -> bool:
+        """The row names a writer whose lock is no longer held: it is not running."""
+        return self.name is not None and self.held is False
+
+    def describe(self) -> str:
+        since = f", since {self.since:%Y-%m-%d %H:%M} UTC" if self.since is not None else ""
+        if self.held is False:
+            if self.name is None:
+                return "The write lock is free."
+            return (
+                f"The write lock is free: the lock table still names {self.name}{since}, a "
+                "writer that ended without clearing its row (killed): it is not running, and "
+                "the next writer replaces the row."
+            )
+        state = "held now" if self.held else "whether it is held now cannot be read here"
+        if self.name is None:
+            return f"The write lock is {state}, by a writer starting (no row yet)."
+        return f"The write lock is {state}, by {self.name}{since}."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"holder": self.name, "since": self.since, "held": self.held, "gone": self.gone}
+
+
+def lock_holder(db: Database) -> LockHolder:
+    """Who the ``lock`` table names, and whether the write lock is held now: on
+    PostgreSQL whether a session holds its advisory lock (``pg_locks``); on SQLite
+    whether a process holds a ``flock`` of the lock file (the kernel's list of locks),
+    and, the file being one host's, whether that process is the one the row names."""
     with db.session() as session:
-        row = session.execute(select(Lock.__table__).where(Lock.name == LOCK_NAME)).first()
-    return f"{row.holder}, since {row.acquired_at:%Y-%m-%d %H:%M} UTC" if row else "starting"
+        repo = DirectoryRepository(session)
+        row = repo.lock_row(LOCK_NAME)
+        if db.engine.dialect.name == "postgresql":
+            held: bool | None = repo.advisory_lock_held(ADVISORY_KEY)
+    name, since = (row.holder, row.acquired_at) if row is not None else (None, None)
+    if db.engine.dialect.name != "postgresql":
+        path = sqlite_path(db.settings.database_url)
+        pids = flock_holders(Path(f"{path}.lock")) if path is not None else []
+        held = None if pids is None else bool(pids)
+        host, _, pid = (name or "").rpartition(":")
+        if pids and host == socket.gethostname() and pid.isdigit() and int(pid) not in pids:
+            name, since = None, None  # (the row is a dead writer's; the holder is starting)
+    return LockHolder(name, since, held)
+
+
+def _named(who: LockHolder) -> str:
+    if who.name is None:
+        return "starting"
+    return f"{who.name}, since {who.since:%Y-%m-%d %H:%M} UTC"
 
 
 def acquire(db: Database, holder: str, *, waiting: Callable[[str], None] | None = None) -> _Held:
-    """Take the write lock, or raise RefreshError naming who has it; with ``waiting``, wait
+    """Take the write lock, or raise LockHeldError naming who has it; with ``waiting``, wait
     for it instead, telling ``waiting`` first which lock and who has it (a geography load
     waits: see :func:`geography_turn`). The ``lock`` row says who holds it and since when
     (for people); the database's own lock decides (a row a killed writer left behind is
     simply replaced)."""
     lock = _Held(db)
     if not lock.held:
-        who = _holder(db)
+        who = lock_holder(db)
         if waiting is None:
             raise LockHeldError(
-                f"Another import or refresh is running ({who}); not starting a second one."
+                f"Another import or refresh is running ({_named(who)}); not starting a second one.",
+                LockHolder(who.name, who.since, True),  # (it was just found held)
             )
-        waiting(f"{lock_name(db)} ({who})")
+        waiting(f"{lock_name(db)} ({_named(who)})")
         lock = _Held(db, wait=True)
     try:
         with db.session() as session:

@@ -34,6 +34,38 @@ PING_AFTER_IDLE_SECONDS = 1.0
 _INHERITED: list[Connection] = []
 
 
+class Migrations:
+    """The schema revisions this code has migrations for, oldest first, read from the
+    migration files' names (``0027_….py`` is revision ``0027``; a test holds them to
+    Alembic's own history), so that a worker can judge a database's schema without
+    loading Alembic (10 MB it need not hold)."""
+
+    def __init__(self, revisions: tuple[str, ...]) -> None:
+        self.revisions = revisions
+
+    @classmethod
+    def of_this_code(cls) -> Migrations:
+        names = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
+        return cls(tuple(name.split("_", 1)[0] for name in names))
+
+    @property
+    def head(self) -> str:
+        return self.revisions[-1]
+
+    def behind(self, revision: str | None) -> bool:
+        """Whether a schema at ``revision`` lacks migrations this code needs. None (no
+        tables) is not behind: it is a database not initialised, answered as such. A
+        revision this code does not know is newer code's (migrated before this server was
+        reloaded onto it, as a deploy does): it serves on."""
+        return revision is not None and revision in self.revisions and revision != self.head
+
+    def behind_message(self, revision: str | None) -> str:
+        return (
+            f"The database is at revision {revision}, this code needs {self.head}: "
+            "run `directory migrate`."
+        )
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -126,6 +158,29 @@ def open_lock_file(path: Path, what: str) -> IO[bytes]:
                 f"({error.strerror})"
             ), sqlite3.Error,
         ) from None  # fmt: skip
+
+
+def flock_holders(path: Path) -> list[int] | None:
+    """The pids holding a ``flock`` of ``path`` now, read from the kernel's list of locks
+    (``/proc/locks``, Linux), without taking the lock (a test lock would refuse a writer
+    that tried at that moment); [] for a file not there, None where the list cannot be
+    read."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return []
+    inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    holders = []
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 4369 08:01:1234567 0 EOF" ("->" marks a waiter)
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == inode:
+            holders.append(int(fields[4]))
+    return holders
 
 
 def absolute_sqlite_url(url: str) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from directory.settings import shown_url
 from directory.store.models import RateLimit
 
 #: the URI scheme Flask-Limiter is given for this storage (``directory-db://``); the engine
@@ -54,7 +55,7 @@ class DatabaseStorage(Storage):
     def storage(self) -> str:
         """Where the counters are (Flask-Limiter's `limiter config` shows each storage's
         ``storage``, its client, and failed on one without)."""
-        return f"{RateLimit.__tablename__} in {self.engine.url.render_as_string()}"
+        return f"{RateLimit.__tablename__} in {shown_url(self.engine.url.render_as_string(hide_password=False))}"
 
     @property
     def base_exceptions(self) -> type[Exception]:

@@ -33,8 +33,10 @@ from directory.errors import (
     PayloadTooLargeError,
     PostcodeNotFoundError,
     PostcodeTerminatedError,
+    SchemaBehindError,
 )
 from directory.settings import Settings
+from directory.store.db import Migrations
 from directory.store.repositories.geography import DataVersion, GeographyRepository
 from directory.usecases.background import BackgroundJob
 from directory.usecases.pagination import searched_for
@@ -126,6 +128,8 @@ class GeographySnapshot:
     #: while lookups ask the database; else the first lookup reads it and waits (a served
     #: worker's warm start asks first, before it takes requests)
     read_postcodes_with: Callable[[], Any] | None = None
+    #: live and terminated postcodes, counted once (``/ready`` names them)
+    _postcode_counts: dict[str, int] | None = None
     _postcodes: PostcodeTable | None = None
     _postcodes_lock: threading.Lock = field(default_factory=threading.Lock)
     #: the thread reading them (a failure is logged: lookups ask the database, and it is
@@ -209,6 +213,14 @@ class GeographySnapshot:
         )
 
     # -- helpers used by the use cases ----------------------------------------------
+    def postcode_counts(self, repo: GeographyRepository) -> dict[str, int]:
+        """The postcodes by status, counted at the first asking and kept with the
+        snapshot (they change with a geography release, which makes a new one): counting
+        London's 188,000 rows took 40-90 ms of every ``/ready`` probe on PostgreSQL."""
+        if self._postcode_counts is None:
+            self._postcode_counts = repo.count_postcodes()
+        return self._postcode_counts
+
     def postcode_table(self, repo: GeographyRepository) -> PostcodeTable | None:
         """The postcodes kept in memory, or None when they are looked up in the database:
         not kept, or (serving) not read yet, while a thread reads them. A served worker
@@ -295,14 +307,19 @@ class GeographyCache:
 
     A worker trusts its snapshot for ``ttl`` seconds before checking the version again,
     so a load done by another process is seen within that time; a load in this process
-    calls :meth:`invalidate`.
+    calls :meth:`invalidate`. With the version it reads the schema's revision: a database
+    ``migrations`` says is behind this code is a :class:`SchemaBehindError` (every read,
+    ``/ready`` included, answers 503 rather than failing on a missing column), and once
+    `directory migrate` has run the next check serves again, without a restart.
     """
 
     def __init__(
         self, ttl: float, on_rebuild: Callable[[], None] | None = None,
         keep_postcodes: bool = False, read_postcodes_with: Callable[[], Any] | None = None,
+        migrations: Migrations | None = None,
     ) -> None:  # fmt: skip
         self.ttl = ttl
+        self.migrations = migrations
         self.keep_postcodes = keep_postcodes
         #: the ``read_postcodes_with`` of each snapshot after the first (serving: a new
         #: geography release's postcodes are read in the background); the first reads them
@@ -340,6 +357,10 @@ class GeographyCache:
         now = time.monotonic()
         with self._lock:
             version = repo.data_version()
+            if self.migrations is not None:
+                revision = repo.schema_revision()
+                if self.migrations.behind(revision):
+                    raise SchemaBehindError(self.migrations.behind_message(revision))
             if version is None:
                 raise GeodataNotLoadedError(
                     "No data is loaded. Run `directory init` (or `directory geodata load`)."

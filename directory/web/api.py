@@ -118,6 +118,12 @@ class ProblemSchema(ma.Schema):
     detail = ma.fields.String(metadata={"description": "Plain-English explanation"})
     instance = ma.fields.String(metadata={"description": "The request path"})
     code = ma.fields.String(metadata={"description": "Stable machine-readable code"})
+    request_id = ma.fields.String(
+        metadata={
+            "description": "A 5xx problem: the request's id (its X-Request-Id), to quote to "
+            "the directory's operators: it names the request's lines in their logs"
+        }
+    )
     errors = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Raw(),
@@ -305,6 +311,7 @@ class Api(flask_smorest.Api):
             response: dict[str, Any] = {"description": status.phrase}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
+            response["headers"] = {"X-Request-Id": "RequestId"}  # (every answer's)
             prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
             self.spec.components.response(status.name, response, lazy=True)
         response = {
@@ -318,6 +325,7 @@ class Api(flask_smorest.Api):
             "array takes the first of repeated values; the OGC API – Features operations "
             "refuse repeated values (invalid-parameter naming the parameter).",
             "schema": self.ERROR_SCHEMA,
+            "headers": {"X-Request-Id": "RequestId"},
         }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response(UNKNOWN_PARAMETER, response, lazy=True)
@@ -327,13 +335,15 @@ class Api(flask_smorest.Api):
             "+json type such as GeoJSON unless the header refuses it with q=0; no header, or "
             "*/* beside no q=0, takes anything)",
             "schema": self.ERROR_SCHEMA,
+            "headers": {"X-Request-Id": "RequestId"},
         }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response(NOT_ACCEPTABLE, response, lazy=True)
         response = {
             "description": "Default error response",
             "schema": self.ERROR_SCHEMA,
-            "headers": dict(openapi.OUTAGE_HEADERS),  # (a read's outage: http._cache_headers)
+            # (a read's outage: http._cache_headers)
+            "headers": {**openapi.OUTAGE_HEADERS, "X-Request-Id": "RequestId"},
         }
         prepare_response(response, self.spec, http.PROBLEM_MIMETYPE)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)

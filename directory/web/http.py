@@ -39,6 +39,7 @@ from directory.store.db import READ_ONLY, is_not_initialised, is_read_only
 from directory.usecases import problems, shared
 from directory.usecases.opportunities import LONDON_TZ, days_of_hour
 from directory.web import limits, routing
+from directory.web.logs import REQUEST_ID_KEY
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ EXPOSED_HEADERS = [
     "ETag", "Last-Modified", "Link", "Location", "Content-Location", "Accept-Ranges",
     "Content-Range",
     "Content-Disposition", "X-Total-Count", "Retry-After", "RateLimit-Limit",
-    "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "Allow",
+    "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "Allow", "X-Request-Id",
 ]  # fmt: skip
 #: preconditions that compare the answer as sent (its coding's ETag): judged after
 #: compression, in :func:`byte_ranges`
@@ -144,6 +145,8 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
     body = {"type": problem_type(code), **body}
     body["title"] = _titles().get(code, body["title"])
     body.setdefault("instance", sent_path())
+    if body["status"] >= 500 and (request_id := request.environ.get(REQUEST_ID_KEY)):
+        body["request_id"] = request_id  # for the user to quote: it names the log's lines
     response = json_response(body, status=body["status"], mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -14,6 +14,14 @@ read none (``/health``, the page's files) logs null. The line is written by a WS
 around the Flask app, after every hook and error handler has run, so it carries the status
 actually sent (a 304, a problem answer, a 500) and is written exactly once, even when an
 exception escapes Flask. With the logger above INFO it costs two level checks a request.
+
+Every request has an id: the ``X-Request-Id`` nginx (``$request_id``) or the client sent,
+when it is one (1-200 printable ASCII characters, no space: it is written into log lines
+as it is), else a new one (a UUID4's hex). It goes back as ``X-Request-Id`` on every
+answer, is named by every log record written while the request runs (its line, an
+unhandled error's traceback; ``request_id`` in JSON, `` request_id=…`` at the end of a
+text record's message) and by a 5xx problem's body, so that a user who quotes it leads
+to the lines.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ import logging
 import re
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote
 
@@ -41,6 +51,14 @@ JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
 REQUEST_MESSAGE = "%s %s %s %.2fms version=%s bytes=%s remote=%s"
 
 HANDLER_NAME = "directory"
+#: the header a request's id comes in on (nginx's, a client's) and goes back on
+REQUEST_ID_HEADER = "X-Request-Id"
+#: the WSGI environ key the request's id is kept under
+REQUEST_ID_KEY = "directory.request_id"
+#: an id taken as sent: printable ASCII without spaces, at most 200 characters
+_GIVEN_ID = re.compile(r"[!-~]{1,200}").fullmatch
+#: the id of the request this thread is answering (None outside one)
+_request_id: ContextVar[str | None] = ContextVar("directory_request_id", default=None)
 #: the WSGI environ key the data version is handed to the wrapper under
 DATA_VERSION_KEY = "directory.data_version"
 # PATH_INFO arrives percent-decoded: encode it again (RFC 3986 pchar and "/"), so a line
@@ -72,11 +90,39 @@ def _utc_iso(formatter: logging.Formatter) -> logging.Formatter:
     return formatter
 
 
+class _TextFormatter(logging.Formatter):
+    """:data:`TEXT_FORMAT`, and a request's records end their message with its id (before a
+    traceback's lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        line = super().formatMessage(record)
+        request_id = getattr(record, "request_id", None)
+        return line if request_id is None else f"{line} request_id={request_id}"
+
+
+def _name_the_request(record: logging.LogRecord) -> bool:
+    """The handler's filter: a record written while a request runs names its id."""
+    if not hasattr(record, "request_id"):
+        request_id = _request_id.get()
+        if request_id is not None:
+            record.request_id = request_id
+    return True
+
+
+def request_id_of(environ: dict[str, Any]) -> str:
+    """The id a request is known by: the ``X-Request-Id`` it came with when that is one
+    (see the module's docstring), else a new one."""
+    given = environ.get("HTTP_X_REQUEST_ID")
+    if given is not None and _GIVEN_ID(given):
+        return given  # type: ignore[no-any-return]
+    return uuid.uuid4().hex
+
+
 def formatter(log_format: str) -> logging.Formatter:
     """The formatter of ``log_format`` ("text" or "json", see :class:`Settings`)."""
     if log_format == "json":
         return _utc_iso(JsonFormatter(list(JSON_FIELDS), rename_fields=JSON_RENAMES))
-    return _utc_iso(logging.Formatter(TEXT_FORMAT))
+    return _utc_iso(_TextFormatter(TEXT_FORMAT))
 
 
 def configure(settings: Settings) -> None:
@@ -89,6 +135,8 @@ def configure(settings: Settings) -> None:
         handler = _StderrHandler()
         handler.set_name(HANDLER_NAME)
         root.addHandler(handler)
+    if _name_the_request not in handler.filters:
+        handler.addFilter(_name_the_request)
     handler.setFormatter(formatter(settings.log_format))
     logging.getLogger("directory").setLevel(settings.log_level)
 
@@ -111,7 +159,9 @@ StartResponse = Callable[..., Any]
 
 
 class RequestLog:
-    """WSGI middleware: times the app and writes the request's line when it returns."""
+    """WSGI middleware: gives the request its id (sent back on the answer, named by the
+    records written meanwhile), times the app and writes the request's line when it
+    returns."""
 
     __slots__ = ("wsgi_app",)
 
@@ -119,22 +169,36 @@ class RequestLog:
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if not log.isEnabledFor(logging.INFO):
-            return self.wsgi_app(environ, start_response)
-        started = time.perf_counter_ns()
-        sent: list[Any] = ["500 INTERNAL SERVER ERROR", ()]  # what reached the server
-
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            sent[0], sent[1] = status, headers
-            return start_response(status, headers, exc_info)
-
+        request_id = environ[REQUEST_ID_KEY] = request_id_of(environ)
+        named = (REQUEST_ID_HEADER, request_id)
+        token = _request_id.set(request_id)
         try:
-            body = self.wsgi_app(environ, start)
-        except BaseException:  # escaped Flask (testing, debugger): the server sends a 500
-            _write(environ, "500 INTERNAL SERVER ERROR", (), started)
-            raise
-        _write(environ, sent[0], sent[1], started)
-        return body
+            if not log.isEnabledFor(logging.INFO):
+
+                def start_named(
+                    status: str, headers: list[tuple[str, str]], exc_info: Any = None
+                ) -> Any:
+                    headers.append(named)
+                    return start_response(status, headers, exc_info)
+
+                return self.wsgi_app(environ, start_named)
+            started = time.perf_counter_ns()
+            sent: list[Any] = ["500 INTERNAL SERVER ERROR", ()]  # what reached the server
+
+            def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                headers.append(named)
+                sent[0], sent[1] = status, headers
+                return start_response(status, headers, exc_info)
+
+            try:
+                body = self.wsgi_app(environ, start)
+            except BaseException:  # escaped Flask (testing, debugger): the server sends a 500
+                _write(environ, "500 INTERNAL SERVER ERROR", (), started)
+                raise
+            _write(environ, sent[0], sent[1], started)
+            return body
+        finally:
+            _request_id.reset(token)
 
 
 def _write(

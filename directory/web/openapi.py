@@ -358,6 +358,14 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 HEADERS: dict[str, dict[str, Any]] = {
+    "RequestId": {
+        "description": "The request's id: the X-Request-Id the request came with (nginx's "
+        "`$request_id`, or a client's) when it is 1-200 printable ASCII characters without "
+        "spaces, else a new one. The server's log lines of the request name it, and a 5xx "
+        "problem's `request_id` too: quote it when reporting a failure",
+        "required": True,
+        "schema": {"type": "string", "maxLength": 200},
+    },
     "ETag": {
         "description": "The answer's entity tag: send it back in If-None-Match to get a 304 "
         "while the answer is unchanged (a compressed body's tag ends in `:zstd` or `:gzip`; "
@@ -556,9 +564,12 @@ class DocumentPlugin(BasePlugin):
             spec.components.parameter(name, parameter["in"], parameter)
         for name, scheme in SECURITY_SCHEMES.items():
             spec.components.security_scheme(name, scheme)
-        spec.components.response("NotModified", NOT_MODIFIED)
-        spec.components.response("RangeNotSatisfiable", RANGE_NOT_SATISFIABLE)
-        spec.components.response("PreconditionFailed", PRECONDITION_FAILED)
+        for name, response in (
+            ("NotModified", NOT_MODIFIED),
+            ("RangeNotSatisfiable", RANGE_NOT_SATISFIABLE),
+            ("PreconditionFailed", PRECONDITION_FAILED),
+        ):
+            spec.components.response(name, _with_request_id(response))
 
     def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> None:
         """A schema with no ``type`` that may be null (a marshmallow ``Raw`` field with
@@ -605,6 +616,14 @@ class DocumentPlugin(BasePlugin):
                     ok["content"]["application/json"]["example"] = example
                 _document_headers(method, path or "", operation, ok, described)
             _document_write_headers(key, operation)
+            for response in operation.get("responses", {}).values():
+                if isinstance(response, dict) and "$ref" not in response:
+                    response.setdefault("headers", {})["X-Request-Id"] = "RequestId"
+
+
+def _with_request_id(response: dict[str, Any]) -> dict[str, Any]:
+    """``response`` with the X-Request-Id every answer carries (:mod:`directory.web.logs`)."""
+    return {**response, "headers": {**response.get("headers", {}), "X-Request-Id": "RequestId"}}
 
 
 #: statuses Python 3.13 renamed after RFC 9110 (``http.HTTPStatus``, whose names and phrases

@@ -15,14 +15,14 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 
 from directory import create_app
-from directory.cli import _safe_url, cli
+from directory.cli import cli
 from directory.demo import DEMO_SOURCES
 from directory.ingest.template import HEADINGS
 from directory.settings import Settings
 from directory.store.loading import DataDir, releases_dir, resolve_data_dir
 from geodata.snapshot import packaged_manifest
 from geodata.sources import load_manifest
-from tests.conftest import files_limited_to
+from tests.conftest import files_limited_to, geography_copy
 from tests.directory.test_import import HEADER, OXYGEN, RESCUE
 from tests.servers import file_server
 
@@ -164,9 +164,53 @@ def test_migrate_on_a_schema_newer_code_made_says_so(runner_for, tmp_path):
     assert "is not one this code knows" in result.output and "'ffffffffffff'" in result.output
 
 
-def test_the_database_url_is_reported_without_its_password():
-    shown = _safe_url("postgresql+psycopg://directory:s3cret@db.example/directory")
-    assert "s3cret" not in shown and shown.startswith("postgresql+psycopg://directory:***@")
+SECRET = "s3cretPW"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgres://directory:{SECRET}@localhost/directory",  # not SQLAlchemy's scheme
+        f"postgresql+psycopg://directory:{SECRET}@localhost:abc/directory",  # the port
+        f"postgresql+psycopg2://directory:{SECRET}@localhost/directory",  # not installed
+        f"mysql://directory:{SECRET}@localhost/directory",
+        f"postgres://directory:s3c@ret{SECRET}@localhost/directory",  # an unescaped @
+        f"postgres://directory@localhost/directory?sslmode=require&password={SECRET}",
+    ],
+)
+def test_a_database_url_refused_is_named_without_its_password(url):
+    """It was repeated whole: `Error: … not 'postgres://directory:s3cretPW@…'`."""
+    result = CliRunner().invoke(cli, ["migrate"], env={"DIRECTORY_DATABASE_URL": url})
+    assert result.exit_code == 1
+    assert "DIRECTORY_DATABASE_URL" in result.stderr and "localhost" in result.stderr
+    assert SECRET not in result.output and "ret" not in result.stderr.replace("require", "")
+    assert ":***@" in result.stderr or "password=***" in result.stderr
+
+
+@pytest.mark.postgres
+def test_a_password_in_the_query_is_masked_by_init_migrate_and_connection_errors(request, tmp_path):
+    """libpq takes `?password=`: it was shown as given by `init --json`, `migrate` and a
+    connection's error, and a password with an unescaped `@` had its tail shown."""
+    settings = geography_copy(request, "postgres", tmp_path)
+    url = f"{settings.database_url}?password={SECRET}&sslpassword={SECRET}"
+    env = {"DIRECTORY_DATABASE_URL": url, "DIRECTORY_INSTANCE_DIR": str(tmp_path)}
+    env["DIRECTORY_GEODATA_DIR"] = str(settings.geodata_dir)
+    for args in (["init", "--json", "--quiet"], ["migrate", "--json"], ["migrate"]):
+        result = CliRunner().invoke(cli, args, env=env)
+        assert result.exit_code == 0, result.output
+        assert SECRET not in result.output, args
+        assert "password=***&sslpassword=***" in result.stdout, args
+    away = f"postgresql+psycopg://directory:{SECRET}@127.0.0.1:1/directory?password={SECRET}"
+    result = CliRunner().invoke(cli, ["migrate"], env={**env, "DIRECTORY_DATABASE_URL": away})
+    assert result.exit_code == 1
+    assert "cannot be used" in result.stderr
+    assert "directory:***@127.0.0.1:1/directory?password=***" in result.stderr
+    assert SECRET not in result.output
+    ambiguous = f"postgresql+psycopg://directory:s3c@ret{SECRET}@127.0.0.1/directory"
+    result = CliRunner().invoke(cli, ["migrate"], env={**env, "DIRECTORY_DATABASE_URL": ambiguous})
+    assert result.exit_code == 1
+    assert "write it as %40" in result.stderr
+    assert SECRET not in result.output and "ret" not in result.stderr
 
 
 def test_init_and_geodata_load_json_report_the_data_and_the_load(

@@ -399,6 +399,46 @@ def test_a_writer_killed_on_another_host_does_not_block_the_next(writable_app, t
         assert connection.execute(select(Lock.__table__)).all() == []
 
 
+def test_a_refused_import_reports_json_and_the_lock_says_whether_its_holder_lives(
+    writable_app, tmp_path
+):
+    """`import --json` refused by another writer printed nothing (exit 1), though the
+    refusal was recorded; and after that writer's `kill -9` its row stayed in the lock
+    table, read by people as a holder, while its lock was gone with it."""
+    write(tmp_path, "good.csv", HEADER + OXYGEN)
+    env = settings_env(writable_app.extensions["directory"].settings)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        refused = run(writable_app, "import", str(tmp_path / "good.csv"), "--json")
+        assert refused.exit_code == 1
+        report = json.loads(refused.stdout)  # the shape of a failed import's report
+        (run_,) = writable_app.test_client().get("/api/v1/imports").json["contents"]
+        assert report["status"] == "refused" and report["run_id"] == run_["id"]
+        assert report["source"] == str(tmp_path / "good.csv")
+        assert (report["errors"], report["warnings"], report["counts"]) == (1, 0, {})
+        assert report["problems"][0]["message"].startswith("Another import or refresh is running")
+        assert report["lock"]["holder"] == "another-host:4242" and report["lock"]["held"] is True
+        alive = json.loads(run(writable_app, "lock", "--json").stdout)
+        assert (alive["holder"], alive["held"], alive["gone"]) == ("another-host:4242", True, False)
+        said = run(writable_app, "lock").stdout
+        assert said.startswith("The write lock is held now, by another-host:4242, since ")
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()  # type: ignore[union-attr]
+    gone = json.loads(run(writable_app, "lock", "--json").stdout)
+    assert (gone["holder"], gone["held"], gone["gone"]) == ("another-host:4242", False, True)
+    said = run(writable_app, "lock").stdout
+    assert said.startswith("The write lock is free: the lock table still names another-host:4242")
+    assert "it is not running" in said
+    assert run(writable_app, "import", str(tmp_path / "good.csv")).exit_code == 0
+    free = json.loads(run(writable_app, "lock", "--json").stdout)
+    assert free == {"holder": None, "since": None, "held": False, "gone": False}
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

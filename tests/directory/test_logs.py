@@ -23,11 +23,13 @@ BOUNDARY = "/api/v1/areas/E09000021/boundary"  # takes a query parameter (simpli
 TEXT_LINE = re.compile(
     r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) INFO directory\.requests: "
     r"(?P<method>[A-Z]+) (?P<target>\S+) (?P<status>\d{3}) (?P<duration_ms>\d+\.\d\d)ms "
-    r"version=(?P<version>\S+) bytes=(?P<bytes>\S+) remote=(?P<remote>\S+)$"
+    r"version=(?P<version>\S+) bytes=(?P<bytes>\S+) remote=(?P<remote>\S+) "
+    r"request_id=(?P<request_id>[!-~]+)$"
 )
 JSON_FIELDS = {
     "time", "level", "logger", "message",
     "method", "path", "query", "status", "duration_ms", "data_version", "bytes", "remote_addr",
+    "request_id",
 }  # fmt: skip
 
 
@@ -83,7 +85,7 @@ def request_lines(err: str, log_format: str) -> list[dict[str, Any]]:
                 "status": int(match["status"]), "duration_ms": float(match["duration_ms"]),
                 "data_version": None if match["version"] == "-" else int(match["version"]),
                 "bytes": None if match["bytes"] == "-" else int(match["bytes"]),
-                "remote_addr": match["remote"],
+                "remote_addr": match["remote"], "request_id": match["request_id"],
             })  # fmt: skip
         else:
             assert "directory.requests" not in line, f"a request line out of format: {line!r}"
@@ -183,6 +185,7 @@ def test_json_lines_parse_and_carry_every_field(geo_settings, apps, capsys):
     assert request["message"].startswith(f"GET {BOUNDARY}?simplify=20 200 ")
     assert request["message"].endswith(f"ms version={version} bytes={request['bytes']} "
                                        "remote=127.0.0.1")  # fmt: skip
+    assert re.fullmatch(r"[0-9a-f]{32}", request["request_id"])
     assert (request["path"], request["query"], request["data_version"]) == (
         BOUNDARY, "simplify=20", version
     )  # fmt: skip
@@ -262,3 +265,53 @@ def test_a_head_request_is_logged_with_no_body_bytes(app, capsys):
     assert int(head.headers["Content-Length"]) == len(get.data) > 0
     lines = request_lines(capsys.readouterr().err, log_format_of(app))
     assert [(r["method"], r["bytes"]) for r in lines] == [("HEAD", 0), ("GET", len(get.data))]
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        (None, False),
+        ("0f5c2a4e9b7d4c1e8a3b6d2f1e0c9b8a", True),  # nginx's $request_id
+        ("client-42/retry=1", True),
+        ("x" * 200, True),
+        ("x" * 201, False),  # too long to write into every line
+        ("two words", False),  # a space could forge a text line's fields
+        ("caf\u00e9", False),
+    ],
+)
+def test_every_answer_carries_its_request_id_and_its_line_names_it(app, capsys, sent, kept):
+    capsys.readouterr()
+    headers = {} if sent is None else {"X-Request-Id": sent}
+    answer = app.test_client().get("/health", headers=headers)
+    request_id = answer.headers["X-Request-Id"]
+    if kept:
+        assert request_id == sent
+    else:
+        assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    (line,) = request_lines(capsys.readouterr().err, log_format_of(app))
+    assert line["request_id"] == request_id
+
+
+def test_a_500_names_its_request_id_in_the_problem_and_the_traceback(app, capsys):
+    capsys.readouterr()
+    answer = app.test_client().get("/boom", headers={"X-Request-Id": "ticket-1234"})
+    assert answer.status_code == 500
+    assert answer.headers["X-Request-Id"] == "ticket-1234"
+    assert answer.get_json()["request_id"] == "ticket-1234"  # for the user to quote
+    err = capsys.readouterr().err
+    if log_format_of(app) == "json":
+        (failure,) = [json.loads(line) for line in err.splitlines() if "exc_info" in line]
+        assert failure["request_id"] == "ticket-1234" and "a bug in a view" in failure["exc_info"]
+    else:
+        assert "unhandled error on GET /boom request_id=ticket-1234\nTraceback" in err
+    assert [r["request_id"] for r in request_lines(err, log_format_of(app))] == ["ticket-1234"]
+
+
+def test_a_4xx_problem_has_no_request_id_member_but_the_header(geo_settings, apps):
+    apps.append(make_app(geo_settings, "text", log_level="WARNING"))
+    answer = (
+        apps[-1].test_client().get("/api/v1/nothing-here", headers={"Origin": "https://a.example"})
+    )
+    assert answer.status_code == 404 and "request_id" not in answer.get_json()
+    assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["X-Request-Id"])  # logging off too
+    assert "X-Request-Id" in answer.headers["Access-Control-Expose-Headers"].split(", ")

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from click.testing import CliRunner
 from sqlalchemy import text
 
-from directory.store.db import Database
+from directory import create_app
+from directory.cli import cli
+from directory.store.db import Database, Migrations
 from directory.store.models import Base, schema_object
+from tests.conftest import BACKENDS, demo_copy
+from tests.servers import settings_env
 
 
 def test_migrations_match_the_models(empty_settings):
@@ -178,3 +187,61 @@ def test_migration_0027_adds_the_metropolitan_police_district_to_a_geography_hel
     body = app.test_client().get("/api/v1/areas/bcu-central-west").get_json()
     assert body["parent"]["code"] == "E23000001"
     db.dispose()
+
+
+def test_the_revisions_a_worker_knows_are_alembics_history(empty_settings):
+    """A worker judges the schema from the migration files' names, without Alembic."""
+    script = ScriptDirectory.from_config(Database(empty_settings).alembic_config())
+    history = [revision.revision for revision in script.walk_revisions()][::-1]
+    migrations = Migrations.of_this_code()
+    assert list(migrations.revisions) == history
+    assert migrations.head == script.get_current_head()
+    assert migrations.behind("0023") and not migrations.behind(migrations.head)
+    assert not migrations.behind(None) and not migrations.behind("ffffffffffff")
+
+
+@pytest.fixture(params=BACKENDS)
+def behind(request, tmp_path):
+    """Settings of a copy of the demo directory moved back to revision 0023, as an
+    operator who upgraded the code and did not run `directory migrate` leaves it."""
+    settings = demo_copy(request, request.param, tmp_path)
+    db = Database(settings)
+    command.downgrade(db.alembic_config(), "0023")
+    db.dispose()
+    return settings
+
+
+def test_a_schema_behind_the_code_is_not_ready_until_migrated(behind):
+    """It was `/ready` 200 while a search answered 500 (no column service.search_words);
+    after `directory migrate` the same app serves, without a restart."""
+    app = create_app(behind)
+    client = app.test_client()
+    head = Migrations.of_this_code().head
+    for path in ("/ready", "/api/v1/services?q=youth"):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        body = response.get_json()
+        assert body["code"] == "schema-behind"
+        assert body["detail"] == (
+            f"The database is at revision 0023, this code needs {head}: run `directory migrate`."
+        )
+        assert response.headers["Retry-After"]
+    result = app.test_cli_runner().invoke(cli, ["migrate"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/ready").status_code == 200
+    assert client.get("/api/v1/services?q=youth").status_code == 200
+    app.extensions["directory"].db.dispose()
+
+
+@pytest.mark.parametrize("command_line", [["serve"], ["reload"]])
+def test_serve_and_reload_refuse_a_schema_behind_the_code(behind, command_line, monkeypatch):
+    def exec_gunicorn(*_args):  # pragma: no cover - reached only if serve did not refuse
+        raise AssertionError("gunicorn started on a schema behind the code")
+
+    monkeypatch.setattr(os, "execv", exec_gunicorn)
+    result = CliRunner().invoke(cli, command_line, env=settings_env(behind))
+    head = Migrations.of_this_code().head
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == (
+        f"Error: The database is at revision 0023, this code needs {head}: run `directory migrate`."
+    )

@@ -70,7 +70,8 @@ def test_every_read_documents_its_caching_headers_and_304(tmp_path):
             continue
         headers = get["responses"]["200"]["headers"]
         if path in ("/health", "/ready"):
-            assert set(headers) == {"Cache-Control"} and "304" not in get["responses"]
+            assert set(headers) == {"Cache-Control", "X-Request-Id"}
+            assert "304" not in get["responses"]
             continue
         assert {"ETag", "Cache-Control", "Last-Modified"} <= set(headers), path
         assert get["responses"]["304"] == {"$ref": "#/components/responses/NotModified"}
@@ -278,7 +279,8 @@ def _answer(  # type: ignore[no-untyped-def]
     from werkzeug.wrappers import Request
 
     request = Request(EnvironBuilder(path=path, method=method).get_environ())
-    sent = Headers({"Content-Type": mimetype, **(headers or {})})
+    # (every answer carries its request's id: directory.web.logs)
+    sent = Headers({"Content-Type": mimetype, "X-Request-Id": "0" * 32, **(headers or {})})
     return TestResponse([body], f"{status} X", sent, request)
 
 

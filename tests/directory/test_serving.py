@@ -629,6 +629,70 @@ def test_the_nginx_config_of_every_accepted_form_passes_nginxs_own_test(tmp_path
         assert checked.returncode == 0, (args, checked.stderr)
 
 
+def test_nginx_gives_the_api_its_request_id_and_names_it_in_its_own_503(tmp_path: Path) -> None:
+    """The API answers and logs under nginx's ``$request_id`` (nginx's access log can name
+    it too); nginx's own 503, with nothing behind it, carries it as a header and in the
+    problem, as the API's 5xx do."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str | None] = []
+
+    class Upstream(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            seen.append(self.headers["X-Request-Id"])
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        port = free_port()
+        with nginx(_site(str(port), f"127.0.0.1:{upstream.server_port}"), tmp_path / "up"):
+            status, _fields, _body = get(f"http://127.0.0.1:{port}", "/health")
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+    assert status == 200 and len(seen) == 1
+    assert seen[0] is not None and re.fullmatch(r"[0-9a-f]{32}", seen[0])
+    port = free_port()
+    with nginx(_site(str(port), f"127.0.0.1:{free_port()}"), tmp_path / "down"):
+        status, fields, body = get(f"http://127.0.0.1:{port}", "/health")
+    assert status == 503 and re.fullmatch(r"[0-9a-f]{32}", fields["x-request-id"])
+    assert json.loads(body)["request_id"] == fields["x-request-id"]
+    assert "X-Request-Id" in fields["access-control-expose-headers"]
+
+
+def test_the_readmes_tls_site_passes_nginxs_own_test(tmp_path: Path) -> None:
+    """The README's TLS lines in the printed site's `listen` and its port-80 redirect."""
+    readme = (Path(directory.__file__).parents[1] / "README.md").read_text("utf-8")
+    (block,) = re.findall(r"^```nginx\n(.*?)^```", readme, re.S | re.M)
+    tls, redirect = block.split("\n\n")
+    lines = "".join(f"{line}\n" for line in tls.splitlines() if not line.startswith("#"))
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem"),
+         "-subj", "/CN=directory.example.org"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    live = "/etc/letsencrypt/live/directory.example.org"  # (certbot's paths: ours here)
+    lines = lines.replace(f"{live}/fullchain.pem", str(tmp_path / "cert.pem"))
+    lines = lines.replace(f"{live}/privkey.pem", str(tmp_path / "key.pem"))
+    args = ["nginx-config", "--listen", "443", "--server-name", "directory.example.org"]
+    site = CliRunner().invoke(cli, args).stdout
+    assert "    listen 443;\n" in site
+    site = site.replace("    listen 443;\n", lines) + redirect
+    checked = subprocess.run(
+        [*nginx_command(site, tmp_path / "nginx"), "-t"], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "return 301 https://$host$request_uri;" in redirect
+
+
 #: Debian's own site (``/etc/nginx/sites-enabled/default``, enabled by ``apt-get install
 #: nginx``), cut to what decides which server answers
 DEBIAN_DEFAULT = """server {

@@ -779,6 +779,22 @@ class DirectoryRepository:
                 return self.acquire_lock(name, holder, at)
             return held
 
+    def lock_row(self, name: str) -> Row[Any] | None:
+        """The named lock's row (holder, acquired_at), None when there is none."""
+        return self.session.execute(select(Lock.__table__).where(Lock.name == name)).first()
+
+    def advisory_lock_held(self, key: int) -> bool:
+        """PostgreSQL: whether any session holds the session advisory lock ``key`` now
+        (``pg_locks``: a bigint key is its high and low 32 bits, ``objsubid`` 1)."""
+        held = self.session.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid = :high AND objid = :low AND objsubid = 1 AND granted)"
+            ),
+            {"high": key >> 32, "low": key & 0xFFFFFFFF},
+        ).scalar()
+        return bool(held)
+
     def release_lock(self, name: str, holder: str | None = None) -> int:
         statement = delete(Lock).where(Lock.name == name)
         if holder is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, column, delete, func, insert, select, table
 from sqlalchemy.engine import Connection, Dialect, Row
 from sqlalchemy.orm import Session
 
@@ -109,6 +109,12 @@ class GeographyRepository:
             select(DataRelease.id, DataRelease.loaded_at).order_by(DataRelease.id.desc()).limit(1)
         ).first()
         return DataVersion(row.id, row.loaded_at) if row else None
+
+    def schema_revision(self) -> str | None:
+        """The migration the schema is at, from Alembic's own table (None if it has no
+        row): read with the data version, so a worker notices a schema left behind."""
+        version = table("alembic_version", column("version_num"))
+        return self.session.execute(select(version.c.version_num).limit(1)).scalar()
 
     def latest_release(self, dataset: str) -> Row[Any] | None:
         return self.session.execute(
