@@ -142,26 +142,27 @@ def open_page(browser: Any, server: Server, watch: Watch, width: int = 1280, hei
     return page
 
 
-@pytest.fixture()
-def page(browser: Any, live_server: Server) -> Iterator[Any]:
-    """A desktop-width page; asserts afterwards that it stayed on the local server."""
-    watch = Watch(live_server.base)
-    page = open_page(browser, live_server, watch)
+def watched_page(browser: Any, server: Server, **size: int) -> Iterator[Any]:
+    """A page of ``server`` (``width``, ``height``); asserts when it is closed that it
+    stayed on the local server and had no script error or CSP violation."""
+    watch = Watch(server.base)
+    page = open_page(browser, server, watch, **size)
     yield page
     page.context.close()
     assert watch.external == [], f"requests to other hosts: {watch.external}"
     assert watch.errors == [], watch.errors
+
+
+@pytest.fixture()
+def page(browser: Any, live_server: Server) -> Iterator[Any]:
+    """A desktop-width page; asserts afterwards that it stayed on the local server."""
+    yield from watched_page(browser, live_server)
 
 
 @pytest.fixture()
 def phone(browser: Any, live_server: Server) -> Iterator[Any]:
     """A 375 px wide page (a small phone)."""
-    watch = Watch(live_server.base)
-    page = open_page(browser, live_server, watch, width=375, height=812)
-    yield page
-    page.context.close()
-    assert watch.external == [], f"requests to other hosts: {watch.external}"
-    assert watch.errors == [], watch.errors
+    yield from watched_page(browser, live_server, width=375, height=812)
 
 
 @pytest.fixture(scope="module")
@@ -198,9 +199,4 @@ def editing_server(
 @pytest.fixture()
 def editing_page(browser: Any, editing_server: tuple[Server, dict[str, str]]) -> Iterator[Any]:
     server, _keys = editing_server
-    watch = Watch(server.base)
-    page = open_page(browser, server, watch)
-    yield page
-    page.context.close()
-    assert watch.external == [], f"requests to other hosts: {watch.external}"
-    assert watch.errors == [], watch.errors
+    yield from watched_page(browser, server)

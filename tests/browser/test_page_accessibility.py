@@ -102,6 +102,11 @@ def test_a_postcodes_patch_with_a_service_opened(
     card.locator(".detail[data-loaded=yes]").wait_for()
     page.locator("#map .pin-site").first.click()
     page.locator(".leaflet-popup").wait_for()
+    # Leaflet fades a popup in (an opacity transition): axe reading its colours half-way
+    # finds the text paler than it ends (#ddddda on #eaedee, once in a run)
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'"
+    )
     open_everything(page)
     assert_accessible(page, axe_source, "with a service's details, a popup and the notes open")
     # feedback sent empty: refused, its fields marked
