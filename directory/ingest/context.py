@@ -331,28 +331,25 @@ class GeographyContext:
         return None if canonical is None else self._made_ids()[kind].get(canonical)
 
     def grant_ref(self, grant_id: str) -> str:
+        """The ref of a grant a 360Giving file names ``grant_id``: our prefix taken off
+        (:func:`own_ref`), unless a grant is held by the whole id (the publisher's earlier
+        files under this same prefix, imported), which it stays."""
         ref = own_ref(grant_id, self.giving360_prefix)
-        if ref == grant_id:
-            return ref
-        # a grant of a 360Giving file published under this same prefix (the publisher's
-        # earlier files, imported) is held by its whole id: it stays that grant
-        if self._prefixed_refs is None:
+        if self._prefixed_refs is None and ref != grant_id:
             queries = CatalogueQueries(self.repo.session)
             self._prefixed_refs = queries.grant_refs_starting(f"{self.giving360_prefix}-")
-        return grant_id if grant_id in self._prefixed_refs else ref
+        return _unprefixed(grant_id, ref, self._prefixed_refs)
 
     def organisation_ref(self, org_id: str) -> str:
+        """The ref of an organisation a 360Giving file names ``org_id``, as
+        :meth:`grant_ref` (:func:`own_org_ref`)."""
         ref = own_org_ref(org_id, self.giving360_prefix)
-        if ref == org_id:
-            return ref
-        # an organisation held by an id under this same prefix (a file the publisher put
-        # out before, imported) stays that organisation
-        if self._prefixed_org_refs is None:
+        if self._prefixed_org_refs is None and ref != org_id:
             queries = CatalogueQueries(self.repo.session)
             self._prefixed_org_refs = queries.organisation_refs_starting(
                 f"{self.giving360_prefix}-"
             )
-        return org_id if org_id in self._prefixed_org_refs else ref
+        return _unprefixed(org_id, ref, self._prefixed_org_refs)
 
     def held_site(self, hsds_id: str) -> tuple[str, str] | None:
         canonical = _as_uuid(hsds_id)
@@ -386,3 +383,9 @@ def _quoted(items: list[str]) -> str:
 def bng(lat: float, lon: float) -> tuple[float, float]:
     x, y = to_bng(lon, lat)
     return float(x), float(y)
+
+
+def _unprefixed(given: str, ref: str, held: set[str] | None) -> str:
+    """``ref`` (``given`` with our 360Giving prefix taken off), or ``given`` itself when it
+    carried no prefix or a record is held by the whole of it."""
+    return given if ref == given or (held is not None and given in held) else ref

@@ -434,17 +434,7 @@ class DirectoryRepository:
     def services_covering(self, codes: Collection[str]) -> list[tuple[str, str]]:
         """(service ref, area code) of the services not withdrawn whose coverage names one
         of ``codes``, by ref."""
-        if not codes:
-            return []
-        return [
-            (row.ref, row.area_code)
-            for row in self.session.execute(
-                select(Service.ref, ServiceArea.area_code)
-                .join(ServiceArea, ServiceArea.service_id == Service.id)
-                .where(ServiceArea.area_code.in_(sorted(codes)), Service.withdrawn_at.is_(None))
-                .order_by(Service.ref, ServiceArea.area_code)
-            )
-        ]
+        return self._naming(Service, ServiceArea, ServiceArea.service_id, codes)
 
     def grant_area_codes(self) -> set[str]:
         """The area codes grants name (their beneficiary areas)."""
@@ -453,15 +443,22 @@ class DirectoryRepository:
     def grants_naming(self, codes: Collection[str]) -> list[tuple[str, str]]:
         """(grant ref, area code) of the grants not withdrawn that name one of ``codes``
         among their areas, by ref."""
+        return self._naming(Grant, GrantArea, GrantArea.grant_id, codes)
+
+    def _naming(
+        self, owner: Any, areas: Any, owner_id: Any, codes: Collection[str]
+    ) -> list[tuple[str, str]]:
+        """(ref, area code) of the ``owner`` rows not withdrawn whose ``areas`` rows (joined
+        by ``owner_id``) name one of ``codes``, by ref."""
         if not codes:
             return []
         return [
             (row.ref, row.area_code)
             for row in self.session.execute(
-                select(Grant.ref, GrantArea.area_code)
-                .join(GrantArea, GrantArea.grant_id == Grant.id)
-                .where(GrantArea.area_code.in_(sorted(codes)), Grant.withdrawn_at.is_(None))
-                .order_by(Grant.ref, GrantArea.area_code)
+                select(owner.ref, areas.area_code)
+                .join(areas, owner_id == owner.id)
+                .where(areas.area_code.in_(sorted(codes)), owner.withdrawn_at.is_(None))
+                .order_by(owner.ref, areas.area_code)
             )
         ]
 
