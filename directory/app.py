@@ -23,7 +23,7 @@ from directory.web.api import Api, CanonicalIntConverter
 from directory.web.resources import BLUEPRINTS
 from directory.web.serving import REQUEST_MAX_MB
 from directory.web.site import site
-from directory.web.state import AppState, end_request
+from directory.web.state import AppState, end_request, tag_sql_reads
 
 API_PREFIX = "/api/v1"
 
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         api.register_blueprint(blueprint)
     api.share_document()
     http.register(app, max_age=settings.cache_max_age)
+    app.after_request(tag_sql_reads)  # (registered after the caching hook: runs before it)
     limits.install(app, settings, db)  # the write and feedback routes' rate limits
     if settings.trusted_proxies:
         # the client's address and scheme from the proxy's X-Forwarded-For/-Proto

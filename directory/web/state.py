@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from werkzeug.urls import iri_to_uri
 
 from directory.settings import Settings
@@ -57,7 +58,51 @@ def end_request(_error: BaseException | None = None) -> None:
 
 
 def catalogue() -> CatalogueQueries:
-    return CatalogueQueries(connection())
+    return CatalogueQueries(_read_by_sql())
+
+
+def _read_by_sql() -> Connection:
+    """The request's read connection, for the directory's rows read by SQL rather than from
+    the directory index: the first call of a request notes the database's data version
+    before any such read, for :func:`tag_sql_reads`."""
+    read = connection()
+    if "sql_version" not in g:
+        g.sql_version = _newest_version(read)
+    return read
+
+
+def _newest_version(read: Connection) -> int | None:
+    version = GeographyRepository(read).data_version()
+    return version.id if version is not None else None
+
+
+def tag_sql_reads(response: Response) -> Response:
+    """An ``after_request`` hook, run before the caching one. SQL reads see an import the
+    moment it commits, while the data version that tags an answer (the geography
+    snapshot's) is trusted for DIRECTORY_DATA_VERSION_TTL seconds. Unless the database's
+    version before the request's first SQL read and after its last is the tag's, the ETag
+    hashes the body (and there is no Last-Modified): else the import's rows went out under
+    the tag of the data before it, and a client holding that data was told 304 Not
+    Modified until the worker read the new version (`/changes` for a few seconds after
+    each import)."""
+    before = g.get("sql_version", _UNREAD)
+    tagged = g.get("data_version")
+    if (
+        before is _UNREAD or tagged is None or response.status_code != 200
+        or g.get("etag_from_body") or request.method not in ("GET", "HEAD")
+    ):  # fmt: skip
+        return response
+    try:
+        after = _newest_version(connection())
+    except DBAPIError:
+        after = _UNREAD  # (not known: the body's own tag is right whatever it is)
+    if not before == after == tagged.id:
+        etag_from_body()
+    return response
+
+
+#: no SQL read noted the data version in this request
+_UNREAD = object()
 
 
 def hsds_reads() -> tuple[Reads, GeographyRepository]:
@@ -65,7 +110,7 @@ def hsds_reads() -> tuple[Reads, GeographyRepository]:
     postcodes); the HSDS id index of the data version is built on the first lookup by id."""
     app_state = state()
     snap = _snapshot(app_state)
-    repo = HsdsQueries(connection())
+    repo = HsdsQueries(_read_by_sql())
     version = snap.version.id
 
     def build_apart() -> HsdsIds:

@@ -581,3 +581,54 @@ def test_a_worker_builds_the_hsds_id_index_before_it_takes_requests(demo_setting
     finally:
         app.extensions["directory"].directory.wait(30)
         app.extensions["directory"].db.dispose()
+
+
+#: answers read by SQL (not from the directory index) that another process's import
+#: changes at once: the changes feed, the service and organisation lists, Open Referral's
+#: services (the index's, with their rows read by SQL)
+SQL_READS = (
+    "/api/v1/changes?area=E09000021",
+    "/api/v1/changes.atom?area=E09000021",
+    "/api/v1/services?area=E09000021",
+    "/api/v1/organisations?q=NEWORG",
+    "/api/v1/hsds/services?per_page=5",
+)
+
+
+def test_an_import_by_another_process_never_goes_out_under_the_previous_etag(
+    writable_settings, tmp_path
+):
+    """A worker trusts its data version for DIRECTORY_DATA_VERSION_TTL seconds, and that
+    version tags its answers; but what it reads by SQL sees another process's import the
+    moment it commits. Such an answer must not go out under the previous version's ETag, and
+    a client holding the previous answer must not be told 304 Not Modified: a 304 only for
+    the same body, and a new body under a new tag (until 6 December the changes feed went
+    out with the import's events under the old tag for up to the TTL, 5 s by default)."""
+    reader = create_app(writable_settings.with_overrides(data_version_ttl=3600))
+    writer = create_app(writable_settings)  # the import: `directory import` on another host
+    try:
+        client = reader.test_client()
+        held = {url: client.get(url) for url in SQL_READS}
+        assert all(answer.status_code == 200 for answer in held.values())
+        path = tmp_path / "neworg.csv"
+        path.write_text(HEADER + "NEWREF,New Kingston service,Youth diversion,NEWORG,Kingston,"
+                        "2026-01-01,active\n")  # fmt: skip
+        result = writer.test_cli_runner().invoke(cli, ["import", str(path), "--source", "new"])
+        assert result.exit_code == 0, result.output
+        changed = 0
+        for url, before in held.items():
+            now = client.get(url)
+            again = client.get(url, headers={"If-None-Match": before.headers["ETag"]})
+            if now.get_data() == before.get_data():
+                assert again.status_code == 304, url
+                continue
+            changed += 1
+            body = now.get_data()
+            assert b"New Kingston service" in body or b"NEWORG" in body, url  # read at once
+            assert now.headers["ETag"] != before.headers["ETag"], url
+            assert "Last-Modified" not in now.headers, url  # (the version's date is not its)
+            assert again.status_code == 200 and again.get_data() == now.get_data(), url
+        assert changed >= 3  # the feed, its Atom and the organisations at least
+    finally:
+        for app in (reader, writer):
+            app.extensions["directory"].db.dispose()
