@@ -663,6 +663,9 @@ def split_published(publisher: FixtureServer, split: publishers.WardSplit) -> Fi
     return publisher
 
 
+OGC = "/api/v1/ogc"
+
+
 def _postcode_in(split: publishers.WardSplit, ward: str) -> str:
     return min(p for p, w in split.postcodes.items() if w == ward)
 
@@ -750,6 +753,20 @@ def test_a_refresh_that_splits_a_ward_serves_the_new_wards_and_places_their_site
     neighbours = client.get(f"/api/v1/areas/{west}").get_json()["neighbours"]
     assert east in {n["code"] for n in neighbours}
     assert _moves_recorded(writable_app, west, "WEST") != []
+    # every answer about a new ward is what it is for a ward of the same borough that stayed
+    # (no code knew the new ward's before the load)
+    listed = client.get(f"/api/v1/areas?type=ward&parent={split.borough}&per_page=100")
+    stayed = min({a["code"] for a in listed.get_json()["contents"]} - set(split.new))
+    for path in (
+        "/api/v1/funding/summary?area={}", "/api/v1/funding/need?area={}",
+        "/api/v1/grants?area={}", "/api/v1/patch?area={}&format=csv",
+        "/api/v1/changes.atom?area={}", "/api/v1/partners?area={}",
+        "/api/v1/opportunities?area={}", "/api/v1/outcomes/summary?area={}",
+        "/api/v1/contacts?area={}", OGC + "/collections/wards/items/{}",
+    ):  # fmt: skip
+        status = client.get(path.format(west)).status_code
+        assert status == client.get(path.format(stayed)).status_code and status < 500, path
+    assert client.get(f"/api/v1/outcodes/{at[west].split()[0]}").status_code == 200
 
 
 def test_a_write_in_a_worker_whose_geography_predates_a_refresh_is_placed_by_the_new_one(
