@@ -7,7 +7,9 @@ that fails its checks never replaces good data.
 The publishers serve the London data the database holds, changed on purpose: a full
 Code-Point Open release with two postcodes added, three gone, one moved ward and one moved
 borough; the ONS 2022 ward names (two of which the 2025 names changed); the Met crime file
-with one more month; 2023 population estimates; MOPAC's 360Giving file.
+with one more month; 2023 population estimates; MOPAC's 360Giving file. Two tests load a
+boundary review instead (``publishers.build_ward_split``): one ward abolished and split into
+two new ones, new codes, polygons and postcodes.
 """
 
 from __future__ import annotations
