@@ -343,6 +343,14 @@ class GeographyCache:
         with self._lock:
             self._checked = 0.0
 
+    def current(self, repo: GeographyRepository) -> GeographySnapshot:
+        """The snapshot of the data version the database holds now, whatever the TTL: a
+        write checks its areas and places its sites by it (reads trust :meth:`fresh`). A
+        geography changed by another process since the last check is read now, and this
+        worker's reads answer from it from then on."""
+        self.expire()
+        return self.get(repo)
+
     def fresh(self) -> GeographySnapshot | None:
         """The snapshot while it is still trusted (no database needed), else None."""
         snapshot = self._snapshot

@@ -34,8 +34,9 @@ from directory.progress import Deadline, OutOfTime
 from directory.settings import Settings
 from directory.store.db import Database
 from directory.store.repositories.directory import CatalogueQueries
+from directory.store.repositories.geography import GeographyRepository
 from directory.usecases.catalogue import import_detail
-from directory.usecases.geography import GeographyCache, GeographySnapshot
+from directory.usecases.geography import GeographyCache
 from directory.usecases.keys import Principal
 
 #: the kinds of file the importer reads, by name: the template (CSV/XLSX), 360Giving (JSON,
@@ -57,7 +58,6 @@ class Upload:
 
 def import_upload(
     db: Database,
-    snap: GeographySnapshot,
     settings: Settings,
     geography: GeographyCache,
     upload: Upload,
@@ -67,7 +67,9 @@ def import_upload(
     (for a dry run, what the run would be, with no id). Raises UnsupportedFileTypeError
     (415), ImportFailedError (422: nothing written, the problems and the failed run's id),
     WriteLockedError (409: another writer holds the lock; recorded as a refused run unless
-    a dry run), ImportTooLongError (413: it ran past ``upload_seconds``; nothing written)."""
+    a dry run), ImportTooLongError (413: it ran past ``upload_seconds``; nothing written).
+    Its areas are checked and its sites placed by the geography the database holds once
+    the lock is taken (:meth:`GeographyCache.current`), not by this worker's snapshot."""
     name = Path(upload.filename.replace("\\", "/")).name
     if Path(name).suffix.lower() not in SUFFIXES:
         raise UnsupportedFileTypeError(
@@ -78,6 +80,8 @@ def import_upload(
     started = now()
     try:
         with write_lock(db):
+            with db.engine.connect() as connection:  # (as an API write: writes._current)
+                snap = geography.current(GeographyRepository(connection))
             report = import_data(
                 db, snap, settings, upload.data, name, fmt=upload.format, source=upload.source,
                 mode=upload.mode, dry_run=upload.dry_run, actor=principal.name,

@@ -4,11 +4,13 @@ A write is an import of one record: the body's values are checked by the importe
 parsers (``directory.ingest.values``: e-mail, web addresses, ages; ``context``: themes,
 areas, postcodes), turned into the records a file would be read into
 (``directory.ingest.records``) and written by :func:`directory.ingest.apply.import_batch`,
-all or nothing, under the directory's write lock. So a write stores the rows and records
-the change events an import of the same record would, each naming the API key that made
-it (``actor``); the run is recorded as an import run of source ``api`` (format ``api``),
-and a write that changes something adds a data release, so every worker's caches (the
-directory index, the data version's ETags) move on as they do after an import.
+all or nothing, under the directory's write lock, by the geography the database holds
+then (not the worker's snapshot, checked only every DIRECTORY_DATA_VERSION_TTL seconds).
+So a write stores the rows and records the change events an import of the same record
+would, each naming the API key that made it (``actor``); the run is recorded as an import
+run of source ``api`` (format ``api``), and a write that changes something adds a data
+release, so every worker's caches (the directory index, the data version's ETags) move on
+as they do after an import.
 
 An update leaves the record with the source that owns it (``keep_owner``): an editor's
 correction does not take a service away from the feed that lists it. A write with any
@@ -95,6 +97,8 @@ class Writer:
     """Who writes, and what a write needs of the application."""
 
     db: Database
+    #: the request's snapshot; each write replaces it, under the write lock, with the
+    #: geography the database holds then (:func:`_current`)
     snap: GeographySnapshot
     settings: Settings
     geography: GeographyCache
@@ -127,6 +131,20 @@ def write_locked(db: Database) -> Iterator[None]:
         yield
     finally:
         release(db, holder, lock)
+
+
+@contextmanager
+def _current(writer: Writer) -> Iterator[Writer]:
+    """Hold the write lock (:func:`write_locked`) with ``writer`` given the geography the
+    database holds now. A worker checks its snapshot only every DIRECTORY_DATA_VERSION_TTL
+    seconds: a write made after another process loaded new boundaries would otherwise check
+    its areas and place its sites by the old ones (a site in the old ward until the next
+    load), where an import at the same moment places by the new. A geography load takes the
+    same lock, so the geography cannot change before the write commits."""
+    with write_locked(writer.db):
+        with writer.db.engine.connect() as connection:
+            snap = writer.geography.current(GeographyRepository(connection))
+        yield replace(writer, snap=snap)
 
 
 def _apply(writer: Writer, batch: Batch, ctx: GeographyContext) -> ImportReport:
@@ -295,7 +313,7 @@ def create_service(writer: Writer, body: dict[str, Any]) -> str:
     """Add a service (``body`` as ServiceCreateSchema loaded it); returns its ref.
     An editor's service is its own organisation's; an officer or admin names one."""
     principal = writer.principal
-    with write_locked(writer.db), writer.db.engine.connect() as connection:
+    with _current(writer) as writer, writer.db.engine.connect() as connection:
         q = CatalogueQueries(connection)
         organisation = body.get("organisation")
         if principal.role == "editor":
@@ -339,7 +357,7 @@ def update_service(
 ) -> str:
     """Change a service's fields (those ``body`` sends; null clears one). A withdrawn
     service is changed only with ``"withdrawn": false`` (restored, as a re-import would)."""
-    with write_locked(writer.db):
+    with _current(writer) as writer:
         ref, state = _held_service(writer.db, key, writer.principal)
         precondition()
         restore = body.get("withdrawn") is False
@@ -369,7 +387,7 @@ def update_service(
 def withdraw_service(writer: Writer, key: str, precondition: Precondition) -> str:
     """Withdraw a service (it stays, with ``withdrawn_at``, out of lists and patches, as a
     full import withdraws what its source no longer lists; PATCH restores it)."""
-    with write_locked(writer.db):
+    with _current(writer) as writer:
         ref, state = _held_service(writer.db, key, writer.principal)
         precondition()
         if state["withdrawn_at"] is None:
@@ -446,7 +464,7 @@ def _site_of(rec: ServiceRecord, site_ref: str) -> LocationRecord:
 
 def add_site(writer: Writer, key: str, body: dict[str, Any]) -> tuple[str, str]:
     """Add a delivery site to a service; returns (service ref, site ref)."""
-    with write_locked(writer.db):
+    with _current(writer) as writer:
         ref, state = _held_service(writer.db, key, writer.principal)
         _not_withdrawn(ref, state)
         rec = _record(ref, state)
@@ -466,7 +484,7 @@ def add_site(writer: Writer, key: str, body: dict[str, Any]) -> tuple[str, str]:
 def update_site(
     writer: Writer, key: str, site_ref: str, body: dict[str, Any], precondition: Precondition
 ) -> str:
-    with write_locked(writer.db):
+    with _current(writer) as writer:
         ref, state = _held_service(writer.db, key, writer.principal)
         rec = _record(ref, state)
         held = _site_of(rec, site_ref)
@@ -482,7 +500,7 @@ def update_site(
 
 
 def remove_site(writer: Writer, key: str, site_ref: str, precondition: Precondition) -> str:
-    with write_locked(writer.db):
+    with _current(writer) as writer:
         ref, state = _held_service(writer.db, key, writer.principal)
         rec = _record(ref, state)
         _site_of(rec, site_ref)
@@ -543,7 +561,7 @@ def _held_outcome(writer: Writer, key: str, outcome_id: int) -> tuple[str, dict[
 
 def add_outcome(writer: Writer, key: str, body: dict[str, Any]) -> tuple[str, int]:
     """Add an outcome to a service; returns (service ref, outcome id)."""
-    with write_locked(writer.db):
+    with _current(writer) as writer:
         ref, state = _held_service(writer.db, key, writer.principal)
         with writer.db.engine.connect() as connection:
             checks = _Checks(body, _context(writer.snap, connection))
@@ -575,7 +593,7 @@ def _same_outcome(q: CatalogueQueries, service_id: int, rec: OutcomeRecord) -> i
 def update_outcome(
     writer: Writer, key: str, outcome_id: int, body: dict[str, Any], precondition: Precondition
 ) -> str:
-    with write_locked(writer.db):
+    with _current(writer) as writer:
         ref, _state, row = _held_outcome(writer, key, outcome_id)
         precondition()
         held = OutcomeRecord(
@@ -595,7 +613,7 @@ def update_outcome(
 
 
 def remove_outcome(writer: Writer, key: str, outcome_id: int, precondition: Precondition) -> str:
-    with write_locked(writer.db):
+    with _current(writer) as writer:
         ref, _state, _row = _held_outcome(writer, key, outcome_id)
         precondition()
         with writer.db.engine.connect() as connection:
@@ -641,7 +659,7 @@ def _held_contact(writer: Writer, contact_id: int) -> Any:
 def add_contact(writer: Writer, body: dict[str, Any]) -> int:
     """Add a patch contact; returns its id. Its email is published only with
     ``email_public``."""
-    with write_locked(writer.db), writer.db.engine.connect() as connection:
+    with _current(writer) as writer, writer.db.engine.connect() as connection:
         checks = _Checks(body, _context(writer.snap, connection))
         rec = _contact_values(checks, ContactRecord(area_code="", role=""))
         checks.raise_any()
@@ -660,7 +678,7 @@ def add_contact(writer: Writer, body: dict[str, Any]) -> int:
 def update_contact(
     writer: Writer, contact_id: int, body: dict[str, Any], precondition: Precondition
 ) -> None:
-    with write_locked(writer.db):
+    with _current(writer) as writer:
         row = _held_contact(writer, contact_id)
         precondition()
         held = ContactRecord(
@@ -675,7 +693,7 @@ def update_contact(
 
 
 def remove_contact(writer: Writer, contact_id: int, precondition: Precondition) -> None:
-    with write_locked(writer.db):
+    with _current(writer) as writer:
         _held_contact(writer, contact_id)
         precondition()
         with writer.db.engine.connect() as connection:

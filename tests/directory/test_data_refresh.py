@@ -7,12 +7,15 @@ that fails its checks never replaces good data.
 The publishers serve the London data the database holds, changed on purpose: a full
 Code-Point Open release with two postcodes added, three gone, one moved ward and one moved
 borough; the ONS 2022 ward names (two of which the 2025 names changed); the Met crime file
-with one more month; 2023 population estimates; MOPAC's 360Giving file.
+with one more month; 2023 population estimates; MOPAC's 360Giving file. Two tests load a
+boundary review instead (``publishers.build_ward_split``): one ward abolished and split into
+two new ones, new codes, polygons and postcodes.
 """
 
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import subprocess
@@ -25,6 +28,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import shapely
+import shapely.geometry
 from sqlalchemy import func, insert, select
 
 from directory import create_app
@@ -645,3 +650,205 @@ def test_the_imports_after_a_geography_load_read_the_loaded_geography(
     assert loaded != before
     assert [release for dry, release in seen if dry] == [before]  # the dry reading: as it was
     assert [release for dry, release in seen if not dry] == [loaded]
+
+
+# -- a boundary review: a ward split in two under new codes ----------------------------------
+@pytest.fixture(scope="module")
+def split(shared_data_dir: Path) -> publishers.WardSplit:
+    return publishers.build_ward_split(shared_data_dir)
+
+
+@pytest.fixture()
+def split_published(publisher: FixtureServer, split: publishers.WardSplit) -> FixtureServer:
+    publisher.reset()
+    publishers.publish_ward_split(publisher, split)
+    return publisher
+
+
+OGC = "/api/v1/ogc"
+
+
+def _postcode_in(split: publishers.WardSplit, ward: str) -> str:
+    return min(p for p, w in split.postcodes.items() if w == ward)
+
+
+def test_a_refresh_that_splits_a_ward_serves_the_new_wards_and_places_their_sites(
+    writable_app, split_published, split, tmp_path
+):
+    """A boundary review abolishes a ward and splits it into two new ones (new GSS codes,
+    new polygons, its postcodes shared between them): after the refresh the new wards are
+    areas of their borough and BCU with their boundaries, the postcodes and points in them
+    resolve to them, the sites at those postcodes are placed in them and listed by their
+    patches, and the services and grants naming the old ward are reported (no successor is
+    guessed). Until now only releases moving postcodes between wards that stayed were
+    tested."""
+    west, east = split.new
+    at = {ward: _postcode_in(split, ward) for ward in split.new}
+    path = tmp_path / "split.csv"
+    path.write_text(
+        "Service ref,Service name,Organisation name,Coverage,Site postcode,Grant ref,Funder,"
+        "Amount\n"
+        f"WEST,West youth club,West Trust,Westminster,{at[west]},G-WEST,MOPAC,1000\n"
+        f"EAST,East mentoring,East Trust,{split.old},{at[east]},,,\n",
+        encoding="utf-8",
+    )
+    runner = writable_app.test_cli_runner()
+    imported = runner.invoke(cli, ["import", str(path), "--source", "split"])
+    assert imported.exit_code == 0, imported.output
+    db = writable_app.extensions["directory"].db
+    with db.session() as session:
+        grant = session.execute(select(Grant.id).where(Grant.ref == "G-WEST")).scalar_one()
+        session.execute(insert(GrantArea).values(grant_id=grant, area_code=split.old))
+    client = writable_app.test_client()
+    sites = {
+        ref: client.get(f"/api/v1/services/{ref}").get_json()["locations"][0]["ref"]
+        for ref in ("WEST", "EAST")
+    }
+    assert _site(writable_app, "WEST", sites["WEST"])["ward"] == split.old
+
+    wards_and_postcodes = ("--source", "wards", "--source", "codepoint")
+    loaded = refresh(writable_app, split_published, *wards_and_postcodes, "--json")
+    assert loaded.exit_code == 0, loaded.output
+    report = json.loads(loaded.output[loaded.output.index("{") :])
+    assert report["loaded"] is True
+    areas = report["changes"]["areas"]
+    assert [(a["code"], a["name"]) for a in areas["added"]] == [
+        (code, split.names[code]) for code in split.new
+    ]
+    assert [a["code"] for a in areas["removed"]] == [split.old]
+    assert report["changes"]["postcodes"]["moved_ward"] == len(split.postcodes)
+    moves = report["changes"]["sites"]
+    assert (moves["moved_ward"], moves["moved_borough"]) == (2, 0)
+    assert moves["coverage_lost"] == [{"service": "EAST", "areas": [split.old]}]
+    assert moves["grants_lost"]["areas"] == {split.old: 1}
+
+    borough = client.get(f"/api/v1/areas/{split.borough}").get_json()
+    bcu = borough["bcu"]["code"]
+    for parent in (split.borough, bcu):
+        listed = client.get(f"/api/v1/areas?type=ward&parent={parent}&per_page=100").get_json()
+        codes = {a["code"] for a in listed["contents"]}
+        assert set(split.new) <= codes and split.old not in codes
+    for ward in split.new:
+        detail = client.get(f"/api/v1/areas/{ward}").get_json()
+        assert (detail["name"], detail["parent"]["code"]) == (split.names[ward], split.borough)
+        boundary = client.get(f"/api/v1/areas/{ward}/boundary")
+        assert boundary.status_code == 200
+        lon, lat = split.inside[ward]
+        assert shapely.geometry.shape(boundary.get_json()["geometry"]).covers(
+            shapely.Point(lon, lat)
+        )
+        located = client.get(f"/api/v1/locate?lat={lat}&lon={lon}").get_json()
+        assert located["ward"]["code"] == ward
+        postcode = client.get(f"/api/v1/postcodes/{at[ward]}").get_json()
+        assert (postcode["ward"]["code"], postcode["borough"]["code"], postcode["bcu"]["code"]) == (
+            ward,
+            split.borough,
+            bcu,
+        )
+    assert client.get(f"/api/v1/areas/{split.old}/boundary").status_code == 404
+    assert _site(writable_app, "WEST", sites["WEST"]) == {"borough": split.borough, "ward": west}
+    assert _site(writable_app, "EAST", sites["EAST"]) == {"borough": split.borough, "ward": east}
+    assert _site_in_patch(writable_app, west, "WEST") and _site_in_patch(writable_app, east, "EAST")
+    assert not _site_in_patch(writable_app, east, "WEST")
+    found = client.get(f"/api/v1/services?area={west}").get_json()["contents"]
+    assert [s["ref"] for s in found] == ["WEST"]
+    neighbours = client.get(f"/api/v1/areas/{west}").get_json()["neighbours"]
+    assert east in {n["code"] for n in neighbours}
+    assert _moves_recorded(writable_app, west, "WEST") != []
+    # every answer about a new ward is what it is for a ward of the same borough that stayed
+    # (no code knew the new ward's before the load)
+    listed = client.get(f"/api/v1/areas?type=ward&parent={split.borough}&per_page=100")
+    stayed = min({a["code"] for a in listed.get_json()["contents"]} - set(split.new))
+    for path in (
+        "/api/v1/funding/summary?area={}", "/api/v1/funding/need?area={}",
+        "/api/v1/grants?area={}", "/api/v1/patch?area={}&format=csv",
+        "/api/v1/changes.atom?area={}", "/api/v1/partners?area={}",
+        "/api/v1/opportunities?area={}", "/api/v1/outcomes/summary?area={}",
+        "/api/v1/contacts?area={}", OGC + "/collections/wards/items/{}",
+    ):  # fmt: skip
+        status = client.get(path.format(west)).status_code
+        assert status == client.get(path.format(stayed)).status_code and status < 500, path
+    assert client.get(f"/api/v1/outcodes/{at[west].split()[0]}").status_code == 200
+
+
+def test_a_write_in_a_worker_whose_geography_predates_a_refresh_is_placed_by_the_new_one(
+    writable_app, writable_settings, split_published, split, tmp_path
+):
+    """A serving worker checks its geography every DIRECTORY_DATA_VERSION_TTL seconds (an
+    hour, say). A write over the API made in one that had not seen a refresh yet was
+    checked and placed by the geography before it: a site by its point in the abolished
+    ward, coverage naming a new ward refused, where an import at the same moment used the
+    new one. Each write reads the geography the database holds under the write lock (reads
+    keep their snapshot until the TTL), and its worker answers from it from then on. One
+    worker a kind of write, each with its snapshot taken before the refresh."""
+    west, east = split.new
+    path = tmp_path / "home.csv"
+    path.write_text(
+        "Service ref,Service name,Organisation name,Coverage,Site postcode\n"
+        f"HOME,Home youth club,Home Trust,Westminster,{_postcode_in(split, west)}\n",
+        encoding="utf-8",
+    )
+    imported = writable_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "h"])
+    assert imported.exit_code == 0, imported.output
+    made = writable_app.test_cli_runner().invoke(
+        cli, ["keys", "create", "--role", "admin", "--name", "stale", "--json"]
+    )
+    assert made.exit_code == 0, made.output
+    key = {"Authorization": f"Bearer {json.loads(made.output)['key']}"}
+    home = writable_app.test_client().get("/api/v1/services/HOME").get_json()
+    site = quote(home["locations"][0]["ref"])
+    stale = writable_settings.with_overrides(data_version_ttl=3600.0)
+    workers = {kind: create_app(stale) for kind in ("create", "add", "update", "upload")}
+    try:
+        for worker in workers.values():  # each takes its snapshot
+            assert worker.test_client().get(f"/api/v1/areas/{split.old}").status_code == 200
+
+        # another process refreshes (this test's other app): the workers are not told
+        loaded = refresh(
+            writable_app, split_published, "--source", "wards", "--source", "codepoint"
+        )
+        assert loaded.exit_code == 0, loaded.output
+        client = {kind: worker.test_client() for kind, worker in workers.items()}
+        assert client["create"].get(f"/api/v1/areas/{west}").status_code == 404  # reads: TTL
+
+        at_west, at_east = split.inside[west], split.inside[east]
+        created = client["create"].post(
+            "/api/v1/services", headers=key,
+            json={"ref": "NEW", "name": "New club", "organisation": home["organisation"]["ref"],
+                  "coverage": [east], "sites": [{"lat": at_west[1], "lon": at_west[0]}]},
+        )  # fmt: skip
+        assert created.status_code == 201, created.get_json()
+        assert [a["code"] for a in created.get_json()["coverage"]] == [east]
+        assert [loc["ward"]["code"] for loc in created.get_json()["locations"]] == [west]
+        added = client["add"].post(
+            "/api/v1/services/HOME/sites", headers=key,
+            json={"ref": "added", "lat": at_west[1], "lon": at_west[0]},
+        )  # fmt: skip
+        assert added.status_code == 201, added.get_json()
+        assert added.get_json()["ward"]["code"] == west
+        # (read where the refresh is seen: the site's representation names its new ward)
+        etag = writable_app.test_client().get(f"/api/v1/services/HOME/sites/{site}").headers["ETag"]
+        moved = client["update"].patch(
+            f"/api/v1/services/HOME/sites/{site}", headers={**key, "If-Match": etag},
+            json={"lat": at_east[1], "lon": at_east[0]},
+        )  # fmt: skip
+        assert moved.status_code == 200, moved.get_json()
+        assert moved.get_json()["ward"]["code"] == east
+        upload = client["upload"].post(
+            "/api/v1/imports", headers=key,
+            data={"file": (io.BytesIO(
+                b"Service ref,Service name,Organisation name,Coverage\n"
+                + f"UPLOADED,Uploaded club,Home Trust,{west}\n".encode()
+            ), "uploaded.csv")},
+        )  # fmt: skip
+        assert upload.status_code == 201, upload.get_json()
+        # a worker that wrote answers from the geography its write read: the new wards
+        assert client["create"].get(f"/api/v1/areas/{west}").status_code == 200
+        assert _site_in_patch(workers["create"], west, "NEW")
+        assert _site_in_patch(workers["add"], west, "HOME")
+        assert _site_in_patch(workers["update"], east, "HOME")
+        covered = client["upload"].get(f"/api/v1/services?area={west}").get_json()["contents"]
+        assert {"NEW", "UPLOADED"} <= {s["ref"] for s in covered}
+    finally:
+        for worker in workers.values():
+            worker.extensions["directory"].db.dispose()

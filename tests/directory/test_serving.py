@@ -1049,3 +1049,45 @@ def test_with_json_logs_gunicorns_own_records_are_json_lines_too(
     assert "gunicorn.access" not in loggers
     assert any(r["message"].startswith("Starting gunicorn") for r in records)
     assert [r["level"] for r in records if "Invalid request" in r["message"]] == ["WARNING"]
+
+
+def test_a_reload_with_settings_naming_a_schema_behind_the_code_is_refused(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """``directory reload --settings`` whose DIRECTORY_DATABASE_URL names a database at an
+    older revision than the code's migrations (the code upgraded, `directory migrate` not
+    run there) is refused, as a served process's own check refuses it: its new workers
+    would answer every read of a new column with a 500. Nothing is reloaded: the server
+    keeps its workers, its database and its settings."""
+    from alembic import command
+
+    from directory.store.db import Database, sqlite_path
+
+    settings = demo_copy(request, "sqlite", tmp_path)
+    served = sqlite_path(settings.database_url)
+    assert served is not None
+    behind = tmp_path / "behind" / served.name
+    behind.parent.mkdir()
+    shutil.copy(served, behind)
+    old = Database(settings.with_overrides(database_url=f"sqlite:///{behind}"))
+    command.downgrade(old.alembic_config(), "0023")
+    old.dispose()
+    env = settings_env(settings, DIRECTORY_LOG_LEVEL="INFO")
+    log = tmp_path / "serve.log"
+    with serve(env, log, workers=1) as base:
+        _until_ready(log, 1)
+        done = subprocess.run(
+            [str(DIRECTORY), "reload", "--pid", str(base.process.pid), "--settings"],
+            env={**env, "DIRECTORY_DATABASE_URL": f"sqlite:///{behind}"},
+            capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert re.search(
+            r"The database is at revision 0023, this code needs \w+: run `directory migrate`\."
+            r" Nothing was reloaded\.",
+            done.stderr,
+        ), done.stderr
+        assert "Reloading" not in done.stderr
+        assert log.read_text().count("made its directory index") == 1  # no worker replaced
+        # (on the database named it would be 503 schema-behind)
+        assert get(base, "/ready")[0] == 200

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import shapely
 import shapely.affinity
+import shapely.geometry
 
-from geodata.crs import geometry_to_wgs84
+from geodata.crs import geometry_to_bng, geometry_to_wgs84
 from tests.geodata.fetch.server import FixtureServer, Reply, Request, json_reply, redirect
 
 OS_PRODUCT = "https://api.os.uk/downloads/v1/products/CodePointOpen"
@@ -1128,6 +1129,21 @@ def build_codepoint_release(shared: Path, *, unknown_ward: bool = False) -> Code
         {**by_code["SE1 7PB"], "postcode": new[0]},
         {**by_code["KT1 1EU"], "postcode": new[1]},
     ]
+    return CodePointRelease(
+        zip=codepoint_release_zip(
+            [*(changed.get(r["postcode"], r) for r in rows if r["postcode"] not in gone), *added]
+        ),
+        added=[a["postcode"] for a in added],
+        added_borough=added[0]["laua_code"],
+        gone=gone,
+        moved_ward=("SW1A 1AA", other_ward),
+        moved_borough=("BR1 1AA", "E09000023", lewisham_ward),
+    )
+
+
+def codepoint_release_zip(rows: list[dict[str, str]]) -> bytes:
+    """A full Code-Point Open release of these London rows (the shared file's columns),
+    with the made-up rows outside London."""
     lines: dict[str, list[str]] = {}
 
     def add(postcode: str, pqi: str, east: str, north: str, district: str, ward: str) -> None:
@@ -1137,7 +1153,7 @@ def build_codepoint_release(shared: Path, *, unknown_ward: bool = False) -> Code
             f'"E19000003","E18000007","E99999999","{district}","{ward}"'
         )
 
-    for r in [*(changed.get(r["postcode"], r) for r in rows if r["postcode"] not in gone), *added]:
+    for r in rows:
         add(
             r["postcode"],
             r["positional_quality"],
@@ -1154,14 +1170,86 @@ def build_codepoint_release(shared: Path, *, unknown_ward: bool = False) -> Code
     }
     for area, body in sorted(lines.items()):
         members[f"Data/CSV/{area}.csv"] = ("\r\n".join(body) + "\r\n").encode()
-    return CodePointRelease(
-        zip=zip_bytes(members),
-        added=[a["postcode"] for a in added],
-        added_borough=added[0]["laua_code"],
-        gone=gone,
-        moved_ward=("SW1A 1AA", other_ward),
-        moved_borough=("BR1 1AA", "E09000023", lewisham_ward),
-    )
+    return zip_bytes(members)
+
+
+#: the postcode whose ward the boundary review below splits (St James's, Westminster)
+SPLIT_AT = "SW1A 1AA"
+#: the codes the review gives the two halves (made up: E05 codes no ward has had)
+SPLIT_CODES = ("E05099901", "E05099902")
+
+
+@dataclass(frozen=True)
+class WardSplit:
+    """A boundary review: one ward abolished and split into two new wards (new GSS codes)
+    along a north-south line through its centroid, its postcodes given to the half their
+    grid reference falls in."""
+
+    codepoint: bytes
+    wards: WardFixture
+    old: str  # the abolished ward
+    borough: str  # its borough (the new wards')
+    new: tuple[str, str]  # the west half's code, the east half's
+    #: postcode → its new ward (every live postcode of the old ward)
+    postcodes: dict[str, str]
+    #: new ward → a point well inside it, (lon, lat) WGS84
+    inside: dict[str, tuple[float, float]]
+    #: new ward → its name
+    names: dict[str, str]
+
+
+def build_ward_split(shared: Path) -> WardSplit:
+    with (shared / SHARED_CODEPOINT).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    old = next(r["ward_code"] for r in rows if r["postcode"] == SPLIT_AT)
+    fx = build_wards(shared)
+    (feature,) = [f for f in fx.features if f["properties"]["WD22CD"] == old]
+    bng = geometry_to_bng(shapely.geometry.shape(feature["geometry"]))
+    x0, y0, x1, y1 = bng.bounds
+    middle = bng.centroid.x
+    halves = [
+        shapely.intersection(bng, shapely.box(x0 - 1, y0 - 1, middle, y1 + 1)),
+        shapely.intersection(bng, shapely.box(middle, y0 - 1, x1 + 1, y1 + 1)),
+    ]
+    name = feature["properties"]["WD22NM"]
+    names = dict(zip(SPLIT_CODES, (f"{name} West", f"{name} East"), strict=True))
+    features = [f for f in fx.features if f is not feature]
+    for n, (code, half) in enumerate(zip(SPLIT_CODES, halves, strict=True)):
+        features.append({
+            "type": "Feature", "id": 20_000 + n,
+            "geometry": json.loads(shapely.to_geojson(geometry_to_wgs84(half))),
+            "properties": {
+                **feature["properties"], "FID": 20_000 + n, "WD22CD": code, "WD22NM": names[code],
+            },
+        })  # fmt: skip
+    moved = {}
+    for r in rows:
+        if r["ward_code"] == old:
+            r["ward_code"] = SPLIT_CODES[float(r["eastings"]) >= middle]
+            moved[r["postcode"]] = r["ward_code"]
+    inside = {}
+    for code, half in zip(SPLIT_CODES, halves, strict=True):
+        point = geometry_to_wgs84(half.buffer(-50).representative_point())
+        inside[code] = (point.x, point.y)
+    codes = [*(c for c in fx.codes if c != old), *SPLIT_CODES]
+    return WardSplit(
+        codepoint=codepoint_release_zip(rows),
+        wards=WardFixture(
+            features=features, codes=codes,
+            areas={**{c: a for c, a in fx.areas.items() if c != old},
+                   **{c: float(h.area) for c, h in zip(SPLIT_CODES, halves, strict=True)}},
+            lads={**{c: lad for c, lad in fx.lads.items() if c != old},
+                  **dict.fromkeys(SPLIT_CODES, fx.lads[old])},
+        ),
+        old=old, borough=fx.lads[old], new=SPLIT_CODES, postcodes=moved, inside=inside,
+        names=names,
+    )  # fmt: skip
+
+
+def publish_ward_split(server: FixtureServer, split: WardSplit) -> None:
+    """The ONS wards and OS Code-Point Open answering with the boundary review's release."""
+    publish_codepoint(server, split.codepoint, version="2026-11")
+    publish_wards(server, split.wards)
 
 
 def crime_with_a_new_month(shared: Path) -> bytes:

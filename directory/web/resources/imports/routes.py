@@ -222,8 +222,9 @@ def create_import(principal: Principal) -> Response:
     `dry_run=true` checks it and reports what would change without writing."""
     app_state = state()
     upload = _upload(app_state.settings.max_upload_mb)
+    snapshot()  # (the import checks the geography the database holds, under the lock)
     body = uploads.import_upload(
-        app_state.db, snapshot(), app_state.settings, app_state.geography, upload, principal
+        app_state.db, app_state.settings, app_state.geography, upload, principal
     )
     if upload.dry_run:
         return http.json_response(body)
