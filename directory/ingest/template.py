@@ -45,6 +45,7 @@ from directory.ingest.readers import (
     EXTRA,
     HEADING_SEARCH,
     Content,
+    ExcelError,
     ReadError,
     Row,
     Sheet,
@@ -335,7 +336,10 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
     none of which has that heading is a :class:`ReadError` naming the sheets looked at;
     the other sheets that have it, which are not read, are the sheet's ``passed_over``
     (the reading warns of them)."""
-    reading = {"name": name, "reads": _READ_KEYS.__contains__, "expected": are_template_headings}
+    reading = {
+        "name": name, "reads": _READ_KEYS.__contains__, "expected": are_template_headings,
+        "keep_errors": True,  # (each such cell is its row's problem: read_template)
+    }  # fmt: skip
     if heads is None or not any(map(is_template_sheet, heads)):  # (a title above them?)
         if not is_workbook(data, name):  # a CSV: its one sheet, read once
             return read_sheet(data, **reading)  # type: ignore[arg-type]
@@ -592,16 +596,33 @@ class _Cells:
         self.row = row
         self.layout = layout
         self.batch = batch
+        self.failed: set[str] = set()  # headings whose cell holds Excel's error value
+
+    def _cell(self, heading: str) -> Any:
+        key = self.layout.source.get(_BY_HEADING[heading].heading)
+        return None if key is None else self.row.values.get(key)
 
     def raw(self, heading: str) -> Any:
-        key = self.layout.source.get(_BY_HEADING[heading].heading)
-        value = None if key is None else self.row.values.get(key)
+        """The cell's value; a cell holding Excel's error value is an error of its own
+        (once) and read as blank, so the row's other cells are still checked."""
+        value = self._cell(heading)
+        if isinstance(value, ExcelError):
+            if heading not in self.failed:
+                self.failed.add(heading)
+                self.batch.error(
+                    f"The cell holds Excel's error value {value}: its formula's result is an "
+                    "error. Fix the formula, or type (or paste as values) what the cell "
+                    "should hold.",
+                    row=self.row.number, column=heading, value=str(value),
+                )  # fmt: skip
+            return None
         if isinstance(value, str) and value.startswith(_NEUTRALISED):
             value = value[1:]  # the ' that write_table put before text that looks like a formula
         return value
 
     def has(self, heading: str) -> bool:
-        return not _blank(self.raw(heading))
+        """Whether the cell holds something (Excel's error value too: it is not missing)."""
+        return isinstance(self._cell(heading), ExcelError) or not _blank(self.raw(heading))
 
     def error(self, heading: str, message: str, value: Any = ...) -> None:
         shown = self.raw(heading) if value is ... else value
@@ -612,7 +633,7 @@ class _Cells:
         if isinstance(raw, float) and raw.is_integer():
             raw = int(raw)
         text = None if _blank(raw) else clean_text(raw)
-        if text is None and required and heading not in self.layout.missing:
+        if text is None and required and heading not in self.layout.missing | self.failed:
             self.error(heading, f"{heading} is needed on every row.")
         return self._fits(heading, text)
 

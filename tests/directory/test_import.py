@@ -739,6 +739,38 @@ def test_a_cell_the_reader_refuses_is_a_problem_naming_its_row_column_and_value(
     assert (problem["row"], problem["column"], problem["value"]) == (2, column, value)
 
 
+def test_excel_error_values_are_problems_of_their_cells_and_checking_goes_on(
+    writable_app, tmp_path
+):
+    """An Excel error value stopped the reading: the report was its one problem, and the
+    sheet's five others came only once it was put right (the README lists every problem at
+    once). Each such cell is a problem of its own, saying what to do, and every other cell
+    and row is still checked; a required cell holding one is not also "needed"."""
+    rows = [
+        OXYGEN.replace("£45k", "#N/A"),
+        OXYGEN.replace("OXY-KT-01", "OXY-KT-02").replace("RB Kingston upon Thames", "Lambth")
+        .replace('"knife crime; youth diversion"', "Mentorin"),
+        OXYGEN.replace("OXY-KT-01", "OXY-KT-03").replace("Oxygen,charity", "#REF!,charity")
+        .replace("01/09/2026", "#VALUE!"),
+    ]  # fmt: skip
+    path = write(tmp_path, "errors.csv", HEADER + "".join(rows))
+    result = run(writable_app, "import", str(path), "--dry-run", "--json")
+    assert result.exit_code == 1
+    problems = json.loads(result.output)["problems"]
+    assert {(p["row"], p["column"], p["value"]) for p in problems} == {
+        (2, "Amount", "#N/A"),
+        (3, "Coverage", "Lambth"),
+        (3, "Themes", "Mentorin"),
+        (4, "Organisation name", "#REF!"),
+        (4, "Last verified", "#VALUE!"),
+    }
+    (na,) = [p for p in problems if p["value"] == "#N/A"]
+    assert na["message"] == (
+        "The cell holds Excel's error value #N/A: its formula's result is an error. Fix the "
+        "formula, or type (or paste as values) what the cell should hold."
+    )
+
+
 # -- numbers past what a column holds, and files no one could mean -----------------------------
 
 

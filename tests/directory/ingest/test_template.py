@@ -158,10 +158,10 @@ class _READING:
 def load(source: Path | bytes, *, format: str | None = None) -> Table | Sheet:
     """The file as the test's way of reading has it (:func:`reading`)."""
     if _READING.way == "table":
-        return read_table(source, format=format)
+        return read_table(source, format=format, keep_errors=True)
     if isinstance(source, Path):
-        return read_sheet(source.read_bytes(), format=format, name=source.name)
-    return read_sheet(source, format=format)
+        return read_sheet(source.read_bytes(), format=format, name=source.name, keep_errors=True)
+    return read_sheet(source, format=format, keep_errors=True)
 
 
 def template(table: Table | Sheet) -> Batch:
@@ -903,6 +903,36 @@ def test_every_bad_cell_of_every_row_is_reported():
     assert "active, inactive, defunct or temporarily closed" in messages["Status"]
     assert "voluntary, council" in messages["Organisation type"]
     assert all(p.message for p in batch.errors)
+
+
+def test_excel_error_values_are_each_their_cells_problem(tmp_path: Path):
+    """Cells of a workbook holding Excel's error values (typed ``e``: a formula that
+    failed) are each a problem of their row and column, read as blank, and the other cells
+    and rows are still checked: the first was the whole file's one error, hiding the rest.
+    A required cell holding one is not also reported missing, nor a Coverage as absent."""
+    workbook = Workbook()
+    sheet = workbook.active
+    headings = [*BASE, "Funder", "Amount"]
+    sheet.append(headings)
+    sheet.append([*BASE.values(), "MOPAC", "#N/A"])
+    sheet.append(["B", "Club", "#REF!", "#DIV/0!", "MOPAC", "lots"])
+    sheet.append([*{**BASE, "Service ref": "C", "Coverage": "Atlantis"}.values(), None, None])
+    assert (sheet["F2"].data_type, sheet["C3"].data_type) == ("e", "e")
+    path = tmp_path / "errors.xlsx"
+    workbook.save(path)
+    batch = template(load(path))
+    assert {(p.row, p.column, p.value) for p in batch.errors} == {
+        (2, "Amount", "#N/A"),
+        (3, "Organisation name", "#REF!"),
+        (3, "Coverage", "#DIV/0!"),
+        (3, "Amount", "lots"),
+        (4, "Coverage", "Atlantis"),
+    }
+    assert all(
+        "Fix the formula, or type (or paste as values)" in p.message
+        for p in batch.errors
+        if p.value.startswith("#")
+    )
 
 
 def test_a_last_verified_date_in_the_future_is_an_error():
