@@ -91,6 +91,7 @@ from directory.ingest.values import (
     parse_bool,
     parse_date,
     parse_email,
+    parse_end_date,
     parse_financial_year,
     parse_int,
     parse_url,
@@ -992,7 +993,7 @@ def _grant(
     amount = cells.parse("Amount", parse_amount)
     awarded = cells.parse("Award date", parse_date)
     start = cells.parse("Start date", parse_date)
-    end = cells.parse("End date", parse_date)
+    end = cells.parse("End date", parse_end_date)
     duration = cells.parse("Duration (months)", parse_int)
     year = cells.parse("Financial year", parse_financial_year)
     areas = cells.resolve("Beneficiary areas", ctx.areas)

@@ -611,6 +611,22 @@ def test_grant_ref_duration_and_areas_are_worked_out_when_blank():
     assert (second.ref, second.duration_months, second.areas) == ("360G-MOPAC-1", 47, [LONDON])
 
 
+def test_an_end_date_of_a_month_alone_is_its_last_day():
+    """ "March 2027" as an End date was 1 March 2027: the grant was 11 months long and
+    ending soon a month early. It is 31 March; a Start date's month is its 1st."""
+    batch = read(
+        {**BASE, "Funder": "MOPAC", "Start date": "April 2026", "End date": "March 2027"},
+        {**BASE, "Service ref": "B", "Funder": "MOPAC", "End date": "Q1 2027"},
+    )
+    grant = batch.grants[0]
+    assert (grant.start, grant.end, grant.duration_months) == (
+        date(2026, 4, 1), date(2027, 3, 31), 12,
+    )  # fmt: skip
+    (error,) = batch.errors
+    assert (error.row, error.column, error.value) == (3, "End date", "Q1 2027")
+    assert "is a period, not a date: give the day it means, write it like" in error.message
+
+
 @pytest.mark.parametrize(
     ("duration", "start", "end", "says"),
     [
