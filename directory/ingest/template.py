@@ -318,8 +318,18 @@ SHEET_NAME = "Services"
 
 
 def is_template_sheet(head: SheetHead) -> bool:
-    """Whether a sheet's header row is the template's: it names the Service ref column."""
-    return bool(head.keys & _SHEET_KEYS)
+    """Whether a sheet's header row is the template's: it names the Service ref column, and
+    the sheet is not the template's own "Columns" sheet (:func:`_is_columns_sheet`)."""
+    return bool(head.keys & _SHEET_KEYS) and not _is_columns_sheet(head.keys)
+
+
+def _is_columns_sheet(keys: frozenset[str]) -> bool:
+    """Whether a header row is the first row below the headings (Heading, Meaning) of the
+    "Columns" sheet that ``write_template`` writes (the blank template and the export
+    alike): the Service ref heading beside its meaning, "Required. …". Its headings were
+    found below that "title", and the sheet was warned of as a second sheet of services
+    not read, on every import of a filled-in template or of an export."""
+    return len(keys) == 2 and any(key.startswith("required_") for key in keys)
 
 
 def are_template_headings(keys: frozenset[str]) -> bool:

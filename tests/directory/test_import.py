@@ -1783,6 +1783,32 @@ def test_a_workbook_with_two_sheets_in_the_template_warns_of_the_one_not_read(
     )
 
 
+def test_the_template_s_own_columns_sheet_is_not_warned_of(writable_app, tmp_path):
+    """The official template filled in (one row), and the export's workbook imported
+    again, warned every time that "'Columns' has the template's headings too": that sheet
+    is the template's documentation (its rows name the headings), not services. Neither
+    warns; a second sheet of services still does (the test above)."""
+    from openpyxl import load_workbook
+
+    blank = tmp_path / "directory template t.xlsx"
+    assert run(writable_app, "template", str(blank)).exit_code == 0
+    book = load_workbook(blank)
+    headings = [cell.value for cell in book["Services"][1]]
+    (oxygen,) = _rows(OXYGEN)[1:]
+    filled = dict(zip(_rows()[0], oxygen, strict=True))
+    book["Services"].append([filled.get(heading) for heading in headings])
+    book.save(blank)
+    assert "Columns" in book.sheetnames
+    first = json.loads(run(writable_app, "import", str(blank), "--json").output)
+    assert first["errors"] == 0 and first["counts"]["services"]["created"] == 1
+    assert [p for p in first["problems"] if "sheet" in p["message"]] == []
+    exported = tmp_path / "export.xlsx"
+    assert run(writable_app, "export", str(exported)).exit_code == 0
+    assert "Columns" in load_workbook(exported).sheetnames
+    again = json.loads(run(writable_app, "import", str(exported), "--json").output)
+    assert again["status"] == "unchanged" and again["problems"] == []
+
+
 def test_a_workbook_with_no_sheet_in_the_template_names_the_sheets_looked_at(
     writable_app, tmp_path
 ):
