@@ -697,6 +697,7 @@ class _RowRead:
     demo: bool
     service: ServiceRecord | None = None
     provider: OrganisationRecord | None = None
+    provider_named: tuple[str, str] = ("Organisation name", "")  # (column, its value)
     grant: GrantRecord | None = None
     grant_given: frozenset[str] = frozenset()  # GrantRecord fields given on the row
     funder: _Funder | None = None
@@ -828,6 +829,10 @@ def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
     if company is not None and company.isascii() and company.isdigit() and len(company) < 8:
         company = company.zfill(8)
     if org_ref is not None and org_name is not None:
+        made = org_ref == organisation_ref_for(org_name)  # (from the name: no ref given)
+        out.provider_named = (
+            ("Organisation name", org_name) if made else ("Organisation ref", org_ref)
+        )
         out.provider = OrganisationRecord(
             ref=org_ref,
             name=org_name,
@@ -1085,6 +1090,11 @@ class _OrgSeen:
     row: int
     placeholder: bool
     demo: bool  # every row that names it is demo
+    #: where the first row names it (the column, its value), and how many rows do: for the
+    #: import's warning when it is taken to be an organisation held under another ref
+    named: tuple[str, str]
+    rows: int = 1
+    last: int = 0  # the last row that named it
 
 
 @pickled_by_fields  # (kept in the assembly's ledger)
@@ -1210,8 +1220,9 @@ class _Assembly:
                 again = True
         if row.provider is not None:
             _add_org(
-                self.orgs, row.provider, row.number, False, row.demo, "Organisation name", self.log
-            )
+                self.orgs, row.provider, row.number, False, row.demo, "Organisation name", self.log,
+                row.provider_named,
+            )  # fmt: skip
         for payer, heading, field in (
             (row.funder, "Funder", "funder_ref"),
             (row.recipient, "Grant recipient", "recipient_ref"),
@@ -1223,7 +1234,10 @@ class _Assembly:
                 if row.grant is not None:
                     setattr(row.grant, field, payer.ref)
             record = OrganisationRecord(ref=payer.ref, name=payer.name, demo=row.demo)
-            _add_org(self.orgs, record, row.number, payer.placeholder, row.demo, heading, self.log)
+            named = (heading, payer.name if payer.from_name else payer.ref)
+            _add_org(
+                self.orgs, record, row.number, payer.placeholder, row.demo, heading, self.log, named
+            )
         if row.service is not None and not again:
             self.services.append(row.service)
         if row.grant is not None:
@@ -1237,6 +1251,7 @@ class _Assembly:
         for seen in self.orgs.values():
             seen.record.demo = seen.demo
             batch.organisations.append(seen.record)
+            batch.organisation_rows[seen.record.ref] = (seen.row, *seen.named, seen.rows)
         grants = self.grants
         payers = _Payers(grants, self.orgs) if self.paid_through else None
         found: list[GrantRecord] | Spool[GrantRecord] = [] if self.keep else Spool()
@@ -1271,11 +1286,14 @@ def _add_org(
     demo: bool,
     column: str,
     batch: ProblemLog,
+    named: tuple[str, str],
 ) -> None:
     seen = orgs.get(record.ref)
     if seen is None:
-        orgs[record.ref] = _OrgSeen(record, row, placeholder, demo)
+        orgs[record.ref] = _OrgSeen(record, row, placeholder, demo, named, last=row)
         return
+    if seen.last != row:
+        seen.rows, seen.last = seen.rows + 1, row
     seen.demo = seen.demo and demo
     if not placeholder:
         if seen.placeholder:

@@ -522,6 +522,29 @@ def test_an_organisation_under_another_id_or_spelling_is_the_one_held(writable_a
     assert again_report["status"] == "unchanged", again_report["counts"]  # the same matches
 
 
+def test_an_organisation_matched_by_name_is_warned_of_at_its_row_and_column(writable_app, tmp_path):
+    """The warning that a sheet's organisation is one held under another ref named no row,
+    and a column the sheet does not have ("column organisation, value 'org:oxygen'"): it
+    names the first row, the sheet's column and what the officer typed, and how many other
+    rows name it."""
+    first = HEADER.rstrip("\n") + ",Organisation ref\n" + OXYGEN.rstrip("\n") + ",GB-CHC-1234567\n"
+    assert run(writable_app, "import", str(write(tmp_path, "first.csv", first))).exit_code == 0
+    rows = [OXYGEN.replace("OXY-KT-01", ref) for ref in ("OXY-KT-02", "OXY-KT-03", "OXY-KT-04")]
+    second = write(tmp_path, "second.csv", HEADER + "".join(rows))
+    report = json.loads(run(writable_app, "import", str(second), "--json").output)
+    (matched,) = [p for p in report["problems"] if "is taken to be" in p["message"]]
+    assert (matched["row"], matched["column"], matched["value"]) == (
+        2,
+        "Organisation name",
+        "Oxygen",
+    )
+    assert matched["message"] == (
+        "Organisation 'Oxygen' (and 2 other rows) is taken to be 'GB-CHC-1234567' (Oxygen): an "
+        "organisation of exactly this name (ignoring case and punctuation) is already held; if "
+        "they are different organisations give this one a distinct name."
+    )
+
+
 def test_a_programme_new_with_an_aliased_funder_names_the_funder_held(writable_app, tmp_path):
     """A 360Giving file that brings a new programme under an alias of MOPAC's org-id: the
     programme's funder is the MOPAC held (GB-GOR-PC390), so it is classified by that funder
