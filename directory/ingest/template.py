@@ -29,6 +29,7 @@ gives, and an Open Referral import's extras; a blank cell under a column it has 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import re
@@ -791,7 +792,31 @@ def read_template(
         return batch
     batch.problems += checked.problems
     assembly.finish(batch)
+    _name_sheet_headings(batch, table, layout)
     return batch
+
+
+def _name_sheet_headings(batch: Batch, table: Table | Sheet, layout: _Layout) -> None:
+    """Problems name a column by the sheet's heading, the template's in brackets where the
+    sheet used another accepted for it ("Borough (Coverage)"): they named the template's
+    alone, a heading the officer's sheet does not have."""
+    shown = {
+        heading: f"{table.column(key)} ({heading})"
+        for heading, key in layout.source.items()
+        if key != _BY_HEADING[heading].key
+    }
+    if not shown:
+        return
+    batch.problems = [
+        dataclasses.replace(problem, column=shown[problem.column])
+        if problem.column in shown
+        else problem
+        for problem in batch.problems
+    ]
+    for where in (batch.paid_through_rows, batch.organisation_rows):
+        for ref, (row, column, *rest) in where.items():
+            if column in shown:
+                where[ref] = (row, shown[column], *rest)  # type: ignore[assignment]
 
 
 def _filled(row: Row) -> bool:

@@ -951,6 +951,24 @@ def test_excel_error_values_are_each_their_cells_problem(tmp_path: Path):
     )
 
 
+def test_problems_name_the_sheet_s_heading_with_the_template_s_beside_it():
+    """A sheet read under another heading accepted for a column ("Borough" for Coverage)
+    had its problems named by the template's heading, which the sheet does not have: they
+    name the sheet's, the template's in brackets; a heading that is the template's (in any
+    case) is named as it was."""
+    batch = read(
+        {"Ref": "A", "service name": "Club", "Organisation name": "Trust", "Borough": "Atlantis",
+         "Funded by": "MOPAC", "Amount": "lots"},
+        {"Ref": "B", "service name": "Club", "Organisation name": "Trust", "Borough": None,
+         "Funded by": None, "Amount": None},
+    )  # fmt: skip
+    assert {(p.row, p.column) for p in batch.errors} == {
+        (2, "Borough (Coverage)"),
+        (2, "Amount"),
+        (3, "Borough (Coverage)"),
+    }
+
+
 def test_a_last_verified_date_in_the_future_is_an_error():
     """A row cannot have been checked after today in London (tomorrow is allowed, for a
     clock a little ahead): 01/01/2030 was taken, and the service was never stale."""
