@@ -143,6 +143,35 @@ def test_a_ward_several_boroughs_name_is_taken_with_its_borough(writable_app):
     assert all(borough in message for borough in abbeys) and "Abbey (" in message
 
 
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("Camdem", "'Camdem' is not a London area we know. Did you mean 'Camden' for 'Camdem'?"),
+        ("Lambth", "Did you mean 'Lambeth' for 'Lambth'?"),
+        ("Kingston & Richmond", "'Kingston & Richmond' looks like 2 areas: separate them with "
+         "\";\", as 'Kingston; Richmond'."),
+        ("Brent and Harrow", "as 'Brent; Harrow'"),
+        ("Lambeth; Southwak", "'Southwak' is not a London area we know. Did you mean 'Southwark'"),
+    ],
+)  # fmt: skip
+def test_an_area_not_known_is_told_what_it_may_mean(writable_app, typed, says):
+    """An area not known got the list of forms accepted alone: the closest names are
+    suggested, and several areas written as one are told to be separated with ";"
+    (the list of forms still follows)."""
+    from directory.ingest.context import GeographyContext
+
+    state = writable_app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        repo = GeographyRepository(connection)
+        ctx = GeographyContext(state.geography.get(repo), repo)
+        with pytest.raises(ValueError) as refused:
+            ctx.areas(typed)
+    assert says in str(refused.value)
+    assert 'a GSS code (E09000021) or "London-wide", separating areas with ";"' in str(
+        refused.value
+    )
+
+
 def test_an_import_leaves_the_planner_statistics_up_to_date(writable_app, tmp_path):
     """On PostgreSQL a freshly filled table the planner has not analysed is planned as if
     empty (a whole-London bbox at 100,000 services: 700 ms instead of 140 ms); the import
