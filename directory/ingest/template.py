@@ -1047,6 +1047,8 @@ def _grant(
             )
         elif duration is None and not cells.has("Duration (months)"):
             duration = months_between(start, end)
+    if year is not None and start is not None:
+        _check_financial_year(cells, year, start, end)
     if duration is not None:
         try:
             check_duration(
@@ -1094,6 +1096,31 @@ def _grant(
     )
     out.grant_given = _fields_given(tuple(given), duration is not None)
     out.paid_through = paid_through
+
+
+def _check_financial_year(cells: _Cells, year: str, start: date, end: date | None) -> None:
+    """A warning when the grant's dates (its start alone, without an end) do not reach into
+    the Financial year given (2025/26 on a grant starting 2026-04-01 was taken without a
+    word, and its money counted in a year it was not spent in). A grant of several years
+    that runs through the year is not warned of: the year says which year's money it is."""
+    first = int(year[:4])
+    begins, ends = date(first, 4, 1), date(first + 1, 3, 31)
+    if begins <= start <= ends or (end is not None and start < begins <= end):
+        return
+    if end is not None and end < start:
+        return  # (an error of its own)
+    dates = (
+        f"Start date ({start:%d/%m/%Y}) falls"
+        if end is None
+        else f"Start and End dates ({start:%d/%m/%Y} to {end:%d/%m/%Y}) fall"
+    )
+    cells.batch.warning(
+        f"The {dates} outside the financial year {year} given (1 April {first} to 31 March "
+        f"{first + 1}): check the Financial year, or the dates.",
+        row=cells.row.number,
+        column="Financial year",
+        value=cells.raw("Financial year"),
+    )
 
 
 @functools.cache

@@ -652,6 +652,36 @@ def test_a_duration_the_dates_contradict_or_of_no_months_is_refused(
     assert len(batch.organisations) == 2  # St Giles once, MOPAC once
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "says"),
+    [
+        ("2026-04-01", None, "The Start date (01/04/2026) falls outside the financial year "
+         "2025/26 given (1 April 2025 to 31 March 2026): check the Financial year, or the dates."),
+        ("2024-04-01", "2025-03-31", "The Start and End dates (01/04/2024 to 31/03/2025) fall "
+         "outside the financial year 2025/26"),
+        ("2025-04-01", None, None),
+        ("2026-03-31", "2027-03-31", None),
+        ("2024-04-01", "2027-03-31", None),  # (several years, running through it)
+    ],
+)  # fmt: skip
+def test_a_financial_year_the_grant_s_dates_do_not_reach_is_warned_of(
+    start: str, end: str | None, says: str | None
+) -> None:
+    """A Financial year of 2025/26 on a grant starting 2026-04-01 was taken without a
+    word (and its money counted in a year it was not spent in): a warning names the row,
+    the column and what to check; dates that reach into the year are not warned of."""
+    dates = {"Start date": start, **({"End date": end} if end else {})}
+    batch = read({**BASE, "Funder": "MOPAC", "Financial year": "2025/26", **dates})
+    assert batch.errors == []
+    warned = [p for p in warnings_of(batch) if p.column == "Financial year"]
+    if says is None:
+        assert warned == []
+    else:
+        (warning,) = warned
+        assert (warning.row, warning.value) == (2, "2025/26")
+        assert warning.message.startswith(says)
+
+
 def test_one_grant_funding_several_services():
     grant = {"Grant ref": "G-1", "Funder": "MOPAC", "Amount": "£100,000"}
     batch = read(
