@@ -7,6 +7,7 @@ Implements the ``Context`` protocol of ``directory.ingest.records``: every metho
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 import uuid
 from collections.abc import Iterable
@@ -296,10 +297,11 @@ class GeographyContext:
             elif theme not in found:
                 found.append(theme)
         if unknown:
+            hints = " ".join(filter(None, map(_theme_hint, unknown)))
             raise ValueError(
                 f"{_quoted(unknown)} {'is not a theme' if len(unknown) == 1 else 'are not themes'}"
-                ' of the directory; see GET /api/v1/themes (e.g. "Domestic abuse", '
-                '"Violence and knife crime", "Youth diversion").'
+                f" of the directory.{' ' + hints if hints else ''} See GET /api/v1/themes (e.g. "
+                '"Domestic abuse", "Violence and knife crime", "Youth diversion").'
             )
         return found
 
@@ -410,6 +412,14 @@ def _as_uuid(text: str) -> str | None:
         return str(uuid.UUID(text))
     except ValueError:
         return None
+
+
+@cache
+def _theme_hint(item: str) -> str | None:
+    """The theme spelled closest to one not known ("Mentorin": Mentoring), as a question."""
+    names = {key: t.name for t in themes() for key in t.keys}
+    close = difflib.get_close_matches(loose_key(item), list(names), n=1, cutoff=0.75)
+    return f"Did you mean '{names[close[0]]}' for '{item}'?" if close else None
 
 
 def _quoted(items: list[str]) -> str:

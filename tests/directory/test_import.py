@@ -172,6 +172,22 @@ def test_an_area_not_known_is_told_what_it_may_mean(writable_app, typed, says):
     )
 
 
+def test_a_theme_not_known_is_told_the_closest(writable_app):
+    """ "Mentorin" got the themes' address alone: the theme spelled closest is suggested."""
+    from directory.ingest.context import GeographyContext
+
+    state = writable_app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        repo = GeographyRepository(connection)
+        ctx = GeographyContext(state.geography.get(repo), repo)
+        with pytest.raises(ValueError) as refused:
+            ctx.themes("Gangs; Mentorin")
+    assert str(refused.value).startswith(
+        "'Mentorin' is not a theme of the directory. Did you mean 'Mentoring' for 'Mentorin'? "
+        "See GET /api/v1/themes"
+    )
+
+
 def test_an_import_leaves_the_planner_statistics_up_to_date(writable_app, tmp_path):
     """On PostgreSQL a freshly filled table the planner has not analysed is planned as if
     empty (a whole-London bbox at 100,000 services: 700 ms instead of 140 ms); the import
