@@ -777,12 +777,17 @@ class _Writer:
             ids[ref] = ids[held]
             self.org_names.setdefault(ref, self.org_names[held])
             self._count("organisations", "matched")
+            row, column, value, rows = batch.organisation_rows.get(
+                ref, (None, "organisation", ref, 1)
+            )
+            others = f" (and {rows - 1} other row{'s' if rows > 2 else ''})" if rows > 1 else ""
             self.problems.append(
                 Problem(
-                    f"Organisation '{ref}' is taken to be '{held}' "
+                    f"Organisation '{value}'{others} is taken to be '{held}' "
                     f"({self.org_names[held]}): {_MATCHED_BY[how]}.",
-                    column="organisation",
-                    value=ref,
+                    row=row,
+                    column=column,
+                    value=value,
                     severity="warning",
                 )
             )

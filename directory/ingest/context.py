@@ -7,6 +7,7 @@ Implements the ``Context`` protocol of ``directory.ingest.records``: every metho
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 import uuid
 from collections.abc import Iterable
@@ -72,6 +73,8 @@ POLICE_DISTRICT_WIDE = frozenset(
 _TYPES = ("region", "police_area", "bcu", "borough")
 _BCU_WORDS = re.compile(r"\b(bcu|basic command unit|command unit)\b", re.IGNORECASE)
 _AREA_WORD = re.compile(r"\barea\b", re.IGNORECASE)  # "East Area BCU" is the East BCU
+#: what joins several areas written as one ("Kingston & Richmond", "Brent and Harrow")
+_JOINED = re.compile(r"\s*(?:&|\+|/|\band\b)\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class GeographyContext:
         self._programmes = {key: p.id for p in programmes() for key in p.keys}
         self._areas: dict[str, list[str]] = {}
         self._area_items: dict[str, str | None] = {}  # one item of a list → its code
+        self._hints: dict[str, str | None] = {}  # an item not known → what it may mean
         #: programmes named in the input that programmes.csv does not know: id → name
         self.new_programmes: dict[str, str] = {}
         #: the programmes held, by their names' loose keys (read when first needed)
@@ -206,11 +210,13 @@ class GeographyContext:
                     f"write it with its borough, as '{names[0]} ({boroughs[0]})', or its GSS code."
                 )
         if unknown:
+            hints = " ".join(filter(None, map(self._area_hint, unknown)))
             raise ValueError(
                 f"{_quoted(unknown)} {'is not a London area' if len(unknown) == 1 else 'are not London areas'}"
-                ' we know: use a borough name ("Kingston", "Kensington & Chelsea"), a BCU '
+                f" we know.{' ' + hints if hints else ''}"
+                ' Use a borough name ("Kingston", "Kensington & Chelsea"), a BCU '
                 '("Central West BCU"), a ward ("Abbey (Merton)" where wards of several boroughs '
-                'share a name), a GSS code (E09000021) or "London-wide".'
+                'share a name), a GSS code (E09000021) or "London-wide", separating areas with ";".'
             )
         if not codes:
             raise ValueError("No area given.")
@@ -239,6 +245,37 @@ class GeographyContext:
         qualified = qualified_ward(self.snap, item)  # "Abbey (Merton)", as a problem suggests
         return qualified[0] if len(qualified) == 1 else None
 
+    def _area_hint(self, item: str) -> str | None:
+        """What an area not known may have meant: several areas written as one ("Kingston &
+        Richmond"), or the areas spelled closest to it ("Camdem": Camden). The generic list
+        of forms alone left the officer to find the mistake."""
+        if item in self._hints:
+            return self._hints[item]
+        hint = None
+        parts = [p.strip() for p in _JOINED.split(item) if p.strip()]
+        if len(parts) > 1 and all(self._area(part) is not None for part in parts):
+            hint = (
+                f"'{item}' looks like {len(parts)} areas: separate them with \";\", as "
+                f"'{'; '.join(parts)}'."
+            )
+        else:
+            # the closest alone (a looser one, "LBTH" for "Lambth", misled), or the wards of
+            # its name in several boroughs
+            codes = self.snap.matcher.suggest(item, limit=5)
+            best = self.snap.areas[codes[0]].name if codes else None
+            names = [self._suggested(c) for c in codes if self.snap.areas[c].name == best][:3]
+            if names:
+                hint = f"Did you mean {' or '.join(names)} for '{item}'?"
+        self._hints[item] = hint
+        return hint
+
+    def _suggested(self, code: str) -> str:
+        """An area as a suggestion: as it can be written back (a ward with its borough)."""
+        area = self.snap.areas[code]
+        if area.type == "ward" and area.parent_code in self.snap.areas:
+            return f"'{area.name} ({self.snap.areas[area.parent_code].name})'"
+        return f"'{area.name}'"
+
     def _wards_named(self, item: str) -> list[str]:
         return [c for c, score in self.snap.matcher.match(item, "ward") if score == 100]
 
@@ -260,10 +297,11 @@ class GeographyContext:
             elif theme not in found:
                 found.append(theme)
         if unknown:
+            hints = " ".join(filter(None, map(_theme_hint, unknown)))
             raise ValueError(
                 f"{_quoted(unknown)} {'is not a theme' if len(unknown) == 1 else 'are not themes'}"
-                ' of the directory; see GET /api/v1/themes (e.g. "Domestic abuse", '
-                '"Violence and knife crime", "Youth diversion").'
+                f" of the directory.{' ' + hints if hints else ''} See GET /api/v1/themes (e.g. "
+                '"Domestic abuse", "Violence and knife crime", "Youth diversion").'
             )
         return found
 
@@ -374,6 +412,14 @@ def _as_uuid(text: str) -> str | None:
         return str(uuid.UUID(text))
     except ValueError:
         return None
+
+
+@cache
+def _theme_hint(item: str) -> str | None:
+    """The theme spelled closest to one not known ("Mentorin": Mentoring), as a question."""
+    names = {key: t.name for t in themes() for key in t.keys}
+    close = difflib.get_close_matches(loose_key(item), list(names), n=1, cutoff=0.75)
+    return f"Did you mean '{names[close[0]]}' for '{item}'?" if close else None
 
 
 def _quoted(items: list[str]) -> str:

@@ -94,6 +94,7 @@ from directory.ingest.values import (
     parse_bool,
     parse_date,
     parse_email,
+    parse_end_date,
     parse_financial_year,
     parse_int,
     parse_url,
@@ -623,7 +624,7 @@ class _GrantReader:
         if planned:
             path, dates = planned[0]
             start = p.parse(f"{path}.startDate", dates.get("startDate"), parse_date)
-            end = p.parse(f"{path}.endDate", dates.get("endDate"), parse_date)
+            end = p.parse(f"{path}.endDate", dates.get("endDate"), parse_end_date)
             duration = p.parse(f"{path}.duration", dates.get("duration"), _months)
             if start and end and end < start:  # publishers' placeholders, e.g. 2000-12-31
                 # neither date can be trusted, and a start alone would read as live for

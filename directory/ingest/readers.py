@@ -31,6 +31,7 @@ from directory.ingest.values import clean_text, unstorable
 __all__ = [
     "EXTRA",
     "Content",
+    "ExcelError",
     "MAX_BLANK_RUN",
     "MAX_ROWS",
     "ReadError",
@@ -141,6 +142,18 @@ class RowValues(Mapping[str, Any]):
 
 
 @dataclass(frozen=True, slots=True)
+class ExcelError:
+    """A cell holding one of Excel's error values (``#N/A``), kept for the caller to report
+    as its cell's problem (``keep_errors``): refused as the whole file's one error, it hid
+    every other problem of the sheet until it was put right."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """One data row. ``number`` is the row number shown by the spreadsheet program (the
     header row of a CSV is row 1). ``values`` (read-only) has a key for every column; blank
@@ -210,6 +223,8 @@ class Sheet:
     #: the header row's number, and the title above it (as :class:`Table` has them)
     header_at: int = 1
     above: tuple[int, str] | None = None
+    #: Excel's error values are :class:`ExcelError` cells, not a ReadError (``read_table``)
+    keep_errors: bool = False
 
     def column(self, key: str) -> str:
         """The heading as written for a key (for messages); the key itself if unknown."""
@@ -226,7 +241,10 @@ class Sheet:
         def ended(number: int) -> None:
             self.ended_at = number
 
-        return _data_rows(numbered, self.keys, self._positions, self.source, self.columns, ended)
+        return _data_rows(
+            numbered, self.keys, self._positions, self.source, self.columns, ended,
+            keep_errors=self.keep_errors,
+        )  # fmt: skip
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -240,6 +258,7 @@ def read_table(
     name: str | None = None,
     reads: Callable[[str], bool] | None = None,
     expected: Headings | None = None,
+    keep_errors: bool = False,
 ) -> Table:
     """Read a CSV or XLSX file (a path, or the uploaded bytes) into a :class:`Table`.
 
@@ -251,7 +270,10 @@ def read_table(
     read are not refused. ``expected`` says, by their keys, whether a row's cells are the
     headings the caller expects: the header row is then the first of the first
     ``HEADING_SEARCH`` rows that are not blank it accepts (below a title), else the first
-    such row, as without it. Raises :class:`ReadError` when the file cannot be read.
+    such row, as without it. A cell holding one of Excel's error values under a heading is
+    a :class:`ReadError` naming it, or with ``keep_errors`` an :class:`ExcelError` cell for
+    the caller to report among the sheet's other problems. Raises :class:`ReadError` when
+    the file cannot be read.
     """
     if isinstance(source, bytes | bytearray):
         data = bytes(source)
@@ -274,7 +296,11 @@ def read_table(
         used = _used(columns, keys, positions, reads)
         _refuse_faults(faults, header[0], used, label, title())
         ended: list[int] = []
-        rows = list(_data_rows(numbered, keys, positions, label, columns, ended.append))
+        rows = list(
+            _data_rows(
+                numbered, keys, positions, label, columns, ended.append, keep_errors=keep_errors
+            )
+        )
     finally:
         numbered.close()  # a workbook is closed at once, not when collected
     table = Table(columns=columns, keys=keys, rows=rows, source=label, sheet=title())
@@ -286,7 +312,7 @@ def read_table(
 def read_sheet(
     data: Content, *, format: str | None = None, sheet: str | None = None,
     name: str | None = None, reads: Callable[[str], bool] | None = None,
-    expected: Headings | None = None,
+    expected: Headings | None = None, keep_errors: bool = False,
 ) -> Sheet:  # fmt: skip
     """:func:`read_table` without reading the rows: a :class:`Sheet` that reads them from
     ``data`` (the file's bytes, or the file itself: a path, read again and never held) each
@@ -301,7 +327,10 @@ def read_sheet(
         raise ReadError(f"The file {label} has no header row (it is empty)")
     columns, keys, positions = _header(header[1])
     _refuse_faults(faults, header[0], _used(columns, keys, positions, reads), label, title())
-    return Sheet(columns, keys, label, title(), cells, positions, header_at=header[0], above=above)
+    return Sheet(
+        columns, keys, label, title(), cells, positions, header_at=header[0], above=above,
+        keep_errors=keep_errors,
+    )  # fmt: skip
 
 
 def _cells_of(
@@ -684,16 +713,19 @@ def _data_rows(
     label: str,
     columns: list[str],  # the headings, as written
     ended: Callable[[int], None] | None = None,
+    *,
+    keep_errors: bool = False,
 ) -> Iterator[Row]:
     """The rows after the header that are not blank, each with a value for every key. A
     cell too long, or holding text that cannot be stored
     (:func:`~directory.ingest.values.unstorable`), is a ReadError naming its row and
-    column. Every row read counts towards ``MAX_ROWS``, blank or not: a row of data past it
+    column; so is one holding Excel's error value, unless ``keep_errors`` (it is then an
+    :class:`ExcelError`). Every row read counts towards ``MAX_ROWS``, blank or not: a row of data past it
     is a ReadError as soon as it is read; ``MAX_BLANK_RUN`` blank rows in a row end the
     sheet (``ended`` is told the row number where they began)."""
     heading = dict(zip(positions, columns, strict=True))
     try:
-        yield from _rows_read(numbered, keys, positions, heading, label, ended)
+        yield from _rows_read(numbered, keys, positions, heading, label, ended, keep_errors)
     except ReadError as error:  # (a cell the CSV reader refused, which knows no heading)
         if error.cell is not None and error.column is None:
             error.column = heading.get(error.cell, f"cell {error.cell + 1}")
@@ -707,6 +739,7 @@ def _rows_read(
     heading: dict[int, str],
     label: str,
     ended: Callable[[int], None] | None,
+    keep_errors: bool,
 ) -> Iterator[Row]:
     """:func:`_data_rows`' rows."""
     used = set(positions)
@@ -723,6 +756,7 @@ def _rows_read(
                 return
             continue
         blanks = 0
+        failed = False  # (a cell holding Excel's error value, kept)
         if count > MAX_ROWS:
             raise ReadError(
                 f"The file has more than {MAX_ROWS:,} rows below its header (blank rows "
@@ -743,6 +777,9 @@ def _rows_read(
                     value=_cut(cell),
                 )
             if cell[:1] == "#" and cell in EXCEL_ERRORS and index in used:
+                if keep_errors:
+                    failed = True
+                    continue
                 column = heading[index]
                 raise ReadError(
                     f"Row {number}, column '{column}' of {label} holds Excel's error value "
@@ -753,6 +790,10 @@ def _rows_read(
                 )  # fmt: skip
         if unstorable("".join(cell for cell in cells if isinstance(cell, str))):
             _refuse_unstorable(number, cells, heading, label)  # (the row's text looked at once)
+        if failed:
+            cells = [
+                ExcelError(c) if isinstance(c, str) and c in EXCEL_ERRORS else c for c in cells
+            ]
         values = [
             None if position >= len(cells) or _is_blank(cell := cells[position]) else cell
             for position in positions

@@ -355,6 +355,10 @@ class Batch(ProblemLog):
     #: where each grant paid through another says so (its row and column), for the
     #: import's error when Paid through makes a loop with grants already held
     paid_through_rows: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: where a sheet first names each organisation, by its ref: (row, column, the cell's
+    #: value, how many rows name it), for the import's warning when it is taken to be an
+    #: organisation held under another ref (it named no row, and a column "organisation")
+    organisation_rows: dict[str, tuple[int, str, str, int]] = field(default_factory=dict)
 
 
 def _shown(value: Any) -> str | None:

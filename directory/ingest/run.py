@@ -206,7 +206,7 @@ def _sniff(data: Content, name: str) -> tuple[str, Sheet | None]:
         return ("360giving" if _are_grants(parsed) else "hsds"), None
     try:
         if not is_workbook(data, name):
-            table = read_sheet(data, name=name, expected=_either_headings)
+            table = read_sheet(data, name=name, expected=_either_headings, keep_errors=True)
             keys = set(table.keys)
             need = detect_need_format(sorted(keys))  # Met crime counts or population estimates
             if need is not None:

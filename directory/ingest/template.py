@@ -29,6 +29,7 @@ gives, and an Open Referral import's extras; a blank cell under a column it has 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import re
@@ -45,6 +46,7 @@ from directory.ingest.readers import (
     EXTRA,
     HEADING_SEARCH,
     Content,
+    ExcelError,
     ReadError,
     Row,
     Sheet,
@@ -90,6 +92,7 @@ from directory.ingest.values import (
     parse_bool,
     parse_date,
     parse_email,
+    parse_end_date,
     parse_financial_year,
     parse_int,
     parse_url,
@@ -316,8 +319,18 @@ SHEET_NAME = "Services"
 
 
 def is_template_sheet(head: SheetHead) -> bool:
-    """Whether a sheet's header row is the template's: it names the Service ref column."""
-    return bool(head.keys & _SHEET_KEYS)
+    """Whether a sheet's header row is the template's: it names the Service ref column, and
+    the sheet is not the template's own "Columns" sheet (:func:`_is_columns_sheet`)."""
+    return bool(head.keys & _SHEET_KEYS) and not _is_columns_sheet(head.keys)
+
+
+def _is_columns_sheet(keys: frozenset[str]) -> bool:
+    """Whether a header row is the first row below the headings (Heading, Meaning) of the
+    "Columns" sheet that ``write_template`` writes (the blank template and the export
+    alike): the Service ref heading beside its meaning, "Required. …". Its headings were
+    found below that "title", and the sheet was warned of as a second sheet of services
+    not read, on every import of a filled-in template or of an export."""
+    return len(keys) == 2 and any(key.startswith("required_") for key in keys)
 
 
 def are_template_headings(keys: frozenset[str]) -> bool:
@@ -335,7 +348,10 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
     none of which has that heading is a :class:`ReadError` naming the sheets looked at;
     the other sheets that have it, which are not read, are the sheet's ``passed_over``
     (the reading warns of them)."""
-    reading = {"name": name, "reads": _READ_KEYS.__contains__, "expected": are_template_headings}
+    reading = {
+        "name": name, "reads": _READ_KEYS.__contains__, "expected": are_template_headings,
+        "keep_errors": True,  # (each such cell is its row's problem: read_template)
+    }  # fmt: skip
     if heads is None or not any(map(is_template_sheet, heads)):  # (a title above them?)
         if not is_workbook(data, name):  # a CSV: its one sheet, read once
             return read_sheet(data, **reading)  # type: ignore[arg-type]
@@ -592,16 +608,33 @@ class _Cells:
         self.row = row
         self.layout = layout
         self.batch = batch
+        self.failed: set[str] = set()  # headings whose cell holds Excel's error value
+
+    def _cell(self, heading: str) -> Any:
+        key = self.layout.source.get(_BY_HEADING[heading].heading)
+        return None if key is None else self.row.values.get(key)
 
     def raw(self, heading: str) -> Any:
-        key = self.layout.source.get(_BY_HEADING[heading].heading)
-        value = None if key is None else self.row.values.get(key)
+        """The cell's value; a cell holding Excel's error value is an error of its own
+        (once) and read as blank, so the row's other cells are still checked."""
+        value = self._cell(heading)
+        if isinstance(value, ExcelError):
+            if heading not in self.failed:
+                self.failed.add(heading)
+                self.batch.error(
+                    f"The cell holds Excel's error value {value}: its formula's result is an "
+                    "error. Fix the formula, or type (or paste as values) what the cell "
+                    "should hold.",
+                    row=self.row.number, column=heading, value=str(value),
+                )  # fmt: skip
+            return None
         if isinstance(value, str) and value.startswith(_NEUTRALISED):
             value = value[1:]  # the ' that write_table put before text that looks like a formula
         return value
 
     def has(self, heading: str) -> bool:
-        return not _blank(self.raw(heading))
+        """Whether the cell holds something (Excel's error value too: it is not missing)."""
+        return isinstance(self._cell(heading), ExcelError) or not _blank(self.raw(heading))
 
     def error(self, heading: str, message: str, value: Any = ...) -> None:
         shown = self.raw(heading) if value is ... else value
@@ -612,7 +645,7 @@ class _Cells:
         if isinstance(raw, float) and raw.is_integer():
             raw = int(raw)
         text = None if _blank(raw) else clean_text(raw)
-        if text is None and required and heading not in self.layout.missing:
+        if text is None and required and heading not in self.layout.missing | self.failed:
             self.error(heading, f"{heading} is needed on every row.")
         return self._fits(heading, text)
 
@@ -665,6 +698,7 @@ class _RowRead:
     demo: bool
     service: ServiceRecord | None = None
     provider: OrganisationRecord | None = None
+    provider_named: tuple[str, str] = ("Organisation name", "")  # (column, its value)
     grant: GrantRecord | None = None
     grant_given: frozenset[str] = frozenset()  # GrantRecord fields given on the row
     funder: _Funder | None = None
@@ -758,7 +792,31 @@ def read_template(
         return batch
     batch.problems += checked.problems
     assembly.finish(batch)
+    _name_sheet_headings(batch, table, layout)
     return batch
+
+
+def _name_sheet_headings(batch: Batch, table: Table | Sheet, layout: _Layout) -> None:
+    """Problems name a column by the sheet's heading, the template's in brackets where the
+    sheet used another accepted for it ("Borough (Coverage)"): they named the template's
+    alone, a heading the officer's sheet does not have."""
+    shown = {
+        heading: f"{table.column(key)} ({heading})"
+        for heading, key in layout.source.items()
+        if key != _BY_HEADING[heading].key
+    }
+    if not shown:
+        return
+    batch.problems = [
+        dataclasses.replace(problem, column=shown[problem.column])
+        if problem.column in shown
+        else problem
+        for problem in batch.problems
+    ]
+    for where in (batch.paid_through_rows, batch.organisation_rows):
+        for ref, (row, column, *rest) in where.items():
+            if column in shown:
+                where[ref] = (row, shown[column], *rest)  # type: ignore[assignment]
 
 
 def _filled(row: Row) -> bool:
@@ -796,6 +854,10 @@ def _read_row(cells: _Cells, ctx: Context) -> _RowRead:
     if company is not None and company.isascii() and company.isdigit() and len(company) < 8:
         company = company.zfill(8)
     if org_ref is not None and org_name is not None:
+        made = org_ref == organisation_ref_for(org_name)  # (from the name: no ref given)
+        out.provider_named = (
+            ("Organisation name", org_name) if made else ("Organisation ref", org_ref)
+        )
         out.provider = OrganisationRecord(
             ref=org_ref,
             name=org_name,
@@ -971,7 +1033,7 @@ def _grant(
     amount = cells.parse("Amount", parse_amount)
     awarded = cells.parse("Award date", parse_date)
     start = cells.parse("Start date", parse_date)
-    end = cells.parse("End date", parse_date)
+    end = cells.parse("End date", parse_end_date)
     duration = cells.parse("Duration (months)", parse_int)
     year = cells.parse("Financial year", parse_financial_year)
     areas = cells.resolve("Beneficiary areas", ctx.areas)
@@ -985,6 +1047,8 @@ def _grant(
             )
         elif duration is None and not cells.has("Duration (months)"):
             duration = months_between(start, end)
+    if year is not None and start is not None:
+        _check_financial_year(cells, year, start, end)
     if duration is not None:
         try:
             check_duration(
@@ -1034,6 +1098,31 @@ def _grant(
     out.paid_through = paid_through
 
 
+def _check_financial_year(cells: _Cells, year: str, start: date, end: date | None) -> None:
+    """A warning when the grant's dates (its start alone, without an end) do not reach into
+    the Financial year given (2025/26 on a grant starting 2026-04-01 was taken without a
+    word, and its money counted in a year it was not spent in). A grant of several years
+    that runs through the year is not warned of: the year says which year's money it is."""
+    first = int(year[:4])
+    begins, ends = date(first, 4, 1), date(first + 1, 3, 31)
+    if begins <= start <= ends or (end is not None and start < begins <= end):
+        return
+    if end is not None and end < start:
+        return  # (an error of its own)
+    dates = (
+        f"Start date ({start:%d/%m/%Y}) falls"
+        if end is None
+        else f"Start and End dates ({start:%d/%m/%Y} to {end:%d/%m/%Y}) fall"
+    )
+    cells.batch.warning(
+        f"The {dates} outside the financial year {year} given (1 April {first} to 31 March "
+        f"{first + 1}): check the Financial year, or the dates.",
+        row=cells.row.number,
+        column="Financial year",
+        value=cells.raw("Financial year"),
+    )
+
+
 @functools.cache
 def _fields_given(headings: tuple[str, ...], duration: bool) -> frozenset[str]:
     """The GrantRecord fields a row gives, from its grant columns given: one set shared by
@@ -1053,6 +1142,11 @@ class _OrgSeen:
     row: int
     placeholder: bool
     demo: bool  # every row that names it is demo
+    #: where the first row names it (the column, its value), and how many rows do: for the
+    #: import's warning when it is taken to be an organisation held under another ref
+    named: tuple[str, str]
+    rows: int = 1
+    last: int = 0  # the last row that named it
 
 
 @pickled_by_fields  # (kept in the assembly's ledger)
@@ -1178,8 +1272,9 @@ class _Assembly:
                 again = True
         if row.provider is not None:
             _add_org(
-                self.orgs, row.provider, row.number, False, row.demo, "Organisation name", self.log
-            )
+                self.orgs, row.provider, row.number, False, row.demo, "Organisation name", self.log,
+                row.provider_named,
+            )  # fmt: skip
         for payer, heading, field in (
             (row.funder, "Funder", "funder_ref"),
             (row.recipient, "Grant recipient", "recipient_ref"),
@@ -1191,7 +1286,10 @@ class _Assembly:
                 if row.grant is not None:
                     setattr(row.grant, field, payer.ref)
             record = OrganisationRecord(ref=payer.ref, name=payer.name, demo=row.demo)
-            _add_org(self.orgs, record, row.number, payer.placeholder, row.demo, heading, self.log)
+            named = (heading, payer.name if payer.from_name else payer.ref)
+            _add_org(
+                self.orgs, record, row.number, payer.placeholder, row.demo, heading, self.log, named
+            )
         if row.service is not None and not again:
             self.services.append(row.service)
         if row.grant is not None:
@@ -1205,6 +1303,7 @@ class _Assembly:
         for seen in self.orgs.values():
             seen.record.demo = seen.demo
             batch.organisations.append(seen.record)
+            batch.organisation_rows[seen.record.ref] = (seen.row, *seen.named, seen.rows)
         grants = self.grants
         payers = _Payers(grants, self.orgs) if self.paid_through else None
         found: list[GrantRecord] | Spool[GrantRecord] = [] if self.keep else Spool()
@@ -1239,11 +1338,14 @@ def _add_org(
     demo: bool,
     column: str,
     batch: ProblemLog,
+    named: tuple[str, str],
 ) -> None:
     seen = orgs.get(record.ref)
     if seen is None:
-        orgs[record.ref] = _OrgSeen(record, row, placeholder, demo)
+        orgs[record.ref] = _OrgSeen(record, row, placeholder, demo, named, last=row)
         return
+    if seen.last != row:
+        seen.rows, seen.last = seen.rows + 1, row
     seen.demo = seen.demo and demo
     if not placeholder:
         if seen.placeholder:

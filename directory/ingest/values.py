@@ -55,6 +55,7 @@ __all__ = [
     "parse_bool",
     "parse_date",
     "parse_email",
+    "parse_end_date",
     "parse_financial_year",
     "parse_int",
     "parse_url",
@@ -309,6 +310,10 @@ _SERIAL = re.compile(r"^\d+(?:\.\d+)?$")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _FULL_YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 _SHORT_YEAR_LAST = re.compile(r"(?<![\d:])(\d{2})$")
+#: a day of the month in a written date, once its year is taken out
+_DAY_NUMBER = re.compile(r"(?<!\d)\d{1,2}(?!\d)")
+#: a quarter or season, refused as such (which day of it is meant is a guess)
+_PERIOD = re.compile(r"\b(?:q[1-4]|quarter|spring|summer|autumn|fall|winter)\b", re.IGNORECASE)
 
 
 class _UkDateInfo(parserinfo):
@@ -335,16 +340,18 @@ _DATE_PARSER = parser(_DATE_INFO)
 _FIRST_OF_MONTH = datetime(2000, 1, 1)
 
 
-def parse_date(value: Cell) -> date:
+def parse_date(value: Cell, *, month_end: bool = False) -> date:
     """A calendar date.
 
     Accepts date and datetime objects; ISO text (``2021-04-01``, ``2021-04-01T00:00:00Z``,
     ``2021-04-01 00:00``, ``20210401``); UK day-first text (``01/04/2021``, ``1/4/21``,
     ``1.4.2021``, ``01-04-2021``), always read day first; written dates (``1 April 2021``,
     ``1st April 2021``, ``April 1, 2021``, ``01-Apr-21``); a month alone (``April 2021``,
-    ``Apr 2021``) meaning its first day; and Excel serial numbers between 20000 and 80000
-    (``44287`` is 2021-04-01). Two-digit years below 70 are 20xx, the rest 19xx. Only years
-    1900 to 2100 are accepted. A time of day, or a time zone, is ignored.
+    ``Apr 2021``) meaning its first day, or with ``month_end`` its last (an end date:
+    :func:`parse_end_date`); and Excel serial numbers between 20000 and 80000 (``44287`` is
+    2021-04-01). Two-digit years below 70 are 20xx, the rest 19xx. Only years 1900 to 2100
+    are accepted. A time of day, or a time zone, is ignored. A year alone, a quarter or a
+    season ("Q1 2027", "Spring 2027") is refused: which day it means is a guess.
     """
     if isinstance(value, datetime):
         return _checked_year(value.date(), value)
@@ -366,7 +373,14 @@ def parse_date(value: Cell) -> date:
     if match := _DAY_FIRST.match(bare):
         year = _full_year(match["y"])
         return _make_date(year, int(match["m"]), int(match["d"]), text)
-    return _written_date(bare, text)
+    return _written_date(bare, text, month_end)
+
+
+def parse_end_date(value: Cell) -> date:
+    """The date something ends, as :func:`parse_date` but for a month alone, which is its
+    last day: a grant that ends "March 2027" runs to 31 March 2027 (read as the 1st, it
+    lost a month, and showed as ending soon a month early)."""
+    return parse_date(value, month_end=True)
 
 
 def london_today() -> date:
@@ -458,16 +472,22 @@ def _checked_year(result: date, shown: Cell) -> date:
     return result
 
 
-def _written_date(text: str, shown: Cell) -> date:
+def _written_date(text: str, shown: Cell, month_end: bool = False) -> date:
     """A date written with its month as a word (``1st April 2021``, ``April 1 2021``,
-    ``01-Apr-21``, ``Thursday 1 April 2021``, ``April 2021``), read by dateutil."""
+    ``01-Apr-21``, ``Thursday 1 April 2021``, ``April 2021``), read by dateutil; a month
+    alone is its first day, or with ``month_end`` its last."""
     # Kept: three checks around dateutil, because it guesses whatever the text leaves out and
     # a guessed date on a grant is worse than a question to the officer:
     # 1. dateutil takes a missing month from its default ("1st 2021" would be 1 January), so
     #    the text must name a month (one in dateutil's own table of names);
-    months = [_DATE_INFO.month(word) for word in _LETTERS.findall(text)]
+    words = _LETTERS.findall(text)
+    months = [_DATE_INFO.month(word) for word in words]
     month = next((number for number in months if number is not None), None)
     if month is None:
+        if _PERIOD.search(text):
+            raise ValueError(
+                f"{_shown(shown)} is a period, not a date: give the day it means, {_DATE_HINT}"
+            )
         raise ValueError(f"{_shown(shown)} is not a date; {_DATE_HINT}")
     # 2. a two-digit year written last ("01-Apr-21", "april-21") is made four digits here,
     #    with this module's fixed pivot; dateutil would read "april-21" as 21 April of this
@@ -493,6 +513,15 @@ def _written_date(text: str, shown: Cell) -> date:
         raise ValueError(f"{_shown(shown)} is not a date; {_DATE_HINT}") from None
     if parsed.year != year:
         raise ValueError(f"{_shown(shown)} is not a date; {_DATE_HINT}")
+    # 4. a month alone is its first day, or its last for an end; dateutil moves a weekday
+    #    with no day of the month to the first such day ("Sat March 2027" was 6 March)
+    if not _DAY_NUMBER.search(text.replace(years[0], "", 1)):
+        if any(_DATE_INFO.weekday(word) is not None for word in words):
+            raise ValueError(
+                f"{_shown(shown)} names a weekday but no day of the month; {_DATE_HINT}"
+            )
+        if month_end:
+            return date(year, month, calendar.monthrange(year, month)[1])
     return parsed.date()
 
 

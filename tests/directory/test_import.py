@@ -143,6 +143,51 @@ def test_a_ward_several_boroughs_name_is_taken_with_its_borough(writable_app):
     assert all(borough in message for borough in abbeys) and "Abbey (" in message
 
 
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("Camdem", "'Camdem' is not a London area we know. Did you mean 'Camden' for 'Camdem'?"),
+        ("Lambth", "Did you mean 'Lambeth' for 'Lambth'?"),
+        ("Kingston & Richmond", "'Kingston & Richmond' looks like 2 areas: separate them with "
+         "\";\", as 'Kingston; Richmond'."),
+        ("Brent and Harrow", "as 'Brent; Harrow'"),
+        ("Lambeth; Southwak", "'Southwak' is not a London area we know. Did you mean 'Southwark'"),
+    ],
+)  # fmt: skip
+def test_an_area_not_known_is_told_what_it_may_mean(writable_app, typed, says):
+    """An area not known got the list of forms accepted alone: the closest names are
+    suggested, and several areas written as one are told to be separated with ";"
+    (the list of forms still follows)."""
+    from directory.ingest.context import GeographyContext
+
+    state = writable_app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        repo = GeographyRepository(connection)
+        ctx = GeographyContext(state.geography.get(repo), repo)
+        with pytest.raises(ValueError) as refused:
+            ctx.areas(typed)
+    assert says in str(refused.value)
+    assert 'a GSS code (E09000021) or "London-wide", separating areas with ";"' in str(
+        refused.value
+    )
+
+
+def test_a_theme_not_known_is_told_the_closest(writable_app):
+    """ "Mentorin" got the themes' address alone: the theme spelled closest is suggested."""
+    from directory.ingest.context import GeographyContext
+
+    state = writable_app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        repo = GeographyRepository(connection)
+        ctx = GeographyContext(state.geography.get(repo), repo)
+        with pytest.raises(ValueError) as refused:
+            ctx.themes("Gangs; Mentorin")
+    assert str(refused.value).startswith(
+        "'Mentorin' is not a theme of the directory. Did you mean 'Mentoring' for 'Mentorin'? "
+        "See GET /api/v1/themes"
+    )
+
+
 def test_an_import_leaves_the_planner_statistics_up_to_date(writable_app, tmp_path):
     """On PostgreSQL a freshly filled table the planner has not analysed is planned as if
     empty (a whole-London bbox at 100,000 services: 700 ms instead of 140 ms); the import
@@ -522,6 +567,29 @@ def test_an_organisation_under_another_id_or_spelling_is_the_one_held(writable_a
     assert again_report["status"] == "unchanged", again_report["counts"]  # the same matches
 
 
+def test_an_organisation_matched_by_name_is_warned_of_at_its_row_and_column(writable_app, tmp_path):
+    """The warning that a sheet's organisation is one held under another ref named no row,
+    and a column the sheet does not have ("column organisation, value 'org:oxygen'"): it
+    names the first row, the sheet's column and what the officer typed, and how many other
+    rows name it."""
+    first = HEADER.rstrip("\n") + ",Organisation ref\n" + OXYGEN.rstrip("\n") + ",GB-CHC-1234567\n"
+    assert run(writable_app, "import", str(write(tmp_path, "first.csv", first))).exit_code == 0
+    rows = [OXYGEN.replace("OXY-KT-01", ref) for ref in ("OXY-KT-02", "OXY-KT-03", "OXY-KT-04")]
+    second = write(tmp_path, "second.csv", HEADER + "".join(rows))
+    report = json.loads(run(writable_app, "import", str(second), "--json").output)
+    (matched,) = [p for p in report["problems"] if "is taken to be" in p["message"]]
+    assert (matched["row"], matched["column"], matched["value"]) == (
+        2,
+        "Organisation name",
+        "Oxygen",
+    )
+    assert matched["message"] == (
+        "Organisation 'Oxygen' (and 2 other rows) is taken to be 'GB-CHC-1234567' (Oxygen): an "
+        "organisation of exactly this name (ignoring case and punctuation) is already held; if "
+        "they are different organisations give this one a distinct name."
+    )
+
+
 def test_a_programme_new_with_an_aliased_funder_names_the_funder_held(writable_app, tmp_path):
     """A 360Giving file that brings a new programme under an alias of MOPAC's org-id: the
     programme's funder is the MOPAC held (GB-GOR-PC390), so it is classified by that funder
@@ -737,6 +805,38 @@ def test_a_cell_the_reader_refuses_is_a_problem_naming_its_row_column_and_value(
     assert result.exit_code == 1
     (problem,) = json.loads(result.output)["problems"]
     assert (problem["row"], problem["column"], problem["value"]) == (2, column, value)
+
+
+def test_excel_error_values_are_problems_of_their_cells_and_checking_goes_on(
+    writable_app, tmp_path
+):
+    """An Excel error value stopped the reading: the report was its one problem, and the
+    sheet's five others came only once it was put right (the README lists every problem at
+    once). Each such cell is a problem of its own, saying what to do, and every other cell
+    and row is still checked; a required cell holding one is not also "needed"."""
+    rows = [
+        OXYGEN.replace("£45k", "#N/A"),
+        OXYGEN.replace("OXY-KT-01", "OXY-KT-02").replace("RB Kingston upon Thames", "Lambth")
+        .replace('"knife crime; youth diversion"', "Mentorin"),
+        OXYGEN.replace("OXY-KT-01", "OXY-KT-03").replace("Oxygen,charity", "#REF!,charity")
+        .replace("01/09/2026", "#VALUE!"),
+    ]  # fmt: skip
+    path = write(tmp_path, "errors.csv", HEADER + "".join(rows))
+    result = run(writable_app, "import", str(path), "--dry-run", "--json")
+    assert result.exit_code == 1
+    problems = json.loads(result.output)["problems"]
+    assert {(p["row"], p["column"], p["value"]) for p in problems} == {
+        (2, "Amount", "#N/A"),
+        (3, "Coverage", "Lambth"),
+        (3, "Themes", "Mentorin"),
+        (4, "Organisation name", "#REF!"),
+        (4, "Last verified", "#VALUE!"),
+    }
+    (na,) = [p for p in problems if p["value"] == "#N/A"]
+    assert na["message"] == (
+        "The cell holds Excel's error value #N/A: its formula's result is an error. Fix the "
+        "formula, or type (or paste as values) what the cell should hold."
+    )
 
 
 # -- numbers past what a column holds, and files no one could mean -----------------------------
@@ -1749,6 +1849,32 @@ def test_a_workbook_with_two_sheets_in_the_template_warns_of_the_one_not_read(
         "Only sheet 'Services' is imported: 'More services', 'Old services' (hidden) have the "
         "template's headings too, and are not read"
     )
+
+
+def test_the_template_s_own_columns_sheet_is_not_warned_of(writable_app, tmp_path):
+    """The official template filled in (one row), and the export's workbook imported
+    again, warned every time that "'Columns' has the template's headings too": that sheet
+    is the template's documentation (its rows name the headings), not services. Neither
+    warns; a second sheet of services still does (the test above)."""
+    from openpyxl import load_workbook
+
+    blank = tmp_path / "directory template t.xlsx"
+    assert run(writable_app, "template", str(blank)).exit_code == 0
+    book = load_workbook(blank)
+    headings = [cell.value for cell in book["Services"][1]]
+    (oxygen,) = _rows(OXYGEN)[1:]
+    filled = dict(zip(_rows()[0], oxygen, strict=True))
+    book["Services"].append([filled.get(heading) for heading in headings])
+    book.save(blank)
+    assert "Columns" in book.sheetnames
+    first = json.loads(run(writable_app, "import", str(blank), "--json").output)
+    assert first["errors"] == 0 and first["counts"]["services"]["created"] == 1
+    assert [p for p in first["problems"] if "sheet" in p["message"]] == []
+    exported = tmp_path / "export.xlsx"
+    assert run(writable_app, "export", str(exported)).exit_code == 0
+    assert "Columns" in load_workbook(exported).sheetnames
+    again = json.loads(run(writable_app, "import", str(exported), "--json").output)
+    assert again["status"] == "unchanged" and again["problems"] == []
 
 
 def test_a_workbook_with_no_sheet_in_the_template_names_the_sheets_looked_at(

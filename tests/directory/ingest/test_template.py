@@ -158,10 +158,10 @@ class _READING:
 def load(source: Path | bytes, *, format: str | None = None) -> Table | Sheet:
     """The file as the test's way of reading has it (:func:`reading`)."""
     if _READING.way == "table":
-        return read_table(source, format=format)
+        return read_table(source, format=format, keep_errors=True)
     if isinstance(source, Path):
-        return read_sheet(source.read_bytes(), format=format, name=source.name)
-    return read_sheet(source, format=format)
+        return read_sheet(source.read_bytes(), format=format, name=source.name, keep_errors=True)
+    return read_sheet(source, format=format, keep_errors=True)
 
 
 def template(table: Table | Sheet) -> Batch:
@@ -611,6 +611,22 @@ def test_grant_ref_duration_and_areas_are_worked_out_when_blank():
     assert (second.ref, second.duration_months, second.areas) == ("360G-MOPAC-1", 47, [LONDON])
 
 
+def test_an_end_date_of_a_month_alone_is_its_last_day():
+    """ "March 2027" as an End date was 1 March 2027: the grant was 11 months long and
+    ending soon a month early. It is 31 March; a Start date's month is its 1st."""
+    batch = read(
+        {**BASE, "Funder": "MOPAC", "Start date": "April 2026", "End date": "March 2027"},
+        {**BASE, "Service ref": "B", "Funder": "MOPAC", "End date": "Q1 2027"},
+    )
+    grant = batch.grants[0]
+    assert (grant.start, grant.end, grant.duration_months) == (
+        date(2026, 4, 1), date(2027, 3, 31), 12,
+    )  # fmt: skip
+    (error,) = batch.errors
+    assert (error.row, error.column, error.value) == (3, "End date", "Q1 2027")
+    assert "is a period, not a date: give the day it means, write it like" in error.message
+
+
 @pytest.mark.parametrize(
     ("duration", "start", "end", "says"),
     [
@@ -634,6 +650,36 @@ def test_a_duration_the_dates_contradict_or_of_no_months_is_refused(
     assert (error.row, error.column, error.value) == (2, "Duration (months)", duration)
     assert says in error.message
     assert len(batch.organisations) == 2  # St Giles once, MOPAC once
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "says"),
+    [
+        ("2026-04-01", None, "The Start date (01/04/2026) falls outside the financial year "
+         "2025/26 given (1 April 2025 to 31 March 2026): check the Financial year, or the dates."),
+        ("2024-04-01", "2025-03-31", "The Start and End dates (01/04/2024 to 31/03/2025) fall "
+         "outside the financial year 2025/26"),
+        ("2025-04-01", None, None),
+        ("2026-03-31", "2027-03-31", None),
+        ("2024-04-01", "2027-03-31", None),  # (several years, running through it)
+    ],
+)  # fmt: skip
+def test_a_financial_year_the_grant_s_dates_do_not_reach_is_warned_of(
+    start: str, end: str | None, says: str | None
+) -> None:
+    """A Financial year of 2025/26 on a grant starting 2026-04-01 was taken without a
+    word (and its money counted in a year it was not spent in): a warning names the row,
+    the column and what to check; dates that reach into the year are not warned of."""
+    dates = {"Start date": start, **({"End date": end} if end else {})}
+    batch = read({**BASE, "Funder": "MOPAC", "Financial year": "2025/26", **dates})
+    assert batch.errors == []
+    warned = [p for p in warnings_of(batch) if p.column == "Financial year"]
+    if says is None:
+        assert warned == []
+    else:
+        (warning,) = warned
+        assert (warning.row, warning.value) == (2, "2025/26")
+        assert warning.message.startswith(says)
 
 
 def test_one_grant_funding_several_services():
@@ -903,6 +949,54 @@ def test_every_bad_cell_of_every_row_is_reported():
     assert "active, inactive, defunct or temporarily closed" in messages["Status"]
     assert "voluntary, council" in messages["Organisation type"]
     assert all(p.message for p in batch.errors)
+
+
+def test_excel_error_values_are_each_their_cells_problem(tmp_path: Path):
+    """Cells of a workbook holding Excel's error values (typed ``e``: a formula that
+    failed) are each a problem of their row and column, read as blank, and the other cells
+    and rows are still checked: the first was the whole file's one error, hiding the rest.
+    A required cell holding one is not also reported missing, nor a Coverage as absent."""
+    workbook = Workbook()
+    sheet = workbook.active
+    headings = [*BASE, "Funder", "Amount"]
+    sheet.append(headings)
+    sheet.append([*BASE.values(), "MOPAC", "#N/A"])
+    sheet.append(["B", "Club", "#REF!", "#DIV/0!", "MOPAC", "lots"])
+    sheet.append([*{**BASE, "Service ref": "C", "Coverage": "Atlantis"}.values(), None, None])
+    assert (sheet["F2"].data_type, sheet["C3"].data_type) == ("e", "e")
+    path = tmp_path / "errors.xlsx"
+    workbook.save(path)
+    batch = template(load(path))
+    assert {(p.row, p.column, p.value) for p in batch.errors} == {
+        (2, "Amount", "#N/A"),
+        (3, "Organisation name", "#REF!"),
+        (3, "Coverage", "#DIV/0!"),
+        (3, "Amount", "lots"),
+        (4, "Coverage", "Atlantis"),
+    }
+    assert all(
+        "Fix the formula, or type (or paste as values)" in p.message
+        for p in batch.errors
+        if p.value.startswith("#")
+    )
+
+
+def test_problems_name_the_sheet_s_heading_with_the_template_s_beside_it():
+    """A sheet read under another heading accepted for a column ("Borough" for Coverage)
+    had its problems named by the template's heading, which the sheet does not have: they
+    name the sheet's, the template's in brackets; a heading that is the template's (in any
+    case) is named as it was."""
+    batch = read(
+        {"Ref": "A", "service name": "Club", "Organisation name": "Trust", "Borough": "Atlantis",
+         "Funded by": "MOPAC", "Amount": "lots"},
+        {"Ref": "B", "service name": "Club", "Organisation name": "Trust", "Borough": None,
+         "Funded by": None, "Amount": None},
+    )  # fmt: skip
+    assert {(p.row, p.column) for p in batch.errors} == {
+        (2, "Borough (Coverage)"),
+        (2, "Amount"),
+        (3, "Borough (Coverage)"),
+    }
 
 
 def test_a_last_verified_date_in_the_future_is_an_error():

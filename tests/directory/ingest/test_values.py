@@ -21,6 +21,7 @@ from directory.ingest.values import (
     parse_bool,
     parse_date,
     parse_email,
+    parse_end_date,
     parse_financial_year,
     parse_int,
     parse_url,
@@ -283,6 +284,47 @@ def test_parse_date_rejects_with_a_helpful_message(raw: object, fragments: list[
         parse_date(raw)  # type: ignore[arg-type]
     for fragment in fragments:
         assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "start", "end"),
+    [
+        ("March 2027", date(2027, 3, 1), date(2027, 3, 31)),
+        ("Mar-27", date(2027, 3, 1), date(2027, 3, 31)),
+        ("Feb 2028", date(2028, 2, 1), date(2028, 2, 29)),
+        ("2027 March", date(2027, 3, 1), date(2027, 3, 31)),
+        ("1 March 2027", date(2027, 3, 1), date(2027, 3, 1)),  # (a day given: that day)
+        ("Mon 1 March 2027", date(2027, 3, 1), date(2027, 3, 1)),
+        ("31-Mar-27", date(2027, 3, 31), date(2027, 3, 31)),
+        ("01/03/2027", date(2027, 3, 1), date(2027, 3, 1)),
+    ],
+)
+def test_a_month_alone_is_its_first_day_but_ends_on_its_last(
+    raw: str, start: date, end: date
+) -> None:
+    """An End date of "March 2027" was read as 1 March: a grant to the end of March lost a
+    month and showed as ending soon. A month alone that ends something is its last day."""
+    assert (parse_date(raw), parse_end_date(raw)) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("Q1 2027", "'Q1 2027' is a period, not a date: give the day it means"),
+        ("Spring 2027", "'Spring 2027' is a period, not a date"),
+        ("autumn 2026", "is a period, not a date"),
+        ("2027", "'2027' is only a year"),
+        ("Sat March 2027", "'Sat March 2027' names a weekday but no day of the month"),
+    ],
+)
+def test_a_year_period_or_weekday_without_its_day_is_refused(raw: str, says: str) -> None:
+    """Which day these mean is a guess ("Sat March 2027" was read as 6 March, the first
+    Saturday): each is refused, for a start as for an end, naming the forms accepted."""
+    for parse in (parse_date, parse_end_date):
+        with pytest.raises(ValueError) as caught:
+            parse(raw)
+        assert says in str(caught.value)
+        assert "write it like 01/04/2021, 1 April 2021 or 2021-04-01" in str(caught.value)
 
 
 def test_parse_verified_takes_up_to_tomorrow_in_london() -> None:
