@@ -22,6 +22,9 @@ The inverse of ``giving360.read_360giving_json``: what it reads back is what was
   BCU, which has no GSS code, by its name and our id; ``regrantType`` as held, which the
   standard puts on the grant made to a grantmaker for onward distribution (MOPAC → an
   SNB's projects fund), not on the onward grants; ``url`` where the grant was published;
+  ``dataSource`` the page or file its record was created from, where we know it
+  (:func:`directory.ingest.export.data_source`: a MOPAC decision's page, the URL a
+  360Giving file was imported from), else left out;
   ``dateModified`` when the grant's record here last changed (its ``updated_at``, kept
   in UTC, written with ``Z``), which the reader does not read back;
   our extensions ``parentGrant``, the grant its money came through, and
@@ -112,12 +115,14 @@ def write_360giving(
     now: datetime | None = None,
     prefix: str | None = None,
     modified: Mapping[str, datetime] | None = None,
+    data_sources: Mapping[str, str] | None = None,
 ) -> Export360:
     """The grants of ``batch`` as a 360Giving package. ``areas`` maps an area code to its
     (name, type); ``programmes`` a programme id to its name; ``prefix`` is the publisher's
     360Giving prefix (``360G-mopac``) that our own grants' ids are written under;
     ``modified`` a grant's ref to when its record was last changed (naive UTC, as the store
-    keeps it, or aware), written as its ``dateModified``."""
+    keeps it, or aware), written as its ``dateModified``; ``data_sources`` a grant's ref
+    to the URL its record was created from, written as its ``dataSource``."""
     orgs = {org.ref: org for org in batch.organisations}
     stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
     out = Export360(
@@ -152,6 +157,8 @@ def write_360giving(
         item = _grant(grant, orgs, areas, programmes, notes, prefix)
         if modified is not None and grant.ref in modified:
             item["dateModified"] = rfc3339(modified[grant.ref])
+        if data_sources is not None and grant.ref in data_sources:
+            item["dataSource"] = data_sources[grant.ref]
         out.package["grants"].append(item)
         if notes:
             out.notes.append({"id": gid, "notes": notes})
