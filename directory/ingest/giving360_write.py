@@ -58,6 +58,7 @@ from directory.ingest.giving360 import (
     FINANCIAL_YEAR_KEY,
     GIVING360_ID_START,
     NO_DESCRIPTION,
+    OWN_ORGANISATION_START,
     PARENT_GRANT_KEY,
     is_360giving_id,
     paid_through_note,
@@ -96,14 +97,22 @@ class Export360:
         }
 
 
-def unprefixed_notice(own: int) -> str:
-    """What a package whose own grants' ids are our refs says (no prefix set)."""
-    return (
+def unprefixed_notice(own: int, own_organisations: int = 0) -> str:
+    """What a package whose own grants' ids, and own organisations' ids, are our refs says
+    (no prefix set): both are written under the prefix once it is set."""
+    grants = (
         f"{own:,} grants of this directory's own have ids that are not 360Giving "
         f"identifiers (which start {GIVING360_ID_START} and the publisher's registered "
-        "prefix; GrantNav refuses others): they are the directory's refs, until "
-        "DIRECTORY_GIVING360_PREFIX is set to the publisher's prefix."
+        "prefix; GrantNav refuses others): they are the directory's refs"
     )
+    organisations = (
+        f"{own_organisations:,} organisations with no registered org-id are identified by "
+        f"the directory's refs ({OWN_ORGANISATION_START}…), not under the publisher's prefix "
+        "as 360Giving's guidance wants"
+    )
+    said = [grants] if own else []
+    said += [organisations] if own_organisations else []
+    return "; ".join(said) + ", until DIRECTORY_GIVING360_PREFIX is set to the publisher's prefix."
 
 
 def write_360giving(
@@ -163,8 +172,15 @@ def write_360giving(
         if notes:
             out.notes.append({"id": gid, "notes": notes})
     own = sum(not is_360giving_id(g["id"]) for g in out.package["grants"])
-    if own:  # (only when no prefix is set: with one, every id is the standard's)
-        notice = unprefixed_notice(own)
+    own_orgs = {
+        org["id"]
+        for g in out.package["grants"]
+        for role in ("fundingOrganization", "recipientOrganization")
+        for org in g[role]
+        if org["id"].startswith(OWN_ORGANISATION_START)
+    }
+    if own or own_orgs:  # (only when no prefix is set: with one, every id is the standard's)
+        notice = unprefixed_notice(own, len(own_orgs))
         out.notices.append(notice)
         out.package["description"] += " " + notice
     return out

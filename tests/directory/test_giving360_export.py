@@ -342,13 +342,26 @@ def test_the_cli_says_when_the_ids_are_not_360giving_identifiers(
     demo_app: Flask, prefixed_app: Flask, tmp_path: Path
 ) -> None:
     """``directory export grants.json`` with no prefix set says (on stderr, and in the
-    report) that our own grants' ids are not 360Giving identifiers, and which setting makes
-    them so; with the prefix set it says nothing of it."""
+    report) that our own grants' ids are not 360Giving identifiers, and that our own
+    organisations (held as ``org:`` refs, with no registered org-id) are not under the
+    publisher's prefix either, each with how many, and which setting puts both under it;
+    with the prefix set it says nothing of it."""
     path = tmp_path / "grants.json"
     said = demo_app.test_cli_runner().invoke(cli, ["export", str(path)])
     assert said.exit_code == 0, said.output
     (line,) = [x for x in said.stderr.splitlines() if "not 360Giving identifiers" in x]
     assert "DIRECTORY_GIVING360_PREFIX" in line
+    package = json.loads(path.read_text("utf-8"))
+    own_orgs = {
+        org["id"]
+        for grant in package["grants"]
+        for role in ("fundingOrganization", "recipientOrganization")
+        for org in grant[role]
+        if org["id"].startswith("org:")
+    }
+    assert "org:32-london-boroughs" in own_orgs
+    assert f"{len(own_orgs):,} organisations with no registered org-id" in line
+    assert "(org:…), not under the publisher's prefix" in line
     report = json.loads(
         demo_app.test_cli_runner().invoke(cli, ["export", str(path), "--json"]).stdout
     )
