@@ -280,8 +280,10 @@ class Settings:
     sources_file: Path | None = None
     #: the publisher's prefix registered with 360Giving (``360G-mopac``): the 360Giving
     #: export writes the directory's own grants' ids as ``<prefix>-<ref>``, as the standard
-    #: requires, and the importer takes it off again; unset, their ids are our refs, which
-    #: are not 360Giving identifiers (GrantNav refuses them), and the export says so
+    #: requires, and its organisations with no registered org-id (``org:<slug>``) as
+    #: ``<prefix>-<slug>``, and the importer takes it off again; unset, their ids are our
+    #: refs, which are not 360Giving identifiers (GrantNav refuses them), and the export
+    #: says so of both
     giving360_prefix: str | None = None
     #: after rebuilding its in-memory caches a worker freezes its heap (gc.freeze), so the
     #: garbage collections requests trigger skip them; the tests turn this off for speed

@@ -18,7 +18,12 @@ from directory.ingest.records import (
     OrganisationRecord,
     ServiceRecord,
 )
-from directory.store.repositories.directory import DirectoryRepository
+from directory.store.repositories.directory import DirectoryRepository, GrantProvenance
+
+#: the sources whose grants are made from MOPAC decision records (the demo's, from the
+#: curated decisions file): each grant's source_url is its decision's page, the document the
+#: record was created from
+DECISION_SOURCES = frozenset({"demo-mopac-decisions"})
 
 
 def _organisation_record(ref: str, org: dict[str, Any]) -> OrganisationRecord:
@@ -92,4 +97,25 @@ def giving360_from_database(
         orgs = repo.organisation_states_of(named)
         batch.organisations = [_organisation_record(ref, o) for ref, o in sorted(orgs.items())]
     programmes = {pid: row.name for pid, row in repo.programmes().items()}
-    return write_360giving(batch, areas, programmes, prefix=prefix, modified=modified)
+    sources = {
+        ref: url
+        for ref, held in repo.grant_provenance(grant_ids).items()
+        if (url := data_source(held)) is not None
+    }
+    return write_360giving(
+        batch, areas, programmes, prefix=prefix, modified=modified, data_sources=sources
+    )
+
+
+def data_source(held: GrantProvenance) -> str | None:
+    """360Giving's ``dataSource`` of a grant, the "URL of a web page, dataset or document
+    from which this record was created", where we know it, never guessed: a grant made from
+    a MOPAC decision, the decision's page; a grant read from a 360Giving file, the URL its
+    source was last imported from (``directory import URL``, ``sources.toml``), when that
+    was a URL (a local file's name says nothing to a reader elsewhere); else None."""
+    if held.source in DECISION_SOURCES:
+        return held.source_url
+    location = held.run_location or ""
+    if held.run_format == "360giving" and location.startswith(("http://", "https://")):
+        return location
+    return None

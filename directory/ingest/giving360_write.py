@@ -22,6 +22,9 @@ The inverse of ``giving360.read_360giving_json``: what it reads back is what was
   BCU, which has no GSS code, by its name and our id; ``regrantType`` as held, which the
   standard puts on the grant made to a grantmaker for onward distribution (MOPAC → an
   SNB's projects fund), not on the onward grants; ``url`` where the grant was published;
+  ``dataSource`` the page or file its record was created from, where we know it
+  (:func:`directory.ingest.export.data_source`: a MOPAC decision's page, the URL a
+  360Giving file was imported from), else left out;
   ``dateModified`` when the grant's record here last changed (its ``updated_at``, kept
   in UTC, written with ``Z``), which the reader does not read back;
   our extensions ``parentGrant``, the grant its money came through, and
@@ -55,6 +58,7 @@ from directory.ingest.giving360 import (
     FINANCIAL_YEAR_KEY,
     GIVING360_ID_START,
     NO_DESCRIPTION,
+    OWN_ORGANISATION_START,
     PARENT_GRANT_KEY,
     is_360giving_id,
     paid_through_note,
@@ -93,14 +97,22 @@ class Export360:
         }
 
 
-def unprefixed_notice(own: int) -> str:
-    """What a package whose own grants' ids are our refs says (no prefix set)."""
-    return (
+def unprefixed_notice(own: int, own_organisations: int = 0) -> str:
+    """What a package whose own grants' ids, and own organisations' ids, are our refs says
+    (no prefix set): both are written under the prefix once it is set."""
+    grants = (
         f"{own:,} grants of this directory's own have ids that are not 360Giving "
         f"identifiers (which start {GIVING360_ID_START} and the publisher's registered "
-        "prefix; GrantNav refuses others): they are the directory's refs, until "
-        "DIRECTORY_GIVING360_PREFIX is set to the publisher's prefix."
+        "prefix; GrantNav refuses others): they are the directory's refs"
     )
+    organisations = (
+        f"{own_organisations:,} organisations with no registered org-id are identified by "
+        f"the directory's refs ({OWN_ORGANISATION_START}…), not under the publisher's prefix "
+        "as 360Giving's guidance wants"
+    )
+    said = [grants] if own else []
+    said += [organisations] if own_organisations else []
+    return "; ".join(said) + ", until DIRECTORY_GIVING360_PREFIX is set to the publisher's prefix."
 
 
 def write_360giving(
@@ -112,12 +124,14 @@ def write_360giving(
     now: datetime | None = None,
     prefix: str | None = None,
     modified: Mapping[str, datetime] | None = None,
+    data_sources: Mapping[str, str] | None = None,
 ) -> Export360:
     """The grants of ``batch`` as a 360Giving package. ``areas`` maps an area code to its
     (name, type); ``programmes`` a programme id to its name; ``prefix`` is the publisher's
     360Giving prefix (``360G-mopac``) that our own grants' ids are written under;
     ``modified`` a grant's ref to when its record was last changed (naive UTC, as the store
-    keeps it, or aware), written as its ``dateModified``."""
+    keeps it, or aware), written as its ``dateModified``; ``data_sources`` a grant's ref
+    to the URL its record was created from, written as its ``dataSource``."""
     orgs = {org.ref: org for org in batch.organisations}
     stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
     out = Export360(
@@ -152,12 +166,21 @@ def write_360giving(
         item = _grant(grant, orgs, areas, programmes, notes, prefix)
         if modified is not None and grant.ref in modified:
             item["dateModified"] = rfc3339(modified[grant.ref])
+        if data_sources is not None and grant.ref in data_sources:
+            item["dataSource"] = data_sources[grant.ref]
         out.package["grants"].append(item)
         if notes:
             out.notes.append({"id": gid, "notes": notes})
     own = sum(not is_360giving_id(g["id"]) for g in out.package["grants"])
-    if own:  # (only when no prefix is set: with one, every id is the standard's)
-        notice = unprefixed_notice(own)
+    own_orgs = {
+        org["id"]
+        for g in out.package["grants"]
+        for role in ("fundingOrganization", "recipientOrganization")
+        for org in g[role]
+        if org["id"].startswith(OWN_ORGANISATION_START)
+    }
+    if own or own_orgs:  # (only when no prefix is set: with one, every id is the standard's)
+        notice = unprefixed_notice(own, len(own_orgs))
         out.notices.append(notice)
         out.package["description"] += " " + notice
     return out

@@ -294,11 +294,13 @@ def run_import(
     dry_run: bool = False,
     base_dir: Path | None = None,
     progress: Progress = QUIET,
+    fetched_from: str | None = None,
 ) -> ImportReport:
     """Fetch, read and apply one source. Raises SourceError when it cannot be fetched.
     ``progress`` is told each step (downloading, reading, then :func:`import_batch`'s or
     :func:`import_need`'s), each named after the source. The report's elapsed time
-    includes the fetching and reading."""
+    includes the fetching and reading. ``fetched_from``: the URL a local ``location`` was
+    downloaded from (a refresh's file), recorded as the run's location in its place."""
     clock = datetime.now()
     _check_source(source)
     name = location.rsplit("/", 1)[-1]
@@ -312,6 +314,7 @@ def run_import(
     return import_data(
         db, snap, settings, data, location,
         fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress, clock=clock,
+        fetched_from=fetched_from,
     )  # fmt: skip
 
 
@@ -329,12 +332,14 @@ def import_data(
     actor: str | None = None,
     progress: Progress = QUIET,
     clock: datetime | None = None,
+    fetched_from: str | None = None,
 ) -> ImportReport:
     """Read and apply one source (its bytes, or its file: ``data``), fetched from
     ``location`` (a path, URL or an uploaded file's name): :func:`run_import` after the
-    fetch, and the API's upload. ``actor`` (the API key's name) is recorded on the run.
-    The report's elapsed time is from ``clock`` (local, naive; default: now), so it
-    includes the reading."""
+    fetch, and the API's upload. ``actor`` (the API key's name) is recorded on the run,
+    and so is ``location``, or the URL the file was downloaded from (``fetched_from``): a
+    360Giving export names it as its grants' ``dataSource``. The report's elapsed time is
+    from ``clock`` (local, naive; default: now), so it includes the reading."""
     clock = clock or datetime.now()
     _check_source(source)
     name = location.rsplit("/", 1)[-1]
@@ -365,7 +370,7 @@ def import_data(
     options = ImportOptions(
         source=source_name(location, source, fmt),
         format=fmt,
-        location=public_location(location),
+        location=public_location(fetched_from or location),
         checksum=checksum,
         mode=mode,
         dry_run=dry_run,

@@ -268,6 +268,13 @@ def _grants_source(key: str) -> str:
     ).strip("-")[:80]
 
 
+def _fetched_from(file: SourceFile) -> str | None:
+    """The URL a grants file was downloaded from, which its import run records (the
+    360Giving export's dataSource for its grants); None for the figures, whose manifest url
+    is the publication's page rather than the file."""
+    return file.url if file.key.startswith(GRANTS_PREFIX) else None
+
+
 def _imports(manifest: Manifest, fetched_keys: set[str]) -> list[tuple[str, str, str]]:
     """(manifest key, format, source name) of the fetched files that are imported."""
     jobs = [(key, *FIGURES[key]) for key in FIGURES if key in fetched_keys]
@@ -616,8 +623,9 @@ def _load(
         message = ""
         try:
             done = run_import(
-                db, snap, settings, str(target / manifest.file(key).path), fmt=fmt, source=source
-            )
+                db, snap, settings, str(target / manifest.file(key).path), fmt=fmt, source=source,
+                fetched_from=_fetched_from(manifest.file(key)),
+            )  # fmt: skip
         except SourceError as error:
             done, message = None, str(error)
         name = owner[key]

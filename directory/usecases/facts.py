@@ -116,6 +116,9 @@ class FundingData:
     #: its money is for (filled lazily by the funding headline)
     _widest: dict[int, tuple[str, ...]] = field(default_factory=dict)
     _units: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    #: grant id → its parts by the financial years its planned dates cover (spread=
+    #: planned_dates; filled lazily by funding/years.py)
+    _years: dict[int, tuple[GrantFact, ...]] = field(default_factory=dict)
     #: service id → the day its funding ended (filled lazily by funding/followup.py)
     _funding_ends: dict[int, date] | None = None
     #: month (first day) → area code → recorded offences that month, every loaded month

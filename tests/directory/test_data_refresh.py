@@ -852,3 +852,24 @@ def test_a_write_in_a_worker_whose_geography_predates_a_refresh_is_placed_by_the
     finally:
         for worker in workers.values():
             worker.extensions["directory"].db.dispose()
+
+
+def test_the_grants_a_refresh_imports_name_the_file_they_came_from(writable_app, published, london):
+    """A refresh downloads MOPAC's 360Giving files and imports the local copies: each run
+    records the URL its file was downloaded from (not the copy's name), and the 360Giving
+    export gives those grants that URL as their dataSource. (The workbook repeats the JSON
+    file's first 37 grants: they are the source's that imported them last.)"""
+    result = refresh(writable_app, published, "--source", "mopac-grants", "--json")
+    assert result.exit_code == 0, result.output
+    client = writable_app.test_client()
+    runs = client.get("/api/v1/imports?per_page=100").get_json()["contents"]
+    locations = {r["location"] for r in runs if r["source"].startswith("mopac-360giving-")}
+    urls = {publishers.MOPAC_JSON_URL, publishers.MOPAC_XLSX_URL}
+    assert locations == urls
+    package = client.get("/api/v1/grants.360giving.json").get_json()
+    sources = {g["id"]: g.get("dataSource") for g in package["grants"]}
+    in_workbook = {g["id"] for g in json.loads(london.grants)["grants"][:37]}
+    only_json = [gid for gid in sources if gid not in in_workbook]
+    assert len(only_json) > 700
+    assert {sources[gid] for gid in only_json} == {publishers.MOPAC_JSON_URL}
+    assert set(sources.values()) <= urls

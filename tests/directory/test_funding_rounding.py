@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from directory.usecases.funding.awards import pence_adding_up
+from directory.usecases.funding.money import pence_adding_up
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ demo directory, on both databases:
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Iterator
@@ -35,11 +36,14 @@ from sqlalchemy import select
 
 from directory import create_app
 from directory.cli import cli
+from directory.demo import DEMO_SOURCES
 from directory.ingest.codelists import CODELISTS, codes
+from directory.ingest.export import DECISION_SOURCES
 from directory.ingest.giving360 import GRANT_SCHEMA, NO_DESCRIPTION, published_id
 from directory.store.models import Grant, Organisation
 from directory.store.repositories.directory import DirectoryRepository
-from tests.conftest import BACKENDS, demo_copy, geography_copy
+from tests.conftest import BACKENDS, demo_copy, geography_copy, shared_data_path
+from tests.servers import file_server
 
 #: the demo's 360Giving publisher prefix (``make run`` sets it; made up, and says so: the
 #: README's "360Giving" says why)
@@ -338,13 +342,26 @@ def test_the_cli_says_when_the_ids_are_not_360giving_identifiers(
     demo_app: Flask, prefixed_app: Flask, tmp_path: Path
 ) -> None:
     """``directory export grants.json`` with no prefix set says (on stderr, and in the
-    report) that our own grants' ids are not 360Giving identifiers, and which setting makes
-    them so; with the prefix set it says nothing of it."""
+    report) that our own grants' ids are not 360Giving identifiers, and that our own
+    organisations (held as ``org:`` refs, with no registered org-id) are not under the
+    publisher's prefix either, each with how many, and which setting puts both under it;
+    with the prefix set it says nothing of it."""
     path = tmp_path / "grants.json"
     said = demo_app.test_cli_runner().invoke(cli, ["export", str(path)])
     assert said.exit_code == 0, said.output
     (line,) = [x for x in said.stderr.splitlines() if "not 360Giving identifiers" in x]
     assert "DIRECTORY_GIVING360_PREFIX" in line
+    package = json.loads(path.read_text("utf-8"))
+    own_orgs = {
+        org["id"]
+        for grant in package["grants"]
+        for role in ("fundingOrganization", "recipientOrganization")
+        for org in grant[role]
+        if org["id"].startswith("org:")
+    }
+    assert "org:32-london-boroughs" in own_orgs
+    assert f"{len(own_orgs):,} organisations with no registered org-id" in line
+    assert "(org:…), not under the publisher's prefix" in line
     report = json.loads(
         demo_app.test_cli_runner().invoke(cli, ["export", str(path), "--json"]).stdout
     )
@@ -427,7 +444,7 @@ def demo_prefixed(demo_writable: Flask) -> Iterator[Flask]:
     app.extensions["directory"].db.dispose()
 
 
-def _import(app: Flask, path: Path, *args: str) -> dict[str, Any]:
+def _import(app: Flask, path: Path | str, *args: str) -> dict[str, Any]:
     result = app.test_cli_runner().invoke(cli, ["import", str(path), "--json", *args])
     assert result.exit_code == 0, result.output[-3000:]
     return json.loads(result.stdout)  # type: ignore[no-any-return]
@@ -485,6 +502,72 @@ def test_a_360giving_grant_keeps_the_services_it_funds(
     assert [c["changes"] for c in changes if c["entity_ref"] == item["id"]] == [
         {"title": {"old": item["title"], "new": "Renamed"}}
     ]
+
+
+def test_data_source_of_a_grant_made_from_a_mopac_decision_is_the_decisions_page(
+    demo_app: Flask,
+) -> None:
+    """360Giving's dataSource, the "URL of a web page, dataset or document from which this
+    record was created": for the demo's MOPAC decisions, the decision's page; the demo's
+    other grants (illustrations, and 360Giving grants read from a local file) have none we
+    know, so none is written."""
+    assert DEMO_SOURCES[0] in DECISION_SOURCES  # the demo's decisions source
+    with (shared_data_path() / "grants" / "mopac_grant_decisions_curated.csv").open(
+        encoding="utf-8"
+    ) as f:
+        pages = {r["record_id"]: r["source_url"].strip() for r in csv.DictReader(f)}
+    package = demo_app.test_client().get("/api/v1/grants.360giving.json").json
+    written = {g["id"]: g["dataSource"] for g in package["grants"] if "dataSource" in g}
+    published_ids = {g["id"] for g in package["grants"]}
+    expected = {ref: url for ref, url in pages.items() if url and ref in published_ids}
+    # (the decisions with no award date or amount are not published: 360Giving needs both)
+    assert {"MOPAC-DEC-026", "MOPAC-DEC-025", "MOPAC-DEC-016"} <= expected.keys()
+    assert written == expected
+    errors = [f"{e.json_path}: {e.message}" for e in package_validator().iter_errors(package)]
+    assert errors == []
+
+
+def _one_grant(gid: str) -> dict[str, Any]:
+    return {
+        "grants": [
+            {
+                "id": gid,
+                "title": "Youth mentoring",
+                "description": "Mentoring for young people leaving care",
+                "currency": "GBP",
+                "amountAwarded": 12000,
+                "awardDate": "2024-05-01",
+                "recipientOrganization": [{"id": "GB-CHC-1000001", "name": "Example Youth Trust"}],
+                "fundingOrganization": [{"id": "GB-CHC-1000002", "name": "Example Foundation"}],
+                "beneficiaryLocation": [
+                    {"name": "Lambeth", "geoCode": "E09000022", "geoCodeType": "LONB"}
+                ],
+            }
+        ]
+    }
+
+
+def test_data_source_of_a_360giving_grant_is_the_url_its_file_was_imported_from(
+    writable_app: Flask, tmp_path: Path
+) -> None:
+    """A grant read from a 360Giving file fetched from a URL has that URL as its dataSource
+    (without the query, which can carry a token, as the import run records it); one read
+    from a local file has none: its path means nothing to a reader elsewhere."""
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "grants.json").write_text(json.dumps(_one_grant("360G-example-1")), "utf-8")
+    local = tmp_path / "local.json"
+    local.write_text(json.dumps(_one_grant("360G-example-2")), "utf-8")
+    with file_server(served) as base:
+        url = f"{base}/grants.json"
+        _import(writable_app, url + "?token=secret", "--format", "360giving", "--source", "online")
+    _import(writable_app, local, "--format", "360giving", "--source", "from-file")
+    package = writable_app.test_client().get("/api/v1/grants.360giving.json").json
+    grants = {g["id"]: g for g in package["grants"]}
+    assert grants["360G-example-1"]["dataSource"] == url
+    assert "dataSource" not in grants["360G-example-2"]
+    errors = [f"{e.json_path}: {e.message}" for e in package_validator().iter_errors(package)]
+    assert errors == []
 
 
 def test_date_modified_is_when_the_grants_record_last_changed_in_utc(

@@ -100,6 +100,16 @@ PUBLIC_CONTACT = select(
 )
 
 
+class GrantProvenance(NamedTuple):
+    """Where a grant's record came from (:meth:`DirectoryRepository.grant_provenance`)."""
+
+    source: str
+    source_url: str | None
+    #: the format and location of its source's latest import run that succeeded
+    run_format: str | None
+    run_location: str | None
+
+
 class Held(NamedTuple):
     """A service or grant held in the directory, as an import sees those it does not list
     (:meth:`DirectoryRepository.held`)."""
@@ -353,6 +363,32 @@ class DirectoryRepository:
         for chunk in _chunks(list(ids)):
             out.update(self.session.execute(query.where(Grant.id.in_(chunk))).all())
         return out
+
+    def grant_provenance(self, ids: Sequence[int] | None = None) -> dict[str, GrantProvenance]:
+        """Each grant's (or those of ``ids``) provenance, by ref: its source, its
+        ``source_url``, and the format and location of its source's latest import run that
+        succeeded (None for a source with none, as the demo's)."""
+        done = ImportRun.status.in_(("succeeded", "unchanged"))
+        latest = select(func.max(ImportRun.id)).where(done).group_by(ImportRun.source)
+        runs = {
+            r.source: (r.format, r.location)
+            for r in self.session.execute(
+                select(ImportRun.source, ImportRun.format, ImportRun.location).where(
+                    ImportRun.id.in_(latest.scalar_subquery())
+                )
+            )
+        }
+        query = select(Grant.ref, Grant.source, Grant.source_url)
+        rows: list[Row[Any]] = []
+        if ids is None:
+            rows = list(self.session.execute(query))
+        else:
+            for chunk in _chunks(list(ids)):
+                rows += self.session.execute(query.where(Grant.id.in_(chunk))).all()
+        return {
+            r.ref: GrantProvenance(r.source, r.source_url, *runs.get(r.source, (None, None)))
+            for r in rows
+        }
 
     def organisation_states_of(self, refs: Collection[str]) -> dict[str, dict[str, Any]]:
         """:meth:`organisation_states` of these refs only."""

@@ -5,7 +5,6 @@ and programme answers (see the package's docstring for the placement rules).
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -17,6 +16,8 @@ from directory.errors import InvalidInputError
 from directory.ingest.values import parse_financial_year
 from directory.usecases.catalogue import area_ref, is_live
 from directory.usecases.facts import FundingData, GrantFact
+from directory.usecases.funding.money import pounds
+from directory.usecases.funding.years import year_part
 from directory.usecases.geography import LONDON, GeographySnapshot, area_scope, resolve_area
 from directory.usecases.vocabulary import unknown_programme
 
@@ -37,7 +38,8 @@ REGRANT_RULE = (
 FINANCIAL_YEAR_RULE = (
     "An award counts in the financial year it was decided for, its first, however many years "
     "it runs (its whole amount there, not divided between the years); its planned dates "
-    "are in /grants (start, end; plannedDates in /grants.360giving.json)."
+    "are in /grants (start, end; plannedDates in /grants.360giving.json), and "
+    "spread=planned_dates divides its money between the years they cover."
 )
 
 PLACEMENT_RULE = (
@@ -79,27 +81,6 @@ def named_programme_rule(programme: str, community_safety: bool) -> str:
         "classification; without a programme only community-safety programmes are counted "
         "unless include_other_programmes=true."
     )
-
-
-def pounds(pence: float) -> float:
-    return round(pence / 100, 2)
-
-
-def pence_adding_up(exact: list[float], total: int) -> list[int]:
-    """``exact`` (pence, unrounded) in whole pence that add up to ``total``, their sum
-    rounded once: each rounded down, then the pennies left over go to the largest remainders
-    (the first of equal ones). Rounding each alone can miss the total by a penny a figure;
-    this way each is less than a penny from its exact value and the parts add up."""
-    out = [math.floor(x) for x in exact]
-    left = total - sum(out)
-    order = sorted(range(len(exact)), key=lambda i: (out[i] - exact[i], i))  # largest first
-    step = 1 if left > 0 else -1
-    for i in order if left > 0 else reversed(order):
-        if left == 0:
-            break
-        out[i] += step
-        left -= step
-    return out
 
 
 def rate(numerator: float | None, denominator: float | None, per: int = 1000) -> float | None:
@@ -263,6 +244,9 @@ class Selection:
     live_on: date | None = None
     include_regrants: bool = False
     include_other_programmes: bool = False
+    #: spread=planned_dates: with financial_year, each award's share of that year
+    #: (funding/years.py)
+    spread: bool = False
 
     def echo(self, snap: GeographySnapshot) -> dict[str, Any]:
         return {
@@ -289,17 +273,23 @@ def select_grants(data: FundingData, snap: GeographySnapshot, sel: Selection) ->
 def filtered_grants(
     data: FundingData, snap: GeographySnapshot, sel: Selection
 ) -> list[GrantFact]:  # fmt: skip
-    """The awards passing an answer's filters, regrants and all."""
+    """The awards passing an answer's filters, regrants and all; with a financial year and
+    the spread, each award's part in that year (its share of the money), those with none
+    left out."""
     scope = set(area_scope(snap, sel.area)) if sel.area else None
-    return [
+    year = sel.financial_year
+    chosen = [
         g
         for g in data.grants
         if (sel.all_programmes or g.community_safety)
         and (sel.programme is None or g.programme_id == sel.programme)
-        and (sel.financial_year is None or g.financial_year == sel.financial_year)
+        and (year is None or sel.spread or g.financial_year == year)
         and (scope is None or not scope.isdisjoint(g.areas))
         and (sel.live_on is None or is_live(g, sel.live_on))
     ]
+    if year is None or not sel.spread:
+        return chosen
+    return [part for g in chosen if (part := year_part(data, g, year)) is not None]
 
 
 def count_once(grants: list[GrantFact]) -> tuple[list[GrantFact], list[GrantFact]]:
@@ -338,7 +328,7 @@ def left_out_body(left_out: list[GrantFact]) -> dict[str, Any]:
 def selection(
     data: FundingData, snap: GeographySnapshot, *, programme: str | None,
     financial_year_text: str | None, area: str | None, live_on: date | None,
-    include_regrants: bool, include_other_programmes: bool = False,
+    include_regrants: bool, include_other_programmes: bool = False, spread: bool = False,
 ) -> Selection:  # fmt: skip
     """The awards an answer counts; a programme that is not held is a 404
     programme-not-found with the closest ones (an empty answer would read as "no money")."""
@@ -351,6 +341,7 @@ def selection(
         live_on=live_on,
         include_regrants=include_regrants,
         include_other_programmes=include_other_programmes,
+        spread=spread,
     )
 
 

@@ -42,6 +42,7 @@ def funding_need(
     data: FundingData, snap: GeographySnapshot, settings: Settings, today: date, *,
     level: str, programme: str | None = None, financial_year_text: str | None = None,
     apportion: str = "none", include_regrants: bool = False, include_other_programmes: bool = False,
+    spread: str = "none",
 ) -> dict[str, Any]:  # fmt: skip
     check_choice("level", level, NEED_LEVELS)
     exact: dict[tuple[str, str], float] = {}  # each row's money in pence, unrounded
@@ -49,7 +50,7 @@ def funding_need(
         data, snap, settings, today, by=level, programme=programme,
         financial_year_text=financial_year_text, apportion=apportion,
         include_regrants=include_regrants, include_other_programmes=include_other_programmes,
-        exact=exact,
+        spread=spread, exact=exact,
     )  # fmt: skip
     member = "boroughs" if level == "borough" else "bcus"
     basis = "apportioned_amount" if apportion == "population" else "amount"
@@ -140,6 +141,7 @@ def funding_need(
         "ranking": "rank 1 is the highest; equal values share a rank; areas without the figure "
         "are not ranked (null).",
         "apportionment": summary["apportionment"],
+        "spread": summary["spread"],
     }
     if level == "borough":
         answer["wider_awards"]["bcu_wide"] = [

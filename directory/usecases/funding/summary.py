@@ -22,7 +22,6 @@ from directory.usecases.funding.awards import (
     check_choice,
     codes_of_type,
     left_out_body,
-    pence_adding_up,
     placed,
     population_note,
     population_of,
@@ -38,10 +37,23 @@ from directory.usecases.funding.headline import (
     scopes,
     scopes_present,
 )
+from directory.usecases.funding.money import pence_adding_up
+from directory.usecases.funding.years import (
+    SPREAD_RULE,
+    SPREADS,
+    not_spread_body,
+    spread_over_years,
+)
 from directory.usecases.geography import CITY_NOTE, LONDON, MPD, GeographySnapshot
 
 SUMMARY_BY = ("borough", "bcu", "ward", "programme", "financial_year", "organisation")
 APPORTION = ("none", "population")
+
+NO_SPREAD_RULE = (
+    "Nothing is spread: an award counts in the financial year it was decided for, its whole "
+    "amount there. Ask spread=planned_dates to divide each award between the financial years "
+    "its planned dates cover."
+)
 
 AREA_FILTER_RULE = (
     "With area, the awards counted in totals and groups are those whose beneficiary areas are "
@@ -69,16 +81,22 @@ def funding_summary(
     by: str, programme: str | None = None, financial_year_text: str | None = None,
     area: str | None = None, live_on: date | None = None, apportion: str = "none",
     include_regrants: bool = False, include_other_programmes: bool = False,
-    exact: dict[tuple[str, str], float] | None = None,
+    spread: str = "none", exact: dict[tuple[str, str], float] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The summary; by=borough or bcu with ``exact``, each row's amount and
     apportioned_amount in pence unrounded, keyed (member, area code), for a total over rows
-    that is rounded once (/funding/need's London)."""
+    that is rounded once (/funding/need's London). With spread=planned_dates a financial
+    year counts each award's share of it, and by=financial_year puts each share in its year
+    (funding/years.py): every other figure is made from those shares as it is from whole
+    awards."""
     check_choice("by", by, SUMMARY_BY)
     check_choice("apportion", apportion, APPORTION)
+    check_choice("spread", spread, SPREADS)
+    spreading = spread == "planned_dates"
     sel = selection(data, snap, programme=programme, financial_year_text=financial_year_text,
                      area=area, live_on=live_on, include_regrants=include_regrants,
-                     include_other_programmes=include_other_programmes)  # fmt: skip
+                     include_other_programmes=include_other_programmes,
+                     spread=spreading)  # fmt: skip
     _check_apportion(snap, by, sel.area, apportion)
     grants, left_out = split_grants(data, snap, sel)
     found = scopes(grants, snap, sel.area, data._widest) if sel.area is not None else None
@@ -96,6 +114,11 @@ def funding_summary(
     }
     if not include_regrants:
         answer["regrants_left_out"] = left_out_body(left_out)
+    answer["spread"] = (
+        {"method": "planned_dates", "rule": SPREAD_RULE, "not_spread": not_spread_body(grants)}
+        if spreading
+        else {"method": "none", "rule": NO_SPREAD_RULE}
+    )
     shares = None
     if sel.area is not None and found is not None:  # found is None without an area
         if apportion == "population":
@@ -104,19 +127,22 @@ def funding_summary(
             snap, grants, sel.area, found, data=data, apportion=apportion, shares=shares
         )
     years = by == "financial_year" or sel.financial_year is not None
+    year_rule = [SPREAD_RULE if spreading else FINANCIAL_YEAR_RULE] if years else []
     if by in ("programme", "financial_year", "organisation"):
         present = scopes_present(snap, sel.area) if sel.area is not None else ()
-        answer["groups"] = _simple_groups(grants, flags, by, found, present)
+        # by=financial_year with the spread: each award's part in each year it has money in
+        spread_here = spreading and by == "financial_year" and sel.financial_year is None
+        parts = spread_over_years(data, grants) if spread_here else grants
+        answer["groups"] = _simple_groups(parts, flags, by, found, present)
         if by == "organisation":
             _passed_on(answer["groups"], grants, left_out)
         if apportion == "population":
             total = answer["headline"]["apportionment"]["amount"]
-            _apportion_groups(answer["groups"], grants, by, shares, total)
+            _apportion_groups(answer["groups"], grants, parts, by, shares, total)
         rules = [AREA_FILTER_RULE] if sel.area is not None else []
-        rules += [FINANCIAL_YEAR_RULE] if years else []
-        answer["rule"] = " ".join([*rules, REGRANT_RULE])
+        answer["rule"] = " ".join([*rules, *year_rule, REGRANT_RULE])
         return answer
-    answer["rule"] = PLACEMENT_RULE + (" " + FINANCIAL_YEAR_RULE if years else "")
+    answer["rule"] = " ".join([PLACEMENT_RULE, *year_rule])
     answer.update(_area_groups(data, grants, flags, snap, by, sel.area, apportion, exact))
     return answer
 
@@ -218,19 +244,23 @@ def _passed_on(
 
 
 def _apportion_groups(
-    groups: list[dict[str, Any]], grants: list[GrantFact], by: str,
+    groups: list[dict[str, Any]], grants: list[GrantFact], parts: list[GrantFact], by: str,
     shares: dict[int, float] | None, total: float | None,
 ) -> None:  # fmt: skip
     """Each group's apportioned_amount: its awards' parts (``shares``, the headline's rule)
     summed in pence and rounded so that the groups add up to the headline's amount
-    (``total``, pounds), each award being in one group; null when the headline has none."""
+    (``total``, pounds), each award being in one group, or (``parts``, by=financial_year
+    with the spread) divided between its years as its money is; null when the headline has
+    none."""
     if shares is None or total is None:
         for group in groups:
             group["apportioned_amount"] = None
         return
+    whole = {g.id: g.amount_pence for g in grants}
     exact: dict[Any, float] = defaultdict(float)
-    for g in grants:
-        exact[_group_key(g, by)] += shares[g.id]
+    for g in parts:
+        fraction = g.amount_pence / whole[g.id] if g.amount_pence and whole[g.id] else 1.0
+        exact[_group_key(g, by)] += shares[g.id] * fraction
     keys = [_label_key(group, by) for group in groups]
     pence = pence_adding_up([exact[k] for k in keys], round(total * 100))
     for group, part in zip(groups, pence, strict=True):

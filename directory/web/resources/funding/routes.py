@@ -37,12 +37,14 @@ def funding_summary(args: dict[str, Any]) -> Response:
     (`london_wide`, `bcu_wide`), never silently divided among boroughs; `apportion=population`
     adds an `apportioned_amount` and states the rule. With `area`, `headline` keeps the area's
     own awards apart from the shared, BCU-wide and London-wide awards reaching it (each in
-    full, at its own scope): compare areas by `headline.own`."""
+    full, at its own scope): compare areas by `headline.own`. An award counts in the
+    financial year it was decided for, whole; `spread=planned_dates` divides it between the
+    financial years its planned dates cover, by days, in pence adding up to it."""
     return funding_answer("summary", args, lambda data: summary.funding_summary(
         data, snapshot(), state().settings, today(), by=args["by"],
         programme=args.get("programme"), financial_year_text=args.get("financial_year"),
         area=args.get("area"), live_on=args.get("live_on"), apportion=args["apportion"],
-        include_regrants=args["include_regrants"],
+        spread=args["spread"], include_regrants=args["include_regrants"],
         include_other_programmes=args["include_other_programmes"],
     ))  # fmt: skip
 
@@ -59,7 +61,8 @@ def funding_need(args: dict[str, Any]) -> Response:
     return funding_answer("need", args, lambda data: need.funding_need(
         data, snapshot(), state().settings, today(), level=args["level"],
         programme=args.get("programme"), financial_year_text=args.get("financial_year"),
-        apportion=args["apportion"], include_regrants=args["include_regrants"],
+        apportion=args["apportion"], spread=args["spread"],
+        include_regrants=args["include_regrants"],
         include_other_programmes=args["include_other_programmes"],
     ))  # fmt: skip
 

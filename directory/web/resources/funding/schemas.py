@@ -8,6 +8,7 @@ import marshmallow as ma
 from directory.usecases.funding.need import NEED_LEVELS
 from directory.usecases.funding.summary import APPORTION, SUMMARY_BY
 from directory.usecases.funding.timeliness import TIMELINESS_BY
+from directory.usecases.funding.years import SPREADS
 from directory.web.api import Schema
 from directory.web.resources.common import (
     AreaRefSchema,
@@ -40,9 +41,9 @@ _FINANCIAL_YEAR = ma.fields.String(
         "two years must be consecutive and the first between 1900 and 2099; anything else is "
         "a 422 invalid-input naming financial_year. An award's year is the one its source "
         "gives it, the first of a span (MOPAC-DEC-026, 2017/18-2020/21, is 2017/18: its whole "
-        "amount there, not divided between the years), else the year of its award date or "
-        "start. For the awards funding a given day, whatever year they were made for, ask "
-        "live_on.",
+        "amount there, not divided between the years, unless spread=planned_dates), else the "
+        "year of its award date or start. For the awards funding a given day, whatever year "
+        "they were made for, ask live_on.",
         "pattern": FINANCIAL_YEAR_PATTERN,
         "example": "2021/22",
     },
@@ -57,6 +58,22 @@ _APPORTION = ma.fields.String(
         "BCU's population (the rule is stated in the answer's apportionment member); with "
         "area a borough, BCU or London, the headline's apportionment likewise, and each "
         "group's apportioned_amount (by=programme, financial_year or organisation)"
+    },
+)
+_SPREAD = ma.fields.String(
+    load_default="none",
+    validate=ma.validate.OneOf(SPREADS),
+    metadata={
+        "description": "none (default): an award counts in the financial year it was decided "
+        "for, its whole amount there (PCD 79's £72m for 2017/18 to 2020/21 is all in "
+        "2017/18). planned_dates: an award with a planned start and end is divided between "
+        "the UK financial years its planned period covers, in proportion to its days in "
+        "each, in whole pence adding up to the award; financial_year then counts the year's "
+        "share (an award counts in each year it has money in) and by=financial_year puts "
+        "each share in its year. Awards without both dates stay whole in their decided year "
+        "(the answer's spread.not_spread). Every other figure (areas, apportionment, "
+        "headline, passed_on) is made from the shares; without financial_year or "
+        "by=financial_year nothing changes"
     },
 )
 _REGRANTS = ma.fields.Boolean(
@@ -88,6 +105,7 @@ class FundingSummaryArgsSchema(Schema):
     )
     live_on = live_on_field("Only awards live that day (start ≤ day ≤ end; a missing date is open)")
     apportion = _APPORTION
+    spread = _SPREAD
     include_regrants = _REGRANTS
     include_other_programmes = include_other_programmes_field()
 
@@ -101,6 +119,7 @@ class FundingNeedArgsSchema(Schema):
     programme = _PROGRAMME
     financial_year = _FINANCIAL_YEAR
     apportion = _APPORTION
+    spread = _SPREAD
     include_regrants = _REGRANTS
     include_other_programmes = include_other_programmes_field()
 
@@ -388,7 +407,8 @@ class FundingGroupSchema(FundingStatsSchema):
         allow_none=True,
         metadata={
             "description": "by=financial_year: 2021/22 (an award over several years in "
-            "its first), null when not recorded"
+            "its first, or with spread=planned_dates in each year it has money in), null when "
+            "not recorded"
         },
     )
     organisation = ma.fields.Nested(
@@ -450,6 +470,19 @@ class FundingApportionmentSchema(Schema):
     london_population = ma.fields.Integer()
 
 
+class FundingSpreadSchema(Schema):
+    method = ma.fields.String(metadata={"description": "none | planned_dates (spread=)"})
+    rule = ma.fields.String(metadata={"description": "The rule applied, in words"})
+    not_spread = ma.fields.Nested(
+        FundingMoneySchema,
+        metadata={
+            "description": "planned_dates only: of the awards counted (totals), those left "
+            "whole in the financial year they were decided for, having no planned start or "
+            "end (or an end before the start), with their money"
+        },
+    )
+
+
 class FundingProgrammesSchema(Schema):
     counted = ma.fields.String(
         metadata={
@@ -508,7 +541,8 @@ class FundingSummarySchema(Schema):
         metadata={
             "description": "The rules in words: by=borough, ward or bcu, how awards are placed; "
             "with area, which awards reach it; with by=financial_year or financial_year, the "
-            "year an award counts in; which regrants are left out"
+            "year an award counts in (or, with spread=planned_dates, how its money is divided "
+            "between the years); which regrants are left out"
         }
     )
     boroughs = ma.fields.List(
@@ -558,6 +592,10 @@ class FundingSummarySchema(Schema):
         metadata={"description": "Awards with no London beneficiary area recorded"},
     )
     apportionment = ma.fields.Nested(FundingApportionmentSchema)
+    spread = ma.fields.Nested(
+        FundingSpreadSchema,
+        metadata={"description": "How awards are put in financial years (spread=)"},
+    )
 
 
 class NeedRanksSchema(Schema):
@@ -693,6 +731,10 @@ class FundingNeedSchema(Schema):
     rule = ma.fields.String()
     ranking = ma.fields.String()
     apportionment = ma.fields.Nested(FundingApportionmentSchema)
+    spread = ma.fields.Nested(
+        FundingSpreadSchema,
+        metadata={"description": "How awards are put in financial years (spread=)"},
+    )
     notes = ma.fields.List(
         ma.fields.String(),
         metadata={"description": "Present when crime or population figures are not loaded"},
