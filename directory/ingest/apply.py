@@ -696,7 +696,8 @@ class _Writer:
                 ))  # fmt: skip
                 continue
             self._error(
-                f"{n:,} {kind} this file lists are held from source '{owner}' ({listed}): "
+                f"{_many(n, kind)} this file lists {'is' if n == 1 else 'are'} held from "
+                f"source '{owner}' ({listed}): "
                 f"importing it as source '{self.options.source}' would move them to it, and "
                 "a full import withdraws only what its own source holds. If the file is "
                 f"'{owner}''s, give that --source; if '{self.options.source}' now lists them, "
@@ -1406,6 +1407,13 @@ def search_text(
     names = {t.id: t.name for t in taxonomy.themes()}
     parts = [name, organisation or "", description or "", *(names.get(t, t) for t in themes)]
     return indexed(" ".join(p for p in parts if p))
+
+
+def _many(n: int, kind: str) -> str:
+    """ "1 service", "2 services" (``kind`` is the plural: services, grants, opportunities)."""
+    if n != 1:
+        return f"{n:,} {kind}"
+    return "1 " + ("opportunity" if kind == "opportunities" else kind.removesuffix("s"))
 
 
 def _shortened(text: str, limit: int) -> str:
