@@ -44,6 +44,7 @@ from directory.ingest.refresh import (
 )
 from directory.ingest.run import (
     FORMATS,
+    FULL_NEEDS_SOURCE,
     MODES,
     ScratchFullError,
     SourceError,
@@ -548,6 +549,13 @@ def _print_report(label: str, report: ImportReport, as_json: bool, limit: int = 
     )
     if report.status != "dry-run" and report.events:
         click.echo(f"  {report.events} change events recorded.")
+    for kind, actions in report.records.items():
+        for action in ("withdrawn", "restored"):
+            named = actions.get(action, [])
+            if named:
+                click.echo(
+                    f"  {kind} {action}: {_named(named, report.counts[kind].get(action, 0))}"
+                )
     for problem in report.problems[:limit]:
         where = ", ".join(
             part for part in (
@@ -569,12 +577,23 @@ def _print_report(label: str, report: ImportReport, as_json: bool, limit: int = 
         click.echo("  Nothing was written: an import with any error changes nothing.")
 
 
+def _named(records: list[dict[str, str]], count: int, first: int = 10) -> str:
+    """The first records of a list by ref and name, and how many more: "S-1 (Club), … and
+    39 more"."""
+    shown = ", ".join(f"{r['ref']} ({r['name']})" for r in records[:first])
+    return shown + (f" and {count - first:,} more" if count > first else "")
+
+
 @cli.command("import")
 @click.argument("location")
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), help="Detected from the file if omitted"
 )
-@click.option("--source", help="Name of the source (default: the file name)")
+@click.option(
+    "--source",
+    help="Name of the source, which owns the records it lists (default: the file's name; "
+    "--mode full needs it)",
+)
 @click.option(
     "--mode",
     type=click.Choice(MODES),
@@ -583,6 +602,14 @@ def _print_report(label: str, report: ImportReport, as_json: bool, limit: int = 
     help="full: withdraw this source's records that the file no longer lists",
 )
 @click.option("--dry-run", is_flag=True, help="Check and report what would change; write nothing")
+@click.option(
+    "--take-over", is_flag=True,
+    help="Move records another source holds that the file lists to this source (refused otherwise)",
+)  # fmt: skip
+@click.option(
+    "--allow-withdrawals", is_flag=True,
+    help="Let a full import withdraw more than half of what its source holds",
+)  # fmt: skip
 @quiet_option
 @json_option
 @with_appcontext
@@ -592,18 +619,23 @@ def import_command(
     source: str | None,
     mode: str,
     dry_run: bool,
+    take_over: bool,
+    allow_withdrawals: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
     """Import a file or URL: the directory template (CSV/XLSX), 360Giving (JSON/CSV/XLSX),
     Open Referral HSDS 3.0 JSON, Met Police borough crime counts (mps-crime) or ONS
     population estimates (population). All or nothing: any error and nothing is written."""
+    if mode == "full" and source is None:
+        raise click.UsageError(FULL_NEEDS_SOURCE)
     app_state = state()
     try:
         with write_lock(app_state.db), progress_for(quiet) as progress:
             report = run_import(
                 app_state.db, _snapshot(), app_state.settings, location,
-                fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress,
+                fmt=fmt, source=source, mode=mode, dry_run=dry_run, take_over=take_over,
+                allow_withdrawals=allow_withdrawals, progress=progress,
             )  # fmt: skip
     except LockHeldError as error:
         run_id, said = None, str(error)

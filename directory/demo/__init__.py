@@ -103,4 +103,5 @@ def build_demo(
     progress.step(f"{committee_name}: building the Committee-named services")
     committee = Committee(data_dir, ctx, data, boroughs, today).build()
     committee.opportunities = read_opportunities(data, today)
+    committee.lists_opportunities = True
     return list(zip(DEMO_SOURCES, (decisions, committee, giving), strict=True))

@@ -86,6 +86,13 @@ MAX_STORED_PROBLEMS = 100_000
 SERVICES_A_CHUNK = 5_000
 #: change events written together, as they are recorded (they are 1 KB each as dicts)
 EVENTS_A_CHUNK = 5_000
+#: the records a run names for each kind and action (withdrawn, restored, moved): its counts
+#: stay whole, its names are the first this many
+NAMED_A_RUN = 1_000
+#: a full import may withdraw at most half of what its source holds (a file cut short, or
+#: imported under another source's name) unless told to (``allow_withdrawals``); a source
+#: holding this many or fewer may lose any of them
+FEW_RECORDS = 10
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,11 @@ class ImportOptions:
     #: bring the planner's statistics up to date after a write (a whole-database ANALYZE:
     #: worth it after an import, not after one record)
     refresh_statistics: bool = True
+    #: records another source holds that this one lists move to it; otherwise the import is
+    #: refused (the source decides what a full import withdraws: a wrong --source took them)
+    take_over: bool = False
+    #: a full import may withdraw more than half of what its source holds
+    allow_withdrawals: bool = False
 
 
 @dataclass
@@ -116,6 +128,9 @@ class ImportReport:
     problems: list[Problem]
     events: int = 0
     seconds: float = 0.0
+    #: the records withdrawn, restored and moved from another source, by kind and action:
+    #: {"services": {"withdrawn": [{"ref": …, "name": …}], "moved": [{…, "from": source}]}}
+    records: dict[str, dict[str, list[dict[str, str]]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -130,6 +145,7 @@ class ImportReport:
             "errors": sum(1 for p in self.problems if p.severity == "error"),
             "warnings": sum(1 for p in self.problems if p.severity == "warning"),
             "problems": [p.to_dict() for p in self.problems],
+            "records": self.records,
             "seconds": round(self.seconds, 2),
         }
 
@@ -204,12 +220,13 @@ def import_batch(
                     details={"source": options.source, "counts": counts},
                     at=started,
                 )
-            repo.finish_run(run_id, finish_row(status, counts, problems))  # type: ignore[arg-type]
+            repo.finish_run(run_id, finish_row(status, counts, problems, writer.named))  # type: ignore[arg-type]
     except _DryRun:
         assert writer is not None
         return ImportReport(
-            "dry-run", None, writer.counts, problems, writer.events_written, elapsed(clock)
-        )
+            "dry-run", None, writer.counts, problems, writer.events_written, elapsed(clock),
+            writer.named,
+        )  # fmt: skip
     except _Rejected:
         assert writer is not None
         return record_failure(db, options, started, clock, problems + writer.problems, {})
@@ -236,7 +253,9 @@ def import_batch(
             db.refresh_statistics()
         except DBAPIError as error:
             log.warning("import %s: statistics not refreshed: %s", options.source, error)
-    return ImportReport(status, run_id, counts, problems, writer.events_written, elapsed(clock))
+    return ImportReport(
+        status, run_id, counts, problems, writer.events_written, elapsed(clock), writer.named
+    )
 
 
 def record_failure(
@@ -272,11 +291,15 @@ def run_row(options: ImportOptions, started: datetime) -> dict[str, Any]:
     }
 
 
-def finish_row(status: str, counts: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
+def finish_row(
+    status: str, counts: dict[str, Any], problems: list[Problem],
+    records: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     return {
         "status": status,
         "finished_at": now(),
         "counts": counts,
+        "records": records or {},
         "error_count": sum(1 for p in problems if p.severity == "error"),
         "warning_count": sum(1 for p in problems if p.severity == "warning"),
         "problems": [p.to_dict() for p in problems[:MAX_STORED_PROBLEMS]],
@@ -418,7 +441,7 @@ class _Plan:
     inserts: list[dict[str, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     changed_refs: list[str] = field(default_factory=list)
-    owned: list[dict[str, Any]] = field(default_factory=list)  # unchanged, new owner
+    owned: list[dict[str, Any]] = field(default_factory=list)  # unchanged but for its source
 
 
 _MATCHED_BY = {
@@ -493,6 +516,10 @@ class _Writer:
     held_orgs: dict[str, str] = field(default_factory=dict)
     #: held services read for the outcomes step, by id (as ``service_states`` reads them)
     held_services: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: the records withdrawn, restored and moved, named (``ImportReport.records``)
+    named: dict[str, dict[str, list[dict[str, str]]]] = field(default_factory=dict)
+    #: records taken from another source: (kind, that source) → how many
+    taken: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def _held_areas(self, service_id: int) -> set[str]:
         """The areas of a held service read by :meth:`_read_held` (none for another)."""
@@ -525,6 +552,7 @@ class _Writer:
         self._outcomes(batch)
         self._contacts(batch)
         self._opportunities(batch, org_ids)
+        self._report_taken()
         if self._has_errors():
             raise _Rejected
         self._step("recording change events", len(self.events))
@@ -561,6 +589,9 @@ class _Writer:
         restored = old["withdrawn_at"] is not None
         counted = f"{entity}s"
         owner = old["source"] if self.options.keep_owner else self.options.source
+        moved = old["source"] != owner  # listed by this source now: it owns it
+        if moved:
+            self._taken(counted, ref, name, old["source"])
         if changes or restored:
             plan.updates.append(
                 {"id": old["id"], **columns, "source": owner,
@@ -569,13 +600,18 @@ class _Writer:
             plan.changed_refs.append(ref)
             action = "restored" if restored else "updated"
             self._count(counted, action)
+            if restored:
+                self._name(counted, action, ref, name)
+            if moved:
+                changes["source"] = [old["source"], owner]
             self._event(entity, old["id"], ref, action, name, changes, areas)
-            if not self.options.keep_owner:
-                self._claimed(entity.capitalize(), ref, old["source"])
+        elif moved:  # a change all the same: it decides what a full import withdraws
+            plan.owned.append({"id": old["id"], "source": owner, "updated_at": self.at})
+            self._event(
+                entity, old["id"], ref, "updated", name, {"source": [old["source"], owner]}, areas
+            )
         else:
             self._count(counted, "unchanged")
-            if old["source"] != owner:  # listed by this source now: it owns it
-                plan.owned.append({"id": old["id"], "source": self.options.source})
 
     def _withdraw_unlisted(
         self, model: type, entity: str, held: dict[str, Held], records: Collection[str],
@@ -589,12 +625,16 @@ class _Writer:
             h.id for ref, h in held.items()
             if ref not in records and h.source == self.options.source and not h.withdrawn
         ]  # fmt: skip
+        holds = sum(1 for h in held.values() if h.source == self.options.source and not h.withdrawn)
+        if not self.withdrawals_allowed(f"{entity}s", len(gone), holds):
+            return
         read = self.repo.service_states if model is Service else self.repo.grant_states_of
         for start in range(0, len(gone), SERVICES_A_CHUNK):
             ids = gone[start : start + SERVICES_A_CHUNK]
             self.repo.set_withdrawn(model, ids, self.at)
             for ref, state in sorted(read(ids).items(), key=lambda item: item[1]["id"]):
                 self._count(f"{entity}s", "withdrawn")
+                self._name(f"{entity}s", "withdrawn", ref, state[name] or ref)
                 self._event(
                     entity, state["id"], ref, "withdrawn", state[name] or ref, {}, areas(state)
                 )
@@ -615,15 +655,53 @@ class _Writer:
                     name, value[:60] + "…",
                 )  # fmt: skip
 
-    def _claimed(self, entity: str, ref: str, owner: str) -> None:
-        if owner != self.options.source:
-            self.problems.append(
-                Problem(
-                    f"{entity} '{ref}' was last written by source '{owner}' and now by "
-                    f"'{self.options.source}': if both keep listing it with different details, "
-                    "each import will change it back.",
-                    severity="warning",
-                )
+    def withdrawals_allowed(self, kind: str, withdrawing: int, holds: int) -> bool:
+        """Whether a full import may withdraw ``withdrawing`` of the ``holds`` records of a
+        kind its source holds: not more than half of more than ``FEW_RECORDS`` unless told
+        to (an error otherwise, which refuses the import)."""
+        if self.options.allow_withdrawals or holds <= FEW_RECORDS or withdrawing * 2 <= holds:
+            return True
+        self._error(
+            f"This full import would withdraw {withdrawing:,} of the {holds:,} {kind} source "
+            f"'{self.options.source}' holds, more than half: refusing, in case the file is cut "
+            "short or is another source's. If they have all ended, import it again with "
+            "--allow-withdrawals (over the API: allow_withdrawals=true)."
+        )
+        return False
+
+    def _name(self, kind: str, action: str, ref: str, name: str, **more: str) -> None:
+        """Name a record withdrawn, restored or moved in the run's ``records``."""
+        named = self.named.setdefault(kind, {}).setdefault(action, [])
+        if len(named) < NAMED_A_RUN:
+            named.append({"ref": ref, "name": name, **more})
+
+    def _taken(self, kind: str, ref: str, name: str, owner: str) -> None:
+        """Note a record held by source ``owner`` that this import's source now lists."""
+        self._count(kind, "moved")
+        self._name(kind, "moved", ref, name, **{"from": owner})
+        self.taken[kind, owner] = self.taken.get((kind, owner), 0) + 1
+
+    def _report_taken(self) -> None:
+        """Each source records were taken from, in one problem: an error (the import is
+        refused) unless the import was told to take them over (``take_over``), a warning
+        then. The source decides what a full import withdraws, so a file imported under
+        the wrong --source would take them, and the next full import withdraw them."""
+        for (kind, owner), n in self.taken.items():  # (services first, as written)
+            refs = [r["ref"] for r in self.named[kind]["moved"] if r["from"] == owner]
+            listed = ", ".join(refs[:10]) + (f" and {n - 10:,} more" if n > 10 else "")
+            if self.options.take_over:
+                self.problems.append(Problem(
+                    f"{kind.capitalize()}: {n:,} moved from source '{owner}' to "
+                    f"'{self.options.source}' ({listed}).", severity="warning",
+                ))  # fmt: skip
+                continue
+            self._error(
+                f"{_many(n, kind)} this file lists {'is' if n == 1 else 'are'} held from "
+                f"source '{owner}' ({listed}): "
+                f"importing it as source '{self.options.source}' would move them to it, and "
+                "a full import withdraws only what its own source holds. If the file is "
+                f"'{owner}''s, give that --source; if '{self.options.source}' now lists them, "
+                "import it again with --take-over (over the API: take_over=true)."
             )
 
     def _count(self, entity: str, action: str, n: int = 1) -> None:
@@ -946,6 +1024,7 @@ class _Writer:
                 continue
             self.repo.set_withdrawn(Service, [state["id"]], self.at)
             self._count("services", "withdrawn")
+            self._name("services", "withdrawn", ref, state["name"])
             self._event("service", state["id"], ref, "withdrawn", state["name"], {},
                         service_areas(state))  # fmt: skip
 
@@ -1280,9 +1359,13 @@ def _record_chunks(records: Iterable[Any], *, unique: bool) -> Iterator[dict[str
 
 def _opportunities_step(writer: _Writer, batch: Batch, org_ids: dict[str, int]) -> None:
     """The batch's funding opportunities (the template's "Opportunities" sheet, the demo's),
-    checked and written in the import's transaction (directory/ingest/opportunities.py)."""
+    checked and written in the import's transaction (directory/ingest/opportunities.py).
+    A full import replaces its source's opportunities only when the batch lists them
+    (``Batch.lists_opportunities``: a workbook without the sheet, a CSV, another format
+    leaves them as held, as a sheet without a column leaves its field)."""
     records = batch.opportunities
-    if not records and writer.options.mode != "full":
+    full = writer.options.mode == "full" and (batch.lists_opportunities or bool(records))
+    if not records and not full:
         return
     writer._step("{verb} opportunities", len(records))
     repo = OpportunityRepository(writer.repo.session)
@@ -1300,13 +1383,21 @@ def _opportunities_step(writer: _Writer, batch: Batch, org_ids: dict[str, int]) 
                     problem, message=f"{opportunity_sheet.SHEET}: {problem.message}",
                     row=rec.row, column=opportunity_sheet.heading_of(problem.column),
                 ))  # fmt: skip
+    if full:
+        refs = {rec.ref for rec in records}
+        holds = [row for row in repo.states(source=writer.options.source) if not row.withdrawn_at]
+        gone = sum(1 for row in holds if row.ref not in refs)
+        full = writer.withdrawals_allowed("opportunities", gone, len(holds))
     if writer._has_errors():
         raise _Rejected
     written = opportunities.write(
         repo, records, source=writer.options.source, at=writer.at, run_id=writer.run_id,
-        full=writer.options.mode == "full", org_ids=org_ids,
+        full=full, org_ids=org_ids,
     )  # fmt: skip
     writer.counts["opportunities"] = written.counts
+    for action, named in written.named.items():
+        for ref, title in named:
+            writer._name("opportunities", action, ref, title)
     writer.events.extend(written.events)
     writer.progress.advance(len(records))
 
@@ -1321,6 +1412,13 @@ def search_text(
     names = {t.id: t.name for t in taxonomy.themes()}
     parts = [name, organisation or "", description or "", *(names.get(t, t) for t in themes)]
     return indexed(" ".join(p for p in parts if p))
+
+
+def _many(n: int, kind: str) -> str:
+    """ "1 service", "2 services" (``kind`` is the plural: services, grants, opportunities)."""
+    if n != 1:
+        return f"{n:,} {kind}"
+    return "1 " + ("opportunity" if kind == "opportunities" else kind.removesuffix("s"))
 
 
 def _shortened(text: str, limit: int) -> str:

@@ -146,6 +146,8 @@ class Written:
     events: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     ids: dict[str, int] = field(default_factory=dict)  # ref → id
+    #: the opportunities withdrawn and restored: action → (ref, title) of each
+    named: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def write(
@@ -211,6 +213,8 @@ def write(
             repo.set_areas(row.id, new["areas"])
         action = "restored" if restored else "updated"
         out.counts[action] = out.counts.get(action, 0) + 1
+        if restored:
+            out.named.setdefault(action, []).append((ref, rec.title))
         event(row.id, ref, action, rec.title, changes, set(old["areas"]) | set(new["areas"]))
     if full:
         gone = [row for row in repo.states(source=source)
@@ -219,5 +223,6 @@ def write(
         gone_areas = repo.areas_of([row.id for row in gone])
         for row in gone:
             out.counts["withdrawn"] = out.counts.get("withdrawn", 0) + 1
+            out.named.setdefault("withdrawn", []).append((row.ref, row.title))
             event(row.id, row.ref, "withdrawn", row.title, {}, gone_areas.get(row.id, []))
     return out

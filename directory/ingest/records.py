@@ -347,6 +347,10 @@ class Batch(ProblemLog):
     outcomes: list[OutcomeRecord] = field(default_factory=list)
     contacts: list[ContactRecord] = field(default_factory=list)
     opportunities: list[OpportunityRecord] = field(default_factory=list)
+    #: whether the source says what its opportunities are, even none (a workbook's
+    #: Opportunities sheet, with its headings): only then does a full import withdraw those
+    #: it no longer lists
+    lists_opportunities: bool = False
     #: what a write over the API takes out: services to withdraw (refs), outcomes and
     #: patch contacts to delete (ids); no file format says these
     withdrawn_services: list[str] = field(default_factory=list)

@@ -83,6 +83,11 @@ MAX_BYTES = 100 * 1024 * 1024
 FETCH_TIMEOUT_S = 60
 FETCH_DEADLINE_S = 600
 MAX_SOURCE_NAME = 80
+FULL_NEEDS_SOURCE = (
+    "A full import withdraws what its source no longer lists, so it needs the source named "
+    "(--source, or the API's source): taken from the file's name, week49.xlsx and "
+    "week50.xlsx would be two sources, and neither would withdraw anything."
+)
 
 
 def public_location(location: str) -> str:
@@ -275,6 +280,7 @@ def read_source(
         if head_of(data, 2) == b"PK" and OPPORTUNITY_SHEET.casefold() in sheet_names(data, name):
             sheet = read_table(data, name=name, sheet=OPPORTUNITY_SHEET)
             add_opportunities(sheet, ctx, batch, template_funder)
+            batch.lists_opportunities = True
         return batch
     except ReadError as error:
         batch = Batch()
@@ -292,6 +298,8 @@ def run_import(
     source: str | None = None,
     mode: str = "incremental",
     dry_run: bool = False,
+    take_over: bool = False,
+    allow_withdrawals: bool = False,
     base_dir: Path | None = None,
     progress: Progress = QUIET,
     fetched_from: str | None = None,
@@ -302,7 +310,7 @@ def run_import(
     includes the fetching and reading. ``fetched_from``: the URL a local ``location`` was
     downloaded from (a refresh's file), recorded as the run's location in its place."""
     clock = datetime.now()
-    _check_source(source)
+    _check_source(source, mode)
     name = location.rsplit("/", 1)[-1]
     from_name = normalise_header(Path(name).stem).replace("_", "-")[:80]
     shown = source or from_name or name
@@ -313,7 +321,8 @@ def run_import(
         progress.step(f"{shown}: reading {name}")
     return import_data(
         db, snap, settings, data, location,
-        fmt=fmt, source=source, mode=mode, dry_run=dry_run, progress=progress, clock=clock,
+        fmt=fmt, source=source, mode=mode, dry_run=dry_run, take_over=take_over,
+        allow_withdrawals=allow_withdrawals, progress=progress, clock=clock,
         fetched_from=fetched_from,
     )  # fmt: skip
 
@@ -329,6 +338,8 @@ def import_data(
     source: str | None = None,
     mode: str = "incremental",
     dry_run: bool = False,
+    take_over: bool = False,
+    allow_withdrawals: bool = False,
     actor: str | None = None,
     progress: Progress = QUIET,
     clock: datetime | None = None,
@@ -341,7 +352,7 @@ def import_data(
     360Giving export names it as its grants' ``dataSource``. The report's elapsed time is
     from ``clock`` (local, naive; default: now), so it includes the reading."""
     clock = clock or datetime.now()
-    _check_source(source)
+    _check_source(source, mode)
     name = location.rsplit("/", 1)[-1]
     from_name = normalise_header(Path(name).stem).replace("_", "-")[:80]
     shown = source or from_name or name
@@ -375,6 +386,8 @@ def import_data(
         mode=mode,
         dry_run=dry_run,
         actor=actor,
+        take_over=take_over,
+        allow_withdrawals=allow_withdrawals,
     )
     if batch is None:  # a need format
         assert isinstance(data, bytes)
@@ -416,9 +429,13 @@ def _identity(path: Path) -> tuple[int, ...]:
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
-def _check_source(source: str | None) -> None:
-    """A source name given is 1 to MAX_SOURCE_NAME characters of text that can be stored."""
+def _check_source(source: str | None, mode: str = "incremental") -> None:
+    """A source name given is 1 to MAX_SOURCE_NAME characters of text that can be stored;
+    a full import names its source (the file's name would make each week's file a source
+    of its own, which never withdraws anything)."""
     if source is None:
+        if mode == "full":
+            raise SourceError(FULL_NEEDS_SOURCE)
         return
     if not 0 < len(source.strip()) <= MAX_SOURCE_NAME:
         raise SourceError(f"A source name must be 1 to {MAX_SOURCE_NAME} characters.")

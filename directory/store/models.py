@@ -442,6 +442,10 @@ class ImportRun(Base):
     #: who asked for it over the API: the API key's name (never its secret); null for runs
     #: of the ``directory`` command
     actor: Mapped[str | None] = mapped_column(String(120))
+    #: the records it withdrew, restored and moved from another source, named by kind and
+    #: action (``ImportReport.records``: the first 1,000 of each); null for runs recorded
+    #: before migration 0030
+    records: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ChangeEvent(Base):

@@ -631,6 +631,7 @@ def import_body(row: Any, *, with_problems: bool) -> dict[str, Any]:
         "actor": row.actor,
     }
     if with_problems:
+        body["records"] = row.records or {}  # (null: a run recorded before migration 0028)
         body["problems"] = row.problems
         # runs keep their first MAX_STORED_PROBLEMS (runs before it was raised, their first 500)
         body["problems_truncated"] = len(row.problems) < row.error_count + row.warning_count

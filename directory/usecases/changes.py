@@ -68,9 +68,10 @@ def _grant_entries(
 def changes(
     q: CatalogueQueries, snap: GeographySnapshot, today: date, *, since: datetime | None,
     area: str | None, theme: str | None, entity: str | None, ending_within: int,
-    page: int, per_page: int,
+    page: int, per_page: int, import_run: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Change entries affecting the patch, newest first, paged with the envelope."""
+    """Change entries affecting the patch, newest first, paged with the envelope; with
+    ``import_run``, the events that run recorded alone (no grant's dates are a run's)."""
     if theme is not None:
         check_themes([theme])
     if since is not None:
@@ -79,7 +80,7 @@ def changes(
     codes = area_scope(snap, code) if code is not None else None
     wanted = page * per_page
     rows, stored_total = q.events(
-        since=since, areas=codes, theme=theme, entity=entity, limit=wanted
+        since=since, areas=codes, theme=theme, entity=entity, limit=wanted, import_run=import_run
     )
     event_areas = q.event_areas([r.id for r in rows])
     named: dict[str, set[int]] = {entity: set() for entity in _PATHS}
@@ -105,7 +106,7 @@ def changes(
         for r in rows
     ]
     derived: list[dict[str, Any]] = []
-    if entity in (None, "grant"):
+    if entity in (None, "grant") and import_run is None:
         grants = q.dated_grants(areas=codes, theme=theme)
         derived = _grant_entries(
             grants, today, ending_within, since, q.grant_areas([g.id for g in grants]), snap

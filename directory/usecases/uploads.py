@@ -54,6 +54,8 @@ class Upload:
     source: str | None = None
     mode: str = "incremental"
     dry_run: bool = False
+    take_over: bool = False
+    allow_withdrawals: bool = False
 
 
 def import_upload(
@@ -84,7 +86,8 @@ def import_upload(
                 snap = geography.current(GeographyRepository(connection))
             report = import_data(
                 db, snap, settings, upload.data, name, fmt=upload.format, source=upload.source,
-                mode=upload.mode, dry_run=upload.dry_run, actor=principal.name,
+                mode=upload.mode, dry_run=upload.dry_run, take_over=upload.take_over,
+                allow_withdrawals=upload.allow_withdrawals, actor=principal.name,
                 progress=Deadline(settings.upload_seconds),
             )  # fmt: skip
     except OutOfTime:  # the transaction rolled back as the error left it: nothing written
@@ -137,6 +140,7 @@ def import_upload(
         "started_at": started.isoformat() + "Z",
         "finished_at": None,
         "counts": report.counts,
+        "records": report.records,
         "errors": sum(1 for p in report.problems if p.severity == "error"),
         "warnings": sum(1 for p in report.problems if p.severity == "warning"),
         "actor": principal.name,

@@ -40,7 +40,7 @@ from directory.demo import DEMO_SOURCES
 from directory.ingest.codelists import CODELISTS, codes
 from directory.ingest.export import DECISION_SOURCES
 from directory.ingest.giving360 import GRANT_SCHEMA, NO_DESCRIPTION, published_id
-from directory.store.models import Grant, Organisation
+from directory.store.models import ChangeEvent, Grant, Organisation
 from directory.store.repositories.directory import DirectoryRepository
 from tests.conftest import BACKENDS, demo_copy, geography_copy, shared_data_path
 from tests.servers import file_server
@@ -457,17 +457,22 @@ def test_reimporting_the_export_changes_nothing(
     """The directory's own 360Giving export imported back into it: no grant changes, not
     their services (which 360Giving cannot carry), demo flags or titles (a grant with none
     is written as 'Grant <id>', one with no description with a sentence saying so), nor,
-    under our 360Giving prefix, their refs."""
+    under our 360Giving prefix, their refs. (Imported as the source "grants", they are
+    taken over from the demo's sources, which is a change of their source alone.)"""
     path = tmp_path / "grants.json"
     if prefix is not None:
         demo_writable = request.getfixturevalue("demo_prefixed")
     exported = demo_writable.test_cli_runner().invoke(cli, ["export", str(path)])
     assert exported.exit_code == 0, exported.output
     before = _grants(demo_writable), _links(demo_writable)
-    report = _import(demo_writable, path, "--format", "360giving")
-    assert report["status"] == "unchanged", report["counts"]
-    assert report["counts"]["grants"]["updated"] == 0
-    assert report["change_events"] == 0
+    report = _import(demo_writable, path, "--format", "360giving", "--take-over")
+    assert report["counts"]["grants"]["updated"] == 0, report["counts"]
+    assert report["counts"]["grants"]["created"] == 0
+    with demo_writable.extensions["directory"].db.engine.connect() as connection:
+        changes = connection.execute(
+            select(ChangeEvent.changes).where(ChangeEvent.import_run_id == report["run_id"])
+        ).scalars()
+        assert {tuple(c) for c in changes} == {("source",)}
     assert (_grants(demo_writable), _links(demo_writable)) == before
 
 
@@ -491,7 +496,7 @@ def test_a_360giving_grant_keeps_the_services_it_funds(
     funded = links[item["id"]]
     path = tmp_path / "one.json"
     path.write_text(json.dumps({"grants": [{**item, "title": "Renamed"}]}), "utf-8")
-    report = _import(demo_writable, path, "--source", "funder")
+    report = _import(demo_writable, path, "--source", "funder", "--take-over")
     assert report["counts"]["grants"]["updated"] == 1
     grant = client.get(f"/api/v1/grants/{quote(item['id'], safe='')}").json
     assert grant["title"] == "Renamed"
@@ -499,9 +504,9 @@ def test_a_360giving_grant_keeps_the_services_it_funds(
     service = client.get(f"/api/v1/services/{quote(funded[0], safe='')}").json
     assert item["id"] in [g["ref"] for g in service["grants"]]
     changes = client.get("/api/v1/changes", query_string={"entity": "grant"}).json["contents"]
-    assert [c["changes"] for c in changes if c["entity_ref"] == item["id"]] == [
-        {"title": {"old": item["title"], "new": "Renamed"}}
-    ]
+    [change] = [c["changes"] for c in changes if c["entity_ref"] == item["id"]]
+    assert change["title"] == {"old": item["title"], "new": "Renamed"}
+    assert set(change) == {"title", "source"} and change["source"]["new"] == "funder"
 
 
 def test_data_source_of_a_grant_made_from_a_mopac_decision_is_the_decisions_page(
@@ -590,7 +595,8 @@ def test_date_modified_is_when_the_grants_record_last_changed_in_utc(
     path = tmp_path / "one.json"
     path.write_text(json.dumps({"grants": [{**item, "title": "Renamed"}]}), "utf-8")
     before = datetime.now(UTC).replace(microsecond=0)
-    assert _import(demo_writable, path, "--source", "funder")["counts"]["grants"]["updated"] == 1
+    report = _import(demo_writable, path, "--source", "funder", "--take-over")
+    assert report["counts"]["grants"]["updated"] == 1
     after = datetime.now(UTC)
     again = {g["id"]: g for g in client.get("/api/v1/grants.360giving.json").json["grants"]}
     assert before <= datetime.fromisoformat(again["MOPAC-DEC-026"]["dateModified"]) <= after

@@ -565,8 +565,9 @@ def test_its_own_export_read_back_is_the_records_it_holds(
         path = tmp_path / "ours.json"
         path.write_text(json.dumps(exported), "utf-8")
         result = app.test_cli_runner().invoke(
-            cli, ["import", str(path), "--format", "hsds", "--source", "another", "--json"]
-        )
+            cli, ["import", str(path), "--format", "hsds", "--source", "another", "--take-over",
+                  "--json"],
+        )  # fmt: skip
         assert result.exit_code == 0, result.output[-3000:]
         report = json.loads(result.stdout)
         counts = report["counts"]
@@ -574,8 +575,8 @@ def test_its_own_export_read_back_is_the_records_it_holds(
         # nothing of ours refused or cut short (an org-id of 42 characters, ours, was "cut
         # to 40", as a charity number is), only the records' new source told
         told = [p["message"] for p in report["problems"]]
-        assert told and all("now by 'another'" in message for message in told), told
-        assert counts["services"]["updated"] + counts["services"]["unchanged"] == len(exported)
+        assert told and all(" moved from source " in message for message in told), told
+        assert counts["services"]["moved"] == len(exported)
         assert api_refs(client) == refs
         # the funding and contacts the export made from grants and patch contacts are not
         # kept as copies (which would outlive them): the services keep no extras
@@ -722,8 +723,9 @@ def test_a_generated_directory_validates_and_round_trips(
     finally:
         other.extensions["directory"].db.dispose()
     result = writable_app.test_cli_runner().invoke(
-        cli, ["import", str(exported), "--format", "hsds", "--source", "hsds-export", "--json"]
-    )
+        cli, ["import", str(exported), "--format", "hsds", "--source", "hsds-export", "--take-over",
+              "--json"],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output[-3000:]
     assert json.loads(result.stdout)["counts"]["services"]["created"] == 0
     assert _comparable(writable_app, translate=True) == original
@@ -782,7 +784,7 @@ def test_a_service_without_an_assured_date_keeps_its_last_verified(
     sheet = tmp_path / "services.csv"
     sheet.write_text(HEADER + OXYGEN + RESCUE.replace(",44287,", ",,"), "utf-8")
     runner = writable_app.test_cli_runner()
-    assert runner.invoke(cli, ["import", str(sheet)]).exit_code == 0
+    assert runner.invoke(cli, ["import", str(sheet), "--source", "hsds"]).exit_code == 0
     client = writable_app.test_client()
     never = get(client, f"/services/{service_uuid('SL-RR-01')}")
     assert "assured_date" not in never

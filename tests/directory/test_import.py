@@ -237,7 +237,9 @@ def test_dry_run_reports_and_writes_nothing(writable_app, tmp_path):
     assert result.exit_code == 0, result.output
     assert "dry-run" in result.output and "services: 1 created" in result.output
     # a kind the file has none of is left out: a full import's line ended "opportunities: "
-    result = run(writable_app, "import", str(path), "--dry-run", "--mode", "full")
+    result = run(
+        writable_app, "import", str(path), "--dry-run", "--mode", "full", "--source", "services"
+    )
     report = result.output.splitlines()[0]
     assert "services: 1 created" in report and "opportunities" not in report, report
     assert dump(writable_app, skip=()) == before
@@ -307,9 +309,12 @@ def test_an_update_records_old_and_new_values_and_areas(writable_app, tmp_path):
 
 def test_full_mode_withdraws_what_a_source_stops_listing_and_restores_it(writable_app, tmp_path):
     both = write(tmp_path, "weekly.csv", HEADER + OXYGEN + RESCUE)
-    assert run(writable_app, "import", str(both), "--mode", "full").exit_code == 0
+    assert (
+        run(writable_app, "import", str(both), "--mode", "full", "--source", "weekly").exit_code
+        == 0
+    )
     one = write(tmp_path, "weekly.csv", HEADER + OXYGEN)
-    result = run(writable_app, "import", str(one), "--mode", "full")
+    result = run(writable_app, "import", str(one), "--mode", "full", "--source", "weekly")
     assert result.exit_code == 0, result.output
     assert "1 withdrawn" in result.output
     client = writable_app.test_client()
@@ -322,7 +327,7 @@ def test_full_mode_withdraws_what_a_source_stops_listing_and_restores_it(writabl
     assert [a["code"] for a in withdrawn["areas"]] == ["E12000007"]
     # an incremental import of another file never withdraws anything
     other = write(tmp_path, "other.csv", HEADER + OXYGEN)
-    assert "withdrawn" not in run(writable_app, "import", str(other)).output
+    assert "withdrawn" not in run(writable_app, "import", str(other), "--source", "weekly").output
     # listed again: restored
     write(tmp_path, "weekly.csv", HEADER + OXYGEN + RESCUE)
     result = run(writable_app, "import", str(both), "--mode", "full", "--source", "weekly")
@@ -1042,22 +1047,25 @@ def directory_app_with_oxygen(writable_app, tmp_path):
 
 def test_a_full_import_with_no_rows_is_refused(directory_app_with_oxygen, tmp_path):
     result = run(
-        directory_app_with_oxygen, "import", str(write(tmp_path, "o.csv", HEADER)), "--mode", "full"
+        directory_app_with_oxygen,
+        "import",
+        str(write(tmp_path, "o.csv", HEADER)),
+        "--mode",
+        "full",
+        "--source",
+        "o",
     )
     assert result.exit_code == 1
     assert "would withdraw everything" in result.output
     assert directory_app_with_oxygen.test_client().get("/api/v1/services").json["total_items"] == 1
 
 
-def test_the_source_that_lists_a_record_last_owns_it(writable_app, tmp_path):
+def test_a_source_that_takes_a_record_over_owns_it(writable_app, tmp_path):
     both = write(tmp_path, "both.csv", HEADER + OXYGEN + RESCUE)
     assert run(writable_app, "import", str(both), "--source", "a", "--mode", "full").exit_code == 0
-    assert (
-        run(
-            writable_app, "import", str(write(tmp_path, "b.csv", HEADER + OXYGEN)), "--source", "b"
-        ).exit_code
-        == 0
-    )
+    b = write(tmp_path, "b.csv", HEADER + OXYGEN)
+    taken = run(writable_app, "import", str(b), "--source", "b", "--take-over")
+    assert taken.exit_code == 0, taken.output
     rescue_only = write(tmp_path, "a2.csv", HEADER + RESCUE)
     result = run(writable_app, "import", str(rescue_only), "--source", "a", "--mode", "full")
     assert "withdrawn" not in result.output  # OXY-KT-01 now belongs to b
@@ -1092,7 +1100,8 @@ def test_the_demo_directory_exports_to_a_template_that_imports_cleanly(
     assert run(writable_app, "demo", "load", "--from", str(shared_data_dir)).exit_code == 0
     exported = tmp_path / "demo.xlsx"
     assert run(writable_app, "export", str(exported)).exit_code == 0
-    result = run(writable_app, "import", str(exported), "--dry-run", "--json")
+    # (its records are the demo sources': imported as source "demo" they are taken over)
+    result = run(writable_app, "import", str(exported), "--dry-run", "--take-over", "--json")
     report = json.loads(result.output)
     assert report["errors"] == 0, report["problems"][:5]
     assert report["counts"]["services"]["created"] == 0
@@ -1263,7 +1272,7 @@ def test_a_column_the_sheet_leaves_out_keeps_what_is_held(writable_app, tmp_path
         tmp_path, "narrow.csv", "Service ref,Service name,Organisation name,Coverage,Last verified\n"
         "OXY-KT-01,Oxygen knife crime programme,Oxygen,RB Kingston upon Thames,02/10/2026\n",
     )  # fmt: skip
-    result = run(writable_app, "import", str(narrow), "--json")
+    result = run(writable_app, "import", str(narrow), "--source", "a", "--json")
     assert json.loads(result.output)["counts"]["services"]["updated"] == 1, result.output
     after = client.get("/api/v1/services/OXY-KT-01").json
     assert after["last_verified"] == "2026-10-02"
@@ -1280,7 +1289,8 @@ def test_a_blank_cell_clears_its_field_of_a_service(writable_app, tmp_path):
         run(writable_app, "import", str(write(tmp_path, "a.csv", HEADER + OXYGEN))).exit_code == 0
     )
     blank = OXYGEN.replace("hello@oxygen.example.org", "").replace('"Workshops in Kingston"', "")
-    assert run(writable_app, "import", str(write(tmp_path, "b.csv", HEADER + blank))).exit_code == 0
+    again = write(tmp_path, "b.csv", HEADER + blank)
+    assert run(writable_app, "import", str(again), "--source", "a").exit_code == 0
     service = writable_app.test_client().get("/api/v1/services/OXY-KT-01").json
     assert service["contact"]["email"] is None and service["description"] is None
 
@@ -1510,7 +1520,9 @@ def test_a_sheet_written_a_few_grants_at_a_time_checks_parents_withdraws_and_ren
         _chain_row(4, "Delta Trust", "G-PARENT"),
         _chain_row(5, "Epsilon Trust", "G-5"),
     ]))  # fmt: skip
-    result = run(writable_app, "import", str(first), "--mode", "full", "--json")
+    result = run(
+        writable_app, "import", str(first), "--mode", "full", "--source", "chain", "--json"
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     # named as the file names it: its row and column (it was the column "parent_ref", ours)
@@ -1526,7 +1538,9 @@ def test_a_sheet_written_a_few_grants_at_a_time_checks_parents_withdraws_and_ren
         _chain_row(4, "Delta Trust", "G-PARENT"),
         _chain_row(6, "Zeta Trust", "G-CHILD-6", "G-3"),  # held (and withdrawn now): no warning
     ]))  # fmt: skip
-    result = run(writable_app, "import", str(second), "--mode", "full", "--json")
+    result = run(
+        writable_app, "import", str(second), "--mode", "full", "--source", "chain", "--json"
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert [p["value"] for p in report["problems"] if p["column"] == "Paid through"] == [

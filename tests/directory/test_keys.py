@@ -343,7 +343,7 @@ def _giving(_tmp_path: Path, _app: Flask) -> tuple[str, bytes]:
 def _xlsx(tmp_path: Path, app: Flask) -> tuple[str, bytes]:
     csv = tmp_path / "services.csv"
     csv.write_text(HEADER + OXYGEN)
-    assert run(app, "import", str(csv)).exit_code == 0
+    assert run(app, "import", str(csv), "--source", "upload").exit_code == 0
     assert run(app, "export", str(tmp_path / "services.xlsx")).exit_code == 0
     return "services.xlsx", (tmp_path / "services.xlsx").read_bytes()
 

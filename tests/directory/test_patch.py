@@ -553,7 +553,7 @@ def test_patch_funding_leaves_regrants_out_like_the_funding_summary(patch_app, t
     rows = [ROWS["BOROUGH"] + ",SNB-GRANT,", regrant + ",CHILD-GRANT,SNB-GRANT"]
     path = tmp_path / "regrant.csv"
     path.write_text(header + "\n".join(rows) + "\n", "utf-8")
-    result = patch_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "r"])
+    result = patch_app.test_cli_runner().invoke(cli, ["import", str(path), "--source", "t"])
     assert result.exit_code == 0, result.output
     client = patch_app.test_client()
     patch_funding = client.get("/api/v1/patch?area=E09000021").json["funding"]

@@ -1363,9 +1363,12 @@ class CatalogueQueries:
 
     # -- change feed -----------------------------------------------------------------------
     def _event_filters(
-        self, *, since: Any, areas: list[str] | None, theme: str | None, entity: str | None
-    ) -> list[Any]:
+        self, *, since: Any, areas: list[str] | None, theme: str | None, entity: str | None,
+        import_run: int | None = None,
+    ) -> list[Any]:  # fmt: skip
         where: list[Any] = []
+        if import_run is not None:
+            where.append(ChangeEvent.import_run_id == import_run)
         if since is not None:
             where.append(ChangeEvent.at >= since)
         if entity is not None:
@@ -1391,10 +1394,12 @@ class CatalogueQueries:
 
     def events(
         self, *, since: Any, areas: list[str] | None, theme: str | None, entity: str | None,
-        limit: int,
+        limit: int, import_run: int | None = None,
     ) -> tuple[list[Row[Any]], int]:  # fmt: skip
         """The newest ``limit`` change events matching, and how many match in all."""
-        where = self._event_filters(since=since, areas=areas, theme=theme, entity=entity)
+        where = self._event_filters(
+            since=since, areas=areas, theme=theme, entity=entity, import_run=import_run
+        )
         statement = self._event_select().order_by(ChangeEvent.at.desc(), ChangeEvent.id.desc())
         return self._page(ChangeEvent, statement, where, 0, limit)
 

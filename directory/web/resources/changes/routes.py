@@ -44,6 +44,11 @@ class ChangeFilterArgsSchema(Schema):
         validate=ma.validate.Length(min=1, max=40), metadata={"description": "Theme id"}
     )
     entity = ma.fields.String(validate=ma.validate.OneOf(ENTITIES))
+    import_run = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "Only the changes this import run recorded (its id, as "
+                  "/api/v1/imports/{id}); no grant's start or end is a run's"},
+    )  # fmt: skip
     ending_within = ma.fields.Integer(
         validate=ma.validate.Range(min=1, max=730),
         metadata={
@@ -83,7 +88,7 @@ def _body(args: dict[str, Any], page: int, per_page: int) -> dict[str, Any]:
     settings = state().settings
     return changes.changes(
         catalogue(), snapshot(), today(), since=args.get("since"), area=args.get("area"),
-        theme=args.get("theme"), entity=args.get("entity"),
+        theme=args.get("theme"), entity=args.get("entity"), import_run=args.get("import_run"),
         ending_within=args.get("ending_within") or settings.ending_soon_days,
         page=page, per_page=per_page,
     )  # fmt: skip

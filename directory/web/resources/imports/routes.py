@@ -70,7 +70,28 @@ class ImportProblemSchema(Schema):
     severity = ma.fields.String(metadata={"description": "error | warning"})
 
 
+class NamedRecordSchema(Schema):
+    ref = ma.fields.String()
+    name = ma.fields.String()
+    # (a Python keyword: declared by its data key)
+    from_source = ma.fields.String(
+        data_key="from",
+        metadata={"description": "moved: the source that held it before this run"},
+    )
+
+
 class ImportDetailSchema(ImportSchema):
+    records = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Dict(
+            keys=ma.fields.String(), values=ma.fields.List(ma.fields.Nested(NamedRecordSchema))
+        ),
+        metadata={
+            "description": "Per table (services, grants, opportunities): the records "
+            "withdrawn, restored and moved (taken over from another source, `from`), each "
+            "by ref and name; the first 1,000 of each, as counts counts them all"
+        },
+    )
     problems = ma.fields.List(
         ma.fields.Nested(ImportProblemSchema),
         metadata={
@@ -100,8 +121,9 @@ class ImportUploadSchema(Schema):
     )  # fmt: skip
     source = ma.fields.String(
         validate=ma.validate.Length(min=1, max=MAX_SOURCE_NAME),
-        metadata={"description": "The source's name, which owns the records it creates "
-                  "(default: from the file's name), as `directory import --source`"},
+        metadata={"description": "The source's name, which owns the records it lists "
+                  "(default: from the file's name; mode=full needs it), as `directory "
+                  "import --source`"},
     )  # fmt: skip
     format = ma.fields.String(
         validate=ma.validate.OneOf(FORMATS),
@@ -116,6 +138,18 @@ class ImportUploadSchema(Schema):
         load_default=False,
         metadata={"description": "true: check and report what would change; write nothing"},
     )
+    take_over = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: records another source holds that the file lists "
+                  "move to this source; otherwise such a file is refused (422 import-failed), "
+                  "as `directory import --take-over`"},
+    )  # fmt: skip
+    allow_withdrawals = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: a full import may withdraw more than half of what "
+                  "its source holds; otherwise it is refused (422 import-failed), as "
+                  "`directory import --allow-withdrawals`"},
+    )  # fmt: skip
 
 
 class ImportResultSchema(ImportDetailSchema):
@@ -260,6 +294,7 @@ def _upload(max_mb: int) -> uploads.Upload:
     return uploads.Upload(
         data=file.read(), filename=file.filename or "", format=args.get("format"),
         source=args.get("source"), mode=args["mode"], dry_run=args["dry_run"],
+        take_over=args["take_over"], allow_withdrawals=args["allow_withdrawals"],
     )  # fmt: skip
 
 
