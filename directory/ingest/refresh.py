@@ -59,6 +59,13 @@ class Source:
     location: str
     format: str | None
     mode: str
+    #: as ``directory import --take-over`` and ``--allow-withdrawals``
+    take_over: bool = False
+    allow_withdrawals: bool = False
+
+
+#: the keys a [[source]] table may have; the last two true or false
+_SOURCE_KEYS = {"name", "path", "url", "format", "mode", "take_over", "allow_withdrawals"}
 
 
 def read_sources(path: Path) -> list[Source]:
@@ -76,7 +83,7 @@ def read_sources(path: Path) -> list[Source]:
         where = f"{path}, source {number}"
         if not isinstance(entry, dict):
             raise RefreshError(f"{where}: not a table.")
-        unknown = set(entry) - {"name", "path", "url", "format", "mode"}
+        unknown = set(entry) - _SOURCE_KEYS
         if unknown:
             raise RefreshError(f"{where}: unknown keys {', '.join(sorted(unknown))}.")
         name = entry.get("name")
@@ -93,9 +100,15 @@ def read_sources(path: Path) -> list[Source]:
         mode = entry.get("mode", "incremental")
         if mode not in MODES:
             raise RefreshError(f"{where} ({name}): mode must be one of {', '.join(MODES)}.")
+        for flag in ("take_over", "allow_withdrawals"):
+            if not isinstance(entry.get(flag, False), bool):
+                raise RefreshError(f"{where} ({name}): {flag} must be true or false.")
         if any(s.name == name for s in sources):
             raise RefreshError(f"{where}: the name {name!r} is used twice.")
-        sources.append(Source(name.strip(), location, fmt, mode))
+        sources.append(Source(
+            name.strip(), location, fmt, mode, take_over=entry.get("take_over", False),
+            allow_withdrawals=entry.get("allow_withdrawals", False),
+        ))  # fmt: skip
     return sources
 
 
@@ -352,7 +365,8 @@ def refresh(
             try:
                 report = run_import(
                     db, snap, settings, source.location, fmt=source.format, source=source.name,
-                    mode=source.mode, dry_run=dry_run, base_dir=sources_file.parent,
+                    mode=source.mode, dry_run=dry_run, take_over=source.take_over,
+                    allow_withdrawals=source.allow_withdrawals, base_dir=sources_file.parent,
                     progress=progress,
                 )  # fmt: skip
                 result: tuple[Source, ImportReport | None, str | None] = (source, report, None)

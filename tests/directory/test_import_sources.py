@@ -216,3 +216,36 @@ def test_a_workbook_without_an_opportunities_sheet_leaves_them_as_held(writable_
         {"ref": "sheet-round-1", "name": "A round"}
     ]
     assert client.get("/api/v1/opportunities/sheet-round-1").json["status"] == "withdrawn"
+
+
+def test_a_refresh_source_takes_over_and_withdraws_only_as_its_sources_file_says(
+    writable_app, tmp_path
+):
+    """`directory refresh` runs its sources unattended: the sources file says, per source,
+    what `--take-over` and `--allow-withdrawals` say to `directory import` (without them a
+    source overlapping another, or cut short, is refused and the others still run)."""
+    both = write(tmp_path, "both.csv", HEADER + OXYGEN + RESCUE)
+    _imported(writable_app, both, "--source", "other")
+    lines = _oxygens(14).splitlines(keepends=True)
+    write(tmp_path, "whole.csv", "".join(lines))
+    _imported(writable_app, tmp_path / "whole.csv", "--source", "weekly")
+    write(tmp_path, "cut.csv", "".join(lines[:4]))
+    sources = tmp_path / "sources.toml"
+
+    def refreshed(taking: str, allowing: str) -> str:
+        sources.write_text(
+            f"[[source]]\nname = 'takes'\npath = 'both.csv'\n{taking}"
+            f"[[source]]\nname = 'weekly'\npath = 'cut.csv'\nmode = 'full'\n{allowing}",
+            "utf-8",
+        )
+        return run(writable_app, "refresh", "--sources", str(sources)).output
+
+    said = refreshed("", "")
+    assert "held from source 'other'" in said and "would withdraw 11 of the 14" in said
+    assert _source_of(writable_app, "SL-RR-01") == "other"
+    said = refreshed("take_over = true\n", "allow_withdrawals = true\n")
+    assert _source_of(writable_app, "SL-RR-01") == "takes"
+    assert "withdrawn" in said and "would withdraw" not in said
+    sources.write_text("[[source]]\nname = 'x'\npath = 'a.csv'\ntake_over = 'yes'\n", "utf-8")
+    result = run(writable_app, "refresh", "--sources", str(sources))
+    assert result.exit_code != 0 and "take_over must be true or false" in result.output
