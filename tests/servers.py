@@ -69,42 +69,79 @@ class Served(str):
     process: subprocess.Popen[bytes]
 
 
-@contextmanager
-def serve(env: dict[str, str], log: Path, *, workers: int = 2, port: int | None = None,
-          args: tuple[str, ...] = (), cwd: Path | None = None) -> Iterator[Served]:  # fmt: skip
-    """``directory serve`` on a free port; yields its base URL once /health answers.
-    (gunicorn puts its working directory, ``cwd``, first on the path it imports from.)"""
+def _start(env: dict[str, str], log: Path, workers: int, port: int | None,
+           args: tuple[str, ...], cwd: Path | None) -> Served:  # fmt: skip
+    """``directory serve`` started on ``port`` (a free one if None), not waited for."""
     port = port or free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
             [str(DIRECTORY), "serve", "--port", str(port), "--workers", str(workers), *args],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
         )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    served = Served(f"http://127.0.0.1:{port}")
+    served.process = process
+    return served
+
+
+def _until_answering(served: Served, log: Path, deadline: float) -> None:
+    while True:
+        if served.process.poll() is not None:
+            raise RuntimeError(f"directory serve exited: {log.read_text()[-3000:]}")
+        try:
+            if get(served, "/health", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"directory serve did not answer: {log.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
+def stop(served: Served) -> None:
+    """TERM to the server's process group (gunicorn's master stops its workers gracefully),
+    KILL after 20 s; nothing if it has stopped already."""
+    process = served.process
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def serve(env: dict[str, str], log: Path, *, workers: int = 2, port: int | None = None,
+          args: tuple[str, ...] = (), cwd: Path | None = None) -> Iterator[Served]:  # fmt: skip
+    """``directory serve`` on a free port; yields its base URL once /health answers.
+    (gunicorn puts its working directory, ``cwd``, first on the path it imports from.)"""
+    served = _start(env, log, workers, port, args, cwd)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"directory serve exited: {log.read_text()[-3000:]}")
-            try:
-                if get(base, "/health", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"directory serve did not answer: {log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        served = Served(base)
-        served.process = process
+        _until_answering(served, log, time.monotonic() + 60)
         yield served
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop(served)
+
+
+@contextmanager
+def serve_together(
+    *servers: tuple[dict[str, str], Path], workers: int = 2
+) -> Iterator[list[Served]]:
+    """Several ``serve``s, each an (environment, log), started at once rather than each
+    after the previous one answers (their starts overlap); yields their base URLs once
+    every one's /health answers, and stops those still running when the block ends
+    (``stop`` stops one before)."""
+    started: list[tuple[Served, Path]] = []
+    try:
+        for env, log in servers:
+            started.append((_start(env, log, workers, None, (), None), log))
+        deadline = time.monotonic() + 60 * len(servers)
+        for served, log in started:
+            _until_answering(served, log, deadline)
+        yield [served for served, _ in started]
+    finally:
+        for served, _ in started:
+            stop(served)
 
 
 @contextmanager
@@ -256,14 +293,23 @@ def nginx_command(site: str, tmp: Path) -> list[str]:
 @contextmanager
 def nginx(site: str, tmp: Path) -> Iterator[None]:
     """nginx (Debian's, installed by .ci/run) running ``site`` (our `directory nginx-config`
-    output) in a main configuration of its own under ``tmp``: its pid, logs and temp files."""
+    output) in a main configuration of its own under ``tmp``: its pid, logs and temp files.
+    Yields once nginx has written its pid file, which it does after it has opened its
+    listening sockets (a fixed 0.3 s wait was both slower and, on a busy machine, not
+    always long enough)."""
+    pid_file = tmp / "nginx.pid"
+    pid_file.unlink(missing_ok=True)
     process = subprocess.Popen(
         nginx_command(site, tmp), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
     try:
-        time.sleep(0.3)
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited: {(tmp / 'error.log').read_text()[-2000:]}")
+        deadline = time.monotonic() + 30
+        while not pid_file.exists():
+            if process.poll() is not None:
+                raise RuntimeError(f"nginx exited: {(tmp / 'error.log').read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nginx did not start: {(tmp / 'error.log').read_text()}")
+            time.sleep(0.01)
         yield
     finally:
         process.terminate()

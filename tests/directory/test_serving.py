@@ -46,7 +46,9 @@ from tests.servers import (
     raw,
     raw_fields,
     serve,
+    serve_together,
     settings_env,
+    stop,
 )
 
 PROBLEM = "application/problem+json"
@@ -302,27 +304,32 @@ def test_an_upload_the_api_takes_passes_nginx_and_the_api_judges_its_size(
     settings = demo_copy(request, "sqlite", tmp_path)
     # and an upload limit past gunicorn's usual 60 s: the site nginx runs waits past it
     env = settings_env(settings, DIRECTORY_MAX_UPLOAD_MB="2", DIRECTORY_UPLOAD_SECONDS="300")
-    made = subprocess.run(
-        [str(DIRECTORY), "keys", "create", "--role", "officer", "--name", "nginx", "--json"],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stdout + made.stderr
-    key = json.loads(made.stdout)["key"]
     header = (
         "Service ref,Service name,Description,Status,Themes,Organisation name,Coverage,"
         "Last verified\n"
     )
     row = "NGINX-{:05d},Upload {:05d},{},Active,Youth diversion,Org N,Kingston,01/09/2026\n"
-    description = "x" * 200
+    # (what is judged is the body's size: long descriptions make it of a few hundred rows,
+    # which the dry run reads in a moment, where 200 characters made it of 5,000-9,000)
+    description = "x" * 10_000
 
     def csv(size: int) -> bytes:
-        rows, n = [header], 0
-        while sum(map(len, rows)) < size:
+        rows, n, length = [header], 0, len(header)
+        while length < size:
             rows.append(row.format(n, n, description))
+            length += len(rows[-1])
             n += 1
         return "".join(rows).encode()
 
+    # (the key is made while the server starts)
+    making = subprocess.Popen(
+        [str(DIRECTORY), "keys", "create", "--role", "officer", "--name", "nginx", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     with serve(env, tmp_path / "serve.log", workers=1) as upstream:
+        made, why = making.communicate(timeout=120)
+        assert making.returncode == 0, made + why
+        key = json.loads(made)["key"]
         port = free_port()
         site = _site(f"127.0.0.1:{port}", upstream.removeprefix("http://"),
                      DIRECTORY_MAX_UPLOAD_MB="2", DIRECTORY_UPLOAD_SECONDS="300")  # fmt: skip
@@ -425,12 +432,12 @@ def _copy_of_the_code(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> tuple[Path, dict[str, str]]:
     """(a copy of the package, to serve from; the settings of a copy of the demo
-    directory, with that copy first on the import path)."""
+    directory, with that copy first on the import path). Its ``__pycache__`` comes too
+    (``copytree`` keeps the sources' times, so the bytecode stays valid), or every worker
+    and command started on the copy compiled the package first; a module changed on disk
+    is compiled again (its size and time are not those its bytecode records)."""
     code = tmp_path / "code"
-    shutil.copytree(
-        Path(directory.__file__).parent, code / "directory",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )  # fmt: skip
+    shutil.copytree(Path(directory.__file__).parent, code / "directory")
     settings = demo_copy(request, "sqlite", tmp_path)
     return code, settings_env(settings, PYTHONPATH=str(code), DIRECTORY_LOG_LEVEL="INFO")
 
@@ -490,8 +497,10 @@ def test_a_hup_serves_the_code_on_disk(request: pytest.FixtureRequest, tmp_path:
     what it imported (``post_fork``). Before, the master had imported the application
     with its settings, every worker forked from it ran the code of the master's start,
     and a HUP after a deploy went on serving the old code. The server here runs a copy of
-    the package, whose /health is changed after it started."""
+    the package, whose /health is changed after it started. (No request looks a postcode
+    up: the workers keep no postcode table.)"""
     code, env = _copy_of_the_code(request, tmp_path)
+    env["DIRECTORY_POSTCODES_IN_MEMORY"] = "off"
     # (run from the copy: gunicorn puts its working directory first on the import path)
     with serve(env, tmp_path / "serve.log", workers=1, cwd=code) as base:
         assert json.loads(get(base, "/health")[2]) == {"status": "ok"}
@@ -534,11 +543,15 @@ def test_a_reload_replaces_the_workers_one_at_a_time_with_the_code_on_disk(
         )  # fmt: skip
 
     with serve(env, log, workers=2, cwd=code) as base:
+        refusing = subprocess.Popen(  # (while the workers make their indexes)
+            [str(DIRECTORY), "reload", "--pid", str(os.getpid())], env=env, cwd=code,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
         _until_ready(log, 2)
         first = set(BOOTED.findall(log.read_text()))
-        not_a_server = reload("--pid", str(os.getpid()))
-        assert not_a_server.returncode == 1
-        assert f"No `directory serve` with master pid {os.getpid()}" in not_a_server.stderr
+        _, refused = refusing.communicate(timeout=180)
+        assert refusing.returncode == 1
+        assert f"No `directory serve` with master pid {os.getpid()}" in refused
         _deploy_a_new_health(code)
         with _Asking(base, PATCH, "/health") as asking:
             done = reload("--pid", str(base.process.pid))
@@ -781,9 +794,11 @@ def test_a_hup_during_a_reload_leaves_the_server_its_workers(
 ) -> None:
     """A HUP while a reload waits for a new worker: gunicorn sets its number of workers
     back and replaces them all itself; the reload stops nothing more (its stop would have
-    left the server a worker short for good) and exits 1 saying it was interrupted."""
+    left the server a worker short for good) and exits 1 saying it was interrupted. (The
+    workers keep no postcode table: five of them start, and what is asked here is how
+    many serve; the one patch asked reads its postcode from the database.)"""
     settings = demo_copy(request, "sqlite", tmp_path)
-    env = settings_env(settings, DIRECTORY_LOG_LEVEL="INFO")
+    env = settings_env(settings, DIRECTORY_LOG_LEVEL="INFO", DIRECTORY_POSTCODES_IN_MEMORY="off")
     log = tmp_path / "serve.log"
     with serve(env, log, workers=2) as base:
         deadline = _until_ready(log, 2)
@@ -820,17 +835,25 @@ def test_a_reload_with_settings_serves_them_and_refuses_the_masters_own(
     started later (after a ``HUP``, here); without it they keep the ones they have,
     whatever the command's; a setting the master reads itself (the worker timeout, from
     DIRECTORY_UPLOAD_SECONDS) and a database that cannot be used are refused, nothing
-    replaced."""
+    replaced. (No request looks a postcode up: the workers keep no postcode table.)"""
     settings = demo_copy(request, "sqlite", tmp_path)
     env = settings_env(
-        settings, DIRECTORY_LOG_LEVEL="INFO", DIRECTORY_PUBLIC_URL="https://old.example"
-    )
+        settings, DIRECTORY_LOG_LEVEL="INFO", DIRECTORY_PUBLIC_URL="https://old.example",
+        DIRECTORY_POSTCODES_IN_MEMORY="off",
+    )  # fmt: skip
+
+    def reloading(*args: str, **changed: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(DIRECTORY), "reload", "--pid", str(base.process.pid), *args],
+            env={**env, **changed}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def done_(running: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+        out, err = running.communicate(timeout=180)
+        return subprocess.CompletedProcess(running.args, running.returncode, out, err)
 
     def reload(*args: str, **changed: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(DIRECTORY), "reload", "--pid", str(base.process.pid), *args],
-            env={**env, **changed}, capture_output=True, text=True, check=False, timeout=180,
-        )  # fmt: skip
+        return done_(reloading(*args, **changed))
 
     def public_url() -> str:
         return json.loads(get(base, "/api/v1/openapi.json")[2])["servers"][0]["url"]
@@ -851,16 +874,23 @@ def test_a_reload_with_settings_serves_them_and_refuses_the_masters_own(
         base.process.send_signal(signal.SIGHUP)  # (its new workers take them too)
         _until_ready(log, made + 1)
         assert public_url() == "https://new.example"
-        done = reload("--settings", DIRECTORY_UPLOAD_SECONDS="300")
-        assert done.returncode == 1 and "DIRECTORY_UPLOAD_SECONDS would change" in done.stderr
-        assert "restart the server" in done.stderr
+        # three reloads refused, asked at once (none replaces anything)
         missing = str(tmp_path / "none.sqlite3")
-        done = reload("--settings", DIRECTORY_DATABASE_URL=f"sqlite:///{missing}")
-        assert done.returncode == 1 and "cannot be used" in done.stderr, done.stderr
         sqlite3.connect(tmp_path / "empty.sqlite3").close()
         empty = str(tmp_path / "empty.sqlite3")
-        done = reload("--settings", DIRECTORY_DATABASE_URL=f"sqlite:///{empty}")
-        assert done.returncode == 1 and "has no tables yet" in done.stderr, done.stderr
+        refused = [
+            reloading("--settings", DIRECTORY_UPLOAD_SECONDS="300"),
+            reloading("--settings", DIRECTORY_DATABASE_URL=f"sqlite:///{missing}"),
+            reloading("--settings", DIRECTORY_DATABASE_URL=f"sqlite:///{empty}"),
+        ]
+        upload, missing_file, no_tables = (done_(running) for running in refused)
+        assert upload.returncode == 1
+        assert "DIRECTORY_UPLOAD_SECONDS would change" in upload.stderr, upload.stderr
+        assert "restart the server" in upload.stderr
+        assert missing_file.returncode == 1, missing_file.stdout
+        assert "cannot be used" in missing_file.stderr, missing_file.stderr
+        assert no_tables.returncode == 1, no_tables.stdout
+        assert "has no tables yet" in no_tables.stderr, no_tables.stderr
         assert public_url() == "https://new.example"
         if os.geteuid() == 0:  # root, for a server of another user: checked as that user
             markers = settings.instance_dir / f"workers-{base.process.pid}"
@@ -879,9 +909,10 @@ def test_a_reload_without_a_pid_reloads_every_server_of_the_instance_directory(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """Two servers on one instance directory: ``directory reload`` asks both and reports
-    each; with none serving it says so (exit 1), and asks nothing."""
+    each; with none serving it says so (exit 1), and asks nothing. (No request looks a
+    postcode up: the workers keep no postcode table.)"""
     settings = demo_copy(request, "sqlite", tmp_path)
-    env = settings_env(settings, DIRECTORY_LOG_LEVEL="INFO")
+    env = settings_env(settings, DIRECTORY_LOG_LEVEL="INFO", DIRECTORY_POSTCODES_IN_MEMORY="off")
 
     def reload(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -889,10 +920,9 @@ def test_a_reload_without_a_pid_reloads_every_server_of_the_instance_directory(
             check=False, timeout=180,
         )  # fmt: skip
 
-    with (
-        serve(env, tmp_path / "first.log", workers=1) as first,
-        serve(env, tmp_path / "second.log", workers=1) as second,
-    ):
+    with serve_together(
+        (env, tmp_path / "first.log"), (env, tmp_path / "second.log"), workers=1
+    ) as (first, second):
         done = reload()
         assert done.returncode == 0, done.stdout + done.stderr
         for base in (first, second):
@@ -920,21 +950,25 @@ def test_two_instances_do_not_share_a_control_socket(
     ~/.gunicorn/gunicorn.ctl: two instances on a host shared it, and stopping one deleted
     the other's. ``directory serve`` makes none (nothing here uses ``gunicornc``): with
     both running, and after one stops, there is no socket in either place, and the other
-    still answers."""
+    still answers. (No request looks a postcode up: the workers keep no postcode table.)"""
     settings = demo_copy(request, "sqlite", tmp_path)
     run, home = tmp_path / "run", tmp_path / "home"
     run.mkdir()
     home.mkdir()
-    env = settings_env(settings, XDG_RUNTIME_DIR=str(run), HOME=str(home))
+    env = settings_env(
+        settings, XDG_RUNTIME_DIR=str(run), HOME=str(home), DIRECTORY_POSTCODES_IN_MEMORY="off"
+    )
 
     def sockets() -> list[Path]:
         return [p for where in (run, home, settings.instance_dir) for p in where.rglob("*")
                 if p.is_socket()]  # fmt: skip
 
-    with serve(env, tmp_path / "second.log", workers=1) as second:
-        with serve(env, tmp_path / "first.log", workers=1) as first:
-            assert get(first, "/health")[0] == 200 and get(second, "/health")[0] == 200
-            assert sockets() == []
+    with serve_together(
+        (env, tmp_path / "first.log"), (env, tmp_path / "second.log"), workers=1
+    ) as (first, second):
+        assert get(first, "/health")[0] == 200 and get(second, "/health")[0] == 200
+        assert sockets() == []
+        stop(first)
         assert sockets() == []
         assert get(second, "/health")[0] == 200
     assert "control socket" not in (tmp_path / "second.log").read_text().lower()
@@ -1018,7 +1052,13 @@ def test_an_import_reaches_a_worker_no_request_reached_since(
             env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
-        time.sleep(6)  # the TTL, the build (about 1 s), and room: no request meanwhile
+        # no request meanwhile: within the TTL, the build (about 1 s) and room (6 s), the
+        # worker swaps the next index in, which it marks for the master (``recycle``)
+        markers = settings.instance_dir / f"workers-{base.process.pid}"
+        deadline = time.monotonic() + 6
+        while not list(markers.glob("*.rebuilt")):
+            assert time.monotonic() < deadline, "no index was built after the import"
+            time.sleep(0.05)
         status, headers, body = get(base, PATCH)
     assert status == 200
     assert headers["etag"].split("-", 1)[0] != before, (before, headers["etag"])
@@ -1030,10 +1070,14 @@ def test_with_json_logs_gunicorns_own_records_are_json_lines_too(
 ) -> None:
     """DIRECTORY_LOG_FORMAT=json: every line on the stream parses, gunicorn's start and a
     malformed request's warning included (they were gunicorn's text lines), with the
-    app's fields; and there is still no access log beside the app's request lines."""
+    app's fields; and there is still no access log beside the app's request lines. (No
+    request looks a postcode up: the workers keep no postcode table.)"""
     settings = demo_copy(request, "sqlite", tmp_path)
     log = tmp_path / "serve.log"
-    env = settings_env(settings, DIRECTORY_LOG_FORMAT="json", DIRECTORY_LOG_LEVEL="INFO")
+    env = settings_env(
+        settings, DIRECTORY_LOG_FORMAT="json", DIRECTORY_LOG_LEVEL="INFO",
+        DIRECTORY_POSTCODES_IN_MEMORY="off",
+    )  # fmt: skip
     with serve(env, log, workers=1) as base:
         assert get(base, "/health")[0] == 200
         assert raw(base, b"GARBAGE\r\n\r\n")[0] == 400
