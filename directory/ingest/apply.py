@@ -520,6 +520,8 @@ class _Writer:
     named: dict[str, dict[str, list[dict[str, str]]]] = field(default_factory=dict)
     #: records taken from another source: (kind, that source) → how many
     taken: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: of those, the records that are not the demo's (a real import takes the demo's over)
+    taken_real: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def _held_areas(self, service_id: int) -> set[str]:
         """The areas of a held service read by :meth:`_read_held` (none for another)."""
@@ -591,7 +593,7 @@ class _Writer:
         owner = old["source"] if self.options.keep_owner else self.options.source
         moved = old["source"] != owner  # listed by this source now: it owns it
         if moved:
-            self._taken(counted, ref, name, old["source"])
+            self._taken(counted, ref, name, old["source"], demo=bool(old.get("demo")))
         if changes or restored:
             plan.updates.append(
                 {"id": old["id"], **columns, "source": owner,
@@ -675,21 +677,26 @@ class _Writer:
         if len(named) < NAMED_A_RUN:
             named.append({"ref": ref, "name": name, **more})
 
-    def _taken(self, kind: str, ref: str, name: str, owner: str) -> None:
-        """Note a record held by source ``owner`` that this import's source now lists."""
+    def _taken(self, kind: str, ref: str, name: str, owner: str, *, demo: bool) -> None:
+        """Note a record held by source ``owner`` that this import's source now lists
+        (``demo``: one of the demo's, which real data replaces)."""
         self._count(kind, "moved")
         self._name(kind, "moved", ref, name, **{"from": owner})
         self.taken[kind, owner] = self.taken.get((kind, owner), 0) + 1
+        if not demo:
+            self.taken_real[kind, owner] = self.taken_real.get((kind, owner), 0) + 1
 
     def _report_taken(self) -> None:
         """Each source records were taken from, in one problem: an error (the import is
         refused) unless the import was told to take them over (``take_over``), a warning
         then. The source decides what a full import withdraws, so a file imported under
-        the wrong --source would take them, and the next full import withdraw them."""
+        the wrong --source would take them, and the next full import withdraw them. The
+        demo's records are taken over without being told: real data replaces them (as
+        `directory demo remove` keeps those a real import lists)."""
         for (kind, owner), n in self.taken.items():  # (services first, as written)
             refs = [r["ref"] for r in self.named[kind]["moved"] if r["from"] == owner]
             listed = ", ".join(refs[:10]) + (f" and {n - 10:,} more" if n > 10 else "")
-            if self.options.take_over:
+            if self.options.take_over or not self.taken_real.get((kind, owner)):
                 self.problems.append(Problem(
                     f"{kind.capitalize()}: {n:,} moved from source '{owner}' to "
                     f"'{self.options.source}' ({listed}).", severity="warning",

@@ -543,7 +543,10 @@ def _changes(
         path = candidate / manifest.file(key).path
         message = ""
         try:
-            dry = run_import(db, snap, settings, str(path), fmt=fmt, source=source, dry_run=True)
+            dry = run_import(
+                db, snap, settings, str(path), fmt=fmt, source=source, dry_run=True,
+                take_over=True,  # (as the import itself, below)
+            )  # fmt: skip
         except SourceError as error:
             dry, message = None, str(error)
         if dry is None or not dry.ok:
@@ -622,9 +625,11 @@ def _load(
         progress.step(f"{owner[key]}: importing {manifest.file(key).path}")
         message = ""
         try:
+            # one publisher's files, a source each, may list the same grants (a year's
+            # workbook repeats some of the file before it): the file imported last holds them
             done = run_import(
                 db, snap, settings, str(target / manifest.file(key).path), fmt=fmt, source=source,
-                fetched_from=_fetched_from(manifest.file(key)),
+                take_over=True, fetched_from=_fetched_from(manifest.file(key)),
             )  # fmt: skip
         except SourceError as error:
             done, message = None, str(error)
