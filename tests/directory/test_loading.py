@@ -265,6 +265,15 @@ def _moved_geography(shared: Path, tmp_path: Path) -> tuple[Path, str]:
     return copy, ward
 
 
+@pytest.fixture(scope="module")
+def moved_geography(
+    shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str]:
+    """:func:`_moved_geography`, made once for the module (rewriting the 188,000 postcodes
+    took two seconds of CPU a test): the tests load it and never write to it."""
+    return _moved_geography(shared_data_dir, tmp_path_factory.mktemp("moved"))
+
+
 def _palace_ward(app) -> str:  # type: ignore[no-untyped-def]
     """The ward the PALACE service's site is in, as the API says."""
     body = app.test_client().get("/api/v1/services/PALACE").get_json()
@@ -312,13 +321,13 @@ def _held_at_first_call(monkeypatch, owner, name: str) -> tuple[threading.Event,
 
 
 def test_a_load_started_during_an_import_waits_for_it_then_places_its_sites(
-    writable_settings: Settings, shared_data_dir: Path, tmp_path: Path, monkeypatch
+    writable_settings: Settings, moved_geography: tuple[Path, str], tmp_path: Path, monkeypatch
 ) -> None:
     """An import is placing its sites by the geography loaded now when `geodata load`
     starts: the load says on stderr that it waits for the import's write lock, loads
     nothing meanwhile, then places the import's site by the new geography. Without the
     lock the load ran at once and the import's site kept the old geography's ward."""
-    moved, new_ward = _moved_geography(shared_data_dir, tmp_path)
+    moved, new_ward = moved_geography
     app = create_app(writable_settings)
     db = app.extensions["directory"].db
     old_ward = _postcode_ward(app)
@@ -363,13 +372,13 @@ def test_a_load_started_during_an_import_waits_for_it_then_places_its_sites(
 
 
 def test_an_import_started_during_a_load_is_refused_and_the_load_places_every_site(
-    writable_settings: Settings, shared_data_dir: Path, tmp_path: Path, monkeypatch
+    writable_settings: Settings, moved_geography: tuple[Path, str], tmp_path: Path, monkeypatch
 ) -> None:
     """`geodata load` is placing the sites again when an import starts: the import is
     refused, naming the load (it would have placed its site by the geography being
     replaced), every site ends where the new geography places it, and the import run
     after the load places its site by the new geography."""
-    moved, new_ward = _moved_geography(shared_data_dir, tmp_path)
+    moved, new_ward = moved_geography
     app = create_app(writable_settings)
     runner = app.test_cli_runner()
     sites = tmp_path / "palace.csv"

@@ -13,12 +13,14 @@ from typing import Any
 from urllib.parse import quote
 
 import numpy as np
+import pytest
 import shapely
 from sqlalchemy import func, insert, select, update
 
 from directory.cli import cli
 from directory.errors import OutsideCoverageError
 from directory.settings import Settings
+from directory.store import loading
 from directory.store.models import (
     Area,
     ChangeEvent,
@@ -32,7 +34,7 @@ from directory.store.models import (
 from directory.usecases.geography import resolve_point, resolve_points
 from directory.usecases.placing import bundle_snapshot
 from geodata.crs import to_wgs84
-from geodata.loaders import read_bundle
+from geodata.loaders import GeographyBundle, read_bundle
 from tests.directory.test_keys import make_key
 
 ENFIELD = "E09000010"
@@ -40,6 +42,29 @@ CSV = (
     "Service ref,Service name,Organisation name,Coverage,Site postcode\n"
     "EDGE,Edge club,Edge Trust,Kingston,KT1 1EU\n"
 )
+
+
+@pytest.fixture(scope="module")
+def london_bundle(shared_data_dir: Path) -> GeographyBundle:
+    """The London data read once for the module: every `init` here would read its files
+    again (three to four seconds of CPU each, fifteen times), and these tests are about
+    where the sites go, not about reading the files (tests/directory/test_loading.py's)."""
+    return read_bundle(shared_data_dir)
+
+
+@pytest.fixture(autouse=True)
+def _bundle_read_once(
+    london_bundle: GeographyBundle, shared_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`init` given the London data takes ``london_bundle``; any other folder is read."""
+    read = loading.read_bundle
+
+    def once(data_dir: Path, *args: Any, **kwargs: Any) -> GeographyBundle:
+        if Path(data_dir).resolve() == shared_data_dir.resolve():
+            return london_bundle
+        return read(data_dir, *args, **kwargs)
+
+    monkeypatch.setattr(loading, "read_bundle", once)
 
 
 def _import(app, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
@@ -173,12 +198,12 @@ def test_init_names_the_grants_whose_areas_the_geography_lacks(writable_app, tmp
     assert _releases(db) == releases
 
 
-def test_points_placed_together_are_placed_as_one_at_a_time(shared_data_dir, tmp_path):
+def test_points_placed_together_are_placed_as_one_at_a_time(london_bundle, tmp_path):
     """resolve_points (every site placed by its point when the geography loads) answers as
     resolve_point (an import's site, /locate): points on and beside every borough's edge,
     where the two vectorised lookups disagree and each point is asked alone, and inside."""
     settings = Settings(instance_dir=tmp_path, testing=True)
-    snap = bundle_snapshot(read_bundle(shared_data_dir))
+    snap = bundle_snapshot(london_bundle)
     edges = [
         shapely.get_coordinates(snap.geometries[code].boundary)[::400]
         for code in snap.borough_index.codes
