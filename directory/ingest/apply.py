@@ -116,6 +116,9 @@ class ImportOptions:
     #: records another source holds that this one lists move to it; otherwise the import is
     #: refused (the source decides what a full import withdraws: a wrong --source took them)
     take_over: bool = False
+    #: the sources (names starting so) whose records this one takes over without
+    #: ``take_over``: a publisher's files, a source each, that list the same records
+    take_over_from: tuple[str, ...] = ()
     #: a full import may withdraw more than half of what its source holds
     allow_withdrawals: bool = False
 
@@ -522,6 +525,8 @@ class _Writer:
     taken: dict[tuple[str, str], int] = field(default_factory=dict)
     #: of those, the records that are not the demo's (a real import takes the demo's over)
     taken_real: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: the first 10 refs of each, as the refusal or warning names them
+    taken_refs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def _held_areas(self, service_id: int) -> set[str]:
         """The areas of a held service read by :meth:`_read_held` (none for another)."""
@@ -683,6 +688,9 @@ class _Writer:
         self._count(kind, "moved")
         self._name(kind, "moved", ref, name, **{"from": owner})
         self.taken[kind, owner] = self.taken.get((kind, owner), 0) + 1
+        refs = self.taken_refs.setdefault((kind, owner), [])
+        if len(refs) < 10:
+            refs.append(ref)
         if not demo:
             self.taken_real[kind, owner] = self.taken_real.get((kind, owner), 0) + 1
 
@@ -694,9 +702,13 @@ class _Writer:
         demo's records are taken over without being told: real data replaces them (as
         `directory demo remove` keeps those a real import lists)."""
         for (kind, owner), n in self.taken.items():  # (services first, as written)
-            refs = [r["ref"] for r in self.named[kind]["moved"] if r["from"] == owner]
-            listed = ", ".join(refs[:10]) + (f" and {n - 10:,} more" if n > 10 else "")
-            if self.options.take_over or not self.taken_real.get((kind, owner)):
+            listed = ", ".join(self.taken_refs[kind, owner]) + (
+                f" and {n - 10:,} more" if n > 10 else ""
+            )
+            if (
+                self.options.take_over or owner.startswith(self.options.take_over_from)
+                or not self.taken_real.get((kind, owner))
+            ):  # fmt: skip
                 self.problems.append(Problem(
                     f"{kind.capitalize()}: {n:,} moved from source '{owner}' to "
                     f"'{self.options.source}' ({listed}).", severity="warning",
@@ -706,8 +718,8 @@ class _Writer:
                 f"{_many(n, kind)} this file lists {'is' if n == 1 else 'are'} held from "
                 f"source '{owner}' ({listed}): "
                 f"importing it as source '{self.options.source}' would move them to it, and "
-                "a full import withdraws only what its own source holds. If the file is "
-                f"'{owner}''s, give that --source; if '{self.options.source}' now lists them, "
+                "a full import withdraws only what its own source holds. If the file is source "
+                f"'{owner}', give that --source; if '{self.options.source}' now lists them, "
                 "import it again with --take-over (over the API: take_over=true)."
             )
 
@@ -1390,6 +1402,10 @@ def _opportunities_step(writer: _Writer, batch: Batch, org_ids: dict[str, int]) 
                     problem, message=f"{opportunity_sheet.SHEET}: {problem.message}",
                     row=rec.row, column=opportunity_sheet.heading_of(problem.column),
                 ))  # fmt: skip
+    source = writer.options.source
+    for row in repo.states(refs={rec.ref for rec in records}):  # held by another source
+        if row.source != source:
+            writer._taken("opportunities", row.ref, row.title, row.source, demo=bool(row.demo))
     if full:
         refs = {rec.ref for rec in records}
         holds = [row for row in repo.states(source=writer.options.source) if not row.withdrawn_at]
@@ -1401,7 +1417,8 @@ def _opportunities_step(writer: _Writer, batch: Batch, org_ids: dict[str, int]) 
         repo, records, source=writer.options.source, at=writer.at, run_id=writer.run_id,
         full=full, org_ids=org_ids,
     )  # fmt: skip
-    writer.counts["opportunities"] = written.counts
+    moved = writer.counts.get("opportunities", {}).get("moved")
+    writer.counts["opportunities"] = written.counts | ({"moved": moved} if moved else {})
     for action, named in written.named.items():
         for ref, title in named:
             writer._name("opportunities", action, ref, title)

@@ -153,12 +153,15 @@ class Written:
 def write(
     repo: OpportunityRepository, records: Iterable[OpportunityRecord], *, source: str,
     at: datetime, run_id: int | None = None, full: bool = False, actor: str | None = None,
-    org_ids: dict[str, int] | None = None,
+    org_ids: dict[str, int] | None = None, keep_owner: bool = False,
 ) -> Written:  # fmt: skip
     """Upsert the records by ref (the last of a ref wins); in ``full`` mode withdraw this
     source's opportunities it no longer lists. ``org_ids``: organisations the same write
-    has just made (ref → id), beside those held. Nothing is checked here (see
-    :func:`check`): the caller rolls back on problems."""
+    has just made (ref → id), beside those held. One another source holds moves to
+    ``source`` (a change of its ``source``, recorded) unless ``keep_owner`` (the API's
+    edits, as a service's); an import refuses such a move unless told to take it over
+    (``directory.ingest.apply``). Nothing is checked here (see :func:`check`): the caller
+    rolls back on problems."""
     out = Written()
     by_ref = {rec.ref: rec for rec in records}
     held = {row.ref: row for row in repo.states(refs=by_ref)}
@@ -202,11 +205,14 @@ def write(
         # a contact not to be published never reaches the change feed
         published(changes, ("contact_name", "contact_email"),
                   (old["contact_public"], new["contact_public"]))  # fmt: skip
+        owner = row.source if keep_owner else source
+        if row.source != owner:  # taken over: the source decides what a full import withdraws
+            changes["source"] = [row.source, owner]
         restored = row.withdrawn_at is not None
         if not changes and not restored:
             out.counts["unchanged"] += 1
             continue
-        repo.update(row.id, {**columns, "source": source, "withdrawn_at": None, "updated_at": at})
+        repo.update(row.id, {**columns, "source": owner, "withdrawn_at": None, "updated_at": at})
         if "themes" in changes:
             repo.set_themes(row.id, new["themes"])
         if "areas" in changes:

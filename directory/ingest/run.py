@@ -299,6 +299,7 @@ def run_import(
     mode: str = "incremental",
     dry_run: bool = False,
     take_over: bool = False,
+    take_over_from: tuple[str, ...] = (),
     allow_withdrawals: bool = False,
     base_dir: Path | None = None,
     progress: Progress = QUIET,
@@ -322,6 +323,7 @@ def run_import(
     return import_data(
         db, snap, settings, data, location,
         fmt=fmt, source=source, mode=mode, dry_run=dry_run, take_over=take_over,
+        take_over_from=take_over_from,
         allow_withdrawals=allow_withdrawals, progress=progress, clock=clock,
         fetched_from=fetched_from,
     )  # fmt: skip
@@ -339,6 +341,7 @@ def import_data(
     mode: str = "incremental",
     dry_run: bool = False,
     take_over: bool = False,
+    take_over_from: tuple[str, ...] = (),
     allow_withdrawals: bool = False,
     actor: str | None = None,
     progress: Progress = QUIET,
@@ -387,6 +390,7 @@ def import_data(
         dry_run=dry_run,
         actor=actor,
         take_over=take_over,
+        take_over_from=take_over_from,
         allow_withdrawals=allow_withdrawals,
     )
     if batch is None:  # a need format

@@ -444,7 +444,7 @@ class ImportRun(Base):
     actor: Mapped[str | None] = mapped_column(String(120))
     #: the records it withdrew, restored and moved from another source, named by kind and
     #: action (``ImportReport.records``: the first 1,000 of each); null for runs recorded
-    #: before migration 0030
+    #: before migration 0028
     records: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 

@@ -262,10 +262,14 @@ def _months(path: Path) -> list[str]:
     )
 
 
+#: the start of the source name of each MOPAC 360Giving file a refresh imports
+GRANTS_SOURCE = "mopac-360giving-"
+
+
 def _grants_source(key: str) -> str:
-    return (
-        "mopac-360giving-" + re.sub(r"[^a-z0-9]+", "-", key[len(GRANTS_PREFIX) :].lower())
-    ).strip("-")[:80]
+    return (GRANTS_SOURCE + re.sub(r"[^a-z0-9]+", "-", key[len(GRANTS_PREFIX) :].lower())).strip(
+        "-"
+    )[:80]
 
 
 def _fetched_from(file: SourceFile) -> str | None:
@@ -545,7 +549,7 @@ def _changes(
         try:
             dry = run_import(
                 db, snap, settings, str(path), fmt=fmt, source=source, dry_run=True,
-                take_over=True,  # (as the import itself, below)
+                take_over_from=(GRANTS_SOURCE,),  # (as the import itself, below)
             )  # fmt: skip
         except SourceError as error:
             dry, message = None, str(error)
@@ -626,10 +630,11 @@ def _load(
         message = ""
         try:
             # one publisher's files, a source each, may list the same grants (a year's
-            # workbook repeats some of the file before it): the file imported last holds them
+            # workbook repeats some of the file before it): the file imported last holds
+            # them; a grant another source holds (an officer's) is not taken unasked
             done = run_import(
                 db, snap, settings, str(target / manifest.file(key).path), fmt=fmt, source=source,
-                take_over=True, fetched_from=_fetched_from(manifest.file(key)),
+                take_over_from=(GRANTS_SOURCE,), fetched_from=_fetched_from(manifest.file(key)),
             )  # fmt: skip
         except SourceError as error:
             done, message = None, str(error)

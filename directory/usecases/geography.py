@@ -36,7 +36,7 @@ from directory.errors import (
     SchemaBehindError,
 )
 from directory.settings import Settings
-from directory.store.db import Migrations
+from directory.store.db import Database, Migrations
 from directory.store.repositories.geography import DataVersion, GeographyRepository
 from directory.usecases.background import BackgroundJob
 from directory.usecases.pagination import searched_for
@@ -350,6 +350,13 @@ class GeographyCache:
         worker's reads answer from it from then on."""
         self.expire()
         return self.get(repo)
+
+    def current_of(self, db: Database) -> GeographySnapshot:
+        """:meth:`current`, read on a connection of its own: what a write calls once it
+        holds the write lock (a geography load takes the same lock, so the geography cannot
+        change before the write commits)."""
+        with db.engine.connect() as connection:
+            return self.current(GeographyRepository(connection))
 
     def fresh(self) -> GeographySnapshot | None:
         """The snapshot while it is still trusted (no database needed), else None."""

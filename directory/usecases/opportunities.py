@@ -52,7 +52,12 @@ from directory.store.repositories.opportunities import (
 from directory.usecases import catalogue, feeds, geography
 from directory.usecases.catalogue import area_ref
 from directory.usecases.changes import ID_NAMESPACE
-from directory.usecases.geography import GeographySnapshot, area_scope, resolve_area
+from directory.usecases.geography import (
+    GeographyCache,
+    GeographySnapshot,
+    area_scope,
+    resolve_area,
+)
 from directory.usecases.keys import Principal
 from directory.usecases.pagination import envelope
 from directory.usecases.times import utc_text
@@ -659,7 +664,9 @@ def _save(
     )
     if problems:
         raise _invalid(problems)
-    written = writer.write(repo, [record], source="api", at=at, actor=principal.name)
+    written = writer.write(
+        repo, [record], source="api", at=at, actor=principal.name, keep_owner=True
+    )  # (an edit leaves an imported opportunity with its source, as a service's)
     if written.events:
         directory = DirectoryRepository(session)
         directory.add_events(written.events)
@@ -675,12 +682,15 @@ def _now_naive(now: datetime) -> datetime:
 
 
 def create(
-    db: Database, snap: GeographySnapshot, settings: Settings, principal: Principal,
+    db: Database, geography: GeographyCache, settings: Settings, principal: Principal,
     values: dict[str, Any], now: datetime,
 ) -> dict[str, Any]:  # fmt: skip
-    """Add an opportunity (an officer's or admin's key); a ref already held is a 409."""
-    record = record_from(values, snap)
+    """Add an opportunity (an officer's or admin's key); a ref already held is a 409. Its
+    areas are checked by the geography the database holds once the write lock is taken,
+    not by the worker's snapshot (as every write's: ``directory.usecases.writes``)."""
     with write_locked(db), db.session() as session:
+        snap = geography.current_of(db)
+        record = record_from(values, snap)
         if OpportunityQueries(session).by_ref(record.ref) is not None:
             raise OpportunityExistsError(
                 f"An opportunity with the ref {record.ref!r} exists already: PATCH it instead."
@@ -691,13 +701,15 @@ def create(
 
 
 def update(
-    db: Database, snap: GeographySnapshot, settings: Settings, principal: Principal, key: str,
-    changes: dict[str, Any], now: datetime, check: Callable[[dict[str, Any]], None],
+    db: Database, geography: GeographyCache, settings: Settings, principal: Principal,
+    key: str, changes: dict[str, Any], now: datetime, check: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:  # fmt: skip
     """Change some of an opportunity's values. ``check`` is given its current
     representation, read in this transaction, first (the If-Match precondition); a
-    withdrawn opportunity changed is restored."""
+    withdrawn opportunity changed is restored. Checked by the geography the database holds
+    under the write lock (as :func:`create`)."""
     with write_locked(db), db.session() as session:
+        snap = geography.current_of(db)
         q = OpportunityQueries(session)
         row = find(q, key)
         body = _bodies(q, [row], snap, now, settings.closing_soon_days)[0]

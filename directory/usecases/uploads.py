@@ -34,7 +34,6 @@ from directory.progress import Deadline, OutOfTime
 from directory.settings import Settings
 from directory.store.db import Database
 from directory.store.repositories.directory import CatalogueQueries
-from directory.store.repositories.geography import GeographyRepository
 from directory.usecases.catalogue import import_detail
 from directory.usecases.geography import GeographyCache
 from directory.usecases.keys import Principal
@@ -82,8 +81,7 @@ def import_upload(
     started = now()
     try:
         with write_lock(db):
-            with db.engine.connect() as connection:  # (as an API write: writes._current)
-                snap = geography.current(GeographyRepository(connection))
+            snap = geography.current_of(db)  # (as an API write: writes._current)
             report = import_data(
                 db, snap, settings, upload.data, name, fmt=upload.format, source=upload.source,
                 mode=upload.mode, dry_run=upload.dry_run, take_over=upload.take_over,

@@ -142,9 +142,7 @@ def _current(writer: Writer) -> Iterator[Writer]:
     load), where an import at the same moment places by the new. A geography load takes the
     same lock, so the geography cannot change before the write commits."""
     with write_locked(writer.db):
-        with writer.db.engine.connect() as connection:
-            snap = writer.geography.current(GeographyRepository(connection))
-        yield replace(writer, snap=snap)
+        yield replace(writer, snap=writer.geography.current_of(writer.db))
 
 
 def _apply(writer: Writer, batch: Batch, ctx: GeographyContext) -> ImportReport:

@@ -58,10 +58,10 @@ def end_request(_error: BaseException | None = None) -> None:
 
 
 def catalogue() -> CatalogueQueries:
-    return CatalogueQueries(_read_by_sql())
+    return CatalogueQueries(sql_connection())
 
 
-def _read_by_sql() -> Connection:
+def sql_connection() -> Connection:
     """The request's read connection, for the directory's rows read by SQL rather than from
     the directory index: the first call of a request notes the database's data version
     before any such read, for :func:`tag_sql_reads`."""
@@ -110,7 +110,7 @@ def hsds_reads() -> tuple[Reads, GeographyRepository]:
     postcodes); the HSDS id index of the data version is built on the first lookup by id."""
     app_state = state()
     snap = _snapshot(app_state)
-    repo = HsdsQueries(_read_by_sql())
+    repo = HsdsQueries(sql_connection())
     version = snap.version.id
 
     def build_apart() -> HsdsIds:

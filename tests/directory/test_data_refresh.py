@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -798,7 +799,8 @@ def test_a_write_in_a_worker_whose_geography_predates_a_refresh_is_placed_by_the
     home = writable_app.test_client().get("/api/v1/services/HOME").get_json()
     site = quote(home["locations"][0]["ref"])
     stale = writable_settings.with_overrides(data_version_ttl=3600.0)
-    workers = {kind: create_app(stale) for kind in ("create", "add", "update", "upload")}
+    kinds = ("create", "add", "update", "upload", "opportunity")
+    workers = {kind: create_app(stale) for kind in kinds}
     try:
         for worker in workers.values():  # each takes its snapshot
             assert worker.test_client().get(f"/api/v1/areas/{split.old}").status_code == 200
@@ -842,6 +844,14 @@ def test_a_write_in_a_worker_whose_geography_predates_a_refresh_is_placed_by_the
             ), "uploaded.csv")},
         )  # fmt: skip
         assert upload.status_code == 201, upload.get_json()
+        closes = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0).isoformat()
+        round_ = client["opportunity"].post(
+            "/api/v1/opportunities", headers=key,
+            json={"ref": "round-east", "title": "East round", "closes_at": closes,
+                  "funder": {"name": "MOPAC"}, "areas": [east], "themes": ["vawg"]},
+        )  # fmt: skip
+        assert round_.status_code == 201, round_.get_json()
+        assert [a["code"] for a in round_.get_json()["areas"]] == [east]
         # a worker that wrote answers from the geography its write read: the new wards
         assert client["create"].get(f"/api/v1/areas/{west}").status_code == 200
         assert _site_in_patch(workers["create"], west, "NEW")

@@ -249,3 +249,31 @@ def test_a_refresh_source_takes_over_and_withdraws_only_as_its_sources_file_says
     sources.write_text("[[source]]\nname = 'x'\npath = 'a.csv'\ntake_over = 'yes'\n", "utf-8")
     result = run(writable_app, "refresh", "--sources", str(sources))
     assert result.exit_code != 0 and "take_over must be true or false" in result.output
+
+
+def test_an_opportunity_another_source_holds_is_taken_over_only_when_told(writable_app, tmp_path):
+    """A funding round listed by a second source moved to it silently whenever the file
+    changed it (and stayed when it did not): as a service's, its move is refused unless
+    told, then counted, named and recorded; an edit over the API leaves it with its
+    source."""
+    rounds = ("Opportunities", _opportunity_rows(), "visible")
+    first = _workbook(tmp_path / "a.xlsx", ("Services", _rows(OXYGEN), "visible"), rounds)
+    second = _workbook(tmp_path / "b.xlsx", ("Services", _rows(RESCUE), "visible"), rounds)
+    _imported(writable_app, first, "--source", "a")
+    before, seen = dump(writable_app), len(events(writable_app))
+    result = run(writable_app, "import", str(second), "--source", "b")
+    assert result.exit_code == 1, result.output
+    assert "1 opportunity this file lists is held from source 'a' (sheet-round-1)" in result.output
+    assert dump(writable_app) == before and len(events(writable_app)) == seen
+    report = _imported(writable_app, second, "--source", "b", "--take-over")
+    assert report["counts"]["opportunities"]["moved"] == 1
+    assert report["records"]["opportunities"]["moved"] == [
+        {"ref": "sheet-round-1", "name": "A round", "from": "a"}
+    ]
+    (moved,) = [e for e in events(writable_app)[seen:] if e.entity == "opportunity"]
+    assert moved.action == "updated" and moved.changes["source"] == ["a", "b"]
+    # source a's next full import, its round no longer listed, leaves it to b
+    empty = ("Opportunities", _opportunity_rows()[:1], "visible")  # (the headings alone)
+    alone = _workbook(tmp_path / "a2.xlsx", ("Services", _rows(OXYGEN), "visible"), empty)
+    again = _imported(writable_app, alone, "--source", "a", "--mode", "full")
+    assert again["counts"].get("opportunities", {}).get("withdrawn", 0) == 0

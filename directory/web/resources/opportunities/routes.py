@@ -215,8 +215,9 @@ def create_opportunity(body: dict[str, Any], principal: Principal) -> Response:
     """Add a funding opportunity (an officer's or admin's key). Recorded as a change event
     naming the key (in /changes and the feeds)."""
     app_state = state()
+    snapshot()  # (the write checks the geography the database holds, under the lock)
     answer = opportunities.create(
-        app_state.db, snapshot(), app_state.settings, principal, body, web.now()
+        app_state.db, app_state.geography, app_state.settings, principal, body, web.now()
     )
     app_state.geography.expire()
     # (with its ETag, as GET gives it now: what a change sends in If-Match)
@@ -244,9 +245,11 @@ def update_opportunity(body: dict[str, Any], key: str, principal: Principal) -> 
     `If-Match` its current ETag. A withdrawn one changed is listed again. Recorded as a
     change event naming the key, with old → new values."""
     app_state = state()
+    snapshot()  # (as create_opportunity)
     answer = opportunities.update(
-        app_state.db, snapshot(), app_state.settings, principal, key, body, web.now(), _if_match
-    )
+        app_state.db, app_state.geography, app_state.settings, principal, key, body, web.now(),
+        _if_match,
+    )  # fmt: skip
     app_state.geography.expire()
     return writing.answer(lambda: http.dumps(answer))  # (its new ETag)
 

@@ -24,7 +24,15 @@ from directory.web.resources.outcomes.schemas import (
     OutcomeSummarySchema,
     ServiceOutcomesSchema,
 )
-from directory.web.state import catalogue, connection, etag_from_body, facts, snapshot, today
+from directory.web.state import (
+    catalogue,
+    connection,
+    etag_from_body,
+    facts,
+    snapshot,
+    sql_connection,
+    today,
+)
 
 blp = Blueprint(
     "outcomes", __name__, url_prefix="/api/v1", description="Outcomes of funded services"
@@ -56,7 +64,7 @@ def outcomes_summary(args: dict[str, Any]) -> Response:
     snap = snapshot()
     return http.json_response(
         outcomes.outcomes_summary(
-            FundingQueries(connection()),
+            FundingQueries(sql_connection()),  # (outcomes read by SQL: see state.tag_sql_reads)
             snap,
             facts(),
             today(),
