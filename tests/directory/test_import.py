@@ -1881,13 +1881,13 @@ def test_the_template_s_own_columns_sheet_is_not_warned_of(writable_app, tmp_pat
     book["Services"].append([filled.get(heading) for heading in headings])
     book.save(blank)
     assert "Columns" in book.sheetnames
-    first = json.loads(run(writable_app, "import", str(blank), "--json").output)
+    first = json.loads(run(writable_app, "import", str(blank), "--json", "--source", "t").output)
     assert first["errors"] == 0 and first["counts"]["services"]["created"] == 1
     assert [p for p in first["problems"] if "sheet" in p["message"]] == []
     exported = tmp_path / "export.xlsx"
     assert run(writable_app, "export", str(exported)).exit_code == 0
     assert "Columns" in load_workbook(exported).sheetnames
-    again = json.loads(run(writable_app, "import", str(exported), "--json").output)
+    again = json.loads(run(writable_app, "import", str(exported), "--json", "--source", "t").output)
     assert again["status"] == "unchanged" and again["problems"] == []
 
 
