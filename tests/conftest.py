@@ -10,6 +10,7 @@ the tests read from it is one the snapshot holds, at the same path.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import resource
@@ -27,6 +28,7 @@ from directory import create_app
 from directory.settings import Settings
 from directory.store.db import Database, sqlite_file
 from directory.store.loading import load_geography
+from directory.usecases import keys as key_use
 from directory.web.serving import reload
 from geodata.snapshot import extract_snapshot
 from geodata.sources import load_manifest
@@ -35,6 +37,16 @@ from tests.postgres import PostgresCluster
 
 # every app's test client checks each response against the OpenAPI document the app serves
 Flask.test_client_class = ContractClient
+
+#: Keys made in the tests' own processes are hashed at scrypt's cheapest cost (n=2, r=1,
+#: p=1), not the 16 MiB and ~50 ms of CPU a real key costs (``keys.SCRYPT_N``). A key is
+#: checked by the cost stored with it, so every keyed request is still hashed and compared
+#: as in production, only cheaply: the real cost was ~0.05 s of each of the ~400 keyed
+#: requests of test_writes.py alone. tests/directory/test_keys.py checks that a real key is
+#: made at the real cost, with ``REAL_HASH_SECRET``; keys made by a `directory` command
+#: run as a process of its own keep the real cost.
+REAL_HASH_SECRET = key_use.hash_secret
+key_use.hash_secret = functools.partial(REAL_HASH_SECRET, n=2, r=1, p=1)
 
 #: The test files that take longest, longest first (seconds of one full run on 2 cores, 2
 #: December 2026). pytest-xdist hands each worker whole files (``--dist loadfile``), and
