@@ -27,6 +27,7 @@ from directory.ingest.values import (
     parse_int,
     parse_url,
 )
+from directory.store.models import Opportunity
 
 SHEET = "Opportunities"
 COLUMNS_FILE = Path(__file__).with_name("opportunity_columns.toml")
@@ -59,12 +60,22 @@ _FIELD_HEADINGS = {
 }  # fmt: skip
 
 
+def _limits() -> dict[str, int]:
+    """A column's heading → the most characters the database keeps of its text."""
+    columns = Opportunity.__table__.columns
+    limits = {heading_of(c.name): c.type.length for c in columns if getattr(c.type, "length", None)}
+    return {heading: limit for heading, limit in limits.items() if heading in HEADINGS}
+
+
 def heading_of(field: str | None) -> str | None:
     """The sheet's column a record's field was read from (``opens_at`` → "Opens")."""
     if field is None:
         return None
     heading = _FIELD_HEADINGS.get(field, field.replace("_", " ").capitalize())
     return heading if heading in HEADINGS else field
+
+
+LIMITS = _limits()
 
 
 def parse_moment(value: Any, *, end_of_day: bool) -> datetime:
@@ -176,10 +187,20 @@ def _read_row(
                 )
             return None
         try:
-            return parser(raw) if parser is not None else clean_text(raw)
+            value = parser(raw) if parser is not None else clean_text(raw)
         except ValueError as error:
             batch.error(f"{SHEET}: {error}", row=number, column=heading, value=raw)
             return None
+        limit = LIMITS.get(heading)
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            # said as it is read, with its row, beside the sheet's other problems (the
+            # import's own check came only once they were mended, naming no value)
+            batch.error(
+                f"{SHEET}: {heading} is {len(value)} characters long; at most {limit} are kept.",
+                row=number, column=heading, value=value[:60] + "…",
+            )  # fmt: skip
+            return None
+        return value
 
     ref = cell("Opportunity ref", required=True)
     title = cell("Title", required=True)

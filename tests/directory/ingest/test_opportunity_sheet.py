@@ -167,3 +167,14 @@ def test_a_fault_the_reader_refuses_names_the_sheet_beside_the_services_problems
     assert (coverage.row, coverage.column, coverage.value) == (2, "Coverage", "Atlantis")
     assert merged.message.startswith(f"{SHEET}: The sheet 'Opportunities' in rounds.xlsx has ")
     assert "B2:B3 under 'Title'" in merged.message
+
+
+def test_text_longer_than_the_directory_keeps_is_its_cells_problem(tmp_path: Path) -> None:
+    """Found by the import's own check, once the sheet's other problems were mended: no
+    value, and no subject ("Opportunities: 400 characters long"). It is found as the cell
+    is read, beside them, named as a services sheet's is."""
+    path = rounds(tmp_path, [round_row("r-long", Title="T" * 400), round_row("r-2", Closes="soon")])
+    long, soon = read(path).errors
+    assert (long.row, long.column, long.value) == (2, "Title", "T" * 60 + "…")
+    assert long.message == f"{SHEET}: Title is 400 characters long; at most 300 are kept."
+    assert (soon.row, soon.column, soon.value) == (3, "Closes", "soon")
