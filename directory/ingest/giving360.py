@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from directory.ingest.readers import (
+    ExcelError,
     ReadError,
     Table,
     above_warning,
@@ -429,7 +430,12 @@ class RowProblems:
         warn: bool = False,
     ) -> Any:
         """``parser(value)``, or None after recording the ValueError (a warning if ``warn``).
-        A blank value is None, and an error if ``missing`` (its message) is given."""
+        A blank value is None, and an error if ``missing`` (its message) is given. A
+        spreadsheet cell holding Excel's error value is None and the record's failure, said
+        as its cell's problem when the sheet was read (:func:`read_360giving_table`)."""
+        if isinstance(value, ExcelError):
+            self.failed = True
+            return None
         if blank(value):
             if missing:
                 self.error(path, missing)
@@ -1233,37 +1239,45 @@ def read_360giving_table(
         batch.warning(note, row=table.header_at)
     if (note := ended_warning(table)) is not None:
         batch.warning(note, row=table.ended_at)
-    grants: list[tuple[int, dict[str, Any], dict[str, str]]] = []
+    grants: list[tuple[int, dict[str, Any], dict[str, str], list[tuple[str, ExcelError]]]] = []
     by_id: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
     for row in table.rows:
         grant: dict[str, Any] = {}
         titles: dict[str, str] = {}
+        failed: list[tuple[str, ExcelError]] = []  # (the column, Excel's error value)
         for key, value in row.values.items():
             mapped = headings.get(key)
             if mapped is None or blank(value):
                 continue
             path, _title = mapped
+            # (an Excel error value is kept: the grant's reading takes it for no value)
             _put(grant, path, value.strip() if isinstance(value, str) else value)
             titles[path] = table.column(key)
+            if isinstance(value, ExcelError):
+                failed.append((titles[path], value))
         if not grant:
             continue
-        grants.append((row.number, grant, titles))
+        grants.append((row.number, grant, titles, failed))
         if (ref := _identifier(grant.get("id"))) is not None:
             by_id.setdefault(ref, (grant, titles))  # (a repeat is the reader's error)
     for part, key in parts:
         _add_parts(part, key, by_id, table.sheet or "grants", batch)
     reader = _GrantReader(ctx, batch)
-    for number, grant, titles in grants:
+    for number, grant, titles, failed in grants:
 
         def column(path: str, titles: dict[str, str] = titles) -> str:
             return titles.get(path) or columns.titles.get(path) or path
 
+        for title, error in failed:  # each its cell's problem, the row's others still read
+            batch.error(error.problem, row=number, column=title, value=str(error))
         reader.grant(grant, number, column)
     return reader.finish()
 
 
 def _identifier(value: Any) -> str | None:
     """A grant's Identifier cell as text (None: blank, or not text)."""
+    if isinstance(value, ExcelError):
+        return None
     try:
         return as_text(value)
     except ValueError:
@@ -1287,14 +1301,26 @@ def _add_parts(
         item: dict[str, Any] = {}
         shown: dict[str, str] = {}
         for cell, value in row.values.items():
-            mapped = columns.path(cell) if cell != "identifier" else None
-            if mapped is None or blank(value) or not mapped[0].startswith(prefix):
+            is_id = cell == "identifier"
+            mapped = columns.path(cell) if not is_id else None
+            ours = mapped is not None and mapped[0].startswith(prefix)
+            if isinstance(value, ExcelError) and (is_id or ours):
+                # its cell's problem, named by its sheet and row; kept, the grant's reading
+                # takes it for no value (and says nothing more of it)
+                batch.error(
+                    value.problem, row=row.number,
+                    column=f"{part.column(cell)} (sheet '{sheet}')", value=str(value),
+                )  # fmt: skip
+            if not ours or blank(value):
                 continue
+            assert mapped is not None
             field = mapped[0].removeprefix(prefix)
             item[field] = value.strip() if isinstance(value, str) else value
             shown[field] = f"{part.column(cell)} (sheet '{sheet}', row {row.number})"
         if not item:
             continue
+        if isinstance(row.values.get("identifier"), ExcelError):
+            continue  # (said: whose grant the row is, no one knows)
         ref = _identifier(row.values.get("identifier"))
         if ref is None or ref not in by_id:
             batch.error(
@@ -1391,7 +1417,8 @@ def _read(
         or (isinstance(source, bytes | bytearray) and bytes(source[:2]) == b"PK")
         or (isinstance(source, Path) and source.suffix.lower() in (".xlsx", ".xlsm"))
     )
-    reading = {"format": format, "name": name, "expected": _grants_or_part}
+    # an Excel error value is its cell's problem (read_360giving_table), not the file's one
+    reading = {"format": format, "name": name, "expected": _grants_or_part, "keep_errors": True}
     if is_workbook:
         label = source.name if isinstance(source, Path) else "upload.xlsx"
         heads = sheet_heads(source, label, _grants_or_part)
@@ -1403,7 +1430,12 @@ def _read(
                     continue
                 if not _grants_or_part(head.keys):
                     continue
-                part = read_table(source, sheet=head.title, **reading)  # type: ignore[arg-type]
+                try:
+                    part = read_table(source, sheet=head.title, **reading)  # type: ignore[arg-type]
+                except ReadError as error:  # a cell's fault: named by its sheet too
+                    if error.column is not None:
+                        error.column = f"{error.column} (sheet '{head.title}')"
+                    raise
                 if (key := _part_of(part)) is not None:
                     parts.append((part, key))
             table = read_table(source, sheet=chosen.title, **reading)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from directory.ingest import opportunities
-from directory.ingest.readers import EXTRA, Table, normalise_header
+from directory.ingest.readers import EXTRA, ExcelError, Table, normalise_header
 from directory.ingest.records import Batch, Context, OpportunityRecord
 from directory.ingest.values import (
     clean_text,
@@ -27,6 +27,7 @@ from directory.ingest.values import (
     parse_int,
     parse_url,
 )
+from directory.store.models import Opportunity
 
 SHEET = "Opportunities"
 COLUMNS_FILE = Path(__file__).with_name("opportunity_columns.toml")
@@ -59,6 +60,13 @@ _FIELD_HEADINGS = {
 }  # fmt: skip
 
 
+def _limits() -> dict[str, int]:
+    """A column's heading → the most characters the database keeps of its text."""
+    columns = Opportunity.__table__.columns
+    limits = {heading_of(c.name): c.type.length for c in columns if getattr(c.type, "length", None)}
+    return {heading: limit for heading, limit in limits.items() if heading in HEADINGS}
+
+
 def heading_of(field: str | None) -> str | None:
     """The sheet's column a record's field was read from (``opens_at`` → "Opens")."""
     if field is None:
@@ -67,10 +75,16 @@ def heading_of(field: str | None) -> str | None:
     return heading if heading in HEADINGS else field
 
 
+LIMITS = _limits()
+
+
 def parse_moment(value: Any, *, end_of_day: bool) -> datetime:
     """A London time from a cell: a date-time or date cell, or text "2027-02-28 12:00",
     "28/02/2027 17:30", "28 February 2027"; a date alone is 00:00 (or 23:59 with
-    ``end_of_day``)."""
+    ``end_of_day``). A month alone ("March 2027") is its first day, or with ``end_of_day``
+    its last (a deadline of "March 2027" read as 1 March closed a month early); a quarter,
+    a season or a weekday with no day of the month is refused, as an End date's is
+    (:func:`~directory.ingest.values.parse_date`)."""
     clock: time | None = None
     if isinstance(value, datetime):
         naive = value.replace(tzinfo=None)
@@ -87,10 +101,24 @@ def parse_moment(value: Any, *, end_of_day: bool) -> datetime:
             if hours > 23 or minutes > 59:
                 raise ValueError(f"{match['h']}:{match['m']} is not a time of day (HH:MM).")
             clock, text = time(hours, minutes), match["day"]
-        day = parse_date(text)
+        day = parse_date(text, month_end=end_of_day)
     if clock is None:
         clock = time(23, 59) if end_of_day else time()
     return datetime.combine(day, clock, LONDON_TZ)
+
+
+def month_alone(value: Any) -> bool:
+    """Whether a cell is text naming a month with no day of it ("March 2027", "Mar 2027
+    17:00"): which day it means is the reader's choice (:func:`parse_moment`), to be said."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if match := _TIME.match(text):
+        text = match["day"]
+    try:
+        return parse_date(text) != parse_date(text, month_end=True)
+    except ValueError:
+        return False
 
 
 def add_opportunities(
@@ -149,6 +177,9 @@ def _read_row(
         heading: str, parser: Callable[[Any], Any] | None = None, *, required: bool = False
     ) -> Any:
         raw = values.get(heading)
+        if isinstance(raw, ExcelError):  # its own problem; the row's other cells are read
+            batch.error(f"{SHEET}: {raw.problem}", row=number, column=heading, value=str(raw))
+            return None
         if _blank(raw):
             if required:
                 batch.error(
@@ -156,15 +187,33 @@ def _read_row(
                 )
             return None
         try:
-            return parser(raw) if parser is not None else clean_text(raw)
+            value = parser(raw) if parser is not None else clean_text(raw)
         except ValueError as error:
             batch.error(f"{SHEET}: {error}", row=number, column=heading, value=raw)
             return None
+        limit = LIMITS.get(heading)
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            # said as it is read, with its row, beside the sheet's other problems (the
+            # import's own check came only once they were mended, naming no value)
+            batch.error(
+                f"{SHEET}: {heading} is {len(value)} characters long; at most {limit} are kept.",
+                row=number, column=heading, value=value[:60] + "…",
+            )  # fmt: skip
+            return None
+        return value
 
     ref = cell("Opportunity ref", required=True)
     title = cell("Title", required=True)
     funder_text = cell("Funder", required=True)
     closes = cell("Closes", lambda v: parse_moment(v, end_of_day=True), required=True)
+    if closes is not None and month_alone(values.get("Closes")):
+        # a deadline guessed without a word is dangerous: it is said which day was taken
+        batch.warning(
+            f"{SHEET}: '{values['Closes'].strip()}' is a month alone: the round is taken to "
+            f"close on its last day, {closes.day} {closes:%B %Y} at {closes:%H:%M} London "
+            "time. Give the day (and time) if it closes earlier.",
+            row=number, column="Closes", value=values["Closes"],
+        )  # fmt: skip
     areas = cell("Areas", ctx.areas, required=True)
     record = OpportunityRecord(
         ref=ref or "", title=title or "", funder_name="", closes_at=closes or datetime.now(LONDON_TZ),

@@ -152,6 +152,14 @@ class ExcelError:
     def __str__(self) -> str:
         return self.text
 
+    @property
+    def problem(self) -> str:
+        """What is said of the cell, in every sheet that reads it."""
+        return (
+            f"The cell holds Excel's error value {self.text}: its formula's result is an "
+            "error. Fix the formula, or type (or paste as values) what the cell should hold."
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Row:

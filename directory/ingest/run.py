@@ -278,8 +278,15 @@ def read_source(
         batch = read_template(table, ctx, progress=progress, label=label)
         # a workbook: its "Opportunities" sheet too, if it has one
         if head_of(data, 2) == b"PK" and OPPORTUNITY_SHEET.casefold() in sheet_names(data, name):
-            sheet = read_table(data, name=name, sheet=OPPORTUNITY_SHEET)
-            add_opportunities(sheet, ctx, batch, template_funder)
+            try:  # (an Excel error value is its cell's problem, as in the services')
+                sheet = read_table(data, name=name, sheet=OPPORTUNITY_SHEET, keep_errors=True)
+            except ReadError as error:  # beside the services' problems, naming its sheet
+                batch.error(
+                    f"{OPPORTUNITY_SHEET}: {error.reason}", row=error.row,
+                    column=error.column, value=error.value,
+                )  # fmt: skip
+            else:
+                add_opportunities(sheet, ctx, batch, template_funder)
             batch.lists_opportunities = True
         return batch
     except ReadError as error:

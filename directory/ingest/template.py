@@ -622,11 +622,8 @@ class _Cells:
             if heading not in self.failed:
                 self.failed.add(heading)
                 self.batch.error(
-                    f"The cell holds Excel's error value {value}: its formula's result is an "
-                    "error. Fix the formula, or type (or paste as values) what the cell "
-                    "should hold.",
-                    row=self.row.number, column=heading, value=str(value),
-                )  # fmt: skip
+                    value.problem, row=self.row.number, column=heading, value=str(value)
+                )
             return None
         if isinstance(value, str) and value.startswith(_NEUTRALISED):
             value = value[1:]  # the ' that write_table put before text that looks like a formula

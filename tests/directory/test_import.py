@@ -844,6 +844,48 @@ def test_excel_error_values_are_problems_of_their_cells_and_checking_goes_on(
     )
 
 
+def test_a_360giving_workbooks_excel_errors_are_each_a_problem_of_its_cell(writable_app, tmp_path):
+    """A 360Giving workbook's Excel error values stopped the check at the first: each is a
+    problem of its cell, on the grants sheet by its row and column title and on the
+    standard's sheet of a grant's part by that sheet too, beside the file's other problems
+    and nothing written."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    grants = book.active
+    grants.title = "grants"
+    grants.append(["Identifier", "Title", "Amount Awarded", "Award Date",
+                   "Recipient Org:Identifier", "Recipient Org:Name", "Funding Org:Identifier",
+                   "Funding Org:Name", "Beneficiary Location:Geographic Code"])  # fmt: skip
+    grant = ["G-1", "Mentoring", 45000, "2026-04-01", "GB-CHC-1", "Trust", "GB-GOR-PC390",
+             "MOPAC", "E09000021"]  # fmt: skip
+    grants.append([*grant[:2], "#N/A", *grant[3:]])
+    grants.append(["G-2", "Outreach", 9000, "31/02/2026", "#REF!", *grant[5:]])
+    grants.append(["G-3", *grant[1:]])
+    planned = book.create_sheet("Planned Dates")
+    planned.append(["Identifier", "Planned Dates:Start Date", "Planned Dates:End Date"])
+    planned.append(["G-3", "#VALUE!", "2027-03-31"])
+    assert (grants["C2"].data_type, planned["B2"].data_type) == ("e", "e")
+    path = tmp_path / "grants.xlsx"
+    book.save(path)
+    before = dump(writable_app)
+    result = run(writable_app, "import", str(path), "--json")
+    assert result.exit_code == 1, result.output
+    problems = json.loads(result.output)["problems"]
+    assert {(p["row"], p["column"], p["value"]) for p in problems if p["severity"] == "error"} == {
+        (2, "Amount Awarded", "#N/A"),
+        (3, "Award Date", "31/02/2026"),
+        (3, "Recipient Org:Identifier", "#REF!"),
+        (2, "Planned Dates:Start Date (sheet 'Planned Dates')", "#VALUE!"),
+    }
+    assert all(
+        "Fix the formula, or type (or paste as values)" in p["message"]
+        for p in problems
+        if (p["value"] or "").startswith("#")
+    )
+    assert dump(writable_app) == before
+
+
 # -- numbers past what a column holds, and files no one could mean -----------------------------
 
 

@@ -561,6 +561,10 @@ def test_a_write_keeps_the_postcodes_a_worker_holds(write_app: Flask, keys: dict
         ({"closes_at": "9999-12-31T23:59:59-01:00"}, "closes_at"),
         ({"opens_at": "0001-01-01T00:00:00+01:00"}, "opens_at"),
         ({"opens_at": "0001-01-01"}, "opens_at"), ({"closes_at": "2300-01-01"}, "closes_at"),
+        # a month alone, a quarter: ISO 8601 alone, not the sheet's looser forms (a month
+        # alone is not guessed at over the API: there is no cell to warn on)
+        ({"closes_at": "March 2027"}, "closes_at"), ({"closes_at": "2027-03"}, "closes_at"),
+        ({"opens_at": "Q1 2027"}, "opens_at"),
         # blank text, once tidied as the Opportunities sheet's cells are
         ({"title": " \t\n "}, "title"), ({"funder": {"name": " "}}, "funder.name"),
         # less than a penny (it was kept as £0), as the sheet refuses it
@@ -891,6 +895,50 @@ def test_template_sheet_imports_all_or_nothing(
     assert get_json(write_app, "/api/v1/opportunities/sheet-two")["demo"] is True
     again = upload(write_app, good, key=keys["officer"], name="rounds.xlsx")
     assert again.get_json()["status"] == "unchanged"
+
+
+def test_a_sheets_excel_errors_are_each_refused_and_a_month_alone_closes_on_its_last_day(
+    write_app: Flask, tmp_path: Any
+) -> None:
+    """Through `directory import`: every Excel error value of the Opportunities sheet is a
+    problem of its own cell beside the sheet's other problems (the first was the file's one
+    problem), and nothing is written; mended, a Closes of a month alone closes at 23:59 on
+    its last day, London time (it closed on the 1st, a month early), said in a warning on
+    the cell."""
+    import calendar
+
+    from directory.cli import cli
+    from tests.directory.test_import import dump
+
+    month = (date.today().replace(day=1) + timedelta(days=100)).replace(day=1)
+    last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+    path = tmp_path / "xl-rounds.xlsx"
+    good = sheet_row("xl-month", Closes=f"{month:%B %Y}")
+    path.write_bytes(workbook(tmp_path, [
+        good,
+        sheet_row("xl-errors", Closes="#N/A", Areas="#REF!", **{"Amount max": "#DIV/0!"}),
+        sheet_row("xl-other", Title="#VALUE!", Themes="Mentorin"),
+    ]))  # fmt: skip
+    before = dump(write_app, skip=("import_run", "api_key"))
+    result = write_app.test_cli_runner().invoke(cli, ["import", str(path), "--json"])
+    assert result.exit_code == 1, result.output
+    problems = json.loads(result.output)["problems"]
+    assert {(p["row"], p["column"], p["value"]) for p in problems if p["severity"] == "error"} == {
+        (3, "Closes", "#N/A"),
+        (3, "Areas", "#REF!"),
+        (3, "Amount max", "#DIV/0!"),
+        (4, "Title", "#VALUE!"),
+        (4, "Themes", "Mentorin"),
+    }
+    said = [p for p in problems if (p["row"], p["column"]) == (2, "Closes")]
+    assert [p["severity"] for p in said] == ["warning"]
+    assert f"taken to close on its last day, {last.day} {last:%B %Y} at 23:59" in said[0]["message"]
+    assert dump(write_app, skip=("import_run", "api_key")) == before
+    path.write_bytes(workbook(tmp_path, [good, sheet_row("xl-errors")]))
+    result = write_app.test_cli_runner().invoke(cli, ["import", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    closes = get_json(write_app, "/api/v1/opportunities/xl-month")["closes_at"]
+    assert closes == datetime(last.year, last.month, last.day, 23, 59, tzinfo=LONDON).isoformat()
 
 
 def test_calendar_across_the_clock_change(write_app: Flask, keys: dict[str, str]) -> None:

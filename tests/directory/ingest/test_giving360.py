@@ -679,6 +679,36 @@ def test_table_mapping_problems_and_numbered_columns() -> None:
     assert record.parent_ref == "G-0"
 
 
+def test_excel_error_values_are_each_their_cells_problem_and_checking_goes_on() -> None:
+    """A CSV Excel wrote with its error values (#N/A …) stopped at the first: the file's one
+    problem, the rest coming one import at a time. Each is a problem of its row and column
+    title, saying what to do; the other cells and rows are still checked; a required cell
+    holding one is not also said to be missing; a column not read is not looked at."""
+    data = _csv(
+        [
+            [*HEADER, "Notes"],
+            ["G-1", "Mentoring", "#N/A", "01/06/2021", "GB-CHC-1", "Trust", "GB-GOR-PC390",
+             "MOPAC", "Kingston", "", "", "#REF!"],
+            ["#VALUE!", "Bad", "lots", "01/06/2021", "#NAME?", "Trust", "GB-GOR-PC390", "MOPAC",
+             "Kingston", "", ""],
+            ["G-4", *ROW[1:], "Kingston", "", ""],
+        ]
+    )  # fmt: skip
+    batch = read_360giving_table(data, FakeContext())
+    assert {(p.row, p.column, p.value) for p in batch.errors} == {
+        (2, "Amount Awarded", "#N/A"),
+        (3, "Identifier", "#VALUE!"),
+        (3, "Amount Awarded", "lots"),
+        (3, "Recipient Org:Identifier", "#NAME?"),
+    }
+    (na,) = [p for p in batch.errors if p.value == "#N/A"]
+    assert na.message == (
+        "The cell holds Excel's error value #N/A: its formula's result is an error. Fix the "
+        "formula, or type (or paste as values) what the cell should hold."
+    )
+    assert [g.ref for g in batch.grants] == ["G-4"]  # (the row without an error)
+
+
 def test_table_missing_columns_and_unreadable_files() -> None:
     error = only_error(read_360giving_table(_csv([["Title", "Amount"], ["a", "1"]]), FakeContext()))
     assert "Identifier" in error.message and "Funding Org:Identifier" in error.message
@@ -951,6 +981,17 @@ def test_a_part_sheets_cell_problem_names_its_sheet_and_row(tmp_path: Path) -> N
     assert (error.row, error.column, error.value) == (
         3, "Planned Dates:Start Date (sheet 'Planned Dates', row 3)", "13/25/2026",
     )  # fmt: skip
+
+
+def test_a_part_sheets_cell_the_reader_refuses_names_its_sheet(tmp_path: Path) -> None:
+    """A cell of a grant's part sheet the reader refuses (text no page can show) was named
+    by its column alone, as if it were on the grants sheet: its sheet too."""
+    path = tmp_path / "grants.xlsx"
+    bad = {"Identifier": "G-2", "Planned Dates:Start Date": "2026\x7f-04-01"}
+    _parts_workbook(PARTS_FILES[0], Planned_Dates=[bad]).save(path)
+    (error,) = read_360giving_table(path, FakeContext()).errors
+    assert (error.row, error.column) == (3, "Planned Dates:Start Date (sheet 'Planned Dates')")
+    assert "control character (code 127)" in error.message
 
 
 @pytest.mark.parametrize(
