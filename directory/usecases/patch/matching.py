@@ -11,6 +11,7 @@ of the lists' sets, worked out once per (areas, filters).
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from collections.abc import Callable, Iterator
@@ -126,6 +127,14 @@ class NearbySites:
             self.locate([sid])
             found = self.found[sid]  # KeyError: not here
         return found
+
+    def ahead_of(self, sid: int, order: Any) -> int:
+        """How many services here come before ``sid`` (here) in :meth:`ordered`'s order
+        (``order``: id → place): one comparison of their keys, not a sort."""
+        metres, _ = self.where(sid)
+        ranks = self.grid.ranks if self.grid is not None else None
+        keys = (self._metres << 32) + (order[self.services] if ranks is None else ranks[self._at])
+        return int(np.count_nonzero(keys < (metres << 32) + int(order[sid])))
 
     def reason(self, sid: int) -> dict[str, Any]:
         metres, at = self.where(sid)
@@ -434,6 +443,55 @@ class Matching:
         skip = max(0, start - len(self.nearby))
         take = None if end is None else end - start - len(chosen)
         return [*chosen, *self._areas_ordered(skip, take)]
+
+    # ------------------------------------------------------------------ one service
+
+    def holds(self, sid: int) -> bool:
+        """Whether a service is in the patch (passes its filters, and has a site nearby or
+        is in one of its areas' lists): set lookups, as :meth:`ordered` would list it."""
+        return sid in self.nearby or any(sid in found.members for *_, found in self.lists)
+
+    def position(self, sid: int) -> int | None:
+        """Where a service is in :meth:`ordered` (0 first), None when it is not in the
+        patch; counted from the lists rather than by listing the patch up to it. With a
+        site nearby: the nearby services ahead of it. Else every nearby service, then the
+        services of the areas' merge ahead of it, not nearby: those in a list of a
+        stronger relation than its strongest, and those in a list of that relation
+        earlier in the order (each list is in the order: a binary search)."""
+        if sid in self.nearby:
+            return self.nearby.ahead_of(sid, self.index.order_array)
+        strongest = min((rank for rank, *_, found in self.lists if sid in found.members), default=None)  # fmt: skip
+        if strongest is None:
+            return None
+        order = self.index.order
+        own = order[sid]
+        # (list, how many of its first ids are ahead; None: all of them)
+        ahead: list[tuple[AreaList, int | None]] = []
+        for rank, _, _, found in self.lists:
+            if rank < strongest:
+                ahead.append((found, None))
+            elif rank == strongest:
+                ahead.append((found, bisect.bisect_left(found.ids, own, key=order.__getitem__)))
+
+        def held(other: int, part: tuple[AreaList, int | None]) -> bool:
+            found, cut = part
+            return other in found.members and (cut is None or order[other] < own)
+
+        def size(part: tuple[AreaList, int | None]) -> int:
+            return len(part[0].ids) if part[1] is None else part[1]
+
+        # their union's size: the biggest part, and the others' ids not in it (as counts do)
+        biggest = max(ahead, key=size)
+        extra = {
+            other for part in ahead if part is not biggest
+            for other in itertools.islice(part[0].ids, size(part)) if not held(other, biggest)
+        }  # fmt: skip
+        before = size(biggest) + len(extra)
+        nearby = self.nearby
+        if nearby:  # listed first: not again among the areas'
+            near = nearby.found if nearby.complete else nearby.members()
+            before -= sum(1 for other in near if any(held(other, part) for part in ahead))
+        return len(nearby) + before
 
     # ------------------------------------------------------------------ reasons
 
