@@ -267,6 +267,7 @@ def test_a_withdrawn_service_is_in_no_patch_and_says_when(changed_demo_app):
         body = client.get(f"/api/v1/patch/why?{place}&service=demo-hackney-hate-crime").json
         assert body["in_patch"] is False
         assert body["service"]["ref"] == "demo-hackney-hate-crime"
+        assert body["service"]["status"] == "withdrawn"
         assert body["reasons"] == [
             {
                 "check": "status",

@@ -446,11 +446,6 @@ class Matching:
 
     # ------------------------------------------------------------------ one service
 
-    def holds(self, sid: int) -> bool:
-        """Whether a service is in the patch (passes its filters, and has a site nearby or
-        is in one of its areas' lists): set lookups, as :meth:`ordered` would list it."""
-        return sid in self.nearby or any(sid in found.members for *_, found in self.lists)
-
     def position(self, sid: int) -> int | None:
         """Where a service is in :meth:`ordered` (0 first), None when it is not in the
         patch; counted from the lists rather than by listing the patch up to it. With a

@@ -55,11 +55,12 @@ def why(
         raise ServiceNotFoundError(f"No service has the id or ref {key!r}.")
     service = index.services.get(sid)
     answer: dict[str, Any] = {**place.geography, "filters": _filters_answer(filters, place.point is not None)}  # fmt: skip
-    if service is None:  # withdrawn (the index lists the services not withdrawn)
+    if service is None:  # withdrawn (the index lists the services not withdrawn), or new
         (row,) = catalogue.services([sid])
-        answer["service"] = _service_ref(row.id, row.ref, row.name, row.status)
+        withdrawn = row.withdrawn_at is not None
+        answer["service"] = _service_ref(row.id, row.ref, row.name, "withdrawn" if withdrawn else row.status)  # fmt: skip
         answer["in_patch"] = False
-        answer["reasons"] = [_withdrawn(row)]
+        answer["reasons"] = [_withdrawn(row) if withdrawn else _not_yet(row)]
         return answer
     body = orjson.loads(service.body_json)
     answer["service"] = _service_ref(sid, body["ref"], body["name"], service.status)
@@ -95,12 +96,22 @@ def _check(check: str, passed: bool, detail: str, **more: Any) -> dict[str, Any]
 
 
 def _withdrawn(row: Any) -> dict[str, Any]:
-    when = row.withdrawn_at.date().isoformat() if row.withdrawn_at is not None else None
     return _check(
         "status", False,
-        f"It was withdrawn{f' on {when}' if when else ''}: a withdrawn service is in no patch "
-        "(its coverage and sites are not checked).",
+        f"It was withdrawn on {row.withdrawn_at.date().isoformat()}: a withdrawn service is in "
+        "no patch (its coverage and sites are not checked).",
         status="withdrawn",
+    )  # fmt: skip
+
+
+def _not_yet(row: Any) -> dict[str, Any]:
+    """A service written since the patch's data was read (the index is rebuilt for each
+    data version, in the background while serving): the patch does not list it yet."""
+    return _check(
+        "status", False,
+        "It was added or restored after the data the patch answers from was read: ask again "
+        "in a minute.",
+        status=row.status,
     )  # fmt: skip
 
 
@@ -287,7 +298,7 @@ def _sites(
         site = index.sites_in_area[inside[0]][sid].body
         return _check(
             "sites", True,
-            f"Its delivery site {_site_words(dict(site))} is inside {named}.".replace(",,", ","),
+            f"Its delivery site {_site_words(dict(site))} is inside {named}.",
             site=site,
         )  # fmt: skip
     if not sites:
