@@ -477,33 +477,6 @@ class PatchWhyReasonSchema(Schema):
     )
 
 
-WHY_EXAMPLE = {
-    "postcode": "SE1 1AA",
-    "ward": {"code": "E05011095", "name": "London Bridge & West Bermondsey", "type": "ward"},
-    "borough": {"code": "E09000028", "name": "Southwark", "type": "borough"},
-    "bcu": {"code": "bcu-central-south", "name": "Central South BCU", "type": "bcu"},
-    "match": "postcode",
-    "filters": {"theme": [], "programme": None, "status": "active", "live_on": None,
-                "q": None, "radius_m": 2000, "include_other_programmes": False},
-    "service": {"id": 12, "ref": "svc:st-giles-knife-crime-lambeth", "status": "active",
-                "name": "St Giles Trust knife crime caseworkers",
-                "url": "/api/v1/services/12"},
-    "in_patch": False,
-    "reasons": [
-        {"check": "status", "passed": True, "status": "active",
-         "detail": "It is active, as the patch lists (status=active)."},
-        {"check": "coverage", "passed": False,
-         "areas": [{"code": "E09000022", "name": "Lambeth", "type": "borough"}],
-         "detail": "Its coverage names Lambeth (borough), not the patch's areas (London "
-                   "Bridge & West Bermondsey (ward), Southwark (borough), Central South BCU "
-                   "(bcu), London)."},
-        {"check": "sites", "passed": False, "distance_m": 3412, "radius_m": 2000,
-         "detail": "Its nearest delivery site, St Giles Brixton hub (SW9 8LF), in Brixton "
-                   "Acre Lane, Lambeth, is 3,412 m away, beyond the 2,000 m radius."},
-    ],
-}  # fmt: skip
-
-
 class PatchWhySchema(PatchPlaceSchema):
     """Whether a service is in a patch, where, and why (or why not)."""
 
