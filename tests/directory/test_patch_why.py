@@ -199,6 +199,9 @@ def test_programme_live_on_and_q_checks_name_grants_and_words(shared_client):
         ("postcode=SW2+1RW", 422, "invalid-input"),  # no service
         ("postcode=SW2+1RW&service=no-such-service", 404, "service-not-found"),
         ("postcode=SW2+1RW&service=99999", 404, "service-not-found"),
+        (f"postcode=SW2+1RW&service={2**31}", 404, "service-not-found"),  # past an INTEGER
+        (f"postcode=SW2+1RW&service={10**30}", 404, "service-not-found"),
+        ("postcode=SW2+1RW&service=1&page=2", 400, "unknown-parameter"),  # /patch's, not here
         ("service=1", 422, "invalid-input"),  # no place
         ("postcode=SW2+1RW&area=Lambeth&service=1", 422, "invalid-input"),
         ("postcode=not+a+postcode&service=1", 422, "invalid-postcode"),
