@@ -450,9 +450,10 @@ class Matching:
         """Where a service is in :meth:`ordered` (0 first), None when it is not in the
         patch; counted from the lists rather than by listing the patch up to it. With a
         site nearby: the nearby services ahead of it. Else every nearby service, then the
-        services of the areas' merge ahead of it, not nearby: those in a list of a
-        stronger relation than its strongest, and those in a list of that relation
-        earlier in the order (each list is in the order: a binary search)."""
+        services of the areas' merge ahead of it that are not nearby: those in a list of
+        a stronger relation than its strongest (counted once per place, filters and
+        relation, and kept), and those of a list of that relation earlier in the order
+        (each list is in the order: a binary search finds where it would be)."""
         if sid in self.nearby:
             return self.nearby.ahead_of(sid, self.index.order_array)
         strongest = min((rank for rank, *_, found in self.lists if sid in found.members), default=None)  # fmt: skip
@@ -460,33 +461,35 @@ class Matching:
             return None
         order = self.index.order
         own = order[sid]
-        # (list, how many of its first ids are ahead; None: all of them)
-        ahead: list[tuple[AreaList, int | None]] = []
+        stronger_count, stronger = self._stronger(strongest)
+        parts = []
         for rank, _, _, found in self.lists:
-            if rank < strongest:
-                ahead.append((found, None))
-            elif rank == strongest:
-                ahead.append((found, bisect.bisect_left(found.ids, own, key=order.__getitem__)))
-
-        def held(other: int, part: tuple[AreaList, int | None]) -> bool:
-            found, cut = part
-            return other in found.members and (cut is None or order[other] < own)
-
-        def size(part: tuple[AreaList, int | None]) -> int:
-            return len(part[0].ids) if part[1] is None else part[1]
-
-        # their union's size: the biggest part, and the others' ids not in it (as counts do)
-        biggest = max(ahead, key=size)
-        extra = {
-            other for part in ahead if part is not biggest
-            for other in itertools.islice(part[0].ids, size(part)) if not held(other, biggest)
-        }  # fmt: skip
-        before = size(biggest) + len(extra)
+            if rank == strongest:
+                cut = bisect.bisect_left(found.ids, own, key=order.__getitem__)
+                if cut:
+                    parts.append(np.array(found.ids[:cut], dtype=np.int64))
+        same = np.unique(np.concatenate(parts)) if parts else _EMPTY
+        same = same[~stronger[same]]  # (not counted twice)
+        ahead = stronger_count + len(same)
         nearby = self.nearby
         if nearby:  # listed first: not again among the areas'
-            near = nearby.found if nearby.complete else nearby.members()
-            before -= sum(1 for other in near if any(held(other, part) for part in ahead))
-        return len(nearby) + before
+            ids = nearby.services
+            ahead -= int(np.count_nonzero(stronger[ids] | np.isin(ids, same)))
+        return len(nearby) + ahead
+
+    def _stronger(self, rank: int) -> tuple[int, Any]:
+        """How many services the place's lists of relations stronger than ``rank`` hold,
+        and which (a mask over service ids), once per (areas, filters, rank) and kept."""
+        key = ("stronger", self.place_key, self.fkey, rank)
+        kept = self.index.patch_entries.get(key)
+        if kept is None:
+            mask = np.zeros(len(self.index.order_array), dtype=bool)
+            for stronger, *_, found in self.lists:
+                if stronger < rank and found.ids:
+                    mask[np.array(found.ids, dtype=np.int64)] = True
+            kept = (int(np.count_nonzero(mask)), mask)
+            self.index.patch_entries.keep(key, kept, KEPT_ENTRY + mask.nbytes)
+        return kept
 
     # ------------------------------------------------------------------ reasons
 
