@@ -43,7 +43,7 @@ GRANTS_NAMED = 5
 
 def why(
     index: DirectoryIndex, snap: GeographySnapshot, catalogue: CatalogueQueries, place: Place,
-    filters: PatchFilters, key: str, today: date, *, per_page: int,
+    filters: PatchFilters, key: str, *, per_page: int,
 ) -> dict[str, Any]:  # fmt: skip
     """Whether the service ``key`` (id or ref) is in the patch of ``place`` under
     ``filters``, where (``position`` from 1, and its ``page`` at ``per_page``) and with
@@ -71,7 +71,7 @@ def why(
         answer["page"] = position // per_page + 1
         answer["per_page"] = per_page
         answer["relations"] = matches.reasons(sid)
-    day = filters.live_on or today
+    day = filters.live_on or index.day  # (the day the patch's filters take: the index's)
     reasons = [_status(service, filters)]
     if filters.themes:
         reasons.append(_themes(service, body, filters.themes))

@@ -151,7 +151,7 @@ def get_patch_why(args: dict[str, Any]) -> Response:
     )  # fmt: skip
     body = patch.why(
         reads.index, reads.snap, web.catalogue(), place,
-        _filters({**args, "include_other_programmes": False}), args["service"], reads.today,
+        _filters({**args, "include_other_programmes": False}), args["service"],
         per_page=args["per_page"],
     )  # fmt: skip
     return http.json_response(body)
