@@ -22,9 +22,15 @@ from directory.web import examples  # noqa: E402
 
 
 def first_items(value: Any) -> Any:
-    """The answer with every list cut to its first item."""
+    """The answer with every list cut to its first item (those of ``examples.WHOLE`` kept
+    whole, their items cut)."""
     if isinstance(value, dict):
-        return {key: first_items(member) for key, member in value.items()}
+        return {
+            key: [first_items(item) for item in member]
+            if key in examples.WHOLE and isinstance(member, list)
+            else first_items(member)
+            for key, member in value.items()
+        }
     if isinstance(value, list):
         return [first_items(item) for item in value[:1]]
     return value

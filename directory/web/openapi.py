@@ -101,6 +101,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         paged="not-json",
         ok=f"The patch as JSON (default); its page of services as {_GEOJSON}, or as {_CSV}",
     ),
+    ("get", "/api/v1/patch/why"): Operation("getPatchWhy", "Why a service is (not) in a patch"),
     ("post", "/api/v1/patch/lookup"): Operation("lookupPatches", "The patches of many postcodes"),
     ("get", "/api/v1/services"): Operation(
         "listServices",

@@ -331,6 +331,37 @@ def test_every_page_of_the_patch_agrees_with_the_slow_way(generated_app, shared_
     assert min(sizes) > 25  # every patch has pages beyond the first to compare
 
 
+def test_why_gives_each_services_place_in_the_patch_deep_in_it(generated_app, shared_data_dir):
+    """/patch/why's position and relations at 10,000 services, counted from the lists: on
+    the first page, around where the nearby services end (more than the few held as
+    Python objects), past the 256 and 2,560 services of the kept areas' order, and last."""
+    client = generated_app.test_client()
+    postcode = _postcodes(shared_data_dir, 1, seed=4)[0].replace(" ", "+")
+    per_page, many_nearby = 25, False
+    for query in (
+        f"postcode={postcode}&radius=5000",
+        f"postcode={postcode}&radius=5000&theme=violence-knife-crime",
+        f"area={LONDON}",
+        "area=E09000022",
+    ):
+        first = client.get(f"/api/v1/patch?{query}&per_page={per_page}").json
+        pages = first["services"]["total_pages"]
+        nearby = first["counts"]["site_nearby"]
+        many_nearby = many_nearby or nearby > 48
+        ends = nearby // per_page
+        for page in sorted({1, ends + 1, ends + 2, 12, 100, pages} & set(range(1, pages + 1))):
+            url = f"/api/v1/patch?{query}&per_page={per_page}&page={page}"
+            contents = client.get(url).json["services"]["contents"]
+            for number in range(0, len(contents), 4):
+                service = contents[number]
+                why = f"/api/v1/patch/why?{query}&service={service['id']}&per_page={per_page}"
+                body = client.get(why).json
+                assert body["in_patch"] is True, (query, service["id"])
+                assert body["position"] == (page - 1) * per_page + number + 1, (query, page)
+                assert body["page"] == page and body["relations"] == service["relations"]
+    assert many_nearby
+
+
 def test_the_money_reaching_a_patch_is_the_same_summed_by_area_as_award_by_award(
     generated_app, shared_data_dir
 ):

@@ -8,7 +8,8 @@ beneficiary area, contacts by area, and each service's answer already rendered. 
 request is then one postcode lookup in the database and dictionary work. No Flask here.
 
 ``index`` builds and keeps that index, ``places`` says where a patch is (postcode, point or
-area), ``answer`` is the patch itself and the caseload lookup, ``partners`` ranks partners.
+area), ``answer`` is the patch itself and the caseload lookup, ``partners`` ranks partners,
+``why`` says why a service is, or is not, in a patch.
 The names callers use are here.
 """
 
@@ -33,6 +34,8 @@ from directory.usecases.patch.index import (
 )
 from directory.usecases.patch.partners import partners, subject_for_place
 from directory.usecases.patch.places import Place, place_for_area, place_for_areas, resolve_place
+from directory.usecases.patch.why import CHECKS as WHY_CHECKS
+from directory.usecases.patch.why import why
 
 __all__ = [
     "DEFAULT_RADIUS_M",
@@ -40,6 +43,7 @@ __all__ = [
     "LOOKUP_PER_POSTCODE_MAX",
     "MAX_RADIUS_M",
     "RELATIONS",
+    "WHY_CHECKS",
     "DirectoryCache",
     "DirectoryIndex",
     "OrganisationProfile",
@@ -56,4 +60,5 @@ __all__ = [
     "resolve_place",
     "subject_for_place",
     "warm_wards",
+    "why",
 ]

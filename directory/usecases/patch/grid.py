@@ -70,6 +70,9 @@ class SiteGrid:
                 starts = (np.arange(width) + self.origin[0]) * CELL_ROW + self.origin[1]
                 keys = starts[:, None] + np.arange(height + 1)[None, :]
                 self.first = np.searchsorted(self.cells, keys.ravel()).reshape(keys.shape)
+        #: the sites' positions sorted by service, and their services so sorted
+        #: (:meth:`positions_of`, made when first asked)
+        self._by_service: tuple[np.ndarray, np.ndarray] | None = None
         #: each site's service's place in the patch's order (:meth:`set_ranks`)
         self.ranks: np.ndarray | None = None
         #: the sites' (x, y, service id), for a grid small enough to check site by site
@@ -98,6 +101,29 @@ class SiteGrid:
 
     def __len__(self) -> int:
         return len(self.sites)
+
+    def positions_of(self, service_id: int) -> np.ndarray:
+        """The positions in ``sites`` of one service's sites, in grid order: two binary
+        searches of the sites' services sorted (made when first asked, once per grid), not
+        a scan of every site."""
+        if self._by_service is None:
+            order = np.argsort(self.service, kind="stable")
+            self._by_service = (order, self.service[order])
+        order, services = self._by_service
+        start, end = np.searchsorted(services, [service_id, service_id + 1])
+        return np.sort(order[start:end])
+
+    def nearest_site_of(self, service_id: int, x: float, y: float) -> tuple[int, float] | None:
+        """(position, squared distance in m², as a float) of the service's site nearest
+        (x, y), the first in grid order of those at the same distance, worked out as
+        :meth:`nearest` works it out; None for a service without a site."""
+        at = self.positions_of(service_id)
+        if not len(at):
+            return None
+        dx, dy = self.x[at] - x, self.y[at] - y
+        squared = dx * dx + dy * dy
+        best = int(np.argmin(squared))
+        return int(at[best]), float(squared[best])
 
     def set_ranks(self, order: np.ndarray) -> None:
         """Note each site's service's place in the patch's order (``order``: service id →

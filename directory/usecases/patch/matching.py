@@ -11,6 +11,7 @@ of the lists' sets, worked out once per (areas, filters).
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from collections.abc import Callable, Iterator
@@ -126,6 +127,14 @@ class NearbySites:
             self.locate([sid])
             found = self.found[sid]  # KeyError: not here
         return found
+
+    def ahead_of(self, sid: int, order: Any) -> int:
+        """How many services here come before ``sid`` (here) in :meth:`ordered`'s order
+        (``order``: id → place): one comparison of their keys, not a sort."""
+        metres, _ = self.where(sid)
+        ranks = self.grid.ranks if self.grid is not None else None
+        keys = (self._metres << 32) + (order[self.services] if ranks is None else ranks[self._at])
+        return int(np.count_nonzero(keys < (metres << 32) + int(order[sid])))
 
     def reason(self, sid: int) -> dict[str, Any]:
         metres, at = self.where(sid)
@@ -434,6 +443,53 @@ class Matching:
         skip = max(0, start - len(self.nearby))
         take = None if end is None else end - start - len(chosen)
         return [*chosen, *self._areas_ordered(skip, take)]
+
+    # ------------------------------------------------------------------ one service
+
+    def position(self, sid: int) -> int | None:
+        """Where a service is in :meth:`ordered` (0 first), None when it is not in the
+        patch; counted from the lists rather than by listing the patch up to it. With a
+        site nearby: the nearby services ahead of it. Else every nearby service, then the
+        services of the areas' merge ahead of it that are not nearby: those in a list of
+        a stronger relation than its strongest (counted once per place, filters and
+        relation, and kept), and those of a list of that relation earlier in the order
+        (each list is in the order: a binary search finds where it would be)."""
+        if sid in self.nearby:
+            return self.nearby.ahead_of(sid, self.index.order_array)
+        strongest = min((rank for rank, *_, found in self.lists if sid in found.members), default=None)  # fmt: skip
+        if strongest is None:
+            return None
+        order = self.index.order
+        own = order[sid]
+        stronger_count, stronger = self._stronger(strongest)
+        parts = []
+        for rank, _, _, found in self.lists:
+            if rank == strongest:
+                cut = bisect.bisect_left(found.ids, own, key=order.__getitem__)
+                if cut:
+                    parts.append(np.array(found.ids[:cut], dtype=np.int64))
+        same = np.unique(np.concatenate(parts)) if parts else _EMPTY
+        same = same[~stronger[same]]  # (not counted twice)
+        ahead = stronger_count + len(same)
+        nearby = self.nearby
+        if nearby:  # listed first: not again among the areas'
+            ids = nearby.services
+            ahead -= int(np.count_nonzero(stronger[ids] | np.isin(ids, same)))
+        return len(nearby) + ahead
+
+    def _stronger(self, rank: int) -> tuple[int, Any]:
+        """How many services the place's lists of relations stronger than ``rank`` hold,
+        and which (a mask over service ids), once per (areas, filters, rank) and kept."""
+        key = ("stronger", self.place_key, self.fkey, rank)
+        kept = self.index.patch_entries.get(key)
+        if kept is None:
+            mask = np.zeros(len(self.index.order_array), dtype=bool)
+            for stronger, *_, found in self.lists:
+                if stronger < rank and found.ids:
+                    mask[np.array(found.ids, dtype=np.int64)] = True
+            kept = (int(np.count_nonzero(mask)), mask)
+            self.index.patch_entries.keep(key, kept, KEPT_ENTRY + mask.nbytes)
+        return kept
 
     # ------------------------------------------------------------------ reasons
 

@@ -16,6 +16,8 @@ from directory.web.resources.patch.schemas import (
     PatchLookupResultSchema,
     PatchLookupSchema,
     PatchSchema,
+    PatchWhyArgsSchema,
+    PatchWhySchema,
 )
 from directory.web.resources.services.schemas import ServiceFeatureCollectionSchema
 from directory.web.state import directory_reads
@@ -117,6 +119,42 @@ def get_patch(args: dict[str, Any]) -> Response:
     response.headers["X-Total-Count"] = str(envelope["total_items"])
     response.headers["Link"] = web.link_header(page, per_page, total_pages, "csv")
     return response
+
+
+@blp.route("/patch/why")
+@blp.arguments(PatchWhyArgsSchema, location="query")
+@blp.response(200, PatchWhySchema)
+@blp.alt_response(
+    422,
+    description="invalid-input: no service, not exactly one place, or an unknown theme; "
+    "invalid-postcode; invalid-coordinates",
+    **PROBLEM,
+)
+@blp.alt_response(
+    404,
+    description="service-not-found, and what /patch gives: outside-coverage, "
+    "postcode-not-found, postcode-terminated, area-not-found, area-ambiguous, "
+    "programme-not-found",
+    **PROBLEM,
+)
+def get_patch_why(args: dict[str, Any]) -> Response:
+    """Whether /patch with this place and these filters lists a service (`service`: its id
+    or ref), where (`position` from 1, and the `page` at `per_page`) and with which
+    `relations`; and `reasons`, each of the patch's rules checked for it in plain English:
+    its status, each filter given, its coverage against the patch's ward, borough, BCU and
+    London, and its nearest delivery site against `radius` (or the area asked for)."""
+    reads = directory_reads()
+    place = patch.resolve_place(
+        reads.snap, reads.repo, reads.settings, postcode=args.get("postcode"),
+        lat=args.get("lat"), lon=args.get("lon"), easting=args.get("easting"),
+        northing=args.get("northing"), area=args.get("area"), radius=args["radius"],
+    )  # fmt: skip
+    body = patch.why(
+        reads.index, reads.snap, web.catalogue(), place,
+        _filters({**args, "include_other_programmes": False}), args["service"],
+        per_page=args["per_page"],
+    )  # fmt: skip
+    return http.json_response(body)
 
 
 @blp.route("/patch/lookup", methods=["POST"])

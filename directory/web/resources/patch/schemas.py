@@ -9,6 +9,7 @@ from directory.usecases.patch import (
     LOOKUP_PER_POSTCODE_MAX,
     MAX_RADIUS_M,
     RELATIONS,
+    WHY_CHECKS,
 )
 from directory.web.api import JsonBoolean, JsonInteger, JsonNumber, ProblemSchema, Schema
 from directory.web.resources.common import (
@@ -365,10 +366,8 @@ class PatchOpportunitiesSchema(Schema):
     )
 
 
-class PatchSchema(PostcodeSchema):
-    """The patch: where it is (the postcode's, point's or area's answer, whichever was
-    asked), then what is in it. A hot route: the view returns the use case's dict, this
-    documents it."""
+class PatchPlaceSchema(PostcodeSchema):
+    """Where a patch is: the postcode's, point's or area's answer, whichever was asked."""
 
     area = ma.fields.Nested(AreaRefSchema, metadata={"description": "match=area: the area"})
     borough = ma.fields.Nested(
@@ -378,6 +377,13 @@ class PatchSchema(PostcodeSchema):
         metadata={"description": "match=area in the City of London: why there is no BCU"}
     )
     flags = ma.fields.Nested(PatchFlagsSchema, metadata={"description": "match=point"})
+
+
+class PatchSchema(PatchPlaceSchema):
+    """The patch: where it is (the postcode's, point's or area's answer, whichever was
+    asked), then what is in it. A hot route: the view returns the use case's dict, this
+    documents it."""
+
     filters = ma.fields.Nested(PatchFiltersSchema)
     counts = ma.fields.Nested(
         PatchCountsSchema, metadata={"description": "Services in all, and per relation"}
@@ -408,6 +414,95 @@ class PatchSchema(PostcodeSchema):
     )  # fmt: skip
     services = ma.fields.Nested(PatchServicePageSchema)
     sort = ma.fields.String()
+
+
+class PatchWhyArgsSchema(PatchArgsSchema):
+    """/patch's place and filters (not its page, format or funding's programmes), and the
+    service asked about."""
+
+    class Meta:
+        exclude = ("page", "format", "include_other_programmes")
+
+    service = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": "The service asked about: its id or ref (required)"},
+    )
+
+
+class PatchWhyServiceSchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    name = ma.fields.String()
+    status = ma.fields.String(
+        metadata={"description": "Its status, or withdrawn (then in no patch)"}
+    )
+    url = ma.fields.String()
+
+
+class PatchWhyReasonSchema(Schema):
+    check = ma.fields.String(
+        validate=ma.validate.OneOf(WHY_CHECKS),
+        metadata={
+            "description": "status (always), theme, programme, live_on, q (each when given), "
+            "coverage and sites (unless withdrawn)"
+        },
+    )
+    passed = ma.fields.Boolean(
+        metadata={
+            "description": "Whether the service meets the rule: it is in the patch when status and "
+            "every filter pass, and coverage or sites does"
+        }
+    )
+    detail = ma.fields.String(metadata={"description": "The check in plain English"})
+    status = ma.fields.String(metadata={"description": "status: the service's status"})
+    missing = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "theme: the themes asked for it lacks; q: the words it lacks"},
+    )
+    excluded = ma.fields.List(
+        ma.fields.String(), metadata={"description": "q: the excluded words (-word) it has"}
+    )
+    areas = ma.fields.List(
+        ma.fields.Nested(AreaRefSchema),
+        metadata={"description": "coverage: the areas its coverage names"},
+    )
+    distance_m = ma.fields.Integer(
+        metadata={"description": "sites, by postcode or point: metres to its nearest site"}
+    )
+    radius_m = ma.fields.Float(metadata={"description": "sites, by postcode or point: the radius"})
+    site = ma.fields.Nested(
+        SiteSchema,
+        metadata={"description": "sites: its nearest site, or its site inside the area asked for"},
+    )
+
+
+class PatchWhySchema(PatchPlaceSchema):
+    """Whether a service is in a patch, where, and why (or why not)."""
+
+    class Meta:
+        ordered = True
+
+    filters = ma.fields.Nested(PatchFiltersSchema)
+    service = ma.fields.Nested(PatchWhyServiceSchema)
+    in_patch = ma.fields.Boolean(
+        metadata={"description": "Whether /patch with this place and these filters lists it"}
+    )
+    position = ma.fields.Integer(
+        metadata={"description": "in_patch: its place in the patch's order, from 1"}
+    )
+    page = ma.fields.Integer(
+        metadata={"description": "in_patch: the page of /patch it is on at per_page"}
+    )
+    per_page = ma.fields.Integer(metadata={"description": "in_patch: the per_page of page"})
+    relations = ma.fields.List(
+        ma.fields.Nested(PatchRelationSchema),
+        metadata={"description": "in_patch: why the patch lists it, as the patch says it"},
+    )
+    reasons = ma.fields.List(
+        ma.fields.Nested(PatchWhyReasonSchema),
+        metadata={"description": "Each rule of the patch checked for the service"},
+    )
 
 
 class PatchLookupSchema(PatchFilterSchema):
