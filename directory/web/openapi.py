@@ -159,6 +159,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "listOrganisations", "List organisations", paged=True
     ),
     ("get", "/api/v1/organisations/{key}"): Operation("getOrganisation", "One organisation"),
+    ("post", "/api/v1/organisations/{key}/merge"): Operation(
+        "mergeOrganisation", "Merge a duplicated organisation into another"
+    ),
     ("get", "/api/v1/grants"): Operation("listGrants", "Search the grants", paged=True),
     ("get", "/api/v1/grants.360giving.json"): Operation(
         "getGrants360Giving", "The grants as a 360Giving package"
@@ -321,6 +324,7 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
     "/api/v1/contacts/{contact_id}": {"contact_id": 1},
     "/api/v1/contacts/{contact_id}/history": {"contact_id": 1},
     "/api/v1/organisations/{key}": {"key": "GB-GOR-PC390"},
+    "/api/v1/organisations/{key}/merge": {"key": "GB-GOR-PC390"},
     "/api/v1/grants/{key}": {"key": "demo-rescue-and-response-2023-24"},
     "/api/v1/imports/{run_id}": {"run_id": 1},
     "/api/v1/opportunities/{key}": {"key": "demo-vru-youth-violence-round"},
@@ -737,8 +741,10 @@ TOTAL_ON_CSV = frozenset({"listServices", "listGrants", "getPatch"})
 OUTAGE_HEADERS = {"Cache-Control": "NoStoreOutage", "Retry-After": "RetryAfterOutage"}
 
 #: writes whose success answers are no record to change next (no ETag): the lookups read,
-#: and an import run is never changed over the API
-WRITES_WITHOUT_ETAG = frozenset({("post", "/api/v1/imports")})
+#: an import run is never changed over the API, nor a merge's report
+WRITES_WITHOUT_ETAG = frozenset(
+    {("post", "/api/v1/imports"), ("post", "/api/v1/organisations/{key}/merge")}
+)
 
 _RATE_LIMIT_HEADERS = {
     "RateLimit-Limit": "RateLimitLimit",
