@@ -802,7 +802,7 @@ def organisations_merge(duplicate: str, keep: str, dry_run: bool, as_json: bool)
             else f" (run #{report.run_id})."
         )
     )
-    moved = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in report.moved.items() if n)
+    moved = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in report.moved.items() if n)
     click.echo(f"Moves: {moved or 'nothing but the organisation itself'}.")
     for kind, refs in report.refs.items():
         if refs:
@@ -811,7 +811,8 @@ def organisations_merge(duplicate: str, keep: str, dry_run: bool, as_json: bool)
             )
     if report.filled:
         filled = ", ".join(f"{name} {value!r}" for name, value in sorted(report.filled.items()))
-        click.echo(f"Fills what '{into['ref']}' lacks from the duplicate: {filled}.")
+        fills = "Would fill" if report.status == "dry-run" else "Filled"
+        click.echo(f"{fills} what '{into['ref']}' lacked from the duplicate: {filled}.")
     click.echo(
         f"'{dup['ref']}' and #{dup['id']} name '{into['ref']}' from now on: its address "
         "redirects there, and an import naming it files its rows there."

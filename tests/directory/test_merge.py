@@ -179,7 +179,11 @@ def test_the_merge_moves_every_kind_of_record(merged: dict[str, Any]) -> None:
     assert report["refs"]["opportunities"] == ["GILES-ROUND-1"]
     assert report["filled"] == {"website": "https://www.stgilestrust.org.uk"}
     assert report["duplicate"]["ref"] == DUPLICATE and report["into"]["ref"] == KEEP
-    assert "Moves: 2 services, 1 grants made, 1 grants received" in merged["merge_output"]
+    assert "Moves: services 2, grants made 1, grants received 1" in merged["merge_output"]
+    assert (
+        "Filled what 'GB-CHC-1144511' lacked from the duplicate: website"
+        in (merged["merge_output"])
+    )
 
 
 def test_a_dry_run_writes_nothing(merged: dict[str, Any]) -> None:
