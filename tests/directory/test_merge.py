@@ -157,6 +157,9 @@ def merged(
     # its name alone)
     seen["again"] = imported(app, sheet(tmp, "b.csv", BOROUGH_B), "borough-b")
     seen["by_name"] = imported(app, sheet(tmp, "c.csv", BOROUGH_C), "borough-c")
+    # an opportunity written since, naming the duplicate as its funder
+    later = {**opportunity, "ref": "GILES-ROUND-2"}
+    seen["later_round"] = client.post("/api/v1/opportunities", json=later, headers=auth(officer))
     yield seen
     app.extensions["directory"].db.dispose()
 
@@ -208,6 +211,13 @@ def test_the_duplicate_is_gone_and_its_records_name_the_kept_one(app: Flask) -> 
     assert keep["website"] == "https://www.stgilestrust.org.uk"
     funder = client.get("/api/v1/opportunities/GILES-ROUND-1").json["funder"]
     assert funder["ref"] == KEEP
+
+
+def test_an_opportunity_naming_the_duplicate_as_funder_since_is_the_kept_ones(
+    app: Flask, merged: dict[str, Any]
+) -> None:
+    assert merged["later_round"].status_code == 201, merged["later_round"].json
+    assert merged["later_round"].json["funder"]["ref"] == KEEP
 
 
 def test_feedback_practice_notes_and_keys_move_to_the_kept_one(
