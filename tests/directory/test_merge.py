@@ -211,6 +211,10 @@ def test_the_duplicate_is_gone_and_its_records_name_the_kept_one(app: Flask) -> 
     assert keep["website"] == "https://www.stgilestrust.org.uk"
     funder = client.get("/api/v1/opportunities/GILES-ROUND-1").json["funder"]
     assert funder["ref"] == KEEP
+    # a service's words hold its organisation's name: the kept one's now
+    assert client.get("/api/v1/services?q=saint").json["total_items"] == 0
+    found = client.get("/api/v1/services?q=giles%20trust").json["contents"]
+    assert {s["ref"] for s in found} == {"GILES-A-01", "GILES-B-01", "GILES-B-02", "GILES-C-01"}
 
 
 def test_an_opportunity_naming_the_duplicate_as_funder_since_is_the_kept_ones(
@@ -404,7 +408,10 @@ def test_a_merge_over_the_api_needs_an_officers_key_and_if_match(
         path, json=body, headers={**auth(merged["keys"]["officer"]), "If-Match": '"stale"'}
     )
     assert (stale.status_code, stale.json["code"]) == (412, "precondition-failed")
-    dry = client.post(path, json={**body, "dry_run": True}, headers=auth(merged["keys"]["officer"]))
+    officer = auth(merged["keys"]["officer"])
+    not_boolean = client.post(path, json={**body, "dry_run": 0}, headers=officer)
+    assert (not_boolean.status_code, not_boolean.json["code"]) == (422, "invalid-input")
+    dry = client.post(path, json={**body, "dry_run": True}, headers=officer)
     assert dry.status_code == 200 and dry.json["status"] == "dry-run"
     assert dry.json["moved"]["services"] == 4
     assert tables(app) == before

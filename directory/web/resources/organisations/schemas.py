@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from directory.ingest.records import ORGANISATION_TYPES
-from directory.web.api import Schema
+from directory.web.api import JsonBoolean, Schema
 from directory.web.resources.common import PageArgsSchema, PageSchema
 from directory.web.resources.grants.schemas import GrantSchema
 from directory.web.resources.services.schemas import ServiceSummarySchema
@@ -59,7 +59,7 @@ class OrganisationMergeSchema(Schema):
         metadata={"description": "The organisation to keep (id or ref): the one in the path "
                   "is merged into it"},
     )  # fmt: skip
-    dry_run = ma.fields.Boolean(
+    dry_run = JsonBoolean(
         load_default=False,
         metadata={"description": "true: say what would move; change nothing (no If-Match "
                   "needed)"},
