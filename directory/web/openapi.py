@@ -47,8 +47,9 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "description": "An API key (`lfsd_<prefix>_<secret>`, made by `directory keys "
         "create`) as `Authorization: Bearer <key>`. Only the write routes take one; reads "
         "are open. Roles: admin (everything); officer (MOPAC and borough staff: imports, "
-        "opportunities, moderation of feedback); editor (one organisation's services, sites, "
-        "contacts, outcomes and practice notes). Writes are rate-limited per key "
+        "opportunities, merging organisations, moderation of feedback); editor (one "
+        "organisation's services, sites, contacts, outcomes and practice notes). Writes are "
+        "rate-limited per key "
         "(`DIRECTORY_RATE_LIMIT_WRITES`, default 60/minute;1000/hour): every answer of a "
         "write route says the limit in `RateLimit-*` headers, and one over it is a 429 with "
         "`Retry-After`.",
