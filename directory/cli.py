@@ -20,7 +20,14 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.exc import DBAPIError
 
 from directory.app import create_app
-from directory.errors import GeodataNotLoadedError, KeyRequestError
+from directory.errors import (
+    GeodataNotLoadedError,
+    KeyRequestError,
+    NotFoundError,
+    OrganisationMergedError,
+    SameOrganisationError,
+    WriteLockedError,
+)
 from directory.ingest.apply import (
     MAX_STORED_PROBLEMS,
     ImportOptions,
@@ -748,6 +755,75 @@ def keys_revoke(key_id: int, as_json: bool) -> None:
         _print_json(row)
         return
     click.echo(f"Key #{row['id']} ({row['name']}) revoked at {row['revoked_at']}.")
+
+
+@cli.group("organisations")
+def organisations_group() -> None:
+    """Organisations: merge one held twice into the one to keep."""
+
+
+@organisations_group.command("merge")
+@click.argument("duplicate")
+@click.option("--into", "keep", required=True, help="The organisation to keep (id or ref)")
+@click.option("--dry-run", is_flag=True, help="Say what would move; change nothing")
+@json_option
+@with_appcontext
+def organisations_merge(duplicate: str, keep: str, dry_run: bool, as_json: bool) -> None:
+    """Merge organisation DUPLICATE (id or ref) into the one to keep: its services, grants,
+    opportunities, API keys, feedback and practice notes move to it, the fields it lacks
+    are filled from the duplicate's, and the duplicate's ref and id name it from now on
+    (its address redirects; the next import of a file naming it files its rows under the
+    one kept). All or nothing, recorded as an import run with change events."""
+    from directory.usecases.merging import merge_organisations
+
+    app_state = state()
+    try:
+        report = merge_organisations(
+            app_state.db, duplicate, keep, dry_run=dry_run,
+            location=f"directory organisations merge {duplicate} --into {keep}",
+        )  # fmt: skip
+    except (NotFoundError, OrganisationMergedError, SameOrganisationError) as error:
+        raise click.UsageError(error.detail) from None
+    except WriteLockedError as error:
+        raise click.ClickException(error.detail) from None
+    finally:
+        app_state.geography.invalidate()
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    dup, into = report.duplicate, report.into
+    verb = "Would merge" if report.status == "dry-run" else "Merged"
+    click.echo(
+        f"{verb} '{dup['name']}' ({dup['ref']}, #{dup['id']}) into '{into['name']}' "
+        f"({into['ref']}, #{into['id']})"
+        + (
+            " (a dry run: nothing was changed)."
+            if report.status == "dry-run"
+            else f" (run #{report.run_id})."
+        )
+    )
+    moved = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in report.moved.items() if n)
+    click.echo(f"Moves: {moved or 'nothing but the organisation itself'}.")
+    for kind, refs in report.refs.items():
+        if refs:
+            click.echo(
+                f"  {kind.replace('_', ' ')}: {_listed(refs, report.moved.get(kind, len(refs)))}"
+            )
+    if report.filled:
+        filled = ", ".join(f"{name} {value!r}" for name, value in sorted(report.filled.items()))
+        fills = "Would fill" if report.status == "dry-run" else "Filled"
+        click.echo(f"{fills} what '{into['ref']}' lacked from the duplicate: {filled}.")
+    click.echo(
+        f"'{dup['ref']}' and #{dup['id']} name '{into['ref']}' from now on: its address "
+        "redirects there, and an import naming it files its rows there."
+        if report.status != "dry-run" else
+        f"'{dup['ref']}' would name '{into['ref']}' from then on."
+    )  # fmt: skip
+
+
+def _listed(refs: list[str], count: int, first: int = 20) -> str:
+    shown = ", ".join(refs[:first])
+    return shown + (f" and {count - first:,} more" if count > first else "")
 
 
 @contextlib.contextmanager

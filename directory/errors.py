@@ -357,6 +357,23 @@ class WithdrawnError(ConflictError):
     title = "The service is withdrawn"
 
 
+class OrganisationMergedError(ConflictError):
+    """A merge naming an organisation merged into another earlier (its ref or id is an
+    alias now): nothing is left of it to merge, or to merge into."""
+
+    code = "organisation-merged"
+    title = "The organisation was merged into another"
+
+
+class SameOrganisationError(DirectoryError):
+    """A merge of an organisation into itself (the same id or ref twice, or one of its own
+    aliases)."""
+
+    status = 422
+    code = "same-organisation"
+    title = "An organisation cannot be merged into itself"
+
+
 class AnswerTooLargeError(PayloadTooLargeError):
     code = "answer-too-large"
     title = "The answer would be too large"

@@ -41,6 +41,7 @@ from directory.store.models import (
     GrantService,
     Location,
     Organisation,
+    OrganisationAlias,
     Outcome,
     PatchContact,
     Programme,
@@ -193,6 +194,8 @@ def _remove(
     progress.step("demo: removing organisations and programmes", total=len(organisations))
     for o in organisations:
         event("organisation", o, o["ref"], o["name"], set())
+    # (and the refs of organisations merged into them, which name them)
+    repo.delete_ids(OrganisationAlias, [o["id"] for o in organisations], "organisation_id")
     repo.delete_ids(Organisation, [o["id"] for o in organisations])
     repo.delete_ids(Programme, programmes)
     progress.advance(len(organisations))

@@ -453,6 +453,8 @@ _MATCHED_BY = {
     "known name": "directory/data/organisations.csv knows that organisation by this name",
     "name": "an organisation of exactly this name (ignoring case and punctuation) is already "
     "held; if they are different organisations give this one a distinct name",
+    "merged": "an organisation of this ref or name was merged into it (directory "
+    "organisations merge)",
 }
 
 
@@ -464,17 +466,26 @@ def _name_to(by_name: dict[str, str], name: str, ref: str) -> None:
 
 
 def match_organisations(
-    records: list[OrganisationRecord], held: dict[str, dict[str, Any]]
-) -> tuple[dict[str, OrganisationRecord], dict[str, tuple[str, str]]]:
+    records: list[OrganisationRecord], held: dict[str, dict[str, Any]],
+    merged: Iterable[tuple[str, str, str]] = (),
+) -> tuple[dict[str, OrganisationRecord], dict[str, tuple[str, str]]]:  # fmt: skip
     """An import's organisations as the directory files them: by org-id (the ref), then by
-    the other identifiers and names of ``directory/data/organisations.csv``, then by an exact
+    the ref of an organisation merged into a held one (``merged``: (its ref, its name, the
+    ref of the one it was merged into), ``organisation_alias``), then by the other
+    identifiers and names of ``directory/data/organisations.csv``, then by an exact
     normalised name already held (in ``held``, the stored states by ref, or earlier in this
-    import). Returns the records to write by ref and, for each ref matched to another, (the
-    ref it is, how it was matched): never a second MOPAC under another id or spelling."""
+    import), then by a merged organisation's name. Returns the records to write by ref and,
+    for each ref matched to another, (the ref it is, how it was matched): never a second
+    MOPAC under another id or spelling, nor again a duplicate merged away."""
     known = taxonomy.known_organisations()
     by_name: dict[str, str] = {}
     for ref, state in held.items():
         _name_to(by_name, state["name"], ref)
+    merged_refs: dict[str, str] = {}
+    merged_names: dict[str, str] = {}
+    for ref, name, target in merged:
+        merged_refs[ref] = target
+        _name_to(merged_names, name, target)
     out: dict[str, OrganisationRecord] = {}
     same_as: dict[str, tuple[str, str]] = {}
     for rec in records:
@@ -482,9 +493,13 @@ def match_organisations(
             out[rec.ref] = rec  # the last record of a ref wins, as before
             _name_to(by_name, rec.name, rec.ref)
             continue
-        match = known.ref_for(rec.ref, rec.name)
+        match = (merged_refs[rec.ref], "merged") if rec.ref in merged_refs else None
+        if match is None:
+            match = known.ref_for(rec.ref, rec.name)
         if match is None and (named := by_name.get(loose_key(rec.name))) not in (None, rec.ref):
             match = (named, "name")  # type: ignore[assignment]
+        if match is None and (target := merged_names.get(loose_key(rec.name))) is not None:
+            match = (target, "merged")
         if match is None:
             out[rec.ref] = rec
             _name_to(by_name, rec.name, rec.ref)
@@ -806,7 +821,8 @@ class _Writer:
     # -- organisations ------------------------------------------------------------------------
     def _organisations(self, batch: Batch) -> dict[str, int]:
         states = self.repo.organisation_states()
-        records, same_as = match_organisations(batch.organisations, states)
+        merged = [(a.ref, a.name, a.organisation_ref) for a in self.repo.organisation_aliases()]
+        records, same_as = match_organisations(batch.organisations, states, merged)
         # the services and grants name the organisation as it is held (so a re-import of the
         # same file compares equal and changes nothing)
         # (the grants' funders and recipients are named so as they are read back: _grants_read)

@@ -168,6 +168,12 @@ def write(
     themes = repo.themes_of([row.id for row in held.values()])
     areas = repo.areas_of([row.id for row in held.values()])
     funders = {rec.funder_ref for rec in by_ref.values() if rec.funder_ref}
+    # a funder merged into another organisation is that one (its ref, an alias, is no more)
+    merged = repo.merged_refs(funders)
+    for rec in by_ref.values():
+        if rec.funder_ref in merged:
+            rec.funder_ref = merged[rec.funder_ref]
+    funders = {merged.get(ref, ref) for ref in funders}
     org = {**repo.organisation_ids(funders), **(org_ids or {})}
     by = f" by {actor}" if actor else ""
 

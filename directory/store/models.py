@@ -192,6 +192,30 @@ class Organisation(Base):
     __table_args__ = (Index("ix_organisation_name_order", func.lower(name), name, id),)
 
 
+class OrganisationAlias(Base):
+    """An organisation merged into another (``directory organisations merge``): its ref
+    and id keep naming the organisation it was merged into (a redirect from its address,
+    the filters that name it, and the next import of a file that still lists it, by ref or
+    by name). Made by migration 0029."""
+
+    __tablename__ = "organisation_alias"
+    #: the merged organisation's ref (no live organisation has it: an import files it under
+    #: ``organisation_id``)
+    ref: Mapped[str] = mapped_column(String(120), primary_key=True)
+    #: the merged organisation's id (a live organisation with the same id wins: SQLite
+    #: may give a deleted row's id again)
+    old_id: Mapped[int] = mapped_column(Integer, index=True)
+    #: its name, which the importer's name rule matches too
+    name: Mapped[str] = mapped_column(String(300))
+    #: the organisation it is now (moved on when that one is merged in turn)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    merged_at: Mapped[datetime] = mapped_column(DateTime)
+    #: who merged it over the API (the key's name); null for the ``directory`` command
+    actor: Mapped[str | None] = mapped_column(String(120))
+    #: the run the merge is recorded as (its change events name it)
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+
+
 class Service(Base):
     __tablename__ = "service"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

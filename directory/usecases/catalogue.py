@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from directory.data import org_id_key
 from directory.errors import (
@@ -403,6 +404,20 @@ def list_organisations(
     return envelope(
         [organisation_body(r) for r in rows], total_items=total, page=page, per_page=per_page
     )
+
+
+#: an organisation's address, before its escaped ref
+ORGANISATION_PATH = "/api/v1/organisations/"
+
+
+def organisation_moved(q: CatalogueQueries, key: str) -> str | None:
+    """The address of the organisation ``key`` names now, when ``key`` is the id or ref of
+    one merged into it (an alias, ``organisation_alias``) and of no organisation held;
+    else None (``key`` names a held organisation, or none at all)."""
+    if q.organisation_id(key, aliases=False) is not None:
+        return None
+    alias = q.organisation_alias(key)
+    return None if alias is None else ORGANISATION_PATH + quote(alias.organisation_ref, safe="")
 
 
 def organisation_detail(

@@ -772,6 +772,22 @@ def _attach_services(reads: Reads, rows: Sequence[Any], bodies: list[dict[str, A
         ]
 
 
+def moved_organization(reads: Reads, key: str) -> str | None:
+    """The HSDS id of the organisation ``key`` names now, when ``key`` is the id made from
+    the ref of an organisation merged into it (``organisation_alias``) and of no
+    organisation held; else None."""
+    try:
+        canonical = str(uuid.UUID(key))
+    except ValueError:
+        return None
+    if _by_id(reads, "organizations", canonical) is not None:
+        return None
+    for alias in reads.repo.organisation_aliases():
+        if organization_uuid(alias.ref) == canonical:
+            return organization_uuid(alias.organisation_ref)
+    return None
+
+
 def get_organization(reads: Reads, key: str) -> dict[str, Any]:
     org_id = _by_id(reads, "organizations", key)
     rows = reads.repo.organisations([org_id]) if org_id is not None else {}

@@ -64,6 +64,14 @@ class _BoroughOfSchema(ma.Schema):
     name = ma.fields.String()
 
 
+class _MergedIntoSchema(ma.Schema):
+    class Meta:
+        ordered = True
+
+    ref = ma.fields.String(metadata={"description": "The organisation's ref"})
+    name = ma.fields.String()
+
+
 class _SuggestionSchema(ma.Schema):
     class Meta:
         ordered = True
@@ -212,6 +220,11 @@ class ProblemSchema(ma.Schema):
         ma.fields.Dict(),
         metadata={"description": "no-grants: the grants the filters keep that 360Giving "
                   "cannot carry, each {id, reasons}"},
+    )  # fmt: skip
+    merged_into = ma.fields.Nested(
+        _MergedIntoSchema,
+        metadata={"description": "organisation-merged: the organisation (ref, name) the one "
+                  "named was merged into"},
     )  # fmt: skip
 
 

@@ -47,8 +47,9 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "description": "An API key (`lfsd_<prefix>_<secret>`, made by `directory keys "
         "create`) as `Authorization: Bearer <key>`. Only the write routes take one; reads "
         "are open. Roles: admin (everything); officer (MOPAC and borough staff: imports, "
-        "opportunities, moderation of feedback); editor (one organisation's services, sites, "
-        "contacts, outcomes and practice notes). Writes are rate-limited per key "
+        "opportunities, merging organisations, moderation of feedback); editor (one "
+        "organisation's services, sites, contacts, outcomes and practice notes). Writes are "
+        "rate-limited per key "
         "(`DIRECTORY_RATE_LIMIT_WRITES`, default 60/minute;1000/hour): every answer of a "
         "write route says the limit in `RateLimit-*` headers, and one over it is a 429 with "
         "`Retry-After`.",
@@ -160,6 +161,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "listOrganisations", "List organisations", paged=True
     ),
     ("get", "/api/v1/organisations/{key}"): Operation("getOrganisation", "One organisation"),
+    ("post", "/api/v1/organisations/{key}/merge"): Operation(
+        "mergeOrganisation", "Merge a duplicated organisation into another"
+    ),
     ("get", "/api/v1/grants"): Operation("listGrants", "Search the grants", paged=True),
     ("get", "/api/v1/grants.360giving.json"): Operation(
         "getGrants360Giving", "The grants as a 360Giving package"
@@ -322,6 +326,7 @@ PATH_EXAMPLES: dict[str, dict[str, Any]] = {
     "/api/v1/contacts/{contact_id}": {"contact_id": 1},
     "/api/v1/contacts/{contact_id}/history": {"contact_id": 1},
     "/api/v1/organisations/{key}": {"key": "GB-GOR-PC390"},
+    "/api/v1/organisations/{key}/merge": {"key": "GB-GOR-PC390"},
     "/api/v1/grants/{key}": {"key": "demo-rescue-and-response-2023-24"},
     "/api/v1/imports/{run_id}": {"run_id": 1},
     "/api/v1/opportunities/{key}": {"key": "demo-vru-youth-violence-round"},
@@ -738,8 +743,10 @@ TOTAL_ON_CSV = frozenset({"listServices", "listGrants", "getPatch"})
 OUTAGE_HEADERS = {"Cache-Control": "NoStoreOutage", "Retry-After": "RetryAfterOutage"}
 
 #: writes whose success answers are no record to change next (no ETag): the lookups read,
-#: and an import run is never changed over the API
-WRITES_WITHOUT_ETAG = frozenset({("post", "/api/v1/imports")})
+#: an import run is never changed over the API, nor a merge's report
+WRITES_WITHOUT_ETAG = frozenset(
+    {("post", "/api/v1/imports"), ("post", "/api/v1/organisations/{key}/merge")}
+)
 
 _RATE_LIMIT_HEADERS = {
     "RateLimit-Limit": "RateLimitLimit",

@@ -68,7 +68,7 @@ def _raw_path(raw: str) -> str | None:
 
 
 #: the names an item route takes after a record's ref (``/services/<ref>/sites``)
-SUBRESOURCES = ("history", "outcomes", "sites", "feedback")
+SUBRESOURCES = ("history", "outcomes", "sites", "feedback", "merge")
 
 
 class RefConverter(PathConverter):

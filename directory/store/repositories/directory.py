@@ -46,6 +46,7 @@ from directory.store.models import (
     Lock,
     Opportunity,
     Organisation,
+    OrganisationAlias,
     Outcome,
     PatchContact,
     Postcode,
@@ -219,6 +220,11 @@ class DirectoryRepository:
             }
             for r in rows
         }
+
+    def organisation_aliases(self) -> list[Row[Any]]:
+        """The organisations merged into others (``organisation_alias``), each with the ref
+        of the organisation it names now (``organisation_ref``)."""
+        return list(self.session.execute(alias_select()).all())
 
     def service_states(self, ids: Collection[int] | None = None) -> dict[str, dict[str, Any]]:
         """Every service (or those of ``ids``) as the importer compares them, by ref; ids
@@ -869,6 +875,34 @@ def as_id(key: str) -> int | None:
     return int(key) if len(key) <= len(str(MAX_ID)) and int(key) <= MAX_ID else None
 
 
+def alias_select() -> Any:
+    """The aliases, each with the ref and name of the organisation it names now."""
+    return select(
+        OrganisationAlias.__table__,
+        Organisation.ref.label("organisation_ref"),
+        Organisation.name.label("organisation_name"),
+    ).join(Organisation, Organisation.id == OrganisationAlias.organisation_id)
+
+
+def find_alias(connection: Any, key: str) -> Row[Any] | None:
+    """The alias ``key`` names: a merged organisation's ref (as given, else in another
+    case when only one has it), else its old numeric id (the newest merge of that id)."""
+    found = connection.execute(alias_select().where(OrganisationAlias.ref == key)).first()
+    if found is None:
+        rows = connection.execute(
+            alias_select().where(func.lower(OrganisationAlias.ref) == key.lower()).limit(2)
+        ).all()
+        found = rows[0] if len(rows) == 1 else None
+    if found is None and (number := as_id(key)) is not None:
+        found = connection.execute(
+            alias_select()
+            .where(OrganisationAlias.old_id == number)
+            .order_by(OrganisationAlias.merged_at.desc())
+            .limit(1)
+        ).first()
+    return found
+
+
 def _lower_contains(column: Any, word: str) -> Any:
     """``column`` contains ``word`` (given in lower case), ignoring case; LIKE's % and _ in
     the word are escaped. Works on SQLite and PostgreSQL alike."""
@@ -1049,9 +1083,11 @@ class CatalogueQueries:
         ).first()
 
     # -- organisations ---------------------------------------------------------------------
-    def organisation_id(self, key: str) -> int | None:
+    def organisation_id(self, key: str, *, aliases: bool = True) -> int | None:
         """By ref or id; a ref in another case ("gb-gor-pc390" for MOPAC's GB-GOR-PC390)
-        when it names one organisation (read only when the ref as given names none)."""
+        when it names one organisation (read only when the ref as given names none); then,
+        with ``aliases``, the organisation a merged one's ref or old id names now
+        (``organisation_alias``)."""
         found = self._find(Organisation, key)
         if found is None:
             ids = (
@@ -1064,7 +1100,15 @@ class CatalogueQueries:
                 .all()
             )
             found = ids[0] if len(ids) == 1 else None
+        if found is None and aliases:
+            alias = self.organisation_alias(key)
+            found = None if alias is None else alias.organisation_id
         return found
+
+    def organisation_alias(self, key: str) -> Row[Any] | None:
+        """The alias a merged organisation's ref or old id is (with the ref and name of
+        the organisation it names now), or None."""
+        return find_alias(self.db, key)
 
     def organisations_containing(self, fragments: Sequence[str], limit: int) -> list[Row[Any]]:
         """(ref, name) of at most ``limit`` organisations whose name or ref contains one of

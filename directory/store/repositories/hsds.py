@@ -17,6 +17,7 @@ from sqlalchemy.engine import Row
 from directory.store.db import streamed
 from directory.store.models import Location, Organisation, Service, ServiceTheme
 from directory.store.repositories import by_name, starts_a_word, wanted
+from directory.store.repositories.directory import alias_select
 from directory.store.repositories.search import Filters, Near, SearchQueries, cell_ranges
 from directory.store.words import name_words
 
@@ -46,6 +47,10 @@ _IDENTIFIER_KEYS = {"service": Service.id, "organization": Organisation.id, "loc
 
 class HsdsQueries(SearchQueries):
     """The HSDS API's reads, on a request's connection."""
+
+    def organisation_aliases(self) -> list[Row[Any]]:
+        """The organisations merged into others: (ref, the ref of the one they name now)."""
+        return list(self.db.execute(alias_select()).all())
 
     def _service_where(self, f: Filters, any_theme: bool) -> list[Any]:
         where = self._where(f)

@@ -22,6 +22,7 @@ from directory.store.models import (
     OpportunityArea,
     OpportunityTheme,
     Organisation,
+    OrganisationAlias,
     Programme,
     Theme,
 )
@@ -192,6 +193,19 @@ class OpportunityQueries:
         for chunk in _chunks(sorted(refs)):
             statement = select(Organisation.ref, Organisation.id).where(Organisation.ref.in_(chunk))
             found.update({row.ref: row.id for row in self.db.execute(statement)})
+        return found
+
+    def merged_refs(self, refs: Collection[str]) -> dict[str, str]:
+        """Those of these refs that name organisations merged into others
+        (``organisation_alias``): each → the ref of the organisation it names now."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(refs)):
+            statement = (
+                select(OrganisationAlias.ref, Organisation.ref.label("kept"))
+                .join(Organisation, Organisation.id == OrganisationAlias.organisation_id)
+                .where(OrganisationAlias.ref.in_(chunk))
+            )
+            found.update({row.ref: row.kept for row in self.db.execute(statement)})
         return found
 
     def states(

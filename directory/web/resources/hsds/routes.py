@@ -123,10 +123,19 @@ def list_organizations(args: dict[str, Any]) -> Response:
 @blp.route("/organizations/<string:organization_id>")
 @blp.response(200, s.HsdsOrganizationSchema)
 @blp.alt_response(404, description="organisation-not-found", **PROBLEM)
+@blp.alt_response(
+    308, description="The id of an organisation merged into another: to that one's",
+    headers={"Location": {"description": "The organisation it was merged into",
+                          "schema": {"type": "string"}}},
+)  # fmt: skip
 def get_organization(organization_id: str) -> Response:
     """One organisation with its identifiers (org-id, charity and company numbers) and its
-    listed services."""
+    listed services. The id of an organisation merged into another redirects (308) to
+    that one's."""
     reads, _ = hsds_reads()
+    moved = hsds.moved_organization(reads, organization_id)
+    if moved is not None:  # an API's redirect: the Location and no body
+        return Response(status=308, headers={"Location": f"/api/v1/hsds/organizations/{moved}"})
     return http.json_response(hsds.get_organization(reads, organization_id))
 
 

@@ -78,6 +78,10 @@ class NamedRecordSchema(Schema):
         data_key="from",
         metadata={"description": "moved: the source that held it before this run"},
     )
+    into = ma.fields.String(
+        metadata={"description": "merged (an organisation merged into another, source "
+                  "merge): the ref of the organisation it was merged into"},
+    )  # fmt: skip
 
 
 class ImportDetailSchema(ImportSchema):
