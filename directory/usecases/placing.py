@@ -15,6 +15,7 @@ history, say so.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from directory.settings import Settings
+from directory.store.loading import DATASET as GEOGRAPHY
 from directory.store.loading import area_rows, neighbour_rows
 from directory.store.repositories.directory import (
     SITE_STATE_FIELDS,
@@ -259,19 +261,87 @@ def bundle_snapshot(bundle: GeographyBundle) -> GeographySnapshot:
     return GeographySnapshot.build(Rows(), DataVersion(0, datetime.now(UTC)))  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class PlacingGeography:
+    """A geography sites are placed by: one read from files (:func:`bundle_geography`,
+    about to be loaded) or the one the database holds (:func:`held_geography`)."""
+
+    snapshot: GeographySnapshot
+    #: the rows of the live postcodes among those asked for, by canonical postcode (with
+    #: ``lat``, ``lon``, ``easting``, ``northing``, ``borough_code``, ``ward_code``)
+    live_postcodes: Callable[[Collection[str]], Mapping[str, Any]]
+    #: the code of every area
+    codes: frozenset[str]
+    #: code → name of every area
+    names: Mapping[str, str]
+    #: the release's name, as a change event names it
+    release: str
+
+
+def bundle_geography(bundle: GeographyBundle) -> PlacingGeography:
+    """The geography read from files (not loaded), to place sites by."""
+    live = {p.canonical: p for p in bundle.postcodes if p.status == "live"}
+    return PlacingGeography(
+        snapshot=bundle_snapshot(bundle),
+        live_postcodes=lambda _wanted: live,
+        codes=frozenset(a.code for a in bundle.areas),
+        names={a.code: a.name for a in bundle.areas},
+        release=_release_name(bundle.release["data"].get("id"), bundle.release["label"]),
+    )
+
+
+def held_geography(session: Session | Connection) -> PlacingGeography:
+    """The geography the database holds, to place sites by: its areas' polygons (the
+    snapshot every request answers from) and its postcodes, read for the sites' postcodes
+    alone. Placing by it is placing by a bundle read from the files of the same release
+    (the same checksum): the load wrote the bundle's areas (their polygons as WKB) and
+    postcodes (their points and areas as doubles and texts) as they were, and
+    :func:`bundle_snapshot` builds its snapshot from those same rows.
+
+    Raises
+    ------
+    GeodataNotLoadedError
+        No geography is loaded.
+    """
+    repo = GeographyRepository(session)
+    version = repo.data_version() or DataVersion(0, datetime.now(UTC))
+    snapshot = GeographySnapshot.build(repo, version)
+    release = repo.latest_release(GEOGRAPHY)
+    data = (release.details or {}).get("data") or {}  # type: ignore[union-attr]
+
+    def live_postcodes(wanted: Collection[str]) -> Mapping[str, Any]:
+        return {c: row for c, row in repo.postcodes(wanted).items() if row.status == "live"}
+
+    return PlacingGeography(
+        snapshot=snapshot,
+        live_postcodes=live_postcodes,
+        codes=frozenset(snapshot.areas),
+        names={code: area.name for code, area in snapshot.areas.items()},
+        release=_release_name(data.get("id"), release.label),  # type: ignore[union-attr]
+    )
+
+
+def _geography(bundle: GeographyBundle | None, session: Session | Connection) -> PlacingGeography:
+    return bundle_geography(bundle) if bundle is not None else held_geography(session)
+
+
 def site_moves(
-    session: Session | Connection, bundle: GeographyBundle, *, settings: Settings
-) -> SiteMoves:
+    session: Session | Connection, bundle: GeographyBundle | None, *, settings: Settings,
+    geography: PlacingGeography | None = None,
+) -> SiteMoves:  # fmt: skip
     """Where every site would be with ``bundle``'s geography (read against the geography
-    loaded now, which tells which sites were placed at their postcode), and which services'
-    coverage and which grants' areas name an area it does not have. Writes nothing."""
+    loaded now, which tells which sites were placed at their postcode), or with the
+    geography loaded now when ``bundle`` is None, and which services' coverage and which
+    grants' areas name an area it does not have. Writes nothing."""
     started = datetime.now(UTC)
     repo = DirectoryRepository(session)  # type: ignore[arg-type]
-    snap = bundle_snapshot(bundle)
-    live = {p.canonical: p for p in bundle.postcodes if p.status == "live"}
+    geography = geography or _geography(bundle, session)
+    snap = geography.snapshot
+    sites = repo.site_places()
+    live = geography.live_postcodes({site.postcode for site in sites if site.postcode})
     moves = SiteMoves()
     by_point: list[Any] = []  # the sites placed by their point, placed together below
-    for site in repo.site_places():
+    for site in sites:
         moves.sites += 1
         postcode = live.get(site.postcode) if site.postcode else None
         was_at = (site.postcode_lat, site.postcode_lon)
@@ -292,9 +362,8 @@ def site_moves(
         ):
             borough, ward = areas or (None, None)
             _compare(moves, site, Place(site.lat, site.lon, x, y, borough, ward))
-    codes = {a.code for a in bundle.areas}
-    moves.coverage_lost = _coverage_lost(repo, codes)
-    moves.grants_lost = _grants_lost(repo, codes)
+    moves.coverage_lost = _coverage_lost(repo, geography.codes)
+    moves.grants_lost = _grants_lost(repo, geography.codes)
     moves.seconds = (datetime.now(UTC) - started).total_seconds()
     return moves
 
@@ -326,26 +395,31 @@ def _compare(moves: SiteMoves, site: Any, place: Place) -> None:
         })  # fmt: skip
 
 
-def _coverage_lost(repo: DirectoryRepository, codes: set[str]) -> dict[str, list[str]]:
+def _coverage_lost(repo: DirectoryRepository, codes: Collection[str]) -> dict[str, list[str]]:
     lost: dict[str, list[str]] = defaultdict(list)
     for ref, code in repo.services_covering(repo.coverage_codes() - codes):
         lost[ref].append(code)
     return dict(lost)
 
 
-def _grants_lost(repo: DirectoryRepository, codes: set[str]) -> dict[str, list[str]]:
+def _grants_lost(repo: DirectoryRepository, codes: Collection[str]) -> dict[str, list[str]]:
     lost: dict[str, list[str]] = defaultdict(list)
     for ref, code in repo.grants_naming(repo.grant_area_codes() - codes):
         lost[ref].append(code)
     return dict(lost)
 
 
-def place_sites(session: Session, bundle: GeographyBundle, *, settings: Settings) -> SiteMoves:
+def place_sites(
+    session: Session, bundle: GeographyBundle | None, *, settings: Settings
+) -> SiteMoves:
     """Place every site again with ``bundle``'s geography, in the caller's transaction
     (before the geography loaded now is replaced: it tells which sites were placed at
-    their postcode); only the sites that move are written, a thousand a statement. Each
-    service whose sites move ward or borough gets a change event, in the same transaction."""
-    moves = site_moves(session, bundle, settings=settings)
+    their postcode), or with the geography loaded now when ``bundle`` is None (the same
+    files are loaded already: :func:`held_geography`); only the sites that move are
+    written, a thousand a statement. Each service whose sites move ward or borough gets a
+    change event, in the same transaction."""
+    geography = _geography(bundle, session)
+    moves = site_moves(session, bundle, settings=settings, geography=geography)
     repo = DirectoryRepository(session)
     if not moves.area_moves:
         repo.set_site_places(moves.rows)
@@ -353,14 +427,14 @@ def place_sites(session: Session, bundle: GeographyBundle, *, settings: Settings
     # (the services as they were, and the names of the areas left, before either changes)
     states = repo.service_states({site.service_id for site, _place in moves.area_moves})
     names = {code: name for code, (_, name) in GeographyRepository(session).area_names().items()}
-    names.update((a.code, a.name) for a in bundle.areas)
+    names.update(geography.names)
     repo.set_site_places(moves.rows)
-    moves.events = _record_moves(repo, moves, states, names, _release_name(bundle))
+    moves.events = _record_moves(repo, moves, states, names, geography.release)
     return moves
 
 
-def _release_name(bundle: GeographyBundle) -> str:
-    return str(bundle.release["data"].get("id") or bundle.release["label"])
+def _release_name(data_id: Any, label: str) -> str:
+    return str(data_id or label)
 
 
 def _record_moves(
