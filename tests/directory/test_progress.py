@@ -205,6 +205,7 @@ def test_loading_the_geography_reports_each_step_and_every_row(empty_settings, s
     finally:
         db.dispose()
     assert report.loaded and not again.loaded
+    assert again.counts == report.counts  # (the database's, the files' not read)
     assert unchanged.labels()[-1] == "comparing the checksum with the loaded release"
     assert unchanged.notes == [f"the same files are loaded already (release {report.release_id})"]
     assert recorded.labels() == [
