@@ -14,6 +14,7 @@ history, say so.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import numpy as np
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from directory.errors import GeodataNotLoadedError
 from directory.settings import Settings
 from directory.store.loading import DATASET as GEOGRAPHY
 from directory.store.loading import area_rows, neighbour_rows
@@ -100,15 +102,20 @@ def place_site(
         The site is placed by its point, and the point is outside London.
     """
     if postcode is not None and at_postcode(lat, lon, postcode, was_at=was_at):
-        return Place(
-            postcode.lat, postcode.lon, postcode.easting, postcode.northing,
-            postcode.borough_code, postcode.ward_code,
-        )  # fmt: skip
+        return postcode_place(postcode)
     if lat is None or lon is None:
         return Place(None, None, None, None, None, None)
     x, y = (float(v) for v in to_bng(lon, lat))
     areas = resolve_point(snap, settings, x, y)
     return Place(lat, lon, x, y, areas.borough, areas.ward)
+
+
+def postcode_place(postcode: Any) -> Place:
+    """Where a site placed at its postcode is: the postcode's point, ward and borough."""
+    return Place(
+        postcode.lat, postcode.lon, postcode.easting, postcode.northing,
+        postcode.borough_code, postcode.ward_code,
+    )  # fmt: skip
 
 
 # -- placing every site again ---------------------------------------------------------------
@@ -261,30 +268,42 @@ def bundle_snapshot(bundle: GeographyBundle) -> GeographySnapshot:
     return GeographySnapshot.build(Rows(), DataVersion(0, datetime.now(UTC)))  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
 class PlacingGeography:
     """A geography sites are placed by: one read from files (:func:`bundle_geography`,
-    about to be loaded) or the one the database holds (:func:`held_geography`)."""
+    about to be loaded) or the one the database holds (:func:`held_geography`).
 
-    snapshot: GeographySnapshot
-    #: the rows of the live postcodes among those asked for, by canonical postcode (with
-    #: ``lat``, ``lon``, ``easting``, ``northing``, ``borough_code``, ``ward_code``)
-    live_postcodes: Callable[[Collection[str]], Mapping[str, Any]]
-    #: the code of every area
-    codes: frozenset[str]
-    #: code → name of every area
-    names: Mapping[str, str]
-    #: the release's name, as a change event names it
-    release: str
+    Its polygons (:attr:`snapshot`) are made at the first asking: only a site placed by
+    its point needs them (a quarter of a second from the database), and most sites are
+    placed at their postcode."""
+
+    def __init__(
+        self, snapshot: Callable[[], GeographySnapshot],
+        live_postcodes: Callable[[Collection[str]], Mapping[str, Any]],
+        names: Mapping[str, str], release: str,
+    ) -> None:  # fmt: skip
+        self._snapshot = snapshot
+        #: the rows of the live postcodes among those asked for, by canonical postcode
+        #: (with ``lat``, ``lon``, ``easting``, ``northing``, ``borough_code``, ``ward_code``)
+        self.live_postcodes = live_postcodes
+        #: code → name of every area
+        self.names = names
+        #: the code of every area
+        self.codes = frozenset(names)
+        #: the release's name, as a change event names it
+        self.release = release
+
+    @functools.cached_property
+    def snapshot(self) -> GeographySnapshot:
+        """The areas' polygons and indexes, to place points by."""
+        return self._snapshot()
 
 
 def bundle_geography(bundle: GeographyBundle) -> PlacingGeography:
     """The geography read from files (not loaded), to place sites by."""
     live = {p.canonical: p for p in bundle.postcodes if p.status == "live"}
     return PlacingGeography(
-        snapshot=bundle_snapshot(bundle),
+        snapshot=lambda: bundle_snapshot(bundle),
         live_postcodes=lambda _wanted: live,
-        codes=frozenset(a.code for a in bundle.areas),
         names={a.code: a.name for a in bundle.areas},
         release=_release_name(bundle.release["data"].get("id"), bundle.release["label"]),
     )
@@ -304,10 +323,16 @@ def held_geography(session: Session | Connection) -> PlacingGeography:
         No geography is loaded.
     """
     repo = GeographyRepository(session)
-    version = repo.data_version() or DataVersion(0, datetime.now(UTC))
-    snapshot = GeographySnapshot.build(repo, version)
     release = repo.latest_release(GEOGRAPHY)
-    data = (release.details or {}).get("data") or {}  # type: ignore[union-attr]
+    if release is None:
+        raise GeodataNotLoadedError(
+            "No geography is loaded. Run `directory init` (or `directory geodata load`)."
+        )
+    data = (release.details or {}).get("data") or {}
+
+    def snapshot() -> GeographySnapshot:
+        version = repo.data_version() or DataVersion(0, datetime.now(UTC))
+        return GeographySnapshot.build(repo, version)
 
     def live_postcodes(wanted: Collection[str]) -> Mapping[str, Any]:
         return {c: row for c, row in repo.postcodes(wanted).items() if row.status == "live"}
@@ -315,9 +340,8 @@ def held_geography(session: Session | Connection) -> PlacingGeography:
     return PlacingGeography(
         snapshot=snapshot,
         live_postcodes=live_postcodes,
-        codes=frozenset(snapshot.areas),
-        names={code: area.name for code, area in snapshot.areas.items()},
-        release=_release_name(data.get("id"), release.label),  # type: ignore[union-attr]
+        names={code: name for code, (_type, name) in repo.area_names().items()},
+        release=_release_name(data.get("id"), release.label),
     )
 
 
@@ -336,7 +360,6 @@ def site_moves(
     started = datetime.now(UTC)
     repo = DirectoryRepository(session)  # type: ignore[arg-type]
     geography = geography or _geography(bundle, session)
-    snap = geography.snapshot
     sites = repo.site_places()
     live = geography.live_postcodes({site.postcode for site in sites if site.postcode})
     moves = SiteMoves()
@@ -346,13 +369,12 @@ def site_moves(
         postcode = live.get(site.postcode) if site.postcode else None
         was_at = (site.postcode_lat, site.postcode_lon)
         if postcode is not None and at_postcode(site.lat, site.lon, postcode, was_at=was_at):
-            _compare(moves, site, place_site(
-                snap, settings, site.lat, site.lon, postcode, was_at=was_at
-            ))  # fmt: skip
+            _compare(moves, site, postcode_place(postcode))  # (as place_site places it)
         elif site.lat is not None and site.lon is not None:
             by_point.append(site)
         # (else there is nothing to place it by: it stays as it is)
     if by_point:
+        snap = geography.snapshot
         xs, ys = to_bng(
             np.array([s.lon for s in by_point], dtype=float),
             np.array([s.lat for s in by_point], dtype=float),
