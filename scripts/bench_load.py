@@ -59,7 +59,7 @@ def main() -> None:
     print("| backend | read files (s) | full load incl. read (s) | unchanged reload (s) |")
     print("|---|---|---|---|")
     for name, read, whole, reload in rows:
-        print(f"| {name} | {read:.1f} | {whole:.1f} | {reload:.1f} |")
+        print(f"| {name} | {read:.1f} | {whole:.1f} | {reload:.2f} |")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ the tests read from it is one the snapshot holds, at the same path.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import itertools
 import os
@@ -31,7 +32,14 @@ from directory.store.loading import load_geography
 from directory.usecases import keys as key_use
 from directory.web.serving import reload
 from geodata.snapshot import extract_snapshot
-from geodata.sources import load_manifest
+from geodata.sources import (
+    GEOGRAPHY_KEYS,
+    Manifest,
+    load_manifest,
+    manifest_for,
+    sha256_file,
+    write_manifest_json,
+)
 from tests.openapi_contract import ContractClient
 from tests.postgres import PostgresCluster
 
@@ -358,3 +366,26 @@ def files_limited_to(size: int) -> Iterator[None]:
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, handler)
+
+
+def one_byte_changed(data_dir: Path, target: Path, *, in_manifest: bool = True) -> Path:
+    """A data directory at ``target`` holding ``data_dir``'s geography files (links to them)
+    but its ward names file, copied with its last byte changed, and a manifest giving each
+    file's sha256: the changed file's own, or (``in_manifest`` False) the original's."""
+    manifest = manifest_for(data_dir)
+    files = []
+    for entry in manifest.files:
+        source, copy = data_dir / entry.path, target / entry.path
+        if entry.key not in GEOGRAPHY_KEYS:
+            files.append(entry)
+            continue
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if entry.key == "ward_names":
+            data = source.read_bytes()
+            copy.write_bytes(data[:-1] + (b"x" if data[-1:] != b"x" else b"y"))
+        else:
+            copy.symlink_to(source)
+        chosen = copy if in_manifest else source
+        files.append(dataclasses.replace(entry, sha256=sha256_file(chosen)))
+    write_manifest_json(Manifest(files=files, label=manifest.label, about=manifest.about), target)
+    return target

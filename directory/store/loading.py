@@ -26,7 +26,7 @@ from directory.settings import Settings
 from directory.store.db import Database
 from directory.store.repositories.geography import GeographyRepository, grid_cell
 from geodata.errors import DataFileError
-from geodata.loaders import GeographyBundle, read_bundle
+from geodata.loaders import GeographyBundle, read_bundle, release_checksum
 from geodata.snapshot import PACKAGED_SNAPSHOT, extract_snapshot, packaged_manifest
 from geodata.sources import MANIFEST_FILE
 
@@ -251,10 +251,10 @@ def _cut_short(held: Mapping[str, int], given: Mapping[str, int]) -> list[tuple[
     return sorted(lost, key=lambda row: row[1] / row[2])
 
 
-#: places every site of the directory again with a geography about to be loaded (or
-#: loaded already), in the load's transaction, and says what moved
-#: (:func:`directory.usecases.placing.place_sites`, given its settings)
-SitePlacer = Callable[[Session, GeographyBundle], Any]
+#: places every site of the directory again with a geography about to be loaded (or,
+#: given None, with the geography loaded now), in the load's transaction, and says what
+#: moved (:func:`directory.usecases.placing.place_sites`, given its settings)
+SitePlacer = Callable[[Session, GeographyBundle | None], Any]
 
 
 def load_geography(
@@ -265,16 +265,20 @@ def load_geography(
 
     The swap happens in one transaction: a failure at any point leaves the previously
     loaded geography in place. Loading files whose checksum equals the loaded release's
-    changes nothing unless ``force``. ``progress`` is told each step (reading each file,
-    comparing the checksum, writing areas, writing postcodes batch by batch, recording the
-    release).
+    changes nothing unless ``force``, and reads nothing from them: the checksum is of the
+    files' hashes (:func:`geodata.loaders.release_checksum`, a tenth of a second), the
+    files are read (four to five seconds) only when it differs. ``progress`` is told each
+    step (comparing the checksum, reading each file, writing areas, writing postcodes
+    batch by batch, recording the release).
 
     ``place_sites`` (every command that loads the geography gives it) places the
     directory's sites again in the same transaction, before the old geography is removed
     (it tells which sites were placed at their postcode): a site keeps the ward and borough
     it was given until then. With the same files loaded already it still runs, so that
-    sites placed by older code's rules are placed by today's; when any moved, a data
-    release is recorded (every worker then rebuilds its indexes), else nothing changes.
+    sites placed by older code's rules are placed by today's, by the geography the
+    database holds (given None for the bundle: the same release, by the checksum); when
+    any moved, a data release is recorded (every worker then rebuilds its indexes), else
+    nothing changes.
 
     Call it in a geography turn (``directory.ingest.refresh.geography_turn``: the setup
     turn, then the write lock), as every command does: an import running beside the load
@@ -282,36 +286,32 @@ def load_geography(
     It takes the setup turn itself (re-entrant), never the write lock.
     """
     started = time.perf_counter()
+    checksum = release_checksum(data_dir)
+    checked_seconds = time.perf_counter() - started
+    progress.step("comparing the checksum with the loaded release")
+    if not force:
+        # in the database's setup turn: two loads at once run one after the other, and the
+        # second, reading the releases after it, finds the first's (see Database.setup_turn)
+        with db.setup_turn(), db.session() as session:
+            latest = GeographyRepository(session).latest_release(DATASET)
+            if latest is not None and latest.checksum == checksum:
+                return _loaded_already(
+                    session, latest, progress, place_sites, started, checked_seconds
+                )
     bundle = read_bundle(data_dir, on_step=progress.step, on_rows=progress.advance)
     read_seconds = time.perf_counter() - started
-    checksum = bundle.release["checksum"]
+    checksum = bundle.release["checksum"]  # (of the files as read: the same, unless changed)
     counts = {
         "areas": len(bundle.areas),
         "neighbour pairs": len(bundle.neighbours),
         "postcodes": len(bundle.postcodes),
     }
-    # in the database's setup turn: two loads at once run one after the other, and the
-    # second, reading the releases after it, finds the first's (see Database.setup_turn)
     with db.setup_turn(), db.session() as session:
-        progress.step("comparing the checksum with the loaded release")
         repo = GeographyRepository(session)
         latest = repo.latest_release(DATASET)
         if latest is not None and latest.checksum == checksum and not force:
-            progress.note(f"the same files are loaded already (release {latest.id})")
-            sites = None
-            if place_sites is not None:
-                progress.step("checking where the sites are")
-                sites = place_sites(session, bundle)
-                if sites.moved:
-                    repo.add_release(
-                        dataset="directory", label=f"{sites.moved} sites placed again",
-                        checksum=checksum, details={"sites": sites.to_dict()},
-                        at=datetime.now(UTC).replace(microsecond=0),
-                    )  # fmt: skip
-            return LoadReport(
-                False, checksum, latest.id, counts, time.perf_counter() - started, read_seconds,
-                sites,
-            )  # fmt: skip
+            # another load of the same files finished while these were read
+            return _loaded_already(session, latest, progress, place_sites, started, read_seconds)
         held = sum(repo.count_postcodes().values())
         if len(bundle.postcodes) < LEAST_OF_THE_POSTCODES * held and not fewer:
             raise DataFileError(
@@ -358,3 +358,35 @@ def load_geography(
     seconds = time.perf_counter() - started
     log.info("geography release %s loaded in %.1f s", release_id, seconds)
     return LoadReport(True, checksum, release_id, counts, seconds, read_seconds, sites)
+
+
+def _loaded_already(
+    session: Session, latest: Any, progress: Progress, place_sites: SitePlacer | None,
+    started: float, read_seconds: float,
+) -> LoadReport:  # fmt: skip
+    """The report of a load finding its files loaded already (release ``latest``), having
+    placed the sites again by the geography the database holds, when asked: when any
+    moved, a data release records it (every worker then rebuilds its indexes).
+
+    Placing by the database's geography is placing by the files': ``latest`` was loaded
+    from files of the same checksum, which covers every file's bytes, the BCU table and
+    the layers built (``AREAS_BUILT``), and its rows are the bundle's as they were read
+    (see :func:`directory.usecases.placing.held_geography`). So a site an older rule
+    placed elsewhere is placed by today's rules as a full load would place it."""
+    progress.note(f"the same files are loaded already (release {latest.id})")
+    repo = GeographyRepository(session)
+    sites = None
+    if place_sites is not None:
+        progress.step("checking where the sites are")
+        sites = place_sites(session, None)
+        if sites.moved:
+            repo.add_release(
+                dataset="directory", label=f"{sites.moved} sites placed again",
+                checksum=latest.checksum, details={"sites": sites.to_dict()},
+                at=datetime.now(UTC).replace(microsecond=0),
+            )  # fmt: skip
+    counts = repo.count_geography()
+    return LoadReport(
+        False, latest.checksum, latest.id, counts, time.perf_counter() - started, read_seconds,
+        sites,
+    )  # fmt: skip

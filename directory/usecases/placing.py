@@ -14,7 +14,9 @@ history, say so.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -24,7 +26,9 @@ import numpy as np
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from directory.errors import GeodataNotLoadedError
 from directory.settings import Settings
+from directory.store.loading import DATASET as GEOGRAPHY
 from directory.store.loading import area_rows, neighbour_rows
 from directory.store.repositories.directory import (
     SITE_STATE_FIELDS,
@@ -98,15 +102,20 @@ def place_site(
         The site is placed by its point, and the point is outside London.
     """
     if postcode is not None and at_postcode(lat, lon, postcode, was_at=was_at):
-        return Place(
-            postcode.lat, postcode.lon, postcode.easting, postcode.northing,
-            postcode.borough_code, postcode.ward_code,
-        )  # fmt: skip
+        return postcode_place(postcode)
     if lat is None or lon is None:
         return Place(None, None, None, None, None, None)
     x, y = (float(v) for v in to_bng(lon, lat))
     areas = resolve_point(snap, settings, x, y)
     return Place(lat, lon, x, y, areas.borough, areas.ward)
+
+
+def postcode_place(postcode: Any) -> Place:
+    """Where a site placed at its postcode is: the postcode's point, ward and borough."""
+    return Place(
+        postcode.lat, postcode.lon, postcode.easting, postcode.northing,
+        postcode.borough_code, postcode.ward_code,
+    )  # fmt: skip
 
 
 # -- placing every site again ---------------------------------------------------------------
@@ -259,30 +268,113 @@ def bundle_snapshot(bundle: GeographyBundle) -> GeographySnapshot:
     return GeographySnapshot.build(Rows(), DataVersion(0, datetime.now(UTC)))  # type: ignore[arg-type]
 
 
+class PlacingGeography:
+    """A geography sites are placed by: one read from files (:func:`bundle_geography`,
+    about to be loaded) or the one the database holds (:func:`held_geography`).
+
+    Its polygons (:attr:`snapshot`) are made at the first asking: only a site placed by
+    its point needs them (a quarter of a second from the database), and most sites are
+    placed at their postcode."""
+
+    def __init__(
+        self, snapshot: Callable[[], GeographySnapshot],
+        live_postcodes: Callable[[Collection[str]], Mapping[str, Any]],
+        names: Mapping[str, str], release: str,
+    ) -> None:  # fmt: skip
+        self._snapshot = snapshot
+        #: the rows of the live postcodes among those asked for, by canonical postcode
+        #: (with ``lat``, ``lon``, ``easting``, ``northing``, ``borough_code``, ``ward_code``)
+        self.live_postcodes = live_postcodes
+        #: code → name of every area
+        self.names = names
+        #: the code of every area
+        self.codes = frozenset(names)
+        #: the release's name, as a change event names it
+        self.release = release
+
+    @functools.cached_property
+    def snapshot(self) -> GeographySnapshot:
+        """The areas' polygons and indexes, to place points by."""
+        return self._snapshot()
+
+
+def bundle_geography(bundle: GeographyBundle) -> PlacingGeography:
+    """The geography read from files (not loaded), to place sites by."""
+    live = {p.canonical: p for p in bundle.postcodes if p.status == "live"}
+    return PlacingGeography(
+        snapshot=lambda: bundle_snapshot(bundle),
+        live_postcodes=lambda _wanted: live,
+        names={a.code: a.name for a in bundle.areas},
+        release=_release_name(bundle.release["data"].get("id"), bundle.release["label"]),
+    )
+
+
+def held_geography(session: Session | Connection) -> PlacingGeography:
+    """The geography the database holds, to place sites by: its areas' polygons (the
+    snapshot every request answers from) and its postcodes, read for the sites' postcodes
+    alone. Placing by it is placing by a bundle read from the files of the same release
+    (the same checksum): the load wrote the bundle's areas (their polygons as WKB) and
+    postcodes (their points and areas as doubles and texts) as they were, and
+    :func:`bundle_snapshot` builds its snapshot from those same rows.
+
+    Raises
+    ------
+    GeodataNotLoadedError
+        No geography is loaded.
+    """
+    repo = GeographyRepository(session)
+    release = repo.latest_release(GEOGRAPHY)
+    if release is None:
+        raise GeodataNotLoadedError(
+            "No geography is loaded. Run `directory init` (or `directory geodata load`)."
+        )
+    data = (release.details or {}).get("data") or {}
+
+    def snapshot() -> GeographySnapshot:
+        version = repo.data_version() or DataVersion(0, datetime.now(UTC))
+        return GeographySnapshot.build(repo, version)
+
+    def live_postcodes(wanted: Collection[str]) -> Mapping[str, Any]:
+        return {c: row for c, row in repo.postcodes(wanted).items() if row.status == "live"}
+
+    return PlacingGeography(
+        snapshot=snapshot,
+        live_postcodes=live_postcodes,
+        names={code: name for code, (_type, name) in repo.area_names().items()},
+        release=_release_name(data.get("id"), release.label),
+    )
+
+
+def _geography(bundle: GeographyBundle | None, session: Session | Connection) -> PlacingGeography:
+    return bundle_geography(bundle) if bundle is not None else held_geography(session)
+
+
 def site_moves(
-    session: Session | Connection, bundle: GeographyBundle, *, settings: Settings
-) -> SiteMoves:
+    session: Session | Connection, bundle: GeographyBundle | None, *, settings: Settings,
+    geography: PlacingGeography | None = None,
+) -> SiteMoves:  # fmt: skip
     """Where every site would be with ``bundle``'s geography (read against the geography
-    loaded now, which tells which sites were placed at their postcode), and which services'
-    coverage and which grants' areas name an area it does not have. Writes nothing."""
+    loaded now, which tells which sites were placed at their postcode), or with the
+    geography loaded now when ``bundle`` is None, and which services' coverage and which
+    grants' areas name an area it does not have. Writes nothing."""
     started = datetime.now(UTC)
     repo = DirectoryRepository(session)  # type: ignore[arg-type]
-    snap = bundle_snapshot(bundle)
-    live = {p.canonical: p for p in bundle.postcodes if p.status == "live"}
+    geography = geography or _geography(bundle, session)
+    sites = repo.site_places()
+    live = geography.live_postcodes({site.postcode for site in sites if site.postcode})
     moves = SiteMoves()
     by_point: list[Any] = []  # the sites placed by their point, placed together below
-    for site in repo.site_places():
+    for site in sites:
         moves.sites += 1
         postcode = live.get(site.postcode) if site.postcode else None
         was_at = (site.postcode_lat, site.postcode_lon)
         if postcode is not None and at_postcode(site.lat, site.lon, postcode, was_at=was_at):
-            _compare(moves, site, place_site(
-                snap, settings, site.lat, site.lon, postcode, was_at=was_at
-            ))  # fmt: skip
+            _compare(moves, site, postcode_place(postcode))  # (as place_site places it)
         elif site.lat is not None and site.lon is not None:
             by_point.append(site)
         # (else there is nothing to place it by: it stays as it is)
     if by_point:
+        snap = geography.snapshot
         xs, ys = to_bng(
             np.array([s.lon for s in by_point], dtype=float),
             np.array([s.lat for s in by_point], dtype=float),
@@ -292,9 +384,8 @@ def site_moves(
         ):
             borough, ward = areas or (None, None)
             _compare(moves, site, Place(site.lat, site.lon, x, y, borough, ward))
-    codes = {a.code for a in bundle.areas}
-    moves.coverage_lost = _coverage_lost(repo, codes)
-    moves.grants_lost = _grants_lost(repo, codes)
+    moves.coverage_lost = _coverage_lost(repo, geography.codes)
+    moves.grants_lost = _grants_lost(repo, geography.codes)
     moves.seconds = (datetime.now(UTC) - started).total_seconds()
     return moves
 
@@ -326,26 +417,31 @@ def _compare(moves: SiteMoves, site: Any, place: Place) -> None:
         })  # fmt: skip
 
 
-def _coverage_lost(repo: DirectoryRepository, codes: set[str]) -> dict[str, list[str]]:
+def _coverage_lost(repo: DirectoryRepository, codes: Collection[str]) -> dict[str, list[str]]:
     lost: dict[str, list[str]] = defaultdict(list)
     for ref, code in repo.services_covering(repo.coverage_codes() - codes):
         lost[ref].append(code)
     return dict(lost)
 
 
-def _grants_lost(repo: DirectoryRepository, codes: set[str]) -> dict[str, list[str]]:
+def _grants_lost(repo: DirectoryRepository, codes: Collection[str]) -> dict[str, list[str]]:
     lost: dict[str, list[str]] = defaultdict(list)
     for ref, code in repo.grants_naming(repo.grant_area_codes() - codes):
         lost[ref].append(code)
     return dict(lost)
 
 
-def place_sites(session: Session, bundle: GeographyBundle, *, settings: Settings) -> SiteMoves:
+def place_sites(
+    session: Session, bundle: GeographyBundle | None, *, settings: Settings
+) -> SiteMoves:
     """Place every site again with ``bundle``'s geography, in the caller's transaction
     (before the geography loaded now is replaced: it tells which sites were placed at
-    their postcode); only the sites that move are written, a thousand a statement. Each
-    service whose sites move ward or borough gets a change event, in the same transaction."""
-    moves = site_moves(session, bundle, settings=settings)
+    their postcode), or with the geography loaded now when ``bundle`` is None (the same
+    files are loaded already: :func:`held_geography`); only the sites that move are
+    written, a thousand a statement. Each service whose sites move ward or borough gets a
+    change event, in the same transaction."""
+    geography = _geography(bundle, session)
+    moves = site_moves(session, bundle, settings=settings, geography=geography)
     repo = DirectoryRepository(session)
     if not moves.area_moves:
         repo.set_site_places(moves.rows)
@@ -353,14 +449,14 @@ def place_sites(session: Session, bundle: GeographyBundle, *, settings: Settings
     # (the services as they were, and the names of the areas left, before either changes)
     states = repo.service_states({site.service_id for site, _place in moves.area_moves})
     names = {code: name for code, (_, name) in GeographyRepository(session).area_names().items()}
-    names.update((a.code, a.name) for a in bundle.areas)
+    names.update(geography.names)
     repo.set_site_places(moves.rows)
-    moves.events = _record_moves(repo, moves, states, names, _release_name(bundle))
+    moves.events = _record_moves(repo, moves, states, names, geography.release)
     return moves
 
 
-def _release_name(bundle: GeographyBundle) -> str:
-    return str(bundle.release["data"].get("id") or bundle.release["label"])
+def _release_name(data_id: Any, label: str) -> str:
+    return str(data_id or label)
 
 
 def _record_moves(

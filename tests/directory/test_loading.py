@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,13 @@ from directory.settings import Settings
 from directory.store import loading
 from directory.store.db import Database, sqlite_path
 from directory.store.models import Area, DataRelease, Postcode
+from directory.store.repositories.geography import GeographyRepository
+from directory.usecases.placing import place_sites
+from geodata import loaders
 from geodata.errors import DataFileError
 from geodata.loaders import read_bundle
 from geodata.sources import Manifest, manifest_for, sha256_file, write_manifest_json
-from tests.conftest import BACKENDS, _settings
+from tests.conftest import BACKENDS, _settings, geography_copy, one_byte_changed
 from tests.servers import settings_env
 
 
@@ -76,7 +80,8 @@ def test_failure_mid_load_leaves_previous_data_in_place(loaded_db, shared_data_d
     bundle = read_bundle(shared_data_dir)
     # a duplicate postcode makes the insert fail after the old rows were deleted
     broken = replace(bundle, postcodes=[*bundle.postcodes, bundle.postcodes[0]])
-    broken.release["checksum"] = "0" * 64
+    broken.release["checksum"] = "0" * 64  # (files other than those loaded)
+    monkeypatch.setattr(loading, "release_checksum", lambda _dir: "0" * 64)
     monkeypatch.setattr(loading, "read_bundle", lambda _dir, **_callbacks: broken)
     with pytest.raises(IntegrityError):
         loading.load_geography(loaded_db, shared_data_dir)
@@ -106,6 +111,80 @@ def test_missing_data_directory_is_a_clear_error(loaded_db, tmp_path):
     with pytest.raises(DataFileError) as error:
         loading.load_geography(loaded_db, tmp_path / "nowhere")
     assert "DIRECTORY_GEODATA_DIR" in str(error.value)
+
+
+# -- the same files again: compared by their checksum, not read --------------------------------
+@pytest.fixture(scope="module", params=BACKENDS)
+def held(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Database:
+    """A database of the module's own on each backend holding the London geography and an
+    empty directory: the tests below load files into it, each load stopped (by
+    ``files_unread``) before it could write, if it reads them."""
+    tmp = tmp_path_factory.mktemp("held")
+    db = Database(geography_copy(request, request.param, tmp))
+    yield db
+    db.dispose()
+
+
+class FilesReadError(Exception):
+    """A load began reading the geography files."""
+
+
+@pytest.fixture()
+def files_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load that reads the files stops there: nothing is parsed, nothing written."""
+
+    def read(*_args: Any, **_kwargs: Any) -> Any:
+        raise FilesReadError
+
+    monkeypatch.setattr(loading, "read_bundle", read)
+
+
+def test_loading_the_same_files_again_reads_none_of_them_and_changes_nothing(
+    held: Database, shared_data_dir: Path, files_unread: None
+) -> None:
+    """Every site is checked even so, by the geography the database holds (the same
+    release): it was six seconds, five of them reading the files (tests/directory/
+    test_placing.py: a site out of place is placed again)."""
+    before = _counts(held)
+    with held.session() as session:
+        latest = GeographyRepository(session).latest_release(loading.DATASET)
+    report = loading.load_geography(
+        held, shared_data_dir, place_sites=partial(place_sites, settings=held.settings)
+    )
+    assert (report.loaded, report.release_id, report.checksum) == (
+        False, latest.id, latest.checksum,
+    )  # fmt: skip
+    recorded = latest.details["counts"]
+    assert report.counts["areas"] == 1 + sum(
+        recorded[kind] for kind in ("police_areas", "bcus", "boroughs", "wards")
+    )
+    assert report.counts["postcodes"] == (
+        recorded["live_postcodes"] + recorded["terminated_postcodes"]
+    )
+    assert (report.sites.sites, report.sites.moved) == (0, 0)
+    assert report.describe().startswith(
+        f"Geography already loaded (checksum {latest.checksum[:12]})"
+    )
+    assert _counts(held) == before
+
+
+@pytest.mark.parametrize("change", ["--force", "a byte of a file", "the layers built"])
+def test_other_files_or_force_are_read(
+    held: Database, shared_data_dir: Path, files_unread: None, change: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Files whose checksum is not the loaded release's are read (and loaded: see
+    test_forced_reload_records_a_new_release, and the loads below), as are the same
+    files when forced."""
+    data_dir = shared_data_dir
+    if change == "a byte of a file":
+        data_dir = one_byte_changed(shared_data_dir, tmp_path / "changed")
+    elif change == "the layers built":
+        monkeypatch.setattr(loaders, "AREAS_BUILT", loaders.AREAS_BUILT + ",lsoa")
+    before = _counts(held)
+    with pytest.raises(FilesReadError):
+        loading.load_geography(held, data_dir, force=change == "--force")
+    assert _counts(held) == before
 
 
 #: `directory init` run by the worktree's code (the package's `directory` script may be

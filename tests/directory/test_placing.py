@@ -1,5 +1,6 @@
 """Placing the sites again (directory/usecases/placing.py) without a new release: `directory
-init` with the geography loaded already places every site by today's rules, so a site an
+init` with the geography loaded already places every site by today's rules (by the
+geography the database holds, reading none of the files), so a site an
 older rule put in a borough (a point up to 400 m beyond London's edge was snapped into the
 nearest before commit f002d1b) is left with none; it records a data release when a site
 moved and nothing when none did; and it names the services whose coverage names an area the
@@ -8,6 +9,7 @@ geography does not have. (A refresh's moves: tests/directory/test_data_refresh.p
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +23,7 @@ from directory.cli import cli
 from directory.errors import OutsideCoverageError
 from directory.settings import Settings
 from directory.store import loading
+from directory.store.db import Database
 from directory.store.models import (
     Area,
     ChangeEvent,
@@ -31,10 +34,10 @@ from directory.store.models import (
     Service,
     ServiceArea,
 )
-from directory.usecases.geography import resolve_point, resolve_points
-from directory.usecases.placing import bundle_snapshot
+from directory.usecases.geography import GeographySnapshot, resolve_point, resolve_points
+from directory.usecases.placing import held_geography
 from geodata.crs import to_wgs84
-from geodata.loaders import GeographyBundle, read_bundle
+from geodata.loaders import GeographyBundle
 from tests.directory.test_keys import make_key
 
 ENFIELD = "E09000010"
@@ -45,26 +48,33 @@ CSV = (
 
 
 @pytest.fixture(scope="module")
-def london_bundle(shared_data_dir: Path) -> GeographyBundle:
-    """The London data read once for the module: every `init` here would read its files
-    again (three to four seconds of CPU each, fifteen times), and these tests are about
-    where the sites go, not about reading the files (tests/directory/test_loading.py's)."""
-    return read_bundle(shared_data_dir)
+def london(
+    sqlite_geography: Path, shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> GeographySnapshot:
+    """The London geography as loaded (a copy of the session's SQLite file), to place
+    points by."""
+    tmp = tmp_path_factory.mktemp("placing")
+    shutil.copy(sqlite_geography, tmp / "directory.sqlite3")
+    db = Database(Settings(instance_dir=tmp, geodata_dir=shared_data_dir, testing=True))
+    try:
+        with db.engine.connect() as connection:
+            return held_geography(connection).snapshot
+    finally:
+        db.dispose()
 
 
 @pytest.fixture(autouse=True)
-def _bundle_read_once(
-    london_bundle: GeographyBundle, shared_data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`init` given the London data takes ``london_bundle``; any other folder is read."""
+def _london_files_unread(shared_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`init` given the London data finds it loaded already (by its checksum) and reads
+    none of its files: it places the sites by the geography the database holds. (Any
+    other folder is read.)"""
     read = loading.read_bundle
 
-    def once(data_dir: Path, *args: Any, **kwargs: Any) -> GeographyBundle:
-        if Path(data_dir).resolve() == shared_data_dir.resolve():
-            return london_bundle
+    def unread(data_dir: Path, *args: Any, **kwargs: Any) -> GeographyBundle:
+        assert Path(data_dir).resolve() != shared_data_dir.resolve(), "the files were read"
         return read(data_dir, *args, **kwargs)
 
-    monkeypatch.setattr(loading, "read_bundle", once)
+    monkeypatch.setattr(loading, "read_bundle", unread)
 
 
 def _import(app, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
@@ -198,12 +208,12 @@ def test_init_names_the_grants_whose_areas_the_geography_lacks(writable_app, tmp
     assert _releases(db) == releases
 
 
-def test_points_placed_together_are_placed_as_one_at_a_time(london_bundle, tmp_path):
+def test_points_placed_together_are_placed_as_one_at_a_time(london, tmp_path):
     """resolve_points (every site placed by its point when the geography loads) answers as
     resolve_point (an import's site, /locate): points on and beside every borough's edge,
     where the two vectorised lookups disagree and each point is asked alone, and inside."""
     settings = Settings(instance_dir=tmp_path, testing=True)
-    snap = bundle_snapshot(london_bundle)
+    snap = london
     edges = [
         shapely.get_coordinates(snap.geometries[code].boundary)[::400]
         for code in snap.borough_index.codes
@@ -269,9 +279,15 @@ def test_every_recorded_change_of_a_services_sites_has_one_shape(writable_app, t
     )  # fmt: skip
     assert written.status_code == 200, written.get_json()
 
-    # a geography load placing the site again
+    # a geography load placing the site again (by the geography the database holds: the
+    # same files are loaded)
     _stale_place(db, kingston, other_ward)
-    assert _init(writable_app)["sites"]["change_events"] == 1
+    load = _init(writable_app)
+    assert (load["loaded"], load["sites"]["moved_ward"], load["sites"]["change_events"]) == (
+        False, 1, 1,
+    )  # fmt: skip
+    placed = client.get(f"/api/v1/services/EDGE/sites/{quote(site)}").get_json()
+    assert (placed["borough"]["code"], placed["ward"]["code"]) == (kingston, ward)
 
     history = client.get("/api/v1/services/EDGE/history").get_json()["contents"]
     sites = [

@@ -167,6 +167,17 @@ class GeographyRepository:
         rows = self.session.execute(select(Area.type, func.count()).group_by(Area.type)).all()
         return {row[0]: row[1] for row in rows}
 
+    def count_geography(self) -> dict[str, int]:
+        """How many areas, neighbour pairs and postcodes are loaded (as a load counts
+        them: each pair is held both ways)."""
+        count = select(func.count())
+        return {
+            "areas": self.session.execute(count.select_from(Area)).scalar_one(),
+            "neighbour pairs": self.session.execute(count.select_from(AreaNeighbour)).scalar_one()
+            // 2,
+            "postcodes": self.session.execute(count.select_from(Postcode)).scalar_one(),
+        }
+
     # -- postcodes ----------------------------------------------------------------
     def postcode(self, canonical: str) -> PostcodeRow | None:
         """One postcode's row, by primary key.
