@@ -63,18 +63,16 @@ def london(
         db.dispose()
 
 
-@pytest.fixture(autouse=True)
-def _london_files_unread(shared_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`init` given the London data finds it loaded already (by its checksum) and reads
-    none of its files: it places the sites by the geography the database holds. (Any
-    other folder is read.)"""
-    read = loading.read_bundle
+def _init_cli(app, *args: str) -> Any:  # type: ignore[no-untyped-def]
+    """`directory init` given the London data finds it loaded already (by its checksum) and
+    reads none of its files: it places the sites by the geography the database holds."""
 
-    def unread(data_dir: Path, *args: Any, **kwargs: Any) -> GeographyBundle:
-        assert Path(data_dir).resolve() != shared_data_dir.resolve(), "the files were read"
-        return read(data_dir, *args, **kwargs)
+    def unread(*args: Any, **kwargs: Any) -> GeographyBundle:
+        raise AssertionError("the files were read")
 
-    monkeypatch.setattr(loading, "read_bundle", unread)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loading, "read_bundle", unread)
+        return app.test_cli_runner().invoke(cli, ["init", *args])
 
 
 def _import(app, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
@@ -99,7 +97,7 @@ def _moves_recorded(db) -> list[Any]:  # type: ignore[no-untyped-def]
 
 
 def _init(app) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    result = app.test_cli_runner().invoke(cli, ["init", "--json"])
+    result = _init_cli(app, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.output[result.output.index("{") :])["load"]  # type: ignore[no-any-return]
 
@@ -151,7 +149,7 @@ def test_init_leaves_a_site_beyond_londons_edge_with_no_borough(writable_app, tm
         for s in history["contents"][0]["changes"]["locations"]["new"]
     ] == [(None, None)]
 
-    again = writable_app.test_cli_runner().invoke(cli, ["init"])
+    again = _init_cli(writable_app)
     assert again.exit_code == 0, again.output
     assert "nothing changed: the 1 sites are where it places them." in again.output
     assert _releases(db) == releases + 1
@@ -169,7 +167,7 @@ def test_init_names_the_services_whose_coverage_the_geography_lacks(writable_app
     load = _init(writable_app)
     assert load["sites"]["moved"] == 0
     assert load["sites"]["coverage_lost"] == [{"service": "EDGE", "areas": ["E05999999"]}]
-    text = writable_app.test_cli_runner().invoke(cli, ["init"])
+    text = _init_cli(writable_app)
     assert (
         "warning: 1 services' coverage names areas this geography does not have (edit them): "
         "EDGE (E05999999)" in text.output
@@ -200,7 +198,7 @@ def test_init_names_the_grants_whose_areas_the_geography_lacks(writable_app, tmp
         "grants": 1, "areas": {"E05000026": 1},
         "examples": [{"grant": "G-ABBEY", "areas": ["E05000026"]}],
     }  # fmt: skip
-    text = writable_app.test_cli_runner().invoke(cli, ["init"])
+    text = _init_cli(writable_app)
     assert (
         "warning: 1 grants name areas this geography does not have (edit them): "
         "G-ABBEY (E05000026)" in text.output
