@@ -472,9 +472,10 @@ def _operations_taking_an_area(document: dict) -> list[tuple[str, dict[str, str]
         if operation is None:
             continue
         parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
-        # a required query parameter (funding's and outcomes' by=) gets its first value
+        # a required query parameter gets its first value (funding's and outcomes' by=), or
+        # any value (/patch/why's service=: the place is resolved, and refused, first)
         required = {
-            p["name"]: p["schema"]["enum"][0]
+            p["name"]: p["schema"]["enum"][0] if "enum" in p["schema"] else "1"
             for p in parameters
             if p.get("required") and p.get("in") == "query"
         }

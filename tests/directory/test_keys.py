@@ -469,9 +469,9 @@ def test_the_openapi_document_names_the_bearer_scheme_on_writes_only():
     }
     writes = {
         operation["operationId"] for operation in operations.values()
-        if re.match(r"(create|update|withdraw|delete)[A-Z]", operation["operationId"])
+        if re.match(r"(create|update|withdraw|delete|merge)[A-Z]", operation["operationId"])
     }  # fmt: skip
-    assert {"createImport", "updateService", "deleteContact"} <= writes
+    assert {"createImport", "updateService", "deleteContact", "mergeOrganisation"} <= writes
     # every write, and the moderation of feedback (personal data: private reads)
     assert keyed == writes | {"listFeedback", "getFeedback", "moderateFeedback"}
     public = {o["operationId"] for o in operations.values() if o.get("security") == []}
