@@ -30,7 +30,6 @@ from typing import Any
 from directory.errors import OrganisationMergedError, SameOrganisationError
 from directory.ingest.apply import elapsed, now, search_text
 from directory.store.db import Database
-from directory.store.models import Feedback, PracticeNote
 from directory.store.repositories.directory import (
     CatalogueQueries,
     DirectoryRepository,
@@ -172,6 +171,7 @@ def _merge(
     keys = repo.keys_of(dup.id)
     programmes = repo.programmes_of(dup.ref)
     aliases = repo.aliases_of(dup.id)
+    feedback, notes = repo.feedback_and_notes(dup.id)
     filled = {f: getattr(dup, f) for f in FILLED if getattr(keep, f) is None and getattr(dup, f)}
     report = MergeReport(
         status="dry-run" if dry_run else "merged",
@@ -184,8 +184,8 @@ def _merge(
             "grants_received": sum(1 for g in grants if g.recipient_id == dup.id),
             "opportunities": len(opportunities),
             "api_keys": len(keys),
-            "feedback": repo.count_of(Feedback, dup.id),
-            "practice_notes": repo.count_of(PracticeNote, dup.id),
+            "feedback": feedback,
+            "practice_notes": notes,
             "programmes": len(programmes),
             "aliases": len(aliases),
         },

@@ -74,10 +74,12 @@ class MergeRepository:
             ).all()
         )  # fmt: skip
 
-    def count_of(self, model: type, org_id: int) -> int:
-        """Rows of ``model`` (feedback, practice notes) whose ``organisation_id`` it is."""
-        column = model.organisation_id  # type: ignore[attr-defined]
-        return int(self.session.execute(select(func.count()).where(column == org_id)).scalar_one())
+    def feedback_and_notes(self, org_id: int) -> tuple[int, int]:
+        """How many feedback messages and practice notes name it (``organisation_id``)."""
+        return tuple(  # type: ignore[return-value]
+            int(self.session.execute(select(func.count()).where(column == org_id)).scalar_one())
+            for column in (Feedback.organisation_id, PracticeNote.organisation_id)
+        )
 
     def programmes_of(self, ref: str) -> list[str]:
         """The programmes naming it as their funder (by ref)."""
