@@ -39,6 +39,15 @@ def _filters(args: dict[str, Any]) -> patch.PatchFilters:
     )
 
 
+def _place(reads: Any, args: dict[str, Any]) -> Any:
+    """The place a /patch or /patch/why query asks about (exactly one of its ways)."""
+    return patch.resolve_place(
+        reads.snap, reads.repo, reads.settings, postcode=args.get("postcode"),
+        lat=args.get("lat"), lon=args.get("lon"), easting=args.get("easting"),
+        northing=args.get("northing"), area=args.get("area"), radius=args["radius"],
+    )  # fmt: skip
+
+
 @blp.route("/patch")
 @blp.arguments(PatchArgsSchema, location="query")
 @blp.response(200, PatchSchema)
@@ -77,11 +86,7 @@ def get_patch(args: dict[str, Any]) -> Response:
     Give exactly one of `postcode`, `lat`+`lon`, `easting`+`northing` or `area`. Services are
     sorted by their strongest relation, then distance, then name."""
     reads = directory_reads()
-    place = patch.resolve_place(
-        reads.snap, reads.repo, reads.settings, postcode=args.get("postcode"),
-        lat=args.get("lat"), lon=args.get("lon"), easting=args.get("easting"),
-        northing=args.get("northing"), area=args.get("area"), radius=args["radius"],
-    )  # fmt: skip
+    place = _place(reads, args)
     page, per_page = args["page"], args["per_page"]
     now = web.now()
     body = patch.patch(
@@ -144,11 +149,7 @@ def get_patch_why(args: dict[str, Any]) -> Response:
     its status, each filter given, its coverage against the patch's ward, borough, BCU and
     London, and its nearest delivery site against `radius` (or the area asked for)."""
     reads = directory_reads()
-    place = patch.resolve_place(
-        reads.snap, reads.repo, reads.settings, postcode=args.get("postcode"),
-        lat=args.get("lat"), lon=args.get("lon"), easting=args.get("easting"),
-        northing=args.get("northing"), area=args.get("area"), radius=args["radius"],
-    )  # fmt: skip
+    place = _place(reads, args)
     body = patch.why(
         reads.index, reads.snap, web.catalogue(), place,
         _filters({**args, "include_other_programmes": False}), args["service"],
