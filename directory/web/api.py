@@ -35,7 +35,35 @@ NOT_ACCEPTABLE = "NOT_ACCEPTABLE_REPRESENTATION"
 NO_NUL = r"^[^\u0000]*$"
 
 
-class AreaRefSchema(ma.Schema):
+class Schema(ma.Schema):
+    """Base schema: keep declared order, ignore nothing silently on input (an unknown member
+    of a JSON body is a 422 naming it, with the members the schema takes), and shared
+    rather than copied by ``copy.deepcopy``.
+
+    A schema instance is never changed once built, but flask-smorest deep-copies the
+    documentation dict of a view at every decorator (``response``, ``alt_response``,
+    ``arguments``, ``route``), and those dicts hold schema instances: copying one copies
+    all its fields. That was half of every process's start (1.5 s of 3 s importing the
+    app). marshmallow itself never deep-copies a schema (a ``Nested`` field takes a
+    shallow copy of one it is given), so sharing changes nothing else."""
+
+    class Meta:
+        ordered = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        accepted = [field.data_key or name for name, field in self.load_fields.items()]
+        if accepted:
+            self.error_messages = {
+                **self.error_messages,
+                "unknown": f"Unknown field. Accepted: {', '.join(accepted)}.",
+            }
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Schema:
+        return self
+
+
+class AreaRefSchema(Schema):
     """An area named in an answer (or a problem): code, name and type."""
 
     class Meta:
@@ -56,7 +84,7 @@ class AreaRefSchema(ma.Schema):
     )
 
 
-class _BoroughOfSchema(ma.Schema):
+class _BoroughOfSchema(Schema):
     class Meta:
         ordered = True
 
@@ -64,7 +92,7 @@ class _BoroughOfSchema(ma.Schema):
     name = ma.fields.String()
 
 
-class _MergedIntoSchema(ma.Schema):
+class _MergedIntoSchema(Schema):
     class Meta:
         ordered = True
 
@@ -72,7 +100,7 @@ class _MergedIntoSchema(ma.Schema):
     name = ma.fields.String()
 
 
-class _SuggestionSchema(ma.Schema):
+class _SuggestionSchema(Schema):
     class Meta:
         ordered = True
 
@@ -100,7 +128,7 @@ class _SuggestionSchema(ma.Schema):
     )
 
 
-class _LastKnownSchema(ma.Schema):
+class _LastKnownSchema(Schema):
     class Meta:
         ordered = True
 
@@ -112,7 +140,7 @@ class _LastKnownSchema(ma.Schema):
     ward = ma.fields.Nested(AreaRefSchema, allow_none=True)
 
 
-class ProblemSchema(ma.Schema):
+class ProblemSchema(Schema):
     """An RFC 9457 problem; every error response has this shape: the standard members, the
     stable ``code``, and the extension members some problems carry (each named with the
     problems that send it)."""
@@ -656,23 +684,6 @@ class Blueprint(flask_smorest.Blueprint):
             return func
 
         return decorator
-
-
-class Schema(ma.Schema):
-    """Base schema: keep declared order, ignore nothing silently on input (an unknown member
-    of a JSON body is a 422 naming it, with the members the schema takes)."""
-
-    class Meta:
-        ordered = True
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        accepted = [field.data_key or name for name, field in self.load_fields.items()]
-        if accepted:
-            self.error_messages = {
-                **self.error_messages,
-                "unknown": f"Unknown field. Accepted: {', '.join(accepted)}.",
-            }
 
 
 # -- a JSON body's values: of the type its schema documents, nothing else --------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -12,7 +13,7 @@ from openapi_schema_validator import OAS30Validator
 from directory import create_app
 from directory.settings import Settings
 from directory.web import examples, openapi
-from directory.web.api import NO_NUL
+from directory.web.api import NO_NUL, Schema
 from tests.openapi_contract import Contract, ContractClient, ContractViolation
 
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
@@ -24,6 +25,27 @@ def test_committed_openapi_matches_the_code(tmp_path):
     generated = json.loads(json.dumps(api.spec.to_dict()))
     committed = json.loads(COMMITTED.read_text())
     assert generated == committed, "openapi/openapi.json is stale: run `make openapi`"
+
+
+def test_every_schema_of_the_app_is_shared_not_copied_by_the_documentation(tmp_path):
+    """flask-smorest deep-copies a view's documentation at every decorator; the project's
+    base schema is shared by ``deepcopy`` (copying one copied all its fields: 0.9 s of
+    each process's start), so every schema the app declares must derive from it."""
+    import marshmallow as ma
+
+    create_app(Settings(instance_dir=tmp_path, testing=True))
+    found, todo = [], list(ma.Schema.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("directory."):
+            found.append(cls)
+    assert len(found) > 100
+    assert [c.__qualname__ for c in found if not issubclass(c, Schema)] == []
+    problem = next(c for c in found if c.__name__ == "ProblemSchema")()
+    doc = {"responses": {404: [{"schema": problem}]}}
+    copied = copy.deepcopy(doc)
+    assert copied["responses"][404][0]["schema"] is problem and copied is not doc
 
 
 def test_every_error_response_is_documented_as_problem_json(tmp_path):
