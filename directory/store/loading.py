@@ -260,6 +260,7 @@ SitePlacer = Callable[[Session, GeographyBundle | None], Any]
 def load_geography(
     db: Database, data_dir: Path, *, force: bool = False, fewer: bool = False,
     progress: Progress = QUIET, place_sites: SitePlacer | None = None,
+    read: GeographyBundle | None = None,
 ) -> LoadReport:  # fmt: skip
     """Read the geography files in ``data_dir`` and swap them into the database.
 
@@ -280,6 +281,10 @@ def load_geography(
     any moved, a data release is recorded (every worker then rebuilds its indexes), else
     nothing changes.
 
+    ``read`` is the bundle of these files read already (a refresh reads its candidate
+    release to check it before moving it into place): when its checksum is the files'
+    checksum, it is loaded and the files are not read a second time.
+
     Call it in a geography turn (``directory.ingest.refresh.geography_turn``: the setup
     turn, then the write lock), as every command does: an import running beside the load
     would place its sites by the geography it read, or find them placed again half-way.
@@ -298,7 +303,10 @@ def load_geography(
                 return _loaded_already(
                     session, latest, progress, place_sites, started, checked_seconds
                 )
-    bundle = read_bundle(data_dir, on_step=progress.step, on_rows=progress.advance)
+    if read is not None and read.release["checksum"] == checksum:
+        bundle = read
+    else:
+        bundle = read_bundle(data_dir, on_step=progress.step, on_rows=progress.advance)
     read_seconds = time.perf_counter() - started
     checksum = bundle.release["checksum"]  # (of the files as read: the same, unless changed)
     counts = {

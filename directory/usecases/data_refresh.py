@@ -599,8 +599,9 @@ def _load(
         progress.note("loading the geography (one transaction)")
         try:
             loaded = load_geography(
-                db, target, progress=progress, place_sites=partial(place_sites, settings=settings)
-            )
+                db, target, progress=progress, read=bundle,
+                place_sites=partial(place_sites, settings=settings),
+            )  # fmt: skip
         except Exception as error:  # the transaction rolled back: nothing changed
             log.exception("loading refreshed geography failed")
             shutil.rmtree(target, ignore_errors=True)

@@ -35,11 +35,13 @@ from sqlalchemy import func, insert, select
 
 from directory import create_app
 from directory.cli import cli
+from directory.store import loading
 from directory.store.db import Database, sqlite_path
 from directory.store.loading import releases_dir, resolve_data_dir
 from directory.store.models import CrimeCount, DataRelease, Grant, GrantArea, Postcode
 from directory.store.repositories.geography import GeographyRepository
 from directory.usecases import data_refresh
+from geodata.loaders import read_bundle
 from tests.geodata.fetch import publishers
 from tests.geodata.fetch.server import FixtureServer, Reply
 from tests.servers import settings_env
@@ -152,14 +154,25 @@ def test_the_text_report_says_what_would_change(writable_app, published):
     assert result.output.rstrip().endswith("Dry run: nothing was written.")
 
 
-def test_a_refresh_loads_a_release_then_finds_nothing_new(writable_app, published, london):
+def test_a_refresh_loads_a_release_then_finds_nothing_new(
+    writable_app, published, london, monkeypatch
+):
     release = london.codepoint
     settings = writable_app.extensions["directory"].settings
     client = writable_app.test_client()
     assert client.get("/api/v1/postcodes/KT1 1EU").status_code == 200
     crime_before = _counts(writable_app)["crime"]
+    reads: list[str] = []
+
+    def counted(data_dir, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(Path(data_dir).name)
+        return read_bundle(data_dir, *args, **kwargs)
+
+    for module in (data_refresh, loading):
+        monkeypatch.setattr(module, "read_bundle", counted)
     result = refresh(writable_app, published, "--source", "codepoint", "--source", "crime")
     assert result.exit_code == 0, result.output
+    assert len(reads) == 1  # checked, then loaded without a second reading
     (stamp,) = [p.name for p in releases_dir(settings).iterdir() if not p.name.startswith(".")]
     home = releases_dir(settings) / stamp
     # (where DIRECTORY_INSTANCE_DIR puts it: it named instance/data/releases/ whatever it was)
