@@ -710,8 +710,15 @@ def keys_create(
     except KeyRequestError as error:
         raise click.ClickException(error.detail) from None
     if as_json:
-        _print_json({"id": made.id, "name": made.name, "role": made.role, "key": made.text})
+        _print_json(
+            {
+                "id": made.id, "name": made.name, "role": made.role,
+                "organisation": made.organisation, "note": made.note, "key": made.text,
+            }
+        )  # fmt: skip
         return
+    if made.note:
+        click.echo(made.note)
     click.echo(f"Key #{made.id} ({made.name}, {made.role}) made. It is shown only this once:")
     click.echo(made.text)
 

@@ -52,6 +52,7 @@ class Keys(Protocol):
     """What the use cases need of the key store (directory.store.repositories.keys)."""
 
     def organisation_id(self, key: str) -> int | None: ...
+    def merged_into(self, key: str) -> Any: ...
     def add(self, values: dict[str, Any]) -> int: ...
     def get(self, key_id: int) -> Any: ...
     def by_prefix(self, prefix: str) -> Any: ...
@@ -80,6 +81,8 @@ class NewKey:
     organisation: str | None
     expires_at: datetime | None
     text: str
+    #: what to tell whoever made it, e.g. that the organisation named was merged into another
+    note: str | None = None
 
 
 # -- hashing --------------------------------------------------------------------------------
@@ -124,19 +127,29 @@ def create_key(
     keys: Keys, *, role: str, organisation: str | None = None, name: str | None = None,
     expires: date | None = None, at: datetime | None = None,
 ) -> NewKey:  # fmt: skip
-    """Make a key. An editor's key needs ``organisation`` (a ref or id), no other role's
-    may have one; ``expires`` (a date after today) is the first day, from 00:00 UTC, the
+    """Make a key. An editor's key needs ``organisation`` (a ref or id; a merged
+    organisation's gives a key for the one it was merged into, and says so), no other
+    role's may have one; ``expires`` (a date after today) is the first day, from 00:00 UTC, the
     key no longer works."""
     at = at or now()
     if role not in ROLES:
         raise KeyRequestError(f"The role must be one of {', '.join(ROLES)}, not {role!r}.")
-    organisation_id = None
+    organisation_id, note = None, None
     if role == "editor":
         if not organisation:
             raise KeyRequestError(
                 "An editor's key writes for one organisation: give --organisation REF."
             )
         organisation_id = keys.organisation_id(organisation)
+        if organisation_id is None and (alias := keys.merged_into(organisation)) is not None:
+            # a merged organisation's ref or old id (`directory organisations merge`): the
+            # key writes for the organisation it was merged into, as its older keys do
+            note = (
+                f"{organisation} was merged into {alias.organisation_ref} "
+                f"({alias.organisation_name}) on {alias.merged_at:%Y-%m-%d}: the key writes "
+                f"for {alias.organisation_ref}."
+            )
+            organisation_id, organisation = alias.organisation_id, alias.organisation_ref
         if organisation_id is None:
             raise KeyRequestError(f"No organisation has the ref or id {organisation!r}.")
     elif organisation:
@@ -166,7 +179,7 @@ def create_key(
     )  # fmt: skip
     return NewKey(
         key_id, name, role, organisation if organisation_id else None, expires_at,
-        f"{KEY_PREFIX}_{prefix}_{secret}",
+        f"{KEY_PREFIX}_{prefix}_{secret}", note,
     )  # fmt: skip
 
 

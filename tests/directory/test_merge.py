@@ -331,6 +331,23 @@ def test_an_editor_key_for_the_duplicate_edits_the_kept_ones_services(
     assert response.json["organisation"]["ref"] == KEEP
 
 
+def test_a_key_made_since_for_the_duplicate_is_the_kept_ones_and_says_so(app: Flask) -> None:
+    made = make_key(app, "editor", "--organisation", DUPLICATE, "--name", "Later editor")
+    assert made["organisation"] == KEEP
+    assert made["note"].startswith(f"{DUPLICATE} was merged into {KEEP} (St Giles Trust) on 20")
+    assert made["note"].endswith(f"the key writes for {KEEP}.")
+    said = run(app, "keys", "create", "--role", "editor", "--organisation", DUPLICATE)
+    assert said.exit_code == 0 and f"{DUPLICATE} was merged into {KEEP}" in said.output
+    client = app.test_client()
+    tag = client.get("/api/v1/services/GILES-B-02").headers["ETag"]
+    response = client.patch(
+        "/api/v1/services/GILES-B-02", json={"description": "Peers who have been there."},
+        headers={**auth(made["key"]), "If-Match": tag},
+    )  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert response.json["organisation"]["ref"] == KEEP
+
+
 def test_the_api_merge_answers_the_report(app: Flask, merged: dict[str, Any]) -> None:
     response = merged["api_merge"]
     assert response.status_code == 200, response.json

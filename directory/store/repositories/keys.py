@@ -10,7 +10,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from directory.store.models import ApiKey, Organisation
-from directory.store.repositories.directory import as_id
+from directory.store.repositories.directory import as_id, find_alias
 
 
 class KeyRepository:
@@ -33,6 +33,12 @@ class KeyRepository:
                 select(Organisation.id).where(Organisation.id == number)
             ).scalar()
         return found  # type: ignore[no-any-return]
+
+    def merged_into(self, key: str) -> Row[Any] | None:
+        """The alias a merged organisation's ref or old id is (``organisation_id``,
+        ``organisation_ref`` and ``organisation_name`` of the one it names now, and
+        ``merged_at``), or None."""
+        return find_alias(self.session, key)
 
     def add(self, values: dict[str, Any]) -> int:
         return int(self.session.execute(insert(ApiKey).returning(ApiKey.id), [values]).scalar_one())
