@@ -19,6 +19,7 @@ from directory.ingest import opportunities
 from directory.ingest.readers import EXTRA, ExcelError, Table, normalise_header
 from directory.ingest.records import Batch, Context, OpportunityRecord
 from directory.ingest.values import (
+    MonthCell,
     clean_text,
     parse_amount,
     parse_bool,
@@ -86,7 +87,9 @@ def parse_moment(value: Any, *, end_of_day: bool) -> datetime:
     a season or a weekday with no day of the month is refused, as an End date's is
     (:func:`~directory.ingest.values.parse_date`)."""
     clock: time | None = None
-    if isinstance(value, datetime):
+    if isinstance(value, MonthCell):  # a date cell showing a month alone ("Mar-27")
+        day = parse_date(value, month_end=end_of_day)
+    elif isinstance(value, datetime):
         naive = value.replace(tzinfo=None)
         if value.time() != time() or not end_of_day:
             return naive.replace(tzinfo=LONDON_TZ)
@@ -109,7 +112,10 @@ def parse_moment(value: Any, *, end_of_day: bool) -> datetime:
 
 def month_alone(value: Any) -> bool:
     """Whether a cell is text naming a month with no day of it ("March 2027", "Mar 2027
-    17:00"): which day it means is the reader's choice (:func:`parse_moment`), to be said."""
+    17:00"), or a date cell showing one (typed as "Mar-27"): which day it means is the
+    reader's choice (:func:`parse_moment`), to be said."""
+    if isinstance(value, MonthCell):
+        return True
     if not isinstance(value, str):
         return False
     text = value.strip()
@@ -208,11 +214,12 @@ def _read_row(
     closes = cell("Closes", lambda v: parse_moment(v, end_of_day=True), required=True)
     if closes is not None and month_alone(values.get("Closes")):
         # a deadline guessed without a word is dangerous: it is said which day was taken
+        shown = str(values["Closes"]).strip()
         batch.warning(
-            f"{SHEET}: '{values['Closes'].strip()}' is a month alone: the round is taken to "
-            f"close on its last day, {closes.day} {closes:%B %Y} at {closes:%H:%M} London "
-            "time. Give the day (and time) if it closes earlier.",
-            row=number, column="Closes", value=values["Closes"],
+            f"{SHEET}: '{shown}' is a month alone: the round is taken to close on its last "
+            f"day, {closes.day} {closes:%B %Y} at {closes:%H:%M} London time. Give the day "
+            "(and time) if it closes earlier.",
+            row=number, column="Closes", value=shown,
         )  # fmt: skip
     areas = cell("Areas", ctx.areas, required=True)
     record = OpportunityRecord(

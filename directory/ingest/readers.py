@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from directory.ingest.values import clean_text, unstorable
+from directory.ingest.values import MonthCell, clean_text, shows_month_alone, unstorable
 
 __all__ = [
     "EXTRA",
@@ -971,7 +971,10 @@ def _xlsx_cells(
             titles[:] = [worksheet.title]
             worksheet.reset_dimensions()  # do not trust the size the file claims
             try:
-                yield from enumerate(worksheet.iter_rows(values_only=True), start=1)
+                if _shows_months(workbook, worksheet):
+                    yield from enumerate(map(_with_months, worksheet.iter_rows()), start=1)
+                else:  # (the cells' values alone: a tenth faster)
+                    yield from enumerate(worksheet.iter_rows(values_only=True), start=1)
             except Exception as error:  # damaged sheet XML
                 raise ReadError(
                     f"The sheet '{worksheet.title}' in {label} cannot be read (it may be "
@@ -980,6 +983,27 @@ def _xlsx_cells(
         finally:
             workbook.close()
             handle.close()  # (openpyxl closes what it opened, not a file it is given)
+
+
+def _shows_months(workbook: Any, worksheet: Any) -> bool:
+    """Whether any of the workbook's cell styles shows a date as a month alone."""
+    from openpyxl.cell.read_only import ReadOnlyCell
+
+    return any(
+        shows_month_alone(ReadOnlyCell(worksheet, 1, 1, None, style_id=style).number_format)
+        for style in range(len(workbook._cell_styles))
+    )
+
+
+def _with_months(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The values of a row of read-only cells; a date shown as a month alone (typed as
+    "Mar-27") a :class:`~directory.ingest.values.MonthCell`, not the 1st of the month."""
+    return tuple(
+        MonthCell.of(cell.value)
+        if isinstance(cell.value, datetime) and shows_month_alone(cell.number_format)
+        else cell.value
+        for cell in row
+    )
 
 
 #: how a formula's element starts in a sheet's XML (``<f>``, ``<f t="shared" …/>``, or with

@@ -340,6 +340,32 @@ _DATE_PARSER = parser(_DATE_INFO)
 _FIRST_OF_MONTH = datetime(2000, 1, 1)
 
 
+class MonthCell(datetime):
+    """A workbook's date cell that shows a month and year alone (a number format such as
+    ``mmm-yy``: what Excel makes of "Mar-27" or "March 2027" typed into a cell). Its value
+    is the month's first day, but no day was given: read as a month alone, as the same
+    text in a text cell is (an end, a deadline, is the month's last day). Made by the
+    workbook reader (:mod:`directory.ingest.readers`); anything else takes it as the
+    datetime it is."""
+
+    @classmethod
+    def of(cls, value: datetime) -> MonthCell:
+        return cls(value.year, value.month, 1)
+
+    def __str__(self) -> str:  # as the cell shows it, and as a problem names it
+        return f"{self:%b %Y}"
+
+
+@functools.lru_cache(maxsize=256)
+def shows_month_alone(number_format: str) -> bool:
+    """Whether a workbook number format shows a date as its month and year alone
+    (``mmm-yy``, ``mmmm yyyy``, ``[$-809]mm/yyyy``): month and year codes, no day, hour or
+    second (its quoted text, bracketed parts and escaped characters aside)."""
+    section = number_format.split(";")[0]
+    code = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", section).lower()
+    return "m" in code and "y" in code and not any(c in code for c in "dhs")
+
+
 def parse_date(value: Cell, *, month_end: bool = False) -> date:
     """A calendar date.
 
@@ -347,12 +373,18 @@ def parse_date(value: Cell, *, month_end: bool = False) -> date:
     ``2021-04-01 00:00``, ``20210401``); UK day-first text (``01/04/2021``, ``1/4/21``,
     ``1.4.2021``, ``01-04-2021``), always read day first; written dates (``1 April 2021``,
     ``1st April 2021``, ``April 1, 2021``, ``01-Apr-21``); a month alone (``April 2021``,
-    ``Apr 2021``) meaning its first day, or with ``month_end`` its last (an end date:
+    ``Apr 2021``, or a workbook's date cell showing a month alone: :class:`MonthCell`)
+    meaning its first day, or with ``month_end`` its last (an end date:
     :func:`parse_end_date`); and Excel serial numbers between 20000 and 80000 (``44287`` is
     2021-04-01). Two-digit years below 70 are 20xx, the rest 19xx. Only years 1900 to 2100
     are accepted. A time of day, or a time zone, is ignored. A year alone, a quarter or a
     season ("Q1 2027", "Spring 2027") is refused: which day it means is a guess.
     """
+    if isinstance(value, MonthCell):
+        day = value.date()
+        if month_end:
+            day = day.replace(day=calendar.monthrange(day.year, day.month)[1])
+        return _checked_year(day, value)
     if isinstance(value, datetime):
         return _checked_year(value.date(), value)
     if isinstance(value, date):

@@ -103,6 +103,39 @@ def test_a_deadline_of_a_month_alone_is_its_last_day_and_said(tmp_path: Path) ->
     assert all("write it like 01/04/2021" in message for message in says.values())
 
 
+def test_a_deadline_typed_as_a_month_into_a_date_cell_is_its_last_day_and_said(
+    tmp_path: Path,
+) -> None:
+    """ "Mar-27" typed into a cell is, to Excel, the date 1 March 2027 shown as ``mmm-yy``:
+    as a Closes it closed the round a month early, with no word. It closes at 23:59 on the
+    month's last day, and the warning names the month as the cell shows it; an Opens of
+    one is the 1st at 00:00; a date cell showing its day is that day."""
+    path = rounds(tmp_path, [
+        round_row("r-month", Closes=datetime(2027, 3, 1), Opens=datetime(2027, 1, 1)),
+        round_row("r-day", Closes=datetime(2027, 3, 1)),
+    ])  # fmt: skip
+    book = load_workbook(path)
+    sheet = book["Opportunities"]
+    headings = [c.value for c in sheet[1]]
+    closes, opens = headings.index("Closes") + 1, headings.index("Opens") + 1
+    sheet.cell(2, closes).number_format = "mmm-yy"
+    sheet.cell(2, opens).number_format = "mmmm yyyy"
+    sheet.cell(3, closes).number_format = "dd/mm/yyyy"
+    book.save(path)
+    batch = read(path)
+    assert batch.errors == []
+    got = {r.ref: r for r in batch.opportunities}
+    assert got["r-month"].closes_at == datetime(2027, 3, 31, 23, 59, tzinfo=LONDON)
+    assert got["r-month"].opens_at == datetime(2027, 1, 1, 0, 0, tzinfo=LONDON)
+    assert got["r-day"].closes_at == datetime(2027, 3, 1, 23, 59, tzinfo=LONDON)
+    (warning,) = warnings_of(batch)
+    assert (warning.row, warning.column, warning.value) == (2, "Closes", "Mar 2027")
+    assert warning.message.startswith(
+        f"{SHEET}: 'Mar 2027' is a month alone: the round is taken to close on its last day, "
+        "31 March 2027 at 23:59 London time."
+    )
+
+
 def test_excel_error_values_are_each_their_cells_problem_beside_the_services(
     tmp_path: Path,
 ) -> None:

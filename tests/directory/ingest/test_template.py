@@ -627,6 +627,42 @@ def test_an_end_date_of_a_month_alone_is_its_last_day():
     assert "is a period, not a date: give the day it means, write it like" in error.message
 
 
+def test_a_month_typed_into_a_date_cell_ends_on_its_last_day(tmp_path: Path):
+    """Excel makes "Mar-27" or "March 2027" typed into a cell a date, 1 March 2027, shown
+    as a month (number format ``mmm-yy``, ``mmmm yyyy``): as an End date it was read as the
+    1st, as the text was once. It is the month's last day; a Start date of one is its 1st;
+    a date cell showing its day is that day; and a duration the months contradict says the
+    month as the cell shows it."""
+    path = tmp_path / "months.xlsx"
+    headings = [*BASE, "Funder", "Start date", "End date", "Duration (months)"]
+    rows = [
+        ["A", "mmm-yy", "mmmm yyyy", None],
+        ["B", "dd/mm/yyyy", "[$-809]mmm yy;@", None],
+        ["C", "yyyy-mm-dd", "dd mmmm yyyy", None],
+        ["D", "mmm-yy", "mmm-yy", 6],
+    ]
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(headings)
+    for ref, start_format, end_format, months in rows:
+        sheet.append([*{**BASE, "Service ref": ref}.values(), "MOPAC", datetime(2026, 4, 1),
+                      datetime(2027, 3, 1), months])  # fmt: skip
+        sheet.cell(sheet.max_row, len(headings) - 2).number_format = start_format
+        sheet.cell(sheet.max_row, len(headings) - 1).number_format = end_format
+    workbook.save(path)
+    batch = template(load(path))
+    grants = {g.service_refs[0]: g for g in batch.grants}
+    assert {ref: (g.start, g.end) for ref, g in grants.items()} == {
+        "A": (date(2026, 4, 1), date(2027, 3, 31)),
+        "B": (date(2026, 4, 1), date(2027, 3, 31)),
+        "C": (date(2026, 4, 1), date(2027, 3, 1)),
+        "D": (date(2026, 4, 1), date(2027, 3, 31)),
+    }
+    (error,) = batch.errors
+    assert (error.row, error.column) == (5, "Duration (months)")
+    assert "Start and End dates (2026-04-01 to 2027-03-31) are 12 months apart" in error.message
+
+
 @pytest.mark.parametrize(
     ("duration", "start", "end", "says"),
     [

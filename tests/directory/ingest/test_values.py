@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from directory.ingest.values import (
+    MonthCell,
     capped_int,
     clean_text,
     excel_serial_date,
@@ -26,6 +27,7 @@ from directory.ingest.values import (
     parse_int,
     parse_url,
     parse_verified,
+    shows_month_alone,
     slug,
     split_list,
     unstorable,
@@ -305,6 +307,28 @@ def test_a_month_alone_is_its_first_day_but_ends_on_its_last(
     """An End date of "March 2027" was read as 1 March: a grant to the end of March lost a
     month and showed as ending soon. A month alone that ends something is its last day."""
     assert (parse_date(raw), parse_end_date(raw)) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("number_format", "month_alone"),
+    [
+        ("mmm-yy", True), ("mmmm yyyy", True), ("MM/YYYY", True), ("yyyy-mm", True),
+        ("[$-809]mmm yy;@", True), ('mmm "of" yyyy', True),
+        ("dd/mm/yyyy", False), ("d-mmm-yy", False), ("yyyy-mm-dd h:mm", False),
+        ("mm:ss", False), ("General", False), ("0.00", False), ("yyyy", False),
+        ('"day" yyyy', False), ("[h]:mm", False),
+    ],
+)  # fmt: skip
+def test_a_number_format_shows_a_month_alone_by_its_codes(
+    number_format: str, month_alone: bool
+) -> None:
+    assert shows_month_alone(number_format) is month_alone
+
+
+def test_a_date_cell_showing_a_month_alone_is_a_month_alone() -> None:
+    cell = MonthCell.of(datetime(2028, 2, 1))
+    assert (parse_date(cell), parse_end_date(cell)) == (date(2028, 2, 1), date(2028, 2, 29))
+    assert str(cell) == "Feb 2028" and isinstance(cell, datetime)
 
 
 @pytest.mark.parametrize(
