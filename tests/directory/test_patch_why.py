@@ -5,9 +5,10 @@ page, for every demo service at a sample of places and filters; and each check s
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, select, text
 
 from directory import create_app
+from directory.store.models import Service
 from directory.web import http
 from tests.conftest import BACKENDS, demo_copy
 
@@ -280,3 +281,29 @@ def test_a_withdrawn_service_is_in_no_patch_and_says_when(changed_demo_app):
                 "(its coverage and sites are not checked).",
             }
         ]
+
+
+def test_a_service_written_after_the_index_was_read_says_to_ask_again(changed_demo_app):
+    """A worker answers from the index of the data version it last read (rebuilt in the
+    background while serving): a service written since, not in it yet, is said to be so,
+    not called missing from the patch for a reason it does not have."""
+    client = changed_demo_app.test_client()
+    assert client.get("/api/v1/patch?area=Islington").status_code == 200  # (the index read)
+    with changed_demo_app.extensions["directory"].db.engine.begin() as connection:
+        row = connection.execute(
+            select(Service.__table__).where(Service.ref == "demo-islington-youth-mentoring")
+        ).mappings().one()  # fmt: skip
+        late = {**row, "ref": "late-islington-mentoring", "name": "Late mentoring"}
+        del late["id"]
+        connection.execute(insert(Service.__table__), [late])  # (no data release: unseen)
+    body = client.get("/api/v1/patch/why?area=Islington&service=late-islington-mentoring").json
+    assert body["in_patch"] is False and body["service"]["ref"] == "late-islington-mentoring"
+    assert body["reasons"] == [
+        {
+            "check": "status",
+            "passed": False,
+            "status": "inactive",
+            "detail": "It was added or restored after the data the patch answers from was "
+            "read: ask again in a minute.",
+        }
+    ]
