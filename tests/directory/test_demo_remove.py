@@ -8,6 +8,7 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from directory.store.models import (
     ImportRun,
     Location,
     Organisation,
+    OrganisationAlias,
     Outcome,
     PatchContact,
     Programme,
@@ -38,8 +40,8 @@ from directory.store.models import (
 
 TABLES = (
     Service, ServiceTheme, ServiceArea, Location, Grant, GrantArea, GrantService, Outcome,
-    PatchContact, Organisation, Programme, ChangeEvent, ImportRun, DataRelease, CrimeCount,
-    AreaPopulation,
+    PatchContact, Organisation, OrganisationAlias, Programme, ChangeEvent, ImportRun,
+    DataRelease, CrimeCount, AreaPopulation,
 )  # fmt: skip
 TODAY = date.today()
 START = (TODAY - timedelta(days=200)).isoformat()
@@ -154,12 +156,25 @@ def test_remove_takes_the_demo_out_recorded_and_idempotent(writable_app, shared_
     assert table_counts(writable_app) == after
     assert run(writable_app, "demo", "remove", "--quiet").output.startswith("Nothing to remove")
 
-    # and the demo can be loaded again, and taken out again
+    # and the demo can be loaded again, and taken out again. One of its organisations merged
+    # into another since: the merge is not the demo's, so the one kept stays (as anything
+    # else changed does), with the duplicate's alias naming it, and no service or grant
     load_demo(writable_app, shared_data_dir)
     assert demo_holdings(writable_app) == held
+    with writable_app.extensions["directory"].db.session() as session:
+        duplicate, kept = session.execute(
+            select(Organisation.ref).order_by(Organisation.id).limit(2)
+        ).scalars()  # fmt: skip
+    run(writable_app, "organisations", "merge", duplicate, "--into", kept)
     third = json.loads(run(writable_app, "demo", "remove", "--json").output)
-    assert third["removed"] == done["removed"]
-    assert table_counts(writable_app)["organisation"] == 0
+    organisations = done["removed"]["organisations"] - 2
+    assert third["removed"] == {**done["removed"], "organisations": organisations}
+    assert third["kept"]["organisations"] == 1
+    left = table_counts(writable_app)
+    assert left["organisation"] == left["organisation_alias"] == 1
+    assert left["service"] == left["grant"] == 0
+    moved = client.get(f"/api/v1/organisations/{duplicate}")
+    assert moved.status_code == 308 and unquote(moved.headers["Location"]).endswith(kept)
 
 
 def test_records_real_imports_list_or_refer_to_stay(writable_app, shared_data_dir, tmp_path):
