@@ -455,7 +455,14 @@ _MATCHED_BY = {
     "held; if they are different organisations give this one a distinct name",
     "merged": "an organisation of this ref or name was merged into it (directory "
     "organisations merge)",
+    "charity number": "an organisation of the same registered charity number is already "
+    "held (its charity number, or its GB-CHC org-id)",
+    "company number": "an organisation of the same Companies House number is already held "
+    "(its company number, or its GB-COH org-id)",
 }
+#: the org-id prefixes that are a registered number (360Giving's org-id list): England and
+#: Wales's charities, and Companies House
+_NUMBERED = {"GB-CHC-": "charity number", "GB-COH-": "company number"}
 
 
 def _name_to(by_name: dict[str, str], name: str, ref: str) -> None:
@@ -465,6 +472,20 @@ def _name_to(by_name: dict[str, str], name: str, ref: str) -> None:
         by_name.setdefault(key, ref)
 
 
+def _numbers(ref: str, charity: str | None, company: str | None) -> list[tuple[str, str]]:
+    """(kind, number) of the registered numbers an organisation has: given, or its org-id
+    (``GB-CHC-1144511`` is charity 1144511); company numbers compared as Companies House
+    writes them (eight characters, zeros in front)."""
+    found = [("charity number", charity), ("company number", company)]
+    found += [(kind, ref[len(prefix) :]) for prefix, kind in _NUMBERED.items()
+              if ref.upper().startswith(prefix)]  # fmt: skip
+    return [
+        (kind, number.strip().upper().zfill(8 if kind == "company number" else 0))
+        for kind, number in found
+        if number and number.strip()
+    ]
+
+
 def match_organisations(
     records: list[OrganisationRecord], held: dict[str, dict[str, Any]],
     merged: Iterable[tuple[str, str, str]] = (),
@@ -472,15 +493,19 @@ def match_organisations(
     """An import's organisations as the directory files them: by org-id (the ref), then by
     the ref of an organisation merged into a held one (``merged``: (its ref, its name, the
     ref of the one it was merged into), ``organisation_alias``), then by the other
-    identifiers and names of ``directory/data/organisations.csv``, then by an exact
-    normalised name already held (in ``held``, the stored states by ref, or earlier in this
+    identifiers and names of ``directory/data/organisations.csv``, then by a registered
+    charity or company number (given, or in a ``GB-CHC-``/``GB-COH-`` org-id) already held,
+    then by an exact normalised name already held (in ``held``, the stored states by ref, or earlier in this
     import), then by a merged organisation's name. Returns the records to write by ref and,
     for each ref matched to another, (the ref it is, how it was matched): never a second
     MOPAC under another id or spelling, nor again a duplicate merged away."""
     known = taxonomy.known_organisations()
     by_name: dict[str, str] = {}
+    by_number: dict[tuple[str, str], str] = {}
     for ref, state in held.items():
         _name_to(by_name, state["name"], ref)
+        for number in _numbers(ref, state.get("charity_number"), state.get("company_number")):
+            by_number.setdefault(number, ref)
     merged_refs: dict[str, str] = {}
     merged_names: dict[str, str] = {}
     for ref, name, target in merged:
@@ -489,13 +514,18 @@ def match_organisations(
     out: dict[str, OrganisationRecord] = {}
     same_as: dict[str, tuple[str, str]] = {}
     for rec in records:
+        numbers = _numbers(rec.ref, rec.charity_number, rec.company_number)
         if rec.ref in held or rec.ref in out:
             out[rec.ref] = rec  # the last record of a ref wins, as before
             _name_to(by_name, rec.name, rec.ref)
+            for number in numbers:
+                by_number.setdefault(number, rec.ref)
             continue
         match = (merged_refs[rec.ref], "merged") if rec.ref in merged_refs else None
         if match is None:
             match = known.ref_for(rec.ref, rec.name)
+        if match is None:  # one registered number, one organisation, whatever its name
+            match = next(((by_number[n], n[0]) for n in numbers if n in by_number), None)
         if match is None and (named := by_name.get(loose_key(rec.name))) not in (None, rec.ref):
             match = (named, "name")  # type: ignore[assignment]
         if match is None and (target := merged_names.get(loose_key(rec.name))) is not None:
@@ -503,6 +533,8 @@ def match_organisations(
         if match is None:
             out[rec.ref] = rec
             _name_to(by_name, rec.name, rec.ref)
+            for number in numbers:
+                by_number.setdefault(number, rec.ref)
             continue
         target = match[0]
         same_as[rec.ref] = match

@@ -528,7 +528,9 @@ def _giving(grant_id: str, funder: dict[str, str], recipient: dict[str, str]) ->
 
 
 def test_an_organisation_under_another_id_or_spelling_is_the_one_held(writable_app, tmp_path):
-    """Matched by org-id, then directory/data/organisations.csv, then exact normalised name:
+    """Matched by org-id, then directory/data/organisations.csv, then registered number
+    (a recipient named by another id and name but the charity number of the one held),
+    then exact normalised name:
     a 360Giving file naming MOPAC under another id or spelling never makes a second MOPAC,
     and the report says which match was made."""
     mopac = {"id": "GB-GOR-PC390", "name": "Mayor's Office for Policing and Crime"}
@@ -544,6 +546,7 @@ def test_an_organisation_under_another_id_or_spelling_is_the_one_held(writable_a
             trust,
         ),  # fmt: skip
         _giving("360G-d", mopac, {"id": "GB-COH-09999999", "name": "Kingston youth trust."}),
+        _giving("360G-e", mopac, {"id": "360G-kyt", "name": "KYT", "charityNumber": "1111111"}),
     ]
     second = tmp_path / "second.json"
     second.write_text(json.dumps({"grants": variants}), "utf-8")
@@ -553,13 +556,16 @@ def test_an_organisation_under_another_id_or_spelling_is_the_one_held(writable_a
     matched = {
         p["value"]: p["message"] for p in report["problems"] if "is taken to be" in p["message"]
     }
-    assert set(matched) == {"gb-gor-pc390", "360G-london:mopac", "GB-COH-09999999"}  # read trimmed
+    assert set(matched) == {  # (read trimmed)
+        "gb-gor-pc390", "360G-london:mopac", "GB-COH-09999999", "360G-kyt",
+    }  # fmt: skip
     assert "another org-id" in matched["gb-gor-pc390"]
     assert "knows that organisation by this name" in matched["360G-london:mopac"]
     assert "exactly this name" in matched["GB-COH-09999999"]
-    assert report["counts"]["organisations"]["matched"] == 3
+    assert "the same registered charity number is already held" in matched["360G-kyt"]
+    assert report["counts"]["organisations"]["matched"] == 4
     client = writable_app.test_client()
-    for grant_id in ("360G-a", "360G-b", "360G-c", "360G-d"):
+    for grant_id in ("360G-a", "360G-b", "360G-c", "360G-d", "360G-e"):
         grant = client.get(f"/api/v1/grants/{grant_id}").json
         assert grant["funder"]["ref"] == "GB-GOR-PC390", grant_id
         assert grant["recipient"]["ref"] == "GB-CHC-1111111", grant_id
@@ -2146,6 +2152,44 @@ def test_organisations_are_matched_by_name_only_when_the_names_have_words_in_com
         "GB-CHC-7": ("GB-CHC-1", "name"),
         "GB-CHC-9": ("GB-CHC-8", "name"),
     }
+
+
+def test_organisations_are_matched_by_a_registered_number_whatever_their_names():
+    """One registered charity (or company) is one organisation: a row naming it by another
+    ref and another spelling ("Saint Giles Trust", ref made from the name) but giving its
+    charity number is filed under the one held, as is an org-id that is that number; a
+    company number is compared as Companies House writes it (zeros in front). A number
+    matches before a name does; an organisation new in the file is matched by the rows
+    after it."""
+    from directory.ingest.apply import match_organisations
+
+    held = {
+        "GB-CHC-1144511": {"name": "St Giles Trust", "charity_number": None},
+        "org:redthread": {"name": "Redthread", "charity_number": "1087304"},
+        "org:catch-22": {"name": "Catch22", "company_number": "06577534"},
+        "org:oxygen": {"name": "Oxygen", "charity_number": "1100001"},
+    }
+    records = [
+        OrganisationRecord(ref="org:saint-giles-trust", name="Saint Giles Trust",
+                           charity_number="1144511"),  # (the held one's org-id)
+        OrganisationRecord(ref="GB-CHC-1087304", name="Redthread Youth"),
+        OrganisationRecord(ref="org:catch22-charity", name="Catch 22 Charity Ltd",
+                           company_number="6577534"),
+        OrganisationRecord(ref="org:oxygen-two", name="Redthread", charity_number="1100001"),
+        OrganisationRecord(ref="GB-CHC-2000001", name="New Trust"),
+        OrganisationRecord(ref="org:new-trust-ltd", name="New Trust Limited",
+                           charity_number="2000001"),
+        OrganisationRecord(ref="org:other", name="Other", charity_number="3000001"),
+    ]  # fmt: skip
+    out, same_as = match_organisations(records, held)
+    assert same_as == {
+        "org:saint-giles-trust": ("GB-CHC-1144511", "charity number"),
+        "GB-CHC-1087304": ("org:redthread", "charity number"),
+        "org:catch22-charity": ("org:catch-22", "company number"),
+        "org:oxygen-two": ("org:oxygen", "charity number"),  # (not Redthread, by its name)
+        "org:new-trust-ltd": ("GB-CHC-2000001", "charity number"),
+    }
+    assert sorted(out) == ["GB-CHC-2000001", "org:other"]
 
 
 def test_organisations_and_grants_are_found_by_name_case_accents_and_apostrophes_aside(
