@@ -301,9 +301,10 @@ def test_a_refresh_places_the_sites_of_moved_postcodes_in_their_new_areas(
     assert {ref: _site(writable_app, ref, site) for ref, site in sites.items()} == old
     assert _moves_recorded(writable_app, new_ward, "PALACE") == []
     assert would["change_events"] == 0
-    text = refresh(writable_app, published, "--source", "codepoint", "--dry-run")
-    assert "sites: 1 moved borough, 1 moved ward of 2" in text.output
-    assert f"moved ward: service PALACE site {sites['PALACE']}: " in text.output
+    if writable_app.extensions["directory"].settings.is_sqlite:  # (the words: either will do)
+        text = refresh(writable_app, published, "--source", "codepoint", "--dry-run")
+        assert "sites: 1 moved borough, 1 moved ward of 2" in text.output
+        assert f"moved ward: service PALACE site {sites['PALACE']}: " in text.output
 
     loaded = refresh(writable_app, published, "--source", "codepoint", "--json")
     assert loaded.exit_code == 0, loaded.output
@@ -626,10 +627,12 @@ def test_a_refresh_names_the_grants_whose_areas_the_new_release_lacks(
         json.loads(dry.output[dry.output.index("{") :])["changes"]["sites"]["grants_lost"]
         == expected
     )
-    text = refresh(writable_app, published, "--source", "codepoint", "--dry-run")
-    assert (
-        f"warning: 1 grants name areas this geography does not have (edit them): G-ABBEY ({ABBEY})"
-    ) in text.output
+    if writable_app.extensions["directory"].settings.is_sqlite:  # (the words: either will do)
+        text = refresh(writable_app, published, "--source", "codepoint", "--dry-run")
+        assert (
+            "warning: 1 grants name areas this geography does not have (edit them): "
+            f"G-ABBEY ({ABBEY})"
+        ) in text.output
 
     loaded = refresh(writable_app, published, "--source", "codepoint", "--json")
     assert loaded.exit_code == 0, loaded.output
