@@ -62,28 +62,29 @@ key_use.hash_secret = functools.partial(REAL_HASH_SECRET, n=2, r=1, p=1)
 #: collected: these go first, and the many short files fill in beside them. xdist's own
 #: order (most tests first) left the one-test files (Schemathesis, three minutes) for last,
 #: run alone while the other worker stood idle.
-LONGEST_FIRST = (  # seconds in a fresh-clone CI run of 7 December (a slower VM)
-    "tests/directory/test_data_refresh.py",  # 370
-    "tests/directory/test_serving.py",  # 337
-    "tests/directory/test_import.py",  # 224
-    "tests/directory/test_schemathesis.py",  # 153, two tests
-    "tests/directory/test_loading.py",  # 113
-    "tests/directory/test_fuzz.py",  # 93
-    "tests/browser/test_page_accessibility.py",  # 81
-    "tests/directory/test_patch.py",  # 80
-    "tests/directory/test_patch_scale.py",  # 77
-    "tests/directory/test_keys.py",  # 62
-    "tests/directory/test_cli.py",  # 61
-    "tests/directory/test_ogc_features.py",  # 58
-    "tests/directory/test_full_walk.py",  # 57
-    "tests/directory/test_search.py",  # 55
-    "tests/directory/test_giving360_export.py",  # 53
+LONGEST_FIRST = (  # seconds in a fresh-clone CI run of 7 December (thirty-second session)
+    "tests/directory/test_data_refresh.py",  # 356
+    "tests/directory/test_serving.py",  # 288
+    "tests/directory/test_import.py",  # 249
+    "tests/directory/test_schemathesis.py",  # 172, two tests
+    "tests/directory/test_loading.py",  # 100
+    "tests/directory/test_fuzz.py",  # 96
+    "tests/directory/test_patch_scale.py",  # 71
+    "tests/directory/test_demo_remove.py",  # 68
+    "tests/directory/test_patch.py",  # 62
+    "tests/directory/test_cli.py",  # 58
+    "tests/directory/test_giving360_export.py",  # 54
+    "tests/browser/test_page_accessibility.py",  # 52
     "tests/directory/test_funding.py",  # 52
-    "tests/browser/test_page.py",  # 49
-    "tests/directory/test_demo_remove.py",  # 42
-    "tests/directory/test_several_servers.py",  # 39, one test
-    "tests/directory/test_writes.py",  # 38
-    "tests/directory/test_bare_clone.py",  # 30, one test
+    "tests/directory/test_writes.py",  # 52
+    "tests/directory/test_search.py",  # 48
+    "tests/directory/test_index_rebuild.py",  # 48
+    "tests/directory/test_full_walk.py",  # 46
+    "tests/directory/test_keys.py",  # 45
+    "tests/browser/test_page.py",  # 44
+    "tests/directory/test_ogc_features.py",  # 41
+    "tests/directory/test_several_servers.py",  # 32, one test
+    "tests/directory/test_bare_clone.py",  # about 30, one test
 )
 
 
