@@ -202,7 +202,9 @@ def test_programme_live_on_and_q_checks_name_grants_and_words(shared_client):
         ("postcode=SW2+1RW&service=99999", 404, "service-not-found"),
         (f"postcode=SW2+1RW&service={2**31}", 404, "service-not-found"),  # past an INTEGER
         (f"postcode=SW2+1RW&service={10**30}", 404, "service-not-found"),
-        ("postcode=SW2+1RW&service=1&page=2", 400, "unknown-parameter"),  # /patch's, not here
+        ("postcode=SW2+1RW&service=1&format=geojson", 400, "unknown-parameter"),  # JSON only
+        ("postcode=SW2+1RW&service=1&page=0", 422, "invalid-input"),  # as /patch says
+        ("postcode=SW2+1RW&service=1&include_other_programmes=maybe", 422, "invalid-input"),
         ("service=1", 422, "invalid-input"),  # no place
         ("postcode=SW2+1RW&area=Lambeth&service=1", 422, "invalid-input"),
         ("postcode=not+a+postcode&service=1", 422, "invalid-postcode"),
@@ -219,6 +221,16 @@ def test_problems_are_the_patchs_as_problem_json(shared_client, query, status, c
     assert response.status_code == status, response.json
     assert response.mimetype == http.PROBLEM_MIMETYPE
     assert response.json["code"] == code
+
+
+def test_a_patch_url_with_service_added_is_answered_its_page_left_aside(shared_client):
+    """A SPOC looking at page 3 of their patch adds `service=` to the URL and asks
+    /patch/why: the page they were on, and funding's programmes, change nothing."""
+    query = "postcode=SW2+1RW&service=oxygen-kingston-knife-crime&per_page=5"
+    plain = shared_client.get(f"/api/v1/patch/why?{query}")
+    pasted = shared_client.get(f"/api/v1/patch/why?{query}&page=3&include_other_programmes=true")
+    assert plain.status_code == pasted.status_code == 200, pasted.json
+    assert pasted.json == plain.json
 
 
 def test_an_answer_is_tagged_by_the_data_version_and_revalidates(shared_client):

@@ -416,12 +416,27 @@ class PatchSchema(PatchPlaceSchema):
     sort = ma.fields.String()
 
 
+#: what /patch/why says of the /patch parameters it takes and leaves aside
+_LEFT_ASIDE = (
+    "/patch's, taken as /patch takes it (a bad value is the same problem) and left aside: "
+    "it changes nothing here, so a /patch URL with `service=` added asks /patch/why"
+)
+
+
 class PatchWhyArgsSchema(PatchArgsSchema):
-    """/patch's place and filters (not its page, format or funding's programmes), and the
-    service asked about."""
+    """/patch's place and filters, and the service asked about; /patch's page and funding's
+    programmes are taken and left aside, its format is not (/patch/why answers JSON)."""
 
     class Meta:
-        exclude = ("page", "format", "include_other_programmes")
+        exclude = ("format",)
+
+    page = ma.fields.Integer(
+        load_default=1, validate=ma.validate.Range(min=1, max=1_000_000),
+        metadata={"description": _LEFT_ASIDE},
+    )  # fmt: skip
+    include_other_programmes = ma.fields.Boolean(
+        load_default=False, metadata={"description": _LEFT_ASIDE}
+    )
 
     service = ma.fields.String(
         required=True,
