@@ -495,8 +495,8 @@ def match_organisations(
     ref of the one it was merged into), ``organisation_alias``), then by the other
     identifiers and names of ``directory/data/organisations.csv``, then by a registered
     charity or company number (given, or in a ``GB-CHC-``/``GB-COH-`` org-id) already held,
-    then by an exact normalised name already held (in ``held``, the stored states by ref, or earlier in this
-    import), then by a merged organisation's name. Returns the records to write by ref and,
+    then by an exact normalised name already held (in ``held``, the stored states by ref,
+    or earlier in this import), then by a merged organisation's name. Returns the records to write by ref and,
     for each ref matched to another, (the ref it is, how it was matched): never a second
     MOPAC under another id or spelling, nor again a duplicate merged away."""
     known = taxonomy.known_organisations()

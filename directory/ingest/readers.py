@@ -986,7 +986,8 @@ def _xlsx_cells(
 
 
 def _shows_months(workbook: Any, worksheet: Any) -> bool:
-    """Whether any of the workbook's cell styles shows a date as a month alone."""
+    """Whether any of the workbook's cell styles shows a date as a month alone (its styles
+    by openpyxl's own list, ``_cell_styles``, each as a read-only cell reads its format)."""
     from openpyxl.cell.read_only import ReadOnlyCell
 
     return any(

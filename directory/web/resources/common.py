@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import marshmallow as ma
 
@@ -225,8 +226,15 @@ class ContactSchema(Schema):
     )
 
 
+def page_field(**metadata: Any) -> ma.fields.Integer:
+    """``page``: from 1 (the first, by default) to 1,000,000."""
+    return ma.fields.Integer(
+        load_default=1, validate=ma.validate.Range(min=1, max=1_000_000), metadata=metadata
+    )
+
+
 class PageArgsSchema(Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
+    page = page_field()
     per_page = ma.fields.Integer(
         load_default=DEFAULT_PER_PAGE, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE)
     )

@@ -27,6 +27,7 @@ from directory.web.resources.common import (
     ThemeRefSchema,
     include_other_programmes_field,
     live_on_field,
+    page_field,
 )
 from directory.web.resources.funding.schemas import (
     FundingHeadlineSchema,
@@ -430,10 +431,7 @@ class PatchWhyArgsSchema(PatchArgsSchema):
     class Meta:
         exclude = ("format",)
 
-    page = ma.fields.Integer(
-        load_default=1, validate=ma.validate.Range(min=1, max=1_000_000),
-        metadata={"description": _LEFT_ASIDE},
-    )  # fmt: skip
+    page = page_field(description=_LEFT_ASIDE)
     include_other_programmes = ma.fields.Boolean(
         load_default=False, metadata={"description": _LEFT_ASIDE}
     )
