@@ -753,10 +753,14 @@ def _rows_read(
     used = set(positions)
     by_key = {key: n for n, key in enumerate(keys)}  # shared by every row
     with_extra = {**by_key, EXTRA: len(keys)}
+    unused: dict[int, list[int]] = {}  # by a row's length: its cells under no heading
     count = blanks = 0
     for number, cells in numbered:
         count += 1
-        if all(_is_blank(cell) for cell in cells):
+        # each cell's blankness once (:func:`_is_blank`, written out: a call a cell cost
+        # a tenth of an import's reading)
+        blank = [c is None or (isinstance(c, str) and not c.strip()) for c in cells]
+        if all(blank):
             blanks += 1
             if blanks >= MAX_BLANK_RUN:  # the sheet has ended: what lies below is not read
                 if ended is not None:
@@ -771,48 +775,64 @@ def _rows_read(
                 f"between rows of data count too): row {number} is past the limit; split it "
                 "into smaller files"
             )
-        for index, cell in enumerate(cells):
-            if not isinstance(cell, str):
-                continue
-            if len(cell) > MAX_CELL_CHARS:
-                raise ReadError(
-                    f"Row {number}, cell {index + 1} of {label} holds {len(cell):,} characters, "
-                    f"more than a spreadsheet cell can ({MAX_CELL_CHARS:,})",
-                    row=number,
-                    reason=f"The cell holds {len(cell):,} characters, more than a spreadsheet "
-                    f"cell can ({MAX_CELL_CHARS:,}).",
-                    cell=index,
-                    value=_cut(cell),
-                )
-            if cell[:1] == "#" and cell in EXCEL_ERRORS and index in used:
-                if keep_errors:
-                    failed = True
-                    continue
-                column = heading[index]
-                raise ReadError(
-                    f"Row {number}, column '{column}' of {label} holds Excel's error value "
-                    f"{cell} (a formula that failed, or a value Excel could not show): "
-                    "correct it in the sheet, or clear the cell",
-                    row=number, column=column, reason=f"Excel's error value {cell}.",
-                    value=cell,
-                )  # fmt: skip
-        if unstorable("".join(cell for cell in cells if isinstance(cell, str))):
+        text = "".join(cell for cell in cells if isinstance(cell, str))
+        if len(text) > MAX_CELL_CHARS or "#" in text:  # (else no cell can be either)
+            failed = _check_cells(number, cells, used, heading, label, keep_errors)
+        if unstorable(text):
             _refuse_unstorable(number, cells, heading, label)  # (the row's text looked at once)
         if failed:
             cells = [
                 ExcelError(c) if isinstance(c, str) and c in EXCEL_ERRORS else c for c in cells
             ]
+        size = len(cells)
         values = [
-            None if position >= len(cells) or _is_blank(cell := cells[position]) else cell
+            None if position >= size or blank[position] else cells[position]
             for position in positions
         ]
-        extra = [
-            cell for index, cell in enumerate(cells) if index not in used and not _is_blank(cell)
-        ]
+        others = unused.get(size)
+        if others is None:
+            others = unused[size] = [n for n in range(size) if n not in used]
+        extra = [cells[n] for n in others if not blank[n]]
         if extra:
             yield Row(number, RowValues(with_extra, (*values, extra)))
         else:
             yield Row(number, RowValues(by_key, tuple(values)))
+
+
+def _check_cells(
+    number: int, cells: Sequence[Any], used: set[int], heading: dict[int, str], label: str,
+    keep_errors: bool,
+) -> bool:  # fmt: skip
+    """Refuse a row with a cell too long, or holding Excel's error value under a heading
+    (:class:`ReadError`, the first such cell named); with ``keep_errors`` such an error
+    value is kept instead, and the answer is whether the row holds one."""
+    failed = False
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, str):
+            continue
+        if len(cell) > MAX_CELL_CHARS:
+            raise ReadError(
+                f"Row {number}, cell {index + 1} of {label} holds {len(cell):,} characters, "
+                f"more than a spreadsheet cell can ({MAX_CELL_CHARS:,})",
+                row=number,
+                reason=f"The cell holds {len(cell):,} characters, more than a spreadsheet "
+                f"cell can ({MAX_CELL_CHARS:,}).",
+                cell=index,
+                value=_cut(cell),
+            )
+        if cell[:1] == "#" and cell in EXCEL_ERRORS and index in used:
+            if keep_errors:
+                failed = True
+                continue
+            column = heading[index]
+            raise ReadError(
+                f"Row {number}, column '{column}' of {label} holds Excel's error value "
+                f"{cell} (a formula that failed, or a value Excel could not show): "
+                "correct it in the sheet, or clear the cell",
+                row=number, column=column, reason=f"Excel's error value {cell}.",
+                value=cell,
+            )  # fmt: skip
+    return failed
 
 
 #: the values Excel shows (and saves, and writes to a CSV) for a cell whose formula failed:

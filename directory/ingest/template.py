@@ -387,8 +387,11 @@ def template_sheet(data: Content, name: str, heads: list[SheetHead] | None = Non
 # -- words -----------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)
 def organisation_ref_for(name: str) -> str:
-    """The ref of an organisation known only by name: ``org:`` and a slug of the name."""
+    """The ref of an organisation known only by name: ``org:`` and a slug of the name (kept
+    for the last 8,192 names: a sheet names its organisations on row after row, and asks
+    for each row's ref four times)."""
     return "org:" + slug(name)
 
 
@@ -601,23 +604,38 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+#: a cell not looked at yet
+_UNREAD: Any = object()
+
+
 class _Cells:
-    """The cells of one row, read column by column; bad cells become batch errors."""
+    """The cells of one row, read column by column; bad cells become batch errors. A row's
+    reading asks for most cells more than once (about 70 looks at 36 columns): each cell's
+    value, and its tidied text, is worked out once."""
+
+    __slots__ = ("row", "layout", "batch", "failed", "_values", "_texts")
 
     def __init__(self, row: Row, layout: _Layout, batch: ProblemLog) -> None:
         self.row = row
         self.layout = layout
         self.batch = batch
         self.failed: set[str] = set()  # headings whose cell holds Excel's error value
+        self._values: dict[str, Any] = {}  # heading → the cell as it is in the row
+        self._texts: dict[str, str | None] = {}  # heading → its value as tidy text
 
     def _cell(self, heading: str) -> Any:
-        key = self.layout.source.get(_BY_HEADING[heading].heading)
-        return None if key is None else self.row.values.get(key)
+        value = self._values.get(heading, _UNREAD)
+        if value is _UNREAD:
+            key = self.layout.source.get(_BY_HEADING[heading].heading)
+            value = self._values[heading] = None if key is None else self.row.values.get(key)
+        return value
 
     def raw(self, heading: str) -> Any:
         """The cell's value; a cell holding Excel's error value is an error of its own
         (once) and read as blank, so the row's other cells are still checked."""
         value = self._cell(heading)
+        if value is None:  # (a blank cell: most of a row's)
+            return None
         if isinstance(value, ExcelError):
             if heading not in self.failed:
                 self.failed.add(heading)
@@ -631,17 +649,22 @@ class _Cells:
 
     def has(self, heading: str) -> bool:
         """Whether the cell holds something (Excel's error value too: it is not missing)."""
-        return isinstance(self._cell(heading), ExcelError) or not _blank(self.raw(heading))
+        value = self._cell(heading)
+        if value is None:
+            return False
+        return isinstance(value, ExcelError) or not _blank(self.raw(heading))
 
     def error(self, heading: str, message: str, value: Any = ...) -> None:
         shown = self.raw(heading) if value is ... else value
         self.batch.error(message, row=self.row.number, column=heading, value=shown)
 
     def text(self, heading: str, *, required: bool = False) -> str | None:
-        raw = self.raw(heading)
-        if isinstance(raw, float) and raw.is_integer():
-            raw = int(raw)
-        text = None if _blank(raw) else clean_text(raw)
+        text = self._texts.get(heading, _UNREAD)
+        if text is _UNREAD:
+            raw = self.raw(heading)
+            if isinstance(raw, float) and raw.is_integer():
+                raw = int(raw)
+            text = self._texts[heading] = None if _blank(raw) else clean_text(raw)
         if text is None and required and heading not in self.layout.missing | self.failed:
             self.error(heading, f"{heading} is needed on every row.")
         return self._fits(heading, text)

@@ -110,7 +110,7 @@ def clean_text(value: Cell) -> str | None:
         text = value.isoformat()
     else:
         text = str(value)
-    text = " ".join(_INVISIBLE.sub("", text).split())
+    text = " ".join((text if text.isascii() else _INVISIBLE.sub("", text)).split())
     return text or None
 
 
@@ -862,6 +862,7 @@ def whole_months(start: date, end: date) -> int:
     return gap.years * 12 + gap.months
 
 
+@functools.lru_cache(maxsize=4096)
 def months_between(start: date, end: date) -> int:
     """How many whole months a grant from ``start`` to ``end`` (both days included) runs,
     rounded to the nearest month and at least 1: 2021-04-01 to 2022-03-31 is 12 months,

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from directory.settings import Settings
 from directory.store import db as db_module
 from directory.store.db import Database
+from directory.store.models import Service
+from directory.store.repositories import among
 from tests.conftest import refused_where_shut_out
 
 COUNT = text("SELECT count(*) FROM data_release")
@@ -204,3 +208,31 @@ def test_an_sqlite_file_behind_a_folder_this_user_may_not_enter_is_a_database_er
         f"DBAPIError: the database file {locked / 'directory.sqlite3'} cannot be reached: "
         "Permission denied"
     ), said
+
+
+def test_among_reads_what_in_reads_in_one_array_parameter_on_postgresql(
+    shared_demo_app: Any,
+) -> None:
+    """``among`` (the chunked reads and writes of many ids or refs) finds the rows ``IN``
+    finds, through a connection or a session; on PostgreSQL as ``= ANY`` of one bound
+    array (an IN list was a parameter a value), on SQLite as the IN list."""
+    engine = shared_demo_app.extensions["directory"].db.engine
+    with engine.connect() as connection, Session(connection) as session:
+        postgres = connection.dialect.name == "postgresql"
+        ids = list(connection.execute(select(Service.id).order_by(Service.id)).scalars())
+        refs = list(connection.execute(select(Service.ref).order_by(Service.ref)).scalars())
+        assert len(ids) > 40
+        for column, values in (
+            (Service.id, [*ids[::3], 10**9]),
+            (Service.ref, [*refs[1::4], "no-such-ref", "Ο'Brien & co"]),
+        ):
+            wanted = set(connection.execute(select(Service.id).where(column.in_(values))).scalars())
+            assert 5 < len(wanted) < len(ids)
+            for on in (connection, session):
+                statement = select(Service.id).where(among(column, values, on))
+                assert set(on.execute(statement).scalars()) == wanted
+                compiled = statement.compile(connection)
+                assert ("= ANY" in str(compiled)) is postgres
+                assert (" IN " in str(compiled)) is not postgres
+                if postgres:
+                    assert list(compiled.params.values()) == [values]

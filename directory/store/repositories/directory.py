@@ -56,7 +56,7 @@ from directory.store.models import (
     ServiceTheme,
     Theme,
 )
-from directory.store.repositories import by_name, starts_a_word, wanted
+from directory.store.repositories import among, by_name, starts_a_word, wanted
 from directory.store.words import NameWord, indexed, name_words
 
 #: fields compared and written as-is, per entity (beside the related lists)
@@ -238,7 +238,7 @@ class DirectoryRepository:
 
     def _service_states(self, ids: Sequence[int] | None) -> dict[str, dict[str, Any]]:
         def of(column: Any) -> list[Any]:
-            return [] if ids is None else [column.in_(ids)]
+            return [] if ids is None else [among(column, ids, self.session)]
 
         themes: dict[int, list[str]] = defaultdict(list)
         for service_id, theme_id in self.session.execute(
@@ -297,7 +297,7 @@ class DirectoryRepository:
         found: dict[str, int] = {}
         for chunk in _chunks(sorted(set(refs))):
             rows = self.session.execute(
-                select(table.c.ref, table.c.id).where(table.c.ref.in_(chunk))
+                select(table.c.ref, table.c.id).where(among(table.c.ref, chunk, self.session))
             )
             found.update((ref, id_) for ref, id_ in rows)
         return found
@@ -331,16 +331,20 @@ class DirectoryRepository:
         services: dict[int, list[str]] = defaultdict(list)
         areas: dict[int, list[str]] = defaultdict(list)
         for chunk in _chunks(list(ids)):
-            rows += self.session.execute(select(Grant.__table__).where(Grant.id.in_(chunk))).all()
+            rows += self.session.execute(
+                select(Grant.__table__).where(among(Grant.id, chunk, self.session))
+            ).all()
             linked = (
                 select(GrantService.grant_id, Service.ref)
                 .join(Service, Service.id == GrantService.service_id)
-                .where(GrantService.grant_id.in_(chunk))
+                .where(among(GrantService.grant_id, chunk, self.session))
             )
             for grant_id, ref in self.session.execute(linked):
                 services[grant_id].append(ref)
             for grant_id, code in self.session.execute(
-                select(GrantArea.grant_id, GrantArea.area_code).where(GrantArea.grant_id.in_(chunk))
+                select(GrantArea.grant_id, GrantArea.area_code).where(
+                    among(GrantArea.grant_id, chunk, self.session)
+                )
             ):
                 areas[grant_id].append(code)
         named = sorted({r.funder_id for r in rows} | {r.recipient_id for r in rows})
@@ -348,7 +352,9 @@ class DirectoryRepository:
         for chunk in _chunks(named):
             org_refs.update(
                 self.session.execute(
-                    select(Organisation.id, Organisation.ref).where(Organisation.id.in_(chunk))
+                    select(Organisation.id, Organisation.ref).where(
+                        among(Organisation.id, chunk, self.session)
+                    )
                 ).all()
             )
         # an organisation gone since (demo remove): the grant is left to the caller to refuse
@@ -367,7 +373,9 @@ class DirectoryRepository:
             return dict(self.session.execute(query).all())
         out: dict[str, datetime] = {}
         for chunk in _chunks(list(ids)):
-            out.update(self.session.execute(query.where(Grant.id.in_(chunk))).all())
+            out.update(
+                self.session.execute(query.where(among(Grant.id, chunk, self.session))).all()
+            )
         return out
 
     def grant_provenance(self, ids: Sequence[int] | None = None) -> dict[str, GrantProvenance]:
@@ -390,7 +398,9 @@ class DirectoryRepository:
             rows = list(self.session.execute(query))
         else:
             for chunk in _chunks(list(ids)):
-                rows += self.session.execute(query.where(Grant.id.in_(chunk))).all()
+                rows += self.session.execute(
+                    query.where(among(Grant.id, chunk, self.session))
+                ).all()
         return {
             r.ref: GrantProvenance(r.source, r.source_url, *runs.get(r.source, (None, None)))
             for r in rows
@@ -401,7 +411,7 @@ class DirectoryRepository:
         out: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(sorted(set(refs))):
             for r in self.session.execute(
-                select(Organisation.__table__).where(Organisation.ref.in_(chunk))
+                select(Organisation.__table__).where(among(Organisation.ref, chunk, self.session))
             ):
                 out[r.ref] = {
                     "id": r.id, "source": r.source,
@@ -510,7 +520,7 @@ class DirectoryRepository:
         """Delete the child rows of ``ids`` (by the ``key`` column) and insert ``rows``."""
         column = getattr(model, key)
         for chunk in _chunks(list(ids)):
-            self.session.execute(delete(model).where(column.in_(chunk)))
+            self.session.execute(delete(model).where(among(column, chunk, self.session)))
         self.insert_rows(model, rows)
 
     def sync_children(
@@ -527,7 +537,7 @@ class DirectoryRepository:
         table = model.__table__  # type: ignore[attr-defined]
         held: dict[tuple[Any, ...], dict[str, Any]] = {}
         for chunk in _chunks(list(ids)):
-            for r in self.session.execute(select(table).where(column.in_(chunk))):
+            for r in self.session.execute(select(table).where(among(column, chunk, self.session))):
                 child = r._asdict()
                 held[tuple(child[c] for c in match)] = child
         updates, inserts = [], []
@@ -538,7 +548,7 @@ class DirectoryRepository:
             elif any(child.get(k) != v for k, v in row.items()):
                 updates.append({"id": child["id"], **row})
         for chunk in _chunks([child["id"] for child in held.values()]):
-            self.session.execute(delete(model).where(model.id.in_(chunk)))  # type: ignore[attr-defined]
+            self.session.execute(delete(model).where(among(model.id, chunk, self.session)))  # type: ignore[attr-defined]
         self.update_rows(model, updates)
         self.insert_rows(model, inserts)
 
@@ -546,7 +556,7 @@ class DirectoryRepository:
         for chunk in _chunks(list(ids)):
             self.session.execute(
                 update(model)
-                .where(model.id.in_(chunk))
+                .where(among(model.id, chunk, self.session))
                 .values(withdrawn_at=at, updated_at=at or _utc_now())  # type: ignore[attr-defined]
             )
 
@@ -693,13 +703,13 @@ class DirectoryRepository:
         for chunk in _chunks(ids):
             for sid, code in self.session.execute(
                 select(ServiceArea.service_id, ServiceArea.area_code).where(
-                    ServiceArea.service_id.in_(chunk)
+                    among(ServiceArea.service_id, chunk, self.session)
                 )
             ):
                 areas[sid].add(code)
             for loc in self.session.execute(
                 select(Location.service_id, Location.borough_code, Location.ward_code).where(
-                    Location.service_id.in_(chunk)
+                    among(Location.service_id, chunk, self.session)
                 )
             ):
                 areas[loc.service_id].update(c for c in (loc.borough_code, loc.ward_code) if c)
@@ -714,7 +724,9 @@ class DirectoryRepository:
         areas: dict[int, set[str]] = defaultdict(set)
         for chunk in _chunks([r.id for r in rows]):
             for gid, code in self.session.execute(
-                select(GrantArea.grant_id, GrantArea.area_code).where(GrantArea.grant_id.in_(chunk))
+                select(GrantArea.grant_id, GrantArea.area_code).where(
+                    among(GrantArea.grant_id, chunk, self.session)
+                )
             ):
                 areas[gid].add(code)
         return [{**r._asdict(), "areas": areas[r.id]} for r in rows]
@@ -748,7 +760,7 @@ class DirectoryRepository:
         for chunk in _chunks(sorted({r.service_id for r in chosen})):
             for sid, code in self.session.execute(
                 select(ServiceArea.service_id, ServiceArea.area_code).where(
-                    ServiceArea.service_id.in_(chunk)
+                    among(ServiceArea.service_id, chunk, self.session)
                 )
             ):
                 coverage[sid].add(code)
@@ -801,7 +813,7 @@ class DirectoryRepository:
         """Delete the rows of ``model`` whose ``column`` is one of ``ids``."""
         key = getattr(model, column)
         for chunk in _chunks(list(ids)):
-            self.session.execute(delete(model).where(key.in_(chunk)))
+            self.session.execute(delete(model).where(among(key, chunk, self.session)))
 
     # -- locks --------------------------------------------------------------------------
     def acquire_lock(self, name: str, holder: str, at: datetime) -> Row[Any] | None:
@@ -1008,7 +1020,7 @@ class CatalogueQueries:
         whole rows, or the ``value`` column of each."""
         out: dict[int, list[Any]] = defaultdict(list)
         for chunk in _chunks(list(ids)):
-            for row in self.db.execute(statement.where(key.in_(chunk))):
+            for row in self.db.execute(statement.where(among(key, chunk, self.db))):
                 out[getattr(row, key.key)].append(row if value is None else getattr(row, value.key))
         return out
 
@@ -1348,7 +1360,9 @@ class CatalogueQueries:
             found[entity] = set()
             for chunk in _chunks(sorted(ids)):
                 found[entity].update(
-                    self.db.execute(select(model.id).where(model.id.in_(chunk))).scalars()
+                    self.db.execute(
+                        select(model.id).where(among(model.id, chunk, self.db))
+                    ).scalars()
                 )
         return found
 

@@ -28,6 +28,7 @@ from directory.store.models import (
     ServiceTheme,
     Theme,
 )
+from directory.store.repositories import among
 
 _CHUNK = 500
 
@@ -179,7 +180,9 @@ class FundingQueries:
         for chunk in _chunks(sorted(set(ids))):
             out.update(
                 self.db.execute(
-                    select(Service.id).where(Service.id.in_(chunk), Service.withdrawn_at.is_(None))
+                    select(Service.id).where(
+                        among(Service.id, chunk, self.db), Service.withdrawn_at.is_(None)
+                    )
                 ).scalars()
             )
         return out
@@ -190,13 +193,13 @@ class FundingQueries:
         for chunk in _chunks(list(ids)):
             for sid, code in self.db.execute(
                 select(ServiceArea.service_id, ServiceArea.area_code).where(
-                    ServiceArea.service_id.in_(chunk)
+                    among(ServiceArea.service_id, chunk, self.db)
                 )
             ):
                 out[sid].add(code)
             for sid, ward, borough in self.db.execute(
                 select(Location.service_id, Location.ward_code, Location.borough_code).where(
-                    Location.service_id.in_(chunk)
+                    among(Location.service_id, chunk, self.db)
                 )
             ):
                 out[sid].update(c for c in (ward, borough) if c)
@@ -207,7 +210,7 @@ class FundingQueries:
         for chunk in _chunks(list(ids)):
             for sid, theme in self.db.execute(
                 select(ServiceTheme.service_id, ServiceTheme.theme_id)
-                .where(ServiceTheme.service_id.in_(chunk))
+                .where(among(ServiceTheme.service_id, chunk, self.db))
                 .order_by(ServiceTheme.theme_id)
             ):
                 out[sid].append(theme)

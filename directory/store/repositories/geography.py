@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from directory.store.db import driver_error
 from directory.store.models import Area, AreaNeighbour, DataRelease, Postcode
+from directory.store.repositories import among
 
 #: side of the square grid cells postcodes are bucketed into for nearest-point lookups
 CELL_METRES = 250
@@ -230,7 +231,7 @@ class GeographyRepository:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             result = self.session.execute(
-                select(*_POSTCODE_COLUMNS).where(Postcode.canonical.in_(chunk))
+                select(*_POSTCODE_COLUMNS).where(among(Postcode.canonical, chunk, self.session))
             )
             for row in result:
                 shared = PostcodeRow._make(

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Row
 
 from directory.store.db import streamed
 from directory.store.models import Location, Organisation, Service, ServiceTheme
-from directory.store.repositories import by_name, starts_a_word, wanted
+from directory.store.repositories import among, by_name, starts_a_word, wanted
 from directory.store.repositories.directory import alias_select
 from directory.store.repositories.search import Filters, Near, SearchQueries, cell_ranges
 from directory.store.words import name_words
@@ -157,7 +157,7 @@ class HsdsQueries(SearchQueries):
         out: dict[int, Row[Any]] = {}
         for chunk in _chunks(ids):
             for row in self.db.execute(
-                select(Organisation.__table__).where(Organisation.id.in_(chunk))
+                select(Organisation.__table__).where(among(Organisation.id, chunk, self.db))
             ):
                 out[row.id] = row
         return out
@@ -170,7 +170,7 @@ class HsdsQueries(SearchQueries):
                 self.db.execute(
                     select(Location.__table__, Service.ref.label("service_ref"))
                     .join(Service, Service.id == Location.service_id)
-                    .where(Location.id.in_(chunk))
+                    .where(among(Location.id, chunk, self.db))
                 ).all()
             )
         return out
@@ -181,7 +181,9 @@ class HsdsQueries(SearchQueries):
         for chunk in _chunks(ids):
             for org_id, service_id in self.db.execute(
                 select(Service.organisation_id, Service.id)
-                .where(Service.organisation_id.in_(chunk), Service.withdrawn_at.is_(None))
+                .where(
+                    among(Service.organisation_id, chunk, self.db), Service.withdrawn_at.is_(None)
+                )
                 .order_by(*by_name(Service.name, Service.id))
             ):
                 out.setdefault(org_id, []).append(service_id)

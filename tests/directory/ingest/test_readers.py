@@ -42,7 +42,7 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 def _read_as_sheet(
     source: Path | bytes, *, format: str | None = None, sheet: str | None = None,
-    name: str | None = None, expected: Any = None,
+    name: str | None = None, expected: Any = None, keep_errors: bool = False,
 ) -> Table:  # fmt: skip
     if not isinstance(source, bytes | bytearray):
         path = Path(source)
@@ -50,7 +50,8 @@ def _read_as_sheet(
             return _WHOLE(path, format=format, sheet=sheet, name=name, expected=expected)
         source, name = path.read_bytes(), name or path.name
     streamed = readers.read_sheet(
-        bytes(source), format=format, sheet=sheet, name=name, expected=expected
+        bytes(source), format=format, sheet=sheet, name=name, expected=expected,
+        keep_errors=keep_errors,
     )
     rows = list(streamed.each_row())
     assert list(streamed.each_row()) == rows
@@ -292,6 +293,25 @@ def test_a_cell_longer_than_a_spreadsheet_cell_names_its_row_and_column() -> Non
     assert (raised.value.row, raised.value.column) == (2, "Notes")
     assert raised.value.value == "y" * 60 + "…"
     assert "40,000 characters" in raised.value.reason
+
+
+def test_a_row_whose_cells_together_pass_a_cells_limit_is_read() -> None:
+    """A row's cells are looked at one by one only when their text together is longer than
+    a cell may be or holds a ``#``: three cells of 20,000 characters (60,000 together, none
+    over 32,767) and a ``#`` that is no Excel error are read as they are; a fourth cell over
+    the limit, or ``#N/A`` under a heading, is still refused, naming its cell."""
+    long = "z" * 20_000
+    data = f"Ref,A,B,C\nS1,{long},{long},#1 {long}\n".encode()
+    table = read_table(data, format="csv")
+    assert [len(table.rows[0].values[key]) for key in ("a", "b", "c")] == [20_000, 20_000, 20_003]
+    with pytest.raises(ReadError) as raised:
+        read_table(data + b"S2,x," + b"y" * 40_000 + b",z\n", format="csv")
+    assert (raised.value.row, raised.value.column) == (3, "B")
+    with pytest.raises(ReadError) as raised:
+        read_table(data + b"S2,x,#N/A,z\n", format="csv")
+    assert (raised.value.row, raised.value.column) == (3, "B")
+    kept = read_table(data + b"S2,x,#N/A,z\n", format="csv", keep_errors=True)
+    assert str(kept.rows[1].values["b"]) == "#N/A" and kept.rows[1].values["a"] == "x"
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
