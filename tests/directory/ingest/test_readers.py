@@ -50,7 +50,11 @@ def _read_as_sheet(
             return _WHOLE(path, format=format, sheet=sheet, name=name, expected=expected)
         source, name = path.read_bytes(), name or path.name
     streamed = readers.read_sheet(
-        bytes(source), format=format, sheet=sheet, name=name, expected=expected,
+        bytes(source),
+        format=format,
+        sheet=sheet,
+        name=name,
+        expected=expected,
         keep_errors=keep_errors,
     )
     rows = list(streamed.each_row())
