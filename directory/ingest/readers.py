@@ -233,6 +233,9 @@ class Sheet:
     above: tuple[int, str] | None = None
     #: Excel's error values are :class:`ExcelError` cells, not a ReadError (``read_table``)
     keep_errors: bool = False
+    #: a workbook's sheet (not a CSV): reading its rows again costs most of an import's
+    #: reading (its XML parsed again), where a CSV's rows are read again in a tenth of it
+    workbook: bool = False
 
     def column(self, key: str) -> str:
         """The heading as written for a key (for messages); the key itself if unknown."""
@@ -337,7 +340,7 @@ def read_sheet(
     _refuse_faults(faults, header[0], _used(columns, keys, positions, reads), label, title())
     return Sheet(
         columns, keys, label, title(), cells, positions, header_at=header[0], above=above,
-        keep_errors=keep_errors,
+        keep_errors=keep_errors, workbook=_format_of(content, format, label) == "xlsx",
     )  # fmt: skip
 
 

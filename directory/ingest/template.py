@@ -756,10 +756,14 @@ def read_template(
     ``progress`` is told the step (``label``) and its rows as they are checked.
 
     A :class:`Table`'s services and grants are kept in the batch. A :class:`Sheet` is read
-    without holding its rows: once for who each organisation name is (a Funder may name a
-    provider of a later row), then once to check every row, setting its services aside in a
-    :class:`Spool` as they are read and its grants once every row is, which the import reads
-    back a chunk at a time. What rows must agree on across the sheet (the service refs used,
+    without holding its rows, setting its services aside in a :class:`Spool` as they are
+    read and its grants once every row is, which the import reads back a chunk at a time.
+    Its rows are read once for who each organisation name is (a Funder may name a provider
+    of a later row) and counted (``progress`` is told the total), then again to check
+    every row; a workbook's (whose rows cost most of an import's reading to read again)
+    once, checking them and learning who each organisation name is as it goes, their total
+    unknown, unless a Funder or Grant recipient named a provider that only a later row
+    gives: then that reading is thrown away and the sheet read as a CSV's is. What rows must agree on across the sheet (the service refs used,
     each grant so far) is kept in a :class:`Ledger` (a scratch database), not in memory;
     the organisations are."""
     batch = Batch()
@@ -774,20 +778,67 @@ def read_template(
     if (note := above_warning(table)) is not None:
         batch.warning(note, row=table.header_at)
     layout = _layout(table, batch)
-    scratch = ProblemLog()  # what a reading only to look something up finds is not reported
-    providers: dict[str, str] = {}  # loose organisation name → the first row's ref for it
-    count = 0
+    read = None
+    if isinstance(table, Sheet) and table.workbook:  # once, learning the providers as it goes
+        read = _check_rows(table, ctx, layout, None, progress, label)
+    if read is None:
+        providers = _providers(table, layout)
+        progress.step(label, total=providers.rows)
+        read = _check_rows(table, ctx, layout, providers, progress, label)
+        assert read is not None
+    assembly, extras, checked = read
+    batch.problems += extras.problems
+    if (note := ended_warning(table)) is not None:
+        batch.warning(note, row=table.ended_at)
+    if not assembly.rows:
+        batch.warning("The sheet has no rows: there is nothing to import.")
+        return batch
+    batch.problems += checked.problems
+    assembly.finish(batch)
+    _name_sheet_headings(batch, table, layout)
+    return batch
+
+
+class _Providers(dict[str, str]):
+    """Loose organisation name → the ref of the first row naming that organisation (a
+    Funder or Grant recipient named so is that provider), with the rows counted."""
+
+    rows = 0
+
+    def learn(self, row: Row, layout: _Layout) -> None:
+        scratch = ProblemLog()  # what a reading only to look something up finds is not reported
+        ref, name = _organisation_named(_Cells(row, layout, scratch))
+        if ref is not None and name is not None and (key := loose_key(name)):
+            self.setdefault(key, ref)
+
+
+def _providers(table: Table | Sheet, layout: _Layout) -> _Providers:
+    """Every row's organisation, read before the rows are checked."""
+    providers = _Providers()
     for row in table.each_row():
-        count += 1
+        providers.rows += 1
         if _filled(row):
-            ref, name = _organisation_named(_Cells(row, layout, scratch))
-            if ref is not None and name is not None and (key := loose_key(name)):
-                providers.setdefault(key, ref)
-            scratch.problems.clear()
-    progress.step(label, total=count)
-    keep = isinstance(table, Table)
-    assembly = _Assembly(providers, keep)
+            providers.learn(row, layout)
+    return providers
+
+
+def _check_rows(
+    table: Table | Sheet, ctx: Context, layout: _Layout, providers: _Providers | None,
+    progress: Progress, label: str,
+) -> tuple[_Assembly, ProblemLog, ProblemLog] | None:  # fmt: skip
+    """Every row read and checked, put together: the assembly, and the problems of cells
+    with no heading and of the rows' own cells. ``providers`` None: the organisations are
+    learnt as the rows come (a streamed sheet read once rather than twice: an XLSX file's
+    reading is most of an import that changes nothing); None is returned, the reading
+    thrown away, when a Funder or Grant recipient named an organisation that only a later
+    row gives (then the sheet is read again, its providers first)."""
+    learning = providers is None
+    if learning:
+        progress.step(label)  # (rows unknown until read)
+    known = _Providers() if providers is None else providers
+    assembly = _Assembly(known, isinstance(table, Table), learning)
     extras, checked = ProblemLog(), ProblemLog()  # reported in that order, then assembly's
+    scratch = ProblemLog()
     rows = table.each_row()
     for chunk in iter(lambda: list(itertools.islice(rows, ROWS_A_CHUNK)), []):
         for row in chunk:
@@ -802,18 +853,14 @@ def read_template(
         sites = (_Cells(row, layout, scratch).text("Site postcode") for row in filled)
         ctx.read_postcodes(text for text in sites if text)
         for row in filled:
+            if learning:
+                known.learn(row, layout)
             assembly.add(_read_row(_Cells(row, layout, checked), ctx))
             progress.advance()
-    batch.problems += extras.problems
-    if (note := ended_warning(table)) is not None:
-        batch.warning(note, row=table.ended_at)
-    if not assembly.rows:
-        batch.warning("The sheet has no rows: there is nothing to import.")
-        return batch
-    batch.problems += checked.problems
-    assembly.finish(batch)
-    _name_sheet_headings(batch, table, layout)
-    return batch
+    if learning and not assembly.missed.isdisjoint(known):
+        assembly.discard()
+        return None
+    return assembly, extras, checked
 
 
 def _name_sheet_headings(batch: Batch, table: Table | Sheet, layout: _Layout) -> None:
@@ -1259,8 +1306,14 @@ class _Assembly:
     that rows disagree on are errors; the funder a row names by a provider's name is that
     provider."""
 
-    def __init__(self, provider_by_name: dict[str, str], keep: bool) -> None:
+    def __init__(
+        self, provider_by_name: dict[str, str], keep: bool, learning: bool = False
+    ) -> None:
         self.provider_by_name = provider_by_name
+        #: learning the providers as the rows come: the loose names a Funder or Grant
+        #: recipient gave that no row had given as a provider's yet
+        self.learning = learning
+        self.missed: set[str] = set()
         self.log = ProblemLog()
         self.rows = 0
         # a sheet's set aside (none of its rows is held), a table's kept
@@ -1301,10 +1354,12 @@ class _Assembly:
         ):
             if payer is None:
                 continue
-            if payer.from_name and loose_key(payer.name) in self.provider_by_name:
-                payer.ref = self.provider_by_name[loose_key(payer.name)]
+            if payer.from_name and (key := loose_key(payer.name)) in self.provider_by_name:
+                payer.ref = self.provider_by_name[key]
                 if row.grant is not None:
                     setattr(row.grant, field, payer.ref)
+            elif payer.from_name and self.learning:
+                self.missed.add(key)
             record = OrganisationRecord(ref=payer.ref, name=payer.name, demo=row.demo)
             named = (heading, payer.name if payer.from_name else payer.ref)
             _add_org(
@@ -1315,6 +1370,13 @@ class _Assembly:
         if row.grant is not None:
             self.paid_through = self.paid_through or row.paid_through is not None
             _add_grant(self.grants, row, self.log)
+
+    def discard(self) -> None:
+        """What was set aside, thrown away (the rows are read again)."""
+        if isinstance(self.services, Spool):
+            self.services.close()
+        self.refs.close()
+        self.grants.close()
 
     def finish(self, batch: Batch) -> None:
         """The organisations and grants (and kept services) into ``batch``, its problems

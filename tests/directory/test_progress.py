@@ -3,6 +3,7 @@ the steps loading the geography and imports report, with rows that add up to the
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import sys
@@ -14,6 +15,7 @@ from rich.console import Console
 
 from directory import terminal
 from directory.cli import cli
+from directory.ingest.readers import write_table
 from directory.ingest.run import run_import
 from directory.progress import QUIET, Progress
 from directory.store.db import Database
@@ -282,3 +284,22 @@ def test_an_import_reports_reading_checking_and_writing_with_its_rows(
         crime.rows("mps-borough-crime: writing crime counts")
         == (report.counts["crime_counts"]["created"])
     )
+
+
+def test_a_workbooks_rows_are_checked_in_one_reading_counted_as_they_come(writable_app, tmp_path):
+    """A workbook's rows are read once (reading its XML again cost a third of its
+    import): its checking step has no total, and counts every row, the row with a stray
+    value alone too, as it comes."""
+    state = writable_app.extensions["directory"]
+    with state.db.engine.connect() as connection:
+        snap = state.geography.get(GeographyRepository(connection))
+    stray = "," * HEADER.count(",") + ",stray\n"
+    header, *rows = csv.reader(StringIO(HEADER + OXYGEN + stray + RESCUE))
+    path = tmp_path / "oxygen.xlsx"
+    write_table(path, header, rows, format="xlsx")
+    recorded = Recording()
+    report = run_import(state.db, snap, state.settings, str(path), progress=recorded)
+    assert report.status == "succeeded"
+    assert recorded.labels()[:2] == ["oxygen: reading oxygen.xlsx", "oxygen: checking rows"]
+    assert recorded.steps[1][1:] == [None, 3]
+    assert recorded.rows("oxygen: writing services") == 2
