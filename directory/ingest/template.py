@@ -763,9 +763,9 @@ def read_template(
     every row; a workbook's (whose rows cost most of an import's reading to read again)
     once, checking them and learning who each organisation name is as it goes, their total
     unknown, unless a Funder or Grant recipient named a provider that only a later row
-    gives: then that reading is thrown away and the sheet read as a CSV's is. What rows must agree on across the sheet (the service refs used,
-    each grant so far) is kept in a :class:`Ledger` (a scratch database), not in memory;
-    the organisations are."""
+    gives: then that reading is thrown away and the sheet read as a CSV's is. What rows
+    must agree on across the sheet (the service refs used, each grant so far) is kept in a
+    :class:`Ledger` (a scratch database), not in memory; the organisations are."""
     batch = Batch()
     if table.passed_over:
         batch.warning(
@@ -805,9 +805,7 @@ class _Providers(dict[str, str]):
 
     rows = 0
 
-    def learn(self, row: Row, layout: _Layout) -> None:
-        scratch = ProblemLog()  # what a reading only to look something up finds is not reported
-        ref, name = _organisation_named(_Cells(row, layout, scratch))
+    def learn(self, ref: str | None, name: str | None) -> None:
         if ref is not None and name is not None and (key := loose_key(name)):
             self.setdefault(key, ref)
 
@@ -815,10 +813,12 @@ class _Providers(dict[str, str]):
 def _providers(table: Table | Sheet, layout: _Layout) -> _Providers:
     """Every row's organisation, read before the rows are checked."""
     providers = _Providers()
+    scratch = ProblemLog()  # what a reading only to look something up finds is not reported
     for row in table.each_row():
         providers.rows += 1
         if _filled(row):
-            providers.learn(row, layout)
+            providers.learn(*_organisation_named(_Cells(row, layout, scratch)))
+            scratch.problems.clear()
     return providers
 
 
@@ -853,9 +853,10 @@ def _check_rows(
         sites = (_Cells(row, layout, scratch).text("Site postcode") for row in filled)
         ctx.read_postcodes(text for text in sites if text)
         for row in filled:
-            if learning:
-                known.learn(row, layout)
-            assembly.add(_read_row(_Cells(row, layout, checked), ctx))
+            read = _read_row(_Cells(row, layout, checked), ctx)
+            if learning and read.provider is not None:  # (before its own Funder is looked up)
+                known.learn(read.provider.ref, read.provider.name)
+            assembly.add(read)
             progress.advance()
     if learning and not assembly.missed.isdisjoint(known):
         assembly.discard()
@@ -1354,12 +1355,14 @@ class _Assembly:
         ):
             if payer is None:
                 continue
-            if payer.from_name and (key := loose_key(payer.name)) in self.provider_by_name:
-                payer.ref = self.provider_by_name[key]
-                if row.grant is not None:
-                    setattr(row.grant, field, payer.ref)
-            elif payer.from_name and self.learning:
-                self.missed.add(key)
+            if payer.from_name:
+                key = loose_key(payer.name)
+                if key in self.provider_by_name:
+                    payer.ref = self.provider_by_name[key]
+                    if row.grant is not None:
+                        setattr(row.grant, field, payer.ref)
+                elif self.learning:
+                    self.missed.add(key)
             record = OrganisationRecord(ref=payer.ref, name=payer.name, demo=row.demo)
             named = (heading, payer.name if payer.from_name else payer.ref)
             _add_org(
