@@ -111,7 +111,7 @@ class NearbySites:
             self._by_id = (order, self.services[order])
         by_id, ids_sorted = self._by_id
         ids = np.array(wanted, dtype=np.int64)
-        rows = by_id[np.minimum(np.searchsorted(ids_sorted, ids), len(by_id) - 1)]
+        rows = by_id[np.minimum(ids_sorted.searchsorted(ids), len(by_id) - 1)]
         here = (self.services[rows] == ids).tolist()
         metres, at = self._metres[rows].tolist(), self._at[rows].tolist()
         for sid, found, m, a in zip(wanted, here, metres, at, strict=True):
@@ -151,10 +151,10 @@ class NearbySites:
         ranks = self.grid.ranks if self.grid is not None else None
         keys = (self._metres << 32) + (order[self.services] if ranks is None else ranks[self._at])
         if end is not None and end < len(keys):
-            first = np.argpartition(keys, end - 1)[:end]
-            chosen = first[np.argsort(keys[first])]
+            first = keys.argpartition(end - 1)[:end]
+            chosen = first[keys[first].argsort()]
         else:
-            chosen = np.argsort(keys)
+            chosen = keys.argsort()
         ids = self.services[chosen].tolist()
         if not self.complete:
             # located as they are chosen: a page of them needs no search in :meth:`locate`
@@ -181,7 +181,8 @@ class NearbySites:
             at = np.array([found[sid][1] for sid in sids], dtype=np.int64)
         which = np.zeros(len(sids), dtype=np.int64)
         for bit, found_in in enumerate(lists):
-            which |= found_in.contains(ids, at, self.grid).astype(np.int64) << bit
+            if found_in.ids:  # (an empty list holds none of them)
+                which |= found_in.contains(ids, at, self.grid).astype(np.int64) << bit
         return which.tolist()
 
 
@@ -228,7 +229,7 @@ class AreaList:
             if self.sorted_ids is None:
                 self.sorted_ids = np.sort(np.fromiter(self.ids, np.int64, len(self.ids)))
             found = self.sorted_ids
-            where = np.minimum(np.searchsorted(found, services), len(found) - 1)
+            where = np.minimum(found.searchsorted(services), len(found) - 1)
             return found[where] == services
         if self.on_sites is None:
             ids = np.fromiter(self.ids, dtype=np.int64, count=len(self.ids))
@@ -373,11 +374,14 @@ class Matching:
             lists = self.nearby.lists_of(self._area_lists())
             counts["services"] += lists.count(0)
             return counts
-        inside = np.zeros(len(services), dtype=bool)
+        inside = None
         at, grid = self.nearby.positions, self.index.grid
-        for *_, found in self.lists:  # a long list's mask: counted when it was kept
-            inside |= found.contains(services, at, grid)
-        counts["services"] += int(len(services) - inside.sum())
+        for found in self._area_lists():  # a long list's mask: counted when it was kept
+            if found.ids:  # (most wards' lists at 100,000 services hold none)
+                found_in = found.contains(services, at, grid)
+                inside = found_in if inside is None else inside | found_in
+        counted = 0 if inside is None else int(np.count_nonzero(inside))
+        counts["services"] += len(services) - counted
         return counts
 
     def _area_lists(self) -> list[AreaList]:
