@@ -221,8 +221,8 @@ class SiteGrid:
             # the positions inside, found once (not once per array a mask selects from); the
             # services of those only. (Here and on the patch's path, numpy's methods rather
             # than its functions: the functions' dispatch cost 1-2 µs a call more)
-            inside = inside.nonzero()[0]
-            at, squared = at[inside], squared[inside]
+            kept = inside.nonzero()[0]
+            at, squared = at[kept], squared[kept]
             services = self.service[at]
         if not len(at):
             empty = np.empty(0, dtype=np.int64)
