@@ -18,7 +18,7 @@ Usage::
         [--database-url URL] [--sample 2000] [--chunk 50] [--reps 8] MODULE:ATTRIBUTE ...
 
 The swapped functions run with the before file's module globals; functions not named run
-this checkout's code. Name together whatever must change together (a class's methods that
+this checkout's code, and so does one the before checkout has not (a new method). Name together whatever must change together (a class's methods that
 share a changed attribute). Standard library only besides the app; exit status 0 when it
 ran and both answered alike.
 """
@@ -73,15 +73,22 @@ def swaps(before: Path, names: list[str]) -> list[tuple[Any, str, Any, Any]]:
             here, there = getattr(here, step), getattr(there, step)
 
         def raw(owner: Any, last: str = last) -> Any:
-            return owner.__dict__[last] if isinstance(owner, type) else getattr(owner, last)
+            held = owner.__dict__ if isinstance(owner, type) else vars(owner)
+            return held.get(last, _NEW)
 
+        if raw(here) is _NEW:
+            raise BenchError(f"{name!r}: not in this checkout")
         found.append((here, last, raw(there), raw(here)))
     return found
 
 
+#: an attribute the before checkout has not (a new method): this checkout's, both ways
+_NEW = object()
+
+
 def use(swapped: list[tuple[Any, str, Any, Any]], which: str) -> None:
     for owner, last, before, after in swapped:
-        setattr(owner, last, before if which == "before" else after)
+        setattr(owner, last, after if which == "after" or before is _NEW else before)
 
 
 def main(argv: list[str] | None = None) -> int:

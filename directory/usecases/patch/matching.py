@@ -164,26 +164,12 @@ class NearbySites:
 
     def lists_of(self, lists: list[AreaList], sids: list[int] | None = None) -> list[int]:
         """For each of ``sids`` (all the services here when None; each here and located),
-        which of ``lists`` hold it, as bits (bit i: ``lists[i]``). A few are looked up in
-        the lists' sets; more, in one vector lookup a list."""
-        every = sids is None
+        which of ``lists`` hold it, as bits (bit i: ``lists[i]``), looked up in the lists'
+        sets: for a few services (many are looked up by their sites: :meth:`Matching._by_site`)."""
         if sids is None:
             sids = list(self.found) if self.complete else self.services.tolist()
-        if len(sids) <= FEW_NEARBY:
-            sets = [(1 << bit, found.members) for bit, found in enumerate(lists)]
-            return [sum(bit for bit, members in sets if sid in members) for sid in sids]
-        assert self.grid is not None  # (a grid's search found them)
-        if every and not self.complete:  # (in the arrays' order)
-            ids, at = self.services, self._at
-        else:
-            found = self.found
-            ids = np.array(sids, dtype=np.int64)
-            at = np.array([found[sid][1] for sid in sids], dtype=np.int64)
-        which = np.zeros(len(sids), dtype=np.int64)
-        for bit, found_in in enumerate(lists):
-            if found_in.ids:  # (an empty list holds none of them)
-                which |= found_in.contains(ids, at, self.grid).astype(np.int64) << bit
-        return which.tolist()
+        sets = [(1 << bit, found.members) for bit, found in enumerate(lists)]
+        return [sum(bit for bit, members in sets if sid in members) for sid in sids]
 
 
 #: no services (read-only: shared by every NearbySites with none)
@@ -374,15 +360,38 @@ class Matching:
             lists = self.nearby.lists_of(self._area_lists())
             counts["services"] += lists.count(0)
             return counts
-        inside = None
+        by_site, short = self._by_site()
         at, grid = self.nearby.positions, self.index.grid
-        for found in self._area_lists():  # a long list's mask: counted when it was kept
-            if found.ids:  # (most wards' lists at 100,000 services hold none)
-                found_in = found.contains(services, at, grid)
-                inside = found_in if inside is None else inside | found_in
-        counted = 0 if inside is None else int(np.count_nonzero(inside))
-        counts["services"] += len(services) - counted
+        inside = by_site[at]
+        for _, found in short:
+            inside = (inside != 0) | found.contains(services, at, grid)
+        counts["services"] += len(services) - int(np.count_nonzero(inside))
         return counts
+
+    def _by_site(self) -> tuple[Any, list[tuple[int, AreaList]]]:
+        """Which of the place's long lists (MASKED_FROM services or more: a borough's, a
+        BCU's, London's) each of the grid's sites' service is in, as bits over the sites
+        (bit i: ``lists[i]``), so that the many services near a point are looked up in
+        them all at once; kept by those lists and the filters (every postcode of a borough
+        has the same: a byte a site, 70 KB at 100,000 services). With the place's short
+        lists that hold any, (bit, list), looked up one by one."""
+        long, short = [], []
+        for bit, (_, code, relation, found) in enumerate(self.lists):
+            if len(found.ids) >= MASKED_FROM:
+                long.append((bit, code, relation, found))
+            elif found.ids:  # (most wards' lists at 100,000 services hold none)
+                short.append((bit, found))
+        key = ("by site", tuple(entry[:3] for entry in long), self.fkey)
+        by_site = self.index.patch_entries.get(key)
+        if by_site is None:
+            grid = self.index.grid
+            bits = np.min_scalar_type(1 << max(len(self.lists) - 1, 0))  # (a byte for 8)
+            by_site = np.zeros(len(grid), dtype=bits)
+            for bit, _, _, found in long:
+                found.contains(_EMPTY, _EMPTY, grid)  # (makes its mask over the sites)
+                by_site |= found.on_sites.astype(by_site.dtype) << bit
+            self.index.patch_entries.keep(key, by_site, KEPT_ENTRY + by_site.nbytes)
+        return by_site, short
 
     def _area_lists(self) -> list[AreaList]:
         return [found for *_, found in self.lists]
@@ -570,7 +579,17 @@ class Matching:
         near = [sid for sid in sids if sid in found]
         if not near or self.place.site_areas:
             return []
-        which = self.nearby.lists_of(self._area_lists(), near)
+        if len(near) <= FEW_NEARBY:
+            which = self.nearby.lists_of(self._area_lists(), near)
+        else:  # by their sites: one lookup for the long lists, one a short list
+            by_site, short = self._by_site()
+            at = np.array([found[sid][1] for sid in near], dtype=np.int64)
+            bits = by_site[at].astype(np.int64)
+            if short:
+                ids, grid = np.array(near, dtype=np.int64), self.index.grid
+                for bit, area in short:
+                    bits |= area.contains(ids, at, grid).astype(np.int64) << bit
+            which = bits.tolist()
         kept = self.index.patch_entries
         made: dict[int, bytes] = {}  # by lists: a page's services are in a few sets of them
         for lists in set(which):
