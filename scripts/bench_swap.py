@@ -67,9 +67,14 @@ def swaps(before: Path, names: list[str]) -> list[tuple[Any, str, Any, Any]]:
         module_name, _, attribute = name.partition(":")
         if not attribute:
             raise BenchError(f"{name!r}: give MODULE:ATTRIBUTE")
-        here, there = importlib.import_module(module_name), _loaded(before, module_name)
+        try:
+            here, there = importlib.import_module(module_name), _loaded(before, module_name)
+        except ImportError as error:
+            raise BenchError(f"{name!r}: {error}") from None
         *path, last = attribute.split(".")
         for step in path:
+            if not hasattr(here, step) or not hasattr(there, step):
+                raise BenchError(f"{name!r}: no {step} in one of the checkouts")
             here, there = getattr(here, step), getattr(there, step)
 
         def raw(owner: Any, last: str = last) -> Any:

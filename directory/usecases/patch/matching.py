@@ -326,6 +326,7 @@ class Matching:
             )
         self._area_counts = self._counts_of_areas(fkey)
         self._nearby_order: list[int] | None = None
+        self._sites_bits: tuple[Any, list[tuple[int, AreaList]]] | None = None  # (_by_site)
 
     def prepare(self) -> None:
         """Make each of the place's lists' lookups now (a long list's mask over every id,
@@ -374,7 +375,10 @@ class Matching:
         (bit i: ``lists[i]``), so that the many services near a point are looked up in
         them all at once; kept by those lists and the filters (every postcode of a borough
         has the same: a byte a site, 70 KB at 100,000 services). With the place's short
-        lists that hold any, (bit, list), looked up one by one."""
+        lists that hold any, (bit, list), looked up one by one. Worked out once a patch
+        (its count and its page both ask)."""
+        if self._sites_bits is not None:
+            return self._sites_bits
         long, short = [], []
         for bit, (_, code, relation, found) in enumerate(self.lists):
             if len(found.ids) >= MASKED_FROM:
@@ -385,13 +389,14 @@ class Matching:
         by_site = self.index.patch_entries.get(key)
         if by_site is None:
             grid = self.index.grid
-            bits = np.min_scalar_type(1 << max(len(self.lists) - 1, 0))  # (a byte for 8)
-            by_site = np.zeros(len(grid), dtype=bits)
+            highest = max((entry[0] for entry in long), default=0)  # (a byte up to 8 lists)
+            by_site = np.zeros(len(grid), dtype=np.min_scalar_type(1 << highest))
             for bit, _, _, found in long:
                 found.contains(_EMPTY, _EMPTY, grid)  # (makes its mask over the sites)
                 by_site |= found.on_sites.astype(by_site.dtype) << bit
             self.index.patch_entries.keep(key, by_site, KEPT_ENTRY + by_site.nbytes)
-        return by_site, short
+        self._sites_bits = (by_site, short)
+        return self._sites_bits
 
     def _area_lists(self) -> list[AreaList]:
         return [found for *_, found in self.lists]
