@@ -217,13 +217,17 @@ class AreaList:
             found = self.sorted_ids
             where = np.minimum(found.searchsorted(services), len(found) - 1)
             return found[where] == services
+        return self.sites_mask(grid)[at]
+
+    def sites_mask(self, grid: SiteGrid) -> Any:
+        """A long list's :attr:`on_sites`, made the first time it is asked for."""
         if self.on_sites is None:
             ids = np.fromiter(self.ids, dtype=np.int64, count=len(self.ids))
             size = max(int(ids.max()), int(grid.service.max(initial=0))) + 1
             mask = np.zeros(size, dtype=bool)
             mask[ids] = True
             self.on_sites = mask[grid.service]  # made before another thread can see it
-        return self.on_sites[at]
+        return self.on_sites
 
 
 def filters_key(filters: Any) -> tuple[Any, ...]:
@@ -392,8 +396,7 @@ class Matching:
             highest = max((entry[0] for entry in long), default=0)  # (a byte up to 8 lists)
             by_site = np.zeros(len(grid), dtype=np.min_scalar_type(1 << highest))
             for bit, _, _, found in long:
-                found.contains(_EMPTY, _EMPTY, grid)  # (makes its mask over the sites)
-                by_site |= found.on_sites.astype(by_site.dtype) << bit
+                by_site |= found.sites_mask(grid).astype(by_site.dtype) << bit
             self.index.patch_entries.keep(key, by_site, KEPT_ENTRY + by_site.nbytes)
         self._sites_bits = (by_site, short)
         return self._sites_bits
