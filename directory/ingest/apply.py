@@ -81,6 +81,14 @@ T = TypeVar("T")
 #: has 1,719, some 300 KB of JSON); a file with more repeats its mistakes row after row, and
 #: its record says it was cut (``problems_truncated``) while its counts stay whole
 MAX_STORED_PROBLEMS = 100_000
+#: the tables an import writes, which it has PostgreSQL analyse once it has committed
+#: (:meth:`Database.refresh_statistics`); not the geography's, the crime and population
+#: figures' or the server's own (keys, locks, feedback), which no import writes
+IMPORTED_TABLES = (
+    "programme", "organisation", "service", "service_theme", "service_area", "location",
+    "grant", "grant_service", "grant_area", "outcome", "patch_contact", "opportunity",
+    "opportunity_theme", "opportunity_area", "import_run", "change_event", "change_area",
+)  # fmt: skip
 #: services checked, planned and written together: an import's rows to write are made a
 #: chunk at a time (its records are still read and checked whole first)
 SERVICES_A_CHUNK = 5_000
@@ -110,8 +118,8 @@ class ImportOptions:
     #: a batch with errors is recorded as a failed run (an API write's errors are its
     #: answer, a 422, and leave the database as it was)
     record_failures: bool = True
-    #: bring the planner's statistics up to date after a write (a whole-database ANALYZE:
-    #: worth it after an import, not after one record)
+    #: bring the planner's statistics up to date after a write (an ANALYZE of the tables
+    #: an import writes: worth it after an import, not after one record)
     refresh_statistics: bool = True
     #: records another source holds that this one lists move to it; otherwise the import is
     #: refused (the source decides what a full import withdraws: a wrong --source took them)
@@ -253,7 +261,7 @@ def import_batch(
     # committed: the planner's statistics are a help, not part of the import
     if writer.events_written and options.refresh_statistics:
         try:
-            db.refresh_statistics()
+            db.refresh_statistics(IMPORTED_TABLES)
         except DBAPIError as error:
             log.warning("import %s: statistics not refreshed: %s", options.source, error)
     return ImportReport(
