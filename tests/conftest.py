@@ -41,7 +41,7 @@ from geodata.sources import (
     write_manifest_json,
 )
 from tests.openapi_contract import ContractClient
-from tests.postgres import PostgresCluster
+from tests.postgres import PostgresCluster, memory_folder
 
 # every app's test client checks each response against the OpenAPI document the app serves
 Flask.test_client_class = ContractClient
@@ -129,7 +129,7 @@ def shared_data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
-    cluster = PostgresCluster().start()
+    cluster = PostgresCluster(memory_folder()).start()
     yield cluster
     cluster.stop()
 
