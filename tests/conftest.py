@@ -62,29 +62,29 @@ key_use.hash_secret = functools.partial(REAL_HASH_SECRET, n=2, r=1, p=1)
 #: collected: these go first, and the many short files fill in beside them. xdist's own
 #: order (most tests first) left the one-test files (Schemathesis, three minutes) for last,
 #: run alone while the other worker stood idle.
-LONGEST_FIRST = (  # seconds in a fresh-clone CI run of 7 December (thirty-second session)
-    "tests/directory/test_data_refresh.py",  # 356
-    "tests/directory/test_serving.py",  # 288
-    "tests/directory/test_import.py",  # 249
-    "tests/directory/test_schemathesis.py",  # 172, two tests
-    "tests/directory/test_loading.py",  # 100
-    "tests/directory/test_fuzz.py",  # 96
-    "tests/directory/test_patch_scale.py",  # 71
-    "tests/directory/test_demo_remove.py",  # 68
-    "tests/directory/test_patch.py",  # 62
-    "tests/directory/test_cli.py",  # 58
-    "tests/directory/test_giving360_export.py",  # 54
-    "tests/browser/test_page_accessibility.py",  # 52
-    "tests/directory/test_funding.py",  # 52
-    "tests/directory/test_writes.py",  # 52
-    "tests/directory/test_search.py",  # 48
-    "tests/directory/test_index_rebuild.py",  # 48
-    "tests/directory/test_full_walk.py",  # 46
-    "tests/directory/test_keys.py",  # 45
+LONGEST_FIRST = (  # seconds in a fresh-clone CI run of 7 December (thirty-sixth session)
+    "tests/directory/test_data_refresh.py",  # 293
+    "tests/directory/test_serving.py",  # 256
+    "tests/directory/test_import.py",  # 170
+    "tests/directory/test_schemathesis.py",  # 149, two tests
+    "tests/directory/test_loading.py",  # 97
+    "tests/directory/test_fuzz.py",  # 93
+    "tests/directory/test_patch_scale.py",  # 79
+    "tests/directory/test_ogc_features.py",  # 65
+    "tests/directory/test_funding.py",  # 61
+    "tests/browser/test_page_accessibility.py",  # 58
+    "tests/directory/test_giving360_export.py",  # 53
+    "tests/directory/test_cli.py",  # 51
+    "tests/directory/test_full_walk.py",  # 47
     "tests/browser/test_page.py",  # 44
-    "tests/directory/test_ogc_features.py",  # 41
-    "tests/directory/test_several_servers.py",  # 32, one test
-    "tests/directory/test_bare_clone.py",  # about 30, one test
+    "tests/directory/test_search.py",  # 43
+    "tests/directory/test_writes.py",  # 39
+    "tests/directory/test_patch.py",  # 38
+    "tests/directory/test_demo_remove.py",  # 34
+    "tests/directory/test_index_rebuild.py",  # 33
+    "tests/directory/test_keys.py",  # 33
+    "tests/directory/test_several_servers.py",  # 33, one test
+    "tests/directory/test_bare_clone.py",  # 33, one test
 )
 
 
