@@ -18,16 +18,25 @@ from pathlib import Path
 PG_BIN = Path(os.environ.get("DIRECTORY_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 #: a memory file system, where the machine has one writable
 SHM = Path("/dev/shm")
+#: the room a memory folder must have free to be used: a worker's cluster peaked at about
+#: 250 MB (test_import.py and test_data_refresh.py on PostgreSQL), and up to four workers
+#: run at once; a container's /dev/shm is often 64 MB
+SHM_FREE_BYTES = 4 << 30
 
 
 def memory_folder() -> Path | None:
-    """/dev/shm when it is a folder this process may write in, else None (the default
-    temporary folder). The test suite keeps its clusters there: a test's copy of the
-    geography database (``CREATE DATABASE … TEMPLATE``) is some 300 files, and on CI's
-    ext4 disk each copy cost 0.48 s of the server's CPU against 0.06 s on tmpfs, hundreds
-    of copies a run. The benchmarks keep theirs on disk, beside SQLite's file, as a
-    server's would be."""
-    return SHM if SHM.is_dir() and os.access(SHM, os.W_OK | os.X_OK) else None
+    """/dev/shm when it is a folder this process may write in with SHM_FREE_BYTES free,
+    else None (the default temporary folder). The test suite keeps its clusters there: a
+    test's copy of the geography database (``CREATE DATABASE … TEMPLATE``) is some 300
+    files, and on CI's ext4 disk each copy cost 0.48 s of the server's CPU against 0.06 s
+    on tmpfs, hundreds of copies a run. The benchmarks keep theirs on disk, beside
+    SQLite's file, as a server's would be."""
+    try:
+        room = os.statvfs(SHM)
+    except OSError:
+        return None
+    free = room.f_bavail * room.f_frsize
+    return SHM if free >= SHM_FREE_BYTES and os.access(SHM, os.W_OK | os.X_OK) else None
 
 
 class PostgresCluster:

@@ -9,6 +9,7 @@ dropped when the fixture or test that made it ends, and a passed test's ``tmp_pa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from directory.store.db import Database
+from tests import postgres as postgres_module
 from tests.conftest import demo_copy
 from tests.postgres import PostgresCluster
 
@@ -63,3 +65,20 @@ def test_a_postgresql_copy_is_dropped_when_its_fixture_ends(
 
 def test_a_passed_tests_folder_is_removed_at_its_end(request: pytest.FixtureRequest) -> None:
     assert request.config.getini("tmp_path_retention_policy") == "failed"
+
+
+def test_the_clusters_live_in_memory_only_where_it_has_room(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, postgres: PostgresCluster
+) -> None:
+    """The suite's clusters go on /dev/shm when it has room for them, else on disk: a
+    container's /dev/shm is often 64 MB, and a cluster there would run out part way."""
+    assert postgres.root.parent == (postgres_module.memory_folder() or postgres.root.parent)
+    monkeypatch.setattr(postgres_module, "SHM", tmp_path)
+    monkeypatch.setattr(postgres_module, "SHM_FREE_BYTES", 1)
+    assert postgres_module.memory_folder() == tmp_path
+    free = os.statvfs(tmp_path)
+    monkeypatch.setattr(postgres_module, "SHM_FREE_BYTES", free.f_bavail * free.f_frsize * 2)
+    assert postgres_module.memory_folder() is None
+    monkeypatch.setattr(postgres_module, "SHM", tmp_path / "absent")
+    monkeypatch.setattr(postgres_module, "SHM_FREE_BYTES", 1)
+    assert postgres_module.memory_folder() is None
