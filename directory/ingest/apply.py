@@ -47,17 +47,25 @@ from directory.progress import QUIET, Progress
 from directory.settings import Settings
 from directory.store.db import Database, is_read_only
 from directory.store.models import (
+    ChangeArea,
     ChangeEvent,
+    DataRelease,
     Grant,
     GrantArea,
     GrantService,
+    ImportRun,
     Location,
+    Opportunity,
+    OpportunityArea,
+    OpportunityTheme,
     Organisation,
     Outcome,
     PatchContact,
+    Programme,
     Service,
     ServiceArea,
     ServiceTheme,
+    Theme,
 )
 from directory.store.repositories.directory import (
     GRANT_FIELDS,
@@ -83,11 +91,15 @@ T = TypeVar("T")
 MAX_STORED_PROBLEMS = 100_000
 #: the tables an import writes, which it has PostgreSQL analyse once it has committed
 #: (:meth:`Database.refresh_statistics`); not the geography's, the crime and population
-#: figures' or the server's own (keys, locks, feedback), which no import writes
-IMPORTED_TABLES = (
-    "programme", "organisation", "service", "service_theme", "service_area", "location",
-    "grant", "grant_service", "grant_area", "outcome", "patch_contact", "opportunity",
-    "opportunity_theme", "opportunity_area", "import_run", "change_event", "change_area",
+#: figures' (their own writer, ``ingest/need.py``) or the server's own (keys, locks,
+#: feedback), which no import writes
+IMPORTED_TABLES = tuple(
+    model.__tablename__
+    for model in (
+        Theme, Programme, Organisation, Service, ServiceTheme, ServiceArea, Location, Grant,
+        GrantService, GrantArea, Outcome, PatchContact, Opportunity, OpportunityTheme,
+        OpportunityArea, ImportRun, ChangeEvent, ChangeArea, DataRelease,
+    )
 )  # fmt: skip
 #: services checked, planned and written together: an import's rows to write are made a
 #: chunk at a time (its records are still read and checked whole first)

@@ -362,8 +362,8 @@ class Database:
         PostgreSQL that has not analysed a freshly filled table plans a whole-London bbox as
         a nested loop over 70,000 sites (700 ms at 100,000 services, 140 ms analysed).
         PostgreSQL analyses ``tables``, the ones the write filled: a whole-database ANALYZE
-        sampled the geography's 190,000 rows too, which only `directory init` writes (428 ms
-        of every import on the demo directory against 28 ms: scripts/bench_analyze.py).
+        sampled the geography's 190,000 rows too, which only `directory init` writes (341-428
+        ms of every import on the demo directory against 21-28 ms: scripts/bench_analyze.py).
         SQLite's ``PRAGMA optimize`` analyses what needs it."""
         statement = "PRAGMA optimize"
         if self.engine.dialect.name == "postgresql":
