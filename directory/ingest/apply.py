@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -91,8 +91,8 @@ T = TypeVar("T")
 MAX_STORED_PROBLEMS = 100_000
 #: the tables an import writes, which it has PostgreSQL analyse once it has committed
 #: (:meth:`Database.refresh_statistics`); not the geography's, the crime and population
-#: figures' (their own writer, ``ingest/need.py``) or the server's own (keys, locks,
-#: feedback), which no import writes
+#: figures' (their own writer, ``ingest/need.py``, analyses those) or the server's own
+#: (keys, locks, feedback), which no import writes
 IMPORTED_TABLES = tuple(
     model.__tablename__
     for model in (
@@ -272,13 +272,19 @@ def import_batch(
         ) from None
     # committed: the planner's statistics are a help, not part of the import
     if writer.events_written and options.refresh_statistics:
-        try:
-            db.refresh_statistics(IMPORTED_TABLES)
-        except DBAPIError as error:
-            log.warning("import %s: statistics not refreshed: %s", options.source, error)
+        refresh_statistics(db, options, IMPORTED_TABLES)
     return ImportReport(
         status, run_id, counts, problems, writer.events_written, elapsed(clock), writer.named
     )
+
+
+def refresh_statistics(db: Database, options: ImportOptions, tables: Sequence[str]) -> None:
+    """Once an import has committed, have the database analyse the tables it wrote
+    (:meth:`Database.refresh_statistics`); a failure is logged, not the import's."""
+    try:
+        db.refresh_statistics(tables)
+    except DBAPIError as error:
+        log.warning("import %s: statistics not refreshed: %s", options.source, error)
 
 
 def record_failure(

@@ -14,6 +14,7 @@ from directory.ingest.apply import (
     finish_row,
     now,
     record_failure,
+    refresh_statistics,
     run_row,
 )
 from directory.ingest.crime import CrimeBatch, looks_like_mps_crime, read_mps_crime
@@ -22,12 +23,15 @@ from directory.ingest.readers import ReadError, read_table
 from directory.ingest.records import Problem
 from directory.progress import QUIET, Progress
 from directory.store.db import Database
+from directory.store.models import AreaPopulation, CrimeCount, DataRelease, ImportRun
 from directory.store.repositories.directory import DirectoryRepository
 from directory.store.repositories.funding import NeedRepository
 from directory.usecases.geography import GeographySnapshot
 
 #: the import formats of the need figures (``directory import --format``)
 NEED_FORMATS = ("mps-crime", "population")
+#: what an import of figures writes besides them, analysed with them on PostgreSQL
+NEED_RUN_TABLES = (ImportRun.__tablename__, DataRelease.__tablename__)
 
 
 def detect_need_format(keys: list[str]) -> str | None:
@@ -102,6 +106,9 @@ def import_need(
                 at=started,
             )
         directory.finish_run(run_id, finish_row(status, report_counts, problems))
+    if changed:  # committed: the planner's statistics are a help, not part of the import
+        figures = CrimeCount if isinstance(batch, CrimeBatch) else AreaPopulation
+        refresh_statistics(db, options, (figures.__tablename__, *NEED_RUN_TABLES))
     return ImportReport(status, run_id, report_counts, problems, 0, elapsed(clock))
 
 

@@ -477,6 +477,34 @@ def test_the_real_crime_and_population_files_import_and_move_the_data_version(wr
     assert imports[0]["format"] == "mps-crime"
 
 
+@pytest.mark.parametrize("writable_settings", ["postgres"], indirect=True)
+def test_an_import_of_figures_has_postgresql_analyse_what_it_wrote(writable_app):
+    """As a directory import does (``test_an_import_leaves_the_planner_statistics_up_to_date``):
+    the figures' own writer has the tables it filled analysed once it has committed, each
+    import its own (``last_analyze``: an ANALYZE statement's, not autovacuum's)."""
+    engine = writable_app.extensions["directory"].db.engine
+
+    def analysed() -> dict[str, bool]:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE relname IN ('crime_count', 'area_population', 'import_run', 'postcode')"
+            ).all()
+        return dict(rows)  # type: ignore[arg-type]
+
+    assert not any(analysed().values())
+    crime = DATA / "crime" / "mps_borough_level_crime_2024-07_to_2026-06.csv"
+    assert run(writable_app, "import", str(crime)).exit_code == 0
+    assert analysed() == {
+        "crime_count": True, "import_run": True, "area_population": False, "postcode": False,
+    }  # fmt: skip
+    population = DATA / "reference" / "london_borough_population_2022.csv"
+    assert run(writable_app, "import", str(population)).exit_code == 0
+    assert analysed() == {
+        "crime_count": True, "import_run": True, "area_population": True, "postcode": False,
+    }  # fmt: skip
+
+
 def test_load_reference_data_imports_both_files_idempotently(writable_app):
     state = writable_app.extensions["directory"]
     with state.db.engine.connect() as connection:

@@ -212,7 +212,7 @@ def test_an_import_leaves_the_planner_statistics_up_to_date(writable_app, tmp_pa
 
 
 #: what `demo load` writes beyond its imports' tables: the crime and population figures
-#: (``ingest/need.py``'s writer, which analyses nothing) and the write lock's row
+#: (``ingest/need.py``'s writer, which has its own analysed) and the write lock's row
 NOT_IMPORTS = {"crime_count", "area_population", "lock"}
 
 
