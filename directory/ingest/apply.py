@@ -271,7 +271,7 @@ def import_batch(
             read_only=is_read_only(error),
         ) from None
     # committed: the planner's statistics are a help, not part of the import
-    if writer.events_written and options.refresh_statistics:
+    if writer.events_written:
         refresh_statistics(db, options, IMPORTED_TABLES)
     return ImportReport(
         status, run_id, counts, problems, writer.events_written, elapsed(clock), writer.named
@@ -280,7 +280,10 @@ def import_batch(
 
 def refresh_statistics(db: Database, options: ImportOptions, tables: Sequence[str]) -> None:
     """Once an import has committed, have the database analyse the tables it wrote
-    (:meth:`Database.refresh_statistics`); a failure is logged, not the import's."""
+    (:meth:`Database.refresh_statistics`), unless its options say not to; a failure is
+    logged, not the import's."""
+    if not options.refresh_statistics:
+        return
     try:
         db.refresh_statistics(tables)
     except DBAPIError as error:
