@@ -402,8 +402,16 @@ def geodata_download(to_dir: Path | None, base_url: str | None, as_json: bool) -
     help="Refresh only this source (repeatable): boroughs, wards, codepoint, nspl, crime, "
     "population, mopac-grants",
 )
-@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing")
-@click.option("--force", is_flag=True, help="Download and load even releases already loaded")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Report what would change; load nothing (what it fetches is kept for the next refresh)",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Download (not taking what a dry run kept) and load, even releases already loaded",
+)
 @click.option(
     "--base-url",
     help="Fetch every publisher from this mirror (laid out as /<host>/<path>) "
@@ -456,12 +464,16 @@ def geodata_refresh(
 
 
 def _print_refresh(report, releases: Path) -> None:  # type: ignore[no-untyped-def]
+    from directory.usecases.data_refresh import KEPT_FETCHES
+
     base = report.base
     click.echo(f"Current data: {base['kind']} {base['id'] or ''}".rstrip())
     for source in report.sources:
         line = f"  {source.name}: {source.status}"
         if source.label:
             line += f" ({source.label})"
+        if source.kept_from:
+            line += f", fetched by the dry run of {source.kept_from}"
         if source.error:
             line += f": {source.error}"
         click.echo(line)
@@ -516,7 +528,15 @@ def _print_refresh(report, releases: Path) -> None:  # type: ignore[no-untyped-d
         )
         click.echo(f"  grants ({entry['file']}): {counts}")
     if report.dry_run:
-        click.echo("Dry run: nothing was written.")
+        kept = [s.name for s in report.sources if s.status == "new"]
+        click.echo(
+            "Dry run: nothing was loaded."
+            + (
+                f" What was fetched is kept for the refresh ({releases / KEPT_FETCHES})."
+                if kept
+                else ""
+            )
+        )
     elif report.loaded:
         click.echo(f"Loaded release {report.release} ({releases / report.release}).")
     elif not any(s.status == "new" for s in report.sources) and report.ok:

@@ -18,7 +18,9 @@ their importers as dry runs. What would change is reported against what the data
 postcodes added, terminated, moved ward or borough; areas added, removed or renamed; new
 crime months; population estimates and grants created or updated.
 
-A dry run stops there and writes nothing (no release, no state, no database change).
+A dry run stops there (no release, no state, no database change), keeping only each
+source's London cut it fetched and found good (``releases/.fetched/<source>/``), which the
+next refresh takes instead of downloading and cutting the same release again.
 A real run moves the release to ``instance/data/releases/<UTC time>/``, loads its geography
 in one transaction (recorded as a data release), imports the figures and grants (each all
 or nothing, recorded as import runs), then marks the release complete and records the
@@ -39,7 +41,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -66,7 +68,14 @@ from geodata.errors import GeodataError, NotPublishedError
 from geodata.fetch import SOURCES, Client, FetchedFile, Found
 from geodata.loaders import GeographyBundle, read_bundle
 from geodata.postcodes import spaced_form
-from geodata.sources import GEOGRAPHY_KEYS, Manifest, SourceFile, manifest_for, write_manifest_json
+from geodata.sources import (
+    GEOGRAPHY_KEYS,
+    Manifest,
+    SourceFile,
+    manifest_for,
+    sha256_file,
+    write_manifest_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +101,15 @@ class SourceResult:
     previous: dict[str, Any] | None = None
     files: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    #: the UTC time of the dry run whose fetched files were taken rather than downloading
+    #: and cutting the same release again (:func:`_take_kept`), else None
+    kept_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "status": self.status, "label": self.label,
             "version": self.version, "previous": self.previous, "files": self.files,
-            "error": self.error,
+            "error": self.error, "kept_from": self.kept_from,
         }  # fmt: skip
 
 
@@ -342,7 +354,8 @@ def refresh_data(
     root.mkdir(parents=True, exist_ok=True)
     staging, held = _new_staging(root)
     try:
-        fetched = _fetch_new(names, state, client, staging, force, results, progress)
+        kept_root = root / KEPT_FETCHES
+        fetched = _fetch_new(names, state, client, staging, force, results, progress, kept_root)
         if not fetched:
             return _finish(report, names, results, started)
         about = {
@@ -363,6 +376,8 @@ def refresh_data(
             if results[n].status == "new"
             for f in files
         }
+        if dry_run:
+            _keep(kept_root, fetched, results, stamp)
         if dry_run or not fetched_keys:
             return _finish(report, names, results, started)
         report.release = stamp
@@ -381,6 +396,68 @@ def refresh_data(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         os.close(held)
+
+
+#: under the releases folder: what a dry run fetched, each source's London cut in a folder of
+#: its own (``<source>/``, its files at their release paths and KEPT_ABOUT), for the next
+#: refresh to take, so that a dry run and then the refresh download and cut Code-Point or
+#: the NSPL (hundreds of MB) once, not twice
+KEPT_FETCHES = ".fetched"
+#: what a kept folder holds: the source, the release's version, the dry run's time, the files
+KEPT_ABOUT = "fetched.json"
+
+
+def _keep(
+    kept_root: Path, fetched: dict[str, tuple[Found, list[FetchedFile], Path]],
+    results: dict[str, SourceResult], stamp: str,
+) -> None:  # fmt: skip
+    """Keep what a dry run fetched and found good (status "new": not rejected), each source's
+    folder moved under ``kept_root`` in place of any kept before. A failure to keep one is
+    logged: the next refresh downloads it again."""
+    for name, (found, files, workdir) in fetched.items():
+        if results[name].status != "new":
+            continue
+        about = {
+            "source": name, "version": found.version, "label": found.label,
+            "kept_from": results[name].kept_from or stamp, "files": [asdict(f) for f in files],
+        }  # fmt: skip
+        try:
+            (workdir / KEPT_ABOUT).write_text(json.dumps(about), encoding="utf-8")
+            kept_root.mkdir(exist_ok=True)
+            _drop_kept(kept_root, name)
+            os.replace(workdir, kept_root / name)
+        except OSError as error:
+            log.warning("could not keep what the dry run fetched of %s: %s", name, error)
+
+
+def _take_kept(
+    kept_root: Path, name: str, found: Found, workdir: Path
+) -> tuple[str, list[FetchedFile]] | None:
+    """The files a dry run kept of ``found``'s release of ``name``, moved to ``workdir`` (so
+    that no other refresh takes them too), with the dry run's time; None when there are
+    none of that release, or they fail their checks (a file changed or gone since: then
+    they are removed). The same release is the same version, as the publisher says it."""
+    try:
+        os.replace(kept_root / name, workdir)
+    except OSError:  # none kept (or another refresh took them first)
+        return None
+    try:
+        about = json.loads((workdir / KEPT_ABOUT).read_text(encoding="utf-8"))
+        (workdir / KEPT_ABOUT).unlink()
+        version = json.loads(json.dumps(found.version))  # (as the kept JSON gives it back)
+        same = about["source"] == name and about["version"] == version
+        files = [FetchedFile(**f) for f in about["files"]] if same else []
+        if same and all(sha256_file(workdir / f.path) == f.sha256 for f in files):
+            return str(about["kept_from"]), files
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.info("not taking what a dry run kept of %s: %s", name, error)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return None
+
+
+def _drop_kept(kept_root: Path, name: str) -> None:
+    """Remove what a dry run kept of ``name`` (of a release no longer wanted)."""
+    shutil.rmtree(kept_root / name, ignore_errors=True)
 
 
 #: a refresh's staging folder holds this file, locked (``flock``) for as long as the refresh
@@ -457,8 +534,11 @@ def _finish(
 
 def _fetch_new(
     names: list[str], state: dict[str, Any], client: Client, staging: Path, force: bool,
-    results: dict[str, SourceResult], progress: Progress,
+    results: dict[str, SourceResult], progress: Progress, kept_root: Path,
 ) -> dict[str, tuple[Found, list[FetchedFile], Path]]:  # fmt: skip
+    """Discover each source and fetch its release when new: the London cut a dry run kept
+    of that same release (under ``kept_root``) when there is one, unless ``force``; else
+    downloaded and cut."""
     fetched: dict[str, tuple[Found, list[FetchedFile], Path]] = {}
     for name in names:
         source = SOURCES[name]
@@ -479,16 +559,24 @@ def _fetch_new(
         if found.version == previous and not force:
             result.status = "nothing new"
             progress.note(f"{name}: nothing new ({found.label})")
+            _drop_kept(kept_root, name)  # (a dry run's of it, loaded since by another)
             continue
-        progress.step(f"{name}: downloading {found.label}")
         workdir = staging / "fetched" / name
-        workdir.mkdir(parents=True)
-        try:
-            files = source.fetch(client, found, workdir)
-        except GeodataError as error:
-            result.status, result.error = "failed", str(error)
-            progress.note(f"{name}: failed: {error}")
-            continue
+        workdir.parent.mkdir(parents=True, exist_ok=True)
+        taken = None if force else _take_kept(kept_root, name, found, workdir)
+        _drop_kept(kept_root, name)  # another release's, or --force: never taken now
+        if taken is not None:
+            result.kept_from, files = taken
+            progress.note(f"{name}: {found.label}: fetched by the dry run of {result.kept_from}")
+        else:
+            progress.step(f"{name}: downloading {found.label}")
+            workdir.mkdir()
+            try:
+                files = source.fetch(client, found, workdir)
+            except GeodataError as error:
+                result.status, result.error = "failed", str(error)
+                progress.note(f"{name}: failed: {error}")
+                continue
         result.files = [
             {"key": f.key, "path": f.path, "rows": f.rows, "sha256": f.sha256} for f in files
         ]

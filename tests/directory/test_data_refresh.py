@@ -18,6 +18,7 @@ import fcntl
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -137,8 +138,14 @@ def test_a_dry_run_reports_the_real_changes_and_writes_nothing(
     # nothing written: no release, no state, the database as it was
     assert _counts(writable_app) == before
     root = releases_dir(settings)
-    # (the lock file refreshes take turns by, empty, is all there is)
-    assert not root.exists() or [p.name for p in root.iterdir()] == [".refresh.lock"]
+    # (the lock file refreshes take turns by, empty, and what the dry run fetched, kept for
+    # the refresh to take, are all there is)
+    assert sorted(p.name for p in root.iterdir()) == [".fetched", ".refresh.lock"]
+    kept = {
+        p.name: json.loads((p / "fetched.json").read_text()) for p in (root / ".fetched").iterdir()
+    }
+    assert sorted(kept) == sorted(s["name"] for s in report["sources"])
+    assert kept["codepoint"]["version"] == codepoint["version"]
     assert not (settings.instance_dir / "data" / "refresh.json").exists()
 
 
@@ -151,7 +158,10 @@ def test_the_text_report_says_what_would_change(writable_app, published):
     assert "codepoint: new (OS Code-Point Open 2026-08)" in result.output
     assert "postcodes: 2 added, 3 no longer live, 1 moved ward, 1 moved borough" in result.output
     assert "months 2024-07 to 2026-07" in result.output
-    assert result.output.rstrip().endswith("Dry run: nothing was written.")
+    kept = releases_dir(writable_app.extensions["directory"].settings) / ".fetched"
+    assert result.output.rstrip().endswith(
+        f"Dry run: nothing was loaded. What was fetched is kept for the refresh ({kept})."
+    )
 
 
 def test_a_refresh_loads_a_release_then_finds_nothing_new(
@@ -286,9 +296,13 @@ def test_a_refresh_places_the_sites_of_moved_postcodes_in_their_new_areas(
     assert _site_in_patch(writable_app, old["PALACE"]["ward"], "PALACE")
 
     # the dry run says which sites would move, and moves none
+    download = publishers.OS_FILE_REDIRECT.format(version="2026-08")
     dry = refresh(writable_app, published, "--source", "codepoint", "--dry-run", "--json")
     assert dry.exit_code == 0, dry.output
-    would = json.loads(dry.output[dry.output.index("{") :])["changes"]["sites"]
+    dry_report = json.loads(dry.output[dry.output.index("{") :])
+    assert dry_report["sources"][0]["kept_from"] is None  # downloaded
+    assert len(published.requests_to(download)) == 1
+    would = dry_report["changes"]["sites"]
     assert (would["moved_ward"], would["moved_borough"], would["moved"]) == (1, 1, 2)
     assert would["examples"]["moved_ward"] == [{
         "service": "PALACE", "site": sites["PALACE"],
@@ -305,10 +319,23 @@ def test_a_refresh_places_the_sites_of_moved_postcodes_in_their_new_areas(
         text = refresh(writable_app, published, "--source", "codepoint", "--dry-run")
         assert "sites: 1 moved borough, 1 moved ward of 2" in text.output
         assert f"moved ward: service PALACE site {sites['PALACE']}: " in text.output
+        assert (
+            "codepoint: new (OS Code-Point Open 2026-08), fetched by the dry run of " in text.output
+        )
 
+    # the refresh takes the release the dry run fetched and cut (the same version, the
+    # same bytes), rather than downloading it again
     loaded = refresh(writable_app, published, "--source", "codepoint", "--json")
     assert loaded.exit_code == 0, loaded.output
-    moved = json.loads(loaded.output[loaded.output.index("{") :])["changes"]["sites"]
+    loaded_report = json.loads(loaded.output[loaded.output.index("{") :])
+    assert loaded_report["sources"][0]["status"] == "loaded"
+    assert loaded_report["sources"][0]["kept_from"] is not None
+    assert loaded_report["sources"][0]["files"] == dry_report["sources"][0]["files"]
+    assert len(published.requests_to(download)) == 1
+    assert not (
+        releases_dir(writable_app.extensions["directory"].settings) / ".fetched" / "codepoint"
+    ).exists()
+    moved = loaded_report["changes"]["sites"]
     assert (moved["moved_ward"], moved["moved_borough"]) == (1, 1)
     assert _site(writable_app, "PALACE", sites["PALACE"]) == {
         "borough": old["PALACE"]["borough"],
@@ -377,6 +404,68 @@ def _moves_recorded(app, area: str, service: str) -> list[dict[str, Any]]:  # ty
         e for e in body["contents"]
         if e["entity_ref"] == service and e["import_run"] is None and e["action"] == "updated"
     ]  # fmt: skip
+
+
+@SQLITE_ONLY  # (what a dry run keeps is files: the database plays no part)
+def test_what_a_dry_run_fetched_is_taken_only_for_the_same_release_intact(
+    writable_app, published, london
+):
+    """A dry run keeps what it fetched (``releases/.fetched/<source>/``, the London cut with
+    its version) for the next refresh to take rather than download and cut the same release
+    again: a dry run takes it too (and keeps it again, naming the dry run that fetched it);
+    ``--force``, a kept file changed since, or another release published since, and it is
+    downloaded again; a refresh that loads it, or finds it loaded, leaves none kept."""
+    settings = writable_app.extensions["directory"].settings
+    kept = releases_dir(settings) / ".fetched" / "crime"
+    newer_url = f"{publishers.DATASTORE}/download/exy3m/pf7/newer.csv"
+
+    def run(*more: str) -> tuple[dict[str, Any], int]:
+        """The crime source's report, and how many requests its file's URL had meanwhile
+        (the discovery reads its header; the fetch downloads it)."""
+        before = asked()
+        result = refresh(writable_app, published, "--json", "--source", "crime", *more)
+        assert result.exit_code == 0, result.output
+        (source,) = json.loads(result.output[result.output.index("{") :])["sources"]
+        return source, asked() - before
+
+    def asked() -> int:
+        urls = (publishers.CRIME_BOROUGH_URL, newer_url)
+        return sum(len(published.requests_to(url)) for url in urls)
+
+    def kept_about() -> dict[str, Any]:
+        return json.loads((kept / "fetched.json").read_text())  # type: ignore[no-any-return]
+
+    first, downloading = run("--dry-run")
+    assert (first["status"], first["kept_from"]) == ("new", None)
+    fetched_by = kept_about()["kept_from"]
+    assert kept_about()["version"] == first["version"]
+    again, requests = run("--dry-run")
+    assert (again["kept_from"], again["files"]) == (fetched_by, first["files"])
+    assert requests == downloading - 1  # not downloaded
+    assert kept_about()["kept_from"] == fetched_by  # kept again, as fetched by the first
+    forced, requests = run("--dry-run", "--force")
+    assert (forced["kept_from"], requests) == (None, downloading)
+    (path,) = [f["path"] for f in forced["files"]]
+    with (kept / path).open("a") as changed:
+        changed.write("\n")
+    after_change, requests = run("--dry-run")
+    assert (after_change["kept_from"], requests) == (None, downloading)
+    publishers.publish_crime(published, london.crime, url=newer_url, coverage_to="2026-07-31")
+    newer, requests = run("--dry-run")
+    assert (newer["kept_from"], requests) == (None, downloading)
+    assert newer["version"] != first["version"] and kept_about()["version"] == newer["version"]
+    newer_by = kept_about()["kept_from"]
+    aside = kept.with_name("aside")
+    shutil.copytree(kept, aside)
+    loaded, requests = run()
+    assert (loaded["status"], loaded["kept_from"], requests) == (
+        "loaded",
+        newer_by,
+        downloading - 1,
+    )
+    assert not kept.exists()
+    aside.rename(kept)  # (as if a dry run had kept it meanwhile)
+    assert run()[0]["status"] == "nothing new" and not kept.exists()
 
 
 def test_a_bad_download_fails_its_source_and_never_replaces_good_data(
