@@ -473,7 +473,7 @@ def _print_refresh(report, releases: Path) -> None:  # type: ignore[no-untyped-d
         if source.label:
             line += f" ({source.label})"
         if source.kept_from:
-            line += f", fetched by the dry run of {source.kept_from}"
+            line += f", as fetched at {source.kept_from}"
         if source.error:
             line += f": {source.error}"
         click.echo(line)
@@ -528,15 +528,9 @@ def _print_refresh(report, releases: Path) -> None:  # type: ignore[no-untyped-d
         )
         click.echo(f"  grants ({entry['file']}): {counts}")
     if report.dry_run:
-        kept = [s.name for s in report.sources if s.status == "new"]
-        click.echo(
-            "Dry run: nothing was loaded."
-            + (
-                f" What was fetched is kept for the refresh ({releases / KEPT_FETCHES})."
-                if kept
-                else ""
-            )
-        )
+        kept = any(s.kept for s in report.sources)
+        where = f" What was fetched is kept for the refresh ({releases / KEPT_FETCHES})."
+        click.echo("Dry run: nothing was loaded." + (where if kept else ""))
     elif report.loaded:
         click.echo(f"Loaded release {report.release} ({releases / report.release}).")
     elif not any(s.status == "new" for s in report.sources) and report.ok:

@@ -19,8 +19,9 @@ postcodes added, terminated, moved ward or borough; areas added, removed or rena
 crime months; population estimates and grants created or updated.
 
 A dry run stops there (no release, no state, no database change), keeping only each
-source's London cut it fetched and found good (``releases/.fetched/<source>/``), which the
-next refresh takes instead of downloading and cutting the same release again.
+source's London cut it fetched and found good (``releases/.fetched/<source>/``; so does a
+refresh refused the write lock), which the next refresh takes instead of downloading and
+cutting the same release again.
 A real run moves the release to ``instance/data/releases/<UTC time>/``, loads its geography
 in one transaction (recorded as a data release), imports the figures and grants (each all
 or nothing, recorded as import runs), then marks the release complete and records the
@@ -30,8 +31,11 @@ the geography fails to load, the release is deleted and the database is as it wa
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -47,6 +51,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import geodata
 from directory.ingest.refresh import RefreshError, geography_turn
 from directory.ingest.run import SourceError, run_import
 from directory.progress import QUIET, Progress
@@ -101,15 +106,19 @@ class SourceResult:
     previous: dict[str, Any] | None = None
     files: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
-    #: the UTC time of the dry run whose fetched files were taken rather than downloading
-    #: and cutting the same release again (:func:`_take_kept`), else None
+    #: when the files taken were fetched (the UTC time of the dry run, or of the refresh
+    #: that did not load them), rather than downloading and cutting the same release again
+    #: (:func:`_take_kept`); None when downloaded now
     kept_from: str | None = None
+    #: whether what was fetched is kept for the next refresh (:func:`_keep`: fetched, found
+    #: good and not loaded)
+    kept: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "status": self.status, "label": self.label,
             "version": self.version, "previous": self.previous, "files": self.files,
-            "error": self.error, "kept_from": self.kept_from,
+            "error": self.error, "kept_from": self.kept_from, "kept": self.kept,
         }  # fmt: skip
 
 
@@ -320,9 +329,10 @@ def refresh_data(
     sources : list of str, optional
         Names of :data:`geodata.fetch.SOURCES` to refresh (default: all).
     dry_run : bool
-        Report what would change; write nothing.
+        Report what would change; load nothing (what was fetched is kept: :func:`_keep`).
     force : bool
-        Download and load a source even when its release is the one last loaded.
+        Download and load a source even when its release is the one last loaded, and
+        never take what a refresh kept of it.
     client : geodata.fetch.Client, optional
         Default: a client of ``settings.geodata_base_url`` (a mirror) or the publishers.
     waiting : callable, optional
@@ -353,8 +363,9 @@ def refresh_data(
     root = releases_dir(settings)
     root.mkdir(parents=True, exist_ok=True)
     staging, held = _new_staging(root)
+    kept_root = root / KEPT_FETCHES
+    fetched: dict[str, tuple[Found, list[FetchedFile], Path]] = {}
     try:
-        kept_root = root / KEPT_FETCHES
         fetched = _fetch_new(names, state, client, staging, force, results, progress, kept_root)
         if not fetched:
             return _finish(report, names, results, started)
@@ -376,8 +387,6 @@ def refresh_data(
             if results[n].status == "new"
             for f in files
         }
-        if dry_run:
-            _keep(kept_root, fetched, results, stamp)
         if dry_run or not fetched_keys:
             return _finish(report, names, results, started)
         report.release = stamp
@@ -394,49 +403,86 @@ def refresh_data(
             _write_state(settings, state)
         return _finish(report, names, results, started)
     finally:
+        # what was fetched, found good and not loaded (a dry run, a refresh refused the
+        # write lock) is kept for the next refresh, before the staging folder goes
+        _keep(kept_root, fetched, results, stamp, client, staging)
         shutil.rmtree(staging, ignore_errors=True)
         os.close(held)
 
 
-#: under the releases folder: what a dry run fetched, each source's London cut in a folder of
-#: its own (``<source>/``, its files at their release paths and KEPT_ABOUT), for the next
-#: refresh to take, so that a dry run and then the refresh download and cut Code-Point or
-#: the NSPL (hundreds of MB) once, not twice
+#: under the releases folder: what a refresh fetched and did not load (a dry run's, or one
+#: refused the write lock), each source's London cut in a folder of its own (``<source>/``,
+#: its files at their release paths and KEPT_ABOUT), for the next refresh to take, so that
+#: a dry run and then the refresh download and cut Code-Point or the NSPL (hundreds of MB)
+#: once, not twice
 KEPT_FETCHES = ".fetched"
-#: what a kept folder holds: the source, the release's version, the dry run's time, the files
+#: what a kept folder holds: what it is of (:func:`_kept_identity`), when it was fetched and
+#: its files
 KEPT_ABOUT = "fetched.json"
+#: the FetchedFile fields a kept file's entry must give, and their types
+_FETCHED_FIELDS = {
+    "key": str, "path": str, "rows": int, "sha256": str, "release": str, "vintage": str,
+    "licence": str, "attribution": str, "url": str,
+}  # fmt: skip
+
+
+@functools.cache
+def _cut_code() -> str:
+    """A digest of the code that cuts the publishers' files to London (the ``geodata``
+    package): files cut by other code are never taken."""
+    digest = hashlib.sha256()
+    package = Path(geodata.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _kept_identity(name: str, found: Found, client: Client) -> dict[str, Any]:
+    """What a kept fetch must be of to be taken: the same source and release (its version,
+    as the publisher gives it, and the provenance that goes into the manifest), from the
+    same place (a mirror, or the publishers), cut by the same code; as JSON gives it back."""
+    identity = {
+        "source": name, "version": found.version, "label": found.label,
+        "licence": found.licence, "attribution": found.attribution,
+        "base_url": getattr(client, "base_url", None), "code": _cut_code(),
+    }  # fmt: skip
+    return json.loads(json.dumps(identity))  # type: ignore[no-any-return]
 
 
 def _keep(
     kept_root: Path, fetched: dict[str, tuple[Found, list[FetchedFile], Path]],
-    results: dict[str, SourceResult], stamp: str,
+    results: dict[str, SourceResult], stamp: str, client: Client, staging: Path,
 ) -> None:  # fmt: skip
-    """Keep what a dry run fetched and found good (status "new": not rejected), each source's
-    folder moved under ``kept_root`` in place of any kept before. A failure to keep one is
-    logged: the next refresh downloads it again."""
+    """Keep what a refresh fetched, found good (status "new": not rejected) and did not load
+    (a dry run, or a refresh refused the write lock), each source's folder moved under
+    ``kept_root`` in place of any kept before, and say so in its result. A failure to keep
+    one is logged: the next refresh downloads it again."""
     for name, (found, files, workdir) in fetched.items():
-        if results[name].status != "new":
+        result = results[name]
+        if result.status != "new" or not workdir.is_dir():
             continue
-        about = {
-            "source": name, "version": found.version, "label": found.label,
-            "kept_from": results[name].kept_from or stamp, "files": [asdict(f) for f in files],
-        }  # fmt: skip
         try:
+            about = {
+                **_kept_identity(name, found, client), "kept_from": result.kept_from or stamp,
+                "files": [asdict(f) for f in files],
+            }  # fmt: skip
             (workdir / KEPT_ABOUT).write_text(json.dumps(about), encoding="utf-8")
             kept_root.mkdir(exist_ok=True)
-            _drop_kept(kept_root, name)
-            os.replace(workdir, kept_root / name)
-        except OSError as error:
-            log.warning("could not keep what the dry run fetched of %s: %s", name, error)
+            _drop_kept(kept_root, name, staging)
+            os.replace(workdir, kept_root / name)  # (refused if another was kept meanwhile)
+        except (OSError, TypeError, ValueError) as error:
+            log.warning("could not keep what was fetched of %s: %s", name, error)
+        else:
+            result.kept = True
 
 
 def _take_kept(
-    kept_root: Path, name: str, found: Found, workdir: Path
+    kept_root: Path, name: str, found: Found, client: Client, workdir: Path
 ) -> tuple[str, list[FetchedFile]] | None:
-    """The files a dry run kept of ``found``'s release of ``name``, moved to ``workdir`` (so
-    that no other refresh takes them too), with the dry run's time; None when there are
-    none of that release, or they fail their checks (a file changed or gone since: then
-    they are removed). The same release is the same version, as the publisher says it."""
+    """The files kept of ``found``'s release of ``name`` (:func:`_kept_identity`), moved to
+    ``workdir`` (so that no other refresh takes them too), with when they were fetched;
+    None when none are kept of it, or they fail their checks (a file changed or gone since,
+    a damaged KEPT_ABOUT): then they are removed."""
     try:
         os.replace(kept_root / name, workdir)
     except OSError:  # none kept (or another refresh took them first)
@@ -444,20 +490,50 @@ def _take_kept(
     try:
         about = json.loads((workdir / KEPT_ABOUT).read_text(encoding="utf-8"))
         (workdir / KEPT_ABOUT).unlink()
-        version = json.loads(json.dumps(found.version))  # (as the kept JSON gives it back)
-        same = about["source"] == name and about["version"] == version
-        files = [FetchedFile(**f) for f in about["files"]] if same else []
-        if same and all(sha256_file(workdir / f.path) == f.sha256 for f in files):
-            return str(about["kept_from"]), files
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        log.info("not taking what a dry run kept of %s: %s", name, error)
-    shutil.rmtree(workdir, ignore_errors=True)
+        identity = _kept_identity(name, found, client)
+        if all(about.get(k) == v for k, v in identity.items()):
+            files = [_kept_file(entry, workdir) for entry in about["files"]]
+            if files and all(sha256_file(workdir / f.path) == f.sha256 for f in files):
+                return str(about["kept_from"]), files
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+        log.info("not taking what was kept of %s: %s", name, error)
+    _remove(workdir)
     return None
 
 
-def _drop_kept(kept_root: Path, name: str) -> None:
-    """Remove what a dry run kept of ``name`` (of a release no longer wanted)."""
-    shutil.rmtree(kept_root / name, ignore_errors=True)
+def _kept_file(entry: Any, workdir: Path) -> FetchedFile:
+    """A kept file's entry, checked (ValueError): every field of its type, its path inside
+    the kept folder."""
+    if not isinstance(entry, dict) or set(entry) != set(_FETCHED_FIELDS):
+        raise ValueError(f"not a kept file's entry: {entry!r:.200}")
+    for key, kind in _FETCHED_FIELDS.items():
+        if not isinstance(entry[key], kind) or isinstance(entry[key], bool):
+            raise ValueError(f"a kept file's {key} is not {kind.__name__}: {entry[key]!r:.80}")
+    inside = workdir.resolve()
+    if not (inside / entry["path"]).resolve().is_relative_to(inside):
+        raise ValueError(f"a kept file's path is outside its folder: {entry['path']!r:.200}")
+    return FetchedFile(**entry)
+
+
+def _drop_kept(kept_root: Path, name: str, staging: Path) -> None:
+    """Remove what was kept of ``name`` (of a release no longer wanted): moved into this
+    refresh's staging folder first, so that a refresh taking it at the same moment either
+    has it whole or finds none."""
+    away = staging / f"dropped-{name}"
+    try:
+        os.replace(kept_root / name, away)
+    except OSError:
+        return
+    _remove(away)
+
+
+def _remove(path: Path) -> None:
+    """Remove a folder, or whatever is at ``path`` in its place (a file, a symbolic link)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 #: a refresh's staging folder holds this file, locked (``flock``) for as long as the refresh
@@ -536,9 +612,9 @@ def _fetch_new(
     names: list[str], state: dict[str, Any], client: Client, staging: Path, force: bool,
     results: dict[str, SourceResult], progress: Progress, kept_root: Path,
 ) -> dict[str, tuple[Found, list[FetchedFile], Path]]:  # fmt: skip
-    """Discover each source and fetch its release when new: the London cut a dry run kept
-    of that same release (under ``kept_root``) when there is one, unless ``force``; else
-    downloaded and cut."""
+    """Discover each source and fetch its release when new: the London cut kept of that
+    same release (under ``kept_root``: :func:`_keep`) when there is one, unless ``force``;
+    else downloaded and cut."""
     fetched: dict[str, tuple[Found, list[FetchedFile], Path]] = {}
     for name in names:
         source = SOURCES[name]
@@ -559,18 +635,18 @@ def _fetch_new(
         if found.version == previous and not force:
             result.status = "nothing new"
             progress.note(f"{name}: nothing new ({found.label})")
-            _drop_kept(kept_root, name)  # (a dry run's of it, loaded since by another)
+            _drop_kept(kept_root, name, staging)  # (kept of it, loaded since by another)
             continue
         workdir = staging / "fetched" / name
         workdir.parent.mkdir(parents=True, exist_ok=True)
-        taken = None if force else _take_kept(kept_root, name, found, workdir)
-        _drop_kept(kept_root, name)  # another release's, or --force: never taken now
+        taken = None if force else _take_kept(kept_root, name, found, client, workdir)
+        _drop_kept(kept_root, name, staging)  # another release's, or --force: never taken now
         if taken is not None:
             result.kept_from, files = taken
-            progress.note(f"{name}: {found.label}: fetched by the dry run of {result.kept_from}")
+            progress.note(f"{name}: {found.label}: as fetched at {result.kept_from}")
         else:
             progress.step(f"{name}: downloading {found.label}")
-            workdir.mkdir()
+            workdir.mkdir(exist_ok=True)  # (kept files that failed their checks may linger)
             try:
                 files = source.fetch(client, found, workdir)
             except GeodataError as error:

@@ -1,8 +1,9 @@
 """`directory geodata refresh` end to end, against a local server that answers as every
 publisher does (the fetchers' fixture server, tests/geodata/fetch): a dry run reports the
-real differences and writes nothing; a real run loads a release all-or-nothing, records it,
-finds nothing new the next time, and `directory init` uses it; a bad download or a release
-that fails its checks never replaces good data.
+real differences and loads nothing, keeping what it fetched for the refresh to take; a real
+run loads a release all-or-nothing, records it, finds nothing new the next time, and
+`directory init` uses it; a bad download or a release that fails its checks never replaces
+good data.
 
 The publishers serve the London data the database holds, changed on purpose: a full
 Code-Point Open release with two postcodes added, three gone, one moved ward and one moved
@@ -14,6 +15,7 @@ two new ones, new codes, polygons and postcodes.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import json
@@ -24,6 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from sqlalchemy import func, insert, select
 
 from directory import create_app
 from directory.cli import cli
+from directory.ingest.refresh import RefreshError
 from directory.store import loading
 from directory.store.db import Database, sqlite_path
 from directory.store.loading import releases_dir, resolve_data_dir
@@ -92,7 +96,7 @@ def _counts(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
         }
 
 
-def test_a_dry_run_reports_the_real_changes_and_writes_nothing(
+def test_a_dry_run_reports_the_real_changes_and_loads_nothing(
     writable_app, published, london, shared_data_dir
 ):
     release = london.codepoint
@@ -145,6 +149,7 @@ def test_a_dry_run_reports_the_real_changes_and_writes_nothing(
         p.name: json.loads((p / "fetched.json").read_text()) for p in (root / ".fetched").iterdir()
     }
     assert sorted(kept) == sorted(s["name"] for s in report["sources"])
+    assert all(s["kept"] and s["kept_from"] is None for s in report["sources"])
     assert kept["codepoint"]["version"] == codepoint["version"]
     assert not (settings.instance_dir / "data" / "refresh.json").exists()
 
@@ -319,9 +324,7 @@ def test_a_refresh_places_the_sites_of_moved_postcodes_in_their_new_areas(
         text = refresh(writable_app, published, "--source", "codepoint", "--dry-run")
         assert "sites: 1 moved borough, 1 moved ward of 2" in text.output
         assert f"moved ward: service PALACE site {sites['PALACE']}: " in text.output
-        assert (
-            "codepoint: new (OS Code-Point Open 2026-08), fetched by the dry run of " in text.output
-        )
+        assert "codepoint: new (OS Code-Point Open 2026-08), as fetched at " in text.output
 
     # the refresh takes the release the dry run fetched and cut (the same version, the
     # same bytes), rather than downloading it again
@@ -408,13 +411,14 @@ def _moves_recorded(app, area: str, service: str) -> list[dict[str, Any]]:  # ty
 
 @SQLITE_ONLY  # (what a dry run keeps is files: the database plays no part)
 def test_what_a_dry_run_fetched_is_taken_only_for_the_same_release_intact(
-    writable_app, published, london
+    writable_app, published, london, monkeypatch
 ):
     """A dry run keeps what it fetched (``releases/.fetched/<source>/``, the London cut with
     its version) for the next refresh to take rather than download and cut the same release
-    again: a dry run takes it too (and keeps it again, naming the dry run that fetched it);
-    ``--force``, a kept file changed since, or another release published since, and it is
-    downloaded again; a refresh that loads it, or finds it loaded, leaves none kept."""
+    again: a dry run takes it too (and keeps it again, saying when it was fetched), and so
+    does a refresh refused the write lock; ``--force``, a kept file changed since, a damaged
+    ``fetched.json`` or another release published since, and it is downloaded again; a
+    refresh that loads it, or finds it loaded, leaves none kept."""
     settings = writable_app.extensions["directory"].settings
     kept = releases_dir(settings) / ".fetched" / "crime"
     newer_url = f"{publishers.DATASTORE}/download/exy3m/pf7/newer.csv"
@@ -426,6 +430,7 @@ def test_what_a_dry_run_fetched_is_taken_only_for_the_same_release_intact(
         result = refresh(writable_app, published, "--json", "--source", "crime", *more)
         assert result.exit_code == 0, result.output
         (source,) = json.loads(result.output[result.output.index("{") :])["sources"]
+        assert source["kept"] == ("--dry-run" in more)  # (a refresh that loads keeps none)
         return source, asked() - before
 
     def asked() -> int:
@@ -450,11 +455,27 @@ def test_what_a_dry_run_fetched_is_taken_only_for_the_same_release_intact(
         changed.write("\n")
     after_change, requests = run("--dry-run")
     assert (after_change["kept_from"], requests) == (None, downloading)
+    (kept / "fetched.json").write_text("[" * 100_000)  # (past what Python's JSON reads)
+    after_damage, requests = run("--dry-run")
+    assert (after_damage["kept_from"], requests) == (None, downloading)
     publishers.publish_crime(published, london.crime, url=newer_url, coverage_to="2026-07-31")
     newer, requests = run("--dry-run")
     assert (newer["kept_from"], requests) == (None, downloading)
     assert newer["version"] != first["version"] and kept_about()["version"] == newer["version"]
     newer_by = kept_about()["kept_from"]
+
+    @contextlib.contextmanager
+    def refused(*_args: Any, **_kwargs: Any) -> Iterator[None]:
+        raise RefreshError("An import holds the write lock (as for the test).")
+        yield
+
+    with monkeypatch.context() as patched:
+        patched.setattr(data_refresh, "geography_turn", refused)
+        before = asked()
+        result = refresh(writable_app, published, "--source", "crime")
+        assert result.exit_code == 1 and "holds the write lock" in result.output, result.output
+        assert asked() - before == downloading - 1  # taken, not downloaded...
+    assert kept_about()["kept_from"] == newer_by  # ... and kept again, not loaded
     aside = kept.with_name("aside")
     shutil.copytree(kept, aside)
     loaded, requests = run()
@@ -463,9 +484,76 @@ def test_what_a_dry_run_fetched_is_taken_only_for_the_same_release_intact(
         newer_by,
         downloading - 1,
     )
+    assert loaded["files"] == newer["files"]
     assert not kept.exists()
     aside.rename(kept)  # (as if a dry run had kept it meanwhile)
     assert run()[0]["status"] == "nothing new" and not kept.exists()
+
+
+def test_a_kept_fetch_is_taken_only_by_what_it_is_of(tmp_path):
+    """What a refresh kept (``_keep``) is taken (``_take_kept``) only for the same source,
+    release (its version, tuples and all, as its JSON gives it back), provenance and
+    publisher (a mirror's is not the publishers'), and only with its files' entries whole
+    and inside its folder; else it is removed and the source downloaded."""
+    from geodata.fetch import Found
+
+    class Client:
+        def __init__(self, base_url: str | None) -> None:
+            self.base_url = base_url
+
+    found = Found(
+        source="crime", version={"months": ("2024-07", "2026-07"), "url": "u"}, label="Crime",
+        vintage="2026-07", licence="OGL", attribution="© MPS", url="https://d/",
+    )  # fmt: skip
+    root, staging = tmp_path / ".fetched", tmp_path / "staging"
+    staging.mkdir()
+
+    def kept(**changed: Any) -> Path:
+        """A refresh's fetched folder of ``found``, kept (``changed``: its file's entry)."""
+        workdir = staging / "fetched" / "crime"
+        (workdir / "crime").mkdir(parents=True)
+        (workdir / "crime" / "c.csv").write_text("a,b\n")
+        entry = found.file("crime", "crime/c.csv", rows=1, sha256="", url="https://d/c.csv")
+        entry = replace(entry, sha256=data_refresh.sha256_file(workdir / "crime" / "c.csv"))
+        result = data_refresh.SourceResult("crime", "new")
+        fetched = {"crime": (found, [entry], workdir)}
+        data_refresh._keep(
+            root, fetched, {"crime": result}, "20261207T000000Z", Client(None), staging
+        )
+        assert result.kept and not workdir.exists()
+        if changed:
+            about = json.loads((root / "crime" / "fetched.json").read_text())
+            about["files"][0].update(changed)
+            (root / "crime" / "fetched.json").write_text(json.dumps(about))
+        return root / "crime"
+
+    def taken(of: Found = found, base_url: str | None = None) -> Any:
+        target = staging / "taking"
+        got = data_refresh._take_kept(root, "crime", of, Client(base_url), target)
+        assert not (root / "crime").exists()  # taken or removed, never left
+        if got is None:
+            assert not target.exists()
+        else:
+            shutil.rmtree(target)
+        return got
+
+    kept()
+    when, (file,) = taken()
+    assert (when, file.path, file.rows, file.url) == (
+        "20261207T000000Z",
+        "crime/c.csv",
+        1,
+        "https://d/c.csv",
+    )
+    kept()
+    assert taken(replace(found, version={**found.version, "url": "v"})) is None
+    kept()
+    assert taken(replace(found, attribution="© someone else")) is None
+    kept()
+    assert taken(base_url="http://mirror") is None
+    assert kept(path="../../outside.csv") and taken() is None
+    assert kept(rows="1") and taken() is None
+    assert kept(extra="x") and taken() is None
 
 
 def test_a_bad_download_fails_its_source_and_never_replaces_good_data(
