@@ -302,6 +302,10 @@ class GeographySnapshot:
         return answer
 
 
+#: a check time no reading of time.monotonic() is within any TTL of
+_NEVER = float("-inf")
+
+
 class GeographyCache:
     """The per-process snapshot, re-read when the data version changes.
 
@@ -329,19 +333,23 @@ class GeographyCache:
         self._replacing = False  # whether a snapshot was made before
         self._on_rebuild = on_rebuild  # called after a new snapshot is built (heap.settle)
         self._snapshot: GeographySnapshot | None = None
-        self._checked = 0.0
+        #: when the version was last checked (time.monotonic); -inf: check at the next
+        #: read. Not 0.0: the clock counts from the machine's boot, so within ``ttl`` of it
+        #: 0.0 would read as checked just now (a write after a refresh placed by the old
+        #: geography, on a machine up for less than the TTL)
+        self._checked = _NEVER
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
         with self._lock:
             self._snapshot = None
-            self._checked = 0.0
+            self._checked = _NEVER
 
     def expire(self) -> None:
         """Check the data version at the next read (a write in this process added one):
         the snapshot's polygons are kept unless the geography itself changed."""
         with self._lock:
-            self._checked = 0.0
+            self._checked = _NEVER
 
     def current(self, repo: GeographyRepository) -> GeographySnapshot:
         """The snapshot of the data version the database holds now, whatever the TTL: a

@@ -16,6 +16,7 @@ import time
 import uuid
 import weakref
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -629,6 +630,42 @@ def test_an_import_by_another_process_never_goes_out_under_the_previous_etag(
             assert "Last-Modified" not in now.headers, url  # (the version's date is not its)
             assert again.status_code == 200 and again.get_data() == now.get_data(), url
         assert changed >= 3  # the feed, its Atom and the organisations at least
+    finally:
+        for app in (reader, writer):
+            app.extensions["directory"].db.dispose()
+
+
+def test_a_version_check_asked_for_happens_on_a_machine_up_for_less_than_the_ttl(
+    writable_settings, tmp_path, monkeypatch
+):
+    """A write (and a worker after its own write) asks its geography to check the data
+    version now, whatever its TTL. "Never checked" was 0.0 on time.monotonic's clock, which
+    counts from the machine's boot: on a machine up for less than the TTL (an hour, say)
+    the check was skipped, and a write after another process's refresh was checked and
+    placed by the old geography (found on a machine booted 15 minutes before)."""
+    clock = [60.0]  # a minute after boot, each reading a millisecond on
+    tick = lambda: clock.__setitem__(0, clock[0] + 0.001) or clock[0]  # noqa: E731
+    monkeypatch.setattr("directory.usecases.geography.time", SimpleNamespace(monotonic=tick))
+    reader = create_app(writable_settings.with_overrides(data_version_ttl=3600))
+    writer = create_app(writable_settings)  # another process
+    try:
+        geography, db = (
+            reader.extensions["directory"].geography,
+            reader.extensions["directory"].db,
+        )
+        before = geography.current_of(db).version.id
+        assert geography.fresh() is not None  # trusted for the TTL
+        path = tmp_path / "neworg.csv"
+        path.write_text(HEADER + "NEWREF,New Kingston service,Youth diversion,NEWORG,Kingston,"
+                        "2026-01-01,active\n")  # fmt: skip
+        result = writer.test_cli_runner().invoke(cli, ["import", str(path), "--source", "new"])
+        assert result.exit_code == 0, result.output
+        assert geography.fresh().version.id == before  # reads keep theirs until the TTL
+        geography.expire()
+        assert geography.fresh() is None  # asked to check: not trusted, near boot too
+        assert geography.current_of(db).version.id > before  # a write reads the new one
+        geography.invalidate()
+        assert geography.fresh() is None
     finally:
         for app in (reader, writer):
             app.extensions["directory"].db.dispose()
