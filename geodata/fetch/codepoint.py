@@ -37,7 +37,7 @@ from geodata.fetch.base import (
     year_of,
 )
 from geodata.loaders import CODEPOINT_COLUMNS
-from geodata.postcodes import parse_postcode
+from geodata.postcodes import INCODE_PATTERN, OUTCODE_PATTERN, parse_postcode
 from geodata.sources import sha256_file
 
 if TYPE_CHECKING:
@@ -55,6 +55,9 @@ NO_COORDINATES_PQI = "90"
 _HEADERS_MEMBER = re.compile(r"(?:^|/)Doc/Code-Point_Open_Column_Headers\.csv$", re.IGNORECASE)
 _LICENCE_MEMBER = re.compile(r"(?:^|/)Doc/licen[cs]e\.txt$", re.IGNORECASE)
 _DATA_MEMBER = re.compile(r"(?:^|/)Data/CSV/([a-z]{1,2})\.csv$", re.IGNORECASE)
+#: a postcode as Code-Point writes it (upper case, the inward code right-aligned in seven
+#: characters: "E1  6AN", "SW1A1AA"): outward and inward codes, by parse_postcode's rules
+_SPACED_POSTCODE = re.compile(rf"({OUTCODE_PATTERN}) *({INCODE_PATTERN})")
 # long column name (letters and digits only, lower case) -> our name
 _REQUIRED = {
     "postcode": "postcode",
@@ -271,6 +274,9 @@ class CodePointOpen:
                 url=url,
             )
         width = max(columns.values()) + 1
+        at_district, at_pqi, at_postcode = columns["district"], columns["pqi"], columns["postcode"]
+        at_east, at_north, at_ward = columns["eastings"], columns["northings"], columns["ward"]
+        spaced = _SPACED_POSTCODE.fullmatch
         kept: dict[str, tuple[str, str, int, int, str, str, str]] = {}
         problems: list[str] = []
         duplicates = 0
@@ -284,33 +290,34 @@ class CodePointOpen:
                 if len(row) < width:
                     problems.append(f"{member} line {n}: {len(row)} columns, expected {width}")
                     continue
-                district = row[columns["district"]].strip()
+                district = row[at_district].strip()
                 if not district.startswith("E09"):
                     continue
-                pqi = row[columns["pqi"]].strip()
+                pqi = row[at_pqi].strip()
                 if pqi == NO_COORDINATES_PQI:
                     continue
                 try:
-                    postcode = parse_postcode(row[columns["postcode"]])
-                    easting = int(float(row[columns["eastings"]]))
-                    northing = int(float(row[columns["northings"]]))
+                    # as the publisher writes them ("E1  6AN", "SW1A1AA"): one match; any
+                    # other form (and GIR) as a person's input is read
+                    written = spaced(row[at_postcode])
+                    if written is not None and written[1] != "GIR":
+                        outcode, display = written[1], f"{written[1]} {written[2]}"
+                    else:
+                        postcode = parse_postcode(row[at_postcode])
+                        outcode, display = postcode.outcode, postcode.display
+                    easting = int(float(row[at_east]))
+                    northing = int(float(row[at_north]))
                     quality = str(int(pqi))
                 except (InvalidPostcodeError, ValueError, OverflowError) as exc:  # (inf)
                     problems.append(f"{member} line {n}: {row!r:.120} ({exc})")
                     continue
-                if postcode.display in kept:
+                if display in kept:
                     duplicates += 1
-                    problems.append(f"{member} line {n}: {postcode.display} listed twice")
+                    problems.append(f"{member} line {n}: {display} listed twice")
                     continue
-                kept[postcode.display] = (
-                    postcode.display,
-                    postcode.outcode,
-                    easting,
-                    northing,
-                    quality,
-                    district,
-                    row[columns["ward"]].strip(),
-                )
+                kept[display] = (
+                    display, outcode, easting, northing, quality, district, row[at_ward].strip()
+                )  # fmt: skip
         if problems:
             raise FetchError(
                 f"{url}: {len(problems) - duplicates} malformed London rows and {duplicates} "

@@ -13,6 +13,7 @@ import pytest
 from geodata.errors import FetchError
 from geodata.fetch import SOURCES
 from geodata.fetch.codepoint import OUTPUT_HEADER, OUTPUT_PATH
+from geodata.postcodes import parse_postcode
 from tests.geodata.fetch import publishers
 from tests.geodata.fetch.conftest import leftovers
 from tests.geodata.fetch.server import Reply
@@ -200,6 +201,26 @@ def test_a_london_row_whose_easting_is_no_number_is_a_malformed_row(easting):
     archive = _zip_of(f'"SW1A 1AA",10,{easting},179645,"E09000033","E05013806"\n')
     with pytest.raises(FetchError, match="1 malformed London rows"):
         SOURCE._london_rows(archive, COLUMNS, "codepo_gb.zip")
+
+
+def test_every_form_a_postcode_is_written_in_gives_what_parse_postcode_gives():
+    """The cut reads Code-Point's own form ("E1  6AN": the inward code right-aligned in
+    seven characters) with one match, and any other form as a person's input; both give
+    parse_postcode's answer, and what it refuses is a malformed row."""
+    written = ["E1  6AN", "SW1A1AA", "N1 9GU", "ec1a 1bb", " W1A  0AX ", "E1W-1AA", "SE1 7PB."]
+    every_borough = [(f"N{b}  1AB", f"E090000{b:02d}") for b in range(1, 34)]  # (the cut's check)
+    archive = _zip_of("".join(
+        f'"{pc}",10,{530000 + i},{180000 + i},"{district}","E05009317"\n'
+        for i, (pc, district) in enumerate([*((w, "E09000030") for w in written), *every_borough])
+    ))  # fmt: skip
+    rows = SOURCE._london_rows(archive, COLUMNS, "codepo_gb.zip")
+    got = {r[0]: r[1] for r in rows}
+    parsed = map(parse_postcode, [*written, *(pc for pc, _ in every_borough)])
+    assert got == {p.display: p.outcode for p in parsed}
+    for refused in ("GIR 1AA", "E1 6AN X", "QA1 1AA", "E1 6CN", "E1"):
+        archive = _zip_of(f'"{refused}",10,530000,180000,"E09000030","E05009317"\n')
+        with pytest.raises(FetchError, match="1 malformed London rows"):
+            SOURCE._london_rows(archive, COLUMNS, "codepo_gb.zip")
 
 
 def test_a_field_past_what_the_csv_module_reads_is_a_fetch_error():
