@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import sys
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -387,13 +388,19 @@ def insert_many(connection: Connection, target: Any, rows: Sequence[dict[str, An
         f"INSERT INTO {quote(target.name)} ({', '.join(map(quote, names))}) "
         f"VALUES ({', '.join('?' * len(names))})"
     )
-    values = [
-        tuple(
-            value if value is None or process is None else process(value)
-            for value, process in zip((row[name] for name in names), convert, strict=True)
-        )
-        for row in rows
-    ]
+    # each row's values in one C call, then only the values whose column's type converts
+    # them (on SQLite, the postcodes' 4 Floats of 14 columns): value by value it cost
+    # 1.9 s of a 180,000-postcode load under a profiler
+    pick = operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+    processed = [(at, process) for at, process in enumerate(convert) if process is not None]
+    values: list[Any] = list(map(pick, rows))
+    if processed:
+        for n, picked in enumerate(values):
+            value = list(picked)
+            for at, process in processed:
+                if value[at] is not None:
+                    value[at] = process(value[at])
+            values[n] = tuple(value)
     connection.exec_driver_sql(sql, values)
 
 
