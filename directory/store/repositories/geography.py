@@ -365,9 +365,11 @@ def copy_rows(connection: Connection, table: str, rows: Sequence[dict[str, Any]]
     sql = f"COPY {quote(table)} ({', '.join(map(quote, names))}) FROM STDIN"
     try:
         raw = connection.connection.driver_connection
+        pick = operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
         with raw.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            write = copy.write_row
             for row in rows:
-                copy.write_row([row[name] for name in names])
+                write(pick(row))
     except connection.dialect.loaded_dbapi.Error as error:
         raise driver_error(connection, error, sql) from error
 
