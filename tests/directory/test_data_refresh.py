@@ -354,6 +354,7 @@ def test_a_refresh_places_the_sites_of_moved_postcodes_in_their_new_areas(
     assert moved["change_events"] == 2
 
 
+@SQLITE_ONLY  # (PostgreSQL's refresh: the moved-postcodes test, the same load)
 def test_a_refresh_records_a_change_of_each_service_whose_sites_moved(
     writable_app, published, london, tmp_path
 ):
@@ -779,6 +780,7 @@ GRANT_CSV = (
 ABBEY = "E05000026"
 
 
+@SQLITE_ONLY  # (PostgreSQL's refresh: the moved-postcodes test, the same load)
 def test_a_refresh_names_the_grants_whose_areas_the_new_release_lacks(
     writable_app, published, tmp_path
 ):
@@ -820,6 +822,7 @@ def test_a_refresh_names_the_grants_whose_areas_the_new_release_lacks(
         assert ABBEY in set(codes.scalars())
 
 
+@SQLITE_ONLY  # (PostgreSQL's refresh: the moved-postcodes test, the same load)
 def test_the_imports_after_a_geography_load_read_the_loaded_geography(
     writable_app, published, monkeypatch
 ):
